@@ -1,0 +1,270 @@
+"""The ``llm-sidecar`` command.
+
+    llm-sidecar run --policy FILE [--host H] [--port P]   serve (env: SIDECAR_POLICY, SIDECAR_HOST, ...)
+    llm-sidecar validate FILE...                          check policies: exit 0, or 1 listing every error
+    llm-sidecar explain --policy FILE --request REQ.json  which route a request takes, and why
+    llm-sidecar fake-provider [--port P] ...              a fake OpenAI/Anthropic/Gemini server
+    llm-sidecar demo                                      fake providers + the sidecar on a demo policy
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from collections.abc import Sequence
+from importlib import resources
+from typing import Any
+
+import orjson
+
+from . import __version__
+from .dialects import Dialect, Operation
+from .policy.compiled import Policy, PolicyError
+from .policy.conditions import RouteRequest
+from .policy.load import load_policy
+from .settings import Settings, SettingsError
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_USAGE
+    result: int = args.func(args)
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="llm-sidecar", description="LLM traffic proxy sidecar.")
+    parser.add_argument("--version", action="version", version=f"llm-sidecar {__version__}")
+    commands = parser.add_subparsers(dest="command")
+
+    run = commands.add_parser("run", help="serve the proxy")
+    run.add_argument("--policy", help="policy file (env SIDECAR_POLICY)")
+    run.add_argument("--host", help="listen address (env SIDECAR_HOST, default 127.0.0.1)")
+    run.add_argument("--port", type=int, help="listen port (env SIDECAR_PORT, default 8080)")
+    run.add_argument("--health-port", type=int, help="extra listener for /healthz and /readyz only")
+    run.set_defaults(func=cmd_run)
+
+    validate = commands.add_parser("validate", help="check policy files, like nginx -t")
+    validate.add_argument("files", nargs="+")
+    validate.set_defaults(func=cmd_validate)
+
+    explain = commands.add_parser("explain", help="show which route a request takes and why")
+    explain.add_argument("--policy", required=True)
+    explain.add_argument("--request", required=True, help="JSON request body file ('-' for stdin)")
+    explain.add_argument("--path", default="/v1/chat/completions", help="the path the app calls")
+    explain.add_argument("-H", "--header", action="append", default=[], help="'name: value', repeatable")
+    explain.add_argument("--app", default="", help="the calling app's identity")
+    explain.add_argument("--json", action="store_true", help="machine-readable output")
+    explain.set_defaults(func=cmd_explain)
+
+    schema = commands.add_parser("schema", help="print the policy JSON Schema")
+    schema.set_defaults(func=cmd_schema)
+
+    fake = commands.add_parser("fake-provider", help="run a fake OpenAI/Anthropic/Gemini server")
+    from .fake_provider import add_arguments, run_from_args
+
+    add_arguments(fake)
+    fake.set_defaults(func=run_from_args)
+
+    demo = commands.add_parser("demo", help="fake providers and the sidecar on the built-in demo policy")
+    demo.add_argument("--port", type=int, default=8080)
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    try:
+        settings = Settings.from_env(
+            os.environ, policy_path=args.policy, host=args.host, port=args.port, health_port=args.health_port
+        )
+    except SettingsError as exc:
+        print(f"llm-sidecar: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if not settings.policy_path:
+        print("llm-sidecar: no policy: pass --policy FILE or set SIDECAR_POLICY", file=sys.stderr)
+        return EXIT_USAGE
+    return _serve(settings, started)
+
+
+def _serve(settings: Settings, started: float) -> int:
+    from .server.app import build_state, serve
+    from .telemetry import Telemetry
+    from .telemetry.logging import configure_logging, get_logger
+
+    configure_logging(settings.log_level)
+    log = get_logger("sidecar")
+    try:
+        policy = load_policy(settings.policy_path)
+    except PolicyError as exc:
+        for error in exc.errors:
+            print(f"{settings.policy_path}: {error}", file=sys.stderr)
+        log.error("policy_invalid", source=settings.policy_path, errors=exc.errors)
+        return EXIT_INVALID
+    telemetry = Telemetry.from_env(os.environ, service_version=__version__)
+    state = build_state(settings, policy, telemetry, os.environ)
+    state.started = started
+    _run_loop(serve(state))
+    return EXIT_OK
+
+
+def _run_loop(main: Any) -> None:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux and macOS
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from .policy.schema import policy_json_schema
+
+    sys.stdout.write(policy_json_schema())
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    failed = 0
+    for path in args.files:
+        try:
+            policy = load_policy(path)
+        except PolicyError as exc:
+            failed += 1
+            for error in exc.errors:
+                print(f"{path}: {error}")
+            continue
+        print(
+            f"{path}: ok (version {policy.version}, {len(policy.providers)} providers, "
+            f"{len(policy.models)} models, {len(policy.routes)} routes)"
+        )
+    if failed:
+        print(f"{failed} of {len(args.files)} policies invalid", file=sys.stderr)
+    return EXIT_INVALID if failed else EXIT_OK
+
+
+def _endpoint_for(path: str, body: dict[str, Any]) -> tuple[Dialect, Operation, str]:
+    from .server.endpoints import ANTHROPIC_ENDPOINTS, GEMINI_METHODS, OPENAI_ENDPOINTS
+
+    if path.startswith(("/v1beta/models/", "/v1/models/")) and ":" in path:
+        model, _, method = path.split("/models/", 1)[1].rpartition(":")
+        operation = GEMINI_METHODS.get(method, (Operation.GENERATE_CONTENT, False))[0]
+        return Dialect.GEMINI, operation, model
+    for endpoint in (*OPENAI_ENDPOINTS, *ANTHROPIC_ENDPOINTS):
+        if endpoint.path == path:
+            return endpoint.dialect, endpoint.operation, str(body.get("model", ""))
+    raise ValueError(f"{path} is not a path the sidecar serves")
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    try:
+        policy = load_policy(args.policy)
+    except PolicyError as exc:
+        for error in exc.errors:
+            print(f"{args.policy}: {error}", file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        raw = sys.stdin.buffer.read() if args.request == "-" else open(args.request, "rb").read()
+        body = orjson.loads(raw)
+        if not isinstance(body, dict):
+            raise ValueError("the request must be a JSON object")
+        dialect, operation, model = _endpoint_for(args.path, body)
+        headers = {}
+        for header in args.header:
+            name, sep, value = header.partition(":")
+            if not sep:
+                raise ValueError(f"header {header!r} is not 'name: value'")
+            headers[name.strip().lower()] = value.strip()
+    except (OSError, ValueError) as exc:
+        print(f"llm-sidecar explain: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    request = RouteRequest(dialect, operation, model, headers, headers.get("x-sidecar-app") or args.app)
+    report = explain_report(policy, request)
+    if args.json:
+        print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+    else:
+        print(_explain_text(report))
+    return EXIT_OK if report["route"] else EXIT_INVALID
+
+
+def explain_report(policy: Policy, request: RouteRequest) -> dict[str, Any]:
+    verdicts, chosen = policy.explain(request)
+    rules = [
+        {"route": v.route.name, "path": v.route.path, "matched": v.matched, "why_not": list(v.reasons)}
+        for v in verdicts
+    ]
+    result: dict[str, Any] = {
+        "request": {"dialect": str(request.dialect), "operation": str(request.operation), "model": request.model,
+                    "app": request.app},
+        "rules": rules,
+        "route": None,
+    }
+    if chosen is not None:
+        how = "rule" if chosen in policy.routes else ("model name" if chosen.path.startswith("models.") else "default")
+        result["route"] = {
+            "name": chosen.name,
+            "path": chosen.path,
+            "chosen_by": how,
+            "deny": chosen.deny.message if chosen.deny else None,
+            "targets": [
+                {"model": t.name, "provider": t.provider.name, "upstream_model": t.upstream_model,
+                 "dialect": str(t.provider.wire_dialect(request.dialect))}
+                for t in chosen.chain
+            ],
+        }
+    return result
+
+
+def _explain_text(report: dict[str, Any]) -> str:
+    req = report["request"]
+    lines = [f"request: {req['dialect']} {req['operation']} model={req['model']!r} app={req['app']!r}"]
+    for rule in report["rules"]:
+        mark = "MATCH" if rule["matched"] else "skip "
+        why = "" if rule["matched"] else "  (" + "; ".join(rule["why_not"]) + ")"
+        lines.append(f"  {mark} {rule['path']} {rule['route']}{why}")
+    route = report["route"]
+    if route is None:
+        lines.append("=> no route: the caller gets 404 model_not_found")
+    elif route["deny"]:
+        lines.append(f"=> {route['name']} ({route['path']}, by {route['chosen_by']}): denied: {route['deny']}")
+    else:
+        chain = " -> ".join(f"{t['model']} ({t['provider']}/{t['upstream_model']}, {t['dialect']})"
+                            for t in route["targets"])
+        lines.append(f"=> {route['name']} ({route['path']}, by {route['chosen_by']}): {chain}")
+    return "\n".join(lines)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Three fake providers in the background and the sidecar on the embedded demo policy."""
+    import subprocess
+
+    demo_policy = str(resources.files("sidecar").joinpath("demo/policy.yaml"))
+    children = [
+        subprocess.Popen([sys.executable, "-m", "sidecar", "fake-provider", "--port", str(port), "--name", name,
+                          "--ttft-ms", "150", "--tokens-per-s", "40"])
+        for port, name in ((9101, "fake-openai"), (9102, "fake-anthropic"), (9103, "fake-gemini"))
+    ]
+    print(f"llm-sidecar demo: fake providers on 9101-9103, sidecar on http://127.0.0.1:{args.port}", file=sys.stderr)
+    print(f"  try: curl -s http://127.0.0.1:{args.port}/v1/chat/completions -H 'content-type: application/json' "
+          "-d '{\"model\": \"smart\", \"messages\": [{\"role\": \"user\", \"content\": \"hello\"}]}'",
+          file=sys.stderr)
+    try:
+        settings = Settings.from_env(os.environ, policy_path=demo_policy, port=args.port)
+        return _serve(settings, time.monotonic())
+    finally:
+        for child in children:
+            child.terminate()
+        for child in children:
+            child.wait(timeout=5)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""Provider keys: resolved per attempt from the environment, a rotated file, or the app's own request.
+
+Key files are read once and re-read when their stat signature changes (Kubernetes rotates a Secret
+volume by swapping a symlink, which changes the inode seen through the path); ``refresh()`` runs on
+the reload loop, so the request path only reads a dict. A key never leaves this module except as the
+header value sent upstream: errors name the *source* (``env OPENAI_API_KEY is not set``), never a value.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .policy.spec import ApiKeySpec
+
+# Header names under which an app may send its own key, per the three SDKs and Azure.
+APP_KEY_HEADERS = ("authorization", "x-api-key", "api-key", "x-goog-api-key")
+
+
+class CredentialError(Exception):
+    """No key could be had; the message names the source, never a key."""
+
+
+@dataclass(frozen=True, slots=True)
+class _FileKey:
+    signature: tuple[int, int, int, int]
+    value: str
+
+
+def _signature(path: str) -> tuple[int, int, int, int]:
+    st = os.stat(path)
+    return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+class Credentials:
+    """The keys the sidecar injects, with file-backed keys cached until their file changes."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+        self._files: dict[str, _FileKey] = {}
+
+    def key_for(self, spec: ApiKeySpec, app_key: str | None) -> str | None:
+        """The key to send upstream; None when the provider takes none."""
+        if spec.passthrough:
+            if not app_key:
+                raise CredentialError("the provider passes the app's key through, and the app sent none")
+            return app_key
+        if spec.env is not None:
+            value = self._env.get(spec.env, "").strip()
+            if not value:
+                raise CredentialError(f"environment variable {spec.env} is not set")
+            return value
+        assert spec.file is not None
+        cached = self._files.get(spec.file)
+        if cached is None:
+            cached = self._read(spec.file)
+        return cached.value
+
+    def refresh(self) -> list[str]:
+        """Re-read key files whose signature changed; returns the paths re-read (for the log)."""
+        changed = []
+        for path, cached in list(self._files.items()):
+            try:
+                if _signature(path) != cached.signature:
+                    self._read(path)
+                    changed.append(path)
+            except (OSError, CredentialError):
+                continue  # keep serving the last key read; the next attempt reports the failure
+        return changed
+
+    def _read(self, path: str) -> _FileKey:
+        try:
+            signature = _signature(path)
+            with open(path, encoding="utf-8") as handle:
+                value = handle.read().strip()
+        except OSError as exc:
+            raise CredentialError(f"key file {path} cannot be read: {exc.strerror}") from None
+        if not value:
+            raise CredentialError(f"key file {path} is empty")
+        entry = _FileKey(signature, value)
+        self._files[path] = entry
+        return entry
+
+
+def app_key(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
+    """The key the app itself sent, whichever SDK's header (or Gemini's ``?key=``) carries it."""
+    bearer = headers.get("authorization")
+    if bearer:
+        scheme, _, token = bearer.partition(" ")
+        return token.strip() if scheme.lower() == "bearer" else bearer
+    for name in APP_KEY_HEADERS[1:]:
+        value = headers.get(name)
+        if value:
+            return value
+    return query.get("key") or None

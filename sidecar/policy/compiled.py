@@ -1,0 +1,267 @@
+"""The compiled policy: immutable objects the request path reads, built once per load.
+
+``compile_policy(spec, ...)`` resolves every name (route target -> model -> provider), merges the
+route's settings over the defaults, compiles match conditions, and checks what pydantic cannot see
+alone (references, duplicates, chains). Every problem is collected with its path
+(``routes[2].target: unknown model 'gpt-5x'``) and raised together as one ``PolicyError``.
+
+Routing order, as ``Policy.route`` applies it:
+
+1. ``routes`` in file order; the first whose conditions all hold wins;
+2. else, when the requested model is a name in ``models``, that model (route ``model:<name>``);
+3. else ``default``; else no route (the caller gets 404 in its dialect).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal
+
+from ..dialects import Dialect
+from .conditions import Condition, ModelIs, RouteRequest, build_conditions
+from .spec import (
+    ApiKeySpec,
+    BreakerSpec,
+    BulkheadSpec,
+    Capability,
+    DefaultsSpec,
+    DenySpec,
+    LastResortSpec,
+    PolicySpec,
+    PriceSpec,
+    ProviderKind,
+    ResilienceSpec,
+    RetryBudgetSpec,
+    RouteSpec,
+    TimeoutsSpec,
+    _Spec,
+)
+
+_PROVIDER_DIALECT = {
+    ProviderKind.OPENAI: Dialect.OPENAI,
+    ProviderKind.AZURE_OPENAI: Dialect.OPENAI,
+    ProviderKind.ANTHROPIC: Dialect.ANTHROPIC,
+    ProviderKind.GEMINI: Dialect.GEMINI,
+}
+
+BUILTIN_RESILIENCE = ResilienceSpec(
+    max_attempts_per_target=2,
+    deadline_s=120.0,
+    rate_limit_max_wait_s=5.0,
+    fallback_on=frozenset({500, 502, 503, 504, 529}),
+    last_resort=LastResortSpec(),
+)
+
+
+class PolicyError(Exception):
+    """A policy that cannot be used; ``errors`` lists every problem with its path."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("; ".join(errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    name: str
+    kind: ProviderKind
+    base_url: str
+    api_key: ApiKeySpec | None
+    headers: tuple[tuple[str, str], ...]
+    timeouts: TimeoutsSpec
+    api_version: str | None
+    speaks: Dialect | None
+
+    def wire_dialect(self, caller: Dialect) -> Dialect:
+        """The dialect spoken to this provider for a caller of ``caller``'s dialect."""
+        if self.kind is ProviderKind.FAKE:
+            return self.speaks or caller
+        return _PROVIDER_DIALECT[self.kind]
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A logical model: where it runs and what it is."""
+
+    name: str
+    provider: Provider
+    upstream_model: str
+    context_window: int | None
+    max_output_tokens: int | None
+    capabilities: frozenset[Capability]
+    price: PriceSpec | None
+    key: str = field(default="", compare=False)  # "provider/upstream-model": breakers and metrics key
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", f"{self.provider.name}/{self.upstream_model}")
+
+
+@dataclass(frozen=True, slots=True)
+class RouteSettings:
+    resilience: ResilienceSpec  # every field set (defaults merged in)
+    unsupported_params: Literal["error", "drop"]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    name: str
+    path: str  # where it stands in the file: "routes[2]", "default", "models.gpt-4o"
+    conditions: tuple[Condition, ...]
+    chain: tuple[Target, ...]
+    deny: DenySpec | None
+    settings: RouteSettings
+
+    def matches(self, request: RouteRequest) -> bool:
+        return all(condition.matches(request) for condition in self.conditions)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """One rule's answer for ``explain``: matched, or why not."""
+
+    route: Route
+    matched: bool
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Policy:
+    version: str
+    source: str
+    loaded_at: float
+    providers: Mapping[str, Provider]
+    models: Mapping[str, Target]
+    routes: tuple[Route, ...]
+    model_routes: Mapping[str, Route]
+    default: Route | None
+    defaults: DefaultsSpec
+    exposed_models: tuple[str, ...]
+
+    def route(self, request: RouteRequest) -> Route | None:
+        for route in self.routes:
+            if route.matches(request):
+                return route
+        by_model = self.model_routes.get(request.model)
+        return by_model if by_model is not None else self.default
+
+    def explain(self, request: RouteRequest) -> tuple[list[Verdict], Route | None]:
+        """Every rule's verdict in order, and the route ``route`` picks."""
+        verdicts: list[Verdict] = []
+        for route in self.routes:
+            reasons = tuple(c.why_not(request) for c in route.conditions if not c.matches(request))
+            verdicts.append(Verdict(route, not reasons, reasons))
+        return verdicts, self.route(request)
+
+    @property
+    def breaker(self) -> BreakerSpec:
+        return self.defaults.breaker
+
+    @property
+    def retry_budget(self) -> RetryBudgetSpec:
+        return self.defaults.retry_budget
+
+    @property
+    def bulkhead(self) -> BulkheadSpec:
+        return self.defaults.bulkhead
+
+
+def merge(base: _Spec, override: _Spec | None) -> _Spec:
+    """``override``'s explicitly set fields over ``base``; nested blocks merge field by field."""
+    if override is None:
+        return base
+    update = {}
+    for name in override.model_fields_set:
+        value = getattr(override, name)
+        current = getattr(base, name)
+        if isinstance(value, _Spec) and isinstance(current, _Spec) and type(value) is type(current):
+            value = merge(current, value)
+        update[name] = value
+    return base.model_copy(update=update)
+
+
+def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: float) -> Policy:
+    errors: list[str] = []
+    providers = {
+        name: Provider(
+            name=name,
+            kind=p.dialect,
+            base_url=p.base_url,
+            api_key=p.api_key,
+            headers=tuple((k.lower(), v) for k, v in p.headers.items()),
+            timeouts=p.timeouts,
+            api_version=p.api_version,
+            speaks=Dialect(p.speaks) if p.speaks else None,
+        )
+        for name, p in spec.providers.items()
+    }
+    models: dict[str, Target] = {}
+    for name, m in spec.models.items():
+        provider = providers.get(m.provider)
+        if provider is None:
+            errors.append(f"models.{name}.provider: unknown provider {m.provider!r}")
+            continue
+        models[name] = Target(
+            name, provider, m.model, m.context_window, m.max_output_tokens, m.capabilities, m.price
+        )
+
+    base = merge(BUILTIN_RESILIENCE, spec.defaults.resilience)
+    assert isinstance(base, ResilienceSpec)
+
+    def build(route: RouteSpec, path: str, name: str) -> Route:
+        chain: list[Target] = []
+        names = [route.target] if isinstance(route.target, str) else list(route.target or [])
+        for i, model_name in enumerate(names):
+            where = f"{path}.target" if isinstance(route.target, str) else f"{path}.target[{i}]"
+            target = models.get(model_name)
+            if target is None:
+                if model_name not in spec.models:
+                    errors.append(f"{where}: unknown model {model_name!r}")
+            elif target in chain:
+                errors.append(f"{where}: model {model_name!r} appears twice in the chain")
+            else:
+                chain.append(target)
+        resilience = merge(base, route.resilience)
+        assert isinstance(resilience, ResilienceSpec)
+        settings = RouteSettings(resilience, route.unsupported_params or spec.defaults.unsupported_params)
+        return Route(name, path, build_conditions(route.match), tuple(chain), route.deny, settings)
+
+    routes: list[Route] = []
+    seen: dict[str, str] = {}
+    for i, route_spec in enumerate(spec.routes):
+        path = f"routes[{i}]"
+        name = route_spec.name or f"route-{i}"
+        if name in seen:
+            errors.append(f"{path}.name: {name!r} already names {seen[name]}")
+        seen[name] = path
+        routes.append(build(route_spec, path, name))
+    default = None
+    if spec.default is not None:
+        if spec.default.match.model_fields_set:
+            errors.append("default.match: the default route matches everything; remove match")
+        default = build(spec.default, "default", spec.default.name or "default")
+    model_settings = RouteSettings(base, spec.defaults.unsupported_params)
+    model_routes = {
+        name: Route(f"model:{name}", f"models.{name}", (), (target,), None, model_settings)
+        for name, target in models.items()
+    }
+    if errors:
+        raise PolicyError(errors)
+    exposed = set(models)
+    for route in routes:
+        for condition in route.conditions:
+            if isinstance(condition, ModelIs):
+                exposed.update(condition.pattern.exact)
+    return Policy(
+        version=version,
+        source=source,
+        loaded_at=loaded_at,
+        providers=MappingProxyType(providers),
+        models=MappingProxyType(models),
+        routes=tuple(routes),
+        model_routes=MappingProxyType(model_routes),
+        default=default,
+        defaults=spec.defaults,
+        exposed_models=tuple(sorted(exposed)),
+    )

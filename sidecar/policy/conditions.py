@@ -1,0 +1,140 @@
+"""Route conditions: small pre-compiled predicates over a ``RouteRequest``.
+
+Each condition is built once at policy load from one key of a route's ``match`` block and answers two
+questions: ``matches(request)`` on the request path (no allocation), and ``why_not(request)`` for
+``llm-sidecar explain``. A new kind of condition (task label, complexity, budget) is a new class here
+and one line in ``build_conditions``; routing itself does not change.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..dialects import Dialect, Operation
+from .spec import MatchSpec
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRequest:
+    """What routing may look at: known before any upstream call, cheap to build."""
+
+    dialect: Dialect
+    operation: Operation
+    model: str
+    headers: Mapping[str, str]
+    app: str
+
+
+class Condition(Protocol):
+    def matches(self, request: RouteRequest) -> bool: ...
+
+    def why_not(self, request: RouteRequest) -> str: ...
+
+
+class Pattern:
+    """Exact strings and shell globs, compiled to one set lookup and at most one regex."""
+
+    __slots__ = ("_exact", "_regex", "text")
+
+    def __init__(self, patterns: str | list[str]) -> None:
+        items = [patterns] if isinstance(patterns, str) else list(patterns)
+        self.text = ", ".join(items)
+        self._exact = frozenset(p for p in items if not _is_glob(p))
+        globs = [fnmatch.translate(p) for p in items if _is_glob(p)]
+        self._regex = re.compile("|".join(globs)) if globs else None
+
+    @property
+    def exact(self) -> frozenset[str]:
+        return self._exact
+
+    def __call__(self, value: str) -> bool:
+        if value in self._exact:
+            return True
+        return self._regex is not None and self._regex.match(value) is not None
+
+
+def _is_glob(pattern: str) -> bool:
+    return any(ch in pattern for ch in "*?[")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelIs:
+    pattern: Pattern
+
+    def matches(self, request: RouteRequest) -> bool:
+        return self.pattern(request.model)
+
+    def why_not(self, request: RouteRequest) -> str:
+        return f"model {request.model!r} is not {self.pattern.text}"
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderIs:
+    name: str
+    pattern: Pattern
+
+    def matches(self, request: RouteRequest) -> bool:
+        value = request.headers.get(self.name)
+        return value is not None and self.pattern(value)
+
+    def why_not(self, request: RouteRequest) -> str:
+        value = request.headers.get(self.name)
+        if value is None:
+            return f"header {self.name} is absent"
+        return f"header {self.name} {value!r} is not {self.pattern.text}"
+
+
+@dataclass(frozen=True, slots=True)
+class AppIs:
+    pattern: Pattern
+
+    def matches(self, request: RouteRequest) -> bool:
+        return self.pattern(request.app)
+
+    def why_not(self, request: RouteRequest) -> str:
+        return f"app {request.app!r} is not {self.pattern.text}"
+
+
+@dataclass(frozen=True, slots=True)
+class DialectIs:
+    dialects: frozenset[Dialect]
+
+    def matches(self, request: RouteRequest) -> bool:
+        return request.dialect in self.dialects
+
+    def why_not(self, request: RouteRequest) -> str:
+        return f"dialect {request.dialect} is not {', '.join(sorted(self.dialects))}"
+
+
+@dataclass(frozen=True, slots=True)
+class OperationIs:
+    operations: frozenset[Operation]
+
+    def matches(self, request: RouteRequest) -> bool:
+        return request.operation in self.operations
+
+    def why_not(self, request: RouteRequest) -> str:
+        return f"operation {request.operation} is not {', '.join(sorted(self.operations))}"
+
+
+def build_conditions(match: MatchSpec) -> tuple[Condition, ...]:
+    """The conditions of one ``match`` block, cheapest first."""
+    conditions: list[Condition] = []
+    if match.dialect:
+        conditions.append(DialectIs(frozenset(Dialect(d) for d in match.dialect)))
+    if match.operation:
+        operations = {Operation(o) for o in match.operation}
+        if Operation.CHAT in operations:  # Gemini's generateContent is a chat in every other dialect
+            operations.add(Operation.GENERATE_CONTENT)
+        conditions.append(OperationIs(frozenset(operations)))
+    if match.model is not None:
+        conditions.append(ModelIs(Pattern(match.model)))
+    if match.app is not None:
+        conditions.append(AppIs(Pattern(match.app)))
+    for name, patterns in (match.headers or {}).items():
+        conditions.append(HeaderIs(name.lower(), Pattern(patterns)))
+    return tuple(conditions)

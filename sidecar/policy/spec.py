@@ -1,0 +1,255 @@
+"""The policy file's schema: pydantic models of exactly what an SRE may write, nothing more.
+
+These models validate the YAML/JSON document and produce the JSON Schema committed at
+``policies/policy.schema.json``. They are not used on the request path: ``compile`` turns a validated
+``PolicySpec`` into the immutable, pre-computed ``Policy`` that requests read.
+
+Document layout::
+
+    version: 1
+    defaults:     settings every route inherits (resilience, translation)
+    providers:    name -> where and how to call an upstream API
+    models:       logical name -> provider + upstream model id + metadata (context, price, ...)
+    routes:       ordered rules: match -> target (a model or a fallback chain) or deny
+    default:      the route used when no rule matches (optional)
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProviderKind(enum.StrEnum):
+    OPENAI = "openai"
+    AZURE_OPENAI = "azure-openai"
+    ANTHROPIC = "anthropic"
+    GEMINI = "gemini"
+    FAKE = "fake"
+
+
+class ApiKeySpec(_Spec):
+    """Where the provider's key comes from: exactly one of ``env``, ``file`` or ``passthrough``."""
+
+    env: str | None = Field(None, description="Name of an environment variable holding the key.")
+    file: str | None = Field(
+        None, description="Path of a file holding the key; re-read when it changes (secret rotation)."
+    )
+    passthrough: bool = Field(False, description="Forward the key the app sent instead of injecting one.")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ApiKeySpec:
+        chosen = [name for name, on in (("env", self.env), ("file", self.file), ("passthrough", self.passthrough)) if on]
+        if len(chosen) != 1:
+            raise ValueError("set exactly one of env, file, passthrough")
+        return self
+
+
+PositiveSeconds = Annotated[float, Field(gt=0, le=86400)]
+
+
+class TimeoutsSpec(_Spec):
+    """Per-attempt timeouts, in seconds."""
+
+    connect_s: PositiveSeconds = Field(5.0, description="TCP+TLS connect.")
+    first_byte_s: PositiveSeconds = Field(
+        60.0, description="Until the response headers; for streams until the first content event."
+    )
+    idle_s: PositiveSeconds = Field(60.0, description="Longest gap between two reads of the response body.")
+    total_s: PositiveSeconds = Field(600.0, description="Whole attempt, body included.")
+
+
+class ProviderSpec(_Spec):
+    dialect: ProviderKind = Field(description="Wire dialect and URL scheme of the upstream API.")
+    base_url: str = Field(
+        description="OpenAI: up to and including /v1. Anthropic, Gemini, Azure, fake: the server root."
+    )
+    api_key: ApiKeySpec | None = Field(None, description="Credentials; none for keyless servers.")
+    headers: dict[str, str] = Field(default_factory=dict, description="Extra headers sent upstream.")
+    timeouts: TimeoutsSpec = Field(default_factory=TimeoutsSpec)
+    api_version: str | None = Field(None, description="Azure OpenAI api-version query parameter.")
+    speaks: Literal["openai", "anthropic", "gemini"] | None = Field(
+        None, description="dialect=fake only: the dialect to speak to it; default: the caller's dialect."
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _kind_specific(self) -> ProviderSpec:
+        if self.dialect is ProviderKind.AZURE_OPENAI and not self.api_version:
+            raise ValueError("azure-openai needs api_version")
+        if self.speaks and self.dialect is not ProviderKind.FAKE:
+            raise ValueError("speaks is only for dialect: fake")
+        lowered = {name.lower() for name in self.headers}
+        if lowered & {"authorization", "x-api-key", "api-key", "x-goog-api-key"}:
+            raise ValueError("put credentials in api_key, not headers (headers are shown in /status)")
+        return self
+
+
+class Capability(enum.StrEnum):
+    CHAT = "chat"
+    VISION = "vision"
+    TOOLS = "tools"
+    JSON = "json"
+    EMBEDDINGS = "embeddings"
+    STREAMING = "streaming"
+
+
+class PriceSpec(_Spec):
+    """US dollars per million tokens."""
+
+    input_per_mtok: float = Field(0.0, ge=0)
+    output_per_mtok: float = Field(0.0, ge=0)
+    cached_input_per_mtok: float | None = Field(None, ge=0, description="Default: the input price.")
+
+
+class ModelSpec(_Spec):
+    provider: str = Field(description="A key of providers.")
+    model: str = Field(description="The upstream model id (Azure: the deployment name).")
+    context_window: int | None = Field(None, gt=0, description="Input+output tokens the model accepts.")
+    max_output_tokens: int | None = Field(
+        None, gt=0, description="Default max_tokens when the target requires one (Anthropic)."
+    )
+    capabilities: frozenset[Capability] = Field(
+        default_factory=lambda: frozenset({Capability.CHAT, Capability.STREAMING})
+    )
+    price: PriceSpec | None = None
+
+
+class BackoffSpec(_Spec):
+    base_s: float = Field(0.1, gt=0, le=60)
+    cap_s: float = Field(2.0, gt=0, le=300)
+
+
+class BreakerSpec(_Spec):
+    """Circuit breaker per target (provider + model); see docs/resilience.md."""
+
+    window: Literal["count", "time"] = "count"
+    window_size: int = Field(20, ge=1, le=10_000, description="Calls (count) or seconds (time).")
+    minimum_calls: int = Field(5, ge=1)
+    failure_rate: float = Field(0.5, gt=0, le=1)
+    slow_call_s: float = Field(60.0, gt=0)
+    slow_call_rate: float = Field(1.0, gt=0, le=1)
+    open_s: float = Field(5.0, gt=0, description="First open period; doubles on each re-open.")
+    open_max_s: float = Field(120.0, gt=0)
+    half_open_probes: int = Field(1, ge=1, le=100)
+    probe_timeout_s: float = Field(30.0, gt=0)
+
+
+class RetryBudgetSpec(_Spec):
+    ratio: float = Field(0.2, ge=0, le=10, description="Retries allowed per request to the target.")
+    min_retries: int = Field(3, ge=0, description="Retries always allowed per window.")
+    window_s: float = Field(10.0, gt=0)
+
+
+class BulkheadSpec(_Spec):
+    max_concurrent: int = Field(512, ge=1)
+    queue_timeout_s: float = Field(1.0, ge=0)
+
+
+class HedgeSpec(_Spec):
+    after_s: float = Field(gt=0, description="Start the next target when no first byte by then.")
+
+
+class StaticAnswerSpec(_Spec):
+    text: str = Field(description="The canned answer text, returned as a normal completion.")
+
+
+class LastResortSpec(_Spec):
+    """What answers when every target failed: an error (default), a canned answer, or the cache."""
+
+    kind: Literal["error", "static", "cache"] = "error"
+    retry_after_s: float = Field(5.0, ge=0, description="kind=error: the Retry-After header.")
+    static: StaticAnswerSpec | None = None
+
+    @model_validator(mode="after")
+    def _static_needs_text(self) -> LastResortSpec:
+        if self.kind == "static" and self.static is None:
+            raise ValueError("kind: static needs static.text")
+        return self
+
+
+class ResilienceSpec(_Spec):
+    """How one request retries and falls back. In a route, unset fields inherit from ``defaults``."""
+
+    max_attempts_per_target: int | None = Field(None, ge=1, le=10, description="Default 2.")
+    deadline_s: float | None = Field(
+        None, gt=0, description="Covers every attempt before the answer starts. Default 120."
+    )
+    backoff: BackoffSpec | None = None
+    rate_limit_max_wait_s: float | None = Field(
+        None, ge=0, description="Wait out a 429 on the same target at most this long, else fall back. Default 5."
+    )
+    fallback_on: frozenset[Annotated[int, Field(ge=400, le=599)]] | None = Field(
+        None, description="Upstream statuses that fall back. Default [500, 502, 503, 504, 529]."
+    )
+    timeouts: TimeoutsSpec | None = Field(None, description="Override the providers' timeouts.")
+    hedge: HedgeSpec | None = Field(None, description="Off unless set.")
+    last_resort: LastResortSpec | None = None
+
+
+class DefaultsSpec(_Spec):
+    resilience: ResilienceSpec = Field(default_factory=ResilienceSpec)
+    breaker: BreakerSpec = Field(default_factory=BreakerSpec, description="Per target (provider + model).")
+    retry_budget: RetryBudgetSpec = Field(default_factory=RetryBudgetSpec, description="Per target.")
+    bulkhead: BulkheadSpec = Field(default_factory=BulkheadSpec, description="Per target.")
+    unsupported_params: Literal["error", "drop"] = Field(
+        "error", description="A parameter the target dialect lacks: answer 400 naming it, or drop it."
+    )
+
+
+StringOrList = str | list[str]
+
+
+class MatchSpec(_Spec):
+    """All given conditions must hold. Strings are exact or shell globs (``gpt-4*``)."""
+
+    model: StringOrList | None = Field(None, description="The model the app asked for.")
+    headers: dict[str, StringOrList] | None = Field(None, description="Request header name -> value glob(s).")
+    app: StringOrList | None = Field(None, description="The calling app: x-sidecar-app header or SIDECAR_APP.")
+    dialect: list[Literal["openai", "anthropic", "gemini"]] | None = None
+    operation: list[Literal["chat", "text_completion", "embeddings", "responses", "count_tokens"]] | None = None
+
+
+class DenySpec(_Spec):
+    message: str
+    status: int = Field(403, ge=400, le=599)
+
+
+class RouteSpec(_Spec):
+    name: str | None = Field(None, description="Shown in headers, logs and metrics; default route-N.")
+    match: MatchSpec = Field(default_factory=MatchSpec, description="Empty: matches every request.")
+    target: StringOrList | None = Field(
+        None, description="A model name, or an ordered fallback chain of model names."
+    )
+    deny: DenySpec | None = None
+    resilience: ResilienceSpec | None = None
+    unsupported_params: Literal["error", "drop"] | None = None
+
+    @model_validator(mode="after")
+    def _target_or_deny(self) -> RouteSpec:
+        if (self.target is None) == (self.deny is None):
+            raise ValueError("set exactly one of target, deny")
+        if isinstance(self.target, list) and not self.target:
+            raise ValueError("target: an empty chain")
+        return self
+
+
+class PolicySpec(_Spec):
+    version: Literal[1] = 1
+    defaults: DefaultsSpec = Field(default_factory=DefaultsSpec)
+    providers: dict[str, ProviderSpec]
+    models: dict[str, ModelSpec]
+    routes: list[RouteSpec] = Field(default_factory=list)
+    default: RouteSpec | None = Field(None, description="Used when no route matches; must not have match.")

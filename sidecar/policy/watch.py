@@ -1,0 +1,131 @@
+"""Hot reload: keep the current policy, swap it by one assignment when its file changes.
+
+``PolicyHolder.policy`` is the one reference requests read at their start; a request keeps the policy
+it started with. ``PolicyWatcher`` polls the file's stat signature (device, inode, mtime, size; the
+stat follows symlinks) every ``interval`` seconds and hashes the bytes when it changes, which catches
+all three ways a file is updated:
+
+- edited in place (mtime/size change),
+- replaced by rename (new inode),
+- a Kubernetes ConfigMap volume update (``..data`` symlink swap: the path resolves to a new inode).
+
+A content hash is also checked every ``safety_every`` polls, for filesystems whose mtime lies. A file
+that fails to parse or validate is rejected: the last good policy keeps serving, the error is logged,
+kept for ``/status`` and counted. ``reload_now()`` (SIGHUP) reloads at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .compiled import Policy, PolicyError
+from .load import load_policy_bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadError:
+    at: float
+    errors: tuple[str, ...]
+
+
+class PolicyHolder:
+    """The current policy and the history /status shows."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.last_error: ReloadError | None = None
+        self.reloads_ok = 0
+        self.reloads_failed = 0
+
+
+ReloadListener = Callable[[bool, Policy | None, list[str]], None]
+
+
+def _signature(path: str) -> tuple[int, int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+class PolicyWatcher:
+    def __init__(
+        self,
+        path: str,
+        holder: PolicyHolder,
+        *,
+        interval: float = 0.5,
+        safety_every: int = 10,
+        on_reload: ReloadListener | None = None,
+        on_tick: Callable[[], None] | None = None,
+    ) -> None:
+        self._path = path
+        self._holder = holder
+        self._interval = interval
+        self._safety_every = safety_every
+        self._on_reload = on_reload
+        self._on_tick = on_tick
+        self._signature = _signature(path)
+        self._digest = holder.policy.version
+        self._wake = asyncio.Event()
+
+    def reload_now(self) -> None:
+        """Ask the loop to re-read the file at once (SIGHUP)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        polls = 0
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), self._interval)
+                forced = True
+            except TimeoutError:
+                forced = False
+            self._wake.clear()
+            polls += 1
+            if self._on_tick is not None:
+                self._on_tick()
+            signature = _signature(self._path)
+            if forced or signature != self._signature or polls % self._safety_every == 0:
+                self._signature = signature
+                self.check(forced=forced)
+
+    def check(self, *, forced: bool = False) -> bool:
+        """Re-read the file; swap the policy when its content changed and is valid. True on a swap."""
+        try:
+            with open(self._path, "rb") as handle:
+                data = handle.read()
+        except OSError as exc:
+            self._reject([f"cannot read {self._path}: {exc.strerror or exc}"])
+            return False
+        digest = hashlib.sha256(data).hexdigest()[:12]
+        if digest == self._digest and not forced:
+            return False
+        if digest == self._holder.policy.version:
+            self._digest = digest
+            return False
+        try:
+            policy = load_policy_bytes(data, self._path)
+        except PolicyError as exc:
+            self._digest = digest  # do not re-report the same broken content every poll
+            self._reject(exc.errors)
+            return False
+        self._digest = digest
+        self._holder.policy = policy  # the one assignment that swaps the policy
+        self._holder.last_error = None
+        self._holder.reloads_ok += 1
+        if self._on_reload is not None:
+            self._on_reload(True, policy, [])
+        return True
+
+    def _reject(self, errors: list[str]) -> None:
+        self._holder.last_error = ReloadError(time.time(), tuple(errors))
+        self._holder.reloads_failed += 1
+        if self._on_reload is not None:
+            self._on_reload(False, None, errors)

@@ -1,0 +1,78 @@
+"""The end of every proxied request: one access log line and the request's telemetry, together."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ..cost import cost_usd
+from ..telemetry import Telemetry
+from ..telemetry.logging import get_logger
+from .exchange import Exchange
+
+
+class AccessLog:
+    def __init__(self) -> None:
+        self._log = get_logger("sidecar.access")
+
+    def record(self, exchange: Exchange, status: int, telemetry: Telemetry) -> None:
+        served = exchange.served
+        usage = exchange.usage
+        cost = cost_usd(served.price, usage) if served is not None else None
+        latency_ms = (time.perf_counter() - exchange.started) * 1000
+        if exchange.stream_error:
+            outcome = "stream_error"
+        elif status < 400:
+            outcome = "degraded" if served is None else ("fallback" if exchange.fallback_reason else "ok")
+        elif status == 499:
+            outcome = "client_closed"
+        else:
+            outcome = "rejected" if not exchange.attempts else "failed"
+        route = exchange.route.name if exchange.route else None
+        trace = exchange.trace
+        trace.finish(
+            status=status,
+            outcome=outcome,
+            route=route,
+            served_model=served.name if served else None,
+            provider=served.provider.name if served else None,
+            attempts=exchange.calls(),
+            fallback_reason=exchange.fallback_reason,
+            usage=usage,
+            cost_usd=cost,
+            error_type=exchange.stream_error or (None if status < 400 else str(status)),
+            streamed=exchange.stream,
+        )
+        fields: dict[str, Any] = {
+            "request_id": exchange.request_id,
+            "method": exchange.request.method,
+            "path": exchange.request.path,
+            "dialect": str(exchange.endpoint.dialect),
+            "route": route,
+            "requested_model": exchange.requested_model or None,
+            "served_model": served.name if served else None,
+            "provider": served.provider.name if served else None,
+            "status": status,
+            "outcome": outcome,
+            "latency_ms": round(latency_ms, 3),
+            "stream": exchange.stream,
+            "bytes_in": len(exchange.raw),
+            "bytes_out": exchange.bytes_out,
+            "attempts": exchange.calls(),
+            "policy_version": exchange.policy.version,
+        }
+        if exchange.fallback_reason:
+            fields["fallback_reason"] = exchange.fallback_reason
+        if len(exchange.attempts) > 1 or (exchange.attempts and outcome != "ok"):
+            fields["attempt_log"] = [f"{a.target}:{a.outcome}" for a in exchange.attempts]
+        if usage is not None:
+            fields["input_tokens"] = usage.input_tokens
+            fields["output_tokens"] = usage.output_tokens
+        if cost is not None:
+            fields["cost_usd"] = round(cost, 8)
+        if exchange.stream_error:
+            fields["stream_error"] = exchange.stream_error
+        if trace.trace_id:
+            fields["trace_id"] = trace.trace_id
+            fields["span_id"] = trace.span_id
+        self._log.info("access", **fields)

@@ -1,0 +1,231 @@
+"""One upstream attempt: send the prepared request to one target and judge what comes back.
+
+``prepare`` turns the caller's request into the request for one target, once per target: same dialect
+rewrites only the model (or forwards the bytes untouched when the model is in the path); another
+dialect goes through ``translate``. ``Attempt.run`` makes the call under the attempt's timeouts:
+
+    connect (socket) -> first byte (headers; first content for streams) -> idle gap (per read) -> total
+
+and returns an ``AttemptResult``: either a response for the caller (success, or the upstream's own
+error when the request itself is wrong) or an ``Outcome`` that the fallback loop acts on. Non-stream
+bodies are read whole and checked (an upstream that answers 200 with garbage is a failure, not an
+answer); streams are handed to ``stream.relay_stream`` which owns the commit point.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import orjson
+from aiohttp import web
+
+from ..credentials import CredentialError, Credentials, app_key
+from ..dialects import Dialect, Operation
+from ..policy.compiled import Target
+from ..policy.spec import TimeoutsSpec
+from ..resilience.classify import (
+    Outcome,
+    OutcomeKind,
+    classify_exception,
+    classify_response,
+    classify_timeout,
+)
+from ..telemetry import AttemptTrace, Usage
+from ..translate import TranslateOptions, extract_usage, translate_error, translate_request, translate_response
+from ..upstream import RESPONSE_DROP, upstream_headers, upstream_url
+from .exchange import Exchange
+from .stream import relay_stream
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """The request for one target, computed once per target (not per retry)."""
+
+    target: Target
+    wire: Dialect
+    url: str
+    body: bytes
+    dropped: tuple[str, ...]
+    include_usage: bool  # the caller asked for the usage chunk of an OpenAI stream
+
+
+@dataclass(slots=True)
+class AttemptResult:
+    outcome: Outcome
+    response: web.StreamResponse | None = None
+    usage: Usage | None = None
+    response_model: str | None = None
+    response_id: str | None = None
+    finish_reasons: list[str] = field(default_factory=list)
+    upstream_status: int | None = None
+    upstream_body: bytes = b""
+    upstream_headers: dict[str, str] = field(default_factory=dict)
+
+
+def prepare(exchange: Exchange, target: Target, unsupported: str) -> Prepared:
+    """Build the upstream request for ``target``; raises UnsupportedParameter / NoEquivalentOperation."""
+    caller = exchange.endpoint.dialect
+    wire = target.provider.wire_dialect(caller)
+    body = exchange.body or {}
+    include_usage = bool((body.get("stream_options") or {}).get("include_usage")) if exchange.stream else False
+    dropped: tuple[str, ...] = ()
+    if wire is caller:
+        if exchange.endpoint.model_in_path:
+            data = exchange.raw
+        else:
+            upstream = dict(body)
+            upstream["model"] = target.upstream_model
+            if exchange.stream and wire is Dialect.OPENAI and exchange.endpoint.operation is Operation.CHAT:
+                upstream["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
+            data = orjson.dumps(upstream)
+    else:
+        options = TranslateOptions(
+            default_max_tokens=target.max_output_tokens or 4096,
+            unsupported="drop" if unsupported == "drop" else "error",
+        )
+        translated, dropped_list = translate_request(
+            body,
+            source=caller,
+            target=wire,
+            operation=exchange.endpoint.operation,
+            target_model=target.upstream_model,
+            options=options,
+        )
+        dropped = tuple(dropped_list)
+        if wire is not Dialect.GEMINI and exchange.endpoint.operation in (Operation.CHAT, Operation.GENERATE_CONTENT):
+            translated["stream"] = exchange.stream
+            if exchange.stream and wire is Dialect.OPENAI:
+                translated["stream_options"] = {"include_usage": True}
+        data = orjson.dumps(translated)
+    gemini_method = exchange.gemini_method if wire is caller else ""
+    if wire is Dialect.GEMINI and not gemini_method and exchange.endpoint.operation is Operation.EMBEDDINGS:
+        gemini_method = "batchEmbedContents" if isinstance(body.get("input"), list) else "embedContent"
+    url = upstream_url(
+        target.provider,
+        wire,
+        exchange.endpoint.operation,
+        target.upstream_model,
+        stream=exchange.stream,
+        gemini_method=gemini_method,
+    )
+    return Prepared(target, wire, url, data, dropped, include_usage)
+
+
+class Attempt:
+    """Makes attempts over the process's one client session."""
+
+    def __init__(self, session: aiohttp.ClientSession, credentials: Credentials) -> None:
+        self._session = session
+        self._credentials = credentials
+
+    async def run(
+        self,
+        exchange: Exchange,
+        prepared: Prepared,
+        timeouts: TimeoutsSpec,
+        trace: AttemptTrace,
+        budget_s: float,
+    ) -> AttemptResult:
+        """One call; ``budget_s`` is what remains of the request's deadline."""
+        request = exchange.request
+        provider = prepared.target.provider
+        try:
+            key = (
+                self._credentials.key_for(provider.api_key, app_key(request.headers, request.query))
+                if provider.api_key is not None
+                else None
+            )
+        except CredentialError as exc:
+            return AttemptResult(Outcome.failure("credentials", str(exc)))
+        headers = upstream_headers(request.headers, provider, exchange.endpoint.dialect, prepared.wire, key)
+        trace.inject(headers)
+        client_timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=timeouts.connect_s, sock_read=timeouts.idle_s
+        )
+        first_byte_s = min(timeouts.first_byte_s, budget_s)
+        started = time.monotonic()
+        response: aiohttp.ClientResponse | None = None
+        phase = "first_byte"
+        try:
+            async with asyncio.timeout(first_byte_s):
+                response = await self._session.post(
+                    prepared.url, data=prepared.body, headers=headers, timeout=client_timeout
+                )
+            phase = "total"
+            remaining = max(0.001, timeouts.total_s - (time.monotonic() - started))
+            if exchange.stream and 200 <= response.status < 300:
+                first_content_by = started + first_byte_s
+                return await relay_stream(exchange, prepared, response, trace, first_content_by, remaining)
+            async with asyncio.timeout(remaining):
+                body = await response.read()
+            return self._judge(exchange, prepared, response, body)
+        except TimeoutError as exc:
+            if isinstance(exc, aiohttp.ServerTimeoutError):
+                kind = "connect" if "connect" in str(exc).lower() else "idle"
+                return AttemptResult(classify_timeout(kind))
+            return AttemptResult(classify_timeout(phase))
+        except (aiohttp.ClientError, OSError) as exc:
+            return AttemptResult(classify_exception(exc))
+        finally:
+            if response is not None:
+                response.close()
+
+    def _judge(
+        self, exchange: Exchange, prepared: Prepared, response: aiohttp.ClientResponse, body: bytes
+    ) -> AttemptResult:
+        caller = exchange.endpoint.dialect
+        wire = prepared.wire
+        status = response.status
+        relay_headers = {k: v for k, v in response.headers.items() if k.lower() not in RESPONSE_DROP}
+        outcome = classify_response(
+            wire,
+            status,
+            response.headers,
+            body,
+            fallback_statuses=exchange.route.settings.resilience.fallback_on  # type: ignore[union-attr]
+            or frozenset(),
+        )
+        if outcome.kind is not OutcomeKind.SUCCESS:
+            result = AttemptResult(outcome, upstream_status=status, upstream_body=body)
+            result.upstream_headers = relay_headers
+            return result
+        try:
+            parsed = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return AttemptResult(Outcome.failure("malformed_response", "upstream sent invalid JSON"))
+        if not isinstance(parsed, dict):
+            return AttemptResult(Outcome.failure("malformed_response", "upstream sent a non-object body"))
+        result = AttemptResult(outcome, upstream_status=status)
+        result.usage = extract_usage(wire, parsed)
+        result.response_model = _str(parsed.get("model") or parsed.get("modelVersion"))
+        result.response_id = _str(parsed.get("id") or parsed.get("responseId"))
+        if wire is not caller:
+            out = translate_response(
+                parsed,
+                source=wire,
+                target=caller,
+                operation=exchange.endpoint.operation,
+                model=prepared.target.upstream_model,
+            )
+            body = orjson.dumps(out)
+        result.response = web.Response(status=status, body=body, headers=relay_headers, content_type="application/json")
+        return result
+
+
+def error_passthrough(exchange: Exchange, wire: Dialect, result: AttemptResult) -> web.Response:
+    """The upstream's own error, for the caller: as is in the same dialect, translated otherwise."""
+    status = result.upstream_status or 502
+    caller = exchange.endpoint.dialect
+    body = result.upstream_body
+    if wire is not caller:
+        body = orjson.dumps(translate_error(status, body, source=wire, target=caller))
+    headers = {k: v for k, v in result.upstream_headers.items() if k.lower() != "content-type"}
+    return web.Response(status=status, body=body, headers=headers, content_type="application/json")
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None

@@ -1,0 +1,66 @@
+"""The per-request record every stage reads and fills: one object, no globals."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from ..policy.compiled import Policy, Route, Target
+from .endpoints import Endpoint
+
+if TYPE_CHECKING:
+    from ..telemetry import RequestTrace, Usage
+
+
+@dataclass(slots=True)
+class AttemptRecord:
+    """One try of one target, as listed in the 503 body and the access line."""
+
+    target: str
+    provider: str
+    outcome: str  # "ok" or the error type ("http_503", "timeout_first_byte", "breaker_open", ...)
+    status: int | None
+    latency_ms: float
+    called: bool = True  # False: skipped without a network call
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "provider": self.provider,
+            "outcome": self.outcome,
+            "status": self.status,
+            "latency_ms": round(self.latency_ms, 2),
+            "called": self.called,
+        }
+
+
+@dataclass(slots=True, eq=False)
+class Exchange:
+    request: web.Request
+    endpoint: Endpoint
+    policy: Policy
+    request_id: str
+    trace: RequestTrace
+    started: float = field(default_factory=time.perf_counter)
+    raw: bytes = b""
+    body: dict[str, Any] | None = None
+    requested_model: str = ""
+    stream: bool = False
+    gemini_method: str = ""
+    route: Route | None = None
+    attempts: list[AttemptRecord] = field(default_factory=list)
+    served: Target | None = None
+    fallback_reason: str | None = None
+    usage: Usage | None = None
+    bytes_out: int = 0
+    stream_error: str | None = None  # set when a committed stream ended with an error event
+
+    @property
+    def dialect(self) -> Any:
+        return self.endpoint.dialect
+
+    def calls(self) -> int:
+        return sum(1 for a in self.attempts if a.called)

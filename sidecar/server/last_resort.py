@@ -1,0 +1,127 @@
+"""What answers when every target of the chain has failed: the route's ``last_resort``.
+
+- ``error`` (default): with a one-target route, the failure itself (the upstream's error passed
+  through, 502 for a connection failure or a broken answer, 504 for a timeout); with a chain, 503.
+  Either way in the caller's dialect, with ``Retry-After`` and a body listing every attempt.
+- ``static``: a canned answer, shaped as a normal completion of the caller's dialect (streamed when
+  the caller streams), marked ``x-sidecar-degraded: static``.
+- ``cache``: the seam for the response cache (a later feature); until a cache is configured it
+  behaves as ``error`` and says so in ``x-sidecar-degraded``.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import TYPE_CHECKING
+
+import orjson
+from aiohttp import web
+
+from ..dialects import Dialect, Operation
+from ..resilience.classify import OutcomeKind
+from ..sse import SSEEvent, encode_event
+from ..translate import new_stream_translator, translate_response
+from .errors import RequestFailed
+
+if TYPE_CHECKING:
+    from ..policy.compiled import Target
+    from .attempt import AttemptResult
+    from .exchange import Exchange
+
+
+async def answer_last_resort(exchange: Exchange, last: tuple[Target, AttemptResult] | None) -> web.StreamResponse:
+    assert exchange.route is not None
+    spec = exchange.route.settings.resilience.last_resort
+    assert spec is not None
+    base_headers = {
+        "x-sidecar-attempts": str(exchange.calls()),
+        "x-sidecar-policy-version": exchange.policy.version,
+        "x-sidecar-route": exchange.route.name,
+        "x-sidecar-request-id": exchange.request_id,
+    }
+    if exchange.fallback_reason:
+        base_headers["x-sidecar-fallback-reason"] = exchange.fallback_reason
+    if spec.kind == "static" and spec.static is not None:
+        return await _static_answer(exchange, spec.static.text, base_headers)
+    if spec.kind == "cache":
+        base_headers["x-sidecar-degraded"] = "cache-unavailable"
+    attempts = [a.as_dict() for a in exchange.attempts]
+    retry_after = spec.retry_after_s
+    if last is not None and last[1].outcome.retry_after_s:
+        retry_after = max(retry_after, last[1].outcome.retry_after_s)
+    headers = {**base_headers, "retry-after": str(max(1, round(retry_after)))}
+    if len(exchange.route.chain) == 1 and last is not None:
+        result = last[1]
+        if result.upstream_body and result.outcome.kind is not OutcomeKind.SUCCESS:
+            from .attempt import error_passthrough
+
+            response = error_passthrough(exchange, last[0].provider.wire_dialect(exchange.dialect), result)
+            response.headers.update(headers)
+            return response
+        status = 504 if result.outcome.error_type.startswith("timeout") else 502
+        raise RequestFailed(
+            status,
+            f"upstream {last[0].name} failed: {result.outcome.error_type}",
+            code=result.outcome.error_type,
+            headers=headers,
+            extra={"attempts": attempts},
+        )
+    called = [a for a in exchange.attempts if a.called]
+    summary = ", ".join(f"{a.target}: {a.outcome}" for a in exchange.attempts) or "no target available"
+    raise RequestFailed(
+        503,
+        f"every target of route {exchange.route.name!r} failed ({summary})",
+        code="all_targets_failed" if called else "no_target_available",
+        headers=headers,
+        extra={"attempts": attempts},
+    )
+
+
+def _openai_completion(text: str, model: str) -> dict[str, object]:
+    return {
+        "id": f"chatcmpl-degraded-{uuid.uuid4().hex[:12]}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+        ],
+        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+    }
+
+
+def _openai_chunks(text: str, model: str) -> list[SSEEvent]:
+    base = {"id": f"chatcmpl-degraded-{uuid.uuid4().hex[:12]}", "object": "chat.completion.chunk",
+            "created": int(time.time()), "model": model}
+    first = {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": text}, "finish_reason": None}]}
+    last = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+    return [SSEEvent(orjson.dumps(first)), SSEEvent(orjson.dumps(last)), SSEEvent(b"[DONE]")]
+
+
+async def _static_answer(exchange: Exchange, text: str, headers: dict[str, str]) -> web.StreamResponse:
+    caller = exchange.endpoint.dialect
+    model = exchange.requested_model or "degraded"
+    headers = {**headers, "x-sidecar-degraded": "static"}
+    if exchange.endpoint.operation not in (Operation.CHAT, Operation.GENERATE_CONTENT):
+        raise RequestFailed(503, "every target failed and a static answer fits only chat", code="all_targets_failed",
+                            headers=headers)
+    if not exchange.stream:
+        body = _openai_completion(text, model)
+        if caller is not Dialect.OPENAI:
+            body = translate_response(body, source=Dialect.OPENAI, target=caller, operation=Operation.CHAT, model=model)
+        return web.json_response(body, headers=headers, dumps=lambda o: orjson.dumps(o).decode())
+    events = _openai_chunks(text, model)
+    if caller is Dialect.OPENAI:
+        data = b"".join(encode_event(e.data) for e in events)
+    else:
+        translator = new_stream_translator(
+            source=Dialect.OPENAI, target=caller, operation=Operation.CHAT, model=model, include_usage=False
+        )
+        out = [e for event in events for e in translator.feed(event)] + translator.finish()
+        data = b"".join(e.encode() for e in out)
+    response = web.StreamResponse(status=200, headers={**headers, "content-type": "text/event-stream"})
+    await response.prepare(exchange.request)
+    await response.write(data)
+    await response.write_eof()
+    return response

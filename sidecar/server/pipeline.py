@@ -1,0 +1,108 @@
+"""The request pipeline: small stages with one signature, folded once at startup.
+
+A stage is ``async (exchange, call_next) -> response``; it may answer early (raise ``RequestFailed``
+or return a response) or call the next stage. ``build_pipeline`` folds the list into one callable, so
+the per-request cost of the pipeline is a few awaits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
+
+import orjson
+from aiohttp import web
+
+from ..dialects import Dialect
+from ..policy.conditions import RouteRequest
+from .endpoints import GEMINI_ENDPOINTS, GEMINI_METHODS
+from .errors import RequestFailed
+from .exchange import Exchange
+
+Handler = Callable[[Exchange], Awaitable[web.StreamResponse]]
+Stage = Callable[[Exchange, Handler], Awaitable[web.StreamResponse]]
+
+
+def build_pipeline(stages: Sequence[Stage], terminal: Handler) -> Handler:
+    handler = terminal
+    for stage in reversed(stages):
+        handler = partial(stage, call_next=handler)  # type: ignore[call-arg]
+    return handler
+
+
+async def read_request(exchange: Exchange, call_next: Handler) -> web.StreamResponse:
+    """Parse the body in the caller's dialect; 413 over the limit, 400 for what we cannot read."""
+    request = exchange.request
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise RequestFailed(
+            413, f"request body exceeds the sidecar's limit of {request.client_max_size} bytes",
+            code="body_too_large",
+        ) from None
+    if not raw:
+        raise RequestFailed(400, "the request body is empty; a JSON object is required", code="invalid_json")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise RequestFailed(400, f"the request body is not valid JSON: {exc}", code="invalid_json") from None
+    if not isinstance(body, dict):
+        raise RequestFailed(400, "the request body must be a JSON object", code="invalid_json")
+    exchange.raw = raw
+    exchange.body = body
+    endpoint = exchange.endpoint
+    if endpoint.dialect is Dialect.GEMINI:
+        tail = request.match_info.get("tail", "")
+        model, _, method = tail.rpartition(":")
+        if not model or method not in GEMINI_METHODS:
+            raise RequestFailed(404, f"unknown Gemini method in {request.path!r}", code="unknown_path")
+        if method == "streamGenerateContent" and request.query.get("alt") != "sse":
+            raise RequestFailed(
+                400, "streamGenerateContent is served as server-sent events only: add ?alt=sse",
+                code="unsupported_stream_format", param="alt",
+            )
+        exchange.requested_model = model.removeprefix("models/")
+        exchange.gemini_method = method
+        exchange.endpoint = GEMINI_ENDPOINTS[method]
+        exchange.stream = GEMINI_METHODS[method][1]
+    else:
+        model = request.match_info.get("model") if endpoint.model_in_path else body.get("model")
+        if not isinstance(model, str) or not model:
+            raise RequestFailed(400, "'model' is required and must be a non-empty string", code="invalid_model",
+                                param="model")
+        stream = body.get("stream", False)
+        if not isinstance(stream, bool) and stream is not None:
+            raise RequestFailed(400, "'stream' must be a boolean", code="invalid_type", param="stream")
+        exchange.requested_model = model
+        exchange.stream = bool(stream)
+    return await call_next(exchange)
+
+
+def route_stage(app_name: str) -> Stage:
+    """The policy picks a route: 404 when none does, the route's status when it denies."""
+
+    async def route_request(exchange: Exchange, call_next: Handler) -> web.StreamResponse:
+        headers = exchange.request.headers
+        request = RouteRequest(
+            dialect=exchange.endpoint.dialect,
+            operation=exchange.endpoint.operation,
+            model=exchange.requested_model,
+            headers=headers,
+            app=headers.get("x-sidecar-app") or app_name,
+        )
+        route = exchange.policy.route(request)
+        if route is None:
+            raise RequestFailed(
+                404,
+                f"no route for model {exchange.requested_model!r}; models served: "
+                + (", ".join(exchange.policy.exposed_models) or "none"),
+                code="model_not_found",
+                param="model",
+            )
+        exchange.route = route
+        exchange.trace.route_decided(route=route.name, targets=[t.key for t in route.chain])
+        if route.deny is not None:
+            raise RequestFailed(route.deny.status, route.deny.message, code="denied_by_policy")
+        return await call_next(exchange)
+
+    return route_request

@@ -1,0 +1,32 @@
+"""Everything one running sidecar holds, in one object on the aiohttp app (no module globals)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from aiohttp import web
+
+from ..credentials import Credentials
+from ..policy.watch import PolicyHolder
+from ..settings import Settings
+from ..telemetry import Telemetry
+from .targets import TargetStates
+
+
+@dataclass(eq=False)
+class SidecarState:
+    KEY: ClassVar[web.AppKey[SidecarState]]
+
+    settings: Settings
+    holder: PolicyHolder
+    telemetry: Telemetry
+    credentials: Credentials
+    targets: TargetStates
+    started: float = field(default_factory=time.monotonic)
+    listening: bool = False
+    draining: bool = False
+
+
+SidecarState.KEY = web.AppKey("sidecar_state", SidecarState)

@@ -1,0 +1,249 @@
+"""Stream relay with a commit point.
+
+The commit point is the first content event sent to the caller. Before it, the upstream's preamble
+(OpenAI's role-only chunk, Anthropic's ``message_start``/``ping``/``content_block_start``) is held back,
+and any failure — an error event, a cut connection, no content before the first-byte deadline — is
+returned as an ``Outcome`` so the fallback loop can try the next target: the caller sees nothing.
+
+After it, events are relayed as they arrive (one write per upstream read, complete events only). A
+failure then cannot be hidden or retried: the stream ends with an explicit error event in the caller's
+dialect (``translate.stream_error_event``), never a clean-looking end; a stream that stops without its
+dialect's terminator (``[DONE]``, ``message_stop``, a Gemini finishReason) counts as cut.
+
+Same-dialect streams forward the upstream's event bytes; cross-dialect streams go through a
+``StreamTranslator``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING
+
+import aiohttp
+import orjson
+from aiohttp import web
+
+from ..dialects import Dialect, Operation
+from ..resilience.classify import Outcome, classify_exception, classify_stream_event, classify_timeout
+from ..sse import SSEEvent, SSEParser
+from ..telemetry import AttemptTrace
+from ..translate import StreamTranslator, extract_stream_usage, new_stream_translator, stream_error_event
+from ..upstream import RESPONSE_DROP
+
+if TYPE_CHECKING:
+    from .attempt import AttemptResult, Prepared
+    from .exchange import Exchange
+
+_MAX_HELD_EVENTS = 32
+_PREAMBLE_EVENTS = frozenset({"message_start", "ping", "content_block_start"})
+
+
+def is_preamble(dialect: Dialect, event: SSEEvent) -> bool:
+    """True for events that carry no content yet and may be held back before the commit point."""
+    if dialect is Dialect.ANTHROPIC:
+        return event.event in _PREAMBLE_EVENTS
+    if dialect is Dialect.OPENAI and event.event is None and b'"delta"' in event.data:
+        try:
+            chunk = orjson.loads(event.data)
+        except orjson.JSONDecodeError:
+            return False
+        choices = chunk.get("choices") if isinstance(chunk, dict) else None
+        if not choices:
+            return chunk.get("usage") is None if isinstance(chunk, dict) else False
+        delta = choices[0].get("delta") or {}
+        return not any(delta.get(k) for k in ("content", "tool_calls", "refusal", "function_call"))
+    return False
+
+
+def is_terminal(dialect: Dialect, operation: Operation, event: SSEEvent) -> bool:
+    """True for the event that ends a stream normally in ``dialect``."""
+    if dialect is Dialect.OPENAI:
+        if operation is Operation.RESPONSES:
+            return event.event in ("response.completed", "response.incomplete")
+        return event.data == b"[DONE]"
+    if dialect is Dialect.ANTHROPIC:
+        return event.event == "message_stop"
+    return b'"finishReason"' in event.data
+
+
+def _drop_usage_chunk(event: SSEEvent) -> bool:
+    """OpenAI's trailing usage chunk, which the sidecar asked for but the caller did not."""
+    return b'"choices":[]' in event.data.replace(b" ", b"") and b'"usage"' in event.data
+
+
+async def relay_stream(
+    exchange: Exchange,
+    prepared: Prepared,
+    response: aiohttp.ClientResponse,
+    trace: AttemptTrace,
+    first_content_by: float,
+    total_s: float,
+) -> AttemptResult:
+    from .attempt import AttemptResult
+
+    caller = exchange.endpoint.dialect
+    wire = prepared.wire
+    operation = exchange.endpoint.operation
+    translator: StreamTranslator | None = None
+    if wire is not caller:
+        translator = new_stream_translator(
+            source=wire,
+            target=caller,
+            operation=operation,
+            model=prepared.target.upstream_model,
+            include_usage=prepared.include_usage,
+        )
+    strip_usage = wire is caller and wire is Dialect.OPENAI and not prepared.include_usage
+    parser = SSEParser()
+    held: list[bytes] = []
+    client: web.StreamResponse | None = None
+    result = AttemptResult(Outcome.success(), upstream_status=response.status)
+    ended = False
+    deadline = time.monotonic() + total_s
+
+    async def commit() -> web.StreamResponse:
+        headers = {k: v for k, v in response.headers.items() if k.lower() not in RESPONSE_DROP}
+        headers["content-type"] = "text/event-stream; charset=utf-8"
+        headers["cache-control"] = "no-cache"
+        headers.update(exchange_headers(exchange, prepared))
+        stream = web.StreamResponse(status=200, headers=headers)
+        await stream.prepare(exchange.request)
+        trace.first_chunk()
+        return stream
+
+    try:
+        while not ended:
+            now = time.monotonic()
+            limit = (first_content_by if client is None else deadline) - now
+            if limit <= 0:
+                raise TimeoutError
+            async with asyncio.timeout(min(limit, deadline - now)):
+                chunk = await response.content.readany()
+            if not chunk:
+                break
+            out: list[bytes] = []
+            for event in parser.feed(chunk):
+                failure = classify_stream_event(wire, event.event, event.data)
+                if failure is not None:
+                    if client is None:
+                        return AttemptResult(failure, upstream_status=response.status)
+                    result.outcome = failure
+                    exchange.stream_error = failure.error_type
+                    out.append(_error_bytes(caller, failure, translator is None, event))
+                    ended = True
+                    break
+                if b"sage" in event.data:  # usage / usageMetadata
+                    usage = extract_stream_usage(wire, event)
+                    if usage is not None:
+                        result.usage = usage
+                if is_terminal(wire, operation, event):
+                    ended = True
+                if translator is not None:
+                    out.extend(e.encode() for e in translator.feed(event))
+                    if ended:
+                        out.extend(e.encode() for e in translator.finish())
+                elif not (strip_usage and _drop_usage_chunk(event)):
+                    out.append(event.raw)
+                if client is None and not is_preamble(wire, event):
+                    client = await commit()
+            if client is None:
+                held.extend(out)
+                if len(held) > _MAX_HELD_EVENTS:
+                    client = await commit()
+                else:
+                    continue
+            data = b"".join(held) + b"".join(out) if held else b"".join(out)
+            held.clear()
+            if data:
+                await client.write(data)
+                exchange.bytes_out += len(data)
+                trace.chunk()
+        if not ended:
+            # EOF without the dialect's terminator: the upstream stopped mid-answer.
+            cut = Outcome.failure("stream_truncated", "the upstream ended the stream without finishing it")
+            if wire is Dialect.GEMINI and client is not None and translator is None:
+                # Gemini has no terminator event; a clean close after content is the normal end.
+                ended = True
+            else:
+                if client is None:
+                    return AttemptResult(cut, upstream_status=response.status)
+                raise _Cut(cut)
+    except _Cut as cut:
+        assert client is not None
+        await _fail_committed(exchange, client, caller, cut.outcome, result)
+    except TimeoutError:
+        outcome = classify_timeout("first_byte" if client is None else "idle")
+        if client is None:
+            return AttemptResult(outcome, upstream_status=response.status)
+        await _fail_committed(exchange, client, caller, outcome, result)
+    except (aiohttp.ClientError, OSError) as exc:
+        if isinstance(exc, aiohttp.ServerTimeoutError):
+            outcome = classify_timeout("first_byte" if client is None else "idle")
+        else:
+            outcome = classify_exception(exc)
+        if client is None:
+            return AttemptResult(outcome, upstream_status=response.status)
+        await _fail_committed(exchange, client, caller, outcome, result)
+    except ValueError as exc:  # an event larger than the parser accepts: the upstream is broken
+        outcome = Outcome.failure("malformed_response", str(exc))
+        if client is None:
+            return AttemptResult(outcome, upstream_status=response.status)
+        await _fail_committed(exchange, client, caller, outcome, result)
+    if client is None:
+        client = await commit()
+        if held:
+            await client.write(b"".join(held))
+    if translator is not None:
+        result.usage = translator.usage or result.usage
+        if translator.finish_reason:
+            result.finish_reasons = [translator.finish_reason]
+        result.response_id = translator.response_id
+    await client.write_eof()
+    result.response = client
+    return result
+
+
+class _Cut(Exception):
+    def __init__(self, outcome: Outcome) -> None:
+        self.outcome = outcome
+
+
+def _error_bytes(caller: Dialect, failure: Outcome, same_dialect: bool, event: SSEEvent) -> bytes:
+    if same_dialect:
+        return event.raw  # the upstream's error event is already in the caller's dialect
+    return stream_error_event(caller, failure.status or 502, f"upstream stream failed: {failure.error_type}")
+
+
+async def _fail_committed(
+    exchange: Exchange, client: web.StreamResponse, caller: Dialect, outcome: Outcome, result: AttemptResult
+) -> None:
+    """After the commit point: end the caller's stream with an explicit error event."""
+    result.outcome = outcome
+    exchange.stream_error = outcome.error_type
+    message = f"upstream stream failed after it started: {outcome.error_type}"
+    data = stream_error_event(caller, outcome.status or 502, message)
+    try:
+        await client.write(data)
+        exchange.bytes_out += len(data)
+    except (ConnectionError, aiohttp.ClientConnectionResetError):
+        pass
+
+
+def exchange_headers(exchange: Exchange, prepared: Prepared) -> dict[str, str]:
+    """The ``x-sidecar-*`` response headers (docs/headers.md)."""
+    target = prepared.target
+    headers = {
+        "x-sidecar-request-id": exchange.request_id,
+        "x-sidecar-model": target.name,
+        "x-sidecar-upstream-model": target.upstream_model,
+        "x-sidecar-provider": target.provider.name,
+        "x-sidecar-route": exchange.route.name if exchange.route else "",
+        "x-sidecar-attempts": str(exchange.calls() + 1),
+        "x-sidecar-policy-version": exchange.policy.version,
+    }
+    if exchange.fallback_reason:
+        headers["x-sidecar-fallback-reason"] = exchange.fallback_reason
+    if prepared.dropped:
+        headers["x-sidecar-dropped-params"] = ",".join(prepared.dropped)
+    return headers

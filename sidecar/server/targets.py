@@ -1,0 +1,94 @@
+"""Per-target health state (breaker, retry budget, bulkhead), kept across policy reloads.
+
+A target is a provider + upstream model (``Target.key``). Its state must outlive any one policy: a
+reload that does not change the breaker settings keeps the breaker's window and state; one that does
+starts that target afresh. The registry lives on the app; nothing here is module-global.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..policy.compiled import Policy, Target
+from ..policy.spec import BreakerSpec, BulkheadSpec, RetryBudgetSpec
+from ..resilience.breaker import BreakerConfig, CircuitBreaker
+from ..resilience.budget import RetryBudget
+from ..resilience.bulkhead import Bulkhead
+
+TransitionListener = Callable[[str, str, str, str], None]
+
+
+@dataclass(slots=True)
+class TargetState:
+    key: str
+    breaker: CircuitBreaker
+    budget: RetryBudget
+    bulkhead: Bulkhead
+    settings: tuple[BreakerSpec, RetryBudgetSpec, BulkheadSpec]
+
+
+def breaker_config(spec: BreakerSpec) -> BreakerConfig:
+    return BreakerConfig(
+        window_type=spec.window,
+        window_size=spec.window_size,
+        minimum_calls=spec.minimum_calls,
+        failure_rate_threshold=spec.failure_rate,
+        slow_call_duration_s=spec.slow_call_s,
+        slow_call_rate_threshold=spec.slow_call_rate,
+        open_duration_s=spec.open_s,
+        open_duration_max_s=spec.open_max_s,
+        half_open_probes=spec.half_open_probes,
+        probe_timeout_s=spec.probe_timeout_s,
+    )
+
+
+class TargetStates:
+    """Lazily created ``TargetState`` per target key."""
+
+    def __init__(
+        self,
+        on_transition: TransitionListener | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._states: dict[str, TargetState] = {}
+        self._on_transition = on_transition
+        self._clock = clock
+        self.rng = rng or random.Random()
+
+    def get(self, target: Target, policy: Policy) -> TargetState:
+        settings = (policy.breaker, policy.retry_budget, policy.bulkhead)
+        state = self._states.get(target.key)
+        if state is not None and state.settings == settings:
+            return state
+        breaker_spec, budget_spec, bulkhead_spec = settings
+        state = TargetState(
+            key=target.key,
+            breaker=CircuitBreaker(
+                target.key, breaker_config(breaker_spec), clock=self._clock, on_transition=self._on_transition
+            ),
+            budget=RetryBudget(
+                ratio=budget_spec.ratio,
+                min_retries=budget_spec.min_retries,
+                window_s=budget_spec.window_s,
+                clock=self._clock,
+            ),
+            bulkhead=Bulkhead(bulkhead_spec.max_concurrent, bulkhead_spec.queue_timeout_s),
+            settings=settings,
+        )
+        self._states[target.key] = state
+        return state
+
+    def snapshot(self) -> dict[str, Any]:
+        """Every known target's breaker, budget and bulkhead state, for /status."""
+        return {
+            key: {
+                "breaker": state.breaker.snapshot(),
+                "bulkhead": {"in_flight": state.bulkhead.in_flight, "queued": state.bulkhead.queued},
+            }
+            for key, state in sorted(self._states.items())
+        }

@@ -1,0 +1,73 @@
+"""Process settings: command-line flags over ``SIDECAR_*`` environment variables over defaults.
+
+These are the knobs that belong to the process, not the policy (which is hot-reloaded): where to
+listen, where the policy lives, how long to drain. Every variable is listed in docs/configuration.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+MiB = 1024 * 1024
+
+
+class SettingsError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    policy_path: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8080
+    health_host: str = "0.0.0.0"  # noqa: S104 - only /healthz and /readyz listen there
+    health_port: int | None = None
+    drain_timeout_s: float = 20.0
+    max_body_bytes: int = 32 * MiB
+    log_level: str = "info"
+    app_name: str = ""
+    reload_interval_s: float = 0.5
+    upstream_connections: int = 1024
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], **overrides: Any) -> Settings:
+        """Settings from ``SIDECAR_<FIELD>`` variables, then ``overrides`` that are not None."""
+        values: dict[str, Any] = {}
+        for field in fields(cls):
+            raw = env.get(_ENV_NAMES.get(field.name, "SIDECAR_" + field.name.upper()))
+            if raw is None or raw == "":
+                continue
+            values[field.name] = _convert(field.name, raw, field.type)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        if not 0 < self.port < 65536:
+            raise SettingsError(f"port {self.port} is out of range")
+        if self.health_port is not None and not 0 < self.health_port < 65536:
+            raise SettingsError(f"health port {self.health_port} is out of range")
+        if self.health_port == self.port:
+            raise SettingsError("the health port must differ from the proxy port")
+        if self.drain_timeout_s < 0 or self.max_body_bytes < 1024 or self.reload_interval_s <= 0:
+            raise SettingsError("drain timeout, body limit and reload interval must be positive")
+        if self.log_level.lower() not in ("debug", "info", "warning", "error"):
+            raise SettingsError(f"log level {self.log_level!r} is not debug, info, warning or error")
+
+
+_ENV_NAMES = {"policy_path": "SIDECAR_POLICY", "app_name": "SIDECAR_APP"}
+
+
+def _convert(name: str, raw: str, kind: Any) -> Any:
+    target = str(kind)
+    try:
+        if "int" in target:
+            return int(raw)
+        if "float" in target:
+            return float(raw)
+    except ValueError:
+        raise SettingsError(f"{_ENV_NAMES.get(name, 'SIDECAR_' + name.upper())}={raw!r} is not a number") from None
+    return raw

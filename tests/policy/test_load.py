@@ -1,0 +1,148 @@
+"""Loading policies: validation with path-qualified errors, the schema in step, every example loads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sidecar.dialects import Dialect, Operation
+from sidecar.policy import PolicyError, load_policy, load_policy_bytes
+from sidecar.policy.conditions import RouteRequest
+from sidecar.policy.schema import policy_json_schema
+
+ROOT = Path(__file__).resolve().parents[2]
+
+BASE = """
+version: 1
+providers:
+  openai: {dialect: openai, base_url: "https://api.openai.com/v1", api_key: {env: OPENAI_API_KEY}}
+  anthropic: {dialect: anthropic, base_url: "https://api.anthropic.com", api_key: {env: ANTHROPIC_API_KEY}}
+models:
+  gpt-4o: {provider: openai, model: gpt-4o-2024-08-06, context_window: 128000}
+  gpt-4o-mini: {provider: openai, model: gpt-4o-mini}
+  claude: {provider: anthropic, model: claude-sonnet-4-5, context_window: 200000}
+"""
+
+
+def errors_of(text: str) -> list[str]:
+    with pytest.raises(PolicyError) as info:
+        load_policy_bytes(text.encode(), "test.yaml")
+    return info.value.errors
+
+
+def request(model: str, headers: dict[str, str] | None = None, app: str = "", dialect: Dialect = Dialect.OPENAI,
+            operation: Operation = Operation.CHAT) -> RouteRequest:
+    return RouteRequest(dialect, operation, model, headers or {}, app)
+
+
+@pytest.mark.parametrize("path", sorted([*ROOT.glob("policies/*.yaml"), ROOT / "sidecar/demo/policy.yaml"]))
+def test_every_example_policy_loads(path: Path) -> None:
+    """Every policy shipped in policies/ and the demo policy validate."""
+    policy = load_policy(path)
+    assert policy.models
+
+
+def test_committed_schema_matches_the_code() -> None:
+    """policies/policy.schema.json is exactly what the models generate (run `llm-sidecar schema` to update)."""
+    committed = (ROOT / "policies/policy.schema.json").read_text()
+    assert committed == policy_json_schema(), "regenerate: llm-sidecar schema > policies/policy.schema.json"
+
+
+def test_examples_validate_against_the_json_schema() -> None:
+    """The JSON Schema editors use accepts every example policy."""
+    jsonschema = pytest.importorskip("jsonschema")
+    import yaml
+
+    schema = json.loads(policy_json_schema())
+    for path in ROOT.glob("policies/*.yaml"):
+        jsonschema.validate(yaml.safe_load(path.read_text()), schema)
+
+
+def test_unknown_target_model_is_reported_with_its_path() -> None:
+    """A route naming a model the policy lacks fails with routes[i].target and the name."""
+    errors = errors_of(BASE + "routes:\n  - {match: {model: x}, target: a}\n  - {target: gpt-5x}\n")
+    assert "routes[0].target: unknown model 'a'" in errors
+    assert "routes[1].target: unknown model 'gpt-5x'" in errors
+
+
+def test_chain_member_errors_name_their_index() -> None:
+    """An unknown model inside a chain is reported as routes[i].target[j]."""
+    errors = errors_of(BASE + "routes:\n  - {target: [gpt-4o, nope]}\n")
+    assert errors == ["routes[0].target[1]: unknown model 'nope'"]
+
+
+def test_unknown_field_is_rejected() -> None:
+    """A misspelled key is an error, not silently ignored."""
+    errors = errors_of(BASE + "routes:\n  - {target: gpt-4o, fallbcak: [claude]}\n")
+    assert errors == ["routes[0].fallbcak: unknown field"]
+
+
+def test_every_error_is_listed_at_once() -> None:
+    """Several independent errors are all reported in one pass."""
+    text = BASE.replace('base_url: "https://api.anthropic.com"', 'base_url: "api.anthropic.com"')
+    text = text.replace("dialect: openai,", "dialect: opneai,")
+    errors = errors_of(text)
+    assert any(e.startswith("providers.anthropic.base_url:") for e in errors)
+    assert any(e.startswith("providers.openai.dialect:") for e in errors)
+
+
+def test_unknown_provider_of_a_model_is_reported() -> None:
+    """A model pointing at a missing provider names the model and the provider."""
+    errors = errors_of(BASE + "  bad: {provider: nowhere, model: m}\n")
+    assert errors == ["models.bad.provider: unknown provider 'nowhere'"]
+
+
+def test_credentials_in_headers_are_refused() -> None:
+    """Keys belong in api_key (never shown), not in headers (shown in /status)."""
+    text = BASE.replace("api_key: {env: OPENAI_API_KEY}", "headers: {Authorization: 'Bearer sk'}")
+    assert any("put credentials in api_key" in e for e in errors_of(text))
+
+
+def test_invalid_yaml_names_the_line() -> None:
+    """A YAML syntax error says where it is."""
+    errors = errors_of("version: 1\nproviders: [\n  a: b\n")
+    assert len(errors) == 1 and "invalid YAML at line" in errors[0]
+
+
+def test_json_policy_is_accepted() -> None:
+    """A policy written as JSON loads like YAML."""
+    import yaml
+
+    document = yaml.safe_load(BASE + "default: {target: gpt-4o}\n")
+    policy = load_policy_bytes(json.dumps(document).encode(), "p.json")
+    assert policy.route(request("anything")) is policy.default
+
+
+def test_duplicate_route_names_are_refused() -> None:
+    """Two routes with one name would be indistinguishable in metrics."""
+    errors = errors_of(BASE + "routes:\n  - {name: a, target: gpt-4o}\n  - {name: a, target: claude}\n")
+    assert errors == ["routes[1].name: 'a' already names routes[0]"]
+
+
+def test_route_needs_exactly_one_of_target_and_deny() -> None:
+    """A route with neither target nor deny is refused."""
+    errors = errors_of(BASE + "routes:\n  - {match: {model: x}}\n")
+    assert errors == ["routes[0]: set exactly one of target, deny"]
+
+
+def test_version_is_a_hash_of_the_content() -> None:
+    """The same bytes give the same version; different bytes a different one."""
+    a = load_policy_bytes((BASE + "default: {target: gpt-4o}\n").encode(), "a")
+    b = load_policy_bytes((BASE + "default: {target: gpt-4o}\n").encode(), "b")
+    c = load_policy_bytes((BASE + "default: {target: claude}\n").encode(), "c")
+    assert a.version == b.version != c.version
+
+
+def test_route_settings_merge_over_defaults_field_by_field() -> None:
+    """A route overriding one resilience field keeps the policy defaults for the others."""
+    text = BASE + (
+        "defaults:\n  resilience: {deadline_s: 50, backoff: {base_s: 0.5, cap_s: 4}}\n"
+        "routes:\n  - {target: gpt-4o, resilience: {backoff: {cap_s: 9}}}\n"
+    )
+    policy = load_policy_bytes(text.encode(), "t")
+    settings = policy.routes[0].settings.resilience
+    assert settings.deadline_s == 50
+    assert settings.backoff is not None and (settings.backoff.base_s, settings.backoff.cap_s) == (0.5, 9)
+    assert settings.max_attempts_per_target == 2  # built-in default

@@ -1,0 +1,135 @@
+"""Hot reload: a changed policy file is applied within 2 s however it is replaced; a broken one is not."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from sidecar.policy import load_policy
+from sidecar.policy.watch import PolicyHolder, PolicyWatcher
+
+from .test_load import BASE
+
+V1 = BASE + "default: {target: gpt-4o}\n"
+V2 = BASE + "default: {target: claude}\n"
+
+
+async def wait_for(predicate: object, timeout: float = 2.0) -> float:
+    """Seconds until predicate() holds; fails after timeout."""
+    started = time.monotonic()
+    while not predicate():  # type: ignore[operator]
+        if time.monotonic() - started > timeout:
+            pytest.fail(f"not within {timeout} s")
+        await asyncio.sleep(0.02)
+    return time.monotonic() - started
+
+
+def default_target(holder: PolicyHolder) -> str:
+    assert holder.policy.default is not None
+    return holder.policy.default.chain[0].name
+
+
+async def start(path: Path) -> tuple[PolicyHolder, asyncio.Task[None], list[tuple[bool, list[str]]]]:
+    holder = PolicyHolder(load_policy(path))
+    events: list[tuple[bool, list[str]]] = []
+    watcher = PolicyWatcher(str(path), holder, interval=0.1, on_reload=lambda ok, _, errs: events.append((ok, errs)))
+    return holder, asyncio.create_task(watcher.run()), events
+
+
+async def test_edit_in_place_is_applied(tmp_path: Path) -> None:
+    """Writing new content into the same file swaps the policy."""
+    path = tmp_path / "policy.yaml"
+    path.write_text(V1)
+    holder, task, _ = await start(path)
+    try:
+        path.write_text(V2)
+        await wait_for(lambda: default_target(holder) == "claude")
+    finally:
+        task.cancel()
+
+
+async def test_replace_by_rename_is_applied(tmp_path: Path) -> None:
+    """Renaming a new file over the policy (what editors and `mv` do) swaps the policy."""
+    path = tmp_path / "policy.yaml"
+    path.write_text(V1)
+    holder, task, _ = await start(path)
+    try:
+        new = tmp_path / ".policy.yaml.tmp"
+        new.write_text(V2)
+        os.replace(new, path)
+        await wait_for(lambda: default_target(holder) == "claude")
+    finally:
+        task.cancel()
+
+
+def configmap_write(volume: Path, content: str, stamp: str) -> None:
+    """Update a directory the way the kubelet updates a ConfigMap volume (atomic_writer.go)."""
+    data_dir = volume / f"..{stamp}"
+    data_dir.mkdir()
+    (data_dir / "policy.yaml").write_text(content)
+    tmp_link = volume / "..data_tmp"
+    tmp_link.symlink_to(data_dir.name)
+    old = os.readlink(volume / "..data") if (volume / "..data").is_symlink() else None
+    os.replace(tmp_link, volume / "..data")
+    if not (volume / "policy.yaml").is_symlink():
+        (volume / "policy.yaml").symlink_to("..data/policy.yaml")
+    if old:
+        for child in (volume / old).iterdir():
+            child.unlink()
+        (volume / old).rmdir()
+
+
+async def test_configmap_symlink_swap_is_applied(tmp_path: Path) -> None:
+    """The kubelet's ..data symlink swap (the file path never changes) swaps the policy."""
+    configmap_write(tmp_path, V1, "2026_11_28_10_00_00.1")
+    path = tmp_path / "policy.yaml"
+    holder, task, _ = await start(path)
+    try:
+        configmap_write(tmp_path, V2, "2026_11_28_10_01_00.2")
+        await wait_for(lambda: default_target(holder) == "claude")
+    finally:
+        task.cancel()
+
+
+async def test_broken_policy_keeps_the_last_good_one(tmp_path: Path) -> None:
+    """An invalid file is rejected: the old policy serves, the error is kept and reported once."""
+    path = tmp_path / "policy.yaml"
+    path.write_text(V1)
+    holder, task, events = await start(path)
+    try:
+        version = holder.policy.version
+        path.write_text(V1.replace("target: gpt-4o", "target: gpt-5x"))
+        await wait_for(lambda: holder.last_error is not None)
+        await asyncio.sleep(0.3)
+        assert holder.policy.version == version
+        assert holder.last_error is not None and holder.last_error.errors == (
+            "default.target: unknown model 'gpt-5x'",
+        )
+        assert events == [(False, ["default.target: unknown model 'gpt-5x'"])]
+        assert holder.reloads_failed == 1
+        path.write_text(V2)
+        await wait_for(lambda: default_target(holder) == "claude")
+        assert holder.last_error is None
+    finally:
+        task.cancel()
+
+
+async def test_reload_now_rereads_without_waiting_for_a_poll(tmp_path: Path) -> None:
+    """reload_now (SIGHUP) applies a change at once, even when the stat signature did not move."""
+    path = tmp_path / "policy.yaml"
+    path.write_text(V1)
+    holder = PolicyHolder(load_policy(path))
+    watcher = PolicyWatcher(str(path), holder, interval=30)
+    task = asyncio.create_task(watcher.run())
+    try:
+        stat = path.stat()
+        path.write_text(V2)
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        watcher.reload_now()
+        await wait_for(lambda: default_target(holder) == "claude", timeout=1.0)
+    finally:
+        task.cancel()
