@@ -1,0 +1,136 @@
+"""A bulkhead: at most ``max_concurrent`` calls in flight to one target, and a bounded wait for a slot.
+
+    async with bulkhead.slot():     # waits at most queue_timeout_s, else raises BulkheadFull
+        ...call the target...       # (``async with bulkhead:`` is the same)
+
+Waiters are served first come, first served; a released slot is handed directly to the oldest waiter
+(no barging by new arrivals). ``queue_timeout_s <= 0`` means "never wait": reject at once when full.
+``max_queued`` (None = unbounded) rejects at once when that many calls are already waiting.
+
+Cancel-safe: a waiter cancelled while queued leaves the queue; a waiter cancelled in the instant after
+a slot was handed to it passes the slot on, so slots never leak. The wait uses the running event
+loop's clock (``loop.call_later``); tests drive it with a virtual-time loop instead of sleeping.
+Single event loop; not thread-safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from types import TracebackType
+from typing import Any
+
+
+class BulkheadFull(Exception):
+    """No slot became free within the queue timeout (or the queue itself is full)."""
+
+    def __init__(self, name: str, max_concurrent: int, reason: str) -> None:
+        super().__init__(f"bulkhead {name or '(unnamed)'} full: {max_concurrent} in flight, {reason}")
+        self.name = name
+        self.max_concurrent = max_concurrent
+        self.reason = reason
+
+
+class Bulkhead:
+    """Limits concurrent calls; ``in_flight`` and ``queued`` are for ``/status``."""
+
+    __slots__ = ("_in_flight", "_waiters", "max_concurrent", "max_queued", "name", "queue_timeout_s")
+
+    def __init__(
+        self,
+        max_concurrent: int,
+        queue_timeout_s: float,
+        *,
+        max_queued: int | None = None,
+        name: str = "",
+    ) -> None:
+        if max_concurrent < 1:
+            raise ValueError(f"max_concurrent must be >= 1, got {max_concurrent}")
+        if max_queued is not None and max_queued < 0:
+            raise ValueError(f"max_queued must be >= 0, got {max_queued}")
+        self.max_concurrent = max_concurrent
+        self.queue_timeout_s = queue_timeout_s
+        self.max_queued = max_queued
+        self.name = name
+        self._in_flight = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    @property
+    def queued(self) -> int:
+        return sum(1 for w in self._waiters if not w.done())
+
+    async def acquire(self) -> None:
+        """Take a slot, waiting at most ``queue_timeout_s``; raises ``BulkheadFull`` otherwise."""
+        # Invariant: a live waiter exists only while every slot is taken (release hands slots over).
+        if self._in_flight < self.max_concurrent:
+            self._in_flight += 1
+            return
+        if self.queue_timeout_s <= 0:
+            raise BulkheadFull(self.name, self.max_concurrent, "not queueing")
+        if self.max_queued is not None and self.queued >= self.max_queued:
+            raise BulkheadFull(self.name, self.max_concurrent, f"{self.max_queued} already queued")
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._waiters.append(waiter)
+        timer = loop.call_later(self.queue_timeout_s, self._expire, waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self.release()  # the slot was handed to us just before the cancel: pass it on
+            else:
+                self._forget(waiter)
+            raise
+        finally:
+            timer.cancel()
+
+    def release(self) -> None:
+        """Give back a slot: to the oldest waiter if any, else to the pool."""
+        if self._in_flight <= 0:
+            raise RuntimeError("Bulkhead.release() without a matching acquire()")
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the slot changes hands; in_flight stays the same
+                return
+        self._in_flight -= 1
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "max_concurrent": self.max_concurrent,
+            "in_flight": self._in_flight,
+            "queued": self.queued,
+            "queue_timeout_s": self.queue_timeout_s,
+        }
+
+    def slot(self) -> Bulkhead:
+        """``async with bulkhead.slot():`` reads better at call sites; the same as ``async with bulkhead``."""
+        return self
+
+    async def __aenter__(self) -> Bulkhead:
+        await self.acquire()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+    def _expire(self, waiter: asyncio.Future[None]) -> None:
+        if not waiter.done():
+            waiter.set_exception(
+                BulkheadFull(self.name, self.max_concurrent, f"no slot within {self.queue_timeout_s:g}s")
+            )
+            self._forget(waiter)
+
+    def _forget(self, waiter: asyncio.Future[None]) -> None:
+        with contextlib.suppress(ValueError):
+            self._waiters.remove(waiter)

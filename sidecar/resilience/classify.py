@@ -1,0 +1,237 @@
+"""What an upstream attempt's result means for the fallback loop.
+
+Every attempt ends in one ``Outcome``; its ``kind`` tells the loop what to do next:
+
+- ``SUCCESS``           2xx (or a stream event that is not an error).
+- ``RETRY_SAME``        rate-limited (429): wait ``retry_after_s`` (or a backoff) and retry this target,
+                        within the retry budget; fall back instead when the wait is longer than allowed.
+- ``FALLBACK``          try the next target now: 500/502/503/504/529 (configurable), connect errors,
+                        resets, timeouts, malformed responses, quota gone.
+- ``CONTEXT_OVERFLOW``  the prompt does not fit this model: move to a target with a larger window.
+- ``FAIL_FAST``         the request itself is wrong (other 4xx): return the upstream's error as is.
+
+Two flags are independent of the kind: ``breaker_failure`` (count against the target's circuit breaker:
+5xx, timeouts, connect errors, resets, malformed responses; never a 4xx, never a 429) and ``rate_limited``
+(the target refuses us for a while for an account reason, 429 or quota: mark it rate-limited, do not
+open its breaker).
+
+Entry points: ``classify_response`` (status, headers, body), ``classify_exception`` (aiohttp/asyncio
+errors), ``classify_timeout`` (a timeout whose phase the caller knows) and ``classify_stream_event``
+(an error event inside a 200 stream, classified like the equivalent status). Reading the provider's
+error body is ``signals``' job; the decision table is here, in ``_classify``. Nothing raises on garbage.
+
+``x-should-retry`` (sent by OpenAI and Anthropic, honoured first by their SDKs) is read as a statement
+about retrying *the same target*: ``false`` turns a 429 into FALLBACK (do not wait for it) but leaves a
+5xx as FALLBACK with ``breaker_failure`` (another provider may well serve the request, and a provider in
+an outage must still open its breaker); ``true`` turns an otherwise fail-fast 4xx (408, 409...) into
+FALLBACK without a breaker failure.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import aiohttp
+
+from sidecar.dialects import Dialect
+from sidecar.resilience.ratelimit import normalize_headers, parse_reset_hint
+from sidecar.resilience.signals import (
+    ErrorInfo,
+    error_object,
+    is_billing,
+    is_context_overflow,
+    is_overloaded,
+    is_quota_exhausted,
+    parse_json_body,
+    stream_error_status,
+)
+
+TimeoutPhase = Literal["connect", "first_byte", "idle", "total"]
+
+DEFAULT_FALLBACK_STATUSES: frozenset[int] = frozenset({500, 502, 503, 504, 529})
+_DETAIL_MAX = 300
+
+
+class OutcomeKind(enum.StrEnum):
+    SUCCESS = "success"
+    RETRY_SAME = "retry_same"
+    FALLBACK = "fallback"
+    CONTEXT_OVERFLOW = "context_overflow"
+    FAIL_FAST = "fail_fast"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The classified result of one attempt; ``detail`` is the upstream's message, truncated, for logs."""
+
+    kind: OutcomeKind
+    status: int | None
+    error_type: str
+    retry_after_s: float | None = None
+    breaker_failure: bool = False
+    rate_limited: bool = False
+    detail: str = ""
+
+    @classmethod
+    def success(cls, status: int | None = 200) -> Outcome:
+        """A successful attempt."""
+        return cls(OutcomeKind.SUCCESS, status, "ok")
+
+    @classmethod
+    def failure(cls, error_type: str, detail: str = "", *, status: int | None = None) -> Outcome:
+        """A failure of the target found by the caller itself (a truncated stream, a 200 with a body that
+        is not JSON): FALLBACK with a breaker failure."""
+        return cls(OutcomeKind.FALLBACK, status, error_type, None, True, False, detail[:_DETAIL_MAX])
+
+
+SUCCESS = Outcome(OutcomeKind.SUCCESS, 200, "ok")
+
+
+def _classify(
+    dialect: Dialect,
+    status: int,
+    headers: Mapping[str, str],
+    root: Any,
+    fallback_statuses: frozenset[int],
+    now_wall: float,
+) -> Outcome:
+    if 200 <= status < 300:
+        return SUCCESS if status == 200 else Outcome(OutcomeKind.SUCCESS, status, "ok")
+    info = ErrorInfo.of(root)
+    detail = info.message[:_DETAIL_MAX]
+    h = normalize_headers(headers)
+    should_retry = h.get("x-should-retry", "").strip().lower()
+    hint_body = {"error": info.error} if info.error is not None else None
+
+    if 400 <= status < 500 and is_quota_exhausted(dialect, status, info):
+        error_type = "insufficient_quota"
+        if info.status == "FAILED_PRECONDITION" and not is_billing(info):
+            error_type = "failed_precondition"
+        hint = parse_reset_hint(h, hint_body, now_wall)
+        return Outcome(OutcomeKind.FALLBACK, status, error_type, hint, False, True, detail)
+    if status == 429:
+        hint = parse_reset_hint(h, hint_body, now_wall)
+        at_once = status in fallback_statuses or should_retry == "false"
+        kind = OutcomeKind.FALLBACK if at_once else OutcomeKind.RETRY_SAME
+        return Outcome(kind, status, "rate_limited", hint, False, True, detail)
+    if 400 <= status < 500 and is_context_overflow(info):
+        return Outcome(OutcomeKind.CONTEXT_OVERFLOW, status, "context_overflow", None, False, False, detail)
+    if status >= 500:
+        # A 5xx is a health signal whether or not the operator falls back on it.
+        error_type = "overloaded" if is_overloaded(status, info) else f"http_{status}"
+        hint = parse_reset_hint(h, hint_body, now_wall)
+        kind = OutcomeKind.FALLBACK if status in fallback_statuses else OutcomeKind.FAIL_FAST
+        return Outcome(kind, status, error_type, hint, True, False, detail)
+    if 400 <= status < 500:
+        at_once = status in fallback_statuses or should_retry == "true"
+        kind = OutcomeKind.FALLBACK if at_once else OutcomeKind.FAIL_FAST
+        return Outcome(kind, status, f"http_{status}", None, False, False, detail)
+    # 1xx/3xx from an LLM API: the target is misconfigured (wrong base URL, redirect loop).
+    return Outcome(OutcomeKind.FALLBACK, status, f"http_{status}", None, True, False, detail)
+
+
+def classify_response(
+    dialect: Dialect,
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    fallback_statuses: frozenset[int] = DEFAULT_FALLBACK_STATUSES,
+    *,
+    now_wall: float | None = None,
+) -> Outcome:
+    """Classify a complete (non-streamed, or not yet streamed) upstream response.
+
+    ``now_wall`` (``time.time()`` when None) converts date-form reset hints to seconds.
+    """
+    if 200 <= status < 300:
+        return _classify(dialect, status, {}, None, fallback_statuses, 0.0)
+    wall = time.time() if now_wall is None else now_wall
+    return _classify(dialect, status, headers, parse_json_body(body), fallback_statuses, wall)
+
+
+def classify_timeout(phase: TimeoutPhase) -> Outcome:
+    """A timeout in a known phase: connect, first byte, idle gap between chunks, or total deadline."""
+    return Outcome(OutcomeKind.FALLBACK, None, f"timeout_{phase}", None, True, False)
+
+
+def _describe(exc: BaseException) -> str:
+    try:  # some aiohttp exceptions raise from __str__ when built without request info
+        text = str(exc)
+    except Exception:
+        text = ""
+    name = type(exc).__name__
+    return (f"{name}: {text}" if text else name)[:_DETAIL_MAX]
+
+
+def _network(error_type: str, exc: BaseException) -> Outcome:
+    return Outcome(OutcomeKind.FALLBACK, None, error_type, None, True, False, _describe(exc))
+
+
+def classify_exception(exc: BaseException, *, timeout_phase: TimeoutPhase | None = None) -> Outcome:
+    """Classify an exception raised while calling the upstream.
+
+    ``timeout_phase`` names the phase of a bare ``TimeoutError`` (default ``total``, which is what an
+    aiohttp ``ClientTimeout(total=...)`` raises). ``CancelledError`` and other non-``Exception``
+    ``BaseException`` give FAIL_FAST ``cancelled``: release the permit and re-raise, do not fall back.
+    An unexpected non-network exception is FALLBACK ``internal_error`` without a breaker failure (our
+    bug must not open a provider's breaker).
+    """
+    if not isinstance(exc, Exception):
+        return Outcome(OutcomeKind.FAIL_FAST, None, "cancelled")
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return classify_timeout(timeout_phase or "connect")
+    if isinstance(exc, aiohttp.SocketTimeoutError):
+        return classify_timeout(timeout_phase or "idle")
+    if isinstance(exc, TimeoutError):
+        return classify_timeout(timeout_phase or "total")
+    if isinstance(exc, aiohttp.ClientConnectorError | ConnectionRefusedError):
+        return _network("connect_error", exc)
+    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError | ConnectionError):
+        return _network("reset", exc)
+    if isinstance(exc, aiohttp.ClientOSError):
+        return _network("reset", exc)
+    if isinstance(exc, aiohttp.ContentTypeError):
+        return _network("malformed_response", exc)
+    if isinstance(exc, aiohttp.ClientResponseError) and exc.status >= 100:
+        headers: Mapping[str, str] = exc.headers or {}
+        return _classify(Dialect.OPENAI, exc.status, headers, None, DEFAULT_FALLBACK_STATUSES, time.time())
+    if isinstance(exc, aiohttp.ClientError):
+        return _network("client_error", exc)
+    if isinstance(exc, ValueError):  # JSON / UTF-8 decoding of the upstream body
+        return _network("malformed_response", exc)
+    if isinstance(exc, OSError):
+        return _network("connect_error", exc)
+    return Outcome(OutcomeKind.FALLBACK, None, "internal_error", None, False, False, _describe(exc))
+
+
+def classify_stream_event(
+    dialect: Dialect,
+    event_name: str | None,
+    data: bytes,
+    fallback_statuses: frozenset[int] = DEFAULT_FALLBACK_STATUSES,
+) -> Outcome | None:
+    """An ``Outcome`` for an error event inside a 200 stream, or None for an ordinary event.
+
+    Anthropic: ``event: error`` (or data of ``"type": "error"``); OpenAI and Gemini: a data payload with
+    a top-level ``error`` object. The error is classified like the HTTP status it maps to
+    (``overloaded_error`` as 529, ``RESOURCE_EXHAUSTED`` as 429...); an unmappable one is FALLBACK
+    ``stream_error_event`` with a breaker failure. Cheap for ordinary events: only payloads containing
+    ``"error"`` are parsed.
+    """
+    if event_name != "error" and b'"error"' not in data:
+        return None
+    root = parse_json_body(data)
+    err = error_object(root)
+    if err is None:
+        if event_name != "error":
+            return None
+        return Outcome(OutcomeKind.FALLBACK, None, "stream_error_event", None, True, False)
+    status = stream_error_status(err)
+    if status is None:
+        detail = ErrorInfo.of(root).message[:_DETAIL_MAX]
+        return Outcome(OutcomeKind.FALLBACK, None, "stream_error_event", None, True, False, detail)
+    return _classify(dialect, status, {}, root, fallback_statuses, time.time())

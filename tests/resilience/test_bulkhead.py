@@ -1,0 +1,242 @@
+"""Bulkhead: bounded concurrency, bounded FIFO wait, cancel safety; on a virtual-time event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+from sidecar.resilience.bulkhead import Bulkhead, BulkheadFull
+
+from .fakes import run_virtual
+
+
+def test_acquires_up_to_the_limit_without_waiting() -> None:
+    """Under the limit, acquire returns at once and in_flight counts the slots."""
+
+    async def main() -> None:
+        bulkhead = Bulkhead(2, 1.0)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        await bulkhead.acquire()
+        await bulkhead.acquire()
+        assert (bulkhead.in_flight, bulkhead.queued, loop.time() - start) == (2, 0, 0.0)
+        bulkhead.release()
+        bulkhead.release()
+        assert bulkhead.in_flight == 0
+
+    run_virtual(main)
+
+
+def test_queue_timeout_raises_bulkhead_full() -> None:
+    """When full, a caller waits exactly queue_timeout_s, then gets BulkheadFull and leaves the queue."""
+
+    async def main() -> None:
+        bulkhead = Bulkhead(1, 2.5, name="anthropic")
+        await bulkhead.acquire()
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        with pytest.raises(BulkheadFull, match="anthropic") as info:
+            await bulkhead.acquire()
+        assert loop.time() - start == pytest.approx(2.5)
+        assert info.value.max_concurrent == 1
+        assert (bulkhead.in_flight, bulkhead.queued) == (1, 0)
+
+    run_virtual(main)
+
+
+def test_waiter_gets_a_released_slot_in_fifo_order() -> None:
+    """Released slots go to waiters in arrival order, before the queue timeout."""
+
+    async def main() -> None:
+        bulkhead = Bulkhead(1, 10.0)
+        await bulkhead.acquire()
+        order: list[int] = []
+
+        async def waiter(i: int) -> None:
+            async with bulkhead:
+                order.append(i)
+                await asyncio.sleep(1.0)
+
+        tasks = [asyncio.create_task(waiter(i)) for i in range(3)]
+        await asyncio.sleep(0)
+        assert bulkhead.queued == 3
+        bulkhead.release()
+        await asyncio.gather(*tasks)
+        assert order == [0, 1, 2]
+        assert (bulkhead.in_flight, bulkhead.queued) == (0, 0)
+
+    run_virtual(main)
+
+
+def test_new_arrival_does_not_barge_past_a_waiter() -> None:
+    """A slot handed to a waiter is not taken by a caller arriving before the waiter runs."""
+
+    async def main() -> None:
+        bulkhead = Bulkhead(1, 10.0)
+        await bulkhead.acquire()
+        first = asyncio.create_task(bulkhead.acquire())
+        await asyncio.sleep(0)
+        bulkhead.release()  # handed to `first`, which has not run yet
+        late = asyncio.create_task(bulkhead.acquire())
+        await first
+        await asyncio.sleep(0)
+        assert not late.done()
+        assert (bulkhead.in_flight, bulkhead.queued) == (1, 1)
+        bulkhead.release()
+        await late
+        bulkhead.release()
+        assert bulkhead.in_flight == 0
+
+    run_virtual(main)
+
+
+def test_zero_queue_timeout_rejects_at_once() -> None:
+    """queue_timeout_s = 0 never waits."""
+
+    async def main() -> None:
+        bulkhead = Bulkhead(1, 0.0)
+        await bulkhead.acquire()
+        with pytest.raises(BulkheadFull, match="not queueing"):
+            await bulkhead.acquire()
+
+    run_virtual(main)
+
+
+def test_max_queued_rejects_at_once() -> None:
+    """With max_queued waiters already queued, the next caller is rejected without waiting."""
+
+    async def main() -> None:
+        bulkhead = Bulkhead(1, 10.0, max_queued=1)
+        await bulkhead.acquire()
+        queued = asyncio.create_task(bulkhead.acquire())
+        await asyncio.sleep(0)
+        with pytest.raises(BulkheadFull, match="1 already queued"):
+            await bulkhead.acquire()
+        bulkhead.release()
+        await queued
+        bulkhead.release()
+
+    run_virtual(main)
+
+
+def test_cancelled_waiter_leaves_the_queue() -> None:
+    """Cancelling a queued caller removes it; no slot is lost or created."""
+
+    async def main() -> None:
+        bulkhead = Bulkhead(1, 10.0)
+        await bulkhead.acquire()
+        task = asyncio.create_task(bulkhead.acquire())
+        await asyncio.sleep(0)
+        assert bulkhead.queued == 1
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert (bulkhead.in_flight, bulkhead.queued) == (1, 0)
+        bulkhead.release()
+        assert bulkhead.in_flight == 0
+        await bulkhead.acquire()  # the slot is usable again
+
+    run_virtual(main)
+
+
+def test_cancel_right_after_handoff_passes_the_slot_on() -> None:
+    """A waiter cancelled after a slot was handed to it, before it ran, gives the slot to the next one."""
+
+    async def main() -> None:
+        bulkhead = Bulkhead(1, 10.0)
+        await bulkhead.acquire()
+        first = asyncio.create_task(bulkhead.acquire())
+        second = asyncio.create_task(bulkhead.acquire())
+        await asyncio.sleep(0)
+        bulkhead.release()  # slot handed to `first`
+        first.cancel()  # ... which is cancelled before it resumes
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        await second  # got the slot passed on
+        assert (bulkhead.in_flight, bulkhead.queued) == (1, 0)
+        bulkhead.release()
+        assert bulkhead.in_flight == 0
+
+    run_virtual(main)
+
+
+def test_context_manager_releases_on_error() -> None:
+    """`async with` frees the slot even when the body raises."""
+
+    async def main() -> None:
+        bulkhead = Bulkhead(1, 1.0)
+        with pytest.raises(RuntimeError, match="upstream"):
+            async with bulkhead:
+                raise RuntimeError("upstream blew up")
+        assert bulkhead.in_flight == 0
+
+    run_virtual(main)
+
+
+def test_slot_is_the_same_context_manager() -> None:
+    """`async with bulkhead.slot()` takes and frees a slot like `async with bulkhead`."""
+
+    async def main() -> None:
+        bulkhead = Bulkhead(1, 1.0)
+        async with bulkhead.slot():
+            assert bulkhead.in_flight == 1
+        assert bulkhead.in_flight == 0
+
+    run_virtual(main)
+
+
+def test_release_without_acquire_is_an_error() -> None:
+    """Releasing more than was acquired raises instead of corrupting the count."""
+    with pytest.raises(RuntimeError, match="without a matching acquire"):
+        Bulkhead(1, 1.0).release()
+
+
+def test_invalid_settings() -> None:
+    """max_concurrent < 1 or a negative max_queued raise ValueError."""
+    with pytest.raises(ValueError, match="max_concurrent"):
+        Bulkhead(0, 1.0)
+    with pytest.raises(ValueError, match="max_queued"):
+        Bulkhead(1, 1.0, max_queued=-1)
+
+
+def test_snapshot() -> None:
+    """snapshot() reports limits and counts for /status."""
+    assert Bulkhead(4, 0.5).snapshot() == {
+        "max_concurrent": 4,
+        "in_flight": 0,
+        "queued": 0,
+        "queue_timeout_s": 0.5,
+    }
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_random_load_with_cancels_never_exceeds_or_leaks(seed: int) -> None:
+    """Random arrivals, hold times, timeouts and cancels: never more than max in flight, all slots return."""
+
+    async def main() -> None:
+        rng = random.Random(seed)
+        bulkhead = Bulkhead(3, 1.5, max_queued=rng.choice([None, 2, 5]))
+        peak = 0
+
+        async def call() -> None:
+            nonlocal peak
+            try:
+                async with bulkhead:
+                    peak = max(peak, bulkhead.in_flight)
+                    await asyncio.sleep(rng.uniform(0.0, 2.0))
+            except BulkheadFull:
+                pass
+
+        tasks = []
+        for _ in range(60):
+            tasks.append(asyncio.create_task(call()))
+            await asyncio.sleep(rng.uniform(0.0, 0.3))
+            if rng.random() < 0.2:
+                rng.choice(tasks).cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        assert peak <= 3
+        assert (bulkhead.in_flight, bulkhead.queued) == (0, 0)
+
+    run_virtual(main)
