@@ -1,0 +1,328 @@
+"""Anthropic messages requests <-> the common form (responses: ``anthropic_response``).
+
+- ``parse_request`` / ``build_request``: ``/v1/messages`` bodies (top-level ``system`` string or blocks,
+  text/image/document/tool_use/tool_result blocks, tools, tool_choice auto/any/tool/none with
+  ``disable_parallel_tool_use``, ``output_config.format``, sampling, ``stop_sequences``, ``max_tokens``).
+  Built requests alternate roles (consecutive same-role turns merge, tool results first in their user
+  turn) and carry structured output as a forced tool named ``RESPONSE_TOOL`` whose input schema is the
+  requested schema (a non-object root is wrapped as ``{"value": ...}`` under ``RESPONSE_TOOL_VALUE``).
+  Tool-call ids are restricted to Anthropic's ``[A-Za-z0-9_-]`` (same rewrite for the call and its
+  result); temperature is clamped to Anthropic's 0..1.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .common import (
+    RESPONSE_TOOL,
+    RESPONSE_TOOL_VALUE,
+    ChatRequest,
+    Drops,
+    MediaPart,
+    Message,
+    Part,
+    ResponseFormat,
+    ToolChoice,
+    TranslateOptions,
+    TranslationError,
+    result_text,
+    safe_id,
+)
+from .schema import object_schema
+
+_IGNORED = frozenset(
+    ("service_tier", "cache_control", "inference_geo", "speed", "diagnostics", "workspace_id")
+)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Requests
+
+
+def parse_request(body: dict[str, Any], drops: Drops) -> ChatRequest:
+    raw = body.get("messages")
+    if not isinstance(raw, list):
+        raise TranslationError("'messages' must be a list")
+    req: ChatRequest = {
+        "system": _parse_system(body.get("system"), drops),
+        "messages": _parse_messages(raw, drops),
+    }
+    for key, value in body.items():
+        if value is None or key in ("model", "messages", "system"):
+            continue
+        if key == "max_tokens":
+            req["max_tokens"] = value
+        elif key in ("temperature", "top_p", "top_k"):
+            req[key] = value  # type: ignore[literal-required]
+        elif key == "stop_sequences":
+            if value:
+                req["stop"] = list(value)
+        elif key == "stream":
+            req["stream"] = bool(value)
+        elif key == "metadata":
+            if value.get("user_id"):
+                req["user"] = value["user_id"]
+        elif key == "tools":
+            req["tools"] = _parse_tools(value, drops)
+        elif key == "tool_choice":
+            _parse_tool_choice(value, req)
+        elif key == "thinking":
+            if value.get("type") != "disabled":
+                drops.unsupported("thinking")
+        elif key == "output_config":
+            if value.get("format"):
+                req["response_format"] = _parse_format(value["format"], drops)
+            if value.get("effort"):
+                drops.unsupported("output_config.effort")
+        elif key == "output_format":
+            req["response_format"] = _parse_format(value, drops)
+        elif key in _IGNORED:
+            drops.ignored(key)
+        else:
+            drops.unsupported(key)
+    return req
+
+
+def _parse_system(value: Any, drops: Drops) -> list[str]:
+    if not value:
+        return []
+    if isinstance(value, str):
+        return [value]
+    texts = []
+    for block in value:
+        if block.get("cache_control"):
+            drops.ignored("cache_control")
+        texts.append(block.get("text", ""))
+    return texts
+
+
+def _parse_format(value: Any, drops: Drops) -> ResponseFormat:
+    if value.get("type") != "json_schema":
+        drops.unsupported("output_config.format")
+    return {"kind": "json_schema", "schema": value.get("schema"), "name": "response"}
+
+
+def _parse_messages(raw: list[Any], drops: Drops) -> list[Message]:
+    messages: list[Message] = []
+    names: dict[str, str] = {}
+    for m in raw:
+        role = m.get("role") if isinstance(m, dict) else None
+        if role not in ("user", "assistant"):
+            raise TranslationError(f"unknown message role {role!r}")
+        content = m.get("content")
+        if isinstance(content, str):
+            messages.append({"role": role, "parts": [{"type": "text", "text": content}]})
+            continue
+        parts: list[Part] = []
+        for block in content or ():
+            part = _parse_block(block, names, drops)
+            if part is not None:
+                parts.append(part)
+        messages.append({"role": role, "parts": parts})
+    return messages
+
+
+def _parse_block(block: dict[str, Any], names: dict[str, str], drops: Drops) -> Part | None:
+    kind = block.get("type")
+    if block.get("cache_control"):
+        drops.ignored("cache_control")
+    if kind == "text":
+        return {"type": "text", "text": block.get("text", "")}
+    if kind == "tool_use":
+        names[block["id"]] = block["name"]
+        args = block.get("input")
+        return {
+            "type": "tool_call",
+            "id": block["id"],
+            "name": block["name"],
+            "arguments": args if isinstance(args, dict) else {},
+        }
+    if kind == "tool_result":
+        content = block.get("content")
+        if isinstance(content, list):
+            if any(b.get("type") != "text" for b in content):
+                drops.unsupported("tool_result.content", "only text tool results translate")
+            content = "".join(b.get("text", "") for b in content if b.get("type") == "text")
+        call_id = block.get("tool_use_id", "")
+        return {
+            "type": "tool_result",
+            "call_id": call_id,
+            "name": names.get(call_id, ""),
+            "output": content if isinstance(content, str) else "",
+            "is_error": bool(block.get("is_error")),
+        }
+    if kind in ("image", "document"):
+        source = block.get("source") or {}
+        source_type = source.get("type")
+        if source_type == "base64":
+            return {
+                "type": "media",
+                "media_type": source.get("media_type"),
+                "data": source.get("data"),
+                "url": None,
+            }
+        if source_type == "url":
+            default = "application/pdf" if kind == "document" else None
+            return {"type": "media", "media_type": default, "data": None, "url": source.get("url")}
+        if source_type == "text":
+            return {"type": "text", "text": source.get("data", "")}
+        drops.unsupported(f"{kind}.source.{source_type}")
+        return None
+    if kind in ("thinking", "redacted_thinking"):
+        drops.ignored("thinking")
+        return None
+    drops.unsupported(f"content.{kind}")
+    return None
+
+
+def _parse_tools(value: Any, drops: Drops) -> list[Any]:
+    tools = []
+    for tool in value:
+        kind = tool.get("type")
+        if kind not in (None, "custom"):
+            drops.unsupported(f"tools.{kind}", "server and client-defined Anthropic tools do not translate")
+            continue
+        if tool.get("cache_control"):
+            drops.ignored("cache_control")
+        tools.append(
+            {
+                "name": tool["name"],
+                "description": tool.get("description"),
+                "parameters": tool.get("input_schema"),
+            }
+        )
+    return tools
+
+
+def _parse_tool_choice(value: Any, req: ChatRequest) -> None:
+    kind = value.get("type")
+    choice: ToolChoice
+    if kind == "tool":
+        choice = {"mode": "tool", "names": [value["name"]]}
+    elif kind == "any":
+        choice = {"mode": "required", "names": []}
+    elif kind == "none":
+        choice = {"mode": "none", "names": []}
+    else:
+        choice = {"mode": "auto", "names": []}
+    req["tool_choice"] = choice
+    if value.get("disable_parallel_tool_use"):
+        req["parallel_tool_calls"] = False
+
+
+def build_request(req: ChatRequest, model: str, drops: Drops, options: TranslateOptions) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "model": model,
+        "max_tokens": req.get("max_tokens") or options.default_max_tokens,
+        "messages": _build_messages(req.get("messages", ()), drops),
+    }
+    if req.get("system"):
+        out["system"] = "\n\n".join(req["system"])
+    if "temperature" in req:
+        out["temperature"] = min(req["temperature"], 1.0)
+    for key in ("top_p", "top_k"):
+        if key in req:
+            out[key] = req[key]
+    if req.get("stop"):
+        out["stop_sequences"] = req["stop"]
+    if req.get("stream"):
+        out["stream"] = True
+    if req.get("user"):
+        out["metadata"] = {"user_id": req["user"]}
+    for key in ("n", "seed", "presence_penalty", "frequency_penalty"):
+        if key in req:
+            drops.unsupported(key)
+    tools: list[dict[str, Any]] = []
+    for t in req.get("tools", ()):
+        tool = {"name": t["name"], "input_schema": object_schema(t["parameters"])}
+        if t["description"]:
+            tool["description"] = t["description"]
+        tools.append(tool)
+    choice = _tool_choice(req.get("tool_choice"), tools)
+    fmt = req.get("response_format")
+    if fmt is not None:
+        tools.append(_response_tool(fmt))
+        forced = {"type": "tool", "name": tools[-1]["name"]}
+        if len(tools) == 1 or (choice is not None and choice["type"] == "none"):
+            choice = forced  # no other tool may be called: answer now
+        elif choice is None or choice["type"] == "auto":
+            choice = {"type": "any"}  # call a real tool, or answer through the answer tool
+    if tools:
+        out["tools"] = tools
+        if choice is not None:
+            if req.get("parallel_tool_calls") is False and choice["type"] != "none":
+                choice["disable_parallel_tool_use"] = True
+            out["tool_choice"] = choice
+        elif req.get("parallel_tool_calls") is False:
+            out["tool_choice"] = {"type": "auto", "disable_parallel_tool_use": True}
+    return out
+
+
+def _tool_choice(choice: ToolChoice | None, tools: list[dict[str, Any]]) -> dict[str, Any] | None:
+    if choice is None:
+        return None
+    mode = choice["mode"]
+    if mode == "tool":
+        if len(choice["names"]) == 1:
+            return {"type": "tool", "name": choice["names"][0]}
+        kept = [t for t in tools if t["name"] in choice["names"]]
+        if kept:
+            tools[:] = kept
+        return {"type": "any"}
+    return {"type": {"required": "any"}.get(mode, mode)}
+
+
+def _response_tool(fmt: ResponseFormat) -> dict[str, Any]:
+    schema = fmt["schema"] or {"type": "object"}
+    hint = fmt.get("description") or fmt["name"]
+    description = f"Give the final answer ({hint}) by calling this tool; its input is the answer."
+    if schema.get("type", "object") == "object":
+        return {"name": RESPONSE_TOOL, "description": description, "input_schema": object_schema(schema)}
+    wrapped = {"type": "object", "properties": {"value": schema}, "required": ["value"]}
+    return {"name": RESPONSE_TOOL_VALUE, "description": description, "input_schema": wrapped}
+
+
+def _build_messages(messages: Any, drops: Drops) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        blocks = [b for b in (_block(p, drops) for p in m["parts"]) if b is not None]
+        if not blocks:
+            continue
+        if out and out[-1]["role"] == m["role"]:
+            out[-1]["content"].extend(blocks)
+        else:
+            out.append({"role": m["role"], "content": blocks})
+    for msg in out:
+        content = msg["content"]
+        if msg["role"] == "user" and any(b["type"] == "tool_result" for b in content):
+            content.sort(key=lambda b: b["type"] != "tool_result")  # stable: tool results first
+    return out
+
+
+def _block(p: Part, drops: Drops) -> dict[str, Any] | None:
+    if p["type"] == "text":
+        return {"type": "text", "text": p["text"]} if p["text"] else None
+    if p["type"] == "tool_call":
+        return {"type": "tool_use", "id": safe_id(p["id"]), "name": p["name"], "input": p["arguments"]}
+    if p["type"] == "tool_result":
+        block: dict[str, Any] = {
+            "type": "tool_result",
+            "tool_use_id": safe_id(p["call_id"]),
+            "content": result_text(p["output"]),
+        }
+        if p["is_error"]:
+            block["is_error"] = True
+        return block
+    return _media_block(p, drops)
+
+
+def _media_block(p: MediaPart, drops: Drops) -> dict[str, Any] | None:
+    media = p["media_type"] or "image/jpeg"
+    kind = "document" if media == "application/pdf" else "image" if media.startswith("image/") else None
+    if kind is None:
+        drops.unsupported("content.media", f"{media} has no Anthropic block")
+        return None
+    if p["url"] is not None:
+        return {"type": kind, "source": {"type": "url", "url": p["url"]}}
+    return {"type": kind, "source": {"type": "base64", "media_type": media, "data": p["data"]}}

@@ -1,0 +1,139 @@
+"""Anthropic messages: responses, usage and stop reasons <-> the common form.
+
+- ``parse_response`` / ``build_response``: ``message`` bodies; thinking blocks are not answer text; a
+  call of the structured-output tool (``RESPONSE_TOOL``/``RESPONSE_TOOL_VALUE``) reads back as text.
+- ``usage_from`` / ``usage_to``: Anthropic ``input_tokens`` excludes cache reads and writes; the common
+  ``input_tokens`` includes them.
+- ``FINISH_FROM`` / ``FINISH_TO``: ``end_turn|max_tokens|stop_sequence|tool_use|refusal|pause_turn|...``.
+
+Shared with the stream translators. Requests are in ``anthropic``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .common import (
+    RESPONSE_TOOL,
+    RESPONSE_TOOL_VALUE,
+    ChatResponse,
+    FinishReason,
+    Part,
+    Usage,
+    as_int,
+    dumps,
+    new_id,
+    safe_id,
+)
+
+FINISH_FROM = {
+    "end_turn": FinishReason.STOP,
+    "max_tokens": FinishReason.LENGTH,
+    "stop_sequence": FinishReason.STOP_SEQUENCE,
+    "tool_use": FinishReason.TOOL_CALLS,
+    "refusal": FinishReason.CONTENT_FILTER,
+    "pause_turn": FinishReason.PAUSE,
+    "model_context_window_exceeded": FinishReason.LENGTH,
+}
+FINISH_TO = {
+    FinishReason.STOP: "end_turn",
+    FinishReason.STOP_SEQUENCE: "stop_sequence",
+    FinishReason.LENGTH: "max_tokens",
+    FinishReason.TOOL_CALLS: "tool_use",
+    FinishReason.CONTENT_FILTER: "refusal",
+    FinishReason.PAUSE: "pause_turn",
+    FinishReason.OTHER: "end_turn",
+}
+
+
+def usage_from(raw: Any) -> Usage | None:
+    if not isinstance(raw, dict):
+        return None
+    cached = as_int(raw.get("cache_read_input_tokens"))
+    written = as_int(raw.get("cache_creation_input_tokens"))
+    return Usage(
+        input_tokens=as_int(raw.get("input_tokens")) + cached + written,
+        output_tokens=as_int(raw.get("output_tokens")),
+        cached_tokens=cached,
+        cache_write_tokens=written,
+    )
+
+
+def usage_to(usage: Usage | None) -> dict[str, Any]:
+    usage = usage or Usage()
+    return {
+        "input_tokens": max(usage.input_tokens - usage.cached_tokens - usage.cache_write_tokens, 0),
+        "output_tokens": usage.output_tokens,
+        "cache_creation_input_tokens": usage.cache_write_tokens,
+        "cache_read_input_tokens": usage.cached_tokens,
+    }
+
+
+def response_tool_text(name: str, arguments: Any) -> str | None:
+    """The text answer carried by a structured-output tool call, or None for an ordinary call."""
+    if name == RESPONSE_TOOL:
+        return dumps(arguments if isinstance(arguments, dict) else {})
+    if name == RESPONSE_TOOL_VALUE:
+        return dumps(arguments.get("value") if isinstance(arguments, dict) else None)
+    return None
+
+
+def parse_response(body: dict[str, Any]) -> ChatResponse:
+    parts: list[Part] = []
+    answered = False
+    for block in body.get("content") or ():
+        kind = block.get("type")
+        if kind == "text":
+            parts.append({"type": "text", "text": block.get("text", "")})
+        elif kind == "tool_use":
+            args = block.get("input")
+            text = response_tool_text(block.get("name", ""), args)
+            if text is not None:
+                parts.append({"type": "text", "text": text})
+                answered = True
+                continue
+            parts.append(
+                {
+                    "type": "tool_call",
+                    "id": block.get("id") or new_id("toolu_"),
+                    "name": block.get("name", ""),
+                    "arguments": args if isinstance(args, dict) else {},
+                }
+            )
+    raw = body.get("stop_reason")
+    reason = FINISH_FROM.get(raw, FinishReason.OTHER) if raw else None
+    if answered and not any(p["type"] == "tool_call" for p in parts):
+        reason = FinishReason.STOP
+    return {
+        "id": body.get("id"),
+        "choices": [{"parts": parts, "finish_reason": reason, "stop_sequence": body.get("stop_sequence")}],
+        "usage": usage_from(body.get("usage")),
+    }
+
+
+def build_response(resp: ChatResponse, model: str) -> dict[str, Any]:
+    choice = (
+        resp["choices"][0] if resp["choices"] else {"parts": [], "finish_reason": None, "stop_sequence": None}
+    )
+    content: list[dict[str, Any]] = []
+    for p in choice["parts"]:
+        if p["type"] == "text":
+            if content and content[-1]["type"] == "text":
+                content[-1]["text"] += p["text"]
+            else:
+                content.append({"type": "text", "text": p["text"]})
+        elif p["type"] == "tool_call":
+            content.append(
+                {"type": "tool_use", "id": safe_id(p["id"]), "name": p["name"], "input": p["arguments"]}
+            )
+    reason = choice["finish_reason"]
+    return {
+        "id": resp["id"] or new_id("msg_"),
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": content,
+        "stop_reason": FINISH_TO[reason] if reason else "end_turn",
+        "stop_sequence": choice["stop_sequence"] if reason is FinishReason.STOP_SEQUENCE else None,
+        "usage": usage_to(resp["usage"]),
+    }

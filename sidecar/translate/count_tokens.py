@@ -1,0 +1,43 @@
+"""Token counting: Anthropic ``/v1/messages/count_tokens`` <-> Gemini ``models/{model}:countTokens``.
+
+Requests reuse the chat translation: an Anthropic body becomes ``{"generateContentRequest": {...}}``
+(the Gemini form that counts system instruction and tools too); a Gemini body (``contents`` or
+``generateContentRequest``) becomes ``model``/``messages``/``system``/``tools``/``tool_choice``.
+Responses: ``totalTokens`` <-> ``input_tokens``. OpenAI has no token-counting endpoint.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import anthropic, gemini
+from .common import Drops, TranslateOptions, as_int
+
+_ANTHROPIC_KEYS = ("model", "messages", "system", "tools", "tool_choice")
+
+
+def anthropic_to_gemini(
+    body: dict[str, Any], model: str, drops: Drops, options: TranslateOptions
+) -> dict[str, Any]:
+    req = anthropic.parse_request(body, drops)
+    inner = gemini.build_request(req, model, drops, options)
+    inner.pop("generationConfig", None)
+    name = model if model.startswith("models/") else f"models/{model}"
+    return {"generateContentRequest": {"model": name, **inner}}
+
+
+def gemini_to_anthropic(
+    body: dict[str, Any], model: str, drops: Drops, options: TranslateOptions
+) -> dict[str, Any]:
+    inner = body.get("generateContentRequest") or body.get("generate_content_request") or body
+    req = gemini.parse_request({k: v for k, v in inner.items() if k != "model"}, drops)
+    full = anthropic.build_request(req, model, drops, options)
+    return {k: full[k] for k in _ANTHROPIC_KEYS if k in full}
+
+
+def gemini_response_to_anthropic(body: dict[str, Any]) -> dict[str, Any]:
+    return {"input_tokens": as_int(body.get("totalTokens"))}
+
+
+def anthropic_response_to_gemini(body: dict[str, Any]) -> dict[str, Any]:
+    return {"totalTokens": as_int(body.get("input_tokens"))}

@@ -1,0 +1,118 @@
+"""Embeddings: OpenAI ``/v1/embeddings`` <-> Gemini ``embedContent`` / ``batchEmbedContents``.
+
+Requests: a string ``input`` becomes an ``embedContent`` body, a list of strings a
+``batchEmbedContents`` body whose every request names ``models/{model}`` (``gemini_method`` tells the
+proxy which path to call); ``dimensions`` <->
+``outputDimensionality``. Token-id inputs have no Gemini form. Reading Gemini, a body with ``requests``
+is a batch; the text parts of each content are joined.
+
+Responses: Gemini's ``embedding`` / ``embeddings[]`` become OpenAI ``data[]`` (floats; usage from
+``usageMetadata`` when present, else zeros). The other way, both ``embeddings`` and, for a single
+vector, ``embedding`` are set, since a response alone does not say which Gemini method was called.
+OpenAI ``encoding_format: base64`` is not honoured: vectors come back as floats (the official SDK,
+which asks for base64 by default, accepts floats).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .common import Drops, TranslationError, Usage, as_int
+from .gemini import camel
+
+
+def gemini_method(body: dict[str, Any]) -> str:
+    """The Gemini method a translated embeddings body is for: ``batchEmbedContents`` or ``embedContent``."""
+    return "batchEmbedContents" if "requests" in body else "embedContent"
+
+
+def openai_to_gemini(body: dict[str, Any], model: str, drops: Drops) -> dict[str, Any]:
+    text = body.get("input")
+    config: dict[str, Any] = {}
+    for key, value in body.items():
+        if key in ("input", "model") or value is None:
+            continue
+        if key == "dimensions":
+            config["outputDimensionality"] = value
+        elif key == "encoding_format":
+            if value != "float":
+                drops.ignored("encoding_format")
+        elif key == "user":
+            drops.ignored("user")
+        else:
+            drops.unsupported(key)
+    if isinstance(text, str):
+        return {"content": {"parts": [{"text": text}]}, **config}
+    if isinstance(text, list) and all(isinstance(t, str) for t in text):
+        name = model if model.startswith("models/") else f"models/{model}"
+        return {"requests": [{"model": name, "content": {"parts": [{"text": t}]}, **config} for t in text]}
+    raise TranslationError(
+        "only text 'input' (a string or a list of strings) translates to Gemini embeddings"
+    )
+
+
+def gemini_to_openai(body: dict[str, Any], model: str, drops: Drops) -> dict[str, Any]:
+    requests = body.get("requests")
+    single = not isinstance(requests, list)
+    items: list[dict[str, Any]] = [body] if single else requests  # type: ignore[assignment]
+    texts: list[str] = []
+    dims: Any = None
+    for item in items:
+        for raw_key, value in item.items():
+            key = camel(raw_key)
+            if key == "content":
+                texts.append("".join(p.get("text", "") for p in value.get("parts", ())))
+            elif key == "outputDimensionality":
+                dims = value
+            elif key in ("taskType", "title", "autoTruncate"):
+                if value is not None:
+                    drops.unsupported(key)
+            elif key != "model":
+                drops.unsupported(key)
+    out: dict[str, Any] = {
+        "model": model,
+        "input": texts[0] if single and texts else texts,
+        "encoding_format": "float",
+    }
+    if dims is not None:
+        out["dimensions"] = dims
+    return out
+
+
+def openai_response_to_gemini(body: dict[str, Any]) -> dict[str, Any]:
+    data = sorted(body.get("data") or (), key=lambda d: as_int(d.get("index")))
+    vectors = [{"values": d.get("embedding") or []} for d in data]
+    out: dict[str, Any] = {"embeddings": vectors}
+    if len(vectors) == 1:
+        out["embedding"] = vectors[0]
+    return out
+
+
+def gemini_response_to_openai(body: dict[str, Any], model: str) -> dict[str, Any]:
+    vectors = body.get("embeddings")
+    if not isinstance(vectors, list):
+        vectors = [body["embedding"]] if isinstance(body.get("embedding"), dict) else []
+    usage = usage_from_gemini(body) or Usage()
+    return {
+        "object": "list",
+        "data": [
+            {"object": "embedding", "index": i, "embedding": v.get("values") or []}
+            for i, v in enumerate(vectors)
+        ],
+        "model": model,
+        "usage": {"prompt_tokens": usage.input_tokens, "total_tokens": usage.input_tokens},
+    }
+
+
+def usage_from_openai(body: dict[str, Any]) -> Usage | None:
+    usage = body.get("usage")
+    if not isinstance(usage, dict):
+        return None
+    return Usage(input_tokens=as_int(usage.get("prompt_tokens")))
+
+
+def usage_from_gemini(body: dict[str, Any]) -> Usage | None:
+    meta = body.get("usageMetadata")
+    if not isinstance(meta, dict):
+        return None
+    return Usage(input_tokens=as_int(meta.get("promptTokenCount")))

@@ -1,0 +1,348 @@
+"""Gemini generateContent requests <-> the common form (responses: ``gemini_response``).
+
+- ``parse_request`` / ``build_request``: ``models/{model}:generateContent`` bodies (``contents`` with
+  roles user/model, ``systemInstruction``, text/inlineData/fileData/functionCall/functionResponse parts,
+  ``tools[].functionDeclarations``, ``toolConfig.functionCallingConfig``, ``generationConfig``). The model
+  and streaming are in the URL path, never in the body. camelCase and snake_case keys are both read.
+- Gemini has no tool-call ids in history: reading, calls get ``call_{turn}_{part}`` ids and each
+  ``functionResponse`` links to the earliest unanswered call of the same name; writing, ids are dropped
+  and each ``functionResponse`` takes its call's name. The first ``functionCall`` of each model turn
+  written gets the documented ``skip_thought_signature_validator`` signature (Gemini 3 requires one, and
+  calls from another provider have none).
+- Tool results: text that is a JSON object goes as the ``response`` object, other text as
+  ``{"result": text}``, an error as ``{"error": ...}``; reading back unwraps the same way.
+- Schemas go through ``schema.to_gemini`` (tools and ``responseSchema``) and ``schema.to_json_schema``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import orjson
+
+from .common import (
+    ChatRequest,
+    Drops,
+    Message,
+    Part,
+    ToolChoice,
+    TranslateOptions,
+    TranslationError,
+    dumps,
+    guess_media_type,
+)
+from .schema import to_gemini, to_json_schema
+
+SKIP_SIGNATURE = "skip_thought_signature_validator"
+
+_CONFIG_KEYS = {
+    "maxOutputTokens": "max_tokens",
+    "temperature": "temperature",
+    "topP": "top_p",
+    "topK": "top_k",
+    "seed": "seed",
+}
+_IGNORED_CONFIG = frozenset(("mediaResolution", "enableEnhancedCivicAnswers"))
+
+
+def camel(key: str) -> str:
+    """``system_instruction`` -> ``systemInstruction`` (the REST API accepts both spellings)."""
+    if "_" not in key:
+        return key
+    head, *rest = key.split("_")
+    return head + "".join(w[:1].upper() + w[1:] for w in rest)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Requests
+
+
+def parse_request(body: dict[str, Any], drops: Drops) -> ChatRequest:
+    req: ChatRequest = {}
+    for raw_key, value in body.items():
+        key = camel(raw_key)
+        if value is None or key == "model":
+            continue
+        if key == "contents":
+            if isinstance(value, dict):
+                value = [value]
+            if not isinstance(value, list):
+                raise TranslationError("'contents' must be a list")
+            req["messages"] = _parse_contents(value, drops)
+        elif key == "systemInstruction":
+            parts = value.get("parts", ()) if isinstance(value, dict) else [{"text": value}]
+            req["system"] = [p["text"] for p in parts if p.get("text")]
+        elif key == "tools":
+            req["tools"] = _parse_tools(value, drops)
+        elif key == "toolConfig":
+            _parse_tool_config(value, req, drops)
+        elif key == "generationConfig":
+            _parse_config(value, req, drops)
+        elif key == "safetySettings":
+            if value:
+                drops.unsupported("safetySettings")
+        elif key == "labels":
+            drops.ignored(key)
+        else:
+            drops.unsupported(key)
+    if "messages" not in req:
+        raise TranslationError("'contents' is required")
+    return req
+
+
+def _parse_contents(contents: list[Any], drops: Drops) -> list[Message]:
+    messages: list[Message] = []
+    pending: dict[str, list[str]] = {}
+    for turn, content in enumerate(contents):
+        role: Literal["user", "assistant"] = "assistant" if content.get("role") == "model" else "user"
+        parts: list[Part] = []
+        for index, raw in enumerate(content.get("parts") or ()):
+            part = {camel(k): v for k, v in raw.items()} if any("_" in k for k in raw) else raw
+            if "text" in part:
+                if part.get("thought"):
+                    drops.ignored("thought")
+                elif part["text"]:
+                    parts.append({"type": "text", "text": part["text"]})
+            elif "functionCall" in part:
+                fc = part["functionCall"]
+                ident = fc.get("id") or f"call_{turn}_{index}"
+                pending.setdefault(fc["name"], []).append(ident)
+                args = fc.get("args")
+                parts.append(
+                    {
+                        "type": "tool_call",
+                        "id": ident,
+                        "name": fc["name"],
+                        "arguments": args if isinstance(args, dict) else {},
+                    }
+                )
+            elif "functionResponse" in part:
+                fr = part["functionResponse"]
+                waiting = pending.get(fr["name"])
+                ident = fr.get("id") or (waiting.pop(0) if waiting else f"call_{turn}_{index}")
+                response = fr.get("response")
+                response = response if isinstance(response, dict) else {}
+                error = response.get("error") if len(response) == 1 else None
+                output = (
+                    response if error is None else error if isinstance(error, (str, dict)) else dumps(error)
+                )
+                parts.append(
+                    {
+                        "type": "tool_result",
+                        "call_id": ident,
+                        "name": fr["name"],
+                        "output": output,
+                        "is_error": error is not None,
+                    }
+                )
+            elif "inlineData" in part:
+                data = part["inlineData"]
+                media = data.get("mimeType") or data.get("mime_type")
+                parts.append({"type": "media", "media_type": media, "data": data.get("data"), "url": None})
+            elif "fileData" in part:
+                data = part["fileData"]
+                media = data.get("mimeType") or data.get("mime_type")
+                uri = data.get("fileUri") or data.get("file_uri")
+                parts.append({"type": "media", "media_type": media, "data": None, "url": uri})
+            else:
+                drops.unsupported("parts." + next((k for k in part if k != "thoughtSignature"), "empty"))
+        messages.append({"role": role, "parts": parts})
+    return messages
+
+
+def _parse_tools(value: Any, drops: Drops) -> list[Any]:
+    tools = []
+    for group in value:
+        for raw_key, decls in group.items():
+            key = camel(raw_key)
+            if key != "functionDeclarations":
+                drops.unsupported(f"tools.{key}", "only function declarations translate")
+                continue
+            for decl in decls:
+                decl = {camel(k): v for k, v in decl.items()}
+                if "parametersJsonSchema" in decl:
+                    params = decl["parametersJsonSchema"]
+                else:
+                    params = to_json_schema(decl["parameters"]) if decl.get("parameters") else None
+                tools.append(
+                    {"name": decl["name"], "description": decl.get("description"), "parameters": params}
+                )
+    return tools
+
+
+def _parse_tool_config(value: Any, req: ChatRequest, drops: Drops) -> None:
+    config = {camel(k): v for k, v in value.items()}
+    fcc = config.pop("functionCallingConfig", None)
+    for key in config:
+        drops.unsupported(f"toolConfig.{key}")
+    if not isinstance(fcc, dict):
+        return
+    fcc = {camel(k): v for k, v in fcc.items()}
+    mode = str(fcc.get("mode", "AUTO")).upper()
+    names = list(fcc.get("allowedFunctionNames") or ())
+    choice: ToolChoice
+    if mode == "ANY":
+        choice = {"mode": "tool", "names": names} if names else {"mode": "required", "names": []}
+    elif mode == "NONE":
+        choice = {"mode": "none", "names": []}
+    else:
+        choice = {"mode": "auto", "names": []}
+    req["tool_choice"] = choice
+
+
+def _parse_config(value: Any, req: ChatRequest, drops: Drops) -> None:
+    mime = None
+    schema: Any = None
+    for raw_key, v in value.items():
+        key = camel(raw_key)
+        if v is None:
+            continue
+        if key in _CONFIG_KEYS:
+            req[_CONFIG_KEYS[key]] = v  # type: ignore[literal-required]
+        elif key == "stopSequences":
+            if v:
+                req["stop"] = list(v)
+        elif key == "candidateCount":
+            if v != 1:
+                req["n"] = v
+        elif key in ("presencePenalty", "frequencyPenalty"):
+            if v != 0:
+                req["presence_penalty" if key == "presencePenalty" else "frequency_penalty"] = v
+        elif key == "responseMimeType":
+            mime = v
+        elif key == "responseSchema":
+            schema = to_json_schema(v)
+        elif key in ("responseJsonSchema", "_responseJsonSchema"):
+            schema = v
+        elif key == "thinkingConfig":
+            budget = v.get("thinkingBudget", v.get("thinking_budget"))
+            if budget == 0:
+                drops.ignored("thinkingConfig")
+            else:
+                drops.unsupported("thinkingConfig")
+        elif key == "responseModalities":
+            if [str(m).upper() for m in v] != ["TEXT"]:
+                drops.unsupported("responseModalities")
+        elif key == "responseLogprobs":
+            if v:
+                drops.unsupported(key)
+        elif key in _IGNORED_CONFIG:
+            drops.ignored(key)
+        else:
+            drops.unsupported(f"generationConfig.{key}")
+    if mime == "application/json":
+        req["response_format"] = (
+            {"kind": "json_schema", "schema": schema, "name": "response"}
+            if schema
+            else {"kind": "json_object", "schema": None, "name": "response"}
+        )
+    elif mime not in (None, "text/plain"):
+        drops.unsupported("responseMimeType", mime)
+
+
+def build_request(req: ChatRequest, model: str, drops: Drops, options: TranslateOptions) -> dict[str, Any]:
+    out: dict[str, Any] = {"contents": _build_contents(req.get("messages", ()))}
+    if req.get("system"):
+        out["systemInstruction"] = {"parts": [{"text": s} for s in req["system"]]}
+    tools = req.get("tools")
+    if tools:
+        decls = []
+        for t in tools:
+            decl: dict[str, Any] = {"name": t["name"]}
+            if t["description"]:
+                decl["description"] = t["description"]
+            params = t["parameters"]
+            if params and params.get("properties"):
+                decl["parameters"] = to_gemini(params)
+            decls.append(decl)
+        out["tools"] = [{"functionDeclarations": decls}]
+        choice = req.get("tool_choice")
+        if choice is not None:
+            mode = {"auto": "AUTO", "none": "NONE", "required": "ANY", "tool": "ANY"}[choice["mode"]]
+            fcc: dict[str, Any] = {"mode": mode}
+            if choice["mode"] == "tool":
+                fcc["allowedFunctionNames"] = choice["names"]
+            out["toolConfig"] = {"functionCallingConfig": fcc}
+        if req.get("parallel_tool_calls") is False:
+            drops.unsupported("parallel_tool_calls", "Gemini cannot forbid parallel calls")
+    config: dict[str, Any] = {}
+    if "max_tokens" in req:
+        config["maxOutputTokens"] = req["max_tokens"]
+    for src, dst in (
+        ("temperature", "temperature"),
+        ("top_p", "topP"),
+        ("top_k", "topK"),
+        ("seed", "seed"),
+        ("n", "candidateCount"),
+        ("presence_penalty", "presencePenalty"),
+        ("frequency_penalty", "frequencyPenalty"),
+    ):
+        if src in req:
+            config[dst] = req[src]  # type: ignore[literal-required]
+    if req.get("stop"):
+        config["stopSequences"] = req["stop"]
+    fmt = req.get("response_format")
+    if fmt is not None:
+        config["responseMimeType"] = "application/json"
+        if fmt["schema"]:
+            config["responseSchema"] = to_gemini(fmt["schema"])
+    if config:
+        out["generationConfig"] = config
+    if req.get("user"):
+        drops.ignored("user")
+    return out
+
+
+def _build_contents(messages: Any) -> list[dict[str, Any]]:
+    staged: list[tuple[str, list[dict[str, Any]], list[dict[str, Any]]]] = []
+    names: dict[str, str] = {}
+    for m in messages:
+        role = "model" if m["role"] == "assistant" else "user"
+        parts: list[dict[str, Any]] = []
+        results: list[dict[str, Any]] = []
+        for p in m["parts"]:
+            kind = p["type"]
+            if kind == "text":
+                if p["text"]:
+                    parts.append({"text": p["text"]})
+            elif kind == "tool_call":
+                names[p["id"]] = p["name"]
+                parts.append({"functionCall": {"name": p["name"], "args": p["arguments"]}})
+            elif kind == "tool_result":
+                name = p["name"] or names.get(p["call_id"]) or p["call_id"]
+                response = _response_object(p["output"], p["is_error"])
+                results.append({"functionResponse": {"name": name, "response": response}})
+            elif p["url"] is not None:
+                media = p["media_type"] or guess_media_type(p["url"])
+                parts.append({"fileData": {"mimeType": media, "fileUri": p["url"]}})
+            else:
+                parts.append({"inlineData": {"mimeType": p["media_type"] or "image/jpeg", "data": p["data"]}})
+        if not parts and not results:
+            continue
+        if staged and staged[-1][0] == role:
+            staged[-1][1].extend(results)
+            staged[-1][2].extend(parts)
+        else:
+            staged.append((role, results, parts))
+    out = []
+    for role, results, parts in staged:
+        if role == "model":
+            for part in parts:
+                if "functionCall" in part:
+                    part["thoughtSignature"] = SKIP_SIGNATURE
+                    break
+        out.append({"role": role, "parts": results + parts if results else parts})
+    return out
+
+
+def _response_object(output: str | dict[str, Any], is_error: bool) -> dict[str, Any]:
+    if isinstance(output, str) and output.startswith("{"):
+        try:
+            parsed = orjson.loads(output)
+        except orjson.JSONDecodeError:
+            parsed = None
+        if isinstance(parsed, dict):
+            output = parsed
+    if is_error:
+        return {"error": output}
+    return output if isinstance(output, dict) else {"result": output}

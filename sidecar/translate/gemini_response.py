@@ -1,0 +1,143 @@
+"""Gemini generateContent: responses, usage and finish reasons <-> the common form.
+
+- ``parse_response`` / ``build_response``: ``GenerateContentResponse`` bodies, one choice per candidate;
+  thought parts are not answer text; call ids are ``call_{responseId}_{n}`` when Gemini sends none;
+  a prompt blocked before any candidate is a content-filter stop.
+- ``usage_from`` / ``usage_to``: ``candidatesTokenCount`` excludes ``thoughtsTokenCount``; the common
+  ``output_tokens`` includes it.
+- ``FINISH_FROM`` / ``FINISH_TO``: Gemini has no tool-call reason: ``STOP`` with calls is ``TOOL_CALLS``.
+
+Shared with the stream translators. Requests are in ``gemini``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .common import (
+    ChatResponse,
+    Choice,
+    FinishReason,
+    Part,
+    Usage,
+    as_int,
+    new_id,
+    safe_id,
+)
+
+FINISH_FROM = {
+    "STOP": FinishReason.STOP,
+    "MAX_TOKENS": FinishReason.LENGTH,
+    "SAFETY": FinishReason.CONTENT_FILTER,
+    "RECITATION": FinishReason.CONTENT_FILTER,
+    "BLOCKLIST": FinishReason.CONTENT_FILTER,
+    "PROHIBITED_CONTENT": FinishReason.CONTENT_FILTER,
+    "SPII": FinishReason.CONTENT_FILTER,
+    "IMAGE_SAFETY": FinishReason.CONTENT_FILTER,
+}
+FINISH_TO = {
+    FinishReason.STOP: "STOP",
+    FinishReason.STOP_SEQUENCE: "STOP",
+    FinishReason.LENGTH: "MAX_TOKENS",
+    FinishReason.TOOL_CALLS: "STOP",
+    FinishReason.CONTENT_FILTER: "SAFETY",
+    FinishReason.PAUSE: "STOP",
+    FinishReason.OTHER: "OTHER",
+}
+
+
+def finish_from(raw: str | None, has_calls: bool) -> FinishReason | None:
+    if not raw:
+        return None
+    reason = FINISH_FROM.get(raw, FinishReason.OTHER)
+    return FinishReason.TOOL_CALLS if has_calls and reason is FinishReason.STOP else reason
+
+
+def call_id(response_id: str | None, n: int) -> str:
+    return f"call_{safe_id(response_id)}_{n}" if response_id else new_id("call_") + f"_{n}"
+
+
+def usage_from(raw: Any) -> Usage | None:
+    if not isinstance(raw, dict):
+        return None
+    thoughts = as_int(raw.get("thoughtsTokenCount"))
+    return Usage(
+        input_tokens=as_int(raw.get("promptTokenCount")) + as_int(raw.get("toolUsePromptTokenCount")),
+        output_tokens=as_int(raw.get("candidatesTokenCount")) + thoughts,
+        cached_tokens=as_int(raw.get("cachedContentTokenCount")),
+        reasoning_tokens=thoughts,
+    )
+
+
+def usage_to(usage: Usage | None) -> dict[str, Any]:
+    usage = usage or Usage()
+    out = {
+        "promptTokenCount": usage.input_tokens,
+        "candidatesTokenCount": usage.output_tokens - usage.reasoning_tokens,
+        "totalTokenCount": usage.total_tokens,
+    }
+    if usage.reasoning_tokens:
+        out["thoughtsTokenCount"] = usage.reasoning_tokens
+    if usage.cached_tokens:
+        out["cachedContentTokenCount"] = usage.cached_tokens
+    return out
+
+
+def parse_response(body: dict[str, Any]) -> ChatResponse:
+    response_id = body.get("responseId")
+    choices: list[Choice] = []
+    n = 0
+    for cand in body.get("candidates") or ():
+        parts: list[Part] = []
+        for part in (cand.get("content") or {}).get("parts") or ():
+            if "text" in part:
+                if not part.get("thought") and part["text"]:
+                    parts.append({"type": "text", "text": part["text"]})
+            elif "functionCall" in part:
+                fc = part["functionCall"]
+                args = fc.get("args")
+                parts.append(
+                    {
+                        "type": "tool_call",
+                        "id": fc.get("id") or call_id(response_id, n),
+                        "name": fc.get("name", ""),
+                        "arguments": args if isinstance(args, dict) else {},
+                    }
+                )
+                n += 1
+        has_calls = any(p["type"] == "tool_call" for p in parts)
+        choices.append(
+            {
+                "parts": parts,
+                "finish_reason": finish_from(cand.get("finishReason"), has_calls),
+                "stop_sequence": None,
+            }
+        )
+    if not choices and (body.get("promptFeedback") or {}).get("blockReason"):
+        choices.append({"parts": [], "finish_reason": FinishReason.CONTENT_FILTER, "stop_sequence": None})
+    return {"id": response_id, "choices": choices, "usage": usage_from(body.get("usageMetadata"))}
+
+
+def build_response(resp: ChatResponse, model: str) -> dict[str, Any]:
+    candidates = []
+    for index, ch in enumerate(resp["choices"]):
+        parts: list[dict[str, Any]] = []
+        for p in ch["parts"]:
+            if p["type"] == "text":
+                parts.append({"text": p["text"]})
+            elif p["type"] == "tool_call":
+                parts.append({"functionCall": {"id": p["id"], "name": p["name"], "args": p["arguments"]}})
+        reason = ch["finish_reason"]
+        candidates.append(
+            {
+                "content": {"role": "model", "parts": parts},
+                "finishReason": FINISH_TO[reason] if reason else "STOP",
+                "index": index,
+            }
+        )
+    return {
+        "candidates": candidates,
+        "usageMetadata": usage_to(resp["usage"]),
+        "modelVersion": model,
+        "responseId": resp["id"] or new_id(""),
+    }

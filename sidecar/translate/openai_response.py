@@ -1,0 +1,122 @@
+"""OpenAI chat completions: responses, usage and finish reasons <-> the common form.
+
+- ``parse_response`` / ``build_response``: ``chat.completion`` bodies, one choice per common choice.
+- ``usage_from`` / ``usage_to``: ``prompt_tokens`` (cached included, ``prompt_tokens_details.cached_tokens``),
+  ``completion_tokens`` (reasoning included, ``completion_tokens_details.reasoning_tokens``).
+- ``FINISH_FROM`` / ``FINISH_TO``: ``stop|length|tool_calls|content_filter`` <-> ``FinishReason``.
+
+Shared with the stream translators. Requests are in ``openai``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from .common import (
+    ChatResponse,
+    Choice,
+    FinishReason,
+    Part,
+    Usage,
+    as_int,
+    new_id,
+    parse_arguments,
+)
+from .openai import assistant_message
+
+FINISH_FROM = {
+    "stop": FinishReason.STOP,
+    "length": FinishReason.LENGTH,
+    "tool_calls": FinishReason.TOOL_CALLS,
+    "function_call": FinishReason.TOOL_CALLS,
+    "content_filter": FinishReason.CONTENT_FILTER,
+}
+FINISH_TO = {
+    FinishReason.STOP: "stop",
+    FinishReason.STOP_SEQUENCE: "stop",
+    FinishReason.LENGTH: "length",
+    FinishReason.TOOL_CALLS: "tool_calls",
+    FinishReason.CONTENT_FILTER: "content_filter",
+    FinishReason.PAUSE: "stop",
+    FinishReason.OTHER: "stop",
+}
+
+
+def usage_from(raw: Any) -> Usage | None:
+    if not isinstance(raw, dict):
+        return None
+    prompt = raw.get("prompt_tokens_details") or {}
+    completion = raw.get("completion_tokens_details") or {}
+    return Usage(
+        input_tokens=as_int(raw.get("prompt_tokens")),
+        output_tokens=as_int(raw.get("completion_tokens")),
+        cached_tokens=as_int(prompt.get("cached_tokens")) if isinstance(prompt, dict) else 0,
+        reasoning_tokens=as_int(completion.get("reasoning_tokens")) if isinstance(completion, dict) else 0,
+    )
+
+
+def usage_to(usage: Usage | None) -> dict[str, Any]:
+    usage = usage or Usage()
+    out: dict[str, Any] = {
+        "prompt_tokens": usage.input_tokens,
+        "completion_tokens": usage.output_tokens,
+        "total_tokens": usage.total_tokens,
+        "prompt_tokens_details": {"cached_tokens": usage.cached_tokens},
+    }
+    if usage.reasoning_tokens:
+        out["completion_tokens_details"] = {"reasoning_tokens": usage.reasoning_tokens}
+    return out
+
+
+def parse_response(body: dict[str, Any]) -> ChatResponse:
+    choices: list[Choice] = []
+    for ch in body.get("choices") or ():
+        msg = ch.get("message") or {}
+        parts: list[Part] = []
+        text = msg.get("content") or msg.get("refusal")
+        if isinstance(text, str) and text:
+            parts.append({"type": "text", "text": text})
+        for call in msg.get("tool_calls") or ():
+            fn = call.get("function") or {}
+            parts.append(
+                {
+                    "type": "tool_call",
+                    "id": call.get("id") or new_id("call_"),
+                    "name": fn.get("name", ""),
+                    "arguments": parse_arguments(fn.get("arguments")),
+                }
+            )
+        reason = ch.get("finish_reason")
+        choices.append(
+            {
+                "parts": parts,
+                "finish_reason": FINISH_FROM.get(reason, FinishReason.OTHER) if reason else None,
+                "stop_sequence": None,
+            }
+        )
+    return {"id": body.get("id"), "choices": choices, "usage": usage_from(body.get("usage"))}
+
+
+def build_response(resp: ChatResponse, model: str) -> dict[str, Any]:
+    choices = []
+    for index, ch in enumerate(resp["choices"]):
+        message = assistant_message(ch["parts"])
+        message["refusal"] = None
+        reason = ch["finish_reason"]
+        choices.append(
+            {
+                "index": index,
+                "message": message,
+                "finish_reason": FINISH_TO[reason] if reason else "stop",
+                "logprobs": None,
+            }
+        )
+    return {
+        "id": resp["id"] or new_id("chatcmpl-"),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": choices,
+        "usage": usage_to(resp["usage"]),
+    }

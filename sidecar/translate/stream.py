@@ -1,0 +1,89 @@
+"""Stateful stream translation: upstream events -> decoder -> common deltas -> encoder -> caller events.
+
+One ``StreamTranslator`` per stream. ``feed`` takes one upstream ``SSEEvent`` and returns the caller's
+events (``raw`` empty, so ``SSEEvent.encode`` renders them); ``finish`` is called when the upstream ended
+normally and returns the closing events not yet sent (it is safe after the upstream's own end marker).
+An upstream error event becomes the caller's error event and ends the output. An event the decoder
+cannot read is skipped: a translator never raises on upstream data.
+
+For telemetry the translator keeps what it has seen: ``usage`` (cumulative, in the common meaning),
+``finish_reason`` (the upstream's own value, e.g. ``end_turn``) and ``response_id`` (the upstream's id).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from ..dialects import Dialect
+from ..sse import SSEEvent
+from .common import Delta, Finish, Start, Usage, UsageSeen
+from .stream_in import AnthropicDecoder, GeminiDecoder, OpenAIDecoder
+from .stream_out import AnthropicEncoder, GeminiEncoder, OpenAIEncoder
+
+
+class _Decoder(Protocol):
+    def feed(self, event: SSEEvent) -> list[Delta]: ...
+
+
+class _Encoder(Protocol):
+    def feed(self, delta: Delta) -> list[SSEEvent]: ...
+    def close(self) -> list[SSEEvent]: ...
+
+
+class StreamTranslator:
+    """Translates one stream from the upstream's dialect to the caller's."""
+
+    __slots__ = ("_decoder", "_encoder", "finish_reason", "response_id", "usage")
+
+    def __init__(self, decoder: _Decoder, encoder: _Encoder) -> None:
+        self._decoder = decoder
+        self._encoder = encoder
+        self.usage: Usage | None = None
+        self.finish_reason: str | None = None
+        self.response_id: str | None = None
+
+    def feed(self, event: SSEEvent) -> list[SSEEvent]:
+        """One upstream event -> zero or more caller events."""
+        try:
+            deltas = self._decoder.feed(event)
+        except (KeyError, TypeError, AttributeError, ValueError, IndexError):
+            return []
+        out: list[SSEEvent] = []
+        for delta in deltas:
+            if isinstance(delta, UsageSeen):
+                self.usage = delta.usage if self.usage is None else self.usage.merge(delta.usage)
+            elif isinstance(delta, Finish):
+                self.finish_reason = delta.raw
+            elif isinstance(delta, Start) and delta.id:
+                self.response_id = delta.id
+            out += self._encoder.feed(delta)
+        return out
+
+    def finish(self) -> list[SSEEvent]:
+        """The upstream ended normally: the closing events not yet sent."""
+        return self._encoder.close()
+
+
+def new_stream_translator(
+    *, source: Dialect, target: Dialect, model: str, include_usage: bool
+) -> StreamTranslator:
+    """A translator from ``source`` (upstream) events to ``target`` (caller) events for a chat stream.
+
+    ``model`` is the name reported to the caller; ``include_usage`` is the OpenAI caller's
+    ``stream_options.include_usage`` (other dialects always receive usage).
+    """
+    decoder: _Decoder
+    if source is Dialect.OPENAI:
+        decoder = OpenAIDecoder()
+    elif source is Dialect.ANTHROPIC:
+        decoder = AnthropicDecoder()
+    else:
+        decoder = GeminiDecoder()
+    encoder: _Encoder
+    if target is Dialect.OPENAI:
+        encoder = OpenAIEncoder(model, include_usage)
+    elif target is Dialect.ANTHROPIC:
+        encoder = AnthropicEncoder(model)
+    else:
+        encoder = GeminiEncoder(model)
+    return StreamTranslator(decoder, encoder)

@@ -1,0 +1,315 @@
+"""Stream encoders: common deltas -> the caller's SSE events, one class per dialect.
+
+Every encoder has ``feed(delta) -> events`` and ``close() -> events`` (idempotent; called on the
+upstream's end marker and again by ``finish()``), and turns a ``Failure`` into the dialect's error event,
+after which it emits nothing more.
+
+- ``OpenAIEncoder``: a first chunk with ``role: assistant``, one chunk per text or tool-call fragment
+  (``tool_calls[index]`` with id, type and name on the first fragment), a chunk carrying
+  ``finish_reason``; on close, a usage chunk with empty ``choices`` when the caller asked for
+  ``include_usage``, then ``data: [DONE]``.
+- ``AnthropicEncoder``: ``message_start`` (sent with the first content, so it carries the input usage
+  when the upstream reported it early), ``content_block_start``/``content_block_delta``
+  (``text_delta``, ``input_json_delta``)/``content_block_stop`` per block; on close ``message_delta``
+  (stop reason and cumulative usage) and ``message_stop``.
+- ``GeminiEncoder``: one fragment per text delta; function calls are collected whole (Gemini never
+  streams arguments) and sent with ``finishReason`` and ``usageMetadata`` in the last fragment.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+
+from ..dialects import Dialect
+from ..sse import SSEEvent
+from . import anthropic_response, gemini_response, openai_response
+from .common import (
+    Delta,
+    End,
+    Failure,
+    Finish,
+    Start,
+    Text,
+    ToolArgs,
+    ToolStart,
+    Usage,
+    UsageSeen,
+    new_id,
+    parse_arguments,
+    safe_id,
+)
+from .errors import error_event
+
+
+def _event(body: dict[str, Any], name: str | None = None) -> SSEEvent:
+    return SSEEvent(orjson.dumps(body), name)
+
+
+def _error_event(dialect: Dialect, failure: Failure) -> SSEEvent:
+    return error_event(dialect, failure.status, failure.message)
+
+
+class OpenAIEncoder:
+    __slots__ = ("_closed", "_created", "_finished", "_id", "_include_usage", "_model", "_started", "_usage")
+
+    def __init__(self, model: str, include_usage: bool) -> None:
+        self._model = model
+        self._include_usage = include_usage
+        self._id = ""
+        self._created = int(time.time())
+        self._started = False
+        self._finished = False
+        self._closed = False
+        self._usage: Usage | None = None
+
+    def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> SSEEvent:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
+        return _event(
+            {
+                "id": self._id,
+                "object": "chat.completion.chunk",
+                "created": self._created,
+                "model": self._model,
+                "choices": [choice],
+            }
+        )
+
+    def _start(self, ident: str | None) -> list[SSEEvent]:
+        if self._started:
+            return []
+        self._started = True
+        self._id = ident or new_id("chatcmpl-")
+        return [self._chunk({"role": "assistant", "content": ""})]
+
+    def feed(self, delta: Delta) -> list[SSEEvent]:
+        if self._closed:
+            return []
+        if isinstance(delta, Start):
+            return self._start(delta.id)
+        if isinstance(delta, UsageSeen):
+            self._usage = delta.usage if self._usage is None else self._usage.merge(delta.usage)
+            return []
+        if isinstance(delta, End):
+            return self.close()
+        if isinstance(delta, Failure):
+            self._closed = True
+            return [_error_event(Dialect.OPENAI, delta)]
+        out = self._start(None)
+        if isinstance(delta, Text):
+            out.append(self._chunk({"content": delta.text}))
+        elif isinstance(delta, ToolStart):
+            call = {
+                "index": delta.index,
+                "id": delta.id,
+                "type": "function",
+                "function": {"name": delta.name, "arguments": ""},
+            }
+            out.append(self._chunk({"tool_calls": [call]}))
+        elif isinstance(delta, ToolArgs):
+            out.append(
+                self._chunk(
+                    {"tool_calls": [{"index": delta.index, "function": {"arguments": delta.fragment}}]}
+                )
+            )
+        elif isinstance(delta, Finish) and not self._finished:
+            self._finished = True
+            out.append(self._chunk({}, openai_response.FINISH_TO[delta.reason]))
+        return out
+
+    def close(self) -> list[SSEEvent]:
+        if self._closed:
+            return []
+        self._closed = True
+        out: list[SSEEvent] = []
+        if self._include_usage and self._started:
+            body = {
+                "id": self._id,
+                "object": "chat.completion.chunk",
+                "created": self._created,
+                "model": self._model,
+                "choices": [],
+                "usage": openai_response.usage_to(self._usage),
+            }
+            out.append(_event(body))
+        out.append(SSEEvent(b"[DONE]"))
+        return out
+
+
+class AnthropicEncoder:
+    __slots__ = (
+        "_block",
+        "_closed",
+        "_finish",
+        "_id",
+        "_kind",
+        "_model",
+        "_next",
+        "_started",
+        "_tools",
+        "_usage",
+    )
+
+    def __init__(self, model: str) -> None:
+        self._model = model
+        self._id: str | None = None
+        self._started = False
+        self._closed = False
+        self._block = -1
+        self._kind = ""
+        self._next = 0
+        self._tools: dict[int, int] = {}
+        self._finish: Finish | None = None
+        self._usage: Usage | None = None
+
+    def _start(self) -> list[SSEEvent]:
+        if self._started:
+            return []
+        self._started = True
+        usage = anthropic_response.usage_to(self._usage)
+        usage["output_tokens"] = 0
+        message: dict[str, Any] = {
+            "id": self._id or new_id("msg_"),
+            "type": "message",
+            "role": "assistant",
+            "model": self._model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": usage,
+        }
+        return [_event({"type": "message_start", "message": message}, "message_start")]
+
+    def _open(self, kind: str, block: dict[str, Any]) -> list[SSEEvent]:
+        out = self._stop_block()
+        self._block = self._next
+        self._next += 1
+        self._kind = kind
+        out.append(
+            _event(
+                {"type": "content_block_start", "index": self._block, "content_block": block},
+                "content_block_start",
+            )
+        )
+        return out
+
+    def _stop_block(self) -> list[SSEEvent]:
+        if self._kind == "":
+            return []
+        self._kind = ""
+        return [_event({"type": "content_block_stop", "index": self._block}, "content_block_stop")]
+
+    def _delta(self, index: int, delta: dict[str, Any]) -> SSEEvent:
+        return _event({"type": "content_block_delta", "index": index, "delta": delta}, "content_block_delta")
+
+    def feed(self, delta: Delta) -> list[SSEEvent]:
+        if self._closed:
+            return []
+        if isinstance(delta, Start):
+            self._id = delta.id
+            return []
+        if isinstance(delta, UsageSeen):
+            self._usage = delta.usage if self._usage is None else self._usage.merge(delta.usage)
+            return []
+        if isinstance(delta, Finish):
+            self._finish = delta
+            return []
+        if isinstance(delta, End):
+            return self.close()
+        if isinstance(delta, Failure):
+            self._closed = True
+            return [_error_event(Dialect.ANTHROPIC, delta)]
+        out = self._start()
+        if isinstance(delta, Text):
+            if self._kind != "text":
+                out += self._open("text", {"type": "text", "text": ""})
+            out.append(self._delta(self._block, {"type": "text_delta", "text": delta.text}))
+        elif isinstance(delta, ToolStart):
+            out += self._open(
+                "tool", {"type": "tool_use", "id": safe_id(delta.id), "name": delta.name, "input": {}}
+            )
+            self._tools[delta.index] = self._block
+        elif isinstance(delta, ToolArgs):
+            index = self._tools.get(delta.index)
+            if index is not None:
+                out.append(self._delta(index, {"type": "input_json_delta", "partial_json": delta.fragment}))
+        return out
+
+    def close(self) -> list[SSEEvent]:
+        if self._closed:
+            return []
+        out = self._start()
+        out += self._stop_block()
+        self._closed = True
+        finish = self._finish
+        stop = {
+            "stop_reason": anthropic_response.FINISH_TO[finish.reason] if finish else "end_turn",
+            "stop_sequence": finish.stop_sequence if finish else None,
+        }
+        out.append(
+            _event(
+                {"type": "message_delta", "delta": stop, "usage": anthropic_response.usage_to(self._usage)},
+                "message_delta",
+            )
+        )
+        out.append(_event({"type": "message_stop"}, "message_stop"))
+        return out
+
+
+class GeminiEncoder:
+    __slots__ = ("_calls", "_closed", "_finish", "_id", "_model", "_usage")
+
+    def __init__(self, model: str) -> None:
+        self._model = model
+        self._id: str | None = None
+        self._closed = False
+        self._calls: dict[int, tuple[str, str, list[str]]] = {}
+        self._finish: Finish | None = None
+        self._usage: Usage | None = None
+
+    def _fragment(self, parts: list[dict[str, Any]], extra: dict[str, Any] | None = None) -> SSEEvent:
+        candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}} if parts else {}
+        candidate["index"] = 0
+        body: dict[str, Any] = {"candidates": [{**candidate, **(extra or {})}]}
+        if self._usage is not None and extra is not None:
+            body["usageMetadata"] = gemini_response.usage_to(self._usage)
+        body["modelVersion"] = self._model
+        body["responseId"] = self._id or ""
+        return _event(body)
+
+    def feed(self, delta: Delta) -> list[SSEEvent]:
+        if self._closed:
+            return []
+        if isinstance(delta, Start):
+            self._id = delta.id or new_id("")
+        elif isinstance(delta, Text):
+            return [self._fragment([{"text": delta.text}])]
+        elif isinstance(delta, ToolStart):
+            self._calls[delta.index] = (delta.id, delta.name, [])
+        elif isinstance(delta, ToolArgs):
+            call = self._calls.get(delta.index)
+            if call is not None:
+                call[2].append(delta.fragment)
+        elif isinstance(delta, Finish):
+            self._finish = delta
+        elif isinstance(delta, UsageSeen):
+            self._usage = delta.usage if self._usage is None else self._usage.merge(delta.usage)
+        elif isinstance(delta, End):
+            return self.close()
+        elif isinstance(delta, Failure):
+            self._closed = True
+            return [_error_event(Dialect.GEMINI, delta)]
+        return []
+
+    def close(self) -> list[SSEEvent]:
+        if self._closed:
+            return []
+        self._closed = True
+        parts = [
+            {"functionCall": {"id": ident, "name": name, "args": parse_arguments("".join(fragments))}}
+            for ident, name, fragments in self._calls.values()
+        ]
+        reason = gemini_response.FINISH_TO[self._finish.reason] if self._finish else "STOP"
+        return [self._fragment(parts, {"finishReason": reason})]

@@ -1,0 +1,125 @@
+"""Reading usage and request parameters from bodies in any dialect, for cost and telemetry.
+
+- ``extract_usage``: a non-stream response (chat, messages, generateContent, embeddings) -> ``Usage``.
+- ``extract_stream_usage``: one event of a same-dialect passthrough stream -> ``Usage`` if it carries
+  any (OpenAI's usage chunk, Anthropic ``message_start``/``message_delta``, a Gemini fragment with
+  ``usageMetadata``). Counts are cumulative: combine successive ones with ``Usage.merge``. Events
+  without usage are rejected by a byte search before any JSON parsing.
+- ``extract_request_params``: max_tokens, temperature, top_p, top_k, stop sequences, penalties, seed,
+  choice count, stream (Gemini's stream flag is in the path: None).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from ..dialects import Dialect
+from ..sse import SSEEvent
+from . import anthropic_response, gemini_response, openai_response
+from .common import RequestParams, Usage
+from .gemini import camel
+
+
+def extract_usage(dialect: Dialect, body: dict[str, Any]) -> Usage | None:
+    """Usage of a non-stream response in ``dialect``; None when it reports none."""
+    if not isinstance(body, dict):
+        return None
+    if dialect is Dialect.OPENAI:
+        return openai_response.usage_from(body.get("usage"))
+    if dialect is Dialect.ANTHROPIC:
+        return anthropic_response.usage_from(body.get("usage"))
+    return gemini_response.usage_from(body.get("usageMetadata"))
+
+
+def extract_stream_usage(dialect: Dialect, event: SSEEvent) -> Usage | None:
+    """Usage carried by one event of a ``dialect`` stream, if any."""
+    data = event.data
+    try:
+        if dialect is Dialect.OPENAI:
+            if b'"usage"' not in data or b'"usage":null' in data or b'"usage": null' in data:
+                return None
+            obj = orjson.loads(data)
+            return openai_response.usage_from(obj.get("usage")) if isinstance(obj, dict) else None
+        if dialect is Dialect.ANTHROPIC:
+            if event.event not in ("message_start", "message_delta") and b'"usage"' not in data:
+                return None
+            obj = orjson.loads(data)
+            if not isinstance(obj, dict):
+                return None
+            raw = (
+                (obj.get("message") or {}).get("usage")
+                if obj.get("type") == "message_start"
+                else obj.get("usage")
+            )
+            return anthropic_response.usage_from(raw)
+        if b'"usageMetadata"' not in data:
+            return None
+        obj = orjson.loads(data)
+        return gemini_response.usage_from(obj.get("usageMetadata")) if isinstance(obj, dict) else None
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+
+
+def _num(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _stops(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list):
+        return tuple(s for s in value if isinstance(s, str))
+    return ()
+
+
+def extract_request_params(dialect: Dialect, body: dict[str, Any]) -> RequestParams:
+    """The generation parameters of a ``dialect`` request body."""
+    if not isinstance(body, dict):
+        return RequestParams()
+    model = body.get("model") if isinstance(body.get("model"), str) else None
+    if dialect is Dialect.GEMINI:
+        raw = body.get("generationConfig") or body.get("generation_config") or {}
+        config = {camel(k): v for k, v in raw.items()} if isinstance(raw, dict) else {}
+        return RequestParams(
+            model=model,
+            max_tokens=_int(config.get("maxOutputTokens")),
+            temperature=_num(config.get("temperature")),
+            top_p=_num(config.get("topP")),
+            top_k=_int(config.get("topK")),
+            stop_sequences=_stops(config.get("stopSequences")),
+            frequency_penalty=_num(config.get("frequencyPenalty")),
+            presence_penalty=_num(config.get("presencePenalty")),
+            seed=_int(config.get("seed")),
+            choice_count=_int(config.get("candidateCount")),
+        )
+    stream = body.get("stream")
+    if dialect is Dialect.ANTHROPIC:
+        return RequestParams(
+            model=model,
+            max_tokens=_int(body.get("max_tokens")),
+            temperature=_num(body.get("temperature")),
+            top_p=_num(body.get("top_p")),
+            top_k=_int(body.get("top_k")),
+            stop_sequences=_stops(body.get("stop_sequences")),
+            stream=stream if isinstance(stream, bool) else None,
+        )
+    max_tokens = body.get("max_completion_tokens")
+    return RequestParams(
+        model=model,
+        max_tokens=_int(max_tokens if max_tokens is not None else body.get("max_tokens")),
+        temperature=_num(body.get("temperature")),
+        top_p=_num(body.get("top_p")),
+        top_k=_int(body.get("top_k")),
+        stop_sequences=_stops(body.get("stop")),
+        frequency_penalty=_num(body.get("frequency_penalty")),
+        presence_penalty=_num(body.get("presence_penalty")),
+        seed=_int(body.get("seed")),
+        choice_count=_int(body.get("n")),
+        stream=stream if isinstance(stream, bool) else None,
+    )

@@ -1,0 +1,131 @@
+"""translate_error: upstream error bodies of any shape become the caller's error body, message kept."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import anthropic
+import openai
+import pytest
+from google.genai import errors as genai_errors
+
+from sidecar.dialects import Dialect
+from sidecar.translate import translate_error
+
+from . import sdk
+
+UPSTREAM = {
+    Dialect.OPENAI: (
+        400,
+        {
+            "error": {
+                "message": "This model's maximum context length is 128000 tokens.",
+                "type": "invalid_request_error",
+                "param": "messages",
+                "code": "context_length_exceeded",
+            }
+        },
+        "This model's maximum context length is 128000 tokens.",
+        "context_length_exceeded",
+    ),
+    Dialect.ANTHROPIC: (
+        529,
+        {
+            "type": "error",
+            "error": {"type": "overloaded_error", "message": "Overloaded"},
+            "request_id": "req_011CSHoEeqs5C35K2UUqR7Fy",
+        },
+        "Overloaded",
+        "overloaded_error",
+    ),
+    Dialect.GEMINI: (
+        429,
+        {
+            "error": {
+                "code": 429,
+                "message": "You exceeded your current quota, please check your plan and billing details.",
+                "status": "RESOURCE_EXHAUSTED",
+                "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "37s"}],
+            }
+        },
+        "You exceeded your current quota, please check your plan and billing details.",
+        "RESOURCE_EXHAUSTED",
+    ),
+}
+PAIRS = list(itertools.permutations(Dialect, 2))
+
+
+@pytest.mark.parametrize(("source", "target"), PAIRS, ids=[f"{s}->{t}" for s, t in PAIRS])
+def test_error_body_translates(source: Dialect, target: Dialect) -> None:
+    """The caller gets its own dialect's error body with the upstream message (and code where it fits)."""
+    status, body, message, code = UPSTREAM[source]
+    out = translate_error(status, json.dumps(body).encode(), source=source, target=target)
+    if target is Dialect.OPENAI:
+        assert out["error"]["message"] == message
+        assert out["error"]["code"] == code
+    elif target is Dialect.ANTHROPIC:
+        assert out["type"] == "error"
+        assert out["error"]["message"] == message
+    else:
+        assert out["error"]["message"] == message
+        assert out["error"]["code"] == status
+        assert out["error"]["details"][0]["reason"] == code
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"<html><body>502 Bad Gateway</body></html>",
+        b"\xff\xfe\x00",
+        b"[]",
+        b'{"error": 5}',
+        b"null",
+        b'"x"',
+    ],
+)
+@pytest.mark.parametrize("target", list(Dialect))
+def test_garbage_never_raises(body: bytes, target: Dialect) -> None:
+    """Whatever the upstream sent, translate_error answers a well-formed body with some message."""
+    out = translate_error(502, body, source=Dialect.OPENAI, target=target)
+    message = out["error"]["message"]
+    assert isinstance(message, str)
+    assert message
+    if body.startswith(b"<html>"):
+        assert "502 Bad Gateway" in message
+
+
+def test_gemini_error_list_is_read() -> None:
+    """Gemini sometimes wraps the error in a JSON list; its message is still found."""
+    body = json.dumps([UPSTREAM[Dialect.GEMINI][1]]).encode()
+    out = translate_error(429, body, source=Dialect.GEMINI, target=Dialect.OPENAI)
+    assert out["error"]["message"].startswith("You exceeded your current quota")
+
+
+def test_sdks_raise_their_status_errors() -> None:
+    """Each SDK raises its usual exception class for the translated body, with the upstream message."""
+    status, body, _, _ = UPSTREAM[Dialect.ANTHROPIC]
+    raw = json.dumps(
+        translate_error(status, json.dumps(body).encode(), source=Dialect.ANTHROPIC, target=Dialect.OPENAI)
+    ).encode()
+    with pytest.raises(openai.InternalServerError, match="Overloaded"):
+        sdk.openai_client(raw, sdk.JSON, status).chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "x"}]
+        )
+    status, body, _, _ = UPSTREAM[Dialect.OPENAI]
+    raw = json.dumps(
+        translate_error(status, json.dumps(body).encode(), source=Dialect.OPENAI, target=Dialect.ANTHROPIC)
+    ).encode()
+    with pytest.raises(anthropic.BadRequestError, match="maximum context length"):
+        sdk.anthropic_client(raw, sdk.JSON, status).messages.create(
+            model="m", max_tokens=5, messages=[{"role": "user", "content": "x"}]
+        )
+    status, body, _message, _ = UPSTREAM[Dialect.OPENAI]
+    raw = json.dumps(
+        translate_error(status, json.dumps(body).encode(), source=Dialect.OPENAI, target=Dialect.GEMINI)
+    ).encode()
+    with pytest.raises(genai_errors.ClientError, match="maximum context length"):
+        sdk.gemini_client(raw, sdk.JSON, status).models.generate_content(
+            model="gemini-2.5-flash", contents="x"
+        )

@@ -1,0 +1,326 @@
+"""Non-stream response translation: every direction, checked through the caller's SDK types; finish
+reasons both ways; usage meaning; response ids; blocked prompts."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from typing import Any
+
+import anthropic.types
+import openai.types.chat
+import pytest
+from google.genai import types as genai_types
+
+from sidecar.dialects import Dialect, Operation
+from sidecar.translate import translate_response
+
+from . import sdk
+from .streams import CALLS, TEXT, TOOL_TEXT
+
+OAI, ANT, GEM = Dialect.OPENAI, Dialect.ANTHROPIC, Dialect.GEMINI
+
+
+def openai_body(scenario: str, finish: str | None = None) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": TEXT, "refusal": None, "annotations": []}
+    if scenario == "tools":
+        message["content"] = TOOL_TEXT
+        message["tool_calls"] = [
+            {"id": f"call_{i}", "type": "function", "function": {"name": n, "arguments": json.dumps(a)}}
+            for i, (n, a) in enumerate(CALLS)
+        ]
+    return {
+        "id": "chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG",
+        "object": "chat.completion",
+        "created": 1741570283,
+        "model": "gpt-4o-2024-08-06",
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": None,
+                "finish_reason": finish or ("stop" if scenario == "text" else "tool_calls"),
+            }
+        ],
+        "usage": {
+            "prompt_tokens": 82,
+            "completion_tokens": 41,
+            "total_tokens": 123,
+            "prompt_tokens_details": {"cached_tokens": 64, "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 10, "audio_tokens": 0},
+        },
+        "service_tier": "default",
+        "system_fingerprint": "fp_fc9f1d7035",
+    }
+
+
+def anthropic_body(scenario: str, stop: str | None = None) -> dict[str, Any]:
+    content: list[dict[str, Any]] = [
+        {"type": "thinking", "thinking": "Let me think.", "signature": "EqQBCgIYAhIM"},
+        {"type": "text", "text": TEXT if scenario == "text" else TOOL_TEXT},
+    ]
+    if scenario == "tools":
+        content += [
+            {"type": "tool_use", "id": f"toolu_0{i}", "name": n, "input": a} for i, (n, a) in enumerate(CALLS)
+        ]
+    return {
+        "id": "msg_01XFDUDYJgAACzvnptvVoYEL",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-sonnet-4-5-20250929",
+        "content": content,
+        "stop_reason": stop or ("end_turn" if scenario == "text" else "tool_use"),
+        "stop_sequence": None,
+        "usage": {
+            "input_tokens": 12,
+            "cache_creation_input_tokens": 6,
+            "cache_read_input_tokens": 64,
+            "output_tokens": 41,
+            "service_tier": "standard",
+        },
+    }
+
+
+def gemini_body(scenario: str, finish: str | None = None) -> dict[str, Any]:
+    parts: list[dict[str, Any]] = [
+        {"text": "Thinking...", "thought": True},
+        {"text": TEXT if scenario == "text" else TOOL_TEXT},
+    ]
+    if scenario == "tools":
+        parts += [{"functionCall": {"name": n, "args": a}} for n, a in CALLS]
+        parts[2]["thoughtSignature"] = "CiQBcsjafE9U"
+    return {
+        "candidates": [
+            {
+                "content": {"parts": parts, "role": "model"},
+                "finishReason": finish or "STOP",
+                "avgLogprobs": -0.12,
+                "index": 0,
+            }
+        ],
+        "usageMetadata": {
+            "promptTokenCount": 82,
+            "candidatesTokenCount": 31,
+            "thoughtsTokenCount": 10,
+            "cachedContentTokenCount": 64,
+            "totalTokenCount": 123,
+        },
+        "modelVersion": "gemini-2.5-flash",
+        "responseId": "mXbAaJLuNc-p1MkPnJ7xsQw",
+    }
+
+
+BODIES = {OAI: openai_body, ANT: anthropic_body, GEM: gemini_body}
+PAIRS = list(itertools.permutations(Dialect, 2))
+
+
+def _read(
+    target: Dialect, body: dict[str, Any]
+) -> tuple[str, list[tuple[str, Any]], list[str], str, tuple[int, int, int]]:
+    """(text, calls, call ids, finish, (input, output, cached)) as the caller's SDK reads ``body``."""
+    raw = json.dumps(body).encode()
+    if target is OAI:
+        completion = openai.types.chat.ChatCompletion.model_validate(body)
+        via_sdk = sdk.openai_client(raw, sdk.JSON).chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "hi"}]
+        )
+        assert via_sdk == completion
+        msg = completion.choices[0].message
+        calls = msg.tool_calls or []
+        usage = completion.usage
+        assert usage is not None
+        assert usage.prompt_tokens_details is not None
+        return (
+            msg.content or "",
+            [(c.function.name, json.loads(c.function.arguments)) for c in calls],
+            [c.id for c in calls],
+            completion.choices[0].finish_reason,
+            (usage.prompt_tokens, usage.completion_tokens, usage.prompt_tokens_details.cached_tokens or 0),
+        )
+    if target is ANT:
+        message = anthropic.types.Message.model_validate(body)
+        via_sdk = sdk.anthropic_client(raw, sdk.JSON).messages.create(
+            model="m", max_tokens=5, messages=[{"role": "user", "content": "hi"}]
+        )
+        assert via_sdk == message
+        u = message.usage
+        uses = [b for b in message.content if b.type == "tool_use"]
+        return (
+            "".join(b.text for b in message.content if b.type == "text"),
+            [(b.name, b.input) for b in uses],
+            [b.id for b in uses],
+            str(message.stop_reason),
+            (
+                u.input_tokens + (u.cache_read_input_tokens or 0) + (u.cache_creation_input_tokens or 0),
+                u.output_tokens,
+                u.cache_read_input_tokens or 0,
+            ),
+        )
+    response = genai_types.GenerateContentResponse.model_validate(body)
+    via_sdk = sdk.gemini_client(raw, sdk.JSON).models.generate_content(
+        model="gemini-2.5-flash", contents="hi"
+    )
+    assert via_sdk.candidates == response.candidates
+    parts = response.candidates[0].content.parts or []
+    meta = response.usage_metadata
+    return (
+        "".join(p.text for p in parts if p.text),
+        [(p.function_call.name, p.function_call.args) for p in parts if p.function_call],
+        [p.function_call.id for p in parts if p.function_call],
+        str(response.candidates[0].finish_reason.value),
+        (
+            meta.prompt_token_count,
+            (meta.candidates_token_count or 0) + (meta.thoughts_token_count or 0),
+            meta.cached_content_token_count or 0,
+        ),
+    )
+
+
+FINISH = {
+    ("text", OAI): "stop",
+    ("tools", OAI): "tool_calls",
+    ("text", ANT): "end_turn",
+    ("tools", ANT): "tool_use",
+    ("text", GEM): "STOP",
+    ("tools", GEM): "STOP",
+}
+USAGE = {OAI: (82, 41, 64), ANT: (82, 41, 64), GEM: (82, 41, 64)}
+
+
+@pytest.mark.parametrize(("source", "target"), PAIRS, ids=[f"{s}->{t}" for s, t in PAIRS])
+@pytest.mark.parametrize("scenario", ["text", "tools"])
+def test_response(source: Dialect, target: Dialect, scenario: str) -> None:
+    """The caller's SDK reads the upstream's text (not its thinking), tool calls, finish reason and usage."""
+    out = translate_response(
+        BODIES[source](scenario), source=source, target=target, operation=Operation.CHAT, model="caller-model"
+    )
+    text, calls, ids, finish, usage = _read(target, out)
+    assert text == (TEXT if scenario == "text" else TOOL_TEXT)
+    assert calls == ([] if scenario == "text" else CALLS)
+    assert len(set(ids)) == len(ids)
+    assert all(ids)
+    assert finish == FINISH[(scenario, target)]
+    assert usage == USAGE[source]
+
+
+def test_response_ids_are_kept() -> None:
+    """The upstream's response id is the caller's id; tool-call ids are kept where the upstream gave them."""
+    out = translate_response(
+        anthropic_body("tools"), source=ANT, target=OAI, operation=Operation.CHAT, model="m"
+    )
+    assert out["id"] == "msg_01XFDUDYJgAACzvnptvVoYEL"
+    assert [c["id"] for c in out["choices"][0]["message"]["tool_calls"]] == ["toolu_00", "toolu_01"]
+    out = translate_response(
+        openai_body("tools"), source=OAI, target=GEM, operation=Operation.CHAT, model="m"
+    )
+    assert out["responseId"] == "chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG"
+    assert [p["functionCall"]["id"] for p in out["candidates"][0]["content"]["parts"][1:]] == [
+        "call_0",
+        "call_1",
+    ]
+
+
+def test_gemini_call_ids_are_synthesised_from_the_response_id() -> None:
+    """Gemini sends no call ids: they are derived from responseId, stable and distinct."""
+    out = translate_response(
+        gemini_body("tools"), source=GEM, target=ANT, operation=Operation.CHAT, model="m"
+    )
+    ids = [b["id"] for b in out["content"] if b["type"] == "tool_use"]
+    assert ids == ["call_mXbAaJLuNc-p1MkPnJ7xsQw_0", "call_mXbAaJLuNc-p1MkPnJ7xsQw_1"]
+
+
+FINISH_TABLE = [
+    (OAI, "stop", "end_turn", "STOP"),
+    (OAI, "length", "max_tokens", "MAX_TOKENS"),
+    (OAI, "content_filter", "refusal", "SAFETY"),
+    (ANT, "end_turn", "stop", "STOP"),
+    (ANT, "max_tokens", "length", "MAX_TOKENS"),
+    (ANT, "stop_sequence", "stop", "STOP"),
+    (ANT, "refusal", "content_filter", "SAFETY"),
+    (ANT, "pause_turn", "stop", "STOP"),
+    (ANT, "model_context_window_exceeded", "length", "MAX_TOKENS"),
+    (GEM, "MAX_TOKENS", "length", "max_tokens"),
+    (GEM, "SAFETY", "content_filter", "refusal"),
+    (GEM, "RECITATION", "content_filter", "refusal"),
+    (GEM, "PROHIBITED_CONTENT", "content_filter", "refusal"),
+    (GEM, "MALFORMED_FUNCTION_CALL", "stop", "end_turn"),
+    (GEM, "OTHER", "stop", "end_turn"),
+]
+
+
+@pytest.mark.parametrize(
+    ("source", "raw", "first", "second"), FINISH_TABLE, ids=[f"{r[0]}-{r[1]}" for r in FINISH_TABLE]
+)
+def test_finish_reason(source: Dialect, raw: str, first: str, second: str) -> None:
+    """Each finish/stop reason maps to its counterpart in both other dialects."""
+    targets = [t for t in Dialect if t is not source]
+    body = BODIES[source]("text", raw)
+    got = []
+    for target in targets:
+        out = translate_response(body, source=source, target=target, operation=Operation.CHAT, model="m")
+        got.append(_read(target, out)[3])
+    assert got == [first, second]
+
+
+def test_anthropic_stop_sequence_is_reported() -> None:
+    """A stop_sequence stop keeps the matched sequence when an Anthropic caller gets it back."""
+    from sidecar.translate import common
+    from sidecar.translate.anthropic_response import build_response
+
+    resp: common.ChatResponse = {
+        "id": "x",
+        "choices": [
+            {"parts": [], "finish_reason": common.FinishReason.STOP_SEQUENCE, "stop_sequence": "###"}
+        ],
+        "usage": None,
+    }
+    out = build_response(resp, "m")
+    assert (out["stop_reason"], out["stop_sequence"]) == ("stop_sequence", "###")
+
+
+def test_gemini_blocked_prompt() -> None:
+    """A Gemini prompt blocked before any candidate is a content_filter / refusal answer with no text."""
+    body = {
+        "promptFeedback": {"blockReason": "SAFETY"},
+        "usageMetadata": {"promptTokenCount": 8, "totalTokenCount": 8},
+    }
+    out = translate_response(body, source=GEM, target=OAI, operation=Operation.CHAT, model="m")
+    assert out["choices"][0]["finish_reason"] == "content_filter"
+    assert out["choices"][0]["message"]["content"] == ""
+    out = translate_response(body, source=GEM, target=ANT, operation=Operation.CHAT, model="m")
+    assert out["stop_reason"] == "refusal"
+    assert out["content"] == []
+
+
+def test_gemini_candidates_become_choices() -> None:
+    """Several Gemini candidates (candidateCount) become several OpenAI choices."""
+    body = gemini_body("text")
+    body["candidates"].append(
+        {"content": {"parts": [{"text": "Hi!"}], "role": "model"}, "finishReason": "STOP", "index": 1}
+    )
+    out = translate_response(body, source=GEM, target=OAI, operation=Operation.CHAT, model="m")
+    assert [c["message"]["content"] for c in out["choices"]] == [TEXT, "Hi!"]
+    assert [c["index"] for c in out["choices"]] == [0, 1]
+
+
+def test_openai_reasoning_tokens_reach_gemini_thoughts() -> None:
+    """OpenAI reasoning tokens are Gemini thoughtsTokenCount; candidatesTokenCount excludes them."""
+    out = translate_response(openai_body("text"), source=OAI, target=GEM, operation=Operation.CHAT, model="m")
+    assert out["usageMetadata"] == {
+        "promptTokenCount": 82,
+        "candidatesTokenCount": 31,
+        "thoughtsTokenCount": 10,
+        "cachedContentTokenCount": 64,
+        "totalTokenCount": 123,
+    }
+
+
+def test_anthropic_usage_splits_cache_fields() -> None:
+    """Anthropic input_tokens excludes cache reads and writes: OpenAI prompt_tokens counts them all."""
+    out = translate_response(
+        anthropic_body("text"), source=ANT, target=OAI, operation=Operation.CHAT, model="m"
+    )
+    assert out["usage"]["prompt_tokens"] == 12 + 6 + 64
+    back = translate_response(out, source=OAI, target=ANT, operation=Operation.CHAT, model="m")
+    assert back["usage"]["input_tokens"] == 18  # cache writes are not an OpenAI notion: they fold into input
+    assert back["usage"]["cache_read_input_tokens"] == 64

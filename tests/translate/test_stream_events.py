@@ -1,0 +1,116 @@
+"""Stream translators, event by event: the sequences each caller dialect expects."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sidecar.dialects import Dialect, Operation
+from sidecar.sse import SSEEvent
+from sidecar.translate import new_stream_translator
+
+from . import sdk
+from .streams import UPSTREAM
+
+
+def _run(source: Dialect, target: Dialect, scenario: str, include_usage: bool = True) -> list[SSEEvent]:
+    translator = new_stream_translator(
+        source=source, target=target, operation=Operation.CHAT, model="m", include_usage=include_usage
+    )
+    out: list[SSEEvent] = []
+    for event in sdk.events(UPSTREAM[(source.value, scenario)]):
+        out += translator.feed(event)
+    return out + translator.finish()
+
+
+def _json(events: list[SSEEvent]) -> list[Any]:
+    return [json.loads(e.data) for e in events if e.data != b"[DONE]"]
+
+
+def test_openai_caller_sequence() -> None:
+    """Role chunk first, tool calls announced with id/type/name, finish chunk, usage chunk, [DONE]."""
+    events = _run(Dialect.ANTHROPIC, Dialect.OPENAI, "tools")
+    chunks = _json(events)
+    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    first_calls = [
+        c["choices"][0]["delta"]["tool_calls"][0]
+        for c in chunks
+        if c["choices"] and "tool_calls" in c["choices"][0]["delta"]
+    ]
+    announced = [c for c in first_calls if "id" in c]
+    assert [(c["index"], c["type"], c["function"]["name"]) for c in announced] == [
+        (0, "function", "get_weather"),
+        (1, "function", "get_time"),
+    ]
+    assert chunks[-2]["choices"][0]["finish_reason"] == "tool_calls"
+    assert chunks[-1]["choices"] == []
+    assert chunks[-1]["usage"]["total_tokens"] == 123
+    assert events[-1].data == b"[DONE]"
+    assert all(e.event is None for e in events)
+
+
+def test_anthropic_caller_sequence() -> None:
+    """message_start, start/delta/stop per block (consecutive indexes), message_delta, message_stop."""
+    events = _run(Dialect.OPENAI, Dialect.ANTHROPIC, "tools")
+    names = [e.event for e in events]
+    assert names[0] == "message_start"
+    assert names[-2:] == ["message_delta", "message_stop"]
+    starts = [json.loads(e.data) for e in events if e.event == "content_block_start"]
+    assert [(s["index"], s["content_block"]["type"]) for s in starts] == [
+        (0, "text"),
+        (1, "tool_use"),
+        (2, "tool_use"),
+    ]
+    stops = [json.loads(e.data)["index"] for e in events if e.event == "content_block_stop"]
+    assert stops == [0, 1, 2]
+    for e in events:  # the SSE event name always equals the payload type
+        assert json.loads(e.data)["type"] == e.event
+
+
+def test_anthropic_message_start_carries_early_input_usage() -> None:
+    """Gemini reports the prompt tokens in its first fragment: message_start shows them."""
+    events = _run(Dialect.GEMINI, Dialect.ANTHROPIC, "tools")
+    assert json.loads(events[0].data)["message"]["usage"]["input_tokens"] == 82
+
+
+def test_gemini_caller_gets_whole_function_calls_last() -> None:
+    """Gemini never streams arguments: calls come whole, with finishReason and usage, in the last fragment."""
+    fragments = _json(_run(Dialect.ANTHROPIC, Dialect.GEMINI, "tools"))
+    assert fragments[0]["candidates"][0]["content"]["parts"] == [{"text": "Let me check."}]
+    last = fragments[-1]
+    calls = [p["functionCall"] for p in last["candidates"][0]["content"]["parts"]]
+    assert [(c["name"], c["args"]) for c in calls] == [
+        ("get_weather", {"location": "Boston, MA", "unit": "celsius"}),
+        ("get_time", {"tz": "America/New_York"}),
+    ]
+    assert last["candidates"][0]["finishReason"] == "STOP"
+    assert last["usageMetadata"]["promptTokenCount"] == 82
+
+
+def test_anthropic_ping_and_thinking_produce_nothing() -> None:
+    """ping events and thinking blocks translate to no caller event."""
+    translator = new_stream_translator(
+        source=Dialect.ANTHROPIC,
+        target=Dialect.OPENAI,
+        operation=Operation.CHAT,
+        model="m",
+        include_usage=False,
+    )
+    events = sdk.events(UPSTREAM[("anthropic", "tools")])
+    translator.feed(events[0])
+    for event in events[1:5]:  # thinking block start, thinking delta, signature delta, block stop
+        assert translator.feed(event) == []
+    assert translator.feed(SSEEvent(b'{"type": "ping"}', "ping")) == []
+
+
+def test_translator_telemetry() -> None:
+    """The translator reports the upstream's id, raw finish reason and cumulative usage."""
+    translator = new_stream_translator(
+        source=Dialect.OPENAI, target=Dialect.GEMINI, operation=Operation.CHAT, model="m", include_usage=False
+    )
+    for event in sdk.events(UPSTREAM[("openai", "tools")]):
+        translator.feed(event)
+    assert translator.response_id == "chatcmpl-9x8Yz"
+    assert translator.finish_reason == "tool_calls"
+    assert translator.usage is not None
+    assert translator.usage.total_tokens == 123

@@ -1,0 +1,115 @@
+"""extract_usage, extract_stream_usage and extract_request_params, for cost and telemetry."""
+
+from __future__ import annotations
+
+import pytest
+
+from sidecar.dialects import Dialect
+from sidecar.sse import SSEEvent
+from sidecar.translate import (
+    RequestParams,
+    Usage,
+    extract_request_params,
+    extract_stream_usage,
+    extract_usage,
+)
+
+from . import sdk
+from .streams import UPSTREAM
+from .test_responses import BODIES
+
+OAI, ANT, GEM = Dialect.OPENAI, Dialect.ANTHROPIC, Dialect.GEMINI
+
+
+@pytest.mark.parametrize(
+    ("dialect", "expected"),
+    [
+        (OAI, Usage(82, 41, 64, 0, 10)),
+        (ANT, Usage(82, 41, 64, 6, 0)),
+        (GEM, Usage(82, 41, 64, 0, 10)),
+    ],
+)
+def test_extract_usage(dialect: Dialect, expected: Usage) -> None:
+    """Usage of a non-stream response, input counting cached and cache-written tokens."""
+    assert extract_usage(dialect, BODIES[dialect]("text")) == expected
+
+
+def test_extract_usage_absent_or_embeddings() -> None:
+    """No usage gives None; embeddings usage gives input tokens."""
+    assert extract_usage(OAI, {"choices": []}) is None
+    assert extract_usage(GEM, {"candidates": []}) is None
+    assert extract_usage(OAI, {"data": [], "usage": {"prompt_tokens": 5, "total_tokens": 5}}) == Usage(
+        input_tokens=5
+    )
+
+
+@pytest.mark.parametrize(
+    ("dialect", "scenario", "expected"),
+    [
+        (OAI, "text", Usage(19, 7, 4)),
+        (ANT, "text", Usage(19, 7, 4)),
+        (GEM, "text", Usage(19, 21, 4, 0, 14)),
+        (ANT, "tools", Usage(82, 41)),
+    ],
+)
+def test_extract_stream_usage(dialect: Dialect, scenario: str, expected: Usage) -> None:
+    """Merging the usage of a passthrough stream's events gives the stream's final usage."""
+    total: Usage | None = None
+    carriers = 0
+    for event in sdk.events(UPSTREAM[(dialect.value, scenario)]):
+        usage = extract_stream_usage(dialect, event)
+        if usage is not None:
+            carriers += 1
+            total = usage if total is None else total.merge(usage)
+    assert total == expected
+    assert carriers >= 1
+
+
+def test_extract_stream_usage_skips_other_events() -> None:
+    """Events without usage, and garbage, give None without raising."""
+    assert extract_stream_usage(OAI, SSEEvent(b'{"choices":[],"usage":null}')) is None
+    assert extract_stream_usage(OAI, SSEEvent(b"[DONE]")) is None
+    assert extract_stream_usage(ANT, SSEEvent(b'{"type":"ping"}', "ping")) is None
+    assert extract_stream_usage(GEM, SSEEvent(b'{"usageMetadata": oops')) is None
+
+
+def test_request_params() -> None:
+    """Generation parameters are read from each dialect's own fields."""
+    assert extract_request_params(
+        OAI,
+        {
+            "model": "gpt-4o",
+            "max_completion_tokens": 9,
+            "temperature": 0.5,
+            "top_p": 1,
+            "stop": "x",
+            "n": 2,
+            "seed": 1,
+            "stream": True,
+        },
+    ) == RequestParams(
+        model="gpt-4o",
+        max_tokens=9,
+        temperature=0.5,
+        top_p=1.0,
+        stop_sequences=("x",),
+        seed=1,
+        choice_count=2,
+        stream=True,
+    )
+    assert extract_request_params(
+        ANT, {"model": "claude", "max_tokens": 100, "top_k": 5, "stop_sequences": ["a", "b"]}
+    ) == RequestParams(model="claude", max_tokens=100, top_k=5, stop_sequences=("a", "b"))
+    assert extract_request_params(
+        GEM,
+        {
+            "generationConfig": {
+                "maxOutputTokens": 8,
+                "topP": 0.5,
+                "stopSequences": ["s"],
+                "candidateCount": 1,
+            }
+        },
+    ) == RequestParams(max_tokens=8, top_p=0.5, stop_sequences=("s",), choice_count=1)
+    assert extract_request_params(GEM, {"generation_config": {"max_output_tokens": 3}}).max_tokens == 3
+    assert extract_request_params(OAI, {"temperature": "hot", "max_tokens": True}) == RequestParams()
