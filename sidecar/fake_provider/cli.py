@@ -1,0 +1,102 @@
+"""Command line: ``llm-sidecar fake-provider`` (wired by ``sidecar.cli``), or
+``python -m sidecar.fake_provider``.
+
+``add_arguments`` declares the flags on a parser; ``run_from_args`` builds a ``FakeConfig`` from them and
+serves until SIGINT or SIGTERM. Exit codes: 0 after a signal, 1 when the server cannot listen,
+2 for a bad option.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+
+from aiohttp import web
+
+from sidecar.fake_provider.app import build_app
+from sidecar.fake_provider.config import FakeConfig
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the fake provider's flags."""
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=9000, help="port to listen on (default 9000)")
+    parser.add_argument("--name", default="fake", help="server name; `name:spec` fault items target it")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="delay before the response headers")
+    parser.add_argument("--ttft-ms", type=float, default=0.0, help="time to first token")
+    parser.add_argument(
+        "--tokens-per-s",
+        type=float,
+        default=0.0,
+        help="stream pacing in output tokens per second (0 = unlimited)",
+    )
+    parser.add_argument(
+        "--fault", default=None, help="default fault spec, e.g. 'status=503' (docs/fake-provider.md)"
+    )
+    parser.add_argument(
+        "--fault-rate",
+        type=float,
+        default=None,
+        help="probability 0..1 of applying --fault to a request (default 1 when --fault is given, else 0)",
+    )
+    parser.add_argument("--seed", type=int, default=None, help="seed for ids and fault-rate draws")
+    parser.add_argument("--reply", default=None, help="fixed reply text (default: echo the last user text)")
+
+
+def config_from_args(args: argparse.Namespace) -> FakeConfig:
+    """The ``FakeConfig`` the flags describe; ``ValueError`` when one is invalid."""
+    rate = args.fault_rate if args.fault_rate is not None else (1.0 if args.fault else 0.0)
+    return FakeConfig(
+        name=args.name,
+        latency_ms=args.latency_ms,
+        ttft_ms=args.ttft_ms,
+        tokens_per_s=args.tokens_per_s,
+        fault=args.fault,
+        fault_rate=rate,
+        seed=args.seed,
+        reply=args.reply,
+    )
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    """Serve until SIGINT/SIGTERM; return the process exit code."""
+    try:
+        config = config_from_args(args)
+    except ValueError as exc:
+        print(f"fake-provider: {exc}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(_serve(config, args.host, args.port))
+    except OSError as exc:
+        print(f"fake-provider: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _serve(config: FakeConfig, host: str, port: int) -> None:
+    runner = web.AppRunner(build_app(config), access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        print(f"fake provider {config.name!r} listening on http://{host}:{port}", file=sys.stderr, flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):  # Windows
+                loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point for ``python -m sidecar.fake_provider``."""
+    parser = argparse.ArgumentParser(
+        prog="fake-provider", description="A fake OpenAI/Anthropic/Gemini server."
+    )
+    add_arguments(parser)
+    return run_from_args(parser.parse_args(argv))

@@ -1,0 +1,131 @@
+"""Gemini API: ``models/{model}:generateContent``, ``:streamGenerateContent`` and ``:countTokens``.
+
+Streams: with ``?alt=sse`` each ``data:`` line is a ``GenerateContentResponse`` fragment, one per text
+piece (a function call comes whole in one fragment); the last carries ``finishReason`` and
+``usageMetadata``. Without ``alt=sse`` the same fragments form one JSON array, written piece by piece.
+The in-stream error is a fragment ``{"error": {"code": 503, "status": "UNAVAILABLE", ...}}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from sidecar.fake_provider import conversation as conv
+from sidecar.fake_provider.replies import (
+    Call,
+    JsonReply,
+    Reply,
+    RequestError,
+    StreamFormat,
+    StreamReply,
+    fixed,
+    frame,
+    optional_int,
+    require,
+)
+
+_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"
+STREAM_ERROR = frame(
+    {
+        "error": {
+            "code": 503,
+            "message": "The model is overloaded. Please try again later.",
+            "status": "UNAVAILABLE",
+        }
+    }
+)
+
+
+def prompt_of(body: Mapping[str, Any]) -> conv.Prompt:
+    """Reduce a GenerateContentRequest to the neutral prompt; ``RequestError`` when it is invalid."""
+    contents = require(body, "contents", list)
+    if not contents or not all(isinstance(content, Mapping) for content in contents):
+        raise RequestError("contents: must be a non-empty list of Content objects")
+    user: Mapping[str, Any] = next((c for c in reversed(contents) if c.get("role", "user") == "user"), {})
+    text = conv.last_text(user.get("parts") or [])
+    responses = [
+        part["functionResponse"]
+        for part in contents[-1].get("parts") or []
+        if isinstance(part, Mapping) and isinstance(part.get("functionResponse"), Mapping)
+    ]
+    tool_result = orjson.dumps(responses[-1].get("response")).decode() if responses else None
+    declarations = [
+        declaration
+        for tool in body.get("tools") or []
+        if isinstance(tool, Mapping)
+        for declaration in tool.get("functionDeclarations") or []
+        if isinstance(declaration, Mapping)
+    ]
+    tools = tuple(
+        conv.ToolSpec(str(d.get("name", "")), d.get("parameters") or d.get("parametersJsonSchema") or {})
+        for d in declarations
+    )
+    config = (body.get("toolConfig") or {}).get("functionCallingConfig") or {}
+    mode = {"ANY": "required", "NONE": "none"}.get(str(config.get("mode", "AUTO")).upper(), "auto")
+    allowed = config.get("allowedFunctionNames") or []
+    forced = allowed[0] if mode == "required" and allowed else None
+    generation = body.get("generationConfig") or {}
+    chars = (
+        conv.text_chars(contents) + conv.text_chars(body.get("systemInstruction")) + conv.text_chars(tools)
+    )
+    return conv.Prompt(
+        text=text,
+        input_tokens=conv.estimate_tokens(chars),
+        tools=tools,
+        tool_choice=conv.ToolChoice(mode, forced),
+        tool_result=tool_result,
+        max_tokens=optional_int(generation, "maxOutputTokens"),
+    )
+
+
+def generate(call: Call, *, stream: bool = False) -> Reply:
+    """``:generateContent``, or ``:streamGenerateContent`` when ``stream``."""
+    model = call.path_params["model"]
+    answer = conv.answer(prompt_of(call.body), call.reply)
+    head = {"modelVersion": model, "responseId": call.ids.make_id("", 22, _ID_ALPHABET)}
+    finish = "MAX_TOKENS" if answer.truncated else "STOP"
+    usage = {
+        "promptTokenCount": answer.input_tokens,
+        "candidatesTokenCount": answer.output_tokens,
+        "totalTokenCount": answer.input_tokens + answer.output_tokens,
+        "cachedContentTokenCount": 0,
+        "promptTokensDetails": [{"modality": "TEXT", "tokenCount": answer.input_tokens}],
+    }
+
+    def fragment(parts: list[dict[str, Any]], last: bool) -> dict[str, Any]:
+        candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}, "index": 0}
+        if last:
+            return {"candidates": [{**candidate, "finishReason": finish}], "usageMetadata": usage, **head}
+        return {"candidates": [candidate], **head}
+
+    calls = [{"functionCall": {"name": c.name, "args": c.arguments}} for c in answer.calls]
+    if not stream:
+        return JsonReply(fragment(calls or [{"text": answer.text}], last=True), answer.output_tokens)
+    if calls:
+        frames = [frame(fragment(calls, last=True), tokens=answer.output_tokens)]
+    else:
+        pieces = conv.split_text(answer.text)
+        frames = [
+            frame(fragment([{"text": piece}], last=i == len(pieces) - 1), tokens=conv.estimate_tokens(piece))
+            for i, piece in enumerate(pieces)
+        ]
+    form = StreamFormat.SSE if call.query.get("alt") == "sse" else StreamFormat.JSON_ARRAY
+    return StreamReply(tuple(frames), fixed(STREAM_ERROR), form)
+
+
+def stream_generate(call: Call) -> Reply:
+    """``:streamGenerateContent`` (SSE with ``?alt=sse``, else a streamed JSON array)."""
+    return generate(call, stream=True)
+
+
+def count_tokens(call: Call) -> Reply:
+    """``:countTokens``: accepts ``contents`` or a whole ``generateContentRequest``."""
+    body = call.body
+    inner = body.get("generateContentRequest")
+    tokens = prompt_of(inner if isinstance(inner, Mapping) else body).input_tokens
+    return JsonReply(
+        {"totalTokens": tokens, "promptTokensDetails": [{"modality": "TEXT", "tokenCount": tokens}]}
+    )

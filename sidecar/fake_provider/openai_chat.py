@@ -1,0 +1,181 @@
+"""OpenAI Chat Completions (``/v1/chat/completions``) and legacy Completions (``/v1/completions``).
+
+Streams are ``data: {chunk}`` events ended by ``data: [DONE]``: a role chunk, content (or tool-call)
+deltas, a chunk carrying ``finish_reason``, then, when ``stream_options.include_usage`` is set, a usage
+chunk with empty ``choices``. Tool calls stream as one chunk naming the call, then argument pieces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sidecar.fake_provider import conversation as conv
+from sidecar.fake_provider.replies import (
+    Call,
+    Frame,
+    JsonReply,
+    Reply,
+    RequestError,
+    StreamReply,
+    fixed,
+    frame,
+    optional_int,
+    require,
+)
+
+_ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+FINGERPRINT = "fp_fake0000"
+DONE = Frame(b"[DONE]")
+STREAM_ERROR = frame(
+    {
+        "error": {
+            "message": "The server had an error while processing your request. Sorry about that!",
+            "type": "server_error",
+            "param": None,
+            "code": None,
+        }
+    }
+)
+LEGACY_DEFAULT_MAX_TOKENS = 16  # /v1/completions defaults max_tokens to 16
+
+
+def usage(answer: conv.Answer, *, details: bool = True) -> dict[str, Any]:
+    """OpenAI ``usage``; chat adds the token detail objects (cached tokens are always 0 here)."""
+    body: dict[str, Any] = {
+        "prompt_tokens": answer.input_tokens,
+        "completion_tokens": answer.output_tokens,
+        "total_tokens": answer.input_tokens + answer.output_tokens,
+    }
+    if details:
+        body["prompt_tokens_details"] = {"cached_tokens": 0, "audio_tokens": 0}
+        body["completion_tokens_details"] = {
+            "reasoning_tokens": 0,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        }
+    return body
+
+
+def chat_prompt(body: Mapping[str, Any]) -> conv.Prompt:
+    """Reduce a chat request to the dialect-neutral prompt; ``RequestError`` when it is invalid."""
+    require(body, "model", str)
+    messages = require(body, "messages", list)
+    if not messages or not all(isinstance(message, Mapping) for message in messages):
+        raise RequestError("messages: must be a non-empty list of message objects", param="messages")
+    last = messages[-1]
+    user: Mapping[str, Any] = next((m for m in reversed(messages) if m.get("role") == "user"), {})
+    tools = tuple(
+        conv.ToolSpec(str(tool["function"].get("name", "")), tool["function"].get("parameters") or {})
+        for tool in body.get("tools") or []
+        if isinstance(tool, Mapping) and isinstance(tool.get("function"), Mapping)
+    )
+    return conv.Prompt(
+        text=_content_text(user.get("content")),
+        input_tokens=conv.estimate_tokens(conv.text_chars(messages) + conv.text_chars(body.get("tools"))),
+        tools=tools,
+        tool_choice=_tool_choice(body.get("tool_choice")),
+        tool_result=_content_text(last.get("content")) if last.get("role") == "tool" else None,
+        max_tokens=optional_int(body, "max_completion_tokens", "max_tokens"),
+    )
+
+
+def chat(call: Call) -> Reply:
+    """``POST /v1/chat/completions`` (also the Azure deployment form)."""
+    body = call.body
+    answer = conv.answer(chat_prompt(body), call.reply)
+    model = str(body.get("model") or call.path_params.get("deployment", ""))
+    ident = call.ids.make_id("chatcmpl-", 29, _ALNUM)
+    call_ids = [call.ids.make_id("call_", 24, _ALNUM) for _ in answer.calls]
+    finish = "tool_calls" if answer.calls else "length" if answer.truncated else "stop"
+    head = {"id": ident, "created": int(call.now), "model": model, "system_fingerprint": FINGERPRINT}
+    if not body.get("stream"):
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": answer.text if not answer.calls else None,
+            "refusal": None,
+            "annotations": [],
+        }
+        if answer.calls:
+            message["tool_calls"] = [
+                {"id": cid, "type": "function", "function": {"name": c.name, "arguments": c.arguments_json}}
+                for cid, c in zip(call_ids, answer.calls, strict=True)
+            ]
+        choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}
+        result = {**head, "object": "chat.completion", "choices": [choice], "usage": usage(answer)}
+        return JsonReply({**result, "service_tier": "default"}, answer.output_tokens)
+
+    include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+    extra = {"usage": None} if include_usage else {}
+
+    def chunk(delta: dict[str, Any], finish_reason: str | None = None, tokens: int = 0) -> Frame:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+        return frame({**head, "object": "chat.completion.chunk", "choices": [choice], **extra}, tokens=tokens)
+
+    frames = [chunk({"role": "assistant", "content": "" if not answer.calls else None, "refusal": None})]
+    for index, (cid, tool_call) in enumerate(zip(call_ids, answer.calls, strict=True)):
+        named = {"index": index, "id": cid, "type": "function"}
+        frames.append(
+            chunk({"tool_calls": [{**named, "function": {"name": tool_call.name, "arguments": ""}}]})
+        )
+        for piece in conv.split_json(tool_call.arguments_json):
+            delta = {"tool_calls": [{"index": index, "function": {"arguments": piece}}]}
+            frames.append(chunk(delta, tokens=conv.estimate_tokens(piece)))
+    if not answer.calls:
+        frames += [
+            chunk({"content": p}, tokens=conv.estimate_tokens(p)) for p in conv.split_text(answer.text)
+        ]
+    frames.append(chunk({}, finish))
+    if include_usage:
+        frames.append(
+            frame({**head, "object": "chat.completion.chunk", "choices": [], "usage": usage(answer)})
+        )
+    return StreamReply((*frames, DONE), fixed(STREAM_ERROR))
+
+
+def completion(call: Call) -> Reply:
+    """``POST /v1/completions``: the legacy text completion (``max_tokens`` defaults to 16, as upstream)."""
+    body = call.body
+    model = require(body, "model", str)
+    prompt = body.get("prompt", "<|endoftext|>")
+    texts = [prompt] if isinstance(prompt, str) else [p for p in prompt if isinstance(p, str)]
+    text = texts[-1] if texts else ""
+    max_tokens = optional_int(body, "max_tokens") or LEGACY_DEFAULT_MAX_TOKENS
+    neutral = conv.Prompt(text, conv.estimate_tokens(conv.text_chars(prompt)), max_tokens=max_tokens)
+    answer = conv.answer(neutral, call.reply)
+    finish = "length" if answer.truncated else "stop"
+    head: dict[str, Any] = {"id": call.ids.make_id("cmpl-", 29, _ALNUM), "object": "text_completion"}
+    head |= {"created": int(call.now), "model": model, "system_fingerprint": FINGERPRINT}
+
+    def choice(text: str, finish_reason: str | None) -> dict[str, Any]:
+        return {"text": text, "index": 0, "logprobs": None, "finish_reason": finish_reason}
+
+    if not body.get("stream"):
+        body_out = {**head, "choices": [choice(answer.text, finish)], "usage": usage(answer, details=False)}
+        return JsonReply(body_out, answer.output_tokens)
+    frames = [
+        frame({**head, "choices": [choice(piece, None)]}, tokens=conv.estimate_tokens(piece))
+        for piece in conv.split_text(answer.text)
+    ]
+    frames.append(frame({**head, "choices": [choice("", finish)]}))
+    if (body.get("stream_options") or {}).get("include_usage"):
+        frames.append(frame({**head, "choices": [], "usage": usage(answer, details=False)}))
+    return StreamReply((*frames, DONE), fixed(STREAM_ERROR))
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return conv.last_text(content)
+    return ""
+
+
+def _tool_choice(choice: Any) -> conv.ToolChoice:
+    if isinstance(choice, str):
+        return conv.ToolChoice(mode=choice)
+    if isinstance(choice, Mapping):
+        name = (choice.get("function") or {}).get("name") or choice.get("name")
+        return conv.ToolChoice(mode="required", name=name if isinstance(name, str) else None)
+    return conv.ToolChoice()

@@ -1,0 +1,72 @@
+"""The command line: flags, their defaults, and a real process serving until SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import socket
+import sys
+
+import aiohttp
+
+from sidecar.fake_provider import add_arguments, run_from_args
+from sidecar.fake_provider.cli import config_from_args
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def test_defaults():
+    """Without flags: 127.0.0.1:9000, name fake, no delays, no faults."""
+    args = parse()
+    assert (args.host, args.port) == ("127.0.0.1", 9000)
+    config = config_from_args(args)
+    assert (config.name, config.latency_ms, config.fault, config.fault_rate) == ("fake", 0, None, 0)
+
+
+def test_fault_without_rate_applies_always():
+    """``--fault`` alone applies to every request; ``--fault-rate`` overrides."""
+    assert config_from_args(parse("--fault", "status=503")).fault_rate == 1.0
+    assert config_from_args(parse("--fault", "status=503", "--fault-rate", "0.1")).fault_rate == 0.1
+
+
+def test_bad_option_exits_2(capsys):
+    """An invalid option value is reported and the exit code is 2."""
+    assert run_from_args(parse("--fault", "explode")) == 2
+    assert "unknown fault kind" in capsys.readouterr().err
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def test_process_serves_until_sigterm():
+    """``python -m sidecar.fake_provider`` serves requests and exits 0 on SIGTERM."""
+    port = free_port()
+    argv = ["-m", "sidecar.fake_provider", "--port", str(port), "--name", "cli", "--reply", "pong"]
+    process = await asyncio.create_subprocess_exec(sys.executable, *argv, stderr=asyncio.subprocess.PIPE)
+    try:
+        assert process.stderr is not None
+        line = await asyncio.wait_for(process.stderr.readline(), timeout=10)
+        assert f"listening on http://127.0.0.1:{port}" in line.decode()
+        body = {"model": "m", "messages": [{"role": "user", "content": "ping"}]}
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=body) as response,
+        ):
+            answer = await response.json()
+        assert answer["choices"][0]["message"]["content"] == "pong"
+        assert response.headers["x-fake-server"] == "cli"
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), timeout=10) == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()

@@ -1,0 +1,164 @@
+"""The Gemini dialect, driven by the official google-genai SDK (and raw HTTP for the stream framings)."""
+
+from __future__ import annotations
+
+import aiohttp
+import orjson
+from google.genai import types
+
+from sidecar.sse import SSEParser
+
+WEATHER = types.FunctionDeclaration(
+    name="get_weather",
+    parameters=types.Schema(
+        type=types.Type.OBJECT,
+        properties={
+            "city": types.Schema(type=types.Type.STRING),
+            "days": types.Schema(type=types.Type.INTEGER),
+            "metric": types.Schema(type=types.Type.BOOLEAN),
+        },
+        required=["city", "days", "metric"],
+    ),
+)
+NO_AUTO_CALLS = types.AutomaticFunctionCallingConfig(disable=True)
+REQUEST = {"contents": [{"role": "user", "parts": [{"text": "one two three"}]}]}
+
+
+async def test_generate_content_echo(fake, gemini_for):
+    """generateContent echoes the last user text with finishReason STOP, usage, modelVersion, responseId."""
+    client = gemini_for(await fake())
+    result = await client.aio.models.generate_content(model="gemini-2.5-flash", contents="hello gemini")
+    assert result.text == "hello gemini"
+    assert result.candidates is not None
+    assert result.candidates[0].finish_reason == types.FinishReason.STOP
+    assert result.model_version == "gemini-2.5-flash"
+    assert result.response_id
+    assert result.usage_metadata is not None
+    assert result.usage_metadata.candidates_token_count == 3
+    assert result.usage_metadata.cached_content_token_count == 0
+
+
+async def test_stream_usage_in_last_fragment(fake, gemini_for):
+    """streamGenerateContent fragments join to the reply and only the last one carries usageMetadata."""
+    client = gemini_for(await fake())
+    stream = await client.aio.models.generate_content_stream(model="gemini-2.5-flash", contents="a b c d")
+    chunks = [chunk async for chunk in stream]
+    assert "".join(chunk.text or "" for chunk in chunks) == "a b c d"
+    assert [chunk.usage_metadata is not None for chunk in chunks] == [False, False, False, True]
+
+
+async def test_stream_wire_framings(fake):
+    """With alt=sse each event is a JSON fragment; without it the fragments form one JSON array."""
+    server = await fake()
+    url = server.make_url("/v1beta/models/gemini-2.5-flash:streamGenerateContent")
+    async with aiohttp.ClientSession() as session:
+        async with session.post(url.with_query(alt="sse"), json=REQUEST) as response:
+            assert response.headers["content-type"].startswith("text/event-stream")
+            events = SSEParser().feed(await response.read())
+        async with session.post(url, json=REQUEST) as response:
+            array = orjson.loads(await response.read())
+    fragments = [orjson.loads(event.data) for event in events]
+    assert [fragment["candidates"] for fragment in fragments] == [
+        fragment["candidates"] for fragment in array
+    ]
+    assert len(fragments) == 3
+    assert fragments[-1]["candidates"][0]["finishReason"] == "STOP"
+
+
+async def test_function_call(fake, gemini_for):
+    """``fake:tool`` answers a functionCall part with example arguments."""
+    client = gemini_for(await fake())
+    config = types.GenerateContentConfig(
+        tools=[types.Tool(function_declarations=[WEATHER])], automatic_function_calling=NO_AUTO_CALLS
+    )
+    result = await client.aio.models.generate_content(
+        model="gemini-2.5-flash", contents="fake:tool", config=config
+    )
+    calls = result.function_calls or []
+    assert [(call.name, call.args) for call in calls] == [
+        ("get_weather", {"city": "test", "days": 1, "metric": True})
+    ]
+
+
+async def test_forced_call_then_function_response(fake, gemini_for):
+    """Mode ANY forces a call; a following functionResponse turn gets a text reply."""
+    client = gemini_for(await fake())
+    config = types.GenerateContentConfig(
+        tools=[types.Tool(function_declarations=[WEATHER])],
+        tool_config=types.ToolConfig(
+            function_calling_config=types.FunctionCallingConfig(mode=types.FunctionCallingConfigMode.ANY)
+        ),
+        automatic_function_calling=NO_AUTO_CALLS,
+    )
+    forced = await client.aio.models.generate_content(model="m", contents="weather?", config=config)
+    assert forced.function_calls
+    contents = [
+        types.Content(role="user", parts=[types.Part(text="weather?")]),
+        types.Content(role="model", parts=[types.Part(function_call=forced.function_calls[0])]),
+        types.Content(
+            role="user",
+            parts=[types.Part.from_function_response(name="get_weather", response={"sky": "clear"})],
+        ),
+    ]
+    answer = await client.aio.models.generate_content(model="m", contents=contents, config=config)
+    assert answer.text == 'Tool result received: {"sky":"clear"}'
+
+
+async def test_count_tokens(fake, gemini_for):
+    """countTokens estimates ~4 characters per token."""
+    client = gemini_for(await fake())
+    counted = await client.aio.models.count_tokens(model="gemini-2.5-flash", contents="abcdefghi")
+    assert counted.total_tokens == 3
+
+
+async def test_embeddings(fake, gemini_for):
+    """embed_content answers one deterministic vector per input with the requested dimensionality."""
+    client = gemini_for(await fake())
+    config = types.EmbedContentConfig(output_dimensionality=16)
+    first = await client.aio.models.embed_content(
+        model="text-embedding-004", contents=["a", "b"], config=config
+    )
+    again = await client.aio.models.embed_content(model="text-embedding-004", contents=["a"], config=config)
+    assert first.embeddings is not None
+    assert again.embeddings is not None
+    assert [len(item.values or []) for item in first.embeddings] == [16, 16]
+    assert first.embeddings[0].values == again.embeddings[0].values
+
+
+async def test_embed_content_and_v1_prefix(fake):
+    """:embedContent answers one vector and Gemini paths also work under /v1/."""
+    server = await fake()
+    body = {"content": {"parts": [{"text": "x"}]}, "outputDimensionality": 4}
+    async with aiohttp.ClientSession() as session:
+        async with session.post(
+            server.make_url("/v1/models/text-embedding-004:embedContent"), json=body
+        ) as response:
+            embedded = await response.json()
+        async with session.post(server.make_url("/v1/models/g:generateContent"), json=REQUEST) as response:
+            generated = await response.json()
+    assert len(embedded["embedding"]["values"]) == 4
+    assert generated["candidates"][0]["content"]["parts"][0]["text"] == "one two three"
+
+
+async def test_unknown_method_is_gemini_404(fake):
+    """An unknown model method answers 404 in Gemini's google.rpc.Status shape."""
+    server = await fake()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(server.make_url("/v1beta/models/m:frobnicate"), json={}) as response,
+    ):
+        body = await response.json()
+    assert response.status == 404
+    assert body["error"]["status"] == "NOT_FOUND"
+
+
+async def test_invalid_request_is_400(fake):
+    """A request without contents is rejected with 400 INVALID_ARGUMENT."""
+    server = await fake()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(server.make_url("/v1beta/models/m:generateContent"), json={}) as response,
+    ):
+        body = await response.json()
+    assert response.status == 400
+    assert body["error"]["status"] == "INVALID_ARGUMENT"
