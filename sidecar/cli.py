@@ -1,10 +1,10 @@
 """The ``llm-sidecar`` command.
 
-    llm-sidecar run --policy FILE [--host H] [--port P]   serve (env: SIDECAR_POLICY, SIDECAR_HOST, ...)
-    llm-sidecar validate FILE...                          check policies: exit 0, or 1 listing every error
-    llm-sidecar explain --policy FILE --request REQ.json  which route a request takes, and why
-    llm-sidecar fake-provider [--port P] ...              a fake OpenAI/Anthropic/Gemini server
-    llm-sidecar demo                                      fake providers + the sidecar on a demo policy
+llm-sidecar run --policy FILE [--host H] [--port P]   serve (env: SIDECAR_POLICY, SIDECAR_HOST, ...)
+llm-sidecar validate FILE...                          check policies: exit 0, or 1 listing every error
+llm-sidecar explain --policy FILE --request REQ.json  which route a request takes, and why
+llm-sidecar fake-provider [--port P] ...              a fake OpenAI/Anthropic/Gemini server
+llm-sidecar demo                                      fake providers + the sidecar on a demo policy
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Sequence
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -172,7 +173,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
             print(f"{args.policy}: {error}", file=sys.stderr)
         return EXIT_INVALID
     try:
-        raw = sys.stdin.buffer.read() if args.request == "-" else open(args.request, "rb").read()
+        raw = sys.stdin.buffer.read() if args.request == "-" else Path(args.request).read_bytes()
         body = orjson.loads(raw)
         if not isinstance(body, dict):
             raise ValueError("the request must be a JSON object")
@@ -202,21 +203,33 @@ def explain_report(policy: Policy, request: RouteRequest) -> dict[str, Any]:
         for v in verdicts
     ]
     result: dict[str, Any] = {
-        "request": {"dialect": str(request.dialect), "operation": str(request.operation), "model": request.model,
-                    "app": request.app},
+        "request": {
+            "dialect": str(request.dialect),
+            "operation": str(request.operation),
+            "model": request.model,
+            "app": request.app,
+        },
         "rules": rules,
         "route": None,
     }
     if chosen is not None:
-        how = "rule" if chosen in policy.routes else ("model name" if chosen.path.startswith("models.") else "default")
+        how = (
+            "rule"
+            if chosen in policy.routes
+            else ("model name" if chosen.path.startswith("models.") else "default")
+        )
         result["route"] = {
             "name": chosen.name,
             "path": chosen.path,
             "chosen_by": how,
             "deny": chosen.deny.message if chosen.deny else None,
             "targets": [
-                {"model": t.name, "provider": t.provider.name, "upstream_model": t.upstream_model,
-                 "dialect": str(t.provider.wire_dialect(request.dialect))}
+                {
+                    "model": t.name,
+                    "provider": t.provider.name,
+                    "upstream_model": t.upstream_model,
+                    "dialect": str(t.provider.wire_dialect(request.dialect)),
+                }
                 for t in chosen.chain
             ],
         }
@@ -234,10 +247,13 @@ def _explain_text(report: dict[str, Any]) -> str:
     if route is None:
         lines.append("=> no route: the caller gets 404 model_not_found")
     elif route["deny"]:
-        lines.append(f"=> {route['name']} ({route['path']}, by {route['chosen_by']}): denied: {route['deny']}")
+        lines.append(
+            f"=> {route['name']} ({route['path']}, by {route['chosen_by']}): denied: {route['deny']}"
+        )
     else:
-        chain = " -> ".join(f"{t['model']} ({t['provider']}/{t['upstream_model']}, {t['dialect']})"
-                            for t in route["targets"])
+        chain = " -> ".join(
+            f"{t['model']} ({t['provider']}/{t['upstream_model']}, {t['dialect']})" for t in route["targets"]
+        )
         lines.append(f"=> {route['name']} ({route['path']}, by {route['chosen_by']}): {chain}")
     return "\n".join(lines)
 
@@ -248,14 +264,34 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     demo_policy = str(resources.files("sidecar").joinpath("demo/policy.yaml"))
     children = [
-        subprocess.Popen([sys.executable, "-m", "sidecar", "fake-provider", "--port", str(port), "--name", name,
-                          "--ttft-ms", "150", "--tokens-per-s", "40"])
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "sidecar",
+                "fake-provider",
+                "--port",
+                str(port),
+                "--name",
+                name,
+                "--ttft-ms",
+                "150",
+                "--tokens-per-s",
+                "40",
+            ]
+        )
         for port, name in ((9101, "fake-openai"), (9102, "fake-anthropic"), (9103, "fake-gemini"))
     ]
-    print(f"llm-sidecar demo: fake providers on 9101-9103, sidecar on http://127.0.0.1:{args.port}", file=sys.stderr)
-    print(f"  try: curl -s http://127.0.0.1:{args.port}/v1/chat/completions -H 'content-type: application/json' "
-          "-d '{\"model\": \"smart\", \"messages\": [{\"role\": \"user\", \"content\": \"hello\"}]}'",
-          file=sys.stderr)
+    print(
+        f"llm-sidecar demo: fake providers on 9101-9103, sidecar on http://127.0.0.1:{args.port}",
+        file=sys.stderr,
+    )
+    print(
+        f"  try: curl -s http://127.0.0.1:{args.port}/v1/chat/completions "
+        "-H 'content-type: application/json' "
+        '-d \'{"model": "smart", "messages": [{"role": "user", "content": "hello"}]}\'',
+        file=sys.stderr,
+    )
     try:
         settings = Settings.from_env(os.environ, policy_path=demo_policy, port=args.port)
         return _serve(settings, time.monotonic())

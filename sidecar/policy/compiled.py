@@ -23,6 +23,7 @@ from ..dialects import Dialect
 from .conditions import Condition, ModelIs, RouteRequest, build_conditions
 from .spec import (
     ApiKeySpec,
+    BackoffSpec,
     BreakerSpec,
     BulkheadSpec,
     Capability,
@@ -48,6 +49,7 @@ _PROVIDER_DIALECT = {
 
 BUILTIN_RESILIENCE = ResilienceSpec(
     max_attempts_per_target=2,
+    backoff=BackoffSpec(),
     deadline_s=120.0,
     rate_limit_max_wait_s=5.0,
     fallback_on=frozenset({500, 502, 503, 504, 529}),

@@ -45,7 +45,11 @@ class ApiKeySpec(_Spec):
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ApiKeySpec:
-        chosen = [name for name, on in (("env", self.env), ("file", self.file), ("passthrough", self.passthrough)) if on]
+        chosen = [
+            name
+            for name, on in (("env", self.env), ("file", self.file), ("passthrough", self.passthrough))
+            if on
+        ]
         if len(chosen) != 1:
             raise ValueError("set exactly one of env, file, passthrough")
         return self
@@ -189,7 +193,9 @@ class ResilienceSpec(_Spec):
     )
     backoff: BackoffSpec | None = None
     rate_limit_max_wait_s: float | None = Field(
-        None, ge=0, description="Wait out a 429 on the same target at most this long, else fall back. Default 5."
+        None,
+        ge=0,
+        description="Wait out a 429 on the same target at most this long, else fall back. Default 5.",
     )
     fallback_on: frozenset[Annotated[int, Field(ge=400, le=599)]] | None = Field(
         None, description="Upstream statuses that fall back. Default [500, 502, 503, 504, 529]."
@@ -217,9 +223,13 @@ class MatchSpec(_Spec):
 
     model: StringOrList | None = Field(None, description="The model the app asked for.")
     headers: dict[str, StringOrList] | None = Field(None, description="Request header name -> value glob(s).")
-    app: StringOrList | None = Field(None, description="The calling app: x-sidecar-app header or SIDECAR_APP.")
+    app: StringOrList | None = Field(
+        None, description="The calling app: x-sidecar-app header or SIDECAR_APP."
+    )
     dialect: list[Literal["openai", "anthropic", "gemini"]] | None = None
-    operation: list[Literal["chat", "text_completion", "embeddings", "responses", "count_tokens"]] | None = None
+    operation: list[Literal["chat", "text_completion", "embeddings", "responses", "count_tokens"]] | None = (
+        None
+    )
 
 
 class DenySpec(_Spec):

@@ -8,7 +8,7 @@ from typing import Any
 from ..cost import cost_usd
 from ..telemetry import Telemetry
 from ..telemetry.logging import get_logger
-from .exchange import Exchange
+from .exchange import Exchange, telemetry_usage
 
 
 class AccessLog:
@@ -38,7 +38,7 @@ class AccessLog:
             provider=served.provider.name if served else None,
             attempts=exchange.calls(),
             fallback_reason=exchange.fallback_reason,
-            usage=usage,
+            usage=telemetry_usage(usage),
             cost_usd=cost,
             error_type=exchange.stream_error or (None if status < 400 else str(status)),
             streamed=exchange.stream,

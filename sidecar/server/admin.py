@@ -77,7 +77,8 @@ async def status(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     state = request.app[SidecarState.KEY]
     return web.Response(
-        body=state.telemetry.metrics_text(), headers={"content-type": "text/plain; version=0.0.4; charset=utf-8"}
+        body=state.telemetry.metrics_text(),
+        headers={"content-type": "text/plain; version=0.0.4; charset=utf-8"},
     )
 
 

@@ -47,7 +47,9 @@ WATCHER_KEY = web.AppKey("policy_watcher", PolicyWatcher)
 log = get_logger("sidecar.server")
 
 
-def build_state(settings: Settings, policy: Policy, telemetry: Telemetry, env: Mapping[str, str]) -> SidecarState:
+def build_state(
+    settings: Settings, policy: Policy, telemetry: Telemetry, env: Mapping[str, str]
+) -> SidecarState:
     def on_transition(target: str, before: str, after: str, reason: str) -> None:
         log.warning("breaker_transition", target=target, from_state=before, to_state=after, reason=reason)
         telemetry.breaker_transition(target=target, from_state=before, to_state=after)
@@ -62,7 +64,9 @@ def build_state(settings: Settings, policy: Policy, telemetry: Telemetry, env: M
 
 
 def build_app(state: SidecarState) -> web.Application:
-    app = web.Application(client_max_size=state.settings.max_body_bytes, handler_args={"max_field_size": 65536})
+    app = web.Application(
+        client_max_size=state.settings.max_body_bytes, handler_args={"max_field_size": 65536}
+    )
     app[SidecarState.KEY] = state
     app.cleanup_ctx.append(partial(_lifecycle, state=state))
     return app
@@ -75,8 +79,9 @@ async def _lifecycle(app: web.Application, *, state: SidecarState) -> AsyncItera
     access = AccessLog()
     router = app.router
     for endpoint in (*OPENAI_ENDPOINTS, *ANTHROPIC_ENDPOINTS):
-        router.add_post(endpoint.path, partial(_proxy, endpoint=endpoint, pipeline=pipeline, state=state,
-                                               access=access))
+        router.add_post(
+            endpoint.path, partial(_proxy, endpoint=endpoint, pipeline=pipeline, state=state, access=access)
+        )
     gemini = GEMINI_ENDPOINTS["generateContent"]  # read_request narrows it to the method in the path
     for path in GEMINI_PATHS:
         router.add_post(path, partial(_proxy, endpoint=gemini, pipeline=pipeline, state=state, access=access))
@@ -90,7 +95,9 @@ async def _lifecycle(app: web.Application, *, state: SidecarState) -> AsyncItera
     def on_reload(ok: bool, policy: Policy | None, errors: list[str]) -> None:
         state.telemetry.policy_reload(ok=ok)
         if ok and policy is not None:
-            log.info("policy_reloaded", version=policy.version, source=policy.source, routes=len(policy.routes))
+            log.info(
+                "policy_reloaded", version=policy.version, source=policy.source, routes=len(policy.routes)
+            )
         else:
             log.error("policy_rejected", errors=errors, serving_version=state.holder.policy.version)
 
@@ -99,8 +106,11 @@ async def _lifecycle(app: web.Application, *, state: SidecarState) -> AsyncItera
             log.info("key_file_reloaded", path=path)
 
     watcher = PolicyWatcher(
-        state.holder.policy.source, state.holder, interval=state.settings.reload_interval_s,
-        on_reload=on_reload, on_tick=on_tick,
+        state.holder.policy.source,
+        state.holder,
+        interval=state.settings.reload_interval_s,
+        on_reload=on_reload,
+        on_tick=on_tick,
     )
     app[WATCHER_KEY] = watcher
     task = asyncio.create_task(watcher.run(), name="policy-watcher")
@@ -113,8 +123,9 @@ async def _lifecycle(app: web.Application, *, state: SidecarState) -> AsyncItera
 
 async def _not_found(request: web.Request) -> web.Response:
     dialect = dialect_of_path(request.path, dict(request.headers))
-    return error_response(dialect, RequestFailed(404, f"unknown path {request.method} {request.path}",
-                                                 code="unknown_path"))
+    return error_response(
+        dialect, RequestFailed(404, f"unknown path {request.method} {request.path}", code="unknown_path")
+    )
 
 
 async def _proxy(
@@ -122,8 +133,13 @@ async def _proxy(
 ) -> web.StreamResponse:
     policy = state.holder.policy  # this request keeps this policy to its end
     trace = state.telemetry.start_request(
-        method=request.method, path=request.path, headers=request.headers, dialect=str(endpoint.dialect),
-        operation=str(endpoint.operation), requested_model=None, stream=False,
+        method=request.method,
+        path=request.path,
+        headers=request.headers,
+        dialect=str(endpoint.dialect),
+        operation=str(endpoint.operation),
+        requested_model=None,
+        stream=False,
     )
     exchange = Exchange(request, endpoint, policy, os.urandom(8).hex(), trace)
     response: web.StreamResponse | None = None
@@ -146,10 +162,20 @@ async def _proxy(
         status = 499  # the client went away; the upstream call was cancelled with this task
         raise
     except Exception as exc:
-        log.error("internal_error", request_id=exchange.request_id, error=repr(exc),
-                  traceback=traceback.format_exc())
-        response = error_response(endpoint.dialect, RequestFailed(
-            500, f"internal error in llm-sidecar (request id {exchange.request_id})", code="internal_error"))
+        log.error(
+            "internal_error",
+            request_id=exchange.request_id,
+            error=repr(exc),
+            traceback=traceback.format_exc(),
+        )
+        response = error_response(
+            endpoint.dialect,
+            RequestFailed(
+                500,
+                f"internal error in llm-sidecar (request id {exchange.request_id})",
+                code="internal_error",
+            ),
+        )
         return response
     finally:
         access.record(exchange, status, state.telemetry)
@@ -159,8 +185,13 @@ async def serve(state: SidecarState, *, ready: asyncio.Event | None = None) -> N
     """Serve until SIGTERM or SIGINT, then drain within the drain timeout."""
     settings = state.settings
     app = build_app(state)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, handler_cancellation=True,
-                           shutdown_timeout=settings.drain_timeout_s)
+    runner = web.AppRunner(
+        app,
+        access_log=None,
+        handle_signals=False,
+        handler_cancellation=True,
+        shutdown_timeout=settings.drain_timeout_s,
+    )
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, backlog=1024)
     await site.start()
@@ -174,8 +205,14 @@ async def serve(state: SidecarState, *, ready: asyncio.Event | None = None) -> N
         await health_runner.setup()
         await web.TCPSite(health_runner, settings.health_host, settings.health_port).start()
     state.listening = True
-    log.info("listening", host=settings.host, port=settings.port, health_port=settings.health_port,
-             policy_version=state.holder.policy.version, startup_s=round(time.monotonic() - state.started, 3))
+    log.info(
+        "listening",
+        host=settings.host,
+        port=settings.port,
+        health_port=settings.health_port,
+        policy_version=state.holder.policy.version,
+        startup_s=round(time.monotonic() - state.started, 3),
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

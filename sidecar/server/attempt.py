@@ -30,12 +30,21 @@ from ..policy.spec import TimeoutsSpec
 from ..resilience.classify import (
     Outcome,
     OutcomeKind,
+    TimeoutPhase,
     classify_exception,
     classify_response,
     classify_timeout,
 )
-from ..telemetry import AttemptTrace, Usage
-from ..translate import TranslateOptions, extract_usage, translate_error, translate_request, translate_response
+from ..telemetry import AttemptTrace
+from ..translate import (
+    TranslateOptions,
+    Usage,
+    extract_usage,
+    gemini_embedding_method,
+    translate_error,
+    translate_request,
+    translate_response,
+)
 from ..upstream import RESPONSE_DROP, upstream_headers, upstream_url
 from .exchange import Exchange
 from .stream import relay_stream
@@ -71,7 +80,9 @@ def prepare(exchange: Exchange, target: Target, unsupported: str) -> Prepared:
     caller = exchange.endpoint.dialect
     wire = target.provider.wire_dialect(caller)
     body = exchange.body or {}
-    include_usage = bool((body.get("stream_options") or {}).get("include_usage")) if exchange.stream else False
+    include_usage = (
+        bool((body.get("stream_options") or {}).get("include_usage")) if exchange.stream else False
+    )
     dropped: tuple[str, ...] = ()
     if wire is caller:
         if exchange.endpoint.model_in_path:
@@ -94,16 +105,20 @@ def prepare(exchange: Exchange, target: Target, unsupported: str) -> Prepared:
             operation=exchange.endpoint.operation,
             target_model=target.upstream_model,
             options=options,
+            stream=exchange.stream,
         )
         dropped = tuple(dropped_list)
-        if wire is not Dialect.GEMINI and exchange.endpoint.operation in (Operation.CHAT, Operation.GENERATE_CONTENT):
+        if wire is not Dialect.GEMINI and exchange.endpoint.operation in (
+            Operation.CHAT,
+            Operation.GENERATE_CONTENT,
+        ):
             translated["stream"] = exchange.stream
             if exchange.stream and wire is Dialect.OPENAI:
                 translated["stream_options"] = {"include_usage": True}
         data = orjson.dumps(translated)
     gemini_method = exchange.gemini_method if wire is caller else ""
     if wire is Dialect.GEMINI and not gemini_method and exchange.endpoint.operation is Operation.EMBEDDINGS:
-        gemini_method = "batchEmbedContents" if isinstance(body.get("input"), list) else "embedContent"
+        gemini_method = gemini_embedding_method(body)
     url = upstream_url(
         target.provider,
         wire,
@@ -149,7 +164,7 @@ class Attempt:
         first_byte_s = min(timeouts.first_byte_s, budget_s)
         started = time.monotonic()
         response: aiohttp.ClientResponse | None = None
-        phase = "first_byte"
+        phase: TimeoutPhase = "first_byte"
         try:
             async with asyncio.timeout(first_byte_s):
                 response = await self._session.post(
@@ -164,9 +179,8 @@ class Attempt:
                 body = await response.read()
             return self._judge(exchange, prepared, response, body)
         except TimeoutError as exc:
-            if isinstance(exc, aiohttp.ServerTimeoutError):
-                kind = "connect" if "connect" in str(exc).lower() else "idle"
-                return AttemptResult(classify_timeout(kind))
+            if isinstance(exc, aiohttp.ServerTimeoutError):  # the socket's connect or read timeout
+                return AttemptResult(classify_exception(exc, timeout_phase="idle"))
             return AttemptResult(classify_timeout(phase))
         except (aiohttp.ClientError, OSError) as exc:
             return AttemptResult(classify_exception(exc))
@@ -199,11 +213,18 @@ class Attempt:
             return AttemptResult(Outcome.failure("malformed_response", "upstream sent invalid JSON"))
         if not isinstance(parsed, dict):
             return AttemptResult(Outcome.failure("malformed_response", "upstream sent a non-object body"))
+        if isinstance(parsed.get("error"), dict) and not _has_answer(parsed):
+            # a 200 carrying an error object: the upstream lies about its status
+            return AttemptResult(
+                Outcome.failure("error_in_success", "upstream sent an error with status 200")
+            )
         result = AttemptResult(outcome, upstream_status=status)
         result.usage = extract_usage(wire, parsed)
         result.response_model = _str(parsed.get("model") or parsed.get("modelVersion"))
         result.response_id = _str(parsed.get("id") or parsed.get("responseId"))
+        relay_headers["content-type"] = response.headers.get("content-type", "application/json")
         if wire is not caller:
+            relay_headers["content-type"] = "application/json"
             out = translate_response(
                 parsed,
                 source=wire,
@@ -212,7 +233,7 @@ class Attempt:
                 model=prepared.target.upstream_model,
             )
             body = orjson.dumps(out)
-        result.response = web.Response(status=status, body=body, headers=relay_headers, content_type="application/json")
+        result.response = web.Response(status=status, body=body, headers=relay_headers)
         return result
 
 
@@ -224,7 +245,12 @@ def error_passthrough(exchange: Exchange, wire: Dialect, result: AttemptResult) 
     if wire is not caller:
         body = orjson.dumps(translate_error(status, body, source=wire, target=caller))
     headers = {k: v for k, v in result.upstream_headers.items() if k.lower() != "content-type"}
-    return web.Response(status=status, body=body, headers=headers, content_type="application/json")
+    headers["content-type"] = "application/json"
+    return web.Response(status=status, body=body, headers=headers)
+
+
+def _has_answer(body: dict[str, Any]) -> bool:
+    return any(key in body for key in ("choices", "content", "candidates", "data", "output", "embedding"))
 
 
 def _str(value: Any) -> str | None:

@@ -53,6 +53,7 @@ def dialect_of_path(path: str, headers: dict[str, str] | None = None) -> Dialect
         return Dialect.ANTHROPIC
     return Dialect.OPENAI
 
+
 GEMINI_ENDPOINTS = {
     method: Endpoint(Dialect.GEMINI, operation, GEMINI_PATHS[0], True)
     for method, (operation, _) in GEMINI_METHODS.items()

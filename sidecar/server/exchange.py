@@ -9,10 +9,19 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from ..policy.compiled import Policy, Route, Target
+from ..telemetry import Usage as TelemetryUsage
 from .endpoints import Endpoint
 
 if TYPE_CHECKING:
-    from ..telemetry import RequestTrace, Usage
+    from ..telemetry import RequestTrace
+    from ..translate import Usage
+
+
+def telemetry_usage(usage: Usage | None) -> TelemetryUsage | None:
+    """The translation layer's usage in the telemetry facade's terms."""
+    if usage is None:
+        return None
+    return TelemetryUsage(usage.input_tokens, usage.output_tokens, usage.cached_tokens)
 
 
 @dataclass(slots=True)

@@ -26,11 +26,11 @@ from ..policy.compiled import Target
 from ..resilience.backoff import Backoff, rate_limited_delay
 from ..resilience.bulkhead import BulkheadFull
 from ..resilience.classify import Outcome, OutcomeKind
-from ..translate import UnsupportedParameter
+from ..translate import TranslationError, UnsupportedParameter
 from ..upstream import NoEquivalentOperation
 from .attempt import Attempt, AttemptResult, error_passthrough, prepare
 from .errors import RequestFailed
-from .exchange import AttemptRecord, Exchange
+from .exchange import AttemptRecord, Exchange, telemetry_usage
 from .last_resort import answer_last_resort
 from .stream import exchange_headers
 from .targets import TargetStates
@@ -57,6 +57,7 @@ class Executor:
         backoff = Backoff(settings.backoff.base_s, settings.backoff.cap_s, self._states.rng)
         chain = route.chain
         last: tuple[Target, AttemptResult] | None = None
+        untranslatable: list[str] = []
         index = 0
         while index < len(chain):
             target = chain[index]
@@ -73,13 +74,15 @@ class Executor:
             except UnsupportedParameter as exc:
                 raise RequestFailed(
                     400,
-                    f"parameter {exc.name!r} has no equivalent on {target.provider.kind} (model {target.name}); "
+                    f"parameter {exc.name!r} has no equivalent on {target.provider.kind} "
+                    f"(model {target.name}); "
                     "the policy refuses it (unsupported_params: error)",
                     code="unsupported_parameter",
                     param=exc.name,
                 ) from None
-            except NoEquivalentOperation:
-                self._skip(exchange, target, "unsupported_operation")
+            except (NoEquivalentOperation, TranslationError) as exc:
+                self._skip(exchange, target, "untranslatable")
+                untranslatable.append(f"{target.name}: {exc}")
                 continue
             state.budget.record_request()
             timeouts = settings.timeouts or target.provider.timeouts
@@ -137,7 +140,7 @@ class Executor:
                     response_model=result.response_model,
                     response_id=result.response_id,
                     finish_reasons=result.finish_reasons,
-                    usage=result.usage,
+                    usage=telemetry_usage(result.usage),
                 )
                 exchange.attempts.append(
                     AttemptRecord(
@@ -171,30 +174,44 @@ class Executor:
                     break
                 if outcome.kind is OutcomeKind.FALLBACK and not is_last:
                     break
-                if outcome.kind is OutcomeKind.RETRY_SAME and not is_last:
+                if outcome.kind is OutcomeKind.RETRY_SAME:
                     hint = outcome.retry_after_s
                     if hint is not None and hint > settings.rate_limit_max_wait_s:
-                        break
+                        break  # not worth waiting: next target, or the 429 itself to the caller
             if index < len(chain) and exchange.fallback_reason:
                 exchange.trace.fallback(from_target=target.key, reason=exchange.fallback_reason)
             if time.monotonic() >= deadline:
                 break
+        if untranslatable and not exchange.calls():
+            raise RequestFailed(
+                400,
+                "no target of the route can take this request: " + "; ".join(untranslatable),
+                code="untranslatable_request",
+            )
         return await answer_last_resort(exchange, last)
 
     def _retry_delay(
         self, last: tuple[Target, AttemptResult] | None, backoff: Backoff, attempt_no: int
     ) -> float | None:
         outcome: Outcome | None = last[1].outcome if last else None
-        if outcome is not None and outcome.kind is OutcomeKind.RETRY_SAME and outcome.retry_after_s is not None:
+        if (
+            outcome is not None
+            and outcome.kind is OutcomeKind.RETRY_SAME
+            and outcome.retry_after_s is not None
+        ):
             return rate_limited_delay(outcome.retry_after_s, self._states.rng)
         return backoff.delay(attempt_no - 1)
 
     def _skip(self, exchange: Exchange, target: Target, reason: str) -> None:
-        exchange.attempts.append(AttemptRecord(target.name, target.provider.name, reason, None, 0.0, called=False))
+        exchange.attempts.append(
+            AttemptRecord(target.name, target.provider.name, reason, None, 0.0, called=False)
+        )
         exchange.trace.skipped(target=target.key, reason=reason)
         exchange.fallback_reason = exchange.fallback_reason or reason
 
-    def _larger_context(self, exchange: Exchange, chain: tuple[Target, ...], index: int, failed: Target) -> int:
+    def _larger_context(
+        self, exchange: Exchange, chain: tuple[Target, ...], index: int, failed: Target
+    ) -> int:
         """The index of the next target whose context window beats ``failed``'s; skipped ones recorded."""
         floor = failed.context_window or 0
         while index < len(chain):

@@ -30,7 +30,9 @@ if TYPE_CHECKING:
     from .exchange import Exchange
 
 
-async def answer_last_resort(exchange: Exchange, last: tuple[Target, AttemptResult] | None) -> web.StreamResponse:
+async def answer_last_resort(
+    exchange: Exchange, last: tuple[Target, AttemptResult] | None
+) -> web.StreamResponse:
     assert exchange.route is not None
     spec = exchange.route.settings.resilience.last_resort
     assert spec is not None
@@ -84,17 +86,22 @@ def _openai_completion(text: str, model: str) -> dict[str, object]:
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
-        ],
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
     }
 
 
 def _openai_chunks(text: str, model: str) -> list[SSEEvent]:
-    base = {"id": f"chatcmpl-degraded-{uuid.uuid4().hex[:12]}", "object": "chat.completion.chunk",
-            "created": int(time.time()), "model": model}
-    first = {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": text}, "finish_reason": None}]}
+    base = {
+        "id": f"chatcmpl-degraded-{uuid.uuid4().hex[:12]}",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+    }
+    first = {
+        **base,
+        "choices": [{"index": 0, "delta": {"role": "assistant", "content": text}, "finish_reason": None}],
+    }
     last = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
     return [SSEEvent(orjson.dumps(first)), SSEEvent(orjson.dumps(last)), SSEEvent(b"[DONE]")]
 
@@ -104,12 +111,18 @@ async def _static_answer(exchange: Exchange, text: str, headers: dict[str, str])
     model = exchange.requested_model or "degraded"
     headers = {**headers, "x-sidecar-degraded": "static"}
     if exchange.endpoint.operation not in (Operation.CHAT, Operation.GENERATE_CONTENT):
-        raise RequestFailed(503, "every target failed and a static answer fits only chat", code="all_targets_failed",
-                            headers=headers)
+        raise RequestFailed(
+            503,
+            "every target failed and a static answer fits only chat",
+            code="all_targets_failed",
+            headers=headers,
+        )
     if not exchange.stream:
         body = _openai_completion(text, model)
         if caller is not Dialect.OPENAI:
-            body = translate_response(body, source=Dialect.OPENAI, target=caller, operation=Operation.CHAT, model=model)
+            body = translate_response(
+                body, source=Dialect.OPENAI, target=caller, operation=Operation.CHAT, model=model
+            )
         return web.json_response(body, headers=headers, dumps=lambda o: orjson.dumps(o).decode())
     events = _openai_chunks(text, model)
     if caller is Dialect.OPENAI:

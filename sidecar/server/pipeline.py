@@ -37,7 +37,8 @@ async def read_request(exchange: Exchange, call_next: Handler) -> web.StreamResp
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise RequestFailed(
-            413, f"request body exceeds the sidecar's limit of {request.client_max_size} bytes",
+            413,
+            f"request body exceeds the sidecar's limit of {request.client_max_size} bytes",
             code="body_too_large",
         ) from None
     if not raw:
@@ -58,22 +59,25 @@ async def read_request(exchange: Exchange, call_next: Handler) -> web.StreamResp
             raise RequestFailed(404, f"unknown Gemini method in {request.path!r}", code="unknown_path")
         if method == "streamGenerateContent" and request.query.get("alt") != "sse":
             raise RequestFailed(
-                400, "streamGenerateContent is served as server-sent events only: add ?alt=sse",
-                code="unsupported_stream_format", param="alt",
+                400,
+                "streamGenerateContent is served as server-sent events only: add ?alt=sse",
+                code="unsupported_stream_format",
+                param="alt",
             )
         exchange.requested_model = model.removeprefix("models/")
         exchange.gemini_method = method
         exchange.endpoint = GEMINI_ENDPOINTS[method]
         exchange.stream = GEMINI_METHODS[method][1]
     else:
-        model = request.match_info.get("model") if endpoint.model_in_path else body.get("model")
-        if not isinstance(model, str) or not model:
-            raise RequestFailed(400, "'model' is required and must be a non-empty string", code="invalid_model",
-                                param="model")
+        requested = request.match_info.get("model") if endpoint.model_in_path else body.get("model")
+        if not isinstance(requested, str) or not requested:
+            raise RequestFailed(
+                400, "'model' is required and must be a non-empty string", code="invalid_model", param="model"
+            )
         stream = body.get("stream", False)
         if not isinstance(stream, bool) and stream is not None:
             raise RequestFailed(400, "'stream' must be a boolean", code="invalid_type", param="stream")
-        exchange.requested_model = model
+        exchange.requested_model = requested
         exchange.stream = bool(stream)
     return await call_next(exchange)
 

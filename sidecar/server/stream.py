@@ -56,6 +56,18 @@ def is_preamble(dialect: Dialect, event: SSEEvent) -> bool:
     return False
 
 
+def malformed(dialect: Dialect, event: SSEEvent) -> bool:
+    """True when an event that must carry JSON does not (checked before the commit point only)."""
+    if dialect is Dialect.OPENAI and event.data == b"[DONE]":
+        return False
+    if dialect is Dialect.ANTHROPIC and event.event == "ping" and not event.data:
+        return False
+    try:
+        return not isinstance(orjson.loads(event.data), dict)
+    except orjson.JSONDecodeError:
+        return True
+
+
 def is_terminal(dialect: Dialect, operation: Operation, event: SSEEvent) -> bool:
     """True for the event that ends a stream normally in ``dialect``."""
     if dialect is Dialect.OPENAI:
@@ -125,6 +137,8 @@ async def relay_stream(
             out: list[bytes] = []
             for event in parser.feed(chunk):
                 failure = classify_stream_event(wire, event.event, event.data)
+                if failure is None and client is None and malformed(wire, event):
+                    failure = Outcome.failure("malformed_response", "upstream sent an event that is not JSON")
                 if failure is not None:
                     if client is None:
                         return AttemptResult(failure, upstream_status=response.status)
@@ -136,7 +150,7 @@ async def relay_stream(
                 if b"sage" in event.data:  # usage / usageMetadata
                     usage = extract_stream_usage(wire, event)
                     if usage is not None:
-                        result.usage = usage
+                        result.usage = usage if result.usage is None else result.usage.merge(usage)
                 if is_terminal(wire, operation, event):
                     ended = True
                 if translator is not None:

@@ -18,7 +18,9 @@ import orjson
 import structlog
 from opentelemetry import trace
 
-_SECRET_FIELDS = frozenset({"authorization", "api_key", "x-api-key", "api-key", "x-goog-api-key", "key", "token"})
+_SECRET_FIELDS = frozenset(
+    {"authorization", "api_key", "x-api-key", "api-key", "x-goog-api-key", "key", "token"}
+)
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 
@@ -46,8 +48,11 @@ def _render(_: Any, __: str, event: MutableMapping[str, Any]) -> bytes:
     return orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE, default=str)
 
 
-def configure_logging(level: str = "info", stream: Any = None) -> None:
-    """Route every structlog logger to JSON lines on ``stream`` (stdout) at ``level`` and above."""
+def configure_logging(level: str = "info", stream: Any = None, *, cache: bool = True) -> None:
+    """Route every structlog logger to JSON lines on ``stream`` (stdout) at ``level`` and above.
+
+    ``cache=False`` lets a later call re-route loggers already used (tests); the server caches.
+    """
     structlog.configure(
         processors=[
             structlog.processors.add_log_level,
@@ -58,9 +63,9 @@ def configure_logging(level: str = "info", stream: Any = None) -> None:
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level.lower()]),
         logger_factory=structlog.BytesLoggerFactory(stream or sys.stdout.buffer),
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=cache,
     )
 
 
 def get_logger(name: str) -> Any:
-    return structlog.get_logger(name).bind(logger=name)
+    return structlog.get_logger(component=name)  # lazy: picks up configure_logging called later

@@ -32,8 +32,13 @@ def errors_of(text: str) -> list[str]:
     return info.value.errors
 
 
-def request(model: str, headers: dict[str, str] | None = None, app: str = "", dialect: Dialect = Dialect.OPENAI,
-            operation: Operation = Operation.CHAT) -> RouteRequest:
+def request(
+    model: str,
+    headers: dict[str, str] | None = None,
+    app: str = "",
+    dialect: Dialect = Dialect.OPENAI,
+    operation: Operation = Operation.CHAT,
+) -> RouteRequest:
     return RouteRequest(dialect, operation, model, headers or {}, app)
 
 
@@ -45,7 +50,7 @@ def test_every_example_policy_loads(path: Path) -> None:
 
 
 def test_committed_schema_matches_the_code() -> None:
-    """policies/policy.schema.json is exactly what the models generate (run `llm-sidecar schema` to update)."""
+    """policies/policy.schema.json is exactly what the models generate (`llm-sidecar schema` updates it)."""
     committed = (ROOT / "policies/policy.schema.json").read_text()
     assert committed == policy_json_schema(), "regenerate: llm-sidecar schema > policies/policy.schema.json"
 

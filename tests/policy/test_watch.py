@@ -36,7 +36,9 @@ def default_target(holder: PolicyHolder) -> str:
 async def start(path: Path) -> tuple[PolicyHolder, asyncio.Task[None], list[tuple[bool, list[str]]]]:
     holder = PolicyHolder(load_policy(path))
     events: list[tuple[bool, list[str]]] = []
-    watcher = PolicyWatcher(str(path), holder, interval=0.1, on_reload=lambda ok, _, errs: events.append((ok, errs)))
+    watcher = PolicyWatcher(
+        str(path), holder, interval=0.1, on_reload=lambda ok, _, errs: events.append((ok, errs))
+    )
     return holder, asyncio.create_task(watcher.run()), events
 
 

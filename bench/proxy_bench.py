@@ -1,0 +1,332 @@
+"""Proxy overhead benchmark: direct to a fixed upstream vs through the sidecar, in one run.
+
+Upstream: nginx serving a fixed 400-byte chat.completion body to any POST (and a fixed SSE stream).
+Load: wrk (one thread) with a 330-byte OpenAI chat request. Measured per target: req/s at 32
+connections, p50/p99 at 1 connection; for the sidecar also startup time (spawn -> /readyz 200) and
+peak RSS (VmHWM) after the load; for streams, time to first byte direct vs through the sidecar.
+
+    python bench/proxy_bench.py [--seconds 6] [--variants plain,tracing] [--out bench/results/x.md]
+
+Needs `apt-get install nginx-light wrk`. Results are comparable only within one run (the machine is
+shared): read the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+REQUEST = (
+    '{"model":"bench-model","messages":[{"role":"system","content":"You are terse."},'
+    '{"role":"user","content":"Say hello to the benchmark, in one short sentence please."}],'
+    '"temperature":0.2,"max_tokens":64,"user":"bench"}'
+)
+RESPONSE = (
+    '{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"bench-model",'
+    '"choices":[{"index":0,"message":{"role":"assistant","content":"Hello, benchmark! Nice to meet you."},'
+    '"finish_reason":"stop"}],"usage":{"prompt_tokens":31,"completion_tokens":9,"total_tokens":40},'
+    '"system_fingerprint":"fp_bench"}'
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def sse_body() -> str:
+    chunk = (
+        '{"id":"c","object":"chat.completion.chunk","created":1,"model":"bench-model",'
+        '"choices":[{"index":0,"delta":{"content":"tok "},"finish_reason":null}]}'
+    )
+    return "".join(f"data: {chunk}\n\n" for _ in range(20)) + "data: [DONE]\n\n"
+
+
+def start_nginx(workdir: Path, port: int) -> subprocess.Popen[bytes]:
+    (workdir / "www").mkdir()
+    (workdir / "www/chat.json").write_text(RESPONSE)
+    (workdir / "www/stream.sse").write_text(sse_body())
+    conf = workdir / "nginx.conf"
+    conf.write_text(
+        f"""
+worker_processes 1;
+daemon off;
+error_log {workdir}/error.log;
+pid {workdir}/nginx.pid;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {workdir};
+  types {{ application/json json; text/event-stream sse; }}
+  server {{
+    listen 127.0.0.1:{port} reuseport;
+    root {workdir}/www;
+    location /stream/ {{ error_page 405 =200 /stream.sse; try_files /stream.sse =404; }}
+    location / {{ error_page 405 =200 /chat.json; try_files /chat.json =404; }}
+  }}
+}}
+"""
+    )
+    return subprocess.Popen(["nginx", "-c", str(conf), "-p", str(workdir)])
+
+
+def wait_http(url: str, timeout: float = 10.0) -> float:
+    import urllib.request
+
+    started = time.monotonic()
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return time.monotonic() - started
+        except OSError:
+            pass
+        if time.monotonic() - started > timeout:
+            raise TimeoutError(url)
+        time.sleep(0.005)
+
+
+def wrk(url: str, connections: int, seconds: int, script: Path) -> dict[str, float]:
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+
+    def pct(p: str) -> float:
+        m = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out)
+        if not m:
+            return float("nan")
+        value, unit = float(m.group(1)), m.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    return {
+        "rps": rps,
+        "p50": pct("50"),
+        "p99": pct("99"),
+        "errors": float(errors.group(1)) if errors else 0.0,
+    }
+
+
+async def ttfb(url: str, n: int) -> float:
+    """Median time to first byte of a streamed chat over n sequential requests, ms."""
+    import aiohttp
+
+    samples = []
+    body = {"model": "bench-model", "stream": True, "messages": [{"role": "user", "content": "x"}]}
+    async with aiohttp.ClientSession() as session:
+        for _ in range(n):
+            started = time.perf_counter()
+            async with session.post(url, json=body) as response:
+                await response.content.readany()
+                samples.append((time.perf_counter() - started) * 1000)
+                await response.read()
+    return statistics.median(samples)
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def sidecar_policy(workdir: Path, upstream: int, variant: str) -> Path:
+    chain = "[bench-model, backup]" if variant != "single" else "bench-model"
+    text = f"""
+version: 1
+providers:
+  nginx: {{dialect: openai, base_url: "http://127.0.0.1:{upstream}/v1"}}
+  nginx-stream: {{dialect: openai, base_url: "http://127.0.0.1:{upstream}/stream/v1"}}
+models:
+  bench-model: {{provider: nginx, model: bench-upstream, price: {{input_per_mtok: 1, output_per_mtok: 2}}}}
+  backup: {{provider: nginx, model: bench-backup}}
+  stream-model: {{provider: nginx-stream, model: bench-upstream}}
+routes:
+  - name: bench
+    match: {{model: bench-model}}
+    target: {chain}
+  - name: stream
+    match: {{model: stream-model}}
+    target: stream-model
+"""
+    path = workdir / f"policy-{variant}.yaml"
+    path.write_text(text)
+    return path
+
+
+def start_sidecar(
+    policy: Path, port: int, env_extra: dict[str, str]
+) -> tuple[subprocess.Popen[bytes], float]:
+    env = {**os.environ, "SIDECAR_LOG_LEVEL": "warning", **env_extra}
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sidecar", "run", "--policy", str(policy), "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    wait_http(f"http://127.0.0.1:{port}/readyz")
+    return proc, time.monotonic() - started
+
+
+def start_minimal(upstream: int, port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench/minimal_proxy.py"), str(port), f"http://127.0.0.1:{upstream}"]
+    )
+    wait_http(f"http://127.0.0.1:{port}/healthz")
+    return proc
+
+
+VARIANTS = {
+    # name: (policy variant, extra env)
+    "sidecar": ("chain", {}),
+    "sidecar-single-target": ("single", {}),
+    "sidecar-tracing": ("chain", {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": "SINK"}),
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=6)
+    parser.add_argument("--variants", default="sidecar")
+    parser.add_argument("--ttfb-requests", type=int, default=200)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    for tool in ("nginx", "wrk"):
+        if not shutil.which(tool):
+            print(f"{tool} not found: apt-get install nginx-light wrk", file=sys.stderr)
+            return 2
+    workdir = Path(tempfile.mkdtemp(prefix="sidecar-bench-"))
+    script = workdir / "post.lua"
+    script.write_text(
+        'wrk.method = "POST"\nwrk.body = [['
+        + REQUEST
+        + ']]\nwrk.headers["Content-Type"] = "application/json"\n'
+        'wrk.headers["Authorization"] = "Bearer sk-bench"\n'
+    )
+    upstream_port = free_port()
+    nginx = start_nginx(workdir, upstream_port)
+    procs: list[subprocess.Popen[bytes]] = [nginx]
+    rows: list[tuple[str, dict[str, float], dict[str, float], str]] = []
+    extra: list[str] = []
+    try:
+        time.sleep(0.3)
+        direct = f"http://127.0.0.1:{upstream_port}/v1/chat/completions"
+        rows.append(
+            (
+                "direct (nginx)",
+                wrk(direct, 32, args.seconds, script),
+                wrk(direct, 1, args.seconds, script),
+                "",
+            )
+        )
+        minimal_port = free_port()
+        minimal = start_minimal(upstream_port, minimal_port)
+        procs.append(minimal)
+        url = f"http://127.0.0.1:{minimal_port}/v1/chat/completions"
+        rows.append(
+            (
+                "minimal aiohttp proxy",
+                wrk(url, 32, args.seconds, script),
+                wrk(url, 1, args.seconds, script),
+                f"{peak_rss_mb(minimal.pid):.0f} MB",
+            )
+        )
+        for name in args.variants.split(","):
+            policy_variant, env_extra = VARIANTS[name]
+            sink = None
+            if "SINK" in env_extra.values():
+                sink_port = free_port()
+                sink = subprocess.Popen([sys.executable, str(ROOT / "bench/otlp_sink.py"), str(sink_port)])
+                procs.append(sink)
+                wait_http(f"http://127.0.0.1:{sink_port}/healthz")
+                env_extra = {
+                    k: (f"http://127.0.0.1:{sink_port}" if v == "SINK" else v) for k, v in env_extra.items()
+                }
+            port = free_port()
+            proc, startup = start_sidecar(
+                sidecar_policy(workdir, upstream_port, policy_variant), port, env_extra
+            )
+            procs.append(proc)
+            url = f"http://127.0.0.1:{port}/v1/chat/completions"
+            at32 = wrk(url, 32, args.seconds, script)
+            at1 = wrk(url, 1, args.seconds, script)
+            rows.append((name, at32, at1, f"{peak_rss_mb(proc.pid):.0f} MB, start {startup:.2f} s"))
+            if name == "sidecar":
+                stream_direct = asyncio.run(
+                    ttfb(f"http://127.0.0.1:{upstream_port}/stream/v1/chat/completions", args.ttfb_requests)
+                )
+                body_url = f"http://127.0.0.1:{port}/v1/chat/completions"
+                stream_side = asyncio.run(_ttfb_model(body_url, args.ttfb_requests))
+                extra.append(
+                    f"Streaming time to first byte (median of {args.ttfb_requests} sequential requests): "
+                    f"direct {stream_direct:.3f} ms, through the sidecar {stream_side:.3f} ms "
+                    f"(+{stream_side - stream_direct:.3f} ms)."
+                )
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+            if sink is not None:
+                sink.terminate()
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(timeout=10)
+    base32 = rows[0][1]["rps"]
+    base1 = rows[0][2]["p50"]
+    lines = [
+        f"Command: `python bench/proxy_bench.py --seconds {args.seconds} --variants {args.variants}` "
+        f"({time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores)",
+        "",
+        "| target | req/s @32 | vs direct | p50 @1 (ms) | added p50 (ms) | p99 @1 (ms) | non-2xx "
+        "| memory, startup |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, at32, at1, note in rows:
+        lines.append(
+            f"| {name} | {at32['rps']:,.0f} | {at32['rps'] / base32:.2f} | {at1['p50']:.3f} | "
+            f"{at1['p50'] - base1:+.3f} | {at1['p99']:.3f} | {int(at32['errors'] + at1['errors'])} | {note} |"
+        )
+    lines += ["", *extra]
+    report = "\n".join(lines) + "\n"
+    print(report)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(report)
+    return 0
+
+
+async def _ttfb_model(url: str, n: int) -> float:
+    """ttfb() with the stream model name, so the sidecar routes to the SSE upstream."""
+    import aiohttp
+
+    samples = []
+    body = {"model": "stream-model", "stream": True, "messages": [{"role": "user", "content": "x"}]}
+    async with aiohttp.ClientSession() as session:
+        for _ in range(n):
+            started = time.perf_counter()
+            async with session.post(url, json=body) as response:
+                await response.content.readany()
+                samples.append((time.perf_counter() - started) * 1000)
+                await response.read()
+    return statistics.median(samples)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""Shared fixtures: real fake-provider servers and a real sidecar, both on loopback ports.
+
+``fake(name, **config)`` starts a fake provider (sidecar.fake_provider) and returns its base URL.
+``sidecar(policy_yaml, env=...)`` writes the policy to a file, starts the sidecar app on a real port
+and returns a ``RunningSidecar`` (its URL, its state, the policy path, the in-memory span exporter).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import ClientSession
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from sidecar.fake_provider import FakeConfig
+from sidecar.fake_provider import build_app as build_fake_app
+from sidecar.policy import load_policy
+from sidecar.server.app import build_app, build_state
+from sidecar.server.state import SidecarState
+from sidecar.settings import Settings
+from sidecar.telemetry import Telemetry
+from sidecar.telemetry.logging import configure_logging
+
+
+@dataclass
+class RunningSidecar:
+    url: str
+    state: SidecarState
+    policy_path: Path
+    spans: InMemorySpanExporter
+    logs: io.BytesIO
+
+    def log_lines(self) -> list[dict[str, Any]]:
+        import orjson
+
+        return [orjson.loads(line) for line in self.logs.getvalue().splitlines() if line.strip()]
+
+    async def fake_requests(self, fake_url: str) -> list[dict[str, Any]]:
+        async with ClientSession() as session, session.get(f"{fake_url}/_fake/requests") as response:
+            data = await response.json()
+        return data["requests"] if isinstance(data, dict) else data
+
+
+FakeFactory = Callable[..., Awaitable[str]]
+SidecarFactory = Callable[..., Awaitable[RunningSidecar]]
+
+
+@pytest.fixture
+async def fake(aiohttp_server: Any) -> FakeFactory:
+    async def start(name: str = "fake", **config: Any) -> str:
+        server = await aiohttp_server(build_fake_app(FakeConfig(name=name, **config)))
+        return str(server.make_url("")).rstrip("/")
+
+    return start
+
+
+@pytest.fixture
+async def sidecar(aiohttp_server: Any, tmp_path: Path) -> SidecarFactory:
+    async def start(
+        policy_yaml: str,
+        *,
+        env: Mapping[str, str] | None = None,
+        capture_content: bool = False,
+        **settings: Any,
+    ) -> RunningSidecar:
+        path = tmp_path / "policy.yaml"
+        path.write_text(policy_yaml)
+        logs = io.BytesIO()
+        configure_logging("info", stream=logs, cache=False)
+        exporter = InMemorySpanExporter()
+        telemetry = Telemetry.for_tests(exporter, capture_content=capture_content)
+        options = {"policy_path": str(path), "reload_interval_s": 0.1, **settings}
+        state = build_state(Settings(**options), load_policy(path), telemetry, env or {})
+        state.listening = True
+        server = await aiohttp_server(
+            build_app(state), access_log=None
+        )  # TestServer cancels handlers on disconnect
+        return RunningSidecar(str(server.make_url("")).rstrip("/"), state, path, exporter, logs)
+
+    return start
+
+
+def provider_block(name: str, url: str, speaks: str | None = None, key_env: str | None = None) -> str:
+    lines = [f"  {name}:", "    dialect: fake", f"    base_url: {url}"]
+    if speaks:
+        lines.append(f"    speaks: {speaks}")
+    if key_env:
+        lines.append(f"    api_key: {{env: {key_env}}}")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+async def gemini_client() -> AsyncIterator[Callable[[str], Any]]:
+    """google-genai pointed at a URL, over httpx (its aiohttp path warns about subclassing ClientSession)."""
+    import httpx2
+    from google import genai
+    from google.genai import types
+
+    transports: list[Any] = []
+
+    def make(url: str) -> Any:
+        transport = httpx2.AsyncClient()
+        transports.append(transport)
+        options = types.HttpOptions(base_url=url, httpx_async_client=transport)
+        return genai.Client(api_key="app-dummy", http_options=options)
+
+    yield make
+    for transport in transports:
+        await transport.aclose()

@@ -1,0 +1,132 @@
+"""Bad input and upstream failures get clear errors in the caller's dialect; nothing crashes."""
+
+from __future__ import annotations
+
+import socket
+
+import aiohttp
+import anthropic
+import openai
+import pytest
+
+from ..conftest import FakeFactory, SidecarFactory, provider_block
+
+
+def one_target(url: str, *, timeouts: str = "") -> str:
+    return (
+        "version: 1\nproviders:\n"
+        + provider_block("up", url)
+        + (f"    timeouts: {timeouts}\n" if timeouts else "")
+        + "models:\n  m: {provider: up, model: upstream-m}\n"
+        + "routes:\n  - {name: old, match: {model: 'old-*'},"
+        + " deny: {message: 'old models are retired', status: 410}}\n"
+    )
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def post(url: str, path: str, data: bytes, headers: dict[str, str] | None = None) -> tuple[int, dict]:  # type: ignore[type-arg]
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            url + path, data=data, headers={"content-type": "application/json", **(headers or {})}
+        ) as response,
+    ):
+        return response.status, await response.json()
+
+
+async def test_malformed_json_is_400_in_openai_shape(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """Invalid JSON to an OpenAI path gets 400 with an OpenAI error object."""
+    running = await sidecar(one_target(await fake()))
+    status, body = await post(running.url, "/v1/chat/completions", b"{not json")
+    assert status == 400
+    assert body["error"]["type"] == "invalid_request_error" and "not valid JSON" in body["error"]["message"]
+
+
+async def test_malformed_json_is_400_in_anthropic_shape(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """Invalid JSON to /v1/messages gets Anthropic's error envelope."""
+    running = await sidecar(one_target(await fake()))
+    status, body = await post(running.url, "/v1/messages", b"[1,")
+    assert status == 400 and body["type"] == "error" and body["error"]["type"] == "invalid_request_error"
+
+
+async def test_malformed_json_is_400_in_gemini_shape(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """Invalid JSON to a Gemini path gets a google.rpc.Status error."""
+    running = await sidecar(one_target(await fake()))
+    status, body = await post(running.url, "/v1beta/models/m:generateContent", b"{")
+    assert status == 400 and body["error"]["status"] == "INVALID_ARGUMENT" and body["error"]["code"] == 400
+
+
+async def test_wrong_type_for_model_is_400_naming_the_field(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A non-string model is refused with param=model, before any upstream call."""
+    running = await sidecar(one_target(await fake()))
+    status, body = await post(running.url, "/v1/chat/completions", b'{"model": 42, "messages": []}')
+    assert status == 400 and body["error"]["param"] == "model"
+
+
+async def test_oversized_body_is_413(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """A body over the configured limit gets 413 in the caller's dialect."""
+    running = await sidecar(one_target(await fake()), max_body_bytes=4096)
+    big = b'{"model": "m", "messages": [{"role": "user", "content": "' + b"x" * 8000 + b'"}]}'
+    status, body = await post(running.url, "/v1/chat/completions", big)
+    assert status == 413 and "4096" in body["error"]["message"]
+
+
+async def test_unknown_model_is_404_through_the_sdk(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """An unrouted model raises the SDK's NotFoundError with the models served in the message."""
+    running = await sidecar(one_target(await fake()))
+    client = openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0)
+    with pytest.raises(openai.NotFoundError) as info:
+        await client.chat.completions.create(model="nope", messages=[{"role": "user", "content": "x"}])
+    assert "models served: m" in str(info.value)
+    await client.close()
+
+
+async def test_denied_model_gets_the_policy_message(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """A deny route answers with its status and message in the caller's dialect."""
+    running = await sidecar(one_target(await fake()))
+    client = anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0)
+    with pytest.raises(anthropic.APIStatusError) as info:
+        await client.messages.create(model="old-1", max_tokens=5, messages=[{"role": "user", "content": "x"}])
+    assert info.value.status_code == 410 and "retired" in str(info.value)
+    await client.close()
+
+
+async def test_unknown_path_is_404_in_the_guessed_dialect(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """A path no provider serves gets 404; Gemini-looking paths in Gemini's shape."""
+    running = await sidecar(one_target(await fake()))
+    status, body = await post(running.url, "/v1/nothing", b"{}")
+    assert status == 404 and body["error"]["code"] == "unknown_path"
+    status, body = await post(running.url, "/v1beta/models/m:launchRockets", b"{}")
+    assert status == 404 and body["error"]["status"] == "NOT_FOUND"
+
+
+async def test_connect_failure_is_502(sidecar: SidecarFactory) -> None:
+    """An upstream that refuses connections gives 502 with the attempt listed."""
+    running = await sidecar(one_target(f"http://127.0.0.1:{closed_port()}"))
+    status, body = await post(running.url, "/v1/chat/completions", b'{"model": "m", "messages": []}')
+    assert status == 502
+    assert body["error"]["attempts"][0]["outcome"] == "connect_error"
+
+
+async def test_upstream_timeout_is_504(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """An upstream that does not answer within first_byte_s gives 504."""
+    url = await fake(latency_ms=3000)
+    running = await sidecar(one_target(url, timeouts="{first_byte_s: 0.3}"))
+    status, body = await post(running.url, "/v1/chat/completions", b'{"model": "m", "messages": []}')
+    assert status == 504 and body["error"]["code"].startswith("timeout")
+
+
+async def test_upstream_client_error_is_passed_through(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """An upstream 4xx (the request's fault) reaches the caller with its status and body."""
+    running = await sidecar(one_target(await fake()))
+    status, body = await post(
+        running.url, "/v1/chat/completions", b'{"model": "m", "messages": []}', {"x-fake-fault": "status=422"}
+    )
+    assert status == 422 and "error" in body

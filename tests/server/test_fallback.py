@@ -1,0 +1,223 @@
+"""Resilience end to end: each injected fault falls back, retries, or fails as the policy says."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import aiohttp
+import openai
+import pytest
+
+from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
+
+
+def chain_policy(
+    urls: list[str], extra_defaults: str = "", route_extra: str = "", windows: list[int] | None = None
+) -> str:
+    text = "version: 1\n"
+    text += (
+        "defaults:\n  resilience: {backoff: {base_s: 0.01, cap_s: 0.05}, deadline_s: 10}\n" + extra_defaults
+    )
+    text += "providers:\n" + "".join(provider_block(f"p{i}", url, "openai") for i, url in enumerate(urls))
+    text += "models:\n"
+    for i, _ in enumerate(urls):
+        window = f", context_window: {windows[i]}" if windows else ""
+        text += f"  m{i}: {{provider: p{i}, model: up{i}{window}}}\n"
+    chain = ", ".join(f"m{i}" for i in range(len(urls)))
+    text += f"routes:\n  - name: chain\n    match: {{model: chain}}\n    target: [{chain}]\n{route_extra}"
+    return text
+
+
+async def chat(
+    running: RunningSidecar, headers: dict[str, str] | None = None, stream: bool = False
+) -> tuple[int, dict[str, str], Any]:
+    body = {"model": "chain", "messages": [{"role": "user", "content": "hello"}], "stream": stream}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{running.url}/v1/chat/completions", json=body, headers=headers or {}) as response,
+    ):
+        data = await response.read()
+        return response.status, {k.lower(): v for k, v in response.headers.items()}, data
+
+
+async def calls(url: str) -> int:
+    async with aiohttp.ClientSession() as session, session.get(f"{url}/_fake/stats") as response:
+        return int((await response.json())["requests"])
+
+
+async def fakes(fake: FakeFactory, n: int, **config: Any) -> list[str]:
+    return [await fake(f"f{i}", **config) for i in range(n)]
+
+
+@pytest.mark.parametrize(
+    ("fault", "reason"),
+    [
+        ("status=503", "overloaded"),
+        ("status=500", "http_500"),
+        ("status=529", "overloaded"),
+        ("status=502", "http_502"),
+        ("reset", "reset"),
+        ("reset-body", "reset"),
+        ("malformed", "malformed_response"),
+        ("quota", "insufficient_quota"),
+    ],
+)
+async def test_fault_on_primary_falls_back_to_secondary(
+    fake: FakeFactory, sidecar: SidecarFactory, fault: str, reason: str
+) -> None:
+    """Each immediate upstream failure on the first target is answered by the second one."""
+    urls = await fakes(fake, 2)
+    running = await sidecar(chain_policy(urls))
+    status, headers, body = await chat(running, {"x-fake-fault": f"f0:{fault}"})
+    assert status == 200, body
+    assert headers["x-sidecar-model"] == "m1"
+    assert headers["x-sidecar-fallback-reason"] == reason
+    assert await calls(urls[0]) == 1  # fell back at once, no retry on the failed target
+
+
+async def test_stall_before_first_byte_costs_one_timeout(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """A stalled target costs one first-byte timeout, then the next target answers."""
+    urls = await fakes(fake, 2)
+    policy = chain_policy(urls, route_extra="    resilience: {timeouts: {first_byte_s: 0.3}}\n")
+    running = await sidecar(policy)
+    started = time.monotonic()
+    status, headers, _ = await chat(running, {"x-fake-fault": "f0:stall=5"})
+    elapsed = time.monotonic() - started
+    assert status == 200 and headers["x-sidecar-fallback-reason"] == "timeout_first_byte"
+    assert elapsed < 1.5
+
+
+async def test_rate_limit_with_short_hint_retries_the_same_target(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A 429 whose reset hint is under the cap is waited out on the same target."""
+    urls = await fakes(fake, 2)
+    running = await sidecar(chain_policy(urls))
+    status, headers, _ = await chat(
+        running, {"x-fake-fault": "f0:status=429;hint=retry-after-ms;after=0.05;times=1"}
+    )
+    assert status == 200 and headers["x-sidecar-model"] == "m0"
+    assert headers["x-sidecar-attempts"] == "2"
+    assert await calls(urls[1]) == 0
+
+
+async def test_rate_limit_with_long_hint_falls_back(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """A 429 asking for longer than rate_limit_max_wait_s moves to the next target instead of waiting."""
+    urls = await fakes(fake, 2)
+    running = await sidecar(chain_policy(urls))
+    started = time.monotonic()
+    status, headers, _ = await chat(running, {"x-fake-fault": "f0:status=429;hint=retry-after;after=60"})
+    assert status == 200 and headers["x-sidecar-model"] == "m1"
+    assert headers["x-sidecar-fallback-reason"] == "rate_limited"
+    assert time.monotonic() - started < 1.0
+
+
+async def test_context_overflow_moves_to_a_larger_window(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """A context-overflow error skips targets with no larger window and lands on one that has it."""
+    urls = await fakes(fake, 3)
+    running = await sidecar(chain_policy(urls, windows=[8000, 8000, 128000]))
+    status, headers, _ = await chat(running, {"x-fake-fault": "f0:context"})
+    assert status == 200 and headers["x-sidecar-model"] == "m2"
+    assert await calls(urls[1]) == 0
+
+
+async def test_request_errors_fail_fast_without_fallback(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """A 400 caused by the request goes back to the caller as is; the next target is not called."""
+    urls = await fakes(fake, 2)
+    running = await sidecar(chain_policy(urls))
+    status, _, _ = await chat(running, {"x-fake-fault": "f0:status=400"})
+    assert status == 400
+    assert await calls(urls[1]) == 0
+
+
+async def test_every_target_failing_gives_503_listing_attempts(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """When the whole chain fails: 503, Retry-After, and each attempt with target, outcome and latency."""
+    urls = await fakes(fake, 2)
+    running = await sidecar(chain_policy(urls))
+    status, headers, body = await chat(running, {"x-fake-fault": "status=503"})
+    assert status == 503 and int(headers["retry-after"]) >= 1
+    import orjson
+
+    attempts = orjson.loads(body)["error"]["attempts"]
+    assert [a["target"] for a in attempts][:2] == ["m0", "m1"]
+    assert all(a["outcome"] == "overloaded" and a["status"] == 503 and a["latency_ms"] >= 0 for a in attempts)
+
+
+async def test_static_last_resort_answers_as_a_completion(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """With last_resort static, the SDK gets the canned text as a normal completion, marked degraded."""
+    urls = await fakes(fake, 1)
+    extra = "    resilience: {last_resort: {kind: static, static: {text: 'try later'}}}\n"
+    running = await sidecar(chain_policy(urls, route_extra=extra))
+    client = openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0)
+    raw = await client.chat.completions.with_raw_response.create(
+        model="chain",
+        messages=[{"role": "user", "content": "x"}],
+        extra_headers={"x-fake-fault": "status=503"},
+    )
+    assert raw.parse().choices[0].message.content == "try later"
+    assert raw.headers["x-sidecar-degraded"] == "static"
+    await client.close()
+
+
+BREAKER = (
+    "  breaker: {window_size: 10, minimum_calls: 3, failure_rate: 0.5, open_s: 0.5, half_open_probes: 1}\n"
+)
+
+
+async def test_breaker_opens_skips_half_opens_and_closes(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """A failing target opens its breaker, is skipped with no call, is probed after open_s, and closes."""
+    urls = await fakes(fake, 2)
+    running = await sidecar(chain_policy(urls, extra_defaults=BREAKER))
+    await _set_fault(urls[0], {"fault": "status=503"})
+    for _ in range(3):
+        assert (await chat(running))[0] == 200
+    assert await calls(urls[0]) == 3
+    status, headers, _ = await chat(running)
+    assert status == 200 and headers["x-sidecar-fallback-reason"] == "breaker_open"
+    assert await calls(urls[0]) == 3  # skipped without a network call
+    state = running.state.targets.snapshot()["p0/up0"]["breaker"]
+    assert state["state"] == "open"
+    await _set_fault(urls[0], {"fault": None, "fault_rate": 0})
+    await asyncio.sleep(0.6)
+    status, headers, _ = await chat(running)
+    assert status == 200 and headers["x-sidecar-model"] == "m0"  # the half-open probe succeeded
+    assert running.state.targets.snapshot()["p0/up0"]["breaker"]["state"] == "closed"
+
+
+async def test_retry_budget_caps_amplification(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """With one dead target and many attempts allowed, retries stay within the budget."""
+    urls = await fakes(fake, 1)
+    defaults = (
+        "  retry_budget: {ratio: 0.2, min_retries: 2, window_s: 60}\n"
+        "  breaker: {minimum_calls: 1000, window_size: 1000}\n"
+    )
+    policy = chain_policy(
+        urls, extra_defaults=defaults, route_extra="    resilience: {max_attempts_per_target: 5}\n"
+    )
+    running = await sidecar(policy)
+    for _ in range(20):
+        await chat(running, {"x-fake-fault": "status=503"})
+    assert await calls(urls[0]) <= 20 + 2 + int(0.2 * 20) + 1
+
+
+async def test_deadline_covers_all_attempts(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """A chain of stalling targets gives up at the route's deadline, not after every timeout."""
+    urls = await fakes(fake, 3)
+    extra = "    resilience: {deadline_s: 0.6, timeouts: {first_byte_s: 5}}\n"
+    running = await sidecar(chain_policy(urls, route_extra=extra))
+    started = time.monotonic()
+    status, _, _ = await chat(running, {"x-fake-fault": "stall=5"})
+    assert status in (503, 504)
+    assert time.monotonic() - started < 1.5
+
+
+async def _set_fault(url: str, config: dict[str, Any]) -> None:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{url}/_fake/config", json=config) as response,
+    ):
+        assert response.status == 200, await response.text()

@@ -1,0 +1,89 @@
+"""A planted provider key never shows in logs, /status, /metrics, error bodies or spans."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from ..conftest import FakeFactory, SidecarFactory
+
+ENV_KEY = "sk-PLANTED-env-5f0c1d2e3a4b"
+FILE_KEY = "sk-PLANTED-file-9a8b7c6d5e4f"
+APP_KEY = "sk-PLANTED-app-1122334455"
+
+
+@pytest.mark.parametrize("capture_content", [False, True])
+async def test_planted_keys_never_leak(
+    fake: FakeFactory, sidecar: SidecarFactory, tmp_path: Path, capture_content: bool
+) -> None:
+    """Keys from env, file and the app stay out of every output, content capture on or off."""
+    key_file = tmp_path / "key"
+    key_file.write_text(FILE_KEY + "\n")
+    url = await fake("f")
+    policy = f"""version: 1
+providers:
+  a: {{dialect: fake, speaks: openai, base_url: "{url}", api_key: {{env: PLANTED}}}}
+  b: {{dialect: fake, speaks: anthropic, base_url: "{url}", api_key: {{file: "{key_file}"}}}}
+  c: {{dialect: fake, speaks: openai, base_url: "http://127.0.0.1:9", api_key: {{env: MISSING}}}}
+models:
+  ma: {{provider: a, model: x}}
+  mb: {{provider: b, model: y}}
+  mc: {{provider: c, model: z}}
+routes:
+  - {{match: {{model: chain}}, target: [mc, ma, mb]}}
+"""
+    running = await sidecar(policy, env={"PLANTED": ENV_KEY}, capture_content=capture_content)
+    outputs: list[bytes] = []
+    async with aiohttp.ClientSession() as session:
+        for model, fault in (("chain", ""), ("chain", "f:status=401"), ("mb", ""), ("chain", "status=503")):
+            headers = {"authorization": f"Bearer {APP_KEY}", "x-api-key": APP_KEY}
+            if fault:
+                headers["x-fake-fault"] = fault
+            body = {"model": model, "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
+            async with session.post(
+                f"{running.url}/v1/chat/completions", json=body, headers=headers
+            ) as response:
+                outputs.append(await response.read())
+                outputs.append(str(dict(response.headers)).encode())
+        for path in ("/status", "/metrics"):
+            async with session.get(running.url + path) as response:
+                outputs.append(await response.read())
+    outputs.append(running.logs.getvalue())
+    for span in running.spans.get_finished_spans():
+        outputs.append(str(span.attributes).encode() + str([e.attributes for e in span.events]).encode())
+    text = b"\n".join(outputs)
+    for secret in (ENV_KEY, FILE_KEY, APP_KEY):
+        assert secret.encode() not in text, f"{secret} leaked"
+    assert b"MISSING is not set" in running.logs.getvalue() or b"credentials" in text
+
+
+async def test_key_file_rotation_is_picked_up(
+    fake: FakeFactory, sidecar: SidecarFactory, tmp_path: Path
+) -> None:
+    """Rewriting the key file changes the key sent upstream without a restart."""
+    key_file = tmp_path / "key"
+    key_file.write_text("first-key")
+    url = await fake("f")
+    policy = f"""version: 1
+providers:
+  a: {{dialect: fake, speaks: openai, base_url: "{url}", api_key: {{file: "{key_file}"}}}}
+models:
+  m: {{provider: a, model: x}}
+"""
+    running = await sidecar(policy)
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{running.url}/v1/chat/completions", json=body) as response:
+            assert response.status == 200
+        key_file.write_text("second-key-longer")
+        await asyncio.sleep(0.4)  # the reload loop checks key files every reload_interval_s (0.1 here)
+        async with session.post(f"{running.url}/v1/chat/completions", json=body) as response:
+            assert response.status == 200
+    seen = [
+        r["headers"].get("authorization") or r["headers"].get("Authorization")
+        for r in await running.fake_requests(url)
+    ]
+    assert seen[-2:] == ["Bearer first-key", "Bearer second-key-longer"]

@@ -1,0 +1,95 @@
+"""Graceful shutdown of the real process: SIGTERM lets an open stream finish, then exit 0."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import aiohttp
+
+from ..conftest import provider_block
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def wait_http(url: str, timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    async with aiohttp.ClientSession() as session:
+        while True:
+            try:
+                async with session.get(url) as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(url)
+            await asyncio.sleep(0.05)
+
+
+async def test_sigterm_drains_an_open_stream_then_exits_zero(tmp_path: Path) -> None:
+    """A stream open at SIGTERM completes normally; new connections are refused; the exit code is 0."""
+    fake_port, port = free_port(), free_port()
+    env = {**os.environ, "SIDECAR_DRAIN_TIMEOUT_S": "10", "SIDECAR_LOG_LEVEL": "warning"}
+    fake = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "sidecar",
+        "fake-provider",
+        "--port",
+        str(fake_port),
+        "--tokens-per-s",
+        "30",
+        "--reply",
+        " ".join(["word"] * 30),
+    )
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "version: 1\nproviders:\n"
+        + provider_block("up", f"http://127.0.0.1:{fake_port}", "openai")
+        + "models:\n  m: {provider: up, model: m}\n"
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "sidecar",
+        "run",
+        "--policy",
+        str(policy),
+        "--port",
+        str(port),
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        await wait_http(f"http://127.0.0.1:{fake_port}/_fake/stats")
+        await wait_http(f"http://127.0.0.1:{port}/readyz")
+        body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "x"}]}
+        async with aiohttp.ClientSession() as session:
+            response = await session.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=body)
+            received = await response.content.readany()
+            proc.send_signal(signal.SIGTERM)
+            await asyncio.sleep(0.3)
+            try:
+                async with aiohttp.ClientSession() as other:
+                    await other.get(f"http://127.0.0.1:{port}/healthz")
+                refused = False
+            except aiohttp.ClientConnectionError:
+                refused = True
+            received += await response.read()
+        assert refused
+        assert received.rstrip().endswith(b"data: [DONE]")
+        assert await asyncio.wait_for(proc.wait(), timeout=10) == 0
+    finally:
+        for child in (proc, fake):
+            if child.returncode is None:
+                child.kill()
+                await child.wait()

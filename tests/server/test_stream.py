@@ -1,0 +1,74 @@
+"""Streaming: no buffering, client disconnects cancel the upstream call."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from ..conftest import FakeFactory, SidecarFactory, provider_block
+
+
+def policy(url: str) -> str:
+    return (
+        "version: 1\nproviders:\n"
+        + provider_block("up", url, "openai")
+        + "models:\n  m: {provider: up, model: m}\n"
+    )
+
+
+async def test_events_are_relayed_as_they_arrive(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """With a paced upstream, the first event reaches the client long before the stream ends."""
+    url = await fake(tokens_per_s=20, reply="one two three four five six seven eight nine ten")
+    running = await sidecar(policy(url))
+    body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "x"}]}
+    started = time.monotonic()
+    arrivals: list[float] = []
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{running.url}/v1/chat/completions", json=body) as response,
+    ):
+        assert response.headers["content-type"].startswith("text/event-stream")
+        async for _ in response.content.iter_any():
+            arrivals.append(time.monotonic() - started)
+    assert len(arrivals) > 3
+    assert arrivals[0] < arrivals[-1] / 2  # the first bytes came early, not at the end
+
+
+async def test_client_disconnect_cancels_the_upstream_call(
+    aiohttp_server: Any, sidecar: SidecarFactory
+) -> None:
+    """When the app drops a stream, the sidecar closes its upstream connection promptly."""
+    closed = asyncio.Event()
+
+    async def endless(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        try:
+            chunk = (
+                b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m",'
+                b'"choices":[{"index":0,"delta":{"content":"tick "},"finish_reason":null}]}\n\n'
+            )
+            for _ in range(400):
+                await response.write(chunk)
+                await asyncio.sleep(0.025)
+        except (ConnectionResetError, asyncio.CancelledError):
+            closed.set()
+            raise
+        return response
+
+    upstream = web.Application()
+    upstream.router.add_post("/v1/chat/completions", endless)
+    server = await aiohttp_server(upstream)
+    running = await sidecar(policy(str(server.make_url("")).rstrip("/")))
+    body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "x"}]}
+    async with aiohttp.ClientSession() as session:
+        response = await session.post(f"{running.url}/v1/chat/completions", json=body)
+        await response.content.readany()
+        response.close()  # the app goes away mid-stream
+        dropped = time.monotonic()
+    await asyncio.wait_for(closed.wait(), timeout=2)
+    assert time.monotonic() - dropped < 1.0

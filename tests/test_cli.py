@@ -1,0 +1,90 @@
+"""The llm-sidecar command: validate, explain, schema, and run's startup checks (as a user runs them)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from sidecar.policy.schema import policy_json_schema
+
+ROOT = Path(__file__).resolve().parents[1]
+GOOD = ROOT / "policies/production.yaml"
+
+
+def cli(
+    *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sidecar", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=30,
+        env=env,
+    )
+
+
+def test_validate_accepts_good_policies() -> None:
+    """validate exits 0 and says ok for each valid file."""
+    result = cli("validate", str(GOOD), str(ROOT / "policies/minimal.yaml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count(": ok (version ") == 2
+
+
+def test_validate_lists_every_error_and_exits_1(tmp_path: Path) -> None:
+    """validate exits 1 and prints each error with its file and path."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        GOOD.read_text()
+        .replace("target: [gemini-pro, claude-sonnet]", "target: [gemini-pro, gpt-5x]")
+        .replace("base_url: https://api.anthropic.com", "base_url: api.anthropic.com")
+    )
+    result = cli("validate", str(GOOD), str(bad))
+    assert result.returncode == 1
+    assert f"{bad}: providers.anthropic.base_url: must start with http:// or https://" in result.stdout
+    assert "1 of 2 policies invalid" in result.stderr
+
+
+def test_explain_names_the_matching_rule_and_why_others_failed(tmp_path: Path) -> None:
+    """explain shows each rule's verdict and the chosen chain."""
+    request = tmp_path / "req.json"
+    request.write_text(json.dumps({"model": "gpt-4o", "messages": []}))
+    result = cli("explain", "--policy", str(GOOD), "--request", str(request), "-H", "x-task: long-report")
+    assert result.returncode == 0, result.stderr
+    assert "skip  routes[2] premium  (app '' is not checkout)" in result.stdout
+    assert "MATCH routes[3] long-documents" in result.stdout
+    assert "=> long-documents (routes[3], by rule): gemini-pro" in result.stdout
+
+
+def test_explain_json_for_an_anthropic_request(tmp_path: Path) -> None:
+    """explain --json reports the route for a /v1/messages request by model glob."""
+    request = tmp_path / "req.json"
+    request.write_text(json.dumps({"model": "claude-3-opus", "max_tokens": 5, "messages": []}))
+    result = cli(
+        "explain", "--policy", str(GOOD), "--request", str(request), "--path", "/v1/messages", "--json"
+    )
+    report = json.loads(result.stdout)
+    assert report["route"]["name"] == "claude-family"
+    assert [t["model"] for t in report["route"]["targets"]] == ["claude-sonnet", "gpt-4o"]
+
+
+def test_schema_prints_the_committed_schema() -> None:
+    """llm-sidecar schema prints what policies/policy.schema.json holds."""
+    assert cli("schema").stdout == policy_json_schema()
+
+
+def test_run_with_an_invalid_policy_exits_nonzero_listing_errors(tmp_path: Path) -> None:
+    """run refuses to start on a broken policy, printing every error."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nproviders: {}\nmodels: {m: {provider: nope, model: x}}\n")
+    result = cli("run", "--policy", str(bad), "--port", "18080")
+    assert result.returncode == 1
+    assert "models.m.provider: unknown provider 'nope'" in result.stderr
+
+
+def test_run_without_a_policy_is_a_usage_error() -> None:
+    """run with neither --policy nor SIDECAR_POLICY exits 2 with a hint."""
+    result = cli("run", env={"PATH": "/usr/bin:/bin"})
+    assert result.returncode == 2 and "SIDECAR_POLICY" in result.stderr
