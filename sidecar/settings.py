@@ -22,7 +22,7 @@ class Settings:
     policy_path: str = ""
     host: str = "127.0.0.1"
     port: int = 8080
-    health_host: str = "0.0.0.0"  # noqa: S104 - only /healthz and /readyz listen there
+    health_host: str = "0.0.0.0"
     health_port: int | None = None
     drain_timeout_s: float = 20.0
     max_body_bytes: int = 32 * MiB
@@ -69,5 +69,7 @@ def _convert(name: str, raw: str, kind: Any) -> Any:
         if "float" in target:
             return float(raw)
     except ValueError:
-        raise SettingsError(f"{_ENV_NAMES.get(name, 'SIDECAR_' + name.upper())}={raw!r} is not a number") from None
+        raise SettingsError(
+            f"{_ENV_NAMES.get(name, 'SIDECAR_' + name.upper())}={raw!r} is not a number"
+        ) from None
     return raw
