@@ -1,0 +1,49 @@
+# syntax=docker/dockerfile:1
+# llm-sidecar image: the proxy in a virtualenv on python:3.11-slim, run as a non-root numeric user,
+# happy on a read-only root filesystem. Build: docker build -t llm-sidecar:0.1.0 .
+# Kubernetes manifests: deploy/k8s/ (docs/operations.md). tests/deploy/test_dockerfile.py checks the
+# invariants below; tests/deploy/test_image.py runs the same wheel the same way without Docker.
+
+# Both stages use the same base so the venv's interpreter symlink resolves in the final image.
+# Pin a digest in production: python:3.11-slim-bookworm@sha256:...
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+# ---- builder: build the wheel, install it and its dependencies into /opt/llm-sidecar ----
+FROM ${PYTHON_IMAGE} AS builder
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore
+WORKDIR /src
+# Only what the wheel is built from (.dockerignore keeps the rest of the tree out of the context).
+COPY pyproject.toml README.md ./
+COPY sidecar ./sidecar
+# Every runtime dependency ships manylinux wheels for amd64 and arm64: no compiler needed. The venv
+# has no pip of its own (the builder's pip installs into it), and pip compiles the .pyc files now,
+# because nothing can write them at runtime.
+RUN pip wheel --no-deps --wheel-dir /tmp/wheels . \
+ && python -m venv --without-pip /opt/llm-sidecar \
+ && pip --python /opt/llm-sidecar/bin/python install /tmp/wheels/*.whl \
+ && /opt/llm-sidecar/bin/llm-sidecar --version
+
+# ---- runtime: the same base image plus the venv, nothing else ----
+FROM ${PYTHON_IMAGE}
+LABEL org.opencontainers.image.title="llm-sidecar" \
+      org.opencontainers.image.description="A lightweight LLM traffic proxy that runs as a sidecar" \
+      org.opencontainers.image.licenses="Apache-2.0"
+COPY --from=builder /opt/llm-sidecar /opt/llm-sidecar
+# PYTHONDONTWRITEBYTECODE: the root filesystem is read-only in the pod (the .pyc files were compiled
+# in the builder). The policy ConfigMap is mounted as a directory at /etc/llm-sidecar.
+ENV PATH="/opt/llm-sidecar/bin:${PATH}" \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    SIDECAR_POLICY=/etc/llm-sidecar/policy.yaml
+# A numeric user and group (no /etc/passwd entry needed) so runAsNonRoot can verify it.
+USER 10001:10001
+# 8080: the proxy (binds 127.0.0.1 unless SIDECAR_HOST says otherwise; for `docker run -p` set
+# SIDECAR_HOST=0.0.0.0). 8081: /healthz and /readyz only, when SIDECAR_HEALTH_PORT=8081.
+EXPOSE 8080 8081
+# For plain Docker; Kubernetes ignores HEALTHCHECK and uses the probes in deploy/k8s.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('SIDECAR_PORT', '8080'), timeout=2)"]
+# Exec form: llm-sidecar is PID 1 and gets SIGTERM itself (it handles it: drain, then exit 0).
+ENTRYPOINT ["llm-sidecar", "run"]

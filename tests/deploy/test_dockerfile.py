@@ -1,0 +1,121 @@
+"""Dockerfile and .dockerignore invariants, read from the files (no Docker engine needed): a multi-stage
+build on one base, a final stage with the venv only (no compilers, no package installs), a non-root
+numeric user, `llm-sidecar run` as the entrypoint, and a build context without local state."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+import shlex
+
+import pytest
+
+from .dockerfile import Stage, builder_sources, stages
+from .manifests import REPO
+
+DOCKERIGNORE = REPO / ".dockerignore"
+
+
+def final() -> Stage:
+    return stages()[-1]
+
+
+def dockerignore_patterns() -> list[str]:
+    lines = (line.strip() for line in DOCKERIGNORE.read_text().splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def ignored(path: str) -> bool:
+    """Whether .dockerignore keeps `path` out of the context (last matching pattern wins; `!` re-includes)."""
+    verdict = False
+    for pattern in dockerignore_patterns():
+        negate = pattern.startswith("!")
+        pattern = pattern.removeprefix("!").strip("/")
+        bare = pattern.removeprefix("**/")
+        parts = path.split("/")
+        prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+        candidates = prefixes if bare == pattern else prefixes + parts
+        if any(fnmatch.fnmatch(c, bare) for c in candidates):
+            verdict = not negate
+    return verdict
+
+
+def test_dockerfile_is_multi_stage_on_one_base() -> None:
+    """A named builder stage and a final stage, both from the same slim Python 3.11 image."""
+    all_stages = stages()
+    assert len(all_stages) >= 2
+    assert all_stages[0].name is not None
+    bases = {s.base for s in all_stages}
+    assert len(bases) == 1
+    assert re.fullmatch(r"python:3\.11-slim[\w.-]*(@sha256:[0-9a-f]+)?", bases.pop())
+
+
+def test_builder_builds_the_wheel_into_a_venv() -> None:
+    """The builder runs `pip wheel` and installs the wheel into the venv the final stage copies."""
+    builder_runs = " ".join(stages()[0].args("RUN"))
+    assert "pip wheel" in builder_runs
+    assert "-m venv" in builder_runs
+
+
+def test_final_stage_copies_only_the_venv_from_the_builder() -> None:
+    """The final stage's only COPY is the venv from the builder; no RUN (no apt, pip or compilers)."""
+    stage = final()
+    builder = stages()[0].name
+    copies = [shlex.split(arg) for arg in stage.args("COPY") + stage.args("ADD")]
+    assert copies == [[f"--from={builder}", "/opt/llm-sidecar", "/opt/llm-sidecar"]]
+    assert stage.args("RUN") == []
+
+
+def test_final_stage_mentions_no_compiler() -> None:
+    """No build-essential, gcc or other toolchain appears anywhere in the final stage."""
+    text = " ".join(arg for _, arg in final().instructions)
+    for tool in ("build-essential", "gcc", "g++", "clang", "make ", "apt-get", "apk add"):
+        assert tool not in text
+
+
+def test_image_runs_as_non_root_numeric_user() -> None:
+    """USER is a numeric, non-zero uid (and gid), so runAsNonRoot can verify it without /etc/passwd."""
+    [user] = final().args("USER")
+    uid, _, gid = user.partition(":")
+    assert uid.isdigit()
+    assert int(uid) > 0
+    assert gid == "" or (gid.isdigit() and int(gid) > 0)
+
+
+def test_entrypoint_is_llm_sidecar_run() -> None:
+    """ENTRYPOINT is exec-form `["llm-sidecar", "run"]`, so the sidecar is PID 1 and receives SIGTERM."""
+    [entrypoint] = final().args("ENTRYPOINT")
+    assert json.loads(entrypoint) == ["llm-sidecar", "run"]
+    assert final().args("CMD") == []
+
+
+def test_environment_suits_a_read_only_root() -> None:
+    """The final stage puts the venv on PATH, disables .pyc writes and points at the mounted policy."""
+    values = dict(re.findall(r'(\w+)=("[^"]*"|\S+)', " ".join(final().args("ENV"))))
+    assert values["PYTHONDONTWRITEBYTECODE"] == "1"
+    assert values["SIDECAR_POLICY"] == "/etc/llm-sidecar/policy.yaml"
+    assert values["PATH"].strip('"').startswith("/opt/llm-sidecar/bin:")
+
+
+def test_image_exposes_proxy_and_health_ports() -> None:
+    """EXPOSE lists the proxy port 8080 and the health port 8081 used by the manifests."""
+    exposed = " ".join(final().args("EXPOSE")).split()
+    assert {"8080", "8081"} <= {p.partition("/")[0] for p in exposed}
+
+
+@pytest.mark.parametrize(
+    "path", [".venv", ".git", "tests", ".pytest_cache", ".mypy_cache", "sidecar/__pycache__", "x.egg-info"]
+)
+def test_dockerignore_keeps_local_state_out(path: str) -> None:
+    """.dockerignore excludes the local venv, git history, tests and caches from the build context."""
+    assert ignored(path)
+
+
+def test_dockerignore_keeps_what_the_builder_copies() -> None:
+    """Every file or directory the builder COPYs from the context is left in it by .dockerignore."""
+    sources = builder_sources()
+    assert sources
+    for src in sources:
+        assert (REPO / src).exists(), src
+        assert not ignored(src), src
