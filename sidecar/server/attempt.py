@@ -118,7 +118,7 @@ def prepare(exchange: Exchange, target: Target, unsupported: str) -> Prepared:
         data = orjson.dumps(translated)
     gemini_method = exchange.gemini_method if wire is caller else ""
     if wire is Dialect.GEMINI and not gemini_method and exchange.endpoint.operation is Operation.EMBEDDINGS:
-        gemini_method = gemini_embedding_method(body)
+        gemini_method = gemini_embedding_method(translated)
     url = upstream_url(
         target.provider,
         wire,

@@ -1,0 +1,105 @@
+"""The sidecar's own endpoints and hot reload as an operator sees them."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+
+from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
+
+
+def policy(url: str, target: str = "a") -> str:
+    return (
+        "version: 1\nproviders:\n"
+        + provider_block("p", url, "openai")
+        + "models:\n  a: {provider: p, model: up-a}\n  b: {provider: p, model: up-b}\n"
+        + f"default: {{target: {target}}}\n"
+    )
+
+
+async def get(running: RunningSidecar, path: str) -> tuple[int, Any]:
+    async with aiohttp.ClientSession() as session, session.get(running.url + path) as response:
+        if response.content_type == "application/json":
+            return response.status, await response.json()
+        return response.status, await response.text()
+
+
+async def served_model(running: RunningSidecar) -> str:
+    body = {"model": "anything", "messages": [{"role": "user", "content": "x"}]}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{running.url}/v1/chat/completions", json=body) as response,
+    ):
+        return response.headers["x-sidecar-model"]
+
+
+async def test_health_and_readiness(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """/healthz and /readyz answer 200 on a running sidecar; /readyz is 503 while draining."""
+    running = await sidecar(policy(await fake()))
+    assert (await get(running, "/healthz"))[0] == 200
+    assert (await get(running, "/readyz"))[0] == 200
+    running.state.draining = True
+    assert (await get(running, "/readyz"))[0] == 503
+    assert (await get(running, "/healthz"))[0] == 200
+
+
+async def test_healthz_does_not_depend_on_upstreams(sidecar: SidecarFactory) -> None:
+    """With every upstream unreachable, /healthz and /readyz still answer 200."""
+    running = await sidecar(policy("http://127.0.0.1:9"))
+    assert (await get(running, "/healthz"))[0] == 200
+    assert (await get(running, "/readyz"))[0] == 200
+
+
+async def test_status_shows_policy_and_routes(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """/status reports the policy version, load time, routes and no reload error."""
+    running = await sidecar(policy(await fake()))
+    status, body = await get(running, "/status")
+    assert status == 200
+    assert body["policy"]["version"] == running.state.holder.policy.version
+    assert body["policy"]["last_reload_error"] is None
+    assert body["routes"][0]["targets"] == ["a"]
+
+
+async def test_changed_policy_is_served_without_restart(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """Editing the policy file changes where requests go within 2 s, and /status shows the new version."""
+    running = await sidecar(policy(await fake()))
+    old = running.state.holder.policy.version
+    assert await served_model(running) == "a"
+    running.policy_path.write_text(policy(await fake(), target="b"))
+    for _ in range(40):
+        if await served_model(running) == "b":
+            break
+        await asyncio.sleep(0.05)
+    assert await served_model(running) == "b"
+    assert (await get(running, "/status"))[1]["policy"]["version"] != old
+
+
+async def test_broken_policy_keeps_serving_and_reports(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """A broken edit leaves the last good policy serving; /status, the log and /metrics report it."""
+    running = await sidecar(policy(await fake()))
+    running.policy_path.write_text("version: 1\nproviders: {}\nmodels: {x: {provider: nope, model: m}}\n")
+    for _ in range(40):
+        body = (await get(running, "/status"))[1]
+        if body["policy"]["last_reload_error"]:
+            break
+        await asyncio.sleep(0.05)
+    assert body["policy"]["last_reload_error"]["errors"] == ["models.x.provider: unknown provider 'nope'"]
+    assert await served_model(running) == "a"
+    assert any(line.get("event") == "policy_rejected" for line in running.log_lines())
+    metrics = (await get(running, "/metrics"))[1]
+    assert 'llm_sidecar_policy_reloads_total{outcome="error"} 1' in metrics
+
+
+async def test_in_flight_request_keeps_its_policy(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """A request that started before a reload finishes on the target its policy chose."""
+    url = await fake(latency_ms=600)
+    running = await sidecar(policy(url))
+    slow = asyncio.create_task(served_model(running))
+    await asyncio.sleep(0.15)
+    running.policy_path.write_text(policy(url, target="b"))
+    await asyncio.sleep(0.3)
+    assert running.state.holder.policy.default is not None
+    assert running.state.holder.policy.default.chain[0].name == "b"
+    assert await slow == "a"

@@ -1,0 +1,225 @@
+"""Across dialects: each official SDK against a fake provider of another dialect, streams and tools too."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anthropic
+import openai
+import pytest
+
+from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
+
+TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Weather for a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
+ANTHROPIC_TOOL = {
+    "name": "get_weather",
+    "description": "Weather for a city",
+    "input_schema": TOOL["function"]["parameters"],  # type: ignore[index]
+}
+
+
+async def start(
+    fake: FakeFactory, sidecar: SidecarFactory, extra: str = ""
+) -> tuple[RunningSidecar, dict[str, str]]:
+    urls = {d: await fake(f"fake-{d}") for d in ("openai", "anthropic", "gemini")}
+    policy = "version: 1\nproviders:\n"
+    for dialect, url in urls.items():
+        policy += provider_block(f"p-{dialect}", url, dialect)
+    policy += (
+        """models:
+  to-openai: {provider: p-openai, model: gpt-4o-mini}
+  to-anthropic: {provider: p-anthropic, model: claude-3-5-haiku-latest, max_output_tokens: 1024}
+  to-gemini: {provider: p-gemini, model: gemini-2.0-flash}
+  embed-gemini: {provider: p-gemini, model: text-embedding-004, capabilities: [embeddings]}
+routes:
+  - {name: anthropic-then-openai, match: {model: a-then-o}, target: [to-anthropic, to-openai]}
+"""
+        + extra
+    )
+    return await sidecar(policy), urls
+
+
+def openai_client(running: RunningSidecar) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0)
+
+
+@pytest.mark.parametrize("target", ["to-anthropic", "to-gemini"])
+async def test_openai_sdk_chat_served_by_another_dialect(
+    fake: FakeFactory, sidecar: SidecarFactory, target: str
+) -> None:
+    """A plain OpenAI chat is answered by Anthropic or Gemini; text and usage come back in OpenAI's shape."""
+    running, _ = await start(fake, sidecar)
+    client = openai_client(running)
+    reply = await client.chat.completions.create(
+        model=target,
+        messages=[
+            {"role": "developer", "content": "be brief"},
+            {"role": "user", "content": "translated hello"},
+        ],
+        max_tokens=50,
+    )
+    assert "translated hello" in (reply.choices[0].message.content or "")
+    assert reply.choices[0].finish_reason == "stop"
+    assert reply.usage is not None and reply.usage.prompt_tokens > 0 and reply.usage.completion_tokens > 0
+    await client.close()
+
+
+@pytest.mark.parametrize("target", ["to-anthropic", "to-gemini"])
+async def test_openai_sdk_stream_with_tool_call_across_dialects(
+    fake: FakeFactory, sidecar: SidecarFactory, target: str
+) -> None:
+    """A streamed OpenAI tool call served by Anthropic or Gemini arrives with intact JSON arguments."""
+    running, _ = await start(fake, sidecar)
+    client = openai_client(running)
+    stream = await client.chat.completions.create(
+        model=target,
+        messages=[{"role": "user", "content": "fake:tool what is the weather"}],
+        tools=[TOOL],  # type: ignore[list-item]
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    arguments, name, finish, usage = "", None, None, None
+    async for chunk in stream:
+        if chunk.usage:
+            usage = chunk.usage
+        for choice in chunk.choices:
+            for call in choice.delta.tool_calls or []:
+                name = call.function.name if call.function and call.function.name else name
+                arguments += call.function.arguments or "" if call.function else ""
+            finish = choice.finish_reason or finish
+    assert name == "get_weather"
+    assert json.loads(arguments) == {"city": "test"}
+    assert finish == "tool_calls"
+    assert usage is not None and usage.completion_tokens > 0
+    await client.close()
+
+
+async def test_anthropic_sdk_served_by_openai_streaming(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """An Anthropic SDK stream served by an OpenAI upstream yields the full Anthropic event sequence."""
+    running, _ = await start(fake, sidecar)
+    client = anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0)
+    async with client.messages.stream(
+        model="to-openai",
+        max_tokens=64,
+        system="be brief",
+        messages=[{"role": "user", "content": "hola amigo"}],
+    ) as stream:
+        text = "".join([t async for t in stream.text_stream])
+        final = await stream.get_final_message()
+    assert "hola amigo" in text
+    assert final.stop_reason == "end_turn"
+    assert final.usage.output_tokens > 0
+    await client.close()
+
+
+async def test_anthropic_sdk_tool_use_served_by_gemini(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """An Anthropic tool_use answered by Gemini comes back as a tool_use block with the input object."""
+    running, _ = await start(fake, sidecar)
+    client = anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0)
+    message = await client.messages.create(
+        model="to-gemini",
+        max_tokens=64,
+        tools=[ANTHROPIC_TOOL],  # type: ignore[list-item]
+        messages=[{"role": "user", "content": "fake:tool weather please"}],
+    )
+    blocks = [b for b in message.content if b.type == "tool_use"]
+    assert message.stop_reason == "tool_use"
+    assert blocks and blocks[0].name == "get_weather" and blocks[0].input == {"city": "test"}
+    await client.close()
+
+
+@pytest.mark.parametrize("target", ["to-openai", "to-anthropic"])
+async def test_gemini_sdk_stream_served_by_another_dialect(
+    fake: FakeFactory, sidecar: SidecarFactory, gemini_client: Any, target: str
+) -> None:
+    """A google-genai stream served by OpenAI or Anthropic parses chunk by chunk with usage at the end."""
+    running, _ = await start(fake, sidecar)
+    client = gemini_client(running.url)
+    text, usage = "", None
+    async for chunk in await client.aio.models.generate_content_stream(model=target, contents="servus"):
+        text += chunk.text or ""
+        usage = chunk.usage_metadata or usage
+    assert "servus" in text
+    assert usage is not None and usage.candidates_token_count
+
+
+async def test_embeddings_openai_to_gemini(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """OpenAI embeddings for a list of inputs are served by Gemini batchEmbedContents."""
+    running, urls = await start(fake, sidecar)
+    client = openai_client(running)
+    result = await client.embeddings.create(model="embed-gemini", input=["one", "two"])
+    assert [d.index for d in result.data] == [0, 1]
+    assert len(result.data[0].embedding) > 8
+    upstream = (await running.fake_requests(urls["gemini"]))[-1]
+    assert upstream["path"].endswith("text-embedding-004:batchEmbedContents")
+    await client.close()
+
+
+async def test_unsupported_parameter_is_a_400_naming_it(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """With unsupported_params: error, a parameter Anthropic lacks gets a 400 that names it."""
+    running, _ = await start(fake, sidecar)
+    client = openai_client(running)
+    with pytest.raises(openai.BadRequestError) as info:
+        await client.chat.completions.create(
+            model="to-anthropic", messages=[{"role": "user", "content": "x"}], logprobs=True
+        )
+    assert "logprobs" in str(info.value)
+    await client.close()
+
+
+async def test_unsupported_parameter_dropped_when_the_policy_says_so(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """With unsupported_params: drop on the route, the parameter is dropped and named in a header."""
+    extra = "  - {name: lenient, match: {model: lenient}, target: to-anthropic, unsupported_params: drop}\n"
+    running, _ = await start(fake, sidecar, extra)
+    client = openai_client(running)
+    raw = await client.chat.completions.with_raw_response.create(
+        model="lenient", messages=[{"role": "user", "content": "x"}], logprobs=True
+    )
+    assert "logprobs" in raw.headers["x-sidecar-dropped-params"]
+    await client.close()
+
+
+async def test_upstream_error_is_mapped_into_the_callers_dialect(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """An Anthropic 400 reaches an OpenAI SDK caller as its BadRequestError with the upstream message."""
+    running, _ = await start(fake, sidecar)
+    client = openai_client(running)
+    with pytest.raises(openai.BadRequestError):
+        await client.chat.completions.create(
+            model="to-anthropic",
+            messages=[{"role": "user", "content": "x"}],
+            extra_headers={"x-fake-fault": "status=400"},
+        )
+    await client.close()
+
+
+async def test_cross_dialect_chain_falls_back(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """An Anthropic SDK caller whose Claude target is overloaded is served by the OpenAI target."""
+    running, _ = await start(fake, sidecar)
+    client = anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0)
+    raw = await client.messages.with_raw_response.create(
+        model="a-then-o",
+        max_tokens=64,
+        messages=[{"role": "user", "content": "still answered"}],
+        extra_headers={"x-fake-fault": "fake-anthropic:status=529"},
+    )
+    message = await raw.parse()
+    assert "still answered" in message.content[0].text  # type: ignore[union-attr]
+    assert raw.headers["x-sidecar-model"] == "to-openai"
+    assert raw.headers["x-sidecar-fallback-reason"] == "overloaded"
+    await client.close()
