@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
+from urllib.parse import urlsplit
 
 from ..dialects import Dialect
 from .conditions import Condition, ModelIs, RouteRequest, build_conditions
@@ -75,6 +76,13 @@ class Provider:
     timeouts: TimeoutsSpec
     api_version: str | None
     speaks: Dialect | None
+    host: str = field(default="", compare=False)  # server.address / server.port for spans
+    port: int = field(default=0, compare=False)
+
+    def __post_init__(self) -> None:
+        parsed = urlsplit(self.base_url)
+        object.__setattr__(self, "host", parsed.hostname or "")
+        object.__setattr__(self, "port", parsed.port or (443 if parsed.scheme == "https" else 80))
 
     def wire_dialect(self, caller: Dialect) -> Dialect:
         """The dialect spoken to this provider for a caller of ``caller``'s dialect."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -16,6 +17,7 @@ class AccessLog:
         self._log = get_logger("sidecar.access")
 
     def record(self, exchange: Exchange, status: int, telemetry: Telemetry) -> None:
+        """Finish the request's trace and metrics, then write its access line (if info is enabled)."""
         served = exchange.served
         usage = exchange.usage
         cost = cost_usd(served.price, usage) if served is not None else None
@@ -43,6 +45,8 @@ class AccessLog:
             error_type=exchange.stream_error or (None if status < 400 else str(status)),
             streamed=exchange.stream,
         )
+        if not self._log.is_enabled_for(logging.INFO):
+            return
         fields: dict[str, Any] = {
             "request_id": exchange.request_id,
             "method": exchange.request.method,

@@ -15,7 +15,6 @@ answer); streams are handed to ``stream.relay_stream`` which owns the commit poi
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +47,8 @@ from ..translate import (
 from ..upstream import RESPONSE_DROP, upstream_headers, upstream_url
 from .exchange import Exchange
 from .stream import relay_stream
+
+_SUCCESS = Outcome.success()
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +137,17 @@ class Attempt:
     def __init__(self, session: aiohttp.ClientSession, credentials: Credentials) -> None:
         self._session = session
         self._credentials = credentials
+        self._timeouts: dict[TimeoutsSpec, aiohttp.ClientTimeout] = {}
+
+    def _client_timeout(self, timeouts: TimeoutsSpec) -> aiohttp.ClientTimeout:
+        """aiohttp's socket-level timeouts for these settings, built once per distinct setting."""
+        cached = self._timeouts.get(timeouts)
+        if cached is None:
+            cached = aiohttp.ClientTimeout(
+                total=None, sock_connect=timeouts.connect_s, sock_read=timeouts.idle_s
+            )
+            self._timeouts[timeouts] = cached
+        return cached
 
     async def run(
         self,
@@ -158,25 +170,28 @@ class Attempt:
             return AttemptResult(Outcome.failure("credentials", str(exc)))
         headers = upstream_headers(request.headers, provider, exchange.endpoint.dialect, prepared.wire, key)
         trace.inject(headers)
-        client_timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=timeouts.connect_s, sock_read=timeouts.idle_s
-        )
+        client_timeout = self._client_timeout(timeouts)
         first_byte_s = min(timeouts.first_byte_s, budget_s)
-        started = time.monotonic()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         response: aiohttp.ClientResponse | None = None
         phase: TimeoutPhase = "first_byte"
+        streaming = False
         try:
-            async with asyncio.timeout(first_byte_s):
+            async with asyncio.timeout(first_byte_s) as deadline:
                 response = await self._session.post(
                     prepared.url, data=prepared.body, headers=headers, timeout=client_timeout
                 )
-            phase = "total"
-            remaining = max(0.001, timeouts.total_s - (time.monotonic() - started))
-            if exchange.stream and 200 <= response.status < 300:
-                first_content_by = started + first_byte_s
-                return await relay_stream(exchange, prepared, response, trace, first_content_by, remaining)
-            async with asyncio.timeout(remaining):
-                body = await response.read()
+                phase = "total"
+                streaming = exchange.stream and 200 <= response.status < 300
+                if not streaming:
+                    deadline.reschedule(started + timeouts.total_s)
+                    body = await response.read()
+            if streaming:
+                remaining = max(0.001, timeouts.total_s - (loop.time() - started))
+                return await relay_stream(
+                    exchange, prepared, response, trace, started + first_byte_s, remaining
+                )
             return self._judge(exchange, prepared, response, body)
         except TimeoutError as exc:
             if isinstance(exc, aiohttp.ServerTimeoutError):  # the socket's connect or read timeout
@@ -195,14 +210,17 @@ class Attempt:
         wire = prepared.wire
         status = response.status
         relay_headers = {k: v for k, v in response.headers.items() if k.lower() not in RESPONSE_DROP}
-        outcome = classify_response(
-            wire,
-            status,
-            response.headers,
-            body,
-            fallback_statuses=exchange.route.settings.resilience.fallback_on  # type: ignore[union-attr]
-            or frozenset(),
-        )
+        if 200 <= status < 300:
+            outcome = _SUCCESS
+        else:
+            assert exchange.route is not None
+            outcome = classify_response(
+                wire,
+                status,
+                response.headers,
+                body,
+                exchange.route.settings.resilience.fallback_on or frozenset(),
+            )
         if outcome.kind is not OutcomeKind.SUCCESS:
             result = AttemptResult(outcome, upstream_status=status, upstream_body=body)
             result.upstream_headers = relay_headers

@@ -106,8 +106,8 @@ class Executor:
                     provider=target.provider.name,
                     provider_name=_otel_provider(target, prepared.wire),
                     request_model=target.upstream_model,
-                    server_address=_host(prepared.url),
-                    server_port=_port(prepared.url),
+                    server_address=target.provider.host,
+                    server_port=target.provider.port,
                     resend_count=exchange.calls(),
                     breaker_state=str(state.breaker.state),
                 )
@@ -231,16 +231,3 @@ def _otel_provider(target: Target, wire: object) -> str:
         "anthropic": "anthropic",
         "gemini": "gcp.gemini",
     }.get(kind, str(wire))
-
-
-def _host(url: str) -> str:
-    rest = url.split("://", 1)[-1]
-    host = rest.split("/", 1)[0]
-    return host.rsplit(":", 1)[0] if ":" in host and not host.endswith("]") else host
-
-
-def _port(url: str) -> int:
-    rest = url.split("://", 1)[-1].split("/", 1)[0]
-    if ":" in rest and not rest.endswith("]"):
-        return int(rest.rsplit(":", 1)[1])
-    return 443 if url.startswith("https") else 80
