@@ -156,8 +156,12 @@ class Attempt:
         timeouts: TimeoutsSpec,
         trace: AttemptTrace,
         budget_s: float,
+        first_byte: asyncio.Event | None = None,
     ) -> AttemptResult:
-        """One call; ``budget_s`` is what remains of the request's deadline."""
+        """One call; ``budget_s`` is what remains of the request's deadline.
+
+        ``first_byte`` is set when the response headers arrive (hedging waits on it).
+        """
         request = exchange.request
         provider = prepared.target.provider
         try:
@@ -183,6 +187,8 @@ class Attempt:
                     prepared.url, data=prepared.body, headers=headers, timeout=client_timeout
                 )
                 phase = "total"
+                if first_byte is not None:
+                    first_byte.set()
                 streaming = exchange.stream and 200 <= response.status < 300
                 if not streaming:
                     deadline.reschedule(started + timeouts.total_s)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +67,8 @@ class Exchange:
     usage: Usage | None = None
     bytes_out: int = 0
     stream_error: str | None = None  # set when a committed stream ended with an error event
+    committed: bool = False  # a stream's first bytes went to the caller; nothing may replace them
+    on_commit: Callable[[], None] | None = None  # set while hedged calls race
 
     @property
     def dialect(self) -> Any:

@@ -11,32 +11,46 @@ For each target, in chain order::
 
 Retries are bounded three ways: ``max_attempts_per_target``, the target's retry budget (retries
 are a fraction of its requests, so an outage never multiplies load), and the request's deadline.
-When every target has failed, the route's last resort answers (``last_resort``).
+With ``hedge.after_s`` set, a target's first call that has no first byte by then races the next
+target of the chain (``hedge``); the first answer wins and the other call is cancelled. When every
+target has failed, the route's last resort answers (``last_resort``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from ..policy.compiled import Target
+from ..policy.spec import ResilienceSpec, TimeoutsSpec
 from ..resilience.backoff import Backoff, rate_limited_delay
 from ..resilience.bulkhead import BulkheadFull
 from ..resilience.classify import Outcome, OutcomeKind
 from ..translate import TranslationError, UnsupportedParameter
 from ..upstream import NoEquivalentOperation
-from .attempt import Attempt, AttemptResult, error_passthrough, prepare
+from .attempt import Attempt, AttemptResult, Prepared, error_passthrough, prepare
 from .errors import RequestFailed
 from .exchange import AttemptRecord, Exchange, telemetry_usage
 from .last_resort import answer_last_resort
 from .stream import exchange_headers
-from .targets import TargetStates
+from .targets import TargetState, TargetStates
 
 if TYPE_CHECKING:
     from ..telemetry import Telemetry
+
+
+@dataclass(slots=True)
+class Candidate:
+    """A target ready to be called: its health state, its prepared request, its timeouts."""
+
+    target: Target
+    state: TargetState
+    prepared: Prepared
+    timeouts: TimeoutsSpec
 
 
 class Executor:
@@ -63,29 +77,11 @@ class Executor:
             target = chain[index]
             index += 1
             is_last = index == len(chain)
-            state = self._states.get(target, exchange.policy)
-            if state.breaker.is_rate_limited() and not is_last:
-                wait = state.breaker.rate_limited_until - time.monotonic()
-                if wait > settings.rate_limit_max_wait_s:
-                    self._skip(exchange, target, "rate_limited")
-                    continue
-            try:
-                prepared = prepare(exchange, target, route.settings.unsupported_params)
-            except UnsupportedParameter as exc:
-                raise RequestFailed(
-                    400,
-                    f"parameter {exc.name!r} has no equivalent on {target.provider.kind} "
-                    f"(model {target.name}); "
-                    "the policy refuses it (unsupported_params: error)",
-                    code="unsupported_parameter",
-                    param=exc.name,
-                ) from None
-            except (NoEquivalentOperation, TranslationError) as exc:
-                self._skip(exchange, target, "untranslatable")
-                untranslatable.append(f"{target.name}: {exc}")
+            candidate = self._candidate(exchange, target, settings, is_last, untranslatable)
+            if candidate is None:
                 continue
+            state = candidate.state
             state.budget.record_request()
-            timeouts = settings.timeouts or target.provider.timeouts
             for attempt_no in range(settings.max_attempts_per_target):
                 if attempt_no:
                     delay = self._retry_delay(last, backoff, attempt_no)
@@ -97,80 +93,29 @@ class Executor:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
-                permit = state.breaker.try_acquire()
-                if permit is None:
-                    self._skip(exchange, target, "breaker_open")
-                    break
-                trace = exchange.trace.attempt(
-                    target=target.key,
-                    provider=target.provider.name,
-                    provider_name=_otel_provider(target, prepared.wire),
-                    request_model=target.upstream_model,
-                    server_address=target.provider.host,
-                    server_port=target.provider.port,
-                    resend_count=exchange.calls(),
-                    breaker_state=str(state.breaker.state),
-                )
-                started = time.monotonic()
-                try:
-                    async with state.bulkhead.slot():
-                        result = await self._attempt.run(exchange, prepared, timeouts, trace, remaining)
-                except BulkheadFull:
-                    permit.release()
-                    trace.finish(status=None, error_type="bulkhead_full")
-                    self._skip(exchange, target, "bulkhead_full")
-                    break
-                except BaseException:
-                    permit.release()  # cancelled (client gone) or a bug: neither is the target's fault
-                    trace.finish(status=None, error_type="cancelled")
-                    raise
-                elapsed = time.monotonic() - started
-                outcome = result.outcome
-                if outcome.breaker_failure:
-                    permit.record_failure(elapsed)
-                elif outcome.kind is OutcomeKind.SUCCESS:
-                    permit.record_success(elapsed)
-                else:
-                    permit.release()
-                if outcome.rate_limited and outcome.retry_after_s is not None:
-                    state.breaker.mark_rate_limited(time.monotonic() + outcome.retry_after_s)
-                trace.finish(
-                    status=result.upstream_status,
-                    error_type=None if outcome.kind is OutcomeKind.SUCCESS else outcome.error_type,
-                    response_model=result.response_model,
-                    response_id=result.response_id,
-                    finish_reasons=result.finish_reasons,
-                    usage=telemetry_usage(result.usage),
-                )
-                exchange.attempts.append(
-                    AttemptRecord(
-                        target.name,
-                        target.provider.name,
-                        "ok" if outcome.kind is OutcomeKind.SUCCESS else outcome.error_type,
-                        result.upstream_status,
-                        elapsed * 1000,
+                used = candidate
+                if attempt_no == 0 and settings.hedge is not None and not is_last:
+                    used, result, hedged = await self._hedged(
+                        exchange, candidate, chain[index:], settings, deadline, untranslatable
                     )
-                )
+                    if hedged:
+                        index += 1  # the next target already had its call in the race
+                        is_last = index == len(chain)
+                else:
+                    result = await self._call(exchange, candidate, remaining)
+                if result is None:
+                    break
+                outcome = result.outcome
                 if result.response is not None:  # an answer, or a committed stream
-                    exchange.served = target
-                    exchange.usage = result.usage
-                    if not result.response.prepared:
-                        result.response.headers.update(exchange_headers(exchange, prepared))
-                        result.response.headers["x-sidecar-attempts"] = str(exchange.calls())
-                    return result.response
-                last = (target, result)
+                    return self._answer(exchange, used, result)
+                last = (used.target, result)
                 if outcome.kind is OutcomeKind.FAIL_FAST:
-                    response = error_passthrough(exchange, prepared.wire, result)
-                    response.headers.update(exchange_headers(exchange, prepared))
-                    response.headers["x-sidecar-attempts"] = str(exchange.calls())
-                    return response
+                    return self._fail_fast(exchange, used.prepared, result)
                 exchange.fallback_reason = outcome.error_type
                 if outcome.kind is OutcomeKind.CONTEXT_OVERFLOW:
-                    index = self._larger_context(exchange, chain, index, target)
+                    index = self._larger_context(exchange, chain, index, used.target)
                     if index >= len(chain):
-                        response = error_passthrough(exchange, prepared.wire, result)
-                        response.headers.update(exchange_headers(exchange, prepared))
-                        return response
+                        return self._fail_fast(exchange, used.prepared, result)
                     break
                 if outcome.kind is OutcomeKind.FALLBACK and not is_last:
                     break
@@ -189,6 +134,191 @@ class Executor:
                 code="untranslatable_request",
             )
         return await answer_last_resort(exchange, last)
+
+    def _candidate(
+        self,
+        exchange: Exchange,
+        target: Target,
+        settings: ResilienceSpec,
+        is_last: bool,
+        untranslatable: list[str],
+    ) -> Candidate | None:
+        """Prepare ``target``, or record why it is skipped (rate-limited, untranslatable)."""
+        assert exchange.route is not None and settings.rate_limit_max_wait_s is not None
+        state = self._states.get(target, exchange.policy)
+        if state.breaker.is_rate_limited() and not is_last:
+            wait = state.breaker.rate_limited_until - time.monotonic()
+            if wait > settings.rate_limit_max_wait_s:
+                self._skip(exchange, target, "rate_limited")
+                return None
+        try:
+            prepared = prepare(exchange, target, exchange.route.settings.unsupported_params)
+        except UnsupportedParameter as exc:
+            raise RequestFailed(
+                400,
+                f"parameter {exc.name!r} has no equivalent on {target.provider.kind} "
+                f"(model {target.name}); the policy refuses it (unsupported_params: error)",
+                code="unsupported_parameter",
+                param=exc.name,
+            ) from None
+        except (NoEquivalentOperation, TranslationError) as exc:
+            self._skip(exchange, target, "untranslatable")
+            untranslatable.append(f"{target.name}: {exc}")
+            return None
+        return Candidate(target, state, prepared, settings.timeouts or target.provider.timeouts)
+
+    async def _call(
+        self,
+        exchange: Exchange,
+        candidate: Candidate,
+        remaining: float,
+        first_byte: asyncio.Event | None = None,
+    ) -> AttemptResult | None:
+        """One upstream call with its permit, bulkhead slot, span and record; None when skipped."""
+        target, state = candidate.target, candidate.state
+        permit = state.breaker.try_acquire()
+        if permit is None:
+            self._skip(exchange, target, "breaker_open")
+            return None
+        trace = exchange.trace.attempt(
+            target=target.key,
+            provider=target.provider.name,
+            provider_name=_OTEL_PROVIDER.get(str(target.provider.kind), str(candidate.prepared.wire)),
+            request_model=target.upstream_model,
+            server_address=target.provider.host,
+            server_port=target.provider.port,
+            resend_count=exchange.calls(),
+            breaker_state=str(state.breaker.state),
+        )
+        started = time.monotonic()
+        try:
+            async with state.bulkhead.slot():
+                result = await self._attempt.run(
+                    exchange, candidate.prepared, candidate.timeouts, trace, remaining, first_byte
+                )
+        except BulkheadFull:
+            permit.release()
+            trace.finish(status=None, error_type="bulkhead_full")
+            self._skip(exchange, target, "bulkhead_full")
+            return None
+        except BaseException:
+            permit.release()  # cancelled (client gone, or a hedge lost) or a bug: not the target's fault
+            trace.finish(status=None, error_type="cancelled")
+            exchange.attempts.append(
+                AttemptRecord(
+                    target.name, target.provider.name, "cancelled", None, (time.monotonic() - started) * 1000
+                )
+            )
+            raise
+        elapsed = time.monotonic() - started
+        outcome = result.outcome
+        if outcome.breaker_failure:
+            permit.record_failure(elapsed)
+        elif outcome.kind is OutcomeKind.SUCCESS:
+            permit.record_success(elapsed)
+        else:
+            permit.release()
+        if outcome.rate_limited and outcome.retry_after_s is not None:
+            state.breaker.mark_rate_limited(time.monotonic() + outcome.retry_after_s)
+        trace.finish(
+            status=result.upstream_status,
+            error_type=None if outcome.kind is OutcomeKind.SUCCESS else outcome.error_type,
+            response_model=result.response_model,
+            response_id=result.response_id,
+            finish_reasons=result.finish_reasons,
+            usage=telemetry_usage(result.usage),
+        )
+        exchange.attempts.append(
+            AttemptRecord(
+                target.name,
+                target.provider.name,
+                "ok" if outcome.kind is OutcomeKind.SUCCESS else outcome.error_type,
+                result.upstream_status,
+                elapsed * 1000,
+            )
+        )
+        return result
+
+    async def _hedged(
+        self,
+        exchange: Exchange,
+        first: Candidate,
+        rest: tuple[Target, ...],
+        settings: ResilienceSpec,
+        deadline: float,
+        untranslatable: list[str],
+    ) -> tuple[Candidate, AttemptResult | None, bool]:
+        """Call ``first``; if it has no first byte after ``hedge.after_s``, race the next target.
+
+        Returns the candidate whose result counts, that result (None: skipped), and whether the
+        next target was called (so the loop does not call it again). The first racer to answer,
+        or to commit a stream, wins; the other is cancelled at once.
+        """
+        assert settings.hedge is not None
+        first_byte = asyncio.Event()
+        primary = asyncio.ensure_future(self._call(exchange, first, deadline - time.monotonic(), first_byte))
+        waiter = asyncio.ensure_future(first_byte.wait())
+        try:
+            await asyncio.wait(
+                {primary, waiter}, timeout=settings.hedge.after_s, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            waiter.cancel()
+        if primary.done() or first_byte.is_set():
+            return first, await primary, False
+        second = self._candidate(exchange, rest[0], settings, len(rest) == 1, untranslatable)
+        if second is None:
+            return first, await primary, False
+        exchange.trace.fallback(from_target=first.target.key, reason="hedged")
+        second.state.budget.record_request()
+        hedge = asyncio.ensure_future(self._call(exchange, second, deadline - time.monotonic()))
+        racers = {primary: first, hedge: second}
+
+        def cancel_others() -> None:  # a racer committed its stream: the other must stop now
+            current = asyncio.current_task()
+            for task in racers:
+                if task is not current:
+                    task.cancel()
+
+        exchange.on_commit = cancel_others
+        best: tuple[Candidate, AttemptResult | None] | None = None
+        try:
+            while racers:
+                done, _ = await asyncio.wait(racers, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    candidate = racers.pop(task)
+                    if task.cancelled():
+                        continue
+                    result = task.result()
+                    if result is not None and result.response is not None:
+                        if candidate is second:
+                            exchange.fallback_reason = "hedged"
+                        return candidate, result, True
+                    if best is None or best[1] is None:
+                        best = (candidate, result)
+        finally:
+            exchange.on_commit = None
+            for task in racers:
+                task.cancel()
+            if racers:
+                await asyncio.gather(*racers, return_exceptions=True)
+        assert best is not None
+        return best[0], best[1], True
+
+    def _answer(self, exchange: Exchange, used: Candidate, result: AttemptResult) -> web.StreamResponse:
+        assert result.response is not None
+        exchange.served = used.target
+        exchange.usage = result.usage
+        if not result.response.prepared:
+            result.response.headers.update(exchange_headers(exchange, used.prepared))
+            result.response.headers["x-sidecar-attempts"] = str(exchange.calls())
+        return result.response
+
+    def _fail_fast(self, exchange: Exchange, prepared: Prepared, result: AttemptResult) -> web.Response:
+        response = error_passthrough(exchange, prepared.wire, result)
+        response.headers.update(exchange_headers(exchange, prepared))
+        response.headers["x-sidecar-attempts"] = str(exchange.calls())
+        return response
 
     def _retry_delay(
         self, last: tuple[Target, AttemptResult] | None, backoff: Backoff, attempt_no: int
@@ -223,11 +353,9 @@ class Executor:
         return index
 
 
-def _otel_provider(target: Target, wire: object) -> str:
-    kind = str(target.provider.kind)
-    return {
-        "openai": "openai",
-        "azure-openai": "azure.ai.openai",
-        "anthropic": "anthropic",
-        "gemini": "gcp.gemini",
-    }.get(kind, str(wire))
+_OTEL_PROVIDER = {
+    "openai": "openai",
+    "azure-openai": "azure.ai.openai",
+    "anthropic": "anthropic",
+    "gemini": "gcp.gemini",
+}

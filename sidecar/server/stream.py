@@ -115,6 +115,11 @@ async def relay_stream(
     deadline = time.monotonic() + total_s
 
     async def commit() -> web.StreamResponse:
+        if exchange.committed:
+            raise _Lost  # a hedged racer committed first
+        exchange.committed = True
+        if exchange.on_commit is not None:
+            exchange.on_commit()
         headers = {k: v for k, v in response.headers.items() if k.lower() not in RESPONSE_DROP}
         headers["content-type"] = "text/event-stream; charset=utf-8"
         headers["cache-control"] = "no-cache"
@@ -183,6 +188,8 @@ async def relay_stream(
                 if client is None:
                     return AttemptResult(cut, upstream_status=response.status)
                 raise _Cut(cut)
+    except _Lost:
+        return AttemptResult(Outcome.failure("hedge_lost", "another call answered first"))
     except _Cut as cut:
         assert client is not None
         await _fail_committed(exchange, client, caller, cut.outcome, result)
@@ -205,7 +212,10 @@ async def relay_stream(
             return AttemptResult(outcome, upstream_status=response.status)
         await _fail_committed(exchange, client, caller, outcome, result)
     if client is None:
-        client = await commit()
+        try:
+            client = await commit()
+        except _Lost:
+            return AttemptResult(Outcome.failure("hedge_lost", "another call answered first"))
         if held:
             await client.write(b"".join(held))
     if translator is not None:
@@ -216,6 +226,10 @@ async def relay_stream(
     await client.write_eof()
     result.response = client
     return result
+
+
+class _Lost(Exception):
+    """Another (hedged) call of this request already committed its stream."""
 
 
 class _Cut(Exception):
