@@ -1,0 +1,108 @@
+"""A batch span processor with a bounded queue that counts every span it loses.
+
+Why not the SDK's ``BatchSpanProcessor``: it logs a warning per dropped span, does not count spans lost
+to failed exports, and exposes its queue only through private attributes. This one keeps the same
+model (a deque filled on ``on_end``, one daemon thread exporting batches every ``schedule_delay_s`` or
+as soon as a batch is full) and adds:
+
+- ``dropped``: spans refused because the queue was full, spans whose export failed or raised, and spans
+  still queued when shutdown ran out of time. Each counter is written by one thread only (queue-full by
+  the event loop, the others by the worker), so no lock is taken on the request path.
+- ``shutdown(timeout_s)``: a bounded wait; the worker is a daemon thread and never holds up exit.
+
+``on_end`` never blocks and never raises into the request.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from typing import TYPE_CHECKING
+
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+if TYPE_CHECKING:
+    from .config import BatchConfig
+
+_log = logging.getLogger(__name__)
+
+
+class BoundedBatchSpanProcessor(SpanProcessor):
+    def __init__(self, exporter: SpanExporter, config: BatchConfig) -> None:
+        self._exporter = exporter
+        self._max_queue = config.max_queue_size
+        self._max_batch = config.max_export_batch_size
+        self._delay_s = config.schedule_delay_s
+        self._queue: deque[ReadableSpan] = deque()
+        self._dropped_full = 0  # written by on_end's thread (the event loop) only
+        self._dropped_export = 0  # written by whoever exports, under _export_lock
+        self._stopping = False
+        self._wake = threading.Event()
+        self._export_lock = threading.Lock()
+        self._worker = threading.Thread(target=self._run, name="sidecar-span-export", daemon=True)
+        self._worker.start()
+
+    @property
+    def dropped(self) -> int:
+        return self._dropped_full + self._dropped_export
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        return None
+
+    def on_end(self, span: ReadableSpan) -> None:
+        context = span.context
+        if context is None or not context.trace_flags.sampled:
+            return
+        queue = self._queue
+        if self._stopping or len(queue) >= self._max_queue:
+            self._dropped_full += 1
+            return
+        queue.append(span)
+        if len(queue) >= self._max_batch:
+            self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stopping:
+            self._wake.wait(self._delay_s)
+            self._wake.clear()
+            self._export_all()
+        self._export_all()
+
+    def _export_all(self) -> None:
+        with self._export_lock:
+            queue = self._queue
+            while queue:
+                batch = [queue.popleft() for _ in range(min(self._max_batch, len(queue)))]
+                try:
+                    result = self._exporter.export(batch)
+                except Exception:
+                    _log.exception("span export raised")
+                    result = SpanExportResult.FAILURE
+                if result is not SpanExportResult.SUCCESS:
+                    self._dropped_export += len(batch)
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Export what is queued now, on the calling thread."""
+        if not self._export_lock.acquire(timeout=timeout_millis / 1000):
+            return False
+        self._export_lock.release()
+        self._export_all()
+        return not self._queue
+
+    def shutdown(self, timeout_s: float = 5.0) -> None:
+        """Export what is queued within ``timeout_s``, then stop; spans left over count as dropped."""
+        if self._stopping:
+            return
+        deadline = time.monotonic() + timeout_s
+        self._stopping = True
+        self._wake.set()
+        self._worker.join(max(0.0, deadline - time.monotonic()))
+        if self._worker.is_alive():
+            self._dropped_export += len(self._queue)
+            self._queue.clear()
+            return  # an export is still running: leave the exporter to its timeout; the thread is a daemon
+        self._exporter.shutdown()

@@ -1,0 +1,204 @@
+"""Telemetry settings read once from the environment (standard ``OTEL_*`` variables plus two of ours).
+
+``TelemetryConfig.from_env(env)`` validates everything up front and raises ``TelemetryConfigError``
+(a ``ValueError``) naming the variable at fault. Which exporters run:
+
+- ``OTEL_SDK_DISABLED=true``: none (``/metrics`` still counts).
+- ``OTEL_TRACES_EXPORTER`` / ``OTEL_METRICS_EXPORTER`` set: those (comma list of ``otlp``, ``console``,
+  ``none``; metrics also accept ``prometheus``, which is ``/metrics`` only, i.e. nothing pushed).
+- unset: ``otlp`` when an OTLP endpoint is configured for the signal (``OTEL_EXPORTER_OTLP_ENDPOINT`` or
+  the signal's own ``..._TRACES_ENDPOINT`` / ``..._METRICS_ENDPOINT``), else none. Unlike the SDK's
+  default this never exports to ``localhost:4318`` unasked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Final, Literal
+from urllib.parse import unquote
+
+Protocol = Literal["http/protobuf", "grpc"]
+
+DEFAULT_SERVICE_NAME: Final = "llm-sidecar"
+_TRUE: Final = frozenset({"true", "1", "yes", "on"})
+_FALSE: Final = frozenset({"false", "0", "no", "off", ""})
+_SAMPLERS: Final = frozenset(
+    {
+        "always_on",
+        "always_off",
+        "traceidratio",
+        "parentbased_always_on",
+        "parentbased_always_off",
+        "parentbased_traceidratio",
+    }
+)
+_DEFAULT_ENDPOINT: Final = {"http/protobuf": "http://localhost:4318", "grpc": "http://localhost:4317"}
+
+
+class TelemetryConfigError(ValueError):
+    """A telemetry environment variable has a value the sidecar cannot use."""
+
+
+@dataclass(frozen=True, slots=True)
+class OtlpTarget:
+    """Where one signal's OTLP exporter sends: the full URL (HTTP) or address (gRPC), headers, timeout."""
+
+    protocol: Protocol
+    endpoint: str
+    headers: Mapping[str, str]
+    timeout_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class SignalConfig:
+    """The exporters of one signal (traces or metrics); ``otlp`` is set iff ``"otlp"`` is in ``exporters``."""
+
+    exporters: tuple[str, ...] = ()
+    otlp: OtlpTarget | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchConfig:
+    max_queue_size: int = 2048
+    schedule_delay_s: float = 5.0
+    max_export_batch_size: int = 512
+    export_timeout_s: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class TelemetryConfig:
+    service_name: str = DEFAULT_SERVICE_NAME
+    resource_attributes: Mapping[str, str] = field(default_factory=dict)
+    traces: SignalConfig = SignalConfig()
+    metrics: SignalConfig = SignalConfig()
+    sampler: str = "parentbased_always_on"
+    sampler_arg: float = 1.0
+    batch: BatchConfig = BatchConfig()
+    metric_interval_s: float = 60.0
+    metric_timeout_s: float = 30.0
+    capture_content: bool = False
+    capture_max_bytes: int = 8192
+
+    @property
+    def tracing(self) -> bool:
+        return bool(self.traces.exporters)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> TelemetryConfig:
+        resource = _pairs(env, "OTEL_RESOURCE_ATTRIBUTES")
+        service_name = env.get("OTEL_SERVICE_NAME") or resource.get("service.name") or DEFAULT_SERVICE_NAME
+        disabled = _bool(env, "OTEL_SDK_DISABLED")
+        sampler = env.get("OTEL_TRACES_SAMPLER", "parentbased_always_on").strip().lower()
+        if sampler not in _SAMPLERS:
+            expected = ", ".join(sorted(_SAMPLERS))
+            raise TelemetryConfigError(f"OTEL_TRACES_SAMPLER: unknown sampler {sampler!r} (expected one of {expected})")
+        ratio = _float(env, "OTEL_TRACES_SAMPLER_ARG", 1.0) if sampler.endswith("traceidratio") else 1.0
+        if not 0.0 <= ratio <= 1.0:
+            raise TelemetryConfigError(f"OTEL_TRACES_SAMPLER_ARG: {ratio} is not a ratio between 0 and 1")
+        batch = BatchConfig(
+            max_queue_size=_int(env, "OTEL_BSP_MAX_QUEUE_SIZE", 2048),
+            schedule_delay_s=_int(env, "OTEL_BSP_SCHEDULE_DELAY", 5000) / 1000,
+            max_export_batch_size=_int(env, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512),
+            export_timeout_s=_int(env, "OTEL_BSP_EXPORT_TIMEOUT", 30000) / 1000,
+        )
+        if batch.max_export_batch_size > batch.max_queue_size:
+            raise TelemetryConfigError("OTEL_BSP_MAX_EXPORT_BATCH_SIZE must not exceed OTEL_BSP_MAX_QUEUE_SIZE")
+        capture = _bool(env, "SIDECAR_CAPTURE_CONTENT") or _bool(
+            env, "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+        )
+        return cls(
+            service_name=service_name,
+            resource_attributes=resource,
+            traces=SignalConfig() if disabled else _signal(env, "TRACES", ("otlp", "console", "none")),
+            metrics=SignalConfig() if disabled else _signal(env, "METRICS", ("otlp", "console", "prometheus", "none")),
+            sampler=sampler,
+            sampler_arg=ratio,
+            batch=batch,
+            metric_interval_s=_int(env, "OTEL_METRIC_EXPORT_INTERVAL", 60000) / 1000,
+            metric_timeout_s=_int(env, "OTEL_METRIC_EXPORT_TIMEOUT", 30000) / 1000,
+            capture_content=capture,
+            capture_max_bytes=_int(env, "SIDECAR_CAPTURE_CONTENT_MAX_BYTES", 8192),
+        )
+
+
+def _signal(env: Mapping[str, str], signal: str, allowed: tuple[str, ...]) -> SignalConfig:
+    variable = f"OTEL_{signal}_EXPORTER"
+    own_endpoint = env.get(f"OTEL_EXPORTER_OTLP_{signal}_ENDPOINT", "").strip()
+    base_endpoint = env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
+    raw = env.get(variable)
+    if raw is None or not raw.strip():
+        names: tuple[str, ...] = ("otlp",) if own_endpoint or base_endpoint else ()
+    else:
+        names = tuple(dict.fromkeys(n.strip().lower() for n in raw.split(",") if n.strip()))
+        unknown = [n for n in names if n not in allowed]
+        if unknown:
+            raise TelemetryConfigError(
+                f"{variable}: unknown exporter {unknown[0]!r} (expected one of {', '.join(allowed)})"
+            )
+        names = tuple(n for n in names if n not in ("none", "prometheus"))
+    if "otlp" not in names:
+        return SignalConfig(names)
+    raw_protocol = (
+        env.get(f"OTEL_EXPORTER_OTLP_{signal}_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "http/protobuf"
+    ).strip()
+    if raw_protocol not in ("http/protobuf", "grpc"):
+        raise TelemetryConfigError(
+            f"OTEL_EXPORTER_OTLP_PROTOCOL: {raw_protocol!r} is not supported (use http/protobuf or grpc)"
+        )
+    protocol: Protocol = "grpc" if raw_protocol == "grpc" else "http/protobuf"
+    if own_endpoint:
+        endpoint = own_endpoint
+    elif protocol == "grpc":
+        endpoint = base_endpoint or _DEFAULT_ENDPOINT["grpc"]
+    else:
+        endpoint = f"{(base_endpoint or _DEFAULT_ENDPOINT[protocol]).rstrip('/')}/v1/{signal.lower()}"
+    headers = _pairs(env, f"OTEL_EXPORTER_OTLP_{signal}_HEADERS") or _pairs(env, "OTEL_EXPORTER_OTLP_HEADERS")
+    timeout_ms = _int(env, f"OTEL_EXPORTER_OTLP_{signal}_TIMEOUT", _int(env, "OTEL_EXPORTER_OTLP_TIMEOUT", 10000))
+    return SignalConfig(names, OtlpTarget(protocol, endpoint, headers, timeout_ms / 1000))
+
+
+def _bool(env: Mapping[str, str], name: str) -> bool:
+    value = env.get(name, "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise TelemetryConfigError(f"{name}: {value!r} is not a boolean (true or false)")
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise TelemetryConfigError(f"{name}: {raw!r} is not an integer") from None
+    if value <= 0:
+        raise TelemetryConfigError(f"{name}: must be positive, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise TelemetryConfigError(f"{name}: {raw!r} is not a number") from None
+
+
+def _pairs(env: Mapping[str, str], name: str) -> dict[str, str]:
+    """``key=value,key2=value2`` with percent-encoded values (W3C Baggage style, as the SDK reads them)."""
+    raw = env.get(name, "").strip()
+    pairs: dict[str, str] = {}
+    for number, item in enumerate(raw.split(","), 1):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():  # the text is not quoted: header values may be credentials
+            raise TelemetryConfigError(f"{name}: entry {number} is not key=value")
+        pairs[unquote(key.strip())] = unquote(value.strip())
+    return pairs

@@ -1,0 +1,136 @@
+"""GenAI semantic conventions, pinned: attribute names, request parameters, usage, content capture.
+
+Pinned version: OpenTelemetry semantic conventions **v1.41.0** (GenAI, "Development" status), i.e. the
+v1.37+ names (``gen_ai.provider.name``, not ``gen_ai.system``; ``gen_ai.input.messages`` /
+``gen_ai.output.messages`` as JSON; ``gen_ai.usage.cache_read.input_tokens``). Every span attribute and
+GenAI metric name this package emits comes from the constants below, so a move to a later version is an
+edit of this module.
+
+- ``Usage``: the token counts of one call or one request, in one meaning whatever the dialect.
+- ``request_param_attributes``: ``gen_ai.request.*`` attributes from a request's parameters.
+- ``ContentCapture``: opt-in prompt/completion capture, serialised to JSON and cut to a byte cap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import orjson
+
+SEMCONV_VERSION: Final = "1.41.0"
+SCHEMA_URL: Final = f"https://opentelemetry.io/schemas/{SEMCONV_VERSION}"
+
+# gen_ai.* (client inference spans and metrics)
+OPERATION_NAME: Final = "gen_ai.operation.name"
+PROVIDER_NAME: Final = "gen_ai.provider.name"
+REQUEST_MODEL: Final = "gen_ai.request.model"
+REQUEST_STREAM: Final = "gen_ai.request.stream"
+RESPONSE_MODEL: Final = "gen_ai.response.model"
+RESPONSE_ID: Final = "gen_ai.response.id"
+RESPONSE_FINISH_REASONS: Final = "gen_ai.response.finish_reasons"
+RESPONSE_TIME_TO_FIRST_CHUNK: Final = "gen_ai.response.time_to_first_chunk"
+USAGE_INPUT_TOKENS: Final = "gen_ai.usage.input_tokens"
+USAGE_OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"
+USAGE_CACHE_READ_INPUT_TOKENS: Final = "gen_ai.usage.cache_read.input_tokens"
+INPUT_MESSAGES: Final = "gen_ai.input.messages"
+OUTPUT_MESSAGES: Final = "gen_ai.output.messages"
+TOKEN_TYPE: Final = "gen_ai.token.type"
+
+# General and HTTP conventions used beside them.
+ERROR_TYPE: Final = "error.type"
+SERVER_ADDRESS: Final = "server.address"
+SERVER_PORT: Final = "server.port"
+HTTP_RESEND_COUNT: Final = "http.request.resend_count"
+HTTP_METHOD: Final = "http.request.method"
+HTTP_ROUTE: Final = "http.route"
+HTTP_STATUS_CODE: Final = "http.response.status_code"
+URL_PATH: Final = "url.path"
+
+# ``request_params`` key (the sidecar's RequestParams field names) -> span attribute.
+_REQUEST_PARAMS: Final = (
+    ("max_tokens", "gen_ai.request.max_tokens"),
+    ("temperature", "gen_ai.request.temperature"),
+    ("top_p", "gen_ai.request.top_p"),
+    ("top_k", "gen_ai.request.top_k"),
+    ("stop_sequences", "gen_ai.request.stop_sequences"),
+    ("frequency_penalty", "gen_ai.request.frequency_penalty"),
+    ("presence_penalty", "gen_ai.request.presence_penalty"),
+    ("seed", "gen_ai.request.seed"),
+    ("choice_count", "gen_ai.request.choice.count"),
+)
+
+_TRUNCATED_MARK: Final = "…[truncated]"
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts reported by a provider; None where it reported nothing.
+
+    ``input_tokens`` counts every prompt token, cached ones included; ``cached_input_tokens`` is the part
+    read from a prompt cache (``gen_ai.usage.cache_read.input_tokens``).
+    """
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cached_input_tokens: int | None = None
+
+
+def request_param_attributes(params: Mapping[str, Any] | object | None) -> dict[str, Any]:
+    """``gen_ai.request.*`` attributes from a mapping or an object with the same field names.
+
+    Missing, None and empty values are left out; stop sequences become a string array.
+    """
+    if params is None:
+        return {}
+    get = params.get if isinstance(params, Mapping) else lambda key: getattr(params, key, None)
+    attributes: dict[str, Any] = {}
+    for key, attribute in _REQUEST_PARAMS:
+        value = get(key)
+        if value is None or isinstance(value, dict):
+            continue
+        if isinstance(value, list | tuple):
+            value = [str(item) for item in value]
+            if not value:
+                continue
+        elif isinstance(value, bool) or not isinstance(value, int | float | str):
+            continue
+        attributes[attribute] = value
+    return attributes
+
+
+def usage_attributes(usage: Usage) -> dict[str, int]:
+    """``gen_ai.usage.*`` attributes of the counts that are known."""
+    attributes: dict[str, int] = {}
+    if usage.input_tokens is not None:
+        attributes[USAGE_INPUT_TOKENS] = usage.input_tokens
+    if usage.output_tokens is not None:
+        attributes[USAGE_OUTPUT_TOKENS] = usage.output_tokens
+    if usage.cached_input_tokens is not None:
+        attributes[USAGE_CACHE_READ_INPUT_TOKENS] = usage.cached_input_tokens
+    return attributes
+
+
+@dataclass(frozen=True, slots=True)
+class ContentCapture:
+    """Prompt and completion capture: off unless enabled, each value cut to ``max_bytes`` of UTF-8.
+
+    A value is serialised with orjson (anything it cannot serialise is rendered with ``str``). A cut value
+    ends with ``…[truncated]`` and is no longer valid JSON; the span then also carries
+    ``sidecar.content.truncated = true``.
+    """
+
+    enabled: bool = False
+    max_bytes: int = 8192
+
+    def encode(self, content: Any) -> tuple[str, bool] | None:
+        """``(json_text, truncated)`` for ``content``; None when capture is off or there is nothing."""
+        if not self.enabled or content is None:
+            return None
+        raw = content.encode() if isinstance(content, str) else orjson.dumps(content, default=str)
+        if len(raw) <= self.max_bytes:
+            return raw.decode(), False
+        mark = _TRUNCATED_MARK.encode()
+        cut = raw[: max(0, self.max_bytes - len(mark))].decode(errors="ignore")
+        return cut + _TRUNCATED_MARK, True

@@ -1,0 +1,210 @@
+"""The sidecar's metric catalog: every instrument it records, built once on a ``Registry``.
+
+GenAI client metrics (semantic conventions, see ``genai``): operation duration, token usage, time to
+first chunk, time per output chunk. The sidecar's own ``llm_sidecar_*`` metrics: requests, request
+duration, in-flight, upstream attempts and errors, fallbacks, skips, rejections, breaker state and
+transitions, policy reloads, tokens, cost, cache results, spans dropped, build info.
+Label values are always strings; an absent value is ``""``.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from .metrics import Info, Registry
+
+# gen_ai.client.operation.duration / time_to_first_chunk / time_per_output_chunk: 0.01 .. 81.92 s doubling.
+DURATION_BUCKETS: Final = tuple(0.01 * 2**i for i in range(14))
+# gen_ai.client.token.usage: 1, 4, 16, ... 67108864 (powers of 4).
+TOKEN_BUCKETS: Final = tuple(4**i for i in range(14))
+# Per-chunk gaps are mostly milliseconds: 1 ms .. 8.192 s doubling.
+CHUNK_BUCKETS: Final = tuple(0.001 * 2**i for i in range(14))
+# A proxied request: from sub-millisecond rejections to multi-minute generations.
+REQUEST_BUCKETS: Final = (0.001, 0.0025, 0.005, *DURATION_BUCKETS, 163.84, 327.68)
+
+BREAKER_STATES: Final = {"closed": 0, "half_open": 1, "open": 2}
+
+_GENAI_LABELS: Final = (
+    ("gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model"),
+    ("gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.request.model"),
+)
+
+
+def _genai(*extra: tuple[str, str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    prom, otel = _GENAI_LABELS
+    return (*prom, *(p for p, _ in extra)), (*otel, *(o for _, o in extra))
+
+
+class Instruments:
+    """All instruments, as attributes; the request path calls them directly."""
+
+    def __init__(self, registry: Registry, *, service_version: str) -> None:
+        r = registry
+        labels, otel = _genai(("gen_ai_response_model", "gen_ai.response.model"), ("error_type", "error.type"))
+        self.genai_duration = r.histogram(
+            Info(
+                "gen_ai_client_operation_duration_seconds",
+                "GenAI operation duration (one upstream call).",
+                labels,
+                "gen_ai.client.operation.duration",
+                otel,
+                "s",
+            ),
+            DURATION_BUCKETS,
+        )
+        labels, otel = _genai(
+            ("gen_ai_response_model", "gen_ai.response.model"), ("gen_ai_token_type", "gen_ai.token.type")
+        )
+        self.genai_tokens = r.histogram(
+            Info(
+                "gen_ai_client_token_usage",
+                "Tokens used per upstream call, by gen_ai_token_type (input, output).",
+                labels,
+                "gen_ai.client.token.usage",
+                otel,
+                "{token}",
+            ),
+            TOKEN_BUCKETS,
+        )
+        labels, otel = _genai()
+        self.genai_ttfc = r.histogram(
+            Info(
+                "gen_ai_client_operation_time_to_first_chunk_seconds",
+                "Time from sending a streaming upstream call to its first chunk.",
+                labels,
+                "gen_ai.client.operation.time_to_first_chunk",
+                otel,
+                "s",
+            ),
+            DURATION_BUCKETS,
+        )
+        self.genai_chunk = r.histogram(
+            Info(
+                "gen_ai_client_operation_time_per_output_chunk_seconds",
+                "Time between consecutive output chunks of a streaming upstream call, after the first.",
+                labels,
+                "gen_ai.client.operation.time_per_output_chunk",
+                otel,
+                "s",
+            ),
+            CHUNK_BUCKETS,
+        )
+        self.requests = r.counter(
+            _own(
+                "requests_total",
+                "Requests answered, by route, served model, outcome and status class.",
+                ("route", "served_model", "outcome", "status_class"),
+                "{request}",
+            )
+        )
+        self.request_duration = r.histogram(
+            _own(
+                "request_duration_seconds",
+                "Time from receiving a request to its end (last byte of a stream).",
+                ("route", "outcome"),
+                "s",
+            ),
+            REQUEST_BUCKETS,
+        )
+        self.in_flight = r.gauge(_own("requests_in_flight", "Requests started and not finished.", (), "{request}"))
+        self.attempts = r.counter(
+            _own(
+                "upstream_attempts_total",
+                "Upstream calls made, by target and outcome (ok, error).",
+                ("target", "outcome"),
+                "{call}",
+            )
+        )
+        self.upstream_errors = r.counter(
+            _own(
+                "upstream_errors_total",
+                "Upstream calls that failed, by target and error type.",
+                ("target", "error_type"),
+                "{call}",
+            )
+        )
+        self.fallbacks = r.counter(
+            _own(
+                "fallbacks_total",
+                "Moves from one target to the next, by the reason.",
+                ("reason",),
+                "{fallback}",
+            )
+        )
+        self.skips = r.counter(
+            _own(
+                "skips_total",
+                "Targets skipped without a call (breaker open, rate limited, bulkhead full, ...).",
+                ("target", "reason"),
+                "{skip}",
+            )
+        )
+        self.rejections = r.counter(
+            _own(
+                "rejections_total",
+                "Requests refused before any upstream call, by reason.",
+                ("reason",),
+                "{request}",
+            )
+        )
+        self.breaker_state = r.gauge(
+            _own(
+                "breaker_state",
+                "Circuit breaker state per target: 0 closed, 1 half_open, 2 open.",
+                ("target",),
+                "1",
+            )
+        )
+        self.breaker_transitions = r.counter(
+            _own(
+                "breaker_transitions_total",
+                "Circuit breaker transitions, by target and new state.",
+                ("target", "to"),
+                "{transition}",
+            )
+        )
+        self.policy_reloads = r.counter(
+            _own("policy_reloads_total", "Policy reloads, by outcome (ok, error).", ("outcome",), "{reload}")
+        )
+        self.cost = r.counter(
+            _own(
+                "cost_usd_total",
+                "Estimated cost in US dollars, from policy prices and reported usage.",
+                ("served_model", "route"),
+                "{USD}",
+            )
+        )
+        self.tokens = r.counter(
+            _own(
+                "tokens_total",
+                "Tokens reported by providers, by served model and type (input, output, cached_input).",
+                ("served_model", "type"),
+                "{token}",
+            )
+        )
+        self.cache = r.counter(
+            _own(
+                "cache_results_total",
+                "Response cache lookups, by result (hit, miss).",
+                ("result",),
+                "{lookup}",
+            )
+        )
+        self.spans_dropped = r.counter(
+            _own(
+                "spans_dropped_total",
+                "Finished spans not exported: export queue full, export failed, or left at shutdown.",
+                (),
+                "{span}",
+            )
+        )
+        self.build_info = r.gauge(
+            _own("build_info", "Always 1; the version label names the running build.", ("version",), "1")
+        )
+        self.build_info.set((service_version,), 1)
+
+
+def _own(suffix: str, help_text: str, labels: tuple[str, ...], unit: str) -> Info:
+    name = f"llm_sidecar_{suffix}"
+    base = suffix.removesuffix("_total").removesuffix("_seconds")
+    return Info(name, help_text, labels, f"llm_sidecar.{base}", labels, unit)

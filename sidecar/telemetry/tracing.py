@@ -1,0 +1,178 @@
+"""Tracing plumbing: the tracer for the sidecar's spans, W3C context in and out, current ids for logs.
+
+- ``Tracing.build(config, resource)``: a ``LiteTracer`` (see ``spans``) with the configured sampler and
+  one ``BoundedBatchSpanProcessor`` per exporter. OTLP exporters are imported only when configured;
+  gRPC is optional (``llm-sidecar[otlp-grpc]``) and its absence is a clear ``TelemetryConfigError``.
+- ``Tracing.for_tests(exporter, resource)``: the same with a ``SimpleSpanProcessor`` (export at end).
+- ``parse_traceparent(headers)`` / ``write_traceparent(context, headers)``: W3C trace context of the
+  app's request, and of a CLIENT span for the upstream request. No other header is ever read.
+- ``current_trace_ids()``: hex ids of the span in the current OTel context, ``("", "")`` when there is
+  none or it is not sampled; the log processor calls it per line.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import sys
+import time
+from collections.abc import Mapping, MutableMapping
+from typing import TYPE_CHECKING, Any, Final, TextIO
+
+from opentelemetry import trace
+from opentelemetry.trace import SpanContext, TraceFlags, TraceState
+
+from .config import OtlpTarget, TelemetryConfig, TelemetryConfigError
+from .genai import SCHEMA_URL
+from .spans import LiteTracer, Sampler
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.sdk.trace.export import SpanExporter
+
+    from .batch import BoundedBatchSpanProcessor
+
+INSTRUMENTATION: Final = "llm-sidecar"
+_TRACEPARENT: Final = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?")
+_GRPC_HINT: Final = (
+    "OTEL_EXPORTER_OTLP_PROTOCOL=grpc needs the OTLP gRPC exporter, which is not installed: "
+    "pip install 'llm-sidecar[otlp-grpc]' (or opentelemetry-exporter-otlp-proto-grpc), "
+    "or use OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf"
+)
+
+
+def current_trace_ids() -> tuple[str, str]:
+    """(trace id, span id) in hex of the current span, or ``("", "")`` if none or not sampled."""
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid or not context.trace_flags.sampled:
+        return "", ""
+    return format(context.trace_id, "032x"), format(context.span_id, "016x")
+
+
+def context_ids(context: SpanContext) -> tuple[str, str]:
+    """Like ``current_trace_ids`` for a given span context."""
+    if not context.trace_flags.sampled:
+        return "", ""
+    return format(context.trace_id, "032x"), format(context.span_id, "016x")
+
+
+def parse_traceparent(headers: Mapping[str, str]) -> SpanContext | None:
+    """The app's span context from W3C ``traceparent`` (+ ``tracestate``); None if absent or invalid.
+
+    ``headers`` is looked up with lower-case names (aiohttp's headers are case-insensitive).
+    """
+    value = headers.get("traceparent")
+    if value is None:
+        return None
+    match = _TRACEPARENT.fullmatch(value.strip())
+    if match is None:
+        return None
+    version, trace_hex, span_hex, flags_hex, rest = match.groups()
+    if version == "ff" or (version == "00" and rest):
+        return None
+    trace_id, span_id = int(trace_hex, 16), int(span_hex, 16)
+    if not trace_id or not span_id:
+        return None
+    state_header = headers.get("tracestate")
+    state = TraceState.from_header([state_header]) if state_header else TraceState()
+    return SpanContext(trace_id, span_id, True, TraceFlags(int(flags_hex, 16) & 1), state)
+
+
+def write_traceparent(context: SpanContext, headers: MutableMapping[str, str]) -> None:
+    """Write ``context`` as W3C ``traceparent`` (and ``tracestate`` if any) into ``headers``."""
+    headers["traceparent"] = f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
+    if context.trace_state:
+        headers["tracestate"] = context.trace_state.to_header()
+
+
+class Tracing:
+    """The tracer and the processors to flush and close with it."""
+
+    def __init__(self, tracer: LiteTracer, processors: list[BoundedBatchSpanProcessor]) -> None:
+        self.tracer = tracer
+        self.processors = processors
+
+    @property
+    def dropped(self) -> int:
+        return sum(p.dropped for p in self.processors)
+
+    @classmethod
+    def build(cls, config: TelemetryConfig, resource: Resource, *, console: TextIO | None = None) -> Tracing:
+        from .batch import BoundedBatchSpanProcessor
+
+        exporters = [span_exporter(name, config.traces.otlp, console) for name in config.traces.exporters]
+        processors = [BoundedBatchSpanProcessor(exporter, config.batch) for exporter in exporters]
+        tracer = LiteTracer(resource, instrumentation_scope(), Sampler(config.sampler, config.sampler_arg), processors)
+        return cls(tracer, processors)
+
+    @classmethod
+    def for_tests(cls, exporter: SpanExporter, resource: Resource) -> Tracing:
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+        processor = SimpleSpanProcessor(exporter)
+        return cls(LiteTracer(resource, instrumentation_scope(), Sampler("parentbased_always_on"), [processor]), [])
+
+    def shutdown(self, timeout_s: float) -> None:
+        """Flush and stop every processor within ``timeout_s`` in total (blocking: run it off the loop)."""
+        deadline = time.monotonic() + timeout_s
+        for processor in self.processors:
+            processor.shutdown(max(0.0, deadline - time.monotonic()))
+        self.tracer.shutdown()
+
+
+def build_resource(config: TelemetryConfig, service_version: str) -> Resource:
+    """The process's resource from the given environment only (no detectors reading ``os.environ``)."""
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.version import __version__ as sdk_version
+
+    attributes: dict[str, Any] = {
+        "telemetry.sdk.language": "python",
+        "telemetry.sdk.name": "opentelemetry",
+        "telemetry.sdk.version": sdk_version,
+        "service.version": service_version,
+        **config.resource_attributes,
+        "service.name": config.service_name,
+    }
+    return Resource(attributes)
+
+
+def span_exporter(name: str, otlp: OtlpTarget | None, console: TextIO | None) -> SpanExporter:
+    """The exporter ``OTEL_TRACES_EXPORTER`` names (``otlp`` or ``console``)."""
+    if name == "console":
+        from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+        # One JSON object per line, on stderr by default: stdout carries the JSON access log.
+        return ConsoleSpanExporter(out=console or sys.stderr, formatter=_one_line)
+    if otlp is None:  # pragma: no cover - config guarantees it
+        raise TelemetryConfigError("OTEL_TRACES_EXPORTER=otlp without an OTLP target")
+    headers = dict(otlp.headers) or None
+    if otlp.protocol == "grpc":
+        module = import_grpc("opentelemetry.exporter.otlp.proto.grpc.trace_exporter")
+        exporter: SpanExporter = module.OTLPSpanExporter(
+            endpoint=otlp.endpoint, headers=headers, timeout=otlp.timeout_s
+        )
+        return exporter
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    return OTLPSpanExporter(endpoint=otlp.endpoint, headers=headers, timeout=otlp.timeout_s)
+
+
+def import_grpc(module: str) -> Any:
+    """Import an OTLP gRPC exporter module, or explain how to install it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise TelemetryConfigError(_GRPC_HINT) from exc
+
+
+def instrumentation_scope() -> Any:
+    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
+    from .. import __version__
+
+    return InstrumentationScope(INSTRUMENTATION, __version__, SCHEMA_URL)
+
+
+def _one_line(span: ReadableSpan) -> str:
+    return str(span.to_json(indent=None)) + "\n"

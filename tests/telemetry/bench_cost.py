@@ -1,0 +1,167 @@
+"""What telemetry costs per request on the event loop: ``python -m tests.telemetry.bench_cost``.
+
+Not a test (timings vary by machine): it prints best-of-5 microseconds per call for the shapes the
+pipeline produces, with no exporter, with tracing to an exporter that does nothing (the request-path
+cost alone), at 10% sampling, and with the console exporter (export work in the background thread
+included, since it shares the GIL). docs/observability.md quotes its output.
+"""
+
+from __future__ import annotations
+
+import io
+import timeit
+from collections.abc import Callable, Sequence
+
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from sidecar.telemetry import Telemetry, Usage
+from sidecar.telemetry.batch import BoundedBatchSpanProcessor
+from sidecar.telemetry.config import TelemetryConfig
+from sidecar.telemetry.spans import LiteTracer, Sampler
+from sidecar.telemetry.tracing import Tracing, build_resource, instrumentation_scope
+
+HEADERS = {"content-type": "application/json", "authorization": "Bearer sk-x"}
+USAGE = Usage(input_tokens=120, output_tokens=40)
+
+
+class _Null(SpanExporter):
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+
+def _null_traced(sampler: str, ratio: float) -> Telemetry:
+    config = TelemetryConfig()
+    processor = BoundedBatchSpanProcessor(_Null(), config.batch)
+    tracer = LiteTracer(build_resource(config, "bench"), instrumentation_scope(), Sampler(sampler, ratio), [processor])
+    return Telemetry(config, service_version="bench", tracing=Tracing(tracer, [processor]))
+
+
+def _start_finish(telemetry: Telemetry) -> None:
+    trace = telemetry.start_request(
+        method="POST",
+        path="/v1/chat/completions",
+        headers=HEADERS,
+        dialect="openai",
+        operation="chat",
+        requested_model="gpt-4o",
+        stream=False,
+    )
+    trace.finish(
+        status=200,
+        outcome="ok",
+        route="default",
+        served_model="gpt-4o",
+        provider="openai",
+        attempts=1,
+        fallback_reason=None,
+        usage=USAGE,
+        cost_usd=0.0004,
+        error_type=None,
+        streamed=False,
+    )
+
+
+def _full(telemetry: Telemetry) -> None:
+    trace = telemetry.start_request(
+        method="POST",
+        path="/v1/chat/completions",
+        headers=HEADERS,
+        dialect="openai",
+        operation="chat",
+        requested_model="gpt-4o",
+        stream=False,
+    )
+    trace.route_decided(route="default", targets=["openai/gpt-4o", "anthropic/claude"])
+    call = trace.attempt(
+        target="openai/gpt-4o",
+        provider="openai",
+        provider_name="openai",
+        request_model="gpt-4o",
+        server_address="api.openai.com",
+        server_port=443,
+        resend_count=0,
+        breaker_state="closed",
+        request_params={"max_tokens": 256, "temperature": 0.2},
+    )
+    call.inject({})
+    call.finish(
+        status=200,
+        error_type=None,
+        response_model="gpt-4o-2024-08-06",
+        response_id="chatcmpl-1",
+        finish_reasons=["stop"],
+        usage=USAGE,
+    )
+    trace.finish(
+        status=200,
+        outcome="ok",
+        route="default",
+        served_model="gpt-4o",
+        provider="openai",
+        attempts=1,
+        fallback_reason=None,
+        usage=USAGE,
+        cost_usd=0.0004,
+        error_type=None,
+        streamed=False,
+    )
+
+
+def _best_us(function: Callable[[], None], number: int = 20_000) -> float:
+    return min(timeit.repeat(function, number=number, repeat=5)) / number * 1e6
+
+
+def main() -> None:
+    console = io.StringIO()
+    setups = {
+        "no exporter (default)": Telemetry.from_env({}, service_version="bench"),
+        "traced, exporter that does nothing": _null_traced("parentbased_always_on", 1.0),
+        "traced, 10% sampled": _null_traced("parentbased_traceidratio", 0.1),
+        "traced, console exporter": Telemetry.from_env(
+            {"OTEL_TRACES_EXPORTER": "console", "OTEL_METRICS_EXPORTER": "none"},
+            service_version="b",
+            console=console,
+        ),
+    }
+    print(f"{'setup':38} {'start+finish':>14} {'+ route, 1 attempt':>20}")
+    for name, telemetry in setups.items():
+        short = _best_us(lambda t=telemetry: _start_finish(t))
+        full = _best_us(lambda t=telemetry: _full(t))
+        print(f"{name:38} {short:11.2f} us {full:17.2f} us")
+        console.seek(0)
+        console.truncate()
+    telemetry = setups["no exporter (default)"]
+    trace = telemetry.start_request(
+        method="POST",
+        path="/v1/chat/completions",
+        headers={},
+        dialect="openai",
+        operation="chat",
+        requested_model="m",
+        stream=True,
+    )
+    call = trace.attempt(
+        target="t",
+        provider="p",
+        provider_name="openai",
+        request_model="m",
+        server_address="h",
+        server_port=443,
+        resend_count=0,
+        breaker_state="closed",
+    )
+    call.first_chunk()
+    print(f"{'one stream chunk (chunk())':38} {_best_us(call.chunk, 200_000):11.2f} us")
+    print(f"{'GET /metrics render (after the above)':38} {_best_us(telemetry.metrics_text, 200):11.2f} us")
+    exporter = InMemorySpanExporter()
+    _full(Telemetry.for_tests(exporter))
+    spans = list(exporter.get_finished_spans()) * 256
+    per_span = _best_us(lambda: encode_spans(spans), 5) / len(spans)
+    print(f"{'OTLP protobuf encoding, per span':38} {per_span:11.2f} us  (export thread)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""Drive the telemetry facade the way the request pipeline does, with few arguments per test."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry.sdk.trace import ReadableSpan
+from prometheus_client.parser import text_string_to_metric_families
+
+from sidecar.telemetry import AttemptTrace, RequestTrace, Telemetry, Usage
+
+APP_TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+APP_SPAN_ID = "00f067aa0ba902b7"
+APP_TRACEPARENT = f"00-{APP_TRACE_ID}-{APP_SPAN_ID}-01"
+
+
+def start(telemetry: Telemetry, headers: Mapping[str, str] | None = None, *, stream: bool = False) -> RequestTrace:
+    return telemetry.start_request(
+        method="POST",
+        path="/v1/chat/completions",
+        headers=headers or {},
+        dialect="openai",
+        operation="chat",
+        requested_model="gpt-4o",
+        stream=stream,
+    )
+
+
+def attempt(trace: RequestTrace, target: str = "openai/gpt-4o", resend_count: int = 0, **extra: Any) -> AttemptTrace:
+    provider = target.split("/")[0]
+    return trace.attempt(
+        target=target,
+        provider=provider,
+        provider_name={"openai": "openai", "anthropic": "anthropic"}.get(provider, provider),
+        request_model=target.split("/")[1],
+        server_address=f"api.{provider}.com",
+        server_port=443,
+        resend_count=resend_count,
+        breaker_state="closed",
+        **extra,
+    )
+
+
+def finish(trace: RequestTrace, status: int = 200, outcome: str = "ok", **extra: Any) -> None:
+    fields: dict[str, Any] = {
+        "route": "default",
+        "served_model": "gpt-4o" if status < 400 else None,
+        "provider": "openai" if status < 400 else None,
+        "attempts": 1,
+        "fallback_reason": None,
+        "usage": Usage(input_tokens=12, output_tokens=34) if status < 400 else None,
+        "cost_usd": 0.0005 if status < 400 else None,
+        "error_type": None if status < 400 else str(status),
+        "streamed": False,
+    }
+    fields.update(extra)
+    trace.finish(status=status, outcome=outcome, **fields)
+
+
+def by_kind(spans: tuple[ReadableSpan, ...] | list[ReadableSpan], kind_name: str) -> list[ReadableSpan]:
+    return [s for s in spans if s.kind.name == kind_name]
+
+
+def samples(telemetry: Telemetry) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Every sample of ``/metrics``, parsed by prometheus_client: (name, labels) -> value."""
+    text = telemetry.metrics_text().decode()
+    found: dict[tuple[str, frozenset[tuple[str, str]]], float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return found
+
+
+def value(telemetry: Telemetry, name: str, **labels: str) -> float:
+    """One sample's value (0 when absent)."""
+    return samples(telemetry).get((name, frozenset(labels.items())), 0.0)

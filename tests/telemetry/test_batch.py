@@ -1,0 +1,130 @@
+"""The bounded batch span processor: export off the request path, every lost span counted, bounded stop."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+
+import pytest
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import SpanContext, TraceFlags
+
+from sidecar.telemetry import Telemetry
+from sidecar.telemetry.batch import BoundedBatchSpanProcessor
+from sidecar.telemetry.config import BatchConfig, TelemetryConfig
+from sidecar.telemetry.spans import LiteTracer, Sampler
+from sidecar.telemetry.tracing import Tracing, build_resource
+
+from .helpers import finish, start, value
+
+
+class Recording(SpanExporter):
+    """Collects exported spans; can be made to block, fail or raise."""
+
+    def __init__(self, result: SpanExportResult = SpanExportResult.SUCCESS, *, raises: bool = False) -> None:
+        self.spans: list[ReadableSpan] = []
+        self.result = result
+        self.raises = raises
+        self.gate = threading.Event()
+        self.gate.set()
+        self.entered = threading.Event()
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self.entered.set()
+        self.gate.wait()
+        if self.raises:
+            raise RuntimeError("collector exploded")
+        self.spans.extend(spans)
+        return self.result
+
+
+def _span(n: int = 1) -> ReadableSpan:
+    return ReadableSpan(name=f"s{n}", context=SpanContext(n, n, False, TraceFlags(TraceFlags.SAMPLED)))
+
+
+def _config(queue: int = 8, batch: int = 4, delay_s: float = 0.01) -> BatchConfig:
+    return BatchConfig(max_queue_size=queue, schedule_delay_s=delay_s, max_export_batch_size=batch)
+
+
+def test_spans_are_exported_in_the_background() -> None:
+    """Ended spans reach the exporter from the worker thread, none dropped."""
+    exporter = Recording()
+    processor = BoundedBatchSpanProcessor(exporter, _config())
+    for n in range(1, 6):
+        processor.on_end(_span(n))
+    processor.shutdown(timeout_s=2)
+    assert [s.name for s in exporter.spans] == ["s1", "s2", "s3", "s4", "s5"]
+    assert processor.dropped == 0
+
+
+def test_a_full_queue_drops_and_counts_without_blocking() -> None:
+    """With the exporter stuck, on_end returns at once and counts every span beyond the queue size."""
+    exporter = Recording()
+    exporter.gate.clear()
+    processor = BoundedBatchSpanProcessor(exporter, _config(queue=4, batch=2, delay_s=60))
+    processor.on_end(_span(1))
+    processor.on_end(_span(2))
+    assert exporter.entered.wait(2)  # a full batch woke the worker: it holds spans 1-2 inside export
+    started = time.perf_counter()
+    for n in range(3, 13):
+        processor.on_end(_span(n))
+    assert time.perf_counter() - started < 0.05
+    assert processor.dropped == 6  # 3..6 queued, 7..12 dropped
+    exporter.gate.set()
+    processor.shutdown(timeout_s=2)
+    assert len(exporter.spans) == 6 and processor.dropped == 6
+
+
+@pytest.mark.parametrize("raises", [False, True])
+def test_failed_exports_count_as_dropped(raises: bool) -> None:
+    """An export that fails (or raises) counts its batch as dropped."""
+    exporter = Recording(SpanExportResult.FAILURE, raises=raises)
+    processor = BoundedBatchSpanProcessor(exporter, _config())
+    for n in range(1, 4):
+        processor.on_end(_span(n))
+    processor.shutdown(timeout_s=2)
+    assert processor.dropped == 3
+
+
+def test_shutdown_is_bounded_when_the_exporter_hangs() -> None:
+    """shutdown returns within its timeout though an export never finishes; queued spans count as dropped."""
+    exporter = Recording()
+    exporter.gate.clear()
+    processor = BoundedBatchSpanProcessor(exporter, _config(queue=8, batch=1, delay_s=60))
+    processor.on_end(_span(1))
+    assert exporter.entered.wait(2)
+    processor.on_end(_span(2))
+    started = time.perf_counter()
+    processor.shutdown(timeout_s=0.2)
+    assert time.perf_counter() - started < 1
+    assert processor.dropped == 1
+    exporter.gate.set()
+
+
+def test_unsampled_spans_are_ignored() -> None:
+    """A span without the sampled flag is neither exported nor counted."""
+    exporter = Recording()
+    processor = BoundedBatchSpanProcessor(exporter, _config())
+    processor.on_end(ReadableSpan(name="x", context=SpanContext(1, 1, False, TraceFlags(0))))
+    processor.shutdown(timeout_s=2)
+    assert exporter.spans == [] and processor.dropped == 0
+
+
+async def test_dropped_spans_show_in_metrics() -> None:
+    """llm_sidecar_spans_dropped_total reports the processors' count on /metrics."""
+    exporter = Recording(SpanExportResult.FAILURE)
+    config = TelemetryConfig()
+    processor = BoundedBatchSpanProcessor(exporter, _config())
+    tracer = LiteTracer(build_resource(config, "t"), _scope(), Sampler("always_on"), [processor])
+    telemetry = Telemetry(config, service_version="t", tracing=Tracing(tracer, [processor]))
+    finish(start(telemetry))
+    finish(start(telemetry))
+    await telemetry.shutdown(timeout_s=2)
+    assert value(telemetry, "llm_sidecar_spans_dropped_total") == 2
+
+
+def _scope() -> InstrumentationScope:
+    return InstrumentationScope("test")

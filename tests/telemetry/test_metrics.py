@@ -1,0 +1,208 @@
+"""/metrics: the Prometheus text the facade renders, parsed by prometheus_client, and how it moves."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from sidecar.telemetry import Telemetry, Usage
+from sidecar.telemetry.instruments import DURATION_BUCKETS, TOKEN_BUCKETS
+from sidecar.telemetry.metrics import Info, Registry
+
+from .helpers import attempt, finish, samples, start, value
+
+GENAI = {"gen_ai_operation_name": "chat", "gen_ai_provider_name": "openai", "gen_ai_request_model": "gpt-4o"}
+
+
+def test_every_catalog_metric_is_exposed_and_parses() -> None:
+    """A fresh process's /metrics parses and declares every metric of the catalog with its type."""
+    text = Telemetry.from_env({}, service_version="1.2.3").metrics_text().decode()
+    types = {family.name: family.type for family in text_string_to_metric_families(text)}
+    assert types == {
+        "gen_ai_client_operation_duration_seconds": "histogram",
+        "gen_ai_client_token_usage": "histogram",
+        "gen_ai_client_operation_time_to_first_chunk_seconds": "histogram",
+        "gen_ai_client_operation_time_per_output_chunk_seconds": "histogram",
+        "llm_sidecar_requests": "counter",
+        "llm_sidecar_request_duration_seconds": "histogram",
+        "llm_sidecar_requests_in_flight": "gauge",
+        "llm_sidecar_upstream_attempts": "counter",
+        "llm_sidecar_upstream_errors": "counter",
+        "llm_sidecar_fallbacks": "counter",
+        "llm_sidecar_skips": "counter",
+        "llm_sidecar_rejections": "counter",
+        "llm_sidecar_breaker_state": "gauge",
+        "llm_sidecar_breaker_transitions": "counter",
+        "llm_sidecar_policy_reloads": "counter",
+        "llm_sidecar_cost_usd": "counter",
+        "llm_sidecar_tokens": "counter",
+        "llm_sidecar_cache_results": "counter",
+        "llm_sidecar_spans_dropped": "counter",
+        "llm_sidecar_build_info": "gauge",
+    }
+    assert 'llm_sidecar_build_info{version="1.2.3"} 1' in text
+
+
+def test_a_request_moves_the_request_metrics() -> None:
+    """One served request: requests_total, duration count, tokens and cost move; in-flight is back to 0."""
+    telemetry = Telemetry.from_env({}, service_version="t")
+    trace = start(telemetry)
+    assert value(telemetry, "llm_sidecar_requests_in_flight") == 1
+    finish(trace)
+    labels = {"route": "default", "served_model": "gpt-4o", "outcome": "ok", "status_class": "2xx"}
+    assert value(telemetry, "llm_sidecar_requests_total", **labels) == 1
+    assert value(telemetry, "llm_sidecar_request_duration_seconds_count", route="default", outcome="ok") == 1
+    assert value(telemetry, "llm_sidecar_tokens_total", served_model="gpt-4o", type="input") == 12
+    assert value(telemetry, "llm_sidecar_tokens_total", served_model="gpt-4o", type="output") == 34
+    assert math.isclose(value(telemetry, "llm_sidecar_cost_usd_total", served_model="gpt-4o", route="default"), 0.0005)
+    assert value(telemetry, "llm_sidecar_requests_in_flight") == 0
+    finish(start(telemetry))
+    assert value(telemetry, "llm_sidecar_requests_total", **labels) == 2
+
+
+def test_an_attempt_records_the_genai_client_metrics() -> None:
+    """An upstream call: operation duration (with response model), token usage by type, attempts_total."""
+    telemetry = Telemetry.from_env({}, service_version="t")
+    trace = start(telemetry)
+    attempt(trace).finish(
+        status=200,
+        error_type=None,
+        response_model="gpt-4o-2024",
+        usage=Usage(input_tokens=100, output_tokens=7),
+    )
+    finish(trace)
+    ok = {**GENAI, "gen_ai_response_model": "gpt-4o-2024", "error_type": ""}
+    assert value(telemetry, "gen_ai_client_operation_duration_seconds_count", **ok) == 1
+    assert value(telemetry, "gen_ai_client_operation_duration_seconds_bucket", **ok, le="+Inf") == 1
+    tokens = {**GENAI, "gen_ai_response_model": "gpt-4o-2024"}
+    assert value(telemetry, "gen_ai_client_token_usage_sum", **tokens, gen_ai_token_type="input") == 100
+    assert value(telemetry, "gen_ai_client_token_usage_bucket", **tokens, gen_ai_token_type="output", le="4.0") == 0
+    assert value(telemetry, "gen_ai_client_token_usage_bucket", **tokens, gen_ai_token_type="output", le="16.0") == 1
+    assert value(telemetry, "llm_sidecar_upstream_attempts_total", target="openai/gpt-4o", outcome="ok") == 1
+
+
+def test_histogram_buckets_follow_the_conventions() -> None:
+    """Duration buckets are 0.01..81.92 s doubling, token buckets 1..67108864 by powers of 4."""
+    assert DURATION_BUCKETS[0] == 0.01 and DURATION_BUCKETS[-1] == 81.92
+    assert all(math.isclose(b / a, 2) for a, b in itertools.pairwise(DURATION_BUCKETS))
+    assert TOKEN_BUCKETS == (
+        1,
+        4,
+        16,
+        64,
+        256,
+        1024,
+        4096,
+        16384,
+        65536,
+        262144,
+        1048576,
+        4194304,
+        16777216,
+        67108864,
+    )
+
+
+def test_upstream_error_counts_by_error_type() -> None:
+    """A failed call: error_type label on the duration histogram, upstream_errors_total by type."""
+    telemetry = Telemetry.from_env({}, service_version="t")
+    trace = start(telemetry)
+    attempt(trace).finish(status=429, error_type="rate_limited")
+    finish(trace, status=429, outcome="failed")
+    failed = {**GENAI, "gen_ai_response_model": "", "error_type": "rate_limited"}
+    assert value(telemetry, "gen_ai_client_operation_duration_seconds_count", **failed) == 1
+    assert value(telemetry, "llm_sidecar_upstream_errors_total", target="openai/gpt-4o", error_type="rate_limited") == 1
+    assert value(telemetry, "llm_sidecar_upstream_attempts_total", target="openai/gpt-4o", outcome="error") == 1
+    labels = {"route": "default", "served_model": "", "outcome": "failed", "status_class": "4xx"}
+    assert value(telemetry, "llm_sidecar_requests_total", **labels) == 1
+
+
+def test_stream_records_chunk_timings() -> None:
+    """A stream: one time-to-first-chunk observation, one per-chunk gap per chunk after the first."""
+    telemetry = Telemetry.from_env({}, service_version="t")
+    trace = start(telemetry, stream=True)
+    call = attempt(trace)
+    call.first_chunk()
+    for _ in range(4):
+        call.chunk()
+    call.finish(status=200, error_type=None)
+    finish(trace, streamed=True)
+    assert value(telemetry, "gen_ai_client_operation_time_to_first_chunk_seconds_count", **GENAI) == 1
+    assert value(telemetry, "gen_ai_client_operation_time_per_output_chunk_seconds_count", **GENAI) == 4
+
+
+def test_fallback_skip_rejection_and_cache_counters() -> None:
+    """fallback(), skipped(), rejected() and cache_result() each move their counter."""
+    telemetry = Telemetry.from_env({}, service_version="t")
+    trace = start(telemetry)
+    trace.cache_result(hit=False)
+    trace.skipped(target="openai/gpt-4o", reason="breaker_open")
+    trace.fallback(from_target="openai/gpt-4o", reason="breaker_open")
+    finish(trace)
+    rejected = start(telemetry)
+    rejected.rejected(status=404, reason="no_route")
+    finish(rejected, status=404, outcome="rejected")
+    assert value(telemetry, "llm_sidecar_cache_results_total", result="miss") == 1
+    assert value(telemetry, "llm_sidecar_skips_total", target="openai/gpt-4o", reason="breaker_open") == 1
+    assert value(telemetry, "llm_sidecar_fallbacks_total", reason="breaker_open") == 1
+    assert value(telemetry, "llm_sidecar_rejections_total", reason="no_route") == 1
+
+
+def test_breaker_transition_sets_gauge_and_counts() -> None:
+    """breaker_transition: state gauge per target (closed 0, half_open 1, open 2), transitions_total{to}."""
+    telemetry = Telemetry.from_env({}, service_version="t")
+    telemetry.breaker_transition(target="openai/gpt-4o", from_state="closed", to_state="open")
+    assert value(telemetry, "llm_sidecar_breaker_state", target="openai/gpt-4o") == 2
+    telemetry.breaker_transition(target="openai/gpt-4o", from_state="open", to_state="half_open")
+    assert value(telemetry, "llm_sidecar_breaker_state", target="openai/gpt-4o") == 1
+    telemetry.breaker_transition(target="openai/gpt-4o", from_state="half_open", to_state="closed")
+    assert value(telemetry, "llm_sidecar_breaker_state", target="openai/gpt-4o") == 0
+    assert value(telemetry, "llm_sidecar_breaker_transitions_total", target="openai/gpt-4o", to="open") == 1
+
+
+def test_policy_reloads_count_by_outcome() -> None:
+    """policy_reload(ok=...) counts llm_sidecar_policy_reloads_total{outcome=ok|error}."""
+    telemetry = Telemetry.from_env({}, service_version="t")
+    telemetry.policy_reload(ok=True)
+    telemetry.policy_reload(ok=True)
+    telemetry.policy_reload(ok=False)
+    assert value(telemetry, "llm_sidecar_policy_reloads_total", outcome="ok") == 2
+    assert value(telemetry, "llm_sidecar_policy_reloads_total", outcome="error") == 1
+
+
+def test_label_values_are_escaped() -> None:
+    """Label values with quotes, backslashes and newlines survive the text format unchanged."""
+    registry = Registry()
+    counter = registry.counter(Info("odd_total", "help with \\ and\nnewline", ("name",)))
+    nasty = 'a"b\\c\nd'
+    counter.inc((nasty,), 3)
+    [family] = text_string_to_metric_families(registry.render().decode())
+    [sample] = family.samples
+    assert sample.labels == {"name": nasty} and sample.value == 3
+    assert family.documentation == "help with \\ and\nnewline"
+
+
+def test_histogram_renders_cumulative_buckets() -> None:
+    """Histogram buckets are cumulative with le upper bounds inclusive, plus _sum and _count."""
+    registry = Registry()
+    histogram = registry.histogram(Info("latency_seconds", "h"), (0.1, 1.0))
+    for observation in (0.05, 0.1, 0.5, 3.0):
+        histogram.observe((), observation)
+    families = text_string_to_metric_families(registry.render().decode())
+    found = {(s.name, s.labels.get("le")): s.value for f in families for s in f.samples}
+    assert found[("latency_seconds_bucket", "0.1")] == 2
+    assert found[("latency_seconds_bucket", "1.0")] == 3
+    assert found[("latency_seconds_bucket", "+Inf")] == 4
+    assert found[("latency_seconds_count", None)] == 4
+    assert math.isclose(found[("latency_seconds_sum", None)], 3.65)
+
+
+def test_metrics_are_per_instance() -> None:
+    """Two Telemetry objects share no state (no module-level registry)."""
+    first = Telemetry.from_env({}, service_version="t")
+    second = Telemetry.from_env({}, service_version="t")
+    first.policy_reload(ok=True)
+    assert value(second, "llm_sidecar_policy_reloads_total", outcome="ok") == 0
+    assert samples(first) != samples(second)

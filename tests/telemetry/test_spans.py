@@ -1,0 +1,296 @@
+"""The span tree the facade produces: SERVER span per request, CLIENT span per upstream attempt."""
+
+from __future__ import annotations
+
+import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
+
+from sidecar.telemetry import Telemetry, Usage, current_trace_ids
+
+from .helpers import APP_SPAN_ID, APP_TRACE_ID, APP_TRACEPARENT, attempt, by_kind, finish, start
+
+
+@pytest.fixture
+def spans() -> InMemorySpanExporter:
+    return InMemorySpanExporter()
+
+
+@pytest.fixture
+def telemetry(spans: InMemorySpanExporter) -> Telemetry:
+    return Telemetry.for_tests(spans)
+
+
+def test_success_is_a_server_span_with_one_client_child(telemetry: Telemetry, spans: InMemorySpanExporter) -> None:
+    """A plain success: SERVER span continuing the app's traceparent, one CLIENT child, GenAI attributes."""
+    trace = start(telemetry, {"traceparent": APP_TRACEPARENT})
+    trace.route_decided(route="default", targets=["openai/gpt-4o", "anthropic/claude"])
+    call = attempt(
+        trace, request_params={"max_tokens": 256, "temperature": 0.5, "top_p": 0.9, "stop_sequences": ["\n"]}
+    )
+    usage = Usage(input_tokens=12, output_tokens=34, cached_input_tokens=2)
+    call.finish(
+        status=200,
+        error_type=None,
+        response_model="gpt-4o-2024-08-06",
+        response_id="chatcmpl-1",
+        finish_reasons=["stop"],
+        usage=usage,
+    )
+    finish(trace)
+
+    [server] = by_kind(spans.get_finished_spans(), "SERVER")
+    [client] = by_kind(spans.get_finished_spans(), "CLIENT")
+    assert server.name == "POST /v1/chat/completions"
+    assert format(server.context.trace_id, "032x") == APP_TRACE_ID
+    assert server.parent is not None and format(server.parent.span_id, "016x") == APP_SPAN_ID
+    assert server.parent.is_remote
+    assert trace.trace_id == APP_TRACE_ID and trace.span_id == format(server.context.span_id, "016x")
+    assert server.attributes["http.response.status_code"] == 200
+    assert server.attributes["sidecar.route"] == "default"
+    assert list(server.attributes["sidecar.route.targets"]) == ["openai/gpt-4o", "anthropic/claude"]
+    assert client.name == "chat gpt-4o"
+    assert client.kind is SpanKind.CLIENT
+    assert client.parent is not None and client.parent.span_id == server.context.span_id
+    assert client.context.trace_id == server.context.trace_id
+    attributes = dict(client.attributes)
+    assert attributes["gen_ai.operation.name"] == "chat"
+    assert attributes["gen_ai.provider.name"] == "openai"
+    assert attributes["gen_ai.request.model"] == "gpt-4o"
+    assert attributes["server.address"] == "api.openai.com"
+    assert attributes["server.port"] == 443
+    assert attributes["gen_ai.request.max_tokens"] == 256
+    assert attributes["gen_ai.request.temperature"] == 0.5
+    assert attributes["gen_ai.request.top_p"] == 0.9
+    assert list(attributes["gen_ai.request.stop_sequences"]) == ["\n"]
+    assert attributes["gen_ai.response.model"] == "gpt-4o-2024-08-06"
+    assert attributes["gen_ai.response.id"] == "chatcmpl-1"
+    assert list(attributes["gen_ai.response.finish_reasons"]) == ["stop"]
+    assert attributes["gen_ai.usage.input_tokens"] == 12
+    assert attributes["gen_ai.usage.output_tokens"] == 34
+    assert attributes["gen_ai.usage.cache_read.input_tokens"] == 2
+    assert attributes["sidecar.target"] == "openai/gpt-4o"
+    assert attributes["sidecar.breaker.state"] == "closed"
+    assert "http.request.resend_count" not in attributes
+    assert "error.type" not in attributes
+    assert client.status.status_code is StatusCode.UNSET
+
+
+def test_without_traceparent_the_server_span_is_a_root(telemetry: Telemetry, spans: InMemorySpanExporter) -> None:
+    """No traceparent header: the SERVER span starts a new trace."""
+    trace = start(telemetry)
+    finish(trace)
+    [server] = spans.get_finished_spans()
+    assert server.parent is None
+    assert trace.trace_id == format(server.context.trace_id, "032x")
+
+
+def test_invalid_traceparent_is_ignored(telemetry: Telemetry, spans: InMemorySpanExporter) -> None:
+    """A malformed traceparent starts a new trace instead of failing the request."""
+    trace = start(telemetry, {"traceparent": "00-zz-not-valid"})
+    finish(trace)
+    assert spans.get_finished_spans()[0].parent is None
+
+
+def test_fallback_gives_two_client_spans_and_an_event(telemetry: Telemetry, spans: InMemorySpanExporter) -> None:
+    """A fallback: two CLIENT spans (the second with resend_count), a fallback event on the SERVER span."""
+    trace = start(telemetry)
+    first = attempt(trace, "openai/gpt-4o")
+    first.finish(status=503, error_type="http_503")
+    trace.fallback(from_target="openai/gpt-4o", reason="http_503")
+    second = attempt(trace, "anthropic/claude-sonnet", resend_count=1)
+    second.finish(status=200, error_type=None, response_model="claude-sonnet")
+    finish(trace, outcome="fallback", attempts=2, fallback_reason="http_503", served_model="claude-sonnet")
+
+    clients = by_kind(spans.get_finished_spans(), "CLIENT")
+    [server] = by_kind(spans.get_finished_spans(), "SERVER")
+    assert [c.name for c in clients] == ["chat gpt-4o", "chat claude-sonnet"]
+    assert clients[0].attributes["error.type"] == "http_503"
+    assert clients[1].attributes["http.request.resend_count"] == 1
+    assert clients[1].attributes["gen_ai.provider.name"] == "anthropic"
+    assert all(c.parent is not None and c.parent.span_id == server.context.span_id for c in clients)
+    [event] = server.events
+    assert event.name == "sidecar.fallback"
+    assert dict(event.attributes or {}) == {
+        "sidecar.target": "openai/gpt-4o",
+        "sidecar.fallback.reason": "http_503",
+    }
+    assert server.attributes["sidecar.fallback.reason"] == "http_503"
+    assert server.attributes["sidecar.attempts"] == 2
+
+
+def test_skipped_target_is_an_event(telemetry: Telemetry, spans: InMemorySpanExporter) -> None:
+    """A target skipped without a call (breaker open) is a SERVER span event and no CLIENT span."""
+    trace = start(telemetry)
+    trace.skipped(target="openai/gpt-4o", reason="breaker_open")
+    finish(trace, status=503, outcome="failed")
+    [server] = spans.get_finished_spans()
+    assert [e.name for e in server.events] == ["sidecar.target.skipped"]
+    assert server.events[0].attributes == {
+        "sidecar.target": "openai/gpt-4o",
+        "sidecar.skip.reason": "breaker_open",
+    }
+
+
+def test_stream_records_time_to_first_chunk(telemetry: Telemetry, spans: InMemorySpanExporter) -> None:
+    """A stream: gen_ai.request.stream on the CLIENT span and gen_ai.response.time_to_first_chunk."""
+    trace = start(telemetry, stream=True)
+    call = attempt(trace)
+    call.first_chunk()
+    for _ in range(3):
+        call.chunk()
+    call.finish(status=200, error_type=None, response_model="gpt-4o")
+    finish(trace, streamed=True)
+    [client] = by_kind(spans.get_finished_spans(), "CLIENT")
+    assert client.attributes["gen_ai.request.stream"] is True
+    ttfc = client.attributes["gen_ai.response.time_to_first_chunk"]
+    assert isinstance(ttfc, float) and ttfc >= 0
+
+
+def test_upstream_error_sets_error_type_and_status(telemetry: Telemetry, spans: InMemorySpanExporter) -> None:
+    """An upstream failure: error.type and the HTTP status on the CLIENT span, ERROR status on both spans."""
+    trace = start(telemetry)
+    call = attempt(trace)
+    call.finish(status=500, error_type="http_500")
+    finish(trace, status=502, outcome="failed")
+    [client] = by_kind(spans.get_finished_spans(), "CLIENT")
+    [server] = by_kind(spans.get_finished_spans(), "SERVER")
+    assert client.attributes["error.type"] == "http_500"
+    assert client.attributes["http.response.status_code"] == 500
+    assert client.status.status_code is StatusCode.ERROR
+    assert server.attributes["error.type"] == "502"
+    assert server.attributes["http.response.status_code"] == 502
+    assert server.status.status_code is StatusCode.ERROR
+
+
+def test_timeout_without_status_has_error_type_only(telemetry: Telemetry, spans: InMemorySpanExporter) -> None:
+    """A call that got no response (timeout) has error.type and no http.response.status_code."""
+    trace = start(telemetry)
+    attempt(trace).finish(status=None, error_type="timeout_first_byte")
+    finish(trace, status=504, outcome="failed")
+    [client] = by_kind(spans.get_finished_spans(), "CLIENT")
+    assert client.attributes["error.type"] == "timeout_first_byte"
+    assert "http.response.status_code" not in client.attributes
+
+
+def test_rejected_request_has_no_client_span(telemetry: Telemetry, spans: InMemorySpanExporter) -> None:
+    """A request refused before any call: only the SERVER span, its reason and 4xx status (not ERROR)."""
+    trace = start(telemetry)
+    trace.rejected(status=400, reason="invalid_json")
+    finish(trace, status=400, outcome="rejected", route=None, attempts=0)
+    [server] = spans.get_finished_spans()
+    assert server.kind is SpanKind.SERVER
+    assert server.attributes["sidecar.rejected.reason"] == "invalid_json"
+    assert server.attributes["http.response.status_code"] == 400
+    assert server.status.status_code is StatusCode.UNSET  # 4xx is the client's error, not the server's
+
+
+def test_inject_writes_the_client_span_traceparent(telemetry: Telemetry, spans: InMemorySpanExporter) -> None:
+    """inject() puts the CLIENT span's W3C traceparent (and the app's tracestate) into upstream headers."""
+    trace = start(telemetry, {"traceparent": APP_TRACEPARENT, "tracestate": "vendor=abc"})
+    call = attempt(trace)
+    headers: dict[str, str] = {}
+    call.inject(headers)
+    call.finish(status=200, error_type=None)
+    finish(trace)
+    [client] = by_kind(spans.get_finished_spans(), "CLIENT")
+    assert headers["traceparent"] == f"00-{APP_TRACE_ID}-{client.context.span_id:016x}-01"
+    assert headers["tracestate"] == "vendor=abc"
+
+
+def test_unsampled_parent_records_no_span_but_propagates(telemetry: Telemetry, spans: InMemorySpanExporter) -> None:
+    """An app trace sampled out (flag 00): no spans, empty ids for logs, traceparent passed on with 00."""
+    trace = start(telemetry, {"traceparent": f"00-{APP_TRACE_ID}-{APP_SPAN_ID}-00"})
+    call = attempt(trace)
+    headers: dict[str, str] = {}
+    call.inject(headers)
+    call.finish(status=200, error_type=None)
+    finish(trace)
+    assert spans.get_finished_spans() == ()
+    assert (trace.trace_id, trace.span_id) == ("", "")
+    assert headers["traceparent"].startswith(f"00-{APP_TRACE_ID}-") and headers["traceparent"].endswith("-00")
+
+
+def test_finish_is_idempotent(telemetry: Telemetry, spans: InMemorySpanExporter) -> None:
+    """Finishing a request or an attempt twice ends each span once."""
+    trace = start(telemetry)
+    call = attempt(trace)
+    call.finish(status=200, error_type=None)
+    call.finish(status=500, error_type="late")
+    finish(trace)
+    finish(trace, status=500)
+    assert len(spans.get_finished_spans()) == 2
+    [client] = by_kind(spans.get_finished_spans(), "CLIENT")
+    assert "error.type" not in client.attributes
+
+
+def test_request_finish_ends_an_attempt_left_open(telemetry: Telemetry, spans: InMemorySpanExporter) -> None:
+    """An attempt never finished is ended (error.type unfinished) before its request's SERVER span."""
+    trace = start(telemetry)
+    attempt(trace)
+    finish(trace, status=500, outcome="failed")
+    client, server = spans.get_finished_spans()
+    assert client.kind is SpanKind.CLIENT and server.kind is SpanKind.SERVER
+    assert client.attributes["error.type"] == "unfinished"
+
+
+def test_activate_makes_the_request_span_current(telemetry: Telemetry) -> None:
+    """Inside activate() current_trace_ids() gives the SERVER span's ids (for log lines); outside, none."""
+    trace = start(telemetry)
+    assert current_trace_ids() == ("", "")
+    with trace.activate():
+        assert current_trace_ids() == (trace.trace_id, trace.span_id)
+        call = attempt(trace)
+        with call.activate():
+            assert current_trace_ids()[0] == trace.trace_id
+            assert current_trace_ids()[1] != trace.span_id
+        call.finish(status=200, error_type=None)
+    assert current_trace_ids() == ("", "")
+    finish(trace)
+
+
+def test_responses_operation_is_named_chat(telemetry: Telemetry, spans: InMemorySpanExporter) -> None:
+    """The OpenAI Responses API maps to gen_ai.operation.name "chat"."""
+    trace = telemetry.start_request(
+        method="POST",
+        path="/v1/responses",
+        headers={},
+        dialect="openai",
+        operation="responses",
+        requested_model=None,
+        stream=False,
+    )
+    attempt(trace).finish(status=200, error_type=None)
+    finish(trace)
+    [client] = by_kind(spans.get_finished_spans(), "CLIENT")
+    assert client.name == "chat gpt-4o" and client.attributes["gen_ai.operation.name"] == "chat"
+
+
+def test_http_route_names_the_server_span(telemetry: Telemetry, spans: InMemorySpanExporter) -> None:
+    """http_route replaces a path carrying a model name in the SERVER span's name; url.path keeps the path."""
+    path = "/v1beta/models/gemini-2.0-flash:generateContent"
+    trace = telemetry.start_request(
+        method="POST",
+        path=path,
+        headers={},
+        dialect="gemini",
+        operation="generate_content",
+        requested_model=None,
+        stream=False,
+        http_route="/v1beta/models/{model}:generateContent",
+    )
+    trace.request_parsed(requested_model="gemini-2.0-flash", stream=False)
+    finish(trace)
+    [server] = spans.get_finished_spans()
+    assert server.name == "POST /v1beta/models/{model}:generateContent"
+    assert server.attributes["url.path"] == path
+    assert server.attributes["sidecar.request.model"] == "gemini-2.0-flash"
+
+
+def test_resource_names_the_service(telemetry: Telemetry, spans: InMemorySpanExporter) -> None:
+    """Spans carry a resource with service.name llm-sidecar and the instrumentation scope's schema URL."""
+    finish(start(telemetry))
+    [span] = spans.get_finished_spans()
+    assert span.resource.attributes["service.name"] == "llm-sidecar"
+    assert span.instrumentation_scope is not None
+    assert span.instrumentation_scope.schema_url.endswith("/1.41.0")
