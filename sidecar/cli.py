@@ -98,7 +98,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _serve(settings: Settings, started: float) -> int:
     from .server.app import build_state, serve
-    from .telemetry import Telemetry
+    from .telemetry import Telemetry, TelemetryConfigError
     from .telemetry.logging import configure_logging, get_logger
 
     configure_logging(settings.log_level)
@@ -110,7 +110,11 @@ def _serve(settings: Settings, started: float) -> int:
             print(f"{settings.policy_path}: {error}", file=sys.stderr)
         log.error("policy_invalid", source=settings.policy_path, errors=exc.errors)
         return EXIT_INVALID
-    telemetry = Telemetry.from_env(os.environ, service_version=__version__)
+    try:
+        telemetry = Telemetry.from_env(os.environ, service_version=__version__)
+    except TelemetryConfigError as exc:
+        print(f"llm-sidecar: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     state = build_state(settings, policy, telemetry, os.environ)
     state.started = started
     _run_loop(serve(state))
@@ -213,11 +217,7 @@ def explain_report(policy: Policy, request: RouteRequest) -> dict[str, Any]:
         "route": None,
     }
     if chosen is not None:
-        how = (
-            "rule"
-            if chosen in policy.routes
-            else ("model name" if chosen.path.startswith("models.") else "default")
-        )
+        how = "rule" if chosen in policy.routes else ("model name" if chosen.path.startswith("models.") else "default")
         result["route"] = {
             "name": chosen.name,
             "path": chosen.path,
@@ -247,9 +247,7 @@ def _explain_text(report: dict[str, Any]) -> str:
     if route is None:
         lines.append("=> no route: the caller gets 404 model_not_found")
     elif route["deny"]:
-        lines.append(
-            f"=> {route['name']} ({route['path']}, by {route['chosen_by']}): denied: {route['deny']}"
-        )
+        lines.append(f"=> {route['name']} ({route['path']}, by {route['chosen_by']}): denied: {route['deny']}")
     else:
         chain = " -> ".join(
             f"{t['model']} ({t['provider']}/{t['upstream_model']}, {t['dialect']})" for t in route["targets"]

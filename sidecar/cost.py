@@ -12,8 +12,6 @@ def cost_usd(price: PriceSpec | None, usage: Usage | None) -> float | None:
         return None
     cached = usage.cached_tokens
     fresh = max(0, usage.input_tokens - cached)
-    cached_price = (
-        price.cached_input_per_mtok if price.cached_input_per_mtok is not None else price.input_per_mtok
-    )
+    cached_price = price.cached_input_per_mtok if price.cached_input_per_mtok is not None else price.input_per_mtok
     total = fresh * price.input_per_mtok + cached * cached_price + usage.output_tokens * price.output_per_mtok
     return total / 1_000_000

@@ -69,7 +69,5 @@ def _convert(name: str, raw: str, kind: Any) -> Any:
         if "float" in target:
             return float(raw)
     except ValueError:
-        raise SettingsError(
-            f"{_ENV_NAMES.get(name, 'SIDECAR_' + name.upper())}={raw!r} is not a number"
-        ) from None
+        raise SettingsError(f"{_ENV_NAMES.get(name, 'SIDECAR_' + name.upper())}={raw!r} is not a number") from None
     return raw

@@ -90,9 +90,7 @@ def upstream_url(
 ) -> str:
     base = provider.base_url
     if wire is Dialect.OPENAI:
-        suffix = _OPENAI_SUFFIX.get(
-            operation if operation is not Operation.GENERATE_CONTENT else Operation.CHAT
-        )
+        suffix = _OPENAI_SUFFIX.get(operation if operation is not Operation.GENERATE_CONTENT else Operation.CHAT)
         if suffix is None:
             raise NoEquivalentOperation(f"{operation} has no OpenAI endpoint")
         if provider.kind is ProviderKind.AZURE_OPENAI:

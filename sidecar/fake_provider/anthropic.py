@@ -32,9 +32,7 @@ from sidecar.fake_provider.replies import (
 )
 
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-STREAM_ERROR = frame(
-    {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}, "error"
-)
+STREAM_ERROR = frame({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}, "error")
 
 
 def prompt_of(body: Mapping[str, Any], *, need_max_tokens: bool = True) -> conv.Prompt:
@@ -133,16 +131,12 @@ def _block_events(index: int, block: dict[str, Any]) -> list[Frame]:
         frames = [_event("content_block_start", index=index, content_block={**block, "input": {}})]
         for piece in conv.split_json(conv.ToolCall(block["name"], block["input"]).arguments_json):
             delta = {"type": "input_json_delta", "partial_json": piece}
-            frames.append(
-                _event("content_block_delta", conv.estimate_tokens(piece), index=index, delta=delta)
-            )
+            frames.append(_event("content_block_delta", conv.estimate_tokens(piece), index=index, delta=delta))
     else:
         frames = [_event("content_block_start", index=index, content_block={"type": "text", "text": ""})]
         for piece in conv.split_text(block["text"]):
             delta = {"type": "text_delta", "text": piece}
-            frames.append(
-                _event("content_block_delta", conv.estimate_tokens(piece), index=index, delta=delta)
-            )
+            frames.append(_event("content_block_delta", conv.estimate_tokens(piece), index=index, delta=delta))
     frames.append(_event("content_block_stop", index=index))
     return frames
 

@@ -147,9 +147,7 @@ def _provider(resolve: Resolver) -> Handler:
 
         def build() -> Reply:
             if not isinstance(body, dict):
-                raise RequestError(
-                    "We could not parse the JSON body of your request: expected a JSON object."
-                )
+                raise RequestError("We could not parse the JSON body of your request: expected a JSON object.")
             return builder(Call(body, params, request.query, config.reply, state, time.time()))
 
         return await serve(ex, build)

@@ -33,9 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=0.0,
         help="stream pacing in output tokens per second (0 = unlimited)",
     )
-    parser.add_argument(
-        "--fault", default=None, help="default fault spec, e.g. 'status=503' (docs/fake-provider.md)"
-    )
+    parser.add_argument("--fault", default=None, help="default fault spec, e.g. 'status=503' (docs/fake-provider.md)")
     parser.add_argument(
         "--fault-rate",
         type=float,
@@ -95,8 +93,6 @@ async def _serve(config: FakeConfig, host: str, port: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point for ``python -m sidecar.fake_provider``."""
-    parser = argparse.ArgumentParser(
-        prog="fake-provider", description="A fake OpenAI/Anthropic/Gemini server."
-    )
+    parser = argparse.ArgumentParser(prog="fake-provider", description="A fake OpenAI/Anthropic/Gemini server.")
     add_arguments(parser)
     return run_from_args(parser.parse_args(argv))

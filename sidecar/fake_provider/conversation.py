@@ -158,9 +158,5 @@ def split_json(text: str, size: int = 16) -> list[str]:
 
 def last_text(parts: Sequence[Any]) -> str:
     """Join the text parts of a content list (OpenAI/Anthropic blocks or Gemini parts)."""
-    texts = [
-        part.get("text", "")
-        for part in parts
-        if isinstance(part, Mapping) and isinstance(part.get("text"), str)
-    ]
+    texts = [part.get("text", "") for part in parts if isinstance(part, Mapping) and isinstance(part.get("text"), str)]
     return "\n".join(texts)

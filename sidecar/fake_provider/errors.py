@@ -69,9 +69,7 @@ def request_error(
     return _finish(dialect, status, error_body(dialect, status, message, param=param), {}, request_id)
 
 
-def fault_error(
-    dialect: Dialect, fault: Fault, *, now: float, input_tokens: int, request_id: str
-) -> ErrorAnswer:
+def fault_error(dialect: Dialect, fault: Fault, *, now: float, input_tokens: int, request_id: str) -> ErrorAnswer:
     """The error answer for an error-kind fault."""
     status, body = _body(dialect, fault, input_tokens)
     default_hints = frozenset({"all"}) if fault.kind is FaultKind.STATUS and status == 429 else frozenset()

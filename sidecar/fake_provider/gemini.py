@@ -68,9 +68,7 @@ def prompt_of(body: Mapping[str, Any]) -> conv.Prompt:
     allowed = config.get("allowedFunctionNames") or []
     forced = allowed[0] if mode == "required" and allowed else None
     generation = body.get("generationConfig") or {}
-    chars = (
-        conv.text_chars(contents) + conv.text_chars(body.get("systemInstruction")) + conv.text_chars(tools)
-    )
+    chars = conv.text_chars(contents) + conv.text_chars(body.get("systemInstruction")) + conv.text_chars(tools)
     return conv.Prompt(
         text=text,
         input_tokens=conv.estimate_tokens(chars),
@@ -126,6 +124,4 @@ def count_tokens(call: Call) -> Reply:
     body = call.body
     inner = body.get("generateContentRequest")
     tokens = prompt_of(inner if isinstance(inner, Mapping) else body).input_tokens
-    return JsonReply(
-        {"totalTokens": tokens, "promptTokensDetails": [{"modality": "TEXT", "tokenCount": tokens}]}
-    )
+    return JsonReply({"totalTokens": tokens, "promptTokensDetails": [{"modality": "TEXT", "tokenCount": tokens}]})

@@ -116,21 +116,15 @@ def chat(call: Call) -> Reply:
     frames = [chunk({"role": "assistant", "content": "" if not answer.calls else None, "refusal": None})]
     for index, (cid, tool_call) in enumerate(zip(call_ids, answer.calls, strict=True)):
         named = {"index": index, "id": cid, "type": "function"}
-        frames.append(
-            chunk({"tool_calls": [{**named, "function": {"name": tool_call.name, "arguments": ""}}]})
-        )
+        frames.append(chunk({"tool_calls": [{**named, "function": {"name": tool_call.name, "arguments": ""}}]}))
         for piece in conv.split_json(tool_call.arguments_json):
             delta = {"tool_calls": [{"index": index, "function": {"arguments": piece}}]}
             frames.append(chunk(delta, tokens=conv.estimate_tokens(piece)))
     if not answer.calls:
-        frames += [
-            chunk({"content": p}, tokens=conv.estimate_tokens(p)) for p in conv.split_text(answer.text)
-        ]
+        frames += [chunk({"content": p}, tokens=conv.estimate_tokens(p)) for p in conv.split_text(answer.text)]
     frames.append(chunk({}, finish))
     if include_usage:
-        frames.append(
-            frame({**head, "object": "chat.completion.chunk", "choices": [], "usage": usage(answer)})
-        )
+        frames.append(frame({**head, "object": "chat.completion.chunk", "choices": [], "usage": usage(answer)}))
     return StreamReply((*frames, DONE), fixed(STREAM_ERROR))
 
 

@@ -101,9 +101,7 @@ def _output_items(call: Call, answer: conv.Answer) -> list[dict[str, Any]]:
     return [{"type": "message", "id": message_id, "status": status, "role": "assistant", "content": [part]}]
 
 
-def _response(
-    call: Call, ident: str, answer: conv.Answer, output: list[dict[str, Any]], status: str
-) -> dict[str, Any]:
+def _response(call: Call, ident: str, answer: conv.Answer, output: list[dict[str, Any]], status: str) -> dict[str, Any]:
     body = call.body
     done = status != "in_progress"
     usage = {
@@ -154,12 +152,8 @@ def _events(pending: dict[str, Any], items: list[dict[str, Any]], final: dict[st
         if item["type"] == "function_call":
             emit("response.output_item.added", output_index=index, item={**item, "arguments": ""})
             for piece in conv.split_json(item["arguments"]):
-                emit(
-                    "response.function_call_arguments.delta", conv.estimate_tokens(piece), **ref, delta=piece
-                )
-            emit(
-                "response.function_call_arguments.done", **ref, name=item["name"], arguments=item["arguments"]
-            )
+                emit("response.function_call_arguments.delta", conv.estimate_tokens(piece), **ref, delta=piece)
+            emit("response.function_call_arguments.done", **ref, name=item["name"], arguments=item["arguments"])
         else:
             part = item["content"][0]
             emit("response.output_item.added", output_index=index, item={**item, "content": []})

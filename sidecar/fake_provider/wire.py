@@ -106,9 +106,7 @@ def drop(request: web.Request, *, rst: bool) -> None:
     transport.abort()
 
 
-async def _send_json(
-    ex: Exchange, reply: JsonReply, outcome: Fault | None, ttft_s: float
-) -> web.StreamResponse:
+async def _send_json(ex: Exchange, reply: JsonReply, outcome: Fault | None, ttft_s: float) -> web.StreamResponse:
     tokens_per_s = ex.config.tokens_per_s
     await _sleep(ex.request, ttft_s + (reply.output_tokens / tokens_per_s if tokens_per_s else 0.0))
     payload = orjson.dumps(reply.body)
@@ -127,9 +125,7 @@ async def _send_json(
     return web.Response(body=payload, content_type="application/json", headers=headers)
 
 
-async def _send_stream(
-    ex: Exchange, reply: StreamReply, outcome: Fault | None, ttft_s: float
-) -> web.StreamResponse:
+async def _send_stream(ex: Exchange, reply: StreamReply, outcome: Fault | None, ttft_s: float) -> web.StreamResponse:
     frames = reply.frames
     last = len(frames) - 1
     kind = outcome.kind if outcome is not None else None

@@ -212,9 +212,7 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
         if provider is None:
             errors.append(f"models.{name}.provider: unknown provider {m.provider!r}")
             continue
-        models[name] = Target(
-            name, provider, m.model, m.context_window, m.max_output_tokens, m.capabilities, m.price
-        )
+        models[name] = Target(name, provider, m.model, m.context_window, m.max_output_tokens, m.capabilities, m.price)
 
     base = merge(BUILTIN_RESILIENCE, spec.defaults.resilience)
     assert isinstance(base, ResilienceSpec)

@@ -46,9 +46,7 @@ class ApiKeySpec(_Spec):
     @model_validator(mode="after")
     def _exactly_one(self) -> ApiKeySpec:
         chosen = [
-            name
-            for name, on in (("env", self.env), ("file", self.file), ("passthrough", self.passthrough))
-            if on
+            name for name, on in (("env", self.env), ("file", self.file), ("passthrough", self.passthrough)) if on
         ]
         if len(chosen) != 1:
             raise ValueError("set exactly one of env, file, passthrough")
@@ -223,13 +221,9 @@ class MatchSpec(_Spec):
 
     model: StringOrList | None = Field(None, description="The model the app asked for.")
     headers: dict[str, StringOrList] | None = Field(None, description="Request header name -> value glob(s).")
-    app: StringOrList | None = Field(
-        None, description="The calling app: x-sidecar-app header or SIDECAR_APP."
-    )
+    app: StringOrList | None = Field(None, description="The calling app: x-sidecar-app header or SIDECAR_APP.")
     dialect: list[Literal["openai", "anthropic", "gemini"]] | None = None
-    operation: list[Literal["chat", "text_completion", "embeddings", "responses", "count_tokens"]] | None = (
-        None
-    )
+    operation: list[Literal["chat", "text_completion", "embeddings", "responses", "count_tokens"]] | None = None
 
 
 class DenySpec(_Spec):
@@ -240,9 +234,7 @@ class DenySpec(_Spec):
 class RouteSpec(_Spec):
     name: str | None = Field(None, description="Shown in headers, logs and metrics; default route-N.")
     match: MatchSpec = Field(default_factory=MatchSpec, description="Empty: matches every request.")
-    target: StringOrList | None = Field(
-        None, description="A model name, or an ordered fallback chain of model names."
-    )
+    target: StringOrList | None = Field(None, description="A model name, or an ordered fallback chain of model names.")
     deny: DenySpec | None = None
     resilience: ResilienceSpec | None = None
     unsupported_params: Literal["error", "drop"] | None = None

@@ -47,9 +47,7 @@ WATCHER_KEY = web.AppKey("policy_watcher", PolicyWatcher)
 log = get_logger("sidecar.server")
 
 
-def build_state(
-    settings: Settings, policy: Policy, telemetry: Telemetry, env: Mapping[str, str]
-) -> SidecarState:
+def build_state(settings: Settings, policy: Policy, telemetry: Telemetry, env: Mapping[str, str]) -> SidecarState:
     def on_transition(target: str, before: str, after: str, reason: str) -> None:
         log.warning("breaker_transition", target=target, from_state=before, to_state=after, reason=reason)
         telemetry.breaker_transition(target=target, from_state=before, to_state=after)
@@ -64,9 +62,7 @@ def build_state(
 
 
 def build_app(state: SidecarState) -> web.Application:
-    app = web.Application(
-        client_max_size=state.settings.max_body_bytes, handler_args={"max_field_size": 65536}
-    )
+    app = web.Application(client_max_size=state.settings.max_body_bytes, handler_args={"max_field_size": 65536})
     app[SidecarState.KEY] = state
     app.cleanup_ctx.append(partial(_lifecycle, state=state))
     return app
@@ -95,9 +91,7 @@ async def _lifecycle(app: web.Application, *, state: SidecarState) -> AsyncItera
     def on_reload(ok: bool, policy: Policy | None, errors: list[str]) -> None:
         state.telemetry.policy_reload(ok=ok)
         if ok and policy is not None:
-            log.info(
-                "policy_reloaded", version=policy.version, source=policy.source, routes=len(policy.routes)
-            )
+            log.info("policy_reloaded", version=policy.version, source=policy.source, routes=len(policy.routes))
         else:
             log.error("policy_rejected", errors=errors, serving_version=state.holder.policy.version)
 
@@ -136,16 +130,18 @@ async def _proxy(
         method=request.method,
         path=request.path,
         headers=request.headers,
-        dialect=str(endpoint.dialect),
-        operation=str(endpoint.operation),
+        dialect=endpoint.dialect,
+        operation=endpoint.operation,
         requested_model=None,
         stream=False,
+        http_route=endpoint.path,
     )
     exchange = Exchange(request, endpoint, policy, os.urandom(8).hex(), trace)
     response: web.StreamResponse | None = None
     status = 500
     try:
-        response = await pipeline(exchange)
+        with trace.activate():  # log lines written during the request carry its trace ids
+            response = await pipeline(exchange)
         status = response.status
         if isinstance(response, web.Response) and isinstance(response.body, bytes):
             exchange.bytes_out = len(response.body)

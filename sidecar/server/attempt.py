@@ -81,9 +81,7 @@ def prepare(exchange: Exchange, target: Target, unsupported: str) -> Prepared:
     caller = exchange.endpoint.dialect
     wire = target.provider.wire_dialect(caller)
     body = exchange.body or {}
-    include_usage = (
-        bool((body.get("stream_options") or {}).get("include_usage")) if exchange.stream else False
-    )
+    include_usage = bool((body.get("stream_options") or {}).get("include_usage")) if exchange.stream else False
     dropped: tuple[str, ...] = ()
     if wire is caller:
         if exchange.endpoint.model_in_path:
@@ -143,9 +141,7 @@ class Attempt:
         """aiohttp's socket-level timeouts for these settings, built once per distinct setting."""
         cached = self._timeouts.get(timeouts)
         if cached is None:
-            cached = aiohttp.ClientTimeout(
-                total=None, sock_connect=timeouts.connect_s, sock_read=timeouts.idle_s
-            )
+            cached = aiohttp.ClientTimeout(total=None, sock_connect=timeouts.connect_s, sock_read=timeouts.idle_s)
             self._timeouts[timeouts] = cached
         return cached
 
@@ -195,9 +191,7 @@ class Attempt:
                     body = await response.read()
             if streaming:
                 remaining = max(0.001, timeouts.total_s - (loop.time() - started))
-                return await relay_stream(
-                    exchange, prepared, response, trace, started + first_byte_s, remaining
-                )
+                return await relay_stream(exchange, prepared, response, trace, started + first_byte_s, remaining)
             return self._judge(exchange, prepared, response, body)
         except TimeoutError as exc:
             if isinstance(exc, aiohttp.ServerTimeoutError):  # the socket's connect or read timeout
@@ -239,9 +233,7 @@ class Attempt:
             return AttemptResult(Outcome.failure("malformed_response", "upstream sent a non-object body"))
         if isinstance(parsed.get("error"), dict) and not _has_answer(parsed):
             # a 200 carrying an error object: the upstream lies about its status
-            return AttemptResult(
-                Outcome.failure("error_in_success", "upstream sent an error with status 200")
-            )
+            return AttemptResult(Outcome.failure("error_in_success", "upstream sent an error with status 200"))
         result = AttemptResult(outcome, upstream_status=status)
         result.usage = extract_usage(wire, parsed)
         result.response_model = _str(parsed.get("model") or parsed.get("modelVersion"))

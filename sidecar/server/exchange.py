@@ -11,6 +11,7 @@ from aiohttp import web
 
 from ..policy.compiled import Policy, Route, Target
 from ..telemetry import Usage as TelemetryUsage
+from ..translate import RequestParams, extract_request_params
 from .endpoints import Endpoint
 
 if TYPE_CHECKING:
@@ -73,6 +74,10 @@ class Exchange:
     @property
     def dialect(self) -> Any:
         return self.endpoint.dialect
+
+    def request_params(self) -> RequestParams:
+        """Sampling parameters of the request (for span attributes; computed only when traced)."""
+        return extract_request_params(self.endpoint.dialect, self.body or {})
 
     def calls(self) -> int:
         return sum(1 for a in self.attempts if a.called)

@@ -189,6 +189,7 @@ class Executor:
             server_port=target.provider.port,
             resend_count=exchange.calls(),
             breaker_state=str(state.breaker.state),
+            request_params=exchange.request_params() if trace_recording(exchange) else None,
         )
         started = time.monotonic()
         try:
@@ -205,9 +206,7 @@ class Executor:
             permit.release()  # cancelled (client gone, or a hedge lost) or a bug: not the target's fault
             trace.finish(status=None, error_type="cancelled")
             exchange.attempts.append(
-                AttemptRecord(
-                    target.name, target.provider.name, "cancelled", None, (time.monotonic() - started) * 1000
-                )
+                AttemptRecord(target.name, target.provider.name, "cancelled", None, (time.monotonic() - started) * 1000)
             )
             raise
         elapsed = time.monotonic() - started
@@ -259,9 +258,7 @@ class Executor:
         primary = asyncio.ensure_future(self._call(exchange, first, deadline - time.monotonic(), first_byte))
         waiter = asyncio.ensure_future(first_byte.wait())
         try:
-            await asyncio.wait(
-                {primary, waiter}, timeout=settings.hedge.after_s, return_when=asyncio.FIRST_COMPLETED
-            )
+            await asyncio.wait({primary, waiter}, timeout=settings.hedge.after_s, return_when=asyncio.FIRST_COMPLETED)
         finally:
             waiter.cancel()
         if primary.done() or first_byte.is_set():
@@ -324,24 +321,16 @@ class Executor:
         self, last: tuple[Target, AttemptResult] | None, backoff: Backoff, attempt_no: int
     ) -> float | None:
         outcome: Outcome | None = last[1].outcome if last else None
-        if (
-            outcome is not None
-            and outcome.kind is OutcomeKind.RETRY_SAME
-            and outcome.retry_after_s is not None
-        ):
+        if outcome is not None and outcome.kind is OutcomeKind.RETRY_SAME and outcome.retry_after_s is not None:
             return rate_limited_delay(outcome.retry_after_s, self._states.rng)
         return backoff.delay(attempt_no - 1)
 
     def _skip(self, exchange: Exchange, target: Target, reason: str) -> None:
-        exchange.attempts.append(
-            AttemptRecord(target.name, target.provider.name, reason, None, 0.0, called=False)
-        )
+        exchange.attempts.append(AttemptRecord(target.name, target.provider.name, reason, None, 0.0, called=False))
         exchange.trace.skipped(target=target.key, reason=reason)
         exchange.fallback_reason = exchange.fallback_reason or reason
 
-    def _larger_context(
-        self, exchange: Exchange, chain: tuple[Target, ...], index: int, failed: Target
-    ) -> int:
+    def _larger_context(self, exchange: Exchange, chain: tuple[Target, ...], index: int, failed: Target) -> int:
         """The index of the next target whose context window beats ``failed``'s; skipped ones recorded."""
         floor = failed.context_window or 0
         while index < len(chain):
@@ -351,6 +340,10 @@ class Executor:
             self._skip(exchange, candidate, "context_too_small")
             index += 1
         return index
+
+
+def trace_recording(exchange: Exchange) -> bool:
+    return exchange.trace.span is not None
 
 
 _OTEL_PROVIDER = {

@@ -30,9 +30,7 @@ if TYPE_CHECKING:
     from .exchange import Exchange
 
 
-async def answer_last_resort(
-    exchange: Exchange, last: tuple[Target, AttemptResult] | None
-) -> web.StreamResponse:
+async def answer_last_resort(exchange: Exchange, last: tuple[Target, AttemptResult] | None) -> web.StreamResponse:
     assert exchange.route is not None
     spec = exchange.route.settings.resilience.last_resort
     assert spec is not None
@@ -120,9 +118,7 @@ async def _static_answer(exchange: Exchange, text: str, headers: dict[str, str])
     if not exchange.stream:
         body = _openai_completion(text, model)
         if caller is not Dialect.OPENAI:
-            body = translate_response(
-                body, source=Dialect.OPENAI, target=caller, operation=Operation.CHAT, model=model
-            )
+            body = translate_response(body, source=Dialect.OPENAI, target=caller, operation=Operation.CHAT, model=model)
         return web.json_response(body, headers=headers, dumps=lambda o: orjson.dumps(o).decode())
     events = _openai_chunks(text, model)
     if caller is Dialect.OPENAI:

@@ -79,6 +79,7 @@ async def read_request(exchange: Exchange, call_next: Handler) -> web.StreamResp
             raise RequestFailed(400, "'stream' must be a boolean", code="invalid_type", param="stream")
         exchange.requested_model = requested
         exchange.stream = bool(stream)
+    exchange.trace.request_parsed(requested_model=exchange.requested_model, stream=exchange.stream)
     return await call_next(exchange)
 
 

@@ -18,9 +18,7 @@ import orjson
 import structlog
 from opentelemetry import trace
 
-_SECRET_FIELDS = frozenset(
-    {"authorization", "api_key", "x-api-key", "api-key", "x-goog-api-key", "key", "token"}
-)
+_SECRET_FIELDS = frozenset({"authorization", "api_key", "x-api-key", "api-key", "x-goog-api-key", "key", "token"})
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 

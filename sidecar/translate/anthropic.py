@@ -31,9 +31,7 @@ from .common import (
 )
 from .schema import object_schema
 
-_IGNORED = frozenset(
-    ("service_tier", "cache_control", "inference_geo", "speed", "diagnostics", "workspace_id")
-)
+_IGNORED = frozenset(("service_tier", "cache_control", "inference_geo", "speed", "diagnostics", "workspace_id"))
 
 
 # ---------------------------------------------------------------------------------------------------------

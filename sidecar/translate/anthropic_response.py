@@ -112,9 +112,7 @@ def parse_response(body: dict[str, Any]) -> ChatResponse:
 
 
 def build_response(resp: ChatResponse, model: str) -> dict[str, Any]:
-    choice = (
-        resp["choices"][0] if resp["choices"] else {"parts": [], "finish_reason": None, "stop_sequence": None}
-    )
+    choice = resp["choices"][0] if resp["choices"] else {"parts": [], "finish_reason": None, "stop_sequence": None}
     content: list[dict[str, Any]] = []
     for p in choice["parts"]:
         if p["type"] == "text":
@@ -123,9 +121,7 @@ def build_response(resp: ChatResponse, model: str) -> dict[str, Any]:
             else:
                 content.append({"type": "text", "text": p["text"]})
         elif p["type"] == "tool_call":
-            content.append(
-                {"type": "tool_use", "id": safe_id(p["id"]), "name": p["name"], "input": p["arguments"]}
-            )
+            content.append({"type": "tool_use", "id": safe_id(p["id"]), "name": p["name"], "input": p["arguments"]})
     reason = choice["finish_reason"]
     return {
         "id": resp["id"] or new_id("msg_"),

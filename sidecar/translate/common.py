@@ -52,9 +52,7 @@ class UnsupportedParameter(TranslationError):
 
     def __init__(self, name: str, detail: str = "") -> None:
         self.name = name
-        super().__init__(
-            f"parameter {name!r} has no equivalent in the target API" + (f": {detail}" if detail else "")
-        )
+        super().__init__(f"parameter {name!r} has no equivalent in the target API" + (f": {detail}" if detail else ""))
 
 
 @dataclass(frozen=True, slots=True)

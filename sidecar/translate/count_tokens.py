@@ -16,9 +16,7 @@ from .common import Drops, TranslateOptions, as_int
 _ANTHROPIC_KEYS = ("model", "messages", "system", "tools", "tool_choice")
 
 
-def anthropic_to_gemini(
-    body: dict[str, Any], model: str, drops: Drops, options: TranslateOptions
-) -> dict[str, Any]:
+def anthropic_to_gemini(body: dict[str, Any], model: str, drops: Drops, options: TranslateOptions) -> dict[str, Any]:
     req = anthropic.parse_request(body, drops)
     inner = gemini.build_request(req, model, drops, options)
     inner.pop("generationConfig", None)
@@ -26,9 +24,7 @@ def anthropic_to_gemini(
     return {"generateContentRequest": {"model": name, **inner}}
 
 
-def gemini_to_anthropic(
-    body: dict[str, Any], model: str, drops: Drops, options: TranslateOptions
-) -> dict[str, Any]:
+def gemini_to_anthropic(body: dict[str, Any], model: str, drops: Drops, options: TranslateOptions) -> dict[str, Any]:
     inner = body.get("generateContentRequest") or body.get("generate_content_request") or body
     req = gemini.parse_request({k: v for k, v in inner.items() if k != "model"}, drops)
     full = anthropic.build_request(req, model, drops, options)

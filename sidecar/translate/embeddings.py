@@ -46,9 +46,7 @@ def openai_to_gemini(body: dict[str, Any], model: str, drops: Drops) -> dict[str
     if isinstance(text, list) and all(isinstance(t, str) for t in text):
         name = model if model.startswith("models/") else f"models/{model}"
         return {"requests": [{"model": name, "content": {"parts": [{"text": t}]}, **config} for t in text]}
-    raise TranslationError(
-        "only text 'input' (a string or a list of strings) translates to Gemini embeddings"
-    )
+    raise TranslationError("only text 'input' (a string or a list of strings) translates to Gemini embeddings")
 
 
 def gemini_to_openai(body: dict[str, Any], model: str, drops: Drops) -> dict[str, Any]:
@@ -96,8 +94,7 @@ def gemini_response_to_openai(body: dict[str, Any], model: str) -> dict[str, Any
     return {
         "object": "list",
         "data": [
-            {"object": "embedding", "index": i, "embedding": v.get("values") or []}
-            for i, v in enumerate(vectors)
+            {"object": "embedding", "index": i, "embedding": v.get("values") or []} for i, v in enumerate(vectors)
         ],
         "model": model,
         "usage": {"prompt_tokens": usage.input_tokens, "total_tokens": usage.input_tokens},

@@ -123,9 +123,7 @@ def _parse_contents(contents: list[Any], drops: Drops) -> list[Message]:
                 response = fr.get("response")
                 response = response if isinstance(response, dict) else {}
                 error = response.get("error") if len(response) == 1 else None
-                output = (
-                    response if error is None else error if isinstance(error, (str, dict)) else dumps(error)
-                )
+                output = response if error is None else error if isinstance(error, (str, dict)) else dumps(error)
                 parts.append(
                     {
                         "type": "tool_result",
@@ -164,9 +162,7 @@ def _parse_tools(value: Any, drops: Drops) -> list[Any]:
                     params = decl["parametersJsonSchema"]
                 else:
                     params = to_json_schema(decl["parameters"]) if decl.get("parameters") else None
-                tools.append(
-                    {"name": decl["name"], "description": decl.get("description"), "parameters": params}
-                )
+                tools.append({"name": decl["name"], "description": decl.get("description"), "parameters": params})
     return tools
 
 

@@ -199,9 +199,7 @@ def _parse_tools(value: Any, drops: Drops) -> list[Any]:
             continue
         if fn.get("strict"):
             drops.ignored("tools.function.strict")
-        tools.append(
-            {"name": fn["name"], "description": fn.get("description"), "parameters": fn.get("parameters")}
-        )
+        tools.append({"name": fn["name"], "description": fn.get("description"), "parameters": fn.get("parameters")})
     return tools
 
 
@@ -338,7 +336,5 @@ def _media_content(p: MediaPart, drops: Drops) -> dict[str, Any] | None:
         return {"type": "image_url", "image_url": {"url": url}}
     if media == "application/pdf" and p["data"] is not None:
         return {"type": "file", "file": {"file_data": url, "filename": "document.pdf"}}
-    drops.unsupported(
-        "content.media", f"{media} {'URL' if p['url'] else 'data'} has no chat-completions form"
-    )
+    drops.unsupported("content.media", f"{media} {'URL' if p['url'] else 'data'} has no chat-completions form")
     return None

@@ -64,9 +64,7 @@ class StreamTranslator:
         return self._encoder.close()
 
 
-def new_stream_translator(
-    *, source: Dialect, target: Dialect, model: str, include_usage: bool
-) -> StreamTranslator:
+def new_stream_translator(*, source: Dialect, target: Dialect, model: str, include_usage: bool) -> StreamTranslator:
     """A translator from ``source`` (upstream) events to ``target`` (caller) events for a chat stream.
 
     ``model`` is the name reported to the caller; ``include_usage`` is the OpenAI caller's

@@ -53,9 +53,7 @@ def _load(data: bytes) -> Any:
 
 def _failure(error: Any) -> Failure:
     message = error.get("message") if isinstance(error, dict) else error
-    return Failure(
-        status_of(error), message if isinstance(message, str) and message else "upstream stream error"
-    )
+    return Failure(status_of(error), message if isinstance(message, str) and message else "upstream stream error")
 
 
 class OpenAIDecoder:

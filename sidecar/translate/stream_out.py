@@ -109,11 +109,7 @@ class OpenAIEncoder:
             }
             out.append(self._chunk({"tool_calls": [call]}))
         elif isinstance(delta, ToolArgs):
-            out.append(
-                self._chunk(
-                    {"tool_calls": [{"index": delta.index, "function": {"arguments": delta.fragment}}]}
-                )
-            )
+            out.append(self._chunk({"tool_calls": [{"index": delta.index, "function": {"arguments": delta.fragment}}]}))
         elif isinstance(delta, Finish) and not self._finished:
             self._finished = True
             out.append(self._chunk({}, openai_response.FINISH_TO[delta.reason]))
@@ -227,9 +223,7 @@ class AnthropicEncoder:
                 out += self._open("text", {"type": "text", "text": ""})
             out.append(self._delta(self._block, {"type": "text_delta", "text": delta.text}))
         elif isinstance(delta, ToolStart):
-            out += self._open(
-                "tool", {"type": "tool_use", "id": safe_id(delta.id), "name": delta.name, "input": {}}
-            )
+            out += self._open("tool", {"type": "tool_use", "id": safe_id(delta.id), "name": delta.name, "input": {}})
             self._tools[delta.index] = self._block
         elif isinstance(delta, ToolArgs):
             index = self._tools.get(delta.index)

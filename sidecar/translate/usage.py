@@ -48,11 +48,7 @@ def extract_stream_usage(dialect: Dialect, event: SSEEvent) -> Usage | None:
             obj = orjson.loads(data)
             if not isinstance(obj, dict):
                 return None
-            raw = (
-                (obj.get("message") or {}).get("usage")
-                if obj.get("type") == "message_start"
-                else obj.get("usage")
-            )
+            raw = (obj.get("message") or {}).get("usage") if obj.get("type") == "message_start" else obj.get("usage")
             return anthropic_response.usage_from(raw)
         if b'"usageMetadata"' not in data:
             return None
