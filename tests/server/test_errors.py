@@ -61,9 +61,7 @@ async def test_malformed_json_is_400_in_gemini_shape(fake: FakeFactory, sidecar:
     assert status == 400 and body["error"]["status"] == "INVALID_ARGUMENT" and body["error"]["code"] == 400
 
 
-async def test_wrong_type_for_model_is_400_naming_the_field(
-    fake: FakeFactory, sidecar: SidecarFactory
-) -> None:
+async def test_wrong_type_for_model_is_400_naming_the_field(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """A non-string model is refused with param=model, before any upstream call."""
     running = await sidecar(one_target(await fake()))
     status, body = await post(running.url, "/v1/chat/completions", b'{"model": 42, "messages": []}')

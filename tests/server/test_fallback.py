@@ -17,9 +17,7 @@ def chain_policy(
     urls: list[str], extra_defaults: str = "", route_extra: str = "", windows: list[int] | None = None
 ) -> str:
     text = "version: 1\n"
-    text += (
-        "defaults:\n  resilience: {backoff: {base_s: 0.01, cap_s: 0.05}, deadline_s: 10}\n" + extra_defaults
-    )
+    text += "defaults:\n  resilience: {backoff: {base_s: 0.01, cap_s: 0.05}, deadline_s: 10}\n" + extra_defaults
     text += "providers:\n" + "".join(provider_block(f"p{i}", url, "openai") for i, url in enumerate(urls))
     text += "models:\n"
     for i, _ in enumerate(urls):
@@ -89,15 +87,11 @@ async def test_stall_before_first_byte_costs_one_timeout(fake: FakeFactory, side
     assert elapsed < 1.5
 
 
-async def test_rate_limit_with_short_hint_retries_the_same_target(
-    fake: FakeFactory, sidecar: SidecarFactory
-) -> None:
+async def test_rate_limit_with_short_hint_retries_the_same_target(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """A 429 whose reset hint is under the cap is waited out on the same target."""
     urls = await fakes(fake, 2)
     running = await sidecar(chain_policy(urls))
-    status, headers, _ = await chat(
-        running, {"x-fake-fault": "f0:status=429;hint=retry-after-ms;after=0.05;times=1"}
-    )
+    status, headers, _ = await chat(running, {"x-fake-fault": "f0:status=429;hint=retry-after-ms;after=0.05;times=1"})
     assert status == 200 and headers["x-sidecar-model"] == "m0"
     assert headers["x-sidecar-attempts"] == "2"
     assert await calls(urls[1]) == 0
@@ -132,9 +126,7 @@ async def test_request_errors_fail_fast_without_fallback(fake: FakeFactory, side
     assert await calls(urls[1]) == 0
 
 
-async def test_every_target_failing_gives_503_listing_attempts(
-    fake: FakeFactory, sidecar: SidecarFactory
-) -> None:
+async def test_every_target_failing_gives_503_listing_attempts(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """When the whole chain fails: 503, Retry-After, and each attempt with target, outcome and latency."""
     urls = await fakes(fake, 2)
     running = await sidecar(chain_policy(urls))
@@ -163,9 +155,7 @@ async def test_static_last_resort_answers_as_a_completion(fake: FakeFactory, sid
     await client.close()
 
 
-BREAKER = (
-    "  breaker: {window_size: 10, minimum_calls: 3, failure_rate: 0.5, open_s: 0.5, half_open_probes: 1}\n"
-)
+BREAKER = "  breaker: {window_size: 10, minimum_calls: 3, failure_rate: 0.5, open_s: 0.5, half_open_probes: 1}\n"
 
 
 async def test_breaker_opens_skips_half_opens_and_closes(fake: FakeFactory, sidecar: SidecarFactory) -> None:
@@ -195,9 +185,7 @@ async def test_retry_budget_caps_amplification(fake: FakeFactory, sidecar: Sidec
         "  retry_budget: {ratio: 0.2, min_retries: 2, window_s: 60}\n"
         "  breaker: {minimum_calls: 1000, window_size: 1000}\n"
     )
-    policy = chain_policy(
-        urls, extra_defaults=defaults, route_extra="    resilience: {max_attempts_per_target: 5}\n"
-    )
+    policy = chain_policy(urls, extra_defaults=defaults, route_extra="    resilience: {max_attempts_per_target: 5}\n")
     running = await sidecar(policy)
     for _ in range(20):
         await chat(running, {"x-fake-fault": "status=503"})

@@ -11,9 +11,7 @@ from .test_fallback import calls, chat
 
 
 def hedged_policy(urls: list[str], after_s: float = 0.2) -> str:
-    text = "version: 1\nproviders:\n" + "".join(
-        provider_block(f"p{i}", u, "openai") for i, u in enumerate(urls)
-    )
+    text = "version: 1\nproviders:\n" + "".join(provider_block(f"p{i}", u, "openai") for i, u in enumerate(urls))
     text += "models:\n" + "".join(f"  m{i}: {{provider: p{i}, model: up{i}}}\n" for i in range(len(urls)))
     text += "routes:\n  - name: chain\n    match: {model: chain}\n    target: [m0, m1]\n"
     text += f"    resilience: {{hedge: {{after_s: {after_s}}}}}\n"
@@ -43,9 +41,7 @@ async def test_fast_first_target_is_not_hedged(fake: FakeFactory, sidecar: Sidec
     assert await calls(urls[1]) == 0
 
 
-async def test_hedged_stream_is_served_whole_by_the_winner(
-    fake: FakeFactory, sidecar: SidecarFactory
-) -> None:
+async def test_hedged_stream_is_served_whole_by_the_winner(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """A stream whose first target is slow to start is served, complete, by the hedge."""
     urls = [await fake("f0", latency_ms=3000), await fake("f1", tokens_per_s=200)]
     running = await sidecar(hedged_policy(urls))

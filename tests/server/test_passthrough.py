@@ -70,9 +70,7 @@ async def test_openai_stream_arrives_event_by_event(fake: FakeFactory, sidecar: 
         chunks += 1
         if chunk.choices and chunk.choices[0].delta.content:
             text += chunk.choices[0].delta.content
-        assert (
-            chunk.usage is None
-        )  # the sidecar's own usage request is not leaked to a caller who did not ask
+        assert chunk.usage is None  # the sidecar's own usage request is not leaked to a caller who did not ask
     assert "count to three" in text and chunks > 2
     await client.close()
 

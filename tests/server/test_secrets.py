@@ -43,9 +43,7 @@ routes:
             if fault:
                 headers["x-fake-fault"] = fault
             body = {"model": model, "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
-            async with session.post(
-                f"{running.url}/v1/chat/completions", json=body, headers=headers
-            ) as response:
+            async with session.post(f"{running.url}/v1/chat/completions", json=body, headers=headers) as response:
                 outputs.append(await response.read())
                 outputs.append(str(dict(response.headers)).encode())
         for path in ("/status", "/metrics"):
@@ -60,9 +58,7 @@ routes:
     assert b"MISSING is not set" in running.logs.getvalue() or b"credentials" in text
 
 
-async def test_key_file_rotation_is_picked_up(
-    fake: FakeFactory, sidecar: SidecarFactory, tmp_path: Path
-) -> None:
+async def test_key_file_rotation_is_picked_up(fake: FakeFactory, sidecar: SidecarFactory, tmp_path: Path) -> None:
     """Rewriting the key file changes the key sent upstream without a restart."""
     key_file = tmp_path / "key"
     key_file.write_text("first-key")
@@ -83,7 +79,6 @@ models:
         async with session.post(f"{running.url}/v1/chat/completions", json=body) as response:
             assert response.status == 200
     seen = [
-        r["headers"].get("authorization") or r["headers"].get("Authorization")
-        for r in await running.fake_requests(url)
+        r["headers"].get("authorization") or r["headers"].get("Authorization") for r in await running.fake_requests(url)
     ]
     assert seen[-2:] == ["Bearer first-key", "Bearer second-key-longer"]

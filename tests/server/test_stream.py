@@ -13,11 +13,7 @@ from ..conftest import FakeFactory, SidecarFactory, provider_block
 
 
 def policy(url: str) -> str:
-    return (
-        "version: 1\nproviders:\n"
-        + provider_block("up", url, "openai")
-        + "models:\n  m: {provider: up, model: m}\n"
-    )
+    return "version: 1\nproviders:\n" + provider_block("up", url, "openai") + "models:\n  m: {provider: up, model: m}\n"
 
 
 async def test_events_are_relayed_as_they_arrive(fake: FakeFactory, sidecar: SidecarFactory) -> None:
@@ -38,9 +34,7 @@ async def test_events_are_relayed_as_they_arrive(fake: FakeFactory, sidecar: Sid
     assert arrivals[0] < arrivals[-1] / 2  # the first bytes came early, not at the end
 
 
-async def test_client_disconnect_cancels_the_upstream_call(
-    aiohttp_server: Any, sidecar: SidecarFactory
-) -> None:
+async def test_client_disconnect_cancels_the_upstream_call(aiohttp_server: Any, sidecar: SidecarFactory) -> None:
     """When the app drops a stream, the sidecar closes its upstream connection promptly."""
     closed = asyncio.Event()
 

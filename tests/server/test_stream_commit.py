@@ -14,11 +14,7 @@ def policy(urls: list[str], speaks: str, idle: float = 5.0) -> str:
     for i, url in enumerate(urls):
         text += provider_block(f"p{i}", url, speaks) + f"    timeouts: {{idle_s: {idle}, first_byte_s: 2}}\n"
     text += "models:\n" + "".join(f"  m{i}: {{provider: p{i}, model: up{i}}}\n" for i in range(len(urls)))
-    text += (
-        "routes:\n  - {match: {model: chain}, target: ["
-        + ", ".join(f"m{i}" for i in range(len(urls)))
-        + "]}\n"
-    )
+    text += "routes:\n  - {match: {model: chain}, target: [" + ", ".join(f"m{i}" for i in range(len(urls))) + "]}\n"
     return text
 
 
@@ -85,9 +81,7 @@ async def test_anthropic_sdk_raises_on_cut_after_commit(fake: FakeFactory, sidec
     await client.close()
 
 
-async def test_anthropic_overload_event_before_content_falls_back(
-    fake: FakeFactory, sidecar: SidecarFactory
-) -> None:
+async def test_anthropic_overload_event_before_content_falls_back(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """Anthropic's overloaded error event right after message_start is retried on the next target."""
     urls = [await fake("f0"), await fake("f1")]
     running = await sidecar(policy(urls, "anthropic"))

@@ -30,9 +30,7 @@ ANTHROPIC_TOOL = {
 }
 
 
-async def start(
-    fake: FakeFactory, sidecar: SidecarFactory, extra: str = ""
-) -> tuple[RunningSidecar, dict[str, str]]:
+async def start(fake: FakeFactory, sidecar: SidecarFactory, extra: str = "") -> tuple[RunningSidecar, dict[str, str]]:
     urls = {d: await fake(f"fake-{d}") for d in ("openai", "anthropic", "gemini")}
     policy = "version: 1\nproviders:\n"
     for dialect, url in urls.items():
@@ -193,9 +191,7 @@ async def test_unsupported_parameter_dropped_when_the_policy_says_so(
     await client.close()
 
 
-async def test_upstream_error_is_mapped_into_the_callers_dialect(
-    fake: FakeFactory, sidecar: SidecarFactory
-) -> None:
+async def test_upstream_error_is_mapped_into_the_callers_dialect(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """An Anthropic 400 reaches an OpenAI SDK caller as its BadRequestError with the upstream message."""
     running, _ = await start(fake, sidecar)
     client = openai_client(running)
