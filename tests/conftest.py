@@ -77,9 +77,7 @@ async def sidecar(aiohttp_server: Any, tmp_path: Path) -> SidecarFactory:
         options = {"policy_path": str(path), "reload_interval_s": 0.1, **settings}
         state = build_state(Settings(**options), load_policy(path), telemetry, env or {})
         state.listening = True
-        server = await aiohttp_server(
-            build_app(state), access_log=None
-        )  # TestServer cancels handlers on disconnect
+        server = await aiohttp_server(build_app(state), access_log=None)  # TestServer cancels handlers on disconnect
         return RunningSidecar(str(server.make_url("")).rstrip("/"), state, path, exporter, logs)
 
     return start

@@ -13,9 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 GOOD = ROOT / "policies/production.yaml"
 
 
-def cli(
-    *args: str, stdin: str | None = None, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "sidecar", *args],
         capture_output=True,
@@ -62,9 +60,7 @@ def test_explain_json_for_an_anthropic_request(tmp_path: Path) -> None:
     """explain --json reports the route for a /v1/messages request by model glob."""
     request = tmp_path / "req.json"
     request.write_text(json.dumps({"model": "claude-3-opus", "max_tokens": 5, "messages": []}))
-    result = cli(
-        "explain", "--policy", str(GOOD), "--request", str(request), "--path", "/v1/messages", "--json"
-    )
+    result = cli("explain", "--policy", str(GOOD), "--request", str(request), "--path", "/v1/messages", "--json")
     report = json.loads(result.stdout)
     assert report["route"]["name"] == "claude-family"
     assert [t["model"] for t in report["route"]["targets"]] == ["claude-sonnet", "gpt-4o"]

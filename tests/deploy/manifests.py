@@ -26,11 +26,7 @@ POLICY_KEY = "policy.yaml"
 # Every kustomization: the base and each overlay directory, found on disk so a new overlay is tested too.
 KUSTOMIZATIONS: dict[str, Path] = {
     "base": K8S / "base",
-    **{
-        path.name: path
-        for path in sorted((K8S / "overlays").iterdir())
-        if (path / "kustomization.yaml").exists()
-    },
+    **{path.name: path for path in sorted((K8S / "overlays").iterdir()) if (path / "kustomization.yaml").exists()},
 }
 # Overlays that keep llm-sidecar a native sidecar (an init container with restartPolicy: Always).
 NATIVE = [name for name in KUSTOMIZATIONS if name != "legacy-sidecar"]

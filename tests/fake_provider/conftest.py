@@ -40,9 +40,7 @@ async def openai_for() -> AsyncIterator[Callable[..., openai.AsyncOpenAI]]:
     clients: list[openai.AsyncOpenAI] = []
 
     def make(server: TestServer, **options: Any) -> openai.AsyncOpenAI:
-        client = openai.AsyncOpenAI(
-            base_url=base_url(server) + "/v1", api_key="sk-test", max_retries=0, **options
-        )
+        client = openai.AsyncOpenAI(base_url=base_url(server) + "/v1", api_key="sk-test", max_retries=0, **options)
         clients.append(client)
         return client
 
@@ -56,9 +54,7 @@ async def anthropic_for() -> AsyncIterator[Callable[..., anthropic.AsyncAnthropi
     clients: list[anthropic.AsyncAnthropic] = []
 
     def make(server: TestServer, **options: Any) -> anthropic.AsyncAnthropic:
-        client = anthropic.AsyncAnthropic(
-            base_url=base_url(server), api_key="sk-ant-test", max_retries=0, **options
-        )
+        client = anthropic.AsyncAnthropic(base_url=base_url(server), api_key="sk-ant-test", max_retries=0, **options)
         clients.append(client)
         return client
 

@@ -155,9 +155,7 @@ async def test_max_tokens_required(fake, anthropic_for):
 async def test_max_tokens_stop_reason(fake, anthropic_for):
     """A reply longer than max_tokens stops with stop_reason max_tokens."""
     client = anthropic_for(await fake(reply="word " * 40))
-    message = await client.messages.create(
-        model="m", max_tokens=3, messages=[{"role": "user", "content": "x"}]
-    )
+    message = await client.messages.create(model="m", max_tokens=3, messages=[{"role": "user", "content": "x"}])
     assert message.stop_reason == "max_tokens"
 
 

@@ -33,9 +33,7 @@ async def test_requests_record_all_headers_and_body(fake, openai_for, anthropic_
     assert paths[2].endswith("/models/gemini-x:generateContent")
     assert records[0]["headers"]["authorization"] == "Bearer sk-test"
     assert records[0]["json"]["model"] == "gpt-x"
-    assert (
-        records[1]["headers"]["authorization"] == "Bearer sk-ant-test"
-    )  # this SDK sends the key as a bearer token
+    assert records[1]["headers"]["authorization"] == "Bearer sk-ant-test"  # this SDK sends the key as a bearer token
     assert "anthropic-version" in records[1]["headers"]
     assert records[2]["headers"]["x-goog-api-key"] == "g-test"
     assert all(record["method"] == "POST" and record["time"] > 0 for record in records)
@@ -61,9 +59,7 @@ async def test_stats_and_reset(fake, openai_for):
     client = openai_for(server)
     await client.chat.completions.create(model="m", messages=USER)
     with pytest.raises(openai.InternalServerError):
-        await client.chat.completions.create(
-            model="m", messages=USER, extra_headers={"x-fake-fault": "500;times=1"}
-        )
+        await client.chat.completions.create(model="m", messages=USER, extra_headers={"x-fake-fault": "500;times=1"})
     await client.embeddings.create(model="e", input="x")
     _, stats = await control(server, "GET", "/_fake/stats")
     assert stats == {"requests": 3, "by_path": {"/v1/chat/completions": 2, "/v1/embeddings": 1}, "faults": 1}
@@ -71,9 +67,7 @@ async def test_stats_and_reset(fake, openai_for):
     _, stats = await control(server, "GET", "/_fake/stats")
     assert stats == {"requests": 0, "by_path": {}, "faults": 0}
     with pytest.raises(openai.InternalServerError):  # the times=1 budget is fresh again
-        await client.chat.completions.create(
-            model="m", messages=USER, extra_headers={"x-fake-fault": "500;times=1"}
-        )
+        await client.chat.completions.create(model="m", messages=USER, extra_headers={"x-fake-fault": "500;times=1"})
 
 
 async def test_config_takes_provider_down_and_up(fake, openai_for):
@@ -117,9 +111,7 @@ async def test_latency_and_pacing(fake, openai_for):
     start = time.monotonic()
     await client.chat.completions.create(model="m", messages=USER)
     assert time.monotonic() - start >= 0.1
-    await control(
-        server, "POST", "/_fake/config", {"latency_ms": 0, "tokens_per_s": 50, "reply": "a b c d e f"}
-    )
+    await control(server, "POST", "/_fake/config", {"latency_ms": 0, "tokens_per_s": 50, "reply": "a b c d e f"})
     start = time.monotonic()
     stream = await client.chat.completions.create(model="m", messages=USER, stream=True)
     async for _chunk in stream:

@@ -48,9 +48,7 @@ async def test_openai_429_default_hints(fake, openai_for):
     """status=429 raises RateLimitError with OpenAI's retry-after, retry-after-ms and reset durations."""
     client = openai_for(await fake())
     with pytest.raises(openai.RateLimitError) as caught:
-        await client.chat.completions.create(
-            model="m", messages=USER, extra_headers=fault("status=429;after=360")
-        )
+        await client.chat.completions.create(model="m", messages=USER, extra_headers=fault("status=429;after=360"))
     headers = caught.value.response.headers
     assert headers["retry-after"] == "360"
     assert headers["retry-after-ms"] == "360000"
@@ -89,9 +87,7 @@ async def test_anthropic_overloaded_529(fake, anthropic_for):
     client = anthropic_for(await fake())
     for spec in ("overloaded", "529"):
         with pytest.raises(anthropic.InternalServerError) as caught:
-            await client.messages.create(
-                model="claude-fake-1", max_tokens=5, messages=USER, extra_headers=fault(spec)
-            )
+            await client.messages.create(model="claude-fake-1", max_tokens=5, messages=USER, extra_headers=fault(spec))
         assert caught.value.status_code == 529
         assert caught.value.body["error"]["type"] == "overloaded_error"  # type: ignore[index]
 
@@ -100,9 +96,7 @@ async def test_gemini_429_retry_info(fake, gemini_for, gemini_fault):
     """Gemini's 429 is RESOURCE_EXHAUSTED with a google.rpc.RetryInfo retryDelay."""
     client = gemini_for(await fake())
     with pytest.raises(errors.ClientError) as caught:
-        await client.aio.models.generate_content(
-            model="m", contents="x", config=gemini_fault("status=429;after=37")
-        )
+        await client.aio.models.generate_content(model="m", contents="x", config=gemini_fault("status=429;after=37"))
     assert caught.value.code == 429
     assert caught.value.status == "RESOURCE_EXHAUSTED"
     details = caught.value.details["error"]["details"]
@@ -113,9 +107,7 @@ async def test_quota_per_dialect(fake, openai_for, anthropic_for):
     """``quota`` is OpenAI 429 insufficient_quota and Anthropic 402 billing_error."""
     server = await fake()
     with pytest.raises(openai.RateLimitError) as openai_error:
-        await openai_for(server).chat.completions.create(
-            model="m", messages=USER, extra_headers=fault("quota")
-        )
+        await openai_for(server).chat.completions.create(model="m", messages=USER, extra_headers=fault("quota"))
     assert openai_error.value.code == "insufficient_quota"
     assert "retry-after" not in openai_error.value.response.headers
     with pytest.raises(anthropic.APIStatusError) as anthropic_error:
@@ -139,9 +131,7 @@ async def test_context_overflow_per_dialect(fake, openai_for, anthropic_for, gem
         )
     assert "prompt is too long: 300000 tokens > 200000 maximum" in anthropic_error.value.message
     with pytest.raises(errors.ClientError) as gemini_error:
-        await gemini_for(server).aio.models.generate_content(
-            model="m", contents="x", config=gemini_fault(spec)
-        )
+        await gemini_for(server).aio.models.generate_content(model="m", contents="x", config=gemini_fault(spec))
     assert gemini_error.value.message == (
         "The input token count (300000) exceeds the maximum number of tokens allowed (200000)."
     )
@@ -152,9 +142,7 @@ async def test_reset_is_connection_error(fake, openai_for, anthropic_for):
     server = await fake()
     for spec in ("reset", "reset-body"):
         with pytest.raises(openai.APIConnectionError):
-            await openai_for(server).chat.completions.create(
-                model="m", messages=USER, extra_headers=fault(spec)
-            )
+            await openai_for(server).chat.completions.create(model="m", messages=USER, extra_headers=fault(spec))
     with pytest.raises(anthropic.APIConnectionError):
         await anthropic_for(server).messages.create(
             model="claude-fake-1", max_tokens=5, messages=USER, extra_headers=fault("reset")
@@ -258,9 +246,7 @@ async def test_header_scoped_by_server_name(fake, openai_for):
     headers = fault("primary:status=503, other:reset")
     with pytest.raises(openai.InternalServerError):
         await openai_for(primary).chat.completions.create(model="m", messages=USER, extra_headers=headers)
-    result = await openai_for(fallback).chat.completions.create(
-        model="m", messages=USER, extra_headers=headers
-    )
+    result = await openai_for(fallback).chat.completions.create(model="m", messages=USER, extra_headers=headers)
     assert result.choices[0].message.content == USER[0]["content"]
 
 
@@ -269,12 +255,8 @@ async def test_times_fails_first_n(fake, openai_for):
     client = openai_for(await fake())
     for _ in range(2):
         with pytest.raises(openai.InternalServerError):
-            await client.chat.completions.create(
-                model="m", messages=USER, extra_headers=fault("status=503;times=2")
-            )
-    result = await client.chat.completions.create(
-        model="m", messages=USER, extra_headers=fault("status=503;times=2")
-    )
+            await client.chat.completions.create(model="m", messages=USER, extra_headers=fault("status=503;times=2"))
+    result = await client.chat.completions.create(model="m", messages=USER, extra_headers=fault("status=503;times=2"))
     assert result.choices[0].finish_reason == "stop"
 
 
@@ -282,12 +264,8 @@ async def test_prompt_marker(fake, openai_for):
     """A ``[fault:SPEC]`` marker in the prompt applies like the header."""
     client = openai_for(await fake(name="a"))
     with pytest.raises(openai.RateLimitError):
-        await client.chat.completions.create(
-            model="m", messages=[{"role": "user", "content": "hi [fault:a:429]"}]
-        )
-    result = await client.chat.completions.create(
-        model="m", messages=[{"role": "user", "content": "[fault:b:429]"}]
-    )
+        await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi [fault:a:429]"}])
+    result = await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "[fault:b:429]"}])
     assert result.choices[0].message.content == "[fault:b:429]"
 
 
@@ -323,8 +301,6 @@ async def test_should_retry_header(fake, openai_for):
     server = await fake()
     client = openai_for(server).with_options(max_retries=2)
     with pytest.raises(openai.InternalServerError):
-        await client.chat.completions.create(
-            model="m", messages=USER, extra_headers=fault("500;should-retry=false")
-        )
+        await client.chat.completions.create(model="m", messages=USER, extra_headers=fault("500;should-retry=false"))
     async with aiohttp.ClientSession() as session, session.get(server.make_url("/_fake/stats")) as response:
         assert (await response.json())["requests"] == 1

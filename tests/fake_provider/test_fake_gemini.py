@@ -58,9 +58,7 @@ async def test_stream_wire_framings(fake):
         async with session.post(url, json=REQUEST) as response:
             array = orjson.loads(await response.read())
     fragments = [orjson.loads(event.data) for event in events]
-    assert [fragment["candidates"] for fragment in fragments] == [
-        fragment["candidates"] for fragment in array
-    ]
+    assert [fragment["candidates"] for fragment in fragments] == [fragment["candidates"] for fragment in array]
     assert len(fragments) == 3
     assert fragments[-1]["candidates"][0]["finishReason"] == "STOP"
 
@@ -71,13 +69,9 @@ async def test_function_call(fake, gemini_for):
     config = types.GenerateContentConfig(
         tools=[types.Tool(function_declarations=[WEATHER])], automatic_function_calling=NO_AUTO_CALLS
     )
-    result = await client.aio.models.generate_content(
-        model="gemini-2.5-flash", contents="fake:tool", config=config
-    )
+    result = await client.aio.models.generate_content(model="gemini-2.5-flash", contents="fake:tool", config=config)
     calls = result.function_calls or []
-    assert [(call.name, call.args) for call in calls] == [
-        ("get_weather", {"city": "test", "days": 1, "metric": True})
-    ]
+    assert [(call.name, call.args) for call in calls] == [("get_weather", {"city": "test", "days": 1, "metric": True})]
 
 
 async def test_forced_call_then_function_response(fake, gemini_for):
@@ -115,9 +109,7 @@ async def test_embeddings(fake, gemini_for):
     """embed_content answers one deterministic vector per input with the requested dimensionality."""
     client = gemini_for(await fake())
     config = types.EmbedContentConfig(output_dimensionality=16)
-    first = await client.aio.models.embed_content(
-        model="text-embedding-004", contents=["a", "b"], config=config
-    )
+    first = await client.aio.models.embed_content(model="text-embedding-004", contents=["a", "b"], config=config)
     again = await client.aio.models.embed_content(model="text-embedding-004", contents=["a"], config=config)
     assert first.embeddings is not None
     assert again.embeddings is not None
@@ -130,9 +122,7 @@ async def test_embed_content_and_v1_prefix(fake):
     server = await fake()
     body = {"content": {"parts": [{"text": "x"}]}, "outputDimensionality": 4}
     async with aiohttp.ClientSession() as session:
-        async with session.post(
-            server.make_url("/v1/models/text-embedding-004:embedContent"), json=body
-        ) as response:
+        async with session.post(server.make_url("/v1/models/text-embedding-004:embedContent"), json=body) as response:
             embedded = await response.json()
         async with session.post(server.make_url("/v1/models/g:generateContent"), json=REQUEST) as response:
             generated = await response.json()

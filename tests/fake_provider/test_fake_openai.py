@@ -70,9 +70,7 @@ async def test_chat_stream_with_usage_chunk(fake, openai_for):
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
     assert chunks[-1].choices == []
     assert chunks[-1].usage is not None
-    assert (
-        chunks[-1].usage.total_tokens == chunks[-1].usage.prompt_tokens + chunks[-1].usage.completion_tokens
-    )
+    assert chunks[-1].usage.total_tokens == chunks[-1].usage.prompt_tokens + chunks[-1].usage.completion_tokens
 
 
 async def test_chat_stream_wire_ends_with_done(fake):
@@ -177,9 +175,7 @@ async def test_embeddings_deterministic_in_both_encodings(fake, openai_for):
     as_float = await client.embeddings.create(
         model="text-embedding-3-small", input=["alpha", "beta"], encoding_format="float", dimensions=8
     )
-    as_default = await client.embeddings.create(
-        model="text-embedding-3-small", input=["alpha", "beta"], dimensions=8
-    )
+    as_default = await client.embeddings.create(model="text-embedding-3-small", input=["alpha", "beta"], dimensions=8)
     assert [item.embedding for item in as_float.data] == [item.embedding for item in as_default.data]
     assert as_float.data[0].embedding != as_float.data[1].embedding
     assert sum(value * value for value in as_float.data[0].embedding) == pytest.approx(1.0, abs=1e-5)

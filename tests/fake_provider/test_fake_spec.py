@@ -32,9 +32,7 @@ def test_parse_list_with_server_names():
 
 def test_spec_key_is_canonical():
     """The ``times`` counter key ignores the server name and the order of options."""
-    first, second = parse_faults(
-        "a:status=503;times=2;should-retry=true, status=503;should-retry=true;times=2"
-    )
+    first, second = parse_faults("a:status=503;times=2;should-retry=true, status=503;should-retry=true;times=2")
     assert first.key == second.key == "status=503;should-retry=true;times=2"
     assert first.times == 2
 

@@ -36,9 +36,7 @@ def default_target(holder: PolicyHolder) -> str:
 async def start(path: Path) -> tuple[PolicyHolder, asyncio.Task[None], list[tuple[bool, list[str]]]]:
     holder = PolicyHolder(load_policy(path))
     events: list[tuple[bool, list[str]]] = []
-    watcher = PolicyWatcher(
-        str(path), holder, interval=0.1, on_reload=lambda ok, _, errs: events.append((ok, errs))
-    )
+    watcher = PolicyWatcher(str(path), holder, interval=0.1, on_reload=lambda ok, _, errs: events.append((ok, errs)))
     return holder, asyncio.create_task(watcher.run()), events
 
 
@@ -108,9 +106,7 @@ async def test_broken_policy_keeps_the_last_good_one(tmp_path: Path) -> None:
         await wait_for(lambda: holder.last_error is not None)
         await asyncio.sleep(0.3)
         assert holder.policy.version == version
-        assert holder.last_error is not None and holder.last_error.errors == (
-            "default.target: unknown model 'gpt-5x'",
-        )
+        assert holder.last_error is not None and holder.last_error.errors == ("default.target: unknown model 'gpt-5x'",)
         assert events == [(False, ["default.target: unknown model 'gpt-5x'"])]
         assert holder.reloads_failed == 1
         path.write_text(V2)

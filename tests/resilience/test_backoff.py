@@ -52,9 +52,7 @@ def test_defaults_match_the_policy() -> None:
     assert (backoff.base_s, backoff.cap_s) == (0.1, 2.0)
 
 
-@pytest.mark.parametrize(
-    ("base", "cap"), [(-1.0, 1.0), (1.0, -1.0), (float("inf"), 1.0), (float("nan"), 1.0)]
-)
+@pytest.mark.parametrize(("base", "cap"), [(-1.0, 1.0), (1.0, -1.0), (float("inf"), 1.0), (float("nan"), 1.0)])
 def test_invalid_settings_are_rejected(base: float, cap: float) -> None:
     """Negative or non-finite base/cap raise ValueError at construction."""
     with pytest.raises(ValueError, match="backoff"):

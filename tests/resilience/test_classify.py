@@ -164,8 +164,7 @@ def test_vllm_context_overflow_by_message_and_top_level_error() -> None:
 def test_mistral_context_overflow_wording() -> None:
     """Mistral's 'too large for model with N maximum context length' is CONTEXT_OVERFLOW."""
     raw = openai_error(
-        "Prompt contains 40000 tokens and 0 draft tokens, too large for model with 32768 maximum "
-        "context length",
+        "Prompt contains 40000 tokens and 0 draft tokens, too large for model with 32768 maximum context length",
         "invalid_request_error",
     )
     assert classify(OPENAI, 400, raw).kind is OutcomeKind.CONTEXT_OVERFLOW
@@ -173,9 +172,7 @@ def test_mistral_context_overflow_wording() -> None:
 
 def test_openai_500_falls_back_and_counts_for_breaker() -> None:
     """OpenAI 500 server_error: FALLBACK, breaker failure."""
-    raw = openai_error(
-        "The server had an error while processing your request. Sorry about that!", "server_error"
-    )
+    raw = openai_error("The server had an error while processing your request. Sorry about that!", "server_error")
     assert classify(OPENAI, 500, raw) == Outcome(
         OutcomeKind.FALLBACK,
         500,
@@ -401,11 +398,7 @@ def test_gemini_server_errors_fall_back(status: int, rpc: str, message: str, err
 
 def test_gemini_list_wrapped_error_body() -> None:
     """A streamGenerateContent error body is a one-element JSON array; it is read the same way."""
-    raw = (
-        b"["
-        + gemini_error(400, "INVALID_ARGUMENT", "The input token count (2000000) exceeds the maximum")
-        + b"]"
-    )
+    raw = b"[" + gemini_error(400, "INVALID_ARGUMENT", "The input token count (2000000) exceeds the maximum") + b"]"
     assert classify(GEMINI, 400, raw).kind is OutcomeKind.CONTEXT_OVERFLOW
 
 

@@ -174,9 +174,7 @@ def test_retry_after_wins_over_provider_headers() -> None:
     assert parse_reset_hint(headers, None, NOW) == 5.0
 
 
-@pytest.mark.parametrize(
-    ("delay", "seconds"), [("37s", 37.0), ("0.5s", 0.5), ({"seconds": 2, "nanos": 5e8}, 2.5)]
-)
+@pytest.mark.parametrize(("delay", "seconds"), [("37s", 37.0), ("0.5s", 0.5), ({"seconds": 2, "nanos": 5e8}, 2.5)])
 def test_gemini_retry_info_in_bytes_body(delay: object, seconds: float) -> None:
     """Gemini's RetryInfo.retryDelay in the error details, string or {seconds, nanos} form."""
     assert parse_reset_hint({}, orjson.dumps(gemini_429(delay)), NOW) == seconds

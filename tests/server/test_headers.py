@@ -49,14 +49,16 @@ async def test_compressed_upstream_body_reaches_the_app_decoded(aiohttp_server: 
         "version: 1\nproviders:\n" + provider_block("p", url, "openai") + "models:\n  m: {provider: p, model: m}\n"
     )
     body = {"model": "m", "messages": [{"role": "user", "content": "x"}]}
-    async with aiohttp.ClientSession(auto_decompress=False) as session:
-        async with session.post(
+    async with (
+        aiohttp.ClientSession(auto_decompress=False) as session,
+        session.post(
             f"{running.url}/v1/chat/completions",
             json=body,
             headers={"connection": "keep-alive", "te": "trailers", "x-sidecar-app": "checkout", "cookie": "a=b"},
-        ) as response:
-            raw = await response.read()
-            headers = response.headers
+        ) as response,
+    ):
+        raw = await response.read()
+        headers = response.headers
     assert orjson.loads(raw)["choices"][0]["message"]["content"] == "zipped hello"
     assert "content-encoding" not in headers
     assert int(headers["content-length"]) == len(raw)

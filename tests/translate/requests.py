@@ -7,9 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 SKIP = "skip_thought_signature_validator"
-PHOTO_URL = (
-    "https://upload.wikimedia.org/wikipedia/commons/d/dd/Gfp-wisconsin-madison-the-nature-boardwalk.jpg"
-)
+PHOTO_URL = "https://upload.wikimedia.org/wikipedia/commons/d/dd/Gfp-wisconsin-madison-the-nature-boardwalk.jpg"
 JPEG_B64 = "/9j/4AAQSkZJRgABAQEASABIAAD/2wBDAP"
 PNG_B64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAAB"
 
@@ -225,9 +223,7 @@ ANTHROPIC_REQUEST: dict[str, Any] = {
             ],
         },
     ],
-    "tools": [
-        {"name": "get_weather", "description": "Get the current weather", "input_schema": WEATHER_SCHEMA}
-    ],
+    "tools": [{"name": "get_weather", "description": "Get the current weather", "input_schema": WEATHER_SCHEMA}],
     "tool_choice": {"type": "any", "disable_parallel_tool_use": True},
     "temperature": 0.5,
     "top_k": 40,

@@ -43,18 +43,14 @@ def anthropic_client(body: bytes, headers: dict[str, str] = SSE, status: int = 2
 
 
 def gemini_client(body: bytes, headers: dict[str, str] = SSE, status: int = 200) -> genai.Client:
-    options = genai_types.HttpOptions(
-        base_url="http://sidecar.test", httpx_client=_transport(body, headers, status)
-    )
+    options = genai_types.HttpOptions(base_url="http://sidecar.test", httpx_client=_transport(body, headers, status))
     return genai.Client(api_key="test", http_options=options)
 
 
 def openai_stream(body: bytes) -> list[Any]:
     """Every chunk openai-python yields for a chat-completions stream served as ``body``."""
     client = openai_client(body)
-    stream = client.chat.completions.create(
-        model="m", messages=[{"role": "user", "content": "hi"}], stream=True
-    )
+    stream = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}], stream=True)
     return list(stream)
 
 
@@ -72,9 +68,7 @@ def openai_final(body: bytes) -> Any:
 def anthropic_final(body: bytes) -> Any:
     """The ``Message`` the Anthropic SDK's stream helper accumulates from ``body``."""
     client = anthropic_client(body)
-    with client.messages.stream(
-        model="m", max_tokens=10, messages=[{"role": "user", "content": "hi"}]
-    ) as stream:
+    with client.messages.stream(model="m", max_tokens=10, messages=[{"role": "user", "content": "hi"}]) as stream:
         for _ in stream:
             pass
         return stream.get_final_message()

@@ -220,9 +220,7 @@ ANTHROPIC_TOOLS = _sse(
 )
 
 
-def _gm(
-    parts: list[dict[str, Any]] | None, finish: str | None = None, usage: dict[str, Any] | None = None
-) -> Any:
+def _gm(parts: list[dict[str, Any]] | None, finish: str | None = None, usage: dict[str, Any] | None = None) -> Any:
     cand: dict[str, Any] = {"index": 0}
     if parts is not None:
         cand["content"] = {"parts": parts, "role": "model"}

@@ -25,12 +25,8 @@ E = Operation.EMBEDDINGS
 OPTS = TranslateOptions()
 
 
-def tr(
-    body: dict[str, Any], source: Dialect, target: Dialect, operation: Operation = E, model: str = "m"
-) -> Any:
-    return translate_request(
-        body, source=source, target=target, operation=operation, target_model=model, options=OPTS
-    )
+def tr(body: dict[str, Any], source: Dialect, target: Dialect, operation: Operation = E, model: str = "m") -> Any:
+    return translate_request(body, source=source, target=target, operation=operation, target_model=model, options=OPTS)
 
 
 def test_single_input_is_embed_content() -> None:
@@ -120,9 +116,7 @@ def test_openai_embedding_response_read_by_google_genai() -> None:
 def test_gemini_embedding_response_read_by_openai() -> None:
     """Gemini embeddings (batch or single) reach openai-python as float vectors, even when it asked base64."""
     for upstream in ({"embeddings": [{"values": [0.5, 0.25]}]}, {"embedding": {"values": [0.5, 0.25]}}):
-        out = translate_response(
-            upstream, source=GEM, target=OAI, operation=E, model="text-embedding-3-small"
-        )
+        out = translate_response(upstream, source=GEM, target=OAI, operation=E, model="text-embedding-3-small")
         result = sdk.openai_client(json.dumps(out).encode(), sdk.JSON).embeddings.create(model="m", input="x")
         assert result.data[0].embedding == [0.5, 0.25]
         assert result.model == "text-embedding-3-small"
@@ -158,9 +152,7 @@ def test_count_tokens_anthropic_to_gemini() -> None:
 
 def test_count_tokens_gemini_to_anthropic() -> None:
     """Gemini countTokens (contents) -> Anthropic count_tokens body without max_tokens; totalTokens back."""
-    out, _ = tr(
-        {"contents": [{"parts": [{"text": "Hi"}]}]}, GEM, ANT, Operation.COUNT_TOKENS, "claude-sonnet-4-5"
-    )
+    out, _ = tr({"contents": [{"parts": [{"text": "Hi"}]}]}, GEM, ANT, Operation.COUNT_TOKENS, "claude-sonnet-4-5")
     assert out == {
         "model": "claude-sonnet-4-5",
         "messages": [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}],

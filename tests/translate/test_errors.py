@@ -126,6 +126,4 @@ def test_sdks_raise_their_status_errors() -> None:
         translate_error(status, json.dumps(body).encode(), source=Dialect.OPENAI, target=Dialect.GEMINI)
     ).encode()
     with pytest.raises(genai_errors.ClientError, match="maximum context length"):
-        sdk.gemini_client(raw, sdk.JSON, status).models.generate_content(
-            model="gemini-2.5-flash", contents="x"
-        )
+        sdk.gemini_client(raw, sdk.JSON, status).models.generate_content(model="gemini-2.5-flash", contents="x")

@@ -84,9 +84,7 @@ def test_gemini_several_allowed_names_restrict_the_tools() -> None:
     """Gemini ANY with several allowed names keeps only those tools for OpenAI and Anthropic, required."""
     body = base(GEM)
     body["tools"][0]["functionDeclarations"] += [{"name": "get_time"}, {"name": "get_news"}]
-    body["toolConfig"] = {
-        "functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["get_weather", "get_time"]}
-    }
+    body["toolConfig"] = {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["get_weather", "get_time"]}}
     out, _ = tr(body, GEM, OAI)
     assert [t["function"]["name"] for t in out["tools"]] == ["get_weather", "get_time"]
     assert out["tool_choice"] == "required"
@@ -330,9 +328,7 @@ def test_forced_tool_answer_reads_back_as_text() -> None:
         "type": "message",
         "role": "assistant",
         "model": "claude",
-        "content": [
-            {"type": "tool_use", "id": "toolu_1", "name": RESPONSE_TOOL, "input": {"name": "Ada", "age": 36}}
-        ],
+        "content": [{"type": "tool_use", "id": "toolu_1", "name": RESPONSE_TOOL, "input": {"name": "Ada", "age": 36}}],
         "stop_reason": "tool_use",
         "stop_sequence": None,
         "usage": {"input_tokens": 10, "output_tokens": 5},

@@ -18,9 +18,7 @@ ERROR = TranslateOptions()
 MODELS = {OAI: "gpt-4o", ANT: "claude-sonnet-4-5", GEM: "gemini-2.5-flash"}
 
 
-def tr(
-    body: dict[str, Any], source: Dialect, target: Dialect, options: TranslateOptions = ERROR, **kw: Any
-) -> Any:
+def tr(body: dict[str, Any], source: Dialect, target: Dialect, options: TranslateOptions = ERROR, **kw: Any) -> Any:
     return translate_request(
         body,
         source=source,
@@ -237,9 +235,7 @@ def test_tool_errors_travel() -> None:
             {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "f", "input": {}}]},
             {
                 "role": "user",
-                "content": [
-                    {"type": "tool_result", "tool_use_id": "t1", "content": "boom", "is_error": True}
-                ],
+                "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "boom", "is_error": True}],
             },
         ],
     }
@@ -259,9 +255,7 @@ def test_malformed_arguments_are_kept_raw() -> None:
             {"role": "user", "content": "?"},
             {
                 "role": "assistant",
-                "tool_calls": [
-                    {"id": "c", "type": "function", "function": {"name": "f", "arguments": "{oops"}}
-                ],
+                "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{oops"}}],
             },
         ],
     }
@@ -310,9 +304,7 @@ def test_pdf_documents_travel() -> None:
         }
     ]
     gem, _ = tr(body, OAI, GEM)
-    assert gem["contents"][0]["parts"] == [
-        {"inlineData": {"mimeType": "application/pdf", "data": "JVBERi0="}}
-    ]
+    assert gem["contents"][0]["parts"] == [{"inlineData": {"mimeType": "application/pdf", "data": "JVBERi0="}}]
     back, _ = tr(out, ANT, OAI)
     assert back["messages"][0]["content"] == [
         {
@@ -343,9 +335,7 @@ def test_operation_without_counterpart_raises() -> None:
     """Responses and text-completion bodies, and Anthropic embeddings, are refused as untranslatable."""
     for operation in (Operation.RESPONSES, Operation.TEXT_COMPLETION):
         with pytest.raises(TranslationError):
-            translate_request(
-                {}, source=OAI, target=ANT, operation=operation, target_model="m", options=ERROR
-            )
+            translate_request({}, source=OAI, target=ANT, operation=operation, target_model="m", options=ERROR)
     with pytest.raises(TranslationError):
         translate_request(
             {"input": "x"},

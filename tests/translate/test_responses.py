@@ -60,9 +60,7 @@ def anthropic_body(scenario: str, stop: str | None = None) -> dict[str, Any]:
         {"type": "text", "text": TEXT if scenario == "text" else TOOL_TEXT},
     ]
     if scenario == "tools":
-        content += [
-            {"type": "tool_use", "id": f"toolu_0{i}", "name": n, "input": a} for i, (n, a) in enumerate(CALLS)
-        ]
+        content += [{"type": "tool_use", "id": f"toolu_0{i}", "name": n, "input": a} for i, (n, a) in enumerate(CALLS)]
     return {
         "id": "msg_01XFDUDYJgAACzvnptvVoYEL",
         "type": "message",
@@ -157,9 +155,7 @@ def _read(
             ),
         )
     response = genai_types.GenerateContentResponse.model_validate(body)
-    via_sdk = sdk.gemini_client(raw, sdk.JSON).models.generate_content(
-        model="gemini-2.5-flash", contents="hi"
-    )
+    via_sdk = sdk.gemini_client(raw, sdk.JSON).models.generate_content(model="gemini-2.5-flash", contents="hi")
     assert via_sdk.candidates == response.candidates
     parts = response.candidates[0].content.parts or []
     meta = response.usage_metadata
@@ -205,14 +201,10 @@ def test_response(source: Dialect, target: Dialect, scenario: str) -> None:
 
 def test_response_ids_are_kept() -> None:
     """The upstream's response id is the caller's id; tool-call ids are kept where the upstream gave them."""
-    out = translate_response(
-        anthropic_body("tools"), source=ANT, target=OAI, operation=Operation.CHAT, model="m"
-    )
+    out = translate_response(anthropic_body("tools"), source=ANT, target=OAI, operation=Operation.CHAT, model="m")
     assert out["id"] == "msg_01XFDUDYJgAACzvnptvVoYEL"
     assert [c["id"] for c in out["choices"][0]["message"]["tool_calls"]] == ["toolu_00", "toolu_01"]
-    out = translate_response(
-        openai_body("tools"), source=OAI, target=GEM, operation=Operation.CHAT, model="m"
-    )
+    out = translate_response(openai_body("tools"), source=OAI, target=GEM, operation=Operation.CHAT, model="m")
     assert out["responseId"] == "chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG"
     assert [p["functionCall"]["id"] for p in out["candidates"][0]["content"]["parts"][1:]] == [
         "call_0",
@@ -222,9 +214,7 @@ def test_response_ids_are_kept() -> None:
 
 def test_gemini_call_ids_are_synthesised_from_the_response_id() -> None:
     """Gemini sends no call ids: they are derived from responseId, stable and distinct."""
-    out = translate_response(
-        gemini_body("tools"), source=GEM, target=ANT, operation=Operation.CHAT, model="m"
-    )
+    out = translate_response(gemini_body("tools"), source=GEM, target=ANT, operation=Operation.CHAT, model="m")
     ids = [b["id"] for b in out["content"] if b["type"] == "tool_use"]
     assert ids == ["call_mXbAaJLuNc-p1MkPnJ7xsQw_0", "call_mXbAaJLuNc-p1MkPnJ7xsQw_1"]
 
@@ -269,9 +259,7 @@ def test_anthropic_stop_sequence_is_reported() -> None:
 
     resp: common.ChatResponse = {
         "id": "x",
-        "choices": [
-            {"parts": [], "finish_reason": common.FinishReason.STOP_SEQUENCE, "stop_sequence": "###"}
-        ],
+        "choices": [{"parts": [], "finish_reason": common.FinishReason.STOP_SEQUENCE, "stop_sequence": "###"}],
         "usage": None,
     }
     out = build_response(resp, "m")
@@ -317,9 +305,7 @@ def test_openai_reasoning_tokens_reach_gemini_thoughts() -> None:
 
 def test_anthropic_usage_splits_cache_fields() -> None:
     """Anthropic input_tokens excludes cache reads and writes: OpenAI prompt_tokens counts them all."""
-    out = translate_response(
-        anthropic_body("text"), source=ANT, target=OAI, operation=Operation.CHAT, model="m"
-    )
+    out = translate_response(anthropic_body("text"), source=ANT, target=OAI, operation=Operation.CHAT, model="m")
     assert out["usage"]["prompt_tokens"] == 12 + 6 + 64
     back = translate_response(out, source=OAI, target=ANT, operation=Operation.CHAT, model="m")
     assert back["usage"]["input_tokens"] == 18  # cache writes are not an OpenAI notion: they fold into input

@@ -20,11 +20,7 @@ text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1,
 plain_text = text.filter(lambda s: not s.lstrip().startswith("{"))
 keys = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=8)
 scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers(-(2**53), 2**53)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | text
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.floats(allow_nan=False, allow_infinity=False) | text
 )
 json_values = st.recursive(
     scalars, lambda c: st.lists(c, max_size=3) | st.dictionaries(keys, c, max_size=3), max_leaves=8

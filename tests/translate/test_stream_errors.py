@@ -27,8 +27,7 @@ GOOD_PREFIX = {
     Dialect.ANTHROPIC: b'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1",'
     b'"type":"message","role":"assistant","content":[],"model":"m","stop_reason":null,"stop_sequence":null,'
     b'"usage":{"input_tokens":3,"output_tokens":1}}}\n\n',
-    Dialect.GEMINI: b'data: {"candidates":[{"content":{"role":"model","parts":[{"text":"Hel"}]},'
-    b'"index":0}]}\n\n',
+    Dialect.GEMINI: b'data: {"candidates":[{"content":{"role":"model","parts":[{"text":"Hel"}]},"index":0}]}\n\n',
 }
 
 
@@ -72,8 +71,7 @@ UPSTREAM_ERRORS = {
     '"param":null,"code":"rate_limit_exceeded"}}\n\n',
     Dialect.ANTHROPIC: 'event: error\ndata: {"type":"error","error":{"type":"overloaded_error",'
     '"message":"Overloaded"}}\n\n',
-    Dialect.GEMINI: 'data: {"error":{"code":503,"message":"The model is overloaded.",'
-    '"status":"UNAVAILABLE"}}\n\n',
+    Dialect.GEMINI: 'data: {"error":{"code":503,"message":"The model is overloaded.","status":"UNAVAILABLE"}}\n\n',
 }
 STATUS = {Dialect.OPENAI: 429, Dialect.ANTHROPIC: 529, Dialect.GEMINI: 503}
 PAIRS = list(itertools.permutations(Dialect, 2))

@@ -63,11 +63,7 @@ def test_sdk_reads_translated_stream(source: Dialect, target: Dialect, scenario:
         assert calls == want_calls
         assert message.stop_reason == ("end_turn" if scenario == "text" else "tool_use")
         usage = message.usage
-        total_in = (
-            usage.input_tokens
-            + (usage.cache_read_input_tokens or 0)
-            + (usage.cache_creation_input_tokens or 0)
-        )
+        total_in = usage.input_tokens + (usage.cache_read_input_tokens or 0) + (usage.cache_creation_input_tokens or 0)
         assert (total_in, usage.output_tokens, usage.cache_read_input_tokens or 0) == (
             want_in,
             want_out,
@@ -77,10 +73,7 @@ def test_sdk_reads_translated_stream(source: Dialect, target: Dialect, scenario:
     else:
         chunks = sdk.gemini_stream(raw)
         parts = [
-            p
-            for c in chunks
-            if c.candidates and c.candidates[0].content
-            for p in c.candidates[0].content.parts or []
+            p for c in chunks if c.candidates and c.candidates[0].content for p in c.candidates[0].content.parts or []
         ]
         assert "".join(p.text for p in parts if p.text) == want_text
         calls = [(p.function_call.name, p.function_call.args) for p in parts if p.function_call]

@@ -38,9 +38,7 @@ def test_extract_usage_absent_or_embeddings() -> None:
     """No usage gives None; embeddings usage gives input tokens."""
     assert extract_usage(OAI, {"choices": []}) is None
     assert extract_usage(GEM, {"candidates": []}) is None
-    assert extract_usage(OAI, {"data": [], "usage": {"prompt_tokens": 5, "total_tokens": 5}}) == Usage(
-        input_tokens=5
-    )
+    assert extract_usage(OAI, {"data": [], "usage": {"prompt_tokens": 5, "total_tokens": 5}}) == Usage(input_tokens=5)
 
 
 @pytest.mark.parametrize(
