@@ -171,9 +171,7 @@ routes:
     return path
 
 
-def start_sidecar(
-    policy: Path, port: int, env_extra: dict[str, str]
-) -> tuple[subprocess.Popen[bytes], float]:
+def start_sidecar(policy: Path, port: int, env_extra: dict[str, str]) -> tuple[subprocess.Popen[bytes], float]:
     env = {**os.environ, "SIDECAR_LOG_LEVEL": "warning", **env_extra}
     started = time.monotonic()
     proc = subprocess.Popen(
@@ -215,9 +213,7 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="sidecar-bench-"))
     script = workdir / "post.lua"
     script.write_text(
-        'wrk.method = "POST"\nwrk.body = [['
-        + REQUEST
-        + ']]\nwrk.headers["Content-Type"] = "application/json"\n'
+        'wrk.method = "POST"\nwrk.body = [[' + REQUEST + ']]\nwrk.headers["Content-Type"] = "application/json"\n'
         'wrk.headers["Authorization"] = "Bearer sk-bench"\n'
     )
     upstream_port = free_port()
@@ -256,13 +252,9 @@ def main() -> int:
                 sink = subprocess.Popen([sys.executable, str(ROOT / "bench/otlp_sink.py"), str(sink_port)])
                 procs.append(sink)
                 wait_http(f"http://127.0.0.1:{sink_port}/healthz")
-                env_extra = {
-                    k: (f"http://127.0.0.1:{sink_port}" if v == "SINK" else v) for k, v in env_extra.items()
-                }
+                env_extra = {k: (f"http://127.0.0.1:{sink_port}" if v == "SINK" else v) for k, v in env_extra.items()}
             port = free_port()
-            proc, startup = start_sidecar(
-                sidecar_policy(workdir, upstream_port, policy_variant), port, env_extra
-            )
+            proc, startup = start_sidecar(sidecar_policy(workdir, upstream_port, policy_variant), port, env_extra)
             procs.append(proc)
             url = f"http://127.0.0.1:{port}/v1/chat/completions"
             at32 = wrk(url, 32, args.seconds, script)
@@ -294,8 +286,7 @@ def main() -> int:
         f"Command: `python bench/proxy_bench.py --seconds {args.seconds} --variants {args.variants}` "
         f"({time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores)",
         "",
-        "| target | req/s @32 | vs direct | p50 @1 (ms) | added p50 (ms) | p99 @1 (ms) | non-2xx "
-        "| memory, startup |",
+        "| target | req/s @32 | vs direct | p50 @1 (ms) | added p50 (ms) | p99 @1 (ms) | non-2xx | memory, startup |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for name, at32, at1, note in rows:
