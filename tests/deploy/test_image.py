@@ -2,7 +2,7 @@
 copies, installed into a fresh venv, run as `llm-sidecar run` by a non-root uid from a read-only tree
 (venv, policy and working directory all unwritable), the way the pod runs it.
 
-The fresh venv gets the project's installed dependencies through a .pth file (fast, offline); the
+The fresh venv gets the wheel and its runtime dependencies from the package index (pip's cache); the
 `sidecar` package itself comes only from the wheel. The policy is the base ConfigMap's policy with every
 provider switched to the keyless `fake` dialect.
 """
@@ -16,7 +16,6 @@ import socket
 import stat
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
 import urllib.error
@@ -139,12 +138,10 @@ def installed() -> Iterator[Installed]:
 
         venv = root / "venv"
         subprocess.run([interpreter, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=30)
-        site_packages = venv / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
-        deps = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
-        (site_packages / "project-deps.pth").write_text("\n".join(deps) + "\n")
         target = str(venv / "bin" / "python")
-        offline = ["--quiet", "--no-deps", "--no-index", "--ignore-installed"]
-        pip("--python", target, "install", *offline, str(wheel))
+        # Like the Dockerfile's builder: the wheel and its runtime dependencies, nothing else. The
+        # project's own venv may live where the non-root uid cannot read, so nothing points into it.
+        pip("--python", target, "install", "--quiet", "--disable-pip-version-check", str(wheel))
         shutil.rmtree(context)  # like the final stage: only the venv remains
         shutil.rmtree(root / "wheels")
 
