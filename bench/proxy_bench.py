@@ -47,6 +47,50 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+ANTHROPIC_RESPONSE = (
+    '{"id":"msg_bench","type":"message","role":"assistant","model":"claude-bench",'
+    '"content":[{"type":"text","text":"Hello, benchmark! Nice to meet you."}],"stop_reason":"end_turn",'
+    '"stop_sequence":null,"usage":{"input_tokens":31,"output_tokens":9}}'
+)
+
+
+def anthropic_sse_body() -> str:
+    events = [
+        (
+            "message_start",
+            '{"type":"message_start","message":{"id":"msg_b","type":"message","role":"assistant",'
+            '"model":"claude-bench","content":[],"stop_reason":null,"stop_sequence":null,'
+            '"usage":{"input_tokens":31,"output_tokens":1}}}',
+        ),
+        ("content_block_start", '{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}'),
+    ]
+    events += [
+        ("content_block_delta", '{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"tok "}}')
+    ] * 20
+    events += [
+        ("content_block_stop", '{"type":"content_block_stop","index":0}'),
+        (
+            "message_delta",
+            '{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},'
+            '"usage":{"output_tokens":20}}',
+        ),
+        ("message_stop", '{"type":"message_stop"}'),
+    ]
+    return "".join(f"event: {name}\ndata: {data}\n\n" for name, data in events)
+
+
+def request_2k() -> str:
+    """A ~2 KB chat request: a system prompt, a few turns, sampling parameters."""
+    turns = [{"role": "system", "content": "You are a careful assistant. " * 8}]
+    for i in range(6):
+        turns.append({"role": "user", "content": f"Question {i}: " + "please explain the tradeoffs. " * 3})
+        turns.append({"role": "assistant", "content": f"Answer {i}: " + "it depends on the workload. " * 3})
+    turns.append({"role": "user", "content": "Summarise."})
+    import json
+
+    return json.dumps({"model": "MODEL", "messages": turns, "max_tokens": 256, "temperature": 0.3, "top_p": 0.9})
+
+
 def sse_body() -> str:
     chunk = (
         '{"id":"c","object":"chat.completion.chunk","created":1,"model":"bench-model",'
@@ -59,6 +103,8 @@ def start_nginx(workdir: Path, port: int) -> subprocess.Popen[bytes]:
     (workdir / "www").mkdir()
     (workdir / "www/chat.json").write_text(RESPONSE)
     (workdir / "www/stream.sse").write_text(sse_body())
+    (workdir / "www/anthropic.json").write_text(ANTHROPIC_RESPONSE)
+    (workdir / "www/anthropic.sse").write_text(anthropic_sse_body())
     conf = workdir / "nginx.conf"
     conf.write_text(
         f"""
@@ -75,6 +121,8 @@ http {{
     listen 127.0.0.1:{port} reuseport;
     root {workdir}/www;
     location /stream/ {{ error_page 405 =200 /stream.sse; try_files /stream.sse =404; }}
+    location /anthropic/ {{ error_page 405 =200 /anthropic.json; try_files /anthropic.json =404; }}
+    location /anthropic-stream/ {{ error_page 405 =200 /anthropic.sse; try_files /anthropic.sse =404; }}
     location / {{ error_page 405 =200 /chat.json; try_files /chat.json =404; }}
   }}
 }}
@@ -154,7 +202,11 @@ version: 1
 providers:
   nginx: {{dialect: openai, base_url: "http://127.0.0.1:{upstream}/v1"}}
   nginx-stream: {{dialect: openai, base_url: "http://127.0.0.1:{upstream}/stream/v1"}}
+  nginx-anthropic: {{dialect: anthropic, base_url: "http://127.0.0.1:{upstream}/anthropic"}}
+  nginx-anthropic-stream: {{dialect: anthropic, base_url: "http://127.0.0.1:{upstream}/anthropic-stream"}}
 models:
+  translated-model: {{provider: nginx-anthropic, model: claude-bench, max_output_tokens: 1024}}
+  translated-stream: {{provider: nginx-anthropic-stream, model: claude-bench, max_output_tokens: 1024}}
   bench-model: {{provider: nginx, model: bench-upstream, price: {{input_per_mtok: 1, output_per_mtok: 2}}}}
   backup: {{provider: nginx, model: bench-backup}}
   stream-model: {{provider: nginx-stream, model: bench-upstream}}
@@ -172,7 +224,7 @@ routes:
 
 
 def start_sidecar(policy: Path, port: int, env_extra: dict[str, str]) -> tuple[subprocess.Popen[bytes], float]:
-    env = {**os.environ, "SIDECAR_LOG_LEVEL": "warning", **env_extra}
+    env = {**os.environ, "SIDECAR_LOG_LEVEL": "info", **env_extra}  # the default: one access line per request
     started = time.monotonic()
     proc = subprocess.Popen(
         [sys.executable, "-m", "sidecar", "run", "--policy", str(policy), "--port", str(port)],
@@ -261,6 +313,7 @@ def main() -> int:
             at1 = wrk(url, 1, args.seconds, script)
             rows.append((name, at32, at1, f"{peak_rss_mb(proc.pid):.0f} MB, start {startup:.2f} s"))
             if name == "sidecar":
+                extra.extend(translation_overhead(workdir, port, args.seconds, args.ttfb_requests))
                 stream_direct = asyncio.run(
                     ttfb(f"http://127.0.0.1:{upstream_port}/stream/v1/chat/completions", args.ttfb_requests)
                 )
@@ -301,6 +354,44 @@ def main() -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(report)
     return 0
+
+
+def translation_overhead(workdir: Path, port: int, seconds: int, n: int) -> list[str]:
+    """p50 at 1 connection for a 2 KB chat, passthrough vs translated; stream time per event."""
+    url = f"http://127.0.0.1:{port}/v1/chat/completions"
+    results = {}
+    for model in ("bench-model", "translated-model"):
+        script = workdir / f"post-{model}.lua"
+        body = request_2k().replace("MODEL", model)
+        script.write_text(
+            f'wrk.method = "POST"\nwrk.body = [[{body}]]\nwrk.headers["Content-Type"] = "application/json"\n'
+        )
+        results[model] = wrk(url, 1, seconds, script)
+    passthrough, translated = results["bench-model"], results["translated-model"]
+    stream_pass = asyncio.run(_stream_total(url, "stream-model", n))
+    stream_translated = asyncio.run(_stream_total(url, "translated-stream", n))
+    return [
+        f"Translation, 2 KB chat request at 1 connection: passthrough p50 {passthrough['p50']:.3f} ms, "
+        f"OpenAI caller -> Anthropic upstream p50 {translated['p50']:.3f} ms "
+        f"(+{translated['p50'] - passthrough['p50']:.3f} ms; non-2xx: {int(translated['errors'])}).",
+        f"Streams of 20 content events (median total of {n}): passthrough {stream_pass:.3f} ms, "
+        f"translated Anthropic -> OpenAI {stream_translated:.3f} ms "
+        f"(+{(stream_translated - stream_pass) / 20 * 1000:.1f} us per event).",
+    ]
+
+
+async def _stream_total(url: str, model: str, n: int) -> float:
+    import aiohttp
+
+    samples = []
+    body = {"model": model, "stream": True, "messages": [{"role": "user", "content": "x"}]}
+    async with aiohttp.ClientSession() as session:
+        for _ in range(n):
+            started = time.perf_counter()
+            async with session.post(url, json=body) as response:
+                await response.read()
+            samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples)
 
 
 async def _ttfb_model(url: str, n: int) -> float:

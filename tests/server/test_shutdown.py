@@ -93,3 +93,42 @@ async def test_sigterm_drains_an_open_stream_then_exits_zero(tmp_path: Path) -> 
             if child.returncode is None:
                 child.kill()
                 await child.wait()
+
+
+async def test_sighup_reloads_the_policy_at_once(tmp_path: Path) -> None:
+    """With a slow poll interval, SIGHUP makes the running process apply a changed policy immediately."""
+    port = free_port()
+    policy = tmp_path / "policy.yaml"
+    base = "version: 1\nproviders:\n" + provider_block("up", "http://127.0.0.1:9", "openai")
+    policy.write_text(base + "models:\n  a: {provider: up, model: a}\n")
+    env = {**os.environ, "SIDECAR_RELOAD_INTERVAL_S": "60", "SIDECAR_LOG_LEVEL": "warning"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "sidecar",
+        "run",
+        "--policy",
+        str(policy),
+        "--port",
+        str(port),
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        await wait_http(f"http://127.0.0.1:{port}/readyz")
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{port}/status") as response:
+                before = (await response.json())["policy"]["version"]
+            policy.write_text(base + "models:\n  b: {provider: up, model: b}\n")
+            proc.send_signal(signal.SIGHUP)
+            after = before
+            for _ in range(20):
+                await asyncio.sleep(0.05)
+                async with session.get(f"http://127.0.0.1:{port}/status") as response:
+                    after = (await response.json())["policy"]["version"]
+                if after != before:
+                    break
+        assert after != before
+    finally:
+        proc.terminate()
+        await proc.wait()

@@ -1,0 +1,74 @@
+"""Every proxied endpoint passes through with the model rewritten, including Azure OpenAI targets."""
+
+from __future__ import annotations
+
+import anthropic
+import openai
+import pytest
+
+from ..conftest import FakeFactory, SidecarFactory, provider_block
+
+
+async def start(fake: FakeFactory, sidecar: SidecarFactory):  # type: ignore[no-untyped-def]
+    url = await fake("f")
+    policy = (
+        "version: 1\nproviders:\n"
+        + provider_block("oai", url, "openai")
+        + provider_block("ant", url, "anthropic")
+        + f"  azure:\n    dialect: azure-openai\n    base_url: {url}\n    api_version: '2024-10-21'\n"
+        + "    api_key: {env: AZURE_KEY}\n"
+        + "models:\n  m: {provider: oai, model: up-m}\n  c: {provider: ant, model: up-c}\n"
+        + "  az: {provider: azure, model: prod-deployment}\n"
+    )
+    return await sidecar(policy, env={"AZURE_KEY": "azure-secret"}), url
+
+
+async def test_completions_embeddings_and_responses_pass_through(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """Legacy completions, embeddings and the Responses API reach the upstream with the policy's model id."""
+    running, url = await start(fake, sidecar)
+    client = openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0)
+    completion = await client.completions.create(model="m", prompt="say hi", max_tokens=5)
+    assert completion.choices[0].text
+    embedding = await client.embeddings.create(model="m", input="vector me")
+    assert len(embedding.data[0].embedding) > 0
+    response = await client.responses.create(model="m", input="respond")
+    assert response.output_text
+    upstream = await running.fake_requests(url)
+    assert [r["path"] for r in upstream[-3:]] == ["/v1/completions", "/v1/embeddings", "/v1/responses"]
+    assert all(r["json"]["model"] == "up-m" for r in upstream[-3:])
+    await client.close()
+
+
+async def test_anthropic_count_tokens_passes_through(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """/v1/messages/count_tokens is served by the Anthropic target."""
+    running, _ = await start(fake, sidecar)
+    client = anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0)
+    count = await client.messages.count_tokens(model="c", messages=[{"role": "user", "content": "count these"}])
+    assert count.input_tokens > 0
+    await client.close()
+
+
+async def test_azure_openai_target_gets_deployment_path_version_and_key(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """An Azure target is called at /openai/deployments/{name} with api-version and the api-key header."""
+    running, url = await start(fake, sidecar)
+    client = openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0)
+    reply = await client.chat.completions.create(model="az", messages=[{"role": "user", "content": "azure?"}])
+    assert "azure?" in (reply.choices[0].message.content or "")
+    upstream = (await running.fake_requests(url))[-1]
+    assert upstream["path"] == "/openai/deployments/prod-deployment/chat/completions"
+    assert upstream["query"]["api-version"] == "2024-10-21"
+    assert upstream["headers"]["api-key"] == "azure-secret"
+    assert "authorization" not in upstream["headers"]
+    await client.close()
+
+
+@pytest.mark.parametrize("path", ["/openai/deployments/m/chat/completions"])
+async def test_azure_sdk_callers_are_served(fake: FakeFactory, sidecar: SidecarFactory, path: str) -> None:
+    """An app on the AzureOpenAI SDK pointed at the sidecar is routed by its deployment name."""
+    running, _ = await start(fake, sidecar)
+    client = openai.AsyncAzureOpenAI(azure_endpoint=running.url, api_key="x", api_version="2024-10-21", max_retries=0)
+    reply = await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "from azure sdk"}])
+    assert "from azure sdk" in (reply.choices[0].message.content or "")
+    await client.close()
