@@ -49,6 +49,7 @@ from .exchange import Exchange
 from .stream import relay_stream
 
 _SUCCESS = Outcome.success()
+_RELAY_DROP = RESPONSE_DROP | {"content-type"}  # set once, lower-case, by the sidecar
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +210,7 @@ class Attempt:
         caller = exchange.endpoint.dialect
         wire = prepared.wire
         status = response.status
-        relay_headers = {k: v for k, v in response.headers.items() if k.lower() not in RESPONSE_DROP}
+        relay_headers = {k: v for k, v in response.headers.items() if k.lower() not in _RELAY_DROP}
         if 200 <= status < 300:
             outcome = _SUCCESS
         else:

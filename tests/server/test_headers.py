@@ -61,6 +61,7 @@ async def test_compressed_upstream_body_reaches_the_app_decoded(aiohttp_server: 
         headers = response.headers
     assert orjson.loads(raw)["choices"][0]["message"]["content"] == "zipped hello"
     assert "content-encoding" not in headers
+    assert headers.getall("content-type") == ["application/json"]
     assert int(headers["content-length"]) == len(raw)
     assert "set-cookie" not in headers and "keep-alive" not in headers
     assert headers["x-request-id"] == "req-123"
