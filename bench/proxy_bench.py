@@ -172,12 +172,12 @@ def wrk(url: str, connections: int, seconds: int, script: Path) -> dict[str, flo
     }
 
 
-async def ttfb(url: str, n: int) -> float:
+async def ttfb(url: str, n: int, model: str = "bench-model") -> float:
     """Median time to first byte of a streamed chat over n sequential requests, ms."""
     import aiohttp
 
     samples = []
-    body = {"model": "bench-model", "stream": True, "messages": [{"role": "user", "content": "x"}]}
+    body = {"model": model, "stream": True, "messages": [{"role": "user", "content": "x"}]}
     async with aiohttp.ClientSession() as session:
         for _ in range(n):
             started = time.perf_counter()
@@ -318,7 +318,7 @@ def main() -> int:
                     ttfb(f"http://127.0.0.1:{upstream_port}/stream/v1/chat/completions", args.ttfb_requests)
                 )
                 body_url = f"http://127.0.0.1:{port}/v1/chat/completions"
-                stream_side = asyncio.run(_ttfb_model(body_url, args.ttfb_requests))
+                stream_side = asyncio.run(ttfb(body_url, args.ttfb_requests, "stream-model"))
                 extra.append(
                     f"Streaming time to first byte (median of {args.ttfb_requests} sequential requests): "
                     f"direct {stream_direct:.3f} ms, through the sidecar {stream_side:.3f} ms "
@@ -391,22 +391,6 @@ async def _stream_total(url: str, model: str, n: int) -> float:
             async with session.post(url, json=body) as response:
                 await response.read()
             samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
-
-
-async def _ttfb_model(url: str, n: int) -> float:
-    """ttfb() with the stream model name, so the sidecar routes to the SSE upstream."""
-    import aiohttp
-
-    samples = []
-    body = {"model": "stream-model", "stream": True, "messages": [{"role": "user", "content": "x"}]}
-    async with aiohttp.ClientSession() as session:
-        for _ in range(n):
-            started = time.perf_counter()
-            async with session.post(url, json=body) as response:
-                await response.content.readany()
-                samples.append((time.perf_counter() - started) * 1000)
-                await response.read()
     return statistics.median(samples)
 
 
