@@ -85,7 +85,7 @@ def prepare(exchange: Exchange, target: Target, unsupported: str) -> Prepared:
     include_usage = bool((body.get("stream_options") or {}).get("include_usage")) if exchange.stream else False
     dropped: tuple[str, ...] = ()
     if wire is caller:
-        if exchange.endpoint.model_in_path:
+        if wire is Dialect.GEMINI:  # the model is in the path: the body goes as the app sent it
             data = exchange.raw
         else:
             upstream = dict(body)

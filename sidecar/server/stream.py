@@ -81,7 +81,7 @@ def is_terminal(dialect: Dialect, operation: Operation, event: SSEEvent) -> bool
 
 def _drop_usage_chunk(event: SSEEvent) -> bool:
     """OpenAI's trailing usage chunk, which the sidecar asked for but the caller did not."""
-    return b'"choices":[]' in event.data.replace(b" ", b"") and b'"usage"' in event.data
+    return b'"usage"' in event.data and b'"choices":[]' in event.data.replace(b" ", b"")
 
 
 async def relay_stream(

@@ -67,8 +67,11 @@ async def test_azure_openai_target_gets_deployment_path_version_and_key(
 @pytest.mark.parametrize("path", ["/openai/deployments/m/chat/completions"])
 async def test_azure_sdk_callers_are_served(fake: FakeFactory, sidecar: SidecarFactory, path: str) -> None:
     """An app on the AzureOpenAI SDK pointed at the sidecar is routed by its deployment name."""
-    running, _ = await start(fake, sidecar)
+    running, url = await start(fake, sidecar)
     client = openai.AsyncAzureOpenAI(azure_endpoint=running.url, api_key="x", api_version="2024-10-21", max_retries=0)
     reply = await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "from azure sdk"}])
     assert "from azure sdk" in (reply.choices[0].message.content or "")
+    upstream = (await running.fake_requests(url))[-1]
+    assert upstream["path"] == "/v1/chat/completions"
+    assert upstream["json"]["model"] == "up-m"  # the deployment name became the OpenAI target's model id
     await client.close()
