@@ -48,6 +48,13 @@ _PROVIDER_DIALECT = {
     ProviderKind.GEMINI: Dialect.GEMINI,
 }
 
+_OTEL_PROVIDER_NAME = {
+    ProviderKind.OPENAI: "openai",
+    ProviderKind.AZURE_OPENAI: "azure.ai.openai",
+    ProviderKind.ANTHROPIC: "anthropic",
+    ProviderKind.GEMINI: "gcp.gemini",
+}
+
 BUILTIN_RESILIENCE = ResilienceSpec(
     max_attempts_per_target=2,
     backoff=BackoffSpec(),
@@ -78,11 +85,13 @@ class Provider:
     speaks: Dialect | None
     host: str = field(default="", compare=False)  # server.address / server.port for spans
     port: int = field(default=0, compare=False)
+    otel_name: str = field(default="", compare=False)  # gen_ai.provider.name
 
     def __post_init__(self) -> None:
         parsed = urlsplit(self.base_url)
         object.__setattr__(self, "host", parsed.hostname or "")
         object.__setattr__(self, "port", parsed.port or (443 if parsed.scheme == "https" else 80))
+        object.__setattr__(self, "otel_name", _OTEL_PROVIDER_NAME.get(self.kind, str(self.speaks or "fake")))
 
     def wire_dialect(self, caller: Dialect) -> Dialect:
         """The dialect spoken to this provider for a caller of ``caller``'s dialect."""
@@ -123,8 +132,16 @@ class Route:
     deny: DenySpec | None
     settings: RouteSettings
 
+    target_keys: tuple[str, ...] = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "target_keys", tuple(t.key for t in self.chain))
+
     def matches(self, request: RouteRequest) -> bool:
-        return all(condition.matches(request) for condition in self.conditions)
+        for condition in self.conditions:  # noqa: SIM110 - a plain loop: no generator per request
+            if not condition.matches(request):
+                return False
+        return True
 
 
 @dataclass(frozen=True, slots=True)

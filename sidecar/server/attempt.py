@@ -162,11 +162,12 @@ class Attempt:
         request = exchange.request
         provider = prepared.target.provider
         try:
-            key = (
-                self._credentials.key_for(provider.api_key, app_key(request.headers, request.query))
-                if provider.api_key is not None
-                else None
-            )
+            spec = provider.api_key
+            if spec is None:
+                key = None
+            else:
+                sent = app_key(request.headers, request.query) if spec.passthrough else None
+                key = self._credentials.key_for(spec, sent)
         except CredentialError as exc:
             return AttemptResult(Outcome.failure("credentials", str(exc)))
         headers = upstream_headers(request.headers, provider, exchange.endpoint.dialect, prepared.wire, key)

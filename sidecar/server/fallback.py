@@ -68,7 +68,7 @@ class Executor:
         assert settings.deadline_s is not None and settings.max_attempts_per_target is not None
         assert settings.backoff is not None and settings.rate_limit_max_wait_s is not None
         deadline = time.monotonic() + settings.deadline_s
-        backoff = Backoff(settings.backoff.base_s, settings.backoff.cap_s, self._states.rng)
+        backoff: Backoff | None = None
         chain = route.chain
         last: tuple[Target, AttemptResult] | None = None
         untranslatable: list[str] = []
@@ -84,6 +84,7 @@ class Executor:
             state.budget.record_request()
             for attempt_no in range(settings.max_attempts_per_target):
                 if attempt_no:
+                    backoff = backoff or Backoff(settings.backoff.base_s, settings.backoff.cap_s, self._states.rng)
                     delay = self._retry_delay(last, backoff, attempt_no)
                     if delay is None or not state.budget.try_spend_retry():
                         break
@@ -183,7 +184,7 @@ class Executor:
         trace = exchange.trace.attempt(
             target=target.key,
             provider=target.provider.name,
-            provider_name=_OTEL_PROVIDER.get(str(target.provider.kind), str(candidate.prepared.wire)),
+            provider_name=target.provider.otel_name,
             request_model=target.upstream_model,
             server_address=target.provider.host,
             server_port=target.provider.port,
@@ -344,11 +345,3 @@ class Executor:
 
 def trace_recording(exchange: Exchange) -> bool:
     return exchange.trace.span is not None
-
-
-_OTEL_PROVIDER = {
-    "openai": "openai",
-    "azure-openai": "azure.ai.openai",
-    "anthropic": "anthropic",
-    "gemini": "gcp.gemini",
-}

@@ -105,7 +105,7 @@ def route_stage(app_name: str) -> Stage:
                 param="model",
             )
         exchange.route = route
-        exchange.trace.route_decided(route=route.name, targets=[t.key for t in route.chain])
+        exchange.trace.route_decided(route=route.name, targets=route.target_keys)
         if route.deny is not None:
             raise RequestFailed(route.deny.status, route.deny.message, code="denied_by_policy")
         return await call_next(exchange)

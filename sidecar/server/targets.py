@@ -29,6 +29,7 @@ class TargetState:
     budget: RetryBudget
     bulkhead: Bulkhead
     settings: tuple[BreakerSpec, RetryBudgetSpec, BulkheadSpec]
+    policy_version: str = ""  # the policy last checked against: same version, same settings
 
 
 def breaker_config(spec: BreakerSpec) -> BreakerConfig:
@@ -61,9 +62,12 @@ class TargetStates:
         self.rng = rng or random.Random()
 
     def get(self, target: Target, policy: Policy) -> TargetState:
-        settings = (policy.breaker, policy.retry_budget, policy.bulkhead)
         state = self._states.get(target.key)
+        if state is not None and state.policy_version == policy.version:
+            return state
+        settings = (policy.breaker, policy.retry_budget, policy.bulkhead)
         if state is not None and state.settings == settings:
+            state.policy_version = policy.version
             return state
         breaker_spec, budget_spec, bulkhead_spec = settings
         state = TargetState(
@@ -79,6 +83,7 @@ class TargetStates:
             ),
             bulkhead=Bulkhead(bulkhead_spec.max_concurrent, bulkhead_spec.queue_timeout_s),
             settings=settings,
+            policy_version=policy.version,
         )
         self._states[target.key] = state
         return state
