@@ -76,6 +76,8 @@ class AccessLog:
             fields["cost_usd"] = round(cost, 8)
         if exchange.stream_error:
             fields["stream_error"] = exchange.stream_error
+        if exchange.dropped:
+            fields["dropped_params"] = list(exchange.dropped)
         if trace.trace_id:
             fields["trace_id"] = trace.trace_id
             fields["span_id"] = trace.span_id

@@ -68,6 +68,7 @@ class Exchange:
     usage: Usage | None = None
     bytes_out: int = 0
     stream_error: str | None = None  # set when a committed stream ended with an error event
+    dropped: tuple[str, ...] = ()  # parameters dropped in translation (unsupported_params: drop)
     committed: bool = False  # a stream's first bytes went to the caller; nothing may replace them
     on_commit: Callable[[], None] | None = None  # set while hedged calls race
 

@@ -307,6 +307,7 @@ class Executor:
         assert result.response is not None
         exchange.served = used.target
         exchange.usage = result.usage
+        exchange.dropped = used.prepared.dropped
         if not result.response.prepared:
             result.response.headers.update(exchange_headers(exchange, used.prepared))
             result.response.headers["x-sidecar-attempts"] = str(exchange.calls())

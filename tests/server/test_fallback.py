@@ -171,6 +171,8 @@ async def test_breaker_opens_skips_half_opens_and_closes(fake: FakeFactory, side
     assert await calls(urls[0]) == 3  # skipped without a network call
     state = running.state.targets.snapshot()["p0/up0"]["breaker"]
     assert state["state"] == "open"
+    transitions = [line for line in running.log_lines() if line.get("event") == "breaker_transition"]
+    assert transitions[-1]["target"] == "p0/up0" and transitions[-1]["to_state"] == "open"
     await _set_fault(urls[0], {"fault": None, "fault_rate": 0})
     await asyncio.sleep(0.6)
     status, headers, _ = await chat(running)

@@ -188,6 +188,8 @@ async def test_unsupported_parameter_dropped_when_the_policy_says_so(
         model="lenient", messages=[{"role": "user", "content": "x"}], logprobs=True
     )
     assert "logprobs" in raw.headers["x-sidecar-dropped-params"]
+    access = [line for line in running.log_lines() if line.get("event") == "access"][-1]
+    assert "logprobs" in access["dropped_params"]
     await client.close()
 
 
