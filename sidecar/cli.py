@@ -101,7 +101,7 @@ def _serve(settings: Settings, started: float) -> int:
     from .telemetry import Telemetry, TelemetryConfigError
     from .telemetry.logging import configure_logging, get_logger
 
-    configure_logging(settings.log_level)
+    log_output = configure_logging(settings.log_level)
     log = get_logger("sidecar")
     try:
         policy = load_policy(settings.policy_path)
@@ -115,7 +115,7 @@ def _serve(settings: Settings, started: float) -> int:
     except TelemetryConfigError as exc:
         print(f"llm-sidecar: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    state = build_state(settings, policy, telemetry, os.environ)
+    state = build_state(settings, policy, telemetry, os.environ, log_output)
     state.started = started
     _run_loop(serve(state))
     return EXIT_OK

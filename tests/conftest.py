@@ -38,6 +38,8 @@ class RunningSidecar:
     def log_lines(self) -> list[dict[str, Any]]:
         import orjson
 
+        self.state.access.flush()  # access lines are buffered for up to 50 ms
+
         return [orjson.loads(line) for line in self.logs.getvalue().splitlines() if line.strip()]
 
     async def fake_requests(self, fake_url: str) -> list[dict[str, Any]]:
@@ -71,11 +73,11 @@ async def sidecar(aiohttp_server: Any, tmp_path: Path) -> SidecarFactory:
         path = tmp_path / "policy.yaml"
         path.write_text(policy_yaml)
         logs = io.BytesIO()
-        configure_logging("info", stream=logs, cache=False)
+        log_output = configure_logging("info", stream=logs, cache=False)
         exporter = InMemorySpanExporter()
         telemetry = Telemetry.for_tests(exporter, capture_content=capture_content)
         options = {"policy_path": str(path), "reload_interval_s": 0.1, **settings}
-        state = build_state(Settings(**options), load_policy(path), telemetry, env or {})
+        state = build_state(Settings(**options), load_policy(path), telemetry, env or {}, log_output)
         state.listening = True
         server = await aiohttp_server(build_app(state), access_log=None)  # TestServer cancels handlers on disconnect
         return RunningSidecar(str(server.make_url("")).rstrip("/"), state, path, exporter, logs)

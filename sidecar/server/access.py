@@ -1,4 +1,9 @@
-"""The end of every proxied request: one access log line and the request's telemetry, together."""
+"""The end of every proxied request: one access log line and the request's telemetry, together.
+
+The access line is rendered here with orjson (same fields and format as every other log line: ``ts``,
+``level``, ``event``, ``component``) and written through a ``LineBuffer``, not through structlog's
+processor chain: it is the one log line per request, so it is kept cheap.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,21 @@ import logging
 import time
 from typing import Any
 
+import orjson
+
 from ..cost import cost_usd
 from ..telemetry import Telemetry
-from ..telemetry.logging import get_logger
+from ..telemetry.logging import LineBuffer, LogOutput
 from .exchange import Exchange, telemetry_usage
 
 
 class AccessLog:
-    def __init__(self) -> None:
-        self._log = get_logger("sidecar.access")
+    def __init__(self, output: LogOutput) -> None:
+        self._enabled = output.enabled(logging.INFO)
+        self._buffer = LineBuffer(output.stream)
+
+    def flush(self) -> None:
+        self._buffer.flush()
 
     def record(self, exchange: Exchange, status: int, telemetry: Telemetry) -> None:
         """Finish the request's trace and metrics, then write its access line (if info is enabled)."""
@@ -45,9 +56,13 @@ class AccessLog:
             error_type=exchange.stream_error or (None if status < 400 else str(status)),
             streamed=exchange.stream,
         )
-        if not self._log.is_enabled_for(logging.INFO):
+        if not self._enabled:
             return
         fields: dict[str, Any] = {
+            "component": "sidecar.access",
+            "event": "access",
+            "level": "info",
+            "ts": round(time.time(), 6),
             "request_id": exchange.request_id,
             "method": exchange.request.method,
             "path": exchange.request.path,
@@ -81,4 +96,4 @@ class AccessLog:
         if trace.trace_id:
             fields["trace_id"] = trace.trace_id
             fields["span_id"] = trace.span_id
-        self._log.info("access", **fields)
+        self._buffer.write(orjson.dumps(fields, option=orjson.OPT_APPEND_NEWLINE))

@@ -23,7 +23,7 @@ from ..policy.compiled import Policy
 from ..policy.watch import PolicyHolder, PolicyWatcher
 from ..settings import Settings
 from ..telemetry import Telemetry
-from ..telemetry.logging import get_logger
+from ..telemetry.logging import LogOutput, get_logger
 from ..upstream import client_session
 from . import admin
 from .access import AccessLog
@@ -47,7 +47,9 @@ WATCHER_KEY = web.AppKey("policy_watcher", PolicyWatcher)
 log = get_logger("sidecar.server")
 
 
-def build_state(settings: Settings, policy: Policy, telemetry: Telemetry, env: Mapping[str, str]) -> SidecarState:
+def build_state(
+    settings: Settings, policy: Policy, telemetry: Telemetry, env: Mapping[str, str], log_output: LogOutput
+) -> SidecarState:
     def on_transition(target: str, before: str, after: str, reason: str) -> None:
         log.warning("breaker_transition", target=target, from_state=before, to_state=after, reason=reason)
         telemetry.breaker_transition(target=target, from_state=before, to_state=after)
@@ -58,6 +60,8 @@ def build_state(settings: Settings, policy: Policy, telemetry: Telemetry, env: M
         telemetry=telemetry,
         credentials=Credentials(env),
         targets=TargetStates(on_transition=on_transition),
+        log_output=log_output,
+        access=AccessLog(log_output),
     )
 
 
@@ -72,7 +76,7 @@ async def _lifecycle(app: web.Application, *, state: SidecarState) -> AsyncItera
     session = client_session(state.settings.upstream_connections)
     executor = Executor(Attempt(session, state.credentials), state.targets, state.telemetry)
     pipeline = build_pipeline([read_request, route_stage(state.settings.app_name)], executor)
-    access = AccessLog()
+    access = state.access
     router = app.router
     for endpoint in (*OPENAI_ENDPOINTS, *ANTHROPIC_ENDPOINTS):
         router.add_post(
@@ -111,6 +115,7 @@ async def _lifecycle(app: web.Application, *, state: SidecarState) -> AsyncItera
     try:
         yield
     finally:
+        access.flush()
         task.cancel()
         await session.close()
 

@@ -12,6 +12,8 @@ from ..credentials import Credentials
 from ..policy.watch import PolicyHolder
 from ..settings import Settings
 from ..telemetry import Telemetry
+from ..telemetry.logging import LogOutput
+from .access import AccessLog
 from .targets import TargetStates
 
 
@@ -24,6 +26,8 @@ class SidecarState:
     telemetry: Telemetry
     credentials: Credentials
     targets: TargetStates
+    log_output: LogOutput
+    access: AccessLog
     started: float = field(default_factory=time.monotonic)
     listening: bool = False
     draining: bool = False

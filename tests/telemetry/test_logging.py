@@ -1,0 +1,57 @@
+"""Structured logs: JSON lines, secrets blanked, the access-line buffer flushes by time and size."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+import orjson
+
+from sidecar.telemetry.logging import LineBuffer, configure_logging, get_logger
+
+
+def test_log_lines_are_single_json_objects() -> None:
+    """Each log call writes exactly one JSON object followed by one newline."""
+    stream = io.BytesIO()
+    configure_logging("info", stream=stream, cache=False)
+    get_logger("t").info("first", n=1)
+    get_logger("t").info("second")
+    lines = stream.getvalue().split(b"\n")
+    assert lines[-1] == b"" and len(lines) == 3
+    assert orjson.loads(lines[0])["n"] == 1 and orjson.loads(lines[1])["event"] == "second"
+
+
+def test_fields_named_like_secrets_are_blanked() -> None:
+    """A field called api_key or authorization never prints its value."""
+    stream = io.BytesIO()
+    configure_logging("info", stream=stream, cache=False)
+    get_logger("t").warning("oops", api_key="sk-live-123", authorization="Bearer x")
+    assert b"sk-live-123" not in stream.getvalue() and b"Bearer x" not in stream.getvalue()
+
+
+def test_level_filters_lines() -> None:
+    """Below the configured level nothing is written."""
+    stream = io.BytesIO()
+    output = configure_logging("warning", stream=stream, cache=False)
+    get_logger("t").info("hidden")
+    assert stream.getvalue() == b"" and not output.enabled(20)
+
+
+async def test_line_buffer_flushes_after_its_interval() -> None:
+    """Buffered lines reach the stream within the interval, in one write."""
+    stream = io.BytesIO()
+    buffer = LineBuffer(stream, interval_s=0.02)
+    buffer.write(b"a\n")
+    buffer.write(b"b\n")
+    assert stream.getvalue() == b""
+    await asyncio.sleep(0.05)
+    assert stream.getvalue() == b"a\nb\n"
+
+
+async def test_line_buffer_flushes_when_full() -> None:
+    """Reaching max_bytes writes at once, without waiting for the timer."""
+    stream = io.BytesIO()
+    buffer = LineBuffer(stream, interval_s=10, max_bytes=4)
+    buffer.write(b"12\n")
+    buffer.write(b"34\n")
+    assert stream.getvalue() == b"12\n34\n"
