@@ -175,19 +175,18 @@ async def relay_stream(
             data = b"".join(held) + b"".join(out) if held else b"".join(out)
             held.clear()
             if data:
-                await client.write(data)
+                try:
+                    await client.write(data)
+                except ConnectionError:  # the app went away: not the upstream's fault, nothing to relay
+                    raise asyncio.CancelledError from None
                 exchange.bytes_out += len(data)
                 trace.chunk()
         if not ended:
             # EOF without the dialect's terminator: the upstream stopped mid-answer.
             cut = Outcome.failure("stream_truncated", "the upstream ended the stream without finishing it")
-            if wire is Dialect.GEMINI and client is not None and translator is None:
-                # Gemini has no terminator event; a clean close after content is the normal end.
-                ended = True
-            else:
-                if client is None:
-                    return AttemptResult(cut, upstream_status=response.status)
-                raise _Cut(cut)
+            if client is None:
+                return AttemptResult(cut, upstream_status=response.status)
+            raise _Cut(cut)
     except _Lost:
         return AttemptResult(Outcome.failure("hedge_lost", "another call answered first"))
     except _Cut as cut:
@@ -223,7 +222,10 @@ async def relay_stream(
         if translator.finish_reason:
             result.finish_reasons = [translator.finish_reason]
         result.response_id = translator.response_id
-    await client.write_eof()
+    try:
+        await client.write_eof()
+    except ConnectionError:
+        raise asyncio.CancelledError from None
     result.response = client
     return result
 
