@@ -35,6 +35,14 @@ async def wait_http(url: str, timeout: float = 10.0) -> None:
             await asyncio.sleep(0.05)
 
 
+async def run_sidecar(policy: Path, port: int, env: dict[str, str]) -> asyncio.subprocess.Process:
+    """`python -m sidecar run` as a real process, its access lines discarded."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "sidecar", "run", "--policy", str(policy), "--port", str(port),
+        env=env, stdout=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+
+
 async def test_sigterm_drains_an_open_stream_then_exits_zero(tmp_path: Path) -> None:
     """A stream open at SIGTERM completes normally; new connections are refused; the exit code is 0."""
     fake_port, port = free_port(), free_port()
@@ -57,18 +65,7 @@ async def test_sigterm_drains_an_open_stream_then_exits_zero(tmp_path: Path) -> 
         + provider_block("up", f"http://127.0.0.1:{fake_port}", "openai")
         + "models:\n  m: {provider: up, model: m}\n"
     )
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "sidecar",
-        "run",
-        "--policy",
-        str(policy),
-        "--port",
-        str(port),
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-    )
+    proc = await run_sidecar(policy, port, env)
     try:
         await wait_http(f"http://127.0.0.1:{fake_port}/_fake/stats")
         await wait_http(f"http://127.0.0.1:{port}/readyz")
@@ -102,18 +99,7 @@ async def test_sighup_reloads_the_policy_at_once(tmp_path: Path) -> None:
     base = "version: 1\nproviders:\n" + provider_block("up", "http://127.0.0.1:9", "openai")
     policy.write_text(base + "models:\n  a: {provider: up, model: a}\n")
     env = {**os.environ, "SIDECAR_RELOAD_INTERVAL_S": "60", "SIDECAR_LOG_LEVEL": "warning"}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "sidecar",
-        "run",
-        "--policy",
-        str(policy),
-        "--port",
-        str(port),
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-    )
+    proc = await run_sidecar(policy, port, env)
     try:
         await wait_http(f"http://127.0.0.1:{port}/readyz")
         async with aiohttp.ClientSession() as session:
