@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -128,6 +129,13 @@ class Executor:
                 exchange.trace.fallback(from_target=target.key, reason=exchange.fallback_reason)
             if time.monotonic() >= deadline:
                 break
+        if not exchange.calls():
+            async for used, result in self._panic_calls(exchange, chain, settings, deadline, untranslatable):
+                if result.response is not None:
+                    return self._answer(exchange, used, result)
+                last = (used.target, result)
+                if result.outcome.kind is OutcomeKind.FAIL_FAST:
+                    return self._fail_fast(exchange, used.prepared, result)
         if untranslatable and not exchange.calls():
             raise RequestFailed(
                 400,
@@ -168,17 +176,45 @@ class Executor:
             return None
         return Candidate(target, state, prepared, settings.timeouts or target.provider.timeouts)
 
+    async def _panic_calls(
+        self,
+        exchange: Exchange,
+        chain: tuple[Target, ...],
+        settings: ResilienceSpec,
+        deadline: float,
+        untranslatable: list[str],
+    ) -> AsyncIterator[tuple[Candidate, AttemptResult]]:
+        """Every target was skipped by its open breaker: call them anyway, once each (panic mode).
+
+        Like Envoy's panic threshold: breakers exist to spare failing targets load, and refusing a
+        request without a single call, while one of them may have recovered, helps nobody. These
+        calls bypass the breakers (they neither need a permit nor report to them).
+        """
+        skipped = {a.target for a in exchange.attempts if a.outcome == "breaker_open"}
+        for target in chain:
+            if target.name not in skipped or time.monotonic() >= deadline:
+                continue
+            candidate = self._candidate(exchange, target, settings, True, untranslatable)
+            if candidate is None:
+                continue
+            exchange.trace.fallback(from_target=target.key, reason="panic")
+            result = await self._call(exchange, candidate, deadline - time.monotonic(), bypass_breaker=True)
+            if result is not None:
+                yield candidate, result
+
     async def _call(
         self,
         exchange: Exchange,
         candidate: Candidate,
         remaining: float,
         first_byte: asyncio.Event | None = None,
+        *,
+        bypass_breaker: bool = False,
     ) -> AttemptResult | None:
         """One upstream call with its permit, bulkhead slot, span and record; None when skipped."""
         target, state = candidate.target, candidate.state
-        permit = state.breaker.try_acquire()
-        if permit is None:
+        permit = None if bypass_breaker else state.breaker.try_acquire()
+        if permit is None and not bypass_breaker:
             self._skip(exchange, target, "breaker_open")
             return None
         trace = exchange.trace.attempt(
@@ -199,12 +235,14 @@ class Executor:
                     exchange, candidate.prepared, candidate.timeouts, trace, remaining, first_byte
                 )
         except BulkheadFull:
-            permit.release()
+            if permit is not None:
+                permit.release()
             trace.finish(status=None, error_type="bulkhead_full")
             self._skip(exchange, target, "bulkhead_full")
             return None
         except BaseException:
-            permit.release()  # cancelled (client gone, or a hedge lost) or a bug: not the target's fault
+            if permit is not None:
+                permit.release()  # cancelled (client gone, or a hedge lost) or a bug: not the target's fault
             trace.finish(status=None, error_type="cancelled")
             exchange.attempts.append(
                 AttemptRecord(target.name, target.provider.name, "cancelled", None, (time.monotonic() - started) * 1000)
@@ -212,7 +250,9 @@ class Executor:
             raise
         elapsed = time.monotonic() - started
         outcome = result.outcome
-        if outcome.breaker_failure:
+        if permit is None:
+            pass  # a panic call: the breaker neither granted it nor hears about it
+        elif outcome.breaker_failure:
             permit.record_failure(elapsed)
         elif outcome.kind is OutcomeKind.SUCCESS:
             permit.record_success(elapsed)

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from .exchange import Exchange
 
 _MAX_HELD_EVENTS = 32
+_STREAM_DROP = RESPONSE_DROP | {"content-type", "cache-control"}  # set by the sidecar, lower-case
 _PREAMBLE_EVENTS = frozenset({"message_start", "ping", "content_block_start"})
 
 
@@ -120,7 +121,7 @@ async def relay_stream(
         exchange.committed = True
         if exchange.on_commit is not None:
             exchange.on_commit()
-        headers = {k: v for k, v in response.headers.items() if k.lower() not in RESPONSE_DROP}
+        headers = {k: v for k, v in response.headers.items() if k.lower() not in _STREAM_DROP}
         headers["content-type"] = "text/event-stream; charset=utf-8"
         headers["cache-control"] = "no-cache"
         headers.update(exchange_headers(exchange, prepared))

@@ -5,10 +5,16 @@ to failed exports, and exposes its queue only through private attributes. This o
 model (a deque filled on ``on_end``, one daemon thread exporting batches every ``schedule_delay_s`` or
 as soon as a batch is full) and adds:
 
+- batches stay large under load: woken by a full batch, the worker sends full batches only and leaves
+  the remainder for the schedule, so a busy sidecar does not degrade into many small requests (each
+  costs the GIL-holding thread an HTTP round of Python work);
+
 - ``dropped``: spans refused because the queue was full, spans whose export failed or raised, and spans
   still queued when shutdown ran out of time. Each counter is written by one thread only (queue-full by
   the event loop, the others by the worker), so no lock is taken on the request path.
-- ``shutdown(timeout_s)``: a bounded wait; the worker is a daemon thread and never holds up exit.
+- ``shutdown(timeout_s)``: a bounded wait, then the exporter's ``shutdown`` (which ends a retry wait:
+  the SDK's exporters and ``otlp_http`` allow it while an export runs); the worker is a daemon thread
+  and never holds up exit.
 
 ``on_end`` never blocks and never raises into the request.
 """
@@ -62,21 +68,28 @@ class BoundedBatchSpanProcessor(SpanProcessor):
             self._dropped_full += 1
             return
         queue.append(span)
-        if len(queue) >= self._max_batch:
+        if len(queue) >= self._max_batch and not self._wake.is_set():
             self._wake.set()
 
     def _run(self) -> None:
+        delay_s = self._delay_s
+        due = time.monotonic() + delay_s
         while not self._stopping:
-            self._wake.wait(self._delay_s)
+            self._wake.wait(max(0.0, due - time.monotonic()))
             self._wake.clear()
-            self._export_all()
+            if time.monotonic() >= due:
+                self._export_all()
+                due = time.monotonic() + delay_s
+            else:  # woken by a full batch: send full batches only, the rest waits for its schedule
+                self._export_all(full_only=True)
         self._export_all()
 
-    def _export_all(self) -> None:
+    def _export_all(self, *, full_only: bool = False) -> None:
         with self._export_lock:
             queue = self._queue
-            while queue:
-                batch = [queue.popleft() for _ in range(min(self._max_batch, len(queue)))]
+            max_batch = self._max_batch
+            while len(queue) >= max_batch if full_only else queue:
+                batch = [queue.popleft() for _ in range(min(max_batch, len(queue)))]
                 try:
                     result = self._exporter.export(batch)
                 except Exception:
@@ -102,7 +115,8 @@ class BoundedBatchSpanProcessor(SpanProcessor):
         self._wake.set()
         self._worker.join(max(0.0, deadline - time.monotonic()))
         if self._worker.is_alive():
+            # An export is still running (a slow collector, or retries): count what is left, and let the
+            # exporter's shutdown end its retry wait. The thread is a daemon and never holds up exit.
             self._dropped_export += len(self._queue)
             self._queue.clear()
-            return  # an export is still running: leave the exporter to its timeout; the thread is a daemon
         self._exporter.shutdown()

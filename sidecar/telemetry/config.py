@@ -19,6 +19,7 @@ from typing import Final, Literal
 from urllib.parse import unquote
 
 Protocol = Literal["http/protobuf", "grpc"]
+Compression = Literal["none", "gzip"]
 
 DEFAULT_SERVICE_NAME: Final = "llm-sidecar"
 _TRUE: Final = frozenset({"true", "1", "yes", "on"})
@@ -48,6 +49,10 @@ class OtlpTarget:
     endpoint: str
     headers: Mapping[str, str]
     timeout_s: float
+    compression: Compression = "none"
+    certificate: str | None = None  # CA bundle to verify an https collector with (default: system CAs)
+    client_certificate: str | None = None  # mTLS: client certificate and key (PEM files)
+    client_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +160,29 @@ def _signal(env: Mapping[str, str], signal: str, allowed: tuple[str, ...]) -> Si
         endpoint = f"{(base_endpoint or _DEFAULT_ENDPOINT[protocol]).rstrip('/')}/v1/{signal.lower()}"
     headers = _pairs(env, f"OTEL_EXPORTER_OTLP_{signal}_HEADERS") or _pairs(env, "OTEL_EXPORTER_OTLP_HEADERS")
     timeout_ms = _int(env, f"OTEL_EXPORTER_OTLP_{signal}_TIMEOUT", _int(env, "OTEL_EXPORTER_OTLP_TIMEOUT", 10000))
-    return SignalConfig(names, OtlpTarget(protocol, endpoint, headers, timeout_ms / 1000))
+    compression = _signal_value(env, signal, "COMPRESSION").lower() or "none"
+    if compression not in ("none", "gzip"):
+        raise TelemetryConfigError(
+            f"OTEL_EXPORTER_OTLP_COMPRESSION: {compression!r} is not supported (use gzip or none)"
+        )
+    return SignalConfig(
+        names,
+        OtlpTarget(
+            protocol,
+            endpoint,
+            headers,
+            timeout_ms / 1000,
+            "gzip" if compression == "gzip" else "none",
+            _signal_value(env, signal, "CERTIFICATE") or None,
+            _signal_value(env, signal, "CLIENT_CERTIFICATE") or None,
+            _signal_value(env, signal, "CLIENT_KEY") or None,
+        ),
+    )
+
+
+def _signal_value(env: Mapping[str, str], signal: str, setting: str) -> str:
+    """``OTEL_EXPORTER_OTLP_{signal}_{setting}``, else ``OTEL_EXPORTER_OTLP_{setting}``, stripped."""
+    return (env.get(f"OTEL_EXPORTER_OTLP_{signal}_{setting}") or env.get(f"OTEL_EXPORTER_OTLP_{setting}") or "").strip()
 
 
 def _bool(env: Mapping[str, str], name: str) -> bool:

@@ -1,8 +1,9 @@
 """Tracing plumbing: the tracer for the sidecar's spans, W3C context in and out, current ids for logs.
 
 - ``Tracing.build(config, resource)``: a ``LiteTracer`` (see ``spans``) with the configured sampler and
-  one ``BoundedBatchSpanProcessor`` per exporter. OTLP exporters are imported only when configured;
-  gRPC is optional (``llm-sidecar[otlp-grpc]``) and its absence is a clear ``TelemetryConfigError``.
+  one ``BoundedBatchSpanProcessor`` per exporter. OTLP over HTTP is our ``otlp_http`` exporter (own
+  encoder, one kept-alive connection); gRPC is the SDK's exporter, optional
+  (``llm-sidecar[otlp-grpc]``), and its absence is a clear ``TelemetryConfigError``.
 - ``Tracing.for_tests(exporter, resource)``: the same with a ``SimpleSpanProcessor`` (export at end).
 - ``parse_traceparent(headers)`` / ``write_traceparent(context, headers)``: W3C trace context of the
   app's request, and of a CLIENT span for the upstream request. No other header is ever read.
@@ -153,9 +154,9 @@ def span_exporter(name: str, otlp: OtlpTarget | None, console: TextIO | None) ->
             endpoint=otlp.endpoint, headers=headers, timeout=otlp.timeout_s
         )
         return exporter
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from .otlp_http import OtlpHttpSpanExporter
 
-    return OTLPSpanExporter(endpoint=otlp.endpoint, headers=headers, timeout=otlp.timeout_s)
+    return OtlpHttpSpanExporter(otlp)
 
 
 def import_grpc(module: str) -> Any:

@@ -211,3 +211,31 @@ async def _set_fault(url: str, config: dict[str, Any]) -> None:
         session.post(f"{url}/_fake/config", json=config) as response,
     ):
         assert response.status == 200, await response.text()
+
+
+async def test_all_breakers_open_still_calls_in_panic_mode(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """When every target's breaker is open, the targets are called anyway (once each) rather than refusing."""
+    urls = await fakes(fake, 2)
+    breaker = "  breaker: {window_size: 10, minimum_calls: 3, failure_rate: 0.5, open_s: 30}\n"
+    running = await sidecar(chain_policy(urls, extra_defaults=breaker))
+    for _ in range(3):
+        await chat(running, {"x-fake-fault": "status=503"})
+    snapshot = running.state.targets.snapshot()
+    assert snapshot["p0/up0"]["breaker"]["state"] == snapshot["p1/up1"]["breaker"]["state"] == "open"
+    status, headers, _ = await chat(running, {"x-fake-fault": "f0:status=503"})  # f1 has recovered
+    assert status == 200 and headers["x-sidecar-model"] == "m1"
+    assert running.state.targets.snapshot()["p1/up1"]["breaker"]["state"] == "open"  # panic calls do not report
+
+
+async def test_streamed_response_has_one_content_type(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """A relayed stream carries exactly one Content-Type and one Cache-Control header."""
+    urls = await fakes(fake, 1)
+    running = await sidecar(chain_policy(urls))
+    body = {"model": "chain", "messages": [{"role": "user", "content": "x"}], "stream": True}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{running.url}/v1/chat/completions", json=body) as response,
+    ):
+        await response.read()
+        assert response.headers.getall("content-type") == ["text/event-stream; charset=utf-8"]
+        assert response.headers.getall("cache-control") == ["no-cache"]
