@@ -16,7 +16,6 @@ caller dialect's protocol headers. The provider's key goes in the header its API
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import aiohttp
 
@@ -71,12 +70,6 @@ _ANTHROPIC_SUFFIX = {Operation.CHAT: "/v1/messages", Operation.COUNT_TOKENS: "/v
 
 class NoEquivalentOperation(Exception):
     """The target's dialect has no endpoint for this operation (e.g. /v1/responses on Anthropic)."""
-
-
-@dataclass(frozen=True, slots=True)
-class UpstreamCall:
-    url: str
-    headers: dict[str, str]
 
 
 def upstream_url(

@@ -72,10 +72,6 @@ class Exchange:
     committed: bool = False  # a stream's first bytes went to the caller; nothing may replace them
     on_commit: Callable[[], None] | None = None  # set while hedged calls race
 
-    @property
-    def dialect(self) -> Any:
-        return self.endpoint.dialect
-
     def request_params(self) -> RequestParams:
         """Sampling parameters of the request (for span attributes; computed only when traced)."""
         return extract_request_params(self.endpoint.dialect, self.body or {})

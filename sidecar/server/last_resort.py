@@ -56,7 +56,7 @@ async def answer_last_resort(exchange: Exchange, last: tuple[Target, AttemptResu
         if result.upstream_body and result.outcome.kind is not OutcomeKind.SUCCESS:
             from .attempt import error_passthrough
 
-            response = error_passthrough(exchange, last[0].provider.wire_dialect(exchange.dialect), result)
+            response = error_passthrough(exchange, last[0].provider.wire_dialect(exchange.endpoint.dialect), result)
             response.headers.update(headers)
             return response
         status = 504 if result.outcome.error_type.startswith("timeout") else 502
