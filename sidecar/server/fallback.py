@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -130,12 +131,14 @@ class Executor:
             if time.monotonic() >= deadline:
                 break
         if not exchange.calls():
-            async for used, result in self._panic_calls(exchange, chain, settings, deadline, untranslatable):
-                if result.response is not None:
-                    return self._answer(exchange, used, result)
-                last = (used.target, result)
-                if result.outcome.kind is OutcomeKind.FAIL_FAST:
-                    return self._fail_fast(exchange, used.prepared, result)
+            panic = self._panic_calls(exchange, chain, settings, deadline, untranslatable)
+            async with aclosing(panic):
+                async for used, result in panic:
+                    if result.response is not None:
+                        return self._answer(exchange, used, result)
+                    last = (used.target, result)
+                    if result.outcome.kind is OutcomeKind.FAIL_FAST:
+                        return self._fail_fast(exchange, used.prepared, result)
         if untranslatable and not exchange.calls():
             raise RequestFailed(
                 400,
