@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -186,7 +186,7 @@ class Executor:
         settings: ResilienceSpec,
         deadline: float,
         untranslatable: list[str],
-    ) -> AsyncIterator[tuple[Candidate, AttemptResult]]:
+    ) -> AsyncGenerator[tuple[Candidate, AttemptResult], None]:
         """Every target was skipped by its open breaker: call them anyway, once each (panic mode).
 
         Like Envoy's panic threshold: breakers exist to spare failing targets load, and refusing a
