@@ -7,7 +7,8 @@ The map (the pipeline calls only the facade; see ``request`` for the call order)
       +- request.RequestTrace   one per request: SERVER span + request metrics
       |    +- request.AttemptTrace  one per upstream call: CLIENT span + GenAI client metrics
       +- instruments.Instruments    the metric catalog, on a metrics.Registry (own, lock-free)
-      +- tracing.Tracing            private TracerProvider + batch.BoundedBatchSpanProcessor per exporter
+      +- tracing.Tracing            spans.LiteTracer + batch.BoundedBatchSpanProcessor per exporter
+      |    +- otlp_http.OtlpHttpSpanExporter  OTLP/HTTP: otlp_encode.SpanEncoder bytes, kept-alive POSTs
       +- push.MetricsPusher         optional periodic OTLP/console export of the registry
     config.TelemetryConfig    OTEL_* and SIDECAR_CAPTURE_CONTENT* parsed and validated once
     genai                     pinned GenAI semantic conventions (v1.41.0), Usage, content capture

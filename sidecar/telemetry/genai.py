@@ -13,8 +13,9 @@ edit of this module.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any, Final
 
 import orjson
@@ -61,6 +62,9 @@ _REQUEST_PARAMS: Final = (
     ("choice_count", "gen_ai.request.choice.count"),
 )
 
+_get_params: Final = attrgetter(*(key for key, _ in _REQUEST_PARAMS))
+_PARAM_ATTRIBUTES: Final = tuple(attribute for _, attribute in _REQUEST_PARAMS)
+
 _TRUNCATED_MARK: Final = "…[truncated]"
 
 
@@ -84,19 +88,26 @@ def request_param_attributes(params: Mapping[str, Any] | object | None) -> dict[
     """
     if params is None:
         return {}
-    get = params.get if isinstance(params, Mapping) else lambda key: getattr(params, key, None)
+    values: Sequence[Any]
+    if isinstance(params, Mapping):
+        values = [params.get(key) for key, _ in _REQUEST_PARAMS]
+    else:
+        try:
+            values = _get_params(params)
+        except AttributeError:  # an object with only some of the fields
+            values = [getattr(params, key, None) for key, _ in _REQUEST_PARAMS]
     attributes: dict[str, Any] = {}
-    for key, attribute in _REQUEST_PARAMS:
-        value = get(key)
-        if value is None or isinstance(value, dict):
+    for attribute, value in zip(_PARAM_ATTRIBUTES, values, strict=True):
+        if value is None:
             continue
-        if isinstance(value, list | tuple):
-            value = [str(item) for item in value]
-            if not value:
-                continue
-        elif isinstance(value, bool) or not isinstance(value, int | float | str):
-            continue
-        attributes[attribute] = value
+        kind = type(value)
+        if kind is int or kind is float or kind is str:  # the usual values, without the checks below
+            attributes[attribute] = value
+        elif isinstance(value, list | tuple):
+            if value:
+                attributes[attribute] = [str(item) for item in value]
+        elif not isinstance(value, bool | dict) and isinstance(value, int | float | str):
+            attributes[attribute] = value
     return attributes
 
 

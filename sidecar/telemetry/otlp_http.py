@@ -32,6 +32,7 @@ import zlib
 from collections.abc import Sequence
 from datetime import UTC
 from email.utils import parsedate_to_datetime
+from functools import partial
 from typing import TYPE_CHECKING, Final
 from urllib.parse import unquote, urlsplit
 
@@ -50,6 +51,7 @@ MAX_ATTEMPTS: Final = 6
 LOG_EVERY_S: Final = 30.0
 _GZIP_LEVEL: Final = 6
 _GZIP_WBITS: Final = 31  # zlib.compress with a gzip header and trailer
+_yield_gil: Final = partial(time.sleep, 0)  # releases the GIL: the event loop, if waiting, runs first
 
 
 class OtlpHttpSpanExporter(SpanExporter):
@@ -96,7 +98,7 @@ class OtlpHttpSpanExporter(SpanExporter):
             return SpanExportResult.FAILURE
         with self._busy:
             try:
-                body = self._encoder.encode(spans)
+                body = self._encoder.encode(spans, pause=_yield_gil)
             except Exception:
                 _log.exception("encoding %d spans for OTLP failed", len(spans))
                 return SpanExportResult.FAILURE

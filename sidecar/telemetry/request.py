@@ -218,7 +218,7 @@ class RequestTrace:
         span = self._span
         if span is None:
             return
-        attributes = span.attributes
+        attributes = span.attrs
         attributes[genai.HTTP_STATUS_CODE] = status
         attributes["sidecar.outcome"] = outcome
         if attempts != 1:
@@ -338,7 +338,7 @@ class AttemptTrace:
         span = self._span
         if span is None:
             return
-        attributes = span.attributes
+        attributes = span.attrs
         if status is not None:
             attributes[genai.HTTP_STATUS_CODE] = status
         if response_model:

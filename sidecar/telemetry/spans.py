@@ -5,8 +5,9 @@ bounded attribute validation, a readable copy at end). The sidecar's spans are f
 are built by this package from typed arguments, so ``LiteTracer`` keeps only what the export needs:
 
 - ``start``: W3C ids (``random.getrandbits``), the sampling decision, a plain attribute dict;
-- ``LiteSpan.end``: one ``opentelemetry.sdk.trace.ReadableSpan`` (what every exporter consumes)
-  handed to the span processors (``BoundedBatchSpanProcessor`` or, in tests, ``SimpleSpanProcessor``).
+- ``LiteSpan.end``: the span itself, a ``opentelemetry.sdk.trace.ReadableSpan`` (what every exporter
+  consumes) holding its fields where ``ReadableSpan`` keeps them, handed without a copy to the span
+  processors (``BoundedBatchSpanProcessor`` or, in tests, ``SimpleSpanProcessor``).
 
 Sampling follows the standard samplers (``OTEL_TRACES_SAMPLER``): ``always_on``, ``always_off``,
 ``traceidratio`` (the SDK's rule: low 64 bits of the trace id below ratio x 2^64) and their
@@ -22,13 +23,14 @@ from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanContext, SpanKind, TraceFlags, TraceState
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import Event, SpanProcessor
     from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-    from opentelemetry.trace.status import Status
+    from opentelemetry.trace import Link
 
 _SAMPLED: Final = TraceFlags(TraceFlags.SAMPLED)
 _NOT_SAMPLED: Final = TraceFlags(TraceFlags.DEFAULT)
@@ -59,20 +61,13 @@ class Sampler:
         return (trace_id & _LOW_64) < self._bound
 
 
-class LiteSpan:
-    """A recording span: set attributes, add events, set status, ``end`` once."""
+class LiteSpan(ReadableSpan):
+    """A recording span: set attributes, add events, set status, ``end`` once.
 
-    __slots__ = (
-        "_events",
-        "_status",
-        "_tracer",
-        "attributes",
-        "context",
-        "kind",
-        "name",
-        "parent",
-        "start_ns",
-    )
+    It is also the ``ReadableSpan`` the processors receive at ``end``: its fields are the ones
+    ``ReadableSpan``'s properties read (``_name``, ``_context``, ...), so ending a span copies nothing.
+    ``attrs`` is the live attribute dict (``attributes``, as for any ``ReadableSpan``, is a read-only view).
+    """
 
     def __init__(
         self,
@@ -82,50 +77,55 @@ class LiteSpan:
         context: SpanContext,
         parent: SpanContext | None,
         attributes: dict[str, Any],
-    ) -> None:
-        self._tracer = tracer
-        self.name = name
-        self.kind = kind
-        self.context = context
-        self.parent = parent
-        self.attributes = attributes
-        self.start_ns = time.time_ns()
-        self._events: list[Event] | None = None
-        self._status: Status | None = None
+    ) -> None:  # ReadableSpan.__init__ is not called: every field it sets is set here
+        self._tracer: LiteTracer | None = tracer
+        self._name = name
+        self._kind = kind
+        self._context = context
+        self._parent = parent
+        self._attributes = self.attrs = attributes
+        self._start_time = time.time_ns()
+        self._end_time: int | None = None
+        self._events: Sequence[Event] = ()
+        self._links: Sequence[Link] = ()
+        self._status = tracer.unset
+        self._resource = tracer.resource
+        self._instrumentation_scope = tracer.scope
+        self._instrumentation_info = None
+
+    @property
+    def context(self) -> SpanContext:
+        return self._context  # type: ignore[return-value]  # always set
 
     def set_attribute(self, key: str, value: Any) -> None:
-        self.attributes[key] = value
+        self.attrs[key] = value
 
     def set_attributes(self, attributes: Mapping[str, Any]) -> None:
-        self.attributes.update(attributes)
+        self.attrs.update(attributes)
 
     def add_event(self, name: str, attributes: Mapping[str, Any]) -> None:
-        if self._events is None:
-            self._events = []
-        self._events.append(self._tracer.event(name, dict(attributes), time.time_ns()))
+        tracer = self._tracer
+        if tracer is not None:
+            self._events = (*self._events, tracer.event(name, dict(attributes), time.time_ns()))
 
     def set_error(self, description: str | None) -> None:
-        self._status = self._tracer.error(description)
+        tracer = self._tracer
+        if tracer is not None:
+            self._status = tracer.error(description)
 
     def end(self) -> None:
         """Hand the finished span to the processors; later calls do nothing."""
         tracer = self._tracer
         if tracer is None:
             return
-        self._tracer = None  # type: ignore[assignment]
-        tracer.finish(self)
+        self._tracer = None
+        self._end_time = time.time_ns()
+        for processor in tracer.processors:
+            processor.on_end(self)
 
     @property
     def ended(self) -> bool:
         return self._tracer is None
-
-    @property
-    def events(self) -> Sequence[Event]:
-        return tuple(self._events) if self._events else ()
-
-    @property
-    def status(self) -> Status | None:
-        return self._status
 
 
 class LiteTracer:
@@ -138,11 +138,10 @@ class LiteTracer:
         sampler: Sampler,
         processors: Sequence[SpanProcessor],
     ) -> None:
-        from opentelemetry.sdk.trace import Event, ReadableSpan
+        from opentelemetry.sdk.trace import Event
         from opentelemetry.trace.status import Status, StatusCode
 
-        self._readable = ReadableSpan
-        self._unset = Status()
+        self.unset = Status()
         self.event = Event
         self.error = partial(Status, StatusCode.ERROR)
         self.resource = resource
@@ -167,23 +166,6 @@ class LiteTracer:
         if not sampled:
             return context
         return LiteSpan(self, name, kind, context, parent, attributes)
-
-    def finish(self, span: LiteSpan) -> None:
-        readable = self._readable(
-            name=span.name,
-            context=span.context,
-            parent=span.parent,
-            resource=self.resource,
-            attributes=span.attributes,
-            events=span.events,
-            kind=span.kind,
-            status=span.status or self._unset,
-            start_time=span.start_ns,
-            end_time=time.time_ns(),
-            instrumentation_scope=self.scope,
-        )
-        for processor in self.processors:
-            processor.on_end(readable)
 
     def shutdown(self) -> None:
         for processor in self.processors:

@@ -22,15 +22,17 @@ from .helpers import finish, start, value
 
 
 class Recording(SpanExporter):
-    """Collects exported spans; can be made to block, fail or raise."""
+    """Collects exported spans (and batch sizes); can be made to block, fail or raise."""
 
     def __init__(self, result: SpanExportResult = SpanExportResult.SUCCESS, *, raises: bool = False) -> None:
         self.spans: list[ReadableSpan] = []
+        self.batches: list[int] = []
         self.result = result
         self.raises = raises
         self.gate = threading.Event()
         self.gate.set()
         self.entered = threading.Event()
+        self.shut_down = False
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         self.entered.set()
@@ -38,7 +40,11 @@ class Recording(SpanExporter):
         if self.raises:
             raise RuntimeError("collector exploded")
         self.spans.extend(spans)
+        self.batches.append(len(spans))
         return self.result
+
+    def shutdown(self) -> None:
+        self.shut_down = True
 
 
 def _span(n: int = 1) -> ReadableSpan:
@@ -101,6 +107,46 @@ def test_shutdown_is_bounded_when_the_exporter_hangs() -> None:
     processor.shutdown(timeout_s=0.2)
     assert time.perf_counter() - started < 1
     assert processor.dropped == 1
+    exporter.gate.set()
+
+
+def test_a_full_batch_is_sent_at_once_and_the_rest_waits_for_the_schedule() -> None:
+    """Woken by a full batch, the worker sends full batches only: no trail of small requests under load."""
+    exporter = Recording()
+    processor = BoundedBatchSpanProcessor(exporter, _config(queue=16, batch=4, delay_s=60))
+    for n in range(1, 11):
+        processor.on_end(_span(n))
+    deadline = time.monotonic() + 2
+    while sum(exporter.batches) < 8 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    time.sleep(0.05)
+    assert exporter.batches == [4, 4]  # spans 9-10 wait for the schedule (or shutdown)
+    processor.shutdown(timeout_s=2)
+    assert exporter.batches == [4, 4, 2]
+    assert [s.name for s in exporter.spans] == [f"s{n}" for n in range(1, 11)]
+
+
+def test_the_schedule_sends_a_partial_batch() -> None:
+    """Fewer spans than a batch go out when the schedule delay has passed."""
+    exporter = Recording()
+    processor = BoundedBatchSpanProcessor(exporter, _config(queue=16, batch=4, delay_s=0.05))
+    processor.on_end(_span(1))
+    deadline = time.monotonic() + 2
+    while not exporter.batches and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert exporter.batches == [1]
+    processor.shutdown(timeout_s=2)
+
+
+def test_shutdown_stops_the_exporter_even_while_an_export_hangs() -> None:
+    """At the deadline the exporter's shutdown is still called, so that it can end a retry wait."""
+    exporter = Recording()
+    exporter.gate.clear()
+    processor = BoundedBatchSpanProcessor(exporter, _config(queue=8, batch=1, delay_s=60))
+    processor.on_end(_span(1))
+    assert exporter.entered.wait(2)
+    processor.shutdown(timeout_s=0.1)
+    assert exporter.shut_down
     exporter.gate.set()
 
 
