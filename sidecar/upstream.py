@@ -1,4 +1,4 @@
-"""The client side: where an attempt goes (URL), what it carries (headers), and the one HTTP session.
+"""The client side: where an attempt goes (URL) and what it carries (headers); ``http1`` sends it.
 
 URLs per provider kind (``base_url`` as written in the policy):
 
@@ -16,8 +16,6 @@ caller dialect's protocol headers. The provider's key goes in the header its API
 from __future__ import annotations
 
 from collections.abc import Mapping
-
-import aiohttp
 
 from .dialects import Dialect, Operation
 from .policy.compiled import Provider
@@ -140,15 +138,3 @@ def upstream_headers(
         else:
             headers["x-goog-api-key"] = key
     return headers
-
-
-def client_session(max_connections: int) -> aiohttp.ClientSession:
-    """The process's one upstream session: pooled, no default total timeout, responses decompressed."""
-    connector = aiohttp.TCPConnector(limit=max_connections, limit_per_host=0, ttl_dns_cache=60)
-    return aiohttp.ClientSession(
-        connector=connector,
-        timeout=aiohttp.ClientTimeout(total=None),
-        auto_decompress=True,
-        raise_for_status=False,
-        skip_auto_headers=("User-Agent",),
-    )

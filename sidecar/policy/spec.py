@@ -17,9 +17,12 @@ Document layout::
 from __future__ import annotations
 
 import enum
+import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP header name (RFC 9110 token)
 
 
 class _Spec(BaseModel):
@@ -96,6 +99,11 @@ class ProviderSpec(_Spec):
         lowered = {name.lower() for name in self.headers}
         if lowered & {"authorization", "x-api-key", "api-key", "x-goog-api-key"}:
             raise ValueError("put credentials in api_key, not headers (headers are shown in /status)")
+        for name, value in self.headers.items():
+            if not _TOKEN.fullmatch(name):
+                raise ValueError(f"headers: {name!r} is not a valid HTTP header name")
+            if "\r" in value or "\n" in value or "\0" in value:
+                raise ValueError(f"headers: the value of {name!r} contains a line break or NUL")
         return self
 
 

@@ -15,7 +15,7 @@ Two flags are independent of the kind: ``breaker_failure`` (count against the ta
 (the target refuses us for a while for an account reason, 429 or quota: mark it rate-limited, do not
 open its breaker).
 
-Entry points: ``classify_response`` (status, headers, body), ``classify_exception`` (aiohttp/asyncio
+Entry points: ``classify_response`` (status, headers, body), ``classify_exception`` (``http1``/asyncio
 errors), ``classify_timeout`` (a timeout whose phase the caller knows) and ``classify_stream_event``
 (an error event inside a 200 stream, classified like the equivalent status). Reading the provider's
 error body is ``signals``' job; the decision table is here, in ``_classify``. Nothing raises on garbage.
@@ -35,9 +35,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import aiohttp
-
 from sidecar.dialects import Dialect
+from sidecar.http1.errors import (
+    UpstreamConnectError,
+    UpstreamConnectTimeout,
+    UpstreamReadTimeout,
+)
 from sidecar.resilience.ratelimit import normalize_headers, parse_reset_hint
 from sidecar.resilience.signals import (
     ErrorInfo,
@@ -159,7 +162,7 @@ def classify_timeout(phase: TimeoutPhase) -> Outcome:
 
 
 def _describe(exc: BaseException) -> str:
-    try:  # some aiohttp exceptions raise from __str__ when built without request info
+    try:  # an exception's __str__ may itself raise
         text = str(exc)
     except Exception:
         text = ""
@@ -174,34 +177,25 @@ def _network(error_type: str, exc: BaseException) -> Outcome:
 def classify_exception(exc: BaseException, *, timeout_phase: TimeoutPhase | None = None) -> Outcome:
     """Classify an exception raised while calling the upstream.
 
-    ``timeout_phase`` names the phase of a bare ``TimeoutError`` (default ``total``, which is what an
-    aiohttp ``ClientTimeout(total=...)`` raises). ``CancelledError`` and other non-``Exception``
+    ``timeout_phase`` names the phase of a bare ``TimeoutError`` (default ``total``, what ``asyncio.timeout``
+    raises; the client's own connect and idle timeouts name theirs). ``CancelledError`` and other non-``Exception``
     ``BaseException`` give FAIL_FAST ``cancelled``: release the permit and re-raise, do not fall back.
     An unexpected non-network exception is FALLBACK ``internal_error`` without a breaker failure (our
     bug must not open a provider's breaker).
     """
     if not isinstance(exc, Exception):
         return Outcome(OutcomeKind.FAIL_FAST, None, "cancelled")
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+    if isinstance(exc, UpstreamConnectTimeout):
         return classify_timeout(timeout_phase or "connect")
-    if isinstance(exc, aiohttp.SocketTimeoutError):
+    if isinstance(exc, UpstreamReadTimeout):
         return classify_timeout(timeout_phase or "idle")
     if isinstance(exc, TimeoutError):
         return classify_timeout(timeout_phase or "total")
-    if isinstance(exc, aiohttp.ClientConnectorError | ConnectionRefusedError):
+    if isinstance(exc, UpstreamConnectError | ConnectionRefusedError):
         return _network("connect_error", exc)
-    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError | ConnectionError):
+    if isinstance(exc, ConnectionError):  # UpstreamDisconnected, resets, broken pipes
         return _network("reset", exc)
-    if isinstance(exc, aiohttp.ClientOSError):
-        return _network("reset", exc)
-    if isinstance(exc, aiohttp.ContentTypeError):
-        return _network("malformed_response", exc)
-    if isinstance(exc, aiohttp.ClientResponseError) and exc.status >= 100:
-        headers: Mapping[str, str] = exc.headers or {}
-        return _classify(Dialect.OPENAI, exc.status, headers, None, DEFAULT_FALLBACK_STATUSES, time.time())
-    if isinstance(exc, aiohttp.ClientError):
-        return _network("client_error", exc)
-    if isinstance(exc, ValueError):  # JSON / UTF-8 decoding of the upstream body
+    if isinstance(exc, ValueError):  # UpstreamProtocolError; JSON / UTF-8 decoding of the upstream body
         return _network("malformed_response", exc)
     if isinstance(exc, OSError):
         return _network("connect_error", exc)

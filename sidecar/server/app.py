@@ -1,7 +1,7 @@
 """Wiring and lifecycle: build the aiohttp app, serve it, reload, drain.
 
 ``build_app`` registers the endpoint table and the admin routes, folds the pipeline once, and opens
-the upstream session and the reload loop in a cleanup context. ``serve`` runs until SIGTERM/SIGINT:
+the upstream client and the reload loop in a cleanup context. ``serve`` runs until SIGTERM/SIGINT:
 it then marks the sidecar not ready, stops accepting, lets in-flight requests and open streams finish
 within the drain timeout, and returns (exit 0). SIGHUP reloads the policy at once.
 """
@@ -19,12 +19,12 @@ from functools import partial
 from aiohttp import web
 
 from ..credentials import Credentials
+from ..http1 import UpstreamClient
 from ..policy.compiled import Policy
 from ..policy.watch import PolicyHolder, PolicyWatcher
 from ..settings import Settings
 from ..telemetry import Telemetry
 from ..telemetry.logging import LogOutput, get_logger
-from ..upstream import client_session
 from . import admin
 from .access import AccessLog
 from .attempt import Attempt
@@ -73,8 +73,8 @@ def build_app(state: SidecarState) -> web.Application:
 
 
 async def _lifecycle(app: web.Application, *, state: SidecarState) -> AsyncIterator[None]:
-    session = client_session(state.settings.upstream_connections)
-    executor = Executor(Attempt(session, state.credentials), state.targets, state.telemetry)
+    client = UpstreamClient(max_connections=state.settings.upstream_connections)
+    executor = Executor(Attempt(client, state.credentials), state.targets, state.telemetry)
     pipeline = build_pipeline([read_request, route_stage(state.settings.app_name)], executor)
     access = state.access
     router = app.router
@@ -117,7 +117,7 @@ async def _lifecycle(app: web.Application, *, state: SidecarState) -> AsyncItera
     finally:
         access.flush()
         task.cancel()
-        await session.close()
+        await client.close()
 
 
 async def _not_found(request: web.Request) -> web.Response:

@@ -18,12 +18,18 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 import orjson
 from aiohttp import web
 
 from ..credentials import CredentialError, Credentials, app_key
 from ..dialects import Dialect, Operation
+from ..http1 import (
+    UpstreamClient,
+    UpstreamConnectTimeout,
+    UpstreamProtocolError,
+    UpstreamReadTimeout,
+    UpstreamResponse,
+)
 from ..policy.compiled import Target
 from ..policy.spec import TimeoutsSpec
 from ..resilience.classify import (
@@ -131,20 +137,11 @@ def prepare(exchange: Exchange, target: Target, unsupported: str) -> Prepared:
 
 
 class Attempt:
-    """Makes attempts over the process's one client session."""
+    """Makes attempts over the process's one upstream client."""
 
-    def __init__(self, session: aiohttp.ClientSession, credentials: Credentials) -> None:
-        self._session = session
+    def __init__(self, client: UpstreamClient, credentials: Credentials) -> None:
+        self._client = client
         self._credentials = credentials
-        self._timeouts: dict[TimeoutsSpec, aiohttp.ClientTimeout] = {}
-
-    def _client_timeout(self, timeouts: TimeoutsSpec) -> aiohttp.ClientTimeout:
-        """aiohttp's socket-level timeouts for these settings, built once per distinct setting."""
-        cached = self._timeouts.get(timeouts)
-        if cached is None:
-            cached = aiohttp.ClientTimeout(total=None, sock_connect=timeouts.connect_s, sock_read=timeouts.idle_s)
-            self._timeouts[timeouts] = cached
-        return cached
 
     async def run(
         self,
@@ -172,17 +169,21 @@ class Attempt:
             return AttemptResult(Outcome.failure("credentials", str(exc)))
         headers = upstream_headers(request.headers, provider, exchange.endpoint.dialect, prepared.wire, key)
         trace.inject(headers)
-        client_timeout = self._client_timeout(timeouts)
         first_byte_s = min(timeouts.first_byte_s, budget_s)
         loop = asyncio.get_running_loop()
         started = loop.time()
-        response: aiohttp.ClientResponse | None = None
+        response: UpstreamResponse | None = None
         phase: TimeoutPhase = "first_byte"
         streaming = False
         try:
             async with asyncio.timeout(first_byte_s) as deadline:
-                response = await self._session.post(
-                    prepared.url, data=prepared.body, headers=headers, timeout=client_timeout
+                response = await self._client.post(
+                    prepared.url,
+                    headers,
+                    prepared.body,
+                    connect_s=timeouts.connect_s,
+                    idle_s=timeouts.idle_s,
+                    accept_encoding="identity" if exchange.stream else "gzip, deflate",
                 )
                 phase = "total"
                 if first_byte is not None:
@@ -196,18 +197,16 @@ class Attempt:
                 return await relay_stream(exchange, prepared, response, trace, started + first_byte_s, remaining)
             return self._judge(exchange, prepared, response, body)
         except TimeoutError as exc:
-            if isinstance(exc, aiohttp.ServerTimeoutError):  # the socket's connect or read timeout
-                return AttemptResult(classify_exception(exc, timeout_phase="idle"))
+            if isinstance(exc, UpstreamConnectTimeout | UpstreamReadTimeout):  # the client says which phase
+                return AttemptResult(classify_exception(exc))
             return AttemptResult(classify_timeout(phase))
-        except (aiohttp.ClientError, OSError) as exc:
+        except (OSError, UpstreamProtocolError) as exc:
             return AttemptResult(classify_exception(exc))
         finally:
             if response is not None:
                 response.close()
 
-    def _judge(
-        self, exchange: Exchange, prepared: Prepared, response: aiohttp.ClientResponse, body: bytes
-    ) -> AttemptResult:
+    def _judge(self, exchange: Exchange, prepared: Prepared, response: UpstreamResponse, body: bytes) -> AttemptResult:
         caller = exchange.endpoint.dialect
         wire = prepared.wire
         status = response.status

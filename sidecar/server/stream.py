@@ -25,6 +25,7 @@ import orjson
 from aiohttp import web
 
 from ..dialects import Dialect, Operation
+from ..http1 import UpstreamProtocolError, UpstreamResponse
 from ..resilience.classify import Outcome, classify_exception, classify_stream_event, classify_timeout
 from ..sse import SSEEvent, SSEParser
 from ..telemetry import AttemptTrace
@@ -88,7 +89,7 @@ def _drop_usage_chunk(event: SSEEvent) -> bool:
 async def relay_stream(
     exchange: Exchange,
     prepared: Prepared,
-    response: aiohttp.ClientResponse,
+    response: UpstreamResponse,
     trace: AttemptTrace,
     first_content_by: float,
     total_s: float,
@@ -137,7 +138,7 @@ async def relay_stream(
             if limit <= 0:
                 raise TimeoutError
             async with asyncio.timeout(min(limit, deadline - now)):
-                chunk = await response.content.readany()
+                chunk = await response.readany()
             if not chunk:
                 break
             out: list[bytes] = []
@@ -198,11 +199,8 @@ async def relay_stream(
         if client is None:
             return AttemptResult(outcome, upstream_status=response.status)
         await _fail_committed(exchange, client, caller, outcome, result)
-    except (aiohttp.ClientError, OSError) as exc:
-        if isinstance(exc, aiohttp.ServerTimeoutError):
-            outcome = classify_timeout("first_byte" if client is None else "idle")
-        else:
-            outcome = classify_exception(exc)
+    except (OSError, UpstreamProtocolError) as exc:
+        outcome = classify_exception(exc)
         if client is None:
             return AttemptResult(outcome, upstream_status=response.status)
         await _fail_committed(exchange, client, caller, outcome, result)

@@ -5,16 +5,20 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import aiohttp
 import orjson
 import pytest
-from aiohttp.client_reqrep import ConnectionKey, RequestInfo
 from hypothesis import given
 from hypothesis import strategies as st
 from multidict import CIMultiDict, CIMultiDictProxy
-from yarl import URL
 
 from sidecar.dialects import Dialect
+from sidecar.http1 import (
+    UpstreamConnectError,
+    UpstreamConnectTimeout,
+    UpstreamDisconnected,
+    UpstreamProtocolError,
+    UpstreamReadTimeout,
+)
 from sidecar.resilience.classify import (
     DEFAULT_FALLBACK_STATUSES,
     Outcome,
@@ -519,33 +523,18 @@ def test_never_raises_and_keeps_the_breaker_rules(dialect: Dialect, status: int,
 # -- exceptions and timeouts ----------------------------------------------------------------------------
 
 
-def _request_info() -> RequestInfo:
-    url = URL("https://api.openai.com/v1/chat/completions")
-    return RequestInfo(url, "POST", CIMultiDictProxy(CIMultiDict()), url)
-
-
-def _connection_key() -> ConnectionKey:
-    fields: dict[str, Any] = dict.fromkeys(ConnectionKey._fields)
-    fields |= {"host": "api.openai.com", "port": 443, "is_ssl": True, "ssl": True}
-    return ConnectionKey(**fields)
-
-
 @pytest.mark.parametrize(
     ("exc", "error_type"),
     [
-        (
-            aiohttp.ClientConnectorError(_connection_key(), ConnectionRefusedError(111, "refused")),
-            "connect_error",
-        ),
+        (UpstreamConnectError(111, "cannot connect to api.openai.com:443: refused"), "connect_error"),
         (ConnectionRefusedError(111, "refused"), "connect_error"),
-        (aiohttp.ServerDisconnectedError(), "reset"),
-        (aiohttp.ClientPayloadError("Response payload is not completed"), "reset"),
+        (UpstreamDisconnected("the upstream closed the connection before the response body ended"), "reset"),
         (ConnectionResetError(104, "Connection reset by peer"), "reset"),
-        (aiohttp.ClientOSError(32, "Broken pipe"), "reset"),
-        (aiohttp.ConnectionTimeoutError("Connection timeout to host"), "timeout_connect"),
-        (aiohttp.SocketTimeoutError("Timeout on reading data from socket"), "timeout_idle"),
+        (BrokenPipeError(32, "Broken pipe"), "reset"),
+        (UpstreamConnectTimeout("connecting to api.openai.com:443 took longer than 5 s"), "timeout_connect"),
+        (UpstreamReadTimeout("the upstream sent nothing for 30 s"), "timeout_idle"),
         (TimeoutError(), "timeout_total"),
-        (aiohttp.ContentTypeError(_request_info(), (), status=200, message="not json"), "malformed_response"),
+        (UpstreamProtocolError("the upstream sent an invalid status line"), "malformed_response"),
         (orjson.JSONDecodeError("bad", "{", 0), "malformed_response"),
         (UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"), "malformed_response"),
     ],
@@ -561,25 +550,11 @@ def test_network_exceptions_fall_back_and_count(exc: BaseException, error_type: 
     assert outcome.status is None
 
 
-def test_exception_without_request_info_does_not_break_classification() -> None:
-    """An aiohttp exception whose __str__ raises still classifies (detail falls back to the class name)."""
-    outcome = classify_exception(aiohttp.ContentTypeError(None, (), status=200))  # type: ignore[arg-type]
-    assert (outcome.error_type, outcome.detail) == ("malformed_response", "ContentTypeError")
-
-
 @pytest.mark.parametrize("phase", ["connect", "first_byte", "idle", "total"])
 def test_timeout_phase_names_the_error_type(phase: Any) -> None:
     """A bare TimeoutError takes the phase the caller knows, as classify_timeout does."""
     assert classify_exception(TimeoutError(), timeout_phase=phase).error_type == f"timeout_{phase}"
     assert classify_timeout(phase) == Outcome(OutcomeKind.FALLBACK, None, f"timeout_{phase}", None, True)
-
-
-def test_client_response_error_is_classified_by_status() -> None:
-    """A ClientResponseError (raise_for_status) is classified like its status and headers."""
-    headers = CIMultiDictProxy(CIMultiDict({"Retry-After": "4"}))
-    exc = aiohttp.ClientResponseError(_request_info(), (), status=429, headers=headers)
-    outcome = classify_exception(exc)
-    assert (outcome.kind, outcome.retry_after_s) == (OutcomeKind.RETRY_SAME, 4.0)
 
 
 def test_cancel_is_fail_fast_and_not_a_failure() -> None:

@@ -1,0 +1,492 @@
+"""The upstream HTTP/1.1 client: kept-alive connections per origin, one request at a time on each.
+
+Why not aiohttp's ``ClientSession``: it costs about as much CPU per request as the rest of the sidecar
+together (measured in docs/benchmarks.md). The sidecar needs one narrow thing, ``POST`` a body and read
+the answer, whole or as it arrives, so this client does only that, on ``asyncio.Protocol``:
+
+    client.post(url, headers, body, connect_s=, idle_s=) -> UpstreamResponse   (returns at the head)
+    await response.read()      the whole body (content coding removed)
+    await response.readany()   the next bytes of the body as they arrive; b"" at the end
+    response.close()           done with it: a finished response's connection is already back in
+                               the pool; an unfinished one's connection is aborted (the upstream stops)
+
+Connections: at most ``max_connections`` open in total (requests beyond wait for one to free up; an
+idle connection of another origin is closed to make room); idle ones are reused newest first and
+dropped after ``keepalive_s`` of idleness; a connection is reused only after a complete response that
+allows it (see ``parser``). Timeouts: ``connect_s`` bounds opening a connection, ``idle_s`` bounds every
+wait for bytes (head and body); the caller bounds the whole call (first byte, total) around it.
+Failures raise the types in ``errors``. TLS uses the system's default verification (``SSL_CERT_FILE``
+and ``SSL_CERT_DIR`` are honoured by OpenSSL). Streams are flow-controlled: reading from the upstream
+pauses while more than ``_HIGH_WATER`` bytes wait for the caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import zlib
+from collections import deque
+from collections.abc import Mapping
+from typing import NamedTuple, cast
+from urllib.parse import urlsplit
+
+from multidict import CIMultiDict
+
+from .errors import (
+    UpstreamConnectError,
+    UpstreamConnectTimeout,
+    UpstreamDisconnected,
+    UpstreamProtocolError,
+    UpstreamReadTimeout,
+)
+from .parser import ResponseParser
+
+_HIGH_WATER = 1024 * 1024
+_WRITELINES_OVER = 64 * 1024
+_MAX_CACHED_URLS = 4096
+
+
+class Origin(NamedTuple):
+    scheme: str
+    host: str
+    port: int
+    host_header: str
+
+
+class UpstreamResponse:
+    """One response: status and headers at once, the body on demand."""
+
+    __slots__ = (
+        "_buffered",
+        "_conn",
+        "_decoder",
+        "_error",
+        "_idle_s",
+        "_loop",
+        "_parser",
+        "_reading_all",
+        "_waiter",
+        "headers",
+        "reason",
+        "status",
+    )
+
+    def __init__(self, conn: _Connection, parser: ResponseParser, idle_s: float | None) -> None:
+        self._conn: _Connection | None = conn
+        self._parser = parser
+        self._idle_s = idle_s
+        self._loop = conn.loop
+        self._waiter: asyncio.Future[None] | None = None
+        self._error: BaseException | None = None
+        self._decoder: zlib._Decompress | None = None
+        self._buffered = 0
+        self._reading_all = False
+        self.status = 0
+        self.reason = ""
+        self.headers: CIMultiDict[str] = CIMultiDict()
+
+    async def read(self) -> bytes:
+        """The whole body, once it has arrived."""
+        self._reading_all = True
+        parser = self._parser
+        if self._conn is not None and self._conn.paused:
+            self._conn.resume()
+        while not parser.done:
+            if self._error is not None:
+                raise self._error
+            await self._wait()
+        parts = parser.body
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
+        parts.clear()
+        self._buffered = 0
+        if self._decoder is not None:
+            data = self._decode(data, final=True)
+        return data
+
+    async def readany(self) -> bytes:
+        """The body's next bytes as soon as there are any; ``b""`` once it has ended."""
+        parser = self._parser
+        while True:
+            parts = parser.body
+            if parts:
+                data = parts[0] if len(parts) == 1 else b"".join(parts)
+                parts.clear()
+                self._buffered = 0
+                conn = self._conn
+                if conn is not None and conn.paused:
+                    conn.resume()
+                if self._decoder is not None:
+                    data = self._decode(data, final=parser.done)
+                    if not data and not parser.done:
+                        continue
+                return data
+            if parser.done:
+                if self._decoder is not None:
+                    tail = self._decode(b"", final=True)
+                    self._decoder = None
+                    return tail
+                return b""
+            if self._error is not None:
+                raise self._error
+            await self._wait()
+
+    def close(self) -> None:
+        """Release the response: an unfinished one aborts its connection."""
+        conn = self._conn
+        if conn is not None:
+            self._conn = None
+            conn.abort()
+
+    @property
+    def complete(self) -> bool:
+        return self._parser.done
+
+    # -- called by the connection ---------------------------------------------------------------
+
+    def _start(self, decoder: zlib._Decompress | None) -> None:
+        head = self._parser.head
+        assert head is not None
+        self.status = head.status
+        self.reason = head.reason
+        self.headers = head.headers
+        self._decoder = decoder
+
+    def _data(self, size: int) -> None:
+        self._buffered += size
+        if self._buffered > _HIGH_WATER and not self._reading_all and self._conn is not None:
+            self._conn.pause()
+        self._wake()
+
+    def _ended(self) -> None:
+        self._conn = None
+        self._wake()
+
+    def _fail(self, error: BaseException) -> None:
+        self._conn = None
+        if self._error is None:
+            self._error = error
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(error)
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def _wait(self) -> None:
+        waiter = self._loop.create_future()
+        self._waiter = waiter
+        timer = None
+        if self._idle_s is not None:
+            timer = self._loop.call_later(self._idle_s, self._idle_expired, waiter)
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+            if timer is not None:
+                timer.cancel()
+
+    def _idle_expired(self, waiter: asyncio.Future[None]) -> None:
+        if not waiter.done():
+            waiter.set_exception(UpstreamReadTimeout(f"the upstream sent nothing for {self._idle_s:g} s"))
+
+    def _decode(self, data: bytes, *, final: bool) -> bytes:
+        decoder = self._decoder
+        assert decoder is not None
+        try:
+            out = decoder.decompress(data)
+            if final:
+                out += decoder.flush()
+        except zlib.error as exc:
+            raise UpstreamProtocolError(f"the upstream's compressed body is corrupt: {exc}") from None
+        return out
+
+
+class _Connection(asyncio.Protocol):
+    """One TCP (or TLS) connection to one origin."""
+
+    def __init__(self, client: UpstreamClient, origin: Origin, loop: asyncio.AbstractEventLoop) -> None:
+        self.client = client
+        self.origin = origin
+        self.loop = loop
+        self.transport: asyncio.Transport | None = None
+        self.response: UpstreamResponse | None = None
+        self.counted = False  # holds one of the client's connection slots
+        self.closed = False
+        self.paused = False
+        self.idle_since = 0.0
+
+    # -- asyncio.Protocol -----------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
+
+    def data_received(self, data: bytes) -> None:
+        response = self.response
+        if response is None:  # bytes on an idle connection (a late 408, garbage): never reuse it
+            self.abort()
+            return
+        parser = response._parser
+        had_head = parser.head is not None
+        try:
+            parser.feed(data)
+            if not had_head and parser.head is not None:
+                response._start(_decoder_for(parser.head.headers.get("content-encoding")))
+        except UpstreamProtocolError as exc:
+            self.response = None
+            response._fail(exc)
+            self.abort()
+            return
+        if parser.done:
+            self.response = None
+            response._ended()
+            transport = self.transport
+            if parser.keep_alive and transport is not None and not transport.get_write_buffer_size():
+                self.client._release(self)
+            else:
+                self.abort()
+        elif parser.head is not None:
+            response._data(len(data))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.client._forget(self)
+        response = self.response
+        if response is None:
+            return
+        self.response = None
+        parser = response._parser
+        try:
+            parser.feed_eof()
+        except UpstreamProtocolError as error:
+            detail = f"{error}" + (f" ({exc})" if exc is not None else "")
+            response._fail(UpstreamDisconnected(detail))
+            return
+        response._ended()
+
+    # -- flow control and closing ------------------------------------------------------------------
+
+    def pause(self) -> None:
+        if not self.paused and self.transport is not None and not self.closed:
+            self.paused = True
+            self.transport.pause_reading()
+
+    def resume(self) -> None:
+        if self.paused and self.transport is not None and not self.closed:
+            self.paused = False
+            self.transport.resume_reading()
+
+    def abort(self) -> None:
+        """Close now, whatever is in flight; the slot is freed at once."""
+        self.response = None
+        self.client._forget(self)
+        if self.transport is not None and not self.closed:
+            self.closed = True
+            self.transport.abort()
+
+    def send(self, response: UpstreamResponse, data: bytes, body: bytes) -> None:
+        transport = self.transport
+        if transport is None or self.closed or transport.is_closing():
+            raise UpstreamDisconnected("the connection to the upstream closed before the request was sent")
+        self.response = response
+        try:
+            if len(body) > _WRITELINES_OVER:
+                transport.writelines((data, body))
+            else:
+                transport.write(data + body)
+        except RuntimeError as exc:  # the transport closed under us
+            self.response = None
+            raise UpstreamDisconnected(f"the connection to the upstream closed while sending: {exc}") from None
+
+
+def _decoder_for(coding: str | None) -> zlib._Decompress | None:
+    if coding is None:
+        return None
+    name = coding.strip().lower()
+    if name in ("", "identity"):
+        return None
+    if name in ("gzip", "x-gzip"):
+        return zlib.decompressobj(wbits=31)
+    if name == "deflate":
+        return zlib.decompressobj(wbits=47)  # zlib-wrapped (or gzip) deflate, as servers send it
+    raise UpstreamProtocolError(f"the upstream sent a body in an unsupported content-encoding {coding[:40]!r}")
+
+
+class UpstreamClient:
+    """The process's one upstream client (see the module docstring)."""
+
+    def __init__(self, *, max_connections: int = 1024, keepalive_s: float = 15.0) -> None:
+        self._max = max_connections
+        self._keepalive_s = keepalive_s
+        self._idle: dict[Origin, list[_Connection]] = {}
+        self._open = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._urls: dict[str, tuple[Origin, str]] = {}
+        self._ssl: ssl.SSLContext | None = None
+        self._closed = False
+
+    @property
+    def open_connections(self) -> int:
+        return self._open
+
+    def idle_connections(self) -> int:
+        return sum(len(conns) for conns in self._idle.values())
+
+    async def post(
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        connect_s: float | None = None,
+        idle_s: float | None = None,
+        accept_encoding: str = "gzip, deflate",
+    ) -> UpstreamResponse:
+        """Send ``body`` to ``url``; returns once the response's head has arrived."""
+        origin, target = self._split(url)
+        lines = [f"POST {target} HTTP/1.1\r\nhost: {origin.host_header}\r\n"]
+        for name, value in headers.items():
+            lines.append(f"{name}: {value}\r\n")
+        lines.append(f"accept-encoding: {accept_encoding}\r\ncontent-length: {len(body)}\r\n\r\n")
+        head = "".join(lines)
+        if head.count("\n") != len(lines) + 3 or head.count("\r") != len(lines) + 3:
+            raise ValueError("a header name or value contains a line break")
+        data = head.encode("utf-8", "surrogateescape")
+        conn = await self._acquire(origin, connect_s)
+        parser = ResponseParser()
+        response = UpstreamResponse(conn, parser, idle_s)
+        try:
+            conn.send(response, data, body)
+            while parser.head is None:
+                if response._error is not None:
+                    raise response._error
+                await response._wait()
+        except BaseException:
+            response.close()
+            raise
+        return response
+
+    async def close(self) -> None:
+        """Close every idle connection; connections in use close when their responses end."""
+        self._closed = True
+        for conns in list(self._idle.values()):
+            for conn in list(conns):
+                conn.abort()
+        self._idle.clear()
+
+    # -- the pool ----------------------------------------------------------------------------------
+
+    def _split(self, url: str) -> tuple[Origin, str]:
+        cached = self._urls.get(url)
+        if cached is not None:
+            return cached
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) URL: {url!r}")
+        default = 443 if parts.scheme == "https" else 80
+        port = parts.port or default
+        host_header = parts.netloc.rpartition("@")[2]
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        result = (Origin(parts.scheme, parts.hostname, port, host_header), target)
+        if len(self._urls) >= _MAX_CACHED_URLS:
+            self._urls.clear()
+        self._urls[url] = result
+        return result
+
+    async def _acquire(self, origin: Origin, connect_s: float | None) -> _Connection:
+        loop = asyncio.get_running_loop()
+        while True:
+            if self._closed:
+                raise UpstreamConnectError("the upstream client is closed")
+            idle = self._idle.get(origin)
+            if idle:
+                now = loop.time()
+                while idle:
+                    conn = idle.pop()
+                    transport = conn.transport
+                    stale = now - conn.idle_since > self._keepalive_s
+                    if conn.closed or transport is None or transport.is_closing() or stale:
+                        conn.abort()
+                    else:
+                        return conn
+            if self._open < self._max:
+                return await self._connect(origin, connect_s, loop)
+            if self._evict_one_idle():
+                continue
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except BaseException:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake_one()  # woken, but this call will not use the slot: pass it on
+                elif waiter in self._waiters:
+                    self._waiters.remove(waiter)
+                raise
+
+    async def _connect(self, origin: Origin, connect_s: float | None, loop: asyncio.AbstractEventLoop) -> _Connection:
+        conn = _Connection(self, origin, loop)
+        conn.counted = True
+        self._open += 1
+        ssl_context = self._ssl_context() if origin.scheme == "https" else None
+        try:
+            async with asyncio.timeout(connect_s):
+                await loop.create_connection(
+                    lambda: conn,
+                    origin.host,
+                    origin.port,
+                    ssl=ssl_context,
+                    server_hostname=origin.host if ssl_context is not None else None,
+                )
+        except TimeoutError:
+            self._forget(conn)
+            raise UpstreamConnectTimeout(
+                f"connecting to {origin.host}:{origin.port} took longer than {connect_s:g} s"
+            ) from None
+        except OSError as exc:
+            self._forget(conn)
+            detail = exc.strerror or str(exc) or type(exc).__name__
+            raise UpstreamConnectError(exc.errno, f"cannot connect to {origin.host}:{origin.port}: {detail}") from None
+        except BaseException:
+            self._forget(conn)
+            raise
+        return conn
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        if self._ssl is None:  # loading the CA bundle takes milliseconds: only when TLS is first used
+            self._ssl = ssl.create_default_context()
+        return self._ssl
+
+    def _release(self, conn: _Connection) -> None:
+        """A connection finished a response cleanly: park it for reuse."""
+        if self._closed or conn.closed:
+            conn.abort()
+            return
+        conn.idle_since = conn.loop.time()
+        self._idle.setdefault(conn.origin, []).append(conn)
+        self._wake_one()
+
+    def _forget(self, conn: _Connection) -> None:
+        """The connection is gone (or going): free its slot, drop it from the idle list."""
+        if conn.counted:
+            conn.counted = False
+            self._open -= 1
+            idle = self._idle.get(conn.origin)
+            if idle and conn in idle:
+                idle.remove(conn)
+            self._wake_one()
+
+    def _evict_one_idle(self) -> bool:
+        for conns in self._idle.values():
+            if conns:
+                conns[0].abort()  # the oldest idle connection of some other origin
+                return True
+        return False
+
+    def _wake_one(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
