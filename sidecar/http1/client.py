@@ -101,6 +101,7 @@ class UpstreamResponse:
         self._buffered = 0
         if self._decoder is not None:
             data = self._decode(data, final=True)
+            self._decoder = None  # flushed: a zlib stream cannot be used again
         return data
 
     async def readany(self) -> bytes:
@@ -116,8 +117,11 @@ class UpstreamResponse:
                 if conn is not None and conn.paused:
                     conn.resume()
                 if self._decoder is not None:
-                    data = self._decode(data, final=parser.done)
-                    if not data and not parser.done:
+                    final = parser.done
+                    data = self._decode(data, final=final)
+                    if final:
+                        self._decoder = None  # flushed: a zlib stream cannot be used again
+                    elif not data:
                         continue
                 return data
             if parser.done:
@@ -258,6 +262,8 @@ class _Connection(asyncio.Protocol):
         self.response = None
         parser = response._parser
         try:
+            if exc is not None:  # a reset is not an end, not even of a body delimited by the close
+                raise UpstreamProtocolError("the upstream reset the connection before the response ended")
             parser.feed_eof()
         except UpstreamProtocolError as error:
             detail = f"{error}" + (f" ({exc})" if exc is not None else "")
@@ -441,9 +447,8 @@ class UpstreamClient:
                 )
         except TimeoutError:
             self._forget(conn)
-            raise UpstreamConnectTimeout(
-                f"connecting to {origin.host}:{origin.port} took longer than {connect_s:g} s"
-            ) from None
+            limit = f"took longer than {connect_s:g} s" if connect_s is not None else "timed out"
+            raise UpstreamConnectTimeout(f"connecting to {origin.host}:{origin.port} {limit}") from None
         except OSError as exc:
             self._forget(conn)
             detail = exc.strerror or str(exc) or type(exc).__name__

@@ -66,7 +66,7 @@ class ResponseParser:
             if state == _HEAD:
                 end = buf.find(b"\r\n\r\n")
                 if end < 0:
-                    if len(buf) > MAX_HEAD_BYTES:
+                    if len(buf) > MAX_HEAD_BYTES + 3:  # + the part of the CRLFCRLF that may be here already
                         raise UpstreamProtocolError("the upstream's response header block is too large")
                     self._buf = buf
                     return
@@ -91,9 +91,9 @@ class ResponseParser:
                 return
             elif state == _CHUNK_SIZE:
                 end = buf.find(b"\r\n")
+                if end > _MAX_LINE or (end < 0 and len(buf) > _MAX_LINE + 1):
+                    raise UpstreamProtocolError("the upstream sent a chunk-size line that is too long")
                 if end < 0:
-                    if len(buf) > _MAX_LINE:
-                        raise UpstreamProtocolError("the upstream sent a chunk-size line that is too long")
                     self._buf = buf
                     return
                 self._remaining = _chunk_size(buf[:end])
@@ -122,9 +122,9 @@ class ResponseParser:
                 self._state = _CHUNK_SIZE
             elif state == _TRAILERS:
                 end = buf.find(b"\r\n")
+                if end > _MAX_LINE or (end < 0 and len(buf) > _MAX_LINE + 1):
+                    raise UpstreamProtocolError("the upstream sent a trailer line that is too long")
                 if end < 0:
-                    if len(buf) > _MAX_LINE:
-                        raise UpstreamProtocolError("the upstream sent a trailer line that is too long")
                     self._buf = buf
                     return
                 buf = buf[end + 2 :]
