@@ -4,7 +4,7 @@ Why not aiohttp's ``ClientSession``: it costs about as much CPU per request as t
 together (measured in docs/benchmarks.md). The sidecar needs one narrow thing, ``POST`` a body and read
 the answer, whole or as it arrives, so this client does only that, on ``asyncio.Protocol``:
 
-    client.post(url, headers, body, connect_s=, idle_s=) -> UpstreamResponse   (returns at the head)
+    client.post(url, headers, body, connect_s=, idle_s=, deadline=) -> UpstreamResponse   (at the head)
     await response.read()      the whole body (content coding removed)
     await response.readany()   the next bytes of the body as they arrive; b"" at the end
     response.close()           done with it: a finished response's connection is already back in
@@ -14,7 +14,9 @@ Connections: at most ``max_connections`` open in total (requests beyond wait for
 idle connection of another origin is closed to make room); idle ones are reused newest first and
 dropped after ``keepalive_s`` of idleness; a connection is reused only after a complete response that
 allows it (see ``parser``). Timeouts: ``connect_s`` bounds opening a connection, ``idle_s`` bounds every
-wait for bytes (head and body); the caller bounds the whole call (first byte, total) around it.
+wait for bytes (head and body), and ``deadline`` (an absolute ``loop.time()``, settable on the response
+between reads) bounds the whole call: past it a plain ``TimeoutError`` is raised, so the caller knows
+which of its phases ran out. One timer per wait serves both the idle gap and the deadline.
 Failures raise the types in ``errors``. TLS uses the system's default verification (``SSL_CERT_FILE``
 and ``SSL_CERT_DIR`` are honoured by OpenSSL). Streams are flow-controlled: reading from the upstream
 pauses while more than ``_HIGH_WATER`` bytes wait for the caller.
@@ -66,15 +68,17 @@ class UpstreamResponse:
         "_parser",
         "_reading_all",
         "_waiter",
+        "deadline",
         "headers",
         "reason",
         "status",
     )
 
-    def __init__(self, conn: _Connection, parser: ResponseParser, idle_s: float | None) -> None:
+    def __init__(self, conn: _Connection, parser: ResponseParser, idle_s: float | None, deadline: float | None) -> None:
         self._conn: _Connection | None = conn
         self._parser = parser
         self._idle_s = idle_s
+        self.deadline = deadline  # loop.time() past which a wait raises TimeoutError; None: none
         self._loop = conn.loop
         self._waiter: asyncio.Future[None] | None = None
         self._error: BaseException | None = None
@@ -179,11 +183,17 @@ class UpstreamResponse:
             waiter.set_result(None)
 
     async def _wait(self) -> None:
-        waiter = self._loop.create_future()
+        loop = self._loop
+        waiter = loop.create_future()
         self._waiter = waiter
         timer = None
-        if self._idle_s is not None:
-            timer = self._loop.call_later(self._idle_s, self._idle_expired, waiter)
+        idle_s, deadline = self._idle_s, self.deadline
+        if idle_s is not None or deadline is not None:
+            at = loop.time() + idle_s if idle_s is not None else None
+            if deadline is not None and (at is None or deadline <= at):
+                timer = loop.call_at(deadline, self._expired, waiter, True)
+            else:
+                timer = loop.call_at(cast(float, at), self._expired, waiter, False)
         try:
             await waiter
         finally:
@@ -191,8 +201,12 @@ class UpstreamResponse:
             if timer is not None:
                 timer.cancel()
 
-    def _idle_expired(self, waiter: asyncio.Future[None]) -> None:
-        if not waiter.done():
+    def _expired(self, waiter: asyncio.Future[None], deadline: bool) -> None:
+        if waiter.done():
+            return
+        if deadline:
+            waiter.set_exception(TimeoutError("the call's deadline passed"))
+        else:
             waiter.set_exception(UpstreamReadTimeout(f"the upstream sent nothing for {self._idle_s:g} s"))
 
     def _decode(self, data: bytes, *, final: bool) -> bytes:
@@ -347,9 +361,14 @@ class UpstreamClient:
         *,
         connect_s: float | None = None,
         idle_s: float | None = None,
+        deadline: float | None = None,
         accept_encoding: str = "gzip, deflate",
     ) -> UpstreamResponse:
-        """Send ``body`` to ``url``; returns once the response's head has arrived."""
+        """Send ``body`` to ``url``; returns once the response's head has arrived.
+
+        ``deadline`` (``loop.time()``) bounds everything up to the head, waiting for a pooled
+        connection and connecting included, and stays on the response for its body unless changed.
+        """
         origin, target = self._split(url)
         lines = [f"POST {target} HTTP/1.1\r\nhost: {origin.host_header}\r\n"]
         for name, value in headers.items():
@@ -359,9 +378,12 @@ class UpstreamClient:
         if head.count("\n") != len(lines) + 3 or head.count("\r") != len(lines) + 3:
             raise ValueError("a header name or value contains a line break")
         data = head.encode("utf-8", "surrogateescape")
-        conn = await self._acquire(origin, connect_s)
+        conn = self._idle_connection(origin)
+        if conn is None:
+            async with asyncio.timeout_at(deadline):
+                conn = await self._acquire(origin, connect_s)
         parser = ResponseParser()
-        response = UpstreamResponse(conn, parser, idle_s)
+        response = UpstreamResponse(conn, parser, idle_s, deadline)
         try:
             conn.send(response, data, body)
             while parser.head is None:
@@ -400,22 +422,30 @@ class UpstreamClient:
         self._urls[url] = result
         return result
 
+    def _idle_connection(self, origin: Origin) -> _Connection | None:
+        """The newest live idle connection to ``origin`` (stale and closed ones are dropped)."""
+        idle = self._idle.get(origin)
+        if not idle or self._closed:
+            return None
+        now = idle[-1].loop.time()
+        while idle:
+            conn = idle.pop()
+            transport = conn.transport
+            stale = now - conn.idle_since > self._keepalive_s
+            if conn.closed or transport is None or transport.is_closing() or stale:
+                conn.abort()
+            else:
+                return conn
+        return None
+
     async def _acquire(self, origin: Origin, connect_s: float | None) -> _Connection:
         loop = asyncio.get_running_loop()
         while True:
             if self._closed:
                 raise UpstreamConnectError("the upstream client is closed")
-            idle = self._idle.get(origin)
-            if idle:
-                now = loop.time()
-                while idle:
-                    conn = idle.pop()
-                    transport = conn.transport
-                    stale = now - conn.idle_since > self._keepalive_s
-                    if conn.closed or transport is None or transport.is_closing() or stale:
-                        conn.abort()
-                    else:
-                        return conn
+            conn = self._idle_connection(origin)
+            if conn is not None:
+                return conn
             if self._open < self._max:
                 return await self._connect(origin, connect_s, loop)
             if self._evict_one_idle():

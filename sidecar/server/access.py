@@ -49,7 +49,7 @@ class AccessLog:
             route=route,
             served_model=served.name if served else None,
             provider=served.provider.name if served else None,
-            attempts=exchange.calls(),
+            attempts=exchange.calls,
             fallback_reason=exchange.fallback_reason,
             usage=telemetry_usage(usage),
             cost_usd=cost,
@@ -77,7 +77,7 @@ class AccessLog:
             "stream": exchange.stream,
             "bytes_in": len(exchange.raw),
             "bytes_out": exchange.bytes_out,
-            "attempts": exchange.calls(),
+            "attempts": exchange.calls,
             "policy_version": exchange.policy.version,
         }
         if exchange.fallback_reason:

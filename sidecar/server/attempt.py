@@ -174,32 +174,31 @@ class Attempt:
         started = loop.time()
         response: UpstreamResponse | None = None
         phase: TimeoutPhase = "first_byte"
-        streaming = False
         try:
-            async with asyncio.timeout(first_byte_s) as deadline:
-                response = await self._client.post(
-                    prepared.url,
-                    headers,
-                    prepared.body,
-                    connect_s=timeouts.connect_s,
-                    idle_s=timeouts.idle_s,
-                    accept_encoding="identity" if exchange.stream else "gzip, deflate",
-                )
-                phase = "total"
-                if first_byte is not None:
-                    first_byte.set()
-                streaming = exchange.stream and 200 <= response.status < 300
-                if not streaming:
-                    deadline.reschedule(started + timeouts.total_s)
-                    body = await response.read()
+            # the client's deadline bounds the wait for the head (pool, connect and first byte) ...
+            response = await self._client.post(
+                prepared.url,
+                headers,
+                prepared.body,
+                connect_s=timeouts.connect_s,
+                idle_s=timeouts.idle_s,
+                deadline=started + first_byte_s,
+                accept_encoding="identity" if exchange.stream else "gzip, deflate",
+            )
+            phase = "total"
+            if first_byte is not None:
+                first_byte.set()
+            streaming = exchange.stream and 200 <= response.status < 300
             if streaming:
                 remaining = max(0.001, timeouts.total_s - (loop.time() - started))
                 return await relay_stream(exchange, prepared, response, trace, started + first_byte_s, remaining)
+            response.deadline = started + timeouts.total_s  # ... and then the whole body
+            body = await response.read()
             return self._judge(exchange, prepared, response, body)
         except TimeoutError as exc:
             if isinstance(exc, UpstreamConnectTimeout | UpstreamReadTimeout):  # the client says which phase
                 return AttemptResult(classify_exception(exc))
-            return AttemptResult(classify_timeout(phase))
+            return AttemptResult(classify_timeout(phase))  # a deadline: the phase it ran out in
         except (OSError, UpstreamProtocolError) as exc:
             return AttemptResult(classify_exception(exc))
         finally:

@@ -62,7 +62,8 @@ class Exchange:
     stream: bool = False
     gemini_method: str = ""
     route: Route | None = None
-    attempts: list[AttemptRecord] = field(default_factory=list)
+    attempts: list[AttemptRecord] = field(default_factory=list)  # append only through record()
+    calls: int = 0  # how many of the attempts made a network call
     served: Target | None = None
     fallback_reason: str | None = None
     usage: Usage | None = None
@@ -71,10 +72,16 @@ class Exchange:
     dropped: tuple[str, ...] = ()  # parameters dropped in translation (unsupported_params: drop)
     committed: bool = False  # a stream's first bytes went to the caller; nothing may replace them
     on_commit: Callable[[], None] | None = None  # set while hedged calls race
+    params: RequestParams | None = None  # see request_params()
 
     def request_params(self) -> RequestParams:
-        """Sampling parameters of the request (for span attributes; computed only when traced)."""
-        return extract_request_params(self.endpoint.dialect, self.body or {})
+        """Sampling parameters of the request (for span attributes; computed once, only when traced)."""
+        if self.params is None:
+            self.params = extract_request_params(self.endpoint.dialect, self.body or {})
+        return self.params
 
-    def calls(self) -> int:
-        return sum(1 for a in self.attempts if a.called)
+    def record(self, attempt: AttemptRecord) -> None:
+        """Add one attempt (a call, or a target skipped without one) to the request's record."""
+        self.attempts.append(attempt)
+        if attempt.called:
+            self.calls += 1

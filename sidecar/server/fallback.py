@@ -130,7 +130,7 @@ class Executor:
                 exchange.trace.fallback(from_target=target.key, reason=exchange.fallback_reason)
             if time.monotonic() >= deadline:
                 break
-        if not exchange.calls():
+        if not exchange.calls:
             panic = self._panic_calls(exchange, chain, settings, deadline, untranslatable)
             async with aclosing(panic):
                 async for used, result in panic:
@@ -139,7 +139,7 @@ class Executor:
                     last = (used.target, result)
                     if result.outcome.kind is OutcomeKind.FAIL_FAST:
                         return self._fail_fast(exchange, used.prepared, result)
-        if untranslatable and not exchange.calls():
+        if untranslatable and not exchange.calls:
             raise RequestFailed(
                 400,
                 "no target of the route can take this request: " + "; ".join(untranslatable),
@@ -227,7 +227,7 @@ class Executor:
             request_model=target.upstream_model,
             server_address=target.provider.host,
             server_port=target.provider.port,
-            resend_count=exchange.calls(),
+            resend_count=exchange.calls,
             breaker_state=str(state.breaker.state),
             request_params=exchange.request_params() if trace_recording(exchange) else None,
         )
@@ -247,7 +247,7 @@ class Executor:
             if permit is not None:
                 permit.release()  # cancelled (client gone, or a hedge lost) or a bug: not the target's fault
             trace.finish(status=None, error_type="cancelled")
-            exchange.attempts.append(
+            exchange.record(
                 AttemptRecord(target.name, target.provider.name, "cancelled", None, (time.monotonic() - started) * 1000)
             )
             raise
@@ -271,7 +271,7 @@ class Executor:
             finish_reasons=result.finish_reasons,
             usage=telemetry_usage(result.usage),
         )
-        exchange.attempts.append(
+        exchange.record(
             AttemptRecord(
                 target.name,
                 target.provider.name,
@@ -353,13 +353,13 @@ class Executor:
         exchange.dropped = used.prepared.dropped
         if not result.response.prepared:
             result.response.headers.update(exchange_headers(exchange, used.prepared))
-            result.response.headers["x-sidecar-attempts"] = str(exchange.calls())
+            result.response.headers["x-sidecar-attempts"] = str(exchange.calls)
         return result.response
 
     def _fail_fast(self, exchange: Exchange, prepared: Prepared, result: AttemptResult) -> web.Response:
         response = error_passthrough(exchange, prepared.wire, result)
         response.headers.update(exchange_headers(exchange, prepared))
-        response.headers["x-sidecar-attempts"] = str(exchange.calls())
+        response.headers["x-sidecar-attempts"] = str(exchange.calls)
         return response
 
     def _retry_delay(
@@ -371,7 +371,7 @@ class Executor:
         return backoff.delay(attempt_no - 1)
 
     def _skip(self, exchange: Exchange, target: Target, reason: str) -> None:
-        exchange.attempts.append(AttemptRecord(target.name, target.provider.name, reason, None, 0.0, called=False))
+        exchange.record(AttemptRecord(target.name, target.provider.name, reason, None, 0.0, called=False))
         exchange.trace.skipped(target=target.key, reason=reason)
         exchange.fallback_reason = exchange.fallback_reason or reason
 

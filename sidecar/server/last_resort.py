@@ -35,7 +35,7 @@ async def answer_last_resort(exchange: Exchange, last: tuple[Target, AttemptResu
     spec = exchange.route.settings.resilience.last_resort
     assert spec is not None
     base_headers = {
-        "x-sidecar-attempts": str(exchange.calls()),
+        "x-sidecar-attempts": str(exchange.calls),
         "x-sidecar-policy-version": exchange.policy.version,
         "x-sidecar-route": exchange.route.name,
         "x-sidecar-request-id": exchange.request_id,

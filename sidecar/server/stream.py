@@ -17,7 +17,6 @@ Same-dialect streams forward the upstream's event bytes; cross-dialect streams g
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -114,7 +113,8 @@ async def relay_stream(
     client: web.StreamResponse | None = None
     result = AttemptResult(Outcome.success(), upstream_status=response.status)
     ended = False
-    deadline = time.monotonic() + total_s
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + total_s  # loop time, like ``first_content_by``
 
     async def commit() -> web.StreamResponse:
         if exchange.committed:
@@ -133,12 +133,11 @@ async def relay_stream(
 
     try:
         while not ended:
-            now = time.monotonic()
-            limit = (first_content_by if client is None else deadline) - now
-            if limit <= 0:
+            until = deadline if client is not None else min(first_content_by, deadline)
+            if until <= loop.time():
                 raise TimeoutError
-            async with asyncio.timeout(min(limit, deadline - now)):
-                chunk = await response.readany()
+            response.deadline = until  # the client's one timer per wait: this or the idle gap
+            chunk = await response.readany()
             if not chunk:
                 break
             out: list[bytes] = []
@@ -268,7 +267,7 @@ def exchange_headers(exchange: Exchange, prepared: Prepared) -> dict[str, str]:
         "x-sidecar-upstream-model": target.upstream_model,
         "x-sidecar-provider": target.provider.name,
         "x-sidecar-route": exchange.route.name if exchange.route else "",
-        "x-sidecar-attempts": str(exchange.calls() + 1),
+        "x-sidecar-attempts": str(exchange.calls + 1),
         "x-sidecar-policy-version": exchange.policy.version,
     }
     if exchange.fallback_reason:

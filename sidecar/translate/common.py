@@ -35,7 +35,7 @@ from __future__ import annotations
 import enum
 import secrets
 from dataclasses import dataclass
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, Literal, NamedTuple, NotRequired, TypedDict
 
 import orjson
 
@@ -125,9 +125,11 @@ class Usage:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class RequestParams:
-    """The generation parameters of a request, for GenAI span attributes (``gen_ai.request.*``)."""
+class RequestParams(NamedTuple):
+    """The generation parameters of a request, for GenAI span attributes (``gen_ai.request.*``).
+
+    A named tuple, not a frozen dataclass: built for every traced request, it costs a fifth as much.
+    """
 
     model: str | None = None
     max_tokens: int | None = None

@@ -58,15 +58,19 @@ def extract_stream_usage(dialect: Dialect, event: SSEEvent) -> Usage | None:
         return None
 
 
+# Bodies come from orjson, so exact type checks suffice (and exclude bool, a subclass of int).
 def _num(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    kind = type(value)
+    return float(value) if kind is float or kind is int else None
 
 
 def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    return value if type(value) is int else None
 
 
 def _stops(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
     if isinstance(value, str):
         return (value,)
     if isinstance(value, list):

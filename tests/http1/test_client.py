@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import errno
 import gzip
@@ -12,6 +13,7 @@ import ssl
 import time
 import zlib
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,7 @@ from sidecar.http1 import (
     UpstreamResponse,
 )
 
-from .conftest import ClientFactory, ServerConn, UpstreamFactory, chunked, response, serve_forever
+from .conftest import ClientFactory, RawUpstream, ServerConn, UpstreamFactory, chunked, response, serve_forever
 
 BODY = b'{"model": "m"}'
 
@@ -352,14 +354,27 @@ def gated(gate: asyncio.Event) -> Callable[[ServerConn], Awaitable[None]]:
     return handler
 
 
-async def test_max_connections_makes_a_post_wait_for_a_free_connection(
-    upstream: UpstreamFactory, make_client: ClientFactory
-) -> None:
-    """With max_connections=1 a second concurrent post waits until the first response ends, then reuses it."""
+@dataclass
+class OneSlotBusy:
+    """A client with max_connections=1 whose one connection holds an unfinished response until ``gate``."""
+
+    client: UpstreamClient
+    up: RawUpstream
+    first: UpstreamResponse
+    gate: asyncio.Event
+
+
+@pytest.fixture
+async def one_slot_busy(upstream: UpstreamFactory, make_client: ClientFactory) -> OneSlotBusy:
     client = make_client(max_connections=1)
     gate = asyncio.Event()
     up = await upstream(gated(gate))
-    first = await client.post(up.url, {}, BODY)
+    return OneSlotBusy(client, up, await client.post(up.url, {}, BODY), gate)
+
+
+async def test_max_connections_makes_a_post_wait_for_a_free_connection(one_slot_busy: OneSlotBusy) -> None:
+    """With max_connections=1 a second concurrent post waits until the first response ends, then reuses it."""
+    client, up, first, gate = one_slot_busy.client, one_slot_busy.up, one_slot_busy.first, one_slot_busy.gate
     second = asyncio.create_task(client.post(up.url, {}, BODY))
     await asyncio.sleep(0.05)
     assert not second.done()
@@ -496,14 +511,16 @@ async def test_kernel_connect_timeout_without_connect_s(
     assert client.open_connections == 0
 
 
+async def answer_nothing(conn: ServerConn) -> None:
+    """Read the request, then send nothing until the client closes."""
+    await conn.read_request()
+    await conn.wait_closed_by_client()
+
+
 async def test_idle_timeout_waiting_for_the_head(upstream: UpstreamFactory, client: UpstreamClient) -> None:
     """No byte within idle_s after the request raises UpstreamReadTimeout from post and closes the connection."""
 
-    async def handler(conn: ServerConn) -> None:
-        await conn.read_request()
-        await conn.wait_closed_by_client()
-
-    up = await upstream(handler)
+    up = await upstream(answer_nothing)
     started = time.monotonic()
     with pytest.raises(UpstreamReadTimeout):
         await client.post(up.url, {}, BODY, idle_s=0.1)
@@ -542,6 +559,74 @@ async def test_idle_timer_restarts_with_each_arrival(upstream: UpstreamFactory, 
     up = await upstream(handler)
     resp = await client.post(up.url, {}, BODY, idle_s=0.1)
     assert await resp.read() == b"slow!"
+
+
+async def test_deadline_before_the_head_raises_a_plain_timeout(
+    upstream: UpstreamFactory, client: UpstreamClient
+) -> None:
+    """A deadline sooner than the idle gap raises TimeoutError (not UpstreamReadTimeout) and closes the connection."""
+
+    up = await upstream(answer_nothing)
+    loop = asyncio.get_running_loop()
+    started = time.monotonic()
+    with pytest.raises(TimeoutError) as caught:
+        await client.post(up.url, {}, BODY, idle_s=5, deadline=loop.time() + 0.1)
+    assert type(caught.value) is TimeoutError
+    assert 0.05 < time.monotonic() - started < 0.5
+    assert client.open_connections == 0
+    await ended(up.conns[0])
+
+
+async def test_idle_gap_sooner_than_the_deadline_raises_read_timeout(
+    upstream: UpstreamFactory, client: UpstreamClient
+) -> None:
+    """With both set, whichever comes first fires: an idle gap shorter than the deadline is UpstreamReadTimeout."""
+
+    up = await upstream(answer_nothing)
+    loop = asyncio.get_running_loop()
+    with pytest.raises(UpstreamReadTimeout):
+        await client.post(up.url, {}, BODY, idle_s=0.1, deadline=loop.time() + 5)
+
+
+@pytest.mark.parametrize("method", ["read", "readany"])
+async def test_deadline_set_on_the_response_bounds_the_body(
+    upstream: UpstreamFactory, client: UpstreamClient, method: str
+) -> None:
+    """A body that keeps trickling within the idle gap still ends at the response's deadline."""
+
+    async def handler(conn: ServerConn) -> None:
+        await conn.read_request()
+        await conn.send(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n")
+        with contextlib.suppress(ConnectionError):
+            for _ in range(1000):
+                await asyncio.sleep(0.02)
+                await conn.send(b"x")
+        await conn.wait_closed_by_client()
+
+    up = await upstream(handler)
+    loop = asyncio.get_running_loop()
+    resp = await client.post(up.url, {}, BODY, idle_s=0.1)
+    resp.deadline = loop.time() + 0.2
+    started = time.monotonic()
+    with pytest.raises(TimeoutError) as caught:
+        while await getattr(resp, method)():
+            pass
+    assert type(caught.value) is TimeoutError
+    assert time.monotonic() - started < 0.6
+    resp.close()
+
+
+async def test_deadline_bounds_the_wait_for_a_pooled_connection(one_slot_busy: OneSlotBusy) -> None:
+    """A post waiting for a free connection at max_connections gives up at its deadline and leaves no waiter."""
+    client, up, first, gate = one_slot_busy.client, one_slot_busy.up, one_slot_busy.first, one_slot_busy.gate
+    loop = asyncio.get_running_loop()
+    with pytest.raises(TimeoutError):
+        await client.post(up.url, {}, BODY, deadline=loop.time() + 0.1)
+    gate.set()
+    assert await first.read() == b"abcd"
+    again = await asyncio.wait_for(client.post(up.url, {}, BODY), 1)
+    assert await again.read() == b"abcd"
+    assert up.accepted == 1
 
 
 @pytest.mark.parametrize(
