@@ -4,8 +4,10 @@ Upstream: nginx serving a fixed 400-byte chat.completion body to any POST (and a
 Load: wrk (one thread) with a 330-byte OpenAI chat request. Measured per target: req/s at 32
 connections, p50/p99 at 1 connection; for the sidecar also startup time (spawn -> /readyz 200) and
 peak RSS (VmHWM) after the load; for streams, time to first byte direct vs through the sidecar.
+All targets run side by side and are measured in interleaved rounds (the median is reported), so
+noise from the shared machine falls on every target alike.
 
-    python bench/proxy_bench.py [--seconds 6] [--variants plain,tracing] [--out bench/results/x.md]
+    python bench/proxy_bench.py [--seconds 5] [--rounds 3] [--variants sidecar,sidecar-tracing] [--out FILE]
 
 Needs `apt-get install nginx-light wrk`. Results are comparable only within one run (the machine is
 shared): read the ratios.
@@ -25,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -251,9 +254,23 @@ VARIANTS = {
 }
 
 
+@dataclass
+class Target:
+    name: str
+    url: str
+    note: str = ""
+    proc: subprocess.Popen[bytes] | None = None
+    at32: list[dict[str, float]] = field(default_factory=list)
+    at1: list[dict[str, float]] = field(default_factory=list)
+
+    def median(self, runs: str, key: str) -> float:
+        return statistics.median(run[key] for run in getattr(self, runs))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=int, default=6)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds over all targets (median kept)")
     parser.add_argument("--variants", default="sidecar")
     parser.add_argument("--ttfb-requests", type=int, default=200)
     parser.add_argument("--out", type=Path)
@@ -269,83 +286,79 @@ def main() -> int:
         'wrk.headers["Authorization"] = "Bearer sk-bench"\n'
     )
     upstream_port = free_port()
-    nginx = start_nginx(workdir, upstream_port)
-    procs: list[subprocess.Popen[bytes]] = [nginx]
-    rows: list[tuple[str, dict[str, float], dict[str, float], str]] = []
+    procs: list[subprocess.Popen[bytes]] = [start_nginx(workdir, upstream_port)]
     extra: list[str] = []
     try:
         time.sleep(0.3)
-        direct = f"http://127.0.0.1:{upstream_port}/v1/chat/completions"
-        rows.append(
-            (
-                "direct (nginx)",
-                wrk(direct, 32, args.seconds, script),
-                wrk(direct, 1, args.seconds, script),
-                "",
-            )
-        )
+        targets = [Target("direct (nginx)", f"http://127.0.0.1:{upstream_port}/v1/chat/completions")]
         minimal_port = free_port()
         minimal = start_minimal(upstream_port, minimal_port)
         procs.append(minimal)
-        url = f"http://127.0.0.1:{minimal_port}/v1/chat/completions"
-        rows.append(
-            (
-                "minimal aiohttp proxy",
-                wrk(url, 32, args.seconds, script),
-                wrk(url, 1, args.seconds, script),
-                f"{peak_rss_mb(minimal.pid):.0f} MB",
-            )
+        targets.append(
+            Target("minimal aiohttp proxy", f"http://127.0.0.1:{minimal_port}/v1/chat/completions", "", minimal)
         )
+        # Every target runs at once (idle ones cost nothing) and is measured round-robin, so a burst of
+        # noise from the shared machine hits all of them alike instead of one target's only run.
         for name in args.variants.split(","):
             policy_variant, env_extra = VARIANTS[name]
-            sink = None
             if "SINK" in env_extra.values():
                 sink_port = free_port()
-                sink = subprocess.Popen([sys.executable, str(ROOT / "bench/otlp_sink.py"), str(sink_port)])
-                procs.append(sink)
+                procs.append(subprocess.Popen([sys.executable, str(ROOT / "bench/otlp_sink.py"), str(sink_port)]))
                 wait_http(f"http://127.0.0.1:{sink_port}/healthz")
                 env_extra = {k: (f"http://127.0.0.1:{sink_port}" if v == "SINK" else v) for k, v in env_extra.items()}
             port = free_port()
             proc, startup = start_sidecar(sidecar_policy(workdir, upstream_port, policy_variant), port, env_extra)
             procs.append(proc)
-            url = f"http://127.0.0.1:{port}/v1/chat/completions"
-            at32 = wrk(url, 32, args.seconds, script)
-            at1 = wrk(url, 1, args.seconds, script)
-            rows.append((name, at32, at1, f"{peak_rss_mb(proc.pid):.0f} MB, start {startup:.2f} s"))
-            if name == "sidecar":
-                extra.extend(translation_overhead(workdir, port, args.seconds, args.ttfb_requests))
-                stream_direct = asyncio.run(
-                    ttfb(f"http://127.0.0.1:{upstream_port}/stream/v1/chat/completions", args.ttfb_requests)
-                )
-                body_url = f"http://127.0.0.1:{port}/v1/chat/completions"
-                stream_side = asyncio.run(ttfb(body_url, args.ttfb_requests, "stream-model"))
-                extra.append(
-                    f"Streaming time to first byte (median of {args.ttfb_requests} sequential requests): "
-                    f"direct {stream_direct:.3f} ms, through the sidecar {stream_side:.3f} ms "
-                    f"(+{stream_side - stream_direct:.3f} ms)."
-                )
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=30)
-            if sink is not None:
-                sink.terminate()
+            targets.append(Target(name, f"http://127.0.0.1:{port}/v1/chat/completions", f"start {startup:.2f} s", proc))
+        for _ in range(args.rounds):
+            for target in targets:
+                target.at32.append(wrk(target.url, 32, args.seconds, script))
+        for _ in range(args.rounds):
+            for target in targets:
+                target.at1.append(wrk(target.url, 1, args.seconds, script))
+        for target in targets:
+            if target.proc is not None:
+                rss = f"{peak_rss_mb(target.proc.pid):.0f} MB"
+                target.note = f"{rss}, {target.note}" if target.note else rss
+        sidecar = next((t for t in targets if t.name == "sidecar"), None)
+        if sidecar is not None:
+            port = int(sidecar.url.split(":")[2].split("/")[0])
+            extra.extend(translation_overhead(workdir, port, args.seconds, args.ttfb_requests))
+            stream_direct = asyncio.run(
+                ttfb(f"http://127.0.0.1:{upstream_port}/stream/v1/chat/completions", args.ttfb_requests)
+            )
+            stream_side = asyncio.run(ttfb(sidecar.url, args.ttfb_requests, "stream-model"))
+            extra.append(
+                f"Streaming time to first byte (median of {args.ttfb_requests} sequential requests): "
+                f"direct {stream_direct:.3f} ms, through the sidecar {stream_side:.3f} ms "
+                f"(+{stream_side - stream_direct:.3f} ms)."
+            )
     finally:
-        for proc in procs:
+        for proc in reversed(procs):  # sidecars before the sink they flush their last export to
             if proc.poll() is None:
-                proc.terminate()
-                proc.wait(timeout=10)
-    base32 = rows[0][1]["rps"]
-    base1 = rows[0][2]["p50"]
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=30)
+    direct, floor = targets[0], targets[1]
+    base32, base1 = direct.median("at32", "rps"), direct.median("at1", "p50")
+    floor32 = floor.median("at32", "rps")
     lines = [
-        f"Command: `python bench/proxy_bench.py --seconds {args.seconds} --variants {args.variants}` "
-        f"({time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores)",
+        f"Command: `python bench/proxy_bench.py --seconds {args.seconds} --rounds {args.rounds} "
+        f"--variants {args.variants}` ({time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores; "
+        f"medians of {args.rounds} interleaved rounds, req/s range in brackets)",
         "",
-        "| target | req/s @32 | vs direct | p50 @1 (ms) | added p50 (ms) | p99 @1 (ms) | non-2xx | memory, startup |",
-        "|---|---|---|---|---|---|---|---|",
+        "| target | req/s @32 | vs direct | vs minimal proxy | p50 @1 (ms) | added p50 (ms) | p99 @1 (ms) "
+        "| non-2xx | memory, startup |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, at32, at1, note in rows:
+    for target in targets:
+        rps = target.median("at32", "rps")
+        spread = [run["rps"] for run in target.at32]
+        p50 = target.median("at1", "p50")
+        errors = sum(int(run["errors"]) for run in target.at32 + target.at1)
         lines.append(
-            f"| {name} | {at32['rps']:,.0f} | {at32['rps'] / base32:.2f} | {at1['p50']:.3f} | "
-            f"{at1['p50'] - base1:+.3f} | {at1['p99']:.3f} | {int(at32['errors'] + at1['errors'])} | {note} |"
+            f"| {target.name} | {rps:,.0f} [{min(spread):,.0f}-{max(spread):,.0f}] | {rps / base32:.2f} | "
+            f"{rps / floor32:.2f} | {p50:.3f} | {p50 - base1:+.3f} | {target.median('at1', 'p99'):.3f} | "
+            f"{errors} | {target.note} |"
         )
     lines += ["", *extra]
     report = "\n".join(lines) + "\n"
