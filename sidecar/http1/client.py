@@ -46,6 +46,7 @@ from .parser import ResponseParser
 _HIGH_WATER = 1024 * 1024
 _WRITELINES_OVER = 64 * 1024
 _MAX_CACHED_URLS = 4096
+_GZIP_OR_ZLIB = 47  # zlib wbits: detect a gzip or a zlib header
 
 
 class Origin(NamedTuple):
@@ -61,6 +62,7 @@ class UpstreamResponse:
     __slots__ = (
         "_buffered",
         "_conn",
+        "_decoded",
         "_decoder",
         "_error",
         "_idle_s",
@@ -83,6 +85,7 @@ class UpstreamResponse:
         self._waiter: asyncio.Future[None] | None = None
         self._error: BaseException | None = None
         self._decoder: zlib._Decompress | None = None
+        self._decoded = False  # the decoder has been fed (an empty coded body is not a truncated one)
         self._buffered = 0
         self._reading_all = False
         self.status = 0
@@ -212,10 +215,18 @@ class UpstreamResponse:
     def _decode(self, data: bytes, *, final: bool) -> bytes:
         decoder = self._decoder
         assert decoder is not None
+        if data:
+            self._decoded = True
         try:
             out = decoder.decompress(data)
+            while decoder.eof and decoder.unused_data:  # gzip allows several members, one after another
+                rest = decoder.unused_data
+                decoder = self._decoder = zlib.decompressobj(wbits=_GZIP_OR_ZLIB)
+                out += decoder.decompress(rest)
             if final:
                 out += decoder.flush()
+                if self._decoded and not decoder.eof:
+                    raise UpstreamProtocolError("the upstream's compressed body ended before its compressed data")
         except zlib.error as exc:
             raise UpstreamProtocolError(f"the upstream's compressed body is corrupt: {exc}") from None
         return out
@@ -329,7 +340,7 @@ def _decoder_for(coding: str | None) -> zlib._Decompress | None:
     if name in ("gzip", "x-gzip"):
         return zlib.decompressobj(wbits=31)
     if name == "deflate":
-        return zlib.decompressobj(wbits=47)  # zlib-wrapped (or gzip) deflate, as servers send it
+        return zlib.decompressobj(wbits=_GZIP_OR_ZLIB)  # zlib-wrapped (or gzip) deflate, as servers send it
     raise UpstreamProtocolError(f"the upstream sent a body in an unsupported content-encoding {coding[:40]!r}")
 
 

@@ -868,6 +868,35 @@ async def test_corrupt_gzip_body_raises_protocol_error(upstream: UpstreamFactory
         await resp.read()
 
 
+async def test_truncated_gzip_body_raises_protocol_error(upstream: UpstreamFactory, client: UpstreamClient) -> None:
+    """A gzip body cut before its end (framing intact) makes read() raise UpstreamProtocolError, not return less."""
+    cut = gzip.compress(TEXT)[:-20]
+    up = await upstream(answering(response(cut, headers="content-encoding: gzip\r\n")))
+    resp = await client.post(up.url, {}, BODY)
+    with pytest.raises(UpstreamProtocolError, match="ended before"):
+        await resp.read()
+
+
+@pytest.mark.parametrize("method", ["read", "readany"])
+async def test_concatenated_gzip_members_are_all_decoded(
+    upstream: UpstreamFactory, client: UpstreamClient, method: str
+) -> None:
+    """A gzip body of several members (RFC 1952) decodes to all of them, not only the first."""
+    up = await upstream(
+        answering(response(gzip.compress(b"first,") + gzip.compress(b"second"), headers="content-encoding: gzip\r\n"))
+    )
+    resp = await client.post(up.url, {}, BODY)
+    body = await resp.read() if method == "read" else await read_all(resp)
+    assert body == b"first,second"
+
+
+async def test_empty_body_with_a_content_coding_is_empty(upstream: UpstreamFactory, client: UpstreamClient) -> None:
+    """An empty body labelled gzip reads as empty (nothing was cut)."""
+    up = await upstream(answering(response(b"", headers="content-encoding: gzip\r\n")))
+    resp = await client.post(up.url, {}, BODY)
+    assert await resp.read() == b""
+
+
 # -- TLS ----------------------------------------------------------------------------------------------------
 
 
