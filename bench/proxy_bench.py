@@ -175,20 +175,28 @@ def wrk(url: str, connections: int, seconds: int, script: Path) -> dict[str, flo
     }
 
 
-async def ttfb(url: str, n: int, model: str = "bench-model") -> float:
-    """Median time to first byte of a streamed chat over n sequential requests, ms."""
+async def alternating_medians(probes: dict[str, tuple[str, str, bool]], n: int) -> dict[str, float]:
+    """Median ms per probe over ``n`` rounds, each round one request of every probe in turn.
+
+    A probe is ``(url, model, first_byte)``: a streamed chat timed to its first body bytes, or to its
+    end. Alternating puts the machine's noise on every probe alike.
+    """
     import aiohttp
 
-    samples = []
-    body = {"model": model, "stream": True, "messages": [{"role": "user", "content": "x"}]}
+    samples: dict[str, list[float]] = {name: [] for name in probes}
     async with aiohttp.ClientSession() as session:
         for _ in range(n):
-            started = time.perf_counter()
-            async with session.post(url, json=body) as response:
-                await response.content.readany()
-                samples.append((time.perf_counter() - started) * 1000)
-                await response.read()
-    return statistics.median(samples)
+            for name, (url, model, first_byte) in probes.items():
+                body = {"model": model, "stream": True, "messages": [{"role": "user", "content": "x"}]}
+                started = time.perf_counter()
+                async with session.post(url, json=body) as response:
+                    if first_byte:
+                        await response.content.readany()
+                        samples[name].append((time.perf_counter() - started) * 1000)
+                    await response.read()
+                if not first_byte:
+                    samples[name].append((time.perf_counter() - started) * 1000)
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -324,12 +332,18 @@ def main() -> int:
         if sidecar is not None:
             port = int(sidecar.url.split(":")[2].split("/")[0])
             extra.extend(translation_overhead(workdir, port, args.seconds, args.ttfb_requests))
-            stream_direct = asyncio.run(
-                ttfb(f"http://127.0.0.1:{upstream_port}/stream/v1/chat/completions", args.ttfb_requests)
+            first_bytes = asyncio.run(
+                alternating_medians(
+                    {
+                        "direct": (f"http://127.0.0.1:{upstream_port}/stream/v1/chat/completions", "bench-model", True),
+                        "sidecar": (sidecar.url, "stream-model", True),
+                    },
+                    args.ttfb_requests,
+                )
             )
-            stream_side = asyncio.run(ttfb(sidecar.url, args.ttfb_requests, "stream-model"))
+            stream_direct, stream_side = first_bytes["direct"], first_bytes["sidecar"]
             extra.append(
-                f"Streaming time to first byte (median of {args.ttfb_requests} sequential requests): "
+                f"Streaming time to first byte (median of {args.ttfb_requests} requests each, alternating): "
                 f"direct {stream_direct:.3f} ms, through the sidecar {stream_side:.3f} ms "
                 f"(+{stream_side - stream_direct:.3f} ms)."
             )
@@ -381,8 +395,10 @@ def translation_overhead(workdir: Path, port: int, seconds: int, n: int) -> list
         )
         results[model] = wrk(url, 1, seconds, script)
     passthrough, translated = results["bench-model"], results["translated-model"]
-    stream_pass = asyncio.run(_stream_total(url, "stream-model", n))
-    stream_translated = asyncio.run(_stream_total(url, "translated-stream", n))
+    totals = asyncio.run(
+        alternating_medians({"pass": (url, "stream-model", False), "translated": (url, "translated-stream", False)}, n)
+    )
+    stream_pass, stream_translated = totals["pass"], totals["translated"]
     return [
         f"Translation, 2 KB chat request at 1 connection: passthrough p50 {passthrough['p50']:.3f} ms, "
         f"OpenAI caller -> Anthropic upstream p50 {translated['p50']:.3f} ms "
@@ -391,20 +407,6 @@ def translation_overhead(workdir: Path, port: int, seconds: int, n: int) -> list
         f"translated Anthropic -> OpenAI {stream_translated:.3f} ms "
         f"(+{(stream_translated - stream_pass) / 20 * 1000:.1f} us per event).",
     ]
-
-
-async def _stream_total(url: str, model: str, n: int) -> float:
-    import aiohttp
-
-    samples = []
-    body = {"model": model, "stream": True, "messages": [{"role": "user", "content": "x"}]}
-    async with aiohttp.ClientSession() as session:
-        for _ in range(n):
-            started = time.perf_counter()
-            async with session.post(url, json=body) as response:
-                await response.read()
-            samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
 
 
 if __name__ == "__main__":
