@@ -1,0 +1,123 @@
+"""CPU instructions per proxied request, counted by valgrind: a measure the shared machine cannot blur.
+
+req/s on this machine moves by +-15% from one minute to the next (other tenants). Instructions executed
+do not: each target runs under ``valgrind --tool=cachegrind --cache-sim=no`` (every thread counted) and
+serves ``--few`` and then, in a second run, ``--many`` sequential requests on one kept-alive connection
+(the same 330-byte chat request as proxy_bench.py, nginx as the fixed upstream). The difference of the
+two totals divided by the difference of the counts is the cost of one request, start-up and shutdown
+cancelled out. Repeated runs agree within about 0.1%.
+
+    python bench/instructions.py [--few 200] [--many 1200] [--variants sidecar,sidecar-single-target]
+
+Needs `apt-get install valgrind nginx-light`. Instructions are not time (a cache miss costs more than an
+add), so this complements proxy_bench.py's req/s and latency; it does not replace them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from proxy_bench import REQUEST, ROOT, VARIANTS, free_port, sidecar_policy, start_nginx, wait_http
+
+
+def count(command: list[str], port: int, ready: str, requests: int, env: dict[str, str], workdir: Path) -> int:
+    """Total instructions of ``command`` (all threads) from start to exit, having served ``requests``."""
+    log = workdir / f"valgrind-{port}-{requests}.txt"
+    with log.open("w") as stderr:
+        proc = subprocess.Popen(
+            ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null", *command],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    try:
+        wait_http(f"http://127.0.0.1:{port}{ready}", timeout=180)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        for _ in range(requests):
+            connection.request("POST", "/v1/chat/completions", REQUEST, {"Content-Type": "application/json"})
+            answer = connection.getresponse()
+            answer.read()
+            if answer.status != 200:
+                raise RuntimeError(f"{command[-1]}: HTTP {answer.status}")
+        connection.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=120)
+    match = re.search(r"I\s+refs:\s+([\d,]+)", log.read_text())
+    if match is None:
+        raise RuntimeError(f"no instruction count in {log}")
+    return int(match.group(1).replace(",", ""))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--few", type=int, default=200)
+    parser.add_argument("--many", type=int, default=1200)
+    parser.add_argument("--variants", default="sidecar,sidecar-single-target")
+    args = parser.parse_args()
+    for tool in ("nginx", "valgrind"):
+        if not shutil.which(tool):
+            print(f"{tool} not found: apt-get install nginx-light valgrind", file=sys.stderr)
+            return 2
+    workdir = Path(tempfile.mkdtemp(prefix="sidecar-instructions-"))
+    upstream = free_port()
+    nginx = start_nginx(workdir, upstream)
+    sinks: list[subprocess.Popen[bytes]] = []
+    results: list[tuple[str, float]] = []
+    try:
+        time.sleep(0.3)
+        port = free_port()
+        targets = [
+            (
+                "minimal aiohttp proxy",
+                [sys.executable, str(ROOT / "bench/minimal_proxy.py"), str(port), f"http://127.0.0.1:{upstream}"],
+                port,
+                "/healthz",
+                dict(os.environ),
+            )
+        ]
+        for name in args.variants.split(","):
+            policy_variant, env_extra = VARIANTS[name]
+            if "SINK" in env_extra.values():
+                sink_port = free_port()
+                sinks.append(subprocess.Popen([sys.executable, str(ROOT / "bench/otlp_sink.py"), str(sink_port)]))
+                wait_http(f"http://127.0.0.1:{sink_port}/healthz")
+                env_extra = {k: (f"http://127.0.0.1:{sink_port}" if v == "SINK" else v) for k, v in env_extra.items()}
+            port = free_port()
+            policy = sidecar_policy(workdir, upstream, policy_variant)
+            command = [sys.executable, "-m", "sidecar", "run", "--policy", str(policy), "--port", str(port)]
+            env = {**os.environ, "SIDECAR_LOG_LEVEL": "info", **env_extra}
+            targets.append((name, command, port, "/readyz", env))
+        for name, command, port, ready, env in targets:
+            few = count(command, port, ready, args.few, env, workdir)
+            many = count(command, port, ready, args.many, env, workdir)
+            results.append((name, (many - few) / (args.many - args.few)))
+    finally:
+        for proc in [*sinks, nginx]:
+            proc.terminate()
+            proc.wait(timeout=10)
+    floor = results[0][1]
+    lines = [
+        f"Command: `python bench/instructions.py --few {args.few} --many {args.many} --variants {args.variants}` "
+        f"({time.strftime('%Y-%m-%d %H:%M')})",
+        "",
+        "| target | instructions per request | vs minimal proxy |",
+        "|---|---|---|",
+        *(f"| {name} | {per:,.0f} | {per / floor:.2f} |" for name, per in results),
+    ]
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
