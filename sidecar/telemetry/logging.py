@@ -22,6 +22,8 @@ import orjson
 import structlog
 from opentelemetry import trace
 
+from .tracing import ACTIVE_IDS
+
 _SECRET_FIELDS = frozenset({"authorization", "api_key", "x-api-key", "api-key", "x-goog-api-key", "key", "token"})
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
@@ -33,6 +35,10 @@ def _timestamp(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMappi
 
 def _trace_ids(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     if "trace_id" not in event:
+        ids = ACTIVE_IDS.get()
+        if ids is not None:
+            event["trace_id"], event["span_id"] = ids
+            return event
         context = trace.get_current_span().get_span_context()
         if context.is_valid:
             event["trace_id"] = format(context.trace_id, "032x")

@@ -28,14 +28,12 @@ from dataclasses import dataclass
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, Final
 
-from opentelemetry import context as otel_context
-from opentelemetry import trace
-from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind
+from opentelemetry.trace import SpanContext, SpanKind
 
 from . import genai
 from .genai import ContentCapture, Usage
 from .spans import LiteSpan
-from .tracing import context_ids, write_traceparent
+from .tracing import ACTIVE_IDS, context_ids, write_traceparent
 
 if TYPE_CHECKING:
     from .instruments import Instruments
@@ -100,7 +98,7 @@ class RequestTrace:
         """Make the SERVER span the current span (for log lines) while the ``with`` block runs."""
         if self._span is None:
             return _NO_CONTEXT
-        return _Activation(self._span.context)
+        return _Activation((self.trace_id, self.span_id))
 
     def request_parsed(self, *, requested_model: str | None, stream: bool) -> None:
         """The model the app asked for and whether it asked for a stream, once the body is read."""
@@ -281,7 +279,7 @@ class AttemptTrace:
 
     def activate(self) -> AbstractContextManager[None]:
         """Make the CLIENT span the current span while the ``with`` block runs."""
-        return _Activation(self._span.context) if self._span is not None else _NO_CONTEXT
+        return _Activation(context_ids(self._span.context)) if self._span is not None else _NO_CONTEXT
 
     def inject(self, headers: MutableMapping[str, str]) -> None:
         """Write the W3C ``traceparent`` of this call (flag 00 if unsampled) into the upstream headers."""
@@ -359,18 +357,18 @@ class AttemptTrace:
 
 
 class _Activation:
-    """Context manager: ``context`` is the current span context inside the block."""
+    """Context manager: ``ids`` are the active span's (``current_trace_ids``) inside the block."""
 
-    __slots__ = ("_context", "_token")
+    __slots__ = ("_ids", "_token")
 
-    def __init__(self, context: SpanContext) -> None:
-        self._context = context
+    def __init__(self, ids: tuple[str, str]) -> None:
+        self._ids = ids
 
     def __enter__(self) -> None:
-        self._token = otel_context.attach(trace.set_span_in_context(NonRecordingSpan(self._context)))
+        self._token = ACTIVE_IDS.set(self._ids)
 
     def __exit__(self, *_: object) -> None:
-        otel_context.detach(self._token)
+        ACTIVE_IDS.reset(self._token)
 
 
 def _capture(capture: ContentCapture, attributes: dict[str, Any], key: str, content: Any) -> None:
