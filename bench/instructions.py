@@ -5,7 +5,7 @@ do not: each target runs under ``valgrind --tool=cachegrind --cache-sim=no`` (ev
 serves ``--few`` and then, in a second run, ``--many`` sequential requests on one kept-alive connection
 (the same 330-byte chat request as proxy_bench.py, nginx as the fixed upstream). The difference of the
 two totals divided by the difference of the counts is the cost of one request, start-up and shutdown
-cancelled out. Repeated runs agree within about 0.1%.
+cancelled out. Repeated runs agree within about 1%.
 
     python bench/instructions.py [--few 200] [--many 1200] [--variants sidecar,sidecar-single-target]
 
