@@ -6,7 +6,10 @@ import asyncio
 import io
 
 import orjson
+from opentelemetry import context as otel_context
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_span_in_context
 
+from sidecar.telemetry import Telemetry
 from sidecar.telemetry.logging import LineBuffer, configure_logging, get_logger
 
 
@@ -55,3 +58,39 @@ async def test_line_buffer_flushes_when_full() -> None:
     buffer.write(b"12\n")
     buffer.write(b"34\n")
     assert stream.getvalue() == b"12\n34\n"
+
+
+def test_lines_written_inside_an_activated_request_carry_its_trace_ids() -> None:
+    """Inside trace.activate() a log line has the SERVER span's trace_id and span_id; after it, none."""
+    stream = io.BytesIO()
+    configure_logging("info", stream=stream, cache=False)
+    telemetry = Telemetry.for_tests()
+    trace = telemetry.start_request(
+        method="POST",
+        path="/v1/chat/completions",
+        headers={},
+        dialect="openai",
+        operation="chat",
+        requested_model="m",
+        stream=False,
+    )
+    with trace.activate():
+        get_logger("t").warning("inside")
+    get_logger("t").warning("outside")
+    inside, outside = (orjson.loads(line) for line in stream.getvalue().splitlines())
+    assert (inside["trace_id"], inside["span_id"]) == (trace.trace_id, trace.span_id) and trace.trace_id
+    assert "trace_id" not in outside
+
+
+def test_lines_outside_a_request_take_the_current_otel_span() -> None:
+    """Outside any activated request, the ids come from the current OTel span (if valid)."""
+    stream = io.BytesIO()
+    configure_logging("info", stream=stream, cache=False)
+    context = SpanContext(0xABC, 0xDEF, is_remote=False, trace_flags=TraceFlags(TraceFlags.SAMPLED))
+    token = otel_context.attach(set_span_in_context(NonRecordingSpan(context)))
+    try:
+        get_logger("t").warning("otel")
+    finally:
+        otel_context.detach(token)
+    line = orjson.loads(stream.getvalue())
+    assert (line["trace_id"], line["span_id"]) == (format(0xABC, "032x"), format(0xDEF, "016x"))
