@@ -12,6 +12,8 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_s
 from sidecar.telemetry import Telemetry
 from sidecar.telemetry.logging import LineBuffer, configure_logging, get_logger
 
+from .helpers import start
+
 
 def test_log_lines_are_single_json_objects() -> None:
     """Each log call writes exactly one JSON object followed by one newline."""
@@ -64,16 +66,7 @@ def test_lines_written_inside_an_activated_request_carry_its_trace_ids() -> None
     """Inside trace.activate() a log line has the SERVER span's trace_id and span_id; after it, none."""
     stream = io.BytesIO()
     configure_logging("info", stream=stream, cache=False)
-    telemetry = Telemetry.for_tests()
-    trace = telemetry.start_request(
-        method="POST",
-        path="/v1/chat/completions",
-        headers={},
-        dialect="openai",
-        operation="chat",
-        requested_model="m",
-        stream=False,
-    )
+    trace = start(Telemetry.for_tests())
     with trace.activate():
         get_logger("t").warning("inside")
     get_logger("t").warning("outside")
