@@ -13,7 +13,8 @@ the answer, whole or as it arrives, so this client does only that, on ``asyncio.
 Connections: at most ``max_connections`` open in total (requests beyond wait for one to free up; an
 idle connection of another origin is closed to make room); idle ones are reused newest first and
 dropped after ``keepalive_s`` of idleness; a connection is reused only after a complete response that
-allows it (see ``parser``). Timeouts: ``connect_s`` bounds opening a connection, ``idle_s`` bounds every
+allows it (see ``parser``); a timer closes connections idle past ``keepalive_s`` even when no call
+comes to reuse them. Timeouts: ``connect_s`` bounds opening a connection, ``idle_s`` bounds every
 wait for bytes (head and body), and ``deadline`` (an absolute ``loop.time()``, settable on the response
 between reads) bounds the whole call: past it a plain ``TimeoutError`` is raised, so the caller knows
 which of its phases ran out. One timer per wait serves both the idle gap and the deadline.
@@ -355,6 +356,7 @@ class UpstreamClient:
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._urls: dict[str, tuple[Origin, str]] = {}
         self._ssl: ssl.SSLContext | None = None
+        self._sweeper: asyncio.TimerHandle | None = None  # closes connections idle past keepalive_s
         self._closed = False
 
     @property
@@ -409,6 +411,9 @@ class UpstreamClient:
     async def close(self) -> None:
         """Close every idle connection; connections in use close when their responses end."""
         self._closed = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         for conns in list(self._idle.values()):
             for conn in list(conns):
                 conn.abort()
@@ -511,7 +516,19 @@ class UpstreamClient:
             return
         conn.idle_since = conn.loop.time()
         self._idle.setdefault(conn.origin, []).append(conn)
+        if self._sweeper is None:
+            self._sweeper = conn.loop.call_later(self._keepalive_s, self._sweep, conn.loop)
         self._wake_one()
+
+    def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Close the connections idle for longer than ``keepalive_s``; again later while any stay idle."""
+        self._sweeper = None
+        now = loop.time()
+        for conns in list(self._idle.values()):
+            while conns and now - conns[0].idle_since > self._keepalive_s:  # oldest first
+                conns.pop(0).abort()
+        if not self._closed and any(self._idle.values()):
+            self._sweeper = loop.call_later(self._keepalive_s, self._sweep, loop)
 
     def _forget(self, conn: _Connection) -> None:
         """The connection is gone (or going): free its slot, drop it from the idle list."""

@@ -326,6 +326,28 @@ async def test_idle_connections_expire_after_keepalive(upstream: UpstreamFactory
     await ended(up.conns[0])
 
 
+async def test_idle_connections_are_closed_after_keepalive_without_further_posts(
+    upstream: UpstreamFactory, make_client: ClientFactory
+) -> None:
+    """A pooled connection idle past keepalive_s is closed by the client even if no post comes to reuse it."""
+    client = make_client(keepalive_s=0.05)
+    up = await upstream(answering(response()))
+    await (await client.post(up.url, {}, BODY)).read()
+    assert client.idle_connections() == 1
+    await ended(up.conns[0])
+    assert client.idle_connections() == 0 and client.open_connections == 0
+
+
+async def test_a_connection_reused_in_time_is_not_swept(upstream: UpstreamFactory, make_client: ClientFactory) -> None:
+    """The idle sweep closes only connections idle past keepalive_s: one in steady use stays open."""
+    client = make_client(keepalive_s=0.3)
+    up = await upstream(answering(response()))
+    for _ in range(10):  # 0.5 s of use, spanning the sweep timer's first runs
+        await (await client.post(up.url, {}, BODY)).read()
+        await asyncio.sleep(0.05)
+    assert up.accepted == 1
+
+
 async def test_client_close_closes_idle_connections_and_refuses_posts(
     upstream: UpstreamFactory, client: UpstreamClient
 ) -> None:
