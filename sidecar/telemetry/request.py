@@ -95,7 +95,7 @@ class RequestTrace:
         return self._span
 
     def activate(self) -> AbstractContextManager[None]:
-        """Make the SERVER span the current span (for log lines) while the ``with`` block runs."""
+        """Make the SERVER span's ids the active ones (for log lines) while the ``with`` block runs."""
         if self._span is None:
             return _NO_CONTEXT
         return _Activation((self.trace_id, self.span_id))
@@ -278,7 +278,7 @@ class AttemptTrace:
         return self._span
 
     def activate(self) -> AbstractContextManager[None]:
-        """Make the CLIENT span the current span while the ``with`` block runs."""
+        """Make the CLIENT span's ids the active ones while the ``with`` block runs."""
         return _Activation(context_ids(self._span.context)) if self._span is not None else _NO_CONTEXT
 
     def inject(self, headers: MutableMapping[str, str]) -> None:
