@@ -10,14 +10,15 @@ the answer, whole or as it arrives, so this client does only that, on ``asyncio.
     response.close()           done with it: a finished response's connection is already back in
                                the pool; an unfinished one's connection is aborted (the upstream stops)
 
-Connections: at most ``max_connections`` open in total (requests beyond wait for one to free up; an
-idle connection of another origin is closed to make room); idle ones are reused newest first and
-dropped after ``keepalive_s`` of idleness; a connection is reused only after a complete response that
-allows it (see ``parser``); a timer closes connections idle past ``keepalive_s`` even when no call
-comes to reuse them. Timeouts: ``connect_s`` bounds opening a connection, ``idle_s`` bounds every
-wait for bytes (head and body), and ``deadline`` (an absolute ``loop.time()``, settable on the response
-between reads) bounds the whole call: past it a plain ``TimeoutError`` is raised, so the caller knows
-which of its phases ran out. One timer per wait serves both the idle gap and the deadline.
+Connections: at most ``max_connections`` open in total (requests beyond wait, first come first
+served, for one to free up; an idle connection of another origin is closed to make room); idle ones
+are reused newest first and dropped after ``keepalive_s`` of idleness; a connection is reused only
+after a complete response that allows it (see ``parser``); a timer closes connections idle past
+``keepalive_s`` even when no call comes to reuse them. Timeouts: ``connect_s`` bounds opening a
+connection, ``idle_s`` bounds every wait for bytes (head and body), and ``deadline`` (an absolute
+``loop.time()``, settable on the response between reads) bounds the whole call: past it a plain
+``TimeoutError`` is raised, so the caller knows which of its phases ran out. One timer per wait serves
+both the idle gap and the deadline.
 Failures raise the types in ``errors``. TLS uses the system's default verification (``SSL_CERT_FILE``
 and ``SSL_CERT_DIR`` are honoured by OpenSSL). Streams are flow-controlled: reading from the upstream
 pauses while more than ``_HIGH_WATER`` bytes wait for the caller.
@@ -353,7 +354,10 @@ class UpstreamClient:
         self._keepalive_s = keepalive_s
         self._idle: dict[Origin, list[_Connection]] = {}
         self._open = 0
-        self._waiters: deque[asyncio.Future[None]] = deque()
+        # Calls waiting for a connection at max_connections, oldest first. A waiter's future gets a
+        # connection of its origin handed over directly (no new call can take it first), or None: a
+        # slot is free or an idle connection of another origin can be closed, so try again.
+        self._waiters: deque[tuple[Origin, asyncio.Future[_Connection | None]]] = deque()
         self._urls: dict[str, tuple[Origin, str]] = {}
         self._ssl: ssl.SSLContext | None = None
         self._sweeper: asyncio.TimerHandle | None = None  # closes connections idle past keepalive_s
@@ -456,6 +460,7 @@ class UpstreamClient:
 
     async def _acquire(self, origin: Origin, connect_s: float | None) -> _Connection:
         loop = asyncio.get_running_loop()
+        woken = False
         while True:
             if self._closed:
                 raise UpstreamConnectError("the upstream client is closed")
@@ -466,16 +471,29 @@ class UpstreamClient:
                 return await self._connect(origin, connect_s, loop)
             if self._evict_one_idle():
                 continue
-            waiter: asyncio.Future[None] = loop.create_future()
-            self._waiters.append(waiter)
+            waiter: asyncio.Future[_Connection | None] = loop.create_future()
+            entry = (origin, waiter)
+            if woken:  # woken, but another call got there first: keep this call's place in the queue
+                self._waiters.appendleft(entry)
+            else:
+                self._waiters.append(entry)
             try:
-                await waiter
+                handed = await waiter
             except BaseException:
-                if waiter.done() and not waiter.cancelled():
-                    self._wake_one()  # woken, but this call will not use the slot: pass it on
-                elif waiter in self._waiters:
-                    self._waiters.remove(waiter)
+                if waiter.done() and not waiter.cancelled():  # served just before this call was cancelled
+                    unused = waiter.result()
+                    if unused is not None:
+                        self._release(unused)  # to the next waiter of its origin, or the pool
+                    else:
+                        self._wake_one()  # pass the free slot on
+                elif entry in self._waiters:
+                    self._waiters.remove(entry)
                 raise
+            if handed is not None:
+                transport = handed.transport
+                if not handed.closed and transport is not None and not transport.is_closing():
+                    return handed
+            woken = True
 
     async def _connect(self, origin: Origin, connect_s: float | None, loop: asyncio.AbstractEventLoop) -> _Connection:
         conn = _Connection(self, origin, loop)
@@ -510,10 +528,16 @@ class UpstreamClient:
         return self._ssl
 
     def _release(self, conn: _Connection) -> None:
-        """A connection finished a response cleanly: park it for reuse."""
+        """A connection finished a response cleanly: to the oldest call waiting for its origin, or parked."""
         if self._closed or conn.closed:
             conn.abort()
             return
+        if self._waiters:
+            for index, (origin, waiter) in enumerate(self._waiters):
+                if origin == conn.origin and not waiter.done():
+                    del self._waiters[index]
+                    waiter.set_result(conn)
+                    return
         conn.idle_since = conn.loop.time()
         self._idle.setdefault(conn.origin, []).append(conn)
         if self._sweeper is None:
@@ -549,7 +573,7 @@ class UpstreamClient:
 
     def _wake_one(self) -> None:
         while self._waiters:
-            waiter = self._waiters.popleft()
+            _, waiter = self._waiters.popleft()
             if not waiter.done():
                 waiter.set_result(None)
                 return

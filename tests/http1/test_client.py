@@ -8,6 +8,7 @@ import datetime
 import errno
 import gzip
 import ipaddress
+import random
 import socket
 import ssl
 import time
@@ -424,6 +425,62 @@ async def test_cancelled_waiter_does_not_take_the_slot(upstream: UpstreamFactory
     resp = await asyncio.wait_for(client.post(up.url, {}, BODY), 1)
     assert await resp.read() == b"abcd"
     assert up.accepted == 1
+
+
+async def test_a_waiting_post_is_served_before_a_later_one(one_slot_busy: OneSlotBusy) -> None:
+    """At max_connections a freed connection goes to the post that waited, not to one arriving just then."""
+    client, up, first, gate = one_slot_busy.client, one_slot_busy.up, one_slot_busy.first, one_slot_busy.gate
+
+    async def post_and_read() -> bytes:
+        return await (await client.post(up.url, {}, BODY)).read()
+
+    waited = asyncio.create_task(post_and_read())
+    await asyncio.sleep(0.02)
+    gate.set()
+    assert await first.read() == b"abcd"  # frees the connection and wakes the waiting post; this task
+    late = await client.post(up.url, {}, BODY)  # runs first and posts at once (no new task)
+    assert waited.done() and waited.result() == b"abcd"  # the waiting post had its turn first
+    assert await late.read() == b"abcd"
+    assert up.accepted == 1
+
+
+async def test_a_connection_handed_to_a_cancelled_waiter_goes_to_the_next(one_slot_busy: OneSlotBusy) -> None:
+    """A waiting post cancelled right after a connection was handed to it passes that connection on."""
+    client, up, first, gate = one_slot_busy.client, one_slot_busy.up, one_slot_busy.first, one_slot_busy.gate
+    second = asyncio.create_task(client.post(up.url, {}, BODY))
+    third = asyncio.create_task(client.post(up.url, {}, BODY))
+    await asyncio.sleep(0.02)
+    gate.set()
+    assert await first.read() == b"abcd"  # hands the connection to the second post ...
+    second.cancel()  # ... which is cancelled before it could run
+    with pytest.raises(asyncio.CancelledError):
+        await second
+    resp = await asyncio.wait_for(third, 1)
+    assert await resp.read() == b"abcd"
+    assert up.accepted == 1 and client.open_connections == 1
+
+
+async def test_many_posts_over_two_origins_at_a_small_ceiling_all_finish(
+    upstream: UpstreamFactory, make_client: ClientFactory
+) -> None:
+    """60 posts to two origins through 2 connections, some cancelled while waiting: the rest all finish."""
+    client = make_client(max_connections=2)
+    ups = [await upstream(answering(response())), await upstream(answering(response()))]
+    rng = random.Random(7)
+
+    async def call(url: str) -> bytes:
+        return await (await client.post(url, {}, BODY)).read()
+
+    tasks = [asyncio.create_task(call(ups[rng.randrange(2)].url)) for _ in range(60)]
+    await asyncio.sleep(0)
+    cancelled = set(rng.sample(range(60), 15))
+    for index in cancelled:
+        tasks[index].cancel()
+    results = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 5)
+    for index, result in enumerate(results):
+        if index not in cancelled:
+            assert result == b"ok"
+    assert client.open_connections <= 2 and not client._waiters
 
 
 async def test_waiter_woken_then_cancelled_passes_the_slot_on(
