@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from proxy_bench import REQUEST, ROOT, VARIANTS, free_port, sidecar_policy, start_nginx, wait_http
+from proxy_bench import REQUEST, ROOT, free_port, sidecar_command, sidecar_policy, start_nginx, variant_env, wait_http
 
 
 def count(command: list[str], port: int, ready: str, requests: int, env: dict[str, str], workdir: Path) -> int:
@@ -87,16 +87,9 @@ def main() -> int:
             )
         ]
         for name in args.variants.split(","):
-            policy_variant, env_extra = VARIANTS[name]
-            if "SINK" in env_extra.values():
-                sink_port = free_port()
-                sinks.append(subprocess.Popen([sys.executable, str(ROOT / "bench/otlp_sink.py"), str(sink_port)]))
-                wait_http(f"http://127.0.0.1:{sink_port}/healthz")
-                env_extra = {k: (f"http://127.0.0.1:{sink_port}" if v == "SINK" else v) for k, v in env_extra.items()}
+            policy_variant, env_extra = variant_env(name, sinks)
             port = free_port()
-            policy = sidecar_policy(workdir, upstream, policy_variant)
-            command = [sys.executable, "-m", "sidecar", "run", "--policy", str(policy), "--port", str(port)]
-            env = {**os.environ, "SIDECAR_LOG_LEVEL": "info", **env_extra}
+            command, env = sidecar_command(sidecar_policy(workdir, upstream, policy_variant), port, env_extra)
             targets.append((name, command, port, "/readyz", env))
         for name, command, port, ready, env in targets:
             few = count(command, port, ready, args.few, env, workdir)

@@ -234,14 +234,27 @@ routes:
     return path
 
 
+def sidecar_command(policy: Path, port: int, env_extra: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of a sidecar under test (info level: one access line per request)."""
+    command = [sys.executable, "-m", "sidecar", "run", "--policy", str(policy), "--port", str(port)]
+    return command, {**os.environ, "SIDECAR_LOG_LEVEL": "info", **env_extra}
+
+
+def variant_env(name: str, procs: list[subprocess.Popen[bytes]]) -> tuple[str, dict[str, str]]:
+    """A variant's policy kind and extra environment; starts the OTLP sink it exports to, if any."""
+    policy_variant, env_extra = VARIANTS[name]
+    if "SINK" in env_extra.values():
+        sink_port = free_port()
+        procs.append(subprocess.Popen([sys.executable, str(ROOT / "bench/otlp_sink.py"), str(sink_port)]))
+        wait_http(f"http://127.0.0.1:{sink_port}/healthz")
+        env_extra = {k: (f"http://127.0.0.1:{sink_port}" if v == "SINK" else v) for k, v in env_extra.items()}
+    return policy_variant, env_extra
+
+
 def start_sidecar(policy: Path, port: int, env_extra: dict[str, str]) -> tuple[subprocess.Popen[bytes], float]:
-    env = {**os.environ, "SIDECAR_LOG_LEVEL": "info", **env_extra}  # the default: one access line per request
+    command, env = sidecar_command(policy, port, env_extra)
     started = time.monotonic()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sidecar", "run", "--policy", str(policy), "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
     wait_http(f"http://127.0.0.1:{port}/readyz")
     return proc, time.monotonic() - started
 
@@ -308,12 +321,7 @@ def main() -> int:
         # Every target runs at once (idle ones cost nothing) and is measured round-robin, so a burst of
         # noise from the shared machine hits all of them alike instead of one target's only run.
         for name in args.variants.split(","):
-            policy_variant, env_extra = VARIANTS[name]
-            if "SINK" in env_extra.values():
-                sink_port = free_port()
-                procs.append(subprocess.Popen([sys.executable, str(ROOT / "bench/otlp_sink.py"), str(sink_port)]))
-                wait_http(f"http://127.0.0.1:{sink_port}/healthz")
-                env_extra = {k: (f"http://127.0.0.1:{sink_port}" if v == "SINK" else v) for k, v in env_extra.items()}
+            policy_variant, env_extra = variant_env(name, procs)
             port = free_port()
             proc, startup = start_sidecar(sidecar_policy(workdir, upstream_port, policy_variant), port, env_extra)
             procs.append(proc)
