@@ -1,11 +1,12 @@
 """A small HTTP/1.1 client for the upstream calls: the one thing on the request path not delegated.
 
 - ``parser``: sans-I/O response parsing (head, Content-Length / chunked / until-close framing).
-- ``client``: ``UpstreamClient`` (pooled kept-alive connections, ``post``) and ``UpstreamResponse``.
+- ``client``: ``UpstreamClient`` (pooled kept-alive connections, ``post``) and its connections.
+- ``response``: ``UpstreamResponse`` (the body read whole or as it arrives, content coding removed).
 - ``errors``: the failure types, one per phase, that ``resilience.classify`` maps to outcomes.
 """
 
-from .client import UpstreamClient, UpstreamResponse
+from .client import UpstreamClient
 from .errors import (
     UpstreamConnectError,
     UpstreamConnectTimeout,
@@ -13,6 +14,7 @@ from .errors import (
     UpstreamProtocolError,
     UpstreamReadTimeout,
 )
+from .response import UpstreamResponse
 
 __all__ = [
     "UpstreamClient",

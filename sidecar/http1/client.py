@@ -21,34 +21,29 @@ connection, ``idle_s`` bounds every wait for bytes (head and body), and ``deadli
 both the idle gap and the deadline.
 Failures raise the types in ``errors``. TLS uses the system's default verification (``SSL_CERT_FILE``
 and ``SSL_CERT_DIR`` are honoured by OpenSSL). Streams are flow-controlled: reading from the upstream
-pauses while more than ``_HIGH_WATER`` bytes wait for the caller.
+pauses while more than ``response.HIGH_WATER`` bytes wait for the caller.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ssl
-import zlib
 from collections import deque
 from collections.abc import Mapping
 from typing import NamedTuple, cast
 from urllib.parse import urlsplit
-
-from multidict import CIMultiDict
 
 from .errors import (
     UpstreamConnectError,
     UpstreamConnectTimeout,
     UpstreamDisconnected,
     UpstreamProtocolError,
-    UpstreamReadTimeout,
 )
 from .parser import ResponseParser
+from .response import UpstreamResponse, decoder_for
 
-_HIGH_WATER = 1024 * 1024
 _WRITELINES_OVER = 64 * 1024
 _MAX_CACHED_URLS = 4096
-_GZIP_OR_ZLIB = 47  # zlib wbits: detect a gzip or a zlib header
 
 
 class Origin(NamedTuple):
@@ -58,183 +53,7 @@ class Origin(NamedTuple):
     host_header: str
 
 
-class UpstreamResponse:
-    """One response: status and headers at once, the body on demand."""
-
-    __slots__ = (
-        "_buffered",
-        "_conn",
-        "_decoded",
-        "_decoder",
-        "_error",
-        "_idle_s",
-        "_loop",
-        "_parser",
-        "_reading_all",
-        "_waiter",
-        "deadline",
-        "headers",
-        "reason",
-        "status",
-    )
-
-    def __init__(self, conn: _Connection, parser: ResponseParser, idle_s: float | None, deadline: float | None) -> None:
-        self._conn: _Connection | None = conn
-        self._parser = parser
-        self._idle_s = idle_s
-        self.deadline = deadline  # loop.time() past which a wait raises TimeoutError; None: none
-        self._loop = conn.loop
-        self._waiter: asyncio.Future[None] | None = None
-        self._error: BaseException | None = None
-        self._decoder: zlib._Decompress | None = None
-        self._decoded = False  # the decoder has been fed (an empty coded body is not a truncated one)
-        self._buffered = 0
-        self._reading_all = False
-        self.status = 0
-        self.reason = ""
-        self.headers: CIMultiDict[str] = CIMultiDict()
-
-    async def read(self) -> bytes:
-        """The whole body, once it has arrived."""
-        self._reading_all = True
-        parser = self._parser
-        if self._conn is not None and self._conn.paused:
-            self._conn.resume()
-        while not parser.done:
-            if self._error is not None:
-                raise self._error
-            await self._wait()
-        parts = parser.body
-        data = parts[0] if len(parts) == 1 else b"".join(parts)
-        parts.clear()
-        self._buffered = 0
-        if self._decoder is not None:
-            data = self._decode(data, final=True)
-            self._decoder = None  # flushed: a zlib stream cannot be used again
-        return data
-
-    async def readany(self) -> bytes:
-        """The body's next bytes as soon as there are any; ``b""`` once it has ended."""
-        parser = self._parser
-        while True:
-            parts = parser.body
-            if parts:
-                data = parts[0] if len(parts) == 1 else b"".join(parts)
-                parts.clear()
-                self._buffered = 0
-                conn = self._conn
-                if conn is not None and conn.paused:
-                    conn.resume()
-                if self._decoder is not None:
-                    final = parser.done
-                    data = self._decode(data, final=final)
-                    if final:
-                        self._decoder = None  # flushed: a zlib stream cannot be used again
-                    elif not data:
-                        continue
-                return data
-            if parser.done:
-                if self._decoder is not None:
-                    tail = self._decode(b"", final=True)
-                    self._decoder = None
-                    return tail
-                return b""
-            if self._error is not None:
-                raise self._error
-            await self._wait()
-
-    def close(self) -> None:
-        """Release the response: an unfinished one aborts its connection."""
-        conn = self._conn
-        if conn is not None:
-            self._conn = None
-            conn.abort()
-
-    @property
-    def complete(self) -> bool:
-        return self._parser.done
-
-    # -- called by the connection ---------------------------------------------------------------
-
-    def _start(self, decoder: zlib._Decompress | None) -> None:
-        head = self._parser.head
-        assert head is not None
-        self.status = head.status
-        self.reason = head.reason
-        self.headers = head.headers
-        self._decoder = decoder
-
-    def _data(self, size: int) -> None:
-        self._buffered += size
-        if self._buffered > _HIGH_WATER and not self._reading_all and self._conn is not None:
-            self._conn.pause()
-        self._wake()
-
-    def _ended(self) -> None:
-        self._conn = None
-        self._wake()
-
-    def _fail(self, error: BaseException) -> None:
-        self._conn = None
-        if self._error is None:
-            self._error = error
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(error)
-
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    async def _wait(self) -> None:
-        loop = self._loop
-        waiter = loop.create_future()
-        self._waiter = waiter
-        timer = None
-        idle_s, deadline = self._idle_s, self.deadline
-        if idle_s is not None or deadline is not None:
-            at = loop.time() + idle_s if idle_s is not None else None
-            if deadline is not None and (at is None or deadline <= at):
-                timer = loop.call_at(deadline, self._expired, waiter, True)
-            else:
-                timer = loop.call_at(cast(float, at), self._expired, waiter, False)
-        try:
-            await waiter
-        finally:
-            self._waiter = None
-            if timer is not None:
-                timer.cancel()
-
-    def _expired(self, waiter: asyncio.Future[None], deadline: bool) -> None:
-        if waiter.done():
-            return
-        if deadline:
-            waiter.set_exception(TimeoutError("the call's deadline passed"))
-        else:
-            waiter.set_exception(UpstreamReadTimeout(f"the upstream sent nothing for {self._idle_s:g} s"))
-
-    def _decode(self, data: bytes, *, final: bool) -> bytes:
-        decoder = self._decoder
-        assert decoder is not None
-        if data:
-            self._decoded = True
-        try:
-            out = decoder.decompress(data)
-            while decoder.eof and decoder.unused_data:  # gzip allows several members, one after another
-                rest = decoder.unused_data
-                decoder = self._decoder = zlib.decompressobj(wbits=_GZIP_OR_ZLIB)
-                out += decoder.decompress(rest)
-            if final:
-                out += decoder.flush()
-                if self._decoded and not decoder.eof:
-                    raise UpstreamProtocolError("the upstream's compressed body ended before its compressed data")
-        except zlib.error as exc:
-            raise UpstreamProtocolError(f"the upstream's compressed body is corrupt: {exc}") from None
-        return out
-
-
-class _Connection(asyncio.Protocol):
+class Connection(asyncio.Protocol):
     """One TCP (or TLS) connection to one origin."""
 
     def __init__(self, client: UpstreamClient, origin: Origin, loop: asyncio.AbstractEventLoop) -> None:
@@ -263,7 +82,7 @@ class _Connection(asyncio.Protocol):
         try:
             parser.feed(data)
             if not had_head and parser.head is not None:
-                response._start(_decoder_for(parser.head.headers.get("content-encoding")))
+                response._start(decoder_for(parser.head.headers.get("content-encoding")))
         except UpstreamProtocolError as exc:
             self.response = None
             response._fail(exc)
@@ -333,31 +152,18 @@ class _Connection(asyncio.Protocol):
             raise UpstreamDisconnected(f"the connection to the upstream closed while sending: {exc}") from None
 
 
-def _decoder_for(coding: str | None) -> zlib._Decompress | None:
-    if coding is None:
-        return None
-    name = coding.strip().lower()
-    if name in ("", "identity"):
-        return None
-    if name in ("gzip", "x-gzip"):
-        return zlib.decompressobj(wbits=31)
-    if name == "deflate":
-        return zlib.decompressobj(wbits=_GZIP_OR_ZLIB)  # zlib-wrapped (or gzip) deflate, as servers send it
-    raise UpstreamProtocolError(f"the upstream sent a body in an unsupported content-encoding {coding[:40]!r}")
-
-
 class UpstreamClient:
     """The process's one upstream client (see the module docstring)."""
 
     def __init__(self, *, max_connections: int = 1024, keepalive_s: float = 15.0) -> None:
         self._max = max_connections
         self._keepalive_s = keepalive_s
-        self._idle: dict[Origin, list[_Connection]] = {}
+        self._idle: dict[Origin, list[Connection]] = {}
         self._open = 0
         # Calls waiting for a connection at max_connections, oldest first. A waiter's future gets a
         # connection of its origin handed over directly (no new call can take it first), or None: a
         # slot is free or an idle connection of another origin can be closed, so try again.
-        self._waiters: deque[tuple[Origin, asyncio.Future[_Connection | None]]] = deque()
+        self._waiters: deque[tuple[Origin, asyncio.Future[Connection | None]]] = deque()
         self._urls: dict[str, tuple[Origin, str]] = {}
         self._ssl: ssl.SSLContext | None = None
         self._sweeper: asyncio.TimerHandle | None = None  # closes connections idle past keepalive_s
@@ -442,7 +248,7 @@ class UpstreamClient:
         self._urls[url] = result
         return result
 
-    def _idle_connection(self, origin: Origin) -> _Connection | None:
+    def _idle_connection(self, origin: Origin) -> Connection | None:
         """The newest live idle connection to ``origin`` (stale and closed ones are dropped)."""
         idle = self._idle.get(origin)
         if not idle or self._closed:
@@ -458,7 +264,7 @@ class UpstreamClient:
                 return conn
         return None
 
-    async def _acquire(self, origin: Origin, connect_s: float | None) -> _Connection:
+    async def _acquire(self, origin: Origin, connect_s: float | None) -> Connection:
         loop = asyncio.get_running_loop()
         woken = False
         while True:
@@ -471,7 +277,7 @@ class UpstreamClient:
                 return await self._connect(origin, connect_s, loop)
             if self._evict_one_idle():
                 continue
-            waiter: asyncio.Future[_Connection | None] = loop.create_future()
+            waiter: asyncio.Future[Connection | None] = loop.create_future()
             entry = (origin, waiter)
             if woken:  # woken, but another call got there first: keep this call's place in the queue
                 self._waiters.appendleft(entry)
@@ -495,8 +301,8 @@ class UpstreamClient:
                     return handed
             woken = True
 
-    async def _connect(self, origin: Origin, connect_s: float | None, loop: asyncio.AbstractEventLoop) -> _Connection:
-        conn = _Connection(self, origin, loop)
+    async def _connect(self, origin: Origin, connect_s: float | None, loop: asyncio.AbstractEventLoop) -> Connection:
+        conn = Connection(self, origin, loop)
         conn.counted = True
         self._open += 1
         ssl_context = self._ssl_context() if origin.scheme == "https" else None
@@ -527,7 +333,7 @@ class UpstreamClient:
             self._ssl = ssl.create_default_context()
         return self._ssl
 
-    def _release(self, conn: _Connection) -> None:
+    def _release(self, conn: Connection) -> None:
         """A connection finished a response cleanly: to the oldest call waiting for its origin, or parked."""
         if self._closed or conn.closed:
             conn.abort()
@@ -554,7 +360,7 @@ class UpstreamClient:
         if not self._closed and any(self._idle.values()):
             self._sweeper = loop.call_later(self._keepalive_s, self._sweep, loop)
 
-    def _forget(self, conn: _Connection) -> None:
+    def _forget(self, conn: Connection) -> None:
         """The connection is gone (or going): free its slot, drop it from the idle list."""
         if conn.counted:
             conn.counted = False
