@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from multidict import CIMultiDict
 
@@ -157,14 +157,12 @@ class UpstreamResponse:
         loop = self._loop
         waiter = loop.create_future()
         self._waiter = waiter
-        timer = None
-        idle_s, deadline = self._idle_s, self.deadline
-        if idle_s is not None or deadline is not None:
-            at = loop.time() + idle_s if idle_s is not None else None
-            if deadline is not None and (at is None or deadline <= at):
-                timer = loop.call_at(deadline, self._expired, waiter, True)
-            else:
-                timer = loop.call_at(cast(float, at), self._expired, waiter, False)
+        at = None if self._idle_s is None else loop.time() + self._idle_s
+        deadline = self.deadline
+        by_deadline = deadline is not None and (at is None or deadline <= at)
+        if by_deadline:
+            at = deadline
+        timer = None if at is None else loop.call_at(at, self._expired, waiter, by_deadline)
         try:
             await waiter
         finally:
