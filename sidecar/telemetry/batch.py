@@ -1,5 +1,10 @@
 """A batch span processor with a bounded queue that counts every span it loses.
 
+It queues the ended span records (``spans.SpanRecord``) as they are, and hands batches of them to a
+``RecordExporter``: ``otlp_http.OtlpHttpSpanExporter`` encodes them itself; an SDK exporter (console,
+gRPC) gets them through ``tracing.ReadableExporter``, which renders them as ``ReadableSpan``s there,
+in this thread, not on the event loop.
+
 Why not the SDK's ``BatchSpanProcessor``: it logs a warning per dropped span, does not count spans lost
 to failed exports, and exposes its queue only through private attributes. This one keeps the same
 model (a deque filled on ``on_end``, one daemon thread exporting batches every ``schedule_delay_s`` or
@@ -25,25 +30,34 @@ import logging
 import threading
 import time
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from opentelemetry.context import Context
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export import SpanExportResult
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from .config import BatchConfig
+    from .spans import SpanRecord
 
 _log = logging.getLogger(__name__)
 
 
-class BoundedBatchSpanProcessor(SpanProcessor):
-    def __init__(self, exporter: SpanExporter, config: BatchConfig) -> None:
+class RecordExporter(Protocol):
+    """What the processor exports to (``SpanExporter``'s methods, over span records)."""
+
+    def export(self, records: Sequence[SpanRecord]) -> SpanExportResult: ...
+
+    def shutdown(self) -> None: ...
+
+
+class BoundedBatchSpanProcessor:
+    def __init__(self, exporter: RecordExporter, config: BatchConfig) -> None:
         self._exporter = exporter
         self._max_queue = config.max_queue_size
         self._max_batch = config.max_export_batch_size
         self._delay_s = config.schedule_delay_s
-        self._queue: deque[ReadableSpan] = deque()
+        self._queue: deque[SpanRecord] = deque()
         self._dropped_full = 0  # written by on_end's thread (the event loop) only
         self._dropped_export = 0  # written by whoever exports, under _export_lock
         self._stopping = False
@@ -56,18 +70,12 @@ class BoundedBatchSpanProcessor(SpanProcessor):
     def dropped(self) -> int:
         return self._dropped_full + self._dropped_export
 
-    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        return None
-
-    def on_end(self, span: ReadableSpan) -> None:
-        context = span.context
-        if context is None or not context.trace_flags.sampled:
-            return
+    def on_end(self, record: SpanRecord) -> None:
         queue = self._queue
         if self._stopping or len(queue) >= self._max_queue:
             self._dropped_full += 1
             return
-        queue.append(span)
+        queue.append(record)
         if len(queue) >= self._max_batch and not self._wake.is_set():
             self._wake.set()
 

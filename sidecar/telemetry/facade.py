@@ -13,17 +13,15 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from opentelemetry.trace import SpanKind
-
-from . import genai
 from .config import TelemetryConfig
 from .genai import ContentCapture
 from .instruments import BREAKER_STATES, Instruments
 from .metrics import Registry
 from .push import MetricsPusher
 from .request import Core, RequestTrace
+from .spans import ServerSpan
 from .tracing import Tracing, build_resource, parse_traceparent
 
 if TYPE_CHECKING:
@@ -113,19 +111,9 @@ class Telemetry:
         tracer = core.tracer
         if tracer is None:
             return RequestTrace(core, None, operation, stream)
-        route = http_route or path
-        attributes: dict[str, Any] = {
-            genai.HTTP_METHOD: method,
-            genai.HTTP_ROUTE: route,
-            "sidecar.dialect": dialect,
-        }
-        if route != path:  # equal: the span name and http.route already say it (each attribute costs export time)
-            attributes[genai.URL_PATH] = path
-        if requested_model:
-            attributes["sidecar.request.model"] = requested_model
-        if stream:
-            attributes["sidecar.request.stream"] = True
-        span = tracer.start(f"{method} {route}", SpanKind.SERVER, parse_traceparent(headers), attributes)
+        span = tracer.start_server(parse_traceparent(headers), method, http_route or path, path, dialect)
+        if requested_model and type(span) is ServerSpan:
+            span.requested_model = requested_model
         return RequestTrace(core, span, operation, stream)
 
     def policy_reload(self, *, ok: bool) -> None:

@@ -1,21 +1,24 @@
-"""OTLP protobuf encoding of finished spans, written by hand: ``SpanEncoder().encode(spans) -> bytes``.
+"""OTLP protobuf encoding of span records, written by hand: ``SpanEncoder().encode(records) -> bytes``.
 
-The official encoder (``opentelemetry.exporter.otlp.proto.common.trace_encoder.encode_spans`` plus
-serialization) builds one protobuf object per span, attribute, value and event, then serializes the
-tree: about 45 us per span of ours, in the export thread, which shares the GIL with the event loop.
-This module writes the same bytes directly, about 4 us per span (``python -m tests.telemetry.bench_cost``).
-The wire format needed is small: varints, fixed64 times, fixed32 flags and length-prefixed fields, in
-field-number order as protobuf serializers write them. The tests check that the output is byte for byte
-what ``encode_spans(...).SerializeToString()`` gives, for every value type, events, links, parents,
-trace state, status, dropped counts and grouping. What makes it cheap:
+The OTLP/HTTP exporter's encoder. It writes an ``ExportTraceServiceRequest`` straight from the
+``spans.ServerSpan``/``ClientSpan`` records, byte for byte what the official encoder
+(``encode_spans(...).SerializeToString()``) makes of ``readable.to_readable(record)``: the same
+attributes in the same order. The tests hold the two together for every fact, value type, event,
+parent, trace state and status. The official path builds a dict per span, then one protobuf object per
+span, attribute and value: about 45 us per span in the export thread, which shares the GIL with the
+event loop. This is a few us, because most of a span is the same from one request to the next:
 
-- resources and instrumentation scopes are encoded once per object and reused;
-- a span attribute of type ``str``, ``int`` or ``bool`` (and a list of ``str``) is one cached ``bytes``
-  record per ``(key, value)``; a ``float`` reuses the cached record head of its key and packs 8 bytes;
-  the caches are cleared when one reaches ``CACHE_LIMIT`` entries, so unique values (response ids,
-  token counts) cannot grow them without bound;
-- ``ReadableSpan``'s fields are read directly (its properties copy attributes, events and links);
-- spans are grouped by resource, then scope, in first-seen order, as ``encode_spans`` groups them.
+- the constant part of a span is encoded once and reused as bytes: for a SERVER span its name and the
+  method/route/dialect attributes; for a CLIENT span its name and the operation, provider, model,
+  address, port, target, breaker state, resend count and stream flag; then the request parameters
+  (keyed by the ``RequestParams`` tuple and its value types); the outcome attributes of a SERVER span
+  (status, outcome, attempts, route, served model, fallback reason, error) and the response attributes
+  of a CLIENT span (status, response model, finish reasons) with its status record;
+- a scalar attribute (str, int, bool) is one cached record per (key, value, type); a float reuses the
+  cached head of its key and packs 8 bytes; token counts and ids are written directly;
+- every cache is cleared when it reaches ``CACHE_LIMIT`` entries, so unique values cannot grow it;
+- resources and instrumentation scopes are encoded once; records are grouped by resource, then scope,
+  in first-seen order, as ``encode_spans`` groups them.
 
 Values follow ``encode_spans``: ``None`` is an empty ``AnyValue``; ``bool``, ``str``, ``int`` (int64),
 ``float``, ``bytes``, sequences (arrays) and mappings (key-value lists). An attribute the official
@@ -27,17 +30,19 @@ from __future__ import annotations
 
 import logging
 import struct
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-from opentelemetry.trace import SpanKind
+from . import genai
+from . import readable as names
+from .spans import ClientSpan, ServerSpan, SpanRecord
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import Event, ReadableSpan
     from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-    from opentelemetry.trace import Link, SpanContext
-    from opentelemetry.trace.status import Status
+    from opentelemetry.trace import TraceState
+
+    from .spans import SpanEvent
 
 _log = logging.getLogger(__name__)
 
@@ -49,21 +54,18 @@ _pack_fixed64: Final[Callable[[int], bytes]] = struct.Struct("<Q").pack
 _pack_double: Final[Callable[[float], bytes]] = struct.Struct("<d").pack
 _ONE_BYTE: Final = tuple(bytes((n,)) for n in range(128))
 
-# Span.kind: the SDK's SpanKind (INTERNAL=0..CONSUMER=4) is the proto enum minus one.
-_KIND: Final = {kind: b"\x30" + bytes((kind.value + 1,)) for kind in SpanKind}
+# Span.kind (field 6): SERVER = 2, CLIENT = 3 in the proto enum.
+_KIND_SERVER: Final = b"\x30\x02"
+_KIND_CLIENT: Final = b"\x30\x03"
 # Span.flags (field 16, fixed32): SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK, plus IS_REMOTE for a remote parent.
 _SPAN_FLAGS_LOCAL: Final = b"\x85\x01\x00\x01\x00\x00"
 _SPAN_FLAGS_REMOTE: Final = b"\x85\x01\x00\x03\x00\x00"
-# Link.flags (field 6, fixed32), same values.
-_LINK_FLAGS_LOCAL: Final = b"\x35\x00\x01\x00\x00"
-_LINK_FLAGS_REMOTE: Final = b"\x35\x00\x03\x00\x00"
 
 # Field tags (field number << 3 | wire type) of the repeated KeyValue fields.
 TAG_RESOURCE_ATTRIBUTES: Final = b"\x0a"  # Resource.attributes = 1
 TAG_SCOPE_ATTRIBUTES: Final = b"\x1a"  # InstrumentationScope.attributes = 3
 TAG_SPAN_ATTRIBUTES: Final = b"\x4a"  # Span.attributes = 9
 TAG_EVENT_ATTRIBUTES: Final = b"\x1a"  # Span.Event.attributes = 3
-TAG_LINK_ATTRIBUTES: Final = b"\x22"  # Span.Link.attributes = 4
 _TAG_KVLIST_VALUES: Final = b"\x0a"  # KeyValueList.values = 1
 
 
@@ -118,7 +120,7 @@ def key_value(key: str, value: Any) -> bytes:
 
 
 def attributes_into(out: list[bytes], tag: bytes, attributes: Mapping[str, Any] | None) -> None:
-    """Append one ``tag``-ged KeyValue record per attribute to ``out`` (no caching: events, links)."""
+    """Append one ``tag``-ged KeyValue record per attribute to ``out`` (no caching)."""
     if not attributes:
         return
     for key, value in attributes.items():
@@ -132,7 +134,7 @@ def _skipped(key: object, error: Exception) -> None:
     _log.warning("span attribute %r left out of the export: %s", key, type(error).__name__)
 
 
-def _record(key: str, value: Any) -> bytes:
+def record(key: str, value: Any) -> bytes:
     """A span attribute's whole record (tag, length, KeyValue); empty if it cannot be encoded."""
     try:
         return _field(TAG_SPAN_ATTRIBUTES, key_value(key, value))
@@ -141,63 +143,125 @@ def _record(key: str, value: Any) -> bytes:
         return b""
 
 
-def _remember(cache: dict[Any, bytes], key: Any, record: bytes) -> bytes:
+class _Key:
+    """One attribute key's record prefixes, built once: a record is then one prefix plus the value bytes.
+
+    ``number`` writes an int in [0, 2^63) (a token count), ``text`` a ``str`` of under 126 UTF-8 bytes
+    (an id); anything else goes through ``record`` (which leaves out what cannot be encoded).
+    """
+
+    __slots__ = ("_numbers", "_texts", "name")
+
+    def __init__(self, name: str) -> None:
+        key_field = _key_field(name)
+        self.name = name
+        # Record = tag, length, key field, value field (tag 0x12, length, AnyValue).
+        self._numbers = tuple(
+            TAG_SPAN_ATTRIBUTES
+            + varint(len(key_field) + 3 + size)
+            + key_field
+            + b"\x12"
+            + _ONE_BYTE[1 + size]
+            + b"\x18"
+            for size in range(11)
+        )
+        self._texts = tuple(
+            TAG_SPAN_ATTRIBUTES
+            + varint(len(key_field) + 4 + size)
+            + key_field
+            + b"\x12"
+            + _ONE_BYTE[2 + size]
+            + b"\x0a"
+            + _ONE_BYTE[size]
+            for size in range(126)
+        )
+
+    def number(self, value: Any) -> bytes:
+        if type(value) is int and 0 <= value <= _INT64_MAX:
+            encoded = varint(value)
+            return self._numbers[len(encoded)] + encoded
+        return record(self.name, value)
+
+    def text(self, value: Any) -> bytes:
+        if type(value) is str:
+            try:
+                data = value.encode()
+            except UnicodeEncodeError:  # a lone surrogate: record() leaves it out with a warning
+                return record(self.name, value)
+            if len(data) < 126:
+                return self._texts[len(data)] + data
+        return record(self.name, value)
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> Any:
     if len(cache) >= CACHE_LIMIT:
         cache.clear()
-    cache[key] = record
-    return record
+    cache[key] = value
+    return value
+
+
+def _key_field(key: str) -> bytes:
+    return _field(b"\x0a", key.encode())
+
+
+_INPUT_TOKENS: Final = _Key(genai.USAGE_INPUT_TOKENS)
+_OUTPUT_TOKENS: Final = _Key(genai.USAGE_OUTPUT_TOKENS)
+_CACHE_READ_TOKENS: Final = _Key(genai.USAGE_CACHE_READ_INPUT_TOKENS)
+_RESPONSE_ID: Final = _Key(genai.RESPONSE_ID)
+_CONTENT_TRUNCATED: Final = record(names.CONTENT_TRUNCATED, True)
 
 
 class SpanEncoder:
-    """Encodes batches of ``ReadableSpan`` into a serialized ``ExportTraceServiceRequest``."""
+    """Encodes batches of span records into a serialized ``ExportTraceServiceRequest``."""
 
     __slots__ = (
+        "_client_shapes",
         "_float_heads",
-        "_last_status",
-        "_last_status_record",
+        "_params",
         "_resources",
-        "_scalar_records",
         "_scopes",
-        "_sequence_records",
-        "_status_records",
+        "_server_shapes",
+        "_statuses",
     )
 
     def __init__(self) -> None:
-        # Whole records by (key, value), one dict per exact type: True == 1 == 1.0 must not share entries.
-        self._scalar_records: dict[type, dict[tuple[str, Any], bytes]] = {str: {}, int: {}, bool: {}}
-        self._sequence_records: dict[tuple[str, tuple[Any, ...]], bytes] = {}  # lists of str only
         self._float_heads: dict[str, bytes] = {}  # the record up to the 8 bytes of the double
-        self._status_records: dict[tuple[int, str | None], bytes] = {}
-        self._last_status: Status | None = None
-        self._last_status_record = b""
+        self._statuses: dict[tuple[bool, str | None], bytes] = {}
+        # A span's shape: its name, the attributes repeated from request to request, its status; keyed
+        # by the facts they are made of (see the module docstring).
+        self._server_shapes: dict[tuple[Any, ...], tuple[bytes, bytes, bytes]] = {}
+        self._client_shapes: dict[tuple[Any, ...], tuple[bytes, bytes, bytes]] = {}
+        self._params: dict[tuple[Hashable, tuple[type, ...]], bytes] = {}
         # id(object) -> (object, encoded field); the object is kept so that its id is not reused.
         self._resources: dict[int, tuple[Resource, bytes]] = {}
         self._scopes: dict[int, tuple[InstrumentationScope | None, bytes]] = {}
 
     def encode(
-        self, spans: Sequence[ReadableSpan], *, pause: Callable[[], object] | None = None, pause_every: int = 64
+        self, records: Sequence[SpanRecord], *, pause: Callable[[], object] | None = None, pause_every: int = 64
     ) -> bytes:
-        """The serialized ``ExportTraceServiceRequest`` for ``spans``.
+        """The serialized ``ExportTraceServiceRequest`` for ended ``records``.
 
-        ``pause`` is called after every ``pause_every`` spans: the exporter passes ``time.sleep(0)``,
+        ``pause`` is called after every ``pause_every`` records: the exporter passes ``time.sleep(0)``,
         which lets a waiting event loop take the GIL instead of waiting out the switch interval.
         """
         groups: list[tuple[Resource, list[tuple[InstrumentationScope | None, list[bytes]]]]] = []
-        last_resource: object = _NOTHING
-        last_scope: object = _NOTHING
+        last_tracer: object = None
         current: list[bytes] = []
-        encode_span = self._span
-        step = pause_every if pause is not None else max(len(spans), 1)
-        for start in range(0, len(spans), step):
+        server, client = self._server, self._client
+        step = pause_every if pause is not None else max(len(records), 1)
+        for start in range(0, len(records), step):
             if start and pause is not None:
                 pause()
-            for span in spans[start : start + step]:
-                resource = span._resource
-                scope = span._instrumentation_scope or None
-                if resource is not last_resource or scope is not last_scope:
-                    current = _group(groups, resource, scope)
-                    last_resource, last_scope = resource, scope
-                current.append(encode_span(span))
+            for span in records[start : start + step]:
+                tracer = span.tracer
+                if tracer is not last_tracer:
+                    current = _group(groups, tracer.resource, tracer.scope or None)
+                    last_tracer = tracer
+                if type(span) is ClientSpan:
+                    current.append(client(span))
+                else:
+                    assert isinstance(span, ServerSpan)
+                    current.append(server(span))
         out: list[bytes] = []
         for resource, scopes in groups:
             resource_spans = [self._resource(resource)]
@@ -212,102 +276,202 @@ class SpanEncoder:
             out.append(_field(b"\x0a", b"".join(resource_spans)))
         return b"".join(out)
 
-    def _span(self, span: ReadableSpan) -> bytes:
-        """``ScopeSpans.spans`` (field 2): tag, length and the span's fields in field-number order.
-
-        Reads ``ReadableSpan``'s fields directly: its properties copy attributes, events and links into
-        new containers on every access. The tests compare the result with ``encode_spans``.
-        """
-        context: SpanContext = span._context  # type: ignore[assignment]  # never None once ended
-        parent = span._parent
-        parts = [b"\x0a\x10", context.trace_id.to_bytes(16, "big"), b"\x12\x08", context.span_id.to_bytes(8, "big")]
-        trace_state = context.trace_state
-        if trace_state:
-            parts.append(_field(b"\x1a", ",".join([f"{k}={v}" for k, v in trace_state.items()]).encode()))
-        if parent:
+    def _server(self, span: ServerSpan) -> bytes:
+        """``ScopeSpans.spans`` (field 2) for a SERVER span: its fields in field-number order."""
+        targets = span.targets
+        key = (
+            span.method,
+            span.http_route,
+            span.path,
+            span.dialect,
+            span.requested_model,
+            span.request_stream,
+            targets if type(targets) is tuple or targets is None else tuple(targets),
+            span.rejected_reason,
+            span.cache_hit,
+            span.status_code,
+            span.outcome,
+            span.attempts,
+            span.streamed,
+            span.route,
+            span.served_model,
+            span.fallback_reason,
+            span.error_type,
+            span.error,
+        )
+        shape = self._server_shapes.get(key) or self._server_shape(span, key)
+        parts = [b"\x0a\x10", span.trace_id, b"\x12\x08", span.span_id]
+        if span.trace_state:
+            parts.append(_trace_state(span.trace_state))
+        parent = span.parent
+        if parent is not None:
             parts += (b"\x22\x08", parent.span_id.to_bytes(8, "big"))
-        name = span._name.encode()
-        if name:
-            parts += (b"\x2a", varint(len(name)), name)
-        parts.append(_KIND[span._kind])
-        start = span._start_time
-        if start:
-            parts += (b"\x39", _pack_fixed64(start))
-        end = span._end_time
-        if end:
-            parts += (b"\x41", _pack_fixed64(end))
-        attributes = span._attributes
-        if attributes:
-            self._span_attributes(parts, attributes)
-            if type(attributes) is not dict:
-                dropped = span.dropped_attributes
-                if dropped:
-                    parts += (b"\x50", varint(dropped))
-        events = span._events
-        if events:
-            for event in events:
-                parts.append(_field(b"\x5a", _event(event)))
-            dropped = span.dropped_events
-            if dropped:
-                parts += (b"\x60", varint(dropped))
-        links = span._links
-        if links:
-            for link in links:
-                parts.append(_field(b"\x6a", _link(link)))
-            dropped = span.dropped_links
-            if dropped:
-                parts += (b"\x70", varint(dropped))
-        status = span._status
-        if status is not None:
-            if status is self._last_status:
-                parts.append(self._last_status_record)
-            else:
-                parts.append(self._status(status))
-        parts.append(_SPAN_FLAGS_REMOTE if parent and parent.is_remote else _SPAN_FLAGS_LOCAL)
+        parts += (shape[0], b"\x39", _pack_fixed64(span.start_ns), b"\x41", _pack_fixed64(span.end_ns), shape[1])
+        if span.cost_usd is not None:
+            parts.append(self._float(names.COST_USD, span.cost_usd))
+        if span.events:
+            parts += [_field(b"\x5a", _event(event)) for event in span.events]
+        parts += (shape[2], _SPAN_FLAGS_REMOTE if parent is not None and parent.is_remote else _SPAN_FLAGS_LOCAL)
         body = b"".join(parts)
         return b"\x12" + varint(len(body)) + body
 
-    def _span_attributes(self, out: list[bytes], attributes: Mapping[str, Any]) -> None:
-        """One KeyValue record per attribute; see the module docstring for what is cached."""
-        scalar_records = self._scalar_records
-        for key, value in attributes.items():
-            kind = type(value)
-            records = scalar_records.get(kind)
-            if records is not None:
-                record = records.get((key, value))
-                if record is None:
-                    record = _remember(records, (key, value), _record(key, value))
-                out.append(record)
-            elif kind is float:
-                head = self._float_heads.get(key)
-                if head is None:
-                    head = _remember(self._float_heads, key, _record(key, 0.0)[:-8])
-                if head:
-                    out += (head, _pack_double(value))
-            elif kind is list or kind is tuple:
-                pair = (key, tuple(value))
-                try:
-                    record = self._sequence_records.get(pair)
-                except TypeError:  # unhashable items
-                    record = None
-                if record is None:
-                    record = _record(key, value)
-                    if all(type(item) is str for item in pair[1]):  # equal tuples of other types may differ
-                        _remember(self._sequence_records, pair, record)
-                out.append(record)
-            else:
-                out.append(_record(key, value))
+    def _client(self, span: ClientSpan) -> bytes:
+        """``ScopeSpans.spans`` (field 2) for a CLIENT span: its fields in field-number order."""
+        finish_reasons = span.finish_reasons
+        key = (
+            span.operation,
+            span.provider_name,
+            span.request_model,
+            span.server_address,
+            span.server_port,
+            span.target,
+            span.breaker_state,
+            span.resend_count,
+            span.stream,
+            span.status_code,
+            span.response_model,
+            tuple(finish_reasons) if finish_reasons else None,
+            span.error_type,
+        )
+        shape = self._client_shapes.get(key) or self._client_shape(span, key)
+        parts = [b"\x0a\x10", span.trace_id, b"\x12\x08", span.span_id]
+        if span.trace_state:
+            parts.append(_trace_state(span.trace_state))
+        parts += (
+            b"\x22\x08",
+            span.server.span_id,
+            shape[0],
+            b"\x39",
+            _pack_fixed64(span.start_ns),
+            b"\x41",
+            _pack_fixed64(span.end_ns),
+            shape[1],
+        )
+        if span.request_params is not None:
+            parts.append(self._request_params(span.request_params))
+        if span.input_messages is not None:
+            parts.append(record(genai.INPUT_MESSAGES, span.input_messages))
+        if span.response_id:
+            parts.append(_RESPONSE_ID.text(span.response_id))
+        usage = span.usage
+        if usage is not None:
+            if usage.input_tokens is not None:
+                parts.append(_INPUT_TOKENS.number(usage.input_tokens))
+            if usage.output_tokens is not None:
+                parts.append(_OUTPUT_TOKENS.number(usage.output_tokens))
+            if usage.cached_input_tokens is not None:
+                parts.append(_CACHE_READ_TOKENS.number(usage.cached_input_tokens))
+        if span.time_to_first_chunk is not None:
+            parts.append(self._float(genai.RESPONSE_TIME_TO_FIRST_CHUNK, span.time_to_first_chunk))
+        if span.output_messages is not None:
+            parts.append(record(genai.OUTPUT_MESSAGES, span.output_messages))
+        if span.content_truncated:
+            parts.append(_CONTENT_TRUNCATED)
+        parts += (shape[2], _SPAN_FLAGS_LOCAL)
+        body = b"".join(parts)
+        return b"\x12" + varint(len(body)) + body
 
-    def _status(self, status: Status) -> bytes:
-        key = (status.status_code.value, status.description)
-        record = self._status_records.get(key)
-        if record is None:
-            record = _status(status)
-            if len(self._status_records) >= CACHE_LIMIT:
-                self._status_records.clear()
-            self._status_records[key] = record
-        self._last_status, self._last_status_record = status, record
-        return record
+    def _server_shape(self, span: ServerSpan, key: tuple[Any, ...]) -> tuple[bytes, bytes, bytes]:
+        """(name and kind fields, every attribute record but the cost, the status record)."""
+        attributes = [
+            record(genai.HTTP_METHOD, span.method),
+            record(genai.HTTP_ROUTE, span.http_route),
+            record(names.DIALECT, span.dialect),
+        ]
+        if span.path != span.http_route:
+            attributes.append(record(genai.URL_PATH, span.path))
+        if span.requested_model:
+            attributes.append(record(names.REQUESTED_MODEL, span.requested_model))
+        if span.request_stream:
+            attributes.append(record(names.REQUESTED_STREAM, True))
+        if span.targets is not None:
+            attributes.append(record(names.ROUTE_TARGETS, list(span.targets)))
+        if span.rejected_reason:
+            attributes.append(record(names.REJECTED_REASON, span.rejected_reason))
+        if span.cache_hit is not None:
+            attributes.append(record(names.CACHE_HIT, span.cache_hit))
+        attributes += (record(genai.HTTP_STATUS_CODE, span.status_code), record(names.OUTCOME, span.outcome))
+        if span.attempts != 1:
+            attributes.append(record(names.ATTEMPTS, span.attempts))
+        if span.streamed:
+            attributes.append(record(names.STREAMED, True))
+        if span.route:
+            attributes.append(record(names.ROUTE, span.route))
+        if span.served_model:
+            attributes.append(record(names.SERVED_MODEL, span.served_model))
+        if span.fallback_reason:
+            attributes.append(record(names.FALLBACK_REASON, span.fallback_reason))
+        if span.error_type:
+            attributes.append(record(genai.ERROR_TYPE, span.error_type))
+        name = _name(names.span_name(span)) + _KIND_SERVER
+        shape = (name, b"".join(attributes), self._status(span.error, span.error_type))
+        return _remember(self._server_shapes, key, shape)  # type: ignore[no-any-return]
+
+    def _client_shape(self, span: ClientSpan, key: tuple[Any, ...]) -> tuple[bytes, bytes, bytes]:
+        """(name and kind fields, the attribute records fixed by target, attempt and response, the status)."""
+        attributes = [
+            record(genai.OPERATION_NAME, span.operation),
+            record(genai.PROVIDER_NAME, span.provider_name),
+            record(genai.REQUEST_MODEL, span.request_model),
+            record(genai.SERVER_ADDRESS, span.server_address),
+            record(genai.SERVER_PORT, span.server_port),
+            record(names.TARGET, span.target),
+            record(names.BREAKER_STATE, span.breaker_state),
+        ]
+        if span.resend_count:
+            attributes.append(record(genai.HTTP_RESEND_COUNT, span.resend_count))
+        if span.stream:
+            attributes.append(record(genai.REQUEST_STREAM, True))
+        if span.status_code is not None:
+            attributes.append(record(genai.HTTP_STATUS_CODE, span.status_code))
+        if span.response_model:
+            attributes.append(record(genai.RESPONSE_MODEL, span.response_model))
+        if span.finish_reasons:
+            attributes.append(record(genai.RESPONSE_FINISH_REASONS, list(span.finish_reasons)))
+        if span.error_type:
+            attributes.append(record(genai.ERROR_TYPE, span.error_type))
+        name = _name(names.span_name(span)) + _KIND_CLIENT
+        shape = (name, b"".join(attributes), self._status(bool(span.error_type), span.error_type))
+        return _remember(self._client_shapes, key, shape)  # type: ignore[no-any-return]
+
+    def _request_params(self, params: Any) -> bytes:
+        """The ``gen_ai.request.*`` records; cached for a (hashable) ``RequestParams`` tuple."""
+        if isinstance(params, tuple):
+            try:
+                key = (params, tuple(map(type, params)))
+                cached = self._params.get(key)
+            except TypeError:  # an unhashable value inside
+                key, cached = None, None
+            if cached is not None:
+                return cached
+        else:
+            key = None
+        attributes = genai.request_param_attributes(params)
+        encoded = b"".join([record(name, value) for name, value in attributes.items()])
+        if key is not None:
+            _remember(self._params, key, encoded)
+        return encoded
+
+    def _float(self, key: str, value: float) -> bytes:
+        if type(value) is not float:
+            return record(key, value)
+        head = self._float_heads.get(key)
+        if head is None:
+            head = _remember(self._float_heads, key, record(key, 0.0)[:-8])
+        return head + _pack_double(value)
+
+    def _status(self, error: bool, description: str | None) -> bytes:
+        """``Span.status`` (field 15): UNSET, or ERROR with the description, as ``encode_spans`` sets it."""
+        key = (error, description if error else None)
+        cached = self._statuses.get(key)
+        if cached is None:
+            parts: list[bytes] = []
+            if error:
+                if description:
+                    parts.append(_field(b"\x12", description.encode()))
+                parts.append(b"\x18\x02")  # STATUS_CODE_ERROR
+            cached = _remember(self._statuses, key, _field(b"\x7a", b"".join(parts)))
+        return cached
 
     def _resource(self, resource: Resource) -> bytes:
         """``ResourceSpans.resource`` (field 1), encoded once per resource object."""
@@ -341,13 +505,6 @@ class SpanEncoder:
         return encoded
 
 
-class _Nothing:
-    pass
-
-
-_NOTHING: Final = _Nothing()
-
-
 def _group(
     groups: list[tuple[Resource, list[tuple[InstrumentationScope | None, list[bytes]]]]],
     resource: Resource,
@@ -367,39 +524,21 @@ def _group(
     return spans
 
 
-def _event(event: Event) -> bytes:
+def _name(name: str) -> bytes:
+    """``Span.name`` (field 5), absent when empty."""
+    return _field(b"\x2a", name.encode()) if name else b""
+
+
+def _trace_state(state: TraceState) -> bytes:
+    """``Span.trace_state`` (field 3) as ``encode_spans`` writes it."""
+    return _field(b"\x1a", ",".join([f"{k}={v}" for k, v in state.items()]).encode())
+
+
+def _event(event: SpanEvent) -> bytes:
     parts: list[bytes] = []
-    timestamp = event.timestamp
-    name = event.name
-    if timestamp:
-        parts += (b"\x09", _pack_fixed64(timestamp))
-    if name:
-        parts.append(_field(b"\x12", name.encode()))
+    if event.time_ns:
+        parts += (b"\x09", _pack_fixed64(event.time_ns))
+    if event.name:
+        parts.append(_field(b"\x12", event.name.encode()))
     attributes_into(parts, TAG_EVENT_ATTRIBUTES, event.attributes)
-    dropped: int = event.dropped_attributes
-    if dropped:
-        parts += (b"\x20", varint(dropped))
     return b"".join(parts)
-
-
-def _link(link: Link) -> bytes:
-    context = link.context
-    parts = [b"\x0a\x10", context.trace_id.to_bytes(16, "big"), b"\x12\x08", context.span_id.to_bytes(8, "big")]
-    attributes_into(parts, TAG_LINK_ATTRIBUTES, link.attributes)
-    dropped: int = link.dropped_attributes
-    if dropped:
-        parts += (b"\x28", varint(dropped))
-    parts.append(_LINK_FLAGS_REMOTE if context.is_remote else _LINK_FLAGS_LOCAL)
-    return b"".join(parts)
-
-
-def _status(status: Status) -> bytes:
-    """``Span.status`` (field 15): present whenever the span has one, as ``encode_spans`` sets it."""
-    parts: list[bytes] = []
-    message = status.description
-    if message:
-        parts.append(_field(b"\x12", message.encode()))
-    code: int = status.status_code.value
-    if code:
-        parts += (b"\x18", varint(code))
-    return _field(b"\x7a", b"".join(parts))

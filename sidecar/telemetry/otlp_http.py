@@ -1,9 +1,9 @@
-"""OTLP/HTTP span exporter: ``otlp_encode.SpanEncoder`` bytes POSTed on one kept-alive connection.
+"""OTLP/HTTP span exporter: span records encoded by ``otlp_encode.SpanEncoder``, POSTed on a kept-alive connection.
 
 Replaces the SDK's ``OTLPSpanExporter`` for ``http/protobuf`` (gRPC keeps the SDK's exporter). It runs in
 the batch processor's worker thread, never on the event loop, and does per batch:
 
-- encode with ``SpanEncoder`` (about a tenth of the official encoder's CPU; see ``otlp_encode``);
+- encode the records with ``SpanEncoder`` (straight to bytes, no ``ReadableSpan``; see ``otlp_encode``);
 - gzip it when ``OTEL_EXPORTER_OTLP_[TRACES_]COMPRESSION=gzip`` (zlib releases the GIL meanwhile);
 - POST it with ``Content-Type: application/x-protobuf`` and the configured headers on an
   ``http.client`` connection kept open between batches (TLS for ``https://`` endpoints, with the
@@ -36,13 +36,13 @@ from functools import partial
 from typing import TYPE_CHECKING, Final
 from urllib.parse import unquote, urlsplit
 
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export import SpanExportResult
 
 from .config import OtlpTarget, TelemetryConfigError
 from .otlp_encode import SpanEncoder
 
 if TYPE_CHECKING:
-    from opentelemetry.sdk.trace import ReadableSpan
+    from .spans import SpanRecord
 
 _log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ _GZIP_WBITS: Final = 31  # zlib.compress with a gzip header and trailer
 _yield_gil: Final = partial(time.sleep, 0)  # releases the GIL: the event loop, if waiting, runs first
 
 
-class OtlpHttpSpanExporter(SpanExporter):
+class OtlpHttpSpanExporter:
     def __init__(self, target: OtlpTarget, *, backoff_s: float = 1.0, max_backoff_s: float = 16.0) -> None:
         from .. import __version__
 
@@ -93,7 +93,7 @@ class OtlpHttpSpanExporter(SpanExporter):
         self._last_log = -LOG_EVERY_S
         self._unlogged = 0
 
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+    def export(self, spans: Sequence[SpanRecord]) -> SpanExportResult:
         if self._stop.is_set():
             return SpanExportResult.FAILURE
         with self._busy:

@@ -14,10 +14,12 @@ Lifecycle, as the pipeline calls it::
         trace.skipped(...) / trace.fallback(...) / trace.cache_result(...)
     trace.finish(...)                           # request metrics; ends the SERVER span; in-flight -1
 
-Both ``finish`` methods are idempotent; ``RequestTrace.finish`` also ends any attempt left open. With
-tracing off (no exporter) ``span`` is None everywhere and only the registry is touched: span attributes
-are never even built. Attributes come only from the explicit arguments; no header but ``traceparent``
-and ``tracestate`` is ever read.
+Both ``finish`` methods are idempotent; ``RequestTrace.finish`` also ends any attempt left open. A
+traced request writes its facts into span records (``spans.ServerSpan``/``ClientSpan``: slots, no
+attribute dicts); they become attributes at export, in the exporter's thread (``readable``,
+``otlp_encode``). With tracing off (no exporter) ``span`` is None everywhere and only the registry is
+touched. Facts come only from the explicit arguments; no header but ``traceparent`` and
+``tracestate`` is ever read.
 """
 
 from __future__ import annotations
@@ -28,12 +30,9 @@ from dataclasses import dataclass
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, Final
 
-from opentelemetry.trace import SpanContext, SpanKind
-
-from . import genai
 from .genai import ContentCapture, Usage
-from .spans import LiteSpan
-from .tracing import ACTIVE_IDS, context_ids, write_traceparent
+from .spans import ClientSpan, Propagated, ServerSpan
+from .tracing import ACTIVE_IDS, hex_ids, write_traceparent
 
 if TYPE_CHECKING:
     from .instruments import Instruments
@@ -60,10 +59,10 @@ class RequestTrace:
 
     __slots__ = (
         "_attempts",
-        "_context",
         "_core",
         "_done",
         "_operation",
+        "_propagated",
         "_route",
         "_span",
         "_started",
@@ -72,15 +71,16 @@ class RequestTrace:
         "trace_id",
     )
 
-    def __init__(self, core: Core, span: LiteSpan | SpanContext | None, operation: str, stream: bool) -> None:
+    def __init__(self, core: Core, span: ServerSpan | Propagated | None, operation: str, stream: bool) -> None:
         self._core = core
-        if isinstance(span, LiteSpan):
-            self._span: LiteSpan | None = span
-            self._context: SpanContext | None = span.context
-            self.trace_id, self.span_id = context_ids(span.context)
-        else:  # not traced, or not sampled (a context to propagate the decision)
+        if type(span) is ServerSpan:
+            self._span: ServerSpan | None = span
+            self._propagated: Propagated | None = None
+            span.request_stream = stream
+            self.trace_id, self.span_id = hex_ids(span)
+        else:  # not traced (None), or not sampled (the ids to propagate the decision)
             self._span = None
-            self._context = span
+            self._propagated = span  # type: ignore[assignment]  # a Propagated or None
             self.trace_id = self.span_id = ""
         self._operation = _OPERATIONS.get(operation, operation)
         self._stream = stream
@@ -90,8 +90,8 @@ class RequestTrace:
         self._attempts: list[AttemptTrace] = []
 
     @property
-    def span(self) -> LiteSpan | None:
-        """The SERVER span (None when tracing is off or the request is not sampled)."""
+    def span(self) -> ServerSpan | None:
+        """The SERVER span's record (None when tracing is off or the request is not sampled)."""
         return self._span
 
     def activate(self) -> AbstractContextManager[None]:
@@ -103,22 +103,26 @@ class RequestTrace:
     def request_parsed(self, *, requested_model: str | None, stream: bool) -> None:
         """The model the app asked for and whether it asked for a stream, once the body is read."""
         self._stream = stream
-        if self._span is not None:
+        span = self._span
+        if span is not None:
             if requested_model:
-                self._span.set_attribute("sidecar.request.model", requested_model)
-            if stream:
-                self._span.set_attribute("sidecar.request.stream", True)
+                span.requested_model = requested_model
+            span.request_stream = stream
 
     def route_decided(self, *, route: str, targets: Sequence[str]) -> None:
         self._route = route
-        if self._span is not None:
-            self._span.set_attributes({"sidecar.route": route, "sidecar.route.targets": list(targets)})
+        span = self._span
+        if span is not None:
+            span.route = route
+            span.targets = targets
 
     def rejected(self, *, status: int, reason: str) -> None:
         """Refused before any upstream call (bad JSON, no route, denied, body too large, ...)."""
         self._core.instruments.rejections.inc((reason,))
-        if self._span is not None:
-            self._span.set_attributes({"sidecar.rejected.reason": reason, genai.HTTP_STATUS_CODE: status})
+        span = self._span
+        if span is not None:
+            span.rejected_reason = reason
+            span.status_code = status
 
     def attempt(
         self,
@@ -135,27 +139,30 @@ class RequestTrace:
         input_messages: Any = None,
     ) -> AttemptTrace:
         """Start one upstream call: a CLIENT span ``"{operation} {request_model}"``, child of the request."""
-        span: LiteSpan | SpanContext | None = self._context
-        tracer = self._core.tracer
-        if tracer is not None and self._span is not None:
-            attributes: dict[str, Any] = {
-                genai.OPERATION_NAME: self._operation,
-                genai.PROVIDER_NAME: provider_name,
-                genai.REQUEST_MODEL: request_model,
-                genai.SERVER_ADDRESS: server_address,
-                genai.SERVER_PORT: server_port,
-                "sidecar.target": target,
-                "sidecar.breaker.state": breaker_state,
-            }
-            if resend_count:
-                attributes[genai.HTTP_RESEND_COUNT] = resend_count
-            if self._stream:
-                attributes[genai.REQUEST_STREAM] = True
-            if request_params is not None:
-                attributes.update(genai.request_param_attributes(request_params))
-            _capture(self._core.capture, attributes, genai.INPUT_MESSAGES, input_messages)
-            span = tracer.start(f"{self._operation} {request_model}", SpanKind.CLIENT, self._span.context, attributes)
-        attempt = AttemptTrace(self._core, span, target, (self._operation, provider_name, request_model))
+        server = self._span
+        span: ClientSpan | Propagated | None
+        if server is not None:
+            span = ClientSpan(
+                server,
+                self._operation,
+                provider_name,
+                request_model,
+                server_address,
+                server_port,
+                target,
+                breaker_state,
+                resend_count,
+                self._stream,
+                request_params,
+            )
+            capture = self._core.capture
+            if capture.enabled:
+                encoded = capture.encode(input_messages)
+                if encoded is not None:
+                    span.input_messages, span.content_truncated = encoded
+        else:
+            span = self._propagated
+        attempt = AttemptTrace(self._core, span, target, (self._operation, provider_name, request_model), self.trace_id)
         self._attempts.append(attempt)
         return attempt
 
@@ -174,7 +181,7 @@ class RequestTrace:
     def cache_result(self, *, hit: bool) -> None:
         self._core.instruments.cache.inc(("hit" if hit else "miss",))
         if self._span is not None:
-            self._span.set_attribute("sidecar.cache.hit", hit)
+            self._span.cache_hit = hit
 
     def finish(
         self,
@@ -216,25 +223,16 @@ class RequestTrace:
         span = self._span
         if span is None:
             return
-        attributes = span.attrs
-        attributes[genai.HTTP_STATUS_CODE] = status
-        attributes["sidecar.outcome"] = outcome
-        if attempts != 1:
-            attributes["sidecar.attempts"] = attempts
-        if streamed:
-            attributes["sidecar.streamed"] = True
-        if route_label:
-            attributes["sidecar.route"] = route_label
-        if served_model:
-            attributes["sidecar.served_model"] = served_model
-        if fallback_reason:
-            attributes["sidecar.fallback.reason"] = fallback_reason
-        if cost_usd is not None:
-            attributes["sidecar.cost_usd"] = cost_usd
-        if error_type:
-            attributes[genai.ERROR_TYPE] = error_type
-        if status >= 500 or (error_type and status < 400):
-            span.set_error(error_type)
+        span.status_code = status
+        span.outcome = outcome
+        span.attempts = attempts
+        span.streamed = streamed
+        span.route = route_label
+        span.served_model = served_model
+        span.fallback_reason = fallback_reason
+        span.cost_usd = float(cost_usd) if cost_usd is not None else None
+        span.error_type = error_type
+        span.error = status >= 500 or bool(error_type and status < 400)
         span.end()
 
 
@@ -243,27 +241,34 @@ class AttemptTrace:
 
     __slots__ = (
         "_chunks",
-        "_context",
         "_core",
         "_done",
         "_first",
+        "_ids",
         "_labels",
         "_last",
         "_span",
         "_started",
         "_target",
+        "_trace_hex",
     )
 
     def __init__(
-        self, core: Core, span: LiteSpan | SpanContext | None, target: str, labels: tuple[str, str, str]
+        self,
+        core: Core,
+        span: ClientSpan | Propagated | None,
+        target: str,
+        labels: tuple[str, str, str],
+        trace_hex: str = "",
     ) -> None:
         self._core = core
-        if isinstance(span, LiteSpan):
-            self._span: LiteSpan | None = span
-            self._context: SpanContext | None = span.context
-        else:  # not traced, or the unsampled context to propagate
+        self._trace_hex = trace_hex  # the request's, when recorded (computed once for its log lines)
+        if type(span) is ClientSpan:
+            self._span: ClientSpan | None = span
+            self._ids: ClientSpan | Propagated | None = span
+        else:  # not traced, or the unsampled ids to propagate
             self._span = None
-            self._context = span
+            self._ids = span
         self._target = target
         self._labels = labels  # (gen_ai.operation.name, gen_ai.provider.name, gen_ai.request.model)
         self._started = perf_counter()
@@ -273,18 +278,21 @@ class AttemptTrace:
         self._done = False
 
     @property
-    def span(self) -> LiteSpan | None:
-        """The CLIENT span (None when tracing is off or the request is not sampled)."""
+    def span(self) -> ClientSpan | None:
+        """The CLIENT span's record (None when tracing is off or the request is not sampled)."""
         return self._span
 
     def activate(self) -> AbstractContextManager[None]:
         """Make the CLIENT span's ids the active ones while the ``with`` block runs."""
-        return _Activation(context_ids(self._span.context)) if self._span is not None else _NO_CONTEXT
+        return _Activation((self._trace_hex, self._span.span_id.hex())) if self._span is not None else _NO_CONTEXT
 
     def inject(self, headers: MutableMapping[str, str]) -> None:
         """Write the W3C ``traceparent`` of this call (flag 00 if unsampled) into the upstream headers."""
-        if self._context is not None:
-            write_traceparent(self._context, headers)
+        ids = self._ids
+        if ids is not None:
+            sampled = ids is self._span
+            trace_hex = self._trace_hex if sampled else ids.trace_id.hex()
+            write_traceparent(trace_hex, ids.span_id, sampled, ids.trace_state, headers)
 
     def first_chunk(self) -> None:
         """The first chunk of a stream reached the client (time to first chunk)."""
@@ -336,23 +344,20 @@ class AttemptTrace:
         span = self._span
         if span is None:
             return
-        attributes = span.attrs
-        if status is not None:
-            attributes[genai.HTTP_STATUS_CODE] = status
-        if response_model:
-            attributes[genai.RESPONSE_MODEL] = response_model
-        if response_id:
-            attributes[genai.RESPONSE_ID] = response_id
-        if finish_reasons:
-            attributes[genai.RESPONSE_FINISH_REASONS] = list(finish_reasons)
-        if usage is not None:
-            attributes.update(genai.usage_attributes(usage))
+        span.status_code = status
+        span.response_model = response_model
+        span.response_id = response_id
+        span.finish_reasons = finish_reasons
+        span.usage = usage
         if self._first is not None:
-            attributes[genai.RESPONSE_TIME_TO_FIRST_CHUNK] = self._first - self._started
-        _capture(self._core.capture, attributes, genai.OUTPUT_MESSAGES, output_messages)
-        if error_type:
-            attributes[genai.ERROR_TYPE] = error_type
-            span.set_error(error_type)
+            span.time_to_first_chunk = self._first - self._started
+        capture = self._core.capture
+        if capture.enabled:
+            encoded = capture.encode(output_messages)
+            if encoded is not None:
+                span.output_messages = encoded[0]
+                span.content_truncated = span.content_truncated or encoded[1]
+        span.error_type = error_type
         span.end()
 
 
@@ -369,13 +374,3 @@ class _Activation:
 
     def __exit__(self, *_: object) -> None:
         ACTIVE_IDS.reset(self._token)
-
-
-def _capture(capture: ContentCapture, attributes: dict[str, Any], key: str, content: Any) -> None:
-    if not capture.enabled:
-        return
-    encoded = capture.encode(content)
-    if encoded is not None:
-        attributes[key] = encoded[0]
-        if encoded[1]:
-            attributes["sidecar.content.truncated"] = True

@@ -1,40 +1,42 @@
-"""Lightweight spans: the sidecar's two span kinds built without the SDK's per-span machinery.
+"""Spans as typed records: the sidecar's two span kinds, filled in as the request runs, rendered at export.
 
-The SDK's ``Tracer.start_span`` + ``end`` costs about 11 us bare and ~0.5 us per attribute here (a lock,
-bounded attribute validation, a readable copy at end). The sidecar's spans are few and their attributes
-are built by this package from typed arguments, so ``LiteTracer`` keeps only what the export needs:
+A span here is not an SDK span with an attribute dict. It is a record of facts in plain slots
+(``ServerSpan`` for the app's request, ``ClientSpan`` for one upstream call), which ``request`` sets
+as the request goes on. Which attribute each fact becomes is decided at export time, in the batch
+processor's thread, by one of two renderers kept in step by a test:
 
-- ``start``: W3C ids (``random.getrandbits``), the sampling decision, a plain attribute dict;
-- ``LiteSpan.end``: the span itself, a ``opentelemetry.sdk.trace.ReadableSpan`` (what every exporter
-  consumes) holding its fields where ``ReadableSpan`` keeps them, handed without a copy to the span
-  processors (``BoundedBatchSpanProcessor`` or, in tests, ``SimpleSpanProcessor``).
+- ``readable.to_readable``: an SDK ``ReadableSpan`` (console and gRPC exporters, in-memory tests);
+- ``otlp_encode.SpanEncoder``: OTLP protobuf bytes straight from the record (the OTLP/HTTP exporter),
+  byte for byte what the official encoder makes of the ``ReadableSpan``.
 
-Sampling follows the standard samplers (``OTEL_TRACES_SAMPLER``): ``always_on``, ``always_off``,
-``traceidratio`` (the SDK's rule: low 64 bits of the trace id below ratio x 2^64) and their
-``parentbased_*`` forms (a parent's sampled flag decides). An unsampled span is not created at all: the
-caller keeps its ``SpanContext`` (flag 00) to propagate the decision downstream.
+So the event loop does for a traced request what it must (ids, clock reads, slot writes) and nothing
+else: no attribute dicts, no span names, no ``SpanContext`` objects; constant attributes are encoded
+once and reused (``docs/observability.md`` has the instruction counts).
+
+- ``Sampler``: the standard samplers (``OTEL_TRACES_SAMPLER``): ``always_on``, ``always_off``,
+  ``traceidratio`` (the SDK's rule: low 64 bits of the trace id below ratio x 2^64) and their
+  ``parentbased_*`` forms (the app's sampled flag decides).
+- ``LiteTracer.start_server``: a ``ServerSpan``, or, not sampled, only the ``Propagated`` ids to pass
+  the decision downstream (flag 00); ``ClientSpan(server, ...)`` is a child of a recorded server span
+  (a sampled parent means a sampled child, whatever the sampler).
+- ``record.end()``: the record goes to the tracer's sinks (``batch.BoundedBatchSpanProcessor``, or in
+  tests ``tracing.ExportAtEnd``) and is never written again.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Mapping, Sequence
-from functools import partial
-from typing import TYPE_CHECKING, Any, Final
-
-from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import SpanContext, SpanKind, TraceFlags, TraceState
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import Event, SpanProcessor
     from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-    from opentelemetry.trace import Link
+    from opentelemetry.trace import SpanContext, TraceState
 
-_SAMPLED: Final = TraceFlags(TraceFlags.SAMPLED)
-_NOT_SAMPLED: Final = TraceFlags(TraceFlags.DEFAULT)
-_EMPTY_STATE: Final = TraceState()
+    from .genai import Usage
+
 _LOW_64: Final = (1 << 64) - 1
 
 
@@ -55,118 +57,237 @@ class Sampler:
         else:
             raise ValueError(f"unknown sampler {name!r}")
 
-    def sampled(self, trace_id: int, parent: SpanContext | None) -> bool:
+    def sampled(self, trace_id: bytes, parent: SpanContext | None) -> bool:
+        """The decision for a span of trace ``trace_id`` (16 bytes, big-endian) under ``parent``."""
         if self._parent_based and parent is not None:
             return parent.trace_flags.sampled
-        return (trace_id & _LOW_64) < self._bound
+        bound = self._bound
+        if bound > _LOW_64 or not bound:  # always_on, always_off
+            return bound != 0
+        return int.from_bytes(trace_id[8:], "big") < bound
 
 
-class LiteSpan(ReadableSpan):
-    """A recording span: set attributes, add events, set status, ``end`` once.
+class Propagated(NamedTuple):
+    """The trace context of a request that is not recorded: propagated downstream with flag 00."""
 
-    It is also the ``ReadableSpan`` the processors receive at ``end``: its fields are the ones
-    ``ReadableSpan``'s properties read (``_name``, ``_context``, ...), so ending a span copies nothing.
-    ``attrs`` is the live attribute dict (``attributes``, as for any ``ReadableSpan``, is a read-only view).
+    trace_id: bytes
+    span_id: bytes
+    trace_state: TraceState | None
+
+
+class SpanEvent(NamedTuple):
+    name: str
+    time_ns: int
+    attributes: dict[str, str]
+
+
+class SpanSink(Protocol):
+    """Where ended records go: ``on_end`` must not block; ``shutdown`` may."""
+
+    def on_end(self, record: SpanRecord) -> None: ...
+
+    def shutdown(self) -> None: ...
+
+
+class SpanRecord:
+    """What both span kinds have: ids, times, the tracer (resource, scope, sinks), events.
+
+    Ids are kept as the big-endian bytes OTLP carries (16 and 8): hex for logs and ``traceparent`` is
+    one ``.hex()``, and the encoder copies them as they are.
     """
+
+    __slots__ = ("end_ns", "events", "span_id", "start_ns", "trace_id", "trace_state", "tracer")
+
+    def __init__(self, tracer: LiteTracer, trace_id: bytes, trace_state: TraceState | None) -> None:
+        self.tracer = tracer
+        self.trace_id = trace_id
+        self.span_id = new_span_id()
+        self.trace_state = trace_state
+        self.start_ns = time.time_ns()
+        self.end_ns = 0
+        self.events: list[SpanEvent] | None = None
+
+    @property
+    def ended(self) -> bool:
+        return self.end_ns != 0
+
+    def add_event(self, name: str, attributes: dict[str, str]) -> None:
+        if not self.end_ns:
+            event = SpanEvent(name, time.time_ns(), attributes)
+            if self.events is None:
+                self.events = [event]
+            else:
+                self.events.append(event)
+
+    def end(self) -> None:
+        """Hand the record to the sinks; later calls do nothing, and the record is not written again."""
+        if self.end_ns:
+            return
+        self.end_ns = time.time_ns()
+        for sink in self.tracer.sinks:
+            sink.on_end(self)
+
+
+class ServerSpan(SpanRecord):
+    """The app's request (SpanKind.SERVER), named ``"{method} {http_route}"``. See ``readable`` for
+    the attribute each fact becomes."""
+
+    __slots__ = (
+        "attempts",
+        "cache_hit",
+        "cost_usd",
+        "dialect",
+        "error",
+        "error_type",
+        "fallback_reason",
+        "http_route",
+        "method",
+        "outcome",
+        "parent",
+        "path",
+        "rejected_reason",
+        "request_stream",
+        "requested_model",
+        "route",
+        "served_model",
+        "status_code",
+        "streamed",
+        "targets",
+    )
 
     def __init__(
         self,
         tracer: LiteTracer,
-        name: str,
-        kind: SpanKind,
-        context: SpanContext,
+        trace_id: bytes,
+        trace_state: TraceState | None,
         parent: SpanContext | None,
-        attributes: dict[str, Any],
-    ) -> None:  # ReadableSpan.__init__ is not called: every field it sets is set here
-        self._tracer: LiteTracer | None = tracer
-        self._name = name
-        self._kind = kind
-        self._context = context
-        self._parent = parent
-        self._attributes = self.attrs = attributes
-        self._start_time = time.time_ns()
-        self._end_time: int | None = None
-        self._events: Sequence[Event] = ()
-        self._links: Sequence[Link] = ()
-        self._status = tracer.unset
-        self._resource = tracer.resource
-        self._instrumentation_scope = tracer.scope
-        self._instrumentation_info = None
+        method: str,
+        http_route: str,
+        path: str,
+        dialect: str,
+    ) -> None:
+        SpanRecord.__init__(self, tracer, trace_id, trace_state)
+        self.parent = parent  # the app's span (remote), or None for a root span
+        self.method = method
+        self.http_route = http_route
+        self.path = path
+        self.dialect = dialect
+        self.requested_model: str | None = None
+        self.request_stream = False
+        self.targets: Sequence[str] | None = None
+        self.rejected_reason: str | None = None
+        self.cache_hit: bool | None = None
+        self.status_code = 0
+        self.outcome = ""
+        self.attempts = 1
+        self.streamed = False
+        self.route = ""
+        self.served_model: str | None = None
+        self.fallback_reason: str | None = None
+        self.error_type: str | None = None
+        self.error = False  # status ERROR, described by error_type
+        self.cost_usd: float | None = None
 
-    @property
-    def context(self) -> SpanContext:
-        return self._context  # type: ignore[return-value]  # always set
 
-    def set_attribute(self, key: str, value: Any) -> None:
-        self.attrs[key] = value
+class ClientSpan(SpanRecord):
+    """One upstream call (SpanKind.CLIENT), child of ``server``, named ``"{operation} {request_model}"``."""
 
-    def set_attributes(self, attributes: Mapping[str, Any]) -> None:
-        self.attrs.update(attributes)
+    __slots__ = (
+        "breaker_state",
+        "content_truncated",
+        "error_type",
+        "finish_reasons",
+        "input_messages",
+        "operation",
+        "output_messages",
+        "provider_name",
+        "request_model",
+        "request_params",
+        "resend_count",
+        "response_id",
+        "response_model",
+        "server",
+        "server_address",
+        "server_port",
+        "status_code",
+        "stream",
+        "target",
+        "time_to_first_chunk",
+        "usage",
+    )
 
-    def add_event(self, name: str, attributes: Mapping[str, Any]) -> None:
-        tracer = self._tracer
-        if tracer is not None:
-            self._events = (*self._events, tracer.event(name, dict(attributes), time.time_ns()))
+    def __init__(
+        self,
+        server: ServerSpan,
+        operation: str,
+        provider_name: str,
+        request_model: str,
+        server_address: str,
+        server_port: int,
+        target: str,
+        breaker_state: str,
+        resend_count: int,
+        stream: bool,
+        request_params: Any,
+    ) -> None:
+        SpanRecord.__init__(self, server.tracer, server.trace_id, server.trace_state)
+        self.server = server
+        self.operation = operation
+        self.provider_name = provider_name
+        self.request_model = request_model
+        self.server_address = server_address
+        self.server_port = server_port
+        self.target = target
+        self.breaker_state = breaker_state
+        self.resend_count = resend_count
+        self.stream = stream
+        self.request_params = request_params  # a mapping or an object with RequestParams' field names
+        self.input_messages: str | None = None
+        self.status_code: int | None = None
+        self.response_model: str | None = None
+        self.finish_reasons: Sequence[str] | None = None
+        self.response_id: str | None = None
+        self.usage: Usage | None = None
+        self.time_to_first_chunk: float | None = None
+        self.output_messages: str | None = None
+        self.content_truncated = False
+        self.error_type: str | None = None  # also the status: ERROR, described by it
 
-    def set_error(self, description: str | None) -> None:
-        tracer = self._tracer
-        if tracer is not None:
-            self._status = tracer.error(description)
 
-    def end(self) -> None:
-        """Hand the finished span to the processors; later calls do nothing."""
-        tracer = self._tracer
-        if tracer is None:
-            return
-        self._tracer = None
-        self._end_time = time.time_ns()
-        for processor in tracer.processors:
-            processor.on_end(self)
-
-    @property
-    def ended(self) -> bool:
-        return self._tracer is None
+def new_span_id() -> bytes:
+    return (random.getrandbits(64) or 1).to_bytes(8, "big")
 
 
 class LiteTracer:
-    """Starts ``LiteSpan``s for one resource and instrumentation scope; ends them into processors."""
+    """Starts span records for one resource and instrumentation scope; ends them into ``sinks``."""
 
     def __init__(
         self,
         resource: Resource,
         scope: InstrumentationScope,
         sampler: Sampler,
-        processors: Sequence[SpanProcessor],
+        sinks: Sequence[SpanSink],
     ) -> None:
-        from opentelemetry.sdk.trace import Event
-        from opentelemetry.trace.status import Status, StatusCode
-
-        self.unset = Status()
-        self.event = Event
-        self.error = partial(Status, StatusCode.ERROR)
         self.resource = resource
         self.scope = scope
         self.sampler = sampler
-        self.processors = tuple(processors)
+        self.sinks = tuple(sinks)
 
-    def start(
-        self, name: str, kind: SpanKind, parent: SpanContext | None, attributes: dict[str, Any]
-    ) -> LiteSpan | SpanContext:
-        """A recording span, or when the sampler says no, just the context to propagate."""
-        getrandbits = random.getrandbits
+    def start_server(
+        self, parent: SpanContext | None, method: str, http_route: str, path: str, dialect: str
+    ) -> ServerSpan | Propagated:
+        """A recorded SERVER span continuing ``parent`` (the app's), or the ids to propagate unsampled."""
         if parent is not None and parent.is_valid:
-            trace_id = parent.trace_id
-            state = parent.trace_state
+            trace_id = parent.trace_id.to_bytes(16, "big")
+            state = parent.trace_state or None
         else:
             parent = None
-            trace_id = getrandbits(128) or 1
-            state = _EMPTY_STATE
-        sampled = self.sampler.sampled(trace_id, parent)
-        context = SpanContext(trace_id, getrandbits(64) or 1, False, _SAMPLED if sampled else _NOT_SAMPLED, state)
-        if not sampled:
-            return context
-        return LiteSpan(self, name, kind, context, parent, attributes)
+            trace_id = (random.getrandbits(128) or 1).to_bytes(16, "big")
+            state = None
+        if not self.sampler.sampled(trace_id, parent):
+            return Propagated(trace_id, new_span_id(), state)
+        return ServerSpan(self, trace_id, state, parent, method, http_route, path, dialect)
 
     def shutdown(self) -> None:
-        for processor in self.processors:
-            processor.shutdown()
+        for sink in self.sinks:
+            sink.shutdown()

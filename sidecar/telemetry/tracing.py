@@ -2,11 +2,14 @@
 
 - ``Tracing.build(config, resource)``: a ``LiteTracer`` (see ``spans``) with the configured sampler and
   one ``BoundedBatchSpanProcessor`` per exporter. OTLP over HTTP is our ``otlp_http`` exporter (own
-  encoder, one kept-alive connection); gRPC is the SDK's exporter, optional
-  (``llm-sidecar[otlp-grpc]``), and its absence is a clear ``TelemetryConfigError``.
-- ``Tracing.for_tests(exporter, resource)``: the same with a ``SimpleSpanProcessor`` (export at end).
-- ``parse_traceparent(headers)`` / ``write_traceparent(context, headers)``: W3C trace context of the
-  app's request, and of a CLIENT span for the upstream request. No other header is ever read.
+  encoder straight from the span records, one kept-alive connection); console and gRPC are the SDK's
+  exporters behind ``ReadableExporter`` (records rendered as ``ReadableSpan``s in the export thread);
+  gRPC is optional (``llm-sidecar[otlp-grpc]``), and its absence is a clear ``TelemetryConfigError``.
+- ``Tracing.for_tests(exporter, resource)``: the same with ``ExportAtEnd`` (each span exported as a
+  ``ReadableSpan`` when it ends, on the caller's thread).
+- ``parse_traceparent(headers)`` / ``write_traceparent(trace_hex, span_id, sampled, state, headers)``:
+  W3C trace context of the app's request, and of a CLIENT span for the upstream request. No other
+  header is ever read.
 - ``current_trace_ids()``: hex ids of the span a request activated (``ACTIVE_IDS``), else of the current
   OTel context's span; ``("", "")`` when there is none or it is not sampled. The log processor uses them.
 """
@@ -17,23 +20,25 @@ import importlib
 import re
 import sys
 import time
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping, Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from opentelemetry import trace
+from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.trace import SpanContext, TraceFlags, TraceState
 
 from .config import OtlpTarget, TelemetryConfig, TelemetryConfigError
 from .genai import SCHEMA_URL
-from .spans import LiteTracer, Sampler
+from .readable import to_readable
+from .spans import LiteTracer, Sampler, SpanRecord
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import ReadableSpan
     from opentelemetry.sdk.trace.export import SpanExporter
 
-    from .batch import BoundedBatchSpanProcessor
+    from .batch import BoundedBatchSpanProcessor, RecordExporter
 
 INSTRUMENTATION: Final = "llm-sidecar"
 _TRACEPARENT: Final = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?")
@@ -63,11 +68,9 @@ def current_trace_ids() -> tuple[str, str]:
     return format(context.trace_id, "032x"), format(context.span_id, "016x")
 
 
-def context_ids(context: SpanContext) -> tuple[str, str]:
-    """Like ``current_trace_ids`` for a given span context."""
-    if not context.trace_flags.sampled:
-        return "", ""
-    return format(context.trace_id, "032x"), format(context.span_id, "016x")
+def hex_ids(record: SpanRecord) -> tuple[str, str]:
+    """(trace id, span id) of a recorded span in hex, as log lines carry them."""
+    return record.trace_id.hex(), record.span_id.hex()
 
 
 def parse_traceparent(headers: Mapping[str, str]) -> SpanContext | None:
@@ -92,11 +95,39 @@ def parse_traceparent(headers: Mapping[str, str]) -> SpanContext | None:
     return SpanContext(trace_id, span_id, True, TraceFlags(int(flags_hex, 16) & 1), state)
 
 
-def write_traceparent(context: SpanContext, headers: MutableMapping[str, str]) -> None:
-    """Write ``context`` as W3C ``traceparent`` (and ``tracestate`` if any) into ``headers``."""
-    headers["traceparent"] = f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
-    if context.trace_state:
-        headers["tracestate"] = context.trace_state.to_header()
+def write_traceparent(
+    trace_hex: str, span_id: bytes, sampled: bool, state: TraceState | None, headers: MutableMapping[str, str]
+) -> None:
+    """Write W3C ``traceparent`` (and ``tracestate`` if any) into ``headers``."""
+    headers["traceparent"] = f"00-{trace_hex}-{span_id.hex()}-{'01' if sampled else '00'}"
+    if state:
+        headers["tracestate"] = state.to_header()
+
+
+class ReadableExporter:
+    """An SDK ``SpanExporter`` (console, gRPC, in-memory) fed span records rendered as ``ReadableSpan``s."""
+
+    def __init__(self, exporter: SpanExporter) -> None:
+        self.exporter = exporter
+
+    def export(self, records: Sequence[SpanRecord]) -> SpanExportResult:
+        return self.exporter.export([to_readable(record) for record in records])
+
+    def shutdown(self) -> None:
+        self.exporter.shutdown()
+
+
+class ExportAtEnd:
+    """The tests' sink: each record exported as a ``ReadableSpan`` when it ends, on the caller's thread."""
+
+    def __init__(self, exporter: SpanExporter) -> None:
+        self._exporter = ReadableExporter(exporter)
+
+    def on_end(self, record: SpanRecord) -> None:
+        self._exporter.export([record])
+
+    def shutdown(self) -> None:
+        self._exporter.shutdown()
 
 
 class Tracing:
@@ -121,10 +152,8 @@ class Tracing:
 
     @classmethod
     def for_tests(cls, exporter: SpanExporter, resource: Resource) -> Tracing:
-        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-
-        processor = SimpleSpanProcessor(exporter)
-        return cls(LiteTracer(resource, instrumentation_scope(), Sampler("parentbased_always_on"), [processor]), [])
+        sink = ExportAtEnd(exporter)
+        return cls(LiteTracer(resource, instrumentation_scope(), Sampler("parentbased_always_on"), [sink]), [])
 
     def shutdown(self, timeout_s: float) -> None:
         """Flush and stop every processor within ``timeout_s`` in total (blocking: run it off the loop)."""
@@ -150,13 +179,13 @@ def build_resource(config: TelemetryConfig, service_version: str) -> Resource:
     return Resource(attributes)
 
 
-def span_exporter(name: str, otlp: OtlpTarget | None, console: TextIO | None) -> SpanExporter:
+def span_exporter(name: str, otlp: OtlpTarget | None, console: TextIO | None) -> RecordExporter:
     """The exporter ``OTEL_TRACES_EXPORTER`` names (``otlp`` or ``console``)."""
     if name == "console":
         from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
         # One JSON object per line, on stderr by default: stdout carries the JSON access log.
-        return ConsoleSpanExporter(out=console or sys.stderr, formatter=_one_line)
+        return ReadableExporter(ConsoleSpanExporter(out=console or sys.stderr, formatter=_one_line))
     if otlp is None:  # pragma: no cover - config guarantees it
         raise TelemetryConfigError("OTEL_TRACES_EXPORTER=otlp without an OTLP target")
     headers = dict(otlp.headers) or None
@@ -165,7 +194,7 @@ def span_exporter(name: str, otlp: OtlpTarget | None, console: TextIO | None) ->
         exporter: SpanExporter = module.OTLPSpanExporter(
             endpoint=otlp.endpoint, headers=headers, timeout=otlp.timeout_s
         )
-        return exporter
+        return ReadableExporter(exporter)
     from .otlp_http import OtlpHttpSpanExporter
 
     return OtlpHttpSpanExporter(otlp)

@@ -21,17 +21,15 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExportResult
-from opentelemetry.trace import SpanContext, SpanKind, TraceFlags
 
 from sidecar.telemetry import Telemetry, TelemetryConfigError
 from sidecar.telemetry.config import OtlpTarget, TelemetryConfig
 from sidecar.telemetry.otlp_http import MAX_ATTEMPTS, OtlpHttpSpanExporter
-from sidecar.telemetry.tracing import span_exporter
+from sidecar.telemetry.spans import SpanRecord
+from sidecar.telemetry.tracing import ReadableExporter, span_exporter
 
-from .helpers import finish, start, value
+from .helpers import finish, span_records, start, value
 
 
 @dataclass
@@ -113,20 +111,8 @@ def collector() -> Iterator[Collector]:
     yield from _serve(Collector())
 
 
-def _spans(count: int = 2) -> list[ReadableSpan]:
-    resource = Resource({"service.name": "t"})
-    return [
-        ReadableSpan(
-            name=f"span-{n}",
-            context=SpanContext(n + 1, n + 1, False, TraceFlags(TraceFlags.SAMPLED)),
-            resource=resource,
-            attributes={"n": n},
-            kind=SpanKind.SERVER,
-            start_time=1,
-            end_time=2,
-        )
-        for n in range(count)
-    ]
+def _spans(count: int = 2) -> list[SpanRecord]:
+    return span_records(count)
 
 
 _OPEN: list[OtlpHttpSpanExporter] = []
@@ -393,7 +379,8 @@ def test_grpc_keeps_the_sdk_exporter() -> None:
     from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
     exporter = span_exporter("otlp", OtlpTarget("grpc", "http://localhost:4317", {}, 1.0), None)
-    assert isinstance(exporter, OTLPSpanExporter)
+    assert isinstance(exporter, ReadableExporter)
+    assert isinstance(exporter.exporter, OTLPSpanExporter)
     exporter.shutdown()
 
 
