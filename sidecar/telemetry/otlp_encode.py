@@ -6,19 +6,21 @@ The OTLP/HTTP exporter's encoder. It writes an ``ExportTraceServiceRequest`` str
 attributes in the same order. The tests hold the two together for every fact, value type, event,
 parent, trace state and status. The official path builds a dict per span, then one protobuf object per
 span, attribute and value: about 45 us per span in the export thread, which shares the GIL with the
-event loop. This is a few us, because most of a span is the same from one request to the next:
+event loop. This takes a few us, because most of a span is the same from one request to the next:
 
-- the constant part of a span is encoded once and reused as bytes: for a SERVER span its name and the
-  method/route/dialect attributes; for a CLIENT span its name and the operation, provider, model,
-  address, port, target, breaker state, resend count and stream flag; then the request parameters
-  (keyed by the ``RequestParams`` tuple and its value types); the outcome attributes of a SERVER span
-  (status, outcome, attempts, route, served model, fallback reason, error) and the response attributes
-  of a CLIENT span (status, response model, finish reasons) with its status record;
-- a scalar attribute (str, int, bool) is one cached record per (key, value, type); a float reuses the
-  cached head of its key and packs 8 bytes; token counts and ids are written directly;
+- a span's *shape* is encoded once and reused as bytes: its name and kind, every attribute whose value
+  repeats (for a SERVER span: method, route, dialect, requested model, targets, status, outcome,
+  attempts, served model, fallback reason, error; for a CLIENT span: operation, provider, model,
+  address, port, target, breaker state, resend count, stream flag, status, response model, finish
+  reasons, error and the request parameters when they are a ``RequestParams`` tuple), and its status;
+  the shape is keyed by the tuple of those facts, one dict lookup per span;
+- what differs per request is written per span from prefixes built once: ids, times, the response id,
+  token counts, the cost and time to first chunk (a float: the cached head of its key and 8 bytes);
 - every cache is cleared when it reaches ``CACHE_LIMIT`` entries, so unique values cannot grow it;
 - resources and instrumentation scopes are encoded once; records are grouped by resource, then scope,
   in first-seen order, as ``encode_spans`` groups them.
+
+The attribute order (``readable``'s) puts the repeated attributes first so that a shape is one piece.
 
 Values follow ``encode_spans``: ``None`` is an empty ``AnyValue``; ``bool``, ``str``, ``int`` (int64),
 ``float``, ``bytes``, sequences (arrays) and mappings (key-value lists). An attribute the official
@@ -30,7 +32,7 @@ from __future__ import annotations
 
 import logging
 import struct
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from . import genai
@@ -193,6 +195,12 @@ class _Key:
         return record(self.name, value)
 
 
+def _request_params(params: Any) -> bytes:
+    """The ``gen_ai.request.*`` records of a request's parameters."""
+    attributes = genai.request_param_attributes(params)
+    return b"".join([record(name, value) for name, value in attributes.items()])
+
+
 def _remember(cache: dict[Any, Any], key: Any, value: Any) -> Any:
     if len(cache) >= CACHE_LIMIT:
         cache.clear()
@@ -217,7 +225,6 @@ class SpanEncoder:
     __slots__ = (
         "_client_shapes",
         "_float_heads",
-        "_params",
         "_resources",
         "_scopes",
         "_server_shapes",
@@ -231,7 +238,6 @@ class SpanEncoder:
         # by the facts they are made of (see the module docstring).
         self._server_shapes: dict[tuple[Any, ...], tuple[bytes, bytes, bytes]] = {}
         self._client_shapes: dict[tuple[Any, ...], tuple[bytes, bytes, bytes]] = {}
-        self._params: dict[tuple[Hashable, tuple[type, ...]], bytes] = {}
         # id(object) -> (object, encoded field); the object is kept so that its id is not reused.
         self._resources: dict[int, tuple[Resource, bytes]] = {}
         self._scopes: dict[int, tuple[InstrumentationScope | None, bytes]] = {}
@@ -318,7 +324,9 @@ class SpanEncoder:
     def _client(self, span: ClientSpan) -> bytes:
         """``ScopeSpans.spans`` (field 2) for a CLIENT span: its fields in field-number order."""
         finish_reasons = span.finish_reasons
-        key = (
+        params = span.request_params
+        shared_params = params if isinstance(params, tuple) else None  # see _client_shape
+        key: tuple[Any, ...] | None = (
             span.operation,
             span.provider_name,
             span.request_model,
@@ -332,8 +340,15 @@ class SpanEncoder:
             span.response_model,
             tuple(finish_reasons) if finish_reasons else None,
             span.error_type,
+            shared_params,
         )
-        shape = self._client_shapes.get(key) or self._client_shape(span, key)
+        try:
+            shape = self._client_shapes.get(key)
+        except TypeError:  # a parameter tuple holding an unhashable value: encoded for each span
+            shape = shared_params = None
+            key = None
+        if shape is None:
+            shape = self._client_shape(span, key)
         parts = [b"\x0a\x10", span.trace_id, b"\x12\x08", span.span_id]
         if span.trace_state:
             parts.append(_trace_state(span.trace_state))
@@ -347,8 +362,8 @@ class SpanEncoder:
             _pack_fixed64(span.end_ns),
             shape[1],
         )
-        if span.request_params is not None:
-            parts.append(self._request_params(span.request_params))
+        if params is not None and shared_params is None:
+            parts.append(_request_params(params))
         if span.input_messages is not None:
             parts.append(record(genai.INPUT_MESSAGES, span.input_messages))
         if span.response_id:
@@ -407,8 +422,15 @@ class SpanEncoder:
         shape = (name, b"".join(attributes), self._status(span.error, span.error_type))
         return _remember(self._server_shapes, key, shape)  # type: ignore[no-any-return]
 
-    def _client_shape(self, span: ClientSpan, key: tuple[Any, ...]) -> tuple[bytes, bytes, bytes]:
-        """(name and kind fields, the attribute records fixed by target, attempt and response, the status)."""
+    def _client_shape(self, span: ClientSpan, key: tuple[Any, ...] | None) -> tuple[bytes, bytes, bytes]:
+        """(name and kind fields, the attribute records fixed by target, attempt and response, then the
+        request parameters if they are a tuple, the status). Not cached if ``key`` is None.
+
+        Parameters given as a tuple (``RequestParams``) are part of the shape, cached by value: their
+        values must have exact types (ints for counts, floats for temperature, top_p and penalties, no
+        bool as a number), as ``extract_request_params`` makes them, since 1 == 1.0 == True. A mapping or
+        another object is encoded for each span.
+        """
         attributes = [
             record(genai.OPERATION_NAME, span.operation),
             record(genai.PROVIDER_NAME, span.provider_name),
@@ -430,27 +452,13 @@ class SpanEncoder:
             attributes.append(record(genai.RESPONSE_FINISH_REASONS, list(span.finish_reasons)))
         if span.error_type:
             attributes.append(record(genai.ERROR_TYPE, span.error_type))
+        if key is not None and key[-1] is not None:
+            attributes.append(_request_params(span.request_params))
         name = _name(names.span_name(span)) + _KIND_CLIENT
         shape = (name, b"".join(attributes), self._status(bool(span.error_type), span.error_type))
+        if key is None:
+            return shape
         return _remember(self._client_shapes, key, shape)  # type: ignore[no-any-return]
-
-    def _request_params(self, params: Any) -> bytes:
-        """The ``gen_ai.request.*`` records; cached for a (hashable) ``RequestParams`` tuple."""
-        if isinstance(params, tuple):
-            try:
-                key = (params, tuple(map(type, params)))
-                cached = self._params.get(key)
-            except TypeError:  # an unhashable value inside
-                key, cached = None, None
-            if cached is not None:
-                return cached
-        else:
-            key = None
-        attributes = genai.request_param_attributes(params)
-        encoded = b"".join([record(name, value) for name, value in attributes.items()])
-        if key is not None:
-            _remember(self._params, key, encoded)
-        return encoded
 
     def _float(self, key: str, value: float) -> bytes:
         if type(value) is not float:

