@@ -326,7 +326,7 @@ class SpanEncoder:
         finish_reasons = span.finish_reasons
         params = span.request_params
         shared_params = params if isinstance(params, tuple) else None  # see _client_shape
-        key: tuple[Any, ...] | None = (
+        key = (
             span.operation,
             span.provider_name,
             span.request_model,
@@ -343,12 +343,10 @@ class SpanEncoder:
             shared_params,
         )
         try:
-            shape = self._client_shapes.get(key)
+            shape = self._client_shapes.get(key) or self._client_shape(span, key)
         except TypeError:  # a parameter tuple holding an unhashable value: encoded for each span
-            shape = shared_params = None
-            key = None
-        if shape is None:
-            shape = self._client_shape(span, key)
+            shared_params = None
+            shape = self._client_shape(span, None)
         parts = [b"\x0a\x10", span.trace_id, b"\x12\x08", span.span_id]
         if span.trace_state:
             parts.append(_trace_state(span.trace_state))
@@ -452,7 +450,7 @@ class SpanEncoder:
             attributes.append(record(genai.RESPONSE_FINISH_REASONS, list(span.finish_reasons)))
         if span.error_type:
             attributes.append(record(genai.ERROR_TYPE, span.error_type))
-        if key is not None and key[-1] is not None:
+        if key is not None and key[-1] is not None:  # the parameters are part of the shape
             attributes.append(_request_params(span.request_params))
         name = _name(names.span_name(span)) + _KIND_CLIENT
         shape = (name, b"".join(attributes), self._status(bool(span.error_type), span.error_type))
