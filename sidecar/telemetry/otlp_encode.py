@@ -25,7 +25,8 @@ The attribute order (``readable``'s) puts the repeated attributes first so that 
 Values follow ``encode_spans``: ``None`` is an empty ``AnyValue``; ``bool``, ``str``, ``int`` (int64),
 ``float``, ``bytes``, sequences (arrays) and mappings (key-value lists). An attribute the official
 encoder cannot encode (an int outside int64, a string that is not valid UTF-8, an unknown type) is left
-out, as there, with a warning naming the key only. Not thread-safe: one encoder per export thread.
+out, as there, with a warning naming the key only. Not thread-safe, with one exception: ``span`` (the
+event loop, at the end of each span) and ``request`` (the export thread, per batch) share no state.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.util.instrumentation import InstrumentationScope
     from opentelemetry.trace import TraceState
 
-    from .spans import SpanEvent
+    from .spans import LiteTracer, SpanEvent
 
 _log = logging.getLogger(__name__)
 
@@ -242,32 +243,28 @@ class SpanEncoder:
         self._resources: dict[int, tuple[Resource, bytes]] = {}
         self._scopes: dict[int, tuple[InstrumentationScope | None, bytes]] = {}
 
-    def encode(
-        self, records: Sequence[SpanRecord], *, pause: Callable[[], object] | None = None, pause_every: int = 64
-    ) -> bytes:
-        """The serialized ``ExportTraceServiceRequest`` for ended ``records``.
+    def encode(self, records: Sequence[SpanRecord]) -> bytes:
+        """The serialized ``ExportTraceServiceRequest`` for ended ``records``."""
+        return self.request([(record.tracer, self.span(record)) for record in records])
 
-        ``pause`` is called after every ``pause_every`` records: the exporter passes ``time.sleep(0)``,
-        which lets a waiting event loop take the GIL instead of waiting out the switch interval.
-        """
+    def span(self, record: SpanRecord) -> bytes:
+        """One ended record as a ``ScopeSpans.spans`` field (what ``request`` puts together)."""
+        if type(record) is ClientSpan:
+            return self._client(record)
+        assert isinstance(record, ServerSpan)
+        return self._server(record)
+
+    def request(self, spans: Sequence[tuple[LiteTracer, bytes]]) -> bytes:
+        """The serialized ``ExportTraceServiceRequest`` of encoded spans (``span``), each with the tracer
+        that made it: grouped by its resource, then scope, in first-seen order."""
         groups: list[tuple[Resource, list[tuple[InstrumentationScope | None, list[bytes]]]]] = []
         last_tracer: object = None
         current: list[bytes] = []
-        server, client = self._server, self._client
-        step = pause_every if pause is not None else max(len(records), 1)
-        for start in range(0, len(records), step):
-            if start and pause is not None:
-                pause()
-            for span in records[start : start + step]:
-                tracer = span.tracer
-                if tracer is not last_tracer:
-                    current = _group(groups, tracer.resource, tracer.scope or None)
-                    last_tracer = tracer
-                if type(span) is ClientSpan:
-                    current.append(client(span))
-                else:
-                    assert isinstance(span, ServerSpan)
-                    current.append(server(span))
+        for tracer, encoded in spans:
+            if tracer is not last_tracer:
+                current = _group(groups, tracer.resource, tracer.scope or None)
+                last_tracer = tracer
+            current.append(encoded)
         out: list[bytes] = []
         for resource, scopes in groups:
             resource_spans = [self._resource(resource)]

@@ -1,9 +1,11 @@
-"""OTLP/HTTP span exporter: span records encoded by ``otlp_encode.SpanEncoder``, POSTed on a kept-alive connection.
+"""OTLP/HTTP span exporter: spans encoded by ``otlp_encode.SpanEncoder``, POSTed on a kept-alive connection.
 
-Replaces the SDK's ``OTLPSpanExporter`` for ``http/protobuf`` (gRPC keeps the SDK's exporter). It runs in
-the batch processor's worker thread, never on the event loop, and does per batch:
+Replaces the SDK's ``OTLPSpanExporter`` for ``http/protobuf`` (gRPC keeps the SDK's exporter).
+``prepare`` encodes each span when it ends, on the event loop (``SpanEncoder.span``, a few us straight
+from the record; ``batch`` says why there). ``export`` runs in the batch processor's worker thread and
+does per batch:
 
-- encode the records with ``SpanEncoder`` (straight to bytes, no ``ReadableSpan``; see ``otlp_encode``);
+- frame the encoded spans into one ``ExportTraceServiceRequest`` (``SpanEncoder.request``);
 - gzip it when ``OTEL_EXPORTER_OTLP_[TRACES_]COMPRESSION=gzip`` (zlib releases the GIL meanwhile);
 - POST it with ``Content-Type: application/x-protobuf`` and the configured headers on an
   ``http.client`` connection kept open between batches (TLS for ``https://`` endpoints, with the
@@ -32,7 +34,6 @@ import zlib
 from collections.abc import Sequence
 from datetime import UTC
 from email.utils import parsedate_to_datetime
-from functools import partial
 from typing import TYPE_CHECKING, Final
 from urllib.parse import unquote, urlsplit
 
@@ -42,7 +43,7 @@ from .config import OtlpTarget, TelemetryConfigError
 from .otlp_encode import SpanEncoder
 
 if TYPE_CHECKING:
-    from .spans import SpanRecord
+    from .spans import LiteTracer, SpanRecord
 
 _log = logging.getLogger(__name__)
 
@@ -51,7 +52,6 @@ MAX_ATTEMPTS: Final = 6
 LOG_EVERY_S: Final = 30.0
 _GZIP_LEVEL: Final = 6
 _GZIP_WBITS: Final = 31  # zlib.compress with a gzip header and trailer
-_yield_gil: Final = partial(time.sleep, 0)  # releases the GIL: the event loop, if waiting, runs first
 
 
 class OtlpHttpSpanExporter:
@@ -93,12 +93,16 @@ class OtlpHttpSpanExporter:
         self._last_log = -LOG_EVERY_S
         self._unlogged = 0
 
-    def export(self, spans: Sequence[SpanRecord]) -> SpanExportResult:
+    def prepare(self, record: SpanRecord) -> tuple[LiteTracer, bytes]:
+        """Encode an ended span, at its end on the event loop (see ``batch`` for why not here)."""
+        return record.tracer, self._encoder.span(record)
+
+    def export(self, spans: Sequence[tuple[LiteTracer, bytes]]) -> SpanExportResult:
         if self._stop.is_set():
             return SpanExportResult.FAILURE
         with self._busy:
             try:
-                body = self._encoder.encode(spans, pause=_yield_gil)
+                body = self._encoder.request(spans)
             except Exception:
                 _log.exception("encoding %d spans for OTLP failed", len(spans))
                 return SpanExportResult.FAILURE

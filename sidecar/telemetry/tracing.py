@@ -110,8 +110,11 @@ class ReadableExporter:
     def __init__(self, exporter: SpanExporter) -> None:
         self.exporter = exporter
 
-    def export(self, records: Sequence[SpanRecord]) -> SpanExportResult:
-        return self.exporter.export([to_readable(record) for record in records])
+    def prepare(self, record: SpanRecord) -> SpanRecord:
+        return record  # rendered in export, off the event loop
+
+    def export(self, items: Sequence[SpanRecord]) -> SpanExportResult:
+        return self.exporter.export([to_readable(record) for record in items])
 
     def shutdown(self) -> None:
         self.exporter.shutdown()
@@ -124,7 +127,7 @@ class ExportAtEnd:
         self._exporter = ReadableExporter(exporter)
 
     def on_end(self, record: SpanRecord) -> None:
-        self._exporter.export([record])
+        self._exporter.export([self._exporter.prepare(record)])
 
     def shutdown(self) -> None:
         self._exporter.shutdown()

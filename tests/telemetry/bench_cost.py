@@ -2,7 +2,8 @@
 
 Not a test (timings vary by machine): it prints best-of-5 microseconds per call for the shapes the
 pipeline produces, with no exporter, with tracing to an exporter that does nothing (the request-path
-cost alone), at 10% sampling, and with the console exporter (export work in the background thread
+cost alone), with each span encoded for OTLP as it ends (what the OTLP/HTTP exporter adds to the
+event loop), at 10% sampling, and with the console exporter (export work in the background thread
 included, since it shares the GIL); then the OTLP encoding of a 512-span batch of those span records
 by the official encoder (after rendering them as ReadableSpans) and by ``otlp_encode``.
 docs/observability.md quotes its output.
@@ -33,6 +34,9 @@ USAGE = Usage(input_tokens=120, output_tokens=40)
 
 
 class _Null:
+    def prepare(self, record: SpanRecord) -> SpanRecord:
+        return record
+
     def export(self, spans: Sequence[SpanRecord]) -> SpanExportResult:
         return SpanExportResult.SUCCESS
 
@@ -40,9 +44,19 @@ class _Null:
         return None
 
 
-def _null_traced(sampler: str, ratio: float) -> Telemetry:
+class _EncodeOnly(_Null):
+    """What the OTLP/HTTP exporter does on the event loop: encode each span as it ends."""
+
+    def __init__(self) -> None:
+        self._encoder = SpanEncoder()
+
+    def prepare(self, record: SpanRecord) -> bytes:  # type: ignore[override]
+        return self._encoder.span(record)
+
+
+def _null_traced(sampler: str, ratio: float, exporter: _Null | None = None) -> Telemetry:
     config = TelemetryConfig()
-    processor = BoundedBatchSpanProcessor(_Null(), config.batch)
+    processor = BoundedBatchSpanProcessor(exporter or _Null(), config.batch)
     tracer = LiteTracer(build_resource(config, "bench"), instrumentation_scope(), Sampler(sampler, ratio), [processor])
     return Telemetry(config, service_version="bench", tracing=Tracing(tracer, [processor]))
 
@@ -127,6 +141,7 @@ def main() -> None:
     setups = {
         "no exporter (default)": Telemetry.from_env({}, service_version="bench"),
         "traced, exporter that does nothing": _null_traced("parentbased_always_on", 1.0),
+        "traced, OTLP encoding, no sending": _null_traced("parentbased_always_on", 1.0, _EncodeOnly()),
         "traced, 10% sampled": _null_traced("parentbased_traceidratio", 0.1),
         "traced, console exporter": Telemetry.from_env(
             {"OTEL_TRACES_EXPORTER": "console", "OTEL_METRICS_EXPORTER": "none"},

@@ -27,10 +27,16 @@ class Recording:
         self.batches: list[int] = []
         self.result = result
         self.raises = raises
+        self.raises_in_prepare = False
         self.gate = threading.Event()
         self.gate.set()
         self.entered = threading.Event()
         self.shut_down = False
+
+    def prepare(self, record: SpanRecord) -> SpanRecord:
+        if self.raises_in_prepare:
+            raise RuntimeError("encoder bug")
+        return record
 
     def export(self, spans: Sequence[SpanRecord]) -> SpanExportResult:
         self.entered.set()
@@ -146,6 +152,20 @@ def test_shutdown_stops_the_exporter_even_while_an_export_hangs() -> None:
     processor.shutdown(timeout_s=0.1)
     assert exporter.shut_down
     exporter.gate.set()
+
+
+def test_a_span_that_cannot_be_prepared_is_dropped_and_counted(caplog: pytest.LogCaptureFixture) -> None:
+    """prepare raising (an encoder bug) never reaches the request: the span is counted, logged once."""
+    exporter = Recording()
+    exporter.raises_in_prepare = True
+    processor = BoundedBatchSpanProcessor(exporter, _config())
+    processor.on_end(_span(1))
+    processor.on_end(_span(2))
+    processor.shutdown(timeout_s=2)
+    assert processor.dropped == 2 and exporter.spans == []
+    assert [r.getMessage() for r in caplog.records].count(
+        "preparing a span for export raised; such spans are dropped and counted"
+    ) == 1
 
 
 async def test_dropped_spans_show_in_metrics() -> None:

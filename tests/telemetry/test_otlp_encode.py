@@ -328,13 +328,3 @@ def test_any_facts_encode_like_the_official_encoder(
     records = _ended(client, server)
     _assert_same(records, encoder)
     _assert_same(records, encoder)
-
-
-def test_pauses_between_chunks_leave_the_bytes_unchanged() -> None:
-    """pause runs between chunks of pause_every records (never before the first), and changes nothing."""
-    tracer, _ = _tracer()
-    records = _ended(*[_server(tracer, attempts=n) for n in range(10)])
-    calls: list[int] = []
-    ours = SpanEncoder().encode(records, pause=lambda: calls.append(1), pause_every=3)
-    assert ours == encode_spans([to_readable(record) for record in records]).SerializeToString()
-    assert len(calls) == 3  # before records 4, 7 and 10

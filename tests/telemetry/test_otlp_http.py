@@ -25,8 +25,9 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 
 from sidecar.telemetry import Telemetry, TelemetryConfigError
 from sidecar.telemetry.config import OtlpTarget, TelemetryConfig
+from sidecar.telemetry.otlp_encode import SpanEncoder
 from sidecar.telemetry.otlp_http import MAX_ATTEMPTS, OtlpHttpSpanExporter
-from sidecar.telemetry.spans import SpanRecord
+from sidecar.telemetry.spans import LiteTracer
 from sidecar.telemetry.tracing import ReadableExporter, span_exporter
 
 from .helpers import finish, span_records, start, value
@@ -111,8 +112,10 @@ def collector() -> Iterator[Collector]:
     yield from _serve(Collector())
 
 
-def _spans(count: int = 2) -> list[SpanRecord]:
-    return span_records(count)
+def _spans(count: int = 2) -> list[tuple[LiteTracer, bytes]]:
+    """Spans as the exporter's prepare makes them when they end."""
+    encoder = SpanEncoder()
+    return [(record.tracer, encoder.span(record)) for record in span_records(count)]
 
 
 _OPEN: list[OtlpHttpSpanExporter] = []
