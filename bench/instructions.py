@@ -19,7 +19,6 @@ import argparse
 import http.client
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -27,7 +26,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from proxy_bench import REQUEST, ROOT, free_port, sidecar_command, sidecar_policy, start_nginx, variant_env, wait_http
+from proxy_bench import (
+    REQUEST,
+    ROOT,
+    free_port,
+    sidecar_command,
+    sidecar_policy,
+    start_nginx,
+    tools_present,
+    variant_env,
+    wait_http,
+)
 
 
 def count(command: list[str], port: int, ready: str, requests: int, env: dict[str, str], workdir: Path) -> int:
@@ -65,14 +74,11 @@ def main() -> int:
     parser.add_argument("--many", type=int, default=1200)
     parser.add_argument("--variants", default="sidecar,sidecar-single-target")
     args = parser.parse_args()
-    for tool in ("nginx", "valgrind"):
-        if not shutil.which(tool):
-            print(f"{tool} not found: apt-get install nginx-light valgrind", file=sys.stderr)
-            return 2
+    if not tools_present("nginx", "valgrind"):
+        return 2
     workdir = Path(tempfile.mkdtemp(prefix="sidecar-instructions-"))
     upstream = free_port()
     nginx = start_nginx(workdir, upstream)
-    sinks: list[subprocess.Popen[bytes]] = []
     results: list[tuple[str, float]] = []
     try:
         time.sleep(0.3)
@@ -87,7 +93,7 @@ def main() -> int:
             )
         ]
         for name in args.variants.split(","):
-            policy_variant, env_extra = variant_env(name, sinks)
+            policy_variant, env_extra = variant_env(name, upstream)
             port = free_port()
             command, env = sidecar_command(sidecar_policy(workdir, upstream, policy_variant), port, env_extra)
             targets.append((name, command, port, "/readyz", env))
@@ -96,9 +102,8 @@ def main() -> int:
             many = count(command, port, ready, args.many, env, workdir)
             results.append((name, (many - few) / (args.many - args.few)))
     finally:
-        for proc in [*sinks, nginx]:
-            proc.terminate()
-            proc.wait(timeout=10)
+        nginx.terminate()
+        nginx.wait(timeout=10)
     floor = results[0][1]
     lines = [
         f"Command: `python bench/instructions.py --few {args.few} --many {args.many} --variants {args.variants}` "

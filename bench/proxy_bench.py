@@ -127,11 +127,36 @@ http {{
     location /anthropic/ {{ error_page 405 =200 /anthropic.json; try_files /anthropic.json =404; }}
     location /anthropic-stream/ {{ error_page 405 =200 /anthropic.sse; try_files /anthropic.sse =404; }}
     location / {{ error_page 405 =200 /chat.json; try_files /chat.json =404; }}
+    # The OTLP/HTTP collector of the tracing variant: accepts and discards each export in C, so that a
+    # sink's own CPU is not taken from the sidecar on this shared 2-core machine.
+    location = /v1/traces {{ default_type application/x-protobuf; return 200 ""; }}
+    location = /v1/metrics {{ default_type application/x-protobuf; return 200 ""; }}
   }}
 }}
 """
     )
     return subprocess.Popen(["nginx", "-c", str(conf), "-p", str(workdir)])
+
+
+def tools_present(*tools: str) -> bool:
+    """True if every tool is on PATH; else says which to apt-get install."""
+    packages = {"nginx": "nginx-light", "wrk": "wrk", "valgrind": "valgrind"}
+    missing = [tool for tool in tools if not shutil.which(tool)]
+    if missing:
+        print(
+            f"{', '.join(missing)} not found: apt-get install {' '.join(packages[t] for t in tools)}", file=sys.stderr
+        )
+    return not missing
+
+
+def chat_script(workdir: Path) -> Path:
+    """The wrk script that POSTs the benchmark's chat request."""
+    script = workdir / "post.lua"
+    script.write_text(
+        'wrk.method = "POST"\nwrk.body = [[' + REQUEST + ']]\nwrk.headers["Content-Type"] = "application/json"\n'
+        'wrk.headers["Authorization"] = "Bearer sk-bench"\n'
+    )
+    return script
 
 
 def wait_http(url: str, timeout: float = 10.0) -> float:
@@ -240,15 +265,11 @@ def sidecar_command(policy: Path, port: int, env_extra: dict[str, str]) -> tuple
     return command, {**os.environ, "SIDECAR_LOG_LEVEL": "info", **env_extra}
 
 
-def variant_env(name: str, procs: list[subprocess.Popen[bytes]]) -> tuple[str, dict[str, str]]:
-    """A variant's policy kind and extra environment; starts the OTLP sink it exports to, if any."""
+def variant_env(name: str, upstream: int) -> tuple[str, dict[str, str]]:
+    """A variant's policy kind and extra environment (its OTLP exports go to the nginx upstream)."""
     policy_variant, env_extra = VARIANTS[name]
-    if "SINK" in env_extra.values():
-        sink_port = free_port()
-        procs.append(subprocess.Popen([sys.executable, str(ROOT / "bench/otlp_sink.py"), str(sink_port)]))
-        wait_http(f"http://127.0.0.1:{sink_port}/healthz")
-        env_extra = {k: (f"http://127.0.0.1:{sink_port}" if v == "SINK" else v) for k, v in env_extra.items()}
-    return policy_variant, env_extra
+    sink = f"http://127.0.0.1:{upstream}"
+    return policy_variant, {k: (sink if v == "SINK" else v) for k, v in env_extra.items()}
 
 
 def start_sidecar(policy: Path, port: int, env_extra: dict[str, str]) -> tuple[subprocess.Popen[bytes], float]:
@@ -296,16 +317,10 @@ def main() -> int:
     parser.add_argument("--ttfb-requests", type=int, default=200)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    for tool in ("nginx", "wrk"):
-        if not shutil.which(tool):
-            print(f"{tool} not found: apt-get install nginx-light wrk", file=sys.stderr)
-            return 2
+    if not tools_present("nginx", "wrk"):
+        return 2
     workdir = Path(tempfile.mkdtemp(prefix="sidecar-bench-"))
-    script = workdir / "post.lua"
-    script.write_text(
-        'wrk.method = "POST"\nwrk.body = [[' + REQUEST + ']]\nwrk.headers["Content-Type"] = "application/json"\n'
-        'wrk.headers["Authorization"] = "Bearer sk-bench"\n'
-    )
+    script = chat_script(workdir)
     upstream_port = free_port()
     procs: list[subprocess.Popen[bytes]] = [start_nginx(workdir, upstream_port)]
     extra: list[str] = []
@@ -321,7 +336,7 @@ def main() -> int:
         # Every target runs at once (idle ones cost nothing) and is measured round-robin, so a burst of
         # noise from the shared machine hits all of them alike instead of one target's only run.
         for name in args.variants.split(","):
-            policy_variant, env_extra = variant_env(name, procs)
+            policy_variant, env_extra = variant_env(name, upstream_port)
             port = free_port()
             proc, startup = start_sidecar(sidecar_policy(workdir, upstream_port, policy_variant), port, env_extra)
             procs.append(proc)
@@ -337,6 +352,17 @@ def main() -> int:
                 rss = f"{peak_rss_mb(target.proc.pid):.0f} MB"
                 target.note = f"{rss}, {target.note}" if target.note else rss
         sidecar = next((t for t in targets if t.name == "sidecar"), None)
+        traced = next((t for t in targets if t.name == "sidecar-tracing"), None)
+        if sidecar is not None and traced is not None:
+            # Each round measures the two one after the other: their ratio within a round cancels most of
+            # the machine's drift, which the medians of each target over all rounds do not.
+            ratios = sorted(t["rps"] / s["rps"] for t, s in zip(traced.at32, sidecar.at32, strict=True))
+            extra.append(
+                f"Tracing cost, req/s at 32 connections traced / untraced within each round: median "
+                f"{statistics.median(ratios):.3f} ({1 - statistics.median(ratios):.1%} fewer), rounds "
+                + ", ".join(f"{r:.2f}" for r in ratios)
+                + "."
+            )
         if sidecar is not None:
             port = int(sidecar.url.split(":")[2].split("/")[0])
             extra.extend(translation_overhead(workdir, port, args.seconds, args.ttfb_requests))
@@ -356,7 +382,7 @@ def main() -> int:
                 f"(+{stream_side - stream_direct:.3f} ms)."
             )
     finally:
-        for proc in reversed(procs):  # sidecars before the sink they flush their last export to
+        for proc in reversed(procs):  # sidecars before nginx, the sink they flush their last export to
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
                 proc.wait(timeout=30)

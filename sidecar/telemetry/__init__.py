@@ -4,12 +4,16 @@ The map (the pipeline calls only the facade; see ``request`` for the call order)
 
     facade.Telemetry          from_env / for_tests; start_request, policy_reload, breaker_transition,
       |                       metrics_text, shutdown
-      +- request.RequestTrace   one per request: SERVER span + request metrics
-      |    +- request.AttemptTrace  one per upstream call: CLIENT span + GenAI client metrics
+      +- request.RequestTrace   one per request: SERVER span record + request metrics
+      |    +- request.AttemptTrace  one per upstream call: CLIENT span record + GenAI client metrics
       +- instruments.Instruments    the metric catalog, on a metrics.Registry (own, lock-free)
       +- tracing.Tracing            spans.LiteTracer + batch.BoundedBatchSpanProcessor per exporter
-      |    +- otlp_http.OtlpHttpSpanExporter  OTLP/HTTP: otlp_encode.SpanEncoder bytes, kept-alive POSTs
+      |    +- otlp_http.OtlpHttpSpanExporter  OTLP/HTTP: each span encoded as it ends
+      |    |                                  (otlp_encode.SpanEncoder), batches POSTed on one connection
+      |    +- tracing.ReadableExporter        console / gRPC: the SDK's exporters, fed readable.to_readable
       +- push.MetricsPusher         optional periodic OTLP/console export of the registry
+    spans                     ServerSpan / ClientSpan: a span's facts in slots (no attribute dicts)
+    readable                  which attribute each fact becomes (ReadableSpan); otlp_encode writes the same
     config.TelemetryConfig    OTEL_* and SIDECAR_CAPTURE_CONTENT* parsed and validated once
     genai                     pinned GenAI semantic conventions (v1.41.0), Usage, content capture
     redact.redact_headers     for code that must show headers; telemetry records none

@@ -1,0 +1,98 @@
+"""CPU time per request of each sidecar thread under load, user and system apart: where tracing's cost goes.
+
+Starts nginx (the fixed upstream, and the OTLP collector of traced variants) and one sidecar per variant,
+then for each round loads every sidecar in turn with wrk (32 connections, the same chat request as
+proxy_bench.py) and reads each thread's CPU time from /proc/PID/task/TID/stat before and after. Prints,
+per round and sidecar: req/s and microseconds of user and system CPU per request for every thread that
+used any (the event loop's thread first, then e.g. the span export worker).
+
+    python bench/thread_cpu.py [--seconds 8] [--rounds 3] [--variants sidecar,sidecar-tracing]
+
+Needs `apt-get install nginx-light wrk`. The numbers move with the shared machine's load; compare
+sidecars within one round.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from proxy_bench import (
+    chat_script,
+    free_port,
+    sidecar_policy,
+    start_nginx,
+    start_sidecar,
+    tools_present,
+    variant_env,
+    wrk,
+)
+
+TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+
+
+def thread_cpu(pid: int) -> dict[int, tuple[int, int]]:
+    """Thread id -> (user, system) CPU ticks so far."""
+    times = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        times[int(tid)] = (int(fields[11]), int(fields[12]))
+    return times
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--variants", default="sidecar,sidecar-tracing")
+    args = parser.parse_args()
+    if not tools_present("nginx", "wrk"):
+        return 2
+    workdir = Path(tempfile.mkdtemp(prefix="sidecar-cpu-"))
+    script = chat_script(workdir)
+    upstream = free_port()
+    procs = [start_nginx(workdir, upstream)]
+    sidecars: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
+    try:
+        time.sleep(0.3)
+        for name in args.variants.split(","):
+            policy_variant, env_extra = variant_env(name, upstream)
+            port = free_port()
+            proc, _ = start_sidecar(sidecar_policy(workdir, upstream, policy_variant), port, env_extra)
+            procs.append(proc)
+            sidecars[name] = (proc, port)
+        print(
+            f"Command: `python bench/thread_cpu.py --seconds {args.seconds} --rounds {args.rounds} "
+            f"--variants {args.variants}` ({time.strftime('%Y-%m-%d %H:%M')})\n"
+        )
+        print("| round | sidecar | req/s @32 | CPU per request by thread, us (user + system) |")
+        print("|---|---|---|---|")
+        for round_number in range(1, args.rounds + 1):
+            for name, (proc, port) in sidecars.items():
+                before = thread_cpu(proc.pid)
+                result = wrk(f"http://127.0.0.1:{port}/v1/chat/completions", 32, args.seconds, script)
+                after = thread_cpu(proc.pid)
+                requests = result["rps"] * args.seconds
+                used = []
+                for tid in sorted(after):
+                    user, system = (now - then for now, then in zip(after[tid], before.get(tid, (0, 0)), strict=True))
+                    if user or system:
+                        used.append(
+                            f"{user / TICKS_PER_S / requests * 1e6:.1f} + {system / TICKS_PER_S / requests * 1e6:.1f}"
+                        )
+                print(f"| {round_number} | {name} | {result['rps']:,.0f} | {'; '.join(used)} |")
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+            proc.wait(timeout=30)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
