@@ -16,8 +16,8 @@ Lifecycle, as the pipeline calls it::
 
 Both ``finish`` methods are idempotent; ``RequestTrace.finish`` also ends any attempt left open. A
 traced request writes its facts into span records (``spans.ServerSpan``/``ClientSpan``: slots, no
-attribute dicts); they become attributes at export, in the exporter's thread (``readable``,
-``otlp_encode``). With tracing off (no exporter) ``span`` is None everywhere and only the registry is
+attribute dicts); they become attributes once a span ends (``otlp_encode``, ``readable``). With
+tracing off (no exporter) ``span`` is None everywhere and only the registry is
 touched. Facts come only from the explicit arguments; no header but ``traceparent`` and
 ``tracestate`` is ever read.
 """

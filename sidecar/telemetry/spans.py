@@ -1,17 +1,19 @@
-"""Spans as typed records: the sidecar's two span kinds, filled in as the request runs, rendered at export.
+"""Spans as typed records: the sidecar's two span kinds, filled in as the request runs, rendered when ended.
 
 A span here is not an SDK span with an attribute dict. It is a record of facts in plain slots
 (``ServerSpan`` for the app's request, ``ClientSpan`` for one upstream call), which ``request`` sets
-as the request goes on. Which attribute each fact becomes is decided at export time, in the batch
-processor's thread, by one of two renderers kept in step by a test:
+as the request goes on. Which attribute each fact becomes is decided only once the span has ended, by
+one of two renderers kept in step by a test:
 
-- ``readable.to_readable``: an SDK ``ReadableSpan`` (console and gRPC exporters, in-memory tests);
-- ``otlp_encode.SpanEncoder``: OTLP protobuf bytes straight from the record (the OTLP/HTTP exporter),
-  byte for byte what the official encoder makes of the ``ReadableSpan``.
+- ``otlp_encode.SpanEncoder``: OTLP protobuf bytes straight from the record, as the span ends (the
+  OTLP/HTTP exporter's ``prepare``), byte for byte what the official encoder makes of the
+  ``ReadableSpan``; the repeating part of a span is encoded once and reused;
+- ``readable.to_readable``: an SDK ``ReadableSpan``, in the export thread (console and gRPC
+  exporters) or at the end (the in-memory exporter of the tests).
 
-So the event loop does for a traced request what it must (ids, clock reads, slot writes) and nothing
-else: no attribute dicts, no span names, no ``SpanContext`` objects; constant attributes are encoded
-once and reused (``docs/observability.md`` has the instruction counts).
+So while the request runs the event loop does what tracing must (ids, clock reads, slot writes) and
+nothing else: no attribute dicts, no span names, no ``SpanContext`` objects (``docs/observability.md``
+has the instruction counts).
 
 - ``Sampler``: the standard samplers (``OTEL_TRACES_SAMPLER``): ``always_on``, ``always_off``,
   ``traceidratio`` (the SDK's rule: low 64 bits of the trace id below ratio x 2^64) and their

@@ -1,9 +1,10 @@
 """Tracing plumbing: the tracer for the sidecar's spans, W3C context in and out, current ids for logs.
 
 - ``Tracing.build(config, resource)``: a ``LiteTracer`` (see ``spans``) with the configured sampler and
-  one ``BoundedBatchSpanProcessor`` per exporter. OTLP over HTTP is our ``otlp_http`` exporter (own
-  encoder straight from the span records, one kept-alive connection); console and gRPC are the SDK's
-  exporters behind ``ReadableExporter`` (records rendered as ``ReadableSpan``s in the export thread);
+  one ``BoundedBatchSpanProcessor`` per exporter. OTLP over HTTP is our ``otlp_http`` exporter (each
+  span encoded from its record as it ends, batches sent on one kept-alive connection); console and
+  gRPC are the SDK's exporters behind ``ReadableExporter`` (records rendered as ``ReadableSpan``s in
+  the export thread);
   gRPC is optional (``llm-sidecar[otlp-grpc]``), and its absence is a clear ``TelemetryConfigError``.
 - ``Tracing.for_tests(exporter, resource)``: the same with ``ExportAtEnd`` (each span exported as a
   ``ReadableSpan`` when it ends, on the caller's thread).
