@@ -211,6 +211,19 @@ def test_values_the_official_encoder_rejects_are_left_out_the_same_way() -> None
     assert "sidecar.served_model" not in keys[2]
 
 
+def test_values_beside_the_fast_paths_encode_like_the_official_encoder() -> None:
+    """A response id of 126 bytes and more, negative and huge in-range token counts, a non-str id."""
+    tracer, _ = _tracer()
+    server = _server(tracer)
+    clients = [
+        _client(server, response_id="r" * 125, usage=Usage(0, 2**63 - 1, -1)),
+        _client(server, response_id="r" * 126, usage=Usage(127, 128, 16384)),
+        _client(server, response_id="é" * 300),
+        _client(server, response_id=12345),
+    ]
+    _assert_same(_ended(*clients, server))
+
+
 def test_spans_are_grouped_by_resource_and_scope_like_the_official_encoder() -> None:
     """Interleaved tracers' resources and scopes group in first-seen order; equal resources merge."""
     tracers = [
