@@ -55,6 +55,8 @@ _INT64_MIN: Final = -(1 << 63)
 _INT64_MAX: Final = (1 << 63) - 1
 _pack_fixed64: Final[Callable[[int], bytes]] = struct.Struct("<Q").pack
 _pack_double: Final[Callable[[float], bytes]] = struct.Struct("<d").pack
+# Span.start_time_unix_nano (field 7) and end_time_unix_nano (field 8), fixed64 each, in one call.
+_pack_times: Final[Callable[[int, int, int, int], bytes]] = struct.Struct("<BQBQ").pack
 _ONE_BYTE: Final = tuple(bytes((n,)) for n in range(128))
 
 # Span.kind (field 6): SERVER = 2, CLIENT = 3 in the proto enum.
@@ -309,7 +311,7 @@ class SpanEncoder:
         parent = span.parent
         if parent is not None:
             parts += (b"\x22\x08", parent.span_id.to_bytes(8, "big"))
-        parts += (shape[0], b"\x39", _pack_fixed64(span.start_ns), b"\x41", _pack_fixed64(span.end_ns), shape[1])
+        parts += (shape[0], _pack_times(0x39, span.start_ns, 0x41, span.end_ns), shape[1])
         if span.cost_usd is not None:
             parts.append(self._float(names.COST_USD, span.cost_usd))
         if span.events:
@@ -351,10 +353,7 @@ class SpanEncoder:
             b"\x22\x08",
             span.server.span_id,
             shape[0],
-            b"\x39",
-            _pack_fixed64(span.start_ns),
-            b"\x41",
-            _pack_fixed64(span.end_ns),
+            _pack_times(0x39, span.start_ns, 0x41, span.end_ns),
             shape[1],
         )
         if params is not None and shared_params is None:
