@@ -12,7 +12,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from functools import partial
+from typing import Any, cast
 
 import orjson
 
@@ -112,6 +113,8 @@ _ANTHROPIC_PARAMS: dict[str, tuple[int, Callable[[Any], Any]]] = {
 _OPENAI_KEYS = frozenset(_OPENAI_PARAMS)
 _ANTHROPIC_KEYS = frozenset(_ANTHROPIC_PARAMS)
 _NO_PARAMS: list[Any] = [*RequestParams(), None]
+# RequestParams._make without its Python-level frame and length check (the list always has every field).
+_new_params = cast(Callable[[list[Any]], RequestParams], partial(tuple.__new__, RequestParams))
 
 
 def extract_request_params(dialect: Dialect, body: dict[str, Any]) -> RequestParams:
@@ -147,4 +150,4 @@ def extract_request_params(dialect: Dialect, body: dict[str, Any]) -> RequestPar
     newer = values.pop()
     if newer is not None:
         values[_FIELD["max_tokens"]] = newer
-    return RequestParams._make(values)
+    return _new_params(values)
