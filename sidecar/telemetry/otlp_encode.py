@@ -247,18 +247,18 @@ class SpanEncoder:
 
     def encode(self, records: Sequence[SpanRecord]) -> bytes:
         """The serialized ``ExportTraceServiceRequest`` for ended ``records``."""
-        return self.request([(record.tracer, self.span(record)) for record in records])
+        return self.request([self.span(record) for record in records])
 
-    def span(self, record: SpanRecord) -> bytes:
-        """One ended record as a ``ScopeSpans.spans`` field (what ``request`` puts together)."""
+    def span(self, record: SpanRecord) -> tuple[LiteTracer, bytes]:
+        """One ended record as a ``ScopeSpans.spans`` field, with its tracer (what ``request`` takes)."""
         if type(record) is ClientSpan:
-            return self._client(record)
+            return record.tracer, self._client(record)
         assert isinstance(record, ServerSpan)
-        return self._server(record)
+        return record.tracer, self._server(record)
 
     def request(self, spans: Sequence[tuple[LiteTracer, bytes]]) -> bytes:
-        """The serialized ``ExportTraceServiceRequest`` of encoded spans (``span``), each with the tracer
-        that made it: grouped by its resource, then scope, in first-seen order."""
+        """The serialized ``ExportTraceServiceRequest`` of encoded spans (``span``'s results): grouped by
+        their tracer's resource, then scope, in first-seen order."""
         groups: list[tuple[Resource, list[tuple[InstrumentationScope | None, list[bytes]]]]] = []
         last_tracer: object = None
         current: list[bytes] = []

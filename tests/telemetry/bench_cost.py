@@ -50,7 +50,7 @@ class _EncodeOnly(_Null):
     def __init__(self) -> None:
         self._encoder = SpanEncoder()
 
-    def prepare(self, record: SpanRecord) -> bytes:  # type: ignore[override]
+    def prepare(self, record: SpanRecord) -> tuple[LiteTracer, bytes]:  # type: ignore[override]
         return self._encoder.span(record)
 
 

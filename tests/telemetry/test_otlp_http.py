@@ -115,7 +115,7 @@ def collector() -> Iterator[Collector]:
 def _spans(count: int = 2) -> list[tuple[LiteTracer, bytes]]:
     """Spans as the exporter's prepare makes them when they end."""
     encoder = SpanEncoder()
-    return [(record.tracer, encoder.span(record)) for record in span_records(count)]
+    return [encoder.span(record) for record in span_records(count)]
 
 
 _OPEN: list[OtlpHttpSpanExporter] = []
