@@ -3,10 +3,11 @@
 ``on_end`` hands each ended span record (``spans.SpanRecord``) to the exporter's ``prepare`` and
 queues what it returns; the worker hands batches of those to the exporter's ``export``. For OTLP/HTTP
 (``otlp_http``) ``prepare`` encodes the span to its protobuf bytes right there, on the event loop, and
-``export`` only frames and sends them: measured under load, encoding in the worker thread cost the
-event loop as much CPU again (GIL hand-overs, objects shared between the threads) as the encoding
-itself. For the SDK's exporters (console, gRPC; ``tracing.ReadableExporter``) ``prepare`` keeps the
-record and ``export`` renders it as a ``ReadableSpan`` in the worker.
+``export`` only frames and sends them: records waiting in the queue kept the garbage collector busy,
+and under load the event loop's CPU was no lower when the worker did the encoding (GIL hand-overs,
+objects shared between threads; docs/observability.md, "Cost"). For the SDK's exporters (console,
+gRPC; ``tracing.ReadableExporter``) ``prepare`` keeps the record and ``export`` renders it as a
+``ReadableSpan`` in the worker.
 
 Why not the SDK's ``BatchSpanProcessor``: it logs a warning per dropped span, does not count spans lost
 to failed exports, and exposes its queue only through private attributes. This one keeps the same
