@@ -14,6 +14,7 @@ The map (the pipeline calls only the facade; see ``request`` for the call order)
       +- push.MetricsPusher         optional periodic OTLP/console export of the registry
     spans                     ServerSpan / ClientSpan: a span's facts in slots (no attribute dicts)
     readable                  which attribute each fact becomes (ReadableSpan); otlp_encode writes the same
+    otlp_wire                 protobuf wire primitives for attribute values (otlp_encode's building blocks)
     config.TelemetryConfig    OTEL_* and SIDECAR_CAPTURE_CONTENT* parsed and validated once
     genai                     pinned GenAI semantic conventions (v1.41.0), Usage, content capture
     redact.redact_headers     for code that must show headers; telemetry records none

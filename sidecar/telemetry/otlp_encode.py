@@ -22,22 +22,31 @@ event loop. This takes a few us, because most of a span is the same from one req
 
 The attribute order (``readable``'s) puts the repeated attributes first so that a shape is one piece.
 
-Values follow ``encode_spans``: ``None`` is an empty ``AnyValue``; ``bool``, ``str``, ``int`` (int64),
-``float``, ``bytes``, sequences (arrays) and mappings (key-value lists). An attribute the official
-encoder cannot encode (an int outside int64, a string that is not valid UTF-8, an unknown type) is left
-out, as there, with a warning naming the key only. Not thread-safe, with one exception: ``span`` (the
-event loop, at the end of each span) and ``request`` (the export thread, per batch) share no state.
+Values and attribute records are written by ``otlp_wire`` (as ``encode_spans`` writes them). Not
+thread-safe, with one exception: ``span`` (the event loop, at the end of each span) and ``request``
+(the export thread, per batch) share no state.
 """
 
 from __future__ import annotations
 
-import logging
 import struct
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from . import genai
 from . import readable as names
+from .otlp_wire import (
+    TAG_EVENT_ATTRIBUTES,
+    TAG_RESOURCE_ATTRIBUTES,
+    TAG_SCOPE_ATTRIBUTES,
+    AttributeKey,
+    attributes_into,
+    field,
+    pack_double,
+    pack_fixed64,
+    record,
+    varint,
+)
 from .spans import ClientSpan, ServerSpan, SpanRecord
 
 if TYPE_CHECKING:
@@ -47,17 +56,9 @@ if TYPE_CHECKING:
 
     from .spans import LiteTracer, SpanEvent
 
-_log = logging.getLogger(__name__)
-
 CACHE_LIMIT: Final = 4096
-_MASK64: Final = (1 << 64) - 1
-_INT64_MIN: Final = -(1 << 63)
-_INT64_MAX: Final = (1 << 63) - 1
-_pack_fixed64: Final[Callable[[int], bytes]] = struct.Struct("<Q").pack
-_pack_double: Final[Callable[[float], bytes]] = struct.Struct("<d").pack
 # Span.start_time_unix_nano (field 7) and end_time_unix_nano (field 8), fixed64 each, in one call.
 _pack_times: Final[Callable[[int, int, int, int], bytes]] = struct.Struct("<BQBQ").pack
-_ONE_BYTE: Final = tuple(bytes((n,)) for n in range(128))
 
 # Span.kind (field 6): SERVER = 2, CLIENT = 3 in the proto enum.
 _KIND_SERVER: Final = b"\x30\x02"
@@ -65,137 +66,6 @@ _KIND_CLIENT: Final = b"\x30\x03"
 # Span.flags (field 16, fixed32): SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK, plus IS_REMOTE for a remote parent.
 _SPAN_FLAGS_LOCAL: Final = b"\x85\x01\x00\x01\x00\x00"
 _SPAN_FLAGS_REMOTE: Final = b"\x85\x01\x00\x03\x00\x00"
-
-# Field tags (field number << 3 | wire type) of the repeated KeyValue fields.
-TAG_RESOURCE_ATTRIBUTES: Final = b"\x0a"  # Resource.attributes = 1
-TAG_SCOPE_ATTRIBUTES: Final = b"\x1a"  # InstrumentationScope.attributes = 3
-TAG_SPAN_ATTRIBUTES: Final = b"\x4a"  # Span.attributes = 9
-TAG_EVENT_ATTRIBUTES: Final = b"\x1a"  # Span.Event.attributes = 3
-_TAG_KVLIST_VALUES: Final = b"\x0a"  # KeyValueList.values = 1
-
-
-def varint(value: int) -> bytes:
-    """Base-128 varint of a non-negative int (callers mask negative int64 values to 64 bits first)."""
-    if value < 0x80:
-        return _ONE_BYTE[value]
-    if value < 0x4000:
-        return bytes(((value & 0x7F) | 0x80, value >> 7))
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _field(tag: bytes, payload: bytes) -> bytes:
-    """A length-delimited field: tag, length, payload."""
-    return tag + varint(len(payload)) + payload
-
-
-def any_value(value: Any) -> bytes:
-    """The body of an ``AnyValue`` message; raises for what ``encode_spans`` cannot encode either."""
-    if value is None:
-        return b""
-    if isinstance(value, bool):
-        return b"\x10\x01" if value else b"\x10\x00"
-    if isinstance(value, str):
-        return _field(b"\x0a", value.encode())
-    if isinstance(value, int):
-        if not _INT64_MIN <= value <= _INT64_MAX:
-            raise ValueError("integer attribute outside the int64 range")
-        return b"\x18" + varint(value & _MASK64)
-    if isinstance(value, float):
-        return b"\x21" + _pack_double(value)
-    if isinstance(value, bytes):
-        return _field(b"\x3a", value)
-    if isinstance(value, Sequence):
-        return _field(b"\x2a", b"".join([_field(b"\x0a", any_value(item)) for item in value]))
-    if isinstance(value, Mapping):
-        entries = [_field(_TAG_KVLIST_VALUES, key_value(str(k), v)) for k, v in value.items()]
-        return _field(b"\x32", b"".join(entries))
-    raise TypeError(f"attribute value of type {type(value).__name__} cannot be exported")
-
-
-def key_value(key: str, value: Any) -> bytes:
-    """The body of a ``KeyValue`` message."""
-    encoded_key = key.encode()
-    head = _field(b"\x0a", encoded_key) if encoded_key else b""
-    return head + _field(b"\x12", any_value(value))
-
-
-def attributes_into(out: list[bytes], tag: bytes, attributes: Mapping[str, Any] | None) -> None:
-    """Append one ``tag``-ged KeyValue record per attribute to ``out`` (no caching)."""
-    if not attributes:
-        return
-    for key, value in attributes.items():
-        try:
-            out.append(_field(tag, key_value(key, value)))
-        except Exception as error:  # the official encoder logs and leaves the attribute out
-            _skipped(key, error)
-
-
-def _skipped(key: object, error: Exception) -> None:
-    _log.warning("span attribute %r left out of the export: %s", key, type(error).__name__)
-
-
-def record(key: str, value: Any) -> bytes:
-    """A span attribute's whole record (tag, length, KeyValue); empty if it cannot be encoded."""
-    try:
-        return _field(TAG_SPAN_ATTRIBUTES, key_value(key, value))
-    except Exception as error:  # the official encoder logs and leaves the attribute out
-        _skipped(key, error)
-        return b""
-
-
-class _Key:
-    """One attribute key's record prefixes, built once: a record is then one prefix plus the value bytes.
-
-    ``number`` writes an int in [0, 2^63) (a token count), ``text`` a ``str`` of under 126 UTF-8 bytes
-    (an id); anything else goes through ``record`` (which leaves out what cannot be encoded).
-    """
-
-    __slots__ = ("_numbers", "_texts", "name")
-
-    def __init__(self, name: str) -> None:
-        key_field = _key_field(name)
-        self.name = name
-        # Record = tag, length, key field, value field (tag 0x12, length, AnyValue).
-        self._numbers = tuple(
-            TAG_SPAN_ATTRIBUTES
-            + varint(len(key_field) + 3 + size)
-            + key_field
-            + b"\x12"
-            + _ONE_BYTE[1 + size]
-            + b"\x18"
-            for size in range(11)
-        )
-        self._texts = tuple(
-            TAG_SPAN_ATTRIBUTES
-            + varint(len(key_field) + 4 + size)
-            + key_field
-            + b"\x12"
-            + _ONE_BYTE[2 + size]
-            + b"\x0a"
-            + _ONE_BYTE[size]
-            for size in range(126)
-        )
-
-    def number(self, value: Any) -> bytes:
-        if type(value) is int and 0 <= value <= _INT64_MAX:
-            encoded = varint(value)
-            return self._numbers[len(encoded)] + encoded
-        return record(self.name, value)
-
-    def text(self, value: Any) -> bytes:
-        if type(value) is str:
-            try:
-                data = value.encode()
-            except UnicodeEncodeError:  # a lone surrogate: record() leaves it out with a warning
-                return record(self.name, value)
-            if len(data) < 126:
-                return self._texts[len(data)] + data
-        return record(self.name, value)
 
 
 def _request_params(params: Any) -> bytes:
@@ -211,14 +81,10 @@ def _remember(cache: dict[Any, Any], key: Any, value: Any) -> Any:
     return value
 
 
-def _key_field(key: str) -> bytes:
-    return _field(b"\x0a", key.encode())
-
-
-_INPUT_TOKENS: Final = _Key(genai.USAGE_INPUT_TOKENS)
-_OUTPUT_TOKENS: Final = _Key(genai.USAGE_OUTPUT_TOKENS)
-_CACHE_READ_TOKENS: Final = _Key(genai.USAGE_CACHE_READ_INPUT_TOKENS)
-_RESPONSE_ID: Final = _Key(genai.RESPONSE_ID)
+_INPUT_TOKENS: Final = AttributeKey(genai.USAGE_INPUT_TOKENS)
+_OUTPUT_TOKENS: Final = AttributeKey(genai.USAGE_OUTPUT_TOKENS)
+_CACHE_READ_TOKENS: Final = AttributeKey(genai.USAGE_CACHE_READ_INPUT_TOKENS)
+_RESPONSE_ID: Final = AttributeKey(genai.RESPONSE_ID)
 _CONTENT_TRUNCATED: Final = record(names.CONTENT_TRUNCATED, True)
 
 
@@ -274,11 +140,11 @@ class SpanEncoder:
                 scope_spans = [self._scope(scope), *encoded_spans]
                 schema_url = scope.schema_url if scope is not None else None
                 if schema_url:
-                    scope_spans.append(_field(b"\x1a", schema_url.encode()))
-                resource_spans.append(_field(b"\x12", b"".join(scope_spans)))
+                    scope_spans.append(field(b"\x1a", schema_url.encode()))
+                resource_spans.append(field(b"\x12", b"".join(scope_spans)))
             if resource.schema_url:
-                resource_spans.append(_field(b"\x1a", resource.schema_url.encode()))
-            out.append(_field(b"\x0a", b"".join(resource_spans)))
+                resource_spans.append(field(b"\x1a", resource.schema_url.encode()))
+            out.append(field(b"\x0a", b"".join(resource_spans)))
         return b"".join(out)
 
     def _server(self, span: ServerSpan) -> bytes:
@@ -315,7 +181,7 @@ class SpanEncoder:
         if span.cost_usd is not None:
             parts.append(self._float(names.COST_USD, span.cost_usd))
         if span.events:
-            parts += [_field(b"\x5a", _event(event)) for event in span.events]
+            parts += [field(b"\x5a", _event(event)) for event in span.events]
         parts += (shape[2], _SPAN_FLAGS_REMOTE if parent is not None and parent.is_remote else _SPAN_FLAGS_LOCAL)
         body = b"".join(parts)
         return b"\x12" + varint(len(body)) + body
@@ -460,7 +326,7 @@ class SpanEncoder:
         head = self._float_heads.get(key)
         if head is None:
             head = _remember(self._float_heads, key, record(key, 0.0)[:-8])
-        return head + _pack_double(value)
+        return head + pack_double(value)
 
     def _status(self, error: bool, description: str | None) -> bytes:
         """``Span.status`` (field 15): UNSET, or ERROR with the description, as ``encode_spans`` sets it."""
@@ -470,9 +336,9 @@ class SpanEncoder:
             parts: list[bytes] = []
             if error:
                 if description:
-                    parts.append(_field(b"\x12", description.encode()))
+                    parts.append(field(b"\x12", description.encode()))
                 parts.append(b"\x18\x02")  # STATUS_CODE_ERROR
-            cached = _remember(self._statuses, key, _field(b"\x7a", b"".join(parts)))
+            cached = _remember(self._statuses, key, field(b"\x7a", b"".join(parts)))
         return cached
 
     def _resource(self, resource: Resource) -> bytes:
@@ -482,7 +348,7 @@ class SpanEncoder:
             return cached[1]
         parts: list[bytes] = []
         attributes_into(parts, TAG_RESOURCE_ATTRIBUTES, resource.attributes)
-        encoded = _field(b"\x0a", b"".join(parts))
+        encoded = field(b"\x0a", b"".join(parts))
         if len(self._resources) >= 64:
             self._resources.clear()
         self._resources[id(resource)] = (resource, encoded)
@@ -496,11 +362,11 @@ class SpanEncoder:
         parts: list[bytes] = []
         if scope is not None:
             if scope.name:
-                parts.append(_field(b"\x0a", scope.name.encode()))
+                parts.append(field(b"\x0a", scope.name.encode()))
             if scope.version:
-                parts.append(_field(b"\x12", scope.version.encode()))
+                parts.append(field(b"\x12", scope.version.encode()))
             attributes_into(parts, TAG_SCOPE_ATTRIBUTES, scope.attributes)
-        encoded = _field(b"\x0a", b"".join(parts))
+        encoded = field(b"\x0a", b"".join(parts))
         if len(self._scopes) >= 64:
             self._scopes.clear()
         self._scopes[id(scope)] = (scope, encoded)
@@ -528,19 +394,19 @@ def _group(
 
 def _name(name: str) -> bytes:
     """``Span.name`` (field 5), absent when empty."""
-    return _field(b"\x2a", name.encode()) if name else b""
+    return field(b"\x2a", name.encode()) if name else b""
 
 
 def _trace_state(state: TraceState) -> bytes:
     """``Span.trace_state`` (field 3) as ``encode_spans`` writes it."""
-    return _field(b"\x1a", ",".join([f"{k}={v}" for k, v in state.items()]).encode())
+    return field(b"\x1a", ",".join([f"{k}={v}" for k, v in state.items()]).encode())
 
 
 def _event(event: SpanEvent) -> bytes:
     parts: list[bytes] = []
     if event.time_ns:
-        parts += (b"\x09", _pack_fixed64(event.time_ns))
+        parts += (b"\x09", pack_fixed64(event.time_ns))
     if event.name:
-        parts.append(_field(b"\x12", event.name.encode()))
+        parts.append(field(b"\x12", event.name.encode()))
     attributes_into(parts, TAG_EVENT_ATTRIBUTES, event.attributes)
     return b"".join(parts)
