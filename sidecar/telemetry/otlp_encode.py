@@ -124,7 +124,12 @@ class SpanEncoder:
 
     def request(self, spans: Sequence[tuple[LiteTracer, bytes]]) -> bytes:
         """The serialized ``ExportTraceServiceRequest`` of encoded spans (``span``'s results): grouped by
-        their tracer's resource, then scope, in first-seen order."""
+        their tracer's resource, then scope, in first-seen order.
+
+        The nested messages' heads (tag and length) are written from the summed lengths of what they
+        hold, and the whole request is joined once: one copy of the batch's bytes, not one per level of
+        nesting (a batch is hundreds of KB; each extra copy was fresh memory for the export thread to
+        fault in)."""
         groups: list[tuple[Resource, list[tuple[InstrumentationScope | None, list[bytes]]]]] = []
         last_tracer: object = None
         current: list[bytes] = []
@@ -133,19 +138,31 @@ class SpanEncoder:
                 current = _group(groups, tracer.resource, tracer.scope or None)
                 last_tracer = tracer
             current.append(encoded)
-        out: list[bytes] = []
+        pieces: list[bytes] = []
         for resource, scopes in groups:
-            resource_spans = [self._resource(resource)]
+            resource_head = len(pieces)
+            pieces.append(b"")  # ResourceSpans' head, once its length is known
+            resource_bytes = self._resource(resource)
+            pieces.append(resource_bytes)
+            length = len(resource_bytes)
             for scope, encoded_spans in scopes:
-                scope_spans = [self._scope(scope), *encoded_spans]
+                scope_bytes = self._scope(scope)
+                tail = b""
                 schema_url = scope.schema_url if scope is not None else None
                 if schema_url:
-                    scope_spans.append(field(b"\x1a", schema_url.encode()))
-                resource_spans.append(field(b"\x12", b"".join(scope_spans)))
+                    tail = field(b"\x1a", schema_url.encode())
+                scope_length = len(scope_bytes) + sum(map(len, encoded_spans)) + len(tail)
+                head = b"\x12" + varint(scope_length)  # ResourceSpans.scope_spans
+                pieces += (head, scope_bytes)
+                pieces += encoded_spans
+                pieces.append(tail)
+                length += len(head) + scope_length
             if resource.schema_url:
-                resource_spans.append(field(b"\x1a", resource.schema_url.encode()))
-            out.append(field(b"\x0a", b"".join(resource_spans)))
-        return b"".join(out)
+                tail = field(b"\x1a", resource.schema_url.encode())
+                pieces.append(tail)
+                length += len(tail)
+            pieces[resource_head] = b"\x0a" + varint(length)  # ExportTraceServiceRequest.resource_spans
+        return b"".join(pieces)
 
     def _server(self, span: ServerSpan) -> bytes:
         """``ScopeSpans.spans`` (field 2) for a SERVER span: its fields in field-number order."""
