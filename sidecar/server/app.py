@@ -1,7 +1,8 @@
 """Wiring and lifecycle: build the aiohttp app, serve it, reload, drain.
 
 ``build_app`` registers the endpoint table and the admin routes, folds the pipeline once, and opens
-the upstream client and the reload loop in a cleanup context. ``serve`` runs until SIGTERM/SIGINT:
+the upstream client and the reload loop in a cleanup context. ``serve`` listens, freezes the start-up
+heap (``settle_heap``), and runs until SIGTERM/SIGINT:
 it then marks the sidecar not ready, stops accepting, lets in-flight requests and open streams finish
 within the drain timeout, and returns (exit 0). SIGHUP reloads the policy at once.
 """
@@ -9,6 +10,7 @@ within the drain timeout, and returns (exit 0). SIGHUP reloads the policy at onc
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import time
@@ -182,6 +184,22 @@ async def _proxy(
         access.record(exchange, status, state.telemetry)
 
 
+def settle_heap() -> int:
+    """Put every object alive once start-up is done out of the cyclic garbage collector's reach
+    (``gc.freeze``); return how many.
+
+    Imports, the policy and the app are some 60,000 objects that live as long as the process. Left in
+    the collector's oldest generation, each full collection walks all of them: under load here one ran
+    about every second and took 23-32 ms (a stall every request in flight waits out, and about 3% of
+    throughput). Requests' own objects are freed by reference counting and are not affected; frozen
+    objects are still freed that way when a reload drops them. Collected first so that nothing frozen
+    is already garbage.
+    """
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
+
+
 async def serve(state: SidecarState, *, ready: asyncio.Event | None = None) -> None:
     """Serve until SIGTERM or SIGINT, then drain within the drain timeout."""
     settings = state.settings
@@ -194,6 +212,12 @@ async def serve(state: SidecarState, *, ready: asyncio.Event | None = None) -> N
         shutdown_timeout=settings.drain_timeout_s,
     )
     await runner.setup()
+    # Before listening: a SIGTERM that comes as soon as the listener is up must drain, not kill.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, lambda: app[WATCHER_KEY].reload_now())
     site = web.TCPSite(runner, settings.host, settings.port, backlog=1024)
     await site.start()
     health_runner = None
@@ -205,6 +229,7 @@ async def serve(state: SidecarState, *, ready: asyncio.Event | None = None) -> N
         health_runner = web.AppRunner(health_app, access_log=None, handle_signals=False)
         await health_runner.setup()
         await web.TCPSite(health_runner, settings.health_host, settings.health_port).start()
+    frozen = settle_heap()
     state.listening = True
     log.info(
         "listening",
@@ -213,12 +238,8 @@ async def serve(state: SidecarState, *, ready: asyncio.Event | None = None) -> N
         health_port=settings.health_port,
         policy_version=state.holder.policy.version,
         startup_s=round(time.monotonic() - state.started, 3),
+        heap_frozen_objects=frozen,
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, lambda: app[WATCHER_KEY].reload_now())
     if ready is not None:
         ready.set()
     await stop.wait()
