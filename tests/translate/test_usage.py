@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sidecar.dialects import Dialect
 from sidecar.sse import SSEEvent
@@ -111,3 +115,75 @@ def test_request_params() -> None:
     ) == RequestParams(max_tokens=8, top_p=0.5, stop_sequences=("s",), choice_count=1)
     assert extract_request_params(GEM, {"generation_config": {"max_output_tokens": 3}}).max_tokens == 3
     assert extract_request_params(OAI, {"temperature": "hot", "max_tokens": True}) == RequestParams()
+
+
+# What each body key means, per dialect, stated plainly: (RequestParams field, what the value must be).
+_COUNT, _NUMBER, _FLAG, _STOPS = "count", "number", "flag", "stops"
+_MEANING = {
+    OAI: {
+        "max_tokens": ("max_tokens", _COUNT),
+        "temperature": ("temperature", _NUMBER),
+        "top_p": ("top_p", _NUMBER),
+        "top_k": ("top_k", _COUNT),
+        "stop": ("stop_sequences", _STOPS),
+        "frequency_penalty": ("frequency_penalty", _NUMBER),
+        "presence_penalty": ("presence_penalty", _NUMBER),
+        "seed": ("seed", _COUNT),
+        "n": ("choice_count", _COUNT),
+        "stream": ("stream", _FLAG),
+    },
+    ANT: {
+        "max_tokens": ("max_tokens", _COUNT),
+        "temperature": ("temperature", _NUMBER),
+        "top_p": ("top_p", _NUMBER),
+        "top_k": ("top_k", _COUNT),
+        "stop_sequences": ("stop_sequences", _STOPS),
+        "stream": ("stream", _FLAG),
+    },
+}
+
+
+def _expected(dialect: Dialect, body: dict[str, Any]) -> RequestParams:
+    fields: dict[str, Any] = {}
+    for key, value in body.items():
+        if key not in _MEANING[dialect]:
+            continue
+        name, kind = _MEANING[dialect][key]
+        if kind == _COUNT and type(value) is int:
+            fields[name] = value
+        elif kind == _NUMBER and type(value) in (int, float):
+            fields[name] = float(value)
+        elif kind == _FLAG and type(value) is bool:
+            fields[name] = value
+        elif kind == _STOPS:
+            if isinstance(value, str):
+                fields[name] = (value,)
+            elif isinstance(value, list):
+                fields[name] = tuple(s for s in value if isinstance(s, str))
+    newer = body.get("max_completion_tokens")
+    if dialect is OAI and type(newer) is int:
+        fields["max_tokens"] = newer
+    model = body.get("model")
+    return RequestParams(model=model if type(model) is str else None, **fields)
+
+
+_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**40), 2**40),
+    st.floats(allow_nan=False),
+    st.text(max_size=3),
+    st.lists(st.one_of(st.text(max_size=3), st.integers()), max_size=3),
+    st.dictionaries(st.text(max_size=2), st.integers(), max_size=1),
+)
+_KEYS = st.sampled_from(["model", "max_completion_tokens", "messages", *_MEANING[OAI], *_MEANING[ANT]])
+
+
+@given(dialect=st.sampled_from([OAI, ANT]), body=st.dictionaries(_KEYS, _VALUES, max_size=8))
+def test_request_params_take_only_values_of_the_right_type(dialect: Dialect, body: dict[str, Any]) -> None:
+    """Every field holds exactly its type or its default: counts are ints (never a bool), numbers become
+    floats, flags are bools, stops a tuple of the strings given; OpenAI's max_completion_tokens wins
+    over max_tokens when it is a count; keys of the other dialect are ignored."""
+    params = extract_request_params(dialect, body)
+    assert params == _expected(dialect, body)
+    assert [type(value) for value in params] == [type(value) for value in _expected(dialect, body)]
