@@ -6,7 +6,7 @@ The OTLP/HTTP exporter's encoder. It writes an ``ExportTraceServiceRequest`` str
 attributes in the same order. The tests hold the two together for every fact, value type, event,
 parent, trace state and status. The official path builds a dict per span, then one protobuf object per
 span, attribute and value: about 45 us per span in the export thread, which shares the GIL with the
-event loop. This takes a few us, because most of a span is the same from one request to the next:
+event loop. This takes about 1 us, because most of a span is the same from one request to the next:
 
 - a span's *shape* is encoded once and reused as bytes: its name and kind, every attribute whose value
   repeats (for a SERVER span: method, route, dialect, requested model, targets, status, outcome,
@@ -14,9 +14,14 @@ event loop. This takes a few us, because most of a span is the same from one req
   address, port, target, breaker state, resend count, stream flag, status, response model, finish
   reasons, error and the request parameters when they are a ``RequestParams`` tuple), and its status;
   the shape is keyed by the tuple of those facts, one dict lookup per span;
-- what differs per request is written per span from prefixes built once: ids, times, the response id,
-  token counts, the cost and time to first chunk (a float: the cached head of its key and 8 bytes);
-- every cache is cleared when it reaches ``CACHE_LIMIT`` entries, so unique values cannot grow it;
+- what differs per request (ids, times, the response id, token counts, the cost, time to first chunk)
+  goes between the shape's constant pieces in one ``struct`` call: for a SERVER span the shape fixes
+  every size (the key adds whether there is a parent, remote or not, and the cost's type); for a CLIENT
+  span a writer is made per combination of the sizes of its varying values (``_PackedClientSpan``).
+  Spans with a trace state, events, captured content, parameters that are not a tuple, or values of
+  unusual types are written piece by piece from prefixes built once (the general path, same bytes);
+- every cache is cleared when it reaches ``CACHE_LIMIT`` entries, so unique values cannot grow it (the
+  client writers count together: at ``CACHE_LIMIT`` of them the client shapes are dropped);
 - resources and instrumentation scopes are encoded once; records are grouped by resource, then scope,
   in first-seen order, as ``encode_spans`` groups them.
 
@@ -36,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Final
 from . import genai
 from . import readable as names
 from .otlp_wire import (
+    INT64_MAX,
     TAG_EVENT_ATTRIBUTES,
     TAG_RESOURCE_ATTRIBUTES,
     TAG_SCOPE_ATTRIBUTES,
@@ -92,6 +98,7 @@ class SpanEncoder:
     """Encodes batches of span records into a serialized ``ExportTraceServiceRequest``."""
 
     __slots__ = (
+        "_client_layouts",
         "_client_shapes",
         "_float_heads",
         "_resources",
@@ -105,8 +112,9 @@ class SpanEncoder:
         self._statuses: dict[tuple[bool, str | None], bytes] = {}
         # A span's shape: its name, the attributes repeated from request to request, its status; keyed
         # by the facts they are made of (see the module docstring).
-        self._server_shapes: dict[tuple[Any, ...], tuple[bytes, bytes, bytes]] = {}
-        self._client_shapes: dict[tuple[Any, ...], tuple[bytes, bytes, bytes]] = {}
+        self._server_shapes: dict[tuple[Any, ...], ServerShape] = {}
+        self._client_shapes: dict[tuple[Any, ...], ClientShape] = {}
+        self._client_layouts = 0  # one-call writers made for the client shapes (see _client_layout)
         # id(object) -> (object, encoded field); the object is kept so that its id is not reused.
         self._resources: dict[int, tuple[Resource, bytes]] = {}
         self._scopes: dict[int, tuple[InstrumentationScope | None, bytes]] = {}
@@ -167,6 +175,8 @@ class SpanEncoder:
     def _server(self, span: ServerSpan) -> bytes:
         """``ScopeSpans.spans`` (field 2) for a SERVER span: its fields in field-number order."""
         targets = span.targets
+        parent = span.parent
+        cost = span.cost_usd
         key = (
             span.method,
             span.http_route,
@@ -186,8 +196,22 @@ class SpanEncoder:
             span.fallback_reason,
             span.error_type,
             span.error,
+            0 if parent is None else 2 if parent.is_remote else 1,  # the parent field and the flags
+            type(cost),
         )
         shape = self._server_shapes.get(key) or self._server_shape(span, key)
+        packed = shape[3]
+        if packed is not None and not span.trace_state and not span.events:
+            linked = b"" if parent is None else b"\x22\x08" + parent.span_id.to_bytes(8, "big")
+            if cost is None:
+                return packed.pack(
+                    packed.head, span.trace_id, b"\x12\x08", span.span_id, linked, packed.middle,
+                    span.start_ns, 0x41, span.end_ns, packed.attributes,
+                )  # fmt: skip
+            return packed.pack(
+                packed.head, span.trace_id, b"\x12\x08", span.span_id, linked, packed.middle,
+                span.start_ns, 0x41, span.end_ns, packed.attributes, cost, packed.after_cost,
+            )  # fmt: skip
         parts = [b"\x0a\x10", span.trace_id, b"\x12\x08", span.span_id]
         if span.trace_state:
             parts.append(_trace_state(span.trace_state))
@@ -229,6 +253,25 @@ class SpanEncoder:
         except TypeError:  # a parameter tuple holding an unhashable value: encoded for each span
             shared_params = None
             shape = self._client_shape(span, None)
+        layouts = shape[3]
+        if (
+            layouts is not None
+            and (params is None or shared_params is not None)  # the parameters are in the shape
+            and not span.trace_state
+            and span.input_messages is None
+            and span.output_messages is None
+            and not span.content_truncated
+        ):
+            values = _client_values(span)
+            if values is not None:
+                sizes = (len(values[0]), len(values[1]), len(values[2]), len(values[3]), len(values[4]))
+                packed = layouts.get(sizes) or self._client_layout(layouts, shape, sizes)
+                return packed.pack(
+                    packed.head, span.trace_id, b"\x12\x08", span.span_id, b"\x22\x08", span.server.span_id,
+                    packed.middle, span.start_ns, 0x41, span.end_ns, packed.attributes, values[0], packed.input_head,
+                    values[1], packed.output_head, values[2], packed.cached_head, values[3], packed.chunk_head,
+                    values[4], packed.status,
+                )  # fmt: skip
         parts = [b"\x0a\x10", span.trace_id, b"\x12\x08", span.span_id]
         if span.trace_state:
             parts.append(_trace_state(span.trace_state))
@@ -263,8 +306,9 @@ class SpanEncoder:
         body = b"".join(parts)
         return b"\x12" + varint(len(body)) + body
 
-    def _server_shape(self, span: ServerSpan, key: tuple[Any, ...]) -> tuple[bytes, bytes, bytes]:
-        """(name and kind fields, every attribute record but the cost, the status record)."""
+    def _server_shape(self, span: ServerSpan, key: tuple[Any, ...]) -> ServerShape:
+        """(name and kind fields, every attribute record but the cost, the status record, and the whole
+        span in one call when the cost is a float or None: ``_PackedServerSpan``)."""
         attributes = [
             record(genai.HTTP_METHOD, span.method),
             record(genai.HTTP_ROUTE, span.http_route),
@@ -297,11 +341,17 @@ class SpanEncoder:
             attributes.append(record(genai.ERROR_TYPE, span.error_type))
         name = _name(names.span_name(span)) + _KIND_SERVER
         shape = (name, b"".join(attributes), self._status(span.error, span.error_type))
-        return _remember(self._server_shapes, key, shape)  # type: ignore[no-any-return]
+        link, cost_type = key[-2], key[-1]
+        packed = None
+        if cost_type is float or cost_type is type(None):
+            cost_head = self._float_head(names.COST_USD) if cost_type is float else None
+            packed = _PackedServerSpan(*shape, link, cost_head)
+        return _remember(self._server_shapes, key, (*shape, packed))  # type: ignore[no-any-return]
 
-    def _client_shape(self, span: ClientSpan, key: tuple[Any, ...] | None) -> tuple[bytes, bytes, bytes]:
+    def _client_shape(self, span: ClientSpan, key: tuple[Any, ...] | None) -> ClientShape:
         """(name and kind fields, the attribute records fixed by target, attempt and response, then the
-        request parameters if they are a tuple, the status). Not cached if ``key`` is None.
+        request parameters if they are a tuple, the status, and the shape's one-call writers by the sizes
+        of what varies: ``_PackedClientSpan``). Not cached if ``key`` is None.
 
         Parameters given as a tuple (``RequestParams``) are part of the shape, cached by value: their
         values must have exact types (ints for counts, floats for temperature, top_p and penalties, no
@@ -332,18 +382,34 @@ class SpanEncoder:
         if key is not None and key[-1] is not None:  # the parameters are part of the shape
             attributes.append(_request_params(span.request_params))
         name = _name(names.span_name(span)) + _KIND_CLIENT
-        shape = (name, b"".join(attributes), self._status(bool(span.error_type), span.error_type))
+        status = self._status(bool(span.error_type), span.error_type)
         if key is None:
-            return shape
-        return _remember(self._client_shapes, key, shape)  # type: ignore[no-any-return]
+            return (name, b"".join(attributes), status, None)
+        return _remember(self._client_shapes, key, (name, b"".join(attributes), status, {}))  # type: ignore[no-any-return]
+
+    def _client_layout(
+        self, layouts: dict[Sizes, _PackedClientSpan], shape: ClientShape, sizes: Sizes
+    ) -> _PackedClientSpan:
+        """A new one-call writer for ``shape``'s spans whose varying values have ``sizes``. Once
+        ``CACHE_LIMIT`` of them were made, every client shape is dropped with its writers."""
+        if self._client_layouts >= CACHE_LIMIT:
+            self._client_shapes.clear()
+            self._client_layouts = 0
+        self._client_layouts += 1
+        packed = layouts[sizes] = _PackedClientSpan(shape, sizes)
+        return packed
 
     def _float(self, key: str, value: float) -> bytes:
         if type(value) is not float:
             return record(key, value)
+        return (self._float_heads.get(key) or self._float_head(key)) + pack_double(value)
+
+    def _float_head(self, key: str) -> bytes:
+        """The record of a double attribute ``key`` up to the value's 8 bytes."""
         head = self._float_heads.get(key)
         if head is None:
             head = _remember(self._float_heads, key, record(key, 0.0)[:-8])
-        return head + pack_double(value)
+        return head
 
     def _status(self, error: bool, description: str | None) -> bytes:
         """``Span.status`` (field 15): UNSET, or ERROR with the description, as ``encode_spans`` sets it."""
@@ -388,6 +454,123 @@ class SpanEncoder:
             self._scopes.clear()
         self._scopes[id(scope)] = (scope, encoded)
         return encoded
+
+
+class _PackedServerSpan:
+    """A SERVER span of one shape, with no trace state nor events, written by one ``struct`` call: its
+    ids, the parent span id field (none, or 10 bytes), times and cost go between constant pieces (the
+    field's tag and length, the trace id's tag; name, kind and the start time's tag; the attributes,
+    with the cost record's head if there is a cost; the status and flags)."""
+
+    __slots__ = ("after_cost", "attributes", "head", "middle", "pack")
+
+    def __init__(self, name_kind: bytes, attributes: bytes, status: bytes, link: int, cost_head: bytes | None) -> None:
+        flags = _SPAN_FLAGS_REMOTE if link == 2 else _SPAN_FLAGS_LOCAL
+        linked = 10 if link else 0
+        self.middle = name_kind + b"\x39"  # then start_time_unix_nano, 0x41, end_time_unix_nano
+        if cost_head is None:
+            self.attributes, self.after_cost = attributes + status + flags, b""
+            tail = f"{len(self.attributes)}s"
+        else:
+            self.attributes, self.after_cost = attributes + cost_head, status + flags
+            tail = f"{len(self.attributes)}sd{len(self.after_cost)}s"
+        body = struct.calcsize(f"<16s2s8s{linked}s{len(self.middle)}sQBQ{tail}") + 2  # + the trace id's tag
+        self.head = b"\x12" + varint(body) + b"\x0a\x10"
+        self.pack: Callable[..., bytes] = struct.Struct(
+            f"<{len(self.head)}s16s2s8s{linked}s{len(self.middle)}sQBQ{tail}"
+        ).pack
+
+
+class _PackedClientSpan:
+    """A CLIENT span of one shape, with no trace state, captured content or per-span parameters, written
+    by one ``struct`` call. What varies (response id, input, output and cached token counts, time to
+    first chunk; ``_client_values``) is passed as bytes, empty when absent: a layout is made for each
+    combination of their sizes, and a size fixes the record's head written before it."""
+
+    __slots__ = (
+        "attributes",
+        "cached_head",
+        "chunk_head",
+        "head",
+        "input_head",
+        "middle",
+        "output_head",
+        "pack",
+        "status",
+    )
+
+    def __init__(self, shape: ClientShape, sizes: Sizes) -> None:
+        name_kind, attributes, status, _ = shape
+        response_id, input_tokens, output_tokens, cached_tokens, first_chunk = sizes
+        self.middle = name_kind + b"\x39"  # then start_time_unix_nano, 0x41, end_time_unix_nano
+        self.attributes = attributes + (_RESPONSE_ID.text_head(response_id) if response_id else b"")
+        self.input_head = _INPUT_TOKENS.number_head(input_tokens) if input_tokens else b""
+        self.output_head = _OUTPUT_TOKENS.number_head(output_tokens) if output_tokens else b""
+        self.cached_head = _CACHE_READ_TOKENS.number_head(cached_tokens) if cached_tokens else b""
+        self.chunk_head = record(genai.RESPONSE_TIME_TO_FIRST_CHUNK, 0.0)[:-8] if first_chunk else b""
+        self.status = status + _SPAN_FLAGS_LOCAL
+        layout = (
+            f"16s2s8s2s8s{len(self.middle)}sQBQ{len(self.attributes)}s{response_id}s{len(self.input_head)}s"
+            f"{input_tokens}s{len(self.output_head)}s{output_tokens}s{len(self.cached_head)}s{cached_tokens}s"
+            f"{len(self.chunk_head)}s{first_chunk}s{len(self.status)}s"
+        )
+        self.head = b"\x12" + varint(struct.calcsize("<" + layout) + 2) + b"\x0a\x10"  # + the trace id's tag
+        self.pack: Callable[..., bytes] = struct.Struct(f"<{len(self.head)}s{layout}").pack
+
+
+def _client_values(span: ClientSpan) -> tuple[bytes, bytes, bytes, bytes, bytes] | None:
+    """A CLIENT span's varying values as the bytes their records end with (empty when absent): response
+    id, input, output and cached token counts, time to first chunk. None if one is of a kind only the
+    general path writes (an id that is not short ASCII, a count that is not an int64, a non-float time)."""
+    response_id = span.response_id
+    if not response_id:
+        response_bytes = b""
+    elif type(response_id) is str and len(response_id) < 126 and response_id.isascii():
+        response_bytes = response_id.encode()
+    else:
+        return None
+    usage = span.usage
+    if usage is None:
+        input_bytes = output_bytes = cached_bytes = b""
+    else:
+        count = usage.input_tokens
+        if count is None:
+            input_bytes = b""
+        elif type(count) is int and 0 <= count <= INT64_MAX:
+            input_bytes = varint(count)
+        else:
+            return None
+        count = usage.output_tokens
+        if count is None:
+            output_bytes = b""
+        elif type(count) is int and 0 <= count <= INT64_MAX:
+            output_bytes = varint(count)
+        else:
+            return None
+        count = usage.cached_input_tokens
+        if count is None:
+            cached_bytes = b""
+        elif type(count) is int and 0 <= count <= INT64_MAX:
+            cached_bytes = varint(count)
+        else:
+            return None
+    first_chunk = span.time_to_first_chunk
+    if first_chunk is None:
+        chunk_bytes = b""
+    elif type(first_chunk) is float:
+        chunk_bytes = pack_double(first_chunk)
+    else:
+        return None
+    return response_bytes, input_bytes, output_bytes, cached_bytes, chunk_bytes
+
+
+# (name and kind fields, shared attribute records, status record, one-call writers by sizes; None for a
+# shape made for one span, whose parameters could not be part of a key)
+ClientShape = tuple[bytes, bytes, bytes, "dict[Sizes, _PackedClientSpan] | None"]
+# The sizes of a CLIENT span's response id, input, output and cached token counts, time to first chunk.
+Sizes = tuple[int, int, int, int, int]
+# (name and kind fields, shared attribute records, status record, the one-call writer if there is one)
+ServerShape = tuple[bytes, bytes, bytes, "_PackedServerSpan | None"]
 
 
 def _group(

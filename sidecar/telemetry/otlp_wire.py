@@ -19,7 +19,7 @@ _log = logging.getLogger(__name__)
 
 _MASK64: Final = (1 << 64) - 1
 _INT64_MIN: Final = -(1 << 63)
-_INT64_MAX: Final = (1 << 63) - 1
+INT64_MAX: Final = (1 << 63) - 1
 pack_fixed64: Final[Callable[[int], bytes]] = struct.Struct("<Q").pack
 pack_double: Final[Callable[[float], bytes]] = struct.Struct("<d").pack
 _ONE_BYTE: Final = tuple(bytes((n,)) for n in range(128))
@@ -61,7 +61,7 @@ def any_value(value: Any) -> bytes:
     if isinstance(value, str):
         return field(b"\x0a", value.encode())
     if isinstance(value, int):
-        if not _INT64_MIN <= value <= _INT64_MAX:
+        if not _INT64_MIN <= value <= INT64_MAX:
             raise ValueError("integer attribute outside the int64 range")
         return b"\x18" + varint(value & _MASK64)
     if isinstance(value, float):
@@ -123,10 +123,18 @@ class AttributeKey:
         self._texts = tuple(_record_prefix(key, b"\x0a" + _ONE_BYTE[size], size) for size in range(126))
 
     def number(self, value: Any) -> bytes:
-        if type(value) is int and 0 <= value <= _INT64_MAX:
+        if type(value) is int and 0 <= value <= INT64_MAX:
             encoded = varint(value)
             return self._numbers[len(encoded)] + encoded
         return record(self.name, value)
+
+    def number_head(self, size: int) -> bytes:
+        """The record of an int whose varint is ``size`` bytes, up to those bytes."""
+        return self._numbers[size]
+
+    def text_head(self, size: int) -> bytes:
+        """The record of a string of ``size`` UTF-8 bytes (under 126), up to those bytes."""
+        return self._texts[size]
 
     def text(self, value: Any) -> bytes:
         if type(value) is str:

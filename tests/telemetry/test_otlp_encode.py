@@ -29,6 +29,8 @@ RESOURCE = Resource({"service.name": "svc", "service.version": "1.2.3", "k8s.pod
 SCOPE = InstrumentationScope("llm-sidecar", "0.1.0", "https://opentelemetry.io/schemas/1.41.0")
 TRACE_ID = 0x4BF92F3577B34DA6A3CE929D0E0E4736
 APP_PARENT = SpanContext(TRACE_ID, 0x00F067AA0BA902B7, True, TraceFlags(TraceFlags.SAMPLED), TraceState())
+# Not what a SERVER span has in the sidecar (its parent is the app's), but a record may hold one.
+LOCAL_PARENT = SpanContext(TRACE_ID, 0x00F067AA0BA902B8, False, TraceFlags(TraceFlags.SAMPLED), TraceState())
 
 
 def _tracer(resource: Resource = RESOURCE, scope: InstrumentationScope = SCOPE) -> tuple[LiteTracer, Collect]:
@@ -270,6 +272,25 @@ def test_the_caches_are_bounded() -> None:
     assert caches and all(len(cache) <= CACHE_LIMIT for cache in caches)
 
 
+def test_one_call_writers_are_bounded_across_shapes() -> None:
+    """Response ids and token counts of every size make a writer each; their number stays within
+    CACHE_LIMIT over all client shapes, and the output stays right."""
+    tracer, _ = _tracer()
+    encoder = SpanEncoder()
+    for model in ("a", "b", "c", "d"):
+        records: list[SpanRecord] = []
+        for id_size in range(1, 126):
+            for count_size in range(1, 10):
+                server = _server(tracer)
+                client = _client(server, response_model=model, response_id="x" * id_size, status_code=200)
+                client.usage = Usage(input_tokens=1 << (7 * count_size - 1), output_tokens=1)
+                records += _ended(client, server)
+        _assert_same(records[-6:], encoder)
+        encoder.encode(records)
+    writers = sum(len(shape[3] or ()) for shape in encoder._client_shapes.values())
+    assert 0 < writers <= CACHE_LIMIT
+
+
 _text = st.text(max_size=12)
 _maybe_text = st.none() | _text
 # RequestParams as extract_request_params makes them: exact types (see its docstring).
@@ -327,16 +348,16 @@ _usage = st.builds(
             "error_type": _maybe_text,
         }
     ),
-    remote_parent=st.booleans(),
+    parent=st.sampled_from([None, APP_PARENT, LOCAL_PARENT]),
 )
 def test_any_facts_encode_like_the_official_encoder(
-    server_facts: dict[str, Any], client_facts: dict[str, Any], remote_parent: bool
+    server_facts: dict[str, Any], client_facts: dict[str, Any], parent: SpanContext | None
 ) -> None:
     """Property: for generated facts of both span kinds, the bytes are the official bytes (twice: cold
     and warm caches)."""
     tracer, _ = _tracer()
     encoder = SpanEncoder()
-    server = _server(tracer, APP_PARENT if remote_parent else None, **server_facts)
+    server = _server(tracer, parent, **server_facts)
     client = _client(server, **client_facts)
     records = _ended(client, server)
     _assert_same(records, encoder)
