@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .genai import ContentCapture, Usage
 from .spans import ClientSpan, Propagated, ServerSpan
-from .tracing import ACTIVE_IDS, hex_ids, write_traceparent
+from .tracing import ACTIVE_IDS, write_traceparent
 
 if TYPE_CHECKING:
     from .instruments import Instruments
@@ -67,6 +67,7 @@ class RequestTrace:
         "_span",
         "_started",
         "_stream",
+        "_token",
         "span_id",
         "trace_id",
     )
@@ -77,7 +78,7 @@ class RequestTrace:
             self._span: ServerSpan | None = span
             self._propagated: Propagated | None = None
             span.request_stream = stream
-            self.trace_id, self.span_id = hex_ids(span)
+            self.trace_id, self.span_id = span.trace_id.hex(), span.span_id.hex()
         else:  # not traced (None), or not sampled (the ids to propagate the decision)
             self._span = None
             self._propagated = span  # type: ignore[assignment]  # a Propagated or None
@@ -95,10 +96,17 @@ class RequestTrace:
         return self._span
 
     def activate(self) -> AbstractContextManager[None]:
-        """Make the SERVER span's ids the active ones (for log lines) while the ``with`` block runs."""
+        """Make the SERVER span's ids the active ones (for log lines) while the ``with`` block runs (the
+        trace is its own context manager, for one block at a time)."""
         if self._span is None:
             return _NO_CONTEXT
-        return _Activation((self.trace_id, self.span_id))
+        return self
+
+    def __enter__(self) -> None:
+        self._token = ACTIVE_IDS.set((self.trace_id, self.span_id))
+
+    def __exit__(self, *_: object) -> None:
+        ACTIVE_IDS.reset(self._token)
 
     def request_parsed(self, *, requested_model: str | None, stream: bool) -> None:
         """The model the app asked for and whether it asked for a stream, once the body is read."""

@@ -59,6 +59,11 @@ class Sampler:
         else:
             raise ValueError(f"unknown sampler {name!r}")
 
+    @property
+    def samples_every_root(self) -> bool:
+        """Whether every span without a parent is sampled (``always_on``, alone or parent-based)."""
+        return self._bound > _LOW_64
+
     def sampled(self, trace_id: bytes, parent: SpanContext | None) -> bool:
         """The decision for a span of trace ``trace_id`` (16 bytes, big-endian) under ``parent``."""
         if self._parent_based and parent is not None:
@@ -269,6 +274,7 @@ class LiteTracer:
         self.resource = resource
         self.scope = scope
         self.sampler = sampler
+        self._every_root = sampler.samples_every_root  # then a root span needs no sampler call
         self.sinks = tuple(sinks)
 
     def start_server(
@@ -278,11 +284,12 @@ class LiteTracer:
         if parent is not None and parent.is_valid:
             trace_id = parent.trace_id.to_bytes(16, "big")
             state = parent.trace_state or None
+            sampled = self.sampler.sampled(trace_id, parent)
         else:
-            parent = None
+            parent = state = None
             trace_id = (getrandbits(128) or 1).to_bytes(16, "big")
-            state = None
-        if not self.sampler.sampled(trace_id, parent):
+            sampled = self._every_root or self.sampler.sampled(trace_id, None)
+        if not sampled:
             return Propagated(trace_id, (getrandbits(64) or 1).to_bytes(8, "big"), state)
         return ServerSpan(self, trace_id, state, parent, method, http_route, path, dialect)
 

@@ -69,11 +69,6 @@ def current_trace_ids() -> tuple[str, str]:
     return format(context.trace_id, "032x"), format(context.span_id, "016x")
 
 
-def hex_ids(record: SpanRecord) -> tuple[str, str]:
-    """(trace id, span id) of a recorded span in hex, as log lines carry them."""
-    return record.trace_id.hex(), record.span_id.hex()
-
-
 def parse_traceparent(headers: Mapping[str, str]) -> SpanContext | None:
     """The app's span context from W3C ``traceparent`` (+ ``tracestate``); None if absent or invalid.
 

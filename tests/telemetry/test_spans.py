@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import SpanContext, SpanKind, StatusCode, TraceFlags, TraceState
 
 from sidecar.telemetry import Telemetry, Usage, current_trace_ids
+from sidecar.telemetry.spans import LiteTracer, Propagated, Sampler, ServerSpan
 
 from .helpers import APP_SPAN_ID, APP_TRACE_ID, APP_TRACEPARENT, attempt, by_kind, finish, start
 
@@ -294,3 +297,32 @@ def test_resource_names_the_service(telemetry: Telemetry, spans: InMemorySpanExp
     assert span.resource.attributes["service.name"] == "llm-sidecar"
     assert span.instrumentation_scope is not None
     assert span.instrumentation_scope.schema_url.endswith("/1.41.0")
+
+
+_SAMPLED_PARENT = SpanContext(1, 2, True, TraceFlags(TraceFlags.SAMPLED), TraceState())
+_UNSAMPLED_PARENT = SpanContext(1, 2, True, TraceFlags(TraceFlags.DEFAULT), TraceState())
+
+
+@pytest.mark.parametrize(
+    ("sampler", "parent", "recorded"),
+    [
+        ("always_on", None, True),
+        ("always_on", _UNSAMPLED_PARENT, True),
+        ("parentbased_always_on", None, True),
+        ("parentbased_always_on", _SAMPLED_PARENT, True),
+        ("parentbased_always_on", _UNSAMPLED_PARENT, False),
+        ("always_off", None, False),
+        ("parentbased_always_off", _SAMPLED_PARENT, True),
+        ("traceidratio", None, False),  # ratio 0
+        ("parentbased_traceidratio", _SAMPLED_PARENT, True),
+    ],
+)
+def test_the_sampler_decides_which_requests_are_recorded(
+    sampler: str, parent: SpanContext | None, recorded: bool
+) -> None:
+    """Root spans follow the sampler's root rule, children of the app's span follow its flag when the
+    sampler is parent-based; an unrecorded request still gets ids to propagate."""
+    tracer = LiteTracer(Resource({}), InstrumentationScope("t"), Sampler(sampler, 0.0), [])
+    span = tracer.start_server(parent, "POST", "/v1/chat/completions", "/v1/chat/completions", "openai")
+    assert isinstance(span, ServerSpan if recorded else Propagated)
+    assert len(span.trace_id) == 16 and len(span.span_id) == 8
