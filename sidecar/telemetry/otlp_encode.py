@@ -530,30 +530,15 @@ def _client_values(span: ClientSpan) -> tuple[bytes, bytes, bytes, bytes, bytes]
     else:
         return None
     usage = span.usage
-    if usage is None:
-        input_bytes = output_bytes = cached_bytes = b""
-    else:
-        count = usage.input_tokens
-        if count is None:
-            input_bytes = b""
-        elif type(count) is int and 0 <= count <= INT64_MAX:
-            input_bytes = varint(count)
-        else:
-            return None
-        count = usage.output_tokens
-        if count is None:
-            output_bytes = b""
-        elif type(count) is int and 0 <= count <= INT64_MAX:
-            output_bytes = varint(count)
-        else:
-            return None
-        count = usage.cached_input_tokens
-        if count is None:
-            cached_bytes = b""
-        elif type(count) is int and 0 <= count <= INT64_MAX:
-            cached_bytes = varint(count)
-        else:
-            return None
+    input_bytes: bytes | None = b""
+    output_bytes: bytes | None = b""
+    cached_bytes: bytes | None = b""
+    if usage is not None:
+        input_bytes = _count_bytes(usage.input_tokens)
+        output_bytes = _count_bytes(usage.output_tokens)
+        cached_bytes = _count_bytes(usage.cached_input_tokens)
+    if input_bytes is None or output_bytes is None or cached_bytes is None:
+        return None
     first_chunk = span.time_to_first_chunk
     if first_chunk is None:
         chunk_bytes = b""
@@ -562,6 +547,15 @@ def _client_values(span: ClientSpan) -> tuple[bytes, bytes, bytes, bytes, bytes]
     else:
         return None
     return response_bytes, input_bytes, output_bytes, cached_bytes, chunk_bytes
+
+
+def _count_bytes(count: int | None) -> bytes | None:
+    """A token count as its varint (empty if None); None if it is not an int64 (the general path's)."""
+    if count is None:
+        return b""
+    if type(count) is int and 0 <= count <= INT64_MAX:
+        return varint(count)
+    return None
 
 
 # (name and kind fields, shared attribute records, status record, one-call writers by sizes; None for a
