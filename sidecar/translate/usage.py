@@ -107,17 +107,15 @@ def extract_request_params(dialect: Dialect, body: dict[str, Any]) -> RequestPar
             seed=_int(config.get("seed")),
             choice_count=_int(config.get("candidateCount")),
         )
-    if dialect is _ANTHROPIC:
-        return _anthropic_params(body, model)
-    return _openai_params(body, model)
+    return _chat_params(body, model, openai=dialect is not _ANTHROPIC)
 
 
-# One straight-line function per dialect: built for every traced request, this costs about 3/4 of a
-# table-driven loop with a converter call per present key. The checks of _int and _num, and that a flag
-# is a bool, are written in place.
-def _openai_params(body: dict[str, Any], model: str | None) -> RequestParams:
+# Straight-line code: built for every traced request, this costs about 3/4 of a table-driven loop with a
+# converter call per present key. The checks of _int and _num, and that a flag is a bool, are written
+# in place. Anthropic has no penalties, seed or choice count, and names its stops stop_sequences.
+def _chat_params(body: dict[str, Any], model: str | None, *, openai: bool) -> RequestParams:
     get: Callable[[str], Any] = body.get
-    max_tokens = get("max_completion_tokens")  # the newer name wins
+    max_tokens = get("max_completion_tokens") if openai else None  # OpenAI's newer name wins
     if type(max_tokens) is not int:
         max_tokens = get("max_tokens")
         if type(max_tokens) is not int:
@@ -131,22 +129,24 @@ def _openai_params(body: dict[str, Any], model: str | None) -> RequestParams:
     top_k = get("top_k")
     if type(top_k) is not int:
         top_k = None
-    stop = get("stop")
-    frequency_penalty = get("frequency_penalty")
-    kind = type(frequency_penalty)
-    frequency_penalty = float(frequency_penalty) if kind is float or kind is int else None
-    presence_penalty = get("presence_penalty")
-    kind = type(presence_penalty)
-    presence_penalty = float(presence_penalty) if kind is float or kind is int else None
-    seed = get("seed")
-    if type(seed) is not int:
-        seed = None
-    choice_count = get("n")
-    if type(choice_count) is not int:
-        choice_count = None
+    stop = get("stop" if openai else "stop_sequences")
     stream = get("stream")
     if type(stream) is not bool:
         stream = None
+    frequency_penalty = presence_penalty = seed = choice_count = None
+    if openai:
+        frequency_penalty = get("frequency_penalty")
+        kind = type(frequency_penalty)
+        frequency_penalty = float(frequency_penalty) if kind is float or kind is int else None
+        presence_penalty = get("presence_penalty")
+        kind = type(presence_penalty)
+        presence_penalty = float(presence_penalty) if kind is float or kind is int else None
+        seed = get("seed")
+        if type(seed) is not int:
+            seed = None
+        choice_count = get("n")
+        if type(choice_count) is not int:
+            choice_count = None
     return _new_params(
         RequestParams,
         (
@@ -162,28 +162,4 @@ def _openai_params(body: dict[str, Any], model: str | None) -> RequestParams:
             choice_count,
             stream,
         ),
-    )
-
-
-def _anthropic_params(body: dict[str, Any], model: str | None) -> RequestParams:
-    get: Callable[[str], Any] = body.get
-    max_tokens = get("max_tokens")
-    if type(max_tokens) is not int:
-        max_tokens = None
-    temperature = get("temperature")
-    kind = type(temperature)
-    temperature = float(temperature) if kind is float or kind is int else None
-    top_p = get("top_p")
-    kind = type(top_p)
-    top_p = float(top_p) if kind is float or kind is int else None
-    top_k = get("top_k")
-    if type(top_k) is not int:
-        top_k = None
-    stop = get("stop_sequences")
-    stream = get("stream")
-    if type(stream) is not bool:
-        stream = None
-    stop_sequences = () if stop is None else _stops(stop)
-    return _new_params(
-        RequestParams, (model, max_tokens, temperature, top_p, top_k, stop_sequences, None, None, None, None, stream)
     )
