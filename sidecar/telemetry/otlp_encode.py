@@ -17,7 +17,7 @@ event loop. This takes about 1 us, because most of a span is the same from one r
 - what differs per request (ids, times, the response id, token counts, the cost, time to first chunk)
   goes between the shape's constant pieces in one ``struct`` call: for a SERVER span the shape fixes
   every size (the key adds whether there is a parent, remote or not, and the cost's type); for a CLIENT
-  span a writer is made per combination of the sizes of its varying values (``_PackedClientSpan``).
+  span a writer is made per combination of the sizes of its varying values (both in ``otlp_packed``).
   Spans with a trace state, events, captured content, parameters that are not a tuple, or values of
   unusual types are written piece by piece from prefixes built once (the general path, same bytes);
 - every cache is cleared when it reaches ``CACHE_LIMIT`` entries, so unique values cannot grow it (the
@@ -40,12 +40,22 @@ from typing import TYPE_CHECKING, Any, Final
 
 from . import genai
 from . import readable as names
+from .otlp_packed import (
+    CACHE_READ_TOKENS,
+    INPUT_TOKENS,
+    OUTPUT_TOKENS,
+    RESPONSE_ID,
+    SPAN_FLAGS_LOCAL,
+    SPAN_FLAGS_REMOTE,
+    PackedClientSpan,
+    PackedServerSpan,
+    Sizes,
+    client_values,
+)
 from .otlp_wire import (
-    INT64_MAX,
     TAG_EVENT_ATTRIBUTES,
     TAG_RESOURCE_ATTRIBUTES,
     TAG_SCOPE_ATTRIBUTES,
-    AttributeKey,
     attributes_into,
     field,
     pack_double,
@@ -69,9 +79,6 @@ _pack_times: Final[Callable[[int, int, int, int], bytes]] = struct.Struct("<BQBQ
 # Span.kind (field 6): SERVER = 2, CLIENT = 3 in the proto enum.
 _KIND_SERVER: Final = b"\x30\x02"
 _KIND_CLIENT: Final = b"\x30\x03"
-# Span.flags (field 16, fixed32): SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK, plus IS_REMOTE for a remote parent.
-_SPAN_FLAGS_LOCAL: Final = b"\x85\x01\x00\x01\x00\x00"
-_SPAN_FLAGS_REMOTE: Final = b"\x85\x01\x00\x03\x00\x00"
 
 
 def _request_params(params: Any) -> bytes:
@@ -87,10 +94,6 @@ def _remember(cache: dict[Any, Any], key: Any, value: Any) -> Any:
     return value
 
 
-_INPUT_TOKENS: Final = AttributeKey(genai.USAGE_INPUT_TOKENS)
-_OUTPUT_TOKENS: Final = AttributeKey(genai.USAGE_OUTPUT_TOKENS)
-_CACHE_READ_TOKENS: Final = AttributeKey(genai.USAGE_CACHE_READ_INPUT_TOKENS)
-_RESPONSE_ID: Final = AttributeKey(genai.RESPONSE_ID)
 _CONTENT_TRUNCATED: Final = record(names.CONTENT_TRUNCATED, True)
 
 
@@ -223,7 +226,7 @@ class SpanEncoder:
             parts.append(self._float(names.COST_USD, span.cost_usd))
         if span.events:
             parts += [field(b"\x5a", _event(event)) for event in span.events]
-        parts += (shape[2], _SPAN_FLAGS_REMOTE if parent is not None and parent.is_remote else _SPAN_FLAGS_LOCAL)
+        parts += (shape[2], SPAN_FLAGS_REMOTE if parent is not None and parent.is_remote else SPAN_FLAGS_LOCAL)
         body = b"".join(parts)
         return b"\x12" + varint(len(body)) + body
 
@@ -262,7 +265,7 @@ class SpanEncoder:
             and span.output_messages is None
             and not span.content_truncated
         ):
-            values = _client_values(span)
+            values = client_values(span)
             if values is not None:
                 sizes = (len(values[0]), len(values[1]), len(values[2]), len(values[3]), len(values[4]))
                 packed = layouts.get(sizes) or self._client_layout(layouts, shape, sizes)
@@ -287,28 +290,28 @@ class SpanEncoder:
         if span.input_messages is not None:
             parts.append(record(genai.INPUT_MESSAGES, span.input_messages))
         if span.response_id:
-            parts.append(_RESPONSE_ID.text(span.response_id))
+            parts.append(RESPONSE_ID.text(span.response_id))
         usage = span.usage
         if usage is not None:
             if usage.input_tokens is not None:
-                parts.append(_INPUT_TOKENS.number(usage.input_tokens))
+                parts.append(INPUT_TOKENS.number(usage.input_tokens))
             if usage.output_tokens is not None:
-                parts.append(_OUTPUT_TOKENS.number(usage.output_tokens))
+                parts.append(OUTPUT_TOKENS.number(usage.output_tokens))
             if usage.cached_input_tokens is not None:
-                parts.append(_CACHE_READ_TOKENS.number(usage.cached_input_tokens))
+                parts.append(CACHE_READ_TOKENS.number(usage.cached_input_tokens))
         if span.time_to_first_chunk is not None:
             parts.append(self._float(genai.RESPONSE_TIME_TO_FIRST_CHUNK, span.time_to_first_chunk))
         if span.output_messages is not None:
             parts.append(record(genai.OUTPUT_MESSAGES, span.output_messages))
         if span.content_truncated:
             parts.append(_CONTENT_TRUNCATED)
-        parts += (shape[2], _SPAN_FLAGS_LOCAL)
+        parts += (shape[2], SPAN_FLAGS_LOCAL)
         body = b"".join(parts)
         return b"\x12" + varint(len(body)) + body
 
     def _server_shape(self, span: ServerSpan, key: tuple[Any, ...]) -> ServerShape:
         """(name and kind fields, every attribute record but the cost, the status record, and the whole
-        span in one call when the cost is a float or None: ``_PackedServerSpan``)."""
+        span in one call when the cost is a float or None: ``PackedServerSpan``)."""
         attributes = [
             record(genai.HTTP_METHOD, span.method),
             record(genai.HTTP_ROUTE, span.http_route),
@@ -345,13 +348,13 @@ class SpanEncoder:
         packed = None
         if cost_type is float or cost_type is type(None):
             cost_head = self._float_head(names.COST_USD) if cost_type is float else None
-            packed = _PackedServerSpan(*shape, link, cost_head)
+            packed = PackedServerSpan(*shape, link, cost_head)
         return _remember(self._server_shapes, key, (*shape, packed))  # type: ignore[no-any-return]
 
     def _client_shape(self, span: ClientSpan, key: tuple[Any, ...] | None) -> ClientShape:
         """(name and kind fields, the attribute records fixed by target, attempt and response, then the
         request parameters if they are a tuple, the status, and the shape's one-call writers by the sizes
-        of what varies: ``_PackedClientSpan``). Not cached if ``key`` is None.
+        of what varies: ``PackedClientSpan``). Not cached if ``key`` is None.
 
         Parameters given as a tuple (``RequestParams``) are part of the shape, cached by value: their
         values must have exact types (ints for counts, floats for temperature, top_p and penalties, no
@@ -388,15 +391,17 @@ class SpanEncoder:
         return _remember(self._client_shapes, key, (name, b"".join(attributes), status, {}))  # type: ignore[no-any-return]
 
     def _client_layout(
-        self, layouts: dict[Sizes, _PackedClientSpan], shape: ClientShape, sizes: Sizes
-    ) -> _PackedClientSpan:
+        self, layouts: dict[Sizes, PackedClientSpan], shape: ClientShape, sizes: Sizes
+    ) -> PackedClientSpan:
         """A new one-call writer for ``shape``'s spans whose varying values have ``sizes``. Once
         ``CACHE_LIMIT`` of them were made, every client shape is dropped with its writers."""
         if self._client_layouts >= CACHE_LIMIT:
             self._client_shapes.clear()
             self._client_layouts = 0
         self._client_layouts += 1
-        packed = layouts[sizes] = _PackedClientSpan(shape, sizes)
+        name_kind, attributes, status, _ = shape
+        chunk_head = self._float_head(genai.RESPONSE_TIME_TO_FIRST_CHUNK)
+        packed = layouts[sizes] = PackedClientSpan(name_kind, attributes, status, sizes, chunk_head)
         return packed
 
     def _float(self, key: str, value: float) -> bytes:
@@ -456,115 +461,11 @@ class SpanEncoder:
         return encoded
 
 
-class _PackedServerSpan:
-    """A SERVER span of one shape, with no trace state nor events, written by one ``struct`` call: its
-    ids, the parent span id field (none, or 10 bytes), times and cost go between constant pieces (the
-    field's tag and length, the trace id's tag; name, kind and the start time's tag; the attributes,
-    with the cost record's head if there is a cost; the status and flags)."""
-
-    __slots__ = ("after_cost", "attributes", "head", "middle", "pack")
-
-    def __init__(self, name_kind: bytes, attributes: bytes, status: bytes, link: int, cost_head: bytes | None) -> None:
-        flags = _SPAN_FLAGS_REMOTE if link == 2 else _SPAN_FLAGS_LOCAL
-        linked = 10 if link else 0
-        self.middle = name_kind + b"\x39"  # then start_time_unix_nano, 0x41, end_time_unix_nano
-        if cost_head is None:
-            self.attributes, self.after_cost = attributes + status + flags, b""
-            tail = f"{len(self.attributes)}s"
-        else:
-            self.attributes, self.after_cost = attributes + cost_head, status + flags
-            tail = f"{len(self.attributes)}sd{len(self.after_cost)}s"
-        body = struct.calcsize(f"<16s2s8s{linked}s{len(self.middle)}sQBQ{tail}") + 2  # + the trace id's tag
-        self.head = b"\x12" + varint(body) + b"\x0a\x10"
-        self.pack: Callable[..., bytes] = struct.Struct(
-            f"<{len(self.head)}s16s2s8s{linked}s{len(self.middle)}sQBQ{tail}"
-        ).pack
-
-
-class _PackedClientSpan:
-    """A CLIENT span of one shape, with no trace state, captured content or per-span parameters, written
-    by one ``struct`` call. What varies (response id, input, output and cached token counts, time to
-    first chunk; ``_client_values``) is passed as bytes, empty when absent: a layout is made for each
-    combination of their sizes, and a size fixes the record's head written before it."""
-
-    __slots__ = (
-        "attributes",
-        "cached_head",
-        "chunk_head",
-        "head",
-        "input_head",
-        "middle",
-        "output_head",
-        "pack",
-        "status",
-    )
-
-    def __init__(self, shape: ClientShape, sizes: Sizes) -> None:
-        name_kind, attributes, status, _ = shape
-        response_id, input_tokens, output_tokens, cached_tokens, first_chunk = sizes
-        self.middle = name_kind + b"\x39"  # then start_time_unix_nano, 0x41, end_time_unix_nano
-        self.attributes = attributes + (_RESPONSE_ID.text_head(response_id) if response_id else b"")
-        self.input_head = _INPUT_TOKENS.number_head(input_tokens) if input_tokens else b""
-        self.output_head = _OUTPUT_TOKENS.number_head(output_tokens) if output_tokens else b""
-        self.cached_head = _CACHE_READ_TOKENS.number_head(cached_tokens) if cached_tokens else b""
-        self.chunk_head = record(genai.RESPONSE_TIME_TO_FIRST_CHUNK, 0.0)[:-8] if first_chunk else b""
-        self.status = status + _SPAN_FLAGS_LOCAL
-        layout = (
-            f"16s2s8s2s8s{len(self.middle)}sQBQ{len(self.attributes)}s{response_id}s{len(self.input_head)}s"
-            f"{input_tokens}s{len(self.output_head)}s{output_tokens}s{len(self.cached_head)}s{cached_tokens}s"
-            f"{len(self.chunk_head)}s{first_chunk}s{len(self.status)}s"
-        )
-        self.head = b"\x12" + varint(struct.calcsize("<" + layout) + 2) + b"\x0a\x10"  # + the trace id's tag
-        self.pack: Callable[..., bytes] = struct.Struct(f"<{len(self.head)}s{layout}").pack
-
-
-def _client_values(span: ClientSpan) -> tuple[bytes, bytes, bytes, bytes, bytes] | None:
-    """A CLIENT span's varying values as the bytes their records end with (empty when absent): response
-    id, input, output and cached token counts, time to first chunk. None if one is of a kind only the
-    general path writes (an id that is not short ASCII, a count that is not an int64, a non-float time)."""
-    response_id = span.response_id
-    if not response_id:
-        response_bytes = b""
-    elif type(response_id) is str and len(response_id) < 126 and response_id.isascii():
-        response_bytes = response_id.encode()
-    else:
-        return None
-    usage = span.usage
-    input_bytes: bytes | None = b""
-    output_bytes: bytes | None = b""
-    cached_bytes: bytes | None = b""
-    if usage is not None:
-        input_bytes = _count_bytes(usage.input_tokens)
-        output_bytes = _count_bytes(usage.output_tokens)
-        cached_bytes = _count_bytes(usage.cached_input_tokens)
-    if input_bytes is None or output_bytes is None or cached_bytes is None:
-        return None
-    first_chunk = span.time_to_first_chunk
-    if first_chunk is None:
-        chunk_bytes = b""
-    elif type(first_chunk) is float:
-        chunk_bytes = pack_double(first_chunk)
-    else:
-        return None
-    return response_bytes, input_bytes, output_bytes, cached_bytes, chunk_bytes
-
-
-def _count_bytes(count: int | None) -> bytes | None:
-    """A token count as its varint (empty if None); None if it is not an int64 (the general path's)."""
-    if count is None:
-        return b""
-    if type(count) is int and 0 <= count <= INT64_MAX:
-        return varint(count)
-    return None
-
-
 # (name and kind fields, shared attribute records, status record, one-call writers by sizes; None for a
 # shape made for one span, whose parameters could not be part of a key)
-ClientShape = tuple[bytes, bytes, bytes, "dict[Sizes, _PackedClientSpan] | None"]
-# The sizes of a CLIENT span's response id, input, output and cached token counts, time to first chunk.
-Sizes = tuple[int, int, int, int, int]
+ClientShape = tuple[bytes, bytes, bytes, "dict[Sizes, PackedClientSpan] | None"]
 # (name and kind fields, shared attribute records, status record, the one-call writer if there is one)
-ServerShape = tuple[bytes, bytes, bytes, "_PackedServerSpan | None"]
+ServerShape = tuple[bytes, bytes, bytes, "PackedServerSpan | None"]
 
 
 def _group(
