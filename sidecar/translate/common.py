@@ -1,8 +1,8 @@
 """The common form every dialect is read into and written from, and the helpers all of them share.
 
 Requests and responses travel as ``TypedDict``s (plain dicts at run time: building one costs what a dict
-costs, no validation); the small public values (``Usage``, ``RequestParams``) and the stream deltas are
-frozen dataclasses.
+costs, no validation); ``Usage`` and the stream deltas are frozen dataclasses, ``RequestParams`` a named
+tuple (built for every traced request).
 
 Request side::
 
