@@ -147,7 +147,7 @@ async def _proxy(
     response: web.StreamResponse | None = None
     status = 500
     try:
-        with trace.activate():  # log lines written during the request carry its trace ids
+        with trace:  # log lines written during the request carry its trace ids
             response = await pipeline(exchange)
         status = response.status
         if isinstance(response, web.Response) and isinstance(response.body, bytes):

@@ -111,7 +111,9 @@ class Telemetry:
         tracer = core.tracer
         if tracer is None:
             return RequestTrace(core, None, operation, stream)
-        span = tracer.start_server(parse_traceparent(headers), method, http_route or path, path, dialect)
+        traceparent = headers.get("traceparent")
+        parent = None if traceparent is None else parse_traceparent(traceparent, headers.get("tracestate"))
+        span = tracer.start_server(parent, method, http_route or path, path, dialect)
         if requested_model and type(span) is ServerSpan:
             span.requested_model = requested_model
         return RequestTrace(core, span, operation, stream)

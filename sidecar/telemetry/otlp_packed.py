@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
 from . import genai
-from .otlp_wire import INT64_MAX, AttributeKey, pack_double, varint
+from .otlp_wire import INT64_MAX, ONE_BYTE, AttributeKey, pack_double, varint
 
 if TYPE_CHECKING:
     from .spans import ClientSpan
@@ -115,10 +115,16 @@ def client_values(span: ClientSpan) -> tuple[bytes, bytes, bytes, bytes, bytes] 
     input_bytes: bytes | None = b""
     output_bytes: bytes | None = b""
     cached_bytes: bytes | None = b""
-    if usage is not None:
-        input_bytes = _count_bytes(usage.input_tokens)
-        output_bytes = _count_bytes(usage.output_tokens)
-        cached_bytes = _count_bytes(usage.cached_input_tokens)
+    if usage is not None:  # a count below 128 is one byte, looked up here (no call: this runs per span)
+        count = usage.input_tokens
+        if count is not None:
+            input_bytes = ONE_BYTE[count] if type(count) is int and 0 <= count < 0x80 else _count_bytes(count)
+        count = usage.output_tokens
+        if count is not None:
+            output_bytes = ONE_BYTE[count] if type(count) is int and 0 <= count < 0x80 else _count_bytes(count)
+        count = usage.cached_input_tokens
+        if count is not None:
+            cached_bytes = ONE_BYTE[count] if type(count) is int and 0 <= count < 0x80 else _count_bytes(count)
     if input_bytes is None or output_bytes is None or cached_bytes is None:
         return None
     first_chunk = span.time_to_first_chunk
@@ -131,10 +137,8 @@ def client_values(span: ClientSpan) -> tuple[bytes, bytes, bytes, bytes, bytes] 
     return response_bytes, input_bytes, output_bytes, cached_bytes, chunk_bytes
 
 
-def _count_bytes(count: int | None) -> bytes | None:
-    """A token count as its varint (empty if None); None if it is not an int64 (the general path's)."""
-    if count is None:
-        return b""
+def _count_bytes(count: int) -> bytes | None:
+    """A token count as its varint; None if it is not an int64 (the general path writes it)."""
     if type(count) is int and 0 <= count <= INT64_MAX:
         return varint(count)
     return None

@@ -22,7 +22,7 @@ _INT64_MIN: Final = -(1 << 63)
 INT64_MAX: Final = (1 << 63) - 1
 pack_fixed64: Final[Callable[[int], bytes]] = struct.Struct("<Q").pack
 pack_double: Final[Callable[[float], bytes]] = struct.Struct("<d").pack
-_ONE_BYTE: Final = tuple(bytes((n,)) for n in range(128))
+ONE_BYTE: Final = tuple(bytes((n,)) for n in range(128))
 
 
 # Field tags (field number << 3 | wire type) of the repeated KeyValue fields.
@@ -36,7 +36,7 @@ _TAG_KVLIST_VALUES: Final = b"\x0a"  # KeyValueList.values = 1
 def varint(value: int) -> bytes:
     """Base-128 varint of a non-negative int (callers mask negative int64 values to 64 bits first)."""
     if value < 0x80:
-        return _ONE_BYTE[value]
+        return ONE_BYTE[value]
     if value < 0x4000:
         return bytes(((value & 0x7F) | 0x80, value >> 7))
     out = bytearray()
@@ -120,7 +120,7 @@ class AttributeKey:
         key = key_field(name)
         self.name = name
         self._numbers = tuple(_record_prefix(key, b"\x18", size) for size in range(11))  # int: varint
-        self._texts = tuple(_record_prefix(key, b"\x0a" + _ONE_BYTE[size], size) for size in range(126))
+        self._texts = tuple(_record_prefix(key, b"\x0a" + ONE_BYTE[size], size) for size in range(126))
 
     def number(self, value: Any) -> bytes:
         if type(value) is int and 0 <= value <= INT64_MAX:
@@ -156,4 +156,4 @@ def _record_prefix(key: bytes, value_head: bytes, payload_size: int) -> bytes:
     """A span attribute record up to its last ``payload_size`` bytes: tag, length, the key field, the
     value field's tag and length, and ``value_head`` (the ``AnyValue`` tag, and length if any)."""
     value_size = len(value_head) + payload_size
-    return TAG_SPAN_ATTRIBUTES + varint(len(key) + 2 + value_size) + key + b"\x12" + _ONE_BYTE[value_size] + value_head
+    return TAG_SPAN_ATTRIBUTES + varint(len(key) + 2 + value_size) + key + b"\x12" + ONE_BYTE[value_size] + value_head

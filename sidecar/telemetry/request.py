@@ -4,7 +4,7 @@ upstream call, a CLIENT span, child of it).
 Lifecycle, as the pipeline calls it::
 
     trace = telemetry.start_request(...)        # SERVER span continues the app's traceparent; in-flight +1
-    with trace.activate():                      # optional: log lines inside carry its trace/span ids
+    with trace:                                 # optional: log lines inside carry its trace/span ids
         trace.request_parsed(...)               # optional: requested model and stream flag, once known
         trace.route_decided(...) | trace.rejected(...)
         attempt = trace.attempt(...)            # CLIENT span "{operation} {model}"
@@ -25,21 +25,19 @@ touched. Facts come only from the explicit arguments; no header but ``traceparen
 from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, Final
 
 from .genai import ContentCapture, Usage
 from .spans import ClientSpan, Propagated, ServerSpan
-from .tracing import ACTIVE_IDS, write_traceparent
+from .tracing import ACTIVE_IDS
 
 if TYPE_CHECKING:
     from .instruments import Instruments
     from .metrics import Series
     from .spans import LiteTracer
 
-_NO_CONTEXT: Final = nullcontext()
 _STATUS_CLASS: Final = tuple(f"{n}xx" for n in range(10))
 # The sidecar's operation names -> gen_ai.operation.name (the Responses API is a chat operation).
 _OPERATIONS: Final = {"responses": "chat"}
@@ -95,18 +93,15 @@ class RequestTrace:
         """The SERVER span's record (None when tracing is off or the request is not sampled)."""
         return self._span
 
-    def activate(self) -> AbstractContextManager[None]:
-        """Make the SERVER span's ids the active ones (for log lines) while the ``with`` block runs (the
-        trace is its own context manager, for one block at a time)."""
-        if self._span is None:
-            return _NO_CONTEXT
-        return self
-
     def __enter__(self) -> None:
-        self._token = ACTIVE_IDS.set((self.trace_id, self.span_id))
+        """``with trace:`` makes the SERVER span's ids the active ones (for log lines) while the block
+        runs (one block at a time); nothing when the request is not recorded."""
+        if self._span is not None:
+            self._token = ACTIVE_IDS.set((self.trace_id, self.span_id))
 
     def __exit__(self, *_: object) -> None:
-        ACTIVE_IDS.reset(self._token)
+        if self._span is not None:
+            ACTIVE_IDS.reset(self._token)
 
     def request_parsed(self, *, requested_model: str | None, stream: bool) -> None:
         """The model the app asked for and whether it asked for a stream, once the body is read."""
@@ -258,6 +253,7 @@ class AttemptTrace:
         "_span",
         "_started",
         "_target",
+        "_token",
         "_trace_hex",
     )
 
@@ -290,17 +286,27 @@ class AttemptTrace:
         """The CLIENT span's record (None when tracing is off or the request is not sampled)."""
         return self._span
 
-    def activate(self) -> AbstractContextManager[None]:
-        """Make the CLIENT span's ids the active ones while the ``with`` block runs."""
-        return _Activation((self._trace_hex, self._span.span_id.hex())) if self._span is not None else _NO_CONTEXT
+    def __enter__(self) -> None:
+        """``with attempt:`` makes the CLIENT span's ids the active ones while the block runs (one block
+        at a time); nothing when the request is not recorded."""
+        if self._span is not None:
+            self._token = ACTIVE_IDS.set((self._trace_hex, self._span.span_id.hex()))
+
+    def __exit__(self, *_: object) -> None:
+        if self._span is not None:
+            ACTIVE_IDS.reset(self._token)
 
     def inject(self, headers: MutableMapping[str, str]) -> None:
         """Write the W3C ``traceparent`` of this call (flag 00 if unsampled) into the upstream headers."""
         ids = self._ids
-        if ids is not None:
-            sampled = ids is self._span
-            trace_hex = self._trace_hex if sampled else ids.trace_id.hex()
-            write_traceparent(trace_hex, ids.span_id, sampled, ids.trace_state, headers)
+        if ids is None:
+            return
+        if ids is self._span:
+            headers["traceparent"] = f"00-{self._trace_hex}-{ids.span_id.hex()}-01"
+        else:
+            headers["traceparent"] = f"00-{ids.trace_id.hex()}-{ids.span_id.hex()}-00"
+        if ids.trace_state:
+            headers["tracestate"] = ids.trace_state.to_header()
 
     def first_chunk(self) -> None:
         """The first chunk of a stream reached the client (time to first chunk)."""
@@ -367,18 +373,3 @@ class AttemptTrace:
                 span.content_truncated = span.content_truncated or encoded[1]
         span.error_type = error_type
         span.end()
-
-
-class _Activation:
-    """Context manager: ``ids`` are the active span's (``current_trace_ids``) inside the block."""
-
-    __slots__ = ("_ids", "_token")
-
-    def __init__(self, ids: tuple[str, str]) -> None:
-        self._ids = ids
-
-    def __enter__(self) -> None:
-        self._token = ACTIVE_IDS.set(self._ids)
-
-    def __exit__(self, *_: object) -> None:
-        ACTIVE_IDS.reset(self._token)

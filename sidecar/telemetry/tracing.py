@@ -8,9 +8,9 @@
   gRPC is optional (``llm-sidecar[otlp-grpc]``), and its absence is a clear ``TelemetryConfigError``.
 - ``Tracing.for_tests(exporter, resource)``: the same with ``ExportAtEnd`` (each span exported as a
   ``ReadableSpan`` when it ends, on the caller's thread).
-- ``parse_traceparent(headers)`` / ``write_traceparent(trace_hex, span_id, sampled, state, headers)``:
-  W3C trace context of the app's request, and of a CLIENT span for the upstream request. No other
-  header is ever read.
+- ``parse_traceparent(value, state_header)``: the W3C trace context of the app's request (its
+  ``traceparent`` and ``tracestate`` headers; no other header is ever read). The CLIENT span's
+  ``traceparent`` for the upstream request is written by ``request.AttemptTrace.inject``.
 - ``current_trace_ids()``: hex ids of the span a request activated (``ACTIVE_IDS``), else of the current
   OTel context's span; ``("", "")`` when there is none or it is not sampled. The log processor uses them.
 """
@@ -21,7 +21,7 @@ import importlib
 import re
 import sys
 import time
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Final, TextIO
 
@@ -50,7 +50,7 @@ _GRPC_HINT: Final = (
 )
 
 
-# The ids of the span a request made active (``RequestTrace.activate``), for its log lines. Setting one
+# The ids of the span a request made active (``with trace:``, see ``request``), for its log lines. Setting one
 # context variable per request costs an eighth of attaching an OTel context, which nothing else reads.
 ACTIVE_IDS: Final[ContextVar[tuple[str, str] | None]] = ContextVar("llm_sidecar_active_ids", default=None)
 
@@ -58,7 +58,8 @@ ACTIVE_IDS: Final[ContextVar[tuple[str, str] | None]] = ContextVar("llm_sidecar_
 def current_trace_ids() -> tuple[str, str]:
     """(trace id, span id) in hex of the active span, or ``("", "")`` if none or not sampled.
 
-    The active span is the one a ``RequestTrace``/``AttemptTrace`` activated, else OTel's current span.
+    The active span is that of the ``RequestTrace``/``AttemptTrace`` whose ``with`` block runs, else
+    OTel's current span.
     """
     ids = ACTIVE_IDS.get()
     if ids is not None:
@@ -69,14 +70,8 @@ def current_trace_ids() -> tuple[str, str]:
     return format(context.trace_id, "032x"), format(context.span_id, "016x")
 
 
-def parse_traceparent(headers: Mapping[str, str]) -> SpanContext | None:
-    """The app's span context from W3C ``traceparent`` (+ ``tracestate``); None if absent or invalid.
-
-    ``headers`` is looked up with lower-case names (aiohttp's headers are case-insensitive).
-    """
-    value = headers.get("traceparent")
-    if value is None:
-        return None
+def parse_traceparent(value: str, state_header: str | None) -> SpanContext | None:
+    """The app's span context from a W3C ``traceparent`` value (and ``tracestate``); None if invalid."""
     match = _TRACEPARENT.fullmatch(value.strip())
     if match is None:
         return None
@@ -86,18 +81,8 @@ def parse_traceparent(headers: Mapping[str, str]) -> SpanContext | None:
     trace_id, span_id = int(trace_hex, 16), int(span_hex, 16)
     if not trace_id or not span_id:
         return None
-    state_header = headers.get("tracestate")
     state = TraceState.from_header([state_header]) if state_header else TraceState()
     return SpanContext(trace_id, span_id, True, TraceFlags(int(flags_hex, 16) & 1), state)
-
-
-def write_traceparent(
-    trace_hex: str, span_id: bytes, sampled: bool, state: TraceState | None, headers: MutableMapping[str, str]
-) -> None:
-    """Write W3C ``traceparent`` (and ``tracestate`` if any) into ``headers``."""
-    headers["traceparent"] = f"00-{trace_hex}-{span_id.hex()}-{'01' if sampled else '00'}"
-    if state:
-        headers["tracestate"] = state.to_header()
 
 
 class ReadableExporter:

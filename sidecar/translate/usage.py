@@ -89,32 +89,17 @@ def extract_request_params(dialect: Dialect, body: dict[str, Any]) -> RequestPar
     """The generation parameters of a ``dialect`` request body."""
     if not isinstance(body, dict):
         return RequestParams()
-    model = body.get("model")
+    if dialect is _GEMINI:
+        return _gemini_params(body)
+    # OpenAI and Anthropic: straight-line code in this one function (built for every traced request, a
+    # table-driven loop with a converter call per present key cost a third more). The checks of _int
+    # and _num, and that a flag is a bool, are written in place. Anthropic has no penalties, seed or
+    # choice count, and names its stops stop_sequences.
+    openai = dialect is not _ANTHROPIC
+    get: Callable[[str], Any] = body.get
+    model = get("model")
     if type(model) is not str:
         model = None
-    if dialect is _GEMINI:
-        raw = body.get("generationConfig") or body.get("generation_config") or {}
-        config = {camel(k): v for k, v in raw.items()} if isinstance(raw, dict) else {}
-        return RequestParams(
-            model=model,
-            max_tokens=_int(config.get("maxOutputTokens")),
-            temperature=_num(config.get("temperature")),
-            top_p=_num(config.get("topP")),
-            top_k=_int(config.get("topK")),
-            stop_sequences=_stops(config.get("stopSequences")),
-            frequency_penalty=_num(config.get("frequencyPenalty")),
-            presence_penalty=_num(config.get("presencePenalty")),
-            seed=_int(config.get("seed")),
-            choice_count=_int(config.get("candidateCount")),
-        )
-    return _chat_params(body, model, openai=dialect is not _ANTHROPIC)
-
-
-# Straight-line code: built for every traced request, this costs about 3/4 of a table-driven loop with a
-# converter call per present key. The checks of _int and _num, and that a flag is a bool, are written
-# in place. Anthropic has no penalties, seed or choice count, and names its stops stop_sequences.
-def _chat_params(body: dict[str, Any], model: str | None, *, openai: bool) -> RequestParams:
-    get: Callable[[str], Any] = body.get
     max_tokens = get("max_completion_tokens") if openai else None  # OpenAI's newer name wins
     if type(max_tokens) is not int:
         max_tokens = get("max_tokens")
@@ -162,4 +147,22 @@ def _chat_params(body: dict[str, Any], model: str | None, *, openai: bool) -> Re
             choice_count,
             stream,
         ),
+    )
+
+
+def _gemini_params(body: dict[str, Any]) -> RequestParams:
+    model = body.get("model")
+    raw = body.get("generationConfig") or body.get("generation_config") or {}
+    config = {camel(k): v for k, v in raw.items()} if isinstance(raw, dict) else {}
+    return RequestParams(
+        model=model if type(model) is str else None,
+        max_tokens=_int(config.get("maxOutputTokens")),
+        temperature=_num(config.get("temperature")),
+        top_p=_num(config.get("topP")),
+        top_k=_int(config.get("topK")),
+        stop_sequences=_stops(config.get("stopSequences")),
+        frequency_penalty=_num(config.get("frequencyPenalty")),
+        presence_penalty=_num(config.get("presencePenalty")),
+        seed=_int(config.get("seed")),
+        choice_count=_int(config.get("candidateCount")),
     )

@@ -63,11 +63,11 @@ async def test_line_buffer_flushes_when_full() -> None:
 
 
 def test_lines_written_inside_an_activated_request_carry_its_trace_ids() -> None:
-    """Inside trace.activate() a log line has the SERVER span's trace_id and span_id; after it, none."""
+    """Inside ``with trace:`` a log line has the SERVER span's trace_id and span_id; after it, none."""
     stream = io.BytesIO()
     configure_logging("info", stream=stream, cache=False)
     trace = start(Telemetry.for_tests())
-    with trace.activate():
+    with trace:
         get_logger("t").warning("inside")
     get_logger("t").warning("outside")
     inside, outside = (orjson.loads(line) for line in stream.getvalue().splitlines())

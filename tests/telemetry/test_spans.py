@@ -237,14 +237,15 @@ def test_request_finish_ends_an_attempt_left_open(telemetry: Telemetry, spans: I
     assert client.attributes["error.type"] == "unfinished"
 
 
-def test_activate_makes_the_request_span_current(telemetry: Telemetry) -> None:
-    """Inside activate() current_trace_ids() gives the SERVER span's ids (for log lines); outside, none."""
+def test_a_trace_in_a_with_block_makes_its_span_current(telemetry: Telemetry) -> None:
+    """Inside ``with trace:`` current_trace_ids() gives the SERVER span's ids (for log lines), inside
+    ``with attempt:`` the CLIENT span's; outside, none."""
     trace = start(telemetry)
     assert current_trace_ids() == ("", "")
-    with trace.activate():
+    with trace:
         assert current_trace_ids() == (trace.trace_id, trace.span_id)
         call = attempt(trace)
-        with call.activate():
+        with call:
             assert current_trace_ids()[0] == trace.trace_id
             assert current_trace_ids()[1] != trace.span_id
         call.finish(status=200, error_type=None)
