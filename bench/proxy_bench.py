@@ -4,8 +4,8 @@ Upstream: nginx serving a fixed 400-byte chat.completion body to any POST (and a
 Load: wrk (one thread) with a 330-byte OpenAI chat request. Measured per target: req/s at 32
 connections, p50/p99 at 1 connection; for the sidecar also startup time (spawn -> /readyz 200) and
 peak RSS (VmHWM) after the load; for streams, time to first byte direct vs through the sidecar.
-All targets run side by side and are measured in interleaved rounds (the median is reported), so
-noise from the shared machine falls on every target alike.
+All targets run side by side and are measured in interleaved rounds (the median is reported), in
+turns that reverse every other round, so noise from the shared machine falls on every target alike.
 
     python bench/proxy_bench.py [--seconds 5] [--rounds 3] [--variants sidecar,sidecar-tracing] [--out FILE]
 
@@ -29,8 +29,10 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parents[1]
+T = TypeVar("T")
 REQUEST = (
     '{"model":"bench-model","messages":[{"role":"system","content":"You are terse."},'
     '{"role":"user","content":"Say hello to the benchmark, in one short sentence please."}],'
@@ -224,6 +226,16 @@ async def alternating_medians(probes: dict[str, tuple[str, str, bool]], n: int) 
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
+def in_turn(items: list[T], round_number: int) -> list[T]:
+    """``items`` in the order of round ``round_number``: as given in even rounds, reversed in odd ones.
+
+    Where a target runs within a round matters on this machine (in one run the variant measured last
+    of three did 3 points better whichever it was), so the order alternates: over an even number of
+    rounds each target runs as often before as after each other one.
+    """
+    return items if round_number % 2 == 0 else items[::-1]
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -341,11 +353,11 @@ def main() -> int:
             proc, startup = start_sidecar(sidecar_policy(workdir, upstream_port, policy_variant), port, env_extra)
             procs.append(proc)
             targets.append(Target(name, f"http://127.0.0.1:{port}/v1/chat/completions", f"start {startup:.2f} s", proc))
-        for _ in range(args.rounds):
-            for target in targets:
+        for round_number in range(args.rounds):
+            for target in in_turn(targets, round_number):
                 target.at32.append(wrk(target.url, 32, args.seconds, script))
-        for _ in range(args.rounds):
-            for target in targets:
+        for round_number in range(args.rounds):
+            for target in in_turn(targets, round_number):
                 target.at1.append(wrk(target.url, 1, args.seconds, script))
         for target in targets:
             if target.proc is not None:

@@ -14,8 +14,8 @@ Variants, all with the same chain policy and nginx as the upstream and OTLP coll
 The stages are cut by a ``sitecustomize`` module written to a temporary directory and put on the
 sidecars' ``PYTHONPATH`` (benchmark only: it replaces ``BoundedBatchSpanProcessor.on_end`` or
 ``SpanEncoder.span``). wrk loads each sidecar in turn for ``--seconds`` at 32 connections, for
-``--rounds`` rounds; printed: each round's req/s as a ratio to ``off`` in the same round, and the
-median ratio per variant.
+``--rounds`` rounds (the order reversed every other round: ``proxy_bench.in_turn``); printed: each
+round's req/s as a ratio to ``off`` in the same round, and the median ratio per variant.
 
     python bench/tracing_parts.py [--seconds 5] [--rounds 8]
     python bench/tracing_parts.py --instructions     # valgrind instruction counts instead (little noise)
@@ -38,6 +38,7 @@ from instructions import count
 from proxy_bench import (
     chat_script,
     free_port,
+    in_turn,
     sidecar_command,
     sidecar_policy,
     start_nginx,
@@ -127,7 +128,7 @@ def main() -> int:
         for round_number in range(1, args.rounds + 1):
             rps = {
                 name: wrk(f"http://127.0.0.1:{port}/v1/chat/completions", 32, args.seconds, script)["rps"]
-                for name, port in ports.items()
+                for name, port in in_turn(list(ports.items()), round_number - 1)
             }
             for name in ports:
                 ratios[name].append(rps[name] / rps["off"])
