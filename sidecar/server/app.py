@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import os
 import signal
 import time
 import traceback
 from collections.abc import AsyncIterator, Mapping
 from functools import partial
+from random import getrandbits
 
 from aiohttp import web
 
@@ -143,7 +143,8 @@ async def _proxy(
         stream=False,
         http_route=endpoint.path,
     )
-    exchange = Exchange(request, endpoint, policy, os.urandom(8).hex(), trace)
+    # A request id is a log key, not a secret: the process's PRNG, not a getrandom() syscall per request.
+    exchange = Exchange(request, endpoint, policy, f"{getrandbits(64):016x}", trace)
     response: web.StreamResponse | None = None
     status = 500
     try:

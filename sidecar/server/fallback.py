@@ -229,7 +229,7 @@ class Executor:
             server_port=target.provider.port,
             resend_count=exchange.calls,
             breaker_state=str(state.breaker.state),
-            request_params=exchange.request_params() if trace_recording(exchange) else None,
+            request_params=exchange.request_params() if exchange.trace.recorded else None,
         )
         started = time.monotonic()
         try:
@@ -385,7 +385,3 @@ class Executor:
             self._skip(exchange, candidate, "context_too_small")
             index += 1
         return index
-
-
-def trace_recording(exchange: Exchange) -> bool:
-    return exchange.trace.span is not None

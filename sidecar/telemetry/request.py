@@ -66,6 +66,7 @@ class RequestTrace:
         "_started",
         "_stream",
         "_token",
+        "recorded",
         "span_id",
         "trace_id",
     )
@@ -75,11 +76,13 @@ class RequestTrace:
         if type(span) is ServerSpan:
             self._span: ServerSpan | None = span
             self._propagated: Propagated | None = None
+            self.recorded = True  # whether this request has span records (a plain slot: read per attempt)
             span.request_stream = stream
             self.trace_id, self.span_id = span.trace_id.hex(), span.span_id.hex()
         else:  # not traced (None), or not sampled (the ids to propagate the decision)
             self._span = None
             self._propagated = span  # type: ignore[assignment]  # a Propagated or None
+            self.recorded = False
             self.trace_id = self.span_id = ""
         self._operation = _OPERATIONS.get(operation, operation)
         self._stream = stream
