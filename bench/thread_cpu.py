@@ -1,10 +1,11 @@
 """CPU time per request of each sidecar thread under load, user and system apart: where tracing's cost goes.
 
 Starts nginx (the fixed upstream, and the OTLP collector of traced variants) and one sidecar per variant,
-then for each round loads every sidecar in turn with wrk (32 connections, the same chat request as
-proxy_bench.py) and reads each thread's CPU time from /proc/PID/task/TID/stat before and after. Prints,
-per round and sidecar: req/s and microseconds of user and system CPU per request for every thread that
-used any (the event loop's thread first, then e.g. the span export worker).
+then for each round loads every sidecar in turn (the order reversed every other round) with wrk (32
+connections, the same chat request as proxy_bench.py) and reads each thread's CPU time from
+/proc/PID/task/TID/stat before and after. Prints, per round and sidecar: req/s and microseconds of user
+and system CPU per request for every thread that used any (the event loop's thread first, then e.g. the
+span export worker).
 
     python bench/thread_cpu.py [--seconds 8] [--rounds 3] [--variants sidecar,sidecar-tracing]
 
@@ -25,6 +26,7 @@ from pathlib import Path
 from proxy_bench import (
     chat_script,
     free_port,
+    in_turn,
     sidecar_policy,
     start_nginx,
     start_sidecar,
@@ -74,7 +76,7 @@ def main() -> int:
         print("| round | sidecar | req/s @32 | CPU per request by thread, us (user + system) |")
         print("|---|---|---|---|")
         for round_number in range(1, args.rounds + 1):
-            for name, (proc, port) in sidecars.items():
+            for name, (proc, port) in in_turn(list(sidecars.items()), round_number - 1):
                 before = thread_cpu(proc.pid)
                 result = wrk(f"http://127.0.0.1:{port}/v1/chat/completions", 32, args.seconds, script)
                 after = thread_cpu(proc.pid)

@@ -17,7 +17,7 @@ sidecars' ``PYTHONPATH`` (benchmark only: it replaces ``BoundedBatchSpanProcesso
 ``--rounds`` rounds (the order reversed every other round: ``proxy_bench.in_turn``); printed: each
 round's req/s as a ratio to ``off`` in the same round, and the median ratio per variant.
 
-    python bench/tracing_parts.py [--seconds 5] [--rounds 8]
+    python bench/tracing_parts.py [--seconds 5] [--rounds 8] [--variants off,unsampled,records,no-encoding,on]
     python bench/tracing_parts.py --instructions     # valgrind instruction counts instead (little noise)
 
 Needs `apt-get install nginx-light wrk` (and valgrind for ``--instructions``, counted as
@@ -59,31 +59,39 @@ elif cut == "no-encoding":
 """
 
 
-def variants(workdir: Path, collector: str) -> dict[str, dict[str, str]]:
+def variants(workdir: Path, collector: str, chosen: list[str]) -> dict[str, dict[str, str]]:
+    """The environment of each chosen variant, in the order given (``off`` must be first: the others'
+    numbers are given relative to it)."""
     shim = workdir / "shim"
     shim.mkdir()
     (shim / "sitecustomize.py").write_text(SHIM)
     traced = {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": collector, "PYTHONPATH": str(shim)}
-    return {
+    every = {
         "off": {"PYTHONPATH": str(shim)},
         "unsampled": {**traced, "OTEL_TRACES_SAMPLER": "always_off"},
         "records": {**traced, "SIDECAR_BENCH_CUT": "records"},
         "no-encoding": {**traced, "SIDECAR_BENCH_CUT": "no-encoding"},
         "on": traced,
     }
+    if chosen[0] != "off" or not set(chosen) <= every.keys():
+        raise SystemExit(f"--variants: off first, then any of {', '.join(every)}")
+    return {name: every[name] for name in chosen}
 
 
-def instruction_counts() -> int:
+def instruction_counts(chosen: list[str]) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="sidecar-tracing-parts-"))
     upstream = free_port()
     nginx = start_nginx(workdir, upstream)
     try:
         time.sleep(0.3)
-        print(f"Command: `python bench/tracing_parts.py --instructions` ({time.strftime('%Y-%m-%d %H:%M')})\n")
+        print(
+            f"Command: `python bench/tracing_parts.py --instructions --variants {','.join(chosen)}` "
+            f"({time.strftime('%Y-%m-%d %H:%M')})\n"
+        )
         print("| variant | instructions per request | over off |")
         print("|---|---|---|")
         off = 0.0
-        for name, env in variants(workdir, f"http://127.0.0.1:{upstream}").items():
+        for name, env in variants(workdir, f"http://127.0.0.1:{upstream}", chosen).items():
             port = free_port()
             command, full_env = sidecar_command(sidecar_policy(workdir, upstream, "chain"), port, env)
             per = (
@@ -102,11 +110,13 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--instructions", action="store_true")
+    parser.add_argument("--variants", default="off,unsampled,records,no-encoding,on", help="which, off first")
     args = parser.parse_args()
+    chosen = args.variants.split(",")
     if not tools_present("nginx", "valgrind" if args.instructions else "wrk"):
         return 2
     if args.instructions:
-        return instruction_counts()
+        return instruction_counts(chosen)
     workdir = Path(tempfile.mkdtemp(prefix="sidecar-tracing-parts-"))
     script = chat_script(workdir)
     upstream = free_port()
@@ -114,14 +124,15 @@ def main() -> int:
     try:
         time.sleep(0.3)
         ports: dict[str, int] = {}
-        for name, env in variants(workdir, f"http://127.0.0.1:{upstream}").items():
+        for name, env in variants(workdir, f"http://127.0.0.1:{upstream}", chosen).items():
             port = free_port()
             proc, _ = start_sidecar(sidecar_policy(workdir, upstream, "chain"), port, env)
             procs.append(proc)
             ports[name] = port
             wrk(f"http://127.0.0.1:{port}/v1/chat/completions", 32, 2, script)  # warm up
         print(
-            f"Command: `python bench/tracing_parts.py --seconds {args.seconds} --rounds {args.rounds}` "
+            f"Command: `python bench/tracing_parts.py --seconds {args.seconds} --rounds {args.rounds} "
+            f"--variants {args.variants}` "
             f"({time.strftime('%Y-%m-%d %H:%M')})\n"
         )
         ratios: dict[str, list[float]] = {name: [] for name in ports}
