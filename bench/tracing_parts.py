@@ -5,6 +5,8 @@ Variants, all with the same chain policy and nginx as the upstream and OTLP coll
 - ``off``: no exporter (the default);
 - ``unsampled``: tracing configured, the sampler says no (``always_off``): trace context is still
   made and propagated upstream, nothing is recorded;
+- ``sampled-10%``: one request in ten traced and exported (``parentbased_traceidratio``, 0.1: the
+  documented setting for busy sidecars);
 - ``records``: every request recorded as span records, which are dropped when they end (the batch
   processor's ``on_end`` does nothing): the request path's own cost;
 - ``no-encoding``: as ``on``, but each span is "encoded" to empty bytes: what queueing, the export
@@ -69,6 +71,7 @@ def variants(workdir: Path, collector: str, chosen: list[str]) -> dict[str, dict
     every = {
         "off": {"PYTHONPATH": str(shim)},
         "unsampled": {**traced, "OTEL_TRACES_SAMPLER": "always_off"},
+        "sampled-10%": {**traced, "OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"},
         "records": {**traced, "SIDECAR_BENCH_CUT": "records"},
         "no-encoding": {**traced, "SIDECAR_BENCH_CUT": "no-encoding"},
         "on": traced,
