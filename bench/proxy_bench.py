@@ -4,8 +4,9 @@ Upstream: nginx serving a fixed 400-byte chat.completion body to any POST (and a
 Load: wrk (one thread) with a 330-byte OpenAI chat request. Measured per target: req/s at 32
 connections, p50/p99 at 1 connection; for the sidecar also startup time (spawn -> /readyz 200) and
 peak RSS (VmHWM) after the load; for streams, time to first byte direct vs through the sidecar.
-All targets run side by side and are measured in interleaved rounds (the median is reported), in
-turns that reverse every other round, so noise from the shared machine falls on every target alike.
+All targets run side by side and are measured in interleaved rounds (the median is reported), in an
+order that changes from round to round (``in_turn``), so noise from the shared machine and a target's
+place in a round fall on every target alike.
 
     python bench/proxy_bench.py [--seconds 5] [--rounds 3] [--variants sidecar,sidecar-tracing] [--out FILE]
 
@@ -227,13 +228,17 @@ async def alternating_medians(probes: dict[str, tuple[str, str, bool]], n: int) 
 
 
 def in_turn(items: list[T], round_number: int) -> list[T]:
-    """``items`` in the order of round ``round_number``: as given in even rounds, reversed in odd ones.
+    """``items`` in the order of round ``round_number``: rotated left by ``round_number // 2`` places,
+    and reversed in odd rounds.
 
     Where a target runs within a round matters on this machine (in one run the variant measured last
-    of three did 3 points better whichever it was), so the order alternates: over an even number of
-    rounds each target runs as often before as after each other one.
+    of three did 3 points better whichever it was), so the order changes from round to round: over
+    ``2 * len(items)`` rounds every target takes every place twice and runs as often before as after
+    each other one (for two targets, any even number of rounds does).
     """
-    return items if round_number % 2 == 0 else items[::-1]
+    shift = round_number // 2 % len(items) if items else 0
+    turned = items[shift:] + items[:shift]
+    return turned if round_number % 2 == 0 else turned[::-1]
 
 
 def peak_rss_mb(pid: int) -> float:

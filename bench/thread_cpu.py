@@ -1,11 +1,11 @@
 """CPU time per request of each sidecar thread under load, user and system apart: where tracing's cost goes.
 
 Starts nginx (the fixed upstream, and the OTLP collector of traced variants) and one sidecar per variant,
-then for each round loads every sidecar in turn (the order reversed every other round) with wrk (32
-connections, the same chat request as proxy_bench.py) and reads each thread's CPU time from
-/proc/PID/task/TID/stat before and after. Prints, per round and sidecar: req/s and microseconds of user
-and system CPU per request for every thread that used any (the event loop's thread first, then e.g. the
-span export worker).
+then for each round loads every sidecar in turn (in an order that changes every round:
+``proxy_bench.in_turn``) with wrk (32 connections, the same chat request as proxy_bench.py) and reads
+each thread's CPU time from /proc/PID/task/TID/stat before and after. Prints, per round and sidecar:
+req/s and microseconds of user and system CPU per request for every thread that used any (the event
+loop's thread first, then e.g. the span export worker).
 
     python bench/thread_cpu.py [--seconds 8] [--rounds 3] [--variants sidecar,sidecar-tracing]
 

@@ -16,7 +16,7 @@ Variants, all with the same chain policy and nginx as the upstream and OTLP coll
 The stages are cut by a ``sitecustomize`` module written to a temporary directory and put on the
 sidecars' ``PYTHONPATH`` (benchmark only: it replaces ``BoundedBatchSpanProcessor.on_end`` or
 ``SpanEncoder.span``). wrk loads each sidecar in turn for ``--seconds`` at 32 connections, for
-``--rounds`` rounds (the order reversed every other round: ``proxy_bench.in_turn``); printed: each
+``--rounds`` rounds (in an order that changes every round: ``proxy_bench.in_turn``); printed: each
 round's req/s as a ratio to ``off`` in the same round, and the median ratio per variant.
 
     python bench/tracing_parts.py [--seconds 5] [--rounds 8] [--variants off,unsampled,records,no-encoding,on]
