@@ -229,7 +229,7 @@ class Executor:
             server_port=target.provider.port,
             resend_count=exchange.calls,
             breaker_state=str(state.breaker.state),
-            request_params=exchange.request_params() if exchange.trace.recorded else None,
+            request_params=exchange.request_params() if exchange.trace.span is not None else None,
         )
         started = time.monotonic()
         try:

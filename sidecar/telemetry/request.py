@@ -62,11 +62,10 @@ class RequestTrace:
         "_operation",
         "_propagated",
         "_route",
-        "_span",
         "_started",
         "_stream",
         "_token",
-        "recorded",
+        "span",
         "span_id",
         "trace_id",
     )
@@ -74,15 +73,15 @@ class RequestTrace:
     def __init__(self, core: Core, span: ServerSpan | Propagated | None, operation: str, stream: bool) -> None:
         self._core = core
         if type(span) is ServerSpan:
-            self._span: ServerSpan | None = span
+            # The SERVER span's record; None when tracing is off or the request is not sampled (a plain
+            # attribute: the pipeline reads it per attempt).
+            self.span: ServerSpan | None = span
             self._propagated: Propagated | None = None
-            self.recorded = True  # whether this request has span records (a plain slot: read per attempt)
             span.request_stream = stream
             self.trace_id, self.span_id = span.trace_id.hex(), span.span_id.hex()
         else:  # not traced (None), or not sampled (the ids to propagate the decision)
-            self._span = None
+            self.span = None
             self._propagated = span  # type: ignore[assignment]  # a Propagated or None
-            self.recorded = False
             self.trace_id = self.span_id = ""
         self._operation = _OPERATIONS.get(operation, operation)
         self._stream = stream
@@ -91,25 +90,20 @@ class RequestTrace:
         self._route = ""
         self._attempts: list[AttemptTrace] = []
 
-    @property
-    def span(self) -> ServerSpan | None:
-        """The SERVER span's record (None when tracing is off or the request is not sampled)."""
-        return self._span
-
     def __enter__(self) -> None:
         """``with trace:`` makes the SERVER span's ids the active ones (for log lines) while the block
         runs (one block at a time); nothing when the request is not recorded."""
-        if self._span is not None:
+        if self.span is not None:
             self._token = ACTIVE_IDS.set((self.trace_id, self.span_id))
 
     def __exit__(self, *_: object) -> None:
-        if self._span is not None:
+        if self.span is not None:
             ACTIVE_IDS.reset(self._token)
 
     def request_parsed(self, *, requested_model: str | None, stream: bool) -> None:
         """The model the app asked for and whether it asked for a stream, once the body is read."""
         self._stream = stream
-        span = self._span
+        span = self.span
         if span is not None:
             if requested_model:
                 span.requested_model = requested_model
@@ -117,7 +111,7 @@ class RequestTrace:
 
     def route_decided(self, *, route: str, targets: Sequence[str]) -> None:
         self._route = route
-        span = self._span
+        span = self.span
         if span is not None:
             span.route = route
             span.targets = targets
@@ -125,7 +119,7 @@ class RequestTrace:
     def rejected(self, *, status: int, reason: str) -> None:
         """Refused before any upstream call (bad JSON, no route, denied, body too large, ...)."""
         self._core.instruments.rejections.inc((reason,))
-        span = self._span
+        span = self.span
         if span is not None:
             span.rejected_reason = reason
             span.status_code = status
@@ -145,7 +139,7 @@ class RequestTrace:
         input_messages: Any = None,
     ) -> AttemptTrace:
         """Start one upstream call: a CLIENT span ``"{operation} {request_model}"``, child of the request."""
-        server = self._span
+        server = self.span
         span: ClientSpan | Propagated | None
         if server is not None:
             span = ClientSpan(
@@ -175,19 +169,19 @@ class RequestTrace:
     def skipped(self, *, target: str, reason: str) -> None:
         """A target passed over without a call (breaker open, rate limited, bulkhead full, ...)."""
         self._core.instruments.skips.inc((target, reason))
-        if self._span is not None:
-            self._span.add_event("sidecar.target.skipped", {"sidecar.target": target, "sidecar.skip.reason": reason})
+        if self.span is not None:
+            self.span.add_event("sidecar.target.skipped", {"sidecar.target": target, "sidecar.skip.reason": reason})
 
     def fallback(self, *, from_target: str, reason: str) -> None:
         """Moving on from ``from_target`` to the next target of the chain."""
         self._core.instruments.fallbacks.inc((reason,))
-        if self._span is not None:
-            self._span.add_event("sidecar.fallback", {"sidecar.target": from_target, "sidecar.fallback.reason": reason})
+        if self.span is not None:
+            self.span.add_event("sidecar.fallback", {"sidecar.target": from_target, "sidecar.fallback.reason": reason})
 
     def cache_result(self, *, hit: bool) -> None:
         self._core.instruments.cache.inc(("hit" if hit else "miss",))
-        if self._span is not None:
-            self._span.cache_hit = hit
+        if self.span is not None:
+            self.span.cache_hit = hit
 
     def finish(
         self,
@@ -226,7 +220,7 @@ class RequestTrace:
                 ins.tokens.inc((model_label, "cached_input"), usage.cached_input_tokens)
         if cost_usd:
             ins.cost.inc((model_label, route_label), cost_usd)
-        span = self._span
+        span = self.span
         if span is None:
             return
         span.status_code = status
@@ -253,11 +247,11 @@ class AttemptTrace:
         "_ids",
         "_labels",
         "_last",
-        "_span",
         "_started",
         "_target",
         "_token",
         "_trace_hex",
+        "span",
     )
 
     def __init__(
@@ -271,10 +265,10 @@ class AttemptTrace:
         self._core = core
         self._trace_hex = trace_hex  # the request's, when recorded (computed once for its log lines)
         if type(span) is ClientSpan:
-            self._span: ClientSpan | None = span
+            self.span: ClientSpan | None = span  # the CLIENT span's record, or None (as RequestTrace.span)
             self._ids: ClientSpan | Propagated | None = span
         else:  # not traced, or the unsampled ids to propagate
-            self._span = None
+            self.span = None
             self._ids = span
         self._target = target
         self._labels = labels  # (gen_ai.operation.name, gen_ai.provider.name, gen_ai.request.model)
@@ -284,19 +278,14 @@ class AttemptTrace:
         self._chunks: Series | None = None
         self._done = False
 
-    @property
-    def span(self) -> ClientSpan | None:
-        """The CLIENT span's record (None when tracing is off or the request is not sampled)."""
-        return self._span
-
     def __enter__(self) -> None:
         """``with attempt:`` makes the CLIENT span's ids the active ones while the block runs (one block
         at a time); nothing when the request is not recorded."""
-        if self._span is not None:
-            self._token = ACTIVE_IDS.set((self._trace_hex, self._span.span_id.hex()))
+        if self.span is not None:
+            self._token = ACTIVE_IDS.set((self._trace_hex, self.span.span_id.hex()))
 
     def __exit__(self, *_: object) -> None:
-        if self._span is not None:
+        if self.span is not None:
             ACTIVE_IDS.reset(self._token)
 
     def inject(self, headers: MutableMapping[str, str]) -> None:
@@ -304,7 +293,7 @@ class AttemptTrace:
         ids = self._ids
         if ids is None:
             return
-        if ids is self._span:
+        if ids is self.span:
             headers["traceparent"] = f"00-{self._trace_hex}-{ids.span_id.hex()}-01"
         else:
             headers["traceparent"] = f"00-{ids.trace_id.hex()}-{ids.span_id.hex()}-00"
@@ -358,7 +347,7 @@ class AttemptTrace:
                 ins.genai_tokens.observe((operation, provider, model, response_label, "input"), usage.input_tokens)
             if usage.output_tokens is not None:
                 ins.genai_tokens.observe((operation, provider, model, response_label, "output"), usage.output_tokens)
-        span = self._span
+        span = self.span
         if span is None:
             return
         span.status_code = status
