@@ -59,10 +59,12 @@ def extract_stream_usage(dialect: Dialect, event: SSEEvent) -> Usage | None:
         return None
 
 
-# Bodies come from orjson, so exact type checks suffice (and exclude bool, a subclass of int).
+# Bodies come from orjson, so exact type checks suffice (and exclude bool, a subclass of int). A float is
+# made with "+ 0.0", which turns -0.0 (JSON's -0.0) into 0.0: the span encoder caches parameters by value,
+# and -0.0 == 0.0 would otherwise let one stand for the other (otlp_encode, _client_shape).
 def _num(value: Any) -> float | None:
     kind = type(value)
-    return float(value) if kind is float or kind is int else None
+    return float(value) + 0.0 if kind is float or kind is int else None
 
 
 def _int(value: Any) -> int | None:
@@ -93,8 +95,8 @@ def extract_request_params(dialect: Dialect, body: dict[str, Any]) -> RequestPar
         return _gemini_params(body)
     # OpenAI and Anthropic: straight-line code in this one function (built for every traced request, a
     # table-driven loop with a converter call per present key cost a third more). The checks of _int
-    # and _num, and that a flag is a bool, are written in place. Anthropic has no penalties, seed or
-    # choice count, and names its stops stop_sequences.
+    # and _num (with its "+ 0.0"), and that a flag is a bool, are written in place. Anthropic has no
+    # penalties, seed or choice count, and names its stops stop_sequences.
     openai = dialect is not _ANTHROPIC
     get: Callable[[str], Any] = body.get
     model = get("model")
@@ -107,10 +109,10 @@ def extract_request_params(dialect: Dialect, body: dict[str, Any]) -> RequestPar
             max_tokens = None
     temperature = get("temperature")
     kind = type(temperature)
-    temperature = float(temperature) if kind is float or kind is int else None
+    temperature = float(temperature) + 0.0 if kind is float or kind is int else None
     top_p = get("top_p")
     kind = type(top_p)
-    top_p = float(top_p) if kind is float or kind is int else None
+    top_p = float(top_p) + 0.0 if kind is float or kind is int else None
     top_k = get("top_k")
     if type(top_k) is not int:
         top_k = None
@@ -122,10 +124,10 @@ def extract_request_params(dialect: Dialect, body: dict[str, Any]) -> RequestPar
     if openai:
         frequency_penalty = get("frequency_penalty")
         kind = type(frequency_penalty)
-        frequency_penalty = float(frequency_penalty) if kind is float or kind is int else None
+        frequency_penalty = float(frequency_penalty) + 0.0 if kind is float or kind is int else None
         presence_penalty = get("presence_penalty")
         kind = type(presence_penalty)
-        presence_penalty = float(presence_penalty) if kind is float or kind is int else None
+        presence_penalty = float(presence_penalty) + 0.0 if kind is float or kind is int else None
         seed = get("seed")
         if type(seed) is not int:
             seed = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -73,6 +74,24 @@ def test_extract_stream_usage_skips_other_events() -> None:
     assert extract_stream_usage(OAI, SSEEvent(b"[DONE]")) is None
     assert extract_stream_usage(ANT, SSEEvent(b'{"type":"ping"}', "ping")) is None
     assert extract_stream_usage(GEM, SSEEvent(b'{"usageMetadata": oops')) is None
+
+
+@pytest.mark.parametrize(
+    ("dialect", "body"),
+    [
+        (OAI, {"temperature": -0.0, "top_p": -0.0, "frequency_penalty": -0.0, "presence_penalty": -0.0}),
+        (ANT, {"temperature": -0.0, "top_p": -0.0}),
+        (GEM, {"generationConfig": {"temperature": -0.0, "topP": -0.0, "frequencyPenalty": -0.0}}),
+    ],
+)
+def test_request_params_hold_no_negative_zero(dialect: Dialect, body: dict[str, Any]) -> None:
+    """A -0.0 parameter is recorded as 0.0 (the span encoder caches parameters by value, where the two are
+    one key)."""
+    params = extract_request_params(dialect, body)
+    numbers = [params.temperature, params.top_p, params.frequency_penalty, params.presence_penalty]
+    present = [value for value in numbers if value is not None]
+    assert len(present) == (2 if dialect is ANT else 3 if dialect is GEM else 4)
+    assert all(value == 0.0 and math.copysign(1.0, value) == 1.0 for value in present)
 
 
 def test_request_params() -> None:
