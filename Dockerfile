@@ -15,15 +15,21 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_ROOT_USER_ACTION=ignore
 WORKDIR /src
 # Only what the wheel is built from (.dockerignore keeps the rest of the tree out of the context).
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY sidecar ./sidecar
-# Every runtime dependency ships manylinux wheels for amd64 and arm64: no compiler needed. The venv
-# has no pip of its own (the builder's pip installs into it), and pip compiles the .pyc files now,
-# because nothing can write them at runtime.
+# Every runtime dependency ships manylinux wheels for amd64 and arm64. The one compiled part is our own
+# OTLP span encoder's fast path (sidecar/telemetry/_otlp_fast.c): gcc builds it here, and the build
+# fails if it did not (the extension is optional only for source installs without a compiler). The
+# compiler stays in this stage. The venv has no pip of its own (the builder's pip installs into it),
+# and pip compiles the .pyc files now, because nothing can write them at runtime.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/*
 RUN pip wheel --no-deps --wheel-dir /tmp/wheels . \
  && python -m venv --without-pip /opt/llm-sidecar \
  && pip --python /opt/llm-sidecar/bin/python install /tmp/wheels/*.whl \
- && /opt/llm-sidecar/bin/llm-sidecar --version
+ && /opt/llm-sidecar/bin/llm-sidecar --version \
+ && /opt/llm-sidecar/bin/python -c "from sidecar.telemetry.otlp_encode import compiled_available as c; assert c()"
 
 # ---- runtime: the same base image plus the venv, nothing else ----
 FROM ${PYTHON_IMAGE}

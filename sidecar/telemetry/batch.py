@@ -77,6 +77,10 @@ class BoundedBatchSpanProcessor:
         self._worker.start()
 
     @property
+    def exporter(self) -> RecordExporter:
+        return self._exporter
+
+    @property
     def dropped(self) -> int:
         return self._dropped_full + self._dropped_unprepared + self._dropped_export
 

@@ -27,6 +27,12 @@ event loop. This takes about 1 us, because most of a span is the same from one r
 
 The attribute order (``readable``'s) puts the repeated attributes first so that a shape is one piece.
 
+``SpanEncoder.span`` is, where the package was built with a C compiler, ``_otlp_fast.SpanWriter``: the
+fast path above (a known shape and layout) in C, reading the same slots, keys and dicts and writing the
+same bytes, and calling ``python_span`` for anything else, which then adds what was missing to the caches.
+``SpanEncoder(compiled=False)`` (the sidecar's ``SIDECAR_NO_EXTENSIONS=1``) or a build without a
+compiler uses ``python_span`` alone. The tests run every case through both.
+
 Values and attribute records are written by ``otlp_wire`` (as ``encode_spans`` writes them). Not
 thread-safe, with one exception: ``span`` (the event loop, at the end of each span) and ``request``
 (the export thread, per batch) share no state.
@@ -65,6 +71,11 @@ from .otlp_wire import (
 )
 from .spans import ClientSpan, ServerSpan, SpanRecord
 
+try:
+    from . import _otlp_fast
+except ImportError:  # built without a C compiler: the same encoding, in Python only
+    _otlp_fast = None  # type: ignore[assignment]
+
 if TYPE_CHECKING:
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.util.instrumentation import InstrumentationScope
@@ -79,6 +90,11 @@ _pack_times: Final[Callable[[int, int, int, int], bytes]] = struct.Struct("<BQBQ
 # Span.kind (field 6): SERVER = 2, CLIENT = 3 in the proto enum.
 _KIND_SERVER: Final = b"\x30\x02"
 _KIND_CLIENT: Final = b"\x30\x03"
+
+
+def compiled_available() -> bool:
+    """Whether the package was built with the C fast path (``_otlp_fast``)."""
+    return _otlp_fast is not None
 
 
 def _request_params(params: Any) -> bytes:
@@ -108,9 +124,11 @@ class SpanEncoder:
         "_scopes",
         "_server_shapes",
         "_statuses",
+        "span",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, *, compiled: bool = True) -> None:
+        """``compiled``: use the C fast path when the package has it (``compiled_available()``)."""
         self._float_heads: dict[str, bytes] = {}  # the record up to the 8 bytes of the double
         self._statuses: dict[tuple[bool, str | None], bytes] = {}
         # A span's shape: its name, the attributes repeated from request to request, its status; keyed
@@ -121,13 +139,31 @@ class SpanEncoder:
         # id(object) -> (object, encoded field); the object is kept so that its id is not reused.
         self._resources: dict[int, tuple[Resource, bytes]] = {}
         self._scopes: dict[int, tuple[InstrumentationScope | None, bytes]] = {}
+        # One ended record as a ``ScopeSpans.spans`` field, with its tracer (what ``request`` takes).
+        self.span: Callable[[SpanRecord], tuple[LiteTracer, bytes]] = self.python_span
+        if compiled and _otlp_fast is not None:
+            self.span = _otlp_fast.SpanWriter(
+                self._server_shapes,
+                self._client_shapes,
+                self.python_span,
+                ServerSpan,
+                ClientSpan,
+                PackedServerSpan,
+                PackedClientSpan,
+                genai.Usage,
+            )
+
+    @property
+    def compiled(self) -> bool:
+        """Whether ``span`` is the C fast path."""
+        return self.span != self.python_span
 
     def encode(self, records: Sequence[SpanRecord]) -> bytes:
         """The serialized ``ExportTraceServiceRequest`` for ended ``records``."""
         return self.request([self.span(record) for record in records])
 
-    def span(self, record: SpanRecord) -> tuple[LiteTracer, bytes]:
-        """One ended record as a ``ScopeSpans.spans`` field, with its tracer (what ``request`` takes)."""
+    def python_span(self, record: SpanRecord) -> tuple[LiteTracer, bytes]:
+        """``span`` in Python: every case, and the caches the C fast path reads."""
         if type(record) is ClientSpan:
             return record.tracer, self._client(record)
         assert isinstance(record, ServerSpan)
@@ -358,8 +394,8 @@ class SpanEncoder:
 
         Parameters given as a tuple (``RequestParams``) are part of the shape, cached by value: their
         values must have exact types (ints for counts, floats for temperature, top_p and penalties, no
-        bool as a number), as ``extract_request_params`` makes them, since 1 == 1.0 == True. A mapping or
-        another object is encoded for each span.
+        bool as a number) and no negative zero, as ``extract_request_params`` makes them, since
+        1 == 1.0 == True and -0.0 == 0.0. A mapping or another object is encoded for each span.
         """
         attributes = [
             record(genai.OPERATION_NAME, span.operation),

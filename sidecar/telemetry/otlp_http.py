@@ -55,7 +55,10 @@ _GZIP_WBITS: Final = 31  # zlib.compress with a gzip header and trailer
 
 
 class OtlpHttpSpanExporter:
-    def __init__(self, target: OtlpTarget, *, backoff_s: float = 1.0, max_backoff_s: float = 16.0) -> None:
+    def __init__(
+        self, target: OtlpTarget, *, backoff_s: float = 1.0, max_backoff_s: float = 16.0, compiled: bool = True
+    ) -> None:
+        """``compiled``: let the span encoder use its C fast path when built (``SpanEncoder``)."""
         from .. import __version__
 
         url = urlsplit(target.endpoint)
@@ -86,7 +89,7 @@ class OtlpHttpSpanExporter:
         self._timeout_s = target.timeout_s
         self._backoff_s = backoff_s
         self._max_backoff_s = max_backoff_s
-        self._encoder = SpanEncoder()
+        self._encoder = SpanEncoder(compiled=compiled)
         # The batch processor calls prepare at each span's end, on the event loop (``batch`` says why):
         # the encoder's own method, so that no call of ours sits in between.
         self.prepare: Callable[[SpanRecord], tuple[LiteTracer, bytes]] = self._encoder.span
@@ -95,6 +98,11 @@ class OtlpHttpSpanExporter:
         self._busy = threading.Lock()  # one export at a time; shutdown closes the connection only when idle
         self._last_log = -LOG_EVERY_S
         self._unlogged = 0
+
+    @property
+    def compiled(self) -> bool:
+        """Whether ``prepare`` is the span encoder's C fast path."""
+        return self._encoder.compiled
 
     def export(self, spans: Sequence[tuple[LiteTracer, bytes]]) -> SpanExportResult:
         if self._stop.is_set():

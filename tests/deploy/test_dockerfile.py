@@ -58,6 +58,16 @@ def test_builder_builds_the_wheel_into_a_venv() -> None:
     assert "-m venv" in builder_runs
 
 
+def test_builder_compiles_the_span_encoder_and_checks_it() -> None:
+    """The builder installs a C compiler, builds from setup.py (the optional extension's declaration),
+    and fails unless the installed package has the compiled OTLP span encoder."""
+    builder = stages()[0]
+    runs = " ".join(builder.args("RUN"))
+    assert "apt-get install" in runs and "gcc" in runs
+    assert "setup.py" in builder_sources()
+    assert "compiled_available" in runs and "assert" in runs
+
+
 def test_final_stage_copies_only_the_venv_from_the_builder() -> None:
     """The final stage's only COPY is the venv from the builder; no RUN (no apt, pip or compilers)."""
     stage = final()

@@ -130,7 +130,7 @@ def installed() -> Iterator[Installed]:
         for src in builder_sources():
             source = REPO / src
             if source.is_dir():
-                shutil.copytree(source, context / src, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+                shutil.copytree(source, context / src, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.so"))
             else:
                 shutil.copy2(source, context / src)
         pip("wheel", "--quiet", "--no-deps", "--wheel-dir", str(root / "wheels"), str(context))
@@ -250,11 +250,10 @@ def pod_ip() -> str | None:
     return None if address.startswith("127.") or address == "0.0.0.0" else address
 
 
-def test_wheel_installs_the_package_and_console_script_outside_the_repo(installed: Installed) -> None:
-    """The installed `llm-sidecar` command runs and imports `sidecar` from the wheel, not the checkout."""
-    probe = "import sidecar; print(sidecar.__file__)"
+def probe(installed: Installed, code: str) -> str:
+    """What `code` prints when the installed venv's Python runs it as the non-root user."""
     result = subprocess.run(
-        [*as_user(), str(installed.venv / "bin" / "python"), "-c", probe],
+        [*as_user(), str(installed.venv / "bin" / "python"), "-c", code],
         cwd=installed.workdir,
         env={"PYTHONDONTWRITEBYTECODE": "1"},
         capture_output=True,
@@ -262,7 +261,12 @@ def test_wheel_installs_the_package_and_console_script_outside_the_repo(installe
         timeout=30,
         check=True,
     )
-    assert Path(result.stdout.strip()).is_relative_to(installed.venv)
+    return result.stdout.strip()
+
+
+def test_wheel_installs_the_package_and_console_script_outside_the_repo(installed: Installed) -> None:
+    """The installed `llm-sidecar` command runs and imports `sidecar` from the wheel, not the checkout."""
+    assert Path(probe(installed, "import sidecar; print(sidecar.__file__)")).is_relative_to(installed.venv)
     version = subprocess.run(
         [*as_user(), str(installed.venv / "bin" / "llm-sidecar"), "--version"],
         cwd=installed.workdir,
@@ -271,6 +275,13 @@ def test_wheel_installs_the_package_and_console_script_outside_the_repo(installe
         check=False,
     )
     assert version.returncode == 0
+
+
+def test_wheel_carries_the_compiled_span_encoder(installed: Installed) -> None:
+    """The wheel built from the builder's sources (setup.py among them) has the C fast path of the OTLP
+    span encoder, and the installed sidecar uses it."""
+    code = "from sidecar.telemetry.otlp_encode import SpanEncoder; print(SpanEncoder().compiled)"
+    assert probe(installed, code) == "True"
 
 
 def test_healthz_answers_as_non_root_from_a_read_only_tree(installed: Installed, running: Running) -> None:

@@ -7,6 +7,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
@@ -17,7 +18,7 @@ from opentelemetry.trace import SpanContext, TraceFlags, TraceState
 
 from sidecar.telemetry import Telemetry, Usage
 from sidecar.telemetry.config import TelemetryConfig
-from sidecar.telemetry.otlp_encode import CACHE_LIMIT, SpanEncoder
+from sidecar.telemetry.otlp_encode import CACHE_LIMIT, SpanEncoder, compiled_available
 from sidecar.telemetry.readable import to_readable
 from sidecar.telemetry.spans import ClientSpan, LiteTracer, Sampler, ServerSpan, SpanRecord
 from sidecar.telemetry.tracing import Tracing
@@ -68,13 +69,24 @@ def _client(
     return span
 
 
-def _assert_same(records: Sequence[SpanRecord], encoder: SpanEncoder | None = None) -> bytes:
-    """Our bytes parse to the official message, and are in fact the same bytes."""
-    ours = (encoder or SpanEncoder()).encode(records)
+def _encoders() -> tuple[SpanEncoder, ...]:
+    """A fresh encoder of each kind: the C fast path's (when built: test_the_c_fast_path_is_built) and
+    the Python one."""
+    both = (SpanEncoder(), SpanEncoder(compiled=False))
+    return both if compiled_available() else both[1:]
+
+
+def _assert_same(records: Sequence[SpanRecord], encoders: Sequence[SpanEncoder] | None = None) -> bytes:
+    """Our bytes parse to the official message, and are in fact the same bytes: from each encoder, with
+    its caches cold and then warm (the C fast path writes only what it finds cached)."""
     official = encode_spans([to_readable(record) for record in records])
-    assert ExportTraceServiceRequest.FromString(ours) == official
-    assert ours == official.SerializeToString()
-    return ours
+    expected = official.SerializeToString()
+    for encoder in encoders or _encoders():
+        for _ in range(2):
+            ours = encoder.encode(records)
+            assert ExportTraceServiceRequest.FromString(ours) == official
+            assert ours == expected
+    return expected
 
 
 def _ended(*spans: SpanRecord) -> list[SpanRecord]:
@@ -187,9 +199,9 @@ def test_request_parameters_of_any_form_encode_like_the_official_encoder() -> No
         _client(server, params=Partial()),
         _client(server, params=RequestParams(stop_sequences=["unhashable"])),  # type: ignore[arg-type]
     ]
-    encoder = SpanEncoder()
-    _assert_same(_ended(*clients, server), encoder)
-    _assert_same(clients, encoder)  # and again from the warm caches
+    encoders = _encoders()
+    _assert_same(_ended(*clients, server), encoders)
+    _assert_same(clients, encoders)  # and again, the encoders' caches holding the whole batch
 
 
 def test_nan_encodes_to_the_same_bytes() -> None:
@@ -247,17 +259,17 @@ def test_cached_records_never_mix_equal_values_of_different_types() -> None:
     """True, 1 and 1.0 as request parameters given as a mapping (encoded per span, not cached by value)
     stay bool, int and float across spans from one encoder."""
     tracer, _ = _tracer()
-    encoder = SpanEncoder()
+    encoders = _encoders()
     for value in (True, 1, 1.0, False, 0, 0.0):
         server = _server(tracer, cache_hit=bool(value))
         client = _client(server, params={"temperature": value, "max_tokens": value})
-        _assert_same(_ended(client, server), encoder)
+        _assert_same(_ended(client, server), encoders)
 
 
 def test_the_caches_are_bounded() -> None:
     """Unique values (models, routes, targets, ids) never grow a cache past CACHE_LIMIT; output stays right."""
     tracer, _ = _tracer()
-    encoder = SpanEncoder()
+    encoders = _encoders()
     for batch in range(3):
         records: list[SpanRecord] = []
         for n in range(CACHE_LIMIT):
@@ -266,17 +278,19 @@ def test_the_caches_are_bounded() -> None:
             client.target = f"t-{batch}-{n}"
             client.request_params = RequestParams(max_tokens=batch * CACHE_LIMIT + n)
             records += _ended(client, server)
-        _assert_same(records[-4:], encoder)
-        encoder.encode(records)
-    caches = [getattr(encoder, name) for name in encoder.__slots__ if isinstance(getattr(encoder, name), dict)]
-    assert caches and all(len(cache) <= CACHE_LIMIT for cache in caches)
+        _assert_same(records[-4:], encoders)
+        for encoder in encoders:
+            encoder.encode(records)
+    for encoder in encoders:
+        caches = [getattr(encoder, name) for name in encoder.__slots__ if isinstance(getattr(encoder, name), dict)]
+        assert caches and all(len(cache) <= CACHE_LIMIT for cache in caches)
 
 
 def test_one_call_writers_are_bounded_across_shapes() -> None:
     """Response ids and token counts of every size make a writer each; their number stays within
     CACHE_LIMIT over all client shapes, and the output stays right."""
     tracer, _ = _tracer()
-    encoder = SpanEncoder()
+    encoders = _encoders()
     for model in ("a", "b", "c", "d"):
         records: list[SpanRecord] = []
         for id_size in range(1, 126):
@@ -285,20 +299,23 @@ def test_one_call_writers_are_bounded_across_shapes() -> None:
                 client = _client(server, response_model=model, response_id="x" * id_size, status_code=200)
                 client.usage = Usage(input_tokens=1 << (7 * count_size - 1), output_tokens=1)
                 records += _ended(client, server)
-        _assert_same(records[-6:], encoder)
-        encoder.encode(records)
-    writers = sum(len(shape[3] or ()) for shape in encoder._client_shapes.values())
-    assert 0 < writers <= CACHE_LIMIT
+        _assert_same(records[-6:], encoders)
+        for encoder in encoders:
+            encoder.encode(records)
+    for encoder in encoders:
+        writers = sum(len(shape[3] or ()) for shape in encoder._client_shapes.values())
+        assert 0 < writers <= CACHE_LIMIT
 
 
 _text = st.text(max_size=12)
 _maybe_text = st.none() | _text
-# RequestParams as extract_request_params makes them: exact types (see its docstring).
+# RequestParams as extract_request_params makes them: exact types, no negative zero (see its docstring).
+_number = st.floats(allow_nan=False).map(lambda value: value + 0.0)
 _params = st.builds(
     RequestParams,
     max_tokens=st.none() | st.integers(min_value=0, max_value=2**40),
-    temperature=st.none() | st.floats(allow_nan=False),
-    top_p=st.none() | st.floats(allow_nan=False),
+    temperature=st.none() | _number,
+    top_p=st.none() | _number,
     stop_sequences=st.tuples() | st.tuples(_text, _text),
     seed=st.none() | st.integers(min_value=-(2**63), max_value=2**63 - 1),
 )
@@ -310,55 +327,111 @@ _usage = st.builds(
 )
 
 
+_server_facts = st.fixed_dictionaries(
+    {
+        "requested_model": _maybe_text,
+        "request_stream": st.booleans(),
+        "targets": st.none() | st.tuples(_text, _text),
+        "rejected_reason": _maybe_text,
+        "cache_hit": st.none() | st.booleans(),
+        "status_code": st.integers(min_value=100, max_value=599),
+        "outcome": _text,
+        "attempts": st.integers(min_value=0, max_value=5),
+        "streamed": st.booleans(),
+        "route": _text,
+        "served_model": _maybe_text,
+        "fallback_reason": _maybe_text,
+        "error_type": _maybe_text,
+        "error": st.booleans(),
+        "cost_usd": st.none() | st.floats(allow_nan=False),
+    }
+)
+_client_facts = st.fixed_dictionaries(
+    {
+        "resend_count": st.integers(min_value=0, max_value=3),
+        "stream": st.booleans(),
+        "params": st.none() | _params,
+        "status_code": st.none() | st.integers(min_value=100, max_value=599),
+        "response_model": _maybe_text,
+        "finish_reasons": st.none() | st.lists(_text, max_size=2),
+        "response_id": _maybe_text,
+        "usage": st.none() | _usage,
+        "time_to_first_chunk": st.none() | st.floats(allow_nan=False),
+        "input_messages": _maybe_text,
+        "output_messages": _maybe_text,
+        "content_truncated": st.booleans(),
+        "error_type": _maybe_text,
+    }
+)
+
+
 @settings(max_examples=200, deadline=None)
 @given(
-    server_facts=st.fixed_dictionaries(
-        {
-            "requested_model": _maybe_text,
-            "request_stream": st.booleans(),
-            "targets": st.none() | st.tuples(_text, _text),
-            "rejected_reason": _maybe_text,
-            "cache_hit": st.none() | st.booleans(),
-            "status_code": st.integers(min_value=100, max_value=599),
-            "outcome": _text,
-            "attempts": st.integers(min_value=0, max_value=5),
-            "streamed": st.booleans(),
-            "route": _text,
-            "served_model": _maybe_text,
-            "fallback_reason": _maybe_text,
-            "error_type": _maybe_text,
-            "error": st.booleans(),
-            "cost_usd": st.none() | st.floats(allow_nan=False),
-        }
-    ),
-    client_facts=st.fixed_dictionaries(
-        {
-            "resend_count": st.integers(min_value=0, max_value=3),
-            "stream": st.booleans(),
-            "params": st.none() | _params,
-            "status_code": st.none() | st.integers(min_value=100, max_value=599),
-            "response_model": _maybe_text,
-            "finish_reasons": st.none() | st.lists(_text, max_size=2),
-            "response_id": _maybe_text,
-            "usage": st.none() | _usage,
-            "time_to_first_chunk": st.none() | st.floats(allow_nan=False),
-            "input_messages": _maybe_text,
-            "output_messages": _maybe_text,
-            "content_truncated": st.booleans(),
-            "error_type": _maybe_text,
-        }
-    ),
+    server_facts=_server_facts,
+    client_facts=_client_facts,
     parent=st.sampled_from([None, APP_PARENT, LOCAL_PARENT]),
 )
 def test_any_facts_encode_like_the_official_encoder(
     server_facts: dict[str, Any], client_facts: dict[str, Any], parent: SpanContext | None
 ) -> None:
-    """Property: for generated facts of both span kinds, the bytes are the official bytes (twice: cold
-    and warm caches)."""
+    """Property: for generated facts of both span kinds, the bytes are the official bytes (from both
+    encoders, cold and warm caches)."""
     tracer, _ = _tracer()
-    encoder = SpanEncoder()
     server = _server(tracer, parent, **server_facts)
     client = _client(server, **client_facts)
-    records = _ended(client, server)
-    _assert_same(records, encoder)
-    _assert_same(records, encoder)
+    _assert_same(_ended(client, server))
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data(), count=st.integers(min_value=2, max_value=6), parent=st.sampled_from([None, APP_PARENT]))
+def test_spans_that_differ_from_the_last_in_a_fact_or_two_encode_like_the_official_encoder(
+    data: st.DataObject, count: int, parent: SpanContext | None
+) -> None:
+    """Property: spans each differing from the one before in one or two facts (what the C fast path
+    compares before it looks a shape up), then the same spans shuffled, from warm caches, encode as the
+    official encoder does."""
+    tracer, _ = _tracer()
+    server_facts, client_facts = data.draw(_server_facts), data.draw(_client_facts)
+    records: list[SpanRecord] = []
+    for _ in range(count):
+        for facts, strategy in ((server_facts, _server_facts), (client_facts, _client_facts)):
+            fresh = data.draw(strategy)
+            for name in data.draw(st.sets(st.sampled_from(sorted(facts)), max_size=2)):
+                facts[name] = fresh[name]
+        server = _server(tracer, parent, **server_facts)
+        records += _ended(_client(server, **client_facts), server)
+    encoders = _encoders()
+    _assert_same(records, encoders)
+    data.draw(st.randoms(use_true_random=False)).shuffle(records)
+    _assert_same(records, encoders)
+
+
+def test_the_c_fast_path_is_built() -> None:
+    """`make test`'s install built the C fast path (needs a C compiler and Python's headers), and
+    SpanEncoder uses it unless told not to."""
+    assert compiled_available(), "sidecar/telemetry/_otlp_fast.c was not built: install gcc, then make clean test"
+    assert SpanEncoder().compiled
+    assert not SpanEncoder(compiled=False).compiled
+
+
+def test_records_the_fast_path_does_not_know_go_to_the_python_path() -> None:
+    """A record of a subclass, a record with an unset slot and an object that is no record get what the
+    Python path gives them: the same bytes, or the same exception."""
+
+    class OwnServerSpan(ServerSpan):
+        __slots__ = ()
+
+    tracer, _ = _tracer()
+    encoders = _encoders()
+    warm = _server(tracer)
+    _assert_same(_ended(warm), encoders)
+    own = OwnServerSpan(tracer, warm.trace_id, None, None, "POST", "/v1/chat/completions", "/v1/x", "openai")
+    own.status_code, own.outcome = 200, "ok"
+    _assert_same(_ended(own), encoders)
+    unset = _server(tracer)
+    del unset.outcome
+    for encoder in encoders:
+        with pytest.raises(AttributeError, match="outcome"):
+            encoder.span(unset)
+        with pytest.raises(AssertionError):
+            encoder.span(object())  # type: ignore[arg-type]

@@ -28,7 +28,7 @@ from sidecar.telemetry.config import OtlpTarget, TelemetryConfig
 from sidecar.telemetry.otlp_encode import SpanEncoder
 from sidecar.telemetry.otlp_http import MAX_ATTEMPTS, OtlpHttpSpanExporter
 from sidecar.telemetry.spans import LiteTracer
-from sidecar.telemetry.tracing import ReadableExporter, span_exporter
+from sidecar.telemetry.tracing import ReadableExporter, Tracing, build_resource, span_exporter
 
 from .helpers import finish, span_records, start, value
 
@@ -150,6 +150,30 @@ async def test_spans_are_posted_as_protobuf_and_decoded_by_the_collector(collect
     assert request.headers["content-type"] == "application/x-protobuf"
     assert request.headers["user-agent"].startswith("llm-sidecar/")
     assert request.span_names == ["POST /v1/chat/completions"]
+
+
+@pytest.mark.parametrize("no_extensions", ["0", "1"])
+async def test_spans_arrive_alike_from_the_compiled_and_the_python_encoder(
+    collector: Collector, no_extensions: str
+) -> None:
+    """The exporter uses the span encoder's C fast path unless SIDECAR_NO_EXTENSIONS=1; the collector
+    decodes the same spans either way (a second request finds the span shapes cached)."""
+    env = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": collector.url,
+        "OTEL_METRICS_EXPORTER": "none",
+        "SIDECAR_NO_EXTENSIONS": no_extensions,
+    }
+    config = TelemetryConfig.from_env(env)
+    tracing = Tracing.build(config, build_resource(config, "t"))
+    [processor] = tracing.processors
+    assert isinstance(processor.exporter, OtlpHttpSpanExporter)
+    assert processor.exporter.compiled is (no_extensions == "0")
+    telemetry = Telemetry(config, service_version="t", tracing=tracing)
+    finish(start(telemetry))
+    finish(start(telemetry))
+    await telemetry.shutdown(timeout_s=5)
+    names = [name for request in collector.received for name in request.span_names]
+    assert names == ["POST /v1/chat/completions"] * 2
 
 
 def test_one_connection_carries_every_batch(collector: Collector) -> None:
