@@ -1,18 +1,16 @@
-"""The one thing pyproject.toml cannot say stably: the optional C extension.
+"""The one thing pyproject.toml cannot say stably: the optional C extensions (``sidecar.extensions``).
 
-``sidecar/telemetry/_otlp_fast.c`` is the OTLP span encoder's fast path. It is optional: where no C
-compiler is found the build goes on without it and the sidecar runs the same encoding in Python
-(docs/observability.md, "Cost"; ``SIDECAR_NO_EXTENSIONS=1`` picks the Python path at run time).
+``sidecar/telemetry/_otlp_fast.c`` is the OTLP span encoder's fast path, ``sidecar/translate/_params_fast.c``
+reads request parameters for spans. Both are optional: where no C compiler is found the build goes on
+without them and the sidecar runs the same code in Python (``SIDECAR_NO_EXTENSIONS=1`` picks the Python
+code at run time).
 """
 
 from setuptools import Extension, setup
 
 setup(
     ext_modules=[
-        Extension(
-            "sidecar.telemetry._otlp_fast",
-            sources=["sidecar/telemetry/_otlp_fast.c"],
-            optional=True,
-        )
+        Extension(name, sources=[f"{name.replace('.', '/')}.c"], optional=True)
+        for name in ("sidecar.telemetry._otlp_fast", "sidecar.translate._params_fast")
     ]
 )

@@ -15,7 +15,7 @@ Variants, all with the same chain policy and nginx as the upstream and OTLP coll
 
 The stages are cut by a ``sitecustomize`` module written to a temporary directory and put on the
 sidecars' ``PYTHONPATH`` (benchmark only: it replaces ``BoundedBatchSpanProcessor.on_end`` or
-``SpanEncoder.span``). wrk loads each sidecar in turn for ``--seconds`` at 32 connections, for
+the ``span`` a ``SpanEncoder`` is given). wrk loads each sidecar in turn for ``--seconds`` at 32 connections, for
 ``--rounds`` rounds (in an order that changes every round: ``proxy_bench.in_turn``); printed: each
 round's req/s as a ratio to ``off`` in the same round, and the median ratio per variant.
 
@@ -57,7 +57,11 @@ if cut == "records":
     batch.BoundedBatchSpanProcessor.on_end = lambda self, record: None
 elif cut == "no-encoding":
     from sidecar.telemetry import otlp_encode
-    otlp_encode.SpanEncoder.span = lambda self, record: (record.tracer, b"")
+    encoder_init = otlp_encode.SpanEncoder.__init__
+    def nothing_encoder_init(self, **options):
+        encoder_init(self, **options)
+        self.span = lambda record: (record.tracer, b"")
+    otlp_encode.SpanEncoder.__init__ = nothing_encoder_init
 """
 
 

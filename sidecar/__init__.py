@@ -13,6 +13,7 @@ Map of the package (each module holds one concept):
 - ``translate/``     pure translation between dialects (requests, responses, stream events)
 - ``telemetry/``     structured logs, OpenTelemetry traces, metrics
 - ``fake_provider/`` a fake OpenAI/Anthropic/Gemini server with fault injection (tests and demos)
+- ``extensions``     the optional C twins (``*.c``) of two hot Python paths, and ``SIDECAR_NO_EXTENSIONS``
 """
 
 __version__ = "0.1.0"

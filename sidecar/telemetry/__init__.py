@@ -16,8 +16,8 @@ The map (the pipeline calls only the facade; see ``request`` for the call order)
     readable                  which attribute each fact becomes (ReadableSpan); otlp_encode writes the same
     otlp_wire                 protobuf wire primitives for attribute values (otlp_encode's building blocks)
     otlp_packed               spans of a known shape written by one struct call (otlp_encode's fast path)
-    _otlp_fast (C, optional)  the same known-shape path compiled: SpanEncoder.span when built
-    config.TelemetryConfig    OTEL_* and SIDECAR_CAPTURE_CONTENT* / SIDECAR_NO_EXTENSIONS parsed and validated once
+    _otlp_fast (C, optional)  the same known-shape path compiled: SpanEncoder.span when built (extensions)
+    config.TelemetryConfig    OTEL_* and SIDECAR_CAPTURE_CONTENT* parsed and validated once
     genai                     pinned GenAI semantic conventions (v1.41.0), Usage, content capture
     redact.redact_headers     for code that must show headers; telemetry records none
     logging                   structlog JSON lines (the lead's); calls ``current_trace_ids``

@@ -84,7 +84,6 @@ class TelemetryConfig:
     metric_timeout_s: float = 30.0
     capture_content: bool = False
     capture_max_bytes: int = 8192
-    compiled_encoder: bool = True  # the OTLP/HTTP span encoder's C fast path, if built (SIDECAR_NO_EXTENSIONS)
 
     @property
     def tracing(self) -> bool:
@@ -125,7 +124,6 @@ class TelemetryConfig:
             metric_timeout_s=_int(env, "OTEL_METRIC_EXPORT_TIMEOUT", 30000) / 1000,
             capture_content=capture,
             capture_max_bytes=_int(env, "SIDECAR_CAPTURE_CONTENT_MAX_BYTES", 8192),
-            compiled_encoder=not _bool(env, "SIDECAR_NO_EXTENSIONS"),
         )
 
 

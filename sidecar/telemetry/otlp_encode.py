@@ -30,8 +30,8 @@ The attribute order (``readable``'s) puts the repeated attributes first so that 
 ``SpanEncoder.span`` is, where the package was built with a C compiler, ``_otlp_fast.SpanWriter``: the
 fast path above (a known shape and layout) in C, reading the same slots, keys and dicts and writing the
 same bytes, and calling ``python_span`` for anything else, which then adds what was missing to the caches.
-``SpanEncoder(compiled=False)`` (the sidecar's ``SIDECAR_NO_EXTENSIONS=1``) or a build without a
-compiler uses ``python_span`` alone. The tests run every case through both.
+``SpanEncoder(compiled=False)``, ``SIDECAR_NO_EXTENSIONS=1`` or a build without a compiler uses
+``python_span`` alone (``sidecar.extensions``). The tests run every case through both.
 
 Values and attribute records are written by ``otlp_wire`` (as ``encode_spans`` writes them). Not
 thread-safe, with one exception: ``span`` (the event loop, at the end of each span) and ``request``
@@ -44,6 +44,7 @@ import struct
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
+from .. import extensions
 from . import genai
 from . import readable as names
 from .otlp_packed import (
@@ -71,10 +72,7 @@ from .otlp_wire import (
 )
 from .spans import ClientSpan, ServerSpan, SpanRecord
 
-try:
-    from . import _otlp_fast
-except ImportError:  # built without a C compiler: the same encoding, in Python only
-    _otlp_fast = None  # type: ignore[assignment]
+_otlp_fast: Final = extensions.load("sidecar.telemetry._otlp_fast")  # None: Python only (built without it, or off)
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.resources import Resource
@@ -93,7 +91,7 @@ _KIND_CLIENT: Final = b"\x30\x03"
 
 
 def compiled_available() -> bool:
-    """Whether the package was built with the C fast path (``_otlp_fast``)."""
+    """Whether the C fast path (``_otlp_fast``) is there to use: built, and not turned off."""
     return _otlp_fast is not None
 
 

@@ -55,10 +55,7 @@ _GZIP_WBITS: Final = 31  # zlib.compress with a gzip header and trailer
 
 
 class OtlpHttpSpanExporter:
-    def __init__(
-        self, target: OtlpTarget, *, backoff_s: float = 1.0, max_backoff_s: float = 16.0, compiled: bool = True
-    ) -> None:
-        """``compiled``: let the span encoder use its C fast path when built (``SpanEncoder``)."""
+    def __init__(self, target: OtlpTarget, *, backoff_s: float = 1.0, max_backoff_s: float = 16.0) -> None:
         from .. import __version__
 
         url = urlsplit(target.endpoint)
@@ -89,7 +86,7 @@ class OtlpHttpSpanExporter:
         self._timeout_s = target.timeout_s
         self._backoff_s = backoff_s
         self._max_backoff_s = max_backoff_s
-        self._encoder = SpanEncoder(compiled=compiled)
+        self._encoder = SpanEncoder()
         # The batch processor calls prepare at each span's end, on the event loop (``batch`` says why):
         # the encoder's own method, so that no call of ours sits in between.
         self.prepare: Callable[[SpanRecord], tuple[LiteTracer, bytes]] = self._encoder.span

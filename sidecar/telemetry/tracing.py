@@ -129,10 +129,7 @@ class Tracing:
     def build(cls, config: TelemetryConfig, resource: Resource, *, console: TextIO | None = None) -> Tracing:
         from .batch import BoundedBatchSpanProcessor
 
-        exporters = [
-            span_exporter(name, config.traces.otlp, console, compiled=config.compiled_encoder)
-            for name in config.traces.exporters
-        ]
+        exporters = [span_exporter(name, config.traces.otlp, console) for name in config.traces.exporters]
         processors = [BoundedBatchSpanProcessor(exporter, config.batch) for exporter in exporters]
         tracer = LiteTracer(resource, instrumentation_scope(), Sampler(config.sampler, config.sampler_arg), processors)
         return cls(tracer, processors)
@@ -166,11 +163,8 @@ def build_resource(config: TelemetryConfig, service_version: str) -> Resource:
     return Resource(attributes)
 
 
-def span_exporter(
-    name: str, otlp: OtlpTarget | None, console: TextIO | None, *, compiled: bool = True
-) -> RecordExporter:
-    """The exporter ``OTEL_TRACES_EXPORTER`` names (``otlp`` or ``console``); ``compiled``: whether the
-    OTLP/HTTP exporter may use the span encoder's C fast path."""
+def span_exporter(name: str, otlp: OtlpTarget | None, console: TextIO | None) -> RecordExporter:
+    """The exporter ``OTEL_TRACES_EXPORTER`` names (``otlp`` or ``console``)."""
     if name == "console":
         from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
@@ -187,7 +181,7 @@ def span_exporter(
         return ReadableExporter(exporter)
     from .otlp_http import OtlpHttpSpanExporter
 
-    return OtlpHttpSpanExporter(otlp, compiled=compiled)
+    return OtlpHttpSpanExporter(otlp)
 
 
 def import_grpc(module: str) -> Any:

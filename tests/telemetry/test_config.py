@@ -177,13 +177,6 @@ def test_capture_content_variables() -> None:
     assert TelemetryConfig.from_env({"SIDECAR_CAPTURE_CONTENT_MAX_BYTES": "100"}).capture_max_bytes == 100
 
 
-def test_sidecar_no_extensions_turns_the_compiled_encoder_off() -> None:
-    """SIDECAR_NO_EXTENSIONS=1 asks for the pure-Python span encoder; by default the C one may be used."""
-    assert TelemetryConfig.from_env({}).compiled_encoder
-    assert TelemetryConfig.from_env({"SIDECAR_NO_EXTENSIONS": "0"}).compiled_encoder
-    assert not TelemetryConfig.from_env({"SIDECAR_NO_EXTENSIONS": "1"}).compiled_encoder
-
-
 def test_batch_settings_are_read() -> None:
     """OTEL_BSP_* set the batch processor's queue, delay, batch size and timeout."""
     config = TelemetryConfig.from_env(
