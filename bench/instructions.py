@@ -5,7 +5,8 @@ do not: each target runs under ``valgrind --tool=cachegrind --cache-sim=no`` (ev
 serves ``--few`` and then, in a second run, ``--many`` sequential requests on one kept-alive connection
 (the same 330-byte chat request as proxy_bench.py, nginx as the fixed upstream). The difference of the
 two totals divided by the difference of the counts is the cost of one request, start-up and shutdown
-cancelled out (periodic metric pushes are kept out: see ``count``). Repeated runs agree within about 1%.
+cancelled out (periodic metric pushes are kept out: see ``count``). Repeated runs agree within about 1%
+(traced: about 2%, the export thread's batches falling differently into the two runs).
 
     python bench/instructions.py [--few 200] [--many 1200] [--variants sidecar,sidecar-single-target]
 

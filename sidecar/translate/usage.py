@@ -6,7 +6,9 @@
   ``usageMetadata``). Counts are cumulative: combine successive ones with ``Usage.merge``. Events
   without usage are rejected by a byte search before any JSON parsing.
 - ``extract_request_params``: max_tokens, temperature, top_p, top_k, stop sequences, penalties, seed,
-  choice count, stream (Gemini's stream flag is in the path: None).
+  choice count, stream (Gemini's stream flag is in the path: None). For OpenAI and Anthropic bodies
+  the C twin ``_params_fast.chat_params`` reads them when built (``sidecar.extensions``), else
+  ``_chat_params``: the same fields, types and signs of zero.
 """
 
 from __future__ import annotations
