@@ -320,15 +320,15 @@ server_span(SpanWriter *self, PyObject *span)
     PyObject *result = NULL, *parent_id = NULL, *shape = NULL;
     long link = 0;
     if (PyObject_IsTrue(slot[S_TRACE_STATE]) != 0 || PyObject_IsTrue(slot[S_EVENTS]) != 0)
-        goto fail;  /* written by the general path (or an error, which Python raises again) */
+        goto done;  /* written by the general path (or an error, which Python raises again) */
     if (parent != Py_None) {
         PyObject *remote = PyObject_GetAttrString(parent, "is_remote");
         if (remote == NULL)
-            goto fail;
+            goto done;
         int is_remote = PyObject_IsTrue(remote);
         Py_DECREF(remote);
         if (is_remote < 0)
-            goto fail;
+            goto done;
         link = is_remote ? 2 : 1;
     }
     if (targets != Py_None && !PyTuple_CheckExact(targets) && !PyList_CheckExact(targets))
@@ -344,7 +344,7 @@ server_span(SpanWriter *self, PyObject *span)
         Py_DECREF(small[i]);
     shape = find_shape(self->server_shapes, &self->last_server_key, &self->last_server_shape, items, 20);
     if (shape == NULL)
-        goto fail;  /* a new shape (no error), or an unhashable fact (TypeError: cleared below) */
+        goto done;  /* a new shape (no error), or an unhashable fact (TypeError: cleared below) */
     if (!PyTuple_CheckExact(shape) || PyTuple_GET_SIZE(shape) != 4)
         goto done;
     PyObject *packed = PyTuple_GET_ITEM(shape, 3);  /* held by shape */
@@ -359,11 +359,11 @@ server_span(SpanWriter *self, PyObject *span)
     if (link) {
         parent_id = PyObject_GetAttrString(parent, "span_id");
         if (parent_id == NULL)
-            goto fail;
+            goto done;
         unsigned long long id;
         if (!PyLong_Check(parent_id)
             || ((id = PyLong_AsUnsignedLongLong(parent_id)) == (unsigned long long)-1 && PyErr_Occurred()))
-            goto fail;
+            goto done;
         linked[0] = '\x22';
         linked[1] = '\x08';
         for (int i = 0; i < 8; i++)
@@ -375,16 +375,15 @@ server_span(SpanWriter *self, PyObject *span)
         goto done;
     if (cost != Py_None) {
         if (!PyFloat_CheckExact(cost) || PyFloat_Pack8(PyFloat_AS_DOUBLE(cost), cost_bytes, 1) < 0)
-            goto fail;
+            goto done;
         add(&out, cost_bytes, 8);
         if (add_bytes(&out, SLOT(packed, packed_at[PS_AFTER_COST])) < 0)
             goto done;
     }
     result = join(&out);
-    goto done;
-fail:
-    PyErr_Clear();
 done:
+    if (result == NULL)
+        PyErr_Clear();  /* whatever went wrong, the Python path meets it again */
     Py_XDECREF(shape);
     Py_XDECREF(parent_id);
     return result;
@@ -401,15 +400,15 @@ client_span(SpanWriter *self, PyObject *span)
     PyObject *shape = NULL, *packed = NULL, *sizes = NULL, *result = NULL;
     if (slot[C_INPUT_MESSAGES] != Py_None || slot[C_OUTPUT_MESSAGES] != Py_None
         || PyObject_IsTrue(slot[C_TRACE_STATE]) != 0 || PyObject_IsTrue(slot[C_CONTENT_TRUNCATED]) != 0)
-        goto fail;  /* written by the general path (or an error, which Python raises again) */
+        goto done;  /* written by the general path (or an error, which Python raises again) */
     PyObject *params = slot[C_REQUEST_PARAMS];
     PyObject *shared_params = PyTuple_Check(params) ? params : Py_None;
     if (shared_params == Py_None && params != Py_None)
-        goto fail;  /* parameters encoded for each span: the general path */
+        goto done;  /* parameters encoded for each span: the general path */
     PyObject *reasons = slot[C_FINISH_REASONS];
     int has_reasons = PyObject_IsTrue(reasons);
     if (has_reasons < 0)
-        goto fail;
+        goto done;
     if (has_reasons && !PyTuple_CheckExact(reasons) && !PyList_CheckExact(reasons))
         goto done;  /* another sequence: Python's tuple() of it */
     PyObject *items[14] = {
@@ -420,7 +419,7 @@ client_span(SpanWriter *self, PyObject *span)
     };
     shape = find_shape(self->client_shapes, &self->last_client_key, &self->last_client_shape, items, 14);
     if (shape == NULL)
-        goto fail;
+        goto done;
     if (!PyTuple_CheckExact(shape) || PyTuple_GET_SIZE(shape) != 4)
         goto done;
     PyObject *layouts = PyTuple_GET_ITEM(shape, 3);  /* held by shape */
@@ -433,7 +432,7 @@ client_span(SpanWriter *self, PyObject *span)
     PyObject *response_id = slot[C_RESPONSE_ID];
     int has_response = PyObject_IsTrue(response_id);
     if (has_response < 0)
-        goto fail;
+        goto done;
     if (has_response) {
         if (!PyUnicode_CheckExact(response_id) || !PyUnicode_IS_ASCII(response_id)
             || PyUnicode_GET_LENGTH(response_id) >= 126)
@@ -458,22 +457,22 @@ client_span(SpanWriter *self, PyObject *span)
     PyObject *first_chunk = slot[C_TIME_TO_FIRST_CHUNK];
     if (first_chunk != Py_None) {
         if (!PyFloat_CheckExact(first_chunk) || PyFloat_Pack8(PyFloat_AS_DOUBLE(first_chunk), chunk, 1) < 0)
-            goto fail;
+            goto done;
         chunk_size = 8;
     }
     const long size_values[5] = {(long)response_size, count_sizes[0], count_sizes[1], count_sizes[2], chunk_size};
     sizes = PyTuple_New(5);
     if (sizes == NULL)
-        goto fail;
+        goto done;
     for (int i = 0; i < 5; i++) {
         PyObject *number = PyLong_FromLong(size_values[i]);  /* small: cached */
         if (number == NULL)
-            goto fail;
+            goto done;
         PyTuple_SET_ITEM(sizes, i, number);
     }
     packed = Py_XNewRef(PyDict_GetItemWithError(layouts, sizes));
     if (packed == NULL)
-        goto fail;  /* a new layout: Python makes it */
+        goto done;  /* a new layout: Python makes it */
     if (!Py_IS_TYPE(packed, self->packed_client_type))
         goto done;
 
@@ -504,10 +503,9 @@ client_span(SpanWriter *self, PyObject *span)
     if (add_bytes(&out, SLOT(packed, packed_at[PC_STATUS])) < 0)
         goto done;
     result = join(&out);
-    goto done;
-fail:
-    PyErr_Clear();
 done:
+    if (result == NULL)
+        PyErr_Clear();  /* whatever went wrong, the Python path meets it again */
     Py_XDECREF(shape);
     Py_XDECREF(packed);
     Py_XDECREF(sizes);
