@@ -70,7 +70,7 @@ def _client(
 
 
 def _encoders() -> tuple[SpanEncoder, ...]:
-    """A fresh encoder of each kind: the C fast path's (when built: test_the_c_fast_path_is_built) and
+    """A fresh encoder of each kind: the C fast path's (when built: tests/test_extensions.py) and
     the Python one."""
     both = (SpanEncoder(), SpanEncoder(compiled=False))
     return both if compiled_available() else both[1:]
