@@ -19,8 +19,9 @@ COPY pyproject.toml setup.py README.md ./
 COPY sidecar ./sidecar
 # Every runtime dependency ships manylinux wheels for amd64 and arm64. The compiled parts are our own C
 # twins of two hot paths (sidecar/extensions.py): gcc builds them here, and the build fails if it did
-# not (they are optional only for source installs without a compiler). The compiler stays in this stage. The venv has no pip of its own (the builder's pip installs into it),
-# and pip compiles the .pyc files now, because nothing can write them at runtime.
+# not (they are optional only for source installs without a compiler). The compiler stays in this
+# stage. The venv has no pip of its own (the builder's pip installs into it), and pip compiles the
+# .pyc files now, because nothing can write them at runtime.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends gcc libc6-dev \
  && rm -rf /var/lib/apt/lists/*

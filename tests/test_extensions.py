@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from sidecar import extensions
+
+ROOT = Path(__file__).resolve().parents[1]
 
 PROBE = """
 from sidecar import extensions
@@ -29,6 +32,14 @@ def test_every_extension_is_built() -> None:
     """`make test`'s install built both C modules (a C compiler and Python's headers are needed)."""
     missing = [name for name in extensions.MODULES if extensions.built(name) is None]
     assert not missing, f"not built: {missing}; install gcc, then `make clean test`"
+
+
+def test_setup_py_builds_every_extension() -> None:
+    """setup.py declares each module of extensions.MODULES (and its source file exists)."""
+    setup = (ROOT / "setup.py").read_text()
+    for name in extensions.MODULES:
+        assert f'"{name}"' in setup
+        assert (ROOT / f"{name.replace('.', '/')}.c").is_file()
 
 
 def test_a_sidecar_uses_its_extensions_by_default() -> None:
