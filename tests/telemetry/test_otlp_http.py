@@ -153,9 +153,9 @@ async def test_spans_are_posted_as_protobuf_and_decoded_by_the_collector(collect
 
 
 async def test_the_exporter_encodes_with_the_compiled_fast_path(collector: Collector) -> None:
-    """The OTLP/HTTP exporter's prepare is the span encoder's C fast path (when built: test_otlp_encode
-    checks that it is), and the collector decodes what it writes (the second request's spans come from
-    the cached shapes)."""
+    """The OTLP/HTTP exporter's prepare is the span encoder's C fast path (when built, which
+    tests/test_extensions.py checks), and the collector decodes what it writes (the second request's
+    spans come from the cached shapes)."""
     config = TelemetryConfig.from_env({"OTEL_EXPORTER_OTLP_ENDPOINT": collector.url, "OTEL_METRICS_EXPORTER": "none"})
     tracing = Tracing.build(config, build_resource(config, "t"))
     [processor] = tracing.processors
