@@ -106,61 +106,30 @@ def extract_request_params(dialect: Dialect, body: dict[str, Any]) -> RequestPar
 
 
 def _chat_params(body: dict[str, Any], openai: bool) -> RequestParams:
-    """OpenAI's (``openai``) or Anthropic's parameters; ``_params_fast.chat_params`` is its C twin."""
-    # Straight-line code in this one function (built for every traced request, a table-driven loop with
-    # a converter call per present key cost a third more). The checks of _int and _num (with its
-    # "+ 0.0"), and that a flag is a bool, are written in place. Anthropic has no penalties, seed or
-    # choice count, and names its stops stop_sequences.
+    """OpenAI's (``openai``) or Anthropic's parameters; ``_params_fast.chat_params`` is its C twin (which
+    the sidecar uses when built, so this favours plain over fast). Anthropic has no penalties, seed or
+    choice count, and names its stops stop_sequences."""
     get: Callable[[str], Any] = body.get
     model = get("model")
-    if type(model) is not str:
-        model = None
-    max_tokens = get("max_completion_tokens") if openai else None  # OpenAI's newer name wins
-    if type(max_tokens) is not int:
-        max_tokens = get("max_tokens")
-        if type(max_tokens) is not int:
-            max_tokens = None
-    temperature = get("temperature")
-    kind = type(temperature)
-    temperature = float(temperature) + 0.0 if kind is float or kind is int else None
-    top_p = get("top_p")
-    kind = type(top_p)
-    top_p = float(top_p) + 0.0 if kind is float or kind is int else None
-    top_k = get("top_k")
-    if type(top_k) is not int:
-        top_k = None
+    max_tokens = _int(get("max_completion_tokens")) if openai else None  # OpenAI's newer name wins
+    if max_tokens is None:
+        max_tokens = _int(get("max_tokens"))
     stop = get("stop" if openai else "stop_sequences")
     stream = get("stream")
-    if type(stream) is not bool:
-        stream = None
-    frequency_penalty = presence_penalty = seed = choice_count = None
-    if openai:
-        frequency_penalty = get("frequency_penalty")
-        kind = type(frequency_penalty)
-        frequency_penalty = float(frequency_penalty) + 0.0 if kind is float or kind is int else None
-        presence_penalty = get("presence_penalty")
-        kind = type(presence_penalty)
-        presence_penalty = float(presence_penalty) + 0.0 if kind is float or kind is int else None
-        seed = get("seed")
-        if type(seed) is not int:
-            seed = None
-        choice_count = get("n")
-        if type(choice_count) is not int:
-            choice_count = None
     return _new_params(
         RequestParams,
         (
-            model,
+            model if type(model) is str else None,
             max_tokens,
-            temperature,
-            top_p,
-            top_k,
+            _num(get("temperature")),
+            _num(get("top_p")),
+            _int(get("top_k")),
             () if stop is None else _stops(stop),
-            frequency_penalty,
-            presence_penalty,
-            seed,
-            choice_count,
-            stream,
+            _num(get("frequency_penalty")) if openai else None,
+            _num(get("presence_penalty")) if openai else None,
+            _int(get("seed")) if openai else None,
+            _int(get("n")) if openai else None,
+            stream if type(stream) is bool else None,
         ),
     )
 
