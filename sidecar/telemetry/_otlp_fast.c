@@ -317,7 +317,7 @@ server_span(SpanWriter *self, PyObject *span)
     if (read_slots(span, self->server_at, S_COUNT, slot) < 0)
         return NULL;
     PyObject *parent = slot[S_PARENT], *cost = slot[S_COST_USD], *targets = slot[S_TARGETS];
-    PyObject *result = NULL, *parent_id = NULL, *shape = NULL;
+    PyObject *result = NULL, *parent_id = NULL, *shape = NULL, *link_number = NULL;
     long link = 0;
     if (PyObject_IsTrue(slot[S_TRACE_STATE]) != 0 || PyObject_IsTrue(slot[S_EVENTS]) != 0)
         goto done;  /* written by the general path (or an error, which Python raises again) */
@@ -333,15 +333,15 @@ server_span(SpanWriter *self, PyObject *span)
     }
     if (targets != Py_None && !PyTuple_CheckExact(targets) && !PyList_CheckExact(targets))
         goto done;  /* another sequence: Python's tuple() of it */
-    PyObject *small[3] = {PyLong_FromLong(0), PyLong_FromLong(1), PyLong_FromLong(2)};  /* cached ints */
+    link_number = PyLong_FromLong(link);
+    if (link_number == NULL)
+        goto done;
     PyObject *items[20] = {
         slot[S_METHOD], slot[S_HTTP_ROUTE], slot[S_PATH], slot[S_DIALECT], slot[S_REQUESTED_MODEL],
         slot[S_REQUEST_STREAM], targets, slot[S_REJECTED_REASON], slot[S_CACHE_HIT], slot[S_STATUS_CODE],
         slot[S_OUTCOME], slot[S_ATTEMPTS], slot[S_STREAMED], slot[S_ROUTE], slot[S_SERVED_MODEL],
-        slot[S_FALLBACK_REASON], slot[S_ERROR_TYPE], slot[S_ERROR], small[link], (PyObject *)Py_TYPE(cost),
+        slot[S_FALLBACK_REASON], slot[S_ERROR_TYPE], slot[S_ERROR], link_number, (PyObject *)Py_TYPE(cost),
     };
-    for (int i = 0; i < 3; i++)
-        Py_DECREF(small[i]);
     shape = find_shape(self->server_shapes, &self->last_server_key, &self->last_server_shape, items, 20);
     if (shape == NULL)
         goto done;  /* a new shape (no error), or an unhashable fact (TypeError: cleared below) */
@@ -386,6 +386,7 @@ done:
         PyErr_Clear();  /* whatever went wrong, the Python path meets it again */
     Py_XDECREF(shape);
     Py_XDECREF(parent_id);
+    Py_XDECREF(link_number);
     return result;
 }
 
