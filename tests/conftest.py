@@ -19,8 +19,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from sidecar.fake_provider import FakeConfig
 from sidecar.fake_provider import build_app as build_fake_app
+from sidecar.http1.server import HTTPServer
 from sidecar.policy import load_policy
-from sidecar.server.app import build_app, build_state
+from sidecar.server.app import SidecarApp, build_state, start_app
 from sidecar.server.state import SidecarState
 from sidecar.settings import Settings
 from sidecar.telemetry import Telemetry
@@ -62,7 +63,9 @@ async def fake(aiohttp_server: Any) -> FakeFactory:
 
 
 @pytest.fixture
-async def sidecar(aiohttp_server: Any, tmp_path: Path) -> SidecarFactory:
+async def sidecar(tmp_path: Path) -> AsyncIterator[SidecarFactory]:
+    running: list[tuple[SidecarApp, HTTPServer]] = []
+
     async def start(
         policy_yaml: str,
         *,
@@ -79,10 +82,14 @@ async def sidecar(aiohttp_server: Any, tmp_path: Path) -> SidecarFactory:
         options = {"policy_path": str(path), "reload_interval_s": 0.1, **settings}
         state = build_state(Settings(**options), load_policy(path), telemetry, env or {}, log_output)
         state.listening = True
-        server = await aiohttp_server(build_app(state), access_log=None)  # TestServer cancels handlers on disconnect
-        return RunningSidecar(str(server.make_url("")).rstrip("/"), state, path, exporter, logs)
+        app, server = await start_app(state, "127.0.0.1", 0)
+        running.append((app, server))
+        return RunningSidecar(f"http://127.0.0.1:{server.port}", state, path, exporter, logs)
 
-    return start
+    yield start
+    for app, server in running:
+        await server.shutdown(0)
+        await app.close()
 
 
 def provider_block(name: str, url: str, speaks: str | None = None, key_env: str | None = None) -> str:

@@ -1,4 +1,4 @@
-"""The aiohttp application.
+"""The application the HTTP listener (``http1.server``) hands each request to.
 
 Request path (``pipeline``), built once at startup; each stage may answer early:
 
@@ -10,5 +10,5 @@ Request path (``pipeline``), built once at startup; each stage may answer early:
 
 Modules: ``endpoints`` (what each path means), ``exchange`` (the per-request record), ``errors``,
 ``pipeline``, ``fallback``, ``attempt``, ``stream``, ``admin`` (health, status, models, metrics),
-``app`` (wiring, lifecycle, graceful shutdown).
+``routes`` (method and path to handler), ``app`` (wiring, lifecycle, graceful shutdown).
 """

@@ -3,6 +3,7 @@
 These paths (``/healthz``, ``/readyz``, ``/status``, ``/metrics``) cannot collide with a provider
 path: every provider API lives under ``/v1``, ``/v1beta`` or ``/openai``. ``/healthz`` never depends
 on an upstream; ``/readyz`` is 200 once a policy is loaded and the listener is up, 503 while draining.
+Handlers other than ``healthz`` are given the ``SidecarState`` as a keyword (bound when routes are added).
 """
 
 from __future__ import annotations
@@ -11,33 +12,29 @@ import time
 from typing import Any
 
 import orjson
-from aiohttp import web
 
 from .. import __version__
+from ..http1.messages import Request, Response
 from .state import SidecarState
 
 
-def _json(data: Any, status: int = 200) -> web.Response:
-    return web.Response(
-        status=status, body=orjson.dumps(data, option=orjson.OPT_INDENT_2), content_type="application/json"
-    )
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(status=status, body=orjson.dumps(data, option=orjson.OPT_INDENT_2), content_type="application/json")
 
 
-async def healthz(request: web.Request) -> web.Response:
-    return web.Response(text="ok\n")
+async def healthz(request: Request) -> Response:
+    return Response(text="ok\n")
 
 
-async def readyz(request: web.Request) -> web.Response:
-    state = request.app[SidecarState.KEY]
+async def readyz(request: Request, *, state: SidecarState) -> Response:
     if state.draining:
-        return web.Response(status=503, text="draining\n")
+        return Response(status=503, text="draining\n")
     if not state.listening:
-        return web.Response(status=503, text="starting\n")
-    return web.Response(text="ready\n")
+        return Response(status=503, text="starting\n")
+    return Response(text="ready\n")
 
 
-async def status(request: web.Request) -> web.Response:
-    state = request.app[SidecarState.KEY]
+async def status(request: Request, *, state: SidecarState) -> Response:
     holder = state.holder
     policy = holder.policy
     last_error = holder.last_error
@@ -74,17 +71,16 @@ async def status(request: web.Request) -> web.Response:
     )
 
 
-async def metrics(request: web.Request) -> web.Response:
-    state = request.app[SidecarState.KEY]
-    return web.Response(
+async def metrics(request: Request, *, state: SidecarState) -> Response:
+    return Response(
         body=state.telemetry.metrics_text(),
         headers={"content-type": "text/plain; version=0.0.4; charset=utf-8"},
     )
 
 
-async def list_models(request: web.Request) -> web.Response:
+async def list_models(request: Request, *, state: SidecarState) -> Response:
     """OpenAI's GET /v1/models: the model names the policy exposes."""
-    policy = request.app[SidecarState.KEY].holder.policy
+    policy = state.holder.policy
     created = int(policy.loaded_at)
     return _json(
         {

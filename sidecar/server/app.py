@@ -1,10 +1,11 @@
-"""Wiring and lifecycle: build the aiohttp app, serve it, reload, drain.
+"""Wiring and lifecycle: build the app, serve it, reload, drain.
 
-``build_app`` registers the endpoint table and the admin routes, folds the pipeline once, and opens
-the upstream client and the reload loop in a cleanup context. ``serve`` listens, freezes the start-up
-heap (``settle_heap``), and runs until SIGTERM/SIGINT:
-it then marks the sidecar not ready, stops accepting, lets in-flight requests and open streams finish
-within the drain timeout, and returns (exit 0). SIGHUP reloads the policy at once.
+``SidecarApp`` registers the endpoint table and the admin routes on a ``Router``, folds the pipeline
+once, and holds the upstream client and the policy watcher; ``start_app`` opens it and its HTTP
+listener (``http1.server``). ``serve`` listens, freezes the start-up heap (``settle_heap``), and runs
+until SIGTERM/SIGINT: it then marks the sidecar not ready, stops accepting, lets in-flight requests
+and open streams finish within the drain timeout, and returns (exit 0). SIGHUP reloads the policy at
+once.
 """
 
 from __future__ import annotations
@@ -14,14 +15,15 @@ import gc
 import signal
 import time
 import traceback
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from functools import partial
 from random import getrandbits
 
-from aiohttp import web
-
 from ..credentials import Credentials
 from ..http1 import UpstreamClient
+from ..http1.messages import Request, Response, StreamResponse
+from ..http1.request_parser import BadRequest
+from ..http1.server import HTTPServer
 from ..policy.compiled import Policy
 from ..policy.watch import PolicyHolder, PolicyWatcher
 from ..settings import Settings
@@ -42,10 +44,10 @@ from .errors import RequestFailed, error_response
 from .exchange import Exchange
 from .fallback import Executor
 from .pipeline import Handler, build_pipeline, read_request, route_stage
+from .routes import Router
 from .state import SidecarState
 from .targets import TargetStates
 
-WATCHER_KEY = web.AppKey("policy_watcher", PolicyWatcher)
 log = get_logger("sidecar.server")
 
 
@@ -67,71 +69,94 @@ def build_state(
     )
 
 
-def build_app(state: SidecarState) -> web.Application:
-    app = web.Application(client_max_size=state.settings.max_body_bytes, handler_args={"max_field_size": 65536})
-    app[SidecarState.KEY] = state
-    app.cleanup_ctx.append(partial(_lifecycle, state=state))
-    return app
+class SidecarApp:
+    """The sidecar's request handling: the endpoint table, the pipeline, and what they hold open
+    (the upstream client, the policy watcher). ``open`` builds them; ``close`` releases them."""
 
-
-async def _lifecycle(app: web.Application, *, state: SidecarState) -> AsyncIterator[None]:
-    client = UpstreamClient(max_connections=state.settings.upstream_connections)
-    executor = Executor(Attempt(client, state.credentials), state.targets, state.telemetry)
-    pipeline = build_pipeline([read_request, route_stage(state.settings.app_name)], executor)
-    access = state.access
-    router = app.router
-    for endpoint in (*OPENAI_ENDPOINTS, *ANTHROPIC_ENDPOINTS):
-        router.add_post(
-            endpoint.path, partial(_proxy, endpoint=endpoint, pipeline=pipeline, state=state, access=access)
+    def __init__(self, state: SidecarState) -> None:
+        self.state = state
+        self.client = UpstreamClient(max_connections=state.settings.upstream_connections)
+        executor = Executor(Attempt(self.client, state.credentials), state.targets, state.telemetry)
+        pipeline = build_pipeline([read_request, route_stage(state.settings.app_name)], executor)
+        access = state.access
+        router = Router(_not_found)
+        for endpoint in (*OPENAI_ENDPOINTS, *ANTHROPIC_ENDPOINTS):
+            router.add(
+                "POST", endpoint.path, partial(_proxy, endpoint=endpoint, pipeline=pipeline, state=state, access=access)
+            )
+        gemini = GEMINI_ENDPOINTS["generateContent"]  # read_request narrows it to the method in the path
+        for path in GEMINI_PATHS:
+            router.add("POST", path, partial(_proxy, endpoint=gemini, pipeline=pipeline, state=state, access=access))
+        router.add("GET", "/v1/models", partial(admin.list_models, state=state))
+        router.add("GET", "/healthz", admin.healthz)
+        router.add("GET", "/readyz", partial(admin.readyz, state=state))
+        router.add("GET", "/status", partial(admin.status, state=state))
+        router.add("GET", "/metrics", partial(admin.metrics, state=state))
+        self.router = router
+        self.watcher = PolicyWatcher(
+            state.holder.policy.source,
+            state.holder,
+            interval=state.settings.reload_interval_s,
+            on_reload=self._on_reload,
+            on_tick=self._on_tick,
         )
-    gemini = GEMINI_ENDPOINTS["generateContent"]  # read_request narrows it to the method in the path
-    for path in GEMINI_PATHS:
-        router.add_post(path, partial(_proxy, endpoint=gemini, pipeline=pipeline, state=state, access=access))
-    router.add_get("/v1/models", admin.list_models)
-    router.add_get("/healthz", admin.healthz)
-    router.add_get("/readyz", admin.readyz)
-    router.add_get("/status", admin.status)
-    router.add_get("/metrics", admin.metrics)
-    router.add_route("*", "/{tail:.*}", _not_found)
+        self._watching: asyncio.Task[None] | None = None
 
-    def on_reload(ok: bool, policy: Policy | None, errors: list[str]) -> None:
+    def open(self) -> None:
+        self._watching = asyncio.create_task(self.watcher.run(), name="policy-watcher")
+
+    async def close(self) -> None:
+        self.state.access.flush()
+        if self._watching is not None:
+            self._watching.cancel()
+        await self.client.close()
+
+    def listener(self) -> HTTPServer:
+        """The HTTP listener for the app's port (its limits from the settings)."""
+        return HTTPServer(self.router, on_bad_request=bad_request, max_body=self.state.settings.max_body_bytes)
+
+    def _on_reload(self, ok: bool, policy: Policy | None, errors: list[str]) -> None:
+        state = self.state
         state.telemetry.policy_reload(ok=ok)
         if ok and policy is not None:
             log.info("policy_reloaded", version=policy.version, source=policy.source, routes=len(policy.routes))
         else:
             log.error("policy_rejected", errors=errors, serving_version=state.holder.policy.version)
 
-    def on_tick() -> None:
-        for path in state.credentials.refresh():
+    def _on_tick(self) -> None:
+        for path in self.state.credentials.refresh():
             log.info("key_file_reloaded", path=path)
 
-    watcher = PolicyWatcher(
-        state.holder.policy.source,
-        state.holder,
-        interval=state.settings.reload_interval_s,
-        on_reload=on_reload,
-        on_tick=on_tick,
-    )
-    app[WATCHER_KEY] = watcher
-    task = asyncio.create_task(watcher.run(), name="policy-watcher")
+
+async def start_app(state: SidecarState, host: str, port: int) -> tuple[SidecarApp, HTTPServer]:
+    """Open the app and listen on ``host:port`` (0: any free port, see ``HTTPServer.port``)."""
+    app = SidecarApp(state)
+    app.open()
+    server = app.listener()
     try:
-        yield
-    finally:
-        access.flush()
-        task.cancel()
-        await client.close()
+        await server.start(host, port)
+    except BaseException:
+        await app.close()
+        raise
+    return app, server
 
 
-async def _not_found(request: web.Request) -> web.Response:
-    dialect = dialect_of_path(request.path, dict(request.headers))
+def bad_request(error: BadRequest) -> Response:
+    """A request the listener could not read: the error in the dialect its path suggests."""
+    dialect = dialect_of_path(error.path or "")
+    return error_response(dialect, RequestFailed(error.status, error.message, code="invalid_request"))
+
+
+async def _not_found(request: Request) -> Response:
+    dialect = dialect_of_path(request.path, request.headers)
     return error_response(
         dialect, RequestFailed(404, f"unknown path {request.method} {request.path}", code="unknown_path")
     )
 
 
 async def _proxy(
-    request: web.Request, *, endpoint: Endpoint, pipeline: Handler, state: SidecarState, access: AccessLog
-) -> web.StreamResponse:
+    request: Request, *, endpoint: Endpoint, pipeline: Handler, state: SidecarState, access: AccessLog
+) -> Response | StreamResponse:
     policy = state.holder.policy  # this request keeps this policy to its end
     trace = state.telemetry.start_request(
         method=request.method,
@@ -145,13 +170,13 @@ async def _proxy(
     )
     # A request id is a log key, not a secret: the process's PRNG, not a getrandom() syscall per request.
     exchange = Exchange(request, endpoint, policy, f"{getrandbits(64):016x}", trace)
-    response: web.StreamResponse | None = None
+    response: Response | StreamResponse | None = None
     status = 500
     try:
         with trace:  # log lines written during the request carry its trace ids
             response = await pipeline(exchange)
         status = response.status
-        if isinstance(response, web.Response) and isinstance(response.body, bytes):
+        if isinstance(response, Response):
             exchange.bytes_out = len(response.body)
         return response
     except RequestFailed as failure:
@@ -204,51 +229,42 @@ def settle_heap() -> int:
 async def serve(state: SidecarState, *, ready: asyncio.Event | None = None) -> None:
     """Serve until SIGTERM or SIGINT, then drain within the drain timeout."""
     settings = state.settings
-    app = build_app(state)
-    runner = web.AppRunner(
-        app,
-        access_log=None,
-        handle_signals=False,
-        handler_cancellation=True,
-        shutdown_timeout=settings.drain_timeout_s,
-    )
-    await runner.setup()
     # Before listening: a SIGTERM that comes as soon as the listener is up must drain, not kill.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, lambda: app[WATCHER_KEY].reload_now())
-    site = web.TCPSite(runner, settings.host, settings.port, backlog=1024)
-    await site.start()
-    health_runner = None
-    if settings.health_port is not None:
-        health_app = web.Application()
-        health_app[SidecarState.KEY] = state
-        health_app.router.add_get("/healthz", admin.healthz)
-        health_app.router.add_get("/readyz", admin.readyz)
-        health_runner = web.AppRunner(health_app, access_log=None, handle_signals=False)
-        await health_runner.setup()
-        await web.TCPSite(health_runner, settings.health_host, settings.health_port).start()
-    frozen = settle_heap()
-    state.listening = True
-    log.info(
-        "listening",
-        host=settings.host,
-        port=settings.port,
-        health_port=settings.health_port,
-        policy_version=state.holder.policy.version,
-        startup_s=round(time.monotonic() - state.started, 3),
-        heap_frozen_objects=frozen,
-    )
-    if ready is not None:
-        ready.set()
-    await stop.wait()
-    state.draining = True
-    log.info("draining", timeout_s=settings.drain_timeout_s)
-    started = time.monotonic()
-    await runner.cleanup()
-    if health_runner is not None:
-        await health_runner.cleanup()
+    app, server = await start_app(state, settings.host, settings.port)
+    loop.add_signal_handler(signal.SIGHUP, app.watcher.reload_now)
+    health: HTTPServer | None = None
+    try:
+        if settings.health_port is not None:
+            health_routes = Router(_not_found)
+            health_routes.add("GET", "/healthz", admin.healthz)
+            health_routes.add("GET", "/readyz", partial(admin.readyz, state=state))
+            health = HTTPServer(health_routes, on_bad_request=bad_request, max_body=0)
+            await health.start(settings.health_host, settings.health_port)
+        frozen = settle_heap()
+        state.listening = True
+        log.info(
+            "listening",
+            host=settings.host,
+            port=settings.port,
+            health_port=settings.health_port,
+            policy_version=state.holder.policy.version,
+            startup_s=round(time.monotonic() - state.started, 3),
+            heap_frozen_objects=frozen,
+        )
+        if ready is not None:
+            ready.set()
+        await stop.wait()
+        state.draining = True
+        log.info("draining", timeout_s=settings.drain_timeout_s)
+        started = time.monotonic()
+        await server.shutdown(settings.drain_timeout_s)
+        if health is not None:
+            await health.shutdown(0)
+    finally:
+        await app.close()
     await state.telemetry.shutdown()
     log.info("stopped", drained_s=round(time.monotonic() - started, 3))

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from aiohttp import web
 
 from ..credentials import CredentialError, Credentials, app_key
 from ..dialects import Dialect, Operation
@@ -30,6 +29,7 @@ from ..http1 import (
     UpstreamReadTimeout,
     UpstreamResponse,
 )
+from ..http1.messages import Answer, Response
 from ..policy.compiled import Target
 from ..policy.spec import TimeoutsSpec
 from ..resilience.classify import (
@@ -73,7 +73,7 @@ class Prepared:
 @dataclass(slots=True)
 class AttemptResult:
     outcome: Outcome
-    response: web.StreamResponse | None = None
+    response: Answer | None = None
     usage: Usage | None = None
     response_model: str | None = None
     response_id: str | None = None
@@ -249,11 +249,11 @@ class Attempt:
                 model=prepared.target.upstream_model,
             )
             body = orjson.dumps(out)
-        result.response = web.Response(status=status, body=body, headers=relay_headers)
+        result.response = Response(status=status, body=body, headers=relay_headers)
         return result
 
 
-def error_passthrough(exchange: Exchange, wire: Dialect, result: AttemptResult) -> web.Response:
+def error_passthrough(exchange: Exchange, wire: Dialect, result: AttemptResult) -> Response:
     """The upstream's own error, for the caller: as is in the same dialect, translated otherwise."""
     status = result.upstream_status or 502
     caller = exchange.endpoint.dialect
@@ -262,7 +262,7 @@ def error_passthrough(exchange: Exchange, wire: Dialect, result: AttemptResult) 
         body = orjson.dumps(translate_error(status, body, source=wire, target=caller))
     headers = {k: v for k, v in result.upstream_headers.items() if k.lower() != "content-type"}
     headers["content-type"] = "application/json"
-    return web.Response(status=status, body=body, headers=headers)
+    return Response(status=status, body=body, headers=headers)
 
 
 def _has_answer(body: dict[str, Any]) -> bool:

@@ -1,7 +1,7 @@
 """What each proxied path means: the caller's dialect, the operation, and where the model is.
 
 The table is the whole API surface the app's SDK may call. Gemini puts the model and the method in the
-path (``/v1beta/models/gemini-2.0-flash:streamGenerateContent``), so one aiohttp route per Gemini
+path (``/v1beta/models/gemini-2.0-flash:streamGenerateContent``), so one route per Gemini
 version parses the tail.
 """
 
@@ -16,7 +16,7 @@ from ..dialects import Dialect, Operation
 class Endpoint:
     dialect: Dialect
     operation: Operation
-    path: str  # the aiohttp route path
+    path: str  # the route's path (``routes.Router``)
     model_in_path: bool = False
 
 

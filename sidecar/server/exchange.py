@@ -7,8 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
-
+from ..http1.messages import Request
 from ..policy.compiled import Policy, Route, Target
 from ..telemetry import Usage as TelemetryUsage
 from ..translate import RequestParams, extract_request_params
@@ -50,7 +49,7 @@ class AttemptRecord:
 
 @dataclass(slots=True, eq=False)
 class Exchange:
-    request: web.Request
+    request: Request
     endpoint: Endpoint
     policy: Policy
     request_id: str

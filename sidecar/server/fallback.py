@@ -25,8 +25,7 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from aiohttp import web
-
+from ..http1.messages import Answer, Response, StreamResponse
 from ..policy.compiled import Target
 from ..policy.spec import ResilienceSpec, TimeoutsSpec
 from ..resilience.backoff import Backoff, rate_limited_delay
@@ -63,7 +62,7 @@ class Executor:
         self._states = states
         self._telemetry = telemetry
 
-    async def __call__(self, exchange: Exchange) -> web.StreamResponse:
+    async def __call__(self, exchange: Exchange) -> Answer:
         route = exchange.route
         assert route is not None
         settings = route.settings.resilience
@@ -346,17 +345,17 @@ class Executor:
         assert best is not None
         return best[0], best[1], True
 
-    def _answer(self, exchange: Exchange, used: Candidate, result: AttemptResult) -> web.StreamResponse:
+    def _answer(self, exchange: Exchange, used: Candidate, result: AttemptResult) -> Answer:
         assert result.response is not None
         exchange.served = used.target
         exchange.usage = result.usage
         exchange.dropped = used.prepared.dropped
-        if not result.response.prepared:
+        if not (isinstance(result.response, StreamResponse) and result.response.prepared):
             result.response.headers.update(exchange_headers(exchange, used.prepared))
             result.response.headers["x-sidecar-attempts"] = str(exchange.calls)
         return result.response
 
-    def _fail_fast(self, exchange: Exchange, prepared: Prepared, result: AttemptResult) -> web.Response:
+    def _fail_fast(self, exchange: Exchange, prepared: Prepared, result: AttemptResult) -> Response:
         response = error_passthrough(exchange, prepared.wire, result)
         response.headers.update(exchange_headers(exchange, prepared))
         response.headers["x-sidecar-attempts"] = str(exchange.calls)

@@ -11,16 +11,17 @@ from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 
 import orjson
-from aiohttp import web
 
 from ..dialects import Dialect
+from ..http1.messages import Answer
+from ..http1.request_parser import BodyTooLarge
 from ..policy.conditions import RouteRequest
 from .endpoints import GEMINI_ENDPOINTS, GEMINI_METHODS
 from .errors import RequestFailed
 from .exchange import Exchange
 
-Handler = Callable[[Exchange], Awaitable[web.StreamResponse]]
-Stage = Callable[[Exchange, Handler], Awaitable[web.StreamResponse]]
+Handler = Callable[[Exchange], Awaitable[Answer]]
+Stage = Callable[[Exchange, Handler], Awaitable[Answer]]
 
 
 def build_pipeline(stages: Sequence[Stage], terminal: Handler) -> Handler:
@@ -30,15 +31,15 @@ def build_pipeline(stages: Sequence[Stage], terminal: Handler) -> Handler:
     return handler
 
 
-async def read_request(exchange: Exchange, call_next: Handler) -> web.StreamResponse:
+async def read_request(exchange: Exchange, call_next: Handler) -> Answer:
     """Parse the body in the caller's dialect; 413 over the limit, 400 for what we cannot read."""
     request = exchange.request
     try:
         raw = await request.read()
-    except web.HTTPRequestEntityTooLarge:
+    except BodyTooLarge as exc:
         raise RequestFailed(
             413,
-            f"request body exceeds the sidecar's limit of {request.client_max_size} bytes",
+            f"request body exceeds the sidecar's limit of {exc.limit} bytes",
             code="body_too_large",
         ) from None
     if not raw:
@@ -86,7 +87,7 @@ async def read_request(exchange: Exchange, call_next: Handler) -> web.StreamResp
 def route_stage(app_name: str) -> Stage:
     """The policy picks a route: 404 when none does, the route's status when it denies."""
 
-    async def route_request(exchange: Exchange, call_next: Handler) -> web.StreamResponse:
+    async def route_request(exchange: Exchange, call_next: Handler) -> Answer:
         headers = exchange.request.headers
         request = RouteRequest(
             dialect=exchange.endpoint.dialect,

@@ -1,12 +1,9 @@
-"""Everything one running sidecar holds, in one object on the aiohttp app (no module globals)."""
+"""Everything one running sidecar holds, in one object its handlers are given (no module globals)."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import ClassVar
-
-from aiohttp import web
 
 from ..credentials import Credentials
 from ..policy.watch import PolicyHolder
@@ -19,8 +16,6 @@ from .targets import TargetStates
 
 @dataclass(eq=False)
 class SidecarState:
-    KEY: ClassVar[web.AppKey[SidecarState]]
-
     settings: Settings
     holder: PolicyHolder
     telemetry: Telemetry
@@ -31,6 +26,3 @@ class SidecarState:
     started: float = field(default_factory=time.monotonic)
     listening: bool = False
     draining: bool = False
-
-
-SidecarState.KEY = web.AppKey("sidecar_state", SidecarState)

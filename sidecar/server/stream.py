@@ -19,12 +19,11 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-import aiohttp
 import orjson
-from aiohttp import web
 
 from ..dialects import Dialect, Operation
 from ..http1 import UpstreamProtocolError, UpstreamResponse
+from ..http1.messages import StreamResponse
 from ..resilience.classify import Outcome, classify_exception, classify_stream_event, classify_timeout
 from ..sse import SSEEvent, SSEParser
 from ..telemetry import AttemptTrace
@@ -110,13 +109,13 @@ async def relay_stream(
     strip_usage = wire is caller and wire is Dialect.OPENAI and not prepared.include_usage
     parser = SSEParser()
     held: list[bytes] = []
-    client: web.StreamResponse | None = None
+    client: StreamResponse | None = None
     result = AttemptResult(Outcome.success(), upstream_status=response.status)
     ended = False
     loop = asyncio.get_running_loop()
     deadline = loop.time() + total_s  # loop time, like ``first_content_by``
 
-    async def commit() -> web.StreamResponse:
+    async def commit() -> StreamResponse:
         if exchange.committed:
             raise _Lost  # a hedged racer committed first
         exchange.committed = True
@@ -126,7 +125,7 @@ async def relay_stream(
         headers["content-type"] = "text/event-stream; charset=utf-8"
         headers["cache-control"] = "no-cache"
         headers.update(exchange_headers(exchange, prepared))
-        stream = web.StreamResponse(status=200, headers=headers)
+        stream = StreamResponse(status=200, headers=headers)
         await stream.prepare(exchange.request)
         trace.first_chunk()
         return stream
@@ -244,7 +243,7 @@ def _error_bytes(caller: Dialect, failure: Outcome, same_dialect: bool, event: S
 
 
 async def _fail_committed(
-    exchange: Exchange, client: web.StreamResponse, caller: Dialect, outcome: Outcome, result: AttemptResult
+    exchange: Exchange, client: StreamResponse, caller: Dialect, outcome: Outcome, result: AttemptResult
 ) -> None:
     """After the commit point: end the caller's stream with an explicit error event."""
     result.outcome = outcome
@@ -254,7 +253,7 @@ async def _fail_committed(
     try:
         await client.write(data)
         exchange.bytes_out += len(data)
-    except (ConnectionError, aiohttp.ClientConnectionResetError):
+    except ConnectionError:
         pass
 
 
