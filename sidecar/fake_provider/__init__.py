@@ -27,8 +27,22 @@ Map (request flow top to bottom; each module holds one concept):
 Dialect builders are pure functions (``Call`` -> ``Reply``), testable without a server.
 """
 
-from sidecar.fake_provider.app import build_app
+from typing import TYPE_CHECKING, Any
+
 from sidecar.fake_provider.cli import add_arguments, run_from_args
 from sidecar.fake_provider.config import FakeConfig
 
+if TYPE_CHECKING:
+    from sidecar.fake_provider.app import build_app
+
 __all__ = ["FakeConfig", "add_arguments", "build_app", "run_from_args"]
+
+
+def __getattr__(name: str) -> Any:
+    # ``build_app`` (and aiohttp with it) loads on first use: the sidecar's own ``run`` imports this
+    # package for the ``fake-provider`` command's flags only.
+    if name == "build_app":
+        from sidecar.fake_provider.app import build_app
+
+        return build_app
+    raise AttributeError(name)

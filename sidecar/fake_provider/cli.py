@@ -14,9 +14,6 @@ import contextlib
 import signal
 import sys
 
-from aiohttp import web
-
-from sidecar.fake_provider.app import build_app
 from sidecar.fake_provider.config import FakeConfig
 
 
@@ -75,6 +72,11 @@ def run_from_args(args: argparse.Namespace) -> int:
 
 
 async def _serve(config: FakeConfig, host: str, port: int) -> None:
+    # Imported here: ``llm-sidecar run`` builds this command's flags too and must not load aiohttp.
+    from aiohttp import web
+
+    from sidecar.fake_provider.app import build_app
+
     runner = web.AppRunner(build_app(config), access_log=None, handle_signals=False)
     await runner.setup()
     try:
