@@ -110,6 +110,7 @@ class StreamResponse:
         self._chunked = not request.head.http10
         framing = "transfer-encoding: chunked\r\n" if self._chunked else ""
         conn.keep_alive = conn.keep_alive and self._chunked
+        conn.stream = self
         self.prepared = True
         conn.write(response_head(self.status, self.headers, framing, conn.keep_alive, conn.server.clock.date()))
 

@@ -169,6 +169,12 @@ def _parse_head(block: bytes) -> RequestHead:
     method, target, version = parts
     if not method or not _TOKEN.issuperset(method):
         raise BadRequest(400, "malformed request method")
+    if target.startswith(("http://", "https://")):  # absolute-form (RFC 9112 3.2.2): the path is what counts
+        authority_and_path = target.partition("://")[2]
+        cut = min((i for i in (authority_and_path.find("/"), authority_and_path.find("?")) if i >= 0), default=-1)
+        target = "/" if cut < 0 else authority_and_path[cut:]
+        if not target.startswith("/"):
+            target = "/" + target
     if not target.startswith("/"):
         raise BadRequest(400, "request target must be an absolute path")
     raw_path, _, query_string = target.partition("?")

@@ -4,7 +4,7 @@ Why not aiohttp's server: its request and response machinery cost about as many 
 request as the whole sidecar's own work (docs/benchmarks.md); the sidecar serves one narrow thing,
 small JSON requests answered whole or as a stream, so this listener does that and nothing else:
 
-    server = HTTPServer(handler, on_bad_request=..., max_body=..., keepalive_s=75, head_timeout_s=60)
+    server = HTTPServer(handler, on_bad_request=..., max_body=..., keepalive_s=75, receive_timeout_s=60)
     await server.start(host, port)      listening
     await server.shutdown(drain_s)      stop accepting; in-flight requests and streams finish; then close
 
@@ -16,7 +16,9 @@ whole before the handler runs; a body over ``max_body`` is not read: the handler
 closes. ``Expect: 100-continue`` is answered when the announced length fits. A request the parser
 refuses gets ``on_bad_request(error)``'s answer (400, 431, 501, 505) and the connection closes. An
 exception escaping the handler is logged and answered 500 with no detail. Connections idle past
-``keepalive_s``, or holding part of a request head for ``head_timeout_s``, are closed by a sweep.
+``keepalive_s``, or receiving one request (head and body) for longer than ``receive_timeout_s``, are
+closed by a sweep. A handler that fails after its stream's head went out gets the connection closed
+(the cut framing tells the caller); before that, a plain 500.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class ServerConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.head: RequestHead | None = None  # a request whose body is still arriving
         self.task: asyncio.Task[None] | None = None
+        self.stream: StreamResponse | None = None  # the current request's answer, once its head is sent
         self.keep_alive = True  # of the request being answered
         self.closed = False
         self.write_paused = False
@@ -65,10 +68,13 @@ class ServerConnection(asyncio.Protocol):
         self.server.connections.add(self)
 
     def data_received(self, data: bytes) -> None:
-        self.parser.feed(data)
+        parser = self.parser
+        parser.feed(data)
         if self.task is None:
+            if self.head is None and parser.buffered == len(data):
+                self.since = self.loop.time()  # a request starts arriving: its receive time counts from here
             self._advance()
-        elif self.parser.buffered > _MAX_BUFFERED and not self.read_paused and self.transport is not None:
+        elif parser.buffered > _MAX_BUFFERED and not self.read_paused and self.transport is not None:
             self.read_paused = True
             self.transport.pause_reading()
 
@@ -131,7 +137,6 @@ class ServerConnection(asyncio.Protocol):
                 self.head = parser.next_head()
                 if self.head is None:
                     return
-                self.since = self.loop.time()
                 length = self.head.length
                 if self.head.expects_continue and not parser.buffered and (length or 0) <= parser.max_body:
                     self.write(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -154,24 +159,34 @@ class ServerConnection(asyncio.Protocol):
         self.task = self.loop.create_task(self._answer(request))
 
     async def _answer(self, request: Request) -> None:
+        answer: Response | StreamResponse | None
         try:
-            response = await self.server.handler(request)
+            answer = await self.server.handler(request)
         except asyncio.CancelledError:
             self.task = None
             self.close()
             return
         except Exception as exc:  # the handler is meant to answer everything: never a trace to the caller
             log.error("handler_error", error=repr(exc), traceback=traceback.format_exc())
-            response = Response(status=500, text="internal error in llm-sidecar\n")
+            answer = None
         self.task = None
+        stream, self.stream = self.stream, None
         if self.closed:
             return
+        if stream is not None and answer is not stream:
+            # A stream's head is out, so no other answer can follow: closing cuts its chunked framing
+            # short, which tells the caller the stream broke.
+            log.error("answer_after_stream_started", answer=type(answer).__name__)
+            self.close()
+            return
         try:
-            if isinstance(response, StreamResponse):
-                await self._end_stream(response)
+            if answer is None:
+                self._send(request, Response(status=500, text="internal error in llm-sidecar\n"))
+            elif isinstance(answer, StreamResponse):
+                await self._end_stream(answer)
             else:
-                self._send(request, response)
-        except ValueError as exc:  # a header with a line break: never split a head
+                self._send(request, answer)
+        except ValueError as exc:  # a header with a line break, a stream never prepared
             log.error("response_error", error=repr(exc))
             self.keep_alive = False
             self.write(response_head(500, {}, "content-length: 0\r\n", False, self.server.clock.date()))
@@ -237,11 +252,11 @@ class ServerConnection(asyncio.Protocol):
         self.loop.call_later(_LINGER_S, self.close)
 
     def expired(self, now: float) -> bool:
-        """Idle past the keep-alive time, or a request head arriving too slowly."""
-        if self.task is not None or self.head is not None:
+        """Idle past the keep-alive time, or a request (head and body) arriving for too long."""
+        if self.task is not None:
             return False
-        limit = self.server.head_timeout_s if self.parser.buffered else self.server.keepalive_s
-        return now - self.since > limit
+        receiving = self.head is not None or self.parser.buffered
+        return now - self.since > (self.server.receive_timeout_s if receiving else self.server.keepalive_s)
 
 
 class _Discard(RequestParser):
@@ -264,13 +279,13 @@ class HTTPServer:
         on_bad_request: BadRequestHandler,
         max_body: int,
         keepalive_s: float = 75.0,
-        head_timeout_s: float = 60.0,
+        receive_timeout_s: float = 60.0,
     ) -> None:
         self.handler = handler
         self.on_bad_request = on_bad_request
         self.max_body = max_body
         self.keepalive_s = keepalive_s
-        self.head_timeout_s = head_timeout_s
+        self.receive_timeout_s = receive_timeout_s
         self.clock = Clock()
         self.connections: set[ServerConnection] = set()
         self.draining = False

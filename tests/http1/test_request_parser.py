@@ -102,6 +102,21 @@ def test_path_is_percent_decoded_and_query_split() -> None:
 
 
 @pytest.mark.parametrize(
+    ("target", "path", "query"),
+    [
+        (b"http://127.0.0.1:8080/v1/messages?beta=1", "/v1/messages", "beta=1"),
+        (b"https://sidecar/v1/chat/completions", "/v1/chat/completions", ""),
+        (b"http://sidecar", "/", ""),
+        (b"http://sidecar?x=1", "/", "x=1"),
+    ],
+)
+def test_absolute_form_targets_are_read_by_their_path(target: bytes, path: str, query: str) -> None:
+    """A request sent in absolute form (as to a proxy) is routed by its path and query."""
+    (request,) = parse_all([b"GET " + target + b" HTTP/1.1\r\n\r\n"])
+    assert (request.path, request.query) == (path, query)
+
+
+@pytest.mark.parametrize(
     ("head", "keep_alive"),
     [
         (b"GET / HTTP/1.1\r\n\r\n", True),
@@ -136,7 +151,7 @@ def test_repeated_fields_are_joined_and_blank_lines_before_a_request_skipped() -
         (b"GARBAGE\r\n\r\n", 400),
         (b"GET  / HTTP/1.1\r\n\r\n", 400),
         (b"G(T / HTTP/1.1\r\n\r\n", 400),
-        (b"GET http://evil/ HTTP/1.1\r\n\r\n", 400),
+        (b"GET evil/ HTTP/1.1\r\n\r\n", 400),
         (b"GET / HTTP/2.0\r\n\r\n", 505),
         (b"GET / HTTQ/1.1\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\nno colon\r\n\r\n", 400),

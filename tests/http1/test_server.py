@@ -47,6 +47,11 @@ def make_handler(probe: Probe):  # type: ignore[no-untyped-def]
                 await stream.write(part)
             await stream.write_eof()
             return stream
+        if path == "/stream-then-fail":
+            stream = StreamResponse()
+            await stream.prepare(request)
+            await stream.write(b"data: 1\n\n")
+            raise RuntimeError("failed mid-stream")
         if path == "/flood":
             stream = StreamResponse()
             await stream.prepare(request)
@@ -90,7 +95,9 @@ class Served:
 @pytest.fixture
 async def served() -> AsyncIterator[Served]:
     probe = Probe()
-    server = HTTPServer(make_handler(probe), on_bad_request=refuse, max_body=1000, keepalive_s=0.3, head_timeout_s=0.3)
+    server = HTTPServer(
+        make_handler(probe), on_bad_request=refuse, max_body=1000, keepalive_s=0.3, receive_timeout_s=0.3
+    )
     await server.start("127.0.0.1", 0)
     running = Served(server, probe)
     yield running
@@ -244,6 +251,16 @@ async def test_a_stream_is_sent_chunked_and_ended(served: Served) -> None:
     assert (await read_response(reader))[0] == 200
 
 
+async def test_a_handler_failing_after_its_stream_began_cuts_the_stream(served: Served) -> None:
+    """When the handler fails after its stream's head went out, the connection closes before the last
+    chunk: the caller sees a broken stream, not a 500 written into the middle of it."""
+    reader, writer = await served.connect()
+    writer.write(b"GET /stream-then-fail HTTP/1.1\r\nhost: x\r\n\r\n")
+    data = await asyncio.wait_for(reader.read(), 5)
+    assert data.startswith(b"HTTP/1.1 200 OK") and data.endswith(b"\r\n\r\n9\r\ndata: 1\n\n\r\n")
+    assert b"500" not in data
+
+
 async def test_a_stream_to_an_http10_client_is_delimited_by_the_close(served: Served) -> None:
     """HTTP/1.0 has no chunked framing: the stream's bytes come raw and the connection closes after."""
     reader, writer = await served.connect()
@@ -278,15 +295,18 @@ async def test_head_is_answered_without_a_body(served: Served) -> None:
     assert orjson.loads(body)["path"] == "/y"
 
 
-async def test_idle_and_slow_head_connections_are_closed(served: Served) -> None:
-    """A kept-alive connection idle past keepalive_s, and one sending a head too slowly, are closed."""
+async def test_idle_and_slowly_arriving_requests_are_closed(served: Served) -> None:
+    """A kept-alive connection idle past keepalive_s, and ones sending a head or a body too slowly,
+    are closed."""
     idle_reader, idle_writer = await served.connect()
     idle_writer.write(b"GET /x HTTP/1.1\r\nhost: x\r\n\r\n")
     await read_response(idle_reader)
-    slow_reader, slow_writer = await served.connect()
-    slow_writer.write(b"GET /x HTTP/1.1\r\nhost:")
-    assert await asyncio.wait_for(idle_reader.read(), 5) == b""
-    assert await asyncio.wait_for(slow_reader.read(), 5) == b""
+    slow_head_reader, slow_head_writer = await served.connect()
+    slow_head_writer.write(b"GET /x HTTP/1.1\r\nhost:")
+    slow_body_reader, slow_body_writer = await served.connect()
+    slow_body_writer.write(b"POST /x HTTP/1.1\r\ncontent-length: 10\r\n\r\n12345")
+    for reader in (idle_reader, slow_head_reader, slow_body_reader):
+        assert await asyncio.wait_for(reader.read(), 5) == b""
 
 
 async def test_shutdown_finishes_requests_in_flight_and_closes_idle_connections(
