@@ -79,18 +79,24 @@ async def _serve(config: FakeConfig, host: str, port: int) -> None:
 
     runner = web.AppRunner(build_app(config), access_log=None, handle_signals=False)
     await runner.setup()
+    loop = asyncio.get_running_loop()
     try:
         site = web.TCPSite(runner, host, port)
         await site.start()
         print(f"fake provider {config.name!r} listening on http://{host}:{port}", file=sys.stderr, flush=True)
         stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):  # Windows
                 loop.add_signal_handler(sig, stop.set)
         await stop.wait()
     finally:
         await runner.cleanup()
+        # Before the loop closes: asyncio closes its signal pipe first and removes the handlers after, so a
+        # second signal in between (``llm-sidecar demo`` stopped by a process-group signal, then by its
+        # parent) printed "Exception ignored when trying to write to the signal wakeup fd".
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.remove_signal_handler(sig)
 
 
 def main(argv: list[str] | None = None) -> int:

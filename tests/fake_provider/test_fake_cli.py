@@ -47,6 +47,17 @@ def free_port() -> int:
         return port
 
 
+def test_a_port_in_use_exits_1(capsys):
+    """When the port is taken, the command says so and exits 1 (no traceback)."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert run_from_args(parse("--port", str(port))) == 1
+    err = capsys.readouterr().err
+    assert f"cannot listen on 127.0.0.1:{port}" in err and "Traceback" not in err
+
+
 async def test_process_serves_until_sigterm():
     """``python -m sidecar.fake_provider`` serves requests and exits 0 on SIGTERM."""
     port = free_port()
