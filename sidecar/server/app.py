@@ -268,3 +268,5 @@ async def serve(state: SidecarState, *, ready: asyncio.Event | None = None) -> N
         await app.close()
     await state.telemetry.shutdown()
     log.info("stopped", drained_s=round(time.monotonic() - started, 3))
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        loop.remove_signal_handler(sig)  # asyncio closes its signal pipe before it would remove them
