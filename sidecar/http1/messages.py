@@ -120,9 +120,8 @@ class StreamResponse:
             raise RuntimeError("write before prepare or after write_eof")
         if not data:
             return
-        if conn.closed:
+        if not conn.write(b"%x\r\n%b\r\n" % (len(data), data) if self._chunked else data):
             raise ConnectionResetError("the caller closed the connection")
-        conn.write(b"%x\r\n%b\r\n" % (len(data), data) if self._chunked else data)
         if conn.write_paused:
             await conn.drained()
 
@@ -131,7 +130,7 @@ class StreamResponse:
         if conn is None or self._ended:
             return
         self._ended = True
-        if self._chunked and not conn.closed:
+        if self._chunked:
             conn.write(b"0\r\n\r\n")
 
     @property

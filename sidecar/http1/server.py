@@ -97,9 +97,13 @@ class ServerConnection(asyncio.Protocol):
 
     # -- writing --------------------------------------------------------------------------------
 
-    def write(self, data: bytes) -> None:
-        if not self.closed and self.transport is not None:
-            self.transport.write(data)
+    def write(self, data: bytes) -> bool:
+        """Send ``data``; False (nothing sent) once the connection is closing or closed."""
+        transport = self.transport
+        if self.closed or transport is None or transport.is_closing():
+            return False
+        transport.write(data)
+        return True
 
     async def drained(self) -> None:
         """Wait until the socket's send buffer has room (or the caller is gone: raises)."""
@@ -221,8 +225,9 @@ class ServerConnection(asyncio.Protocol):
         )
         if len(body) < 16384:
             self.write(head + body)
-        elif self.transport is not None and not self.closed:
-            self.transport.writelines((head, body))
+        else:  # a large body is not copied to join it to the head
+            self.write(head)
+            self.write(body)
 
     def _refuse(self, error: BadRequest) -> None:
         self.head = None
