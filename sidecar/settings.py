@@ -30,6 +30,8 @@ class Settings:
     app_name: str = ""
     reload_interval_s: float = 0.5
     upstream_connections: int = 1024
+    keepalive_s: float = 75.0  # an idle connection from the app is closed after this
+    receive_timeout_s: float = 60.0  # most time to receive one request from the app, head and body
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], **overrides: Any) -> Settings:
@@ -54,6 +56,8 @@ class Settings:
             raise SettingsError("the health port must differ from the proxy port")
         if self.drain_timeout_s < 0 or self.max_body_bytes < 1024 or self.reload_interval_s <= 0:
             raise SettingsError("drain timeout, body limit and reload interval must be positive")
+        if self.keepalive_s <= 0 or self.receive_timeout_s <= 0:
+            raise SettingsError("keep-alive and receive timeouts must be positive")
         if self.log_level.lower() not in ("debug", "info", "warning", "error"):
             raise SettingsError(f"log level {self.log_level!r} is not debug, info, warning or error")
 

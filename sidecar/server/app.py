@@ -113,7 +113,14 @@ class SidecarApp:
 
     def listener(self) -> HTTPServer:
         """The HTTP listener for the app's port (its limits from the settings)."""
-        return HTTPServer(self.router, on_bad_request=bad_request, max_body=self.state.settings.max_body_bytes)
+        settings = self.state.settings
+        return HTTPServer(
+            self.router,
+            on_bad_request=bad_request,
+            max_body=settings.max_body_bytes,
+            keepalive_s=settings.keepalive_s,
+            receive_timeout_s=settings.receive_timeout_s,
+        )
 
     def _on_reload(self, ok: bool, policy: Policy | None, errors: list[str]) -> None:
         state = self.state

@@ -1,0 +1,56 @@
+"""Process settings: SIDECAR_* variables, flags over them, checks, and the docs listing every one."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+
+from sidecar.settings import _ENV_NAMES, Settings, SettingsError
+
+DOCS = Path(__file__).parents[1] / "docs" / "configuration.md"
+
+
+def env_name(field: str) -> str:
+    return _ENV_NAMES.get(field, "SIDECAR_" + field.upper())
+
+
+def test_variables_are_read_and_converted() -> None:
+    """SIDECAR_* values become typed settings; unset and empty ones keep the defaults."""
+    settings = Settings.from_env(
+        {"SIDECAR_POLICY": "p.yaml", "SIDECAR_PORT": "9090", "SIDECAR_KEEPALIVE_S": "300", "SIDECAR_APP": ""}
+    )
+    assert (settings.policy_path, settings.port, settings.keepalive_s) == ("p.yaml", 9090, 300.0)
+    assert settings.app_name == "" and settings.receive_timeout_s == 60.0
+
+
+def test_flags_win_over_variables() -> None:
+    """An override that is not None (a command-line flag) replaces the variable's value."""
+    settings = Settings.from_env({"SIDECAR_PORT": "9090"}, port=7070, host=None)
+    assert (settings.port, settings.host) == (7070, "127.0.0.1")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"SIDECAR_PORT": "eighty"}, "SIDECAR_PORT='eighty' is not a number"),
+        ({"SIDECAR_PORT": "70000"}, "out of range"),
+        ({"SIDECAR_KEEPALIVE_S": "0"}, "must be positive"),
+        ({"SIDECAR_RECEIVE_TIMEOUT_S": "-1"}, "must be positive"),
+        ({"SIDECAR_MAX_BODY_BYTES": "10"}, "must be positive"),
+        ({"SIDECAR_HEALTH_PORT": "8080"}, "must differ"),
+        ({"SIDECAR_LOG_LEVEL": "loud"}, "is not debug"),
+    ],
+)
+def test_bad_values_are_refused_with_the_reason(env: dict[str, str], message: str) -> None:
+    """A value that cannot work stops the start with a message naming it."""
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(env)
+
+
+def test_every_setting_is_documented() -> None:
+    """docs/configuration.md has a row for every setting's variable."""
+    text = DOCS.read_text()
+    missing = [env_name(f.name) for f in fields(Settings) if f"`{env_name(f.name)}`" not in text]
+    assert missing == []
