@@ -1,9 +1,10 @@
 """A sans-I/O HTTP/1.1 request parser for the sidecar's own listener: bytes in, requests out.
 
-``RequestParser.feed(data)`` takes bytes as they arrive and returns what they completed:
+``RequestParser.feed(data)`` takes bytes as they arrive; then
 
-- ``RequestHead`` once a request's header block is complete (method, target split into path and query,
-  version, headers with lower-case names, keep-alive, ``expects_continue``, the announced length);
+- ``next_head()`` gives a ``RequestHead`` once a request's header block is complete (method, target split
+  into path and query, version, headers with lower-case names, keep-alive, ``expects_continue``, the
+  announced length), else ``None``;
 - then ``next_body()`` gives its body: ``None`` while it is still arriving, else the ``bytes``.
 
 One request at a time: the caller takes a head, then its body, before the parser looks at the next
@@ -64,12 +65,11 @@ class RequestHead:
 class RequestParser:
     """Parses the requests of one connection, in order."""
 
-    __slots__ = ("_body", "_buf", "_head", "_remaining", "_state", "max_body")
+    __slots__ = ("_body", "_buf", "_remaining", "_state", "max_body")
 
     def __init__(self, max_body: int) -> None:
         self.max_body = max_body
         self._buf = bytearray()
-        self._head: RequestHead | None = None
         self._state = _DONE
         self._remaining = 0
         self._body = bytearray()
@@ -96,7 +96,6 @@ class RequestParser:
             raise BadRequest(431, "request header block too large")
         head = _parse_head(bytes(buf[:end]))
         del buf[: end + 4]
-        self._head = head
         if head.length is None:
             self._state = _CHUNK_SIZE
         elif head.length > self.max_body:

@@ -12,13 +12,14 @@ small JSON requests answered whole or as a stream, so this listener does that an
 that disconnects cancels it (and with it the upstream call). Requests on one connection are answered in
 order (pipelined ones wait in the buffer, reading pauses past ``_MAX_BUFFERED``). The body is received
 whole before the handler runs; a body over ``max_body`` is not read: the handler runs at once and its
-``read()`` raises ``BodyTooLarge`` (the sidecar answers 413 in the caller's dialect), then the connection
-closes. ``Expect: 100-continue`` is answered when the announced length fits. A request the parser
-refuses gets ``on_bad_request(error)``'s answer (400, 431, 501, 505) and the connection closes. An
-exception escaping the handler is logged and answered 500 with no detail. Connections idle past
-``keepalive_s``, or receiving one request (head and body) for longer than ``receive_timeout_s``, are
-closed by a sweep. A handler that fails after its stream's head went out gets the connection closed
-(the cut framing tells the caller); before that, a plain 500.
+``read()`` raises ``BodyTooLarge`` (the sidecar answers 413 in the caller's dialect). ``Expect:
+100-continue`` is answered when the announced length fits. A request the parser refuses gets
+``on_bad_request(error)``'s answer (400, 431, 501, 505). After either, what the caller still sends is
+read away for ``_LINGER_S`` (so that it reads the answer instead of a reset), then the connection
+closes. An exception escaping the handler is logged and answered 500 with no detail. Connections idle
+past ``keepalive_s``, or receiving one request (head and body) for longer than ``receive_timeout_s``,
+are closed by a sweep. A handler that fails after its stream's head went out gets the connection
+closed (the cut framing tells the caller); before that, a plain 500.
 """
 
 from __future__ import annotations
@@ -240,7 +241,7 @@ class ServerConnection(asyncio.Protocol):
             framing = f"content-length: {len(response.body)}\r\n"
             self.write(response_head(response.status, response.headers, framing, False, self.server.clock.date()))
             self.write(response.body)
-        self.close()
+        self._linger()  # the caller may still be sending (an oversized head): let it read the answer
 
     def _linger(self) -> None:
         """Close our side for writing and discard what the caller still sends, so that it reads the
