@@ -71,7 +71,8 @@ def build_state(
 
 class SidecarApp:
     """The sidecar's request handling: the endpoint table, the pipeline, and what they hold open
-    (the upstream client, the policy watcher). ``open`` builds them; ``close`` releases them."""
+    (the upstream client, the policy watcher), all built here once. ``open`` starts the watcher;
+    ``close`` stops it and closes the client; ``listener`` makes the HTTP listener that serves it."""
 
     def __init__(self, state: SidecarState) -> None:
         self.state = state
