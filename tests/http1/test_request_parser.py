@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import pytest
@@ -230,3 +231,29 @@ def test_header_bytes_round_trip_through_the_text() -> None:
     (request,) = parse_all([b"GET / HTTP/1.1\r\nx-user: Jos\xc3\xa9\r\nx-raw: \xff\xfe\r\n\r\n"])
     assert request.headers["x-user"] == "José"
     assert request.headers["x-raw"].encode("utf-8", "surrogateescape") == b"\xff\xfe"
+
+
+_VALID = POST + b'{"model":1}' + CHUNKED
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.data())
+def test_any_bytes_give_requests_or_a_refusal_never_another_error(data: st.DataObject) -> None:
+    """Valid requests mutated at random places (bytes replaced, cut, inserted), or plain noise, parse
+    into requests or raise BadRequest / BodyTooLarge: nothing else escapes to the listener."""
+    if data.draw(st.booleans()):
+        stream = data.draw(st.binary(max_size=300))
+    else:
+        stream = bytearray(_VALID)
+        for _ in range(data.draw(st.integers(1, 6))):
+            at = data.draw(st.integers(0, len(stream)))
+            piece = data.draw(
+                st.sampled_from([b"\r\n", b":", b" ", b"\x00", b"\xff", b"-1", b"ffffffffffffffff", b"9"])
+            )
+            if data.draw(st.booleans()):
+                stream[at:at] = piece
+            else:
+                stream[at : at + len(piece)] = piece
+        stream = bytes(stream)
+    with contextlib.suppress(BadRequest, BodyTooLarge):
+        parse_all([stream], max_body=64)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -340,3 +341,25 @@ async def test_shutdown_cuts_what_outlives_the_drain_time(served: Served) -> Non
     await asyncio.wait_for(probe.cancelled.wait(), 5)
     with contextlib.suppress(ConnectionError):
         assert await asyncio.wait_for(reader.read(), 5) == b""
+
+
+async def test_garbage_on_many_connections_leaves_the_listener_serving(served: Served) -> None:
+    """Noise, cut requests and protocol mix-ups (TLS, HTTP/2) on many connections get refusals or
+    closes; the listener then answers a normal request."""
+    rng = random.Random(7)
+    noises = [
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",  # a TLS ClientHello
+        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+        b"GET / HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n\r\nab",  # a body cut short
+        b"\r\n" * 100,
+        *(bytes(rng.randrange(256) for _ in range(rng.randrange(1, 400))) for _ in range(20)),
+    ]
+    for noise in noises:
+        reader, writer = await served.connect()
+        writer.write(noise)
+        writer.write_eof()
+        with contextlib.suppress(ConnectionError):
+            await asyncio.wait_for(reader.read(), 5)
+    reader, writer = await served.connect()
+    writer.write(b"GET /after HTTP/1.1\r\nhost: x\r\n\r\n")
+    assert orjson.loads((await read_response(reader))[2])["path"] == "/after"
