@@ -23,7 +23,7 @@ from multidict import CIMultiDict
 from .errors import UpstreamProtocolError
 
 MAX_HEAD_BYTES = 64 * 1024
-_MAX_LINE = 8 * 1024
+MAX_LINE = 8 * 1024  # a chunk-size line or a trailer (the request parser too)
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 
 # Body framing / parser states.
@@ -91,7 +91,7 @@ class ResponseParser:
                 return
             elif state == _CHUNK_SIZE:
                 end = buf.find(b"\r\n")
-                if end > _MAX_LINE or (end < 0 and len(buf) > _MAX_LINE + 1):
+                if end > MAX_LINE or (end < 0 and len(buf) > MAX_LINE + 1):
                     raise UpstreamProtocolError("the upstream sent a chunk-size line that is too long")
                 if end < 0:
                     self._buf = buf
@@ -122,7 +122,7 @@ class ResponseParser:
                 self._state = _CHUNK_SIZE
             elif state == _TRAILERS:
                 end = buf.find(b"\r\n")
-                if end > _MAX_LINE or (end < 0 and len(buf) > _MAX_LINE + 1):
+                if end > MAX_LINE or (end < 0 and len(buf) > MAX_LINE + 1):
                     raise UpstreamProtocolError("the upstream sent a trailer line that is too long")
                 if end < 0:
                     self._buf = buf
@@ -210,7 +210,15 @@ def _parse_head(block: bytes) -> ResponseHead:
 
 
 def _chunk_size(line: bytes) -> int:
+    size = chunk_size(line)
+    if size is None:
+        raise UpstreamProtocolError(f"the upstream sent an invalid chunk size {line[:40]!r}")
+    return size
+
+
+def chunk_size(line: bytes) -> int | None:
+    """The size a chunk-size line announces (extensions ignored), or None if it is not one."""
     size = line.split(b";", 1)[0].strip(b" \t")
     if not size or len(size) > 16 or not _HEX.issuperset(size):
-        raise UpstreamProtocolError(f"the upstream sent an invalid chunk size {line[:40]!r}")
+        return None
     return int(size, 16)

@@ -22,10 +22,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import unquote
 
+from .parser import MAX_LINE, chunk_size
+
 MAX_HEAD_BYTES = 64 * 1024
 MAX_HEADERS = 200
-_MAX_LINE = 8 * 1024
-_HEX = frozenset(b"0123456789abcdefABCDEF")
 _TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 # Body states.
@@ -138,13 +138,15 @@ class RequestParser:
             return True
         end = buf.find(b"\r\n")
         if end < 0:
-            if len(buf) > _MAX_LINE:
+            if len(buf) > MAX_LINE:
                 raise BadRequest(400, "chunk-size line or trailer too long")
             return False
         line = bytes(buf[:end])
         del buf[: end + 2]
         if state == _CHUNK_SIZE:
-            size = _chunk_size(line)
+            size = chunk_size(line)
+            if size is None:
+                raise BadRequest(400, f"invalid chunk size {line[:40]!r}")
             if len(self._body) + size > self.max_body:
                 raise BodyTooLarge(self.max_body)
             self._remaining = size
@@ -219,10 +221,3 @@ def _parse_head(block: bytes) -> RequestHead:
         length = int(value)
     expects = headers.get("expect", "").lower() == "100-continue" and not http10
     return RequestHead(method, path, query_string, http10, headers, keep_alive, expects, length)
-
-
-def _chunk_size(line: bytes) -> int:
-    size = line.split(b";", 1)[0].strip(b" \t")
-    if not size or len(size) > 16 or not _HEX.issuperset(size):
-        raise BadRequest(400, f"invalid chunk size {line[:40]!r}")
-    return int(size, 16)

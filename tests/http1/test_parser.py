@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sidecar.http1.errors import UpstreamProtocolError
-from sidecar.http1.parser import _MAX_LINE, MAX_HEAD_BYTES, ResponseParser
+from sidecar.http1.parser import MAX_HEAD_BYTES, MAX_LINE, ResponseParser
 
 
 @dataclass(frozen=True)
@@ -167,10 +167,10 @@ INVALID = {
     "chunk data ended by a bare LF": _CHUNKED + b"3\r\nabc\n0\r\n\r\n",
     "unterminated head too large": _OK + b"x: " + b"a" * MAX_HEAD_BYTES,
     "complete head too large": _OK + b"x: " + b"a" * MAX_HEAD_BYTES + b"\r\n\r\n",
-    "unterminated chunk-size line too long": _CHUNKED + b"5;" + b"e" * _MAX_LINE,
-    "complete chunk-size line too long": _CHUNKED + b"5;" + b"e" * _MAX_LINE + b"\r\nhello\r\n0\r\n\r\n",
-    "unterminated trailer line too long": _CHUNKED + b"0\r\nx: " + b"t" * _MAX_LINE,
-    "complete trailer line too long": _CHUNKED + b"0\r\nx: " + b"t" * _MAX_LINE + b"\r\n\r\n",
+    "unterminated chunk-size line too long": _CHUNKED + b"5;" + b"e" * MAX_LINE,
+    "complete chunk-size line too long": _CHUNKED + b"5;" + b"e" * MAX_LINE + b"\r\nhello\r\n0\r\n\r\n",
+    "unterminated trailer line too long": _CHUNKED + b"0\r\nx: " + b"t" * MAX_LINE,
+    "complete trailer line too long": _CHUNKED + b"0\r\nx: " + b"t" * MAX_LINE + b"\r\n\r\n",
 }
 
 
@@ -402,7 +402,7 @@ def _verdict(pieces: list[bytes]) -> str:
 
 @pytest.mark.parametrize(
     ("make", "limit"),
-    [(_head_of, MAX_HEAD_BYTES), (_chunk_line_of, _MAX_LINE), (_trailer_of, _MAX_LINE)],
+    [(_head_of, MAX_HEAD_BYTES), (_chunk_line_of, MAX_LINE), (_trailer_of, MAX_LINE)],
     ids=["header block", "chunk-size line", "trailer line"],
 )
 def test_limits_hold_whatever_the_split(make: Callable[[int], bytes], limit: int) -> None:
