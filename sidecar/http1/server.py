@@ -59,6 +59,7 @@ class ServerConnection(asyncio.Protocol):
         self.closed = False
         self.write_paused = False
         self.read_paused = False
+        self.lingering = False  # answered and closing: what the caller still sends is dropped
         self._drain_waiter: asyncio.Future[None] | None = None
         self.since = self.loop.time()  # last activity: idle / head timeouts
 
@@ -69,6 +70,8 @@ class ServerConnection(asyncio.Protocol):
         self.server.connections.add(self)
 
     def data_received(self, data: bytes) -> None:
+        if self.lingering:
+            return
         parser = self.parser
         parser.feed(data)
         if self.task is None:
@@ -249,7 +252,7 @@ class ServerConnection(asyncio.Protocol):
         transport = self.transport
         if transport is None or self.closed:
             return
-        self.parser = _Discard()
+        self.lingering = True
         if transport.can_write_eof():
             transport.write_eof()
         if self.read_paused:
@@ -263,16 +266,6 @@ class ServerConnection(asyncio.Protocol):
             return False
         receiving = self.head is not None or self.parser.buffered
         return now - self.since > (self.server.receive_timeout_s if receiving else self.server.keepalive_s)
-
-
-class _Discard(RequestParser):
-    """Takes the bytes of a body the server refused, and keeps none."""
-
-    def __init__(self) -> None:
-        super().__init__(0)
-
-    def feed(self, data: bytes) -> None:
-        return None
 
 
 class HTTPServer:
