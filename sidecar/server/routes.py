@@ -56,7 +56,7 @@ class Router:
         for pattern in self._patterns:
             if path.startswith(pattern.prefix) and path.endswith(pattern.suffix):
                 value = path[len(pattern.prefix) : len(path) - len(pattern.suffix)]
-                if value and "/" not in value and len(path) >= len(pattern.prefix) + len(pattern.suffix):
+                if value and "/" not in value:  # empty too when prefix and suffix overlap
                     handler = pattern.handlers.get(request.method)
                     if handler is not None:
                         request.match_info[pattern.name] = value
