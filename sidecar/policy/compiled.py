@@ -21,6 +21,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from ..dialects import Dialect
+from .base import Spec as _Spec
 from .conditions import Condition, ModelIs, RouteRequest, build_conditions
 from .spec import (
     ApiKeySpec,
@@ -38,7 +39,6 @@ from .spec import (
     RetryBudgetSpec,
     RouteSpec,
     TimeoutsSpec,
-    _Spec,
 )
 
 _PROVIDER_DIALECT = {
