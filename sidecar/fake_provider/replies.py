@@ -19,6 +19,12 @@ from typing import Any, Protocol
 
 import orjson
 
+from sidecar.fake_provider.profiles import QualityProfile, lookup
+from sidecar.fake_provider.quality import Grading
+from sidecar.fake_provider.truth import find_truth
+
+TRUTH_HEADER = "x-fake-truth"
+
 
 class RequestError(Exception):
     """The request is invalid: answered with ``status`` in the dialect's error shape."""
@@ -46,6 +52,20 @@ class Call:
     reply: str | None
     ids: IdSource
     now: float
+    truth_header: str | None = None  # the x-fake-truth header
+    profiles: Mapping[str, QualityProfile] = field(default_factory=dict)  # the server's quality profiles
+    seed: int = 0  # the quality draws' seed
+
+    def grading(self, model: str, text: str) -> Grading | None:
+        """How to grade this request's answer, when it carries a truth (header, else a marker in ``text``)."""
+        try:
+            truth, spec = find_truth(self.truth_header, text)
+        except ValueError as exc:
+            source = TRUTH_HEADER if self.truth_header else "[truth:] marker"
+            raise RequestError(f"{source}: {exc}") from None
+        if truth is None:
+            return None
+        return Grading(truth, spec, lookup(self.profiles, model), model, self.seed)
 
 
 class StreamFormat(enum.Enum):
