@@ -73,11 +73,7 @@ class RegexNormalizerSpec(Spec):
     @field_validator("pattern")
     @classmethod
     def _compiles(cls, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"invalid regular expression: {exc}") from None
-        return value
+        return valid_pattern(value)
 
     @model_validator(mode="after")
     def _group_exists(self) -> RegexNormalizerSpec:
@@ -93,6 +89,15 @@ NormalizerSpec = Annotated[
     TextNormalizerSpec | JsonNormalizerSpec | JsonPathNormalizerSpec | RegexNormalizerSpec,
     Field(discriminator="kind"),
 ]
+
+
+def valid_pattern(value: str) -> str:
+    """``value`` if it compiles as a regular expression, else ``ValueError`` saying why."""
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"invalid regular expression: {exc}") from None
+    return value
 
 
 def regex_flags(names: Sequence[str]) -> int:

@@ -106,11 +106,11 @@ def answer(prompt: Prompt, reply: str | None, grading: quality.Grading | None = 
     if grading is not None and prompt.tool_result is None:
         candidates = quality.judge_candidates(prompt.text)
         if candidates:
-            verdict = quality.judge(grading, prompt.text, candidates)
+            verdict = quality.judge(grading, candidates)
             text, tools = quality.judge_text(verdict), []
             value_at = text.find(verdict.value) if verdict.value else -1
         else:
-            verdict = quality.decide(grading, prompt.text, json_asked=prompt.json_asked or bool(tools))
+            verdict = quality.decide(grading, json_asked=prompt.json_asked or bool(tools))
             if tools and verdict.outcome is not quality.Outcome.REFUSAL:
                 arguments = quality.tool_arguments(verdict, grading.truth, tools[0].schema)
                 return _calls_answer(prompt, (ToolCall(tools[0].name, arguments),), verdict.header)

@@ -7,8 +7,9 @@ gives per-token log-probabilities consistent with the verdict's confidence.
 
 Every draw is a hash of (seed, model, request key, purpose) mapped to [0, 1): the same request to the
 same model under the same seed always gets the same answer, different models draw independently, and
-the draws do not depend on request order or concurrency. The request key is the truth's ``id`` when it
-has one, else the last user text.
+the draws do not depend on request order or concurrency. The request key is the truth's spec (its ``id``
+included) and every text of the conversation, so a re-ask (the same question with more turns) draws
+afresh, and two requests with the same text draw alike unless their ids differ.
 
 Decision order: refusal (``refusal``), then a confidence ``c`` around the class accuracy ``p``
 (``p +- spread``, mean ``p``), right with probability ``c`` (so P(right) = p and the model is calibrated),
@@ -56,14 +57,16 @@ class Grading:
     """Everything needed to grade one request: its truth, the model's profile, the seed."""
 
     truth: Truth
-    spec: str  # the truth's spec text, part of the request key
+    spec: str  # the truth's spec text (its id included)
     profile: QualityProfile
     model: str
     seed: int
+    conversation: str  # every text of the conversation: a re-ask (more turns) draws afresh
 
-    def key(self, text: str) -> str:
-        """The request key the draws hash: the truth's id, else the spec and the last user text."""
-        return self.truth.id if self.truth.id is not None else f"{self.spec}\n{text}"
+    @property
+    def key(self) -> str:
+        """The request key the draws hash: the truth's spec and the conversation."""
+        return f"{self.spec}\n{self.conversation}"
 
 
 @dataclass(frozen=True)
@@ -88,9 +91,9 @@ def draw(seed: int, model: str, key: str, purpose: str) -> float:
     return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big") / 2.0**64
 
 
-def decide(grading: Grading, text: str, *, json_asked: bool) -> Verdict:
+def decide(grading: Grading, *, json_asked: bool) -> Verdict:
     """The model's answer to a request with a truth: right, wrong or a refusal."""
-    truth, profile, key = grading.truth, grading.profile, grading.key(text)
+    truth, profile, key = grading.truth, grading.profile, grading.key
 
     def u(purpose: str) -> float:
         return draw(grading.seed, grading.model, key, purpose)
@@ -257,9 +260,9 @@ def judge_candidates(text: str) -> list[tuple[int, str]]:
     return [(int(number), body.strip()) for number, body in JUDGE_CANDIDATE.findall(text)]
 
 
-def judge(grading: Grading, text: str, candidates: Sequence[tuple[int, str]]) -> Verdict:
+def judge(grading: Grading, candidates: Sequence[tuple[int, str]]) -> Verdict:
     """A judge's verdict: the number of a candidate that holds the truth, right at the ``judge`` accuracy."""
-    key = grading.key(text)
+    key = grading.key
 
     def u(purpose: str) -> float:
         return draw(grading.seed, grading.model, key, purpose)

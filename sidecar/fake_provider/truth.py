@@ -1,8 +1,9 @@
 """The right answer, carried in the request so that a benchmark can score what comes back.
 
 A request states its truth in an ``x-fake-truth`` header (forwarded by the sidecar like any app header)
-or in a ``[truth:SPEC]`` marker in the last user text (which survives translation into any dialect).
-The header wins when both are present. Grammar::
+or in a ``[truth:SPEC]`` marker in its text (which survives translation into any dialect): the last user
+text first, else anywhere in the conversation (an earlier turn, the system prompt), so a re-ask that
+appends turns keeps the truth. The header wins when both are present. Grammar::
 
     spec   := item (";" item)*
     item   := key "=" value            values are percent-decoded: %3B for ";", %5D for "]", %25 for "%"
@@ -21,6 +22,7 @@ from __future__ import annotations
 import re
 import urllib.parse
 from dataclasses import dataclass
+from typing import Any
 
 MARKER = re.compile(r"\[truth:([^\]]*)\]")
 _KEYS = frozenset(("answer", "task", "choices", "trap", "id", "field"))
@@ -59,6 +61,17 @@ def parse_truth(spec: str) -> Truth:
     choices = tuple(choice for choice in values.get("choices", "").split("|") if choice)
     field = values.get("field") or "answer"
     return Truth(answer, values.get("task") or "*", choices, values.get("trap") or None, values.get("id"), field)
+
+
+def strings_in(value: Any) -> str:
+    """Every string inside a JSON value, joined by newlines (where to look for a marker beyond the last turn)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):  # roles and part types are not text
+        return "\n".join(strings_in(item) for key, item in value.items() if key not in ("role", "type"))
+    if isinstance(value, list):
+        return "\n".join(strings_in(item) for item in value)
+    return ""
 
 
 def find_truth(header: str | None, text: str) -> tuple[Truth | None, str]:

@@ -247,3 +247,17 @@ def test_cli_reads_profiles_from_a_file_or_inline(tmp_path):
     assert inline.quality["m"].accuracy("x") == 0.7
     with pytest.raises(ValueError, match="cannot read"):
         config_from_args(parser.parse_args(["--quality", str(tmp_path / "missing.yaml")]))
+
+
+async def test_marker_in_an_earlier_turn_still_grades(fake, openai_for):
+    """A re-ask appends turns after the question: the marker in the first turn still grades the answer,
+    and the new last turn draws afresh."""
+    client = openai_for(await fake())
+    messages: Any = [
+        {"role": "user", "content": QUESTION},
+        {"role": "assistant", "content": "{oops"},
+        {"role": "user", "content": "That was not valid JSON. Answer again."},
+    ]
+    raw = await client.chat.completions.with_raw_response.create(model="m", messages=messages)
+    assert raw.parse().choices[0].message.content == "positive"
+    assert raw.headers["x-fake-quality"].startswith("right")

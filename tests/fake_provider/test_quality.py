@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -30,11 +31,15 @@ N = 4000
 
 def grading(right: float = 1.0, *, model: str = "m", seed: int = 0, truth: Truth | None = None, **profile: float):
     truth = truth or Truth("positive", task="sentiment", choices=LABELS)
-    return Grading(truth, "spec", QualityProfile(right={"*": right}, **profile), model, seed)
+    return Grading(truth, "spec", QualityProfile(right={"*": right}, **profile), model, seed, "q")
+
+
+def asked(g: Grading, conversation: str) -> Grading:
+    return dataclasses.replace(g, conversation=conversation)
 
 
 def verdicts(g: Grading, *, json_asked: bool = False, n: int = N):
-    return [decide(g, f"question {index}", json_asked=json_asked) for index in range(n)]
+    return [decide(asked(g, f"question {index}"), json_asked=json_asked) for index in range(n)]
 
 
 def test_same_request_same_answer():
@@ -45,10 +50,12 @@ def test_same_request_same_answer():
     assert [v.value for v in verdicts(g, n=200)] != [v.value for v in verdicts(other, n=200)]
 
 
-def test_id_makes_the_key():
-    """A truth with an ``id`` is graded by its id, whatever the text around it."""
-    g = grading(0.5, truth=Truth("positive", choices=LABELS, id="q1"))
-    assert len({decide(g, f"text {index}", json_asked=False) for index in range(20)}) == 1
+def test_spec_and_conversation_make_the_key():
+    """The same text with different truth ids draws independently; more turns (a re-ask) draw afresh."""
+    by_id = [decide(dataclasses.replace(grading(0.5), spec=f"id={index}"), json_asked=False) for index in range(40)]
+    assert len({v.value for v in by_id}) > 1
+    turns = [decide(asked(grading(0.5), "q" + "\nagain" * index), json_asked=False) for index in range(40)]
+    assert len({v.value for v in turns}) > 1
 
 
 @pytest.mark.parametrize("right", [0.7, 0.75, 0.8, 0.95])
@@ -61,8 +68,8 @@ def test_accuracy_matches_profile(right):
 def test_task_class_picks_accuracy():
     """The task class selects the accuracy; a class not listed takes the ``*`` entry."""
     profile = QualityProfile(right={"hard": 0.2, "*": 0.9})
-    hard = Grading(Truth("a", task="hard", choices=("a", "b")), "s", profile, "m", 0)
-    easy = Grading(Truth("a", task="other", choices=("a", "b")), "s", profile, "m", 0)
+    hard = Grading(Truth("a", task="hard", choices=("a", "b")), "s", profile, "m", 0, "")
+    easy = Grading(Truth("a", task="other", choices=("a", "b")), "s", profile, "m", 0, "")
     assert sum(v.outcome is Outcome.RIGHT for v in verdicts(hard, n=1000)) < 300
     assert sum(v.outcome is Outcome.RIGHT for v in verdicts(easy, n=1000)) > 850
 
@@ -123,7 +130,7 @@ def test_confidence_is_calibrated():
 def test_json_answer_and_broken_json():
     """JSON asked: the answer is a JSON object with the answer field; at invalid_json=1 it never parses."""
     g = grading(1.0)
-    good = decide(g, "q", json_asked=True)
+    good = decide(g, json_asked=True)
     assert json.loads(render(good, g.truth, json_asked=True, schema=None).text) == {"answer": "positive"}
     broken = grading(1.0, invalid_json=1.0)
     for v in verdicts(broken, json_asked=True, n=40):
@@ -139,12 +146,12 @@ def test_json_follows_schema_types():
         "required": ["total", "currency"],
     }
     g = grading(1.0, truth=Truth("42", field="total"))
-    text = render(decide(g, "q", json_asked=True), g.truth, json_asked=True, schema=schema).text
+    text = render(decide(g, json_asked=True), g.truth, json_asked=True, schema=schema).text
     assert json.loads(text) == {"total": 42, "currency": "test"}
     single = {"type": "object", "properties": {"label": {"type": "string"}}}
-    text = render(decide(g, "q", json_asked=True), g.truth, json_asked=True, schema=single).text
+    text = render(decide(g, json_asked=True), g.truth, json_asked=True, schema=single).text
     assert json.loads(text) == {"label": "42"}
-    text = render(decide(g, "q", json_asked=True), g.truth, json_asked=True, schema={"type": "string"}).text
+    text = render(decide(g, json_asked=True), g.truth, json_asked=True, schema={"type": "string"}).text
     assert json.loads(text) == "42"
 
 
@@ -152,15 +159,15 @@ def test_tool_arguments_carry_the_answer():
     """A forced tool's arguments hold the answer in its field; broken JSON leaves the field out."""
     schema = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
     g = grading(1.0)
-    assert tool_arguments(decide(g, "q", json_asked=True), g.truth, schema) == {"answer": "positive"}
+    assert tool_arguments(decide(g, json_asked=True), g.truth, schema) == {"answer": "positive"}
     broken = grading(1.0, invalid_json=1.0)
-    assert tool_arguments(decide(broken, "q", json_asked=True), broken.truth, schema) == {}
+    assert tool_arguments(decide(broken, json_asked=True), broken.truth, schema) == {}
 
 
 def test_prose_wraps_the_value():
     """At prose=1 the answer comes in one of the sentence templates, and value_at points at the value."""
     g = grading(1.0, prose=1.0)
-    v = decide(g, "q", json_asked=False)
+    v = decide(g, json_asked=False)
     written = render(v, g.truth, json_asked=False, schema=None)
     assert written.text in [template.format("positive") for template in PROSE]
     assert written.text[written.value_at :].startswith("positive")
@@ -171,7 +178,7 @@ def test_judge_picks_the_right_candidate_at_its_accuracy():
     profile = QualityProfile(right={"judge": 0.8})
     candidates = [(1, "The answer is negative."), (2, "positive"), (3, "neutral")]
     picks = [
-        judge(Grading(Truth("positive", choices=LABELS), "s", profile, "j", 0), f"q{index}", candidates)
+        judge(Grading(Truth("positive", choices=LABELS), "s", profile, "j", 0, f"q{index}"), candidates)
         for index in range(2000)
     ]
     share = sum(v.value == "2" for v in picks) / 2000

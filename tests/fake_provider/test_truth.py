@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sidecar.fake_provider.truth import Truth, find_truth, parse_truth
+from sidecar.fake_provider.truth import Truth, find_truth, parse_truth, strings_in
 
 
 def test_parse_every_key():
@@ -47,3 +47,9 @@ def test_unclosed_marker_is_an_error():
     """``[truth:`` without ``]`` is reported rather than ignored."""
     with pytest.raises(ValueError, match="closing"):
         find_truth(None, "x [truth:answer=a")
+
+
+def test_strings_in_a_body():
+    """Every string of a request body is searched for a marker when the last turn has none."""
+    body = {"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": "a [truth:answer=x]"}]}]}
+    assert find_truth(None, strings_in(body))[0] == Truth("x")
