@@ -13,7 +13,8 @@ returns None for anything else: the caller of the judge then falls back to major
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -53,21 +54,28 @@ def check_template(template: str) -> None:
 def render_candidates(texts: Sequence[str]) -> str:
     """The candidates block: ``<candidate n="1">...</candidate>``, one per text, closing tags defused."""
     return "\n\n".join(
-        f'<candidate n="{number}">\n{_defuse(text, "candidate")}\n</candidate>'
+        f'<candidate n="{number}">\n{defuse(text, "candidate")}\n</candidate>'
         for number, text in enumerate(texts, start=1)
     )
 
 
 def judge_prompt(template: str, question: str, candidates: Sequence[str]) -> str:
     """The judge's message: the template with its placeholders filled."""
-    return (
-        template.replace("{count}", str(len(candidates)))
-        .replace("{question}", _defuse(question, "request"))
-        .replace("{candidates}", render_candidates(candidates))
-    )
+    values = {
+        "count": str(len(candidates)),
+        "question": defuse(question, "request"),
+        "candidates": render_candidates(candidates),
+    }
+    return fill(template, values)
 
 
-def _defuse(text: str, tag: str) -> str:
+def fill(template: str, values: Mapping[str, str]) -> str:
+    """``template`` with each ``{name}`` of ``values`` replaced in one pass (a value's own braces stay)."""
+    pattern = re.compile(r"\{(" + "|".join(re.escape(name) for name in values) + r")\}")
+    return pattern.sub(lambda match: values[match.group(1)], template)
+
+
+def defuse(text: str, tag: str) -> str:
     """Keep an answer or question from closing the tag it is quoted in."""
     return text.replace(f"</{tag}", f"<\\/{tag}")
 

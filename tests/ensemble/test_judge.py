@@ -39,6 +39,8 @@ def test_custom_template_placeholders_only():
     prompt = judge_prompt('Q: {question} ({count}) {candidates} -> {"best": N} {other}', "q", ["a"])
     assert prompt.startswith("Q: q (1) <candidate")
     assert prompt.endswith('-> {"best": N} {other}')
+    tricky = judge_prompt("{question} | {candidates}", "what is {candidates}?", ["a"])
+    assert tricky.startswith("what is {candidates}? | <candidate")  # filled in one pass
 
 
 @pytest.mark.parametrize(
