@@ -428,7 +428,7 @@ def variable(name: str, label: str, query: str) -> dict[str, Any]:
         "label": label,
         "type": "query",
         "datasource": DATASOURCE,
-        "query": {"query": query, "refId": f"{name}-values"},
+        "query": query,
         "definition": query,
         "refresh": 2,
         "includeAll": True,

@@ -11,8 +11,8 @@ throughout. The scenario:
 1. healthy traffic;
 2. a policy file the sidecar applies, one it rejects, and the good one again;
 3. primary made to answer 503 (the fake provider's ``fault``), until the breaker and fallback alerts
-   fire (or 25 s pass);
-4. the fault removed, until both resolve (or 25 s pass).
+   fire (or 20 s pass);
+4. the fault removed, until both resolve (or 20 s pass).
 
 It records every alert's state over time; the tests read that record, then query Prometheus for every
 dashboard query while the traffic still runs.
@@ -41,6 +41,9 @@ from sidecar.policy.spec import DefaultsSpec, PolicySpec, RouteSpec
 from ..live_stack import Processes, http
 from .dashboard import PanelQuery, load, queries, substitute
 from .test_alerts import RULES
+
+# The scenario runs in the first test's setup: about 30 s, up to a minute on a busy machine.
+pytestmark = pytest.mark.timeout(150)
 
 SPEEDUP = 60
 NAMESPACE, APP, POD = "live", "checkout", "checkout-0"
@@ -229,10 +232,10 @@ scrape_configs:
         record.wait(2)
         record.fault_on = time.monotonic()
         http("POST", f"{primary}/_fake/config", {"fault": "status=503"})
-        record.wait(25, lambda: record.state_at_end(BREAKER) == record.state_at_end(FALLBACK) == "firing")
+        record.wait(20, lambda: record.state_at_end(BREAKER) == record.state_at_end(FALLBACK) == "firing")
         record.fault_off = time.monotonic()
         http("POST", f"{primary}/_fake/config", {"fault": None})
-        record.wait(25, lambda: record.state_at_end(BREAKER) == record.state_at_end(FALLBACK) == "inactive")
+        record.wait(20, lambda: record.state_at_end(BREAKER) == record.state_at_end(FALLBACK) == "inactive")
         yield record
     finally:
         if traffic is not None:
