@@ -11,7 +11,7 @@ The texts the rules and the learned model read are windows, not the whole text: 
 ``USER_HEAD`` and last ``USER_TAIL`` characters of the last user message, the first ``SYSTEM_HEAD`` and
 last ``SYSTEM_TAIL`` of the system prompt. An app states its task at the start of its instructions
 or at the end of a pasted document, and a bounded window keeps routing's cost flat: scanning a
-32 KB prompt with a regular expression costs milliseconds, the windows a few microseconds.
+32 KB prompt with a regular expression costs milliseconds, a window of at most 1.3 KB tens of microseconds.
 
 Media are counted at fixed token costs (``IMAGE_TOKENS`` etc.; images, audio, video and files vary by
 provider and size, see docs/routing.md); every message adds ``MESSAGE_TOKENS`` for its framing.
@@ -28,8 +28,8 @@ from ..dialects import Dialect, Operation
 from . import bodies
 from .tokens import estimate_bytes, estimate_joined
 
-USER_HEAD, USER_TAIL = 1536, 512
-SYSTEM_HEAD, SYSTEM_TAIL = 768, 256
+USER_HEAD, USER_TAIL = 1024, 256
+SYSTEM_HEAD, SYSTEM_TAIL = 512, 128
 
 MESSAGE_TOKENS = 4  # role and separators around each message (OpenAI documents 3-4)
 IMAGE_TOKENS = 800  # OpenAI high detail 1024x1024: 765; Anthropic up to ~1,600; Gemini 258

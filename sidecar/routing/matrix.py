@@ -101,15 +101,12 @@ class Router:
     def tier_rank(self, tier: str) -> int:
         return self.tiers.index(tier)
 
-    def _task(self, view: TextView, headers: Mapping[str, str], predictions: dict[HeadName, Prediction]) -> Verdict:
+    def _task_by_header_or_rule(self, view: TextView, headers: Mapping[str, str]) -> Verdict | None:
         if self.trust_header:
             named = headers.get(TASK_HEADER)
             if named is not None and named in self.class_by_name:
                 return Verdict(named, "header")
-        return _label(self.task_rules, view, predictions.get("task"), self.default_class)
-
-    def _complexity(self, view: TextView, predictions: dict[HeadName, Prediction]) -> Verdict:
-        return _label(self.level_rules, view, predictions.get("complexity"), self.default_level)
+        return _by_rules(self.task_rules, view)
 
     def _predictions(self, view: TextView) -> dict[HeadName, Prediction]:
         if self.model is None:
@@ -122,9 +119,14 @@ class Router:
         return self._decide(view, headers or {})
 
     def _decide(self, view: TextView, headers: Mapping[str, str]) -> Decision:
-        predictions = self._predictions(view)
-        task = self._task(view, headers, predictions)
-        complexity = self._complexity(view, predictions)
+        task = self._task_by_header_or_rule(view, headers)
+        complexity = _by_rules(self.level_rules, view)
+        if task is None or complexity is None:  # the model runs only when a rule did not decide
+            predictions = self._predictions(view)
+            if task is None:
+                task = _by_model(predictions.get("task"), self.default_class)
+            if complexity is None:
+                complexity = _by_model(predictions.get("complexity"), self.default_level)
         task_class = self.class_by_name[task.label]
         level = self.level_by_name[complexity.label]
         rank = max(task_class.tier_by_level.get(level.name, level.tier), task_class.min_tier)
@@ -166,20 +168,22 @@ class Router:
         }
         if self.model is not None:
             report["model"] = {
-                head: [[label, round(p, 3)] for label, p in prediction.ranked]
-                for head, prediction in self.model.predict(view).items()
+                head: [[label, round(p, 3)] for label, p in ranked]
+                for head, ranked in self.model.probabilities(view).items()
             }
         return report
 
 
-def _label(
-    labelled: tuple[tuple[str, tuple[Rule, ...]], ...], view: TextView, predicted: Prediction | None, default: str
-) -> Verdict:
-    """The first label with a matching rule, else the model's prediction, else ``default``."""
+def _by_rules(labelled: tuple[tuple[str, tuple[Rule, ...]], ...], view: TextView) -> Verdict | None:
+    """The first label with a matching rule."""
     for label, rules in labelled:
         rule = first_match(rules, view)
         if rule is not None:
             return Verdict(label, "rule", rule.path)
+    return None
+
+
+def _by_model(predicted: Prediction | None, default: str) -> Verdict:
     if predicted is not None:
         return Verdict(predicted.label, "model", confidence=predicted.confidence)
     return Verdict(default, "default")

@@ -5,8 +5,9 @@ A ``Rule`` is up to three checks, tried cheapest first, all of which must hold:
 - ``FeatureCheck``s: one comparison of a ``RequestFeatures`` field each (``prompt_tokens > 8000``);
 - a ``KeywordSet``: the keywords split at load into one frozenset of single words (a set
   intersection with the words of the text), phrases (a substring test on the text's words joined by
-  single spaces, so "step by step" matches "Step-by-step") and non-ASCII keywords (a substring test on
-  the lowercased text: CJK has no spaces between words);
+  single spaces, so "step by step" matches "Step-by-step", made only when every word of the phrase is
+  in the text's word set) and non-ASCII keywords (a substring test on the lowercased text: CJK has no
+  spaces between words);
 - a ``RegexSet``: the rule's patterns, compiled once, searched in the raw window.
 
 ``TextView`` holds the per-request derived forms of the two windows (lowercased, words, word set),
@@ -124,7 +125,7 @@ def feature_checks(tests: FeatureTests) -> tuple[FeatureCheck, ...]:
 @dataclass(frozen=True, slots=True)
 class KeywordSet:
     words: frozenset[str]
-    phrases: tuple[str, ...]  # " step by step "
+    phrases: tuple[tuple[frozenset[str], str], ...]  # ({"step", "by"}, " step by step ")
     substrings: tuple[str, ...]  # lowercased non-ASCII keywords
     min_count: int
     fields: tuple[TextField, ...]
@@ -140,7 +141,7 @@ class KeywordSet:
             if len(parts) == 1:
                 single.add(parts[0])
             else:
-                phrases.append(" " + " ".join(parts) + " ")
+                phrases.append((frozenset(parts), " " + " ".join(parts) + " "))
         return cls(
             frozenset(single), tuple(dict.fromkeys(phrases)), tuple(dict.fromkeys(substrings)), min_count, fields
         )
@@ -153,8 +154,12 @@ class KeywordSet:
             if len(found) >= enough:
                 return found
             if self.phrases:
-                spaced = view.spaced(field)
-                found.update(p.strip() for p in self.phrases if p in spaced)
+                present = view.word_set(field)
+                # a substring search only for phrases whose every word is present
+                candidates = [phrase for words, phrase in self.phrases if words <= present]
+                if candidates:
+                    spaced = view.spaced(field)
+                    found.update(p.strip() for p in candidates if p in spaced)
             if self.substrings:
                 lower = view.lower(field)
                 found.update(s for s in self.substrings if s in lower)

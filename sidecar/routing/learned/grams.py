@@ -4,7 +4,8 @@ One function, ``grams(view)``, serves training and inference alike, so a model s
 exactly what it was trained on. Five groups, each looked up in its own vocabulary (no group prefix is
 ever concatenated onto a string, which would cost an allocation per n-gram):
 
-- ``w`` words of the system window then the last-user window (``rules.words_of``), repeats kept;
+- ``w`` words (``rules.words_of``) of the first 192 and last 64 characters of the system prompt, then
+  of the first 384 and last 128 of the last user message (``WINDOW``), repeats kept;
 - ``b`` word bigrams ("step by");
 - ``p`` and ``s`` the first four and last three characters of each word: character n-grams anchored
   at word edges, so "prove", "proving" and "proof" share ``p:prov``/``p:proo`` and unseen inflections
@@ -23,11 +24,14 @@ from __future__ import annotations
 import itertools
 import operator
 
-from ..features import SYSTEM_HEAD, SYSTEM_TAIL, USER_HEAD, USER_TAIL, RequestFeatures
-from ..rules import TextView
+from ..features import RequestFeatures, window
+from ..rules import TextView, words_of
+from ..spec import TextField
 
 SCHEME = "words+bigrams+edge-chars+facts/1"
-WINDOW = {"user_head": USER_HEAD, "user_tail": USER_TAIL, "system_head": SYSTEM_HEAD, "system_tail": SYSTEM_TAIL}
+# The model reads less than the rules: the first and last characters of the rules' windows. A task is
+# stated in a few sentences, and the n-grams of 1.5 KB would cost twice the time for no better answer.
+WINDOW = {"user_head": 384, "user_tail": 128, "system_head": 192, "system_tail": 64}
 GROUPS = ("w", "b", "p", "s", "f")
 
 _PREFIX = operator.itemgetter(slice(None, 4))
@@ -57,8 +61,16 @@ def facts(features: RequestFeatures) -> list[str]:
     return out
 
 
+def _words(view: TextView, field: TextField, head: int, tail: int) -> list[str]:
+    text = view.raw(field)
+    if len(text) <= head + tail:
+        return view.words(field)  # the rules' words, computed once per request
+    return words_of(window(text, head, tail))
+
+
 def grams(view: TextView) -> tuple[list[str], list[str], list[str], list[str], list[str]]:
     """The n-grams of each group, in ``GROUPS`` order."""
-    words = view.words("system") + view.words("last_user")
+    system = _words(view, "system", WINDOW["system_head"], WINDOW["system_tail"])
+    words = system + _words(view, "last_user", WINDOW["user_head"], WINDOW["user_tail"])  # a new list
     bigrams = list(map(" ".join, itertools.pairwise(words)))
     return words, bigrams, list(map(_PREFIX, words)), list(map(_SUFFIX, words)), facts(view.features)

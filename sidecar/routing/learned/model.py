@@ -72,6 +72,10 @@ class RouterFile(_FileModel):
             raise ValueError(f"scheme {self.scheme!r}: this sidecar reads {SCHEME!r}; retrain with this version")
         if self.window != WINDOW:
             raise ValueError(f"window {self.window}: this sidecar reads {WINDOW}; retrain with this version")
+        if any(abs(w) > packed.MAX_WEIGHT for w in self.bias) or any(
+            abs(w) > packed.MAX_WEIGHT for rows in self.weights.values() for row in rows.values() for w in row
+        ):
+            raise ValueError(f"a weight is outside +-{packed.MAX_WEIGHT:g}: not a file the trainer writes")
         names = [h.name for h in self.heads]
         if len(set(names)) != len(names):
             raise ValueError("heads: a head appears twice")
@@ -97,7 +101,6 @@ class Prediction:
     head: HeadName
     label: str
     confidence: float  # the label's softmax probability
-    ranked: tuple[tuple[str, float], ...]  # every label with its probability, most likely first
 
 
 class LearnedModel:
@@ -131,16 +134,28 @@ class LearnedModel:
         norm = 1.0 / math.sqrt(count) if count else 0.0
         return [b + s * norm for b, s in zip(self._bias, packed.unpack(total, self._lanes), strict=True)]
 
-    def predict(self, view: TextView) -> dict[HeadName, Prediction]:
+    def probabilities(self, view: TextView) -> dict[HeadName, list[tuple[str, float]]]:
+        """Every label of every head with its probability, most likely first (for explain)."""
         scores = self.scores(view)
-        out: dict[HeadName, Prediction] = {}
+        out: dict[HeadName, list[tuple[str, float]]] = {}
         for head in self.heads:
             part = scores[head.start : head.start + len(head.labels)]
             top = max(part)
             exps = [math.exp(s - top) for s in part]
             total = sum(exps)
-            ranked = sorted(zip(head.labels, (e / total for e in exps), strict=True), key=lambda lp: -lp[1])
-            out[head.name] = Prediction(head.name, ranked[0][0], ranked[0][1], tuple(ranked))
+            out[head.name] = sorted(zip(head.labels, (e / total for e in exps), strict=True), key=lambda lp: -lp[1])
+        return out
+
+    def predict(self, view: TextView) -> dict[HeadName, Prediction]:
+        """Per head, the most probable label and its probability."""
+        scores = self.scores(view)
+        out: dict[HeadName, Prediction] = {}
+        for head in self.heads:
+            part = scores[head.start : head.start + len(head.labels)]
+            top = max(part)
+            best = part.index(top)
+            total = sum([math.exp(s - top) for s in part])
+            out[head.name] = Prediction(head.name, head.labels[best], 1.0 / total)
         return out
 
 

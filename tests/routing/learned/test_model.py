@@ -65,9 +65,10 @@ def test_unreadable_file() -> None:
 
 
 def test_prediction_confidences_are_probabilities(router_file: Path) -> None:
-    """Each head answers its most probable label; the ranked probabilities sum to 1."""
+    """Each head answers its most probable label with its probability; all probabilities sum to 1."""
     model = load_model(router_file)
-    predictions = model.predict(TextView(features("Write a Rust function that reads a config file.")))
+    view = TextView(features("Write a Rust function that reads a config file."))
+    predictions, ranked = model.predict(view), model.probabilities(view)
     assert predictions["task"].label == "code" and predictions["complexity"].label == "medium"
-    assert abs(sum(p for _, p in predictions["task"].ranked) - 1.0) < 1e-9
-    assert predictions["task"].confidence == predictions["task"].ranked[0][1]
+    assert abs(sum(p for _, p in ranked["task"]) - 1.0) < 1e-9
+    assert ranked["task"][0] == ("code", pytest.approx(predictions["task"].confidence))
