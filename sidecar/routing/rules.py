@@ -17,10 +17,11 @@ part matched or failed, for ``llm-sidecar explain``; the request path never buil
 
 from __future__ import annotations
 
+import dataclasses
 import operator
 import re
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,6 +130,16 @@ class KeywordSet:
     substrings: tuple[str, ...]  # lowercased non-ASCII keywords
     min_count: int
     fields: tuple[TextField, ...]
+    # each phrase filed under its longest word: only phrases whose key word is in the text are searched
+    by_key: Mapping[str, tuple[tuple[frozenset[str], str], ...]] = dataclasses.field(default_factory=dict)
+    keys: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        by_key: dict[str, list[tuple[frozenset[str], str]]] = {}
+        for words, phrase in self.phrases:
+            by_key.setdefault(max(sorted(words), key=len), []).append((words, phrase))
+        object.__setattr__(self, "by_key", {key: tuple(group) for key, group in by_key.items()})
+        object.__setattr__(self, "keys", frozenset(by_key))
 
     @classmethod
     def build(cls, keywords: list[str], min_count: int, fields: tuple[TextField, ...]) -> KeywordSet:
@@ -153,13 +164,11 @@ class KeywordSet:
             found |= self.words & view.word_set(field)
             if len(found) >= enough:
                 return found
-            if self.phrases:
-                present = view.word_set(field)
-                # a substring search only for phrases whose every word is present
-                candidates = [phrase for words, phrase in self.phrases if words <= present]
-                if candidates:
-                    spaced = view.spaced(field)
-                    found.update(p.strip() for p in candidates if p in spaced)
+            present = view.word_set(field)
+            for key in self.keys & present:
+                for words, phrase in self.by_key[key]:
+                    if words <= present and phrase in view.spaced(field):
+                        found.add(phrase.strip())
             if self.substrings:
                 lower = view.lower(field)
                 found.update(s for s in self.substrings if s in lower)
