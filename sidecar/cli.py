@@ -4,6 +4,8 @@ llm-sidecar run --policy FILE [--host H] [--port P]   serve (env: SIDECAR_POLICY
 llm-sidecar validate FILE...                          check policies: exit 0, or 1 listing every error
 llm-sidecar explain --policy FILE --request REQ.json  which route a request takes, and why
 llm-sidecar diff OLD NEW [--replay ACCESS_LOG]        what a policy change changes; exit 1 if one is invalid
+llm-sidecar router train LABELED.jsonl -o router.json fit a learned router (docs/routing.md)
+llm-sidecar router eval --model router.json LABELED   its accuracy and confusion matrix
 llm-sidecar fake-provider [--port P] ...              a fake OpenAI/Anthropic/Gemini server
 llm-sidecar demo                                      fake providers + the sidecar on a demo policy
 """
@@ -77,6 +79,11 @@ def _parser() -> argparse.ArgumentParser:
 
     schema = commands.add_parser("schema", help="print the policy JSON Schema")
     schema.set_defaults(func=cmd_schema)
+
+    router = commands.add_parser("router", help="train and evaluate a learned router file")
+    from .routing.learned.commands import add_arguments as add_router_arguments
+
+    add_router_arguments(router)
 
     fake = commands.add_parser("fake-provider", help="run a fake OpenAI/Anthropic/Gemini server")
     from .fake_provider import add_arguments, run_from_args
