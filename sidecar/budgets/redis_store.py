@@ -147,7 +147,7 @@ class RedisStore:
                 ssl_check_hostname=tls is None or tls.verify,
             )
         pool = aioredis.BlockingConnectionPool.from_url(spec.url, **options)
-        self._client = aioredis.Redis(connection_pool=pool)
+        self._client = aioredis.Redis.from_pool(pool)  # the client owns the pool: aclose closes both
         self._reserve = self._client.register_script(RESERVE_LUA)
         self._settle = self._client.register_script(SETTLE_LUA)
 
