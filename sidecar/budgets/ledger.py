@@ -226,16 +226,15 @@ class Ledger:
             held, result = await self._reserve(plan, now)
             if held is None:
                 return Admission(self, request, self._unavailable(plan, now), None)
-            if result.refused >= 0:
-                limit = plan.limits[result.refused]
-                state = LimitState(
-                    limit, plan.values[result.refused], result.uses[result.refused], plan.resets[result.refused]
-                )
+            at = result.refused
+            if at >= 0:
+                limit = plan.limits[at]
+                state = LimitState(limit, plan.values[at], result.uses[at], plan.resets[at])
                 if limit.is_target_limit:
-                    skipped.append((state, plan.amounts[result.refused], target.model))
+                    skipped.append((state, plan.amounts[at], target.model))
                     self.stats.skipped_targets += 1
                     continue
-                return Admission(self, request, self._deny(state, plan.amounts[result.refused], now), None)
+                return Admission(self, request, self._deny(state, plan.amounts[at], now, held.store), None)
             decision = self._judge(held, names[position:], skipped, downgraded_by)
             if decision.verdict == "downgrade" and downgraded_by is None and decision.acted is not None:
                 await self._finish(held, [0] * len(plan.amounts))
@@ -244,7 +243,7 @@ class Ledger:
             self._count(decision)
             return Admission(self, request, decision, held)
         state, requested, _ = min(skipped, key=lambda entry: entry[0].resets_at)
-        decision = self._deny(state, requested, now)
+        decision = self._deny(state, requested, now, "ok")
         flags = tuple(entry[0] for entry in skipped)
         message = f"every target is over its quota; {decision.message}"
         denied = Decision(
@@ -313,11 +312,11 @@ class Ledger:
     def _downgrade_targets(state: LimitState) -> tuple[str, ...]:
         return state.limit.soft_downgrade_to if state.soft else state.limit.downgrade_to
 
-    def _deny(self, state: LimitState, requested: int, now: float) -> Decision:
+    def _deny(self, state: LimitState, requested: int, now: float, store: StoreUse) -> Decision:
         self.stats.denied += 1
         message = deny_message(state, requested)
         wait = retry_after(state.resets_at, now)
-        return Decision("deny", state, flags=(state,), status=429, retry_after_s=wait, message=message)
+        return Decision("deny", state, flags=(state,), store=store, status=429, retry_after_s=wait, message=message)
 
     def _unavailable(self, plan: _Plan, now: float) -> Decision:
         self.stats.denied += 1

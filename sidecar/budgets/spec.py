@@ -234,6 +234,12 @@ class BreakerSettings(Spec):
     open_s: float = Field(1.0, gt=0, le=300, description="First open period; doubles on each re-open.")
     open_max_s: float = Field(30.0, gt=0, le=3600)
 
+    @model_validator(mode="after")
+    def _ordered(self) -> BreakerSettings:
+        if self.open_max_s < self.open_s:
+            raise ValueError("open_max_s must be at least open_s")
+        return self
+
 
 class StoreSpec(Spec):
     """Where counters live: ``local`` (this process) or a Redis server shared by every pod."""

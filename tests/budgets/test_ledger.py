@@ -243,7 +243,8 @@ async def test_exempt_others_are_not_limited(clock: FakeClock) -> None:
 
 async def test_every_key_has_its_own_budget(clock: FakeClock) -> None:
     """A key-scoped limit without values gives each caller key its own counter."""
-    book = ledger(clock, {"name": "rpm", "measure": "requests", "amount": 1, "window": "minute", "scope": {"by": "key"}})
+    rpm = {"name": "rpm", "measure": "requests", "amount": 1, "window": "minute", "scope": {"by": "key"}}
+    book = ledger(clock, rpm)
     target = [book.budgets.target("big")]
     verdicts = [
         (await book.admit(BudgetRequest(1, 1, key_hash=key), target)).decision.verdict

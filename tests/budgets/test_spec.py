@@ -78,6 +78,7 @@ CASES: list[tuple[dict[str, Any], str]] = [
     ({"store": {"url": "redis://r", "key_prefix": "a b"}}, "budgets.store: key_prefix: 1-64 characters"),
     ({"store": {"url": "redis://r", "breaker": {"failures": 0}}}, "budgets.store.breaker.failures: Input should"),
     ({"store": {"url": "redis://r", "breaker": {"open_s": 0}}}, "budgets.store.breaker.open_s: Input should be"),
+    ({"store": {"url": "redis://r", "breaker": {"open_s": 60}}}, "budgets.store.breaker: open_max_s must be at least"),
     ({"store": {"url": "redis://r", "username": 7}}, "budgets.store.username: Input should be a valid string"),
     ({"reservation_ttl_s": 5}, "budgets.reservation_ttl_s: Input should be greater than or equal to 10"),
     ({"default_max_output_tokens": 0}, "budgets.default_max_output_tokens: Input should be greater than or equal"),
@@ -87,7 +88,10 @@ CASES: list[tuple[dict[str, Any], str]] = [
 ]
 
 
-@pytest.mark.parametrize(("block", "expected"), CASES, ids=[expected.split(":")[0] + f"#{i}" for i, (_, expected) in enumerate(CASES)])
+IDS = [f"{expected.split(':')[0]}#{i}" for i, (_, expected) in enumerate(CASES)]
+
+
+@pytest.mark.parametrize(("block", "expected"), CASES, ids=IDS)
 def test_an_invalid_field_is_reported_with_its_path(block: dict[str, Any], expected: str) -> None:
     """Each invalid field of the block yields an error line that starts with its path."""
     found = errors(block)
