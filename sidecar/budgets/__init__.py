@@ -15,6 +15,7 @@ Modules (one concept each):
 - ``pricing``       the estimate and the actual use of one call, in integer counter units
 - ``store``         the store contract (reserve / settle / read), ``LocalStore``
 - ``redis_store``   ``RedisStore``: the same operations as server-side Lua scripts, shared by all pods
+- ``guard``         ``GuardedStore``: breaker and timeout on the shared store, local fallback, retry queue
 - ``ledger``        ``Ledger`` and ``Admission``: the walk over the chain, fallback on store errors
 - ``decision``      ``Decision``: the verdict, its 429 message, headers, span event, access field
 - ``visibility``    ``Tracker``: counter keys per window and last-seen uses for /status and metrics
@@ -22,7 +23,8 @@ Modules (one concept each):
 
 from .compiled import BudgetRequest, Budgets, Limit, TargetInfo, compile_budgets, hash_key
 from .decision import Decision, LimitState, budget_headers
-from .ledger import Admission, Ledger, LedgerStats, open_ledger
+from .guard import LedgerStats
+from .ledger import Admission, Ledger, open_ledger
 from .spec import BudgetsSpec
 
 __all__ = [

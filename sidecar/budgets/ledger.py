@@ -19,11 +19,10 @@ nothing billable happened. The first of the two counts; later calls are no-ops, 
 await admission.release()`` is always safe. Settlement runs in a task the caller's cancellation cannot
 interrupt (``asyncio.shield``).
 
-The shared store sits behind a breaker (``sidecar.resilience.breaker``) and a timeout. When it fails:
-limits with ``on_store_error: closed`` deny (429, "cannot be checked"); otherwise counting goes on in
-this pod's local store (``decision.store == "fallback"``, ``stats.fallback_reservations``), and the
-settlement is queued to be charged to the shared store when it answers again (``stats.pending``). A
-reservation the shared store may have made before its reply was lost is queued for release.
+Stores are reached through ``sidecar.budgets.guard.GuardedStore``: the shared store behind a breaker
+and a timeout; when it fails, limits with ``on_store_error: closed`` deny (429, "cannot be checked")
+and the others count in this pod (``decision.store == "fallback"``), their use queued for the shared
+store (``stats.pending``).
 
 No method raises into the request path: an internal error admits the request unbudgeted and counts
 ``stats.internal_errors``.
@@ -37,45 +36,21 @@ import logging
 import math
 import os
 import time
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
-from sidecar.resilience.breaker import BreakerConfig, CircuitBreaker
 from sidecar.translate import Usage
 
 from .compiled import BudgetRequest, Budgets, Limit, TargetInfo
 from .decision import Decision, LimitState, StoreUse, Verdict, deny_message, retry_after
+from .guard import GuardedStore, LedgerStats
 from .pricing import actual_units, estimate_units
 from .spec import Action
-from .store import KEY_GRACE_S, CounterRef, LocalStore, ReserveResult, Store, StoreError
+from .store import KEY_GRACE_S, CounterRef, ReserveResult, Store
 from .visibility import Tracker
 from .windows import WindowClock
 
 log = logging.getLogger(__name__)
-
-_MAX_PENDING = 10_000
-_FLUSH_EVERY_S = 0.5
-
-
-@dataclass
-class LedgerStats:
-    """Counters for metrics (monotonic, except ``pending``)."""
-
-    admissions: int = 0
-    denied: int = 0
-    downgraded: int = 0
-    warned: int = 0
-    skipped_targets: int = 0
-    store_errors: int = 0
-    fallback_reservations: int = 0
-    closed_denials: int = 0
-    pending: int = 0
-    settlements_dropped: int = 0
-    internal_errors: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass(slots=True)
@@ -88,15 +63,6 @@ class _Plan:
     refs: list[CounterRef]
     amounts: list[int]
     resets: list[int]
-
-
-@dataclass(slots=True)
-class _Settle:
-    res_id: str
-    refs: list[CounterRef]
-    reserved: list[int]
-    actual: list[int]
-    done_until: float
 
 
 @dataclass(slots=True)
@@ -167,22 +133,9 @@ class Ledger:
     ) -> None:
         self.stats = LedgerStats()
         self._clock = clock
-        self._local = LocalStore()
-        self._shared = shared
-        breaker = budgets.store.breaker
-        config = BreakerConfig(
-            window_size=2 * breaker.failures,
-            minimum_calls=breaker.failures,
-            open_duration_s=breaker.open_s,
-            open_duration_max_s=breaker.open_max_s,
-            probe_timeout_s=max(1.0, budgets.store.timeout_ms / 250),
-        )
-        self._breaker = CircuitBreaker("budget-store", config, clock=monotonic)
+        self._stores = GuardedStore(shared, budgets.store, self.stats, monotonic)
         self._ids = itertools.count()
         self._id_prefix = os.urandom(6).hex()
-        self._pending: deque[_Settle] = deque()
-        self._flusher: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
         self.update(budgets)
 
     @property
@@ -326,7 +279,7 @@ class Ledger:
             f"budget limit {limit.name!r} cannot be checked: the budget store is unavailable and the limit "
             "is set to on_store_error: closed; retry later"
         )
-        wait = math.ceil(self._breaker.snapshot()["open_remaining_s"] or 1)
+        wait = max(1, math.ceil(self._stores.open_remaining_s()))
         return Decision("deny", store="unavailable", status=429, retry_after_s=wait, message=message)
 
     def _count(self, decision: Decision) -> None:
@@ -337,37 +290,14 @@ class Ledger:
 
     # ---- the stores ---------------------------------------------------------------------------
 
-    def _new_id(self) -> str:
-        return f"{self._id_prefix}{next(self._ids):x}"
-
     async def _reserve(self, plan: _Plan, now: float) -> tuple[_Held | None, ReserveResult]:
-        """Reserve in the shared store, else (failing open) locally; (None, _) when a limit fails closed."""
-        res_id = self._new_id()
-        hold_until = now + self._hold_s
-        shared = self._shared
-        if shared is None:
-            result = self._local.reserve_now(res_id, plan.refs, plan.amounts, now, hold_until)
-            return _Held(res_id, plan, "ok", result.uses), result
-        permit = self._breaker.try_acquire()
-        if permit is not None:
-            try:
-                result = await shared.reserve(res_id, plan.refs, plan.amounts, now, hold_until)
-            except StoreError as exc:
-                permit.record_failure()
-                self._store_failed("reserve", exc)
-                self._enqueue(_Settle(res_id, plan.refs, plan.amounts, [0] * len(plan.refs), hold_until))
-            except asyncio.CancelledError:
-                permit.release()
-                self._enqueue(_Settle(res_id, plan.refs, plan.amounts, [0] * len(plan.refs), hold_until))
-                raise
-            else:
-                permit.record_success()
-                return _Held(res_id, plan, "ok", result.uses), result
-        if any(limit.fail_closed for limit in plan.limits):
-            return None, ReserveResult(-1, ())
-        self.stats.fallback_reservations += 1
-        result = self._local.reserve_now(res_id, plan.refs, plan.amounts, now, hold_until)
-        return _Held(res_id, plan, "fallback", result.uses), result
+        """Reserve ``plan``; (None, _) when the store is down and a limit fails closed."""
+        res_id = f"{self._id_prefix}{next(self._ids):x}"
+        fail_closed = any(limit.fail_closed for limit in plan.limits)
+        where, result = await self._stores.reserve(
+            res_id, plan.refs, plan.amounts, fail_closed, now, now + self._hold_s
+        )
+        return (None if where is None else _Held(res_id, plan, where, result.uses)), result
 
     async def _switch(self, request: BudgetRequest, held: _Held, target: TargetInfo) -> _Held | None:
         now = self._clock()
@@ -380,70 +310,8 @@ class Ledger:
 
     async def _finish(self, held: _Held, actual: list[int]) -> None:
         plan = held.plan
-        if held.store == "fallback" or self._shared is None:
-            self._local.settle_now(held.res_id, plan.refs, actual)
-            if held.store == "fallback" and any(actual):
-                self._enqueue(_Settle(held.res_id, plan.refs, [0] * len(actual), actual, self._done_until()))
-            return
-        op = _Settle(held.res_id, plan.refs, plan.amounts, actual, self._done_until())
-        task = asyncio.get_running_loop().create_task(self._settle_shared(op))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        await asyncio.shield(task)
-
-    def _done_until(self) -> float:
-        return self._clock() + self._grace
-
-    async def _settle_shared(self, op: _Settle) -> None:
-        shared = self._shared
-        permit = self._breaker.try_acquire()
-        if shared is None or permit is None:
-            self._enqueue(op)
-            return
-        try:
-            await shared.settle(op.res_id, op.refs, op.reserved, op.actual, op.done_until)
-        except StoreError as exc:
-            permit.record_failure()
-            self._store_failed("settle", exc)
-            self._enqueue(op)
-        else:
-            permit.record_success()
-
-    def _store_failed(self, operation: str, exc: StoreError) -> None:
-        self.stats.store_errors += 1
-        log.warning("budget store %s failed: %s", operation, exc)
-
-    def _enqueue(self, op: _Settle) -> None:
-        if len(self._pending) >= _MAX_PENDING:
-            self._pending.popleft()
-            self.stats.settlements_dropped += 1
-        self._pending.append(op)
-        self.stats.pending = len(self._pending)
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.get_running_loop().create_task(self._flush_loop())
-
-    async def _flush_loop(self) -> None:
-        while self._pending:
-            await asyncio.sleep(_FLUSH_EVERY_S)
-            await self.flush()
-
-    async def flush(self) -> None:
-        """Send queued settlements to the shared store, oldest first, until one fails."""
-        shared = self._shared
-        while self._pending and shared is not None:
-            permit = self._breaker.try_acquire()
-            if permit is None:
-                return
-            op = self._pending[0]
-            try:
-                await shared.settle(op.res_id, op.refs, op.reserved, op.actual, op.done_until)
-            except StoreError as exc:
-                permit.record_failure()
-                self._store_failed("settle (retry)", exc)
-                return
-            permit.record_success()
-            self._pending.popleft()
-            self.stats.pending = len(self._pending)
+        done_until = self._clock() + self._grace
+        await self._stores.settle(held.res_id, held.store, plan.refs, plan.amounts, actual, done_until)
 
     # ---- visibility and lifecycle -------------------------------------------------------------
 
@@ -451,32 +319,20 @@ class Ledger:
         """Every tracked counter with its use read now (the shared store when it answers, else local)."""
         now = self._clock()
         rows = self.tracker.rows(now, self._clocks)
-        refs = [row.ref for row in rows]
-        uses: Sequence[int] | None = None
-        source = "local"
-        if self._shared is not None and refs:
-            try:
-                uses = await self._shared.read(refs, now)
-                source = "shared"
-            except StoreError as exc:
-                self._store_failed("read", exc)
-        if uses is None:
-            uses = self._local.read_now(refs, now)
+        uses, source = await self._stores.read([row.ref for row in rows], now)
         return [row.as_dict(used, now, source) for row, used in zip(rows, uses, strict=True)]
 
     def gauges(self) -> list[dict[str, object]]:
         """Per limit and label (named values, "other"): use as last seen by this pod; no I/O."""
         return self.tracker.gauges(self._clock())
 
+    async def flush(self) -> None:
+        """Send settlements queued during a store outage now (the background task does it every 0.5 s)."""
+        await self._stores.flush()
+
     async def close(self) -> None:
-        """Flush what can be flushed, wait for settlements in flight, close the shared store."""
-        if self._flusher is not None:
-            self._flusher.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.flush()
-        if self._shared is not None:
-            await self._shared.close()
+        """Wait for settlements in flight, flush the queue if the store answers, close the shared store."""
+        await self._stores.close()
 
 
 def _action(state: LimitState) -> Action | None:
