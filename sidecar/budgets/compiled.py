@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,6 +98,10 @@ class Limit:
     soft_downgrade_to: tuple[str, ...]
     fail_closed: bool
     key_stem: str
+    measure_index: int
+    """Where this limit's measure is in the (usd, tokens, requests) triples of ``pricing``."""
+    read_value: Callable[[BudgetRequest, TargetInfo], str] = field(compare=False, repr=False)
+    """The scope's raw value for a call, chosen at compile time (no per-request dispatch on the kind)."""
 
     @property
     def is_target_limit(self) -> bool:
@@ -109,22 +113,9 @@ class Limit:
         return self.action is Action.DENY
 
     def scope_value(self, request: BudgetRequest, target: TargetInfo) -> str | None:
-        scope = self.scope
-        if scope is ScopeKind.GLOBAL:
-            return GLOBAL
-        if scope is ScopeKind.HEADER:
-            value = request.headers.get(self.header or "") or NO_VALUE
-        elif scope is ScopeKind.APP:
-            value = request.app or NO_VALUE
-        elif scope is ScopeKind.ROUTE:
-            value = request.route or NO_VALUE
-        elif scope is ScopeKind.MODEL:
-            value = target.model
-        elif scope is ScopeKind.PROVIDER:
-            value = target.provider
-        else:
-            value = request.key_hash or NO_VALUE
-        if self.values is None or value in self.values:
+        value = self.read_value(request, target)
+        values = self.values
+        if values is None or value in values:
             return value
         return None if self.exempt_others else OTHER
 
@@ -133,10 +124,6 @@ class Limit:
         if value == GLOBAL or (self.values is not None and value in self.values):
             return value
         return OTHER
-
-    def amount_of(self, usd: int, tokens: int, requests: int) -> int:
-        measure = self.measure
-        return usd if measure is Measure.USD else tokens if measure is Measure.TOKENS else requests
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,4 +253,22 @@ def _compile_limit(index: int, spec: LimitSpec) -> Limit:
         soft_downgrade_to=tuple(soft.downgrade_to or ()) if soft is not None else (),
         fail_closed=spec.on_store_error == "closed",
         key_stem=f"{spec.name}:{spec.measure.value}:{spec.window.value}",
+        measure_index=list(Measure).index(spec.measure),
+        read_value=_value_reader(spec.scope.by, spec.scope.header),
     )
+
+
+def _value_reader(scope: ScopeKind, header: str | None) -> Callable[[BudgetRequest, TargetInfo], str]:
+    """How a scope reads its value: global -> "*", a missing request value -> "-"."""
+    if scope is ScopeKind.HEADER:
+        name = header or ""
+        return lambda request, target: request.headers.get(name) or NO_VALUE
+    readers: dict[ScopeKind, Callable[[BudgetRequest, TargetInfo], str]] = {
+        ScopeKind.GLOBAL: lambda request, target: GLOBAL,
+        ScopeKind.APP: lambda request, target: request.app or NO_VALUE,
+        ScopeKind.ROUTE: lambda request, target: request.route or NO_VALUE,
+        ScopeKind.MODEL: lambda request, target: target.model,
+        ScopeKind.PROVIDER: lambda request, target: target.provider,
+        ScopeKind.KEY: lambda request, target: request.key_hash or NO_VALUE,
+    }
+    return readers[scope]

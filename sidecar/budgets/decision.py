@@ -62,8 +62,10 @@ class LimitState:
         return f"{name} {self.value!r}" if self.value != "other" else f"{name} (others)"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Decision:
+    """Read-only by convention (not frozen: one is built per request, and frozen init costs ~1 us)."""
+
     verdict: Verdict
     acted: LimitState | None = None
     targets: tuple[str, ...] = ()

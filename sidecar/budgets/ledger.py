@@ -47,7 +47,7 @@ from .guard import GuardedStore, LedgerStats
 from .pricing import actual_units, estimate_units
 from .spec import Action
 from .store import KEY_GRACE_S, CounterRef, ReserveResult, Store
-from .visibility import Tracker
+from .visibility import Seen, Tracker
 from .windows import WindowClock
 
 log = logging.getLogger(__name__)
@@ -60,9 +60,9 @@ class _Plan:
     target: TargetInfo
     limits: list[Limit]
     values: list[str]
+    counters: list[Seen]
     refs: list[CounterRef]
     amounts: list[int]
-    resets: list[int]
 
 
 @dataclass(slots=True)
@@ -110,7 +110,7 @@ class Admission:
                 actual = plan.amounts
             else:
                 units = actual_units(plan.target.price, usage)
-                actual = [limit.amount_of(*units) for limit in plan.limits]
+                actual = [units[limit.measure_index] for limit in plan.limits]
             await self._ledger._finish(held, actual)
 
     async def release(self) -> None:
@@ -146,6 +146,8 @@ class Ledger:
         """A new policy: new limits and windows; counters (local and shared) carry on under the same keys."""
         self._budgets = budgets
         self._clocks = [WindowClock(limit.window) for limit in budgets.limits]
+        self._ordered = budgets.request_limits + budgets.target_limits
+        self._fail_closed = any(limit.fail_closed for limit in budgets.limits)
         self._hold_s = budgets.reservation_ttl_s
         self._grace = int(budgets.reservation_ttl_s) + KEY_GRACE_S
         self.tracker = Tracker(budgets)
@@ -182,7 +184,7 @@ class Ledger:
             at = result.refused
             if at >= 0:
                 limit = plan.limits[at]
-                state = LimitState(limit, plan.values[at], result.uses[at], plan.resets[at])
+                state = LimitState(limit, plan.values[at], result.uses[at], plan.counters[at].end)
                 if limit.is_target_limit:
                     skipped.append((state, plan.amounts[at], target.model))
                     self.stats.skipped_targets += 1
@@ -205,22 +207,23 @@ class Ledger:
         return Admission(self, request, denied, None)
 
     def _plan(self, request: BudgetRequest, target: TargetInfo, now: float) -> _Plan:
-        budgets = self._budgets
-        output = request.max_output_tokens or target.max_output_tokens or budgets.default_max_output_tokens
+        output = request.max_output_tokens or target.max_output_tokens or self._budgets.default_max_output_tokens
         units = estimate_units(target.price, request.input_tokens, output)
-        plan = _Plan(target, [], [], [], [], [])
-        for group in (budgets.request_limits, budgets.target_limits):
-            for limit in group:
-                value = limit.scope_value(request, target)
-                if value is None:
-                    continue
-                start, end = self._clocks[limit.index].at(now)
-                plan.limits.append(limit)
-                plan.values.append(value)
-                plan.refs.append(self.tracker.ref(limit, value, start, end))
-                plan.amounts.append(limit.amount_of(*units))
-                plan.resets.append(end)
-        return plan
+        limits: list[Limit] = []
+        values: list[str] = []
+        counters: list[Seen] = []
+        amounts: list[int] = []
+        clocks, counter_of = self._clocks, self.tracker.counter
+        for limit in self._ordered:
+            value = limit.scope_value(request, target)
+            if value is None:
+                continue
+            start, end = clocks[limit.index].at(now)
+            limits.append(limit)
+            values.append(value)
+            counters.append(counter_of(limit, value, start, end))
+            amounts.append(units[limit.measure_index])
+        return _Plan(target, limits, values, counters, [counter.ref for counter in counters], amounts)
 
     def _judge(
         self,
@@ -233,11 +236,12 @@ class Ledger:
         flags: list[LimitState] = []
         for i, limit in enumerate(plan.limits):
             used = uses[i]
-            self.tracker.saw(limit, plan.values[i], used)
+            counter = plan.counters[i]
+            counter.used = used
             if used > limit.units and limit.action is not Action.DENY:
-                flags.append(LimitState(limit, plan.values[i], used, plan.resets[i]))
+                flags.append(LimitState(limit, plan.values[i], used, counter.end))
             elif limit.soft_units is not None and used > limit.soft_units:
-                flags.append(LimitState(limit, plan.values[i], used, plan.resets[i], soft=True))
+                flags.append(LimitState(limit, plan.values[i], used, counter.end, soft=True))
         tightest = self._tightest(plan, uses) if self._budgets.headers else None
         skipped_names = tuple(model for _, _, model in skipped)
         if downgraded_by is not None:
@@ -259,7 +263,7 @@ class Ledger:
                 best, room = i, left
         if best < 0:
             return None
-        return LimitState(plan.limits[best], plan.values[best], uses[best], plan.resets[best])
+        return LimitState(plan.limits[best], plan.values[best], uses[best], plan.counters[best].end)
 
     @staticmethod
     def _downgrade_targets(state: LimitState) -> tuple[str, ...]:
@@ -293,7 +297,7 @@ class Ledger:
     async def _reserve(self, plan: _Plan, now: float) -> tuple[_Held | None, ReserveResult]:
         """Reserve ``plan``; (None, _) when the store is down and a limit fails closed."""
         res_id = f"{self._id_prefix}{next(self._ids):x}"
-        fail_closed = any(limit.fail_closed for limit in plan.limits)
+        fail_closed = self._fail_closed and any(limit.fail_closed for limit in plan.limits)
         where, result = await self._stores.reserve(
             res_id, plan.refs, plan.amounts, fail_closed, now, now + self._hold_s
         )

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 NO_CAP = -1
 KEY_GRACE_S = 60
@@ -46,8 +46,7 @@ class CounterRef:
     cap: int
 
 
-@dataclass(frozen=True, slots=True)
-class ReserveResult:
+class ReserveResult(NamedTuple):
     """``refused``: index of the counter that refused, or -1. ``uses``: used + held per counter."""
 
     refused: int

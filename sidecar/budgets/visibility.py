@@ -27,7 +27,9 @@ from .windows import WindowClock
 
 
 @dataclass(slots=True)
-class _Seen:
+class Seen:
+    """One counter of the current window as this pod knows it: its ref and the use last seen."""
+
     start: int
     end: int
     ref: CounterRef
@@ -69,40 +71,36 @@ class Tracker:
         self._prefix = f"{budgets.store.key_prefix}:{{budgets}}:c:"
         self._grace = int(budgets.reservation_ttl_s) + KEY_GRACE_S
         self._cap = budgets.max_tracked_values
-        self._seen: list[OrderedDict[str, _Seen]] = [OrderedDict() for _ in budgets.limits]
+        self._seen: list[OrderedDict[str, Seen]] = [OrderedDict() for _ in budgets.limits]
 
-    def ref(self, limit: Limit, value: str, start: int, end: int) -> CounterRef:
-        """The counter of ``limit`` and ``value`` in the window ``[start, end)``."""
+    def counter(self, limit: Limit, value: str, start: int, end: int) -> Seen:
+        """The counter of ``limit`` and ``value`` in the window ``[start, end)``; set ``used`` on it."""
         seen = self._seen[limit.index]
         entry = seen.get(value)
         if entry is not None and entry.start == start:
             seen.move_to_end(value)
-            return entry.ref
+            return entry
         key = f"{self._prefix}{limit.key_stem}:{start}:{key_part(value)}"
-        ref = CounterRef(key, end + self._grace, limit.units if limit.blocks else NO_CAP)
-        seen[value] = _Seen(start, end, ref)
+        entry = seen[value] = Seen(
+            start, end, CounterRef(key, end + self._grace, limit.units if limit.blocks else NO_CAP)
+        )
         seen.move_to_end(value)
         if len(seen) > self._cap + len(limit.values or ()):
             self._evict(limit, seen)
-        return ref
-
-    def saw(self, limit: Limit, value: str, used: int) -> None:
-        entry = self._seen[limit.index].get(value)
-        if entry is not None:
-            entry.used = used
+        return entry
 
     def rows(self, now: float, clocks: Sequence[WindowClock]) -> list[Row]:
         rows = []
         for limit in self._limits:
             start, end = clocks[limit.index].at(now)
             for value in self._values(limit):
-                rows.append(Row(limit, value, self.ref(limit, value, start, end), end))
+                rows.append(Row(limit, value, self.counter(limit, value, start, end).ref, end))
         return rows
 
     def gauges(self, now: float) -> list[dict[str, object]]:
         series: list[dict[str, object]] = []
         for limit in self._limits:
-            best: dict[str, _Seen] = {}
+            best: dict[str, Seen] = {}
             for value, entry in self._seen[limit.index].items():
                 if entry.end <= now:
                     continue
@@ -141,7 +139,7 @@ class Tracker:
         return named if limit.values is not None and limit.exempt_others else [*named, OTHER]
 
     @staticmethod
-    def _evict(limit: Limit, seen: OrderedDict[str, _Seen]) -> None:
+    def _evict(limit: Limit, seen: OrderedDict[str, Seen]) -> None:
         for value in seen:
             if limit.values is None or value not in limit.values:
                 del seen[value]
