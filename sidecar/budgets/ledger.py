@@ -134,6 +134,7 @@ class Ledger:
         self.stats = LedgerStats()
         self._clock = clock
         self._stores = GuardedStore(shared, budgets.store, self.stats, monotonic)
+        self._local_only = shared is None
         self._ids = itertools.count()
         self._id_prefix = os.urandom(6).hex()
         self.update(budgets)
@@ -243,7 +244,9 @@ class Ledger:
             elif limit.soft_units is not None and used > limit.soft_units:
                 flags.append(LimitState(limit, plan.values[i], used, counter.end, soft=True))
         tightest = self._tightest(plan, uses) if self._budgets.headers else None
-        skipped_names = tuple(model for _, _, model in skipped)
+        skipped_names = tuple(model for _, _, model in skipped) if skipped else ()
+        if not flags and downgraded_by is None:
+            return Decision("allow", None, targets, (), tightest, held.store, skipped=skipped_names)
         if downgraded_by is not None:
             return Decision(
                 "downgrade", downgraded_by, targets, tuple(flags), tightest, held.store, skipped=skipped_names
@@ -297,6 +300,9 @@ class Ledger:
     async def _reserve(self, plan: _Plan, now: float) -> tuple[_Held | None, ReserveResult]:
         """Reserve ``plan``; (None, _) when the store is down and a limit fails closed."""
         res_id = f"{self._id_prefix}{next(self._ids):x}"
+        if self._local_only:
+            result = self._stores.local.reserve_now(res_id, plan.refs, plan.amounts, now, now + self._hold_s)
+            return _Held(res_id, plan, "ok", result.uses), result
         fail_closed = self._fail_closed and any(limit.fail_closed for limit in plan.limits)
         where, result = await self._stores.reserve(
             res_id, plan.refs, plan.amounts, fail_closed, now, now + self._hold_s
@@ -314,6 +320,9 @@ class Ledger:
 
     async def _finish(self, held: _Held, actual: list[int]) -> None:
         plan = held.plan
+        if self._local_only:
+            self._stores.local.settle_now(held.res_id, plan.refs, actual)
+            return
         done_until = self._clock() + self._grace
         await self._stores.settle(held.res_id, held.store, plan.refs, plan.amounts, actual, done_until)
 

@@ -208,3 +208,24 @@ async def test_a_killed_pods_reservations_expire(redis_url: str) -> None:
     await admission.release()
     await survivor.close()
     await doomed.close()
+
+
+async def test_the_documented_acl_is_enough(redis_url: str, redis_server: RedisProcess) -> None:
+    """A Redis ACL user with exactly the permissions docs/budgets.md lists can reserve, settle and read."""
+    with redis_server.client() as client:
+        client.execute_command(
+            "ACL", "SETUSER", "sidecar", "on", ">pw", "~llm-sidecar:{budgets}:*", "+ping", "+evalsha", "+eval",
+            "+script|load", "+zrangebyscore", "+zremrangebyscore", "+zadd", "+zrem", "+hincrby", "+hmget",
+            "+expireat", "+set",
+        )  # fmt: skip
+    spec = StoreSpec.model_validate({"url": redis_url, "username": "sidecar", "password": {"env": "P"}})
+    shared = RedisStore(spec, env={"P": "pw"})
+    counter = CounterRef("llm-sidecar:{budgets}:c:a", int(time.time()) + 600, 10)
+    try:
+        await shared.reserve("r1", [counter], [4], time.time(), time.time() + 60)
+        await shared.settle("r1", [counter], [4], [3], time.time() + 60)
+        assert await shared.read([counter], time.time()) == (3,)
+    finally:
+        await shared.close()
+        with redis_server.client() as client:
+            client.execute_command("ACL", "DELUSER", "sidecar")

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from sidecar.budgets import compile_budgets
 from sidecar.budgets.spec import BudgetsSpec, StoreSpec
 from sidecar.policy import PolicyError
 
-from .conftest import budgets_of
+from .conftest import MODELS, budgets_of
 
 LIMIT: dict[str, Any] = {"name": "daily", "measure": "usd", "amount": 10, "window": "day"}
 
@@ -125,3 +128,12 @@ def test_a_header_scope_name_is_lower_cased() -> None:
     """Header names are case-insensitive; the compiled scope reads the lower-case name."""
     budgets = budgets_of(limit(scope={"by": "header", "header": "X-Team"}))
     assert budgets.header_names == frozenset({"x-team"})
+
+
+def test_the_documented_example_compiles() -> None:
+    """The annotated example in docs/budgets.md is a valid budgets block (the docs stay true)."""
+    text = (Path(__file__).parents[2] / "docs" / "budgets.md").read_text()
+    example = text.split("## Every field, annotated", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    block = yaml.safe_load(example)["budgets"]
+    budgets = compile_budgets(block, models=MODELS, providers=["openai", "acme", "zeta"], routes=["chat"])
+    assert [limit.name for limit in budgets.limits] == ["team-day", "route-month", "key-rpm", "openai-tpm"]
