@@ -173,13 +173,20 @@ class GuardedStore:
             self._pending.popleft()
             self._stats.pending = len(self._pending)
 
-    async def close(self) -> None:
-        """Wait for settlements in flight, flush what the store accepts, close the shared store."""
+    async def close(self, drain_s: float = 5.0) -> None:
+        """Wait for settlements in flight, then keep flushing the queue for up to ``drain_s`` (the breaker
+        may be open for a while), then close the shared store. What is still queued is left to expire."""
         if self._flusher is not None:
             self._flusher.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        deadline = time.monotonic() + drain_s
         await self.flush()
+        while self._pending and self.shared is not None and time.monotonic() < deadline:
+            await asyncio.sleep(min(FLUSH_EVERY_S, max(0.0, deadline - time.monotonic())))
+            await self.flush()
+        if self._pending:
+            log.warning("budget store: %d settlements not sent at shutdown", len(self._pending))
         if self.shared is not None:
             await self.shared.close()
 

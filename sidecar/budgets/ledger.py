@@ -343,9 +343,10 @@ class Ledger:
         """Send settlements queued during a store outage now (the background task does it every 0.5 s)."""
         await self._stores.flush()
 
-    async def close(self) -> None:
-        """Wait for settlements in flight, flush the queue if the store answers, close the shared store."""
-        await self._stores.close()
+    async def close(self, drain_s: float = 5.0) -> None:
+        """Wait for settlements in flight, flush the queue (for up to ``drain_s`` while the store is
+        down), close the shared store."""
+        await self._stores.close(drain_s)
 
 
 def _action(state: LimitState) -> Action | None:

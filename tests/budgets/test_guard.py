@@ -26,7 +26,7 @@ async def test_a_dead_store_fails_open_into_local_counting(redis_factory: Callab
     expected = [("allow", "fallback"), ("allow", "fallback"), ("deny", "fallback"), ("deny", "fallback")]
     assert [(d.verdict, d.store) for d in decisions] == expected
     assert ledger.stats.fallback_reservations == 4
-    await ledger.close()
+    await ledger.close(drain_s=0)  # the store stays dead
 
 
 async def test_a_dead_store_fails_closed_with_a_clear_denial(redis_factory: Callable[..., RedisProcess]) -> None:
@@ -37,7 +37,7 @@ async def test_a_dead_store_fails_closed_with_a_clear_denial(redis_factory: Call
     decision = (await ledger.admit(BudgetRequest(1000, 1000), [ledger.budgets.target("big")])).decision
     assert (decision.verdict, decision.status, decision.store) == ("deny", 429, "unavailable")
     assert decision.message.startswith("budget limit 'dollar' cannot be checked: the budget store is unavailable")
-    await ledger.close()
+    await ledger.close(drain_s=0)  # the store stays dead
 
 
 async def test_spend_during_an_outage_reaches_the_store_when_it_returns(
@@ -71,7 +71,7 @@ async def test_the_breaker_stops_calling_a_dead_store(redis_factory: Callable[..
     for _ in range(10):
         await ledger.admit(BudgetRequest(1, 1), [ledger.budgets.target("big")])
     assert (ledger.stats.store_errors, ledger.stats.fallback_reservations) == (2, 10)
-    await ledger.close()
+    await ledger.close(drain_s=0)  # the store stays dead
 
 
 async def test_a_settlement_survives_the_callers_cancellation(redis_url: str) -> None:
@@ -85,5 +85,20 @@ async def test_a_settlement_survives_the_callers_cancellation(redis_url: str) ->
         await task
     await ledger.close()
     reader = book(redis_url, today_clock(), DOLLAR)
+    assert (await reader.status())[0]["used"] == pytest.approx(0.04)
+    await reader.close()
+
+
+async def test_close_drains_the_queue_once_the_store_is_back(redis_factory: Callable[..., RedisProcess]) -> None:
+    """Shutdown waits (up to drain_s) for the breaker to let calls through and sends what was queued."""
+    server = redis_factory()
+    breaker = {"failures": 1, "open_s": 0.3, "open_max_s": 0.3}
+    ledger = book(server.url, today_clock(), DOLLAR, timeout_ms=200, breaker=breaker)
+    admission = await ledger.admit(BudgetRequest(1000, 1000), [ledger.budgets.target("big")])
+    server.kill()
+    await admission.settle(Usage(1000, 1000))  # fails, opens the breaker, queued
+    server.start()
+    await ledger.close(drain_s=5)
+    reader = book(server.url, today_clock(), DOLLAR)
     assert (await reader.status())[0]["used"] == pytest.approx(0.04)
     await reader.close()

@@ -147,12 +147,15 @@ async def test_two_pods_sharing_one_dollar_overshoot_by_at_most_one_reservation(
     redis_url: str, redis_server: RedisProcess
 ) -> None:
     """Two ledgers on one Redis, 400 concurrent calls with random sizes, durations and cancellations:
-    the spend ends within $1 plus one reservation, equals the sum of what was charged, and holds nothing."""
+    the spend ends within $1 plus one reservation, equals the sum of what was charged, and holds nothing.
+    (It may end below $1: a call refused while others held room is not retried when they settle lower.)"""
     rng = random.Random(22)
     clock = today_clock()
-    pods = [book(redis_url, clock, DOLLAR), book(redis_url, clock, DOLLAR)]
+    generous = {"timeout_ms": 5000, "connect_timeout_ms": 5000}  # a loaded CI machine must not fall back
+    pods = [book(redis_url, clock, DOLLAR, **generous), book(redis_url, clock, DOLLAR, **generous)]
     price = MODELS["big"].price
     charged: list[int] = []
+    denied: list[int] = []
     largest = 0
 
     async def call(pod: Ledger) -> None:
@@ -160,6 +163,7 @@ async def test_two_pods_sharing_one_dollar_overshoot_by_at_most_one_reservation(
         prompt, max_out = rng.randint(100, 3000), rng.randint(50, 2000)
         admission = await pod.admit(BudgetRequest(prompt, max_out), [pod.budgets.target("big")])
         if admission.decision.verdict == "deny":
+            denied.append(1)
             return
         largest = max(largest, int((prompt * 10 + max_out * 30) * 1000))
         out = 0
@@ -182,6 +186,7 @@ async def test_two_pods_sharing_one_dollar_overshoot_by_at_most_one_reservation(
         rng.choice(tasks).cancel()
     results = await asyncio.gather(*tasks, return_exceptions=True)
     assert all(isinstance(r, (type(None), asyncio.CancelledError)) for r in results)
+    assert [pod.stats.store_errors for pod in pods] == [0, 0]
     for pod in pods:
         await pod.close()
     key = next(k for k in redis_server.client().keys("*dollar*") if not k.endswith(b":r"))
@@ -190,7 +195,8 @@ async def test_two_pods_sharing_one_dollar_overshoot_by_at_most_one_reservation(
         holds = client.zcard(key + b":r")
     assert (held, holds) == (0, 0)
     assert used == sum(charged)
-    assert NANO_USD * 0.9 < used <= NANO_USD + largest
+    assert used <= NANO_USD + largest
+    assert denied and used > NANO_USD / 2  # the budget was binding, not merely large
     assert sum(isinstance(r, asyncio.CancelledError) for r in results) > 0
 
 
