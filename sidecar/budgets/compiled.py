@@ -66,7 +66,8 @@ class BudgetRequest:
 
     ``headers``: lower-case names (only those named by ``by: header`` limits are read). ``key_hash``:
     ``hash_key(caller's key)`` or None. ``input_tokens``: the estimated prompt tokens.
-    ``max_output_tokens``: the request's own maximum, or None (then the model's, else the default).
+    ``max_output_tokens``: the request's own maximum (0 for embeddings), or None (then the model's,
+    else ``default_max_output_tokens``).
     """
 
     input_tokens: int

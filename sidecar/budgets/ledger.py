@@ -208,7 +208,9 @@ class Ledger:
         return Admission(self, request, denied, None)
 
     def _plan(self, request: BudgetRequest, target: TargetInfo, now: float) -> _Plan:
-        output = request.max_output_tokens or target.max_output_tokens or self._budgets.default_max_output_tokens
+        output = request.max_output_tokens
+        if output is None:
+            output = target.max_output_tokens or self._budgets.default_max_output_tokens
         units = estimate_units(target.price, request.input_tokens, output)
         limits: list[Limit] = []
         values: list[str] = []

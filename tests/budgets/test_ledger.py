@@ -47,6 +47,13 @@ async def test_the_models_max_output_is_reserved_when_the_request_sets_none(cloc
     assert await used(book, "tok") == 10 + 4096
 
 
+async def test_an_embedding_reserves_no_output(clock: FakeClock) -> None:
+    """max_output_tokens=0 (an embedding) reserves the input alone, not the model's default output."""
+    book = ledger(clock, {"name": "tok", "measure": "tokens", "amount": 10**6, "window": "minute"})
+    await book.admit(BudgetRequest(input_tokens=10, max_output_tokens=0), [book.budgets.target("big")])
+    assert await used(book, "tok") == 10
+
+
 async def test_settlement_replaces_the_estimate_by_the_actual_cost(clock: FakeClock) -> None:
     """After settle, the counter holds the actual cost, not the reservation."""
     book = ledger(clock, usd("day", 1))
