@@ -67,7 +67,7 @@ class _Plan:
 
 @dataclass(slots=True)
 class _Held:
-    """A reservation in a store (``store is None``: nothing held)."""
+    """A reservation: its id, what it holds, where (``store``), and the uses the store answered."""
 
     res_id: str
     plan: _Plan
