@@ -20,8 +20,8 @@ run: $(STAMP)
 	$(BIN)/llm-sidecar demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check sidecar tests bench
-	$(BIN)/ruff format --check sidecar tests bench
+	$(BIN)/ruff check sidecar tests bench deploy
+	$(BIN)/ruff format --check sidecar tests bench deploy
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -2,7 +2,7 @@
 
 Map of the package (each module holds one concept):
 
-- ``cli``            the ``llm-sidecar`` command: run, validate, explain, fake-provider
+- ``cli``            the ``llm-sidecar`` command: run, validate, explain, diff, fake-provider
 - ``settings``       process settings from flags and ``SIDECAR_*`` env vars
 - ``dialects``       the three wire dialects (OpenAI, Anthropic, Gemini): endpoints and error bodies
 - ``policy/``        the policy file: schema (pydantic), compilation to an immutable ``Policy``,
@@ -13,6 +13,8 @@ Map of the package (each module holds one concept):
 - ``resilience/``    outcome classification, retries, circuit breakers, retry budgets, bulkheads
 - ``translate/``     pure translation between dialects (requests, responses, stream events)
 - ``telemetry/``     structured logs, OpenTelemetry traces, metrics
+- ``diff/``          ``llm-sidecar diff``: two policies compared section by section, an access log replayed
+- ``endpoint_paths`` a path read as the server reads it (dialect, operation, model), for explain and diff
 - ``fake_provider/`` a fake OpenAI/Anthropic/Gemini server with fault injection (tests and demos)
 - ``extensions``     the optional C twins (``*.c``) of two hot Python paths, and ``SIDECAR_NO_EXTENSIONS``
 """

@@ -3,6 +3,9 @@
 llm-sidecar run --policy FILE [--host H] [--port P]   serve (env: SIDECAR_POLICY, SIDECAR_HOST, ...)
 llm-sidecar validate FILE...                          check policies: exit 0, or 1 listing every error
 llm-sidecar explain --policy FILE --request REQ.json  which route a request takes, and why
+llm-sidecar diff OLD NEW [--replay ACCESS_LOG]        what a policy change changes; exit 1 if one is invalid
+llm-sidecar router train LABELED.jsonl -o router.json fit a learned router (docs/routing.md)
+llm-sidecar router eval --model router.json LABELED   its accuracy and confusion matrix
 llm-sidecar fake-provider [--port P] ...              a fake OpenAI/Anthropic/Gemini server
 llm-sidecar demo                                      fake providers + the sidecar on a demo policy
 """
@@ -22,7 +25,7 @@ from typing import Any
 import orjson
 
 from . import __version__
-from .dialects import Dialect, Operation
+from .endpoint_paths import endpoint_for
 from .policy.compiled import Policy, PolicyError
 from .policy.conditions import RouteRequest
 from .policy.load import load_policy
@@ -66,8 +69,21 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--json", action="store_true", help="machine-readable output")
     explain.set_defaults(func=cmd_explain)
 
+    diff = commands.add_parser("diff", help="what changes between two policies, and for logged requests")
+    diff.add_argument("old", help="the policy serving now")
+    diff.add_argument("new", help="the policy to apply")
+    diff.add_argument("--replay", metavar="ACCESS_LOG", help="the sidecar's JSON log ('-' for stdin)")
+    diff.add_argument("--app", default="", help="the calling app for replayed requests (SIDECAR_APP)")
+    diff.add_argument("--json", action="store_true", help="machine-readable output")
+    diff.set_defaults(func=cmd_diff)
+
     schema = commands.add_parser("schema", help="print the policy JSON Schema")
     schema.set_defaults(func=cmd_schema)
+
+    router = commands.add_parser("router", help="train and evaluate a learned router file")
+    from .routing.learned.commands import add_arguments as add_router_arguments
+
+    add_router_arguments(router)
 
     fake = commands.add_parser("fake-provider", help="run a fake OpenAI/Anthropic/Gemini server")
     from .fake_provider import add_arguments, run_from_args
@@ -156,19 +172,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_INVALID if failed else EXIT_OK
 
 
-def _endpoint_for(path: str, body: dict[str, Any]) -> tuple[Dialect, Operation, str]:
-    from .server.endpoints import ANTHROPIC_ENDPOINTS, GEMINI_METHODS, OPENAI_ENDPOINTS
-
-    if path.startswith(("/v1beta/models/", "/v1/models/")) and ":" in path:
-        model, _, method = path.split("/models/", 1)[1].rpartition(":")
-        operation = GEMINI_METHODS.get(method, (Operation.GENERATE_CONTENT, False))[0]
-        return Dialect.GEMINI, operation, model
-    for endpoint in (*OPENAI_ENDPOINTS, *ANTHROPIC_ENDPOINTS):
-        if endpoint.path == path:
-            return endpoint.dialect, endpoint.operation, str(body.get("model", ""))
-    raise ValueError(f"{path} is not a path the sidecar serves")
-
-
 def cmd_explain(args: argparse.Namespace) -> int:
     try:
         policy = load_policy(args.policy)
@@ -181,7 +184,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         body = orjson.loads(raw)
         if not isinstance(body, dict):
             raise ValueError("the request must be a JSON object")
-        dialect, operation, model = _endpoint_for(args.path, body)
+        dialect, operation, model = endpoint_for(args.path, str(body.get("model", "")))
         headers = {}
         for header in args.header:
             name, sep, value = header.partition(":")
@@ -254,6 +257,39 @@ def _explain_text(report: dict[str, Any]) -> str:
         )
         lines.append(f"=> {route['name']} ({route['path']}, by {route['chosen_by']}): {chain}")
     return "\n".join(lines)
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from .diff import diff_policies, json_report, replay, text_report
+
+    policies = []
+    for path in (args.old, args.new):
+        try:
+            policies.append(load_policy(path))
+        except PolicyError as exc:
+            for error in exc.errors:
+                print(f"{path}: {error}", file=sys.stderr)
+    if len(policies) != 2:
+        return EXIT_INVALID
+    old, new = policies
+    replayed = None
+    if args.replay:
+        try:
+            if args.replay == "-":
+                replayed = replay(old, new, sys.stdin.buffer, app=args.app)
+            else:
+                with open(args.replay, "rb") as log:
+                    replayed = replay(old, new, log, app=args.app)
+        except OSError as exc:
+            print(f"llm-sidecar diff: cannot read {args.replay}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_USAGE
+    changes = diff_policies(old, new)
+    if args.json:
+        report = json_report(old, new, changes, replayed, args.replay or "")
+        print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+    else:
+        print(text_report(old, new, changes, replayed, args.replay or ""))
+    return EXIT_OK
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

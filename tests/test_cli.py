@@ -95,3 +95,38 @@ def test_the_sidecar_command_does_not_load_aiohttp() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_diff_of_two_valid_policies_exits_0_and_prints_the_changes(tmp_path: Path) -> None:
+    """diff OLD NEW exits 0 and prints the changes with both versions."""
+    new = tmp_path / "new.yaml"
+    new.write_text(GOOD.read_text().replace("max_concurrent: 256", "max_concurrent: 64"))
+    result = cli("diff", str(GOOD), str(new))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[2:] == ["defaults:", "  ~ bulkhead max_concurrent: 256 -> 64", "1 change"]
+
+
+def test_diff_exits_1_when_the_new_policy_is_invalid(tmp_path: Path) -> None:
+    """diff exits 1 when NEW does not validate, listing its errors on stderr and printing no diff."""
+    new = tmp_path / "new.yaml"
+    new.write_text(GOOD.read_text().replace("target: [gemini-pro, claude-sonnet]", "target: [gemini-pro, gpt-5x]"))
+    result = cli("diff", str(GOOD), str(new))
+    assert result.returncode == 1
+    assert f"{new}: routes[3].target[1]: unknown model 'gpt-5x'" in result.stderr
+    assert result.stdout == ""
+
+
+def test_diff_replay_json_reads_the_log_from_stdin(tmp_path: Path) -> None:
+    """diff --replay - --json reads access lines from stdin and reports the replay as JSON."""
+    line = {"event": "access", "path": "/v1/chat/completions", "requested_model": "claude-3", "route": "claude-family"}
+    result = cli("diff", str(GOOD), str(GOOD), "--replay", "-", "--json", stdin=json.dumps(line) + "\n")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["changes"], report["replay"]["replayed"], report["replay"]["routed_differently"]) == ([], 1, 0)
+
+
+def test_diff_with_an_unreadable_log_is_a_usage_error(tmp_path: Path) -> None:
+    """diff --replay on a missing file exits 2 naming the file."""
+    result = cli("diff", str(GOOD), str(GOOD), "--replay", str(tmp_path / "missing.log"))
+    assert result.returncode == 2
+    assert "missing.log" in result.stderr

@@ -3,6 +3,9 @@ policies and renders every kustomization before anything is applied."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -50,3 +53,61 @@ def test_workflow_validates_the_base_policy_path_that_exists() -> None:
     named = [word for s in run_steps() for word in s.split() if word.endswith("policy.yaml") and "/" in word]
     assert named
     assert all((REPO / path).is_file() for path in named)
+
+
+def diff_step() -> dict[Any, Any]:
+    steps = [step for job in load()["jobs"].values() for step in job["steps"]]
+    (step,) = [s for s in steps if "llm-sidecar diff" in s.get("run", "")]
+    return step
+
+
+def run_diff_step(tmp_path: Path, new_policy: str) -> tuple[subprocess.CompletedProcess[str], str]:
+    """The diff step's script, run by bash in a git repository whose origin/main holds the base policy
+    and whose work tree holds ``new_policy``, with llm-sidecar on PATH as the install step leaves it."""
+    repo = tmp_path / "repo"
+    (repo / "deploy" / "k8s" / "base").mkdir(parents=True)
+    policy = repo / "deploy" / "k8s" / "base" / "policy.yaml"
+    policy.write_text((REPO / "deploy" / "k8s" / "base" / "policy.yaml").read_text())
+    git = ["git", "-C", str(repo), "-c", "user.name=ci", "-c", "user.email=ci@example.com"]
+    for args in (["init", "-q", "-b", "main"], ["add", "."], ["commit", "-qm", "base"]):
+        subprocess.run([*git, *args], check=True, capture_output=True)
+    subprocess.run([*git, "update-ref", "refs/remotes/origin/main", "HEAD"], check=True)
+    policy.write_text(new_policy)
+    summary = tmp_path / "summary.md"
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "BASE_REF": "main",
+        "GITHUB_STEP_SUMMARY": str(summary),
+        **{k: str(v) for k, v in load()["env"].items()},
+    }
+    result = subprocess.run(
+        ["bash", "-e", "-c", diff_step()["run"]], cwd=repo, env=env, capture_output=True, text=True, timeout=60
+    )
+    return result, summary.read_text() if summary.exists() else ""
+
+
+def test_the_diff_step_runs_on_pull_requests_after_the_install() -> None:
+    """The diff step runs only on pull requests, after llm-sidecar is installed, on a full clone."""
+    steps = run_steps()
+    assert diff_step()["if"] == "github.event_name == 'pull_request'"
+    assert min(i for i, s in enumerate(steps) if "pip install" in s) < steps.index(diff_step()["run"])
+    checkout = next(s for job in load()["jobs"].values() for s in job["steps"] if "checkout" in s.get("uses", ""))
+    assert checkout["with"]["fetch-depth"] == 0
+
+
+def test_the_diff_step_writes_the_change_into_the_job_summary(tmp_path: Path) -> None:
+    """Run for real: a changed chain in deploy/k8s/base/policy.yaml appears in the job summary."""
+    base = (REPO / "deploy" / "k8s" / "base" / "policy.yaml").read_text()
+    result, summary = run_diff_step(
+        tmp_path, base.replace("target: [claude-haiku, gpt-4o-mini]", "target: claude-haiku")
+    )
+    assert result.returncode == 0, result.stderr
+    assert "~ claude (routes[0]) target: [claude-haiku, gpt-4o-mini] -> [claude-haiku]" in summary
+
+
+def test_the_diff_step_fails_on_an_invalid_policy(tmp_path: Path) -> None:
+    """Run for real: a new policy naming an unknown model fails the step."""
+    base = (REPO / "deploy" / "k8s" / "base" / "policy.yaml").read_text()
+    result, _ = run_diff_step(tmp_path, base.replace("target: [claude-haiku, gpt-4o-mini]", "target: gpt-5x"))
+    assert result.returncode != 0
+    assert "unknown model 'gpt-5x'" in result.stderr

@@ -1,0 +1,518 @@
+"""Builds the Grafana dashboard deploy/grafana/llm-sidecar.json from the rows below.
+
+    python deploy/grafana/dashboard.py > deploy/grafana/llm-sidecar.json
+
+The JSON is what you import (Dashboards > New > Import, or a provisioning folder); this script is
+where it is edited: ``tests/deploy/test_dashboard.py`` fails when the two differ, and checks every
+query against the metric names in docs/observability.md. Every query is also run against a real
+Prometheus scraping a real sidecar (``tests/deploy/test_prometheus_live.py``).
+
+Labels the dashboard filters on: ``namespace`` and ``app`` must be attached to every series by the
+pipeline that brings the metrics to Prometheus (the sidecar does not emit them; docs/operations.md,
+"Dashboards and alerts"); ``route`` is the sidecar's own label.
+
+Adding a row: write a function returning ``Row`` (a title and its panels) and add it to ``ROWS``.
+The budgets row (``budgets``) is a marked placeholder until the budget metrics exist.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
+SEL = 'namespace=~"$namespace", app=~"$app"'
+ROUTE_SEL = f'{SEL}, route=~"$route"'
+RATE = "$__rate_interval"
+
+# The expression of the LLMSidecarPolicyReloadRejected alert (deploy/prometheus), per pod: a reload
+# rejected in the last 30 minutes, the first one of a pod included (its counter starts at 1).
+REJECTED_RELOADS = (
+    '(increase(llm_sidecar_policy_reloads_total{%(sel)s, outcome="error"}[30m]) > 0)'
+    ' or (llm_sidecar_policy_reloads_total{%(sel)s, outcome="error"}'
+    ' unless llm_sidecar_policy_reloads_total{%(sel)s, outcome="error"} offset 30m) > 0'
+)
+
+
+@dataclass
+class Query:
+    expr: str
+    legend: str = ""
+    instant: bool = False
+
+
+@dataclass
+class Panel:
+    title: str
+    queries: list[Query]
+    kind: str = "timeseries"
+    unit: str = "short"
+    width: int = 8
+    height: int = 8
+    description: str = ""
+    no_value: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+    field_config: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Row:
+    title: str
+    panels: list[Panel]
+    collapsed: bool = False
+
+
+def rate(metric: str, selector: str = SEL) -> str:
+    return f"rate({metric}{{{selector}}}[{RATE}])"
+
+
+def quantiles(metric: str, by: str, selector: str = SEL) -> list[Query]:
+    """p50, p95 and p99 of a histogram, one query each, by the labels ``by``."""
+    return [
+        Query(
+            f"histogram_quantile({q}, sum by (le, {by}) ({rate(metric + '_bucket', selector)}))",
+            f"{{{{{by.split(', ')[0]}}}}} p{int(q * 100)}",
+        )
+        for q in (0.5, 0.95, 0.99)
+    ]
+
+
+def ratio(part: str, whole: str, by: str) -> str:
+    """``part / whole`` per ``by``; a group without ``part`` series counts 0 (shown, not missing)."""
+    return f"sum by ({by}) ({part} or 0 * {whole}) / sum by ({by}) ({whole})"
+
+
+def traffic() -> Row:
+    requests = rate("llm_sidecar_requests_total", ROUTE_SEL)
+    server_errors = rate("llm_sidecar_requests_total", ROUTE_SEL + ', status_class="5xx"')
+    stream_errors = rate("llm_sidecar_requests_total", ROUTE_SEL + ', outcome="stream_error"')
+    errors = f"{server_errors} or {stream_errors}"
+    return Row(
+        "Traffic",
+        [
+            Panel(
+                "Requests by route and served model",
+                [Query(f"sum by (route, served_model) ({requests})", "{{route}} → {{served_model}}")],
+                unit="reqps",
+                description="Requests answered per second. served_model is empty when no target answered.",
+            ),
+            Panel(
+                "Error ratio by route and served model",
+                [Query(ratio(f"({errors})", requests, "route, served_model"), "{{route}} → {{served_model}}")],
+                unit="percentunit",
+                description="Share of requests answered 5xx or whose stream ended in an error event. "
+                "Failed requests have an empty served_model. 4xx are the caller's errors and not counted.",
+            ),
+            Panel(
+                "Requests by outcome",
+                [Query(f"sum by (outcome) ({requests})", "{{outcome}}")],
+                unit="reqps",
+                options={"stacking": "normal"},
+            ),
+            Panel(
+                "Requests in flight",
+                [Query(f"sum(llm_sidecar_requests_in_flight{{{SEL}}})", "in flight")],
+                width=12,
+                height=6,
+            ),
+            Panel(
+                "Requests refused before any upstream call, by reason",
+                [Query(f"sum by (reason) ({rate('llm_sidecar_rejections_total')})", "{{reason}}")],
+                unit="reqps",
+                width=12,
+                height=6,
+            ),
+        ],
+    )
+
+
+def fallbacks_and_breakers() -> Row:
+    requests = rate("llm_sidecar_requests_total", ROUTE_SEL)
+    fell_back = rate("llm_sidecar_requests_total", ROUTE_SEL + ', outcome=~"fallback|degraded"')
+    attempts = rate("llm_sidecar_upstream_attempts_total")
+    failed_attempts = rate("llm_sidecar_upstream_attempts_total", SEL + ', outcome="error"')
+    return Row(
+        "Fallbacks and breakers",
+        [
+            Panel(
+                "Fallbacks by reason",
+                [Query(f"sum by (reason) ({rate('llm_sidecar_fallbacks_total')})", "{{reason}}")],
+                unit="ops",
+                description="Moves from one target of a chain to the next, per second, by the reason.",
+            ),
+            Panel(
+                "Fallback ratio by route",
+                [Query(ratio(fell_back, requests, "route"), "{{route}}")],
+                unit="percentunit",
+                description="Share of requests answered by a later target of the chain or the last resort "
+                "(alert LLMSidecarFallbackRatioHigh).",
+            ),
+            Panel(
+                "Breaker state per target",
+                [Query(f"max by (target) (llm_sidecar_breaker_state{{{SEL}}})", "{{target}}")],
+                kind="state-timeline",
+                description="Worst state over the selected pods: each sidecar has its own breakers. "
+                "The gauge changes on transitions only; a target appears after its first transition.",
+                field_config={
+                    "mappings": [
+                        {
+                            "type": "value",
+                            "options": {
+                                "0": {"text": "closed", "color": "green", "index": 0},
+                                "1": {"text": "half open", "color": "yellow", "index": 1},
+                                "2": {"text": "open", "color": "red", "index": 2},
+                            },
+                        }
+                    ],
+                    "color": {"mode": "thresholds"},
+                    "thresholds": {
+                        "mode": "absolute",
+                        "steps": [
+                            {"color": "green", "value": None},
+                            {"color": "yellow", "value": 1},
+                            {"color": "red", "value": 2},
+                        ],
+                    },
+                },
+            ),
+            Panel(
+                "Targets skipped without a call, by reason",
+                [Query(f"sum by (target, reason) ({rate('llm_sidecar_skips_total')})", "{{target}} {{reason}}")],
+                unit="ops",
+            ),
+            Panel(
+                "Upstream error ratio by target",
+                [Query(ratio(failed_attempts, attempts, "target"), "{{target}}")],
+                unit="percentunit",
+            ),
+            Panel(
+                "Upstream errors by target and type",
+                [
+                    Query(
+                        f"sum by (target, error_type) ({rate('llm_sidecar_upstream_errors_total')})",
+                        "{{target}} {{error_type}}",
+                    )
+                ],
+                unit="ops",
+            ),
+        ],
+    )
+
+
+def latency() -> Row:
+    provider = "gen_ai_provider_name"
+    return Row(
+        "Latency",
+        [
+            Panel(
+                "Upstream call duration by provider (p50, p95, p99)",
+                quantiles("gen_ai_client_operation_duration_seconds", provider),
+                unit="s",
+                width=12,
+                description="One upstream call, to its last byte. Provider is the API kind "
+                "(openai, anthropic, gcp.gemini, azure.ai.openai), not the policy's provider name.",
+            ),
+            Panel(
+                "Time to first token by provider (p50, p95, p99)",
+                quantiles("gen_ai_client_operation_time_to_first_chunk_seconds", provider),
+                unit="s",
+                width=12,
+                description="Streams only: from sending the call to the first chunk sent to the app "
+                "(alert LLMSidecarTimeToFirstTokenRegression).",
+            ),
+            Panel(
+                "Request duration by route (p50, p95, p99)",
+                quantiles("llm_sidecar_request_duration_seconds", "route", ROUTE_SEL),
+                unit="s",
+                width=12,
+                description="From receiving the app's request to its end, fallbacks included.",
+            ),
+            Panel(
+                "Time between output chunks by provider (p95)",
+                quantiles("gen_ai_client_operation_time_per_output_chunk_seconds", provider)[1:2],
+                unit="s",
+                width=12,
+            ),
+        ],
+    )
+
+
+def tokens_and_cost() -> Row:
+    cost = rate("llm_sidecar_cost_usd_total", ROUTE_SEL)
+    tokens = rate("llm_sidecar_tokens_total")
+    app_note = (
+        "app is the pod's label (one app per sidecar), attached by the metrics pipeline; "
+        "the sidecar's own series carry no app."
+    )
+    return Row(
+        "Tokens and cost",
+        [
+            Panel(
+                "Tokens per second by served model and type",
+                [Query(f"sum by (served_model, type) ({tokens})", "{{served_model}} {{type}}")],
+                description="Tokens carry no route label: per route, see cost.",
+            ),
+            Panel(
+                "Cost per hour by route",
+                [Query(f"sum by (route) ({cost}) * 3600", "{{route}}")],
+                unit="currencyUSD",
+                description="Estimated from the policy's prices and the usage providers report.",
+            ),
+            Panel(
+                "Cost over the time range by route and served model",
+                [
+                    Query(
+                        f"sum by (route, served_model) (increase(llm_sidecar_cost_usd_total{{{ROUTE_SEL}}}[$__range]))",
+                        "{{route}} → {{served_model}}",
+                        instant=True,
+                    )
+                ],
+                kind="bargauge",
+                unit="currencyUSD",
+                options={"displayMode": "basic", "orientation": "horizontal"},
+            ),
+            Panel(
+                "Tokens per second by app",
+                [Query(f"sum by (app, type) ({tokens})", "{{app}} {{type}}")],
+                width=12,
+                description=app_note,
+            ),
+            Panel(
+                "Cost per hour by app",
+                [Query(f"sum by (app) ({cost}) * 3600", "{{app}}")],
+                unit="currencyUSD",
+                width=12,
+                description=app_note,
+            ),
+        ],
+    )
+
+
+def policy_and_sidecars() -> Row:
+    return Row(
+        "Policy and sidecars",
+        [
+            Panel(
+                "Policy reloads by outcome",
+                [
+                    Query(
+                        f"sum by (outcome) (increase(llm_sidecar_policy_reloads_total{{{SEL}}}[{RATE}]))",
+                        "{{outcome}}",
+                    )
+                ],
+                kind="timeseries",
+                options={"drawStyle": "bars"},
+                description="Applied (ok) and rejected (error) policy files. A pod's very first reload "
+                "starts its counter, which increase() does not see: the stat next to this counts those.",
+            ),
+            Panel(
+                "Sidecars with a rejected policy reload (30 min)",
+                [Query(f"count({REJECTED_RELOADS % {'sel': SEL}}) or vector(0)", "pods", instant=True)],
+                kind="stat",
+                description="Pods that rejected a policy file in the last 30 minutes and may serve an older "
+                "policy than the ConfigMap (alert LLMSidecarPolicyReloadRejected; /status shows "
+                ".policy.last_reload_error).",
+                field_config={
+                    "thresholds": {
+                        "mode": "absolute",
+                        "steps": [{"color": "green", "value": None}, {"color": "red", "value": 1}],
+                    }
+                },
+            ),
+            Panel(
+                "Sidecars by version",
+                [Query(f"count by (version) (llm_sidecar_build_info{{{SEL}}})", "{{version}}", instant=True)],
+                kind="stat",
+            ),
+        ],
+    )
+
+
+def cache() -> Row:
+    lookups = rate("llm_sidecar_cache_results_total")
+    hits = rate("llm_sidecar_cache_results_total", SEL + ', result="hit"')
+    off = "cache off: no lookups on the selected sidecars"
+    return Row(
+        "Cache",
+        [
+            Panel(
+                "Cache hit ratio",
+                [Query(f"sum({hits}) / sum({lookups})", "hit ratio")],
+                unit="percentunit",
+                width=12,
+                no_value=off,
+                description="Empty while no route of the policy caches answers.",
+            ),
+            Panel(
+                "Cache lookups by result",
+                [Query(f"sum by (result) ({lookups})", "{{result}}")],
+                unit="ops",
+                width=12,
+                no_value=off,
+            ),
+        ],
+    )
+
+
+def budgets() -> Row:
+    """PLACEHOLDER until the budget metrics exist (issue 22): replace the text panel with their panels
+    (use per limit and scope, actions taken) and set ``collapsed=False``."""
+    return Row(
+        "Budgets (placeholder: no budget metrics yet)",
+        [
+            Panel(
+                "Budgets go here",
+                [],
+                kind="text",
+                width=24,
+                height=4,
+                options={
+                    "mode": "markdown",
+                    "content": "The sidecar has no budget metrics yet. When spend limits land, their "
+                    "panels go in this row (deploy/grafana/dashboard.py, function `budgets`).",
+                },
+            )
+        ],
+        collapsed=True,
+    )
+
+
+ROWS = (traffic, fallbacks_and_breakers, latency, tokens_and_cost, policy_and_sidecars, cache, budgets)
+
+
+def panel_json(panel: Panel, panel_id: int, x: int, y: int) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": panel_id,
+        "type": panel.kind,
+        "title": panel.title,
+        "gridPos": {"h": panel.height, "w": panel.width, "x": x, "y": y},
+    }
+    if panel.description:
+        out["description"] = panel.description
+    if panel.kind == "text":
+        out["options"] = panel.options
+        return out
+    out["datasource"] = DATASOURCE
+    defaults: dict[str, Any] = {"unit": panel.unit, **panel.field_config}
+    if panel.no_value:
+        defaults["noValue"] = panel.no_value
+    options: dict[str, Any] = {"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True}}
+    if panel.kind == "timeseries":
+        custom = {"drawStyle": panel.options.get("drawStyle", "line"), "fillOpacity": 10, "showPoints": "never"}
+        if "stacking" in panel.options:
+            custom["stacking"] = {"mode": panel.options["stacking"], "group": "A"}
+        defaults["custom"] = custom
+    else:
+        options.update(panel.options)
+    out["fieldConfig"] = {"defaults": defaults, "overrides": []}
+    out["options"] = options
+    out["targets"] = [
+        {
+            "datasource": DATASOURCE,
+            "refId": chr(ord("A") + i),
+            "expr": q.expr,
+            "legendFormat": q.legend,
+            "range": not q.instant,
+            "instant": q.instant,
+        }
+        for i, q in enumerate(panel.queries)
+    ]
+    return out
+
+
+def variable(name: str, label: str, query: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "label": label,
+        "type": "query",
+        "datasource": DATASOURCE,
+        "query": query,
+        "definition": query,
+        "refresh": 2,
+        "includeAll": True,
+        "multi": True,
+        "allValue": ".*",
+        "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
+        "sort": 1,
+        "hide": 0,
+    }
+
+
+def dashboard() -> dict[str, Any]:
+    panels: list[dict[str, Any]] = []
+    panel_id, y = 1, 0
+    for build in ROWS:
+        row = build()
+        row_json: dict[str, Any] = {
+            "id": panel_id,
+            "type": "row",
+            "title": row.title,
+            "collapsed": row.collapsed,
+            "gridPos": {"h": 1, "w": 24, "x": 0, "y": y},
+            "panels": [],
+        }
+        panels.append(row_json)
+        panel_id, y, x, line_height = panel_id + 1, y + 1, 0, 0
+        for panel in row.panels:
+            if x + panel.width > 24:
+                x, y, line_height = 0, y + line_height, 0
+            placed = panel_json(panel, panel_id, x, y)
+            (row_json["panels"] if row.collapsed else panels).append(placed)
+            panel_id, x, line_height = panel_id + 1, x + panel.width, max(line_height, panel.height)
+        y += line_height
+    return {
+        "id": None,
+        "uid": "llm-sidecar",
+        "title": "llm-sidecar",
+        "description": "LLM traffic through llm-sidecar: routes, fallbacks, breakers, latency, tokens, cost, "
+        "policy reloads. Built by deploy/grafana/dashboard.py.",
+        "tags": ["llm-sidecar", "llm"],
+        "editable": True,
+        "graphTooltip": 1,
+        "schemaVersion": 39,
+        "version": 1,
+        "timezone": "browser",
+        "time": {"from": "now-3h", "to": "now"},
+        "refresh": "30s",
+        "annotations": {
+            "list": [
+                {
+                    "name": "Policy reloads",
+                    "datasource": DATASOURCE,
+                    "enable": True,
+                    "iconColor": "blue",
+                    "expr": f"sum by (outcome) (changes(llm_sidecar_policy_reloads_total{{{SEL}}}[2m])) > 0",
+                    "titleFormat": "policy reload: {{outcome}}",
+                    "step": "1m",
+                }
+            ]
+        },
+        "templating": {
+            "list": [
+                {
+                    "name": "datasource",
+                    "label": "Data source",
+                    "type": "datasource",
+                    "query": "prometheus",
+                    "current": {},
+                    "hide": 0,
+                    "refresh": 1,
+                },
+                variable("namespace", "Namespace", "label_values(llm_sidecar_build_info, namespace)"),
+                variable("app", "App", 'label_values(llm_sidecar_build_info{namespace=~"$namespace"}, app)'),
+                variable(
+                    "route",
+                    "Route",
+                    'label_values(llm_sidecar_requests_total{namespace=~"$namespace", app=~"$app"}, route)',
+                ),
+            ]
+        },
+        "panels": panels,
+    }
+
+
+if __name__ == "__main__":
+    json.dump(dashboard(), sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")

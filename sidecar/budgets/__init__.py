@@ -1,0 +1,45 @@
+"""Spend and rate limits (issue 22): budgets per app, route, team, key, model and provider.
+
+The request path uses one object, ``Ledger``, after routing (docs/budgets.md)::
+
+    admission = await ledger.admit(BudgetRequest(...), chain)     # check + reserve, all limits at once
+    admission.decision.verdict: allow | warn | downgrade (serve decision.targets) | deny (429)
+    await admission.switch(target)                                  # the fallback loop moved on
+    await admission.settle(usage) | await admission.release()      # the answer ended / nothing billed
+
+Modules (one concept each):
+
+- ``spec``          the ``budgets`` policy block (pydantic): limits, scopes, actions, the store
+- ``compiled``      ``compile_budgets`` -> ``Budgets``: validated, names resolved; ``Limit.scope_value``
+- ``windows``       calendar windows in UTC: ``bounds(window, now)``, ``WindowClock``
+- ``pricing``       the estimate and the actual use of one call, in integer counter units
+- ``store``         the store contract (reserve / settle / read), ``LocalStore``
+- ``redis_store``   ``RedisStore``: the same operations as server-side Lua scripts, shared by all pods
+- ``guard``         ``GuardedStore``: breaker and timeout on the shared store, local fallback, retry queue
+- ``ledger``        ``Ledger`` and ``Admission``: the walk over the chain, fallback on store errors
+- ``decision``      ``Decision``: the verdict, its 429 message, headers, span event, access field
+- ``visibility``    ``Tracker``: counter keys per window and last-seen uses for /status and metrics
+"""
+
+from .compiled import BudgetRequest, Budgets, Limit, TargetInfo, compile_budgets, hash_key
+from .decision import Decision, LimitState, budget_headers
+from .guard import LedgerStats
+from .ledger import Admission, Ledger, open_ledger
+from .spec import BudgetsSpec
+
+__all__ = [
+    "Admission",
+    "BudgetRequest",
+    "Budgets",
+    "BudgetsSpec",
+    "Decision",
+    "Ledger",
+    "LedgerStats",
+    "Limit",
+    "LimitState",
+    "TargetInfo",
+    "budget_headers",
+    "compile_budgets",
+    "hash_key",
+    "open_ledger",
+]

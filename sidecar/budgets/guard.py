@@ -1,0 +1,224 @@
+"""The stores as the ledger sees them: the configured one behind a breaker, local counting when it fails.
+
+``GuardedStore`` answers every operation, whatever happens to Redis:
+
+    reserve  shared store (breaker permitting, bounded by its timeout)
+             -> StoreError or breaker open: a limit with on_store_error: closed -> None (the ledger denies)
+                                            otherwise -> the local store ("fallback", counted loudly)
+             A reservation whose reply was lost (error, cancel) is queued for release: it may exist.
+    settle   the store the reservation lives in. A fallback reservation settles locally and its use is
+             queued as a charge to the shared store. A shared settlement that fails is queued.
+    read     shared when it answers, else local.
+
+The queue (at most 10,000 settlements; the oldest is dropped and counted beyond that) is sent by a
+background task every half second once the breaker lets calls through; settlements are idempotent in
+the store (per reservation id), so a retry never counts twice. Shared settlements run in tasks of their
+own, so a caller's cancellation cannot cut one in half (``close`` waits for them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+
+from sidecar.resilience.breaker import BreakerConfig, CircuitBreaker
+
+from .decision import StoreUse
+from .spec import StoreSpec
+from .store import CounterRef, LocalStore, ReserveResult, Store, StoreError
+
+log = logging.getLogger(__name__)
+
+MAX_PENDING = 10_000
+FLUSH_EVERY_S = 0.5
+
+
+@dataclass
+class LedgerStats:
+    """Counters for metrics (monotonic, except ``pending``)."""
+
+    admissions: int = 0
+    denied: int = 0
+    downgraded: int = 0
+    warned: int = 0
+    skipped_targets: int = 0
+    store_errors: int = 0
+    fallback_reservations: int = 0
+    closed_denials: int = 0
+    pending: int = 0
+    settlements_dropped: int = 0
+    internal_errors: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(slots=True)
+class _Settle:
+    res_id: str
+    refs: Sequence[CounterRef]
+    reserved: Sequence[int]
+    actual: Sequence[int]
+    done_until: float
+
+
+class GuardedStore:
+    """The local store, and the shared one (if any) behind a breaker, a timeout and a retry queue."""
+
+    def __init__(
+        self, shared: Store | None, spec: StoreSpec, stats: LedgerStats, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.local = LocalStore()
+        self.shared = shared
+        self._stats = stats
+        settings = spec.breaker
+        config = BreakerConfig(
+            window_size=2 * settings.failures,
+            minimum_calls=settings.failures,
+            open_duration_s=settings.open_s,
+            open_duration_max_s=settings.open_max_s,
+            probe_timeout_s=max(1.0, spec.timeout_ms / 250),
+        )
+        self._breaker = CircuitBreaker("budget-store", config, clock=monotonic)
+        self._pending: deque[_Settle] = deque()
+        self._flusher: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def open_remaining_s(self) -> float:
+        return float(self._breaker.snapshot()["open_remaining_s"] or 0.0)
+
+    async def reserve(
+        self,
+        res_id: str,
+        refs: Sequence[CounterRef],
+        amounts: Sequence[int],
+        fail_closed: bool,
+        now: float,
+        hold_until: float,
+    ) -> tuple[StoreUse | None, ReserveResult]:
+        """Where the reservation was made (None: nowhere, a limit fails closed) and the store's answer."""
+        shared = self.shared
+        if shared is None:
+            return "ok", self.local.reserve_now(res_id, refs, amounts, now, hold_until)
+        permit = self._breaker.try_acquire()
+        if permit is not None:
+            lost = _Settle(res_id, refs, amounts, [0] * len(refs), hold_until)
+            try:
+                result = await shared.reserve(res_id, refs, amounts, now, hold_until)
+            except StoreError as exc:
+                permit.record_failure()
+                self._failed("reserve", exc)
+                self._enqueue(lost)
+            except asyncio.CancelledError:
+                permit.release()
+                self._enqueue(lost)
+                raise
+            else:
+                permit.record_success()
+                return "ok", result
+        if fail_closed:
+            return None, ReserveResult(-1, ())
+        self._stats.fallback_reservations += 1
+        return "fallback", self.local.reserve_now(res_id, refs, amounts, now, hold_until)
+
+    async def settle(
+        self,
+        res_id: str,
+        where: StoreUse,
+        refs: Sequence[CounterRef],
+        reserved: Sequence[int],
+        actual: Sequence[int],
+        done_until: float,
+    ) -> None:
+        if where == "fallback" or self.shared is None:
+            self.local.settle_now(res_id, refs, actual)
+            if where == "fallback" and any(actual):
+                self._enqueue(_Settle(res_id, refs, [0] * len(actual), actual, done_until))
+            return
+        task = asyncio.get_running_loop().create_task(
+            self._settle_shared(_Settle(res_id, refs, reserved, actual, done_until))
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        await asyncio.shield(task)
+
+    async def read(self, refs: Sequence[CounterRef], now: float) -> tuple[tuple[int, ...], str]:
+        """The uses, and where they were read: ``shared`` or ``local``."""
+        if self.shared is not None and refs:
+            try:
+                return await self.shared.read(refs, now), "shared"
+            except StoreError as exc:
+                self._failed("read", exc)
+        return self.local.read_now(refs, now), "local"
+
+    async def flush(self) -> None:
+        """Send queued settlements to the shared store, oldest first, until one fails."""
+        shared = self.shared
+        while self._pending and shared is not None:
+            permit = self._breaker.try_acquire()
+            if permit is None:
+                return
+            op = self._pending[0]
+            try:
+                await shared.settle(op.res_id, op.refs, op.reserved, op.actual, op.done_until)
+            except StoreError as exc:
+                permit.record_failure()
+                self._failed("settle (retry)", exc)
+                return
+            permit.record_success()
+            self._pending.popleft()
+            self._stats.pending = len(self._pending)
+
+    async def close(self, drain_s: float = 5.0) -> None:
+        """Wait for settlements in flight, then keep flushing the queue for up to ``drain_s`` (the breaker
+        may be open for a while), then close the shared store. What is still queued is left to expire."""
+        if self._flusher is not None:
+            self._flusher.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        deadline = time.monotonic() + drain_s
+        await self.flush()
+        while self._pending and self.shared is not None and time.monotonic() < deadline:
+            await asyncio.sleep(min(FLUSH_EVERY_S, max(0.0, deadline - time.monotonic())))
+            await self.flush()
+        if self._pending:
+            log.warning("budget store: %d settlements not sent at shutdown", len(self._pending))
+        if self.shared is not None:
+            await self.shared.close()
+
+    async def _settle_shared(self, op: _Settle) -> None:
+        shared = self.shared
+        permit = self._breaker.try_acquire()
+        if shared is None or permit is None:
+            self._enqueue(op)
+            return
+        try:
+            await shared.settle(op.res_id, op.refs, op.reserved, op.actual, op.done_until)
+        except StoreError as exc:
+            permit.record_failure()
+            self._failed("settle", exc)
+            self._enqueue(op)
+        else:
+            permit.record_success()
+
+    def _failed(self, operation: str, exc: StoreError) -> None:
+        self._stats.store_errors += 1
+        log.warning("budget store %s failed: %s", operation, exc)
+
+    def _enqueue(self, op: _Settle) -> None:
+        if len(self._pending) >= MAX_PENDING:
+            self._pending.popleft()
+            self._stats.settlements_dropped += 1
+        self._pending.append(op)
+        self._stats.pending = len(self._pending)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_loop())
+
+    async def _flush_loop(self) -> None:
+        while self._pending:
+            await asyncio.sleep(FLUSH_EVERY_S)
+            await self.flush()

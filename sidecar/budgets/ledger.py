@@ -1,0 +1,365 @@
+"""The ledger: admission (check + reserve), settlement and release, over a local or shared store.
+
+The request path, after routing, calls ``admission = await ledger.admit(request, chain)`` and reads
+``admission.decision`` (``sidecar.budgets.decision``). Admission walks the chain:
+
+    for each target: counters = request limits (app, route, header, key, global) + that target's quotas
+        reserve the estimate on all of them at once (one store call, all or nothing)
+        refused by a model/provider quota -> skip the target, try the next
+        refused by a request limit        -> deny
+        reserved -> judge the uses: a downgrade limit (or soft threshold) passed -> release, and admit
+                    again on its downgrade_to list (no second downgrade); warn -> flag; else allow
+    every target skipped -> deny (Retry-After: the earliest quota reset)
+
+The caller then serves ``decision.targets`` and, when its fallback loop moves to another target,
+``await admission.switch(target)`` (False: that target's quota or the budget refuses it: skip it).
+When the answer ends it calls ``await admission.settle(usage)`` (streams and cancels: the usage seen so
+far; ``settle(None)`` charges the estimate when nothing is known), or ``await admission.release()`` when
+nothing billable happened. The first of the two counts; later calls are no-ops, so ``finally:
+await admission.release()`` is always safe. Settlement runs in a task the caller's cancellation cannot
+interrupt (``asyncio.shield``).
+
+Stores are reached through ``sidecar.budgets.guard.GuardedStore``: the shared store behind a breaker
+and a timeout; when it fails, limits with ``on_store_error: closed`` deny (429, "cannot be checked")
+and the others count in this pod (``decision.store == "fallback"``), their use queued for the shared
+store (``stats.pending``).
+
+No method raises into the request path: an internal error admits the request unbudgeted and counts
+``stats.internal_errors``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import math
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from sidecar.translate import Usage
+
+from .compiled import BudgetRequest, Budgets, Limit, TargetInfo
+from .decision import Decision, LimitState, StoreUse, Verdict, deny_message, retry_after
+from .guard import GuardedStore, LedgerStats
+from .pricing import actual_units, estimate_units
+from .spec import Action
+from .store import KEY_GRACE_S, CounterRef, ReserveResult, Store
+from .visibility import Seen, Tracker
+from .windows import WindowClock
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _Plan:
+    """One reservation: the target, and per counter its limit, scope value, ref and amount."""
+
+    target: TargetInfo
+    limits: list[Limit]
+    values: list[str]
+    counters: list[Seen]
+    refs: list[CounterRef]
+    amounts: list[int]
+
+
+@dataclass(slots=True)
+class _Held:
+    """A reservation: its id, what it holds, where (``store``), and the uses the store answered."""
+
+    res_id: str
+    plan: _Plan
+    store: StoreUse
+    uses: tuple[int, ...] = field(default=())
+
+
+class Admission:
+    """The budget side of one request: its decision and its reservation until settled or released."""
+
+    __slots__ = ("_held", "_ledger", "_request", "decision")
+
+    def __init__(self, ledger: Ledger, request: BudgetRequest, decision: Decision, held: _Held | None) -> None:
+        self._ledger = ledger
+        self._request = request
+        self.decision = decision
+        self._held = held
+
+    @property
+    def reserved(self) -> bool:
+        return self._held is not None
+
+    async def switch(self, target: TargetInfo) -> bool:
+        """Move the reservation to ``target`` (a fallback). False: refused there; the old one stays."""
+        held = self._held
+        if held is None or held.plan.target == target:
+            return held is not None or self.decision.verdict != "deny"
+        moved = await self._ledger._switch(self._request, held, target)
+        if moved is None:
+            return False
+        self._held = moved
+        return True
+
+    async def settle(self, usage: Usage | None) -> None:
+        """The answer ended: charge ``usage`` (None: charge the estimate) instead of the reservation."""
+        held, self._held = self._held, None
+        if held is not None:
+            plan = held.plan
+            if usage is None:
+                actual = plan.amounts
+            else:
+                units = actual_units(plan.target.price, usage)
+                actual = [units[limit.measure_index] for limit in plan.limits]
+            await self._ledger._finish(held, actual)
+
+    async def release(self) -> None:
+        """Nothing billable happened: drop the reservation."""
+        held, self._held = self._held, None
+        if held is not None:
+            await self._ledger._finish(held, [0] * len(held.plan.amounts))
+
+
+class Ledger:
+    """Admission and settlement for one sidecar; owns the local store and (optionally) the shared one."""
+
+    def __init__(
+        self,
+        budgets: Budgets,
+        *,
+        shared: Store | None = None,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.stats = LedgerStats()
+        self._clock = clock
+        self._stores = GuardedStore(shared, budgets.store, self.stats, monotonic)
+        self._local_only = shared is None
+        self._ids = itertools.count()
+        self._id_prefix = os.urandom(6).hex()
+        self.update(budgets)
+
+    @property
+    def budgets(self) -> Budgets:
+        return self._budgets
+
+    def update(self, budgets: Budgets) -> None:
+        """A new policy: new limits and windows; counters (local and shared) carry on under the same keys."""
+        self._budgets = budgets
+        self._clocks = [WindowClock(limit.window) for limit in budgets.limits]
+        self._ordered = budgets.request_limits + budgets.target_limits
+        self._fail_closed = any(limit.fail_closed for limit in budgets.limits)
+        self._hold_s = budgets.reservation_ttl_s
+        self._grace = int(budgets.reservation_ttl_s) + KEY_GRACE_S
+        self.tracker = Tracker(budgets)
+
+    # ---- admission ----------------------------------------------------------------------------
+
+    async def admit(self, request: BudgetRequest, chain: Sequence[TargetInfo]) -> Admission:
+        """Check and reserve ``request`` on ``chain`` (the route's targets, in order)."""
+        self.stats.admissions += 1
+        try:
+            return await self._admit(request, chain, downgraded_by=None)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self.stats.internal_errors += 1
+            log.exception("budget admission failed; the request goes on unbudgeted")
+            return Admission(self, request, Decision("allow", targets=tuple(t.model for t in chain)), None)
+
+    async def _admit(
+        self, request: BudgetRequest, chain: Sequence[TargetInfo], downgraded_by: LimitState | None
+    ) -> Admission:
+        budgets = self._budgets
+        names = tuple(target.model for target in chain)
+        if not budgets.limits or not chain:
+            verdict: Verdict = "downgrade" if downgraded_by is not None else "allow"
+            return Admission(self, request, Decision(verdict, downgraded_by, names), None)
+        now = self._clock()
+        skipped: list[tuple[LimitState, int, str]] = []
+        for position, target in enumerate(chain):
+            plan = self._plan(request, target, now)
+            held, result = await self._reserve(plan, now)
+            if held is None:
+                return Admission(self, request, self._unavailable(plan, now), None)
+            at = result.refused
+            if at >= 0:
+                limit = plan.limits[at]
+                state = LimitState(limit, plan.values[at], result.uses[at], plan.counters[at].end)
+                if limit.is_target_limit:
+                    skipped.append((state, plan.amounts[at], target.model))
+                    self.stats.skipped_targets += 1
+                    continue
+                return Admission(self, request, self._deny(state, plan.amounts[at], now, held.store), None)
+            decision = self._judge(held, names[position:], skipped, downgraded_by)
+            if decision.verdict == "downgrade" and downgraded_by is None and decision.acted is not None:
+                await self._finish(held, [0] * len(plan.amounts))
+                targets = self._downgrade_targets(decision.acted)
+                return await self._admit(request, [budgets.target(name) for name in targets], decision.acted)
+            self._count(decision)
+            return Admission(self, request, decision, held)
+        state, requested, _ = min(skipped, key=lambda entry: entry[0].resets_at)
+        decision = self._deny(state, requested, now, "ok")
+        flags = tuple(entry[0] for entry in skipped)
+        message = f"every target is over its quota; {decision.message}"
+        denied = Decision(
+            "deny", state, flags=flags, status=429, retry_after_s=decision.retry_after_s, message=message, skipped=names
+        )
+        return Admission(self, request, denied, None)
+
+    def _plan(self, request: BudgetRequest, target: TargetInfo, now: float) -> _Plan:
+        output = request.max_output_tokens
+        if output is None:
+            output = target.max_output_tokens or self._budgets.default_max_output_tokens
+        units = estimate_units(target.price, request.input_tokens, output)
+        limits: list[Limit] = []
+        values: list[str] = []
+        counters: list[Seen] = []
+        amounts: list[int] = []
+        clocks, counter_of = self._clocks, self.tracker.counter
+        for limit in self._ordered:
+            value = limit.scope_value(request, target)
+            if value is None:
+                continue
+            start, end = clocks[limit.index].at(now)
+            limits.append(limit)
+            values.append(value)
+            counters.append(counter_of(limit, value, start, end))
+            amounts.append(units[limit.measure_index])
+        return _Plan(target, limits, values, counters, [counter.ref for counter in counters], amounts)
+
+    def _judge(
+        self,
+        held: _Held,
+        targets: tuple[str, ...],
+        skipped: list[tuple[LimitState, int, str]],
+        downgraded_by: LimitState | None,
+    ) -> Decision:
+        plan, uses = held.plan, held.uses
+        flags: list[LimitState] = []
+        for i, limit in enumerate(plan.limits):
+            used = uses[i]
+            counter = plan.counters[i]
+            counter.used = used
+            if used > limit.units and limit.action is not Action.DENY:
+                flags.append(LimitState(limit, plan.values[i], used, counter.end))
+            elif limit.soft_units is not None and used > limit.soft_units:
+                flags.append(LimitState(limit, plan.values[i], used, counter.end, soft=True))
+        tightest = self._tightest(plan, uses) if self._budgets.headers else None
+        skipped_names = tuple(model for _, _, model in skipped) if skipped else ()
+        if not flags and downgraded_by is None:
+            return Decision("allow", None, targets, (), tightest, held.store, skipped=skipped_names)
+        if downgraded_by is not None:
+            return Decision(
+                "downgrade", downgraded_by, targets, tuple(flags), tightest, held.store, skipped=skipped_names
+            )
+        acted = next((s for s in flags if _action(s) is Action.DOWNGRADE), None)
+        if acted is None:
+            acted = next((s for s in flags if _action(s) is Action.WARN), None)
+        verdict: Verdict = "allow" if acted is None else "downgrade" if _action(acted) is Action.DOWNGRADE else "warn"
+        return Decision(verdict, acted, targets, tuple(flags), tightest, held.store, skipped=skipped_names)
+
+    @staticmethod
+    def _tightest(plan: _Plan, uses: tuple[int, ...]) -> LimitState | None:
+        best, room = -1, 2.0
+        for i, limit in enumerate(plan.limits):
+            left = (limit.units - uses[i]) / limit.units
+            if left < room:
+                best, room = i, left
+        if best < 0:
+            return None
+        return LimitState(plan.limits[best], plan.values[best], uses[best], plan.counters[best].end)
+
+    @staticmethod
+    def _downgrade_targets(state: LimitState) -> tuple[str, ...]:
+        return state.limit.soft_downgrade_to if state.soft else state.limit.downgrade_to
+
+    def _deny(self, state: LimitState, requested: int, now: float, store: StoreUse) -> Decision:
+        self.stats.denied += 1
+        message = deny_message(state, requested)
+        wait = retry_after(state.resets_at, now)
+        return Decision("deny", state, flags=(state,), store=store, status=429, retry_after_s=wait, message=message)
+
+    def _unavailable(self, plan: _Plan, now: float) -> Decision:
+        self.stats.denied += 1
+        self.stats.closed_denials += 1
+        limit = next(limit for limit in plan.limits if limit.fail_closed)
+        message = (
+            f"budget limit {limit.name!r} cannot be checked: the budget store is unavailable and the limit "
+            "is set to on_store_error: closed; retry later"
+        )
+        wait = max(1, math.ceil(self._stores.open_remaining_s()))
+        return Decision("deny", store="unavailable", status=429, retry_after_s=wait, message=message)
+
+    def _count(self, decision: Decision) -> None:
+        if decision.verdict == "downgrade":
+            self.stats.downgraded += 1
+        elif decision.verdict == "warn":
+            self.stats.warned += 1
+
+    # ---- the stores ---------------------------------------------------------------------------
+
+    async def _reserve(self, plan: _Plan, now: float) -> tuple[_Held | None, ReserveResult]:
+        """Reserve ``plan``; (None, _) when the store is down and a limit fails closed."""
+        res_id = f"{self._id_prefix}{next(self._ids):x}"
+        if self._local_only:
+            result = self._stores.local.reserve_now(res_id, plan.refs, plan.amounts, now, now + self._hold_s)
+            return _Held(res_id, plan, "ok", result.uses), result
+        fail_closed = self._fail_closed and any(limit.fail_closed for limit in plan.limits)
+        where, result = await self._stores.reserve(
+            res_id, plan.refs, plan.amounts, fail_closed, now, now + self._hold_s
+        )
+        return (None if where is None else _Held(res_id, plan, where, result.uses)), result
+
+    async def _switch(self, request: BudgetRequest, held: _Held, target: TargetInfo) -> _Held | None:
+        now = self._clock()
+        plan = self._plan(request, target, now)
+        moved, result = await self._reserve(plan, now)
+        if moved is None or result.refused >= 0:
+            return None
+        await self._finish(held, [0] * len(held.plan.amounts))
+        return moved
+
+    async def _finish(self, held: _Held, actual: list[int]) -> None:
+        plan = held.plan
+        if self._local_only:
+            self._stores.local.settle_now(held.res_id, plan.refs, actual)
+            return
+        done_until = self._clock() + self._grace
+        await self._stores.settle(held.res_id, held.store, plan.refs, plan.amounts, actual, done_until)
+
+    # ---- visibility and lifecycle -------------------------------------------------------------
+
+    async def status(self) -> list[dict[str, object]]:
+        """Every tracked counter with its use read now (the shared store when it answers, else local)."""
+        now = self._clock()
+        rows = self.tracker.rows(now, self._clocks)
+        uses, source = await self._stores.read([row.ref for row in rows], now)
+        return [row.as_dict(used, now, source) for row, used in zip(rows, uses, strict=True)]
+
+    def gauges(self) -> list[dict[str, object]]:
+        """Per limit and label (named values, "other"): use as last seen by this pod; no I/O."""
+        return self.tracker.gauges(self._clock())
+
+    async def flush(self) -> None:
+        """Send settlements queued during a store outage now (the background task does it every 0.5 s)."""
+        await self._stores.flush()
+
+    async def close(self, drain_s: float = 5.0) -> None:
+        """Wait for settlements in flight, flush the queue (for up to ``drain_s`` while the store is
+        down), close the shared store."""
+        await self._stores.close(drain_s)
+
+
+def _action(state: LimitState) -> Action | None:
+    return state.limit.soft_action if state.soft else state.limit.action
+
+
+def open_ledger(budgets: Budgets, *, env: Mapping[str, str] | None = None, **options: object) -> Ledger:
+    """A ledger on the store the policy names (a Redis client is created only for a redis:// store)."""
+    shared: Store | None = None
+    if budgets.store.is_redis:
+        from .redis_store import RedisStore
+
+        shared = RedisStore(budgets.store, env=env)
+    return Ledger(budgets, shared=shared, **options)  # type: ignore[arg-type]

@@ -1,0 +1,48 @@
+"""What one call weighs in each measure, in the integer units the store counts.
+
+Counters are integers so that sums are exact in Redis (``HINCRBY``) and in Python alike: US dollars are
+counted in nano-dollars (``NANO_USD`` per dollar; an int64 holds $9 billion, Lua's doubles count exactly
+up to $9 million per counter and window), tokens and requests as themselves.
+
+- ``estimate(price, input_tokens, output_tokens)``: the reservation, priced with the model's input and
+  output prices (no cache discount: an estimate must not be low), rounded up.
+- ``actual(price, usage)``: what the answer cost, by ``sidecar.cost.cost_usd`` (cache reads at their
+  price), rounded to the nearest nano-dollar. A model without a price weighs 0 USD.
+"""
+
+from __future__ import annotations
+
+import math
+
+from sidecar.cost import cost_usd
+from sidecar.policy.spec import PriceSpec
+from sidecar.translate import Usage
+
+from .spec import Measure
+
+NANO_USD = 1_000_000_000
+
+
+def to_units(measure: Measure, amount: float) -> int:
+    """A policy amount (dollars, tokens, requests) in counter units."""
+    return round(amount * NANO_USD) if measure is Measure.USD else int(amount)
+
+
+def from_units(measure: Measure, units: int) -> float:
+    """Counter units back in the policy's unit (dollars as a float)."""
+    return units / NANO_USD if measure is Measure.USD else float(units)
+
+
+def estimate_units(price: PriceSpec | None, input_tokens: int, output_tokens: int) -> tuple[int, int, int]:
+    """The reservation of one call: (nano-USD, tokens, requests)."""
+    usd = 0
+    if price is not None:
+        usd = math.ceil((input_tokens * price.input_per_mtok + output_tokens * price.output_per_mtok) * 1000)
+    return usd, input_tokens + output_tokens, 1
+
+
+def actual_units(price: PriceSpec | None, usage: Usage) -> tuple[int, int, int]:
+    """What one finished (or cancelled) call used: (nano-USD, tokens, requests)."""
+    cost = cost_usd(price, usage)
+    usd = 0 if cost is None else round(cost * NANO_USD)
+    return usd, usage.input_tokens + usage.output_tokens, 1

@@ -1,0 +1,198 @@
+"""The shared store: the counters of every pod in one Redis, each operation one server-side Lua script.
+
+Each counter is a hash ``<key>`` (fields ``u`` = used, ``h`` = held) and a sorted set ``<key>:r`` of its
+holds (member ``<res_id>:<amount>``, score = the hold's expiry, epoch seconds). Both expire at the end
+of the counter's window plus a grace (``CounterRef.expires_at``), so old windows vanish by themselves;
+a settlement after that recreates nothing that lives. Every key carries the hash tag ``{budgets}``, so
+a script's keys share one slot on a Redis Cluster.
+
+One round trip per operation: ``reserve`` (purge expired holds, check caps, add holds: all or nothing),
+``settle`` (claim ``<prefix>:{budgets}:d:<res_id>`` with SET NX so a retry counts once, drop the holds
+still there, add the actual units), ``read`` (``reserve`` with an empty id: purge and report). Scripts
+are sent by SHA (EVALSHA); redis-py's ``Script`` loads them again when the server answers NOSCRIPT
+(after a restart or SCRIPT FLUSH). Needs Redis >= 6.2 (SET ... EXAT).
+
+Every failure (connection, timeout, script error, pool exhausted) becomes ``StoreError``: the whole
+call is bounded by ``timeout_ms`` and redis-py's own retries are off (the ledger's breaker decides).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.credentials import CredentialProvider
+from redis.exceptions import RedisError
+
+from .spec import SecretSpec, StoreSpec
+from .store import CounterRef, ReserveResult, StoreError
+
+RESERVE_LUA = """
+local now = tonumber(ARGV[1])
+local id = ARGV[2]
+local n = tonumber(ARGV[4])
+local uses = {}
+local refused = 0
+for i = 1, n do
+  local hkey, zkey = KEYS[2 * i - 1], KEYS[2 * i]
+  local expired = redis.call('ZRANGEBYSCORE', zkey, '-inf', now)
+  if #expired > 0 then
+    local freed = 0
+    for _, member in ipairs(expired) do
+      freed = freed + tonumber(string.match(member, ':(%d+)$'))
+    end
+    redis.call('ZREMRANGEBYSCORE', zkey, '-inf', now)
+    redis.call('HINCRBY', hkey, 'h', string.format('%d', -freed))
+  end
+  local v = redis.call('HMGET', hkey, 'u', 'h')
+  local use = (tonumber(v[1]) or 0) + (tonumber(v[2]) or 0)
+  uses[i] = use
+  local base = 4 + 3 * (i - 1)
+  local cap = tonumber(ARGV[base + 2])
+  if refused == 0 and cap >= 0 and use + tonumber(ARGV[base + 1]) > cap then
+    refused = i
+  end
+end
+if refused == 0 and id ~= '' then
+  for i = 1, n do
+    local hkey, zkey = KEYS[2 * i - 1], KEYS[2 * i]
+    local base = 4 + 3 * (i - 1)
+    local amount = ARGV[base + 1]
+    redis.call('HINCRBY', hkey, 'h', amount)
+    redis.call('ZADD', zkey, ARGV[3], id .. ':' .. amount)
+    redis.call('EXPIREAT', hkey, ARGV[base + 3])
+    redis.call('EXPIREAT', zkey, ARGV[base + 3])
+    uses[i] = uses[i] + tonumber(amount)
+  end
+end
+table.insert(uses, 1, refused)
+return uses
+"""
+
+SETTLE_LUA = """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EXAT', ARGV[2]) then
+  return 0
+end
+local n = tonumber(ARGV[3])
+for i = 1, n do
+  local hkey, zkey = KEYS[2 * i], KEYS[2 * i + 1]
+  local base = 3 + 3 * (i - 1)
+  local reserved = ARGV[base + 1]
+  if redis.call('ZREM', zkey, ARGV[1] .. ':' .. reserved) == 1 then
+    redis.call('HINCRBY', hkey, 'h', '-' .. reserved)
+  end
+  if ARGV[base + 2] ~= '0' then
+    redis.call('HINCRBY', hkey, 'u', ARGV[base + 2])
+    redis.call('EXPIREAT', hkey, ARGV[base + 3])
+  end
+end
+return 1
+"""
+
+
+class _SecretCredentials(CredentialProvider):
+    """Username and password for each new connection; a password file is re-read (secret rotation)."""
+
+    def __init__(self, username: str | None, password: SecretSpec, env: Mapping[str, str]) -> None:
+        self._username = username
+        self._password = password
+        self._env = env
+
+    def get_credentials(self) -> tuple[str] | tuple[str, str]:
+        secret = self._password
+        if secret.file is not None:
+            value = Path(secret.file).read_text().strip()
+        else:
+            value = self._env.get(secret.env or "", "")
+        return (self._username, value) if self._username else (value,)
+
+
+class RedisStore:
+    """Counters in Redis, shared by every pod that names the same server and ``key_prefix``."""
+
+    remote = True
+
+    def __init__(self, spec: StoreSpec, *, env: Mapping[str, str] | None = None) -> None:
+        self.prefix = f"{spec.key_prefix}:{{budgets}}"
+        self._timeout_s = spec.timeout_ms / 1000
+        options: dict[str, Any] = {
+            "max_connections": spec.max_connections,
+            "timeout": self._timeout_s,
+            "socket_timeout": self._timeout_s,
+            "socket_connect_timeout": spec.connect_timeout_ms / 1000,
+            "retry": Retry(NoBackoff(), 0),
+        }
+        if spec.password is not None:
+            options["credential_provider"] = _SecretCredentials(
+                spec.username, spec.password, os.environ if env is None else env
+            )
+        elif spec.username is not None:
+            options["username"] = spec.username
+        tls = spec.tls
+        if tls is not None:
+            options["connection_class"] = aioredis.SSLConnection
+        if tls is not None or spec.url.startswith("rediss://"):
+            options.update(
+                ssl_ca_certs=tls.ca_file if tls else None,
+                ssl_certfile=tls.cert_file if tls else None,
+                ssl_keyfile=tls.key_file if tls else None,
+                ssl_cert_reqs="required" if tls is None or tls.verify else "none",
+                ssl_check_hostname=tls is None or tls.verify,
+            )
+        pool = aioredis.BlockingConnectionPool.from_url(spec.url, **options)
+        self._client = aioredis.Redis.from_pool(pool)  # the client owns the pool: aclose closes both
+        self._reserve = self._client.register_script(RESERVE_LUA)
+        self._settle = self._client.register_script(SETTLE_LUA)
+
+    async def reserve(
+        self, res_id: str, counters: Sequence[CounterRef], amounts: Sequence[int], now: float, hold_until: float
+    ) -> ReserveResult:
+        keys: list[str] = []
+        args: list[str | int | float] = [repr(now), res_id, repr(hold_until), len(counters)]
+        for ref, amount in zip(counters, amounts, strict=True):
+            keys += (ref.key, ref.key + ":r")
+            args += (amount, ref.cap, ref.expires_at)
+        reply = await self._call(self._reserve, keys, args)
+        return ReserveResult(int(reply[0]) - 1, tuple(int(use) for use in reply[1:]))
+
+    async def settle(
+        self,
+        res_id: str,
+        counters: Sequence[CounterRef],
+        reserved: Sequence[int],
+        actual: Sequence[int],
+        done_until: float,
+    ) -> None:
+        keys = [f"{self.prefix}:d:{res_id}"]
+        args: list[str | int | float] = [res_id, int(done_until) + 1, len(counters)]
+        for ref, held, used in zip(counters, reserved, actual, strict=True):
+            keys += (ref.key, ref.key + ":r")
+            args += (held, used, ref.expires_at)
+        await self._call(self._settle, keys, args)
+
+    async def read(self, counters: Sequence[CounterRef], now: float) -> tuple[int, ...]:
+        result = await self.reserve("", counters, [0] * len(counters), now, now)
+        return result.uses
+
+    async def ping(self) -> None:
+        await self._call(None, [], [])
+
+    async def close(self) -> None:
+        with contextlib.suppress(RedisError, OSError):
+            await self._client.aclose()
+
+    async def _call(self, script: Any, keys: list[str], args: list[str | int | float]) -> Any:
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                if script is None:
+                    return await self._client.ping()  # type: ignore[misc]
+                return await script(keys=keys, args=args)
+        except (RedisError, OSError, TimeoutError) as exc:
+            raise StoreError(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) from exc

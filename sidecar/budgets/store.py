@@ -1,0 +1,195 @@
+"""Where counters live, and the three atomic operations every store performs the same way.
+
+A *counter* is one (limit, scope value, window) and lives under its own key, which names the window's
+start: a new window is a new key, never an old one reset. Each counter has
+
+    used   settled units (actual costs of finished calls)
+    held   units reserved by calls in flight, each hold with its own expiry (``hold_until``)
+
+and its use is ``used + held``. The operations (``Store``):
+
+- ``reserve(res_id, counters, amounts, now, hold_until)``: first drop the holds that expired by ``now``
+  (a killed pod's reservations vanish by themselves), then, all or nothing: if some counter with a cap
+  would pass it (``used + held + amount > cap``), refuse and change nothing; else add every amount as
+  a hold. Returns the uses (after the reservation, or as found when refused) and the refusing index.
+- ``settle(res_id, counters, reserved, actual, done_until)``: drop this reservation's holds (if they
+  have not expired already) and add the actual units to ``used``. Idempotent per ``res_id`` (a retried
+  settlement after a lost reply counts once). Release is a settlement of zeros.
+- ``read(counters, now)``: the uses, expired holds dropped.
+
+``LocalStore`` is the in-process store (the default); ``sidecar.budgets.redis_store.RedisStore`` does
+the same in Redis with one server-side script per operation. A store raises ``StoreError`` (and only
+that) when it cannot answer; the ledger decides what follows (``on_store_error``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple, Protocol
+
+NO_CAP = -1
+KEY_GRACE_S = 60
+"""A counter outlives its window by the reservation TTL plus this, so late settlements still land."""
+
+
+class StoreError(Exception):
+    """The store could not perform an operation (unreachable, timed out, refused the script)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CounterRef:
+    """One counter of one window: its key, when the store may forget it, and its cap (``NO_CAP``: none)."""
+
+    key: str
+    expires_at: int
+    cap: int
+
+
+class ReserveResult(NamedTuple):
+    """``refused``: index of the counter that refused, or -1. ``uses``: used + held per counter."""
+
+    refused: int
+    uses: tuple[int, ...]
+
+
+class Store(Protocol):
+    remote: bool
+
+    async def reserve(
+        self, res_id: str, counters: Sequence[CounterRef], amounts: Sequence[int], now: float, hold_until: float
+    ) -> ReserveResult: ...
+
+    async def settle(
+        self,
+        res_id: str,
+        counters: Sequence[CounterRef],
+        reserved: Sequence[int],
+        actual: Sequence[int],
+        done_until: float,
+    ) -> None: ...
+
+    async def read(self, counters: Sequence[CounterRef], now: float) -> tuple[int, ...]: ...
+
+    async def close(self) -> None: ...
+
+
+class _Counter:
+    """``holds`` maps res_id -> (amount, hold_until) in insertion order, which is expiry order because
+    every hold of one store gets the same TTL (a wall-clock step back only delays a purge)."""
+
+    __slots__ = ("expires_at", "held", "holds", "used")
+
+    def __init__(self, expires_at: int) -> None:
+        self.used = 0
+        self.held = 0
+        self.holds: dict[str, tuple[int, float]] = {}
+        self.expires_at = expires_at
+
+    def purge(self, now: float) -> None:
+        holds = self.holds
+        while holds:
+            res_id = next(iter(holds))
+            amount, until = holds[res_id]
+            if until > now:
+                return
+            del holds[res_id]
+            self.held -= amount
+
+
+class LocalStore:
+    """Counters in this process. The sync methods are the fast path; the async ones satisfy ``Store``.
+
+    Counters whose window (plus grace) is over are swept at most every ``sweep_every_s`` seconds of the
+    clock passed in, so memory holds the live windows only.
+    """
+
+    remote = False
+
+    def __init__(self, sweep_every_s: float = 10.0) -> None:
+        self._counters: dict[str, _Counter] = {}
+        self._sweep_every_s = sweep_every_s
+        self._next_sweep = 0.0
+
+    def __len__(self) -> int:
+        return len(self._counters)
+
+    def reserve_now(
+        self, res_id: str, counters: Sequence[CounterRef], amounts: Sequence[int], now: float, hold_until: float
+    ) -> ReserveResult:
+        if now >= self._next_sweep:
+            self._sweep(now)
+        table = self._counters
+        found: list[_Counter] = []
+        uses: list[int] = []
+        refused = -1
+        for i, ref in enumerate(counters):
+            counter = table.get(ref.key)
+            if counter is None:
+                counter = table[ref.key] = _Counter(ref.expires_at)
+            elif counter.holds:
+                counter.purge(now)
+            use = counter.used + counter.held
+            if refused < 0 and ref.cap >= 0 and use + amounts[i] > ref.cap:
+                refused = i
+            found.append(counter)
+            uses.append(use)
+        if refused >= 0:
+            return ReserveResult(refused, tuple(uses))
+        for i, counter in enumerate(found):
+            amount = amounts[i]
+            counter.held += amount
+            counter.holds[res_id] = (amount, hold_until)
+            uses[i] += amount
+        return ReserveResult(-1, tuple(uses))
+
+    def settle_now(self, res_id: str, counters: Sequence[CounterRef], actual: Sequence[int]) -> None:
+        table = self._counters
+        for i, ref in enumerate(counters):
+            counter = table.get(ref.key)
+            if counter is None:
+                if not actual[i]:
+                    continue
+                counter = table[ref.key] = _Counter(ref.expires_at)
+            hold = counter.holds.pop(res_id, None)
+            if hold is not None:
+                counter.held -= hold[0]
+            counter.used += actual[i]
+
+    def read_now(self, counters: Sequence[CounterRef], now: float) -> tuple[int, ...]:
+        uses = []
+        for ref in counters:
+            counter = self._counters.get(ref.key)
+            if counter is None:
+                uses.append(0)
+                continue
+            counter.purge(now)
+            uses.append(counter.used + counter.held)
+        return tuple(uses)
+
+    async def reserve(
+        self, res_id: str, counters: Sequence[CounterRef], amounts: Sequence[int], now: float, hold_until: float
+    ) -> ReserveResult:
+        return self.reserve_now(res_id, counters, amounts, now, hold_until)
+
+    async def settle(
+        self,
+        res_id: str,
+        counters: Sequence[CounterRef],
+        reserved: Sequence[int],
+        actual: Sequence[int],
+        done_until: float,
+    ) -> None:
+        self.settle_now(res_id, counters, actual)
+
+    async def read(self, counters: Sequence[CounterRef], now: float) -> tuple[int, ...]:
+        return self.read_now(counters, now)
+
+    async def close(self) -> None:
+        self._counters.clear()
+
+    def _sweep(self, now: float) -> None:
+        self._next_sweep = now + self._sweep_every_s
+        stale = [key for key, counter in self._counters.items() if counter.expires_at <= now]
+        for key in stale:
+            del self._counters[key]

@@ -1,0 +1,146 @@
+"""Which counters this pod knows, their store keys, and the use it last saw: what /status and metrics read.
+
+``Tracker`` keeps, per limit, the scope values it has met (least recently used first, at most
+``max_tracked_values`` besides the values the policy names) with their ``CounterRef`` for the current
+window, so admission builds a counter's key once per window, not once per request.
+
+- ``rows(now)``: one row per limit and known value (the named ones always, plus ``other`` when the
+  others share a counter, or ``*`` for a global limit), for ``Ledger.status`` to read from the store.
+- ``gauges(now)``: bounded-cardinality series for Prometheus: per limit, each named value (or ``*``)
+  and one ``other`` series. For a limit whose values each have their own counter (no ``values`` in the
+  policy) ``other`` reports the most used of them: the one closest to its limit. Uses are those this
+  pod last saw (an admission's answer from the store), so no I/O happens at scrape time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .compiled import GLOBAL, OTHER, Budgets, Limit, key_part
+from .pricing import from_units
+from .spec import ScopeKind
+from .store import KEY_GRACE_S, NO_CAP, CounterRef
+from .windows import WindowClock
+
+
+@dataclass(slots=True)
+class Seen:
+    """One counter of the current window as this pod knows it: its ref and the use last seen."""
+
+    start: int
+    end: int
+    ref: CounterRef
+    used: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    limit: Limit
+    value: str
+    ref: CounterRef
+    resets_at: int
+
+    def as_dict(self, used: int, now: float, source: str) -> dict[str, object]:
+        limit = self.limit
+        return {
+            "limit": limit.name,
+            "measure": limit.measure.value,
+            "window": limit.window.value,
+            "scope": limit.scope.value,
+            "value": self.value,
+            "label": limit.label(self.value),
+            "amount": limit.amount,
+            "used": from_units(limit.measure, used),
+            "remaining": from_units(limit.measure, max(0, limit.units - used)),
+            "resets_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.resets_at)),
+            "reset_in_s": max(0, round(self.resets_at - now)),
+            "action": limit.action.value,
+            "on_store_error": "closed" if limit.fail_closed else "open",
+            "source": source,
+        }
+
+
+class Tracker:
+    """Counter refs and last-seen uses per limit (a bounded LRU of scope values per limit)."""
+
+    def __init__(self, budgets: Budgets) -> None:
+        self._limits = budgets.limits
+        self._prefix = f"{budgets.store.key_prefix}:{{budgets}}:c:"
+        self._grace = int(budgets.reservation_ttl_s) + KEY_GRACE_S
+        self._cap = budgets.max_tracked_values
+        self._seen: list[OrderedDict[str, Seen]] = [OrderedDict() for _ in budgets.limits]
+
+    def counter(self, limit: Limit, value: str, start: int, end: int) -> Seen:
+        """The counter of ``limit`` and ``value`` in the window ``[start, end)``; set ``used`` on it."""
+        seen = self._seen[limit.index]
+        entry = seen.get(value)
+        if entry is not None and entry.start == start:
+            seen.move_to_end(value)
+            return entry
+        key = f"{self._prefix}{limit.key_stem}:{start}:{key_part(value)}"
+        entry = seen[value] = Seen(
+            start, end, CounterRef(key, end + self._grace, limit.units if limit.blocks else NO_CAP)
+        )
+        seen.move_to_end(value)
+        if len(seen) > self._cap + len(limit.values or ()):
+            self._evict(limit, seen)
+        return entry
+
+    def rows(self, now: float, clocks: Sequence[WindowClock]) -> list[Row]:
+        rows = []
+        for limit in self._limits:
+            start, end = clocks[limit.index].at(now)
+            for value in self._values(limit):
+                rows.append(Row(limit, value, self.counter(limit, value, start, end).ref, end))
+        return rows
+
+    def gauges(self, now: float) -> list[dict[str, object]]:
+        series: list[dict[str, object]] = []
+        for limit in self._limits:
+            best: dict[str, Seen] = {}
+            for value, entry in self._seen[limit.index].items():
+                if entry.end <= now:
+                    continue
+                label = limit.label(value)
+                if label not in best or entry.used > best[label].used:
+                    best[label] = entry
+            for label in self._labels(limit):
+                found = best.get(label)
+                used = found.used if found is not None else 0
+                series.append(
+                    {
+                        "limit": limit.name,
+                        "scope": label,
+                        "measure": limit.measure.value,
+                        "window": limit.window.value,
+                        "amount": limit.amount,
+                        "used": from_units(limit.measure, used),
+                        "remaining": from_units(limit.measure, max(0, limit.units - used)),
+                        "resets_at": found.end if found is not None else None,
+                    }
+                )
+        return series
+
+    def _values(self, limit: Limit) -> list[str]:
+        if limit.scope is ScopeKind.GLOBAL:
+            return [GLOBAL]
+        if limit.values is not None:
+            named = sorted(limit.values)
+            return named if limit.exempt_others else [*named, OTHER]
+        return list(self._seen[limit.index])
+
+    def _labels(self, limit: Limit) -> list[str]:
+        if limit.scope is ScopeKind.GLOBAL:
+            return [GLOBAL]
+        named = sorted(limit.values or ())
+        return named if limit.values is not None and limit.exempt_others else [*named, OTHER]
+
+    @staticmethod
+    def _evict(limit: Limit, seen: OrderedDict[str, Seen]) -> None:
+        for value in seen:
+            if limit.values is None or value not in limit.values:
+                del seen[value]
+                return

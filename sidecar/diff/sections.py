@@ -1,0 +1,188 @@
+"""The policy's sections, each compared by one function ``(old, new) -> list[Change]``.
+
+``SECTIONS`` is the order of the diff: providers, models, routes, defaults. A feature that adds a
+section to the policy (cache, budgets, ...) adds one function here and one entry in ``SECTIONS``.
+
+Routes are matched by name. ``ROUTE_ASPECTS`` are the things compared for a route present in both
+policies, each a function ``route -> {field: text}``: what it matches, its chain or deny, its
+effective resilience settings (the defaults merged in, so a change of ``defaults.resilience`` shows on
+every route it reaches), the translation setting. A per-route setting a feature adds (a cache block, a
+budget) is one more function in ``ROUTE_ASPECTS``. The rules' order matters (the first match wins),
+so a rule whose position among the rules both policies keep changed is reported ``moved``; a rule
+added before others is an ``added`` line whose effect ``--replay`` measures.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from ..policy.compiled import Policy, Provider, Route, Target
+from ..policy.conditions import Condition, Pattern
+from .changes import Change, field_changes, keyed_changes, longest_increasing, spec_fields, text
+
+Section = Callable[[Policy, Policy], list[Change]]
+RouteAspect = Callable[[Route], dict[str, str]]
+
+NONE = "(none)"
+
+
+def providers(old: Policy, new: Policy) -> list[Change]:
+    return keyed_changes("providers", old.providers, new.providers, _provider_summary, _provider_fields)
+
+
+def _provider_summary(provider: Provider) -> str:
+    return f"{provider.kind.value} at {provider.base_url}"
+
+
+def _provider_fields(provider: Provider) -> dict[str, str]:
+    key = provider.api_key
+    source = (
+        NONE if key is None else (f"env {key.env}" if key.env else f"file {key.file}" if key.file else "passthrough")
+    )
+    return {
+        "dialect": provider.kind.value,
+        "base_url": provider.base_url,
+        "api_key": source,
+        "headers": text(dict(provider.headers)),
+        "api_version": text(provider.api_version),
+        "speaks": text(provider.speaks),
+        **spec_fields(provider.timeouts, "timeouts."),
+    }
+
+
+def models(old: Policy, new: Policy) -> list[Change]:
+    return keyed_changes("models", old.models, new.models, _model_summary, _model_fields)
+
+
+def _model_summary(target: Target) -> str:
+    return f"{target.key}" + (f", {_price_text(target)}" if target.price else ", no price")
+
+
+def _price_text(target: Target) -> str:
+    price = target.price
+    assert price is not None
+    return f"${text(price.input_per_mtok)} in / ${text(price.output_per_mtok)} out per Mtok"
+
+
+def _model_fields(target: Target) -> dict[str, str]:
+    return {
+        "provider": target.provider.name,
+        "model": target.upstream_model,
+        "context_window": text(target.context_window),
+        "max_output_tokens": text(target.max_output_tokens),
+        "capabilities": text(target.capabilities),
+        **spec_fields(target.price, "price."),
+    }
+
+
+def condition_text(condition: Condition) -> str:
+    """``model gpt-4*``, ``header x-task: long-*``, ``app checkout``: a match condition as the diff
+    shows it. A condition class is a dataclass named ``<Kind>Is`` (or anything else): its fields, in
+    order, joined by ": "."""
+    kind = type(condition).__name__.removesuffix("Is").lower()
+    if not dataclasses.is_dataclass(condition):
+        return kind
+    parts = []
+    for item in dataclasses.fields(condition):
+        value = getattr(condition, item.name)
+        parts.append(value.text if isinstance(value, Pattern) else text(value))
+    return f"{kind} {': '.join(parts)}"
+
+
+def route_match(route: Route) -> dict[str, str]:
+    return {"match": "; ".join(condition_text(c) for c in route.conditions) or "(everything)"}
+
+
+def route_target(route: Route) -> dict[str, str]:
+    if route.deny is not None:
+        return {"deny": f"{route.deny.status} {route.deny.message}"}
+    return {"target": chain_text(route)}
+
+
+def route_resilience(route: Route) -> dict[str, str]:
+    return spec_fields(route.settings.resilience, "resilience.")
+
+
+def route_translation(route: Route) -> dict[str, str]:
+    return {"unsupported_params": route.settings.unsupported_params}
+
+
+ROUTE_ASPECTS: tuple[RouteAspect, ...] = (route_match, route_target, route_resilience, route_translation)
+
+
+def chain_text(route: Route) -> str:
+    return "[" + ", ".join(t.name for t in route.chain) + "]"
+
+
+def route_summary(route: Route) -> str:
+    match = route_match(route)["match"]
+    verdict = f"deny {route.deny.status}" if route.deny is not None else chain_text(route)
+    return f"match {match} -> {verdict}"
+
+
+def _route_fields(route: Route) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for aspect in ROUTE_ASPECTS:
+        fields.update(aspect(route))
+    return fields
+
+
+def routes(old: Policy, new: Policy) -> list[Change]:
+    """Rules by name (removed, moved, then added or changed in the new order), then the default."""
+    old_rules = {r.name: r for r in old.routes}
+    new_rules = {r.name: r for r in new.routes}
+    changes = [
+        Change("routes", "removed", f"{name} ({r.path})", old=route_summary(r))
+        for name, r in old_rules.items()
+        if name not in new_rules
+    ]
+    kept = [r.name for r in new.routes if r.name in old_rules]
+    old_rank = {r.name: i for i, r in enumerate(r for r in old.routes if r.name in new_rules)}
+    in_order = longest_increasing(old_rank[name] for name in kept)
+    for name in kept:
+        if old_rank[name] not in in_order:
+            changes.append(Change("routes", "moved", name, old=old_rules[name].path, new=new_rules[name].path))
+    for route in new.routes:
+        subject = f"{route.name} ({route.path})"
+        if route.name not in old_rules:
+            changes.append(Change("routes", "added", subject, new=route_summary(route)))
+        else:
+            changes.extend(field_changes("routes", subject, _route_fields(old_rules[route.name]), _route_fields(route)))
+    changes.extend(_default_route(old.default, new.default))
+    return changes
+
+
+def _default_route(old: Route | None, new: Route | None) -> list[Change]:
+    if old is None and new is None:
+        return []
+    if old is None:
+        assert new is not None
+        return [Change("routes", "added", f"{new.name} (default)", new=route_summary(new))]
+    if new is None:
+        return [Change("routes", "removed", f"{old.name} (default)", old=route_summary(old))]
+    changes = []
+    if old.name != new.name:
+        changes.append(Change("routes", "changed", "default", "name", old.name, new.name))
+    changes.extend(field_changes("routes", f"{new.name} (default)", _route_fields(old), _route_fields(new)))
+    return changes
+
+
+def defaults(old: Policy, new: Policy) -> list[Change]:
+    """``defaults``: breaker, retry budget, bulkhead (per target), the resilience every route inherits."""
+    changes = []
+    for change in field_changes("defaults", "", spec_fields(old.defaults), spec_fields(new.defaults)):
+        block, _, field = change.field.partition(".")
+        changes.append(dataclasses.replace(change, subject=block, field=field))
+    return changes
+
+
+SECTIONS: tuple[Section, ...] = (providers, models, routes, defaults)
+
+
+def diff_policies(old: Policy, new: Policy) -> list[Change]:
+    """Every change from ``old`` to ``new``, section by section in ``SECTIONS`` order."""
+    changes: list[Change] = []
+    for section in SECTIONS:
+        changes.extend(section(old, new))
+    return changes

@@ -1,0 +1,29 @@
+"""Routing by task and cost (issue 19): the pure core, with no I/O on the request path.
+
+Per request, in order (each stage reads what the one before it produced, nothing is parsed twice)::
+
+    body --features.extract_features--> RequestFeatures       once, any dialect (walkers in ``bodies``)
+         --matrix.Router.decide-------> Decision              task, complexity, tier; rules, then the model
+         --select.select_cheapest-----> Selection             candidates cheapest first, and why not the rest
+         (or split.WeightedSplit.pick)                        a sticky arm by weight
+         --caps.TokenCaps-------------> max output tokens to send, or the 413 message
+
+Modules:
+
+    tokens      prompt-token estimator: byte-class counts x fitted coefficients (no vocabulary)
+    features    RequestFeatures, the Tally the walkers fill, the text windows rules read
+    bodies      one walker per body shape (OpenAI chat/responses/completions, Anthropic, Gemini)
+    spec        the policy blocks: routing (tiers, classes, complexity, learned), select, split, caps,
+                quality
+    rules       rules compiled at load: feature checks, keyword sets, regexes; TextView per request
+    matrix      compile_routing -> Router; Decision and Verdict (which rule or model decided); explain
+    learned/    the optional trained router: file format, inference, trainer, router train/eval
+    select      Candidate, select_cheapest -> Selection (chain in cost order, exclusions with reasons)
+    split       WeightedSplit, stable_unit (BLAKE2b), sticky_key
+    caps        TokenCaps, set_output_limit
+    errors      RoutingError: every load-time problem with its path
+
+Load time builds everything requests read (compiled regexes, keyword sets, packed model weights);
+``RoutingError`` (and its ``RouterFileError``, ``LabeledFileError``) lists every problem with its
+path. Not wired into the request path yet: docs/routing.md says what is and what is not.
+"""

@@ -1,0 +1,153 @@
+"""What routing knows about a request: ``RequestFeatures``, computed once from the parsed body.
+
+``extract_features(body, dialect, operation, stream=...)`` walks the body as the app sent it (no
+translation to the common form) with the walker of its dialect (``bodies``), collecting into a
+``Tally``: the texts whose tokens are estimated in one pass (``tokens.estimate_joined``), the media
+parts by kind, the tools and structured values (estimated from their JSON), the system prompt and the
+last user message. It never raises: a body the translation layer would reject still gets features (it
+is rejected later, in the caller's dialect, by the code that owns that answer).
+
+The texts the rules and the learned model read are windows, not the whole text: the first
+``USER_HEAD`` and last ``USER_TAIL`` characters of the last user message, the first ``SYSTEM_HEAD`` and
+last ``SYSTEM_TAIL`` of the system prompt. An app states its task at the start of its instructions
+or at the end of a pasted document, and a bounded window keeps routing's cost flat: scanning a
+32 KB prompt with a regular expression costs milliseconds, a window of at most 1.3 KB tens of microseconds.
+
+Media are counted at fixed token costs (``IMAGE_TOKENS`` etc.; images, audio, video and files vary by
+provider and size, see docs/routing.md); every message adds ``MESSAGE_TOKENS`` for its framing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from ..dialects import Dialect, Operation
+from . import bodies
+from .tokens import estimate_bytes, estimate_joined
+
+USER_HEAD, USER_TAIL = 1024, 256
+SYSTEM_HEAD, SYSTEM_TAIL = 512, 128
+
+MESSAGE_TOKENS = 4  # role and separators around each message (OpenAI documents 3-4)
+IMAGE_TOKENS = 800  # OpenAI high detail 1024x1024: 765; Anthropic up to ~1,600; Gemini 258
+AUDIO_TOKENS = 1000  # about 30 s (Gemini counts 32 tokens per second)
+VIDEO_TOKENS = 8000  # about 30 s at Gemini's 263 tokens per second
+FILE_TOKENS = 1500  # about one PDF page as text plus its image
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFeatures:
+    """The facts routing reads about one request; ``texts`` are the windows rules and the model read."""
+
+    prompt_tokens: int
+    max_output_tokens: int | None
+    turns: int
+    tools: int
+    tool_choice_forced: bool
+    images: int
+    audio: int
+    video: int
+    files: int
+    json_mode: bool
+    json_schema: bool
+    stream: bool
+    last_user_chars: int
+    system_text: str
+    last_user_text: str
+
+
+@dataclass(slots=True)
+class Tally:
+    """What a dialect walker collects; ``features()`` turns it into ``RequestFeatures``."""
+
+    texts: list[str] = field(default_factory=list)
+    structured: list[Any] = field(default_factory=list)
+    system: list[str] = field(default_factory=list)
+    last_user: list[str] = field(default_factory=list)
+    messages: int = 0
+    tools: int = 0
+    tool_choice_forced: bool = False
+    images: int = 0
+    audio: int = 0
+    video: int = 0
+    files: int = 0
+    json_mode: bool = False
+    json_schema: bool = False
+    stream: bool = False
+    max_output_tokens: int | None = None
+
+    def text(self, value: Any) -> None:
+        if isinstance(value, str) and value:
+            self.texts.append(value)
+
+    def media(self, mime: Any, kind: str = "") -> None:
+        """One media part, by MIME type (``image/png``) or, when the type is unknown, by ``kind``."""
+        major = mime.partition("/")[0] if isinstance(mime, str) and mime else kind
+        if major == "image":
+            self.images += 1
+        elif major == "audio":
+            self.audio += 1
+        elif major == "video":
+            self.video += 1
+        else:
+            self.files += 1
+
+    def output_limit(self, value: Any) -> None:
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            self.max_output_tokens = value
+
+    def features(self) -> RequestFeatures:
+        tokens = estimate_joined(self.texts) + MESSAGE_TOKENS * self.messages
+        if self.structured:
+            try:
+                tokens += estimate_bytes(orjson.dumps(self.structured))
+            except (orjson.JSONEncodeError, TypeError):  # an integer past 64 bits
+                tokens += sum(len(str(value)) for value in self.structured) // 3
+        tokens += (
+            IMAGE_TOKENS * self.images
+            + AUDIO_TOKENS * self.audio
+            + VIDEO_TOKENS * self.video
+            + FILE_TOKENS * self.files
+        )
+        user = "\n".join(self.last_user)
+        return RequestFeatures(
+            prompt_tokens=tokens,
+            max_output_tokens=self.max_output_tokens,
+            turns=self.messages,
+            tools=self.tools,
+            tool_choice_forced=self.tool_choice_forced,
+            images=self.images,
+            audio=self.audio,
+            video=self.video,
+            files=self.files,
+            json_mode=self.json_mode or self.json_schema,
+            json_schema=self.json_schema,
+            stream=self.stream,
+            last_user_chars=len(user),
+            system_text=window("\n".join(self.system), SYSTEM_HEAD, SYSTEM_TAIL),
+            last_user_text=window(user, USER_HEAD, USER_TAIL),
+        )
+
+
+def window(text: str, head: int, tail: int) -> str:
+    """``text`` when short, else its first ``head`` and last ``tail`` characters joined by a line break."""
+    if len(text) <= head + tail:
+        return text
+    return text[:head] + "\n" + text[-tail:]
+
+
+def extract_features(
+    body: Any, dialect: Dialect, operation: Operation, *, stream: bool | None = None
+) -> RequestFeatures:
+    """The features of a request body in ``dialect``; ``stream`` for Gemini, whose body does not say it."""
+    tally = Tally()
+    if isinstance(body, dict):
+        walker = bodies.walker_for(dialect, operation)
+        if walker is not None:
+            walker(body, tally)
+    if stream is not None:
+        tally.stream = stream
+    return tally.features()

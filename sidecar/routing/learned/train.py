@@ -1,0 +1,175 @@
+"""Training and evaluating a learned router: multinomial logistic regression in plain Python.
+
+``fit(examples, options)`` builds the vocabulary (n-grams seen in at least ``min_count`` training
+examples, at most ``max_grams``, facts always), then runs stochastic gradient descent on the softmax
+cross-entropy of each head (task, complexity) with L2 weight decay, over shuffled examples for
+``epochs`` passes with a decaying rate. Both heads share the n-grams and have their own weights; an
+example with one label trains that head only. The result is the router file document (``model``).
+
+``split(examples, holdout, seed)`` sets aside a seeded random share for the held-out report;
+``evaluate(model, examples)`` gives per head the accuracy, per-label recall and the confusion
+matrix; ``format_report`` prints them. No numpy: a few thousand examples train in seconds, and the
+sidecar that reads the file never imports the trainer.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ... import __version__
+from ..rules import TextView
+from .grams import GROUPS, SCHEME, WINDOW, grams
+from .labeled import HEADS, Labeled
+from .model import FORMAT, VERSION, LearnedModel
+
+
+@dataclass(frozen=True, slots=True)
+class TrainOptions:
+    epochs: int = 12
+    learning_rate: float = 1.0
+    l2: float = 1e-4
+    min_count: int = 2
+    max_grams: int = 50_000
+    seed: int = 0
+
+
+def split(examples: Sequence[Labeled], holdout: float, seed: int) -> tuple[list[Labeled], list[Labeled]]:
+    """(training, held out): a seeded shuffle, the last ``holdout`` share held out."""
+    order = list(examples)
+    random.Random(seed).shuffle(order)
+    cut = len(order) - round(len(order) * holdout)
+    return order[:cut], order[cut:]
+
+
+def _keys(example: Labeled) -> list[tuple[str, str]]:
+    return [
+        (group, gram)
+        for group, values in zip(GROUPS, grams(TextView(example.features)), strict=True)
+        for gram in values
+    ]
+
+
+def fit(examples: Sequence[Labeled], options: TrainOptions = TrainOptions()) -> dict[str, Any]:
+    """The router file document trained on ``examples``."""
+    labels = {head: sorted({e.labels[head] for e in examples if head in e.labels}) for head in HEADS}
+    heads = [(head, names) for head, names in labels.items() if len(names) >= 2]
+    if not heads:
+        raise ValueError("every head needs at least two distinct labels in the examples")
+    offsets, width = {}, 0
+    for head, names in heads:
+        offsets[head] = width
+        width += len(names)
+
+    keyed = [_keys(e) for e in examples]
+    seen = Counter(key for keys in keyed for key in set(keys))
+    kept = [key for key, n in seen.most_common() if n >= options.min_count or key[0] == "f"][: options.max_grams]
+    index = {key: i for i, key in enumerate(kept)}
+    encoded = []
+    for example, keys in zip(examples, keyed, strict=True):
+        ids = [index[k] for k in keys if k in index]
+        targets = [
+            (offsets[h], len(names), names.index(example.labels[h])) for h, names in heads if h in example.labels
+        ]
+        encoded.append((ids, 1.0 / math.sqrt(len(keys)) if keys else 0.0, targets))
+
+    rows = [[0.0] * width for _ in kept]
+    bias = [0.0] * width
+    rng = random.Random(options.seed)
+    for epoch in range(options.epochs):
+        rate = options.learning_rate / (1.0 + epoch)
+        decay = 1.0 - rate * options.l2
+        rng.shuffle(encoded)
+        for ids, norm, targets in encoded:
+            sums = [sum(column) for column in zip(*(rows[i] for i in ids), strict=True)] if ids else [0.0] * width
+            scores = [b + s * norm for b, s in zip(bias, sums, strict=True)]
+            gradient = [0.0] * width
+            for start, size, truth in targets:
+                part = scores[start : start + size]
+                top = max(part)
+                exps = [math.exp(s - top) for s in part]
+                total = sum(exps)
+                for k in range(size):
+                    gradient[start + k] = exps[k] / total - (1.0 if k == truth else 0.0)
+            bias = [b - rate * g for b, g in zip(bias, gradient, strict=True)]
+            step = rate * norm
+            for i in ids:
+                rows[i] = [w * decay - step * g for w, g in zip(rows[i], gradient, strict=True)]
+
+    weights: dict[str, dict[str, list[float]]] = {group: {} for group in GROUPS}
+    for (group, gram), row in zip(kept, rows, strict=True):
+        if max(abs(w) for w in row) > 1e-4:
+            weights[group][gram] = [round(w, 5) for w in row]
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "scheme": SCHEME,
+        "window": dict(WINDOW),
+        "heads": [{"name": head, "labels": names} for head, names in heads],
+        "bias": [round(b, 5) for b in bias],
+        "weights": weights,
+        "training": {
+            "examples": len(examples),
+            "grams": sum(len(g) for g in weights.values()),
+            "options": {k: getattr(options, k) for k in TrainOptions.__dataclass_fields__},
+            "llm_sidecar": __version__,
+        },
+    }
+
+
+@dataclass(slots=True)
+class HeadReport:
+    head: str
+    labels: list[str]
+    confusion: dict[str, Counter[str]] = field(default_factory=dict)  # true -> predicted -> count
+
+    @property
+    def total(self) -> int:
+        return sum(sum(row.values()) for row in self.confusion.values())
+
+    @property
+    def correct(self) -> int:
+        return sum(row[label] for label, row in self.confusion.items())
+
+    def recall(self, label: str) -> tuple[int, float]:
+        row = self.confusion.get(label, Counter())
+        n = sum(row.values())
+        return n, (row[label] / n if n else 0.0)
+
+
+def evaluate(model: LearnedModel, examples: Sequence[Labeled]) -> list[HeadReport]:
+    reports = {head.name: HeadReport(head.name, list(head.labels)) for head in model.heads}
+    for example in examples:
+        predictions = model.predict(TextView(example.features))
+        for name, report in reports.items():
+            truth = example.labels.get(name)
+            if truth is not None:
+                report.confusion.setdefault(truth, Counter())[predictions[name].label] += 1
+    return list(reports.values())
+
+
+def format_report(reports: Sequence[HeadReport], title: str, confusion: bool = False) -> str:
+    lines = []
+    for report in reports:
+        if not report.total:
+            lines.append(f"{report.head}: no {title} examples")
+            continue
+        accuracy = report.correct / report.total
+        lines.append(f"{report.head}: {title} accuracy {accuracy:.3f} ({report.correct} of {report.total})")
+        truths = [label for label in report.labels if label in report.confusion]
+        truths += sorted(set(report.confusion) - set(report.labels))
+        for label in truths:
+            n, recall = report.recall(label)
+            lines.append(f"  {label:<24} n={n:<5} accuracy {recall:.3f}")
+        if confusion:
+            columns = report.labels
+            width = max(6, *(len(c) for c in columns))
+            lines.append("  true \\ predicted".ljust(28) + " ".join(c.rjust(width) for c in columns))
+            for label in truths:
+                row = report.confusion[label]
+                lines.append(f"  {label:<26}" + " ".join(str(row[c]).rjust(width) for c in columns))
+    return "\n".join(lines)

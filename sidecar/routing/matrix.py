@@ -1,0 +1,303 @@
+"""The routing matrix: a request's task class and complexity, and the quality tier they need.
+
+``compile_routing(spec, base_dir=...)`` checks what pydantic cannot see alone (tier, class and level
+names that refer to each other, the learned model's labels) and builds a ``Router``; every problem is
+collected with its path (``routing.classes[2].min_tier: unknown tier 'gold'``) and raised together as
+one ``RoutingError`` (the policy compiler adds its ``errors`` to its own list).
+
+``Router.decide(features, headers)`` answers a ``Decision`` in this order, each label on its own:
+
+    task:        x-sidecar-task (when ``task_header: trust`` and it names a class)
+                 -> the first class, in file order, with a matching rule
+                 -> the learned model (when it decides the task) -> ``default_class``
+    complexity:  the highest level with a matching rule -> the learned model -> ``complexity.default``
+    tier:        the class's ``tier_by_level[level]`` or else the level's tier, raised to the class's
+                 ``min_tier``; then one tier up when a label the model decided has a confidence below
+                 ``learned.min_confidence`` ("unsure means up": a hard prompt on a cheap model is
+                 the costly mistake)
+
+Every ``Verdict`` names its source and, for a rule, the rule's path; ``Router.explain`` adds every
+rule's verdict for ``llm-sidecar explain``. The request path builds no strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from ..policy.base import Spec
+from .errors import RoutingError
+from .features import RequestFeatures
+from .learned.model import HeadName, LearnedModel, Prediction, RouterFileError, load_model
+from .rules import Rule, TextView, compile_rule, first_match
+from .spec import RoutingSpec
+
+TASK_HEADER = "x-sidecar-task"
+Source = Literal["header", "rule", "model", "default"]
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """How one label was decided."""
+
+    label: str
+    source: Source
+    rule: str | None = None  # the deciding rule's path
+    confidence: float = 1.0  # the model's probability; 1 for a header, rule or default
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    task: Verdict
+    complexity: Verdict
+    tier: str  # the lowest tier that may serve the request
+    escalated_from: str | None  # the tier before "unsure means up", when it applied
+    output_tokens: int  # expected output tokens, for cost
+
+
+@dataclass(frozen=True, slots=True)
+class TaskClass:
+    name: str
+    rules: tuple[Rule, ...]
+    min_tier: int
+    tier_by_level: Mapping[str, int]
+    output_tokens: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Level:
+    name: str
+    rank: int
+    tier: int
+    rules: tuple[Rule, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Router:
+    tiers: tuple[str, ...]
+    classes: tuple[TaskClass, ...]
+    class_by_name: Mapping[str, TaskClass]
+    levels: tuple[Level, ...]  # lowest first
+    level_by_name: Mapping[str, Level]
+    default_class: str
+    default_level: str
+    trust_header: bool
+    model: LearnedModel | None
+    model_decides: frozenset[str]
+    min_confidence: float
+    output_tokens: int
+    context_headroom: float
+    task_rules: tuple[tuple[str, tuple[Rule, ...]], ...] = ()  # classes in file order
+    level_rules: tuple[tuple[str, tuple[Rule, ...]], ...] = ()  # levels, highest first
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "task_rules", tuple((c.name, c.rules) for c in self.classes if c.rules))
+        object.__setattr__(self, "level_rules", tuple((lv.name, lv.rules) for lv in reversed(self.levels) if lv.rules))
+
+    def tier_rank(self, tier: str) -> int:
+        return self.tiers.index(tier)
+
+    def _task_by_header_or_rule(self, view: TextView, headers: Mapping[str, str]) -> Verdict | None:
+        if self.trust_header:
+            named = headers.get(TASK_HEADER)
+            if named is not None and named in self.class_by_name:
+                return Verdict(named, "header")
+        return _by_rules(self.task_rules, view)
+
+    def _predictions(self, view: TextView) -> dict[HeadName, Prediction]:
+        if self.model is None:
+            return {}
+        predictions = self.model.predict(view)
+        return {head: p for head, p in predictions.items() if head in self.model_decides}
+
+    def decide(self, features: RequestFeatures, headers: Mapping[str, str] | None = None) -> Decision:
+        view = TextView(features)
+        return self._decide(view, headers or {})
+
+    def _decide(self, view: TextView, headers: Mapping[str, str]) -> Decision:
+        task = self._task_by_header_or_rule(view, headers)
+        complexity = _by_rules(self.level_rules, view)
+        if task is None or complexity is None:  # the model runs only when a rule did not decide
+            predictions = self._predictions(view)
+            if task is None:
+                task = _by_model(predictions.get("task"), self.default_class)
+            if complexity is None:
+                complexity = _by_model(predictions.get("complexity"), self.default_level)
+        task_class = self.class_by_name[task.label]
+        level = self.level_by_name[complexity.label]
+        rank = max(task_class.tier_by_level.get(level.name, level.tier), task_class.min_tier)
+        escalated_from = None
+        unsure = any(v.source == "model" and v.confidence < self.min_confidence for v in (task, complexity))
+        if unsure and rank + 1 < len(self.tiers):
+            escalated_from = self.tiers[rank]
+            rank += 1
+        output = task_class.output_tokens or self.output_tokens
+        return Decision(task, complexity, self.tiers[rank], escalated_from, output)
+
+    def explain(self, features: RequestFeatures, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """The decision and every rule's verdict, as plain data for ``llm-sidecar explain``."""
+        view = TextView(features)
+        decision = self._decide(view, headers or {})
+        rules = []
+        for task_class in self.classes:
+            for rule in task_class.rules:
+                rules.append(
+                    {
+                        "rule": rule.path,
+                        "class": task_class.name,
+                        "matched": rule.matches(view),
+                        "why": rule.explain(view),
+                    }
+                )
+        for level in reversed(self.levels):
+            for rule in level.rules:
+                rules.append(
+                    {"rule": rule.path, "level": level.name, "matched": rule.matches(view), "why": rule.explain(view)}
+                )
+        report: dict[str, Any] = {
+            "task": _verdict(decision.task),
+            "complexity": _verdict(decision.complexity),
+            "tier": decision.tier,
+            "escalated_from": decision.escalated_from,
+            "output_tokens": decision.output_tokens,
+            "rules": rules,
+        }
+        if self.model is not None:
+            report["model"] = {
+                head: [[label, round(p, 3)] for label, p in ranked]
+                for head, ranked in self.model.probabilities(view).items()
+            }
+        return report
+
+
+def _by_rules(labelled: tuple[tuple[str, tuple[Rule, ...]], ...], view: TextView) -> Verdict | None:
+    """The first label with a matching rule."""
+    for label, rules in labelled:
+        rule = first_match(rules, view)
+        if rule is not None:
+            return Verdict(label, "rule", rule.path)
+    return None
+
+
+def _by_model(predicted: Prediction | None, default: str) -> Verdict:
+    if predicted is not None:
+        return Verdict(predicted.label, "model", confidence=predicted.confidence)
+    return Verdict(default, "default")
+
+
+def _verdict(verdict: Verdict) -> dict[str, Any]:
+    return {
+        "label": verdict.label,
+        "source": verdict.source,
+        "rule": verdict.rule,
+        "confidence": round(verdict.confidence, 3),
+    }
+
+
+def compile_routing(spec: RoutingSpec, *, base_dir: Path, path: str = "routing") -> Router:
+    """The ``Router`` of a validated ``routing`` block; ``RoutingError`` lists every broken reference."""
+    errors: list[str] = []
+    tiers = tuple(spec.tiers)
+    if len(set(tiers)) != len(tiers):
+        errors.append(f"{path}.tiers: a tier appears twice")
+    rank = {tier: i for i, tier in enumerate(tiers)}
+
+    def tier_of(name: str, where: str) -> int:
+        if name not in rank:
+            errors.append(f"{where}: unknown tier {name!r} (tiers: {', '.join(tiers)})")
+            return 0
+        return rank[name]
+
+    levels: list[Level] = []
+    for i, level in enumerate(spec.complexity.levels):
+        where = f"{path}.complexity.levels[{i}]"
+        if any(lv.name == level.name for lv in levels):
+            errors.append(f"{where}.name: level {level.name!r} appears twice")
+        rules = tuple(compile_rule(r, f"{where}.rules[{j}]") for j, r in enumerate(level.rules))
+        levels.append(Level(level.name, i, tier_of(level.tier, f"{where}.tier"), rules))
+    level_names = {lv.name for lv in levels}
+    if spec.complexity.default not in level_names:
+        errors.append(f"{path}.complexity.default: unknown level {spec.complexity.default!r}")
+
+    classes: list[TaskClass] = []
+    for i, cls in enumerate(spec.classes):
+        where = f"{path}.classes[{i}]"
+        if any(c.name == cls.name for c in classes):
+            errors.append(f"{where}.name: class {cls.name!r} appears twice")
+        by_level = {}
+        for level_name, tier in (cls.tier_by_level or {}).items():
+            if level_name not in level_names:
+                errors.append(f"{where}.tier_by_level.{level_name}: unknown level {level_name!r}")
+            by_level[level_name] = tier_of(tier, f"{where}.tier_by_level.{level_name}")
+        min_tier = tier_of(cls.min_tier, f"{where}.min_tier") if cls.min_tier else 0
+        rules = tuple(compile_rule(r, f"{where}.rules[{j}]") for j, r in enumerate(cls.rules))
+        classes.append(TaskClass(cls.name, rules, min_tier, by_level, cls.output_tokens))
+    class_by_name = {c.name: c for c in classes}
+    if spec.default_class not in class_by_name:
+        class_by_name[spec.default_class] = TaskClass(spec.default_class, (), 0, {}, None)
+
+    model = None
+    decides: frozenset[str] = frozenset()
+    if spec.learned is not None:
+        where = f"{path}.learned.file"
+        decides = frozenset(spec.learned.decides)
+        try:
+            model = load_model(base_dir / spec.learned.file)
+        except RouterFileError as exc:
+            errors.extend(f"{where}: {spec.learned.file}: {e}" for e in exc.errors)
+        else:
+            where = f"{where}: {spec.learned.file}"
+            errors.extend(_check_labels(model, decides, set(class_by_name), level_names, where))
+    if errors:
+        raise RoutingError(errors)
+    return Router(
+        tiers=tiers,
+        classes=tuple(classes),
+        class_by_name=class_by_name,
+        levels=tuple(levels),
+        level_by_name={lv.name: lv for lv in levels},
+        default_class=spec.default_class,
+        default_level=spec.complexity.default,
+        trust_header=spec.task_header == "trust",
+        model=model,
+        model_decides=decides,
+        min_confidence=spec.learned.min_confidence if spec.learned else 0.0,
+        output_tokens=spec.output_tokens,
+        context_headroom=spec.context_headroom,
+    )
+
+
+def _check_labels(
+    model: LearnedModel, decides: frozenset[str], classes: set[str], levels: set[str], where: str
+) -> list[str]:
+    errors = []
+    known = {"task": (classes, "a class of routing.classes"), "complexity": (levels, "a level of routing.complexity")}
+    for name in sorted(decides):
+        head = model.head(name)  # type: ignore[arg-type]
+        if head is None:
+            errors.append(f"{where}: the model has no {name} head, but learned.decides lists it")
+            continue
+        allowed, what = known[name]
+        for label in head.labels:
+            if label not in allowed:
+                errors.append(f"{where}: {name} label {label!r} is not {what}")
+    return errors
+
+
+class _RoutingDocument(Spec):
+    routing: RoutingSpec
+
+
+def routing_from_document(document: Any, *, base_dir: Path) -> Router:
+    """Validate ``{"routing": {...}}`` and compile it; errors carry paths from ``routing.``."""
+    try:
+        spec = _RoutingDocument.model_validate(document)
+    except ValidationError as exc:
+        from ..policy.load import format_validation_error  # here: policy.load imports the compiler
+
+        raise RoutingError(format_validation_error(exc)) from None
+    return compile_routing(spec.routing, base_dir=base_dir)

@@ -1,0 +1,128 @@
+"""Cheapest capable selection: which candidate models can serve a request, cheapest first, and why not.
+
+``select_cheapest(candidates, features, task=..., min_tier=..., output_tokens=...)`` keeps a candidate
+only when it
+
+1. has every capability the request needs (``needs``): tools -> ``tools``, images or video ->
+   ``vision``, a JSON schema -> ``json``, streaming -> ``streaming``;
+2. fits: a known context window at least the estimated prompt times ``1 + headroom`` (the estimate's
+   margin of error) plus the output tokens (the request's max, else the expected output);
+3. is good enough: its tier for the task (``Candidate.tier_for``) at least ``min_tier``;
+
+and orders the survivors by expected cost, ``(prompt x input price + expected output x output
+price) / 1e6``, with candidates of unknown price last; ties keep the candidates' order. The result is
+the whole chain, so the first is called and the rest are its fallbacks in cost order, and every
+excluded candidate with the reason, for ``llm-sidecar explain``.
+
+Expected output tokens are the smaller of the request's max and the class's expected output: a max is
+a ceiling, not a forecast.
+
+``Candidate`` is what the policy's ``models.<name>`` maps onto at integration (``capabilities``,
+``context_window``, ``price``, and the proposed ``quality: {tier, tasks}``, ranks in
+``routing.tiers``). A model that declares no quality counts as the lowest tier.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from .features import RequestFeatures
+
+_NO_TIERS: Mapping[str, int] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    name: str
+    capabilities: frozenset[str]
+    context_window: int | None = None
+    input_per_mtok: float | None = None  # US dollars per million tokens; None: unknown
+    output_per_mtok: float | None = None
+    tier: int = 0  # rank in routing.tiers
+    task_tiers: Mapping[str, int] = field(default_factory=lambda: _NO_TIERS)  # task class -> rank
+
+    def tier_for(self, task: str) -> int:
+        return self.task_tiers.get(task, self.tier)
+
+    def expected_cost(self, input_tokens: int, output_tokens: int) -> float | None:
+        if self.input_per_mtok is None or self.output_per_mtok is None:
+            return None
+        return (input_tokens * self.input_per_mtok + output_tokens * self.output_per_mtok) / 1e6
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    candidate: Candidate
+    expected_cost: float | None  # US dollars
+
+
+@dataclass(frozen=True, slots=True)
+class Excluded:
+    candidate: Candidate
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    chain: tuple[Choice, ...]  # cheapest first
+    excluded: tuple[Excluded, ...]
+    input_tokens: int
+    output_tokens: int
+
+
+def needs(features: RequestFeatures) -> tuple[tuple[str, str], ...]:
+    """(capability, why) pairs the request needs."""
+    out = []
+    if features.tools:
+        out.append(("tools", f"the request declares {features.tools} tool(s)"))
+    if features.images or features.video:
+        out.append(("vision", "the request has images or video"))
+    if features.json_schema:
+        out.append(("json", "the request asks for JSON with a schema"))
+    if features.stream:
+        out.append(("streaming", "the request streams"))
+    return tuple(out)
+
+
+def select_cheapest(
+    candidates: Sequence[Candidate],
+    features: RequestFeatures,
+    *,
+    task: str,
+    min_tier: int,
+    output_tokens: int,
+    headroom: float = 0.1,
+    tier_names: Sequence[str] = (),
+) -> Selection:
+    requested = features.max_output_tokens
+    expected_output = min(requested, output_tokens) if requested else output_tokens
+    window_need = math.ceil(features.prompt_tokens * (1 + headroom)) + (requested or expected_output)
+    required = needs(features)
+
+    def tier_name(rank: int) -> str:
+        return tier_names[rank] if rank < len(tier_names) else f"tier {rank}"
+
+    kept: list[Choice] = []
+    excluded: list[Excluded] = []
+    for candidate in candidates:
+        reason = None
+        missing = [(cap, why) for cap, why in required if cap not in candidate.capabilities]
+        if missing:
+            reason = "; ".join(f"no {cap} capability ({why})" for cap, why in missing)
+        elif candidate.context_window is not None and candidate.context_window < window_need:
+            reason = (
+                f"context window {candidate.context_window:,} < {window_need:,} needed "
+                f"(prompt ~{features.prompt_tokens:,} + {headroom:.0%} margin + "
+                f"{requested or expected_output:,} output)"
+            )
+        elif candidate.tier_for(task) < min_tier:
+            reason = f"tier {tier_name(candidate.tier_for(task))} for {task} is below {tier_name(min_tier)}"
+        if reason is None:
+            kept.append(Choice(candidate, candidate.expected_cost(features.prompt_tokens, expected_output)))
+        else:
+            excluded.append(Excluded(candidate, reason))
+    kept.sort(key=lambda c: (c.expected_cost is None, c.expected_cost or 0.0))  # stable: ties keep order
+    return Selection(tuple(kept), tuple(excluded), features.prompt_tokens, expected_output)

@@ -1,0 +1,104 @@
+"""The guarded store: a killed Redis, with limits failing open or closed; the retry queue; the breaker;
+settlements that a caller's cancellation cannot cut."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+
+from sidecar.budgets import BudgetRequest
+from sidecar.translate import Usage
+
+from .conftest import RedisProcess
+from .test_redis_store import DOLLAR, book, today_clock
+
+
+async def test_a_dead_store_fails_open_into_local_counting(redis_factory: Callable[..., RedisProcess]) -> None:
+    """With on_store_error: open, a killed Redis leaves requests flowing, counted in this pod alone."""
+    server = redis_factory()
+    ledger = book(server.url, today_clock(), {**DOLLAR, "amount": 0.1}, timeout_ms=200)
+    target = [ledger.budgets.target("big")]
+    assert (await ledger.admit(BudgetRequest(1000, 1000), target)).decision.store == "ok"
+    server.kill()
+    decisions = [(await ledger.admit(BudgetRequest(1000, 1000), target)).decision for _ in range(4)]
+    expected = [("allow", "fallback"), ("allow", "fallback"), ("deny", "fallback"), ("deny", "fallback")]
+    assert [(d.verdict, d.store) for d in decisions] == expected
+    assert ledger.stats.fallback_reservations == 4
+    await ledger.close(drain_s=0)  # the store stays dead
+
+
+async def test_a_dead_store_fails_closed_with_a_clear_denial(redis_factory: Callable[..., RedisProcess]) -> None:
+    """With on_store_error: closed, a killed Redis denies with 429 saying the limit cannot be checked."""
+    server = redis_factory()
+    ledger = book(server.url, today_clock(), {**DOLLAR, "on_store_error": "closed"}, timeout_ms=200)
+    server.kill()
+    decision = (await ledger.admit(BudgetRequest(1000, 1000), [ledger.budgets.target("big")])).decision
+    assert (decision.verdict, decision.status, decision.store) == ("deny", 429, "unavailable")
+    assert decision.message.startswith("budget limit 'dollar' cannot be checked: the budget store is unavailable")
+    await ledger.close(drain_s=0)  # the store stays dead
+
+
+async def test_spend_during_an_outage_reaches_the_store_when_it_returns(
+    redis_factory: Callable[..., RedisProcess],
+) -> None:
+    """Settlements made while Redis was down are queued and charged to it once it answers again."""
+    server = redis_factory()
+    clock = today_clock()
+    ledger = book(server.url, clock, DOLLAR, timeout_ms=200, breaker={"open_s": 0.05, "open_max_s": 0.1})
+    target = [ledger.budgets.target("big")]
+    inflight = await ledger.admit(BudgetRequest(1000, 1000), target)  # held in Redis
+    server.kill()
+    await (await ledger.admit(BudgetRequest(1000, 1000), target)).settle(Usage(1000, 1000))  # local: $0.04
+    await inflight.settle(Usage(1000, 0))  # Redis is down: queued ($0.01)
+    server.start()
+    for _ in range(100):
+        await asyncio.sleep(0.05)
+        if ledger.stats.pending == 0:
+            break
+    rows = await ledger.status()
+    assert (rows[0]["source"], rows[0]["used"]) == ("shared", pytest.approx(0.05))
+    await ledger.close()
+
+
+async def test_the_breaker_stops_calling_a_dead_store(redis_factory: Callable[..., RedisProcess]) -> None:
+    """After a few failures the ledger stops trying Redis for a while: later admissions cost no timeout."""
+    server = redis_factory()
+    breaker = {"failures": 2, "open_s": 60, "open_max_s": 60}
+    ledger = book(server.url, today_clock(), DOLLAR, timeout_ms=200, breaker=breaker)
+    server.kill()
+    for _ in range(10):
+        await ledger.admit(BudgetRequest(1, 1), [ledger.budgets.target("big")])
+    assert (ledger.stats.store_errors, ledger.stats.fallback_reservations) == (2, 10)
+    await ledger.close(drain_s=0)  # the store stays dead
+
+
+async def test_a_settlement_survives_the_callers_cancellation(redis_url: str) -> None:
+    """A request task cancelled while its settlement is on the wire still has its use counted."""
+    ledger = book(redis_url, today_clock(), DOLLAR)
+    admission = await ledger.admit(BudgetRequest(1000, 1000), [ledger.budgets.target("big")])
+    task = asyncio.create_task(admission.settle(Usage(1000, 1000)))
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await ledger.close()
+    reader = book(redis_url, today_clock(), DOLLAR)
+    assert (await reader.status())[0]["used"] == pytest.approx(0.04)
+    await reader.close()
+
+
+async def test_close_drains_the_queue_once_the_store_is_back(redis_factory: Callable[..., RedisProcess]) -> None:
+    """Shutdown waits (up to drain_s) for the breaker to let calls through and sends what was queued."""
+    server = redis_factory()
+    breaker = {"failures": 1, "open_s": 0.3, "open_max_s": 0.3}
+    ledger = book(server.url, today_clock(), DOLLAR, timeout_ms=200, breaker=breaker)
+    admission = await ledger.admit(BudgetRequest(1000, 1000), [ledger.budgets.target("big")])
+    server.kill()
+    await admission.settle(Usage(1000, 1000))  # fails, opens the breaker, queued
+    server.start()
+    await ledger.close(drain_s=5)
+    reader = book(server.url, today_clock(), DOLLAR)
+    assert (await reader.status())[0]["used"] == pytest.approx(0.04)
+    await reader.close()

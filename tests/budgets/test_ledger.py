@@ -1,0 +1,300 @@
+"""Admission, settlement and release on the local store, with an injected clock."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from sidecar.budgets import BudgetRequest, Ledger
+from sidecar.budgets.pricing import NANO_USD
+from sidecar.translate import Usage
+from tests.resilience.fakes import FakeClock
+
+from .conftest import budgets_of
+
+# "big" costs $10 / $30 per million input / output tokens: 1000 in + 1000 out reserves $0.04.
+REQUEST = BudgetRequest(input_tokens=1000, max_output_tokens=1000)
+COST = 0.04
+
+
+def ledger(clock: FakeClock, *limits: dict[str, Any], **block: Any) -> Ledger:
+    return Ledger(budgets_of({"limits": list(limits), **block}), clock=clock)
+
+
+def usd(name: str, amount: float, **more: Any) -> dict[str, Any]:
+    return {"name": name, "measure": "usd", "amount": amount, "window": "day", **more}
+
+
+async def used(book: Ledger, name: str, value: str = "*") -> float:
+    rows = await book.status()
+    return next(float(row["used"]) for row in rows if row["limit"] == name and row["value"] == value)  # type: ignore[arg-type]
+
+
+async def test_admission_reserves_the_priced_estimate(clock: FakeClock) -> None:
+    """Prompt tokens and max output tokens, priced at the target's prices, are held until settlement."""
+    book = ledger(clock, usd("day", 1))
+    admission = await book.admit(REQUEST, [book.budgets.target("big")])
+    assert admission.decision.verdict == "allow"
+    assert await used(book, "day") == pytest.approx(COST)
+
+
+async def test_the_models_max_output_is_reserved_when_the_request_sets_none(clock: FakeClock) -> None:
+    """Without max_tokens in the request, the reservation uses the model's maximum, else the default."""
+    book = ledger(clock, {"name": "tok", "measure": "tokens", "amount": 10**6, "window": "minute"})
+    await book.admit(BudgetRequest(input_tokens=10), [book.budgets.target("big")])
+    assert await used(book, "tok") == 10 + 4096
+
+
+async def test_an_embedding_reserves_no_output(clock: FakeClock) -> None:
+    """max_output_tokens=0 (an embedding) reserves the input alone, not the model's default output."""
+    book = ledger(clock, {"name": "tok", "measure": "tokens", "amount": 10**6, "window": "minute"})
+    await book.admit(BudgetRequest(input_tokens=10, max_output_tokens=0), [book.budgets.target("big")])
+    assert await used(book, "tok") == 10
+
+
+async def test_settlement_replaces_the_estimate_by_the_actual_cost(clock: FakeClock) -> None:
+    """After settle, the counter holds the actual cost, not the reservation."""
+    book = ledger(clock, usd("day", 1))
+    admission = await book.admit(REQUEST, [book.budgets.target("big")])
+    await admission.settle(Usage(input_tokens=1000, output_tokens=100))
+    assert await used(book, "day") == pytest.approx(0.013)
+
+
+async def test_release_leaves_nothing_behind(clock: FakeClock) -> None:
+    """A released admission (nothing billable happened) counts nothing."""
+    book = ledger(clock, usd("day", 1), {"name": "rpm", "measure": "requests", "amount": 5, "window": "minute"})
+    admission = await book.admit(REQUEST, [book.budgets.target("big")])
+    await admission.release()
+    assert (await used(book, "day"), await used(book, "rpm")) == (0, 0)
+
+
+async def test_settle_without_usage_charges_the_estimate(clock: FakeClock) -> None:
+    """When the use is unknown (a stream cut without usage), the estimate is charged, never nothing."""
+    book = ledger(clock, usd("day", 1))
+    admission = await book.admit(REQUEST, [book.budgets.target("big")])
+    await admission.settle(None)
+    assert await used(book, "day") == pytest.approx(COST)
+
+
+async def test_only_the_first_settlement_counts(clock: FakeClock) -> None:
+    """settle then release (a finally block) or settle twice charges once."""
+    book = ledger(clock, usd("day", 1))
+    admission = await book.admit(REQUEST, [book.budgets.target("big")])
+    await admission.settle(Usage(input_tokens=1000, output_tokens=1000))
+    await admission.settle(Usage(input_tokens=1000, output_tokens=1000))
+    await admission.release()
+    assert await used(book, "day") == pytest.approx(COST)
+
+
+async def test_a_request_that_would_pass_the_amount_is_denied(clock: FakeClock) -> None:
+    """With $0.10 a day and $0.04 per request, the third request is refused with 429."""
+    book = ledger(clock, usd("day", 0.1))
+    verdicts = [(await book.admit(REQUEST, [book.budgets.target("big")])).decision.verdict for _ in range(3)]
+    assert verdicts == ["allow", "allow", "deny"]
+
+
+async def test_a_denial_names_the_limit_and_waits_until_the_window_ends(clock: FakeClock) -> None:
+    """The 429's Retry-After runs to the end of the window; its message names limit, amount and reset."""
+    book = ledger(clock, usd("team-day", 0.01, scope={"by": "header", "header": "x-team"}))
+    request = BudgetRequest(1000, 1000, headers={"x-team": "search"})
+    decision = (await book.admit(request, [book.budgets.target("big")])).decision
+    assert (decision.status, decision.retry_after_s) == (429, 86_400 - 30)
+    assert decision.message == (
+        "budget limit 'team-day' reached for x-team 'search': $0.01 per day, $0 used or reserved, this "
+        "request needs up to $0.04; the window resets at 2024-06-02T00:00:00Z"
+    )
+
+
+async def test_a_denied_request_reserves_nothing(clock: FakeClock) -> None:
+    """A refusal by one limit leaves every other limit's counter untouched."""
+    book = ledger(clock, usd("day", 0.01), {"name": "rpm", "measure": "requests", "amount": 9, "window": "minute"})
+    await book.admit(REQUEST, [book.budgets.target("big")])
+    assert await used(book, "rpm") == 0
+
+
+async def test_a_new_window_starts_a_new_counter(clock: FakeClock) -> None:
+    """At the end of the window the budget is whole again, without any reset job."""
+    book = ledger(clock, {"name": "rpm", "measure": "requests", "amount": 1, "window": "minute"})
+    target = book.budgets.target("big")
+    await book.admit(REQUEST, [target])
+    assert (await book.admit(REQUEST, [target])).decision.verdict == "deny"
+    clock.advance(30)
+    assert (await book.admit(REQUEST, [target])).decision.verdict == "allow"
+
+
+async def test_a_settlement_after_rollover_lands_in_the_window_of_admission(clock: FakeClock) -> None:
+    """A call admitted before midnight and settled after is charged to the day it was admitted in."""
+    book = ledger(clock, usd("day", 1))
+    clock.advance(86_400 - 40)  # 23:59:50
+    admission = await book.admit(REQUEST, [book.budgets.target("big")])
+    clock.advance(20)
+    await admission.settle(Usage(input_tokens=1000, output_tokens=0))
+    assert await used(book, "day") == 0
+    clock.advance(-20)
+    assert await used(book, "day") == pytest.approx(0.01)
+
+
+async def test_an_unsettled_reservation_expires_after_its_ttl(clock: FakeClock) -> None:
+    """A reservation nobody settles stops counting after reservation_ttl_s."""
+    book = ledger(clock, usd("day", 1), reservation_ttl_s=60)
+    await book.admit(REQUEST, [book.budgets.target("big")])
+    clock.advance(60)
+    assert await used(book, "day") == 0
+
+
+async def test_a_soft_threshold_downgrades_to_the_cheaper_list(clock: FakeClock) -> None:
+    """Past 50% of the amount the request is served from soft.downgrade_to and reserved at its price."""
+    soft = {"at": 0.5, "action": "downgrade", "downgrade_to": ["small"]}
+    book = ledger(clock, usd("day", 0.1, soft=soft))
+    first = await book.admit(REQUEST, [book.budgets.target("big")])
+    second = await book.admit(REQUEST, [book.budgets.target("big")])
+    assert (first.decision.verdict, second.decision.verdict, second.decision.targets) == (
+        "allow",
+        "downgrade",
+        ("small",),
+    )
+    assert second.decision.access_field == "downgrade:day:soft"
+    assert await used(book, "day") == pytest.approx(COST + 0.003)
+
+
+async def test_a_downgrade_limit_keeps_serving_past_its_amount(clock: FakeClock) -> None:
+    """action: downgrade never refuses: past the amount it serves downgrade_to, and that spend counts."""
+    book = ledger(clock, usd("day", 0.01, action="downgrade", downgrade_to=["small"]))
+    decisions = [(await book.admit(REQUEST, [book.budgets.target("big")])).decision for _ in range(3)]
+    assert [d.verdict for d in decisions] == ["downgrade"] * 3
+    assert await used(book, "day") == pytest.approx(3 * 0.003)
+
+
+async def test_a_downgrade_target_is_still_held_to_deny_limits(clock: FakeClock) -> None:
+    """When even the cheaper target does not fit a deny limit, the request is denied."""
+    book = ledger(
+        clock,
+        usd("soft", 0.01, action="downgrade", downgrade_to=["small"]),
+        {"name": "rpm", "measure": "requests", "amount": 1, "window": "minute"},
+    )
+    await book.admit(REQUEST, [book.budgets.target("big")])
+    decision = (await book.admit(REQUEST, [book.budgets.target("big")])).decision
+    assert (decision.verdict, decision.acted and decision.acted.limit.name) == ("deny", "rpm")
+
+
+async def test_a_warn_limit_serves_and_flags(clock: FakeClock) -> None:
+    """Past a warn limit's amount the request is allowed with verdict warn naming the limit."""
+    book = ledger(clock, usd("day", 0.05, action="warn"))
+    await book.admit(REQUEST, [book.budgets.target("big")])
+    decision = (await book.admit(REQUEST, [book.budgets.target("big")])).decision
+    assert (decision.verdict, decision.access_field) == ("warn", "warn:day")
+
+
+async def test_a_provider_quota_skips_to_the_next_target(clock: FakeClock) -> None:
+    """A tokens-per-minute quota on provider acme sends the call to the zeta target before acme says 429."""
+    quota = {"name": "acme-tpm", "measure": "tokens", "amount": 3000, "window": "minute"}
+    quota["scope"] = {"by": "provider", "values": ["acme"], "others": "exempt"}
+    book = ledger(clock, quota)
+    chain = [book.budgets.target("big"), book.budgets.target("other-big")]
+    first = (await book.admit(REQUEST, chain)).decision
+    second = (await book.admit(REQUEST, chain)).decision
+    assert (first.targets, second.targets, second.skipped) == (("big", "other-big"), ("other-big",), ("big",))
+
+
+async def test_every_target_over_quota_is_a_denial(clock: FakeClock) -> None:
+    """When each target's quota refuses, the request is denied until the earliest quota resets."""
+    quota = {"name": "tpm", "measure": "tokens", "amount": 2500, "window": "minute", "scope": {"by": "model"}}
+    book = ledger(clock, quota)
+    chain = [book.budgets.target("big"), book.budgets.target("small")]
+    await book.admit(REQUEST, [chain[0]])
+    await book.admit(REQUEST, [chain[1]])
+    decision = (await book.admit(REQUEST, chain)).decision
+    assert (decision.verdict, decision.retry_after_s) == ("deny", 30)
+    assert decision.message.startswith("every target is over its quota; budget limit 'tpm' reached for model 'big'")
+
+
+async def test_switch_moves_the_reservation_to_the_fallback_target(clock: FakeClock) -> None:
+    """When the fallback loop moves on, the reservation is re-priced for the new target and the old freed."""
+    book = ledger(clock, usd("day", 1))
+    admission = await book.admit(REQUEST, [book.budgets.target("big"), book.budgets.target("small")])
+    assert await admission.switch(book.budgets.target("small"))
+    assert await used(book, "day") == pytest.approx(0.003)
+
+
+async def test_switch_to_a_target_that_does_not_fit_keeps_the_old_reservation(clock: FakeClock) -> None:
+    """A fallback target the budget cannot afford is refused (skip it), and nothing leaks."""
+    book = ledger(clock, usd("day", 0.01))
+    admission = await book.admit(REQUEST, [book.budgets.target("small"), book.budgets.target("big")])
+    assert not await admission.switch(book.budgets.target("big"))
+    await admission.release()
+    assert await used(book, "day") == 0
+
+
+async def test_named_values_have_their_own_counter_and_the_rest_share_other(clock: FakeClock) -> None:
+    """With values [search], team search counts alone and teams ads and maps share the 'other' counter."""
+    scope = {"by": "header", "header": "x-team", "values": ["search"]}
+    book = ledger(clock, {"name": "rpm", "measure": "requests", "amount": 1, "window": "minute", "scope": scope})
+    target = [book.budgets.target("big")]
+
+    async def verdict(team: str) -> str:
+        return (await book.admit(BudgetRequest(1, 1, headers={"x-team": team}), target)).decision.verdict
+
+    assert [await verdict("search"), await verdict("ads"), await verdict("maps")] == ["allow", "allow", "deny"]
+
+
+async def test_exempt_others_are_not_limited(clock: FakeClock) -> None:
+    """With others: exempt, values the policy does not name pass without counting."""
+    scope = {"by": "app", "values": ["batch-job"], "others": "exempt"}
+    book = ledger(clock, {"name": "rpm", "measure": "requests", "amount": 1, "window": "minute", "scope": scope})
+    target = [book.budgets.target("big")]
+    verdicts = [(await book.admit(BudgetRequest(1, 1, app="web"), target)).decision.verdict for _ in range(3)]
+    assert verdicts == ["allow"] * 3
+
+
+async def test_every_key_has_its_own_budget(clock: FakeClock) -> None:
+    """A key-scoped limit without values gives each caller key its own counter."""
+    rpm = {"name": "rpm", "measure": "requests", "amount": 1, "window": "minute", "scope": {"by": "key"}}
+    book = ledger(clock, rpm)
+    target = [book.budgets.target("big")]
+    verdicts = [
+        (await book.admit(BudgetRequest(1, 1, key_hash=key), target)).decision.verdict
+        for key in ("aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb", "aaaaaaaaaaaaaaaa")
+    ]
+    assert verdicts == ["allow", "allow", "deny"]
+
+
+async def test_concurrent_admissions_never_pass_the_amount(clock: FakeClock) -> None:
+    """200 admissions at once against room for 25 admit exactly 25 (the reservation is checked and made at once)."""
+    book = ledger(clock, usd("day", 1))
+    admissions = await asyncio.gather(*(book.admit(REQUEST, [book.budgets.target("big")]) for _ in range(200)))
+    assert sum(a.decision.verdict == "allow" for a in admissions) == 25
+
+
+async def test_an_ensembles_extra_calls_count_against_the_same_budget(clock: FakeClock) -> None:
+    """Extra calls (ensemble members, shadows) admitted through the same ledger share its counters."""
+    book = ledger(clock, {"name": "rpm", "measure": "requests", "amount": 3, "window": "minute"})
+    members = [await book.admit(REQUEST, [book.budgets.target(name)]) for name in ("big", "small", "other-big")]
+    for member in members:
+        await member.settle(Usage(input_tokens=10, output_tokens=10))
+    assert (await book.admit(REQUEST, [book.budgets.target("big")])).decision.verdict == "deny"
+
+
+async def test_no_limits_admits_without_reserving(clock: FakeClock) -> None:
+    """A policy without limits allows every request and holds nothing."""
+    book = ledger(clock)
+    admission = await book.admit(REQUEST, [book.budgets.target("big")])
+    assert (admission.decision.verdict, admission.reserved) == ("allow", False)
+
+
+async def test_a_new_policy_keeps_the_counters(clock: FakeClock) -> None:
+    """update() with a raised amount keeps what was spent under the same limit name."""
+    book = ledger(clock, usd("day", 0.05))
+    await (await book.admit(REQUEST, [book.budgets.target("big")])).settle(None)
+    book.update(budgets_of({"limits": [usd("day", 0.5)]}))
+    assert await used(book, "day") == pytest.approx(COST)
+
+
+async def test_usd_counts_are_exact_in_nano_dollars(clock: FakeClock) -> None:
+    """A thousand settlements of $0.000013 sum to exactly $0.013 (integers, no float drift)."""
+    book = ledger(clock, usd("day", 1))
+    for _ in range(1000):
+        await (await book.admit(BudgetRequest(1, 1), [book.budgets.target("small")])).settle(Usage(1, 6))
+    rows = await book.status()
+    assert rows[0]["used"] == 13_000_000 / NANO_USD == 0.013

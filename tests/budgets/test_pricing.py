@@ -1,0 +1,37 @@
+"""Estimates and actual uses in integer counter units."""
+
+from __future__ import annotations
+
+from sidecar.budgets.pricing import actual_units, estimate_units, from_units, to_units
+from sidecar.budgets.spec import Measure
+from sidecar.policy.spec import PriceSpec
+from sidecar.translate import Usage
+
+PRICE = PriceSpec(input_per_mtok=2.5, output_per_mtok=10, cached_input_per_mtok=1.25)
+
+
+def test_an_estimate_prices_input_and_max_output() -> None:
+    """3 input + 1 output tokens at $2.5/$10 per million is $0.0000175 (17,500 nano-dollars), 4 tokens, 1 call."""
+    assert estimate_units(PRICE, 3, 1) == (17_500, 4, 1)
+
+
+def test_an_estimate_rounds_up() -> None:
+    """A tenth of a nano-dollar is reserved as one: an estimate is never low."""
+    assert estimate_units(PriceSpec(input_per_mtok=0.0001), 1, 0)[0] == 1
+
+
+def test_the_actual_use_counts_cached_input_at_its_price() -> None:
+    """The settlement uses sidecar.cost: 1000 cached at $1.25 + 100 out at $10 per million = $0.00225."""
+    assert actual_units(PRICE, Usage(input_tokens=1000, output_tokens=100, cached_tokens=1000)) == (2_250_000, 1100, 1)
+
+
+def test_a_model_without_a_price_weighs_zero_dollars() -> None:
+    """No price: $0 but its tokens and the request still count."""
+    assert estimate_units(None, 10, 10) == (0, 20, 1)
+    assert actual_units(None, Usage(10, 10)) == (0, 20, 1)
+
+
+def test_units_round_trip() -> None:
+    """Dollars become nano-dollars and back; tokens stay tokens."""
+    assert (to_units(Measure.USD, 0.1), from_units(Measure.USD, 100_000_000)) == (100_000_000, 0.1)
+    assert (to_units(Measure.TOKENS, 5), from_units(Measure.TOKENS, 5)) == (5, 5.0)

@@ -1,0 +1,237 @@
+"""The Redis store on a real redis-server: round trips, scripts, expiry, credentials, and two pods
+sharing one budget under concurrency, cancellation, a killed pod and a killed Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sidecar.budgets import BudgetRequest, Ledger, open_ledger
+from sidecar.budgets.pricing import NANO_USD, actual_units
+from sidecar.budgets.redis_store import RedisStore
+from sidecar.budgets.spec import StoreSpec
+from sidecar.budgets.store import NO_CAP, CounterRef, StoreError
+from sidecar.translate import Usage
+from tests.resilience.fakes import FakeClock
+
+from .conftest import MODELS, RedisProcess, budgets_of
+
+
+def today_clock() -> FakeClock:
+    """A wall clock one minute into the current UTC day: windows (and key expiries) lie in Redis's future."""
+    now = time.time()
+    return FakeClock(now - now % 86_400 + 60)
+
+
+def book(url: str, clock: FakeClock, *limits: dict[str, Any], **store: Any) -> Ledger:
+    block = {"store": {"url": url, "timeout_ms": 1000, **store}, "limits": list(limits), "reservation_ttl_s": 30}
+    return open_ledger(budgets_of(block), clock=clock)
+
+
+DOLLAR = {"name": "dollar", "measure": "usd", "amount": 1.0, "window": "day"}
+
+
+def ref(key: str, cap: int = NO_CAP) -> CounterRef:
+    return CounterRef(f"test:{{budgets}}:c:{key}", int(time.time()) + 600, cap)
+
+
+@pytest.fixture
+async def store(redis_url: str) -> AsyncIterator[RedisStore]:
+    shared = RedisStore(StoreSpec(url=redis_url, key_prefix="test", timeout_ms=2000))
+    yield shared
+    await shared.close()
+
+
+def script_calls(server: RedisProcess) -> int:
+    with server.client() as client:
+        stats = client.info("commandstats")
+    return sum(int(stats.get(name, {}).get("calls", 0)) for name in ("cmdstat_evalsha", "cmdstat_eval"))
+
+
+async def test_an_admission_and_a_settlement_are_one_round_trip_each(
+    redis_url: str, redis_server: RedisProcess
+) -> None:
+    """With five limits, admission runs one script and settlement one script (after the first load)."""
+    limits = [{**DOLLAR, "name": f"l{i}", "window": w} for i, w in enumerate(["minute", "hour", "day", "month", "day"])]
+    ledger = book(redis_url, today_clock(), *limits)
+    target = [ledger.budgets.target("big")]
+    await (await ledger.admit(BudgetRequest(10, 10), target)).settle(None)  # loads the scripts
+    before = script_calls(redis_server)
+    admission = await ledger.admit(BudgetRequest(10, 10), target)
+    after_admit = script_calls(redis_server)
+    await admission.settle(Usage(10, 5))
+    assert (after_admit - before, script_calls(redis_server) - after_admit) == (1, 1)
+    await ledger.close()
+
+
+async def test_scripts_are_reloaded_after_a_script_flush(store: RedisStore, redis_server: RedisProcess) -> None:
+    """A server that forgot the scripts (restart, SCRIPT FLUSH) answers NOSCRIPT; the store loads them again."""
+    await store.reserve("r1", [ref("a")], [1], time.time(), time.time() + 60)
+    with redis_server.client() as client:
+        client.script_flush()
+    result = await store.reserve("r2", [ref("a")], [1], time.time(), time.time() + 60)
+    assert result.uses == (2,)
+
+
+async def test_a_retried_settlement_counts_once(store: RedisStore) -> None:
+    """The same settlement sent twice (a reply lost, then retried) adds the use once."""
+    now = time.time()
+    await store.reserve("r1", [ref("a")], [50], now, now + 60)
+    for _ in range(2):
+        await store.settle("r1", [ref("a")], [50], [20], now + 60)
+    assert await store.read([ref("a")], now) == (20,)
+
+
+async def test_counters_expire_with_their_window(store: RedisStore, redis_server: RedisProcess) -> None:
+    """Each counter's keys carry an expiry (window end plus grace); nothing is kept forever."""
+    counter = ref("a")
+    await store.reserve("r1", [counter], [5], time.time(), time.time() + 60)
+    with redis_server.client() as client:
+        expiries = [client.expiretime(counter.key), client.expiretime(counter.key + ":r")]
+    assert expiries == [counter.expires_at] * 2
+
+
+async def test_keys_share_one_cluster_slot(redis_url: str, redis_server: RedisProcess) -> None:
+    """Every key the ledger writes carries the {budgets} hash tag under the configured prefix."""
+    ledger = book(redis_url, today_clock(), DOLLAR, key_prefix="team-a")
+    await (await ledger.admit(BudgetRequest(10, 10), [ledger.budgets.target("big")])).settle(None)
+    await ledger.close()
+    with redis_server.client() as client:
+        keys = [key.decode() for key in client.keys("*")]
+    assert keys and all(key.startswith("team-a:{budgets}:") for key in keys)
+
+
+async def test_the_password_is_read_from_its_file(redis_factory: Callable[..., RedisProcess], tmp_path: Path) -> None:
+    """A Redis with requirepass accepts the store whose password.file holds the password."""
+    server = redis_factory("--requirepass", "s3cret")
+    (tmp_path / "password").write_text("s3cret\n")
+    spec = StoreSpec.model_validate({"url": server.url, "password": {"file": str(tmp_path / "password")}})
+    shared = RedisStore(spec)
+    try:
+        assert (await shared.reserve("r1", [ref("a")], [3], time.time(), time.time() + 60)).uses == (3,)
+    finally:
+        await shared.close()
+
+
+async def test_a_wrong_password_is_a_store_error(redis_factory: Callable[..., RedisProcess]) -> None:
+    """Authentication failure surfaces as StoreError (the ledger's fallback path), not a crash."""
+    server = redis_factory("--requirepass", "s3cret")
+    spec = StoreSpec.model_validate({"url": server.url, "password": {"env": "BUDGET_REDIS_PASSWORD"}})
+    shared = RedisStore(spec, env={"BUDGET_REDIS_PASSWORD": "wrong"})
+    try:
+        with pytest.raises(StoreError):
+            await shared.reserve("r1", [ref("a")], [3], time.time(), time.time() + 60)
+    finally:
+        await shared.close()
+
+
+async def test_an_unreachable_store_fails_within_its_timeout(redis_factory: Callable[..., RedisProcess]) -> None:
+    """A Redis that is gone costs at most timeout_ms before StoreError."""
+    server = redis_factory()
+    server.kill()
+    shared = RedisStore(StoreSpec(url=server.url, timeout_ms=200, connect_timeout_ms=200))
+    started = time.monotonic()
+    with pytest.raises(StoreError):
+        await shared.read([ref("a")], time.time())
+    assert time.monotonic() - started < 1.0
+    await shared.close()
+
+
+async def test_two_pods_sharing_one_dollar_overshoot_by_at_most_one_reservation(
+    redis_url: str, redis_server: RedisProcess
+) -> None:
+    """Two ledgers on one Redis, 400 concurrent calls with random sizes, durations and cancellations:
+    the spend ends within $1 plus one reservation, equals the sum of what was charged, and holds nothing.
+    (It may end below $1: a call refused while others held room is not retried when they settle lower.)"""
+    rng = random.Random(22)
+    clock = today_clock()
+    generous = {"timeout_ms": 5000, "connect_timeout_ms": 5000}  # a loaded CI machine must not fall back
+    pods = [book(redis_url, clock, DOLLAR, **generous), book(redis_url, clock, DOLLAR, **generous)]
+    price = MODELS["big"].price
+    charged: list[int] = []
+    denied: list[int] = []
+    largest = 0
+
+    async def call(pod: Ledger) -> None:
+        nonlocal largest
+        prompt, max_out = rng.randint(100, 3000), rng.randint(50, 2000)
+        admission = await pod.admit(BudgetRequest(prompt, max_out), [pod.budgets.target("big")])
+        if admission.decision.verdict == "deny":
+            denied.append(1)
+            return
+        largest = max(largest, int((prompt * 10 + max_out * 30) * 1000))
+        out = 0
+        try:
+            for _ in range(rng.randint(1, 5)):
+                await asyncio.sleep(rng.random() / 200)
+                out = min(max_out, out + rng.randint(0, max_out // 2))
+            usage = Usage(prompt, out)
+            await admission.settle(usage)
+            charged.append(actual_units(price, usage)[0])
+        except asyncio.CancelledError:
+            usage = Usage(prompt, out)  # a cancelled stream settles what was used so far
+            await admission.settle(usage)
+            charged.append(actual_units(price, usage)[0])
+            raise
+
+    tasks = [asyncio.create_task(call(pods[i % 2])) for i in range(400)]
+    for _ in range(60):
+        await asyncio.sleep(rng.random() / 100)
+        rng.choice(tasks).cancel()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert all(isinstance(r, (type(None), asyncio.CancelledError)) for r in results)
+    assert [pod.stats.store_errors for pod in pods] == [0, 0]
+    for pod in pods:
+        await pod.close()
+    key = next(k for k in redis_server.client().keys("*dollar*") if not k.endswith(b":r"))
+    with redis_server.client() as client:
+        used, held = (int(v or 0) for v in client.hmget(key, "u", "h"))
+        holds = client.zcard(key + b":r")
+    assert (held, holds) == (0, 0)
+    assert used == sum(charged)
+    assert used <= NANO_USD + largest
+    assert denied and used > NANO_USD / 2  # the budget was binding, not merely large
+    assert sum(isinstance(r, asyncio.CancelledError) for r in results) > 0
+
+
+async def test_a_killed_pods_reservations_expire(redis_url: str) -> None:
+    """Holds of a pod that died without settling stop counting once their TTL has passed."""
+    clock = today_clock()
+    doomed, survivor = book(redis_url, clock, DOLLAR), book(redis_url, clock, DOLLAR)
+    for _ in range(3):
+        await doomed.admit(BudgetRequest(10_000, 20_000), [doomed.budgets.target("big")])  # $0.70 each
+    request = BudgetRequest(10_000, 20_000)
+    assert (await survivor.admit(request, [survivor.budgets.target("big")])).decision.verdict == "deny"
+    clock.advance(30)
+    admission = await survivor.admit(request, [survivor.budgets.target("big")])
+    assert admission.decision.verdict == "allow"
+    await admission.release()
+    await survivor.close()
+    await doomed.close()
+
+
+async def test_the_documented_acl_is_enough(redis_url: str, redis_server: RedisProcess) -> None:
+    """A Redis ACL user with exactly the permissions docs/budgets.md lists can reserve, settle and read."""
+    with redis_server.client() as client:
+        client.execute_command(
+            "ACL", "SETUSER", "sidecar", "on", ">pw", "~llm-sidecar:{budgets}:*", "+ping", "+evalsha", "+eval",
+            "+script|load", "+zrangebyscore", "+zremrangebyscore", "+zadd", "+zrem", "+hincrby", "+hmget",
+            "+expireat", "+set",
+        )  # fmt: skip
+    spec = StoreSpec.model_validate({"url": redis_url, "username": "sidecar", "password": {"env": "P"}})
+    shared = RedisStore(spec, env={"P": "pw"})
+    counter = CounterRef("llm-sidecar:{budgets}:c:a", int(time.time()) + 600, 10)
+    try:
+        await shared.reserve("r1", [counter], [4], time.time(), time.time() + 60)
+        await shared.settle("r1", [counter], [4], [3], time.time() + 60)
+        assert await shared.read([counter], time.time()) == (3,)
+    finally:
+        await shared.close()
+        with redis_server.client() as client:
+            client.execute_command("ACL", "DELUSER", "sidecar")

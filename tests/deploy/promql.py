@@ -1,0 +1,91 @@
+"""What the dashboard and alert tests read: the metrics docs/observability.md documents (with their
+labels), and the metric names and grouping labels a PromQL expression uses.
+
+The expression reading is lexical, enough for the queries we write: label matchers (``{...}``) and
+label lists (``by (...)``, ``on (...)``...) are taken apart, and what remains of the form of a metric
+name is one. A histogram's ``_bucket``, ``_count`` and ``_sum`` series belong to its documented name.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+OBSERVABILITY = REPO / "docs" / "observability.md"
+
+# Labels the pipeline attaches to every series (docs/operations.md, "Dashboards and alerts"), and
+# histograms' bucket bound.
+PIPELINE_LABELS = frozenset({"namespace", "app", "pod", "le"})
+
+_NAME = re.compile(r"\b((?:llm_sidecar|gen_ai)_[a-z0-9_]+)\b")
+_MATCHERS = re.compile(r"\{[^{}]*\}")
+_LABEL_LIST = re.compile(r"\b(by|on|without|ignoring|group_left|group_right)\s*\(([^()]*)\)")
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
+_HISTOGRAM_SERIES = ("_bucket", "_count", "_sum")
+
+
+@functools.cache
+def documented_metrics() -> dict[str, frozenset[str]]:
+    """Metric name -> its labels, from the tables of the Metrics section of docs/observability.md."""
+    text = OBSERVABILITY.read_text()
+    section = text.split("\n## Metrics\n", 1)[1].split("\n## ", 1)[0]
+    metrics: dict[str, frozenset[str]] = {}
+    genai_labels: set[str] = set()
+    for line in section.splitlines():
+        if not line.startswith("| `"):
+            continue
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        name = cells[0].strip("`")
+        labels = set(re.findall(r"`([a-z_]+)`", re.sub(r"\([^()]*\)", "", cells[2])))
+        if name.startswith("gen_ai_"):
+            genai_labels |= labels
+        metrics[name] = frozenset(labels)
+    for name in metrics:
+        if name.startswith("gen_ai_"):
+            # The GenAI rows name some labels in words ("operation, provider, request model"): any
+            # label the GenAI table names is accepted on any GenAI metric.
+            metrics[name] = frozenset(genai_labels)
+    return metrics
+
+
+def metric_names(expr: str) -> set[str]:
+    """The metric names an expression reads (label names and string contents left out)."""
+    bare = _STRINGS.sub('""', expr)
+    bare = _MATCHERS.sub("", bare)
+    bare = _LABEL_LIST.sub("", bare)
+    return set(_NAME.findall(bare))
+
+
+def grouping_labels(expr: str) -> set[str]:
+    """Every label named in a ``by``/``on``/``without``/``group_*`` list of the expression."""
+    labels: set[str] = set()
+    for _, names in _LABEL_LIST.findall(_STRINGS.sub('""', expr)):
+        labels.update(name.strip() for name in names.split(",") if name.strip())
+    return labels
+
+
+def documented_name(name: str) -> str | None:
+    """The documented metric a series name belongs to (itself, or the histogram it is part of)."""
+    metrics = documented_metrics()
+    if name in metrics:
+        return name
+    for suffix in _HISTOGRAM_SERIES:
+        if name.endswith(suffix) and name.removesuffix(suffix) in metrics:
+            return name.removesuffix(suffix)
+    return None
+
+
+def problems(expr: str) -> list[str]:
+    """Undocumented metric names, and grouping labels that none of the expression's metrics carry."""
+    found = []
+    carried = set(PIPELINE_LABELS)
+    for name in sorted(metric_names(expr)):
+        documented = documented_name(name)
+        if documented is None:
+            found.append(f"metric {name} is not in docs/observability.md")
+        else:
+            carried |= documented_metrics()[documented]
+    found.extend(f"label {label} is on none of its metrics" for label in sorted(grouping_labels(expr) - carried))
+    return found

@@ -1,0 +1,120 @@
+"""deploy/prometheus/: the alerting rules, plain and as a PrometheusRule, checked by promtool, unit
+tested with synthetic series (prometheus/alerts_test.yaml), read only documented metrics, and point
+the on-call at labels and at runbook sections of docs/operations.md that exist.
+
+The breaker, fallback and policy alerts firing and resolving against a real sidecar are
+tests/deploy/test_prometheus_live.py.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from .manifests import REPO
+from .promql import problems
+
+PROMETHEUS = REPO / "deploy" / "prometheus"
+RULES = PROMETHEUS / "llm-sidecar-alerts.yaml"
+OPERATOR_RULES = PROMETHEUS / "llm-sidecar-prometheusrule.yaml"
+UNIT_TESTS = Path(__file__).with_name("prometheus") / "alerts_test.yaml"
+OPERATIONS = REPO / "docs" / "operations.md"
+
+
+def promtool() -> str:
+    path = shutil.which("promtool")
+    if path is None:
+        pytest.fail("promtool is required (Debian package prometheus; .ci/run installs it)")
+    return path
+
+
+def alerts() -> list[dict[str, Any]]:
+    groups = yaml.safe_load(RULES.read_text())["groups"]
+    return [rule for group in groups for rule in group["rules"] if "alert" in rule]
+
+
+def github_anchors(markdown: str) -> set[str]:
+    """The anchors GitHub gives the headings of a Markdown file."""
+    anchors = set()
+    for heading in re.findall(r"^#+ +(.+?) *$", markdown, flags=re.MULTILINE):
+        slug = re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+        anchors.add(slug)
+    return anchors
+
+
+def test_promtool_check_rules_passes() -> None:
+    """`promtool check rules` accepts the rules file."""
+    result = subprocess.run([promtool(), "check", "rules", str(RULES)], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_promtool_unit_tests_pass() -> None:
+    """`promtool test rules` on the synthetic series: each alert fires when and with the labels it should,
+    and stays quiet on idle apps, closing breakers, low volume and 4xx."""
+    result = subprocess.run(
+        [promtool(), "test", "rules", UNIT_TESTS.name],
+        cwd=UNIT_TESTS.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_prometheusrule_holds_the_same_rules() -> None:
+    """The PrometheusRule's spec.groups equal the rules file's groups, and the file is what
+    prometheusrule.py writes from it."""
+    operator = yaml.safe_load(OPERATOR_RULES.read_text())
+    assert (operator["apiVersion"], operator["kind"]) == ("monitoring.coreos.com/v1", "PrometheusRule")
+    assert operator["spec"]["groups"] == yaml.safe_load(RULES.read_text())["groups"]
+    written = subprocess.run(
+        [sys.executable, str(PROMETHEUS / "prometheusrule.py")], capture_output=True, text=True, check=True, timeout=30
+    ).stdout
+    assert written == OPERATOR_RULES.read_text()
+
+
+def test_the_issue_alerts_are_all_there() -> None:
+    """Breaker open, fallback ratio, rejected policy reload, route error ratio, time to first token
+    regression and spend rate each have an alert."""
+    assert [rule["alert"] for rule in alerts()] == [
+        "LLMSidecarBreakerOpen",
+        "LLMSidecarFallbackRatioHigh",
+        "LLMSidecarPolicyReloadRejected",
+        "LLMSidecarRouteErrorRatioHigh",
+        "LLMSidecarTimeToFirstTokenRegression",
+        "LLMSidecarSpendRateHigh",
+    ]
+
+
+@pytest.mark.parametrize("rule", alerts(), ids=lambda rule: rule["alert"])
+def test_every_alert_reads_documented_metrics_and_labels(rule: dict[str, Any]) -> None:
+    """The expression reads only metrics of docs/observability.md and groups by labels they carry."""
+    assert problems(rule["expr"]) == []
+
+
+@pytest.mark.parametrize("rule", alerts(), ids=lambda rule: rule["alert"])
+def test_every_alert_tells_the_on_call_where_to_look(rule: dict[str, Any]) -> None:
+    """Summary, description and severity are set, and the description names every label the alert is
+    grouped by (namespace, app, and the route, target, pod or model)."""
+    annotations = rule["annotations"]
+    assert annotations["summary"] and rule["labels"]["severity"] in {"warning", "critical"}
+    grouped_by = re.search(r"by \(([^)]*)\)", rule["expr"])
+    assert grouped_by
+    for label in {name.strip() for name in grouped_by.group(1).split(",")} - {"le"}:
+        assert f"$labels.{label}" in annotations["description"], label
+
+
+@pytest.mark.parametrize("rule", alerts(), ids=lambda rule: rule["alert"])
+def test_every_runbook_url_points_at_an_existing_section_of_operations_md(rule: dict[str, Any]) -> None:
+    """runbook_url is docs/operations.md#<anchor>, and that heading exists in docs/operations.md."""
+    url = rule["annotations"]["runbook_url"]
+    path, _, anchor = url.partition("#")
+    assert path.endswith("/docs/operations.md"), url
+    assert anchor in github_anchors(OPERATIONS.read_text()), f"no heading for #{anchor} in docs/operations.md"

@@ -1,0 +1,328 @@
+"""The dashboard and the alerts against a real Prometheus scraping a real sidecar.
+
+One scenario for the module (``scenario``): two fake providers (``primary`` speaks OpenAI, ``backup``
+Anthropic), the sidecar (``llm-sidecar run``) on a policy whose ``chat`` route falls back from primary
+to backup and whose ``solo`` route has primary only, and Prometheus (the Debian package) scraping the
+sidecar's /metrics every second with the labels the pipeline attaches (namespace, app, pod) and
+evaluating a copy of deploy/prometheus's rules 60 times faster (every duration divided by 60: a
+``for: 3m`` is 3 s) every second. Traffic from the official openai and anthropic SDKs runs
+throughout. The scenario:
+
+1. healthy traffic;
+2. a policy file the sidecar applies, one it rejects, and the good one again;
+3. primary made to answer 503 (the fake provider's ``fault``), until the breaker and fallback alerts
+   fire (or 20 s pass);
+4. the fault removed, until both resolve (or 20 s pass).
+
+It records every alert's state over time; the tests read that record, then query Prometheus for every
+dashboard query while the traffic still runs.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anthropic
+import openai
+import pytest
+import yaml
+
+from sidecar.policy.spec import DefaultsSpec, PolicySpec, RouteSpec
+
+from ..live_stack import Processes, http
+from .dashboard import PanelQuery, load, queries, substitute
+from .test_alerts import RULES
+
+# The scenario runs in the first test's setup: about 30 s, up to a minute on a busy machine.
+pytestmark = pytest.mark.timeout(150)
+
+SPEEDUP = 60
+NAMESPACE, APP, POD = "live", "checkout", "checkout-0"
+
+POLICY = """\
+version: 1
+defaults:
+  resilience: {max_attempts_per_target: 1, deadline_s: 10, backoff: {base_s: 0.01, cap_s: 0.02}}
+  breaker: {window: count, window_size: 10, minimum_calls: 4, failure_rate: 0.5, open_s: 0.5, open_max_s: 1}
+providers:
+  primary: {dialect: fake, speaks: openai, base_url: "PRIMARY"}
+  backup: {dialect: fake, speaks: anthropic, base_url: "BACKUP"}
+models:
+  fast: {provider: primary, model: fast-1, price: {input_per_mtok: 1.0, output_per_mtok: 2.0}}
+  steady: {provider: backup, model: steady-1, max_output_tokens: 256,
+           price: {input_per_mtok: 3.0, output_per_mtok: 6.0}}
+routes:
+  - name: chat
+    match: {model: "chat-*"}
+    target: [fast, steady]
+  - name: solo
+    match: {model: solo}
+    target: fast
+  - name: retired
+    match: {model: "old-*"}
+    deny: {message: "retired", status: 403}
+"""
+# The cache row needs a route that caches; until the policy has a cache, its queries are only checked
+# for validity. Once it has one, the live policy above must enable it (the cache row test says so).
+CACHE_IN_POLICY = any("cache" in name for spec in (PolicySpec, DefaultsSpec, RouteSpec) for name in spec.model_fields)
+
+_DURATION = re.compile(r"(\d+)([smhdwy])")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+
+
+def faster(duration: str) -> str:
+    number, unit = _DURATION.fullmatch(duration).groups()  # type: ignore[union-attr]
+    return f"{max(1, int(number) * _SECONDS[unit] // SPEEDUP)}s"
+
+
+def fast_rules(text: str) -> str:
+    """The rules with every ``for``, range and offset divided by SPEEDUP (at least 1 s)."""
+    rules = yaml.safe_load(text)
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            if "for" in rule:
+                rule["for"] = faster(rule["for"])
+            rule["expr"] = re.sub(r"\[(\d+[smhdwy])\]", lambda m: f"[{faster(m.group(1))}]", rule["expr"])
+            rule["expr"] = re.sub(r"offset (\d+[smhdwy])", lambda m: f"offset {faster(m.group(1))}", rule["expr"])
+    return yaml.safe_dump(rules, sort_keys=False)
+
+
+class Traffic(threading.Thread):
+    """The app: requests through the official SDKs in a loop until stopped. Errors are what it expects
+    while a provider fails; they are counted, never raised."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.openai = openai.OpenAI(base_url=f"{url}/v1", api_key="app-key", max_retries=0, timeout=10)
+        self.anthropic = anthropic.Anthropic(base_url=url, api_key="app-key", max_retries=0, timeout=10)
+        self.stopping = threading.Event()
+        self.sent = 0
+        self.failed = 0
+
+    def run(self) -> None:
+        messages: Any = [{"role": "user", "content": "hello there friend of mine"}]
+        calls = [
+            lambda: self.openai.chat.completions.create(model="chat-a", messages=messages),
+            lambda: list(
+                self.openai.chat.completions.create(
+                    model="chat-b", messages=messages, stream=True, stream_options={"include_usage": True}
+                )
+            ),
+            lambda: list(self.openai.chat.completions.create(model="solo", messages=messages, stream=True)),
+            lambda: self.anthropic.messages.create(model="chat-c", max_tokens=64, messages=messages),
+            lambda: self.openai.chat.completions.create(model="old-1", messages=messages),
+            lambda: self.openai.chat.completions.create(model="unknown", messages=messages),
+        ]
+        while not self.stopping.is_set():
+            for call in calls:
+                self.sent += 1
+                try:
+                    call()
+                except (openai.APIError, anthropic.APIError):
+                    self.failed += 1
+            self.stopping.wait(0.05)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(timeout=15)
+        self.openai.close()
+        self.anthropic.close()
+
+
+@dataclass
+class Scenario:
+    prometheus: str
+    access_log: Path
+    fault_on: float = 0.0
+    fault_off: float = 0.0
+    rejected_at: float = 0.0
+    states: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
+    firing: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def poll(self) -> None:
+        """Record each alert's state (inactive, pending, firing) when it changes, and firing alerts."""
+        now = time.monotonic()
+        for group in http("GET", f"{self.prometheus}/api/v1/rules?type=alert")["data"]["groups"]:
+            for rule in group["rules"]:
+                history = self.states.setdefault(rule["name"], [])
+                if not history or history[-1][1] != rule["state"]:
+                    history.append((now, rule["state"]))
+                if rule["state"] == "firing":
+                    self.firing[rule["name"]] = [a for a in rule["alerts"] if a["state"] == "firing"]
+
+    def first(self, alert: str, state: str, after: float) -> float | None:
+        return next((t for t, s in self.states.get(alert, []) if s == state and t >= after), None)
+
+    def state_at_end(self, alert: str) -> str:
+        return self.states[alert][-1][1] if self.states.get(alert) else "inactive"
+
+    def wait(self, seconds: float, until: Any = None) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self.poll()
+            if until is not None and until():
+                return
+            time.sleep(0.25)
+
+    def query(self, expr: str) -> dict[str, Any]:
+        answer: dict[str, Any] = http(
+            "GET", f"{self.prometheus}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+        )
+        return answer
+
+
+def apply(policy: Path, text: str) -> None:
+    """Replace the policy file in one rename, as the kubelet swaps a ConfigMap (never half written)."""
+    staged = policy.with_suffix(".new")
+    staged.write_text(text)
+    os.replace(staged, policy)
+
+
+BREAKER, FALLBACK, RELOAD = "LLMSidecarBreakerOpen", "LLMSidecarFallbackRatioHigh", "LLMSidecarPolicyReloadRejected"
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
+    work = tmp_path_factory.mktemp("live")
+    processes = Processes(work)
+    traffic: Traffic | None = None
+    try:
+        primary = processes.fake_provider("primary", "--ttft-ms", "20")
+        backup = processes.fake_provider("backup", "--ttft-ms", "20")
+        policy_text = POLICY.replace("PRIMARY", primary).replace("BACKUP", backup)
+        policy = work / "policy.yaml"
+        policy.write_text(policy_text)
+        (work / "policy.source.yaml").write_text(policy_text)
+        sidecar, access_log = processes.sidecar(policy, {"SIDECAR_RELOAD_INTERVAL_S": "0.2", "SIDECAR_APP": APP})
+        (work / "rules.yaml").write_text(fast_rules(RULES.read_text()))
+        target = sidecar.removeprefix("http://")
+        prometheus = processes.prometheus(
+            f"""\
+global: {{scrape_interval: 1s, evaluation_interval: 1s}}
+rule_files: [{work / "rules.yaml"}]
+scrape_configs:
+  - job_name: llm-sidecar
+    static_configs:
+      - targets: ["{target}"]
+        labels: {{namespace: {NAMESPACE}, app: {APP}, pod: {POD}}}
+"""
+        )
+        record = Scenario(prometheus, access_log)
+        traffic = Traffic(sidecar)
+        traffic.start()
+        record.wait(3)
+        apply(
+            policy,
+            policy_text.replace("routes:\n", "routes:\n  - {name: spare, match: {model: never-sent}, target: fast}\n"),
+        )
+        record.wait(2)  # more than a scrape apart: each reload is seen by Prometheus
+        apply(policy, policy_text.replace("target: fast\n", "target: nowhere\n"))
+        record.rejected_at = time.monotonic()
+        record.wait(2)
+        apply(policy, policy_text)
+        record.wait(2)
+        record.fault_on = time.monotonic()
+        http("POST", f"{primary}/_fake/config", {"fault": "status=503"})
+        record.wait(20, lambda: record.state_at_end(BREAKER) == record.state_at_end(FALLBACK) == "firing")
+        record.fault_off = time.monotonic()
+        http("POST", f"{primary}/_fake/config", {"fault": None})
+        record.wait(20, lambda: record.state_at_end(BREAKER) == record.state_at_end(FALLBACK) == "inactive")
+        yield record
+    finally:
+        if traffic is not None:
+            traffic.stop()
+        processes.close()
+
+
+def test_breaker_alert_fires_while_a_provider_fails(scenario: Scenario) -> None:
+    """With primary answering 503, LLMSidecarBreakerOpen fires within its window and `for` (2 s + 3 s
+    in the fast copy) plus the few seconds the breaker takes to open and Prometheus to scrape."""
+    fired = scenario.first(BREAKER, "firing", scenario.fault_on)
+    assert fired is not None, scenario.states.get(BREAKER)
+    assert fired - scenario.fault_on < 2 + 3 + 6
+
+
+def test_breaker_alert_resolves_when_the_fault_is_removed(scenario: Scenario) -> None:
+    """Once primary answers again, a probe closes the breaker and the alert goes inactive."""
+    resolved = scenario.first(BREAKER, "inactive", scenario.fault_off)
+    assert resolved is not None, scenario.states.get(BREAKER)
+    assert resolved - scenario.fault_off < 10
+
+
+def test_fallback_alert_fires_while_a_provider_fails(scenario: Scenario) -> None:
+    """With primary failing, route chat is served by backup: LLMSidecarFallbackRatioHigh fires within
+    its window and `for` (5 s + 5 s in the fast copy) plus a few seconds."""
+    fired = scenario.first(FALLBACK, "firing", scenario.fault_on)
+    assert fired is not None, scenario.states.get(FALLBACK)
+    assert fired - scenario.fault_on < 5 + 5 + 6
+
+
+def test_fallback_alert_resolves_when_the_fault_is_removed(scenario: Scenario) -> None:
+    """Once primary answers again, the fallback ratio falls under 20 % within the 5 s window and the
+    alert goes inactive."""
+    resolved = scenario.first(FALLBACK, "inactive", scenario.fault_off)
+    assert resolved is not None, scenario.states.get(FALLBACK)
+    assert resolved - scenario.fault_off < 12
+
+
+def test_firing_alerts_name_where_to_look(scenario: Scenario) -> None:
+    """The firing breaker alert carries the target (primary/fast-1), namespace and app as labels and in
+    its description; the fallback alert names route chat."""
+    (breaker,) = scenario.firing[BREAKER]
+    assert breaker["labels"] | {"namespace": NAMESPACE, "app": APP, "target": "primary/fast-1"} == breaker["labels"]
+    assert "primary/fast-1" in breaker["annotations"]["description"]
+    routes = {alert["labels"]["route"] for alert in scenario.firing[FALLBACK]}
+    assert "chat" in routes
+    assert all(f"route {a['labels']['route']}" in a["annotations"]["description"] for a in scenario.firing[FALLBACK])
+
+
+def test_a_rejected_policy_reload_fires_the_reload_alert_for_the_pod(scenario: Scenario) -> None:
+    """A policy file the sidecar rejects (an unknown model) fires LLMSidecarPolicyReloadRejected for the
+    pod, although its counter appeared with that very rejection."""
+    fired = scenario.first(RELOAD, "firing", scenario.rejected_at)
+    assert fired is not None, scenario.states.get(RELOAD)
+    assert fired - scenario.rejected_at < 5
+    assert [alert["labels"]["pod"] for alert in scenario.firing[RELOAD]] == [POD]
+
+
+GRAFANA_VALUES = {
+    "namespace": NAMESPACE,
+    "app": APP,
+    "route": ".*",
+    "__rate_interval": "2m",
+    "__interval": "1m",
+    "__range": "10m",
+}
+DASHBOARD_QUERIES = queries(load())
+
+
+@pytest.mark.parametrize("query", [q for q in DASHBOARD_QUERIES if "cache_results" not in q.expr], ids=str)
+def test_every_dashboard_query_returns_data_once_traffic_has_flowed(scenario: Scenario, query: PanelQuery) -> None:
+    """The panel's query, with the dashboard's variables set to this pod's namespace and app (All routes),
+    returns at least one finite value from Prometheus."""
+    answer = scenario.query(substitute(query.expr, GRAFANA_VALUES))
+    assert answer["status"] == "success"
+    values = [float(sample["value"][1]) for sample in answer["data"]["result"]]
+    assert any(math.isfinite(v) for v in values), answer["data"]
+
+
+@pytest.mark.parametrize("query", [q for q in DASHBOARD_QUERIES if "cache_results" in q.expr], ids=str)
+def test_cache_row_queries_are_valid_and_empty_while_no_route_caches(scenario: Scenario, query: PanelQuery) -> None:
+    """The cache panels' queries are valid PromQL; they return nothing while the policy format has no
+    cache (the row then shows its "cache off" text). Once the policy has a cache, enable it in POLICY:
+    this test then requires data instead."""
+    answer = scenario.query(substitute(query.expr, GRAFANA_VALUES))
+    assert answer["status"] == "success"
+    if CACHE_IN_POLICY:
+        assert answer["data"]["result"], "the policy has a cache now: enable it in POLICY so this row gets data"
+    else:
+        assert answer["data"]["result"] == []

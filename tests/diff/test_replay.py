@@ -1,0 +1,129 @@
+"""diff --replay on access lines of the documented shape: which requests move, and what they cost."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from sidecar.diff import replay
+from sidecar.diff.replay import Decision
+
+from .policies import edited, policy, production_text
+
+
+def access(**fields: Any) -> bytes:
+    line = {
+        "component": "sidecar.access",
+        "event": "access",
+        "level": "info",
+        "method": "POST",
+        "path": "/v1/chat/completions",
+        "dialect": "openai",
+        "status": 200,
+        "outcome": "ok",
+        "policy_version": "abbf536caaaf",
+        **fields,
+    }
+    return orjson.dumps(line)
+
+
+def chat(model: str, route: str, served: str, tokens: tuple[int, int] = (1000, 100)) -> bytes:
+    return access(
+        requested_model=model, route=route, served_model=served, input_tokens=tokens[0], output_tokens=tokens[1]
+    )
+
+
+CHEAP_FIRST = ("routes:\n", "routes:\n  - name: cheap\n    match: {model: 'gpt-4.1'}\n    target: gpt-4o-mini\n\n")
+
+
+def test_unchanged_policy_moves_nothing_and_costs_the_same() -> None:
+    """Replayed against the same policy, no request moves and both cost estimates are equal."""
+    lines = [chat("gpt-4.1", "default", "gpt-4o-mini"), chat("claude-3", "claude-family", "claude-sonnet")]
+    result = replay(policy(production_text()), policy(production_text()), lines)
+    assert (result.replayed, result.routed_differently, result.old_agrees_with_log) == (2, 0, 2)
+    assert result.old_cost_usd == result.new_cost_usd > 0
+
+
+def test_a_new_rule_moves_the_requests_it_catches_to_its_chain() -> None:
+    """Requests for gpt-4.1 (default route) move to a new first rule; others stay. The move is grouped
+    by old and new decision, with its request count."""
+    lines = [chat("gpt-4.1", "default", "gpt-4o-mini")] * 3 + [chat("claude-3", "claude-family", "claude-sonnet")]
+    result = replay(policy(production_text()), edited(CHEAP_FIRST), lines)
+    assert result.routed_differently == 3
+    (move,) = result.moves.values()
+    assert move.old == Decision("default", ("gpt-4o-mini", "gemini-pro"))
+    assert move.new == Decision("cheap", ("gpt-4o-mini",))
+    assert move.requests == 3
+
+
+def test_moved_requests_are_priced_at_the_new_chains_first_target() -> None:
+    """A request moved from claude-sonnet ($3/$15 per Mtok) to gpt-4o-mini ($0.15/$0.6) costs, with the
+    logged 1000 input and 100 output tokens, $0.0045 before and $0.00021 after."""
+    new = edited(("target: [claude-sonnet, gpt-4o]", "target: [gpt-4o-mini]"))
+    result = replay(policy(production_text()), new, [chat("claude-3", "claude-family", "claude-sonnet")])
+    assert round(result.old_cost_usd, 8) == 0.0045
+    assert round(result.new_cost_usd, 8) == 0.00021
+    (move,) = result.moves.values()
+    assert round(move.cost_delta_usd, 8) == round(0.00021 - 0.0045, 8)
+
+
+def test_a_price_change_alone_changes_the_estimate_not_the_routing() -> None:
+    """With the same routes and a new price, no request moves and the new estimate uses the new price
+    for the model that served each request (a fallback's model included)."""
+    new = edited(
+        ("price: {input_per_mtok: 1.25, output_per_mtok: 10.0}", "price: {input_per_mtok: 2.5, output_per_mtok: 10.0}")
+    )
+    result = replay(policy(production_text()), new, [chat("gpt-4.1", "default", "gemini-pro", (1000, 0))])
+    assert result.routed_differently == 0
+    assert (round(result.old_cost_usd, 8), round(result.new_cost_usd, 8)) == (0.00125, 0.0025)
+
+
+def test_a_request_the_new_policy_denies_costs_nothing() -> None:
+    """A request the new policy denies is a move to `deny 403`, priced at zero."""
+    new = edited(('match: {model: ["gpt-3.5*", "text-davinci-*"]}', 'match: {model: ["gpt-3.5*", "claude-*"]}'))
+    result = replay(policy(production_text()), new, [chat("claude-3", "claude-family", "claude-sonnet")])
+    (move,) = result.moves.values()
+    assert move.new == Decision("retired", deny=403)
+    assert result.new_cost_usd == 0.0
+
+
+def test_the_app_given_for_the_log_reaches_app_rules() -> None:
+    """The access line has no app: `app=` stands for SIDECAR_APP of the pod, so the checkout rule
+    (premium) matches, as the log recorded, and the old policy agrees with the log."""
+    line = chat("gpt-4o", "premium", "claude-sonnet")
+    assert replay(policy(production_text()), policy(production_text()), [line]).old_agrees_with_log == 0
+    assert replay(policy(production_text()), policy(production_text()), [line], app="checkout").old_agrees_with_log == 1
+
+
+def test_gemini_and_anthropic_paths_route_by_their_dialect_and_model() -> None:
+    """A Gemini line (model in the path) and an Anthropic line are routed like the server routes them."""
+    gemini = access(
+        path="/v1beta/models/claude-x:generateContent",
+        dialect="gemini",
+        requested_model="claude-x",
+        route="claude-family",
+    )
+    anthropic = access(path="/v1/messages", dialect="anthropic", requested_model="claude-3", route="claude-family")
+    result = replay(policy(production_text()), policy(production_text()), [gemini, anthropic])
+    assert (result.replayed, result.old_agrees_with_log) == (2, 2)
+
+
+def test_lines_that_cannot_be_replayed_are_counted_by_reason() -> None:
+    """Lifecycle lines, non-JSON lines, bodies rejected before routing and unknown paths are skipped and
+    counted; a 404 (no route) is replayed, since a new policy may route it."""
+    lines = [
+        b'{"event": "listening", "component": "sidecar"}',
+        b"I0101 something else",
+        access(requested_model=None, route=None, status=400, outcome="rejected"),
+        access(path="/v2/unknown", requested_model="x", route="default"),
+        access(requested_model="nothing-matches", route=None, status=404, outcome="rejected"),
+    ]
+    result = replay(policy(production_text()), policy(production_text()), lines)
+    assert dict(result.skipped) == {
+        "not an access line": 1,
+        "not JSON": 1,
+        "rejected before routing": 1,
+        "not a proxied path": 1,
+    }
+    assert result.replayed == 1

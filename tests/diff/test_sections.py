@@ -1,0 +1,170 @@
+"""diff's sections on the example policy: what an SRE reviewing a change is told, section by section."""
+
+from __future__ import annotations
+
+from sidecar.diff import Change, diff_policies
+from sidecar.diff.sections import condition_text, routes
+from sidecar.policy.conditions import build_conditions
+from sidecar.policy.spec import MatchSpec
+
+from .policies import edited, policy, production_text
+
+PREMIUM = """  - name: premium                      # the checkout team pays for the best model, with a chain
+    match:
+      app: checkout
+      model: "gpt-4*"
+    target: [claude-sonnet, gpt-4o, gemini-pro]
+    resilience:
+      deadline_s: 30
+"""
+LONG_DOCUMENTS = """  - name: long-documents               # a header the app sets for long inputs
+    match:
+      headers: {x-task: ["summarize-long", "long-*"]}
+    target: [gemini-pro, claude-sonnet]
+"""
+
+
+def test_the_same_policy_has_no_changes() -> None:
+    """A policy compared with itself (another file, same content) gives no change at all."""
+    assert diff_policies(policy(production_text()), policy(production_text(), "copy.yaml")) == []
+
+
+def test_a_changed_chain_names_the_route_and_both_chains() -> None:
+    """Changing a route's target is one `changed` line with the old and the new chain, in order."""
+    new = edited(("target: [claude-sonnet, gpt-4o, gemini-pro]", "target: [gpt-4o, claude-sonnet]"))
+    assert diff_policies(policy(production_text()), new) == [
+        Change(
+            "routes",
+            "changed",
+            "premium (routes[2])",
+            "target",
+            "[claude-sonnet, gpt-4o, gemini-pro]",
+            "[gpt-4o, claude-sonnet]",
+        )
+    ]
+
+
+def test_swapping_two_rules_reports_one_moved_rule_and_nothing_else() -> None:
+    """Two rules that trade places are one `moved` line (the smallest set of rules that moved)."""
+    text = production_text()
+    swapped = text.replace(PREMIUM + "\n" + LONG_DOCUMENTS, LONG_DOCUMENTS + "\n" + PREMIUM)
+    assert swapped != text
+    changes = diff_policies(policy(text), policy(swapped))
+    assert len(changes) == 1
+    (change,) = changes
+    assert change.op == "moved"
+    assert (change.subject, change.old, change.new) in {
+        ("premium", "routes[2]", "routes[3]"),
+        ("long-documents", "routes[3]", "routes[2]"),
+    }
+
+
+def test_a_rule_inserted_first_is_added_and_shifts_no_one_into_moved() -> None:
+    """A new first rule is one `added` line with its match and chain; the rules after it keep their
+    relative order, so none of them is reported moved."""
+    new = edited(
+        (
+            "routes:\n",
+            "routes:\n  - name: cheap\n    match: {model: 'gpt-4o-mini*'}\n    target: gpt-4o-mini\n\n",
+        )
+    )
+    assert diff_policies(policy(production_text()), new) == [
+        Change("routes", "added", "cheap (routes[0])", new="match model gpt-4o-mini* -> [gpt-4o-mini]")
+    ]
+
+
+def test_a_removed_rule_is_listed_with_what_it_did() -> None:
+    """Removing a rule is a `removed` line with its old place, its match and its verdict."""
+    new = edited(
+        ('  - name: retired\n    match: {model: ["gpt-3.5*", "text-davinci-*"]}\n', ""),
+        ('    deny: {message: "retired model; use gpt-4o-mini", status: 403}\n\n', ""),
+    )
+    assert diff_policies(policy(production_text()), new) == [
+        Change("routes", "removed", "retired (routes[0])", old="match model gpt-3.5*, text-davinci-* -> deny 403")
+    ]
+
+
+def test_a_default_resilience_change_shows_on_every_route_that_inherits_it() -> None:
+    """A changed `defaults.resilience.deadline_s` is listed under defaults, and as an effective change on
+    every route that does not set its own deadline (premium sets 30 s, so it is not listed)."""
+    changes = diff_policies(
+        policy(production_text()), edited(("    deadline_s: 60                     #", "    deadline_s: 45  #"))
+    )
+    route_subjects = [c.subject for c in changes if c.section == "routes"]
+    assert route_subjects == [
+        "retired (routes[0])",
+        "embeddings (routes[1])",
+        "long-documents (routes[3])",
+        "claude-family (routes[4])",
+        "default (default)",
+    ]
+    assert all(
+        (c.field, c.old, c.new) == ("resilience.deadline_s", "60", "45") for c in changes if c.section == "routes"
+    )
+    assert Change("defaults", "changed", "resilience", "deadline_s", "60", "45") in changes
+
+
+def test_provider_changes_show_the_key_source_never_a_key() -> None:
+    """A provider whose key moves from an env var to a file shows both sources by name; a timeout change
+    is a field of its own."""
+    new = edited(
+        ("api_key: {env: GEMINI_API_KEY}", "api_key: {file: /keys/gemini}"),
+        ("timeouts: {connect_s: 3, first_byte_s: 30,", "timeouts: {connect_s: 3, first_byte_s: 20,"),
+    )
+    assert diff_policies(policy(production_text()), new) == [
+        Change("providers", "changed", "openai", "timeouts.first_byte_s", "30", "20"),
+        Change("providers", "changed", "gemini", "api_key", "env GEMINI_API_KEY", "file /keys/gemini"),
+    ]
+
+
+def test_a_price_change_is_a_model_change() -> None:
+    """A model's new price is a `changed` line under models, field by field."""
+    new = edited(
+        ("price: {input_per_mtok: 0.15, output_per_mtok: 0.6}", "price: {input_per_mtok: 0.1, output_per_mtok: 0.6}")
+    )
+    assert diff_policies(policy(production_text()), new) == [
+        Change("models", "changed", "gpt-4o-mini", "price.input_per_mtok", "0.15", "0.1")
+    ]
+
+
+def test_breaker_and_bulkhead_limits_are_defaults_changes() -> None:
+    """Per-target limits (breaker, bulkhead) changed under `defaults` are listed by block and field."""
+    new = edited(("    open_s: 5\n", "    open_s: 10\n"), ("max_concurrent: 256", "max_concurrent: 64"))
+    assert diff_policies(policy(production_text()), new) == [
+        Change("defaults", "changed", "breaker", "open_s", "5", "10"),
+        Change("defaults", "changed", "bulkhead", "max_concurrent", "256", "64"),
+    ]
+
+
+def test_a_changed_match_is_shown_as_conditions() -> None:
+    """A rule's match written differently is one `match` change with both condition lists."""
+    new = edited(('      model: "gpt-4*"\n', '      model: ["gpt-4*", "o1*"]\n'))
+    changes = routes(policy(production_text()), new)
+    assert changes == [
+        Change(
+            "routes",
+            "changed",
+            "premium (routes[2])",
+            "match",
+            "model gpt-4*; app checkout",
+            "model gpt-4*, o1*; app checkout",
+        )
+    ]
+
+
+def test_every_condition_kind_has_a_readable_text() -> None:
+    """Each kind of match condition reads as `kind value` (a header as `header name: values`)."""
+    match = MatchSpec(
+        model="gpt-4*",
+        headers={"X-Task": ["a", "b*"]},
+        app="checkout",
+        dialect=["openai"],
+        operation=["embeddings"],
+    )
+    assert [condition_text(c) for c in build_conditions(match)] == [
+        "dialect openai",
+        "operation embeddings",
+        "model gpt-4*",
+        "app checkout",
+        "header x-task: a, b*",
+    ]

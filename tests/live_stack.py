@@ -1,0 +1,118 @@
+"""Real processes for end-to-end tests, started as a user starts them: ``llm-sidecar fake-provider``,
+``llm-sidecar run`` and ``prometheus``, each on a free loopback port, its output in a file, stopped
+(SIGTERM, then SIGKILL) by ``Processes.close``.
+
+Nothing here imports the sidecar's server or telemetry: the tests that use it hold whatever the
+listener, upstream client and metrics registry become, as long as the CLI and the documented
+metrics, logs and fault injection stay.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def http(method: str, url: str, body: Any = None, timeout: float = 5.0) -> Any:
+    """One JSON request; the parsed answer (or None for an empty body)."""
+    data = None if body is None else orjson.dumps(body)
+    request = urllib.request.Request(url, data=data, method=method, headers={"content-type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        raw = response.read()
+    return orjson.loads(raw) if raw.strip() else None
+
+
+def wait_ok(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 20.0) -> None:
+    """Poll ``url`` until it answers 200; fail with the process's log when it exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"{proc.args!r} exited {proc.returncode}:\n{log.read_text()[-3000:]}")
+        with contextlib.suppress(OSError, urllib.error.URLError), urllib.request.urlopen(url, timeout=1) as response:
+            if response.status == 200:
+                return
+        time.sleep(0.05)
+    pytest.fail(f"{url} not ready after {timeout} s:\n{log.read_text()[-3000:]}")
+
+
+class Processes:
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self._running: list[subprocess.Popen[bytes]] = []
+
+    def start(
+        self, name: str, args: list[str], env: dict[str, str] | None = None
+    ) -> tuple[subprocess.Popen[bytes], Path]:
+        """Start ``args``; stdout goes to ``<name>.out``, stderr to ``<name>.err`` in the work dir."""
+        out, err = self.workdir / f"{name}.out", self.workdir / f"{name}.err"
+        with out.open("wb") as stdout, err.open("wb") as stderr:
+            proc = subprocess.Popen(args, stdout=stdout, stderr=stderr, env={**os.environ, **(env or {})})
+        self._running.append(proc)
+        return proc, err
+
+    def fake_provider(self, name: str, *options: str) -> str:
+        """A fake provider named ``name`` (fault items ``name:spec`` reach it); its base URL."""
+        port = free_port()
+        args = [sys.executable, "-m", "sidecar", "fake-provider", "--port", str(port), "--name", name, *options]
+        proc, log = self.start(name, args)
+        url = f"http://127.0.0.1:{port}"
+        wait_ok(f"{url}/_fake/config", proc, log)
+        return url
+
+    def sidecar(self, policy: Path, env: dict[str, str] | None = None) -> tuple[str, Path]:
+        """``llm-sidecar run --policy``; its URL and the file its JSON log (access lines) goes to."""
+        port = free_port()
+        args = [sys.executable, "-m", "sidecar", "run", "--policy", str(policy), "--port", str(port)]
+        proc, err = self.start("sidecar", args, env)
+        url = f"http://127.0.0.1:{port}"
+        wait_ok(f"{url}/readyz", proc, err)
+        return url, self.workdir / "sidecar.out"
+
+    def prometheus(self, config: str) -> str:
+        """``prometheus`` on ``config`` (YAML text) with its own data dir; its URL once ready."""
+        binary = shutil.which("prometheus")
+        if binary is None:
+            pytest.fail("prometheus is required (Debian package prometheus; .ci/run installs it)")
+        (self.workdir / "prometheus.yml").write_text(config)
+        port = free_port()
+        args = [
+            binary,
+            f"--config.file={self.workdir / 'prometheus.yml'}",
+            f"--storage.tsdb.path={self.workdir / 'prometheus-data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--storage.tsdb.retention.time=1h",
+            "--log.level=warn",
+        ]
+        proc, err = self.start("prometheus", args)
+        url = f"http://127.0.0.1:{port}"
+        wait_ok(f"{url}/-/ready", proc, err)
+        return url
+
+    def close(self) -> None:
+        for proc in self._running:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self._running:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

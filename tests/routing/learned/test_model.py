@@ -1,0 +1,74 @@
+"""The router file: validation with paths inside the file, and prediction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from sidecar.routing.learned.model import RouterFileError, load_model, parse_model
+from sidecar.routing.rules import TextView
+
+from ..requests import features
+
+
+def document(router_file: Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = orjson.loads(router_file.read_bytes())
+    return loaded
+
+
+def errors(doc: dict[str, Any]) -> list[str]:
+    with pytest.raises(RouterFileError) as caught:
+        parse_model(orjson.dumps(doc), "router.json")
+    return caught.value.errors
+
+
+def test_row_of_wrong_width_is_named(router_file: Path) -> None:
+    """A weight row whose length is not the number of labels is reported with its group and n-gram."""
+    doc = document(router_file)
+    doc["weights"]["w"]["prove"] = [0.1, 0.2]
+    assert errors(doc) == ["(top level): weights.w['prove']: 2 weights, expected 7"]
+
+
+def test_other_feature_scheme_is_refused(router_file: Path) -> None:
+    """A file trained with another feature recipe must be retrained, and the error says so."""
+    doc = document(router_file)
+    doc["scheme"] = "words/0"
+    assert "retrain with this version" in errors(doc)[0]
+
+
+def test_duplicate_labels_are_refused(router_file: Path) -> None:
+    """Labels of a head are unique, reported at heads[i]."""
+    doc = document(router_file)
+    doc["heads"][0]["labels"][1] = doc["heads"][0]["labels"][0]
+    assert errors(doc) == ["heads[0]: labels must be unique"]
+
+
+def test_not_a_router_file() -> None:
+    """Any other JSON is refused with a pointer to the trainer."""
+    assert "llm-sidecar router train" in errors({"hello": 1})[0]
+
+
+def test_newer_version_is_refused(router_file: Path) -> None:
+    """A file of an unknown version is refused by version, not by field."""
+    doc = document(router_file)
+    doc["version"] = 2
+    assert errors(doc) == ["version 2: this sidecar reads version 1"]
+
+
+def test_unreadable_file() -> None:
+    """A missing file is one clear error."""
+    with pytest.raises(RouterFileError, match="cannot read"):
+        load_model("/nonexistent/router.json")
+
+
+def test_prediction_confidences_are_probabilities(router_file: Path) -> None:
+    """Each head answers its most probable label with its probability; all probabilities sum to 1."""
+    model = load_model(router_file)
+    view = TextView(features("Write a Rust function that reads a config file."))
+    predictions, ranked = model.predict(view), model.probabilities(view)
+    assert predictions["task"].label == "code" and predictions["complexity"].label == "medium"
+    assert abs(sum(p for _, p in ranked["task"]) - 1.0) < 1e-9
+    assert ranked["task"][0] == ("code", pytest.approx(predictions["task"].confidence))

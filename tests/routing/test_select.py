@@ -1,0 +1,116 @@
+"""Cheapest capable selection: capability, context window and quality filters, cost order, reasons."""
+
+from __future__ import annotations
+
+from sidecar.routing.features import RequestFeatures
+from sidecar.routing.select import Candidate, Selection, select_cheapest
+
+from .requests import features
+
+TIERS = ("economy", "standard", "premium")
+MINI = Candidate("mini", frozenset({"chat", "streaming", "tools", "json"}), 128_000, 0.15, 0.60, tier=0)
+FLASH = Candidate("flash", frozenset({"chat", "streaming", "tools", "vision", "json"}), 1_000_000, 0.30, 2.50, tier=0)
+SMALL_CTX = Candidate(
+    "small-ctx", frozenset({"chat", "streaming", "tools", "vision", "json"}), 8_192, 0.05, 0.10, tier=0
+)
+SONNET = Candidate("sonnet", frozenset({"chat", "streaming", "tools", "vision", "json"}), 200_000, 3.0, 15.0, tier=2)
+GPT4O = Candidate(
+    "gpt-4o",
+    frozenset({"chat", "streaming", "tools", "vision", "json"}),
+    128_000,
+    2.5,
+    10.0,
+    tier=1,
+    task_tiers={"code": 2},
+)
+TEXT_ONLY = Candidate("text-only", frozenset({"chat"}), 32_000, 0.01, 0.02, tier=0)
+ALL = (SONNET, GPT4O, FLASH, MINI, SMALL_CTX, TEXT_ONLY)
+
+
+def select(f: RequestFeatures, task: str = "general", min_tier: int = 0, output_tokens: int = 500) -> Selection:
+    return select_cheapest(ALL, f, task=task, min_tier=min_tier, output_tokens=output_tokens, tier_names=TIERS)
+
+
+def names(selection: Selection) -> list[str]:
+    return [c.candidate.name for c in selection.chain]
+
+
+def test_cheapest_first_then_the_rest_in_cost_order() -> None:
+    """With nothing special needed, the chain is every candidate by expected cost."""
+    assert names(select(features("hello"))) == ["text-only", "small-ctx", "mini", "flash", "gpt-4o", "sonnet"]
+
+
+def test_tools_need_the_tools_capability() -> None:
+    """A request with tools never selects a model without tools; the exclusion says why."""
+    s = select(features("hi", tools=[{"type": "function", "function": {"name": "f"}}]))
+    assert "text-only" not in names(s)
+    assert [(e.candidate.name, e.reason) for e in s.excluded] == [
+        ("text-only", "no tools capability (the request declares 1 tool(s))")
+    ]
+
+
+def test_images_need_vision() -> None:
+    """An image excludes models without vision."""
+    image = {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}
+    s = select(features("x", messages=[{"role": "user", "content": [image]}]))
+    assert names(s) == ["small-ctx", "flash", "gpt-4o", "sonnet"]
+
+
+def test_json_schema_needs_json() -> None:
+    """A JSON schema response format excludes models without json."""
+    fmt = {"type": "json_schema", "json_schema": {"name": "r", "schema": {}}}
+    assert "text-only" not in names(select(features("x", response_format=fmt)))
+
+
+def test_long_prompt_excludes_small_windows() -> None:
+    """A prompt of ~30k tokens never goes to an 8k or 32k window; the reason shows the arithmetic."""
+    s = select(features("word " * 30_000))
+    assert "small-ctx" not in names(s) and "text-only" not in names(s)
+    reason = next(e.reason for e in s.excluded if e.candidate.name == "small-ctx")
+    assert reason.startswith("context window 8,192 < ") and "10% margin" in reason
+
+
+def test_requested_max_tokens_count_against_the_window() -> None:
+    """A small prompt asking for 10,000 output tokens does not fit an 8k window."""
+    assert "small-ctx" not in names(select(features("hi", max_tokens=10_000)))
+
+
+def test_minimum_tier_excludes_cheaper_tiers() -> None:
+    """min_tier premium keeps premium models only, with the tier in each reason."""
+    s = select(features("prove it"), min_tier=2)
+    assert names(s) == ["sonnet"]
+    assert (
+        next(e.reason for e in s.excluded if e.candidate.name == "gpt-4o")
+        == "tier standard for general is below premium"
+    )
+
+
+def test_task_tier_overrides_the_model_tier() -> None:
+    """gpt-4o declares premium quality for code: it qualifies for premium code, not premium math."""
+    assert names(select(features("x"), task="code", min_tier=2)) == ["gpt-4o", "sonnet"]
+    assert names(select(features("x"), task="math", min_tier=2)) == ["sonnet"]
+
+
+def test_expected_output_is_the_smaller_of_max_and_class_default() -> None:
+    """max_tokens 100 with a class default of 500: cost counts 100 output tokens."""
+    s = select(features("hi", max_tokens=100), output_tokens=500)
+    assert s.output_tokens == 100
+    mini = next(c for c in s.chain if c.candidate.name == "mini")
+    assert mini.expected_cost == (s.input_tokens * 0.15 + 100 * 0.60) / 1e6
+
+
+def test_output_price_can_change_the_order() -> None:
+    """A long expected output favours the cheaper output price even at a higher input price."""
+    a = Candidate("cheap-in", frozenset({"chat"}), None, 0.10, 10.0)
+    b = Candidate("cheap-out", frozenset({"chat"}), None, 0.50, 1.0)
+    prompt = features("word " * 1000)
+    short = select_cheapest((a, b), prompt, task="t", min_tier=0, output_tokens=1)
+    long = select_cheapest((a, b), prompt, task="t", min_tier=0, output_tokens=4000)
+    assert names(short) == ["cheap-in", "cheap-out"] and names(long) == ["cheap-out", "cheap-in"]
+
+
+def test_unknown_price_goes_last() -> None:
+    """A candidate without a price is kept but ordered after every priced one."""
+    free = Candidate("unpriced", frozenset({"chat"}))
+    s = select_cheapest((free, SONNET), features("hi"), task="t", min_tier=0, output_tokens=10)
+    assert names(s) == ["sonnet", "unpriced"] and s.chain[1].expected_cost is None
