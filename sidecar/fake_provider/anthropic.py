@@ -9,7 +9,8 @@ Stream event order (named SSE events)::
     message_stop
 
 The in-stream error is ``event: error`` with ``{"type": "error", "error": {"type": "overloaded_error"}}``.
-``max_tokens`` is required, as upstream.
+``max_tokens`` is required, as upstream. ``output_config.format`` (or ``output_format``) of type
+``json_schema`` asks for JSON. There are no log-probabilities in this API.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sidecar.fake_provider import conversation as conv
+from sidecar.fake_provider.openai_chat import quality_headers
 from sidecar.fake_provider.replies import (
     Call,
     Frame,
@@ -64,6 +66,9 @@ def prompt_of(body: Mapping[str, Any], *, need_max_tokens: bool = True) -> conv.
     choice = choice if isinstance(choice, Mapping) else {}
     mode = {"any": "required", "tool": "required", "none": "none"}.get(str(choice.get("type")), "auto")
     chars = conv.text_chars(messages) + conv.text_chars(body.get("system")) + conv.text_chars(tools)
+    output = body.get("output_config")
+    fmt = output.get("format") if isinstance(output, Mapping) else body.get("output_format")
+    schema = fmt.get("schema") if isinstance(fmt, Mapping) and fmt.get("type") == "json_schema" else None
     return conv.Prompt(
         text=text,
         input_tokens=conv.estimate_tokens(chars),
@@ -71,13 +76,18 @@ def prompt_of(body: Mapping[str, Any], *, need_max_tokens: bool = True) -> conv.
         tool_choice=conv.ToolChoice(mode, choice.get("name") if choice.get("type") == "tool" else None),
         tool_result=tool_result,
         max_tokens=max_tokens,
+        model=str(body.get("model")),
+        json_asked=isinstance(schema, Mapping),
+        json_schema=schema if isinstance(schema, Mapping) else None,
     )
 
 
 def messages(call: Call) -> Reply:
     """``POST /v1/messages``."""
     body = call.body
-    answer = conv.answer(prompt_of(body), call.reply)
+    prompt = prompt_of(body)
+    answer = conv.answer(prompt, call.reply, call.grading(prompt.model, prompt.text))
+    headers = quality_headers(answer)
     blocks: list[dict[str, Any]] = [
         {
             "type": "tool_use",
@@ -107,7 +117,7 @@ def messages(call: Call) -> Reply:
         "usage": usage,
     }
     if not body.get("stream"):
-        return JsonReply(message, answer.output_tokens)
+        return JsonReply(message, answer.output_tokens, headers)
     start = {**message, "content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 1}}
     frames = [_event("message_start", message=start)]
     for index, block in enumerate(blocks):
@@ -118,7 +128,7 @@ def messages(call: Call) -> Reply:
     delta = {"stop_reason": stop, "stop_sequence": None}
     frames.append(_event("message_delta", delta=delta, usage={"output_tokens": answer.output_tokens}))
     frames.append(_event("message_stop"))
-    return StreamReply(tuple(frames), fixed(STREAM_ERROR))
+    return StreamReply(tuple(frames), fixed(STREAM_ERROR), headers=headers)
 
 
 def count_tokens(call: Call) -> Reply:

@@ -34,7 +34,7 @@ from sidecar.fake_provider import (
 from sidecar.fake_provider.config import FakeConfig
 from sidecar.fake_provider.errors import request_error
 from sidecar.fake_provider.faults import NO_FAULTS
-from sidecar.fake_provider.replies import Call, Reply, RequestError
+from sidecar.fake_provider.replies import TRUTH_HEADER, Call, Reply, RequestError
 from sidecar.fake_provider.state import DEFAULT_MAX_RECORDS, STATE, FakeState
 from sidecar.fake_provider.wire import Exchange, send_error, serve
 
@@ -141,6 +141,7 @@ def _provider(resolve: Resolver) -> Handler:
         if bad_spec is not None:
             return send_error(ex, request_error(dialect, 400, bad_spec, request_id))
         body = _json(raw) if raw else {}
+        seed = config.seed or 0
         params = dict(request.match_info)
         if ":" in params.get("target", ""):
             params["model"], _, params["method"] = params["target"].partition(":")
@@ -148,7 +149,9 @@ def _provider(resolve: Resolver) -> Handler:
         def build() -> Reply:
             if not isinstance(body, dict):
                 raise RequestError("We could not parse the JSON body of your request: expected a JSON object.")
-            return builder(Call(body, params, request.query, config.reply, state, time.time()))
+            truth = request.headers.get(TRUTH_HEADER)
+            call = Call(body, params, request.query, config.reply, state, time.time(), truth, config.quality, seed)
+            return builder(call)
 
         return await serve(ex, build)
 

@@ -13,6 +13,10 @@ import asyncio
 import contextlib
 import signal
 import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
 
 from sidecar.fake_provider.config import FakeConfig
 
@@ -39,6 +43,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=None, help="seed for ids and fault-rate draws")
     parser.add_argument("--reply", default=None, help="fixed reply text (default: echo the last user text)")
+    parser.add_argument(
+        "--quality",
+        default=None,
+        metavar="FILE|JSON",
+        help="quality profiles by model name: a YAML/JSON file, or inline JSON (docs/fake-provider.md)",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> FakeConfig:
@@ -53,7 +63,27 @@ def config_from_args(args: argparse.Namespace) -> FakeConfig:
         fault_rate=rate,
         seed=args.seed,
         reply=args.reply,
+        quality=_quality(args.quality),
     )
+
+
+def _quality(value: str | None) -> dict[str, Any]:
+    """The ``--quality`` profiles: inline JSON (starts with ``{``) or a YAML/JSON file; ``ValueError``."""
+    if value is None:
+        return {}
+    text = value
+    if not value.lstrip().startswith("{"):
+        try:
+            text = Path(value).read_text()
+        except OSError as exc:
+            raise ValueError(f"--quality: cannot read {value}: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"--quality: not valid YAML or JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError("--quality: must be a mapping of model name -> profile")
+    return data
 
 
 def run_from_args(args: argparse.Namespace) -> int:

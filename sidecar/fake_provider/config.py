@@ -2,6 +2,8 @@
 
 A server starts from one ``FakeConfig``; ``POST /_fake/config`` builds a new one with ``updated`` and the
 state swaps it in by one assignment, so a request in flight keeps the settings it started with.
+``quality`` accepts plain data (``{model glob: {field: value}}``) and holds parsed ``QualityProfile``
+objects (see ``profiles``).
 """
 
 from __future__ import annotations
@@ -9,9 +11,10 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sidecar.fake_provider.faults import parse_faults
+from sidecar.fake_provider.profiles import QualityProfile, parse_profiles
 
 
 @dataclass(frozen=True)
@@ -24,10 +27,14 @@ class FakeConfig:
     tokens_per_s: float = 0  # 0 = unlimited; pacing between stream chunks
     fault: str | None = None  # default fault spec, applied at `fault_rate`
     fault_rate: float = 0.0  # probability 0..1 of applying `fault` to a request
-    seed: int | None = None  # seeds ids and the fault-rate draws
+    seed: int | None = None  # seeds ids, the fault-rate draws and the quality draws (0 when unset)
     reply: str | None = None  # fixed reply text; default echoes the last user text
+    # model glob -> quality profile (or its plain-data form), for requests that carry a truth
+    quality: Mapping[str, QualityProfile] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if any(not isinstance(profile, QualityProfile) for profile in self.quality.values()):
+            object.__setattr__(self, "quality", parse_profiles(self.quality))
         validate(self)
 
 
@@ -39,6 +46,7 @@ RUNTIME_FIELDS: Mapping[str, tuple[type, ...]] = {
     "ttft_ms": (int, float),
     "tokens_per_s": (int, float),
     "reply": (str, type(None)),
+    "quality": (dict,),
 }
 
 
@@ -46,10 +54,10 @@ def validate(config: FakeConfig) -> None:
     """Raise ``ValueError`` naming the first bad field."""
     if not config.name or any(ch in config.name for ch in ":,;[]"):
         raise ValueError(f"name: {config.name!r} must be non-empty without ':,;[]'")
-    for field in ("latency_ms", "ttft_ms", "tokens_per_s"):
-        value = getattr(config, field)
+    for name in ("latency_ms", "ttft_ms", "tokens_per_s"):
+        value = getattr(config, name)
         if not math.isfinite(value) or value < 0:
-            raise ValueError(f"{field}: must be a finite number >= 0, got {value!r}")
+            raise ValueError(f"{name}: must be a finite number >= 0, got {value!r}")
     if not 0.0 <= config.fault_rate <= 1.0:
         raise ValueError(f"fault_rate: must be between 0 and 1, got {config.fault_rate!r}")
     if config.fault:
@@ -63,7 +71,8 @@ def updated(config: FakeConfig, changes: Mapping[str, object]) -> FakeConfig:
     """A copy of ``config`` with the runtime ``changes`` applied; ``ValueError`` on an unknown or bad field.
 
     Setting ``fault`` without ``fault_rate`` while the rate is 0 sets the rate to 1, so that
-    ``{"fault": "status=503"}`` takes the server down as one would expect.
+    ``{"fault": "status=503"}`` takes the server down as one would expect. ``quality`` replaces the
+    configured profiles whole.
     """
     for key, value in changes.items():
         allowed = RUNTIME_FIELDS.get(key)

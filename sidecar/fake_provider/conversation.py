@@ -6,8 +6,11 @@ Each dialect module reduces its request to a ``Prompt``; ``answer`` turns that i
 2. tools offered and (forced by tool_choice, or the last user text holds ``fake:tools2`` / ``fake:tool``)
                                             -> one call to the forced or first tool (two calls for tools2)
 3. otherwise                               -> text: ``reply``, else the last user text echoed
+When the request carries a truth (``quality``), 2 and 3 are graded instead: the text (JSON when asked)
+or the forced tool's arguments hold a right or wrong answer, or a refusal, as the model's profile says;
+a judge prompt (``<candidate n="N">`` blocks) gets ``{"best": N}``.
 Text longer than ``max_tokens`` is cut and marked ``truncated`` (finish reason length / max_tokens).
-Tokens are estimated as ~4 characters each.
+Tokens are estimated as ~4 characters each; log-probabilities (when asked) come per word.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+
+from sidecar.fake_provider import quality
+from sidecar.fake_provider.examples import example_arguments
 
 EMPTY_PROMPT_REPLY = "Hello from the fake provider."
 TOOL_MARKER = "fake:tool"
@@ -48,6 +54,10 @@ class Prompt:
     tool_choice: ToolChoice = ToolChoice()
     tool_result: str | None = None  # set when the last turn is a tool result
     max_tokens: int | None = None
+    model: str = ""
+    json_asked: bool = False  # JSON mode or a JSON schema was asked for the text
+    json_schema: Mapping[str, Any] | None = None  # the asked schema, as JSON Schema
+    logprobs: int | None = None  # log-probabilities asked: how many runners-up per token (None: not asked)
 
 
 @dataclass(frozen=True)
@@ -67,6 +77,8 @@ class Answer:
     truncated: bool
     input_tokens: int
     output_tokens: int
+    logprobs: tuple[quality.TokenLogprob, ...] = ()  # per word of ``text``, when asked
+    quality: str | None = None  # the graded verdict (``x-fake-quality``), when the request had a truth
 
 
 def estimate_tokens(text: str | int) -> int:
@@ -86,64 +98,68 @@ def text_chars(value: Any) -> int:
     return 0
 
 
-def answer(prompt: Prompt, reply: str | None) -> Answer:
-    """The fake model's deterministic answer to ``prompt``."""
-    calls = _tool_calls(prompt)
-    if calls:
-        size = sum(len(call.name) + len(call.arguments_json) for call in calls)
-        return Answer("", calls, False, prompt.input_tokens, max(1, estimate_tokens(size)))
-    if prompt.tool_result is not None:
+def answer(prompt: Prompt, reply: str | None, grading: quality.Grading | None = None) -> Answer:
+    """The fake model's deterministic answer to ``prompt`` (graded when ``grading`` is given)."""
+    tools = _called_tools(prompt)
+    verdict: quality.Verdict | None = None
+    value_at = -1
+    if grading is not None and prompt.tool_result is None:
+        candidates = quality.judge_candidates(prompt.text)
+        if candidates:
+            verdict = quality.judge(grading, candidates)
+            text, tools = quality.judge_text(verdict), []
+            value_at = text.find(verdict.value) if verdict.value else -1
+        else:
+            verdict = quality.decide(grading, json_asked=prompt.json_asked or bool(tools))
+            if tools and verdict.outcome is not quality.Outcome.REFUSAL:
+                arguments = quality.tool_arguments(verdict, grading.truth, tools[0].schema)
+                return _calls_answer(prompt, (ToolCall(tools[0].name, arguments),), verdict.header)
+            tools = []
+            written = quality.render(verdict, grading.truth, json_asked=prompt.json_asked, schema=prompt.json_schema)
+            text, value_at = written.text, written.value_at
+    elif tools:
+        return _calls_answer(prompt, tuple(ToolCall(t.name, example_arguments(t.schema)) for t in tools), None)
+    elif prompt.tool_result is not None:
         text = reply if reply is not None else f"Tool result received: {prompt.tool_result}"
     else:
         text = reply if reply is not None else (prompt.text or EMPTY_PROMPT_REPLY)
     truncated = False
     if prompt.max_tokens is not None and estimate_tokens(text) > prompt.max_tokens:
         text, truncated = text[: prompt.max_tokens * CHARS_PER_TOKEN], True
-    return Answer(text, (), truncated, prompt.input_tokens, estimate_tokens(text))
+    probabilities: tuple[quality.TokenLogprob, ...] = ()
+    if prompt.logprobs is not None and text:
+        confidence = verdict.confidence if verdict is not None else 1.0
+        alternatives = _alternatives(grading, verdict)
+        probabilities = quality.logprobs(split_text(text), value_at, confidence, alternatives, prompt.logprobs)
+    header = verdict.header if verdict is not None else None
+    return Answer(text, (), truncated, prompt.input_tokens, estimate_tokens(text), probabilities, header)
 
 
-def _tool_calls(prompt: Prompt) -> tuple[ToolCall, ...]:
+def _calls_answer(prompt: Prompt, calls: tuple[ToolCall, ...], header: str | None) -> Answer:
+    size = sum(len(call.name) + len(call.arguments_json) for call in calls)
+    return Answer("", calls, False, prompt.input_tokens, max(1, estimate_tokens(size)), quality=header)
+
+
+def _alternatives(grading: quality.Grading | None, verdict: quality.Verdict | None) -> list[str]:
+    if grading is None or verdict is None or verdict.outcome is quality.Outcome.REFUSAL:
+        return []
+    chosen = verdict.value.casefold()
+    return [choice for choice in grading.truth.choices if choice.casefold() != chosen]
+
+
+def _called_tools(prompt: Prompt) -> list[ToolSpec]:
+    """The tools the model calls: the forced one, or the first (two for ``fake:tools2``), or none."""
     if not prompt.tools or prompt.tool_result is not None or prompt.tool_choice.mode == "none":
-        return ()
+        return []
     by_name = {tool.name: tool for tool in prompt.tools}
     forced = prompt.tool_choice.name
     if TWO_TOOLS_MARKER in prompt.text:
-        tools = [prompt.tools[0], prompt.tools[1 % len(prompt.tools)]]
-    elif forced in by_name:
-        tools = [by_name[forced]]
-    elif TOOL_MARKER in prompt.text or prompt.tool_choice.mode == "required":
-        tools = [prompt.tools[0]]
-    else:
-        return ()
-    return tuple(ToolCall(tool.name, example_arguments(tool.schema)) for tool in tools)
-
-
-def example_arguments(schema: Mapping[str, Any]) -> dict[str, Any]:
-    """An object satisfying the schema's required properties: strings "test", numbers 1, booleans true."""
-    properties = schema.get("properties") or {}
-    required = schema.get("required") or []
-    return {name: _example(properties.get(name) or {}) for name in required if isinstance(name, str)}
-
-
-def _example(schema: Mapping[str, Any]) -> Any:
-    enum_values = schema.get("enum")
-    if isinstance(enum_values, list) and enum_values:
-        return enum_values[0]
-    kind = schema.get("type", "string")
-    if isinstance(kind, list):  # ["string", "null"]
-        kind = next((item for item in kind if item != "null"), "string")
-    kind = str(kind).lower()  # Gemini spells types in upper case
-    if kind in ("number", "integer"):
-        return 1
-    if kind == "boolean":
-        return True
-    if kind == "array":
-        return []
-    if kind == "object":
-        return example_arguments(schema)
-    if kind == "null":
-        return None
-    return "test"
+        return [prompt.tools[0], prompt.tools[1 % len(prompt.tools)]]
+    if forced in by_name:
+        return [by_name[forced]]
+    if TOOL_MARKER in prompt.text or prompt.tool_choice.mode == "required":
+        return [prompt.tools[0]]
+    return []
 
 
 def split_text(text: str) -> list[str]:

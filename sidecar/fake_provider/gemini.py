@@ -4,16 +4,21 @@ Streams: with ``?alt=sse`` each ``data:`` line is a ``GenerateContentResponse`` 
 piece (a function call comes whole in one fragment); the last carries ``finishReason`` and
 ``usageMetadata``. Without ``alt=sse`` the same fragments form one JSON array, written piece by piece.
 The in-stream error is a fragment ``{"error": {"code": 503, "status": "UNAVAILABLE", ...}}``.
+``responseMimeType: application/json`` asks for JSON (schema: ``responseJsonSchema``, or ``responseSchema``
+in Gemini's form); ``responseLogprobs: true`` (with ``logprobs``: runners-up per token) adds each
+candidate's ``logprobsResult`` and ``avgLogprobs`` (per fragment in a stream).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
 
 from sidecar.fake_provider import conversation as conv
+from sidecar.fake_provider.openai_chat import quality_headers
+from sidecar.fake_provider.quality import TokenLogprob
 from sidecar.fake_provider.replies import (
     Call,
     JsonReply,
@@ -26,6 +31,7 @@ from sidecar.fake_provider.replies import (
     optional_int,
     require,
 )
+from sidecar.translate.schema import to_json_schema
 
 _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"
 STREAM_ERROR = frame(
@@ -39,7 +45,7 @@ STREAM_ERROR = frame(
 )
 
 
-def prompt_of(body: Mapping[str, Any]) -> conv.Prompt:
+def prompt_of(body: Mapping[str, Any], model: str = "") -> conv.Prompt:
     """Reduce a GenerateContentRequest to the neutral prompt; ``RequestError`` when it is invalid."""
     contents = require(body, "contents", list)
     if not contents or not all(isinstance(content, Mapping) for content in contents):
@@ -69,6 +75,10 @@ def prompt_of(body: Mapping[str, Any]) -> conv.Prompt:
     forced = allowed[0] if mode == "required" and allowed else None
     generation = body.get("generationConfig") or {}
     chars = conv.text_chars(contents) + conv.text_chars(body.get("systemInstruction")) + conv.text_chars(tools)
+    schema = generation.get("responseJsonSchema") or generation.get("_responseJsonSchema")
+    if not isinstance(schema, Mapping) and isinstance(generation.get("responseSchema"), Mapping):
+        schema = to_json_schema(generation["responseSchema"])
+    top = generation.get("logprobs")
     return conv.Prompt(
         text=text,
         input_tokens=conv.estimate_tokens(chars),
@@ -76,13 +86,21 @@ def prompt_of(body: Mapping[str, Any]) -> conv.Prompt:
         tool_choice=conv.ToolChoice(mode, forced),
         tool_result=tool_result,
         max_tokens=optional_int(generation, "maxOutputTokens"),
+        model=model,
+        json_asked=generation.get("responseMimeType") == "application/json",
+        json_schema=schema if isinstance(schema, Mapping) else None,
+        logprobs=(top if isinstance(top, int) and not isinstance(top, bool) else 0)
+        if generation.get("responseLogprobs") is True
+        else None,
     )
 
 
 def generate(call: Call, *, stream: bool = False) -> Reply:
     """``:generateContent``, or ``:streamGenerateContent`` when ``stream``."""
     model = call.path_params["model"]
-    answer = conv.answer(prompt_of(call.body), call.reply)
+    prompt = prompt_of(call.body, model)
+    answer = conv.answer(prompt, call.reply, call.grading(model, prompt.text))
+    asked_logprobs = prompt.logprobs is not None
     head = {"modelVersion": model, "responseId": call.ids.make_id("", 22, _ID_ALPHABET)}
     finish = "MAX_TOKENS" if answer.truncated else "STOP"
     usage = {
@@ -93,25 +111,44 @@ def generate(call: Call, *, stream: bool = False) -> Reply:
         "promptTokensDetails": [{"modality": "TEXT", "tokenCount": answer.input_tokens}],
     }
 
-    def fragment(parts: list[dict[str, Any]], last: bool) -> dict[str, Any]:
+    def fragment(parts: list[dict[str, Any]], last: bool, logprobs: Sequence[TokenLogprob] = ()) -> dict[str, Any]:
         candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}, "index": 0}
+        if asked_logprobs and logprobs:
+            candidate["logprobsResult"] = _logprobs_result(logprobs)
+            candidate["avgLogprobs"] = sum(item.logprob for item in logprobs) / len(logprobs)
         if last:
             return {"candidates": [{**candidate, "finishReason": finish}], "usageMetadata": usage, **head}
         return {"candidates": [candidate], **head}
 
     calls = [{"functionCall": {"name": c.name, "args": c.arguments}} for c in answer.calls]
+    headers = quality_headers(answer)
     if not stream:
-        return JsonReply(fragment(calls or [{"text": answer.text}], last=True), answer.output_tokens)
+        body = fragment(calls or [{"text": answer.text}], last=True, logprobs=answer.logprobs)
+        return JsonReply(body, answer.output_tokens, headers)
     if calls:
         frames = [frame(fragment(calls, last=True), tokens=answer.output_tokens)]
     else:
         pieces = conv.split_text(answer.text)
         frames = [
-            frame(fragment([{"text": piece}], last=i == len(pieces) - 1), tokens=conv.estimate_tokens(piece))
+            frame(
+                fragment([{"text": piece}], last=i == len(pieces) - 1, logprobs=answer.logprobs[i : i + 1]),
+                tokens=conv.estimate_tokens(piece),
+            )
             for i, piece in enumerate(pieces)
         ]
     form = StreamFormat.SSE if call.query.get("alt") == "sse" else StreamFormat.JSON_ARRAY
-    return StreamReply(tuple(frames), fixed(STREAM_ERROR), form)
+    return StreamReply(tuple(frames), fixed(STREAM_ERROR), form, headers)
+
+
+def _logprobs_result(items: Sequence[TokenLogprob]) -> dict[str, Any]:
+    """Gemini's ``logprobsResult``: the chosen token at each step and the top candidates there."""
+    return {
+        "topCandidates": [
+            {"candidates": [{"token": token, "logProbability": logprob} for token, logprob in item.top]}
+            for item in items
+        ],
+        "chosenCandidates": [{"token": item.token, "logProbability": item.logprob} for item in items],
+    }
 
 
 def stream_generate(call: Call) -> Reply:

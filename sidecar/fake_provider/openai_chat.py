@@ -3,6 +3,8 @@
 Streams are ``data: {chunk}`` events ended by ``data: [DONE]``: a role chunk, content (or tool-call)
 deltas, a chunk carrying ``finish_reason``, then, when ``stream_options.include_usage`` is set, a usage
 chunk with empty ``choices``. Tool calls stream as one chunk naming the call, then argument pieces.
+``logprobs: true`` (with ``top_logprobs``) adds ``choices[].logprobs.content``, one entry per word (in a
+stream, on each content chunk).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sidecar.fake_provider import conversation as conv
+from sidecar.fake_provider.quality import TokenLogprob
 from sidecar.fake_provider.replies import (
     Call,
     Frame,
@@ -23,6 +26,8 @@ from sidecar.fake_provider.replies import (
     optional_int,
     require,
 )
+
+QUALITY_HEADER = "x-fake-quality"
 
 _ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 FINGERPRINT = "fp_fake0000"
@@ -66,6 +71,7 @@ def chat_prompt(body: Mapping[str, Any]) -> conv.Prompt:
         raise RequestError("messages: must be a non-empty list of message objects", param="messages")
     last = messages[-1]
     user: Mapping[str, Any] = next((m for m in reversed(messages) if m.get("role") == "user"), {})
+    json_asked, schema = json_format(body.get("response_format"))
     tools = tuple(
         conv.ToolSpec(str(tool["function"].get("name", "")), tool["function"].get("parameters") or {})
         for tool in body.get("tools") or []
@@ -78,14 +84,55 @@ def chat_prompt(body: Mapping[str, Any]) -> conv.Prompt:
         tool_choice=_tool_choice(body.get("tool_choice")),
         tool_result=_content_text(last.get("content")) if last.get("role") == "tool" else None,
         max_tokens=optional_int(body, "max_completion_tokens", "max_tokens"),
+        model=str(body.get("model") or ""),
+        json_asked=json_asked,
+        json_schema=schema,
+        logprobs=_top_logprobs(body) if body.get("logprobs") is True else None,
     )
+
+
+def json_format(response_format: Any) -> tuple[bool, Mapping[str, Any] | None]:
+    """Whether an OpenAI ``response_format`` (or Responses ``text.format``) asks for JSON, and its schema."""
+    if not isinstance(response_format, Mapping):
+        return False, None
+    kind = response_format.get("type")
+    if kind == "json_object":
+        return True, None
+    if kind == "json_schema":
+        spec = response_format.get("json_schema")
+        schema = (spec if isinstance(spec, Mapping) else response_format).get("schema")
+        return True, schema if isinstance(schema, Mapping) else None
+    return False, None
+
+
+def _top_logprobs(body: Mapping[str, Any]) -> int:
+    top = body.get("top_logprobs")
+    return top if isinstance(top, int) and not isinstance(top, bool) and top > 0 else 0
+
+
+def logprob_entry(item: TokenLogprob) -> dict[str, Any]:
+    """One token's log-probability as OpenAI writes it (chat ``logprobs.content[]``, Responses ``logprobs[]``)."""
+    return {
+        "token": item.token,
+        "logprob": item.logprob,
+        "bytes": list(item.token.encode()),
+        "top_logprobs": [{"token": t, "logprob": lp, "bytes": list(t.encode())} for t, lp in item.top],
+    }
+
+
+def quality_headers(answer: conv.Answer) -> dict[str, str]:
+    """``x-fake-quality`` when the answer was graded."""
+    return {QUALITY_HEADER: answer.quality} if answer.quality is not None else {}
 
 
 def chat(call: Call) -> Reply:
     """``POST /v1/chat/completions`` (also the Azure deployment form)."""
     body = call.body
-    answer = conv.answer(chat_prompt(body), call.reply)
+    prompt = chat_prompt(body)
+    answer = conv.answer(prompt, call.reply, call.grading(prompt.model, prompt.text))
     model = str(body.get("model") or call.path_params.get("deployment", ""))
+    asked_logprobs = prompt.logprobs is not None
+    headers = quality_headers(answer)
     ident = call.ids.make_id("chatcmpl-", 29, _ALNUM)
     call_ids = [call.ids.make_id("call_", 24, _ALNUM) for _ in answer.calls]
     finish = "tool_calls" if answer.calls else "length" if answer.truncated else "stop"
@@ -102,15 +149,16 @@ def chat(call: Call) -> Reply:
                 {"id": cid, "type": "function", "function": {"name": c.name, "arguments": c.arguments_json}}
                 for cid, c in zip(call_ids, answer.calls, strict=True)
             ]
-        choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}
+        logprobs = _choice_logprobs(answer.logprobs) if asked_logprobs and not answer.calls else None
+        choice = {"index": 0, "message": message, "logprobs": logprobs, "finish_reason": finish}
         result = {**head, "object": "chat.completion", "choices": [choice], "usage": usage(answer)}
-        return JsonReply({**result, "service_tier": "default"}, answer.output_tokens)
+        return JsonReply({**result, "service_tier": "default"}, answer.output_tokens, headers)
 
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
     extra = {"usage": None} if include_usage else {}
 
-    def chunk(delta: dict[str, Any], finish_reason: str | None = None, tokens: int = 0) -> Frame:
-        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+    def chunk(delta: dict[str, Any], finish_reason: str | None = None, tokens: int = 0, logprobs: Any = None) -> Frame:
+        choice = {"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason}
         return frame({**head, "object": "chat.completion.chunk", "choices": [choice], **extra}, tokens=tokens)
 
     frames = [chunk({"role": "assistant", "content": "" if not answer.calls else None, "refusal": None})]
@@ -121,11 +169,19 @@ def chat(call: Call) -> Reply:
             delta = {"tool_calls": [{"index": index, "function": {"arguments": piece}}]}
             frames.append(chunk(delta, tokens=conv.estimate_tokens(piece)))
     if not answer.calls:
-        frames += [chunk({"content": p}, tokens=conv.estimate_tokens(p)) for p in conv.split_text(answer.text)]
+        pieces = conv.split_text(answer.text)
+        per_piece = [_choice_logprobs((item,)) for item in answer.logprobs] if asked_logprobs else []
+        for index, piece in enumerate(pieces):
+            logprobs = per_piece[index] if index < len(per_piece) else None
+            frames.append(chunk({"content": piece}, tokens=conv.estimate_tokens(piece), logprobs=logprobs))
     frames.append(chunk({}, finish))
     if include_usage:
         frames.append(frame({**head, "object": "chat.completion.chunk", "choices": [], "usage": usage(answer)}))
-    return StreamReply((*frames, DONE), fixed(STREAM_ERROR))
+    return StreamReply((*frames, DONE), fixed(STREAM_ERROR), headers=headers)
+
+
+def _choice_logprobs(items: tuple[TokenLogprob, ...]) -> dict[str, Any]:
+    return {"content": [logprob_entry(item) for item in items], "refusal": None}
 
 
 def completion(call: Call) -> Reply:
@@ -136,8 +192,9 @@ def completion(call: Call) -> Reply:
     texts = [prompt] if isinstance(prompt, str) else [p for p in prompt if isinstance(p, str)]
     text = texts[-1] if texts else ""
     max_tokens = optional_int(body, "max_tokens") or LEGACY_DEFAULT_MAX_TOKENS
-    neutral = conv.Prompt(text, conv.estimate_tokens(conv.text_chars(prompt)), max_tokens=max_tokens)
-    answer = conv.answer(neutral, call.reply)
+    neutral = conv.Prompt(text, conv.estimate_tokens(conv.text_chars(prompt)), max_tokens=max_tokens, model=model)
+    answer = conv.answer(neutral, call.reply, call.grading(model, text))
+    headers = quality_headers(answer)
     finish = "length" if answer.truncated else "stop"
     head: dict[str, Any] = {"id": call.ids.make_id("cmpl-", 29, _ALNUM), "object": "text_completion"}
     head |= {"created": int(call.now), "model": model, "system_fingerprint": FINGERPRINT}
@@ -147,7 +204,7 @@ def completion(call: Call) -> Reply:
 
     if not body.get("stream"):
         body_out = {**head, "choices": [choice(answer.text, finish)], "usage": usage(answer, details=False)}
-        return JsonReply(body_out, answer.output_tokens)
+        return JsonReply(body_out, answer.output_tokens, headers)
     frames = [
         frame({**head, "choices": [choice(piece, None)]}, tokens=conv.estimate_tokens(piece))
         for piece in conv.split_text(answer.text)
@@ -155,7 +212,7 @@ def completion(call: Call) -> Reply:
     frames.append(frame({**head, "choices": [choice("", finish)]}))
     if (body.get("stream_options") or {}).get("include_usage"):
         frames.append(frame({**head, "choices": [], "usage": usage(answer, details=False)}))
-    return StreamReply((*frames, DONE), fixed(STREAM_ERROR))
+    return StreamReply((*frames, DONE), fixed(STREAM_ERROR), headers=headers)
 
 
 def _content_text(content: Any) -> str:

@@ -12,6 +12,8 @@ Stream event order (each an SSE ``event: <type>`` with a JSON ``data`` carrying 
     response.completed (response.incomplete when cut by max_output_tokens)
 
 The in-stream error is ``event: error`` with ``{"type": "error", "code", "message", "param"}``.
+``include: ["message.output_text.logprobs"]`` (with ``top_logprobs``) fills the text part's ``logprobs``
+and each delta's; ``text.format`` json_object / json_schema asks for JSON.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sidecar.fake_provider import conversation as conv
+from sidecar.fake_provider.openai_chat import json_format, logprob_entry, quality_headers
 from sidecar.fake_provider.replies import (
     Call,
     Frame,
@@ -33,6 +36,7 @@ from sidecar.fake_provider.replies import (
 )
 
 _HEX = "0123456789abcdef"
+LOGPROBS_INCLUDE = "message.output_text.logprobs"
 _ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 
@@ -40,14 +44,16 @@ def responses(call: Call) -> Reply:
     """``POST /v1/responses``."""
     body = call.body
     prompt = _prompt(body)
-    answer = conv.answer(prompt, call.reply)
+    answer = conv.answer(prompt, call.reply, call.grading(prompt.model, prompt.text))
     ident = call.ids.make_id("resp_", 48, _HEX)
-    items = _output_items(call, answer)
+    logprobs = [logprob_entry(item) for item in answer.logprobs]
+    items = _output_items(call, answer, logprobs)
     final = _response(call, ident, answer, items, "incomplete" if answer.truncated else "completed")
+    headers = quality_headers(answer)
     if not body.get("stream"):
-        return JsonReply(final, answer.output_tokens)
+        return JsonReply(final, answer.output_tokens, headers)
     pending = _response(call, ident, answer, items, "in_progress")
-    return StreamReply(tuple(_events(pending, items, final)), _error_event)
+    return StreamReply(tuple(_events(pending, items, final, logprobs)), _error_event, headers=headers)
 
 
 def _prompt(body: Mapping[str, Any]) -> conv.Prompt:
@@ -72,6 +78,11 @@ def _prompt(body: Mapping[str, Any]) -> conv.Prompt:
     else:
         tool_choice = conv.ToolChoice(choice if isinstance(choice, str) else "auto")
     chars = conv.text_chars(items) + conv.text_chars(body.get("instructions")) + conv.text_chars(tools)
+    text_options = body.get("text")
+    json_asked, schema = json_format(text_options.get("format") if isinstance(text_options, Mapping) else None)
+    include = body.get("include")
+    wants_logprobs = isinstance(include, list) and LOGPROBS_INCLUDE in include
+    top = body.get("top_logprobs")
     return conv.Prompt(
         text=text,
         input_tokens=conv.estimate_tokens(chars),
@@ -79,10 +90,14 @@ def _prompt(body: Mapping[str, Any]) -> conv.Prompt:
         tool_choice=tool_choice,
         tool_result=tool_result,
         max_tokens=optional_int(body, "max_output_tokens"),
+        model=str(body.get("model")),
+        json_asked=json_asked,
+        json_schema=schema,
+        logprobs=(top if isinstance(top, int) and not isinstance(top, bool) else 0) if wants_logprobs else None,
     )
 
 
-def _output_items(call: Call, answer: conv.Answer) -> list[dict[str, Any]]:
+def _output_items(call: Call, answer: conv.Answer, logprobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     if answer.calls:
         return [
             {
@@ -95,7 +110,7 @@ def _output_items(call: Call, answer: conv.Answer) -> list[dict[str, Any]]:
             }
             for tool_call in answer.calls
         ]
-    part = {"type": "output_text", "text": answer.text, "annotations": [], "logprobs": []}
+    part = {"type": "output_text", "text": answer.text, "annotations": [], "logprobs": logprobs}
     message_id = call.ids.make_id("msg_", 48, _HEX)
     status = "incomplete" if answer.truncated else "completed"
     return [{"type": "message", "id": message_id, "status": status, "role": "assistant", "content": [part]}]
@@ -139,7 +154,9 @@ def _response(call: Call, ident: str, answer: conv.Answer, output: list[dict[str
     }
 
 
-def _events(pending: dict[str, Any], items: list[dict[str, Any]], final: dict[str, Any]) -> list[Frame]:
+def _events(
+    pending: dict[str, Any], items: list[dict[str, Any]], final: dict[str, Any], logprobs: list[dict[str, Any]]
+) -> list[Frame]:
     events: list[tuple[dict[str, Any], int]] = []
 
     def emit(kind: str, tokens: int = 0, **fields: Any) -> None:
@@ -158,10 +175,11 @@ def _events(pending: dict[str, Any], items: list[dict[str, Any]], final: dict[st
             part = item["content"][0]
             emit("response.output_item.added", output_index=index, item={**item, "content": []})
             emit("response.content_part.added", **ref, content_index=0, part={**part, "text": ""})
-            for piece in conv.split_text(part["text"]):
+            for number, piece in enumerate(conv.split_text(part["text"])):
                 tokens = conv.estimate_tokens(piece)
-                emit("response.output_text.delta", tokens, **ref, content_index=0, delta=piece, logprobs=[])
-            emit("response.output_text.done", **ref, content_index=0, text=part["text"], logprobs=[])
+                piece_logprobs = logprobs[number : number + 1]
+                emit("response.output_text.delta", tokens, **ref, content_index=0, delta=piece, logprobs=piece_logprobs)
+            emit("response.output_text.done", **ref, content_index=0, text=part["text"], logprobs=logprobs)
             emit("response.content_part.done", **ref, content_index=0, part=part)
         emit("response.output_item.done", output_index=index, item=item)
     emit("response.incomplete" if final["status"] == "incomplete" else "response.completed", response=final)

@@ -19,6 +19,15 @@ from typing import Any, Protocol
 
 import orjson
 
+from sidecar.fake_provider.profiles import QualityProfile, lookup
+from sidecar.fake_provider.quality import Grading
+from sidecar.fake_provider.truth import find_truth, strings_in
+
+TRUTH_HEADER = "x-fake-truth"
+TRUTH_MARKER = "[truth:"
+# Where each dialect keeps the conversation (system prompts first, as translation moves them there).
+CONVERSATION_KEYS = ("system", "systemInstruction", "instructions", "messages", "contents", "input", "prompt")
+
 
 class RequestError(Exception):
     """The request is invalid: answered with ``status`` in the dialect's error shape."""
@@ -46,6 +55,25 @@ class Call:
     reply: str | None
     ids: IdSource
     now: float
+    truth_header: str | None = None  # the x-fake-truth header
+    profiles: Mapping[str, QualityProfile] = field(default_factory=dict)  # the server's quality profiles
+    seed: int = 0  # the quality draws' seed
+
+    def grading(self, model: str, text: str) -> Grading | None:
+        """How to grade this request's answer, when it carries a truth: the header, else a marker in ``text``
+        (the last user text), else one anywhere in the body."""
+        source = text
+        if not self.truth_header and TRUTH_MARKER not in text:
+            source = strings_in(self.body)
+        try:
+            truth, spec = find_truth(self.truth_header, source)
+        except ValueError as exc:
+            source = TRUTH_HEADER if self.truth_header else "[truth:] marker"
+            raise RequestError(f"{source}: {exc}") from None
+        if truth is None:
+            return None
+        conversation = strings_in({key: self.body[key] for key in CONVERSATION_KEYS if key in self.body})
+        return Grading(truth, spec, lookup(self.profiles, model), model, self.seed, conversation)
 
 
 class StreamFormat(enum.Enum):

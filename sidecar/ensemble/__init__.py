@@ -1,0 +1,33 @@
+"""Ensembles: ask 2-5 models the same thing and combine their answers into one. Pure: no I/O.
+
+Map (policy load at the top, one request below):
+
+- ``spec``        the ``ensemble:`` policy block (pydantic, path-qualified errors)
+- ``compiled``    ``compile_ensemble(spec) -> Ensemble``: members named, normalizer compiled, call cap set
+- ``normalize``   answer text -> the key that votes (text, json, json_path, regex)
+- ``jsondoc``     JSON inside answers: fences, canonical form, the path language
+- ``tally``       groups of agreeing answers, the winner, the early-quorum certainty test
+- ``run``         ``EnsembleRun``: one request's vote, fed as member calls finish; ``Decision`` and its
+                  ``x-sidecar-ensemble`` header; ``EnsembleFailure`` when too few answers are usable
+- ``judge``       the judge's prompt and request, the strict reading of its verdict
+- ``confidence``  log-probabilities: ask for them, read a confidence, strip them from the answer
+
+User documentation: ``docs/ensembles.md``.
+"""
+
+from .compiled import Ensemble, Judge, compile_ensemble
+from .run import Decision, EnsembleFailure, EnsembleRun
+from .spec import EnsembleSpec
+from .tally import Ballot, Member
+
+__all__ = [
+    "Ballot",
+    "Decision",
+    "Ensemble",
+    "EnsembleFailure",
+    "EnsembleRun",
+    "EnsembleSpec",
+    "Judge",
+    "Member",
+    "compile_ensemble",
+]
