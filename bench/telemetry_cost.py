@@ -17,13 +17,13 @@ import timeit
 from collections.abc import Callable, Sequence
 
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from sidecar.telemetry import AttemptTrace, RequestTrace, Telemetry, Usage
 from sidecar.telemetry.config import TelemetryConfig
-from sidecar.telemetry.facade import build_resource
 from sidecar.telemetry.tracing import CountedBatchSpanProcessor, Tracing, sampler
 from sidecar.translate.common import RequestParams
 
@@ -99,10 +99,8 @@ def _null_traced(sampler_name: str, ratio: float = 1.0) -> Telemetry:
     """Spans into the SDK's batch processor (as configured by default) whose exporter does nothing."""
     config = TelemetryConfig()
 
-    def tracing(on_drop: Callable[[int], None]) -> Tracing:
-        provider = TracerProvider(
-            sampler=sampler(sampler_name, ratio), resource=build_resource(config, "b"), shutdown_on_exit=False
-        )
+    def tracing(resource: Resource, on_drop: Callable[[int], None]) -> Tracing:
+        provider = TracerProvider(sampler=sampler(sampler_name, ratio), resource=resource, shutdown_on_exit=False)
         processor = CountedBatchSpanProcessor(_Null(), config.batch, on_drop)
         provider.add_span_processor(processor)
         return Tracing(provider, [processor])
@@ -124,26 +122,24 @@ def main() -> None:
             {"OTEL_METRICS_EXPORTER": "console"}, service_version="bench", console=console
         ),
     }
-    print(f"{'setup':42} {'request, 1 attempt':>20}")
+    print(f"{'setup':48} {'request, 1 attempt':>20}")
     for name, telemetry in setups.items():
-        print(f"{name:42} {_best_us(lambda t=telemetry: _full(t)):17.2f} us")
+        print(f"{name:48} {_best_us(lambda t=telemetry: _full(t)):17.2f} us")
         console.seek(0)
         console.truncate()
     telemetry = setups["no exporter (default): metrics only"]
     call = _attempt(_start(telemetry, stream=True))
     call.first_chunk()
-    print(f"{'one stream chunk (chunk())':42} {_best_us(call.chunk, 200_000):17.2f} us")
-    print(f"{'GET /metrics render (after the above)':42} {_best_us(telemetry.metrics_text, 200):17.2f} us")
+    print(f"{'one stream chunk (chunk())':48} {_best_us(call.chunk, 200_000):17.2f} us")
+    print(f"{'GET /metrics render (after the above)':48} {_best_us(telemetry.metrics_text, 200):17.2f} us")
     spans = InMemorySpanExporter()
     config = TelemetryConfig()
-    traced = Telemetry(
-        config, service_version="b", tracing=lambda _: Tracing.for_tests(spans, build_resource(config, "b"))
-    )
+    traced = Telemetry(config, service_version="b", tracing=lambda resource, _: Tracing.for_tests(spans, resource))
     for _ in range(256):
         _full(traced)
     finished = spans.get_finished_spans()  # 512 spans: one full export batch
     encode = _best_us(lambda: encode_spans(finished).SerializeToString(), 20) / len(finished)
-    print(f"{'OTLP encoding per span (the SDK encoder)':42} {encode:17.2f} us")
+    print(f"{'OTLP encoding per span (the SDK encoder)':48} {encode:17.2f} us")
 
 
 if __name__ == "__main__":

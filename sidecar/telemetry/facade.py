@@ -45,10 +45,11 @@ class Telemetry:
         config: TelemetryConfig,
         *,
         service_version: str,
-        tracing: Callable[[Callable[[int], None]], Tracing] | None = None,
+        tracing: Callable[[Resource, Callable[[int], None]], Tracing] | None = None,
         console: TextIO | None = None,
     ) -> None:
-        """``tracing`` builds the tracing given the callback that counts dropped spans (None: no tracing)."""
+        """``tracing`` builds the tracing from the resource and the callback that counts dropped spans
+        (None: no tracing)."""
         self.config = config
         self.registry = new_registry()
         resource = build_resource(config, service_version)
@@ -59,7 +60,7 @@ class Telemetry:
 
             meter = self._meter_provider.get_meter(INSTRUMENTATION, __version__, schema_url=genai.SCHEMA_URL)
         self.instruments = Instruments(self.registry, meter, service_version=service_version)
-        self._tracing = tracing(self._count_dropped) if tracing is not None else None
+        self._tracing = tracing(resource, self._count_dropped) if tracing is not None else None
         self._core = Core(
             self.instruments,
             self._tracing.tracer if self._tracing is not None else None,
@@ -76,8 +77,8 @@ class Telemetry:
         """
         config = TelemetryConfig.from_env(env)
 
-        def tracing(on_drop: Callable[[int], None]) -> Tracing:
-            return Tracing.build(config, build_resource(config, service_version), on_drop, console=console)
+        def tracing(resource: Resource, on_drop: Callable[[int], None]) -> Tracing:
+            return Tracing.build(config, resource, on_drop, console=console)
 
         return cls(
             config, service_version=service_version, tracing=tracing if config.tracing else None, console=console
@@ -99,7 +100,7 @@ class Telemetry:
         return cls(
             config,
             service_version="test",
-            tracing=lambda _: Tracing.for_tests(exporter, build_resource(config, "test")),
+            tracing=lambda resource, _: Tracing.for_tests(exporter, resource),
         )
 
     @property

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
@@ -37,6 +38,8 @@ class Recording(SpanExporter):
 
 
 class Dropped:
+    """An ``on_drop`` callback that adds up the counts."""
+
     def __init__(self) -> None:
         self.count = 0
 
@@ -44,7 +47,9 @@ class Dropped:
         self.count += count
 
 
-def _processor(exporter: SpanExporter, dropped: Dropped, queue: int = 4, batch: int = 4) -> CountedBatchSpanProcessor:
+def _processor(
+    exporter: SpanExporter, dropped: Callable[[int], None], queue: int = 4, batch: int = 4
+) -> CountedBatchSpanProcessor:
     config = BatchConfig(max_queue_size=queue, schedule_delay_s=60, max_export_batch_size=batch)
     return CountedBatchSpanProcessor(exporter, config, dropped)
 
@@ -105,9 +110,9 @@ async def test_dropped_spans_show_in_metrics() -> None:
     """llm_sidecar_spans_dropped_total counts what the Telemetry's processors lost."""
     exporter = Recording(SpanExportResult.FAILURE)
 
-    def tracing(on_drop: object) -> Tracing:
-        provider = TracerProvider(shutdown_on_exit=False)
-        provider.add_span_processor(_processor(exporter, on_drop))  # type: ignore[arg-type]
+    def tracing(resource: Resource, on_drop: Callable[[int], None]) -> Tracing:
+        provider = TracerProvider(resource=resource, shutdown_on_exit=False)
+        provider.add_span_processor(_processor(exporter, on_drop))
         return Tracing(provider)
 
     telemetry = Telemetry(TelemetryConfig(), service_version="t", tracing=tracing)
