@@ -15,21 +15,15 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_ROOT_USER_ACTION=ignore
 WORKDIR /src
 # Only what the wheel is built from (.dockerignore keeps the rest of the tree out of the context).
-COPY pyproject.toml setup.py README.md ./
+COPY pyproject.toml README.md ./
 COPY sidecar ./sidecar
-# Every runtime dependency ships manylinux wheels for amd64 and arm64. The compiled parts are our own C
-# twins of two hot paths (sidecar/extensions.py): gcc builds them here, and the build fails if it did
-# not (they are optional only for source installs without a compiler). The compiler stays in this
-# stage. The venv has no pip of its own (the builder's pip installs into it), and pip compiles the
-# .pyc files now, because nothing can write them at runtime.
-RUN apt-get update \
- && apt-get install -y --no-install-recommends gcc libc6-dev \
- && rm -rf /var/lib/apt/lists/*
+# The package is pure Python and every runtime dependency ships manylinux wheels for amd64 and arm64:
+# no compiler is needed. The venv has no pip of its own (the builder's pip installs into it), and pip
+# compiles the .pyc files now, because nothing can write them at runtime.
 RUN pip wheel --no-deps --wheel-dir /tmp/wheels . \
  && python -m venv --without-pip /opt/llm-sidecar \
  && pip --python /opt/llm-sidecar/bin/python install /tmp/wheels/*.whl \
- && /opt/llm-sidecar/bin/llm-sidecar --version \
- && /opt/llm-sidecar/bin/python -c "from sidecar import extensions as e; assert all(map(e.built, e.MODULES))"
+ && /opt/llm-sidecar/bin/llm-sidecar --version
 
 # ---- runtime: the same base image plus the venv, nothing else ----
 FROM ${PYTHON_IMAGE}

@@ -12,11 +12,11 @@ Map of the package (each module holds one concept):
 - ``upstream``       the HTTP client side: one session, credentials, timeouts
 - ``resilience/``    outcome classification, retries, circuit breakers, retry budgets, bulkheads
 - ``translate/``     pure translation between dialects (requests, responses, stream events)
-- ``telemetry/``     structured logs, OpenTelemetry traces, metrics
+- ``telemetry/``     structured logs (structlog), traces (OpenTelemetry SDK), metrics (prometheus_client,
+                     OTLP through the OpenTelemetry SDK)
 - ``diff/``          ``llm-sidecar diff``: two policies compared section by section, an access log replayed
 - ``endpoint_paths`` a path read as the server reads it (dialect, operation, model), for explain and diff
 - ``fake_provider/`` a fake OpenAI/Anthropic/Gemini server with fault injection (tests and demos)
-- ``extensions``     the optional C twins (``*.c``) of two hot Python paths, and ``SIDECAR_NO_EXTENSIONS``
 """
 
 __version__ = "0.1.0"

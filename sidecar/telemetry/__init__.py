@@ -1,29 +1,31 @@
 """Telemetry: OpenTelemetry traces, Prometheus/OTLP metrics and JSON logs for the request pipeline.
 
+It stands on maintained libraries: spans, sampling, batching and OTLP/console export are the
+OpenTelemetry SDK's; ``/metrics`` is rendered by ``prometheus_client``; the OTLP metrics push is the
+SDK's ``PeriodicExportingMetricReader``; logs are structlog's. What is ours: the facade the pipeline
+calls, which spans and metrics exist and what they carry, and the checks on the configuration.
+
 The map (the pipeline calls only the facade; see ``request`` for the call order)::
 
     facade.Telemetry          from_env / for_tests; start_request, policy_reload, breaker_transition,
-      |                       metrics_text, shutdown
-      +- request.RequestTrace   one per request: SERVER span record + request metrics
-      |    +- request.AttemptTrace  one per upstream call: CLIENT span record + GenAI client metrics
-      +- instruments.Instruments    the metric catalog, on a metrics.Registry (own, lock-free)
-      +- tracing.Tracing            spans.LiteTracer + batch.BoundedBatchSpanProcessor per exporter
-      |    +- otlp_http.OtlpHttpSpanExporter  OTLP/HTTP: each span encoded as it ends
-      |    |                                  (otlp_encode.SpanEncoder), batches POSTed on one connection
-      |    +- tracing.ReadableExporter        console / gRPC: the SDK's exporters, fed readable.to_readable
-      +- push.MetricsPusher         optional periodic OTLP/console export of the registry
-    spans                     ServerSpan / ClientSpan: a span's facts in slots (no attribute dicts)
-    readable                  which attribute each fact becomes (ReadableSpan); otlp_encode writes the same
-    otlp_wire                 protobuf wire primitives for attribute values (otlp_encode's building blocks)
-    otlp_packed               spans of a known shape written by one struct call (otlp_encode's fast path)
-    _otlp_fast (C, optional)  the same known-shape path compiled: SpanEncoder.span when built (extensions)
+      |                       metrics_text, shutdown. Owns its providers and registry (no global ones)
+      +- request.RequestTrace   one per request: SERVER span + request metrics
+      |    +- request.AttemptTrace  one per upstream call: CLIENT span + GenAI client metrics
+      +- instruments.Instruments    the metric catalog: names, labels, units, buckets
+      |    +- metrics             each instrument a prometheus_client metric (/metrics) and, when a
+      |                           push is configured, an SDK instrument (MeterProvider, periodic reader)
+      +- tracing.Tracing            SDK TracerProvider + sampler; CountedBatchSpanProcessor per exporter
+                                    (the SDK's BatchSpanProcessor, its dropped spans counted)
+    export                    the SDK's OTLP (http/protobuf; gRPC with the otlp-grpc extra) and console
+                              exporters from the configuration; TLS files checked at startup
     config.TelemetryConfig    OTEL_* and SIDECAR_CAPTURE_CONTENT* parsed and validated once
     genai                     pinned GenAI semantic conventions (v1.41.0), Usage, content capture
+    attributes                the sidecar's own span attribute names (sidecar.*)
     redact.redact_headers     for code that must show headers; telemetry records none
-    logging                   structlog JSON lines (the lead's); calls ``current_trace_ids``
+    logging                   structlog JSON lines; trace ids from ``current_trace_ids``
 
-With no exporter configured there is no tracer at all: no span is created, ``trace_id`` is ``""``, and a
-request costs a handful of dict updates in the registry.
+With no trace exporter configured there is no tracer at all: no span is created, ``trace_id`` is ``""``,
+and a request costs its metric updates.
 """
 
 from .config import TelemetryConfigError

@@ -1,7 +1,12 @@
 """Telemetry settings read once from the environment (standard ``OTEL_*`` variables plus two of ours).
 
-``TelemetryConfig.from_env(env)`` validates everything up front and raises ``TelemetryConfigError``
-(a ``ValueError``) naming the variable at fault. Which exporters run:
+The SDK's components are then built from these values (``tracing``, ``export``, ``facade``). Why the
+sidecar reads the variables itself rather than leaving each SDK component to: the SDK is silent about
+values it cannot use (an unknown sampler or exporter name, a malformed header list, a batch larger than
+its queue fall back to defaults or fail at the first export, with a log line at best), and its default
+exporter would send to ``localhost:4318`` unasked. ``TelemetryConfig.from_env(env)`` validates
+everything up front and raises ``TelemetryConfigError`` (a ``ValueError``) naming the variable at fault;
+the values mean what the SDK's documentation says. Which exporters run:
 
 - ``OTEL_SDK_DISABLED=true``: none (``/metrics`` still counts).
 - ``OTEL_TRACES_EXPORTER`` / ``OTEL_METRICS_EXPORTER`` set: those (comma list of ``otlp``, ``console``,

@@ -1,9 +1,12 @@
 """``Telemetry``: the one object the server holds; it builds everything once and hands out traces.
 
-Built by ``from_env`` (production) or ``for_tests`` (in-memory spans). It owns the metrics registry and
-instruments, the tracer (None when no trace exporter is configured: then no span is ever created), and
-the optional OTLP metrics pusher. Process-wide events (policy reloads, breaker transitions) are methods
-here; per-request ones live on ``RequestTrace``.
+Built by ``from_env`` (production) or ``for_tests`` (spans to an in-memory exporter). Each instance owns
+its providers and registry, never the process-wide ones (tests build several per process): the
+``prometheus_client`` registry behind ``/metrics`` and the instruments (``instruments``), the SDK's
+``TracerProvider`` (None when no trace exporter is configured: then no span is ever created), and the
+SDK's ``MeterProvider`` with a ``PeriodicExportingMetricReader`` per configured metrics exporter.
+Process-wide events (policy reloads, breaker transitions) are methods here; per-request ones live on
+``RequestTrace``.
 """
 
 from __future__ import annotations
@@ -11,20 +14,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 import threading
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
+from opentelemetry.trace import SpanKind
+
+from . import attributes as attr
+from . import genai
 from .config import TelemetryConfig
+from .export import metric_exporter
 from .genai import ContentCapture
 from .instruments import BREAKER_STATES, Instruments
-from .metrics import Registry
-from .push import MetricsPusher
+from .metrics import new_registry, render
 from .request import Core, RequestTrace
-from .spans import ServerSpan
-from .tracing import Tracing, build_resource, parse_traceparent
+from .tracing import INSTRUMENTATION, Tracing, extract_parent
 
 if TYPE_CHECKING:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace.export import SpanExporter
 
 _log = logging.getLogger(__name__)
@@ -36,24 +45,27 @@ class Telemetry:
         config: TelemetryConfig,
         *,
         service_version: str,
-        tracing: Tracing | None = None,
+        tracing: Callable[[Resource, Callable[[int], None]], Tracing] | None = None,
         console: TextIO | None = None,
     ) -> None:
+        """``tracing`` builds the tracing from the resource and the callback that counts dropped spans
+        (None: no tracing)."""
         self.config = config
-        self.registry = Registry()
-        self.instruments = Instruments(self.registry, service_version=service_version)
-        self._tracing = tracing
+        self.registry = new_registry()
+        resource = build_resource(config, service_version)
+        self._meter_provider = _meter_provider(config, resource, console) if config.metrics.exporters else None
+        meter = None
+        if self._meter_provider is not None:
+            from .. import __version__
+
+            meter = self._meter_provider.get_meter(INSTRUMENTATION, __version__, schema_url=genai.SCHEMA_URL)
+        self.instruments = Instruments(self.registry, meter, service_version=service_version)
+        self._tracing = tracing(resource, self._count_dropped) if tracing is not None else None
         self._core = Core(
             self.instruments,
-            tracing.tracer if tracing is not None else None,
+            self._tracing.tracer if self._tracing is not None else None,
             ContentCapture(config.capture_content, config.capture_max_bytes),
         )
-        self._pusher: MetricsPusher | None = None
-        if config.metrics.exporters:
-            resource = build_resource(config, service_version)
-            self._pusher = MetricsPusher.build(config, self.registry, resource, console=console)
-        if tracing is not None and tracing.processors:
-            self.registry.on_collect(self._count_dropped)
         self._closed = False
 
     @classmethod
@@ -64,10 +76,13 @@ class Telemetry:
         the ``console`` exporters write (default stderr: stdout carries the access log).
         """
         config = TelemetryConfig.from_env(env)
-        tracing = None
-        if config.tracing:
-            tracing = Tracing.build(config, build_resource(config, service_version), console=console)
-        return cls(config, service_version=service_version, tracing=tracing, console=console)
+
+        def tracing(resource: Resource, on_drop: Callable[[int], None]) -> Tracing:
+            return Tracing.build(config, resource, on_drop, console=console)
+
+        return cls(
+            config, service_version=service_version, tracing=tracing if config.tracing else None, console=console
+        )
 
     @classmethod
     def for_tests(
@@ -82,8 +97,11 @@ class Telemetry:
 
         config = TelemetryConfig(capture_content=capture_content, capture_max_bytes=capture_max_bytes)
         exporter = span_exporter if span_exporter is not None else InMemorySpanExporter()
-        tracing = Tracing.for_tests(exporter, build_resource(config, "test"))
-        return cls(config, service_version="test", tracing=tracing)
+        return cls(
+            config,
+            service_version="test",
+            tracing=lambda resource, _: Tracing.for_tests(exporter, resource),
+        )
 
     @property
     def tracing_enabled(self) -> bool:
@@ -111,11 +129,15 @@ class Telemetry:
         tracer = core.tracer
         if tracer is None:
             return RequestTrace(core, None, operation, stream)
-        traceparent = headers.get("traceparent")
-        parent = None if traceparent is None else parse_traceparent(traceparent, headers.get("tracestate"))
-        span = tracer.start_server(parent, method, http_route or path, path, dialect)
-        if requested_model and type(span) is ServerSpan:
-            span.requested_model = requested_model
+        route = http_route or path
+        attributes: dict[str, Any] = {genai.HTTP_METHOD: method, genai.HTTP_ROUTE: route, attr.DIALECT: dialect}
+        if path != route:
+            attributes[genai.URL_PATH] = path
+        if requested_model:
+            attributes[attr.REQUESTED_MODEL] = requested_model
+        if stream:
+            attributes[attr.REQUESTED_STREAM] = True
+        span = tracer.start_span(f"{method} {route}", extract_parent(headers), SpanKind.SERVER, attributes)
         return RequestTrace(core, span, operation, stream)
 
     def policy_reload(self, *, ok: bool) -> None:
@@ -128,29 +150,61 @@ class Telemetry:
 
     def metrics_text(self) -> bytes:
         """Every metric in the Prometheus text exposition format 0.0.4 (for ``GET /metrics``)."""
-        return self.registry.render()
+        return render(self.registry)
 
     async def shutdown(self, timeout_s: float = 5.0) -> None:
         """Flush and stop the exporters, waiting ``timeout_s`` at most; idempotent; never raises."""
         if self._closed:
             return
         self._closed = True
-        tracing, pusher = self._tracing, self._pusher
-        if (tracing is None or not tracing.processors) and pusher is None:
+        tracing, meters = self._tracing, self._meter_provider
+        if tracing is None and meters is None:
             return
 
         def stop() -> None:
             if tracing is not None:
-                tracing.shutdown(timeout_s / 2 if pusher is not None else timeout_s)
-            if pusher is not None:
-                pusher.shutdown(timeout_s / 2 if tracing is not None else timeout_s)
+                tracing.shutdown()
+            if meters is not None:  # one last export of the totals
+                meters.shutdown(timeout_millis=timeout_s * 1000)
 
         await _off_loop(stop, timeout_s)
-        self._count_dropped()
+        if tracing is not None:
+            tracing.count_left()
 
-    def _count_dropped(self) -> None:
-        if self._tracing is not None:
-            self.instruments.spans_dropped.values[()] = self._tracing.dropped
+    def _count_dropped(self, count: int) -> None:
+        self.instruments.spans_dropped.inc((), count)
+
+
+def build_resource(config: TelemetryConfig, service_version: str) -> Resource:
+    """The process's resource from the given environment only (no detectors reading ``os.environ``)."""
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.version import __version__ as sdk_version
+
+    attributes: dict[str, Any] = {
+        "telemetry.sdk.language": "python",
+        "telemetry.sdk.name": "opentelemetry",
+        "telemetry.sdk.version": sdk_version,
+        "service.version": service_version,
+        **config.resource_attributes,
+        "service.name": config.service_name,
+    }
+    return Resource(attributes)
+
+
+def _meter_provider(config: TelemetryConfig, resource: Resource, console: TextIO | None) -> MeterProvider:
+    """This instance's SDK ``MeterProvider``: one periodic reader per configured metrics exporter."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+    readers = [
+        PeriodicExportingMetricReader(
+            metric_exporter(name, config.metrics.otlp, console or sys.stderr),
+            export_interval_millis=config.metric_interval_s * 1000,
+            export_timeout_millis=config.metric_timeout_s * 1000,
+        )
+        for name in config.metrics.exporters
+    ]
+    return MeterProvider(metric_readers=readers, resource=resource, shutdown_on_exit=False)
 
 
 async def _off_loop(work: Callable[[], None], timeout_s: float) -> None:

@@ -1,4 +1,4 @@
-"""The sidecar's metric catalog: every instrument it records, built once on a ``Registry``.
+"""The sidecar's metric catalog: every instrument it records, built once per ``Telemetry`` (see ``metrics``).
 
 GenAI client metrics (semantic conventions, see ``genai``): operation duration, token usage, time to
 first chunk, time per output chunk. The sidecar's own ``llm_sidecar_*`` metrics: requests, request
@@ -9,9 +9,14 @@ Label values are always strings; an absent value is ``""``.
 
 from __future__ import annotations
 
-from typing import Final
+from dataclasses import replace
+from typing import TYPE_CHECKING, Final
 
-from .metrics import Info, Registry
+from .metrics import Counter, Gauge, Histogram, Spec, UpDownGauge
+
+if TYPE_CHECKING:
+    import prometheus_client
+    from opentelemetry.metrics import Meter
 
 # gen_ai.client.operation.duration / time_to_first_chunk / time_per_output_chunk: 0.01 .. 81.92 s doubling.
 DURATION_BUCKETS: Final = tuple(0.01 * 2**i for i in range(14))
@@ -38,11 +43,21 @@ def _genai(*extra: tuple[str, str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
 class Instruments:
     """All instruments, as attributes; the request path calls them directly."""
 
-    def __init__(self, registry: Registry, *, service_version: str) -> None:
-        r = registry
+    def __init__(
+        self, registry: prometheus_client.CollectorRegistry, meter: Meter | None, *, service_version: str
+    ) -> None:
+        def counter(spec: Spec) -> Counter:
+            return Counter(spec, registry, meter)
+
+        def histogram(spec: Spec, buckets: tuple[float, ...]) -> Histogram:
+            return Histogram(replace(spec, buckets=buckets), registry, meter)
+
+        def gauge(spec: Spec) -> Gauge:
+            return Gauge(spec, registry, meter)
+
         labels, otel = _genai(("gen_ai_response_model", "gen_ai.response.model"), ("error_type", "error.type"))
-        self.genai_duration = r.histogram(
-            Info(
+        self.genai_duration = histogram(
+            Spec(
                 "gen_ai_client_operation_duration_seconds",
                 "GenAI operation duration (one upstream call).",
                 labels,
@@ -55,8 +70,8 @@ class Instruments:
         labels, otel = _genai(
             ("gen_ai_response_model", "gen_ai.response.model"), ("gen_ai_token_type", "gen_ai.token.type")
         )
-        self.genai_tokens = r.histogram(
-            Info(
+        self.genai_tokens = histogram(
+            Spec(
                 "gen_ai_client_token_usage",
                 "Tokens used per upstream call, by gen_ai_token_type (input, output).",
                 labels,
@@ -67,8 +82,8 @@ class Instruments:
             TOKEN_BUCKETS,
         )
         labels, otel = _genai()
-        self.genai_ttfc = r.histogram(
-            Info(
+        self.genai_ttfc = histogram(
+            Spec(
                 "gen_ai_client_operation_time_to_first_chunk_seconds",
                 "Time from sending a streaming upstream call to its first chunk.",
                 labels,
@@ -78,8 +93,8 @@ class Instruments:
             ),
             DURATION_BUCKETS,
         )
-        self.genai_chunk = r.histogram(
-            Info(
+        self.genai_chunk = histogram(
+            Spec(
                 "gen_ai_client_operation_time_per_output_chunk_seconds",
                 "Time between consecutive output chunks of a streaming upstream call, after the first.",
                 labels,
@@ -89,7 +104,7 @@ class Instruments:
             ),
             CHUNK_BUCKETS,
         )
-        self.requests = r.counter(
+        self.requests = counter(
             _own(
                 "requests_total",
                 "Requests answered, by route, served model, outcome and status class.",
@@ -97,7 +112,7 @@ class Instruments:
                 "{request}",
             )
         )
-        self.request_duration = r.histogram(
+        self.request_duration = histogram(
             _own(
                 "request_duration_seconds",
                 "Time from receiving a request to its end (last byte of a stream).",
@@ -106,8 +121,10 @@ class Instruments:
             ),
             REQUEST_BUCKETS,
         )
-        self.in_flight = r.gauge(_own("requests_in_flight", "Requests started and not finished.", (), "{request}"))
-        self.attempts = r.counter(
+        self.in_flight = UpDownGauge(
+            _own("requests_in_flight", "Requests started and not finished.", (), "{request}"), registry, meter
+        )
+        self.attempts = counter(
             _own(
                 "upstream_attempts_total",
                 "Upstream calls made, by target and outcome (ok, error).",
@@ -115,7 +132,7 @@ class Instruments:
                 "{call}",
             )
         )
-        self.upstream_errors = r.counter(
+        self.upstream_errors = counter(
             _own(
                 "upstream_errors_total",
                 "Upstream calls that failed, by target and error type.",
@@ -123,7 +140,7 @@ class Instruments:
                 "{call}",
             )
         )
-        self.fallbacks = r.counter(
+        self.fallbacks = counter(
             _own(
                 "fallbacks_total",
                 "Moves from one target to the next, by the reason.",
@@ -131,7 +148,7 @@ class Instruments:
                 "{fallback}",
             )
         )
-        self.skips = r.counter(
+        self.skips = counter(
             _own(
                 "skips_total",
                 "Targets skipped without a call (breaker open, rate limited, bulkhead full, ...).",
@@ -139,7 +156,7 @@ class Instruments:
                 "{skip}",
             )
         )
-        self.rejections = r.counter(
+        self.rejections = counter(
             _own(
                 "rejections_total",
                 "Requests refused before any upstream call, by reason.",
@@ -147,7 +164,7 @@ class Instruments:
                 "{request}",
             )
         )
-        self.breaker_state = r.gauge(
+        self.breaker_state = gauge(
             _own(
                 "breaker_state",
                 "Circuit breaker state per target: 0 closed, 1 half_open, 2 open.",
@@ -155,7 +172,7 @@ class Instruments:
                 "1",
             )
         )
-        self.breaker_transitions = r.counter(
+        self.breaker_transitions = counter(
             _own(
                 "breaker_transitions_total",
                 "Circuit breaker transitions, by target and new state.",
@@ -163,10 +180,10 @@ class Instruments:
                 "{transition}",
             )
         )
-        self.policy_reloads = r.counter(
+        self.policy_reloads = counter(
             _own("policy_reloads_total", "Policy reloads, by outcome (ok, error).", ("outcome",), "{reload}")
         )
-        self.cost = r.counter(
+        self.cost = counter(
             _own(
                 "cost_usd_total",
                 "Estimated cost in US dollars, from policy prices and reported usage.",
@@ -174,7 +191,7 @@ class Instruments:
                 "{USD}",
             )
         )
-        self.tokens = r.counter(
+        self.tokens = counter(
             _own(
                 "tokens_total",
                 "Tokens reported by providers, by served model and type (input, output, cached_input).",
@@ -182,7 +199,7 @@ class Instruments:
                 "{token}",
             )
         )
-        self.cache = r.counter(
+        self.cache = counter(
             _own(
                 "cache_results_total",
                 "Response cache lookups, by result (hit, miss).",
@@ -190,7 +207,7 @@ class Instruments:
                 "{lookup}",
             )
         )
-        self.spans_dropped = r.counter(
+        self.spans_dropped = counter(
             _own(
                 "spans_dropped_total",
                 "Finished spans not exported: export queue full, export failed, or left at shutdown.",
@@ -198,13 +215,13 @@ class Instruments:
                 "{span}",
             )
         )
-        self.build_info = r.gauge(
+        self.build_info = gauge(
             _own("build_info", "Always 1; the version label names the running build.", ("version",), "1")
         )
         self.build_info.set((service_version,), 1)
 
 
-def _own(suffix: str, help_text: str, labels: tuple[str, ...], unit: str) -> Info:
+def _own(suffix: str, help_text: str, labels: tuple[str, ...], unit: str) -> Spec:
     name = f"llm_sidecar_{suffix}"
     base = suffix.removesuffix("_total").removesuffix("_seconds")
-    return Info(name, help_text, labels, f"llm_sidecar.{base}", labels, unit)
+    return Spec(name, help_text, labels, f"llm_sidecar.{base}", labels, unit)

@@ -2,7 +2,7 @@
 
 ``configure_logging(level)`` runs once at startup; the per-call path is structlog's cached bound
 logger plus four processors: level filter (compiled into the logger), timestamp, trace ids of the
-current OpenTelemetry span (so a line links to its trace), and a guard that blanks any field whose
+current sampled OpenTelemetry span (so a line links to its trace), and a guard that blanks any field whose
 name says it holds a secret. The request path writes exactly one line per request (``access``), rendered directly by
 ``server.access`` into a ``LineBuffer`` on the same stream: flushed every 50 ms or 64 KiB, so a busy
 sidecar makes one write for many requests instead of one per request.
@@ -20,9 +20,8 @@ from typing import Any, BinaryIO
 
 import orjson
 import structlog
-from opentelemetry import trace
 
-from .tracing import ACTIVE_IDS
+from .tracing import current_trace_ids
 
 _SECRET_FIELDS = frozenset({"authorization", "api_key", "x-api-key", "api-key", "x-goog-api-key", "key", "token"})
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
@@ -35,14 +34,9 @@ def _timestamp(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMappi
 
 def _trace_ids(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     if "trace_id" not in event:
-        ids = ACTIVE_IDS.get()
-        if ids is not None:
-            event["trace_id"], event["span_id"] = ids
-            return event
-        context = trace.get_current_span().get_span_context()
-        if context.is_valid:
-            event["trace_id"] = format(context.trace_id, "032x")
-            event["span_id"] = format(context.span_id, "016x")
+        trace_id, span_id = current_trace_ids()
+        if trace_id:
+            event["trace_id"], event["span_id"] = trace_id, span_id
     return event
 
 

@@ -1,10 +1,10 @@
 """Per-request telemetry: ``RequestTrace`` (the app's request, a SERVER span) and ``AttemptTrace`` (one
-upstream call, a CLIENT span, child of it).
+upstream call, a CLIENT span, child of it). Spans are the OpenTelemetry SDK's.
 
 Lifecycle, as the pipeline calls it::
 
     trace = telemetry.start_request(...)        # SERVER span continues the app's traceparent; in-flight +1
-    with trace:                                 # optional: log lines inside carry its trace/span ids
+    with trace:                                 # optional: its span is the current one (log lines carry its ids)
         trace.request_parsed(...)               # optional: requested model and stream flag, once known
         trace.route_decided(...) | trace.rejected(...)
         attempt = trace.attempt(...)            # CLIENT span "{operation} {model}"
@@ -14,12 +14,12 @@ Lifecycle, as the pipeline calls it::
         trace.skipped(...) / trace.fallback(...) / trace.cache_result(...)
     trace.finish(...)                           # request metrics; ends the SERVER span; in-flight -1
 
-Both ``finish`` methods are idempotent; ``RequestTrace.finish`` also ends any attempt left open. A
-traced request writes its facts into span records (``spans.ServerSpan``/``ClientSpan``: slots, no
-attribute dicts); they become attributes once a span ends (``otlp_encode``, ``readable``). With
-tracing off (no exporter) ``span`` is None everywhere and only the registry is
-touched. Facts come only from the explicit arguments; no header but ``traceparent`` and
-``tracestate`` is ever read.
+Both ``finish`` methods are idempotent; ``RequestTrace.finish`` also ends any attempt left open.
+``span`` is the recording SDK span, or None when tracing is off (no exporter) or the sampler dropped the
+request; then only the metrics are touched, and an unsampled request still passes its trace context
+upstream (flag 00). The attributes a sampler may read are given when a span starts; those known at the
+end are set in one ``set_attributes`` call. Facts come only from the explicit arguments; no header but
+``traceparent`` and ``tracestate`` is ever read.
 """
 
 from __future__ import annotations
@@ -29,14 +29,20 @@ from dataclasses import dataclass
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, Final
 
+from opentelemetry import context as otel_context
+from opentelemetry.trace import SpanKind, Status, StatusCode, set_span_in_context
+
+from . import attributes as attr
+from . import genai
 from .genai import ContentCapture, Usage
-from .spans import ClientSpan, Propagated, ServerSpan
-from .tracing import ACTIVE_IDS
+from .tracing import inject
 
 if TYPE_CHECKING:
+    from opentelemetry.context import Context
+    from opentelemetry.trace import Span, Tracer
+
     from .instruments import Instruments
     from .metrics import Series
-    from .spans import LiteTracer
 
 _STATUS_CLASS: Final = tuple(f"{n}xx" for n in range(10))
 # The sidecar's operation names -> gen_ai.operation.name (the Responses API is a chat operation).
@@ -48,19 +54,19 @@ class Core:
     """What every trace of one ``Telemetry`` shares."""
 
     instruments: Instruments
-    tracer: LiteTracer | None
+    tracer: Tracer | None
     capture: ContentCapture
 
 
 class RequestTrace:
-    """Telemetry of one proxied request. ``trace_id``/``span_id`` are hex, ``""`` when not traced."""
+    """Telemetry of one proxied request. ``trace_id``/``span_id`` are hex, ``""`` when not recorded."""
 
     __slots__ = (
         "_attempts",
+        "_context",
         "_core",
         "_done",
         "_operation",
-        "_propagated",
         "_route",
         "_started",
         "_stream",
@@ -70,19 +76,19 @@ class RequestTrace:
         "trace_id",
     )
 
-    def __init__(self, core: Core, span: ServerSpan | Propagated | None, operation: str, stream: bool) -> None:
+    def __init__(self, core: Core, span: Span | None, operation: str, stream: bool) -> None:
+        """``span``: the SERVER span as started (recording or not), None when tracing is off."""
         self._core = core
-        if type(span) is ServerSpan:
-            # The SERVER span's record; None when tracing is off or the request is not sampled (a plain
-            # attribute: the pipeline reads it per attempt).
-            self.span: ServerSpan | None = span
-            self._propagated: Propagated | None = None
-            span.request_stream = stream
-            self.trace_id, self.span_id = span.trace_id.hex(), span.span_id.hex()
-        else:  # not traced (None), or not sampled (the ids to propagate the decision)
-            self.span = None
-            self._propagated = span  # type: ignore[assignment]  # a Propagated or None
-            self.trace_id = self.span_id = ""
+        # The context of the SERVER span: parent of the CLIENT spans, the ids propagated when unsampled.
+        self._context: Context | None = None
+        self.span: Span | None = None  # a plain attribute: the pipeline reads it per attempt
+        self.trace_id = self.span_id = ""
+        if span is not None:
+            self._context = set_span_in_context(span)
+            if span.is_recording():
+                self.span = span
+                ids = span.get_span_context()
+                self.trace_id, self.span_id = format(ids.trace_id, "032x"), format(ids.span_id, "016x")
         self._operation = _OPERATIONS.get(operation, operation)
         self._stream = stream
         self._started = perf_counter()
@@ -91,14 +97,14 @@ class RequestTrace:
         self._attempts: list[AttemptTrace] = []
 
     def __enter__(self) -> None:
-        """``with trace:`` makes the SERVER span's ids the active ones (for log lines) while the block
-        runs (one block at a time); nothing when the request is not recorded."""
+        """``with trace:`` makes the SERVER span the current OTel span while the block runs (one block at
+        a time); nothing when the request is not recorded."""
         if self.span is not None:
-            self._token = ACTIVE_IDS.set((self.trace_id, self.span_id))
+            self._token = otel_context.attach(self._context)  # type: ignore[arg-type]  # set with span
 
     def __exit__(self, *_: object) -> None:
         if self.span is not None:
-            ACTIVE_IDS.reset(self._token)
+            otel_context.detach(self._token)
 
     def request_parsed(self, *, requested_model: str | None, stream: bool) -> None:
         """The model the app asked for and whether it asked for a stream, once the body is read."""
@@ -106,23 +112,22 @@ class RequestTrace:
         span = self.span
         if span is not None:
             if requested_model:
-                span.requested_model = requested_model
-            span.request_stream = stream
+                span.set_attribute(attr.REQUESTED_MODEL, requested_model)
+            if stream:
+                span.set_attribute(attr.REQUESTED_STREAM, True)
 
     def route_decided(self, *, route: str, targets: Sequence[str]) -> None:
         self._route = route
         span = self.span
         if span is not None:
-            span.route = route
-            span.targets = targets
+            span.set_attributes({attr.ROUTE: route, attr.ROUTE_TARGETS: list(targets)})
 
     def rejected(self, *, status: int, reason: str) -> None:
         """Refused before any upstream call (bad JSON, no route, denied, body too large, ...)."""
         self._core.instruments.rejections.inc((reason,))
         span = self.span
         if span is not None:
-            span.rejected_reason = reason
-            span.status_code = status
+            span.set_attributes({attr.REJECTED_REASON: reason, genai.HTTP_STATUS_CODE: status})
 
     def attempt(
         self,
@@ -139,30 +144,35 @@ class RequestTrace:
         input_messages: Any = None,
     ) -> AttemptTrace:
         """Start one upstream call: a CLIENT span ``"{operation} {request_model}"``, child of the request."""
-        server = self.span
-        span: ClientSpan | Propagated | None
-        if server is not None:
-            span = ClientSpan(
-                server,
-                self._operation,
-                provider_name,
-                request_model,
-                server_address,
-                server_port,
-                target,
-                breaker_state,
-                resend_count,
-                self._stream,
-                request_params,
-            )
-            capture = self._core.capture
-            if capture.enabled:
-                encoded = capture.encode(input_messages)
-                if encoded is not None:
-                    span.input_messages, span.content_truncated = encoded
-        else:
-            span = self._propagated
-        attempt = AttemptTrace(self._core, span, target, (self._operation, provider_name, request_model), self.trace_id)
+        span: Span | None = None
+        context = self._context  # unsampled: the request's context, propagated with flag 00
+        tracer = self._core.tracer
+        if self.span is not None and tracer is not None:
+            attributes: dict[str, Any] = {
+                genai.OPERATION_NAME: self._operation,
+                genai.PROVIDER_NAME: provider_name,
+                genai.REQUEST_MODEL: request_model,
+                genai.SERVER_ADDRESS: server_address,
+                genai.SERVER_PORT: server_port,
+                attr.TARGET: target,
+                attr.BREAKER_STATE: breaker_state,
+            }
+            if resend_count:
+                attributes[genai.HTTP_RESEND_COUNT] = resend_count
+            if self._stream:
+                attributes[genai.REQUEST_STREAM] = True
+            if request_params is not None:
+                attributes.update(genai.request_param_attributes(request_params))
+            encoded = self._core.capture.encode(input_messages)
+            if encoded is not None:
+                attributes[genai.INPUT_MESSAGES] = encoded[0]
+                if encoded[1]:
+                    attributes[attr.CONTENT_TRUNCATED] = True
+            name = f"{self._operation} {request_model}"
+            span = tracer.start_span(name, self._context, SpanKind.CLIENT, attributes)
+            context = set_span_in_context(span)
+        labels = (self._operation, provider_name, request_model)
+        attempt = AttemptTrace(self._core, span, context, target, labels)
         self._attempts.append(attempt)
         return attempt
 
@@ -170,18 +180,18 @@ class RequestTrace:
         """A target passed over without a call (breaker open, rate limited, bulkhead full, ...)."""
         self._core.instruments.skips.inc((target, reason))
         if self.span is not None:
-            self.span.add_event("sidecar.target.skipped", {"sidecar.target": target, "sidecar.skip.reason": reason})
+            self.span.add_event(attr.TARGET_SKIPPED, {attr.TARGET: target, attr.SKIP_REASON: reason})
 
     def fallback(self, *, from_target: str, reason: str) -> None:
         """Moving on from ``from_target`` to the next target of the chain."""
         self._core.instruments.fallbacks.inc((reason,))
         if self.span is not None:
-            self.span.add_event("sidecar.fallback", {"sidecar.target": from_target, "sidecar.fallback.reason": reason})
+            self.span.add_event(attr.FALLBACK, {attr.TARGET: from_target, attr.FALLBACK_REASON: reason})
 
     def cache_result(self, *, hit: bool) -> None:
         self._core.instruments.cache.inc(("hit" if hit else "miss",))
         if self.span is not None:
-            self.span.cache_hit = hit
+            self.span.set_attribute(attr.CACHE_HIT, hit)
 
     def finish(
         self,
@@ -223,16 +233,24 @@ class RequestTrace:
         span = self.span
         if span is None:
             return
-        span.status_code = status
-        span.outcome = outcome
-        span.attempts = attempts
-        span.streamed = streamed
-        span.route = route_label
-        span.served_model = served_model
-        span.fallback_reason = fallback_reason
-        span.cost_usd = float(cost_usd) if cost_usd is not None else None
-        span.error_type = error_type
-        span.error = status >= 500 or bool(error_type and status < 400)
+        attributes: dict[str, Any] = {genai.HTTP_STATUS_CODE: status, attr.OUTCOME: outcome}
+        if attempts != 1:
+            attributes[attr.ATTEMPTS] = attempts
+        if streamed:
+            attributes[attr.STREAMED] = True
+        if route_label:
+            attributes[attr.ROUTE] = route_label
+        if served_model:
+            attributes[attr.SERVED_MODEL] = served_model
+        if fallback_reason:
+            attributes[attr.FALLBACK_REASON] = fallback_reason
+        if error_type:
+            attributes[genai.ERROR_TYPE] = error_type
+        if cost_usd is not None:
+            attributes[attr.COST_USD] = float(cost_usd)
+        span.set_attributes(attributes)
+        if status >= 500 or (error_type and status < 400):  # a 4xx is the client's error (HTTP conventions)
+            span.set_status(Status(StatusCode.ERROR, error_type))
         span.end()
 
 
@@ -241,35 +259,29 @@ class AttemptTrace:
 
     __slots__ = (
         "_chunks",
+        "_context",
         "_core",
         "_done",
         "_first",
-        "_ids",
         "_labels",
         "_last",
         "_started",
         "_target",
         "_token",
-        "_trace_hex",
         "span",
     )
 
     def __init__(
         self,
         core: Core,
-        span: ClientSpan | Propagated | None,
+        span: Span | None,
+        context: Context | None,
         target: str,
         labels: tuple[str, str, str],
-        trace_hex: str = "",
     ) -> None:
         self._core = core
-        self._trace_hex = trace_hex  # the request's, when recorded (computed once for its log lines)
-        if type(span) is ClientSpan:
-            self.span: ClientSpan | None = span  # the CLIENT span's record, or None (as RequestTrace.span)
-            self._ids: ClientSpan | Propagated | None = span
-        else:  # not traced, or the unsampled ids to propagate
-            self.span = None
-            self._ids = span
+        self.span = span  # the CLIENT span, or None (as RequestTrace.span)
+        self._context = context  # what ``inject`` propagates: this span's, or the unsampled request's
         self._target = target
         self._labels = labels  # (gen_ai.operation.name, gen_ai.provider.name, gen_ai.request.model)
         self._started = perf_counter()
@@ -279,26 +291,19 @@ class AttemptTrace:
         self._done = False
 
     def __enter__(self) -> None:
-        """``with attempt:`` makes the CLIENT span's ids the active ones while the block runs (one block
-        at a time); nothing when the request is not recorded."""
+        """``with attempt:`` makes the CLIENT span the current one while the block runs; nothing when the
+        request is not recorded."""
         if self.span is not None:
-            self._token = ACTIVE_IDS.set((self._trace_hex, self.span.span_id.hex()))
+            self._token = otel_context.attach(self._context)  # type: ignore[arg-type]  # set with span
 
     def __exit__(self, *_: object) -> None:
         if self.span is not None:
-            ACTIVE_IDS.reset(self._token)
+            otel_context.detach(self._token)
 
     def inject(self, headers: MutableMapping[str, str]) -> None:
         """Write the W3C ``traceparent`` of this call (flag 00 if unsampled) into the upstream headers."""
-        ids = self._ids
-        if ids is None:
-            return
-        if ids is self.span:
-            headers["traceparent"] = f"00-{self._trace_hex}-{ids.span_id.hex()}-01"
-        else:
-            headers["traceparent"] = f"00-{ids.trace_id.hex()}-{ids.span_id.hex()}-00"
-        if ids.trace_state:
-            headers["tracestate"] = ids.trace_state.to_header()
+        if self._context is not None:
+            inject(self._context, headers)
 
     def first_chunk(self) -> None:
         """The first chunk of a stream reached the client (time to first chunk)."""
@@ -350,18 +355,26 @@ class AttemptTrace:
         span = self.span
         if span is None:
             return
-        span.status_code = status
-        span.response_model = response_model
-        span.response_id = response_id
-        span.finish_reasons = finish_reasons
-        span.usage = usage
+        attributes: dict[str, Any] = {}
+        if status is not None:
+            attributes[genai.HTTP_STATUS_CODE] = status
+        if response_model:
+            attributes[genai.RESPONSE_MODEL] = response_model
+        if response_id:
+            attributes[genai.RESPONSE_ID] = response_id
+        if finish_reasons:
+            attributes[genai.RESPONSE_FINISH_REASONS] = list(finish_reasons)
+        if usage is not None:
+            attributes.update(genai.usage_attributes(usage))
         if self._first is not None:
-            span.time_to_first_chunk = self._first - self._started
-        capture = self._core.capture
-        if capture.enabled:
-            encoded = capture.encode(output_messages)
-            if encoded is not None:
-                span.output_messages = encoded[0]
-                span.content_truncated = span.content_truncated or encoded[1]
-        span.error_type = error_type
+            attributes[genai.RESPONSE_TIME_TO_FIRST_CHUNK] = self._first - self._started
+        encoded = self._core.capture.encode(output_messages)
+        if encoded is not None:
+            attributes[genai.OUTPUT_MESSAGES] = encoded[0]
+            if encoded[1]:
+                attributes[attr.CONTENT_TRUNCATED] = True
+        if error_type:
+            attributes[genai.ERROR_TYPE] = error_type
+            span.set_status(Status(StatusCode.ERROR, error_type))
+        span.set_attributes(attributes)
         span.end()

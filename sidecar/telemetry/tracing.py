@@ -1,204 +1,204 @@
-"""Tracing plumbing: the tracer for the sidecar's spans, W3C context in and out, current ids for logs.
+"""Tracing on the OpenTelemetry SDK: the tracer, W3C context in and out, the current ids for logs.
 
-- ``Tracing.build(config, resource)``: a ``LiteTracer`` (see ``spans``) with the configured sampler and
-  one ``BoundedBatchSpanProcessor`` per exporter. OTLP over HTTP is our ``otlp_http`` exporter (each
-  span encoded from its record as it ends, batches sent on one kept-alive connection); console and
-  gRPC are the SDK's exporters behind ``ReadableExporter`` (records rendered as ``ReadableSpan``s in
-  the export thread);
-  gRPC is optional (``llm-sidecar[otlp-grpc]``), and its absence is a clear ``TelemetryConfigError``.
-- ``Tracing.for_tests(exporter, resource)``: the same with ``ExportAtEnd`` (each span exported as a
-  ``ReadableSpan`` when it ends, on the caller's thread).
-- ``parse_traceparent(value, state_header)``: the W3C trace context of the app's request (its
-  ``traceparent`` and ``tracestate`` headers; no other header is ever read). The CLIENT span's
-  ``traceparent`` for the upstream request is written by ``request.AttemptTrace.inject``.
-- ``current_trace_ids()``: hex ids of the span a request activated (``ACTIVE_IDS``), else of the current
-  OTel context's span; ``("", "")`` when there is none or it is not sampled. The log processor uses them.
+- ``Tracing.build(config, resource, on_drop)``: a ``TracerProvider`` of this ``Telemetry`` alone (never
+  the global one) with the configured sampler (``OTEL_TRACES_SAMPLER[_ARG]``, the SDK's samplers) and,
+  per exporter (``export.span_exporter``), a ``CountedBatchSpanProcessor``.
+- ``Tracing.for_tests(exporter, resource)``: the same with the SDK's ``SimpleSpanProcessor`` (each span
+  exported when it ends, on the caller's thread).
+- ``extract_parent(headers)``: the app's W3C trace context (``traceparent`` and ``tracestate``, read by
+  the SDK's ``TraceContextTextMapPropagator``; no other header is ever read). ``inject`` writes a span's.
+- ``current_trace_ids()``: hex ids of the current OTel span (a request's, inside ``with trace:``);
+  ``("", "")`` when there is none or it is not sampled. The log processor uses them.
+
+``CountedBatchSpanProcessor`` is the SDK's ``BatchSpanProcessor`` (its bounded queue, worker thread and
+batching) plus the one thing the SDK does not give a caller: the number of spans it lost, for
+``llm_sidecar_spans_dropped_total``. The SDK counts its drops only in its own self-observability
+metrics, switched on for the whole process by ``OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED``. So the
+processor keeps the queue's length from what it hands in and what its exporter is given, and counts
+a span dropped when it hands one to a full queue (the SDK then drops the oldest), when an export fails
+or raises, and when spans are still queued once shutdown is over. The count can be off by a span
+at the instant the worker takes a batch from a full queue.
 """
 
 from __future__ import annotations
 
-import importlib
-import re
 import sys
-import time
-from collections.abc import Sequence
-from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Final, TextIO
+import threading
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from typing import TYPE_CHECKING, Final, TextIO
 
 from opentelemetry import trace
-from opentelemetry.sdk.trace.export import SpanExportResult
-from opentelemetry.trace import SpanContext, TraceFlags, TraceState
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, Sampler, TraceIdRatioBased
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from .config import OtlpTarget, TelemetryConfig, TelemetryConfigError
+from .config import BatchConfig, TelemetryConfig
+from .export import span_exporter
 from .genai import SCHEMA_URL
-from .readable import to_readable
-from .spans import LiteTracer, Sampler, SpanRecord
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import ReadableSpan
-    from opentelemetry.sdk.trace.export import SpanExporter
-
-    from .batch import BoundedBatchSpanProcessor, RecordExporter
 
 INSTRUMENTATION: Final = "llm-sidecar"
-_TRACEPARENT: Final = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?")
-_GRPC_HINT: Final = (
-    "OTEL_EXPORTER_OTLP_PROTOCOL=grpc needs the OTLP gRPC exporter, which is not installed: "
-    "pip install 'llm-sidecar[otlp-grpc]' (or opentelemetry-exporter-otlp-proto-grpc), "
-    "or use OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf"
-)
-
-
-# The ids of the span a request made active (``with trace:``, see ``request``), for its log lines. Setting one
-# context variable per request costs an eighth of attaching an OTel context, which nothing else reads.
-ACTIVE_IDS: Final[ContextVar[tuple[str, str] | None]] = ContextVar("llm_sidecar_active_ids", default=None)
+PROPAGATOR: Final = TraceContextTextMapPropagator()
+ROOT: Final = Context()  # the parent context of a request without a valid traceparent: a new trace
 
 
 def current_trace_ids() -> tuple[str, str]:
-    """(trace id, span id) in hex of the active span, or ``("", "")`` if none or not sampled.
-
-    The active span is that of the ``RequestTrace``/``AttemptTrace`` whose ``with`` block runs, else
-    OTel's current span.
-    """
-    ids = ACTIVE_IDS.get()
-    if ids is not None:
-        return ids
+    """(trace id, span id) in hex of the current span, or ``("", "")`` if none or not sampled."""
     context = trace.get_current_span().get_span_context()
     if not context.is_valid or not context.trace_flags.sampled:
         return "", ""
     return format(context.trace_id, "032x"), format(context.span_id, "016x")
 
 
-def parse_traceparent(value: str, state_header: str | None) -> SpanContext | None:
-    """The app's span context from a W3C ``traceparent`` value (and ``tracestate``); None if invalid."""
-    match = _TRACEPARENT.fullmatch(value.strip())
-    if match is None:
-        return None
-    version, trace_hex, span_hex, flags_hex, rest = match.groups()
-    if version == "ff" or (version == "00" and rest):
-        return None
-    trace_id, span_id = int(trace_hex, 16), int(span_hex, 16)
-    if not trace_id or not span_id:
-        return None
-    state = TraceState.from_header([state_header]) if state_header else TraceState()
-    return SpanContext(trace_id, span_id, True, TraceFlags(int(flags_hex, 16) & 1), state)
+def extract_parent(headers: Mapping[str, str]) -> Context:
+    """The app's span context (remote parent) from its ``traceparent``/``tracestate``; ``ROOT`` if none
+    or invalid."""
+    if "traceparent" not in headers:
+        return ROOT
+    return PROPAGATOR.extract(headers)
 
 
-class ReadableExporter:
-    """An SDK ``SpanExporter`` (console, gRPC, in-memory) fed span records rendered as ``ReadableSpan``s."""
+def inject(context: Context, headers: MutableMapping[str, str]) -> None:
+    """Write the W3C ``traceparent`` (and ``tracestate``) of ``context``'s span into ``headers``."""
+    PROPAGATOR.inject(headers, context)
 
-    def __init__(self, exporter: SpanExporter) -> None:
+
+def sampler(name: str, ratio: float) -> Sampler:
+    """The SDK's sampler of that ``OTEL_TRACES_SAMPLER`` name (validated by ``config``)."""
+    root: Sampler
+    base = name.removeprefix("parentbased_")
+    if base == "always_on":
+        root = ALWAYS_ON
+    elif base == "always_off":
+        root = ALWAYS_OFF
+    else:
+        root = TraceIdRatioBased(ratio)
+    return ParentBased(root) if name.startswith("parentbased_") else root
+
+
+class CountedBatchSpanProcessor(BatchSpanProcessor):
+    """The SDK's batch processor, counting every span it loses through ``on_drop`` (module docstring)."""
+
+    def __init__(self, exporter: SpanExporter, batch: BatchConfig, on_drop: Callable[[int], None]) -> None:
+        self._on_drop = on_drop
+        self._capacity = batch.max_queue_size
+        # Each written by one thread: handed in (on_end), dropped for a full queue (on_end), given to
+        # the exporter (the worker, under the SDK's export lock).
+        self._handed = self._dropped_full = self._taken = 0
+        self._closed = False
+        self._left_counted = threading.Lock()  # held for good once the spans left over are counted
+        super().__init__(
+            _CountingExporter(exporter, self),
+            max_queue_size=batch.max_queue_size,
+            schedule_delay_millis=batch.schedule_delay_s * 1000,
+            max_export_batch_size=batch.max_export_batch_size,
+            export_timeout_millis=batch.export_timeout_s * 1000,
+        )
+
+    @property
+    def queued(self) -> int:
+        return self._handed - self._dropped_full - self._taken
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if self._closed:
+            self._on_drop(1)
+            return
+        if self.queued >= self._capacity:
+            self._dropped_full += 1
+            self._on_drop(1)  # the SDK drops the oldest queued span to make room for this one
+        self._handed += 1
+        super().on_end(span)
+
+    def taken(self, count: int) -> None:
+        """The worker gives ``count`` spans to the exporter."""
+        self._taken += count
+
+    def lost(self, count: int) -> None:
+        self._on_drop(count)
+
+    def shutdown(self) -> None:
+        self._closed = True
+        super().shutdown()  # type: ignore[no-untyped-call]
+        self.count_left()
+
+    def count_left(self) -> None:
+        """Count the spans still queued as dropped, once: at the end of shutdown, or when the wait for it
+        ends first (``Telemetry.shutdown``), as the process is about to exit with them."""
+        if self._left_counted.acquire(blocking=False):
+            left = self.queued
+            if left > 0:
+                self._on_drop(left)
+
+
+class _CountingExporter(SpanExporter):
+    def __init__(self, exporter: SpanExporter, processor: CountedBatchSpanProcessor) -> None:
         self.exporter = exporter
+        self._processor = processor
 
-    def prepare(self, record: SpanRecord) -> SpanRecord:
-        return record  # rendered in export, off the event loop
-
-    def export(self, items: Sequence[SpanRecord]) -> SpanExportResult:
-        return self.exporter.export([to_readable(record) for record in items])
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self._processor.taken(len(spans))
+        try:
+            result = self.exporter.export(spans)
+        except Exception:
+            self._processor.lost(len(spans))
+            raise
+        if result is not SpanExportResult.SUCCESS:
+            self._processor.lost(len(spans))
+        return result
 
     def shutdown(self) -> None:
         self.exporter.shutdown()
 
-
-class ExportAtEnd:
-    """The tests' sink: each record exported as a ``ReadableSpan`` when it ends, on the caller's thread."""
-
-    def __init__(self, exporter: SpanExporter) -> None:
-        self._exporter = ReadableExporter(exporter)
-
-    def on_end(self, record: SpanRecord) -> None:
-        self._exporter.export([self._exporter.prepare(record)])
-
-    def shutdown(self) -> None:
-        self._exporter.shutdown()
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.exporter.force_flush(timeout_millis)
 
 
 class Tracing:
-    """The tracer and the processors to flush and close with it."""
+    """The tracer of one ``Telemetry`` and the provider to shut down with it."""
 
-    def __init__(self, tracer: LiteTracer, processors: list[BoundedBatchSpanProcessor]) -> None:
-        self.tracer = tracer
-        self.processors = processors
+    def __init__(self, provider: TracerProvider, processors: Sequence[CountedBatchSpanProcessor] = ()) -> None:
+        from .. import __version__
 
-    @property
-    def dropped(self) -> int:
-        return sum(p.dropped for p in self.processors)
+        self.provider = provider
+        self.processors = tuple(processors)
+        self.tracer = provider.get_tracer(INSTRUMENTATION, __version__, schema_url=SCHEMA_URL)
 
     @classmethod
-    def build(cls, config: TelemetryConfig, resource: Resource, *, console: TextIO | None = None) -> Tracing:
-        from .batch import BoundedBatchSpanProcessor
-
-        exporters = [span_exporter(name, config.traces.otlp, console) for name in config.traces.exporters]
-        processors = [BoundedBatchSpanProcessor(exporter, config.batch) for exporter in exporters]
-        tracer = LiteTracer(resource, instrumentation_scope(), Sampler(config.sampler, config.sampler_arg), processors)
-        return cls(tracer, processors)
+    def build(
+        cls,
+        config: TelemetryConfig,
+        resource: Resource,
+        on_drop: Callable[[int], None],
+        *,
+        console: TextIO | None = None,
+    ) -> Tracing:
+        provider = TracerProvider(
+            sampler=sampler(config.sampler, config.sampler_arg), resource=resource, shutdown_on_exit=False
+        )
+        processors = []
+        for name in config.traces.exporters:
+            exporter = span_exporter(name, config.traces.otlp, console or sys.stderr)
+            processors.append(CountedBatchSpanProcessor(exporter, config.batch, on_drop))
+            provider.add_span_processor(processors[-1])
+        return cls(provider, processors)
 
     @classmethod
     def for_tests(cls, exporter: SpanExporter, resource: Resource) -> Tracing:
-        sink = ExportAtEnd(exporter)
-        return cls(LiteTracer(resource, instrumentation_scope(), Sampler("parentbased_always_on"), [sink]), [])
-
-    def shutdown(self, timeout_s: float) -> None:
-        """Flush and stop every processor within ``timeout_s`` in total (blocking: run it off the loop)."""
-        deadline = time.monotonic() + timeout_s
-        for processor in self.processors:
-            processor.shutdown(max(0.0, deadline - time.monotonic()))
-        self.tracer.shutdown()
-
-
-def build_resource(config: TelemetryConfig, service_version: str) -> Resource:
-    """The process's resource from the given environment only (no detectors reading ``os.environ``)."""
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.version import __version__ as sdk_version
-
-    attributes: dict[str, Any] = {
-        "telemetry.sdk.language": "python",
-        "telemetry.sdk.name": "opentelemetry",
-        "telemetry.sdk.version": sdk_version,
-        "service.version": service_version,
-        **config.resource_attributes,
-        "service.name": config.service_name,
-    }
-    return Resource(attributes)
-
-
-def span_exporter(name: str, otlp: OtlpTarget | None, console: TextIO | None) -> RecordExporter:
-    """The exporter ``OTEL_TRACES_EXPORTER`` names (``otlp`` or ``console``)."""
-    if name == "console":
-        from opentelemetry.sdk.trace.export import ConsoleSpanExporter
-
-        # One JSON object per line, on stderr by default: stdout carries the JSON access log.
-        return ReadableExporter(ConsoleSpanExporter(out=console or sys.stderr, formatter=_one_line))
-    if otlp is None:  # pragma: no cover - config guarantees it
-        raise TelemetryConfigError("OTEL_TRACES_EXPORTER=otlp without an OTLP target")
-    headers = dict(otlp.headers) or None
-    if otlp.protocol == "grpc":
-        module = import_grpc("opentelemetry.exporter.otlp.proto.grpc.trace_exporter")
-        exporter: SpanExporter = module.OTLPSpanExporter(
-            endpoint=otlp.endpoint, headers=headers, timeout=otlp.timeout_s
+        provider = TracerProvider(
+            sampler=sampler("parentbased_always_on", 1.0), resource=resource, shutdown_on_exit=False
         )
-        return ReadableExporter(exporter)
-    from .otlp_http import OtlpHttpSpanExporter
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        return cls(provider)
 
-    return OtlpHttpSpanExporter(otlp)
+    def shutdown(self) -> None:
+        """Flush and stop every processor and exporter (blocking: run it off the loop)."""
+        self.provider.shutdown()
 
-
-def import_grpc(module: str) -> Any:
-    """Import an OTLP gRPC exporter module, or explain how to install it."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise TelemetryConfigError(_GRPC_HINT) from exc
-
-
-def instrumentation_scope() -> Any:
-    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-
-    from .. import __version__
-
-    return InstrumentationScope(INSTRUMENTATION, __version__, SCHEMA_URL)
-
-
-def _one_line(span: ReadableSpan) -> str:
-    return str(span.to_json(indent=None)) + "\n"
+    def count_left(self) -> None:
+        """Count the spans no processor could export before the wait for shutdown ended."""
+        for processor in self.processors:
+            processor.count_left()

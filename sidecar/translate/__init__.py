@@ -16,7 +16,7 @@ Map of the package::
     stream        StreamTranslator = stream_in decoder (upstream events -> deltas)
                                    + stream_out encoder (deltas -> caller events)
     errors        error bodies and in-stream error events
-    usage         usage and request-parameter extraction (_params_fast.c: the latter's optional C twin)
+    usage         usage and request-parameter extraction
 
 Every chat translation is ``parse`` (source dialect -> common form) then ``build`` (common form -> target
 dialect); the per-request cost is a walk over plain dicts. Same-dialect traffic is not translated here

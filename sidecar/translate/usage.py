@@ -6,9 +6,8 @@
   ``usageMetadata``). Counts are cumulative: combine successive ones with ``Usage.merge``. Events
   without usage are rejected by a byte search before any JSON parsing.
 - ``extract_request_params``: max_tokens, temperature, top_p, top_k, stop sequences, penalties, seed,
-  choice count, stream (Gemini's stream flag is in the path: None). For OpenAI and Anthropic bodies
-  the C twin ``_params_fast.chat_params`` reads them when built (``sidecar.extensions``), else
-  ``_chat_params``: the same fields, types and signs of zero.
+  choice count, stream (Gemini's stream flag is in the path: None). Read once per traced request
+  (the CLIENT span's ``gen_ai.request.*`` attributes).
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ from typing import Any, Final, cast
 
 import orjson
 
-from .. import extensions
 from ..dialects import Dialect
 from ..sse import SSEEvent
 from . import anthropic_response, gemini_response, openai_response
@@ -62,12 +60,10 @@ def extract_stream_usage(dialect: Dialect, event: SSEEvent) -> Usage | None:
         return None
 
 
-# Bodies come from orjson, so exact type checks suffice (and exclude bool, a subclass of int). A float is
-# made with "+ 0.0", which turns -0.0 (JSON's -0.0) into 0.0: the span encoder caches parameters by value,
-# and -0.0 == 0.0 would otherwise let one stand for the other (otlp_encode, _client_shape).
+# Bodies come from orjson, so exact type checks suffice (and exclude bool, a subclass of int).
 def _num(value: Any) -> float | None:
     kind = type(value)
-    return float(value) + 0.0 if kind is float or kind is int else None
+    return float(value) if kind is float or kind is int else None
 
 
 def _int(value: Any) -> int | None:
@@ -84,7 +80,6 @@ def _stops(value: Any) -> tuple[str, ...]:
     return ()
 
 
-_compiled: Final = extensions.load("sidecar.translate._params_fast")  # None: Python only
 _GEMINI: Final = Dialect.GEMINI  # a global is found faster than an enum member
 _ANTHROPIC: Final = Dialect.ANTHROPIC
 # RequestParams from a tuple of every field, without the generated __new__'s keyword handling.
@@ -97,18 +92,12 @@ def extract_request_params(dialect: Dialect, body: dict[str, Any]) -> RequestPar
         return RequestParams()
     if dialect is _GEMINI:
         return _gemini_params(body)
-    openai = dialect is not _ANTHROPIC
-    if _compiled is not None:
-        params: RequestParams | None = _compiled.chat_params(RequestParams, body, openai)
-        if params is not None:
-            return params
-    return _chat_params(body, openai)
+    return _chat_params(body, dialect is not _ANTHROPIC)
 
 
 def _chat_params(body: dict[str, Any], openai: bool) -> RequestParams:
-    """OpenAI's (``openai``) or Anthropic's parameters; ``_params_fast.chat_params`` is its C twin (which
-    the sidecar uses when built, so this favours plain over fast). Anthropic has no penalties, seed or
-    choice count, and names its stops stop_sequences."""
+    """OpenAI's (``openai``) or Anthropic's parameters. Anthropic has no penalties, seed or choice count,
+    and names its stops stop_sequences."""
     get: Callable[[str], Any] = body.get
     model = get("model")
     max_tokens = _int(get("max_completion_tokens")) if openai else None  # OpenAI's newer name wins

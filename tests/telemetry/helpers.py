@@ -5,13 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from prometheus_client.parser import text_string_to_metric_families
 
 from sidecar.telemetry import AttemptTrace, RequestTrace, Telemetry, Usage
-from sidecar.telemetry.spans import LiteTracer, Sampler, ServerSpan, SpanRecord
 
 APP_TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 APP_SPAN_ID = "00f067aa0ba902b7"
@@ -59,35 +56,6 @@ def finish(trace: RequestTrace, status: int = 200, outcome: str = "ok", **extra:
     }
     fields.update(extra)
     trace.finish(status=status, outcome=outcome, **fields)
-
-
-class Collect:
-    """A span sink that keeps the ended records."""
-
-    def __init__(self) -> None:
-        self.records: list[SpanRecord] = []
-
-    def on_end(self, record: SpanRecord) -> None:
-        self.records.append(record)
-
-    def shutdown(self) -> None:
-        return None
-
-
-def span_records(count: int = 2, first: int = 1) -> list[SpanRecord]:
-    """``count`` ended SERVER span records named ``POST /r{n}`` (n from ``first``), as the tracer makes them."""
-    sink = Collect()
-    tracer = LiteTracer(Resource({"service.name": "t"}), InstrumentationScope("t"), Sampler("always_on"), [sink])
-    for n in range(first, first + count):
-        span = tracer.start_server(None, "POST", f"/r{n}", f"/r{n}", "openai")
-        assert isinstance(span, ServerSpan)
-        span.status_code, span.outcome = 200, "ok"
-        span.end()
-    return sink.records
-
-
-def record_names(records: list[SpanRecord]) -> list[str]:
-    return [f"{r.method} {r.http_route}" for r in records if isinstance(r, ServerSpan)]
 
 
 def by_kind(spans: tuple[ReadableSpan, ...] | list[ReadableSpan], kind_name: str) -> list[ReadableSpan]:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from aiohttp import web
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
@@ -16,7 +18,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from sidecar.telemetry import Telemetry, Usage
+from sidecar.telemetry import Telemetry, TelemetryConfigError, Usage
 
 from .helpers import attempt, finish, start
 
@@ -89,3 +91,42 @@ async def test_console_metrics_use_otel_names_and_attributes() -> None:
     assert point["attributes"]["gen_ai.provider.name"] == "openai"
     assert point["count"] == 1
     assert metrics["llm_sidecar.requests"]["data"]["is_monotonic"] is True
+
+
+def test_an_unreadable_certificate_fails_at_startup(tmp_path: Path) -> None:
+    """A CA bundle that cannot be loaded is a TelemetryConfigError naming the variable, at startup (the
+    SDK's exporter would fail only at its first export)."""
+    env = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "https://collector.invalid:4318",
+        "OTEL_EXPORTER_OTLP_CERTIFICATE": str(tmp_path / "missing.pem"),
+        "OTEL_EXPORTER_OTLP_HEADERS": "authorization=Bearer%20secret-token",
+    }
+    with pytest.raises(TelemetryConfigError, match="OTEL_EXPORTER_OTLP_") as raised:
+        Telemetry.from_env(env, service_version="t")
+    assert "secret-token" not in str(raised.value)
+
+
+async def test_gzip_compression_reaches_the_collector(aiohttp_server: Any) -> None:
+    """OTEL_EXPORTER_OTLP_COMPRESSION=gzip: the SDK exporter sends gzip bodies (aiohttp, the collector
+    here, inflates them before the handler reads the spans)."""
+    encodings: list[str] = []
+    received: dict[str, list[Any]] = {"traces": [], "metrics": []}
+    app = _collector(received)
+
+    @web.middleware
+    async def record_encoding(request: web.Request, handler: Any) -> web.StreamResponse:
+        encodings.append(request.headers.get("Content-Encoding", ""))
+        return await handler(request)
+
+    app.middlewares.append(record_encoding)
+    server = await aiohttp_server(app)
+    env = {
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": str(server.make_url("/v1/traces")),
+        "OTEL_EXPORTER_OTLP_COMPRESSION": "gzip",
+    }
+    telemetry = Telemetry.from_env(env, service_version="t")
+    finish(start(telemetry))
+    await telemetry.shutdown(timeout_s=5)
+    assert encodings == ["gzip"]
+    [request] = received["traces"]
+    assert request.resource_spans[0].scope_spans[0].spans[0].name == "POST /v1/chat/completions"

@@ -9,7 +9,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from sidecar.telemetry import Telemetry, Usage
 from sidecar.telemetry.instruments import DURATION_BUCKETS, TOKEN_BUCKETS
-from sidecar.telemetry.metrics import Info, Registry
 
 from .helpers import attempt, finish, samples, start, value
 
@@ -174,29 +173,17 @@ def test_policy_reloads_count_by_outcome() -> None:
 
 def test_label_values_are_escaped() -> None:
     """Label values with quotes, backslashes and newlines survive the text format unchanged."""
-    registry = Registry()
-    counter = registry.counter(Info("odd_total", "help with \\ and\nnewline", ("name",)))
+    telemetry = Telemetry.from_env({}, service_version="t")
     nasty = 'a"b\\c\nd'
-    counter.inc((nasty,), 3)
-    [family] = text_string_to_metric_families(registry.render().decode())
-    [sample] = family.samples
-    assert sample.labels == {"name": nasty} and sample.value == 3
-    assert family.documentation == "help with \\ and\nnewline"
+    telemetry.breaker_transition(target=nasty, from_state="closed", to_state="open")
+    assert value(telemetry, "llm_sidecar_breaker_state", target=nasty) == 2
 
 
-def test_histogram_renders_cumulative_buckets() -> None:
-    """Histogram buckets are cumulative with le upper bounds inclusive, plus _sum and _count."""
-    registry = Registry()
-    histogram = registry.histogram(Info("latency_seconds", "h"), (0.1, 1.0))
-    for observation in (0.05, 0.1, 0.5, 3.0):
-        histogram.observe((), observation)
-    families = text_string_to_metric_families(registry.render().decode())
-    found = {(s.name, s.labels.get("le")): s.value for f in families for s in f.samples}
-    assert found[("latency_seconds_bucket", "0.1")] == 2
-    assert found[("latency_seconds_bucket", "1.0")] == 3
-    assert found[("latency_seconds_bucket", "+Inf")] == 4
-    assert found[("latency_seconds_count", None)] == 4
-    assert math.isclose(found[("latency_seconds_sum", None)], 3.65)
+def test_no_created_series_are_exposed() -> None:
+    """/metrics carries the documented series only: no ``_created`` timestamps beside counters."""
+    telemetry = Telemetry.from_env({}, service_version="t")
+    finish(start(telemetry))
+    assert not [name for name, _ in samples(telemetry) if name.endswith("_created")]
 
 
 def test_metrics_are_per_instance() -> None:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sidecar import extensions
 from sidecar.dialects import Dialect
 from sidecar.sse import SSEEvent
 from sidecar.translate import (
@@ -19,13 +17,10 @@ from sidecar.translate import (
     extract_stream_usage,
     extract_usage,
 )
-from sidecar.translate.usage import _chat_params
 
 from . import sdk
 from .streams import UPSTREAM
 from .test_responses import BODIES
-
-_params_fast = extensions.built("sidecar.translate._params_fast")
 
 OAI, ANT, GEM = Dialect.OPENAI, Dialect.ANTHROPIC, Dialect.GEMINI
 
@@ -78,24 +73,6 @@ def test_extract_stream_usage_skips_other_events() -> None:
     assert extract_stream_usage(OAI, SSEEvent(b"[DONE]")) is None
     assert extract_stream_usage(ANT, SSEEvent(b'{"type":"ping"}', "ping")) is None
     assert extract_stream_usage(GEM, SSEEvent(b'{"usageMetadata": oops')) is None
-
-
-@pytest.mark.parametrize(
-    ("dialect", "body"),
-    [
-        (OAI, {"temperature": -0.0, "top_p": -0.0, "frequency_penalty": -0.0, "presence_penalty": -0.0}),
-        (ANT, {"temperature": -0.0, "top_p": -0.0}),
-        (GEM, {"generationConfig": {"temperature": -0.0, "topP": -0.0, "frequencyPenalty": -0.0}}),
-    ],
-)
-def test_request_params_hold_no_negative_zero(dialect: Dialect, body: dict[str, Any]) -> None:
-    """A -0.0 parameter is recorded as 0.0 (the span encoder caches parameters by value, where the two are
-    one key)."""
-    params = extract_request_params(dialect, body)
-    numbers = [params.temperature, params.top_p, params.frequency_penalty, params.presence_penalty]
-    present = [value for value in numbers if value is not None]
-    assert len(present) == (2 if dialect is ANT else 3 if dialect is GEM else 4)
-    assert all(value == 0.0 and math.copysign(1.0, value) == 1.0 for value in present)
 
 
 def test_request_params() -> None:
@@ -210,32 +187,3 @@ def test_request_params_take_only_values_of_the_right_type(dialect: Dialect, bod
     params = extract_request_params(dialect, body)
     assert params == _expected(dialect, body)
     assert [type(value) for value in params] == [type(value) for value in _expected(dialect, body)]
-
-
-_CHAT = st.dictionaries(_KEYS | st.sampled_from(["stop_sequences", "top_k", "n", "seed"]), _VALUES, max_size=8)
-
-
-@given(openai=st.booleans(), body=_CHAT)
-def test_the_compiled_request_params_are_the_python_ones(openai: bool, body: dict[str, Any]) -> None:
-    """Property: the C twin (_params_fast.chat_params) gives the Python code's parameters, field by
-    field with the same types (and the same sign of zero)."""
-    assert _params_fast is not None, "sidecar/translate/_params_fast.c was not built: install gcc, then make clean test"
-    compiled = _params_fast.chat_params(RequestParams, body, openai)
-    python = _chat_params(body, openai)
-    assert type(compiled) is RequestParams
-    assert [(type(v), repr(v)) for v in compiled] == [(type(v), repr(v)) for v in python]
-
-
-def test_the_compiled_request_params_leave_what_they_cannot_convert_to_python() -> None:
-    """A number too large for a float, a dict subclass: the C twin answers None and the Python code
-    decides (here: it raises OverflowError, as float() does)."""
-    assert _params_fast is not None
-    assert _params_fast.chat_params(RequestParams, {"temperature": 10**400}, True) is None
-    with pytest.raises(OverflowError):
-        extract_request_params(OAI, {"temperature": 10**400})
-
-    class Body(dict[str, Any]):
-        pass
-
-    assert _params_fast.chat_params(RequestParams, Body(temperature=0.5), True) is None
-    assert extract_request_params(OAI, Body(temperature=0.5)).temperature == 0.5

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
-from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import SpanContext, SpanKind, StatusCode, TraceFlags, TraceState
+from opentelemetry.trace import SpanKind, StatusCode
 
 from sidecar.telemetry import Telemetry, Usage, current_trace_ids
-from sidecar.telemetry.spans import LiteTracer, Propagated, Sampler, ServerSpan
 
 from .helpers import APP_SPAN_ID, APP_TRACE_ID, APP_TRACEPARENT, attempt, by_kind, finish, start
 
@@ -300,30 +299,30 @@ def test_resource_names_the_service(telemetry: Telemetry, spans: InMemorySpanExp
     assert span.instrumentation_scope.schema_url.endswith("/1.41.0")
 
 
-_SAMPLED_PARENT = SpanContext(1, 2, True, TraceFlags(TraceFlags.SAMPLED), TraceState())
-_UNSAMPLED_PARENT = SpanContext(1, 2, True, TraceFlags(TraceFlags.DEFAULT), TraceState())
-
-
 @pytest.mark.parametrize(
-    ("sampler", "parent", "recorded"),
+    ("sampler", "flags", "recorded"),
     [
         ("always_on", None, True),
-        ("always_on", _UNSAMPLED_PARENT, True),
+        ("always_on", "00", True),
         ("parentbased_always_on", None, True),
-        ("parentbased_always_on", _SAMPLED_PARENT, True),
-        ("parentbased_always_on", _UNSAMPLED_PARENT, False),
+        ("parentbased_always_on", "01", True),
+        ("parentbased_always_on", "00", False),
         ("always_off", None, False),
-        ("parentbased_always_off", _SAMPLED_PARENT, True),
+        ("parentbased_always_off", "01", True),
         ("traceidratio", None, False),  # ratio 0
-        ("parentbased_traceidratio", _SAMPLED_PARENT, True),
+        ("parentbased_traceidratio", "01", True),
     ],
 )
-def test_the_sampler_decides_which_requests_are_recorded(
-    sampler: str, parent: SpanContext | None, recorded: bool
-) -> None:
-    """Root spans follow the sampler's root rule, children of the app's span follow its flag when the
-    sampler is parent-based; an unrecorded request still gets ids to propagate."""
-    tracer = LiteTracer(Resource({}), InstrumentationScope("t"), Sampler(sampler, 0.0), [])
-    span = tracer.start_server(parent, "POST", "/v1/chat/completions", "/v1/chat/completions", "openai")
-    assert isinstance(span, ServerSpan if recorded else Propagated)
-    assert len(span.trace_id) == 16 and len(span.span_id) == 8
+async def test_the_sampler_decides_which_requests_are_recorded(sampler: str, flags: str | None, recorded: bool) -> None:
+    """OTEL_TRACES_SAMPLER: root spans follow the sampler's root rule, children of the app's span follow
+    its sampled flag when the sampler is parent-based; an unrecorded request still propagates its context
+    with the sampled flag off."""
+    env = {"OTEL_TRACES_EXPORTER": "console", "OTEL_TRACES_SAMPLER": sampler, "OTEL_TRACES_SAMPLER_ARG": "0"}
+    telemetry = Telemetry.from_env(env, service_version="t", console=io.StringIO())
+    trace = start(telemetry, {"traceparent": f"00-{APP_TRACE_ID}-{APP_SPAN_ID}-{flags}"} if flags else {})
+    headers: dict[str, str] = {}
+    attempt(trace).inject(headers)
+    finish(trace)
+    await telemetry.shutdown()
+    assert (trace.span is not None) is recorded and bool(trace.trace_id) is recorded
+    assert int(headers["traceparent"][-2:], 16) & 1 == recorded  # the sampled flag (the SDK may add W3C's random)

@@ -1,0 +1,174 @@
+"""What tracing costs the proxy, in one run: req/s, CPU per request on the event loop, p50 at one connection
+and peak memory, tracing off against on at 10% and at the default sampling (every request).
+
+Variants, all with the same chain policy and nginx as the upstream and the OTLP collector (which
+discards each export in C, so that a collector's CPU is not taken from the sidecars):
+
+- ``off``: no exporter (the default);
+- ``10%`` (any ``N%``): traces exported over OTLP/HTTP, ``parentbased_traceidratio`` at N/100;
+- ``default``: traces exported, the default sampler ``parentbased_always_on``: wrk sends no
+  ``traceparent``, so every request is traced (the same as 100%);
+- ``unsampled`` (only when named): tracing configured, the sampler says no: the trace context is made
+  and passed upstream, nothing is recorded;
+- ``otlp-metrics`` (only when named): no traces, the metrics pushed over OTLP as well.
+
+The tracing variants keep metrics on ``/metrics`` only (``OTEL_METRICS_EXPORTER=prometheus``), so they
+measure tracing alone. With ``--baseline DIR`` every variant also runs from another checkout (its
+``.venv/bin/python``, e.g. the code before a change), named ``base:VARIANT``; all sidecars run at once
+and are measured in interleaved rounds (in an order that changes every round), so the shared machine's
+noise falls on all alike. Per round and sidecar: req/s at 32 connections (wrk, ``--seconds``) with the CPU
+time each thread used meanwhile (/proc), then p50 at one connection. Printed: medians, and the ratio of
+each to ``off`` of the same checkout within each round (median over rounds); peak RSS (VmHWM) at the end.
+
+    python bench/tracing_cost.py [--seconds 5] [--rounds 6] [--variants off,10%,default] [--baseline DIR]
+
+Needs `apt-get install nginx-light wrk`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from proxy_bench import chat_script, free_port, in_turn, peak_rss_mb, sidecar_policy, start_nginx, tools_present, wrk
+from proxy_bench import wait_http as wait_ready
+from thread_cpu import TICKS_PER_S, thread_cpu
+
+_TRACES = {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": "SINK", "OTEL_METRICS_EXPORTER": "prometheus"}
+VARIANTS: dict[str, dict[str, str]] = {
+    "off": {},
+    "unsampled": {**_TRACES, "OTEL_TRACES_SAMPLER": "always_off"},
+    "default": _TRACES,
+    "otlp-metrics": {"OTEL_METRICS_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": "SINK"},
+}
+
+
+@dataclass
+class Sidecar:
+    name: str
+    checkout: str  # "" for this one, "base" for --baseline
+    variant: str
+    proc: subprocess.Popen[bytes]
+    port: int
+    rps: list[float] = field(default_factory=list)
+    loop_us: list[float] = field(default_factory=list)  # CPU per request of the event loop's thread
+    total_us: list[float] = field(default_factory=list)  # of every thread
+    p50: list[float] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1/chat/completions"
+
+
+def variant_env(variant: str) -> dict[str, str]:
+    if variant.endswith("%") and variant not in VARIANTS:
+        ratio = str(float(variant.removesuffix("%")) / 100)
+        return {**_TRACES, "OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": ratio}
+    return VARIANTS[variant]
+
+
+def start(
+    python: str, cwd: Path, policy: Path, port: int, env_extra: dict[str, str], sink: str
+) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "SIDECAR_LOG_LEVEL": "info"}
+    env.update({k: (sink if v == "SINK" else v) for k, v in env_extra.items()})
+    command = [python, "-m", "sidecar", "run", "--policy", str(policy), "--port", str(port)]
+    proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL)
+    wait_ready(f"http://127.0.0.1:{port}/readyz", timeout=30)
+    return proc
+
+
+def measure(sidecar: Sidecar, seconds: int, script: Path) -> None:
+    before = thread_cpu(sidecar.proc.pid)
+    result = wrk(sidecar.url, 32, seconds, script)
+    after = thread_cpu(sidecar.proc.pid)
+    requests = result["rps"] * seconds
+
+    def used_us(tid: int) -> float:
+        ticks = sum(after[tid]) - sum(before.get(tid, (0, 0)))
+        return ticks / TICKS_PER_S / requests * 1e6
+
+    sidecar.rps.append(result["rps"])
+    sidecar.loop_us.append(used_us(sidecar.proc.pid))  # the main thread runs the event loop
+    sidecar.total_us.append(sum(used_us(tid) for tid in after))
+
+
+def ratios(values: list[float], reference: list[float]) -> float:
+    return statistics.median(v / r for v, r in zip(values, reference, strict=True))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--variants", default="off,10%,default")
+    parser.add_argument("--baseline", type=Path, help="another checkout with its own .venv, run side by side")
+    args = parser.parse_args()
+    if not tools_present("nginx", "wrk"):
+        return 2
+    variants = args.variants.split(",")
+    if "off" not in variants:
+        parser.error("--variants must include off (the reference)")
+    workdir = Path(tempfile.mkdtemp(prefix="sidecar-tracing-cost-"))
+    script = chat_script(workdir)
+    upstream = free_port()
+    sink = f"http://127.0.0.1:{upstream}"
+    nginx = start_nginx(workdir, upstream)
+    checkouts = [("", sys.executable, Path(__file__).resolve().parents[1])]
+    if args.baseline:
+        checkouts.append(("base", str(args.baseline / ".venv/bin/python"), args.baseline))
+    sidecars: list[Sidecar] = []
+    try:
+        time.sleep(0.3)
+        policy = sidecar_policy(workdir, upstream, "chain")
+        for checkout, python, cwd in checkouts:
+            for variant in variants:
+                port = free_port()
+                proc = start(python, cwd, policy, port, variant_env(variant), sink)
+                name = f"{checkout}:{variant}" if checkout else variant
+                sidecars.append(Sidecar(name, checkout, variant, proc, port))
+        for round_number in range(args.rounds):
+            for sidecar in in_turn(sidecars, round_number):
+                measure(sidecar, args.seconds, script)
+        for round_number in range(args.rounds):
+            for sidecar in in_turn(sidecars, round_number):
+                sidecar.p50.append(wrk(sidecar.url, 1, args.seconds, script)["p50"])
+        rss = {sidecar.name: peak_rss_mb(sidecar.proc.pid) for sidecar in sidecars}
+    finally:
+        for sidecar in sidecars:
+            sidecar.proc.terminate()
+            sidecar.proc.wait(timeout=30)
+        nginx.terminate()
+        nginx.wait(timeout=30)
+    print(
+        f"Command: `python bench/tracing_cost.py --seconds {args.seconds} --rounds {args.rounds} "
+        f"--variants {args.variants}{' --baseline ' + str(args.baseline) if args.baseline else ''}` "
+        f"({time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores; medians of {args.rounds} interleaved rounds; "
+        "ratios to `off` of the same checkout within each round)\n"
+    )
+    print(
+        "| sidecar | req/s @32 | req/s vs off | event-loop CPU per request (us) | vs off | all threads (us) "
+        "| p50 @1 (ms) | added p50 vs off (ms) | peak RSS (MB) |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for sidecar in sidecars:
+        off = next(s for s in sidecars if s.checkout == sidecar.checkout and s.variant == "off")
+        added = statistics.median(a - b for a, b in zip(sidecar.p50, off.p50, strict=True))
+        print(
+            f"| {sidecar.name} | {statistics.median(sidecar.rps):,.0f} | {ratios(sidecar.rps, off.rps):.3f} "
+            f"| {statistics.median(sidecar.loop_us):.1f} | {ratios(sidecar.loop_us, off.loop_us):.3f} "
+            f"| {statistics.median(sidecar.total_us):.1f} | {statistics.median(sidecar.p50):.3f} | {added:+.3f} "
+            f"| {rss[sidecar.name]:.0f} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

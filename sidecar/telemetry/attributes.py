@@ -1,0 +1,31 @@
+"""The sidecar's own span attribute names (``sidecar.*``), beside the GenAI and HTTP ones in ``genai``.
+
+docs/observability.md lists which span carries each and when it is set.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# SERVER span
+DIALECT: Final = "sidecar.dialect"
+REQUESTED_MODEL: Final = "sidecar.request.model"
+REQUESTED_STREAM: Final = "sidecar.request.stream"
+ROUTE_TARGETS: Final = "sidecar.route.targets"
+REJECTED_REASON: Final = "sidecar.rejected.reason"
+CACHE_HIT: Final = "sidecar.cache.hit"
+OUTCOME: Final = "sidecar.outcome"
+ATTEMPTS: Final = "sidecar.attempts"
+STREAMED: Final = "sidecar.streamed"
+ROUTE: Final = "sidecar.route"
+SERVED_MODEL: Final = "sidecar.served_model"
+FALLBACK_REASON: Final = "sidecar.fallback.reason"
+COST_USD: Final = "sidecar.cost_usd"
+# SERVER span events
+TARGET_SKIPPED: Final = "sidecar.target.skipped"
+SKIP_REASON: Final = "sidecar.skip.reason"
+FALLBACK: Final = "sidecar.fallback"
+# CLIENT span (TARGET also names the target in both events)
+TARGET: Final = "sidecar.target"
+BREAKER_STATE: Final = "sidecar.breaker.state"
+CONTENT_TRUNCATED: Final = "sidecar.content.truncated"

@@ -1,0 +1,109 @@
+"""The metric catalog against its documentation: every metric docs/observability.md lists is exported,
+on /metrics with its name, type and labels, and in the OTLP push with its OTel name and attribute keys."""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+from prometheus_client.parser import text_string_to_metric_families
+
+from sidecar.telemetry import Telemetry, Usage
+
+from .helpers import attempt, finish, start
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "observability.md"
+
+
+@dataclass(frozen=True)
+class Documented:
+    name: str  # the Prometheus sample name, as the doc writes it (with _total for counters)
+    kind: str
+    labels: frozenset[str]
+    otel_name: str
+
+
+def documented_metrics() -> list[Documented]:
+    """Rows of the two metric tables of docs/observability.md's "Metrics" section. A labels cell names
+    each label in backticks; parenthesised text (example values) is not a label; "—" means none."""
+    text = DOC.read_text()
+    section = text[text.index("\n## Metrics\n") : text.index("\n## Configuration\n")]
+    found = []
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) != 4 or not re.fullmatch(r"`(gen_ai|llm_sidecar)_\w+`", cells[0]):
+            continue
+        name = cells[0].strip("`")
+        labels = frozenset(re.findall(r"`(\w+)`", re.sub(r"\([^)]*\)", "", cells[2])))
+        if name.startswith("gen_ai_"):  # Prometheus name | OTel name (unit) | labels | meaning
+            kind = "histogram"
+            otel_name = re.findall(r"`([\w.]+)`", cells[1])[0]
+        else:  # name | type | labels | meaning; OTel: llm_sidecar.<name> without _total/_seconds
+            kind = cells[1]
+            base = name.removeprefix("llm_sidecar_").removesuffix("_total").removesuffix("_seconds")
+            otel_name = f"llm_sidecar.{base}"
+        found.append(Documented(name, kind, labels, otel_name))
+    return found
+
+
+def drive_every_metric(telemetry: Telemetry) -> None:
+    """Use every facade call that records a metric at least once."""
+    telemetry.policy_reload(ok=True)
+    telemetry.breaker_transition(target="openai/gpt-4o", from_state="closed", to_state="open")
+    trace = start(telemetry, stream=True)
+    trace.cache_result(hit=False)
+    trace.skipped(target="anthropic/claude", reason="breaker_open")
+    failed = attempt(trace)
+    failed.finish(status=503, error_type="http_503")
+    trace.fallback(from_target="openai/gpt-4o", reason="http_503")
+    call = attempt(trace, resend_count=1)
+    call.first_chunk()
+    call.chunk()
+    call.finish(status=200, error_type=None, response_model="gpt-4o", usage=Usage(3, 4, 1))
+    finish(trace, usage=Usage(3, 4, 1), streamed=True)
+    rejected = start(telemetry)
+    rejected.rejected(status=400, reason="invalid_json")
+    finish(rejected, status=400, outcome="rejected")
+
+
+def test_the_doc_lists_the_metrics() -> None:
+    """The parser finds both tables (4 GenAI metrics, 16 of the sidecar's own), so the checks below bite."""
+    names = [metric.name for metric in documented_metrics()]
+    assert len(names) == 20 and len(set(names)) == 20
+    assert sum(name.startswith("gen_ai_") for name in names) == 4
+
+
+def test_every_documented_metric_is_on_metrics_with_its_labels() -> None:
+    """/metrics (parsed by prometheus_client) has each documented metric with its type, and samples with
+    exactly the documented label names (histogram buckets add ``le``)."""
+    telemetry = Telemetry.from_env({}, service_version="1.0")
+    drive_every_metric(telemetry)
+    families = {f.name: f for f in text_string_to_metric_families(telemetry.metrics_text().decode())}
+    for metric in documented_metrics():
+        family = families.get(metric.name.removesuffix("_total") if metric.kind == "counter" else metric.name)
+        assert family is not None, metric.name
+        assert family.type == metric.kind, metric.name
+        label_sets = {frozenset(sample.labels) - {"le"} for sample in family.samples}
+        assert label_sets == {metric.labels}, (metric.name, label_sets)
+
+
+async def test_every_documented_metric_is_pushed_with_its_otel_name_and_keys() -> None:
+    """The OTLP push (here its console twin) carries each documented metric under its OTel name, with
+    attribute keys that are the Prometheus labels in dotted form (``gen_ai.operation.name``)."""
+    out = io.StringIO()
+    telemetry = Telemetry.from_env({"OTEL_METRICS_EXPORTER": "console"}, service_version="1.0", console=out)
+    drive_every_metric(telemetry)
+    await telemetry.shutdown(timeout_s=5)
+    [line] = out.getvalue().splitlines()
+    pushed = {m["name"]: m for m in orjson.loads(line)["resource_metrics"][0]["scope_metrics"][0]["metrics"]}
+    assert len(pushed) == len(documented_metrics())
+    for metric in documented_metrics():
+        otel = pushed.get(metric.otel_name)
+        assert otel is not None, metric.otel_name
+        points = otel["data"]["data_points"]
+        assert points, metric.otel_name
+        keys = {frozenset(key.replace(".", "_") for key in point["attributes"]) for point in points}
+        assert keys == {metric.labels}, (metric.otel_name, keys)

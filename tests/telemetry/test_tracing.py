@@ -1,0 +1,145 @@
+"""The SDK's batch span processor with its lost spans counted; W3C context in and out; the sampler names."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+
+import pytest
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from sidecar.telemetry import Telemetry
+from sidecar.telemetry.config import BatchConfig, TelemetryConfig
+from sidecar.telemetry.tracing import CountedBatchSpanProcessor, Tracing, extract_parent, inject
+
+from .helpers import APP_SPAN_ID, APP_TRACE_ID, APP_TRACEPARENT, finish, start, value
+
+
+class Recording(SpanExporter):
+    """Collects exported spans; can be made to block, fail or raise."""
+
+    def __init__(self, result: SpanExportResult = SpanExportResult.SUCCESS, *, raises: bool = False) -> None:
+        self.names: list[str] = []
+        self.result = result
+        self.raises = raises
+        self.gate = threading.Event()
+        self.gate.set()
+        self.entered = threading.Event()
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self.entered.set()
+        self.gate.wait(10)
+        if self.raises:
+            raise RuntimeError("collector exploded")
+        self.names.extend(span.name for span in spans)
+        return self.result
+
+
+class Dropped:
+    """An ``on_drop`` callback that adds up the counts."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, count: int) -> None:
+        self.count += count
+
+
+def _processor(
+    exporter: SpanExporter, dropped: Callable[[int], None], queue: int = 4, batch: int = 4
+) -> CountedBatchSpanProcessor:
+    config = BatchConfig(max_queue_size=queue, schedule_delay_s=60, max_export_batch_size=batch)
+    return CountedBatchSpanProcessor(exporter, config, dropped)
+
+
+def _end_spans(provider: TracerProvider, names: range) -> None:
+    tracer = provider.get_tracer("t")
+    for n in names:
+        tracer.start_span(f"s{n}").end()
+
+
+def test_a_full_queue_drops_and_counts_without_blocking() -> None:
+    """With the exporter stuck on one batch and the queue full, each further span is counted as dropped
+    (the SDK drops the oldest queued one); the rest are exported by shutdown."""
+    exporter, dropped = Recording(), Dropped()
+    exporter.gate.clear()
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(_processor(exporter, dropped))
+    _end_spans(provider, range(4))  # a full batch: the worker takes it and blocks in export
+    assert exporter.entered.wait(5)
+    _end_spans(provider, range(4, 11))  # 4 fill the queue, 3 more push out the oldest
+    assert dropped.count == 3
+    exporter.gate.set()
+    provider.shutdown()
+    assert len(exporter.names) == 8 and dropped.count == 3
+    assert exporter.names[-4:] == ["s7", "s8", "s9", "s10"]  # the newest kept
+
+
+@pytest.mark.parametrize("raises", [False, True])
+def test_failed_exports_count_as_dropped(raises: bool) -> None:
+    """A batch whose export fails (or raises) counts every span in it as dropped."""
+    exporter, dropped = Recording(SpanExportResult.FAILURE, raises=raises), Dropped()
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(_processor(exporter, dropped))
+    _end_spans(provider, range(3))
+    provider.shutdown()
+    assert dropped.count == 3
+
+
+def test_spans_still_queued_when_shutdown_gives_up_are_counted_once() -> None:
+    """Spans left in the queue are counted as dropped when the wait for shutdown ends, and not again
+    when the stuck export finally returns."""
+    exporter, dropped = Recording(), Dropped()
+    exporter.gate.clear()
+    processor = _processor(exporter, dropped, queue=8, batch=2)
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(processor)
+    _end_spans(provider, range(2))
+    assert exporter.entered.wait(5)
+    _end_spans(provider, range(2, 5))
+    processor.count_left()
+    assert dropped.count == 3
+    exporter.gate.set()
+    provider.shutdown()
+    assert dropped.count == 3
+
+
+async def test_dropped_spans_show_in_metrics() -> None:
+    """llm_sidecar_spans_dropped_total counts what the Telemetry's processors lost."""
+    exporter = Recording(SpanExportResult.FAILURE)
+
+    def tracing(resource: Resource, on_drop: Callable[[int], None]) -> Tracing:
+        provider = TracerProvider(resource=resource, shutdown_on_exit=False)
+        provider.add_span_processor(_processor(exporter, on_drop))
+        return Tracing(provider)
+
+    telemetry = Telemetry(TelemetryConfig(), service_version="t", tracing=tracing)
+    finish(start(telemetry))
+    finish(start(telemetry))
+    await telemetry.shutdown(timeout_s=5)
+    assert value(telemetry, "llm_sidecar_spans_dropped_total") == 2
+
+
+def test_the_apps_trace_context_is_read_and_passed_on() -> None:
+    """extract_parent reads the app's traceparent and tracestate; inject writes them back unchanged."""
+    headers: dict[str, str] = {}
+    inject(extract_parent({"traceparent": APP_TRACEPARENT, "tracestate": "vendor=abc"}), headers)
+    assert headers == {"traceparent": f"00-{APP_TRACE_ID}-{APP_SPAN_ID}-01", "tracestate": "vendor=abc"}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "junk",
+        f"00-{'0' * 32}-{APP_SPAN_ID}-01",  # all-zero trace id
+        f"ff-{APP_TRACE_ID}-{APP_SPAN_ID}-01",  # forbidden version
+        f"00-{APP_TRACE_ID}-{APP_SPAN_ID}-01-extra",  # version 00 has nothing after the flags
+    ],
+)
+def test_an_invalid_traceparent_starts_a_new_trace(value: str) -> None:
+    """An invalid traceparent gives no parent: nothing is propagated from it."""
+    headers: dict[str, str] = {}
+    inject(extract_parent({"traceparent": value}), headers)
+    assert headers == {}
