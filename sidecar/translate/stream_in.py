@@ -1,15 +1,19 @@
 """Stream decoders: one upstream SSE event -> common deltas (``common.Delta``), one class per dialect.
 
-- ``OpenAIDecoder``: ``chat.completion.chunk`` payloads; the first chunk gives ``Start``, ``content`` gives
-  ``Text``, the first delta of each ``tool_calls[index]`` gives ``ToolStart`` and every ``arguments``
-  fragment ``ToolArgs``; ``finish_reason`` -> ``Finish``; a chunk with ``usage`` -> ``UsageSeen``;
+- ``OpenAIDecoder``: ``chat.completion.chunk`` payloads; the first chunk gives ``Start``,
+  ``reasoning_content`` (OpenAI-compatible servers) gives ``Reasoning``, ``content`` gives ``Text``, the
+  first delta of each ``tool_calls[index]`` gives ``ToolStart`` and every ``arguments`` fragment
+  ``ToolArgs``; ``finish_reason`` -> ``Finish``; a chunk with ``usage`` -> ``UsageSeen``;
   ``[DONE]`` -> ``End``; ``{"error": ...}`` -> ``Failure``. Choices other than index 0 are ignored.
 - ``AnthropicDecoder``: ``message_start`` (id, input usage), ``content_block_start/delta/stop`` (text,
-  tool_use + ``input_json_delta``; thinking blocks are skipped), ``message_delta`` (stop reason, usage),
+  tool_use + ``input_json_delta``, thinking + ``thinking_delta``/``signature_delta`` -> ``Reasoning`` /
+  ``ReasoningSignature``, ``redacted_thinking`` -> a redacted signature), ``message_delta`` (stop reason, usage),
   ``message_stop`` -> ``End``, ``ping`` ignored, ``error`` -> ``Failure``. A structured-output tool
   (``RESPONSE_TOOL``) streams out as text.
-- ``GeminiDecoder``: each ``GenerateContentResponse`` fragment; text parts (not thoughts) -> ``Text``, a
-  ``functionCall`` (always whole) -> ``ToolStart`` + one ``ToolArgs``; ``finishReason`` -> ``Finish``;
+- ``GeminiDecoder``: each ``GenerateContentResponse`` fragment; text parts -> ``Text``, thought parts ->
+  ``Reasoning`` (+ their own ``ReasoningSignature``), a ``thoughtSignature`` on another part -> a
+  standalone ``ReasoningSignature`` before it, a ``functionCall`` (always whole) -> ``ToolStart`` + one
+  ``ToolArgs``; ``finishReason`` -> ``Finish``;
   ``usageMetadata`` -> ``UsageSeen``. Gemini has no end marker: the stream's end is ``finish()``.
 
 Decoders read defensively (``.get`` everywhere); the translator skips an event a decoder cannot read.
@@ -31,6 +35,8 @@ from .common import (
     Failure,
     Finish,
     FinishReason,
+    Reasoning,
+    ReasoningSignature,
     Start,
     Text,
     ToolArgs,
@@ -80,6 +86,9 @@ class OpenAIDecoder:
             if choice.get("index", 0) != 0:
                 continue
             delta = choice.get("delta") or {}
+            reasoning = delta.get("reasoning_content")
+            if reasoning and isinstance(reasoning, str):
+                out.append(Reasoning(reasoning))
             text = delta.get("content") or delta.get("refusal")
             if text:
                 out.append(Text(text))
@@ -146,6 +155,13 @@ class AnthropicDecoder:
         if kind == "text":
             self._blocks[index] = ("text", -1)
             return [Text(block["text"])] if block.get("text") else []
+        if kind == "thinking":
+            self._blocks[index] = ("thinking", -1)
+            return [Reasoning(block["thinking"])] if block.get("thinking") else []
+        if kind == "redacted_thinking":
+            self._blocks[index] = ("skip", -1)
+            data = block.get("data") or ""
+            return [ReasoningSignature(data, "anthropic", redacted=True, standalone=True)] if data else []
         if kind != "tool_use":
             self._blocks[index] = ("skip", -1)
             return []
@@ -167,9 +183,16 @@ class AnthropicDecoder:
     def _delta(self, obj: dict[str, Any]) -> list[Delta]:
         kind, ordinal = self._blocks.get(obj.get("index", 0), ("skip", -1))
         delta = obj.get("delta") or {}
-        if delta.get("type") == "text_delta" and kind == "text":
+        delta_type = delta.get("type")
+        if delta_type == "text_delta" and kind == "text":
             return [Text(delta.get("text", ""))]
-        if delta.get("type") == "input_json_delta":
+        if kind == "thinking":
+            if delta_type == "thinking_delta" and delta.get("thinking"):
+                return [Reasoning(delta["thinking"])]
+            if delta_type == "signature_delta" and delta.get("signature"):
+                return [ReasoningSignature(delta["signature"], "anthropic")]
+            return []
+        if delta_type == "input_json_delta":
             fragment = delta.get("partial_json", "")
             if kind == "tool" and fragment:
                 return [ToolArgs(ordinal, fragment)]
@@ -224,8 +247,17 @@ class GeminiDecoder:
             if cand.get("index", 0) != 0:
                 continue
             for part in (cand.get("content") or {}).get("parts") or ():
+                signature = part.get("thoughtSignature")
+                if part.get("thought"):
+                    if part.get("text"):
+                        out.append(Reasoning(part["text"]))
+                    if signature:
+                        out.append(ReasoningSignature(signature, "gemini"))
+                    continue
+                if signature:
+                    out.append(ReasoningSignature(signature, "gemini", standalone=True))
                 if "text" in part:
-                    if part["text"] and not part.get("thought"):
+                    if part["text"]:
                         out.append(Text(part["text"]))
                 elif "functionCall" in part:
                     fc = part["functionCall"]

@@ -160,7 +160,7 @@ def _read(
     parts = response.candidates[0].content.parts or []
     meta = response.usage_metadata
     return (
-        "".join(p.text for p in parts if p.text),
+        "".join(p.text for p in parts if p.text and not p.thought),
         [(p.function_call.name, p.function_call.args) for p in parts if p.function_call],
         [p.function_call.id for p in parts if p.function_call],
         str(response.candidates[0].finish_reason.value),
