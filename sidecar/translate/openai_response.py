@@ -4,7 +4,8 @@
   the OpenAI-compatible ``message.reasoning_content`` (DeepSeek, vLLM...) <-> a leading reasoning part.
 - ``usage_from`` / ``usage_to``: ``prompt_tokens`` (cached included, ``prompt_tokens_details.cached_tokens``),
   ``completion_tokens`` (reasoning included, ``completion_tokens_details.reasoning_tokens``).
-- ``FINISH_FROM`` / ``FINISH_TO``: ``stop|length|tool_calls|content_filter`` <-> ``FinishReason``.
+- ``FINISH_FROM`` / ``FINISH_TO``: ``stop|length|tool_calls|content_filter`` <-> ``FinishReason``; a
+  ``stop`` whose message is a ``refusal`` (and no content) is a content-filter stop.
 
 Shared with the stream translators. Requests are in ``openai``.
 """
@@ -94,14 +95,11 @@ def parse_response(body: dict[str, Any]) -> ChatResponse:
                     "arguments": parse_arguments(fn.get("arguments")),
                 }
             )
-        reason = ch.get("finish_reason")
-        choices.append(
-            {
-                "parts": parts,
-                "finish_reason": FINISH_FROM.get(reason, FinishReason.OTHER) if reason else None,
-                "stop_sequence": None,
-            }
-        )
+        raw = ch.get("finish_reason")
+        reason = FINISH_FROM.get(raw, FinishReason.OTHER) if raw else None
+        if reason is FinishReason.STOP and msg.get("refusal") and not msg.get("content"):
+            reason = FinishReason.CONTENT_FILTER  # the model refused (structured outputs): Anthropic's "refusal"
+        choices.append({"parts": parts, "finish_reason": reason, "stop_sequence": None})
     return {"id": body.get("id"), "choices": choices, "usage": usage_from(body.get("usage"))}
 
 

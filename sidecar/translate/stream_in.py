@@ -3,11 +3,13 @@
 - ``OpenAIDecoder``: ``chat.completion.chunk`` payloads; the first chunk gives ``Start``,
   ``reasoning_content`` (OpenAI-compatible servers) gives ``Reasoning``, ``content`` gives ``Text``, the
   first delta of each ``tool_calls[index]`` gives ``ToolStart`` and every ``arguments`` fragment
-  ``ToolArgs``; ``finish_reason`` -> ``Finish``; a chunk with ``usage`` -> ``UsageSeen``;
-  ``[DONE]`` -> ``End``; ``{"error": ...}`` -> ``Failure``. Choices other than index 0 are ignored.
+  ``ToolArgs``; ``finish_reason`` -> ``Finish`` (a content-filter stop after a ``refusal``); a chunk
+  with ``usage`` -> ``UsageSeen``; ``[DONE]`` -> ``End``; ``{"error": ...}`` -> ``Failure``. Choices
+  other than index 0 are ignored.
 - ``AnthropicDecoder``: ``message_start`` (id, input usage), ``content_block_start/delta/stop`` (text,
   tool_use + ``input_json_delta``, thinking + ``thinking_delta``/``signature_delta`` -> ``Reasoning`` /
-  ``ReasoningSignature``, ``redacted_thinking`` -> a redacted signature), ``message_delta`` (stop reason, usage),
+  ``ReasoningSignature``, ``redacted_thinking`` -> a redacted signature), ``message_delta`` (stop
+  reason, usage),
   ``message_stop`` -> ``End``, ``ping`` ignored, ``error`` -> ``Failure``. A structured-output tool
   (``RESPONSE_TOOL``) streams out as text.
 - ``GeminiDecoder``: each ``GenerateContentResponse`` fragment; text parts -> ``Text``, thought parts ->
@@ -63,11 +65,13 @@ def _failure(error: Any) -> Failure:
 
 
 class OpenAIDecoder:
-    __slots__ = ("_started", "_tools")
+    __slots__ = ("_answered", "_refused", "_started", "_tools")
 
     def __init__(self) -> None:
         self._started = False
         self._tools: set[int] = set()
+        self._refused = False  # a refusal streamed (and no content): the stop is a content-filter stop
+        self._answered = False
 
     def feed(self, event: SSEEvent) -> list[Delta]:
         data = event.data
@@ -89,9 +93,14 @@ class OpenAIDecoder:
             reasoning = delta.get("reasoning_content")
             if reasoning and isinstance(reasoning, str):
                 out.append(Reasoning(reasoning))
-            text = delta.get("content") or delta.get("refusal")
-            if text:
-                out.append(Text(text))
+            content = delta.get("content")
+            refusal = delta.get("refusal")
+            if content:
+                self._answered = True
+                out.append(Text(content))
+            elif refusal:
+                self._refused = True
+                out.append(Text(refusal))
             for call in delta.get("tool_calls") or ():
                 index = call.get("index", 0)
                 fn = call.get("function") or {}
@@ -100,9 +109,12 @@ class OpenAIDecoder:
                     out.append(ToolStart(index, call.get("id") or new_id("call_"), fn.get("name") or ""))
                 if fn.get("arguments"):
                     out.append(ToolArgs(index, fn["arguments"]))
-            reason = choice.get("finish_reason")
-            if reason:
-                out.append(Finish(openai_response.FINISH_FROM.get(reason, FinishReason.OTHER), reason))
+            raw = choice.get("finish_reason")
+            if raw:
+                reason = openai_response.FINISH_FROM.get(raw, FinishReason.OTHER)
+                if reason is FinishReason.STOP and self._refused and not self._answered:
+                    reason = FinishReason.CONTENT_FILTER
+                out.append(Finish(reason, raw))
         usage = openai_response.usage_from(obj.get("usage"))
         if usage is not None:
             out.append(UsageSeen(usage))

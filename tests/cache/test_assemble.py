@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import json
 
-from sidecar.cache.entry import ReasoningPiece, TextPiece, ToolPiece
+from sidecar.cache.entry import ReasoningPiece, TextPiece, ToolPiece, unstorable
 from sidecar.dialects import Dialect
 from sidecar.translate.common import FinishReason, Usage
 
@@ -100,3 +100,16 @@ def test_gemini_thought_with_own_signature_is_one_piece() -> None:
     entry = assembler.entry(ended_cleanly=True, model="m", target="t", provider="p", stored_at=0, cost_usd=None)
     assert entry is not None
     assert entry.pieces == (ReasoningPiece("Plan.", sig, "gemini", False, (5,)),)
+
+
+def test_a_streamed_refusal_is_not_storable() -> None:
+    """An OpenAI refusal streamed as text ends as a content-filter stop, which is never stored."""
+    refusal = (
+        OPENAI_TEXT.replace('"content": "Hello"', '"refusal": "Hello"')
+        .replace('"content": "! How can"', '"refusal": "! How can"')
+        .replace('"content": " I help?"', '"refusal": " I help?"')
+    )
+    entry = assemble(Dialect.OPENAI, refusal)
+    assert entry is not None
+    assert entry.finish_reason is FinishReason.CONTENT_FILTER
+    assert unstorable(entry, store_truncated=True) == "refused"

@@ -117,3 +117,21 @@ def test_translator_telemetry() -> None:
     assert translator.finish_reason == "tool_calls"
     assert translator.usage is not None
     assert translator.usage.total_tokens == 123
+
+
+def test_openai_streamed_refusal_is_a_content_filter_stop() -> None:
+    """Refusal deltas from OpenAI end as a content-filter stop: Anthropic's stop_reason refusal."""
+    chunks = [
+        {"id": "c1", "choices": [{"index": 0, "delta": {"role": "assistant", "refusal": ""}, "finish_reason": None}]},
+        {"id": "c1", "choices": [{"index": 0, "delta": {"refusal": "I can't"}, "finish_reason": None}]},
+        {"id": "c1", "choices": [{"index": 0, "delta": {"refusal": " help."}, "finish_reason": None}]},
+        {"id": "c1", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+    ]
+    upstream = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
+    translator = new_stream_translator(
+        source=Dialect.OPENAI, target=Dialect.ANTHROPIC, operation=Operation.CHAT, model="m", include_usage=True
+    )
+    out = [e for event in sdk.events(upstream) for e in translator.feed(event)] + translator.finish()
+    message = sdk.anthropic_final(sdk.render(out))
+    assert message.stop_reason == "refusal"
+    assert message.content[0].text == "I can't help."
