@@ -29,7 +29,6 @@ from typing import Any, Literal
 import orjson
 
 from ..dialects import Dialect
-from ..translate import extract_request_params
 
 KEY_VERSION = "v1"
 
@@ -133,11 +132,21 @@ def uncacheable(
         reason = _gemini_unfaithful(body)
     if reason is not None:
         return reason
-    if cacheable == "deterministic":
-        params = extract_request_params(dialect, body)
-        if params.temperature != 0 and params.seed is None:
-            return "nondeterministic"
+    if cacheable == "deterministic" and not _deterministic(dialect, body):
+        return "nondeterministic"
     return None
+
+
+def _deterministic(dialect: Dialect, body: dict[str, Any]) -> bool:
+    """``temperature`` is the number 0, or an integer ``seed`` is set (a bool is neither)."""
+    source: Any = body
+    if dialect is Dialect.GEMINI:
+        source = body.get("generationConfig") or body.get("generation_config")
+        if not isinstance(source, dict):
+            return False
+    temperature = source.get("temperature")
+    seed = source.get("seed")
+    return (type(temperature) in (int, float) and temperature == 0) or type(seed) is int
 
 
 def caller_scope(*, deployment_app: str, app: str, caller_key: str | None, share_across_apps: bool) -> str:

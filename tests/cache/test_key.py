@@ -150,6 +150,8 @@ def test_nondeterministic_requests_are_not_cached_by_default() -> None:
     assert _key({**BODY, "temperature": 0.7}) is None
     assert _key({k: v for k, v in BODY.items() if k != "temperature"}) is None
     assert _key({**BODY, "temperature": 0.7, "seed": 7}) is not None
+    assert _key({**BODY, "temperature": False}) is None  # a bool is not the number 0
+    assert _key({**BODY, "temperature": 0.7, "seed": True}) is None
 
 
 def test_always_caches_any_temperature() -> None:
