@@ -13,6 +13,7 @@ tool piece that its ``ToolArgs`` (matched by index) fill.
 
 from __future__ import annotations
 
+from ..dialects import Dialect
 from ..translate.common import (
     Delta,
     End,
@@ -56,7 +57,8 @@ class _Open:
 
 
 class StreamAssembler:
-    """Collects one stream's deltas. ``origin`` is the upstream's dialect (whose reasoning it is)."""
+    """Collects one stream's deltas. ``origin`` is the upstream's dialect (whose reasoning it is);
+    ``max_bytes`` the store's ``max_entry_bytes`` (past it, collecting stops)."""
 
     __slots__ = (
         "_bytes",
@@ -71,8 +73,8 @@ class StreamAssembler:
         "usage",
     )
 
-    def __init__(self, origin: Origin, max_bytes: int) -> None:
-        self._origin: Origin = origin
+    def __init__(self, origin: Dialect, max_bytes: int) -> None:
+        self._origin: Origin = origin.value
         self._max_bytes = max_bytes
         self._parts: list[_Open] = []
         self._tools: dict[int, _Open] = {}

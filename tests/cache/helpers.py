@@ -13,7 +13,7 @@ STORED_AT = 1_700_000_000.0
 
 def assembler_for(dialect: Dialect, sse_text: str, max_bytes: int = 1 << 20) -> StreamAssembler:
     decoder = new_stream_decoder(dialect)
-    assembler = StreamAssembler(dialect.value, max_bytes)  # type: ignore[arg-type]
+    assembler = StreamAssembler(dialect, max_bytes)
     for event in sdk.events(sse_text):
         for delta in decoder.feed(event):
             assembler.feed(delta)

@@ -71,6 +71,12 @@ def _key(body: dict[str, Any], **options: Any) -> str | None:
 BODY = {"model": "gpt", "messages": [{"role": "user", "content": "Classify: invoice"}], "temperature": 0}
 
 
+def test_key_is_the_same_in_every_process() -> None:
+    """The key is a SHA-256 of bytes (no ``hash()``, no dict order): this request's key is fixed, so
+    sidecars share entries across restarts. A change here must bump KEY_VERSION."""
+    assert _key(BODY) == "v1:12f35f70c914f9138a06e6ca819698efda61f3f131beae13ef73c68b211cc76f"
+
+
 def test_json_key_order_does_not_change_the_key() -> None:
     """Two bodies with the same fields in another order, at every depth, have one key."""
     reordered = {"temperature": 0, "messages": [{"content": "Classify: invoice", "role": "user"}], "model": "gpt"}
