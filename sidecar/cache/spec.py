@@ -100,7 +100,7 @@ class MemoryStoreSpec(Spec):
 
     max_entries: int = Field(10_000, ge=1, le=10_000_000, description="Most entries held.")
     max_bytes: int = Field(
-        64 * MiB,
+        32 * MiB,
         ge=64 * KiB,
         le=64 * GiB,
         description="Most bytes held: each entry's stored size plus its key and a fixed bookkeeping cost.",

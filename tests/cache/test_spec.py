@@ -13,7 +13,7 @@ from sidecar.policy.compiled import merge
 def test_defaults_are_memory_and_caching_off() -> None:
     """No block: a bounded memory store, and routes that do not cache until they say so."""
     store = CacheStoreSpec()
-    assert (store.redis, store.memory.max_entries, store.memory.max_bytes) == (None, 10_000, 64 * 1024 * 1024)
+    assert (store.redis, store.memory.max_entries, store.memory.max_bytes) == (None, 10_000, 32 * 1024 * 1024)
     route = RouteCacheSpec()
     assert (route.enabled, route.cacheable, route.stale_s) == (False, "deterministic", 0)
     assert route.share_across_apps is False
