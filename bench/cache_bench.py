@@ -173,6 +173,9 @@ async def speed(rounds: int, ops: int) -> dict[str, Timing | int]:
     out["memory store (put), 2 KB answer"] = await per_op(rounds, ops, lambda i: memory.store(keys[i], entry, SETTINGS))
     out["memory lookup hit, 2 KB answer"] = await per_op(rounds, ops, lambda i: memory.lookup(keys[i], SETTINGS))
     out["memory lookup miss"] = await per_op(rounds, ops, lambda i: memory.lookup("v1:absent", SETTINGS))
+    backend = memory.storage.backend
+    out["memory backend read, direct (MemoryStore's path)"] = per_op_sync(rounds, ops, lambda i: backend.read(keys[i]))
+    out["memory backend get, through aiocache's API"] = await per_op(rounds, ops, lambda i: backend.get(keys[i]))
 
     with tempfile.TemporaryDirectory() as directory:
         process, port = start_redis(directory)

@@ -4,7 +4,7 @@ aiocache's ``SimpleMemoryBackend`` is a plain dict with one ``loop.call_later`` 
 bound. ``BoundedMemoryBackend`` keeps its API (``get``/``set``/``delete``/``exists``/``clear`` through
 aiocache's ``BaseCache``) and changes what is underneath; ``read``/``write`` are the synchronous cores
 that the sidecar's ``MemoryStore`` calls without aiocache's per-call wrappers (an environment lookup,
-four clock reads, a debug log call and three coroutine frames: several microseconds, more than the
+four clock reads, a debug log call and three coroutine frames: 2.7 us a read against 0.26 us for the
 dict work itself, docs/benchmarks.md):
 
 - the dict is an ``OrderedDict`` in least-recently-used order: a read moves the key to the end, and a
