@@ -68,7 +68,10 @@ def replay_deltas(entry: Entry) -> list[Delta]:
             out.extend(Text(f) for f in _fragments(piece.text, piece.cuts))
         elif isinstance(piece, ToolPiece):
             out.append(ToolStart(tools, piece.id, piece.name))
-            out.extend(ToolArgs(tools, f) for f in _fragments(piece.arguments, piece.cuts))
+            if piece.arguments:
+                out.extend(ToolArgs(tools, f) for f in _fragments(piece.arguments, piece.cuts))
+            else:  # a call without arguments (Anthropic may stream none): an empty object, as OpenAI sends
+                out.append(ToolArgs(tools, "{}"))
             tools += 1
         else:
             out.extend(_reasoning(piece))

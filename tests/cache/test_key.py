@@ -26,6 +26,7 @@ routes:
   - {name: chat-reordered, match: {model: other}, target: [gpt-big, gpt]}
   - {name: keyed, match: {model: keyed}, target: claude}
   - {name: own-key, match: {model: own}, target: gpt}
+  - {name: retired, match: {model: old}, deny: {message: retired}}
 """,
     "key-test.yaml",
 )
@@ -128,18 +129,6 @@ def test_passthrough_keys_scope_entries_even_when_shared() -> None:
     assert "sk-alice" not in first
 
 
-def test_passthrough_route_without_a_caller_key_is_not_cached() -> None:
-    """A passthrough route without a caller key has nothing to scope by: no key."""
-    decision = _decision(BODY, plan=_plan("keyed"), model="keyed")
-    assert (decision.key, decision.reason) == (None, "no_caller_key")
-
-
-def test_caller_key_is_ignored_where_the_sidecar_injects_its_own() -> None:
-    """On a route whose provider key the sidecar injects, the caller's key does not split entries."""
-    own = _plan("own-key")
-    assert _key(BODY, plan=own, model="own", caller_key="a") == _key(BODY, plan=own, model="own", caller_key="b")
-
-
 def test_route_chain_dialect_and_model_are_in_the_key() -> None:
     """Another route (or the same targets in another order), another dialect or model: another key."""
     keys = {
@@ -205,15 +194,3 @@ def test_anthropic_citations_are_not_cached() -> None:
     raw = b'{"messages":[{"role":"user","content":[{"type":"document","citations":{"enabled":true}}]}]}'
     body = {"messages": [{"role": "user", "content": "hi"}], "temperature": 0}
     assert _key(body, dialect=Dialect.ANTHROPIC, raw=raw) is None
-
-
-def test_only_chat_operations_have_keys() -> None:
-    """Embeddings and token counts are not cached (the entry holds chat answers)."""
-    decision = _decision({"input": "x"}, operation=Operation.EMBEDDINGS)
-    assert (decision.key, decision.reason) == (None, "operation")
-
-
-def test_disabled_or_denying_routes_have_no_plan() -> None:
-    """A route with caching off has no plan at all (no per-request work)."""
-    route = POLICY.routes[0]
-    assert compile_route_cache(route, RouteCacheSpec()) is None

@@ -15,11 +15,11 @@ import pytest
 from google.genai import types as genai_types
 
 from sidecar.cache import Entry, entry_from_response, replay_body, replay_deltas, replay_stream
-from sidecar.cache.entry import decode, encode
+from sidecar.cache.entry import ToolPiece, decode, encode
 from sidecar.cache.replay import LONG_WORD, word_pieces
 from sidecar.dialects import Dialect
 from sidecar.translate import parse_chat_response
-from sidecar.translate.common import Text
+from sidecar.translate.common import FinishReason, Text
 
 from ..translate import sdk
 from ..translate.streams import CALLS, TEXT, TOOL_TEXT, UPSTREAM, USAGE
@@ -229,3 +229,13 @@ def test_replay_deltas_end_with_finish_and_end() -> None:
     assert names[:2] == ["Start", "UsageSeen"]
     assert names[-2:] == ["Finish", "End"]
     assert [d.text for d in deltas if isinstance(d, Text)] == ["Hello", "! How can", " I help?"]
+
+
+def test_a_call_without_arguments_replays_an_empty_object() -> None:
+    """A tool call that streamed no argument text reaches an OpenAI caller with arguments "{}"."""
+    entry = Entry(
+        (ToolPiece("toolu_1", "get_time", "", ()),), FinishReason.TOOL_CALLS, None, None, "m", "t", "p", 0.0, None
+    )
+    completion = sdk.openai_final(_stream(entry, Dialect.OPENAI))
+    call = (completion.choices[0].message.tool_calls or [])[0]
+    assert (call.function.name, call.function.arguments) == ("get_time", "{}")
