@@ -19,8 +19,6 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from aiocache.serializers import NullSerializer
-
 from .spec import RedisStoreSpec, SecretSourceSpec
 
 
@@ -55,6 +53,7 @@ def describe(spec: RedisStoreSpec) -> str:
 def build_redis_backend(spec: RedisStoreSpec, env: Mapping[str, str] = os.environ) -> Any:
     """An aiocache ``RedisCache`` for ``spec`` (no connection is made until the first operation)."""
     from aiocache.backends.redis import RedisCache  # imports redis: only when a Redis store is configured
+    from aiocache.serializers import NullSerializer
 
     parts = urlsplit(spec.url)
     pool: dict[str, Any] = {"socket_timeout": spec.timeout_s, "socket_keepalive": True}

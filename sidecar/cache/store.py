@@ -22,12 +22,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..resilience.breaker import CircuitBreaker
 from ..telemetry.logging import get_logger
-from .memory import BoundedMemoryBackend
 from .stats import CacheStats
+
+if TYPE_CHECKING:
+    from .memory import BoundedMemoryBackend
 
 _log = get_logger("sidecar.cache")
 

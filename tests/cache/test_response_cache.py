@@ -3,6 +3,9 @@ what is stored and what is not, damaged entries, and the counters the metrics re
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from sidecar.cache import CacheStoreSpec, ResponseCache, RouteCacheSpec
 from sidecar.cache.entry import Entry, TextPiece, encode
 from sidecar.cache.memory import BoundedMemoryBackend
@@ -140,3 +143,16 @@ async def test_store_keeps_entries_for_ttl_plus_stale_window() -> None:
     cache = ResponseCache(MemoryStore(backend, CacheStats()), max_entry_bytes=1 << 20)
     await cache.store("k", _entry(0.0), SETTINGS)
     assert backend._deadlines["k"] == 660.0
+
+
+def test_importing_the_cache_loads_neither_aiocache_nor_redis() -> None:
+    """A sidecar without a cache pays nothing at start-up: aiocache (and redis, which it imports) load only
+    when a cache is built."""
+    code = (
+        "import sys, sidecar.cache as c\n"
+        "before = ('aiocache' in sys.modules, 'redis' in sys.modules)\n"
+        "c.ResponseCache.from_spec(c.CacheStoreSpec())\n"
+        "print(before, 'aiocache' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "(False, False) True"
