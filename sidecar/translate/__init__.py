@@ -3,8 +3,9 @@
 Map of the package::
 
     __init__      this facade: translate_request / translate_response / translate_error,
-                  new_stream_translator / stream_error_event, extract_usage / extract_stream_usage /
-                  extract_request_params
+                  parse_chat_response / build_chat_response (one half of translate_response),
+                  new_stream_translator / new_stream_decoder / new_stream_encoder / stream_error_event,
+                  extract_usage / extract_stream_usage / extract_request_params
     common        the common form (TypedDicts for requests and responses, Usage, RequestParams,
                   FinishReason, stream deltas), TranslateOptions, Drops, UnsupportedParameter
     openai        chat-completions requests   <-> common    openai_response     responses, usage,
@@ -55,23 +56,30 @@ from .common import (
 )
 from .embeddings import gemini_method as gemini_embedding_method
 from .errors import stream_error_event, translate_error
-from .stream import StreamTranslator
+from .stream import StreamDecoder, StreamEncoder, StreamTranslator, new_stream_decoder, new_stream_encoder
 from .stream import new_stream_translator as _new_stream_translator
 from .usage import extract_request_params, extract_stream_usage, extract_usage
 
 __all__ = [
+    "ChatResponse",
     "FinishReason",
     "RequestParams",
+    "StreamDecoder",
+    "StreamEncoder",
     "StreamTranslator",
     "TranslateOptions",
     "TranslationError",
     "UnsupportedParameter",
     "Usage",
+    "build_chat_response",
     "extract_request_params",
     "extract_stream_usage",
     "extract_usage",
     "gemini_embedding_method",
+    "new_stream_decoder",
+    "new_stream_encoder",
     "new_stream_translator",
+    "parse_chat_response",
     "stream_error_event",
     "translate_error",
     "translate_request",
@@ -168,6 +176,19 @@ def translate_response(
     except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
         raise TranslationError(f"malformed {source.value} response body: {exc!r}") from exc
     raise _no_route(operation, source, target)
+
+
+def parse_chat_response(body: dict[str, Any], dialect: Dialect) -> ChatResponse:
+    """A ``dialect`` chat answer (chat.completion, message, GenerateContentResponse) in the common form."""
+    try:
+        return _PARSE_RESPONSE[dialect](body)
+    except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
+        raise TranslationError(f"malformed {dialect.value} response body: {exc!r}") from exc
+
+
+def build_chat_response(response: ChatResponse, dialect: Dialect, model: str) -> dict[str, Any]:
+    """A common-form answer as a ``dialect`` caller's body; ``model`` is reported."""
+    return _BUILD_RESPONSE[dialect](response, model)
 
 
 def new_stream_translator(

@@ -312,6 +312,8 @@ def _block(p: Part, drops: Drops) -> dict[str, Any] | None:
         if p["is_error"]:
             block["is_error"] = True
         return block
+    if p["type"] == "reasoning":
+        return None  # answer-side only: requests never carry reasoning
     return _media_block(p, drops)
 
 

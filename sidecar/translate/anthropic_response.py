@@ -1,7 +1,8 @@
 """Anthropic messages: responses, usage and stop reasons <-> the common form.
 
-- ``parse_response`` / ``build_response``: ``message`` bodies; thinking blocks are not answer text; a
-  call of the structured-output tool (``RESPONSE_TOOL``/``RESPONSE_TOOL_VALUE``) reads back as text.
+- ``parse_response`` / ``build_response``: ``message`` bodies; ``thinking`` and ``redacted_thinking``
+  blocks <-> reasoning parts (signatures written back only when Anthropic made them); a call of the
+  structured-output tool (``RESPONSE_TOOL``/``RESPONSE_TOOL_VALUE``) reads back as text.
 - ``usage_from`` / ``usage_to``: Anthropic ``input_tokens`` excludes cache reads and writes; the common
   ``input_tokens`` includes them.
 - ``FINISH_FROM`` / ``FINISH_TO``: ``end_turn|max_tokens|stop_sequence|tool_use|refusal|pause_turn|...``.
@@ -19,6 +20,7 @@ from .common import (
     ChatResponse,
     FinishReason,
     Part,
+    ReasoningPart,
     Usage,
     as_int,
     dumps,
@@ -78,6 +80,17 @@ def response_tool_text(name: str, arguments: Any) -> str | None:
     return None
 
 
+def thinking_block(part: ReasoningPart) -> dict[str, Any] | None:
+    """A reasoning part as an Anthropic block: ``thinking`` (the signature only when Anthropic made it),
+    ``redacted_thinking`` for Anthropic's own hidden reasoning; None for a bare foreign signature."""
+    own = part["origin"] == "anthropic"
+    if part["redacted"]:
+        return {"type": "redacted_thinking", "data": part["signature"] or ""} if own else None
+    if not part["text"] and not own:
+        return None
+    return {"type": "thinking", "thinking": part["text"], "signature": (part["signature"] or "") if own else ""}
+
+
 def parse_response(body: dict[str, Any]) -> ChatResponse:
     parts: list[Part] = []
     answered = False
@@ -85,6 +98,21 @@ def parse_response(body: dict[str, Any]) -> ChatResponse:
         kind = block.get("type")
         if kind == "text":
             parts.append({"type": "text", "text": block.get("text", "")})
+        elif kind == "thinking":
+            signature = block.get("signature") or None
+            thinking = block.get("thinking") or ""
+            parts.append(
+                {
+                    "type": "reasoning",
+                    "text": thinking,
+                    "signature": signature,
+                    "origin": "anthropic",
+                    "redacted": False,
+                }
+            )
+        elif kind == "redacted_thinking":
+            data = block.get("data") or ""
+            parts.append({"type": "reasoning", "text": "", "signature": data, "origin": "anthropic", "redacted": True})
         elif kind == "tool_use":
             args = block.get("input")
             text = response_tool_text(block.get("name", ""), args)
@@ -122,6 +150,10 @@ def build_response(resp: ChatResponse, model: str) -> dict[str, Any]:
                 content.append({"type": "text", "text": p["text"]})
         elif p["type"] == "tool_call":
             content.append({"type": "tool_use", "id": safe_id(p["id"]), "name": p["name"], "input": p["arguments"]})
+        elif p["type"] == "reasoning":
+            block = thinking_block(p)
+            if block is not None:
+                content.append(block)
     reason = choice["finish_reason"]
     return {
         "id": resp["id"] or new_id("msg_"),

@@ -11,9 +11,11 @@ Request side::
                  tools, tool_choice, parallel_tool_calls, response_format
                  max_tokens, temperature, top_p, top_k, stop, n, seed, presence_penalty,
                  frequency_penalty, user, stream
-    Part         TextPart | MediaPart | ToolCallPart | ToolResultPart
+    Part         TextPart | MediaPart | ToolCallPart | ToolResultPart | ReasoningPart
                  tool calls live in assistant messages, tool results in user messages (as in Anthropic
-                 and Gemini); ToolCallPart.arguments is always a parsed JSON object.
+                 and Gemini); ToolCallPart.arguments is always a parsed JSON object. ReasoningPart is
+                 answer-side only (requests never carry one): the model's shown reasoning and the
+                 provider's opaque signature, which only its ``origin`` dialect can read.
 
 Response side::
 
@@ -22,6 +24,7 @@ Response side::
 Stream side (one upstream event -> a few deltas -> caller events, see ``stream``)::
 
     Start(id) Text(text) ToolStart(index, id, name) ToolArgs(index, fragment)
+    Reasoning(text) ReasoningSignature(signature, origin, redacted, standalone)
     Finish(reason, raw) UsageSeen(usage) Failure(status, message) End()
 
 Policy for parameters with no equivalent (``Drops``): *unsupported* ones raise ``UnsupportedParameter``
@@ -192,7 +195,28 @@ class ToolResultPart(TypedDict):
     is_error: bool
 
 
-Part = TextPart | MediaPart | ToolCallPart | ToolResultPart
+class ReasoningPart(TypedDict):
+    """Reasoning shown with an answer, in the order the provider gave it.
+
+    - Anthropic ``thinking`` block: ``text`` = ``thinking``, ``signature`` = ``signature``;
+      ``redacted_thinking``: ``text`` empty, ``signature`` = ``data``, ``redacted`` True.
+    - Gemini ``{text, thought: true}`` part: ``text``, and its ``thoughtSignature`` if it has one; a
+      ``thoughtSignature`` on a following non-thought part (a function call, text) is a part of its own
+      with empty ``text``, placed right before the part it signs.
+    - OpenAI-compatible ``reasoning_content`` (DeepSeek, vLLM...): ``text``, no signature.
+
+    A signature is opaque and only the provider that made it can check it: builders write it only for
+    their own ``origin`` dialect, and leave it out elsewhere.
+    """
+
+    type: Literal["reasoning"]
+    text: str
+    signature: str | None
+    origin: Literal["openai", "anthropic", "gemini"]
+    redacted: bool
+
+
+Part = TextPart | MediaPart | ToolCallPart | ToolResultPart | ReasoningPart
 
 
 class Message(TypedDict):
@@ -281,6 +305,29 @@ class ToolArgs:
 
 
 @dataclass(frozen=True, slots=True)
+class Reasoning:
+    """A fragment of reasoning text (continues the reasoning part in progress)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningSignature:
+    """A provider's opaque reasoning signature (see ``ReasoningPart``).
+
+    ``standalone`` False: it signs the reasoning just streamed (Anthropic ``signature_delta``, a Gemini
+    thought part's own signature). True: it is a part of its own, signing what follows (a Gemini
+    ``thoughtSignature`` on a function call or text part) or standing for hidden reasoning (Anthropic
+    ``redacted_thinking``, with ``redacted`` True).
+    """
+
+    signature: str
+    origin: Literal["openai", "anthropic", "gemini"]
+    redacted: bool = False
+    standalone: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Finish:
     reason: FinishReason
     raw: str
@@ -303,7 +350,7 @@ class End:
     pass
 
 
-Delta = Start | Text | ToolStart | ToolArgs | Finish | UsageSeen | Failure | End
+Delta = Start | Text | ToolStart | ToolArgs | Reasoning | ReasoningSignature | Finish | UsageSeen | Failure | End
 
 # ---------------------------------------------------------------------------------------------------------
 # Helpers
@@ -395,6 +442,11 @@ def safe_id(value: str) -> str:
 
 def text_of(parts: list[Part]) -> str:
     return "".join(p["text"] for p in parts if p["type"] == "text")
+
+
+def reasoning_of(parts: list[Part]) -> str:
+    """The reasoning text of an answer's parts, joined (empty when there is none)."""
+    return "".join(p["text"] for p in parts if p["type"] == "reasoning")
 
 
 def as_int(value: Any) -> int:

@@ -308,6 +308,8 @@ def _build_contents(messages: Any) -> list[dict[str, Any]]:
                 name = p["name"] or names.get(p["call_id"]) or p["call_id"]
                 response = _response_object(p["output"], p["is_error"])
                 results.append({"functionResponse": {"name": name, "response": response}})
+            elif kind == "reasoning":
+                continue  # answer-side only: requests never carry reasoning
             elif p["url"] is not None:
                 media = p["media_type"] or guess_media_type(p["url"])
                 parts.append({"fileData": {"mimeType": media, "fileUri": p["url"]}})

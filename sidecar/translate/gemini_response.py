@@ -1,8 +1,10 @@
 """Gemini generateContent: responses, usage and finish reasons <-> the common form.
 
 - ``parse_response`` / ``build_response``: ``GenerateContentResponse`` bodies, one choice per candidate;
-  thought parts are not answer text; call ids are ``call_{responseId}_{n}`` when Gemini sends none;
-  a prompt blocked before any candidate is a content-filter stop.
+  thought parts (``thought: true``) <-> reasoning parts, a ``thoughtSignature`` on another part <-> a
+  text-less reasoning part just before it (``thought_parts``: shared with the stream encoder); call ids
+  are ``call_{responseId}_{n}`` when Gemini sends none; a prompt blocked before any candidate is a
+  content-filter stop.
 - ``usage_from`` / ``usage_to``: ``candidatesTokenCount`` excludes ``thoughtsTokenCount``; the common
   ``output_tokens`` includes it.
 - ``FINISH_FROM`` / ``FINISH_TO``: Gemini has no tool-call reason: ``STOP`` with calls is ``TOOL_CALLS``.
@@ -19,6 +21,7 @@ from .common import (
     Choice,
     FinishReason,
     Part,
+    ReasoningPart,
     Usage,
     as_int,
     new_id,
@@ -90,8 +93,14 @@ def parse_response(body: dict[str, Any]) -> ChatResponse:
     for cand in body.get("candidates") or ():
         parts: list[Part] = []
         for part in (cand.get("content") or {}).get("parts") or ():
+            signature = part.get("thoughtSignature") or None
+            if part.get("thought"):
+                parts.append(_reasoning(part.get("text") or "", signature))
+                continue
+            if signature is not None:
+                parts.append(_reasoning("", signature))
             if "text" in part:
-                if not part.get("thought") and part["text"]:
+                if part["text"]:
                     parts.append({"type": "text", "text": part["text"]})
             elif "functionCall" in part:
                 fc = part["functionCall"]
@@ -118,15 +127,49 @@ def parse_response(body: dict[str, Any]) -> ChatResponse:
     return {"id": response_id, "choices": choices, "usage": usage_from(body.get("usageMetadata"))}
 
 
+def _reasoning(text: str, signature: str | None) -> ReasoningPart:
+    return {"type": "reasoning", "text": text, "signature": signature, "origin": "gemini", "redacted": False}
+
+
+def own_signature(part: ReasoningPart) -> str | None:
+    """The part's signature when Gemini made it (others' signatures mean nothing to Gemini)."""
+    return part["signature"] if part["origin"] == "gemini" and not part["redacted"] else None
+
+
+def thought_parts(parts: list[Part]) -> list[dict[str, Any]]:
+    """Common answer parts as Gemini parts: a text-less reasoning part's signature goes on the part
+    after it (or on an empty text part at the end)."""
+    out: list[dict[str, Any]] = []
+    pending: str | None = None
+    for p in parts:
+        built: dict[str, Any]
+        if p["type"] == "reasoning":
+            signature = own_signature(p)
+            if not p["text"]:
+                pending = signature or pending
+                continue
+            built = {"text": p["text"], "thought": True}
+            if signature:
+                built["thoughtSignature"] = signature
+        elif p["type"] == "text":
+            built = {"text": p["text"]}
+        elif p["type"] == "tool_call":
+            built = {"functionCall": {"id": p["id"], "name": p["name"], "args": p["arguments"]}}
+        else:
+            continue
+        if pending is not None:
+            built.setdefault("thoughtSignature", pending)
+            pending = None
+        out.append(built)
+    if pending is not None:
+        out.append({"text": "", "thoughtSignature": pending})
+    return out
+
+
 def build_response(resp: ChatResponse, model: str) -> dict[str, Any]:
     candidates = []
     for index, ch in enumerate(resp["choices"]):
-        parts: list[dict[str, Any]] = []
-        for p in ch["parts"]:
-            if p["type"] == "text":
-                parts.append({"text": p["text"]})
-            elif p["type"] == "tool_call":
-                parts.append({"functionCall": {"id": p["id"], "name": p["name"], "args": p["arguments"]}})
+        parts = thought_parts(ch["parts"])
         reason = ch["finish_reason"]
         candidates.append(
             {

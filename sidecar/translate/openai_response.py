@@ -1,9 +1,11 @@
 """OpenAI chat completions: responses, usage and finish reasons <-> the common form.
 
-- ``parse_response`` / ``build_response``: ``chat.completion`` bodies, one choice per common choice.
+- ``parse_response`` / ``build_response``: ``chat.completion`` bodies, one choice per common choice;
+  the OpenAI-compatible ``message.reasoning_content`` (DeepSeek, vLLM...) <-> a leading reasoning part.
 - ``usage_from`` / ``usage_to``: ``prompt_tokens`` (cached included, ``prompt_tokens_details.cached_tokens``),
   ``completion_tokens`` (reasoning included, ``completion_tokens_details.reasoning_tokens``).
-- ``FINISH_FROM`` / ``FINISH_TO``: ``stop|length|tool_calls|content_filter`` <-> ``FinishReason``.
+- ``FINISH_FROM`` / ``FINISH_TO``: ``stop|length|tool_calls|content_filter`` <-> ``FinishReason``; a
+  ``stop`` whose message is a ``refusal`` (and no content) is a content-filter stop.
 
 Shared with the stream translators. Requests are in ``openai``.
 """
@@ -22,6 +24,7 @@ from .common import (
     as_int,
     new_id,
     parse_arguments,
+    reasoning_of,
 )
 from .openai import assistant_message
 
@@ -74,6 +77,11 @@ def parse_response(body: dict[str, Any]) -> ChatResponse:
     for ch in body.get("choices") or ():
         msg = ch.get("message") or {}
         parts: list[Part] = []
+        reasoning = msg.get("reasoning_content")
+        if isinstance(reasoning, str) and reasoning:
+            parts.append(
+                {"type": "reasoning", "text": reasoning, "signature": None, "origin": "openai", "redacted": False}
+            )
         text = msg.get("content") or msg.get("refusal")
         if isinstance(text, str) and text:
             parts.append({"type": "text", "text": text})
@@ -87,14 +95,11 @@ def parse_response(body: dict[str, Any]) -> ChatResponse:
                     "arguments": parse_arguments(fn.get("arguments")),
                 }
             )
-        reason = ch.get("finish_reason")
-        choices.append(
-            {
-                "parts": parts,
-                "finish_reason": FINISH_FROM.get(reason, FinishReason.OTHER) if reason else None,
-                "stop_sequence": None,
-            }
-        )
+        raw = ch.get("finish_reason")
+        reason = FINISH_FROM.get(raw, FinishReason.OTHER) if raw else None
+        if reason is FinishReason.STOP and msg.get("refusal") and not msg.get("content"):
+            reason = FinishReason.CONTENT_FILTER  # the model refused (structured outputs): Anthropic's "refusal"
+        choices.append({"parts": parts, "finish_reason": reason, "stop_sequence": None})
     return {"id": body.get("id"), "choices": choices, "usage": usage_from(body.get("usage"))}
 
 
@@ -103,6 +108,9 @@ def build_response(resp: ChatResponse, model: str) -> dict[str, Any]:
     for index, ch in enumerate(resp["choices"]):
         message = assistant_message(ch["parts"])
         message["refusal"] = None
+        reasoning = reasoning_of(ch["parts"])
+        if reasoning:
+            message["reasoning_content"] = reasoning
         reason = ch["finish_reason"]
         choices.append(
             {

@@ -8,6 +8,10 @@ cannot read is skipped: a translator never raises on upstream data.
 
 For telemetry the translator keeps what it has seen: ``usage`` (cumulative, in the common meaning),
 ``finish_reason`` (the upstream's own value, e.g. ``end_turn``) and ``response_id`` (the upstream's id).
+
+The two halves are also available alone: ``new_stream_decoder`` (upstream events -> deltas, e.g. to
+assemble a same-dialect stream for the cache) and ``new_stream_encoder`` (deltas -> caller events, e.g.
+to replay a cached answer).
 """
 
 from __future__ import annotations
@@ -21,11 +25,11 @@ from .stream_in import AnthropicDecoder, GeminiDecoder, OpenAIDecoder
 from .stream_out import AnthropicEncoder, GeminiEncoder, OpenAIEncoder
 
 
-class _Decoder(Protocol):
+class StreamDecoder(Protocol):
     def feed(self, event: SSEEvent) -> list[Delta]: ...
 
 
-class _Encoder(Protocol):
+class StreamEncoder(Protocol):
     def feed(self, delta: Delta) -> list[SSEEvent]: ...
     def close(self) -> list[SSEEvent]: ...
 
@@ -35,7 +39,7 @@ class StreamTranslator:
 
     __slots__ = ("_decoder", "_encoder", "finish_reason", "response_id", "usage")
 
-    def __init__(self, decoder: _Decoder, encoder: _Encoder) -> None:
+    def __init__(self, decoder: StreamDecoder, encoder: StreamEncoder) -> None:
         self._decoder = decoder
         self._encoder = encoder
         self.usage: Usage | None = None
@@ -70,18 +74,23 @@ def new_stream_translator(*, source: Dialect, target: Dialect, model: str, inclu
     ``model`` is the name reported to the caller; ``include_usage`` is the OpenAI caller's
     ``stream_options.include_usage`` (other dialects always receive usage).
     """
-    decoder: _Decoder
+    return StreamTranslator(new_stream_decoder(source), new_stream_encoder(target, model, include_usage))
+
+
+def new_stream_decoder(source: Dialect) -> StreamDecoder:
+    """A decoder of one ``source`` chat stream's events into common deltas (it may raise on an event it
+    cannot read: ``StreamTranslator.feed`` shows how to skip one)."""
     if source is Dialect.OPENAI:
-        decoder = OpenAIDecoder()
-    elif source is Dialect.ANTHROPIC:
-        decoder = AnthropicDecoder()
-    else:
-        decoder = GeminiDecoder()
-    encoder: _Encoder
+        return OpenAIDecoder()
+    if source is Dialect.ANTHROPIC:
+        return AnthropicDecoder()
+    return GeminiDecoder()
+
+
+def new_stream_encoder(target: Dialect, model: str, include_usage: bool) -> StreamEncoder:
+    """An encoder of common deltas into one ``target`` caller's chat stream events."""
     if target is Dialect.OPENAI:
-        encoder = OpenAIEncoder(model, include_usage)
-    elif target is Dialect.ANTHROPIC:
-        encoder = AnthropicEncoder(model)
-    else:
-        encoder = GeminiEncoder(model)
-    return StreamTranslator(decoder, encoder)
+        return OpenAIEncoder(model, include_usage)
+    if target is Dialect.ANTHROPIC:
+        return AnthropicEncoder(model)
+    return GeminiEncoder(model)

@@ -1,15 +1,21 @@
 """Stream decoders: one upstream SSE event -> common deltas (``common.Delta``), one class per dialect.
 
-- ``OpenAIDecoder``: ``chat.completion.chunk`` payloads; the first chunk gives ``Start``, ``content`` gives
-  ``Text``, the first delta of each ``tool_calls[index]`` gives ``ToolStart`` and every ``arguments``
-  fragment ``ToolArgs``; ``finish_reason`` -> ``Finish``; a chunk with ``usage`` -> ``UsageSeen``;
-  ``[DONE]`` -> ``End``; ``{"error": ...}`` -> ``Failure``. Choices other than index 0 are ignored.
+- ``OpenAIDecoder``: ``chat.completion.chunk`` payloads; the first chunk gives ``Start``,
+  ``reasoning_content`` (OpenAI-compatible servers) gives ``Reasoning``, ``content`` gives ``Text``, the
+  first delta of each ``tool_calls[index]`` gives ``ToolStart`` and every ``arguments`` fragment
+  ``ToolArgs``; ``finish_reason`` -> ``Finish`` (a content-filter stop after a ``refusal``); a chunk
+  with ``usage`` -> ``UsageSeen``; ``[DONE]`` -> ``End``; ``{"error": ...}`` -> ``Failure``. Choices
+  other than index 0 are ignored.
 - ``AnthropicDecoder``: ``message_start`` (id, input usage), ``content_block_start/delta/stop`` (text,
-  tool_use + ``input_json_delta``; thinking blocks are skipped), ``message_delta`` (stop reason, usage),
+  tool_use + ``input_json_delta``, thinking + ``thinking_delta``/``signature_delta`` -> ``Reasoning`` /
+  ``ReasoningSignature``, ``redacted_thinking`` -> a redacted signature), ``message_delta`` (stop
+  reason, usage),
   ``message_stop`` -> ``End``, ``ping`` ignored, ``error`` -> ``Failure``. A structured-output tool
   (``RESPONSE_TOOL``) streams out as text.
-- ``GeminiDecoder``: each ``GenerateContentResponse`` fragment; text parts (not thoughts) -> ``Text``, a
-  ``functionCall`` (always whole) -> ``ToolStart`` + one ``ToolArgs``; ``finishReason`` -> ``Finish``;
+- ``GeminiDecoder``: each ``GenerateContentResponse`` fragment; text parts -> ``Text``, thought parts ->
+  ``Reasoning`` (+ their own ``ReasoningSignature``), a ``thoughtSignature`` on another part -> a
+  standalone ``ReasoningSignature`` before it, a ``functionCall`` (always whole) -> ``ToolStart`` + one
+  ``ToolArgs``; ``finishReason`` -> ``Finish``;
   ``usageMetadata`` -> ``UsageSeen``. Gemini has no end marker: the stream's end is ``finish()``.
 
 Decoders read defensively (``.get`` everywhere); the translator skips an event a decoder cannot read.
@@ -31,6 +37,8 @@ from .common import (
     Failure,
     Finish,
     FinishReason,
+    Reasoning,
+    ReasoningSignature,
     Start,
     Text,
     ToolArgs,
@@ -57,11 +65,13 @@ def _failure(error: Any) -> Failure:
 
 
 class OpenAIDecoder:
-    __slots__ = ("_started", "_tools")
+    __slots__ = ("_answered", "_refused", "_started", "_tools")
 
     def __init__(self) -> None:
         self._started = False
         self._tools: set[int] = set()
+        self._refused = False  # a refusal streamed (and no content): the stop is a content-filter stop
+        self._answered = False
 
     def feed(self, event: SSEEvent) -> list[Delta]:
         data = event.data
@@ -80,9 +90,17 @@ class OpenAIDecoder:
             if choice.get("index", 0) != 0:
                 continue
             delta = choice.get("delta") or {}
-            text = delta.get("content") or delta.get("refusal")
-            if text:
-                out.append(Text(text))
+            reasoning = delta.get("reasoning_content")
+            if reasoning and isinstance(reasoning, str):
+                out.append(Reasoning(reasoning))
+            content = delta.get("content")
+            refusal = delta.get("refusal")
+            if content:
+                self._answered = True
+                out.append(Text(content))
+            elif refusal:
+                self._refused = True
+                out.append(Text(refusal))
             for call in delta.get("tool_calls") or ():
                 index = call.get("index", 0)
                 fn = call.get("function") or {}
@@ -91,9 +109,12 @@ class OpenAIDecoder:
                     out.append(ToolStart(index, call.get("id") or new_id("call_"), fn.get("name") or ""))
                 if fn.get("arguments"):
                     out.append(ToolArgs(index, fn["arguments"]))
-            reason = choice.get("finish_reason")
-            if reason:
-                out.append(Finish(openai_response.FINISH_FROM.get(reason, FinishReason.OTHER), reason))
+            raw = choice.get("finish_reason")
+            if raw:
+                reason = openai_response.FINISH_FROM.get(raw, FinishReason.OTHER)
+                if reason is FinishReason.STOP and self._refused and not self._answered:
+                    reason = FinishReason.CONTENT_FILTER
+                out.append(Finish(reason, raw))
         usage = openai_response.usage_from(obj.get("usage"))
         if usage is not None:
             out.append(UsageSeen(usage))
@@ -146,6 +167,13 @@ class AnthropicDecoder:
         if kind == "text":
             self._blocks[index] = ("text", -1)
             return [Text(block["text"])] if block.get("text") else []
+        if kind == "thinking":
+            self._blocks[index] = ("thinking", -1)
+            return [Reasoning(block["thinking"])] if block.get("thinking") else []
+        if kind == "redacted_thinking":
+            self._blocks[index] = ("skip", -1)
+            data = block.get("data") or ""
+            return [ReasoningSignature(data, "anthropic", redacted=True, standalone=True)] if data else []
         if kind != "tool_use":
             self._blocks[index] = ("skip", -1)
             return []
@@ -167,9 +195,16 @@ class AnthropicDecoder:
     def _delta(self, obj: dict[str, Any]) -> list[Delta]:
         kind, ordinal = self._blocks.get(obj.get("index", 0), ("skip", -1))
         delta = obj.get("delta") or {}
-        if delta.get("type") == "text_delta" and kind == "text":
+        delta_type = delta.get("type")
+        if delta_type == "text_delta" and kind == "text":
             return [Text(delta.get("text", ""))]
-        if delta.get("type") == "input_json_delta":
+        if kind == "thinking":
+            if delta_type == "thinking_delta" and delta.get("thinking"):
+                return [Reasoning(delta["thinking"])]
+            if delta_type == "signature_delta" and delta.get("signature"):
+                return [ReasoningSignature(delta["signature"], "anthropic")]
+            return []
+        if delta_type == "input_json_delta":
             fragment = delta.get("partial_json", "")
             if kind == "tool" and fragment:
                 return [ToolArgs(ordinal, fragment)]
@@ -224,8 +259,17 @@ class GeminiDecoder:
             if cand.get("index", 0) != 0:
                 continue
             for part in (cand.get("content") or {}).get("parts") or ():
+                signature = part.get("thoughtSignature")
+                if part.get("thought"):
+                    if part.get("text"):
+                        out.append(Reasoning(part["text"]))
+                    if signature:
+                        out.append(ReasoningSignature(signature, "gemini"))
+                    continue
+                if signature:
+                    out.append(ReasoningSignature(signature, "gemini", standalone=True))
                 if "text" in part:
-                    if part["text"] and not part.get("thought"):
+                    if part["text"]:
                         out.append(Text(part["text"]))
                 elif "functionCall" in part:
                     fc = part["functionCall"]

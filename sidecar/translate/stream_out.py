@@ -4,16 +4,20 @@ Every encoder has ``feed(delta) -> events`` and ``close() -> events`` (idempoten
 upstream's end marker and again by ``finish()``), and turns a ``Failure`` into the dialect's error event,
 after which it emits nothing more.
 
-- ``OpenAIEncoder``: a first chunk with ``role: assistant``, one chunk per text or tool-call fragment
+- ``OpenAIEncoder``: a first chunk with ``role: assistant``, one chunk per text, reasoning
+  (``reasoning_content``, as OpenAI-compatible servers send it) or tool-call fragment
   (``tool_calls[index]`` with id, type and name on the first fragment), a chunk carrying
   ``finish_reason``; on close, a usage chunk with empty ``choices`` when the caller asked for
   ``include_usage``, then ``data: [DONE]``.
 - ``AnthropicEncoder``: ``message_start`` (sent with the first content, so it carries the input usage
   when the upstream reported it early), ``content_block_start``/``content_block_delta``
-  (``text_delta``, ``input_json_delta``)/``content_block_stop`` per block; on close ``message_delta``
-  (stop reason and cumulative usage) and ``message_stop``.
-- ``GeminiEncoder``: one fragment per text delta; function calls are collected whole (Gemini never
-  streams arguments) and sent with ``finishReason`` and ``usageMetadata`` in the last fragment.
+  (``text_delta``, ``input_json_delta``, ``thinking_delta`` + ``signature_delta``)/``content_block_stop``
+  per block, ``redacted_thinking`` whole; on close ``message_delta`` (stop reason and cumulative usage)
+  and ``message_stop``. Signatures from other providers are left out.
+- ``GeminiEncoder``: one fragment per text delta, one per reasoning delta (``thought: true``, held until
+  the next delta so that its own signature rides on it); a standalone signature goes on the next part;
+  function calls are collected whole (Gemini never streams arguments) and sent with ``finishReason`` and
+  ``usageMetadata`` in the last fragment. Signatures from other providers are left out.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from .common import (
     End,
     Failure,
     Finish,
+    Reasoning,
+    ReasoningSignature,
     Start,
     Text,
     ToolArgs,
@@ -97,9 +103,13 @@ class OpenAIEncoder:
         if isinstance(delta, Failure):
             self._closed = True
             return [_error_event(Dialect.OPENAI, delta)]
+        if isinstance(delta, ReasoningSignature):
+            return []  # no place for a signature in the OpenAI dialect
         out = self._start(None)
         if isinstance(delta, Text):
             out.append(self._chunk({"content": delta.text}))
+        elif isinstance(delta, Reasoning):
+            out.append(self._chunk({"reasoning_content": delta.text}))
         elif isinstance(delta, ToolStart):
             call = {
                 "index": delta.index,
@@ -217,11 +227,25 @@ class AnthropicEncoder:
         if isinstance(delta, Failure):
             self._closed = True
             return [_error_event(Dialect.ANTHROPIC, delta)]
+        if isinstance(delta, ReasoningSignature) and delta.origin != "anthropic":
+            return []  # another provider's signature means nothing to Anthropic
         out = self._start()
         if isinstance(delta, Text):
             if self._kind != "text":
                 out += self._open("text", {"type": "text", "text": ""})
             out.append(self._delta(self._block, {"type": "text_delta", "text": delta.text}))
+        elif isinstance(delta, Reasoning):
+            if self._kind != "thinking":
+                out += self._open("thinking", {"type": "thinking", "thinking": "", "signature": ""})
+            out.append(self._delta(self._block, {"type": "thinking_delta", "thinking": delta.text}))
+        elif isinstance(delta, ReasoningSignature):
+            if delta.redacted:
+                out += self._open("redacted", {"type": "redacted_thinking", "data": delta.signature})
+            else:
+                if self._kind != "thinking" or delta.standalone:
+                    out += self._open("thinking", {"type": "thinking", "thinking": "", "signature": ""})
+                out.append(self._delta(self._block, {"type": "signature_delta", "signature": delta.signature}))
+                out += self._stop_block()  # a signature ends its thinking block
         elif isinstance(delta, ToolStart):
             out += self._open("tool", {"type": "tool_use", "id": safe_id(delta.id), "name": delta.name, "input": {}})
             self._tools[delta.index] = self._block
@@ -253,15 +277,17 @@ class AnthropicEncoder:
 
 
 class GeminiEncoder:
-    __slots__ = ("_calls", "_closed", "_finish", "_id", "_model", "_usage")
+    __slots__ = ("_calls", "_closed", "_finish", "_held", "_id", "_model", "_signature", "_usage")
 
     def __init__(self, model: str) -> None:
         self._model = model
         self._id: str | None = None
         self._closed = False
-        self._calls: dict[int, tuple[str, str, list[str]]] = {}
+        self._calls: dict[int, tuple[str, str, list[str], str | None]] = {}
         self._finish: Finish | None = None
         self._usage: Usage | None = None
+        self._held: dict[str, Any] | None = None  # the last thought part, waiting for its own signature
+        self._signature: str | None = None  # a standalone signature, for the next part
 
     def _fragment(self, parts: list[dict[str, Any]], extra: dict[str, Any] | None = None) -> SSEEvent:
         candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}} if parts else {}
@@ -273,15 +299,40 @@ class GeminiEncoder:
         body["responseId"] = self._id or ""
         return _event(body)
 
+    def _part(self, part: dict[str, Any]) -> dict[str, Any]:
+        if self._signature is not None:
+            part["thoughtSignature"] = self._signature
+            self._signature = None
+        return part
+
+    def _flush(self) -> list[SSEEvent]:
+        held, self._held = self._held, None
+        return [self._fragment([held])] if held is not None else []
+
     def feed(self, delta: Delta) -> list[SSEEvent]:
         if self._closed:
             return []
+        if isinstance(delta, Reasoning):
+            out = self._flush()
+            self._held = self._part({"text": delta.text, "thought": True})
+            return out
+        if isinstance(delta, ReasoningSignature):
+            if delta.origin != "gemini" or delta.redacted:
+                return []  # another provider's signature means nothing to Gemini
+            if not delta.standalone and self._held is not None and "thoughtSignature" not in self._held:
+                self._held["thoughtSignature"] = delta.signature
+                return self._flush()
+            out = self._flush()
+            self._signature = delta.signature
+            return out
         if isinstance(delta, Start):
             self._id = delta.id or new_id("")
         elif isinstance(delta, Text):
-            return [self._fragment([{"text": delta.text}])]
+            return [*self._flush(), self._fragment([self._part({"text": delta.text})])]
         elif isinstance(delta, ToolStart):
-            self._calls[delta.index] = (delta.id, delta.name, [])
+            signature, self._signature = self._signature, None
+            self._calls[delta.index] = (delta.id, delta.name, [], signature)
+            return self._flush()
         elif isinstance(delta, ToolArgs):
             call = self._calls.get(delta.index)
             if call is not None:
@@ -294,16 +345,24 @@ class GeminiEncoder:
             return self.close()
         elif isinstance(delta, Failure):
             self._closed = True
-            return [_error_event(Dialect.GEMINI, delta)]
+            return [*self._flush(), _error_event(Dialect.GEMINI, delta)]
         return []
 
     def close(self) -> list[SSEEvent]:
         if self._closed:
             return []
+        out = self._flush()
         self._closed = True
-        parts = [
-            {"functionCall": {"id": ident, "name": name, "args": parse_arguments("".join(fragments))}}
-            for ident, name, fragments in self._calls.values()
-        ]
+        parts: list[dict[str, Any]] = []
+        for ident, name, fragments, signature in self._calls.values():
+            part: dict[str, Any] = {
+                "functionCall": {"id": ident, "name": name, "args": parse_arguments("".join(fragments))}
+            }
+            if signature is not None:
+                part["thoughtSignature"] = signature
+            parts.append(part)
+        if self._signature is not None:
+            parts.append(self._part({"text": ""}))
         reason = gemini_response.FINISH_TO[self._finish.reason] if self._finish else "STOP"
-        return [self._fragment(parts, {"finishReason": reason})]
+        out.append(self._fragment(parts, {"finishReason": reason}))
+        return out

@@ -260,7 +260,7 @@ GEMINI_TOOLS = _sse(
                     "name": "get_weather",
                     "args": {"location": "Boston, MA", "unit": "celsius"},
                 },
-                "thoughtSignature": "CiQBcsjafE9Uo0pC2D",
+                "thoughtSignature": "CiQBcsjafE9Uo0pC",
             },
             {"functionCall": {"name": "get_time", "args": {"tz": "America/New_York"}}},
         ],

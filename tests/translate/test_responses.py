@@ -160,7 +160,7 @@ def _read(
     parts = response.candidates[0].content.parts or []
     meta = response.usage_metadata
     return (
-        "".join(p.text for p in parts if p.text),
+        "".join(p.text for p in parts if p.text and not p.thought),
         [(p.function_call.name, p.function_call.args) for p in parts if p.function_call],
         [p.function_call.id for p in parts if p.function_call],
         str(response.candidates[0].finish_reason.value),
@@ -310,3 +310,13 @@ def test_anthropic_usage_splits_cache_fields() -> None:
     back = translate_response(out, source=OAI, target=ANT, operation=Operation.CHAT, model="m")
     assert back["usage"]["input_tokens"] == 18  # cache writes are not an OpenAI notion: they fold into input
     assert back["usage"]["cache_read_input_tokens"] == 64
+
+
+def test_openai_refusal_is_a_content_filter_stop() -> None:
+    """An OpenAI answer that is a refusal (structured outputs) reaches an Anthropic caller as stop_reason
+    refusal, with the refusal text."""
+    body = openai_body("text")
+    body["choices"][0]["message"].update(content=None, refusal="I can't help with that.")
+    out = translate_response(body, source=OAI, target=ANT, operation=Operation.CHAT, model="m")
+    assert out["stop_reason"] == "refusal"
+    assert out["content"] == [{"type": "text", "text": "I can't help with that."}]

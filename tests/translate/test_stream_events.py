@@ -76,7 +76,8 @@ def test_anthropic_message_start_carries_early_input_usage() -> None:
 def test_gemini_caller_gets_whole_function_calls_last() -> None:
     """Gemini never streams arguments: calls come whole, with finishReason and usage, in the last fragment."""
     fragments = _json(_run(Dialect.ANTHROPIC, Dialect.GEMINI, "tools"))
-    assert fragments[0]["candidates"][0]["content"]["parts"] == [{"text": "Let me check."}]
+    assert fragments[0]["candidates"][0]["content"]["parts"] == [{"text": "User wants weather.", "thought": True}]
+    assert fragments[1]["candidates"][0]["content"]["parts"] == [{"text": "Let me check."}]
     last = fragments[-1]
     calls = [p["functionCall"] for p in last["candidates"][0]["content"]["parts"]]
     assert [(c["name"], c["args"]) for c in calls] == [
@@ -87,8 +88,9 @@ def test_gemini_caller_gets_whole_function_calls_last() -> None:
     assert last["usageMetadata"]["promptTokenCount"] == 82
 
 
-def test_anthropic_ping_and_thinking_produce_nothing() -> None:
-    """ping events and thinking blocks translate to no caller event."""
+def test_anthropic_ping_produces_nothing_and_thinking_becomes_reasoning_content() -> None:
+    """ping events translate to no caller event; a thinking block reaches an OpenAI caller as
+    ``reasoning_content`` (its signature, which only Anthropic can read, does not)."""
     translator = new_stream_translator(
         source=Dialect.ANTHROPIC,
         target=Dialect.OPENAI,
@@ -98,8 +100,9 @@ def test_anthropic_ping_and_thinking_produce_nothing() -> None:
     )
     events = sdk.events(UPSTREAM[("anthropic", "tools")])
     translator.feed(events[0])
-    for event in events[1:5]:  # thinking block start, thinking delta, signature delta, block stop
-        assert translator.feed(event) == []
+    out = [e for event in events[1:5] for e in translator.feed(event)]  # thinking start, delta, signature, stop
+    deltas = [json.loads(e.data)["choices"][0]["delta"] for e in out]
+    assert deltas == [{"reasoning_content": "User wants weather."}]
     assert translator.feed(SSEEvent(b'{"type": "ping"}', "ping")) == []
 
 
@@ -114,3 +117,21 @@ def test_translator_telemetry() -> None:
     assert translator.finish_reason == "tool_calls"
     assert translator.usage is not None
     assert translator.usage.total_tokens == 123
+
+
+def test_openai_streamed_refusal_is_a_content_filter_stop() -> None:
+    """Refusal deltas from OpenAI end as a content-filter stop: Anthropic's stop_reason refusal."""
+    chunks = [
+        {"id": "c1", "choices": [{"index": 0, "delta": {"role": "assistant", "refusal": ""}, "finish_reason": None}]},
+        {"id": "c1", "choices": [{"index": 0, "delta": {"refusal": "I can't"}, "finish_reason": None}]},
+        {"id": "c1", "choices": [{"index": 0, "delta": {"refusal": " help."}, "finish_reason": None}]},
+        {"id": "c1", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+    ]
+    upstream = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
+    translator = new_stream_translator(
+        source=Dialect.OPENAI, target=Dialect.ANTHROPIC, operation=Operation.CHAT, model="m", include_usage=True
+    )
+    out = [e for event in sdk.events(upstream) for e in translator.feed(event)] + translator.finish()
+    message = sdk.anthropic_final(sdk.render(out))
+    assert message.stop_reason == "refusal"
+    assert message.content[0].text == "I can't help."

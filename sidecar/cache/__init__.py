@@ -1,0 +1,72 @@
+"""The response cache (issue 21): exact-match answers in memory or Redis, replayed in any dialect.
+
+Not wired into the request path yet (docs/caching.md, "Integration"): this package is the whole cache
+behind the seams the pipeline stage and the last resort will call.
+
+Map of the package::
+
+    spec            policy blocks: CacheStoreSpec (top-level ``cache:``), RouteCacheSpec (per route)
+    key             the key: route identity + dialect + model + caller scope + canonical body (SHA-256);
+                    which requests are cacheable
+    plan            RouteCache, compiled per route at policy load: key(...) -> KeyDecision
+    entry           Entry (pieces, finish, usage, model, stored_at, cost), its byte encoding, unstorable()
+    assemble        StreamAssembler: common stream deltas -> Entry, only for a clean end
+    replay          Entry -> deltas -> a dialect's stream events, or a dialect's whole body
+    memory          BoundedMemoryBackend: aiocache's memory backend with entry/byte bounds and LRU
+    redis_store     aiocache's RedisCache from RedisStoreSpec (URL, password from env/file, TLS, timeouts)
+    store           MemoryStore (the bounded backend, direct) and GuardedStore (Redis: timeout, breaker,
+                    counters, a throttled log)
+    flight          SingleFlight: identical concurrent requests share one upstream call
+    response_cache  ResponseCache: lookup / stale / store / flights / snapshot / close
+    control         the app's directives (Cache-Control, x-sidecar-cache) and the response headers
+    stats           CacheStats: the counters the metrics read
+
+A request's way through it (the stage to come, before the fallback loop)::
+
+    plan.key(...) --no key--> the request goes on uncached (x-sidecar-cache: bypass)
+        | key
+    client_directive: BYPASS -> on uncached | REFRESH -> skip the lookup | USE:
+    cache.lookup(key) --hit--> replay_body / replay_stream (x-sidecar-cache: hit, Age)
+        | miss (maybe with a stale entry kept for the last resort)
+    cache.flights.join(key) --Follower--> wait(single_flight_wait_s) --entry--> replay (hit)
+        | Leader                                                     --None--> own upstream call
+    fallback loop; the answer's deltas -> StreamAssembler (or the whole body -> entry_from_response)
+    clean end -> cache.store(key, entry) and leader.publish(entry); else leader.publish(None)
+    every target failed and last_resort kind: cache -> cache.stale(key, lookup) -> replay (stale, Age)
+"""
+
+from .assemble import StreamAssembler
+from .control import Directive, cache_headers, client_directive
+from .entry import Entry, entry_from_response, unstorable
+from .flight import Follower, Leader, SingleFlight
+from .plan import KeyDecision, RouteCache, compile_route_cache
+from .redis_store import CacheConfigError
+from .replay import replay_body, replay_deltas, replay_stream
+from .response_cache import Lookup, ResponseCache
+from .spec import CacheStoreSpec, RouteCacheSpec
+from .stats import CacheStats
+
+__all__ = [
+    "CacheConfigError",
+    "CacheStats",
+    "CacheStoreSpec",
+    "Directive",
+    "Entry",
+    "Follower",
+    "KeyDecision",
+    "Leader",
+    "Lookup",
+    "ResponseCache",
+    "RouteCache",
+    "RouteCacheSpec",
+    "SingleFlight",
+    "StreamAssembler",
+    "cache_headers",
+    "client_directive",
+    "compile_route_cache",
+    "entry_from_response",
+    "replay_body",
+    "replay_deltas",
+    "replay_stream",
+    "unstorable",
+]

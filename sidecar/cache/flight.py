@@ -1,0 +1,98 @@
+"""Single flight: identical requests in flight at once make one upstream call.
+
+``SingleFlight.join(key)`` makes the first caller for a key the ``Leader`` and every later caller,
+until the leader publishes, a ``Follower``::
+
+    leader = flights.join(key)            # Leader: call the upstream
+    with leader:                          # leaving the block unpublished publishes None
+        ...answer the caller...
+        leader.publish(entry_or_None)     # followers wake with the entry, or with None
+
+    follower = flights.join(key)          # Follower: wait, bounded
+    entry = await follower.wait(30.0)     # the leader's entry; None: it failed, or the wait ran out
+                                          # -> the follower goes its own way (its own upstream call)
+
+Each follower waits on a shield of the shared future, so a follower that gives up (timeout, or its
+client went away) never cancels the others' wait. One event loop; no locks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from types import TracebackType
+
+from .entry import Entry
+from .stats import CacheStats
+
+
+class Leader:
+    """The one request for its key that calls the upstream; it must publish (or leave the ``with``)."""
+
+    __slots__ = ("_flights", "_future", "key")
+
+    def __init__(self, flights: SingleFlight, key: str, future: asyncio.Future[Entry | None]) -> None:
+        self._flights = flights
+        self._future = future
+        self.key = key
+
+    def publish(self, entry: Entry | None) -> None:
+        """Wake the followers with ``entry`` (None: go your own way); later calls do nothing."""
+        if self._future.done():
+            return
+        self._future.set_result(entry)
+        self._flights._end(self.key, self._future)
+
+    def __enter__(self) -> Leader:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.publish(None)
+
+
+class Follower:
+    """A request identical to one in flight: it waits for that one's answer."""
+
+    __slots__ = ("_future", "_stats")
+
+    def __init__(self, future: asyncio.Future[Entry | None], stats: CacheStats) -> None:
+        self._future = future
+        self._stats = stats
+
+    async def wait(self, timeout_s: float) -> Entry | None:
+        """The leader's entry, or None when it had none or ``timeout_s`` passed first."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                entry = await asyncio.shield(self._future)
+        except TimeoutError:
+            self._stats.flight_timeouts += 1
+            return None
+        if entry is not None:
+            self._stats.coalesced += 1
+            self._stats.saved_cost_usd += entry.cost_usd or 0.0
+            self._stats.saved_output_tokens += entry.usage.output_tokens if entry.usage else 0
+        return entry
+
+
+class SingleFlight:
+    """The flights in progress, by cache key."""
+
+    __slots__ = ("_flights", "_stats")
+
+    def __init__(self, stats: CacheStats) -> None:
+        self._stats = stats
+        self._flights: dict[str, asyncio.Future[Entry | None]] = {}
+
+    def __len__(self) -> int:
+        return len(self._flights)
+
+    def join(self, key: str) -> Leader | Follower:
+        future = self._flights.get(key)
+        if future is not None:
+            return Follower(future, self._stats)
+        future = asyncio.get_running_loop().create_future()
+        self._flights[key] = future
+        return Leader(self, key, future)
+
+    def _end(self, key: str, future: asyncio.Future[Entry | None]) -> None:
+        if self._flights.get(key) is future:
+            del self._flights[key]

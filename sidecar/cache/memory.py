@@ -1,0 +1,160 @@
+"""The in-process store: aiocache's memory backend, bounded and least-recently-used first.
+
+aiocache's ``SimpleMemoryBackend`` is a plain dict with one ``loop.call_later`` timer per key and no
+bound. ``BoundedMemoryBackend`` keeps its API (``get``/``set``/``delete``/``exists``/``clear`` through
+aiocache's ``BaseCache``) and changes what is underneath; ``read``/``write`` are the synchronous cores
+that the sidecar's ``MemoryStore`` calls without aiocache's per-call wrappers (an environment lookup,
+four clock reads, a debug log call and three coroutine frames: 2.7 us a read against 0.26 us for the
+dict work itself, docs/benchmarks.md):
+
+- the dict is an ``OrderedDict`` in least-recently-used order: a read moves the key to the end, and a
+  write past either bound (``max_entries``, ``max_bytes``) evicts from the front until both hold;
+- expiry is lazy, a deadline per key checked on read (no timer per entry: 10,000 entries are 10,000
+  fewer handles on the event loop's heap); expired entries also leave first under pressure;
+- values are ``bytes`` (encoded entries) and each counts ``len(value) + len(key) + ENTRY_OVERHEAD``, the
+  bookkeeping Python spends per entry (the dict slot, the LRU link, the deadline, object headers), so
+  the byte bound tracks the memory the cache really holds (docs/benchmarks.md measures it);
+- counters for the metrics: ``entries``, ``bytes``, ``evictions`` (removed to make room) and
+  ``expirations`` (removed because past their deadline).
+
+One event loop, no threads: every operation runs to completion without an await in between.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from aiocache.backends.memory import SimpleMemoryBackend
+from aiocache.serializers import NullSerializer
+
+ENTRY_OVERHEAD = 240
+"""Bytes of bookkeeping per entry beyond the value's and the key's lengths (measured: bench/cache_bench.py)."""
+
+
+class BoundedMemoryBackend(SimpleMemoryBackend):  # type: ignore[misc]  # aiocache ships no type hints
+    """aiocache's memory backend with an entry bound, a byte bound and LRU eviction."""
+
+    def __init__(self, max_entries: int, max_bytes: int, *, clock: Callable[[], float] = time.monotonic) -> None:
+        # NullSerializer(encoding=None): values are stored and returned as the bytes given.
+        super().__init__(serializer=NullSerializer(encoding=None), timeout=None)
+        if max_entries < 1 or max_bytes < 1:
+            raise ValueError("max_entries and max_bytes must be positive")
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._clock = clock
+        self._cache: OrderedDict[str, bytes] = OrderedDict()
+        self._deadlines: dict[str, float] = {}
+        self.bytes = 0
+        self.evictions = 0
+        self.expirations = 0
+
+    @property
+    def entries(self) -> int:
+        return len(self._cache)
+
+    @staticmethod
+    def cost(key: str, value: bytes) -> int:
+        """What one entry counts against ``max_bytes``."""
+        return len(value) + len(key) + ENTRY_OVERHEAD
+
+    def _remove(self, key: str) -> None:
+        value = self._cache.pop(key, None)
+        if value is not None:
+            self.bytes -= self.cost(key, value)
+        self._deadlines.pop(key, None)
+
+    def read(self, key: str) -> bytes | None:
+        """The live value under ``key`` (now the most recently used), or None: the synchronous core of
+        ``get``, which ``MemoryStore`` calls directly (aiocache's per-call wrappers cost more than this)."""
+        value = self._live(key)
+        if value is not None:
+            self._cache.move_to_end(key)
+        return value
+
+    def write(self, key: str, value: bytes, ttl: float | None = None) -> bool:
+        """Store ``value``, evicting from the least recently used end until both bounds hold; False when
+        the value alone is larger than ``max_bytes``. The synchronous core of ``set``."""
+        if not isinstance(value, bytes):
+            raise TypeError("BoundedMemoryBackend stores bytes")
+        cost = self.cost(key, value)
+        if cost > self.max_bytes:
+            return False  # larger than the whole cache: never stored
+        self._remove(key)
+        cache = self._cache
+        cache[key] = value
+        self.bytes += cost
+        if ttl:
+            self._deadlines[key] = self._clock() + ttl
+        while len(cache) > self.max_entries or self.bytes > self.max_bytes:
+            self._remove(next(iter(cache)))
+            self.evictions += 1
+        return True
+
+    def _live(self, key: str) -> bytes | None:
+        value = self._cache.get(key)
+        if value is None:
+            return None
+        deadline = self._deadlines.get(key)
+        if deadline is not None and deadline <= self._clock():
+            self._remove(key)
+            self.expirations += 1
+            return None
+        return value
+
+    async def _get(self, key: str, encoding: str | None = None, _conn: Any = None) -> bytes | None:
+        return self.read(key)
+
+    async def _gets(self, key: str, encoding: str | None = None, _conn: Any = None) -> bytes | None:
+        return self.read(key)
+
+    async def _multi_get(self, keys: list[str], encoding: str | None = None, _conn: Any = None) -> list[bytes | None]:
+        return [self.read(key) for key in keys]
+
+    async def _set(
+        self, key: str, value: bytes, ttl: float | None = None, _cas_token: Any = None, _conn: Any = None
+    ) -> bool:
+        if _cas_token is not None and _cas_token != self._cache.get(key):
+            return False
+        return self.write(key, value, ttl)
+
+    async def _exists(self, key: str, _conn: Any = None) -> bool:
+        return self._live(key) is not None
+
+    async def _expire(self, key: str, ttl: float | None, _conn: Any = None) -> bool:
+        if self._live(key) is None:
+            return False
+        if ttl:
+            self._deadlines[key] = self._clock() + ttl
+        else:
+            self._deadlines.pop(key, None)
+        return True
+
+    def remove(self, key: str) -> bool:
+        """Drop ``key``; True when it was there."""
+        present = key in self._cache
+        self._remove(key)
+        return present
+
+    async def _delete(self, key: str, _conn: Any = None) -> int:
+        return int(self.remove(key))
+
+    async def _clear(self, namespace: str | None = None, _conn: Any = None) -> bool:
+        if namespace:
+            for key in [k for k in self._cache if k.startswith(namespace)]:
+                self._remove(key)
+        else:
+            self._cache.clear()
+            self._deadlines.clear()
+            self.bytes = 0
+        return True
+
+    async def _increment(self, key: str, delta: int, _conn: Any = None) -> int:
+        raise TypeError("BoundedMemoryBackend holds encoded entries, not counters")
+
+    async def _redlock_release(self, key: str, value: Any) -> int:
+        if self._cache.get(key) == value:
+            return await self._delete(key)
+        return 0

@@ -1,0 +1,168 @@
+"""``ResponseCache``: the object the request path holds (one per sidecar, on the app, with a lifecycle).
+
+    cache = ResponseCache.from_spec(store_spec, env)     # at start-up / when the store block changes
+    lookup = await cache.lookup(key, route_settings)       # Lookup: hit | stale-for-last-resort | miss
+    flight = cache.flights.join(key)                       # single flight (``flight``)
+    reason = await cache.store(key, entry, route_settings) # None: stored; else why not
+    entry = await cache.stale(key, route_settings, lookup) # the last resort (kind: cache)
+    cache.snapshot()                                       # counters and store gauges, for /metrics
+    await cache.close()
+
+Freshness is judged when reading, from the entry's ``stored_at`` and the route's *current* ``ttl_s``
+and ``stale_s``: the store keeps an entry ``ttl_s + stale_s`` seconds, and a lookup within ``ttl_s``
+is a hit, within the stale window a miss that carries the entry for the last resort (so the last
+resort needs no second round trip), later a miss. Nothing here raises on a store failure.
+
+Importing the package loads neither aiocache nor redis: ``from_spec`` does, when a cache is built
+(aiocache's own ``__init__`` imports redis whenever it is installed: about 0.1 s of start-up).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ..resilience.breaker import BreakerConfig, CircuitBreaker
+from .entry import Entry, EntryFormatError, decode, encode, unstorable
+from .flight import SingleFlight
+from .redis_store import build_redis_backend, close_redis_backend, describe
+from .spec import CacheStoreSpec, RouteCacheSpec
+from .stats import CacheStats
+from .store import GuardedStore, MemoryStore, Store
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """What a lookup found. ``state`` hit: ``entry`` answers, ``age_s`` old; miss: nothing fresh, and
+    ``stale`` is an entry inside the stale window when there is one (for the last resort only)."""
+
+    state: Literal["hit", "miss"]
+    entry: Entry | None = None
+    age_s: float = 0.0
+    stale: Entry | None = None
+
+
+MISS = Lookup("miss")
+
+
+class ResponseCache:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        max_entry_bytes: int,
+        close: Callable[[], Any] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.storage = store
+        self.stats = store.stats
+        self.flights = SingleFlight(self.stats)
+        self.max_entry_bytes = max_entry_bytes
+        self._close = close
+        self._clock = clock
+
+    @classmethod
+    def from_spec(cls, spec: CacheStoreSpec, env: Mapping[str, str] = os.environ) -> ResponseCache:
+        """The cache the ``cache:`` block describes (``CacheConfigError`` if a secret is missing)."""
+        stats = CacheStats()
+        if spec.redis is None:
+            from .memory import BoundedMemoryBackend  # aiocache (and with it redis): only when a cache is built
+
+            memory = BoundedMemoryBackend(spec.memory.max_entries, spec.memory.max_bytes)
+            return cls(MemoryStore(memory, stats), max_entry_bytes=spec.max_entry_bytes)
+        backend = build_redis_backend(spec.redis, env)
+        b = spec.breaker
+        config = BreakerConfig(
+            window_size=b.window_size,
+            minimum_calls=min(b.minimum_calls, b.window_size),
+            failure_rate_threshold=b.failure_rate,
+            slow_call_duration_s=spec.redis.timeout_s,
+            slow_call_rate_threshold=1.0,
+            open_duration_s=b.open_s,
+            open_duration_max_s=max(b.open_max_s, b.open_s),
+            half_open_probes=1,
+            probe_timeout_s=max(spec.redis.timeout_s * 10, 1.0),
+        )
+        name = describe(spec.redis)
+        store = GuardedStore(
+            backend,
+            name=name,
+            stats=stats,
+            timeout_s=spec.redis.timeout_s,
+            breaker=CircuitBreaker(f"cache {name}", config),
+            log_interval_s=spec.log_interval_s,
+        )
+
+        async def close() -> None:
+            await close_redis_backend(backend)
+
+        return cls(store, max_entry_bytes=spec.max_entry_bytes, close=close)
+
+    async def lookup(self, key: str, settings: RouteCacheSpec) -> Lookup:
+        """A fresh entry (hit), or a miss that may carry a stale entry for the last resort."""
+        self.stats.lookups += 1
+        entry = await self._read(key)
+        if entry is None:
+            self.stats.misses += 1
+            return MISS
+        age = entry.age(self._clock())
+        if age <= settings.ttl_s:
+            self.stats.hits += 1
+            self._saved(entry)
+            return Lookup("hit", entry, age)
+        self.stats.misses += 1
+        return Lookup("miss", stale=entry if age <= settings.ttl_s + settings.stale_s else None)
+
+    async def stale(self, key: str, settings: RouteCacheSpec, lookup: Lookup | None = None) -> Entry | None:
+        """For the last resort: an entry no older than ``ttl_s + stale_s`` (a fresh one too, should one
+        have been stored meanwhile). ``lookup``'s stale entry is used when given, else the store is read."""
+        entry = lookup.stale if lookup is not None and lookup.stale is not None else await self._read(key)
+        if entry is None or entry.age(self._clock()) > settings.ttl_s + settings.stale_s:
+            return None
+        self.stats.stale += 1
+        self._saved(entry)
+        return entry
+
+    async def store(self, key: str, entry: Entry, settings: RouteCacheSpec) -> str | None:
+        """Store a complete answer; None when stored, else why not (``unstorable``, ``too_large``,
+        ``store_failed``)."""
+        reason = unstorable(entry, store_truncated=settings.store_truncated)
+        data = b""
+        if reason is None:
+            data = encode(entry)
+            if len(data) > self.max_entry_bytes:
+                reason = "too_large"
+        if reason is None and not await self.storage.set(key, data, settings.ttl_s + settings.stale_s):
+            reason = "store_failed"
+        if reason is None:
+            self.stats.stores += 1
+        else:
+            self.stats.store_skips += 1
+        return reason
+
+    async def _read(self, key: str) -> Entry | None:
+        data = await self.storage.get(key)
+        if data is None:
+            return None
+        try:
+            return decode(data)
+        except EntryFormatError:
+            self.stats.damaged += 1
+            await self.storage.delete(key)
+            return None
+
+    def _saved(self, entry: Entry) -> None:
+        self.stats.saved_cost_usd += entry.cost_usd or 0.0
+        self.stats.saved_output_tokens += entry.usage.output_tokens if entry.usage else 0
+
+    def snapshot(self) -> dict[str, float]:
+        """Counters (``CacheStats``) and the store's gauges: for memory ``entries``, ``bytes``,
+        ``evictions``, ``expirations``; for Redis ``breaker_state`` (0 closed, 1 half-open, 2 open)."""
+        return {**self.stats.snapshot(), **self.storage.gauges()}
+
+    async def close(self) -> None:
+        if self._close is not None:
+            await self._close()

@@ -1,0 +1,168 @@
+"""Where entries are kept, behind guards that keep the cache from ever failing a request.
+
+Two stores with one interface (``Store``: async ``get``/``set``/``delete`` that never raise, ``name``,
+``breaker``, ``gauges``):
+
+- ``MemoryStore``: the in-process ``BoundedMemoryBackend``. It cannot fail or block, so it has no
+  timeout and no breaker, and calls the backend's synchronous ``read``/``write`` directly.
+- ``GuardedStore``: any aiocache backend that goes over the network (Redis), through aiocache's API::
+
+      get/set --breaker open?--> no operation: a miss (``breaker_skips``)
+              --run under asyncio.timeout(timeout_s)--> ok: breaker success
+                                                    --> timeout or error: breaker failure, ``errors``
+                                                        (+ ``timeouts``), a miss; one log line per
+                                                        ``log_interval_s`` with the count since the last
+
+  The breaker is the resilience package's ``CircuitBreaker`` (the state machine of the upstream
+  targets), so while Redis is down a lookup costs a few hundred nanoseconds, not a timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..resilience.breaker import CircuitBreaker
+from ..telemetry.logging import get_logger
+from .stats import CacheStats
+
+if TYPE_CHECKING:
+    from .memory import BoundedMemoryBackend
+
+_log = get_logger("sidecar.cache")
+
+
+class Store(Protocol):
+    name: str
+    stats: CacheStats
+
+    @property
+    def breaker(self) -> CircuitBreaker | None: ...
+    async def get(self, key: str) -> bytes | None: ...
+    async def set(self, key: str, value: bytes, ttl_s: float) -> bool: ...
+    async def delete(self, key: str) -> None: ...
+    def gauges(self) -> dict[str, float]: ...
+
+
+class MemoryStore:
+    """The bounded in-process store (``memory``)."""
+
+    breaker = None
+
+    def __init__(self, backend: BoundedMemoryBackend, stats: CacheStats) -> None:
+        self.backend = backend
+        self.stats = stats
+        self.name = "memory"
+
+    async def get(self, key: str) -> bytes | None:
+        value = self.backend.read(key)
+        if value is not None:
+            self.stats.bytes_read += len(value)
+        return value
+
+    async def set(self, key: str, value: bytes, ttl_s: float) -> bool:
+        stored = self.backend.write(key, value, ttl_s)
+        if stored:
+            self.stats.bytes_written += len(value)
+        return stored
+
+    async def delete(self, key: str) -> None:
+        self.backend.remove(key)
+
+    def gauges(self) -> dict[str, float]:
+        """``entries`` and ``bytes`` held, ``evictions`` (to make room) and ``expirations`` so far."""
+        b = self.backend
+        return {"entries": b.entries, "bytes": b.bytes, "evictions": b.evictions, "expirations": b.expirations}
+
+
+class GuardedStore:
+    """An aiocache backend behind a timeout, a breaker, counters and a throttled log line."""
+
+    def __init__(
+        self,
+        backend: Any,
+        *,
+        name: str,
+        stats: CacheStats,
+        timeout_s: float,
+        breaker: CircuitBreaker,
+        log_interval_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.backend = backend
+        self.name = name  # for logs: the Redis URL without credentials
+        self.stats = stats
+        self._timeout_s = timeout_s
+        self._breaker = breaker
+        self._log_interval_s = log_interval_s
+        self._clock = clock
+        self._last_log = -float("inf")
+        self._unlogged = 0
+
+    @property
+    def breaker(self) -> CircuitBreaker:
+        return self._breaker
+
+    async def get(self, key: str) -> bytes | None:
+        """The bytes stored under ``key``, or None (absent, or the backend failed, timed out, is off)."""
+        value: bytes | None = await self._guarded("get", self.backend.get, key)
+        if value is not None:
+            self.stats.bytes_read += len(value)
+        return value
+
+    async def set(self, key: str, value: bytes, ttl_s: float) -> bool:
+        """Store ``value`` for ``ttl_s`` seconds; False when it was not stored."""
+        stored = bool(await self._guarded("set", self.backend.set, key, value, ttl=ttl_s))
+        if stored:
+            self.stats.bytes_written += len(value)
+        return stored
+
+    async def delete(self, key: str) -> None:
+        await self._guarded("delete", self.backend.delete, key)
+
+    def gauges(self) -> dict[str, float]:
+        """The breaker's state: 0 closed, 1 half-open, 2 open."""
+        return {"breaker_state": {"closed": 0, "half_open": 1, "open": 2}[str(self._breaker.state)]}
+
+    async def _guarded(self, operation: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        permit = self._breaker.try_acquire()
+        if permit is None:
+            self.stats.breaker_skips += 1
+            return None
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                result = await call(*args, **kwargs)
+        except TimeoutError as exc:
+            permit.record_failure()
+            self.stats.timeouts += 1
+            self._failed(operation, exc)
+            return None
+        except asyncio.CancelledError:
+            permit.release()
+            raise
+        except Exception as exc:
+            permit.record_failure()
+            self._failed(operation, exc)
+            return None
+        permit.record_success()
+        return result
+
+    def _failed(self, operation: str, exc: BaseException) -> None:
+        self.stats.errors += 1
+        self._unlogged += 1
+        now = self._clock()
+        if now - self._last_log < self._log_interval_s:
+            return
+        _log.warning(
+            "cache_store_failing",
+            store=self.name,
+            operation=operation,
+            error=type(exc).__name__,
+            detail=str(exc)[:200] or "timed out",
+            failures=self._unlogged,
+            breaker=str(self._breaker.state),
+        )
+        self._last_log = now
+        self._unlogged = 0

@@ -1,0 +1,105 @@
+"""Entries: from a whole answer, their byte encoding (round trip, damaged bytes refused), and which
+answers may be stored."""
+
+from __future__ import annotations
+
+import pytest
+
+from sidecar.cache.entry import (
+    Entry,
+    EntryFormatError,
+    ReasoningPiece,
+    TextPiece,
+    ToolPiece,
+    decode,
+    encode,
+    entry_from_response,
+    unstorable,
+)
+from sidecar.dialects import Dialect
+from sidecar.translate import parse_chat_response
+from sidecar.translate.common import FinishReason, Usage
+
+
+def _entry(*pieces: TextPiece | ToolPiece | ReasoningPiece, finish: FinishReason | None = FinishReason.STOP) -> Entry:
+    return Entry(pieces, finish, None, Usage(10, 5, 2, 0, 1), "gpt-4o", "gpt", "openai", 1_700_000_000.5, 0.0012)
+
+
+def test_encoding_round_trips_every_piece() -> None:
+    """Text with cuts, reasoning with signature, tool calls, usage, cost and times come back equal."""
+    entry = _entry(
+        ReasoningPiece("Think.", "sig==", "anthropic", False, (3, 3)),
+        ReasoningPiece("", "ENC", "anthropic", True),
+        TextPiece("Hello there", (5, 6)),
+        ToolPiece("call_1", "f", '{"a": 1}', (4, 4)),
+        TextPiece("whole"),
+    )
+    assert decode(encode(entry)) == entry
+
+
+def test_damaged_bytes_are_refused() -> None:
+    """Bytes that are not an entry of this version raise EntryFormatError, never something else."""
+    good = encode(_entry(TextPiece("hi", (2,))))
+    for damaged in (b"", b"not json", b"[]", good.replace(b'"v":1', b'"v":9'), good[:-5], good.replace(b"[2]", b"[7]")):
+        with pytest.raises(EntryFormatError):
+            decode(damaged)
+
+
+def test_entry_from_whole_openai_answer() -> None:
+    """A chat.completion becomes an entry whose response() has the same text, calls and usage."""
+    body = {
+        "id": "chatcmpl-1",
+        "choices": [
+            {
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "content": "Calling.",
+                    "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"x":1}'}}],
+                },
+                "finish_reason": "tool_calls",
+            }
+        ],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7},
+    }
+    entry = entry_from_response(
+        parse_chat_response(body, Dialect.OPENAI), model="m", target="t", provider="p", stored_at=1.0, cost_usd=None
+    )
+    assert entry is not None
+    assert entry.pieces == (TextPiece("Calling."), ToolPiece("c1", "f", '{"x":1}'))
+    assert not entry.streamed
+    parts = entry.response()["choices"][0]["parts"]
+    assert parts[1] == {"type": "tool_call", "id": "c1", "name": "f", "arguments": {"x": 1}}
+    assert entry.origin_id == "chatcmpl-1"
+
+
+def test_several_choices_make_no_entry() -> None:
+    """An answer with several choices is not an entry (a replay carries one)."""
+    choice = {"index": 0, "message": {"role": "assistant", "content": "a"}, "finish_reason": "stop"}
+    body = {"choices": [choice, {**choice, "index": 1}]}
+    response = parse_chat_response(body, Dialect.OPENAI)
+    assert entry_from_response(response, model="m", target="t", provider="p", stored_at=1, cost_usd=None) is None
+
+
+@pytest.mark.parametrize(
+    ("finish", "store_truncated", "why"),
+    [
+        (FinishReason.STOP, False, None),
+        (FinishReason.STOP_SEQUENCE, False, None),
+        (FinishReason.TOOL_CALLS, False, None),
+        (FinishReason.LENGTH, False, "truncated"),
+        (FinishReason.LENGTH, True, None),
+        (FinishReason.CONTENT_FILTER, True, "refused"),
+        (FinishReason.PAUSE, True, "unfinished"),
+        (FinishReason.OTHER, True, "unfinished"),
+        (None, True, "unfinished"),
+    ],
+)
+def test_only_good_answers_are_storable(finish: FinishReason | None, store_truncated: bool, why: str | None) -> None:
+    """Finished answers are storable; truncated ones only when allowed; refusals and unfinished never."""
+    assert unstorable(_entry(TextPiece("x"), finish=finish), store_truncated=store_truncated) == why
+
+
+def test_empty_answers_are_not_storable() -> None:
+    """An answer with nothing in it is not stored."""
+    assert unstorable(_entry(), store_truncated=False) == "empty"

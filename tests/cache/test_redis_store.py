@@ -1,0 +1,163 @@
+"""The Redis store against a real redis-server: entries shared by two sidecars under the key prefix with
+the store's expiry, the password from an environment variable or a file (never logged), an ACL user
+from the URL, TLS, and the settings it refuses."""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import redis.asyncio as redis_client
+
+from sidecar.cache import CacheConfigError, CacheStoreSpec, ResponseCache, RouteCacheSpec
+from sidecar.cache.entry import Entry, TextPiece
+from sidecar.cache.redis_store import describe
+from sidecar.cache.spec import RedisStoreSpec
+from sidecar.telemetry.logging import configure_logging
+from sidecar.translate.common import FinishReason, Usage
+
+from .conftest import RedisServer
+from .tls import make_certificates
+
+SETTINGS = RouteCacheSpec(enabled=True, ttl_s=60, stale_s=30)
+
+
+def _entry(text: str = "cached answer") -> Entry:
+    piece = TextPiece(text, (6, len(text) - 6))
+    return Entry((piece,), FinishReason.STOP, None, Usage(5, 2), "m", "t", "p", time.time(), 0.5)
+
+
+def _spec(url: str, **redis: object) -> CacheStoreSpec:
+    """Generous timeouts: these tests are about what works, on a machine that may be busy."""
+    return CacheStoreSpec.model_validate({"redis": {"url": url, "timeout_s": 5, "connect_timeout_s": 5, **redis}})
+
+
+async def _stores_and_finds(cache: ResponseCache) -> None:
+    """Store an entry and find it again, then close the cache."""
+    try:
+        assert await cache.store("k", _entry(), SETTINGS) is None
+        assert (await cache.lookup("k", SETTINGS)).state == "hit"
+    finally:
+        await cache.close()
+
+
+async def test_two_sidecars_share_entries(redis_server: RedisServer) -> None:
+    """An answer stored by one sidecar is a hit for another pointing at the same Redis."""
+    first = ResponseCache.from_spec(_spec(redis_server.url))
+    second = ResponseCache.from_spec(_spec(redis_server.url))
+    try:
+        entry = _entry()
+        assert await first.store("v1:abc", entry, SETTINGS) is None
+        lookup = await second.lookup("v1:abc", SETTINGS)
+        assert lookup.state == "hit"
+        assert lookup.entry == entry
+        assert second.stats.bytes_read == first.stats.bytes_written > 0
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_keys_live_under_the_prefix_for_ttl_plus_stale(redis_server: RedisServer) -> None:
+    """Redis holds the entry under ``key_prefix:`` with an expiry of ttl_s + stale_s."""
+    cache = ResponseCache.from_spec(_spec(redis_server.url, key_prefix="team-a"))
+    client = redis_client.Redis(port=redis_server.port)
+    try:
+        await cache.store("v1:abc", _entry(), SETTINGS)
+        assert await client.keys("*") == [b"team-a:v1:abc"]
+        assert 85_000 < await client.pttl("team-a:v1:abc") <= 90_000
+    finally:
+        await cache.close()
+        await client.aclose()
+
+
+async def test_password_from_environment(start_redis: Callable[..., RedisServer]) -> None:
+    """With requirepass, the password named by password.env opens the store."""
+    server = start_redis("--requirepass", "s3cret-env")
+    cache = ResponseCache.from_spec(_spec(server.url, password={"env": "REDIS_PW"}), {"REDIS_PW": "s3cret-env"})
+    await _stores_and_finds(cache)
+
+
+async def test_password_from_file(start_redis: Callable[..., RedisServer], tmp_path: Path) -> None:
+    """The password can come from a mounted file (trailing newline ignored)."""
+    server = start_redis("--requirepass", "s3cret-file")
+    secret = tmp_path / "redis-password"
+    secret.write_text("s3cret-file\n")
+    cache = ResponseCache.from_spec(_spec(server.url, password={"file": str(secret)}), {})
+    await _stores_and_finds(cache)
+
+
+async def test_wrong_password_is_a_miss_and_is_never_logged(start_redis: Callable[..., RedisServer]) -> None:
+    """A refused password makes misses and one log line, which holds neither password."""
+    server = start_redis("--requirepass", "right-password-123")
+    logs = io.BytesIO()
+    configure_logging("info", stream=logs, cache=False)
+    cache = ResponseCache.from_spec(_spec(server.url, password={"env": "PW"}), {"PW": "wrong-password-456"})
+    try:
+        assert await cache.store("k", _entry(), SETTINGS) == "store_failed"
+        assert (await cache.lookup("k", SETTINGS)).state == "miss"
+        assert cache.stats.errors == 2
+        text = logs.getvalue().decode()
+        assert "cache_store_failing" in text
+        assert "wrong-password-456" not in text and "right-password-123" not in text
+    finally:
+        await cache.close()
+
+
+async def test_acl_user_from_the_url(start_redis: Callable[..., RedisServer]) -> None:
+    """A user name in the URL authenticates as that ACL user, with its password; the commands and keys
+    docs/caching.md gives that user are all the cache needs."""
+    acl = ("on", ">pw-of-cache", "~llm-sidecar:*", "+get", "+psetex", "+del", "+ping")
+    server = start_redis("--user", "default", "off", "--user", "cache", *acl)
+    url = server.url.replace("redis://", "redis://cache@")
+    cache = ResponseCache.from_spec(_spec(url, password={"env": "PW"}), {"PW": "pw-of-cache"})
+    await _stores_and_finds(cache)
+
+
+async def test_tls_with_a_private_ca(start_redis: Callable[..., RedisServer], tmp_path: Path) -> None:
+    """A rediss:// URL talks TLS and checks the server against tls.ca_file."""
+    paths = make_certificates(tmp_path)
+    server = start_redis(tls=paths)
+    cache = ResponseCache.from_spec(_spec(server.url, tls={"ca_file": str(paths["ca"])}))
+    await _stores_and_finds(cache)
+
+
+async def test_tls_refuses_an_unknown_ca(start_redis: Callable[..., RedisServer], tmp_path: Path) -> None:
+    """Without the server's CA the TLS handshake fails: misses, counted, no exception."""
+    server = start_redis(tls=make_certificates(tmp_path))
+    cache = ResponseCache.from_spec(_spec(server.url))
+    try:
+        assert (await cache.lookup("k", SETTINGS)).state == "miss"
+        assert cache.stats.errors == 1
+    finally:
+        await cache.close()
+
+
+def test_missing_password_names_its_source() -> None:
+    """An unset password variable is a CacheConfigError naming the variable."""
+    with pytest.raises(CacheConfigError, match="REDIS_PASSWORD is not set"):
+        ResponseCache.from_spec(_spec("redis://127.0.0.1:6379/0", password={"env": "REDIS_PASSWORD"}), {})
+
+
+@pytest.mark.parametrize(
+    ("redis", "problem"),
+    [
+        ({"url": "redis://:hunter2@cache:6379/0"}, "must not hold a password"),
+        ({"url": "http://cache:6379"}, "redis://"),
+        ({"url": "redis://cache:6379/zero"}, "database number"),
+        ({"url": "redis://cache", "tls": {"verify": False}}, "rediss://"),
+        ({"url": "redis://cache", "password": {"env": "A", "file": "/b"}}, "exactly one"),
+    ],
+)
+def test_store_settings_that_are_refused(redis: dict[str, object], problem: str) -> None:
+    """A password in the URL, another scheme, a bad database, TLS settings on redis://: refused."""
+    with pytest.raises(ValueError, match=problem):
+        CacheStoreSpec.model_validate({"redis": redis})
+
+
+def test_description_holds_no_credentials() -> None:
+    """What logs and /status show of the store has no user name."""
+    spec = RedisStoreSpec(url="rediss://cache-user@redis.internal:6380/2")
+    assert describe(spec) == "rediss://redis.internal:6380/2"
