@@ -113,6 +113,8 @@ def render_question(request: ChatRequest) -> str:
                 pieces.append(f"[{part['media_type'] or 'media'} attachment]")
             elif part["type"] == "tool_call":
                 pieces.append(f"[call {part['name']}({orjson.dumps(part['arguments']).decode()})]")
+            elif part["type"] == "reasoning":
+                continue  # the judge weighs answers, not how a model reached them
             else:
                 output = part["output"] if isinstance(part["output"], str) else orjson.dumps(part["output"]).decode()
                 pieces.append(f"[result of {part['name']}: {output}]")

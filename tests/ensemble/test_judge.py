@@ -107,6 +107,26 @@ def test_question_rendered_from_each_dialect():
     assert question_from_body(gemini_body, Dialect.GEMINI) == "[user]\nHola"
 
 
+def test_question_leaves_out_earlier_reasoning():
+    """Thinking blocks of earlier assistant turns do not reach the judge: it weighs answers, not reasoning."""
+    body = {
+        "model": "m",
+        "max_tokens": 5,
+        "messages": [
+            {"role": "user", "content": "2+2?"},
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "thinking", "thinking": "two and two", "signature": "c2ln"},
+                    {"type": "text", "text": "4"},
+                ],
+            },
+            {"role": "user", "content": "And 3+3?"},
+        ],
+    }
+    assert question_from_body(body, Dialect.ANTHROPIC) == "[user]\n2+2?\n\n[assistant]\n4\n\n[user]\nAnd 3+3?"
+
+
 async def test_fake_judge_reads_the_default_prompt(fake: FakeFactory) -> None:
     """The fake provider judges the sidecar's default prompt: it names the candidate holding the truth."""
     url = await fake()
