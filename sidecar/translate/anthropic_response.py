@@ -81,14 +81,14 @@ def response_tool_text(name: str, arguments: Any) -> str | None:
 
 
 def thinking_block(part: ReasoningPart) -> dict[str, Any] | None:
-    """A reasoning part as an Anthropic block: ``thinking`` (the signature only when Anthropic made it),
-    ``redacted_thinking`` for Anthropic's own hidden reasoning; None for a bare foreign signature."""
-    own = part["origin"] == "anthropic"
+    """A reasoning part as an Anthropic block: ``thinking`` with Anthropic's signature, or
+    ``redacted_thinking`` for Anthropic's own hidden reasoning; None for any other provider's reasoning
+    (an app would send it back in its next turn, and Anthropic refuses thinking it did not sign)."""
+    if part["origin"] != "anthropic" or not part["signature"]:
+        return None  # Anthropic refuses a thinking block sent back without its own signature
     if part["redacted"]:
-        return {"type": "redacted_thinking", "data": part["signature"] or ""} if own else None
-    if not part["text"] and not own:
-        return None
-    return {"type": "thinking", "thinking": part["text"], "signature": (part["signature"] or "") if own else ""}
+        return {"type": "redacted_thinking", "data": part["signature"]}
+    return {"type": "thinking", "thinking": part["text"], "signature": part["signature"]}
 
 
 def parse_response(body: dict[str, Any]) -> ChatResponse:

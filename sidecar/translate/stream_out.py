@@ -13,7 +13,8 @@ after which it emits nothing more.
   when the upstream reported it early), ``content_block_start``/``content_block_delta``
   (``text_delta``, ``input_json_delta``, ``thinking_delta`` + ``signature_delta``)/``content_block_stop``
   per block, ``redacted_thinking`` whole; on close ``message_delta`` (stop reason and cumulative usage)
-  and ``message_stop``. Signatures from other providers are left out.
+  and ``message_stop``. Thinking is sent only with Anthropic's own signature (held until it comes):
+  Anthropic refuses a thinking block sent back without one, so other providers' reasoning is left out.
 - ``GeminiEncoder``: one fragment per text delta, one per reasoning delta (``thought: true``, held until
   the next delta so that its own signature rides on it); a standalone signature goes on the next part;
   function calls are collected whole (Gemini never streams arguments) and sent with ``finishReason`` and
@@ -153,6 +154,7 @@ class AnthropicEncoder:
         "_kind",
         "_model",
         "_next",
+        "_reasoning",
         "_started",
         "_tools",
         "_usage",
@@ -169,6 +171,7 @@ class AnthropicEncoder:
         self._tools: dict[int, int] = {}
         self._finish: Finish | None = None
         self._usage: Usage | None = None
+        self._reasoning: list[str] = []  # thinking text held until Anthropic's signature for it arrives
 
     def _start(self) -> list[SSEEvent]:
         if self._started:
@@ -227,25 +230,28 @@ class AnthropicEncoder:
         if isinstance(delta, Failure):
             self._closed = True
             return [_error_event(Dialect.ANTHROPIC, delta)]
+        if isinstance(delta, Reasoning):
+            self._reasoning.append(delta.text)
+            return []
         if isinstance(delta, ReasoningSignature) and delta.origin != "anthropic":
-            return []  # another provider's signature means nothing to Anthropic
+            self._reasoning.clear()  # unsigned thinking sent back to Anthropic is refused: not sent at all
+            return []
         out = self._start()
+        if isinstance(delta, ReasoningSignature):
+            if delta.redacted:
+                out += self._open("redacted", {"type": "redacted_thinking", "data": delta.signature})
+            else:
+                out += self._open("thinking", {"type": "thinking", "thinking": "", "signature": ""})
+                out.extend(self._delta(self._block, {"type": "thinking_delta", "thinking": t}) for t in self._reasoning)
+                out.append(self._delta(self._block, {"type": "signature_delta", "signature": delta.signature}))
+                out += self._stop_block()  # a signature ends its thinking block
+            self._reasoning.clear()
+            return out
+        self._reasoning.clear()  # reasoning no Anthropic signature followed: another provider's
         if isinstance(delta, Text):
             if self._kind != "text":
                 out += self._open("text", {"type": "text", "text": ""})
             out.append(self._delta(self._block, {"type": "text_delta", "text": delta.text}))
-        elif isinstance(delta, Reasoning):
-            if self._kind != "thinking":
-                out += self._open("thinking", {"type": "thinking", "thinking": "", "signature": ""})
-            out.append(self._delta(self._block, {"type": "thinking_delta", "thinking": delta.text}))
-        elif isinstance(delta, ReasoningSignature):
-            if delta.redacted:
-                out += self._open("redacted", {"type": "redacted_thinking", "data": delta.signature})
-            else:
-                if self._kind != "thinking" or delta.standalone:
-                    out += self._open("thinking", {"type": "thinking", "thinking": "", "signature": ""})
-                out.append(self._delta(self._block, {"type": "signature_delta", "signature": delta.signature}))
-                out += self._stop_block()  # a signature ends its thinking block
         elif isinstance(delta, ToolStart):
             out += self._open("tool", {"type": "tool_use", "id": safe_id(delta.id), "name": delta.name, "input": {}})
             self._tools[delta.index] = self._block

@@ -128,17 +128,16 @@ def test_gemini_thoughts_and_signatures_survive_gemini_to_gemini() -> None:
     assert parts[1].thought_signature == base64.b64decode(SIG_G2)
 
 
-def test_gemini_thought_reaches_anthropic_without_signature() -> None:
-    """An Anthropic caller gets Gemini's thought as a thinking block with an empty signature."""
+def test_gemini_thought_left_out_for_anthropic() -> None:
+    """An Anthropic caller gets no thinking block from Gemini: unsigned thinking sent back would be refused."""
     out = _translate(_gemini_body(), GEM, ANT)
-    assert out["content"][0] == {"type": "thinking", "thinking": "Check the weather first.", "signature": ""}
-    assert [b["type"] for b in out["content"]] == ["thinking", "tool_use"]
+    assert [b["type"] for b in out["content"]] == ["tool_use"]
 
 
 def test_openai_reasoning_content_reaches_anthropic_and_gemini() -> None:
-    """``reasoning_content`` becomes an Anthropic thinking block and a Gemini thought part."""
+    """``reasoning_content`` becomes a Gemini thought part; an Anthropic caller gets only the answer text."""
     anthropic_out = _translate(_openai_body(), OAI, ANT)
-    assert anthropic_out["content"][0] == {"type": "thinking", "thinking": "Six times seven.", "signature": ""}
+    assert [b["type"] for b in anthropic_out["content"]] == ["text"]
     gemini_out = _translate(_openai_body(), OAI, GEM)
     assert gemini_out["candidates"][0]["content"]["parts"][0] == {"text": "Six times seven.", "thought": True}
 
@@ -233,12 +232,10 @@ def test_gemini_thought_stream_reaches_gemini_sdk_with_signatures() -> None:
     assert calls[0].thought_signature == base64.b64decode(SIG_G2)
 
 
-def test_gemini_thought_stream_reaches_anthropic_sdk_without_signature() -> None:
-    """An Anthropic caller gets one thinking block with Gemini's thought text and no foreign signature."""
+def test_gemini_thought_stream_left_out_for_anthropic_sdk() -> None:
+    """A streamed Gemini thought never reaches an Anthropic caller; the tool call after it does."""
     message = sdk.anthropic_final(_stream(GEMINI_THOUGHT_STREAM, GEM, ANT))
-    assert message.content[0].type == "thinking"
-    assert (message.content[0].thinking, message.content[0].signature) == ("Plan: call it.", "")
-    assert message.content[1].type == "tool_use"
+    assert [block.type for block in message.content] == ["tool_use"]
 
 
 def test_openai_reasoning_stream_reaches_gemini_as_thought_parts() -> None:
