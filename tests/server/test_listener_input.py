@@ -179,7 +179,7 @@ async def listener_messages(port: int, data: bytes, expected: int, wait_for_more
     try:
         writer.write(data)
         while True:
-            timeout = 0.3 if len(messages) >= expected and not wait_for_more else 5.0
+            timeout = 0.1 if len(messages) >= expected and not wait_for_more else 5.0
             try:
                 status, _, body = await read_response(reader, timeout=timeout)
             except (asyncio.IncompleteReadError, ConnectionError):

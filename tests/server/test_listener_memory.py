@@ -88,11 +88,11 @@ def pipeline_without_reading(port: int, seconds: float) -> int:
 def test_a_client_that_pipelines_and_never_reads_cannot_grow_memory(
     sidecar_process: tuple[int, dict[str, int]], port_name: str
 ) -> None:
-    """Three seconds of pipelined ``GET /healthz`` whose answers are never read: the sidecar stops reading
+    """Two seconds of pipelined ``GET /healthz`` whose answers are never read: the sidecar stops reading
     (the socket buffers fill) and its memory stays within GROWTH_LIMIT_MB; it still answers others."""
     pid, ports = sidecar_process
     before = rss_mb(pid)
-    sent = pipeline_without_reading(ports[port_name], 3.0)
+    sent = pipeline_without_reading(ports[port_name], 2.0)
     grown = rss_mb(pid) - before
     assert sent < 64 * 1024 * 1024, f"the sidecar kept reading: {sent} bytes taken"
     assert grown < GROWTH_LIMIT_MB, f"resident memory grew {grown:.0f} MB ({before:.0f} MB before)"
@@ -123,12 +123,12 @@ def test_many_connections_with_unfinished_heads_cannot_grow_memory(
             socks.append(sock)
             with contextlib.suppress(OSError):
                 sock.sendall(head)
-        time.sleep(1)
+        time.sleep(0.5)
         held = rss_mb(pid) - before
     finally:
         for sock in socks:
             sock.close()
-    time.sleep(1)
+    time.sleep(0.5)
     after = rss_mb(pid) - before
     assert held < GROWTH_LIMIT_MB, f"resident memory grew {held:.0f} MB while the heads were held"
     assert after < GROWTH_LIMIT_MB, f"resident memory stayed {after:.0f} MB above the start after they closed"
