@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import re
 import traceback
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -64,7 +65,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 class Connection(web.RequestHandler):
     """One caller's connection: aiohttp's request handler, with the head cap and the receive deadline."""
 
-    __slots__ = ("_body", "_head_bytes", "_receive_timer", "in_request", "listener")
+    __slots__ = ("__weakref__", "_body", "_head_bytes", "_receive_timer", "in_request", "listener")
 
     def __init__(self, manager: web.Server, listener: Listener) -> None:
         super().__init__(
@@ -79,14 +80,11 @@ class Connection(web.RequestHandler):
             auto_decompress=False,  # the body is the app's JSON, as sent; a coded one is refused as not JSON
         )
         self.listener = listener
+        listener.connections.add(self)  # counted from here: the cap holds during a burst of accepts
         self._head_bytes = 0  # of the request whose head is arriving
         self._body: StreamReader | None = None  # the body still arriving, once its head is complete
         self._receive_timer: asyncio.TimerHandle | None = None
         self.in_request = False  # set by ``guard`` while a handler runs
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.listener.connections.add(self)
-        super().connection_made(transport)
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self.listener.connections.discard(self)
@@ -149,8 +147,9 @@ class Connection(web.RequestHandler):
             failure = RequestFailed(500, "internal error in llm-sidecar", code="internal_error")
         if request.writer.output_size > 0:  # an answer is partly out: only the cut connection can tell
             raise ConnectionError("a response had begun; the connection is closed instead")
-        # The parser refused the request before aiohttp built it: its path is unknown, the shape OpenAI's.
-        response = error_response(dialect_of_path(request.path if exc is None else ""), failure)
+        # A request the parser refused was never built: its path is unknown, so the shape is OpenAI's.
+        path = "" if isinstance(exc, HttpProcessingError) else request.path
+        response = error_response(dialect_of_path(path), failure)
         response.force_close()
         return response
 
@@ -281,7 +280,7 @@ class Listener:
         self.receive_timeout_s = receive_timeout_s
         self.name = name
         self.loop = asyncio.get_running_loop()
-        self.connections: set[Connection] = set()
+        self.connections: weakref.WeakSet[Connection] = weakref.WeakSet()  # one never connected is dropped
         self.head_bytes = 0  # received of heads not yet complete, all connections together
         self.draining = False
         self._runner = web.AppRunner(app, handle_signals=False, handler_cancellation=True, access_log=None)

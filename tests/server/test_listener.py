@@ -352,6 +352,15 @@ async def test_connections_past_the_cap_are_closed_and_the_listener_recovers(ser
     assert orjson.loads((await read_response(reader))[2])["path"] == "/after"
 
 
+async def test_a_burst_of_connections_never_takes_the_listener_past_its_cap(served: Served) -> None:
+    """Fifty connections opened at once (accepted in one go by the event loop): at most max_connections
+    (8) of them are held."""
+    opened = await asyncio.gather(*(served.connect() for _ in range(50)), return_exceptions=True)
+    await asyncio.sleep(0.1)
+    assert len(served.listener.connections) <= 8
+    assert sum(1 for item in opened if not isinstance(item, BaseException)) == 50
+
+
 async def test_shutdown_finishes_requests_in_flight_and_closes_idle_connections(served: Served) -> None:
     """On shutdown idle connections close at once, new ones are refused, and a request in flight is
     answered (with Connection: close) before the listener returns."""

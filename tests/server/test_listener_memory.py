@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -47,6 +48,9 @@ def sidecar_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[
     policy = tmp_path_factory.mktemp("memory") / "policy.yaml"
     models = "models:\n  m: {provider: up, model: m}\n"
     policy.write_text("version: 1\nproviders:\n" + provider_block("up", "http://127.0.0.1:9") + models)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 8192:  # 3,000 client sockets here, and as many accepted by the sidecar (which inherits it)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(8192, hard), hard))
     ports = {"app": free_port(), "health": free_port()}
     env = {**os.environ, "SIDECAR_LOG_LEVEL": "warning", "SIDECAR_HEALTH_HOST": "127.0.0.1"}
     command = [sys.executable, "-m", "sidecar", "run", "--policy", str(policy), "--port", str(ports["app"])]
