@@ -105,8 +105,14 @@ class Connection(web.RequestHandler):
         super().data_received(data)
         if self._request_count != parsed:  # heads completed (or refused): what follows is a body or a new head
             self._forget_head()
-            payload = self._messages[-1][1] if self._messages else None
-            self._body = payload if payload is not None and not payload.is_eof() else None
+            payloads = [payload for _, payload in self._messages][parsed - self._request_count :]
+            if any(not p.is_eof() for p in [*([body] if body is not None else []), *payloads[:-1]]):
+                # A body cut short by the next message: the parser refused what followed inside it. aiohttp
+                # would let its handler wait for the rest for ever; the framing is lost: close.
+                log.debug("bad_request", reason="malformed request body", status=None)
+                self.force_close()
+                return
+            self._body = payloads[-1] if payloads and not payloads[-1].is_eof() else None
         elif body is None and (self._head_bytes > MAX_HEAD_BYTES or self.listener.head_bytes > HEADS_BUDGET_BYTES):
             log.debug("bad_request", reason="request head too large", bytes=self._head_bytes, status=None)
             self.force_close()

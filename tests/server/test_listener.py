@@ -202,6 +202,20 @@ async def test_a_request_the_parser_refuses_is_a_json_400_and_the_connection_clo
     assert await asyncio.wait_for(reader.read(), 5) == b""
 
 
+@pytest.mark.parametrize("pause", [True, False], ids=["later-packet", "same-packet"])
+async def test_a_body_whose_framing_breaks_midway_closes_the_connection(served: Served, pause: bool) -> None:
+    """A chunked body followed by an invalid chunk size: the connection closes at once, after a 400 when
+    the parser refused the request before its handler started (aiohttp alone leaves a started handler
+    waiting for the rest of the body until the client goes away)."""
+    reader, writer = await served.connect()
+    writer.write(b"POST /c HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n1\r\n{\r\n")
+    if pause:
+        await asyncio.sleep(0.05)
+    writer.write(b"zz\r\nabc\r\n")
+    data = await asyncio.wait_for(reader.read(), 0.25)  # closed before the receive timeout (0.3 s)
+    assert data == b"" or data.startswith(b"HTTP/1.0 400 ")
+
+
 async def test_an_http11_request_without_host_is_refused(served: Served) -> None:
     """RFC 9112 3.2: an HTTP/1.1 request without a Host field is answered 400."""
     reader, writer = await served.connect()
