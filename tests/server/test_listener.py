@@ -16,7 +16,7 @@ import orjson
 import pytest
 from aiohttp import web
 
-from sidecar.server.listener import MAX_HEAD_BYTES, Handler, Listener, application
+from sidecar.server.listener import MAX_FIELDS, MAX_HEAD_BYTES, Handler, Listener, application
 
 from ..conftest import FakeFactory, SidecarFactory, provider_block
 from .raw import read_response
@@ -348,6 +348,15 @@ async def test_a_header_field_over_the_line_limit_is_431(served: Served) -> None
     reader, writer = await served.connect()
     writer.write(b"GET /x HTTP/1.1\r\nhost: x\r\nx-big: " + b"a" * 9000 + b"\r\n\r\n")
     assert (await read_response(reader))[0] == 431
+    assert await asyncio.wait_for(reader.read(), 5) == b""
+
+
+async def test_more_header_fields_than_the_limit_is_400(served: Served) -> None:
+    """A head with more than MAX_FIELDS (100) fields, each small: 400, then the connection closes."""
+    reader, writer = await served.connect()
+    fields = b"".join(b"x-%d: v\r\n" % i for i in range(MAX_FIELDS + 1))
+    writer.write(b"GET /x HTTP/1.1\r\nhost: x\r\n" + fields + b"\r\n")
+    assert (await read_response(reader))[0] == 400
     assert await asyncio.wait_for(reader.read(), 5) == b""
 
 
