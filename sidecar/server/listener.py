@@ -251,7 +251,7 @@ def application(routes: Sequence[tuple[str, str, Handler]], *, fallback: Handler
     ``expect_continue`` on every route."""
     app = web.Application(client_max_size=max_body, middlewares=[guard])
     app.on_response_prepare.append(_server_header)
-    for method, path, handler in [*routes, ("*", "/{path:.*}", fallback)]:
+    for method, path, handler in [*routes, ("*", r"/{path:[\s\S]*}", fallback)]:  # any path, line breaks too
         app.router.add_route(method, path, handler, expect_handler=expect_continue)
         if method == "GET":
             app.router.add_route("HEAD", path, handler, expect_handler=expect_continue)
