@@ -66,7 +66,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 class Connection(web.RequestHandler):
     """One caller's connection: aiohttp's request handler, with the head cap and the receive deadline."""
 
-    __slots__ = ("__weakref__", "_body", "_head_bytes", "_receive_timer", "in_request", "listener")
+    __slots__ = ("__weakref__", "_body", "_head_bytes", "in_request", "listener", "receiving_since")
 
     def __init__(self, manager: web.Server, listener: Listener) -> None:
         super().__init__(
@@ -84,13 +84,12 @@ class Connection(web.RequestHandler):
         listener.connections.add(self)  # counted from here: the cap holds during a burst of accepts
         self._head_bytes = 0  # of the request whose head is arriving
         self._body: StreamReader | None = None  # the body still arriving, once its head is complete
-        self._receive_timer: asyncio.TimerHandle | None = None
+        self.receiving_since: float | None = None  # loop time of the first byte of a request not yet whole
         self.in_request = False  # set by ``guard`` while a handler runs
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self.listener.connections.discard(self)
         self._forget_head()
-        self._stop_receive_timer()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -100,8 +99,8 @@ class Connection(web.RequestHandler):
         if body is None:  # these bytes begin or continue a request's head
             self._head_bytes += len(data)
             self.listener.head_bytes += len(data)
-            if self._receive_timer is None and not self.in_request:
-                self._receive_timer = self._loop.call_later(self.listener.receive_timeout_s, self._receive_expired)
+            if self.receiving_since is None and not self.in_request:
+                self.receiving_since = self._loop.time()
         parsed = self._request_count
         super().data_received(data)
         if self._request_count != parsed:  # heads completed (or refused): what follows is a body or a new head
@@ -121,23 +120,24 @@ class Connection(web.RequestHandler):
         if self._body is not None and self._body.is_eof():
             self._body = None
         if self._body is None and self._head_bytes == 0:
-            self._stop_receive_timer()  # the request is in, whole
+            self.receiving_since = None  # the request is in, whole
 
     def _forget_head(self) -> None:
         self.listener.head_bytes -= self._head_bytes
         self._head_bytes = 0
 
-    def _receive_expired(self) -> None:
-        self._receive_timer = None
+    def receive_expired(self, now: float) -> bool:
+        """True (and the connection closed) when a request has been arriving for longer than the
+        listener's receive timeout: its head, or its body while the handler waits for it."""
+        since = self.receiving_since
+        if since is None or now - since <= self.listener.receive_timeout_s:
+            return False
         body = self._body
-        if (body is not None and not body.is_eof()) or not self.in_request:  # a body, or a head, still arriving
-            log.debug("receive_timeout", timeout_s=self.listener.receive_timeout_s)
-            self.force_close()
-
-    def _stop_receive_timer(self) -> None:
-        if self._receive_timer is not None:
-            self._receive_timer.cancel()
-            self._receive_timer = None
+        if (body is None or body.is_eof()) and self.in_request:
+            return False  # the handler has the whole request; only pipelined bytes wait behind it
+        log.debug("receive_timeout", timeout_s=self.listener.receive_timeout_s)
+        self.force_close()
+        return True
 
     def handle_error(
         self, request: web.BaseRequest, status: int = 500, exc: BaseException | None = None, message: str | None = None
@@ -293,6 +293,8 @@ class Listener:
         self._runner = web.AppRunner(app, handle_signals=False, handler_cancellation=True, access_log=None)
         self._server: asyncio.Server | None = None
         self._at_cap = False
+        self._sweep_s = min(1.0, receive_timeout_s / 4)  # a request is closed within 1.25 x the timeout
+        self._sweeper: asyncio.TimerHandle | None = None
 
     @property
     def port(self) -> int:
@@ -314,11 +316,22 @@ class Listener:
             return _Refused()
 
         self._server = await self.loop.create_server(accept, host, port, backlog=BACKLOG, reuse_address=True)
+        self._sweeper = self.loop.call_later(self._sweep_s, self._sweep)
+
+    def _sweep(self) -> None:
+        """Close the connections whose request has been arriving for too long (one timer per listener,
+        not one per request)."""
+        now = self.loop.time()
+        for conn in [c for c in self.connections if c.receiving_since is not None]:
+            conn.receive_expired(now)
+        self._sweeper = self.loop.call_later(self._sweep_s, self._sweep)
 
     async def shutdown(self, drain_s: float) -> None:
         """Stop accepting; idle connections close at once; requests and streams in flight have ``drain_s``
         to finish (their answers say ``Connection: close``); then everything is closed."""
         self.draining = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         if self._server is not None:
             self._server.close()
         manager = self._runner.server
