@@ -15,8 +15,8 @@ response framing and header-injection checks. What this module adds:
   either, the connection whose bytes crossed it is closed (memory held for heads is bounded whatever the
   number of connections);
 - a **receive deadline**: a request must arrive whole, head and body, within ``receive_timeout_s`` of
-  its first byte, else the connection closes; so does a body whose framing breaks midway (aiohttp would
-  leave its handler waiting);
+  its first byte, else the connection closes (checked by a sweep every ``min(1 s, timeout / 4)``); so
+  does a body whose framing breaks midway (aiohttp would leave its handler waiting);
 - **refusals in the caller's terms**: what llhttp refuses gets a JSON 400 (431 for a line or field over
   its limit) and the connection closes; a target that does not percent-decode to UTF-8 without control
   characters, or an HTTP version other than 1.0 and 1.1, gets 400 / 505 in the dialect its path
