@@ -32,6 +32,8 @@ class Settings:
     upstream_connections: int = 1024
     keepalive_s: float = 75.0  # an idle connection from the app is closed after this
     receive_timeout_s: float = 60.0  # most time to receive one request from the app, head and body
+    max_connections: int = 4096  # open connections on the app port; one per concurrent call or stream
+    health_max_connections: int = 32  # open connections on the health port (reachable from the cluster)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], **overrides: Any) -> Settings:
@@ -58,6 +60,8 @@ class Settings:
             raise SettingsError("drain timeout, body limit and reload interval must be positive")
         if self.keepalive_s <= 0 or self.receive_timeout_s <= 0:
             raise SettingsError("keep-alive and receive timeouts must be positive")
+        if self.max_connections < 1 or self.health_max_connections < 1:
+            raise SettingsError("connection caps must be at least 1")
         if self.log_level.lower() not in ("debug", "info", "warning", "error"):
             raise SettingsError(f"log level {self.log_level!r} is not debug, info, warning or error")
 

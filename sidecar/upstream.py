@@ -122,7 +122,8 @@ def upstream_headers(
             continue
         if foreign and lower.startswith(foreign):
             continue
-        headers[lower] = value
+        # aiohttp gives a repeated field once per line: joined, as one field (RFC 9110 5.3)
+        headers[lower] = f"{headers[lower]}, {value}" if lower in headers else value
     headers["content-type"] = "application/json"
     if wire is Dialect.ANTHROPIC:
         headers.setdefault("anthropic-version", ANTHROPIC_VERSION)

@@ -19,9 +19,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from sidecar.fake_provider import FakeConfig
 from sidecar.fake_provider import build_app as build_fake_app
-from sidecar.http1.server import HTTPServer
 from sidecar.policy import load_policy
 from sidecar.server.app import SidecarApp, build_state, start_app
+from sidecar.server.listener import Listener
 from sidecar.server.state import SidecarState
 from sidecar.settings import Settings
 from sidecar.telemetry import Telemetry
@@ -64,7 +64,7 @@ async def fake(aiohttp_server: Any) -> FakeFactory:
 
 @pytest.fixture
 async def sidecar(tmp_path: Path) -> AsyncIterator[SidecarFactory]:
-    running: list[tuple[SidecarApp, HTTPServer]] = []
+    running: list[tuple[SidecarApp, Listener]] = []
 
     async def start(
         policy_yaml: str,

@@ -86,17 +86,6 @@ def test_run_without_a_policy_is_a_usage_error() -> None:
     assert result.returncode == 2 and "SIDECAR_POLICY" in result.stderr
 
 
-def test_the_sidecar_command_does_not_load_aiohttp() -> None:
-    """`llm-sidecar run`'s imports (the CLI with every command's flags, the server) leave aiohttp
-    unloaded: it serves on its own listener, and aiohttp's import costs start time and memory."""
-    code = (
-        "import sys; from sidecar import cli; cli._parser(); import sidecar.server.app; "
-        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'aiohttp'))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
-
-
 def test_diff_of_two_valid_policies_exits_0_and_prints_the_changes(tmp_path: Path) -> None:
     """diff OLD NEW exits 0 and prints the changes with both versions."""
     new = tmp_path / "new.yaml"

@@ -1,11 +1,5 @@
-"""HTTP/1.1 on ``asyncio.Protocol``, both ends of the request path: the listener the app calls in on,
-and the client for the upstream calls (aiohttp's cost as much CPU per request as the sidecar's own work).
-
-Listener:
-- ``request_parser``: sans-I/O request parsing (head, Content-Length / chunked bodies, limits, refusals).
-- ``messages``: ``Request`` (what a handler gets), ``Response`` and ``StreamResponse`` (what it returns).
-- ``server``: ``HTTPServer`` (accept, keep-alive, pipelining, disconnect -> cancel, drain) and its
-  connections.
+"""HTTP/1.1 on ``asyncio.Protocol`` for the upstream calls (the app-side listener is aiohttp.web:
+``server.listener``).
 
 Client:
 - ``parser``: sans-I/O response parsing (head, Content-Length / chunked / until-close framing).

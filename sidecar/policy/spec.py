@@ -162,7 +162,7 @@ class RetryBudgetSpec(_Spec):
 
 
 class BulkheadSpec(_Spec):
-    max_concurrent: int = Field(512, ge=1)
+    max_concurrent: int = Field(2048, ge=1)
     queue_timeout_s: float = Field(1.0, ge=0)
 
 

@@ -12,9 +12,9 @@ import time
 from typing import Any
 
 import orjson
+from aiohttp.web import Request, Response
 
 from .. import __version__
-from ..http1.messages import Request, Response
 from .state import SidecarState
 
 

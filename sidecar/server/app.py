@@ -1,11 +1,12 @@
 """Wiring and lifecycle: build the app, serve it, reload, drain.
 
-``SidecarApp`` registers the endpoint table and the admin routes on a ``Router``, folds the pipeline
-once, and holds the upstream client and the policy watcher; ``start_app`` opens it and its HTTP
-listener (``http1.server``). ``serve`` listens, freezes the start-up heap (``settle_heap``), and runs
-until SIGTERM/SIGINT: it then marks the sidecar not ready, stops accepting, lets in-flight requests
-and open streams finish within the drain timeout, and returns (exit 0). SIGHUP reloads the policy at
-once.
+``SidecarApp`` registers the endpoint table and the admin routes on an ``aiohttp.web.Application``
+(its router; anything unrouted gets a 404 in the dialect the path suggests), folds the pipeline once,
+and holds the upstream client and the policy watcher; ``start_app`` opens it and its HTTP listener
+(``listener``). ``serve`` listens (and on the health port, when set, a second listener with only
+``/healthz`` and ``/readyz``), freezes the start-up heap (``settle_heap``), and runs until
+SIGTERM/SIGINT: it then marks the sidecar not ready, stops accepting, lets in-flight requests and open
+streams finish within the drain timeout, and returns (exit 0). SIGHUP reloads the policy at once.
 """
 
 from __future__ import annotations
@@ -19,11 +20,10 @@ from collections.abc import Mapping
 from functools import partial
 from random import getrandbits
 
+from aiohttp import web
+
 from ..credentials import Credentials
 from ..http1 import UpstreamClient
-from ..http1.messages import Request, Response, StreamResponse
-from ..http1.request_parser import BadRequest
-from ..http1.server import HTTPServer
 from ..policy.compiled import Policy
 from ..policy.watch import PolicyHolder, PolicyWatcher
 from ..settings import Settings
@@ -43,8 +43,9 @@ from .endpoints import (
 from .errors import RequestFailed, error_response
 from .exchange import Exchange
 from .fallback import Executor
-from .pipeline import Handler, build_pipeline, read_request, route_stage
-from .routes import Router
+from .listener import Handler, Listener, application
+from .pipeline import Handler as ExchangeHandler
+from .pipeline import build_pipeline, read_stage, route_stage
 from .state import SidecarState
 from .targets import TargetStates
 
@@ -76,24 +77,28 @@ class SidecarApp:
 
     def __init__(self, state: SidecarState) -> None:
         self.state = state
-        self.client = UpstreamClient(max_connections=state.settings.upstream_connections)
+        settings = state.settings
+        self.client = UpstreamClient(max_connections=settings.upstream_connections)
         executor = Executor(Attempt(self.client, state.credentials), state.targets, state.telemetry)
-        pipeline = build_pipeline([read_request, route_stage(state.settings.app_name)], executor)
+        pipeline = build_pipeline([read_stage(settings.max_body_bytes), route_stage(settings.app_name)], executor)
         access = state.access
-        router = Router(_not_found)
-        for endpoint in (*OPENAI_ENDPOINTS, *ANTHROPIC_ENDPOINTS):
-            router.add(
-                "POST", endpoint.path, partial(_proxy, endpoint=endpoint, pipeline=pipeline, state=state, access=access)
-            )
-        gemini = GEMINI_ENDPOINTS["generateContent"]  # read_request narrows it to the method in the path
-        for path in GEMINI_PATHS:
-            router.add("POST", path, partial(_proxy, endpoint=gemini, pipeline=pipeline, state=state, access=access))
-        router.add("GET", "/v1/models", partial(admin.list_models, state=state))
-        router.add("GET", "/healthz", admin.healthz)
-        router.add("GET", "/readyz", partial(admin.readyz, state=state))
-        router.add("GET", "/status", partial(admin.status, state=state))
-        router.add("GET", "/metrics", partial(admin.metrics, state=state))
-        self.router = router
+        routes: list[tuple[str, str, Handler]] = [
+            ("POST", endpoint.path, partial(_proxy, endpoint=endpoint, pipeline=pipeline, state=state, access=access))
+            for endpoint in (*OPENAI_ENDPOINTS, *ANTHROPIC_ENDPOINTS)
+        ]
+        gemini = GEMINI_ENDPOINTS["generateContent"]  # read_stage narrows it to the method in the path
+        routes += [
+            ("POST", path, partial(_proxy, endpoint=gemini, pipeline=pipeline, state=state, access=access))
+            for path in GEMINI_PATHS
+        ]
+        routes += [
+            ("GET", "/v1/models", partial(admin.list_models, state=state)),
+            ("GET", "/healthz", admin.healthz),
+            ("GET", "/readyz", partial(admin.readyz, state=state)),
+            ("GET", "/status", partial(admin.status, state=state)),
+            ("GET", "/metrics", partial(admin.metrics, state=state)),
+        ]
+        self.web = application(routes, fallback=_not_found, max_body=settings.max_body_bytes)
         self.watcher = PolicyWatcher(
             state.holder.policy.source,
             state.holder,
@@ -112,13 +117,12 @@ class SidecarApp:
             self._watching.cancel()
         await self.client.close()
 
-    def listener(self) -> HTTPServer:
+    def listener(self) -> Listener:
         """The HTTP listener for the app's port (its limits from the settings)."""
         settings = self.state.settings
-        return HTTPServer(
-            self.router,
-            on_bad_request=bad_request,
-            max_body=settings.max_body_bytes,
+        return Listener(
+            self.web,
+            max_connections=settings.max_connections,
             keepalive_s=settings.keepalive_s,
             receive_timeout_s=settings.receive_timeout_s,
         )
@@ -136,8 +140,8 @@ class SidecarApp:
             log.info("key_file_reloaded", path=path)
 
 
-async def start_app(state: SidecarState, host: str, port: int) -> tuple[SidecarApp, HTTPServer]:
-    """Open the app and listen on ``host:port`` (0: any free port, see ``HTTPServer.port``)."""
+async def start_app(state: SidecarState, host: str, port: int) -> tuple[SidecarApp, Listener]:
+    """Open the app and listen on ``host:port`` (0: any free port, see ``Listener.port``)."""
     app = SidecarApp(state)
     app.open()
     server = app.listener()
@@ -149,13 +153,24 @@ async def start_app(state: SidecarState, host: str, port: int) -> tuple[SidecarA
     return app, server
 
 
-def bad_request(error: BadRequest) -> Response:
-    """A request the listener could not read: the error in the dialect its path suggests."""
-    dialect = dialect_of_path(error.path or "")
-    return error_response(dialect, RequestFailed(error.status, error.message, code="invalid_request"))
+def health_listener(state: SidecarState) -> Listener:
+    """The health port's listener: ``/healthz`` and ``/readyz`` only, and few connections (it listens on
+    the pod IP, reachable from the cluster)."""
+    settings = state.settings
+    routes: list[tuple[str, str, Handler]] = [
+        ("GET", "/healthz", admin.healthz),
+        ("GET", "/readyz", partial(admin.readyz, state=state)),
+    ]
+    return Listener(
+        application(routes, fallback=_not_found, max_body=settings.max_body_bytes),
+        max_connections=settings.health_max_connections,
+        keepalive_s=settings.keepalive_s,
+        receive_timeout_s=settings.receive_timeout_s,
+        name="health",
+    )
 
 
-async def _not_found(request: Request) -> Response:
+async def _not_found(request: web.Request) -> web.Response:
     dialect = dialect_of_path(request.path, request.headers)
     return error_response(
         dialect, RequestFailed(404, f"unknown path {request.method} {request.path}", code="unknown_path")
@@ -163,8 +178,8 @@ async def _not_found(request: Request) -> Response:
 
 
 async def _proxy(
-    request: Request, *, endpoint: Endpoint, pipeline: Handler, state: SidecarState, access: AccessLog
-) -> Response | StreamResponse:
+    request: web.Request, *, endpoint: Endpoint, pipeline: ExchangeHandler, state: SidecarState, access: AccessLog
+) -> web.StreamResponse:
     policy = state.holder.policy  # this request keeps this policy to its end
     trace = state.telemetry.start_request(
         method=request.method,
@@ -178,13 +193,13 @@ async def _proxy(
     )
     # A request id is a log key, not a secret: the process's PRNG, not a getrandom() syscall per request.
     exchange = Exchange(request, endpoint, policy, f"{getrandbits(64):016x}", trace)
-    response: Response | StreamResponse | None = None
+    response: web.StreamResponse | None = None
     status = 500
     try:
         with trace:  # log lines written during the request carry its trace ids
             response = await pipeline(exchange)
         status = response.status
-        if isinstance(response, Response):
+        if isinstance(response, web.Response) and isinstance(response.body, bytes):
             exchange.bytes_out = len(response.body)
         return response
     except RequestFailed as failure:
@@ -244,13 +259,10 @@ async def serve(state: SidecarState, *, ready: asyncio.Event | None = None) -> N
         loop.add_signal_handler(sig, stop.set)
     app, server = await start_app(state, settings.host, settings.port)
     loop.add_signal_handler(signal.SIGHUP, app.watcher.reload_now)
-    health: HTTPServer | None = None
+    health: Listener | None = None
     try:
         if settings.health_port is not None:
-            health_routes = Router(_not_found)
-            health_routes.add("GET", "/healthz", admin.healthz)
-            health_routes.add("GET", "/readyz", partial(admin.readyz, state=state))
-            health = HTTPServer(health_routes, on_bad_request=bad_request, max_body=0)
+            health = health_listener(state)
             await health.start(settings.health_host, settings.health_port)
         frozen = settle_heap()
         state.listening = True

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from aiohttp.web import Response, StreamResponse
 
 from ..credentials import CredentialError, Credentials, app_key
 from ..dialects import Dialect, Operation
@@ -29,7 +30,6 @@ from ..http1 import (
     UpstreamReadTimeout,
     UpstreamResponse,
 )
-from ..http1.messages import Answer, Response
 from ..policy.compiled import Target
 from ..policy.spec import TimeoutsSpec
 from ..resilience.classify import (
@@ -73,7 +73,7 @@ class Prepared:
 @dataclass(slots=True)
 class AttemptResult:
     outcome: Outcome
-    response: Answer | None = None
+    response: StreamResponse | None = None
     usage: Usage | None = None
     response_model: str | None = None
     response_id: str | None = None

@@ -7,6 +7,7 @@ version parses the tail.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..dialects import Dialect, Operation
@@ -45,7 +46,7 @@ GEMINI_METHODS = {
 }
 
 
-def dialect_of_path(path: str, headers: dict[str, str] | None = None) -> Dialect:
+def dialect_of_path(path: str, headers: Mapping[str, str] | None = None) -> Dialect:
     """Best guess of the caller's dialect for a path we do not serve (to shape the 404)."""
     if path.startswith(("/v1beta/", "/v1alpha/")) or ":generateContent" in path:
         return Dialect.GEMINI

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import orjson
+from aiohttp import web
 
 from ..dialects import Dialect, error_body
-from ..http1.messages import Response
 
 
 class RequestFailed(Exception):
@@ -32,13 +32,13 @@ class RequestFailed(Exception):
         self.extra = dict(extra or {})
 
 
-def error_response(dialect: Dialect, failure: RequestFailed) -> Response:
+def error_response(dialect: Dialect, failure: RequestFailed) -> web.Response:
     body = error_body(dialect, failure.status, failure.message, code=failure.code, param=failure.param)
     if failure.extra:
         inner = body.get("error")
         target = inner if isinstance(inner, dict) else body
         target.update(failure.extra)
-    return Response(
+    return web.Response(
         status=failure.status,
         body=orjson.dumps(body),
         content_type="application/json",

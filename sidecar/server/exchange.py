@@ -7,7 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..http1.messages import Request
+from aiohttp.web import Request
+
 from ..policy.compiled import Policy, Route, Target
 from ..telemetry import Usage as TelemetryUsage
 from ..translate import RequestParams, extract_request_params

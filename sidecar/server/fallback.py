@@ -25,7 +25,8 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..http1.messages import Answer, Response, StreamResponse
+from aiohttp.web import Response, StreamResponse
+
 from ..policy.compiled import Target
 from ..policy.spec import ResilienceSpec, TimeoutsSpec
 from ..resilience.backoff import Backoff, rate_limited_delay
@@ -62,7 +63,7 @@ class Executor:
         self._states = states
         self._telemetry = telemetry
 
-    async def __call__(self, exchange: Exchange) -> Answer:
+    async def __call__(self, exchange: Exchange) -> StreamResponse:
         route = exchange.route
         assert route is not None
         settings = route.settings.resilience
@@ -345,7 +346,7 @@ class Executor:
         assert best is not None
         return best[0], best[1], True
 
-    def _answer(self, exchange: Exchange, used: Candidate, result: AttemptResult) -> Answer:
+    def _answer(self, exchange: Exchange, used: Candidate, result: AttemptResult) -> StreamResponse:
         assert result.response is not None
         exchange.served = used.target
         exchange.usage = result.usage

@@ -16,9 +16,9 @@ import uuid
 from typing import TYPE_CHECKING
 
 import orjson
+from aiohttp.web import Response, StreamResponse
 
 from ..dialects import Dialect, Operation
-from ..http1.messages import Answer, StreamResponse, json_response
 from ..resilience.classify import OutcomeKind
 from ..sse import SSEEvent, encode_event
 from ..translate import new_stream_translator, translate_response
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from .exchange import Exchange
 
 
-async def answer_last_resort(exchange: Exchange, last: tuple[Target, AttemptResult] | None) -> Answer:
+async def answer_last_resort(exchange: Exchange, last: tuple[Target, AttemptResult] | None) -> StreamResponse:
     assert exchange.route is not None
     spec = exchange.route.settings.resilience.last_resort
     assert spec is not None
@@ -104,7 +104,7 @@ def _openai_chunks(text: str, model: str) -> list[SSEEvent]:
     return [SSEEvent(orjson.dumps(first)), SSEEvent(orjson.dumps(last)), SSEEvent(b"[DONE]")]
 
 
-async def _static_answer(exchange: Exchange, text: str, headers: dict[str, str]) -> Answer:
+async def _static_answer(exchange: Exchange, text: str, headers: dict[str, str]) -> StreamResponse:
     caller = exchange.endpoint.dialect
     model = exchange.requested_model or "degraded"
     headers = {**headers, "x-sidecar-degraded": "static"}
@@ -119,7 +119,7 @@ async def _static_answer(exchange: Exchange, text: str, headers: dict[str, str])
         body = _openai_completion(text, model)
         if caller is not Dialect.OPENAI:
             body = translate_response(body, source=Dialect.OPENAI, target=caller, operation=Operation.CHAT, model=model)
-        return json_response(body, headers=headers)
+        return Response(body=orjson.dumps(body), headers=headers, content_type="application/json")
     events = _openai_chunks(text, model)
     if caller is Dialect.OPENAI:
         data = b"".join(encode_event(e.data) for e in events)

@@ -11,17 +11,16 @@ from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 
 import orjson
+from aiohttp import web
 
 from ..dialects import Dialect
-from ..http1.messages import Answer
-from ..http1.request_parser import BodyTooLarge
 from ..policy.conditions import RouteRequest
 from .endpoints import GEMINI_ENDPOINTS, GEMINI_METHODS
 from .errors import RequestFailed
 from .exchange import Exchange
 
-Handler = Callable[[Exchange], Awaitable[Answer]]
-Stage = Callable[[Exchange, Handler], Awaitable[Answer]]
+Handler = Callable[[Exchange], Awaitable[web.StreamResponse]]
+Stage = Callable[[Exchange, Handler], Awaitable[web.StreamResponse]]
 
 
 def build_pipeline(stages: Sequence[Stage], terminal: Handler) -> Handler:
@@ -31,17 +30,31 @@ def build_pipeline(stages: Sequence[Stage], terminal: Handler) -> Handler:
     return handler
 
 
-async def read_request(exchange: Exchange, call_next: Handler) -> Answer:
-    """Parse the body in the caller's dialect; 413 over the limit, 400 for what we cannot read."""
+def read_stage(max_body: int) -> Stage:
+    """Parse the body in the caller's dialect; 413 over ``max_body`` (not read when its announced length
+    is over), 400 for what we cannot read."""
+
+    def too_large() -> RequestFailed:
+        message = f"request body exceeds the sidecar's limit of {max_body} bytes"
+        return RequestFailed(413, message, code="body_too_large")
+
+    async def read_request(exchange: Exchange, call_next: Handler) -> web.StreamResponse:
+        request = exchange.request
+        length = request.content_length
+        if length is not None and length > max_body:
+            raise too_large()  # not read: the listener reads the rest away for a moment, then closes
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise too_large() from None
+        return await parse_body(exchange, raw, call_next)
+
+    return read_request
+
+
+async def parse_body(exchange: Exchange, raw: bytes, call_next: Handler) -> web.StreamResponse:
+    """The body as JSON in the caller's dialect: the requested model and whether it streams."""
     request = exchange.request
-    try:
-        raw = await request.read()
-    except BodyTooLarge as exc:
-        raise RequestFailed(
-            413,
-            f"request body exceeds the sidecar's limit of {exc.limit} bytes",
-            code="body_too_large",
-        ) from None
     if not raw:
         raise RequestFailed(400, "the request body is empty; a JSON object is required", code="invalid_json")
     try:
@@ -87,7 +100,7 @@ async def read_request(exchange: Exchange, call_next: Handler) -> Answer:
 def route_stage(app_name: str) -> Stage:
     """The policy picks a route: 404 when none does, the route's status when it denies."""
 
-    async def route_request(exchange: Exchange, call_next: Handler) -> Answer:
+    async def route_request(exchange: Exchange, call_next: Handler) -> web.StreamResponse:
         headers = exchange.request.headers
         request = RouteRequest(
             dialect=exchange.endpoint.dialect,

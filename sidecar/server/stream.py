@@ -20,10 +20,10 @@ import asyncio
 from typing import TYPE_CHECKING
 
 import orjson
+from aiohttp.web import StreamResponse
 
 from ..dialects import Dialect, Operation
 from ..http1 import UpstreamProtocolError, UpstreamResponse
-from ..http1.messages import StreamResponse
 from ..resilience.classify import Outcome, classify_exception, classify_stream_event, classify_timeout
 from ..sse import SSEEvent, SSEParser
 from ..telemetry import AttemptTrace

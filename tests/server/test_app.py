@@ -1,4 +1,4 @@
-"""Serving as the real process does: what ``serve`` does around the moment the listener is up."""
+"""The app as served: what ``serve`` does around the moment the listener is up, and the route table."""
 
 from __future__ import annotations
 
@@ -10,8 +10,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..conftest import provider_block
+import aiohttp
+import pytest
+
+from ..conftest import SidecarFactory, provider_block
 from .test_shutdown import free_port
+
+MODELS = "models:\n  m: {provider: up, model: m}\n"
 
 
 def start_until_listening(tmp_path: Path) -> tuple[subprocess.Popen[str], dict[str, Any]]:
@@ -54,3 +59,28 @@ def test_sigterm_as_soon_as_listening_drains_and_exits_zero(tmp_path: Path) -> N
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=20)
     assert proc.returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/v1/models", 200),
+        ("HEAD", "/v1/models", 200),
+        ("GET", "/v1/chat/completions", 404),  # a POST route: another method is a 404, not a 405
+        ("POST", "/v1/models/", 404),  # a {segment} is never empty ...
+        ("POST", "/v1/models/a/b", 404),  # ... and holds no '/'
+        ("POST", "/openai/deployments//chat/completions", 404),
+        ("POST", "/v1/chat/completions/", 404),
+        ("DELETE", "/nowhere", 404),
+    ],
+)
+async def test_each_method_and_path_reaches_its_route_or_the_dialect_404(
+    sidecar: SidecarFactory, method: str, path: str, status: int
+) -> None:
+    """The route table: exact paths, one non-empty segment without '/', HEAD by the GET route; any other
+    method or path gets the 404 of the dialect the path suggests (``unknown_path``), never aiohttp's."""
+    running = await sidecar("version: 1\nproviders:\n" + provider_block("up", "http://127.0.0.1:9") + MODELS)
+    async with aiohttp.ClientSession() as session, session.request(method, running.url + path) as response:
+        assert response.status == status
+        if status == 404:
+            assert (await response.json())["error"]["code"] == "unknown_path"

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 
 import aiohttp
 import anthropic
 import openai
-import orjson
 import pytest
 
 from ..conftest import FakeFactory, SidecarFactory, provider_block
@@ -130,37 +128,3 @@ async def test_upstream_client_error_is_passed_through(fake: FakeFactory, sideca
         running.url, "/v1/chat/completions", b'{"model": "m", "messages": []}', {"x-fake-fault": "status=422"}
     )
     assert status == 422 and "error" in body
-
-
-async def raw_exchange(url: str, data: bytes) -> tuple[int, dict]:  # type: ignore[type-arg]
-    """Send raw bytes to the sidecar; the status and JSON body of its one answer."""
-    host, port = url.removeprefix("http://").split(":")
-    reader, writer = await asyncio.open_connection(host, int(port))
-    try:
-        writer.write(data)
-        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
-        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
-        return int(head.split(b" ")[1]), orjson.loads(await reader.readexactly(length))
-    finally:
-        writer.close()
-        await writer.wait_closed()
-
-
-async def test_a_malformed_http_request_is_400_in_the_dialect_of_its_path(
-    fake: FakeFactory, sidecar: SidecarFactory
-) -> None:
-    """Bytes that are not valid HTTP/1.1 get a 400 in the dialect the path names, never a crash."""
-    running = await sidecar(one_target(await fake()))
-    status, body = await raw_exchange(running.url, b"POST /v1/messages HTTP/1.1\r\nbad header\r\n\r\n")
-    assert status == 400 and body["type"] == "error" and "malformed header line" in body["error"]["message"]
-    status, body = await raw_exchange(
-        running.url, b"POST /v1/chat/completions HTTP/1.1\r\ncontent-length: 2\r\ntransfer-encoding: chunked\r\n\r\n"
-    )
-    assert status == 400 and body["error"]["type"] == "invalid_request_error"
-
-
-async def test_an_oversized_header_block_is_431(fake: FakeFactory, sidecar: SidecarFactory) -> None:
-    """A header block over 64 KiB is refused with 431 (in the OpenAI shape for an unreadable path)."""
-    running = await sidecar(one_target(await fake()))
-    status, body = await raw_exchange(running.url, b"POST /v1/chat/completions HTTP/1.1\r\nx: " + b"a" * 70000)
-    assert status == 431 and "too large" in body["error"]["message"]

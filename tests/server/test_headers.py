@@ -68,3 +68,23 @@ async def test_compressed_upstream_body_reaches_the_app_decoded(aiohttp_server: 
     sent = {k.lower(): v for k, v in seen[0].items()}
     assert "te" not in sent and "cookie" not in sent and "x-sidecar-app" not in sent
     assert "gzip" in sent["accept-encoding"]
+
+
+async def test_a_repeated_app_header_reaches_the_upstream_as_one_joined_field(
+    aiohttp_server: Any, sidecar: SidecarFactory
+) -> None:
+    """Two lines of one field from the app arrive upstream as one field, joined with a comma (RFC 9110
+    5.3), not as the last line alone."""
+    seen: list[dict[str, str]] = []
+    url = await upstream(aiohttp_server, seen)
+    running = await sidecar(
+        "version: 1\nproviders:\n" + provider_block("p", url, "openai") + "models:\n  m: {provider: p, model: m}\n"
+    )
+    body = {"model": "m", "messages": [{"role": "user", "content": "x"}]}
+    headers = [("x-feature", "one"), ("x-feature", "two")]
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{running.url}/v1/chat/completions", json=body, headers=headers) as response,
+    ):
+        assert response.status == 200
+    assert {k.lower(): v for k, v in seen[0].items()}["x-feature"] == "one, two"

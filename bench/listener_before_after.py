@@ -1,0 +1,77 @@
+"""The sidecar on its own listener (before issue 16) against the sidecar on aiohttp.web, alternating.
+
+Starts nginx (the fixed upstream), the featureless aiohttp proxy, and two sidecars: one from ``--old``
+(a source tree, e.g. ``git archive 96ab8ad | tar -x -C /tmp/old``) and one from this tree. Then, like
+added_latency.py, one request to each target in turn on one connection, ``--requests`` times (p50 and
+added p50 of a non-stream chat), and the same for the time to the first byte of a stream
+(``proxy_bench.alternating_medians``).
+
+    python bench/listener_before_after.py --old /tmp/old [--requests 3000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from added_latency import alternate
+from proxy_bench import ROOT, alternating_medians, free_port, sidecar_policy, start_minimal, start_nginx, wait_http
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--old", type=Path, required=True)
+    parser.add_argument("--requests", type=int, default=3000)
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="listener-before-after-"))
+    upstream, minimal = free_port(), free_port()
+    procs = [start_nginx(workdir, upstream)]
+    ports: dict[str, int] = {}
+    try:
+        time.sleep(0.3)
+        procs.append(start_minimal(upstream, minimal))
+        policy = sidecar_policy(workdir, upstream, "chain")
+        for name, source in (("own listener", args.old), ("aiohttp.web", ROOT)):
+            ports[name] = free_port()
+            env = {**os.environ, "PYTHONPATH": str(source), "SIDECAR_LOG_LEVEL": "info"}
+            command = [sys.executable, "-m", "sidecar", "run", "--policy", str(policy), "--port", str(ports[name])]
+            procs.append(subprocess.Popen(command, env=env, cwd=source, stdout=subprocess.DEVNULL))
+            wait_http(f"http://127.0.0.1:{ports[name]}/readyz")
+        chat = "/v1/chat/completions"
+        urls = {
+            "direct": f"http://127.0.0.1:{upstream}{chat}",
+            "minimal aiohttp proxy": f"http://127.0.0.1:{minimal}{chat}",
+        }
+        urls |= {f"sidecar, {name}": f"http://127.0.0.1:{port}{chat}" for name, port in ports.items()}
+        samples = asyncio.run(alternate(urls, args.requests))
+        probes = {"direct": (f"http://127.0.0.1:{upstream}/stream{chat}", "bench-model", True)}
+        probes |= {
+            f"sidecar, {name}": (f"http://127.0.0.1:{port}{chat}", "stream-model", True) for name, port in ports.items()
+        }
+        first_bytes = asyncio.run(alternating_medians(probes, 300))
+    finally:
+        for proc in reversed(procs):
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+    direct = statistics.median(samples["direct"])
+    print(f"Command: `python bench/listener_before_after.py --old {args.old} --requests {args.requests}` "
+          f"({time.strftime('%Y-%m-%d %H:%M')})\n\n| target | chat p50 (ms) | added | stream first byte (ms) | added |"
+          "\n|---|---|---|---|---|")  # fmt: skip
+    for name, values in samples.items():
+        p50 = statistics.median(values)
+        fb = first_bytes.get(name)
+        stream = f"{fb:.3f} | {fb - first_bytes['direct']:+.3f}" if fb is not None else "- | -"
+        print(f"| {name} | {p50:.3f} | {p50 - direct:+.3f} | {stream} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

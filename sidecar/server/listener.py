@@ -1,0 +1,343 @@
+"""The HTTP listener: aiohttp.web's server (llhttp parses every request), with the sidecar's caps on top.
+
+Why aiohttp.web and not a protocol of our own driving httptools: docs/benchmarks.md, "The listener".
+aiohttp does the HTTP: parsing (its C parser is llhttp, strict for requests), keep-alive (closed after
+``keepalive_s`` idle), pipelining (answered in order; at most 32 parsed requests wait behind the one
+being handled, then reading pauses; each answer waits for the socket to drain before the next request
+is taken), ``handler_cancellation`` (a caller that disconnects cancels its handler and with it the
+upstream call), lingering (an unread body is read away for ``LINGER_S``, then the connection closes),
+response framing and header-injection checks. What this module adds:
+
+- a **connection cap** per listener: past ``max_connections`` a new connection is closed at once;
+- **head caps**: at most ``MAX_HEAD_BYTES`` received of a request's head before it is complete (besides
+  aiohttp's own limits per line, ``MAX_LINE_BYTES``, and on the number of fields, ``MAX_FIELDS``), and at
+  most ``HEADS_BUDGET_BYTES`` of unfinished heads on all the listener's connections together; past
+  either, the connection whose bytes crossed it is closed (memory held for heads is bounded whatever the
+  number of connections);
+- a **receive deadline**: a request must arrive whole, head and body, within ``receive_timeout_s`` of
+  its first byte, else the connection closes (checked by a sweep every ``min(1 s, timeout / 4)``); so
+  does a body whose framing breaks midway (aiohttp would leave its handler waiting);
+- **refusals in the caller's terms**: what llhttp refuses gets a JSON 400 (431 for a line or field over
+  its limit) and the connection closes; a target that does not percent-decode to UTF-8 without control
+  characters, or an HTTP version other than 1.0 and 1.1, gets 400 / 505 in the dialect its path
+  suggests (``guard``). Client mistakes are logged at debug level, never with a traceback.
+
+    listener = Listener(app, max_connections=..., keepalive_s=..., receive_timeout_s=...)
+    await listener.start(host, port)     listening
+    await listener.shutdown(drain_s)     stop accepting; requests and streams in flight finish; close
+
+``Connection`` is aiohttp's ``RequestHandler`` (one per connection) with those checks; it reads two of
+its parent's attributes (``_request_count``, ``_messages``: what the parser has completed), the only
+place the sidecar looks inside aiohttp. tests/server/test_listener.py holds the behaviours on a real
+server, so an aiohttp upgrade that moves them fails there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import traceback
+import weakref
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+from aiohttp import web
+from aiohttp.http import HttpProcessingError, HttpVersion10, HttpVersion11
+from aiohttp.http_exceptions import LineTooLong
+from aiohttp.streams import StreamReader
+
+from ..telemetry.logging import get_logger
+from .endpoints import dialect_of_path
+from .errors import RequestFailed, error_response
+
+MAX_HEAD_BYTES = 32 * 1024  # a request's whole head: request line and header fields
+HEADS_BUDGET_BYTES = 4 * 1024 * 1024  # unfinished heads on one listener, all connections together
+MAX_LINE_BYTES = 8190  # the request line, and each header field (aiohttp's default)
+MAX_FIELDS = 100
+LINGER_S = 2.0  # how long an unread request body is read away before the connection closes
+BACKLOG = 4096  # the kernel caps it at net.core.somaxconn
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+log = get_logger("sidecar.listener")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class Connection(web.RequestHandler):
+    """One caller's connection: aiohttp's request handler, with the head cap and the receive deadline."""
+
+    __slots__ = ("__weakref__", "_body", "_head_bytes", "in_request", "listener", "receiving_since")
+
+    def __init__(self, manager: web.Server, listener: Listener) -> None:
+        super().__init__(
+            manager,
+            loop=listener.loop,
+            keepalive_timeout=listener.keepalive_s,
+            access_log=None,  # type: ignore[arg-type]  # None turns it off: the sidecar writes its own access line
+            max_line_size=MAX_LINE_BYTES,
+            max_field_size=MAX_LINE_BYTES,
+            max_headers=MAX_FIELDS,
+            lingering_time=LINGER_S,
+            auto_decompress=False,  # the body is the app's JSON, as sent; a coded one is refused as not JSON
+        )
+        self.listener = listener
+        listener.connections.add(self)  # counted from here: the cap holds during a burst of accepts
+        self._head_bytes = 0  # of the request whose head is arriving
+        self._body: StreamReader | None = None  # the body still arriving, once its head is complete
+        self.receiving_since: float | None = None  # loop time of the first byte of a request not yet whole
+        self.in_request = False  # set by ``guard`` while a handler runs
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self.listener.connections.discard(self)
+        self._forget_head()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        body = self._body
+        if body is not None and body.is_eof():
+            body = self._body = None
+        if body is None:  # these bytes begin or continue a request's head
+            self._head_bytes += len(data)
+            self.listener.head_bytes += len(data)
+            if self.receiving_since is None and not self.in_request:
+                self.receiving_since = self._loop.time()
+        parsed = self._request_count
+        super().data_received(data)
+        if self._request_count != parsed:  # heads completed (or refused): what follows is a body or a new head
+            self._forget_head()
+            payloads = [payload for _, payload in self._messages][parsed - self._request_count :]
+            if any(not p.is_eof() for p in [*([body] if body is not None else []), *payloads[:-1]]):
+                # A body cut short by the next message: the parser refused what followed inside it. aiohttp
+                # would let its handler wait for the rest for ever; the framing is lost: close.
+                log.debug("bad_request", reason="malformed request body", status=None)
+                self.force_close()
+                return
+            self._body = payloads[-1] if payloads and not payloads[-1].is_eof() else None
+        elif body is None and (self._head_bytes > MAX_HEAD_BYTES or self.listener.head_bytes > HEADS_BUDGET_BYTES):
+            log.debug("bad_request", reason="request head too large", bytes=self._head_bytes, status=None)
+            self.force_close()
+            return
+        if self._body is not None and self._body.is_eof():
+            self._body = None
+        if self._body is None and self._head_bytes == 0:
+            self.receiving_since = None  # the request is in, whole
+
+    def _forget_head(self) -> None:
+        self.listener.head_bytes -= self._head_bytes
+        self._head_bytes = 0
+
+    def receive_expired(self, now: float) -> bool:
+        """True (and the connection closed) when a request has been arriving for longer than the
+        listener's receive timeout: its head, or its body while the handler waits for it."""
+        since = self.receiving_since
+        if since is None or now - since <= self.listener.receive_timeout_s:
+            return False
+        body = self._body
+        if (body is None or body.is_eof()) and self.in_request:
+            return False  # the handler has the whole request; only pipelined bytes wait behind it
+        log.debug("receive_timeout", timeout_s=self.listener.receive_timeout_s)
+        self.force_close()
+        return True
+
+    def handle_error(
+        self, request: web.BaseRequest, status: int = 500, exc: BaseException | None = None, message: str | None = None
+    ) -> web.StreamResponse:
+        """The answer to a request llhttp refused (``exc`` an ``HttpProcessingError``), or to a handler
+        that raised: a JSON error, and the connection closes. Only the second is logged as an error."""
+        if isinstance(exc, HttpProcessingError):
+            status = 431 if isinstance(exc, LineTooLong) else 400
+            text = _reason(exc)
+            log.debug("bad_request", reason=text, status=status)
+            failure = RequestFailed(status, f"malformed HTTP request: {text}", code="invalid_request")
+        else:
+            log.error("handler_error", error=repr(exc), traceback=_traceback(exc))
+            failure = RequestFailed(500, "internal error in llm-sidecar", code="internal_error")
+        if request.writer.output_size > 0:  # an answer is partly out: only the cut connection can tell
+            raise ConnectionError("a response had begun; the connection is closed instead")
+        # A request the parser refused was never built: its path is unknown, so the shape is OpenAI's.
+        path = "" if isinstance(exc, HttpProcessingError) else request.path
+        response = error_response(dialect_of_path(path), failure)
+        response.force_close()
+        return response
+
+    def log_exception(self, *args: Any, **kw: Any) -> None:
+        """aiohttp's own error reports (a handler that returned no response): into the JSON log."""
+        log.error("listener_error", message=str(args[0]) if args else "", traceback=_traceback(kw.get("exc_info")))
+
+
+def _reason(exc: HttpProcessingError) -> str:
+    """What llhttp or aiohttp said was wrong, without the bytes it quotes (they may hold a secret)."""
+    if isinstance(exc, LineTooLong):
+        return f"request line or header field over {MAX_LINE_BYTES} bytes"
+    return exc.message.split("\n", 1)[0].split(":", 1)[0].strip()[:120] or "unreadable request"
+
+
+def _traceback(exc: object) -> str:
+    return "".join(traceback.format_exception(exc)) if isinstance(exc, BaseException) else ""
+
+
+def target_problem(raw_path: str) -> str | None:
+    """Why a request target (path and query, as sent) is refused, or None.
+
+    llhttp refuses raw control bytes and bytes above 0x7f in it; what it cannot see is percent-encoded:
+    the target must decode to UTF-8 without control characters (the path reaches upstream URLs, and a
+    query's ``key`` an upstream header).
+    """
+    if "%" not in raw_path:
+        return None
+    try:
+        decoded = unquote_to_bytes(raw_path).decode("utf-8")
+    except UnicodeDecodeError:
+        return "the request target does not percent-decode to UTF-8"
+    if _CONTROL.search(decoded):
+        return "the request target holds an encoded control character"
+    return None
+
+
+@web.middleware
+async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse what llhttp accepts but the sidecar must not (see ``target_problem``); mark the connection
+    busy while the handler runs; answer with ``Connection: close`` while the listener drains."""
+    problem = target_problem(request.raw_path)
+    version = request.version
+    if problem is not None or (version != HttpVersion11 and version != HttpVersion10):
+        status = 400 if problem is not None else 505
+        log.debug("bad_request", reason=problem or f"HTTP version {version.major}.{version.minor}", status=status)
+        failure = RequestFailed(status, problem or "only HTTP/1.1 and HTTP/1.0 are served", code="invalid_request")
+        refusal = error_response(dialect_of_path(request.path, request.headers), failure)
+        refusal.force_close()
+        return refusal
+    conn = request.protocol
+    if not isinstance(conn, Connection):  # pragma: no cover - every connection is one (``Listener.start``)
+        return await handler(request)
+    conn.in_request = True
+    try:
+        response = await handler(request)
+    finally:
+        conn.in_request = False
+    if conn.listener.draining:
+        response.force_close()
+    if not response.prepared:
+        try:
+            await response.prepare(request)  # here, not after the handler, so that a bad header is answered
+        except ValueError as exc:  # a header value with a line break: it would split the head
+            log.warning("response_header_refused", error=str(exc), path=request.path)
+            failure = RequestFailed(500, "internal error in llm-sidecar", code="internal_error")
+            response = error_response(dialect_of_path(request.path, request.headers), failure)
+    return response
+
+
+async def expect_continue(request: web.Request) -> web.StreamResponse | None:
+    """``Expect: 100-continue``: go on only if the announced body fits (else 413, the body never sent);
+    other expectations are ignored."""
+    if request.headers.get("expect", "").lower() != "100-continue" or request.version != HttpVersion11:
+        return None
+    length = request.content_length
+    if length is not None and length > request.client_max_size:
+        failure = RequestFailed(
+            413, f"request body exceeds the sidecar's limit of {request.client_max_size} bytes", code="body_too_large"
+        )
+        response = error_response(dialect_of_path(request.path, request.headers), failure)
+        response.force_close()
+        return response
+    await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    request.writer.output_size = 0  # the answer itself has not begun (as aiohttp's own expect handler does)
+    return None
+
+
+def application(routes: Sequence[tuple[str, str, Handler]], *, fallback: Handler, max_body: int) -> web.Application:
+    """An application for a ``Listener``: ``routes`` (method, path, handler; a GET route answers HEAD
+    too), ``fallback`` for every other method and path, bodies up to ``max_body``, ``guard`` and
+    ``expect_continue`` on every route."""
+    app = web.Application(client_max_size=max_body, middlewares=[guard])
+    app.on_response_prepare.append(_server_header)
+    for method, path, handler in [*routes, ("*", r"/{path:[\s\S]*}", fallback)]:  # any path, line breaks too
+        app.router.add_route(method, path, handler, expect_handler=expect_continue)
+        if method == "GET":
+            app.router.add_route("HEAD", path, handler, expect_handler=expect_continue)
+    return app
+
+
+async def _server_header(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers["Server"] = "llm-sidecar"  # not aiohttp's, which names the Python and aiohttp versions
+
+
+class _Refused(asyncio.Protocol):
+    """A connection over the cap: closed as soon as it is accepted."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.close()
+
+
+class Listener:
+    """One listening socket serving one ``web.Application``, its connections counted and capped."""
+
+    def __init__(
+        self,
+        app: web.Application,
+        *,
+        max_connections: int,
+        keepalive_s: float = 75.0,
+        receive_timeout_s: float = 60.0,
+        name: str = "app",
+    ) -> None:
+        self.app = app
+        self.max_connections = max_connections
+        self.keepalive_s = keepalive_s
+        self.receive_timeout_s = receive_timeout_s
+        self.name = name
+        self.loop = asyncio.get_running_loop()
+        self.connections: weakref.WeakSet[Connection] = weakref.WeakSet()  # one never connected is dropped
+        self.head_bytes = 0  # received of heads not yet complete, all connections together
+        self.draining = False
+        self._runner = web.AppRunner(app, handle_signals=False, handler_cancellation=True, access_log=None)
+        self._server: asyncio.Server | None = None
+        self._at_cap = False
+        self._sweep_s = min(1.0, receive_timeout_s / 4)  # a request is closed within 1.25 x the timeout
+        self._sweeper: asyncio.TimerHandle | None = None
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def start(self, host: str, port: int) -> None:
+        await self._runner.setup()
+        manager = self._runner.server
+        assert manager is not None
+
+        def accept() -> asyncio.Protocol:
+            if len(self.connections) < self.max_connections:
+                self._at_cap = False
+                return Connection(manager, self)
+            if not self._at_cap:  # logged once each time the cap is reached, not per refused connection
+                self._at_cap = True
+                log.warning("connection_cap_reached", listener=self.name, max_connections=self.max_connections)
+            return _Refused()
+
+        self._server = await self.loop.create_server(accept, host, port, backlog=BACKLOG, reuse_address=True)
+        self._sweeper = self.loop.call_later(self._sweep_s, self._sweep)
+
+    def _sweep(self) -> None:
+        """Close the connections whose request has been arriving for too long (one timer per listener,
+        not one per request)."""
+        now = self.loop.time()
+        for conn in [c for c in self.connections if c.receiving_since is not None]:
+            conn.receive_expired(now)
+        self._sweeper = self.loop.call_later(self._sweep_s, self._sweep)
+
+    async def shutdown(self, drain_s: float) -> None:
+        """Stop accepting; idle connections close at once; requests and streams in flight have ``drain_s``
+        to finish (their answers say ``Connection: close``); then everything is closed."""
+        self.draining = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        if self._server is not None:
+            self._server.close()
+        manager = self._runner.server
+        if manager is not None:
+            manager.pre_shutdown()  # idle kept-alive connections close; busy ones after their answer
+            await manager.shutdown(drain_s)
+        await self._runner.cleanup()
+        if self._server is not None:
+            await self._server.wait_closed()
