@@ -7,9 +7,10 @@ Map of the package (each module holds one concept):
 - ``dialects``       the three wire dialects (OpenAI, Anthropic, Gemini): endpoints and error bodies
 - ``policy/``        the policy file: schema (pydantic), compilation to an immutable ``Policy``,
                      loading with path-qualified errors, hot reload
-- ``http1/``         HTTP/1.1 on asyncio: the listener the app calls in on, and the upstream client
+- ``http1/``         HTTP/1.1 on asyncio: the listener the app calls in on
 - ``server/``        the application: endpoints, the request pipeline, streaming relay
-- ``upstream``       the HTTP client side: one session, credentials, timeouts
+- ``upstream/``      the client side: URLs and headers per provider, aiohttp's ClientSession tuned and
+                     bounded (timeouts, body and decompression caps), proxies, per-provider TLS
 - ``resilience/``    outcome classification, retries, circuit breakers, retry budgets, bulkheads
 - ``translate/``     pure translation between dialects (requests, responses, stream events)
 - ``telemetry/``     structured logs, OpenTelemetry traces, metrics

@@ -84,14 +84,3 @@ def test_run_without_a_policy_is_a_usage_error() -> None:
     """run with neither --policy nor SIDECAR_POLICY exits 2 with a hint."""
     result = cli("run", env={"PATH": "/usr/bin:/bin"})
     assert result.returncode == 2 and "SIDECAR_POLICY" in result.stderr
-
-
-def test_the_sidecar_command_does_not_load_aiohttp() -> None:
-    """`llm-sidecar run`'s imports (the CLI with every command's flags, the server) leave aiohttp
-    unloaded: it serves on its own listener, and aiohttp's import costs start time and memory."""
-    code = (
-        "import sys; from sidecar import cli; cli._parser(); import sidecar.server.app; "
-        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'aiohttp'))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"

@@ -22,10 +22,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from .parser import MAX_LINE, chunk_size
-
 MAX_HEAD_BYTES = 64 * 1024
 MAX_HEADERS = 200
+MAX_LINE = 8 * 1024  # a chunk-size line or a trailer
+_HEX = frozenset(b"0123456789abcdefABCDEF")
 _TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 # Body states.
@@ -221,3 +221,11 @@ def _parse_head(block: bytes) -> RequestHead:
         length = int(value)
     expects = headers.get("expect", "").lower() == "100-continue" and not http10
     return RequestHead(method, path, query_string, http10, headers, keep_alive, expects, length)
+
+
+def chunk_size(line: bytes) -> int | None:
+    """The size a chunk-size line announces (extensions ignored), or None if it is not one."""
+    size = line.split(b";", 1)[0].strip(b" \t")
+    if not size or len(size) > 16 or not _HEX.issuperset(size):
+        return None
+    return int(size, 16)

@@ -1,22 +1,5 @@
-"""Every async test here runs twice: on asyncio's own event loop and on uvloop's (the sidecar's loop in
-production), whose transports differ."""
+"""Every async test here runs twice: on asyncio's own event loop and on uvloop's."""
 
-from __future__ import annotations
+from ..event_loops import pytest_asyncio_loop_factories
 
-import asyncio
-from collections.abc import Callable
-from typing import Any
-
-import pytest
-
-try:
-    import uvloop
-except ImportError:  # not installed on Windows
-    uvloop = None
-
-
-def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Callable[[], Any]]:
-    factories: dict[str, Callable[[], Any]] = {"asyncio": asyncio.new_event_loop}
-    if uvloop is not None:
-        factories["uvloop"] = uvloop.new_event_loop
-    return factories
+__all__ = ["pytest_asyncio_loop_factories"]

@@ -1,159 +1,28 @@
-"""Real upstreams for the client tests: raw TCP servers on 127.0.0.1 that write exact bytes.
-
-``upstream(handler)`` starts an ``asyncio.start_server`` whose every accepted connection is handed to
-``handler(conn)``; it returns a ``RawUpstream`` (its URL, how many connections it accepted, the requests
-it read). ``client`` is an ``UpstreamClient`` closed after the test. Every async test here runs twice:
-on asyncio's own event loop and on uvloop's (the sidecar's loop in production), whose transports differ.
+"""Fixtures for the upstream client's tests: an open ``UpstreamClient`` (closed after the test) and the
+``Provider`` a call names. Every async test here runs twice: on asyncio's own event loop and on
+uvloop's (the sidecar's loop in production), whose transports differ.
 """
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import ssl
-import struct
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 
-from sidecar.http1 import UpstreamClient
+from sidecar.policy.compiled import Provider
+from sidecar.policy.spec import ProviderKind, TimeoutsSpec, TLSSpec
+from sidecar.settings import Settings
+from sidecar.upstream import EnvProxies, UpstreamClient
 
-try:
-    import uvloop
-except ImportError:  # not installed on Windows
-    uvloop = None
+from ..event_loops import pytest_asyncio_loop_factories
 
-
-def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Callable[[], Any]]:
-    factories: dict[str, Callable[[], Any]] = {"asyncio": asyncio.new_event_loop}
-    if uvloop is not None:
-        factories["uvloop"] = uvloop.new_event_loop
-    return factories
+__all__ = ["pytest_asyncio_loop_factories"]
 
 
-@dataclass
-class Request:
-    head: bytes
-    body: bytes
-
-
-class ServerConn:
-    """The server's end of one accepted connection."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, upstream: RawUpstream) -> None:
-        self.reader = reader
-        self.writer = writer
-        self.upstream = upstream
-        self.ended = asyncio.Event()  # the handler returned: the server saw the client close (or gave up)
-
-    async def read_request(self) -> Request | None:
-        """The next request on this connection, or None once the client closed it."""
-        try:
-            head = await self.reader.readuntil(b"\r\n\r\n")
-        except (asyncio.IncompleteReadError, ConnectionError):
-            return None
-        length = 0
-        for line in head.split(b"\r\n"):
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        body = await self.reader.readexactly(length)
-        request = Request(head, body)
-        self.upstream.requests.append(request)
-        return request
-
-    async def send(self, data: bytes) -> None:
-        self.writer.write(data)
-        await self.writer.drain()
-
-    async def wait_closed_by_client(self) -> bool:
-        """Read until the client closes the connection; True once it has (EOF or reset)."""
-        try:
-            while await self.reader.read(65536):
-                pass
-        except ConnectionError:
-            pass
-        return True
-
-    def reset(self) -> None:
-        """Close with a TCP reset (SO_LINGER 0) instead of a FIN."""
-        sock = self.writer.get_extra_info("socket")
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.writer.transport.abort()
-
-
-Handler = Callable[[ServerConn], Awaitable[None]]
-
-
-@dataclass
-class RawUpstream:
-    url: str = ""
-    accepted: int = 0
-    requests: list[Request] = field(default_factory=list)
-    conns: list[ServerConn] = field(default_factory=list)
-
-
-UpstreamFactory = Callable[..., Awaitable[RawUpstream]]
-
-
-def response(body: bytes = b"ok", status: str = "200 OK", headers: str = "") -> bytes:
-    """A complete Content-Length-framed HTTP/1.1 response; ``headers`` are extra CRLF-ended lines."""
-    return f"HTTP/1.1 {status}\r\ncontent-length: {len(body)}\r\n{headers}\r\n".encode() + body
-
-
-def chunked(*chunks: bytes, headers: str = "") -> bytes:
-    """A complete chunked HTTP/1.1 200 response."""
-    out = f"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n{headers}\r\n".encode()
-    for chunk in chunks:
-        out += f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
-    return out + b"0\r\n\r\n"
-
-
-async def serve_forever(conn: ServerConn, answer: bytes = b"") -> None:
-    """Answer every request on the connection with ``answer`` (default ``response()``) until EOF."""
-    while await conn.read_request() is not None:
-        await conn.send(answer or response())
-
-
-@pytest.fixture
-async def upstream() -> AsyncIterator[UpstreamFactory]:
-    servers: list[asyncio.Server] = []
-    tasks: set[asyncio.Task[None]] = set()
-
-    async def start(handler: Handler, *, ssl_context: ssl.SSLContext | None = None) -> RawUpstream:
-        state = RawUpstream()
-
-        async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            state.accepted += 1
-            conn = ServerConn(reader, writer, state)
-            state.conns.append(conn)
-            task = asyncio.current_task()
-            assert task is not None
-            tasks.add(task)
-            try:
-                await handler(conn)
-            except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
-                pass  # the client went away: what several tests do on purpose
-            finally:
-                tasks.discard(task)
-                conn.ended.set()
-                writer.close()
-
-        server = await asyncio.start_server(on_connect, "127.0.0.1", 0, ssl=ssl_context)
-        servers.append(server)
-        port = server.sockets[0].getsockname()[1]
-        state.url = f"{'https' if ssl_context else 'http'}://127.0.0.1:{port}/v1/chat?x=1"
-        return state
-
-    yield start
-    for task in list(tasks):
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    for server in servers:
-        server.close()
-        await server.wait_closed()
+def provider(base_url: str, *, proxy: str | None = None, tls: TLSSpec | None = None, name: str = "p") -> Provider:
+    """A compiled provider at ``base_url`` (its proxy and TLS settings are what a call reads)."""
+    return Provider(name, ProviderKind.OPENAI, base_url, None, (), TimeoutsSpec(), None, None, proxy, tls)
 
 
 ClientFactory = Callable[..., UpstreamClient]
@@ -161,11 +30,12 @@ ClientFactory = Callable[..., UpstreamClient]
 
 @pytest.fixture
 async def make_client() -> AsyncIterator[ClientFactory]:
-    """``make_client(**options)``: an ``UpstreamClient`` closed after the test."""
+    """``make_client(env={...}, **settings)``: an open ``UpstreamClient``, closed after the test."""
     clients: list[UpstreamClient] = []
 
-    def make(*, max_connections: int = 1024, keepalive_s: float = 15.0) -> UpstreamClient:
-        upstream_client = UpstreamClient(max_connections=max_connections, keepalive_s=keepalive_s)
+    def make(*, env: dict[str, str] | None = None, **settings: Any) -> UpstreamClient:
+        upstream_client = UpstreamClient(Settings(**settings), EnvProxies(env or {}))
+        upstream_client.open()
         clients.append(upstream_client)
         return upstream_client
 
@@ -175,5 +45,5 @@ async def make_client() -> AsyncIterator[ClientFactory]:
 
 
 @pytest.fixture
-def client(make_client: ClientFactory) -> UpstreamClient:
+async def client(make_client: ClientFactory) -> UpstreamClient:
     return make_client()
