@@ -1,19 +1,22 @@
 """Hostile provider benchmark: what a broken or malicious upstream answer costs the sidecar process.
 
-For each case, a fresh sidecar (``python -m sidecar run``, default settings, one-target route) calls an
-upstream (a separate process, writing exact bytes) that answers every request with the case's bytes.
-While that one request is in flight, a probe sends ``GET /healthz`` back to back on a kept-alive
-connection: the longest probe is how long the sidecar's event loop stalled (every other request in the
-pod would have waited that long). Reported per case: the app's status and error code, the time to the
-answer, the longest and median probe, and the process's peak RSS (VmHWM) afterwards.
+For each case, a fresh harness process runs the sidecar app in-process (``build_state`` and
+``start_app``, as ``llm-sidecar run`` does, on uvloop, default settings, one-target route) and calls it
+once; the upstream, a separate process, answers with the case's bytes. While the call is in flight a
+monitor task yields to the event loop (``asyncio.sleep(0)``) over and over and records, between two of
+its turns, the thread's CPU time and the wall time: the longest is the longest the loop was held by
+one piece of work (every other request of the pod waits that long). CPU time does not count the time
+the process waited for a core on this shared machine; wall time does. Reported per case: the app's
+status and error code, the time to the answer, the longest loop turn in CPU and in wall time, and the
+process's peak RSS (VmHWM).
 
     python bench/hostile_upstream.py [--baseline REF] [--cases control,bomb,members,members-trickle,large]
         [--out FILE]
 
-Cases: ``control``: a valid answer after 0.5 s (the probes' noise floor on this machine); ``bomb``: a
-1 MB gzip body inflating to 1 GiB of zeros; ``members``: 2 MB of empty gzip members in one write;
-``members-trickle``: the same in 4 KiB writes; ``large``: a 300 MB plain body. ``--baseline REF`` runs
-the same cases against the sidecar at git revision REF (``proxy_bench.checkout``), in the same run.
+Cases: ``control``: a valid answer after 0.5 s (the machine's noise); ``bomb``: a 1 MB gzip body
+inflating to 1 GiB of zeros; ``members``: 2 MB of empty gzip members in one write; ``members-trickle``:
+the same in 4 KiB writes; ``large``: a 300 MB plain body. ``--baseline REF`` runs the same cases against
+the sidecar at git revision REF (``proxy_bench.checkout``), in the same run.
 """
 
 from __future__ import annotations
@@ -21,8 +24,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gzip
+import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,7 +36,7 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from proxy_bench import checkout, free_port, peak_rss_mb, start_sidecar, wait_http
+from proxy_bench import checkout, free_port, peak_rss_mb
 
 MiB = 1024 * 1024
 CASES = {
@@ -106,16 +109,56 @@ async def serve(port: int, case: str) -> None:
         await server.serve_forever()
 
 
-async def probe_while(url: str, call: asyncio.Task[tuple[int, str, float]]) -> list[float]:
-    """Milliseconds of each /healthz request sent back to back until ``call`` is done."""
-    samples: list[float] = []
-    async with aiohttp.ClientSession() as session:
-        while not call.done():
-            started = time.perf_counter()
-            async with session.get(url) as response:
-                await response.read()
-            samples.append((time.perf_counter() - started) * 1000)
-    return samples
+async def harness(upstream_port: int, workdir: Path) -> dict[str, float | int | str]:
+    """Run the sidecar app in this process, call it once, and watch the event loop meanwhile."""
+    import io
+
+    from sidecar.policy import load_policy
+    from sidecar.server.app import build_state, start_app
+    from sidecar.settings import Settings
+    from sidecar.telemetry import Telemetry
+    from sidecar.telemetry.logging import configure_logging
+
+    policy = workdir / "policy.yaml"
+    policy.write_text(
+        "version: 1\nproviders:\n"
+        f"  bad: {{dialect: openai, base_url: 'http://127.0.0.1:{upstream_port}/v1'}}\n"
+        "models:\n  m: {provider: bad, model: b}\n"
+    )
+    telemetry = Telemetry.from_env({}, service_version="bench")
+    log_output = configure_logging("warning", stream=io.StringIO())
+    state = build_state(Settings(policy_path=str(policy)), load_policy(policy), telemetry, {}, log_output)
+    app, server = await start_app(state, "127.0.0.1", 0)
+    longest_cpu = longest_wall = 0.0
+    turns = 0
+    done = asyncio.Event()
+
+    async def monitor() -> None:
+        nonlocal longest_cpu, longest_wall, turns
+        cpu, wall = time.thread_time(), time.perf_counter()
+        while not done.is_set():
+            await asyncio.sleep(0)
+            now_cpu, now_wall = time.thread_time(), time.perf_counter()
+            longest_cpu, longest_wall = max(longest_cpu, now_cpu - cpu), max(longest_wall, now_wall - wall)
+            cpu, wall, turns = now_cpu, now_wall, turns + 1
+
+    watching = asyncio.create_task(monitor())
+    try:
+        status, code, seconds = await one_call(f"http://127.0.0.1:{server.port}/v1/chat/completions")
+    finally:
+        done.set()
+        await watching
+        await server.shutdown(0)
+        await app.close()
+    return {
+        "status": status,
+        "code": code,
+        "seconds": seconds,
+        "cpu_ms": longest_cpu * 1000,
+        "wall_ms": longest_wall * 1000,
+        "turns": turns,
+        "rss_mb": peak_rss_mb(os.getpid()),
+    }
 
 
 async def one_call(url: str) -> tuple[int, str, float]:
@@ -127,41 +170,28 @@ async def one_call(url: str) -> tuple[int, str, float]:
     return response.status, str(code), time.perf_counter() - started
 
 
-async def measure(sidecar_port: int) -> tuple[int, str, float, list[float]]:
-    base = f"http://127.0.0.1:{sidecar_port}"
-    call = asyncio.create_task(one_call(f"{base}/v1/chat/completions"))
-    samples = await probe_while(f"{base}/healthz", call)
-    status, code, seconds = await call
-    return status, code, seconds, samples
-
-
 def run_case(workdir: Path, case: str, code: Path | None) -> str:
-    upstream_port, port = free_port(), free_port()
+    upstream_port = free_port()
     upstream = subprocess.Popen([sys.executable, __file__, "--serve", str(upstream_port), case])
-    policy = workdir / "policy.yaml"
-    policy.write_text(
-        "version: 1\nproviders:\n"
-        f"  bad: {{dialect: openai, base_url: 'http://127.0.0.1:{upstream_port}/v1'}}\n"
-        "models:\n  m: {provider: bad, model: b}\n"
-    )
-    proc = None
+    env = {**os.environ, "PYTHONPATH": str(code)} if code is not None else None
     try:
         time.sleep(0.5 if case == "bomb" else 0.3)  # the upstream builds its answer
-        proc, _ = start_sidecar(policy, port, {"SIDECAR_LOG_LEVEL": "warning"}, code)
-        wait_http(f"http://127.0.0.1:{port}/readyz")
-        status, error, seconds, samples = asyncio.run(measure(port))
-        rss = peak_rss_mb(proc.pid)
-        worst = max(samples) if samples else float("nan")
-        median = statistics.median(samples) if samples else float("nan")
+        out = subprocess.run(
+            [sys.executable, __file__, "--harness", str(upstream_port), str(workdir)],
+            env=env,
+            cwd=code,  # ``code``'s sidecar first on sys.path
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        r = json.loads(out.strip().splitlines()[-1])
         return (
-            f"| {CASES[case]} | {status} {error} | {seconds:.2f} s | {worst:.1f} ms | {median:.2f} ms "
-            f"({len(samples)}) | {rss:.0f} MB |"
+            f"| {CASES[case]} | {r['status']} {r['code']} | {r['seconds']:.2f} s | {r['cpu_ms']:.1f} ms | "
+            f"{r['wall_ms']:.1f} ms | {r['turns']:,} | {r['rss_mb']:.0f} MB |"
         )
     finally:
-        for child in (proc, upstream):
-            if child is not None and child.poll() is None:
-                child.terminate()
-                child.wait(timeout=30)
+        upstream.terminate()
+        upstream.wait(timeout=30)
 
 
 def main() -> int:
@@ -170,9 +200,15 @@ def main() -> int:
     parser.add_argument("--cases", default=",".join(CASES))
     parser.add_argument("--out", type=Path)
     parser.add_argument("--serve", nargs=2, metavar=("PORT", "CASE"), help=argparse.SUPPRESS)
+    parser.add_argument("--harness", nargs=2, metavar=("UPSTREAM_PORT", "WORKDIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         asyncio.run(serve(int(args.serve[0]), args.serve[1]))
+        return 0
+    if args.harness:
+        import uvloop
+
+        print(json.dumps(uvloop.run(harness(int(args.harness[0]), Path(args.harness[1])))))
         return 0
     workdir = Path(tempfile.mkdtemp(prefix="sidecar-hostile-"))
     versions: list[tuple[str, Path | None]] = [("this checkout", None)]
@@ -187,9 +223,9 @@ def main() -> int:
         lines += [
             f"Sidecar {name}:",
             "",
-            "| upstream answer | app got | answered in | longest /healthz (stall) | median /healthz (probes) "
-            "| peak RSS |",
-            "|---|---|---|---|---|---|",
+            "| upstream answer | app got | answered in | longest loop turn, CPU | longest loop turn, wall "
+            "| loop turns | peak RSS |",
+            "|---|---|---|---|---|---|---|",
         ]
         for case in args.cases.split(","):
             lines.append(run_case(workdir, case, code))

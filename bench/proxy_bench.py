@@ -110,7 +110,10 @@ def sse_body() -> str:
     return "".join(f"data: {chunk}\n\n" for _ in range(20)) + "data: [DONE]\n\n"
 
 
-def start_nginx(workdir: Path, port: int) -> subprocess.Popen[bytes]:
+def start_nginx(workdir: Path, port: int, *, stream_rate: int | None = None) -> subprocess.Popen[bytes]:
+    """nginx answering every POST with a fixed body (``/stream/`` with a fixed SSE stream, paced at
+    ``stream_rate`` bytes per second when given)."""
+    pacing = f"limit_rate {stream_rate}; sendfile off; postpone_output 0; " if stream_rate else ""
     (workdir / "www").mkdir()
     (workdir / "www/chat.json").write_text(RESPONSE)
     (workdir / "www/stream.sse").write_text(sse_body())
@@ -131,6 +134,11 @@ http {{
   server {{
     listen 127.0.0.1:{port} reuseport;
     root {workdir}/www;
+    # error_page redirects a POST as a GET to the file's own exact location (not to `/`, which would
+    # answer chat.json whatever the file)
+    location = /stream.sse {{ {pacing}}}
+    location = /anthropic.json {{ }}
+    location = /anthropic.sse {{ }}
     location /stream/ {{ error_page 405 =200 /stream.sse; try_files /stream.sse =404; }}
     location /anthropic/ {{ error_page 405 =200 /anthropic.json; try_files /anthropic.json =404; }}
     location /anthropic-stream/ {{ error_page 405 =200 /anthropic.sse; try_files /anthropic.sse =404; }}
