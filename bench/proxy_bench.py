@@ -8,8 +8,11 @@ All targets run side by side and are measured in interleaved rounds (the median 
 order that changes from round to round (``in_turn``), so noise from the shared machine and a target's
 place in a round fall on every target alike.
 
-    python bench/proxy_bench.py [--seconds 5] [--rounds 3] [--out FILE]
+    python bench/proxy_bench.py [--seconds 5] [--rounds 3] [--baseline REF] [--out FILE]
         [--variants sidecar,sidecar-single-target,sidecar-tracing,sidecar-tracing-10%]
+
+``--baseline REF`` adds the sidecar as it was at the git revision REF (its ``sidecar/`` package run from a
+temporary copy), measured in the same rounds as the others: a before/after comparison in one run.
 
 Needs `apt-get install nginx-light wrk`. Results are comparable only within one run (the machine is
 shared): read the ratios.
@@ -106,7 +109,10 @@ def sse_body() -> str:
     return "".join(f"data: {chunk}\n\n" for _ in range(20)) + "data: [DONE]\n\n"
 
 
-def start_nginx(workdir: Path, port: int) -> subprocess.Popen[bytes]:
+def start_nginx(workdir: Path, port: int, *, stream_rate: int | None = None) -> subprocess.Popen[bytes]:
+    """nginx answering every POST with a fixed body (``/stream/`` with a fixed SSE stream, paced at
+    ``stream_rate`` bytes per second when given)."""
+    pacing = f"limit_rate {stream_rate}; sendfile off; postpone_output 0; " if stream_rate else ""
     (workdir / "www").mkdir()
     (workdir / "www/chat.json").write_text(RESPONSE)
     (workdir / "www/stream.sse").write_text(sse_body())
@@ -127,6 +133,11 @@ http {{
   server {{
     listen 127.0.0.1:{port} reuseport;
     root {workdir}/www;
+    # error_page redirects a POST as a GET to the file's own exact location (not to `/`, which would
+    # answer chat.json whatever the file)
+    location = /stream.sse {{ {pacing}}}
+    location = /anthropic.json {{ }}
+    location = /anthropic.sse {{ }}
     location /stream/ {{ error_page 405 =200 /stream.sse; try_files /stream.sse =404; }}
     location /anthropic/ {{ error_page 405 =200 /anthropic.json; try_files /anthropic.json =404; }}
     location /anthropic-stream/ {{ error_page 405 =200 /anthropic.sse; try_files /anthropic.sse =404; }}
@@ -290,10 +301,32 @@ def variant_env(name: str, upstream: int) -> tuple[str, dict[str, str]]:
     return policy_variant, {k: (sink if v == "SINK" else v) for k, v in env_extra.items()}
 
 
-def start_sidecar(policy: Path, port: int, env_extra: dict[str, str]) -> tuple[subprocess.Popen[bytes], float]:
+def checkout(ref: str, workdir: Path) -> Path:
+    """The ``sidecar`` package at git revision ``ref``, extracted under ``workdir``; returns the directory
+    to put on PYTHONPATH. Compiled extensions are copied from this checkout when their C source is the same."""
+    target = workdir / f"baseline-{ref}"
+    target.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "sidecar"], check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+    for built in ROOT.glob("sidecar/*/*.so"):
+        source = built.with_name(built.name.split(".")[0] + ".c")
+        copy = target / built.relative_to(ROOT)
+        twin = copy.with_name(source.name)
+        if twin.exists() and twin.read_bytes() == source.read_bytes():
+            shutil.copy2(built, copy)
+    return target
+
+
+def start_sidecar(
+    policy: Path, port: int, env_extra: dict[str, str], code: Path | None = None
+) -> tuple[subprocess.Popen[bytes], float]:
+    """Start ``python -m sidecar run``; ``code``: a directory holding another ``sidecar`` package to run."""
     command, env = sidecar_command(policy, port, env_extra)
+    if code is not None:
+        env["PYTHONPATH"] = str(code)
     started = time.monotonic()
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    # From ``code`` (``-m`` puts the working directory first on sys.path, before PYTHONPATH)
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, cwd=code)
     wait_http(f"http://127.0.0.1:{port}/readyz")
     return proc, time.monotonic() - started
 
@@ -340,6 +373,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds over all targets (median kept)")
     parser.add_argument("--variants", default="sidecar")
     parser.add_argument("--ttfb-requests", type=int, default=200)
+    parser.add_argument("--baseline", help="also measure the sidecar at this git revision (e.g. main)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     if not tools_present("nginx", "wrk"):
@@ -366,6 +400,13 @@ def main() -> int:
             proc, startup = start_sidecar(sidecar_policy(workdir, upstream_port, policy_variant), port, env_extra)
             procs.append(proc)
             targets.append(Target(name, f"http://127.0.0.1:{port}/v1/chat/completions", f"start {startup:.2f} s", proc))
+        if args.baseline:
+            port = free_port()
+            code = checkout(args.baseline, workdir)
+            proc, startup = start_sidecar(sidecar_policy(workdir, upstream_port, "chain"), port, {}, code)
+            procs.append(proc)
+            url = f"http://127.0.0.1:{port}/v1/chat/completions"
+            targets.append(Target(f"sidecar@{args.baseline}", url, f"start {startup:.2f} s", proc))
         for round_number in range(args.rounds):
             for target in in_turn(targets, round_number):
                 target.at32.append(wrk(target.url, 32, args.seconds, script))
@@ -417,7 +458,8 @@ def main() -> int:
     floor32 = floor.median("at32", "rps")
     lines = [
         f"Command: `python bench/proxy_bench.py --seconds {args.seconds} --rounds {args.rounds} "
-        f"--variants {args.variants}` ({time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores; "
+        f"--variants {args.variants}{f' --baseline {args.baseline}' if args.baseline else ''}` "
+        f"({time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores; "
         f"medians of {args.rounds} interleaved rounds, req/s range in brackets)",
         "",
         "| target | req/s @32 | vs direct | vs minimal proxy | p50 @1 (ms) | added p50 (ms) | p99 @1 (ms) "

@@ -7,7 +7,10 @@ each thread's CPU time from /proc/PID/task/TID/stat before and after. Prints, pe
 req/s and microseconds of user and system CPU per request for every thread that used any (the event
 loop's thread first, then e.g. the span export worker).
 
-    python bench/thread_cpu.py [--seconds 8] [--rounds 3] [--variants sidecar,sidecar-tracing]
+    python bench/thread_cpu.py [--seconds 8] [--rounds 3] [--variants sidecar,sidecar-tracing] [--baseline REF]
+
+``--baseline REF`` adds the sidecar at git revision REF (``proxy_bench.checkout``), as one more variant;
+the variant ``minimal`` is the featureless aiohttp proxy of proxy_bench.py (the floor).
 
 Needs `apt-get install nginx-light wrk`. The numbers move with the shared machine's load; compare
 sidecars within one round.
@@ -25,9 +28,11 @@ from pathlib import Path
 
 from proxy_bench import (
     chat_script,
+    checkout,
     free_port,
     in_turn,
     sidecar_policy,
+    start_minimal,
     start_nginx,
     start_sidecar,
     tools_present,
@@ -53,6 +58,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--variants", default="sidecar,sidecar-tracing")
+    parser.add_argument("--baseline", help="also measure the sidecar at this git revision")
     args = parser.parse_args()
     if not tools_present("nginx", "wrk"):
         return 2
@@ -64,14 +70,26 @@ def main() -> int:
     try:
         time.sleep(0.3)
         for name in args.variants.split(","):
-            policy_variant, env_extra = variant_env(name, upstream)
             port = free_port()
+            if name == "minimal":  # the featureless aiohttp proxy (bench/minimal_proxy.py), for the floor
+                proc = start_minimal(upstream, port)
+                procs.append(proc)
+                sidecars[name] = (proc, port)
+                continue
+            policy_variant, env_extra = variant_env(name, upstream)
             proc, _ = start_sidecar(sidecar_policy(workdir, upstream, policy_variant), port, env_extra)
             procs.append(proc)
             sidecars[name] = (proc, port)
+        if args.baseline:
+            port = free_port()
+            code = checkout(args.baseline, workdir)
+            proc, _ = start_sidecar(sidecar_policy(workdir, upstream, "chain"), port, {}, code)
+            procs.append(proc)
+            sidecars[f"sidecar@{args.baseline}"] = (proc, port)
+        baseline = f" --baseline {args.baseline}" if args.baseline else ""
         print(
             f"Command: `python bench/thread_cpu.py --seconds {args.seconds} --rounds {args.rounds} "
-            f"--variants {args.variants}` ({time.strftime('%Y-%m-%d %H:%M')})\n"
+            f"--variants {args.variants}{baseline}` ({time.strftime('%Y-%m-%d %H:%M')})\n"
         )
         print("| round | sidecar | req/s @32 | CPU per request by thread, us (user + system) |")
         print("|---|---|---|---|")

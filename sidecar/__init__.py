@@ -7,10 +7,10 @@ Map of the package (each module holds one concept):
 - ``dialects``       the three wire dialects (OpenAI, Anthropic, Gemini): endpoints and error bodies
 - ``policy/``        the policy file: schema (pydantic), compilation to an immutable ``Policy``,
                      loading with path-qualified errors, hot reload
-- ``http1/``         the upstream HTTP/1.1 client on asyncio
 - ``server/``        the application on aiohttp.web: the listener and its caps, endpoints, the request
                      pipeline, streaming relay
-- ``upstream``       the HTTP client side: one session, credentials, timeouts
+- ``upstream/``      the client side: URLs and headers per provider, aiohttp's ClientSession tuned and
+                     bounded (timeouts, body and decompression caps), proxies, per-provider TLS
 - ``resilience/``    outcome classification, retries, circuit breakers, retry budgets, bulkheads
 - ``translate/``     pure translation between dialects (requests, responses, stream events)
 - ``telemetry/``     structured logs (structlog), traces (OpenTelemetry SDK), metrics (prometheus_client,

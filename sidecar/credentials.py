@@ -28,7 +28,7 @@ class _FileKey:
     value: str
 
 
-def _signature(path: str) -> tuple[int, int, int, int]:
+def file_signature(path: str) -> tuple[int, int, int, int]:
     st = os.stat(path)
     return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
 
@@ -50,7 +50,7 @@ class Credentials:
             value = self._env.get(spec.env, "").strip()
             if not value:
                 raise CredentialError(f"environment variable {spec.env} is not set")
-            return value
+            return _one_line(value, f"environment variable {spec.env}")
         assert spec.file is not None
         cached = self._files.get(spec.file)
         if cached is None:
@@ -62,7 +62,7 @@ class Credentials:
         changed = []
         for path, cached in list(self._files.items()):
             try:
-                if _signature(path) != cached.signature:
+                if file_signature(path) != cached.signature:
                     self._read(path)
                     changed.append(path)
             except (OSError, CredentialError):
@@ -71,16 +71,23 @@ class Credentials:
 
     def _read(self, path: str) -> _FileKey:
         try:
-            signature = _signature(path)
+            signature = file_signature(path)
             with open(path, encoding="utf-8") as handle:
                 value = handle.read().strip()
         except OSError as exc:
             raise CredentialError(f"key file {path} cannot be read: {exc.strerror}") from None
         if not value:
             raise CredentialError(f"key file {path} is empty")
-        entry = _FileKey(signature, value)
+        entry = _FileKey(signature, _one_line(value, f"key file {path}"))
         self._files[path] = entry
         return entry
+
+
+def _one_line(key: str, source: str) -> str:
+    """``key``, checked to be sendable as a header value (no line break or NUL to split the request)."""
+    if "\n" in key or "\r" in key or "\0" in key:
+        raise CredentialError(f"{source} holds a line break or NUL inside the key")
+    return key
 
 
 def app_key(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:

@@ -29,7 +29,9 @@ class Settings:
     log_level: str = "info"
     app_name: str = ""
     reload_interval_s: float = 0.5
-    upstream_connections: int = 1024
+    upstream_connections: int = 4096  # open upstream connections, all providers together
+    upstream_connections_per_host: int = 2048  # ... and to one host:port
+    upstream_max_body_bytes: int = 64 * MiB  # a non-stream upstream answer past this (decoded) fails
     keepalive_s: float = 75.0  # an idle connection from the app is closed after this
     receive_timeout_s: float = 60.0  # most time to receive one request from the app, head and body
     max_connections: int = 4096  # open connections on the app port; one per concurrent call or stream
@@ -58,6 +60,10 @@ class Settings:
             raise SettingsError("the health port must differ from the proxy port")
         if self.drain_timeout_s < 0 or self.max_body_bytes < 1024 or self.reload_interval_s <= 0:
             raise SettingsError("drain timeout, body limit and reload interval must be positive")
+        if self.upstream_connections < 1 or self.upstream_connections_per_host < 1:
+            raise SettingsError("upstream connection limits must be at least 1")
+        if self.upstream_max_body_bytes < 1024:
+            raise SettingsError("the upstream body limit must be at least 1024 bytes")
         if self.keepalive_s <= 0 or self.receive_timeout_s <= 0:
             raise SettingsError("keep-alive and receive timeouts must be positive")
         if self.max_connections < 1 or self.health_max_connections < 1:

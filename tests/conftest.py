@@ -1,6 +1,7 @@
 """Shared fixtures: real fake-provider servers and a real sidecar, both on loopback ports.
 
 ``fake(name, **config)`` starts a fake provider (sidecar.fake_provider) and returns its base URL.
+``raw_upstream(handler)`` starts a raw TCP upstream that writes exact bytes (``tests/upstream/raw.py``).
 ``sidecar(policy_yaml, env=...)`` writes the policy to a file, starts the sidecar app on a real port
 and returns a ``RunningSidecar`` (its URL, its state, the policy path, the in-memory span exporter).
 """
@@ -26,6 +27,8 @@ from sidecar.server.state import SidecarState
 from sidecar.settings import Settings
 from sidecar.telemetry import Telemetry
 from sidecar.telemetry.logging import configure_logging
+
+from .upstream.raw import UpstreamFactory, raw_upstreams
 
 
 @dataclass
@@ -60,6 +63,12 @@ async def fake(aiohttp_server: Any) -> FakeFactory:
         return str(server.make_url("")).rstrip("/")
 
     return start
+
+
+@pytest.fixture
+async def raw_upstream() -> AsyncIterator[UpstreamFactory]:
+    async for start in raw_upstreams():
+        yield start
 
 
 @pytest.fixture

@@ -39,6 +39,7 @@ from .spec import (
     RetryBudgetSpec,
     RouteSpec,
     TimeoutsSpec,
+    TLSSpec,
 )
 
 _PROVIDER_DIALECT = {
@@ -83,6 +84,8 @@ class Provider:
     timeouts: TimeoutsSpec
     api_version: str | None
     speaks: Dialect | None
+    proxy: str | None = None  # "none", an http:// URL, or None: from the environment (upstream.proxy)
+    tls: TLSSpec | None = None
     host: str = field(default="", compare=False)  # server.address / server.port for spans
     port: int = field(default=0, compare=False)
     otel_name: str = field(default="", compare=False)  # gen_ai.provider.name
@@ -220,6 +223,8 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
             timeouts=p.timeouts,
             api_version=p.api_version,
             speaks=Dialect(p.speaks) if p.speaks else None,
+            proxy=p.proxy,
+            tls=p.tls,
         )
         for name, p in spec.providers.items()
     }

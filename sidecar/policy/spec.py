@@ -19,6 +19,7 @@ from __future__ import annotations
 import enum
 import re
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
@@ -54,6 +55,34 @@ class ApiKeySpec(_Spec):
         return self
 
 
+class TLSSpec(_Spec):
+    """TLS to one provider: the CAs to trust, and the client certificate to show (mutual TLS).
+
+    The files are read when the provider is first called and re-read when they change (Secret
+    rotation), like ``api_key: {file: ...}``.
+    """
+
+    ca_bundle: str | None = Field(
+        None,
+        description="PEM file of the CAs to trust for this provider, instead of the system store "
+        "(a private CA, or a TLS-inspecting egress proxy's CA).",
+    )
+    client_cert: str | None = Field(
+        None, description="PEM file of the client certificate (and its chain) for mutual TLS; may also hold the key."
+    )
+    client_key: str | None = Field(
+        None, description="PEM file of the client certificate's private key (unencrypted), when not in client_cert."
+    )
+
+    @model_validator(mode="after")
+    def _something_and_a_cert_for_the_key(self) -> TLSSpec:
+        if not (self.ca_bundle or self.client_cert):
+            raise ValueError("set ca_bundle, client_cert, or both")
+        if self.client_key and not self.client_cert:
+            raise ValueError("client_key needs client_cert")
+        return self
+
+
 PositiveSeconds = Annotated[float, Field(gt=0, le=86400)]
 
 
@@ -80,6 +109,12 @@ class ProviderSpec(_Spec):
     speaks: Literal["openai", "anthropic", "gemini"] | None = Field(
         None, description="dialect=fake only: the dialect to speak to it; default: the caller's dialect."
     )
+    proxy: str | None = Field(
+        None,
+        description="An http:// proxy to reach this provider through (CONNECT for https), or 'none' for a "
+        "direct connection; unset: HTTPS_PROXY / HTTP_PROXY / NO_PROXY from the environment.",
+    )
+    tls: TLSSpec | None = Field(None, description="CA bundle and client certificate (https base_url only).")
 
     @field_validator("base_url")
     @classmethod
@@ -88,12 +123,28 @@ class ProviderSpec(_Spec):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
+    @field_validator("proxy")
+    @classmethod
+    def _proxy_url(cls, value: str | None) -> str | None:
+        if value is None or value == "none":
+            return value
+        parts = urlsplit(value)
+        if parts.scheme != "http" or not parts.hostname:
+            raise ValueError("must be 'none' or an http://host:port URL (the tunnel to an https provider is still TLS)")
+        if parts.username or parts.password:
+            raise ValueError("proxy credentials belong in HTTPS_PROXY / HTTP_PROXY (from a Secret), not the policy")
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise ValueError("a proxy URL is scheme, host and port only")
+        return value
+
     @model_validator(mode="after")
     def _kind_specific(self) -> ProviderSpec:
         if self.dialect is ProviderKind.AZURE_OPENAI and not self.api_version:
             raise ValueError("azure-openai needs api_version")
         if self.speaks and self.dialect is not ProviderKind.FAKE:
             raise ValueError("speaks is only for dialect: fake")
+        if self.tls is not None and not self.base_url.startswith("https://"):
+            raise ValueError("tls needs an https:// base_url")
         lowered = {name.lower() for name in self.headers}
         if lowered & {"authorization", "x-api-key", "api-key", "x-goog-api-key"}:
             raise ValueError("put credentials in api_key, not headers (headers are shown in /status)")

@@ -15,10 +15,26 @@ Two flags are independent of the kind: ``breaker_failure`` (count against the ta
 (the target refuses us for a while for an account reason, 429 or quota: mark it rate-limited, do not
 open its breaker).
 
-Entry points: ``classify_response`` (status, headers, body), ``classify_exception`` (``http1``/asyncio
-errors), ``classify_timeout`` (a timeout whose phase the caller knows) and ``classify_stream_event``
-(an error event inside a 200 stream, classified like the equivalent status). Reading the provider's
-error body is ``signals``' job; the decision table is here, in ``_classify``. Nothing raises on garbage.
+Entry points: ``classify_response`` (status, headers, body), ``classify_exception`` (what the upstream
+client raises: aiohttp's exception types, ``MalformedResponse``, asyncio timeouts), ``classify_timeout``
+(a timeout whose phase the caller knows) and ``classify_stream_event`` (an error event inside a 200
+stream, classified like the equivalent status). Reading the provider's error body is ``signals``' job;
+the decision table is here, in ``_classify``. Nothing raises on garbage.
+
+Exceptions, each FALLBACK with a breaker failure, by the phase that failed (``_exception_type``):
+
+    ConnectionTimeoutError (sock_connect)               timeout_connect
+    SocketTimeoutError (sock_read)                      timeout_idle
+    a bare TimeoutError                                 timeout_<phase the caller names>, else timeout_total
+    a certificate the sidecar refused                   tls_unknown_ca, tls_hostname_mismatch, tls_expired,
+                                                        tls_not_yet_valid, else tls_error
+    a TLS alert from the provider about our certificate tls_client_cert_rejected
+    another TLS failure (e.g. TLS to a plain port)      tls_error
+    the proxy unreachable, or refusing the tunnel       proxy_error
+    no connection (DNS, refused, unreachable)           connect_error
+    the connection closed or reset before the end       reset
+    an answer that is not valid HTTP, a bad coding,
+    a body over the cap, JSON that does not decode      malformed_response
 
 ``x-should-retry`` (sent by OpenAI and Anthropic, honoured first by their SDKs) is read as a statement
 about retrying *the same target*: ``false`` turns a 429 into FALLBACK (do not wait for it) but leaves a
@@ -30,17 +46,16 @@ FALLBACK without a breaker failure.
 from __future__ import annotations
 
 import enum
+import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import aiohttp
+from aiohttp.http_exceptions import ContentEncodingError
+
 from sidecar.dialects import Dialect
-from sidecar.http1.errors import (
-    UpstreamConnectError,
-    UpstreamConnectTimeout,
-    UpstreamReadTimeout,
-)
 from sidecar.resilience.ratelimit import normalize_headers, parse_reset_hint
 from sidecar.resilience.signals import (
     ErrorInfo,
@@ -175,31 +190,91 @@ def _network(error_type: str, exc: BaseException) -> Outcome:
 
 
 def classify_exception(exc: BaseException, *, timeout_phase: TimeoutPhase | None = None) -> Outcome:
-    """Classify an exception raised while calling the upstream.
+    """Classify an exception raised while calling the upstream (the table in the module docstring).
 
-    ``timeout_phase`` names the phase of a bare ``TimeoutError`` (default ``total``, what ``asyncio.timeout``
-    raises; the client's own connect and idle timeouts name theirs). ``CancelledError`` and other non-``Exception``
-    ``BaseException`` give FAIL_FAST ``cancelled``: release the permit and re-raise, do not fall back.
-    An unexpected non-network exception is FALLBACK ``internal_error`` without a breaker failure (our
-    bug must not open a provider's breaker).
+    ``timeout_phase`` names the phase of a bare ``TimeoutError`` (default ``total``: aiohttp's whole-call
+    timer, or ``asyncio.timeout``); aiohttp's connect and read timeouts name theirs. ``CancelledError``
+    and other non-``Exception`` ``BaseException`` give FAIL_FAST ``cancelled``: release the permit and
+    re-raise, do not fall back. An unexpected non-network exception is FALLBACK ``internal_error``
+    without a breaker failure (our bug must not open a provider's breaker).
     """
     if not isinstance(exc, Exception):
         return Outcome(OutcomeKind.FAIL_FAST, None, "cancelled")
-    if isinstance(exc, UpstreamConnectTimeout):
-        return classify_timeout(timeout_phase or "connect")
-    if isinstance(exc, UpstreamReadTimeout):
-        return classify_timeout(timeout_phase or "idle")
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return classify_timeout("connect")
+    if isinstance(exc, aiohttp.ServerTimeoutError):
+        return classify_timeout("idle")
     if isinstance(exc, TimeoutError):
         return classify_timeout(timeout_phase or "total")
-    if isinstance(exc, UpstreamConnectError | ConnectionRefusedError):
-        return _network("connect_error", exc)
-    if isinstance(exc, ConnectionError):  # UpstreamDisconnected, resets, broken pipes
-        return _network("reset", exc)
-    if isinstance(exc, ValueError):  # UpstreamProtocolError; JSON / UTF-8 decoding of the upstream body
-        return _network("malformed_response", exc)
-    if isinstance(exc, OSError):
-        return _network("connect_error", exc)
-    return Outcome(OutcomeKind.FALLBACK, None, "internal_error", None, False, False, _describe(exc))
+    error_type = _exception_type(exc)
+    if error_type is None:
+        return Outcome(OutcomeKind.FALLBACK, None, "internal_error", None, False, False, _describe(exc))
+    return _network(error_type, exc)
+
+
+def _exception_type(exc: Exception) -> str | None:
+    if isinstance(exc, aiohttp.ClientPayloadError):  # the body broke off, or its coding is corrupt
+        return "malformed_response" if isinstance(exc.__cause__, ContentEncodingError) else "reset"
+    tls = _tls_error_type(exc)
+    if tls is not None:
+        return tls
+    if isinstance(exc, aiohttp.ClientProxyConnectionError | aiohttp.ClientHttpProxyError):
+        return "proxy_error"
+    if isinstance(exc, aiohttp.ClientConnectorError | ConnectionRefusedError | aiohttp.InvalidURL):
+        return "connect_error"
+    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError | ConnectionError):
+        return "reset"
+    if isinstance(exc, aiohttp.ClientResponseError | ValueError):  # not HTTP; MalformedResponse; bad JSON
+        return "malformed_response"
+    if isinstance(exc, OSError | aiohttp.ClientError):
+        return "connect_error"
+    return None
+
+
+# OpenSSL's verification results (X509_V_ERR_*) that have a name of their own.
+_VERIFY_ERRORS = {
+    2: "tls_unknown_ca",  # unable to get issuer certificate
+    18: "tls_unknown_ca",  # self-signed certificate
+    19: "tls_unknown_ca",  # self-signed certificate in chain
+    20: "tls_unknown_ca",  # unable to get local issuer certificate
+    21: "tls_unknown_ca",  # unable to verify the first certificate
+    9: "tls_not_yet_valid",
+    10: "tls_expired",
+    62: "tls_hostname_mismatch",
+    64: "tls_hostname_mismatch",  # IP address mismatch
+}
+# Alerts a provider sends when it refuses the client certificate the sidecar showed (or none).
+_CLIENT_CERT_ALERTS = (
+    "ALERT_CERTIFICATE_REQUIRED",
+    "ALERT_BAD_CERTIFICATE",
+    "ALERT_UNKNOWN_CA",
+    "ALERT_CERTIFICATE_UNKNOWN",
+    "ALERT_CERTIFICATE_EXPIRED",
+    "ALERT_CERTIFICATE_REVOKED",
+    "ALERT_UNSUPPORTED_CERTIFICATE",
+    "ALERT_ACCESS_DENIED",
+)
+
+
+def _tls_error_type(exc: BaseException) -> str | None:
+    """``tls_*`` for a TLS failure anywhere in the exception's chain of causes, else None."""
+    current: BaseException | None = exc
+    for _ in range(5):
+        if current is None:
+            return None
+        # aiohttp's wrappers derive from the ssl errors too, without their details: look at what they wrap
+        if isinstance(current, aiohttp.ClientConnectorCertificateError):
+            current = current.certificate_error
+        elif isinstance(current, aiohttp.ClientConnectorError):
+            current = current.os_error
+        elif isinstance(current, ssl.SSLCertVerificationError):
+            return _VERIFY_ERRORS.get(current.verify_code, "tls_error")
+        elif isinstance(current, ssl.SSLError) and not isinstance(current, aiohttp.ClientError):
+            reason = current.reason or ""
+            return "tls_client_cert_rejected" if reason.endswith(_CLIENT_CERT_ALERTS) else "tls_error"
+        else:
+            current = current.__cause__ or current.__context__
+    return None
 
 
 def classify_stream_event(

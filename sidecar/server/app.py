@@ -2,11 +2,13 @@
 
 ``SidecarApp`` registers the endpoint table and the admin routes on an ``aiohttp.web.Application``
 (its router; anything unrouted gets a 404 in the dialect the path suggests), folds the pipeline once,
-and holds the upstream client and the policy watcher; ``start_app`` opens it and its HTTP listener
-(``listener``). ``serve`` listens (and on the health port, when set, a second listener with only
-``/healthz`` and ``/readyz``), freezes the start-up heap (``settle_heap``), and runs until
-SIGTERM/SIGINT: it then marks the sidecar not ready, stops accepting, lets in-flight requests and open
-streams finish within the drain timeout, and returns (exit 0). SIGHUP reloads the policy at once.
+and holds the upstream client (``upstream.UpstreamClient``: opened and closed with the app) and the
+policy watcher; ``start_app`` opens it and its HTTP listener (``listener``). ``serve`` listens (and on
+the health port, when set, a second listener with only ``/healthz`` and ``/readyz``), freezes the
+start-up heap (``settle_heap``), and runs until SIGTERM/SIGINT: it then marks the sidecar not ready,
+stops accepting, lets in-flight requests and open streams finish within the drain timeout, and returns
+(exit 0). SIGHUP reloads the policy at once. The reload tick also re-reads rotated key files and TLS
+files.
 """
 
 from __future__ import annotations
@@ -23,12 +25,12 @@ from random import getrandbits
 from aiohttp import web
 
 from ..credentials import Credentials
-from ..http1 import UpstreamClient
 from ..policy.compiled import Policy
 from ..policy.watch import PolicyHolder, PolicyWatcher
 from ..settings import Settings
 from ..telemetry import Telemetry
 from ..telemetry.logging import LogOutput, get_logger
+from ..upstream import EnvProxies, UpstreamClient
 from . import admin
 from .access import AccessLog
 from .attempt import Attempt
@@ -67,6 +69,7 @@ def build_state(
         targets=TargetStates(on_transition=on_transition),
         log_output=log_output,
         access=AccessLog(log_output),
+        proxies=EnvProxies(env),
     )
 
 
@@ -78,7 +81,7 @@ class SidecarApp:
     def __init__(self, state: SidecarState) -> None:
         self.state = state
         settings = state.settings
-        self.client = UpstreamClient(max_connections=settings.upstream_connections)
+        self.client = UpstreamClient(settings, state.proxies)
         executor = Executor(Attempt(self.client, state.credentials), state.targets, state.telemetry)
         pipeline = build_pipeline([read_stage(settings.max_body_bytes), route_stage(settings.app_name)], executor)
         access = state.access
@@ -109,6 +112,9 @@ class SidecarApp:
         self._watching: asyncio.Task[None] | None = None
 
     def open(self) -> None:
+        self.client.open()
+        for name in self.state.proxies.ignored:
+            log.warning("proxy_ignored", variable=name, reason="only http:// proxies are supported")
         self._watching = asyncio.create_task(self.watcher.run(), name="policy-watcher")
 
     async def close(self) -> None:
@@ -138,6 +144,8 @@ class SidecarApp:
     def _on_tick(self) -> None:
         for path in self.state.credentials.refresh():
             log.info("key_file_reloaded", path=path)
+        for path in self.client.refresh():
+            log.info("tls_file_reloaded", path=path)
 
 
 async def start_app(state: SidecarState, host: str, port: int) -> tuple[SidecarApp, Listener]:

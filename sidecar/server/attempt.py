@@ -6,10 +6,13 @@ dialect goes through ``translate``. ``Attempt.run`` makes the call under the att
 
     connect (socket) -> first byte (headers; first content for streams) -> idle gap (per read) -> total
 
-and returns an ``AttemptResult``: either a response for the caller (success, or the upstream's own
-error when the request itself is wrong) or an ``Outcome`` that the fallback loop acts on. Non-stream
-bodies are read whole and checked (an upstream that answers 200 with garbage is a failure, not an
-answer); streams are handed to ``stream.relay_stream`` which owns the commit point.
+connect, idle and total are the upstream client's (aiohttp's timers, ``upstream.client``); the first
+byte deadline is set here, around the wait for the head (for streams, ``stream`` keeps it until the
+first content event), because it also depends on what is left of the request's deadline. It returns an
+``AttemptResult``: either a response for the caller (success, or the upstream's own error when the
+request itself is wrong) or an ``Outcome`` that the fallback loop acts on. Non-stream bodies are read
+whole within ``SIDECAR_UPSTREAM_MAX_BODY_BYTES`` and checked (an upstream that answers 200 with garbage
+is a failure, not an answer); streams are handed to ``stream.relay_stream`` which owns the commit point.
 """
 
 from __future__ import annotations
@@ -18,18 +21,12 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import orjson
 from aiohttp.web import Response, StreamResponse
 
 from ..credentials import CredentialError, Credentials, app_key
 from ..dialects import Dialect, Operation
-from ..http1 import (
-    UpstreamClient,
-    UpstreamConnectTimeout,
-    UpstreamProtocolError,
-    UpstreamReadTimeout,
-    UpstreamResponse,
-)
 from ..policy.compiled import Target
 from ..policy.spec import TimeoutsSpec
 from ..resilience.classify import (
@@ -38,7 +35,6 @@ from ..resilience.classify import (
     TimeoutPhase,
     classify_exception,
     classify_response,
-    classify_timeout,
 )
 from ..telemetry import AttemptTrace
 from ..translate import (
@@ -50,7 +46,16 @@ from ..translate import (
     translate_request,
     translate_response,
 )
-from ..upstream import RESPONSE_DROP, upstream_headers, upstream_url
+from ..upstream import (
+    RESPONSE_DROP,
+    MalformedResponse,
+    TLSConfigError,
+    UpstreamClient,
+    UpstreamResponse,
+    relay_headers,
+    upstream_headers,
+    upstream_url,
+)
 from .exchange import Exchange
 from .stream import relay_stream
 
@@ -168,39 +173,28 @@ class Attempt:
         except CredentialError as exc:
             return AttemptResult(Outcome.failure("credentials", str(exc)))
         headers = upstream_headers(request.headers, provider, exchange.endpoint.dialect, prepared.wire, key)
+        # Streams ask for identity so that every event is relayed the moment it arrives.
+        headers["accept-encoding"] = "identity" if exchange.stream else "gzip, deflate"
         trace.inject(headers)
-        first_byte_s = min(timeouts.first_byte_s, budget_s)
-        loop = asyncio.get_running_loop()
-        started = loop.time()
+        first_byte_by = asyncio.get_running_loop().time() + min(timeouts.first_byte_s, budget_s)
         response: UpstreamResponse | None = None
         phase: TimeoutPhase = "first_byte"
         try:
-            # the client's deadline bounds the wait for the head (pool, connect and first byte) ...
-            response = await self._client.post(
-                prepared.url,
-                headers,
-                prepared.body,
-                connect_s=timeouts.connect_s,
-                idle_s=timeouts.idle_s,
-                deadline=started + first_byte_s,
-                accept_encoding="identity" if exchange.stream else "gzip, deflate",
-            )
+            async with asyncio.timeout_at(first_byte_by):  # waiting for a connection, connecting, the head
+                response = await self._client.post(provider, prepared.url, headers, prepared.body, timeouts)
             phase = "total"
             if first_byte is not None:
                 first_byte.set()
-            streaming = exchange.stream and 200 <= response.status < 300
-            if streaming:
-                remaining = max(0.001, timeouts.total_s - (loop.time() - started))
-                return await relay_stream(exchange, prepared, response, trace, started + first_byte_s, remaining)
-            response.deadline = started + timeouts.total_s  # ... and then the whole body
+            if exchange.stream and 200 <= response.status < 300:
+                return await relay_stream(exchange, prepared, response, trace, first_byte_by)
             body = await response.read()
             return self._judge(exchange, prepared, response, body)
-        except TimeoutError as exc:
-            if isinstance(exc, UpstreamConnectTimeout | UpstreamReadTimeout):  # the client says which phase
-                return AttemptResult(classify_exception(exc))
-            return AttemptResult(classify_timeout(phase))  # a deadline: the phase it ran out in
-        except (OSError, UpstreamProtocolError) as exc:
+        except TimeoutError as exc:  # aiohttp's connect and read timeouts name their phase themselves
+            return AttemptResult(classify_exception(exc, timeout_phase=phase))
+        except (aiohttp.ClientError, OSError, MalformedResponse) as exc:
             return AttemptResult(classify_exception(exc))
+        except TLSConfigError as exc:
+            return AttemptResult(Outcome.failure("tls_config", str(exc)))
         finally:
             if response is not None:
                 response.close()
@@ -209,7 +203,7 @@ class Attempt:
         caller = exchange.endpoint.dialect
         wire = prepared.wire
         status = response.status
-        relay_headers = {k: v for k, v in response.headers.items() if k.lower() not in _RELAY_DROP}
+        relayed = relay_headers(response.headers.items(), _RELAY_DROP)
         if 200 <= status < 300:
             outcome = _SUCCESS
         else:
@@ -223,7 +217,7 @@ class Attempt:
             )
         if outcome.kind is not OutcomeKind.SUCCESS:
             result = AttemptResult(outcome, upstream_status=status, upstream_body=body)
-            result.upstream_headers = relay_headers
+            result.upstream_headers = relayed
             return result
         try:
             parsed = orjson.loads(body)
@@ -238,9 +232,9 @@ class Attempt:
         result.usage = extract_usage(wire, parsed)
         result.response_model = _str(parsed.get("model") or parsed.get("modelVersion"))
         result.response_id = _str(parsed.get("id") or parsed.get("responseId"))
-        relay_headers["content-type"] = response.headers.get("content-type", "application/json")
+        relayed["content-type"] = response.headers.get("content-type", "application/json")
         if wire is not caller:
-            relay_headers["content-type"] = "application/json"
+            relayed["content-type"] = "application/json"
             out = translate_response(
                 parsed,
                 source=wire,
@@ -249,7 +243,7 @@ class Attempt:
                 model=prepared.target.upstream_model,
             )
             body = orjson.dumps(out)
-        result.response = Response(status=status, body=body, headers=relay_headers)
+        result.response = Response(status=status, body=body, headers=relayed)
         return result
 
 

@@ -10,6 +10,7 @@ from ..policy.watch import PolicyHolder
 from ..settings import Settings
 from ..telemetry import Telemetry
 from ..telemetry.logging import LogOutput
+from ..upstream import EnvProxies
 from .access import AccessLog
 from .targets import TargetStates
 
@@ -23,6 +24,7 @@ class SidecarState:
     targets: TargetStates
     log_output: LogOutput
     access: AccessLog
+    proxies: EnvProxies  # HTTP(S)_PROXY / NO_PROXY, read once at start
     started: float = field(default_factory=time.monotonic)
     listening: bool = False
     draining: bool = False

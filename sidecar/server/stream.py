@@ -3,7 +3,9 @@
 The commit point is the first content event sent to the caller. Before it, the upstream's preamble
 (OpenAI's role-only chunk, Anthropic's ``message_start``/``ping``/``content_block_start``) is held back,
 and any failure — an error event, a cut connection, no content before the first-byte deadline — is
-returned as an ``Outcome`` so the fallback loop can try the next target: the caller sees nothing.
+returned as an ``Outcome`` so the fallback loop can try the next target: the caller sees nothing. The
+first-byte deadline runs until the commit; then only the upstream client's timers (idle gap, total)
+bound the reads.
 
 After it, events are relayed as they arrive (one write per upstream read, complete events only). A
 failure then cannot be hidden or retried: the stream ends with an explicit error event in the caller's
@@ -19,16 +21,16 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+import aiohttp
 import orjson
 from aiohttp.web import StreamResponse
 
 from ..dialects import Dialect, Operation
-from ..http1 import UpstreamProtocolError, UpstreamResponse
-from ..resilience.classify import Outcome, classify_exception, classify_stream_event, classify_timeout
+from ..resilience.classify import Outcome, classify_exception, classify_stream_event
 from ..sse import SSEEvent, SSEParser
 from ..telemetry import AttemptTrace
 from ..translate import StreamTranslator, extract_stream_usage, new_stream_translator, stream_error_event
-from ..upstream import RESPONSE_DROP
+from ..upstream import RESPONSE_DROP, UpstreamResponse, relay_headers
 
 if TYPE_CHECKING:
     from .attempt import AttemptResult, Prepared
@@ -90,7 +92,6 @@ async def relay_stream(
     response: UpstreamResponse,
     trace: AttemptTrace,
     first_content_by: float,
-    total_s: float,
 ) -> AttemptResult:
     from .attempt import AttemptResult
 
@@ -112,16 +113,18 @@ async def relay_stream(
     client: StreamResponse | None = None
     result = AttemptResult(Outcome.success(), upstream_status=response.status)
     ended = False
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + total_s  # loop time, like ``first_content_by``
+    first_content = asyncio.timeout_at(first_content_by)  # lifted at the commit point
 
-    async def commit() -> StreamResponse:
+    async def commit(*, lift: bool = True) -> StreamResponse:
+        """Send the head to the caller; ``lift``: end the first-content deadline (while it is running)."""
         if exchange.committed:
             raise _Lost  # a hedged racer committed first
         exchange.committed = True
+        if lift:
+            first_content.reschedule(None)
         if exchange.on_commit is not None:
             exchange.on_commit()
-        headers = {k: v for k, v in response.headers.items() if k.lower() not in _STREAM_DROP}
+        headers = relay_headers(response.headers.items(), _STREAM_DROP)
         headers["content-type"] = "text/event-stream; charset=utf-8"
         headers["cache-control"] = "no-cache"
         headers.update(exchange_headers(exchange, prepared))
@@ -131,85 +134,74 @@ async def relay_stream(
         return stream
 
     try:
-        while not ended:
-            until = deadline if client is not None else min(first_content_by, deadline)
-            if until <= loop.time():
-                raise TimeoutError
-            response.deadline = until  # the client's one timer per wait: this or the idle gap
-            chunk = await response.readany()
-            if not chunk:
-                break
-            out: list[bytes] = []
-            for event in parser.feed(chunk):
-                failure = classify_stream_event(wire, event.event, event.data)
-                if failure is None and client is None and malformed(wire, event):
-                    failure = Outcome.failure("malformed_response", "upstream sent an event that is not JSON")
-                if failure is not None:
-                    if client is None:
-                        return AttemptResult(failure, upstream_status=response.status)
-                    result.outcome = failure
-                    exchange.stream_error = failure.error_type
-                    out.append(_error_bytes(caller, failure, translator is None, event))
-                    ended = True
+        async with first_content:
+            while not ended:
+                chunk = await response.readany()
+                if not chunk:
                     break
-                if b"sage" in event.data:  # usage / usageMetadata
-                    usage = extract_stream_usage(wire, event)
-                    if usage is not None:
-                        result.usage = usage if result.usage is None else result.usage.merge(usage)
-                if is_terminal(wire, operation, event):
-                    ended = True
-                if translator is not None:
-                    out.extend(e.encode() for e in translator.feed(event))
-                    if ended:
-                        out.extend(e.encode() for e in translator.finish())
-                elif not (strip_usage and _drop_usage_chunk(event)):
-                    out.append(event.raw)
-                if client is None and not is_preamble(wire, event):
-                    client = await commit()
-            if client is None:
-                held.extend(out)
-                if len(held) > _MAX_HELD_EVENTS:
-                    client = await commit()
-                else:
-                    continue
-            data = b"".join(held) + b"".join(out) if held else b"".join(out)
-            held.clear()
-            if data:
-                try:
-                    await client.write(data)
-                except ConnectionError:  # the app went away: not the upstream's fault, nothing to relay
-                    raise asyncio.CancelledError from None
-                exchange.bytes_out += len(data)
-                trace.chunk()
-        if not ended:
-            # EOF without the dialect's terminator: the upstream stopped mid-answer.
-            cut = Outcome.failure("stream_truncated", "the upstream ended the stream without finishing it")
-            if client is None:
-                return AttemptResult(cut, upstream_status=response.status)
-            raise _Cut(cut)
+                out: list[bytes] = []
+                for event in parser.feed(chunk):
+                    failure = classify_stream_event(wire, event.event, event.data)
+                    if failure is None and client is None and malformed(wire, event):
+                        failure = Outcome.failure("malformed_response", "upstream sent an event that is not JSON")
+                    if failure is not None:
+                        if client is None:
+                            return AttemptResult(failure, upstream_status=response.status)
+                        result.outcome = failure
+                        exchange.stream_error = failure.error_type
+                        out.append(_error_bytes(caller, failure, translator is None, event))
+                        ended = True
+                        break
+                    if b"sage" in event.data:  # usage / usageMetadata
+                        usage = extract_stream_usage(wire, event)
+                        if usage is not None:
+                            result.usage = usage if result.usage is None else result.usage.merge(usage)
+                    if is_terminal(wire, operation, event):
+                        ended = True
+                    if translator is not None:
+                        out.extend(e.encode() for e in translator.feed(event))
+                        if ended:
+                            out.extend(e.encode() for e in translator.finish())
+                    elif not (strip_usage and _drop_usage_chunk(event)):
+                        out.append(event.raw)
+                    if client is None and not is_preamble(wire, event):
+                        client = await commit()
+                if client is None:
+                    held.extend(out)
+                    if len(held) > _MAX_HELD_EVENTS:
+                        client = await commit()
+                    else:
+                        continue
+                data = b"".join(held) + b"".join(out) if held else b"".join(out)
+                held.clear()
+                if data:
+                    try:
+                        await client.write(data)
+                    except ConnectionError:  # the app went away: not the upstream's fault, nothing to relay
+                        raise asyncio.CancelledError from None
+                    exchange.bytes_out += len(data)
+                    trace.chunk()
+            if not ended:
+                # EOF without the dialect's terminator: the upstream stopped mid-answer.
+                cut = Outcome.failure("stream_truncated", "the upstream ended the stream without finishing it")
+                if client is None:
+                    return AttemptResult(cut, upstream_status=response.status)
+                raise _Cut(cut)
     except _Lost:
         return AttemptResult(Outcome.failure("hedge_lost", "another call answered first"))
     except _Cut as cut:
         assert client is not None
         await _fail_committed(exchange, client, caller, cut.outcome, result)
-    except TimeoutError:
-        outcome = classify_timeout("first_byte" if client is None else "idle")
-        if client is None:
-            return AttemptResult(outcome, upstream_status=response.status)
-        await _fail_committed(exchange, client, caller, outcome, result)
-    except (OSError, UpstreamProtocolError) as exc:
-        outcome = classify_exception(exc)
-        if client is None:
-            return AttemptResult(outcome, upstream_status=response.status)
-        await _fail_committed(exchange, client, caller, outcome, result)
-    except ValueError as exc:  # an event larger than the parser accepts: the upstream is broken
-        outcome = Outcome.failure("malformed_response", str(exc))
+    except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
+        # A bare timeout is the first-content deadline before the commit, aiohttp's total after it;
+        # a ValueError: an event larger than the parser accepts, or an answer the client refused.
+        outcome = classify_exception(exc, timeout_phase="first_byte" if client is None else "total")
         if client is None:
             return AttemptResult(outcome, upstream_status=response.status)
         await _fail_committed(exchange, client, caller, outcome, result)
     if client is None:
         try:
-            client = await commit()
+            client = await commit(lift=False)  # after the loop: its deadline is over already
         except _Lost:
             return AttemptResult(Outcome.failure("hedge_lost", "another call answered first"))
         if held:

@@ -105,6 +105,54 @@ def test_credentials_in_headers_are_refused() -> None:
     assert any("put credentials in api_key" in e for e in errors_of(text))
 
 
+@pytest.mark.parametrize(
+    ("proxy", "message"),
+    [
+        ("https://proxy:443", "must be 'none' or an http://host:port URL"),
+        ("socks5://proxy:1080", "must be 'none' or an http://host:port URL"),
+        ("http://user:secret@proxy:3128", "proxy credentials belong in HTTPS_PROXY"),
+        ("http://proxy:3128/path", "scheme, host and port only"),
+        ("direct", "must be 'none' or an http://host:port URL"),
+    ],
+)
+def test_a_provider_proxy_is_none_or_an_http_url(proxy: str, message: str) -> None:
+    """A provider's proxy is 'none' or http://host:port, never with credentials (the policy is not a secret)."""
+    text = BASE.replace("api_key: {env: OPENAI_API_KEY}", f"proxy: '{proxy}'")
+    errors = errors_of(text)
+    assert len(errors) == 1 and errors[0].startswith("providers.openai.proxy:") and message in errors[0]
+
+
+def test_a_provider_proxy_is_kept_on_the_compiled_provider() -> None:
+    """proxy and tls reach the compiled provider as written."""
+    text = BASE.replace("api_key: {env: OPENAI_API_KEY}", "proxy: http://egress:3128, tls: {ca_bundle: /etc/ca.pem}")
+    provider = load_policy_bytes(text.encode(), "test.yaml").providers["openai"]
+    assert provider.proxy == "http://egress:3128"
+    assert provider.tls is not None and provider.tls.ca_bundle == "/etc/ca.pem"
+
+
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        ("{client_key: /k.pem}", "set ca_bundle, client_cert, or both"),
+        ("{ca_bundle: /ca.pem, client_key: /k.pem}", "client_key needs client_cert"),
+        ("{}", "set ca_bundle, client_cert, or both"),
+    ],
+)
+def test_a_tls_block_names_what_it_misses(block: str, message: str) -> None:
+    """A tls block sets a CA bundle or a client certificate, and a key only with its certificate."""
+    text = BASE.replace("api_key: {env: OPENAI_API_KEY}", f"tls: {block}")
+    assert any(message in e for e in errors_of(text))
+
+
+def test_tls_on_a_plain_http_provider_is_refused() -> None:
+    """A tls block on an http:// base_url is a mistake, reported as such."""
+    text = BASE.replace(
+        '"https://api.openai.com/v1", api_key: {env: OPENAI_API_KEY}',
+        '"http://vllm:8000/v1", tls: {ca_bundle: /ca.pem}',
+    )
+    assert any("tls needs an https:// base_url" in e for e in errors_of(text))
+
+
 def test_invalid_yaml_names_the_line() -> None:
     """A YAML syntax error says where it is."""
     errors = errors_of("version: 1\nproviders: [\n  a: b\n")

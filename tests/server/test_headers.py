@@ -7,9 +7,11 @@ from typing import Any
 
 import aiohttp
 import orjson
+import pytest
 from aiohttp import web
 
 from ..conftest import SidecarFactory, provider_block
+from ..upstream.raw import ServerConn, UpstreamFactory
 
 COMPLETION = {
     "id": "chatcmpl-1",
@@ -88,3 +90,83 @@ async def test_a_repeated_app_header_reaches_the_upstream_as_one_joined_field(
     ):
         assert response.status == 200
     assert {k.lower(): v for k, v in seen[0].items()}["x-feature"] == "one, two"
+
+
+async def test_hop_by_hop_request_headers_stay_on_their_hop(aiohttp_server: Any, sidecar: SidecarFactory) -> None:
+    """Headers named in the app's Connection, Keep-Alive, TE, Upgrade, Expect, Proxy-*, and what described
+    the app's body (Content-Encoding, digests) are not forwarded upstream; other headers are."""
+    seen: list[dict[str, str]] = []
+    url = await upstream(aiohttp_server, seen)
+    running = await sidecar(
+        "version: 1\nproviders:\n" + provider_block("p", url, "openai") + "models:\n  m: {provider: p, model: m}\n"
+    )
+    hop = {
+        "connection": "keep-alive, x-hop-only",
+        "x-hop-only": "1",
+        "keep-alive": "timeout=5",
+        "te": "trailers",
+        "upgrade": "h2c",
+        "proxy-authorization": "Basic c2VjcmV0",
+        "proxy-trace": "1",
+        "content-encoding": "identity",
+        "content-md5": "Q2hlY2sgSW50ZWdyaXR5IQ==",
+        "digest": "sha-256=X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=",
+    }
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{running.url}/v1/chat/completions",
+            json={"model": "m", "messages": [{"role": "user", "content": "x"}]},
+            headers={**hop, "x-kept": "yes"},
+            expect100=True,
+        ) as response,
+    ):
+        assert response.status == 200
+    sent = {k.lower() for k in seen[0]}
+    assert sent.isdisjoint({*hop, "expect"}), sent & {*hop, "expect"}
+    assert "x-kept" in sent
+
+
+def raw_answer(body: bytes, *, chunked: bool = False) -> bytes:
+    hop = (
+        b"connection: keep-alive, x-hop-only\r\nx-hop-only: 1\r\nkeep-alive: timeout=5\r\n"
+        b'proxy-authenticate: Basic\r\nproxy-status: cache\r\nalt-svc: h3=":443"\r\ncontent-md5: AAAA\r\n'
+        b"x-sidecar-provider: spoofed\r\nx-request-id: req-123\r\n"
+    )
+    if chunked:
+        framing = b"transfer-encoding: chunked\r\ncontent-type: text/event-stream\r\n"
+        return b"HTTP/1.1 200 OK\r\n" + hop + framing + b"\r\n" + b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n"
+    framing = b"content-type: application/json\r\ncontent-length: %d\r\n" % len(body)
+    return b"HTTP/1.1 200 OK\r\n" + hop + framing + b"\r\n" + body
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+async def test_hop_by_hop_response_headers_are_not_relayed(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, stream: bool
+) -> None:
+    """Headers named in the upstream's Connection, Keep-Alive, Proxy-*, Alt-Svc, digests of its body and
+    x-sidecar-* it made up do not reach the app; the provider's own headers do."""
+    events = b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,'
+    events += b'"delta":{"content":"hi"},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n'
+    answer = raw_answer(events, chunked=True) if stream else raw_answer(orjson.dumps(COMPLETION))
+
+    async def handler(conn: ServerConn) -> None:
+        while await conn.read_request() is not None:
+            await conn.send(answer)
+
+    up = await raw_upstream(handler)
+    running = await sidecar(
+        "version: 1\nproviders:\n" + provider_block("p", up.base, "openai") + "models:\n  m: {provider: p, model: m}\n"
+    )
+    body = {"model": "m", "messages": [{"role": "user", "content": "x"}], "stream": stream}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{running.url}/v1/chat/completions", json=body) as response,
+    ):
+        await response.read()
+        headers = response.headers
+    assert response.status == 200
+    for name in ("x-hop-only", "keep-alive", "proxy-authenticate", "proxy-status", "alt-svc", "content-md5"):
+        assert name not in headers, name
+    assert headers["x-sidecar-provider"] == "p"
+    assert headers["x-request-id"] == "req-123"

@@ -1,9 +1,10 @@
-"""Real upstreams for the client tests: raw TCP servers on 127.0.0.1 that write exact bytes.
+"""Raw upstreams for tests: TCP servers on 127.0.0.1 that write exact bytes, as a hostile or broken
+provider would.
 
-``upstream(handler)`` starts an ``asyncio.start_server`` whose every accepted connection is handed to
-``handler(conn)``; it returns a ``RawUpstream`` (its URL, how many connections it accepted, the requests
-it read). ``client`` is an ``UpstreamClient`` closed after the test. Every async test here runs twice:
-on asyncio's own event loop and on uvloop's (the sidecar's loop in production), whose transports differ.
+``raw_upstream(handler)`` (a fixture in tests/conftest.py) starts an ``asyncio.start_server`` whose every
+accepted connection is handed to ``handler(conn)``; it returns a ``RawUpstream`` (its URL, how many
+connections it accepted, the requests it read). ``response``, ``chunked`` and ``serve_forever`` write
+well-formed answers; a test writes its broken bytes itself.
 """
 
 from __future__ import annotations
@@ -14,23 +15,6 @@ import ssl
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-import pytest
-
-from sidecar.http1 import UpstreamClient
-
-try:
-    import uvloop
-except ImportError:  # not installed on Windows
-    uvloop = None
-
-
-def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Callable[[], Any]]:
-    factories: dict[str, Callable[[], Any]] = {"asyncio": asyncio.new_event_loop}
-    if uvloop is not None:
-        factories["uvloop"] = uvloop.new_event_loop
-    return factories
 
 
 @dataclass
@@ -89,7 +73,8 @@ Handler = Callable[[ServerConn], Awaitable[None]]
 
 @dataclass
 class RawUpstream:
-    url: str = ""
+    url: str = ""  # a request URL: base + /v1/chat?x=1
+    base: str = ""  # scheme://127.0.0.1:port
     accepted: int = 0
     requests: list[Request] = field(default_factory=list)
     conns: list[ServerConn] = field(default_factory=list)
@@ -117,8 +102,8 @@ async def serve_forever(conn: ServerConn, answer: bytes = b"") -> None:
         await conn.send(answer or response())
 
 
-@pytest.fixture
-async def upstream() -> AsyncIterator[UpstreamFactory]:
+async def raw_upstreams() -> AsyncIterator[UpstreamFactory]:
+    """The body of the ``raw_upstream`` fixture: start servers, stop them all at the end."""
     servers: list[asyncio.Server] = []
     tasks: set[asyncio.Task[None]] = set()
 
@@ -144,7 +129,8 @@ async def upstream() -> AsyncIterator[UpstreamFactory]:
         server = await asyncio.start_server(on_connect, "127.0.0.1", 0, ssl=ssl_context)
         servers.append(server)
         port = server.sockets[0].getsockname()[1]
-        state.url = f"{'https' if ssl_context else 'http'}://127.0.0.1:{port}/v1/chat?x=1"
+        state.base = f"{'https' if ssl_context else 'http'}://127.0.0.1:{port}"
+        state.url = f"{state.base}/v1/chat?x=1"
         return state
 
     yield start
@@ -154,26 +140,3 @@ async def upstream() -> AsyncIterator[UpstreamFactory]:
     for server in servers:
         server.close()
         await server.wait_closed()
-
-
-ClientFactory = Callable[..., UpstreamClient]
-
-
-@pytest.fixture
-async def make_client() -> AsyncIterator[ClientFactory]:
-    """``make_client(**options)``: an ``UpstreamClient`` closed after the test."""
-    clients: list[UpstreamClient] = []
-
-    def make(*, max_connections: int = 1024, keepalive_s: float = 15.0) -> UpstreamClient:
-        upstream_client = UpstreamClient(max_connections=max_connections, keepalive_s=keepalive_s)
-        clients.append(upstream_client)
-        return upstream_client
-
-    yield make
-    for upstream_client in clients:
-        await upstream_client.close()
-
-
-@pytest.fixture
-def client(make_client: ClientFactory) -> UpstreamClient:
-    return make_client()

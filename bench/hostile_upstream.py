@@ -1,0 +1,242 @@
+"""Hostile provider benchmark: what a broken or malicious upstream answer costs the sidecar process.
+
+For each case, a fresh harness process runs the sidecar app in-process (``build_state`` and
+``start_app``, as ``llm-sidecar run`` does, on uvloop, default settings, one-target route) and calls it
+once; the upstream, a separate process, answers with the case's bytes. While the call is in flight a
+monitor task yields to the event loop (``asyncio.sleep(0)``) over and over and records, between two of
+its turns, the thread's CPU time and the wall time: the longest is the longest the loop was held by
+one piece of work (every other request of the pod waits that long). CPU time does not count the time
+the process waited for a core on this shared machine; wall time does. Reported per case: the app's
+status and error code, the time to the answer, the longest loop turn in CPU and in wall time, and the
+process's peak RSS (VmHWM).
+
+    python bench/hostile_upstream.py [--baseline REF] [--cases control,bomb,members,members-trickle,large]
+        [--out FILE]
+
+Cases: ``control``: a valid answer after 0.5 s (the machine's noise); ``bomb``: a 1 MB gzip body
+inflating to 1 GiB of zeros; ``members``: 2 MB of empty gzip members in one write; ``members-trickle``:
+the same in 4 KiB writes; ``large``: a 300 MB plain body. ``--baseline REF`` runs the same cases against
+the sidecar at git revision REF (``proxy_bench.checkout``), in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from pathlib import Path
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from proxy_bench import checkout, free_port, peak_rss_mb
+
+MiB = 1024 * 1024
+CASES = {
+    "control": "(control) a valid answer after 0.5 s",
+    "bomb": "1 MB gzip body inflating to 1 GiB",
+    "members": "2 MB of empty gzip members, one write",
+    "members-trickle": "2 MB of empty gzip members, 4 KiB writes",
+    "large": "300 MB plain body",
+}
+
+
+def zero_bomb(inflated: int) -> bytes:
+    """gzip of ``inflated`` zero bytes: one compressed MiB repeated (a full flush makes blocks independent)."""
+    block = zlib.compressobj(9, zlib.DEFLATED, -15)
+    one_mib = block.compress(bytes(MiB)) + block.flush(zlib.Z_FULL_FLUSH)
+    end = zlib.compressobj(9, zlib.DEFLATED, -15).flush()
+    return b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + one_mib * (inflated // MiB) + end + bytes(8)
+
+
+def answer(case: str) -> tuple[bytes, bytes, int]:
+    """The head, the body, and the size of each write of the body."""
+    if case == "control":
+        body = (
+            b'{"id":"c","object":"chat.completion","created":1,"model":"b","choices":[{"index":0,'
+            b'"message":{"role":"assistant","content":"fine"},"finish_reason":"stop"}],'
+            b'"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}'
+        )
+        coding, piece = b"", len(body)
+    elif case == "bomb":
+        body, coding, piece = zero_bomb(1024 * MiB), b"content-encoding: gzip\r\n", 65536
+    elif case.startswith("members"):
+        body, coding = gzip.compress(b"") * (2 * MiB // 20), b"content-encoding: gzip\r\n"
+        piece = 4096 if case == "members-trickle" else len(body)
+    else:
+        body, coding, piece = b" " * (300 * MiB), b"", 1 << 20
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n" + coding
+    return head + b"content-length: %d\r\n\r\n" % len(body), body, piece
+
+
+async def serve(port: int, case: str) -> None:
+    """The hostile upstream (run in its own process): every request gets the case's answer."""
+    head, body, piece = answer(case)
+
+    async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                request = await reader.readuntil(b"\r\n\r\n")
+                length = next(
+                    (
+                        int(line.split(b":")[1])
+                        for line in request.split(b"\r\n")
+                        if line.lower().startswith(b"content-length")
+                    ),
+                    0,
+                )
+                await reader.readexactly(length)
+                if case == "control":
+                    await asyncio.sleep(0.5)
+                writer.write(head)
+                for start in range(0, len(body), piece):
+                    writer.write(body[start : start + piece])
+                    await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(on_connect, "127.0.0.1", port)
+    async with server:
+        await server.serve_forever()
+
+
+async def harness(upstream_port: int, workdir: Path) -> dict[str, float | int | str]:
+    """Run the sidecar app in this process, call it once, and watch the event loop meanwhile."""
+    import io
+
+    from sidecar.policy import load_policy
+    from sidecar.server.app import build_state, start_app
+    from sidecar.settings import Settings
+    from sidecar.telemetry import Telemetry
+    from sidecar.telemetry.logging import configure_logging
+
+    policy = workdir / "policy.yaml"
+    policy.write_text(
+        "version: 1\nproviders:\n"
+        f"  bad: {{dialect: openai, base_url: 'http://127.0.0.1:{upstream_port}/v1'}}\n"
+        "models:\n  m: {provider: bad, model: b}\n"
+    )
+    telemetry = Telemetry.from_env({}, service_version="bench")
+    log_output = configure_logging("warning", stream=io.StringIO())
+    state = build_state(Settings(policy_path=str(policy)), load_policy(policy), telemetry, {}, log_output)
+    app, server = await start_app(state, "127.0.0.1", 0)
+    longest_cpu = longest_wall = 0.0
+    turns = 0
+    done = asyncio.Event()
+
+    async def monitor() -> None:
+        nonlocal longest_cpu, longest_wall, turns
+        cpu, wall = time.thread_time(), time.perf_counter()
+        while not done.is_set():
+            await asyncio.sleep(0)
+            now_cpu, now_wall = time.thread_time(), time.perf_counter()
+            longest_cpu, longest_wall = max(longest_cpu, now_cpu - cpu), max(longest_wall, now_wall - wall)
+            cpu, wall, turns = now_cpu, now_wall, turns + 1
+
+    watching = asyncio.create_task(monitor())
+    try:
+        status, code, seconds = await one_call(f"http://127.0.0.1:{server.port}/v1/chat/completions")
+    finally:
+        done.set()
+        await watching
+        await server.shutdown(0)
+        await app.close()
+    return {
+        "status": status,
+        "code": code,
+        "seconds": seconds,
+        "cpu_ms": longest_cpu * 1000,
+        "wall_ms": longest_wall * 1000,
+        "turns": turns,
+        "rss_mb": peak_rss_mb(os.getpid()),
+    }
+
+
+async def one_call(url: str) -> tuple[int, str, float]:
+    body = {"model": "m", "messages": [{"role": "user", "content": "x"}]}
+    started = time.perf_counter()
+    async with aiohttp.ClientSession() as session, session.post(url, json=body) as response:
+        data = await response.json(content_type=None)
+    code = (data.get("error") or {}).get("code", "") if isinstance(data, dict) else ""
+    return response.status, str(code), time.perf_counter() - started
+
+
+def run_case(workdir: Path, case: str, code: Path | None) -> str:
+    upstream_port = free_port()
+    upstream = subprocess.Popen([sys.executable, __file__, "--serve", str(upstream_port), case])
+    env = {**os.environ, "PYTHONPATH": str(code)} if code is not None else None
+    try:
+        time.sleep(0.5 if case == "bomb" else 0.3)  # the upstream builds its answer
+        out = subprocess.run(
+            [sys.executable, __file__, "--harness", str(upstream_port), str(workdir)],
+            env=env,
+            cwd=code,  # ``code``'s sidecar first on sys.path
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        r = json.loads(out.strip().splitlines()[-1])
+        return (
+            f"| {CASES[case]} | {r['status']} {r['code']} | {r['seconds']:.2f} s | {r['cpu_ms']:.1f} ms | "
+            f"{r['wall_ms']:.1f} ms | {r['turns']:,} | {r['rss_mb']:.0f} MB |"
+        )
+    finally:
+        upstream.terminate()
+        upstream.wait(timeout=30)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--baseline")
+    parser.add_argument("--cases", default=",".join(CASES))
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--serve", nargs=2, metavar=("PORT", "CASE"), help=argparse.SUPPRESS)
+    parser.add_argument("--harness", nargs=2, metavar=("UPSTREAM_PORT", "WORKDIR"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        asyncio.run(serve(int(args.serve[0]), args.serve[1]))
+        return 0
+    if args.harness:
+        import uvloop
+
+        print(json.dumps(uvloop.run(harness(int(args.harness[0]), Path(args.harness[1])))))
+        return 0
+    workdir = Path(tempfile.mkdtemp(prefix="sidecar-hostile-"))
+    versions: list[tuple[str, Path | None]] = [("this checkout", None)]
+    if args.baseline:
+        versions.append((f"at {args.baseline}", checkout(args.baseline, workdir)))
+    lines = [
+        f"Command: `python bench/hostile_upstream.py{f' --baseline {args.baseline}' if args.baseline else ''} "
+        f"--cases {args.cases}` ({time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores)",
+        "",
+    ]
+    for name, code in versions:
+        lines += [
+            f"Sidecar {name}:",
+            "",
+            "| upstream answer | app got | answered in | longest loop turn, CPU | longest loop turn, wall "
+            "| loop turns | peak RSS |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for case in args.cases.split(","):
+            lines.append(run_case(workdir, case, code))
+            print(lines[-1], flush=True)
+        lines.append("")
+    report = "\n".join(lines)
+    print(report)
+    if args.out:
+        args.out.write_text(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""The client side of the sidecar: where an attempt goes, what it carries, and how it travels.
+
+- ``urls``      the upstream URL per provider kind, dialect and operation (``upstream_url``)
+- ``headers``   which headers cross, each way: hop-by-hop ones never (``upstream_headers``, ``relay_headers``)
+- ``client``    ``UpstreamClient``: aiohttp's ``ClientSession``, one per process, tuned (limits,
+                keep-alive, DNS cache, happy eyeballs), with the sidecar's timeouts per call
+- ``response``  ``UpstreamResponse``: the head checked, the body bounded (size, decompression, loop time)
+- ``proxy``     which proxy carries a provider's calls: its ``proxy`` setting or HTTPS_PROXY/HTTP_PROXY/NO_PROXY
+- ``tls``       per-provider CA bundles and client certificates, re-read when rotated
+
+No HTTP is parsed here: aiohttp (llhttp) reads the upstream's bytes; what can go wrong arrives as
+aiohttp's exception types, ``MalformedResponse`` or ``TLSConfigError``, which ``resilience.classify``
+maps to outcomes.
+"""
+
+from .client import UpstreamClient
+from .headers import RESPONSE_DROP, relay_headers, upstream_headers
+from .proxy import EnvProxies
+from .response import MalformedResponse, UpstreamResponse
+from .tls import TLSConfigError
+from .urls import NoEquivalentOperation, upstream_url
+
+__all__ = [
+    "RESPONSE_DROP",
+    "EnvProxies",
+    "MalformedResponse",
+    "NoEquivalentOperation",
+    "TLSConfigError",
+    "UpstreamClient",
+    "UpstreamResponse",
+    "relay_headers",
+    "upstream_headers",
+    "upstream_url",
+]

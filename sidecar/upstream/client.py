@@ -1,0 +1,159 @@
+"""The upstream client: aiohttp's ``ClientSession``, one per process, owned by the app.
+
+Lifecycle: ``UpstreamClient(settings, proxies)`` is built with the app; ``open()`` (in the running
+loop) makes the connector and the session, ``close()`` closes them, ``refresh()`` rebuilds the TLS
+contexts whose files were rotated (on the reload tick). Nothing lives at module level.
+
+The connector, tuned for a proxy rather than left at aiohttp's defaults:
+
+- at most ``SIDECAR_UPSTREAM_CONNECTIONS`` (4096) connections open at once, and
+  ``SIDECAR_UPSTREAM_CONNECTIONS_PER_HOST`` (2048) to one host and port (aiohttp's 100 would queue the
+  101st concurrent stream); a call beyond waits for a free connection, within its first-byte timeout;
+- connections kept alive for 15 s of idleness (below the 60 s or more that providers' load balancers
+  keep them, so the sidecar closes first and rarely sends on a connection being closed);
+- DNS answers cached for 60 s; happy eyeballs (RFC 8305): the addresses of a host are tried in turn,
+  IPv6 and IPv4 interleaved, the next one 250 ms after one has not connected, so a family without a
+  route costs 250 ms, not a whole ``connect_s``.
+
+The session: no cookie jar (the sidecar serves every caller of the pod: a provider's cookies must not
+follow one caller's call into another's); no redirects (a 3xx means a wrong ``base_url``, classified by
+``resilience.classify``, not followed); no default timeout (aiohttp's ``total=300`` would cut long
+generations); ``trust_env`` off: the proxy environment is read once at start (``proxy``), where
+aiohttp would read it, and ``~/.netrc``, in a thread on every call (3x fewer calls per second
+measured, docs/benchmarks.md). Bodies are decompressed by aiohttp, within ``response``'s bounds.
+
+``post(provider, url, headers, body, timeouts)`` returns an ``UpstreamResponse`` once the head has
+arrived and been checked. Per provider, its route (the proxy, the TLS context of its ``tls`` block) is
+made once and kept while the provider object is the policy's; per set of timeouts, aiohttp's
+``ClientTimeout``:
+
+- ``connect_s`` -> ``sock_connect``: TCP connect and TLS handshake (``ConnectionTimeoutError``);
+- ``idle_s`` -> ``sock_read``: every wait for bytes, for the head and in the body (``SocketTimeoutError``);
+- ``total_s`` -> ``total``: the whole call from its start, body included (a bare ``TimeoutError``).
+
+The first-byte deadline is the caller's to set around ``post`` (and, for streams, around the reads
+until the first content event): it depends on what is left of the request's own deadline. Failures
+are aiohttp's exception types (and ``MalformedResponse``, ``TLSConfigError``); ``resilience.classify``
+maps them to outcomes.
+"""
+
+from __future__ import annotations
+
+import ssl
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from ..policy.compiled import Provider
+from ..policy.spec import TimeoutsSpec
+from ..settings import Settings
+from .proxy import EnvProxies, Proxy, provider_proxy
+from .response import UpstreamResponse
+from .tls import TLSContexts
+
+KEEPALIVE_S = 15.0
+DNS_CACHE_S = 60
+HAPPY_EYEBALLS_DELAY_S = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    """How calls reach one provider: through which proxy, checked against which CAs."""
+
+    provider: Provider
+    proxy: Proxy | None
+    ssl: ssl.SSLContext | bool  # True: the system's CA store
+
+
+class UpstreamClient:
+    """The process's one upstream client (see the module docstring)."""
+
+    def __init__(self, settings: Settings, proxies: EnvProxies) -> None:
+        self._limit = settings.upstream_connections
+        self._limit_per_host = settings.upstream_connections_per_host
+        self._max_body = settings.upstream_max_body_bytes
+        self._proxies = proxies
+        self._tls = TLSContexts()
+        self._session: aiohttp.ClientSession | None = None
+        self._routes: dict[str, _Route] = {}
+        self._timeouts: dict[tuple[float, float, float], aiohttp.ClientTimeout] = {}
+        self._watched: weakref.WeakSet[Any] = weakref.WeakSet()  # connections seen (response.py)
+
+    def open(self) -> None:
+        """Make the connector and the session (in the running loop)."""
+        connector = aiohttp.TCPConnector(
+            limit=self._limit,
+            limit_per_host=self._limit_per_host,
+            keepalive_timeout=KEEPALIVE_S,
+            ttl_dns_cache=DNS_CACHE_S,
+            happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY_S,
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            timeout=aiohttp.ClientTimeout(total=None),
+            trust_env=False,
+            auto_decompress=True,
+            skip_auto_headers=("User-Agent",),
+        )
+
+    async def close(self) -> None:
+        """Close the session and every connection; calls in flight fail."""
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    def refresh(self) -> list[str]:
+        """Rebuild the TLS contexts whose files changed; returns the files re-read (for the log)."""
+        changed = self._tls.refresh()
+        if changed:
+            self._routes.clear()  # routes hold contexts: made again, with the new ones
+        return changed
+
+    async def post(
+        self, provider: Provider, url: str, headers: Mapping[str, str], body: bytes, timeouts: TimeoutsSpec
+    ) -> UpstreamResponse:
+        """Send ``body`` to ``url`` (one of ``provider``'s); returns at the response's head.
+
+        Raises aiohttp's ``ClientError`` types, ``TimeoutError`` subclasses, ``MalformedResponse`` (a head
+        the sidecar will not relay) and ``TLSConfigError`` (the provider's ``tls`` files).
+        """
+        session = self._session
+        if session is None:
+            raise RuntimeError("the upstream client is not open")
+        route = self._route(provider)
+        proxy = route.proxy
+        response = await session.post(
+            url,
+            data=body,
+            headers=headers,
+            proxy=proxy.url if proxy is not None else None,
+            proxy_headers=proxy.headers if proxy is not None else None,
+            ssl=route.ssl,
+            timeout=self._timeout(timeouts),
+            allow_redirects=False,
+        )
+        return UpstreamResponse(response, self._max_body, self._watched)
+
+    def _route(self, provider: Provider) -> _Route:
+        route = self._routes.get(provider.name)
+        if route is not None and route.provider is provider:
+            return route
+        tls = provider.tls
+        context: ssl.SSLContext | bool = self._tls.context_for(tls) if tls is not None else True
+        route = _Route(provider, provider_proxy(provider.proxy, provider.base_url, self._proxies), context)
+        self._routes[provider.name] = route
+        return route
+
+    def _timeout(self, timeouts: TimeoutsSpec) -> aiohttp.ClientTimeout:
+        key = (timeouts.connect_s, timeouts.idle_s, timeouts.total_s)
+        timeout = self._timeouts.get(key)
+        if timeout is None:
+            timeout = aiohttp.ClientTimeout(
+                total=timeouts.total_s, sock_connect=timeouts.connect_s, sock_read=timeouts.idle_s
+            )
+            self._timeouts[key] = timeout
+        return timeout

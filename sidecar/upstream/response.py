@@ -1,0 +1,142 @@
+"""One upstream answer, as the sidecar reads it: a head it checked, and a body with bounds.
+
+``UpstreamResponse`` wraps aiohttp's ``ClientResponse``:
+
+- the head is checked before anyone reads it: a status outside 100-599, or a header value holding a
+  control character (CR, LF, NUL...; RFC 9110 5.5, which aiohttp's lenient response parser lets
+  through) raises ``MalformedResponse``, so the attempt fails as ``malformed_response`` and the chain
+  falls back, instead of the app receiving invalid HTTP. aiohttp itself refuses the rest (bad status
+  lines and header names, conflicting framing) with ``ClientResponseError``;
+- ``read()``: the whole body, decoded; past ``max_body`` bytes (``SIDECAR_UPSTREAM_MAX_BODY_BYTES``) it
+  raises ``MalformedResponse`` and nothing more is held. aiohttp inflates a gzip/deflate body a read
+  buffer at a time as it is consumed (never ``ClientResponse.read()``, which lifts that bound), and
+  refuses over 1024 gzip members in one network read: a decompression bomb costs at most ``max_body``
+  bytes of memory and is a failed attempt;
+- ``readany()``: the body's next bytes as they arrive (streams); ``b""`` at the end;
+- both hand the event loop back (``asyncio.sleep(0)``) after every 256 KiB that arrived without a wait,
+  so that a fast or highly compressed body never holds the loop for more than a fraction of a
+  millisecond;
+- ``close()``: done; a connection whose body was not read to its end is closed, never reused.
+
+One aiohttp gap is closed here: when its C parser refuses bytes after the head (a bad chunk size), it
+closes the connection but never ends the body's reader, which would wait for the attempt's total
+timeout. A callback on the connection's ``closed`` future ends such a reader with ``MalformedResponse``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from asyncio import Future
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import ClientPayloadError, ClientResponse
+from aiohttp.http_exceptions import HttpProcessingError
+
+if TYPE_CHECKING:
+    from aiohttp import StreamReader
+    from multidict import CIMultiDictProxy
+
+_YIELD_EVERY = 256 * 1024
+_CONTROL = bytes([*range(0x00, 0x09), *range(0x0A, 0x20), 0x7F])  # HTAB is allowed in a field value
+
+
+class MalformedResponse(ValueError):
+    """The upstream's answer is not one the sidecar may relay (or hold): a broken head or body."""
+
+
+class UpstreamResponse:
+    """One response: a checked head, and the body on demand within its bounds."""
+
+    __slots__ = ("_content", "_max_body", "_response", "_unyielded", "_watch", "headers", "status")
+
+    def __init__(self, response: ClientResponse, max_body: int, watched: weakref.WeakSet[Any]) -> None:
+        """Check the head of ``response`` (raises ``MalformedResponse``, the response closed)."""
+        self._response = response
+        self._content: StreamReader = response.content
+        self._max_body = max_body
+        self._unyielded = 0
+        self._watch: tuple[Future[None], Any] | None = None
+        self.status = response.status
+        self.headers: CIMultiDictProxy[str] = response.headers
+        try:
+            _check_head(response)
+        except MalformedResponse:
+            response.close()
+            raise
+        self._watch = _watch_connection(response, watched)
+
+    async def read(self) -> bytes:
+        """The whole body, decoded; ``MalformedResponse`` past ``max_body`` bytes."""
+        parts: list[bytes] = []
+        size = 0
+        while chunk := await self.readany():
+            size += len(chunk)
+            if size > self._max_body:
+                raise MalformedResponse(
+                    f"the upstream's body is over {self._max_body} bytes (SIDECAR_UPSTREAM_MAX_BODY_BYTES)"
+                )
+            parts.append(chunk)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    async def readany(self) -> bytes:
+        """The body's next bytes as soon as there are any; ``b""`` once it has ended."""
+        chunk = await self._content.readany()
+        self._unyielded += len(chunk)
+        if self._unyielded >= _YIELD_EVERY:  # bytes kept coming without a wait: let others run
+            self._unyielded = 0
+            await asyncio.sleep(0)
+        return chunk
+
+    def close(self) -> None:
+        """Done with the response: an unfinished body closes its connection."""
+        watch = self._watch
+        if watch is not None:
+            self._watch = None
+            watch[0].remove_done_callback(watch[1])
+        self._response.close()
+
+
+def _check_head(response: ClientResponse) -> None:
+    status = response.status
+    if not 100 <= status <= 599:
+        raise MalformedResponse(f"the upstream sent status {status}, outside 100-599")
+    raw = response.raw_headers
+    values = b"".join([value for _, value in raw])
+    if len(values.translate(None, _CONTROL)) == len(values):
+        return
+    for name, value in raw:
+        if len(value.translate(None, _CONTROL)) != len(value):
+            shown = name[:40].decode("ascii", "replace")
+            raise MalformedResponse(f"the upstream's header {shown!r} holds a control character")
+
+
+def _watch_connection(response: ClientResponse, watched: weakref.WeakSet[Any]) -> tuple[Future[None], Any] | None:
+    """Arm the end-of-connection callback while the body is unread (see the module docstring)."""
+    connection = response.connection
+    protocol = connection.protocol if connection is not None else None
+    closed = protocol.closed if protocol is not None else None
+    if protocol is None or closed is None:
+        return None  # the body has been received whole, or the connection is already gone
+    if protocol not in watched:  # once per connection: its error, if any, counts as seen
+        watched.add(protocol)
+        closed.add_done_callback(_seen)
+    callback = partial(_end_orphaned_body, response.content, protocol)
+    closed.add_done_callback(callback)
+    return closed, callback
+
+
+def _seen(closed: Future[None]) -> None:
+    if not closed.cancelled():
+        closed.exception()  # marks it retrieved: no "exception was never retrieved" log
+
+
+def _end_orphaned_body(content: StreamReader, protocol: Any, closed: Future[None]) -> None:
+    if content.is_eof() or content.exception() is not None:
+        return  # aiohttp ended the body itself
+    error = protocol.exception()
+    if isinstance(error, HttpProcessingError):
+        content.set_exception(MalformedResponse(f"the upstream's body broke HTTP/1.1: {error.message}"))
+    else:
+        content.set_exception(ClientPayloadError("the connection closed before the response body ended"))

@@ -1,0 +1,172 @@
+"""A hostile or broken provider is a failed attempt, not a failed sidecar: the same bytes a hostile server
+sends (a raw TCP server on loopback) make the attempt fail as ``malformed_response`` and the chain fall
+back, for answers read whole and for streams; nothing invalid reaches the app. The memory bound for a
+decompression bomb is asserted on a real sidecar process."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import os
+import signal
+import zlib
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import openai
+import pytest
+
+from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
+from ..upstream.raw import ServerConn, UpstreamFactory
+from .test_shutdown import free_port, run_sidecar, wait_http
+
+MiB = 1024 * 1024
+CHAT = {"model": "chain", "messages": [{"role": "user", "content": "hello there"}]}
+
+
+def hostile(answer: bytes) -> Any:
+    async def handler(conn: ServerConn) -> None:
+        while await conn.read_request() is not None:
+            await conn.send(answer)
+
+    return handler
+
+
+def head(lines: bytes, body: bytes = b"{}") -> bytes:
+    return b"HTTP/1.1 200 OK\r\n" + lines + b"content-length: %d\r\n\r\n" % len(body) + body
+
+
+def chain_policy(bad: str, good: str) -> str:
+    return (
+        "version: 1\nproviders:\n"
+        + provider_block("bad", bad, "openai")
+        + provider_block("good", good, "openai")
+        + "models:\n  bad: {provider: bad, model: b}\n  good: {provider: good, model: g}\n"
+        + "routes:\n  - {match: {model: chain}, target: [bad, good]}\n"
+    )
+
+
+def zero_bomb(inflated: int) -> bytes:
+    """A gzip body of ``inflated`` zero bytes, built from one compressed MiB repeated (a 1 GiB bomb is
+    about 1 MB); its trailer is not checked, since the sidecar must stop long before it."""
+    block = zlib.compressobj(9, zlib.DEFLATED, -15)
+    one_mib = block.compress(bytes(MiB)) + block.flush(zlib.Z_FULL_FLUSH)
+    end = zlib.compressobj(9, zlib.DEFLATED, -15).flush()
+    return b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + one_mib * (inflated // MiB) + end + bytes(8)
+
+
+async def start_chain(
+    raw_upstream: UpstreamFactory, fake: FakeFactory, sidecar: SidecarFactory, answer: bytes, **settings: Any
+) -> RunningSidecar:
+    bad = await raw_upstream(hostile(answer))
+    return await sidecar(chain_policy(bad.base, await fake("good")), **settings)
+
+
+async def chat(running: RunningSidecar, stream: bool = False) -> tuple[int, dict[str, str], bytes]:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{running.url}/v1/chat/completions", json={**CHAT, "stream": stream}) as response,
+    ):
+        return response.status, dict(response.headers), await response.read()
+
+
+HOSTILE_HEADS = {
+    "CR in a header value": head(b"x-a: one\rtwo\r\n"),
+    "LF in a header value": head(b"x-a: one\ntwo\r\n"),
+    "NUL in a header value": head(b"x-a: one\x00two\r\n"),
+    "control character in a header value": head(b"x-a: one\x01two\r\n"),
+    "space in a header name": head(b"x a: v\r\n"),
+    "NUL in a header name": head(b"x\x00a: v\r\n"),
+    "status 099": b"HTTP/1.1 099 OK\r\ncontent-length: 2\r\n\r\n{}",
+    "status 600": b"HTTP/1.1 600 OK\r\ncontent-length: 2\r\n\r\n{}",
+    "bad chunk after the head": b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n",
+    "corrupt gzip": head(b"content-encoding: gzip\r\n", b"definitely not gzip"),
+    "too many gzip members": head(b"content-encoding: gzip\r\n", gzip.compress(b"") * 100_000),
+}
+
+
+@pytest.mark.parametrize("answer", HOSTILE_HEADS.values(), ids=HOSTILE_HEADS.keys())
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+async def test_a_hostile_answer_falls_back(
+    raw_upstream: UpstreamFactory, fake: FakeFactory, sidecar: SidecarFactory, answer: bytes, stream: bool
+) -> None:
+    """Each hostile answer fails its attempt as malformed_response; the app gets the next target's answer."""
+    running = await start_chain(raw_upstream, fake, sidecar, answer)
+    status, headers, body = await chat(running, stream)
+    assert status == 200 and headers["x-sidecar-fallback-reason"] == "malformed_response"
+    assert b"hello" in body and (not stream or body.endswith(b"data: [DONE]\n\n"))
+    (access,) = [line for line in running.log_lines() if line["event"] == "access"]
+    assert access["attempt_log"] == ["bad:malformed_response", "good:ok"]
+
+
+async def test_a_hostile_header_on_a_one_target_route_is_a_clean_502(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory
+) -> None:
+    """With nowhere to fall back, a header value holding CR gets the app a 502 in its dialect (not a bare
+    500), naming malformed_response; the OpenAI SDK raises its usual error."""
+    bad = await raw_upstream(hostile(head(b"x-a: one\rtwo\r\n")))
+    running = await sidecar(
+        "version: 1\nproviders:\n"
+        + provider_block("bad", bad.base, "openai")
+        + "models:\n  m: {provider: bad, model: b}\n"
+    )
+    client = openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0)
+    try:
+        with pytest.raises(openai.APIStatusError) as caught:
+            await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
+    finally:
+        await client.close()
+    assert caught.value.status_code == 502 and caught.value.code == "malformed_response"
+
+
+async def test_a_body_over_the_cap_falls_back(
+    raw_upstream: UpstreamFactory, fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """An answer longer than SIDECAR_UPSTREAM_MAX_BODY_BYTES fails as malformed_response and falls back."""
+    running = await start_chain(raw_upstream, fake, sidecar, head(b"", b" " * (2 * MiB)), upstream_max_body_bytes=MiB)
+    status, headers, _ = await chat(running)
+    assert status == 200 and headers["x-sidecar-fallback-reason"] == "malformed_response"
+
+
+async def test_a_decompression_bomb_falls_back(
+    raw_upstream: UpstreamFactory, fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A 64 KiB gzip body inflating to 64 MiB, past a 1 MiB cap, fails as malformed_response and falls back."""
+    answer = head(b"content-encoding: gzip\r\n", zero_bomb(64 * MiB))
+    running = await start_chain(raw_upstream, fake, sidecar, answer, upstream_max_body_bytes=MiB)
+    status, headers, _ = await chat(running)
+    assert status == 200 and headers["x-sidecar-fallback-reason"] == "malformed_response"
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM")
+
+
+async def test_a_one_gib_bomb_keeps_the_process_small(raw_upstream: UpstreamFactory, tmp_path: Path) -> None:
+    """A real sidecar process (default settings) calling a provider that answers a 1 MB gzip body inflating
+    to 1 GiB answers 502 malformed_response and peaks under 200 MB (the 64 MiB cap plus the process)."""
+    bad = await raw_upstream(hostile(head(b"content-encoding: gzip\r\n", zero_bomb(1024 * MiB))))
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "version: 1\nproviders:\n"
+        + provider_block("bad", bad.base, "openai")
+        + "models:\n  m: {provider: bad, model: b}\n"
+    )
+    port = free_port()
+    proc = await run_sidecar(policy, port, {**os.environ, "SIDECAR_LOG_LEVEL": "warning"})
+    try:
+        await wait_http(f"http://127.0.0.1:{port}/readyz")
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(f"http://127.0.0.1:{port}/v1/chat/completions", json={**CHAT, "model": "m"}) as response,
+        ):
+            status, body = response.status, await response.json()
+        assert status == 502 and body["error"]["code"] == "malformed_response"
+        assert peak_rss_mb(proc.pid) < 200  # 120 MB measured; 2.1 GB on the sidecar's own client before
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.wait(), 30)

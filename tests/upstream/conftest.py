@@ -1,0 +1,49 @@
+"""Fixtures for the upstream client's tests: an open ``UpstreamClient`` (closed after the test) and the
+``Provider`` a call names. Every async test here runs twice: on asyncio's own event loop and on
+uvloop's (the sidecar's loop in production), whose transports differ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from sidecar.policy.compiled import Provider
+from sidecar.policy.spec import ProviderKind, TimeoutsSpec, TLSSpec
+from sidecar.settings import Settings
+from sidecar.upstream import EnvProxies, UpstreamClient
+
+from ..event_loops import pytest_asyncio_loop_factories
+
+__all__ = ["pytest_asyncio_loop_factories"]
+
+
+def provider(base_url: str, *, proxy: str | None = None, tls: TLSSpec | None = None, name: str = "p") -> Provider:
+    """A compiled provider at ``base_url`` (its proxy and TLS settings are what a call reads)."""
+    return Provider(name, ProviderKind.OPENAI, base_url, None, (), TimeoutsSpec(), None, None, proxy, tls)
+
+
+ClientFactory = Callable[..., UpstreamClient]
+
+
+@pytest.fixture
+async def make_client() -> AsyncIterator[ClientFactory]:
+    """``make_client(env={...}, **settings)``: an open ``UpstreamClient``, closed after the test."""
+    clients: list[UpstreamClient] = []
+
+    def make(*, env: dict[str, str] | None = None, **settings: Any) -> UpstreamClient:
+        upstream_client = UpstreamClient(Settings(**settings), EnvProxies(env or {}))
+        upstream_client.open()
+        clients.append(upstream_client)
+        return upstream_client
+
+    yield make
+    for upstream_client in clients:
+        await upstream_client.close()
+
+
+@pytest.fixture
+async def client(make_client: ClientFactory) -> UpstreamClient:
+    return make_client()
