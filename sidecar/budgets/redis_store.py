@@ -192,7 +192,7 @@ class RedisStore:
         try:
             async with asyncio.timeout(self._timeout_s):
                 if script is None:
-                    return await self._client.ping()  # type: ignore[misc]
+                    return await self._client.ping()  # type: ignore[misc,unused-ignore]  # redis-py < 8 types ping() loosely
                 return await script(keys=keys, args=args)
         except (RedisError, OSError, TimeoutError) as exc:
             raise StoreError(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) from exc
