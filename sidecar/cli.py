@@ -126,6 +126,8 @@ def _serve(settings: Settings, started: float) -> int:
             print(f"{settings.policy_path}: {error}", file=sys.stderr)
         log.error("policy_invalid", source=settings.policy_path, errors=exc.errors)
         return EXIT_INVALID
+    for warning in policy.warnings:
+        log.warning("policy_warning", source=policy.source, warning=warning)
     try:
         telemetry = Telemetry.from_env(os.environ, service_version=__version__)
     except TelemetryConfigError as exc:
@@ -163,6 +165,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
             for error in exc.errors:
                 print(f"{path}: {error}")
             continue
+        for warning in policy.warnings:
+            print(f"{path}: warning: {warning}")
         print(
             f"{path}: ok (version {policy.version}, {len(policy.providers)} providers, "
             f"{len(policy.models)} models, {len(policy.routes)} routes)"

@@ -7,26 +7,23 @@ requested model, which Gemini and Azure paths carry in the path and the others i
 
 from __future__ import annotations
 
-from .dialects import Dialect, Operation
-from .server.endpoints import ANTHROPIC_ENDPOINTS, GEMINI_METHODS, OPENAI_ENDPOINTS
+from .dialects import Dialect, Operation, registry
+from .dialects.base import RequestProblem
 
 
 def endpoint_for(path: str, body_model: str) -> tuple[Dialect, Operation, str]:
     """``(dialect, operation, requested model)`` of a request to ``path``; ``ValueError`` when the
     sidecar does not serve the path."""
     path = path.split("?", 1)[0]
-    if path.startswith(("/v1beta/models/", "/v1/models/")) and ":" in path:
-        model, _, method = path.split("/models/", 1)[1].rpartition(":")
-        if method in GEMINI_METHODS and model:
-            return Dialect.GEMINI, GEMINI_METHODS[method][0], model.removeprefix("models/")
-    for endpoint in (*OPENAI_ENDPOINTS, *ANTHROPIC_ENDPOINTS):
-        if not endpoint.model_in_path:
-            if endpoint.path == path:
-                return endpoint.dialect, endpoint.operation, body_model
-            continue
-        head, _, tail = endpoint.path.partition("{model}")
-        if path.startswith(head) and path.endswith(tail) and len(path) > len(head) + len(tail):
-            model = path[len(head) : len(path) - len(tail)]
-            if "/" not in model:
-                return endpoint.dialect, endpoint.operation, model
+    found = registry.find_endpoint(path)
+    if found is not None:
+        endpoint, param = found
+        try:
+            shape = registry.wire(endpoint.dialect).read_request(
+                endpoint, path, param, {"model": body_model}, {"alt": "sse"}
+            )
+        except RequestProblem:
+            pass
+        else:
+            return endpoint.dialect, shape.operation, shape.model
     raise ValueError(f"{path} is not a path the sidecar serves")

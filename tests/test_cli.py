@@ -119,3 +119,13 @@ def test_diff_with_an_unreadable_log_is_a_usage_error(tmp_path: Path) -> None:
     result = cli("diff", str(GOOD), str(GOOD), "--replay", str(tmp_path / "missing.log"))
     assert result.returncode == 2
     assert "missing.log" in result.stderr
+
+
+def test_validate_prints_a_deprecated_name_as_a_warning_and_exits_0(tmp_path: Path) -> None:
+    """validate passes a policy that uses the old provider field ``dialect``, and says what to write."""
+    old = tmp_path / "old.yaml"
+    old.write_text((ROOT / "policies/minimal.yaml").read_text().replace("kind: openai", "dialect: openai"))
+    result = cli("validate", str(old))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{old}: warning: providers.openai.dialect: deprecated name of kind; write kind: openai" in result.stdout
+    assert f"{old}: ok (version " in result.stdout

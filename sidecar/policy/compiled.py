@@ -20,7 +20,8 @@ from types import MappingProxyType
 from typing import Literal
 from urllib.parse import urlsplit
 
-from ..dialects import Dialect
+from ..dialects import Dialect, ProviderKind, registry
+from ..dialects.base import ProviderAPI
 from .base import Spec as _Spec
 from .conditions import Condition, ModelIs, RouteRequest, build_conditions
 from .spec import (
@@ -34,27 +35,12 @@ from .spec import (
     LastResortSpec,
     PolicySpec,
     PriceSpec,
-    ProviderKind,
     ResilienceSpec,
     RetryBudgetSpec,
     RouteSpec,
     TimeoutsSpec,
     TLSSpec,
 )
-
-_PROVIDER_DIALECT = {
-    ProviderKind.OPENAI: Dialect.OPENAI,
-    ProviderKind.AZURE_OPENAI: Dialect.OPENAI,
-    ProviderKind.ANTHROPIC: Dialect.ANTHROPIC,
-    ProviderKind.GEMINI: Dialect.GEMINI,
-}
-
-_OTEL_PROVIDER_NAME = {
-    ProviderKind.OPENAI: "openai",
-    ProviderKind.AZURE_OPENAI: "azure.ai.openai",
-    ProviderKind.ANTHROPIC: "anthropic",
-    ProviderKind.GEMINI: "gcp.gemini",
-}
 
 BUILTIN_RESILIENCE = ResilienceSpec(
     max_attempts_per_target=2,
@@ -94,13 +80,16 @@ class Provider:
         parsed = urlsplit(self.base_url)
         object.__setattr__(self, "host", parsed.hostname or "")
         object.__setattr__(self, "port", parsed.port or (443 if parsed.scheme == "https" else 80))
-        object.__setattr__(self, "otel_name", _OTEL_PROVIDER_NAME.get(self.kind, str(self.speaks or "fake")))
+        object.__setattr__(self, "otel_name", self.api.otel_name or str(self.speaks or "fake"))
+
+    @property
+    def api(self) -> ProviderAPI:
+        """What its kind means: the dialect it speaks, its URLs, its key header (``dialects.registry``)."""
+        return registry.provider_api(self.kind)
 
     def wire_dialect(self, caller: Dialect) -> Dialect:
         """The dialect spoken to this provider for a caller of ``caller``'s dialect."""
-        if self.kind is ProviderKind.FAKE:
-            return self.speaks or caller
-        return _PROVIDER_DIALECT[self.kind]
+        return self.api.wire(caller, self.speaks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +157,7 @@ class Policy:
     default: Route | None
     defaults: DefaultsSpec
     exposed_models: tuple[str, ...]
+    warnings: tuple[str, ...] = ()  # what still loads but should change (deprecated names), with its path
 
     def route(self, request: RouteRequest) -> Route | None:
         for route in self.routes:
@@ -216,7 +206,7 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
     providers = {
         name: Provider(
             name=name,
-            kind=p.dialect,
+            kind=p.kind,
             base_url=p.base_url,
             api_key=p.api_key,
             headers=tuple((k.lower(), v) for k, v in p.headers.items()),

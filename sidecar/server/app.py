@@ -25,6 +25,8 @@ from random import getrandbits
 from aiohttp import web
 
 from ..credentials import Credentials
+from ..dialects.base import Endpoint
+from ..dialects.registry import ENDPOINTS, dialect_of_path
 from ..policy.compiled import Policy
 from ..policy.watch import PolicyHolder, PolicyWatcher
 from ..settings import Settings
@@ -34,14 +36,6 @@ from ..upstream import EnvProxies, UpstreamClient
 from . import admin
 from .access import AccessLog
 from .attempt import Attempt
-from .endpoints import (
-    ANTHROPIC_ENDPOINTS,
-    GEMINI_ENDPOINTS,
-    GEMINI_PATHS,
-    OPENAI_ENDPOINTS,
-    Endpoint,
-    dialect_of_path,
-)
 from .errors import RequestFailed, error_response
 from .exchange import Exchange
 from .fallback import Executor
@@ -87,12 +81,7 @@ class SidecarApp:
         access = state.access
         routes: list[tuple[str, str, Handler]] = [
             ("POST", endpoint.path, partial(_proxy, endpoint=endpoint, pipeline=pipeline, state=state, access=access))
-            for endpoint in (*OPENAI_ENDPOINTS, *ANTHROPIC_ENDPOINTS)
-        ]
-        gemini = GEMINI_ENDPOINTS["generateContent"]  # read_stage narrows it to the method in the path
-        routes += [
-            ("POST", path, partial(_proxy, endpoint=gemini, pipeline=pipeline, state=state, access=access))
-            for path in GEMINI_PATHS
+            for endpoint in ENDPOINTS
         ]
         routes += [
             ("GET", "/v1/models", partial(admin.list_models, state=state)),
@@ -138,6 +127,8 @@ class SidecarApp:
         state.telemetry.policy_reload(ok=ok)
         if ok and policy is not None:
             log.info("policy_reloaded", version=policy.version, source=policy.source, routes=len(policy.routes))
+            for warning in policy.warnings:
+                log.warning("policy_warning", source=policy.source, warning=warning)
         else:
             log.error("policy_rejected", errors=errors, serving_version=state.holder.policy.version)
 

@@ -26,7 +26,7 @@ import orjson
 from aiohttp.web import Response, StreamResponse
 
 from ..credentials import CredentialError, Credentials, app_key
-from ..dialects import Dialect, Operation
+from ..dialects import Dialect, registry
 from ..policy.compiled import Target
 from ..policy.spec import TimeoutsSpec
 from ..resilience.classify import (
@@ -41,7 +41,6 @@ from ..translate import (
     TranslateOptions,
     Usage,
     extract_usage,
-    gemini_embedding_method,
     translate_error,
     translate_request,
     translate_response,
@@ -91,19 +90,15 @@ class AttemptResult:
 def prepare(exchange: Exchange, target: Target, unsupported: str) -> Prepared:
     """Build the upstream request for ``target``; raises UnsupportedParameter / NoEquivalentOperation."""
     caller = exchange.endpoint.dialect
+    operation = exchange.endpoint.operation
     wire = target.provider.wire_dialect(caller)
+    upstream = registry.wire(wire)
     body = exchange.body or {}
     include_usage = bool((body.get("stream_options") or {}).get("include_usage")) if exchange.stream else False
     dropped: tuple[str, ...] = ()
+    sent: Any = body
     if wire is caller:
-        if wire is Dialect.GEMINI:  # the model is in the path: the body goes as the app sent it
-            data = exchange.raw
-        else:
-            upstream = dict(body)
-            upstream["model"] = target.upstream_model
-            if exchange.stream and wire is Dialect.OPENAI and exchange.endpoint.operation is Operation.CHAT:
-                upstream["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
-            data = orjson.dumps(upstream)
+        data = upstream.same_dialect_body(body, exchange.raw, target.upstream_model, operation, exchange.stream)
     else:
         options = TranslateOptions(
             default_max_tokens=target.max_output_tokens or 4096,
@@ -113,30 +108,23 @@ def prepare(exchange: Exchange, target: Target, unsupported: str) -> Prepared:
             body,
             source=caller,
             target=wire,
-            operation=exchange.endpoint.operation,
+            operation=operation,
             target_model=target.upstream_model,
             options=options,
             stream=exchange.stream,
         )
         dropped = tuple(dropped_list)
-        if wire is not Dialect.GEMINI and exchange.endpoint.operation in (
-            Operation.CHAT,
-            Operation.GENERATE_CONTENT,
-        ):
-            translated["stream"] = exchange.stream
-            if exchange.stream and wire is Dialect.OPENAI:
-                translated["stream_options"] = {"include_usage": True}
+        upstream.finish_translated_body(translated, operation, exchange.stream)
         data = orjson.dumps(translated)
-    gemini_method = exchange.gemini_method if wire is caller else ""
-    if wire is Dialect.GEMINI and not gemini_method and exchange.endpoint.operation is Operation.EMBEDDINGS:
-        gemini_method = gemini_embedding_method(translated)
+        sent = translated
     url = upstream_url(
         target.provider,
         wire,
-        exchange.endpoint.operation,
+        operation,
         target.upstream_model,
         stream=exchange.stream,
-        gemini_method=gemini_method,
+        method=exchange.gemini_method if wire is caller else "",
+        body=sent,
     )
     return Prepared(target, wire, url, data, dropped, include_usage)
 

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp.web import Request
 
+from ..dialects.base import Endpoint
 from ..policy.compiled import Policy, Route, Target
 from ..telemetry import Usage as TelemetryUsage
 from ..translate import RequestParams, extract_request_params
-from .endpoints import Endpoint
 
 if TYPE_CHECKING:
     from ..telemetry import RequestTrace

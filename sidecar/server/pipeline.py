@@ -7,15 +7,16 @@ the per-request cost of the pipeline is a few awaits.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 
 import orjson
 from aiohttp import web
 
-from ..dialects import Dialect
+from ..dialects import registry
+from ..dialects.base import RequestProblem
 from ..policy.conditions import RouteRequest
-from .endpoints import GEMINI_ENDPOINTS, GEMINI_METHODS
 from .errors import RequestFailed
 from .exchange import Exchange
 
@@ -66,33 +67,16 @@ async def parse_body(exchange: Exchange, raw: bytes, call_next: Handler) -> web.
     exchange.raw = raw
     exchange.body = body
     endpoint = exchange.endpoint
-    if endpoint.dialect is Dialect.GEMINI:
-        tail = request.match_info.get("tail", "")
-        model, _, method = tail.rpartition(":")
-        if not model or method not in GEMINI_METHODS:
-            raise RequestFailed(404, f"unknown Gemini method in {request.path!r}", code="unknown_path")
-        if method == "streamGenerateContent" and request.query.get("alt") != "sse":
-            raise RequestFailed(
-                400,
-                "streamGenerateContent is served as server-sent events only: add ?alt=sse",
-                code="unsupported_stream_format",
-                param="alt",
-            )
-        exchange.requested_model = model.removeprefix("models/")
-        exchange.gemini_method = method
-        exchange.endpoint = GEMINI_ENDPOINTS[method]
-        exchange.stream = GEMINI_METHODS[method][1]
-    else:
-        requested = request.match_info.get("model") if endpoint.model_in_path else body.get("model")
-        if not isinstance(requested, str) or not requested:
-            raise RequestFailed(
-                400, "'model' is required and must be a non-empty string", code="invalid_model", param="model"
-            )
-        stream = body.get("stream", False)
-        if not isinstance(stream, bool) and stream is not None:
-            raise RequestFailed(400, "'stream' must be a boolean", code="invalid_type", param="stream")
-        exchange.requested_model = requested
-        exchange.stream = bool(stream)
+    param = next(iter(request.match_info.values()), "")
+    try:
+        shape = registry.wire(endpoint.dialect).read_request(endpoint, request.path, param, body, request.query)
+    except RequestProblem as problem:
+        raise RequestFailed(problem.status, problem.message, code=problem.code, param=problem.param) from None
+    exchange.requested_model = shape.model
+    exchange.gemini_method = shape.method
+    exchange.stream = shape.stream
+    if shape.operation is not endpoint.operation:
+        exchange.endpoint = dataclasses.replace(endpoint, operation=shape.operation)
     exchange.trace.request_parsed(requested_model=exchange.requested_model, stream=exchange.stream)
     return await call_next(exchange)
 

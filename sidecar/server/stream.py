@@ -22,14 +22,13 @@ import asyncio
 from typing import TYPE_CHECKING
 
 import aiohttp
-import orjson
 from aiohttp.web import StreamResponse
 
-from ..dialects import Dialect, Operation
+from ..dialects import Dialect, registry
 from ..resilience.classify import Outcome, classify_exception, classify_stream_event
 from ..sse import SSEEvent, SSEParser
 from ..telemetry import AttemptTrace
-from ..translate import StreamTranslator, extract_stream_usage, new_stream_translator, stream_error_event
+from ..translate import StreamTranslator, new_stream_translator, stream_error_event
 from ..upstream import RESPONSE_DROP, UpstreamResponse, relay_headers
 
 if TYPE_CHECKING:
@@ -38,52 +37,6 @@ if TYPE_CHECKING:
 
 _MAX_HELD_EVENTS = 32
 _STREAM_DROP = RESPONSE_DROP | {"content-type", "cache-control"}  # set by the sidecar, lower-case
-_PREAMBLE_EVENTS = frozenset({"message_start", "ping", "content_block_start"})
-
-
-def is_preamble(dialect: Dialect, event: SSEEvent) -> bool:
-    """True for events that carry no content yet and may be held back before the commit point."""
-    if dialect is Dialect.ANTHROPIC:
-        return event.event in _PREAMBLE_EVENTS
-    if dialect is Dialect.OPENAI and event.event is None and b'"delta"' in event.data:
-        try:
-            chunk = orjson.loads(event.data)
-        except orjson.JSONDecodeError:
-            return False
-        choices = chunk.get("choices") if isinstance(chunk, dict) else None
-        if not choices:
-            return chunk.get("usage") is None if isinstance(chunk, dict) else False
-        delta = choices[0].get("delta") or {}
-        return not any(delta.get(k) for k in ("content", "tool_calls", "refusal", "function_call"))
-    return False
-
-
-def malformed(dialect: Dialect, event: SSEEvent) -> bool:
-    """True when an event that must carry JSON does not (checked before the commit point only)."""
-    if dialect is Dialect.OPENAI and event.data == b"[DONE]":
-        return False
-    if dialect is Dialect.ANTHROPIC and event.event == "ping" and not event.data:
-        return False
-    try:
-        return not isinstance(orjson.loads(event.data), dict)
-    except orjson.JSONDecodeError:
-        return True
-
-
-def is_terminal(dialect: Dialect, operation: Operation, event: SSEEvent) -> bool:
-    """True for the event that ends a stream normally in ``dialect``."""
-    if dialect is Dialect.OPENAI:
-        if operation is Operation.RESPONSES:
-            return event.event in ("response.completed", "response.incomplete")
-        return event.data == b"[DONE]"
-    if dialect is Dialect.ANTHROPIC:
-        return event.event == "message_stop"
-    return b'"finishReason"' in event.data
-
-
-def _drop_usage_chunk(event: SSEEvent) -> bool:
-    """OpenAI's trailing usage chunk, which the sidecar asked for but the caller did not."""
-    return b'"usage"' in event.data and b'"choices":[]' in event.data.replace(b" ", b"")
 
 
 async def relay_stream(
@@ -107,7 +60,8 @@ async def relay_stream(
             model=prepared.target.upstream_model,
             include_usage=prepared.include_usage,
         )
-    strip_usage = wire is caller and wire is Dialect.OPENAI and not prepared.include_usage
+    upstream = registry.wire(wire)
+    strip_usage = wire is caller and not prepared.include_usage
     parser = SSEParser()
     held: list[bytes] = []
     client: StreamResponse | None = None
@@ -142,7 +96,7 @@ async def relay_stream(
                 out: list[bytes] = []
                 for event in parser.feed(chunk):
                     failure = classify_stream_event(wire, event.event, event.data)
-                    if failure is None and client is None and malformed(wire, event):
+                    if failure is None and client is None and upstream.is_malformed(event):
                         failure = Outcome.failure("malformed_response", "upstream sent an event that is not JSON")
                     if failure is not None:
                         if client is None:
@@ -153,18 +107,18 @@ async def relay_stream(
                         ended = True
                         break
                     if b"sage" in event.data:  # usage / usageMetadata
-                        usage = extract_stream_usage(wire, event)
+                        usage = upstream.translation.stream_usage(event)
                         if usage is not None:
                             result.usage = usage if result.usage is None else result.usage.merge(usage)
-                    if is_terminal(wire, operation, event):
+                    if upstream.is_terminal(operation, event):
                         ended = True
                     if translator is not None:
                         out.extend(e.encode() for e in translator.feed(event))
                         if ended:
                             out.extend(e.encode() for e in translator.finish())
-                    elif not (strip_usage and _drop_usage_chunk(event)):
+                    elif not (strip_usage and upstream.is_usage_only(event)):
                         out.append(event.raw)
-                    if client is None and not is_preamble(wire, event):
+                    if client is None and not upstream.is_preamble(event):
                         client = await commit()
                 if client is None:
                     held.extend(out)

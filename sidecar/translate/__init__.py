@@ -9,15 +9,18 @@ Map of the package::
     common        the common form (TypedDicts for requests and responses, Usage, RequestParams,
                   FinishReason, stream deltas), TranslateOptions, Drops, UnsupportedParameter
     openai        chat-completions requests   <-> common    openai_response     responses, usage,
-    anthropic     messages requests           <-> common    anthropic_response  finish reasons
-    gemini        generateContent requests    <-> common    gemini_response     (shared with streams)
+    anthropic     messages requests           <-> common    anthropic_response  finish reasons, error
+    gemini        generateContent requests    <-> common    gemini_response     bodies and events
     schema        JSON Schema <-> Gemini Schema
     embeddings    OpenAI /v1/embeddings <-> Gemini embedContent / batchEmbedContents
     count_tokens  Anthropic count_tokens <-> Gemini countTokens
     stream        StreamTranslator = stream_in decoder (upstream events -> deltas)
                                    + stream_out encoder (deltas -> caller events)
-    errors        error bodies and in-stream error events
-    usage         usage and request-parameter extraction
+    errors        reading any upstream error; error bodies and events in a given dialect
+    usage         usage and request-parameter extraction (the readers per dialect)
+
+The facade picks each dialect's functions through its object (``dialects.registry``): nothing here
+branches on a dialect.
 
 Every chat translation is ``parse`` (source dialect -> common form) then ``build`` (common form -> target
 dialect); the per-request cost is a walk over plain dicts. Same-dialect traffic is not translated here
@@ -32,17 +35,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..dialects import Dialect, Operation
-from . import (
-    anthropic,
-    anthropic_response,
-    count_tokens,
-    embeddings,
-    gemini,
-    gemini_response,
-    openai,
-    openai_response,
-)
+from ..dialects import CHAT_OPERATIONS, Dialect, Operation, registry
 from .common import (
     ChatRequest,
     ChatResponse,
@@ -86,29 +79,6 @@ __all__ = [
     "translate_response",
 ]
 
-_CHAT_OPS = (Operation.CHAT, Operation.GENERATE_CONTENT)
-
-_PARSE_REQUEST = {
-    Dialect.OPENAI: openai.parse_request,
-    Dialect.ANTHROPIC: anthropic.parse_request,
-    Dialect.GEMINI: gemini.parse_request,
-}
-_BUILD_REQUEST = {
-    Dialect.OPENAI: openai.build_request,
-    Dialect.ANTHROPIC: anthropic.build_request,
-    Dialect.GEMINI: gemini.build_request,
-}
-_PARSE_RESPONSE = {
-    Dialect.OPENAI: openai_response.parse_response,
-    Dialect.ANTHROPIC: anthropic_response.parse_response,
-    Dialect.GEMINI: gemini_response.parse_response,
-}
-_BUILD_RESPONSE = {
-    Dialect.OPENAI: openai_response.build_response,
-    Dialect.ANTHROPIC: anthropic_response.build_response,
-    Dialect.GEMINI: gemini_response.build_response,
-}
-
 
 def _no_route(operation: Operation, source: Dialect, target: Dialect) -> TranslationError:
     return TranslationError(f"{operation.value} cannot be translated from {source.value} to {target.value}")
@@ -131,25 +101,21 @@ def translate_request(
     ``streamGenerateContent``); for other sources None means "as the body says".
     """
     drops = Drops(options)
+    upstream = registry.wire(target).translation
     try:
-        if operation in _CHAT_OPS:
-            req: ChatRequest = _PARSE_REQUEST[source](body, drops)
+        if operation in CHAT_OPERATIONS:
+            req: ChatRequest = registry.wire(source).translation.parse_request(body, drops)
             if stream is not None:
                 req["stream"] = stream
             if req.get("stream") and req.get("n", 1) != 1:
                 drops.unsupported("n", "a translated stream carries one choice")
                 req.pop("n", None)
-            out = _BUILD_REQUEST[target](req, target_model, drops, options)
-        elif operation is Operation.EMBEDDINGS and (source, target) == (Dialect.OPENAI, Dialect.GEMINI):
-            out = embeddings.openai_to_gemini(body, target_model, drops)
-        elif operation is Operation.EMBEDDINGS and (source, target) == (Dialect.GEMINI, Dialect.OPENAI):
-            out = embeddings.gemini_to_openai(body, target_model, drops)
-        elif operation is Operation.COUNT_TOKENS and (source, target) == (Dialect.ANTHROPIC, Dialect.GEMINI):
-            out = count_tokens.anthropic_to_gemini(body, target_model, drops, options)
-        elif operation is Operation.COUNT_TOKENS and (source, target) == (Dialect.GEMINI, Dialect.ANTHROPIC):
-            out = count_tokens.gemini_to_anthropic(body, target_model, drops, options)
+            out = upstream.build_request(req, target_model, drops, options)
         else:
-            raise _no_route(operation, source, target)
+            convert = upstream.requests_from.get((operation, source))
+            if convert is None:
+                raise _no_route(operation, source, target)
+            out = convert(body, target_model, drops, options)
     except TranslationError:
         raise
     except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
@@ -161,18 +127,13 @@ def translate_response(
     body: dict[str, Any], *, source: Dialect, target: Dialect, operation: Operation, model: str
 ) -> dict[str, Any]:
     """An upstream (``source``) response body as the caller's (``target``) body; ``model`` is reported."""
+    upstream = registry.wire(source).translation
     try:
-        if operation in _CHAT_OPS:
-            resp: ChatResponse = _PARSE_RESPONSE[source](body)
-            return _BUILD_RESPONSE[target](resp, model)
-        if operation is Operation.EMBEDDINGS and (source, target) == (Dialect.OPENAI, Dialect.GEMINI):
-            return embeddings.openai_response_to_gemini(body)
-        if operation is Operation.EMBEDDINGS and (source, target) == (Dialect.GEMINI, Dialect.OPENAI):
-            return embeddings.gemini_response_to_openai(body, model)
-        if operation is Operation.COUNT_TOKENS and (source, target) == (Dialect.GEMINI, Dialect.ANTHROPIC):
-            return count_tokens.gemini_response_to_anthropic(body)
-        if operation is Operation.COUNT_TOKENS and (source, target) == (Dialect.ANTHROPIC, Dialect.GEMINI):
-            return count_tokens.anthropic_response_to_gemini(body)
+        if operation in CHAT_OPERATIONS:
+            return registry.wire(target).translation.build_response(upstream.parse_response(body), model)
+        convert = upstream.responses_to.get((operation, target))
+        if convert is not None:
+            return convert(body, model)
     except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
         raise TranslationError(f"malformed {source.value} response body: {exc!r}") from exc
     raise _no_route(operation, source, target)
@@ -181,20 +142,20 @@ def translate_response(
 def parse_chat_response(body: dict[str, Any], dialect: Dialect) -> ChatResponse:
     """A ``dialect`` chat answer (chat.completion, message, GenerateContentResponse) in the common form."""
     try:
-        return _PARSE_RESPONSE[dialect](body)
+        return registry.wire(dialect).translation.parse_response(body)
     except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
         raise TranslationError(f"malformed {dialect.value} response body: {exc!r}") from exc
 
 
 def build_chat_response(response: ChatResponse, dialect: Dialect, model: str) -> dict[str, Any]:
     """A common-form answer as a ``dialect`` caller's body; ``model`` is reported."""
-    return _BUILD_RESPONSE[dialect](response, model)
+    return registry.wire(dialect).translation.build_response(response, model)
 
 
 def new_stream_translator(
     *, source: Dialect, target: Dialect, operation: Operation, model: str, include_usage: bool
 ) -> StreamTranslator:
     """A per-stream translator from upstream (``source``) events to caller (``target``) events."""
-    if operation not in _CHAT_OPS:
+    if operation not in CHAT_OPERATIONS:
         raise _no_route(operation, source, target)
     return _new_stream_translator(source=source, target=target, model=model, include_usage=include_usage)

@@ -2,8 +2,8 @@
 
 ``read_error`` never raises: it takes whatever the upstream sent (JSON in any of the three shapes, a
 JSON list as Gemini sometimes sends, HTML, nothing) and returns a message and a machine code.
-``status_of`` turns an error ``type``/``code``/``status`` string into an HTTP status, for errors that
-arrive inside a stream (after the HTTP 200).
+``status_of`` turns an error object into an HTTP status, for errors that arrive inside a stream (after
+the HTTP 200), by the sidecar's one table (``dialects.errors``).
 """
 
 from __future__ import annotations
@@ -12,51 +12,18 @@ from typing import Any
 
 import orjson
 
-from ..dialects import Dialect, error_body
+from ..dialects import Dialect, registry
+from ..dialects.errors import status_of_error
 from ..sse import SSEEvent
 
 _MAX_MESSAGE = 2000
 
-_STATUS_BY_KIND = {
-    "invalid_request_error": 400,
-    "INVALID_ARGUMENT": 400,
-    "FAILED_PRECONDITION": 400,
-    "authentication_error": 401,
-    "UNAUTHENTICATED": 401,
-    "billing_error": 402,
-    "permission_error": 403,
-    "PERMISSION_DENIED": 403,
-    "not_found_error": 404,
-    "NOT_FOUND": 404,
-    "request_too_large": 413,
-    "rate_limit_error": 429,
-    "rate_limit_exceeded": 429,
-    "insufficient_quota": 429,
-    "RESOURCE_EXHAUSTED": 429,
-    "api_error": 500,
-    "server_error": 500,
-    "INTERNAL": 500,
-    "UNAVAILABLE": 503,
-    "server_is_overloaded": 503,
-    "timeout": 504,
-    "timeout_error": 504,
-    "DEADLINE_EXCEEDED": 504,
-    "overloaded_error": 529,
-}
-
 
 def status_of(error: Any, default: int = 500) -> int:
-    """The HTTP status an error object stands for (an int ``code``, else its type/status name)."""
+    """The HTTP status an error object stands for (``dialects.errors.status_of_error``), else ``default``."""
     if not isinstance(error, dict):
         return default
-    code = error.get("code")
-    if isinstance(code, int) and 400 <= code < 600:
-        return code
-    for key in ("type", "status", "code"):
-        value = error.get(key)
-        if isinstance(value, str) and value in _STATUS_BY_KIND:
-            return _STATUS_BY_KIND[value]
-    return default
+    return status_of_error(error) or default
 
 
 def read_error(status: int, body: bytes) -> tuple[str, str | None]:
@@ -87,7 +54,7 @@ def translate_error(status: int, body: bytes, *, source: Dialect, target: Dialec
         message, code = read_error(status, body)
     except Exception:  # the body is garbage of a kind not foreseen: still answer
         message, code = f"upstream returned HTTP {status}", None
-    return error_body(target, status, message, code=code)
+    return registry.wire(target).translation.error_body(status, message, code=code)
 
 
 def stream_error_event(dialect: Dialect, status: int, message: str) -> bytes:
@@ -103,5 +70,4 @@ def stream_error_event(dialect: Dialect, status: int, message: str) -> bytes:
 
 def error_event(dialect: Dialect, status: int, message: str) -> SSEEvent:
     """``stream_error_event`` as an event."""
-    data = orjson.dumps(error_body(dialect, status, message))
-    return SSEEvent(data, "error" if dialect is Dialect.ANTHROPIC else None)
+    return registry.wire(dialect).translation.error_event(status, message)

@@ -11,18 +11,17 @@ For telemetry the translator keeps what it has seen: ``usage`` (cumulative, in t
 
 The two halves are also available alone: ``new_stream_decoder`` (upstream events -> deltas, e.g. to
 assemble a same-dialect stream for the cache) and ``new_stream_encoder`` (deltas -> caller events, e.g.
-to replay a cached answer).
+to replay a cached answer). Each dialect's are its object's (``dialects.registry``): the classes of
+``stream_in`` and ``stream_out``.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from ..dialects import Dialect
+from ..dialects import Dialect, registry
 from ..sse import SSEEvent
 from .common import Delta, Finish, Start, Usage, UsageSeen
-from .stream_in import AnthropicDecoder, GeminiDecoder, OpenAIDecoder
-from .stream_out import AnthropicEncoder, GeminiEncoder, OpenAIEncoder
 
 
 class StreamDecoder(Protocol):
@@ -80,17 +79,9 @@ def new_stream_translator(*, source: Dialect, target: Dialect, model: str, inclu
 def new_stream_decoder(source: Dialect) -> StreamDecoder:
     """A decoder of one ``source`` chat stream's events into common deltas (it may raise on an event it
     cannot read: ``StreamTranslator.feed`` shows how to skip one)."""
-    if source is Dialect.OPENAI:
-        return OpenAIDecoder()
-    if source is Dialect.ANTHROPIC:
-        return AnthropicDecoder()
-    return GeminiDecoder()
+    return registry.wire(source).translation.decoder()
 
 
 def new_stream_encoder(target: Dialect, model: str, include_usage: bool) -> StreamEncoder:
     """An encoder of common deltas into one ``target`` caller's chat stream events."""
-    if target is Dialect.OPENAI:
-        return OpenAIEncoder(model, include_usage)
-    if target is Dialect.ANTHROPIC:
-        return AnthropicEncoder(model)
-    return GeminiEncoder(model)
+    return registry.wire(target).translation.encoder(model, include_usage)

@@ -28,7 +28,6 @@ from typing import Any
 
 import orjson
 
-from ..dialects import Dialect
 from ..sse import SSEEvent
 from . import anthropic_response, gemini_response, openai_response
 from .common import (
@@ -48,15 +47,10 @@ from .common import (
     parse_arguments,
     safe_id,
 )
-from .errors import error_event
 
 
 def _event(body: dict[str, Any], name: str | None = None) -> SSEEvent:
     return SSEEvent(orjson.dumps(body), name)
-
-
-def _error_event(dialect: Dialect, failure: Failure) -> SSEEvent:
-    return error_event(dialect, failure.status, failure.message)
 
 
 class OpenAIEncoder:
@@ -103,7 +97,7 @@ class OpenAIEncoder:
             return self.close()
         if isinstance(delta, Failure):
             self._closed = True
-            return [_error_event(Dialect.OPENAI, delta)]
+            return [openai_response.error_event(delta.status, delta.message)]
         if isinstance(delta, ReasoningSignature):
             return []  # no place for a signature in the OpenAI dialect
         out = self._start(None)
@@ -229,7 +223,7 @@ class AnthropicEncoder:
             return self.close()
         if isinstance(delta, Failure):
             self._closed = True
-            return [_error_event(Dialect.ANTHROPIC, delta)]
+            return [anthropic_response.error_event(delta.status, delta.message)]
         if isinstance(delta, Reasoning):
             self._reasoning.append(delta.text)
             return []
@@ -351,7 +345,7 @@ class GeminiEncoder:
             return self.close()
         elif isinstance(delta, Failure):
             self._closed = True
-            return [*self._flush(), _error_event(Dialect.GEMINI, delta)]
+            return [*self._flush(), gemini_response.error_event(delta.status, delta.message)]
         return []
 
     def close(self) -> list[SSEEvent]:
