@@ -237,7 +237,9 @@ class StaticAnswerSpec(_Spec):
 
 
 class LastResortSpec(_Spec):
-    """What answers when every target failed: an error (default), a canned answer, or the cache."""
+    """What answers when every target failed: an error (default) or a canned answer. ``cache`` is the
+    response cache's stale answer once a cache is configured; until then it answers as ``error`` does,
+    marked ``x-sidecar-degraded: cache-unavailable``."""
 
     kind: Literal["error", "static", "cache"] = "error"
     retry_after_s: float = Field(5.0, ge=0, description="kind=error: the Retry-After header.")

@@ -23,7 +23,7 @@ def telemetry_usage(usage: Usage | None) -> TelemetryUsage | None:
     """The translation layer's usage in the telemetry facade's terms."""
     if usage is None:
         return None
-    return TelemetryUsage(usage.input_tokens, usage.output_tokens, usage.cached_tokens)
+    return TelemetryUsage(usage.input_tokens, usage.output_tokens, usage.cached_input_tokens)
 
 
 @dataclass(slots=True)

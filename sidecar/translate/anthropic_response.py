@@ -63,7 +63,7 @@ def usage_from(raw: Any) -> Usage | None:
     return Usage(
         input_tokens=as_int(raw.get("input_tokens")) + cached + written,
         output_tokens=as_int(raw.get("output_tokens")),
-        cached_tokens=cached,
+        cached_input_tokens=cached,
         cache_write_tokens=written,
     )
 
@@ -119,10 +119,10 @@ def stream_usage(event: SSEEvent) -> Usage | None:
 def usage_to(usage: Usage | None) -> dict[str, Any]:
     usage = usage or Usage()
     return {
-        "input_tokens": max(usage.input_tokens - usage.cached_tokens - usage.cache_write_tokens, 0),
+        "input_tokens": max(usage.input_tokens - usage.cached_input_tokens - usage.cache_write_tokens, 0),
         "output_tokens": usage.output_tokens,
         "cache_creation_input_tokens": usage.cache_write_tokens,
-        "cache_read_input_tokens": usage.cached_tokens,
+        "cache_read_input_tokens": usage.cached_input_tokens,
     }
 
 

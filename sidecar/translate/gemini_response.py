@@ -75,7 +75,7 @@ def usage_from(raw: Any) -> Usage | None:
     return Usage(
         input_tokens=as_int(raw.get("promptTokenCount")) + as_int(raw.get("toolUsePromptTokenCount")),
         output_tokens=as_int(raw.get("candidatesTokenCount")) + thoughts,
-        cached_tokens=as_int(raw.get("cachedContentTokenCount")),
+        cached_input_tokens=as_int(raw.get("cachedContentTokenCount")),
         reasoning_tokens=thoughts,
     )
 
@@ -137,8 +137,8 @@ def usage_to(usage: Usage | None) -> dict[str, Any]:
     }
     if usage.reasoning_tokens:
         out["thoughtsTokenCount"] = usage.reasoning_tokens
-    if usage.cached_tokens:
-        out["cachedContentTokenCount"] = usage.cached_tokens
+    if usage.cached_input_tokens:
+        out["cachedContentTokenCount"] = usage.cached_input_tokens
     return out
 
 

@@ -62,7 +62,7 @@ def usage_from(raw: Any) -> Usage | None:
     return Usage(
         input_tokens=as_int(raw.get("prompt_tokens")),
         output_tokens=as_int(raw.get("completion_tokens")),
-        cached_tokens=as_int(prompt.get("cached_tokens")) if isinstance(prompt, dict) else 0,
+        cached_input_tokens=as_int(prompt.get("cached_tokens")) if isinstance(prompt, dict) else 0,
         reasoning_tokens=as_int(completion.get("reasoning_tokens")) if isinstance(completion, dict) else 0,
     )
 
@@ -113,7 +113,7 @@ def usage_to(usage: Usage | None) -> dict[str, Any]:
         "prompt_tokens": usage.input_tokens,
         "completion_tokens": usage.output_tokens,
         "total_tokens": usage.total_tokens,
-        "prompt_tokens_details": {"cached_tokens": usage.cached_tokens},
+        "prompt_tokens_details": {"cached_tokens": usage.cached_input_tokens},
     }
     if usage.reasoning_tokens:
         out["completion_tokens_details"] = {"reasoning_tokens": usage.reasoning_tokens}
