@@ -18,7 +18,8 @@ Map of the package (each module holds one concept):
 - ``telemetry/``     structured logs (structlog), traces (OpenTelemetry SDK), metrics (prometheus_client,
                      OTLP through the OpenTelemetry SDK)
 - ``diff/``          ``llm-sidecar diff``: two policies compared section by section, an access log replayed
-- ``endpoint_paths`` a path read as the server reads it (dialect, operation, model), for explain and diff
+- ``request_facts``  one description of a request (dialect, operation, model, stream, app, headers, body;
+                     routing features on demand), for the server, ``explain`` and ``diff --replay``
 - ``fake_provider/`` a fake OpenAI/Anthropic/Gemini server with fault injection (tests and demos)
 """
 

@@ -21,14 +21,14 @@ from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
 from . import __version__
-from .endpoint_paths import endpoint_for
 from .policy.compiled import Policy, PolicyError
-from .policy.conditions import RouteRequest
 from .policy.load import load_policy
+from .request_facts import RequestFacts, RequestProblem, describe_request
 from .settings import Settings, SettingsError
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -188,7 +188,6 @@ def cmd_explain(args: argparse.Namespace) -> int:
         body = orjson.loads(raw)
         if not isinstance(body, dict):
             raise ValueError("the request must be a JSON object")
-        dialect, operation, model = endpoint_for(args.path, str(body.get("model", "")))
         headers = {}
         for header in args.header:
             name, sep, value = header.partition(":")
@@ -198,7 +197,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"llm-sidecar explain: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    request = RouteRequest(dialect, operation, model, headers, headers.get("x-sidecar-app") or args.app)
+    query = dict(parse_qsl(urlsplit(args.path).query))
+    try:
+        request = describe_request(args.path, headers, query, body, app=args.app)
+    except RequestProblem as problem:
+        print(f"llm-sidecar explain: the sidecar answers {problem.status}: {problem.message}", file=sys.stderr)
+        return EXIT_USAGE
     report = explain_report(policy, request)
     if args.json:
         print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
@@ -207,7 +211,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return EXIT_OK if report["route"] else EXIT_INVALID
 
 
-def explain_report(policy: Policy, request: RouteRequest) -> dict[str, Any]:
+def explain_report(policy: Policy, request: RequestFacts) -> dict[str, Any]:
     verdicts, chosen = policy.explain(request)
     rules = [
         {"route": v.route.name, "path": v.route.path, "matched": v.matched, "why_not": list(v.reasons)}

@@ -20,10 +20,13 @@ from types import MappingProxyType
 from typing import Literal
 from urllib.parse import urlsplit
 
+from ..credentials import APP_KEY_HEADERS
 from ..dialects import Dialect, ProviderKind, registry
 from ..dialects.base import ProviderAPI
+from ..request_facts import RequestFacts
 from .base import Spec as _Spec
-from .conditions import Condition, ModelIs, RouteRequest, build_conditions
+from .conditions import Condition, HeaderIs, ModelIs, build_conditions
+from .plans import ChainPlan, Plan
 from .spec import (
     ApiKeySpec,
     BackoffSpec,
@@ -41,6 +44,9 @@ from .spec import (
     TimeoutsSpec,
     TLSSpec,
 )
+
+_NEVER_LOGGED = frozenset({*APP_KEY_HEADERS, "proxy-authorization", "cookie"})
+"""Headers a route may match on whose values the access line never shows (credentials)."""
 
 BUILTIN_RESILIENCE = ResilienceSpec(
     max_attempts_per_target=2,
@@ -120,7 +126,7 @@ class Route:
     name: str
     path: str  # where it stands in the file: "routes[2]", "default", "models.gpt-4o"
     conditions: tuple[Condition, ...]
-    chain: tuple[Target, ...]
+    plan: Plan  # how a request walks its targets (policy.plans), chosen at load
     deny: DenySpec | None
     settings: RouteSettings
 
@@ -129,7 +135,12 @@ class Route:
     def __post_init__(self) -> None:
         object.__setattr__(self, "target_keys", tuple(t.key for t in self.chain))
 
-    def matches(self, request: RouteRequest) -> bool:
+    @property
+    def chain(self) -> tuple[Target, ...]:
+        """Every target the route may call, in order (its plan's ``targets``)."""
+        return self.plan.targets
+
+    def matches(self, request: RequestFacts) -> bool:
         for condition in self.conditions:  # noqa: SIM110 - a plain loop: no generator per request
             if not condition.matches(request):
                 return False
@@ -157,16 +168,17 @@ class Policy:
     default: Route | None
     defaults: DefaultsSpec
     exposed_models: tuple[str, ...]
+    logged_headers: tuple[str, ...] = ()  # request headers routes match on (credentials left out): logged
     warnings: tuple[str, ...] = ()  # what still loads but should change (deprecated names), with its path
 
-    def route(self, request: RouteRequest) -> Route | None:
+    def route(self, request: RequestFacts) -> Route | None:
         for route in self.routes:
             if route.matches(request):
                 return route
         by_model = self.model_routes.get(request.model)
         return by_model if by_model is not None else self.default
 
-    def explain(self, request: RouteRequest) -> tuple[list[Verdict], Route | None]:
+    def explain(self, request: RequestFacts) -> tuple[list[Verdict], Route | None]:
         """Every rule's verdict in order, and the route ``route`` picks."""
         verdicts: list[Verdict] = []
         for route in self.routes:
@@ -245,7 +257,7 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
         resilience = merge(base, route.resilience)
         assert isinstance(resilience, ResilienceSpec)
         settings = RouteSettings(resilience, route.unsupported_params or spec.defaults.unsupported_params)
-        return Route(name, path, build_conditions(route.match), tuple(chain), route.deny, settings)
+        return Route(name, path, build_conditions(route.match), ChainPlan(tuple(chain)), route.deny, settings)
 
     routes: list[Route] = []
     seen: dict[str, str] = {}
@@ -263,16 +275,19 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
         default = build(spec.default, "default", spec.default.name or "default")
     model_settings = RouteSettings(base, spec.defaults.unsupported_params)
     model_routes = {
-        name: Route(f"model:{name}", f"models.{name}", (), (target,), None, model_settings)
+        name: Route(f"model:{name}", f"models.{name}", (), ChainPlan((target,)), None, model_settings)
         for name, target in models.items()
     }
     if errors:
         raise PolicyError(errors)
     exposed = set(models)
+    matched_headers: set[str] = set()
     for route in routes:
         for condition in route.conditions:
             if isinstance(condition, ModelIs):
                 exposed.update(condition.pattern.exact)
+            elif isinstance(condition, HeaderIs) and condition.name not in _NEVER_LOGGED:
+                matched_headers.add(condition.name)
     return Policy(
         version=version,
         source=source,
@@ -284,4 +299,5 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
         default=default,
         defaults=spec.defaults,
         exposed_models=tuple(sorted(exposed)),
+        logged_headers=tuple(sorted(matched_headers)),
     )

@@ -1,22 +1,24 @@
 """The request pipeline: small stages with one signature, folded once at startup.
 
 A stage is ``async (exchange, call_next) -> response``; it may answer early (raise ``RequestFailed``
-or return a response) or call the next stage. ``build_pipeline`` folds the list into one callable, so
-the per-request cost of the pipeline is a few awaits.
+or return a response), call the next stage, and look at what it returns; to see a stream as it passes
+or to have a say in the fallback loop, it registers a ``hooks.StreamTap`` or ``hooks.ChainHook`` on the
+exchange. ``build_pipeline`` folds the list into one callable, so the per-request cost of the pipeline
+is a few awaits.
+
+The stages every request passes, in order: ``read_stage`` (the body, and the request's facts),
+``route_request`` (the route), then the terminal one, ``fallback.Executor`` (the route's plan).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 
 import orjson
 from aiohttp import web
 
-from ..dialects import registry
-from ..dialects.base import RequestProblem
-from ..policy.conditions import RouteRequest
+from ..request_facts import RequestProblem, read_request
 from .errors import RequestFailed
 from .exchange import Exchange
 
@@ -54,8 +56,7 @@ def read_stage(max_body: int) -> Stage:
 
 
 async def parse_body(exchange: Exchange, raw: bytes, call_next: Handler) -> web.StreamResponse:
-    """The body as JSON in the caller's dialect: the requested model and whether it streams."""
-    request = exchange.request
+    """The body as JSON in the caller's dialect, and the request's facts (``request_facts.read_request``)."""
     if not raw:
         raise RequestFailed(400, "the request body is empty; a JSON object is required", code="invalid_json")
     try:
@@ -65,47 +66,31 @@ async def parse_body(exchange: Exchange, raw: bytes, call_next: Handler) -> web.
     if not isinstance(body, dict):
         raise RequestFailed(400, "the request body must be a JSON object", code="invalid_json")
     exchange.raw = raw
-    exchange.body = body
-    endpoint = exchange.endpoint
+    request = exchange.request
+    known = exchange.facts
     param = next(iter(request.match_info.values()), "")
     try:
-        shape = registry.wire(endpoint.dialect).read_request(endpoint, request.path, param, body, request.query)
+        facts = read_request(exchange.endpoint, request.path, param, known.headers, request.query, body, app=known.app)
     except RequestProblem as problem:
         raise RequestFailed(problem.status, problem.message, code=problem.code, param=problem.param) from None
-    exchange.requested_model = shape.model
-    exchange.gemini_method = shape.method
-    exchange.stream = shape.stream
-    if shape.operation is not endpoint.operation:
-        exchange.endpoint = dataclasses.replace(endpoint, operation=shape.operation)
-    exchange.trace.request_parsed(requested_model=exchange.requested_model, stream=exchange.stream)
+    exchange.facts = facts
+    exchange.trace.request_parsed(requested_model=facts.model, stream=facts.stream)
     return await call_next(exchange)
 
 
-def route_stage(app_name: str) -> Stage:
+async def route_request(exchange: Exchange, call_next: Handler) -> web.StreamResponse:
     """The policy picks a route: 404 when none does, the route's status when it denies."""
-
-    async def route_request(exchange: Exchange, call_next: Handler) -> web.StreamResponse:
-        headers = exchange.request.headers
-        request = RouteRequest(
-            dialect=exchange.endpoint.dialect,
-            operation=exchange.endpoint.operation,
-            model=exchange.requested_model,
-            headers=headers,
-            app=headers.get("x-sidecar-app") or app_name,
+    route = exchange.policy.route(exchange.facts)
+    if route is None:
+        raise RequestFailed(
+            404,
+            f"no route for model {exchange.facts.model!r}; models served: "
+            + (", ".join(exchange.policy.exposed_models) or "none"),
+            code="model_not_found",
+            param="model",
         )
-        route = exchange.policy.route(request)
-        if route is None:
-            raise RequestFailed(
-                404,
-                f"no route for model {exchange.requested_model!r}; models served: "
-                + (", ".join(exchange.policy.exposed_models) or "none"),
-                code="model_not_found",
-                param="model",
-            )
-        exchange.route = route
-        exchange.trace.route_decided(route=route.name, targets=route.target_keys)
-        if route.deny is not None:
-            raise RequestFailed(route.deny.status, route.deny.message, code="denied_by_policy")
-        return await call_next(exchange)
-
-    return route_request
+    exchange.route = route
+    exchange.trace.route_decided(route=route.name, targets=route.target_keys)
+    if route.deny is not None:
+        raise RequestFailed(route.deny.status, route.deny.message, code="denied_by_policy")
+    return await call_next(exchange)

@@ -49,7 +49,14 @@ from .common import (
 )
 from .embeddings import gemini_method as gemini_embedding_method
 from .errors import stream_error_event, translate_error
-from .stream import StreamDecoder, StreamEncoder, StreamTranslator, new_stream_decoder, new_stream_encoder
+from .stream import (
+    StreamDecoder,
+    StreamEncoder,
+    StreamTranslator,
+    decode_event,
+    new_stream_decoder,
+    new_stream_encoder,
+)
 from .stream import new_stream_translator as _new_stream_translator
 from .usage import extract_request_params, extract_stream_usage, extract_usage
 
@@ -65,6 +72,7 @@ __all__ = [
     "UnsupportedParameter",
     "Usage",
     "build_chat_response",
+    "decode_event",
     "extract_request_params",
     "extract_stream_usage",
     "extract_usage",

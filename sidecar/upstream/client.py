@@ -82,6 +82,11 @@ class UpstreamClient:
         self._timeouts: dict[tuple[float, float, float], aiohttp.ClientTimeout] = {}
         self._watched: weakref.WeakSet[Any] = weakref.WeakSet()  # connections seen (response.py)
 
+    @property
+    def max_body(self) -> int:
+        """The most bytes of one upstream body the sidecar holds (``SIDECAR_UPSTREAM_MAX_BODY_BYTES``)."""
+        return self._max_body
+
     def open(self) -> None:
         """Make the connector and the session (in the running loop)."""
         connector = aiohttp.TCPConnector(

@@ -9,8 +9,8 @@ import pytest
 
 from sidecar.dialects import Dialect, Operation
 from sidecar.policy import PolicyError, load_policy, load_policy_bytes
-from sidecar.policy.conditions import RouteRequest
 from sidecar.policy.schema import policy_json_schema
+from sidecar.request_facts import RequestFacts
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,8 +38,8 @@ def request(
     app: str = "",
     dialect: Dialect = Dialect.OPENAI,
     operation: Operation = Operation.CHAT,
-) -> RouteRequest:
-    return RouteRequest(dialect, operation, model, headers or {}, app)
+) -> RequestFacts:
+    return RequestFacts(dialect, operation, model, headers or {}, app)
 
 
 @pytest.mark.parametrize("path", sorted([*ROOT.glob("policies/*.yaml"), ROOT / "sidecar/demo/policy.yaml"]))
@@ -237,3 +237,13 @@ def test_the_json_schema_accepts_the_deprecated_name_and_not_both() -> None:
     provider["kind"] = "openai"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(document, schema)
+
+
+def test_the_headers_routes_match_on_are_the_ones_logged_credentials_never() -> None:
+    """Policy.logged_headers: every header a route matches on, lower-case, sorted; credentials left out."""
+    text = BASE + (
+        "routes:\n"
+        "  - {match: {headers: {X-Team: ops, authorization: 'Bearer *'}}, target: claude}\n"
+        "  - {match: {headers: {x-tier: gold}}, target: gpt-4o}\n"
+    )
+    assert load_policy_bytes(text.encode(), "test.yaml").logged_headers == ("x-team", "x-tier")
