@@ -6,7 +6,8 @@ after which it emits nothing more.
 
 - ``OpenAIEncoder``: a first chunk with ``role: assistant``, one chunk per text, reasoning
   (``reasoning_content``, as OpenAI-compatible servers send it) or tool-call fragment
-  (``tool_calls[index]`` with id, type and name on the first fragment), a chunk carrying
+  (``tool_calls[index]`` with id, type and name on the first fragment; a call that streamed no argument
+  text gets ``"{}"`` before the next call or the finish, as the whole answer says), a chunk carrying
   ``finish_reason``; on close, a usage chunk with empty ``choices`` when the caller asked for
   ``include_usage``, then ``data: [DONE]``.
 - ``AnthropicEncoder``: ``message_start`` (sent with the first content, so it carries the input usage
@@ -54,7 +55,17 @@ def _event(body: dict[str, Any], name: str | None = None) -> SSEEvent:
 
 
 class OpenAIEncoder:
-    __slots__ = ("_closed", "_created", "_finished", "_id", "_include_usage", "_model", "_started", "_usage")
+    __slots__ = (
+        "_bare_tools",
+        "_closed",
+        "_created",
+        "_finished",
+        "_id",
+        "_include_usage",
+        "_model",
+        "_started",
+        "_usage",
+    )
 
     def __init__(self, model: str, include_usage: bool) -> None:
         self._model = model
@@ -65,6 +76,7 @@ class OpenAIEncoder:
         self._finished = False
         self._closed = False
         self._usage: Usage | None = None
+        self._bare_tools: list[int] = []  # tool calls started whose arguments have not come yet
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> SSEEvent:
         choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
@@ -106,6 +118,7 @@ class OpenAIEncoder:
         elif isinstance(delta, Reasoning):
             out.append(self._chunk({"reasoning_content": delta.text}))
         elif isinstance(delta, ToolStart):
+            out += self._empty_arguments()
             call = {
                 "index": delta.index,
                 "id": delta.id,
@@ -113,18 +126,29 @@ class OpenAIEncoder:
                 "function": {"name": delta.name, "arguments": ""},
             }
             out.append(self._chunk({"tool_calls": [call]}))
+            self._bare_tools.append(delta.index)
         elif isinstance(delta, ToolArgs):
+            if delta.fragment and delta.index in self._bare_tools:
+                self._bare_tools.remove(delta.index)
             out.append(self._chunk({"tool_calls": [{"index": delta.index, "function": {"arguments": delta.fragment}}]}))
         elif isinstance(delta, Finish) and not self._finished:
+            out += self._empty_arguments()
             self._finished = True
             out.append(self._chunk({}, openai_response.FINISH_TO[delta.reason]))
         return out
 
+    def _empty_arguments(self) -> list[SSEEvent]:
+        """``{}`` for each tool call that streamed no argument text (Anthropic sends ``input: {}`` and an
+        empty ``input_json_delta`` for a call without arguments): an app parses the arguments it
+        accumulated as JSON, and ``""`` is not JSON. The whole answer says ``"{}"`` too."""
+        bare, self._bare_tools = self._bare_tools, []
+        return [self._chunk({"tool_calls": [{"index": i, "function": {"arguments": "{}"}}]}) for i in bare]
+
     def close(self) -> list[SSEEvent]:
         if self._closed:
             return []
+        out = self._empty_arguments()
         self._closed = True
-        out: list[SSEEvent] = []
         if self._include_usage and self._started:
             body = {
                 "id": self._id,
