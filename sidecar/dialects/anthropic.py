@@ -13,15 +13,11 @@ from typing import Any
 import orjson
 
 from ..sse import SSEEvent
-from ..translate import anthropic as chat_request
-from ..translate import anthropic_response, count_tokens, stream_in, stream_out
-from ..translate.common import Drops, TranslateOptions
-from ..translate.usage import anthropic_params
+from ..translate.bundles import TRANSLATIONS
 from . import Dialect, Operation, ProviderKind
 from .base import (
     Endpoint,
     ProviderAPI,
-    Translation,
     WireDialect,
     error_raises,
 )
@@ -37,18 +33,6 @@ _PATHS = {
 _PREAMBLE = frozenset({"message_start", "ping", "content_block_start"})
 
 
-def _count_from_gemini(body: dict[str, Any], model: str, drops: Drops, options: TranslateOptions) -> dict[str, Any]:
-    return count_tokens.gemini_to_anthropic(body, model, drops, options)
-
-
-def _count_to_gemini(body: dict[str, Any], model: str) -> dict[str, Any]:
-    return count_tokens.anthropic_response_to_gemini(body)
-
-
-def _anthropic_encoder(model: str, include_usage: bool) -> stream_out.AnthropicEncoder:
-    return stream_out.AnthropicEncoder(model)  # usage always goes to Anthropic callers
-
-
 class AnthropicWire(WireDialect):
     dialect = Dialect.ANTHROPIC
     name = "Anthropic"
@@ -58,21 +42,7 @@ class AnthropicWire(WireDialect):
         Endpoint(Dialect.ANTHROPIC, Operation.COUNT_TOKENS, "/v1/messages/count_tokens"),
     )
     protocol_headers = ("anthropic-", "x-stainless-helper")
-    translation = Translation(
-        parse_request=chat_request.parse_request,
-        build_request=chat_request.build_request,
-        parse_response=anthropic_response.parse_response,
-        build_response=anthropic_response.build_response,
-        decoder=stream_in.AnthropicDecoder,
-        encoder=_anthropic_encoder,
-        usage=anthropic_response.usage_of,
-        stream_usage=anthropic_response.stream_usage,
-        request_params=anthropic_params,
-        error_body=anthropic_response.error_body,
-        error_event=anthropic_response.error_event,
-        requests_from={(Operation.COUNT_TOKENS, Dialect.GEMINI): _count_from_gemini},
-        responses_to={(Operation.COUNT_TOKENS, Dialect.GEMINI): _count_to_gemini},
-    )
+    translation = TRANSLATIONS[Dialect.ANTHROPIC]
 
     def claims_path(self, path: str, headers: Mapping[str, str] | None) -> bool:
         return path.startswith("/v1/messages") or (headers is not None and "anthropic-version" in headers)

@@ -9,7 +9,7 @@ proxy:
 - the upstream's side: ``upstream_path`` per operation, ``credentials`` (the key header),
   ``protocol_headers`` (dropped when the request goes to another dialect), ``add_protocol_headers``,
   ``same_dialect_body`` / ``finish_translated_body`` (the body sent to one target);
-- ``translation``: its functions in ``translate`` (a ``Translation``): chat requests, responses and
+- ``translation``: its functions in ``translate`` (a ``translate.bundles.Translation``): chat requests, responses and
   streams to and from the common form, the non-chat conversions with other dialects, the readers of
   usage and request parameters, the error body and error event its SDK raises on;
 - the stream's shape: ``is_preamble`` (held back before the commit point), ``is_terminal`` (its
@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -36,13 +36,7 @@ from ..sse import SSEEvent
 from . import Dialect, Operation, ProviderKind
 
 if TYPE_CHECKING:
-    from ..translate.common import ChatRequest, ChatResponse, Drops, RequestParams, TranslateOptions, Usage
-    from ..translate.stream import StreamDecoder, StreamEncoder
-
-RequestConverter = Callable[[dict[str, Any], str, "Drops", "TranslateOptions"], dict[str, Any]]
-"""A non-chat request of another dialect as this dialect's body: ``(body, target model, drops, options)``."""
-ResponseConverter = Callable[[dict[str, Any], str], dict[str, Any]]
-"""A non-chat response of this dialect as another dialect's body: ``(body, reported model)``."""
+    from ..translate.bundles import Translation
 
 
 class NoEquivalentOperation(Exception):
@@ -125,42 +119,6 @@ def error_raises(event: SSEEvent, *, name: str | None) -> bool:
     return isinstance(error, dict) and isinstance(error.get("message"), str) and bool(error["message"])
 
 
-@dataclass(frozen=True, slots=True)
-class Translation:
-    """One dialect's functions in ``translate``: chat requests, responses and streams to and from the
-    common form, the non-chat conversions it has with other dialects, the readers of usage and request
-    parameters, its error body and error event."""
-
-    parse_request: Callable[[dict[str, Any], Drops], ChatRequest]
-    build_request: Callable[[ChatRequest, str, Drops, TranslateOptions], dict[str, Any]]
-    parse_response: Callable[[dict[str, Any]], ChatResponse]
-    build_response: Callable[[ChatResponse, str], dict[str, Any]]
-    decoder: Callable[[], StreamDecoder]
-    """A decoder of one chat stream's events into common deltas."""
-    encoder: Callable[[str, bool], StreamEncoder]
-    """An encoder of common deltas into one caller's chat stream: ``(reported model, include_usage)``."""
-    usage: Callable[[dict[str, Any]], Usage | None]
-    """Usage of a whole (non-stream) response; None when it reports none."""
-    stream_usage: Callable[[SSEEvent], Usage | None]
-    """Usage carried by one stream event, if any (cumulative: combine with ``Usage.merge``)."""
-    request_params: Callable[[dict[str, Any]], RequestParams]
-    """The generation parameters of a request body (span attributes)."""
-    error_body: ErrorBody
-    """The JSON error body the dialect's SDK expects: ``(status, message, *, code, param)``."""
-    error_event: Callable[[int, str], SSEEvent]
-    """The event that makes the caller's SDK raise after a mid-stream failure."""
-    requests_from: Mapping[tuple[Operation, Dialect], RequestConverter] = field(default_factory=dict)
-    """Non-chat requests this dialect can take from another: (operation, caller dialect) -> converter."""
-    responses_to: Mapping[tuple[Operation, Dialect], ResponseConverter] = field(default_factory=dict)
-    """Non-chat responses of this dialect another can read: (operation, caller dialect) -> converter."""
-
-
-class ErrorBody(Protocol):
-    def __call__(
-        self, status: int, message: str, *, code: str | None = None, param: str | None = None
-    ) -> dict[str, Any]: ...
-
-
 class WireDialect(ABC):
     """One API family (see the module docstring). Subclasses are stateless singletons."""
 
@@ -176,7 +134,7 @@ class WireDialect(ABC):
     protocol_headers: tuple[str, ...] = ()
     """Prefixes of the dialect's own protocol headers, dropped when the call goes to another dialect."""
     translation: Translation
-    """Its translation entry points and readers (``translate``'s functions)."""
+    """Its translation entry points and readers (``translate.bundles``: ``translate``'s functions)."""
 
     # --- the app's side -----------------------------------------------------------------------------
 

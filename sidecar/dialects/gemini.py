@@ -15,12 +15,10 @@ from typing import Any
 import orjson
 
 from ..sse import SSEEvent
-from ..translate import count_tokens, embeddings, gemini_response, stream_in, stream_out
-from ..translate import gemini as chat_request
-from ..translate.common import Drops, TranslateOptions
-from ..translate.usage import gemini_params
+from ..translate import embeddings
+from ..translate.bundles import TRANSLATIONS
 from . import Dialect, Operation, ProviderKind
-from .base import Endpoint, NoEquivalentOperation, ProviderAPI, RequestProblem, RequestShape, Translation, WireDialect
+from .base import Endpoint, NoEquivalentOperation, ProviderAPI, RequestProblem, RequestShape, WireDialect
 
 METHODS: Mapping[str, tuple[Operation, bool]] = {
     "generateContent": (Operation.GENERATE_CONTENT, False),
@@ -32,28 +30,6 @@ METHODS: Mapping[str, tuple[Operation, bool]] = {
 """Gemini method -> (operation, streams)."""
 
 
-def _embeddings_from_openai(
-    body: dict[str, Any], model: str, drops: Drops, options: TranslateOptions
-) -> dict[str, Any]:
-    return embeddings.openai_to_gemini(body, model, drops)
-
-
-def _embeddings_to_openai(body: dict[str, Any], model: str) -> dict[str, Any]:
-    return embeddings.gemini_response_to_openai(body, model)
-
-
-def _count_from_anthropic(body: dict[str, Any], model: str, drops: Drops, options: TranslateOptions) -> dict[str, Any]:
-    return count_tokens.anthropic_to_gemini(body, model, drops, options)
-
-
-def _count_to_anthropic(body: dict[str, Any], model: str) -> dict[str, Any]:
-    return count_tokens.gemini_response_to_anthropic(body)
-
-
-def _gemini_encoder(model: str, include_usage: bool) -> stream_out.GeminiEncoder:
-    return stream_out.GeminiEncoder(model)  # usage always goes to Gemini callers
-
-
 class GeminiWire(WireDialect):
     dialect = Dialect.GEMINI
     name = "Gemini"
@@ -63,27 +39,7 @@ class GeminiWire(WireDialect):
         Endpoint(Dialect.GEMINI, Operation.GENERATE_CONTENT, "/v1/models/{tail}", True),
     )
     protocol_headers = ("x-goog-",)
-    translation = Translation(
-        parse_request=chat_request.parse_request,
-        build_request=chat_request.build_request,
-        parse_response=gemini_response.parse_response,
-        build_response=gemini_response.build_response,
-        decoder=stream_in.GeminiDecoder,
-        encoder=_gemini_encoder,
-        usage=gemini_response.usage_of,
-        stream_usage=gemini_response.stream_usage,
-        request_params=gemini_params,
-        error_body=gemini_response.error_body,
-        error_event=gemini_response.error_event,
-        requests_from={
-            (Operation.EMBEDDINGS, Dialect.OPENAI): _embeddings_from_openai,
-            (Operation.COUNT_TOKENS, Dialect.ANTHROPIC): _count_from_anthropic,
-        },
-        responses_to={
-            (Operation.EMBEDDINGS, Dialect.OPENAI): _embeddings_to_openai,
-            (Operation.COUNT_TOKENS, Dialect.ANTHROPIC): _count_to_anthropic,
-        },
-    )
+    translation = TRANSLATIONS[Dialect.GEMINI]
 
     def read_request(
         self, endpoint: Endpoint, path: str, path_param: str, body: dict[str, Any], query: Mapping[str, str]

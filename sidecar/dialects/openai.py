@@ -16,15 +16,11 @@ from typing import Any
 import orjson
 
 from ..sse import SSEEvent
-from ..translate import embeddings, openai_response, stream_in, stream_out
-from ..translate import openai as chat_request
-from ..translate.common import Drops, TranslateOptions
-from ..translate.usage import openai_params
+from ..translate.bundles import TRANSLATIONS
 from . import Dialect, Operation, ProviderKind
 from .base import (
     Endpoint,
     ProviderAPI,
-    Translation,
     WireDialect,
     error_raises,
 )
@@ -37,16 +33,6 @@ _PATHS = {
     Operation.RESPONSES: "/responses",
 }
 _RESPONSES_ENDS = ("response.completed", "response.incomplete")
-
-
-def _embeddings_from_gemini(
-    body: dict[str, Any], model: str, drops: Drops, options: TranslateOptions
-) -> dict[str, Any]:
-    return embeddings.gemini_to_openai(body, model, drops)
-
-
-def _embeddings_to_gemini(body: dict[str, Any], model: str) -> dict[str, Any]:
-    return embeddings.openai_response_to_gemini(body)
 
 
 class OpenAIWire(WireDialect):
@@ -64,21 +50,7 @@ class OpenAIWire(WireDialect):
     )
     api_root = "/v1"
     protocol_headers = ("openai-",)
-    translation = Translation(
-        parse_request=chat_request.parse_request,
-        build_request=chat_request.build_request,
-        parse_response=openai_response.parse_response,
-        build_response=openai_response.build_response,
-        decoder=stream_in.OpenAIDecoder,
-        encoder=stream_out.OpenAIEncoder,
-        usage=openai_response.usage_of,
-        stream_usage=openai_response.stream_usage,
-        request_params=openai_params,
-        error_body=openai_response.error_body,
-        error_event=openai_response.error_event,
-        requests_from={(Operation.EMBEDDINGS, Dialect.GEMINI): _embeddings_from_gemini},
-        responses_to={(Operation.EMBEDDINGS, Dialect.GEMINI): _embeddings_to_gemini},
-    )
+    translation = TRANSLATIONS[Dialect.OPENAI]
 
     def claims_path(self, path: str, headers: Mapping[str, str] | None) -> bool:
         return path.startswith(("/v1/", "/openai/"))

@@ -20,10 +20,9 @@ from types import MappingProxyType
 from typing import Literal
 from urllib.parse import urlsplit
 
-from ..credentials import APP_KEY_HEADERS
 from ..dialects import Dialect, ProviderKind, registry
 from ..dialects.base import ProviderAPI
-from ..request_facts import RequestFacts
+from ..request_facts import CREDENTIAL_HEADERS, RequestFacts
 from .base import Spec as _Spec
 from .conditions import Condition, HeaderIs, ModelIs, build_conditions
 from .plans import ChainPlan, Plan
@@ -44,9 +43,6 @@ from .spec import (
     TimeoutsSpec,
     TLSSpec,
 )
-
-_NEVER_LOGGED = frozenset({*APP_KEY_HEADERS, "proxy-authorization", "cookie"})
-"""Headers a route may match on whose values the access line never shows (credentials)."""
 
 BUILTIN_RESILIENCE = ResilienceSpec(
     max_attempts_per_target=2,
@@ -286,7 +282,7 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
         for condition in route.conditions:
             if isinstance(condition, ModelIs):
                 exposed.update(condition.pattern.exact)
-            elif isinstance(condition, HeaderIs) and condition.name not in _NEVER_LOGGED:
+            elif isinstance(condition, HeaderIs) and condition.name not in CREDENTIAL_HEADERS:
                 matched_headers.add(condition.name)
     return Policy(
         version=version,

@@ -16,11 +16,12 @@ Map of the package::
     count_tokens  Anthropic count_tokens <-> Gemini countTokens
     stream        StreamTranslator = stream_in decoder (upstream events -> deltas)
                                    + stream_out encoder (deltas -> caller events)
-    errors        reading any upstream error; error bodies and events in a given dialect
-    usage         usage and request-parameter extraction (the readers per dialect)
+    errors        reading any upstream error (the facade answers it in the caller's dialect)
+    usage         request-parameter readers per dialect
+    bundles       TRANSLATIONS: each dialect's functions gathered in one ``Translation``
 
-The facade picks each dialect's functions through its object (``dialects.registry``): nothing here
-branches on a dialect.
+The facade picks each dialect's functions from its bundle: nothing here branches on a dialect to pick
+behaviour. A dialect's object (``dialects``) refers to the same bundle.
 
 Every chat translation is ``parse`` (source dialect -> common form) then ``build`` (common form -> target
 dialect); the per-request cost is a walk over plain dicts. Same-dialect traffic is not translated here
@@ -35,7 +36,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..dialects import CHAT_OPERATIONS, Dialect, Operation, registry
+from ..dialects import CHAT_OPERATIONS, Dialect, Operation
+from ..sse import SSEEvent
+from .bundles import TRANSLATIONS, Translation
 from .common import (
     ChatRequest,
     ChatResponse,
@@ -48,7 +51,7 @@ from .common import (
     Usage,
 )
 from .embeddings import gemini_method as gemini_embedding_method
-from .errors import stream_error_event, translate_error
+from .errors import read_error
 from .stream import (
     StreamDecoder,
     StreamEncoder,
@@ -58,7 +61,6 @@ from .stream import (
     new_stream_encoder,
 )
 from .stream import new_stream_translator as _new_stream_translator
-from .usage import extract_request_params, extract_stream_usage, extract_usage
 
 __all__ = [
     "ChatResponse",
@@ -68,6 +70,7 @@ __all__ = [
     "StreamEncoder",
     "StreamTranslator",
     "TranslateOptions",
+    "Translation",
     "TranslationError",
     "UnsupportedParameter",
     "Usage",
@@ -109,10 +112,10 @@ def translate_request(
     ``streamGenerateContent``); for other sources None means "as the body says".
     """
     drops = Drops(options)
-    upstream = registry.wire(target).translation
+    upstream = TRANSLATIONS[target]
     try:
         if operation in CHAT_OPERATIONS:
-            req: ChatRequest = registry.wire(source).translation.parse_request(body, drops)
+            req: ChatRequest = TRANSLATIONS[source].parse_request(body, drops)
             if stream is not None:
                 req["stream"] = stream
             if req.get("stream") and req.get("n", 1) != 1:
@@ -135,10 +138,10 @@ def translate_response(
     body: dict[str, Any], *, source: Dialect, target: Dialect, operation: Operation, model: str
 ) -> dict[str, Any]:
     """An upstream (``source``) response body as the caller's (``target``) body; ``model`` is reported."""
-    upstream = registry.wire(source).translation
+    upstream = TRANSLATIONS[source]
     try:
         if operation in CHAT_OPERATIONS:
-            return registry.wire(target).translation.build_response(upstream.parse_response(body), model)
+            return TRANSLATIONS[target].build_response(upstream.parse_response(body), model)
         convert = upstream.responses_to.get((operation, target))
         if convert is not None:
             return convert(body, model)
@@ -147,17 +150,59 @@ def translate_response(
     raise _no_route(operation, source, target)
 
 
+def translate_error(status: int, body: bytes, *, source: Dialect, target: Dialect) -> dict[str, Any]:
+    """An upstream (``source``) error body as the caller's (``target``) error body; keeps the message."""
+    try:
+        message, code = read_error(status, body)
+    except Exception:  # the body is garbage of a kind not foreseen: still answer
+        message, code = f"upstream returned HTTP {status}", None
+    return TRANSLATIONS[target].error_body(status, message, code=code)
+
+
+def stream_error_event(dialect: Dialect, status: int, message: str) -> bytes:
+    """The event that makes the caller's SDK raise after a mid-stream failure, as bytes.
+
+    OpenAI: a ``data: {"error": {...}}`` line (openai-python's ``Stream`` raises ``APIError`` on a
+    payload with an ``error`` key); Anthropic: ``event: error`` (the SDK raises an ``APIStatusError``);
+    Gemini: a ``data: {"error": {"code", "message", "status"}}`` line (google-genai raises
+    ``ClientError``/``ServerError`` on a chunk that starts with ``{"error":``).
+    """
+    return TRANSLATIONS[dialect].error_event(status, message).encode()
+
+
+def extract_usage(dialect: Dialect, body: dict[str, Any]) -> Usage | None:
+    """Usage of a non-stream response in ``dialect`` (chat, messages, generateContent, embeddings); None
+    when it reports none."""
+    if not isinstance(body, dict):
+        return None
+    return TRANSLATIONS[dialect].usage(body)
+
+
+def extract_stream_usage(dialect: Dialect, event: SSEEvent) -> Usage | None:
+    """Usage carried by one event of a ``dialect`` stream, if any (OpenAI's usage chunk, Anthropic
+    ``message_start``/``message_delta``, a Gemini fragment with ``usageMetadata``). Counts are
+    cumulative: combine successive ones with ``Usage.merge``."""
+    return TRANSLATIONS[dialect].stream_usage(event)
+
+
+def extract_request_params(dialect: Dialect, body: dict[str, Any]) -> RequestParams:
+    """The generation parameters of a ``dialect`` request body (``usage``)."""
+    if not isinstance(body, dict):
+        return RequestParams()
+    return TRANSLATIONS[dialect].request_params(body)
+
+
 def parse_chat_response(body: dict[str, Any], dialect: Dialect) -> ChatResponse:
     """A ``dialect`` chat answer (chat.completion, message, GenerateContentResponse) in the common form."""
     try:
-        return registry.wire(dialect).translation.parse_response(body)
+        return TRANSLATIONS[dialect].parse_response(body)
     except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
         raise TranslationError(f"malformed {dialect.value} response body: {exc!r}") from exc
 
 
 def build_chat_response(response: ChatResponse, dialect: Dialect, model: str) -> dict[str, Any]:
     """A common-form answer as a ``dialect`` caller's body; ``model`` is reported."""
-    return registry.wire(dialect).translation.build_response(response, model)
+    return TRANSLATIONS[dialect].build_response(response, model)
 
 
 def new_stream_translator(

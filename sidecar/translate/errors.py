@@ -1,4 +1,5 @@
-"""Error bodies across dialects: read an upstream error, answer in the caller's dialect.
+"""Reading an upstream's error, whatever its dialect (the facade's ``translate_error`` answers it in the
+caller's; each dialect's error body is its ``*_response`` module's ``error_body``).
 
 ``read_error`` never raises: it takes whatever the upstream sent (JSON in any of the three shapes, a
 JSON list as Gemini sometimes sends, HTML, nothing) and returns a message and a machine code.
@@ -12,9 +13,7 @@ from typing import Any
 
 import orjson
 
-from ..dialects import Dialect, registry
 from ..dialects.errors import status_of_error
-from ..sse import SSEEvent
 
 _MAX_MESSAGE = 2000
 
@@ -46,28 +45,3 @@ def read_error(status: int, body: bytes) -> tuple[str, str | None]:
                 return message[:_MAX_MESSAGE], code
     text = body.decode("utf-8", "replace").strip() if body else ""
     return (text[:_MAX_MESSAGE] or f"upstream returned HTTP {status}"), None
-
-
-def translate_error(status: int, body: bytes, *, source: Dialect, target: Dialect) -> dict[str, Any]:
-    """An upstream (``source``) error body as the caller's (``target``) error body; keeps the message."""
-    try:
-        message, code = read_error(status, body)
-    except Exception:  # the body is garbage of a kind not foreseen: still answer
-        message, code = f"upstream returned HTTP {status}", None
-    return registry.wire(target).translation.error_body(status, message, code=code)
-
-
-def stream_error_event(dialect: Dialect, status: int, message: str) -> bytes:
-    """The event that makes the caller's SDK raise after a mid-stream failure.
-
-    OpenAI: a ``data: {"error": {...}}`` line (openai-python's ``Stream`` raises ``APIError`` on a
-    payload with an ``error`` key); Anthropic: ``event: error`` (the SDK raises an ``APIStatusError``);
-    Gemini: a ``data: {"error": {"code", "message", "status"}}`` line (google-genai raises
-    ``ClientError``/``ServerError`` on a chunk that starts with ``{"error":``).
-    """
-    return error_event(dialect, status, message).encode()
-
-
-def error_event(dialect: Dialect, status: int, message: str) -> SSEEvent:
-    """``stream_error_event`` as an event."""
-    return registry.wire(dialect).translation.error_event(status, message)

@@ -13,16 +13,17 @@ For telemetry the translator keeps what it has seen: ``usage`` (cumulative, in t
 
 The two halves are also available alone: ``new_stream_decoder`` (upstream events -> deltas, e.g. to
 assemble a same-dialect stream for the cache) and ``new_stream_encoder`` (deltas -> caller events, e.g.
-to replay a cached answer). Each dialect's are its object's (``dialects.registry``): the classes of
-``stream_in`` and ``stream_out``.
+to replay a cached answer). Each dialect's are in its bundle (``bundles``): the classes of ``stream_in``
+and ``stream_out``.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from ..dialects import Dialect, registry
+from ..dialects import Dialect
 from ..sse import SSEEvent
+from .bundles import TRANSLATIONS
 from .common import Delta, Finish, Start, Usage, UsageSeen
 
 
@@ -98,9 +99,9 @@ def new_stream_translator(*, source: Dialect, target: Dialect, model: str, inclu
 def new_stream_decoder(source: Dialect) -> StreamDecoder:
     """A decoder of one ``source`` chat stream's events into common deltas (it may raise on an event it
     cannot read: ``StreamTranslator.feed`` shows how to skip one)."""
-    return registry.wire(source).translation.decoder()
+    return TRANSLATIONS[source].decoder()
 
 
 def new_stream_encoder(target: Dialect, model: str, include_usage: bool) -> StreamEncoder:
     """An encoder of common deltas into one ``target`` caller's chat stream events."""
-    return registry.wire(target).translation.encoder(model, include_usage)
+    return TRANSLATIONS[target].encoder(model, include_usage)

@@ -1,15 +1,10 @@
-"""Reading usage and request parameters from bodies in any dialect, for cost and telemetry.
+"""Reading request parameters from bodies in any dialect, for telemetry: ``openai_params``,
+``anthropic_params``, ``gemini_params`` (``translate.extract_request_params`` picks one).
 
-- ``extract_usage``: a non-stream response (chat, messages, generateContent, embeddings) -> ``Usage``.
-- ``extract_stream_usage``: one event of a same-dialect passthrough stream -> ``Usage`` if it carries
-  any (OpenAI's usage chunk, Anthropic ``message_start``/``message_delta``, a Gemini fragment with
-  ``usageMetadata``). Counts are cumulative: combine successive ones with ``Usage.merge``. Events
-  without usage are rejected by a byte search before any JSON parsing. Both ask the dialect's object
-  (``dialects.registry``), whose readers are the ``*_response`` modules' ``usage_from``/``stream_usage``.
-- ``extract_request_params``: max_tokens, temperature, top_p, top_k, stop sequences, penalties, seed,
-  choice count, stream (Gemini's stream flag is in the path: None). Read once per traced request
-  (the CLIENT span's ``gen_ai.request.*`` attributes). The readers per dialect: ``openai_params``,
-  ``anthropic_params``, ``gemini_params``.
+max_tokens, temperature, top_p, top_k, stop sequences, penalties, seed, choice count, stream (Gemini's
+stream flag is in the path: None). Read once per traced request (the CLIENT span's
+``gen_ai.request.*`` attributes). Usage is read by each dialect's ``*_response`` module (``usage_of``,
+``stream_usage``).
 """
 
 from __future__ import annotations
@@ -17,22 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, cast
 
-from ..dialects import Dialect, registry
-from ..sse import SSEEvent
-from .common import RequestParams, Usage
+from .common import RequestParams
 from .gemini import camel
-
-
-def extract_usage(dialect: Dialect, body: dict[str, Any]) -> Usage | None:
-    """Usage of a non-stream response in ``dialect``; None when it reports none."""
-    if not isinstance(body, dict):
-        return None
-    return registry.wire(dialect).translation.usage(body)
-
-
-def extract_stream_usage(dialect: Dialect, event: SSEEvent) -> Usage | None:
-    """Usage carried by one event of a ``dialect`` stream, if any."""
-    return registry.wire(dialect).translation.stream_usage(event)
 
 
 # Bodies come from orjson, so exact type checks suffice (and exclude bool, a subclass of int).
@@ -57,13 +38,6 @@ def _stops(value: Any) -> tuple[str, ...]:
 
 # RequestParams from a tuple of every field, without the generated __new__'s keyword handling.
 _new_params = cast(Callable[[type[RequestParams], tuple[Any, ...]], RequestParams], tuple.__new__)
-
-
-def extract_request_params(dialect: Dialect, body: dict[str, Any]) -> RequestParams:
-    """The generation parameters of a ``dialect`` request body."""
-    if not isinstance(body, dict):
-        return RequestParams()
-    return registry.wire(dialect).translation.request_params(body)
 
 
 def openai_params(body: dict[str, Any]) -> RequestParams:
