@@ -24,12 +24,16 @@ measured, docs/benchmarks.md). Bodies are decompressed by aiohttp, within ``resp
 
 ``post(provider, url, headers, body, timeouts)`` returns an ``UpstreamResponse`` once the head has
 arrived and been checked. Per provider, its route (the proxy, the TLS context of its ``tls`` block) is
-made once and kept while the provider object is the policy's; per set of timeouts, aiohttp's
-``ClientTimeout``:
+made once and kept while the provider object is the policy's. The timeouts:
 
-- ``connect_s`` -> ``sock_connect``: TCP connect and TLS handshake (``ConnectionTimeoutError``);
-- ``idle_s`` -> ``sock_read``: every wait for bytes, for the head and in the body (``SocketTimeoutError``);
-- ``total_s`` -> ``total``: the whole call from its start, body included (a bare ``TimeoutError``).
+- ``connect_s`` -> aiohttp's ``sock_connect``: TCP connect and TLS handshake (``ConnectionTimeoutError``);
+- ``idle_s``: the wait for the head (from the call's start), then every wait for body bytes
+  (``UpstreamResponse``), raise aiohttp's ``SocketTimeoutError``;
+- ``total_s``: the whole call from its start, body included (a bare ``TimeoutError``).
+
+The sidecar keeps the last two itself, one timer per call (``asyncio.timeout`` around the wait for the
+head, then ``UpstreamResponse``'s), where aiohttp's ``sock_read`` and ``total`` would move a timer on
+every network read of a stream (2-4 us of every streamed event, bench/relay_cost.py).
 
 The first-byte deadline is the caller's to set around ``post`` (and, for streams, around the reads
 until the first content event): it depends on what is left of the request's own deadline. Failures
@@ -39,6 +43,7 @@ maps them to outcomes.
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import weakref
 from collections.abc import Mapping
@@ -79,7 +84,7 @@ class UpstreamClient:
         self._tls = TLSContexts()
         self._session: aiohttp.ClientSession | None = None
         self._routes: dict[str, _Route] = {}
-        self._timeouts: dict[tuple[float, float, float], aiohttp.ClientTimeout] = {}
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}  # by connect_s
         self._watched: weakref.WeakSet[Any] = weakref.WeakSet()  # connections seen (response.py)
 
     @property
@@ -131,17 +136,27 @@ class UpstreamClient:
             raise RuntimeError("the upstream client is not open")
         route = self._route(provider)
         proxy = route.proxy
-        response = await session.post(
-            url,
-            data=body,
-            headers=headers,
-            proxy=proxy.url if proxy is not None else None,
-            proxy_headers=proxy.headers if proxy is not None else None,
-            ssl=route.ssl,
-            timeout=self._timeout(timeouts),
-            allow_redirects=False,
-        )
-        return UpstreamResponse(response, self._max_body, self._watched)
+        now = asyncio.get_running_loop().time()
+        total_by = now + timeouts.total_s
+        head_by = min(now + timeouts.idle_s, total_by)
+        head = asyncio.timeout_at(head_by)
+        try:
+            async with head:
+                response = await session.post(
+                    url,
+                    data=body,
+                    headers=headers,
+                    proxy=proxy.url if proxy is not None else None,
+                    proxy_headers=proxy.headers if proxy is not None else None,
+                    ssl=route.ssl,
+                    timeout=self._timeout(timeouts),
+                    allow_redirects=False,
+                )
+        except TimeoutError:
+            if head.expired() and head_by < total_by:
+                raise aiohttp.SocketTimeoutError("Timeout on reading data from socket") from None
+            raise  # aiohttp's connect timeout, or the total deadline (bare)
+        return UpstreamResponse(response, self._max_body, self._watched, idle_s=timeouts.idle_s, total_by=total_by)
 
     def _route(self, provider: Provider) -> _Route:
         route = self._routes.get(provider.name)
@@ -154,11 +169,8 @@ class UpstreamClient:
         return route
 
     def _timeout(self, timeouts: TimeoutsSpec) -> aiohttp.ClientTimeout:
-        key = (timeouts.connect_s, timeouts.idle_s, timeouts.total_s)
-        timeout = self._timeouts.get(key)
+        timeout = self._timeouts.get(timeouts.connect_s)
         if timeout is None:
-            timeout = aiohttp.ClientTimeout(
-                total=timeouts.total_s, sock_connect=timeouts.connect_s, sock_read=timeouts.idle_s
-            )
-            self._timeouts[key] = timeout
+            timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeouts.connect_s)
+            self._timeouts[timeouts.connect_s] = timeout
         return timeout
