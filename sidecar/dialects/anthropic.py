@@ -70,6 +70,9 @@ class AnthropicWire(WireDialect):
     def is_terminal(self, operation: Operation, event: SSEEvent) -> bool:
         return event.event == "message_stop"
 
+    def may_end(self, chunk: bytes) -> bool:
+        return b"message_stop" in chunk
+
     def allows_non_json(self, event: SSEEvent) -> bool:
         return event.event == "ping" and not event.data
 

@@ -186,6 +186,11 @@ class WireDialect(ABC):
     def is_terminal(self, operation: Operation, event: SSEEvent) -> bool:
         """True for the event that ends a stream normally."""
 
+    @abstractmethod
+    def may_end(self, chunk: bytes) -> bool:
+        """False only when no event in ``chunk`` (a stream's bytes) can be the terminal one: a byte search
+        the relay makes before it parses a chunk it might forward as it came."""
+
     def is_usage_only(self, event: SSEEvent) -> bool:
         """True for an event that carries usage and nothing else (OpenAI's trailing usage chunk)."""
         return False

@@ -85,6 +85,9 @@ class GeminiWire(WireDialect):
     def is_terminal(self, operation: Operation, event: SSEEvent) -> bool:
         return b'"finishReason"' in event.data
 
+    def may_end(self, chunk: bytes) -> bool:
+        return b'"finishReason"' in chunk
+
     def error_event_raises(self, event: SSEEvent) -> bool:
         """google-genai raises only on a chunk whose JSON starts with ``{"error":`` and whose ``code`` is
         a number (a string code or none makes it fail with a TypeError, a list is not looked at)."""

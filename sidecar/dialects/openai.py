@@ -94,6 +94,9 @@ class OpenAIWire(WireDialect):
             return event.event in _RESPONSES_ENDS
         return event.data == b"[DONE]"
 
+    def may_end(self, chunk: bytes) -> bool:
+        return b"[DONE]" in chunk or b"response.completed" in chunk or b"response.incomplete" in chunk
+
     def is_usage_only(self, event: SSEEvent) -> bool:
         data = event.data
         return b'"usage"' in data and b'"choices":[]' in data.replace(b" ", b"")

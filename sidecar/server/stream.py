@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 _MAX_HELD_EVENTS = 32
 _STREAM_DROP = RESPONSE_DROP | {"content-type", "cache-control"}  # set by the sidecar, lower-case
 _CONTENT_TYPE = "text/event-stream; charset=utf-8"
+_EVENT_ENDS = (b"\n\n", b"\r\n\r\n")  # a chunk ending so, read from an event's start, holds whole events
 
 
 async def open_stream(exchange: Exchange, relayed: Mapping[str, str] | None = None) -> StreamResponse:
@@ -154,6 +155,10 @@ async def relay_stream(
     first_content = asyncio.timeout_at(first_content_by)  # lifted at the commit point
     readany = response.readany
     is_terminal = upstream.is_terminal
+    may_end = upstream.may_end
+    # A same-dialect stream that nobody taps may forward a chunk of whole events as it came when no
+    # event in it can be an error, carry usage (to count, or to strip) or end the stream.
+    forward_whole = translator is None and deltas is None
     stream_usage = upstream.translation.stream_usage
 
     async def commit(*, lift: bool = True) -> StreamResponse:
@@ -179,6 +184,22 @@ async def relay_stream(
                 chunk = await readany()
                 if not chunk:
                     break
+                if (
+                    forward_whole
+                    and client is not None
+                    and chunk.endswith(_EVENT_ENDS)
+                    and not parser.pending
+                    and b"error" not in chunk
+                    and b"sage" not in chunk
+                    and not may_end(chunk)
+                ):  # whole events with nothing to look at: as they came, unparsed
+                    try:
+                        await client.write(chunk)
+                    except ConnectionError:
+                        raise asyncio.CancelledError from None
+                    exchange.bytes_out += len(chunk)
+                    trace.chunk()
+                    continue
                 out: list[bytes] = []
                 for event in parser.feed(chunk):
                     data = event.data

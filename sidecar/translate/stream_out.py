@@ -25,7 +25,8 @@ after which it emits nothing more.
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 import orjson
 
@@ -51,7 +52,18 @@ from .common import (
 
 
 def _event(body: dict[str, Any], name: str | None = None) -> SSEEvent:
-    return SSEEvent(orjson.dumps(body), name)
+    return _frame(orjson.dumps(body), name)
+
+
+def _frame(data: bytes, name: str | None = None) -> SSEEvent:
+    """An event of ``data`` (``raw`` empty: ``SSEEvent.encode`` renders it)."""
+    return _new_event(SSEEvent, (data, name, b""))
+
+
+# An SSEEvent from its three fields, without the generated __new__'s argument handling (one per event).
+_new_event = cast(Callable[[type[SSEEvent], tuple[bytes, str | None, bytes]], SSEEvent], tuple.__new__)
+_NO_FINISH = b',"finish_reason":null,"logprobs":null}]}'
+_BLOCK_DELTA = b'{"type":"content_block_delta","index":'
 
 
 class OpenAIEncoder:
@@ -60,6 +72,7 @@ class OpenAIEncoder:
         "_closed",
         "_created",
         "_finished",
+        "_head",
         "_id",
         "_include_usage",
         "_model",
@@ -77,8 +90,11 @@ class OpenAIEncoder:
         self._closed = False
         self._usage: Usage | None = None
         self._bare_tools: list[int] = []  # tool calls started whose arguments have not come yet
+        self._head = b""  # every chunk's JSON up to its delta, once the id is known
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> SSEEvent:
+        if finish is None and self._head:  # the usual chunk: the fixed part made once per stream
+            return _frame(self._head + orjson.dumps(delta) + _NO_FINISH)
         choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
         return _event(
             {
@@ -95,9 +111,20 @@ class OpenAIEncoder:
             return []
         self._started = True
         self._id = ident or new_id("chatcmpl-")
+        self._head = (
+            b'{"id":'
+            + orjson.dumps(self._id)
+            + b',"object":"chat.completion.chunk","created":'
+            + str(self._created).encode()
+            + b',"model":'
+            + orjson.dumps(self._model)
+            + b',"choices":[{"index":0,"delta":'
+        )
         return [self._chunk({"role": "assistant", "content": ""})]
 
     def feed(self, delta: Delta) -> list[SSEEvent]:
+        if type(delta) is Text and self._started and not self._closed:  # the usual delta, first
+            return [self._chunk({"content": delta.text})]
         if self._closed:
             return []
         if isinstance(delta, Start):
@@ -229,9 +256,12 @@ class AnthropicEncoder:
         return [_event({"type": "content_block_stop", "index": self._block}, "content_block_stop")]
 
     def _delta(self, index: int, delta: dict[str, Any]) -> SSEEvent:
-        return _event({"type": "content_block_delta", "index": index, "delta": delta}, "content_block_delta")
+        data = _BLOCK_DELTA + str(index).encode() + b',"delta":' + orjson.dumps(delta) + b"}"
+        return _frame(data, "content_block_delta")
 
     def feed(self, delta: Delta) -> list[SSEEvent]:
+        if type(delta) is Text and self._kind == "text" and not self._reasoning and not self._closed:  # usual
+            return [self._delta(self._block, {"type": "text_delta", "text": delta.text})]
         if self._closed:
             return []
         if isinstance(delta, Start):
