@@ -77,17 +77,16 @@ class Provider:
     host: str = field(default="", compare=False)  # server.address / server.port for spans
     port: int = field(default=0, compare=False)
     otel_name: str = field(default="", compare=False)  # gen_ai.provider.name
+    api: ProviderAPI = field(init=False, compare=False, repr=False)
+    """What its kind means: the dialect it speaks, its URLs, its key header (``dialects.registry``)."""
 
     def __post_init__(self) -> None:
         parsed = urlsplit(self.base_url)
+        api = registry.provider_api(self.kind)
+        object.__setattr__(self, "api", api)
         object.__setattr__(self, "host", parsed.hostname or "")
         object.__setattr__(self, "port", parsed.port or (443 if parsed.scheme == "https" else 80))
-        object.__setattr__(self, "otel_name", self.api.otel_name or str(self.speaks or "fake"))
-
-    @property
-    def api(self) -> ProviderAPI:
-        """What its kind means: the dialect it speaks, its URLs, its key header (``dialects.registry``)."""
-        return registry.provider_api(self.kind)
+        object.__setattr__(self, "otel_name", api.otel_name or str(self.speaks or "fake"))
 
     def wire_dialect(self, caller: Dialect) -> Dialect:
         """The dialect spoken to this provider for a caller of ``caller``'s dialect."""

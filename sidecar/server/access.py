@@ -67,8 +67,8 @@ class AccessLog:
             "request_id": exchange.request_id,
             "method": exchange.request.method,
             "path": exchange.request.path,
-            "dialect": facts.dialect.value,
-            "operation": facts.operation.value,
+            "dialect": facts.dialect,  # enum members: orjson writes their values
+            "operation": facts.operation,
             "app": facts.app,
             "route": route,
             "requested_model": facts.model or None,

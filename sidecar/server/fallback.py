@@ -33,7 +33,7 @@ from .calls import Calls, skip
 from .errors import RequestFailed
 from .exchange import Exchange
 from .last_resort import answer_last_resort
-from .target import ChainRun, TargetTries, answer, fail_fast
+from .target import ChainRun, TargetTries, deliver, fail_fast
 from .targets import TargetStates
 
 if TYPE_CHECKING:
@@ -106,7 +106,7 @@ class Executor:
             if result is None:
                 continue
             if result.response is not None or result.held is not None:
-                return await answer(exchange, candidate, result)
+                return await deliver(exchange, candidate, result)
             run.last = (candidate, result)
             if result.outcome.kind is OutcomeKind.FAIL_FAST:
                 return fail_fast(exchange, candidate, result)

@@ -77,7 +77,7 @@ class TargetTries:
         """Try ``target``; ``rest`` are the chain's targets after it (a hedge may call the first)."""
         exchange, settings = run.exchange, run.settings
         assert settings.max_attempts_per_target is not None and settings.rate_limit_max_wait_s is not None
-        if not await self.cleared(exchange, target):
+        if exchange.hooks and not await self.cleared(exchange, target):
             return Step(called=False)
         candidate = self._calls.candidate(exchange, target, settings, not rest, run.untranslatable)
         if candidate is None:
@@ -103,9 +103,9 @@ class TargetTries:
             if result is None:
                 break  # skipped: breaker open, bulkhead full
             if result.response is not None or result.held is not None:
-                verdict = await self._judge(exchange, used, result)
+                verdict = await self._judge(exchange, used, result) if exchange.hooks else Verdict.ACCEPT
                 if verdict is Verdict.ACCEPT:
-                    return Step(await answer(exchange, used, result), hedged=hedged)
+                    return Step(await deliver(exchange, used, result), hedged=hedged)
                 exchange.fallback_reason = exchange.fallback_reason or "rejected_answer"
                 if verdict is Verdict.NEXT_TARGET:
                     break
@@ -164,8 +164,8 @@ class TargetTries:
         return verdict
 
 
-async def answer(exchange: Exchange, used: Candidate, result: AttemptResult) -> StreamResponse:
-    """``used``'s answer is the caller's: what it was, and (for a held stream) sending it."""
+async def deliver(exchange: Exchange, used: Candidate, result: AttemptResult) -> StreamResponse:
+    """``used``'s answer is the caller's: record it as such, and send it when it was held."""
     exchange.answered_by = used.target
     exchange.dropped = used.prepared.dropped
     exchange.usage = result.usage

@@ -27,13 +27,15 @@ arrived and been checked. Per provider, its route (the proxy, the TLS context of
 made once and kept while the provider object is the policy's. The timeouts:
 
 - ``connect_s`` -> aiohttp's ``sock_connect``: TCP connect and TLS handshake (``ConnectionTimeoutError``);
-- ``idle_s``: the wait for the head (from the call's start), then every wait for body bytes
+- ``idle_s``: the wait for the head (aiohttp's ``sock_read``), then every wait for body bytes
   (``UpstreamResponse``), raise aiohttp's ``SocketTimeoutError``;
-- ``total_s``: the whole call from its start, body included (a bare ``TimeoutError``).
+- ``total_s``: the body, until the call's start plus ``total_s`` (a bare ``TimeoutError``); the head
+  is bounded by ``idle_s`` and the caller's first-byte deadline.
 
-The sidecar keeps the last two itself, one timer per call (``asyncio.timeout`` around the wait for the
-head, then ``UpstreamResponse``'s), where aiohttp's ``sock_read`` and ``total`` would move a timer on
-every network read of a stream (2-4 us of every streamed event, bench/relay_cost.py).
+Once the head is in, aiohttp's read timer is turned off (its connection's ``read_timeout``) and the
+body's timers are ``UpstreamResponse``'s, one per call, moved only when they fire: aiohttp's
+``sock_read`` and ``total`` would move a timer on every network read of a stream (2-4 us of every
+streamed event, bench/relay_cost.py).
 
 The first-byte deadline is the caller's to set around ``post`` (and, for streams, around the reads
 until the first content event): it depends on what is left of the request's own deadline. Failures
@@ -84,7 +86,8 @@ class UpstreamClient:
         self._tls = TLSContexts()
         self._session: aiohttp.ClientSession | None = None
         self._routes: dict[str, _Route] = {}
-        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}  # by connect_s
+        self._timeouts: dict[tuple[float, float], aiohttp.ClientTimeout] = {}  # by connect_s, idle_s
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._watched: weakref.WeakSet[Any] = weakref.WeakSet()  # connections seen (response.py)
 
     @property
@@ -94,6 +97,7 @@ class UpstreamClient:
 
     def open(self) -> None:
         """Make the connector and the session (in the running loop)."""
+        self._loop = asyncio.get_running_loop()
         connector = aiohttp.TCPConnector(
             limit=self._limit,
             limit_per_host=self._limit_per_host,
@@ -132,31 +136,28 @@ class UpstreamClient:
         the sidecar will not relay) and ``TLSConfigError`` (the provider's ``tls`` files).
         """
         session = self._session
-        if session is None:
+        if session is None or self._loop is None:
             raise RuntimeError("the upstream client is not open")
         route = self._route(provider)
         proxy = route.proxy
-        now = asyncio.get_running_loop().time()
-        total_by = now + timeouts.total_s
-        head_by = min(now + timeouts.idle_s, total_by)
-        head = asyncio.timeout_at(head_by)
-        try:
-            async with head:
-                response = await session.post(
-                    url,
-                    data=body,
-                    headers=headers,
-                    proxy=proxy.url if proxy is not None else None,
-                    proxy_headers=proxy.headers if proxy is not None else None,
-                    ssl=route.ssl,
-                    timeout=self._timeout(timeouts),
-                    allow_redirects=False,
-                )
-        except TimeoutError:
-            if head.expired() and head_by < total_by:
-                raise aiohttp.SocketTimeoutError("Timeout on reading data from socket") from None
-            raise  # aiohttp's connect timeout, or the total deadline (bare)
-        return UpstreamResponse(response, self._max_body, self._watched, idle_s=timeouts.idle_s, total_by=total_by)
+        loop = self._loop
+        total_by = loop.time() + timeouts.total_s
+        response = await session.post(
+            url,
+            data=body,
+            headers=headers,
+            proxy=proxy.url if proxy is not None else None,
+            proxy_headers=proxy.headers if proxy is not None else None,
+            ssl=route.ssl,
+            timeout=self._timeout(timeouts),
+            allow_redirects=False,
+        )
+        connection = response.connection
+        if connection is not None and connection.protocol is not None:
+            connection.protocol.read_timeout = None  # the body's timers are UpstreamResponse's
+        return UpstreamResponse(
+            response, self._max_body, self._watched, loop, idle_s=timeouts.idle_s, total_by=total_by
+        )
 
     def _route(self, provider: Provider) -> _Route:
         route = self._routes.get(provider.name)
@@ -169,8 +170,9 @@ class UpstreamClient:
         return route
 
     def _timeout(self, timeouts: TimeoutsSpec) -> aiohttp.ClientTimeout:
-        timeout = self._timeouts.get(timeouts.connect_s)
+        key = (timeouts.connect_s, timeouts.idle_s)
+        timeout = self._timeouts.get(key)
         if timeout is None:
-            timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeouts.connect_s)
-            self._timeouts[timeouts.connect_s] = timeout
+            timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeouts.connect_s, sock_read=timeouts.idle_s)
+            self._timeouts[key] = timeout
         return timeout

@@ -78,8 +78,9 @@ def upstream_headers(
             continue
         # aiohttp gives a repeated field once per line: joined, as one field (RFC 9110 5.3)
         headers[lower] = f"{headers[lower]}, {value}" if lower in headers else value
-    for named in _connection_options(connection):  # before the sidecar's own: they are the app's only
-        headers.pop(named, None)
+    if connection:
+        for named in _connection_options(connection):  # before the sidecar's own: they are the app's only
+            headers.pop(named, None)
     headers["content-type"] = "application/json"
     upstream.add_protocol_headers(headers)
     for name, value in provider.headers:

@@ -73,6 +73,7 @@ class UpstreamResponse:
         response: ClientResponse,
         max_body: int,
         watched: weakref.WeakSet[Any],
+        loop: asyncio.AbstractEventLoop,
         *,
         idle_s: float | None = None,
         total_by: float | None = None,
@@ -84,7 +85,7 @@ class UpstreamResponse:
         self._max_body = max_body
         self._unyielded = 0
         self._watch: tuple[Future[None], Any] | None = None
-        self._loop = asyncio.get_running_loop()
+        self._loop = loop
         self._idle_s = idle_s
         self._total_by = total_by
         self._waiting_since: float | None = None
@@ -97,8 +98,11 @@ class UpstreamResponse:
             response.close()
             raise
         self._watch = _watch_connection(response, watched)
-        if idle_s is not None or total_by is not None:
-            self._timer = self._loop.call_at(self._next_check(self._loop.time()), self._watch_time)
+        if idle_s is not None:
+            when = loop.time() + idle_s
+            self._timer = loop.call_at(when if total_by is None or when < total_by else total_by, self._watch_time)
+        elif total_by is not None:
+            self._timer = loop.call_at(total_by, self._watch_time)
 
     async def read(self) -> bytes:
         """The whole body, decoded; ``MalformedResponse`` past ``max_body`` bytes."""
