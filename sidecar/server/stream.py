@@ -152,6 +152,8 @@ async def relay_stream(
     client: StreamResponse | None = None
     result = AttemptResult(Outcome.success(), upstream_status=response.status)
     ended = False
+    content_seen = False  # a held stream's first content lifts the first-content deadline, unsent
+    out: list[bytes] = []  # the caller's bytes of the chunk being read
     first_content = asyncio.timeout_at(first_content_by)  # lifted at the commit point
     readany = response.readany
     is_terminal = upstream.is_terminal
@@ -200,7 +202,7 @@ async def relay_stream(
                     exchange.bytes_out += len(chunk)
                     trace.chunk()
                     continue
-                out: list[bytes] = []
+                out = []
                 for event in parser.feed(chunk):
                     data = event.data
                     if event.event == "error" or b'"error"' in data:
@@ -228,8 +230,12 @@ async def relay_stream(
                             deltas += decode_event(decoder, event)
                         if not (strip_usage and upstream.is_usage_only(event)):
                             out.append(event.raw)
-                    if client is None and not hold and not upstream.is_preamble(event):
-                        client = await commit()
+                    if client is None and not content_seen and not upstream.is_preamble(event):
+                        if hold:  # its content has started: the deadline is met, the stream stays held
+                            content_seen = True
+                            first_content.reschedule(None)
+                        else:
+                            client = await commit()
                 if client is None:
                     held.extend(out)
                     if hold:
@@ -256,6 +262,7 @@ async def relay_stream(
                         raise asyncio.CancelledError from None
                     exchange.bytes_out += len(data)
                     trace.chunk()
+                    out = []
             if not ended:
                 # EOF without the dialect's terminator: the upstream stopped mid-answer.
                 raise _Failed(Outcome.failure("stream_truncated", "the upstream ended the stream without finishing it"))
@@ -269,7 +276,7 @@ async def relay_stream(
             failed = _Failed(classify_exception(exc, timeout_phase="first_byte" if client is None else "total"))
         if client is None:
             return AttemptResult(failed.outcome, upstream_status=response.status)
-        await _end_with_error(exchange, client, failed, translator, result)
+        await _end_with_error(exchange, client, failed, translator, result, held + out)
         _read_translator(translator, result)
         for tap in taps:
             tap.close(False)
@@ -317,8 +324,10 @@ async def _end_with_error(
     failed: _Failed,
     translator: StreamTranslator | None,
     result: AttemptResult,
+    before: list[bytes],
 ) -> None:
-    """After the commit point: end the caller's stream with an error event its SDK raises on."""
+    """After the commit point: end the caller's stream with an error event its SDK raises on, after
+    ``before`` (the caller's bytes of the events read with the failing one)."""
     outcome, event = failed.outcome, failed.event
     result.outcome = outcome
     exchange.stream_error = outcome.error_type
@@ -335,6 +344,8 @@ async def _end_with_error(
     if not data:  # an error event the caller's SDK would read past, or one the translator could not read
         message, _ = read_error(status, event.data if event is not None else b"")
         data = wire.translation.error_event(status, message).encode()
+    if before:
+        data = b"".join(before) + data
     try:
         await client.write(data)
         exchange.bytes_out += len(data)

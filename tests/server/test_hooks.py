@@ -182,3 +182,18 @@ async def test_a_hook_asking_the_same_target_again_gets_a_second_call_to_it(
     assert status == 200 and headers["x-sidecar-model"] == "m0"
     assert hook.seen == [("m0", "Response"), ("m0", "Response")]
     assert await fake_calls(urls[0]) == 2 and await fake_calls(urls[1]) == 0
+
+
+async def test_a_held_stream_longer_than_the_first_byte_deadline_is_not_cut_by_it(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A held stream meets the first-content deadline with its first content, as a relayed one does:
+    a stream that then takes longer than first_byte_s is held whole and sent."""
+    url = await fake("f0", tokens_per_s=20, reply="one two three four five six seven eight")
+    policy = chain_policy([url]).replace("target: [m0]}", "target: [m0], resilience: {timeouts: {first_byte_s: 0.2}}}")
+    hook = RefuseOnce(Verdict.ACCEPT, hold=True)
+    running = await sidecar(policy, stages=[hook_stage(hook)])
+    status, headers, body = await chat(running, stream=True)
+    assert status == 200 and headers["x-sidecar-model"] == "m0"
+    assert hook.seen == [("m0", "HeldStream")]
+    assert b"eight" in body and body.endswith(b"data: [DONE]\n\n")
