@@ -4,19 +4,22 @@ Map of the package (each module holds one concept):
 
 - ``cli``            the ``llm-sidecar`` command: run, validate, explain, diff, fake-provider
 - ``settings``       process settings from flags and ``SIDECAR_*`` env vars
-- ``dialects``       the three wire dialects (OpenAI, Anthropic, Gemini): endpoints and error bodies
+- ``dialects/``      the registry: one object per wire dialect (OpenAI, Anthropic, Gemini: endpoints, request
+                     reading, error bodies, stream shape, translation entry points) and per provider kind
+                     (its dialect, URL, key header)
 - ``policy/``        the policy file: schema (pydantic), compilation to an immutable ``Policy``,
                      loading with path-qualified errors, hot reload
 - ``server/``        the application on aiohttp.web: the listener and its caps, endpoints, the request
                      pipeline, streaming relay
-- ``upstream/``      the client side: URLs and headers per provider, aiohttp's ClientSession tuned and
+- ``upstream/``      the client side: the URL and headers of a call, aiohttp's ClientSession tuned and
                      bounded (timeouts, body and decompression caps), proxies, per-provider TLS
 - ``resilience/``    outcome classification, retries, circuit breakers, retry budgets, bulkheads
 - ``translate/``     pure translation between dialects (requests, responses, stream events)
 - ``telemetry/``     structured logs (structlog), traces (OpenTelemetry SDK), metrics (prometheus_client,
                      OTLP through the OpenTelemetry SDK)
 - ``diff/``          ``llm-sidecar diff``: two policies compared section by section, an access log replayed
-- ``endpoint_paths`` a path read as the server reads it (dialect, operation, model), for explain and diff
+- ``request_facts``  one description of a request (dialect, operation, model, stream, app, headers, body;
+                     routing features on demand), for the server, ``explain`` and ``diff --replay``
 - ``fake_provider/`` a fake OpenAI/Anthropic/Gemini server with fault injection (tests and demos)
 """
 

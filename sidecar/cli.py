@@ -21,14 +21,14 @@ from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
 from . import __version__
-from .endpoint_paths import endpoint_for
 from .policy.compiled import Policy, PolicyError
-from .policy.conditions import RouteRequest
 from .policy.load import load_policy
+from .request_facts import RequestFacts, RequestProblem, describe_request
 from .settings import Settings, SettingsError
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -126,6 +126,8 @@ def _serve(settings: Settings, started: float) -> int:
             print(f"{settings.policy_path}: {error}", file=sys.stderr)
         log.error("policy_invalid", source=settings.policy_path, errors=exc.errors)
         return EXIT_INVALID
+    for warning in policy.warnings:
+        log.warning("policy_warning", source=policy.source, warning=warning)
     try:
         telemetry = Telemetry.from_env(os.environ, service_version=__version__)
     except TelemetryConfigError as exc:
@@ -163,6 +165,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
             for error in exc.errors:
                 print(f"{path}: {error}")
             continue
+        for warning in policy.warnings:
+            print(f"{path}: warning: {warning}")
         print(
             f"{path}: ok (version {policy.version}, {len(policy.providers)} providers, "
             f"{len(policy.models)} models, {len(policy.routes)} routes)"
@@ -184,7 +188,6 @@ def cmd_explain(args: argparse.Namespace) -> int:
         body = orjson.loads(raw)
         if not isinstance(body, dict):
             raise ValueError("the request must be a JSON object")
-        dialect, operation, model = endpoint_for(args.path, str(body.get("model", "")))
         headers = {}
         for header in args.header:
             name, sep, value = header.partition(":")
@@ -194,7 +197,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"llm-sidecar explain: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    request = RouteRequest(dialect, operation, model, headers, headers.get("x-sidecar-app") or args.app)
+    query = dict(parse_qsl(urlsplit(args.path).query))
+    try:
+        request = describe_request(args.path, headers, query, body, app=args.app)
+    except RequestProblem as problem:
+        print(f"llm-sidecar explain: the sidecar answers {problem.status}: {problem.message}", file=sys.stderr)
+        return EXIT_USAGE
     report = explain_report(policy, request)
     if args.json:
         print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
@@ -203,7 +211,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return EXIT_OK if report["route"] else EXIT_INVALID
 
 
-def explain_report(policy: Policy, request: RouteRequest) -> dict[str, Any]:
+def explain_report(policy: Policy, request: RequestFacts) -> dict[str, Any]:
     verdicts, chosen = policy.explain(request)
     rules = [
         {"route": v.route.name, "path": v.route.path, "matched": v.matched, "why_not": list(v.reasons)}

@@ -5,16 +5,22 @@ the complete events; the encoder turns an event back into wire bytes. Parsing fo
 algorithm for the fields LLM providers use (``event``, ``data``, ``id``, ``retry``; comments dropped),
 accepting ``\\n``, ``\\r\\n`` and ``\\r`` line ends. ``raw`` keeps the event's original bytes so that a
 same-dialect relay forwards exactly what the provider sent.
+
+It runs once per streamed event, so the usual shapes are read without splitting lines: an event of one
+``data:`` line, or of an ``event:`` line and one ``data:`` line (every provider's), each in one slice.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from typing import NamedTuple, cast
 
 
-@dataclass(frozen=True, slots=True)
-class SSEEvent:
-    """One event: ``event`` is the name (None for the default ``message``), ``data`` the joined data lines."""
+class SSEEvent(NamedTuple):
+    """One event: ``event`` is the name (None for the default ``message``), ``data`` the joined data lines.
+
+    A named tuple: the parser makes one per streamed event, and a tuple is the cheapest object to make.
+    """
 
     data: bytes
     event: str | None = None
@@ -25,6 +31,10 @@ class SSEEvent:
         if self.raw:
             return self.raw
         return encode_event(self.data, self.event)
+
+
+# An SSEEvent from a tuple of its three fields, without the generated __new__'s argument handling.
+_new = cast(Callable[[type[SSEEvent], tuple[bytes, str | None, bytes]], SSEEvent], tuple.__new__)
 
 
 def encode_event(data: bytes, event: str | None = None) -> bytes:
@@ -51,20 +61,22 @@ class SSEParser:
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Add bytes; return every event they complete, in order."""
-        buffer = self._buffer + chunk
+        buffer = self._buffer + chunk if self._buffer else chunk
         if b"\r" in buffer:
             buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        end = buffer.find(b"\n\n")
+        if end >= 0 and end == len(buffer) - 2:  # the usual chunk: exactly one whole event
+            self._buffer = b""
+            event = _parse_block(buffer)
+            return [event] if event is not None else []
         events: list[SSEEvent] = []
         start = 0
-        while True:
-            end = buffer.find(b"\n\n", start)
-            if end < 0:
-                break
-            block = buffer[start : end + 2]
-            start = end + 2
-            event = _parse_block(block)
+        while end >= 0:
+            event = _parse_block(buffer[start : end + 2])
             if event is not None:
                 events.append(event)
+            start = end + 2
+            end = buffer.find(b"\n\n", start)
         self._buffer = buffer[start:]
         if len(self._buffer) > self._max_event_bytes:
             raise ValueError(f"server-sent event larger than {self._max_event_bytes} bytes")
@@ -80,12 +92,21 @@ class SSEParser:
 
 
 def _parse_block(block: bytes) -> SSEEvent | None:
+    """One event's lines (ending in a blank line) as an event; None for one without data or name."""
+    last = len(block) - 2
+    if block.startswith(b"data: "):  # one data line
+        if block.find(b"\n", 6) == last:
+            return _new(SSEEvent, (block[6:last], None, block))
+    elif block.startswith(b"event: "):  # an event line and one data line
+        line = block.find(b"\n", 7)
+        if block.startswith(b"data: ", line + 1) and block.find(b"\n", line + 7) == last:
+            return _new(SSEEvent, (block[line + 7 : last], block[7:line].decode("utf-8", "replace"), block))
     name: str | None = None
     data_lines: list[bytes] = []
-    for line in block.split(b"\n"):
-        if not line or line.startswith(b":"):
+    for line_bytes in block.split(b"\n"):
+        if not line_bytes or line_bytes.startswith(b":"):
             continue
-        field, sep, value = line.partition(b":")
+        field, sep, value = line_bytes.partition(b":")
         if sep and value.startswith(b" "):
             value = value[1:]
         if field == b"data":
@@ -94,4 +115,4 @@ def _parse_block(block: bytes) -> SSEEvent | None:
             name = value.decode("utf-8", "replace")
     if not data_lines and name is None:
         return None
-    return SSEEvent(data=b"\n".join(data_lines), event=name, raw=block)
+    return _new(SSEEvent, (b"\n".join(data_lines), name, block))

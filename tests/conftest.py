@@ -9,7 +9,7 @@ and returns a ``RunningSidecar`` (its URL, its state, the policy path, the in-me
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from sidecar.fake_provider import build_app as build_fake_app
 from sidecar.policy import load_policy
 from sidecar.server.app import SidecarApp, build_state, start_app
 from sidecar.server.listener import Listener
+from sidecar.server.pipeline import Stage
 from sidecar.server.state import SidecarState
 from sidecar.settings import Settings
 from sidecar.telemetry import Telemetry
@@ -80,6 +81,7 @@ async def sidecar(tmp_path: Path) -> AsyncIterator[SidecarFactory]:
         *,
         env: Mapping[str, str] | None = None,
         capture_content: bool = False,
+        stages: Sequence[Stage] = (),
         **settings: Any,
     ) -> RunningSidecar:
         path = tmp_path / "policy.yaml"
@@ -91,7 +93,7 @@ async def sidecar(tmp_path: Path) -> AsyncIterator[SidecarFactory]:
         options = {"policy_path": str(path), "reload_interval_s": 0.1, **settings}
         state = build_state(Settings(**options), load_policy(path), telemetry, env or {}, log_output)
         state.listening = True
-        app, server = await start_app(state, "127.0.0.1", 0)
+        app, server = await start_app(state, "127.0.0.1", 0, stages)
         running.append((app, server))
         return RunningSidecar(f"http://127.0.0.1:{server.port}", state, path, exporter, logs)
 

@@ -6,8 +6,11 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from sidecar.policy.schema import policy_json_schema
+
+from .conftest import SidecarFactory
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD = ROOT / "policies/production.yaml"
@@ -119,3 +122,98 @@ def test_diff_with_an_unreadable_log_is_a_usage_error(tmp_path: Path) -> None:
     result = cli("diff", str(GOOD), str(GOOD), "--replay", str(tmp_path / "missing.log"))
     assert result.returncode == 2
     assert "missing.log" in result.stderr
+
+
+def test_validate_prints_a_deprecated_name_as_a_warning_and_exits_0(tmp_path: Path) -> None:
+    """validate passes a policy that uses the old provider field ``dialect``, and says what to write."""
+    old = tmp_path / "old.yaml"
+    old.write_text((ROOT / "policies/minimal.yaml").read_text().replace("kind: openai", "dialect: openai"))
+    result = cli("validate", str(old))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{old}: warning: providers.openai.dialect: deprecated name of kind; write kind: openai" in result.stdout
+    assert f"{old}: ok (version " in result.stdout
+
+
+EXPLAIN_POLICY = """version: 1
+providers:
+  up: {kind: openai, base_url: "http://127.0.0.1:9/v1"}
+models:
+  m: {provider: up, model: m}
+routes:
+""" + "".join(
+    f"  - {{name: {d}-{o}, match: {{dialect: [{d}], operation: [{o}]}}, deny: {{message: {d} {o}, status: 418}}}}\n"
+    for d in ("openai", "anthropic", "gemini")
+    for o in ("chat", "text_completion", "embeddings", "responses", "count_tokens")
+)
+GEMINI_TAILS = (
+    "gem-1:generateContent",
+    "gem-1:streamGenerateContent?alt=sse",
+    "gem-1:countTokens",
+    "gem-1:embedContent",
+    "gem-1:batchEmbedContents",
+)
+
+
+def served_paths(state: Any) -> list[str]:
+    """Every POST path of the server's router, as a request would spell it."""
+    from sidecar.server.app import SidecarApp
+
+    templates = {
+        route.resource.canonical
+        for route in SidecarApp(state).web.router.routes()
+        if route.method == "POST" and route.resource is not None
+    }
+    paths = []
+    for template in sorted(templates):
+        if "{tail}" in template:
+            paths += [template.replace("{tail}", tail) for tail in GEMINI_TAILS]
+        else:
+            paths.append(template.replace("{model}", "deployment-1"))
+    return paths
+
+
+async def test_explain_takes_the_route_the_server_takes_on_every_path_it_serves(sidecar: SidecarFactory) -> None:
+    """For each path the server routes (Azure deployments and every Gemini method included), explain's
+    route is the one the server answers with."""
+    import aiohttp
+
+    from sidecar.cli import explain_report
+    from sidecar.request_facts import describe_request
+
+    running = await sidecar(EXPLAIN_POLICY)
+    policy = running.state.holder.policy
+    paths = served_paths(running.state)
+    assert "/openai/deployments/deployment-1/chat/completions" in paths
+    async with aiohttp.ClientSession() as session:
+        for path in paths:
+            body = {"model": "m", "messages": [], "input": "x", "prompt": "x"}
+            async with session.post(running.url + path, json=body) as response:
+                assert response.status == 418, path
+                served = response.headers["x-sidecar-route"]
+            query = {"alt": "sse"} if "alt=sse" in path else {}
+            explained = explain_report(policy, describe_request(path, {}, query, body, app=""))
+            assert explained["route"]["name"] == served, path
+
+
+def test_explain_reads_an_azure_deployment_path(tmp_path: Path) -> None:
+    """explain --path /openai/deployments/NAME/chat/completions routes the deployment name as the model."""
+    request = tmp_path / "req.json"
+    request.write_text('{"messages": [{"role": "user", "content": "hi"}]}')
+    policy = tmp_path / "p.yaml"
+    policy.write_text(
+        EXPLAIN_POLICY.replace("routes:\n", "routes:\n  - {name: azure, match: {model: gpt-4o}, target: m}\n")
+    )
+    path = "/openai/deployments/gpt-4o/chat/completions"
+    result = cli("explain", "--policy", str(policy), "--request", str(request), "--path", path, "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["request"]["model"], report["route"]["name"]) == ("gpt-4o", "azure")
+
+
+def test_explain_says_what_the_server_answers_for_a_path_it_does_not_serve(tmp_path: Path) -> None:
+    """A path the server does not serve is reported with the 404 the app would get (exit 2)."""
+    request = tmp_path / "req.json"
+    request.write_text('{"model": "m"}')
+    result = cli("explain", "--policy", str(GOOD), "--request", str(request), "--path", "/v1/assistants")
+    assert result.returncode == 2
+    assert "the sidecar answers 404: POST /v1/assistants is not a path the sidecar serves" in result.stderr

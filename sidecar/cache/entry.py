@@ -175,7 +175,7 @@ def _piece_out(p: Piece) -> list[Any]:
 def encode(entry: Entry) -> bytes:
     u = entry.usage
     usage = (
-        [u.input_tokens, u.output_tokens, u.cached_tokens, u.cache_write_tokens, u.reasoning_tokens]
+        [u.input_tokens, u.output_tokens, u.cached_input_tokens, u.cache_write_tokens, u.reasoning_tokens]
         if u is not None
         else None
     )

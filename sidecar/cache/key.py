@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, assert_never
 
 import orjson
 
@@ -124,12 +124,15 @@ def uncacheable(
 
     ``raw`` is the body's bytes as received (searched for markers too costly to find by walking it).
     """
-    if dialect is Dialect.OPENAI:
-        reason = _openai_unfaithful(body)
-    elif dialect is Dialect.ANTHROPIC:
-        reason = _anthropic_unfaithful(body, raw)
-    else:
-        reason = _gemini_unfaithful(body)
+    match dialect:
+        case Dialect.OPENAI:
+            reason = _openai_unfaithful(body)
+        case Dialect.ANTHROPIC:
+            reason = _anthropic_unfaithful(body, raw)
+        case Dialect.GEMINI:
+            reason = _gemini_unfaithful(body)
+        case _:
+            assert_never(dialect)
     if reason is not None:
         return reason
     if cacheable == "deterministic" and not _deterministic(dialect, body):

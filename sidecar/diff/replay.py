@@ -1,22 +1,24 @@
 """``diff --replay``: the requests of an access log routed by the old and the new policy.
 
 Each ``access`` line of the sidecar's JSON log (docs/logs.md) is turned back into what routing reads
-(``RouteRequest``: the dialect and operation from the logged path, the requested model) and routed
-by both policies. The result says:
+(``RequestFacts``, by the server's own ``describe_request``: the dialect and operation from the logged
+path, the requested model, the calling app, the values of the headers the serving policy's routes
+match on) and routed by both policies. The result says:
 
 - how many lines were replayed, and why the others were skipped (not JSON, not an access line, a path
   the sidecar does not serve, rejected before routing: invalid body, body too large);
 - how often the old policy picks the route the log recorded. It differs when the log was written under
-  another policy, or when routing used what the access line does not record: the calling app (taken
-  from ``--app`` for every line) and request headers (absent in the replay);
+  another policy, or when routing used what the access line does not record: headers only the new
+  policy matches on (the line has those the serving policy matched on), a body feature; lines written
+  before the line carried ``app`` take it from ``--app``;
 - the requests the new policy routes differently (another route, chain or deny), grouped by old and
   new decision;
 - the estimated cost under each policy, from the tokens logged and each policy's prices. A request
   whose decision does not change is priced at the model that served it (the old and the new price);
   one that moves is priced at the first target of its new chain (the target that answers when
-  nothing fails), or zero when the new policy denies it. Cached input tokens are not in the access
-  line, so every input token is priced as fresh; another model tokenizes and answers differently, so
-  the new figure is an estimate of the order of the change, not a bill.
+  nothing fails), or zero when the new policy denies it. Cached input tokens are priced as cached
+  (a line without ``cached_input_tokens`` counts none); another model tokenizes and answers
+  differently, so the new figure is an estimate of the order of the change, not a bill.
 """
 
 from __future__ import annotations
@@ -29,9 +31,8 @@ from typing import Any
 import orjson
 
 from ..cost import cost_usd
-from ..endpoint_paths import endpoint_for
 from ..policy.compiled import Policy, Route, Target
-from ..policy.conditions import RouteRequest
+from ..request_facts import RequestFacts, RequestProblem, describe_request
 from ..translate import Usage
 
 
@@ -88,10 +89,20 @@ class Replay:
         return sum(move.requests for move in self.moves.values())
 
 
-def request_from_access(line: Mapping[str, Any], app: str) -> RouteRequest:
-    """The ``RouteRequest`` of an access line; ``ValueError`` when its path is not one the sidecar serves."""
-    dialect, operation, model = endpoint_for(str(line.get("path") or ""), str(line.get("requested_model") or ""))
-    return RouteRequest(dialect, operation, model, {}, app)
+def request_from_access(line: Mapping[str, Any], app: str) -> RequestFacts:
+    """The facts of the request an access line records, read as the server reads a request
+    (``request_facts.describe_request``): its path, its requested model, the app routing used (``app``
+    for a line that does not say), the header values routes matched on. ``ValueError`` when the line's
+    path is not one the sidecar serves."""
+    headers = line.get("headers")
+    headers = {str(k): str(v) for k, v in headers.items()} if isinstance(headers, dict) else {}
+    body = {"model": str(line.get("requested_model") or "")}
+    logged_app = line.get("app")
+    try:
+        # A logged stream call was served: it had Gemini's ?alt=sse (the path is logged without the query).
+        return describe_request(str(line.get("path") or ""), headers, {"alt": "sse"}, body, app=logged_app or app)
+    except RequestProblem as problem:
+        raise ValueError(problem.message) from None
 
 
 def replay(old: Policy, new: Policy, lines: Iterable[bytes], *, app: str = "") -> Replay:
@@ -120,7 +131,7 @@ def replay(old: Policy, new: Policy, lines: Iterable[bytes], *, app: str = "") -
     return result
 
 
-def _replay_one(result: Replay, old: Policy, new: Policy, line: Mapping[str, Any], request: RouteRequest) -> None:
+def _replay_one(result: Replay, old: Policy, new: Policy, line: Mapping[str, Any], request: RequestFacts) -> None:
     result.replayed += 1
     result.policy_versions[str(line.get("policy_version") or "")] += 1
     before, after = Decision.of(old.route(request)), Decision.of(new.route(request))
@@ -151,19 +162,21 @@ def _costs(
     served = line.get("served_model")
     if not isinstance(tokens_in, int) or not isinstance(tokens_out, int) or not isinstance(served, str):
         return None
-    old_cost = _cost(old.models.get(served), tokens_in, tokens_out)
+    cached = line.get("cached_input_tokens")
+    usage = Usage(tokens_in, tokens_out, cached if isinstance(cached, int) else 0)
+    old_cost = _cost(old.models.get(served), usage)
     if after == before:
-        new_cost = _cost(new.models.get(served), tokens_in, tokens_out)
+        new_cost = _cost(new.models.get(served), usage)
     elif after.deny is not None or after.route is None:
         new_cost = 0.0
     else:
-        new_cost = _cost(new.models.get(after.chain[0]), tokens_in, tokens_out)
+        new_cost = _cost(new.models.get(after.chain[0]), usage)
     if old_cost is None or new_cost is None:
         return None
     return old_cost, new_cost
 
 
-def _cost(target: Target | None, tokens_in: int, tokens_out: int) -> float | None:
+def _cost(target: Target | None, usage: Usage) -> float | None:
     if target is None:
         return None
-    return cost_usd(target.price, Usage(input_tokens=tokens_in, output_tokens=tokens_out))
+    return cost_usd(target.price, usage)

@@ -41,7 +41,7 @@ def _provider_fields(provider: Provider) -> dict[str, str]:
         NONE if key is None else (f"env {key.env}" if key.env else f"file {key.file}" if key.file else "passthrough")
     )
     return {
-        "dialect": provider.kind.value,
+        "kind": provider.kind.value,
         "base_url": provider.base_url,
         "api_key": source,
         "headers": text(dict(provider.headers)),

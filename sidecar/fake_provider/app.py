@@ -21,7 +21,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from sidecar.dialects import Dialect, error_body
+from sidecar.dialects import Dialect
+from sidecar.dialects.registry import error_body
 from sidecar.fake_provider import (
     anthropic,
     catalog,

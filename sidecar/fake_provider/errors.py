@@ -17,7 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sidecar.dialects import Dialect, error_body
+from sidecar.dialects import Dialect
+from sidecar.dialects.registry import error_body
 from sidecar.fake_provider.faults import Fault, FaultKind
 
 _RPC = "type.googleapis.com/google.rpc."

@@ -15,7 +15,7 @@ kept, so the model sees each of its attempts.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, assert_never
 
 from ..answers import AnswerView
 from ..dialects import Dialect, Operation
@@ -41,14 +41,17 @@ def reask_body(
     """``body`` with the rejected ``answer`` and the re-ask ``prompt`` appended as the next two turns."""
     out = dict(body)
     said = answer.content
-    if dialect is Dialect.OPENAI and operation is Operation.RESPONSES:
-        items = out.get("input")
-        items = [{"role": "user", "content": items}] if isinstance(items, str) else list(items or [])
-        out["input"] = [*items, {"role": "assistant", "content": said}, {"role": "user", "content": prompt}]
-    elif dialect is Dialect.GEMINI:
-        turns = [{"role": "model", "parts": [{"text": said}]}, {"role": "user", "parts": [{"text": prompt}]}]
-        out["contents"] = [*(out.get("contents") or []), *turns]
-    else:  # OpenAI chat and Anthropic messages share the shape
-        turns = [{"role": "assistant", "content": said}, {"role": "user", "content": prompt}]
-        out["messages"] = [*(out.get("messages") or []), *turns]
+    match dialect:
+        case Dialect.OPENAI if operation is Operation.RESPONSES:
+            items = out.get("input")
+            items = [{"role": "user", "content": items}] if isinstance(items, str) else list(items or [])
+            out["input"] = [*items, {"role": "assistant", "content": said}, {"role": "user", "content": prompt}]
+        case Dialect.GEMINI:
+            turns = [{"role": "model", "parts": [{"text": said}]}, {"role": "user", "parts": [{"text": prompt}]}]
+            out["contents"] = [*(out.get("contents") or []), *turns]
+        case Dialect.OPENAI | Dialect.ANTHROPIC:  # OpenAI chat and Anthropic messages share the shape
+            turns = [{"role": "assistant", "content": said}, {"role": "user", "content": prompt}]
+            out["messages"] = [*(out.get("messages") or []), *turns]
+        case _:
+            assert_never(dialect)
     return out

@@ -20,9 +20,12 @@ from types import MappingProxyType
 from typing import Literal
 from urllib.parse import urlsplit
 
-from ..dialects import Dialect
+from ..dialects import Dialect, ProviderKind, registry
+from ..dialects.base import ProviderAPI
+from ..request_facts import CREDENTIAL_HEADERS, RequestFacts
 from .base import Spec as _Spec
-from .conditions import Condition, ModelIs, RouteRequest, build_conditions
+from .conditions import Condition, HeaderIs, ModelIs, build_conditions
+from .plans import ChainPlan, Plan
 from .spec import (
     ApiKeySpec,
     BackoffSpec,
@@ -34,27 +37,12 @@ from .spec import (
     LastResortSpec,
     PolicySpec,
     PriceSpec,
-    ProviderKind,
     ResilienceSpec,
     RetryBudgetSpec,
     RouteSpec,
     TimeoutsSpec,
     TLSSpec,
 )
-
-_PROVIDER_DIALECT = {
-    ProviderKind.OPENAI: Dialect.OPENAI,
-    ProviderKind.AZURE_OPENAI: Dialect.OPENAI,
-    ProviderKind.ANTHROPIC: Dialect.ANTHROPIC,
-    ProviderKind.GEMINI: Dialect.GEMINI,
-}
-
-_OTEL_PROVIDER_NAME = {
-    ProviderKind.OPENAI: "openai",
-    ProviderKind.AZURE_OPENAI: "azure.ai.openai",
-    ProviderKind.ANTHROPIC: "anthropic",
-    ProviderKind.GEMINI: "gcp.gemini",
-}
 
 BUILTIN_RESILIENCE = ResilienceSpec(
     max_attempts_per_target=2,
@@ -89,18 +77,20 @@ class Provider:
     host: str = field(default="", compare=False)  # server.address / server.port for spans
     port: int = field(default=0, compare=False)
     otel_name: str = field(default="", compare=False)  # gen_ai.provider.name
+    api: ProviderAPI = field(init=False, compare=False, repr=False)
+    """What its kind means: the dialect it speaks, its URLs, its key header (``dialects.registry``)."""
 
     def __post_init__(self) -> None:
         parsed = urlsplit(self.base_url)
+        api = registry.provider_api(self.kind)
+        object.__setattr__(self, "api", api)
         object.__setattr__(self, "host", parsed.hostname or "")
         object.__setattr__(self, "port", parsed.port or (443 if parsed.scheme == "https" else 80))
-        object.__setattr__(self, "otel_name", _OTEL_PROVIDER_NAME.get(self.kind, str(self.speaks or "fake")))
+        object.__setattr__(self, "otel_name", api.otel_name or str(self.speaks or "fake"))
 
     def wire_dialect(self, caller: Dialect) -> Dialect:
         """The dialect spoken to this provider for a caller of ``caller``'s dialect."""
-        if self.kind is ProviderKind.FAKE:
-            return self.speaks or caller
-        return _PROVIDER_DIALECT[self.kind]
+        return self.api.wire(caller, self.speaks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +121,7 @@ class Route:
     name: str
     path: str  # where it stands in the file: "routes[2]", "default", "models.gpt-4o"
     conditions: tuple[Condition, ...]
-    chain: tuple[Target, ...]
+    plan: Plan  # how a request walks its targets (policy.plans), chosen at load
     deny: DenySpec | None
     settings: RouteSettings
 
@@ -140,7 +130,12 @@ class Route:
     def __post_init__(self) -> None:
         object.__setattr__(self, "target_keys", tuple(t.key for t in self.chain))
 
-    def matches(self, request: RouteRequest) -> bool:
+    @property
+    def chain(self) -> tuple[Target, ...]:
+        """Every target the route may call, in order (its plan's ``targets``)."""
+        return self.plan.targets
+
+    def matches(self, request: RequestFacts) -> bool:
         for condition in self.conditions:  # noqa: SIM110 - a plain loop: no generator per request
             if not condition.matches(request):
                 return False
@@ -168,15 +163,17 @@ class Policy:
     default: Route | None
     defaults: DefaultsSpec
     exposed_models: tuple[str, ...]
+    logged_headers: tuple[str, ...] = ()  # request headers routes match on (credentials left out): logged
+    warnings: tuple[str, ...] = ()  # what still loads but should change (deprecated names), with its path
 
-    def route(self, request: RouteRequest) -> Route | None:
+    def route(self, request: RequestFacts) -> Route | None:
         for route in self.routes:
             if route.matches(request):
                 return route
         by_model = self.model_routes.get(request.model)
         return by_model if by_model is not None else self.default
 
-    def explain(self, request: RouteRequest) -> tuple[list[Verdict], Route | None]:
+    def explain(self, request: RequestFacts) -> tuple[list[Verdict], Route | None]:
         """Every rule's verdict in order, and the route ``route`` picks."""
         verdicts: list[Verdict] = []
         for route in self.routes:
@@ -216,7 +213,7 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
     providers = {
         name: Provider(
             name=name,
-            kind=p.dialect,
+            kind=p.kind,
             base_url=p.base_url,
             api_key=p.api_key,
             headers=tuple((k.lower(), v) for k, v in p.headers.items()),
@@ -255,7 +252,7 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
         resilience = merge(base, route.resilience)
         assert isinstance(resilience, ResilienceSpec)
         settings = RouteSettings(resilience, route.unsupported_params or spec.defaults.unsupported_params)
-        return Route(name, path, build_conditions(route.match), tuple(chain), route.deny, settings)
+        return Route(name, path, build_conditions(route.match), ChainPlan(tuple(chain)), route.deny, settings)
 
     routes: list[Route] = []
     seen: dict[str, str] = {}
@@ -273,16 +270,19 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
         default = build(spec.default, "default", spec.default.name or "default")
     model_settings = RouteSettings(base, spec.defaults.unsupported_params)
     model_routes = {
-        name: Route(f"model:{name}", f"models.{name}", (), (target,), None, model_settings)
+        name: Route(f"model:{name}", f"models.{name}", (), ChainPlan((target,)), None, model_settings)
         for name, target in models.items()
     }
     if errors:
         raise PolicyError(errors)
     exposed = set(models)
+    matched_headers: set[str] = set()
     for route in routes:
         for condition in route.conditions:
             if isinstance(condition, ModelIs):
                 exposed.update(condition.pattern.exact)
+            elif isinstance(condition, HeaderIs) and condition.name not in CREDENTIAL_HEADERS:
+                matched_headers.add(condition.name)
     return Policy(
         version=version,
         source=source,
@@ -294,4 +294,5 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
         default=default,
         defaults=spec.defaults,
         exposed_models=tuple(sorted(exposed)),
+        logged_headers=tuple(sorted(matched_headers)),
     )

@@ -1,38 +1,28 @@
-"""Route conditions: small pre-compiled predicates over a ``RouteRequest``.
+"""Route conditions: small pre-compiled predicates over a request's ``RequestFacts``.
 
 Each condition is built once at policy load from one key of a route's ``match`` block and answers two
 questions: ``matches(request)`` on the request path (no allocation), and ``why_not(request)`` for
-``llm-sidecar explain``. A new kind of condition (task label, complexity, budget) is a new class here
-and one line in ``build_conditions``; routing itself does not change.
+``llm-sidecar explain``. A new kind of condition (task label, complexity, budget) is a new class here,
+a field of ``MatchSpec`` and one line in ``build_conditions``; routing, the server and explain do not
+change. A condition on the body's content reads ``request.features`` (computed once, on first use).
 """
 
 from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
 from ..dialects import Dialect, Operation
+from ..request_facts import RequestFacts
 from .spec import MatchSpec
 
 
-@dataclass(frozen=True, slots=True)
-class RouteRequest:
-    """What routing may look at: known before any upstream call, cheap to build."""
-
-    dialect: Dialect
-    operation: Operation
-    model: str
-    headers: Mapping[str, str]
-    app: str
-
-
 class Condition(Protocol):
-    def matches(self, request: RouteRequest) -> bool: ...
+    def matches(self, request: RequestFacts) -> bool: ...
 
-    def why_not(self, request: RouteRequest) -> str: ...
+    def why_not(self, request: RequestFacts) -> str: ...
 
 
 class Pattern:
@@ -65,10 +55,10 @@ def _is_glob(pattern: str) -> bool:
 class ModelIs:
     pattern: Pattern
 
-    def matches(self, request: RouteRequest) -> bool:
+    def matches(self, request: RequestFacts) -> bool:
         return self.pattern(request.model)
 
-    def why_not(self, request: RouteRequest) -> str:
+    def why_not(self, request: RequestFacts) -> str:
         return f"model {request.model!r} is not {self.pattern.text}"
 
 
@@ -77,11 +67,11 @@ class HeaderIs:
     name: str
     pattern: Pattern
 
-    def matches(self, request: RouteRequest) -> bool:
+    def matches(self, request: RequestFacts) -> bool:
         value = request.headers.get(self.name)
         return value is not None and self.pattern(value)
 
-    def why_not(self, request: RouteRequest) -> str:
+    def why_not(self, request: RequestFacts) -> str:
         value = request.headers.get(self.name)
         if value is None:
             return f"header {self.name} is absent"
@@ -92,10 +82,10 @@ class HeaderIs:
 class AppIs:
     pattern: Pattern
 
-    def matches(self, request: RouteRequest) -> bool:
+    def matches(self, request: RequestFacts) -> bool:
         return self.pattern(request.app)
 
-    def why_not(self, request: RouteRequest) -> str:
+    def why_not(self, request: RequestFacts) -> str:
         return f"app {request.app!r} is not {self.pattern.text}"
 
 
@@ -103,10 +93,10 @@ class AppIs:
 class DialectIs:
     dialects: frozenset[Dialect]
 
-    def matches(self, request: RouteRequest) -> bool:
+    def matches(self, request: RequestFacts) -> bool:
         return request.dialect in self.dialects
 
-    def why_not(self, request: RouteRequest) -> str:
+    def why_not(self, request: RequestFacts) -> str:
         return f"dialect {request.dialect} is not {', '.join(sorted(self.dialects))}"
 
 
@@ -114,10 +104,10 @@ class DialectIs:
 class OperationIs:
     operations: frozenset[Operation]
 
-    def matches(self, request: RouteRequest) -> bool:
+    def matches(self, request: RequestFacts) -> bool:
         return request.operation in self.operations
 
-    def why_not(self, request: RouteRequest) -> str:
+    def why_not(self, request: RequestFacts) -> str:
         return f"operation {request.operation} is not {', '.join(sorted(self.operations))}"
 
 

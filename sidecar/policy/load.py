@@ -2,11 +2,14 @@
 
 ``load_policy(path)`` is all-or-nothing: it returns a ``Policy`` or raises ``PolicyError`` listing every
 problem found (``providers.openai.base_url: must start with http:// or https://``). The version of a
-policy is a hash of its bytes, so two sidecars with the same file report the same version.
+policy is a hash of its bytes, so two sidecars with the same file report the same version. What loads
+but uses a deprecated name (``providers.x.dialect``, now ``kind``) is listed in ``Policy.warnings``,
+which ``validate`` prints and the server logs (``policy_warning``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 from pathlib import Path
@@ -17,7 +20,7 @@ import yaml
 from pydantic import ValidationError
 
 from .compiled import Policy, PolicyError, compile_policy
-from .spec import PolicySpec
+from .spec import DEPRECATED_PROVIDER_FIELDS, PolicySpec
 
 
 def load_policy(path: str | Path) -> Policy:
@@ -36,7 +39,20 @@ def load_policy_bytes(data: bytes, source: str) -> Policy:
     except ValidationError as exc:
         raise PolicyError(format_validation_error(exc)) from None
     version = hashlib.sha256(data).hexdigest()[:12]
-    return compile_policy(spec, version=version, source=source, loaded_at=time.time())
+    policy = compile_policy(spec, version=version, source=source, loaded_at=time.time())
+    warnings = deprecations(document)
+    return dataclasses.replace(policy, warnings=tuple(warnings)) if warnings else policy
+
+
+def deprecations(document: dict[str, Any]) -> list[str]:
+    """``path: ...`` for every deprecated name the document uses (it loads; the name should change)."""
+    found = []
+    providers = document.get("providers")
+    for name, provider in providers.items() if isinstance(providers, dict) else ():
+        for old, new in DEPRECATED_PROVIDER_FIELDS.items():
+            if isinstance(provider, dict) and old in provider:
+                found.append(f"providers.{name}.{old}: deprecated name of {new}; write {new}: {provider[old]}")
+    return found
 
 
 def parse_document(data: bytes, source: str) -> Any:

@@ -18,22 +18,15 @@ from __future__ import annotations
 
 import enum
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AliasChoices, ConfigDict, Field, field_validator, model_validator
 
+from ..dialects import ProviderKind
 from .base import Spec as _Spec
 
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP header name (RFC 9110 token)
-
-
-class ProviderKind(enum.StrEnum):
-    OPENAI = "openai"
-    AZURE_OPENAI = "azure-openai"
-    ANTHROPIC = "anthropic"
-    GEMINI = "gemini"
-    FAKE = "fake"
 
 
 class ApiKeySpec(_Spec):
@@ -97,8 +90,26 @@ class TimeoutsSpec(_Spec):
     total_s: PositiveSeconds = Field(600.0, description="Whole attempt, body included.")
 
 
+DEPRECATED_PROVIDER_FIELDS = {"dialect": "kind"}
+"""Old provider field names still read (``load`` warns): old name -> new name."""
+
+
+def _schema_with_deprecated_names(schema: dict[str, Any]) -> None:
+    """The JSON Schema accepts ``dialect`` as the deprecated name of ``kind`` (editors flag it so)."""
+    properties = schema["properties"]
+    for old, new in DEPRECATED_PROVIDER_FIELDS.items():
+        properties[old] = {**properties[new], "deprecated": True, "description": f"Deprecated name of {new}."}
+        schema["required"] = [name for name in schema["required"] if name != new]
+        schema["oneOf"] = [{"required": [new]}, {"required": [old]}]
+
+
 class ProviderSpec(_Spec):
-    dialect: ProviderKind = Field(description="Wire dialect and URL scheme of the upstream API.")
+    model_config = ConfigDict(json_schema_extra=_schema_with_deprecated_names)
+
+    kind: ProviderKind = Field(
+        validation_alias=AliasChoices("kind", "dialect"),  # "dialect": the deprecated name, still read
+        description="The kind of API: its dialect, URLs and key header (openai covers OpenAI-compatible servers).",
+    )
     base_url: str = Field(
         description="OpenAI: up to and including /v1. Anthropic, Gemini, Azure, fake: the server root."
     )
@@ -107,7 +118,7 @@ class ProviderSpec(_Spec):
     timeouts: TimeoutsSpec = Field(default_factory=TimeoutsSpec)
     api_version: str | None = Field(None, description="Azure OpenAI api-version query parameter.")
     speaks: Literal["openai", "anthropic", "gemini"] | None = Field(
-        None, description="dialect=fake only: the dialect to speak to it; default: the caller's dialect."
+        None, description="kind: fake only: the dialect to speak to it; default: the caller's dialect."
     )
     proxy: str | None = Field(
         None,
@@ -139,10 +150,10 @@ class ProviderSpec(_Spec):
 
     @model_validator(mode="after")
     def _kind_specific(self) -> ProviderSpec:
-        if self.dialect is ProviderKind.AZURE_OPENAI and not self.api_version:
+        if self.kind is ProviderKind.AZURE_OPENAI and not self.api_version:
             raise ValueError("azure-openai needs api_version")
-        if self.speaks and self.dialect is not ProviderKind.FAKE:
-            raise ValueError("speaks is only for dialect: fake")
+        if self.speaks and self.kind is not ProviderKind.FAKE:
+            raise ValueError("speaks is only for kind: fake")
         if self.tls is not None and not self.base_url.startswith("https://"):
             raise ValueError("tls needs an https:// base_url")
         lowered = {name.lower() for name in self.headers}
@@ -226,7 +237,9 @@ class StaticAnswerSpec(_Spec):
 
 
 class LastResortSpec(_Spec):
-    """What answers when every target failed: an error (default), a canned answer, or the cache."""
+    """What answers when every target failed: an error (default) or a canned answer. ``cache`` is the
+    response cache's stale answer once a cache is configured; until then it answers as ``error`` does,
+    marked ``x-sidecar-degraded: cache-unavailable``."""
 
     kind: Literal["error", "static", "cache"] = "error"
     retry_after_s: float = Field(5.0, ge=0, description="kind=error: the Retry-After header.")

@@ -1,11 +1,14 @@
 """Resilience building blocks: pure, I/O-free, driven by an injectable clock and RNG.
 
-The fallback loop uses them in this order for each target it tries::
+The fallback loop (``server.target``, ``server.calls``) uses them in this order for each target it
+tries::
 
-    skip if breaker.is_rate_limited() -> breaker.try_acquire() (None: skip the target)
-        -> bulkhead slot (BulkheadFull: permit.release(), next target) -> budget.record_request()
-        -> attempt -> classify_* -> Outcome -> permit.record_success / record_failure / release
-        -> RETRY_SAME: budget.try_spend_retry(), wait rate_limited_delay(hint) or backoff.delay(n)
+    skip if breaker.is_rate_limited() (past rate_limit_max_wait_s) -> budget.record_request()
+        -> each call: breaker.try_acquire() (None: skip the target)
+                      -> bulkhead slot (BulkheadFull: permit.release(), skip the target)
+                      -> attempt -> classify_* -> Outcome -> permit.record_success / record_failure / release
+        -> a retry (RETRY_SAME, or FALLBACK on the last target): budget.try_spend_retry() (False: stop),
+           wait rate_limited_delay(hint) or backoff.delay(n), call again
         -> FALLBACK / CONTEXT_OVERFLOW: next target; FAIL_FAST: return the upstream's error
 
 Modules (one concept each):

@@ -286,16 +286,19 @@ def classify_stream_event(
     """An ``Outcome`` for an error event inside a 200 stream, or None for an ordinary event.
 
     Anthropic: ``event: error`` (or data of ``"type": "error"``); OpenAI and Gemini: a data payload with
-    a top-level ``error`` object. The error is classified like the HTTP status it maps to
-    (``overloaded_error`` as 529, ``RESOURCE_EXHAUSTED`` as 429...); an unmappable one is FALLBACK
-    ``stream_error_event`` with a breaker failure. Cheap for ordinary events: only payloads containing
-    ``"error"`` are parsed.
+    a top-level ``error`` object (or, from OpenAI-compatible servers, an ``error`` string). The error is
+    classified like the HTTP status it maps to (``overloaded_error`` as 529, ``RESOURCE_EXHAUSTED`` as
+    429...); an unmappable one is FALLBACK ``stream_error_event`` with a breaker failure. Cheap for
+    ordinary events: only payloads containing ``"error"`` are parsed.
     """
     if event_name != "error" and b'"error"' not in data:
         return None
     root = parse_json_body(data)
     err = error_object(root)
     if err is None:
+        text = root.get("error") if isinstance(root, Mapping) else None
+        if isinstance(text, str) and text:  # Ollama and friends: {"error": "text"}
+            return Outcome(OutcomeKind.FALLBACK, None, "stream_error_event", None, True, False, text[:_DETAIL_MAX])
         if event_name != "error":
             return None
         return Outcome(OutcomeKind.FALLBACK, None, "stream_error_event", None, True, False)

@@ -5,7 +5,8 @@
   error fields at the top level; Ollama sends ``{"error": "text"}``).
 - ``ErrorInfo``: the fields matched on (type, code, status, message), all strings.
 - Matchers: ``is_quota_exhausted``, ``is_overloaded``, ``is_context_overflow``, ``is_billing``.
-- ``stream_error_status``: the HTTP status an error inside a 200 stream stands for.
+- ``stream_error_status``: the HTTP status an error inside a 200 stream stands for (the sidecar's one
+  table of error names, ``dialects.errors``).
 
 Matching is deliberately dialect-tolerant (OpenAI-compatible servers borrow each other's wording) and
 uses the first 4 KiB of a message only. Nothing here raises on garbage.
@@ -21,6 +22,7 @@ from typing import Any
 import orjson
 
 from sidecar.dialects import Dialect
+from sidecar.dialects.errors import status_of_error
 
 MAX_BODY_PARSE_BYTES = 1 << 20
 """Bodies larger than this are not parsed as JSON (an error body is small; an HTML page is not JSON)."""
@@ -37,33 +39,6 @@ _PER_DAY = re.compile(r"per.?day", re.IGNORECASE)
 _BILLING = re.compile(r"billing|credit balance is too low", re.IGNORECASE)
 _OPENAI_QUOTA = re.compile(r"exceeded your current quota", re.IGNORECASE)
 _OVERLOADED = re.compile(r"overloaded", re.IGNORECASE)
-
-# Error types and RPC status names -> the HTTP status the same error has before a stream starts.
-_ERROR_TYPE_STATUS = {
-    "overloaded_error": 529,
-    "api_error": 500,
-    "server_error": 500,
-    "timeout_error": 504,
-    "rate_limit_error": 429,
-    "rate_limit_exceeded": 429,
-    "insufficient_quota": 429,
-    "billing_error": 402,
-    "invalid_request_error": 400,
-    "context_length_exceeded": 400,
-    "authentication_error": 401,
-    "permission_error": 403,
-    "not_found_error": 404,
-    "request_too_large": 413,
-    "RESOURCE_EXHAUSTED": 429,
-    "UNAVAILABLE": 503,
-    "INTERNAL": 500,
-    "DEADLINE_EXCEEDED": 504,
-    "INVALID_ARGUMENT": 400,
-    "FAILED_PRECONDITION": 400,
-    "PERMISSION_DENIED": 403,
-    "UNAUTHENTICATED": 401,
-    "NOT_FOUND": 404,
-}
 
 
 def parse_json_body(body: bytes | Mapping[str, Any] | None) -> Any:
@@ -170,12 +145,6 @@ def is_context_overflow(info: ErrorInfo) -> bool:
 
 
 def stream_error_status(err: Mapping[str, Any]) -> int | None:
-    """The HTTP status an in-stream ``error`` object stands for: its numeric code, else its type/status."""
-    code = err.get("code")
-    if isinstance(code, int) and not isinstance(code, bool) and 400 <= code <= 599:
-        return code
-    for key in ("code", "type", "status"):
-        value = err.get(key)
-        if isinstance(value, str) and value in _ERROR_TYPE_STATUS:
-            return _ERROR_TYPE_STATUS[value]
-    return None
+    """The HTTP status an in-stream ``error`` object stands for (``dialects.errors.status_of_error``: its
+    numeric code, else its code/type/status name)."""
+    return status_of_error(err)

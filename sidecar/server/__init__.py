@@ -4,14 +4,19 @@ each request (a ``web.Request``; the answer a ``web.Response`` or ``web.StreamRe
 Request path (``pipeline``), built once at startup; each stage may answer early:
 
     listener.guard (target and version checks, the connection marked busy)
-      -> handler (request id, trace, access line, error shaping)
-      -> read_stage     read and parse the body in the caller's dialect: 400 / 413 on bad input
+      -> handler (``app._proxy``: request id, trace, the sidecar's headers on any answer, errors in
+         the caller's dialect, the access line)
+      -> read_stage     read and parse the body, the request's facts (``request_facts``): 400 / 413
       -> route_request  the policy picks a route: 404 no route, deny
-      -> execute        the fallback loop (``fallback``): one ``attempt`` per target try,
-                        streams relayed by ``stream`` with a commit point
+      -> (feature stages: they register ``hooks.StreamTap`` / ``hooks.ChainHook`` on the exchange)
+      -> Executor       the route's plan (``policy.plans``) over the fallback loop (``fallback``)
 
-Modules: ``endpoints`` (what each path means), ``exchange`` (the per-request record), ``errors``,
-``pipeline``, ``fallback``, ``attempt``, ``stream``, ``admin`` (health, status, models, metrics),
-``listener`` (aiohttp's server with connection and head caps, the receive deadline, refusals),
-``app`` (the route table, wiring, lifecycle, graceful shutdown).
+Modules: ``exchange`` (the per-request record), ``hooks`` (the seams stages plug into), ``errors``,
+``pipeline``, ``fallback`` (the terminal stage and the walk of a chain), ``target`` (one target's
+tries), ``hedge`` (the hedged race), ``calls`` (one call: permit, slot, span, record), ``attempt``
+(the request for one target, the call, the answer judged), ``stream`` (the relay, its commit point and
+taps), ``last_resort``, ``answer_headers`` (the ``x-sidecar-*`` headers of every answer), ``access``
+(the access line), ``targets`` (per-target health state), ``admin`` (health, status, models, metrics),
+``listener`` (aiohttp's server with connection and head caps, the receive deadline, refusals), ``app``
+(the route table, wiring, lifecycle, graceful shutdown).
 """

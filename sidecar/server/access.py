@@ -29,14 +29,15 @@ class AccessLog:
 
     def record(self, exchange: Exchange, status: int, telemetry: Telemetry) -> None:
         """Finish the request's trace and metrics, then write its access line (if info is enabled)."""
-        served = exchange.served
+        facts = exchange.facts
+        served = exchange.answered_by if status < 400 else None  # an upstream's own error served nothing
         usage = exchange.usage
         cost = cost_usd(served.price, usage) if served is not None else None
         latency_ms = (time.perf_counter() - exchange.started) * 1000
         if exchange.stream_error:
             outcome = "stream_error"
         elif status < 400:
-            outcome = "degraded" if served is None else ("fallback" if exchange.fallback_reason else "ok")
+            outcome = "degraded" if exchange.degraded else ("fallback" if exchange.fallback_reason else "ok")
         elif status == 499:
             outcome = "client_closed"
         else:
@@ -54,7 +55,7 @@ class AccessLog:
             usage=telemetry_usage(usage),
             cost_usd=cost,
             error_type=exchange.stream_error or (None if status < 400 else str(status)),
-            streamed=exchange.stream,
+            streamed=facts.stream,
         )
         if not self._enabled:
             return
@@ -66,20 +67,28 @@ class AccessLog:
             "request_id": exchange.request_id,
             "method": exchange.request.method,
             "path": exchange.request.path,
-            "dialect": str(exchange.endpoint.dialect),
+            "dialect": facts.dialect,  # enum members: orjson writes their values
+            "operation": facts.operation,
+            "app": facts.app,
             "route": route,
-            "requested_model": exchange.requested_model or None,
+            "requested_model": facts.model or None,
             "served_model": served.name if served else None,
             "provider": served.provider.name if served else None,
             "status": status,
             "outcome": outcome,
             "latency_ms": round(latency_ms, 3),
-            "stream": exchange.stream,
+            "stream": facts.stream,
             "bytes_in": len(exchange.raw),
             "bytes_out": exchange.bytes_out,
             "attempts": exchange.calls,
             "policy_version": exchange.policy.version,
         }
+        logged = exchange.policy.logged_headers
+        if logged:
+            headers = facts.headers
+            matched = {name: headers[name] for name in logged if name in headers}
+            if matched:
+                fields["headers"] = matched
         if exchange.fallback_reason:
             fields["fallback_reason"] = exchange.fallback_reason
         if len(exchange.attempts) > 1 or (exchange.attempts and outcome != "ok"):
@@ -87,6 +96,7 @@ class AccessLog:
         if usage is not None:
             fields["input_tokens"] = usage.input_tokens
             fields["output_tokens"] = usage.output_tokens
+            fields["cached_input_tokens"] = usage.cached_input_tokens
         if cost is not None:
             fields["cost_usd"] = round(cost, 8)
         if exchange.stream_error:

@@ -18,36 +18,32 @@ import gc
 import signal
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import partial
 from random import getrandbits
 
 from aiohttp import web
 
 from ..credentials import Credentials
+from ..dialects.base import Endpoint
+from ..dialects.registry import ENDPOINTS, dialect_of_path
 from ..policy.compiled import Policy
 from ..policy.watch import PolicyHolder, PolicyWatcher
+from ..request_facts import RequestFacts, app_of
 from ..settings import Settings
 from ..telemetry import Telemetry
 from ..telemetry.logging import LogOutput, get_logger
 from ..upstream import EnvProxies, UpstreamClient
 from . import admin
 from .access import AccessLog
+from .answer_headers import sidecar_headers
 from .attempt import Attempt
-from .endpoints import (
-    ANTHROPIC_ENDPOINTS,
-    GEMINI_ENDPOINTS,
-    GEMINI_PATHS,
-    OPENAI_ENDPOINTS,
-    Endpoint,
-    dialect_of_path,
-)
 from .errors import RequestFailed, error_response
 from .exchange import Exchange
 from .fallback import Executor
 from .listener import Handler, Listener, application
 from .pipeline import Handler as ExchangeHandler
-from .pipeline import build_pipeline, read_stage, route_stage
+from .pipeline import Stage, build_pipeline, read_stage, route_request
 from .state import SidecarState
 from .targets import TargetStates
 
@@ -78,21 +74,17 @@ class SidecarApp:
     (the upstream client, the policy watcher), all built here once. ``open`` starts the watcher;
     ``close`` stops it and closes the client; ``listener`` makes the HTTP listener that serves it."""
 
-    def __init__(self, state: SidecarState) -> None:
+    def __init__(self, state: SidecarState, stages: Sequence[Stage] = ()) -> None:
+        """``stages``: more stages, run after routing and before the terminal one (a feature's)."""
         self.state = state
         settings = state.settings
         self.client = UpstreamClient(settings, state.proxies)
         executor = Executor(Attempt(self.client, state.credentials), state.targets, state.telemetry)
-        pipeline = build_pipeline([read_stage(settings.max_body_bytes), route_stage(settings.app_name)], executor)
+        pipeline = build_pipeline([read_stage(settings.max_body_bytes), route_request, *stages], executor)
         access = state.access
         routes: list[tuple[str, str, Handler]] = [
             ("POST", endpoint.path, partial(_proxy, endpoint=endpoint, pipeline=pipeline, state=state, access=access))
-            for endpoint in (*OPENAI_ENDPOINTS, *ANTHROPIC_ENDPOINTS)
-        ]
-        gemini = GEMINI_ENDPOINTS["generateContent"]  # read_stage narrows it to the method in the path
-        routes += [
-            ("POST", path, partial(_proxy, endpoint=gemini, pipeline=pipeline, state=state, access=access))
-            for path in GEMINI_PATHS
+            for endpoint in ENDPOINTS
         ]
         routes += [
             ("GET", "/v1/models", partial(admin.list_models, state=state)),
@@ -138,6 +130,8 @@ class SidecarApp:
         state.telemetry.policy_reload(ok=ok)
         if ok and policy is not None:
             log.info("policy_reloaded", version=policy.version, source=policy.source, routes=len(policy.routes))
+            for warning in policy.warnings:
+                log.warning("policy_warning", source=policy.source, warning=warning)
         else:
             log.error("policy_rejected", errors=errors, serving_version=state.holder.policy.version)
 
@@ -148,9 +142,11 @@ class SidecarApp:
             log.info("tls_file_reloaded", path=path)
 
 
-async def start_app(state: SidecarState, host: str, port: int) -> tuple[SidecarApp, Listener]:
+async def start_app(
+    state: SidecarState, host: str, port: int, stages: Sequence[Stage] = ()
+) -> tuple[SidecarApp, Listener]:
     """Open the app and listen on ``host:port`` (0: any free port, see ``Listener.port``)."""
-    app = SidecarApp(state)
+    app = SidecarApp(state, stages)
     app.open()
     server = app.listener()
     try:
@@ -188,35 +184,40 @@ async def _not_found(request: web.Request) -> web.Response:
 async def _proxy(
     request: web.Request, *, endpoint: Endpoint, pipeline: ExchangeHandler, state: SidecarState, access: AccessLog
 ) -> web.StreamResponse:
+    """One proxied request: its record, the pipeline, the sidecar's headers on whatever answers, an error
+    in the caller's dialect for a failure, and the access line."""
     policy = state.holder.policy  # this request keeps this policy to its end
+    headers = request.headers
     trace = state.telemetry.start_request(
         method=request.method,
         path=request.path,
-        headers=request.headers,
+        headers=headers,
         dialect=endpoint.dialect,
         operation=endpoint.operation,
         requested_model=None,
         stream=False,
         http_route=endpoint.path,
     )
+    facts = RequestFacts(endpoint.dialect, endpoint.operation, "", headers, app_of(headers, state.settings.app_name))
     # A request id is a log key, not a secret: the process's PRNG, not a getrandom() syscall per request.
-    exchange = Exchange(request, endpoint, policy, f"{getrandbits(64):016x}", trace)
+    exchange = Exchange(request, endpoint, policy, f"{getrandbits(64):016x}", trace, facts)
     response: web.StreamResponse | None = None
     status = 500
     try:
         with trace:  # log lines written during the request carry its trace ids
             response = await pipeline(exchange)
         status = response.status
-        if isinstance(response, web.Response) and isinstance(response.body, bytes):
-            exchange.bytes_out = len(response.body)
+        if not response.prepared:  # a stream got its headers when it was committed
+            response.headers.update(sidecar_headers(exchange))
+            if isinstance(response, web.Response) and isinstance(response.body, bytes):
+                exchange.bytes_out = len(response.body)
         return response
     except RequestFailed as failure:
         status = failure.status
         if not exchange.attempts:
             trace.rejected(status=failure.status, reason=failure.code)
-        failure.headers.setdefault("x-sidecar-request-id", exchange.request_id)
-        failure.headers.setdefault("x-sidecar-policy-version", policy.version)
-        response = error_response(endpoint.dialect, failure)
+        response = error_response(exchange.facts.dialect, failure)
+        response.headers.update(sidecar_headers(exchange))
         return response
     except asyncio.CancelledError:
         status = 499  # the client went away; the upstream call was cancelled with this task
@@ -228,14 +229,11 @@ async def _proxy(
             error=repr(exc),
             traceback=traceback.format_exc(),
         )
-        response = error_response(
-            endpoint.dialect,
-            RequestFailed(
-                500,
-                f"internal error in llm-sidecar (request id {exchange.request_id})",
-                code="internal_error",
-            ),
+        internal = RequestFailed(
+            500, f"internal error in llm-sidecar (request id {exchange.request_id})", code="internal_error"
         )
+        response = error_response(exchange.facts.dialect, internal)
+        response.headers.update(sidecar_headers(exchange))
         return response
     finally:
         access.record(exchange, status, state.telemetry)

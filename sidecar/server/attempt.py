@@ -26,7 +26,7 @@ import orjson
 from aiohttp.web import Response, StreamResponse
 
 from ..credentials import CredentialError, Credentials, app_key
-from ..dialects import Dialect, Operation
+from ..dialects import Dialect, registry
 from ..policy.compiled import Target
 from ..policy.spec import TimeoutsSpec
 from ..resilience.classify import (
@@ -41,7 +41,6 @@ from ..translate import (
     TranslateOptions,
     Usage,
     extract_usage,
-    gemini_embedding_method,
     translate_error,
     translate_request,
     translate_response,
@@ -57,7 +56,7 @@ from ..upstream import (
     upstream_url,
 )
 from .exchange import Exchange
-from .stream import relay_stream
+from .stream import HeldStream, relay_stream
 
 _SUCCESS = Outcome.success()
 _RELAY_DROP = RESPONSE_DROP | {"content-type"}  # set once, lower-case, by the sidecar
@@ -86,24 +85,21 @@ class AttemptResult:
     upstream_status: int | None = None
     upstream_body: bytes = b""
     upstream_headers: dict[str, str] = field(default_factory=dict)
+    held: HeldStream | None = None  # a whole stream held back (exchange.hold_stream), not sent yet
 
 
 def prepare(exchange: Exchange, target: Target, unsupported: str) -> Prepared:
     """Build the upstream request for ``target``; raises UnsupportedParameter / NoEquivalentOperation."""
-    caller = exchange.endpoint.dialect
+    facts = exchange.facts
+    caller, operation, stream = facts.dialect, facts.operation, facts.stream
     wire = target.provider.wire_dialect(caller)
-    body = exchange.body or {}
-    include_usage = bool((body.get("stream_options") or {}).get("include_usage")) if exchange.stream else False
+    upstream = registry.wire(wire)
+    body = facts.body
+    include_usage = bool((body.get("stream_options") or {}).get("include_usage")) if stream else False
     dropped: tuple[str, ...] = ()
+    sent: Any = body
     if wire is caller:
-        if wire is Dialect.GEMINI:  # the model is in the path: the body goes as the app sent it
-            data = exchange.raw
-        else:
-            upstream = dict(body)
-            upstream["model"] = target.upstream_model
-            if exchange.stream and wire is Dialect.OPENAI and exchange.endpoint.operation is Operation.CHAT:
-                upstream["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
-            data = orjson.dumps(upstream)
+        data = upstream.same_dialect_body(body, exchange.raw, target.upstream_model, operation, stream)
     else:
         options = TranslateOptions(
             default_max_tokens=target.max_output_tokens or 4096,
@@ -113,31 +109,17 @@ def prepare(exchange: Exchange, target: Target, unsupported: str) -> Prepared:
             body,
             source=caller,
             target=wire,
-            operation=exchange.endpoint.operation,
+            operation=operation,
             target_model=target.upstream_model,
             options=options,
-            stream=exchange.stream,
+            stream=stream,
         )
         dropped = tuple(dropped_list)
-        if wire is not Dialect.GEMINI and exchange.endpoint.operation in (
-            Operation.CHAT,
-            Operation.GENERATE_CONTENT,
-        ):
-            translated["stream"] = exchange.stream
-            if exchange.stream and wire is Dialect.OPENAI:
-                translated["stream_options"] = {"include_usage": True}
+        upstream.finish_translated_body(translated, operation, stream)
         data = orjson.dumps(translated)
-    gemini_method = exchange.gemini_method if wire is caller else ""
-    if wire is Dialect.GEMINI and not gemini_method and exchange.endpoint.operation is Operation.EMBEDDINGS:
-        gemini_method = gemini_embedding_method(translated)
-    url = upstream_url(
-        target.provider,
-        wire,
-        exchange.endpoint.operation,
-        target.upstream_model,
-        stream=exchange.stream,
-        gemini_method=gemini_method,
-    )
+        sent = translated
+    method = facts.path_method if wire is caller else ""
+    url = upstream_url(target.provider, wire, operation, target.upstream_model, stream=stream, method=method, body=sent)
     return Prepared(target, wire, url, data, dropped, include_usage)
 
 
@@ -162,6 +144,7 @@ class Attempt:
         ``first_byte`` is set when the response headers arrive (hedging waits on it).
         """
         request = exchange.request
+        facts = exchange.facts
         provider = prepared.target.provider
         try:
             spec = provider.api_key
@@ -172,9 +155,9 @@ class Attempt:
                 key = self._credentials.key_for(spec, sent)
         except CredentialError as exc:
             return AttemptResult(Outcome.failure("credentials", str(exc)))
-        headers = upstream_headers(request.headers, provider, exchange.endpoint.dialect, prepared.wire, key)
+        headers = upstream_headers(request.headers, provider, facts.dialect, prepared.wire, key)
         # Streams ask for identity so that every event is relayed the moment it arrives.
-        headers["accept-encoding"] = "identity" if exchange.stream else "gzip, deflate"
+        headers["accept-encoding"] = "identity" if facts.stream else "gzip, deflate"
         trace.inject(headers)
         first_byte_by = asyncio.get_running_loop().time() + min(timeouts.first_byte_s, budget_s)
         response: UpstreamResponse | None = None
@@ -185,8 +168,8 @@ class Attempt:
             phase = "total"
             if first_byte is not None:
                 first_byte.set()
-            if exchange.stream and 200 <= response.status < 300:
-                return await relay_stream(exchange, prepared, response, trace, first_byte_by)
+            if facts.stream and 200 <= response.status < 300:
+                return await relay_stream(exchange, prepared, response, trace, first_byte_by, self._client.max_body)
             body = await response.read()
             return self._judge(exchange, prepared, response, body)
         except TimeoutError as exc:  # aiohttp's connect and read timeouts name their phase themselves
@@ -200,7 +183,7 @@ class Attempt:
                 response.close()
 
     def _judge(self, exchange: Exchange, prepared: Prepared, response: UpstreamResponse, body: bytes) -> AttemptResult:
-        caller = exchange.endpoint.dialect
+        caller = exchange.facts.dialect
         wire = prepared.wire
         status = response.status
         relayed = relay_headers(response.headers.items(), _RELAY_DROP)
@@ -239,7 +222,7 @@ class Attempt:
                 parsed,
                 source=wire,
                 target=caller,
-                operation=exchange.endpoint.operation,
+                operation=exchange.facts.operation,
                 model=prepared.target.upstream_model,
             )
             body = orjson.dumps(out)
@@ -250,7 +233,7 @@ class Attempt:
 def error_passthrough(exchange: Exchange, wire: Dialect, result: AttemptResult) -> Response:
     """The upstream's own error, for the caller: as is in the same dialect, translated otherwise."""
     status = result.upstream_status or 502
-    caller = exchange.endpoint.dialect
+    caller = exchange.facts.dialect
     body = result.upstream_body
     if wire is not caller:
         body = orjson.dumps(translate_error(status, body, source=wire, target=caller))

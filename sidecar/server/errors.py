@@ -7,7 +7,8 @@ from collections.abc import Mapping
 import orjson
 from aiohttp import web
 
-from ..dialects import Dialect, error_body
+from ..dialects import Dialect
+from ..dialects.registry import error_body
 
 
 class RequestFailed(Exception):

@@ -1,4 +1,21 @@
-"""The per-request record every stage reads and fills: one object, no globals."""
+"""The per-request record every stage reads and fills: one object, no globals.
+
+Who fills what, in pipeline order:
+
+- the handler (``app``): the request, its endpoint, the policy it keeps to its end, the request id, the
+  trace, and ``facts`` as the endpoint alone says (dialect, operation);
+- ``read_stage``: ``raw`` (the body's bytes) and ``facts`` (``request_facts.RequestFacts``: model,
+  stream, app, body; features on demand);
+- ``route_request``: ``route``;
+- stages around the terminal one: ``taps``, ``hooks``, ``hold_stream`` (``hooks``);
+- the fallback loop: ``attempts`` (``record``), ``calls`` (counted when each call starts),
+  ``fallback_reason``, then, for the response the caller gets, ``answered_by`` (the target whose answer
+  or own error it is) and ``dropped``; ``usage``, ``bytes_out``, ``stream_error`` as it is sent;
+  ``degraded`` when the route's last resort answered.
+
+``answer_headers.sidecar_headers`` reads these fields for the ``x-sidecar-*`` headers of every answer;
+``access`` reads them for the access line and the request's telemetry.
+"""
 
 from __future__ import annotations
 
@@ -9,21 +26,23 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp.web import Request
 
+from ..dialects.base import Endpoint
 from ..policy.compiled import Policy, Route, Target
+from ..request_facts import RequestFacts
 from ..telemetry import Usage as TelemetryUsage
 from ..translate import RequestParams, extract_request_params
-from .endpoints import Endpoint
 
 if TYPE_CHECKING:
     from ..telemetry import RequestTrace
     from ..translate import Usage
+    from .hooks import ChainHook, StreamTap
 
 
 def telemetry_usage(usage: Usage | None) -> TelemetryUsage | None:
     """The translation layer's usage in the telemetry facade's terms."""
     if usage is None:
         return None
-    return TelemetryUsage(usage.input_tokens, usage.output_tokens, usage.cached_tokens)
+    return TelemetryUsage(usage.input_tokens, usage.output_tokens, usage.cached_input_tokens)
 
 
 @dataclass(slots=True)
@@ -55,21 +74,22 @@ class Exchange:
     policy: Policy
     request_id: str
     trace: RequestTrace
+    facts: RequestFacts
     started: float = field(default_factory=time.perf_counter)
     raw: bytes = b""
-    body: dict[str, Any] | None = None
-    requested_model: str = ""
-    stream: bool = False
-    gemini_method: str = ""
     route: Route | None = None
+    taps: tuple[StreamTap, ...] = ()
+    hooks: tuple[ChainHook, ...] = ()
+    hold_stream: bool = False  # a hook may refuse a streamed answer: hold it whole before sending it
     attempts: list[AttemptRecord] = field(default_factory=list)  # append only through record()
-    calls: int = 0  # how many of the attempts made a network call
-    served: Target | None = None
+    calls: int = 0  # upstream calls made so far (counted as each starts)
+    answered_by: Target | None = None  # whose response the caller gets: its answer, or its own error
+    dropped: tuple[str, ...] = ()  # parameters dropped in translation (unsupported_params: drop)
     fallback_reason: str | None = None
+    degraded: str | None = None  # the route's last resort answered: "static", "cache-unavailable"
     usage: Usage | None = None
     bytes_out: int = 0
     stream_error: str | None = None  # set when a committed stream ended with an error event
-    dropped: tuple[str, ...] = ()  # parameters dropped in translation (unsupported_params: drop)
     committed: bool = False  # a stream's first bytes went to the caller; nothing may replace them
     on_commit: Callable[[], None] | None = None  # set while hedged calls race
     params: RequestParams | None = None  # see request_params()
@@ -77,11 +97,9 @@ class Exchange:
     def request_params(self) -> RequestParams:
         """Sampling parameters of the request (for span attributes; computed once, only when traced)."""
         if self.params is None:
-            self.params = extract_request_params(self.endpoint.dialect, self.body or {})
+            self.params = extract_request_params(self.facts.dialect, self.facts.body)
         return self.params
 
     def record(self, attempt: AttemptRecord) -> None:
         """Add one attempt (a call, or a target skipped without one) to the request's record."""
         self.attempts.append(attempt)
-        if attempt.called:
-            self.calls += 1

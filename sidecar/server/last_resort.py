@@ -7,6 +7,8 @@
   the caller streams), marked ``x-sidecar-degraded: static``.
 - ``cache``: the seam for the response cache (a later feature); until a cache is configured it
   behaves as ``error`` and says so in ``x-sidecar-degraded``.
+
+The sidecar's headers come from ``answer_headers`` (``exchange.degraded`` says which last resort answered).
 """
 
 from __future__ import annotations
@@ -18,51 +20,45 @@ from typing import TYPE_CHECKING
 import orjson
 from aiohttp.web import Response, StreamResponse
 
-from ..dialects import Dialect, Operation
+from ..dialects import CHAT_OPERATIONS, Dialect, Operation
 from ..resilience.classify import OutcomeKind
 from ..sse import SSEEvent, encode_event
 from ..translate import new_stream_translator, translate_response
 from .errors import RequestFailed
+from .stream import send_stream
 
 if TYPE_CHECKING:
-    from ..policy.compiled import Target
     from .attempt import AttemptResult
+    from .calls import Candidate
     from .exchange import Exchange
 
 
-async def answer_last_resort(exchange: Exchange, last: tuple[Target, AttemptResult] | None) -> StreamResponse:
+async def answer_last_resort(exchange: Exchange, last: tuple[Candidate, AttemptResult] | None) -> StreamResponse:
+    """The route's last resort, after ``last`` (the last failure, if a call was made)."""
     assert exchange.route is not None
     spec = exchange.route.settings.resilience.last_resort
     assert spec is not None
-    base_headers = {
-        "x-sidecar-attempts": str(exchange.calls),
-        "x-sidecar-policy-version": exchange.policy.version,
-        "x-sidecar-route": exchange.route.name,
-        "x-sidecar-request-id": exchange.request_id,
-    }
-    if exchange.fallback_reason:
-        base_headers["x-sidecar-fallback-reason"] = exchange.fallback_reason
     if spec.kind == "static" and spec.static is not None:
-        return await _static_answer(exchange, spec.static.text, base_headers)
+        return await _static_answer(exchange, spec.static.text)
     if spec.kind == "cache":
-        base_headers["x-sidecar-degraded"] = "cache-unavailable"
+        exchange.degraded = "cache-unavailable"
     attempts = [a.as_dict() for a in exchange.attempts]
     retry_after = spec.retry_after_s
     if last is not None and last[1].outcome.retry_after_s:
         retry_after = max(retry_after, last[1].outcome.retry_after_s)
-    headers = {**base_headers, "retry-after": str(max(1, round(retry_after)))}
+    headers = {"retry-after": str(max(1, round(retry_after)))}
     if len(exchange.route.chain) == 1 and last is not None:
-        result = last[1]
+        candidate, result = last
         if result.upstream_body and result.outcome.kind is not OutcomeKind.SUCCESS:
             from .attempt import error_passthrough
 
-            response = error_passthrough(exchange, last[0].provider.wire_dialect(exchange.endpoint.dialect), result)
+            response = error_passthrough(exchange, candidate.prepared.wire, result)
             response.headers.update(headers)
             return response
         status = 504 if result.outcome.error_type.startswith("timeout") else 502
         raise RequestFailed(
             status,
-            f"upstream {last[0].name} failed: {result.outcome.error_type}",
+            f"upstream {candidate.target.name} failed: {result.outcome.error_type}",
             code=result.outcome.error_type,
             headers=headers,
             extra={"attempts": attempts},
@@ -104,22 +100,18 @@ def _openai_chunks(text: str, model: str) -> list[SSEEvent]:
     return [SSEEvent(orjson.dumps(first)), SSEEvent(orjson.dumps(last)), SSEEvent(b"[DONE]")]
 
 
-async def _static_answer(exchange: Exchange, text: str, headers: dict[str, str]) -> StreamResponse:
-    caller = exchange.endpoint.dialect
-    model = exchange.requested_model or "degraded"
-    headers = {**headers, "x-sidecar-degraded": "static"}
-    if exchange.endpoint.operation not in (Operation.CHAT, Operation.GENERATE_CONTENT):
-        raise RequestFailed(
-            503,
-            "every target failed and a static answer fits only chat",
-            code="all_targets_failed",
-            headers=headers,
-        )
-    if not exchange.stream:
+async def _static_answer(exchange: Exchange, text: str) -> StreamResponse:
+    facts = exchange.facts
+    caller = facts.dialect
+    model = facts.model or "degraded"
+    exchange.degraded = "static"
+    if facts.operation not in CHAT_OPERATIONS:
+        raise RequestFailed(503, "every target failed and a static answer fits only chat", code="all_targets_failed")
+    if not facts.stream:
         body = _openai_completion(text, model)
         if caller is not Dialect.OPENAI:
             body = translate_response(body, source=Dialect.OPENAI, target=caller, operation=Operation.CHAT, model=model)
-        return Response(body=orjson.dumps(body), headers=headers, content_type="application/json")
+        return Response(body=orjson.dumps(body), content_type="application/json")
     events = _openai_chunks(text, model)
     if caller is Dialect.OPENAI:
         data = b"".join(encode_event(e.data) for e in events)
@@ -129,8 +121,4 @@ async def _static_answer(exchange: Exchange, text: str, headers: dict[str, str])
         )
         out = [e for event in events for e in translator.feed(event)] + translator.finish()
         data = b"".join(e.encode() for e in out)
-    response = StreamResponse(status=200, headers={**headers, "content-type": "text/event-stream"})
-    await response.prepare(exchange.request)
-    await response.write(data)
-    await response.write_eof()
-    return response
+    return await send_stream(exchange, data)

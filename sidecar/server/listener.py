@@ -47,8 +47,8 @@ from aiohttp.http import HttpProcessingError, HttpVersion10, HttpVersion11
 from aiohttp.http_exceptions import LineTooLong
 from aiohttp.streams import StreamReader
 
+from ..dialects.registry import dialect_of_path
 from ..telemetry.logging import get_logger
-from .endpoints import dialect_of_path
 from .errors import RequestFailed, error_response
 
 MAX_HEAD_BYTES = 32 * 1024  # a request's whole head: request line and header fields

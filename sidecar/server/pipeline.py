@@ -1,8 +1,13 @@
 """The request pipeline: small stages with one signature, folded once at startup.
 
 A stage is ``async (exchange, call_next) -> response``; it may answer early (raise ``RequestFailed``
-or return a response) or call the next stage. ``build_pipeline`` folds the list into one callable, so
-the per-request cost of the pipeline is a few awaits.
+or return a response), call the next stage, and look at what it returns; to see a stream as it passes
+or to have a say in the fallback loop, it registers a ``hooks.StreamTap`` or ``hooks.ChainHook`` on the
+exchange. ``build_pipeline`` folds the list into one callable, so the per-request cost of the pipeline
+is a few awaits.
+
+The stages every request passes, in order: ``read_stage`` (the body, and the request's facts),
+``route_request`` (the route), then the terminal one, ``fallback.Executor`` (the route's plan).
 """
 
 from __future__ import annotations
@@ -13,9 +18,7 @@ from functools import partial
 import orjson
 from aiohttp import web
 
-from ..dialects import Dialect
-from ..policy.conditions import RouteRequest
-from .endpoints import GEMINI_ENDPOINTS, GEMINI_METHODS
+from ..request_facts import RequestProblem, read_request
 from .errors import RequestFailed
 from .exchange import Exchange
 
@@ -53,8 +56,7 @@ def read_stage(max_body: int) -> Stage:
 
 
 async def parse_body(exchange: Exchange, raw: bytes, call_next: Handler) -> web.StreamResponse:
-    """The body as JSON in the caller's dialect: the requested model and whether it streams."""
-    request = exchange.request
+    """The body as JSON in the caller's dialect, and the request's facts (``request_facts.read_request``)."""
     if not raw:
         raise RequestFailed(400, "the request body is empty; a JSON object is required", code="invalid_json")
     try:
@@ -64,64 +66,31 @@ async def parse_body(exchange: Exchange, raw: bytes, call_next: Handler) -> web.
     if not isinstance(body, dict):
         raise RequestFailed(400, "the request body must be a JSON object", code="invalid_json")
     exchange.raw = raw
-    exchange.body = body
-    endpoint = exchange.endpoint
-    if endpoint.dialect is Dialect.GEMINI:
-        tail = request.match_info.get("tail", "")
-        model, _, method = tail.rpartition(":")
-        if not model or method not in GEMINI_METHODS:
-            raise RequestFailed(404, f"unknown Gemini method in {request.path!r}", code="unknown_path")
-        if method == "streamGenerateContent" and request.query.get("alt") != "sse":
-            raise RequestFailed(
-                400,
-                "streamGenerateContent is served as server-sent events only: add ?alt=sse",
-                code="unsupported_stream_format",
-                param="alt",
-            )
-        exchange.requested_model = model.removeprefix("models/")
-        exchange.gemini_method = method
-        exchange.endpoint = GEMINI_ENDPOINTS[method]
-        exchange.stream = GEMINI_METHODS[method][1]
-    else:
-        requested = request.match_info.get("model") if endpoint.model_in_path else body.get("model")
-        if not isinstance(requested, str) or not requested:
-            raise RequestFailed(
-                400, "'model' is required and must be a non-empty string", code="invalid_model", param="model"
-            )
-        stream = body.get("stream", False)
-        if not isinstance(stream, bool) and stream is not None:
-            raise RequestFailed(400, "'stream' must be a boolean", code="invalid_type", param="stream")
-        exchange.requested_model = requested
-        exchange.stream = bool(stream)
-    exchange.trace.request_parsed(requested_model=exchange.requested_model, stream=exchange.stream)
+    request = exchange.request
+    known = exchange.facts
+    param = next(iter(request.match_info.values()), "")
+    try:
+        facts = read_request(exchange.endpoint, request.path, param, known.headers, request.query, body, app=known.app)
+    except RequestProblem as problem:
+        raise RequestFailed(problem.status, problem.message, code=problem.code, param=problem.param) from None
+    exchange.facts = facts
+    exchange.trace.request_parsed(requested_model=facts.model, stream=facts.stream)
     return await call_next(exchange)
 
 
-def route_stage(app_name: str) -> Stage:
+async def route_request(exchange: Exchange, call_next: Handler) -> web.StreamResponse:
     """The policy picks a route: 404 when none does, the route's status when it denies."""
-
-    async def route_request(exchange: Exchange, call_next: Handler) -> web.StreamResponse:
-        headers = exchange.request.headers
-        request = RouteRequest(
-            dialect=exchange.endpoint.dialect,
-            operation=exchange.endpoint.operation,
-            model=exchange.requested_model,
-            headers=headers,
-            app=headers.get("x-sidecar-app") or app_name,
+    route = exchange.policy.route(exchange.facts)
+    if route is None:
+        raise RequestFailed(
+            404,
+            f"no route for model {exchange.facts.model!r}; models served: "
+            + (", ".join(exchange.policy.exposed_models) or "none"),
+            code="model_not_found",
+            param="model",
         )
-        route = exchange.policy.route(request)
-        if route is None:
-            raise RequestFailed(
-                404,
-                f"no route for model {exchange.requested_model!r}; models served: "
-                + (", ".join(exchange.policy.exposed_models) or "none"),
-                code="model_not_found",
-                param="model",
-            )
-        exchange.route = route
-        exchange.trace.route_decided(route=route.name, targets=route.target_keys)
-        if route.deny is not None:
-            raise RequestFailed(route.deny.status, route.deny.message, code="denied_by_policy")
-        return await call_next(exchange)
-
-    return route_request
+    exchange.route = route
+    exchange.trace.route_decided(route=route.name, targets=route.target_keys)
+    if route.deny is not None:
+        raise RequestFailed(route.deny.status, route.deny.message, code="denied_by_policy")
+    return await call_next(exchange)

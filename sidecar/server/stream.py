@@ -1,89 +1,119 @@
-"""Stream relay with a commit point.
+"""Stream relay with a commit point, which stages can tap; and the sending of a whole stream answer.
 
 The commit point is the first content event sent to the caller. Before it, the upstream's preamble
-(OpenAI's role-only chunk, Anthropic's ``message_start``/``ping``/``content_block_start``) is held back,
-and any failure — an error event, a cut connection, no content before the first-byte deadline — is
-returned as an ``Outcome`` so the fallback loop can try the next target: the caller sees nothing. The
-first-byte deadline runs until the commit; then only the upstream client's timers (idle gap, total)
-bound the reads.
+(``WireDialect.is_preamble``: OpenAI's role-only chunk, Anthropic's ``message_start``/``ping``/
+``content_block_start``) is held back, and any failure (an error event, a cut connection, no content
+before the first-byte deadline) is returned as an ``Outcome`` so the fallback loop can try the next
+target: the caller sees nothing. The first-byte deadline runs until the commit; then only the
+upstream client's timers (idle gap, total) bound the reads.
 
 After it, events are relayed as they arrive (one write per upstream read, complete events only). A
 failure then cannot be hidden or retried: the stream ends with an explicit error event in the caller's
-dialect (``translate.stream_error_event``), never a clean-looking end; a stream that stops without its
-dialect's terminator (``[DONE]``, ``message_stop``, a Gemini finishReason) counts as cut.
+dialect, never a clean-looking end (one arm, ``_end_with_error``): the upstream's own error event when
+the caller's SDK raises on it as it is, else that error rewritten in the caller's dialect with the
+provider's message kept (``WireDialect.error_event_raises``, ``Translation.error_event``); for a cut or a
+timeout, an error naming it. A stream that stops without its dialect's terminator
+(``WireDialect.is_terminal``) counts as cut.
 
 Same-dialect streams forward the upstream's event bytes; cross-dialect streams go through a
-``StreamTranslator``.
+``StreamTranslator``. The answer's events in the common form (``translate.common`` deltas) are decoded
+only when someone listens: the stages' ``hooks.StreamTap`` objects (``exchange.taps``), fed from the
+commit point on, and a held stream's hooks (``exchange.hold_stream``: the whole answer is read, then
+returned as a ``HeldStream`` the fallback loop sends once its hooks accepted it).
+
+``open_stream`` sends a stream's head (the sidecar's headers from ``answer_headers``) and
+``send_stream`` a whole stream at once (the last resort's answer, a cached one).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import aiohttp
-import orjson
 from aiohttp.web import StreamResponse
 
-from ..dialects import Dialect, Operation
+from ..dialects import registry
 from ..resilience.classify import Outcome, classify_exception, classify_stream_event
 from ..sse import SSEEvent, SSEParser
 from ..telemetry import AttemptTrace
-from ..translate import StreamTranslator, extract_stream_usage, new_stream_translator, stream_error_event
+from ..translate import StreamTranslator, decode_event, new_stream_translator, stream_error_event
+from ..translate.common import Delta
+from ..translate.errors import read_error
 from ..upstream import RESPONSE_DROP, UpstreamResponse, relay_headers
+from .answer_headers import sidecar_headers
 
 if TYPE_CHECKING:
+    from ..policy.compiled import Target
     from .attempt import AttemptResult, Prepared
     from .exchange import Exchange
 
 _MAX_HELD_EVENTS = 32
 _STREAM_DROP = RESPONSE_DROP | {"content-type", "cache-control"}  # set by the sidecar, lower-case
-_PREAMBLE_EVENTS = frozenset({"message_start", "ping", "content_block_start"})
+_CONTENT_TYPE = "text/event-stream; charset=utf-8"
+_EVENT_ENDS = (b"\n\n", b"\r\n\r\n")  # a chunk ending so, read from an event's start, holds whole events
 
 
-def is_preamble(dialect: Dialect, event: SSEEvent) -> bool:
-    """True for events that carry no content yet and may be held back before the commit point."""
-    if dialect is Dialect.ANTHROPIC:
-        return event.event in _PREAMBLE_EVENTS
-    if dialect is Dialect.OPENAI and event.event is None and b'"delta"' in event.data:
-        try:
-            chunk = orjson.loads(event.data)
-        except orjson.JSONDecodeError:
-            return False
-        choices = chunk.get("choices") if isinstance(chunk, dict) else None
-        if not choices:
-            return chunk.get("usage") is None if isinstance(chunk, dict) else False
-        delta = choices[0].get("delta") or {}
-        return not any(delta.get(k) for k in ("content", "tool_calls", "refusal", "function_call"))
-    return False
+async def open_stream(exchange: Exchange, relayed: Mapping[str, str] | None = None) -> StreamResponse:
+    """Send the head of a stream answer: ``relayed`` (the upstream's headers that may reach the app), the
+    event-stream content type, and the sidecar's headers; the stream is committed."""
+    headers = dict(relayed) if relayed else {}
+    headers["content-type"] = _CONTENT_TYPE
+    headers["cache-control"] = "no-cache"
+    headers.update(sidecar_headers(exchange))
+    stream = StreamResponse(status=200, headers=headers)
+    exchange.committed = True
+    await stream.prepare(exchange.request)
+    return stream
 
 
-def malformed(dialect: Dialect, event: SSEEvent) -> bool:
-    """True when an event that must carry JSON does not (checked before the commit point only)."""
-    if dialect is Dialect.OPENAI and event.data == b"[DONE]":
-        return False
-    if dialect is Dialect.ANTHROPIC and event.event == "ping" and not event.data:
-        return False
+async def send_stream(exchange: Exchange, data: bytes, relayed: Mapping[str, str] | None = None) -> StreamResponse:
+    """A whole stream answer at once: its head, ``data`` (complete events), its end."""
+    stream = await open_stream(exchange, relayed)
     try:
-        return not isinstance(orjson.loads(event.data), dict)
-    except orjson.JSONDecodeError:
-        return True
+        await stream.write(data)
+        await stream.write_eof()
+    except ConnectionError:  # the app went away
+        raise asyncio.CancelledError from None
+    exchange.bytes_out += len(data)
+    return stream
 
 
-def is_terminal(dialect: Dialect, operation: Operation, event: SSEEvent) -> bool:
-    """True for the event that ends a stream normally in ``dialect``."""
-    if dialect is Dialect.OPENAI:
-        if operation is Operation.RESPONSES:
-            return event.event in ("response.completed", "response.incomplete")
-        return event.data == b"[DONE]"
-    if dialect is Dialect.ANTHROPIC:
-        return event.event == "message_stop"
-    return b'"finishReason"' in event.data
+class HeldStream:
+    """A whole streamed answer held back (``exchange.hold_stream``), sent by ``send`` once accepted."""
+
+    __slots__ = ("deltas", "headers", "parts", "target")
+
+    def __init__(self, target: Target, headers: dict[str, str], parts: list[bytes], deltas: list[Delta]) -> None:
+        self.target = target
+        self.headers = headers  # the upstream's, as relayed
+        self.parts = parts  # the caller's events, as bytes
+        self.deltas = deltas  # the answer in the common form
+
+    async def send(self, exchange: Exchange) -> StreamResponse:
+        """Send it to the caller; the taps see it as it goes."""
+        taps = exchange.taps
+        for tap in taps:
+            tap.open(self.target)
+            for delta in self.deltas:
+                tap.feed(delta)
+        stream = await send_stream(exchange, b"".join(self.parts), self.headers)
+        for tap in taps:
+            tap.close(True)
+        return stream
 
 
-def _drop_usage_chunk(event: SSEEvent) -> bool:
-    """OpenAI's trailing usage chunk, which the sidecar asked for but the caller did not."""
-    return b'"usage"' in event.data and b'"choices":[]' in event.data.replace(b" ", b"")
+class _Failed(Exception):
+    """The stream failed: how (``outcome``) and, when the upstream said so, its error event."""
+
+    def __init__(self, outcome: Outcome, event: SSEEvent | None = None) -> None:
+        self.outcome = outcome
+        self.event = event
+
+
+class _Lost(Exception):
+    """Another (hedged) call of this request already committed its stream."""
 
 
 async def relay_stream(
@@ -92,12 +122,16 @@ async def relay_stream(
     response: UpstreamResponse,
     trace: AttemptTrace,
     first_content_by: float,
+    max_held_bytes: int,
 ) -> AttemptResult:
+    """Relay one upstream stream to the caller (see the module docstring)."""
     from .attempt import AttemptResult
 
-    caller = exchange.endpoint.dialect
+    facts = exchange.facts
+    caller = facts.dialect
+    operation = facts.operation
     wire = prepared.wire
-    operation = exchange.endpoint.operation
+    upstream = registry.wire(wire)
     translator: StreamTranslator | None = None
     if wire is not caller:
         translator = new_stream_translator(
@@ -107,110 +141,166 @@ async def relay_stream(
             model=prepared.target.upstream_model,
             include_usage=prepared.include_usage,
         )
-    strip_usage = wire is caller and wire is Dialect.OPENAI and not prepared.include_usage
+    taps = exchange.taps
+    hold = exchange.hold_stream
+    decoder = upstream.translation.decoder() if (taps or hold) and translator is None else None
+    deltas: list[Delta] | None = [] if taps or hold else None  # the answer's deltas not yet shown to taps
+    strip_usage = translator is None and not prepared.include_usage
     parser = SSEParser()
-    held: list[bytes] = []
+    held: list[bytes] = []  # the caller's bytes not yet sent (before the commit point, or held whole)
+    held_bytes = 0
     client: StreamResponse | None = None
     result = AttemptResult(Outcome.success(), upstream_status=response.status)
     ended = False
+    content_seen = False  # a held stream's first content lifts the first-content deadline, unsent
+    out: list[bytes] = []  # the caller's bytes of the chunk being read
     first_content = asyncio.timeout_at(first_content_by)  # lifted at the commit point
+    readany = response.readany
+    is_terminal = upstream.is_terminal
+    may_end = upstream.may_end
+    # A same-dialect stream that nobody taps may forward a chunk of whole events as it came when no
+    # event in it can be an error, carry usage (to count, or to strip) or end the stream.
+    forward_whole = translator is None and deltas is None
+    stream_usage = upstream.translation.stream_usage
 
     async def commit(*, lift: bool = True) -> StreamResponse:
         """Send the head to the caller; ``lift``: end the first-content deadline (while it is running)."""
         if exchange.committed:
             raise _Lost  # a hedged racer committed first
-        exchange.committed = True
         if lift:
             first_content.reschedule(None)
         if exchange.on_commit is not None:
             exchange.on_commit()
-        headers = relay_headers(response.headers.items(), _STREAM_DROP)
-        headers["content-type"] = "text/event-stream; charset=utf-8"
-        headers["cache-control"] = "no-cache"
-        headers.update(exchange_headers(exchange, prepared))
-        stream = StreamResponse(status=200, headers=headers)
-        await stream.prepare(exchange.request)
+        exchange.answered_by = prepared.target
+        exchange.dropped = prepared.dropped
+        stream = await open_stream(exchange, relay_headers(response.headers.items(), _STREAM_DROP))
         trace.first_chunk()
+        if deltas is not None:
+            for tap in taps:
+                tap.open(prepared.target)
         return stream
 
     try:
         async with first_content:
             while not ended:
-                chunk = await response.readany()
+                chunk = await readany()
                 if not chunk:
                     break
-                out: list[bytes] = []
+                if (
+                    forward_whole
+                    and client is not None
+                    and chunk.endswith(_EVENT_ENDS)
+                    and not parser.pending
+                    and b"error" not in chunk
+                    and b"sage" not in chunk
+                    and not may_end(chunk)
+                ):  # whole events with nothing to look at: as they came, unparsed
+                    try:
+                        await client.write(chunk)
+                    except ConnectionError:
+                        raise asyncio.CancelledError from None
+                    exchange.bytes_out += len(chunk)
+                    trace.chunk()
+                    continue
+                out = []
                 for event in parser.feed(chunk):
-                    failure = classify_stream_event(wire, event.event, event.data)
-                    if failure is None and client is None and malformed(wire, event):
-                        failure = Outcome.failure("malformed_response", "upstream sent an event that is not JSON")
-                    if failure is not None:
-                        if client is None:
-                            return AttemptResult(failure, upstream_status=response.status)
-                        result.outcome = failure
-                        exchange.stream_error = failure.error_type
-                        out.append(_error_bytes(caller, failure, translator is None, event))
-                        ended = True
-                        break
-                    if b"sage" in event.data:  # usage / usageMetadata
-                        usage = extract_stream_usage(wire, event)
+                    data = event.data
+                    if event.event == "error" or b'"error"' in data:
+                        failure = classify_stream_event(wire, event.event, data)
+                        if failure is not None:
+                            raise _Failed(failure, event)
+                    if client is None and upstream.is_malformed(event):
+                        raise _Failed(Outcome.failure("malformed_response", "upstream sent an event that is not JSON"))
+                    if b"sage" in data:  # usage / usageMetadata
+                        usage = stream_usage(event)
                         if usage is not None:
                             result.usage = usage if result.usage is None else result.usage.merge(usage)
-                    if is_terminal(wire, operation, event):
+                    if is_terminal(operation, event):
                         ended = True
                     if translator is not None:
-                        out.extend(e.encode() for e in translator.feed(event))
+                        decoded = translator.decode(event)
+                        if deltas is not None:
+                            deltas += decoded
+                        for caller_event in translator.encode(decoded):
+                            out.append(caller_event.encode())
                         if ended:
                             out.extend(e.encode() for e in translator.finish())
-                    elif not (strip_usage and _drop_usage_chunk(event)):
-                        out.append(event.raw)
-                    if client is None and not is_preamble(wire, event):
-                        client = await commit()
+                    else:
+                        if decoder is not None and deltas is not None:
+                            deltas += decode_event(decoder, event)
+                        if not (strip_usage and upstream.is_usage_only(event)):
+                            out.append(event.raw)
+                    if client is None and not content_seen and not upstream.is_preamble(event):
+                        if hold:  # its content has started: the deadline is met, the stream stays held
+                            content_seen = True
+                            first_content.reschedule(None)
+                        else:
+                            client = await commit()
                 if client is None:
                     held.extend(out)
-                    if len(held) > _MAX_HELD_EVENTS:
-                        client = await commit()
-                    else:
+                    if hold:
+                        held_bytes += sum(len(part) for part in out)
+                        if held_bytes > max_held_bytes:
+                            raise _Failed(Outcome.failure("malformed_response", "a held stream is over the body cap"))
                         continue
-                data = b"".join(held) + b"".join(out) if held else b"".join(out)
-                held.clear()
-                if data:
+                    if len(held) <= _MAX_HELD_EVENTS:
+                        continue
+                    client = await commit()
+                if held:
+                    out = held + out
+                    held = []
+                if deltas:
+                    for delta in deltas:
+                        for tap in taps:
+                            tap.feed(delta)
+                    deltas.clear()
+                if out:
+                    data = b"".join(out)
                     try:
                         await client.write(data)
                     except ConnectionError:  # the app went away: not the upstream's fault, nothing to relay
                         raise asyncio.CancelledError from None
                     exchange.bytes_out += len(data)
                     trace.chunk()
+                    out = []
             if not ended:
                 # EOF without the dialect's terminator: the upstream stopped mid-answer.
-                cut = Outcome.failure("stream_truncated", "the upstream ended the stream without finishing it")
-                if client is None:
-                    return AttemptResult(cut, upstream_status=response.status)
-                raise _Cut(cut)
+                raise _Failed(Outcome.failure("stream_truncated", "the upstream ended the stream without finishing it"))
     except _Lost:
         return AttemptResult(Outcome.failure("hedge_lost", "another call answered first"))
-    except _Cut as cut:
-        assert client is not None
-        await _fail_committed(exchange, client, caller, cut.outcome, result)
-    except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
-        # A bare timeout is the first-content deadline before the commit, aiohttp's total after it;
-        # a ValueError: an event larger than the parser accepts, or an answer the client refused.
-        outcome = classify_exception(exc, timeout_phase="first_byte" if client is None else "total")
+    except (_Failed, TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
+        if isinstance(exc, _Failed):
+            failed = exc
+        else:  # a bare timeout is the first-content deadline before the commit, aiohttp's total after it;
+            # a ValueError: an event larger than the parser accepts, or an answer the client refused
+            failed = _Failed(classify_exception(exc, timeout_phase="first_byte" if client is None else "total"))
         if client is None:
-            return AttemptResult(outcome, upstream_status=response.status)
-        await _fail_committed(exchange, client, caller, outcome, result)
+            return AttemptResult(failed.outcome, upstream_status=response.status)
+        await _end_with_error(exchange, client, failed, translator, result, held + out)
+        _read_translator(translator, result)
+        for tap in taps:
+            tap.close(False)
+        result.response = client
+        return result
+    _read_translator(translator, result)
+    if hold:
+        headers = relay_headers(response.headers.items(), _STREAM_DROP)
+        result.held = HeldStream(prepared.target, headers, held, deltas or [])
+        return result
     if client is None:
         try:
-            client = await commit(lift=False)  # after the loop: its deadline is over already
+            client = await commit(lift=False)  # a stream of preamble only: its deadline is over already
         except _Lost:
             return AttemptResult(Outcome.failure("hedge_lost", "another call answered first"))
         if held:
-            await client.write(b"".join(held))
-    if translator is not None:
-        result.usage = translator.usage or result.usage
-        if translator.finish_reason:
-            result.finish_reasons = [translator.finish_reason]
-        result.response_id = translator.response_id
+            data = b"".join(held)
+            await client.write(data)
+            exchange.bytes_out += len(data)
+    for delta in deltas or ():
+        for tap in taps:
+            tap.feed(delta)
+    for tap in taps:
+        tap.close(True)
     try:
         await client.write_eof()
     except ConnectionError:
@@ -219,50 +309,46 @@ async def relay_stream(
     return result
 
 
-class _Lost(Exception):
-    """Another (hedged) call of this request already committed its stream."""
+def _read_translator(translator: StreamTranslator | None, result: AttemptResult) -> None:
+    """What the translator saw of a translated stream: its usage, finish reason and id."""
+    if translator is not None:
+        result.usage = translator.usage or result.usage
+        if translator.finish_reason:
+            result.finish_reasons = [translator.finish_reason]
+        result.response_id = translator.response_id
 
 
-class _Cut(Exception):
-    def __init__(self, outcome: Outcome) -> None:
-        self.outcome = outcome
-
-
-def _error_bytes(caller: Dialect, failure: Outcome, same_dialect: bool, event: SSEEvent) -> bytes:
-    if same_dialect:
-        return event.raw  # the upstream's error event is already in the caller's dialect
-    return stream_error_event(caller, failure.status or 502, f"upstream stream failed: {failure.error_type}")
-
-
-async def _fail_committed(
-    exchange: Exchange, client: StreamResponse, caller: Dialect, outcome: Outcome, result: AttemptResult
+async def _end_with_error(
+    exchange: Exchange,
+    client: StreamResponse,
+    failed: _Failed,
+    translator: StreamTranslator | None,
+    result: AttemptResult,
+    before: list[bytes],
 ) -> None:
-    """After the commit point: end the caller's stream with an explicit error event."""
+    """After the commit point: end the caller's stream with an error event its SDK raises on, after
+    ``before`` (the caller's bytes of the events read with the failing one)."""
+    outcome, event = failed.outcome, failed.event
     result.outcome = outcome
     exchange.stream_error = outcome.error_type
-    message = f"upstream stream failed after it started: {outcome.error_type}"
-    data = stream_error_event(caller, outcome.status or 502, message)
+    caller = exchange.facts.dialect
+    wire = registry.wire(caller)
+    status = outcome.status or 502
+    data = b""
+    if event is None:
+        data = stream_error_event(caller, status, f"upstream stream failed after it started: {outcome.error_type}")
+    elif translator is not None:  # the upstream's message, in the caller's dialect
+        data = b"".join(e.encode() for e in translator.feed(event))
+    elif wire.error_event_raises(event):
+        data = event.raw  # the upstream's error event is already one the caller's SDK raises on
+    if not data:  # an error event the caller's SDK would read past, or one the translator could not read
+        message, _ = read_error(status, event.data if event is not None else b"")
+        data = wire.translation.error_event(status, message).encode()
+    if before:
+        data = b"".join(before) + data
     try:
         await client.write(data)
         exchange.bytes_out += len(data)
+        await client.write_eof()
     except ConnectionError:
         pass
-
-
-def exchange_headers(exchange: Exchange, prepared: Prepared) -> dict[str, str]:
-    """The ``x-sidecar-*`` response headers (docs/headers.md)."""
-    target = prepared.target
-    headers = {
-        "x-sidecar-request-id": exchange.request_id,
-        "x-sidecar-model": target.name,
-        "x-sidecar-upstream-model": target.upstream_model,
-        "x-sidecar-provider": target.provider.name,
-        "x-sidecar-route": exchange.route.name if exchange.route else "",
-        "x-sidecar-attempts": str(exchange.calls + 1),
-        "x-sidecar-policy-version": exchange.policy.version,
-    }
-    if exchange.fallback_reason:
-        headers["x-sidecar-fallback-reason"] = exchange.fallback_reason
-    if prepared.dropped:
-        headers["x-sidecar-dropped-params"] = ",".join(prepared.dropped)
-    return headers

@@ -9,15 +9,19 @@ Map of the package::
     common        the common form (TypedDicts for requests and responses, Usage, RequestParams,
                   FinishReason, stream deltas), TranslateOptions, Drops, UnsupportedParameter
     openai        chat-completions requests   <-> common    openai_response     responses, usage,
-    anthropic     messages requests           <-> common    anthropic_response  finish reasons
-    gemini        generateContent requests    <-> common    gemini_response     (shared with streams)
+    anthropic     messages requests           <-> common    anthropic_response  finish reasons, error
+    gemini        generateContent requests    <-> common    gemini_response     bodies and events
     schema        JSON Schema <-> Gemini Schema
     embeddings    OpenAI /v1/embeddings <-> Gemini embedContent / batchEmbedContents
     count_tokens  Anthropic count_tokens <-> Gemini countTokens
     stream        StreamTranslator = stream_in decoder (upstream events -> deltas)
                                    + stream_out encoder (deltas -> caller events)
-    errors        error bodies and in-stream error events
-    usage         usage and request-parameter extraction
+    errors        reading any upstream error (the facade answers it in the caller's dialect)
+    usage         request-parameter readers per dialect
+    bundles       TRANSLATIONS: each dialect's functions gathered in one ``Translation``
+
+The facade picks each dialect's functions from its bundle: nothing here branches on a dialect to pick
+behaviour. A dialect's object (``dialects``) refers to the same bundle.
 
 Every chat translation is ``parse`` (source dialect -> common form) then ``build`` (common form -> target
 dialect); the per-request cost is a walk over plain dicts. Same-dialect traffic is not translated here
@@ -32,17 +36,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..dialects import Dialect, Operation
-from . import (
-    anthropic,
-    anthropic_response,
-    count_tokens,
-    embeddings,
-    gemini,
-    gemini_response,
-    openai,
-    openai_response,
-)
+from ..dialects import CHAT_OPERATIONS, Dialect, Operation
+from ..sse import SSEEvent
+from .bundles import TRANSLATIONS, Translation
 from .common import (
     ChatRequest,
     ChatResponse,
@@ -55,10 +51,16 @@ from .common import (
     Usage,
 )
 from .embeddings import gemini_method as gemini_embedding_method
-from .errors import stream_error_event, translate_error
-from .stream import StreamDecoder, StreamEncoder, StreamTranslator, new_stream_decoder, new_stream_encoder
+from .errors import read_error
+from .stream import (
+    StreamDecoder,
+    StreamEncoder,
+    StreamTranslator,
+    decode_event,
+    new_stream_decoder,
+    new_stream_encoder,
+)
 from .stream import new_stream_translator as _new_stream_translator
-from .usage import extract_request_params, extract_stream_usage, extract_usage
 
 __all__ = [
     "ChatResponse",
@@ -68,10 +70,12 @@ __all__ = [
     "StreamEncoder",
     "StreamTranslator",
     "TranslateOptions",
+    "Translation",
     "TranslationError",
     "UnsupportedParameter",
     "Usage",
     "build_chat_response",
+    "decode_event",
     "extract_request_params",
     "extract_stream_usage",
     "extract_usage",
@@ -85,29 +89,6 @@ __all__ = [
     "translate_request",
     "translate_response",
 ]
-
-_CHAT_OPS = (Operation.CHAT, Operation.GENERATE_CONTENT)
-
-_PARSE_REQUEST = {
-    Dialect.OPENAI: openai.parse_request,
-    Dialect.ANTHROPIC: anthropic.parse_request,
-    Dialect.GEMINI: gemini.parse_request,
-}
-_BUILD_REQUEST = {
-    Dialect.OPENAI: openai.build_request,
-    Dialect.ANTHROPIC: anthropic.build_request,
-    Dialect.GEMINI: gemini.build_request,
-}
-_PARSE_RESPONSE = {
-    Dialect.OPENAI: openai_response.parse_response,
-    Dialect.ANTHROPIC: anthropic_response.parse_response,
-    Dialect.GEMINI: gemini_response.parse_response,
-}
-_BUILD_RESPONSE = {
-    Dialect.OPENAI: openai_response.build_response,
-    Dialect.ANTHROPIC: anthropic_response.build_response,
-    Dialect.GEMINI: gemini_response.build_response,
-}
 
 
 def _no_route(operation: Operation, source: Dialect, target: Dialect) -> TranslationError:
@@ -131,25 +112,21 @@ def translate_request(
     ``streamGenerateContent``); for other sources None means "as the body says".
     """
     drops = Drops(options)
+    upstream = TRANSLATIONS[target]
     try:
-        if operation in _CHAT_OPS:
-            req: ChatRequest = _PARSE_REQUEST[source](body, drops)
+        if operation in CHAT_OPERATIONS:
+            req: ChatRequest = TRANSLATIONS[source].parse_request(body, drops)
             if stream is not None:
                 req["stream"] = stream
             if req.get("stream") and req.get("n", 1) != 1:
                 drops.unsupported("n", "a translated stream carries one choice")
                 req.pop("n", None)
-            out = _BUILD_REQUEST[target](req, target_model, drops, options)
-        elif operation is Operation.EMBEDDINGS and (source, target) == (Dialect.OPENAI, Dialect.GEMINI):
-            out = embeddings.openai_to_gemini(body, target_model, drops)
-        elif operation is Operation.EMBEDDINGS and (source, target) == (Dialect.GEMINI, Dialect.OPENAI):
-            out = embeddings.gemini_to_openai(body, target_model, drops)
-        elif operation is Operation.COUNT_TOKENS and (source, target) == (Dialect.ANTHROPIC, Dialect.GEMINI):
-            out = count_tokens.anthropic_to_gemini(body, target_model, drops, options)
-        elif operation is Operation.COUNT_TOKENS and (source, target) == (Dialect.GEMINI, Dialect.ANTHROPIC):
-            out = count_tokens.gemini_to_anthropic(body, target_model, drops, options)
+            out = upstream.build_request(req, target_model, drops, options)
         else:
-            raise _no_route(operation, source, target)
+            convert = upstream.requests_from.get((operation, source))
+            if convert is None:
+                raise _no_route(operation, source, target)
+            out = convert(body, target_model, drops, options)
     except TranslationError:
         raise
     except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
@@ -161,40 +138,77 @@ def translate_response(
     body: dict[str, Any], *, source: Dialect, target: Dialect, operation: Operation, model: str
 ) -> dict[str, Any]:
     """An upstream (``source``) response body as the caller's (``target``) body; ``model`` is reported."""
+    upstream = TRANSLATIONS[source]
     try:
-        if operation in _CHAT_OPS:
-            resp: ChatResponse = _PARSE_RESPONSE[source](body)
-            return _BUILD_RESPONSE[target](resp, model)
-        if operation is Operation.EMBEDDINGS and (source, target) == (Dialect.OPENAI, Dialect.GEMINI):
-            return embeddings.openai_response_to_gemini(body)
-        if operation is Operation.EMBEDDINGS and (source, target) == (Dialect.GEMINI, Dialect.OPENAI):
-            return embeddings.gemini_response_to_openai(body, model)
-        if operation is Operation.COUNT_TOKENS and (source, target) == (Dialect.GEMINI, Dialect.ANTHROPIC):
-            return count_tokens.gemini_response_to_anthropic(body)
-        if operation is Operation.COUNT_TOKENS and (source, target) == (Dialect.ANTHROPIC, Dialect.GEMINI):
-            return count_tokens.anthropic_response_to_gemini(body)
+        if operation in CHAT_OPERATIONS:
+            return TRANSLATIONS[target].build_response(upstream.parse_response(body), model)
+        convert = upstream.responses_to.get((operation, target))
+        if convert is not None:
+            return convert(body, model)
     except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
         raise TranslationError(f"malformed {source.value} response body: {exc!r}") from exc
     raise _no_route(operation, source, target)
 
 
+def translate_error(status: int, body: bytes, *, source: Dialect, target: Dialect) -> dict[str, Any]:
+    """An upstream (``source``) error body as the caller's (``target``) error body; keeps the message."""
+    try:
+        message, code = read_error(status, body)
+    except Exception:  # the body is garbage of a kind not foreseen: still answer
+        message, code = f"upstream returned HTTP {status}", None
+    return TRANSLATIONS[target].error_body(status, message, code=code)
+
+
+def stream_error_event(dialect: Dialect, status: int, message: str) -> bytes:
+    """The event that makes the caller's SDK raise after a mid-stream failure, as bytes.
+
+    OpenAI: a ``data: {"error": {...}}`` line (openai-python's ``Stream`` raises ``APIError`` on a
+    payload with an ``error`` key); Anthropic: ``event: error`` (the SDK raises an ``APIStatusError``);
+    Gemini: a ``data: {"error": {"code", "message", "status"}}`` line (google-genai raises
+    ``ClientError``/``ServerError`` on a chunk that starts with ``{"error":``).
+    """
+    return TRANSLATIONS[dialect].error_event(status, message).encode()
+
+
+def extract_usage(dialect: Dialect, body: dict[str, Any]) -> Usage | None:
+    """Usage of a non-stream response in ``dialect`` (chat, messages, generateContent, embeddings); None
+    when it reports none."""
+    if not isinstance(body, dict):
+        return None
+    return TRANSLATIONS[dialect].usage(body)
+
+
+def extract_stream_usage(dialect: Dialect, event: SSEEvent) -> Usage | None:
+    """Usage carried by one event of a ``dialect`` stream, if any (OpenAI's usage chunk, Anthropic
+    ``message_start``/``message_delta``, a Gemini fragment with ``usageMetadata``). Counts are
+    cumulative: combine successive ones with ``Usage.merge``."""
+    return TRANSLATIONS[dialect].stream_usage(event)
+
+
+def extract_request_params(dialect: Dialect, body: dict[str, Any]) -> RequestParams:
+    """The generation parameters of a ``dialect`` request body (``usage``)."""
+    if not isinstance(body, dict):
+        return RequestParams()
+    return TRANSLATIONS[dialect].request_params(body)
+
+
 def parse_chat_response(body: dict[str, Any], dialect: Dialect) -> ChatResponse:
     """A ``dialect`` chat answer (chat.completion, message, GenerateContentResponse) in the common form."""
     try:
-        return _PARSE_RESPONSE[dialect](body)
+        return TRANSLATIONS[dialect].parse_response(body)
     except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
         raise TranslationError(f"malformed {dialect.value} response body: {exc!r}") from exc
 
 
 def build_chat_response(response: ChatResponse, dialect: Dialect, model: str) -> dict[str, Any]:
     """A common-form answer as a ``dialect`` caller's body; ``model`` is reported."""
-    return _BUILD_RESPONSE[dialect](response, model)
+    return TRANSLATIONS[dialect].build_response(response, model)
 
 
 def new_stream_translator(
     *, source: Dialect, target: Dialect, operation: Operation, model: str, include_usage: bool
 ) -> StreamTranslator:
     """A per-stream translator from upstream (``source``) events to caller (``target``) events."""
-    if operation not in _CHAT_OPS:
+    if operation not in CHAT_OPERATIONS:
         raise _no_route(operation, source, target)
     return _new_stream_translator(source=source, target=target, model=model, include_usage=include_usage)

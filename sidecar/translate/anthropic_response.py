@@ -7,6 +7,10 @@
   ``input_tokens`` includes them.
 - ``FINISH_FROM`` / ``FINISH_TO``: ``end_turn|max_tokens|stop_sequence|tool_use|refusal|pause_turn|...``.
 
+- ``error_body`` / ``error_event``: ``{"type": "error", "error": {"type", "message"}}``, as a body and as
+  the ``event: error`` the SDK raises ``APIStatusError`` on (it reads the event's name only).
+- ``stream_usage``: the usage of ``message_start`` / ``message_delta`` (cumulative).
+
 Shared with the stream translators. Requests are in ``anthropic``.
 """
 
@@ -14,6 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
+from ..sse import SSEEvent
 from .common import (
     RESPONSE_TOOL,
     RESPONSE_TOOL_VALUE,
@@ -56,18 +63,66 @@ def usage_from(raw: Any) -> Usage | None:
     return Usage(
         input_tokens=as_int(raw.get("input_tokens")) + cached + written,
         output_tokens=as_int(raw.get("output_tokens")),
-        cached_tokens=cached,
+        cached_input_tokens=cached,
         cache_write_tokens=written,
     )
+
+
+# Anthropic's error types by HTTP status (docs.claude.com/en/api/errors).
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    502: "api_error",
+    503: "overloaded_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+
+
+def error_body(status: int, message: str, *, code: str | None = None, param: str | None = None) -> dict[str, Any]:
+    kind = ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
+    return {"type": "error", "error": {"type": kind, "message": message}}
+
+
+def error_event(status: int, message: str) -> SSEEvent:
+    return SSEEvent(orjson.dumps(error_body(status, message)), "error")
+
+
+def usage_of(body: dict[str, Any]) -> Usage | None:
+    """The usage of a whole response body."""
+    return usage_from(body.get("usage"))
+
+
+def stream_usage(event: SSEEvent) -> Usage | None:
+    data = event.data
+    if event.event not in ("message_start", "message_delta") and b'"usage"' not in data:
+        return None
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    raw = obj.get("usage")
+    if obj.get("type") == "message_start":
+        message = obj.get("message")
+        raw = message.get("usage") if isinstance(message, dict) else None
+    return usage_from(raw)
 
 
 def usage_to(usage: Usage | None) -> dict[str, Any]:
     usage = usage or Usage()
     return {
-        "input_tokens": max(usage.input_tokens - usage.cached_tokens - usage.cache_write_tokens, 0),
+        "input_tokens": max(usage.input_tokens - usage.cached_input_tokens - usage.cache_write_tokens, 0),
         "output_tokens": usage.output_tokens,
         "cache_creation_input_tokens": usage.cache_write_tokens,
-        "cache_read_input_tokens": usage.cached_tokens,
+        "cache_read_input_tokens": usage.cached_input_tokens,
     }
 
 

@@ -103,13 +103,13 @@ class Usage:
 
     ``input_tokens`` counts every prompt token, cached and cache-written ones included (OpenAI and Gemini
     already count so; Anthropic's ``input_tokens`` excludes both cache fields and is summed here).
-    ``output_tokens`` counts every generated token, reasoning included. ``cached_tokens`` (read from a
+    ``output_tokens`` counts every generated token, reasoning included. ``cached_input_tokens`` (read from a
     cache), ``cache_write_tokens`` (written to one, Anthropic) and ``reasoning_tokens`` are subsets.
     """
 
     input_tokens: int = 0
     output_tokens: int = 0
-    cached_tokens: int = 0
+    cached_input_tokens: int = 0
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
 
@@ -122,7 +122,7 @@ class Usage:
         return Usage(
             max(self.input_tokens, later.input_tokens),
             max(self.output_tokens, later.output_tokens),
-            max(self.cached_tokens, later.cached_tokens),
+            max(self.cached_input_tokens, later.cached_input_tokens),
             max(self.cache_write_tokens, later.cache_write_tokens),
             max(self.reasoning_tokens, later.reasoning_tokens),
         )

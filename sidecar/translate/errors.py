@@ -1,9 +1,10 @@
-"""Error bodies across dialects: read an upstream error, answer in the caller's dialect.
+"""Reading an upstream's error, whatever its dialect (the facade's ``translate_error`` answers it in the
+caller's; each dialect's error body is its ``*_response`` module's ``error_body``).
 
 ``read_error`` never raises: it takes whatever the upstream sent (JSON in any of the three shapes, a
 JSON list as Gemini sometimes sends, HTML, nothing) and returns a message and a machine code.
-``status_of`` turns an error ``type``/``code``/``status`` string into an HTTP status, for errors that
-arrive inside a stream (after the HTTP 200).
+``status_of`` turns an error object into an HTTP status, for errors that arrive inside a stream (after
+the HTTP 200), by the sidecar's one table (``dialects.errors``).
 """
 
 from __future__ import annotations
@@ -12,51 +13,16 @@ from typing import Any
 
 import orjson
 
-from ..dialects import Dialect, error_body
-from ..sse import SSEEvent
+from ..dialects.errors import status_of_error
 
 _MAX_MESSAGE = 2000
 
-_STATUS_BY_KIND = {
-    "invalid_request_error": 400,
-    "INVALID_ARGUMENT": 400,
-    "FAILED_PRECONDITION": 400,
-    "authentication_error": 401,
-    "UNAUTHENTICATED": 401,
-    "billing_error": 402,
-    "permission_error": 403,
-    "PERMISSION_DENIED": 403,
-    "not_found_error": 404,
-    "NOT_FOUND": 404,
-    "request_too_large": 413,
-    "rate_limit_error": 429,
-    "rate_limit_exceeded": 429,
-    "insufficient_quota": 429,
-    "RESOURCE_EXHAUSTED": 429,
-    "api_error": 500,
-    "server_error": 500,
-    "INTERNAL": 500,
-    "UNAVAILABLE": 503,
-    "server_is_overloaded": 503,
-    "timeout": 504,
-    "timeout_error": 504,
-    "DEADLINE_EXCEEDED": 504,
-    "overloaded_error": 529,
-}
-
 
 def status_of(error: Any, default: int = 500) -> int:
-    """The HTTP status an error object stands for (an int ``code``, else its type/status name)."""
+    """The HTTP status an error object stands for (``dialects.errors.status_of_error``), else ``default``."""
     if not isinstance(error, dict):
         return default
-    code = error.get("code")
-    if isinstance(code, int) and 400 <= code < 600:
-        return code
-    for key in ("type", "status", "code"):
-        value = error.get(key)
-        if isinstance(value, str) and value in _STATUS_BY_KIND:
-            return _STATUS_BY_KIND[value]
-    return default
+    return status_of_error(error) or default
 
 
 def read_error(status: int, body: bytes) -> tuple[str, str | None]:
@@ -79,29 +45,3 @@ def read_error(status: int, body: bytes) -> tuple[str, str | None]:
                 return message[:_MAX_MESSAGE], code
     text = body.decode("utf-8", "replace").strip() if body else ""
     return (text[:_MAX_MESSAGE] or f"upstream returned HTTP {status}"), None
-
-
-def translate_error(status: int, body: bytes, *, source: Dialect, target: Dialect) -> dict[str, Any]:
-    """An upstream (``source``) error body as the caller's (``target``) error body; keeps the message."""
-    try:
-        message, code = read_error(status, body)
-    except Exception:  # the body is garbage of a kind not foreseen: still answer
-        message, code = f"upstream returned HTTP {status}", None
-    return error_body(target, status, message, code=code)
-
-
-def stream_error_event(dialect: Dialect, status: int, message: str) -> bytes:
-    """The event that makes the caller's SDK raise after a mid-stream failure.
-
-    OpenAI: a ``data: {"error": {...}}`` line (openai-python's ``Stream`` raises ``APIError`` on a
-    payload with an ``error`` key); Anthropic: ``event: error`` (the SDK raises an ``APIStatusError``);
-    Gemini: a ``data: {"error": {"code", "message", "status"}}`` line (google-genai raises
-    ``ClientError``/``ServerError`` on a chunk that starts with ``{"error":``).
-    """
-    return error_event(dialect, status, message).encode()
-
-
-def error_event(dialect: Dialect, status: int, message: str) -> SSEEvent:
-    """``stream_error_event`` as an event."""
-    data = orjson.dumps(error_body(dialect, status, message))
-    return SSEEvent(data, "error" if dialect is Dialect.ANTHROPIC else None)

@@ -9,6 +9,11 @@
   ``output_tokens`` includes it.
 - ``FINISH_FROM`` / ``FINISH_TO``: Gemini has no tool-call reason: ``STOP`` with calls is ``TOOL_CALLS``.
 
+- ``error_body`` / ``error_event``: ``{"error": {"code", "message", "status"}}`` (google.rpc.Status), as a
+  body and as the ``data:`` event google-genai raises on (a chunk that starts with ``{"error":`` and
+  has a numeric ``code``).
+- ``stream_usage``: the ``usageMetadata`` of one fragment.
+
 Shared with the stream translators. Requests are in ``gemini``.
 """
 
@@ -16,6 +21,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
+from ..sse import SSEEvent
 from .common import (
     ChatResponse,
     Choice,
@@ -67,9 +75,57 @@ def usage_from(raw: Any) -> Usage | None:
     return Usage(
         input_tokens=as_int(raw.get("promptTokenCount")) + as_int(raw.get("toolUsePromptTokenCount")),
         output_tokens=as_int(raw.get("candidatesTokenCount")) + thoughts,
-        cached_tokens=as_int(raw.get("cachedContentTokenCount")),
+        cached_input_tokens=as_int(raw.get("cachedContentTokenCount")),
         reasoning_tokens=thoughts,
     )
+
+
+# google.rpc.Code names by HTTP status.
+ERROR_STATUSES = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    409: "ABORTED",
+    413: "INVALID_ARGUMENT",
+    429: "RESOURCE_EXHAUSTED",
+    499: "CANCELLED",
+    500: "INTERNAL",
+    501: "UNIMPLEMENTED",
+    502: "UNAVAILABLE",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+
+
+def error_body(status: int, message: str, *, code: str | None = None, param: str | None = None) -> dict[str, Any]:
+    rpc = ERROR_STATUSES.get(status, "INTERNAL" if status >= 500 else "FAILED_PRECONDITION")
+    body: dict[str, Any] = {"code": status, "message": message, "status": rpc}
+    if code:
+        body["details"] = [
+            {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": code, "domain": "llm-sidecar"}
+        ]
+    return {"error": body}
+
+
+def error_event(status: int, message: str) -> SSEEvent:
+    return SSEEvent(orjson.dumps(error_body(status, message)))
+
+
+def usage_of(body: dict[str, Any]) -> Usage | None:
+    """The usage of a whole response body."""
+    return usage_from(body.get("usageMetadata"))
+
+
+def stream_usage(event: SSEEvent) -> Usage | None:
+    data = event.data
+    if b'"usageMetadata"' not in data:
+        return None
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    return usage_from(obj.get("usageMetadata")) if isinstance(obj, dict) else None
 
 
 def usage_to(usage: Usage | None) -> dict[str, Any]:
@@ -81,8 +137,8 @@ def usage_to(usage: Usage | None) -> dict[str, Any]:
     }
     if usage.reasoning_tokens:
         out["thoughtsTokenCount"] = usage.reasoning_tokens
-    if usage.cached_tokens:
-        out["cachedContentTokenCount"] = usage.cached_tokens
+    if usage.cached_input_tokens:
+        out["cachedContentTokenCount"] = usage.cached_input_tokens
     return out
 
 

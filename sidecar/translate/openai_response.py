@@ -7,6 +7,11 @@
 - ``FINISH_FROM`` / ``FINISH_TO``: ``stop|length|tool_calls|content_filter`` <-> ``FinishReason``; a
   ``stop`` whose message is a ``refusal`` (and no content) is a content-filter stop.
 
+- ``error_body`` / ``error_event``: ``{"error": {"message", "type", "param", "code"}}``, as a body and as
+  the ``data:`` event openai-python's ``Stream`` raises ``APIError`` on (a payload with an ``error`` key).
+- ``stream_usage``: the usage of one stream chunk (the trailing usage chunk), rejected by a byte search
+  before any parsing.
+
 Shared with the stream translators. Requests are in ``openai``.
 """
 
@@ -15,6 +20,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import orjson
+
+from ..sse import SSEEvent
 from .common import (
     ChatResponse,
     Choice,
@@ -54,9 +62,49 @@ def usage_from(raw: Any) -> Usage | None:
     return Usage(
         input_tokens=as_int(raw.get("prompt_tokens")),
         output_tokens=as_int(raw.get("completion_tokens")),
-        cached_tokens=as_int(prompt.get("cached_tokens")) if isinstance(prompt, dict) else 0,
+        cached_input_tokens=as_int(prompt.get("cached_tokens")) if isinstance(prompt, dict) else 0,
         reasoning_tokens=as_int(completion.get("reasoning_tokens")) if isinstance(completion, dict) else 0,
     )
+
+
+# OpenAI's error types by HTTP status.
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "invalid_request_error",
+    429: "rate_limit_exceeded",
+    500: "server_error",
+    502: "server_error",
+    503: "server_error",
+    504: "timeout",
+}
+
+
+def error_body(status: int, message: str, *, code: str | None = None, param: str | None = None) -> dict[str, Any]:
+    kind = ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+def error_event(status: int, message: str) -> SSEEvent:
+    return SSEEvent(orjson.dumps(error_body(status, message)))
+
+
+def usage_of(body: dict[str, Any]) -> Usage | None:
+    """The usage of a whole response body."""
+    return usage_from(body.get("usage"))
+
+
+def stream_usage(event: SSEEvent) -> Usage | None:
+    data = event.data
+    if b'"usage"' not in data or b'"usage":null' in data or b'"usage": null' in data:
+        return None
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    return usage_from(obj.get("usage")) if isinstance(obj, dict) else None
 
 
 def usage_to(usage: Usage | None) -> dict[str, Any]:
@@ -65,7 +113,7 @@ def usage_to(usage: Usage | None) -> dict[str, Any]:
         "prompt_tokens": usage.input_tokens,
         "completion_tokens": usage.output_tokens,
         "total_tokens": usage.total_tokens,
-        "prompt_tokens_details": {"cached_tokens": usage.cached_tokens},
+        "prompt_tokens_details": {"cached_tokens": usage.cached_input_tokens},
     }
     if usage.reasoning_tokens:
         out["completion_tokens_details"] = {"reasoning_tokens": usage.reasoning_tokens}

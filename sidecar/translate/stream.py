@@ -1,8 +1,10 @@
 """Stateful stream translation: upstream events -> decoder -> common deltas -> encoder -> caller events.
 
 One ``StreamTranslator`` per stream. ``feed`` takes one upstream ``SSEEvent`` and returns the caller's
-events (``raw`` empty, so ``SSEEvent.encode`` renders them); ``finish`` is called when the upstream ended
-normally and returns the closing events not yet sent (it is safe after the upstream's own end marker).
+events (``raw`` empty, so ``SSEEvent.encode`` renders them); its halves ``decode`` (event -> deltas)
+and ``encode`` (deltas -> events) let the relay show the deltas to whoever listens. ``finish`` is
+called when the upstream ended normally and returns the closing events not yet sent (it is safe after
+the upstream's own end marker).
 An upstream error event becomes the caller's error event and ends the output. An event the decoder
 cannot read is skipped: a translator never raises on upstream data.
 
@@ -11,7 +13,8 @@ For telemetry the translator keeps what it has seen: ``usage`` (cumulative, in t
 
 The two halves are also available alone: ``new_stream_decoder`` (upstream events -> deltas, e.g. to
 assemble a same-dialect stream for the cache) and ``new_stream_encoder`` (deltas -> caller events, e.g.
-to replay a cached answer).
+to replay a cached answer). Each dialect's are in its bundle (``bundles``): the classes of ``stream_in``
+and ``stream_out``.
 """
 
 from __future__ import annotations
@@ -20,9 +23,8 @@ from typing import Protocol
 
 from ..dialects import Dialect
 from ..sse import SSEEvent
+from .bundles import TRANSLATIONS
 from .common import Delta, Finish, Start, Usage, UsageSeen
-from .stream_in import AnthropicDecoder, GeminiDecoder, OpenAIDecoder
-from .stream_out import AnthropicEncoder, GeminiEncoder, OpenAIEncoder
 
 
 class StreamDecoder(Protocol):
@@ -48,11 +50,11 @@ class StreamTranslator:
 
     def feed(self, event: SSEEvent) -> list[SSEEvent]:
         """One upstream event -> zero or more caller events."""
-        try:
-            deltas = self._decoder.feed(event)
-        except (KeyError, TypeError, AttributeError, ValueError, IndexError):
-            return []
-        out: list[SSEEvent] = []
+        return self.encode(self.decode(event))
+
+    def decode(self, event: SSEEvent) -> list[Delta]:
+        """The first half of ``feed``: one upstream event as common deltas (none when it cannot be read)."""
+        deltas = decode_event(self._decoder, event)
         for delta in deltas:
             if isinstance(delta, UsageSeen):
                 self.usage = delta.usage if self.usage is None else self.usage.merge(delta.usage)
@@ -60,12 +62,29 @@ class StreamTranslator:
                 self.finish_reason = delta.raw
             elif isinstance(delta, Start) and delta.id:
                 self.response_id = delta.id
-            out += self._encoder.feed(delta)
+        return deltas
+
+    def encode(self, deltas: list[Delta]) -> list[SSEEvent]:
+        """The second half of ``feed``: common deltas as caller events."""
+        encoder = self._encoder
+        if len(deltas) == 1:
+            return encoder.feed(deltas[0])
+        out: list[SSEEvent] = []
+        for delta in deltas:
+            out += encoder.feed(delta)
         return out
 
     def finish(self) -> list[SSEEvent]:
         """The upstream ended normally: the closing events not yet sent."""
         return self._encoder.close()
+
+
+def decode_event(decoder: StreamDecoder, event: SSEEvent) -> list[Delta]:
+    """``decoder.feed(event)``, or no deltas for an event the decoder cannot read (never raises)."""
+    try:
+        return decoder.feed(event)
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError):
+        return []
 
 
 def new_stream_translator(*, source: Dialect, target: Dialect, model: str, include_usage: bool) -> StreamTranslator:
@@ -80,17 +99,9 @@ def new_stream_translator(*, source: Dialect, target: Dialect, model: str, inclu
 def new_stream_decoder(source: Dialect) -> StreamDecoder:
     """A decoder of one ``source`` chat stream's events into common deltas (it may raise on an event it
     cannot read: ``StreamTranslator.feed`` shows how to skip one)."""
-    if source is Dialect.OPENAI:
-        return OpenAIDecoder()
-    if source is Dialect.ANTHROPIC:
-        return AnthropicDecoder()
-    return GeminiDecoder()
+    return TRANSLATIONS[source].decoder()
 
 
 def new_stream_encoder(target: Dialect, model: str, include_usage: bool) -> StreamEncoder:
     """An encoder of common deltas into one ``target`` caller's chat stream events."""
-    if target is Dialect.OPENAI:
-        return OpenAIEncoder(model, include_usage)
-    if target is Dialect.ANTHROPIC:
-        return AnthropicEncoder(model)
-    return GeminiEncoder(model)
+    return TRANSLATIONS[target].encoder(model, include_usage)

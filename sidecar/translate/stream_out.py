@@ -6,7 +6,8 @@ after which it emits nothing more.
 
 - ``OpenAIEncoder``: a first chunk with ``role: assistant``, one chunk per text, reasoning
   (``reasoning_content``, as OpenAI-compatible servers send it) or tool-call fragment
-  (``tool_calls[index]`` with id, type and name on the first fragment), a chunk carrying
+  (``tool_calls[index]`` with id, type and name on the first fragment; a call that streamed no argument
+  text gets ``"{}"`` before the next call or the finish, as the whole answer says), a chunk carrying
   ``finish_reason``; on close, a usage chunk with empty ``choices`` when the caller asked for
   ``include_usage``, then ``data: [DONE]``.
 - ``AnthropicEncoder``: ``message_start`` (sent with the first content, so it carries the input usage
@@ -24,11 +25,11 @@ after which it emits nothing more.
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 import orjson
 
-from ..dialects import Dialect
 from ..sse import SSEEvent
 from . import anthropic_response, gemini_response, openai_response
 from .common import (
@@ -48,19 +49,36 @@ from .common import (
     parse_arguments,
     safe_id,
 )
-from .errors import error_event
 
 
 def _event(body: dict[str, Any], name: str | None = None) -> SSEEvent:
-    return SSEEvent(orjson.dumps(body), name)
+    return _frame(orjson.dumps(body), name)
 
 
-def _error_event(dialect: Dialect, failure: Failure) -> SSEEvent:
-    return error_event(dialect, failure.status, failure.message)
+def _frame(data: bytes, name: str | None = None) -> SSEEvent:
+    """An event of ``data`` (``raw`` empty: ``SSEEvent.encode`` renders it)."""
+    return _new_event(SSEEvent, (data, name, b""))
+
+
+# An SSEEvent from its three fields, without the generated __new__'s argument handling (one per event).
+_new_event = cast(Callable[[type[SSEEvent], tuple[bytes, str | None, bytes]], SSEEvent], tuple.__new__)
+_NO_FINISH = b',"finish_reason":null,"logprobs":null}]}'
+_BLOCK_DELTA = b'{"type":"content_block_delta","index":'
 
 
 class OpenAIEncoder:
-    __slots__ = ("_closed", "_created", "_finished", "_id", "_include_usage", "_model", "_started", "_usage")
+    __slots__ = (
+        "_bare_tools",
+        "_closed",
+        "_created",
+        "_finished",
+        "_head",
+        "_id",
+        "_include_usage",
+        "_model",
+        "_started",
+        "_usage",
+    )
 
     def __init__(self, model: str, include_usage: bool) -> None:
         self._model = model
@@ -71,8 +89,12 @@ class OpenAIEncoder:
         self._finished = False
         self._closed = False
         self._usage: Usage | None = None
+        self._bare_tools: list[int] = []  # tool calls started whose arguments have not come yet
+        self._head = b""  # every chunk's JSON up to its delta, once the id is known
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> SSEEvent:
+        if finish is None and self._head:  # the usual chunk: the fixed part made once per stream
+            return _frame(self._head + orjson.dumps(delta) + _NO_FINISH)
         choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
         return _event(
             {
@@ -89,9 +111,20 @@ class OpenAIEncoder:
             return []
         self._started = True
         self._id = ident or new_id("chatcmpl-")
+        self._head = (
+            b'{"id":'
+            + orjson.dumps(self._id)
+            + b',"object":"chat.completion.chunk","created":'
+            + str(self._created).encode()
+            + b',"model":'
+            + orjson.dumps(self._model)
+            + b',"choices":[{"index":0,"delta":'
+        )
         return [self._chunk({"role": "assistant", "content": ""})]
 
     def feed(self, delta: Delta) -> list[SSEEvent]:
+        if type(delta) is Text and self._started and not self._closed:  # the usual delta, first
+            return [self._chunk({"content": delta.text})]
         if self._closed:
             return []
         if isinstance(delta, Start):
@@ -103,7 +136,7 @@ class OpenAIEncoder:
             return self.close()
         if isinstance(delta, Failure):
             self._closed = True
-            return [_error_event(Dialect.OPENAI, delta)]
+            return [openai_response.error_event(delta.status, delta.message)]
         if isinstance(delta, ReasoningSignature):
             return []  # no place for a signature in the OpenAI dialect
         out = self._start(None)
@@ -112,6 +145,7 @@ class OpenAIEncoder:
         elif isinstance(delta, Reasoning):
             out.append(self._chunk({"reasoning_content": delta.text}))
         elif isinstance(delta, ToolStart):
+            out += self._empty_arguments()
             call = {
                 "index": delta.index,
                 "id": delta.id,
@@ -119,18 +153,29 @@ class OpenAIEncoder:
                 "function": {"name": delta.name, "arguments": ""},
             }
             out.append(self._chunk({"tool_calls": [call]}))
+            self._bare_tools.append(delta.index)
         elif isinstance(delta, ToolArgs):
+            if delta.fragment and delta.index in self._bare_tools:
+                self._bare_tools.remove(delta.index)
             out.append(self._chunk({"tool_calls": [{"index": delta.index, "function": {"arguments": delta.fragment}}]}))
         elif isinstance(delta, Finish) and not self._finished:
+            out += self._empty_arguments()
             self._finished = True
             out.append(self._chunk({}, openai_response.FINISH_TO[delta.reason]))
         return out
 
+    def _empty_arguments(self) -> list[SSEEvent]:
+        """``{}`` for each tool call that streamed no argument text (Anthropic sends ``input: {}`` and an
+        empty ``input_json_delta`` for a call without arguments): an app parses the arguments it
+        accumulated as JSON, and ``""`` is not JSON. The whole answer says ``"{}"`` too."""
+        bare, self._bare_tools = self._bare_tools, []
+        return [self._chunk({"tool_calls": [{"index": i, "function": {"arguments": "{}"}}]}) for i in bare]
+
     def close(self) -> list[SSEEvent]:
         if self._closed:
             return []
+        out = self._empty_arguments()
         self._closed = True
-        out: list[SSEEvent] = []
         if self._include_usage and self._started:
             body = {
                 "id": self._id,
@@ -211,9 +256,12 @@ class AnthropicEncoder:
         return [_event({"type": "content_block_stop", "index": self._block}, "content_block_stop")]
 
     def _delta(self, index: int, delta: dict[str, Any]) -> SSEEvent:
-        return _event({"type": "content_block_delta", "index": index, "delta": delta}, "content_block_delta")
+        data = _BLOCK_DELTA + str(index).encode() + b',"delta":' + orjson.dumps(delta) + b"}"
+        return _frame(data, "content_block_delta")
 
     def feed(self, delta: Delta) -> list[SSEEvent]:
+        if type(delta) is Text and self._kind == "text" and not self._reasoning and not self._closed:  # usual
+            return [self._delta(self._block, {"type": "text_delta", "text": delta.text})]
         if self._closed:
             return []
         if isinstance(delta, Start):
@@ -229,7 +277,7 @@ class AnthropicEncoder:
             return self.close()
         if isinstance(delta, Failure):
             self._closed = True
-            return [_error_event(Dialect.ANTHROPIC, delta)]
+            return [anthropic_response.error_event(delta.status, delta.message)]
         if isinstance(delta, Reasoning):
             self._reasoning.append(delta.text)
             return []
@@ -351,7 +399,7 @@ class GeminiEncoder:
             return self.close()
         elif isinstance(delta, Failure):
             self._closed = True
-            return [*self._flush(), _error_event(Dialect.GEMINI, delta)]
+            return [*self._flush(), gemini_response.error_event(delta.status, delta.message)]
         return []
 
     def close(self) -> list[SSEEvent]:

@@ -1,63 +1,19 @@
-"""Reading usage and request parameters from bodies in any dialect, for cost and telemetry.
+"""Reading request parameters from bodies in any dialect, for telemetry: ``openai_params``,
+``anthropic_params``, ``gemini_params`` (``translate.extract_request_params`` picks one).
 
-- ``extract_usage``: a non-stream response (chat, messages, generateContent, embeddings) -> ``Usage``.
-- ``extract_stream_usage``: one event of a same-dialect passthrough stream -> ``Usage`` if it carries
-  any (OpenAI's usage chunk, Anthropic ``message_start``/``message_delta``, a Gemini fragment with
-  ``usageMetadata``). Counts are cumulative: combine successive ones with ``Usage.merge``. Events
-  without usage are rejected by a byte search before any JSON parsing.
-- ``extract_request_params``: max_tokens, temperature, top_p, top_k, stop sequences, penalties, seed,
-  choice count, stream (Gemini's stream flag is in the path: None). Read once per traced request
-  (the CLIENT span's ``gen_ai.request.*`` attributes).
+max_tokens, temperature, top_p, top_k, stop sequences, penalties, seed, choice count, stream (Gemini's
+stream flag is in the path: None). Read once per traced request (the CLIENT span's
+``gen_ai.request.*`` attributes). Usage is read by each dialect's ``*_response`` module (``usage_of``,
+``stream_usage``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Final, cast
+from typing import Any, cast
 
-import orjson
-
-from ..dialects import Dialect
-from ..sse import SSEEvent
-from . import anthropic_response, gemini_response, openai_response
-from .common import RequestParams, Usage
+from .common import RequestParams
 from .gemini import camel
-
-
-def extract_usage(dialect: Dialect, body: dict[str, Any]) -> Usage | None:
-    """Usage of a non-stream response in ``dialect``; None when it reports none."""
-    if not isinstance(body, dict):
-        return None
-    if dialect is Dialect.OPENAI:
-        return openai_response.usage_from(body.get("usage"))
-    if dialect is Dialect.ANTHROPIC:
-        return anthropic_response.usage_from(body.get("usage"))
-    return gemini_response.usage_from(body.get("usageMetadata"))
-
-
-def extract_stream_usage(dialect: Dialect, event: SSEEvent) -> Usage | None:
-    """Usage carried by one event of a ``dialect`` stream, if any."""
-    data = event.data
-    try:
-        if dialect is Dialect.OPENAI:
-            if b'"usage"' not in data or b'"usage":null' in data or b'"usage": null' in data:
-                return None
-            obj = orjson.loads(data)
-            return openai_response.usage_from(obj.get("usage")) if isinstance(obj, dict) else None
-        if dialect is Dialect.ANTHROPIC:
-            if event.event not in ("message_start", "message_delta") and b'"usage"' not in data:
-                return None
-            obj = orjson.loads(data)
-            if not isinstance(obj, dict):
-                return None
-            raw = (obj.get("message") or {}).get("usage") if obj.get("type") == "message_start" else obj.get("usage")
-            return anthropic_response.usage_from(raw)
-        if b'"usageMetadata"' not in data:
-            return None
-        obj = orjson.loads(data)
-        return gemini_response.usage_from(obj.get("usageMetadata")) if isinstance(obj, dict) else None
-    except (orjson.JSONDecodeError, AttributeError):
-        return None
 
 
 # Bodies come from orjson, so exact type checks suffice (and exclude bool, a subclass of int).
@@ -80,19 +36,16 @@ def _stops(value: Any) -> tuple[str, ...]:
     return ()
 
 
-_GEMINI: Final = Dialect.GEMINI  # a global is found faster than an enum member
-_ANTHROPIC: Final = Dialect.ANTHROPIC
 # RequestParams from a tuple of every field, without the generated __new__'s keyword handling.
 _new_params = cast(Callable[[type[RequestParams], tuple[Any, ...]], RequestParams], tuple.__new__)
 
 
-def extract_request_params(dialect: Dialect, body: dict[str, Any]) -> RequestParams:
-    """The generation parameters of a ``dialect`` request body."""
-    if not isinstance(body, dict):
-        return RequestParams()
-    if dialect is _GEMINI:
-        return _gemini_params(body)
-    return _chat_params(body, dialect is not _ANTHROPIC)
+def openai_params(body: dict[str, Any]) -> RequestParams:
+    return _chat_params(body, True)
+
+
+def anthropic_params(body: dict[str, Any]) -> RequestParams:
+    return _chat_params(body, False)
 
 
 def _chat_params(body: dict[str, Any], openai: bool) -> RequestParams:
@@ -123,7 +76,7 @@ def _chat_params(body: dict[str, Any], openai: bool) -> RequestParams:
     )
 
 
-def _gemini_params(body: dict[str, Any]) -> RequestParams:
+def gemini_params(body: dict[str, Any]) -> RequestParams:
     model = body.get("model")
     raw = body.get("generationConfig") or body.get("generation_config") or {}
     config = {camel(k): v for k, v in raw.items()} if isinstance(raw, dict) else {}

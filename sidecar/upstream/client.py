@@ -24,12 +24,18 @@ measured, docs/benchmarks.md). Bodies are decompressed by aiohttp, within ``resp
 
 ``post(provider, url, headers, body, timeouts)`` returns an ``UpstreamResponse`` once the head has
 arrived and been checked. Per provider, its route (the proxy, the TLS context of its ``tls`` block) is
-made once and kept while the provider object is the policy's; per set of timeouts, aiohttp's
-``ClientTimeout``:
+made once and kept while the provider object is the policy's. The timeouts:
 
-- ``connect_s`` -> ``sock_connect``: TCP connect and TLS handshake (``ConnectionTimeoutError``);
-- ``idle_s`` -> ``sock_read``: every wait for bytes, for the head and in the body (``SocketTimeoutError``);
-- ``total_s`` -> ``total``: the whole call from its start, body included (a bare ``TimeoutError``).
+- ``connect_s`` -> aiohttp's ``sock_connect``: TCP connect and TLS handshake (``ConnectionTimeoutError``);
+- ``idle_s``: the wait for the head (aiohttp's ``sock_read``), then every wait for body bytes
+  (``UpstreamResponse``), raise aiohttp's ``SocketTimeoutError``;
+- ``total_s``: the body, until the call's start plus ``total_s`` (a bare ``TimeoutError``); the head
+  is bounded by ``idle_s`` and the caller's first-byte deadline.
+
+Once the head is in, aiohttp's read timer is turned off (its connection's ``read_timeout``) and the
+body's timers are ``UpstreamResponse``'s, one per call, moved only when they fire: aiohttp's
+``sock_read`` and ``total`` would move a timer on every network read of a stream (2-4 us of every
+streamed event, bench/relay_cost.py).
 
 The first-byte deadline is the caller's to set around ``post`` (and, for streams, around the reads
 until the first content event): it depends on what is left of the request's own deadline. Failures
@@ -39,6 +45,7 @@ maps them to outcomes.
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import weakref
 from collections.abc import Mapping
@@ -79,11 +86,18 @@ class UpstreamClient:
         self._tls = TLSContexts()
         self._session: aiohttp.ClientSession | None = None
         self._routes: dict[str, _Route] = {}
-        self._timeouts: dict[tuple[float, float, float], aiohttp.ClientTimeout] = {}
+        self._timeouts: dict[tuple[float, float], aiohttp.ClientTimeout] = {}  # by connect_s, idle_s
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._watched: weakref.WeakSet[Any] = weakref.WeakSet()  # connections seen (response.py)
+
+    @property
+    def max_body(self) -> int:
+        """The most bytes of one upstream body the sidecar holds (``SIDECAR_UPSTREAM_MAX_BODY_BYTES``)."""
+        return self._max_body
 
     def open(self) -> None:
         """Make the connector and the session (in the running loop)."""
+        self._loop = asyncio.get_running_loop()
         connector = aiohttp.TCPConnector(
             limit=self._limit,
             limit_per_host=self._limit_per_host,
@@ -122,10 +136,12 @@ class UpstreamClient:
         the sidecar will not relay) and ``TLSConfigError`` (the provider's ``tls`` files).
         """
         session = self._session
-        if session is None:
+        if session is None or self._loop is None:
             raise RuntimeError("the upstream client is not open")
         route = self._route(provider)
         proxy = route.proxy
+        loop = self._loop
+        total_by = loop.time() + timeouts.total_s
         response = await session.post(
             url,
             data=body,
@@ -136,7 +152,12 @@ class UpstreamClient:
             timeout=self._timeout(timeouts),
             allow_redirects=False,
         )
-        return UpstreamResponse(response, self._max_body, self._watched)
+        connection = response.connection
+        if connection is not None and connection.protocol is not None:
+            connection.protocol.read_timeout = None  # the body's timers are UpstreamResponse's
+        return UpstreamResponse(
+            response, self._max_body, self._watched, loop, idle_s=timeouts.idle_s, total_by=total_by
+        )
 
     def _route(self, provider: Provider) -> _Route:
         route = self._routes.get(provider.name)
@@ -149,11 +170,9 @@ class UpstreamClient:
         return route
 
     def _timeout(self, timeouts: TimeoutsSpec) -> aiohttp.ClientTimeout:
-        key = (timeouts.connect_s, timeouts.idle_s, timeouts.total_s)
+        key = (timeouts.connect_s, timeouts.idle_s)
         timeout = self._timeouts.get(key)
         if timeout is None:
-            timeout = aiohttp.ClientTimeout(
-                total=timeouts.total_s, sock_connect=timeouts.connect_s, sock_read=timeouts.idle_s
-            )
+            timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeouts.connect_s, sock_read=timeouts.idle_s)
             self._timeouts[key] = timeout
         return timeout

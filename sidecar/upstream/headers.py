@@ -9,10 +9,12 @@ To the upstream, ``upstream_headers``: the app's headers pass, except
   ``Content-Encoding``, ``Content-MD5``, ``Content-Digest``, ``Repr-Digest``, ``Digest``; and
   ``Host`` and ``Accept-Encoding``, which the client sets for its own connection;
 - the app's credentials and cookies (the provider's key is the sidecar's to set), the sidecar's
-  ``x-sidecar-*`` controls, and, across dialects, the caller dialect's protocol headers.
+  ``x-sidecar-*`` controls, and, across dialects, the caller dialect's protocol headers
+  (``WireDialect.protocol_headers``).
 
-Then come the provider's ``headers`` from the policy, and its key in the header its API reads. Names
-go out lower-case.
+Then come the headers the dialect's API requires (``WireDialect.add_protocol_headers``: Anthropic's
+``anthropic-version``), the provider's ``headers`` from the policy, and its key in the header its API
+reads (``ProviderAPI.credentials``). Names go out lower-case.
 
 To the app, ``relay_headers``: the upstream's headers pass, except the same hop-by-hop set (and what
 the upstream's ``Connection`` names), what described the upstream's body (it was decoded, and the
@@ -25,9 +27,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from ..dialects import Dialect
+from ..dialects import Dialect, registry
 from ..policy.compiled import Provider
-from ..policy.spec import ProviderKind
 
 HOP_BY_HOP = frozenset(
     {
@@ -57,21 +58,14 @@ _REQUEST_DROP = (
 )
 # Never relayed back to the app.
 RESPONSE_DROP = HOP_BY_HOP | BODY_DESCRIPTION | {"set-cookie", "date", "server", "alt-svc"}
-# Protocol headers of one dialect that mean nothing (or harm) when the request goes to another.
-_DIALECT_HEADERS = {
-    Dialect.ANTHROPIC: ("anthropic-", "x-stainless-helper"),
-    Dialect.OPENAI: ("openai-",),
-    Dialect.GEMINI: ("x-goog-",),
-}
-
-ANTHROPIC_VERSION = "2023-06-01"
 
 
 def upstream_headers(
     app_headers: Mapping[str, str], provider: Provider, caller: Dialect, wire: Dialect, key: str | None
 ) -> dict[str, str]:
-    """Headers for the upstream request; ``key`` goes where ``wire``'s API reads it."""
-    foreign = _DIALECT_HEADERS[caller] if caller is not wire else ()
+    """Headers for the upstream request; ``key`` goes where the provider's API reads it."""
+    upstream = registry.wire(wire)
+    foreign = registry.wire(caller).protocol_headers if caller is not wire else ()
     headers: dict[str, str] = {}
     connection: list[str] = []
     for name, value in app_headers.items():
@@ -84,22 +78,16 @@ def upstream_headers(
             continue
         # aiohttp gives a repeated field once per line: joined, as one field (RFC 9110 5.3)
         headers[lower] = f"{headers[lower]}, {value}" if lower in headers else value
-    for named in _connection_options(connection):  # before the sidecar's own: they are the app's only
-        headers.pop(named, None)
+    if connection:
+        for named in _connection_options(connection):  # before the sidecar's own: they are the app's only
+            headers.pop(named, None)
     headers["content-type"] = "application/json"
-    if wire is Dialect.ANTHROPIC:
-        headers.setdefault("anthropic-version", ANTHROPIC_VERSION)
+    upstream.add_protocol_headers(headers)
     for name, value in provider.headers:
         headers[name] = value
     if key is not None:
-        if provider.kind is ProviderKind.AZURE_OPENAI:
-            headers["api-key"] = key
-        elif wire is Dialect.OPENAI:
-            headers["authorization"] = f"Bearer {key}"
-        elif wire is Dialect.ANTHROPIC:
-            headers["x-api-key"] = key
-        else:
-            headers["x-goog-api-key"] = key
+        name, value = provider.api.credentials(upstream, key)
+        headers[name] = value
     return headers
 
 

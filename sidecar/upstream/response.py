@@ -13,6 +13,10 @@
   refuses over 1024 gzip members in one network read: a decompression bomb costs at most ``max_body``
   bytes of memory and is a failed attempt;
 - ``readany()``: the body's next bytes as they arrive (streams); ``b""`` at the end;
+- the body's timers: a wait for bytes longer than ``idle_s`` raises aiohttp's ``SocketTimeoutError``,
+  a body still arriving at the call's total deadline a bare ``TimeoutError``. One timer per response,
+  moved only when it fires (``_watch_time``): a read costs two assignments, not a timer rescheduled
+  per arrival as aiohttp's ``sock_read`` does (2-4 us of a streamed event, bench/relay_cost.py);
 - both hand the event loop back (``asyncio.sleep(0)``) after every 256 KiB that arrived without a wait,
   so that a fast or highly compressed body never holds the loop for more than a fraction of a
   millisecond;
@@ -31,7 +35,7 @@ from asyncio import Future
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import ClientPayloadError, ClientResponse
+from aiohttp import ClientPayloadError, ClientResponse, SocketTimeoutError
 from aiohttp.http_exceptions import HttpProcessingError
 
 if TYPE_CHECKING:
@@ -49,15 +53,43 @@ class MalformedResponse(ValueError):
 class UpstreamResponse:
     """One response: a checked head, and the body on demand within its bounds."""
 
-    __slots__ = ("_content", "_max_body", "_response", "_unyielded", "_watch", "headers", "status")
+    __slots__ = (
+        "_content",
+        "_idle_s",
+        "_loop",
+        "_max_body",
+        "_response",
+        "_timer",
+        "_total_by",
+        "_unyielded",
+        "_waiting_since",
+        "_watch",
+        "headers",
+        "status",
+    )
 
-    def __init__(self, response: ClientResponse, max_body: int, watched: weakref.WeakSet[Any]) -> None:
-        """Check the head of ``response`` (raises ``MalformedResponse``, the response closed)."""
+    def __init__(
+        self,
+        response: ClientResponse,
+        max_body: int,
+        watched: weakref.WeakSet[Any],
+        loop: asyncio.AbstractEventLoop,
+        *,
+        idle_s: float | None = None,
+        total_by: float | None = None,
+    ) -> None:
+        """Check the head of ``response`` (raises ``MalformedResponse``, the response closed); ``idle_s``
+        bounds each wait for body bytes, ``total_by`` (loop time) the whole body."""
         self._response = response
         self._content: StreamReader = response.content
         self._max_body = max_body
         self._unyielded = 0
         self._watch: tuple[Future[None], Any] | None = None
+        self._loop = loop
+        self._idle_s = idle_s
+        self._total_by = total_by
+        self._waiting_since: float | None = None
+        self._timer: asyncio.TimerHandle | None = None
         self.status = response.status
         self.headers: CIMultiDictProxy[str] = response.headers
         try:
@@ -66,6 +98,11 @@ class UpstreamResponse:
             response.close()
             raise
         self._watch = _watch_connection(response, watched)
+        if idle_s is not None:
+            when = loop.time() + idle_s
+            self._timer = loop.call_at(when if total_by is None or when < total_by else total_by, self._watch_time)
+        elif total_by is not None:
+            self._timer = loop.call_at(total_by, self._watch_time)
 
     async def read(self) -> bytes:
         """The whole body, decoded; ``MalformedResponse`` past ``max_body`` bytes."""
@@ -82,7 +119,9 @@ class UpstreamResponse:
 
     async def readany(self) -> bytes:
         """The body's next bytes as soon as there are any; ``b""`` once it has ended."""
+        self._waiting_since = self._loop.time()
         chunk = await self._content.readany()
+        self._waiting_since = None
         self._unyielded += len(chunk)
         if self._unyielded >= _YIELD_EVERY:  # bytes kept coming without a wait: let others run
             self._unyielded = 0
@@ -91,11 +130,42 @@ class UpstreamResponse:
 
     def close(self) -> None:
         """Done with the response: an unfinished body closes its connection."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         watch = self._watch
         if watch is not None:
             self._watch = None
             watch[0].remove_done_callback(watch[1])
         self._response.close()
+
+    def _next_check(self, now: float) -> float:
+        """When the body's timers next need a look: the end of the current wait's idle gap (or of one
+        starting now), or the total deadline, whichever comes first."""
+        when = float("inf")
+        if self._idle_s is not None:
+            when = (self._waiting_since if self._waiting_since is not None else now) + self._idle_s
+        if self._total_by is not None:
+            when = min(when, self._total_by)
+        return when
+
+    def _watch_time(self) -> None:
+        """The timer fired: end a wait that outlived ``idle_s`` or the total deadline, else look again later."""
+        now = self._loop.time()
+        content = self._content
+        if content.is_eof() or content.exception() is not None:
+            self._timer = None
+            return
+        error: BaseException | None = None
+        if self._total_by is not None and now >= self._total_by:
+            error = TimeoutError()  # as aiohttp's whole-call timer ends it: bare
+        elif self._idle_s is not None and self._waiting_since is not None and now - self._waiting_since >= self._idle_s:
+            error = SocketTimeoutError("Timeout on reading data from socket")
+        if error is None:
+            self._timer = self._loop.call_at(self._next_check(now), self._watch_time)
+            return
+        self._timer = None
+        content.set_exception(error)
 
 
 def _check_head(response: ClientResponse) -> None:

@@ -1,31 +1,21 @@
 """Where an attempt goes: the upstream URL for a provider, a dialect and an operation.
 
-URLs per provider kind (``base_url`` as written in the policy):
-
-- openai:        ``{base_url}/chat/completions`` (base_url ends in /v1, as in the OpenAI SDK)
-- azure-openai:  ``{base_url}/openai/deployments/{model}/chat/completions?api-version=...``
-- anthropic:     ``{base_url}/v1/messages``
-- gemini:        ``{base_url}/v1beta/models/{model}:generateContent`` (``:streamGenerateContent?alt=sse``)
-- fake:          the server root; the path is that of the dialect spoken
+The dialect spoken gives the path of the operation (``WireDialect.upstream_path``: OpenAI's
+``/chat/completions``, Anthropic's ``/v1/messages``, Gemini's ``/v1beta/models/{model}:{method}``);
+the provider's kind puts it on its ``base_url`` (``ProviderAPI.url``): as is for ``openai`` (whose
+``base_url`` ends in ``/v1``), ``anthropic`` and ``gemini``; under ``/openai/deployments/{model}``
+with ``api-version`` for ``azure-openai``; under the dialect's API root for ``fake``.
 """
 
 from __future__ import annotations
 
-from ..dialects import Dialect, Operation
+from typing import Any
+
+from ..dialects import Dialect, Operation, registry
+from ..dialects.base import NoEquivalentOperation
 from ..policy.compiled import Provider
-from ..policy.spec import ProviderKind
 
-_OPENAI_SUFFIX = {
-    Operation.CHAT: "/chat/completions",
-    Operation.TEXT_COMPLETION: "/completions",
-    Operation.EMBEDDINGS: "/embeddings",
-    Operation.RESPONSES: "/responses",
-}
-_ANTHROPIC_SUFFIX = {Operation.CHAT: "/v1/messages", Operation.COUNT_TOKENS: "/v1/messages/count_tokens"}
-
-
-class NoEquivalentOperation(Exception):
-    """The target's dialect has no endpoint for this operation (e.g. /v1/responses on Anthropic)."""
+__all__ = ["NoEquivalentOperation", "upstream_url"]
 
 
 def upstream_url(
@@ -35,34 +25,12 @@ def upstream_url(
     model: str,
     *,
     stream: bool,
-    gemini_method: str = "",
+    method: str = "",
+    body: Any = None,
 ) -> str:
-    base = provider.base_url
-    if wire is Dialect.OPENAI:
-        suffix = _OPENAI_SUFFIX.get(operation if operation is not Operation.GENERATE_CONTENT else Operation.CHAT)
-        if suffix is None:
-            raise NoEquivalentOperation(f"{operation} has no OpenAI endpoint")
-        if provider.kind is ProviderKind.AZURE_OPENAI:
-            return f"{base}/openai/deployments/{model}{suffix}?api-version={provider.api_version}"
-        if provider.kind is ProviderKind.FAKE:
-            return f"{base}/v1{suffix}"
-        return base + suffix
-    if wire is Dialect.ANTHROPIC:
-        op = Operation.CHAT if operation is Operation.GENERATE_CONTENT else operation
-        suffix = _ANTHROPIC_SUFFIX.get(op)
-        if suffix is None:
-            raise NoEquivalentOperation(f"{operation} has no Anthropic endpoint")
-        return base + suffix
-    method = gemini_method or _gemini_method(operation, stream)
-    url = f"{base}/v1beta/models/{model}:{method}"
-    return url + "?alt=sse" if method == "streamGenerateContent" else url
-
-
-def _gemini_method(operation: Operation, stream: bool) -> str:
-    if operation in (Operation.CHAT, Operation.GENERATE_CONTENT):
-        return "streamGenerateContent" if stream else "generateContent"
-    if operation is Operation.COUNT_TOKENS:
-        return "countTokens"
-    if operation is Operation.EMBEDDINGS:
-        return "embedContent"
-    raise NoEquivalentOperation(f"{operation} has no Gemini endpoint")
+    """The URL of ``operation`` on ``provider`` spoken to in ``wire``; ``method``: the caller's Gemini
+    method (same dialect), ``body``: the body sent (it decides Gemini's embeddings method). Raises
+    ``NoEquivalentOperation``."""
+    dialect = registry.wire(wire)
+    path = dialect.upstream_path(operation, model, stream=stream, method=method, body=body)
+    return provider.api.url(provider.base_url, provider.api_version, dialect, path, model)

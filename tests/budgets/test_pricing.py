@@ -22,7 +22,11 @@ def test_an_estimate_rounds_up() -> None:
 
 def test_the_actual_use_counts_cached_input_at_its_price() -> None:
     """The settlement uses sidecar.cost: 1000 cached at $1.25 + 100 out at $10 per million = $0.00225."""
-    assert actual_units(PRICE, Usage(input_tokens=1000, output_tokens=100, cached_tokens=1000)) == (2_250_000, 1100, 1)
+    assert actual_units(PRICE, Usage(input_tokens=1000, output_tokens=100, cached_input_tokens=1000)) == (
+        2_250_000,
+        1100,
+        1,
+    )
 
 
 def test_a_model_without_a_price_weighs_zero_dollars() -> None:

@@ -127,3 +127,38 @@ def test_lines_that_cannot_be_replayed_are_counted_by_reason() -> None:
         "not a proxied path": 1,
     }
     assert result.replayed == 1
+
+
+def test_a_line_is_routed_with_the_app_and_header_values_it_logged() -> None:
+    """The app and the matched headers in a line route it as the server did: here the premium route
+    (app checkout) and the long-documents route (x-task), which a line without them misses."""
+    premium = access(requested_model="gpt-4o", route="premium", served_model="claude-sonnet", app="checkout")
+    long_doc = access(
+        requested_model="gpt-4o", route="long-documents", served_model="gemini-pro", headers={"x-task": "long-pdf"}
+    )
+    result = replay(policy(production_text()), policy(production_text()), [premium, long_doc])
+    assert (result.replayed, result.old_agrees_with_log) == (2, 2)
+
+
+def test_a_line_without_an_app_takes_the_one_given_on_the_command_line() -> None:
+    """Lines written before the access line had ``app`` are routed with ``--app``."""
+    line = access(requested_model="gpt-4o", route="premium", served_model="claude-sonnet")
+    assert replay(policy(production_text()), policy(production_text()), [line], app="checkout").old_agrees_with_log
+    assert not replay(policy(production_text()), policy(production_text()), [line]).old_agrees_with_log
+
+
+def test_cached_input_tokens_are_priced_at_the_cached_rate() -> None:
+    """A line's cached_input_tokens cost the model's cached price, not its fresh one."""
+    fresh = access(requested_model="gpt-4o", route="default", served_model="gpt-4o", input_tokens=1000, output_tokens=0)
+    cached = access(
+        requested_model="gpt-4o",
+        route="default",
+        served_model="gpt-4o",
+        input_tokens=1000,
+        output_tokens=0,
+        cached_input_tokens=1000,
+    )
+    costs = [
+        replay(policy(production_text()), policy(production_text()), [line]).old_cost_usd for line in (fresh, cached)
+    ]
+    assert costs == [1000 * 2.5 / 1e6, 1000 * 1.25 / 1e6]

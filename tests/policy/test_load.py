@@ -9,8 +9,8 @@ import pytest
 
 from sidecar.dialects import Dialect, Operation
 from sidecar.policy import PolicyError, load_policy, load_policy_bytes
-from sidecar.policy.conditions import RouteRequest
 from sidecar.policy.schema import policy_json_schema
+from sidecar.request_facts import RequestFacts
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,8 +38,8 @@ def request(
     app: str = "",
     dialect: Dialect = Dialect.OPENAI,
     operation: Operation = Operation.CHAT,
-) -> RouteRequest:
-    return RouteRequest(dialect, operation, model, headers or {}, app)
+) -> RequestFacts:
+    return RequestFacts(dialect, operation, model, headers or {}, app)
 
 
 @pytest.mark.parametrize("path", sorted([*ROOT.glob("policies/*.yaml"), ROOT / "sidecar/demo/policy.yaml"]))
@@ -199,3 +199,51 @@ def test_route_settings_merge_over_defaults_field_by_field() -> None:
     assert settings.deadline_s == 50
     assert settings.backoff is not None and (settings.backoff.base_s, settings.backoff.cap_s) == (0.5, 9)
     assert settings.max_attempts_per_target == 2  # built-in default
+
+
+def test_a_provider_kind_loads_without_warnings() -> None:
+    """``kind`` is the provider field's name: a policy using it loads with no warning."""
+    policy = load_policy_bytes(BASE.replace("dialect:", "kind:").encode(), "test.yaml")
+    assert policy.providers["anthropic"].kind == "anthropic"
+    assert policy.warnings == ()
+
+
+def test_the_deprecated_dialect_name_still_loads_with_a_warning_naming_the_new_one() -> None:
+    """A provider written with ``dialect`` (the old name of ``kind``) loads, and each use is a warning."""
+    policy = load_policy_bytes(BASE.encode(), "test.yaml")
+    assert policy.providers["openai"].kind == "openai"
+    assert policy.warnings == (
+        "providers.openai.dialect: deprecated name of kind; write kind: openai",
+        "providers.anthropic.dialect: deprecated name of kind; write kind: anthropic",
+    )
+
+
+def test_kind_and_dialect_together_are_refused() -> None:
+    """A provider cannot say its kind twice, under the new and the old name."""
+    text = BASE.replace("openai: {dialect: openai,", "openai: {kind: openai, dialect: openai,")
+    assert "providers.openai.dialect: unknown field" in errors_of(text)
+
+
+def test_the_json_schema_accepts_the_deprecated_name_and_not_both() -> None:
+    """Editors using policy.schema.json accept ``dialect`` (marked deprecated) as they accept ``kind``."""
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(policy_json_schema())
+    provider = {"base_url": "https://api.openai.com/v1"}
+    document = {"version": 1, "providers": {"p": provider}, "models": {}}
+    for name in ("kind", "dialect"):
+        provider.clear()
+        provider.update({name: "openai", "base_url": "https://api.openai.com/v1"})
+        jsonschema.validate(document, schema)
+    provider["kind"] = "openai"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(document, schema)
+
+
+def test_the_headers_routes_match_on_are_the_ones_logged_credentials_never() -> None:
+    """Policy.logged_headers: every header a route matches on, lower-case, sorted; credentials left out."""
+    text = BASE + (
+        "routes:\n"
+        "  - {match: {headers: {X-Team: ops, authorization: 'Bearer *'}}, target: claude}\n"
+        "  - {match: {headers: {x-tier: gold}}, target: gpt-4o}\n"
+    )
+    assert load_policy_bytes(text.encode(), "test.yaml").logged_headers == ("x-team", "x-tier")

@@ -763,6 +763,12 @@ def test_unmappable_stream_error_is_a_generic_stream_error() -> None:
     )
 
 
+def test_a_stream_error_given_as_a_string_is_a_stream_error() -> None:
+    """``{"error": "text"}`` in a stream (Ollama and other OpenAI-compatible servers) is an error event."""
+    outcome = classify_stream_event(OPENAI, None, b'{"error": "model unloaded"}')
+    assert outcome is not None and (outcome.error_type, outcome.detail) == ("stream_error_event", "model unloaded")
+
+
 @given(
     dialect=st.sampled_from(list(Dialect)),
     event=st.none() | st.text(max_size=10),

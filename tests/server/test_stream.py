@@ -7,6 +7,9 @@ import time
 from typing import Any
 
 import aiohttp
+import openai
+import orjson
+import pytest
 from aiohttp import web
 
 from ..conftest import FakeFactory, SidecarFactory, provider_block
@@ -66,3 +69,79 @@ async def test_client_disconnect_cancels_the_upstream_call(aiohttp_server: Any, 
         dropped = time.monotonic()
     await asyncio.wait_for(closed.wait(), timeout=2)
     assert time.monotonic() - dropped < 1.0
+
+
+def chunk(content: str) -> bytes:
+    return (
+        b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,'
+        b'"delta":{"content":' + orjson.dumps(content) + b'},"finish_reason":null}]}\n\n'
+    )
+
+
+USAGE = (
+    b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[],'
+    b'"usage":{"prompt_tokens":7,"completion_tokens":5,"total_tokens":12}}\n\n'
+)
+
+
+async def test_a_same_dialect_stream_reaches_the_app_as_the_upstream_sent_it(
+    aiohttp_server: Any, sidecar: SidecarFactory
+) -> None:
+    """Event by event (each its own network read), a same-dialect stream arrives byte for byte as sent,
+    words that look like markers included, but for the usage chunk the sidecar asked for on its own
+    account: dropped, and counted."""
+    contents = [chunk("one "), chunk("no error here "), chunk("usage "), chunk("done"), USAGE, b"data: [DONE]\n\n"]
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        for part in contents:
+            await response.write(part)
+            await asyncio.sleep(0.01)
+        await response.write_eof()
+        return response
+
+    upstream = web.Application()
+    upstream.router.add_post("/v1/chat/completions", handler)
+    server = await aiohttp_server(upstream)
+    running = await sidecar(policy(str(server.make_url("")).rstrip("/")))
+    body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "x"}]}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{running.url}/v1/chat/completions", json=body) as response,
+    ):
+        received = await response.read()
+    assert received == b"".join(part for part in contents if part is not USAGE)
+    access = [line for line in running.log_lines() if line.get("event") == "access"][-1]
+    assert (access["input_tokens"], access["output_tokens"], access["outcome"]) == (7, 5, "ok")
+
+
+async def test_content_read_with_a_mid_stream_error_reaches_the_app_before_the_error(
+    aiohttp_server: Any, sidecar: SidecarFactory
+) -> None:
+    """When one network read holds content and then the upstream's error, the app gets the content,
+    then the error its SDK raises on."""
+    error = b'data: {"error":{"message":"upstream broke","type":"server_error"}}\n\n'
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(chunk("first "))
+        await asyncio.sleep(0.02)
+        await response.write(chunk("second ") + error)
+        await asyncio.sleep(0.05)
+        return response
+
+    upstream = web.Application()
+    upstream.router.add_post("/v1/chat/completions", handler)
+    server = await aiohttp_server(upstream)
+    running = await sidecar(policy(str(server.make_url("")).rstrip("/")))
+    client = openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0)
+    text = ""
+    with pytest.raises(openai.APIError, match="upstream broke"):
+        async for part in await client.chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "x"}], stream=True
+        ):
+            text += part.choices[0].delta.content or "" if part.choices else ""
+    assert text == "first second "
+    await client.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import anthropic
 import openai
 import pytest
@@ -95,3 +97,133 @@ async def test_anthropic_overload_event_before_content_falls_back(fake: FakeFact
         text = "".join([t async for t in stream.text_stream])
     assert "still here" in text
     await client.close()
+
+
+def upstreams(urls: dict[str, str]) -> str:
+    """One provider per dialect (the fake speaking it), a model named after each."""
+    text = "version: 1\nproviders:\n" + "".join(provider_block(f"p-{d}", url, d) for d, url in urls.items())
+    return (
+        text
+        + "models:\n"
+        + "".join(f"  from-{d}: {{provider: p-{d}, model: up-{d}, max_output_tokens: 512}}\n" for d in urls)
+    )
+
+
+async def test_a_translated_mid_stream_error_keeps_the_providers_message(
+    fake: FakeFactory, sidecar: SidecarFactory, gemini_client: Any
+) -> None:
+    """An upstream's error event after content, translated to each other dialect, reaches that SDK as
+    an error carrying the provider's own message (not the sidecar's summary of it)."""
+    urls = {d: await fake(f"f-{d}") for d in ("openai", "anthropic", "gemini")}
+    running = await sidecar(upstreams(urls))
+    fault = {"x-fake-fault": "error-event=6"}  # past the preamble: content has reached the app
+    words = "a long enough answer to fail in, with words to spare after the sixth event"
+    prompt = [{"role": "user", "content": words}]
+
+    openai_client = openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0)
+    with pytest.raises(openai.APIError) as from_anthropic:
+        stream = await openai_client.chat.completions.create(
+            model="from-anthropic",
+            messages=prompt,
+            stream=True,
+            extra_headers=fault,  # type: ignore[arg-type]
+        )
+        async for _ in stream:
+            pass
+    assert from_anthropic.value.message == "Overloaded"
+    await openai_client.close()
+
+    anthropic_client = anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0)
+    with pytest.raises(anthropic.APIError) as from_gemini:
+        async with anthropic_client.messages.stream(
+            model="from-gemini",
+            max_tokens=200,
+            messages=prompt,
+            extra_headers=fault,  # type: ignore[arg-type]
+        ) as stream:
+            async for _ in stream.text_stream:
+                pass
+    assert "The model is overloaded. Please try again later." in str(from_gemini.value)
+    await anthropic_client.close()
+
+    from google.genai import errors
+
+    with pytest.raises(errors.APIError) as from_openai:
+        async for _ in await gemini_client(running.url).aio.models.generate_content_stream(
+            model="from-openai", contents=words, config={"http_options": {"headers": fault}}
+        ):
+            pass
+    assert from_openai.value.message == "The server had an error while processing your request. Sorry about that!"
+
+
+CONTENT = {
+    "openai": 'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m",'
+    '"choices":[{"index":0,"delta":{"role":"assistant","content":"partial "},"finish_reason":null}]}\n\n',
+    "anthropic": 'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":"message",'
+    '"role":"assistant","model":"m","content":[],"stop_reason":null,"usage":{"input_tokens":3,"output_tokens":1}}}\n\n'
+    'event: content_block_start\ndata: {"type":"content_block_start","index":0,'
+    '"content_block":{"type":"text","text":""}}\n\n'
+    'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
+    '"delta":{"type":"text_delta","text":"partial "}}\n\n',
+    "gemini": 'data: {"candidates":[{"content":{"role":"model","parts":[{"text":"partial "}]},"index":0}],'
+    '"modelVersion":"m","responseId":"r1"}\n\n',
+}
+MALFORMED_ERROR = {  # error events the dialect's SDK would not raise on as they are, each with its message
+    "openai": 'data: {"error": "upstream hiccup"}\n\n',
+    "anthropic": 'data: {"type":"error","error":{"type":"overloaded_error","message":"upstream hiccup"}}\n\n',
+    "gemini": 'data: {"error": {"message": "upstream hiccup", "status": "RESOURCE_EXHAUSTED"}}\n\n',
+}
+
+
+@pytest.mark.parametrize("dialect", ["openai", "anthropic", "gemini"])
+async def test_a_same_dialect_error_event_the_sdk_would_read_past_is_rewritten_so_it_raises(
+    aiohttp_server: Any, sidecar: SidecarFactory, gemini_client: Any, dialect: str
+) -> None:
+    """An upstream error event lacking what its SDK needs to raise (OpenAI: an error object; Anthropic:
+    the event name; Gemini: a numeric code) is rewritten in the same dialect, message kept: the SDK
+    raises instead of ending as if the answer were complete."""
+    from aiohttp import web
+
+    async def stream(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(CONTENT[dialect].encode())
+        await response.write(MALFORMED_ERROR[dialect].encode())
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_post("/{path:.*}", stream)
+    server = await aiohttp_server(app)
+    base = str(server.make_url("")).rstrip("/")
+    running = await sidecar(
+        f"version: 1\nproviders:\n  up: {{kind: {dialect}, base_url: '{base}{'/v1' if dialect == 'openai' else ''}'}}\n"
+        "models:\n  m: {provider: up, model: m, max_output_tokens: 64}\n"
+    )
+    if dialect == "openai":
+        client = openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0)
+        with pytest.raises(openai.APIError) as raised:
+            async for _ in await client.chat.completions.create(
+                model="m", messages=[{"role": "user", "content": "hi"}], stream=True
+            ):
+                pass
+        await client.close()
+        assert raised.value.message == "upstream hiccup"
+    elif dialect == "anthropic":
+        anthropic_client = anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0)
+        with pytest.raises(anthropic.APIError, match="upstream hiccup"):
+            async with anthropic_client.messages.stream(
+                model="m", max_tokens=64, messages=[{"role": "user", "content": "hi"}]
+            ) as events:
+                async for _ in events.text_stream:
+                    pass
+        await anthropic_client.close()
+    else:
+        from google.genai import errors
+
+        with pytest.raises(errors.APIError) as raised_gemini:
+            async for _ in await gemini_client(running.url).aio.models.generate_content_stream(
+                model="m", contents="hi"
+            ):
+                pass
+        assert (raised_gemini.value.code, raised_gemini.value.message) == (429, "upstream hiccup")

@@ -221,3 +221,74 @@ async def test_cross_dialect_chain_falls_back(fake: FakeFactory, sidecar: Sideca
     assert raw.headers["x-sidecar-model"] == "to-openai"
     assert raw.headers["x-sidecar-fallback-reason"] == "overloaded"
     await client.close()
+
+
+NO_ARGS_STREAM = [
+    ("message_start", {"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant",
+                                                            "model": "claude", "content": [], "stop_reason": None,
+                                                            "usage": {"input_tokens": 9, "output_tokens": 1}}}),
+    ("content_block_start", {"type": "content_block_start", "index": 0,
+                             "content_block": {"type": "tool_use", "id": "toolu_1", "name": "current_time",
+                                               "input": {}}}),
+    ("content_block_delta", {"type": "content_block_delta", "index": 0,
+                             "delta": {"type": "input_json_delta", "partial_json": ""}}),
+    ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+    ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": None},
+                       "usage": {"output_tokens": 12}}),
+    ("message_stop", {"type": "message_stop"}),
+]  # fmt: skip
+NO_ARGS_MESSAGE = {
+    "id": "msg_1",
+    "type": "message",
+    "role": "assistant",
+    "model": "claude",
+    "content": [{"type": "tool_use", "id": "toolu_1", "name": "current_time", "input": {}}],
+    "stop_reason": "tool_use",
+    "stop_sequence": None,
+    "usage": {"input_tokens": 9, "output_tokens": 12},
+}
+
+
+@pytest.mark.parametrize("stream", [True, False])
+async def test_a_tool_call_without_arguments_from_anthropic_parses_as_json_for_the_openai_sdk(
+    aiohttp_server: Any, sidecar: SidecarFactory, stream: bool
+) -> None:
+    """Anthropic's call to a tool without arguments (input {} and one empty input_json_delta) reaches the
+    OpenAI SDK with arguments "{}", streamed as unstreamed, so the app's json.loads works."""
+    from aiohttp import web
+
+    async def messages(request: web.Request) -> web.StreamResponse:
+        if not (await request.json()).get("stream"):
+            return web.json_response(NO_ARGS_MESSAGE)
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        for name, data in NO_ARGS_STREAM:
+            await response.write(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_post("/v1/messages", messages)
+    server = await aiohttp_server(app)
+    policy = (
+        "version: 1\nproviders:\n  ant: {kind: anthropic, base_url: '" + str(server.make_url("")).rstrip("/") + "'}\n"
+        "models:\n  claude: {provider: ant, model: claude, max_output_tokens: 256}\n"
+    )
+    running = await sidecar(policy)
+    client = openai_client(running)
+    tool = {
+        "type": "function",
+        "function": {"name": "current_time", "parameters": {"type": "object", "properties": {}}},
+    }
+    request: dict[str, Any] = {"model": "claude", "messages": [{"role": "user", "content": "time?"}], "tools": [tool]}
+    if stream:
+        arguments = ""
+        async for chunk in await client.chat.completions.create(**request, stream=True):
+            for call in (chunk.choices[0].delta.tool_calls or []) if chunk.choices else []:
+                arguments += call.function.arguments or "" if call.function else ""
+    else:
+        reply = await client.chat.completions.create(**request)
+        calls = reply.choices[0].message.tool_calls or []
+        arguments = calls[0].function.arguments  # type: ignore[union-attr]
+    assert arguments == "{}" and json.loads(arguments) == {}
+    await client.close()

@@ -135,3 +135,41 @@ def test_openai_streamed_refusal_is_a_content_filter_stop() -> None:
     message = sdk.anthropic_final(sdk.render(out))
     assert message.stop_reason == "refusal"
     assert message.content[0].text == "I can't help."
+
+
+def test_a_tool_call_without_arguments_reaches_an_openai_caller_as_empty_json() -> None:
+    """Anthropic's call without arguments (``input: {}``, one empty ``input_json_delta``) accumulates to
+    ``"{}"`` for an OpenAI caller, as the unstreamed answer gives: an app's json.loads works."""
+    translator = new_stream_translator(
+        source=Dialect.ANTHROPIC, target=Dialect.OPENAI, operation=Operation.CHAT, model="m", include_usage=False
+    )
+    upstream = [
+        ("message_start", {"type": "message_start", "message": {"id": "msg_1", "usage": {"input_tokens": 5}}}),
+        (
+            "content_block_start",
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "tool_use", "id": "toolu_1", "name": "now", "input": {}},
+            },
+        ),
+        (
+            "content_block_delta",
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": ""}},
+        ),
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        (
+            "message_delta",
+            {"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 3}},
+        ),
+        ("message_stop", {"type": "message_stop"}),
+    ]
+    out = [e for name, data in upstream for e in translator.feed(SSEEvent(json.dumps(data).encode(), name))]
+    out += translator.finish()
+    arguments = "".join(
+        call["function"].get("arguments", "")
+        for chunk in _json(out)
+        for choice in chunk["choices"]
+        for call in choice["delta"].get("tool_calls", [])
+    )
+    assert json.loads(arguments) == {}

@@ -273,6 +273,24 @@ async def test_idle_timer_restarts_with_each_arrival(raw_upstream: UpstreamFacto
     assert await resp.read() == b"slow!"
 
 
+async def test_a_reader_slower_than_idle_s_is_not_an_idle_upstream(
+    raw_upstream: UpstreamFactory, client: UpstreamClient
+) -> None:
+    """idle_s bounds a wait for bytes, not the time between two reads: a body that arrived while the
+    reader was busy (an app reading a stream slowly) is read whole."""
+
+    async def handler(conn: ServerConn) -> None:
+        await conn.read_request()
+        await conn.send(b"HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nfirst-")
+        await serve_forever(conn)
+
+    up = await raw_upstream(handler)
+    resp = await post(client, up, TimeoutsSpec(idle_s=0.1))
+    await asyncio.sleep(0.3)  # the reader busy elsewhere for three idle periods
+    assert await resp.read() == b"first-"
+    resp.close()
+
+
 async def test_total_timeout_bounds_a_trickling_body(raw_upstream: UpstreamFactory, client: UpstreamClient) -> None:
     """A body that keeps trickling within the idle gap still ends at total_s, with a bare TimeoutError."""
 

@@ -1,0 +1,94 @@
+"""The Anthropic dialect (messages, count_tokens) and the ``anthropic`` provider kind (``base_url``: the
+server root; key in ``x-api-key``; ``anthropic-version`` sent when the app did not).
+
+Streams: named events; ``message_start``, ``ping`` and ``content_block_start`` carry no content yet
+(held back before the commit point); ``message_stop`` ends the stream; an error is ``event: error``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from ..sse import SSEEvent
+from ..translate.bundles import TRANSLATIONS
+from . import Dialect, Operation, ProviderKind
+from .base import (
+    Endpoint,
+    ProviderAPI,
+    WireDialect,
+    error_raises,
+)
+
+VERSION = "2023-06-01"
+"""The ``anthropic-version`` sent when the app sent none (the API requires one)."""
+
+_PATHS = {
+    Operation.CHAT: "/v1/messages",
+    Operation.GENERATE_CONTENT: "/v1/messages",
+    Operation.COUNT_TOKENS: "/v1/messages/count_tokens",
+}
+_PREAMBLE = frozenset({"message_start", "ping", "content_block_start"})
+
+
+class AnthropicWire(WireDialect):
+    dialect = Dialect.ANTHROPIC
+    name = "Anthropic"
+    paths = _PATHS
+    endpoints = (
+        Endpoint(Dialect.ANTHROPIC, Operation.CHAT, "/v1/messages"),
+        Endpoint(Dialect.ANTHROPIC, Operation.COUNT_TOKENS, "/v1/messages/count_tokens"),
+    )
+    protocol_headers = ("anthropic-", "x-stainless-helper")
+    translation = TRANSLATIONS[Dialect.ANTHROPIC]
+
+    def claims_path(self, path: str, headers: Mapping[str, str] | None) -> bool:
+        return path.startswith("/v1/messages") or (headers is not None and "anthropic-version" in headers)
+
+    def credentials(self, key: str) -> tuple[str, str]:
+        return "x-api-key", key
+
+    def add_protocol_headers(self, headers: dict[str, str]) -> None:
+        headers.setdefault("anthropic-version", VERSION)
+
+    def same_dialect_body(
+        self, body: dict[str, Any], raw: bytes, model: str, operation: Operation, stream: bool
+    ) -> bytes:
+        upstream = dict(body)
+        upstream["model"] = model
+        return orjson.dumps(upstream)
+
+    def finish_translated_body(self, body: dict[str, Any], operation: Operation, stream: bool) -> None:
+        if operation in (Operation.CHAT, Operation.GENERATE_CONTENT):
+            body["stream"] = stream
+
+    def is_preamble(self, event: SSEEvent) -> bool:
+        return event.event in _PREAMBLE
+
+    def is_terminal(self, operation: Operation, event: SSEEvent) -> bool:
+        return event.event == "message_stop"
+
+    def may_end(self, chunk: bytes) -> bool:
+        return b"message_stop" in chunk
+
+    def allows_non_json(self, event: SSEEvent) -> bool:
+        return event.event == "ping" and not event.data
+
+    def error_event_raises(self, event: SSEEvent) -> bool:
+        """The SDK raises on an event named ``error`` (whatever it holds); the message is read from
+        ``error.message``."""
+        return error_raises(event, name="error")
+
+
+class AnthropicAPI(ProviderAPI):
+    kind = ProviderKind.ANTHROPIC
+    otel_name = "anthropic"
+
+    def wire(self, caller: Dialect, speaks: Dialect | None) -> Dialect:
+        return Dialect.ANTHROPIC
+
+
+WIRE = AnthropicWire()
+API = AnthropicAPI()

@@ -1,0 +1,233 @@
+"""What one wire dialect and one provider kind must provide: ``WireDialect`` and ``ProviderAPI``.
+
+A ``WireDialect`` object is everything the sidecar knows about one API family, on both sides of the
+proxy:
+
+- the app's side: the ``endpoints`` it serves (the router's table) and ``read_request`` (operation,
+  requested model, stream, method from a path and a body), ``claims_path`` (whose 404 an unknown
+  path gets);
+- the upstream's side: ``upstream_path`` per operation, ``credentials`` (the key header),
+  ``protocol_headers`` (dropped when the request goes to another dialect), ``add_protocol_headers``,
+  ``same_dialect_body`` / ``finish_translated_body`` (the body sent to one target);
+- ``translation``: its functions in ``translate`` (a ``translate.bundles.Translation``): chat requests, responses and
+  streams to and from the common form, the non-chat conversions with other dialects, the readers of
+  usage and request parameters, the error body and error event its SDK raises on;
+- the stream's shape: ``is_preamble`` (held back before the commit point), ``is_terminal`` (its
+  normal end), ``is_malformed``, ``is_usage_only``, and ``error_event_raises`` (the SDK raises on an
+  error event as it is, or it must be rewritten).
+
+A ``ProviderAPI`` is a kind of provider: the dialect it speaks, how its URL is formed from the
+provider's ``base_url`` and the dialect's path, and where its key goes.
+
+Neither holds state: one object per dialect and per kind, in ``registry``.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from ..sse import SSEEvent
+from . import Dialect, Operation, ProviderKind
+
+if TYPE_CHECKING:
+    from ..translate.bundles import Translation
+
+
+class NoEquivalentOperation(Exception):
+    """The target's dialect has no endpoint for this operation (e.g. /v1/responses on Anthropic)."""
+
+
+class RequestProblem(Exception):
+    """A request the sidecar cannot read: answered with ``status`` in the caller's dialect."""
+
+    def __init__(self, status: int, message: str, *, code: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.param = param
+
+
+_SEGMENT = re.compile(r"\{(\w+)\}")
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """A path the app's SDK calls: the route template (``{name}`` is one path segment), its dialect, and
+    its operation (for Gemini the method in the path decides: ``read_request``)."""
+
+    dialect: Dialect
+    operation: Operation
+    path: str
+    model_in_path: bool = False
+    _pattern: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if "{" in self.path:
+            pattern = _SEGMENT.sub(r"(?P<\1>[^/]+)", re.escape(self.path).replace(r"\{", "{").replace(r"\}", "}"))
+            object.__setattr__(self, "_pattern", re.compile(pattern))
+
+    def match(self, path: str) -> str | None:
+        """The path's one parameter (the model, or Gemini's ``model:method``), ``""`` for a path without
+        one; None when ``path`` is not this endpoint's."""
+        if self._pattern is None:
+            return "" if path == self.path else None
+        found = self._pattern.fullmatch(path)
+        return found.group(1) if found is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestShape:
+    """What a request is, read from its path and body: the operation, the requested model, whether it
+    streams, and Gemini's method (``""`` elsewhere)."""
+
+    operation: Operation
+    model: str
+    stream: bool
+    method: str = ""
+
+
+def read_model_and_stream(endpoint: Endpoint, path_param: str, body: dict[str, Any]) -> RequestShape:
+    """The requested model (from the path, else ``model`` in the body) and ``stream`` of a body-framed
+    request (OpenAI and Anthropic)."""
+    requested = path_param if endpoint.model_in_path else body.get("model")
+    if not isinstance(requested, str) or not requested:
+        raise RequestProblem(
+            400, "'model' is required and must be a non-empty string", code="invalid_model", param="model"
+        )
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool) and stream is not None:
+        raise RequestProblem(400, "'stream' must be a boolean", code="invalid_type", param="stream")
+    return RequestShape(endpoint.operation, requested, bool(stream))
+
+
+def error_raises(event: SSEEvent, *, name: str | None) -> bool:
+    """True when ``event`` is named ``name`` and its data is ``{"error": {"message": "...", ...}}``."""
+    if event.event != name:
+        return False
+    try:
+        data = orjson.loads(event.data)
+    except orjson.JSONDecodeError:
+        return False
+    error = data.get("error") if isinstance(data, dict) else None
+    return isinstance(error, dict) and isinstance(error.get("message"), str) and bool(error["message"])
+
+
+class WireDialect(ABC):
+    """One API family (see the module docstring). Subclasses are stateless singletons."""
+
+    dialect: Dialect
+    name: str
+    """How people write it (in messages)."""
+    endpoints: tuple[Endpoint, ...]
+    paths: Mapping[Operation, str] = {}
+    """The upstream path of each operation the dialect has (``upstream_path``)."""
+    api_root: str = ""
+    """The prefix of the dialect's paths on a server root (``/v1`` for OpenAI, whose providers'
+    ``base_url`` ends there)."""
+    protocol_headers: tuple[str, ...] = ()
+    """Prefixes of the dialect's own protocol headers, dropped when the call goes to another dialect."""
+    translation: Translation
+    """Its translation entry points and readers (``translate.bundles``: ``translate``'s functions)."""
+
+    # --- the app's side -----------------------------------------------------------------------------
+
+    def read_request(
+        self, endpoint: Endpoint, path: str, path_param: str, body: dict[str, Any], query: Mapping[str, str]
+    ) -> RequestShape:
+        """The request's shape; ``path_param`` is the endpoint's path parameter (``Endpoint.match``).
+        Raises ``RequestProblem``. By default the body frames it: the model is in the path or in the
+        body's ``model``, ``stream`` in the body."""
+        return read_model_and_stream(endpoint, path_param, body)
+
+    @abstractmethod
+    def claims_path(self, path: str, headers: Mapping[str, str] | None) -> bool:
+        """True when an unknown path (or its headers) looks like this dialect's (to shape its 404)."""
+
+    # --- the upstream's side ------------------------------------------------------------------------
+
+    def upstream_path(self, operation: Operation, model: str, *, stream: bool, method: str, body: Any) -> str:
+        """The path of ``operation`` below the API root (``api_root``); raises ``NoEquivalentOperation``.
+        By default from ``paths``."""
+        path = self.paths.get(operation)
+        if path is None:
+            raise NoEquivalentOperation(f"{operation} has no {self.name} endpoint")
+        return path
+
+    @abstractmethod
+    def credentials(self, key: str) -> tuple[str, str]:
+        """The header (lower-case name, value) that carries ``key``."""
+
+    def add_protocol_headers(self, headers: dict[str, str]) -> None:  # noqa: B027 - a hook: most need none
+        """Headers the dialect's API requires that the app may not have sent (set when absent)."""
+
+    @abstractmethod
+    def same_dialect_body(
+        self, body: dict[str, Any], raw: bytes, model: str, operation: Operation, stream: bool
+    ) -> bytes:
+        """The body for an upstream of the caller's own dialect: the app's, with ``model`` as the model."""
+
+    def finish_translated_body(self, body: dict[str, Any], operation: Operation, stream: bool) -> None:  # noqa: B027
+        """Complete a body translated into this dialect (stream flags live in the body here or not)."""
+
+    # --- the stream's shape -------------------------------------------------------------------------
+
+    def is_preamble(self, event: SSEEvent) -> bool:
+        """True for an event that carries no content yet and may be held back before the commit point."""
+        return False
+
+    @abstractmethod
+    def is_terminal(self, operation: Operation, event: SSEEvent) -> bool:
+        """True for the event that ends a stream normally."""
+
+    @abstractmethod
+    def may_end(self, chunk: bytes) -> bool:
+        """False only when no event in ``chunk`` (a stream's bytes) can be the terminal one: a byte search
+        the relay makes before it parses a chunk it might forward as it came."""
+
+    def is_usage_only(self, event: SSEEvent) -> bool:
+        """True for an event that carries usage and nothing else (OpenAI's trailing usage chunk)."""
+        return False
+
+    def allows_non_json(self, event: SSEEvent) -> bool:
+        """True for an event that is allowed not to carry JSON (OpenAI's ``[DONE]``)."""
+        return False
+
+    def is_malformed(self, event: SSEEvent) -> bool:
+        """True when an event that must carry a JSON object does not."""
+        if self.allows_non_json(event):
+            return False
+        try:
+            return not isinstance(orjson.loads(event.data), dict)
+        except orjson.JSONDecodeError:
+            return True
+
+    @abstractmethod
+    def error_event_raises(self, event: SSEEvent) -> bool:
+        """True when the dialect's SDK raises on this error event as it is, with its message."""
+
+
+class ProviderAPI(ABC):
+    """A kind of provider: the dialect it speaks, its URLs, where its key goes."""
+
+    kind: ProviderKind
+    otel_name: str = ""
+    """``gen_ai.provider.name`` (``""``: the name of the dialect spoken)."""
+
+    @abstractmethod
+    def wire(self, caller: Dialect, speaks: Dialect | None) -> Dialect:
+        """The dialect spoken to it for a caller of ``caller``'s (``speaks``: the policy's choice)."""
+
+    def url(self, base_url: str, api_version: str | None, wire: WireDialect, path: str, model: str) -> str:
+        """The URL of ``path`` (from ``wire.upstream_path``) on a provider at ``base_url``."""
+        return base_url + path
+
+    def credentials(self, wire: WireDialect, key: str) -> tuple[str, str]:
+        """The header that carries the provider's key."""
+        return wire.credentials(key)

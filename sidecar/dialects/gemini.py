@@ -1,0 +1,116 @@
+"""The Gemini dialect (generateContent, streamGenerateContent, countTokens, embedContent,
+batchEmbedContents) and the ``gemini`` provider kind (``base_url``: the server root; key in
+``x-goog-api-key``).
+
+The model and the method are in the path (``/v1beta/models/gemini-2.0-flash:streamGenerateContent``),
+so a same-dialect body goes upstream as the app sent it. Streams are served as server-sent events only
+(``?alt=sse``). A stream has no end marker: the fragment with a ``finishReason`` is its last.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from ..sse import SSEEvent
+from ..translate import embeddings
+from ..translate.bundles import TRANSLATIONS
+from . import Dialect, Operation, ProviderKind
+from .base import Endpoint, NoEquivalentOperation, ProviderAPI, RequestProblem, RequestShape, WireDialect
+
+METHODS: Mapping[str, tuple[Operation, bool]] = {
+    "generateContent": (Operation.GENERATE_CONTENT, False),
+    "streamGenerateContent": (Operation.GENERATE_CONTENT, True),
+    "countTokens": (Operation.COUNT_TOKENS, False),
+    "embedContent": (Operation.EMBEDDINGS, False),
+    "batchEmbedContents": (Operation.EMBEDDINGS, False),
+}
+"""Gemini method -> (operation, streams)."""
+
+
+class GeminiWire(WireDialect):
+    dialect = Dialect.GEMINI
+    name = "Gemini"
+    # The operation is the method's (``read_request``); the route's is a placeholder.
+    endpoints = (
+        Endpoint(Dialect.GEMINI, Operation.GENERATE_CONTENT, "/v1beta/models/{tail}", True),
+        Endpoint(Dialect.GEMINI, Operation.GENERATE_CONTENT, "/v1/models/{tail}", True),
+    )
+    protocol_headers = ("x-goog-",)
+    translation = TRANSLATIONS[Dialect.GEMINI]
+
+    def read_request(
+        self, endpoint: Endpoint, path: str, path_param: str, body: dict[str, Any], query: Mapping[str, str]
+    ) -> RequestShape:
+        model, _, method = path_param.rpartition(":")
+        known = METHODS.get(method)
+        if not model or known is None:
+            raise RequestProblem(404, f"unknown Gemini method in {path!r}", code="unknown_path")
+        operation, stream = known
+        if stream and query.get("alt") != "sse":
+            raise RequestProblem(
+                400,
+                "streamGenerateContent is served as server-sent events only: add ?alt=sse",
+                code="unsupported_stream_format",
+                param="alt",
+            )
+        return RequestShape(operation, model.removeprefix("models/"), stream, method)
+
+    def claims_path(self, path: str, headers: Mapping[str, str] | None) -> bool:
+        return path.startswith(("/v1beta/", "/v1alpha/")) or ":generateContent" in path
+
+    def upstream_path(self, operation: Operation, model: str, *, stream: bool, method: str, body: Any) -> str:
+        if not method:
+            if operation in (Operation.CHAT, Operation.GENERATE_CONTENT):
+                method = "streamGenerateContent" if stream else "generateContent"
+            elif operation is Operation.COUNT_TOKENS:
+                method = "countTokens"
+            elif operation is Operation.EMBEDDINGS:
+                method = embeddings.gemini_method(body) if isinstance(body, dict) else "embedContent"
+            else:
+                raise NoEquivalentOperation(f"{operation} has no Gemini endpoint")
+        path = f"/v1beta/models/{model}:{method}"
+        return path + "?alt=sse" if method == "streamGenerateContent" else path
+
+    def credentials(self, key: str) -> tuple[str, str]:
+        return "x-goog-api-key", key
+
+    def same_dialect_body(
+        self, body: dict[str, Any], raw: bytes, model: str, operation: Operation, stream: bool
+    ) -> bytes:
+        return raw  # the model is in the path: the body goes as the app sent it
+
+    def is_terminal(self, operation: Operation, event: SSEEvent) -> bool:
+        return b'"finishReason"' in event.data
+
+    def may_end(self, chunk: bytes) -> bool:
+        return b'"finishReason"' in chunk
+
+    def error_event_raises(self, event: SSEEvent) -> bool:
+        """google-genai raises only on a chunk whose JSON starts with ``{"error":`` and whose ``code`` is
+        a number (a string code or none makes it fail with a TypeError, a list is not looked at)."""
+        try:
+            data = orjson.loads(event.data)
+        except orjson.JSONDecodeError:
+            return False
+        if not isinstance(data, dict) or next(iter(data), None) != "error":
+            return False
+        error = data["error"]
+        if not isinstance(error, dict) or not isinstance(error.get("message"), str) or not error["message"]:
+            return False
+        code = error.get("code")
+        return type(code) is int and 400 <= code <= 599
+
+
+class GeminiAPI(ProviderAPI):
+    kind = ProviderKind.GEMINI
+    otel_name = "gcp.gemini"
+
+    def wire(self, caller: Dialect, speaks: Dialect | None) -> Dialect:
+        return Dialect.GEMINI
+
+
+WIRE = GeminiWire()
+API = GeminiAPI()

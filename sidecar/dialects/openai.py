@@ -1,0 +1,137 @@
+"""The OpenAI dialect (chat completions, completions, embeddings, responses; Azure OpenAI's deployment
+paths), and the two provider kinds that speak it: ``openai`` (OpenAI and every OpenAI-compatible
+server: vLLM, Ollama, Groq...; ``base_url`` up to and including ``/v1``) and ``azure-openai``
+(``{base_url}/openai/deployments/{model}{path}?api-version=...``, key in ``api-key``).
+
+Streams: ``data:`` chunks, ended by ``data: [DONE]`` (the Responses API by ``response.completed`` or
+``response.incomplete``); the first chunk often carries only the role (held back before the commit
+point); the trailing usage chunk (``choices: []``) is the one the sidecar asks for on the caller's behalf.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from ..sse import SSEEvent
+from ..translate.bundles import TRANSLATIONS
+from . import Dialect, Operation, ProviderKind
+from .base import (
+    Endpoint,
+    ProviderAPI,
+    WireDialect,
+    error_raises,
+)
+
+_PATHS = {
+    Operation.CHAT: "/chat/completions",
+    Operation.GENERATE_CONTENT: "/chat/completions",
+    Operation.TEXT_COMPLETION: "/completions",
+    Operation.EMBEDDINGS: "/embeddings",
+    Operation.RESPONSES: "/responses",
+}
+_RESPONSES_ENDS = ("response.completed", "response.incomplete")
+
+
+class OpenAIWire(WireDialect):
+    dialect = Dialect.OPENAI
+    name = "OpenAI"
+    paths = _PATHS
+    endpoints = (
+        Endpoint(Dialect.OPENAI, Operation.CHAT, "/v1/chat/completions"),
+        Endpoint(Dialect.OPENAI, Operation.TEXT_COMPLETION, "/v1/completions"),
+        Endpoint(Dialect.OPENAI, Operation.EMBEDDINGS, "/v1/embeddings"),
+        Endpoint(Dialect.OPENAI, Operation.RESPONSES, "/v1/responses"),
+        # AzureOpenAI SDK pointed at the sidecar: the deployment name is the requested model.
+        Endpoint(Dialect.OPENAI, Operation.CHAT, "/openai/deployments/{model}/chat/completions", True),
+        Endpoint(Dialect.OPENAI, Operation.EMBEDDINGS, "/openai/deployments/{model}/embeddings", True),
+    )
+    api_root = "/v1"
+    protocol_headers = ("openai-",)
+    translation = TRANSLATIONS[Dialect.OPENAI]
+
+    def claims_path(self, path: str, headers: Mapping[str, str] | None) -> bool:
+        return path.startswith(("/v1/", "/openai/"))
+
+    def credentials(self, key: str) -> tuple[str, str]:
+        return "authorization", f"Bearer {key}"
+
+    def same_dialect_body(
+        self, body: dict[str, Any], raw: bytes, model: str, operation: Operation, stream: bool
+    ) -> bytes:
+        upstream = dict(body)
+        upstream["model"] = model
+        if stream and operation is Operation.CHAT:  # usage is counted from the stream's usage chunk
+            upstream["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
+        return orjson.dumps(upstream)
+
+    def finish_translated_body(self, body: dict[str, Any], operation: Operation, stream: bool) -> None:
+        if operation in (Operation.CHAT, Operation.GENERATE_CONTENT):
+            body["stream"] = stream
+            if stream:
+                body["stream_options"] = {"include_usage": True}
+
+    def is_preamble(self, event: SSEEvent) -> bool:
+        """The role-only first chunk (no content, tool call, refusal or usage yet)."""
+        if event.event is not None or b'"delta"' not in event.data:
+            return False
+        try:
+            chunk = orjson.loads(event.data)
+        except orjson.JSONDecodeError:
+            return False
+        if not isinstance(chunk, dict):
+            return False
+        choices = chunk.get("choices")
+        if not choices:
+            return chunk.get("usage") is None
+        delta = choices[0].get("delta") or {}
+        return not any(delta.get(k) for k in ("content", "tool_calls", "refusal", "function_call"))
+
+    def is_terminal(self, operation: Operation, event: SSEEvent) -> bool:
+        if operation is Operation.RESPONSES:
+            return event.event in _RESPONSES_ENDS
+        return event.data == b"[DONE]"
+
+    def may_end(self, chunk: bytes) -> bool:
+        return b"[DONE]" in chunk or b"response.completed" in chunk or b"response.incomplete" in chunk
+
+    def is_usage_only(self, event: SSEEvent) -> bool:
+        data = event.data
+        return b'"usage"' in data and b'"choices":[]' in data.replace(b" ", b"")
+
+    def allows_non_json(self, event: SSEEvent) -> bool:
+        return event.data == b"[DONE]"
+
+    def error_event_raises(self, event: SSEEvent) -> bool:
+        """openai-python raises ``APIError`` on an unnamed event whose data has an ``error`` (with its
+        ``message``, else a generic one)."""
+        return error_raises(event, name=None)
+
+
+class OpenAIAPI(ProviderAPI):
+    kind = ProviderKind.OPENAI
+    otel_name = "openai"
+
+    def wire(self, caller: Dialect, speaks: Dialect | None) -> Dialect:
+        return Dialect.OPENAI
+
+
+class AzureOpenAIAPI(ProviderAPI):
+    kind = ProviderKind.AZURE_OPENAI
+    otel_name = "azure.ai.openai"
+
+    def wire(self, caller: Dialect, speaks: Dialect | None) -> Dialect:
+        return Dialect.OPENAI
+
+    def url(self, base_url: str, api_version: str | None, wire: WireDialect, path: str, model: str) -> str:
+        return f"{base_url}/openai/deployments/{model}{path}?api-version={api_version}"
+
+    def credentials(self, wire: WireDialect, key: str) -> tuple[str, str]:
+        return "api-key", key
+
+
+WIRE = OpenAIWire()
+API = OpenAIAPI()
+AZURE_API = AzureOpenAIAPI()

@@ -1,0 +1,41 @@
+"""The sidecar's own response headers (``x-sidecar-*``, docs/headers.md), built in one place from the
+``Exchange`` and put on every answer: a proxied response, a stream (at its commit point), the last
+resort's answer, and every error, the sidecar's or the upstream's.
+
+Each header is one field of the exchange; a feature that adds one (the cache's ``x-sidecar-cache``,
+routing's task, an ensemble's summary, budget headers) adds a field to ``Exchange`` and a line here.
+
+``x-sidecar-attempts`` counts the upstream calls made when the answer's head is sent (a target skipped
+without a call is not one): for a stream, the call that is streaming included.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .exchange import Exchange
+
+
+def sidecar_headers(exchange: Exchange) -> dict[str, str]:
+    """The ``x-sidecar-*`` headers of ``exchange``'s answer, as things stand now."""
+    headers = {
+        "x-sidecar-request-id": exchange.request_id,
+        "x-sidecar-policy-version": exchange.policy.version,
+    }
+    route = exchange.route
+    if route is not None:
+        headers["x-sidecar-route"] = route.name
+        headers["x-sidecar-attempts"] = str(exchange.calls)
+    target = exchange.answered_by
+    if target is not None:
+        headers["x-sidecar-model"] = target.name
+        headers["x-sidecar-upstream-model"] = target.upstream_model
+        headers["x-sidecar-provider"] = target.provider.name
+    if exchange.fallback_reason:
+        headers["x-sidecar-fallback-reason"] = exchange.fallback_reason
+    if exchange.dropped:
+        headers["x-sidecar-dropped-params"] = ",".join(exchange.dropped)
+    if exchange.degraded:
+        headers["x-sidecar-degraded"] = exchange.degraded
+    return headers

@@ -1,0 +1,171 @@
+"""One upstream call with everything around it: the target made ready, its permit, its slot, its span,
+its record. The fallback loop's smallest unit.
+
+For a target of the chain, ``Calls.candidate`` checks it may be tried now and prepares its request
+once (not per retry): skipped (recorded, no call) while it is rate-limited past what the route waits
+for, or when the request has no equivalent there (``untranslatable``); a parameter the policy refuses
+to drop answers 400. ``Calls.call`` then makes one call, in this order::
+
+    breaker permit (none: skip "breaker_open") -> bulkhead slot (full: skip "bulkhead_full")
+        -> attempt span -> Attempt.run -> permit: success / failure / released -> span ended, recorded
+
+Every call is counted on the exchange when it starts (``exchange.calls``); a call cancelled (the app
+went away, or a hedge lost its race) is recorded as ``cancelled`` and releases its permit: not the
+target's fault.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..policy.compiled import Target
+from ..policy.spec import ResilienceSpec, TimeoutsSpec
+from ..resilience.bulkhead import BulkheadFull
+from ..resilience.classify import OutcomeKind
+from ..translate import TranslationError, UnsupportedParameter
+from ..upstream import NoEquivalentOperation
+from .attempt import Attempt, AttemptResult, Prepared, prepare
+from .errors import RequestFailed
+from .exchange import AttemptRecord, Exchange, telemetry_usage
+from .targets import TargetState, TargetStates
+
+if TYPE_CHECKING:
+    from ..telemetry import Telemetry
+
+
+@dataclass(slots=True)
+class Candidate:
+    """A target ready to be called: its health state, its prepared request, its timeouts."""
+
+    target: Target
+    state: TargetState
+    prepared: Prepared
+    timeouts: TimeoutsSpec
+
+
+class Calls:
+    """Makes the calls of every request (one per process, on the app)."""
+
+    def __init__(self, attempt: Attempt, states: TargetStates, telemetry: Telemetry) -> None:
+        self._attempt = attempt
+        self.states = states
+        self._telemetry = telemetry
+
+    def candidate(
+        self, exchange: Exchange, target: Target, settings: ResilienceSpec, is_last: bool, untranslatable: list[str]
+    ) -> Candidate | None:
+        """Prepare ``target``, or record why it is skipped (rate-limited, untranslatable)."""
+        assert exchange.route is not None and settings.rate_limit_max_wait_s is not None
+        state = self.states.get(target, exchange.policy)
+        if state.breaker.is_rate_limited() and not is_last:
+            wait = state.breaker.rate_limited_until - time.monotonic()
+            if wait > settings.rate_limit_max_wait_s:
+                skip(exchange, target, "rate_limited")
+                return None
+        try:
+            prepared = prepare(exchange, target, exchange.route.settings.unsupported_params)
+        except UnsupportedParameter as exc:
+            raise RequestFailed(
+                400,
+                f"parameter {exc.name!r} has no equivalent on {target.provider.kind} "
+                f"(model {target.name}); the policy refuses it (unsupported_params: error)",
+                code="unsupported_parameter",
+                param=exc.name,
+            ) from None
+        except (NoEquivalentOperation, TranslationError) as exc:
+            skip(exchange, target, "untranslatable")
+            untranslatable.append(f"{target.name}: {exc}")
+            return None
+        return Candidate(target, state, prepared, settings.timeouts or target.provider.timeouts)
+
+    async def call(
+        self,
+        exchange: Exchange,
+        candidate: Candidate,
+        remaining: float,
+        first_byte: asyncio.Event | None = None,
+        *,
+        bypass_breaker: bool = False,
+    ) -> AttemptResult | None:
+        """One upstream call with its permit, bulkhead slot, span and record; None when skipped.
+
+        ``bypass_breaker``: a panic call, which neither needs a permit nor reports to the breaker.
+        """
+        target, state = candidate.target, candidate.state
+        permit = None if bypass_breaker else state.breaker.try_acquire()
+        if permit is None and not bypass_breaker:
+            skip(exchange, target, "breaker_open")
+            return None
+        trace = exchange.trace.attempt(
+            target=target.key,
+            provider=target.provider.name,
+            provider_name=target.provider.otel_name,
+            request_model=target.upstream_model,
+            server_address=target.provider.host,
+            server_port=target.provider.port,
+            resend_count=exchange.calls,
+            breaker_state=str(state.breaker.state),
+            request_params=exchange.request_params() if exchange.trace.span is not None else None,
+        )
+        started = time.monotonic()
+        exchange.calls += 1
+        try:
+            async with state.bulkhead.slot():
+                result = await self._attempt.run(
+                    exchange, candidate.prepared, candidate.timeouts, trace, remaining, first_byte
+                )
+        except BulkheadFull:
+            exchange.calls -= 1  # no call was made after all
+            if permit is not None:
+                permit.release()
+            trace.finish(status=None, error_type="bulkhead_full")
+            skip(exchange, target, "bulkhead_full")
+            return None
+        except BaseException:
+            if permit is not None:
+                permit.release()  # cancelled (client gone, or a hedge lost) or a bug: not the target's fault
+            trace.finish(status=None, error_type="cancelled")
+            exchange.record(
+                AttemptRecord(target.name, target.provider.name, "cancelled", None, (time.monotonic() - started) * 1000)
+            )
+            raise
+        elapsed = time.monotonic() - started
+        outcome = result.outcome
+        if permit is None:
+            pass  # a panic call: the breaker neither granted it nor hears about it
+        elif outcome.breaker_failure:
+            permit.record_failure(elapsed)
+        elif outcome.kind is OutcomeKind.SUCCESS:
+            permit.record_success(elapsed)
+        else:
+            permit.release()
+        if outcome.rate_limited and outcome.retry_after_s is not None:
+            state.breaker.mark_rate_limited(time.monotonic() + outcome.retry_after_s)
+        trace.finish(
+            status=result.upstream_status,
+            error_type=None if outcome.kind is OutcomeKind.SUCCESS else outcome.error_type,
+            response_model=result.response_model,
+            response_id=result.response_id,
+            finish_reasons=result.finish_reasons,
+            usage=telemetry_usage(result.usage),
+        )
+        exchange.record(
+            AttemptRecord(
+                target.name,
+                target.provider.name,
+                "ok" if outcome.kind is OutcomeKind.SUCCESS else outcome.error_type,
+                result.upstream_status,
+                elapsed * 1000,
+            )
+        )
+        return result
+
+
+def skip(exchange: Exchange, target: Target, reason: str) -> None:
+    """Record ``target`` as passed over without a call, and why."""
+    exchange.record(AttemptRecord(target.name, target.provider.name, reason, None, 0.0, called=False))
+    exchange.trace.skipped(target=target.key, reason=reason)
+    exchange.fallback_reason = exchange.fallback_reason or reason

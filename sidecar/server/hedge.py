@@ -1,0 +1,93 @@
+"""Hedging: a target's first call that has no first byte after ``hedge.after_s`` races the next target.
+
+The first racer to answer, or to commit a stream, wins; the other is cancelled at once (a committing
+racer cancels the other through ``exchange.on_commit``). A racer that fails does not end the race: the
+other may still answer. The next target, called in the race, is not called again by the chain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from ..policy.compiled import Target
+from ..policy.spec import ResilienceSpec
+from .attempt import AttemptResult
+from .calls import Calls, Candidate
+from .exchange import Exchange
+
+
+@dataclass(slots=True)
+class Race:
+    """How a hedged call ended: the candidate whose result counts, that result (None: it was skipped),
+    and whether the next target took part (so the chain does not call it again)."""
+
+    winner: Candidate
+    result: AttemptResult | None
+    hedged: bool
+
+
+async def hedged_call(
+    calls: Calls,
+    exchange: Exchange,
+    first: Candidate,
+    rest: list[Target],
+    settings: ResilienceSpec,
+    deadline: float,
+    untranslatable: list[str],
+    cleared: Callable[[Exchange, Target], Awaitable[bool]],
+) -> Race:
+    """Call ``first``; if it has no first byte after ``hedge.after_s``, race ``rest[0]`` (see the module);
+    ``cleared``: whether the hooks let ``rest[0]`` be called (it is spent either way)."""
+    assert settings.hedge is not None
+    first_byte = asyncio.Event()
+    primary = asyncio.ensure_future(calls.call(exchange, first, deadline - time.monotonic(), first_byte))
+    waiter = asyncio.ensure_future(first_byte.wait())
+    try:
+        await asyncio.wait({primary, waiter}, timeout=settings.hedge.after_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+    if primary.done() or first_byte.is_set():
+        return Race(first, await primary, False)
+    if not await cleared(exchange, rest[0]):
+        return Race(first, await primary, True)
+    second = calls.candidate(exchange, rest[0], settings, len(rest) == 1, untranslatable)
+    if second is None:  # skipped, and recorded so: spent
+        return Race(first, await primary, True)
+    exchange.trace.fallback(from_target=first.target.key, reason="hedged")
+    second.state.budget.record_request()
+    hedge = asyncio.ensure_future(calls.call(exchange, second, deadline - time.monotonic()))
+    racers = {primary: first, hedge: second}
+
+    def cancel_others() -> None:  # a racer committed its stream: the other must stop now
+        current = asyncio.current_task()
+        for task in racers:
+            if task is not current:
+                task.cancel()
+
+    exchange.on_commit = cancel_others
+    best: Race | None = None
+    try:
+        while racers:
+            done, _ = await asyncio.wait(racers, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                candidate = racers.pop(task)
+                if task.cancelled():
+                    continue
+                result = task.result()
+                if result is not None and (result.response is not None or result.held is not None):
+                    if candidate is second:
+                        exchange.fallback_reason = "hedged"
+                    return Race(candidate, result, True)
+                if best is None or best.result is None:
+                    best = Race(candidate, result, True)
+    finally:
+        exchange.on_commit = None
+        for task in racers:
+            task.cancel()
+        if racers:
+            await asyncio.gather(*racers, return_exceptions=True)
+    assert best is not None
+    return best

@@ -1,0 +1,182 @@
+"""The per-target unit of the fallback loop: every try of one target, and what the chain does next.
+
+``TargetTries.run(run, target, rest)`` makes the target's calls and ends in a ``Step``::
+
+    call -> an answer               the hooks (``hooks.ChainHook.after_answer``) accept it: the answer;
+                                    NEXT_TARGET: next target; SAME_TARGET: try this one again
+         -> FAIL_FAST               the upstream's own error to the caller (the request is wrong): the answer
+         -> RETRY_SAME (429)        wait the provider's hint (jittered) if within rate_limit_max_wait_s, retry
+         -> FALLBACK                next target at once; on the last target, retry with backoff
+         -> CONTEXT_OVERFLOW        next target with a larger context window (``Step.above_context``)
+         skipped (breaker open, bulkhead full): next target
+
+Retries are bounded three ways: ``max_attempts_per_target``, the target's retry budget (retries are a
+fraction of its requests, so an outage never multiplies load), and the request's deadline (past it:
+``Step.stop``). With ``hedge.after_s`` set, a target's first call races the next target when it has no
+first byte in time (``hedge``); the next target is then spent (``Step.hedged``).
+
+``ChainRun`` is what the tries of one chain share: the deadline, the backoff, the last failure (for
+the last resort), the targets the request could not be translated for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+from aiohttp.web import Response, StreamResponse
+
+from ..policy.compiled import Target
+from ..policy.spec import ResilienceSpec
+from ..resilience.backoff import Backoff, rate_limited_delay
+from ..resilience.classify import OutcomeKind
+from .attempt import AttemptResult, error_passthrough
+from .calls import Calls, Candidate, skip
+from .exchange import Exchange
+from .hedge import hedged_call
+from .hooks import Verdict
+
+
+@dataclass(slots=True)
+class ChainRun:
+    """What the tries of one chain share."""
+
+    exchange: Exchange
+    settings: ResilienceSpec  # the route's, every field set
+    deadline: float  # time.monotonic() past which no call starts
+    backoff: Backoff | None = None  # made on the first backoff
+    last: tuple[Candidate, AttemptResult] | None = None  # the last failure, for the last resort
+    untranslatable: list[str] = field(default_factory=list)  # "target: why" for each one skipped so
+
+    def expired(self) -> bool:
+        return time.monotonic() >= self.deadline
+
+
+@dataclass(slots=True)
+class Step:
+    """What one target's tries came to: ``response`` (an answer, or the upstream's own error: the chain
+    ends), ``stop`` (the deadline passed), or neither (the next target), ``hedged`` when the next target
+    was already called, ``above_context`` when only a target with a larger context window may serve,
+    ``called`` False when the target was passed over without a call."""
+
+    response: StreamResponse | None = None
+    stop: bool = False
+    hedged: bool = False
+    above_context: int | None = None
+    called: bool = True  # False: skipped before any call (a hook's reason, rate-limited, untranslatable)
+
+
+class TargetTries:
+    """Runs one target's tries (see the module docstring)."""
+
+    def __init__(self, calls: Calls) -> None:
+        self._calls = calls
+
+    async def run(self, run: ChainRun, target: Target, rest: list[Target]) -> Step:
+        """Try ``target``; ``rest`` are the chain's targets after it (a hedge may call the first)."""
+        exchange, settings = run.exchange, run.settings
+        assert settings.max_attempts_per_target is not None and settings.rate_limit_max_wait_s is not None
+        if exchange.hooks and not await self.cleared(exchange, target):
+            return Step(called=False)
+        candidate = self._calls.candidate(exchange, target, settings, not rest, run.untranslatable)
+        if candidate is None:
+            return Step(called=False)
+        candidate.state.budget.record_request()
+        hedged = False
+        for attempt_no in range(settings.max_attempts_per_target):
+            if attempt_no and not await self._wait_to_retry(run, candidate, attempt_no):
+                break
+            remaining = run.deadline - time.monotonic()
+            if remaining <= 0:
+                return Step(stop=True, hedged=hedged)
+            used = candidate
+            if attempt_no == 0 and settings.hedge is not None and rest:
+                race = await hedged_call(
+                    self._calls, exchange, candidate, rest, settings, run.deadline, run.untranslatable, self.cleared
+                )
+                used, result, hedged = race.winner, race.result, race.hedged
+                if hedged:
+                    rest = rest[1:]  # the next target had its call in the race
+            else:
+                result = await self._calls.call(exchange, candidate, remaining)
+            if result is None:
+                break  # skipped: breaker open, bulkhead full
+            if result.response is not None or result.held is not None:
+                verdict = await self._judge(exchange, used, result) if exchange.hooks else Verdict.ACCEPT
+                if verdict is Verdict.ACCEPT:
+                    return Step(await deliver(exchange, used, result), hedged=hedged)
+                exchange.fallback_reason = exchange.fallback_reason or "rejected_answer"
+                if verdict is Verdict.NEXT_TARGET:
+                    break
+                continue
+            run.last = (used, result)
+            outcome = result.outcome
+            if outcome.kind is OutcomeKind.FAIL_FAST:
+                return Step(fail_fast(exchange, used, result), hedged=hedged)
+            exchange.fallback_reason = outcome.error_type
+            if outcome.kind is OutcomeKind.CONTEXT_OVERFLOW:
+                return Step(hedged=hedged, above_context=used.target.context_window or 0)
+            if outcome.kind is OutcomeKind.FALLBACK and rest:
+                break
+            if outcome.kind is OutcomeKind.RETRY_SAME:
+                hint = outcome.retry_after_s
+                if hint is not None and hint > settings.rate_limit_max_wait_s:
+                    break  # not worth waiting: next target, or the 429 itself to the caller
+        return Step(hedged=hedged)
+
+    async def cleared(self, exchange: Exchange, target: Target) -> bool:
+        """True when no hook has a reason to skip ``target`` (``ChainHook.before_target``); else recorded."""
+        for hook in exchange.hooks:
+            reason = await hook.before_target(exchange, target)
+            if reason is not None:
+                skip(exchange, target, reason)
+                return False
+        return True
+
+    async def _wait_to_retry(self, run: ChainRun, candidate: Candidate, attempt_no: int) -> bool:
+        """Wait before retry ``attempt_no``; False when no retry may be made (budget, deadline)."""
+        settings = run.settings
+        assert settings.backoff is not None
+        if run.backoff is None:
+            run.backoff = Backoff(settings.backoff.base_s, settings.backoff.cap_s, self._calls.states.rng)
+        outcome = run.last[1].outcome if run.last else None
+        if outcome is not None and outcome.kind is OutcomeKind.RETRY_SAME and outcome.retry_after_s is not None:
+            delay = rate_limited_delay(outcome.retry_after_s, self._calls.states.rng)
+        else:
+            delay = run.backoff.delay(attempt_no - 1)
+        if not candidate.state.budget.try_spend_retry() or time.monotonic() + delay >= run.deadline:
+            return False
+        await asyncio.sleep(delay)
+        return True
+
+    async def _judge(self, exchange: Exchange, used: Candidate, result: AttemptResult) -> Verdict:
+        """The hooks' verdict on an answer; a committed stream can only be accepted."""
+        answer = result.held if result.held is not None else result.response
+        assert answer is not None
+        verdict = Verdict.ACCEPT
+        for hook in exchange.hooks:
+            said = await hook.after_answer(exchange, used.target, answer)
+            if verdict is Verdict.ACCEPT:
+                verdict = said
+        if isinstance(answer, StreamResponse) and answer.prepared:
+            return Verdict.ACCEPT
+        return verdict
+
+
+async def deliver(exchange: Exchange, used: Candidate, result: AttemptResult) -> StreamResponse:
+    """``used``'s answer is the caller's: record it as such, and send it when it was held."""
+    exchange.answered_by = used.target
+    exchange.dropped = used.prepared.dropped
+    exchange.usage = result.usage
+    if result.held is not None:
+        return await result.held.send(exchange)
+    assert result.response is not None
+    return result.response
+
+
+def fail_fast(exchange: Exchange, used: Candidate, result: AttemptResult) -> Response:
+    """The upstream's own error is the caller's answer (the request itself is wrong)."""
+    exchange.answered_by = used.target
+    exchange.dropped = used.prepared.dropped
+    return error_passthrough(exchange, used.prepared.wire, result)

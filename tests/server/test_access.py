@@ -1,0 +1,88 @@
+"""The access line: what the request was (app, operation, the headers routes match on) and what it cost."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import orjson
+from aiohttp import web
+
+from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
+
+COMPLETION = {
+    "id": "chatcmpl-1",
+    "object": "chat.completion",
+    "created": 1,
+    "model": "up",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "cached hello"}, "finish_reason": "stop"}],
+    "usage": {
+        "prompt_tokens": 40,
+        "completion_tokens": 2,
+        "total_tokens": 42,
+        "prompt_tokens_details": {"cached_tokens": 32},
+    },
+}
+
+
+def policy(url: str) -> str:
+    return (
+        "version: 1\nproviders:\n"
+        + provider_block("p", url, "openai")
+        + "models:\n  m: {provider: p, model: up, price: {input_per_mtok: 1, output_per_mtok: 2, "
+        + "cached_input_per_mtok: 0.5}}\n"
+        + "routes:\n"
+        + "  - {name: teams, match: {headers: {x-team: [ops, data], authorization: 'Bearer *'}}, target: m}\n"
+        + "  - {name: rest, target: m}\n"
+    )
+
+
+async def access_line(running: RunningSidecar, headers: dict[str, str]) -> dict[str, Any]:
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{running.url}/v1/chat/completions", json=body, headers=headers) as response,
+    ):
+        assert response.status == 200, await response.text()
+    return [line for line in running.log_lines() if line.get("event") == "access"][-1]
+
+
+async def test_the_line_names_the_app_the_operation_and_the_matched_headers_values(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """app, operation, and the values of the headers the policy's routes match on (never a credential)."""
+    running = await sidecar(policy(await fake("f")), app_name="deployment-app")
+    line = await access_line(
+        running,
+        {"x-team": "ops", "authorization": "Bearer sk-secret", "x-other": "not logged", "x-sidecar-app": "billing"},
+    )
+    assert line["route"] == "teams"
+    assert (line["app"], line["operation"], line["dialect"]) == ("billing", "chat", "openai")
+    assert line["headers"] == {"x-team": "ops"}
+    assert "sk-secret" not in orjson.dumps(line).decode()
+
+
+async def test_the_line_names_the_deployment_app_when_the_request_names_none(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """Without x-sidecar-app the app is SIDECAR_APP; a request without matched headers logs none."""
+    running = await sidecar(policy(await fake("f")), app_name="deployment-app")
+    line = await access_line(running, {})
+    assert line["app"] == "deployment-app" and "headers" not in line and line["route"] == "rest"
+
+
+async def test_cached_input_tokens_are_logged_and_priced_as_cached(
+    aiohttp_server: Any, sidecar: SidecarFactory
+) -> None:
+    """The upstream's cached prompt tokens are in the line, and its cost prices them at the cached rate."""
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response(COMPLETION)
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", handler)
+    server = await aiohttp_server(app)
+    running = await sidecar(policy(str(server.make_url("")).rstrip("/")))
+    line = await access_line(running, {})
+    assert (line["input_tokens"], line["cached_input_tokens"], line["output_tokens"]) == (40, 32, 2)
+    assert line["cost_usd"] == round((8 * 1 + 32 * 0.5 + 2 * 2) / 1e6, 8)

@@ -1,0 +1,75 @@
+"""The SSE parser: every event of any chunking, as the WHATWG algorithm reads it, and its bytes kept."""
+
+from __future__ import annotations
+
+import pytest
+
+from sidecar.sse import SSEEvent, SSEParser, encode_event
+
+STREAM = (
+    b'data: {"a":1}\n\n'
+    b'event: message_start\ndata: {"type":"message_start"}\n\n'
+    b": a comment\ndata: line one\ndata: line two\n\n"
+    b"id: 7\nretry: 100\nevent: ping\n\n"
+    b"data:no-space\n\n"
+    b"data:  two spaces\n\n"
+    b"event:named\ndata: x\n\n"
+    b"data: \n\n"
+)
+EXPECTED = [
+    (b'{"a":1}', None),
+    (b'{"type":"message_start"}', "message_start"),
+    (b"line one\nline two", None),
+    (b"", "ping"),
+    (b"no-space", None),
+    (b" two spaces", None),
+    (b"x", "named"),
+    (b"", None),
+]
+
+
+def parse(chunks: list[bytes]) -> list[SSEEvent]:
+    parser = SSEParser()
+    events = [event for chunk in chunks for event in parser.feed(chunk)]
+    return events + parser.close()
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 16, 1000])
+def test_any_chunking_gives_the_same_events(size: int) -> None:
+    """Cut anywhere, the stream gives each event's data and name, in order."""
+    chunks = [STREAM[i : i + size] for i in range(0, len(STREAM), size)]
+    assert [(e.data, e.event) for e in parse(chunks)] == EXPECTED
+
+
+def test_an_event_keeps_its_bytes_as_received() -> None:
+    """``raw`` is the event's own bytes, blank line included: what a same-dialect relay forwards."""
+    events = parse([STREAM])
+    assert b"".join(e.raw for e in events) == STREAM
+    assert events[1].raw == b'event: message_start\ndata: {"type":"message_start"}\n\n'
+
+
+def test_crlf_and_cr_line_ends_are_read_as_newlines() -> None:
+    """``\\r\\n`` and ``\\r`` end lines as ``\\n`` does."""
+    events = parse([b"event: e\r\ndata: one\r\n\r\n", b"data: two\r\r"])
+    assert [(e.data, e.event) for e in events] == [(b"one", "e"), (b"two", None)]
+
+
+def test_a_last_event_without_its_blank_line_is_still_an_event_at_close() -> None:
+    """close() gives the event a stream ended without terminating."""
+    parser = SSEParser()
+    assert parser.feed(b"data: partial") == []
+    assert parser.pending == b"data: partial"
+    assert [e.data for e in parser.close()] == [b"partial"]
+
+
+def test_an_event_larger_than_the_cap_is_refused() -> None:
+    """A partial event past max_event_bytes raises ValueError (the relay treats it as a broken answer)."""
+    parser = SSEParser(max_event_bytes=10)
+    with pytest.raises(ValueError, match="larger than 10 bytes"):
+        parser.feed(b"data: " + b"x" * 20)
+
+
+def test_encoding_splits_multi_line_data_and_names_the_event() -> None:
+    """encode_event writes one data line per line of data, after the event line."""
+    assert encode_event(b"a\nb", "e") == b"event: e\ndata: a\ndata: b\n\n"
+    assert SSEEvent(b"x").encode() == b"data: x\n\n"
