@@ -24,11 +24,12 @@ from opentelemetry.trace import SpanKind
 from . import attributes as attr
 from . import genai
 from .config import TelemetryConfig
+from .core import Core
 from .export import metric_exporter
 from .genai import ContentCapture
 from .instruments import BREAKER_STATES, Instruments
 from .metrics import new_registry, render
-from .request import Core, RequestTrace
+from .request import RequestTrace
 from .tracing import INSTRUMENTATION, Tracing, extract_parent
 
 if TYPE_CHECKING:
@@ -157,6 +158,7 @@ class Telemetry:
         if self._closed:
             return
         self._closed = True
+        await asyncio.sleep(0)  # the work traces left to ``core.later`` runs first (callbacks run in order)
         tracing, meters = self._tracing, self._meter_provider
         if tracing is None and meters is None:
             return
