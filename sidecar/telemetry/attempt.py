@@ -108,8 +108,8 @@ class AttemptTrace:
         usage: Usage | None = None,
         output_messages: Any = None,
     ) -> None:
-        """End the call: its duration and end time now; its GenAI metrics and the end of its CLIENT span
-        once the current loop step is over (``core.later``). Later calls do nothing."""
+        """End the call: its duration and end time now; its GenAI metrics and the end of its CLIENT span, if
+        recorded, once the current loop step is over (``core.later``). Later calls do nothing."""
         if self._done:
             return
         self._done = True
@@ -130,6 +130,7 @@ class AttemptTrace:
             encoded,
             elapsed,
             end,
+            defer=end is not None,
         )
 
     def _record(

@@ -30,7 +30,7 @@ from .genai import ContentCapture
 from .instruments import BREAKER_STATES, Instruments
 from .metrics import new_registry, render
 from .request import RequestTrace
-from .tracing import INSTRUMENTATION, Tracing, extract_parent
+from .tracing import INSTRUMENTATION, ROOT, Tracing, dropped_with_app, extract_parent
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.metrics import MeterProvider
@@ -123,7 +123,9 @@ class Telemetry:
         """Begin a request: SERVER span continuing the app's W3C trace context; in-flight + 1.
 
         ``http_route`` is the low-cardinality path template for the span name (default ``path``; pass
-        it for paths that carry a model name, as Gemini's do).
+        it for paths that carry a model name, as Gemini's do). A request whose app trace is not sampled,
+        and that the sampler does not sample either, gets no span: it passes the app's context on as it
+        came (``tracing.dropped_with_app``).
         """
         core = self._core
         self.instruments.in_flight.inc()
@@ -138,7 +140,11 @@ class Telemetry:
             attributes[attr.REQUESTED_MODEL] = requested_model
         if stream:
             attributes[attr.REQUESTED_STREAM] = True
-        span = tracer.start_span(f"{method} {route}", extract_parent(headers), SpanKind.SERVER, attributes)
+        name = f"{method} {route}"
+        parent = extract_parent(headers)
+        if parent is not ROOT and dropped_with_app(self._tracing, parent, name, SpanKind.SERVER, attributes):
+            return RequestTrace(core, None, operation, stream, passed_on=parent)
+        span = tracer.start_span(name, parent, SpanKind.SERVER, attributes)
         return RequestTrace(core, span, operation, stream)
 
     def policy_reload(self, *, ok: bool) -> None:

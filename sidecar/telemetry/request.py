@@ -27,10 +27,11 @@ kept off the answer's way:
 - The attributes a sampler may read are given when a span starts. Those learnt during the request
   (``request_parsed``, ``route_decided``, ``rejected``, ``cache_result``) are kept and set together
   with those known at the end, in one ``set_attributes`` call per span.
-- Both ``finish`` methods take their timings at once (durations, the span's end time) and leave the
-  rest, metric updates and ending the span, to ``core.later``: with an event loop running, until the
-  loop's current step is over, i.e. after the answer is written (``core`` says why nothing can tell).
-  Without a running loop (tests, scripts) it is done at once.
+- Both ``finish`` methods of a recorded trace take their timings at once (durations, the span's end
+  time) and leave the rest, metric updates and ending the span, to ``core.later``: with an event loop
+  running, until the loop's current step is over, i.e. after the answer is written (``core`` says why
+  nothing can tell, and why a trace without a span does its few metric updates at once). Without a
+  running loop (tests, scripts) it is done at once.
 """
 
 from __future__ import annotations
@@ -77,11 +78,14 @@ class RequestTrace:
         "trace_id",
     )
 
-    def __init__(self, core: Core, span: Span | None, operation: str, stream: bool) -> None:
-        """``span``: the SERVER span as started (recording or not), None when tracing is off."""
+    def __init__(
+        self, core: Core, span: Span | None, operation: str, stream: bool, *, passed_on: Context | None = None
+    ) -> None:
+        """``span``: the SERVER span as started (recording or not), None when tracing is off or no span
+        was made; ``passed_on``: then the app's context, propagated upstream as it came."""
         self._core = core
         # The context of the SERVER span: parent of the CLIENT spans, the ids propagated when unsampled.
-        self._context: Context | None = None
+        self._context: Context | None = passed_on
         self.span: Span | None = None  # a plain attribute: the pipeline reads it per attempt
         self.trace_id = self.span_id = ""
         if span is not None:
@@ -210,8 +214,9 @@ class RequestTrace:
         error_type: str | None,
         streamed: bool,
     ) -> None:
-        """End the request: its duration and end time now; its metrics and the end of its SERVER span
-        once the answer is written (``core.later``). Later calls do nothing; attempts left open end first."""
+        """End the request: its duration and end time now; its metrics and the end of its SERVER span, if
+        recorded, once the answer is written (``core.later``). Later calls do nothing; attempts left open
+        end first."""
         if self._done:
             return
         self._done = True
@@ -233,6 +238,7 @@ class RequestTrace:
             streamed,
             elapsed,
             end,
+            defer=end is not None,
         )
 
     def _record(

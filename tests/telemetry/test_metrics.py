@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import itertools
 import math
@@ -208,7 +207,6 @@ async def test_the_push_carries_the_values_of_metrics() -> None:
     drive_every_metric(telemetry)
     drive_every_metric(telemetry)
     still_open = start(telemetry)  # in flight when the push is made
-    await asyncio.sleep(0)  # finish() left its metric updates until the loop's step is over
     scraped = samples(telemetry)
     await telemetry.shutdown(timeout_s=5)
     [line] = out.getvalue().splitlines()

@@ -211,16 +211,39 @@ def test_inject_writes_the_client_span_traceparent(telemetry: Telemetry, spans: 
 
 
 def test_unsampled_parent_records_no_span_but_propagates(telemetry: Telemetry, spans: InMemorySpanExporter) -> None:
-    """An app trace sampled out (flag 00): no spans, empty ids for logs, traceparent passed on with 00."""
-    trace = start(telemetry, {"traceparent": f"00-{APP_TRACE_ID}-{APP_SPAN_ID}-00"})
-    call = attempt(trace)
-    headers: dict[str, str] = {}
-    call.inject(headers)
-    call.finish(status=200, error_type=None)
+    """An app trace sampled out (flag 00), the sampler parent-based: no spans, empty ids for logs, and the
+    app's traceparent and tracestate passed upstream as they came, to every attempt."""
+    app = {"traceparent": f"00-{APP_TRACE_ID}-{APP_SPAN_ID}-00", "tracestate": "vendor=abc,other=1"}
+    trace = start(telemetry, app)
+    sent = []
+    for resend in (0, 1):
+        call = attempt(trace, resend_count=resend)
+        headers: dict[str, str] = {}
+        call.inject(headers)
+        call.finish(status=200, error_type=None)
+        sent.append(headers)
     finish(trace)
     assert spans.get_finished_spans() == ()
-    assert (trace.trace_id, trace.span_id) == ("", "")
-    assert headers["traceparent"].startswith(f"00-{APP_TRACE_ID}-") and headers["traceparent"].endswith("-00")
+    assert trace.span is None and (trace.trace_id, trace.span_id) == ("", "")
+    assert sent == [app, app]
+
+
+def test_unsampled_root_request_propagates_a_new_unsampled_trace() -> None:
+    """No traceparent from the app and the sampler says no: no span, and the upstream still gets a W3C
+    traceparent (a new trace id, the sampled flag off) made by the SDK."""
+    telemetry = Telemetry.from_env(
+        {"OTEL_TRACES_EXPORTER": "console", "OTEL_TRACES_SAMPLER": "always_off"},
+        service_version="t",
+        console=io.StringIO(),
+    )
+    trace = start(telemetry)
+    headers: dict[str, str] = {}
+    attempt(trace).inject(headers)
+    finish(trace)
+    assert trace.span is None
+    version, trace_id, parent_id, flags = headers["traceparent"].split("-")
+    assert version == "00" and len(trace_id) == 32 and len(parent_id) == 16 and int(trace_id, 16) != 0
+    assert int(flags, 16) & 1 == 0
 
 
 def test_finish_is_idempotent(telemetry: Telemetry, spans: InMemorySpanExporter) -> None:
