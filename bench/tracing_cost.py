@@ -10,6 +10,9 @@ discards each export in C, so that a collector's CPU is not taken from the sidec
   ``traceparent``, so every request is traced (the same as 100%);
 - ``unsampled`` (only when named): tracing configured, the sampler says no: the trace context is made
   and passed upstream, nothing is recorded;
+- ``app-unsampled`` (only when named): the default sampler, and wrk sends a ``traceparent`` whose
+  sampled flag is off (an app that samples its own traces and left this one out): the sidecar
+  follows the app, records nothing and passes the app's context upstream;
 - ``otlp-metrics`` (only when named): no traces, the metrics pushed over OTLP as well.
 
 The tracing variants keep metrics on ``/metrics`` only (``OTEL_METRICS_EXPORTER=prometheus``), so they
@@ -46,7 +49,12 @@ VARIANTS: dict[str, dict[str, str]] = {
     "off": {},
     "unsampled": {**_TRACES, "OTEL_TRACES_SAMPLER": "always_off"},
     "default": _TRACES,
+    "app-unsampled": _TRACES,
     "otlp-metrics": {"OTEL_METRICS_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": "SINK"},
+}
+# Request headers of a variant, beside those of the chat request.
+APP_HEADERS: dict[str, dict[str, str]] = {
+    "app-unsampled": {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"},
 }
 
 
@@ -57,6 +65,7 @@ class Sidecar:
     variant: str
     proc: subprocess.Popen[bytes]
     port: int
+    script: Path
     rps: list[float] = field(default_factory=list)
     loop_us: list[float] = field(default_factory=list)  # CPU per request of the event loop's thread
     total_us: list[float] = field(default_factory=list)  # of every thread
@@ -85,9 +94,21 @@ def start(
     return proc
 
 
-def measure(sidecar: Sidecar, seconds: int, script: Path) -> None:
+def variant_script(workdir: Path, variant: str) -> Path:
+    """The wrk script of a variant: the chat request, with the variant's extra headers."""
+    script = chat_script(workdir)
+    headers = APP_HEADERS.get(variant)
+    if not headers:
+        return script
+    extra = "".join(f'wrk.headers["{name}"] = "{value}"\n' for name, value in headers.items())
+    own = workdir / f"post-{variant}.lua"
+    own.write_text(script.read_text() + extra)
+    return own
+
+
+def measure(sidecar: Sidecar, seconds: int) -> None:
     before = thread_cpu(sidecar.proc.pid)
-    result = wrk(sidecar.url, 32, seconds, script)
+    result = wrk(sidecar.url, 32, seconds, sidecar.script)
     after = thread_cpu(sidecar.proc.pid)
     requests = result["rps"] * seconds
 
@@ -117,7 +138,6 @@ def main() -> int:
     if "off" not in variants:
         parser.error("--variants must include off (the reference)")
     workdir = Path(tempfile.mkdtemp(prefix="sidecar-tracing-cost-"))
-    script = chat_script(workdir)
     upstream = free_port()
     sink = f"http://127.0.0.1:{upstream}"
     nginx = start_nginx(workdir, upstream)
@@ -133,13 +153,13 @@ def main() -> int:
                 port = free_port()
                 proc = start(python, cwd, policy, port, variant_env(variant), sink)
                 name = f"{checkout}:{variant}" if checkout else variant
-                sidecars.append(Sidecar(name, checkout, variant, proc, port))
+                sidecars.append(Sidecar(name, checkout, variant, proc, port, variant_script(workdir, variant)))
         for round_number in range(args.rounds):
             for sidecar in in_turn(sidecars, round_number):
-                measure(sidecar, args.seconds, script)
+                measure(sidecar, args.seconds)
         for round_number in range(args.rounds):
             for sidecar in in_turn(sidecars, round_number):
-                sidecar.p50.append(wrk(sidecar.url, 1, args.seconds, script)["p50"])
+                sidecar.p50.append(wrk(sidecar.url, 1, args.seconds, sidecar.script)["p50"])
         rss = {sidecar.name: peak_rss_mb(sidecar.proc.pid) for sidecar in sidecars}
     finally:
         for sidecar in sidecars:
