@@ -119,8 +119,7 @@ class AttemptTrace:
         if self.span is not None:
             end = time_ns()
             encoded = self._core.capture.encode(output_messages)  # now: the caller may reuse its objects
-        later(
-            self._record,
+        record = (
             status,
             error_type,
             response_model,
@@ -130,8 +129,11 @@ class AttemptTrace:
             encoded,
             elapsed,
             end,
-            defer=end is not None,
         )
+        if end is None:
+            self._record(*record)  # metric updates only: cheaper now than a loop callback (``core``)
+        else:
+            later(self._record, *record)
 
     def _record(
         self,

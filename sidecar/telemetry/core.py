@@ -1,14 +1,14 @@
 """What the per-request traces of one ``Telemetry`` share (``Core``), and ``later``: the work a recorded
 trace leaves until the answer is written.
 
-``later(work, *args, defer=True)`` runs ``work(*args)`` when the event loop's current step is over (a
+``later(work, *args)`` runs ``work(*args)`` when the event loop's current step is over (a
 callback of ``loop.call_soon``), or at once when no loop is running (tests, scripts). The server writes
 an answer in the loop step that produced it, so work left to ``later`` by ``finish`` follows that write
 instead of delaying it; anything that reads telemetry (``/metrics``, an exporter's thread, the next
 request) comes in a later step and sees it done. A callback runs in the context it was scheduled from
 (``call_soon`` copies it), so an exemplar or a log line made there still has the request's span.
 
-Only a recorded trace defers (``defer``): setting ten attributes on an SDK span and ending it (into the
+Only a recorded trace defers: setting ten attributes on an SDK span and ending it (into the
 batch processor's queue) is about 110,000 CPU instructions, the callback about 6,000 (valgrind). A
 trace with no span to end has only a few metric updates left, worth little more than the callback
 would cost, so they are made at once.
@@ -29,18 +29,14 @@ if TYPE_CHECKING:
     from .instruments import Instruments
 
 
-def later(work: Callable[..., None], *args: Any, defer: bool) -> None:
-    """Run ``work(*args)`` once the event loop's current step is over if ``defer``; at once if not, or if
-    no loop is running."""
-    if defer:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            pass
-        else:
-            loop.call_soon(work, *args)
-            return
-    work(*args)
+def later(work: Callable[..., None], *args: Any) -> None:
+    """Run ``work(*args)`` once the event loop's current step is over; at once if no loop is running."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        work(*args)
+        return
+    loop.call_soon(work, *args)
 
 
 @dataclass(frozen=True, slots=True)

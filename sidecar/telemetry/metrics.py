@@ -132,24 +132,28 @@ class Counter(_Instrument):
 class Histogram(_Instrument):
     """Observations counted in the spec's buckets (``le`` upper bounds, inclusive) per label tuple."""
 
-    __slots__ = ("_series",)
+    __slots__ = ("_otel_attributes",)
     _PROM = prometheus_client.Histogram
     _OTEL = "create_histogram"
 
     def __init__(self, spec: Spec, registry: prometheus_client.CollectorRegistry, meter: Meter | None) -> None:
         super().__init__(spec, registry, meter)
-        self._series: dict[Labels, Series] = {}
+        self._otel_attributes: dict[Labels, dict[str, str]] = {}  # per label tuple, built once
 
     def observe(self, labels: Labels, value: float) -> None:
-        series = self._series.get(labels)
-        if series is None:
-            series = self._series[labels] = self.series(labels)
-        series.observe(value)
+        self._child(labels).observe(value)
+        if self._otel is not None:
+            self._otel.record(value, self._attributes(labels))
 
     def series(self, labels: Labels) -> Series:
         """One label tuple's series, to keep for repeated observations (per stream chunk)."""
-        attributes = dict(zip(self._keys, labels, strict=True)) if self._otel is not None else None
-        return Series(self._child(labels), self._otel, attributes)
+        return Series(self._child(labels), self._otel, self._attributes(labels) if self._otel is not None else None)
+
+    def _attributes(self, labels: Labels) -> dict[str, str]:
+        attributes = self._otel_attributes.get(labels)
+        if attributes is None:
+            attributes = self._otel_attributes[labels] = dict(zip(self._keys, labels, strict=True))
+        return attributes
 
 
 class Series:

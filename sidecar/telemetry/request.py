@@ -224,8 +224,7 @@ class RequestTrace:
         end = time_ns() if self.span is not None else None
         for attempt in self._attempts:
             attempt.finish(status=None, error_type="unfinished")
-        later(
-            self._record,
+        record = (
             status,
             outcome,
             route or self._route,
@@ -238,8 +237,11 @@ class RequestTrace:
             streamed,
             elapsed,
             end,
-            defer=end is not None,
         )
+        if end is None:
+            self._record(*record)  # metric updates only: cheaper now than a loop callback (``core``)
+        else:
+            later(self._record, *record)
 
     def _record(
         self,
