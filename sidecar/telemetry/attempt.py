@@ -6,7 +6,7 @@ it as ``RequestTrace.finish`` does its request: timings now, the rest through ``
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from time import perf_counter, time_ns
 from typing import TYPE_CHECKING, Any
 
@@ -36,8 +36,10 @@ class AttemptTrace:
         "_core",
         "_done",
         "_first",
+        "_known",
         "_labels",
         "_last",
+        "_params",
         "_started",
         "_target",
         "_token",
@@ -51,9 +53,15 @@ class AttemptTrace:
         context: Context | None,
         target: str,
         labels: tuple[str, str, str],
+        known: dict[str, Any] | None = None,
+        params: Mapping[str, Any] | object | None = None,
     ) -> None:
+        """``known``: attributes known at the start, set on the recorded ``span`` when it ends, with the
+        ``gen_ai.request.*`` ones of ``params`` (a mapping or an object with ``RequestParams``' fields)."""
         self._core = core
         self.span = span  # the CLIENT span, or None (as RequestTrace.span)
+        self._known = known
+        self._params = params
         self._context = context  # what ``inject`` propagates: this span's, or the unsampled request's
         self._target = target
         self._labels = labels  # (gen_ai.operation.name, gen_ai.provider.name, gen_ai.request.model)
@@ -162,7 +170,9 @@ class AttemptTrace:
         span = self.span
         if span is None:
             return
-        attributes: dict[str, Any] = {}
+        attributes = self._known if self._known is not None else {}
+        if self._params is not None:
+            attributes.update(genai.request_param_attributes(self._params))
         if status is not None:
             attributes[genai.HTTP_STATUS_CODE] = status
         if response_model:

@@ -149,36 +149,38 @@ class RequestTrace:
         request_params: Mapping[str, Any] | object | None = None,
         input_messages: Any = None,
     ) -> AttemptTrace:
-        """Start one upstream call: a CLIENT span ``"{operation} {request_model}"``, child of the request."""
+        """Start one upstream call: a CLIENT span ``"{operation} {request_model}"``, child of the request.
+
+        The span starts with the attributes the GenAI conventions name for sampling decisions (operation,
+        provider, request model, server address and port); the others known now are kept by the
+        ``AttemptTrace`` and set with those of its ``finish`` (request parameters turned into attributes
+        there too), so that only what must precede the upstream call is done before it."""
         span: Span | None = None
         context = self._context  # unsampled: the request's context, propagated with flag 00
         tracer = self._core.tracer
+        known: dict[str, Any] | None = None
         if self.span is not None and tracer is not None:
-            attributes: dict[str, Any] = {
+            sampled_on: dict[str, Any] = {
                 genai.OPERATION_NAME: self._operation,
                 genai.PROVIDER_NAME: provider_name,
                 genai.REQUEST_MODEL: request_model,
                 genai.SERVER_ADDRESS: server_address,
                 genai.SERVER_PORT: server_port,
-                attr.TARGET: target,
-                attr.BREAKER_STATE: breaker_state,
             }
-            if resend_count:
-                attributes[genai.HTTP_RESEND_COUNT] = resend_count
-            if self._stream:
-                attributes[genai.REQUEST_STREAM] = True
-            if request_params is not None:
-                attributes.update(genai.request_param_attributes(request_params))
-            encoded = self._core.capture.encode(input_messages)
-            if encoded is not None:
-                attributes[genai.INPUT_MESSAGES] = encoded[0]
-                if encoded[1]:
-                    attributes[attr.CONTENT_TRUNCATED] = True
-            name = f"{self._operation} {request_model}"
-            span = tracer.start_span(name, self._context, SpanKind.CLIENT, attributes)
+            span = tracer.start_span(f"{self._operation} {request_model}", self._context, SpanKind.CLIENT, sampled_on)
             context = set_span_in_context(span)
+            known = {attr.TARGET: target, attr.BREAKER_STATE: breaker_state}
+            if resend_count:
+                known[genai.HTTP_RESEND_COUNT] = resend_count
+            if self._stream:
+                known[genai.REQUEST_STREAM] = True
+            encoded = self._core.capture.encode(input_messages)  # now: the caller may reuse its objects
+            if encoded is not None:
+                known[genai.INPUT_MESSAGES] = encoded[0]
+                if encoded[1]:
+                    known[attr.CONTENT_TRUNCATED] = True
         labels = (self._operation, provider_name, request_model)
-        attempt = AttemptTrace(self._core, span, context, target, labels)
+        attempt = AttemptTrace(self._core, span, context, target, labels, known, request_params)
         self._attempts.append(attempt)
         return attempt
 

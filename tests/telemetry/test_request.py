@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import io
+from collections.abc import Sequence
 from time import time_ns
+from typing import Any
 
 import pytest
+from opentelemetry.context import Context
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Sampler, SamplingResult
+from opentelemetry.trace import Link, SpanKind, StatusCode, TraceState
+from opentelemetry.util.types import Attributes
 
 from sidecar.telemetry import Telemetry, Usage, current_trace_ids
+from sidecar.telemetry.config import TelemetryConfig
+from sidecar.telemetry.tracing import Tracing
 
 from .helpers import APP_SPAN_ID, APP_TRACE_ID, APP_TRACEPARENT, attempt, by_kind, finish, start, value
 
@@ -443,3 +453,69 @@ async def test_with_a_loop_running_finish_ends_spans_when_the_step_is_over(
     assert client.end_time is not None and before <= client.end_time <= after
     assert value(telemetry, "llm_sidecar_request_duration_seconds_count", route="default", outcome="ok") == 1
     assert value(telemetry, "gen_ai_client_operation_duration_seconds_count", **GENAI_LABELS) == 1
+
+
+class _SeenBySampler(Sampler):
+    """Samples everything, keeping what each decision was given."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, SpanKind | None, dict[str, Any]]] = []
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        self.seen.append((name, kind, dict(attributes or {})))
+        return ALWAYS_ON.should_sample(parent_context, trace_id, name, kind, attributes, links)
+
+    def get_description(self) -> str:
+        return "seen-by-sampler"
+
+
+def test_a_sampler_is_given_the_attributes_the_conventions_name_for_sampling() -> None:
+    """Spans start with the attributes the conventions name for sampling decisions: the SERVER span its
+    HTTP method, route and dialect; the CLIENT span the GenAI operation, provider, request model, server
+    address and port (the rest of what is known at start is set when it ends)."""
+    sampler = _SeenBySampler()
+    spans = InMemorySpanExporter()
+
+    def tracing(resource: Resource, _: object) -> Tracing:
+        provider = TracerProvider(sampler=sampler, resource=resource, shutdown_on_exit=False)
+        provider.add_span_processor(SimpleSpanProcessor(spans))
+        return Tracing(provider)
+
+    telemetry = Telemetry(TelemetryConfig(), service_version="t", tracing=tracing)
+    trace = start(telemetry)
+    attempt(trace, resend_count=1, request_params={"max_tokens": 5}).finish(status=200, error_type=None)
+    finish(trace)
+    assert sampler.seen == [
+        (
+            "POST /v1/chat/completions",
+            SpanKind.SERVER,
+            {
+                "http.request.method": "POST",
+                "http.route": "/v1/chat/completions",
+                "sidecar.dialect": "openai",
+                "sidecar.request.model": "gpt-4o",
+            },
+        ),
+        (
+            "chat gpt-4o",
+            SpanKind.CLIENT,
+            {
+                "gen_ai.operation.name": "chat",
+                "gen_ai.provider.name": "openai",
+                "gen_ai.request.model": "gpt-4o",
+                "server.address": "api.openai.com",
+                "server.port": 443,
+            },
+        ),
+    ]
+    [client] = by_kind(spans.get_finished_spans(), "CLIENT")
+    assert client.attributes["http.request.resend_count"] == 1 and client.attributes["gen_ai.request.max_tokens"] == 5
