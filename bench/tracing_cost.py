@@ -23,7 +23,12 @@ noise falls on all alike. Per round and sidecar: req/s at 32 connections (wrk, `
 time each thread used meanwhile (/proc), then p50 at one connection. Printed: medians, and the ratio of
 each to ``off`` of the same checkout within each round (median over rounds); peak RSS (VmHWM) at the end.
 
-    python bench/tracing_cost.py [--seconds 5] [--rounds 6] [--variants off,10%,default] [--baseline DIR]
+    python bench/tracing_cost.py [--seconds 5] [--rounds 6] [--variants off,10%,default] [--baseline DIR] [--pin]
+
+``--pin`` puts every sidecar (all its threads) on CPU 0 and nginx and wrk on CPU 1. Unpinned, the
+scheduler's placement of each process on this 2-core machine differs from one sidecar to the next and
+stays: in one run two sidecars running the same untraced code had p50s of 0.17 and 0.30 ms at one
+connection, more than the differences measured.
 
 Needs `apt-get install nginx-light wrk`.
 """
@@ -50,7 +55,12 @@ VARIANTS: dict[str, dict[str, str]] = {
     "unsampled": {**_TRACES, "OTEL_TRACES_SAMPLER": "always_off"},
     "default": _TRACES,
     "app-unsampled": _TRACES,
-    "otlp-metrics": {"OTEL_METRICS_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": "SINK"},
+    # OTEL_TRACES_EXPORTER=none: an endpoint alone would turn traces on too (docs/observability.md).
+    "otlp-metrics": {
+        "OTEL_TRACES_EXPORTER": "none",
+        "OTEL_METRICS_EXPORTER": "otlp",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "SINK",
+    },
 }
 # Request headers of a variant, beside those of the chat request.
 APP_HEADERS: dict[str, dict[str, str]] = {
@@ -84,11 +94,14 @@ def variant_env(variant: str) -> dict[str, str]:
 
 
 def start(
-    python: str, cwd: Path, policy: Path, port: int, env_extra: dict[str, str], sink: str
+    python: str, cwd: Path, policy: Path, port: int, env_extra: dict[str, str], sink: str, cpu: int | None = None
 ) -> subprocess.Popen[bytes]:
+    """A sidecar from ``python``'s checkout; on CPU ``cpu`` alone (all its threads) if given."""
     env = {**os.environ, "SIDECAR_LOG_LEVEL": "info"}
     env.update({k: (sink if v == "SINK" else v) for k, v in env_extra.items()})
     command = [python, "-m", "sidecar", "run", "--policy", str(policy), "--port", str(port)]
+    if cpu is not None:
+        command = ["taskset", "-c", str(cpu), *command]
     proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL)
     wait_ready(f"http://127.0.0.1:{port}/readyz", timeout=30)
     return proc
@@ -131,6 +144,11 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--variants", default="off,10%,default")
     parser.add_argument("--baseline", type=Path, help="another checkout with its own .venv, run side by side")
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="sidecars on CPU 0, nginx and wrk on CPU 1 (every process placed alike: steadier p50)",
+    )
     args = parser.parse_args()
     if not tools_present("nginx", "wrk"):
         return 2
@@ -138,6 +156,8 @@ def main() -> int:
     if "off" not in variants:
         parser.error("--variants must include off (the reference)")
     workdir = Path(tempfile.mkdtemp(prefix="sidecar-tracing-cost-"))
+    if args.pin:
+        os.sched_setaffinity(0, {1})  # this script, and so nginx and wrk, which inherit it
     upstream = free_port()
     sink = f"http://127.0.0.1:{upstream}"
     nginx = start_nginx(workdir, upstream)
@@ -151,7 +171,7 @@ def main() -> int:
         for checkout, python, cwd in checkouts:
             for variant in variants:
                 port = free_port()
-                proc = start(python, cwd, policy, port, variant_env(variant), sink)
+                proc = start(python, cwd, policy, port, variant_env(variant), sink, cpu=0 if args.pin else None)
                 name = f"{checkout}:{variant}" if checkout else variant
                 sidecars.append(Sidecar(name, checkout, variant, proc, port, variant_script(workdir, variant)))
         for round_number in range(args.rounds):
@@ -169,7 +189,8 @@ def main() -> int:
         nginx.wait(timeout=30)
     print(
         f"Command: `python bench/tracing_cost.py --seconds {args.seconds} --rounds {args.rounds} "
-        f"--variants {args.variants}{' --baseline ' + str(args.baseline) if args.baseline else ''}` "
+        f"--variants {args.variants}{' --baseline ' + str(args.baseline) if args.baseline else ''}"
+        f"{' --pin' if args.pin else ''}` "
         f"({time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores; medians of {args.rounds} interleaved rounds; "
         "ratios to `off` of the same checkout within each round)\n"
     )
