@@ -18,9 +18,10 @@ discards each export in C, so that a collector's CPU is not taken from the sidec
 The tracing variants keep metrics on ``/metrics`` only (``OTEL_METRICS_EXPORTER=prometheus``), so they
 measure tracing alone. With ``--baseline DIR`` every variant also runs from another checkout (its
 ``.venv/bin/python``, e.g. the code before a change), named ``base:VARIANT``; all sidecars run at once
-and are measured in interleaved rounds (in an order that changes every round), so the shared machine's
-noise falls on all alike. Per round and sidecar: req/s at 32 connections (wrk, ``--seconds``) with the CPU
-time each thread used meanwhile (/proc), then p50 at one connection. Printed: medians, and the ratio of
+and are measured in interleaved rounds (in an order that changes every round, a variant's two
+checkouts next to each other), so the shared machine's noise falls on all alike. Per round and
+sidecar: req/s at 32 connections (wrk, ``--seconds``) with the CPU time each thread used meanwhile
+(/proc), then p50 at one connection. Printed: medians, and the ratio of
 each to ``off`` of the same checkout within each round (median over rounds); peak RSS (VmHWM) at the end.
 
     python bench/tracing_cost.py [--seconds 5] [--rounds 6] [--variants off,10%,default] [--baseline DIR] [--pin]
@@ -168,8 +169,10 @@ def main() -> int:
     try:
         time.sleep(0.3)
         policy = sidecar_policy(workdir, upstream, "chain")
-        for checkout, python, cwd in checkouts:
-            for variant in variants:
+        # Variant-major: a variant's two checkouts sit side by side in every round's order, so that where
+        # a sidecar runs within a round (which matters here) weighs alike on both.
+        for variant in variants:
+            for checkout, python, cwd in checkouts:
                 port = free_port()
                 proc = start(python, cwd, policy, port, variant_env(variant), sink, cpu=0 if args.pin else None)
                 name = f"{checkout}:{variant}" if checkout else variant
