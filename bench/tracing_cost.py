@@ -10,17 +10,26 @@ discards each export in C, so that a collector's CPU is not taken from the sidec
   ``traceparent``, so every request is traced (the same as 100%);
 - ``unsampled`` (only when named): tracing configured, the sampler says no: the trace context is made
   and passed upstream, nothing is recorded;
+- ``app-unsampled`` (only when named): the default sampler, and wrk sends a ``traceparent`` whose
+  sampled flag is off (an app that samples its own traces and left this one out): the sidecar
+  follows the app, records nothing and passes the app's context upstream;
 - ``otlp-metrics`` (only when named): no traces, the metrics pushed over OTLP as well.
 
 The tracing variants keep metrics on ``/metrics`` only (``OTEL_METRICS_EXPORTER=prometheus``), so they
 measure tracing alone. With ``--baseline DIR`` every variant also runs from another checkout (its
 ``.venv/bin/python``, e.g. the code before a change), named ``base:VARIANT``; all sidecars run at once
-and are measured in interleaved rounds (in an order that changes every round), so the shared machine's
-noise falls on all alike. Per round and sidecar: req/s at 32 connections (wrk, ``--seconds``) with the CPU
-time each thread used meanwhile (/proc), then p50 at one connection. Printed: medians, and the ratio of
+and are measured in interleaved rounds (in an order that changes every round, a variant's two
+checkouts next to each other), so the shared machine's noise falls on all alike. Per round and
+sidecar: req/s at 32 connections (wrk, ``--seconds``) with the CPU time each thread used meanwhile
+(/proc), then p50 at one connection. Printed: medians, and the ratio of
 each to ``off`` of the same checkout within each round (median over rounds); peak RSS (VmHWM) at the end.
 
-    python bench/tracing_cost.py [--seconds 5] [--rounds 6] [--variants off,10%,default] [--baseline DIR]
+    python bench/tracing_cost.py [--seconds 5] [--rounds 6] [--variants off,10%,default] [--baseline DIR] [--pin]
+
+``--pin`` puts every sidecar (all its threads) on CPU 0 and nginx and wrk on CPU 1. Unpinned, the
+scheduler's placement of each process on this 2-core machine differs from one sidecar to the next and
+stays: in one run two sidecars running the same untraced code had p50s of 0.17 and 0.30 ms at one
+connection, more than the differences measured.
 
 Needs `apt-get install nginx-light wrk`.
 """
@@ -46,7 +55,17 @@ VARIANTS: dict[str, dict[str, str]] = {
     "off": {},
     "unsampled": {**_TRACES, "OTEL_TRACES_SAMPLER": "always_off"},
     "default": _TRACES,
-    "otlp-metrics": {"OTEL_METRICS_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": "SINK"},
+    "app-unsampled": _TRACES,
+    # OTEL_TRACES_EXPORTER=none: an endpoint alone would turn traces on too (docs/observability.md).
+    "otlp-metrics": {
+        "OTEL_TRACES_EXPORTER": "none",
+        "OTEL_METRICS_EXPORTER": "otlp",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "SINK",
+    },
+}
+# Request headers of a variant, beside those of the chat request.
+APP_HEADERS: dict[str, dict[str, str]] = {
+    "app-unsampled": {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"},
 }
 
 
@@ -57,6 +76,7 @@ class Sidecar:
     variant: str
     proc: subprocess.Popen[bytes]
     port: int
+    script: Path
     rps: list[float] = field(default_factory=list)
     loop_us: list[float] = field(default_factory=list)  # CPU per request of the event loop's thread
     total_us: list[float] = field(default_factory=list)  # of every thread
@@ -75,19 +95,34 @@ def variant_env(variant: str) -> dict[str, str]:
 
 
 def start(
-    python: str, cwd: Path, policy: Path, port: int, env_extra: dict[str, str], sink: str
+    python: str, cwd: Path, policy: Path, port: int, env_extra: dict[str, str], sink: str, cpu: int | None = None
 ) -> subprocess.Popen[bytes]:
+    """A sidecar from ``python``'s checkout; on CPU ``cpu`` alone (all its threads) if given."""
     env = {**os.environ, "SIDECAR_LOG_LEVEL": "info"}
     env.update({k: (sink if v == "SINK" else v) for k, v in env_extra.items()})
     command = [python, "-m", "sidecar", "run", "--policy", str(policy), "--port", str(port)]
+    if cpu is not None:
+        command = ["taskset", "-c", str(cpu), *command]
     proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL)
     wait_ready(f"http://127.0.0.1:{port}/readyz", timeout=30)
     return proc
 
 
-def measure(sidecar: Sidecar, seconds: int, script: Path) -> None:
+def variant_script(workdir: Path, variant: str) -> Path:
+    """The wrk script of a variant: the chat request, with the variant's extra headers."""
+    script = chat_script(workdir)
+    headers = APP_HEADERS.get(variant)
+    if not headers:
+        return script
+    extra = "".join(f'wrk.headers["{name}"] = "{value}"\n' for name, value in headers.items())
+    own = workdir / f"post-{variant}.lua"
+    own.write_text(script.read_text() + extra)
+    return own
+
+
+def measure(sidecar: Sidecar, seconds: int) -> None:
     before = thread_cpu(sidecar.proc.pid)
-    result = wrk(sidecar.url, 32, seconds, script)
+    result = wrk(sidecar.url, 32, seconds, sidecar.script)
     after = thread_cpu(sidecar.proc.pid)
     requests = result["rps"] * seconds
 
@@ -110,6 +145,11 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--variants", default="off,10%,default")
     parser.add_argument("--baseline", type=Path, help="another checkout with its own .venv, run side by side")
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="sidecars on CPU 0, nginx and wrk on CPU 1 (every process placed alike: steadier p50)",
+    )
     args = parser.parse_args()
     if not tools_present("nginx", "wrk"):
         return 2
@@ -117,7 +157,8 @@ def main() -> int:
     if "off" not in variants:
         parser.error("--variants must include off (the reference)")
     workdir = Path(tempfile.mkdtemp(prefix="sidecar-tracing-cost-"))
-    script = chat_script(workdir)
+    if args.pin:
+        os.sched_setaffinity(0, {1})  # this script, and so nginx and wrk, which inherit it
     upstream = free_port()
     sink = f"http://127.0.0.1:{upstream}"
     nginx = start_nginx(workdir, upstream)
@@ -128,18 +169,20 @@ def main() -> int:
     try:
         time.sleep(0.3)
         policy = sidecar_policy(workdir, upstream, "chain")
-        for checkout, python, cwd in checkouts:
-            for variant in variants:
+        # Variant-major: a variant's two checkouts sit side by side in every round's order, so that where
+        # a sidecar runs within a round (which matters here) weighs alike on both.
+        for variant in variants:
+            for checkout, python, cwd in checkouts:
                 port = free_port()
-                proc = start(python, cwd, policy, port, variant_env(variant), sink)
+                proc = start(python, cwd, policy, port, variant_env(variant), sink, cpu=0 if args.pin else None)
                 name = f"{checkout}:{variant}" if checkout else variant
-                sidecars.append(Sidecar(name, checkout, variant, proc, port))
+                sidecars.append(Sidecar(name, checkout, variant, proc, port, variant_script(workdir, variant)))
         for round_number in range(args.rounds):
             for sidecar in in_turn(sidecars, round_number):
-                measure(sidecar, args.seconds, script)
+                measure(sidecar, args.seconds)
         for round_number in range(args.rounds):
             for sidecar in in_turn(sidecars, round_number):
-                sidecar.p50.append(wrk(sidecar.url, 1, args.seconds, script)["p50"])
+                sidecar.p50.append(wrk(sidecar.url, 1, args.seconds, sidecar.script)["p50"])
         rss = {sidecar.name: peak_rss_mb(sidecar.proc.pid) for sidecar in sidecars}
     finally:
         for sidecar in sidecars:
@@ -149,7 +192,8 @@ def main() -> int:
         nginx.wait(timeout=30)
     print(
         f"Command: `python bench/tracing_cost.py --seconds {args.seconds} --rounds {args.rounds} "
-        f"--variants {args.variants}{' --baseline ' + str(args.baseline) if args.baseline else ''}` "
+        f"--variants {args.variants}{' --baseline ' + str(args.baseline) if args.baseline else ''}"
+        f"{' --pin' if args.pin else ''}` "
         f"({time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores; medians of {args.rounds} interleaved rounds; "
         "ratios to `off` of the same checkout within each round)\n"
     )

@@ -10,10 +10,12 @@ The map (the pipeline calls only the facade; see ``request`` for the call order)
     facade.Telemetry          from_env / for_tests; start_request, policy_reload, breaker_transition,
       |                       metrics_text, shutdown. Owns its providers and registry (no global ones)
       +- request.RequestTrace   one per request: SERVER span + request metrics
-      |    +- request.AttemptTrace  one per upstream call: CLIENT span + GenAI client metrics
+      |    +- attempt.AttemptTrace  one per upstream call: CLIENT span + GenAI client metrics
+      |    +- core.later            what their ``finish`` leaves until the answer is written
       +- instruments.Instruments    the metric catalog: names, labels, units, buckets
       |    +- metrics             each instrument a prometheus_client metric (/metrics) and, when a
-      |                           push is configured, an SDK instrument (MeterProvider, periodic reader)
+      |                           push is configured, an SDK instrument (MeterProvider, periodic reader;
+      |                           counters and gauges read from prometheus_client when pushed)
       +- tracing.Tracing            SDK TracerProvider + sampler; CountedBatchSpanProcessor per exporter
                                     (the SDK's BatchSpanProcessor, its dropped spans counted)
     export                    the SDK's OTLP (http/protobuf; gRPC with the otlp-grpc extra) and console
@@ -28,11 +30,12 @@ With no trace exporter configured there is no tracer at all: no span is created,
 and a request costs its metric updates.
 """
 
+from .attempt import AttemptTrace
 from .config import TelemetryConfigError
 from .facade import Telemetry
 from .genai import SEMCONV_VERSION, Usage
 from .redact import redact_headers
-from .request import AttemptTrace, RequestTrace
+from .request import RequestTrace
 from .tracing import current_trace_ids
 
 __all__ = [

@@ -3,14 +3,25 @@
 Each instrument is a ``prometheus_client`` metric on the registry of one ``Telemetry`` (rendered for
 ``GET /metrics`` by ``prometheus_client.generate_latest``) and, only when a metrics push is configured
 (``OTEL_METRICS_EXPORTER`` / an OTLP endpoint), the OpenTelemetry SDK instrument of its OTel name on
-that ``Telemetry``'s ``MeterProvider`` (exported by the SDK's ``PeriodicExportingMetricReader``).
+that ``Telemetry``'s ``MeterProvider`` (exported by the SDK's ``PeriodicExportingMetricReader``):
+
+- counters and gauges: the SDK's asynchronous instruments (``ObservableCounter``,
+  ``ObservableUpDownCounter``, ``ObservableGauge``), whose callback reads the values
+  ``prometheus_client`` holds when the reader collects (once per push interval). A counter or gauge
+  update costs one ``prometheus_client`` update, push or not (the SDK's synchronous instruments cost
+  about 6 us per update, a request makes about seven). Both hold cumulative values, so what is pushed
+  is the same (the SDK derives deltas itself if a delta temporality is asked for); what is lost is an
+  exemplar per counter update, which the SDK attaches only to measurements of synchronous instruments.
+- histograms: the SDK's ``Histogram``, recorded at each observation as well (a histogram's buckets
+  cannot be read back into the SDK), with the OTel attributes of each label tuple built once.
 
 Why this module exists at all: the names. ``/metrics`` must keep the documented Prometheus names
 (dashboards), and the OTLP side the documented OTel names, units and dotted attribute keys. The OTel
 SDK's Prometheus reader (``opentelemetry-exporter-prometheus``) derives the Prometheus names from the
 OTel names and units itself, adds a ``target_info`` metric and registers on ``prometheus_client``'s
 process-wide registry; so each side is given its names here, by a ``Spec``, and written directly.
-Without a push, a measurement costs one ``prometheus_client`` update; with one, also an SDK call.
+Without a push, a measurement costs one ``prometheus_client`` update; with one, a histogram observation
+also costs an SDK call.
 
 - ``Spec``: one metric's names on both sides, help, unit and, for histograms, bucket bounds.
 - ``Counter.inc``, ``Histogram.observe`` / ``series``, ``Gauge.set``, ``UpDownGauge.inc`` / ``dec``:
@@ -20,13 +31,15 @@ Without a push, a measurement costs one ``prometheus_client`` update; with one, 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 import prometheus_client
+from opentelemetry.metrics import Observation
 
 if TYPE_CHECKING:
-    from opentelemetry.metrics import Meter
+    from opentelemetry.metrics import CallbackOptions, Meter
 
 Labels = tuple[str, ...]
 
@@ -64,23 +77,27 @@ def render(registry: prometheus_client.CollectorRegistry) -> bytes:
 
 
 class _Instrument:
-    """A ``prometheus_client`` metric of type ``_PROM`` and, given a meter, the SDK instrument its
-    ``_OTEL`` method creates."""
+    """A ``prometheus_client`` metric of type ``_PROM`` and, given a meter, the SDK instrument its ``_OTEL``
+    method creates: asynchronous (its callback reads the ``prometheus_client`` values) unless it is a
+    histogram."""
 
-    __slots__ = ("_children", "_keys", "_otel", "_prom")
+    __slots__ = ("_children", "_keys", "_labels", "_otel", "_prom", "_sample")
     _PROM: Any
     _OTEL: str
 
     def __init__(self, spec: Spec, registry: prometheus_client.CollectorRegistry, meter: Meter | None) -> None:
         buckets = {"buckets": spec.buckets} if spec.buckets else {}
         self._prom = self._PROM(spec.name, spec.help, spec.labels, registry=registry, **buckets)
+        self._labels = spec.labels
+        self._keys = spec.otel_keys
+        self._sample = spec.name  # the sample of the value (a counter's name ends in _total)
         self._otel: Any = None
         if meter is not None:
-            advice = {"explicit_bucket_boundaries_advisory": spec.buckets} if spec.buckets else {}
-            self._otel = getattr(meter, self._OTEL)(spec.otel_name, spec.unit, spec.help, **advice)
-            if not spec.labels and self._OTEL in ("create_counter", "create_up_down_counter"):
-                self._otel.add(0)  # pushed from the start, as /metrics shows it from the start
-        self._keys = spec.otel_keys
+            if spec.buckets:
+                advice = {"explicit_bucket_boundaries_advisory": spec.buckets}
+                self._otel = meter.create_histogram(spec.otel_name, spec.unit, spec.help, **advice)
+            else:
+                getattr(meter, self._OTEL)(spec.otel_name, [self._observe], spec.unit, spec.help)
         # prometheus_client's children by label tuple, as its own ``labels()`` keeps them, looked up here
         # without its per-call checks and lock (the per-request path: one dict lookup per update).
         self._children: dict[Labels, Any] = {(): self._prom} if not spec.labels else {}
@@ -91,8 +108,14 @@ class _Instrument:
             child = self._children[labels] = self._prom.labels(*labels)
         return child
 
-    def _attributes(self, labels: Labels) -> dict[str, str]:
-        return dict(zip(self._keys, labels, strict=True))
+    def _observe(self, _: CallbackOptions) -> Iterator[Observation]:
+        """Every series' current value, for the SDK reader's collection (not on the request path)."""
+        labels, keys = self._labels, self._keys
+        for family in self._prom.collect():
+            for sample in family.samples:
+                if sample.name == self._sample:
+                    attributes = {key: sample.labels[label] for label, key in zip(labels, keys, strict=True)}
+                    yield Observation(sample.value, attributes)
 
 
 class Counter(_Instrument):
@@ -100,20 +123,22 @@ class Counter(_Instrument):
 
     __slots__ = ()
     _PROM = prometheus_client.Counter
-    _OTEL = "create_counter"
+    _OTEL = "create_observable_counter"
 
     def inc(self, labels: Labels = (), amount: float = 1) -> None:
         self._child(labels).inc(amount)
-        if self._otel is not None:
-            self._otel.add(amount, self._attributes(labels))
 
 
 class Histogram(_Instrument):
     """Observations counted in the spec's buckets (``le`` upper bounds, inclusive) per label tuple."""
 
-    __slots__ = ()
+    __slots__ = ("_otel_attributes",)
     _PROM = prometheus_client.Histogram
     _OTEL = "create_histogram"
+
+    def __init__(self, spec: Spec, registry: prometheus_client.CollectorRegistry, meter: Meter | None) -> None:
+        super().__init__(spec, registry, meter)
+        self._otel_attributes: dict[Labels, dict[str, str]] = {}  # per label tuple, built once
 
     def observe(self, labels: Labels, value: float) -> None:
         self._child(labels).observe(value)
@@ -123,6 +148,12 @@ class Histogram(_Instrument):
     def series(self, labels: Labels) -> Series:
         """One label tuple's series, to keep for repeated observations (per stream chunk)."""
         return Series(self._child(labels), self._otel, self._attributes(labels) if self._otel is not None else None)
+
+    def _attributes(self, labels: Labels) -> dict[str, str]:
+        attributes = self._otel_attributes.get(labels)
+        if attributes is None:
+            attributes = self._otel_attributes[labels] = dict(zip(self._keys, labels, strict=True))
+        return attributes
 
 
 class Series:
@@ -142,31 +173,25 @@ class Series:
 
 
 class Gauge(_Instrument):
-    """A value per label tuple, set (the OTel side is a synchronous gauge)."""
+    """A value per label tuple, set (the OTel side is an asynchronous gauge)."""
 
     __slots__ = ()
     _PROM = prometheus_client.Gauge
-    _OTEL = "create_gauge"
+    _OTEL = "create_observable_gauge"
 
     def set(self, labels: Labels, value: float) -> None:
         self._child(labels).set(value)
-        if self._otel is not None:
-            self._otel.set(value, self._attributes(labels))
 
 
 class UpDownGauge(_Instrument):
-    """A value that goes up and down by steps (the OTel side is an up-down counter)."""
+    """A value that goes up and down by steps (the OTel side is an asynchronous up-down counter)."""
 
     __slots__ = ()
     _PROM = prometheus_client.Gauge
-    _OTEL = "create_up_down_counter"
+    _OTEL = "create_observable_up_down_counter"
 
     def inc(self, labels: Labels = ()) -> None:
         self._child(labels).inc()
-        if self._otel is not None:
-            self._otel.add(1, self._attributes(labels))
 
     def dec(self, labels: Labels = ()) -> None:
         self._child(labels).dec()
-        if self._otel is not None:
-            self._otel.add(-1, self._attributes(labels))

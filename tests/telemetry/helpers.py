@@ -75,3 +75,23 @@ def samples(telemetry: Telemetry) -> dict[tuple[str, frozenset[tuple[str, str]]]
 def value(telemetry: Telemetry, name: str, **labels: str) -> float:
     """One sample's value (0 when absent)."""
     return samples(telemetry).get((name, frozenset(labels.items())), 0.0)
+
+
+def drive_every_metric(telemetry: Telemetry) -> None:
+    """Use every facade call that records a metric at least once."""
+    telemetry.policy_reload(ok=True)
+    telemetry.breaker_transition(target="openai/gpt-4o", from_state="closed", to_state="open")
+    trace = start(telemetry, stream=True)
+    trace.cache_result(hit=False)
+    trace.skipped(target="anthropic/claude", reason="breaker_open")
+    failed = attempt(trace)
+    failed.finish(status=503, error_type="http_503")
+    trace.fallback(from_target="openai/gpt-4o", reason="http_503")
+    call = attempt(trace, resend_count=1)
+    call.first_chunk()
+    call.chunk()
+    call.finish(status=200, error_type=None, response_model="gpt-4o", usage=Usage(3, 4, 1))
+    finish(trace, usage=Usage(3, 4, 1), streamed=True)
+    rejected = start(telemetry)
+    rejected.rejected(status=400, reason="invalid_json")
+    finish(rejected, status=400, outcome="rejected")

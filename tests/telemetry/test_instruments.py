@@ -11,9 +11,9 @@ from pathlib import Path
 import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
-from sidecar.telemetry import Telemetry, Usage
+from sidecar.telemetry import Telemetry
 
-from .helpers import attempt, finish, start
+from .helpers import drive_every_metric
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "observability.md"
 
@@ -47,26 +47,6 @@ def documented_metrics() -> list[Documented]:
             otel_name = f"llm_sidecar.{base}"
         found.append(Documented(name, kind, labels, otel_name))
     return found
-
-
-def drive_every_metric(telemetry: Telemetry) -> None:
-    """Use every facade call that records a metric at least once."""
-    telemetry.policy_reload(ok=True)
-    telemetry.breaker_transition(target="openai/gpt-4o", from_state="closed", to_state="open")
-    trace = start(telemetry, stream=True)
-    trace.cache_result(hit=False)
-    trace.skipped(target="anthropic/claude", reason="breaker_open")
-    failed = attempt(trace)
-    failed.finish(status=503, error_type="http_503")
-    trace.fallback(from_target="openai/gpt-4o", reason="http_503")
-    call = attempt(trace, resend_count=1)
-    call.first_chunk()
-    call.chunk()
-    call.finish(status=200, error_type=None, response_model="gpt-4o", usage=Usage(3, 4, 1))
-    finish(trace, usage=Usage(3, 4, 1), streamed=True)
-    rejected = start(telemetry)
-    rejected.rejected(status=400, reason="invalid_json")
-    finish(rejected, status=400, outcome="rejected")
 
 
 def test_the_doc_lists_the_metrics() -> None:

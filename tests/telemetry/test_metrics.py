@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 import math
+from typing import Any
 
+import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
 from sidecar.telemetry import Telemetry, Usage
 from sidecar.telemetry.instruments import DURATION_BUCKETS, TOKEN_BUCKETS
 
-from .helpers import attempt, finish, samples, start, value
+from .helpers import attempt, drive_every_metric, finish, samples, start, value
 
 GENAI = {"gen_ai_operation_name": "chat", "gen_ai_provider_name": "openai", "gen_ai_request_model": "gpt-4o"}
 
@@ -193,3 +196,46 @@ def test_metrics_are_per_instance() -> None:
     first.policy_reload(ok=True)
     assert value(second, "llm_sidecar_policy_reloads_total", outcome="ok") == 0
     assert samples(first) != samples(second)
+
+
+async def test_the_push_carries_the_values_of_metrics() -> None:
+    """The OTLP push (its console twin) carries the very values /metrics shows: counters as cumulative
+    monotonic sums, in-flight as a non-monotonic sum, gauges as gauges, histograms with the same counts
+    and sums, each data point under the label values of its series."""
+    out = io.StringIO()
+    telemetry = Telemetry.from_env({"OTEL_METRICS_EXPORTER": "console"}, service_version="t", console=out)
+    drive_every_metric(telemetry)
+    drive_every_metric(telemetry)
+    still_open = start(telemetry)  # in flight when the push is made
+    scraped = samples(telemetry)
+    await telemetry.shutdown(timeout_s=5)
+    [line] = out.getvalue().splitlines()
+    pushed = {m["name"]: m for m in orjson.loads(line)["resource_metrics"][0]["scope_metrics"][0]["metrics"]}
+
+    def labels(point: dict[str, Any]) -> frozenset[tuple[str, str]]:
+        return frozenset((key.replace(".", "_"), value) for key, value in point["attributes"].items())
+
+    def check(otel_name: str, prom_name: str, kind: str, monotonic: bool | None = None) -> None:
+        data = pushed[otel_name]["data"]
+        assert data["data_points"], otel_name
+        if kind == "sum":
+            assert data["is_monotonic"] is monotonic and data["aggregation_temporality"] == 2, otel_name
+        else:
+            assert "aggregation_temporality" not in data, otel_name
+        for point in data["data_points"]:
+            assert point["value"] == scraped[(prom_name, labels(point))], (otel_name, point)
+
+    check("llm_sidecar.requests", "llm_sidecar_requests_total", "sum", monotonic=True)
+    check("llm_sidecar.tokens", "llm_sidecar_tokens_total", "sum", monotonic=True)
+    check("llm_sidecar.cost_usd", "llm_sidecar_cost_usd_total", "sum", monotonic=True)
+    check("llm_sidecar.upstream_attempts", "llm_sidecar_upstream_attempts_total", "sum", monotonic=True)
+    check("llm_sidecar.spans_dropped", "llm_sidecar_spans_dropped_total", "sum", monotonic=True)
+    check("llm_sidecar.requests_in_flight", "llm_sidecar_requests_in_flight", "sum", monotonic=False)
+    check("llm_sidecar.breaker_state", "llm_sidecar_breaker_state", "gauge")
+    check("llm_sidecar.build_info", "llm_sidecar_build_info", "gauge")
+    assert scraped[("llm_sidecar_requests_in_flight", frozenset())] == 1
+    for point in pushed["gen_ai.client.operation.duration"]["data"]["data_points"]:
+        key = labels(point)
+        assert point["count"] == scraped[("gen_ai_client_operation_duration_seconds_count", key)]
+        assert math.isclose(point["sum"], scraped[("gen_ai_client_operation_duration_seconds_sum", key)])
+    del still_open

@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+from collections.abc import Sequence
+from time import time_ns
+from typing import Any
 
 import pytest
+from opentelemetry.context import Context
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Sampler, SamplingResult
+from opentelemetry.trace import Link, SpanKind, StatusCode, TraceState
+from opentelemetry.util.types import Attributes
 
 from sidecar.telemetry import Telemetry, Usage, current_trace_ids
+from sidecar.telemetry.config import TelemetryConfig
+from sidecar.telemetry.tracing import Tracing
 
-from .helpers import APP_SPAN_ID, APP_TRACE_ID, APP_TRACEPARENT, attempt, by_kind, finish, start
+from .helpers import APP_SPAN_ID, APP_TRACE_ID, APP_TRACEPARENT, attempt, by_kind, finish, start, value
+
+GENAI_LABELS = {
+    "gen_ai_operation_name": "chat",
+    "gen_ai_provider_name": "openai",
+    "gen_ai_request_model": "gpt-4o",
+    "gen_ai_response_model": "",
+    "error_type": "",
+}
 
 
 @pytest.fixture
@@ -201,16 +221,39 @@ def test_inject_writes_the_client_span_traceparent(telemetry: Telemetry, spans: 
 
 
 def test_unsampled_parent_records_no_span_but_propagates(telemetry: Telemetry, spans: InMemorySpanExporter) -> None:
-    """An app trace sampled out (flag 00): no spans, empty ids for logs, traceparent passed on with 00."""
-    trace = start(telemetry, {"traceparent": f"00-{APP_TRACE_ID}-{APP_SPAN_ID}-00"})
-    call = attempt(trace)
-    headers: dict[str, str] = {}
-    call.inject(headers)
-    call.finish(status=200, error_type=None)
+    """An app trace sampled out (flag 00), the sampler parent-based: no spans, empty ids for logs, and the
+    app's traceparent and tracestate passed upstream as they came, to every attempt."""
+    app = {"traceparent": f"00-{APP_TRACE_ID}-{APP_SPAN_ID}-00", "tracestate": "vendor=abc,other=1"}
+    trace = start(telemetry, app)
+    sent = []
+    for resend in (0, 1):
+        call = attempt(trace, resend_count=resend)
+        headers: dict[str, str] = {}
+        call.inject(headers)
+        call.finish(status=200, error_type=None)
+        sent.append(headers)
     finish(trace)
     assert spans.get_finished_spans() == ()
-    assert (trace.trace_id, trace.span_id) == ("", "")
-    assert headers["traceparent"].startswith(f"00-{APP_TRACE_ID}-") and headers["traceparent"].endswith("-00")
+    assert trace.span is None and (trace.trace_id, trace.span_id) == ("", "")
+    assert sent == [app, app]
+
+
+def test_unsampled_root_request_propagates_a_new_unsampled_trace() -> None:
+    """No traceparent from the app and the sampler says no: no span, and the upstream still gets a W3C
+    traceparent (a new trace id, the sampled flag off) made by the SDK."""
+    telemetry = Telemetry.from_env(
+        {"OTEL_TRACES_EXPORTER": "console", "OTEL_TRACES_SAMPLER": "always_off"},
+        service_version="t",
+        console=io.StringIO(),
+    )
+    trace = start(telemetry)
+    headers: dict[str, str] = {}
+    attempt(trace).inject(headers)
+    finish(trace)
+    assert trace.span is None
+    version, trace_id, parent_id, flags = headers["traceparent"].split("-")
+    assert version == "00" and len(trace_id) == 32 and len(parent_id) == 16 and int(trace_id, 16) != 0
+    assert int(flags, 16) & 1 == 0
 
 
 def test_finish_is_idempotent(telemetry: Telemetry, spans: InMemorySpanExporter) -> None:
@@ -326,3 +369,153 @@ async def test_the_sampler_decides_which_requests_are_recorded(sampler: str, fla
     await telemetry.shutdown()
     assert (trace.span is not None) is recorded and bool(trace.trace_id) is recorded
     assert int(headers["traceparent"][-2:], 16) & 1 == recorded  # the sampled flag (the SDK may add W3C's random)
+
+
+def test_spans_carry_every_attribute_of_the_request(telemetry: Telemetry, spans: InMemorySpanExporter) -> None:
+    """Attributes given at start, learnt during the request (request_parsed, route_decided, cache_result)
+    and at finish all reach the exported spans, exactly the documented ones and no others."""
+    trace = start(telemetry, {"traceparent": APP_TRACEPARENT})
+    trace.request_parsed(requested_model="gpt-4o-mini", stream=True)
+    trace.route_decided(route="default", targets=["openai/gpt-4o", "anthropic/claude"])
+    trace.cache_result(hit=False)
+    call = attempt(trace, request_params={"max_tokens": 256, "seed": 7})
+    call.first_chunk()
+    call.finish(
+        status=200,
+        error_type=None,
+        response_model="gpt-4o-2024-08-06",
+        response_id="chatcmpl-1",
+        finish_reasons=["stop"],
+        usage=Usage(input_tokens=12, output_tokens=34, cached_input_tokens=2),
+    )
+    finish(trace, streamed=True, attempts=2, fallback_reason="http_503")
+    [server] = by_kind(spans.get_finished_spans(), "SERVER")
+    [client] = by_kind(spans.get_finished_spans(), "CLIENT")
+    assert {key: value for key, value in server.attributes.items() if key != "sidecar.route.targets"} == {
+        "http.request.method": "POST",
+        "http.route": "/v1/chat/completions",
+        "sidecar.dialect": "openai",
+        "sidecar.request.model": "gpt-4o-mini",
+        "sidecar.request.stream": True,
+        "sidecar.route": "default",
+        "sidecar.cache.hit": False,
+        "http.response.status_code": 200,
+        "sidecar.outcome": "ok",
+        "sidecar.attempts": 2,
+        "sidecar.streamed": True,
+        "sidecar.served_model": "gpt-4o",
+        "sidecar.fallback.reason": "http_503",
+        "sidecar.cost_usd": 0.0005,
+    }
+    assert list(server.attributes["sidecar.route.targets"]) == ["openai/gpt-4o", "anthropic/claude"]
+    ttfc = client.attributes["gen_ai.response.time_to_first_chunk"]
+    assert isinstance(ttfc, float) and ttfc >= 0
+    assert {key: value for key, value in client.attributes.items() if key != "gen_ai.response.finish_reasons"} == {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.request.model": "gpt-4o",
+        "server.address": "api.openai.com",
+        "server.port": 443,
+        "sidecar.target": "openai/gpt-4o",
+        "sidecar.breaker.state": "closed",
+        "gen_ai.request.stream": True,
+        "gen_ai.request.max_tokens": 256,
+        "gen_ai.request.seed": 7,
+        "http.response.status_code": 200,
+        "gen_ai.response.model": "gpt-4o-2024-08-06",
+        "gen_ai.response.id": "chatcmpl-1",
+        "gen_ai.usage.input_tokens": 12,
+        "gen_ai.usage.output_tokens": 34,
+        "gen_ai.usage.cache_read.input_tokens": 2,
+        "gen_ai.response.time_to_first_chunk": ttfc,
+    }
+    assert list(client.attributes["gen_ai.response.finish_reasons"]) == ["stop"]
+
+
+async def test_with_a_loop_running_finish_ends_spans_when_the_step_is_over(
+    telemetry: Telemetry, spans: InMemorySpanExporter
+) -> None:
+    """Under a running event loop, finish() ends the spans and records the metrics once the loop's
+    current step is over (after the server has written the answer), with the end times and durations
+    taken when finish() was called."""
+    trace = start(telemetry)
+    call = attempt(trace)
+    before = time_ns()
+    call.finish(status=200, error_type=None)
+    finish(trace)
+    after = time_ns()
+    assert spans.get_finished_spans() == ()
+    assert value(telemetry, "llm_sidecar_request_duration_seconds_count", route="default", outcome="ok") == 0
+    await asyncio.sleep(0)
+    client, server = spans.get_finished_spans()
+    assert client.kind is SpanKind.CLIENT and server.kind is SpanKind.SERVER
+    assert server.end_time is not None and before <= server.end_time <= after
+    assert client.end_time is not None and before <= client.end_time <= after
+    assert value(telemetry, "llm_sidecar_request_duration_seconds_count", route="default", outcome="ok") == 1
+    assert value(telemetry, "gen_ai_client_operation_duration_seconds_count", **GENAI_LABELS) == 1
+
+
+class _SeenBySampler(Sampler):
+    """Samples everything, keeping what each decision was given."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, SpanKind | None, dict[str, Any]]] = []
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        self.seen.append((name, kind, dict(attributes or {})))
+        return ALWAYS_ON.should_sample(parent_context, trace_id, name, kind, attributes, links)
+
+    def get_description(self) -> str:
+        return "seen-by-sampler"
+
+
+def test_a_sampler_is_given_the_attributes_the_conventions_name_for_sampling() -> None:
+    """Spans start with the attributes the conventions name for sampling decisions: the SERVER span its
+    HTTP method, route and dialect; the CLIENT span the GenAI operation, provider, request model, server
+    address and port (the rest of what is known at start is set when it ends)."""
+    sampler = _SeenBySampler()
+    spans = InMemorySpanExporter()
+
+    def tracing(resource: Resource, _: object) -> Tracing:
+        provider = TracerProvider(sampler=sampler, resource=resource, shutdown_on_exit=False)
+        provider.add_span_processor(SimpleSpanProcessor(spans))
+        return Tracing(provider)
+
+    telemetry = Telemetry(TelemetryConfig(), service_version="t", tracing=tracing)
+    trace = start(telemetry)
+    attempt(trace, resend_count=1, request_params={"max_tokens": 5}).finish(status=200, error_type=None)
+    finish(trace)
+    assert sampler.seen == [
+        (
+            "POST /v1/chat/completions",
+            SpanKind.SERVER,
+            {
+                "http.request.method": "POST",
+                "http.route": "/v1/chat/completions",
+                "sidecar.dialect": "openai",
+                "sidecar.request.model": "gpt-4o",
+            },
+        ),
+        (
+            "chat gpt-4o",
+            SpanKind.CLIENT,
+            {
+                "gen_ai.operation.name": "chat",
+                "gen_ai.provider.name": "openai",
+                "gen_ai.request.model": "gpt-4o",
+                "server.address": "api.openai.com",
+                "server.port": 443,
+            },
+        ),
+    ]
+    [client] = by_kind(spans.get_finished_spans(), "CLIENT")
+    assert client.attributes["http.request.resend_count"] == 1 and client.attributes["gen_ai.request.max_tokens"] == 5

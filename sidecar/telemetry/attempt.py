@@ -1,0 +1,196 @@
+"""``AttemptTrace``: the telemetry of one upstream call, started by ``RequestTrace.attempt``: a CLIENT span
+(child of the request's SERVER span, when recorded), the ``traceparent`` sent upstream, and the GenAI
+client metrics (duration, token usage, time to first chunk and per chunk of a stream). ``finish`` ends
+it as ``RequestTrace.finish`` does its request: timings now, the rest through ``core.later``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, MutableMapping, Sequence
+from time import perf_counter, time_ns
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import context as otel_context
+from opentelemetry.trace import Status, StatusCode
+
+from . import attributes as attr
+from . import genai
+from .core import later
+from .tracing import inject
+
+if TYPE_CHECKING:
+    from opentelemetry.context import Context
+    from opentelemetry.trace import Span
+
+    from .core import Core
+    from .genai import Usage
+    from .metrics import Series
+
+
+class AttemptTrace:
+    """Telemetry of one upstream call; ``finish`` records the GenAI client metrics."""
+
+    __slots__ = (
+        "_chunks",
+        "_context",
+        "_core",
+        "_done",
+        "_first",
+        "_known",
+        "_labels",
+        "_last",
+        "_params",
+        "_started",
+        "_target",
+        "_token",
+        "span",
+    )
+
+    def __init__(
+        self,
+        core: Core,
+        span: Span | None,
+        context: Context | None,
+        target: str,
+        labels: tuple[str, str, str],
+        known: dict[str, Any] | None = None,
+        params: Mapping[str, Any] | object | None = None,
+    ) -> None:
+        """``known``: attributes known at the start, set on the recorded ``span`` when it ends, with the
+        ``gen_ai.request.*`` ones of ``params`` (a mapping or an object with ``RequestParams``' fields)."""
+        self._core = core
+        self.span = span  # the CLIENT span, or None (as RequestTrace.span)
+        self._known = known
+        self._params = params
+        self._context = context  # what ``inject`` propagates: this span's, or the unsampled request's
+        self._target = target
+        self._labels = labels  # (gen_ai.operation.name, gen_ai.provider.name, gen_ai.request.model)
+        self._started = perf_counter()
+        self._first: float | None = None
+        self._last = 0.0
+        self._chunks: Series | None = None
+        self._done = False
+
+    def __enter__(self) -> None:
+        """``with attempt:`` makes the CLIENT span the current one while the block runs; nothing when the
+        request is not recorded."""
+        if self.span is not None:
+            self._token = otel_context.attach(self._context)  # type: ignore[arg-type]  # set with span
+
+    def __exit__(self, *_: object) -> None:
+        if self.span is not None:
+            otel_context.detach(self._token)
+
+    def inject(self, headers: MutableMapping[str, str]) -> None:
+        """Write the W3C ``traceparent`` of this call (flag 00 if unsampled) into the upstream headers."""
+        if self._context is not None:
+            inject(self._context, headers)
+
+    def first_chunk(self) -> None:
+        """The first chunk of a stream reached the client (time to first chunk)."""
+        if self._first is not None:
+            return
+        now = perf_counter()
+        self._first = self._last = now
+        self._core.instruments.genai_ttfc.observe(self._labels, now - self._started)
+        self._chunks = self._core.instruments.genai_chunk.series(self._labels)
+
+    def chunk(self) -> None:
+        """One more output chunk: records the gap since the previous one (the first is ``first_chunk``)."""
+        chunks = self._chunks
+        if chunks is None:
+            self.first_chunk()
+            return
+        now = perf_counter()
+        chunks.observe(now - self._last)
+        self._last = now
+
+    def finish(
+        self,
+        *,
+        status: int | None,
+        error_type: str | None,
+        response_model: str | None = None,
+        response_id: str | None = None,
+        finish_reasons: Sequence[str] | None = None,
+        usage: Usage | None = None,
+        output_messages: Any = None,
+    ) -> None:
+        """End the call: its duration and end time now; its GenAI metrics and the end of its CLIENT span, if
+        recorded, once the current loop step is over (``core.later``). Later calls do nothing."""
+        if self._done:
+            return
+        self._done = True
+        elapsed = perf_counter() - self._started
+        end = None
+        encoded = None
+        if self.span is not None:
+            end = time_ns()
+            encoded = self._core.capture.encode(output_messages)  # now: the caller may reuse its objects
+        record = (
+            status,
+            error_type,
+            response_model,
+            response_id,
+            finish_reasons,
+            usage,
+            encoded,
+            elapsed,
+            end,
+        )
+        if end is None:
+            self._record(*record)  # metric updates only: cheaper now than a loop callback (``core``)
+        else:
+            later(self._record, *record)
+
+    def _record(
+        self,
+        status: int | None,
+        error_type: str | None,
+        response_model: str | None,
+        response_id: str | None,
+        finish_reasons: Sequence[str] | None,
+        usage: Usage | None,
+        encoded: tuple[str, bool] | None,
+        elapsed: float,
+        end: int | None,
+    ) -> None:
+        ins = self._core.instruments
+        operation, provider, model = self._labels
+        response_label = response_model or ""
+        ins.genai_duration.observe((operation, provider, model, response_label, error_type or ""), elapsed)
+        ins.attempts.inc((self._target, "error" if error_type else "ok"))
+        if error_type:
+            ins.upstream_errors.inc((self._target, error_type))
+        if usage is not None:
+            if usage.input_tokens is not None:
+                ins.genai_tokens.observe((operation, provider, model, response_label, "input"), usage.input_tokens)
+            if usage.output_tokens is not None:
+                ins.genai_tokens.observe((operation, provider, model, response_label, "output"), usage.output_tokens)
+        span = self.span
+        if span is None:
+            return
+        attributes = self._known if self._known is not None else {}
+        if self._params is not None:
+            attributes.update(genai.request_param_attributes(self._params))
+        if status is not None:
+            attributes[genai.HTTP_STATUS_CODE] = status
+        if response_model:
+            attributes[genai.RESPONSE_MODEL] = response_model
+        if response_id:
+            attributes[genai.RESPONSE_ID] = response_id
+        if finish_reasons:
+            attributes[genai.RESPONSE_FINISH_REASONS] = list(finish_reasons)
+        if usage is not None:
+            attributes.update(genai.usage_attributes(usage))
+        if self._first is not None:
+            attributes[genai.RESPONSE_TIME_TO_FIRST_CHUNK] = self._first - self._started
+        if encoded is not None:
+            attributes[genai.OUTPUT_MESSAGES] = encoded[0]
+            if encoded[1]:
+                attributes[attr.CONTENT_TRUNCATED] = True
+        if error_type:
+            attributes[genai.ERROR_TYPE] = error_type
+            span.set_status(Status(StatusCode.ERROR, error_type))
+        span.set_attributes(attributes)
+        span.end(end)
