@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .compiled import Ensemble
+from .spec import EnsembleSpec
 
 if TYPE_CHECKING:
     from ..policy.compiled import Target
@@ -25,6 +26,7 @@ class EnsemblePlan:
     ensemble: Ensemble
     chains: tuple[tuple[Target, ...], ...]  # one per member, in the members' order
     judge: tuple[Target, ...] = ()
+    spec: EnsembleSpec | None = field(default=None, compare=False)  # as written (``llm-sidecar diff``)
     targets: tuple[Target, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:

@@ -278,7 +278,7 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
                 resolve(m.target, f"{path}.ensemble.members[{i}].target") for i, m in enumerate(block.members)
             )
             judge = resolve(block.judge.target, f"{path}.ensemble.judge.target") if block.judge else ()
-            plan = EnsemblePlan(compile_ensemble(block), chains, judge)
+            plan = EnsemblePlan(compile_ensemble(block), chains, judge, spec=block)
         else:
             plan = ChainPlan(resolve(route.target, f"{path}.target"))
         gates = RouteGates(compile_gates(route.gates, validators), route.gates) if route.gates else None
@@ -292,9 +292,8 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
             if block_s.judge is not None:
                 judge_chain = resolve(block_s.judge.target, f"{path}.shadow.judge.target")
                 shadow_judge = ShadowJudge(judge_chain, block_s.judge.prompt, block_s.judge.max_tokens)
-            shadow = Shadow(
-                candidates, block_s.sample, compile_normalizer(block_s.normalizer), shadow_judge, block_s.max_concurrent
-            )
+            normalizer = compile_normalizer(block_s.normalizer)
+            shadow = Shadow(candidates, block_s.sample, normalizer, shadow_judge, block_s.max_concurrent, block_s)
         resilience = merge(base, route.resilience)
         assert isinstance(resilience, ResilienceSpec)
         settings = RouteSettings(resilience, route.unsupported_params or spec.defaults.unsupported_params)

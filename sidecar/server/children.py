@@ -10,7 +10,7 @@ returns unsent.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -19,6 +19,9 @@ from ..dialects import Dialect, Operation
 from ..request_facts import RequestFacts
 from .exchange import Exchange
 from .hooks import ChainHook
+
+if TYPE_CHECKING:
+    from ..telemetry import RequestTrace
 
 
 def with_body(facts: RequestFacts, body: dict[str, Any], *, stream: bool | None = None) -> RequestFacts:
@@ -55,9 +58,13 @@ def judge_facts(parent: RequestFacts, body: dict[str, Any]) -> RequestFacts:
     return RequestFacts(Dialect.OPENAI, Operation.CHAT, "judge", parent.headers, parent.app, body=body)
 
 
-def child_exchange(parent: Exchange, facts: RequestFacts, hooks: Sequence[ChainHook] = ()) -> Exchange:
-    """An exchange for one call of ``parent``'s request: same request, policy, route and trace."""
-    child = Exchange(parent.request, parent.endpoint, parent.policy, parent.request_id, parent.trace, facts)
+def child_exchange(
+    parent: Exchange, facts: RequestFacts, hooks: Sequence[ChainHook] = (), trace: RequestTrace | None = None
+) -> Exchange:
+    """An exchange for one call of ``parent``'s request: same request, policy and route; its calls' spans
+    under ``trace`` (a ``RequestTrace.branch``), else under the request's."""
+    trace = trace if trace is not None else parent.trace
+    child = Exchange(parent.request, parent.endpoint, parent.policy, parent.request_id, trace, facts)
     child.raw = orjson.dumps(facts.body)
     child.route = parent.route
     child.hooks = tuple(hooks)

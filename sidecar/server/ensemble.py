@@ -103,8 +103,17 @@ class EnsembleRunner:
             member_facts = with_body(member_facts, body)
         children: list[Exchange] = []
         cap = CallCap(vote, children)
+        trace = exchange.trace
         results = [
-            MemberResult(member, child_exchange(exchange, member_facts, self._hooks(exchange, member_facts, cap)))
+            MemberResult(
+                member,
+                child_exchange(
+                    exchange,
+                    member_facts,
+                    self._hooks(exchange, member_facts, cap),
+                    trace.branch("ensemble_member", member.name),
+                ),
+            )
             for member in ensemble.members
         ]
         children.extend(result.child for result in results)
@@ -115,14 +124,19 @@ class EnsembleRunner:
             if not decided:
                 vote.close()
             if vote.judge_candidates:
-                judge_child = child_exchange(exchange, facts, (cap,))
+                judge_child = child_exchange(exchange, facts, (cap,), trace.branch("ensemble_judge", "judge"))
                 children.append(judge_child)
                 vote.judged(await self._judge(exchange, judge_child, plan, vote, deadline))
         except EnsembleFailure as exc:
             failure = exc
         finally:
+            states = vote.decision.states if vote.decision is not None else {}
+            for result in results:
+                state = states.get(result.member.name) or vote.fates.get(result.member.name, "cancelled")
+                result.child.trace.end_branch(_result_label(state))
             for child in children:
                 adopt(exchange, child)
+                child.trace.end_branch("answered" if child.answered_by is not None else "failed")
         if failure is not None:
             return self._failed(exchange, results, children, failure)
         decision = vote.decision
@@ -249,6 +263,13 @@ class EnsembleRunner:
             code="ensemble_failed",
             extra={"attempts": [a.as_dict() for a in exchange.attempts]},
         )
+
+
+def _result_label(state: str) -> str:
+    """A member's state in the vote (a rank, or ``failed (reason)``...) as a span/metric result."""
+    if state.isdigit():
+        return "won" if state == "1" else "outvoted"
+    return state.split(" ", 1)[0]
 
 
 def _ballot(result: MemberResult, logprobs: bool) -> tuple[str, float | None]:

@@ -3,10 +3,11 @@ normalizer built); run by ``server.shadowing``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..ensemble.normalize import Normalizer
+from .spec import ShadowSpec
 
 if TYPE_CHECKING:
     from ..policy.compiled import Target
@@ -26,3 +27,4 @@ class Shadow:
     normalizer: Normalizer
     judge: ShadowJudge | None
     max_concurrent: int
+    spec: ShadowSpec | None = field(default=None, compare=False)  # as written (``llm-sidecar diff``)

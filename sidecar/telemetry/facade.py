@@ -161,7 +161,7 @@ class Telemetry:
         instruments = self.instruments
         instruments.ensemble_decisions.inc((route, strategy, decided))
         for member, state in members.items():
-            result = "won" if state == "1" else ("outvoted" if state.isdigit() else state)
+            result = ("won" if state == "1" else "outvoted") if state.isdigit() else state.split(" ", 1)[0]
             instruments.ensemble_members.inc((route, member, result))
 
     def gate_failed(self, *, route: str, gate: str, action: str) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import anthropic
 import openai
 import pytest
+from opentelemetry.trace import SpanKind
 
 from ..conftest import FakeFactory, SidecarFactory
 from .ensemble_policies import ensemble_route, models_policy, watched_fake
@@ -218,3 +219,43 @@ async def test_the_call_cap_stops_retries_of_a_failing_member(fake: FakeFactory,
         raw = await client.chat.completions.with_raw_response.create(model="vote", messages=MESSAGES)
     assert raw.parse().choices[0].message.content == "bug"
     assert await running.fake_requests(urls[3]) == []
+
+
+async def test_each_member_has_a_span_under_the_request_span(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """One INTERNAL span per member, child of the SERVER span, with its result; each call's CLIENT span
+    is a child of its member's span."""
+    urls = await replies(fake, "bug", "bug", "other")
+    running = await sidecar(models_policy(urls, ensemble_route("m0, m1, m2", "early_quorum: false")))
+    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
+        await client.chat.completions.create(model="vote", messages=MESSAGES)
+    spans = running.spans.get_finished_spans()
+    (server,) = [s for s in spans if s.kind is SpanKind.SERVER]
+    members = {s.attributes["sidecar.branch.name"]: s for s in spans if s.kind is SpanKind.INTERNAL}
+    assert {name: s.attributes["sidecar.branch.result"] for name, s in members.items()} == {
+        "m0": "won",
+        "m1": "won",
+        "m2": "outvoted",
+    }
+    assert all(s.parent is not None and s.parent.span_id == server.context.span_id for s in members.values())
+    calls = [s for s in spans if s.kind is SpanKind.CLIENT]
+    assert sorted(s.parent.span_id for s in calls if s.parent) == sorted(s.context.span_id for s in members.values())
+
+
+async def test_confidence_weighs_answers_by_their_log_probabilities(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """strategy confidence: a sure member listed second beats an unsure first one on a 1-1 split; the
+    log-probabilities the sidecar asked for are stripped from the caller's answer."""
+    quality: Any = {"up0": {"right": 0.05, "spread": 0}, "up1": {"right": 0.95, "spread": 0}}
+    urls = [await fake("f0", quality=quality), await fake("f1", quality=quality)]
+    running = await sidecar(models_policy(urls, ensemble_route("m0, m1", "strategy: confidence"), speaks=("openai",)))
+    truth = {"x-fake-truth": "answer=bug;choices=bug|billing|feature;id=7"}
+    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
+        raw = await client.chat.completions.with_raw_response.create(
+            model="vote", messages=MESSAGES, extra_headers=truth
+        )
+    answer = raw.parse()
+    assert answer.choices[0].message.content == "bug" and answer.choices[0].logprobs is None
+    assert raw.headers["x-sidecar-ensemble"] == (
+        "strategy=confidence; winner=m1; votes=0.95/1; decided=all; members=m0:2,m1:1"
+    )
+    sent = await running.fake_requests(urls[0])
+    assert sent[0]["json"]["logprobs"] is True
