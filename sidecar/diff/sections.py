@@ -7,9 +7,10 @@ Routes are matched by name. ``ROUTE_ASPECTS`` are the things compared for a rout
 policies, each a function ``route -> {field: text}``: what it matches, its chain or deny, its
 effective resilience settings (the defaults merged in, so a change of ``defaults.resilience`` shows on
 every route it reaches), the translation setting. A per-route setting a feature adds (a cache block, a
-budget, an ensemble, gates, a shadow) is one more function in ``ROUTE_ASPECTS``. The rules' order matters (the first match wins),
-so a rule whose position among the rules both policies keep changed is reported ``moved``; a rule
-added before others is an ``added`` line whose effect ``--replay`` measures.
+budget, an ensemble, gates, a shadow) is one more function in ``ROUTE_ASPECTS``. The rules' order
+matters (the first match wins), so a rule whose position among the rules both policies keep changed
+is reported ``moved``; a rule added before others is an ``added`` line whose effect ``--replay``
+measures.
 """
 
 from __future__ import annotations

@@ -109,9 +109,9 @@ class TargetTries:
                 verdict = await self._judge(exchange, used, result) if exchange.hooks else Verdict.ACCEPT
                 if verdict is Verdict.ACCEPT:
                     return Step(await deliver(exchange, used, result), hedged=hedged)
-                exchange.fallback_reason = exchange.fallback_reason or "rejected_answer"
                 exchange.unserved_cost_usd += cost_usd(used.target.price, result.usage) or 0.0
                 if verdict is Verdict.NEXT_TARGET:
+                    exchange.fallback_reason = exchange.fallback_reason or "rejected_answer"
                     break
                 # SAME_TARGET: a hook changed the request (a re-ask): prepare it again
                 again = self._calls.candidate(exchange, target, settings, not rest, run.untranslatable)
