@@ -184,7 +184,8 @@ class EnsembleRunner:
     async def _vote(
         self, vote: EnsembleRun, results: list[MemberResult], plan: EnsemblePlan, deadline: float, logprobs: bool
     ) -> bool:
-        """Run every member; feed the vote as they finish. True when it decided before all were in."""
+        """Run every member; feed the vote as they finish. True once it has nothing more to wait for
+        (decided, or the judge's candidates ready), False at the deadline."""
         tasks = {
             asyncio.create_task(self._member(result, plan.chains[result.member.index])): result for result in results
         }
@@ -196,6 +197,7 @@ class EnsembleRunner:
                     return False
                 done, pending = await asyncio.wait(pending, timeout=left, return_when=asyncio.FIRST_COMPLETED)
                 for task in sorted(done, key=lambda t: tasks[t].member.index):
+                    task.result()  # a bug in a member's walk is the request's 500, not a silent failure
                     result = tasks[task]
                     if result.response is None:
                         finished = vote.failed(result.member, result.failure)

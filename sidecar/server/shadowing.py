@@ -14,6 +14,9 @@ written by the server while the tasks wait their turn on the loop. A task:
 - compares the two answers with the route's normalizer (``shadow.agree``) or asks the agreement judge;
 - records the outcome (``ShadowStats`` on the state, for ``/status``; ``llm_sidecar_shadow_*`` metrics).
 
+The task class comes from the request (``task_class``); once the statistics hold ``max_keys`` rows, a
+new class is counted as ``other``, so neither the table nor the metrics' labels grow without bound.
+
 Nothing a shadow call does reaches the caller: its failure, stall or answer only shows in the stats.
 ``close`` cancels the tasks still running (the app's shutdown).
 """
@@ -54,6 +57,8 @@ TASK_HEADER = "x-sidecar-task"
 """The task class shadow statistics are kept by (routing's class, or the app's header); else ``any``."""
 _TASK = re.compile(r"[A-Za-z0-9_.-]{1,40}")
 ANY_TASK = "any"
+OTHER_TASK = "other"
+"""The task class of a request whose class has no row left in the statistics (``ShadowStats.max_keys``)."""
 
 
 class TextTap:
@@ -131,6 +136,8 @@ class ShadowRunner:
         for candidate in shadow.candidates:
             if candidate == served_by:
                 continue  # the served model itself: nothing to learn
+            if not self.stats.admits(route, task, candidate.name):
+                task = OTHER_TASK  # the table is full: new task classes are counted together (bounded labels)
             if not slots.try_acquire():
                 self.stats.skipped(route, task, candidate.name)
                 self._telemetry.shadow_result(route=route, task=task, candidate=candidate.name, result="skipped")

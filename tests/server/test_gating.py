@@ -165,3 +165,35 @@ async def test_a_cascade_over_a_cheap_model_that_breaks_json_returns_no_invalid_
             assert json.loads(raw.parse().choices[0].message.content or "") == {"answer": "bug"}
             served.append(raw.headers["x-sidecar-model"])
     assert 8 <= served.count("m1") <= 30  # about 30 % escalated
+
+
+async def test_an_anthropic_stream_of_a_gated_cascade_gets_the_passing_answer(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """The Anthropic SDK's stream helper reads only the answer that passed the regex gate, cleanly ended."""
+    urls = [await fake("f0", reply="maybe"), await fake("f1", reply="yes")]
+    running = await sidecar(
+        models_policy(urls, gated("m0, m1", "{regex: {pattern: '^(yes|no)$'}}"), speaks=("openai",))
+    )
+    async with (
+        anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0) as client,
+        client.messages.stream(model="gated", max_tokens=64, messages=MESSAGES) as stream,
+    ):
+        text = "".join([t async for t in stream.text_stream])
+        final = await stream.get_final_message()
+    assert text == "yes" and final.stop_reason == "end_turn"
+
+
+async def test_a_gemini_stream_of_a_gated_cascade_gets_the_passing_answer(
+    fake: FakeFactory, sidecar: SidecarFactory, gemini_client: Any
+) -> None:
+    """google-genai's stream reads only the answer that passed, and the access line says what was rejected."""
+    urls = [await fake("f0", reply="maybe"), await fake("f1", reply="no")]
+    running = await sidecar(
+        models_policy(urls, gated("m0, m1", "{regex: {pattern: '^(yes|no)$'}}"), speaks=("gemini",))
+    )
+    client = gemini_client(running.url)
+    chunks = [c.text or "" async for c in await client.aio.models.generate_content_stream(model="gated", contents="q")]
+    assert "".join(chunks) == "no"
+    line = running.log_lines()[-1]
+    assert line["gates"] == "passed" and line["gate_rejections"] == ["m0:regex"] and line["served_model"] == "m1"

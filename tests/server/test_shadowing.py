@@ -110,3 +110,24 @@ async def test_a_judge_can_decide_agreement(fake: FakeFactory, sidecar: SidecarF
     await ask(running)
     rows = await status_rows(running, 1)
     assert rows[0]["compared"] == 1 and rows[0]["agreed"] == 0
+
+
+async def test_task_classes_beyond_the_tables_room_are_counted_as_other(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """With the statistics full, a request's new task class is recorded as other (labels stay bounded)."""
+    urls = [await fake("f0", reply="bug"), await fake("f1", reply="bug")]
+    running = await sidecar(models_policy(urls, shadowed("m1"), speaks=("openai",)))
+    running.state.shadow.max_keys = 1
+    await ask(running, extra_headers={"x-sidecar-task": "first"})
+    await status_rows(running, 1)
+    await ask(running, extra_headers={"x-sidecar-task": "second"})
+    async with aiohttp.ClientSession() as session:
+        for _ in range(60):
+            async with session.get(f"{running.url}/metrics") as response:
+                metrics = await response.text()
+            if 'task="other"' in metrics:
+                break
+            await asyncio.sleep(0.05)
+    assert 'llm_sidecar_shadow_results_total{candidate="m1",result="agreed",route="served",task="other"} 1.0' in metrics
+    assert [row["task"] for row in await status_rows(running, 1)] == ["first"]
