@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import anthropic
 from aiohttp import web
 
 from sidecar.fake_provider import FakeConfig
@@ -58,3 +59,14 @@ async def watched_fake(aiohttp_server: Any, **config: Any) -> tuple[str, Watched
     app.middlewares.append(watched.keep)
     server = await aiohttp_server(app)
     return str(server.make_url("")).rstrip("/"), watched
+
+
+async def anthropic_stream(url: str, model: str, messages: Any) -> tuple[str, str | None]:
+    """The text and stop reason the Anthropic SDK's stream helper reads from the sidecar at ``url``."""
+    async with (
+        anthropic.AsyncAnthropic(base_url=url, api_key="x", max_retries=0) as client,
+        client.messages.stream(model=model, max_tokens=64, messages=messages) as stream,
+    ):
+        text = "".join([t async for t in stream.text_stream])
+        final = await stream.get_final_message()
+    return text, final.stop_reason

@@ -12,7 +12,7 @@ import pytest
 from opentelemetry.trace import SpanKind
 
 from ..conftest import FakeFactory, SidecarFactory
-from .ensemble_policies import ensemble_route, models_policy, watched_fake
+from .ensemble_policies import anthropic_stream, ensemble_route, models_policy, watched_fake
 
 MESSAGES: Any = [{"role": "user", "content": "Which queue does this ticket go to?"}]
 
@@ -101,13 +101,7 @@ async def test_an_anthropic_stream_gets_the_chosen_answer(fake: FakeFactory, sid
     """The Anthropic SDK's stream helper reads the winner's answer and a clean end."""
     urls = await replies(fake, "bug", "feature", "feature")
     running = await sidecar(models_policy(urls, ensemble_route("m0, m1, m2")))
-    async with (
-        anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0) as client,
-        client.messages.stream(model="vote", max_tokens=64, messages=MESSAGES) as stream,
-    ):
-        text = "".join([t async for t in stream.text_stream])
-        final = await stream.get_final_message()
-    assert text == "feature" and final.stop_reason == "end_turn"
+    assert await anthropic_stream(running.url, "vote", MESSAGES) == ("feature", "end_turn")
 
 
 @pytest.mark.parametrize("stream", [False, True])

@@ -11,7 +11,7 @@ import openai
 import pytest
 
 from ..conftest import FakeFactory, SidecarFactory
-from .ensemble_policies import models_policy
+from .ensemble_policies import anthropic_stream, models_policy
 
 SCHEMA: Any = {
     "type": "object",
@@ -175,13 +175,7 @@ async def test_an_anthropic_stream_of_a_gated_cascade_gets_the_passing_answer(
     running = await sidecar(
         models_policy(urls, gated("m0, m1", "{regex: {pattern: '^(yes|no)$'}}"), speaks=("openai",))
     )
-    async with (
-        anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0) as client,
-        client.messages.stream(model="gated", max_tokens=64, messages=MESSAGES) as stream,
-    ):
-        text = "".join([t async for t in stream.text_stream])
-        final = await stream.get_final_message()
-    assert text == "yes" and final.stop_reason == "end_turn"
+    assert await anthropic_stream(running.url, "gated", MESSAGES) == ("yes", "end_turn")
 
 
 async def test_a_gemini_stream_of_a_gated_cascade_gets_the_passing_answer(
