@@ -3,6 +3,8 @@ their paths."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sidecar.ensemble.plan import EnsemblePlan
 from sidecar.policy.load import load_policy_bytes
 
@@ -52,3 +54,17 @@ def test_a_route_may_not_have_both_a_target_and_an_ensemble() -> None:
     """target and ensemble are alternatives."""
     errors = errors_of(BASE + "routes:\n  - {target: gpt-4o, ensemble: {members: [gpt-4o, claude]}}\n")
     assert errors == ["routes[0]: set exactly one of target, ensemble, deny"]
+
+
+def test_the_annotated_example_in_docs_ensembles_is_a_valid_route() -> None:
+    """docs/ensembles.md's annotated route (ensemble, gates, shadow) loads, its models defined."""
+    text = (Path(__file__).parents[2] / "docs" / "ensembles.md").read_text()
+    example = text.split("## Every field, annotated", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    models = "".join(
+        f"  {name}: {{provider: openai, model: {name}}}\n"
+        for name in ("gpt-4o-mini", "claude-haiku", "claude-haiku-eu", "gemini-flash")
+    )
+    head = BASE.split("models:\n", 1)[0] + "models:\n" + BASE.split("models:\n", 1)[1] + models
+    policy = load_policy_bytes((head + example).encode(), "example.yaml")
+    route = policy.routes[0]
+    assert isinstance(route.plan, EnsemblePlan) and route.gates is not None and route.shadow is not None
