@@ -150,6 +150,7 @@ class EnsembleRunner:
         exchange.answered_by = child.answered_by
         exchange.usage = child.usage
         exchange.dropped = child.dropped
+        exchange.fallback_reason = child.fallback_reason  # the winning member's own chain fell back
         exchange.unserved_cost_usd += sum(spent(c) for c in children if c is not child) + child.unserved_cost_usd
         exchange.gate_passed = exchange.gated  # the winner's answer passed its member's gates
         for c in children:

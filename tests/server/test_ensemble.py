@@ -253,3 +253,17 @@ async def test_confidence_weighs_answers_by_their_log_probabilities(fake: FakeFa
     )
     sent = await running.fake_requests(urls[0])
     assert sent[0]["json"]["logprobs"] is True
+
+
+async def test_the_routes_deadline_holds_for_the_whole_ensemble(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """deadline_s 1 and a member that answers after 5 s: the vote is decided at the deadline with the
+    answers in (decided=deadline), the slow member cancelled."""
+    urls = [await fake("f0", reply="bug"), await fake("f1", reply="bug"), await fake("f2", reply="x", latency_ms=5000)]
+    route = ensemble_route("m0, m1, m2", "early_quorum: false") + "    resilience: {deadline_s: 1}\n"
+    running = await sidecar(models_policy(urls, route, speaks=("openai",)))
+    started = time.monotonic()
+    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
+        raw = await client.chat.completions.with_raw_response.create(model="vote", messages=MESSAGES)
+    assert time.monotonic() - started < 3
+    assert raw.parse().choices[0].message.content == "bug"
+    assert raw.headers["x-sidecar-ensemble"].endswith("decided=deadline; members=m0:1,m1:1,m2:cancelled")
