@@ -4,6 +4,10 @@
 response parses into, ``translate.common``): its text parts joined, its tool calls, its finish reason.
 ``AnswerView.content`` is what normalizers and the non-JSON gates read: the text, or for an answer made
 of tool calls only, the first call's arguments as compact JSON.
+
+The request path has an answer in one of two forms: a response body in the caller's dialect
+(``answer_of_body``: None when it is not a chat answer that parses) or a held stream's deltas
+(``answer_of_deltas``).
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ from typing import Any
 
 import orjson
 
-from .translate.common import ChatResponse
+from .dialects import Dialect
+from .translate import TranslationError, parse_chat_response
+from .translate.common import ChatResponse, Delta, Finish, Text, ToolArgs, ToolStart, parse_arguments
 
 RAW_ARGUMENTS = "_raw"  # translate.common.parse_arguments keeps arguments that are not a JSON object here
 
@@ -66,3 +72,36 @@ def answer_view(response: ChatResponse) -> AnswerView:
             calls.append(ToolCallView(part["name"], part["arguments"]))
     reason = choice["finish_reason"]
     return AnswerView("".join(texts), tuple(calls), reason.value if reason is not None else None)
+
+
+def answer_of_body(body: bytes, dialect: Dialect) -> AnswerView | None:
+    """The answer in a chat response body of ``dialect``, or None when the body is not one."""
+    try:
+        parsed = orjson.loads(body)
+        if not isinstance(parsed, dict):
+            return None
+        return answer_view(parse_chat_response(parsed, dialect))
+    except (orjson.JSONDecodeError, TranslationError):
+        return None
+
+
+def answer_of_deltas(deltas: list[Delta]) -> AnswerView:
+    """The answer a stream's deltas (``translate.common``) spell out."""
+    texts: list[str] = []
+    names: dict[int, str] = {}
+    arguments: dict[int, list[str]] = {}
+    reason: str | None = None
+    for delta in deltas:
+        if isinstance(delta, Text):
+            texts.append(delta.text)
+        elif isinstance(delta, ToolStart):
+            names[delta.index] = delta.name
+            arguments.setdefault(delta.index, [])
+        elif isinstance(delta, ToolArgs):
+            arguments.setdefault(delta.index, []).append(delta.fragment)
+        elif isinstance(delta, Finish):
+            reason = delta.reason.value
+    calls = tuple(
+        ToolCallView(names.get(index, ""), parse_arguments("".join(arguments[index]))) for index in sorted(arguments)
+    )
+    return AnswerView("".join(texts), calls, reason)

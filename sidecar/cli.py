@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 
 from . import __version__
-from .policy.compiled import Policy, PolicyError
+from .policy.compiled import Policy, PolicyError, Route
 from .policy.load import load_policy
 from .request_facts import RequestFacts, RequestProblem, describe_request
 from .settings import Settings, SettingsError
@@ -243,8 +243,40 @@ def explain_report(policy: Policy, request: RequestFacts) -> dict[str, Any]:
                 }
                 for t in chosen.chain
             ],
+            "features": route_features(chosen),
         }
     return result
+
+
+def route_features(route: Route) -> list[str]:
+    """What the route does besides walking its chain: an ensemble's vote, its gates, its shadow."""
+    from .ensemble.plan import EnsemblePlan
+
+    notes = []
+    plan = route.plan
+    if isinstance(plan, EnsemblePlan):
+        ensemble = plan.ensemble
+        members = ", ".join(
+            f"{m.name}=[{', '.join(t.name for t in chain)}]"
+            for m, chain in zip(ensemble.members, plan.chains, strict=True)
+        )
+        quorum = "early quorum" if ensemble.early_quorum else "waits for all"
+        judge = f", judge [{', '.join(t.name for t in plan.judge)}]" if plan.judge else ""
+        notes.append(
+            f"ensemble: {ensemble.strategy} of {members} ({quorum}, min_members {ensemble.min_members}, "
+            f"max_calls {ensemble.max_calls}{judge})"
+        )
+    if route.gates is not None:
+        spec = route.gates.spec
+        escalation = f"reask x{spec.max_reasks} then next target" if spec.on_fail == "reask" else "next target"
+        notes.append(f"gates: every answer checked (json_schema {spec.json_schema.source}); on failure: {escalation}")
+    if route.shadow is not None:
+        shadow = route.shadow
+        notes.append(
+            f"shadow: {shadow.sample:.1%} of requests also sent to {', '.join(t.name for t in shadow.candidates)} "
+            f"(in the background; at most {shadow.max_concurrent} at once)"
+        )
+    return notes
 
 
 def _explain_text(report: dict[str, Any]) -> str:
@@ -264,6 +296,7 @@ def _explain_text(report: dict[str, Any]) -> str:
             f"{t['model']} ({t['provider']}/{t['upstream_model']}, {t['dialect']})" for t in route["targets"]
         )
         lines.append(f"=> {route['name']} ({route['path']}, by {route['chosen_by']}): {chain}")
+        lines += [f"   {note}" for note in route["features"]]
     return "\n".join(lines)
 
 

@@ -356,6 +356,77 @@ def cache() -> Row:
     )
 
 
+def ensembles_gates_shadows() -> Row:
+    """Issue 20: ensemble votes, quality gates, and what shadow candidates would have answered."""
+    decisions = rate("llm_sidecar_ensemble_decisions_total", ROUTE_SEL)
+    members = rate("llm_sidecar_ensemble_member_results_total", ROUTE_SEL)
+    gates = rate("llm_sidecar_gate_failures_total", ROUTE_SEL)
+    shadow = rate("llm_sidecar_shadow_results_total", ROUTE_SEL)
+    agreed = rate("llm_sidecar_shadow_results_total", ROUTE_SEL + ', result="agreed"')
+    compared = rate("llm_sidecar_shadow_results_total", ROUTE_SEL + ', result=~"agreed|disagreed"')
+    candidate_cost = rate("llm_sidecar_shadow_cost_usd_total", ROUTE_SEL + ', side="candidate"')
+    served_cost = rate("llm_sidecar_shadow_cost_usd_total", ROUTE_SEL + ', side="served"')
+    by = "route, task, candidate"
+    off = "no ensemble, gate or shadow on the selected routes"
+    return Row(
+        "Ensembles, quality gates and shadow evaluation",
+        [
+            Panel(
+                "Ensemble votes by how they were decided",
+                [Query(f"sum by (route, decided) ({decisions})", "{{route}} {{decided}}")],
+                unit="ops",
+                no_value=off,
+                description="quorum: decided early (the other calls cancelled); judge-fallback: the judge gave no "
+                "verdict and the majority decided.",
+            ),
+            Panel(
+                "Ensemble member results",
+                [Query(f"sum by (route, member, result) ({members})", "{{route}} {{member}} {{result}}")],
+                unit="ops",
+                no_value=off,
+                description="won: its answer won; outvoted; failed; unusable (no key after normalizing); "
+                "cancelled (early quorum).",
+            ),
+            Panel(
+                "Quality gate rejections by gate and escalation",
+                [Query(f"sum by (route, gate, action) ({gates})", "{{route}} {{gate}} → {{action}}")],
+                unit="ops",
+                no_value=off,
+            ),
+            Panel(
+                "Shadow agreement rate by route, task and candidate",
+                [Query(ratio(agreed, compared, by), "{{route}} {{task}} {{candidate}}")],
+                unit="percentunit",
+                no_value=off,
+                description="Of the shadow answers that could be compared, the share that agreed with the "
+                "served answer (by the route's normalizer or judge).",
+            ),
+            Panel(
+                "Shadow cost relative to the served answers",
+                [Query(f"sum by ({by}) ({candidate_cost}) / sum by ({by}) ({served_cost})", "{{candidate}} {{task}}")],
+                unit="percentunit",
+                no_value=off,
+                description="A candidate's cost over the served answers' cost on the same requests.",
+            ),
+            Panel(
+                "Shadow calls by result",
+                [Query(f"sum by (route, candidate, result) ({shadow})", "{{route}} {{candidate}} {{result}}")],
+                unit="ops",
+                no_value=off,
+                description="skipped: the route's max_concurrent shadow calls were in flight; failed: the "
+                "candidate gave no answer. Neither affects the served request.",
+            ),
+            Panel(
+                "Shadow candidate latency",
+                quantiles("llm_sidecar_shadow_duration_seconds", "candidate", ROUTE_SEL),
+                unit="s",
+                width=24,
+                no_value=off,
+            ),
+        ],
+    )
+
+
 def budgets() -> Row:
     """PLACEHOLDER until the budget metrics exist (issue 22): replace the text panel with their panels
     (use per limit and scope, actions taken) and set ``collapsed=False``."""
@@ -379,7 +450,16 @@ def budgets() -> Row:
     )
 
 
-ROWS = (traffic, fallbacks_and_breakers, latency, tokens_and_cost, policy_and_sidecars, cache, budgets)
+ROWS = (
+    traffic,
+    fallbacks_and_breakers,
+    latency,
+    tokens_and_cost,
+    policy_and_sidecars,
+    cache,
+    ensembles_gates_shadows,
+    budgets,
+)
 
 
 def panel_json(panel: Panel, panel_id: int, x: int, y: int) -> dict[str, Any]:

@@ -7,9 +7,10 @@ Routes are matched by name. ``ROUTE_ASPECTS`` are the things compared for a rout
 policies, each a function ``route -> {field: text}``: what it matches, its chain or deny, its
 effective resilience settings (the defaults merged in, so a change of ``defaults.resilience`` shows on
 every route it reaches), the translation setting. A per-route setting a feature adds (a cache block, a
-budget) is one more function in ``ROUTE_ASPECTS``. The rules' order matters (the first match wins),
-so a rule whose position among the rules both policies keep changed is reported ``moved``; a rule
-added before others is an ``added`` line whose effect ``--replay`` measures.
+budget, an ensemble, gates, a shadow) is one more function in ``ROUTE_ASPECTS``. The rules' order
+matters (the first match wins), so a rule whose position among the rules both policies keep changed
+is reported ``moved``; a rule added before others is an ``added`` line whose effect ``--replay``
+measures.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+from ..ensemble.plan import EnsemblePlan
 from ..policy.compiled import Policy, Provider, Route, Target
 from ..policy.conditions import Condition, Pattern
 from .changes import Change, field_changes, keyed_changes, longest_increasing, spec_fields, text
@@ -97,6 +99,8 @@ def route_match(route: Route) -> dict[str, str]:
 def route_target(route: Route) -> dict[str, str]:
     if route.deny is not None:
         return {"deny": f"{route.deny.status} {route.deny.message}"}
+    if isinstance(route.plan, EnsemblePlan):
+        return {"ensemble": "[" + ", ".join("[" + ", ".join(t.name for t in c) + "]" for c in route.plan.chains) + "]"}
     return {"target": chain_text(route)}
 
 
@@ -108,7 +112,28 @@ def route_translation(route: Route) -> dict[str, str]:
     return {"unsupported_params": route.settings.unsupported_params}
 
 
-ROUTE_ASPECTS: tuple[RouteAspect, ...] = (route_match, route_target, route_resilience, route_translation)
+def route_ensemble(route: Route) -> dict[str, str]:
+    plan = route.plan
+    return spec_fields(plan.spec, "ensemble.") if isinstance(plan, EnsemblePlan) else {}
+
+
+def route_gates(route: Route) -> dict[str, str]:
+    return spec_fields(route.gates.spec, "gates.") if route.gates is not None else {}
+
+
+def route_shadow(route: Route) -> dict[str, str]:
+    return spec_fields(route.shadow.spec, "shadow.") if route.shadow is not None else {}
+
+
+ROUTE_ASPECTS: tuple[RouteAspect, ...] = (
+    route_match,
+    route_target,
+    route_resilience,
+    route_translation,
+    route_ensemble,
+    route_gates,
+    route_shadow,
+)
 
 
 def chain_text(route: Route) -> str:

@@ -15,6 +15,7 @@ Map (policy load at the top, one request below):
 User documentation: ``docs/ensembles.md``.
 """
 
+from .. import policy as _policy  # noqa: F401  # first: the policy compiler imports this package
 from .compiled import Ensemble, Judge, compile_ensemble
 from .run import Decision, EnsembleFailure, EnsembleRun
 from .spec import EnsembleSpec

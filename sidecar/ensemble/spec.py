@@ -24,7 +24,7 @@ import re
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from ..policy.base import Spec
 from .jsondoc import parse_path
@@ -91,6 +91,24 @@ NormalizerSpec = Annotated[
 ]
 
 
+SHORT_NORMALIZER: dict[str, Any] = {"enum": ["text", "json"], "description": "A normalizer without options."}
+
+
+def with_shorthand(schema: dict[str, Any], name: str, *short: dict[str, Any]) -> None:
+    """Let the JSON Schema of a block accept a field's shorthand forms (which a before-validator
+    expands): ``name``'s schema becomes ``anyOf`` the ``short`` forms and the full one."""
+    full = schema["properties"][name]
+    described = {key: full.pop(key) for key in ("description", "title", "default") if key in full}
+    schema["properties"][name] = {"anyOf": [*short, full], **described}
+
+
+def _ensemble_shorthands(schema: dict[str, Any]) -> None:
+    members = schema["properties"]["members"]
+    chain = {"type": "array", "items": {"type": "string"}, "minItems": 1}
+    members["items"] = {"anyOf": [{"type": "string"}, chain, members["items"]]}
+    with_shorthand(schema, "normalizer", SHORT_NORMALIZER)
+
+
 def valid_pattern(value: str) -> str:
     """``value`` if it compiles as a regular expression, else ``ValueError`` saying why."""
     try:
@@ -143,6 +161,8 @@ class JudgeSpec(Spec):
 
 
 class EnsembleSpec(Spec):
+    model_config = ConfigDict(json_schema_extra=_ensemble_shorthands)
+
     members: list[MemberSpec] = Field(min_length=2, max_length=MAX_MEMBERS)
     strategy: Literal["majority", "confidence", "judge"] = "majority"
     normalizer: NormalizerSpec = Field(default_factory=TextNormalizerSpec)

@@ -13,6 +13,7 @@ Map:
 User documentation: ``docs/ensembles.md`` ("Quality gates").
 """
 
+from .. import policy as _policy  # noqa: F401  # first: the policy compiler imports this package
 from .checks import GateFailure, Gates, compile_gates
 from .escalation import next_step, reask_body, reask_text
 from .schemas import Expectation, requested_json

@@ -17,9 +17,9 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from ..ensemble.spec import regex_flags, valid_pattern
+from ..ensemble.spec import regex_flags, valid_pattern, with_shorthand
 from ..policy.base import Spec
 from .refusal import DEFAULT_WITHIN_CHARS
 from .validators import SchemaUnusable, compile_schema
@@ -78,7 +78,14 @@ class JsonSchemaGateSpec(Spec):
         return self
 
 
+def _gates_shorthands(schema: dict[str, Any]) -> None:
+    with_shorthand(schema, "refusal", {"type": "boolean"})
+    with_shorthand(schema, "json_schema", {"enum": ["request", "off"]})
+
+
 class GatesSpec(Spec):
+    model_config = ConfigDict(json_schema_extra=_gates_shorthands)
+
     non_empty: bool = True
     refusal: RefusalGateSpec = Field(default_factory=RefusalGateSpec, description="true, false, or options.")
     json_schema: JsonSchemaGateSpec = Field(

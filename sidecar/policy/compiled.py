@@ -22,7 +22,14 @@ from urllib.parse import urlsplit
 
 from ..dialects import Dialect, ProviderKind, registry
 from ..dialects.base import ProviderAPI
+from ..ensemble.compiled import compile_ensemble
+from ..ensemble.normalize import compile_normalizer
+from ..ensemble.plan import EnsemblePlan
+from ..gates.checks import Gates, compile_gates
+from ..gates.spec import GatesSpec
+from ..gates.validators import SchemaValidators
 from ..request_facts import CREDENTIAL_HEADERS, RequestFacts
+from ..shadow.plan import Shadow, ShadowJudge
 from .base import Spec as _Spec
 from .conditions import Condition, HeaderIs, ModelIs, build_conditions
 from .plans import ChainPlan, Plan
@@ -117,6 +124,14 @@ class RouteSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RouteGates:
+    """A route's ``gates:`` block: the compiled checks and the escalation settings."""
+
+    gates: Gates
+    spec: GatesSpec
+
+
+@dataclass(frozen=True, slots=True)
 class Route:
     name: str
     path: str  # where it stands in the file: "routes[2]", "default", "models.gpt-4o"
@@ -126,6 +141,8 @@ class Route:
     settings: RouteSettings
 
     target_keys: tuple[str, ...] = field(default=(), compare=False)
+    gates: RouteGates | None = None  # the route's quality gates (gates:), checked on every answer
+    shadow: Shadow | None = None  # the route's shadow evaluation (shadow:)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "target_keys", tuple(t.key for t in self.chain))
@@ -236,23 +253,52 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
     base = merge(BUILTIN_RESILIENCE, spec.defaults.resilience)
     assert isinstance(base, ResilienceSpec)
 
-    def build(route: RouteSpec, path: str, name: str) -> Route:
+    validators = SchemaValidators()  # request schemas, compiled once per policy and cached by content
+
+    def resolve(value: str | list[str] | None, where: str) -> tuple[Target, ...]:
         chain: list[Target] = []
-        names = [route.target] if isinstance(route.target, str) else list(route.target or [])
+        names = [value] if isinstance(value, str) else list(value or [])
         for i, model_name in enumerate(names):
-            where = f"{path}.target" if isinstance(route.target, str) else f"{path}.target[{i}]"
+            at = where if isinstance(value, str) else f"{where}[{i}]"
             target = models.get(model_name)
             if target is None:
                 if model_name not in spec.models:
-                    errors.append(f"{where}: unknown model {model_name!r}")
+                    errors.append(f"{at}: unknown model {model_name!r}")
             elif target in chain:
-                errors.append(f"{where}: model {model_name!r} appears twice in the chain")
+                errors.append(f"{at}: model {model_name!r} appears twice in the chain")
             else:
                 chain.append(target)
+        return tuple(chain)
+
+    def build(route: RouteSpec, path: str, name: str) -> Route:
+        plan: Plan
+        if route.ensemble is not None:
+            block = route.ensemble
+            chains = tuple(
+                resolve(m.target, f"{path}.ensemble.members[{i}].target") for i, m in enumerate(block.members)
+            )
+            judge = resolve(block.judge.target, f"{path}.ensemble.judge.target") if block.judge else ()
+            plan = EnsemblePlan(compile_ensemble(block), chains, judge, spec=block)
+        else:
+            plan = ChainPlan(resolve(route.target, f"{path}.target"))
+        gates = RouteGates(compile_gates(route.gates, validators), route.gates) if route.gates else None
+        shadow = None
+        if route.shadow is not None:
+            block_s = route.shadow
+            candidates = tuple(
+                t for i, n in enumerate(block_s.candidates) for t in resolve(n, f"{path}.shadow.candidates[{i}]")
+            )
+            shadow_judge = None
+            if block_s.judge is not None:
+                judge_chain = resolve(block_s.judge.target, f"{path}.shadow.judge.target")
+                shadow_judge = ShadowJudge(judge_chain, block_s.judge.prompt, block_s.judge.max_tokens)
+            normalizer = compile_normalizer(block_s.normalizer)
+            shadow = Shadow(candidates, block_s.sample, normalizer, shadow_judge, block_s.max_concurrent, block_s)
         resilience = merge(base, route.resilience)
         assert isinstance(resilience, ResilienceSpec)
         settings = RouteSettings(resilience, route.unsupported_params or spec.defaults.unsupported_params)
-        return Route(name, path, build_conditions(route.match), ChainPlan(tuple(chain)), route.deny, settings)
+        conditions = build_conditions(route.match)
+        return Route(name, path, conditions, plan, route.deny, settings, gates=gates, shadow=shadow)
 
     routes: list[Route] = []
     seen: dict[str, str] = {}

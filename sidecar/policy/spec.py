@@ -24,6 +24,9 @@ from urllib.parse import urlsplit
 from pydantic import AliasChoices, ConfigDict, Field, field_validator, model_validator
 
 from ..dialects import ProviderKind
+from ..ensemble.spec import EnsembleSpec
+from ..gates.spec import GatesSpec
+from ..shadow.spec import ShadowSpec
 from .base import Spec as _Spec
 
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP header name (RFC 9110 token)
@@ -306,13 +309,24 @@ class RouteSpec(_Spec):
     match: MatchSpec = Field(default_factory=MatchSpec, description="Empty: matches every request.")
     target: StringOrList | None = Field(None, description="A model name, or an ordered fallback chain of model names.")
     deny: DenySpec | None = None
+    ensemble: EnsembleSpec | None = Field(
+        None, description="Ask 2-5 members in parallel and combine their answers (docs/ensembles.md)."
+    )
+    gates: GatesSpec | None = Field(
+        None, description="Check every answer; escalate one that fails (docs/ensembles.md)."
+    )
+    shadow: ShadowSpec | None = Field(
+        None, description="Also ask candidate models a sampled share of requests, in the background."
+    )
     resilience: ResilienceSpec | None = None
     unsupported_params: Literal["error", "drop"] | None = None
 
     @model_validator(mode="after")
     def _target_or_deny(self) -> RouteSpec:
-        if (self.target is None) == (self.deny is None):
-            raise ValueError("set exactly one of target, deny")
+        if sum(value is not None for value in (self.target, self.deny, self.ensemble)) != 1:
+            raise ValueError("set exactly one of target, ensemble, deny")
+        if self.deny is not None and (self.gates is not None or self.shadow is not None):
+            raise ValueError("a deny route calls no model: gates and shadow do not apply")
         if isinstance(self.target, list) and not self.target:
             raise ValueError("target: an empty chain")
         return self

@@ -33,6 +33,8 @@ class AccessLog:
         served = exchange.answered_by if status < 400 else None  # an upstream's own error served nothing
         usage = exchange.usage
         cost = cost_usd(served.price, usage) if served is not None else None
+        if exchange.unserved_cost_usd:  # every call counts: ensemble members, a judge, rejected answers
+            cost = (cost or 0.0) + exchange.unserved_cost_usd
         latency_ms = (time.perf_counter() - exchange.started) * 1000
         if exchange.stream_error:
             outcome = "stream_error"
@@ -103,6 +105,14 @@ class AccessLog:
             fields["stream_error"] = exchange.stream_error
         if exchange.dropped:
             fields["dropped_params"] = list(exchange.dropped)
+        if exchange.ensemble:
+            fields["ensemble"] = exchange.ensemble
+        if exchange.gated:
+            fields["gates"] = "passed" if exchange.gate_passed else "failed"
+            if exchange.gate_rejections:
+                fields["gate_rejections"] = exchange.gate_rejections
+        if exchange.shadow:
+            fields["shadow"] = exchange.shadow
         if trace.trace_id:
             fields["trace_id"] = trace.trace_id
             fields["span_id"] = trace.span_id

@@ -67,8 +67,37 @@ async def status(request: Request, *, state: SidecarState) -> Response:
                 for name, t in policy.models.items()
             },
             "targets": state.targets.snapshot(),
+            "shadow": shadow_table(state),
         }
     )
+
+
+def shadow_table(state: SidecarState) -> list[dict[str, Any]]:
+    """What shadow evaluation learnt, one row per route x task class x candidate (docs/ensembles.md)."""
+    rows = []
+    for row in state.shadow.snapshot():
+        stats = row.stats
+        agreement, ratio = stats.agreement, stats.cost_ratio
+        p50, p95 = stats.latency_quantile(0.5), stats.latency_quantile(0.95)
+        rows.append(
+            {
+                "route": row.route,
+                "task": row.task,
+                "candidate": row.candidate,
+                "compared": stats.compared,
+                "agreed": stats.agreed,
+                "agreement": None if agreement is None else round(agreement, 4),
+                "not_comparable": stats.not_comparable,
+                "failed": stats.failed,
+                "skipped": stats.skipped,
+                "cost_usd": round(stats.cost_usd, 8),
+                "served_cost_usd": round(stats.served_cost_usd, 8),
+                "cost_ratio": None if ratio is None else round(ratio, 4),
+                "latency_p50_s": None if p50 is None else round(p50, 3),
+                "latency_p95_s": None if p95 is None else round(p95, 3),
+            }
+        )
+    return rows
 
 
 async def metrics(request: Request, *, state: SidecarState) -> Response:

@@ -38,4 +38,13 @@ def sidecar_headers(exchange: Exchange) -> dict[str, str]:
         headers["x-sidecar-dropped-params"] = ",".join(exchange.dropped)
     if exchange.degraded:
         headers["x-sidecar-degraded"] = exchange.degraded
+    if exchange.ensemble:
+        headers["x-sidecar-ensemble"] = exchange.ensemble
+    if exchange.gated:
+        gates = "passed" if exchange.gate_passed else ("failed" if exchange.gate_failure else "unchecked")
+        if exchange.gate_rejections:
+            gates += "; rejected=" + ",".join(exchange.gate_rejections)
+        headers["x-sidecar-gates"] = gates
+    if exchange.shadow:
+        headers["x-sidecar-shadow"] = exchange.shadow
     return headers

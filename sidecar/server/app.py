@@ -41,9 +41,11 @@ from .attempt import Attempt
 from .errors import RequestFailed, error_response
 from .exchange import Exchange
 from .fallback import Executor
+from .gating import gate_stage
 from .listener import Handler, Listener, application
 from .pipeline import Handler as ExchangeHandler
 from .pipeline import Stage, build_pipeline, read_stage, route_request
+from .shadowing import ShadowRunner
 from .state import SidecarState
 from .targets import TargetStates
 
@@ -80,7 +82,9 @@ class SidecarApp:
         settings = state.settings
         self.client = UpstreamClient(settings, state.proxies)
         executor = Executor(Attempt(self.client, state.credentials), state.targets, state.telemetry)
-        pipeline = build_pipeline([read_stage(settings.max_body_bytes), route_request, *stages], executor)
+        self.shadow = ShadowRunner(executor.walk, state.telemetry, state.shadow)
+        features = [self.shadow.stage, gate_stage(state.telemetry)]  # outermost first
+        pipeline = build_pipeline([read_stage(settings.max_body_bytes), route_request, *stages, *features], executor)
         access = state.access
         routes: list[tuple[str, str, Handler]] = [
             ("POST", endpoint.path, partial(_proxy, endpoint=endpoint, pipeline=pipeline, state=state, access=access))
@@ -111,6 +115,7 @@ class SidecarApp:
 
     async def close(self) -> None:
         self.state.access.flush()
+        await self.shadow.close()
         if self._watching is not None:
             self._watching.cancel()
         await self.client.close()

@@ -7,7 +7,10 @@ Who fills what, in pipeline order:
 - ``read_stage``: ``raw`` (the body's bytes) and ``facts`` (``request_facts.RequestFacts``: model,
   stream, app, body; features on demand);
 - ``route_request``: ``route``;
-- stages around the terminal one: ``taps``, ``hooks``, ``hold_stream`` (``hooks``);
+- stages around the terminal one: ``taps``, ``hooks``, ``hold_stream`` (``hooks``); the quality gates
+  (``gating``): ``gated``, ``gate_passed``, ``gate_rejections``, ``gate_failure``; shadow evaluation
+  (``shadowing``): ``shadow``;
+- an ensemble (``ensemble``): ``ensemble`` (the vote, for ``x-sidecar-ensemble``);
 - the fallback loop: ``attempts`` (``record``), ``calls`` (counted when each call starts),
   ``fallback_reason``, then, for the response the caller gets, ``answered_by`` (the target whose answer
   or own error it is) and ``dropped``; ``usage``, ``bytes_out``, ``stream_error`` as it is sent;
@@ -27,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp.web import Request
 
 from ..dialects.base import Endpoint
+from ..gates.checks import GateFailure
 from ..policy.compiled import Policy, Route, Target
 from ..request_facts import RequestFacts
 from ..telemetry import Usage as TelemetryUsage
@@ -93,6 +97,13 @@ class Exchange:
     committed: bool = False  # a stream's first bytes went to the caller; nothing may replace them
     on_commit: Callable[[], None] | None = None  # set while hedged calls race
     params: RequestParams | None = None  # see request_params()
+    unserved_cost_usd: float = 0.0  # calls whose answer the caller did not get: gate-rejected, ensemble, judge
+    ensemble: str | None = None  # the ensemble's vote (ensemble.Decision.header()), for x-sidecar-ensemble
+    gated: bool = False  # the route's quality gates check this request's answers
+    gate_passed: bool = False  # the answer sent passed them
+    gate_rejections: list[str] = field(default_factory=list)  # "target:gate" for each answer rejected
+    gate_failure: GateFailure | None = None  # the last rejection: the error when no answer passes
+    shadow: str | None = None  # "sampled": candidates are also asked, in the background
 
     def request_params(self) -> RequestParams:
         """Sampling parameters of the request (for span attributes; computed once, only when traced)."""

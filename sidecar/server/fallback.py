@@ -1,8 +1,9 @@
 """The terminal stage: the route's plan, and the fallback loop that walks a chain.
 
-``Executor`` runs ``route.plan`` (``policy.plans``: today a fixed chain), which calls ``walk`` with the
-chain(s) the request takes. ``walk`` is a plain loop over the chain that collects every attempt on the
-exchange and ends in one answer::
+``Executor`` runs ``route.plan`` (``policy.plans``: a fixed chain), which calls ``walk`` with the
+chain(s) the request takes; an ensemble's plan is run by ``ensemble.EnsembleRunner``, which walks
+each member's chain with a child exchange of its own (``children``). ``walk`` is a plain loop over
+the chain that collects every attempt on the exchange and ends in one answer::
 
     for each target, in order (until the request's deadline):
         the hooks' say (``hooks.ChainHook.before_target``: a reason to skip it, e.g. a budget)
@@ -26,10 +27,12 @@ from typing import TYPE_CHECKING
 
 from aiohttp.web import StreamResponse
 
+from ..ensemble.plan import EnsemblePlan
 from ..policy.compiled import Target
 from ..resilience.classify import OutcomeKind
 from .attempt import Attempt
 from .calls import Calls, skip
+from .ensemble import EnsembleRunner
 from .errors import RequestFailed
 from .exchange import Exchange
 from .last_resort import answer_last_resort
@@ -46,11 +49,15 @@ class Executor:
     def __init__(self, attempt: Attempt, states: TargetStates, telemetry: Telemetry) -> None:
         self._calls = Calls(attempt, states, telemetry)
         self._tries = TargetTries(self._calls)
+        self._ensembles = EnsembleRunner(self.walk, telemetry)
 
     async def __call__(self, exchange: Exchange) -> StreamResponse:
         route = exchange.route
         assert route is not None
-        return await route.plan.run(exchange.facts, partial(self.walk, exchange))
+        plan = route.plan
+        if isinstance(plan, EnsemblePlan):  # every member's answer is held before one is sent: not one walk
+            return await self._ensembles.run(exchange, plan)
+        return await plan.run(exchange.facts, partial(self.walk, exchange))
 
     async def walk(self, exchange: Exchange, chain: Sequence[Target]) -> StreamResponse:
         """Try ``chain`` in order until a target answers (see the module docstring)."""

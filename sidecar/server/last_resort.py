@@ -47,6 +47,15 @@ async def answer_last_resort(exchange: Exchange, last: tuple[Candidate, AttemptR
     if last is not None and last[1].outcome.retry_after_s:
         retry_after = max(retry_after, last[1].outcome.retry_after_s)
     headers = {"retry-after": str(max(1, round(retry_after)))}
+    if exchange.gate_failure is not None:  # answers came, none passed the route's quality gates
+        raise RequestFailed(
+            502,
+            f"{exchange.gate_failure}; no answer of route {exchange.route.name!r} passed its quality gates "
+            f"({', '.join(exchange.gate_rejections)} rejected)",
+            code="quality_gate_failed",
+            headers=headers,
+            extra={"attempts": attempts},
+        )
     if len(exchange.route.chain) == 1 and last is not None:
         candidate, result = last
         if result.upstream_body and result.outcome.kind is not OutcomeKind.SUCCESS:

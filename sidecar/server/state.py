@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from ..credentials import Credentials
 from ..policy.watch import PolicyHolder
 from ..settings import Settings
+from ..shadow.stats import ShadowStats
 from ..telemetry import Telemetry
 from ..telemetry.logging import LogOutput
 from ..upstream import EnvProxies
@@ -25,6 +26,7 @@ class SidecarState:
     log_output: LogOutput
     access: AccessLog
     proxies: EnvProxies  # HTTP(S)_PROXY / NO_PROXY, read once at start
+    shadow: ShadowStats = field(default_factory=ShadowStats)  # what shadow evaluation learnt (/status)
     started: float = field(default_factory=time.monotonic)
     listening: bool = False
     draining: bool = False

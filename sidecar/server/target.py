@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 from aiohttp.web import Response, StreamResponse
 
+from ..cost import cost_usd
 from ..policy.compiled import Target
 from ..policy.spec import ResilienceSpec
 from ..resilience.backoff import Backoff, rate_limited_delay
@@ -84,9 +85,11 @@ class TargetTries:
             return Step(called=False)
         candidate.state.budget.record_request()
         hedged = False
+        reask = False  # the last answer was refused with a re-ask: no backoff, the request is re-prepared
         for attempt_no in range(settings.max_attempts_per_target):
-            if attempt_no and not await self._wait_to_retry(run, candidate, attempt_no):
+            if attempt_no and not reask and not await self._wait_to_retry(run, candidate, attempt_no):
                 break
+            reask = False
             remaining = run.deadline - time.monotonic()
             if remaining <= 0:
                 return Step(stop=True, hedged=hedged)
@@ -106,9 +109,15 @@ class TargetTries:
                 verdict = await self._judge(exchange, used, result) if exchange.hooks else Verdict.ACCEPT
                 if verdict is Verdict.ACCEPT:
                     return Step(await deliver(exchange, used, result), hedged=hedged)
-                exchange.fallback_reason = exchange.fallback_reason or "rejected_answer"
+                exchange.unserved_cost_usd += cost_usd(used.target.price, result.usage) or 0.0
                 if verdict is Verdict.NEXT_TARGET:
+                    exchange.fallback_reason = exchange.fallback_reason or "rejected_answer"
                     break
+                # SAME_TARGET: a hook changed the request (a re-ask): prepare it again
+                again = self._calls.candidate(exchange, target, settings, not rest, run.untranslatable)
+                if again is None:
+                    break
+                candidate, reask = again, True
                 continue
             run.last = (used, result)
             outcome = result.outcome

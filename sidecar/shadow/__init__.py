@@ -12,6 +12,7 @@ Map:
 User documentation: ``docs/ensembles.md`` ("Shadow evaluation").
 """
 
+from .. import policy as _policy  # noqa: F401  # first: the policy compiler imports this package
 from .compare import agree, agreement_prompt, parse_agreement
 from .sampling import sampled
 from .spec import ShadowSpec

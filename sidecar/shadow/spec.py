@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from ..ensemble.spec import NormalizerSpec, TextNormalizerSpec
+from ..ensemble.spec import SHORT_NORMALIZER, NormalizerSpec, TextNormalizerSpec, with_shorthand
 from ..policy.base import Spec
 from .compare import DEFAULT_AGREEMENT_PROMPT, check_agreement_template
 
@@ -33,7 +33,13 @@ class ShadowJudgeSpec(Spec):
         return value
 
 
+def _shadow_shorthands(schema: dict[str, Any]) -> None:
+    with_shorthand(schema, "normalizer", SHORT_NORMALIZER)
+
+
 class ShadowSpec(Spec):
+    model_config = ConfigDict(json_schema_extra=_shadow_shorthands)
+
     candidates: list[str] = Field(min_length=1, max_length=5, description="Models asked in the background.")
     sample: float = Field(0.05, ge=0, le=1, description="Share of requests mirrored to every candidate.")
     normalizer: NormalizerSpec = Field(default_factory=TextNormalizerSpec)

@@ -116,6 +116,10 @@ class ShadowStats:
         if stats is not None:
             stats.skipped += 1
 
+    def admits(self, route: str, task: str, candidate: str) -> bool:
+        """Whether an outcome for this key would be kept (the key exists, or there is room for it)."""
+        return (route, task, candidate) in self._rows or len(self._rows) < self.max_keys
+
     def snapshot(self) -> list[ShadowRow]:
         """Copies of every row, sorted by route, task and candidate."""
         return [

@@ -21,6 +21,9 @@ ROUTE: Final = "sidecar.route"
 SERVED_MODEL: Final = "sidecar.served_model"
 FALLBACK_REASON: Final = "sidecar.fallback.reason"
 COST_USD: Final = "sidecar.cost_usd"
+BRANCH: Final = "sidecar.branch"  # an INTERNAL span's role: ensemble_member, ensemble_judge
+BRANCH_NAME: Final = "sidecar.branch.name"  # the member's name
+BRANCH_RESULT: Final = "sidecar.branch.result"  # won, outvoted, failed, unusable, cancelled, answered
 # SERVER span events
 TARGET_SKIPPED: Final = "sidecar.target.skipped"
 SKIP_REASON: Final = "sidecar.skip.reason"

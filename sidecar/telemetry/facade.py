@@ -155,6 +155,40 @@ class Telemetry:
         self.instruments.breaker_transitions.inc((target, to_state))
         self.instruments.breaker_state.set((target,), BREAKER_STATES.get(to_state, -1))
 
+    def ensemble_decided(self, *, route: str, strategy: str, decided: str, members: Mapping[str, str]) -> None:
+        """One ensemble vote: how it was decided, and each member's result (``Decision.states`` values:
+        a rank, 1 for the winning answer, or failed / unusable / cancelled)."""
+        instruments = self.instruments
+        instruments.ensemble_decisions.inc((route, strategy, decided))
+        for member, state in members.items():
+            result = ("won" if state == "1" else "outvoted") if state.isdigit() else state.split(" ", 1)[0]
+            instruments.ensemble_members.inc((route, member, result))
+
+    def gate_failed(self, *, route: str, gate: str, action: str) -> None:
+        self.instruments.gate_failures.inc((route, gate, action))
+
+    def shadow_result(
+        self,
+        *,
+        route: str,
+        task: str,
+        candidate: str,
+        result: str,
+        cost_usd: float = 0.0,
+        served_cost_usd: float = 0.0,
+        duration_s: float | None = None,
+    ) -> None:
+        """One shadow call (or a sample skipped: result ``skipped``, no cost, no duration)."""
+        instruments = self.instruments
+        labels = (route, task, candidate)
+        instruments.shadow_results.inc((*labels, result))
+        if cost_usd:
+            instruments.shadow_cost.inc((*labels, "candidate"), cost_usd)
+        if served_cost_usd:
+            instruments.shadow_cost.inc((*labels, "served"), served_cost_usd)
+        if duration_s is not None:
+            instruments.shadow_duration.observe(labels, duration_s)
+
     def metrics_text(self) -> bytes:
         """Every metric in the Prometheus text exposition format 0.0.4 (for ``GET /metrics``)."""
         return render(self.registry)

@@ -3,7 +3,8 @@
 GenAI client metrics (semantic conventions, see ``genai``): operation duration, token usage, time to
 first chunk, time per output chunk. The sidecar's own ``llm_sidecar_*`` metrics: requests, request
 duration, in-flight, upstream attempts and errors, fallbacks, skips, rejections, breaker state and
-transitions, policy reloads, tokens, cost, cache results, spans dropped, build info.
+transitions, policy reloads, tokens, cost, cache results, spans dropped, build info; ensemble decisions
+and member results, quality gate failures, shadow results, cost and duration.
 Label values are always strings; an absent value is ``""``.
 """
 
@@ -206,6 +207,56 @@ class Instruments:
                 ("result",),
                 "{lookup}",
             )
+        )
+        self.ensemble_decisions = counter(
+            _own(
+                "ensemble_decisions_total",
+                "Ensemble votes decided, by route, strategy and how (quorum, all, unanimous, judge, ...).",
+                ("route", "strategy", "decided"),
+                "{decision}",
+            )
+        )
+        self.ensemble_members = counter(
+            _own(
+                "ensemble_member_results_total",
+                "Ensemble members' fates, by route, member and result (won, outvoted, failed, unusable, cancelled).",
+                ("route", "member", "result"),
+                "{member}",
+            )
+        )
+        self.gate_failures = counter(
+            _own(
+                "gate_failures_total",
+                "Answers a quality gate rejected, by route, gate and the escalation (reask, next_target).",
+                ("route", "gate", "action"),
+                "{answer}",
+            )
+        )
+        self.shadow_results = counter(
+            _own(
+                "shadow_results_total",
+                "Shadow calls by route, task class, candidate and result (agreed, disagreed, not_comparable, "
+                "failed, skipped).",
+                ("route", "task", "candidate", "result"),
+                "{call}",
+            )
+        )
+        self.shadow_cost = counter(
+            _own(
+                "shadow_cost_usd_total",
+                "Cost of shadow calls (side candidate) and of the served answers they shadowed (side served).",
+                ("route", "task", "candidate", "side"),
+                "{USD}",
+            )
+        )
+        self.shadow_duration = histogram(
+            _own(
+                "shadow_duration_seconds",
+                "Duration of shadow calls (the candidate's answer), by route, task class and candidate.",
+                ("route", "task", "candidate"),
+                "s",
+            ),
+            DURATION_BUCKETS,
         )
         self.spans_dropped = counter(
             _own(

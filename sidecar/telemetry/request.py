@@ -12,6 +12,8 @@ Lifecycle, as the pipeline calls it::
         attempt.first_chunk(); attempt.chunk()  # streams
         attempt.finish(...)                     # GenAI metrics; ends the CLIENT span
         trace.skipped(...) / trace.fallback(...) / trace.cache_result(...)
+        branch = trace.branch(...)              # INTERNAL span (an ensemble member): its own attempts
+        branch.end_branch(...)                  #   and events below it; no request metrics
     trace.finish(...)                           # request metrics; ends the SERVER span; in-flight -1
 
 Both ``finish`` methods are idempotent; ``RequestTrace.finish`` also ends any attempt left open.
@@ -200,6 +202,29 @@ class RequestTrace:
         self._core.instruments.cache.inc(("hit" if hit else "miss",))
         if self.span is not None:
             self._pending[attr.CACHE_HIT] = hit
+
+    def branch(self, role: str, name: str) -> RequestTrace:
+        """A part of this request that makes calls of its own (an ensemble member, its judge): an INTERNAL
+        span ``"{role} {name}"``, child of this one, parent of the CLIENT spans of its calls. Its
+        ``attempt``, ``skipped`` and ``fallback`` work as this trace's; end it with ``end_branch``, never
+        ``finish`` (the request's metrics are this trace's)."""
+        tracer = self._core.tracer
+        if self.span is None or tracer is None:  # unrecorded: its calls carry the request's context
+            return RequestTrace(self._core, None, self._operation, self._stream, passed_on=self._context)
+        attributes = {attr.BRANCH: role, attr.BRANCH_NAME: name}
+        span = tracer.start_span(f"{role} {name}", self._context, SpanKind.INTERNAL, attributes)
+        return RequestTrace(self._core, span, self._operation, self._stream)
+
+    def end_branch(self, result: str) -> None:
+        """End a ``branch``: its attempts left open, then its span, with ``sidecar.branch.result``."""
+        if self._done:
+            return
+        self._done = True
+        for attempt in self._attempts:
+            attempt.finish(status=None, error_type="unfinished")
+        if self.span is not None:
+            self.span.set_attribute(attr.BRANCH_RESULT, result)
+            self.span.end()
 
     def finish(
         self,

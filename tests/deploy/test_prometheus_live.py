@@ -2,7 +2,8 @@
 
 One scenario for the module (``scenario``): two fake providers (``primary`` speaks OpenAI, ``backup``
 Anthropic), the sidecar (``llm-sidecar run``) on a policy whose ``chat`` route falls back from primary
-to backup and whose ``solo`` route has primary only, and Prometheus (the Debian package) scraping the
+to backup, whose ``solo`` route has primary only, an ensemble (``vote``) and a gated, shadowed route
+(``gated``), and Prometheus (the Debian package) scraping the
 sidecar's /metrics every second with the labels the pipeline attaches (namespace, app, pod) and
 evaluating a copy of deploy/prometheus's rules 60 times faster (every duration divided by 60: a
 ``for: 3m`` is 3 s) every second. Traffic from the official openai and anthropic SDKs runs
@@ -70,7 +71,18 @@ routes:
   - name: retired
     match: {model: "old-*"}
     deny: {message: "retired", status: 403}
+  - name: vote
+    match: {model: vote}
+    ensemble: {members: [fast, steady], early_quorum: false}
+  - name: gated
+    match: {model: gated}
+    target: fast
+    resilience: {max_attempts_per_target: 2}
+    gates: {regex: {pattern: "^Your previous answer"}, on_fail: reask}
+    shadow: {candidates: [steady], sample: 1.0}
 """
+# vote: an ensemble of both fakes. gated: the fake echoes the prompt, which fails the gate's pattern;
+# the re-ask's echo (the re-ask prompt) passes it, and steady shadows every request.
 # The cache row needs a route that caches; until the policy has a cache, its queries are only checked
 # for validity. Once it has one, the live policy above must enable it (the cache row test says so).
 CACHE_IN_POLICY = any("cache" in name for spec in (PolicySpec, DefaultsSpec, RouteSpec) for name in spec.model_fields)
@@ -119,6 +131,8 @@ class Traffic(threading.Thread):
             ),
             lambda: list(self.openai.chat.completions.create(model="solo", messages=messages, stream=True)),
             lambda: self.anthropic.messages.create(model="chat-c", max_tokens=64, messages=messages),
+            lambda: self.openai.chat.completions.create(model="vote", messages=messages),
+            lambda: self.openai.chat.completions.create(model="gated", messages=messages),
             lambda: self.openai.chat.completions.create(model="old-1", messages=messages),
             lambda: self.openai.chat.completions.create(model="unknown", messages=messages),
         ]

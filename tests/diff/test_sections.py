@@ -7,7 +7,7 @@ from sidecar.diff.sections import condition_text, routes
 from sidecar.policy.conditions import build_conditions
 from sidecar.policy.spec import MatchSpec
 
-from .policies import edited, policy, production_text
+from .policies import ROOT, edited, policy, production_text
 
 PREMIUM = """  - name: premium                      # the checkout team pays for the best model, with a chain
     match:
@@ -167,4 +167,17 @@ def test_every_condition_kind_has_a_readable_text() -> None:
         "model gpt-4*",
         "app checkout",
         "header x-task: a, b*",
+    ]
+
+
+def test_ensemble_gates_and_shadow_changes_are_route_changes() -> None:
+    """A route's ensemble, gates and shadow settings are compared field by field."""
+    text = (ROOT / "policies" / "ensemble.yaml").read_text()
+    new = text.replace("early_quorum: true ", "early_quorum: false").replace("max_reasks: 1", "max_reasks: 2")
+    new = new.replace("sample: 0.05", "sample: 0.2")
+    changes = [(c.subject, c.field, c.old, c.new) for c in diff_policies(policy(text), policy(new, "new.yaml"))]
+    assert changes == [
+        ("refund-decision (routes[0])", "ensemble.early_quorum", "true", "false"),
+        ("extract (routes[2])", "gates.max_reasks", "1", "2"),
+        ("trusted (routes[3])", "shadow.sample", "0.05", "0.2"),
     ]

@@ -95,3 +95,8 @@ def drive_every_metric(telemetry: Telemetry) -> None:
     rejected = start(telemetry)
     rejected.rejected(status=400, reason="invalid_json")
     finish(rejected, status=400, outcome="rejected")
+    telemetry.ensemble_decided(route="vote", strategy="majority", decided="quorum", members={"a": "1", "b": "2"})
+    telemetry.gate_failed(route="gated", gate="json_schema", action="next_target")
+    telemetry.shadow_result(
+        route="r", task="any", candidate="mini", result="agreed", cost_usd=0.001, served_cost_usd=0.01, duration_s=0.2
+    )

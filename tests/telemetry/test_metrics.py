@@ -43,6 +43,12 @@ def test_every_catalog_metric_is_exposed_and_parses() -> None:
         "llm_sidecar_cache_results": "counter",
         "llm_sidecar_spans_dropped": "counter",
         "llm_sidecar_build_info": "gauge",
+        "llm_sidecar_ensemble_decisions": "counter",
+        "llm_sidecar_ensemble_member_results": "counter",
+        "llm_sidecar_gate_failures": "counter",
+        "llm_sidecar_shadow_results": "counter",
+        "llm_sidecar_shadow_cost_usd": "counter",
+        "llm_sidecar_shadow_duration_seconds": "histogram",
     }
     assert 'llm_sidecar_build_info{version="1.2.3"} 1' in text
 

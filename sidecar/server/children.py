@@ -1,0 +1,84 @@
+"""Child exchanges: calls a request makes besides walking its route's chain for the caller.
+
+An ensemble's members and its judge, and shadow candidates, each walk a chain through the ordinary
+fallback loop (``fallback.Executor.walk``) with an exchange of their own: their attempts, usage and
+answer are theirs (merged into the request's record by whoever made them), and their answer is never
+sent by the loop: a child is always a non-streaming call (``unstreamed``), whose response the loop
+returns unsent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from ..cost import cost_usd
+from ..dialects import Dialect, Operation
+from ..request_facts import RequestFacts
+from .exchange import Exchange
+from .hooks import ChainHook
+
+if TYPE_CHECKING:
+    from ..telemetry import RequestTrace
+
+
+def with_body(facts: RequestFacts, body: dict[str, Any], *, stream: bool | None = None) -> RequestFacts:
+    """``facts`` with another body (and stream flag)."""
+    streaming = facts.stream if stream is None else stream
+    method = facts.path_method
+    if facts.stream and not streaming and facts.dialect is Dialect.GEMINI:
+        method = ""  # the non-streaming method follows from the operation
+    return RequestFacts(
+        facts.dialect,
+        facts.operation,
+        facts.model,
+        facts.headers,
+        facts.app,
+        stream=streaming,
+        path_method=method,
+        body=body,
+    )
+
+
+def unstreamed(facts: RequestFacts) -> RequestFacts:
+    """The same request, asked without streaming."""
+    if not facts.stream:
+        return facts
+    body = dict(facts.body)
+    body.pop("stream_options", None)
+    if facts.dialect is not Dialect.GEMINI:  # Gemini says it in the path
+        body["stream"] = False
+    return with_body(facts, body, stream=False)
+
+
+def judge_facts(parent: RequestFacts, body: dict[str, Any]) -> RequestFacts:
+    """A judge call: an OpenAI chat request of the sidecar's own (translated to the judge's dialect)."""
+    return RequestFacts(Dialect.OPENAI, Operation.CHAT, "judge", parent.headers, parent.app, body=body)
+
+
+def child_exchange(
+    parent: Exchange, facts: RequestFacts, hooks: Sequence[ChainHook] = (), trace: RequestTrace | None = None
+) -> Exchange:
+    """An exchange for one call of ``parent``'s request: same request, policy and route; its calls' spans
+    under ``trace`` (a ``RequestTrace.branch``), else under the request's."""
+    trace = trace if trace is not None else parent.trace
+    child = Exchange(parent.request, parent.endpoint, parent.policy, parent.request_id, trace, facts)
+    child.raw = orjson.dumps(facts.body)
+    child.route = parent.route
+    child.hooks = tuple(hooks)
+    return child
+
+
+def spent(child: Exchange) -> float:
+    """What a child's calls cost: its answer and anything it had rejected."""
+    served = child.answered_by
+    answer = cost_usd(served.price, child.usage) if served is not None else None
+    return (answer or 0.0) + child.unserved_cost_usd
+
+
+def adopt(parent: Exchange, child: Exchange) -> None:
+    """Count a child's calls and attempts in the request's record."""
+    parent.calls += child.calls
+    parent.attempts.extend(child.attempts)

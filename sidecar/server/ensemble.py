@@ -1,0 +1,289 @@
+"""Running an ensemble route (``ensemble.EnsemblePlan``): every member at once, one vote, one answer.
+
+``EnsembleRunner.run(exchange, plan)``::
+
+    each member: a child exchange (``children``: the request asked without streaming; log-probabilities
+        added for ``confidence``; the route's gates forked, so a member's chain escalates on its own)
+        walking the member's chain through the fallback loop, as a task
+    as each finishes: its answer (``answers.answer_of_body``) or its failure goes to the vote
+        (``ensemble.EnsembleRun``); once the vote is decided (early quorum: the winner is certain) the
+        other tasks are cancelled: their upstream connections close, and what they used is all they cost
+    the route's deadline: the vote closes with what is in
+    strategy judge, with distinct answers: the judge's chain is asked (an OpenAI chat body of the
+        sidecar's, ``ensemble.judge``, translated like any), its verdict read strictly, else majority
+    the winner's response goes to the caller: as it is, or (a streaming caller) as a stream of its
+        dialect (``replay``), sent once decided
+
+Every upstream call passes ``CallCap`` (``before_target``): none starts once ``max_calls`` are spent.
+Every call's attempts are the request's (``x-sidecar-attempts``, the access line), every call's cost is
+the request's cost (``Exchange.unserved_cost_usd``). ``x-sidecar-ensemble`` says members, votes and the
+winner (``Exchange.ensemble``). Too few usable answers: 502 ``ensemble_failed`` in the caller's dialect
+naming each member's fate, or the upstream's own error when the request itself was refused (a 4xx).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import orjson
+from aiohttp.web import Response, StreamResponse
+
+from ..answers import answer_of_body
+from ..dialects import CHAT_OPERATIONS, Dialect
+from ..ensemble import EnsembleFailure, EnsembleRun, Member
+from ..ensemble.confidence import confidence_of, strip_logprobs, with_logprobs
+from ..ensemble.judge import judge_prompt, judge_request_body, question_from_body
+from ..ensemble.plan import EnsemblePlan
+from ..request_facts import RequestFacts
+from ..translate import TranslationError
+from .children import adopt, child_exchange, judge_facts, spent, unstreamed, with_body
+from .errors import RequestFailed
+from .exchange import Exchange
+from .gating import GateHook
+from .hooks import ChainHook, Verdict
+from .replay import stream_bytes
+from .stream import HeldStream, send_stream
+
+if TYPE_CHECKING:
+    from ..policy.compiled import Target
+    from ..telemetry import Telemetry
+
+ChildWalk = Callable[[Exchange, Sequence["Target"]], Awaitable[StreamResponse]]
+
+
+class CallCap:
+    """``max_calls`` for the whole ensemble: a target is skipped once the calls made reach it."""
+
+    def __init__(self, run: EnsembleRun, children: list[Exchange]) -> None:
+        self._run = run
+        self._children = children
+
+    async def before_target(self, exchange: Exchange, target: Target) -> str | None:
+        made = sum(child.calls for child in self._children)
+        return None if made < self._run.ensemble.max_calls else "ensemble_call_cap"
+
+    async def after_answer(self, exchange: Exchange, target: Target, answer: StreamResponse | HeldStream) -> Verdict:
+        return Verdict.ACCEPT
+
+
+@dataclass(slots=True)
+class MemberResult:
+    member: Member
+    child: Exchange
+    response: Response | None = None  # its answer (2xx), unsent
+    failure: str = ""  # why it has none
+    error: Response | None = None  # the upstream's own error, when it refused the request
+
+
+class EnsembleRunner:
+    def __init__(self, walk: ChildWalk, telemetry: Telemetry) -> None:
+        self._walk = walk
+        self._telemetry = telemetry
+
+    async def run(self, exchange: Exchange, plan: EnsemblePlan) -> StreamResponse:
+        facts = exchange.facts
+        route = exchange.route
+        assert route is not None and route.settings.resilience.deadline_s is not None
+        if facts.operation not in CHAT_OPERATIONS:
+            raise RequestFailed(
+                400,
+                f"route {route.name!r} is an ensemble, which answers chat requests only (not {facts.operation})",
+                code="unsupported_operation",
+            )
+        ensemble = plan.ensemble
+        vote = ensemble.start()
+        member_facts = unstreamed(facts)
+        added_logprobs = False
+        if ensemble.wants_logprobs:
+            body, added_logprobs = with_logprobs(member_facts.body, facts.dialect, facts.operation)
+            member_facts = with_body(member_facts, body)
+        children: list[Exchange] = []
+        cap = CallCap(vote, children)
+        trace = exchange.trace
+        results = [
+            MemberResult(
+                member,
+                child_exchange(
+                    exchange,
+                    member_facts,
+                    self._hooks(exchange, member_facts, cap),
+                    trace.branch("ensemble_member", member.name),
+                ),
+            )
+            for member in ensemble.members
+        ]
+        children.extend(result.child for result in results)
+        deadline = time.monotonic() + route.settings.resilience.deadline_s
+        failure: EnsembleFailure | None = None
+        try:
+            decided = await self._vote(vote, results, plan, deadline, ensemble.wants_logprobs)
+            if not decided:
+                vote.close()
+            if vote.judge_candidates:
+                judge_child = child_exchange(exchange, facts, (cap,), trace.branch("ensemble_judge", "judge"))
+                children.append(judge_child)
+                vote.judged(await self._judge(exchange, judge_child, plan, vote, deadline))
+        except EnsembleFailure as exc:
+            failure = exc
+        finally:
+            states = vote.decision.states if vote.decision is not None else {}
+            for result in results:
+                state = states.get(result.member.name) or vote.fates.get(result.member.name, "cancelled")
+                result.child.trace.end_branch(_result_label(state))
+            for child in children:
+                adopt(exchange, child)
+                child.trace.end_branch("answered" if child.answered_by is not None else "failed")
+        if failure is not None:
+            return self._failed(exchange, results, children, failure)
+        decision = vote.decision
+        assert decision is not None
+        winner = results[decision.winner.member.index]
+        self._telemetry.ensemble_decided(
+            route=route.name, strategy=decision.strategy, decided=decision.decided_by, members=decision.states
+        )
+        exchange.ensemble = decision.header()
+        child = winner.child
+        exchange.answered_by = child.answered_by
+        exchange.usage = child.usage
+        exchange.dropped = child.dropped
+        exchange.fallback_reason = child.fallback_reason  # the winning member's own chain fell back
+        exchange.unserved_cost_usd += sum(spent(c) for c in children if c is not child) + child.unserved_cost_usd
+        exchange.gate_passed = exchange.gated  # the winner's answer passed its member's gates
+        for c in children:
+            exchange.gate_rejections.extend(c.gate_rejections)
+        assert winner.response is not None
+        return await self._send(exchange, winner.response, strip=added_logprobs)
+
+    @staticmethod
+    async def _send(exchange: Exchange, response: Response, *, strip: bool) -> StreamResponse:
+        """The winner's response to the caller: log-probabilities it did not ask for stripped; streamed
+        when it asked for a stream."""
+        facts = exchange.facts
+        assert isinstance(response.body, bytes)
+        data = response.body
+        if not strip and not facts.stream:
+            return Response(status=200, body=data, content_type="application/json")
+        parsed = orjson.loads(data)
+        if strip:
+            parsed = strip_logprobs(parsed, facts.dialect, facts.operation)
+        if not facts.stream:
+            return Response(status=200, body=orjson.dumps(parsed), content_type="application/json")
+        include_usage = bool((facts.body.get("stream_options") or {}).get("include_usage"))
+        model = exchange.answered_by.upstream_model if exchange.answered_by else facts.model
+        return await send_stream(
+            exchange, stream_bytes(parsed, facts.dialect, model=model, include_usage=include_usage)
+        )
+
+    def _hooks(self, exchange: Exchange, facts: RequestFacts, cap: CallCap) -> list[ChainHook]:
+        hooks: list[ChainHook] = [hook.fork(facts) if isinstance(hook, GateHook) else hook for hook in exchange.hooks]
+        return [*hooks, cap]
+
+    async def _vote(
+        self, vote: EnsembleRun, results: list[MemberResult], plan: EnsemblePlan, deadline: float, logprobs: bool
+    ) -> bool:
+        """Run every member; feed the vote as they finish. True once it has nothing more to wait for
+        (decided, or the judge's candidates ready), False at the deadline."""
+        tasks = {
+            asyncio.create_task(self._member(result, plan.chains[result.member.index])): result for result in results
+        }
+        pending = set(tasks)
+        try:
+            while pending:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                done, pending = await asyncio.wait(pending, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+                for task in sorted(done, key=lambda t: tasks[t].member.index):
+                    task.result()  # a bug in a member's walk is the request's 500, not a silent failure
+                    result = tasks[task]
+                    if result.response is None:
+                        finished = vote.failed(result.member, result.failure)
+                    else:
+                        finished = vote.answered(result.member, *_ballot(result, logprobs))
+                    if finished:
+                        return True
+            return False
+        finally:
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+
+    async def _member(self, result: MemberResult, chain: Sequence[Target]) -> None:
+        try:
+            response = await self._walk(result.child, chain)
+        except RequestFailed as failed:
+            result.failure = failed.code
+            return
+        if isinstance(response, Response) and response.status < 400 and isinstance(response.body, bytes):
+            result.response = response
+        else:
+            result.failure = f"http_{response.status}"
+            result.error = response if isinstance(response, Response) else None
+
+    async def _judge(
+        self, exchange: Exchange, child: Exchange, plan: EnsemblePlan, vote: EnsembleRun, deadline: float
+    ) -> str | None:
+        """The judge's reply text, or None when it could not be had (then majority decides)."""
+        judge = plan.ensemble.judge
+        assert judge is not None
+        try:
+            question = question_from_body(exchange.facts.body, exchange.facts.dialect)
+        except TranslationError:
+            return None
+        body = judge_request_body(judge_prompt(judge.template, question, vote.judge_candidates), judge.max_tokens)
+        child.facts = judge_facts(exchange.facts, body)
+        child.raw = orjson.dumps(body)
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        try:
+            async with asyncio.timeout(left):
+                response = await self._walk(child, plan.judge)
+        except (RequestFailed, TimeoutError):
+            return None
+        if response.status >= 400 or not isinstance(response, Response) or not isinstance(response.body, bytes):
+            return None
+        view = answer_of_body(response.body, Dialect.OPENAI)
+        return view.content if view is not None else None
+
+    def _failed(
+        self, exchange: Exchange, results: list[MemberResult], children: list[Exchange], failure: EnsembleFailure
+    ) -> StreamResponse:
+        """Too few usable answers: the upstream's own error when it refused the request (a 4xx), else 502."""
+        exchange.unserved_cost_usd += sum(spent(child) for child in children)
+        for result in results:
+            if result.error is not None and 400 <= result.error.status < 500:
+                exchange.answered_by = result.child.answered_by
+                return result.error
+        raise RequestFailed(
+            502,
+            str(failure),
+            code="ensemble_failed",
+            extra={"attempts": [a.as_dict() for a in exchange.attempts]},
+        )
+
+
+def _result_label(state: str) -> str:
+    """A member's state in the vote (a rank, or ``failed (reason)``...) as a span/metric result."""
+    if state.isdigit():
+        return "won" if state == "1" else "outvoted"
+    return state.split(" ", 1)[0]
+
+
+def _ballot(result: MemberResult, logprobs: bool) -> tuple[str, float | None]:
+    """The member's answer text, and its confidence when log-probabilities were asked and reported."""
+    response = result.response
+    assert response is not None and isinstance(response.body, bytes)
+    facts = result.child.facts
+    view = answer_of_body(response.body, facts.dialect)
+    if view is None:
+        return "", None
+    confidence = None
+    if logprobs:
+        confidence = confidence_of(orjson.loads(response.body), facts.dialect, facts.operation)
+    return view.content, confidence

@@ -1,0 +1,52 @@
+"""A whole answer, held as a response body of the caller's dialect, sent as that dialect's stream.
+
+An ensemble decides on whole answers (its members are asked without streaming); a streaming caller then
+gets the chosen one as a stream (``stream_bytes``): the body is read into the common form
+(``translate.parse_chat_response``), spelled out as the deltas a live stream of it would give (text cut
+at word boundaries, as the cache replays answers: ``cache.replay.word_pieces``) and encoded by the
+dialect's own stream encoder. Reasoning parts are not replayed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from ..cache.replay import word_pieces
+from ..dialects import Dialect
+from ..translate import new_stream_encoder, parse_chat_response
+from ..translate.common import ChatResponse, Delta, End, Finish, Start, Text, ToolArgs, ToolStart, UsageSeen
+
+
+def response_deltas(response: ChatResponse) -> list[Delta]:
+    """The first choice of ``response`` as stream deltas: start, usage, text and tool calls, finish, end."""
+    out: list[Delta] = [Start(response["id"])]
+    if response["usage"] is not None:
+        out.append(UsageSeen(response["usage"]))
+    if response["choices"]:
+        choice = response["choices"][0]
+        tools = 0
+        for part in choice["parts"]:
+            if part["type"] == "text":
+                out.extend(Text(piece) for piece in word_pieces(part["text"]))
+            elif part["type"] == "tool_call":
+                out.append(ToolStart(tools, part["id"], part["name"]))
+                out.append(ToolArgs(tools, orjson.dumps(part["arguments"]).decode()))
+                tools += 1
+        reason = choice["finish_reason"]
+        if reason is not None:
+            out.append(Finish(reason, reason.value, choice["stop_sequence"]))
+    out.append(End())
+    return out
+
+
+def stream_bytes(body: dict[str, Any], dialect: Dialect, *, model: str, include_usage: bool) -> bytes:
+    """A ``dialect`` chat response body as the events of that dialect's stream (``TranslationError`` when
+    the body is not a chat answer)."""
+    encoder = new_stream_encoder(dialect, model, include_usage)
+    events = []
+    for delta in response_deltas(parse_chat_response(body, dialect)):
+        events += encoder.feed(delta)
+    events += encoder.close()
+    return b"".join(event.encode() for event in events)

@@ -1,0 +1,230 @@
+"""Shadow evaluation on the request path: a sampled share of a route's requests is also sent to
+candidate models in the background, and their answers compared with the served one.
+
+``ShadowRunner.stage`` is the pipeline stage (outermost of the features, so it sees the answer the
+caller got, after gates and ensembles). For a route with ``shadow:`` and a chat request that
+``shadow.sampled`` picks (by request id and route), it marks the exchange (``x-sidecar-shadow:
+sampled``), lets the request run, reads the served answer (the response body, or for a stream what a
+``TextTap`` saw), and starts one background task per candidate; the response is returned at once and
+written by the server while the tasks wait their turn on the loop. A task:
+
+- takes a slot of the route's ``ShadowSlots`` (``max_concurrent``) or is skipped (counted, never queued);
+- walks the candidate through the fallback loop with a child exchange (``children``: the caller's
+  original request, not streamed, no gates), bounded by the route's deadline;
+- compares the two answers with the route's normalizer (``shadow.agree``) or asks the agreement judge;
+- records the outcome (``ShadowStats`` on the state, for ``/status``; ``llm_sidecar_shadow_*`` metrics).
+
+The task class comes from the request (``task_class``); once the statistics hold ``max_keys`` rows, a
+new class is counted as ``other``, so neither the table nor the metrics' labels grow without bound.
+
+Nothing a shadow call does reaches the caller: its failure, stall or answer only shows in the stats.
+``close`` cancels the tasks still running (the app's shutdown).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
+
+from aiohttp.web import Response, StreamResponse
+
+from ..answers import AnswerView, answer_of_body, answer_of_deltas
+from ..cost import cost_usd
+from ..dialects import CHAT_OPERATIONS, Dialect
+from ..ensemble.judge import judge_request_body, question_from_body
+from ..shadow import ShadowOutcome, ShadowSlots, ShadowStats, agree, agreement_prompt, parse_agreement, sampled
+from ..telemetry.logging import get_logger
+from ..translate import TranslationError
+from .children import child_exchange, judge_facts, spent, unstreamed
+from .errors import RequestFailed
+from .exchange import Exchange
+from .pipeline import Handler
+
+if TYPE_CHECKING:
+    from ..policy.compiled import Target
+    from ..request_facts import RequestFacts
+    from ..shadow.plan import Shadow
+    from ..telemetry import Telemetry
+    from ..translate.common import Delta
+
+log = get_logger("sidecar.shadow")
+
+ChildWalk = Callable[[Exchange, Sequence["Target"]], Awaitable[StreamResponse]]
+TASK_HEADER = "x-sidecar-task"
+"""The task class shadow statistics are kept by (routing's class, or the app's header); else ``any``."""
+_TASK = re.compile(r"[A-Za-z0-9_.-]{1,40}")
+ANY_TASK = "any"
+OTHER_TASK = "other"
+"""The task class of a request whose class has no row left in the statistics (``ShadowStats.max_keys``)."""
+
+
+class TextTap:
+    """Collects a streamed answer's deltas (``hooks.StreamTap``), to compare with the candidates'."""
+
+    def __init__(self) -> None:
+        self.deltas: list[Delta] = []
+        self.clean = False
+
+    def open(self, target: Target) -> None:
+        self.deltas.clear()
+
+    def feed(self, delta: Delta) -> None:
+        self.deltas.append(delta)
+
+    def close(self, clean: bool) -> None:
+        self.clean = clean
+
+
+def task_class(facts: RequestFacts) -> str:
+    value = facts.headers.get(TASK_HEADER, "")
+    return value if _TASK.fullmatch(value) else ANY_TASK
+
+
+class ShadowRunner:
+    """The shadow stage and its background calls (one per app)."""
+
+    def __init__(self, walk: ChildWalk, telemetry: Telemetry, stats: ShadowStats) -> None:
+        self._walk = walk
+        self._telemetry = telemetry
+        self.stats = stats
+        self._slots: dict[str, ShadowSlots] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def stage(self, exchange: Exchange, call_next: Handler) -> StreamResponse:
+        route = exchange.route
+        facts = exchange.facts
+        shadow = route.shadow if route is not None else None
+        if (
+            shadow is None
+            or route is None
+            or facts.operation not in CHAT_OPERATIONS
+            or not sampled(exchange.request_id, shadow.sample, route.name)
+        ):
+            return await call_next(exchange)
+        exchange.shadow = "sampled"
+        tap: TextTap | None = None
+        if facts.stream:
+            tap = TextTap()
+            exchange.taps = (*exchange.taps, tap)
+        response = await call_next(exchange)
+        served = self._served(exchange, response, tap)
+        if served is not None:
+            self._start(exchange, facts, shadow, served)
+        return response
+
+    def _served(self, exchange: Exchange, response: StreamResponse, tap: TextTap | None) -> AnswerView | None:
+        if response.status >= 400 or exchange.answered_by is None or exchange.stream_error:
+            return None
+        if tap is not None:
+            return answer_of_deltas(tap.deltas) if tap.clean else None
+        if isinstance(response, Response) and isinstance(response.body, bytes):
+            return answer_of_body(response.body, exchange.facts.dialect)
+        return None
+
+    def _start(self, exchange: Exchange, facts: RequestFacts, shadow: Shadow, served: AnswerView) -> None:
+        assert exchange.route is not None
+        route = exchange.route.name
+        task = task_class(facts)
+        served_by = exchange.answered_by
+        served_cost = (cost_usd(served_by.price, exchange.usage) if served_by is not None else None) or 0.0
+        slots = self._slots.get(route)
+        if slots is None or slots.limit != shadow.max_concurrent:
+            slots = self._slots[route] = ShadowSlots(shadow.max_concurrent)
+        for candidate in shadow.candidates:
+            if candidate == served_by:
+                continue  # the served model itself: nothing to learn
+            if not self.stats.admits(route, task, candidate.name):
+                task = OTHER_TASK  # the table is full: new task classes are counted together (bounded labels)
+            if not slots.try_acquire():
+                self.stats.skipped(route, task, candidate.name)
+                self._telemetry.shadow_result(route=route, task=task, candidate=candidate.name, result="skipped")
+                continue
+            call = self._call(exchange, facts, shadow, candidate, served, served_cost, task)
+            running = asyncio.create_task(self._released(call, slots), name=f"shadow {route} {candidate.name}")
+            self._tasks.add(running)
+            running.add_done_callback(self._tasks.discard)
+
+    async def _released(self, call: Awaitable[None], slots: ShadowSlots) -> None:
+        try:
+            await call
+        except Exception as exc:  # a bug must not go unseen, nor reach the served request
+            log.error("shadow_failed", error=repr(exc))
+        finally:
+            slots.release()
+
+    async def _call(
+        self,
+        exchange: Exchange,
+        facts: RequestFacts,
+        shadow: Shadow,
+        candidate: Target,
+        served: AnswerView,
+        served_cost: float,
+        task: str,
+    ) -> None:
+        assert exchange.route is not None
+        route = exchange.route.name
+        await asyncio.sleep(0)  # let the served answer be written first
+        child = child_exchange(exchange, unstreamed(facts))
+        started = time.monotonic()
+        answer: AnswerView | None = None
+        try:
+            response = await self._walk(child, (candidate,))
+            if isinstance(response, Response) and response.status < 400 and isinstance(response.body, bytes):
+                answer = answer_of_body(response.body, facts.dialect)
+        except RequestFailed:
+            answer = None
+        latency = time.monotonic() - started
+        cost = spent(child)
+        agreed: bool | None = None
+        if answer is not None:
+            if shadow.judge is None:
+                agreed = agree(shadow.normalizer, served.content, answer.content)
+            else:
+                judged = await self._judge(exchange, facts, shadow, served, answer)
+                agreed, cost = judged[0], cost + judged[1]
+        failed = answer is None
+        self.stats.record(route, task, candidate.name, ShadowOutcome(agreed, failed, cost, served_cost, latency))
+        result = "failed" if failed else ("not_comparable" if agreed is None else ("agreed" if agreed else "disagreed"))
+        self._telemetry.shadow_result(
+            route=route,
+            task=task,
+            candidate=candidate.name,
+            result=result,
+            cost_usd=cost,
+            served_cost_usd=served_cost,
+            duration_s=latency,
+        )
+
+    async def _judge(
+        self, exchange: Exchange, facts: RequestFacts, shadow: Shadow, served: AnswerView, answer: AnswerView
+    ) -> tuple[bool | None, float]:
+        """The agreement judge's verdict (None: no verdict) and what its call cost."""
+        judge = shadow.judge
+        assert judge is not None
+        try:
+            question = question_from_body(facts.body, facts.dialect)
+        except TranslationError:
+            return None, 0.0
+        body = judge_request_body(agreement_prompt(judge.template, question, served.content, answer.content), 0)
+        body["max_tokens"] = judge.max_tokens
+        child = child_exchange(exchange, judge_facts(facts, body))
+        try:
+            response = await self._walk(child, judge.chain)
+        except RequestFailed:
+            return None, spent(child)
+        if not isinstance(response, Response) or response.status >= 400 or not isinstance(response.body, bytes):
+            return None, spent(child)
+        view = answer_of_body(response.body, Dialect.OPENAI)
+        return (parse_agreement(view.content) if view is not None else None), spent(child)
+
+    async def close(self) -> None:
+        """Cancel the shadow calls still running."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)

@@ -1,0 +1,133 @@
+"""Shadow evaluation through the real sidecar: the caller's answer never changes, whatever the shadow
+candidates do; agreement, cost and latency are published in /status and /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import aiohttp
+import openai
+
+from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
+from .ensemble_policies import models_policy
+
+MESSAGES: Any = [{"role": "user", "content": "Which queue?"}]
+
+
+def shadowed(candidates: str, extra: str = "") -> str:
+    return (
+        "  - name: served\n    match: {model: served}\n    target: m0\n"
+        f"    shadow: {{candidates: [{candidates}], sample: 1.0{extra}}}\n"
+    )
+
+
+async def ask(running: RunningSidecar, **options: Any) -> tuple[str, dict[str, str]]:
+    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
+        raw = await client.chat.completions.with_raw_response.create(model="served", messages=MESSAGES, **options)
+        if options.get("stream"):
+            text = "".join([c.choices[0].delta.content or "" async for c in raw.parse() if c.choices])
+        else:
+            text = raw.parse().choices[0].message.content or ""
+    return text, dict(raw.headers)
+
+
+async def status_rows(running: RunningSidecar, calls: int, timeout_s: float = 3.0) -> list[dict[str, Any]]:
+    """The /status shadow table once it holds ``calls`` calls (compared, failed or skipped)."""
+    async with aiohttp.ClientSession() as session:
+        for _ in range(int(timeout_s / 0.05)):
+            async with session.get(f"{running.url}/status") as response:
+                rows: list[dict[str, Any]] = (await response.json())["shadow"]
+            if sum(r["compared"] + r["not_comparable"] + r["failed"] + r["skipped"] for r in rows) >= calls:
+                return rows
+            await asyncio.sleep(0.05)
+    return rows
+
+
+async def test_agreement_is_counted_in_status_and_metrics(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """Two sampled requests whose candidate answers alike: agreement 1.0 per task class in /status, and
+    the agreed results in /metrics; the caller's answer is the served model's, marked sampled."""
+    urls = [await fake("f0", reply="Billing"), await fake("f1", reply="billing")]
+    running = await sidecar(models_policy(urls, shadowed("m1"), speaks=("openai",)))
+    text, headers = await ask(running)
+    await ask(running, extra_headers={"x-sidecar-task": "classification"})
+    assert text == "Billing" and headers["x-sidecar-shadow"] == "sampled" and headers["x-sidecar-model"] == "m0"
+    rows = await status_rows(running, 2)
+    assert [(r["task"], r["candidate"], r["compared"], r["agreement"]) for r in rows] == [
+        ("any", "m1", 1, 1.0),
+        ("classification", "m1", 1, 1.0),
+    ]
+    assert rows[0]["cost_ratio"] is not None and rows[0]["cost_ratio"] > 1  # m1 costs twice m0
+    async with aiohttp.ClientSession() as session, session.get(f"{running.url}/metrics") as response:
+        metrics = await response.text()
+    assert 'llm_sidecar_shadow_results_total{candidate="m1",result="agreed",route="served",task="any"} 1.0' in metrics
+
+
+async def test_a_stalled_shadow_candidate_does_not_delay_the_answer(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """The candidate takes 5 s: the caller's answer comes at once and is the served model's."""
+    urls = [await fake("f0", reply="bug"), await fake("f1", reply="other", latency_ms=5000)]
+    running = await sidecar(models_policy(urls, shadowed("m1"), speaks=("openai",)))
+    started = time.monotonic()
+    text, headers = await ask(running)
+    assert time.monotonic() - started < 2
+    assert text == "bug" and headers["x-sidecar-model"] == "m0"
+
+
+async def test_a_failing_shadow_candidate_does_not_fail_the_request(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """The candidate answers 503, in a stream too: the caller's answers are unchanged, the failure is counted."""
+    urls = [await fake("f0", reply="bug"), await fake("f1", fault="status=503", fault_rate=1.0)]
+    running = await sidecar(models_policy(urls, shadowed("m1"), speaks=("openai",)))
+    assert (await ask(running))[0] == "bug"
+    assert (await ask(running, stream=True))[0] == "bug"
+    rows = await status_rows(running, 2)
+    assert rows[0]["failed"] == 2 and rows[0]["compared"] == 0
+
+
+async def test_a_streamed_answer_is_compared_too(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """A streaming caller's answer, as it was streamed, is what the candidate is compared with."""
+    urls = [await fake("f0", reply="the bug queue"), await fake("f1", reply="The  Bug queue")]
+    running = await sidecar(models_policy(urls, shadowed("m1"), speaks=("openai",)))
+    assert (await ask(running, stream=True))[0] == "the bug queue"
+    rows = await status_rows(running, 1)
+    assert rows[0]["agreed"] == 1
+
+
+async def test_shadow_calls_beyond_the_limit_are_skipped(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """max_concurrent 1 and a stalled candidate: the second sample finds no slot and is skipped."""
+    urls = [await fake("f0", reply="bug"), await fake("f1", reply="bug", latency_ms=3000)]
+    running = await sidecar(models_policy(urls, shadowed("m1", ", max_concurrent: 1"), speaks=("openai",)))
+    await ask(running)
+    await ask(running)
+    rows = await status_rows(running, 1)
+    assert rows[0]["skipped"] == 1
+
+
+async def test_a_judge_can_decide_agreement(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """shadow judge: the judge's {"same": false} counts a disagreement whatever the normalizer says."""
+    urls = [await fake("f0", reply="bug"), await fake("f1", reply="bug"), await fake("f2", reply='{"same": false}')]
+    running = await sidecar(models_policy(urls, shadowed("m1", ", judge: {target: m2}"), speaks=("openai",)))
+    await ask(running)
+    rows = await status_rows(running, 1)
+    assert rows[0]["compared"] == 1 and rows[0]["agreed"] == 0
+
+
+async def test_task_classes_beyond_the_tables_room_are_counted_as_other(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """With the statistics full, a request's new task class is recorded as other (labels stay bounded)."""
+    urls = [await fake("f0", reply="bug"), await fake("f1", reply="bug")]
+    running = await sidecar(models_policy(urls, shadowed("m1"), speaks=("openai",)))
+    running.state.shadow.max_keys = 1
+    await ask(running, extra_headers={"x-sidecar-task": "first"})
+    await status_rows(running, 1)
+    await ask(running, extra_headers={"x-sidecar-task": "second"})
+    async with aiohttp.ClientSession() as session:
+        for _ in range(60):
+            async with session.get(f"{running.url}/metrics") as response:
+                metrics = await response.text()
+            if 'task="other"' in metrics:
+                break
+            await asyncio.sleep(0.05)
+    assert 'llm_sidecar_shadow_results_total{candidate="m1",result="agreed",route="served",task="other"} 1.0' in metrics
+    assert [row["task"] for row in await status_rows(running, 1)] == ["first"]
