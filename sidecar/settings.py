@@ -24,6 +24,7 @@ class Settings:
     port: int = 8080
     health_host: str = "0.0.0.0"
     health_port: int | None = None
+    health_metrics: bool = False  # also serve /metrics on the health port (for a Prometheus pod scrape)
     drain_timeout_s: float = 20.0
     max_body_bytes: int = 32 * MiB
     log_level: str = "info"
@@ -75,8 +76,16 @@ class Settings:
 _ENV_NAMES = {"policy_path": "SIDECAR_POLICY", "app_name": "SIDECAR_APP"}
 
 
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
 def _convert(name: str, raw: str, kind: Any) -> Any:
     target = str(kind)
+    if target == "bool":
+        if raw.lower() in _TRUE + _FALSE:
+            return raw.lower() in _TRUE
+        variable = _ENV_NAMES.get(name, "SIDECAR_" + name.upper())
+        raise SettingsError(f"{variable}={raw!r} is not one of {', '.join(_TRUE + _FALSE)}")
     try:
         if "int" in target:
             return int(raw)

@@ -25,6 +25,12 @@ def test_variables_are_read_and_converted() -> None:
     assert settings.app_name == "" and settings.receive_timeout_s == 60.0
 
 
+@pytest.mark.parametrize(("raw", "expected"), [("true", True), ("1", True), ("On", True), ("no", False), ("0", False)])
+def test_switches_read_the_usual_words(raw: str, expected: bool) -> None:
+    """A yes/no setting (SIDECAR_HEALTH_METRICS) reads 1/true/yes/on and 0/false/no/off, any case."""
+    assert Settings.from_env({"SIDECAR_HEALTH_METRICS": raw}).health_metrics is expected
+
+
 def test_flags_win_over_variables() -> None:
     """An override that is not None (a command-line flag) replaces the variable's value."""
     settings = Settings.from_env({"SIDECAR_PORT": "9090"}, port=7070, host=None)
@@ -41,6 +47,7 @@ def test_flags_win_over_variables() -> None:
         ({"SIDECAR_MAX_BODY_BYTES": "10"}, "must be positive"),
         ({"SIDECAR_HEALTH_PORT": "8080"}, "must differ"),
         ({"SIDECAR_LOG_LEVEL": "loud"}, "is not debug"),
+        ({"SIDECAR_HEALTH_METRICS": "enabled"}, "SIDECAR_HEALTH_METRICS='enabled' is not one of 1, true"),
     ],
 )
 def test_bad_values_are_refused_with_the_reason(env: dict[str, str], message: str) -> None:

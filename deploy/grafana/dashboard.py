@@ -8,8 +8,9 @@ query against the metric names in docs/observability.md. Every query is also run
 Prometheus scraping a real sidecar (``tests/deploy/test_prometheus_live.py``).
 
 Labels the dashboard filters on: ``namespace`` and ``app`` must be attached to every series by the
-pipeline that brings the metrics to Prometheus (the sidecar does not emit them; docs/operations.md,
-"Dashboards and alerts"); ``route`` is the sidecar's own label.
+scrape or pipeline that brings the metrics to Prometheus (the sidecar does not emit them:
+deploy/prometheus/scrape-config.yaml and llm-sidecar-podmonitor.yaml attach them from the pod's
+Kubernetes labels; docs/operations.md, "Dashboards and alerts"); ``route`` is the sidecar's own label.
 
 Adding a row: write a function returning ``Row`` (a title and its panels) and add it to ``ROWS``.
 The budgets row (``budgets``) is a marked placeholder until the budget metrics exist.
@@ -26,14 +27,6 @@ DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 SEL = 'namespace=~"$namespace", app=~"$app"'
 ROUTE_SEL = f'{SEL}, route=~"$route"'
 RATE = "$__rate_interval"
-
-# The expression of the LLMSidecarPolicyReloadRejected alert (deploy/prometheus), per pod: a reload
-# rejected in the last 30 minutes, the first one of a pod included (its counter starts at 1).
-REJECTED_RELOADS = (
-    '(increase(llm_sidecar_policy_reloads_total{%(sel)s, outcome="error"}[30m]) > 0)'
-    ' or (llm_sidecar_policy_reloads_total{%(sel)s, outcome="error"}'
-    ' unless llm_sidecar_policy_reloads_total{%(sel)s, outcome="error"} offset 30m) > 0'
-)
 
 
 @dataclass
@@ -241,7 +234,7 @@ def latency() -> Row:
 
 def tokens_and_cost() -> Row:
     cost = rate("llm_sidecar_cost_usd_total", ROUTE_SEL)
-    tokens = rate("llm_sidecar_tokens_total")
+    tokens = rate("llm_sidecar_tokens_total", ROUTE_SEL)
     app_note = (
         "app is the pod's label (one app per sidecar), attached by the metrics pipeline; "
         "the sidecar's own series carry no app."
@@ -252,12 +245,18 @@ def tokens_and_cost() -> Row:
             Panel(
                 "Tokens per second by served model and type",
                 [Query(f"sum by (served_model, type) ({tokens})", "{{served_model}} {{type}}")],
-                description="Tokens carry no route label: per route, see cost.",
+                width=12,
+            ),
+            Panel(
+                "Tokens per second by route and type",
+                [Query(f"sum by (route, type) ({tokens})", "{{route}} {{type}}")],
+                width=12,
             ),
             Panel(
                 "Cost per hour by route",
                 [Query(f"sum by (route) ({cost}) * 3600", "{{route}}")],
                 unit="currencyUSD",
+                width=12,
                 description="Estimated from the policy's prices and the usage providers report.",
             ),
             Panel(
@@ -271,6 +270,7 @@ def tokens_and_cost() -> Row:
                 ],
                 kind="bargauge",
                 unit="currencyUSD",
+                width=12,
                 options={"displayMode": "basic", "orientation": "horizontal"},
             ),
             Panel(
@@ -305,15 +305,21 @@ def policy_and_sidecars() -> Row:
                 kind="timeseries",
                 options={"drawStyle": "bars"},
                 description="Applied (ok) and rejected (error) policy files. A pod's very first reload "
-                "starts its counter, which increase() does not see: the stat next to this counts those.",
+                "starts its counter, which increase() does not see: the stat next to this shows the pods "
+                "a rejection left on an older policy.",
             ),
             Panel(
-                "Sidecars with a rejected policy reload (30 min)",
-                [Query(f"count({REJECTED_RELOADS % {'sel': SEL}}) or vector(0)", "pods", instant=True)],
+                "Sidecars serving a stale policy",
+                [
+                    Query(
+                        f"count(llm_sidecar_policy_last_reload_successful{{{SEL}}} == 0) or vector(0)",
+                        "pods",
+                        instant=True,
+                    )
+                ],
                 kind="stat",
-                description="Pods that rejected a policy file in the last 30 minutes and may serve an older "
-                "policy than the ConfigMap (alert LLMSidecarPolicyReloadRejected; /status shows "
-                ".policy.last_reload_error).",
+                description="Pods that rejected their policy file and serve an older policy than the ConfigMap "
+                "(alert LLMSidecarPolicyReloadRejected; /status shows .policy.last_reload_error).",
                 field_config={
                     "thresholds": {
                         "mode": "absolute",

@@ -59,6 +59,7 @@ def build_state(
         log.warning("breaker_transition", target=target, from_state=before, to_state=after, reason=reason)
         telemetry.breaker_transition(target=target, from_state=before, to_state=after)
 
+    telemetry.policy_loaded(policy.loaded_at)
     return SidecarState(
         settings=settings,
         holder=PolicyHolder(policy),
@@ -132,7 +133,7 @@ class SidecarApp:
 
     def _on_reload(self, ok: bool, policy: Policy | None, errors: list[str]) -> None:
         state = self.state
-        state.telemetry.policy_reload(ok=ok)
+        state.telemetry.policy_reload(ok=ok, loaded_at=None if policy is None else policy.loaded_at)
         if ok and policy is not None:
             log.info("policy_reloaded", version=policy.version, source=policy.source, routes=len(policy.routes))
             for warning in policy.warnings:
@@ -163,13 +164,16 @@ async def start_app(
 
 
 def health_listener(state: SidecarState) -> Listener:
-    """The health port's listener: ``/healthz`` and ``/readyz`` only, and few connections (it listens on
-    the pod IP, reachable from the cluster)."""
+    """The health port's listener: ``/healthz`` and ``/readyz`` (and ``/metrics`` with ``health_metrics``,
+    for a Prometheus scrape of the pod), and few connections (it listens on the pod IP, reachable from
+    the cluster)."""
     settings = state.settings
     routes: list[tuple[str, str, Handler]] = [
         ("GET", "/healthz", admin.healthz),
         ("GET", "/readyz", partial(admin.readyz, state=state)),
     ]
+    if settings.health_metrics:
+        routes.append(("GET", "/metrics", partial(admin.metrics, state=state)))
     return Listener(
         application(routes, fallback=_not_found, max_body=settings.max_body_bytes),
         max_connections=settings.health_max_connections,

@@ -7,7 +7,7 @@ calls, which spans and metrics exist and what they carry, and the checks on the 
 
 The map (the pipeline calls only the facade; see ``request`` for the call order)::
 
-    facade.Telemetry          from_env / for_tests; start_request, policy_reload, breaker_transition,
+    facade.Telemetry          from_env / for_tests; start_request, policy_loaded, policy_reload, breaker_transition,
       |                       metrics_text, shutdown. Owns its providers and registry (no global ones)
       +- request.RequestTrace   one per request: SERVER span + request metrics
       |    +- attempt.AttemptTrace  one per upstream call: CLIENT span + GenAI client metrics

@@ -147,8 +147,18 @@ class Telemetry:
         span = tracer.start_span(name, parent, SpanKind.SERVER, attributes)
         return RequestTrace(core, span, operation, stream)
 
-    def policy_reload(self, *, ok: bool) -> None:
+    def policy_loaded(self, loaded_at: float) -> None:
+        """The policy now served was loaded at ``loaded_at`` (Unix time): at start, or by a reload."""
+        self.instruments.policy_last_reload_ok.set((), 1)
+        self.instruments.policy_loaded_at.set((), loaded_at)
+
+    def policy_reload(self, *, ok: bool, loaded_at: float | None = None) -> None:
+        """Count a reload; ``ok`` with the new policy's ``loaded_at``, or rejected (an older policy serves)."""
         self.instruments.policy_reloads.inc(("ok" if ok else "error",))
+        if ok and loaded_at is not None:
+            self.policy_loaded(loaded_at)
+        elif not ok:
+            self.instruments.policy_last_reload_ok.set((), 0)
 
     def breaker_transition(self, *, target: str, from_state: str, to_state: str) -> None:
         """Count the transition and set the target's state gauge (closed 0, half_open 1, open 2)."""

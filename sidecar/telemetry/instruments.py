@@ -3,8 +3,9 @@
 GenAI client metrics (semantic conventions, see ``genai``): operation duration, token usage, time to
 first chunk, time per output chunk. The sidecar's own ``llm_sidecar_*`` metrics: requests, request
 duration, in-flight, upstream attempts and errors, fallbacks, skips, rejections, breaker state and
-transitions, policy reloads, tokens, cost, cache results, spans dropped, build info; ensemble decisions
-and member results, quality gate failures, shadow results, cost and duration.
+transitions, policy reloads and the state of the last one, tokens, cost, cache results, spans dropped,
+build info; ensemble decisions and member results, quality gate failures, shadow results, cost and
+duration.
 Label values are always strings; an absent value is ``""``.
 """
 
@@ -184,6 +185,23 @@ class Instruments:
         self.policy_reloads = counter(
             _own("policy_reloads_total", "Policy reloads, by outcome (ok, error).", ("outcome",), "{reload}")
         )
+        self.policy_last_reload_ok = gauge(
+            _own(
+                "policy_last_reload_successful",
+                "1 when the policy file was last applied (at start or by a reload), 0 when it was rejected "
+                "and an older policy serves.",
+                (),
+                "1",
+            )
+        )
+        self.policy_loaded_at = gauge(
+            _own(
+                "policy_last_reload_timestamp_seconds",
+                "Unix time the policy being served was loaded (at start or by the last applied reload).",
+                (),
+                "s",
+            )
+        )
         self.cost = counter(
             _own(
                 "cost_usd_total",
@@ -195,8 +213,8 @@ class Instruments:
         self.tokens = counter(
             _own(
                 "tokens_total",
-                "Tokens reported by providers, by served model and type (input, output, cached_input).",
-                ("served_model", "type"),
+                "Tokens reported by providers, by served model, route and type (input, output, cached_input).",
+                ("served_model", "route", "type"),
                 "{token}",
             )
         )

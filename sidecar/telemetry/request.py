@@ -292,11 +292,11 @@ class RequestTrace:
         ins.in_flight.dec()
         if usage is not None:
             if usage.input_tokens:
-                ins.tokens.inc((model_label, "input"), usage.input_tokens)
+                ins.tokens.inc((model_label, route_label, "input"), usage.input_tokens)
             if usage.output_tokens:
-                ins.tokens.inc((model_label, "output"), usage.output_tokens)
+                ins.tokens.inc((model_label, route_label, "output"), usage.output_tokens)
             if usage.cached_input_tokens:
-                ins.tokens.inc((model_label, "cached_input"), usage.cached_input_tokens)
+                ins.tokens.inc((model_label, route_label, "cached_input"), usage.cached_input_tokens)
         if cost_usd:
             ins.cost.inc((model_label, route_label), cost_usd)
         span = self.span

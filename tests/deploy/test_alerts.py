@@ -24,6 +24,7 @@ from .promql import problems
 PROMETHEUS = REPO / "deploy" / "prometheus"
 RULES = PROMETHEUS / "llm-sidecar-alerts.yaml"
 OPERATOR_RULES = PROMETHEUS / "llm-sidecar-prometheusrule.yaml"
+SETTINGS = PROMETHEUS / "settings.yaml"
 UNIT_TESTS = Path(__file__).with_name("prometheus") / "alerts_test.yaml"
 OPERATIONS = REPO / "docs" / "operations.md"
 
@@ -78,6 +79,28 @@ def test_the_prometheusrule_holds_the_same_rules() -> None:
         [sys.executable, str(PROMETHEUS / "prometheusrule.py")], capture_output=True, text=True, check=True, timeout=30
     ).stdout
     assert written == OPERATOR_RULES.read_text()
+
+
+@pytest.mark.parametrize("rule", alerts(), ids=lambda rule: rule["alert"])
+def test_every_runbook_url_starts_with_the_configured_base(rule: dict[str, Any]) -> None:
+    """runbook_url is settings.yaml's runbook_base_url, '#' and the alert's name in lower case (the one
+    value a user sets, put into both rules files by prometheusrule.py --write)."""
+    base = yaml.safe_load(SETTINGS.read_text())["runbook_base_url"]
+    assert rule["annotations"]["runbook_url"] == f"{base}#{rule['alert'].lower()}"
+
+
+def test_the_runbook_base_is_what_prometheusrule_py_puts_in(tmp_path: Path) -> None:
+    """With another runbook_base_url in a copy of deploy/prometheus, `prometheusrule.py --write` points
+    every runbook_url of both files there and changes nothing else."""
+    copy = tmp_path / "prometheus"
+    shutil.copytree(PROMETHEUS, copy)
+    (copy / "settings.yaml").write_text("runbook_base_url: https://docs.example.org/sidecar/operations.html\n")
+    subprocess.run([sys.executable, str(copy / "prometheusrule.py"), "--write"], check=True, timeout=30)
+    for name in (RULES.name, OPERATOR_RULES.name):
+        before, after = (PROMETHEUS / name).read_text(), (copy / name).read_text()
+        old_base = yaml.safe_load(SETTINGS.read_text())["runbook_base_url"]
+        assert after == before.replace(old_base, "https://docs.example.org/sidecar/operations.html")
+        assert after.count("https://docs.example.org/sidecar/operations.html#") == len(alerts())
 
 
 def test_the_issue_alerts_are_all_there() -> None:

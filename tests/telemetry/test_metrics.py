@@ -38,6 +38,8 @@ def test_every_catalog_metric_is_exposed_and_parses() -> None:
         "llm_sidecar_breaker_state": "gauge",
         "llm_sidecar_breaker_transitions": "counter",
         "llm_sidecar_policy_reloads": "counter",
+        "llm_sidecar_policy_last_reload_successful": "gauge",
+        "llm_sidecar_policy_last_reload_timestamp_seconds": "gauge",
         "llm_sidecar_cost_usd": "counter",
         "llm_sidecar_tokens": "counter",
         "llm_sidecar_cache_results": "counter",
@@ -62,8 +64,8 @@ def test_a_request_moves_the_request_metrics() -> None:
     labels = {"route": "default", "served_model": "gpt-4o", "outcome": "ok", "status_class": "2xx"}
     assert value(telemetry, "llm_sidecar_requests_total", **labels) == 1
     assert value(telemetry, "llm_sidecar_request_duration_seconds_count", route="default", outcome="ok") == 1
-    assert value(telemetry, "llm_sidecar_tokens_total", served_model="gpt-4o", type="input") == 12
-    assert value(telemetry, "llm_sidecar_tokens_total", served_model="gpt-4o", type="output") == 34
+    assert value(telemetry, "llm_sidecar_tokens_total", served_model="gpt-4o", route="default", type="input") == 12
+    assert value(telemetry, "llm_sidecar_tokens_total", served_model="gpt-4o", route="default", type="output") == 34
     assert math.isclose(value(telemetry, "llm_sidecar_cost_usd_total", served_model="gpt-4o", route="default"), 0.0005)
     assert value(telemetry, "llm_sidecar_requests_in_flight") == 0
     finish(start(telemetry))
@@ -168,6 +170,20 @@ def test_breaker_transition_sets_gauge_and_counts() -> None:
     telemetry.breaker_transition(target="openai/gpt-4o", from_state="half_open", to_state="closed")
     assert value(telemetry, "llm_sidecar_breaker_state", target="openai/gpt-4o") == 0
     assert value(telemetry, "llm_sidecar_breaker_transitions_total", target="openai/gpt-4o", to="open") == 1
+
+
+def test_policy_reload_gauges_say_whether_the_file_on_disk_serves() -> None:
+    """policy_loaded sets last_reload_successful to 1 and the timestamp; a rejected reload sets it to 0 and
+    keeps the serving policy's timestamp; the next applied reload sets both again."""
+    telemetry = Telemetry.from_env({}, service_version="t")
+    telemetry.policy_loaded(1_700_000_000.5)
+    assert value(telemetry, "llm_sidecar_policy_last_reload_successful") == 1
+    telemetry.policy_reload(ok=False)
+    assert value(telemetry, "llm_sidecar_policy_last_reload_successful") == 0
+    assert value(telemetry, "llm_sidecar_policy_last_reload_timestamp_seconds") == 1_700_000_000.5
+    telemetry.policy_reload(ok=True, loaded_at=1_700_000_100.0)
+    assert value(telemetry, "llm_sidecar_policy_last_reload_successful") == 1
+    assert value(telemetry, "llm_sidecar_policy_last_reload_timestamp_seconds") == 1_700_000_100.0
 
 
 def test_policy_reloads_count_by_outcome() -> None:
