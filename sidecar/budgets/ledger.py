@@ -101,15 +101,16 @@ class Admission:
         self._held = moved
         return True
 
-    async def settle(self, usage: Usage | None) -> None:
-        """The answer ended: charge ``usage`` (None: charge the estimate) instead of the reservation."""
+    async def settle(self, usage: Usage | None, served: TargetInfo | None = None) -> None:
+        """The answer ended: charge ``usage`` (None: charge the estimate) instead of the reservation,
+        priced as ``served`` (the target that answered, when not the one reserved for: a hedge's)."""
         held, self._held = self._held, None
         if held is not None:
             plan = held.plan
             if usage is None:
                 actual = plan.amounts
             else:
-                units = actual_units(plan.target.price, usage)
+                units = actual_units((served or plan.target).price, usage)
                 actual = [units[limit.measure_index] for limit in plan.limits]
             await self._ledger._finish(held, actual)
 

@@ -67,11 +67,13 @@ async def status(request: Request, *, state: SidecarState) -> Response:
                 for name, t in policy.models.items()
             },
             "targets": state.targets.snapshot(),
+            "budgets": await state.budgets.status(),
         }
     )
 
 
 async def metrics(request: Request, *, state: SidecarState) -> Response:
+    state.budgets.refresh(state.telemetry.instruments)
     return Response(
         body=state.telemetry.metrics_text(),
         headers={"content-type": "text/plain; version=0.0.4; charset=utf-8"},

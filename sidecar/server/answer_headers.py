@@ -38,4 +38,6 @@ def sidecar_headers(exchange: Exchange) -> dict[str, str]:
         headers["x-sidecar-dropped-params"] = ",".join(exchange.dropped)
     if exchange.degraded:
         headers["x-sidecar-degraded"] = exchange.degraded
+    if exchange.budget_headers:
+        headers.update(exchange.budget_headers)
     return headers

@@ -7,7 +7,8 @@ Who fills what, in pipeline order:
 - ``read_stage``: ``raw`` (the body's bytes) and ``facts`` (``request_facts.RequestFacts``: model,
   stream, app, body; features on demand);
 - ``route_request``: ``route``;
-- stages around the terminal one: ``taps``, ``hooks``, ``hold_stream`` (``hooks``);
+- stages around the terminal one: ``taps``, ``hooks``, ``hold_stream`` (``hooks``); the budget stage
+  ``budget`` and ``budget_headers``;
 - the fallback loop: ``attempts`` (``record``), ``calls`` (counted when each call starts),
   ``fallback_reason``, then, for the response the caller gets, ``answered_by`` (the target whose answer
   or own error it is) and ``dropped``; ``usage``, ``bytes_out``, ``stream_error`` as it is sent;
@@ -93,6 +94,8 @@ class Exchange:
     committed: bool = False  # a stream's first bytes went to the caller; nothing may replace them
     on_commit: Callable[[], None] | None = None  # set while hedged calls race
     params: RequestParams | None = None  # see request_params()
+    budget: str | None = None  # a budget limit acted: "deny:team-day", "warn:key-rpm", "store:fallback"
+    budget_headers: tuple[tuple[str, str], ...] = ()  # x-sidecar-budget-*, RateLimit (server.budget)
 
     def request_params(self) -> RequestParams:
         """Sampling parameters of the request (for span attributes; computed once, only when traced)."""

@@ -94,4 +94,10 @@ def drive_every_metric(telemetry: Telemetry) -> None:
     finish(trace, usage=Usage(3, 4, 1), streamed=True)
     rejected = start(telemetry)
     rejected.rejected(status=400, reason="invalid_json")
-    finish(rejected, status=400, outcome="rejected")
+    rejected.budget_decided(verdict="deny", limit="team-day", attributes=None)
+    finish(rejected, status=429, outcome="rejected")
+    budget = ("team-day", "*", "usd", "day")  # what LedgerKeeper.refresh sets from a ledger
+    telemetry.instruments.budget_used.replace({budget: 1.5})
+    telemetry.instruments.budget_remaining.replace({budget: 0.5})
+    telemetry.instruments.budget_events.inc(("store_errors",))
+    telemetry.instruments.budget_pending.set((), 0)

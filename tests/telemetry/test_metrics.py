@@ -41,6 +41,11 @@ def test_every_catalog_metric_is_exposed_and_parses() -> None:
         "llm_sidecar_cost_usd": "counter",
         "llm_sidecar_tokens": "counter",
         "llm_sidecar_cache_results": "counter",
+        "llm_sidecar_budget_used": "gauge",
+        "llm_sidecar_budget_remaining": "gauge",
+        "llm_sidecar_budget_decisions": "counter",
+        "llm_sidecar_budget_events": "counter",
+        "llm_sidecar_budget_pending_settlements": "gauge",
         "llm_sidecar_spans_dropped": "counter",
         "llm_sidecar_build_info": "gauge",
     }
