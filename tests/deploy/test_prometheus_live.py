@@ -70,6 +70,9 @@ routes:
   - name: retired
     match: {model: "old-*"}
     deny: {message: "retired", status: 403}
+budgets:
+  limits:
+    - {name: chat-rpm, measure: requests, amount: 1, window: minute, scope: {by: route, values: [chat]}, action: warn}
 """
 # The cache row needs a route that caches; until the policy has a cache, its queries are only checked
 # for validity. Once it has one, the live policy above must enable it (the cache row test says so).
