@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
 import statistics
 import subprocess
@@ -60,6 +61,12 @@ def start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
         except redis.ConnectionError:
             time.sleep(0.02)
     return proc, port
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def script_calls(port: int) -> int:
@@ -104,12 +111,14 @@ def main() -> int:
                 "redis": base + LIMITS.replace("STORE", f"store: redis://127.0.0.1:{redis_port}/0"),
             }
             urls: dict[str, str] = {}
+            pids: dict[str, int] = {}
             for name, text in policies.items():
                 path = work / f"budgets-{name}.yaml"
                 path.write_text(text)
                 port = free_port()
                 proc, _ = start_sidecar(path, port, {"SIDECAR_LOG_LEVEL": "warning"})
                 running.append(proc)
+                pids[name] = proc.pid
                 urls[name] = f"http://127.0.0.1:{port}/v1/chat/completions"
             script = chat_script(work)
             for url in urls.values():  # warm-up: connections, Redis scripts loaded
@@ -119,9 +128,12 @@ def main() -> int:
             time.sleep(0.5)  # the last settlements
             calls_per_request = (script_calls(redis_port) - before) / 200
             rps: dict[str, list[float]] = {name: [] for name in urls}
+            cpu_us: dict[str, list[float]] = {name: [] for name in urls}
             for round_number in range(args.rounds):
                 for name in in_turn(list(urls), round_number):
+                    cpu_before = cpu_s(pids[name])
                     result = wrk(urls[name], 32, args.seconds, script)
+                    cpu_us[name].append((cpu_s(pids[name]) - cpu_before) * 1e6 / (result["rps"] * args.seconds))
                     if result["errors"]:
                         print(f"{name}: {result['errors']:.0f} non-2xx answers", file=sys.stderr)
                     rps[name].append(result["rps"])
@@ -131,13 +143,15 @@ def main() -> int:
                 proc.terminate()
                 proc.wait(timeout=10)
     median_rps = {name: statistics.median(values) for name, values in rps.items()}
+    median_cpu = {name: statistics.median(values) for name, values in cpu_us.items()}
     print(f"redis p50 (warm-up round, alone): {counted['redis']:.3f} ms")
     print(f"redis script calls per request: {calls_per_request:.2f} (admission before the call, settlement after)")
-    print("variant  req/s (median of rounds)  ratio to none  p50 ms (sequential)  added p50 ms")
+    print("variant  req/s  rounds  ratio  | sidecar CPU us/request  ratio  | p50 ms (sequential)  added")
     for name in urls:
         print(
-            f"{name:7}  {median_rps[name]:10.0f} {rps[name]!s:>40}  {median_rps[name] / median_rps['none']:.3f}"
-            f"  {p50[name]:.3f}  {p50[name] - p50['none']:+.3f}"
+            f"{name:7}  {median_rps[name]:6.0f}  {[round(v) for v in rps[name]]}  "
+            f"{median_rps[name] / median_rps['none']:.3f}  | {median_cpu[name]:6.1f}  "
+            f"{median_cpu[name] / median_cpu['none']:.3f}  | {p50[name]:.3f}  {p50[name] - p50['none']:+.3f}"
         )
     return 0
 

@@ -142,6 +142,8 @@ class Budgets:
     warnings: tuple[str, ...] = ()
     needs_key: bool = False
     """Some limit is scoped by the caller's key (only then is the key hashed per request)."""
+    spec: BudgetsSpec | None = field(default=None, compare=False, repr=False)
+    """The block as written (``llm-sidecar diff`` compares it)."""
 
     def target(self, model: str) -> TargetInfo:
         """The ``TargetInfo`` of a model name (a key of ``models``)."""
@@ -214,6 +216,7 @@ def compile_budgets(
         header_names=frozenset(limit.header for limit in limits if limit.header is not None),
         warnings=tuple(warnings),
         needs_key=any(limit.scope is ScopeKind.KEY for limit in limits),
+        spec=spec,
     )
 
 

@@ -41,19 +41,17 @@ class LedgerKeeper:
     def __init__(self, budgets: Budgets | None, env: Mapping[str, str]) -> None:
         self._env = env
         self.ledger: Ledger | None = None
+        self.shared = False
+        """Whether the ledger counts in a shared store (settlements then go through ``settle_later``)."""
         self._tasks: set[asyncio.Task[None]] = set()
         self._counted: dict[str, int] = dict.fromkeys(_STAT_COUNTERS, 0)
         self._refresher: asyncio.Task[None] | None = None
         self.sync(budgets)
 
-    @property
-    def shared(self) -> bool:
-        """Whether the ledger counts in a shared store (settlements then go through ``settle_later``)."""
-        return self.ledger is not None and self.ledger.budgets.store.is_redis
-
     def sync(self, budgets: Budgets | None) -> None:
         """Follow a (re)loaded policy's ``budgets`` block."""
         old = self.ledger
+        self.shared = budgets is not None and bool(budgets.limits) and budgets.store.is_redis
         if budgets is None or not budgets.limits:
             self.ledger = None
         elif old is not None and old.budgets.store == budgets.store:
@@ -104,7 +102,7 @@ class LedgerKeeper:
     async def close(self) -> None:
         if self._refresher is not None:
             self._refresher.cancel()
-        ledger, self.ledger = self.ledger, None
+        ledger, self.ledger, self.shared = self.ledger, None, False
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         if ledger is not None:

@@ -42,13 +42,14 @@ from .hooks import Verdict
 from .pipeline import Handler
 
 if TYPE_CHECKING:
-    from ..policy.compiled import Route, Target
+    from ..policy.compiled import Policy, Route, Target
     from .exchange import Exchange
     from .stream import HeldStream
 
 SKIP_REASON = "budget"
 """The attempt outcome (and ``skips_total`` reason) of a target a budget limit refused."""
 
+_KEY_HASHES = 1024  # caller keys whose hash is remembered (the cache is emptied when full)
 _NO_RETRY_OVER_S = 60  # the OpenAI and Anthropic SDKs wait out a Retry-After up to 60 s; past it, no retry
 
 
@@ -57,6 +58,9 @@ class BudgetStage:
 
     def __init__(self, keeper: LedgerKeeper) -> None:
         self._keeper = keeper
+        self._key_hashes: dict[str, str] = {}  # caller key -> its hash: a dict lookup, not a SHA-256 each time
+        # The budgets' view of each route's chain, for one policy and one ledger's budgets at a time.
+        self._chains: tuple[Policy | None, Budgets | None, dict[str, list[TargetInfo] | None]] = (None, None, {})
 
     async def __call__(self, exchange: Exchange, call_next: Handler) -> StreamResponse:
         ledger = self._keeper.ledger
@@ -64,20 +68,21 @@ class BudgetStage:
         if ledger is None or route is None or exchange.facts.operation is Operation.COUNT_TOKENS:
             return await call_next(exchange)
         budgets = ledger.budgets
-        chain = _infos(budgets, route.chain)
+        chain = self._chain(exchange.policy, budgets, route)
         if chain is None:  # a model this ledger does not know: a reload is under way
             return await call_next(exchange)
-        admission = await ledger.admit(budget_request(exchange, route, budgets), chain)
+        admission = await ledger.admit(self._request(exchange, route, budgets), chain)
         decision = admission.decision
         if decision.acted is not None or decision.store != "ok" or budgets.headers:
             _show(exchange, decision, budgets)
         if decision.verdict == "deny":
             raise _denial(decision)
         if decision.verdict == "downgrade":
-            exchange.route = _downgraded(exchange, route, decision)
+            route = exchange.route = _downgraded(exchange, route, decision)
         if not admission.reserved:
             return await call_next(exchange)
-        exchange.hooks = (*exchange.hooks, BudgetHook(admission, budgets, frozenset(decision.skipped)))
+        if decision.skipped or len(route.chain) > 1:  # one target: no other to skip or move to
+            exchange.hooks = (*exchange.hooks, BudgetHook(admission, budgets, frozenset(decision.skipped)))
         try:
             response = await call_next(exchange)
         except RequestFailed as failure:
@@ -91,6 +96,32 @@ class BudgetStage:
             raise
         await self._finish(exchange, admission, budgets, response.status)
         return response
+
+    def _chain(self, policy: Policy, budgets: Budgets, route: Route) -> list[TargetInfo] | None:
+        """``route``'s chain as ``TargetInfo``s (None: a model the ledger does not know), kept per route."""
+        cached_policy, cached_budgets, chains = self._chains
+        if cached_policy is not policy or cached_budgets is not budgets:
+            chains = {}
+            self._chains = (policy, budgets, chains)
+        if route.name not in chains:
+            chains[route.name] = _infos(budgets, route.chain)
+        return chains[route.name]
+
+    def _request(self, exchange: Exchange, route: Route, budgets: Budgets) -> BudgetRequest:
+        """What admission needs to know: the prompt tokens (estimated), the output maximum, the scope values."""
+        facts = exchange.facts
+        features = facts.features
+        output = 0 if facts.operation is Operation.EMBEDDINGS else features.max_output_tokens
+        key_hash = None
+        if budgets.needs_key:
+            key = app_key(facts.headers, exchange.request.query)
+            if key:
+                key_hash = self._key_hashes.get(key)
+                if key_hash is None:
+                    if len(self._key_hashes) >= _KEY_HASHES:
+                        self._key_hashes.clear()
+                    key_hash = self._key_hashes[key] = hash_key(key)
+        return BudgetRequest(features.prompt_tokens, output, facts.app, route.name, facts.headers, key_hash)
 
     async def _finish(self, exchange: Exchange, admission: Admission, budgets: Budgets, status: int) -> None:
         """Settle what the answer used, or release what billed nothing."""
@@ -132,18 +163,6 @@ class BudgetHook:
 
     async def after_answer(self, exchange: Exchange, target: Target, answer: StreamResponse | HeldStream) -> Verdict:
         return Verdict.ACCEPT
-
-
-def budget_request(exchange: Exchange, route: Route, budgets: Budgets) -> BudgetRequest:
-    """What admission needs to know: the prompt tokens (estimated), the output maximum, the scope values."""
-    facts = exchange.facts
-    features = facts.features
-    output = 0 if facts.operation is Operation.EMBEDDINGS else features.max_output_tokens
-    key_hash = None
-    if budgets.needs_key:
-        key = app_key(facts.headers, exchange.request.query)
-        key_hash = hash_key(key) if key else None
-    return BudgetRequest(features.prompt_tokens, output, facts.app, route.name, facts.headers, key_hash)
 
 
 def _infos(budgets: Budgets, chain: tuple[Target, ...]) -> list[TargetInfo] | None:

@@ -31,7 +31,7 @@ models:
 routes:
   - {name: chat, target: big}
 budgets:
-  store: {url: REDIS, timeout_ms: 500}
+  store: {url: REDIS, timeout_ms: 3000}  # a loaded CI machine: the store must stay healthy here
   limits:
     - {name: dollar, measure: usd, amount: 1.00, window: day}
 """
@@ -103,9 +103,12 @@ def test_two_sidecars_share_one_dollar_without_overspending(tmp_path: Path, redi
             used, held = counter_of(redis)
     finally:
         processes.close()
+    logs = "".join((tmp_path / f"sidecar-{name}.{kind}").read_text() for name in "ab" for kind in ("out", "err"))
+    assert "budget store" not in logs  # no fallback to local counting (that may overspend, by design)
     one_reservation = (50 + MAX_TOKENS) * 1000 * 1000  # nano-$: 50 prompt tokens (over the estimate) + output
     assert held == 0
-    assert 0.9e9 < used <= 1e9 + one_reservation
+    assert used <= 1e9 + one_reservation
+    assert used > 0.5e9  # most of the budget spent (the last calls may be refused while others still hold room)
     assert statuses.count(429) > 0 and statuses.count(200) > 0
     assert set(statuses) <= {200, 429, 499}
 

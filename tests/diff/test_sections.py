@@ -7,7 +7,7 @@ from sidecar.diff.sections import condition_text, routes
 from sidecar.policy.conditions import build_conditions
 from sidecar.policy.spec import MatchSpec
 
-from .policies import edited, policy, production_text
+from .policies import ROOT, edited, policy, production_text
 
 PREMIUM = """  - name: premium                      # the checkout team pays for the best model, with a chain
     match:
@@ -167,4 +167,17 @@ def test_every_condition_kind_has_a_readable_text() -> None:
         "model gpt-4*",
         "app checkout",
         "header x-task: a, b*",
+    ]
+
+
+def test_budget_changes_name_the_limit_and_the_setting() -> None:
+    """A budget limit's amount changed, a limit added and a block setting changed are one line each,
+    under the section budgets, the limit by its name."""
+    text = (ROOT / "policies" / "budgets.yaml").read_text()
+    added = "    - name: app-rpm\n      measure: requests\n      amount: 5\n      window: minute\n"
+    new = text.replace("amount: 200", "amount: 300").replace("headers: true", "headers: false") + added
+    assert diff_policies(policy(text), policy(new, "new.yaml")) == [
+        Change("budgets", "changed", "team-day", "amount", "200", "300"),
+        Change("budgets", "added", "app-rpm", new="deny at 5 requests per minute, by global"),
+        Change("budgets", "changed", "settings", "headers", "true", "false"),
     ]
