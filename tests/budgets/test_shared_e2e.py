@@ -31,7 +31,7 @@ models:
 routes:
   - {name: chat, target: big}
 budgets:
-  store: {url: REDIS, timeout_ms: 3000, connect_timeout_ms: 3000}  # a loaded CI machine: the store must stay healthy here
+  store: {url: REDIS, timeout_ms: 3000, connect_timeout_ms: 3000}  # loaded CI: the store must stay healthy
   limits:
     - {name: dollar, measure: usd, amount: 1.00, window: day}
 """
