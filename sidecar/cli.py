@@ -26,6 +26,7 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 
 from . import __version__
+from .credentials import app_key
 from .policy.compiled import Policy, PolicyError, Route
 from .policy.load import load_policy
 from .request_facts import RequestFacts, RequestProblem, describe_request
@@ -203,7 +204,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     except RequestProblem as problem:
         print(f"llm-sidecar explain: the sidecar answers {problem.status}: {problem.message}", file=sys.stderr)
         return EXIT_USAGE
-    report = explain_report(policy, request)
+    report = explain_report(policy, request, app_key(headers, query))
     if args.json:
         print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
     else:
@@ -211,7 +212,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return EXIT_OK if report["route"] else EXIT_INVALID
 
 
-def explain_report(policy: Policy, request: RequestFacts) -> dict[str, Any]:
+def explain_report(policy: Policy, request: RequestFacts, key: str | None = None) -> dict[str, Any]:
+    """The rules' verdicts, the route taken, and the budget limits it counts in (``key``: the caller's)."""
     verdicts, chosen = policy.explain(request)
     rules = [
         {"route": v.route.name, "path": v.route.path, "matched": v.matched, "why_not": list(v.reasons)}
@@ -245,6 +247,10 @@ def explain_report(policy: Policy, request: RequestFacts) -> dict[str, Any]:
             ],
             "features": route_features(chosen),
         }
+        if policy.budgets is not None and chosen.deny is None:
+            from .budgets.explain import applicable_limits
+
+            result["budgets"] = applicable_limits(policy.budgets, request, chosen, key)
     return result
 
 
@@ -297,6 +303,12 @@ def _explain_text(report: dict[str, Any]) -> str:
         )
         lines.append(f"=> {route['name']} ({route['path']}, by {route['chosen_by']}): {chain}")
         lines += [f"   {note}" for note in route["features"]]
+    for row in report.get("budgets", ()):
+        on = f" on {row['target']}" if row["target"] else ""
+        lines.append(
+            f"   budget {row['limit']}{on}: {row['scope']} {row['value']!r}, {row['action']} at {row['amount']:g} "
+            f"{row['measure']} per {row['window']}; reserves up to {row['reserves']:g} {row['measure']}"
+        )
     return "\n".join(lines)
 
 

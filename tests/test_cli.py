@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -67,6 +68,23 @@ def test_explain_json_for_an_anthropic_request(tmp_path: Path) -> None:
     report = json.loads(result.stdout)
     assert report["route"]["name"] == "claude-family"
     assert [t["model"] for t in report["route"]["targets"]] == ["claude-sonnet", "gpt-4o"]
+
+
+def test_explain_lists_the_budget_limits_a_request_counts_in(tmp_path: Path) -> None:
+    """explain --json lists every budget limit of the route with its scope value (a key by its hash,
+    never the key) and what admission would reserve; a provider quota per target of its provider."""
+    request = tmp_path / "req.json"
+    request.write_text(
+        json.dumps({"model": "chat", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]})
+    )
+    policy = GOOD.with_name("budgets.yaml")
+    args = ("explain", "--policy", str(policy), "--request", str(request), "-H", "x-team: ads", "--json")
+    result = cli(*args, "-H", "authorization: Bearer sk-secret-1")
+    rows = {row["limit"]: row for row in json.loads(result.stdout)["budgets"]}
+    assert rows["team-day"]["value"] == "ads" and rows["chat-month"]["value"] == "chat"
+    assert rows["key-rpm"]["value"] == hashlib.sha256(b"sk-secret-1").hexdigest()[:16]
+    assert rows["openai-tpm"]["target"] == "gpt-4o" and rows["openai-tpm"]["reserves"] > 100
+    assert "sk-secret-1" not in result.stdout
 
 
 def test_schema_prints_the_committed_schema() -> None:

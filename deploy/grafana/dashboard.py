@@ -13,7 +13,6 @@ deploy/prometheus/scrape-config.yaml and llm-sidecar-podmonitor.yaml attach them
 Kubernetes labels; docs/operations.md, "Dashboards and alerts"); ``route`` is the sidecar's own label.
 
 Adding a row: write a function returning ``Row`` (a title and its panels) and add it to ``ROWS``.
-The budgets row (``budgets``) is a marked placeholder until the budget metrics exist.
 """
 
 from __future__ import annotations
@@ -434,25 +433,42 @@ def ensembles_gates_shadows() -> Row:
 
 
 def budgets() -> Row:
-    """PLACEHOLDER until the budget metrics exist (issue 22): replace the text panel with their panels
-    (use per limit and scope, actions taken) and set ``collapsed=False``."""
+    used = f"llm_sidecar_budget_used{{{SEL}}}"
+    remaining = f"llm_sidecar_budget_remaining{{{SEL}}}"
     return Row(
-        "Budgets (placeholder: no budget metrics yet)",
+        "Budgets",
         [
             Panel(
-                "Budgets go here",
-                [],
-                kind="text",
-                width=24,
-                height=4,
-                options={
-                    "mode": "markdown",
-                    "content": "The sidecar has no budget metrics yet. When spend limits land, their "
-                    "panels go in this row (deploy/grafana/dashboard.py, function `budgets`).",
-                },
-            )
+                "Budget use (share of each limit)",
+                [Query(f"max by (limit, scope) ({used} / ({used} + {remaining}))", "{{limit}} {{scope}}")],
+                unit="percentunit",
+                width=12,
+                no_value="no budget limits on the selected sidecars",
+                description="Use of each limit in its current window, per scope value (named values, * for "
+                "a global limit, other for the rest), the busiest pod's view.",
+            ),
+            Panel(
+                "Budget decisions by limit and verdict",
+                [
+                    Query(
+                        f"sum by (limit, verdict) ({rate('llm_sidecar_budget_decisions_total')})",
+                        "{{limit}} {{verdict}}",
+                    )
+                ],
+                unit="reqps",
+                width=8,
+                no_value="no limit acted",
+                description="Requests a limit denied (429), downgraded or flagged (warn); unavailable: denied "
+                "because the budget store is down and a limit fails closed.",
+            ),
+            Panel(
+                "Budget settlements waiting for the store",
+                [Query(f"max({'llm_sidecar_budget_pending_settlements'}{{{SEL}}})", "pending")],
+                kind="stat",
+                width=4,
+                description="Use counted in pods while the shared store was unavailable, not yet sent to it.",
+            ),
         ],
-        collapsed=True,
     )
 
 

@@ -25,8 +25,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from sidecar.policy.compiled import PolicyError
-from sidecar.policy.load import format_validation_error
 from sidecar.policy.spec import ModelSpec, PriceSpec
 
 from .pricing import to_units
@@ -142,6 +140,10 @@ class Budgets:
     max_tracked_values: int
     header_names: frozenset[str]
     warnings: tuple[str, ...] = ()
+    needs_key: bool = False
+    """Some limit is scoped by the caller's key (only then is the key hashed per request)."""
+    spec: BudgetsSpec | None = field(default=None, compare=False, repr=False)
+    """The block as written (``llm-sidecar diff`` compares it)."""
 
     def target(self, model: str) -> TargetInfo:
         """The ``TargetInfo`` of a model name (a key of ``models``)."""
@@ -157,6 +159,10 @@ def compile_budgets(
     path: str = "budgets",
 ) -> Budgets:
     """Validate and compile the ``budgets`` block (a mapping, or an already validated ``BudgetsSpec``)."""
+    # Here, not at the top: ``policy.compiled`` compiles this block, so it imports this module.
+    from sidecar.policy.compiled import PolicyError
+    from sidecar.policy.load import format_validation_error
+
     if isinstance(data, BudgetsSpec):
         spec = data
     else:
@@ -209,6 +215,8 @@ def compile_budgets(
         max_tracked_values=spec.max_tracked_values,
         header_names=frozenset(limit.header for limit in limits if limit.header is not None),
         warnings=tuple(warnings),
+        needs_key=any(limit.scope is ScopeKind.KEY for limit in limits),
+        spec=spec,
     )
 
 

@@ -101,17 +101,22 @@ class Admission:
         self._held = moved
         return True
 
-    async def settle(self, usage: Usage | None) -> None:
-        """The answer ended: charge ``usage`` (None: charge the estimate) instead of the reservation."""
+    async def settle(self, usage: Usage | None, served: TargetInfo | None = None) -> None:
+        """The answer ended: charge ``usage`` (None: charge the estimate) instead of the reservation,
+        priced as ``served`` (the target that answered, when not the one reserved for: a hedge's)."""
         held, self._held = self._held, None
         if held is not None:
             plan = held.plan
             if usage is None:
                 actual = plan.amounts
             else:
-                units = actual_units(plan.target.price, usage)
+                units = actual_units((served or plan.target).price, usage)
                 actual = [units[limit.measure_index] for limit in plan.limits]
-            await self._ledger._finish(held, actual)
+            ledger = self._ledger
+            if ledger._local_only:
+                ledger._stores.local.settle_now(held.res_id, plan.refs, actual)
+            else:
+                await ledger._finish(held, actual)
 
     async def release(self) -> None:
         """Nothing billable happened: drop the reservation."""
@@ -179,7 +184,7 @@ class Ledger:
         skipped: list[tuple[LimitState, int, str]] = []
         for position, target in enumerate(chain):
             plan = self._plan(request, target, now)
-            held, result = await self._reserve(plan, now)
+            held, result = self._reserve_local(plan, now) if self._local_only else await self._reserve(plan, now)
             if held is None:
                 return Admission(self, request, self._unavailable(plan, now), None)
             at = result.refused
@@ -299,12 +304,17 @@ class Ledger:
 
     # ---- the stores ---------------------------------------------------------------------------
 
+    def _reserve_local(self, plan: _Plan, now: float) -> tuple[_Held, ReserveResult]:
+        """Reserve ``plan`` in the local store (no other store: no await on the way)."""
+        res_id = f"{self._id_prefix}{next(self._ids):x}"
+        result = self._stores.local.reserve_now(res_id, plan.refs, plan.amounts, now, now + self._hold_s)
+        return _Held(res_id, plan, "ok", result.uses), result
+
     async def _reserve(self, plan: _Plan, now: float) -> tuple[_Held | None, ReserveResult]:
         """Reserve ``plan``; (None, _) when the store is down and a limit fails closed."""
-        res_id = f"{self._id_prefix}{next(self._ids):x}"
         if self._local_only:
-            result = self._stores.local.reserve_now(res_id, plan.refs, plan.amounts, now, now + self._hold_s)
-            return _Held(res_id, plan, "ok", result.uses), result
+            return self._reserve_local(plan, now)
+        res_id = f"{self._id_prefix}{next(self._ids):x}"
         fail_closed = self._fail_closed and any(limit.fail_closed for limit in plan.limits)
         where, result = await self._stores.reserve(
             res_id, plan.refs, plan.amounts, fail_closed, now, now + self._hold_s

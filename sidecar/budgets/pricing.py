@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 
-from sidecar.cost import cost_usd
+from sidecar import cost  # the module, not its function: ``cost`` imports the policy, which imports this
 from sidecar.policy.spec import PriceSpec
 from sidecar.translate import Usage
 
@@ -43,6 +43,6 @@ def estimate_units(price: PriceSpec | None, input_tokens: int, output_tokens: in
 
 def actual_units(price: PriceSpec | None, usage: Usage) -> tuple[int, int, int]:
     """What one finished (or cancelled) call used: (nano-USD, tokens, requests)."""
-    cost = cost_usd(price, usage)
-    usd = 0 if cost is None else round(cost * NANO_USD)
+    dollars = cost.cost_usd(price, usage)
+    usd = 0 if dollars is None else round(dollars * NANO_USD)
     return usd, usage.input_tokens + usage.output_tokens, 1

@@ -18,6 +18,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+from ..budgets.spec import BudgetsSpec
+from ..budgets.spec import LimitSpec as BudgetsLimit
 from ..ensemble.plan import EnsemblePlan
 from ..policy.compiled import Policy, Provider, Route, Target
 from ..policy.conditions import Condition, Pattern
@@ -202,7 +204,32 @@ def defaults(old: Policy, new: Policy) -> list[Change]:
     return changes
 
 
-SECTIONS: tuple[Section, ...] = (providers, models, routes, defaults)
+def budgets(old: Policy, new: Policy) -> list[Change]:
+    """``budgets``: each limit by name (added, removed, its fields), then the block's other settings
+    (store, reservation TTL, headers...) as the subject ``settings``."""
+    old_spec = old.budgets.spec if old.budgets is not None else None
+    new_spec = new.budgets.spec if new.budgets is not None else None
+    old_limits = {limit.name: limit for limit in old_spec.limits} if old_spec is not None else {}
+    new_limits = {limit.name: limit for limit in new_spec.limits} if new_spec is not None else {}
+    changes = keyed_changes("budgets", old_limits, new_limits, _limit_summary, spec_fields)
+    settings = [
+        dataclasses.replace(change, subject="settings")
+        for change in field_changes("budgets", "", _budget_settings(old_spec), _budget_settings(new_spec))
+    ]
+    return changes + settings
+
+
+def _limit_summary(limit: BudgetsLimit) -> str:
+    scope = limit.scope.by.value + (f" {limit.scope.header}" if limit.scope.header else "")
+    return f"{limit.action.value} at {text(limit.amount)} {limit.measure.value} per {limit.window.value}, by {scope}"
+
+
+def _budget_settings(spec: BudgetsSpec | None) -> dict[str, str]:
+    fields = spec_fields(spec)
+    return {path: value for path, value in fields.items() if not path.startswith("limits")}
+
+
+SECTIONS: tuple[Section, ...] = (providers, models, routes, defaults, budgets)
 
 
 def diff_policies(old: Policy, new: Policy) -> list[Change]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 from ..dialects import Dialect, ProviderKind, registry
@@ -50,6 +50,9 @@ from .spec import (
     TimeoutsSpec,
     TLSSpec,
 )
+
+if TYPE_CHECKING:
+    from ..budgets import Budgets
 
 BUILTIN_RESILIENCE = ResilienceSpec(
     max_attempts_per_target=2,
@@ -182,6 +185,7 @@ class Policy:
     exposed_models: tuple[str, ...]
     logged_headers: tuple[str, ...] = ()  # request headers routes match on (credentials left out): logged
     warnings: tuple[str, ...] = ()  # what still loads but should change (deprecated names), with its path
+    budgets: Budgets | None = None  # the compiled ``budgets`` block (sidecar.budgets), None without one
 
     def route(self, request: RequestFacts) -> Route | None:
         for route in self.routes:
@@ -319,6 +323,7 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
         name: Route(f"model:{name}", f"models.{name}", (), ChainPlan((target,)), None, model_settings)
         for name, target in models.items()
     }
+    budgets = _compile_budgets(spec, [*routes, *((default,) if default else ()), *model_routes.values()], errors)
     if errors:
         raise PolicyError(errors)
     exposed = set(models)
@@ -341,4 +346,21 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
         defaults=spec.defaults,
         exposed_models=tuple(sorted(exposed)),
         logged_headers=tuple(sorted(matched_headers)),
+        warnings=budgets.warnings if budgets is not None else (),
+        budgets=budgets,
     )
+
+
+def _compile_budgets(spec: PolicySpec, routes: list[Route], errors: list[str]) -> Budgets | None:
+    """The ``budgets`` block compiled against the models, providers and route names (its errors to ``errors``)."""
+    if spec.budgets is None:
+        return None
+    from ..budgets.compiled import compile_budgets  # here: the budgets package imports this module
+
+    try:
+        return compile_budgets(
+            spec.budgets, models=spec.models, providers=spec.providers, routes=[route.name for route in routes]
+        )
+    except PolicyError as exc:
+        errors.extend(exc.errors)
+        return None

@@ -41,7 +41,7 @@ def load_policy_bytes(data: bytes, source: str) -> Policy:
     version = hashlib.sha256(data).hexdigest()[:12]
     policy = compile_policy(spec, version=version, source=source, loaded_at=time.time())
     warnings = deprecations(document)
-    return dataclasses.replace(policy, warnings=tuple(warnings)) if warnings else policy
+    return dataclasses.replace(policy, warnings=(*policy.warnings, *warnings)) if warnings else policy
 
 
 def deprecations(document: dict[str, Any]) -> list[str]:

@@ -332,6 +332,10 @@ class RouteSpec(_Spec):
         return self
 
 
+# The feature packages' blocks: imported here, after the blocks they refer to (``budgets`` prices models).
+from ..budgets.spec import BudgetsSpec  # noqa: E402
+
+
 class PolicySpec(_Spec):
     version: Literal[1] = 1
     defaults: DefaultsSpec = Field(default_factory=DefaultsSpec)
@@ -339,3 +343,4 @@ class PolicySpec(_Spec):
     models: dict[str, ModelSpec]
     routes: list[RouteSpec] = Field(default_factory=list)
     default: RouteSpec | None = Field(None, description="Used when no route matches; must not have match.")
+    budgets: BudgetsSpec | None = Field(None, description="Spend and rate limits (docs/budgets.md).")

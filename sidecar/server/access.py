@@ -113,6 +113,8 @@ class AccessLog:
                 fields["gate_rejections"] = exchange.gate_rejections
         if exchange.shadow:
             fields["shadow"] = exchange.shadow
+        if exchange.budget:
+            fields["budget"] = exchange.budget
         if trace.trace_id:
             fields["trace_id"] = trace.trace_id
             fields["span_id"] = trace.span_id

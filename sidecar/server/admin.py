@@ -68,6 +68,7 @@ async def status(request: Request, *, state: SidecarState) -> Response:
             },
             "targets": state.targets.snapshot(),
             "shadow": shadow_table(state),
+            "budgets": await state.budgets.status(),
         }
     )
 
@@ -101,6 +102,7 @@ def shadow_table(state: SidecarState) -> list[dict[str, Any]]:
 
 
 async def metrics(request: Request, *, state: SidecarState) -> Response:
+    state.budgets.refresh(state.telemetry.instruments)
     return Response(
         body=state.telemetry.metrics_text(),
         headers={"content-type": "text/plain; version=0.0.4; charset=utf-8"},

@@ -47,4 +47,6 @@ def sidecar_headers(exchange: Exchange) -> dict[str, str]:
         headers["x-sidecar-gates"] = gates
     if exchange.shadow:
         headers["x-sidecar-shadow"] = exchange.shadow
+    if exchange.budget_headers:
+        headers.update(exchange.budget_headers)
     return headers

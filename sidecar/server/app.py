@@ -24,6 +24,7 @@ from random import getrandbits
 
 from aiohttp import web
 
+from ..budgets.keeper import LedgerKeeper
 from ..credentials import Credentials
 from ..dialects.base import Endpoint
 from ..dialects.registry import ENDPOINTS, dialect_of_path
@@ -38,6 +39,7 @@ from . import admin
 from .access import AccessLog
 from .answer_headers import sidecar_headers
 from .attempt import Attempt
+from .budget import BudgetStage
 from .errors import RequestFailed, error_response
 from .exchange import Exchange
 from .fallback import Executor
@@ -69,6 +71,7 @@ def build_state(
         log_output=log_output,
         access=AccessLog(log_output),
         proxies=EnvProxies(env),
+        budgets=LedgerKeeper(policy.budgets, env),
     )
 
 
@@ -85,7 +88,10 @@ class SidecarApp:
         executor = Executor(Attempt(self.client, state.credentials), state.targets, state.telemetry)
         self.shadow = ShadowRunner(executor.walk, state.telemetry, state.shadow)
         features = [self.shadow.stage, gate_stage(state.telemetry)]  # outermost first
-        pipeline = build_pipeline([read_stage(settings.max_body_bytes), route_request, *stages, *features], executor)
+        pipeline = build_pipeline(
+            [read_stage(settings.max_body_bytes), route_request, BudgetStage(state.budgets), *stages, *features],
+            executor,
+        )
         access = state.access
         routes: list[tuple[str, str, Handler]] = [
             ("POST", endpoint.path, partial(_proxy, endpoint=endpoint, pipeline=pipeline, state=state, access=access))
@@ -113,12 +119,14 @@ class SidecarApp:
         for name in self.state.proxies.ignored:
             log.warning("proxy_ignored", variable=name, reason="only http:// proxies are supported")
         self._watching = asyncio.create_task(self.watcher.run(), name="policy-watcher")
+        self.state.budgets.start(self.state.telemetry.instruments)
 
     async def close(self) -> None:
         self.state.access.flush()
         await self.shadow.close()
         if self._watching is not None:
             self._watching.cancel()
+        await self.state.budgets.close()  # settlements in flight go out first
         await self.client.close()
 
     def listener(self) -> Listener:
@@ -135,6 +143,7 @@ class SidecarApp:
         state = self.state
         state.telemetry.policy_reload(ok=ok, loaded_at=None if policy is None else policy.loaded_at)
         if ok and policy is not None:
+            state.budgets.sync(policy.budgets)
             log.info("policy_reloaded", version=policy.version, source=policy.source, routes=len(policy.routes))
             for warning in policy.warnings:
                 log.warning("policy_warning", source=policy.source, warning=warning)

@@ -11,6 +11,7 @@ Who fills what, in pipeline order:
   (``gating``): ``gated``, ``gate_passed``, ``gate_rejections``, ``gate_failure``; shadow evaluation
   (``shadowing``): ``shadow``;
 - an ensemble (``ensemble``): ``ensemble`` (the vote, for ``x-sidecar-ensemble``);
+- the budget stage (``budget``): ``budget`` and ``budget_headers``;
 - the fallback loop: ``attempts`` (``record``), ``calls`` (counted when each call starts),
   ``fallback_reason``, then, for the response the caller gets, ``answered_by`` (the target whose answer
   or own error it is) and ``dropped``; ``usage``, ``bytes_out``, ``stream_error`` as it is sent;
@@ -104,6 +105,8 @@ class Exchange:
     gate_rejections: list[str] = field(default_factory=list)  # "target:gate" for each answer rejected
     gate_failure: GateFailure | None = None  # the last rejection: the error when no answer passes
     shadow: str | None = None  # "sampled": candidates are also asked, in the background
+    budget: str | None = None  # a budget limit acted: "deny:team-day", "warn:key-rpm", "store:fallback"
+    budget_headers: tuple[tuple[str, str], ...] = ()  # x-sidecar-budget-*, RateLimit (server.budget)
 
     def request_params(self) -> RequestParams:
         """Sampling parameters of the request (for span attributes; computed once, only when traced)."""

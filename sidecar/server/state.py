@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from ..budgets.keeper import LedgerKeeper
 from ..credentials import Credentials
 from ..policy.watch import PolicyHolder
 from ..settings import Settings
@@ -26,6 +27,7 @@ class SidecarState:
     log_output: LogOutput
     access: AccessLog
     proxies: EnvProxies  # HTTP(S)_PROXY / NO_PROXY, read once at start
+    budgets: LedgerKeeper  # the budget ledger of the policy being served (server.budget)
     shadow: ShadowStats = field(default_factory=ShadowStats)  # what shadow evaluation learnt (/status)
     started: float = field(default_factory=time.monotonic)
     listening: bool = False

@@ -276,6 +276,52 @@ class Instruments:
             ),
             DURATION_BUCKETS,
         )
+        budget_labels = ("limit", "scope", "measure", "window")
+        self.budget_used = gauge(
+            _own(
+                "budget_used",
+                "Use of each budget limit in its current window (dollars, tokens or requests), per limit and "
+                "scope value (the values the policy names, * for a global limit, other for the rest), as "
+                "this pod last saw it.",
+                budget_labels,
+                "1",
+            )
+        )
+        self.budget_remaining = gauge(
+            _own(
+                "budget_remaining",
+                "What is left of each budget limit in its current window, per limit and scope value.",
+                budget_labels,
+                "1",
+            )
+        )
+        self.budget_decisions = counter(
+            _own(
+                "budget_decisions_total",
+                "Requests on which a budget limit acted, by limit and verdict (deny, downgrade, warn; "
+                "unavailable: denied because the store is down and a limit fails closed, limit empty).",
+                ("limit", "verdict"),
+                "{request}",
+            )
+        )
+        self.budget_events = counter(
+            _own(
+                "budget_events_total",
+                "Budget ledger events: store_errors (a shared-store call failed), fallback_reservations "
+                "(counted in this pod: the store is down), settlements_dropped (retry queue full), "
+                "internal_errors (a request served unbudgeted).",
+                ("event",),
+                "{event}",
+            )
+        )
+        self.budget_pending = gauge(
+            _own(
+                "budget_pending_settlements",
+                "Settlements queued for the shared budget store while it is unavailable.",
+                (),
+                "{settlement}",
+            )
+        )
         self.spans_dropped = counter(
             _own(
                 "spans_dropped_total",

@@ -182,6 +182,14 @@ class Gauge(_Instrument):
     def set(self, labels: Labels, value: float) -> None:
         self._child(labels).set(value)
 
+    def replace(self, values: dict[Labels, float]) -> None:
+        """Every series at once: those not in ``values`` are removed (a limit gone with a reload)."""
+        for labels in [labels for labels in self._children if labels not in values]:
+            del self._children[labels]
+            self._prom.remove(*labels)
+        for labels, value in values.items():
+            self._child(labels).set(value)
+
 
 class UpDownGauge(_Instrument):
     """A value that goes up and down by steps (the OTel side is an asynchronous up-down counter)."""

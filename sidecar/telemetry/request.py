@@ -198,6 +198,13 @@ class RequestTrace:
         if self.span is not None:
             self.span.add_event(attr.FALLBACK, {attr.TARGET: from_target, attr.FALLBACK_REASON: reason})
 
+    def budget_decided(self, *, verdict: str, limit: str, attributes: Mapping[str, Any] | None) -> None:
+        """A budget limit acted (``verdict``: deny, downgrade, warn, unavailable): counted; with
+        ``attributes``, the ``sidecar.budget`` span event."""
+        self._core.instruments.budget_decisions.inc((limit, verdict))
+        if self.span is not None and attributes:
+            self.span.add_event("sidecar.budget", attributes)
+
     def cache_result(self, *, hit: bool) -> None:
         self._core.instruments.cache.inc(("hit" if hit else "miss",))
         if self.span is not None:

@@ -111,7 +111,9 @@ async def test_the_password_is_read_from_its_file(redis_factory: Callable[..., R
     """A Redis with requirepass accepts the store whose password.file holds the password."""
     server = redis_factory("--requirepass", "s3cret")
     (tmp_path / "password").write_text("s3cret\n")
-    spec = StoreSpec.model_validate({"url": server.url, "password": {"file": str(tmp_path / "password")}})
+    spec = StoreSpec.model_validate(
+        {"url": server.url, "password": {"file": str(tmp_path / "password")}, "timeout_ms": 5000}
+    )
     shared = RedisStore(spec)
     try:
         assert (await shared.reserve("r1", [ref("a")], [3], time.time(), time.time() + 60)).uses == (3,)
@@ -224,7 +226,9 @@ async def test_the_documented_acl_is_enough(redis_url: str, redis_server: RedisP
             "+script|load", "+zrangebyscore", "+zremrangebyscore", "+zadd", "+zrem", "+hincrby", "+hmget",
             "+expireat", "+set",
         )  # fmt: skip
-    spec = StoreSpec.model_validate({"url": redis_url, "username": "sidecar", "password": {"env": "P"}})
+    spec = StoreSpec.model_validate(
+        {"url": redis_url, "username": "sidecar", "password": {"env": "P"}, "timeout_ms": 5000}
+    )
     shared = RedisStore(spec, env={"P": "pw"})
     counter = CounterRef("llm-sidecar:{budgets}:c:a", int(time.time()) + 600, 10)
     try:

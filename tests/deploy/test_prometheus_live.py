@@ -82,6 +82,9 @@ routes:
     resilience: {max_attempts_per_target: 2}
     gates: {regex: {pattern: "^Your previous answer"}, on_fail: reask}
     shadow: {candidates: [steady], sample: 1.0}
+budgets:
+  limits:
+    - {name: chat-rpm, measure: requests, amount: 1, window: minute, scope: {by: route, values: [chat]}, action: warn}
 """
 # vote: an ensemble of both fakes. gated: the fake echoes the prompt, which fails the gate's pattern;
 # the re-ask's echo (the re-ask prompt) passes it, and steady shadows every request.

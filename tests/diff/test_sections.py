@@ -181,3 +181,16 @@ def test_ensemble_gates_and_shadow_changes_are_route_changes() -> None:
         ("extract (routes[2])", "gates.max_reasks", "1", "2"),
         ("trusted (routes[3])", "shadow.sample", "0.05", "0.2"),
     ]
+
+
+def test_budget_changes_name_the_limit_and_the_setting() -> None:
+    """A budget limit's amount changed, a limit added and a block setting changed are one line each,
+    under the section budgets, the limit by its name."""
+    text = (ROOT / "policies" / "budgets.yaml").read_text()
+    added = "    - name: app-rpm\n      measure: requests\n      amount: 5\n      window: minute\n"
+    new = text.replace("amount: 200", "amount: 300").replace("headers: true", "headers: false") + added
+    assert diff_policies(policy(text), policy(new, "new.yaml")) == [
+        Change("budgets", "changed", "team-day", "amount", "200", "300"),
+        Change("budgets", "added", "app-rpm", new="deny at 5 requests per minute, by global"),
+        Change("budgets", "changed", "settings", "headers", "true", "false"),
+    ]

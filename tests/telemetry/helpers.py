@@ -94,9 +94,15 @@ def drive_every_metric(telemetry: Telemetry) -> None:
     finish(trace, usage=Usage(3, 4, 1), streamed=True)
     rejected = start(telemetry)
     rejected.rejected(status=400, reason="invalid_json")
-    finish(rejected, status=400, outcome="rejected")
+    rejected.budget_decided(verdict="deny", limit="team-day", attributes=None)
+    finish(rejected, status=429, outcome="rejected")
     telemetry.ensemble_decided(route="vote", strategy="majority", decided="quorum", members={"a": "1", "b": "2"})
     telemetry.gate_failed(route="gated", gate="json_schema", action="next_target")
     telemetry.shadow_result(
         route="r", task="any", candidate="mini", result="agreed", cost_usd=0.001, served_cost_usd=0.01, duration_s=0.2
     )
+    budget = ("team-day", "*", "usd", "day")  # what LedgerKeeper.refresh sets from a ledger
+    telemetry.instruments.budget_used.replace({budget: 1.5})
+    telemetry.instruments.budget_remaining.replace({budget: 0.5})
+    telemetry.instruments.budget_events.inc(("store_errors",))
+    telemetry.instruments.budget_pending.set((), 0)

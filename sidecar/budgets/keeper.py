@@ -1,0 +1,129 @@
+"""The ledger of the policy being served, across reloads, and what the request path leaves to it.
+
+``LedgerKeeper`` lives on the running sidecar (``SidecarState.budgets``) for its whole life:
+
+    keeper = LedgerKeeper(policy.budgets, env)   # a ledger when the policy has a budgets block
+    keeper.ledger                                # what admission uses (None: no budgets)
+    keeper.sync(new_policy.budgets)              # a reload: same store -> ledger.update (counters carry
+                                                 # on); another store -> a new ledger, the old one closed
+                                                 # once its settlements are sent; no block -> none
+    keeper.settle_later(coroutine)               # a shared store's settlement, after the answer is written
+    keeper.refresh(instruments)                  # the budget gauges and counters (at scrape, and every 5 s)
+    await keeper.close()                         # at shutdown: settlements in flight, then the stores
+
+Settlements to a shared store run as tasks of their own, so the answer's head and body never wait for
+the store's round trip: the hot path of a request with Redis is the one admission round trip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine, Mapping
+from typing import TYPE_CHECKING, Any
+
+from .compiled import Budgets
+from .ledger import Ledger, open_ledger
+
+if TYPE_CHECKING:
+    from sidecar.telemetry.instruments import Instruments
+
+log = logging.getLogger(__name__)
+
+REFRESH_EVERY_S = 5.0
+_STAT_COUNTERS = ("store_errors", "fallback_reservations", "settlements_dropped", "internal_errors")
+
+
+class LedgerKeeper:
+    """The current ledger (see the module docstring)."""
+
+    def __init__(self, budgets: Budgets | None, env: Mapping[str, str]) -> None:
+        self._env = env
+        self.ledger: Ledger | None = None
+        self.shared = False
+        """Whether the ledger counts in a shared store (settlements then go through ``settle_later``)."""
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._counted: dict[str, int] = dict.fromkeys(_STAT_COUNTERS, 0)
+        self._refresher: asyncio.Task[None] | None = None
+        self.sync(budgets)
+
+    def sync(self, budgets: Budgets | None) -> None:
+        """Follow a (re)loaded policy's ``budgets`` block."""
+        old = self.ledger
+        self.shared = budgets is not None and bool(budgets.limits) and budgets.store.is_redis
+        if budgets is None or not budgets.limits:
+            self.ledger = None
+        elif old is not None and old.budgets.store == budgets.store:
+            old.update(budgets)
+            return
+        else:
+            self.ledger = open_ledger(budgets, env=self._env)
+        self._counted = dict.fromkeys(_STAT_COUNTERS, 0)  # a new ledger counts from zero
+        if old is not None:
+            self._spawn(self._retire(old))
+
+    def start(self, instruments: Instruments) -> None:
+        """Keep the budget metrics fresh for a metrics push too (a scrape refreshes them as well)."""
+        self._refresher = asyncio.get_running_loop().create_task(self._refresh_loop(instruments))
+
+    def settle_later(self, settlement: Coroutine[Any, Any, None]) -> None:
+        """Run ``settlement`` (``Admission.settle``/``release`` on a shared store) in a task of its own."""
+        self._spawn(settlement)
+
+    def refresh(self, instruments: Instruments) -> None:
+        """Set the per-limit gauges from what this pod last saw (no I/O) and add the ledger's new events
+        to the counters."""
+        ledger = self.ledger
+        used: dict[tuple[str, ...], float] = {}
+        remaining: dict[tuple[str, ...], float] = {}
+        if ledger is not None:
+            for series in ledger.gauges():
+                labels = (str(series["limit"]), str(series["scope"]), str(series["measure"]), str(series["window"]))
+                used[labels] = float(series["used"])  # type: ignore[arg-type]
+                remaining[labels] = float(series["remaining"])  # type: ignore[arg-type]
+        instruments.budget_used.replace(used)
+        instruments.budget_remaining.replace(remaining)
+        stats = ledger.stats if ledger is not None else None
+        instruments.budget_pending.set((), float(stats.pending if stats is not None else 0))
+        for name in _STAT_COUNTERS:
+            now = getattr(stats, name) if stats is not None else 0
+            added = now - self._counted[name]
+            if added > 0:
+                instruments.budget_events.inc((name,), added)
+            self._counted[name] = now
+
+    async def status(self) -> list[dict[str, object]] | None:
+        """``/status``'s ``budgets``: one row per limit and scope value with its use read now; None
+        without budgets."""
+        ledger = self.ledger
+        return None if ledger is None else await ledger.status()
+
+    async def close(self) -> None:
+        if self._refresher is not None:
+            self._refresher.cancel()
+        ledger, self.ledger, self.shared = self.ledger, None, False
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if ledger is not None:
+            await ledger.close()
+
+    @staticmethod
+    async def _retire(ledger: Ledger) -> None:
+        await ledger.close()
+
+    async def _refresh_loop(self, instruments: Instruments) -> None:
+        while True:
+            await asyncio.sleep(REFRESH_EVERY_S)
+            with contextlib.suppress(Exception):
+                self.refresh(instruments)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("budget settlement failed: %r", task.exception())

@@ -1,0 +1,206 @@
+"""The budget stage (issue 22, docs/budgets.md): admission before the walk, settlement after the answer.
+
+One stage after routing, ``BudgetStage``, over the ledger of the policy being served
+(``budgets.keeper.LedgerKeeper``)::
+
+    no budgets block, or count_tokens (free)  -> the next stage, untouched
+    admission = await ledger.admit(request, the route's chain)   # check + reserve: one store round trip
+      deny      -> 429 in the caller's dialect: Retry-After until the window resets, the limit named in
+                   the message (x-should-retry: false when that is over a minute away: the SDKs would
+                   otherwise retry at once)
+      downgrade -> the route walks the limit's cheaper list instead of its chain (a ChainPlan)
+      warn      -> served, flagged
+      every verdict but allow: the access line's ``budget`` field, the ``sidecar.budget`` span event,
+      ``llm_sidecar_budget_decisions_total``; the opt-in headers (``budgets.headers``) on every answer
+    the walk: ``BudgetHook.before_target`` skips the targets a model/provider quota refused at admission
+              and moves the reservation to any other target the chain falls back to (refused: skip it)
+    the end:  an answer -> settle its usage (the estimate when the provider reported none); an error
+              that billed nothing -> release; cancelled after a call started -> charge the estimate (the
+              provider bills what it generated until the cancel reached it: unknown here, and at most
+              the reservation)
+
+With a shared store the settlement runs after the answer is written (``LedgerKeeper.settle_later``);
+with the local one it is a few dictionary updates, done at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from typing import TYPE_CHECKING
+
+from aiohttp.web import StreamResponse
+
+from ..budgets import Admission, BudgetRequest, Budgets, Decision, TargetInfo, budget_headers, hash_key
+from ..budgets.keeper import LedgerKeeper
+from ..credentials import app_key
+from ..dialects import Operation
+from ..policy.plans import ChainPlan
+from .errors import RequestFailed
+from .hooks import Verdict
+from .pipeline import Handler
+
+if TYPE_CHECKING:
+    from ..policy.compiled import Policy, Route, Target
+    from .exchange import Exchange
+    from .stream import HeldStream
+
+SKIP_REASON = "budget"
+"""The attempt outcome (and ``skips_total`` reason) of a target a budget limit refused."""
+
+_KEY_HASHES = 1024  # caller keys whose hash is remembered (the cache is emptied when full)
+_NO_RETRY_OVER_S = 60  # the OpenAI and Anthropic SDKs wait out a Retry-After up to 60 s; past it, no retry
+
+
+class BudgetStage:
+    """The pipeline stage (see the module docstring)."""
+
+    def __init__(self, keeper: LedgerKeeper) -> None:
+        self._keeper = keeper
+        self._key_hashes: dict[str, str] = {}  # caller key -> its hash: a dict lookup, not a SHA-256 each time
+        # The budgets' view of each route's chain, for one policy and one ledger's budgets at a time.
+        self._chains: tuple[Policy | None, Budgets | None, dict[str, list[TargetInfo] | None]] = (None, None, {})
+
+    async def __call__(self, exchange: Exchange, call_next: Handler) -> StreamResponse:
+        ledger = self._keeper.ledger
+        route = exchange.route
+        if ledger is None or route is None or exchange.facts.operation is Operation.COUNT_TOKENS:
+            return await call_next(exchange)
+        budgets = ledger.budgets
+        chain = self._chain(exchange.policy, budgets, route)
+        if chain is None:  # a model this ledger does not know: a reload is under way
+            return await call_next(exchange)
+        admission = await ledger.admit(self._request(exchange, route, budgets), chain)
+        decision = admission.decision
+        if decision.acted is not None or decision.store != "ok" or budgets.headers:
+            _show(exchange, decision, budgets)
+        if decision.verdict == "deny":
+            raise _denial(decision)
+        if decision.verdict == "downgrade":
+            route = exchange.route = _downgraded(exchange, route, decision)
+        if not admission.reserved:
+            return await call_next(exchange)
+        if decision.skipped or len(route.chain) > 1:  # one target: no other to skip or move to
+            exchange.hooks = (*exchange.hooks, BudgetHook(admission, budgets, frozenset(decision.skipped)))
+        try:
+            response = await call_next(exchange)
+        except RequestFailed as failure:
+            await self._finish(exchange, admission, budgets, failure.status)
+            raise
+        except asyncio.CancelledError:
+            self._charge_estimate(admission, exchange)
+            raise
+        except BaseException:
+            await self._finish(exchange, admission, budgets, 500)
+            raise
+        await self._finish(exchange, admission, budgets, response.status)
+        return response
+
+    def _chain(self, policy: Policy, budgets: Budgets, route: Route) -> list[TargetInfo] | None:
+        """``route``'s chain as ``TargetInfo``s (None: a model the ledger does not know), kept per route."""
+        cached_policy, cached_budgets, chains = self._chains
+        if cached_policy is not policy or cached_budgets is not budgets:
+            chains = {}
+            self._chains = (policy, budgets, chains)
+        if route.name not in chains:
+            chains[route.name] = _infos(budgets, route.chain)
+        return chains[route.name]
+
+    def _request(self, exchange: Exchange, route: Route, budgets: Budgets) -> BudgetRequest:
+        """What admission needs to know: the prompt tokens (estimated), the output maximum, the scope values."""
+        facts = exchange.facts
+        features = facts.features
+        output = 0 if facts.operation is Operation.EMBEDDINGS else features.max_output_tokens
+        key_hash = None
+        if budgets.needs_key:
+            key = app_key(facts.headers, exchange.request.query)
+            if key:
+                key_hash = self._key_hashes.get(key)
+                if key_hash is None:
+                    if len(self._key_hashes) >= _KEY_HASHES:
+                        self._key_hashes.clear()
+                    key_hash = self._key_hashes[key] = hash_key(key)
+        return BudgetRequest(features.prompt_tokens, output, facts.app, route.name, facts.headers, key_hash)
+
+    async def _finish(self, exchange: Exchange, admission: Admission, budgets: Budgets, status: int) -> None:
+        """Settle what the answer used, or release what billed nothing."""
+        usage = exchange.usage
+        if usage is None and (status >= 400 or not exchange.calls):
+            work = admission.release()
+        else:
+            served = exchange.answered_by
+            work = admission.settle(usage, budgets.targets.get(served.name) if served is not None else None)
+        if self._keeper.shared:
+            self._keeper.settle_later(work)
+        else:
+            await work  # the local store: no suspension, done before the answer goes
+
+    def _charge_estimate(self, admission: Admission, exchange: Exchange) -> None:
+        """The caller went away: charge the reservation when a call had started, else release it."""
+        work = admission.settle(None) if exchange.calls else admission.release()
+        self._keeper.settle_later(work)  # a task: this one is being cancelled
+
+
+class BudgetHook:
+    """The budget's say in the walk (``hooks.ChainHook``): skip a target its quota refused, move the
+    reservation to the target about to be called."""
+
+    __slots__ = ("_admission", "_budgets", "_skipped")
+
+    def __init__(self, admission: Admission, budgets: Budgets, skipped: frozenset[str]) -> None:
+        self._admission = admission
+        self._budgets = budgets
+        self._skipped = skipped
+
+    async def before_target(self, exchange: Exchange, target: Target) -> str | None:
+        if target.name in self._skipped:
+            return SKIP_REASON
+        info = self._budgets.targets.get(target.name)
+        if info is None or await self._admission.switch(info):
+            return None
+        return SKIP_REASON
+
+    async def after_answer(self, exchange: Exchange, target: Target, answer: StreamResponse | HeldStream) -> Verdict:
+        return Verdict.ACCEPT
+
+
+def _infos(budgets: Budgets, chain: tuple[Target, ...]) -> list[TargetInfo] | None:
+    targets = budgets.targets
+    infos = []
+    for target in chain:
+        info = targets.get(target.name)
+        if info is None:
+            return None
+        infos.append(info)
+    return infos
+
+
+def _show(exchange: Exchange, decision: Decision, budgets: Budgets) -> None:
+    """The decision on the answer (headers), the access line, the span and the metrics."""
+    exchange.budget_headers = tuple(budget_headers(decision, time.time()))
+    if decision.acted is None and decision.store == "ok":
+        return
+    exchange.budget = decision.access_field or f"{decision.verdict}:{decision.store}"
+    event = decision.span_event()
+    trace = exchange.trace
+    verdict = "unavailable" if decision.store == "unavailable" else decision.verdict
+    limit = decision.acted.limit.name if decision.acted is not None else ""
+    if verdict != "allow" or event is not None:
+        trace.budget_decided(verdict=verdict, limit=limit, attributes=event[1] if event is not None else None)
+
+
+def _denial(decision: Decision) -> RequestFailed:
+    headers = {"retry-after": str(decision.retry_after_s)}
+    if decision.retry_after_s > _NO_RETRY_OVER_S:
+        headers["x-should-retry"] = "false"
+    return RequestFailed(decision.status or 429, decision.message, code="budget_exceeded", headers=headers)
+
+
+def _downgraded(exchange: Exchange, route: Route, decision: Decision) -> Route:
+    """``route`` walking the downgrade list (the models of this request's policy)."""
+    models = exchange.policy.models
+    chain = tuple(models[name] for name in decision.targets if name in models)
+    if not chain:
+        return route
+    return dataclasses.replace(route, plan=ChainPlan(chain))

@@ -1,0 +1,291 @@
+"""Budgets on the request path (server.budget): admission, the 429 in each dialect, downgrade, warn,
+target quotas, settlement of answers and streams, and what shows (headers, access line, span, /status,
+metrics). A real sidecar, real fake providers, the official SDKs; the local store (Redis: tests/budgets)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import aiohttp
+import anthropic
+import openai
+import pytest
+
+from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
+
+# 1000 $/Mtok in and out: a token costs $0.001, so a few dozen tokens are cents.
+PRICES = "{input_per_mtok: 1000, output_per_mtok: 1000}"
+CHEAP = "{input_per_mtok: 1, output_per_mtok: 1}"
+
+
+def policy(primary: str, secondary: str, limits: str, *, headers: bool = False, route: str = "[big, alt]") -> str:
+    return (
+        "version: 1\nproviders:\n"
+        + provider_block("one", primary)
+        + provider_block("two", secondary)
+        + "models:\n"
+        + f"  big: {{provider: one, model: big-1, price: {PRICES}}}\n"
+        + f"  alt: {{provider: two, model: alt-1, price: {PRICES}}}\n"
+        + f"  small: {{provider: two, model: small-1, price: {CHEAP}}}\n"
+        + f"routes:\n  - {{name: chat, target: {route}}}\n"
+        + f"budgets:\n  headers: {'true' if headers else 'false'}\n  limits:\n"
+        + limits
+    )
+
+
+async def two_fakes(fake: FakeFactory) -> tuple[str, str]:
+    return await fake("one"), await fake("two")
+
+
+def chat(max_tokens: int = 20, text: str = "hello there") -> dict[str, Any]:
+    return {"model": "chat", "messages": [{"role": "user", "content": text}], "max_tokens": max_tokens}
+
+
+async def get_json(url: str) -> Any:
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        return await response.json()
+
+
+async def budget_rows(running: RunningSidecar) -> dict[str, dict[str, Any]]:
+    status = await get_json(running.url + "/status")
+    return {f"{row['limit']}/{row['value']}": row for row in status["budgets"]}
+
+
+@pytest.fixture
+async def sdk() -> AsyncIterator[Callable[[RunningSidecar], openai.AsyncOpenAI]]:
+    """An OpenAI SDK client on a running sidecar (no retries), closed after the test."""
+    made: list[openai.AsyncOpenAI] = []
+
+    def make(running: RunningSidecar) -> openai.AsyncOpenAI:
+        made.append(openai.AsyncOpenAI(base_url=running.url + "/v1", api_key="app-key", max_retries=0))
+        return made[-1]
+
+    yield make
+    for client in made:
+        await client.close()
+
+
+OpenAIs = Callable[[RunningSidecar], openai.AsyncOpenAI]
+
+DAY_DENY = "    - {name: team-day, measure: usd, amount: 0.01, window: day}\n"
+
+
+async def test_deny_is_an_openai_rate_limit_error_naming_the_limit(
+    fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs
+) -> None:
+    """A request whose estimate passes a deny limit raises openai.RateLimitError; the message names the
+    limit, Retry-After counts down to the window's end, and the SDK is told not to retry a day-long wait."""
+    running = await sidecar(policy(*await two_fakes(fake), DAY_DENY))
+    client = sdk(running)
+    with pytest.raises(openai.RateLimitError) as raised:
+        await client.chat.completions.create(**chat())
+    response = raised.value.response
+    assert "budget limit 'team-day' reached" in raised.value.message
+    assert 0 < int(response.headers["retry-after"]) <= 86_400
+    assert response.headers["x-should-retry"] == "false"
+    assert response.headers["x-sidecar-budget-action"] == "deny:team-day"
+
+
+async def test_deny_is_an_anthropic_rate_limit_error(fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs) -> None:
+    """The same denial to /v1/messages raises anthropic.RateLimitError with the limit in the message."""
+    running = await sidecar(policy(*await two_fakes(fake), DAY_DENY))
+    client = anthropic.AsyncAnthropic(base_url=running.url, api_key="app-key", max_retries=0)
+    with pytest.raises(anthropic.RateLimitError) as raised:
+        await client.messages.create(model="chat", max_tokens=20, messages=[{"role": "user", "content": "hello there"}])
+    assert "team-day" in raised.value.message
+    await client.close()
+
+
+async def test_deny_is_a_gemini_429(fake: FakeFactory, sidecar: SidecarFactory, gemini_client: Any) -> None:
+    """The same denial to generateContent raises google-genai's ClientError with code 429 and
+    RESOURCE_EXHAUSTED, the limit in the message."""
+    from google.genai import errors, types
+
+    running = await sidecar(policy(*await two_fakes(fake), DAY_DENY))
+    client = gemini_client(running.url)
+    with pytest.raises(errors.ClientError) as raised:
+        await client.aio.models.generate_content(
+            model="chat", contents="hello there", config=types.GenerateContentConfig(max_output_tokens=20)
+        )
+    assert raised.value.code == 429 and raised.value.status == "RESOURCE_EXHAUSTED"
+    assert "team-day" in (raised.value.message or "")
+
+
+async def test_downgrade_serves_the_cheaper_target(fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs) -> None:
+    """Past a downgrade limit the request is served by the limit's downgrade_to model, flagged."""
+    limits = (
+        "    - {name: route-day, measure: usd, amount: 0.01, window: day, action: downgrade, downgrade_to: [small]}\n"
+    )
+    running = await sidecar(policy(*await two_fakes(fake), limits))
+    client = sdk(running)
+    raw = await client.chat.completions.with_raw_response.create(**chat())
+    assert raw.headers["x-sidecar-model"] == "small"
+    assert raw.headers["x-sidecar-budget-action"] == "downgrade:route-day"
+    assert raw.parse().choices[0].message.content
+
+
+async def test_soft_threshold_downgrades_before_the_hard_limit(
+    fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs
+) -> None:
+    """Between soft.at x amount and the amount, a soft downgrade serves the cheaper list (flagged soft)."""
+    limits = (
+        "    - {name: team-day, measure: usd, amount: 1, window: day,"
+        " soft: {at: 0.01, action: downgrade, downgrade_to: [small]}}\n"
+    )
+    running = await sidecar(policy(*await two_fakes(fake), limits))
+    client = sdk(running)
+    raw = await client.chat.completions.with_raw_response.create(**chat())
+    assert raw.headers["x-sidecar-model"] == "small"
+    assert raw.headers["x-sidecar-budget-action"] == "downgrade:team-day:soft"
+
+
+async def test_warn_serves_and_flags_in_header_access_line_and_span(
+    fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs
+) -> None:
+    """A warn limit passed serves the route's chain and flags it: header, access-line field, span event."""
+    limits = "    - {name: app-rpm, measure: requests, amount: 1, window: minute, action: warn}\n"
+    running = await sidecar(policy(*await two_fakes(fake), limits))
+    client = sdk(running)
+    await client.chat.completions.create(**chat())
+    raw = await client.chat.completions.with_raw_response.create(**chat())
+    assert raw.headers["x-sidecar-model"] == "big"
+    assert raw.headers["x-sidecar-budget-action"] == "warn:app-rpm"
+    access = [line for line in running.log_lines() if line.get("event") == "access"]
+    assert [line.get("budget") for line in access] == [None, "warn:app-rpm"]
+    events = [e for span in running.spans.get_finished_spans() for e in span.events if e.name == "sidecar.budget"]
+    assert len(events) == 1 and events[0].attributes["sidecar.budget.limit"] == "app-rpm"
+
+
+async def test_provider_quota_skips_to_the_next_target(
+    fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs
+) -> None:
+    """A provider's token quota that the request would pass skips that provider's target without a
+    call: the next target serves, and the attempt log says why."""
+    limits = (
+        "    - {name: one-tpm, measure: tokens, amount: 10, window: minute,"
+        " scope: {by: provider, values: [one], others: exempt}}\n"
+    )
+    primary, secondary = await two_fakes(fake)
+    running = await sidecar(policy(primary, secondary, limits))
+    client = sdk(running)
+    raw = await client.chat.completions.with_raw_response.create(**chat())
+    assert raw.headers["x-sidecar-model"] == "alt"
+    assert await running.fake_requests(primary) == []
+    access = [line for line in running.log_lines() if line.get("event") == "access"]
+    assert access[0]["attempt_log"] == ["big:budget", "alt:ok"]
+
+
+async def test_every_target_over_its_quota_is_denied(fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs) -> None:
+    """When every target of the chain is over its quota, the request is a 429 saying so."""
+    limits = "    - {name: tpm, measure: tokens, amount: 10, window: minute, scope: {by: provider}}\n"
+    running = await sidecar(policy(*await two_fakes(fake), limits))
+    client = sdk(running)
+    with pytest.raises(openai.RateLimitError) as raised:
+        await client.chat.completions.create(**chat())
+    assert "every target is over its quota" in raised.value.message
+
+
+async def test_an_answer_settles_its_actual_cost(fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs) -> None:
+    """After an answer, the counter holds the cost of the usage the provider reported, not the estimate."""
+    limits = "    - {name: team-day, measure: usd, amount: 100, window: day}\n"
+    running = await sidecar(policy(*await two_fakes(fake), limits))
+    client = sdk(running)
+    answer = await client.chat.completions.create(**chat(max_tokens=500))
+    assert answer.usage is not None
+    expected = (answer.usage.prompt_tokens + answer.usage.completion_tokens) * 0.001
+    row = (await budget_rows(running))["team-day/*"]
+    assert row["used"] == pytest.approx(expected)
+
+
+async def test_a_stream_settles_its_usage(fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs) -> None:
+    """A streamed answer settles the usage of its stream once it has ended (tokens counted exactly)."""
+    limits = "    - {name: tokens-day, measure: tokens, amount: 100000, window: day}\n"
+    running = await sidecar(policy(*await two_fakes(fake), limits))
+    client = sdk(running)
+    stream = await client.chat.completions.create(
+        **chat(max_tokens=500), stream=True, stream_options={"include_usage": True}
+    )
+    usage = None
+    async for chunk in stream:
+        usage = chunk.usage or usage
+    assert usage is not None
+    row = (await budget_rows(running))["tokens-day/*"]
+    assert row["used"] == usage.prompt_tokens + usage.completion_tokens
+
+
+async def test_a_failed_request_releases_its_reservation(
+    fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs
+) -> None:
+    """A request every target fails (503s) bills nothing: its reservation is released, the counter stays 0."""
+    limits = "    - {name: req-day, measure: requests, amount: 100, window: day}\n"
+    broken_one, broken_two = (
+        await fake("one", fault="status=503", fault_rate=1),
+        await fake("two", fault="status=503", fault_rate=1),
+    )
+    running = await sidecar(policy(broken_one, broken_two, limits))
+    client = sdk(running)
+    with pytest.raises(openai.APIStatusError):
+        await client.chat.completions.create(**chat())
+    assert (await budget_rows(running))["req-day/*"]["used"] == 0
+
+
+async def test_headers_show_the_tightest_limit_when_enabled(
+    fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs
+) -> None:
+    """With budgets.headers, an answer carries the remaining budget, its reset and the RateLimit pair."""
+    limits = "    - {name: req-min, measure: requests, amount: 10, window: minute}\n"
+    running = await sidecar(policy(*await two_fakes(fake), limits, headers=True))
+    client = sdk(running)
+    raw = await client.chat.completions.with_raw_response.create(**chat())
+    assert raw.headers["x-sidecar-budget-limit"] == "req-min"
+    assert raw.headers["x-sidecar-budget-remaining"] == "9"
+    assert 0 < int(raw.headers["x-sidecar-budget-reset"]) <= 60
+    assert raw.headers["ratelimit"].startswith('"req-min";r=9;t=')
+    assert raw.headers["ratelimit-policy"] == '"req-min";q=10;w=60'
+
+
+async def test_headers_are_off_by_default(fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs) -> None:
+    """Without budgets.headers, an answer no limit acted on carries no budget header."""
+    limits = "    - {name: req-min, measure: requests, amount: 10, window: minute}\n"
+    running = await sidecar(policy(*await two_fakes(fake), limits))
+    client = sdk(running)
+    raw = await client.chat.completions.with_raw_response.create(**chat())
+    assert not [name for name in raw.headers if "budget" in name or name.startswith("ratelimit")]
+
+
+async def test_metrics_export_use_per_limit_and_scope(fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs) -> None:
+    """/metrics has the used and remaining gauges per limit and named scope value (others as other)."""
+    limits = (
+        "    - {name: team-day, measure: requests, amount: 10, window: day,"
+        " scope: {by: header, header: x-team, values: [search]}}\n"
+    )
+    running = await sidecar(policy(*await two_fakes(fake), limits))
+    client = sdk(running)
+    await client.chat.completions.create(**chat(), extra_headers={"x-team": "search"})
+    await client.chat.completions.create(**chat(), extra_headers={"x-team": "ads"})
+    await client.chat.completions.create(**chat(), extra_headers={"x-team": "ads"})
+    async with aiohttp.ClientSession() as session, session.get(running.url + "/metrics") as response:
+        text = await response.text()
+    assert 'llm_sidecar_budget_used{limit="team-day",measure="requests",scope="search",window="day"} 1.0' in text
+    assert 'llm_sidecar_budget_used{limit="team-day",measure="requests",scope="other",window="day"} 2.0' in text
+    assert 'llm_sidecar_budget_remaining{limit="team-day",measure="requests",scope="other",window="day"} 8.0' in text
+
+
+async def test_a_reload_keeps_the_counters(fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs) -> None:
+    """A policy reload with the same store keeps what was counted (the limit keeps its name and window)."""
+    import asyncio
+
+    limits = "    - {name: req-day, measure: requests, amount: 100, window: day}\n"
+    primary, secondary = await two_fakes(fake)
+    running = await sidecar(policy(primary, secondary, limits))
+    client = sdk(running)
+    await client.chat.completions.create(**chat())
+    version = running.state.holder.policy.version
+    running.policy_path.write_text(policy(primary, secondary, limits.replace("100", "50")))
+    for _ in range(100):
+        if running.state.holder.policy.version != version:
+            break
+        await asyncio.sleep(0.05)
+    row = (await budget_rows(running))["req-day/*"]
+    assert row["amount"] == 50 and row["used"] == 1
