@@ -74,6 +74,7 @@ class BudgetRequest:
     route: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     key_hash: str | None = None
+    calls: int = 1  # the upstream calls the request may make at once (an ensemble's members and judge)
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,7 +44,7 @@ from sidecar.translate import Usage
 from .compiled import BudgetRequest, Budgets, Limit, TargetInfo
 from .decision import Decision, LimitState, StoreUse, Verdict, deny_message, retry_after
 from .guard import GuardedStore, LedgerStats
-from .pricing import actual_units, estimate_units
+from .pricing import NANO_USD, actual_units, estimate_units
 from .spec import Action
 from .store import KEY_GRACE_S, CounterRef, ReserveResult, Store
 from .visibility import Seen, Tracker
@@ -101,17 +101,24 @@ class Admission:
         self._held = moved
         return True
 
-    async def settle(self, usage: Usage | None, served: TargetInfo | None = None) -> None:
+    async def settle(
+        self, usage: Usage | None, served: TargetInfo | None = None, *, unserved: tuple[float, int] = (0.0, 0)
+    ) -> None:
         """The answer ended: charge ``usage`` (None: charge the estimate) instead of the reservation,
-        priced as ``served`` (the target that answered, when not the one reserved for: a hedge's)."""
+        priced as ``served`` (the target that answered, when not the one reserved for: a hedge's), plus
+        ``unserved``: the dollars and tokens of the request's calls whose answer the caller did not get
+        (an ensemble's other members and judge, answers a quality gate rejected)."""
         held, self._held = self._held, None
         if held is not None:
             plan = held.plan
             if usage is None:
-                actual = plan.amounts
+                actual = list(plan.amounts)
             else:
                 units = actual_units((served or plan.target).price, usage)
                 actual = [units[limit.measure_index] for limit in plan.limits]
+            if unserved != (0.0, 0):
+                extra = (round(unserved[0] * NANO_USD), unserved[1], 0)
+                actual = [amount + extra[lim.measure_index] for amount, lim in zip(actual, plan.limits, strict=True)]
             ledger = self._ledger
             if ledger._local_only:
                 ledger._stores.local.settle_now(held.res_id, plan.refs, actual)
@@ -217,6 +224,8 @@ class Ledger:
         if output is None:
             output = target.max_output_tokens or self._budgets.default_max_output_tokens
         units = estimate_units(target.price, request.input_tokens, output)
+        if request.calls > 1:  # every call of an ensemble is reserved for, as if each were this target's
+            units = (units[0] * request.calls, units[1] * request.calls, units[2])
         limits: list[Limit] = []
         values: list[str] = []
         counters: list[Seen] = []

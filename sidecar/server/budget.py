@@ -36,6 +36,7 @@ from ..budgets import Admission, BudgetRequest, Budgets, Decision, TargetInfo, b
 from ..budgets.keeper import LedgerKeeper
 from ..credentials import app_key
 from ..dialects import Operation
+from ..ensemble.plan import EnsemblePlan
 from ..policy.plans import ChainPlan
 from .errors import RequestFailed
 from .hooks import Verdict
@@ -121,7 +122,9 @@ class BudgetStage:
                     if len(self._key_hashes) >= _KEY_HASHES:
                         self._key_hashes.clear()
                     key_hash = self._key_hashes[key] = hash_key(key)
-        return BudgetRequest(features.prompt_tokens, output, facts.app, route.name, facts.headers, key_hash)
+        plan = route.plan
+        calls = len(plan.chains) + (1 if plan.judge else 0) if isinstance(plan, EnsemblePlan) else 1
+        return BudgetRequest(features.prompt_tokens, output, facts.app, route.name, facts.headers, key_hash, calls)
 
     async def _finish(self, exchange: Exchange, admission: Admission, budgets: Budgets, status: int) -> None:
         """Settle what the answer used, or release what billed nothing."""
@@ -130,7 +133,8 @@ class BudgetStage:
             work = admission.release()
         else:
             served = exchange.answered_by
-            work = admission.settle(usage, budgets.targets.get(served.name) if served is not None else None)
+            target = budgets.targets.get(served.name) if served is not None else None
+            work = admission.settle(usage, target, unserved=(exchange.unserved_cost_usd, exchange.unserved_tokens))
         if self._keeper.shared:
             self._keeper.settle_later(work)
         else:

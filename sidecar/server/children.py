@@ -78,6 +78,13 @@ def spent(child: Exchange) -> float:
     return (answer or 0.0) + child.unserved_cost_usd
 
 
+def spent_tokens(child: Exchange) -> int:
+    """The input and output tokens of a child's calls: its answer and anything it had rejected."""
+    usage = child.usage
+    answer = usage.input_tokens + usage.output_tokens if usage is not None and child.answered_by is not None else 0
+    return answer + child.unserved_tokens
+
+
 def adopt(parent: Exchange, child: Exchange) -> None:
     """Count a child's calls and attempts in the request's record."""
     parent.calls += child.calls

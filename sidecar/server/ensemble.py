@@ -40,7 +40,7 @@ from ..ensemble.judge import judge_prompt, judge_request_body, question_from_bod
 from ..ensemble.plan import EnsemblePlan
 from ..request_facts import RequestFacts
 from ..translate import TranslationError
-from .children import adopt, child_exchange, judge_facts, spent, unstreamed, with_body
+from .children import adopt, child_exchange, judge_facts, spent, spent_tokens, unstreamed, with_body
 from .errors import RequestFailed
 from .exchange import Exchange
 from .gating import GateHook
@@ -152,6 +152,7 @@ class EnsembleRunner:
         exchange.dropped = child.dropped
         exchange.fallback_reason = child.fallback_reason  # the winning member's own chain fell back
         exchange.unserved_cost_usd += sum(spent(c) for c in children if c is not child) + child.unserved_cost_usd
+        exchange.unserved_tokens += sum(spent_tokens(c) for c in children if c is not child) + child.unserved_tokens
         exchange.gate_passed = exchange.gated  # the winner's answer passed its member's gates
         for c in children:
             exchange.gate_rejections.extend(c.gate_rejections)
@@ -256,6 +257,7 @@ class EnsembleRunner:
     ) -> StreamResponse:
         """Too few usable answers: the upstream's own error when it refused the request (a 4xx), else 502."""
         exchange.unserved_cost_usd += sum(spent(child) for child in children)
+        exchange.unserved_tokens += sum(spent_tokens(child) for child in children)
         for result in results:
             if result.error is not None and 400 <= result.error.status < 500:
                 exchange.answered_by = result.child.answered_by

@@ -99,6 +99,7 @@ class Exchange:
     on_commit: Callable[[], None] | None = None  # set while hedged calls race
     params: RequestParams | None = None  # see request_params()
     unserved_cost_usd: float = 0.0  # calls whose answer the caller did not get: gate-rejected, ensemble, judge
+    unserved_tokens: int = 0  # their input and output tokens (budgets count them)
     ensemble: str | None = None  # the ensemble's vote (ensemble.Decision.header()), for x-sidecar-ensemble
     gated: bool = False  # the route's quality gates check this request's answers
     gate_passed: bool = False  # the answer sent passed them

@@ -110,6 +110,8 @@ class TargetTries:
                 if verdict is Verdict.ACCEPT:
                     return Step(await deliver(exchange, used, result), hedged=hedged)
                 exchange.unserved_cost_usd += cost_usd(used.target.price, result.usage) or 0.0
+                if result.usage is not None:
+                    exchange.unserved_tokens += result.usage.input_tokens + result.usage.output_tokens
                 if verdict is Verdict.NEXT_TARGET:
                     exchange.fallback_reason = exchange.fallback_reason or "rejected_answer"
                     break

@@ -289,3 +289,21 @@ async def test_a_reload_keeps_the_counters(fake: FakeFactory, sidecar: SidecarFa
         await asyncio.sleep(0.05)
     row = (await budget_rows(running))["req-day/*"]
     assert row["amount"] == 50 and row["used"] == 1
+
+
+async def test_an_ensemble_settles_the_cost_of_every_member(
+    fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs
+) -> None:
+    """An ensemble route's request is charged what all its members' calls cost (the access line's
+    cost_usd), not only the answer the caller got."""
+    limits = "    - {name: team-day, measure: usd, amount: 100, window: day}\n"
+    text = policy(*await two_fakes(fake), limits).replace(
+        "target: [big, alt]}", "ensemble: {members: [big, alt], early_quorum: false}}"
+    )
+    running = await sidecar(text)
+    answer = await sdk(running).chat.completions.create(**chat(max_tokens=500))
+    assert answer.usage is not None
+    one_call = (answer.usage.prompt_tokens + answer.usage.completion_tokens) * 0.001
+    access = [line for line in running.log_lines() if line.get("event") == "access"][-1]
+    row = (await budget_rows(running))["team-day/*"]
+    assert row["used"] == pytest.approx(access["cost_usd"]) and row["used"] > one_call * 1.5
