@@ -20,6 +20,7 @@ from collections.abc import Callable
 from ..policy.compiled import Policy, Provider, Route, Target
 from ..policy.conditions import Condition, Pattern
 from .changes import Change, field_changes, keyed_changes, longest_increasing, spec_fields, text
+from .routing import route_routing, routing_section
 
 Section = Callable[[Policy, Policy], list[Change]]
 RouteAspect = Callable[[Route], dict[str, str]]
@@ -73,6 +74,7 @@ def _model_fields(target: Target) -> dict[str, str]:
         "max_output_tokens": text(target.max_output_tokens),
         "capabilities": text(target.capabilities),
         **spec_fields(target.price, "price."),
+        **spec_fields(target.quality, "quality."),
     }
 
 
@@ -108,7 +110,13 @@ def route_translation(route: Route) -> dict[str, str]:
     return {"unsupported_params": route.settings.unsupported_params}
 
 
-ROUTE_ASPECTS: tuple[RouteAspect, ...] = (route_match, route_target, route_resilience, route_translation)
+ROUTE_ASPECTS: tuple[RouteAspect, ...] = (
+    route_match,
+    route_target,
+    route_resilience,
+    route_translation,
+    route_routing,
+)
 
 
 def chain_text(route: Route) -> str:
@@ -177,7 +185,7 @@ def defaults(old: Policy, new: Policy) -> list[Change]:
     return changes
 
 
-SECTIONS: tuple[Section, ...] = (providers, models, routes, defaults)
+SECTIONS: tuple[Section, ...] = (providers, models, routes, defaults, routing_section)
 
 
 def diff_policies(old: Policy, new: Policy) -> list[Change]:

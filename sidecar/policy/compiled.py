@@ -16,13 +16,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 from ..dialects import Dialect, ProviderKind, registry
 from ..dialects.base import ProviderAPI
 from ..request_facts import CREDENTIAL_HEADERS, RequestFacts
+from ..routing.caps import TokenCaps
 from .base import Spec as _Spec
 from .conditions import Condition, HeaderIs, ModelIs, build_conditions
 from .plans import ChainPlan, Plan
@@ -43,6 +45,10 @@ from .spec import (
     TimeoutsSpec,
     TLSSpec,
 )
+
+if TYPE_CHECKING:
+    from ..routing.matrix import Router
+    from ..routing.spec import QualitySpec, RoutingSpec
 
 BUILTIN_RESILIENCE = ResilienceSpec(
     max_attempts_per_target=2,
@@ -104,6 +110,7 @@ class Target:
     max_output_tokens: int | None
     capabilities: frozenset[Capability]
     price: PriceSpec | None
+    quality: QualitySpec | None = None  # routing: the model's tier, per task class where it differs
     key: str = field(default="", compare=False)  # "provider/upstream-model": breakers and metrics key
 
     def __post_init__(self) -> None:
@@ -124,6 +131,7 @@ class Route:
     plan: Plan  # how a request walks its targets (policy.plans), chosen at load
     deny: DenySpec | None
     settings: RouteSettings
+    caps: TokenCaps | None = None  # routing: output tokens clamped, oversized prompts refused (413)
 
     target_keys: tuple[str, ...] = field(default=(), compare=False)
 
@@ -165,6 +173,8 @@ class Policy:
     exposed_models: tuple[str, ...]
     logged_headers: tuple[str, ...] = ()  # request headers routes match on (credentials left out): logged
     warnings: tuple[str, ...] = ()  # what still loads but should change (deprecated names), with its path
+    router: Router | None = None  # routing: task classes, complexity, tiers (``routing.matrix``)
+    routing: RoutingSpec | None = None  # the routing block as written (``llm-sidecar diff``)
 
     def route(self, request: RequestFacts) -> Route | None:
         for route in self.routes:
@@ -209,6 +219,8 @@ def merge(base: _Spec, override: _Spec | None) -> _Spec:
 
 
 def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: float) -> Policy:
+    from ..routing import compile as routing_compile  # here: routing.matrix imports policy.base
+
     errors: list[str] = []
     providers = {
         name: Provider(
@@ -231,12 +243,31 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
         if provider is None:
             errors.append(f"models.{name}.provider: unknown provider {m.provider!r}")
             continue
-        models[name] = Target(name, provider, m.model, m.context_window, m.max_output_tokens, m.capabilities, m.price)
+        models[name] = Target(
+            name, provider, m.model, m.context_window, m.max_output_tokens, m.capabilities, m.price, m.quality
+        )
 
     base = merge(BUILTIN_RESILIENCE, spec.defaults.resilience)
     assert isinstance(base, ResilienceSpec)
+    router = routing_compile.compile_router(spec.routing, Path(source).parent, errors)
+    tiers = routing_compile.tiers_of(router, spec.routing)
+    scored = routing_compile.candidates(spec.models, models, tiers, router, errors)
 
     def build(route: RouteSpec, path: str, name: str) -> Route:
+        routing_compile.check_match(route.match, path, router, spec.routing is not None, errors)
+        resilience = merge(base, route.resilience)
+        assert isinstance(resilience, ResilienceSpec)
+        settings = RouteSettings(resilience, route.unsupported_params or spec.defaults.unsupported_params)
+        conditions = build_conditions(route.match, router)
+        caps = TokenCaps.from_spec(route.caps) if route.caps is not None else None
+        plan: Plan | None = None
+        if isinstance(route.target, routing_compile.SelectSpec):
+            where = f"{path}.target"
+            plan = routing_compile.select_plan(route.target, where, models, scored, router, tiers, errors)
+        elif route.split is not None:
+            plan = routing_compile.split_plan(route.split, f"{path}.split", name, models, errors)
+        if plan is not None or route.split is not None or isinstance(route.target, routing_compile.SelectSpec):
+            return Route(name, path, conditions, plan or ChainPlan(()), route.deny, settings, caps)
         chain: list[Target] = []
         names = [route.target] if isinstance(route.target, str) else list(route.target or [])
         for i, model_name in enumerate(names):
@@ -249,10 +280,7 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
                 errors.append(f"{where}: model {model_name!r} appears twice in the chain")
             else:
                 chain.append(target)
-        resilience = merge(base, route.resilience)
-        assert isinstance(resilience, ResilienceSpec)
-        settings = RouteSettings(resilience, route.unsupported_params or spec.defaults.unsupported_params)
-        return Route(name, path, build_conditions(route.match), ChainPlan(tuple(chain)), route.deny, settings)
+        return Route(name, path, conditions, ChainPlan(tuple(chain)), route.deny, settings, caps)
 
     routes: list[Route] = []
     seen: dict[str, str] = {}
@@ -295,4 +323,6 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
         defaults=spec.defaults,
         exposed_models=tuple(sorted(exposed)),
         logged_headers=tuple(sorted(matched_headers)),
+        router=router,
+        routing=spec.routing,
     )

@@ -10,8 +10,10 @@ Document layout::
     defaults:     settings every route inherits (resilience, translation)
     providers:    name -> where and how to call an upstream API
     models:       logical name -> provider + upstream model id + metadata (context, price, ...)
-    routes:       ordered rules: match -> target (a model or a fallback chain) or deny
+    routes:       ordered rules: match -> target (a model, a fallback chain, a cheapest selection),
+                  split or deny
     default:      the route used when no rule matches (optional)
+    routing:      task classes, complexity, tiers, learned router (``sidecar.routing.spec``; optional)
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from urllib.parse import urlsplit
 from pydantic import AliasChoices, ConfigDict, Field, field_validator, model_validator
 
 from ..dialects import ProviderKind
+from ..routing.spec import CapsSpec, FeatureTests, QualitySpec, RoutingSpec, SelectSpec, SplitSpec
 from .base import Spec as _Spec
 
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP header name (RFC 9110 token)
@@ -195,6 +198,9 @@ class ModelSpec(_Spec):
         default_factory=lambda: frozenset({Capability.CHAT, Capability.STREAMING})
     )
     price: PriceSpec | None = None
+    quality: QualitySpec | None = Field(
+        None, description="Routing: the model's quality tier, and per task class where it differs."
+    )
 
 
 class BackoffSpec(_Spec):
@@ -294,6 +300,9 @@ class MatchSpec(_Spec):
     app: StringOrList | None = Field(None, description="The calling app: x-sidecar-app header or SIDECAR_APP.")
     dialect: list[Literal["openai", "anthropic", "gemini"]] | None = None
     operation: list[Literal["chat", "text_completion", "embeddings", "responses", "count_tokens"]] | None = None
+    task: StringOrList | None = Field(None, description="Routing: the request's task class (needs routing).")
+    complexity: StringOrList | None = Field(None, description="Routing: the request's complexity level.")
+    features: FeatureTests | None = Field(None, description="Routing: tests over the request's features.")
 
 
 class DenySpec(_Spec):
@@ -304,15 +313,20 @@ class DenySpec(_Spec):
 class RouteSpec(_Spec):
     name: str | None = Field(None, description="Shown in headers, logs and metrics; default route-N.")
     match: MatchSpec = Field(default_factory=MatchSpec, description="Empty: matches every request.")
-    target: StringOrList | None = Field(None, description="A model name, or an ordered fallback chain of model names.")
+    target: StringOrList | SelectSpec | None = Field(
+        None,
+        description="A model name, an ordered fallback chain of model names, or {select: cheapest, from: [...]}.",
+    )
+    split: SplitSpec | None = Field(None, description="Weighted arms (canary), sticky by a key; instead of target.")
     deny: DenySpec | None = None
+    caps: CapsSpec | None = Field(None, description="Ceilings on output tokens (clamped) and estimated input tokens.")
     resilience: ResilienceSpec | None = None
     unsupported_params: Literal["error", "drop"] | None = None
 
     @model_validator(mode="after")
     def _target_or_deny(self) -> RouteSpec:
-        if (self.target is None) == (self.deny is None):
-            raise ValueError("set exactly one of target, deny")
+        if sum(x is not None for x in (self.target, self.split, self.deny)) != 1:
+            raise ValueError("set exactly one of target, split, deny")
         if isinstance(self.target, list) and not self.target:
             raise ValueError("target: an empty chain")
         return self
@@ -325,3 +339,6 @@ class PolicySpec(_Spec):
     models: dict[str, ModelSpec]
     routes: list[RouteSpec] = Field(default_factory=list)
     default: RouteSpec | None = Field(None, description="Used when no route matches; must not have match.")
+    routing: RoutingSpec | None = Field(
+        None, description="Task classes, complexity levels, tiers and the learned router (docs/routing.md)."
+    )

@@ -37,7 +37,7 @@ from .rules import Rule, TextView, compile_rule, first_match
 from .spec import RoutingSpec
 
 TASK_HEADER = "x-sidecar-task"
-Source = Literal["header", "rule", "model", "default"]
+Source = Literal["header", "rule", "model", "default", "log"]  # log: a replayed access line's label
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ import re
 import string
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema, model_validator
 
 from ..policy.base import Spec
 
@@ -89,7 +89,12 @@ def _listed(value: object) -> object:
 
 Keyword = Annotated[str, AfterValidator(_keyword)]
 Regex = Annotated[str, AfterValidator(_regex)]
-Regexes = Annotated[list[Regex], BeforeValidator(_listed)]
+# A string or a list in the file (and in the JSON Schema), a list once validated.
+Regexes = Annotated[
+    list[Regex],
+    BeforeValidator(_listed),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}),
+]
 
 
 class RuleSpec(Spec):
@@ -184,6 +189,7 @@ class SelectSpec(Spec):
 class SplitArmSpec(Spec):
     target: str | list[str] = Field(description="A model name or a fallback chain.")
     weight: float = Field(gt=0, description="Relative share of requests.")
+    name: Name | None = Field(None, description="The arm in headers, logs and metrics; default: its first model.")
 
 
 def _sticky(value: str) -> str:

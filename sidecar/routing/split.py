@@ -42,7 +42,7 @@ def sticky_key(sticky_by: str | None, headers: Mapping[str, str], app: str) -> s
 class WeightedSplit(Generic[T]):
     """Arms with weights; ``pick`` answers one arm per key, the same one every time."""
 
-    __slots__ = ("_bounds", "arms", "salt")
+    __slots__ = ("_bounds", "arms", "salt", "weights")
 
     def __init__(self, arms: Sequence[tuple[T, float]], salt: str) -> None:
         if not arms or any(weight <= 0 for _, weight in arms):
@@ -53,6 +53,7 @@ class WeightedSplit(Generic[T]):
             running += weight / total
             bounds.append(running)
         self.arms = tuple(arm for arm, _ in arms)
+        self.weights = tuple(weight for _, weight in arms)
         self._bounds = tuple(bounds)
         self.salt = salt
 

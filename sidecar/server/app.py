@@ -30,6 +30,7 @@ from ..dialects.registry import ENDPOINTS, dialect_of_path
 from ..policy.compiled import Policy
 from ..policy.watch import PolicyHolder, PolicyWatcher
 from ..request_facts import RequestFacts, app_of
+from ..routing.stage import routing_stage
 from ..settings import Settings
 from ..telemetry import Telemetry
 from ..telemetry.logging import LogOutput, get_logger
@@ -80,7 +81,9 @@ class SidecarApp:
         settings = state.settings
         self.client = UpstreamClient(settings, state.proxies)
         executor = Executor(Attempt(self.client, state.credentials), state.targets, state.telemetry)
-        pipeline = build_pipeline([read_stage(settings.max_body_bytes), route_request, *stages], executor)
+        pipeline = build_pipeline(
+            [read_stage(settings.max_body_bytes), route_request, routing_stage, *stages], executor
+        )
         access = state.access
         routes: list[tuple[str, str, Handler]] = [
             ("POST", endpoint.path, partial(_proxy, endpoint=endpoint, pipeline=pipeline, state=state, access=access))

@@ -70,6 +70,11 @@ routes:
   - name: retired
     match: {model: "old-*"}
     deny: {message: "retired", status: 403}
+  - name: canary
+    match: {model: steady}
+    split: {arms: [{target: fast, weight: 1}, {target: steady, weight: 1}]}
+routing:
+  classes: [{name: greeting, rules: [{keywords: [hello]}]}]
 """
 # The cache row needs a route that caches; until the policy has a cache, its queries are only checked
 # for validity. Once it has one, the live policy above must enable it (the cache row test says so).
@@ -120,6 +125,7 @@ class Traffic(threading.Thread):
             lambda: list(self.openai.chat.completions.create(model="solo", messages=messages, stream=True)),
             lambda: self.anthropic.messages.create(model="chat-c", max_tokens=64, messages=messages),
             lambda: self.openai.chat.completions.create(model="old-1", messages=messages),
+            lambda: self.openai.chat.completions.create(model="steady", messages=messages),
             lambda: self.openai.chat.completions.create(model="unknown", messages=messages),
         ]
         while not self.stopping.is_set():

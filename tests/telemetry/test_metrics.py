@@ -41,6 +41,9 @@ def test_every_catalog_metric_is_exposed_and_parses() -> None:
         "llm_sidecar_cost_usd": "counter",
         "llm_sidecar_tokens": "counter",
         "llm_sidecar_cache_results": "counter",
+        "llm_sidecar_routing_decisions": "counter",
+        "llm_sidecar_routing_served_cost_usd": "counter",
+        "llm_sidecar_routing_requested_cost_usd": "counter",
         "llm_sidecar_spans_dropped": "counter",
         "llm_sidecar_build_info": "gauge",
     }
