@@ -17,7 +17,7 @@ It calls the same functions the request path calls (``record.decide``, ``SelectP
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any
 
 from .plans import SelectPlan, SplitPlan
@@ -51,6 +51,11 @@ def routing_report(policy: Policy, route: Route | None, request: RequestFacts) -
             rule = report["decision"][key]["rule"]
             if rule is not None:
                 report["decision"][key]["why"] = next(r["why"] for r in explained["rules"] if r["rule"] == rule)
+    if caps is not None:
+        limit = caps.output_tokens(request.features.max_output_tokens)
+        report["caps"] = {"max_output_tokens": limit, "refused": caps.input_problem(request.features)}
+        if limit is not None:  # as the routing stage does: the selection counts the capped output
+            request.features = replace(request.features, max_output_tokens=limit)
     if isinstance(plan, SelectPlan):
         selection = plan.selection(request)
         report["selection"] = {
@@ -72,11 +77,6 @@ def routing_report(policy: Policy, route: Route | None, request: RequestFacts) -
     if route is not None and not isinstance(plan, SelectPlan):
         record = routed(request)
         report["expected_cost_usd"] = {t.name: expected_cost(request, record, t.price) for t in route.chain}
-    if caps is not None:
-        report["caps"] = {
-            "max_output_tokens": caps.output_tokens(request.features.max_output_tokens),
-            "refused": caps.input_problem(request.features),
-        }
     return report
 
 

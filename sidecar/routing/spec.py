@@ -1,4 +1,4 @@
-"""The policy blocks routing owns: what an SRE may write under ``routing:`` and, at integration, in a
+"""The policy blocks routing owns: what an SRE may write under ``routing:`` and in a
 route (``select``, ``split``, ``caps``) and a model (``quality``). Shapes only; ``compile`` checks the
 references between them (tier, class and level names) and builds the objects requests read.
 
@@ -175,7 +175,7 @@ class RoutingSpec(Spec):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Blocks for routes and models (wired at integration)
+# Blocks for routes and models (``policy.spec`` uses them in RouteSpec and ModelSpec)
 
 
 class SelectSpec(Spec):

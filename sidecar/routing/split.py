@@ -4,7 +4,7 @@
 maps the key to a point by a stable hash (BLAKE2b of ``salt`` and the key, not Python's ``hash``,
 which is salted per process, so every sidecar replica and every restart agree) and answers the arm
 whose interval holds it; without a key it draws a random point per request. The salt (the route's
-name at integration) keeps two splits independent: a user in the canary of one is not by that in
+name) keeps two splits independent: a user in the canary of one is not by that in
 the canary of every other.
 
 Raising the last arm's weight only widens its interval downwards, so a canary that grows from 10%

@@ -16,6 +16,7 @@ A request of a policy without routing passes with one attribute check. Everythin
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import orjson
@@ -79,6 +80,7 @@ def _apply_caps(exchange: Exchange, caps: TokenCaps) -> None:
     if limit is not None:
         facts.body = set_output_limit(facts.body, facts.dialect, facts.operation, limit)
         exchange.raw = orjson.dumps(facts.body)  # a same-dialect Gemini call sends the raw body
+        facts.features = replace(features, max_output_tokens=limit)  # windows and cost count the cap
         routed(facts).capped_to = limit
 
 

@@ -216,3 +216,32 @@ async def test_caps_refuse_an_oversized_prompt_in_the_callers_dialect(
     assert caught.value.status_code == 413
     assert caught.value.body["error"]["type"] and "this route accepts at most 500" in caught.value.message
     assert await running.fake_requests(urls["mini"]) == []
+
+
+async def test_gemini_image_goes_to_a_vision_model(
+    fake: FakeFactory, sidecar: SidecarFactory, gemini_client: Any
+) -> None:
+    """A Gemini SDK request with an inline image is served by the cheapest model with vision."""
+    import base64
+
+    from google.genai import types
+
+    running = await start(fake, sidecar, "  - name: auto\n    target: {select: cheapest}\n")
+    image = types.Part.from_bytes(data=base64.b64decode(IMAGE.split(",", 1)[1]), mime_type="image/png")
+    response = await gemini_client(running.url).aio.models.generate_content(
+        model="auto", contents=[image, "What is in this picture?"]
+    )
+    assert response.text
+    assert running.log_lines()[-1]["served_model"] == "seeing"
+
+
+async def test_streamed_answer_carries_the_decision(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """A streamed answer gets the task headers with its head and is served by the cheapest model."""
+    running = await start(fake, sidecar)
+    async with client(running) as sdk:
+        raw = await sdk.chat.completions.with_raw_response.create(
+            model="auto", messages=[{"role": "user", "content": "Extract the city: Oslo."}], stream=True
+        )
+        text = "".join([chunk.choices[0].delta.content or "" async for chunk in raw.parse() if chunk.choices])
+    assert text
+    assert (raw.headers["x-sidecar-model"], raw.headers["x-sidecar-task"]) == ("mini", "extraction")
