@@ -9,7 +9,7 @@ order that changes from round to round (``in_turn``), so noise from the shared m
 place in a round fall on every target alike.
 
     python bench/proxy_bench.py [--seconds 5] [--rounds 3] [--baseline REF] [--out FILE]
-        [--variants sidecar,sidecar-single-target,sidecar-tracing,sidecar-tracing-10%]
+        [--variants sidecar,sidecar-single-target,sidecar-tracing,sidecar-tracing-10%,sidecar-routing-20]
 
 ``--baseline REF`` adds the sidecar as it was at the git revision REF (its ``sidecar/`` package run from a
 temporary copy), measured in the same rounds as the others: a before/after comparison in one run.
@@ -260,8 +260,47 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+SYNTHETIC_CLASSES = {
+    # 14 classes beside the six of bench/data/routing_rules.yaml: 20 in all, each with keywords and a regex
+    "legal": ["contract", "clause", "liability", "indemnify", "jurisdiction", "statute"],
+    "medical": ["symptom", "diagnosis", "dosage", "prescription", "patient", "clinical"],
+    "finance": ["invoice", "ledger", "revenue", "forecast", "dividend", "portfolio"],
+    "support": ["refund", "password", "login", "account", "cancel", "subscription"],
+    "marketing": ["slogan", "campaign", "audience", "headline", "tagline", "brand"],
+    "hr": ["candidate", "interview", "onboarding", "payroll", "vacation", "resume"],
+    "travel": ["flight", "hotel", "itinerary", "visa", "booking", "luggage"],
+    "cooking": ["recipe", "ingredient", "bake", "oven", "simmer", "dough"],
+    "science": ["molecule", "photosynthesis", "gravity", "electron", "enzyme", "genome"],
+    "history": ["empire", "dynasty", "revolution", "medieval", "ancient", "treaty"],
+    "sports": ["league", "tournament", "striker", "coach", "season", "championship"],
+    "music": ["chord", "melody", "tempo", "lyrics", "guitar", "symphony"],
+    "security": ["vulnerability", "exploit", "phishing", "malware", "firewall", "encryption"],
+    "data": ["dataset", "dataframe", "histogram", "regression", "outlier", "pivot"],
+}
+
+
+def routing_block() -> str:
+    """A routing block of 20 task classes (bench/data/routing_rules.yaml's six and 14 more), as YAML."""
+    import yaml
+
+    routing = yaml.safe_load((ROOT / "bench/data/routing_rules.yaml").read_text())["routing"]
+    for name, words in SYNTHETIC_CLASSES.items():
+        routing["classes"].append(
+            {
+                "name": name,
+                "rules": [
+                    {"keywords": words, "in": ["last_user"]},
+                    {"regex": f"#{name}-\\d+", "in": ["last_user", "system"]},
+                ],
+            }
+        )
+    return yaml.safe_dump({"routing": routing}, allow_unicode=True)
+
+
 def sidecar_policy(workdir: Path, upstream: int, variant: str) -> Path:
     chain = "[bench-model, backup]" if variant != "single" else "bench-model"
+    if variant == "routing":  # the cheapest capable of the two, decided by 20 classes and 3 levels
+        chain = "{select: cheapest, from: [bench-model, backup]}"
     text = f"""
 version: 1
 providers:
@@ -283,6 +322,8 @@ routes:
     match: {{model: stream-model}}
     target: stream-model
 """
+    if variant == "routing":
+        text += routing_block()
     path = workdir / f"policy-{variant}.yaml"
     path.write_text(text)
     return path
@@ -344,6 +385,8 @@ VARIANTS = {
     # name: (policy variant, extra env)
     "sidecar": ("chain", {}),
     "sidecar-single-target": ("single", {}),
+    # the bench route a cheapest selection behind a routing block of 20 classes (every request classified)
+    "sidecar-routing-20": ("routing", {}),
     # Traces over OTLP/HTTP to nginx; metrics stay on /metrics, so these measure tracing alone. wrk sends
     # no traceparent: the default sampler (parentbased_always_on) traces every request.
     "sidecar-tracing": ("chain", {**_TRACES}),

@@ -30,6 +30,7 @@ from .credentials import app_key
 from .policy.compiled import Policy, PolicyError, Route
 from .policy.load import load_policy
 from .request_facts import RequestFacts, RequestProblem, describe_request
+from .routing.explain import request_chain, routing_report, routing_text
 from .settings import Settings, SettingsError
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -229,6 +230,7 @@ def explain_report(policy: Policy, request: RequestFacts, key: str | None = None
         "rules": rules,
         "route": None,
     }
+    routing = routing_report(policy, chosen, request)
     if chosen is not None:
         how = "rule" if chosen in policy.routes else ("model name" if chosen.path.startswith("models.") else "default")
         result["route"] = {
@@ -243,7 +245,7 @@ def explain_report(policy: Policy, request: RequestFacts, key: str | None = None
                     "upstream_model": t.upstream_model,
                     "dialect": str(t.provider.wire_dialect(request.dialect)),
                 }
-                for t in chosen.chain
+                for t in request_chain(chosen, request)
             ],
             "features": route_features(chosen),
         }
@@ -251,6 +253,8 @@ def explain_report(policy: Policy, request: RequestFacts, key: str | None = None
             from .budgets.explain import applicable_limits
 
             result["budgets"] = applicable_limits(policy.budgets, request, chosen, key)
+    if routing is not None:
+        result["routing"] = routing
     return result
 
 
@@ -292,6 +296,8 @@ def _explain_text(report: dict[str, Any]) -> str:
         mark = "MATCH" if rule["matched"] else "skip "
         why = "" if rule["matched"] else "  (" + "; ".join(rule["why_not"]) + ")"
         lines.append(f"  {mark} {rule['path']} {rule['route']}{why}")
+    if "routing" in report:
+        lines.extend(routing_text(report["routing"]))
     route = report["route"]
     if route is None:
         lines.append("=> no route: the caller gets 404 model_not_found")

@@ -9,7 +9,9 @@ headers and the body. The server calls ``read_request`` with the endpoint its ro
 
 ``RequestFacts.features`` (``routing.features.RequestFeatures``: token estimate, tools, media, the text
 windows task rules read) is computed on first use and kept: most policies never need it, and one that
-does pays once per request whatever the number of conditions and stages reading it.
+does pays once per request whatever the number of conditions and stages reading it. ``routing`` is
+routing's per-request record (``routing.record.Routed``: task, complexity, selection, split arm), made
+when routing first reads the request.
 
 A request the sidecar cannot read raises ``RequestProblem`` (status, message, code, param), answered in
 the caller's dialect.
@@ -23,6 +25,7 @@ from typing import Any
 from .dialects import Dialect, Operation, registry
 from .dialects.base import Endpoint, RequestProblem
 from .routing.features import RequestFeatures, extract_features
+from .routing.record import Routed
 
 __all__ = ["RequestFacts", "RequestProblem", "describe_request", "read_request"]
 
@@ -40,7 +43,18 @@ _NO_BODY: dict[str, Any] = {}
 class RequestFacts:
     """What one request is (see the module docstring). ``features`` is computed once, when first read."""
 
-    __slots__ = ("_features", "app", "body", "dialect", "headers", "model", "operation", "path_method", "stream")
+    __slots__ = (
+        "_features",
+        "app",
+        "body",
+        "dialect",
+        "headers",
+        "model",
+        "operation",
+        "path_method",
+        "routing",
+        "stream",
+    )
 
     def __init__(
         self,
@@ -65,6 +79,8 @@ class RequestFacts:
         """The method named in the path (Gemini's ``generateContent``...), "" for other dialects."""
         self.body = body if body is not None else _NO_BODY
         self._features: RequestFeatures | None = None
+        self.routing: Routed | None = None
+        """What routing decided (``routing.record``): None until routing reads the request."""
 
     @property
     def features(self) -> RequestFeatures:
@@ -73,6 +89,11 @@ class RequestFacts:
         if features is None:
             features = self._features = extract_features(self.body, self.dialect, self.operation, stream=self.stream)
         return features
+
+    @features.setter
+    def features(self, features: RequestFeatures) -> None:
+        """Features known otherwise (``diff --replay``: those an access line recorded)."""
+        self._features = features
 
     def __repr__(self) -> str:
         return (

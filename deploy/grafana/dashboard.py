@@ -361,6 +361,60 @@ def cache() -> Row:
     )
 
 
+def routing() -> Row:
+    served = rate("llm_sidecar_routing_served_cost_usd_total", ROUTE_SEL)
+    requested = rate("llm_sidecar_routing_requested_cost_usd_total", ROUTE_SEL)
+    decisions = rate("llm_sidecar_routing_decisions_total", ROUTE_SEL)
+    arms = rate("llm_sidecar_routing_decisions_total", ROUTE_SEL + ', arm!=""')
+    off = "no routing: the selected sidecars' policies have no routing block, selection or split"
+    return Row(
+        "Routing by task and cost",
+        [
+            Panel(
+                "Saved by routing per hour, by route and task",
+                [Query(f"sum by (route, task) ({requested} - {served}) * 3600", "{{route}} {{task}}")],
+                unit="currencyUSD",
+                no_value=off,
+                description="What the model the app asked for would have cost for the same tokens, minus what "
+                "the model that served cost (docs/routing.md, 'Reading the savings metric'). Negative: routing "
+                "sent traffic to a dearer model. Requests for a model the policy does not price are not counted.",
+            ),
+            Panel(
+                "Share of the requested cost saved",
+                [Query(f"1 - sum({served}) / sum({requested})", "saved")],
+                unit="percentunit",
+                no_value=off,
+            ),
+            Panel(
+                "Requests by task and tier",
+                [Query(f"sum by (task, tier) ({decisions})", "{{task}} → {{tier}}")],
+                unit="reqps",
+                no_value=off,
+                description="Each request routing classified: its task class and the tier it needed.",
+            ),
+            Panel(
+                "Requests by complexity",
+                [Query(f"sum by (complexity) ({decisions})", "{{complexity}}")],
+                unit="reqps",
+                width=12,
+                no_value=off,
+            ),
+            Panel(
+                "Split arms",
+                [
+                    Query(
+                        f"sum by (route, arm) ({arms})",
+                        "{{route}} {{arm}}",
+                    )
+                ],
+                unit="reqps",
+                width=12,
+                no_value="no split route on the selected sidecars",
+            ),
+        ],
+    )
+
+
 def ensembles_gates_shadows() -> Row:
     """Issue 20: ensemble votes, quality gates, and what shadow candidates would have answered."""
     decisions = rate("llm_sidecar_ensemble_decisions_total", ROUTE_SEL)
@@ -477,6 +531,7 @@ ROWS = (
     fallbacks_and_breakers,
     latency,
     tokens_and_cost,
+    routing,
     policy_and_sidecars,
     cache,
     ensembles_gates_shadows,

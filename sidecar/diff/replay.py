@@ -9,8 +9,10 @@ match on) and routed by both policies. The result says:
   the sidecar does not serve, rejected before routing: invalid body, body too large);
 - how often the old policy picks the route the log recorded. It differs when the log was written under
   another policy, or when routing used what the access line does not record: headers only the new
-  policy matches on (the line has those the serving policy matched on), a body feature; lines written
-  before the line carried ``app`` take it from ``--app``;
+  policy matches on (the line has those the serving policy matched on), a body feature the line does
+  not record (it records routing's ``features``, ``task`` and ``complexity`` when the serving policy
+  routes by task: a replayed request keeps the class and level it had, whatever the new policy's rules
+  say); lines written before the line carried ``app`` take it from ``--app``;
 - the requests the new policy routes differently (another route, chain or deny), grouped by old and
   new decision;
 - the estimated cost under each policy, from the tokens logged and each policy's prices. A request
@@ -33,6 +35,7 @@ import orjson
 from ..cost import cost_usd
 from ..policy.compiled import Policy, Route, Target
 from ..request_facts import RequestFacts, RequestProblem, describe_request
+from ..routing.report import from_access_line
 from ..translate import Usage
 
 
@@ -92,17 +95,19 @@ class Replay:
 def request_from_access(line: Mapping[str, Any], app: str) -> RequestFacts:
     """The facts of the request an access line records, read as the server reads a request
     (``request_facts.describe_request``): its path, its requested model, the app routing used (``app``
-    for a line that does not say), the header values routes matched on. ``ValueError`` when the line's
-    path is not one the sidecar serves."""
+    for a line that does not say), the header values routes matched on, and routing's features, task
+    and complexity. ``ValueError`` when the line's path is not one the sidecar serves."""
     headers = line.get("headers")
     headers = {str(k): str(v) for k, v in headers.items()} if isinstance(headers, dict) else {}
     body = {"model": str(line.get("requested_model") or "")}
     logged_app = line.get("app")
     try:
         # A logged stream call was served: it had Gemini's ?alt=sse (the path is logged without the query).
-        return describe_request(str(line.get("path") or ""), headers, {"alt": "sse"}, body, app=logged_app or app)
+        facts = describe_request(str(line.get("path") or ""), headers, {"alt": "sse"}, body, app=logged_app or app)
     except RequestProblem as problem:
         raise ValueError(problem.message) from None
+    from_access_line(facts, line)  # routing's features, task and complexity, when the line has them
+    return facts
 
 
 def replay(old: Policy, new: Policy, lines: Iterable[bytes], *, app: str = "") -> Replay:

@@ -24,6 +24,7 @@ from ..ensemble.plan import EnsemblePlan
 from ..policy.compiled import Policy, Provider, Route, Target
 from ..policy.conditions import Condition, Pattern
 from .changes import Change, field_changes, keyed_changes, longest_increasing, spec_fields, text
+from .routing import route_routing, routing_section
 
 Section = Callable[[Policy, Policy], list[Change]]
 RouteAspect = Callable[[Route], dict[str, str]]
@@ -77,6 +78,7 @@ def _model_fields(target: Target) -> dict[str, str]:
         "max_output_tokens": text(target.max_output_tokens),
         "capabilities": text(target.capabilities),
         **spec_fields(target.price, "price."),
+        **spec_fields(target.quality, "quality."),
     }
 
 
@@ -135,6 +137,7 @@ ROUTE_ASPECTS: tuple[RouteAspect, ...] = (
     route_ensemble,
     route_gates,
     route_shadow,
+    route_routing,
 )
 
 
@@ -229,7 +232,7 @@ def _budget_settings(spec: BudgetsSpec | None) -> dict[str, str]:
     return {path: value for path, value in fields.items() if not path.startswith("limits")}
 
 
-SECTIONS: tuple[Section, ...] = (providers, models, routes, defaults, budgets)
+SECTIONS: tuple[Section, ...] = (providers, models, routes, defaults, routing_section, budgets)
 
 
 def diff_policies(old: Policy, new: Policy) -> list[Change]:

@@ -8,7 +8,23 @@
 - ``watch``       hot reload: poll, validate, swap by one assignment, keep the last good policy
 """
 
-from .compiled import Policy, PolicyError, Route, Target
-from .load import load_policy, load_policy_bytes
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .compiled import Policy, PolicyError, Route, Target
+    from .load import load_policy, load_policy_bytes
 
 __all__ = ["Policy", "PolicyError", "Route", "Target", "load_policy", "load_policy_bytes"]
+
+# Loaded on first use (PEP 562): a feature package's blocks derive from ``base`` and ``spec`` imports
+# them, so importing ``base`` must not import ``compiled`` (and through it ``spec``) first.
+_HOMES = {"Policy": "compiled", "PolicyError": "compiled", "Route": "compiled", "Target": "compiled"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in __all__:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f".{_HOMES.get(name, 'load')}", __name__), name)

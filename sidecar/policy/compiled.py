@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
@@ -29,6 +30,7 @@ from ..gates.checks import Gates, compile_gates
 from ..gates.spec import GatesSpec
 from ..gates.validators import SchemaValidators
 from ..request_facts import CREDENTIAL_HEADERS, RequestFacts
+from ..routing.caps import TokenCaps
 from ..shadow.plan import Shadow, ShadowJudge
 from .base import Spec as _Spec
 from .conditions import Condition, HeaderIs, ModelIs, build_conditions
@@ -53,6 +55,8 @@ from .spec import (
 
 if TYPE_CHECKING:
     from ..budgets import Budgets
+    from ..routing.matrix import Router
+    from ..routing.spec import QualitySpec, RoutingSpec
 
 BUILTIN_RESILIENCE = ResilienceSpec(
     max_attempts_per_target=2,
@@ -114,6 +118,7 @@ class Target:
     max_output_tokens: int | None
     capabilities: frozenset[Capability]
     price: PriceSpec | None
+    quality: QualitySpec | None = None  # routing: the model's tier, per task class where it differs
     key: str = field(default="", compare=False)  # "provider/upstream-model": breakers and metrics key
 
     def __post_init__(self) -> None:
@@ -142,6 +147,7 @@ class Route:
     plan: Plan  # how a request walks its targets (policy.plans), chosen at load
     deny: DenySpec | None
     settings: RouteSettings
+    caps: TokenCaps | None = None  # routing: output tokens clamped, oversized prompts refused (413)
 
     target_keys: tuple[str, ...] = field(default=(), compare=False)
     gates: RouteGates | None = None  # the route's quality gates (gates:), checked on every answer
@@ -186,6 +192,8 @@ class Policy:
     logged_headers: tuple[str, ...] = ()  # request headers routes match on (credentials left out): logged
     warnings: tuple[str, ...] = ()  # what still loads but should change (deprecated names), with its path
     budgets: Budgets | None = None  # the compiled ``budgets`` block (sidecar.budgets), None without one
+    router: Router | None = None  # routing: task classes, complexity, tiers (``routing.matrix``)
+    routing: RoutingSpec | None = None  # the routing block as written (``llm-sidecar diff``)
 
     def route(self, request: RequestFacts) -> Route | None:
         for route in self.routes:
@@ -230,6 +238,8 @@ def merge(base: _Spec, override: _Spec | None) -> _Spec:
 
 
 def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: float) -> Policy:
+    from ..routing import compile as routing_compile  # here: routing.matrix imports policy.base
+
     errors: list[str] = []
     providers = {
         name: Provider(
@@ -252,10 +262,15 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
         if provider is None:
             errors.append(f"models.{name}.provider: unknown provider {m.provider!r}")
             continue
-        models[name] = Target(name, provider, m.model, m.context_window, m.max_output_tokens, m.capabilities, m.price)
+        models[name] = Target(
+            name, provider, m.model, m.context_window, m.max_output_tokens, m.capabilities, m.price, m.quality
+        )
 
     base = merge(BUILTIN_RESILIENCE, spec.defaults.resilience)
     assert isinstance(base, ResilienceSpec)
+    router = routing_compile.compile_router(spec.routing, Path(source).parent, errors)
+    tiers = routing_compile.tiers_of(router, spec.routing)
+    scored = routing_compile.candidates(spec.models, models, tiers, router, errors)
 
     validators = SchemaValidators()  # request schemas, compiled once per policy and cached by content
 
@@ -275,8 +290,15 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
         return tuple(chain)
 
     def build(route: RouteSpec, path: str, name: str) -> Route:
-        plan: Plan
-        if route.ensemble is not None:
+        routing_compile.check_match(route.match, path, router, spec.routing is not None, errors)
+        plan: Plan | None = None
+        if isinstance(route.target, routing_compile.SelectSpec):
+            where = f"{path}.target"
+            plan = routing_compile.select_plan(route.target, where, models, scored, router, tiers, errors)
+            plan = plan or ChainPlan(())
+        elif route.split is not None:
+            plan = routing_compile.split_plan(route.split, f"{path}.split", name, models, errors) or ChainPlan(())
+        elif route.ensemble is not None:
             block = route.ensemble
             chains = tuple(
                 resolve(m.target, f"{path}.ensemble.members[{i}].target") for i, m in enumerate(block.members)
@@ -301,8 +323,9 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
         resilience = merge(base, route.resilience)
         assert isinstance(resilience, ResilienceSpec)
         settings = RouteSettings(resilience, route.unsupported_params or spec.defaults.unsupported_params)
-        conditions = build_conditions(route.match)
-        return Route(name, path, conditions, plan, route.deny, settings, gates=gates, shadow=shadow)
+        conditions = build_conditions(route.match, router)
+        caps = TokenCaps.from_spec(route.caps) if route.caps is not None else None
+        return Route(name, path, conditions, plan, route.deny, settings, caps, gates=gates, shadow=shadow)
 
     routes: list[Route] = []
     seen: dict[str, str] = {}
@@ -348,6 +371,8 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
         logged_headers=tuple(sorted(matched_headers)),
         warnings=budgets.warnings if budgets is not None else (),
         budgets=budgets,
+        router=router,
+        routing=spec.routing,
     )
 
 

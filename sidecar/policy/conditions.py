@@ -12,11 +12,16 @@ from __future__ import annotations
 import fnmatch
 import re
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..dialects import Dialect, Operation
 from ..request_facts import RequestFacts
+from ..routing.conditions import FeaturesHold, LabelIs
+from ..routing.rules import feature_checks
 from .spec import MatchSpec
+
+if TYPE_CHECKING:
+    from ..routing.matrix import Router
 
 
 class Condition(Protocol):
@@ -45,6 +50,10 @@ class Pattern:
         if value in self._exact:
             return True
         return self._regex is not None and self._regex.match(value) is not None
+
+
+def _listed(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else value
 
 
 def _is_glob(pattern: str) -> bool:
@@ -111,8 +120,9 @@ class OperationIs:
         return f"operation {request.operation} is not {', '.join(sorted(self.operations))}"
 
 
-def build_conditions(match: MatchSpec) -> tuple[Condition, ...]:
-    """The conditions of one ``match`` block, cheapest first."""
+def build_conditions(match: MatchSpec, router: Router | None = None) -> tuple[Condition, ...]:
+    """The conditions of one ``match`` block, cheapest first (routing's last: they read the body).
+    ``router``: the policy's, for ``task`` and ``complexity`` (checked by the compiler)."""
     conditions: list[Condition] = []
     if match.dialect:
         conditions.append(DialectIs(frozenset(Dialect(d) for d in match.dialect)))
@@ -127,4 +137,11 @@ def build_conditions(match: MatchSpec) -> tuple[Condition, ...]:
         conditions.append(AppIs(Pattern(match.app)))
     for name, patterns in (match.headers or {}).items():
         conditions.append(HeaderIs(name.lower(), Pattern(patterns)))
+    if match.features is not None:
+        conditions.append(FeaturesHold(feature_checks(match.features)))
+    if router is not None:
+        if match.task is not None:
+            conditions.append(LabelIs(router, "task", frozenset(_listed(match.task))))
+        if match.complexity is not None:
+            conditions.append(LabelIs(router, "complexity", frozenset(_listed(match.complexity))))
     return tuple(conditions)

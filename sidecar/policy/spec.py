@@ -10,8 +10,10 @@ Document layout::
     defaults:     settings every route inherits (resilience, translation)
     providers:    name -> where and how to call an upstream API
     models:       logical name -> provider + upstream model id + metadata (context, price, ...)
-    routes:       ordered rules: match -> target (a model or a fallback chain) or deny
+    routes:       ordered rules: match -> target (a model, a fallback chain, a cheapest selection),
+                  split or deny
     default:      the route used when no rule matches (optional)
+    routing:      task classes, complexity, tiers, learned router (``sidecar.routing.spec``; optional)
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pydantic import AliasChoices, ConfigDict, Field, field_validator, model_val
 from ..dialects import ProviderKind
 from ..ensemble.spec import EnsembleSpec
 from ..gates.spec import GatesSpec
+from ..routing.spec import CapsSpec, FeatureTests, QualitySpec, RoutingSpec, SelectSpec, SplitSpec
 from ..shadow.spec import ShadowSpec
 from .base import Spec as _Spec
 
@@ -198,6 +201,9 @@ class ModelSpec(_Spec):
         default_factory=lambda: frozenset({Capability.CHAT, Capability.STREAMING})
     )
     price: PriceSpec | None = None
+    quality: QualitySpec | None = Field(
+        None, description="Routing: the model's quality tier, and per task class where it differs."
+    )
 
 
 class BackoffSpec(_Spec):
@@ -297,6 +303,9 @@ class MatchSpec(_Spec):
     app: StringOrList | None = Field(None, description="The calling app: x-sidecar-app header or SIDECAR_APP.")
     dialect: list[Literal["openai", "anthropic", "gemini"]] | None = None
     operation: list[Literal["chat", "text_completion", "embeddings", "responses", "count_tokens"]] | None = None
+    task: StringOrList | None = Field(None, description="Routing: the request's task class (needs routing).")
+    complexity: StringOrList | None = Field(None, description="Routing: the request's complexity level.")
+    features: FeatureTests | None = Field(None, description="Routing: tests over the request's features.")
 
 
 class DenySpec(_Spec):
@@ -307,7 +316,11 @@ class DenySpec(_Spec):
 class RouteSpec(_Spec):
     name: str | None = Field(None, description="Shown in headers, logs and metrics; default route-N.")
     match: MatchSpec = Field(default_factory=MatchSpec, description="Empty: matches every request.")
-    target: StringOrList | None = Field(None, description="A model name, or an ordered fallback chain of model names.")
+    target: StringOrList | SelectSpec | None = Field(
+        None,
+        description="A model name, an ordered fallback chain of model names, or {select: cheapest, from: [...]}.",
+    )
+    split: SplitSpec | None = Field(None, description="Weighted arms (canary), sticky by a key; instead of target.")
     deny: DenySpec | None = None
     ensemble: EnsembleSpec | None = Field(
         None, description="Ask 2-5 members in parallel and combine their answers (docs/ensembles.md)."
@@ -318,13 +331,14 @@ class RouteSpec(_Spec):
     shadow: ShadowSpec | None = Field(
         None, description="Also ask candidate models a sampled share of requests, in the background."
     )
+    caps: CapsSpec | None = Field(None, description="Ceilings on output tokens (clamped) and estimated input tokens.")
     resilience: ResilienceSpec | None = None
     unsupported_params: Literal["error", "drop"] | None = None
 
     @model_validator(mode="after")
     def _target_or_deny(self) -> RouteSpec:
-        if sum(value is not None for value in (self.target, self.deny, self.ensemble)) != 1:
-            raise ValueError("set exactly one of target, ensemble, deny")
+        if sum(value is not None for value in (self.target, self.split, self.ensemble, self.deny)) != 1:
+            raise ValueError("set exactly one of target, split, ensemble, deny")
         if self.deny is not None and (self.gates is not None or self.shadow is not None):
             raise ValueError("a deny route calls no model: gates and shadow do not apply")
         if isinstance(self.target, list) and not self.target:
@@ -344,3 +358,6 @@ class PolicySpec(_Spec):
     routes: list[RouteSpec] = Field(default_factory=list)
     default: RouteSpec | None = Field(None, description="Used when no route matches; must not have match.")
     budgets: BudgetsSpec | None = Field(None, description="Spend and rate limits (docs/budgets.md).")
+    routing: RoutingSpec | None = Field(
+        None, description="Task classes, complexity levels, tiers and the learned router (docs/routing.md)."
+    )

@@ -25,5 +25,11 @@ Modules:
 
 Load time builds everything requests read (compiled regexes, keyword sets, packed model weights);
 ``RoutingError`` (and its ``RouterFileError``, ``LabeledFileError``) lists every problem with its
-path. Not wired into the request path yet: docs/routing.md says what is and what is not.
+path.
+
+On the request path (``sidecar.server``): ``conditions`` (route ``match: {task, complexity,
+features}``), ``plans`` (``SelectPlan``, ``SplitPlan``), ``compile`` (routing's part of the policy
+compiler), ``stage`` (decide, caps, selection, split; before the fallback loop), ``record`` (what was
+decided, on ``RequestFacts.routing``), ``report`` (headers, access-line fields, the savings metric),
+``explain`` (the CLI's view; ``diff.routing`` is diff's).
 """

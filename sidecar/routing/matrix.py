@@ -23,7 +23,7 @@ rule's verdict for ``llm-sidecar explain``. The request path builds no strings.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,11 +33,11 @@ from ..policy.base import Spec
 from .errors import RoutingError
 from .features import RequestFeatures
 from .learned.model import HeadName, LearnedModel, Prediction, RouterFileError, load_model
-from .rules import Rule, TextView, compile_rule, first_match
+from .rules import Rule, RuleIndex, TextView, compile_rule
 from .spec import RoutingSpec
 
 TASK_HEADER = "x-sidecar-task"
-Source = Literal["header", "rule", "model", "default"]
+Source = Literal["header", "rule", "model", "default", "log"]  # log: a replayed access line's label
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,12 +91,12 @@ class Router:
     min_confidence: float
     output_tokens: int
     context_headroom: float
-    task_rules: tuple[tuple[str, tuple[Rule, ...]], ...] = ()  # classes in file order
-    level_rules: tuple[tuple[str, tuple[Rule, ...]], ...] = ()  # levels, highest first
+    task_rules: RuleIndex = field(init=False)  # classes in file order
+    level_rules: RuleIndex = field(init=False)  # levels, highest first
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "task_rules", tuple((c.name, c.rules) for c in self.classes if c.rules))
-        object.__setattr__(self, "level_rules", tuple((lv.name, lv.rules) for lv in reversed(self.levels) if lv.rules))
+        object.__setattr__(self, "task_rules", RuleIndex.build([(c.name, c.rules) for c in self.classes]))
+        object.__setattr__(self, "level_rules", RuleIndex.build([(lv.name, lv.rules) for lv in reversed(self.levels)]))
 
     def tier_rank(self, tier: str) -> int:
         return self.tiers.index(tier)
@@ -174,13 +174,10 @@ class Router:
         return report
 
 
-def _by_rules(labelled: tuple[tuple[str, tuple[Rule, ...]], ...], view: TextView) -> Verdict | None:
-    """The first label with a matching rule."""
-    for label, rules in labelled:
-        rule = first_match(rules, view)
-        if rule is not None:
-            return Verdict(label, "rule", rule.path)
-    return None
+def _by_rules(index: RuleIndex, view: TextView) -> Verdict | None:
+    """The first label with a matching rule (rules in order; only those the text's words may trigger)."""
+    found = index.first(view)
+    return Verdict(found[0], "rule", found[1].path) if found is not None else None
 
 
 def _by_model(predicted: Prediction | None, default: str) -> Verdict:

@@ -21,7 +21,7 @@ import dataclasses
 import operator
 import re
 import string
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +39,7 @@ def words_of(text: str) -> list[str]:
 class TextView:
     """The two windows of one request and their derived forms, each computed once on first use."""
 
-    __slots__ = ("_lower", "_spaced", "_word_sets", "_words", "features")
+    __slots__ = ("_lower", "_present", "_spaced", "_word_sets", "_words", "features")
 
     def __init__(self, features: RequestFeatures) -> None:
         self.features = features
@@ -47,6 +47,14 @@ class TextView:
         self._words: dict[str, list[str]] = {}
         self._word_sets: dict[str, frozenset[str]] = {}
         self._spaced: dict[str, str] = {}
+        self._present: frozenset[str] | None = None
+
+    def present(self) -> frozenset[str]:
+        """The words of both windows: a keyword set none of whose words is here cannot match."""
+        value = self._present
+        if value is None:
+            value = self._present = self.word_set("system") | self.word_set("last_user")
+        return value
 
     def raw(self, field: TextField) -> str:
         return self.features.system_text if field == "system" else self.features.last_user_text
@@ -133,6 +141,8 @@ class KeywordSet:
     # each phrase filed under its longest word: only phrases whose key word is in the text are searched
     by_key: Mapping[str, tuple[tuple[frozenset[str], str], ...]] = dataclasses.field(default_factory=dict)
     keys: frozenset[str] = frozenset()
+    # every word one of the keywords needs (single words, each phrase's key word); None with substrings
+    triggers: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         by_key: dict[str, list[tuple[frozenset[str], str]]] = {}
@@ -140,6 +150,7 @@ class KeywordSet:
             by_key.setdefault(max(sorted(words), key=len), []).append((words, phrase))
         object.__setattr__(self, "by_key", {key: tuple(group) for key, group in by_key.items()})
         object.__setattr__(self, "keys", frozenset(by_key))
+        object.__setattr__(self, "triggers", None if self.substrings else self.words | frozenset(by_key))
 
     @classmethod
     def build(cls, keywords: list[str], min_count: int, fields: tuple[TextField, ...]) -> KeywordSet:
@@ -177,6 +188,9 @@ class KeywordSet:
         return found
 
     def holds(self, view: TextView) -> bool:
+        triggers = self.triggers
+        if triggers is not None and triggers.isdisjoint(view.present()):
+            return False  # one set operation: most rules fail here on most requests
         if self.min_count == 1:
             for field in self.fields:
                 if not self.words.isdisjoint(view.word_set(field)):
@@ -250,6 +264,85 @@ def compile_rule(spec: RuleSpec, path: str) -> Rule:
     keywords = KeywordSet.build(spec.keywords, spec.min_keywords, fields) if spec.keywords else None
     regexes = RegexSet(tuple(re.compile(p) for p in spec.regex), fields) if spec.regex else None
     return Rule(path, checks, keywords, regexes)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleIndex:
+    """Labelled rules in their order, indexed so that ``first(view)`` evaluates only the rules that can
+    match: a rule with keywords (and no non-ASCII substring) only when one of its trigger words is in
+    the text; the rules that are regexes alone only when one alternation of all their patterns (the
+    gate) finds something in either window; the others (features) always. Built at load; per request
+    one set intersection and at most two searches pick the rules to try, still in their order."""
+
+    entries: tuple[tuple[str, Rule], ...]
+    always: tuple[int, ...]  # rules with no trigger words, in order
+    by_word: Mapping[str, tuple[int, ...]]
+    vocabulary: frozenset[str]
+    regex_gate: re.Pattern[str] | None = None  # matches wherever some regex-only rule could
+    ungated: tuple[int, ...] = ()  # ``always`` without the regex-only rules (the gate found nothing)
+
+    @classmethod
+    def build(cls, labelled: Sequence[tuple[str, Sequence[Rule]]]) -> RuleIndex:
+        entries = tuple((label, rule) for label, rules in labelled for rule in rules)
+        always: list[int] = []
+        by_word: dict[str, list[int]] = {}
+        regex_only: list[int] = []
+        patterns: list[re.Pattern[str]] = []
+        for i, (_, rule) in enumerate(entries):
+            triggers = rule.keywords.triggers if rule.keywords is not None else None
+            if triggers is None:
+                always.append(i)
+                if rule.regexes is not None and rule.keywords is None and not rule.checks:
+                    regex_only.append(i)
+                    patterns.extend(rule.regexes.patterns)
+                continue
+            for word in triggers:
+                by_word.setdefault(word, []).append(i)
+        gate = _alternation(patterns)
+        ungated = tuple(i for i in always if i not in regex_only) if gate is not None else tuple(always)
+        words = {w: tuple(ix) for w, ix in by_word.items()}
+        return cls(entries, tuple(always), words, frozenset(by_word), gate, ungated)
+
+    def first(self, view: TextView) -> tuple[str, Rule] | None:
+        order: Sequence[int] = self.always
+        gate = self.regex_gate
+        if gate is not None and gate.search(view.raw("last_user")) is None and gate.search(view.raw("system")) is None:
+            order = self.ungated
+        hits = self.vocabulary.intersection(view.present())
+        if hits:
+            chosen = set(order)
+            for word in hits:
+                chosen.update(self.by_word[word])
+            order = sorted(chosen)
+        entries = self.entries
+        for i in order:
+            label, rule = entries[i]
+            if rule.matches(view):
+                return label, rule
+        return None
+
+
+_LEADING_FLAGS = re.compile(r"\(\?([aiLmsux]+)\)")
+
+
+def _alternation(patterns: Sequence[re.Pattern[str]]) -> re.Pattern[str] | None:
+    """One pattern matching wherever one of ``patterns`` does, or None when they cannot be joined
+    (back-references, flags other than leading ones): then every regex rule is tried."""
+    if not patterns:
+        return None
+    parts = []
+    for pattern in patterns:
+        text = pattern.pattern
+        if "(?P=" in text or re.search(r"\\[1-9]", text):
+            return None
+        leading = _LEADING_FLAGS.match(text)
+        if leading is not None:  # a global flag group must lead: scope it to this alternative
+            text = f"(?{leading.group(1)}:{text[leading.end() :]})"
+        parts.append(f"(?:{text})")
+    try:
+        return re.compile("|".join(parts))
+    except re.error:
+        return None
 
 
 def first_match(rules: tuple[Rule, ...], view: TextView) -> Rule | None:

@@ -17,8 +17,8 @@ excluded candidate with the reason, for ``llm-sidecar explain``.
 Expected output tokens are the smaller of the request's max and the class's expected output: a max is
 a ceiling, not a forecast.
 
-``Candidate`` is what the policy's ``models.<name>`` maps onto at integration (``capabilities``,
-``context_window``, ``price``, and the proposed ``quality: {tier, tasks}``, ranks in
+``Candidate`` is what the policy's ``models.<name>`` maps onto (``compile.candidates``): its
+``capabilities``, ``context_window``, ``price`` and ``quality: {tier, tasks}`` (ranks in
 ``routing.tiers``). A model that declares no quality counts as the lowest tier.
 """
 

@@ -1,4 +1,4 @@
-"""The policy blocks routing owns: what an SRE may write under ``routing:`` and, at integration, in a
+"""The policy blocks routing owns: what an SRE may write under ``routing:`` and in a
 route (``select``, ``split``, ``caps``) and a model (``quality``). Shapes only; ``compile`` checks the
 references between them (tier, class and level names) and builds the objects requests read.
 
@@ -21,7 +21,7 @@ import re
 import string
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema, model_validator
 
 from ..policy.base import Spec
 
@@ -89,7 +89,12 @@ def _listed(value: object) -> object:
 
 Keyword = Annotated[str, AfterValidator(_keyword)]
 Regex = Annotated[str, AfterValidator(_regex)]
-Regexes = Annotated[list[Regex], BeforeValidator(_listed)]
+# A string or a list in the file (and in the JSON Schema), a list once validated.
+Regexes = Annotated[
+    list[Regex],
+    BeforeValidator(_listed),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}),
+]
 
 
 class RuleSpec(Spec):
@@ -170,7 +175,7 @@ class RoutingSpec(Spec):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Blocks for routes and models (wired at integration)
+# Blocks for routes and models (``policy.spec`` uses them in RouteSpec and ModelSpec)
 
 
 class SelectSpec(Spec):
@@ -184,6 +189,7 @@ class SelectSpec(Spec):
 class SplitArmSpec(Spec):
     target: str | list[str] = Field(description="A model name or a fallback chain.")
     weight: float = Field(gt=0, description="Relative share of requests.")
+    name: Name | None = Field(None, description="The arm in headers, logs and metrics; default: its first model.")
 
 
 def _sticky(value: str) -> str:

@@ -4,7 +4,7 @@
 maps the key to a point by a stable hash (BLAKE2b of ``salt`` and the key, not Python's ``hash``,
 which is salted per process, so every sidecar replica and every restart agree) and answers the arm
 whose interval holds it; without a key it draws a random point per request. The salt (the route's
-name at integration) keeps two splits independent: a user in the canary of one is not by that in
+name) keeps two splits independent: a user in the canary of one is not by that in
 the canary of every other.
 
 Raising the last arm's weight only widens its interval downwards, so a canary that grows from 10%
@@ -42,7 +42,7 @@ def sticky_key(sticky_by: str | None, headers: Mapping[str, str], app: str) -> s
 class WeightedSplit(Generic[T]):
     """Arms with weights; ``pick`` answers one arm per key, the same one every time."""
 
-    __slots__ = ("_bounds", "arms", "salt")
+    __slots__ = ("_bounds", "arms", "salt", "weights")
 
     def __init__(self, arms: Sequence[tuple[T, float]], salt: str) -> None:
         if not arms or any(weight <= 0 for _, weight in arms):
@@ -53,6 +53,7 @@ class WeightedSplit(Generic[T]):
             running += weight / total
             bounds.append(running)
         self.arms = tuple(arm for arm, _ in arms)
+        self.weights = tuple(weight for _, weight in arms)
         self._bounds = tuple(bounds)
         self.salt = salt
 

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from ..cost import cost_usd
+from ..routing.report import observe as routing_fields
 from ..telemetry import Telemetry
 from ..telemetry.logging import LineBuffer, LogOutput
 from .exchange import Exchange, telemetry_usage
@@ -46,6 +47,7 @@ class AccessLog:
             outcome = "rejected" if not exchange.attempts else "failed"
         route = exchange.route.name if exchange.route else None
         trace = exchange.trace
+        routing = routing_fields(exchange, facts.routing, served, usage) if facts.routing is not None else None
         trace.finish(
             status=status,
             outcome=outcome,
@@ -115,6 +117,8 @@ class AccessLog:
             fields["shadow"] = exchange.shadow
         if exchange.budget:
             fields["budget"] = exchange.budget
+        if routing:
+            fields.update(routing)
         if trace.trace_id:
             fields["trace_id"] = trace.trace_id
             fields["span_id"] = trace.span_id

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..routing.report import answer_headers as routing_headers
+
 if TYPE_CHECKING:
     from .exchange import Exchange
 
@@ -49,4 +51,7 @@ def sidecar_headers(exchange: Exchange) -> dict[str, str]:
         headers["x-sidecar-shadow"] = exchange.shadow
     if exchange.budget_headers:
         headers.update(exchange.budget_headers)
+    routing = exchange.facts.routing
+    if routing is not None:
+        headers.update(routing_headers(exchange.facts, routing, target))
     return headers

@@ -31,6 +31,7 @@ from ..dialects.registry import ENDPOINTS, dialect_of_path
 from ..policy.compiled import Policy
 from ..policy.watch import PolicyHolder, PolicyWatcher
 from ..request_facts import RequestFacts, app_of
+from ..routing.stage import routing_stage
 from ..settings import Settings
 from ..telemetry import Telemetry
 from ..telemetry.logging import LogOutput, get_logger
@@ -89,7 +90,14 @@ class SidecarApp:
         self.shadow = ShadowRunner(executor.walk, state.telemetry, state.shadow)
         features = [self.shadow.stage, gate_stage(state.telemetry)]  # outermost first
         pipeline = build_pipeline(
-            [read_stage(settings.max_body_bytes), route_request, BudgetStage(state.budgets), *stages, *features],
+            [
+                read_stage(settings.max_body_bytes),
+                route_request,
+                routing_stage,
+                BudgetStage(state.budgets),
+                *stages,
+                *features,
+            ],
             executor,
         )
         access = state.access

@@ -24,6 +24,12 @@ COST_USD: Final = "sidecar.cost_usd"
 BRANCH: Final = "sidecar.branch"  # an INTERNAL span's role: ensemble_member, ensemble_judge
 BRANCH_NAME: Final = "sidecar.branch.name"  # the member's name
 BRANCH_RESULT: Final = "sidecar.branch.result"  # won, outvoted, failed, unusable, cancelled, answered
+ROUTING_TASK: Final = "sidecar.routing.task"
+ROUTING_TASK_SOURCE: Final = "sidecar.routing.task_source"
+ROUTING_COMPLEXITY: Final = "sidecar.routing.complexity"
+ROUTING_TIER: Final = "sidecar.routing.tier"
+ROUTING_ARM: Final = "sidecar.routing.split_arm"
+ROUTING_ESTIMATED_COST: Final = "sidecar.routing.estimated_cost_usd"
 # SERVER span events
 TARGET_SKIPPED: Final = "sidecar.target.skipped"
 SKIP_REASON: Final = "sidecar.skip.reason"

@@ -322,6 +322,30 @@ class Instruments:
                 "{settlement}",
             )
         )
+        self.routing_decisions = counter(
+            _own(
+                "routing_decisions_total",
+                "Requests classified by routing, by route, task class, complexity, tier and split arm.",
+                ("route", "task", "complexity", "tier", "arm"),
+                "{request}",
+            )
+        )
+        self.routing_served_cost = counter(
+            _own(
+                "routing_served_cost_usd_total",
+                "Routing: cost of the model that served, from its price and the reported usage.",
+                ("route", "task"),
+                "{USD}",
+            )
+        )
+        self.routing_requested_cost = counter(
+            _own(
+                "routing_requested_cost_usd_total",
+                "Routing: what the model the app asked for would have cost for the same tokens.",
+                ("route", "task"),
+                "{USD}",
+            )
+        )
         self.spans_dropped = counter(
             _own(
                 "spans_dropped_total",

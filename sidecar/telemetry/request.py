@@ -130,6 +130,29 @@ class RequestTrace:
             self._pending[attr.ROUTE] = route
             self._pending[attr.ROUTE_TARGETS] = list(targets)
 
+    def routed(self, *, route: str, task: str, complexity: str, tier: str, arm: str, source: str) -> None:
+        """Routing's decision (``routing.stage``): the decision metric now, span attributes at the end."""
+        self._core.instruments.routing_decisions.inc((route, task, complexity, tier, arm))
+        if self.span is not None:
+            pending = self._pending
+            if task:
+                pending[attr.ROUTING_TASK] = task
+                pending[attr.ROUTING_TASK_SOURCE] = source
+                pending[attr.ROUTING_COMPLEXITY] = complexity
+                pending[attr.ROUTING_TIER] = tier
+            if arm:
+                pending[attr.ROUTING_ARM] = arm
+
+    def routing_cost(
+        self, *, route: str, task: str, served_usd: float, requested_usd: float, estimated: float | None
+    ) -> None:
+        """What the served model cost and what the requested one would have (the savings metric)."""
+        ins = self._core.instruments
+        ins.routing_served_cost.inc((route, task), served_usd)
+        ins.routing_requested_cost.inc((route, task), requested_usd)
+        if self.span is not None and estimated is not None:
+            self._pending[attr.ROUTING_ESTIMATED_COST] = estimated
+
     def rejected(self, *, status: int, reason: str) -> None:
         """Refused before any upstream call (bad JSON, no route, denied, body too large, ...)."""
         self._core.instruments.rejections.inc((reason,))

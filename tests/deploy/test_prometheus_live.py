@@ -82,9 +82,14 @@ routes:
     resilience: {max_attempts_per_target: 2}
     gates: {regex: {pattern: "^Your previous answer"}, on_fail: reask}
     shadow: {candidates: [steady], sample: 1.0}
+  - name: canary
+    match: {model: steady}
+    split: {arms: [{target: fast, weight: 1}, {target: steady, weight: 1}]}
 budgets:
   limits:
     - {name: chat-rpm, measure: requests, amount: 1, window: minute, scope: {by: route, values: [chat]}, action: warn}
+routing:
+  classes: [{name: greeting, rules: [{keywords: [hello]}]}]
 """
 # vote: an ensemble of both fakes. gated: the fake echoes the prompt, which fails the gate's pattern;
 # the re-ask's echo (the re-ask prompt) passes it, and steady shadows every request.
@@ -156,6 +161,7 @@ class Traffic(threading.Thread):
             lambda: self.openai.chat.completions.create(model="vote", messages=messages),
             lambda: self.openai.chat.completions.create(model="gated", messages=messages),
             lambda: self.openai.chat.completions.create(model="old-1", messages=messages),
+            lambda: self.openai.chat.completions.create(model="steady", messages=messages),
             lambda: self.openai.chat.completions.create(model="unknown", messages=messages),
         ]
         while not self.stopping.is_set():

@@ -53,7 +53,7 @@ def test_a_bad_gate_is_refused_with_its_path() -> None:
 def test_a_route_may_not_have_both_a_target_and_an_ensemble() -> None:
     """target and ensemble are alternatives."""
     errors = errors_of(BASE + "routes:\n  - {target: gpt-4o, ensemble: {members: [gpt-4o, claude]}}\n")
-    assert errors == ["routes[0]: set exactly one of target, ensemble, deny"]
+    assert errors == ["routes[0]: set exactly one of target, split, ensemble, deny"]
 
 
 def test_the_annotated_example_in_docs_ensembles_is_a_valid_route() -> None:

@@ -175,9 +175,9 @@ def test_duplicate_route_names_are_refused() -> None:
 
 
 def test_route_needs_exactly_one_of_target_and_deny() -> None:
-    """A route with neither target nor deny (nor ensemble) is refused."""
+    """A route with none of target, split, ensemble and deny is refused."""
     errors = errors_of(BASE + "routes:\n  - {match: {model: x}}\n")
-    assert errors == ["routes[0]: set exactly one of target, ensemble, deny"]
+    assert errors == ["routes[0]: set exactly one of target, split, ensemble, deny"]
 
 
 def test_version_is_a_hash_of_the_content() -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from sidecar.dialects import Dialect, Operation
 from sidecar.routing.features import extract_features
-from sidecar.routing.rules import Rule, TextView, compile_rule
+from sidecar.routing.rules import Rule, RuleIndex, TextView, compile_rule
 from sidecar.routing.spec import RuleSpec
 
 from .requests import features
@@ -96,3 +96,50 @@ def test_explain_names_what_matched_and_what_failed() -> None:
         "prompt_tokens > 1000 fails (is 7)",
         "keywords 'lemma', 'prove' in system or last_user",
     ]
+
+
+def index(*labelled: tuple[str, list[dict[str, Any]]]) -> RuleIndex:
+    return RuleIndex.build([(label, [rule(**spec) for spec in specs]) for label, specs in labelled])
+
+
+def test_index_keeps_the_rules_order_across_gates() -> None:
+    """A regex rule listed before a keyword rule still wins when both match; a later one does not."""
+    rules = index(("code", [{"regex": "```"}]), ("math", [{"keywords": ["prove"]}]), ("late", [{"regex": "prove"}]))
+    found = rules.first(TextView(features("```\nprove it\n```")))
+    assert found is not None and found[0] == "code"
+    found = rules.first(TextView(features("prove it")))
+    assert found is not None and found[0] == "math"
+
+
+def test_index_agrees_with_trying_every_rule() -> None:
+    """On texts that match none, one or several rules, the index answers what trying each rule in order does."""
+    specs = [
+        ("a", [{"keywords": ["invoice", "pull out"]}, {"regex": "(?i)^total"}]),
+        ("b", [{"regex": r"\d+\s*\*\s*\d+"}, {"keywords": ["über"]}]),
+        ("c", [{"features": {"last_user_chars": {"lt": 12}}}, {"keywords": ["step by step"], "min_keywords": 1}]),
+    ]
+    rules = index(*specs)
+    assert rules.regex_gate is not None
+    for text in [
+        "hello there, friend",
+        "TOTAL due",
+        "3 * 4 please",
+        "Pull out the dates",
+        "über alles",
+        "go step-by-step now please",
+        "short",
+        "nothing at all matches this long text",
+    ]:
+        view = TextView(features(text))
+        expected = next(
+            ((label, r) for label, group in specs for r in [rule(**s) for s in group] if r.matches(view)), None
+        )
+        found = rules.first(view)
+        assert (found[0] if found else None) == (expected[0] if expected else None), text
+
+
+def test_index_without_a_gate_when_patterns_cannot_be_joined() -> None:
+    """Patterns with back-references are not joined into a gate; their rules are always tried."""
+    rules = index(("a", [{"regex": r"(\w)\1"}]))
+    assert rules.regex_gate is None
+    assert rules.first(TextView(features("aardvark"))) is not None

@@ -83,6 +83,8 @@ def drive_every_metric(telemetry: Telemetry) -> None:
     telemetry.breaker_transition(target="openai/gpt-4o", from_state="closed", to_state="open")
     trace = start(telemetry, stream=True)
     trace.cache_result(hit=False)
+    trace.routed(route="r", task="extraction", complexity="simple", tier="economy", arm="", source="rule")
+    trace.routing_cost(route="r", task="extraction", served_usd=0.001, requested_usd=0.01, estimated=0.002)
     trace.skipped(target="anthropic/claude", reason="breaker_open")
     failed = attempt(trace)
     failed.finish(status=503, error_type="http_503")

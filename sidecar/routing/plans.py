@@ -1,0 +1,115 @@
+"""Routing's route plans (``policy.plans.Plan``): a cheapest capable selection and a weighted split.
+
+Both are chosen when the policy is compiled (``policy.compiled``) from the route's ``target: {select:
+cheapest}`` or ``split:``; the fallback loop walks the chain they pick, so retries, breakers and
+fallback work as for a written chain::
+
+    SelectPlan   the candidates that can serve this request, cheapest first (``select.select_cheapest``
+                 over the request's features and the tier its task and complexity need); the first is
+                 called, the rest are its fallbacks in cost order
+    SplitPlan    one arm's chain, by weight, the same arm for the same sticky key (``split``)
+
+What they chose goes on the request's record (``record.Routed``: ``selection``, ``arm``) for the
+headers, the access line, the span and ``explain``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
+
+from .record import DEFAULT_OUTPUT_TOKENS, decide, routed
+from .select import Candidate, Selection, select_cheapest
+from .split import WeightedSplit, sticky_key
+
+if TYPE_CHECKING:
+    from ..policy.compiled import Target
+    from ..policy.plans import Walk
+    from ..request_facts import RequestFacts
+    from .matrix import Router
+
+R = TypeVar("R")
+
+
+@dataclass(frozen=True, slots=True)
+class SelectPlan:
+    """``target: {select: cheapest, from: [...]}``."""
+
+    candidates: tuple[Target, ...]  # as written (or every model, in the file's order)
+    scored: tuple[Candidate, ...]  # the same models as routing sees them
+    router: Router | None  # the policy's, when it has a routing block
+    min_tier: int  # the route's floor (select.min_tier), a rank in the tiers
+    tier_names: tuple[str, ...]
+    by_name: Mapping[str, Target]  # candidate name -> target
+
+    @property
+    def targets(self) -> tuple[Target, ...]:
+        return self.candidates
+
+    def selection(self, request: RequestFacts) -> Selection:
+        """The candidates that can serve ``request``, cheapest first (computed once per request)."""
+        record = routed(request)
+        if record.selection is not None:
+            return record.selection
+        router = self.router
+        if router is not None:
+            decision = decide(request, router)
+            task, tier = decision.task.label, max(router.tier_rank(decision.tier), self.min_tier)
+            output, headroom = decision.output_tokens, router.context_headroom
+        else:
+            task, tier, output, headroom = "", self.min_tier, DEFAULT_OUTPUT_TOKENS, 0.1
+        selection = select_cheapest(
+            self.scored,
+            request.features,
+            task=task,
+            min_tier=tier,
+            output_tokens=output,
+            headroom=headroom,
+            tier_names=self.tier_names,
+        )
+        record.selection = selection
+        record.output_tokens = selection.output_tokens
+        return selection
+
+    def chain(self, request: RequestFacts) -> tuple[Target, ...]:
+        by_name = self.by_name
+        return tuple(by_name[choice.candidate.name] for choice in self.selection(request).chain)
+
+    def run(self, request: RequestFacts, walk: Walk[R]) -> Awaitable[R]:
+        return walk(self.chain(request))
+
+
+@dataclass(frozen=True, slots=True)
+class Arm:
+    name: str
+    chain: tuple[Target, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SplitPlan:
+    """``split: {arms: [...], sticky_by: ...}``."""
+
+    split: WeightedSplit[Arm]
+    sticky_by: str | None
+    by_name: Mapping[str, Arm]
+
+    @property
+    def targets(self) -> tuple[Target, ...]:
+        seen: dict[str, Target] = {}
+        for arm in self.split.arms:
+            for target in arm.chain:
+                seen.setdefault(target.name, target)
+        return tuple(seen.values())
+
+    def arm(self, request: RequestFacts) -> Arm:
+        """The request's arm: by its sticky key (``app`` or a header), else at random; chosen once."""
+        record = routed(request)
+        if record.arm is not None:
+            return self.by_name[record.arm]
+        arm = self.split.pick(sticky_key(self.sticky_by, request.headers, request.app))
+        record.arm = arm.name
+        return arm
+
+    def run(self, request: RequestFacts, walk: Walk[R]) -> Awaitable[R]:
+        return walk(self.arm(request).chain)

@@ -1,0 +1,75 @@
+"""What routing decided for one request: ``Routed``, kept on ``RequestFacts.routing``.
+
+Filled as the request goes, by whoever needs it first, and read by the answer's headers, the access
+line, the span and the metrics:
+
+- ``decision`` (``matrix.Decision``: task, complexity, tier): ``decide(facts, router)``, computed once
+  whether a route condition (``match: {task: ...}``), the routing stage or a selection asks first
+  (again for another router: ``diff --replay`` routes one request by two policies); a decision given
+  with no router (a logged request's labels) stands for every router;
+- ``selection`` (``select.Selection``: the chain in cost order and the excluded candidates): a
+  ``select: cheapest`` route's plan (``plans.SelectPlan.selection``);
+- ``arm``: a split route's arm (``plans.SplitPlan``);
+- ``capped_to``: the max output tokens the route's caps wrote into the body.
+
+``expected_cost(price)`` is the estimated cost of the request on a model of that price: the estimated
+prompt tokens and the expected output (the request's max output tokens, else the class's expected
+output; the smaller of the two), the same figure a cheapest selection orders by.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..policy.spec import PriceSpec
+    from ..request_facts import RequestFacts
+    from .matrix import Decision, Router
+    from .select import Selection
+
+
+@dataclass(slots=True)
+class Routed:
+    decision: Decision | None = None
+    selection: Selection | None = None
+    arm: str | None = None
+    capped_to: int | None = None
+    output_tokens: int = 0  # expected output tokens for cost (set with the decision or the selection)
+    router: Router | None = None  # whose decision it is (None: given, e.g. from a logged request)
+
+
+def routed(facts: RequestFacts) -> Routed:
+    """The request's record, made on first use."""
+    record = facts.routing
+    if record is None:
+        record = facts.routing = Routed()
+    return record
+
+
+def decide(facts: RequestFacts, router: Router) -> Decision:
+    """The request's task, complexity and tier by ``router``: computed once per request."""
+    record = routed(facts)
+    decision = record.decision
+    if decision is None or (record.router is not None and record.router is not router):
+        decision = record.decision = router.decide(facts.features, facts.headers)
+        record.router = router
+        requested = facts.features.max_output_tokens
+        record.output_tokens = min(requested, decision.output_tokens) if requested else decision.output_tokens
+    return decision
+
+
+DEFAULT_OUTPUT_TOKENS = 512
+"""Expected output tokens for cost when the policy has no ``routing`` block (``routing.output_tokens``)."""
+
+
+def expected_cost(facts: RequestFacts, record: Routed, price: PriceSpec | None) -> float | None:
+    """US dollars the request is expected to cost on a model of ``price`` (None: no price, no estimate)."""
+    if price is None:
+        return None
+    features = facts.features
+    output = record.output_tokens
+    if not output:
+        requested = features.max_output_tokens
+        output = min(requested, DEFAULT_OUTPUT_TOKENS) if requested else DEFAULT_OUTPUT_TOKENS
+    return (features.prompt_tokens * price.input_per_mtok + output * price.output_per_mtok) / 1e6

@@ -1,0 +1,133 @@
+"""What routing decided, on the answer: the ``x-sidecar-*`` headers, the access line's fields, the
+savings metric (``server.answer_headers`` and ``server.access`` call these, for a request whose facts
+carry a routing record).
+
+Headers: ``x-sidecar-task``, ``x-sidecar-complexity``, ``x-sidecar-tier``, ``x-sidecar-split-arm``,
+``x-sidecar-estimated-cost`` (the estimate for the model that answered, in US dollars, from the
+estimated prompt and the expected output: the figure a cheapest selection orders by).
+
+The savings metric is two counters per route and task: what the served model cost (its price and the
+reported usage) and what the model the app asked for would have cost for the same tokens; savings are
+their difference (a negative difference is routing sending traffic to a dearer model). A request whose
+requested model is not a priced model of the policy (``model: auto``) counts in neither.
+
+``from_access_line`` gives a request rebuilt from an access line (``diff --replay``) the features, task
+and complexity the line recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..cost import cost_usd
+from .features import RequestFeatures
+from .matrix import Decision, Verdict
+from .record import Routed, expected_cost, routed
+
+if TYPE_CHECKING:
+    from ..policy.compiled import Target
+    from ..request_facts import RequestFacts
+    from ..server.exchange import Exchange
+    from ..translate import Usage
+
+FEATURE_FIELDS = (
+    "prompt_tokens",
+    "max_output_tokens",
+    "turns",
+    "last_user_chars",
+    "tools",
+    "tool_choice_forced",
+    "images",
+    "audio",
+    "video",
+    "files",
+    "json_mode",
+    "json_schema",
+)
+"""Features written on the access line (those not zero, false or absent), for ``diff --replay``."""
+
+
+def answer_headers(facts: RequestFacts, record: Routed, target: Target | None) -> dict[str, str]:
+    headers = {}
+    decision = record.decision
+    if decision is not None:
+        headers["x-sidecar-task"] = decision.task.label
+        headers["x-sidecar-complexity"] = decision.complexity.label
+        headers["x-sidecar-tier"] = decision.tier
+    if record.arm is not None:
+        headers["x-sidecar-split-arm"] = record.arm
+    if target is not None:
+        cost = expected_cost(facts, record, target.price)
+        if cost is not None:
+            headers["x-sidecar-estimated-cost"] = f"{cost:.6f}"
+    return headers
+
+
+def observe(exchange: Exchange, record: Routed, served: Target | None, usage: Usage | None) -> dict[str, Any]:
+    """The access line's routing fields; records the savings counters and the estimate on the span."""
+    facts = exchange.facts
+    fields: dict[str, Any] = {}
+    decision = record.decision
+    task = ""
+    if decision is not None:
+        task = decision.task.label
+        fields["task"] = task
+        fields["task_source"] = decision.task.source
+        fields["complexity"] = decision.complexity.label
+        fields["complexity_source"] = decision.complexity.source
+        fields["tier"] = decision.tier
+        if decision.escalated_from is not None:
+            fields["tier_escalated_from"] = decision.escalated_from
+    if record.arm is not None:
+        fields["split_arm"] = record.arm
+    if record.capped_to is not None:
+        fields["capped_max_output_tokens"] = record.capped_to
+    features = facts.features
+    fields["features"] = {name: v for name in FEATURE_FIELDS if (v := getattr(features, name))}
+    estimated = expected_cost(facts, record, served.price) if served is not None else None
+    if estimated is not None:
+        fields["estimated_cost_usd"] = round(estimated, 8)
+    requested = exchange.policy.models.get(facts.model)
+    served_cost = cost_usd(served.price, usage) if served is not None else None
+    requested_cost = cost_usd(requested.price, usage) if requested is not None else None
+    route = exchange.route.name if exchange.route is not None else ""
+    if served_cost is not None and requested_cost is not None:
+        fields["requested_model_cost_usd"] = round(requested_cost, 8)
+        exchange.trace.routing_cost(
+            route=route, task=task, served_usd=served_cost, requested_usd=requested_cost, estimated=estimated
+        )
+    return fields
+
+
+def from_access_line(facts: RequestFacts, line: Mapping[str, Any]) -> None:
+    """Give ``facts`` (a request rebuilt from an access line, ``diff --replay``) the features and the
+    task and complexity the line recorded, so routes that match on them route it as the server did."""
+    logged = line.get("features")
+    if isinstance(logged, dict):
+        values = {name: logged.get(name) for name in FEATURE_FIELDS}
+        facts.features = RequestFeatures(
+            prompt_tokens=_int(values["prompt_tokens"]),
+            max_output_tokens=_int(values["max_output_tokens"]) or None,
+            turns=_int(values["turns"]),
+            tools=_int(values["tools"]),
+            tool_choice_forced=bool(values["tool_choice_forced"]),
+            images=_int(values["images"]),
+            audio=_int(values["audio"]),
+            video=_int(values["video"]),
+            files=_int(values["files"]),
+            json_mode=bool(values["json_mode"]),
+            json_schema=bool(values["json_schema"]),
+            stream=bool(line.get("stream")),
+            last_user_chars=_int(values["last_user_chars"]),
+            system_text="",
+            last_user_text="",
+        )
+    task, complexity, tier = line.get("task"), line.get("complexity"), line.get("tier")
+    if isinstance(task, str) and isinstance(complexity, str) and isinstance(tier, str):
+        decision = Decision(Verdict(task, "log"), Verdict(complexity, "log"), tier, None, 0)
+        routed(facts).decision = decision
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0

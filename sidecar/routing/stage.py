@@ -1,0 +1,93 @@
+"""The routing stage: after ``route_request``, before the fallback loop (``server.pipeline``).
+
+For a request whose policy has a ``routing`` block, or whose route has caps, a selection or a split::
+
+    decide      task, complexity, tier (``record.decide``; already done when a route matched on them)
+    caps        estimated prompt over ``caps.max_input_tokens``: 413 in the caller's dialect;
+                max output tokens clamped to ``caps.max_output_tokens`` (or set), in the body sent
+    select      ``select: cheapest``: the candidates that can serve it, cheapest first; none: 400
+                (413 when only the context windows were too small), naming every candidate and why
+    split       the arm, chosen once
+    trace       span attributes and the decision metric (``RequestTrace.routed``)
+
+A request of a policy without routing passes with one attribute check. Everything it decides is on
+``exchange.facts.routing`` (``record.Routed``) for the headers and the access line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import orjson
+
+from ..dialects import Operation
+from ..server.errors import RequestFailed
+from .caps import set_output_limit
+from .plans import SelectPlan, SplitPlan
+from .record import decide, routed
+
+if TYPE_CHECKING:
+    from aiohttp.web import StreamResponse
+
+    from ..server.exchange import Exchange
+    from ..server.pipeline import Handler
+    from .caps import TokenCaps
+    from .select import Selection
+
+GENERATING = frozenset({Operation.CHAT, Operation.TEXT_COMPLETION, Operation.RESPONSES, Operation.GENERATE_CONTENT})
+
+
+async def routing_stage(exchange: Exchange, call_next: Handler) -> StreamResponse:
+    route = exchange.route
+    assert route is not None
+    router = exchange.policy.router
+    plan = route.plan
+    routes_here = isinstance(plan, SelectPlan | SplitPlan)
+    if router is None and route.caps is None and not routes_here:
+        return await call_next(exchange)
+    facts = exchange.facts
+    record = routed(facts)
+    if router is not None:
+        decide(facts, router)
+    if route.caps is not None and facts.operation in GENERATING:
+        _apply_caps(exchange, route.caps)
+    if isinstance(plan, SelectPlan):
+        selection = plan.selection(facts)
+        if not selection.chain:
+            raise _nothing_can_serve(route.name, selection)
+    elif isinstance(plan, SplitPlan):
+        plan.arm(facts)
+    decision = record.decision
+    exchange.trace.routed(
+        route=route.name,
+        task=decision.task.label if decision else "",
+        complexity=decision.complexity.label if decision else "",
+        tier=decision.tier if decision else "",
+        arm=record.arm or "",
+        source=decision.task.source if decision else "",
+    )
+    return await call_next(exchange)
+
+
+def _apply_caps(exchange: Exchange, caps: TokenCaps) -> None:
+    facts = exchange.facts
+    features = facts.features
+    problem = caps.input_problem(features)
+    if problem is not None:
+        raise RequestFailed(413, problem, code="prompt_too_large")
+    limit = caps.output_tokens(features.max_output_tokens)
+    if limit is not None:
+        facts.body = set_output_limit(facts.body, facts.dialect, facts.operation, limit)
+        exchange.raw = orjson.dumps(facts.body)  # a same-dialect Gemini call sends the raw body
+        facts.features = replace(features, max_output_tokens=limit)  # windows and cost count the cap
+        routed(facts).capped_to = limit
+
+
+def _nothing_can_serve(route: str, selection: Selection) -> RequestFailed:
+    reasons = "; ".join(f"{e.candidate.name}: {e.reason}" for e in selection.excluded)
+    if all(e.reason.startswith("context window") for e in selection.excluded):
+        message = f"no model of route {route!r} has a context window large enough for this request: {reasons}"
+        return RequestFailed(413, message, code="context_length_exceeded")
+    message = f"no model of route {route!r} can serve this request: {reasons}"
+    return RequestFailed(400, message, code="no_capable_model")

@@ -1,0 +1,65 @@
+"""llm-sidecar explain on a routing policy: features, the deciding rules, candidates with costs and exclusions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sidecar.cli import _explain_text, explain_report
+from sidecar.policy import load_policy
+from sidecar.request_facts import describe_request
+
+EXAMPLE = Path(__file__).parents[2] / "policies" / "routing.yaml"
+TOOL = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}
+
+
+def explain(body: dict[str, Any], headers: dict[str, str] | None = None, app: str = "") -> dict[str, Any]:
+    policy = load_policy(EXAMPLE)
+    return explain_report(policy, describe_request("/v1/chat/completions", headers or {}, {}, body, app=app))
+
+
+def chat(text: str, **extra: Any) -> dict[str, Any]:
+    return {"model": "auto", "messages": [{"role": "user", "content": text}], **extra}
+
+
+def test_explain_names_the_class_the_level_and_the_deciding_rules() -> None:
+    """The report gives the task and complexity, each with the rule that decided it and why it matched."""
+    report = explain(chat("Extract the invoice number."))["routing"]
+    task, level = report["decision"]["task"], report["decision"]["complexity"]
+    assert (task["label"], task["rule"]) == ("extraction", "routing.classes[2].rules[0]")
+    assert task["why"] == ["keywords 'extract' in last_user"]
+    assert (level["label"], level["source"]) == ("simple", "rule")
+    assert report["decision"]["tier"] == "economy"
+
+
+def test_explain_lists_candidates_in_cost_order_and_why_others_were_excluded() -> None:
+    """Every candidate appears: the chain cheapest first with expected costs, the rest with their reasons."""
+    report = explain(chat("Prove that the square root of 2 is irrational."))
+    selection = report["routing"]["selection"]
+    assert [c["model"] for c in selection["chain"]] == ["gpt-4o", "claude-sonnet"]
+    costs = [c["expected_cost_usd"] for c in selection["chain"]]
+    assert costs == sorted(costs) and costs[0] > 0
+    reasons = {e["model"]: e["reason"] for e in selection["excluded"]}
+    assert reasons["gpt-4o-mini"] == "tier economy for math is below premium"
+    assert [t["model"] for t in report["route"]["targets"]] == ["gpt-4o", "claude-sonnet"]
+
+
+def test_explain_text_shows_features_decision_and_exclusions() -> None:
+    """The text form prints the features, the decision with its rule, each candidate and each exclusion."""
+    text = _explain_text(explain(chat("Look up the order.", tools=[TOOL])))
+    assert "features: prompt_tokens=" in text and "tools=1" in text
+    assert "complexity: medium (by default)" in text
+    assert "  1. gpt-4.1-mini" in text
+    assert "excluded: gpt-4o-mini          tier economy for chat is below standard" in text
+    assert "caps: max output tokens set to 4096" in text
+
+
+def test_explain_shows_the_split_arm_for_the_sticky_key() -> None:
+    """For a split route, explain names the arm this user's key lands on, and every arm's weight."""
+    body = chat("Prove that there are infinitely many primes.")
+    report = explain(body, {"x-user-id": "user-42"}, app="checkout")
+    split = report["routing"]["split"]
+    assert report["route"]["name"] == "canary"
+    assert [(a["name"], a["weight"]) for a in split["arms"]] == [("gpt-4o", 90), ("sonnet-canary", 10)]
+    again = explain(body, {"x-user-id": "user-42"}, app="checkout")["routing"]["split"]["arm"]
+    assert split["arm"] == again

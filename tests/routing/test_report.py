@@ -1,0 +1,65 @@
+"""Routing on the access line and back: diff --replay re-routes a logged request by its task and features."""
+
+from __future__ import annotations
+
+import orjson
+
+from sidecar.diff import replay
+from sidecar.diff.replay import request_from_access
+from sidecar.policy import load_policy_bytes
+
+OLD = """
+version: 1
+providers:
+  openai: {kind: openai, base_url: "https://api.openai.com/v1", api_key: {env: OPENAI_API_KEY}}
+models:
+  big: {provider: openai, model: gpt-4o, price: {input_per_mtok: 2.5, output_per_mtok: 10}}
+  mini: {provider: openai, model: gpt-4o-mini, price: {input_per_mtok: 0.15, output_per_mtok: 0.6}}
+routing:
+  classes: [{name: extraction, rules: [{keywords: [extract]}]}]
+routes:
+  - {name: all, target: big}
+"""
+NEW = OLD.replace(
+    "  - {name: all, target: big}",
+    "  - {name: tools, match: {features: {tools: true}}, target: big}\n"
+    "  - {name: cheap, match: {task: extraction, complexity: simple}, target: mini}\n"
+    "  - {name: all, target: big}",
+)
+LINE = {
+    "event": "access",
+    "path": "/v1/chat/completions",
+    "requested_model": "auto",
+    "route": "all",
+    "served_model": "big",
+    "status": 200,
+    "task": "extraction",
+    "complexity": "simple",
+    "tier": "economy",
+    "features": {"prompt_tokens": 40, "last_user_chars": 30, "turns": 1},
+    "input_tokens": 40,
+    "output_tokens": 10,
+}
+
+
+def test_replayed_request_keeps_its_logged_features() -> None:
+    """The features an access line recorded are the rebuilt request's features."""
+    request = request_from_access({**LINE, "features": {"tools": 2, "prompt_tokens": 900}}, app="")
+    assert (request.features.tools, request.features.prompt_tokens, request.features.images) == (2, 900, 0)
+
+
+def test_replay_routes_by_the_logged_task_and_complexity() -> None:
+    """A new policy that sends simple extraction to a cheap model moves a logged extraction request there."""
+    old, new = (load_policy_bytes(text.encode(), "p.yaml") for text in (OLD, NEW))
+    result = replay(old, new, [orjson.dumps(LINE)])
+    (move,) = result.moves.values()
+    assert (move.old.route, move.new.route, move.new.chain) == ("all", "cheap", ("mini",))
+    assert result.new_cost_usd < result.old_cost_usd
+
+
+def test_replay_routes_by_the_logged_features() -> None:
+    """A logged request that declared tools takes a new route matching on features: {tools: true}."""
+    old, new = (load_policy_bytes(text.encode(), "p.yaml") for text in (OLD, NEW))
+    line = {**LINE, "features": {"tools": 1, "prompt_tokens": 60}}
+    (move,) = replay(old, new, [orjson.dumps(line)]).moves.values()
+    assert move.new.route == "tools"

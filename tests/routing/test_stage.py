@@ -1,0 +1,247 @@
+"""Routing on the request path, end to end: official SDKs -> the sidecar -> fake providers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anthropic
+import openai
+import pytest
+
+from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
+from .policies import MODELS, SELECT_ROUTE, routing_policy
+
+IMAGE = (
+    "data:image/png;base64,"
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+)
+TOOL = {
+    "type": "function",
+    "function": {"name": "lookup", "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}},
+}
+
+
+async def start(fake: FakeFactory, sidecar: SidecarFactory, routes: str = SELECT_ROUTE) -> RunningSidecar:
+    urls = {name: await fake(name) for name in MODELS}
+    return await sidecar(routing_policy(urls, routes))
+
+
+def client(running: RunningSidecar) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="app-key", max_retries=0)
+
+
+async def ask(running: RunningSidecar, text: str | list[Any], **extra: Any) -> Any:
+    """One chat completion through the OpenAI SDK: a user's text, or the messages; the raw response."""
+    messages = [{"role": "user", "content": text}] if isinstance(text, str) else text
+    async with client(running) as sdk:
+        return await sdk.chat.completions.with_raw_response.create(
+            model=extra.pop("model", "auto"), messages=messages, **extra
+        )
+
+
+async def test_simple_prompt_goes_to_the_cheapest_model(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """A short prompt needing nothing special is served by the cheapest model, with the decision in headers."""
+    running = await start(fake, sidecar)
+    raw = await ask(running, "Extract the city: I live in Paris.")
+    assert raw.headers["x-sidecar-model"] == "mini"
+    assert (raw.headers["x-sidecar-task"], raw.headers["x-sidecar-complexity"]) == ("extraction", "simple")
+    assert raw.headers["x-sidecar-tier"] == "economy"
+    assert float(raw.headers["x-sidecar-estimated-cost"]) > 0
+
+
+async def test_tool_request_never_goes_to_a_model_without_tools(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """A request declaring tools is served by the cheapest model with the tools capability."""
+    running = await start(fake, sidecar)
+    raw = await ask(running, "Look up the weather.", tools=[TOOL])
+    assert raw.headers["x-sidecar-model"] == "tooled"
+
+
+async def test_image_never_goes_to_a_model_without_vision(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """A request with an image is served by the cheapest model with the vision capability."""
+    running = await start(fake, sidecar)
+    content = [{"type": "text", "text": "What is this?"}, {"type": "image_url", "image_url": {"url": IMAGE}}]
+    raw = await ask(running, [{"role": "user", "content": content}])
+    assert raw.headers["x-sidecar-model"] == "seeing"
+
+
+async def test_long_prompt_never_goes_to_a_too_small_window(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """A simple question over a document larger than the cheap model's window skips that model."""
+    running = await start(fake, sidecar)
+    document = "The report follows. " + "The quarterly numbers rose. " * 1200
+    raw = await ask(
+        running, [{"role": "system", "content": document}, {"role": "user", "content": "Extract the year."}]
+    )
+    assert raw.headers["x-sidecar-complexity"] == "simple"
+    assert raw.headers["x-sidecar-model"] == "seeing"
+
+
+async def test_cheapest_chain_falls_back_in_cost_order(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """With the two cheapest models failing, the third cheapest serves, after tries in cost order."""
+    running = await start(fake, sidecar)
+    raw = await ask(
+        running, "Extract the city: Paris.", extra_headers={"x-fake-fault": "mini:status=503,seeing:status=503"}
+    )
+    assert raw.headers["x-sidecar-model"] == "tooled"
+    line = running.log_lines()[-1]
+    assert [a.split(":")[0] for a in line["attempt_log"]] == ["mini", "seeing", "tooled"]
+
+
+async def test_no_capable_model_is_a_400_naming_each_candidate(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """When no candidate has what the request needs, the SDK gets a 400 saying why each one was excluded."""
+    running = await start(
+        fake,
+        sidecar,
+        "  - name: auto\n    match: {model: auto}\n    target: {select: cheapest, from: [mini, seeing]}\n",
+    )
+    with pytest.raises(openai.BadRequestError) as caught:
+        await ask(running, "Look up the weather.", tools=[TOOL])
+    message = str(caught.value)
+    assert "mini: no tools capability" in message and "seeing: no tools capability" in message
+
+
+async def test_hard_class_raises_the_tier(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """A complex prompt ("prove") is served by a premium model, not the cheapest."""
+    running = await start(fake, sidecar)
+    raw = await ask(running, "Prove that there are infinitely many primes.")
+    assert (raw.headers["x-sidecar-task"], raw.headers["x-sidecar-complexity"]) == ("math", "complex")
+    assert raw.headers["x-sidecar-model"] == "big"
+
+
+async def test_trusted_task_header_sets_the_class(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """With task_header: trust, x-sidecar-task names the class (source header in the access line)."""
+    running = await start(fake, sidecar)
+    raw = await ask(running, "Hello there.", extra_headers={"x-sidecar-task": "math"})
+    assert raw.headers["x-sidecar-task"] == "math"
+    assert raw.headers["x-sidecar-model"] == "seeing"  # math needs at least standard
+    assert running.log_lines()[-1]["task_source"] == "header"
+
+
+async def test_route_matches_on_task_and_features(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """Routes match on task and on features; the first matching one serves."""
+    routes = (
+        "  - name: tools-to-big\n    match: {features: {tools: true}}\n    target: big\n"
+        "  - name: extraction\n    match: {task: extraction}\n    target: seeing\n"
+        "  - name: rest\n    target: mini\n"
+    )
+    running = await start(fake, sidecar, routes)
+    assert (await ask(running, "Extract it.", tools=[TOOL])).headers["x-sidecar-route"] == "tools-to-big"
+    assert (await ask(running, "Extract the date.")).headers["x-sidecar-route"] == "extraction"
+    assert (await ask(running, "Hi.")).headers["x-sidecar-route"] == "rest"
+
+
+async def test_access_line_carries_the_decision_and_savings(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """The access line has task, complexity, tier, features, the estimate and the requested model's cost."""
+    routes = "  - name: auto\n    match: {model: big}\n    target: {select: cheapest}\n"
+    running = await start(fake, sidecar, routes)
+    await ask(running, "Extract the city: Paris.", model="big")
+    line = running.log_lines()[-1]
+    assert (line["task"], line["complexity"], line["tier"], line["served_model"]) == (
+        "extraction",
+        "simple",
+        "economy",
+        "mini",
+    )
+    assert line["features"]["last_user_chars"] == len("Extract the city: Paris.")
+    assert line["requested_model_cost_usd"] > line["cost_usd"] > 0
+    assert line["estimated_cost_usd"] > 0
+
+
+async def test_savings_metric_counts_served_and_requested_cost(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """/metrics has the served and the requested model's cost per route and task."""
+    routes = "  - name: auto\n    match: {model: big}\n    target: {select: cheapest}\n"
+    running = await start(fake, sidecar, routes)
+    await ask(running, "Extract the city: Paris.", model="big")
+    async with client(running) as sdk:
+        text = (await sdk._client.get(f"{running.url}/metrics")).text
+    line = running.log_lines()[-1]
+    served = f'llm_sidecar_routing_served_cost_usd_total{{route="auto",task="extraction"}} {line["cost_usd"]}'
+    assert any(row.startswith(served[:-4]) for row in text.splitlines())
+    assert 'llm_sidecar_routing_requested_cost_usd_total{route="auto",task="extraction"}' in text
+    labels = 'arm="",complexity="simple",route="auto",task="extraction",tier="economy"'
+    assert f"llm_sidecar_routing_decisions_total{{{labels}}} 1.0" in text
+
+
+SPLIT = (
+    "  - name: canary\n    split:\n      sticky_by: header:x-user\n      arms:\n"
+    "        - {target: mini, weight: 50}\n        - {target: [seeing, big], weight: 50, name: candidate}\n"
+)
+
+
+async def test_split_is_sticky_per_key_and_shows_the_arm(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """One user gets one arm every time; the arm is in the header and the access line; both arms serve."""
+    running = await start(fake, sidecar, SPLIT)
+    arms: dict[str, set[str]] = {}
+    for user in ("u1", "u2", "u3", "u4", "u5", "u6"):
+        for _ in range(3):
+            raw = await ask(running, "Hi.", extra_headers={"x-user": user})
+            arms.setdefault(user, set()).add(raw.headers["x-sidecar-split-arm"])
+            expected = "mini" if raw.headers["x-sidecar-split-arm"] == "mini" else "seeing"
+            assert raw.headers["x-sidecar-model"] == expected
+    assert all(len(seen) == 1 for seen in arms.values())
+    assert {arm for seen in arms.values() for arm in seen} == {"mini", "candidate"}
+    assert running.log_lines()[-1]["split_arm"] in ("mini", "candidate")
+
+
+CAPS = "  - name: capped\n    target: mini\n    caps: {max_output_tokens: 100, max_input_tokens: 500}\n"
+
+
+async def test_caps_clamp_max_output_tokens(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """A larger max_tokens is clamped to the cap in the body sent upstream, in the field the app used."""
+    urls = {name: await fake(name) for name in MODELS}
+    running = await sidecar(routing_policy(urls, CAPS))
+    await ask(running, "Hi.", model="x", max_tokens=4000)
+    sent = (await running.fake_requests(urls["mini"]))[-1]["json"]
+    assert sent["max_tokens"] == 100
+    assert running.log_lines()[-1]["capped_max_output_tokens"] == 100
+
+
+async def test_caps_set_max_output_tokens_when_absent(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """A request without max tokens gets the cap (max_completion_tokens for OpenAI chat)."""
+    urls = {name: await fake(name) for name in MODELS}
+    running = await sidecar(routing_policy(urls, CAPS))
+    await ask(running, "Hi.", model="x")
+    assert (await running.fake_requests(urls["mini"]))[-1]["json"]["max_completion_tokens"] == 100
+
+
+async def test_caps_refuse_an_oversized_prompt_in_the_callers_dialect(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """An estimated prompt over max_input_tokens is a 413 in Anthropic's error shape, with no upstream call."""
+    urls = {name: await fake(name) for name in MODELS}
+    running = await sidecar(routing_policy(urls, CAPS))
+    sdk = anthropic.AsyncAnthropic(base_url=running.url, api_key="app-key", max_retries=0)
+    with pytest.raises(anthropic.APIStatusError) as caught:
+        await sdk.messages.create(model="x", max_tokens=10, messages=[{"role": "user", "content": "word " * 2000}])
+    await sdk.close()
+    assert caught.value.status_code == 413
+    assert caught.value.body["error"]["type"] and "this route accepts at most 500" in caught.value.message
+    assert await running.fake_requests(urls["mini"]) == []
+
+
+async def test_gemini_image_goes_to_a_vision_model(
+    fake: FakeFactory, sidecar: SidecarFactory, gemini_client: Any
+) -> None:
+    """A Gemini SDK request with an inline image is served by the cheapest model with vision."""
+    import base64
+
+    from google.genai import types
+
+    running = await start(fake, sidecar, "  - name: auto\n    target: {select: cheapest}\n")
+    image = types.Part.from_bytes(data=base64.b64decode(IMAGE.split(",", 1)[1]), mime_type="image/png")
+    response = await gemini_client(running.url).aio.models.generate_content(
+        model="auto", contents=[image, "What is in this picture?"]
+    )
+    assert response.text
+    assert running.log_lines()[-1]["served_model"] == "seeing"
+
+
+async def test_streamed_answer_carries_the_decision(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """A streamed answer gets the task headers with its head and is served by the cheapest model."""
+    running = await start(fake, sidecar)
+    async with client(running) as sdk:
+        raw = await sdk.chat.completions.with_raw_response.create(
+            model="auto", messages=[{"role": "user", "content": "Extract the city: Oslo."}], stream=True
+        )
+        text = "".join([chunk.choices[0].delta.content or "" async for chunk in raw.parse() if chunk.choices])
+    assert text
+    assert (raw.headers["x-sidecar-model"], raw.headers["x-sidecar-task"]) == ("mini", "extraction")
