@@ -79,6 +79,10 @@ class TextTap:
 
 
 def task_class(facts: RequestFacts) -> str:
+    """Routing's task class when routing classified the request, else the app's header, else ``any``."""
+    routing = facts.routing
+    if routing is not None and routing.decision is not None:
+        return routing.decision.task.label
     value = facts.headers.get(TASK_HEADER, "")
     return value if _TASK.fullmatch(value) else ANY_TASK
 

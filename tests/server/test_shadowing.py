@@ -131,3 +131,14 @@ async def test_task_classes_beyond_the_tables_room_are_counted_as_other(
             await asyncio.sleep(0.05)
     assert 'llm_sidecar_shadow_results_total{candidate="m1",result="agreed",route="served",task="other"} 1.0' in metrics
     assert [row["task"] for row in await status_rows(running, 1)] == ["first"]
+
+
+async def test_routings_task_class_keys_the_statistics(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """With a routing block, the shadow statistics are kept under the task class routing decided (a
+    keyword rule here), not under the app's header."""
+    urls = [await fake("f0", reply="Billing"), await fake("f1", reply="billing")]
+    routing = "routing:\n  classes: [{name: triage, rules: [{keywords: [queue]}]}]\n"
+    running = await sidecar(models_policy(urls, shadowed("m1"), speaks=("openai",)) + routing)
+    await ask(running, extra_headers={"x-sidecar-task": "classification"})
+    rows = await status_rows(running, 1)
+    assert [(r["task"], r["agreed"]) for r in rows] == [("triage", 1)]
