@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 
 from . import __version__
-from .policy.compiled import Policy, PolicyError
+from .policy.compiled import Policy, PolicyError, Route
 from .policy.load import load_policy
 from .request_facts import RequestFacts, RequestProblem, describe_request
 from .settings import Settings, SettingsError
@@ -243,8 +243,30 @@ def explain_report(policy: Policy, request: RequestFacts) -> dict[str, Any]:
                 }
                 for t in chosen.chain
             ],
+            "cache": _explain_cache(chosen, request),
         }
     return result
+
+
+def _explain_cache(route: Route, request: RequestFacts) -> dict[str, Any]:
+    """What the response cache does with the request on ``route``: off, or whether it has a key."""
+    plan = route.settings.cache
+    if plan is None or route.deny is not None:
+        return {"enabled": False}
+    from .credentials import app_key
+
+    decision = plan.key(
+        dialect=request.dialect,
+        operation=request.operation,
+        model=request.model,
+        body=request.body,
+        raw=orjson.dumps(request.body),
+        deployment_app=request.app,
+        app=request.app,
+        caller_key=app_key(request.headers, {}),
+    )
+    settings = plan.settings
+    return {"enabled": True, "cacheable": decision.key is not None, "reason": decision.reason, "ttl_s": settings.ttl_s}
 
 
 def _explain_text(report: dict[str, Any]) -> str:
@@ -264,6 +286,11 @@ def _explain_text(report: dict[str, Any]) -> str:
             f"{t['model']} ({t['provider']}/{t['upstream_model']}, {t['dialect']})" for t in route["targets"]
         )
         lines.append(f"=> {route['name']} ({route['path']}, by {route['chosen_by']}): {chain}")
+        cache = route["cache"]
+        if cache["enabled"] and cache["cacheable"]:
+            lines.append(f"   cache: looked up and stored (ttl_s {cache['ttl_s']:g})")
+        elif cache["enabled"]:
+            lines.append(f"   cache: not cacheable ({cache['reason']}): x-sidecar-cache: bypass")
     return "\n".join(lines)
 
 

@@ -1,7 +1,7 @@
 """The response cache (issue 21): exact-match answers in memory or Redis, replayed in any dialect.
 
-Not wired into the request path yet (docs/caching.md, "Integration"): this package is the whole cache
-behind the seams the pipeline stage and the last resort will call.
+The request path's part is ``sidecar/server/cache_stage.py`` (docs/caching.md, "Integration"): this
+package is the whole cache behind the seams that stage and the last resort call.
 
 Map of the package::
 
@@ -21,7 +21,7 @@ Map of the package::
     control         the app's directives (Cache-Control, x-sidecar-cache) and the response headers
     stats           CacheStats: the counters the metrics read
 
-A request's way through it (the stage to come, before the fallback loop)::
+A request's way through it (the cache stage, before the fallback loop)::
 
     plan.key(...) --no key--> the request goes on uncached (x-sidecar-cache: bypass)
         | key
@@ -35,6 +35,7 @@ A request's way through it (the stage to come, before the fallback loop)::
     every target failed and last_resort kind: cache -> cache.stale(key, lookup) -> replay (stale, Age)
 """
 
+from .. import policy as _policy  # noqa: F401 - first: the compiled policy imports ``plan`` and ``spec``
 from .assemble import StreamAssembler
 from .control import Directive, cache_headers, client_directive
 from .entry import Entry, entry_from_response, unstorable

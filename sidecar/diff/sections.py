@@ -108,7 +108,21 @@ def route_translation(route: Route) -> dict[str, str]:
     return {"unsupported_params": route.settings.unsupported_params}
 
 
-ROUTE_ASPECTS: tuple[RouteAspect, ...] = (route_match, route_target, route_resilience, route_translation)
+def route_cache(route: Route) -> dict[str, str]:
+    """The route's response cache, merged over ``defaults.cache`` (only ``cache.enabled: false`` when off)."""
+    plan = route.settings.cache
+    if plan is None:
+        return {"cache.enabled": "false"}
+    return spec_fields(plan.settings, "cache.")
+
+
+ROUTE_ASPECTS: tuple[RouteAspect, ...] = (
+    route_match,
+    route_target,
+    route_resilience,
+    route_translation,
+    route_cache,
+)
 
 
 def chain_text(route: Route) -> str:
@@ -177,7 +191,12 @@ def defaults(old: Policy, new: Policy) -> list[Change]:
     return changes
 
 
-SECTIONS: tuple[Section, ...] = (providers, models, routes, defaults)
+def cache_store(old: Policy, new: Policy) -> list[Change]:
+    """The top-level ``cache:`` store as the routes use it (the memory default when only routes cache)."""
+    return list(field_changes("cache", "store", spec_fields(old.cache), spec_fields(new.cache)))
+
+
+SECTIONS: tuple[Section, ...] = (providers, models, routes, defaults, cache_store)
 
 
 def diff_policies(old: Policy, new: Policy) -> list[Change]:

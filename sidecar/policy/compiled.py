@@ -20,6 +20,8 @@ from types import MappingProxyType
 from typing import Literal
 from urllib.parse import urlsplit
 
+from ..cache.plan import RouteCache, route_cache
+from ..cache.spec import CacheStoreSpec, RouteCacheSpec
 from ..dialects import Dialect, ProviderKind, registry
 from ..dialects.base import ProviderAPI
 from ..request_facts import CREDENTIAL_HEADERS, RequestFacts
@@ -114,6 +116,7 @@ class Target:
 class RouteSettings:
     resilience: ResilienceSpec  # every field set (defaults merged in)
     unsupported_params: Literal["error", "drop"]
+    cache: RouteCache | None = None  # the response cache's plan; None: the route does not cache
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +168,7 @@ class Policy:
     exposed_models: tuple[str, ...]
     logged_headers: tuple[str, ...] = ()  # request headers routes match on (credentials left out): logged
     warnings: tuple[str, ...] = ()  # what still loads but should change (deprecated names), with its path
+    cache: CacheStoreSpec | None = None  # the response cache's store; None: no route caches
 
     def route(self, request: RequestFacts) -> Route | None:
         for route in self.routes:
@@ -251,7 +255,13 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
                 chain.append(target)
         resilience = merge(base, route.resilience)
         assert isinstance(resilience, ResilienceSpec)
-        settings = RouteSettings(resilience, route.unsupported_params or spec.defaults.unsupported_params)
+        unsupported = route.unsupported_params or spec.defaults.unsupported_params
+        cache = None
+        if route.deny is None:
+            cache_spec = merge(spec.defaults.cache, route.cache)
+            assert isinstance(cache_spec, RouteCacheSpec)
+            cache = route_cache(name, chain, unsupported, cache_spec)
+        settings = RouteSettings(resilience, unsupported, cache)
         return Route(name, path, build_conditions(route.match), ChainPlan(tuple(chain)), route.deny, settings)
 
     routes: list[Route] = []
@@ -268,11 +278,14 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
         if spec.default.match.model_fields_set:
             errors.append("default.match: the default route matches everything; remove match")
         default = build(spec.default, "default", spec.default.name or "default")
-    model_settings = RouteSettings(base, spec.defaults.unsupported_params)
-    model_routes = {
-        name: Route(f"model:{name}", f"models.{name}", (), ChainPlan((target,)), None, model_settings)
-        for name, target in models.items()
-    }
+    unsupported = spec.defaults.unsupported_params
+
+    def model_route(name: str, target: Target) -> Route:
+        cache = route_cache(f"model:{name}", (target,), unsupported, spec.defaults.cache)
+        settings = RouteSettings(base, unsupported, cache)
+        return Route(f"model:{name}", f"models.{name}", (), ChainPlan((target,)), None, settings)
+
+    model_routes = {name: model_route(name, target) for name, target in models.items()}
     if errors:
         raise PolicyError(errors)
     exposed = set(models)
@@ -295,4 +308,13 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
         defaults=spec.defaults,
         exposed_models=tuple(sorted(exposed)),
         logged_headers=tuple(sorted(matched_headers)),
+        cache=_cache_store(spec, (*routes, *model_routes.values(), *([default] if default else []))),
     )
+
+
+def _cache_store(spec: PolicySpec, routes: tuple[Route, ...]) -> CacheStoreSpec | None:
+    """The store the caching routes use: the ``cache:`` block, or the default memory store; None when no
+    route caches (then no store is built, and aiocache is not even imported)."""
+    if not any(route.settings.cache is not None for route in routes):
+        return None
+    return spec.cache if spec.cache is not None else CacheStoreSpec()

@@ -12,6 +12,7 @@ Document layout::
     models:       logical name -> provider + upstream model id + metadata (context, price, ...)
     routes:       ordered rules: match -> target (a model or a fallback chain) or deny
     default:      the route used when no rule matches (optional)
+    cache:        the response cache's store (optional; routes turn caching on, docs/caching.md)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, ConfigDict, Field, field_validator, model_validator
 
+from ..cache.spec import CacheStoreSpec, RouteCacheSpec
 from ..dialects import ProviderKind
 from .base import Spec as _Spec
 
@@ -237,9 +239,10 @@ class StaticAnswerSpec(_Spec):
 
 
 class LastResortSpec(_Spec):
-    """What answers when every target failed: an error (default) or a canned answer. ``cache`` is the
-    response cache's stale answer once a cache is configured; until then it answers as ``error`` does,
-    marked ``x-sidecar-degraded: cache-unavailable``."""
+    """What answers when every target failed: an error (default), a canned answer, or ``cache``: the
+    response cache's entry for the request, past its TTL but within the route's ``cache.stale_s``
+    (stale-if-error); without one it answers as ``error`` does, marked
+    ``x-sidecar-degraded: cache-unavailable``."""
 
     kind: Literal["error", "static", "cache"] = "error"
     retry_after_s: float = Field(5.0, ge=0, description="kind=error: the Retry-After header.")
@@ -281,6 +284,9 @@ class DefaultsSpec(_Spec):
     unsupported_params: Literal["error", "drop"] = Field(
         "error", description="A parameter the target dialect lacks: answer 400 naming it, or drop it."
     )
+    cache: RouteCacheSpec = Field(
+        default_factory=RouteCacheSpec, description="The response cache, per route (docs/caching.md); off by default."
+    )
 
 
 StringOrList = str | list[str]
@@ -308,6 +314,7 @@ class RouteSpec(_Spec):
     deny: DenySpec | None = None
     resilience: ResilienceSpec | None = None
     unsupported_params: Literal["error", "drop"] | None = None
+    cache: RouteCacheSpec | None = Field(None, description="Over defaults.cache, field by field (docs/caching.md).")
 
     @model_validator(mode="after")
     def _target_or_deny(self) -> RouteSpec:
@@ -325,3 +332,6 @@ class PolicySpec(_Spec):
     models: dict[str, ModelSpec]
     routes: list[RouteSpec] = Field(default_factory=list)
     default: RouteSpec | None = Field(None, description="Used when no route matches; must not have match.")
+    cache: CacheStoreSpec | None = Field(
+        None, description="The response cache's store (memory by default, or Redis); docs/caching.md."
+    )

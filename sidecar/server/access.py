@@ -103,6 +103,8 @@ class AccessLog:
             fields["stream_error"] = exchange.stream_error
         if exchange.dropped:
             fields["dropped_params"] = list(exchange.dropped)
+        if exchange.cache is not None:
+            fields["cache"] = exchange.cache
         if trace.trace_id:
             fields["trace_id"] = trace.trace_id
             fields["span_id"] = trace.span_id

@@ -72,6 +72,9 @@ async def status(request: Request, *, state: SidecarState) -> Response:
 
 
 async def metrics(request: Request, *, state: SidecarState) -> Response:
+    cache = state.caches.cache
+    if cache is not None:
+        state.telemetry.cache_store(cache.snapshot())
     return Response(
         body=state.telemetry.metrics_text(),
         headers={"content-type": "text/plain; version=0.0.4; charset=utf-8"},

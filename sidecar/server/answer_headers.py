@@ -38,4 +38,8 @@ def sidecar_headers(exchange: Exchange) -> dict[str, str]:
         headers["x-sidecar-dropped-params"] = ",".join(exchange.dropped)
     if exchange.degraded:
         headers["x-sidecar-degraded"] = exchange.degraded
+    if exchange.cache is not None:
+        headers["x-sidecar-cache"] = exchange.cache
+        if exchange.cache_age_s is not None:
+            headers["age"] = str(int(exchange.cache_age_s))
     return headers

@@ -11,7 +11,9 @@ Who fills what, in pipeline order:
 - the fallback loop: ``attempts`` (``record``), ``calls`` (counted when each call starts),
   ``fallback_reason``, then, for the response the caller gets, ``answered_by`` (the target whose answer
   or own error it is) and ``dropped``; ``usage``, ``bytes_out``, ``stream_error`` as it is sent;
-  ``degraded`` when the route's last resort answered.
+  ``degraded`` when the route's last resort answered;
+- the cache stage (``cache_stage``): ``cache`` (hit, miss, stale, bypass) and ``cache_age_s``, and
+  ``stale_answer``, which the last resort ``kind: cache`` calls.
 
 ``answer_headers.sidecar_headers`` reads these fields for the ``x-sidecar-*`` headers of every answer;
 ``access`` reads them for the access line and the request's telemetry.
@@ -20,11 +22,11 @@ Who fills what, in pipeline order:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from aiohttp.web import Request
+from aiohttp.web import Request, StreamResponse
 
 from ..dialects.base import Endpoint
 from ..policy.compiled import Policy, Route, Target
@@ -93,6 +95,9 @@ class Exchange:
     committed: bool = False  # a stream's first bytes went to the caller; nothing may replace them
     on_commit: Callable[[], None] | None = None  # set while hedged calls race
     params: RequestParams | None = None  # see request_params()
+    cache: str | None = None  # the response cache's say: "hit", "miss", "stale", "bypass" (caching routes only)
+    cache_age_s: float | None = None  # a hit's or a stale answer's age (the Age header)
+    stale_answer: Callable[[], Awaitable[StreamResponse | None]] | None = None  # last resort kind: cache
 
     def request_params(self) -> RequestParams:
         """Sampling parameters of the request (for span attributes; computed once, only when traced)."""

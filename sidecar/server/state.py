@@ -12,6 +12,7 @@ from ..telemetry import Telemetry
 from ..telemetry.logging import LogOutput
 from ..upstream import EnvProxies
 from .access import AccessLog
+from .cache_stage import ResponseCaches
 from .targets import TargetStates
 
 
@@ -25,6 +26,7 @@ class SidecarState:
     log_output: LogOutput
     access: AccessLog
     proxies: EnvProxies  # HTTP(S)_PROXY / NO_PROXY, read once at start
+    caches: ResponseCaches = field(default_factory=ResponseCaches)  # the response cache (``cache_stage``)
     started: float = field(default_factory=time.monotonic)
     listening: bool = False
     draining: bool = False

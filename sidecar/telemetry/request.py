@@ -196,10 +196,17 @@ class RequestTrace:
         if self.span is not None:
             self.span.add_event(attr.FALLBACK, {attr.TARGET: from_target, attr.FALLBACK_REASON: reason})
 
-    def cache_result(self, *, hit: bool) -> None:
-        self._core.instruments.cache.inc(("hit" if hit else "miss",))
-        if self.span is not None:
-            self._pending[attr.CACHE_HIT] = hit
+    def cache_result(self, *, result: str, reason: str | None = None) -> None:
+        """The response cache's say: ``hit``, ``miss``, ``refresh`` (the app asked for a new answer),
+        ``stale`` (the last resort) or ``bypass`` (``reason``: not cacheable, or the app's directive)."""
+        self._core.instruments.cache.inc((result,))
+        span = self.span
+        if span is not None:
+            self._pending[attr.CACHE_HIT] = result in ("hit", "stale")
+            event = {attr.CACHE_RESULT: result}
+            if reason is not None:
+                event[attr.CACHE_REASON] = reason
+            span.add_event(attr.CACHE, event)
 
     def finish(
         self,

@@ -82,7 +82,7 @@ def test_the_prometheusrule_holds_the_same_rules() -> None:
 
 def test_the_issue_alerts_are_all_there() -> None:
     """Breaker open, fallback ratio, rejected policy reload, route error ratio, time to first token
-    regression and spend rate each have an alert."""
+    regression, spend rate and a failing cache store each have an alert."""
     assert [rule["alert"] for rule in alerts()] == [
         "LLMSidecarBreakerOpen",
         "LLMSidecarFallbackRatioHigh",
@@ -90,6 +90,7 @@ def test_the_issue_alerts_are_all_there() -> None:
         "LLMSidecarRouteErrorRatioHigh",
         "LLMSidecarTimeToFirstTokenRegression",
         "LLMSidecarSpendRateHigh",
+        "LLMSidecarCacheStoreFailing",
     ]
 
 

@@ -70,6 +70,10 @@ routes:
   - name: retired
     match: {model: "old-*"}
     deny: {message: "retired", status: 403}
+  - name: cached
+    match: {model: cached}
+    target: fast
+    cache: {enabled: true, cacheable: always}
 """
 # The cache row needs a route that caches; until the policy has a cache, its queries are only checked
 # for validity. Once it has one, the live policy above must enable it (the cache row test says so).
@@ -121,6 +125,7 @@ class Traffic(threading.Thread):
             lambda: self.anthropic.messages.create(model="chat-c", max_tokens=64, messages=messages),
             lambda: self.openai.chat.completions.create(model="old-1", messages=messages),
             lambda: self.openai.chat.completions.create(model="unknown", messages=messages),
+            lambda: self.openai.chat.completions.create(model="cached", messages=messages),
         ]
         while not self.stopping.is_set():
             for call in calls:
