@@ -17,8 +17,9 @@ attribute test. On a caching route::
 
 A hit makes no upstream call: its usage and cost are the cache's *saved* counters, never the spent
 ones; the answer names the model that made it (``x-sidecar-model``) and reports zero attempts.
-Nothing here fails a request: a store problem is a miss (``cache.store.GuardedStore``); a write to
-Redis runs after the answer, off its path.
+Nothing here fails a request: a store problem is a miss (``cache.store.GuardedStore``). Building the
+entry and writing it run after the answer is on its way (a loop callback, then a task), off its
+latency.
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ from ..cache.flight import Follower, Leader
 from ..cache.redis_store import CacheConfigError
 from ..cache.replay import replay_body, replay_stream
 from ..cache.response_cache import MISS, Lookup
-from ..cache.store import MemoryStore
 from ..cost import cost_usd
 from ..credentials import app_key
 from ..dialects import Dialect
@@ -84,7 +84,7 @@ class ResponseCaches:
         return old
 
     def write(self, cache: ResponseCache, key: str, entry: Entry, settings: RouteCacheSpec) -> None:
-        """Store ``entry``: at once in memory; for Redis in a task, so the answer never waits for it."""
+        """Store ``entry`` in a task (kept until done, awaited at close): nothing waits for a write."""
         task = asyncio.ensure_future(cache.store(key, entry, settings))
         if task.done():
             return
@@ -155,10 +155,7 @@ async def _cached(
     exchange.cache = "miss"
     exchange.trace.cache_result(result="refresh" if directive is Directive.REFRESH else "miss")
     exchange.stale_answer = partial(_stale, exchange, store, key, settings, lookup)
-    if flight is None:
-        return await _call_and_store(exchange, call_next, caches, store, key, settings, None)
-    with flight:
-        return await _call_and_store(exchange, call_next, caches, store, key, settings, flight)
+    return await _call_and_store(exchange, call_next, caches, store, key, settings, flight)
 
 
 async def _uncached(exchange: Exchange, call_next: Handler, reason: str) -> web.StreamResponse:
@@ -176,23 +173,44 @@ async def _call_and_store(
     settings: RouteCacheSpec,
     leader: Leader | None,
 ) -> web.StreamResponse:
-    """The chain's answer to the caller; a good one stored and handed to the followers."""
+    """The chain's answer to the caller; once it is on its way, a good one is stored and handed to the
+    followers (``_keep``, run by the loop after this request's step: off the answer's latency)."""
     tap: StoreTap | None = None
     if exchange.facts.stream:
         tap = StoreTap(exchange.facts.dialect, store.max_entry_bytes)
         exchange.taps = (*exchange.taps, tap)
-    response = await call_next(exchange)
-    entry = _answer_entry(exchange, response, tap, store.max_entry_bytes)
-    if entry is not None and unstorable(entry, store_truncated=settings.store_truncated) is None:
+    try:
+        response = await call_next(exchange)
+    except BaseException:
+        if leader is not None:
+            leader.publish(None)  # the followers go their own way
+        raise
+    asyncio.get_running_loop().call_soon(_keep, exchange, response, tap, caches, store, key, settings, leader)
+    return response
+
+
+def _keep(
+    exchange: Exchange,
+    response: web.StreamResponse,
+    tap: StoreTap | None,
+    caches: ResponseCaches,
+    store: ResponseCache,
+    key: str,
+    settings: RouteCacheSpec,
+    leader: Leader | None,
+) -> None:
+    """The answer's entry, if it may be stored: to the followers at once, and written."""
+    entry = None
+    try:
+        entry = _answer_entry(exchange, response, tap, store.max_entry_bytes)
+        if entry is not None and unstorable(entry, store_truncated=settings.store_truncated) is not None:
+            store.stats.store_skips += 1
+            entry = None
+    finally:
         if leader is not None:
             leader.publish(entry)
-        if isinstance(store.storage, MemoryStore):
-            await store.store(key, entry, settings)
-        else:
-            caches.write(store, key, entry, settings)
-    elif entry is not None:
-        store.stats.store_skips += 1
-    return response
+    if entry is not None:
+        caches.write(store, key, entry, settings)
 
 
 def _answer_entry(

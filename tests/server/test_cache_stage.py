@@ -145,6 +145,15 @@ async def test_an_upstream_error_is_not_stored(fake: FakeFactory, sidecar: Sidec
     assert raw.headers["x-sidecar-cache"] == "miss"
 
 
+async def test_an_error_on_a_caching_route_carries_the_cache_header(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """The upstream's own error, passed to the app, says x-sidecar-cache: miss (no Age)."""
+    running = await sidecar(cache_policy([await fake("f0")]))
+    with pytest.raises(openai.BadRequestError) as failure:
+        await ask(running, headers={"x-fake-fault": "status=400"})
+    headers = failure.value.response.headers
+    assert headers["x-sidecar-cache"] == "miss" and "age" not in headers
+
+
 async def test_a_truncated_answer_is_not_stored_by_default(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """An answer cut by max_tokens (finish_reason length) is not stored unless store_truncated."""
     url = await fake("f0")
