@@ -18,8 +18,8 @@ attribute test. On a caching route::
 A hit makes no upstream call: its usage and cost are the cache's *saved* counters, never the spent
 ones; the answer names the model that made it (``x-sidecar-model``) and reports zero attempts.
 Nothing here fails a request: a store problem is a miss (``cache.store.GuardedStore``). Building the
-entry and writing it run after the answer is on its way (a loop callback, then a task), off its
-latency.
+entry and writing it run after the answer is on its way (a loop callback; for Redis then a task),
+off its latency.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class ResponseCaches:
         self._env = env
         self.spec: CacheStoreSpec | None = None
         self.cache: ResponseCache | None = None
-        self._writes: set[asyncio.Task[str | None]] = set()  # Redis writes in flight, after their answers
+        self._writes: set[asyncio.Task[str | None]] = set()  # writes in flight, after their answers
 
     def update(self, spec: CacheStoreSpec | None) -> ResponseCache | None:
         """Use the store ``spec`` describes (None: no route caches); returns the store replaced, to close."""
@@ -84,7 +84,11 @@ class ResponseCaches:
         return old
 
     def write(self, cache: ResponseCache, key: str, entry: Entry, settings: RouteCacheSpec) -> None:
-        """Store ``entry`` in a task (kept until done, awaited at close): nothing waits for a write."""
+        """Store ``entry``: in memory at once; in Redis in a task (kept until done, awaited at close), so
+        nothing waits for the write."""
+        if cache.in_memory:  # no task: creating one costs more than the write
+            cache.store_in_memory(key, entry, settings)
+            return
         task = asyncio.ensure_future(cache.store(key, entry, settings))
         if task.done():
             return
@@ -154,7 +158,7 @@ async def _cached(
         flight = None  # the leader had nothing to share: this request makes its own call
     exchange.cache = "miss"
     exchange.trace.cache_result(result="refresh" if directive is Directive.REFRESH else "miss")
-    exchange.stale_answer = partial(_stale, exchange, store, key, settings, lookup)
+    exchange.stale_answer = partial(_stale, store, key, settings, lookup)  # called with the exchange: no cycle
     return await _call_and_store(exchange, call_next, caches, store, key, settings, flight)
 
 
@@ -264,7 +268,7 @@ async def _serve(exchange: Exchange, entry: Entry, state: str, age_s: float) -> 
 
 
 async def _stale(
-    exchange: Exchange, store: ResponseCache, key: str, settings: RouteCacheSpec, lookup: Lookup
+    store: ResponseCache, key: str, settings: RouteCacheSpec, lookup: Lookup, exchange: Exchange
 ) -> web.StreamResponse | None:
     """The last resort ``kind: cache``: the entry within ``ttl_s + stale_s``, served marked stale."""
     entry = await store.stale(key, settings, lookup)

@@ -97,7 +97,9 @@ class Exchange:
     params: RequestParams | None = None  # see request_params()
     cache: str | None = None  # the response cache's say: "hit", "miss", "stale", "bypass" (caching routes only)
     cache_age_s: float | None = None  # a hit's or a stale answer's age (the Age header)
-    stale_answer: Callable[[], Awaitable[StreamResponse | None]] | None = None  # last resort kind: cache
+    # The last resort kind: cache, called with this exchange (it must not hold it: a cycle would leave
+    # every exchange to the garbage collector).
+    stale_answer: Callable[[Exchange], Awaitable[StreamResponse | None]] | None = None
 
     def request_params(self) -> RequestParams:
         """Sampling parameters of the request (for span attributes; computed once, only when traced)."""

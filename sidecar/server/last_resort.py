@@ -44,7 +44,7 @@ async def answer_last_resort(exchange: Exchange, last: tuple[Candidate, AttemptR
     if spec.kind == "static" and spec.static is not None:
         return await _static_answer(exchange, spec.static.text)
     if spec.kind == "cache":
-        stale = await exchange.stale_answer() if exchange.stale_answer is not None else None
+        stale = await exchange.stale_answer(exchange) if exchange.stale_answer is not None else None
         if stale is not None:
             return stale
         exchange.degraded = "cache-unavailable"

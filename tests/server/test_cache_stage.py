@@ -275,3 +275,27 @@ async def test_callers_with_different_passthrough_keys_do_not_share_entries(
         "miss",
         "hit",
     ]
+
+
+async def test_a_miss_leaves_no_exchange_to_the_garbage_collector(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """The state a miss keeps for the last resort holds no reference back to the request's exchange: it
+    is freed when the request ends, not left in a reference cycle for the cyclic collector."""
+    import gc
+
+    from sidecar.server.exchange import Exchange
+
+    running = await sidecar(cache_policy([await fake("f0")]))
+    await ask(running, messages=[{"role": "user", "content": "warm up"}])
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        for i in range(5):
+            await ask(running, messages=[{"role": "user", "content": f"question {i}"}])
+        await asyncio.sleep(0.05)
+        gc.collect()
+        assert not [obj for obj in gc.garbage if isinstance(obj, Exchange)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
