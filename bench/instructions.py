@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from proxy_bench import (
@@ -40,8 +41,18 @@ from proxy_bench import (
 )
 
 
-def count(command: list[str], port: int, ready: str, requests: int, env: dict[str, str], workdir: Path) -> int:
-    """Total instructions of ``command`` (all threads) from start to exit, having served ``requests``."""
+def count(
+    command: list[str],
+    port: int,
+    ready: str,
+    requests: int,
+    env: dict[str, str],
+    workdir: Path,
+    body: Callable[[], str] = lambda: REQUEST,
+    ready_timeout_s: float = 180,
+) -> int:
+    """Total instructions of ``command`` (all threads) from start to exit, having served ``requests``
+    (each with the chat request ``body()`` gives)."""
     log = workdir / f"valgrind-{port}-{requests}.txt"
     with log.open("w") as stderr:
         proc = subprocess.Popen(
@@ -54,10 +65,10 @@ def count(command: list[str], port: int, ready: str, requests: int, env: dict[st
             stderr=stderr,
         )
     try:
-        wait_http(f"http://127.0.0.1:{port}{ready}", timeout=180)
+        wait_http(f"http://127.0.0.1:{port}{ready}", timeout=ready_timeout_s)
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         for _ in range(requests):
-            connection.request("POST", "/v1/chat/completions", REQUEST, {"Content-Type": "application/json"})
+            connection.request("POST", "/v1/chat/completions", body(), {"Content-Type": "application/json"})
             answer = connection.getresponse()
             answer.read()
             if answer.status != 200:

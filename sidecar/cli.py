@@ -248,6 +248,7 @@ def explain_report(policy: Policy, request: RequestFacts, key: str | None = None
                 for t in request_chain(chosen, request)
             ],
             "features": route_features(chosen),
+            "cache": _explain_cache(chosen, request),
         }
         if policy.budgets is not None and chosen.deny is None:
             from .budgets.explain import applicable_limits
@@ -289,6 +290,25 @@ def route_features(route: Route) -> list[str]:
     return notes
 
 
+def _explain_cache(route: Route, request: RequestFacts) -> dict[str, Any]:
+    """What the response cache does with the request on ``route``: off, or whether it has a key."""
+    plan = route.settings.cache
+    if plan is None or route.deny is not None:
+        return {"enabled": False}
+    decision = plan.key(
+        dialect=request.dialect,
+        operation=request.operation,
+        model=request.model,
+        body=request.body,
+        raw=orjson.dumps(request.body),
+        deployment_app=request.app,
+        app=request.app,
+        caller_key=app_key(request.headers, {}),
+    )
+    settings = plan.settings
+    return {"enabled": True, "cacheable": decision.key is not None, "reason": decision.reason, "ttl_s": settings.ttl_s}
+
+
 def _explain_text(report: dict[str, Any]) -> str:
     req = report["request"]
     lines = [f"request: {req['dialect']} {req['operation']} model={req['model']!r} app={req['app']!r}"]
@@ -309,6 +329,11 @@ def _explain_text(report: dict[str, Any]) -> str:
         )
         lines.append(f"=> {route['name']} ({route['path']}, by {route['chosen_by']}): {chain}")
         lines += [f"   {note}" for note in route["features"]]
+        cache = route["cache"]
+        if cache["enabled"] and cache["cacheable"]:
+            lines.append(f"   cache: looked up and stored (ttl_s {cache['ttl_s']:g})")
+        elif cache["enabled"]:
+            lines.append(f"   cache: not cacheable ({cache['reason']}): x-sidecar-cache: bypass")
     for row in report.get("budgets", ()):
         on = f" on {row['target']}" if row["target"] else ""
         lines.append(

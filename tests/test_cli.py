@@ -87,6 +87,20 @@ def test_explain_lists_the_budget_limits_a_request_counts_in(tmp_path: Path) -> 
     assert "sk-secret-1" not in result.stdout
 
 
+def test_explain_says_whether_the_route_caches_the_request(tmp_path: Path) -> None:
+    """On a caching route explain says a deterministic request is cached and why another is not."""
+    caching = str(ROOT / "policies/caching.yaml")
+    request = tmp_path / "req.json"
+    request.write_text(json.dumps({"model": "classifier", "temperature": 0, "messages": []}))
+    assert (
+        "cache: looked up and stored (ttl_s 86400)"
+        in cli("explain", "--policy", caching, "--request", str(request)).stdout
+    )
+    request.write_text(json.dumps({"model": "classifier", "temperature": 0.7, "messages": []}))
+    result = cli("explain", "--policy", caching, "--request", str(request))
+    assert "cache: not cacheable (nondeterministic): x-sidecar-cache: bypass" in result.stdout
+
+
 def test_schema_prints_the_committed_schema() -> None:
     """llm-sidecar schema prints what policies/policy.schema.json holds."""
     assert cli("schema").stdout == policy_json_schema()

@@ -357,6 +357,24 @@ def cache() -> Row:
                 width=12,
                 no_value=off,
             ),
+            Panel(
+                "Cost saved by the cache per hour",
+                [Query(f"sum({rate('llm_sidecar_cache_saved_cost_usd_total')}) * 3600", "saved")],
+                unit="currencyUSD",
+                width=12,
+                no_value=off,
+                description="The stored cost of the answers served from the cache (hits, stale, single flight).",
+            ),
+            Panel(
+                "Memory cache fill",
+                [
+                    Query(f"sum(llm_sidecar_cache_bytes{{{SEL}}})", "bytes held"),
+                    Query(f"sum(llm_sidecar_cache_entries{{{SEL}}})", "entries"),
+                ],
+                width=12,
+                no_value=off,
+                description="Bytes and entries of the memory stores (bounded by cache.memory in the policy).",
+            ),
         ],
     )
 

@@ -1,7 +1,7 @@
 """The response cache (issue 21): exact-match answers in memory or Redis, replayed in any dialect.
 
-Not wired into the request path yet (docs/caching.md, "Integration"): this package is the whole cache
-behind the seams the pipeline stage and the last resort will call.
+The request path's part is ``sidecar/server/cache_stage.py`` (docs/caching.md, "Integration"): this
+package is the whole cache behind the seams that stage and the last resort call.
 
 Map of the package::
 
@@ -18,15 +18,15 @@ Map of the package::
                     counters, a throttled log)
     flight          SingleFlight: identical concurrent requests share one upstream call
     response_cache  ResponseCache: lookup / stale / store / flights / snapshot / close
-    control         the app's directives (Cache-Control, x-sidecar-cache) and the response headers
+    control         the app's directives (Cache-Control, x-sidecar-cache)
     stats           CacheStats: the counters the metrics read
 
-A request's way through it (the stage to come, before the fallback loop)::
+A request's way through it (the cache stage, before the fallback loop)::
 
     plan.key(...) --no key--> the request goes on uncached (x-sidecar-cache: bypass)
         | key
     client_directive: BYPASS -> on uncached | REFRESH -> skip the lookup | USE:
-    cache.lookup(key) --hit--> replay_body / replay_stream (x-sidecar-cache: hit, Age)
+    cache.lookup(key) --hit--> replay_body / replay_stream (x-sidecar-cache: hit, Age: answer_headers)
         | miss (maybe with a stale entry kept for the last resort)
     cache.flights.join(key) --Follower--> wait(single_flight_wait_s) --entry--> replay (hit)
         | Leader                                                     --None--> own upstream call
@@ -35,8 +35,9 @@ A request's way through it (the stage to come, before the fallback loop)::
     every target failed and last_resort kind: cache -> cache.stale(key, lookup) -> replay (stale, Age)
 """
 
+from .. import policy as _policy  # noqa: F401 - first: the compiled policy imports ``plan`` and ``spec``
 from .assemble import StreamAssembler
-from .control import Directive, cache_headers, client_directive
+from .control import Directive, client_directive
 from .entry import Entry, entry_from_response, unstorable
 from .flight import Follower, Leader, SingleFlight
 from .plan import KeyDecision, RouteCache, compile_route_cache
@@ -61,7 +62,6 @@ __all__ = [
     "RouteCacheSpec",
     "SingleFlight",
     "StreamAssembler",
-    "cache_headers",
     "client_directive",
     "compile_route_cache",
     "entry_from_response",

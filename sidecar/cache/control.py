@@ -1,4 +1,4 @@
-"""What the app asks of the cache, and what the answer tells it: request directives and response headers.
+"""What the app asks of the cache: the request's directives.
 
 Request (honoured when the route's ``client_control`` is on; bypass wins over refresh):
 
@@ -9,8 +9,8 @@ Request (honoured when the route's ``client_control`` is on; bypass wins over re
 | ``x-sidecar-cache: refresh``               | REFRESH   | no lookup; the new answer is stored         |
 | ``Cache-Control: no-cache`` / ``max-age=0``| REFRESH   | (RFC 9111: do not answer from the cache)    |
 
-Response, on every answer of a caching route: ``x-sidecar-cache: hit|miss|stale|bypass`` and, for a
-hit or a stale answer, ``Age`` (RFC 9111: whole seconds since the answer was stored).
+The response's ``x-sidecar-cache`` and ``Age`` are built with the sidecar's other headers
+(``server.answer_headers``, from ``Exchange.cache`` and ``cache_age_s``).
 """
 
 from __future__ import annotations
@@ -37,11 +37,3 @@ def client_directive(headers: Mapping[str, str], *, allowed: bool) -> Directive:
     if own == "refresh" or "no-cache" in tokens or "max-age=0" in tokens:
         return Directive.REFRESH
     return Directive.USE
-
-
-def cache_headers(state: str, age_s: float | None = None) -> dict[str, str]:
-    """``x-sidecar-cache`` (hit, miss, stale, bypass) and, with an age, ``Age``."""
-    headers = {"x-sidecar-cache": state}
-    if age_s is not None:
-        headers["age"] = str(max(0, int(age_s)))
-    return headers

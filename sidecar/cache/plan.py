@@ -1,6 +1,8 @@
 """A route's cache plan, compiled once per policy load: the per-request path only reads it.
 
-``compile_route_cache(route, settings)`` gives a ``RouteCache`` (or None when the route does not cache):
+``route_cache(name, chain, unsupported_params, settings)`` (what ``policy.compiled`` calls while it builds
+a route; ``compile_route_cache(route, settings)`` for a built one) gives a ``RouteCache`` (or None when
+the route does not cache):
 the merged ``RouteCacheSpec``, the route's identity bytes (name, chain, translation mode: see ``key``)
 and whether any target passes the caller's own API key through (then the key's hash scopes entries).
 
@@ -10,13 +12,16 @@ the request is not cacheable (for the span and the access line). Only chat opera
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..dialects import Dialect, Operation
-from ..policy.compiled import Route
 from .key import cache_key, caller_scope, canonical_body, route_identity, uncacheable
 from .spec import RouteCacheSpec
+
+if TYPE_CHECKING:
+    from ..policy.compiled import Route, Target
 
 _CHAT = frozenset((Operation.CHAT, Operation.GENERATE_CONTENT))
 
@@ -67,11 +72,17 @@ class RouteCache:
         return KeyDecision(cache_key(self.identity, dialect, model, scope, canonical_body(dialect, body)))
 
 
-def compile_route_cache(route: Route, settings: RouteCacheSpec) -> RouteCache | None:
-    """The route's plan, or None when it does not cache (disabled, or a route that denies)."""
-    if not settings.enabled or route.deny is not None or not route.chain:
+def route_cache(name: str, chain: Sequence[Target], unsupported: str, settings: RouteCacheSpec) -> RouteCache | None:
+    """The plan of the route ``name`` over ``chain``, or None when it does not cache (disabled, no chain)."""
+    if not settings.enabled or not chain:
         return None
-    targets = [(t.key, t.max_output_tokens) for t in route.chain]
-    identity = route_identity(route.name, targets, route.settings.unsupported_params)
-    passthrough = any(t.provider.api_key is not None and t.provider.api_key.passthrough for t in route.chain)
+    identity = route_identity(name, [(t.key, t.max_output_tokens) for t in chain], unsupported)
+    passthrough = any(t.provider.api_key is not None and t.provider.api_key.passthrough for t in chain)
     return RouteCache(settings, identity, passthrough)
+
+
+def compile_route_cache(route: Route, settings: RouteCacheSpec) -> RouteCache | None:
+    """A built route's plan, or None when it does not cache (disabled, or a route that denies)."""
+    if route.deny is not None:
+        return None
+    return route_cache(route.name, route.chain, route.settings.unsupported_params, settings)

@@ -4,6 +4,7 @@
     lookup = await cache.lookup(key, route_settings)       # Lookup: hit | stale-for-last-resort | miss
     flight = cache.flights.join(key)                       # single flight (``flight``)
     reason = await cache.store(key, entry, route_settings) # None: stored; else why not
+    cache.store_in_memory(key, entry, route_settings)      # the same, no coroutine (cache.in_memory)
     entry = await cache.stale(key, route_settings, lookup) # the last resort (kind: cache)
     cache.snapshot()                                       # counters and store gauges, for /metrics
     await cache.close()
@@ -129,14 +130,34 @@ class ResponseCache:
     async def store(self, key: str, entry: Entry, settings: RouteCacheSpec) -> str | None:
         """Store a complete answer; None when stored, else why not (``unstorable``, ``too_large``,
         ``store_failed``)."""
+        data, reason = self._encoded(entry, settings)
+        if reason is None and not await self.storage.set(key, data, settings.ttl_s + settings.stale_s):
+            reason = "store_failed"
+        return self._count(reason)
+
+    def store_in_memory(self, key: str, entry: Entry, settings: RouteCacheSpec) -> str | None:
+        """``store`` without a coroutine or a task, for the memory store (``in_memory``)."""
+        assert isinstance(self.storage, MemoryStore)
+        data, reason = self._encoded(entry, settings)
+        if reason is None and not self.storage.write(key, data, settings.ttl_s + settings.stale_s):
+            reason = "store_failed"
+        return self._count(reason)
+
+    @property
+    def in_memory(self) -> bool:
+        """The store is this process's memory: it never waits and cannot fail."""
+        return isinstance(self.storage, MemoryStore)
+
+    def _encoded(self, entry: Entry, settings: RouteCacheSpec) -> tuple[bytes, str | None]:
         reason = unstorable(entry, store_truncated=settings.store_truncated)
         data = b""
         if reason is None:
             data = encode(entry)
             if len(data) > self.max_entry_bytes:
                 reason = "too_large"
-        if reason is None and not await self.storage.set(key, data, settings.ttl_s + settings.stale_s):
-            reason = "store_failed"
+        return data, reason
+
+    def _count(self, reason: str | None) -> str | None:
         if reason is None:
             self.stats.stores += 1
         else:

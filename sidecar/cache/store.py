@@ -63,6 +63,10 @@ class MemoryStore:
         return value
 
     async def set(self, key: str, value: bytes, ttl_s: float) -> bool:
+        return self.write(key, value, ttl_s)
+
+    def write(self, key: str, value: bytes, ttl_s: float) -> bool:
+        """``set`` without a coroutine: the memory store never waits (the request path writes this way)."""
         stored = self.backend.write(key, value, ttl_s)
         if stored:
             self.stats.bytes_written += len(value)

@@ -129,6 +129,14 @@ def route_shadow(route: Route) -> dict[str, str]:
     return spec_fields(route.shadow.spec, "shadow.") if route.shadow is not None else {}
 
 
+def route_cache(route: Route) -> dict[str, str]:
+    """The route's response cache, merged over ``defaults.cache`` (only ``cache.enabled: false`` when off)."""
+    plan = route.settings.cache
+    if plan is None:
+        return {"cache.enabled": "false"}
+    return spec_fields(plan.settings, "cache.")
+
+
 ROUTE_ASPECTS: tuple[RouteAspect, ...] = (
     route_match,
     route_target,
@@ -138,6 +146,7 @@ ROUTE_ASPECTS: tuple[RouteAspect, ...] = (
     route_gates,
     route_shadow,
     route_routing,
+    route_cache,
 )
 
 
@@ -207,6 +216,11 @@ def defaults(old: Policy, new: Policy) -> list[Change]:
     return changes
 
 
+def cache_store(old: Policy, new: Policy) -> list[Change]:
+    """The top-level ``cache:`` store as the routes use it (the memory default when only routes cache)."""
+    return list(field_changes("cache", "store", spec_fields(old.cache), spec_fields(new.cache)))
+
+
 def budgets(old: Policy, new: Policy) -> list[Change]:
     """``budgets``: each limit by name (added, removed, its fields), then the block's other settings
     (store, reservation TTL, headers...) as the subject ``settings``."""
@@ -232,7 +246,7 @@ def _budget_settings(spec: BudgetsSpec | None) -> dict[str, str]:
     return {path: value for path, value in fields.items() if not path.startswith("limits")}
 
 
-SECTIONS: tuple[Section, ...] = (providers, models, routes, defaults, routing_section, budgets)
+SECTIONS: tuple[Section, ...] = (providers, models, routes, defaults, routing_section, budgets, cache_store)
 
 
 def diff_policies(old: Policy, new: Policy) -> list[Change]:

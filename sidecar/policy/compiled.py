@@ -21,6 +21,8 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
+from ..cache.plan import RouteCache, route_cache
+from ..cache.spec import CacheStoreSpec, RouteCacheSpec
 from ..dialects import Dialect, ProviderKind, registry
 from ..dialects.base import ProviderAPI
 from ..ensemble.compiled import compile_ensemble
@@ -129,6 +131,7 @@ class Target:
 class RouteSettings:
     resilience: ResilienceSpec  # every field set (defaults merged in)
     unsupported_params: Literal["error", "drop"]
+    cache: RouteCache | None = None  # the response cache's plan; None: the route does not cache
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +197,7 @@ class Policy:
     budgets: Budgets | None = None  # the compiled ``budgets`` block (sidecar.budgets), None without one
     router: Router | None = None  # routing: task classes, complexity, tiers (``routing.matrix``)
     routing: RoutingSpec | None = None  # the routing block as written (``llm-sidecar diff``)
+    cache: CacheStoreSpec | None = None  # the response cache's store; None: no route caches
 
     def route(self, request: RequestFacts) -> Route | None:
         for route in self.routes:
@@ -322,7 +326,13 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
             shadow = Shadow(candidates, block_s.sample, normalizer, shadow_judge, block_s.max_concurrent, block_s)
         resilience = merge(base, route.resilience)
         assert isinstance(resilience, ResilienceSpec)
-        settings = RouteSettings(resilience, route.unsupported_params or spec.defaults.unsupported_params)
+        unsupported = route.unsupported_params or spec.defaults.unsupported_params
+        cache = None
+        if route.deny is None:
+            cache_spec = merge(spec.defaults.cache, route.cache)
+            assert isinstance(cache_spec, RouteCacheSpec)
+            cache = route_cache(name, plan.targets, unsupported, cache_spec)
+        settings = RouteSettings(resilience, unsupported, cache)
         conditions = build_conditions(route.match, router)
         caps = TokenCaps.from_spec(route.caps) if route.caps is not None else None
         return Route(name, path, conditions, plan, route.deny, settings, caps, gates=gates, shadow=shadow)
@@ -341,11 +351,14 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
         if spec.default.match.model_fields_set:
             errors.append("default.match: the default route matches everything; remove match")
         default = build(spec.default, "default", spec.default.name or "default")
-    model_settings = RouteSettings(base, spec.defaults.unsupported_params)
-    model_routes = {
-        name: Route(f"model:{name}", f"models.{name}", (), ChainPlan((target,)), None, model_settings)
-        for name, target in models.items()
-    }
+    unsupported = spec.defaults.unsupported_params
+
+    def model_route(name: str, target: Target) -> Route:
+        cache = route_cache(f"model:{name}", (target,), unsupported, spec.defaults.cache)
+        settings = RouteSettings(base, unsupported, cache)
+        return Route(f"model:{name}", f"models.{name}", (), ChainPlan((target,)), None, settings)
+
+    model_routes = {name: model_route(name, target) for name, target in models.items()}
     budgets = _compile_budgets(spec, [*routes, *((default,) if default else ()), *model_routes.values()], errors)
     if errors:
         raise PolicyError(errors)
@@ -373,7 +386,16 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
         budgets=budgets,
         router=router,
         routing=spec.routing,
+        cache=_cache_store(spec, (*routes, *model_routes.values(), *([default] if default else []))),
     )
+
+
+def _cache_store(spec: PolicySpec, routes: tuple[Route, ...]) -> CacheStoreSpec | None:
+    """The store the caching routes use: the ``cache:`` block, or the default memory store; None when no
+    route caches (then no store is built, and aiocache is not even imported)."""
+    if not any(route.settings.cache is not None for route in routes):
+        return None
+    return spec.cache if spec.cache is not None else CacheStoreSpec()
 
 
 def _compile_budgets(spec: PolicySpec, routes: list[Route], errors: list[str]) -> Budgets | None:

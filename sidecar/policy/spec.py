@@ -14,6 +14,7 @@ Document layout::
                   split or deny
     default:      the route used when no rule matches (optional)
     routing:      task classes, complexity, tiers, learned router (``sidecar.routing.spec``; optional)
+    cache:        the response cache's store (optional; routes turn caching on, docs/caching.md)
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, ConfigDict, Field, field_validator, model_validator
 
+from ..cache.spec import CacheStoreSpec, RouteCacheSpec
 from ..dialects import ProviderKind
 from ..ensemble.spec import EnsembleSpec
 from ..gates.spec import GatesSpec
@@ -246,9 +248,10 @@ class StaticAnswerSpec(_Spec):
 
 
 class LastResortSpec(_Spec):
-    """What answers when every target failed: an error (default) or a canned answer. ``cache`` is the
-    response cache's stale answer once a cache is configured; until then it answers as ``error`` does,
-    marked ``x-sidecar-degraded: cache-unavailable``."""
+    """What answers when every target failed: an error (default), a canned answer, or ``cache``: the
+    response cache's entry for the request, past its TTL but within the route's ``cache.stale_s``
+    (stale-if-error); without one it answers as ``error`` does, marked
+    ``x-sidecar-degraded: cache-unavailable``."""
 
     kind: Literal["error", "static", "cache"] = "error"
     retry_after_s: float = Field(5.0, ge=0, description="kind=error: the Retry-After header.")
@@ -289,6 +292,9 @@ class DefaultsSpec(_Spec):
     bulkhead: BulkheadSpec = Field(default_factory=BulkheadSpec, description="Per target.")
     unsupported_params: Literal["error", "drop"] = Field(
         "error", description="A parameter the target dialect lacks: answer 400 naming it, or drop it."
+    )
+    cache: RouteCacheSpec = Field(
+        default_factory=RouteCacheSpec, description="The response cache, per route (docs/caching.md); off by default."
     )
 
 
@@ -334,6 +340,7 @@ class RouteSpec(_Spec):
     caps: CapsSpec | None = Field(None, description="Ceilings on output tokens (clamped) and estimated input tokens.")
     resilience: ResilienceSpec | None = None
     unsupported_params: Literal["error", "drop"] | None = None
+    cache: RouteCacheSpec | None = Field(None, description="Over defaults.cache, field by field (docs/caching.md).")
 
     @model_validator(mode="after")
     def _target_or_deny(self) -> RouteSpec:
@@ -360,4 +367,7 @@ class PolicySpec(_Spec):
     budgets: BudgetsSpec | None = Field(None, description="Spend and rate limits (docs/budgets.md).")
     routing: RoutingSpec | None = Field(
         None, description="Task classes, complexity levels, tiers and the learned router (docs/routing.md)."
+    )
+    cache: CacheStoreSpec | None = Field(
+        None, description="The response cache's store (memory by default, or Redis); docs/caching.md."
     )

@@ -119,6 +119,8 @@ class AccessLog:
             fields["budget"] = exchange.budget
         if routing:
             fields.update(routing)
+        if exchange.cache is not None:
+            fields["cache"] = exchange.cache
         if trace.trace_id:
             fields["trace_id"] = trace.trace_id
             fields["span_id"] = trace.span_id

@@ -103,6 +103,9 @@ def shadow_table(state: SidecarState) -> list[dict[str, Any]]:
 
 async def metrics(request: Request, *, state: SidecarState) -> Response:
     state.budgets.refresh(state.telemetry.instruments)
+    cache = state.caches.cache
+    if cache is not None:
+        state.telemetry.cache_store(cache.snapshot())
     return Response(
         body=state.telemetry.metrics_text(),
         headers={"content-type": "text/plain; version=0.0.4; charset=utf-8"},

@@ -54,4 +54,8 @@ def sidecar_headers(exchange: Exchange) -> dict[str, str]:
     routing = exchange.facts.routing
     if routing is not None:
         headers.update(routing_headers(exchange.facts, routing, target))
+    if exchange.cache is not None:
+        headers["x-sidecar-cache"] = exchange.cache
+        if exchange.cache_age_s is not None:
+            headers["age"] = str(int(exchange.cache_age_s))
     return headers

@@ -41,6 +41,7 @@ from .access import AccessLog
 from .answer_headers import sidecar_headers
 from .attempt import Attempt
 from .budget import BudgetStage
+from .cache_stage import ResponseCaches, cache_stage
 from .errors import RequestFailed, error_response
 from .exchange import Exchange
 from .fallback import Executor
@@ -73,6 +74,7 @@ def build_state(
         access=AccessLog(log_output),
         proxies=EnvProxies(env),
         budgets=LedgerKeeper(policy.budgets, env),
+        caches=ResponseCaches(env),
     )
 
 
@@ -89,17 +91,14 @@ class SidecarApp:
         executor = Executor(Attempt(self.client, state.credentials), state.targets, state.telemetry)
         self.shadow = ShadowRunner(executor.walk, state.telemetry, state.shadow)
         features = [self.shadow.stage, gate_stage(state.telemetry)]  # outermost first
-        pipeline = build_pipeline(
-            [
-                read_stage(settings.max_body_bytes),
-                route_request,
-                routing_stage,
-                BudgetStage(state.budgets),
-                *stages,
-                *features,
-            ],
-            executor,
-        )
+        own: list[Stage] = [
+            read_stage(settings.max_body_bytes),
+            route_request,
+            routing_stage,
+            cache_stage(state.caches, settings.app_name),  # before budgets: a hit spends nothing
+            BudgetStage(state.budgets),
+        ]
+        pipeline = build_pipeline([*own, *stages, *features], executor)
         access = state.access
         routes: list[tuple[str, str, Handler]] = [
             ("POST", endpoint.path, partial(_proxy, endpoint=endpoint, pipeline=pipeline, state=state, access=access))
@@ -121,9 +120,11 @@ class SidecarApp:
             on_tick=self._on_tick,
         )
         self._watching: asyncio.Task[None] | None = None
+        self._closing: asyncio.Future[None] | None = None  # a replaced cache store being closed
 
     def open(self) -> None:
         self.client.open()
+        self.state.caches.update(self.state.holder.policy.cache)
         for name in self.state.proxies.ignored:
             log.warning("proxy_ignored", variable=name, reason="only http:// proxies are supported")
         self._watching = asyncio.create_task(self.watcher.run(), name="policy-watcher")
@@ -136,6 +137,7 @@ class SidecarApp:
             self._watching.cancel()
         await self.state.budgets.close()  # settlements in flight go out first
         await self.client.close()
+        await self.state.caches.close()
 
     def listener(self) -> Listener:
         """The HTTP listener for the app's port (its limits from the settings)."""
@@ -155,10 +157,16 @@ class SidecarApp:
             log.info("policy_reloaded", version=policy.version, source=policy.source, routes=len(policy.routes))
             for warning in policy.warnings:
                 log.warning("policy_warning", source=policy.source, warning=warning)
+            replaced = state.caches.update(policy.cache)  # the same store block: the same store, kept
+            if replaced is not None:
+                self._closing = asyncio.ensure_future(replaced.close())
         else:
             log.error("policy_rejected", errors=errors, serving_version=state.holder.policy.version)
 
     def _on_tick(self) -> None:
+        cache = self.state.caches.cache
+        if cache is not None:  # the cache store's counters reach an OTLP push without a scrape too
+            self.state.telemetry.cache_store(cache.snapshot())
         for path in self.state.credentials.refresh():
             log.info("key_file_reloaded", path=path)
         for path in self.client.refresh():

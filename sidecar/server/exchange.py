@@ -15,7 +15,9 @@ Who fills what, in pipeline order:
 - the fallback loop: ``attempts`` (``record``), ``calls`` (counted when each call starts),
   ``fallback_reason``, then, for the response the caller gets, ``answered_by`` (the target whose answer
   or own error it is) and ``dropped``; ``usage``, ``bytes_out``, ``stream_error`` as it is sent;
-  ``degraded`` when the route's last resort answered.
+  ``degraded`` when the route's last resort answered;
+- the cache stage (``cache_stage``): ``cache`` (hit, miss, stale, bypass) and ``cache_age_s``, and
+  ``stale_answer``, which the last resort ``kind: cache`` calls.
 
 ``answer_headers.sidecar_headers`` reads these fields for the ``x-sidecar-*`` headers of every answer;
 ``access`` reads them for the access line and the request's telemetry.
@@ -24,11 +26,11 @@ Who fills what, in pipeline order:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from aiohttp.web import Request
+from aiohttp.web import Request, StreamResponse
 
 from ..dialects.base import Endpoint
 from ..gates.checks import GateFailure
@@ -108,6 +110,11 @@ class Exchange:
     shadow: str | None = None  # "sampled": candidates are also asked, in the background
     budget: str | None = None  # a budget limit acted: "deny:team-day", "warn:key-rpm", "store:fallback"
     budget_headers: tuple[tuple[str, str], ...] = ()  # x-sidecar-budget-*, RateLimit (server.budget)
+    cache: str | None = None  # the response cache's say: "hit", "miss", "stale", "bypass" (caching routes only)
+    cache_age_s: float | None = None  # a hit's or a stale answer's age (the Age header)
+    # The last resort kind: cache, called with this exchange (it must not hold it: a cycle would leave
+    # every exchange to the garbage collector).
+    stale_answer: Callable[[Exchange], Awaitable[StreamResponse | None]] | None = None
 
     def request_params(self) -> RequestParams:
         """Sampling parameters of the request (for span attributes; computed once, only when traced)."""

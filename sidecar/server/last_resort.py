@@ -5,8 +5,11 @@
   Either way in the caller's dialect, with ``Retry-After`` and a body listing every attempt.
 - ``static``: a canned answer, shaped as a normal completion of the caller's dialect (streamed when
   the caller streams), marked ``x-sidecar-degraded: static``.
-- ``cache``: the seam for the response cache (a later feature); until a cache is configured it
-  behaves as ``error`` and says so in ``x-sidecar-degraded``.
+- ``cache``: the response cache's entry for this request, past its TTL but within the route's
+  ``stale_s`` (stale-if-error, RFC 5861), served marked ``x-sidecar-cache: stale`` and
+  ``x-sidecar-degraded: cache`` (``cache_stage`` sets ``exchange.stale_answer``); without one (the
+  route does not cache, the request is not cacheable, no entry) it behaves as ``error`` and says so in
+  ``x-sidecar-degraded: cache-unavailable``.
 
 The sidecar's headers come from ``answer_headers`` (``exchange.degraded`` says which last resort answered).
 """
@@ -41,6 +44,9 @@ async def answer_last_resort(exchange: Exchange, last: tuple[Candidate, AttemptR
     if spec.kind == "static" and spec.static is not None:
         return await _static_answer(exchange, spec.static.text)
     if spec.kind == "cache":
+        stale = await exchange.stale_answer(exchange) if exchange.stale_answer is not None else None
+        if stale is not None:
+            return stale
         exchange.degraded = "cache-unavailable"
     attempts = [a.as_dict() for a in exchange.attempts]
     retry_after = spec.retry_after_s

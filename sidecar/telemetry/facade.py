@@ -68,6 +68,7 @@ class Telemetry:
             ContentCapture(config.capture_content, config.capture_max_bytes),
         )
         self._closed = False
+        self._cache_seen: dict[str, float] = {}  # the cache store's counters at the last reading
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, service_version: str, console: TextIO | None = None) -> Telemetry:
@@ -198,6 +199,39 @@ class Telemetry:
             instruments.shadow_cost.inc((*labels, "served"), served_cost_usd)
         if duration_s is not None:
             instruments.shadow_duration.observe(labels, duration_s)
+
+    def cache_store(self, snapshot: Mapping[str, float]) -> None:
+        """The response cache's store counters and gauges (``cache.ResponseCache.snapshot()``), read when
+        metrics are collected: counters move by what changed since the last reading (a new store after
+        a reload starts from zero)."""
+        seen = self._cache_seen
+        ins = self.instruments
+
+        def moved(name: str) -> float:
+            value = snapshot.get(name, 0.0)
+            before = seen.get(name, 0.0)
+            seen[name] = value
+            return value - before if value >= before else value
+
+        counters = (
+            (ins.cache_evictions, (), "evictions"),
+            (ins.cache_stores, ("stored",), "stores"),
+            (ins.cache_stores, ("skipped",), "store_skips"),
+            (ins.cache_store_errors, ("timeout",), "timeouts"),
+            (ins.cache_store_errors, ("breaker_open",), "breaker_skips"),
+            (ins.cache_store_errors, ("damaged",), "damaged"),
+            (ins.cache_coalesced, (), "coalesced"),
+            (ins.cache_saved_cost, (), "saved_cost_usd"),
+            (ins.cache_saved_tokens, (), "saved_output_tokens"),
+        )
+        snapshot = {**snapshot, "errors_only": snapshot.get("errors", 0.0) - snapshot.get("timeouts", 0.0)}
+        for counter, labels, name in (*counters, (ins.cache_store_errors, ("error",), "errors_only")):
+            amount = moved(name)
+            if amount > 0:
+                counter.inc(labels, amount)
+        ins.cache_entries.set((), snapshot.get("entries", 0.0))
+        ins.cache_bytes.set((), snapshot.get("bytes", 0.0))
+        ins.cache_breaker_state.set((), snapshot.get("breaker_state", 0.0))
 
     def metrics_text(self) -> bytes:
         """Every metric in the Prometheus text exposition format 0.0.4 (for ``GET /metrics``)."""

@@ -221,7 +221,7 @@ class Instruments:
         self.cache = counter(
             _own(
                 "cache_results_total",
-                "Response cache lookups, by result (hit, miss).",
+                "Requests on caching routes, by the cache's result (hit, miss, refresh, stale, bypass).",
                 ("result",),
                 "{lookup}",
             )
@@ -345,6 +345,52 @@ class Instruments:
                 ("route", "task"),
                 "{USD}",
             )
+        )
+        # The response cache's store: read from ``ResponseCache.snapshot()`` at scrape time (``cache_store``).
+        self.cache_entries = gauge(_own("cache_entries", "Entries held by the memory store.", (), "{entry}"))
+        self.cache_bytes = gauge(
+            _own("cache_bytes", "Bytes held by the memory store (entries, keys, bookkeeping).", (), "By")
+        )
+        self.cache_evictions = counter(
+            _own("cache_evictions_total", "Entries the memory store evicted to make room.", (), "{entry}")
+        )
+        self.cache_stores = counter(
+            _own(
+                "cache_stores_total",
+                "Answers written to the cache (stored) or not (skipped: not storable, too large, write failed).",
+                ("result",),
+                "{entry}",
+            )
+        )
+        self.cache_store_errors = counter(
+            _own(
+                "cache_store_errors_total",
+                "Cache store operations that failed, by kind (error, timeout, breaker_open, damaged); each a miss.",
+                ("kind",),
+                "{operation}",
+            )
+        )
+        self.cache_breaker_state = gauge(
+            _own("cache_breaker_state", "The Redis store's breaker: 0 closed, 1 half_open, 2 open.", (), "1")
+        )
+        self.cache_coalesced = counter(
+            _own(
+                "cache_coalesced_total",
+                "Requests answered by an identical request's upstream call (single flight).",
+                (),
+                "{request}",
+            )
+        )
+        self.cache_saved_cost = counter(
+            _own(
+                "cache_saved_cost_usd_total",
+                "Upstream cost not spent thanks to cache hits, stale answers and single flight.",
+                (),
+                "{USD}",
+            )
+        )
+        self.cache_saved_tokens = counter(
+            _own("cache_saved_output_tokens_total", "Output tokens not generated thanks to the cache.", (), "{token}")
         )
         self.spans_dropped = counter(
             _own(

@@ -228,10 +228,17 @@ class RequestTrace:
         if self.span is not None and attributes:
             self.span.add_event("sidecar.budget", attributes)
 
-    def cache_result(self, *, hit: bool) -> None:
-        self._core.instruments.cache.inc(("hit" if hit else "miss",))
-        if self.span is not None:
-            self._pending[attr.CACHE_HIT] = hit
+    def cache_result(self, *, result: str, reason: str | None = None) -> None:
+        """The response cache's say: ``hit``, ``miss``, ``refresh`` (the app asked for a new answer),
+        ``stale`` (the last resort) or ``bypass`` (``reason``: not cacheable, or the app's directive)."""
+        self._core.instruments.cache.inc((result,))
+        span = self.span
+        if span is not None:
+            self._pending[attr.CACHE_HIT] = result in ("hit", "stale")
+            event = {attr.CACHE_RESULT: result}
+            if reason is not None:
+                event[attr.CACHE_REASON] = reason
+            span.add_event(attr.CACHE, event)
 
     def branch(self, role: str, name: str) -> RequestTrace:
         """A part of this request that makes calls of its own (an ensemble member, its judge): an INTERNAL

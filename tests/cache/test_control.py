@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sidecar.cache import Directive, cache_headers, client_directive
+from sidecar.cache import Directive, client_directive
 
 
 @pytest.mark.parametrize(
@@ -30,10 +30,3 @@ def test_directives(headers: dict[str, str], directive: Directive) -> None:
 def test_directives_ignored_when_the_route_forbids_them() -> None:
     """With client_control off the app's headers change nothing."""
     assert client_directive({"x-sidecar-cache": "bypass", "cache-control": "no-store"}, allowed=False) is Directive.USE
-
-
-def test_answer_headers() -> None:
-    """x-sidecar-cache always; Age in whole seconds for a hit or a stale answer."""
-    assert cache_headers("miss") == {"x-sidecar-cache": "miss"}
-    assert cache_headers("hit", 12.9) == {"x-sidecar-cache": "hit", "age": "12"}
-    assert cache_headers("stale", -1.0) == {"x-sidecar-cache": "stale", "age": "0"}

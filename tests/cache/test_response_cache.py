@@ -46,6 +46,17 @@ async def test_fresh_entry_is_a_hit_with_its_age() -> None:
     assert (snap["hits"], snap["stores"], snap["saved_cost_usd"], snap["saved_output_tokens"]) == (1, 1, 0.25, 4)
 
 
+async def test_store_in_memory_stores_and_refuses_as_store_does() -> None:
+    """The memory store's synchronous write: a good answer is stored and then a hit; a truncated one is
+    refused for the same reason ``store`` gives, and each is counted."""
+    cache = _cache(Clock(1000.0))
+    assert cache.in_memory
+    assert cache.store_in_memory("k", _entry(1000.0), SETTINGS) is None
+    assert cache.store_in_memory("t", _entry(1000.0, FinishReason.LENGTH), SETTINGS) == "truncated"
+    assert (await cache.lookup("k", SETTINGS)).state == "hit"
+    assert (cache.stats.stores, cache.stats.store_skips) == (1, 1)
+
+
 async def test_absent_key_is_a_miss() -> None:
     """Nothing stored: a miss without a stale entry."""
     cache = _cache(Clock(0.0))

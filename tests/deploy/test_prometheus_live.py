@@ -85,6 +85,10 @@ routes:
   - name: canary
     match: {model: steady}
     split: {arms: [{target: fast, weight: 1}, {target: steady, weight: 1}]}
+  - name: cached
+    match: {model: cached}
+    target: fast
+    cache: {enabled: true, cacheable: always}
 budgets:
   limits:
     - {name: chat-rpm, measure: requests, amount: 1, window: minute, scope: {by: route, values: [chat]}, action: warn}
@@ -163,6 +167,7 @@ class Traffic(threading.Thread):
             lambda: self.openai.chat.completions.create(model="old-1", messages=messages),
             lambda: self.openai.chat.completions.create(model="steady", messages=messages),
             lambda: self.openai.chat.completions.create(model="unknown", messages=messages),
+            lambda: self.openai.chat.completions.create(model="cached", messages=messages),
         ]
         while not self.stopping.is_set():
             for call in calls:

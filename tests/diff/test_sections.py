@@ -7,7 +7,7 @@ from sidecar.diff.sections import condition_text, routes
 from sidecar.policy.conditions import build_conditions
 from sidecar.policy.spec import MatchSpec
 
-from .policies import ROOT, edited, policy, production_text
+from .policies import PRODUCTION, ROOT, edited, policy, production_text
 
 PREMIUM = """  - name: premium                      # the checkout team pays for the best model, with a chain
     match:
@@ -194,3 +194,26 @@ def test_budget_changes_name_the_limit_and_the_setting() -> None:
         Change("budgets", "added", "app-rpm", new="deny at 5 requests per minute, by global"),
         Change("budgets", "changed", "settings", "headers", "true", "false"),
     ]
+
+
+CACHING = (PRODUCTION.parent / "caching.yaml").read_text()
+
+
+def test_a_routes_changed_cache_ttl_is_one_line_under_the_route() -> None:
+    """A route's cache.ttl_s changed is one `changed` line for that route, field cache.ttl_s."""
+    new = policy(CACHING.replace("ttl_s: 86400,", "ttl_s: 600,"), "new.yaml")
+    assert diff_policies(policy(CACHING), new) == [
+        Change("routes", "changed", "classify (routes[0])", "cache.ttl_s", "86400", "600")
+    ]
+
+
+def test_turning_a_routes_cache_on_shows_its_settings_and_the_store() -> None:
+    """A policy that starts caching a route shows cache.enabled false -> true on the route, and the
+    memory store the caching routes now use in the cache section."""
+    old = production_text()
+    new = old.replace(PREMIUM, PREMIUM + "    cache: {enabled: true}\n")
+    changes = diff_policies(policy(old), policy(new, "new.yaml"))
+    enabled = [c for c in changes if c.section == "routes" and c.field == "cache.enabled"]
+    assert [(c.subject, c.old, c.new) for c in enabled] == [("premium (routes[2])", "false", "true")]
+    store = [c for c in changes if c.section == "cache"]
+    assert ("memory.max_bytes", "(unset)", "33554432") in [(c.field, c.old, c.new) for c in store]

@@ -77,12 +77,31 @@ def value(telemetry: Telemetry, name: str, **labels: str) -> float:
     return samples(telemetry).get((name, frozenset(labels.items())), 0.0)
 
 
+CACHE_SNAPSHOT = {
+    "entries": 3,
+    "bytes": 7000,
+    "evictions": 1,
+    "stores": 3,
+    "store_skips": 1,
+    "errors": 2,
+    "timeouts": 1,
+    "breaker_skips": 4,
+    "damaged": 1,
+    "coalesced": 2,
+    "saved_cost_usd": 0.01,
+    "saved_output_tokens": 40,
+    "breaker_state": 0,
+}
+"""What ``ResponseCache.snapshot()`` gives: every store counter and gauge above zero but the breaker's."""
+
+
 def drive_every_metric(telemetry: Telemetry) -> None:
     """Use every facade call that records a metric at least once."""
     telemetry.policy_reload(ok=True)
     telemetry.breaker_transition(target="openai/gpt-4o", from_state="closed", to_state="open")
     trace = start(telemetry, stream=True)
-    trace.cache_result(hit=False)
+    trace.cache_result(result="miss")
+    telemetry.cache_store(CACHE_SNAPSHOT)
     trace.routed(route="r", task="extraction", complexity="simple", tier="economy", arm="", source="rule")
     trace.routing_cost(route="r", task="extraction", served_usd=0.001, requested_usd=0.01, estimated=0.002)
     trace.skipped(target="anthropic/claude", reason="breaker_open")

@@ -51,6 +51,15 @@ def test_every_catalog_metric_is_exposed_and_parses() -> None:
         "llm_sidecar_routing_decisions": "counter",
         "llm_sidecar_routing_served_cost_usd": "counter",
         "llm_sidecar_routing_requested_cost_usd": "counter",
+        "llm_sidecar_cache_entries": "gauge",
+        "llm_sidecar_cache_bytes": "gauge",
+        "llm_sidecar_cache_evictions": "counter",
+        "llm_sidecar_cache_stores": "counter",
+        "llm_sidecar_cache_store_errors": "counter",
+        "llm_sidecar_cache_breaker_state": "gauge",
+        "llm_sidecar_cache_coalesced": "counter",
+        "llm_sidecar_cache_saved_cost_usd": "counter",
+        "llm_sidecar_cache_saved_output_tokens": "counter",
         "llm_sidecar_spans_dropped": "counter",
         "llm_sidecar_build_info": "gauge",
         "llm_sidecar_ensemble_decisions": "counter",
@@ -155,7 +164,7 @@ def test_fallback_skip_rejection_and_cache_counters() -> None:
     """fallback(), skipped(), rejected() and cache_result() each move their counter."""
     telemetry = Telemetry.from_env({}, service_version="t")
     trace = start(telemetry)
-    trace.cache_result(hit=False)
+    trace.cache_result(result="miss")
     trace.skipped(target="openai/gpt-4o", reason="breaker_open")
     trace.fallback(from_target="openai/gpt-4o", reason="breaker_open")
     finish(trace)

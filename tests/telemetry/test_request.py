@@ -377,7 +377,7 @@ def test_spans_carry_every_attribute_of_the_request(telemetry: Telemetry, spans:
     trace = start(telemetry, {"traceparent": APP_TRACEPARENT})
     trace.request_parsed(requested_model="gpt-4o-mini", stream=True)
     trace.route_decided(route="default", targets=["openai/gpt-4o", "anthropic/claude"])
-    trace.cache_result(hit=False)
+    trace.cache_result(result="miss")
     call = attempt(trace, request_params={"max_tokens": 256, "seed": 7})
     call.first_chunk()
     call.finish(

@@ -1,0 +1,82 @@
+"""CPU instructions per request of the response cache on the request path, counted by valgrind.
+
+On the shared 2-core machine a miss's few microseconds drown in the latency noise (bench/cache_path.py);
+instructions do not. Each case runs a fresh sidecar (or the featureless proxy) under
+``valgrind --tool=cachegrind --cache-sim=no`` twice, serving ``--few`` and then ``--many`` sequential
+requests on one kept-alive connection (nginx as the fixed upstream); the difference of the two totals
+divided by the difference of the counts is one request's cost (the method of bench/instructions.py).
+
+    python bench/cache_instructions.py [--few 200] [--many 1200]
+
+Cases: the featureless proxy; the sidecar's route without cache and a miss on its caching route, both
+sent bodies made unique by a counter (each miss is looked up, called upstream, stored); a memory hit
+(the same request every time; the first one fills the entry). Needs valgrind and nginx.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from cache_path import CACHED_REQUEST, policy, unique
+from instructions import count
+from proxy_bench import REQUEST, ROOT, free_port, sidecar_command, start_nginx, tools_present
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--few", type=int, default=200)
+    parser.add_argument("--many", type=int, default=1200)
+    args = parser.parse_args()
+    if not tools_present("nginx", "valgrind"):
+        return 2
+    workdir = Path(tempfile.mkdtemp(prefix="cache-instructions-"))
+    upstream = free_port()
+    nginx = start_nginx(workdir, upstream)
+    counter = iter(range(10**9)).__next__
+    path = policy(workdir, "memory", upstream, "{memory: {max_entries: 100000}}")
+    results: list[tuple[str, float]] = []
+    try:
+        time.sleep(0.3)
+        port = free_port()
+        minimal = [sys.executable, str(ROOT / "bench/minimal_proxy.py"), str(port), f"http://127.0.0.1:{upstream}"]
+        cases: list[tuple[str, list[str], int, str, dict[str, str], Callable[[], str]]] = [
+            ("featureless proxy", minimal, port, "/healthz", dict(os.environ), lambda: REQUEST)
+        ]
+        for name, body in (
+            ("sidecar, route without cache (unique bodies)", unique(REQUEST, counter)),
+            ("sidecar, memory miss (unique bodies)", unique(CACHED_REQUEST, counter)),
+            ("sidecar, memory hit", lambda: CACHED_REQUEST),
+        ):
+            port = free_port()
+            command, env = sidecar_command(path, port, {})
+            cases.append((name, command, port, "/readyz", env, body))
+        for name, command, port, ready, env, body in cases:
+            # Slow to start under valgrind on a busy machine; the last request's deferred store falls
+            # inside both runs of a pair (the sidecar finishes it before it exits).
+            few = count(command, port, ready, args.few, env, workdir, body, ready_timeout_s=900)
+            many = count(command, port, ready, args.many, env, workdir, body, ready_timeout_s=900)
+            results.append((name, (many - few) / (args.many - args.few)))
+    finally:
+        nginx.terminate()
+        nginx.wait(timeout=10)
+    floor = results[0][1]
+    lines = [
+        f"Command: `python bench/cache_instructions.py --few {args.few} --many {args.many}` "
+        f"({time.strftime('%Y-%m-%d %H:%M')})",
+        "",
+        "| case | instructions per request | vs featureless proxy |",
+        "|---|---|---|",
+        *(f"| {name} | {per:,.0f} | {per / floor:.2f} |" for name, per in results),
+    ]
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,354 @@
+"""The response cache on the request path, through the real sidecar (issue 21), in one run.
+
+    python bench/cache_path.py [--requests 3000] [--seconds 5] [--rounds 2] [--entries 10000]
+
+Upstream: nginx answering every POST with a fixed chat.completion (bench/proxy_bench.py). Targets, all
+running side by side: nginx direct, the featureless aiohttp proxy (bench/minimal_proxy.py), a sidecar
+with a memory cache and a sidecar with a Redis cache (a ``redis-server`` this script starts on a free
+port). Each sidecar's policy has a route that does not cache (``plain``) and one that does
+(``cached``, ``cacheable: always``).
+
+- **Latency at one connection** (``--requests`` rounds; each round one request to every probe in turn
+  on kept-alive connections, so that the shared machine's noise falls on all alike): p50 and p90 of
+  nginx direct, the featureless proxy, the sidecar's plain route, a memory hit, a Redis hit; and a
+  miss (a body made unique by a counter, so every request is looked up, missed, called upstream and
+  stored) against the plain route given the same unique bodies.
+- **CPU per request** of the memory sidecar (/proc: user + system), ``--requests`` in a row per probe
+  and run, probes in turn: the route without cache and a miss (unique bodies), and a hit.
+- **Throughput** (wrk, one thread, 32 connections, ``--seconds`` per run, ``--rounds`` rounds in turn):
+  req/s of the featureless proxy, of the sidecar's plain route and of a memory hit.
+- **Memory**: two fresh sidecars, one whose route caches in memory and one whose route does not, each
+  sent ``--entries`` unique requests answered by a 2 KB completion (a second nginx); the difference
+  of their VmRSS against the memory store's byte bound and what it counts as held.
+
+Targets (issue 21): hit p50 at most the featureless proxy's added latency + 0.05 ms and at least 2x its
+req/s; a miss at most +0.02 ms over the plain route; a Redis hit at most +0.3 ms over a memory hit; RSS
+growth of 10,000 2 KB entries under the byte bound + 20%. Needs nginx, wrk and redis-server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import aiohttp
+from proxy_bench import (
+    REQUEST,
+    free_port,
+    in_turn,
+    start_minimal,
+    start_nginx,
+    start_sidecar,
+    tools_present,
+    wait_http,
+    wrk,
+)
+
+CACHED_REQUEST = REQUEST.replace('"bench-model"', '"cached-model"')
+MAX_BYTES = 24 * 1024 * 1024
+
+
+def policy(workdir: Path, name: str, upstream: int, store: str) -> Path:
+    path = workdir / f"{name}.yaml"
+    path.write_text(
+        f"""version: 1
+providers:
+  nginx: {{kind: openai, base_url: "http://127.0.0.1:{upstream}/v1"}}
+models:
+  bench-model: {{provider: nginx, model: bench-upstream, price: {{input_per_mtok: 1, output_per_mtok: 2}}}}
+routes:
+  - {{name: plain, match: {{model: bench-model}}, target: bench-model}}
+  - {{name: cached, match: {{model: cached-model}}, target: bench-model, cache: {{enabled: true, cacheable: always}}}}
+cache: {store}
+"""
+    )
+    return path
+
+
+def start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir), "--save", ""],
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
+                sock.sendall(b"PING\r\n")
+                if sock.recv(16).startswith(b"+PONG"):
+                    return proc, port
+        except OSError:
+            time.sleep(0.02)
+    raise TimeoutError("redis-server")
+
+
+def unique(request: str, counter: Callable[[], int]) -> Callable[[], str]:
+    """Bodies of ``request`` made unique by a counter in the user's text (the same length each)."""
+    return lambda: request.replace("in one short sentence", f"in one short sentence {counter():08d}")
+
+
+async def alternate(probes: dict[str, tuple[str, Callable[[], str]]], n: int) -> dict[str, list[float]]:
+    samples: dict[str, list[float]] = {name: [] for name in probes}
+    headers = {"content-type": "application/json"}
+    names = list(probes)
+    sessions = {name: aiohttp.ClientSession() for name in names}  # a kept-alive connection each
+    try:
+        for i in range(n + 100):
+            for name in in_turn(names, i):
+                url, body = probes[name]
+                data = body()
+                started = time.perf_counter()
+                async with sessions[name].post(url, data=data, headers=headers) as response:
+                    await response.read()
+                    assert response.status == 200, (name, response.status)
+                if i >= 100:  # the first rounds warm connections (and the cache for the hits)
+                    samples[name].append((time.perf_counter() - started) * 1000)
+    finally:
+        for session in sessions.values():
+            await session.close()
+    return samples
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def cpu_per_request(
+    pid: int, url: str, probes: dict[str, Callable[[], str]], n: int, rounds: int
+) -> dict[str, list[float]]:
+    """The sidecar's CPU microseconds per request for each probe: ``n`` requests in a row on one
+    connection, probes in turn over ``rounds`` rounds (CPU time counts no waiting: it shows what the
+    cache adds even when the machine's load moves latencies by more than that)."""
+    out: dict[str, list[float]] = {name: [] for name in probes}
+    headers = {"content-type": "application/json"}
+    async with aiohttp.ClientSession() as session:
+        for round_number in range(rounds * 2):
+            for name in in_turn(list(probes), round_number):
+                body = probes[name]
+                before = cpu_s(pid)
+                for _ in range(n):
+                    async with session.post(url, data=body(), headers=headers) as response:
+                        await response.read()
+                await asyncio.sleep(0.05)  # the last request's deferred work (the entry, its write) included
+                out[name].append((cpu_s(pid) - before) / n * 1e6)
+    return out
+
+
+async def fill(url: str, n: int, body: Callable[[], str], concurrency: int = 16) -> None:
+    headers = {"content-type": "application/json"}
+    queue = iter(range(n))
+    async with aiohttp.ClientSession() as session:
+
+        async def worker() -> None:
+            for _ in queue:
+                async with session.post(url, data=body(), headers=headers) as response:
+                    await response.read()
+                    assert response.status == 200, response.status
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def metric(port: int, name: str) -> float:
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    return float("nan")
+
+
+def answer_2k() -> str:
+    text = ("The sidecar answers repeated requests from its cache without calling a provider. " * 30)[:2000]
+    return json.dumps(
+        {
+            "id": "chatcmpl-2k",
+            "object": "chat.completion",
+            "created": 1700000000,
+            "model": "bench-model",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 31, "completion_tokens": 400, "total_tokens": 431},
+        }
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--entries", type=int, default=10_000)
+    args = parser.parse_args()
+    if not tools_present("nginx", "wrk") or not shutil.which("redis-server"):
+        return 2
+    workdir = Path(tempfile.mkdtemp(prefix="cache-path-"))
+    upstream, minimal_port, memory_port, redis_sidecar_port = free_port(), free_port(), free_port(), free_port()
+    procs: list[subprocess.Popen[bytes]] = [start_nginx(workdir, upstream)]
+    lines = [
+        f"Command: `python bench/cache_path.py --requests {args.requests} --seconds {args.seconds} "
+        f"--rounds {args.rounds} --entries {args.entries}` ({time.strftime('%Y-%m-%d %H:%M')})",
+        "",
+    ]
+    try:
+        time.sleep(0.3)
+        redis, redis_port = start_redis(workdir)
+        procs.append(redis)
+        procs.append(start_minimal(upstream, minimal_port))
+        memory = policy(workdir, "memory", upstream, "{memory: {max_entries: 100000}}")
+        procs.append(start_sidecar(memory, memory_port, {})[0])
+        in_redis = policy(workdir, "redis", upstream, f"{{redis: {{url: 'redis://127.0.0.1:{redis_port}/0'}}}}")
+        procs.append(start_sidecar(in_redis, redis_sidecar_port, {})[0])
+        counter = iter(range(10**9))
+        count = counter.__next__
+        plain, minimal = (f"http://127.0.0.1:{p}/v1/chat/completions" for p in (memory_port, minimal_port))
+        fixed, hit = (lambda: REQUEST), (lambda: CACHED_REQUEST)
+        probes = {
+            "nginx direct": (f"http://127.0.0.1:{upstream}/v1/chat/completions", fixed),
+            "featureless proxy": (minimal, fixed),
+            "sidecar, route without cache": (plain, fixed),
+            "sidecar, memory hit": (plain, hit),
+            "sidecar, Redis hit": (f"http://127.0.0.1:{redis_sidecar_port}/v1/chat/completions", hit),
+            "sidecar, route without cache, unique bodies": (plain, unique(REQUEST, count)),
+            "sidecar, memory miss (unique bodies)": (plain, unique(CACHED_REQUEST, count)),
+        }
+        samples = asyncio.run(alternate(probes, args.requests))
+        memory_pid = procs[3].pid
+        cpu_probes = {
+            "route without cache, unique bodies": unique(REQUEST, count),
+            "memory miss, unique bodies": unique(CACHED_REQUEST, count),
+            "memory hit": hit,
+        }
+        cpu = asyncio.run(cpu_per_request(memory_pid, plain, cpu_probes, args.requests, args.rounds))
+        p50 = {name: statistics.median(values) for name, values in samples.items()}
+        direct = p50["nginx direct"]
+        lines += ["| probe (1 connection) | p50 (ms) | p90 (ms) | added p50 over nginx (ms) |", "|---|---|---|---|"]
+        for name, values in samples.items():
+            p90 = statistics.quantiles(values, n=10)[-1]
+            lines.append(f"| {name} | {p50[name]:.3f} | {p90:.3f} | {p50[name] - direct:+.3f} |")
+
+        lines += [
+            "",
+            f"| sidecar CPU per request ({args.requests} in a row per run, {args.rounds * 2} runs) | us, median run |"
+            " us, runs |",
+            "|---|---|---|",
+        ]
+        for name, values in cpu.items():
+            runs_text = ", ".join(f"{v:.0f}" for v in values)
+            lines.append(f"| {name} | {statistics.median(values):.0f} | {runs_text} |")
+        script_dir = workdir / "wrk"
+        script_dir.mkdir()
+        scripts = {}
+        for name, body in (("fixed", REQUEST), ("hit", CACHED_REQUEST)):
+            scripts[name] = script_dir / f"{name}.lua"
+            scripts[name].write_text(
+                f'wrk.method = "POST"\nwrk.body = [[{body}]]\nwrk.headers["Content-Type"] = "application/json"\n'
+            )
+        runs = {
+            "featureless proxy": (minimal, "fixed"),
+            "sidecar, route without cache": (plain, "fixed"),
+            "sidecar, memory hit": (plain, "hit"),
+        }
+        rps: dict[str, list[float]] = {name: [] for name in runs}
+        for round_number in range(args.rounds * 2):
+            for name in in_turn(list(runs), round_number):
+                url, script = runs[name]
+                rps[name].append(wrk(url, 32, args.seconds, scripts[script])["rps"])
+        lines += ["", "| target (wrk, 32 connections) | req/s (median of runs) |", "|---|---|"]
+        for name, values in rps.items():
+            lines.append(f"| {name} | {statistics.median(values):,.0f} |")
+        minimal_added = p50["featureless proxy"] - direct
+        hit_vs_proxy = p50["sidecar, memory hit"] - p50["featureless proxy"]
+        rps_ratio = statistics.median(rps["sidecar, memory hit"]) / statistics.median(rps["featureless proxy"])
+        miss = p50["sidecar, memory miss (unique bodies)"] - p50["sidecar, route without cache, unique bodies"]
+        redis_vs_memory = p50["sidecar, Redis hit"] - p50["sidecar, memory hit"]
+        miss_cpu = statistics.median(cpu["memory miss, unique bodies"]) - statistics.median(
+            cpu["route without cache, unique bodies"]
+        )
+        lines += [
+            "",
+            f"- memory hit p50 - featureless proxy p50: {hit_vs_proxy:+.3f} ms "
+            f"(the proxy adds {minimal_added:.3f} ms over nginx; target: hit <= proxy + 0.05 ms)",
+            f"- memory hit req/s / featureless proxy req/s: {rps_ratio:.2f}x (target >= 2x)",
+            f"- miss - route without cache (same unique bodies): {miss:+.3f} ms (target <= +0.02 ms)",
+            f"- Redis hit - memory hit: {redis_vs_memory:+.3f} ms (target <= +0.3 ms)",
+            f"- CPU of a miss over the route without cache: {miss_cpu:+.1f} us per request",
+        ]
+    finally:
+        for proc in reversed(procs):
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+    lines += ["", *memory_case(workdir, args.entries)]
+    print("\n".join(lines))
+    return 0
+
+
+def memory_case(workdir: Path, entries: int) -> list[str]:
+    """RSS of a sidecar holding ``entries`` 2 KB answers against one that caches nothing, same traffic."""
+    big = workdir / "big"
+    big.mkdir()
+    upstream = free_port()
+    nginx = start_nginx(big, upstream)
+    (big / "www/chat.json").write_text(answer_2k())  # nginx reads the file per request
+    procs = [nginx]
+    try:
+        time.sleep(0.3)
+        cached_port, plain_port = free_port(), free_port()
+        store = f"{{memory: {{max_entries: {entries}, max_bytes: {MAX_BYTES}}}}}"
+        cached = start_sidecar(policy(big, "rss-cached", upstream, store), cached_port, {})[0]
+        plain = start_sidecar(policy(big, "rss-plain", upstream, store), plain_port, {})[0]
+        procs += [cached, plain]
+        counter = iter(range(10**9))
+        before = {"cached": rss_mb(cached.pid), "plain": rss_mb(plain.pid)}
+        url = "http://127.0.0.1:{}/v1/chat/completions"
+        asyncio.run(fill(url.format(cached_port), entries, unique(CACHED_REQUEST, counter.__next__)))
+        asyncio.run(fill(url.format(plain_port), entries, unique(REQUEST, counter.__next__)))
+        wait_http(f"http://127.0.0.1:{cached_port}/readyz")
+        after = {"cached": rss_mb(cached.pid), "plain": rss_mb(plain.pid)}
+        held = metric(cached_port, "llm_sidecar_cache_bytes") / 2**20
+        count = metric(cached_port, "llm_sidecar_cache_entries")
+    finally:
+        for proc in reversed(procs):
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+    grown = {name: after[name] - before[name] for name in after}
+    extra = grown["cached"] - grown["plain"]
+    bound = MAX_BYTES / 2**20
+    rows = [
+        f"| {label} | {before[name]:.1f} | {after[name]:.1f} | {grown[name]:.1f} |"
+        for name, label in (("cached", "sidecar, route caching in memory"), ("plain", "sidecar, route without cache"))
+    ]
+    return [
+        f"| {entries:,} unique requests, 2 KB answers | VmRSS before (MiB) | after (MiB) | grown (MiB) |",
+        "|---|---|---|---|",
+        *rows,
+        "",
+        f"- entries held {count:,.0f}, bytes counted {held:.1f} MiB; byte bound {bound:.0f} MiB",
+        f"- RSS the cache added (grown with cache - grown without): {extra:.1f} MiB = {extra / held:.2f} of the "
+        f"bytes counted, {extra / bound:.2f} of the bound (target: under the bound + 20%, {bound * 1.2:.1f} MiB)",
+    ]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

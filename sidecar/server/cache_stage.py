@@ -1,0 +1,325 @@
+"""The response cache on the request path: a pipeline stage after routing, and the store it uses.
+
+``ResponseCaches`` holds the sidecar's one ``cache.ResponseCache``, built from the policy's store block
+(``Policy.cache``) when the app opens, and rebuilt on a reload only when that block changed (the old
+store is closed; entries in memory are lost, entries in Redis are not).
+
+``cache_stage(caches, deployment_app)`` is the stage. On a route without a cache plan it is one
+attribute test. On a caching route::
+
+    the app's directive (client_control): bypass -> on uncached (x-sidecar-cache: bypass)
+    the key (RouteCache.key): none -> on uncached (bypass, with the reason on the span)
+    lookup (unless refresh): fresh -> the entry replayed in the caller's dialect (hit, Age)
+    single flight: a follower waits for the leader's entry -> replayed (hit); none -> its own call
+    miss: the chain, the answer watched (a StreamTap for a stream, the body for a whole answer),
+          a good answer stored in the common form and handed to the followers
+    every target failed and last_resort kind: cache -> ``exchange.stale_answer`` (stale, Age)
+
+A hit makes no upstream call: its usage and cost are the cache's *saved* counters, never the spent
+ones; the answer names the model that made it (``x-sidecar-model``) and reports zero attempts.
+Nothing here fails a request: a store problem is a miss (``cache.store.GuardedStore``). Building the
+entry and writing it run after the answer is on its way (a loop callback; for Redis then a task),
+off its latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Mapping
+from functools import partial
+from typing import TYPE_CHECKING
+
+import orjson
+from aiohttp import web
+
+from ..cache import Directive, Entry, ResponseCache, StreamAssembler, client_directive, entry_from_response
+from ..cache.entry import unstorable
+from ..cache.flight import Follower, Leader
+from ..cache.redis_store import CacheConfigError
+from ..cache.replay import replay_body, replay_stream
+from ..cache.response_cache import MISS, Lookup
+from ..cost import cost_usd
+from ..credentials import app_key
+from ..dialects import Dialect
+from ..telemetry.logging import get_logger
+from ..translate import TranslationError, parse_chat_response
+from .stream import send_stream
+
+if TYPE_CHECKING:
+    from ..cache import RouteCache
+    from ..cache.spec import CacheStoreSpec, RouteCacheSpec
+    from ..policy.compiled import Route, Target
+    from ..translate.common import Delta
+    from .exchange import Exchange
+    from .pipeline import Handler, Stage
+
+log = get_logger("sidecar.cache")
+
+
+class ResponseCaches:
+    """The sidecar's response cache and the store block it was built from (see the module docstring)."""
+
+    def __init__(self, env: Mapping[str, str] = os.environ) -> None:
+        self._env = env
+        self.spec: CacheStoreSpec | None = None
+        self.cache: ResponseCache | None = None
+        self._writes: set[asyncio.Task[str | None]] = set()  # writes in flight, after their answers
+
+    def update(self, spec: CacheStoreSpec | None) -> ResponseCache | None:
+        """Use the store ``spec`` describes (None: no route caches); returns the store replaced, to close."""
+        if spec == self.spec and (spec is None or self.cache is not None):
+            return None
+        old = self.cache
+        self.spec = spec
+        self.cache = None
+        if spec is not None:
+            try:
+                self.cache = ResponseCache.from_spec(spec, self._env)
+            except CacheConfigError as exc:  # a missing secret: the routes run uncached, the policy still serves
+                log.error("cache_unavailable", error=str(exc))
+            else:
+                log.info("cache_store_opened", store=self.cache.storage.name)
+        return old
+
+    def write(self, cache: ResponseCache, key: str, entry: Entry, settings: RouteCacheSpec) -> None:
+        """Store ``entry``: in memory at once; in Redis in a task (kept until done, awaited at close), so
+        nothing waits for the write."""
+        if cache.in_memory:  # no task: creating one costs more than the write
+            cache.store_in_memory(key, entry, settings)
+            return
+        task = asyncio.ensure_future(cache.store(key, entry, settings))
+        if task.done():
+            return
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def close(self) -> None:
+        if self._writes:
+            await asyncio.wait(self._writes, timeout=1.0)
+        if self.cache is not None:
+            await self.cache.close()
+            self.cache = None
+
+
+def cache_stage(caches: ResponseCaches, deployment_app: str) -> Stage:
+    """The cache stage (see the module docstring); ``deployment_app`` is the sidecar's ``SIDECAR_APP``."""
+
+    async def cache(exchange: Exchange, call_next: Handler) -> web.StreamResponse:
+        route = exchange.route
+        assert route is not None
+        plan = route.settings.cache
+        store = caches.cache
+        if plan is None or store is None:
+            return await call_next(exchange)
+        return await _cached(exchange, call_next, caches, store, plan, deployment_app)
+
+    return cache
+
+
+async def _cached(
+    exchange: Exchange,
+    call_next: Handler,
+    caches: ResponseCaches,
+    store: ResponseCache,
+    plan: RouteCache,
+    deployment_app: str,
+) -> web.StreamResponse:
+    facts = exchange.facts
+    settings = plan.settings
+    directive = client_directive(facts.headers, allowed=settings.client_control)
+    if directive is Directive.BYPASS:
+        return await _uncached(exchange, call_next, "client_bypass")
+    caller_key = app_key(facts.headers, exchange.request.query) if plan.passthrough else None
+    decision = plan.key(
+        dialect=facts.dialect,
+        operation=facts.operation,
+        model=facts.model,
+        body=facts.body,
+        raw=exchange.raw,
+        deployment_app=deployment_app,
+        app=facts.app,
+        caller_key=caller_key,
+    )
+    key = decision.key
+    if key is None:
+        return await _uncached(exchange, call_next, decision.reason or "uncacheable")
+    lookup = MISS
+    if directive is Directive.USE:
+        lookup = await store.lookup(key, settings)
+        if lookup.entry is not None:
+            return await _serve(exchange, lookup.entry, "hit", lookup.age_s)
+    flight = store.flights.join(key) if settings.single_flight_wait_s > 0 else None
+    if isinstance(flight, Follower):
+        entry = await flight.wait(settings.single_flight_wait_s)
+        if entry is not None:
+            return await _serve(exchange, entry, "hit", 0.0)
+        flight = None  # the leader had nothing to share: this request makes its own call
+    exchange.cache = "miss"
+    exchange.trace.cache_result(result="refresh" if directive is Directive.REFRESH else "miss")
+    exchange.stale_answer = partial(_stale, store, key, settings, lookup)  # called with the exchange: no cycle
+    return await _call_and_store(exchange, call_next, caches, store, key, settings, flight)
+
+
+async def _uncached(exchange: Exchange, call_next: Handler, reason: str) -> web.StreamResponse:
+    exchange.cache = "bypass"
+    exchange.trace.cache_result(result="bypass", reason=reason)
+    return await call_next(exchange)
+
+
+async def _call_and_store(
+    exchange: Exchange,
+    call_next: Handler,
+    caches: ResponseCaches,
+    store: ResponseCache,
+    key: str,
+    settings: RouteCacheSpec,
+    leader: Leader | None,
+) -> web.StreamResponse:
+    """The chain's answer to the caller; once it is on its way, a good one is stored and handed to the
+    followers (``_keep``, run by the loop after this request's step: off the answer's latency)."""
+    tap: StoreTap | None = None
+    if exchange.facts.stream:
+        tap = StoreTap(exchange.facts.dialect, store.max_entry_bytes)
+        exchange.taps = (*exchange.taps, tap)
+    try:
+        response = await call_next(exchange)
+    except BaseException:
+        if leader is not None:
+            leader.publish(None)  # the followers go their own way
+        raise
+    asyncio.get_running_loop().call_soon(_keep, exchange, response, tap, caches, store, key, settings, leader)
+    return response
+
+
+def _keep(
+    exchange: Exchange,
+    response: web.StreamResponse,
+    tap: StoreTap | None,
+    caches: ResponseCaches,
+    store: ResponseCache,
+    key: str,
+    settings: RouteCacheSpec,
+    leader: Leader | None,
+) -> None:
+    """The answer's entry, if it may be stored: to the followers at once, and written."""
+    entry = None
+    try:
+        entry = _answer_entry(exchange, response, tap, store.max_entry_bytes)
+        if entry is not None and unstorable(entry, store_truncated=settings.store_truncated) is not None:
+            store.stats.store_skips += 1
+            entry = None
+    finally:
+        if leader is not None:
+            leader.publish(entry)
+    if entry is not None:
+        caches.write(store, key, entry, settings)
+
+
+def _answer_entry(
+    exchange: Exchange, response: web.StreamResponse, tap: StoreTap | None, max_bytes: int
+) -> Entry | None:
+    """The caller's answer as an entry, when it is a model's good answer (never an error, the last
+    resort's, or a stream that did not end cleanly)."""
+    target = exchange.answered_by
+    if target is None or exchange.degraded is not None or exchange.stream_error is not None:
+        return None
+    if response.status != 200:
+        return None
+    cost = cost_usd(target.price, exchange.usage)
+    if tap is not None:
+        return tap.entry(target, cost)
+    if not isinstance(response, web.Response) or not isinstance(response.body, bytes):
+        return None
+    if len(response.body) > max_bytes * 2:  # its entry would be over the store's limit anyway
+        return None
+    try:
+        body = orjson.loads(response.body)
+        answer = parse_chat_response(body, exchange.facts.dialect)
+    except (orjson.JSONDecodeError, TranslationError):
+        return None
+    model = body.get("model") or body.get("modelVersion")
+    return entry_from_response(
+        answer,
+        model=model if isinstance(model, str) else target.upstream_model,
+        target=target.name,
+        provider=target.provider.name,
+        stored_at=time.time(),
+        cost_usd=cost,
+    )
+
+
+async def _serve(exchange: Exchange, entry: Entry, state: str, age_s: float) -> web.StreamResponse:
+    """``entry`` as the caller's answer, in its dialect, streamed when it asked for a stream."""
+    facts = exchange.facts
+    route = exchange.route
+    assert route is not None
+    exchange.cache = state
+    exchange.cache_age_s = age_s
+    exchange.answered_by = _target_named(route, entry.target)
+    exchange.trace.cache_result(result=state)
+    if facts.stream:
+        include_usage = facts.dialect is not Dialect.OPENAI or _include_usage(facts.body)
+        events = replay_stream(entry, facts.dialect, model=entry.model, include_usage=include_usage)
+        return await send_stream(exchange, b"".join(event.encode() for event in events))
+    body = orjson.dumps(replay_body(entry, facts.dialect, model=entry.model))
+    return web.Response(body=body, content_type="application/json")
+
+
+async def _stale(
+    store: ResponseCache, key: str, settings: RouteCacheSpec, lookup: Lookup, exchange: Exchange
+) -> web.StreamResponse | None:
+    """The last resort ``kind: cache``: the entry within ``ttl_s + stale_s``, served marked stale."""
+    entry = await store.stale(key, settings, lookup)
+    if entry is None:
+        return None
+    exchange.degraded = "cache"
+    return await _serve(exchange, entry, "stale", entry.age(time.time()))
+
+
+def _include_usage(body: Mapping[str, object]) -> bool:
+    options = body.get("stream_options")
+    return isinstance(options, dict) and bool(options.get("include_usage"))
+
+
+def _target_named(route: Route, name: str) -> Target | None:
+    for target in route.chain:
+        if target.name == name:
+            return target
+    return None
+
+
+class StoreTap:
+    """A ``hooks.StreamTap`` that assembles the caller's streamed answer into an entry as it passes."""
+
+    __slots__ = ("_assembler", "_caller", "_clean", "_max_bytes")
+
+    def __init__(self, caller: Dialect, max_bytes: int) -> None:
+        self._caller = caller
+        self._max_bytes = max_bytes
+        self._assembler: StreamAssembler | None = None
+        self._clean = False
+
+    def open(self, target: Target) -> None:
+        # The deltas are the upstream's, decoded in its wire dialect: its reasoning keeps its origin.
+        self._assembler = StreamAssembler(target.provider.wire_dialect(self._caller), self._max_bytes)
+
+    def feed(self, delta: Delta) -> None:
+        if self._assembler is not None:
+            self._assembler.feed(delta)
+
+    def close(self, clean: bool) -> None:
+        self._clean = clean
+
+    def entry(self, target: Target, cost: float | None) -> Entry | None:
+        if self._assembler is None:
+            return None
+        return self._assembler.entry(
+            ended_cleanly=self._clean,
+            model=target.upstream_model,
+            target=target.name,
+            provider=target.provider.name,
+            stored_at=time.time(),
+            cost_usd=cost,
+        )

@@ -1,0 +1,56 @@
+"""Policies and calls shared by the response cache's tests through the real sidecar."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import openai
+
+from ..conftest import RunningSidecar, provider_block
+
+PROMPT = [{"role": "user", "content": "classify this ticket please"}]
+
+
+def cache_policy(
+    urls: list[str],
+    *,
+    speaks: str = "openai",
+    cache: str = "{enabled: true}",
+    store: str = "",
+    resilience: str = "{backoff: {base_s: 0.01, cap_s: 0.02}}",
+    price: str = "{input_per_mtok: 1.0, output_per_mtok: 2.0}",
+) -> str:
+    """A route ``cached`` (model ``cached``) over a chain of fake providers speaking ``speaks``, caching
+    with ``cache``; ``store`` is the top-level ``cache:`` block's YAML flow text, if any."""
+    text = f"version: 1\ndefaults:\n  resilience: {resilience}\nproviders:\n"
+    text += "".join(provider_block(f"p{i}", url, speaks) for i, url in enumerate(urls))
+    text += "models:\n" + "".join(
+        f"  m{i}: {{provider: p{i}, model: up{i}, max_output_tokens: 1024, price: {price}}}\n" for i in range(len(urls))
+    )
+    chain = ", ".join(f"m{i}" for i in range(len(urls)))
+    text += f"routes:\n  - {{name: cached, match: {{model: cached}}, target: [{chain}], cache: {cache}}}\n"
+    if store:
+        text += f"cache: {store}\n"
+    return text
+
+
+def openai_client(running: RunningSidecar, **headers: str) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0, default_headers=headers)
+
+
+async def ask(running: RunningSidecar, *, headers: dict[str, str] | None = None, **body: Any) -> tuple[Any, Any]:
+    """An OpenAI chat completion (temperature 0 unless given): the parsed answer and the HTTP response."""
+    params = {"model": "cached", "messages": PROMPT, "temperature": 0, **body}
+    async with openai_client(running) as client:
+        raw = await client.chat.completions.with_raw_response.create(**params, extra_headers=headers or {})
+    return raw.parse(), raw
+
+
+async def upstream_calls(running: RunningSidecar, url: str) -> int:
+    return len(await running.fake_requests(url))
+
+
+async def metrics_text(running: RunningSidecar) -> str:
+    async with aiohttp.ClientSession() as session, session.get(f"{running.url}/metrics") as response:
+        return await response.text()

@@ -1,0 +1,74 @@
+"""The response cache in a real ``redis-server``: shared by sidecars that name it, a password from the
+environment, and Redis going away mid-test never failing a request (misses, counted)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..cache.conftest import RedisServer
+from ..conftest import FakeFactory, SidecarFactory
+from .cache_helpers import ask, cache_policy, metrics_text, upstream_calls
+
+
+def redis_store(url: str, extra: str = "") -> str:
+    return f"{{redis: {{url: '{url}', timeout_s: 0.2{extra}}}, breaker: {{minimum_calls: 2, open_s: 30}}}}"
+
+
+async def test_an_answer_stored_in_redis_serves_another_sidecar(
+    fake: FakeFactory, sidecar: SidecarFactory, redis_server: RedisServer
+) -> None:
+    """Two sidecars naming the same Redis share entries: the second one's first request is a hit."""
+    url = await fake("f0")
+    policy = cache_policy([url], store=redis_store(redis_server.url))
+    first, second = await sidecar(policy), await sidecar(policy)
+    _, raw = await ask(first)
+    assert raw.headers["x-sidecar-cache"] == "miss"
+    for _ in range(50):  # the write to Redis runs after the answer
+        _, raw = await ask(second)
+        if raw.headers["x-sidecar-cache"] == "hit":
+            break
+    assert raw.headers["x-sidecar-cache"] == "hit"
+    assert await upstream_calls(first, url) == 1
+
+
+async def test_a_redis_password_comes_from_the_environment(
+    fake: FakeFactory, sidecar: SidecarFactory, start_redis: Callable[..., RedisServer]
+) -> None:
+    """A Redis with requirepass is used with the password from password.env: entries are stored and hit."""
+    server = start_redis("--requirepass", "s3cret-pw")
+    url = await fake("f0")
+    store = redis_store(server.url, ", password: {env: CACHE_REDIS_PASSWORD}")
+    running = await sidecar(cache_policy([url], store=store), env={"CACHE_REDIS_PASSWORD": "s3cret-pw"})
+    await ask(running)
+    for _ in range(50):
+        _, raw = await ask(running)
+        if raw.headers["x-sidecar-cache"] == "hit":
+            break
+    assert raw.headers["x-sidecar-cache"] == "hit"
+    assert "s3cret-pw" not in running.logs.getvalue().decode()
+
+
+async def test_requests_keep_succeeding_when_redis_dies(
+    fake: FakeFactory, sidecar: SidecarFactory, redis_server: RedisServer
+) -> None:
+    """Redis killed mid-test: every request still succeeds from the upstream, as a miss; the store's
+    errors are counted in /metrics, and the breaker stops further tries."""
+    url = await fake("f0")
+    running = await sidecar(cache_policy([url], store=redis_store(redis_server.url)))
+    await ask(running)
+    redis_server.kill()
+    for i in range(6):
+        answer, raw = await ask(running, messages=[{"role": "user", "content": f"question {i}"}])
+        assert raw.headers["x-sidecar-cache"] == "miss"
+        assert answer.choices[0].message.content
+    text = await metrics_text(running)
+    errors = sum(
+        float(line.split()[1])
+        for line in text.splitlines()
+        if line.startswith("llm_sidecar_cache_store_errors_total{")
+        and ('kind="error"' in line or 'kind="timeout"' in line)
+    )
+    skipped = next(line for line in text.splitlines() if 'kind="breaker_open"' in line)
+    assert errors >= 2 and float(skipped.split()[1]) >= 1
+    assert "llm_sidecar_cache_breaker_state 2.0" in text
+    assert await upstream_calls(running, url) == 7
