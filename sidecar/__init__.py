@@ -17,6 +17,15 @@ Map of the package (each module holds one concept):
 - ``translate/``     pure translation between dialects (requests, responses, stream events)
 - ``telemetry/``     structured logs (structlog), traces (OpenTelemetry SDK), metrics (prometheus_client,
                      OTLP through the OpenTelemetry SDK)
+- ``routing/``       routing by task and cost: request features, task classes and complexity, the learned
+                     router (``router train/eval``), cheapest capable selection, weighted splits, caps
+- ``cache/``         the answer cache: key, memory and Redis stores (aiocache), single flight, stream replay
+- ``budgets/``       spend and rate limits: admission, reservation and settlement, local and Redis ledgers
+- ``ensemble/``      ensembles: normalizers, majority with early quorum, confidence, judge
+- ``gates/``         quality gates: JSON Schema, non-empty, pattern, refusal; escalation
+- ``shadow/``        shadow evaluation: sampled candidate calls compared with the served answer
+- ``answers``        the text of an answer in any dialect (for votes, gates and shadows)
+- ``cost``           prices and the cost of a call
 - ``diff/``          ``llm-sidecar diff``: two policies compared section by section, an access log replayed
 - ``request_facts``  one description of a request (dialect, operation, model, stream, app, headers, body;
                      routing features on demand), for the server, ``explain`` and ``diff --replay``
