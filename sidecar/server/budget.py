@@ -38,6 +38,7 @@ from ..credentials import app_key
 from ..dialects import Operation
 from ..ensemble.plan import EnsemblePlan
 from ..policy.plans import ChainPlan
+from ..translate import Usage
 from .errors import RequestFailed
 from .hooks import Verdict
 from .pipeline import Handler
@@ -127,14 +128,16 @@ class BudgetStage:
         return BudgetRequest(features.prompt_tokens, output, facts.app, route.name, facts.headers, key_hash, calls)
 
     async def _finish(self, exchange: Exchange, admission: Admission, budgets: Budgets, status: int) -> None:
-        """Settle what the answer used, or release what billed nothing."""
+        """Settle what the answer used, or release what billed nothing. Calls whose answer the caller did
+        not get (ensemble members, a judge, answers a gate rejected) are charged even when it got an error."""
         usage = exchange.usage
+        unserved = (exchange.unserved_cost_usd, exchange.unserved_tokens)
         if usage is None and (status >= 400 or not exchange.calls):
-            work = admission.release()
+            work = admission.settle(Usage(), unserved=unserved) if unserved != (0.0, 0) else admission.release()
         else:
             served = exchange.answered_by
             target = budgets.targets.get(served.name) if served is not None else None
-            work = admission.settle(usage, target, unserved=(exchange.unserved_cost_usd, exchange.unserved_tokens))
+            work = admission.settle(usage, target, unserved=unserved)
         if self._keeper.shared:
             self._keeper.settle_later(work)
         else:

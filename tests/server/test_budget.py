@@ -307,3 +307,21 @@ async def test_an_ensemble_settles_the_cost_of_every_member(
     access = [line for line in running.log_lines() if line.get("event") == "access"][-1]
     row = (await budget_rows(running))["team-day/*"]
     assert row["used"] == pytest.approx(access["cost_usd"]) and row["used"] > one_call * 1.5
+
+
+async def test_answers_a_gate_rejected_are_charged_when_the_caller_gets_an_error(
+    fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs
+) -> None:
+    """Every target's answer fails the route's gate: the caller gets the gate's error, and the budget is
+    charged what those rejected calls cost (the access line's cost_usd), not released."""
+    limits = "    - {name: team-day, measure: usd, amount: 100, window: day}\n"
+    text = policy(*await two_fakes(fake), limits).replace(
+        "target: [big, alt]}", 'target: [big, alt], gates: {regex: {pattern: "^NEVER"}, on_fail: next_target}}'
+    )
+    running = await sidecar(text)
+    with pytest.raises(openai.APIStatusError) as raised:
+        await sdk(running).chat.completions.create(**chat(max_tokens=50))
+    assert raised.value.status_code == 502
+    access = [line for line in running.log_lines() if line.get("event") == "access"][-1]
+    row = (await budget_rows(running))["team-day/*"]
+    assert access["cost_usd"] > 0 and row["used"] == pytest.approx(access["cost_usd"])
