@@ -86,6 +86,7 @@ class GuardedStore:
         self._breaker = CircuitBreaker("budget-store", config, clock=monotonic)
         self._pending: deque[_Settle] = deque()
         self._flusher: asyncio.Task[None] | None = None
+        self._flushing = asyncio.Lock()  # one flush at a time: two would send (and pop) the same oldest entry
         self._tasks: set[asyncio.Task[None]] = set()
 
     def open_remaining_s(self) -> float:
@@ -158,26 +159,28 @@ class GuardedStore:
     async def flush(self) -> None:
         """Send queued settlements to the shared store, oldest first, until one fails."""
         shared = self.shared
-        while self._pending and shared is not None:
-            permit = self._breaker.try_acquire()
-            if permit is None:
-                return
-            op = self._pending[0]
-            try:
-                await shared.settle(op.res_id, op.refs, op.reserved, op.actual, op.done_until)
-            except StoreError as exc:
-                permit.record_failure()
-                self._failed("settle (retry)", exc)
-                return
-            permit.record_success()
-            self._pending.popleft()
-            self._stats.pending = len(self._pending)
+        async with self._flushing:
+            while self._pending and shared is not None:
+                permit = self._breaker.try_acquire()
+                if permit is None:
+                    return
+                op = self._pending[0]
+                try:
+                    await shared.settle(op.res_id, op.refs, op.reserved, op.actual, op.done_until)
+                except StoreError as exc:
+                    permit.record_failure()
+                    self._failed("settle (retry)", exc)
+                    return
+                permit.record_success()
+                self._pending.popleft()
+                self._stats.pending = len(self._pending)
 
     async def close(self, drain_s: float = 5.0) -> None:
         """Wait for settlements in flight, then keep flushing the queue for up to ``drain_s`` (the breaker
         may be open for a while), then close the shared store. What is still queued is left to expire."""
         if self._flusher is not None:
             self._flusher.cancel()
+            await asyncio.gather(self._flusher, return_exceptions=True)
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         deadline = time.monotonic() + drain_s
