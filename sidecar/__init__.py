@@ -26,6 +26,7 @@ Map of the package (each module holds one concept):
 - ``shadow/``        shadow evaluation: sampled candidate calls compared with the served answer
 - ``answers``        the text of an answer in any dialect (for votes, gates and shadows)
 - ``cost``           prices and the cost of a call
+- ``explain``        ``llm-sidecar explain``: what the policy and each feature do with one request
 - ``diff/``          ``llm-sidecar diff``: two policies compared section by section, an access log replayed
 - ``request_facts``  one description of a request (dialect, operation, model, stream, app, headers, body;
                      routing features on demand), for the server, ``explain`` and ``diff --replay``

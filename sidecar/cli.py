@@ -27,10 +27,10 @@ import orjson
 
 from . import __version__
 from .credentials import app_key
-from .policy.compiled import Policy, PolicyError, Route
+from .explain import explain_report, explain_text
+from .policy.compiled import PolicyError
 from .policy.load import load_policy
-from .request_facts import RequestFacts, RequestProblem, describe_request
-from .routing.explain import request_chain, routing_report, routing_text
+from .request_facts import RequestProblem, describe_request
 from .settings import Settings, SettingsError
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -209,138 +209,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if args.json:
         print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
     else:
-        print(_explain_text(report))
+        print(explain_text(report))
     return EXIT_OK if report["route"] else EXIT_INVALID
-
-
-def explain_report(policy: Policy, request: RequestFacts, key: str | None = None) -> dict[str, Any]:
-    """The rules' verdicts, the route taken, and the budget limits it counts in (``key``: the caller's)."""
-    verdicts, chosen = policy.explain(request)
-    rules = [
-        {"route": v.route.name, "path": v.route.path, "matched": v.matched, "why_not": list(v.reasons)}
-        for v in verdicts
-    ]
-    result: dict[str, Any] = {
-        "request": {
-            "dialect": str(request.dialect),
-            "operation": str(request.operation),
-            "model": request.model,
-            "app": request.app,
-        },
-        "rules": rules,
-        "route": None,
-    }
-    routing = routing_report(policy, chosen, request)
-    if chosen is not None:
-        how = "rule" if chosen in policy.routes else ("model name" if chosen.path.startswith("models.") else "default")
-        result["route"] = {
-            "name": chosen.name,
-            "path": chosen.path,
-            "chosen_by": how,
-            "deny": chosen.deny.message if chosen.deny else None,
-            "targets": [
-                {
-                    "model": t.name,
-                    "provider": t.provider.name,
-                    "upstream_model": t.upstream_model,
-                    "dialect": str(t.provider.wire_dialect(request.dialect)),
-                }
-                for t in request_chain(chosen, request)
-            ],
-            "features": route_features(chosen),
-            "cache": _explain_cache(chosen, request),
-        }
-        if policy.budgets is not None and chosen.deny is None:
-            from .budgets.explain import applicable_limits
-
-            result["budgets"] = applicable_limits(policy.budgets, request, chosen, key)
-    if routing is not None:
-        result["routing"] = routing
-    return result
-
-
-def route_features(route: Route) -> list[str]:
-    """What the route does besides walking its chain: an ensemble's vote, its gates, its shadow."""
-    from .ensemble.plan import EnsemblePlan
-
-    notes = []
-    plan = route.plan
-    if isinstance(plan, EnsemblePlan):
-        ensemble = plan.ensemble
-        members = ", ".join(
-            f"{m.name}=[{', '.join(t.name for t in chain)}]"
-            for m, chain in zip(ensemble.members, plan.chains, strict=True)
-        )
-        quorum = "early quorum" if ensemble.early_quorum else "waits for all"
-        judge = f", judge [{', '.join(t.name for t in plan.judge)}]" if plan.judge else ""
-        notes.append(
-            f"ensemble: {ensemble.strategy} of {members} ({quorum}, min_members {ensemble.min_members}, "
-            f"max_calls {ensemble.max_calls}{judge})"
-        )
-    if route.gates is not None:
-        spec = route.gates.spec
-        escalation = f"reask x{spec.max_reasks} then next target" if spec.on_fail == "reask" else "next target"
-        notes.append(f"gates: every answer checked (json_schema {spec.json_schema.source}); on failure: {escalation}")
-    if route.shadow is not None:
-        shadow = route.shadow
-        notes.append(
-            f"shadow: {shadow.sample:.1%} of requests also sent to {', '.join(t.name for t in shadow.candidates)} "
-            f"(in the background; at most {shadow.max_concurrent} at once)"
-        )
-    return notes
-
-
-def _explain_cache(route: Route, request: RequestFacts) -> dict[str, Any]:
-    """What the response cache does with the request on ``route``: off, or whether it has a key."""
-    plan = route.settings.cache
-    if plan is None or route.deny is not None:
-        return {"enabled": False}
-    decision = plan.key(
-        dialect=request.dialect,
-        operation=request.operation,
-        model=request.model,
-        body=request.body,
-        raw=orjson.dumps(request.body),
-        deployment_app=request.app,
-        app=request.app,
-        caller_key=app_key(request.headers, {}),
-    )
-    settings = plan.settings
-    return {"enabled": True, "cacheable": decision.key is not None, "reason": decision.reason, "ttl_s": settings.ttl_s}
-
-
-def _explain_text(report: dict[str, Any]) -> str:
-    req = report["request"]
-    lines = [f"request: {req['dialect']} {req['operation']} model={req['model']!r} app={req['app']!r}"]
-    for rule in report["rules"]:
-        mark = "MATCH" if rule["matched"] else "skip "
-        why = "" if rule["matched"] else "  (" + "; ".join(rule["why_not"]) + ")"
-        lines.append(f"  {mark} {rule['path']} {rule['route']}{why}")
-    if "routing" in report:
-        lines.extend(routing_text(report["routing"]))
-    route = report["route"]
-    if route is None:
-        lines.append("=> no route: the caller gets 404 model_not_found")
-    elif route["deny"]:
-        lines.append(f"=> {route['name']} ({route['path']}, by {route['chosen_by']}): denied: {route['deny']}")
-    else:
-        chain = " -> ".join(
-            f"{t['model']} ({t['provider']}/{t['upstream_model']}, {t['dialect']})" for t in route["targets"]
-        )
-        lines.append(f"=> {route['name']} ({route['path']}, by {route['chosen_by']}): {chain}")
-        lines += [f"   {note}" for note in route["features"]]
-        cache = route["cache"]
-        if cache["enabled"] and cache["cacheable"]:
-            lines.append(f"   cache: looked up and stored (ttl_s {cache['ttl_s']:g})")
-        elif cache["enabled"]:
-            lines.append(f"   cache: not cacheable ({cache['reason']}): x-sidecar-cache: bypass")
-    for row in report.get("budgets", ()):
-        on = f" on {row['target']}" if row["target"] else ""
-        lines.append(
-            f"   budget {row['limit']}{on}: {row['scope']} {row['value']!r}, {row['action']} at {row['amount']:g} "
-            f"{row['measure']} per {row['window']}; reserves up to {row['reserves']:g} {row['measure']}"
-        )
-    return "\n".join(lines)
 
 
 def cmd_diff(args: argparse.Namespace) -> int:

@@ -209,7 +209,7 @@ async def test_explain_takes_the_route_the_server_takes_on_every_path_it_serves(
     route is the one the server answers with."""
     import aiohttp
 
-    from sidecar.cli import explain_report
+    from sidecar.explain import explain_report
     from sidecar.request_facts import describe_request
 
     running = await sidecar(EXPLAIN_POLICY)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sidecar.cli import _explain_text, explain_report
+from sidecar.explain import explain_report, explain_text
 from sidecar.policy import load_policy
 from sidecar.request_facts import describe_request
 
@@ -46,7 +46,7 @@ def test_explain_lists_candidates_in_cost_order_and_why_others_were_excluded() -
 
 def test_explain_text_shows_features_decision_and_exclusions() -> None:
     """The text form prints the features, the decision with its rule, each candidate and each exclusion."""
-    text = _explain_text(explain(chat("Look up the order.", tools=[TOOL])))
+    text = explain_text(explain(chat("Look up the order.", tools=[TOOL])))
     assert "features: prompt_tokens=" in text and "tools=1" in text
     assert "complexity: medium (by default)" in text
     assert "  1. gpt-4.1-mini" in text

@@ -1,0 +1,149 @@
+"""``llm-sidecar explain``: what the policy does with one request, as a report (``--json``) and as text.
+
+``explain_report`` gives the rules' verdicts and the route taken, then what each feature on that route
+would do: routing's decision and candidates (``routing.explain``), an ensemble's vote, gates and a
+shadow, the response cache's key decision and the budget limits the request counts in. It reads no
+counter and calls nothing: whether a limit acts or an entry exists depends on the moment.
+``explain_text`` renders the report for a terminal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from .policy.compiled import Policy, Route
+from .request_facts import RequestFacts
+from .routing.explain import request_chain, routing_report, routing_text
+
+
+def explain_report(policy: Policy, request: RequestFacts, key: str | None = None) -> dict[str, Any]:
+    """The rules' verdicts, the route taken, and the budget limits it counts in (``key``: the caller's)."""
+    verdicts, chosen = policy.explain(request)
+    rules = [
+        {"route": v.route.name, "path": v.route.path, "matched": v.matched, "why_not": list(v.reasons)}
+        for v in verdicts
+    ]
+    result: dict[str, Any] = {
+        "request": {
+            "dialect": str(request.dialect),
+            "operation": str(request.operation),
+            "model": request.model,
+            "app": request.app,
+        },
+        "rules": rules,
+        "route": None,
+    }
+    routing = routing_report(policy, chosen, request)
+    if chosen is not None:
+        how = "rule" if chosen in policy.routes else ("model name" if chosen.path.startswith("models.") else "default")
+        result["route"] = {
+            "name": chosen.name,
+            "path": chosen.path,
+            "chosen_by": how,
+            "deny": chosen.deny.message if chosen.deny else None,
+            "targets": [
+                {
+                    "model": t.name,
+                    "provider": t.provider.name,
+                    "upstream_model": t.upstream_model,
+                    "dialect": str(t.provider.wire_dialect(request.dialect)),
+                }
+                for t in request_chain(chosen, request)
+            ],
+            "features": route_features(chosen),
+            "cache": _cache_report(chosen, request, key),
+        }
+        if policy.budgets is not None and chosen.deny is None:
+            from .budgets.explain import applicable_limits
+
+            result["budgets"] = applicable_limits(policy.budgets, request, chosen, key)
+    if routing is not None:
+        result["routing"] = routing
+    return result
+
+
+def route_features(route: Route) -> list[str]:
+    """What the route does besides walking its chain: an ensemble's vote, its gates, its shadow."""
+    from .ensemble.plan import EnsemblePlan
+
+    notes = []
+    plan = route.plan
+    if isinstance(plan, EnsemblePlan):
+        ensemble = plan.ensemble
+        members = ", ".join(
+            f"{m.name}=[{', '.join(t.name for t in chain)}]"
+            for m, chain in zip(ensemble.members, plan.chains, strict=True)
+        )
+        quorum = "early quorum" if ensemble.early_quorum else "waits for all"
+        judge = f", judge [{', '.join(t.name for t in plan.judge)}]" if plan.judge else ""
+        notes.append(
+            f"ensemble: {ensemble.strategy} of {members} ({quorum}, min_members {ensemble.min_members}, "
+            f"max_calls {ensemble.max_calls}{judge})"
+        )
+    if route.gates is not None:
+        spec = route.gates.spec
+        escalation = f"reask x{spec.max_reasks} then next target" if spec.on_fail == "reask" else "next target"
+        notes.append(f"gates: every answer checked (json_schema {spec.json_schema.source}); on failure: {escalation}")
+    if route.shadow is not None:
+        shadow = route.shadow
+        notes.append(
+            f"shadow: {shadow.sample:.1%} of requests also sent to {', '.join(t.name for t in shadow.candidates)} "
+            f"(in the background; at most {shadow.max_concurrent} at once)"
+        )
+    return notes
+
+
+def _cache_report(route: Route, request: RequestFacts, key: str | None) -> dict[str, Any]:
+    """What the response cache does with the request on ``route`` (``key``: the caller's): off, or
+    whether it has a key."""
+    plan = route.settings.cache
+    if plan is None or route.deny is not None:
+        return {"enabled": False}
+    decision = plan.key(
+        dialect=request.dialect,
+        operation=request.operation,
+        model=request.model,
+        body=request.body,
+        raw=orjson.dumps(request.body),
+        deployment_app=request.app,
+        app=request.app,
+        caller_key=key,
+    )
+    settings = plan.settings
+    return {"enabled": True, "cacheable": decision.key is not None, "reason": decision.reason, "ttl_s": settings.ttl_s}
+
+
+def explain_text(report: dict[str, Any]) -> str:
+    req = report["request"]
+    lines = [f"request: {req['dialect']} {req['operation']} model={req['model']!r} app={req['app']!r}"]
+    for rule in report["rules"]:
+        mark = "MATCH" if rule["matched"] else "skip "
+        why = "" if rule["matched"] else "  (" + "; ".join(rule["why_not"]) + ")"
+        lines.append(f"  {mark} {rule['path']} {rule['route']}{why}")
+    if "routing" in report:
+        lines.extend(routing_text(report["routing"]))
+    route = report["route"]
+    if route is None:
+        lines.append("=> no route: the caller gets 404 model_not_found")
+    elif route["deny"]:
+        lines.append(f"=> {route['name']} ({route['path']}, by {route['chosen_by']}): denied: {route['deny']}")
+    else:
+        chain = " -> ".join(
+            f"{t['model']} ({t['provider']}/{t['upstream_model']}, {t['dialect']})" for t in route["targets"]
+        )
+        lines.append(f"=> {route['name']} ({route['path']}, by {route['chosen_by']}): {chain}")
+        lines += [f"   {note}" for note in route["features"]]
+        cache = route["cache"]
+        if cache["enabled"] and cache["cacheable"]:
+            lines.append(f"   cache: looked up and stored (ttl_s {cache['ttl_s']:g})")
+        elif cache["enabled"]:
+            lines.append(f"   cache: not cacheable ({cache['reason']}): x-sidecar-cache: bypass")
+    for row in report.get("budgets", ()):
+        on = f" on {row['target']}" if row["target"] else ""
+        lines.append(
+            f"   budget {row['limit']}{on}: {row['scope']} {row['value']!r}, {row['action']} at {row['amount']:g} "
+            f"{row['measure']} per {row['window']}; reserves up to {row['reserves']:g} {row['measure']}"
+        )
+    return "\n".join(lines)
