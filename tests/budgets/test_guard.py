@@ -102,3 +102,25 @@ async def test_close_drains_the_queue_once_the_store_is_back(redis_factory: Call
     reader = book(server.url, today_clock(), DOLLAR)
     assert (await reader.status())[0]["used"] == pytest.approx(0.04)
     await reader.close()
+
+
+async def test_concurrent_flushes_send_each_queued_settlement_once(
+    redis_factory: Callable[..., RedisProcess],
+) -> None:
+    """Two flushes running at once (the background one and shutdown's) charge every queued settlement once:
+    none is sent twice and popped twice while the next one is dropped."""
+    server = redis_factory()
+    breaker = {"failures": 100, "open_s": 0.05, "open_max_s": 0.1}  # stays closed: both flushes get permits
+    ledger = book(server.url, today_clock(), DOLLAR, timeout_ms=200, breaker=breaker)
+    target = [ledger.budgets.target("big")]
+    admissions = [await ledger.admit(BudgetRequest(1000, 1000), target) for _ in range(4)]
+    server.kill()
+    for n, admission in enumerate(admissions, start=1):
+        await admission.settle(Usage(1000 * n, 0))  # $0.01, $0.02, $0.03, $0.04: each fails and is queued
+    server.start()
+    await asyncio.gather(ledger.flush(), ledger.flush(), ledger.flush())
+    assert ledger.stats.pending == 0
+    await ledger.close()
+    reader = book(server.url, today_clock(), DOLLAR)
+    assert (await reader.status())[0]["used"] == pytest.approx(0.10)
+    await reader.close()
