@@ -1,4 +1,4 @@
-"""The Anthropic stream encoder: common deltas -> a Anthropic caller's events (``translate.stream_out``
+"""The Anthropic stream encoder: common deltas -> an Anthropic caller's events (``translate.stream_out``
 describes every encoder).
 """
 

@@ -1,4 +1,4 @@
-"""The OpenAI stream encoder: common deltas -> a OpenAI caller's events (``translate.stream_out``
+"""The OpenAI stream encoder: common deltas -> an OpenAI caller's events (``translate.stream_out``
 describes every encoder).
 """
 
