@@ -4,9 +4,9 @@ Map of the package (each module holds one concept):
 
 - ``cli``            the ``llm-sidecar`` command: run, validate, explain, diff, fake-provider
 - ``settings``       process settings from flags and ``SIDECAR_*`` env vars
-- ``dialects/``      the registry: one object per wire dialect (OpenAI, Anthropic, Gemini: endpoints, request
-                     reading, error bodies, stream shape, translation entry points) and per provider kind
-                     (its dialect, URL, key header)
+- ``dialects/``      one package per wire dialect (OpenAI, Anthropic, Gemini: its object, with endpoints,
+                     request reading, error bodies, stream shape, and its whole translation) holding its
+                     provider kinds (dialect, URL, key header); the registry, the only list of them
 - ``policy/``        the policy file: schema (pydantic), compilation to an immutable ``Policy``,
                      loading with path-qualified errors, hot reload
 - ``server/``        the application on aiohttp.web: the listener and its caps, endpoints, the request
@@ -14,7 +14,7 @@ Map of the package (each module holds one concept):
 - ``upstream/``      the client side: the URL and headers of a call, aiohttp's ClientSession tuned and
                      bounded (timeouts, body and decompression caps), proxies, per-provider TLS
 - ``resilience/``    outcome classification, retries, circuit breakers, retry budgets, bulkheads
-- ``translate/``     pure translation between dialects (requests, responses, stream events)
+- ``translate/``     the common form every dialect translates through, the shared helpers, the facade
 - ``telemetry/``     structured logs (structlog), traces (OpenTelemetry SDK), metrics (prometheus_client,
                      OTLP through the OpenTelemetry SDK)
 - ``routing/``       routing by task and cost: request features, task classes and complexity, the learned

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from sidecar.answers import answer_view
-from sidecar.translate import anthropic_response, gemini_response, openai_response
+from sidecar.dialects.anthropic import response as anthropic_response
+from sidecar.dialects.gemini import response as gemini_response
+from sidecar.dialects.openai import response as openai_response
 
 
 def test_text_answer_from_each_dialect():

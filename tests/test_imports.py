@@ -6,6 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 SCRIPT = """
 import importlib, pkgutil, sys
 import sidecar
@@ -25,6 +27,7 @@ print("\\n".join(failed))
 """
 
 
+@pytest.mark.timeout(150)  # its subprocess's own limit (120 s) decides; ~60 modules, each from a cold start
 def test_each_module_imports_first_in_a_fresh_interpreter() -> None:
     """Importing any of them before every other module (as a test, a bench or a tool may) works."""
     result = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=120)

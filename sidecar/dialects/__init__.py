@@ -14,19 +14,23 @@ Map of the package::
     errors      STATUS_BY_ERROR_TYPE, status_of_error: an error's type or status name as an HTTP status
     base        WireDialect and ProviderAPI: what one dialect / one provider kind must provide;
                 Endpoint (a path the app calls), RequestShape, RequestProblem, NoEquivalentOperation
-    openai      the OpenAI dialect; the openai and azure-openai provider kinds
-    anthropic   the Anthropic dialect and provider kind
-    gemini      the Gemini dialect and provider kind
+    openai/     the OpenAI dialect; the openai and azure-openai provider kinds   } one package per
+    anthropic/  the Anthropic dialect and provider kind                          } dialect: wire,
+    gemini/     the Gemini dialect and provider kind                             } translation, request,
+                                                                                 } response, decoder, encoder
     fake        the fake provider kind (speaks the caller's dialect, or the one it is told to)
-    registry    wire(dialect) -> WireDialect, provider_api(kind) -> ProviderAPI, every endpoint served,
-                error_body(dialect, ...): the only place that lists the dialects and provider kinds
+    registry    wire(dialect) -> WireDialect, provider_api(kind) -> ProviderAPI, TRANSLATIONS, every
+                endpoint served, error_body(dialect, ...): the only place that lists the dialects and
+                provider kinds
 
 Code that needs a dialect's behaviour asks the registry (``wire(dialect).is_terminal(...)``): nothing
-outside ``registry`` branches on a dialect to pick behaviour. Translation stays in ``translate`` (one
-pure module per dialect); a dialect object refers to its functions. Adding a dialect is a module here
-(and its translation module), a member of ``Dialect`` and one line in ``registry``: docs/dialects.md.
+outside ``registry`` branches on a dialect to pick behaviour. Each dialect's package holds its whole
+translation (pure modules over ``translate``'s common form) next to its object. Adding a dialect is a
+package here, a member of ``Dialect`` (and ``ProviderKind``) and its lines in ``registry``:
+docs/dialects.md.
 
-``registry`` is not imported here: it imports ``translate``, which imports these names.
+Neither ``registry`` nor the dialects' packages are imported here: they import ``translate``, which
+imports these names.
 """
 
 from __future__ import annotations

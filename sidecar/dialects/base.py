@@ -9,9 +9,10 @@ proxy:
 - the upstream's side: ``upstream_path`` per operation, ``credentials`` (the key header),
   ``protocol_headers`` (dropped when the request goes to another dialect), ``add_protocol_headers``,
   ``same_dialect_body`` / ``finish_translated_body`` (the body sent to one target);
-- ``translation``: its functions in ``translate`` (a ``translate.bundles.Translation``): chat requests, responses and
-  streams to and from the common form, the non-chat conversions with other dialects, the readers of
-  usage and request parameters, the error body and error event its SDK raises on;
+- ``translation``: its functions (a ``translate.bundles.Translation``, its package's ``translation``):
+  chat requests, responses and streams to and from the common form, the non-chat conversions with
+  other dialects, the readers of usage and request parameters, the error body and error event its SDK
+  raises on;
 - the stream's shape: ``is_preamble`` (held back before the commit point), ``is_terminal`` (its
   normal end), ``is_malformed``, ``is_usage_only``, and ``error_event_raises`` (the SDK raises on an
   error event as it is, or it must be rewritten).
@@ -134,7 +135,7 @@ class WireDialect(ABC):
     protocol_headers: tuple[str, ...] = ()
     """Prefixes of the dialect's own protocol headers, dropped when the call goes to another dialect."""
     translation: Translation
-    """Its translation entry points and readers (``translate.bundles``: ``translate``'s functions)."""
+    """Its translation entry points and readers (its package's ``translation.TRANSLATION``)."""
 
     # --- the app's side -----------------------------------------------------------------------------
 

@@ -9,10 +9,16 @@ its object here fails the type check (``assert_never``) instead of borrowing ano
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, assert_never
+from typing import TYPE_CHECKING, Any, assert_never
 
-from . import Dialect, ProviderKind, anthropic, fake, gemini, openai
+from . import Dialect, ProviderKind, fake
+from .anthropic import wire as anthropic
 from .base import Endpoint, ProviderAPI, WireDialect
+from .gemini import wire as gemini
+from .openai import wire as openai
+
+if TYPE_CHECKING:
+    from ..translate.bundles import Translation
 
 
 def _wire_of(dialect: Dialect) -> WireDialect:
@@ -45,6 +51,9 @@ def _api_of(kind: ProviderKind) -> ProviderAPI:
 
 WIRE_DIALECTS: Mapping[Dialect, WireDialect] = {dialect: _wire_of(dialect) for dialect in Dialect}
 PROVIDER_APIS: Mapping[ProviderKind, ProviderAPI] = {kind: _api_of(kind) for kind in ProviderKind}
+
+TRANSLATIONS: Mapping[Dialect, Translation] = {dialect: w.translation for dialect, w in WIRE_DIALECTS.items()}
+"""Each dialect's translation functions (its ``WireDialect.translation``)."""
 
 ENDPOINTS: tuple[Endpoint, ...] = tuple(e for w in WIRE_DIALECTS.values() for e in w.endpoints)
 """Every path the app may call, in the order the router tries them."""

@@ -20,7 +20,9 @@ from typing import Any
 import orjson
 
 from ..dialects import Dialect
-from ..translate import anthropic, gemini, openai
+from ..dialects.anthropic import request as anthropic
+from ..dialects.gemini import request as gemini
+from ..dialects.openai import request as openai
 from ..translate.common import ChatRequest, Drops, TranslateOptions, TranslationError
 from .jsondoc import parse_json
 

@@ -13,17 +13,15 @@ For telemetry the translator keeps what it has seen: ``usage`` (cumulative, in t
 
 The two halves are also available alone: ``new_stream_decoder`` (upstream events -> deltas, e.g. to
 assemble a same-dialect stream for the cache) and ``new_stream_encoder`` (deltas -> caller events, e.g.
-to replay a cached answer). Each dialect's are in its bundle (``bundles``): the classes of ``stream_in``
-and ``stream_out``.
+to replay a cached answer), in the facade (``translate.facade``). Each dialect's are in its package
+(``sidecar/dialects/<dialect>/decoder.py``, ``encoder.py``), named by its ``Translation``.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from ..dialects import Dialect
 from ..sse import SSEEvent
-from .bundles import TRANSLATIONS
 from .common import Delta, Finish, Start, Usage, UsageSeen
 
 
@@ -85,23 +83,3 @@ def decode_event(decoder: StreamDecoder, event: SSEEvent) -> list[Delta]:
         return decoder.feed(event)
     except (KeyError, TypeError, AttributeError, ValueError, IndexError):
         return []
-
-
-def new_stream_translator(*, source: Dialect, target: Dialect, model: str, include_usage: bool) -> StreamTranslator:
-    """A translator from ``source`` (upstream) events to ``target`` (caller) events for a chat stream.
-
-    ``model`` is the name reported to the caller; ``include_usage`` is the OpenAI caller's
-    ``stream_options.include_usage`` (other dialects always receive usage).
-    """
-    return StreamTranslator(new_stream_decoder(source), new_stream_encoder(target, model, include_usage))
-
-
-def new_stream_decoder(source: Dialect) -> StreamDecoder:
-    """A decoder of one ``source`` chat stream's events into common deltas (it may raise on an event it
-    cannot read: ``StreamTranslator.feed`` shows how to skip one)."""
-    return TRANSLATIONS[source].decoder()
-
-
-def new_stream_encoder(target: Dialect, model: str, include_usage: bool) -> StreamEncoder:
-    """An encoder of common deltas into one ``target`` caller's chat stream events."""
-    return TRANSLATIONS[target].encoder(model, include_usage)

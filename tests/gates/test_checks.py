@@ -8,8 +8,10 @@ import pytest
 
 from sidecar.answers import AnswerView, ToolCallView, answer_view
 from sidecar.dialects import Dialect, Operation
+from sidecar.dialects.anthropic import response as anthropic_response
+from sidecar.dialects.gemini import response as gemini_response
+from sidecar.dialects.openai import response as openai_response
 from sidecar.gates import GatesSpec, SchemaValidators, compile_gates, requested_json
-from sidecar.translate import anthropic_response, gemini_response, openai_response
 
 SCHEMA = {
     "type": "object",

@@ -10,6 +10,10 @@ import pytest
 
 from sidecar.answers import AnswerView, answer_view
 from sidecar.dialects import Dialect, Operation
+from sidecar.dialects.anthropic import request as anthropic
+from sidecar.dialects.gemini import request as gemini
+from sidecar.dialects.openai import request as openai
+from sidecar.dialects.openai import response as openai_response
 from sidecar.gates import (
     GateFailure,
     GatesSpec,
@@ -21,7 +25,6 @@ from sidecar.gates import (
     requested_json,
 )
 from sidecar.gates.spec import DEFAULT_REASK_PROMPT
-from sidecar.translate import anthropic, gemini, openai, openai_response
 from sidecar.translate.common import Drops, TranslateOptions
 
 from ..conftest import FakeFactory

@@ -254,8 +254,8 @@ def test_finish_reason(source: Dialect, raw: str, first: str, second: str) -> No
 
 def test_anthropic_stop_sequence_is_reported() -> None:
     """A stop_sequence stop keeps the matched sequence when an Anthropic caller gets it back."""
+    from sidecar.dialects.anthropic.response import build_response
     from sidecar.translate import common
-    from sidecar.translate.anthropic_response import build_response
 
     resp: common.ChatResponse = {
         "id": "x",

@@ -12,15 +12,15 @@ from typing import Any
 
 import orjson
 
-from ..sse import SSEEvent
-from ..translate.bundles import TRANSLATIONS
-from . import Dialect, Operation, ProviderKind
-from .base import (
+from ...sse import SSEEvent
+from .. import Dialect, Operation, ProviderKind
+from ..base import (
     Endpoint,
     ProviderAPI,
     WireDialect,
     error_raises,
 )
+from .translation import TRANSLATION
 
 VERSION = "2023-06-01"
 """The ``anthropic-version`` sent when the app sent none (the API requires one)."""
@@ -42,7 +42,7 @@ class AnthropicWire(WireDialect):
         Endpoint(Dialect.ANTHROPIC, Operation.COUNT_TOKENS, "/v1/messages/count_tokens"),
     )
     protocol_headers = ("anthropic-", "x-stainless-helper")
-    translation = TRANSLATIONS[Dialect.ANTHROPIC]
+    translation = TRANSLATION
 
     def claims_path(self, path: str, headers: Mapping[str, str] | None) -> bool:
         return path.startswith("/v1/messages") or (headers is not None and "anthropic-version" in headers)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 
 from sidecar.dialects import Operation
-from sidecar.dialects.openai import WIRE
+from sidecar.dialects.openai.wire import WIRE
 from sidecar.sse import SSEEvent
 
 

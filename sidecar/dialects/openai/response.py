@@ -22,8 +22,8 @@ from typing import Any
 
 import orjson
 
-from ..sse import SSEEvent
-from .common import (
+from ...sse import SSEEvent
+from ...translate.common import (
     ChatResponse,
     Choice,
     FinishReason,
@@ -34,7 +34,7 @@ from .common import (
     parse_arguments,
     reasoning_of,
 )
-from .openai import assistant_message
+from .request import assistant_message
 
 FINISH_FROM = {
     "stop": FinishReason.STOP,

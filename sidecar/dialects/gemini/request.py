@@ -1,4 +1,4 @@
-"""Gemini generateContent requests <-> the common form (responses: ``gemini_response``).
+"""Gemini generateContent requests <-> the common form (responses: ``response``).
 
 - ``parse_request`` / ``build_request``: ``models/{model}:generateContent`` bodies (``contents`` with
   roles user/model, ``systemInstruction``, text/inlineData/fileData/functionCall/functionResponse parts,
@@ -20,18 +20,20 @@ from typing import Any, Literal
 
 import orjson
 
-from .common import (
+from ...translate.common import (
     ChatRequest,
     Drops,
     Message,
     Part,
+    RequestParams,
     ToolChoice,
     TranslateOptions,
     TranslationError,
     dumps,
     guess_media_type,
 )
-from .schema import to_gemini, to_json_schema
+from ...translate.params import integer, number, stops
+from ...translate.schema import to_gemini, to_json_schema
 
 SKIP_SIGNATURE = "skip_thought_signature_validator"
 
@@ -344,3 +346,21 @@ def _response_object(output: str | dict[str, Any], is_error: bool) -> dict[str, 
     if is_error:
         return {"error": output}
     return output if isinstance(output, dict) else {"result": output}
+
+
+def gemini_params(body: dict[str, Any]) -> RequestParams:
+    model = body.get("model")
+    raw = body.get("generationConfig") or body.get("generation_config") or {}
+    config = {camel(k): v for k, v in raw.items()} if isinstance(raw, dict) else {}
+    return RequestParams(
+        model=model if type(model) is str else None,
+        max_tokens=integer(config.get("maxOutputTokens")),
+        temperature=number(config.get("temperature")),
+        top_p=number(config.get("topP")),
+        top_k=integer(config.get("topK")),
+        stop_sequences=stops(config.get("stopSequences")),
+        frequency_penalty=number(config.get("frequencyPenalty")),
+        presence_penalty=number(config.get("presencePenalty")),
+        seed=integer(config.get("seed")),
+        choice_count=integer(config.get("candidateCount")),
+    )

@@ -14,11 +14,11 @@ from typing import Any
 
 import orjson
 
-from ..sse import SSEEvent
-from ..translate import embeddings
-from ..translate.bundles import TRANSLATIONS
-from . import Dialect, Operation, ProviderKind
-from .base import Endpoint, NoEquivalentOperation, ProviderAPI, RequestProblem, RequestShape, WireDialect
+from ...sse import SSEEvent
+from .. import Dialect, Operation, ProviderKind
+from ..base import Endpoint, NoEquivalentOperation, ProviderAPI, RequestProblem, RequestShape, WireDialect
+from . import embeddings
+from .translation import TRANSLATION
 
 METHODS: Mapping[str, tuple[Operation, bool]] = {
     "generateContent": (Operation.GENERATE_CONTENT, False),
@@ -39,7 +39,7 @@ class GeminiWire(WireDialect):
         Endpoint(Dialect.GEMINI, Operation.GENERATE_CONTENT, "/v1/models/{tail}", True),
     )
     protocol_headers = ("x-goog-",)
-    translation = TRANSLATIONS[Dialect.GEMINI]
+    translation = TRANSLATION
 
     def read_request(
         self, endpoint: Endpoint, path: str, path_param: str, body: dict[str, Any], query: Mapping[str, str]

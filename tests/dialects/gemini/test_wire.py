@@ -7,7 +7,7 @@ import pytest
 
 from sidecar.dialects import Operation, registry
 from sidecar.dialects.base import RequestProblem
-from sidecar.dialects.gemini import WIRE
+from sidecar.dialects.gemini.wire import WIRE
 from sidecar.sse import SSEEvent
 
 

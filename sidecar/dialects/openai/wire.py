@@ -15,15 +15,15 @@ from typing import Any
 
 import orjson
 
-from ..sse import SSEEvent
-from ..translate.bundles import TRANSLATIONS
-from . import Dialect, Operation, ProviderKind
-from .base import (
+from ...sse import SSEEvent
+from .. import Dialect, Operation, ProviderKind
+from ..base import (
     Endpoint,
     ProviderAPI,
     WireDialect,
     error_raises,
 )
+from .translation import TRANSLATION
 
 _PATHS = {
     Operation.CHAT: "/chat/completions",
@@ -50,7 +50,7 @@ class OpenAIWire(WireDialect):
     )
     api_root = "/v1"
     protocol_headers = ("openai-",)
-    translation = TRANSLATIONS[Dialect.OPENAI]
+    translation = TRANSLATION
 
     def claims_path(self, path: str, headers: Mapping[str, str] | None) -> bool:
         return path.startswith(("/v1/", "/openai/"))

@@ -1,4 +1,4 @@
-"""Anthropic messages requests <-> the common form (responses: ``anthropic_response``).
+"""Anthropic messages requests <-> the common form (responses: ``response``).
 
 - ``parse_request`` / ``build_request``: ``/v1/messages`` bodies (top-level ``system`` string or blocks,
   text/image/document/tool_use/tool_result blocks, tools, tool_choice auto/any/tool/none with
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .common import (
+from ...translate.common import (
     RESPONSE_TOOL,
     RESPONSE_TOOL_VALUE,
     ChatRequest,
@@ -22,6 +22,7 @@ from .common import (
     MediaPart,
     Message,
     Part,
+    RequestParams,
     ResponseFormat,
     ToolChoice,
     TranslateOptions,
@@ -29,7 +30,8 @@ from .common import (
     result_text,
     safe_id,
 )
-from .schema import object_schema
+from ...translate.params import chat_params
+from ...translate.schema import object_schema
 
 _IGNORED = frozenset(("service_tier", "cache_control", "inference_geo", "speed", "diagnostics", "workspace_id"))
 
@@ -326,3 +328,7 @@ def _media_block(p: MediaPart, drops: Drops) -> dict[str, Any] | None:
     if p["url"] is not None:
         return {"type": kind, "source": {"type": "url", "url": p["url"]}}
     return {"type": kind, "source": {"type": "base64", "media_type": media, "data": p["data"]}}
+
+
+def anthropic_params(body: dict[str, Any]) -> RequestParams:
+    return chat_params(body, False)

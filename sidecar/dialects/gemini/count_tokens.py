@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import anthropic, gemini
-from .common import Drops, TranslateOptions, as_int
+from ...translate.common import Drops, TranslateOptions, as_int
+from ..anthropic import request as anthropic
+from . import request as gemini
 
 _ANTHROPIC_KEYS = ("model", "messages", "system", "tools", "tool_choice")
 

@@ -20,8 +20,8 @@ from typing import Any
 
 import orjson
 
-from ..sse import SSEEvent
-from .common import (
+from ...sse import SSEEvent
+from ...translate.common import (
     RESPONSE_TOOL,
     RESPONSE_TOOL_VALUE,
     ChatResponse,

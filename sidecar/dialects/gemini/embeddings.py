@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .common import Drops, TranslationError, Usage, as_int
-from .gemini import camel
+from ...translate.common import Drops, TranslationError, Usage, as_int
+from .request import camel
 
 
 def gemini_method(body: dict[str, Any]) -> str:

@@ -23,8 +23,8 @@ from typing import Any
 
 import orjson
 
-from ..sse import SSEEvent
-from .common import (
+from ...sse import SSEEvent
+from ...translate.common import (
     ChatResponse,
     Choice,
     FinishReason,

@@ -1,4 +1,4 @@
-"""OpenAI chat-completions requests <-> the common form (responses: ``openai_response``).
+"""OpenAI chat-completions requests <-> the common form (responses: ``response``).
 
 - ``parse_request`` / ``build_request``: ``/v1/chat/completions`` bodies (system and developer messages,
   user content parts text/image_url/file, assistant ``tool_calls`` with JSON-string arguments, ``tool``
@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from .common import (
+from ...translate.common import (
     ChatRequest,
     Drops,
     MediaPart,
     Message,
     Part,
+    RequestParams,
     ToolChoice,
     TranslateOptions,
     TranslationError,
@@ -29,6 +30,7 @@ from .common import (
     split_data_uri,
     text_of,
 )
+from ...translate.params import chat_params
 
 _IGNORED = frozenset(
     (
@@ -338,3 +340,7 @@ def _media_content(p: MediaPart, drops: Drops) -> dict[str, Any] | None:
         return {"type": "file", "file": {"file_data": url, "filename": "document.pdf"}}
     drops.unsupported("content.media", f"{media} {'URL' if p['url'] else 'data'} has no chat-completions form")
     return None
+
+
+def openai_params(body: dict[str, Any]) -> RequestParams:
+    return chat_params(body, True)

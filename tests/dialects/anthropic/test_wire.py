@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sidecar.dialects.anthropic import WIRE
+from sidecar.dialects.anthropic.wire import WIRE
 from sidecar.sse import SSEEvent
 
 

@@ -1,0 +1,139 @@
+"""The Anthropic stream decoder: one upstream event -> common deltas (``translate.stream_in`` describes
+every decoder).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...sse import SSEEvent
+from ...translate.common import (
+    RESPONSE_TOOL,
+    RESPONSE_TOOL_VALUE,
+    Delta,
+    End,
+    Finish,
+    FinishReason,
+    Reasoning,
+    ReasoningSignature,
+    Start,
+    Text,
+    ToolArgs,
+    ToolStart,
+    Usage,
+    UsageSeen,
+    dumps,
+    new_id,
+    parse_arguments,
+)
+from ...translate.stream_in import failure_of, load_data
+from . import response
+
+
+class AnthropicDecoder:
+    __slots__ = ("_blocks", "_buffer", "_tools", "_usage")
+
+    def __init__(self) -> None:
+        self._blocks: dict[int, tuple[str, int]] = {}  # block index -> (kind, tool ordinal)
+        self._buffer: list[str] = []
+        self._tools = 0
+        self._usage: Usage | None = None
+
+    def feed(self, event: SSEEvent) -> list[Delta]:
+        obj = load_data(event.data)
+        if not isinstance(obj, dict):
+            return []
+        kind = obj.get("type") or event.event
+        if kind == "content_block_delta":
+            return self._delta(obj)
+        if kind == "content_block_start":
+            return self._block_start(obj)
+        if kind == "content_block_stop":
+            if self._blocks.get(obj.get("index", -1), ("",))[0] == "wrapped":
+                value = parse_arguments("".join(self._buffer)).get("value")
+                self._buffer.clear()
+                return [Text(dumps(value))]
+            return []
+        if kind == "message_start":
+            message = obj.get("message") or {}
+            self._usage = response.usage_from(message.get("usage")) or self._usage
+            out: list[Delta] = [Start(message.get("id"))]
+            if self._usage is not None:
+                out.append(UsageSeen(self._usage))
+            return out
+        if kind == "message_delta":
+            return self._message_delta(obj)
+        if kind == "message_stop":
+            return [End()]
+        if kind == "error":
+            return [failure_of(obj.get("error"))]
+        return []
+
+    def _block_start(self, obj: dict[str, Any]) -> list[Delta]:
+        index = obj.get("index", 0)
+        block = obj.get("content_block") or {}
+        kind = block.get("type")
+        if kind == "text":
+            self._blocks[index] = ("text", -1)
+            return [Text(block["text"])] if block.get("text") else []
+        if kind == "thinking":
+            self._blocks[index] = ("thinking", -1)
+            return [Reasoning(block["thinking"])] if block.get("thinking") else []
+        if kind == "redacted_thinking":
+            self._blocks[index] = ("skip", -1)
+            data = block.get("data") or ""
+            return [ReasoningSignature(data, "anthropic", redacted=True, standalone=True)] if data else []
+        if kind != "tool_use":
+            self._blocks[index] = ("skip", -1)
+            return []
+        name = block.get("name") or ""
+        if name == RESPONSE_TOOL_VALUE:
+            self._blocks[index] = ("wrapped", -1)
+            return []
+        if name == RESPONSE_TOOL:
+            self._blocks[index] = ("json", -1)
+            return []
+        ordinal = self._tools
+        self._tools += 1
+        self._blocks[index] = ("tool", ordinal)
+        out: list[Delta] = [ToolStart(ordinal, block.get("id") or new_id("toolu_"), name)]
+        if block.get("input"):
+            out.append(ToolArgs(ordinal, dumps(block["input"])))
+        return out
+
+    def _delta(self, obj: dict[str, Any]) -> list[Delta]:
+        kind, ordinal = self._blocks.get(obj.get("index", 0), ("skip", -1))
+        delta = obj.get("delta") or {}
+        delta_type = delta.get("type")
+        if delta_type == "text_delta" and kind == "text":
+            return [Text(delta.get("text", ""))]
+        if kind == "thinking":
+            if delta_type == "thinking_delta" and delta.get("thinking"):
+                return [Reasoning(delta["thinking"])]
+            if delta_type == "signature_delta" and delta.get("signature"):
+                return [ReasoningSignature(delta["signature"], "anthropic")]
+            return []
+        if delta_type == "input_json_delta":
+            fragment = delta.get("partial_json", "")
+            if kind == "tool" and fragment:
+                return [ToolArgs(ordinal, fragment)]
+            if kind == "json" and fragment:
+                return [Text(fragment)]
+            if kind == "wrapped":
+                self._buffer.append(fragment)
+        return []
+
+    def _message_delta(self, obj: dict[str, Any]) -> list[Delta]:
+        out: list[Delta] = []
+        usage = response.usage_from(obj.get("usage"))
+        if usage is not None:
+            self._usage = usage if self._usage is None else self._usage.merge(usage)
+            out.append(UsageSeen(self._usage))
+        delta = obj.get("delta") or {}
+        raw = delta.get("stop_reason")
+        if raw:
+            reason = response.FINISH_FROM.get(raw, FinishReason.OTHER)
+            if reason is FinishReason.TOOL_CALLS and self._tools == 0:
+                reason = FinishReason.STOP  # only the structured-output tool was called
+            out.append(Finish(reason, raw, delta.get("stop_sequence")))
+        return out

@@ -1,0 +1,18 @@
+"""The Gemini dialect: everything the sidecar knows about it, in one package.
+
+Map of the package::
+
+    wire         the WireDialect object (endpoints, request reading, upstream paths, credentials,
+                 stream shape) and its ProviderAPI objects: what the registry lists
+    translation  TRANSLATION: the dialect's functions below, gathered in one ``translate.bundles.Translation``
+    request      chat requests <-> the common form (pure), the request-parameter reader
+    response     chat responses <-> the common form, usage, finish reasons, error body and error event
+    decoder      upstream stream events -> common deltas
+    encoder      common deltas -> a caller's stream events
+    the pairwise conversions with other dialects:
+    embeddings    OpenAI /v1/embeddings <-> Gemini embedContent / batchEmbedContents
+    count_tokens  Anthropic count_tokens <-> Gemini countTokens
+
+Nothing here is imported by this file: ``registry`` imports ``wire``, which imports the rest (the
+translation modules import only ``translate``'s common form and helpers, and are pure).
+"""

@@ -1,0 +1,119 @@
+"""The Gemini stream encoder: common deltas -> a Gemini caller's events (``translate.stream_out``
+describes every encoder).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...sse import SSEEvent
+from ...translate.common import (
+    Delta,
+    End,
+    Failure,
+    Finish,
+    Reasoning,
+    ReasoningSignature,
+    Start,
+    Text,
+    ToolArgs,
+    ToolStart,
+    Usage,
+    UsageSeen,
+    new_id,
+    parse_arguments,
+)
+from ...translate.stream_out import json_event
+from . import response
+
+
+class GeminiEncoder:
+    __slots__ = ("_calls", "_closed", "_finish", "_held", "_id", "_model", "_signature", "_usage")
+
+    def __init__(self, model: str) -> None:
+        self._model = model
+        self._id: str | None = None
+        self._closed = False
+        self._calls: dict[int, tuple[str, str, list[str], str | None]] = {}
+        self._finish: Finish | None = None
+        self._usage: Usage | None = None
+        self._held: dict[str, Any] | None = None  # the last thought part, waiting for its own signature
+        self._signature: str | None = None  # a standalone signature, for the next part
+
+    def _fragment(self, parts: list[dict[str, Any]], extra: dict[str, Any] | None = None) -> SSEEvent:
+        candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}} if parts else {}
+        candidate["index"] = 0
+        body: dict[str, Any] = {"candidates": [{**candidate, **(extra or {})}]}
+        if self._usage is not None and extra is not None:
+            body["usageMetadata"] = response.usage_to(self._usage)
+        body["modelVersion"] = self._model
+        body["responseId"] = self._id or ""
+        return json_event(body)
+
+    def _part(self, part: dict[str, Any]) -> dict[str, Any]:
+        if self._signature is not None:
+            part["thoughtSignature"] = self._signature
+            self._signature = None
+        return part
+
+    def _flush(self) -> list[SSEEvent]:
+        held, self._held = self._held, None
+        return [self._fragment([held])] if held is not None else []
+
+    def feed(self, delta: Delta) -> list[SSEEvent]:
+        if self._closed:
+            return []
+        if isinstance(delta, Reasoning):
+            out = self._flush()
+            self._held = self._part({"text": delta.text, "thought": True})
+            return out
+        if isinstance(delta, ReasoningSignature):
+            if delta.origin != "gemini" or delta.redacted:
+                return []  # another provider's signature means nothing to Gemini
+            if not delta.standalone and self._held is not None and "thoughtSignature" not in self._held:
+                self._held["thoughtSignature"] = delta.signature
+                return self._flush()
+            out = self._flush()
+            self._signature = delta.signature
+            return out
+        if isinstance(delta, Start):
+            self._id = delta.id or new_id("")
+        elif isinstance(delta, Text):
+            return [*self._flush(), self._fragment([self._part({"text": delta.text})])]
+        elif isinstance(delta, ToolStart):
+            signature, self._signature = self._signature, None
+            self._calls[delta.index] = (delta.id, delta.name, [], signature)
+            return self._flush()
+        elif isinstance(delta, ToolArgs):
+            call = self._calls.get(delta.index)
+            if call is not None:
+                call[2].append(delta.fragment)
+        elif isinstance(delta, Finish):
+            self._finish = delta
+        elif isinstance(delta, UsageSeen):
+            self._usage = delta.usage if self._usage is None else self._usage.merge(delta.usage)
+        elif isinstance(delta, End):
+            return self.close()
+        elif isinstance(delta, Failure):
+            self._closed = True
+            return [*self._flush(), response.error_event(delta.status, delta.message)]
+        return []
+
+    def close(self) -> list[SSEEvent]:
+        if self._closed:
+            return []
+        out = self._flush()
+        self._closed = True
+        parts: list[dict[str, Any]] = []
+        for ident, name, fragments, signature in self._calls.values():
+            part: dict[str, Any] = {
+                "functionCall": {"id": ident, "name": name, "args": parse_arguments("".join(fragments))}
+            }
+            if signature is not None:
+                part["thoughtSignature"] = signature
+            parts.append(part)
+        if self._signature is not None:
+            parts.append(self._part({"text": ""}))
+        reason = response.FINISH_TO[self._finish.reason] if self._finish else "STOP"
+        out.append(self._fragment(parts, {"finishReason": reason}))
+        return out

@@ -1,0 +1,155 @@
+"""The OpenAI stream encoder: common deltas -> an OpenAI caller's events (``translate.stream_out``
+describes every encoder).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+
+from ...sse import SSEEvent
+from ...translate.common import (
+    Delta,
+    End,
+    Failure,
+    Finish,
+    Reasoning,
+    ReasoningSignature,
+    Start,
+    Text,
+    ToolArgs,
+    ToolStart,
+    Usage,
+    UsageSeen,
+    new_id,
+)
+from ...translate.stream_out import frame, json_event
+from . import response
+
+_NO_FINISH = b',"finish_reason":null,"logprobs":null}]}'
+
+
+class OpenAIEncoder:
+    __slots__ = (
+        "_bare_tools",
+        "_closed",
+        "_created",
+        "_finished",
+        "_head",
+        "_id",
+        "_include_usage",
+        "_model",
+        "_started",
+        "_usage",
+    )
+
+    def __init__(self, model: str, include_usage: bool) -> None:
+        self._model = model
+        self._include_usage = include_usage
+        self._id = ""
+        self._created = int(time.time())
+        self._started = False
+        self._finished = False
+        self._closed = False
+        self._usage: Usage | None = None
+        self._bare_tools: list[int] = []  # tool calls started whose arguments have not come yet
+        self._head = b""  # every chunk's JSON up to its delta, once the id is known
+
+    def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> SSEEvent:
+        if finish is None and self._head:  # the usual chunk: the fixed part made once per stream
+            return frame(self._head + orjson.dumps(delta) + _NO_FINISH)
+        choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
+        return json_event(
+            {
+                "id": self._id,
+                "object": "chat.completion.chunk",
+                "created": self._created,
+                "model": self._model,
+                "choices": [choice],
+            }
+        )
+
+    def _start(self, ident: str | None) -> list[SSEEvent]:
+        if self._started:
+            return []
+        self._started = True
+        self._id = ident or new_id("chatcmpl-")
+        self._head = (
+            b'{"id":'
+            + orjson.dumps(self._id)
+            + b',"object":"chat.completion.chunk","created":'
+            + str(self._created).encode()
+            + b',"model":'
+            + orjson.dumps(self._model)
+            + b',"choices":[{"index":0,"delta":'
+        )
+        return [self._chunk({"role": "assistant", "content": ""})]
+
+    def feed(self, delta: Delta) -> list[SSEEvent]:
+        if type(delta) is Text and self._started and not self._closed:  # the usual delta, first
+            return [self._chunk({"content": delta.text})]
+        if self._closed:
+            return []
+        if isinstance(delta, Start):
+            return self._start(delta.id)
+        if isinstance(delta, UsageSeen):
+            self._usage = delta.usage if self._usage is None else self._usage.merge(delta.usage)
+            return []
+        if isinstance(delta, End):
+            return self.close()
+        if isinstance(delta, Failure):
+            self._closed = True
+            return [response.error_event(delta.status, delta.message)]
+        if isinstance(delta, ReasoningSignature):
+            return []  # no place for a signature in the OpenAI dialect
+        out = self._start(None)
+        if isinstance(delta, Text):
+            out.append(self._chunk({"content": delta.text}))
+        elif isinstance(delta, Reasoning):
+            out.append(self._chunk({"reasoning_content": delta.text}))
+        elif isinstance(delta, ToolStart):
+            out += self._empty_arguments()
+            call = {
+                "index": delta.index,
+                "id": delta.id,
+                "type": "function",
+                "function": {"name": delta.name, "arguments": ""},
+            }
+            out.append(self._chunk({"tool_calls": [call]}))
+            self._bare_tools.append(delta.index)
+        elif isinstance(delta, ToolArgs):
+            if delta.fragment and delta.index in self._bare_tools:
+                self._bare_tools.remove(delta.index)
+            out.append(self._chunk({"tool_calls": [{"index": delta.index, "function": {"arguments": delta.fragment}}]}))
+        elif isinstance(delta, Finish) and not self._finished:
+            out += self._empty_arguments()
+            self._finished = True
+            out.append(self._chunk({}, response.FINISH_TO[delta.reason]))
+        return out
+
+    def _empty_arguments(self) -> list[SSEEvent]:
+        """``{}`` for each tool call that streamed no argument text (Anthropic sends ``input: {}`` and an
+        empty ``input_json_delta`` for a call without arguments): an app parses the arguments it
+        accumulated as JSON, and ``""`` is not JSON. The whole answer says ``"{}"`` too."""
+        bare, self._bare_tools = self._bare_tools, []
+        return [self._chunk({"tool_calls": [{"index": i, "function": {"arguments": "{}"}}]}) for i in bare]
+
+    def close(self) -> list[SSEEvent]:
+        if self._closed:
+            return []
+        out = self._empty_arguments()
+        self._closed = True
+        if self._include_usage and self._started:
+            body = {
+                "id": self._id,
+                "object": "chat.completion.chunk",
+                "created": self._created,
+                "model": self._model,
+                "choices": [],
+                "usage": response.usage_to(self._usage),
+            }
+            out.append(json_event(body))
+        out.append(SSEEvent(b"[DONE]"))
+        return out

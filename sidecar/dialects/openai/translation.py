@@ -1,0 +1,40 @@
+"""The OpenAI dialect's translation functions, gathered in one ``Translation`` (``TRANSLATION``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...translate.bundles import Translation
+from ...translate.common import Drops, TranslateOptions
+from .. import Dialect, Operation
+from ..gemini import embeddings
+from . import request, response
+from .decoder import OpenAIDecoder
+from .encoder import OpenAIEncoder
+
+
+def _openai_embeddings_from_gemini(
+    body: dict[str, Any], model: str, drops: Drops, options: TranslateOptions
+) -> dict[str, Any]:
+    return embeddings.gemini_to_openai(body, model, drops)
+
+
+def _openai_embeddings_to_gemini(body: dict[str, Any], model: str) -> dict[str, Any]:
+    return embeddings.openai_response_to_gemini(body)
+
+
+TRANSLATION = Translation(
+    parse_request=request.parse_request,
+    build_request=request.build_request,
+    parse_response=response.parse_response,
+    build_response=response.build_response,
+    decoder=OpenAIDecoder,
+    encoder=OpenAIEncoder,
+    usage=response.usage_of,
+    stream_usage=response.stream_usage,
+    request_params=request.openai_params,
+    error_body=response.error_body,
+    error_event=response.error_event,
+    requests_from={(Operation.EMBEDDINGS, Dialect.GEMINI): _openai_embeddings_from_gemini},
+    responses_to={(Operation.EMBEDDINGS, Dialect.GEMINI): _openai_embeddings_to_gemini},
+)

@@ -1,0 +1,171 @@
+"""The translation facade: ``translate_request`` / ``translate_response`` / ``translate_error``,
+``parse_chat_response`` / ``build_chat_response``, ``new_stream_translator`` / ``new_stream_decoder`` /
+``new_stream_encoder`` / ``stream_error_event``, ``extract_usage`` / ``extract_stream_usage`` /
+``extract_request_params``: each picks the dialects' functions from the registry
+(``registry.TRANSLATIONS``); re-exported by the package (``from sidecar.translate import ...``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..dialects import CHAT_OPERATIONS, Dialect, Operation, registry
+from ..dialects.gemini import embeddings
+from ..sse import SSEEvent
+from .common import (
+    ChatRequest,
+    ChatResponse,
+    Drops,
+    RequestParams,
+    TranslateOptions,
+    TranslationError,
+    Usage,
+)
+from .errors import read_error
+from .stream import StreamDecoder, StreamEncoder, StreamTranslator
+
+gemini_embedding_method = embeddings.gemini_method
+"""The method (``embedContent`` / ``batchEmbedContents``) a Gemini embeddings body is for."""
+
+
+def _no_route(operation: Operation, source: Dialect, target: Dialect) -> TranslationError:
+    return TranslationError(f"{operation.value} cannot be translated from {source.value} to {target.value}")
+
+
+def translate_request(
+    body: dict[str, Any],
+    *,
+    source: Dialect,
+    target: Dialect,
+    operation: Operation,
+    target_model: str,
+    options: TranslateOptions,
+    stream: bool | None = None,
+) -> tuple[dict[str, Any], list[str]]:
+    """A caller's (``source``) request body as the upstream's (``target``) body, and the dropped params.
+
+    For a Gemini target the model and streaming belong to the URL path: the body has neither. For a
+    Gemini source the body does not say whether the call streams: pass ``stream`` (True for
+    ``streamGenerateContent``); for other sources None means "as the body says".
+    """
+    drops = Drops(options)
+    upstream = registry.TRANSLATIONS[target]
+    try:
+        if operation in CHAT_OPERATIONS:
+            req: ChatRequest = registry.TRANSLATIONS[source].parse_request(body, drops)
+            if stream is not None:
+                req["stream"] = stream
+            if req.get("stream") and req.get("n", 1) != 1:
+                drops.unsupported("n", "a translated stream carries one choice")
+                req.pop("n", None)
+            out = upstream.build_request(req, target_model, drops, options)
+        else:
+            convert = upstream.requests_from.get((operation, source))
+            if convert is None:
+                raise _no_route(operation, source, target)
+            out = convert(body, target_model, drops, options)
+    except TranslationError:
+        raise
+    except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
+        raise TranslationError(f"malformed {source.value} request body: {exc!r}") from exc
+    return out, drops.names
+
+
+def translate_response(
+    body: dict[str, Any], *, source: Dialect, target: Dialect, operation: Operation, model: str
+) -> dict[str, Any]:
+    """An upstream (``source``) response body as the caller's (``target``) body; ``model`` is reported."""
+    upstream = registry.TRANSLATIONS[source]
+    try:
+        if operation in CHAT_OPERATIONS:
+            return registry.TRANSLATIONS[target].build_response(upstream.parse_response(body), model)
+        convert = upstream.responses_to.get((operation, target))
+        if convert is not None:
+            return convert(body, model)
+    except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
+        raise TranslationError(f"malformed {source.value} response body: {exc!r}") from exc
+    raise _no_route(operation, source, target)
+
+
+def translate_error(status: int, body: bytes, *, source: Dialect, target: Dialect) -> dict[str, Any]:
+    """An upstream (``source``) error body as the caller's (``target``) error body; keeps the message."""
+    try:
+        message, code = read_error(status, body)
+    except Exception:  # the body is garbage of a kind not foreseen: still answer
+        message, code = f"upstream returned HTTP {status}", None
+    return registry.TRANSLATIONS[target].error_body(status, message, code=code)
+
+
+def stream_error_event(dialect: Dialect, status: int, message: str) -> bytes:
+    """The event that makes the caller's SDK raise after a mid-stream failure, as bytes.
+
+    OpenAI: a ``data: {"error": {...}}`` line (openai-python's ``Stream`` raises ``APIError`` on a
+    payload with an ``error`` key); Anthropic: ``event: error`` (the SDK raises an ``APIStatusError``);
+    Gemini: a ``data: {"error": {"code", "message", "status"}}`` line (google-genai raises
+    ``ClientError``/``ServerError`` on a chunk that starts with ``{"error":``).
+    """
+    return registry.TRANSLATIONS[dialect].error_event(status, message).encode()
+
+
+def extract_usage(dialect: Dialect, body: dict[str, Any]) -> Usage | None:
+    """Usage of a non-stream response in ``dialect`` (chat, messages, generateContent, embeddings); None
+    when it reports none."""
+    if not isinstance(body, dict):
+        return None
+    return registry.TRANSLATIONS[dialect].usage(body)
+
+
+def extract_stream_usage(dialect: Dialect, event: SSEEvent) -> Usage | None:
+    """Usage carried by one event of a ``dialect`` stream, if any (OpenAI's usage chunk, Anthropic
+    ``message_start``/``message_delta``, a Gemini fragment with ``usageMetadata``). Counts are
+    cumulative: combine successive ones with ``Usage.merge``."""
+    return registry.TRANSLATIONS[dialect].stream_usage(event)
+
+
+def extract_request_params(dialect: Dialect, body: dict[str, Any]) -> RequestParams:
+    """The generation parameters of a ``dialect`` request body (``usage``)."""
+    if not isinstance(body, dict):
+        return RequestParams()
+    return registry.TRANSLATIONS[dialect].request_params(body)
+
+
+def parse_chat_response(body: dict[str, Any], dialect: Dialect) -> ChatResponse:
+    """A ``dialect`` chat answer (chat.completion, message, GenerateContentResponse) in the common form."""
+    try:
+        return registry.TRANSLATIONS[dialect].parse_response(body)
+    except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
+        raise TranslationError(f"malformed {dialect.value} response body: {exc!r}") from exc
+
+
+def build_chat_response(response: ChatResponse, dialect: Dialect, model: str) -> dict[str, Any]:
+    """A common-form answer as a ``dialect`` caller's body; ``model`` is reported."""
+    return registry.TRANSLATIONS[dialect].build_response(response, model)
+
+
+def new_stream_translator(
+    *, source: Dialect, target: Dialect, operation: Operation, model: str, include_usage: bool
+) -> StreamTranslator:
+    """A per-stream translator from upstream (``source``) events to caller (``target``) events."""
+    if operation not in CHAT_OPERATIONS:
+        raise _no_route(operation, source, target)
+    return _new_stream_translator(source=source, target=target, model=model, include_usage=include_usage)
+
+
+def _new_stream_translator(*, source: Dialect, target: Dialect, model: str, include_usage: bool) -> StreamTranslator:
+    """A translator from ``source`` (upstream) events to ``target`` (caller) events for a chat stream.
+
+    ``model`` is the name reported to the caller; ``include_usage`` is the OpenAI caller's
+    ``stream_options.include_usage`` (other dialects always receive usage).
+    """
+    return StreamTranslator(new_stream_decoder(source), new_stream_encoder(target, model, include_usage))
+
+
+def new_stream_decoder(source: Dialect) -> StreamDecoder:
+    """A decoder of one ``source`` chat stream's events into common deltas (it may raise on an event it
+    cannot read: ``StreamTranslator.feed`` shows how to skip one)."""
+    return registry.TRANSLATIONS[source].decoder()
+
+
+def new_stream_encoder(target: Dialect, model: str, include_usage: bool) -> StreamEncoder:
+    """An encoder of common deltas into one ``target`` caller's chat stream events."""
+    return registry.TRANSLATIONS[target].encoder(model, include_usage)

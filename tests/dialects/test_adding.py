@@ -1,0 +1,193 @@
+"""Adding a dialect is one package plus its lines in the registry (docs/dialects.md, "Adding a dialect").
+
+Each test copies the ``sidecar`` package, adds the toy dialect's package (``toy_dialect``) as
+``sidecar/dialects/toy/``, adds its members to ``Dialect`` and ``ProviderKind`` and its cases to the
+registry, and runs that copy (``llm-sidecar run``) in front of a real HTTP server speaking the toy API.
+Nothing else in the copy changes: the router, the upstream client, the relay, the fallback loop and the
+translation facade serve the new dialect from its object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import openai
+import orjson
+import pytest
+from aiohttp import web
+
+from tests.live_stack import free_port, wait_ok
+
+ROOT = Path(__file__).resolve().parents[2]
+TOY = Path(__file__).resolve().parent / "toy_dialect"
+KEY = "toy-secret-key"
+
+EDITS = {
+    # file in sidecar/dialects: (text found once, the lines added after it)
+    "__init__.py": [
+        ('    GEMINI = "gemini"\n\n\nclass Operation', '    TOY = "toy"\n'),  # a member of Dialect
+        ('    FAKE = "fake"\n', '    TOY = "toy"\n'),  # a member of ProviderKind
+    ],
+    "registry.py": [
+        ("from .openai import wire as openai\n", "from .toy import wire as toy\n"),
+        ("            return gemini.WIRE\n", "        case Dialect.TOY:\n            return toy.WIRE\n"),
+        ("            return fake.API\n", "        case ProviderKind.TOY:\n            return toy.API\n"),
+    ],
+}
+
+
+def add_toy_dialect(workdir: Path) -> Path:
+    """A copy of the ``sidecar`` package with the toy dialect added; the directory holding it."""
+    package = workdir / "sidecar"
+    shutil.copytree(ROOT / "sidecar", package)  # with its bytecode (still valid: copies keep the times)
+    shutil.copytree(TOY, package / "dialects" / "toy", ignore=shutil.ignore_patterns("__pycache__"))
+    for name, edits in EDITS.items():
+        path = package / "dialects" / name
+        text = path.read_text()
+        for anchor, added in edits:
+            assert text.count(anchor) == 1, f"{name}: {anchor!r} is not where the docs say"
+            first, sep, rest = anchor.partition("\n\n")  # added after the anchor's own lines
+            text = text.replace(anchor, first + "\n" + added + sep[1:] + rest if sep else anchor + added)
+        path.write_text(text)
+    return workdir
+
+
+async def toy_generate(request: web.Request) -> web.StreamResponse:
+    """The toy API (see ``toy_dialect``): echoes the prompt; refuses a call without the key."""
+    if request.headers.get("x-toy-key") != KEY:
+        return web.json_response({"error": {"message": "bad key", "status": 401}}, status=401)
+    body = await request.json()
+    text = f"echo: {body['prompt']} ({body['model']})"
+    tokens = {"in": 3, "out": 5}
+    if not body.get("stream"):
+        return web.json_response({"id": "toy-1", "model": body["model"], "text": text, "stop": "end", "tokens": tokens})
+    response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+    await response.prepare(request)
+    for word in text.split(" "):
+        await response.write(b"data: " + orjson.dumps({"text": word + " "}) + b"\n\n")
+    await response.write(b"event: done\ndata: " + orjson.dumps({"stop": "end", "tokens": tokens}) + b"\n\n")
+    await response.write_eof()
+    return response
+
+
+@pytest.fixture(scope="module")
+def toy_upstream() -> Iterator[str]:
+    """The toy API on a free loopback port, served from its own thread (one for the module's tests)."""
+    app = web.Application()
+    app.router.add_post("/toy/v1/generate", toy_generate)
+    runner = web.AppRunner(app, access_log=None)
+    port = free_port()
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+
+    async def start() -> None:
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+
+    asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()
+
+
+@pytest.fixture(scope="module")
+def sidecar_with_toy(tmp_path_factory: pytest.TempPathFactory, toy_upstream: str) -> Iterator[str]:
+    """The copy with the toy dialect, running on a policy whose one model is served by a toy provider."""
+    tmp_path = tmp_path_factory.mktemp("toy")
+    code = add_toy_dialect(tmp_path / "code")
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "version: 1\n"
+        "providers:\n"
+        f"  toy-provider: {{kind: toy, base_url: '{toy_upstream}', api_key: {{env: TOY_KEY}}}}\n"
+        "models:\n"
+        "  toy-model: {provider: toy-provider, model: toy-1}\n"
+    )
+    port = free_port()
+    log = tmp_path / "sidecar.err"
+    with log.open("wb") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sidecar", "run", "--policy", str(policy), "--port", str(port)],
+            cwd=code,  # -m puts the working directory first on sys.path: the copy is the one imported
+            env={"PATH": "/usr/bin:/bin", "TOY_KEY": KEY, "SIDECAR_LOG_LEVEL": "warning"},
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+    try:
+        wait_ok(f"http://127.0.0.1:{port}/readyz", proc, log)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+async def test_an_openai_sdk_call_is_answered_by_a_toy_provider(sidecar_with_toy: str) -> None:
+    """An OpenAI chat call routed to the toy provider is translated both ways (with its key header)."""
+    client = openai.AsyncOpenAI(base_url=f"{sidecar_with_toy}/v1", api_key="unused", max_retries=0)
+    completion = await client.chat.completions.create(
+        model="toy-model", messages=[{"role": "user", "content": "hello"}]
+    )
+    await client.close()
+    assert completion.choices[0].message.content == "echo: hello (toy-1)"
+    assert completion.choices[0].finish_reason == "stop"
+    assert completion.usage is not None and (completion.usage.prompt_tokens, completion.usage.completion_tokens) == (
+        3,
+        5,
+    )
+
+
+async def test_an_openai_sdk_stream_is_relayed_from_a_toy_provider(sidecar_with_toy: str) -> None:
+    """A streamed OpenAI chat call routed to the toy provider gets the toy stream as OpenAI chunks."""
+    client = openai.AsyncOpenAI(base_url=f"{sidecar_with_toy}/v1", api_key="unused", max_retries=0)
+    stream = await client.chat.completions.create(
+        model="toy-model",
+        messages=[{"role": "user", "content": "hello"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    text, finish, usage = "", None, None
+    async for chunk in stream:
+        if chunk.choices:
+            text += chunk.choices[0].delta.content or ""
+            finish = chunk.choices[0].finish_reason or finish
+        usage = chunk.usage or usage
+    await client.close()
+    assert text == "echo: hello (toy-1) "
+    assert finish == "stop"
+    assert usage is not None and usage.completion_tokens == 5
+
+
+async def test_a_toy_caller_is_served_on_the_toy_path(sidecar_with_toy: str) -> None:
+    """A caller speaking the toy dialect is routed from the toy endpoint by the model in its body."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{sidecar_with_toy}/toy/v1/generate", json={"model": "toy-model", "prompt": "hi"}) as response,
+    ):
+        assert response.status == 200, await response.text()
+        body = await response.json()
+    assert body["text"] == "echo: hi (toy-1)"
+
+
+async def test_a_toy_caller_gets_an_error_in_the_toy_dialect(sidecar_with_toy: str) -> None:
+    """A toy caller naming a model the policy lacks is answered with the toy error body."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{sidecar_with_toy}/toy/v1/generate", json={"model": "no-such-model", "prompt": "hi"}
+        ) as response,
+    ):
+        body = await response.json()
+    assert response.status == 404
+    assert set(body) == {"error"} and set(body["error"]) == {"message", "status"}

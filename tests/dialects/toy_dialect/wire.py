@@ -1,0 +1,56 @@
+"""The toy dialect's object and its provider kind: what the registry lists."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from ...sse import SSEEvent
+from .. import Dialect, Operation, ProviderKind
+from ..base import Endpoint, ProviderAPI, WireDialect, error_raises
+from .translation import TRANSLATION
+
+
+class ToyWire(WireDialect):
+    dialect = Dialect.TOY
+    name = "Toy"
+    endpoints = (Endpoint(Dialect.TOY, Operation.CHAT, "/toy/v1/generate"),)
+    paths = {Operation.CHAT: "/toy/v1/generate"}
+    protocol_headers = ("x-toy-",)
+    translation = TRANSLATION
+
+    def claims_path(self, path: str, headers: Mapping[str, str] | None) -> bool:
+        return path.startswith("/toy/")
+
+    def credentials(self, key: str) -> tuple[str, str]:
+        return "x-toy-key", key
+
+    def same_dialect_body(
+        self, body: dict[str, Any], raw: bytes, model: str, operation: Operation, stream: bool
+    ) -> bytes:
+        return orjson.dumps({**body, "model": model})
+
+    def finish_translated_body(self, body: dict[str, Any], operation: Operation, stream: bool) -> None:
+        body["stream"] = stream
+
+    def is_terminal(self, operation: Operation, event: SSEEvent) -> bool:
+        return event.event == "done"
+
+    def may_end(self, chunk: bytes) -> bool:
+        return b"done" in chunk
+
+    def error_event_raises(self, event: SSEEvent) -> bool:
+        return error_raises(event, name="error")
+
+
+class ToyAPI(ProviderAPI):
+    kind = ProviderKind.TOY
+
+    def wire(self, caller: Dialect, speaks: Dialect | None) -> Dialect:
+        return Dialect.TOY
+
+
+WIRE = ToyWire()
+API = ToyAPI()
