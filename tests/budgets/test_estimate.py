@@ -3,6 +3,8 @@ already has them or the body may carry media, and the output maximum of each dia
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Any
 
 import orjson
@@ -23,12 +25,12 @@ CHAT = {"model": "m", "messages": [{"role": "user", "content": "Say hello in one
 
 
 def test_a_text_body_is_estimated_from_its_length() -> None:
-    """Without features, the prompt is the body's bytes over the dialect's bytes per token, rounded up,
-    and nothing walks the body."""
+    """Without features, the prompt is the body's bytes (its digits thrice) over the dialect's bytes per
+    token, rounded up, and nothing walks the body."""
     raw = orjson.dumps(CHAT)
     request = facts(CHAT)
     tokens, output = estimate_request(request, raw)
-    assert tokens == -(-len(raw) // 4) and output == 64
+    assert tokens == math.ceil((len(raw) + 2 * 2) / BYTES_PER_TOKEN[Dialect.OPENAI]) and output == 64  # "64"
     assert request.known_features is None
 
 
@@ -64,7 +66,7 @@ def test_gemini_reads_the_generation_config() -> None:
     body = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}], "generationConfig": {"maxOutputTokens": 55}}
     raw = orjson.dumps(body)
     tokens, output = estimate_request(facts(body, Dialect.GEMINI, Operation.GENERATE_CONTENT), raw)
-    assert (tokens, output) == (-int(-len(raw) // BYTES_PER_TOKEN[Dialect.GEMINI]), 55)
+    assert (tokens, output) == (math.ceil((len(raw) + 2 * 2) / BYTES_PER_TOKEN[Dialect.GEMINI]), 55)  # "55"
 
 
 def test_an_output_maximum_that_is_not_a_positive_integer_is_none() -> None:
@@ -72,3 +74,12 @@ def test_an_output_maximum_that_is_not_a_positive_integer_is_none() -> None:
     for value in (True, 0, "64"):
         body = {**CHAT, "max_tokens": value}
         assert estimate_request(facts(body), orjson.dumps(body))[1] is None
+
+
+def test_a_body_with_escaped_non_ascii_text_is_estimated_by_the_features() -> None:
+    """A body whose SDK escaped its non-ASCII text (6 bytes a character) is walked, not weighed by bytes."""
+    body = {"model": "m", "messages": [{"role": "user", "content": "中文的句子" * 40}]}
+    raw = json.dumps(body).encode()  # ensure_ascii: "\\u4e2d..."
+    request = facts(body)
+    tokens, _ = estimate_request(request, raw)
+    assert request.known_features is not None and tokens == request.features.prompt_tokens
