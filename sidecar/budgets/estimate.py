@@ -20,6 +20,7 @@ percent of bodies, by at most 10-20%.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -40,10 +41,13 @@ base64 bytes) and ``\\u`` escapes (non-ASCII text escaped by its SDK: 6 bytes a 
 among them). A text that merely says "file" takes the slower, precise path."""
 
 
+_WALK = re.compile(b"|".join(re.escape(marker) for marker in WALK_MARKERS))
+
+
 def estimate_request(facts: RequestFacts, raw: bytes) -> tuple[int, int | None]:
     """The prompt tokens and the request's own output maximum (None: it set none) for a reservation."""
     features = facts.known_features
-    if features is None and any(marker in raw for marker in WALK_MARKERS):
+    if features is None and _WALK.search(raw) is not None:
         features = facts.features
     if features is not None:
         return features.prompt_tokens, features.max_output_tokens
