@@ -34,7 +34,17 @@ import time
 from pathlib import Path
 
 import redis
-from proxy_bench import REQUEST, chat_script, free_port, in_turn, sidecar_policy, start_nginx, start_sidecar, wrk
+from proxy_bench import (
+    REQUEST,
+    chat_script,
+    free_port,
+    in_turn,
+    sidecar_command,
+    sidecar_policy,
+    start_nginx,
+    wait_http,
+    wrk,
+)
 
 LIMITS = """
 budgets:
@@ -61,6 +71,14 @@ def start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
         except redis.ConnectionError:
             time.sleep(0.02)
     return proc, port
+
+
+def start_sidecar(policy: Path, port: int) -> subprocess.Popen[bytes]:
+    """``llm-sidecar run`` on ``policy``, ready (a loaded machine may take a minute to start it)."""
+    command, env = sidecar_command(policy, port, {"SIDECAR_LOG_LEVEL": "warning"})
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    wait_http(f"http://127.0.0.1:{port}/readyz", timeout=120)
+    return proc
 
 
 def cpu_s(pid: int) -> float:
@@ -116,7 +134,7 @@ def main() -> int:
                 path = work / f"budgets-{name}.yaml"
                 path.write_text(text)
                 port = free_port()
-                proc, _ = start_sidecar(path, port, {"SIDECAR_LOG_LEVEL": "warning"})
+                proc = start_sidecar(path, port)
                 running.append(proc)
                 pids[name] = proc.pid
                 urls[name] = f"http://127.0.0.1:{port}/v1/chat/completions"

@@ -95,6 +95,11 @@ class RequestFacts:
         """Features known otherwise (``diff --replay``: those an access line recorded)."""
         self._features = features
 
+    @property
+    def known_features(self) -> RequestFeatures | None:
+        """The features if something already computed them, else None (nothing is computed)."""
+        return self._features
+
     def __repr__(self) -> str:
         return (
             f"RequestFacts({self.dialect}, {self.operation}, model={self.model!r}, app={self.app!r}, "

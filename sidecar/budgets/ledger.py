@@ -45,7 +45,7 @@ from .compiled import BudgetRequest, Budgets, Limit, TargetInfo
 from .decision import Decision, LimitState, StoreUse, Verdict, deny_message, retry_after
 from .guard import GuardedStore, LedgerStats
 from .pricing import NANO_USD, actual_units, estimate_units
-from .spec import Action
+from .spec import FIXED_SCOPES, Action
 from .store import KEY_GRACE_S, CounterRef, ReserveResult, Store
 from .visibility import Seen, Tracker
 from .windows import WindowClock
@@ -63,6 +63,20 @@ class _Plan:
     counters: list[Seen]
     refs: list[CounterRef]
     amounts: list[int]
+
+
+@dataclass(slots=True)
+class _Fixed:
+    """The counters of one target whose scope value does not depend on the request (global, model,
+    provider limits), for the windows holding ``[start, end)``: built once per target and window,
+    not per request. ``evictions``: the tracker's count when built (an evicted counter is rebuilt)."""
+
+    start: float
+    end: float
+    evictions: int
+    limits: list[Limit]
+    values: list[str]
+    counters: list[Seen]
 
 
 @dataclass(slots=True)
@@ -159,7 +173,10 @@ class Ledger:
         """A new policy: new limits and windows; counters (local and shared) carry on under the same keys."""
         self._budgets = budgets
         self._clocks = [WindowClock(limit.window) for limit in budgets.limits]
-        self._ordered = budgets.request_limits + budgets.target_limits
+        self._per_request = tuple(limit for limit in budgets.request_limits if limit.scope not in FIXED_SCOPES)
+        self._fixed_limits = tuple(limit for limit in budgets.request_limits if limit.scope in FIXED_SCOPES)
+        self._fixed_limits += budgets.target_limits  # request limits first: a request limit's refusal denies
+        self._fixed: dict[str, _Fixed] = {}
         self._fail_closed = any(limit.fail_closed for limit in budgets.limits)
         self._hold_s = budgets.reservation_ttl_s
         self._grace = int(budgets.reservation_ttl_s) + KEY_GRACE_S
@@ -229,18 +246,41 @@ class Ledger:
         limits: list[Limit] = []
         values: list[str] = []
         counters: list[Seen] = []
-        amounts: list[int] = []
-        clocks, counter_of = self._clocks, self.tracker.counter
-        for limit in self._ordered:
+        tracker = self.tracker
+        if self._per_request:
+            clocks, counter_of = self._clocks, tracker.counter
+            for limit in self._per_request:  # app, route, header, key: the request's value
+                value = limit.scope_value(request, target)
+                if value is None:
+                    continue
+                start, end = clocks[limit.index].at(now)
+                limits.append(limit)
+                values.append(value)
+                counters.append(counter_of(limit, value, start, end))
+        fixed = self._fixed.get(target.model)
+        if fixed is None or not fixed.start <= now < fixed.end or fixed.evictions != tracker.evictions:
+            fixed = self._fixed_part(target, now)
+        limits += fixed.limits
+        values += fixed.values
+        counters += fixed.counters
+        amounts = [units[limit.measure_index] for limit in limits]
+        return _Plan(target, limits, values, counters, [counter.ref for counter in counters], amounts)
+
+    def _fixed_part(self, target: TargetInfo, now: float) -> _Fixed:
+        """``target``'s counters of global, model and provider limits in the windows holding ``now``."""
+        fixed = _Fixed(-math.inf, math.inf, self.tracker.evictions, [], [], [])
+        request = BudgetRequest(0)  # these scopes do not read the request
+        for limit in self._fixed_limits:
             value = limit.scope_value(request, target)
             if value is None:
                 continue
-            start, end = clocks[limit.index].at(now)
-            limits.append(limit)
-            values.append(value)
-            counters.append(counter_of(limit, value, start, end))
-            amounts.append(units[limit.measure_index])
-        return _Plan(target, limits, values, counters, [counter.ref for counter in counters], amounts)
+            start, end = self._clocks[limit.index].at(now)
+            fixed.start, fixed.end = max(fixed.start, start), min(fixed.end, end)
+            fixed.limits.append(limit)
+            fixed.values.append(value)
+            fixed.counters.append(self.tracker.counter(limit, value, start, end))
+        self._fixed[target.model] = fixed
+        return fixed
 
     def _judge(
         self,

@@ -57,6 +57,8 @@ class ScopeKind(enum.StrEnum):
 
 TARGET_SCOPES = frozenset({ScopeKind.MODEL, ScopeKind.PROVIDER})
 """Scopes decided by the target that serves (checked per target: a refusal skips to the next one)."""
+FIXED_SCOPES = TARGET_SCOPES | {ScopeKind.GLOBAL}
+"""Scopes whose value does not depend on the request (the ledger builds their counters once per window)."""
 
 
 class Action(enum.StrEnum):

@@ -72,6 +72,8 @@ class Tracker:
         self._grace = int(budgets.reservation_ttl_s) + KEY_GRACE_S
         self._cap = budgets.max_tracked_values
         self._seen: list[OrderedDict[str, Seen]] = [OrderedDict() for _ in budgets.limits]
+        self.evictions = 0
+        """Counters forgotten so far (a holder of a ``Seen`` rebuilds it when this moves)."""
 
     def counter(self, limit: Limit, value: str, start: int, end: int) -> Seen:
         """The counter of ``limit`` and ``value`` in the window ``[start, end)``; set ``used`` on it."""
@@ -138,8 +140,8 @@ class Tracker:
         named = sorted(limit.values or ())
         return named if limit.values is not None and limit.exempt_others else [*named, OTHER]
 
-    @staticmethod
-    def _evict(limit: Limit, seen: OrderedDict[str, Seen]) -> None:
+    def _evict(self, limit: Limit, seen: OrderedDict[str, Seen]) -> None:
+        self.evictions += 1
         for value in seen:
             if limit.values is None or value not in limit.values:
                 del seen[value]

@@ -15,9 +15,9 @@ One stage after routing, ``BudgetStage``, over the ledger of the policy being se
     the walk: ``BudgetHook.before_target`` skips the targets a model/provider quota refused at admission
               and moves the reservation to any other target the chain falls back to (refused: skip it)
     the end:  an answer -> settle its usage (the estimate when the provider reported none); an error
-              that billed nothing -> release; cancelled after a call started -> charge the estimate (the
-              provider bills what it generated until the cancel reached it: unknown here, and at most
-              the reservation)
+              that billed nothing -> release; cancelled after a call started -> charge what was used
+              (``used_when_cancelled``: a stream's input and the output streamed so far, seen by a
+              ``UsedTap``; an unstreamed call's input alone)
 
 With a shared store the settlement runs after the answer is written (``LedgerKeeper.settle_later``);
 with the local one it is a few dictionary updates, done at once.
@@ -33,18 +33,22 @@ from typing import TYPE_CHECKING
 from aiohttp.web import StreamResponse
 
 from ..budgets import Admission, BudgetRequest, Budgets, Decision, TargetInfo, budget_headers, hash_key
+from ..budgets.estimate import estimate_request
 from ..budgets.keeper import LedgerKeeper
 from ..credentials import app_key
 from ..dialects import Operation
 from ..ensemble.plan import EnsemblePlan
 from ..policy.plans import ChainPlan
+from ..routing.tokens import estimate_joined
 from ..translate import Usage
+from ..translate.common import Reasoning, Text, ToolArgs, UsageSeen
 from .errors import RequestFailed
 from .hooks import Verdict
 from .pipeline import Handler
 
 if TYPE_CHECKING:
     from ..policy.compiled import Policy, Route, Target
+    from ..translate.common import Delta
     from .exchange import Exchange
     from .stream import HeldStream
 
@@ -73,7 +77,8 @@ class BudgetStage:
         chain = self._chain(exchange.policy, budgets, route)
         if chain is None:  # a model this ledger does not know: a reload is under way
             return await call_next(exchange)
-        admission = await ledger.admit(self._request(exchange, route, budgets), chain)
+        request = self._request(exchange, route, budgets)
+        admission = await ledger.admit(request, chain)
         decision = admission.decision
         if decision.acted is not None or decision.store != "ok" or budgets.headers:
             _show(exchange, decision, budgets)
@@ -85,13 +90,17 @@ class BudgetStage:
             return await call_next(exchange)
         if decision.skipped or len(route.chain) > 1:  # one target: no other to skip or move to
             exchange.hooks = (*exchange.hooks, BudgetHook(admission, budgets, frozenset(decision.skipped)))
+        tap = None
+        if exchange.facts.stream:
+            tap = UsedTap()
+            exchange.taps = (*exchange.taps, tap)
         try:
             response = await call_next(exchange)
         except RequestFailed as failure:
             await self._finish(exchange, admission, budgets, failure.status)
             raise
         except asyncio.CancelledError:
-            self._charge_estimate(admission, exchange)
+            self._charge_used(exchange, admission, budgets, request.input_tokens, tap)
             raise
         except BaseException:
             await self._finish(exchange, admission, budgets, 500)
@@ -110,10 +119,12 @@ class BudgetStage:
         return chains[route.name]
 
     def _request(self, exchange: Exchange, route: Route, budgets: Budgets) -> BudgetRequest:
-        """What admission needs to know: the prompt tokens (estimated), the output maximum, the scope values."""
+        """What admission needs to know: the prompt tokens (``budgets.estimate``), the output maximum, the
+        scope values."""
         facts = exchange.facts
-        features = facts.features
-        output = 0 if facts.operation is Operation.EMBEDDINGS else features.max_output_tokens
+        prompt_tokens, output = estimate_request(facts, exchange.raw)
+        if facts.operation is Operation.EMBEDDINGS:
+            output = 0
         key_hash = None
         if budgets.needs_key:
             key = app_key(facts.headers, exchange.request.query)
@@ -125,7 +136,7 @@ class BudgetStage:
                     key_hash = self._key_hashes[key] = hash_key(key)
         plan = route.plan
         calls = len(plan.chains) + (1 if plan.judge else 0) if isinstance(plan, EnsemblePlan) else 1
-        return BudgetRequest(features.prompt_tokens, output, facts.app, route.name, facts.headers, key_hash, calls)
+        return BudgetRequest(prompt_tokens, output, facts.app, route.name, facts.headers, key_hash, calls)
 
     async def _finish(self, exchange: Exchange, admission: Admission, budgets: Budgets, status: int) -> None:
         """Settle what the answer used, or release what billed nothing. Calls whose answer the caller did
@@ -143,10 +154,70 @@ class BudgetStage:
         else:
             await work  # the local store: no suspension, done before the answer goes
 
-    def _charge_estimate(self, admission: Admission, exchange: Exchange) -> None:
-        """The caller went away: charge the reservation when a call had started, else release it."""
-        work = admission.settle(None) if exchange.calls else admission.release()
+    def _charge_used(
+        self, exchange: Exchange, admission: Admission, budgets: Budgets, prompt_tokens: int, tap: UsedTap | None
+    ) -> None:
+        """The caller went away: charge what the calls used so far (``used_when_cancelled``), or release
+        the reservation when no call had started."""
+        if not exchange.calls:
+            work = admission.release()
+        else:
+            usage, served = used_when_cancelled(exchange, prompt_tokens, tap)
+            unserved = (exchange.unserved_cost_usd, exchange.unserved_tokens)
+            info = budgets.targets.get(served.name) if served is not None else None
+            work = admission.settle(usage, info, unserved=unserved)
         self._keeper.settle_later(work)  # a task: this one is being cancelled
+
+
+class UsedTap:
+    """What the caller was sent of a streamed answer (``hooks.StreamTap``): the text of its deltas and
+    the usage its events reported, for a settlement if the caller goes away before the end."""
+
+    __slots__ = ("target", "texts", "usage")
+
+    def __init__(self) -> None:
+        self.target: Target | None = None
+        self.texts: list[str] = []
+        self.usage: Usage | None = None
+
+    def open(self, target: Target) -> None:
+        self.target = target
+        self.texts.clear()
+        self.usage = None
+
+    def feed(self, delta: Delta) -> None:
+        if isinstance(delta, (Text, Reasoning)):
+            self.texts.append(delta.text)
+        elif isinstance(delta, ToolArgs):
+            self.texts.append(delta.fragment)
+        elif isinstance(delta, UsageSeen):
+            self.usage = delta.usage if self.usage is None else self.usage.merge(delta.usage)
+
+    def close(self, clean: bool) -> None:
+        pass
+
+
+def used_when_cancelled(exchange: Exchange, prompt_tokens: int, tap: UsedTap | None) -> tuple[Usage, Target | None]:
+    """The usage to charge for a request its caller cancelled after a call started, and whose price.
+
+    An answer already read: its usage. A stream under way: its input (the provider's count when a usage
+    event arrived, else the estimate) and its output (the provider's count so far, or the streamed text
+    estimated, whichever is larger), priced as the streaming target. Otherwise (no answer yet): the
+    input estimate alone, priced as the target the reservation is on (None): the provider bills the
+    prompt of a call it received, and generated output nobody received is unknown here.
+    """
+    if exchange.usage is not None:
+        return exchange.usage, exchange.answered_by
+    if tap is None or tap.target is None:
+        return Usage(prompt_tokens, 0), None
+    seen = tap.usage
+    streamed = estimate_joined(tap.texts)
+    if seen is None:
+        return Usage(prompt_tokens, streamed), tap.target
+    input_tokens = seen.input_tokens or prompt_tokens
+    return dataclasses.replace(
+        seen, input_tokens=input_tokens, output_tokens=max(seen.output_tokens, streamed)
+    ), tap.target
 
 
 class BudgetHook:

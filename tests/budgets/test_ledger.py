@@ -136,6 +136,20 @@ async def test_a_settlement_after_rollover_lands_in_the_window_of_admission(cloc
     assert await used(book, "day") == pytest.approx(0.01)
 
 
+async def test_a_wall_clock_stepped_back_counts_in_the_earlier_window_again(clock: FakeClock) -> None:
+    """Admissions follow the clock across a rollover and back (the counters of limits whose scope does
+    not depend on the request are built once per window, and rebuilt when the clock leaves it)."""
+    book = ledger(clock, {"name": "rpd", "measure": "requests", "amount": 10, "window": "day"})
+    target = book.budgets.target("big")
+    clock.advance(86_400 - 40)  # 23:59:50
+    await (await book.admit(REQUEST, [target])).settle(None)
+    clock.advance(20)
+    await (await book.admit(REQUEST, [target])).settle(None)
+    clock.advance(-20)
+    await (await book.admit(REQUEST, [target])).settle(None)
+    assert await used(book, "rpd") == 2
+
+
 async def test_an_unsettled_reservation_expires_after_its_ttl(clock: FakeClock) -> None:
     """A reservation nobody settles stops counting after reservation_ttl_s."""
     book = ledger(clock, usd("day", 1), reservation_ttl_s=60)

@@ -325,3 +325,59 @@ async def test_answers_a_gate_rejected_are_charged_when_the_caller_gets_an_error
     access = [line for line in running.log_lines() if line.get("event") == "access"][-1]
     row = (await budget_rows(running))["team-day/*"]
     assert access["cost_usd"] > 0 and row["used"] == pytest.approx(access["cost_usd"])
+
+
+LONG_REPLY = " ".join(f"word{i}" for i in range(400))
+RESERVED = 1000  # max_tokens of the cancelled requests: their reservation is over 1,000 tokens
+
+
+async def settled_tokens(running: RunningSidecar) -> float:
+    """The tokens-day counter once the cancelled request's reservation is gone (settled or released)."""
+    import asyncio
+
+    for _ in range(200):
+        used = (await budget_rows(running))["tokens-day/*"]["used"]
+        if used < RESERVED:
+            return float(used)
+        await asyncio.sleep(0.05)
+    return float(used)
+
+
+async def test_a_stream_cancelled_midway_is_charged_what_was_streamed(
+    fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs
+) -> None:
+    """A caller that closes a stream after a few chunks is charged its prompt and the output streamed so
+    far (the provider reported no usage yet), not the reservation of its max_tokens."""
+    limits = "    - {name: tokens-day, measure: tokens, amount: 100000, window: day}\n"
+    slow = await fake("one", reply=LONG_REPLY, tokens_per_s=40)
+    running = await sidecar(policy(slow, await fake("two"), limits, route="big"))
+    stream = await sdk(running).chat.completions.create(**chat(max_tokens=RESERVED), stream=True)
+    received = ""
+    async for chunk in stream:
+        received += chunk.choices[0].delta.content or "" if chunk.choices else ""
+        if received.count("word") >= 8:
+            break
+    await stream.close()
+    used = await settled_tokens(running)
+    streamed_tokens = len(received) / 4
+    assert streamed_tokens <= used < 100  # the prompt (a few dozen tokens at most) and what was streamed
+
+
+async def test_an_unstreamed_request_cancelled_before_its_answer_is_charged_its_input(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A caller that gives up on an unstreamed request before the answer is charged the prompt estimate
+    (the provider bills the input of a call it received), nothing for the output it never got."""
+    import asyncio
+
+    limits = "    - {name: tokens-day, measure: tokens, amount: 100000, window: day}\n"
+    slow = await fake("one", latency_ms=5000)
+    running = await sidecar(policy(slow, await fake("two"), limits, route="big"))
+    body = chat(max_tokens=RESERVED)
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(asyncio.TimeoutError):
+            await session.post(
+                running.url + "/v1/chat/completions", json=body, timeout=aiohttp.ClientTimeout(total=0.5)
+            )
+    used = await settled_tokens(running)
+    assert 0 < used < 50  # the prompt of "hello there" in a chat body, by the byte estimate
