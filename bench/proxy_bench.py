@@ -368,7 +368,7 @@ def start_sidecar(
     started = time.monotonic()
     # From ``code`` (``-m`` puts the working directory first on sys.path, before PYTHONPATH)
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, cwd=code)
-    wait_http(f"http://127.0.0.1:{port}/readyz")
+    wait_http(f"http://127.0.0.1:{port}/readyz", timeout=120)  # a busy shared machine can take a minute
     return proc, time.monotonic() - started
 
 

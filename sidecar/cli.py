@@ -37,7 +37,7 @@ EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
+    parser = _parser(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()
@@ -46,7 +46,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     return result
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
+    """The command line's parser. The ``router`` and ``fake-provider`` commands' own arguments (and the
+    modules that define them: the learned router's trainer, the fake provider) are loaded only when
+    ``argv`` names the command: ``run`` does not import them, which keeps them out of the start time."""
     parser = argparse.ArgumentParser(prog="llm-sidecar", description="LLM traffic proxy sidecar.")
     parser.add_argument("--version", action="version", version=f"llm-sidecar {__version__}")
     commands = parser.add_subparsers(dest="command")
@@ -83,15 +86,17 @@ def _parser() -> argparse.ArgumentParser:
     schema.set_defaults(func=cmd_schema)
 
     router = commands.add_parser("router", help="train and evaluate a learned router file")
-    from .routing.learned.commands import add_arguments as add_router_arguments
+    if "router" in argv:
+        from .routing.learned.commands import add_arguments as add_router_arguments
 
-    add_router_arguments(router)
+        add_router_arguments(router)
 
     fake = commands.add_parser("fake-provider", help="run a fake OpenAI/Anthropic/Gemini server")
-    from .fake_provider import add_arguments, run_from_args
+    if "fake-provider" in argv:
+        from .fake_provider import add_arguments, run_from_args
 
-    add_arguments(fake)
-    fake.set_defaults(func=run_from_args)
+        add_arguments(fake)
+        fake.set_defaults(func=run_from_args)
 
     demo = commands.add_parser("demo", help="fake providers and the sidecar on the built-in demo policy")
     demo.add_argument("--port", type=int, default=8080)

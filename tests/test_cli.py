@@ -262,3 +262,19 @@ def test_explain_shows_an_ensemble_its_gates_and_a_shadow(tmp_path: Path) -> Non
     assert "   gates: every answer checked (json_schema request); on failure: next target" in result.stdout
     other = cli("explain", "--policy", policy, "--request", str(request))
     assert "   shadow: 5.0% of requests also sent to gpt-4o-mini, gemini-flash" in other.stdout
+
+
+LOADED_BY_RUN = """
+import sys
+from sidecar.cli import _parser
+args = _parser(["run", "--port", "0"]).parse_args(["run", "--port", "0"])
+print(sorted(m for m in sys.modules if m.startswith(("sidecar.routing.learned", "sidecar.fake_provider"))))
+"""
+
+
+def test_run_does_not_load_the_router_trainer_or_the_fake_provider() -> None:
+    """Parsing a ``run`` command line imports neither the learned router's commands nor the fake provider
+    (they only add arguments to their own commands), so they cost the sidecar's start nothing."""
+    result = subprocess.run([sys.executable, "-c", LOADED_BY_RUN], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

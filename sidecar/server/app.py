@@ -1,14 +1,14 @@
 """Wiring and lifecycle: build the app, serve it, reload, drain.
 
 ``SidecarApp`` registers the endpoint table and the admin routes on an ``aiohttp.web.Application``
-(its router; anything unrouted gets a 404 in the dialect the path suggests), folds the pipeline once,
-and holds the upstream client (``upstream.UpstreamClient``: opened and closed with the app) and the
-policy watcher; ``start_app`` opens it and its HTTP listener (``listener``). ``serve`` listens (and on
-the health port, when set, a second listener with only ``/healthz`` and ``/readyz``), freezes the
-start-up heap (``settle_heap``), and runs until SIGTERM/SIGINT: it then marks the sidecar not ready,
-stops accepting, lets in-flight requests and open streams finish within the drain timeout, and returns
-(exit 0). SIGHUP reloads the policy at once. The reload tick also re-reads rotated key files and TLS
-files.
+(its router; anything unrouted gets a 404 in the dialect the path suggests), folds the pipeline once
+per compiled policy (``assembly``: only the feature stages the policy uses), and holds the upstream
+client (``upstream.UpstreamClient``: opened and closed with the app) and the policy watcher;
+``start_app`` opens it and its HTTP listener (``listener``). ``serve`` listens (and on the health port,
+when set, a second listener with only ``/healthz`` and ``/readyz``), freezes the start-up heap
+(``settle_heap``), and runs until SIGTERM/SIGINT: it then marks the sidecar not ready, stops accepting,
+lets in-flight requests and open streams finish within the drain timeout, and returns (exit 0). SIGHUP
+reloads the policy at once. The reload tick also re-reads rotated key files and TLS files.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from ..upstream import EnvProxies, UpstreamClient
 from . import admin
 from .access import AccessLog
 from .answer_headers import sidecar_headers
+from .assembly import FeatureStage, Pipelines, always, feature_stage
 from .attempt import Attempt
 from .budget import BudgetStage
 from .cache_stage import ResponseCaches, cache_stage
@@ -47,8 +48,7 @@ from .exchange import Exchange
 from .fallback import Executor
 from .gating import gate_stage
 from .listener import Handler, Listener, application
-from .pipeline import Handler as ExchangeHandler
-from .pipeline import Stage, build_pipeline, read_stage, route_request
+from .pipeline import Stage, read_stage, route_request
 from .shadowing import ShadowRunner
 from .state import SidecarState
 from .targets import TargetStates
@@ -90,18 +90,25 @@ class SidecarApp:
         self.client = UpstreamClient(settings, state.proxies)
         executor = Executor(Attempt(self.client, state.credentials), state.targets, state.telemetry)
         self.shadow = ShadowRunner(executor.walk, state.telemetry, state.shadow)
-        features = [self.shadow.stage, gate_stage(state.telemetry)]  # outermost first
-        own: list[Stage] = [
-            read_stage(settings.max_body_bytes),
-            route_request,
-            routing_stage,
-            cache_stage(state.caches, settings.app_name),  # before budgets: a hit spends nothing
-            BudgetStage(state.budgets),
+        # Outermost first; each folded in only for a policy that uses it (``assembly``).
+        features = [
+            feature_stage("routing", routing_stage),
+            # before budgets: a hit spends nothing
+            feature_stage("cache", cache_stage(state.caches, settings.app_name)),
+            feature_stage("budgets", BudgetStage(state.budgets)),
+            *(FeatureStage(f"stage-{i}", stage, always) for i, stage in enumerate(stages)),
+            feature_stage("shadow", self.shadow.stage),
+            feature_stage("gates", gate_stage(state.telemetry)),
         ]
-        pipeline = build_pipeline([*own, *stages, *features], executor)
+        self.pipelines = Pipelines([read_stage(settings.max_body_bytes), route_request], features, executor)
+        self.pipelines.for_policy(state.holder.policy)
         access = state.access
         routes: list[tuple[str, str, Handler]] = [
-            ("POST", endpoint.path, partial(_proxy, endpoint=endpoint, pipeline=pipeline, state=state, access=access))
+            (
+                "POST",
+                endpoint.path,
+                partial(_proxy, endpoint=endpoint, pipelines=self.pipelines, state=state, access=access),
+            )
             for endpoint in ENDPOINTS
         ]
         routes += [
@@ -216,11 +223,12 @@ async def _not_found(request: web.Request) -> web.Response:
 
 
 async def _proxy(
-    request: web.Request, *, endpoint: Endpoint, pipeline: ExchangeHandler, state: SidecarState, access: AccessLog
+    request: web.Request, *, endpoint: Endpoint, pipelines: Pipelines, state: SidecarState, access: AccessLog
 ) -> web.StreamResponse:
     """One proxied request: its record, the pipeline, the sidecar's headers on whatever answers, an error
     in the caller's dialect for a failure, and the access line."""
-    policy = state.holder.policy  # this request keeps this policy to its end
+    policy = state.holder.policy  # this request keeps this policy (and its pipeline) to its end
+    pipeline = pipelines.for_policy(policy)
     headers = request.headers
     trace = state.telemetry.start_request(
         method=request.method,

@@ -7,7 +7,8 @@ exchange. ``build_pipeline`` folds the list into one callable, so the per-reques
 is a few awaits.
 
 The stages every request passes, in order: ``read_stage`` (the body, and the request's facts),
-``route_request`` (the route), then the terminal one, ``fallback.Executor`` (the route's plan).
+``route_request`` (the route), then the terminal one, ``fallback.Executor`` (the route's plan); the
+feature stages between them are folded in per policy, only when it uses them (``assembly``).
 """
 
 from __future__ import annotations

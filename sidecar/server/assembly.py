@@ -1,0 +1,111 @@
+"""Which stages a policy's requests pass: the pipeline folded once per compiled policy.
+
+Every request passes ``read_stage`` and ``route_request`` and ends in the executor (``fallback``). The
+feature stages between them are folded in only when the policy uses the feature, decided once when the
+pipeline is built for a policy (``Pipelines.for_policy``), never per request::
+
+    routing_stage   a routing block, or a route with caps, ``select`` or ``split``
+    cache_stage     a top-level cache store, or a route with ``cache:``
+    BudgetStage     a budgets block
+    (extra stages)  always (``SidecarApp``'s ``stages``)
+    shadow          a route with ``shadow:``
+    gates           a route with ``gates:``
+
+A policy that uses none of them pays for none: no coroutine frame, no attribute test. A hot reload to a
+policy that does gets the stage with its first request (the pipeline is folded again when the policy
+object changes; an in-flight request keeps the pipeline of the policy it started with).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+from ..policy.compiled import Policy, Route
+from ..routing.plans import SelectPlan, SplitPlan
+from .pipeline import Handler, Stage, build_pipeline
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureStage:
+    """A stage and the test, on a compiled policy, of whether any of its requests may need it."""
+
+    name: str
+    stage: Stage
+    used: Callable[[Policy], bool]
+
+
+class Pipelines:
+    """The folded pipeline of the policy in force (rebuilt when the policy object changes).
+
+    ``head`` stages run first for every policy, then the ``features`` a policy uses (in their order),
+    then ``terminal``.
+    """
+
+    def __init__(self, head: Sequence[Stage], features: Sequence[FeatureStage], terminal: Handler) -> None:
+        self._head = tuple(head)
+        self._features = tuple(features)
+        self._terminal = terminal
+        self._policy: Policy | None = None
+        self._handler: Handler = terminal
+
+    def for_policy(self, policy: Policy) -> Handler:
+        """The pipeline of ``policy``'s requests (folded on the first request after a swap)."""
+        if policy is not self._policy:
+            self._handler = build_pipeline([*self._head, *(f.stage for f in self.used(policy))], self._terminal)
+            self._policy = policy
+        return self._handler
+
+    def used(self, policy: Policy) -> list[FeatureStage]:
+        """The feature stages ``policy`` uses, in pipeline order."""
+        return [feature for feature in self._features if feature.used(policy)]
+
+
+def routes_of(policy: Policy) -> Iterator[Route]:
+    """Every route a request may take: the rules, the per-model routes, the default."""
+    yield from policy.routes
+    yield from policy.model_routes.values()
+    if policy.default is not None:
+        yield policy.default
+
+
+def uses_routing(policy: Policy) -> bool:
+    return policy.router is not None or any(
+        route.caps is not None or isinstance(route.plan, SelectPlan | SplitPlan) for route in routes_of(policy)
+    )
+
+
+def uses_cache(policy: Policy) -> bool:
+    return policy.cache is not None or any(route.settings.cache is not None for route in routes_of(policy))
+
+
+def uses_budgets(policy: Policy) -> bool:
+    return policy.budgets is not None
+
+
+def uses_shadow(policy: Policy) -> bool:
+    return any(route.shadow is not None for route in routes_of(policy))
+
+
+def uses_gates(policy: Policy) -> bool:
+    return any(route.gates is not None for route in routes_of(policy))
+
+
+USES: Mapping[str, Callable[[Policy], bool]] = {
+    "routing": uses_routing,
+    "cache": uses_cache,
+    "budgets": uses_budgets,
+    "shadow": uses_shadow,
+    "gates": uses_gates,
+}
+"""Each feature stage's test, by the feature's name (``feature_stage``)."""
+
+
+def feature_stage(name: str, stage: Stage) -> FeatureStage:
+    """The stage of feature ``name``, folded in for the policies ``USES[name]`` says use it."""
+    return FeatureStage(name, stage, USES[name])
+
+
+def always(policy: Policy) -> bool:
+    """The test of a stage every policy's requests pass (``SidecarApp``'s extra stages)."""
+    return True
