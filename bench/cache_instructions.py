@@ -6,13 +6,13 @@ instructions do not. Each case runs a fresh sidecar (or the featureless proxy) u
 requests on one kept-alive connection (nginx as the fixed upstream); the difference of the two totals
 divided by the difference of the counts is one request's cost (the method of bench/instructions.py).
 
-    python bench/cache_instructions.py [--few 200] [--many 1200] [--baseline REF] [--cases hit,miss,plain]
+    python bench/cache_instructions.py [--few 200] [--many 1200] [--baseline REF] [--cases proxy,plain,miss,hit]
 
 Cases: the featureless proxy; the sidecar's route without cache and a miss on its caching route, both
 sent bodies made unique by a counter (each miss is looked up, called upstream, stored); a memory hit
 (the same request every time; the first one fills the entry). ``--baseline REF``: the sidecar cases
 again with the ``sidecar`` package of git revision REF, in the same run. ``--cases``: which sidecar
-cases. Needs valgrind and nginx.
+cases (and ``proxy``, the featureless proxy, the ratios' floor). Needs valgrind and nginx.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def main() -> int:
     parser.add_argument("--few", type=int, default=200)
     parser.add_argument("--many", type=int, default=1200)
     parser.add_argument("--baseline", help="also run the sidecar cases with this git revision's package")
-    parser.add_argument("--cases", default="plain,miss,hit", help="sidecar cases: plain, miss, hit")
+    parser.add_argument("--cases", default="proxy,plain,miss,hit", help="proxy (featureless), plain, miss, hit")
     args = parser.parse_args()
     if not tools_present("nginx", "valgrind"):
         return 2
@@ -49,9 +49,9 @@ def main() -> int:
         time.sleep(0.3)
         port = free_port()
         minimal = [sys.executable, str(ROOT / "bench/minimal_proxy.py"), str(port), f"http://127.0.0.1:{upstream}"]
-        cases: list[tuple[str, list[str], int, str, dict[str, str], Callable[[], str], Path | None]] = [
-            ("featureless proxy", minimal, port, "/healthz", dict(os.environ), lambda: REQUEST, None)
-        ]
+        cases: list[tuple[str, list[str], int, str, dict[str, str], Callable[[], str], Path | None]] = []
+        if "proxy" in args.cases.split(","):
+            cases.append(("featureless proxy", minimal, port, "/healthz", dict(os.environ), lambda: REQUEST, None))
         known = {
             "plain": ("route without cache (unique bodies)", unique(REQUEST, counter)),
             "miss": ("memory miss (unique bodies)", unique(CACHED_REQUEST, counter)),
@@ -61,7 +61,7 @@ def main() -> int:
         if args.baseline:
             codes.append((f"sidecar {args.baseline}", checkout(args.baseline, workdir)))
         for case in args.cases.split(","):
-            for label, code in codes:
+            for label, code in codes if case != "proxy" else ():
                 name, body = known[case]
                 port = free_port()
                 command, env = sidecar_command(path, port, {})
@@ -78,7 +78,7 @@ def main() -> int:
     finally:
         nginx.terminate()
         nginx.wait(timeout=10)
-    floor = results[0][1]
+    floor = results[0][1] if "proxy" in args.cases.split(",") else float("nan")
     lines = [
         f"Command: `python bench/cache_instructions.py --few {args.few} --many {args.many}"
         + (f" --baseline {args.baseline}" if args.baseline else "")

@@ -6,7 +6,8 @@ of the fragments it arrived in (``cuts``), so a replay streams with the original
 from a whole answer has none and is cut at word boundaries on replay (``replay``). ``response()`` gives
 the common ``ChatResponse`` that the dialect builders turn into any caller's body.
 
-Encoding (``encode`` / ``decode``): compact JSON by orjson, the same bytes in memory and in Redis::
+Encoding (``encode`` / ``decode``): compact JSON by orjson, what Redis holds (the memory store keeps the
+objects themselves, counted at ``footprint``)::
 
     {"v": 1, "p": [piece...], "f": finish, "s": stop_sequence, "u": [in, out, cached, cache_write,
      reasoning] | null, "m": model, "t": target, "pr": provider, "at": stored_at, "c": cost | null,
