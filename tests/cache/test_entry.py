@@ -112,6 +112,7 @@ def test_footprint_counts_at_least_what_the_entry_holds() -> None:
     """``footprint`` (what the memory store counts) is no less than the memory an entry's objects take
     (tracemalloc), and not far above it, for a whole and for a streamed answer."""
     text = "a few words of an answer " * 80
+
     def make(i: int, streamed: bool) -> Entry:
         cuts = tuple(5 for _ in range(len(text) // 5)) if streamed else None  # one tuple each, as assembled
         piece = TextPiece(text[:-8] + f"{i:08d}", cuts)
