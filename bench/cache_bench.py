@@ -4,7 +4,8 @@
 
 - **Per operation** (median of ``--rounds`` rounds of ``--ops`` operations, microseconds): the key of a
   typical 2 KB chat request (``RouteCache.key``); a memory lookup hit and a store of a 2 KB answer
-  (``ResponseCache.lookup`` / ``store``: encode or decode included), the same on Redis over loopback (a
+  (``ResponseCache.lookup`` / ``store``; in memory entries are kept as objects, on Redis encoded and
+  decoded), a hit's whole body from its kept template, the same on Redis over loopback (a
   ``redis-server`` this script starts on a free port); and, per stream event, assembling a streamed
   answer's deltas and replaying an entry as each dialect's events.
 - **Memory** (a fresh child process per case, VmRSS from /proc): a memory store bounded at
@@ -37,7 +38,7 @@ from sidecar.cache import (
     compile_route_cache,
     entry_from_response,
 )
-from sidecar.cache.entry import Entry, TextPiece
+from sidecar.cache.entry import Entry, TextPiece, encode, footprint
 from sidecar.cache.replay import replay_body, replay_deltas, replay_stream, word_pieces
 from sidecar.dialects import Dialect, Operation
 from sidecar.policy import load_policy_bytes
@@ -169,9 +170,13 @@ async def speed(rounds: int, ops: int) -> dict[str, Timing | int]:
     keys = [f"v1:{i:064x}" for i in range(ops)]
     for k in keys:
         await memory.store(k, entry, SETTINGS)
-    out["entry bytes (2 KB answer, whole)"] = len(memory.storage.backend._cache[keys[0]])
+    out["entry bytes (2 KB answer, whole), encoded for Redis"] = len(encode(entry))
+    out["entry bytes (2 KB answer, whole), counted in memory (footprint)"] = footprint(entry)
     out["memory store (put), 2 KB answer"] = await per_op(rounds, ops, lambda i: memory.store(keys[i], entry, SETTINGS))
     out["memory lookup hit, 2 KB answer"] = await per_op(rounds, ops, lambda i: memory.lookup(keys[i], SETTINGS))
+    out["a hit's whole openai body from its kept template (ResponseCache.body)"] = per_op_sync(
+        rounds, ops, lambda i: memory.body(keys[i], entry, Dialect.OPENAI)
+    )
     out["memory lookup miss"] = await per_op(rounds, ops, lambda i: memory.lookup("v1:absent", SETTINGS))
     backend = memory.storage.backend
     out["memory backend read, direct (MemoryStore's path)"] = per_op_sync(rounds, ops, lambda i: backend.read(keys[i]))

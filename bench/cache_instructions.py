@@ -6,11 +6,13 @@ instructions do not. Each case runs a fresh sidecar (or the featureless proxy) u
 requests on one kept-alive connection (nginx as the fixed upstream); the difference of the two totals
 divided by the difference of the counts is one request's cost (the method of bench/instructions.py).
 
-    python bench/cache_instructions.py [--few 200] [--many 1200]
+    python bench/cache_instructions.py [--few 200] [--many 1200] [--baseline REF] [--cases proxy,plain,miss,hit]
 
 Cases: the featureless proxy; the sidecar's route without cache and a miss on its caching route, both
 sent bodies made unique by a counter (each miss is looked up, called upstream, stored); a memory hit
-(the same request every time; the first one fills the entry). Needs valgrind and nginx.
+(the same request every time; the first one fills the entry). ``--baseline REF``: the sidecar cases
+again with the ``sidecar`` package of git revision REF, in the same run. ``--cases``: which sidecar
+cases (and ``proxy``, the featureless proxy, the ratios' floor). Needs valgrind and nginx.
 """
 
 from __future__ import annotations
@@ -25,13 +27,15 @@ from pathlib import Path
 
 from cache_path import CACHED_REQUEST, policy, unique
 from instructions import count
-from proxy_bench import REQUEST, ROOT, free_port, sidecar_command, start_nginx, tools_present
+from proxy_bench import REQUEST, ROOT, checkout, free_port, sidecar_command, start_nginx, tools_present
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--few", type=int, default=200)
     parser.add_argument("--many", type=int, default=1200)
+    parser.add_argument("--baseline", help="also run the sidecar cases with this git revision's package")
+    parser.add_argument("--cases", default="proxy,plain,miss,hit", help="proxy (featureless), plain, miss, hit")
     args = parser.parse_args()
     if not tools_present("nginx", "valgrind"):
         return 2
@@ -45,29 +49,40 @@ def main() -> int:
         time.sleep(0.3)
         port = free_port()
         minimal = [sys.executable, str(ROOT / "bench/minimal_proxy.py"), str(port), f"http://127.0.0.1:{upstream}"]
-        cases: list[tuple[str, list[str], int, str, dict[str, str], Callable[[], str]]] = [
-            ("featureless proxy", minimal, port, "/healthz", dict(os.environ), lambda: REQUEST)
-        ]
-        for name, body in (
-            ("sidecar, route without cache (unique bodies)", unique(REQUEST, counter)),
-            ("sidecar, memory miss (unique bodies)", unique(CACHED_REQUEST, counter)),
-            ("sidecar, memory hit", lambda: CACHED_REQUEST),
-        ):
-            port = free_port()
-            command, env = sidecar_command(path, port, {})
-            cases.append((name, command, port, "/readyz", env, body))
-        for name, command, port, ready, env, body in cases:
+        cases: list[tuple[str, list[str], int, str, dict[str, str], Callable[[], str], Path | None]] = []
+        if "proxy" in args.cases.split(","):
+            cases.append(("featureless proxy", minimal, port, "/healthz", dict(os.environ), lambda: REQUEST, None))
+        known = {
+            "plain": ("route without cache (unique bodies)", unique(REQUEST, counter)),
+            "miss": ("memory miss (unique bodies)", unique(CACHED_REQUEST, counter)),
+            "hit": ("memory hit", lambda: CACHED_REQUEST),
+        }
+        codes: list[tuple[str, Path | None]] = [("sidecar", None)]
+        if args.baseline:
+            codes.append((f"sidecar {args.baseline}", checkout(args.baseline, workdir)))
+        for case in args.cases.split(","):
+            for label, code in codes if case != "proxy" else ():
+                name, body = known[case]
+                port = free_port()
+                command, env = sidecar_command(path, port, {})
+                if code is not None:
+                    env["PYTHONPATH"] = str(code)  # and run from there: -m puts the directory first
+                cases.append((f"{label}, {name}", command, port, "/readyz", env, body, code))
+        for name, command, port, ready, env, body, cwd in cases:
             # Slow to start under valgrind on a busy machine; the last request's deferred store falls
             # inside both runs of a pair (the sidecar finishes it before it exits).
-            few = count(command, port, ready, args.few, env, workdir, body, ready_timeout_s=900)
-            many = count(command, port, ready, args.many, env, workdir, body, ready_timeout_s=900)
+            few = count(command, port, ready, args.few, env, workdir, body, ready_timeout_s=900, cwd=cwd)
+            many = count(command, port, ready, args.many, env, workdir, body, ready_timeout_s=900, cwd=cwd)
             results.append((name, (many - few) / (args.many - args.few)))
+            print(f"{name}: {results[-1][1]:,.0f}", file=sys.stderr, flush=True)
     finally:
         nginx.terminate()
         nginx.wait(timeout=10)
-    floor = results[0][1]
+    floor = results[0][1] if "proxy" in args.cases.split(",") else float("nan")
     lines = [
-        f"Command: `python bench/cache_instructions.py --few {args.few} --many {args.many}` "
+        f"Command: `python bench/cache_instructions.py --few {args.few} --many {args.many}"
+        + (f" --baseline {args.baseline}" if args.baseline else "")
+        + f" --cases {args.cases}` "
         f"({time.strftime('%Y-%m-%d %H:%M')})",
         "",
         "| case | instructions per request | vs featureless proxy |",

@@ -40,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -58,6 +59,7 @@ from proxy_bench import (
 
 CACHED_REQUEST = REQUEST.replace('"bench-model"', '"cached-model"')
 MAX_BYTES = 24 * 1024 * 1024
+READY_S = 120.0  # a sidecar starting on a busy shared machine
 
 
 def policy(workdir: Path, name: str, upstream: int, store: str) -> Path:
@@ -100,7 +102,10 @@ def unique(request: str, counter: Callable[[], int]) -> Callable[[], str]:
     return lambda: request.replace("in one short sentence", f"in one short sentence {counter():08d}")
 
 
-async def alternate(probes: dict[str, tuple[str, Callable[[], str]]], n: int) -> dict[str, list[float]]:
+async def alternate(
+    probes: dict[str, tuple[str, Callable[[], str]]], n: int, served: dict[str, Counter[str]] | None = None
+) -> dict[str, list[float]]:
+    """Latency samples (ms) per probe; ``served`` counts each probe's ``x-sidecar-cache`` answers."""
     samples: dict[str, list[float]] = {name: [] for name in probes}
     headers = {"content-type": "application/json"}
     names = list(probes)
@@ -114,6 +119,8 @@ async def alternate(probes: dict[str, tuple[str, Callable[[], str]]], n: int) ->
                 async with sessions[name].post(url, data=data, headers=headers) as response:
                     await response.read()
                     assert response.status == 200, (name, response.status)
+                if served is not None:
+                    served.setdefault(name, Counter())[response.headers.get("x-sidecar-cache", "-")] += 1
                 if i >= 100:  # the first rounds warm connections (and the cache for the hits)
                     samples[name].append((time.perf_counter() - started) * 1000)
     finally:
@@ -217,9 +224,11 @@ def main() -> int:
         procs.append(redis)
         procs.append(start_minimal(upstream, minimal_port))
         memory = policy(workdir, "memory", upstream, "{memory: {max_entries: 100000}}")
-        procs.append(start_sidecar(memory, memory_port, {})[0])
-        in_redis = policy(workdir, "redis", upstream, f"{{redis: {{url: 'redis://127.0.0.1:{redis_port}/0'}}}}")
-        procs.append(start_sidecar(in_redis, redis_sidecar_port, {})[0])
+        procs.append(start_sidecar(memory, memory_port, {}, ready_timeout_s=READY_S)[0])
+        in_redis = policy(
+            workdir, "redis", upstream, f"{{redis: {{url: 'redis://127.0.0.1:{redis_port}/0', timeout_s: 1}}}}"
+        )
+        procs.append(start_sidecar(in_redis, redis_sidecar_port, {}, ready_timeout_s=READY_S)[0])
         counter = iter(range(10**9))
         count = counter.__next__
         plain, minimal = (f"http://127.0.0.1:{p}/v1/chat/completions" for p in (memory_port, minimal_port))
@@ -233,7 +242,8 @@ def main() -> int:
             "sidecar, route without cache, unique bodies": (plain, unique(REQUEST, count)),
             "sidecar, memory miss (unique bodies)": (plain, unique(CACHED_REQUEST, count)),
         }
-        samples = asyncio.run(alternate(probes, args.requests))
+        served: dict[str, Counter[str]] = {}
+        samples = asyncio.run(alternate(probes, args.requests, served))
         memory_pid = procs[3].pid
         cpu_probes = {
             "route without cache, unique bodies": unique(REQUEST, count),
@@ -247,6 +257,7 @@ def main() -> int:
         for name, values in samples.items():
             p90 = statistics.quantiles(values, n=10)[-1]
             lines.append(f"| {name} | {p50[name]:.3f} | {p90:.3f} | {p50[name] - direct:+.3f} |")
+        lines += ["", "x-sidecar-cache of the answers: " + "; ".join(f"{k}: {dict(v)}" for k, v in served.items())]
 
         lines += [
             "",
@@ -316,15 +327,15 @@ def memory_case(workdir: Path, entries: int) -> list[str]:
         time.sleep(0.3)
         cached_port, plain_port = free_port(), free_port()
         store = f"{{memory: {{max_entries: {entries}, max_bytes: {MAX_BYTES}}}}}"
-        cached = start_sidecar(policy(big, "rss-cached", upstream, store), cached_port, {})[0]
-        plain = start_sidecar(policy(big, "rss-plain", upstream, store), plain_port, {})[0]
+        cached = start_sidecar(policy(big, "rss-cached", upstream, store), cached_port, {}, ready_timeout_s=READY_S)[0]
+        plain = start_sidecar(policy(big, "rss-plain", upstream, store), plain_port, {}, ready_timeout_s=READY_S)[0]
         procs += [cached, plain]
         counter = iter(range(10**9))
         before = {"cached": rss_mb(cached.pid), "plain": rss_mb(plain.pid)}
         url = "http://127.0.0.1:{}/v1/chat/completions"
         asyncio.run(fill(url.format(cached_port), entries, unique(CACHED_REQUEST, counter.__next__)))
         asyncio.run(fill(url.format(plain_port), entries, unique(REQUEST, counter.__next__)))
-        wait_http(f"http://127.0.0.1:{cached_port}/readyz")
+        wait_http(f"http://127.0.0.1:{cached_port}/readyz", timeout=READY_S)
         after = {"cached": rss_mb(cached.pid), "plain": rss_mb(plain.pid)}
         held = metric(cached_port, "llm_sidecar_cache_bytes") / 2**20
         count = metric(cached_port, "llm_sidecar_cache_entries")

@@ -50,9 +50,10 @@ def count(
     workdir: Path,
     body: Callable[[], str] = lambda: REQUEST,
     ready_timeout_s: float = 180,
+    cwd: Path | None = None,
 ) -> int:
     """Total instructions of ``command`` (all threads) from start to exit, having served ``requests``
-    (each with the chat request ``body()`` gives)."""
+    (each with the chat request ``body()`` gives); ``cwd``: the directory to run it in."""
     log = workdir / f"valgrind-{port}-{requests}.txt"
     with log.open("w") as stderr:
         proc = subprocess.Popen(
@@ -63,6 +64,7 @@ def count(
             env={**env, "OTEL_METRIC_EXPORT_INTERVAL": "3600000"},
             stdout=subprocess.DEVNULL,
             stderr=stderr,
+            cwd=cwd,
         )
     try:
         wait_http(f"http://127.0.0.1:{port}{ready}", timeout=ready_timeout_s)

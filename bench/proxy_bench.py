@@ -359,7 +359,7 @@ def checkout(ref: str, workdir: Path) -> Path:
 
 
 def start_sidecar(
-    policy: Path, port: int, env_extra: dict[str, str], code: Path | None = None
+    policy: Path, port: int, env_extra: dict[str, str], code: Path | None = None, ready_timeout_s: float = 120.0
 ) -> tuple[subprocess.Popen[bytes], float]:
     """Start ``python -m sidecar run``; ``code``: a directory holding another ``sidecar`` package to run."""
     command, env = sidecar_command(policy, port, env_extra)
@@ -368,7 +368,7 @@ def start_sidecar(
     started = time.monotonic()
     # From ``code`` (``-m`` puts the working directory first on sys.path, before PYTHONPATH)
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, cwd=code)
-    wait_http(f"http://127.0.0.1:{port}/readyz", timeout=120)  # a busy shared machine can take a minute
+    wait_http(f"http://127.0.0.1:{port}/readyz", timeout=ready_timeout_s)
     return proc, time.monotonic() - started
 
 

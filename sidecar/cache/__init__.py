@@ -14,8 +14,9 @@ Map of the package::
     replay          Entry -> deltas -> a dialect's stream events, or a dialect's whole body
     memory          BoundedMemoryBackend: aiocache's memory backend with entry/byte bounds and LRU
     redis_store     aiocache's RedisCache from RedisStoreSpec (URL, password from env/file, TLS, timeouts)
-    store           MemoryStore (the bounded backend, direct) and GuardedStore (Redis: timeout, breaker,
-                    counters, a throttled log)
+    store           MemoryStore (the bounded backend, direct; entries kept as objects with a whole-body
+                    template per caller dialect) and GuardedStore (Redis: timeout, breaker, counters, a
+                    throttled log)
     flight          SingleFlight: identical concurrent requests share one upstream call
     response_cache  ResponseCache: lookup / stale / store / flights / snapshot / close
     control         the app's directives (Cache-Control, x-sidecar-cache)
@@ -26,11 +27,11 @@ A request's way through it (the cache stage, before the fallback loop)::
     plan.key(...) --no key--> the request goes on uncached (x-sidecar-cache: bypass)
         | key
     client_directive: BYPASS -> on uncached | REFRESH -> skip the lookup | USE:
-    cache.lookup(key) --hit--> replay_body / replay_stream (x-sidecar-cache: hit, Age: answer_headers)
+    cache.lookup(key) --hit--> cache.body / replay_stream (x-sidecar-cache: hit, Age: answer_headers)
         | miss (maybe with a stale entry kept for the last resort)
     cache.flights.join(key) --Follower--> wait(single_flight_wait_s) --entry--> replay (hit)
         | Leader                                                     --None--> own upstream call
-    fallback loop; the answer's deltas -> StreamAssembler (or the whole body -> entry_from_response)
+    fallback loop; the answer's deltas -> StreamAssembler (or the upstream's parsed body -> entry_from_response)
     clean end -> cache.store(key, entry) and leader.publish(entry); else leader.publish(None)
     every target failed and last_resort kind: cache -> cache.stale(key, lookup) -> replay (stale, Age)
 """

@@ -6,7 +6,8 @@ of the fragments it arrived in (``cuts``), so a replay streams with the original
 from a whole answer has none and is cut at word boundaries on replay (``replay``). ``response()`` gives
 the common ``ChatResponse`` that the dialect builders turn into any caller's body.
 
-Encoding (``encode`` / ``decode``): compact JSON by orjson, the same bytes in memory and in Redis::
+Encoding (``encode`` / ``decode``): compact JSON by orjson, what Redis holds (the memory store keeps the
+objects themselves, counted at ``footprint``)::
 
     {"v": 1, "p": [piece...], "f": finish, "s": stop_sequence, "u": [in, out, cached, cache_write,
      reasoning] | null, "m": model, "t": target, "pr": provider, "at": stored_at, "c": cost | null,
@@ -20,6 +21,7 @@ allows; never a content-filter stop or a refusal, a paused or otherwise unfinish
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -157,6 +159,35 @@ def unstorable(entry: Entry, *, store_truncated: bool) -> str | None:
     if not entry.pieces:
         return "empty"
     return None
+
+
+_ENTRY_BASE = 280
+"""Bytes of an entry's own objects beyond its strings and pieces: the Entry, its pieces tuple, its Usage
+and floats (measured with tracemalloc: bench/cache_bench.py, "footprint")."""
+_PIECE_BASE = 64  # a piece object
+_CUTS_BASE = 40  # a tuple of fragment lengths, plus 8 bytes a length (small ints are shared objects)
+_size = sys.getsizeof
+
+
+def footprint(entry: Entry) -> int:
+    """The bytes ``entry``'s objects hold in this process: what the memory store counts against its bound
+    (an entry is kept as objects there, neither encoded nor decoded)."""
+    total = _ENTRY_BASE + _size(entry.model)
+    if entry.origin_id is not None:
+        total += _size(entry.origin_id)
+    if entry.stop_sequence is not None:
+        total += _size(entry.stop_sequence)
+    for p in entry.pieces:
+        total += _PIECE_BASE
+        if isinstance(p, TextPiece):
+            total += _size(p.text)
+        elif isinstance(p, ToolPiece):
+            total += _size(p.id) + _size(p.name) + _size(p.arguments)
+        else:
+            total += _size(p.text) + (_size(p.signature) if p.signature is not None else 0)
+        if p.cuts is not None:
+            total += _CUTS_BASE + 8 * len(p.cuts)
+    return total
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -166,9 +166,14 @@ def route_identity(route_name: str, targets: list[tuple[str, int | None]], unsup
     return f"{route_name}\0{chain}\0{unsupported}".encode()
 
 
+_DIALECT_BYTES: Mapping[Dialect, bytes] = {dialect: dialect.value.encode() for dialect in Dialect}
+
+
 def cache_key(identity: bytes, dialect: Dialect, model: str, scope: str, canonical: bytes) -> str:
-    """The store key: ``v1:`` and a hex SHA-256 (Redis puts its ``key_prefix:`` before it)."""
-    digest = hashlib.sha256(identity)
-    digest.update(f"\0{dialect.value}\0{model}\0{scope}\0".encode())
-    digest.update(canonical)
-    return f"{KEY_VERSION}:{digest.hexdigest()}"
+    """The store key: ``v1:`` and a hex SHA-256 of the parts joined by NUL bytes (Redis puts its
+    ``key_prefix:`` before it)."""
+    parts = (identity, _DIALECT_BYTES[dialect], model.encode(), scope.encode(), canonical)
+    return _KEY_PREFIX + hashlib.sha256(b"\0".join(parts)).hexdigest()
+
+
+_KEY_PREFIX = KEY_VERSION + ":"

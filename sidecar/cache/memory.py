@@ -11,9 +11,11 @@ dict work itself, docs/benchmarks.md):
   write past either bound (``max_entries``, ``max_bytes``) evicts from the front until both hold;
 - expiry is lazy, a deadline per key checked on read (no timer per entry: 10,000 entries are 10,000
   fewer handles on the event loop's heap); expired entries also leave first under pressure;
-- values are ``bytes`` (encoded entries) and each counts ``len(value) + len(key) + ENTRY_OVERHEAD``, the
-  bookkeeping Python spends per entry (the dict slot, the LRU link, the deadline, object headers), so
-  the byte bound tracks the memory the cache really holds (docs/benchmarks.md measures it);
+- values are ``bytes`` through aiocache's API, or any object given with its size to ``write`` (the
+  sidecar keeps entries as objects: ``entry.footprint``); each counts its size (``len(value)`` for
+  bytes) ``+ len(key) + ENTRY_OVERHEAD``, the bookkeeping Python spends per entry (the dict slots, the
+  LRU link, the deadline, object headers), so the byte bound tracks the memory the cache really holds
+  (docs/benchmarks.md measures it);
 - counters for the metrics: ``entries``, ``bytes``, ``evictions`` (removed to make room) and
   ``expirations`` (removed because past their deadline).
 
@@ -45,7 +47,8 @@ class BoundedMemoryBackend(SimpleMemoryBackend):  # type: ignore[misc]  # aiocac
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self._clock = clock
-        self._cache: OrderedDict[str, bytes] = OrderedDict()
+        self._cache: OrderedDict[str, Any] = OrderedDict()
+        self._sizes: dict[str, int] = {}  # what each entry counts against max_bytes
         self._deadlines: dict[str, float] = {}
         self.bytes = 0
         self.evictions = 0
@@ -61,12 +64,11 @@ class BoundedMemoryBackend(SimpleMemoryBackend):  # type: ignore[misc]  # aiocac
         return len(value) + len(key) + ENTRY_OVERHEAD
 
     def _remove(self, key: str) -> None:
-        value = self._cache.pop(key, None)
-        if value is not None:
-            self.bytes -= self.cost(key, value)
+        if self._cache.pop(key, None) is not None:
+            self.bytes -= self._sizes.pop(key)
         self._deadlines.pop(key, None)
 
-    def read(self, key: str) -> bytes | None:
+    def read(self, key: str) -> Any:
         """The live value under ``key`` (now the most recently used), or None: the synchronous core of
         ``get``, which ``MemoryStore`` calls directly (aiocache's per-call wrappers cost more than this)."""
         value = self._live(key)
@@ -74,17 +76,21 @@ class BoundedMemoryBackend(SimpleMemoryBackend):  # type: ignore[misc]  # aiocac
             self._cache.move_to_end(key)
         return value
 
-    def write(self, key: str, value: bytes, ttl: float | None = None) -> bool:
+    def write(self, key: str, value: Any, ttl: float | None = None, size: int | None = None) -> bool:
         """Store ``value``, evicting from the least recently used end until both bounds hold; False when
-        the value alone is larger than ``max_bytes``. The synchronous core of ``set``."""
-        if not isinstance(value, bytes):
-            raise TypeError("BoundedMemoryBackend stores bytes")
-        cost = self.cost(key, value)
+        the value alone is larger than ``max_bytes``. ``size``: what an object (not bytes) holds. The
+        synchronous core of ``set``."""
+        if size is None:
+            if not isinstance(value, bytes):
+                raise TypeError("BoundedMemoryBackend stores bytes, or objects with their size")
+            size = len(value)
+        cost = size + len(key) + ENTRY_OVERHEAD
         if cost > self.max_bytes:
             return False  # larger than the whole cache: never stored
         self._remove(key)
         cache = self._cache
         cache[key] = value
+        self._sizes[key] = cost
         self.bytes += cost
         if ttl:
             self._deadlines[key] = self._clock() + ttl
@@ -93,7 +99,29 @@ class BoundedMemoryBackend(SimpleMemoryBackend):  # type: ignore[misc]  # aiocac
             self.evictions += 1
         return True
 
-    def _live(self, key: str) -> bytes | None:
+    def peek(self, key: str) -> Any:
+        """The value under ``key`` as it is, or None: no expiry check, no change of order."""
+        return self._cache.get(key)
+
+    def grow(self, key: str, n: int) -> bool:
+        """Count ``n`` more bytes for ``key`` (something added to its value), evicting from the least
+        recently used end until both bounds hold; False (nothing counted) when ``key`` is absent or would
+        alone exceed ``max_bytes``. ``key`` should be the most recently used (just read)."""
+        cost = self._sizes.get(key)
+        if cost is None or cost + n > self.max_bytes:
+            return False
+        self._sizes[key] = cost + n
+        self.bytes += n
+        cache = self._cache
+        while self.bytes > self.max_bytes:
+            oldest = next(iter(cache))
+            if oldest == key:  # cannot happen when key was just read (it is last): never evict it
+                break
+            self._remove(oldest)
+            self.evictions += 1
+        return True
+
+    def _live(self, key: str) -> Any:
         value = self._cache.get(key)
         if value is None:
             return None
@@ -104,10 +132,10 @@ class BoundedMemoryBackend(SimpleMemoryBackend):  # type: ignore[misc]  # aiocac
             return None
         return value
 
-    async def _get(self, key: str, encoding: str | None = None, _conn: Any = None) -> bytes | None:
+    async def _get(self, key: str, encoding: str | None = None, _conn: Any = None) -> Any:
         return self.read(key)
 
-    async def _gets(self, key: str, encoding: str | None = None, _conn: Any = None) -> bytes | None:
+    async def _gets(self, key: str, encoding: str | None = None, _conn: Any = None) -> Any:
         return self.read(key)
 
     async def _multi_get(self, keys: list[str], encoding: str | None = None, _conn: Any = None) -> list[bytes | None]:
@@ -147,6 +175,7 @@ class BoundedMemoryBackend(SimpleMemoryBackend):  # type: ignore[misc]  # aiocac
                 self._remove(key)
         else:
             self._cache.clear()
+            self._sizes.clear()
             self._deadlines.clear()
             self.bytes = 0
         return True

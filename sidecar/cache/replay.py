@@ -9,15 +9,24 @@
 - ``replay_stream(entry, dialect, ...)``: those deltas encoded by the dialect's own stream encoder
   (``translate.new_stream_encoder``): the events an SDK reads from a live stream.
 - ``replay_body(entry, dialect, ...)``: the whole response by the dialect's builder.
+- ``body_template(entry, dialect)`` / ``fill_body(template, dialect)``: that whole response encoded
+  once, with marks where the response id (and OpenAI's ``created``) go, and filled per hit by two byte
+  replacements: the memory store keeps a template per caller dialect next to the entry, so a repeated
+  non-streamed hit neither builds nor encodes the body again (``store.Kept``).
 
-Each replay has a fresh response id: a cached answer is a new answer to a new request.
+Each replay has a fresh response id (and ``created`` time): a cached answer is a new answer to a new
+request.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
+import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, assert_never
+
+import orjson
 
 from ..dialects import Dialect
 from ..sse import SSEEvent
@@ -33,6 +42,7 @@ from ..translate.common import (
     ToolArgs,
     ToolStart,
     UsageSeen,
+    new_id,
 )
 from .entry import Entry, ReasoningPiece, TextPiece, ToolPiece
 
@@ -100,6 +110,44 @@ def replay_stream(entry: Entry, dialect: Dialect, *, model: str, include_usage: 
     return out
 
 
-def replay_body(entry: Entry, dialect: Dialect, *, model: str) -> dict[str, Any]:
-    """The answer as a whole ``dialect`` response body; ``model`` is the name reported."""
-    return build_chat_response(entry.response(), dialect, model)
+def replay_body(entry: Entry, dialect: Dialect, *, model: str, response_id: str | None = None) -> dict[str, Any]:
+    """The answer as a whole ``dialect`` response body; ``model`` is the name reported; ``response_id``:
+    the id it carries (None: a fresh one)."""
+    response = entry.response()
+    response["id"] = response_id
+    return build_chat_response(response, dialect, model)
+
+
+def id_prefix(dialect: Dialect) -> str:
+    """What a fresh response id starts with in ``dialect`` (as the dialect's builder makes one)."""
+    match dialect:
+        case Dialect.OPENAI:
+            return "chatcmpl-"
+        case Dialect.ANTHROPIC:
+            return "msg_"
+        case Dialect.GEMINI:
+            return ""
+        case _:
+            assert_never(dialect)
+
+
+# The marks a template holds where each hit's own values go: random per process, so no answer can hold
+# them; ``created`` is only ever an integer after ``"created":`` (inside JSON strings quotes are escaped).
+_ID_MARK = "cached" + secrets.token_hex(16)
+_CREATED_MARK = secrets.randbelow(9 * 10**15) + 10**15
+_ID_MARK_BYTES = _ID_MARK.encode()
+_CREATED_MARK_BYTES = b'"created":%d' % _CREATED_MARK
+
+
+def body_template(entry: Entry, dialect: Dialect) -> bytes:
+    """``replay_body``'s response encoded once, the entry's model reported, marks for ``fill_body``."""
+    body = replay_body(entry, dialect, model=entry.model, response_id=_ID_MARK)
+    if "created" in body:  # OpenAI: when the completion was made
+        body["created"] = _CREATED_MARK
+    return orjson.dumps(body)
+
+
+def fill_body(template: bytes, dialect: Dialect) -> bytes:
+    """The template with a fresh response id (and the current ``created``): one hit's body."""
+    body = template.replace(_ID_MARK_BYTES, new_id(id_prefix(dialect)).encode())
+    return body.replace(_CREATED_MARK_BYTES, b'"created":%d' % int(time.time()))

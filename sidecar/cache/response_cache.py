@@ -5,7 +5,9 @@
     flight = cache.flights.join(key)                       # single flight (``flight``)
     reason = await cache.store(key, entry, route_settings) # None: stored; else why not
     cache.store_in_memory(key, entry, route_settings)      # the same, no coroutine (cache.in_memory)
+    body = cache.body(key, lookup.entry, dialect)           # a hit as one whole response (bytes)
     entry = await cache.stale(key, route_settings, lookup) # the last resort (kind: cache)
+    await cache.warm()                                     # connect ahead of the first request
     cache.snapshot()                                       # counters and store gauges, for /metrics
     await cache.close()
 
@@ -23,20 +25,20 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
+from ..dialects import Dialect
 from ..resilience.breaker import BreakerConfig, CircuitBreaker
-from .entry import Entry, EntryFormatError, decode, encode, unstorable
+from .entry import Entry, EntryFormatError, decode, encode, footprint, unstorable
 from .flight import SingleFlight
 from .redis_store import build_redis_backend, close_redis_backend, describe
+from .replay import body_template, fill_body
 from .spec import CacheStoreSpec, RouteCacheSpec
 from .stats import CacheStats
 from .store import GuardedStore, MemoryStore, Store
 
 
-@dataclass(frozen=True, slots=True)
-class Lookup:
+class Lookup(NamedTuple):
     """What a lookup found. ``state`` hit: ``entry`` answers, ``age_s`` old; miss: nothing fresh, and
     ``stale`` is an entry inside the stale window when there is one (for the last resort only)."""
 
@@ -62,6 +64,7 @@ class ResponseCache:
         self.stats = store.stats
         self.flights = SingleFlight(self.stats)
         self.max_entry_bytes = max_entry_bytes
+        self._in_memory = isinstance(store, MemoryStore)
         self._close = close
         self._clock = clock
 
@@ -117,6 +120,13 @@ class ResponseCache:
         self.stats.misses += 1
         return Lookup("miss", stale=entry if age <= settings.ttl_s + settings.stale_s else None)
 
+    def body(self, key: str, entry: Entry, dialect: Dialect) -> bytes:
+        """``entry`` (read under ``key``) as one whole ``dialect`` response: in memory from the template
+        kept with it (``MemoryStore.body``), else rendered."""
+        if isinstance(self.storage, MemoryStore):
+            return self.storage.body(key, entry, dialect)
+        return fill_body(body_template(entry, dialect), dialect)
+
     async def stale(self, key: str, settings: RouteCacheSpec, lookup: Lookup | None = None) -> Entry | None:
         """For the last resort: an entry no older than ``ttl_s + stale_s`` (a fresh one too, should one
         have been stored meanwhile). ``lookup``'s stale entry is used when given, else the store is read."""
@@ -130,23 +140,31 @@ class ResponseCache:
     async def store(self, key: str, entry: Entry, settings: RouteCacheSpec) -> str | None:
         """Store a complete answer; None when stored, else why not (``unstorable``, ``too_large``,
         ``store_failed``)."""
+        if self.in_memory:
+            return self.store_in_memory(key, entry, settings)
         data, reason = self._encoded(entry, settings)
         if reason is None and not await self.storage.set(key, data, settings.ttl_s + settings.stale_s):
             reason = "store_failed"
         return self._count(reason)
 
     def store_in_memory(self, key: str, entry: Entry, settings: RouteCacheSpec) -> str | None:
-        """``store`` without a coroutine or a task, for the memory store (``in_memory``)."""
-        assert isinstance(self.storage, MemoryStore)
-        data, reason = self._encoded(entry, settings)
-        if reason is None and not self.storage.write(key, data, settings.ttl_s + settings.stale_s):
-            reason = "store_failed"
+        """``store`` without a coroutine or a task, for the memory store (``in_memory``): the entry is kept
+        as an object (no encoding), counted at its ``footprint``."""
+        storage = self.storage
+        assert isinstance(storage, MemoryStore)
+        reason = unstorable(entry, store_truncated=settings.store_truncated)
+        if reason is None:
+            size = footprint(entry)
+            if size > self.max_entry_bytes:
+                reason = "too_large"
+            elif not storage.write_entry(key, entry, size, settings.ttl_s + settings.stale_s):
+                reason = "store_failed"
         return self._count(reason)
 
     @property
     def in_memory(self) -> bool:
         """The store is this process's memory: it never waits and cannot fail."""
-        return isinstance(self.storage, MemoryStore)
+        return self._in_memory
 
     def _encoded(self, entry: Entry, settings: RouteCacheSpec) -> tuple[bytes, str | None]:
         reason = unstorable(entry, store_truncated=settings.store_truncated)
@@ -165,9 +183,15 @@ class ResponseCache:
         return reason
 
     async def _read(self, key: str) -> Entry | None:
-        data = await self.storage.get(key)
-        if data is None:
-            return None
+        storage = self.storage
+        if isinstance(storage, MemoryStore):
+            data = storage.read_entry(key)
+            if data is None or isinstance(data, Entry):
+                return data  # kept as an object: nothing to decode
+        else:
+            data = await storage.get(key)
+            if data is None:
+                return None
         try:
             return decode(data)
         except EntryFormatError:
@@ -178,6 +202,10 @@ class ResponseCache:
     def _saved(self, entry: Entry) -> None:
         self.stats.saved_cost_usd += entry.cost_usd or 0.0
         self.stats.saved_output_tokens += entry.usage.output_tokens if entry.usage else 0
+
+    async def warm(self) -> None:
+        """Connect the store ahead of the first request (Redis: one pooled connection opened)."""
+        await self.storage.warm()
 
     def snapshot(self) -> dict[str, float]:
         """Counters (``CacheStats``) and the store's gauges: for memory ``entries``, ``bytes``,

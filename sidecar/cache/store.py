@@ -4,7 +4,11 @@ Two stores with one interface (``Store``: async ``get``/``set``/``delete`` that 
 ``breaker``, ``gauges``):
 
 - ``MemoryStore``: the in-process ``BoundedMemoryBackend``. It cannot fail or block, so it has no
-  timeout and no breaker, and calls the backend's synchronous ``read``/``write`` directly.
+  timeout and no breaker, and calls the backend's synchronous ``read``/``write`` directly. Besides the
+  bytes of the ``Store`` interface it keeps entries as objects (``Kept``: the ``Entry``, neither encoded
+  nor decoded, counted at its ``entry.footprint``) with the whole response bodies rendered for it per
+  caller dialect (``replay.body_template``: made on an entry's first non-streamed hit in a dialect,
+  counted at their size too).
 - ``GuardedStore``: any aiocache backend that goes over the network (Redis), through aiocache's API::
 
       get/set --breaker open?--> no operation: a miss (``breaker_skips``)
@@ -20,12 +24,16 @@ Two stores with one interface (``Store``: async ``get``/``set``/``delete`` that 
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..dialects import Dialect
 from ..resilience.breaker import CircuitBreaker
 from ..telemetry.logging import get_logger
+from .entry import Entry, encode
+from .replay import body_template, fill_body
 from .stats import CacheStats
 
 if TYPE_CHECKING:
@@ -43,7 +51,23 @@ class Store(Protocol):
     async def get(self, key: str) -> bytes | None: ...
     async def set(self, key: str, value: bytes, ttl_s: float) -> bool: ...
     async def delete(self, key: str) -> None: ...
+    async def warm(self) -> None: ...
     def gauges(self) -> dict[str, float]: ...
+
+
+class Kept:
+    """An entry in the memory store, with its whole response bodies per caller dialect (templates)."""
+
+    __slots__ = ("bodies", "entry")
+
+    def __init__(self, entry: Entry) -> None:
+        self.entry = entry
+        self.bodies: dict[Dialect, bytes] | None = None
+
+
+KEPT_OVERHEAD = 48
+"""The bytes of a ``Kept`` object (its entry and templates are counted apart)."""
+_size = sys.getsizeof
 
 
 class MemoryStore:
@@ -57,10 +81,48 @@ class MemoryStore:
         self.name = "memory"
 
     async def get(self, key: str) -> bytes | None:
-        value = self.backend.read(key)
+        value: Kept | bytes | None = self.backend.read(key)
+        if isinstance(value, Kept):  # kept as objects: encoded on demand (never on the request path)
+            value = encode(value.entry)
         if value is not None:
             self.stats.bytes_read += len(value)
         return value
+
+    def read_entry(self, key: str) -> Entry | bytes | None:
+        """What is kept under ``key`` (now the most recently used): an entry (``write_entry``), bytes
+        (``set``), or None."""
+        value: Kept | bytes | None = self.backend.read(key)
+        return value.entry if isinstance(value, Kept) else value
+
+    def write_entry(self, key: str, entry: Entry, size: int, ttl_s: float) -> bool:
+        """Keep ``entry`` as it is, counted as ``size`` bytes (``entry.footprint``); False when not kept."""
+        stored = self.backend.write(key, Kept(entry), ttl_s, size + KEPT_OVERHEAD)
+        if stored:
+            self.stats.bytes_written += size
+        return stored
+
+    def body(self, key: str, entry: Entry, dialect: Dialect) -> bytes:
+        """``entry`` as a whole ``dialect`` response for one hit, from the template kept with it (made and
+        counted the first time; not kept when ``key`` no longer holds this entry or it would not fit)."""
+        kept = self.backend.peek(key)
+        if not isinstance(kept, Kept) or kept.entry is not entry:
+            return fill_body(body_template(entry, dialect), dialect)
+        bodies = kept.bodies
+        template = bodies.get(dialect) if bodies is not None else None
+        if template is None:
+            template = body_template(entry, dialect)
+            if bodies is None:
+                bodies = {dialect: template}
+                grown = _size(bodies) + _size(template)
+            else:
+                before = _size(bodies)
+                bodies[dialect] = template
+                grown = _size(bodies) - before + _size(template)
+            if self.backend.grow(key, grown):
+                kept.bodies = bodies
+            elif kept.bodies is not None:
+                del kept.bodies[dialect]
+        return fill_body(template, dialect)
 
     async def set(self, key: str, value: bytes, ttl_s: float) -> bool:
         return self.write(key, value, ttl_s)
@@ -74,6 +136,9 @@ class MemoryStore:
 
     async def delete(self, key: str) -> None:
         self.backend.remove(key)
+
+    async def warm(self) -> None:
+        """Nothing to connect."""
 
     def gauges(self) -> dict[str, float]:
         """``entries`` and ``bytes`` held, ``evictions`` (to make room) and ``expirations`` so far."""
@@ -125,6 +190,11 @@ class GuardedStore:
 
     async def delete(self, key: str) -> None:
         await self._guarded("delete", self.backend.delete, key)
+
+    async def warm(self) -> None:
+        """Open a pooled connection now (a PING), so that the first lookup is one round trip, not a
+        connect (and a TLS handshake) too; a failure counts as any other."""
+        await self._guarded("ping", self.backend.client.ping)
 
     def gauges(self) -> dict[str, float]:
         """The breaker's state: 0 closed, 1 half-open, 2 open."""

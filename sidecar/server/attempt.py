@@ -86,6 +86,7 @@ class AttemptResult:
     upstream_body: bytes = b""
     upstream_headers: dict[str, str] = field(default_factory=dict)
     held: HeldStream | None = None  # a whole stream held back (exchange.hold_stream), not sent yet
+    parsed: dict[str, Any] | None = None  # a whole answer's body as the upstream sent it, parsed (wire dialect)
 
 
 def prepare(exchange: Exchange, target: Target, unsupported: str) -> Prepared:
@@ -211,7 +212,7 @@ class Attempt:
         if isinstance(parsed.get("error"), dict) and not _has_answer(parsed):
             # a 200 carrying an error object: the upstream lies about its status
             return AttemptResult(Outcome.failure("error_in_success", "upstream sent an error with status 200"))
-        result = AttemptResult(outcome, upstream_status=status)
+        result = AttemptResult(outcome, upstream_status=status, parsed=parsed)
         result.usage = extract_usage(wire, parsed)
         result.response_model = _str(parsed.get("model") or parsed.get("modelVersion"))
         result.response_id = _str(parsed.get("id") or parsed.get("responseId"))

@@ -29,7 +29,7 @@ import os
 import time
 from collections.abc import Mapping
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
@@ -38,7 +38,7 @@ from ..cache import Directive, Entry, ResponseCache, StreamAssembler, client_dir
 from ..cache.entry import unstorable
 from ..cache.flight import Follower, Leader
 from ..cache.redis_store import CacheConfigError
-from ..cache.replay import replay_body, replay_stream
+from ..cache.replay import replay_stream
 from ..cache.response_cache import MISS, Lookup
 from ..cost import cost_usd
 from ..credentials import app_key
@@ -65,7 +65,7 @@ class ResponseCaches:
         self._env = env
         self.spec: CacheStoreSpec | None = None
         self.cache: ResponseCache | None = None
-        self._writes: set[asyncio.Task[str | None]] = set()  # writes in flight, after their answers
+        self._writes: set[asyncio.Future[Any]] = set()  # writes (and a connect) in flight, after their answers
 
     def update(self, spec: CacheStoreSpec | None) -> ResponseCache | None:
         """Use the store ``spec`` describes (None: no route caches); returns the store replaced, to close."""
@@ -81,6 +81,8 @@ class ResponseCaches:
                 log.error("cache_unavailable", error=str(exc))
             else:
                 log.info("cache_store_opened", store=self.cache.storage.name)
+                if not self.cache.in_memory:  # Redis: connect now, not on the first request
+                    self._track(asyncio.ensure_future(self.cache.warm()))
         return old
 
     def write(self, cache: ResponseCache, key: str, entry: Entry, settings: RouteCacheSpec) -> None:
@@ -89,7 +91,10 @@ class ResponseCaches:
         if cache.in_memory:  # no task: creating one costs more than the write
             cache.store_in_memory(key, entry, settings)
             return
-        task = asyncio.ensure_future(cache.store(key, entry, settings))
+        self._track(asyncio.ensure_future(cache.store(key, entry, settings)))
+
+    def _track(self, task: asyncio.Future[Any]) -> None:
+        """Keep ``task`` until it is done (awaited at close)."""
         if task.done():
             return
         self._writes.add(task)
@@ -149,12 +154,12 @@ async def _cached(
     if directive is Directive.USE:
         lookup = await store.lookup(key, settings)
         if lookup.entry is not None:
-            return await _serve(exchange, lookup.entry, "hit", lookup.age_s)
+            return await _serve(exchange, lookup.entry, "hit", lookup.age_s, store, key)
     flight = store.flights.join(key) if settings.single_flight_wait_s > 0 else None
     if isinstance(flight, Follower):
         entry = await flight.wait(settings.single_flight_wait_s)
         if entry is not None:
-            return await _serve(exchange, entry, "hit", 0.0)
+            return await _serve(exchange, entry, "hit", 0.0, store, key)
         flight = None  # the leader had nothing to share: this request makes its own call
     exchange.cache = "miss"
     exchange.trace.cache_result(result="refresh" if directive is Directive.REFRESH else "miss")
@@ -234,12 +239,17 @@ def _answer_entry(
         return None
     if len(response.body) > max_bytes * 2:  # its entry would be over the store's limit anyway
         return None
+    delivered = exchange.upstream_answer
     try:
-        body = orjson.loads(response.body)
-        answer = parse_chat_response(body, exchange.facts.dialect)
+        if delivered is not None and delivered[0] is response:  # the fallback loop's answer, parsed once
+            body, wire = delivered[2], delivered[1]
+        else:  # an answer made elsewhere (an ensemble's choice): the caller's body
+            body, wire = orjson.loads(response.body), exchange.facts.dialect
+        answer = parse_chat_response(body, wire)
     except (orjson.JSONDecodeError, TranslationError):
         return None
-    model = body.get("model") or body.get("modelVersion")
+    # The model the caller was told: the upstream's own name in its dialect, the target's when translated.
+    model = (body.get("model") or body.get("modelVersion")) if wire is exchange.facts.dialect else None
     return entry_from_response(
         answer,
         model=model if isinstance(model, str) else target.upstream_model,
@@ -250,8 +260,11 @@ def _answer_entry(
     )
 
 
-async def _serve(exchange: Exchange, entry: Entry, state: str, age_s: float) -> web.StreamResponse:
-    """``entry`` as the caller's answer, in its dialect, streamed when it asked for a stream."""
+async def _serve(
+    exchange: Exchange, entry: Entry, state: str, age_s: float, store: ResponseCache, key: str
+) -> web.StreamResponse:
+    """``entry`` (found under ``key``) as the caller's answer, in its dialect, streamed when it asked for
+    a stream; a whole answer from the store's template for the dialect (``ResponseCache.body``)."""
     facts = exchange.facts
     route = exchange.route
     assert route is not None
@@ -263,8 +276,7 @@ async def _serve(exchange: Exchange, entry: Entry, state: str, age_s: float) -> 
         include_usage = facts.dialect is not Dialect.OPENAI or _include_usage(facts.body)
         events = replay_stream(entry, facts.dialect, model=entry.model, include_usage=include_usage)
         return await send_stream(exchange, b"".join(event.encode() for event in events))
-    body = orjson.dumps(replay_body(entry, facts.dialect, model=entry.model))
-    return web.Response(body=body, content_type="application/json")
+    return web.Response(body=store.body(key, entry, facts.dialect), content_type="application/json")
 
 
 async def _stale(
@@ -275,7 +287,7 @@ async def _stale(
     if entry is None:
         return None
     exchange.degraded = "cache"
-    return await _serve(exchange, entry, "stale", entry.age(time.time()))
+    return await _serve(exchange, entry, "stale", entry.age(time.time()), store, key)
 
 
 def _include_usage(body: Mapping[str, object]) -> bool:

@@ -14,7 +14,9 @@ Who fills what, in pipeline order:
 - the budget stage (``budget``): ``budget`` and ``budget_headers``;
 - the fallback loop: ``attempts`` (``record``), ``calls`` (counted when each call starts),
   ``fallback_reason``, then, for the response the caller gets, ``answered_by`` (the target whose answer
-  or own error it is) and ``dropped``; ``usage``, ``bytes_out``, ``stream_error`` as it is sent;
+  or own error it is), ``dropped`` and, for a whole answer, ``upstream_answer`` (the upstream's body
+  already parsed, so the cache need not parse it again); ``usage``, ``bytes_out``, ``stream_error`` as
+  it is sent;
   ``degraded`` when the route's last resort answered;
 - the cache stage (``cache_stage``): ``cache`` (hit, miss, stale, bypass) and ``cache_age_s``, and
   ``stale_answer``, which the last resort ``kind: cache`` calls.
@@ -32,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp.web import Request, StreamResponse
 
+from ..dialects import Dialect
 from ..dialects.base import Endpoint
 from ..gates.checks import GateFailure
 from ..policy.compiled import Policy, Route, Target
@@ -91,6 +94,8 @@ class Exchange:
     attempts: list[AttemptRecord] = field(default_factory=list)  # append only through record()
     calls: int = 0  # upstream calls made so far (counted as each starts)
     answered_by: Target | None = None  # whose response the caller gets: its answer, or its own error
+    # A whole answer the fallback loop delivered: (the response, the upstream's wire dialect, its parsed body)
+    upstream_answer: tuple[StreamResponse, Dialect, dict[str, Any]] | None = None
     dropped: tuple[str, ...] = ()  # parameters dropped in translation (unsupported_params: drop)
     fallback_reason: str | None = None
     degraded: str | None = None  # the route's last resort answered: "static", "cache-unavailable"

@@ -183,6 +183,8 @@ async def deliver(exchange: Exchange, used: Candidate, result: AttemptResult) ->
     if result.held is not None:
         return await result.held.send(exchange)
     assert result.response is not None
+    if result.parsed is not None:
+        exchange.upstream_answer = (result.response, used.prepared.wire, result.parsed)
     return result.response
 
 

@@ -1,7 +1,9 @@
-"""Entries: from a whole answer, their byte encoding (round trip, damaged bytes refused), and which
-answers may be stored."""
+"""Entries: from a whole answer, their byte encoding (round trip, damaged bytes refused), which
+answers may be stored, and the memory they are counted at."""
 
 from __future__ import annotations
+
+import tracemalloc
 
 import pytest
 
@@ -14,6 +16,7 @@ from sidecar.cache.entry import (
     decode,
     encode,
     entry_from_response,
+    footprint,
     unstorable,
 )
 from sidecar.dialects import Dialect
@@ -103,3 +106,33 @@ def test_only_good_answers_are_storable(finish: FinishReason | None, store_trunc
 def test_empty_answers_are_not_storable() -> None:
     """An answer with nothing in it is not stored."""
     assert unstorable(_entry(), store_truncated=False) == "empty"
+
+
+def test_footprint_counts_at_least_what_the_entry_holds() -> None:
+    """``footprint`` (what the memory store counts) is no less than the memory an entry's objects take
+    (tracemalloc), and not far above it, for a whole and for a streamed answer."""
+    text = "a few words of an answer " * 80
+
+    def make(i: int, streamed: bool) -> Entry:
+        cuts = tuple(5 for _ in range(len(text) // 5)) if streamed else None  # one tuple each, as assembled
+        piece = TextPiece(text[:-8] + f"{i:08d}", cuts)
+        return Entry(
+            (piece,),
+            FinishReason.STOP,
+            None,
+            Usage(30, 400),
+            f"model-{i:04d}",
+            "t",
+            "p",
+            i + 0.5,
+            0.001,
+            f"id-{i:020d}",
+        )
+
+    for streamed in (False, True):
+        make(0, streamed)
+        tracemalloc.start()
+        entries = [make(i, streamed) for i in range(200)]
+        held = tracemalloc.get_traced_memory()[0] / len(entries)
+        tracemalloc.stop()
+        assert held <= footprint(entries[1]) <= held * 1.25

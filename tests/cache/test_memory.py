@@ -97,3 +97,38 @@ async def test_only_bytes_are_stored() -> None:
     cache = BoundedMemoryBackend(max_entries=10, max_bytes=1 << 20)
     with pytest.raises(TypeError):
         await cache.set("k", "text")
+
+
+async def test_grow_counts_more_bytes_and_evicts_the_least_recently_used() -> None:
+    """Growing an entry (something added to its value) counts the bytes and evicts from the least
+    recently used end until the bound holds; the grown entry stays."""
+    value = b"x" * 100
+    per_entry = BoundedMemoryBackend.cost("k0", value)
+    cache = BoundedMemoryBackend(max_entries=10, max_bytes=per_entry * 3)
+    for key in ("k0", "k1", "k2"):
+        cache.write(key, value)
+    cache.read("k2")
+    assert cache.grow("k2", 50)
+    assert cache.bytes == per_entry * 2 + 50
+    assert (cache.entries, cache.evictions) == (2, 1)
+    assert cache.read("k0") is None
+    assert cache.read("k2") == value
+
+
+async def test_grow_refuses_what_would_not_fit_alone() -> None:
+    """An entry that would outgrow the whole bound (or is absent) is not grown and nothing is counted."""
+    cache = BoundedMemoryBackend(max_entries=10, max_bytes=1000)
+    cache.write("k", b"x" * 100)
+    before = cache.bytes
+    assert not cache.grow("k", 1000)
+    assert not cache.grow("absent", 10)
+    assert cache.bytes == before
+
+
+async def test_objects_are_kept_with_the_size_given() -> None:
+    """An object (not bytes) is kept as it is and counts the size it was written with."""
+    cache = BoundedMemoryBackend(max_entries=10, max_bytes=1 << 20)
+    value = object()
+    assert cache.write("key", value, size=500)
+    assert cache.read("key") is value
+    assert cache.bytes == 500 + 3 + ENTRY_OVERHEAD

@@ -7,16 +7,18 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import time
 from typing import Any
 
 import anthropic.types
 import openai.types.chat
+import orjson
 import pytest
 from google.genai import types as genai_types
 
 from sidecar.cache import Entry, entry_from_response, replay_body, replay_deltas, replay_stream
 from sidecar.cache.entry import ToolPiece, decode, encode
-from sidecar.cache.replay import LONG_WORD, word_pieces
+from sidecar.cache.replay import LONG_WORD, body_template, fill_body, id_prefix, word_pieces
 from sidecar.dialects import Dialect
 from sidecar.translate import parse_chat_response
 from sidecar.translate.common import FinishReason, Text
@@ -239,3 +241,24 @@ def test_a_call_without_arguments_replays_an_empty_object() -> None:
     completion = sdk.openai_final(_stream(entry, Dialect.OPENAI))
     call = (completion.choices[0].message.tool_calls or [])[0]
     assert (call.function.name, call.function.arguments) == ("get_time", "{}")
+
+
+def _without_fresh_fields(body: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if k not in ("id", "responseId", "created")}
+
+
+@pytest.mark.parametrize("dialect", list(Dialect), ids=[d.value for d in Dialect])
+def test_a_filled_body_template_is_the_whole_response_with_fresh_id_and_time(dialect: Dialect) -> None:
+    """A body template filled for a hit is the body ``replay_body`` builds (tool calls and all), with a
+    fresh response id of the dialect's own form and the current ``created``; each fill its own id."""
+    entry = _stored(Dialect.ANTHROPIC, "tools")
+    template = body_template(entry, dialect)
+    first, second = (orjson.loads(fill_body(template, dialect)) for _ in range(2))
+    built = replay_body(entry, dialect, model=entry.model)
+    assert _without_fresh_fields(first) == _without_fresh_fields(built)
+    id_field = "responseId" if dialect is Dialect.GEMINI else "id"
+    assert first[id_field] != second[id_field]
+    assert first[id_field].startswith(id_prefix(dialect))
+    assert len(first[id_field]) == len(built[id_field])
+    if dialect is Dialect.OPENAI:
+        assert abs(first["created"] - time.time()) < 5

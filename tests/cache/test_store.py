@@ -1,5 +1,6 @@
 """The cache never fails a request: Redis killed, paused (slow) or full gives misses within the timeout,
-counted, with a breaker that stops trying and one log line per interval; it recovers when Redis does."""
+counted, with a breaker that stops trying and one log line per interval; it recovers when Redis does.
+The memory store keeps entries as objects, with a whole-body template per dialect, all counted."""
 
 from __future__ import annotations
 
@@ -12,7 +13,11 @@ import orjson
 import redis.asyncio as redis_client
 
 from sidecar.cache import CacheStoreSpec, ResponseCache, RouteCacheSpec
-from sidecar.cache.entry import Entry, TextPiece
+from sidecar.cache.entry import Entry, TextPiece, footprint
+from sidecar.cache.memory import ENTRY_OVERHEAD, BoundedMemoryBackend
+from sidecar.cache.stats import CacheStats
+from sidecar.cache.store import KEPT_OVERHEAD, MemoryStore
+from sidecar.dialects import Dialect
 from sidecar.telemetry.logging import configure_logging
 from sidecar.translate.common import FinishReason
 
@@ -130,3 +135,57 @@ async def test_memory_store_has_no_breaker_and_no_timeout() -> None:
     assert cache.storage.breaker is None
     assert "breaker_state" not in cache.snapshot()
     await cache.close()
+
+
+def _memory_store(max_bytes: int = 1 << 20) -> MemoryStore:
+    return MemoryStore(BoundedMemoryBackend(100, max_bytes), CacheStats())
+
+
+def test_memory_store_keeps_the_entry_as_the_object_written() -> None:
+    """An entry written to the memory store is read back as the same object: nothing encoded or decoded,
+    and it counts its footprint (plus the key and the bookkeeping) against the byte bound."""
+    store = _memory_store()
+    entry = _entry()
+    assert store.write_entry("k", entry, footprint(entry), 60)
+    assert store.read_entry("k") is entry
+    assert store.backend.bytes == footprint(entry) + KEPT_OVERHEAD + len("k") + ENTRY_OVERHEAD
+
+
+def test_memory_store_keeps_a_body_template_per_dialect_counted_once() -> None:
+    """A whole body rendered for a hit is kept with the entry and counted once per dialect: a second hit
+    in that dialect reuses it (same bytes but the fresh id), another dialect adds its own."""
+    store = _memory_store()
+    entry = _entry()
+    store.write_entry("k", entry, footprint(entry), 60)
+    before = store.backend.bytes
+    first = orjson.loads(store.body("k", entry, Dialect.OPENAI))
+    counted = store.backend.bytes
+    second = orjson.loads(store.body("k", entry, Dialect.OPENAI))
+    assert before < counted == store.backend.bytes
+    assert first["id"] != second["id"]
+    assert {**first, "id": "", "created": 0} == {**second, "id": "", "created": 0}
+    store.body("k", entry, Dialect.ANTHROPIC)
+    assert store.backend.bytes > counted
+
+
+def test_a_new_entry_under_a_key_is_not_served_an_old_template() -> None:
+    """Replacing the entry under a key drops the bodies rendered for the old one: the new text is served."""
+    store = _memory_store()
+    old, new = _entry("old answer"), _entry("new answer")
+    store.write_entry("k", old, footprint(old), 60)
+    store.body("k", old, Dialect.OPENAI)
+    store.write_entry("k", new, footprint(new), 60)
+    body = orjson.loads(store.body("k", new, Dialect.OPENAI))
+    assert body["choices"][0]["message"]["content"] == "new answer"
+
+
+def test_a_body_template_that_does_not_fit_is_rendered_but_not_kept() -> None:
+    """When the template would take the entry past the byte bound, the hit is still answered, and
+    nothing more is counted."""
+    entry = _entry("x" * 400)
+    size = footprint(entry) + KEPT_OVERHEAD + len("k") + ENTRY_OVERHEAD
+    store = _memory_store(max_bytes=size + 100)
+    store.write_entry("k", entry, footprint(entry), 60)
+    body = orjson.loads(store.body("k", entry, Dialect.OPENAI))
+    assert body["choices"][0]["message"]["content"] == "x" * 400
+    assert store.backend.bytes == size

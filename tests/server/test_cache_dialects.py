@@ -152,3 +152,44 @@ async def test_an_openai_caller_gets_a_whole_answer_from_an_entry_a_stream_made(
     assert raw.headers["x-sidecar-cache"] == "hit"
     assert raw.parse().choices[0].message.content == streamed
     assert await upstream_calls(running, url) == 1
+
+
+async def test_whole_hits_in_every_dialect_are_sdk_answers_with_fresh_ids(
+    fake: FakeFactory, sidecar: SidecarFactory, gemini_client: Any
+) -> None:
+    """Repeated whole hits (served from the body kept for the caller's dialect) parse with each official
+    SDK as the live answer did: the same text and usage, the upstream's model, a fresh id every time."""
+    url = await fake("f0")
+    running = await sidecar(cache_policy([url]))
+    async with openai_client(running) as client:
+        openai_answers = [
+            await client.chat.completions.create(
+                model="cached", temperature=0, messages=[{"role": "user", "content": "hi"}]
+            )
+            for _ in range(3)
+        ]
+    async with anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0) as client:
+        anthropic_answers = [
+            await client.messages.create(
+                model="cached",
+                max_tokens=64,
+                messages=[{"role": "user", "content": "hi"}],
+                extra_body={"temperature": 0},
+            )
+            for _ in range(3)
+        ]
+    gemini = gemini_client(running.url)
+    config = types.GenerateContentConfig(temperature=0)
+    gemini_answers = [
+        await gemini.aio.models.generate_content(model="cached", contents="hi", config=config) for _ in range(3)
+    ]
+    assert await upstream_calls(running, url) == 3  # one per dialect: each caller dialect has its own entry
+    for answers, ident, text, usage in (
+        (openai_answers, "id", lambda a: a.choices[0].message.content, lambda a: a.usage.completion_tokens),
+        (anthropic_answers, "id", lambda a: a.content[0].text, lambda a: a.usage.output_tokens),
+        (gemini_answers, "response_id", lambda a: a.text, lambda a: a.usage_metadata.candidates_token_count),
+    ):
+        live, *hits = answers
+        assert len({getattr(a, ident) for a in answers}) == 3
+        for hit in hits:
+            assert (text(hit), usage(hit)) == (text(live), usage(live))

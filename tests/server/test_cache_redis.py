@@ -3,7 +3,10 @@ environment, and Redis going away mid-test never failing a request (misses, coun
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+
+import redis.asyncio as redis_client
 
 from ..cache.conftest import RedisServer
 from ..conftest import FakeFactory, SidecarFactory
@@ -72,3 +75,19 @@ async def test_requests_keep_succeeding_when_redis_dies(
     assert errors >= 2 and float(skipped.split()[1]) >= 1
     assert "llm_sidecar_cache_breaker_state 2.0" in text
     assert await upstream_calls(running, url) == 7
+
+
+async def test_a_sidecar_connects_to_redis_when_its_cache_opens(
+    fake: FakeFactory, sidecar: SidecarFactory, redis_server: RedisServer
+) -> None:
+    """The Redis store is connected before the first request (its first lookup is one round trip, not a
+    connect too): Redis lists the sidecar's connection while no request has been made."""
+    url = await fake("f0")
+    await sidecar(cache_policy([url], store=redis_store(redis_server.url)))
+    async with redis_client.from_url(redis_server.url) as client:
+        for _ in range(100):
+            clients = await client.client_list()
+            if len(clients) > 1:  # this test's own connection, and the sidecar's
+                break
+            await asyncio.sleep(0.05)
+    assert len(clients) == 2

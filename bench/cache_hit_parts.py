@@ -1,0 +1,119 @@
+"""Instructions of the response cache's own part of a memory hit, without the server around it.
+
+    python bench/cache_hit_parts.py [--few 1000] [--many 11000] [--baseline REF]
+
+Runs this file under ``valgrind --tool=cachegrind`` twice, doing ``--few`` and then ``--many`` memory
+hits of the benchmark's cacheable request in-process: the app's directive, the key
+(``RouteCache.key``), the lookup, the body (``ResponseCache.body``) and the ``web.Response`` holding it,
+exactly what the cache stage does for a hit (the span event and metric of ``trace.cache_result``
+excepted). The difference of the totals over the difference of the counts is one hit's own cost, to
+set against a whole hit through the sidecar (bench/cache_instructions.py). ``--baseline REF``: the
+same with the ``sidecar`` package of git revision REF (before ``ResponseCache.body``, the body was
+``orjson.dumps(replay_body(...))``). Needs valgrind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+from aiohttp import web
+from cache_path import CACHED_REQUEST
+from proxy_bench import checkout
+
+from sidecar.cache import CacheStoreSpec, ResponseCache, RouteCacheSpec, client_directive
+from sidecar.cache.entry import Entry, TextPiece
+from sidecar.cache.key import route_identity
+from sidecar.cache.plan import RouteCache
+from sidecar.cache.replay import replay_body
+from sidecar.dialects import Dialect, Operation
+from sidecar.translate.common import FinishReason, Usage
+
+
+async def hits(n: int) -> None:
+    body = orjson.loads(CACHED_REQUEST)
+    raw = CACHED_REQUEST.encode()
+    settings = RouteCacheSpec(enabled=True, cacheable="always")
+    plan = RouteCache(settings, route_identity("cached", [("bench-model", None)], "drop"), False)
+    cache = ResponseCache.from_spec(CacheStoreSpec())
+    headers = {"content-type": "application/json", "host": "127.0.0.1"}
+    text = "Hello, benchmark! Nice to meet you."
+    entry = Entry(
+        (TextPiece(text),),
+        FinishReason.STOP,
+        None,
+        Usage(31, 9),
+        "bench-upstream",
+        "bench-model",
+        "nginx",
+        time.time(),
+        1e-4,
+    )
+    for i in range(n):
+        client_directive(headers, allowed=True)
+        key = plan.key(
+            dialect=Dialect.OPENAI,
+            operation=Operation.CHAT,
+            model="cached-model",
+            body=body,
+            raw=raw,
+            deployment_app="default",
+            app="default",
+            caller_key=None,
+        ).key
+        assert key is not None
+        if i == 0:
+            cache.store_in_memory(key, entry, settings)
+        lookup = await cache.lookup(key, settings)
+        assert lookup.entry is not None
+        if hasattr(cache, "body"):
+            data = cache.body(key, lookup.entry, Dialect.OPENAI)
+        else:  # a baseline before the kept bodies
+            data = orjson.dumps(replay_body(lookup.entry, Dialect.OPENAI, model=lookup.entry.model))
+        web.Response(body=data, content_type="application/json")
+
+
+def count(n: int, code: Path | None) -> int:
+    env = {**os.environ, "PYTHONPATH": str(code)} if code is not None else None
+    out = subprocess.run(
+        ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
+         sys.executable, __file__, "--run", str(n)],
+        capture_output=True, text=True, check=True, env=env,
+    )  # fmt: skip
+    match = re.search(r"I\s+refs:\s+([\d,]+)", out.stderr)
+    assert match is not None, out.stderr
+    return int(match.group(1).replace(",", ""))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--few", type=int, default=1000)
+    parser.add_argument("--many", type=int, default=11000)
+    parser.add_argument("--baseline", help="also measure this git revision's package")
+    parser.add_argument("--run", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.run is not None:
+        asyncio.run(hits(args.run))
+        return 0
+    codes: list[tuple[str, Path | None]] = [("this checkout", None)]
+    if args.baseline:
+        codes.append((args.baseline, checkout(args.baseline, Path(tempfile.mkdtemp(prefix="cache-hit-parts-")))))
+    command = f"python bench/cache_hit_parts.py --few {args.few} --many {args.many}"
+    print(f"Command: `{command}{f' --baseline {args.baseline}' if args.baseline else ''}` ({time.strftime('%H:%M')})")
+    for label, code in codes:
+        few, many = count(args.few, code), count(args.many, code)
+        per_hit = (many - few) / (args.many - args.few)
+        print(f"| {label} | instructions per memory hit, the cache's own part | {per_hit:,.0f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
