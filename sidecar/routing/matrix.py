@@ -30,6 +30,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from ..policy.base import Spec
+from ..policy.files import DependentFile
 from .errors import RoutingError
 from .features import RequestFeatures
 from .learned.model import HeadName, LearnedModel, Prediction, RouterFileError, load_model
@@ -97,6 +98,11 @@ class Router:
     def __post_init__(self) -> None:
         object.__setattr__(self, "task_rules", RuleIndex.build([(c.name, c.rules) for c in self.classes]))
         object.__setattr__(self, "level_rules", RuleIndex.build([(lv.name, lv.rules) for lv in reversed(self.levels)]))
+
+    @property
+    def files(self) -> tuple[DependentFile, ...]:
+        """The files compiling read (the learned router): the policy watches them and hashes them in."""
+        return () if self.model is None else (DependentFile(self.model.source, self.model.digest),)
 
     def tier_rank(self, tier: str) -> int:
         return self.tiers.index(tier)
