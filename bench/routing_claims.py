@@ -104,7 +104,7 @@ def policy_text(fake_port: int, kind: str) -> str:
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
 
 
-def wait_http(url: str, timeout: float = 15.0) -> None:
+def wait_http(url: str, timeout: float = 120.0) -> None:
     import urllib.request
 
     deadline = time.monotonic() + timeout

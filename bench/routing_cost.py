@@ -5,7 +5,7 @@
 Targets (issue 19): at most 0.2 ms at p99 for an 8,000-token prompt, at most 0.05 ms for a 300-byte one.
 Each stage is timed cumulatively on the same parsed body (the sidecar parses the body anyway):
 ``extract_features`` alone; then plus ``Router.decide`` with the rules of
-``bench/data/routing_rules.yaml`` (6 classes, 3 levels, about 150 keywords and 8 regexes); then the
+``bench/data/routing_rules.yaml`` (6 classes, 3 levels, about 230 keywords and 12 regexes); then the
 same rules plus a learned router trained on 1,500 templated prompts (decides when no rule matched).
 Every timed call is one request's full decision. The thread's CPU time per call is the cost routing
 adds; wall-clock time also counts the moments the shared machine's scheduler gives the core to

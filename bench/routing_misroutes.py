@@ -1,6 +1,6 @@
 """Misroutes on a hand-written held-out set: hard prompts sent to the cheap tier, easy ones to premium.
 
-    python bench/routing_misroutes.py [--train 1500] [--min-confidence 0.7]
+    python bench/routing_misroutes.py [--train 1500] [--min-confidence 0.7] [--sets heldout,fresh]
 
 The held-out set (``bench/data/routing_heldout.jsonl``, 111 prompts) mixes ordinary simple and medium
 prompts with 48 complex ones, most of them short and written to look simple: proofs, trick
@@ -13,6 +13,10 @@ maps them); the report counts
 
 and the accuracy of the complexity and task labels. The learned router is trained on templated
 prompts (``bench/routing_data.py``), never on the held-out set.
+
+A second set, ``bench/data/routing_fresh.jsonl`` (45 prompts: 20 complex, 15 simple, 10 medium), was
+written after the rules were last revised against the first and is never used to tune them: its
+table says whether a rule change generalises or only fits the first set.
 """
 
 from __future__ import annotations
@@ -96,13 +100,33 @@ def score(router: Router, examples: list[Labeled], verbose: bool = False) -> dic
     }
 
 
+def print_table(routers: dict[str, Router], held_out: list[Labeled], verbose: bool) -> None:
+    print(
+        "| router | complex -> economy | simple -> premium | complexity accuracy | task accuracy "
+        "| economy / standard / premium |"
+    )
+    print("|---|---|---|---|---|---|")
+    for name, router in routers.items():
+        s = score(router, held_out, verbose)
+        tiers = (
+            " / ".join(str(s["tiers"][t]) for t in router.tiers) if len(router.tiers) == 3 else str(dict(s["tiers"]))
+        )
+        task = f"{s['task_accuracy']:.0%}" if router.classes or router.model else "-"
+        print(
+            f"| {name} | {s['complex_cheap']} of {s['complex']} ({s['complex_cheap'] / s['complex']:.0%}) "
+            f"| {s['simple_premium']} of {s['simple']} ({s['simple_premium'] / s['simple']:.0%}) "
+            f"| {s['complexity_accuracy']:.0%} | {task} | {tiers} |"
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", type=int, default=1500, help="templated training examples")
     parser.add_argument("--min-confidence", type=float, default=0.7, help="unsure means up below this")
     parser.add_argument("--verbose", action="store_true", help="list every misrouted prompt")
+    parser.add_argument("--sets", default="heldout,fresh", help="labeled sets: bench/data/routing_<name>.jsonl")
     args = parser.parse_args()
-    held_out = read_labeled(DATA / "routing_heldout.jsonl")
+    sets = {name: read_labeled(DATA / f"routing_{name}.jsonl") for name in args.sets.split(",")}
     training = [parse_line(orjson.dumps(r), i) for i, r in enumerate(training_examples(args.train, seed=0), 1)]
     rules = rules_document()
     with tempfile.TemporaryDirectory() as tmp:
@@ -121,25 +145,10 @@ def main() -> int:
                 with_model(rules, str(model), args.min_confidence), base_dir=DATA
             ),
         }
-        print(f"held-out: {len(held_out)} prompts; learned router trained on {len(training)} templated prompts\n")
-        print(
-            "| router | complex -> economy | simple -> premium | complexity accuracy | task accuracy "
-            "| economy / standard / premium |"
-        )
-        print("|---|---|---|---|---|---|")
-        for name, router in routers.items():
-            s = score(router, held_out, args.verbose)
-            tiers = (
-                " / ".join(str(s["tiers"][t]) for t in router.tiers)
-                if len(router.tiers) == 3
-                else str(dict(s["tiers"]))
-            )
-            task = f"{s['task_accuracy']:.0%}" if router.classes or router.model else "-"
-            print(
-                f"| {name} | {s['complex_cheap']} of {s['complex']} ({s['complex_cheap'] / s['complex']:.0%}) "
-                f"| {s['simple_premium']} of {s['simple']} ({s['simple_premium'] / s['simple']:.0%}) "
-                f"| {s['complexity_accuracy']:.0%} | {task} | {tiers} |"
-            )
+        print(f"learned router trained on {len(training)} templated prompts")
+        for set_name, held_out in sets.items():
+            print(f"\n{set_name} (bench/data/routing_{set_name}.jsonl): {len(held_out)} prompts\n")
+            print_table(routers, held_out, args.verbose)
     return 0
 
 

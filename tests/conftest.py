@@ -130,3 +130,15 @@ async def gemini_client() -> AsyncIterator[Callable[[str], Any]]:
     yield make
     for transport in transports:
         await transport.aclose()
+
+
+@pytest.fixture(scope="session")
+def router_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, bytes]:
+    """Two router files' bytes trained on the same templated prompts (tests/routing/labeled_data.py):
+    the first labels them as written, the second with the tasks extraction and code exchanged."""
+    from .routing.labeled_data import train_router
+
+    directory = tmp_path_factory.mktemp("routers")
+    plain = train_router(directory / "plain.json", 200)
+    swapped = train_router(directory / "swapped.json", 200, swap=("extraction", "code"))
+    return plain.read_bytes(), swapped.read_bytes()

@@ -1,7 +1,8 @@
 """Routing in ``llm-sidecar diff``: the ``routing`` section and the per-route routing aspects.
 
 ``routing_section(old, new)`` compares the ``routing`` blocks: the settings (tiers, default class,
-task header, defaults of the selection, the learned router), then classes and complexity levels by
+task header, defaults of the selection, the learned router and the hash of its file's content, so a
+retrained file under the same name shows), then classes and complexity levels by
 name (added, removed, or their fields changed; a rule shows as its YAML flow form). The route
 aspects show a route's selection or split and its caps. Model quality is a field of ``models``.
 """
@@ -28,7 +29,7 @@ def routing_section(old: Policy, new: Policy) -> list[Change]:
         return [] if after is None else [Change("routing", "added", "routing", new=_block(after))]
     if after is None:
         return [Change("routing", "removed", "routing", old=_block(before))]
-    changes = list(field_changes("routing", "settings", _settings(before), _settings(after)))
+    changes = list(field_changes("routing", "settings", _settings(old), _settings(new)))
     changes += keyed_changes(
         "routing", _named(before.classes, "class"), _named(after.classes, "class"), _summary, _fields
     )
@@ -46,11 +47,15 @@ def _block(spec: RoutingSpec) -> str:
     return f"{len(spec.classes)} classes, {len(spec.complexity.levels)} levels"
 
 
-def _settings(spec: RoutingSpec) -> dict[str, str]:
-    fields = spec_fields(spec)
+def _settings(policy: Policy) -> dict[str, str]:
+    """The block's settings, and the content of the learned router file (a changed file, same name)."""
+    fields = spec_fields(policy.routing)
     for name in list(fields):
         if name.startswith(("classes", "complexity.levels")):
             del fields[name]
+    model = policy.router.model if policy.router is not None else None
+    if model is not None:
+        fields["learned.file (sha256)"] = model.digest
     return fields
 
 

@@ -5,7 +5,9 @@
 - ``conditions``  pre-compiled route predicates (model glob, header, app, dialect, operation)
 - ``compiled``    ``Policy``: immutable, names resolved, settings merged; ``route`` and ``explain``
 - ``load``        file -> ``Policy`` or ``PolicyError`` listing every problem with its path
-- ``watch``       hot reload: poll, validate, swap by one assignment, keep the last good policy
+- ``files``       the files a policy read when compiled (a learned router): digests, the version
+- ``watch``       hot reload: poll the policy and its files, validate, swap by one assignment, keep the
+                  last good policy
 """
 
 from __future__ import annotations

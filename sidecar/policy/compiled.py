@@ -36,6 +36,7 @@ from ..routing.caps import TokenCaps
 from ..shadow.plan import Shadow, ShadowJudge
 from .base import Spec as _Spec
 from .conditions import Condition, HeaderIs, ModelIs, build_conditions
+from .files import DependentFile
 from .plans import ChainPlan, Plan
 from .spec import (
     ApiKeySpec,
@@ -198,6 +199,7 @@ class Policy:
     router: Router | None = None  # routing: task classes, complexity, tiers (``routing.matrix``)
     routing: RoutingSpec | None = None  # the routing block as written (``llm-sidecar diff``)
     cache: CacheStoreSpec | None = None  # the response cache's store; None: no route caches
+    files: tuple[DependentFile, ...] = ()  # files compiling read (a learned router): watched, in the version
 
     def route(self, request: RequestFacts) -> Route | None:
         for route in self.routes:
@@ -387,6 +389,7 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
         router=router,
         routing=spec.routing,
         cache=_cache_store(spec, (*routes, *model_routes.values(), *([default] if default else []))),
+        files=router.files if router is not None else (),
     )
 
 

@@ -2,7 +2,8 @@
 
 ``load_policy(path)`` is all-or-nothing: it returns a ``Policy`` or raises ``PolicyError`` listing every
 problem found (``providers.openai.base_url: must start with http:// or https://``). The version of a
-policy is a hash of its bytes, so two sidecars with the same file report the same version. What loads
+policy is a hash of its bytes and of the files it read (``files``: a learned router), so two sidecars
+with the same files report the same version. What loads
 but uses a deprecated name (``providers.x.dialect``, now ``kind``) is listed in ``Policy.warnings``,
 which ``validate`` prints and the server logs (``policy_warning``).
 """
@@ -10,7 +11,6 @@ which ``validate`` prints and the server logs (``policy_warning``).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ import yaml
 from pydantic import ValidationError
 
 from .compiled import Policy, PolicyError, compile_policy
+from .files import policy_version
 from .spec import DEPRECATED_PROVIDER_FIELDS, PolicySpec
 
 
@@ -38,10 +39,13 @@ def load_policy_bytes(data: bytes, source: str) -> Policy:
         spec = PolicySpec.model_validate(document)
     except ValidationError as exc:
         raise PolicyError(format_validation_error(exc)) from None
-    version = hashlib.sha256(data).hexdigest()[:12]
-    policy = compile_policy(spec, version=version, source=source, loaded_at=time.time())
+    policy = compile_policy(spec, version=policy_version(data, ()), source=source, loaded_at=time.time())
     warnings = deprecations(document)
-    return dataclasses.replace(policy, warnings=(*policy.warnings, *warnings)) if warnings else policy
+    if warnings:
+        policy = dataclasses.replace(policy, warnings=(*policy.warnings, *warnings))
+    if policy.files:  # the files it read are part of it: the version covers them too
+        policy = dataclasses.replace(policy, version=policy_version(data, (f.digest for f in policy.files)))
+    return policy
 
 
 def deprecations(document: dict[str, Any]) -> list[str]:

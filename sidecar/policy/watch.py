@@ -9,21 +9,27 @@ all three ways a file is updated:
 - replaced by rename (new inode),
 - a Kubernetes ConfigMap volume update (``..data`` symlink swap: the path resolves to a new inode).
 
+The files the policy read when it was compiled (``Policy.files``: a learned router file) are polled
+the same way and are part of the version (``files.policy_version``): a changed router file alone
+reloads the policy. In Kubernetes both must live in the mounted ConfigMap, so one ``..data`` swap
+changes them together.
+
 A content hash is also checked every ``safety_every`` polls, for filesystems whose mtime lies. A file
-that fails to parse or validate is rejected: the last good policy keeps serving, the error is logged,
-kept for ``/status`` and counted. ``reload_now()`` (SIGHUP) reloads at once.
+that fails to parse or validate (the policy or a file it reads) is rejected: the last good policy
+keeps serving, the error is logged, kept for ``/status`` and counted. ``reload_now()`` (SIGHUP)
+reloads at once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from .compiled import Policy, PolicyError
+from .files import current_digest, policy_version
 from .load import load_policy_bytes
 
 
@@ -46,7 +52,10 @@ class PolicyHolder:
 ReloadListener = Callable[[bool, Policy | None, list[str]], None]
 
 
-def _signature(path: str) -> tuple[int, int, int, int] | None:
+Signature = tuple[int, int, int, int] | None
+
+
+def _signature(path: str) -> Signature:
     try:
         st = os.stat(path)
     except OSError:
@@ -71,7 +80,7 @@ class PolicyWatcher:
         self._safety_every = safety_every
         self._on_reload = on_reload
         self._on_tick = on_tick
-        self._signature = _signature(path)
+        self._signature = self._signatures()
         self._digest = holder.policy.version
         self._wake = asyncio.Event()
 
@@ -91,20 +100,25 @@ class PolicyWatcher:
             polls += 1
             if self._on_tick is not None:
                 self._on_tick()
-            signature = _signature(self._path)
+            signature = self._signatures()
             if forced or signature != self._signature or polls % self._safety_every == 0:
                 self._signature = signature
                 self.check(forced=forced)
 
+    def _signatures(self) -> tuple[Signature, ...]:
+        """The stat signatures of the policy file and of the files the serving policy read."""
+        return (_signature(self._path), *(_signature(f.path) for f in self._holder.policy.files))
+
     def check(self, *, forced: bool = False) -> bool:
-        """Re-read the file; swap the policy when its content changed and is valid. True on a swap."""
+        """Re-read the file and the files the serving policy read; swap the policy when any content
+        changed and the whole is valid. True on a swap."""
         try:
             with open(self._path, "rb") as handle:
                 data = handle.read()
         except OSError as exc:
             self._reject([f"cannot read {self._path}: {exc.strerror or exc}"])
             return False
-        digest = hashlib.sha256(data).hexdigest()[:12]
+        digest = policy_version(data, (current_digest(f.path) for f in self._holder.policy.files))
         if digest == self._digest and not forced:
             return False
         if digest == self._holder.policy.version:
@@ -118,6 +132,7 @@ class PolicyWatcher:
             return False
         self._digest = digest
         self._holder.policy = policy  # the one assignment that swaps the policy
+        self._signature = self._signatures()  # the new policy's files, from now on
         self._holder.last_error = None
         self._holder.reloads_ok += 1
         if self._on_reload is not None:

@@ -30,6 +30,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from ..policy.base import Spec
+from ..policy.files import DependentFile
 from .errors import RoutingError
 from .features import RequestFeatures
 from .learned.model import HeadName, LearnedModel, Prediction, RouterFileError, load_model
@@ -93,10 +94,38 @@ class Router:
     context_headroom: float
     task_rules: RuleIndex = field(init=False)  # classes in file order
     level_rules: RuleIndex = field(init=False)  # levels, highest first
+    # Built here once, read per request: each rule's verdict (by its place in the index), the default
+    # verdicts, and per (class, level) the tier rank and the expected output tokens.
+    task_verdicts: tuple[Verdict, ...] = field(init=False)
+    level_verdicts: tuple[Verdict, ...] = field(init=False)
+    default_task: Verdict = field(init=False)
+    default_complexity: Verdict = field(init=False)
+    outcomes: Mapping[tuple[str, str], tuple[int, int]] = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "task_rules", RuleIndex.build([(c.name, c.rules) for c in self.classes]))
-        object.__setattr__(self, "level_rules", RuleIndex.build([(lv.name, lv.rules) for lv in reversed(self.levels)]))
+        task_rules = RuleIndex.build([(c.name, c.rules) for c in self.classes])
+        level_rules = RuleIndex.build([(lv.name, lv.rules) for lv in reversed(self.levels)])
+        outcomes = {}
+        for task_class in self.class_by_name.values():
+            for level in self.levels:
+                rank = max(task_class.tier_by_level.get(level.name, level.tier), task_class.min_tier)
+                outcomes[(task_class.name, level.name)] = (rank, task_class.output_tokens or self.output_tokens)
+        built = {
+            "task_rules": task_rules,
+            "level_rules": level_rules,
+            "task_verdicts": tuple(Verdict(label, "rule", rule.path) for label, rule in task_rules.entries),
+            "level_verdicts": tuple(Verdict(label, "rule", rule.path) for label, rule in level_rules.entries),
+            "default_task": Verdict(self.default_class, "default"),
+            "default_complexity": Verdict(self.default_level, "default"),
+            "outcomes": outcomes,
+        }
+        for name, value in built.items():
+            object.__setattr__(self, name, value)
+
+    @property
+    def files(self) -> tuple[DependentFile, ...]:
+        """The files compiling read (the learned router): the policy watches them and hashes them in."""
+        return () if self.model is None else (DependentFile(self.model.source, self.model.digest),)
 
     def tier_rank(self, tier: str) -> int:
         return self.tiers.index(tier)
@@ -106,7 +135,8 @@ class Router:
             named = headers.get(TASK_HEADER)
             if named is not None and named in self.class_by_name:
                 return Verdict(named, "header")
-        return _by_rules(self.task_rules, view)
+        i = self.task_rules.first_index(view)
+        return self.task_verdicts[i] if i >= 0 else None
 
     def _predictions(self, view: TextView) -> dict[HeadName, Prediction]:
         if self.model is None:
@@ -120,22 +150,22 @@ class Router:
 
     def _decide(self, view: TextView, headers: Mapping[str, str]) -> Decision:
         task = self._task_by_header_or_rule(view, headers)
-        complexity = _by_rules(self.level_rules, view)
+        i = self.level_rules.first_index(view)
+        complexity = self.level_verdicts[i] if i >= 0 else None
         if task is None or complexity is None:  # the model runs only when a rule did not decide
-            predictions = self._predictions(view)
+            predictions = self._predictions(view) if self.model is not None else {}
             if task is None:
-                task = _by_model(predictions.get("task"), self.default_class)
+                task = _by_model(predictions.get("task"), self.default_task)
             if complexity is None:
-                complexity = _by_model(predictions.get("complexity"), self.default_level)
-        task_class = self.class_by_name[task.label]
-        level = self.level_by_name[complexity.label]
-        rank = max(task_class.tier_by_level.get(level.name, level.tier), task_class.min_tier)
+                complexity = _by_model(predictions.get("complexity"), self.default_complexity)
+        rank, output = self.outcomes[(task.label, complexity.label)]
         escalated_from = None
-        unsure = any(v.source == "model" and v.confidence < self.min_confidence for v in (task, complexity))
-        if unsure and rank + 1 < len(self.tiers):
+        if (
+            (task.source == "model" and task.confidence < self.min_confidence)
+            or (complexity.source == "model" and complexity.confidence < self.min_confidence)
+        ) and rank + 1 < len(self.tiers):
             escalated_from = self.tiers[rank]
             rank += 1
-        output = task_class.output_tokens or self.output_tokens
         return Decision(task, complexity, self.tiers[rank], escalated_from, output)
 
     def explain(self, features: RequestFeatures, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -174,16 +204,10 @@ class Router:
         return report
 
 
-def _by_rules(index: RuleIndex, view: TextView) -> Verdict | None:
-    """The first label with a matching rule (rules in order; only those the text's words may trigger)."""
-    found = index.first(view)
-    return Verdict(found[0], "rule", found[1].path) if found is not None else None
-
-
-def _by_model(predicted: Prediction | None, default: str) -> Verdict:
+def _by_model(predicted: Prediction | None, default: Verdict) -> Verdict:
     if predicted is not None:
         return Verdict(predicted.label, "model", confidence=predicted.confidence)
-    return Verdict(default, "default")
+    return default
 
 
 def _verdict(verdict: Verdict) -> dict[str, Any]:

@@ -39,7 +39,7 @@ def words_of(text: str) -> list[str]:
 class TextView:
     """The two windows of one request and their derived forms, each computed once on first use."""
 
-    __slots__ = ("_lower", "_present", "_spaced", "_word_sets", "_words", "features")
+    __slots__ = ("_lower", "_spaced", "_word_sets", "_words", "features")
 
     def __init__(self, features: RequestFeatures) -> None:
         self.features = features
@@ -47,14 +47,6 @@ class TextView:
         self._words: dict[str, list[str]] = {}
         self._word_sets: dict[str, frozenset[str]] = {}
         self._spaced: dict[str, str] = {}
-        self._present: frozenset[str] | None = None
-
-    def present(self) -> frozenset[str]:
-        """The words of both windows: a keyword set none of whose words is here cannot match."""
-        value = self._present
-        if value is None:
-            value = self._present = self.word_set("system") | self.word_set("last_user")
-        return value
 
     def raw(self, field: TextField) -> str:
         return self.features.system_text if field == "system" else self.features.last_user_text
@@ -189,8 +181,12 @@ class KeywordSet:
 
     def holds(self, view: TextView) -> bool:
         triggers = self.triggers
-        if triggers is not None and triggers.isdisjoint(view.present()):
-            return False  # one set operation: most rules fail here on most requests
+        if triggers is not None:  # one set operation per window read: most rules fail here
+            for field in self.fields:
+                if not triggers.isdisjoint(view.word_set(field)):
+                    break
+            else:
+                return False
         if self.min_count == 1:
             for field in self.fields:
                 if not self.words.isdisjoint(view.word_set(field)):
@@ -268,58 +264,78 @@ def compile_rule(spec: RuleSpec, path: str) -> Rule:
 
 @dataclass(frozen=True, slots=True)
 class RuleIndex:
-    """Labelled rules in their order, indexed so that ``first(view)`` evaluates only the rules that can
-    match: a rule with keywords (and no non-ASCII substring) only when one of its trigger words is in
-    the text; the rules that are regexes alone only when one alternation of all their patterns (the
-    gate) finds something in either window; the others (features) always. Built at load; per request
-    one set intersection and at most two searches pick the rules to try, still in their order."""
+    """Labelled rules in their order, indexed so that ``first_index(view)`` evaluates only the rules
+    that can match: a rule with keywords (and no non-ASCII substring) only when one of its trigger
+    words is in a window it reads; the rules that are regexes alone only when, for some window, one
+    alternation of the patterns of the rules reading that window (its gate) finds something; the others
+    (features) always. Built at load, per window, so a window no rule's words or regexes read is never
+    split into words nor searched; per request one set intersection and one search per such window pick
+    the rules to try, still in their order."""
 
     entries: tuple[tuple[str, Rule], ...]
     always: tuple[int, ...]  # rules with no trigger words, in order
-    by_word: Mapping[str, tuple[int, ...]]
-    vocabulary: frozenset[str]
-    regex_gate: re.Pattern[str] | None = None  # matches wherever some regex-only rule could
-    ungated: tuple[int, ...] = ()  # ``always`` without the regex-only rules (the gate found nothing)
+    vocabularies: tuple[tuple[TextField, frozenset[str], Mapping[str, tuple[int, ...]]], ...]  # per window
+    gates: tuple[tuple[TextField, re.Pattern[str]], ...] = ()  # per window: where a regex-only rule could match
+    ungated: tuple[int, ...] = ()  # ``always`` without the regex-only rules (no gate found anything)
 
     @classmethod
     def build(cls, labelled: Sequence[tuple[str, Sequence[Rule]]]) -> RuleIndex:
         entries = tuple((label, rule) for label, rules in labelled for rule in rules)
         always: list[int] = []
-        by_word: dict[str, list[int]] = {}
+        by_word: dict[TextField, dict[str, list[int]]] = {}
         regex_only: list[int] = []
-        patterns: list[re.Pattern[str]] = []
+        patterns: dict[TextField, list[re.Pattern[str]]] = {}
         for i, (_, rule) in enumerate(entries):
             triggers = rule.keywords.triggers if rule.keywords is not None else None
             if triggers is None:
                 always.append(i)
                 if rule.regexes is not None and rule.keywords is None and not rule.checks:
                     regex_only.append(i)
-                    patterns.extend(rule.regexes.patterns)
+                    for field in rule.regexes.fields:
+                        patterns.setdefault(field, []).extend(rule.regexes.patterns)
                 continue
-            for word in triggers:
-                by_word.setdefault(word, []).append(i)
-        gate = _alternation(patterns)
-        ungated = tuple(i for i in always if i not in regex_only) if gate is not None else tuple(always)
-        words = {w: tuple(ix) for w, ix in by_word.items()}
-        return cls(entries, tuple(always), words, frozenset(by_word), gate, ungated)
+            assert rule.keywords is not None
+            for field in rule.keywords.fields:
+                for word in triggers:
+                    by_word.setdefault(field, {}).setdefault(word, []).append(i)
+        gates = [(field, _alternation(found)) for field, found in patterns.items()]
+        joined = tuple((field, gate) for field, gate in gates if gate is not None)
+        if len(joined) < len(gates):  # a pattern that cannot be joined: every regex rule is tried
+            joined = ()
+        ungated = tuple(i for i in always if i not in regex_only) if joined else tuple(always)
+        vocabularies = tuple(
+            (field, frozenset(words), {w: tuple(ix) for w, ix in words.items()}) for field, words in by_word.items()
+        )
+        return cls(entries, tuple(always), vocabularies, joined, ungated)
 
     def first(self, view: TextView) -> tuple[str, Rule] | None:
+        i = self.first_index(view)
+        return self.entries[i] if i >= 0 else None
+
+    def first_index(self, view: TextView) -> int:
+        """The position in ``entries`` of the first matching rule, -1 when none matches."""
         order: Sequence[int] = self.always
-        gate = self.regex_gate
-        if gate is not None and gate.search(view.raw("last_user")) is None and gate.search(view.raw("system")) is None:
-            order = self.ungated
-        hits = self.vocabulary.intersection(view.present())
-        if hits:
-            chosen = set(order)
-            for word in hits:
-                chosen.update(self.by_word[word])
+        if self.gates:
+            for field, gate in self.gates:
+                if gate.search(view.raw(field)) is not None:
+                    break
+            else:
+                order = self.ungated
+        chosen: set[int] | None = None
+        for field, vocabulary, by_word in self.vocabularies:
+            hits = vocabulary.intersection(view.word_set(field))
+            if hits:
+                if chosen is None:
+                    chosen = set(order)
+                for word in hits:
+                    chosen.update(by_word[word])
+        if chosen is not None:
             order = sorted(chosen)
         entries = self.entries
         for i in order:
-            label, rule = entries[i]
-            if rule.matches(view):
-                return label, rule
-        return None
+            if entries[i][1].matches(view):
+                return i
+        return -1
 
 
 _LEADING_FLAGS = re.compile(r"\(\?([aiLmsux]+)\)")

@@ -98,31 +98,33 @@ def select_cheapest(
     tier_names: Sequence[str] = (),
 ) -> Selection:
     requested = features.max_output_tokens
+    prompt = features.prompt_tokens
     expected_output = min(requested, output_tokens) if requested else output_tokens
-    window_need = math.ceil(features.prompt_tokens * (1 + headroom)) + (requested or expected_output)
-    required = needs(features)
-
-    def tier_name(rank: int) -> str:
-        return tier_names[rank] if rank < len(tier_names) else f"tier {rank}"
-
-    kept: list[Choice] = []
+    window_need = math.ceil(prompt * (1 + headroom)) + (requested or expected_output)
+    needs_any = features.tools or features.images or features.video or features.json_schema or features.stream
+    required = needs(features) if needs_any else ()
+    kept: list[tuple[bool, float, int, Choice]] = []  # (no price, cost, position): the sort key, stable
     excluded: list[Excluded] = []
-    for candidate in candidates:
-        reason = None
-        missing = [(cap, why) for cap, why in required if cap not in candidate.capabilities]
-        if missing:
-            reason = "; ".join(f"no {cap} capability ({why})" for cap, why in missing)
-        elif candidate.context_window is not None and candidate.context_window < window_need:
+    for position, candidate in enumerate(candidates):
+        window = candidate.context_window
+        if required and any(cap not in candidate.capabilities for cap, _ in required):
+            missing = [(cap, why) for cap, why in required if cap not in candidate.capabilities]
+            excluded.append(Excluded(candidate, "; ".join(f"no {cap} capability ({why})" for cap, why in missing)))
+        elif window is not None and window < window_need:
             reason = (
-                f"context window {candidate.context_window:,} < {window_need:,} needed "
-                f"(prompt ~{features.prompt_tokens:,} + {headroom:.0%} margin + "
-                f"{requested or expected_output:,} output)"
+                f"context window {window:,} < {window_need:,} needed "
+                f"(prompt ~{prompt:,} + {headroom:.0%} margin + {requested or expected_output:,} output)"
             )
-        elif candidate.tier_for(task) < min_tier:
-            reason = f"tier {tier_name(candidate.tier_for(task))} for {task} is below {tier_name(min_tier)}"
-        if reason is None:
-            kept.append(Choice(candidate, candidate.expected_cost(features.prompt_tokens, expected_output)))
-        else:
             excluded.append(Excluded(candidate, reason))
-    kept.sort(key=lambda c: (c.expected_cost is None, c.expected_cost or 0.0))  # stable: ties keep order
-    return Selection(tuple(kept), tuple(excluded), features.prompt_tokens, expected_output)
+        elif (tier := candidate.task_tiers.get(task, candidate.tier)) < min_tier:
+            reason = f"tier {_tier_name(tier_names, tier)} for {task} is below {_tier_name(tier_names, min_tier)}"
+            excluded.append(Excluded(candidate, reason))
+        else:
+            cost = candidate.expected_cost(prompt, expected_output)
+            kept.append((cost is None, cost or 0.0, position, Choice(candidate, cost)))
+    kept.sort()  # cheapest first, unknown prices last; ties keep the candidates' order (position)
+    return Selection(tuple(k[3] for k in kept), tuple(excluded), prompt, expected_output)
+
+
+def _tier_name(tier_names: Sequence[str], rank: int) -> str:
+    return tier_names[rank] if rank < len(tier_names) else f"tier {rank}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sidecar.diff import diff_policies
 from sidecar.policy import load_policy_bytes
 
@@ -52,3 +54,20 @@ def test_selection_caps_and_quality_changes_are_shown() -> None:
     select = [c for c in found if c[3] == "select"]
     assert select and select[0][4:] == ("cheapest of [big, mini]", "cheapest of [big, mini], min tier standard")
     assert any(c[3] == "caps" and "max_output_tokens=50" in c[5] for c in found)
+
+
+def test_a_retrained_router_file_under_the_same_name_is_shown(
+    tmp_path: Path, router_files: tuple[bytes, bytes]
+) -> None:
+    """The policy bytes unchanged, a rewritten learned router file shows as a changed content hash."""
+    text = BASE.replace("routing:\n", "routing:\n  learned: {file: router.json, decides: [task]}\n").replace(
+        "[{name: extraction, rules: [{keywords: [extract]}]}]",
+        "[{name: extraction}, {name: classification}, {name: code}, {name: math}]",
+    )
+    path = tmp_path / "p.yaml"
+    policies = []
+    for content in router_files:
+        (tmp_path / "router.json").write_bytes(content)
+        policies.append(load_policy_bytes(text.encode(), str(path)))
+    found = [(c.section, c.subject, c.field) for c in diff_policies(*policies)]
+    assert found == [("routing", "settings", "learned.file (sha256)")]

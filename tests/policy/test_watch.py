@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from sidecar.dialects import Dialect, Operation
 from sidecar.policy import load_policy
 from sidecar.policy.watch import PolicyHolder, PolicyWatcher
 
@@ -129,5 +130,67 @@ async def test_reload_now_rereads_without_waiting_for_a_poll(tmp_path: Path) -> 
         os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
         watcher.reload_now()
         await wait_for(lambda: default_target(holder) == "claude", timeout=1.0)
+    finally:
+        task.cancel()
+
+
+LEARNED = (
+    BASE
+    + """
+routing:
+  classes: [{name: extraction}, {name: classification}, {name: code}, {name: math}]
+  learned: {file: router.json, decides: [task]}
+routes:
+  - {match: {task: extraction}, target: gpt-4o-mini}
+default: {target: gpt-4o}
+"""
+)
+EXTRACT = "Extract the dates from this invoice: Order 1234 shipped on May 3 to Anna."
+
+
+def task_of(holder: PolicyHolder, text: str) -> str:
+    from sidecar.routing.features import extract_features
+
+    router = holder.policy.router
+    assert router is not None
+    body = {"model": "m", "messages": [{"role": "user", "content": text}]}
+    return router.decide(extract_features(body, Dialect.OPENAI, Operation.CHAT)).task.label
+
+
+async def test_changed_router_file_alone_is_applied(tmp_path: Path, router_files: tuple[bytes, bytes]) -> None:
+    """Rewriting the learned router file (the policy file untouched) swaps the policy: the new file
+    decides, and the version changes."""
+    plain, swapped = router_files
+    (tmp_path / "router.json").write_bytes(plain)
+    path = tmp_path / "policy.yaml"
+    path.write_text(LEARNED)
+    holder, task, events = await start(path)
+    try:
+        version = holder.policy.version
+        assert task_of(holder, EXTRACT) == "extraction"
+        (tmp_path / "router.json").write_bytes(swapped)
+        await wait_for(lambda: task_of(holder, EXTRACT) == "code")
+        assert holder.policy.version != version
+        assert events == [(True, [])]
+    finally:
+        task.cancel()
+
+
+async def test_broken_router_file_keeps_the_last_good_policy(tmp_path: Path, router_files: tuple[bytes, bytes]) -> None:
+    """A corrupt router file is a failed reload with its reason, reported once; the old router decides."""
+    (tmp_path / "router.json").write_bytes(router_files[0])
+    path = tmp_path / "policy.yaml"
+    path.write_text(LEARNED)
+    holder, task, events = await start(path)
+    try:
+        version = holder.policy.version
+        (tmp_path / "router.json").write_text('{"format": "llm-sidecar-router", "version": 1')
+        await wait_for(lambda: holder.last_error is not None)
+        await asyncio.sleep(0.3)
+        assert holder.policy.version == version and task_of(holder, EXTRACT) == "extraction"
+        assert holder.reloads_failed == 1 and len(events) == 1
+        assert holder.last_error is not None
+        (error,) = holder.last_error.errors
+        assert error.startswith("routing.learned.file: router.json: invalid JSON")
     finally:
         task.cancel()

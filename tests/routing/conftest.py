@@ -4,19 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import orjson
 import pytest
 
-from sidecar.routing.learned.labeled import read_labeled
-from sidecar.routing.learned.train import fit
-
-from .labeled_data import examples, write_jsonl
+from .labeled_data import train_router
 
 
 @pytest.fixture(scope="session")
 def router_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("router")
-    labeled = write_jsonl(directory / "labeled.jsonl", examples(400, seed=1))
-    path = directory / "router.json"
-    path.write_bytes(orjson.dumps(fit(read_labeled(labeled))))
-    return path
+    return train_router(tmp_path_factory.mktemp("router") / "router.json")

@@ -62,3 +62,18 @@ def examples(n: int, seed: int = 1) -> list[dict[str, Any]]:
 def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
     path.write_bytes(b"\n".join(orjson.dumps(r) for r in records) + b"\n")
     return path
+
+
+def train_router(path: Path, n: int = 400, *, swap: tuple[str, str] | None = None) -> Path:
+    """Write at ``path`` a router file trained on ``examples(n)``; ``swap``: two task labels exchanged
+    (the same prompts, the other class: a retrained file that decides differently)."""
+    from sidecar.routing.learned.labeled import read_labeled
+    from sidecar.routing.learned.train import fit
+
+    records = examples(n, seed=1)
+    if swap is not None:
+        exchange = {swap[0]: swap[1], swap[1]: swap[0]}
+        records = [{**r, "task": exchange.get(r["task"], r["task"])} for r in records]
+    labeled = write_jsonl(path.with_suffix(".jsonl"), records)
+    path.write_bytes(orjson.dumps(fit(read_labeled(labeled))))
+    return path

@@ -119,7 +119,7 @@ def test_index_agrees_with_trying_every_rule() -> None:
         ("c", [{"features": {"last_user_chars": {"lt": 12}}}, {"keywords": ["step by step"], "min_keywords": 1}]),
     ]
     rules = index(*specs)
-    assert rules.regex_gate is not None
+    assert rules.gates
     for text in [
         "hello there, friend",
         "TOTAL due",
@@ -141,5 +141,26 @@ def test_index_agrees_with_trying_every_rule() -> None:
 def test_index_without_a_gate_when_patterns_cannot_be_joined() -> None:
     """Patterns with back-references are not joined into a gate; their rules are always tried."""
     rules = index(("a", [{"regex": r"(\w)\1"}]))
-    assert rules.regex_gate is None
+    assert not rules.gates
     assert rules.first(TextView(features("aardvark"))) is not None
+
+
+def test_index_reads_each_rule_in_its_own_windows() -> None:
+    """A rule reading only the system prompt is chosen by words or patterns there, not by the same ones
+    in the user's message (and the other way round), whatever the other rules read."""
+    rules = index(
+        ("sys-word", [{"keywords": ["tagger"], "in": ["system"]}]),
+        ("user-word", [{"keywords": ["invoice"], "in": ["last_user"]}]),
+        ("sys-regex", [{"regex": "#ticket-\\d+", "in": ["system"]}]),
+        ("user-regex", [{"regex": "SKU-\\d+", "in": ["last_user"]}]),
+    )
+    cases = {
+        ("tagger here", "invoice 7"): "sys-word",
+        ("plain", "tagger invoice"): "user-word",
+        ("see #ticket-12", "SKU-4"): "sys-regex",
+        ("plain", "#ticket-12 and SKU-4"): "user-regex",
+        ("SKU-4 invoice", "#ticket-12 tagger"): None,
+    }
+    for (system, user), expected in cases.items():
+        found = rules.first(TextView(features(user, system=system)))
+        assert (found[0] if found else None) == expected, (system, user)

@@ -114,3 +114,11 @@ def test_unknown_price_goes_last() -> None:
     free = Candidate("unpriced", frozenset({"chat"}))
     s = select_cheapest((free, SONNET), features("hi"), task="t", min_tier=0, output_tokens=10)
     assert names(s) == ["sonnet", "unpriced"] and s.chain[1].expected_cost is None
+
+
+def test_equal_costs_keep_the_candidates_order() -> None:
+    """Candidates of the same expected cost stay in the order written (and unpriced ones too)."""
+    twins = [Candidate(name, frozenset({"chat"}), None, 1.0, 2.0) for name in ("b", "a", "c")]
+    free = [Candidate(name, frozenset({"chat"})) for name in ("z", "y")]
+    s = select_cheapest((free[0], *twins, free[1]), features("hi"), task="t", min_tier=0, output_tokens=10)
+    assert names(s) == ["b", "a", "c", "z", "y"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -133,3 +134,58 @@ async def test_in_flight_request_keeps_its_policy(fake: FakeFactory, sidecar: Si
     assert running.state.holder.policy.default is not None
     assert running.state.holder.policy.default.chain[0].name == "b"
     assert await slow == "a"
+
+
+def learned_policy(url: str) -> str:
+    """Extraction (as the router file in the policy's directory decides) to model a, the rest to b."""
+    return (
+        policy(url, target="b")
+        + "routing:\n  classes: [{name: extraction}, {name: classification}, {name: code}, {name: math}]\n"
+        + "  learned: {file: router.json, decides: [task]}\n"
+        + "routes:\n  - {match: {task: extraction}, target: a}\n"
+    )
+
+
+async def model_for_extraction(running: RunningSidecar) -> str:
+    text = "Extract the dates from this invoice: Order 1234 shipped on May 3 to Anna."
+    body = {"model": "anything", "messages": [{"role": "user", "content": text}]}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{running.url}/v1/chat/completions", json=body) as response,
+    ):
+        return response.headers["x-sidecar-model"]
+
+
+async def test_rewritten_router_file_routes_the_next_requests(
+    fake: FakeFactory, sidecar: SidecarFactory, tmp_path: Path, router_files: tuple[bytes, bytes]
+) -> None:
+    """Rewriting only the learned router file (other labels) makes the next requests route as it decides."""
+    (tmp_path / "router.json").write_bytes(router_files[0])
+    running = await sidecar(learned_policy(await fake()))
+    assert await model_for_extraction(running) == "a"
+    (tmp_path / "router.json").write_bytes(router_files[1])  # extraction and code exchanged
+    for _ in range(40):
+        if await model_for_extraction(running) == "b":
+            break
+        await asyncio.sleep(0.05)
+    assert await model_for_extraction(running) == "b"
+
+
+async def test_corrupt_router_file_keeps_routing_and_reports(
+    fake: FakeFactory, sidecar: SidecarFactory, tmp_path: Path, router_files: tuple[bytes, bytes]
+) -> None:
+    """A corrupt router file is rejected: the old router keeps routing, /status says why and
+    llm_sidecar_policy_last_reload_successful is 0."""
+    (tmp_path / "router.json").write_bytes(router_files[0])
+    running = await sidecar(learned_policy(await fake()))
+    (tmp_path / "router.json").write_bytes(b"not json")
+    for _ in range(40):
+        body = (await get(running, "/status"))[1]
+        if body["policy"]["last_reload_error"]:
+            break
+        await asyncio.sleep(0.05)
+    (error,) = body["policy"]["last_reload_error"]["errors"]
+    assert error.startswith("routing.learned.file: router.json: invalid JSON")
+    assert await model_for_extraction(running) == "a"
+    metrics = (await get(running, "/metrics"))[1]
+    assert re.search(r"^llm_sidecar_policy_last_reload_successful 0\.0$", metrics, re.MULTILINE)

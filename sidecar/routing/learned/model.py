@@ -27,6 +27,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from ...policy.files import digest_of
 from ..errors import RoutingError
 from ..rules import TextView
 from . import packed
@@ -106,10 +107,12 @@ class Prediction:
 class LearnedModel:
     """A loaded router file: vocabularies of packed rows, read-only."""
 
-    __slots__ = ("_bias", "_lanes", "_vocabularies", "heads", "source", "training")
+    __slots__ = ("_bias", "_lanes", "_vocabularies", "digest", "heads", "source", "training")
 
-    def __init__(self, spec: RouterFile, source: str) -> None:
+    def __init__(self, spec: RouterFile, source: str, digest: str = "") -> None:
         self.source = source
+        self.digest = digest
+        """A hash of the file's bytes (``policy.files.digest_of``): part of the policy's version."""
         self.training = spec.training
         heads, start = [], 0
         for head in spec.heads:
@@ -176,7 +179,7 @@ def parse_model(data: bytes, source: str) -> LearnedModel:
         from ...policy.load import format_validation_error  # here: policy.load imports the compiler
 
         raise RouterFileError(format_validation_error(exc)) from None
-    return LearnedModel(spec, source)
+    return LearnedModel(spec, source, digest_of(data))
 
 
 def load_model(path: str | Path) -> LearnedModel:
