@@ -172,7 +172,7 @@ class AttemptTrace:
             return
         attributes = self._known if self._known is not None else {}
         if self._params is not None:
-            attributes.update(genai.request_param_attributes(self._params))
+            genai.request_param_attributes(self._params, attributes)
         if status is not None:
             attributes[genai.HTTP_STATUS_CODE] = status
         if response_model:
@@ -182,7 +182,7 @@ class AttemptTrace:
         if finish_reasons:
             attributes[genai.RESPONSE_FINISH_REASONS] = list(finish_reasons)
         if usage is not None:
-            attributes.update(genai.usage_attributes(usage))
+            genai.usage_attributes(usage, attributes)
         if self._first is not None:
             attributes[genai.RESPONSE_TIME_TO_FIRST_CHUNK] = self._first - self._started
         if encoded is not None:

@@ -81,13 +81,17 @@ class Usage(NamedTuple):
     cached_input_tokens: int | None = None
 
 
-def request_param_attributes(params: Mapping[str, Any] | object | None) -> dict[str, Any]:
-    """``gen_ai.request.*`` attributes from a mapping or an object with the same field names.
+def request_param_attributes(
+    params: Mapping[str, Any] | object | None, into: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """``gen_ai.request.*`` attributes from a mapping or an object with the same field names, added to
+    ``into`` (a span's attribute dict being built; a new dict if None), which is returned.
 
     Missing, None and empty values are left out; stop sequences become a string array.
     """
+    attributes: dict[str, Any] = {} if into is None else into
     if params is None:
-        return {}
+        return attributes
     values: Sequence[Any]
     if isinstance(params, Mapping):
         values = [params.get(key) for key, _ in _REQUEST_PARAMS]
@@ -96,7 +100,6 @@ def request_param_attributes(params: Mapping[str, Any] | object | None) -> dict[
             values = _get_params(params)
         except AttributeError:  # an object with only some of the fields
             values = [getattr(params, key, None) for key, _ in _REQUEST_PARAMS]
-    attributes: dict[str, Any] = {}
     for attribute, value in zip(_PARAM_ATTRIBUTES, values, strict=True):
         if value is None:
             continue
@@ -111,9 +114,10 @@ def request_param_attributes(params: Mapping[str, Any] | object | None) -> dict[
     return attributes
 
 
-def usage_attributes(usage: Usage) -> dict[str, int]:
-    """``gen_ai.usage.*`` attributes of the counts that are known."""
-    attributes: dict[str, int] = {}
+def usage_attributes(usage: Usage, into: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``gen_ai.usage.*`` attributes of the counts that are known, added to ``into`` (a new dict if
+    None), which is returned."""
+    attributes: dict[str, Any] = {} if into is None else into
     if usage.input_tokens is not None:
         attributes[USAGE_INPUT_TOKENS] = usage.input_tokens
     if usage.output_tokens is not None:

@@ -128,7 +128,8 @@ class RequestTrace:
         self._route = route
         if self.span is not None:
             self._pending[attr.ROUTE] = route
-            self._pending[attr.ROUTE_TARGETS] = list(targets)
+            # A tuple (the compiled route's) is taken as it is: the SDK copies a sequence when it is set.
+            self._pending[attr.ROUTE_TARGETS] = targets if type(targets) is tuple else tuple(targets)
 
     def routed(self, *, route: str, task: str, complexity: str, tier: str, arm: str, source: str) -> None:
         """Routing's decision (``routing.stage``): the decision metric now, span attributes at the end."""

@@ -1,0 +1,167 @@
+"""CPU instructions of the telemetry facade per request, and of the SDK pieces it stands on, by valgrind.
+
+Where bench/instructions.py counts a whole proxied request, this counts the telemetry calls alone, so
+that what tracing adds can be split between the sidecar's own code and the OpenTelemetry SDK's. Each
+case runs this script again under ``valgrind --tool=cachegrind --cache-sim=no`` (every thread
+counted) twice, with ``--few`` and ``--many`` repetitions; the difference of the totals divided by the
+difference of the counts is one repetition's cost, start-up cancelled out.
+
+    python bench/tracing_instructions.py [--few 1000] [--many 3000] [--cases off,unsampled,...]
+
+Cases (``request-*``: one request with one upstream attempt driven through the facade as the pipeline
+drives it, ``bench/telemetry_cost.py``'s ``_full``, each in an event-loop step of its own on uvloop so
+that what ``finish`` leaves to ``core.later`` is counted; spans go to the SDK's batch processor with an
+exporter that does nothing, so the export thread's OTLP encoding is not in these):
+
+- ``request-off``: no exporter (metrics only); ``request-unsampled``: ``parentbased_traceidratio`` at
+  0, every request left out by the sampler; ``request-app-unsampled``: the app's ``traceparent`` marked
+  not sampled (flag 00), the default sampler; ``request-10%``: ratio 0.1; ``request-all``: the default
+  sampler, every request recorded.
+- SDK pieces, one call each: ``sdk-start-unsampled`` (``Tracer.start_span`` of a root span the sampler
+  drops), ``sdk-inject`` (the W3C propagator writing ``traceparent``), ``sdk-context``
+  (``set_span_in_context``), ``sdk-encode-span`` (the SDK's OTLP encoder, per span of a 512-span batch of
+  these requests' spans, serialised: the export thread's work).
+
+Needs ``apt-get install valgrind``. Instructions are not time; they are what the shared machine's load
+does not blur.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+CASES = (
+    "request-off",
+    "request-unsampled",
+    "request-app-unsampled",
+    "request-10%",
+    "request-all",
+    "sdk-start-unsampled",
+    "sdk-inject",
+    "sdk-context",
+    "sdk-encode-span",
+)
+_SPANS_PER_ENCODE = 512
+_VALGRIND = ("valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null")
+
+
+def _request_case(case: str) -> Callable[[int], None]:
+    import uvloop
+    from telemetry_cost import APP_UNSAMPLED, HEADERS, _full, _null_traced
+
+    from sidecar.telemetry import Telemetry
+
+    headers = APP_UNSAMPLED if case == "request-app-unsampled" else HEADERS
+    telemetry = {
+        "request-off": lambda: Telemetry.from_env({}, service_version="bench"),
+        "request-unsampled": lambda: _null_traced("parentbased_traceidratio", 0.0),
+        "request-app-unsampled": lambda: _null_traced("parentbased_always_on"),
+        "request-10%": lambda: _null_traced("parentbased_traceidratio", 0.1),
+        "request-all": lambda: _null_traced("parentbased_always_on"),
+    }[case]()
+
+    async def steps(n: int) -> None:
+        for _ in range(n):
+            _full(telemetry, headers)
+            await asyncio.sleep(0)
+
+    def run(n: int) -> None:
+        loop = uvloop.new_event_loop()
+        loop.run_until_complete(steps(n))
+        loop.close()
+
+    return run
+
+
+def _sdk_case(case: str) -> Callable[[int], None]:
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import SpanKind, set_span_in_context
+    from telemetry_cost import _full, _null_traced
+
+    from sidecar.telemetry import Telemetry
+    from sidecar.telemetry.config import TelemetryConfig
+    from sidecar.telemetry.tracing import ROOT, Tracing, inject
+
+    if case == "sdk-encode-span":
+        spans = InMemorySpanExporter()
+        traced = Telemetry(
+            TelemetryConfig(), service_version="b", tracing=lambda resource, _: Tracing.for_tests(spans, resource)
+        )
+        for _ in range(_SPANS_PER_ENCODE // 2):
+            _full(traced)
+        batch = spans.get_finished_spans()
+
+        def encode(n: int) -> None:
+            for _ in range(n // _SPANS_PER_ENCODE):
+                encode_spans(batch).SerializeToString()
+
+        return encode
+    tracer = _null_traced("parentbased_traceidratio", 0.0)._core.tracer
+    assert tracer is not None
+    attributes = {"http.request.method": "POST", "http.route": "/v1/chat/completions", "sidecar.dialect": "openai"}
+    span = tracer.start_span("POST /v1/chat/completions", ROOT, SpanKind.SERVER, attributes)
+    context = set_span_in_context(span)
+
+    def start(n: int) -> None:
+        for _ in range(n):
+            tracer.start_span("POST /v1/chat/completions", ROOT, SpanKind.SERVER, attributes)
+
+    def propagate(n: int) -> None:
+        for _ in range(n):
+            inject(context, {})
+
+    def in_context(n: int) -> None:
+        for _ in range(n):
+            set_span_in_context(span)
+
+    return {"sdk-start-unsampled": start, "sdk-inject": propagate, "sdk-context": in_context}[case]
+
+
+def _instructions(case: str, n: int) -> int:
+    """Total instructions of this script running ``case`` ``n`` times under valgrind."""
+    out = subprocess.run(
+        [*_VALGRIND, sys.executable, __file__, "--run", case, "--n", str(n)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+    )
+    found = re.search(r"I\s+refs:\s+([\d,]+)", out.stderr)
+    if found is None:
+        raise RuntimeError(f"{case}: no instruction count in valgrind's output")
+    return int(found.group(1).replace(",", ""))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--few", type=int, default=1000)
+    parser.add_argument("--many", type=int, default=3000)
+    parser.add_argument("--cases", default=",".join(CASES))
+    parser.add_argument("--run", help=argparse.SUPPRESS)  # inside valgrind: run one case
+    parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    sys.path.insert(0, str(BENCH))
+    if args.run:
+        (_request_case if args.run.startswith("request-") else _sdk_case)(args.run)(args.n)
+        return 0
+    print(f"Command: `python bench/tracing_instructions.py --few {args.few} --many {args.many} --cases {args.cases}`")
+    print("\n| case | instructions per call |\n|---|---|")
+    for case in args.cases.split(","):
+        # The encoder: one batch against three (a batch is some 200 million instructions).
+        few, many = (_SPANS_PER_ENCODE, 3 * _SPANS_PER_ENCODE) if case == "sdk-encode-span" else (args.few, args.many)
+        per_call = (_instructions(case, many) - _instructions(case, few)) / (many - few)
+        print(f"| {case} | {per_call:,.0f} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
