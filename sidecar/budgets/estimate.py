@@ -30,7 +30,10 @@ if TYPE_CHECKING:
     from sidecar.request_facts import RequestFacts
 
 BYTES_PER_TOKEN: dict[Dialect, float] = {Dialect.OPENAI: 3.6, Dialect.ANTHROPIC: 3.6, Dialect.GEMINI: 4.0}
-"""Body bytes (digits thrice) per estimated prompt token; Gemini's bodies wrap each text in more JSON."""
+"""Body bytes (digits thrice) per estimated prompt token; Gemini's bodies wrap each text in more JSON.
+A dialect not listed (a newly added one) is estimated at ``DEFAULT_BYTES_PER_TOKEN``."""
+
+DEFAULT_BYTES_PER_TOKEN = 3.6
 
 _NOT_DIGIT = bytes(b for b in range(256) if not 48 <= b <= 57)
 
@@ -59,7 +62,7 @@ def estimate_request(facts: RequestFacts, raw: bytes) -> tuple[int, int | None]:
 def byte_estimate(raw: bytes, dialect: Dialect) -> int:
     """The prompt tokens of a body by its length: (bytes + 2 x digits) / ``BYTES_PER_TOKEN``, rounded up."""
     weight = len(raw) + 2 * len(raw.translate(None, _NOT_DIGIT))
-    return -int(-weight // BYTES_PER_TOKEN[dialect])
+    return -int(-weight // BYTES_PER_TOKEN.get(dialect, DEFAULT_BYTES_PER_TOKEN))
 
 
 def _positive(value: Any) -> int | None:

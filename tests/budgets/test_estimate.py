@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
-from sidecar.budgets.estimate import BYTES_PER_TOKEN, estimate_request
+from sidecar.budgets.estimate import BYTES_PER_TOKEN, DEFAULT_BYTES_PER_TOKEN, byte_estimate, estimate_request
 from sidecar.dialects import Dialect, Operation
 from sidecar.request_facts import RequestFacts
 from sidecar.routing.features import IMAGE_TOKENS
@@ -83,3 +83,10 @@ def test_a_body_with_escaped_non_ascii_text_is_estimated_by_the_features() -> No
     request = facts(body)
     tokens, _ = estimate_request(request, raw)
     assert request.known_features is not None and tokens == request.features.prompt_tokens
+
+
+def test_a_dialect_the_table_does_not_list_gets_the_default_rate() -> None:
+    """A newly added dialect (not in ``BYTES_PER_TOKEN``) is estimated at the default bytes per token,
+    not refused with a KeyError that would fail its budgeted requests."""
+    raw = b"x" * 360
+    assert byte_estimate(raw, cast(Dialect, "toy")) == math.ceil(360 / DEFAULT_BYTES_PER_TOKEN)
