@@ -16,7 +16,7 @@ from sidecar.cache import CacheStoreSpec, ResponseCache, RouteCacheSpec
 from sidecar.cache.entry import Entry, TextPiece, footprint
 from sidecar.cache.memory import ENTRY_OVERHEAD, BoundedMemoryBackend
 from sidecar.cache.stats import CacheStats
-from sidecar.cache.store import KEPT_OVERHEAD, MemoryStore
+from sidecar.cache.store import KEPT_OVERHEAD, KEPT_SLACK, MemoryStore
 from sidecar.dialects import Dialect
 from sidecar.telemetry.logging import configure_logging
 from sidecar.translate.common import FinishReason
@@ -148,7 +148,7 @@ def test_memory_store_keeps_the_entry_as_the_object_written() -> None:
     entry = _entry()
     assert store.write_entry("k", entry, footprint(entry), 60)
     assert store.read_entry("k") is entry
-    assert store.backend.bytes == footprint(entry) + KEPT_OVERHEAD + len("k") + ENTRY_OVERHEAD
+    assert store.backend.bytes == footprint(entry) + KEPT_OVERHEAD + KEPT_SLACK + len("k") + ENTRY_OVERHEAD
 
 
 def test_memory_store_keeps_a_body_template_per_dialect_counted_once() -> None:
@@ -183,7 +183,7 @@ def test_a_body_template_that_does_not_fit_is_rendered_but_not_kept() -> None:
     """When the template would take the entry past the byte bound, the hit is still answered, and
     nothing more is counted."""
     entry = _entry("x" * 400)
-    size = footprint(entry) + KEPT_OVERHEAD + len("k") + ENTRY_OVERHEAD
+    size = footprint(entry) + KEPT_OVERHEAD + KEPT_SLACK + len("k") + ENTRY_OVERHEAD
     store = _memory_store(max_bytes=size + 100)
     store.write_entry("k", entry, footprint(entry), 60)
     body = orjson.loads(store.body("k", entry, Dialect.OPENAI))
