@@ -7,7 +7,7 @@
       text (``WALK_MARKERS``)                          not tokens: media count at fixed costs there)
     otherwise                                      -> (body bytes + 2 x its digits) / BYTES_PER_TOKEN
                                                        of the dialect, rounded up; the output maximum
-                                                       read from its one field
+                                                       read from its one field (``routing.bodies.output_limit``)
 
 The byte estimate costs one pass of ``bytes.translate`` (the digits: a number is about one token per
 two or three digits, a word one per four or five letters) instead of a walk of the body (about 45 us
@@ -21,10 +21,10 @@ percent of bodies, by at most 10-20%.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from sidecar.dialects import Dialect, Operation
+from sidecar.dialects import Dialect
+from sidecar.routing.bodies import output_limit
 
 if TYPE_CHECKING:
     from sidecar.request_facts import RequestFacts
@@ -55,45 +55,10 @@ def estimate_request(facts: RequestFacts, raw: bytes) -> tuple[int, int | None]:
     if features is not None:
         return features.prompt_tokens, features.max_output_tokens
     tokens = byte_estimate(raw, facts.dialect)
-    reader = _OUTPUT_LIMITS.get((facts.dialect, facts.operation))
-    return tokens, reader(facts.body) if reader is not None else None
+    return tokens, output_limit(facts.dialect, facts.operation, facts.body)
 
 
 def byte_estimate(raw: bytes, dialect: Dialect) -> int:
     """The prompt tokens of a body by its length: (bytes + 2 x digits) / ``BYTES_PER_TOKEN``, rounded up."""
     weight = len(raw) + 2 * len(raw.translate(None, _NOT_DIGIT))
     return -int(-weight // BYTES_PER_TOKEN.get(dialect, DEFAULT_BYTES_PER_TOKEN))
-
-
-def _positive(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
-
-
-def _openai_chat(body: dict[str, Any]) -> int | None:
-    return _positive(body.get("max_completion_tokens", body.get("max_tokens")))
-
-
-def _max_tokens(body: dict[str, Any]) -> int | None:
-    return _positive(body.get("max_tokens"))
-
-
-def _max_output_tokens(body: dict[str, Any]) -> int | None:
-    return _positive(body.get("max_output_tokens"))
-
-
-def _gemini(body: dict[str, Any]) -> int | None:
-    config = body.get("generationConfig", body.get("generation_config"))
-    if not isinstance(config, dict):
-        return None
-    return _positive(config.get("maxOutputTokens", config.get("max_output_tokens")))
-
-
-# The fields ``routing.bodies`` reads the output maximum from, per dialect and operation.
-_OUTPUT_LIMITS: dict[tuple[Dialect, Operation], Callable[[dict[str, Any]], int | None]] = {
-    (Dialect.OPENAI, Operation.CHAT): _openai_chat,
-    (Dialect.OPENAI, Operation.RESPONSES): _max_output_tokens,
-    (Dialect.OPENAI, Operation.TEXT_COMPLETION): _max_tokens,
-    (Dialect.ANTHROPIC, Operation.CHAT): _max_tokens,
-    (Dialect.GEMINI, Operation.CHAT): _gemini,
-    (Dialect.GEMINI, Operation.GENERATE_CONTENT): _gemini,
-}

@@ -96,8 +96,9 @@ class Tally:
             self.files += 1
 
     def output_limit(self, value: Any) -> None:
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            self.max_output_tokens = value
+        limit = bodies.positive(value)
+        if limit is not None:
+            self.max_output_tokens = limit
 
     def features(self) -> RequestFeatures:
         tokens = estimate_joined(self.texts) + MESSAGE_TOKENS * self.messages
