@@ -4,6 +4,7 @@
 - ``spec``        pydantic models of the file; the JSON Schema comes from them (``schema``)
 - ``conditions``  pre-compiled route predicates (model glob, header, app, dialect, operation)
 - ``compiled``    ``Policy``: immutable, names resolved, settings merged; ``route`` and ``explain``
+- ``compile``     spec -> ``Policy``: names resolved, plans, gates, shadow, cache and budgets compiled
 - ``load``        file -> ``Policy`` or ``PolicyError`` listing every problem with its path
 - ``files``       the files a policy read when compiled (a learned router): digests, the version
 - ``watch``       hot reload: poll the policy and its files, validate, swap by one assignment, keep the

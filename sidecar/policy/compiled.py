@@ -1,9 +1,7 @@
 """The compiled policy: immutable objects the request path reads, built once per load.
 
-``compile_policy(spec, ...)`` resolves every name (route target -> model -> provider), merges the
-route's settings over the defaults, compiles match conditions, and checks what pydantic cannot see
-alone (references, duplicates, chains). Every problem is collected with its path
-(``routes[2].target: unknown model 'gpt-5x'``) and raised together as one ``PolicyError``.
+``policy.compile.compile_policy(spec, ...)`` builds them from a validated spec and raises every problem
+it finds, each with its path, together as one ``PolicyError`` (defined here).
 
 Routing order, as ``Policy.route`` applies it:
 
@@ -16,42 +14,31 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
-from ..cache.plan import RouteCache, route_cache
-from ..cache.spec import CacheStoreSpec, RouteCacheSpec
+from ..cache.plan import RouteCache
+from ..cache.spec import CacheStoreSpec
 from ..dialects import Dialect, ProviderKind, registry
 from ..dialects.base import ProviderAPI
-from ..ensemble.compiled import compile_ensemble
-from ..ensemble.normalize import compile_normalizer
-from ..ensemble.plan import EnsemblePlan
-from ..gates.checks import Gates, compile_gates
+from ..gates.checks import Gates
 from ..gates.spec import GatesSpec
-from ..gates.validators import SchemaValidators
-from ..request_facts import CREDENTIAL_HEADERS, RequestFacts
+from ..request_facts import RequestFacts
 from ..routing.caps import TokenCaps
-from ..shadow.plan import Shadow, ShadowJudge
-from .base import Spec as _Spec
-from .conditions import Condition, HeaderIs, ModelIs, build_conditions
+from ..shadow.plan import Shadow
+from .conditions import Condition
 from .files import DependentFile
-from .plans import ChainPlan, Plan
+from .plans import Plan
 from .spec import (
     ApiKeySpec,
-    BackoffSpec,
     BreakerSpec,
     BulkheadSpec,
     Capability,
     DefaultsSpec,
     DenySpec,
-    LastResortSpec,
-    PolicySpec,
     PriceSpec,
     ResilienceSpec,
     RetryBudgetSpec,
-    RouteSpec,
     TimeoutsSpec,
     TLSSpec,
 )
@@ -60,15 +47,6 @@ if TYPE_CHECKING:
     from ..budgets import Budgets
     from ..routing.matrix import Router
     from ..routing.spec import QualitySpec, RoutingSpec
-
-BUILTIN_RESILIENCE = ResilienceSpec(
-    max_attempts_per_target=2,
-    backoff=BackoffSpec(),
-    deadline_s=120.0,
-    rate_limit_max_wait_s=5.0,
-    fallback_on=frozenset({500, 502, 503, 504, 529}),
-    last_resort=LastResortSpec(),
-)
 
 
 class PolicyError(Exception):
@@ -227,190 +205,3 @@ class Policy:
     @property
     def bulkhead(self) -> BulkheadSpec:
         return self.defaults.bulkhead
-
-
-def merge(base: _Spec, override: _Spec | None) -> _Spec:
-    """``override``'s explicitly set fields over ``base``; nested blocks merge field by field."""
-    if override is None:
-        return base
-    update = {}
-    for name in override.model_fields_set:
-        value = getattr(override, name)
-        current = getattr(base, name)
-        if isinstance(value, _Spec) and isinstance(current, _Spec) and type(value) is type(current):
-            value = merge(current, value)
-        update[name] = value
-    return base.model_copy(update=update)
-
-
-def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: float) -> Policy:
-    from ..routing import compile as routing_compile  # here: routing.matrix imports policy.base
-
-    errors: list[str] = []
-    providers = {
-        name: Provider(
-            name=name,
-            kind=p.kind,
-            base_url=p.base_url,
-            api_key=p.api_key,
-            headers=tuple((k.lower(), v) for k, v in p.headers.items()),
-            timeouts=p.timeouts,
-            api_version=p.api_version,
-            speaks=Dialect(p.speaks) if p.speaks else None,
-            proxy=p.proxy,
-            tls=p.tls,
-        )
-        for name, p in spec.providers.items()
-    }
-    models: dict[str, Target] = {}
-    for name, m in spec.models.items():
-        provider = providers.get(m.provider)
-        if provider is None:
-            errors.append(f"models.{name}.provider: unknown provider {m.provider!r}")
-            continue
-        models[name] = Target(
-            name, provider, m.model, m.context_window, m.max_output_tokens, m.capabilities, m.price, m.quality
-        )
-
-    base = merge(BUILTIN_RESILIENCE, spec.defaults.resilience)
-    assert isinstance(base, ResilienceSpec)
-    router = routing_compile.compile_router(spec.routing, Path(source).parent, errors)
-    tiers = routing_compile.tiers_of(router, spec.routing)
-    scored = routing_compile.candidates(spec.models, models, tiers, router, errors)
-
-    validators = SchemaValidators()  # request schemas, compiled once per policy and cached by content
-
-    def resolve(value: str | list[str] | None, where: str) -> tuple[Target, ...]:
-        chain: list[Target] = []
-        names = [value] if isinstance(value, str) else list(value or [])
-        for i, model_name in enumerate(names):
-            at = where if isinstance(value, str) else f"{where}[{i}]"
-            target = models.get(model_name)
-            if target is None:
-                if model_name not in spec.models:
-                    errors.append(f"{at}: unknown model {model_name!r}")
-            elif target in chain:
-                errors.append(f"{at}: model {model_name!r} appears twice in the chain")
-            else:
-                chain.append(target)
-        return tuple(chain)
-
-    def build(route: RouteSpec, path: str, name: str) -> Route:
-        routing_compile.check_match(route.match, path, router, spec.routing is not None, errors)
-        plan: Plan | None = None
-        if isinstance(route.target, routing_compile.SelectSpec):
-            where = f"{path}.target"
-            plan = routing_compile.select_plan(route.target, where, models, scored, router, tiers, errors)
-            plan = plan or ChainPlan(())
-        elif route.split is not None:
-            plan = routing_compile.split_plan(route.split, f"{path}.split", name, models, errors) or ChainPlan(())
-        elif route.ensemble is not None:
-            block = route.ensemble
-            chains = tuple(
-                resolve(m.target, f"{path}.ensemble.members[{i}].target") for i, m in enumerate(block.members)
-            )
-            judge = resolve(block.judge.target, f"{path}.ensemble.judge.target") if block.judge else ()
-            plan = EnsemblePlan(compile_ensemble(block), chains, judge, spec=block)
-        else:
-            plan = ChainPlan(resolve(route.target, f"{path}.target"))
-        gates = RouteGates(compile_gates(route.gates, validators), route.gates) if route.gates else None
-        shadow = None
-        if route.shadow is not None:
-            block_s = route.shadow
-            candidates = tuple(
-                t for i, n in enumerate(block_s.candidates) for t in resolve(n, f"{path}.shadow.candidates[{i}]")
-            )
-            shadow_judge = None
-            if block_s.judge is not None:
-                judge_chain = resolve(block_s.judge.target, f"{path}.shadow.judge.target")
-                shadow_judge = ShadowJudge(judge_chain, block_s.judge.prompt, block_s.judge.max_tokens)
-            normalizer = compile_normalizer(block_s.normalizer)
-            shadow = Shadow(candidates, block_s.sample, normalizer, shadow_judge, block_s.max_concurrent, block_s)
-        resilience = merge(base, route.resilience)
-        assert isinstance(resilience, ResilienceSpec)
-        unsupported = route.unsupported_params or spec.defaults.unsupported_params
-        cache = None
-        if route.deny is None:
-            cache_spec = merge(spec.defaults.cache, route.cache)
-            assert isinstance(cache_spec, RouteCacheSpec)
-            cache = route_cache(name, plan.targets, unsupported, cache_spec)
-        settings = RouteSettings(resilience, unsupported, cache)
-        conditions = build_conditions(route.match, router)
-        caps = TokenCaps.from_spec(route.caps) if route.caps is not None else None
-        return Route(name, path, conditions, plan, route.deny, settings, caps, gates=gates, shadow=shadow)
-
-    routes: list[Route] = []
-    seen: dict[str, str] = {}
-    for i, route_spec in enumerate(spec.routes):
-        path = f"routes[{i}]"
-        name = route_spec.name or f"route-{i}"
-        if name in seen:
-            errors.append(f"{path}.name: {name!r} already names {seen[name]}")
-        seen[name] = path
-        routes.append(build(route_spec, path, name))
-    default = None
-    if spec.default is not None:
-        if spec.default.match.model_fields_set:
-            errors.append("default.match: the default route matches everything; remove match")
-        default = build(spec.default, "default", spec.default.name or "default")
-    unsupported = spec.defaults.unsupported_params
-
-    def model_route(name: str, target: Target) -> Route:
-        cache = route_cache(f"model:{name}", (target,), unsupported, spec.defaults.cache)
-        settings = RouteSettings(base, unsupported, cache)
-        return Route(f"model:{name}", f"models.{name}", (), ChainPlan((target,)), None, settings)
-
-    model_routes = {name: model_route(name, target) for name, target in models.items()}
-    budgets = _compile_budgets(spec, [*routes, *((default,) if default else ()), *model_routes.values()], errors)
-    if errors:
-        raise PolicyError(errors)
-    exposed = set(models)
-    matched_headers: set[str] = set()
-    for route in routes:
-        for condition in route.conditions:
-            if isinstance(condition, ModelIs):
-                exposed.update(condition.pattern.exact)
-            elif isinstance(condition, HeaderIs) and condition.name not in CREDENTIAL_HEADERS:
-                matched_headers.add(condition.name)
-    return Policy(
-        version=version,
-        source=source,
-        loaded_at=loaded_at,
-        providers=MappingProxyType(providers),
-        models=MappingProxyType(models),
-        routes=tuple(routes),
-        model_routes=MappingProxyType(model_routes),
-        default=default,
-        defaults=spec.defaults,
-        exposed_models=tuple(sorted(exposed)),
-        logged_headers=tuple(sorted(matched_headers)),
-        warnings=budgets.warnings if budgets is not None else (),
-        budgets=budgets,
-        router=router,
-        routing=spec.routing,
-        cache=_cache_store(spec, (*routes, *model_routes.values(), *([default] if default else []))),
-        files=router.files if router is not None else (),
-    )
-
-
-def _cache_store(spec: PolicySpec, routes: tuple[Route, ...]) -> CacheStoreSpec | None:
-    """The store the caching routes use: the ``cache:`` block, or the default memory store; None when no
-    route caches (then no store is built, and aiocache is not even imported)."""
-    if not any(route.settings.cache is not None for route in routes):
-        return None
-    return spec.cache if spec.cache is not None else CacheStoreSpec()
-
-
-def _compile_budgets(spec: PolicySpec, routes: list[Route], errors: list[str]) -> Budgets | None:
-    """The ``budgets`` block compiled against the models, providers and route names (its errors to ``errors``)."""
-    if spec.budgets is None:
-        return None
-    from ..budgets.compiled import compile_budgets  # here: the budgets package imports this module
-
-    try:
-        return compile_budgets(
-            spec.budgets, models=spec.models, providers=spec.providers, routes=[route.name for route in routes]
-        )
-    except PolicyError as exc:
-        errors.extend(exc.errors)
-        return None

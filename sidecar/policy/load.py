@@ -19,7 +19,8 @@ import orjson
 import yaml
 from pydantic import ValidationError
 
-from .compiled import Policy, PolicyError, compile_policy
+from .compile import compile_policy
+from .compiled import Policy, PolicyError
 from .files import policy_version
 from .spec import DEPRECATED_PROVIDER_FIELDS, PolicySpec
 

@@ -1,4 +1,4 @@
-"""Routing's part of compiling a policy (called by ``policy.compiled.compile_policy``).
+"""Routing's part of compiling a policy (called by ``policy.compile.compile_policy``).
 
 - ``compile_router``: the ``routing`` block -> ``matrix.Router`` (None without one);
 - ``candidates``: every model as a cheapest selection sees it (capabilities, window, price, tier per

@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from sidecar.cache import CacheStoreSpec, RouteCacheSpec
-from sidecar.policy.compiled import merge
+from sidecar.policy.compile import merge
 
 
 def test_defaults_are_memory_and_caching_off() -> None:
