@@ -130,8 +130,8 @@ class Telemetry:
         """
         core = self._core
         self.instruments.in_flight.inc()
-        tracer = core.tracer
-        if tracer is None:
+        tracer, tracing = core.tracer, self._tracing
+        if tracer is None or tracing is None:
             return RequestTrace(core, None, operation, stream)
         route = http_route or path
         attributes: dict[str, Any] = {genai.HTTP_METHOD: method, genai.HTTP_ROUTE: route, attr.DIALECT: dialect}
@@ -143,8 +143,11 @@ class Telemetry:
             attributes[attr.REQUESTED_STREAM] = True
         name = f"{method} {route}"
         parent = extract_parent(headers)
-        if parent is not ROOT and dropped_with_app(self._tracing, parent, name, SpanKind.SERVER, attributes):
-            return RequestTrace(core, None, operation, stream, passed_on=parent)
+        if parent is ROOT:
+            return RequestTrace(core, tracing.start_root(name, SpanKind.SERVER, attributes), operation, stream)
+        passed_on = dropped_with_app(tracing, parent, headers, name, SpanKind.SERVER, attributes)
+        if passed_on is not None:
+            return RequestTrace(core, None, operation, stream, passed_on=passed_on)
         span = tracer.start_span(name, parent, SpanKind.SERVER, attributes)
         return RequestTrace(core, span, operation, stream)
 
