@@ -87,7 +87,10 @@ class AttemptTrace:
             otel_context.detach(self._token)
 
     def inject(self, headers: MutableMapping[str, str]) -> None:
-        """Write the W3C ``traceparent`` of this call (flag 00 if unsampled) into the upstream headers."""
+        """Write the W3C ``traceparent`` of this call (flag 00 if unsampled) into the upstream headers
+        (nothing when ``OTEL_PROPAGATORS`` leaves ``tracecontext`` out)."""
+        if not self._core.trace_context:
+            return
         if self._context is not None:
             inject(self._context, headers)
         elif self._passed_on is not None:

@@ -66,6 +66,7 @@ class Telemetry:
             self.instruments,
             self._tracing.tracer if self._tracing is not None else None,
             ContentCapture(config.capture_content, config.capture_max_bytes),
+            config.trace_context,
         )
         self._closed = False
         self._cache_seen: dict[str, float] = {}  # the cache store's counters at the last reading
@@ -142,7 +143,7 @@ class Telemetry:
         if stream:
             attributes[attr.REQUESTED_STREAM] = True
         name = f"{method} {route}"
-        parent = extract_parent(headers)
+        parent = extract_parent(headers) if core.trace_context else ROOT
         if parent is ROOT:
             return RequestTrace(core, tracing.start_root(name, SpanKind.SERVER, attributes), operation, stream)
         passed_on = dropped_with_app(tracing, parent, headers, name, SpanKind.SERVER, attributes)
