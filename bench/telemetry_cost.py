@@ -24,13 +24,13 @@ from time import perf_counter
 import uvloop
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from sidecar.telemetry import AttemptTrace, RequestTrace, Telemetry, Usage
 from sidecar.telemetry.config import TelemetryConfig
-from sidecar.telemetry.tracing import CountedBatchSpanProcessor, Tracing, sampler
+from sidecar.telemetry.tracing import CountedBatchSpanProcessor, Tracing
 from sidecar.translate.common import RequestParams
 
 HEADERS = {"content-type": "application/json", "authorization": "Bearer sk-x"}
@@ -134,10 +134,7 @@ def _null_traced(sampler_name: str, ratio: float = 1.0) -> Telemetry:
     config = TelemetryConfig()
 
     def tracing(resource: Resource, on_drop: Callable[[int], None]) -> Tracing:
-        provider = TracerProvider(sampler=sampler(sampler_name, ratio), resource=resource, shutdown_on_exit=False)
-        processor = CountedBatchSpanProcessor(_Null(), config.batch, on_drop)
-        provider.add_span_processor(processor)
-        return Tracing(provider, [processor])
+        return Tracing.new(sampler_name, ratio, resource, [CountedBatchSpanProcessor(_Null(), config.batch, on_drop)])
 
     return Telemetry(config, service_version="bench", tracing=tracing)
 

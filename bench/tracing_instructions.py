@@ -18,9 +18,10 @@ exporter that does nothing, so the export thread's OTLP encoding is not in these
   not sampled (flag 00), the default sampler; ``request-10%``: ratio 0.1; ``request-all``: the default
   sampler, every request recorded.
 - SDK pieces, one call each: ``sdk-start-unsampled`` (``Tracer.start_span`` of a root span the sampler
-  drops), ``sdk-inject`` (the W3C propagator writing ``traceparent``), ``sdk-context``
-  (``set_span_in_context``), ``sdk-encode-span`` (the SDK's OTLP encoder, per span of a 512-span batch of
-  these requests' spans, serialised: the export thread's work).
+  drops; ``start-root-unsampled``: what the sidecar calls instead, ``Tracing.start_root``: the sampler
+  asked first, then only a ``NonRecordingSpan``), ``sdk-inject`` (the W3C propagator writing
+  ``traceparent``), ``sdk-context`` (``set_span_in_context``), ``sdk-encode-span`` (the SDK's OTLP
+  encoder, per span of a 512-span batch of these requests' spans, serialised: the export thread's work).
 
 Needs ``apt-get install valgrind``. Instructions are not time; they are what the shared machine's load
 does not blur.
@@ -45,6 +46,7 @@ CASES = (
     "request-10%",
     "request-all",
     "sdk-start-unsampled",
+    "start-root-unsampled",
     "sdk-inject",
     "sdk-context",
     "sdk-encode-span",
@@ -105,8 +107,9 @@ def _sdk_case(case: str) -> Callable[[int], None]:
                 encode_spans(batch).SerializeToString()
 
         return encode
-    tracer = _null_traced("parentbased_traceidratio", 0.0)._core.tracer
-    assert tracer is not None
+    traced = _null_traced("parentbased_traceidratio", 0.0)
+    tracer, tracing = traced._core.tracer, traced._tracing
+    assert tracer is not None and tracing is not None
     attributes = {"http.request.method": "POST", "http.route": "/v1/chat/completions", "sidecar.dialect": "openai"}
     span = tracer.start_span("POST /v1/chat/completions", ROOT, SpanKind.SERVER, attributes)
     context = set_span_in_context(span)
@@ -114,6 +117,10 @@ def _sdk_case(case: str) -> Callable[[int], None]:
     def start(n: int) -> None:
         for _ in range(n):
             tracer.start_span("POST /v1/chat/completions", ROOT, SpanKind.SERVER, attributes)
+
+    def start_root(n: int) -> None:
+        for _ in range(n):
+            tracing.start_root("POST /v1/chat/completions", SpanKind.SERVER, attributes)
 
     def propagate(n: int) -> None:
         for _ in range(n):
@@ -123,7 +130,8 @@ def _sdk_case(case: str) -> Callable[[int], None]:
         for _ in range(n):
             set_span_in_context(span)
 
-    return {"sdk-start-unsampled": start, "sdk-inject": propagate, "sdk-context": in_context}[case]
+    cases = {"sdk-start-unsampled": start, "start-root-unsampled": start_root}
+    return {**cases, "sdk-inject": propagate, "sdk-context": in_context}[case]
 
 
 def _instructions(case: str, n: int) -> int:

@@ -40,6 +40,7 @@ class AttemptTrace:
         "_labels",
         "_last",
         "_params",
+        "_passed_on",
         "_started",
         "_target",
         "_token",
@@ -55,14 +56,18 @@ class AttemptTrace:
         labels: tuple[str, str, str],
         known: dict[str, Any] | None = None,
         params: Mapping[str, Any] | object | None = None,
+        passed_on: Mapping[str, str] | None = None,
     ) -> None:
         """``known``: attributes known at the start, set on the recorded ``span`` when it ends, with the
-        ``gen_ai.request.*`` ones of ``params`` (a mapping or an object with ``RequestParams``' fields)."""
+        ``gen_ai.request.*`` ones of ``params`` (a mapping or an object with ``RequestParams``' fields).
+        ``passed_on``: the app's trace context headers, sent upstream as they came (an unrecorded
+        request continuing an app trace; ``context`` is then None)."""
         self._core = core
         self.span = span  # the CLIENT span, or None (as RequestTrace.span)
         self._known = known
         self._params = params
         self._context = context  # what ``inject`` propagates: this span's, or the unsampled request's
+        self._passed_on = passed_on
         self._target = target
         self._labels = labels  # (gen_ai.operation.name, gen_ai.provider.name, gen_ai.request.model)
         self._started = perf_counter()
@@ -82,9 +87,14 @@ class AttemptTrace:
             otel_context.detach(self._token)
 
     def inject(self, headers: MutableMapping[str, str]) -> None:
-        """Write the W3C ``traceparent`` of this call (flag 00 if unsampled) into the upstream headers."""
+        """Write the W3C ``traceparent`` of this call (flag 00 if unsampled) into the upstream headers
+        (nothing when ``OTEL_PROPAGATORS`` leaves ``tracecontext`` out)."""
+        if not self._core.trace_context:
+            return
         if self._context is not None:
             inject(self._context, headers)
+        elif self._passed_on is not None:
+            headers.update(self._passed_on)
 
     def first_chunk(self) -> None:
         """The first chunk of a stream reached the client (time to first chunk)."""

@@ -14,6 +14,10 @@ the values mean what the SDK's documentation says. Which exporters run:
 - unset: ``otlp`` when an OTLP endpoint is configured for the signal (``OTEL_EXPORTER_OTLP_ENDPOINT`` or
   the signal's own ``..._TRACES_ENDPOINT`` / ``..._METRICS_ENDPOINT``), else none. Unlike the SDK's
   default this never exports to ``localhost:4318`` unasked.
+
+``OTEL_PROPAGATORS`` (default ``tracecontext,baggage``): with ``tracecontext`` the app's W3C trace
+context is read and sent upstream; without it (``none``) neither. ``baggage`` is accepted and not
+propagated (the app's baggage is not read); other propagators (``b3``, ``jaeger``, ...) are refused.
 """
 
 from __future__ import annotations
@@ -39,6 +43,9 @@ _SAMPLERS: Final = frozenset(
         "parentbased_traceidratio",
     }
 )
+# OTEL_PROPAGATORS names the sidecar accepts. ``baggage`` (in the standard default) is accepted and not
+# propagated: the app's baggage is not read, so it never reaches a provider (docs/observability.md).
+_PROPAGATORS: Final = ("tracecontext", "baggage", "none")
 _DEFAULT_ENDPOINT: Final = {"http/protobuf": "http://localhost:4318", "grpc": "http://localhost:4317"}
 
 
@@ -89,6 +96,7 @@ class TelemetryConfig:
     metric_timeout_s: float = 30.0
     capture_content: bool = False
     capture_max_bytes: int = 8192
+    trace_context: bool = True  # OTEL_PROPAGATORS names tracecontext: the app's W3C context read, sent on
 
     @property
     def tracing(self) -> bool:
@@ -114,6 +122,7 @@ class TelemetryConfig:
         )
         if batch.max_export_batch_size > batch.max_queue_size:
             raise TelemetryConfigError("OTEL_BSP_MAX_EXPORT_BATCH_SIZE must not exceed OTEL_BSP_MAX_QUEUE_SIZE")
+        propagators = _names(env, "OTEL_PROPAGATORS", "tracecontext,baggage", _PROPAGATORS, "propagator")
         capture = _bool(env, "SIDECAR_CAPTURE_CONTENT") or _bool(
             env, "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
         )
@@ -129,6 +138,7 @@ class TelemetryConfig:
             metric_timeout_s=_int(env, "OTEL_METRIC_EXPORT_TIMEOUT", 30000) / 1000,
             capture_content=capture,
             capture_max_bytes=_int(env, "SIDECAR_CAPTURE_CONTENT_MAX_BYTES", 8192),
+            trace_context="tracecontext" in propagators,
         )
 
 
@@ -140,12 +150,7 @@ def _signal(env: Mapping[str, str], signal: str, allowed: tuple[str, ...]) -> Si
     if raw is None or not raw.strip():
         names: tuple[str, ...] = ("otlp",) if own_endpoint or base_endpoint else ()
     else:
-        names = tuple(dict.fromkeys(n.strip().lower() for n in raw.split(",") if n.strip()))
-        unknown = [n for n in names if n not in allowed]
-        if unknown:
-            raise TelemetryConfigError(
-                f"{variable}: unknown exporter {unknown[0]!r} (expected one of {', '.join(allowed)})"
-            )
+        names = _names(env, variable, "", allowed, "exporter")
         names = tuple(n for n in names if n not in ("none", "prometheus"))
     if "otlp" not in names:
         return SignalConfig(names)
@@ -183,6 +188,16 @@ def _signal(env: Mapping[str, str], signal: str, allowed: tuple[str, ...]) -> Si
             _signal_value(env, signal, "CLIENT_KEY") or None,
         ),
     )
+
+
+def _names(env: Mapping[str, str], variable: str, default: str, allowed: tuple[str, ...], what: str) -> tuple[str, ...]:
+    """A comma list of names (lower-cased, duplicates dropped), each one of ``allowed``."""
+    raw = env.get(variable, "").strip() or default
+    names = tuple(dict.fromkeys(n.strip().lower() for n in raw.split(",") if n.strip()))
+    unknown = [n for n in names if n not in allowed]
+    if unknown:
+        raise TelemetryConfigError(f"{variable}: unknown {what} {unknown[0]!r} (expected one of {', '.join(allowed)})")
+    return names
 
 
 def _signal_value(env: Mapping[str, str], signal: str, setting: str) -> str:

@@ -46,3 +46,4 @@ class Core:
     instruments: Instruments
     tracer: Tracer | None
     capture: ContentCapture
+    trace_context: bool = True  # W3C trace context read from the app and sent upstream (OTEL_PROPAGATORS)

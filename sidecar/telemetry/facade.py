@@ -66,6 +66,7 @@ class Telemetry:
             self.instruments,
             self._tracing.tracer if self._tracing is not None else None,
             ContentCapture(config.capture_content, config.capture_max_bytes),
+            config.trace_context,
         )
         self._closed = False
         self._cache_seen: dict[str, float] = {}  # the cache store's counters at the last reading
@@ -130,8 +131,8 @@ class Telemetry:
         """
         core = self._core
         self.instruments.in_flight.inc()
-        tracer = core.tracer
-        if tracer is None:
+        tracer, tracing = core.tracer, self._tracing
+        if tracer is None or tracing is None:
             return RequestTrace(core, None, operation, stream)
         route = http_route or path
         attributes: dict[str, Any] = {genai.HTTP_METHOD: method, genai.HTTP_ROUTE: route, attr.DIALECT: dialect}
@@ -142,9 +143,12 @@ class Telemetry:
         if stream:
             attributes[attr.REQUESTED_STREAM] = True
         name = f"{method} {route}"
-        parent = extract_parent(headers)
-        if parent is not ROOT and dropped_with_app(self._tracing, parent, name, SpanKind.SERVER, attributes):
-            return RequestTrace(core, None, operation, stream, passed_on=parent)
+        parent = extract_parent(headers) if core.trace_context else ROOT
+        if parent is ROOT:
+            return RequestTrace(core, tracing.start_root(name, SpanKind.SERVER, attributes), operation, stream)
+        passed_on = dropped_with_app(tracing, parent, headers, name, SpanKind.SERVER, attributes)
+        if passed_on is not None:
+            return RequestTrace(core, None, operation, stream, passed_on=passed_on)
         span = tracer.start_span(name, parent, SpanKind.SERVER, attributes)
         return RequestTrace(core, span, operation, stream)
 

@@ -70,6 +70,7 @@ class RequestTrace:
         "_core",
         "_done",
         "_operation",
+        "_passed_on",
         "_pending",
         "_route",
         "_started",
@@ -81,13 +82,22 @@ class RequestTrace:
     )
 
     def __init__(
-        self, core: Core, span: Span | None, operation: str, stream: bool, *, passed_on: Context | None = None
+        self,
+        core: Core,
+        span: Span | None,
+        operation: str,
+        stream: bool,
+        *,
+        passed_on: Mapping[str, str] | None = None,
+        context: Context | None = None,
     ) -> None:
         """``span``: the SERVER span as started (recording or not), None when tracing is off or no span
-        was made; ``passed_on``: then the app's context, propagated upstream as it came."""
+        was made; then ``passed_on``: the app's trace context headers, sent upstream as they came, or
+        ``context``: the unrecorded context to propagate (a branch of an unrecorded request)."""
         self._core = core
         # The context of the SERVER span: parent of the CLIENT spans, the ids propagated when unsampled.
-        self._context: Context | None = passed_on
+        self._context: Context | None = context
+        self._passed_on = passed_on
         self.span: Span | None = None  # a plain attribute: the pipeline reads it per attempt
         self.trace_id = self.span_id = ""
         if span is not None:
@@ -206,7 +216,7 @@ class RequestTrace:
                 if encoded[1]:
                     known[attr.CONTENT_TRUNCATED] = True
         labels = (self._operation, provider_name, request_model)
-        attempt = AttemptTrace(self._core, span, context, target, labels, known, request_params)
+        attempt = AttemptTrace(self._core, span, context, target, labels, known, request_params, self._passed_on)
         self._attempts.append(attempt)
         return attempt
 
@@ -248,7 +258,9 @@ class RequestTrace:
         ``finish`` (the request's metrics are this trace's)."""
         tracer = self._core.tracer
         if self.span is None or tracer is None:  # unrecorded: its calls carry the request's context
-            return RequestTrace(self._core, None, self._operation, self._stream, passed_on=self._context)
+            return RequestTrace(
+                self._core, None, self._operation, self._stream, passed_on=self._passed_on, context=self._context
+            )
         attributes = {attr.BRANCH: role, attr.BRANCH_NAME: name}
         span = tracer.start_span(f"{role} {name}", self._context, SpanKind.INTERNAL, attributes)
         return RequestTrace(self._core, span, self._operation, self._stream)

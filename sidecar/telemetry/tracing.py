@@ -3,17 +3,26 @@
 - ``Tracing.build(config, resource, on_drop)``: a ``TracerProvider`` of this ``Telemetry`` alone (never
   the global one) with the configured sampler (``OTEL_TRACES_SAMPLER[_ARG]``, the SDK's samplers) and,
   per exporter (``export.span_exporter``), a ``CountedBatchSpanProcessor``.
-- ``Tracing.for_tests(exporter, resource)``: the same with the SDK's ``SimpleSpanProcessor`` (each span
-  exported when it ends, on the caller's thread).
+- ``Tracing.for_tests(exporter, resource, sampler_name=, ratio=)``: the same with the SDK's
+  ``SimpleSpanProcessor`` (each span exported when it ends, on the caller's thread); ``Tracing.new``
+  what both stand on (benches give it their own processors).
 - ``extract_parent(headers)``: the app's W3C trace context (``traceparent`` and ``tracestate``, read by
   the SDK's ``TraceContextTextMapPropagator``; no other header is ever read). ``inject`` writes a span's.
-- ``dropped_with_app(tracing, parent, ...)``: whether a request continuing an app trace that is not
-  sampled (flag 00) is not sampled here either, asked of the configured sampler before any span is
-  made. Such a request needs none: it passes the app's ``traceparent``/``tracestate`` upstream as they
-  came, as W3C Trace Context lets a participant that records nothing do (the SDK would make a
-  non-recording span with a span id of its own, at some 35,000 CPU instructions, half an untraced
-  request's telemetry). Only for app traces: for a request without a ``traceparent`` the trace id,
-  which a ratio sampler decides on, is made inside ``Tracer.start_span``, so the SDK decides there.
+- ``dropped_with_app(tracing, parent, headers, ...)``: whether a request continuing an app trace that
+  is not sampled (flag 00) is not sampled here either, asked of the configured sampler before any span
+  is made. Such a request needs none: it passes the app's ``traceparent``/``tracestate`` upstream as
+  they came (the returned headers), as W3C Trace Context lets a participant that records nothing do
+  (the SDK would make a non-recording span with a span id of its own, at some 35,000 CPU
+  instructions, and its propagator would write the same ``traceparent`` again). A request without a
+  ``traceparent`` is decided by ``Tracing.start_root``.
+- ``Tracing.start_root(name, kind, attributes)``: the span of a request without an app trace. Where the
+  configured sampler may drop a new trace (a ratio or ``always_off`` root), the sampler is asked first,
+  on a trace id from the provider's id generator, as ``Tracer.start_span`` would ask it; a trace it drops
+  gets a ``NonRecordingSpan`` with the ids the SDK would have given it (nothing else: ``start_span``'s
+  span bookkeeping costs a third more than that decision), and one it keeps is started by
+  ``Tracer.start_span`` on that same trace id (``DecidedIdGenerator``), which asks the sampler again
+  and gets the same answer (a ratio sampler decides on the trace id alone). Where every new trace is
+  sampled, ``Tracer.start_span`` at once.
 - ``current_trace_ids()``: hex ids of the current OTel span (a request's, inside ``with trace:``);
   ``("", "")`` when there is none or it is not sampled. The log processor uses them.
 
@@ -36,10 +45,11 @@ from typing import TYPE_CHECKING, Final, TextIO
 
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, Sampler, TraceIdRatioBased
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, TraceFlags
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from .config import BatchConfig, TelemetryConfig
@@ -72,20 +82,38 @@ def extract_parent(headers: Mapping[str, str]) -> Context:
 
 
 def dropped_with_app(
-    tracing: Tracing | None, parent: Context, name: str, kind: SpanKind, attributes: Attributes
-) -> bool:
-    """True if ``parent`` is a valid app span context marked not sampled and ``tracing``'s sampler,
-    asked as ``Tracer.start_span`` would ask it, does not record the span either."""
+    tracing: Tracing, parent: Context, headers: Mapping[str, str], name: str, kind: SpanKind, attributes: Attributes
+) -> dict[str, str] | None:
+    """If ``parent`` (read from ``headers``) is a valid app span context marked not sampled and
+    ``tracing``'s sampler, asked as ``Tracer.start_span`` would ask it, does not record the span either:
+    the headers to pass upstream, the app's ``traceparent`` as it came (version 00, the one the SDK
+    writes: the same text it would write) and the ``tracestate`` the SDK read. Else None."""
     app = trace.get_current_span(parent).get_span_context()
-    if tracing is None or not app.is_valid or app.trace_flags.sampled:
-        return False
+    if not app.is_valid or app.trace_flags.sampled:
+        return None
     result = tracing.sampler.should_sample(parent, app.trace_id, name, kind, attributes)
-    return not result.decision.is_recording()  # type: ignore[no-untyped-call]
+    if result.decision.is_recording():  # type: ignore[no-untyped-call]
+        return None
+    traceparent = headers["traceparent"].strip()
+    if not traceparent.startswith("00-"):  # a later version, with fields the SDK leaves out: as it writes it
+        carrier: dict[str, str] = {}
+        PROPAGATOR.inject(carrier, parent)
+        return carrier
+    carrier = {"traceparent": traceparent}
+    if app.trace_state:
+        carrier["tracestate"] = app.trace_state.to_header()
+    return carrier
 
 
 def inject(context: Context, headers: MutableMapping[str, str]) -> None:
     """Write the W3C ``traceparent`` (and ``tracestate``) of ``context``'s span into ``headers``."""
     PROPAGATOR.inject(headers, context)
+
+
+def drops_roots(name: str, ratio: float) -> bool:
+    """Whether the sampler of that name and ratio may leave out a new trace (a span without a parent)."""
+    base = name.removeprefix("parentbased_")
+    return base == "always_off" or (base == "traceidratio" and ratio < 1.0)
 
 
 def sampler(name: str, ratio: float) -> Sampler:
@@ -99,6 +127,22 @@ def sampler(name: str, ratio: float) -> Sampler:
     else:
         root = TraceIdRatioBased(ratio)
     return ParentBased(root) if name.startswith("parentbased_") else root
+
+
+class DecidedIdGenerator(RandomIdGenerator):
+    """The SDK's random ids, except that the trace id ``Tracing.start_root`` decided on is the next one
+    ``generate_trace_id`` gives (only ``start_root`` sets it, and spans start on the event loop's thread,
+    so it is taken by the ``start_span`` call that follows, before anything else starts a span)."""
+
+    def __init__(self) -> None:
+        self.decided = 0  # 0 is no trace id (W3C): nothing decided
+
+    def generate_trace_id(self) -> int:
+        decided = self.decided
+        if decided:
+            self.decided = 0
+            return decided
+        return super().generate_trace_id()
 
 
 class CountedBatchSpanProcessor(BatchSpanProcessor):
@@ -181,13 +225,51 @@ class _CountingExporter(SpanExporter):
 class Tracing:
     """The tracer of one ``Telemetry`` and the provider to shut down with it."""
 
-    def __init__(self, provider: TracerProvider, processors: Sequence[CountedBatchSpanProcessor] = ()) -> None:
+    def __init__(
+        self,
+        provider: TracerProvider,
+        processors: Sequence[CountedBatchSpanProcessor] = (),
+        *,
+        ids: DecidedIdGenerator | None = None,
+    ) -> None:
+        """``ids``: the provider's id generator, given when its sampler may drop a new trace
+        (``drops_roots``): ``start_root`` then asks the sampler before any span is made."""
         from .. import __version__
 
         self.provider = provider
         self.sampler = provider.sampler
         self.processors = tuple(processors)
         self.tracer = provider.get_tracer(INSTRUMENTATION, __version__, schema_url=SCHEMA_URL)
+        self._ids = ids
+        # The flags of a new trace the sampler drops, as ``Tracer.start_span`` would set them.
+        self._unsampled = TraceFlags(TraceFlags.RANDOM_TRACE_ID if ids and ids.is_trace_id_random() else 0)
+
+    def start_root(self, name: str, kind: SpanKind, attributes: Attributes) -> Span:
+        """The span of a new trace (``ROOT`` parent): a ``NonRecordingSpan`` if the sampler drops it, else
+        the SDK's recording span (module docstring)."""
+        ids = self._ids
+        if ids is None:
+            return self.tracer.start_span(name, ROOT, kind, attributes)
+        trace_id = ids.generate_trace_id()
+        result = self.sampler.should_sample(ROOT, trace_id, name, kind, attributes)
+        if result.decision.is_recording():  # type: ignore[no-untyped-call]
+            ids.decided = trace_id
+            return self.tracer.start_span(name, ROOT, kind, attributes)
+        ids_of_span = SpanContext(trace_id, ids.generate_span_id(), False, self._unsampled, result.trace_state)
+        return NonRecordingSpan(ids_of_span)
+
+    @classmethod
+    def new(cls, sampler_name: str, ratio: float, resource: Resource, processors: Sequence[SpanProcessor]) -> Tracing:
+        """A provider with the sampler of that ``OTEL_TRACES_SAMPLER`` name and ratio (and the id
+        generator ``start_root`` needs when it may drop a new trace), its spans to ``processors``."""
+        ids = DecidedIdGenerator() if drops_roots(sampler_name, ratio) else None
+        provider = TracerProvider(
+            sampler=sampler(sampler_name, ratio), resource=resource, shutdown_on_exit=False, id_generator=ids
+        )
+        for processor in processors:
+            provider.add_span_processor(processor)
+        counted = [p for p in processors if isinstance(p, CountedBatchSpanProcessor)]
+        return cls(provider, counted, ids=ids)
 
     @classmethod
     def build(
@@ -198,23 +280,24 @@ class Tracing:
         *,
         console: TextIO | None = None,
     ) -> Tracing:
-        provider = TracerProvider(
-            sampler=sampler(config.sampler, config.sampler_arg), resource=resource, shutdown_on_exit=False
-        )
-        processors = []
-        for name in config.traces.exporters:
-            exporter = span_exporter(name, config.traces.otlp, console or sys.stderr)
-            processors.append(CountedBatchSpanProcessor(exporter, config.batch, on_drop))
-            provider.add_span_processor(processors[-1])
-        return cls(provider, processors)
+        processors = [
+            CountedBatchSpanProcessor(
+                span_exporter(name, config.traces.otlp, console or sys.stderr), config.batch, on_drop
+            )
+            for name in config.traces.exporters
+        ]
+        return cls.new(config.sampler, config.sampler_arg, resource, processors)
 
     @classmethod
-    def for_tests(cls, exporter: SpanExporter, resource: Resource) -> Tracing:
-        provider = TracerProvider(
-            sampler=sampler("parentbased_always_on", 1.0), resource=resource, shutdown_on_exit=False
-        )
-        provider.add_span_processor(SimpleSpanProcessor(exporter))
-        return cls(provider)
+    def for_tests(
+        cls,
+        exporter: SpanExporter,
+        resource: Resource,
+        *,
+        sampler_name: str = "parentbased_always_on",
+        ratio: float = 1.0,
+    ) -> Tracing:
+        return cls.new(sampler_name, ratio, resource, [SimpleSpanProcessor(exporter)])
 
     def shutdown(self) -> None:
         """Flush and stop every processor and exporter (blocking: run it off the loop)."""

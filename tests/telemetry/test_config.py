@@ -11,7 +11,7 @@ import pytest
 from sidecar.telemetry import Telemetry, TelemetryConfigError
 from sidecar.telemetry.config import TelemetryConfig
 
-from .helpers import attempt, finish, start, value
+from .helpers import APP_TRACE_ID, APP_TRACEPARENT, attempt, finish, start, value
 
 
 def test_nothing_set_creates_no_exporter_and_no_span() -> None:
@@ -189,3 +189,30 @@ def test_batch_settings_are_read() -> None:
     )
     assert (config.batch.max_queue_size, config.batch.schedule_delay_s) == (100, 0.25)
     assert (config.batch.max_export_batch_size, config.batch.export_timeout_s) == (50, 1.0)
+
+
+def test_propagators_default_to_the_w3c_trace_context() -> None:
+    """OTEL_PROPAGATORS unset (the standard tracecontext,baggage) or naming tracecontext: the app's W3C
+    trace context is read and sent on."""
+    assert TelemetryConfig.from_env({}).trace_context
+    assert TelemetryConfig.from_env({"OTEL_PROPAGATORS": "baggage, tracecontext"}).trace_context
+
+
+def test_propagators_without_tracecontext_neither_read_nor_send_it() -> None:
+    """OTEL_PROPAGATORS=none: the app's traceparent is not continued and none goes upstream."""
+    env = {"OTEL_TRACES_EXPORTER": "console", "OTEL_PROPAGATORS": "none"}
+    telemetry = Telemetry.from_env(env, service_version="t", console=io.StringIO())
+    trace = start(telemetry, {"traceparent": APP_TRACEPARENT})
+    call = attempt(trace)
+    headers: dict[str, str] = {}
+    call.inject(headers)
+    call.finish(status=200, error_type=None)
+    finish(trace)
+    assert trace.trace_id and trace.trace_id != APP_TRACE_ID
+    assert headers == {}
+
+
+def test_a_propagator_the_sidecar_lacks_is_refused() -> None:
+    """OTEL_PROPAGATORS=b3 (a propagator the sidecar does not ship) fails at startup, naming the variable."""
+    with pytest.raises(TelemetryConfigError, match="OTEL_PROPAGATORS: unknown propagator 'b3'"):
+        TelemetryConfig.from_env({"OTEL_PROPAGATORS": "tracecontext,b3"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Callable, Sequence
 
@@ -9,12 +10,14 @@ import pytest
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
 
 from sidecar.telemetry import Telemetry
 from sidecar.telemetry.config import BatchConfig, TelemetryConfig
 from sidecar.telemetry.tracing import CountedBatchSpanProcessor, Tracing, extract_parent, inject
 
-from .helpers import APP_SPAN_ID, APP_TRACE_ID, APP_TRACEPARENT, finish, start, value
+from .helpers import APP_SPAN_ID, APP_TRACE_ID, APP_TRACEPARENT, attempt, finish, start, value
 
 
 class Recording(SpanExporter):
@@ -143,3 +146,54 @@ def test_an_invalid_traceparent_starts_a_new_trace(value: str) -> None:
     headers: dict[str, str] = {}
     inject(extract_parent({"traceparent": value}), headers)
     assert headers == {}
+
+
+def _ratio_traced(ratio: float, spans: InMemorySpanExporter) -> Telemetry:
+    return Telemetry(
+        TelemetryConfig(),
+        service_version="t",
+        tracing=lambda resource, _: Tracing.for_tests(spans, resource, sampler_name="traceidratio", ratio=ratio),
+    )
+
+
+def test_a_ratio_sampler_records_its_share_of_new_traces() -> None:
+    """At ratio 0.5 about half the requests without an app trace are recorded: the trace id the sampler
+    decided on is the one the recorded span gets (not a second draw, which would keep a quarter)."""
+    random.seed(17)
+    spans = InMemorySpanExporter()
+    telemetry = _ratio_traced(0.5, spans)
+    recorded = 0
+    for _ in range(400):
+        trace = start(telemetry)
+        recorded += trace.span is not None
+        finish(trace)
+    assert 160 <= recorded <= 240
+    assert len(spans.get_finished_spans()) == recorded
+
+
+def test_a_recorded_new_trace_has_an_id_its_sampler_keeps() -> None:
+    """Every recorded request's trace id is one the ratio sampler keeps, and every request it left out
+    sends upstream a trace id the sampler drops (flag 00)."""
+    random.seed(18)
+    telemetry = _ratio_traced(0.5, InMemorySpanExporter())
+    keeps = TraceIdRatioBased(0.5)
+    for _ in range(50):
+        trace = start(telemetry)
+        headers: dict[str, str] = {}
+        attempt(trace).inject(headers)
+        finish(trace)
+        _, trace_id, _, flags = headers["traceparent"].split("-")
+        decision = keeps.should_sample(None, int(trace_id, 16), "n").decision
+        assert decision.is_sampled() == (trace.span is not None) == (int(flags, 16) & 1 == 1)
+
+
+def test_a_later_traceparent_version_left_out_is_passed_on_as_version_00() -> None:
+    """An app trace of a later traceparent version, not sampled: upstream gets it in version 00, as the
+    SDK's propagator writes it (the later version's extra fields left out)."""
+    telemetry = Telemetry.for_tests()
+    trace = start(telemetry, {"traceparent": f"01-{APP_TRACE_ID}-{APP_SPAN_ID}-00-more"})
+    headers: dict[str, str] = {}
+    attempt(trace).inject(headers)
+    finish(trace)
+    assert trace.span is None
+    assert headers == {"traceparent": f"00-{APP_TRACE_ID}-{APP_SPAN_ID}-00"}
