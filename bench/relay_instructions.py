@@ -21,7 +21,6 @@ sidecar at git revision REF (``proxy_bench.checkout``). Needs valgrind (callgrin
 from __future__ import annotations
 
 import argparse
-import asyncio
 import concurrent.futures
 import http.client
 import json
@@ -34,68 +33,14 @@ import time
 from pathlib import Path
 
 from proxy_bench import checkout, free_port, sidecar_command, tools_present, wait_http
-from relay_cost import (
-    ANTHROPIC_CHUNK,
-    ANTHROPIC_FIRST,
-    ANTHROPIC_LAST,
-    OPENAI_CHUNK,
-    OPENAI_FIRST,
-    OPENAI_LAST,
-)
+from relay_cost import STREAMS, serve_upstream
 
-GEMINI_CHUNK = (
-    b'data: {"candidates":[{"content":{"parts":[{"text":"tok "}],"role":"model"},"index":0}],'
-    b'"modelVersion":"events","responseId":"gemini-relay"}\n\n'
-)
-GEMINI_LAST = (
-    b'data: {"candidates":[{"content":{"parts":[{"text":""}],"role":"model"},"finishReason":"STOP","index":0}],'
-    b'"usageMetadata":{"promptTokenCount":12,"candidatesTokenCount":40,"totalTokenCount":52},'
-    b'"modelVersion":"events","responseId":"gemini-relay"}\n\n'
-)
-STREAMS = {
-    "openai": (OPENAI_FIRST, OPENAI_CHUNK, OPENAI_LAST),
-    "anthropic": (ANTHROPIC_FIRST, ANTHROPIC_CHUNK, ANTHROPIC_LAST),
-    "gemini": (GEMINI_CHUNK, GEMINI_CHUNK, GEMINI_LAST),
-}
 PAIRS = {  # name: (upstream dialect, caller dialect)
     "same": ("openai", "openai"),
     "anthropic-openai": ("anthropic", "openai"),
     "gemini-openai": ("gemini", "openai"),
     "openai-anthropic": ("openai", "anthropic"),
 }
-
-
-def serve_upstream(port: int, gap_s: float) -> None:
-    """The paced upstream of every dialect; the number of content events is the model's ``-N`` suffix."""
-    from aiohttp import web
-
-    async def stream(request: web.Request) -> web.StreamResponse:
-        if request.path.startswith("/v1beta/"):
-            dialect, model = "gemini", request.match_info["tail"].split(":", 1)[0]
-        else:
-            dialect = "anthropic" if request.path.endswith("/messages") else "openai"
-            model = str((await request.json())["model"])
-        first, chunk, last = STREAMS[dialect]
-        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
-        await response.prepare(request)
-        await response.write(first)
-        for _ in range(int(model.rsplit("-", 1)[1])):
-            await asyncio.sleep(gap_s)
-            await response.write(chunk)
-        await asyncio.sleep(gap_s)
-        await response.write(last)
-        await response.write_eof()
-        return response
-
-    async def healthz(request: web.Request) -> web.Response:
-        return web.Response(text="ok")
-
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", stream)
-    app.router.add_post("/v1/messages", stream)
-    app.router.add_post("/v1beta/models/{tail}", stream)
-    app.router.add_get("/healthz", healthz)
-    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 
 def policy(workdir: Path, upstream: int, short: int, long: int) -> Path:
