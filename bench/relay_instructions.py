@@ -2,9 +2,9 @@
 
 The wall-clock relay bench (``relay_cost.py``) measures the shared machine's load as much as the code;
 instructions executed do not move with it. Each sidecar runs under ``valgrind --tool=callgrind``
-(every thread counted; its counters zeroed and dumped around each phase with ``callgrind_control``)
-and serves, per pair, ``--streams`` sequential streamed chats once with ``--short`` and once with
-``--long`` content events per stream, from a paced upstream in its own process (one event per
+(every thread counted; ``callgrind_control --dump``, which also resets the counters, before and after
+each phase) and serves, per pair, ``--streams`` sequential streamed chats once with ``--short`` and
+once with ``--long`` content events per stream, from a paced upstream in its own process (one event per
 upstream write, ``--gap-ms`` apart, so that the sidecar reads, judges, translates and writes each
 event separately, as with a real provider). The difference of the two counts divided by ``streams *
 (long - short)`` is the cost of one more event: the per-request work cancels out. The sidecars (this
@@ -93,7 +93,7 @@ class Counted:
 
     def phase(self, calls: list[tuple[str, bytes, bytes]]) -> int:
         """Instructions the sidecar executed (all threads) serving ``calls``, one after the other."""
-        subprocess.run(["callgrind_control", "--zero", str(self.proc.pid)], check=True, capture_output=True)
+        self._dump()  # what came before: a dump resets every thread's counters (--zero, only the running one's)
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
         for path, body, ending in calls:
             connection.request("POST", path, body, {"Content-Type": "application/json"})
@@ -102,10 +102,14 @@ class Counted:
             if answer.status != 200 or not data.endswith(ending):
                 raise RuntimeError(f"HTTP {answer.status}, stream ends {data[-80:]!r}")
         connection.close()
+        return self._dump()
+
+    def _dump(self) -> int:
+        """Dump the counters (and reset them); the instructions counted since the last dump."""
         subprocess.run(["callgrind_control", "--dump", str(self.proc.pid)], check=True, capture_output=True)
         self.dumps += 1
         dump = Path(f"{self.out}.{self.dumps}")
-        match = re.search(r"^(?:summary|totals):\s+(\d+)", dump.read_text(), re.M)
+        match = re.search(r"^totals:\s+(\d+)", dump.read_text(), re.M)
         if match is None:
             raise RuntimeError(f"no instruction count in {dump}")
         return int(match.group(1))
