@@ -41,6 +41,7 @@ from sidecar.cache import (
 from sidecar.cache.entry import Entry, TextPiece, encode, footprint
 from sidecar.cache.replay import replay_body, replay_deltas, replay_stream, word_pieces
 from sidecar.dialects import Dialect, Operation
+from sidecar.dialects.registry import DIALECTS
 from sidecar.policy import load_policy_bytes
 from sidecar.translate import parse_chat_response
 from sidecar.translate.common import FinishReason, Usage
@@ -227,7 +228,7 @@ async def speed(rounds: int, ops: int) -> dict[str, Timing | int]:
 
     fastest, median = per_op_sync(rounds, max(ops // 100, 20), assemble)
     out["assemble, per delta"] = (fastest / len(deltas), median / len(deltas))
-    for dialect in Dialect:
+    for dialect in DIALECTS:
 
         def replay(_: int, dialect: Dialect = dialect) -> Any:
             return b"".join(e.encode() for e in replay_stream(streamed, dialect, model="m", include_usage=True))

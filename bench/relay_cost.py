@@ -71,20 +71,35 @@ ANTHROPIC_LAST = (
     b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
 )
 
+GEMINI_CHUNK = (
+    b'data: {"candidates":[{"content":{"parts":[{"text":"tok "}],"role":"model"},"index":0}],'
+    b'"modelVersion":"events","responseId":"gemini-relay"}\n\n'
+)
+GEMINI_LAST = (
+    b'data: {"candidates":[{"content":{"parts":[{"text":""}],"role":"model"},"finishReason":"STOP","index":0}],'
+    b'"usageMetadata":{"promptTokenCount":12,"candidatesTokenCount":40,"totalTokenCount":52},'
+    b'"modelVersion":"events","responseId":"gemini-relay"}\n\n'
+)
+STREAMS = {
+    "openai": (OPENAI_FIRST, OPENAI_CHUNK, OPENAI_LAST),
+    "anthropic": (ANTHROPIC_FIRST, ANTHROPIC_CHUNK, ANTHROPIC_LAST),
+    "gemini": (GEMINI_CHUNK, GEMINI_CHUNK, GEMINI_LAST),
+}
+
 
 def serve_upstream(port: int, gap_s: float) -> None:
-    """The paced upstream: OpenAI chat streams on /v1/chat/completions, Anthropic on /v1/messages."""
+    """The paced upstream: OpenAI chat streams on /v1/chat/completions, Anthropic on /v1/messages, Gemini
+    on /v1beta/models/{model}:streamGenerateContent; the number of content events is the model's ``-N``."""
     from aiohttp import web
 
     async def stream(request: web.Request) -> web.StreamResponse:
-        body = await request.json()
-        count = int(str(body["model"]).rsplit("-", 1)[1])
-        anthropic = request.path.endswith("/messages")
-        first, chunk, last = (
-            (ANTHROPIC_FIRST, ANTHROPIC_CHUNK, ANTHROPIC_LAST)
-            if anthropic
-            else (OPENAI_FIRST, OPENAI_CHUNK, OPENAI_LAST)
-        )
+        if request.path.startswith("/v1beta/"):
+            dialect, model = "gemini", request.match_info["tail"].split(":", 1)[0]
+        else:
+            dialect = "anthropic" if request.path.endswith("/messages") else "openai"
+            model = str((await request.json())["model"])
+        count = int(model.rsplit("-", 1)[1])
+        first, chunk, last = STREAMS[dialect]
         response = web.StreamResponse(headers={"content-type": "text/event-stream"})
         await response.prepare(request)
         await response.write(first)
@@ -102,6 +117,7 @@ def serve_upstream(port: int, gap_s: float) -> None:
     app = web.Application()
     app.router.add_post("/v1/chat/completions", stream)
     app.router.add_post("/v1/messages", stream)
+    app.router.add_post("/v1beta/models/{tail}", stream)
     app.router.add_get("/healthz", healthz)
     try:
         import uvloop

@@ -27,7 +27,8 @@ class SSEEvent(NamedTuple):
     raw: bytes = b""
 
     def encode(self) -> bytes:
-        """Wire bytes for this event (its original bytes when it was parsed from a stream)."""
+        """Wire bytes for this event (its original bytes when it was parsed from a stream, or the ones an
+        encoder made with it)."""
         if self.raw:
             return self.raw
         return encode_event(self.data, self.event)

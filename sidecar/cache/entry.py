@@ -23,15 +23,16 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 
+from ..dialects.registry import DIALECTS
 from ..translate.common import ChatResponse, Choice, FinishReason, Part, Usage, parse_arguments
 
 FORMAT_VERSION = 1
-Origin = Literal["openai", "anthropic", "gemini"]
-_ORIGINS: frozenset[str] = frozenset(("openai", "anthropic", "gemini"))
+Origin = str  # the name of the dialect whose reasoning signature it is
+_ORIGINS: frozenset[str] = frozenset(map(str, DIALECTS))
 _GOOD_FINISH = frozenset((FinishReason.STOP, FinishReason.STOP_SEQUENCE, FinishReason.TOOL_CALLS))
 _FINISH_BY_VALUE = {reason.value: reason for reason in FinishReason}
 

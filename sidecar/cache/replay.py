@@ -24,11 +24,12 @@ import re
 import secrets
 import time
 from collections.abc import Iterator
-from typing import Any, assert_never
+from typing import Any
 
 import orjson
 
 from ..dialects import Dialect
+from ..dialects.registry import wire
 from ..sse import SSEEvent
 from ..translate import build_chat_response, new_stream_encoder
 from ..translate.common import (
@@ -119,16 +120,8 @@ def replay_body(entry: Entry, dialect: Dialect, *, model: str, response_id: str 
 
 
 def id_prefix(dialect: Dialect) -> str:
-    """What a fresh response id starts with in ``dialect`` (as the dialect's builder makes one)."""
-    match dialect:
-        case Dialect.OPENAI:
-            return "chatcmpl-"
-        case Dialect.ANTHROPIC:
-            return "msg_"
-        case Dialect.GEMINI:
-            return ""
-        case _:
-            assert_never(dialect)
+    """What a fresh response id starts with in ``dialect`` (its ``WireDialect.response_id_prefix``)."""
+    return wire(dialect).response_id_prefix
 
 
 # The marks a template holds where each hit's own values go: random per process, so no answer can hold

@@ -19,15 +19,15 @@ Map of the package::
     gemini/     the Gemini dialect and provider kind                             } translation, request,
                                                                                  } response, decoder, encoder
     fake        the fake provider kind (speaks the caller's dialect, or the one it is told to)
-    registry    wire(dialect) -> WireDialect, provider_api(kind) -> ProviderAPI, TRANSLATIONS, every
-                endpoint served, error_body(dialect, ...): the only place that lists the dialects and
-                provider kinds
+    registry    PACKAGES (the only list of the dialects), wire(dialect) -> WireDialect,
+                provider_api(kind) -> ProviderAPI, dialect_named / kind_named (a name's one instance),
+                TRANSLATIONS, every endpoint served, error_body(dialect, ...)
 
 Code that needs a dialect's behaviour asks the registry (``wire(dialect).is_terminal(...)``): nothing
 outside ``registry`` branches on a dialect to pick behaviour. Each dialect's package holds its whole
-translation (pure modules over ``translate``'s common form) next to its object. Adding a dialect is a
-package here, a member of ``Dialect`` (and ``ProviderKind``) and its lines in ``registry``:
-docs/dialects.md.
+translation (pure modules over ``translate``'s common form) and what the features need of its bodies
+(``bodies``) next to its object. Adding a dialect is a package here, which names itself
+(``Dialect("...")``), and its name in ``registry.PACKAGES``: docs/dialects.md.
 
 Neither ``registry`` nor the dialects' packages are imported here: they import ``translate``, which
 imports these names.
@@ -36,12 +36,40 @@ imports these names.
 from __future__ import annotations
 
 import enum
+from typing import ClassVar
 
 
-class Dialect(enum.StrEnum):
-    OPENAI = "openai"
-    ANTHROPIC = "anthropic"
-    GEMINI = "gemini"
+class _Name(str):
+    """A typed name (a ``str`` that mypy keeps apart from other strings)."""
+
+    __slots__ = ()
+
+    @property
+    def value(self) -> str:
+        """The name as a plain ``str``."""
+        return str.__str__(self)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str.__repr__(self)})"
+
+
+class Dialect(_Name):
+    """A wire dialect's name (``"openai"``). Its behaviour is its object, ``registry.wire(dialect)``.
+
+    A name, not an enum: a dialect's package makes its own (``Dialect("toy")``) and the registry keeps
+    the one instance of each (``registry.dialect_named``, the policy's validator), so ``is`` compares
+    them as it compared enum members. The names the sidecar's own code refers to are attributes here.
+    """
+
+    __slots__ = ()
+    OPENAI: ClassVar[Dialect]
+    ANTHROPIC: ClassVar[Dialect]
+    GEMINI: ClassVar[Dialect]
+
+
+Dialect.OPENAI = Dialect("openai")
+Dialect.ANTHROPIC = Dialect("anthropic")
+Dialect.GEMINI = Dialect("gemini")
 
 
 class Operation(enum.StrEnum):
@@ -53,14 +81,23 @@ class Operation(enum.StrEnum):
     COUNT_TOKENS = "count_tokens"
 
 
-class ProviderKind(enum.StrEnum):
-    """A provider's ``kind`` in the policy: how its API is reached and which dialect it speaks."""
+class ProviderKind(_Name):
+    """A provider's ``kind`` in the policy: how its API is reached and which dialect it speaks. A name, as
+    ``Dialect`` is: its object is ``registry.provider_api(kind)``; a dialect's package makes its own."""
 
-    OPENAI = "openai"
-    AZURE_OPENAI = "azure-openai"
-    ANTHROPIC = "anthropic"
-    GEMINI = "gemini"
-    FAKE = "fake"
+    __slots__ = ()
+    OPENAI: ClassVar[ProviderKind]
+    AZURE_OPENAI: ClassVar[ProviderKind]
+    ANTHROPIC: ClassVar[ProviderKind]
+    GEMINI: ClassVar[ProviderKind]
+    FAKE: ClassVar[ProviderKind]
+
+
+ProviderKind.OPENAI = ProviderKind("openai")
+ProviderKind.AZURE_OPENAI = ProviderKind("azure-openai")
+ProviderKind.ANTHROPIC = ProviderKind("anthropic")
+ProviderKind.GEMINI = ProviderKind("gemini")
+ProviderKind.FAKE = ProviderKind("fake")
 
 
 CHAT_OPERATIONS = frozenset({Operation.CHAT, Operation.GENERATE_CONTENT})

@@ -15,7 +15,11 @@ proxy:
   raises on;
 - the stream's shape: ``is_preamble`` (held back before the commit point), ``is_terminal`` (its
   normal end), ``is_malformed``, ``is_usage_only``, and ``error_event_raises`` (the SDK raises on an
-  error event as it is, or it must be rewritten).
+  error event as it is, or it must be rewritten);
+- what the features need of its request bodies: ``bodies`` (a ``BodyRules``, its package's ``bodies``
+  module: ``set_output_limit`` for routing's caps, ``append_turns`` for a gate's re-ask,
+  ``cache_unfaithful``), ``transport_fields``, ``sampling_fields`` and ``response_id_prefix`` (the
+  cache).
 
 A ``ProviderAPI`` is a kind of provider: the dialect it speaks, how its URL is formed from the
 provider's ``base_url`` and the dialect's path, and where its key goes.
@@ -29,7 +33,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import orjson
 
@@ -118,6 +122,25 @@ def error_raises(event: SSEEvent, *, name: str | None) -> bool:
         return False
     error = data.get("error") if isinstance(data, dict) else None
     return isinstance(error, dict) and isinstance(error.get("message"), str) and bool(error["message"])
+
+
+@runtime_checkable
+class BodyRules(Protocol):
+    """What the sidecar's features read and write in a dialect's request bodies: a dialect package's
+    ``bodies`` module (its ``WireDialect.bodies``) provides these three functions."""
+
+    def set_output_limit(self, body: dict[str, Any], operation: Operation, value: int) -> dict[str, Any]:
+        """A copy of ``body`` asking for at most ``value`` output tokens, in the field the operation reads."""
+        ...
+
+    def append_turns(self, body: Mapping[str, Any], operation: Operation, said: str, prompt: str) -> dict[str, Any]:
+        """A copy of ``body`` with the assistant's ``said`` and a user turn ``prompt`` appended (a re-ask)."""
+        ...
+
+    def cache_unfaithful(self, body: Mapping[str, Any], raw: bytes) -> str | None:
+        """Why the answer to ``body`` cannot be kept and replayed faithfully (the field asking for what the
+        common form does not carry), or None; ``raw`` is the body's bytes (for markers costly to walk to)."""
+        ...
 
 
 class WireDialect(ABC):
@@ -212,6 +235,19 @@ class WireDialect(ABC):
     @abstractmethod
     def error_event_raises(self, event: SSEEvent) -> bool:
         """True when the dialect's SDK raises on this error event as it is, with its message."""
+
+    # --- what the features need of its request bodies ------------------------------------------
+
+    bodies: BodyRules
+    """Its package's ``bodies`` module: the output limit's field, the re-ask turns, what the cache
+    cannot keep."""
+    response_id_prefix: str
+    """What a fresh response id starts with (as its translation's response builder makes one)."""
+    transport_fields: frozenset[str] = frozenset()
+    """Body fields that change how an answer travels or is billed, not what it says (not in a cache key)."""
+    sampling_fields: tuple[str, ...] = ()
+    """The body's objects holding its sampling parameters (``temperature``, ``seed``; Gemini's
+    ``generationConfig``); empty: the body's top level."""
 
 
 class ProviderAPI(ABC):

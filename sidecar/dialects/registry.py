@@ -1,56 +1,53 @@
 """The registry: every wire dialect and every provider kind, each once, and the questions asked of
 all of them (which endpoints the app may call, whose 404 an unknown path gets).
 
-``wire(dialect)`` and ``provider_api(kind)`` are dictionary lookups; the dictionaries are built at
-import from the exhaustive matches below, so a member added to ``Dialect`` or ``ProviderKind`` without
-its object here fails the type check (``assert_never``) instead of borrowing another's behaviour.
+``PACKAGES`` is the only list of the dialects: the names of the packages below ``sidecar.dialects``,
+each of whose ``wire`` module holds its ``WireDialect`` as ``WIRE`` and the provider kinds speaking it
+as ``APIS``. Adding a dialect is its package and its name here (docs/dialects.md). Everything else is
+built from them at import: ``wire(dialect)`` and ``provider_api(kind)`` are dictionary lookups, and
+``dialect_named`` / ``kind_named`` give a name's one instance (what the policy's validators return,
+so ``is`` compares them).
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, assert_never
+from typing import TYPE_CHECKING, Any
 
 from . import Dialect, ProviderKind, fake
-from .anthropic import wire as anthropic
-from .base import Endpoint, ProviderAPI, WireDialect
-from .gemini import wire as gemini
-from .openai import wire as openai
+from .base import BodyRules, Endpoint, ProviderAPI, WireDialect
 
 if TYPE_CHECKING:
     from ..translate.bundles import Translation
 
-
-def _wire_of(dialect: Dialect) -> WireDialect:
-    match dialect:
-        case Dialect.OPENAI:
-            return openai.WIRE
-        case Dialect.ANTHROPIC:
-            return anthropic.WIRE
-        case Dialect.GEMINI:
-            return gemini.WIRE
-        case _:
-            assert_never(dialect)
+PACKAGES = ("openai", "anthropic", "gemini")
+"""The dialects' packages, in the order the router tries their endpoints."""
 
 
-def _api_of(kind: ProviderKind) -> ProviderAPI:
-    match kind:
-        case ProviderKind.OPENAI:
-            return openai.API
-        case ProviderKind.AZURE_OPENAI:
-            return openai.AZURE_API
-        case ProviderKind.ANTHROPIC:
-            return anthropic.API
-        case ProviderKind.GEMINI:
-            return gemini.API
-        case ProviderKind.FAKE:
-            return fake.API
-        case _:
-            assert_never(kind)
+def _load(package: str) -> tuple[WireDialect, tuple[ProviderAPI, ...]]:
+    """A dialect package's ``wire.WIRE`` and ``wire.APIS``, checked."""
+    module = importlib.import_module(f"{__package__}.{package}.wire")
+    wire_object, apis = getattr(module, "WIRE", None), getattr(module, "APIS", None)
+    if not isinstance(wire_object, WireDialect) or not isinstance(apis, tuple):
+        raise TypeError(f"sidecar.dialects.{package}.wire must define WIRE (a WireDialect) and APIS (a tuple)")
+    if not isinstance(getattr(wire_object, "bodies", None), BodyRules):
+        raise TypeError(f"sidecar.dialects.{package}.wire.WIRE.bodies must provide the BodyRules functions")
+    if not all(isinstance(api, ProviderAPI) for api in apis):
+        raise TypeError(f"sidecar.dialects.{package}.wire.APIS must hold ProviderAPI objects")
+    return wire_object, apis
 
 
-WIRE_DIALECTS: Mapping[Dialect, WireDialect] = {dialect: _wire_of(dialect) for dialect in Dialect}
-PROVIDER_APIS: Mapping[ProviderKind, ProviderAPI] = {kind: _api_of(kind) for kind in ProviderKind}
+_LOADED = tuple(_load(package) for package in PACKAGES)
+
+WIRE_DIALECTS: Mapping[Dialect, WireDialect] = {w.dialect: w for w, _ in _LOADED}
+PROVIDER_APIS: Mapping[ProviderKind, ProviderAPI] = {
+    api.kind: api for api in (*(api for _, apis in _LOADED for api in apis), fake.API)
+}
+DIALECTS: tuple[Dialect, ...] = tuple(WIRE_DIALECTS)
+"""Every dialect (the registry's instances), in ``PACKAGES`` order."""
+PROVIDER_KINDS: tuple[ProviderKind, ...] = tuple(PROVIDER_APIS)
+"""Every provider kind (the registry's instances)."""
 
 TRANSLATIONS: Mapping[Dialect, Translation] = {dialect: w.translation for dialect, w in WIRE_DIALECTS.items()}
 """Each dialect's translation functions (its ``WireDialect.translation``)."""
@@ -59,7 +56,11 @@ ENDPOINTS: tuple[Endpoint, ...] = tuple(e for w in WIRE_DIALECTS.values() for e 
 """Every path the app may call, in the order the router tries them."""
 
 UNKNOWN_PATH_DIALECT = Dialect.OPENAI
-"""The dialect of the 404 for a path no dialect claims (most tools and SDKs speak OpenAI's)."""
+"""The dialect of the 404 for a path no other dialect claims (most tools and SDKs speak OpenAI's)."""
+
+_DIALECT_NAMED: Mapping[str, Dialect] = {str(d): d for d in DIALECTS}
+_KIND_NAMED: Mapping[str, ProviderKind] = {str(k): k for k in PROVIDER_KINDS}
+_CLAIMANTS = tuple(w for d, w in WIRE_DIALECTS.items() if d != UNKNOWN_PATH_DIALECT)
 
 
 def wire(dialect: Dialect) -> WireDialect:
@@ -72,12 +73,29 @@ def provider_api(kind: ProviderKind) -> ProviderAPI:
     return PROVIDER_APIS[kind]
 
 
+def dialect_named(name: object) -> Dialect:
+    """The registry's instance of the dialect called ``name``; ValueError when there is none."""
+    found = _DIALECT_NAMED.get(name) if isinstance(name, str) else None
+    if found is None:
+        raise ValueError(f"{name!r} is not a dialect (one of: {', '.join(_DIALECT_NAMED)})")
+    return found
+
+
+def kind_named(name: object) -> ProviderKind:
+    """The registry's instance of the provider kind called ``name``; ValueError when there is none."""
+    found = _KIND_NAMED.get(name) if isinstance(name, str) else None
+    if found is None:
+        raise ValueError(f"{name!r} is not a provider kind (one of: {', '.join(_KIND_NAMED)})")
+    return found
+
+
 def dialect_of_path(path: str, headers: Mapping[str, str] | None = None) -> Dialect:
     """Best guess of the caller's dialect for a path the sidecar does not serve (to shape the 404):
-    the first dialect that claims it (Gemini's prefixes, then Anthropic's), else ``UNKNOWN_PATH_DIALECT``."""
-    for dialect in (Dialect.GEMINI, Dialect.ANTHROPIC):
-        if WIRE_DIALECTS[dialect].claims_path(path, headers):
-            return dialect
+    the first other dialect that claims it (Anthropic's paths and headers, Gemini's prefixes...), else
+    ``UNKNOWN_PATH_DIALECT``."""
+    for claimant in _CLAIMANTS:
+        if claimant.claims_path(path, headers):
+            return claimant.dialect
     return UNKNOWN_PATH_DIALECT
 
 

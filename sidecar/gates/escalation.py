@@ -15,10 +15,11 @@ kept, so the model sees each of its attempts.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal, assert_never
+from typing import Any, Literal
 
 from ..answers import AnswerView
 from ..dialects import Dialect, Operation
+from ..dialects.registry import wire
 from .checks import GateFailure
 from .spec import GatesSpec
 
@@ -38,20 +39,6 @@ def reask_text(template: str, failure: GateFailure) -> str:
 def reask_body(
     body: Mapping[str, Any], dialect: Dialect, operation: Operation, answer: AnswerView, prompt: str
 ) -> dict[str, Any]:
-    """``body`` with the rejected ``answer`` and the re-ask ``prompt`` appended as the next two turns."""
-    out = dict(body)
-    said = answer.content
-    match dialect:
-        case Dialect.OPENAI if operation is Operation.RESPONSES:
-            items = out.get("input")
-            items = [{"role": "user", "content": items}] if isinstance(items, str) else list(items or [])
-            out["input"] = [*items, {"role": "assistant", "content": said}, {"role": "user", "content": prompt}]
-        case Dialect.GEMINI:
-            turns = [{"role": "model", "parts": [{"text": said}]}, {"role": "user", "parts": [{"text": prompt}]}]
-            out["contents"] = [*(out.get("contents") or []), *turns]
-        case Dialect.OPENAI | Dialect.ANTHROPIC:  # OpenAI chat and Anthropic messages share the shape
-            turns = [{"role": "assistant", "content": said}, {"role": "user", "content": prompt}]
-            out["messages"] = [*(out.get("messages") or []), *turns]
-        case _:
-            assert_never(dialect)
-    return out
+    """``body`` with the rejected ``answer`` and the re-ask ``prompt`` appended as the next two turns
+    (its package's ``bodies.append_turns``)."""
+    return wire(dialect).bodies.append_turns(body, operation, answer.content, prompt)

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 from ..cache.plan import route_cache
 from ..cache.spec import CacheStoreSpec, RouteCacheSpec
-from ..dialects import Dialect
 from ..ensemble.compiled import compile_ensemble
 from ..ensemble.normalize import compile_normalizer
 from ..ensemble.plan import EnsemblePlan
@@ -72,7 +71,7 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
             headers=tuple((k.lower(), v) for k, v in p.headers.items()),
             timeouts=p.timeouts,
             api_version=p.api_version,
-            speaks=Dialect(p.speaks) if p.speaks else None,
+            speaks=p.speaks,
             proxy=p.proxy,
             tls=p.tls,
         )

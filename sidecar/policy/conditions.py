@@ -125,7 +125,7 @@ def build_conditions(match: MatchSpec, router: Router | None = None) -> tuple[Co
     ``router``: the policy's, for ``task`` and ``complexity`` (checked by the compiler)."""
     conditions: list[Condition] = []
     if match.dialect:
-        conditions.append(DialectIs(frozenset(Dialect(d) for d in match.dialect)))
+        conditions.append(DialectIs(frozenset(match.dialect)))
     if match.operation:
         operations = {Operation(o) for o in match.operation}
         if Operation.CHAT in operations:  # Gemini's generateContent is a chat in every other dialect

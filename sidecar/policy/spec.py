@@ -33,6 +33,7 @@ from ..gates.spec import GatesSpec
 from ..routing.spec import CapsSpec, FeatureTests, QualitySpec, RoutingSpec, SelectSpec, SplitSpec
 from ..shadow.spec import ShadowSpec
 from .base import Spec as _Spec
+from .names import DialectName, ProviderKindName
 
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP header name (RFC 9110 token)
 
@@ -114,7 +115,7 @@ def _schema_with_deprecated_names(schema: dict[str, Any]) -> None:
 class ProviderSpec(_Spec):
     model_config = ConfigDict(json_schema_extra=_schema_with_deprecated_names)
 
-    kind: ProviderKind = Field(
+    kind: ProviderKindName = Field(
         validation_alias=AliasChoices("kind", "dialect"),  # "dialect": the deprecated name, still read
         description="The kind of API: its dialect, URLs and key header (openai covers OpenAI-compatible servers).",
     )
@@ -125,7 +126,7 @@ class ProviderSpec(_Spec):
     headers: dict[str, str] = Field(default_factory=dict, description="Extra headers sent upstream.")
     timeouts: TimeoutsSpec = Field(default_factory=TimeoutsSpec)
     api_version: str | None = Field(None, description="Azure OpenAI api-version query parameter.")
-    speaks: Literal["openai", "anthropic", "gemini"] | None = Field(
+    speaks: DialectName | None = Field(
         None, description="kind: fake only: the dialect to speak to it; default: the caller's dialect."
     )
     proxy: str | None = Field(
@@ -307,7 +308,7 @@ class MatchSpec(_Spec):
     model: StringOrList | None = Field(None, description="The model the app asked for.")
     headers: dict[str, StringOrList] | None = Field(None, description="Request header name -> value glob(s).")
     app: StringOrList | None = Field(None, description="The calling app: x-sidecar-app header or SIDECAR_APP.")
-    dialect: list[Literal["openai", "anthropic", "gemini"]] | None = None
+    dialect: list[DialectName] | None = None
     operation: list[Literal["chat", "text_completion", "embeddings", "responses", "count_tokens"]] | None = None
     task: StringOrList | None = Field(None, description="Routing: the request's task class (needs routing).")
     complexity: StringOrList | None = Field(None, description="Routing: the request's complexity level.")

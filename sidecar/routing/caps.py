@@ -11,9 +11,10 @@ of the body under the field that dialect and operation read.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, assert_never
+from typing import Any
 
 from ..dialects import Dialect, Operation
+from ..dialects.registry import wire
 from .features import RequestFeatures
 from .spec import CapsSpec
 
@@ -48,29 +49,6 @@ class TokenCaps:
 
 
 def set_output_limit(body: dict[str, Any], dialect: Dialect, operation: Operation, value: int) -> dict[str, Any]:
-    """A copy of ``body`` asking for at most ``value`` output tokens, in the field its dialect reads."""
-    out = dict(body)
-    match dialect:
-        case Dialect.GEMINI:
-            key = (
-                "generation_config"
-                if "generation_config" in body and "generationConfig" not in body
-                else "generationConfig"
-            )
-            config = dict(body.get(key) or {})
-            config.pop("max_output_tokens", None)
-            config["maxOutputTokens"] = value
-            out[key] = config
-        case Dialect.ANTHROPIC:
-            out["max_tokens"] = value
-        case Dialect.OPENAI if operation is Operation.TEXT_COMPLETION:
-            out["max_tokens"] = value
-        case Dialect.OPENAI if operation is Operation.RESPONSES:
-            out["max_output_tokens"] = value
-        case Dialect.OPENAI if "max_tokens" in body and "max_completion_tokens" not in body:
-            out["max_tokens"] = value  # keep the field the app used (OpenAI-compatible servers may know only it)
-        case Dialect.OPENAI:
-            out["max_completion_tokens"] = value
-        case _:
-            assert_never(dialect)
-    return out
+    """A copy of ``body`` asking for at most ``value`` output tokens, in the field its dialect reads
+    (its package's ``bodies.set_output_limit``)."""
+    return wire(dialect).bodies.set_output_limit(body, operation, value)

@@ -212,7 +212,7 @@ class ReasoningPart(TypedDict):
     type: Literal["reasoning"]
     text: str
     signature: str | None
-    origin: Literal["openai", "anthropic", "gemini"]
+    origin: str  # the name of the dialect that made the signature
     redacted: bool
 
 
@@ -322,7 +322,7 @@ class ReasoningSignature:
     """
 
     signature: str
-    origin: Literal["openai", "anthropic", "gemini"]
+    origin: str  # the name of the dialect that made the signature
     redacted: bool = False
     standalone: bool = False
 

@@ -1,7 +1,8 @@
 """Stateful stream translation: upstream events -> decoder -> common deltas -> encoder -> caller events.
 
 One ``StreamTranslator`` per stream. ``feed`` takes one upstream ``SSEEvent`` and returns the caller's
-events (``raw`` empty, so ``SSEEvent.encode`` renders them); its halves ``decode`` (event -> deltas)
+events (``raw`` empty, so ``SSEEvent.encode`` renders them, or already their own rendering: the usual
+text chunk's wire bytes are made with it, ``stream_out.framed``); its halves ``decode`` (event -> deltas)
 and ``encode`` (deltas -> events) let the relay show the deltas to whoever listens. ``finish`` is
 called when the upstream ended normally and returns the closing events not yet sent (it is safe after
 the upstream's own end marker).
@@ -22,7 +23,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from ..sse import SSEEvent
-from .common import Delta, Finish, Start, Usage, UsageSeen
+from .common import Delta, Finish, Start, Text, Usage, UsageSeen
 
 
 class StreamDecoder(Protocol):
@@ -52,8 +53,13 @@ class StreamTranslator:
 
     def decode(self, event: SSEEvent) -> list[Delta]:
         """The first half of ``feed``: one upstream event as common deltas (none when it cannot be read)."""
-        deltas = decode_event(self._decoder, event)
+        try:  # decode_event's, inline: this runs once per streamed event
+            deltas = self._decoder.feed(event)
+        except _UNREADABLE:
+            return []
         for delta in deltas:
+            if type(delta) is Text:  # the usual delta: nothing to keep
+                continue
             if isinstance(delta, UsageSeen):
                 self.usage = delta.usage if self.usage is None else self.usage.merge(delta.usage)
             elif isinstance(delta, Finish):
@@ -81,5 +87,9 @@ def decode_event(decoder: StreamDecoder, event: SSEEvent) -> list[Delta]:
     """``decoder.feed(event)``, or no deltas for an event the decoder cannot read (never raises)."""
     try:
         return decoder.feed(event)
-    except (KeyError, TypeError, AttributeError, ValueError, IndexError):
+    except _UNREADABLE:
         return []
+
+
+_UNREADABLE = (KeyError, TypeError, AttributeError, ValueError, IndexError)
+"""What a decoder raises on data it cannot read (a translator skips the event)."""

@@ -44,5 +44,17 @@ def frame(data: bytes, name: str | None = None) -> SSEEvent:
     return _new_event(SSEEvent, (data, name, b""))
 
 
+def wire_prefix(name: str | None = None) -> bytes:
+    """The bytes before the data of a one-line event named ``name`` (for ``framed``), made once."""
+    return (b"event: " + name.encode() + b"\n" if name else b"") + b"data: "
+
+
+def framed(data: bytes, name: str | None, prefix: bytes) -> SSEEvent:
+    """An event of one-line ``data`` (JSON as orjson writes it: no line break) with its wire bytes made
+    here (``prefix`` from ``wire_prefix(name)``), so that ``SSEEvent.encode`` returns them as they are:
+    an encoder's usual event, sent once per streamed token."""
+    return _new_event(SSEEvent, (data, name, prefix + data + b"\n\n"))
+
+
 # An SSEEvent from its three fields, without the generated __new__'s argument handling (one per event).
 _new_event = cast(Callable[[type[SSEEvent], tuple[bytes, str | None, bytes]], SSEEvent], tuple.__new__)

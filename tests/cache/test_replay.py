@@ -20,6 +20,7 @@ from sidecar.cache import Entry, entry_from_response, replay_body, replay_deltas
 from sidecar.cache.entry import ToolPiece, decode, encode
 from sidecar.cache.replay import LONG_WORD, body_template, fill_body, id_prefix, word_pieces
 from sidecar.dialects import Dialect
+from sidecar.dialects.registry import DIALECTS
 from sidecar.translate import parse_chat_response
 from sidecar.translate.common import FinishReason, Text
 
@@ -27,7 +28,7 @@ from ..translate import sdk
 from ..translate.streams import CALLS, TEXT, TOOL_TEXT, UPSTREAM, USAGE
 from .helpers import assemble
 
-ALL_PAIRS = list(itertools.product(Dialect, Dialect))
+ALL_PAIRS = list(itertools.product(DIALECTS, DIALECTS))
 
 
 def _stored(source: Dialect, scenario: str) -> Entry:
@@ -247,7 +248,7 @@ def _without_fresh_fields(body: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k not in ("id", "responseId", "created")}
 
 
-@pytest.mark.parametrize("dialect", list(Dialect), ids=[d.value for d in Dialect])
+@pytest.mark.parametrize("dialect", DIALECTS, ids=[d.value for d in DIALECTS])
 def test_a_filled_body_template_is_the_whole_response_with_fresh_id_and_time(dialect: Dialect) -> None:
     """A body template filled for a hit is the body ``replay_body`` builds (tool calls and all), with a
     fresh response id of the dialect's own form and the current ``created``; each fill its own id."""

@@ -1,15 +1,17 @@
-"""Adding a dialect is one package plus its lines in the registry (docs/dialects.md, "Adding a dialect").
+"""Adding a dialect is one package plus one line in the registry (docs/dialects.md, "Adding a dialect").
 
-Each test copies the ``sidecar`` package, adds the toy dialect's package (``toy_dialect``) as
-``sidecar/dialects/toy/``, adds its members to ``Dialect`` and ``ProviderKind`` and its cases to the
-registry, and runs that copy (``llm-sidecar run``) in front of a real HTTP server speaking the toy API.
-Nothing else in the copy changes: the router, the upstream client, the relay, the fallback loop and the
-translation facade serve the new dialect from its object.
+The tests copy the ``sidecar`` package, add the toy dialect's package (``toy_dialect``) as
+``sidecar/dialects/toy/``, add its name to ``registry.PACKAGES``, and run that copy (``llm-sidecar
+run``) in front of a real HTTP server speaking the toy API. Nothing else in the copy changes: the
+policy accepts ``kind: toy`` and ``dialect: [toy]`` (its names come from the registry), and the router,
+the upstream client, the relay, the fallback loop, the translation facade, routing's caps and the cache
+serve the new dialect from its object.
 """
 
 from __future__ import annotations
 
 import asyncio
+import filecmp
 import shutil
 import subprocess
 import sys
@@ -28,19 +30,13 @@ from tests.live_stack import free_port, wait_ok
 ROOT = Path(__file__).resolve().parents[2]
 TOY = Path(__file__).resolve().parent / "toy_dialect"
 KEY = "toy-secret-key"
+SEEN = web.AppKey("seen", list)
 
-EDITS = {
-    # file in sidecar/dialects: (text found once, the lines added after it)
-    "__init__.py": [
-        ('    GEMINI = "gemini"\n\n\nclass Operation', '    TOY = "toy"\n'),  # a member of Dialect
-        ('    FAKE = "fake"\n', '    TOY = "toy"\n'),  # a member of ProviderKind
-    ],
-    "registry.py": [
-        ("from .openai import wire as openai\n", "from .toy import wire as toy\n"),
-        ("            return gemini.WIRE\n", "        case Dialect.TOY:\n            return toy.WIRE\n"),
-        ("            return fake.API\n", "        case ProviderKind.TOY:\n            return toy.API\n"),
-    ],
-}
+REGISTRY_LINE = (
+    'PACKAGES = ("openai", "anthropic", "gemini")\n',
+    'PACKAGES = ("openai", "anthropic", "gemini", "toy")\n',
+)
+"""The one edit outside the new package: the toy's name in the registry's list."""
 
 
 def add_toy_dialect(workdir: Path) -> Path:
@@ -48,15 +44,29 @@ def add_toy_dialect(workdir: Path) -> Path:
     package = workdir / "sidecar"
     shutil.copytree(ROOT / "sidecar", package)  # with its bytecode (still valid: copies keep the times)
     shutil.copytree(TOY, package / "dialects" / "toy", ignore=shutil.ignore_patterns("__pycache__"))
-    for name, edits in EDITS.items():
-        path = package / "dialects" / name
-        text = path.read_text()
-        for anchor, added in edits:
-            assert text.count(anchor) == 1, f"{name}: {anchor!r} is not where the docs say"
-            first, sep, rest = anchor.partition("\n\n")  # added after the anchor's own lines
-            text = text.replace(anchor, first + "\n" + added + sep[1:] + rest if sep else anchor + added)
-        path.write_text(text)
+    registry = package / "dialects" / "registry.py"
+    text = registry.read_text()
+    old, new = REGISTRY_LINE
+    assert text.count(old) == 1, f"registry.py: {old!r} is not where the docs say"
+    registry.write_text(text.replace(old, new))
     return workdir
+
+
+def changed_files(original: Path, copy: Path) -> list[str]:
+    """The files and directories (relative to ``copy``) that differ from ``original`` or are new, bytecode
+    left out."""
+    found: list[str] = []
+
+    def walk(compared: filecmp.dircmp[str], prefix: str) -> None:
+        for name in (*compared.diff_files, *compared.right_only):
+            if name != "__pycache__" and not name.endswith(".pyc"):
+                found.append(prefix + name)
+        for name, sub in compared.subdirs.items():
+            if name != "__pycache__":
+                walk(sub, f"{prefix}{name}/")
+
+    walk(filecmp.dircmp(original, copy, ignore=["__pycache__"]), "")
+    return sorted(found)
 
 
 async def toy_generate(request: web.Request) -> web.StreamResponse:
@@ -64,6 +74,7 @@ async def toy_generate(request: web.Request) -> web.StreamResponse:
     if request.headers.get("x-toy-key") != KEY:
         return web.json_response({"error": {"message": "bad key", "status": 401}}, status=401)
     body = await request.json()
+    request.app[SEEN].append(body)
     text = f"echo: {body['prompt']} ({body['model']})"
     tokens = {"in": 3, "out": 5}
     if not body.get("stream"):
@@ -78,9 +89,16 @@ async def toy_generate(request: web.Request) -> web.StreamResponse:
 
 
 @pytest.fixture(scope="module")
-def toy_upstream() -> Iterator[str]:
+def seen_bodies() -> list[dict[str, object]]:
+    """The bodies the toy upstream received, in order."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def toy_upstream(seen_bodies: list[dict[str, object]]) -> Iterator[str]:
     """The toy API on a free loopback port, served from its own thread (one for the module's tests)."""
     app = web.Application()
+    app[SEEN] = seen_bodies
     app.router.add_post("/toy/v1/generate", toy_generate)
     runner = web.AppRunner(app, access_log=None)
     port = free_port()
@@ -114,6 +132,12 @@ def sidecar_with_toy(tmp_path_factory: pytest.TempPathFactory, toy_upstream: str
         f"  toy-provider: {{kind: toy, base_url: '{toy_upstream}', api_key: {{env: TOY_KEY}}}}\n"
         "models:\n"
         "  toy-model: {provider: toy-provider, model: toy-1}\n"
+        "routes:\n"
+        "  - name: toy-capped\n"
+        "    match: {dialect: [toy], model: capped}\n"
+        "    target: toy-model\n"
+        "    caps: {max_output_tokens: 7}\n"
+        "    cache: {enabled: true, cacheable: always}\n"
     )
     port = free_port()
     log = tmp_path / "sidecar.err"
@@ -191,3 +215,37 @@ async def test_a_toy_caller_gets_an_error_in_the_toy_dialect(sidecar_with_toy: s
         body = await response.json()
     assert response.status == 404
     assert set(body) == {"error"} and set(body["error"]) == {"message", "status"}
+
+
+def test_the_toy_dialect_is_one_package_and_one_registry_line(tmp_path: Path) -> None:
+    """The copy differs from the package only by the toy's package and the registry's list."""
+    add_toy_dialect(tmp_path)
+    assert changed_files(ROOT / "sidecar", tmp_path / "sidecar") == ["dialects/registry.py", "dialects/toy"]
+
+
+async def test_a_route_matching_the_toy_dialect_caps_its_output_in_the_toy_field(
+    sidecar_with_toy: str, seen_bodies: list[dict[str, object]]
+) -> None:
+    """A policy route with ``dialect: [toy]`` serves a toy caller and writes its cap as the toy's max_tokens."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{sidecar_with_toy}/toy/v1/generate", json={"model": "capped", "prompt": "cap me"}) as response,
+    ):
+        assert response.status == 200, await response.text()
+        assert response.headers["x-sidecar-route"] == "toy-capped"
+    assert seen_bodies[-1]["max_tokens"] == 7
+
+
+async def test_a_toy_answer_is_cached_and_replayed_to_a_toy_caller(
+    sidecar_with_toy: str, seen_bodies: list[dict[str, object]]
+) -> None:
+    """The second identical toy request on a caching route is a hit with the first answer, not an upstream call."""
+    request = {"model": "capped", "prompt": "remember me"}
+    answers = []
+    async with aiohttp.ClientSession() as session:
+        for _ in range(2):
+            async with session.post(f"{sidecar_with_toy}/toy/v1/generate", json=request) as response:
+                assert response.status == 200, await response.text()
+                answers.append((response.headers["x-sidecar-cache"], (await response.json())["text"]))
+    assert answers == [("miss", "echo: remember me (toy-1)"), ("hit", "echo: remember me (toy-1)")]
+    assert [body["prompt"] for body in seen_bodies].count("remember me") == 1

@@ -8,9 +8,11 @@ from sidecar.dialects import Dialect, Operation, ProviderKind, registry
 
 
 def test_every_dialect_and_every_provider_kind_has_its_own_object() -> None:
-    """Each member of Dialect and ProviderKind maps to an object that says it is that member."""
-    assert {d: registry.wire(d).dialect for d in Dialect} == {d: d for d in Dialect}
-    assert {k: registry.provider_api(k).kind for k in ProviderKind} == {k: k for k in ProviderKind}
+    """Each dialect and provider kind the registry lists maps to an object that says it is that one."""
+    assert {d: registry.wire(d).dialect for d in registry.DIALECTS} == {d: d for d in registry.DIALECTS}
+    assert {k: registry.provider_api(k).kind for k in registry.PROVIDER_KINDS} == {
+        k: k for k in registry.PROVIDER_KINDS
+    }
 
 
 @pytest.mark.parametrize(
@@ -79,7 +81,7 @@ def test_every_dialect_error_body_carries_the_message(dialect: Dialect, inner: s
     assert registry.error_body(dialect, 503, "busy")["error"][inner] == "busy"
 
 
-@pytest.mark.parametrize("dialect", list(Dialect))
+@pytest.mark.parametrize("dialect", registry.DIALECTS)
 def test_every_dialect_raises_on_its_own_error_event(dialect: Dialect) -> None:
     """The error event a dialect's object makes is one its SDK raises on as it is."""
     wire = registry.wire(dialect)

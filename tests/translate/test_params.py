@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from sidecar.dialects import Dialect, Operation
+from sidecar.dialects.registry import DIALECTS
 from sidecar.translate import TranslateOptions, UnsupportedParameter, translate_request, translate_response
 from sidecar.translate.common import RESPONSE_TOOL, RESPONSE_TOOL_VALUE
 
@@ -67,7 +68,7 @@ CHOICES: dict[str, dict[Dialect, Any]] = {
     },
 }
 CHOICE_KEY = {OAI: "tool_choice", ANT: "tool_choice", GEM: "toolConfig"}
-PAIRS = list(itertools.permutations(Dialect, 2))
+PAIRS = list(itertools.permutations(DIALECTS, 2))
 
 
 @pytest.mark.parametrize("mode", list(CHOICES))

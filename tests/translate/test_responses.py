@@ -13,6 +13,7 @@ import pytest
 from google.genai import types as genai_types
 
 from sidecar.dialects import Dialect, Operation
+from sidecar.dialects.registry import DIALECTS
 from sidecar.translate import translate_response
 
 from . import sdk
@@ -109,7 +110,7 @@ def gemini_body(scenario: str, finish: str | None = None) -> dict[str, Any]:
 
 
 BODIES = {OAI: openai_body, ANT: anthropic_body, GEM: gemini_body}
-PAIRS = list(itertools.permutations(Dialect, 2))
+PAIRS = list(itertools.permutations(DIALECTS, 2))
 
 
 def _read(
@@ -243,7 +244,7 @@ FINISH_TABLE = [
 )
 def test_finish_reason(source: Dialect, raw: str, first: str, second: str) -> None:
     """Each finish/stop reason maps to its counterpart in both other dialects."""
-    targets = [t for t in Dialect if t is not source]
+    targets = [t for t in DIALECTS if t is not source]
     body = BODIES[source]("text", raw)
     got = []
     for target in targets:

@@ -15,6 +15,7 @@ import pytest
 from google.genai import errors as genai_errors
 
 from sidecar.dialects import Dialect, Operation
+from sidecar.dialects.registry import DIALECTS
 from sidecar.sse import SSEEvent
 from sidecar.translate import new_stream_translator, stream_error_event
 
@@ -74,7 +75,7 @@ UPSTREAM_ERRORS = {
     Dialect.GEMINI: 'data: {"error":{"code":503,"message":"The model is overloaded.","status":"UNAVAILABLE"}}\n\n',
 }
 STATUS = {Dialect.OPENAI: 429, Dialect.ANTHROPIC: 529, Dialect.GEMINI: 503}
-PAIRS = list(itertools.permutations(Dialect, 2))
+PAIRS = list(itertools.permutations(DIALECTS, 2))
 
 
 @pytest.mark.parametrize(("source", "target"), PAIRS, ids=[f"{s}->{t}" for s, t in PAIRS])

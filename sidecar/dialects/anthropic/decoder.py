@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from ...sse import SSEEvent
 from ...translate.common import (
     RESPONSE_TOOL,
@@ -26,7 +28,7 @@ from ...translate.common import (
     new_id,
     parse_arguments,
 )
-from ...translate.stream_in import failure_of, load_data
+from ...translate.stream_in import failure_of
 from . import response
 
 
@@ -40,8 +42,11 @@ class AnthropicDecoder:
         self._usage: Usage | None = None
 
     def feed(self, event: SSEEvent) -> list[Delta]:
-        obj = load_data(event.data)
-        if not isinstance(obj, dict):
+        try:  # load_data's, inline: once per streamed event
+            obj = orjson.loads(event.data)
+        except orjson.JSONDecodeError:
+            return []
+        if type(obj) is not dict:
             return []
         kind = obj.get("type") or event.event
         if kind == "content_block_delta":

@@ -25,10 +25,11 @@ from ...translate.common import (
     new_id,
     safe_id,
 )
-from ...translate.stream_out import frame, json_event
+from ...translate.stream_out import framed, json_event, wire_prefix
 from . import response
 
 _BLOCK_DELTA = b'{"type":"content_block_delta","index":'
+_DELTA_PREFIX = wire_prefix("content_block_delta")
 
 
 class AnthropicEncoder:
@@ -42,6 +43,7 @@ class AnthropicEncoder:
         "_next",
         "_reasoning",
         "_started",
+        "_text_head",
         "_tools",
         "_usage",
     )
@@ -53,6 +55,7 @@ class AnthropicEncoder:
         self._closed = False
         self._block = -1
         self._kind = ""
+        self._text_head = b""
         self._next = 0
         self._tools: dict[int, int] = {}
         self._finish: Finish | None = None
@@ -82,6 +85,8 @@ class AnthropicEncoder:
         self._block = self._next
         self._next += 1
         self._kind = kind
+        if kind == "text":  # the fixed part of this block's text deltas
+            self._text_head = _BLOCK_DELTA + str(self._block).encode() + b',"delta":{"type":"text_delta","text":'
         out.append(
             json_event(
                 {"type": "content_block_start", "index": self._block, "content_block": block},
@@ -98,11 +103,12 @@ class AnthropicEncoder:
 
     def _delta(self, index: int, delta: dict[str, Any]) -> SSEEvent:
         data = _BLOCK_DELTA + str(index).encode() + b',"delta":' + orjson.dumps(delta) + b"}"
-        return frame(data, "content_block_delta")
+        return framed(data, "content_block_delta", _DELTA_PREFIX)
 
     def feed(self, delta: Delta) -> list[SSEEvent]:
         if type(delta) is Text and self._kind == "text" and not self._reasoning and not self._closed:  # usual
-            return [self._delta(self._block, {"type": "text_delta", "text": delta.text})]
+            data = self._text_head + orjson.dumps(delta.text) + b"}}"
+            return [framed(data, "content_block_delta", _DELTA_PREFIX)]
         if self._closed:
             return []
         if isinstance(delta, Start):

@@ -20,6 +20,7 @@ from ..base import (
     WireDialect,
     error_raises,
 )
+from . import bodies as _bodies
 from .translation import TRANSLATION
 
 VERSION = "2023-06-01"
@@ -43,6 +44,9 @@ class AnthropicWire(WireDialect):
     )
     protocol_headers = ("anthropic-", "x-stainless-helper")
     translation = TRANSLATION
+    bodies = _bodies
+    response_id_prefix = "msg_"
+    transport_fields = _bodies.TRANSPORT_FIELDS
 
     def claims_path(self, path: str, headers: Mapping[str, str] | None) -> bool:
         return path.startswith("/v1/messages") or (headers is not None and "anthropic-version" in headers)
@@ -92,3 +96,4 @@ class AnthropicAPI(ProviderAPI):
 
 WIRE = AnthropicWire()
 API = AnthropicAPI()
+APIS = (API,)

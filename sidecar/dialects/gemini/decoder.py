@@ -43,9 +43,11 @@ class GeminiDecoder:
             self._started = True
             self._response_id = obj.get("responseId")
             out.append(Start(self._response_id))
-        usage = response.usage_from(obj.get("usageMetadata"))
-        if usage is not None:
-            out.append(UsageSeen(usage))  # before the parts: an Anthropic caller's message_start shows it
+        metadata = obj.get("usageMetadata")
+        if metadata is not None:  # most fragments have none: no call for them
+            usage = response.usage_from(metadata)
+            if usage is not None:
+                out.append(UsageSeen(usage))  # before the parts: an Anthropic caller's message_start shows it
         candidates = obj.get("candidates") or ()
         for cand in candidates:
             if cand.get("index", 0) != 0:
@@ -71,9 +73,10 @@ class GeminiDecoder:
                     out.append(ToolStart(ordinal, ident, fc.get("name") or ""))
                     out.append(ToolArgs(ordinal, dumps(fc.get("args") or {})))
             raw = cand.get("finishReason")
-            reason = response.finish_from(raw, self._calls > 0)
-            if reason is not None:
-                out.append(Finish(reason, raw))
+            if raw:
+                reason = response.finish_from(raw, self._calls > 0)
+                if reason is not None:
+                    out.append(Finish(reason, raw))
         if not candidates:
             blocked = (obj.get("promptFeedback") or {}).get("blockReason")
             if blocked:

@@ -17,6 +17,7 @@ import orjson
 from ...sse import SSEEvent
 from .. import Dialect, Operation, ProviderKind
 from ..base import Endpoint, NoEquivalentOperation, ProviderAPI, RequestProblem, RequestShape, WireDialect
+from . import bodies as _bodies
 from . import embeddings
 from .translation import TRANSLATION
 
@@ -40,6 +41,10 @@ class GeminiWire(WireDialect):
     )
     protocol_headers = ("x-goog-",)
     translation = TRANSLATION
+    bodies = _bodies
+    response_id_prefix = ""
+    transport_fields = _bodies.TRANSPORT_FIELDS
+    sampling_fields = _bodies.SAMPLING_FIELDS
 
     def read_request(
         self, endpoint: Endpoint, path: str, path_param: str, body: dict[str, Any], query: Mapping[str, str]
@@ -114,3 +119,4 @@ class GeminiAPI(ProviderAPI):
 
 WIRE = GeminiWire()
 API = GeminiAPI()
+APIS = (API,)

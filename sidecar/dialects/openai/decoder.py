@@ -73,7 +73,9 @@ class OpenAIDecoder:
                 if reason is FinishReason.STOP and self._refused and not self._answered:
                     reason = FinishReason.CONTENT_FILTER
                 out.append(Finish(reason, raw))
-        usage = response.usage_from(obj.get("usage"))
-        if usage is not None:
-            out.append(UsageSeen(usage))
+        raw_usage = obj.get("usage")
+        if raw_usage is not None:  # only the last chunk has one: no call for the others
+            usage = response.usage_from(raw_usage)
+            if usage is not None:
+                out.append(UsageSeen(usage))
         return out

@@ -25,10 +25,13 @@ from ...translate.common import (
     UsageSeen,
     new_id,
 )
-from ...translate.stream_out import frame, json_event
+from ...translate.stream_out import framed, json_event, wire_prefix
 from . import response
 
 _NO_FINISH = b',"finish_reason":null,"logprobs":null}]}'
+_CONTENT = b'{"content":'
+_CONTENT_END = b"}" + _NO_FINISH
+_DATA = wire_prefix()
 
 
 class OpenAIEncoder:
@@ -58,8 +61,8 @@ class OpenAIEncoder:
         self._head = b""  # every chunk's JSON up to its delta, once the id is known
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> SSEEvent:
-        if finish is None and self._head:  # the usual chunk: the fixed part made once per stream
-            return frame(self._head + orjson.dumps(delta) + _NO_FINISH)
+        if finish is None and self._head:  # a chunk without finish: the fixed part made once per stream
+            return framed(self._head + orjson.dumps(delta) + _NO_FINISH, None, _DATA)
         choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
         return json_event(
             {
@@ -89,7 +92,7 @@ class OpenAIEncoder:
 
     def feed(self, delta: Delta) -> list[SSEEvent]:
         if type(delta) is Text and self._started and not self._closed:  # the usual delta, first
-            return [self._chunk({"content": delta.text})]
+            return [framed(self._head + _CONTENT + orjson.dumps(delta.text) + _CONTENT_END, None, _DATA)]
         if self._closed:
             return []
         if isinstance(delta, Start):

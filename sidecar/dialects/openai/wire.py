@@ -23,6 +23,7 @@ from ..base import (
     WireDialect,
     error_raises,
 )
+from . import bodies as _bodies
 from .translation import TRANSLATION
 
 _PATHS = {
@@ -51,6 +52,9 @@ class OpenAIWire(WireDialect):
     api_root = "/v1"
     protocol_headers = ("openai-",)
     translation = TRANSLATION
+    bodies = _bodies
+    response_id_prefix = "chatcmpl-"
+    transport_fields = _bodies.TRANSPORT_FIELDS
 
     def claims_path(self, path: str, headers: Mapping[str, str] | None) -> bool:
         return path.startswith(("/v1/", "/openai/"))
@@ -135,3 +139,4 @@ class AzureOpenAIAPI(ProviderAPI):
 WIRE = OpenAIWire()
 API = OpenAIAPI()
 AZURE_API = AzureOpenAIAPI()
+APIS = (API, AZURE_API)

@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from ...dialects import Dialect, Operation
+from ...dialects.registry import dialect_named
 from ..errors import RoutingError
 from ..features import RequestFeatures, extract_features
 
@@ -43,7 +44,7 @@ def _request(record: dict[str, Any]) -> tuple[dict[str, Any], Dialect, Operation
         body = record["body"]
         if not isinstance(body, dict):
             raise ValueError("body must be an object")
-        return body, Dialect(record.get("dialect", "openai")), Operation(record.get("operation", "chat"))
+        return body, dialect_named(record.get("dialect", "openai")), Operation(record.get("operation", "chat"))
     if "messages" in record:
         if not isinstance(record["messages"], list):
             raise ValueError("messages must be a list")

@@ -1,4 +1,5 @@
-"""The toy dialect's object and its provider kind: what the registry lists."""
+"""The toy dialect's object and its provider kind: what the registry lists (``WIRE``, ``APIS``). The
+package names itself: ``TOY`` and ``TOY_KIND`` are the only instances of those names."""
 
 from __future__ import annotations
 
@@ -10,16 +11,23 @@ import orjson
 from ...sse import SSEEvent
 from .. import Dialect, Operation, ProviderKind
 from ..base import Endpoint, ProviderAPI, WireDialect, error_raises
+from . import bodies as _bodies
 from .translation import TRANSLATION
+
+TOY = Dialect("toy")
+TOY_KIND = ProviderKind("toy")
 
 
 class ToyWire(WireDialect):
-    dialect = Dialect.TOY
+    dialect = TOY
     name = "Toy"
-    endpoints = (Endpoint(Dialect.TOY, Operation.CHAT, "/toy/v1/generate"),)
+    endpoints = (Endpoint(TOY, Operation.CHAT, "/toy/v1/generate"),)
     paths = {Operation.CHAT: "/toy/v1/generate"}
     protocol_headers = ("x-toy-",)
     translation = TRANSLATION
+    bodies = _bodies
+    response_id_prefix = "toy-"
+    transport_fields = frozenset(("stream",))
 
     def claims_path(self, path: str, headers: Mapping[str, str] | None) -> bool:
         return path.startswith("/toy/")
@@ -46,11 +54,11 @@ class ToyWire(WireDialect):
 
 
 class ToyAPI(ProviderAPI):
-    kind = ProviderKind.TOY
+    kind = TOY_KIND
 
     def wire(self, caller: Dialect, speaks: Dialect | None) -> Dialect:
-        return Dialect.TOY
+        return TOY
 
 
 WIRE = ToyWire()
-API = ToyAPI()
+APIS = (ToyAPI(),)

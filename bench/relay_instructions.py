@@ -1,0 +1,193 @@
+"""CPU instructions per relayed stream event, counted by valgrind: same dialect and translated pairs.
+
+The wall-clock relay bench (``relay_cost.py``) measures the shared machine's load as much as the code;
+instructions executed do not move with it. Each sidecar runs under ``valgrind --tool=callgrind``
+(every thread counted; ``callgrind_control --dump``, which also resets the counters, before and after
+each phase) and serves, per pair, ``--streams`` sequential streamed chats once with ``--short`` and
+once with ``--long`` content events per stream, from a paced upstream in its own process (one event per
+upstream write, ``--gap-ms`` apart, so that the sidecar reads, judges, translates and writes each
+event separately, as with a real provider). The difference of the two counts divided by ``streams *
+(long - short)`` is the cost of one more event: the per-request work cancels out. The sidecars (this
+tree and the baseline) run at once, each from its own start-up.
+
+    python bench/relay_instructions.py [--pairs same,anthropic-openai,gemini-openai,openai-anthropic]
+        [--streams 8] [--short 5] [--long 105] [--gap-ms 15] [--baseline REF]
+
+A pair is ``upstream-caller``: ``anthropic-openai`` is an OpenAI SDK's stream answered by an Anthropic
+provider; ``same`` is OpenAI to OpenAI (forwarded as it came). ``--baseline REF`` also counts the
+sidecar at git revision REF (``proxy_bench.checkout``). Needs valgrind (callgrind_control).
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import http.client
+import json
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from proxy_bench import checkout, free_port, sidecar_command, tools_present, wait_http
+from relay_cost import STREAMS, serve_upstream
+
+PAIRS = {  # name: (upstream dialect, caller dialect)
+    "same": ("openai", "openai"),
+    "anthropic-openai": ("anthropic", "openai"),
+    "gemini-openai": ("gemini", "openai"),
+    "openai-anthropic": ("openai", "anthropic"),
+}
+
+
+def policy(workdir: Path, upstream: int, short: int, long: int) -> Path:
+    """One model per (upstream dialect, event count): ``from-<dialect>-<n>``."""
+    lines = [
+        "version: 1",
+        "providers:",
+        f'  paced-openai: {{dialect: openai, base_url: "http://127.0.0.1:{upstream}/v1"}}',
+        f'  paced-anthropic: {{dialect: anthropic, base_url: "http://127.0.0.1:{upstream}"}}',
+        f'  paced-gemini: {{dialect: gemini, base_url: "http://127.0.0.1:{upstream}"}}',
+        "models:",
+    ]
+    for dialect in STREAMS:
+        for n in (short, long):
+            lines.append(
+                f"  from-{dialect}-{n}: {{provider: paced-{dialect}, model: events-{n}, max_output_tokens: 1024}}"
+            )
+    path = workdir / "policy.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def request(caller: str, model: str) -> tuple[str, bytes, bytes]:
+    """The caller's path, body, and the bytes its stream must end with."""
+    messages = [{"role": "user", "content": "count"}]
+    if caller == "anthropic":
+        body = {"model": model, "max_tokens": 256, "stream": True, "messages": messages}
+        return "/v1/messages", json.dumps(body).encode(), b'"message_stop"}\n\n'
+    body = {"model": model, "stream": True, "messages": messages}
+    return "/v1/chat/completions", json.dumps(body).encode(), b"data: [DONE]\n\n"
+
+
+class Counted:
+    """A sidecar running under ``valgrind --tool=callgrind``, whose counters are read per phase:
+    ``callgrind_control --zero`` before a phase and ``--dump`` after it (one start-up per sidecar)."""
+
+    def __init__(self, command: list[str], env: dict[str, str], port: int, code: Path | None, workdir: Path) -> None:
+        self.port = port
+        self.out = workdir / f"callgrind-{port}"
+        self.log = (workdir / f"callgrind-{port}.txt").open("w")
+        self.proc = subprocess.Popen(
+            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={self.out}", *command],
+            env={**env, "OTEL_METRIC_EXPORT_INTERVAL": "3600000", "SIDECAR_LOG_LEVEL": "warning"},
+            stdout=subprocess.DEVNULL,
+            stderr=self.log,
+            cwd=code,
+        )
+        self.dumps = 0
+        wait_http(f"http://127.0.0.1:{port}/readyz", timeout=600)
+
+    def phase(self, calls: list[tuple[str, bytes, bytes]]) -> int:
+        """Instructions the sidecar executed (all threads) serving ``calls``, one after the other."""
+        self._dump()  # what came before: a dump resets every thread's counters (--zero, only the running one's)
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        for path, body, ending in calls:
+            connection.request("POST", path, body, {"Content-Type": "application/json"})
+            answer = connection.getresponse()
+            data = answer.read()
+            if answer.status != 200 or not data.endswith(ending):
+                raise RuntimeError(f"HTTP {answer.status}, stream ends {data[-80:]!r}")
+        connection.close()
+        return self._dump()
+
+    def _dump(self) -> int:
+        """Dump the counters (and reset them); the instructions counted since the last dump."""
+        subprocess.run(["callgrind_control", "--dump", str(self.proc.pid)], check=True, capture_output=True)
+        self.dumps += 1
+        dump = Path(f"{self.out}.{self.dumps}")
+        match = re.search(r"^totals:\s+(\d+)", dump.read_text(), re.M)
+        if match is None:
+            raise RuntimeError(f"no instruction count in {dump}")
+        return int(match.group(1))
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=300)
+        self.log.close()
+
+
+def measure(tree: tuple[str, Path | None], path: Path, args: argparse.Namespace) -> list[tuple[str, str, float]]:
+    """(pair, tree, instructions per event) for each pair, from one sidecar of ``tree`` (name, code)."""
+    name, code = tree
+    port = free_port()
+    command, env = sidecar_command(path, port, {})
+    if code is not None:
+        env["PYTHONPATH"] = str(code)
+    sidecar = Counted(command, env, port, code, Path(path).parent)
+    rows = []
+    try:
+        for pair in args.pairs.split(","):
+            source, caller = PAIRS[pair]
+            short, long = (
+                sidecar.phase([request(caller, f"from-{source}-{n}")] * args.streams) for n in (args.short, args.long)
+            )
+            rows.append((pair, name, (long - short) / (args.streams * (args.long - args.short))))
+    finally:
+        sidecar.stop()
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--serve-upstream", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--pairs", default=",".join(PAIRS))
+    parser.add_argument("--streams", type=int, default=8)
+    parser.add_argument("--short", type=int, default=5)
+    parser.add_argument("--long", type=int, default=105)
+    parser.add_argument("--gap-ms", type=float, default=15.0)
+    parser.add_argument("--baseline", default="")
+    args = parser.parse_args()
+    if args.serve_upstream:
+        serve_upstream(args.serve_upstream, args.gap_ms / 1000)
+        return 0
+    if not tools_present("valgrind"):
+        return 2
+    workdir = Path(tempfile.mkdtemp(prefix="sidecar-relay-instructions-"))
+    upstream_port = free_port()
+    upstream = subprocess.Popen(
+        [sys.executable, __file__, "--serve-upstream", str(upstream_port), "--gap-ms", str(args.gap_ms)]
+    )
+    trees: list[tuple[str, Path | None]] = [("this tree", None)]
+    if args.baseline:
+        trees.append((args.baseline, checkout(args.baseline, workdir)))
+    path = policy(workdir, upstream_port, args.short, args.long)
+    rows: list[tuple[str, str, float]] = []
+    try:
+        wait_http(f"http://127.0.0.1:{upstream_port}/healthz")
+        with concurrent.futures.ThreadPoolExecutor(len(trees)) as pool:
+            for found in pool.map(lambda tree: measure(tree, path, args), trees):
+                rows += found
+    finally:
+        upstream.terminate()
+        upstream.wait(timeout=10)
+    baseline = {pair: per for pair, name, per in rows if name == args.baseline}
+    command_line = " ".join(["python bench/relay_instructions.py", *sys.argv[1:]])
+    lines = [
+        f"Command: `{command_line}` ({time.strftime('%Y-%m-%d %H:%M')})",
+        "",
+        "| pair (upstream-caller) | sidecar | instructions per event | vs baseline |",
+        "|---|---|---|---|",
+    ]
+    for pair, name, per in rows:
+        ratio = f"{per / baseline[pair] - 1:+.1%}" if pair in baseline and name != args.baseline else ""
+        lines.append(f"| {pair} | {name} | {per:,.0f} | {ratio} |")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

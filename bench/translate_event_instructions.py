@@ -1,0 +1,120 @@
+"""CPU instructions of the relay's translation work per streamed event, counted by valgrind (deterministic).
+
+Per translated event the relay parses the upstream's bytes (``SSEParser.feed``), decodes the event into
+the common form and encodes the caller's events (``StreamTranslator.decode`` / ``encode``) and renders
+them (``SSEEvent.encode``). This runs exactly that, in one process, for ``--few`` and then ``--many``
+content events of one stream (relay_cost.py's events), under ``valgrind --tool=cachegrind``; the
+difference of the two totals divided by the difference of the counts is one event's cost, start-up
+cancelled out. Unlike relay_instructions.py (the whole relay, paced by a real upstream), nothing here
+depends on timing, so repeated runs agree to the instruction; the HTTP read and write are not in it.
+
+    python bench/translate_event_instructions.py [--pairs anthropic-openai,gemini-openai,openai-anthropic]
+        [--few 1000] [--many 11000] [--baseline REF]
+
+Needs valgrind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from proxy_bench import checkout, tools_present
+
+BENCH = Path(__file__).resolve().parent
+VALGRIND = ("valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null")
+PAIRS = {
+    "anthropic-openai": ("anthropic", "openai"),
+    "gemini-openai": ("gemini", "openai"),
+    "openai-anthropic": ("openai", "anthropic"),
+}
+
+
+def translate_events(source: str, caller: str, count: int) -> None:
+    """Translate one stream of ``count`` content events from ``source`` to ``caller`` (the counted run)."""
+    from relay_cost import STREAMS
+
+    from sidecar.dialects import Operation
+
+    try:
+        from sidecar.dialects.registry import dialect_named
+    except ImportError:  # a revision whose Dialect is an enum
+        from sidecar.dialects import Dialect as dialect_named  # type: ignore[assignment]
+    from sidecar.sse import SSEParser
+    from sidecar.translate import new_stream_translator
+
+    first, chunk, _ = STREAMS[source]
+    translator = new_stream_translator(
+        source=dialect_named(source),
+        target=dialect_named(caller),
+        operation=Operation.CHAT,
+        model="m",
+        include_usage=True,
+    )
+    parser = SSEParser()
+    for event in parser.feed(first):
+        [caller_event.encode() for caller_event in translator.encode(translator.decode(event))]
+    for _ in range(count):
+        for event in parser.feed(chunk):
+            [caller_event.encode() for caller_event in translator.encode(translator.decode(event))]
+
+
+def count(code: Path, pair: str, events: int) -> int:
+    """Instructions of a process translating ``events`` events of ``pair`` with the package in ``code``."""
+    result = subprocess.run(
+        [*VALGRIND, sys.executable, __file__, "--run", pair, str(events)],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join((str(code), str(BENCH))), "PYTHONHASHSEED": "0"},
+        cwd=code,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    match = re.search(r"I\s+refs:\s+([\d,]+)", result.stderr)
+    if match is None:
+        raise RuntimeError(result.stderr[-2000:])
+    return int(match.group(1).replace(",", ""))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--run", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--pairs", default=",".join(PAIRS))
+    parser.add_argument("--few", type=int, default=1000)
+    parser.add_argument("--many", type=int, default=11000)
+    parser.add_argument("--baseline", default="")
+    args = parser.parse_args()
+    if args.run:
+        translate_events(*PAIRS[args.run[0]], int(args.run[1]))
+        return 0
+    if not tools_present("valgrind"):
+        return 2
+    trees = [("this tree", BENCH.parent)]
+    if args.baseline:
+        trees.append((args.baseline, checkout(args.baseline, Path(tempfile.mkdtemp(prefix="sidecar-translate-")))))
+    lines = [
+        f"Command: `python bench/translate_event_instructions.py {' '.join(sys.argv[1:])}` "
+        f"({time.strftime('%Y-%m-%d %H:%M')})",
+        "",
+        "| pair (upstream-caller) | sidecar | instructions per event | vs baseline |",
+        "|---|---|---|---|",
+    ]
+    for pair in args.pairs.split(","):
+        per = {
+            name: (count(code, pair, args.many) - count(code, pair, args.few)) / (args.many - args.few)
+            for name, code in trees
+        }
+        for name, value in per.items():
+            ratio = f"{value / per[args.baseline] - 1:+.1%}" if args.baseline and name != args.baseline else ""
+            lines.append(f"| {pair} | {name} | {value:,.0f} | {ratio} |")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
