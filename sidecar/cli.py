@@ -27,7 +27,6 @@ import orjson
 
 from . import __version__
 from .credentials import app_key
-from .explain import explain_report, explain_text
 from .policy.compiled import PolicyError
 from .policy.load import load_policy
 from .request_facts import RequestProblem, describe_request
@@ -210,6 +209,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
     except RequestProblem as problem:
         print(f"llm-sidecar explain: the sidecar answers {problem.status}: {problem.message}", file=sys.stderr)
         return EXIT_USAGE
+    from .explain import explain_report, explain_text  # here: ``run`` does not load it (start time)
+
     report = explain_report(policy, request, app_key(headers, query))
     if args.json:
         print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())

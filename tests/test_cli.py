@@ -278,3 +278,18 @@ def test_run_does_not_load_the_router_trainer_or_the_fake_provider() -> None:
     result = subprocess.run([sys.executable, "-c", LOADED_BY_RUN], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+LOADED_BY_SERVING = """
+import sys
+import sidecar.cli, sidecar.server.app
+print(sorted(m for m in sys.modules if m in ("sidecar.explain", "sidecar.routing.explain", "fastjsonschema")))
+"""
+
+
+def test_serving_does_not_load_the_explainer_or_the_json_schema_compiler() -> None:
+    """The command line and the server import neither ``explain`` (the ``explain`` command's) nor
+    fastjsonschema (the first JSON Schema gate's), so a sidecar without them pays no start time for them."""
+    result = subprocess.run([sys.executable, "-c", LOADED_BY_SERVING], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

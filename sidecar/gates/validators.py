@@ -18,10 +18,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import fastjsonschema
 import orjson
+
+if TYPE_CHECKING:
+    from fastjsonschema import JsonSchemaValueException
 
 MAX_SCHEMA_BYTES = 64 * 1024
 DEFAULT_CACHE_ENTRIES = 128
@@ -35,12 +37,13 @@ class SchemaUnusable:
 @dataclass(frozen=True, slots=True)
 class SchemaValidator:
     _validate: Callable[[Any], Any]
+    _violation: type[JsonSchemaValueException]  # passed in: fastjsonschema is imported with the first schema
 
     def error(self, value: Any) -> str | None:
         """None when ``value`` satisfies the schema, else the first violation with its path."""
         try:
             self._validate(value)
-        except fastjsonschema.JsonSchemaValueException as exc:
+        except self._violation as exc:
             message = exc.message
             return "$" + message[4:] if message.startswith("data") else message
         except (RecursionError, ValueError, TypeError) as exc:  # a pathological schema or value
@@ -52,9 +55,16 @@ Compiled = SchemaValidator | SchemaUnusable
 
 
 def compile_schema(schema: Mapping[str, Any]) -> Compiled:
-    """A validator for ``schema``, or why it cannot be had (not cached: policy schemas, at load)."""
+    """A validator for ``schema``, or why it cannot be had (not cached: policy schemas, at load).
+
+    fastjsonschema is imported here, by the first schema: a sidecar whose policy has none never loads it
+    (start time)."""
+    import fastjsonschema
+
     try:
-        return SchemaValidator(fastjsonschema.compile(dict(schema), use_default=False))
+        return SchemaValidator(
+            fastjsonschema.compile(dict(schema), use_default=False), fastjsonschema.JsonSchemaValueException
+        )
     except fastjsonschema.JsonSchemaDefinitionException as exc:
         return SchemaUnusable(str(exc))
     except (RecursionError, ValueError, TypeError, KeyError, AttributeError, SyntaxError) as exc:

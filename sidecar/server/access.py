@@ -67,7 +67,7 @@ class AccessLog:
             "component": "sidecar.access",
             "event": "access",
             "level": "info",
-            "ts": round(time.time(), 6),
+            "ts": time.time_ns() // 1000 / 1e6,  # microseconds, as round(time.time(), 6) at a third of its cost
             "request_id": exchange.request_id,
             "method": exchange.request.method,
             "path": exchange.request.path,
@@ -80,7 +80,7 @@ class AccessLog:
             "provider": served.provider.name if served else None,
             "status": status,
             "outcome": outcome,
-            "latency_ms": round(latency_ms, 3),
+            "latency_ms": round(latency_ms * 1000) / 1000,  # 3 decimals (an int divided: no decimal rounding)
             "stream": facts.stream,
             "bytes_in": len(exchange.raw),
             "bytes_out": exchange.bytes_out,
@@ -102,7 +102,7 @@ class AccessLog:
             fields["output_tokens"] = usage.output_tokens
             fields["cached_input_tokens"] = usage.cached_input_tokens
         if cost is not None:
-            fields["cost_usd"] = round(cost, 8)
+            fields["cost_usd"] = round(cost * 1e8) / 1e8
         if exchange.stream_error:
             fields["stream_error"] = exchange.stream_error
         if exchange.dropped:

@@ -39,6 +39,7 @@ import re
 import traceback
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -97,29 +98,34 @@ class Connection(web.RequestHandler):
         if body is not None and body.is_eof():
             body = self._body = None
         if body is None:  # these bytes begin or continue a request's head
-            self._head_bytes += len(data)
-            self.listener.head_bytes += len(data)
+            size = len(data)
+            self._head_bytes += size
+            self.listener.head_bytes += size
             if self.receiving_since is None and not self.in_request:
                 self.receiving_since = self._loop.time()
         parsed = self._request_count
         super().data_received(data)
-        if self._request_count != parsed:  # heads completed (or refused): what follows is a body or a new head
+        completed = self._request_count - parsed
+        if completed:  # heads completed (or refused): what follows is a body or a new head
             self._forget_head()
-            payloads = [payload for _, payload in self._messages][parsed - self._request_count :]
-            if any(not p.is_eof() for p in [*([body] if body is not None else []), *payloads[:-1]]):
+            messages = self._messages
+            last = messages[-1][1] if messages else None
+            if (body is not None and not body.is_eof()) or (
+                completed > 1 and any(not payload.is_eof() for _, payload in list(messages)[-completed:-1])
+            ):
                 # A body cut short by the next message: the parser refused what followed inside it. aiohttp
                 # would let its handler wait for the rest for ever; the framing is lost: close.
                 log.debug("bad_request", reason="malformed request body", status=None)
                 self.force_close()
                 return
-            self._body = payloads[-1] if payloads and not payloads[-1].is_eof() else None
+            body = self._body = last if last is not None and not last.is_eof() else None
         elif body is None and (self._head_bytes > MAX_HEAD_BYTES or self.listener.head_bytes > HEADS_BUDGET_BYTES):
             log.debug("bad_request", reason="request head too large", bytes=self._head_bytes, status=None)
             self.force_close()
             return
-        if self._body is not None and self._body.is_eof():
-            self._body = None
-        if self._body is None and self._head_bytes == 0:
+        if body is not None and body.is_eof():
+            body = self._body = None
+        if body is None and self._head_bytes == 0:
             self.receiving_since = None  # the request is in, whole
 
     def _forget_head(self) -> None:
@@ -194,7 +200,6 @@ def target_problem(raw_path: str) -> str | None:
     return None
 
 
-@web.middleware
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Refuse what llhttp accepts but the sidecar must not (see ``target_problem``); mark the connection
     busy while the handler runs; answer with ``Connection: close`` while the listener drains."""
@@ -248,13 +253,18 @@ async def expect_continue(request: web.Request) -> web.StreamResponse | None:
 def application(routes: Sequence[tuple[str, str, Handler]], *, fallback: Handler, max_body: int) -> web.Application:
     """An application for a ``Listener``: ``routes`` (method, path, handler; a GET route answers HEAD
     too), ``fallback`` for every other method and path, bodies up to ``max_body``, ``guard`` and
-    ``expect_continue`` on every route."""
-    app = web.Application(client_max_size=max_body, middlewares=[guard])
+    ``expect_continue`` on every route.
+
+    ``guard`` wraps each handler when the route is added, not as an aiohttp middleware: every path is
+    routed (the catch-all ``fallback``), so a middleware would see nothing more, and without one aiohttp
+    spares each request its middleware chain (a coroutine frame of its own per request)."""
+    app = web.Application(client_max_size=max_body)
     app.on_response_prepare.append(_server_header)
     for method, path, handler in [*routes, ("*", r"/{path:[\s\S]*}", fallback)]:  # any path, line breaks too
-        app.router.add_route(method, path, handler, expect_handler=expect_continue)
+        guarded = partial(guard, handler=handler)
+        app.router.add_route(method, path, guarded, expect_handler=expect_continue)
         if method == "GET":
-            app.router.add_route("HEAD", path, handler, expect_handler=expect_continue)
+            app.router.add_route("HEAD", path, guarded, expect_handler=expect_continue)
     return app
 
 

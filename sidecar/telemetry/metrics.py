@@ -24,8 +24,10 @@ Without a push, a measurement costs one ``prometheus_client`` update; with one, 
 also costs an SDK call.
 
 - ``Spec``: one metric's names on both sides, help, unit and, for histograms, bucket bounds.
-- ``Counter.inc``, ``Histogram.observe`` / ``series``, ``Gauge.set``, ``UpDownGauge.inc`` / ``dec``:
-  label values are a tuple in the order of ``Spec.labels`` (strings; ``""`` when absent).
+- ``Counter.inc``, ``Histogram.observe`` / ``series``, ``Gauge.set``: label values are a tuple in the
+  order of ``Spec.labels`` (strings; ``""`` when absent); a series' ``prometheus_client`` child is
+  looked up in a dict by that tuple (made on its first update), without the library's per-call checks.
+- ``UpDownGauge.inc`` / ``dec``: a label-less count, an ``int`` the library reads when it collects.
 - ``new_registry()``: a ``CollectorRegistry`` for one ``Telemetry``.
 """
 
@@ -126,7 +128,10 @@ class Counter(_Instrument):
     _OTEL = "create_observable_counter"
 
     def inc(self, labels: Labels = (), amount: float = 1) -> None:
-        self._child(labels).inc(amount)
+        child = self._children.get(labels)
+        if child is None:
+            child = self._child(labels)
+        child.inc(amount)
 
 
 class Histogram(_Instrument):
@@ -141,7 +146,10 @@ class Histogram(_Instrument):
         self._otel_attributes: dict[Labels, dict[str, str]] = {}  # per label tuple, built once
 
     def observe(self, labels: Labels, value: float) -> None:
-        self._child(labels).observe(value)
+        child = self._children.get(labels)
+        if child is None:
+            child = self._child(labels)
+        child.observe(value)
         if self._otel is not None:
             self._otel.record(value, self._attributes(labels))
 
@@ -192,14 +200,27 @@ class Gauge(_Instrument):
 
 
 class UpDownGauge(_Instrument):
-    """A value that goes up and down by steps (the OTel side is an asynchronous up-down counter)."""
+    """A label-less count that goes up and down by steps (the OTel side is an asynchronous up-down
+    counter). It is a plain ``int`` (``value``) that ``prometheus_client`` reads when it collects
+    (``Gauge.set_function``): an update, twice per request for the in-flight gauge, is an integer add,
+    not a call into the library and its lock."""
 
-    __slots__ = ()
+    __slots__ = ("value",)
     _PROM = prometheus_client.Gauge
     _OTEL = "create_observable_up_down_counter"
 
-    def inc(self, labels: Labels = ()) -> None:
-        self._child(labels).inc()
+    def __init__(self, spec: Spec, registry: prometheus_client.CollectorRegistry, meter: Meter | None) -> None:
+        if spec.labels:
+            raise ValueError(f"{spec.name}: an up-down gauge has no labels")
+        super().__init__(spec, registry, meter)
+        self.value = 0
+        self._prom.set_function(self._read)
 
-    def dec(self, labels: Labels = ()) -> None:
-        self._child(labels).dec()
+    def _read(self) -> float:
+        return self.value
+
+    def inc(self) -> None:
+        self.value += 1
+
+    def dec(self) -> None:
+        self.value -= 1

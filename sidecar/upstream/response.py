@@ -16,7 +16,8 @@
 - the body's timers: a wait for bytes longer than ``idle_s`` raises aiohttp's ``SocketTimeoutError``,
   a body still arriving at the call's total deadline a bare ``TimeoutError``. One timer per response,
   moved only when it fires (``_watch_time``): a read costs two assignments, not a timer rescheduled
-  per arrival as aiohttp's ``sock_read`` does (2-4 us of a streamed event, bench/relay_cost.py);
+  per arrival as aiohttp's ``sock_read`` does (2-4 us of a streamed event, bench/relay_cost.py). A
+  body that came whole with the head (most non-stream answers) has neither timer nor connection watch;
 - both hand the event loop back (``asyncio.sleep(0)``) after every 256 KiB that arrived without a wait,
   so that a fast or highly compressed body never holds the loop for more than a fraction of a
   millisecond;
@@ -97,6 +98,8 @@ class UpstreamResponse:
         except MalformedResponse:
             response.close()
             raise
+        if self._content.is_eof():
+            return  # the whole body came with the head (a short answer): no wait to watch or time
         self._watch = _watch_connection(response, watched)
         if idle_s is not None:
             when = loop.time() + idle_s

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import aiohttp
@@ -86,3 +87,16 @@ async def test_cached_input_tokens_are_logged_and_priced_as_cached(
     line = await access_line(running, {})
     assert (line["input_tokens"], line["cached_input_tokens"], line["output_tokens"]) == (40, 32, 2)
     assert line["cost_usd"] == round((8 * 1 + 32 * 0.5 + 2 * 2) / 1e6, 8)
+
+
+async def test_the_line_writes_ts_to_the_microsecond_and_latency_to_the_microsecond_in_ms(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """``ts`` has at most 6 decimals (now, in Unix seconds) and ``latency_ms`` at most 3, as written."""
+    running = await sidecar(policy(await fake("f")))
+    line = await access_line(running, {})
+    raw = [text for text in running.logs.getvalue().decode().splitlines() if '"event":"access"' in text][-1]
+    ts_text = raw.split('"ts":', 1)[1].split(",", 1)[0]
+    latency_text = raw.split('"latency_ms":', 1)[1].split(",", 1)[0]
+    assert len(ts_text.partition(".")[2]) <= 6 and len(latency_text.partition(".")[2]) <= 3
+    assert abs(line["ts"] - time.time()) < 60 and 0 < line["latency_ms"] < 60_000

@@ -8,6 +8,7 @@ import math
 from typing import Any
 
 import orjson
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from sidecar.telemetry import Telemetry, Usage
@@ -278,3 +279,14 @@ async def test_the_push_carries_the_values_of_metrics() -> None:
         assert point["count"] == scraped[("gen_ai_client_operation_duration_seconds_count", key)]
         assert math.isclose(point["sum"], scraped[("gen_ai_client_operation_duration_seconds_sum", key)])
     del still_open
+
+
+def test_an_up_down_gauge_with_labels_is_refused() -> None:
+    """An up-down gauge is one label-less count (an int the registry reads): declaring labels fails at once."""
+    from prometheus_client import CollectorRegistry
+
+    from sidecar.telemetry.metrics import Spec, UpDownGauge
+
+    spec = Spec("x_in_flight", "x", ("route",), "x.in_flight", ("route",), "1")
+    with pytest.raises(ValueError, match="no labels"):
+        UpDownGauge(spec, CollectorRegistry(), None)
