@@ -85,12 +85,8 @@ class _Counter:
         self.expires_at = expires_at
 
 
-class _Hold(NamedTuple):
-    """One reservation: its counters, the amount held on each, and its expiry."""
-
-    counters: list[_Counter]
-    amounts: Sequence[int]
-    until: float
+_Hold = tuple[list[_Counter], Sequence[int], float]
+"""One reservation: its counters, the amount held on each, and its expiry (a plain tuple: the cheapest)."""
 
 
 class LocalStore:
@@ -140,13 +136,13 @@ class LocalStore:
             amount = amounts[i]
             counter.held += amount
             uses[i] += amount
-        self._holds[res_id] = _Hold(found, amounts, hold_until)
+        self._holds[res_id] = (found, amounts, hold_until)
         return ReserveResult(-1, tuple(uses))
 
     def settle_now(self, res_id: str, counters: Sequence[CounterRef], actual: Sequence[int]) -> None:
         hold = self._holds.pop(res_id, None)
         if hold is not None:
-            for counter, held, used in zip(hold.counters, hold.amounts, actual, strict=True):
+            for counter, held, used in zip(hold[0], hold[1], actual, strict=True):
                 counter.held -= held
                 counter.used += used
             return
@@ -195,11 +191,11 @@ class LocalStore:
         holds = self._holds
         while holds:
             res_id = next(iter(holds))
-            hold = holds[res_id]
-            if hold.until > now:
+            found, amounts, until = holds[res_id]
+            if until > now:
                 return
             del holds[res_id]
-            for counter, amount in zip(hold.counters, hold.amounts, strict=True):
+            for counter, amount in zip(found, amounts, strict=True):
                 counter.held -= amount
 
     def _sweep(self, now: float) -> None:
