@@ -6,6 +6,7 @@ The request path uses one object, ``Ledger``, after routing (docs/budgets.md)::
     admission.decision.verdict: allow | warn | downgrade (serve decision.targets) | deny (429)
     await admission.switch(target)                                  # the fallback loop moved on
     await admission.settle(usage) | await admission.release()      # the answer ended / nothing billed
+    admission.charge(usage)                                         # settle; None: done (local store)
 
 Modules (one concept each):
 
@@ -16,6 +17,7 @@ Modules (one concept each):
 - ``store``         the store contract (reserve / settle / read), ``LocalStore``
 - ``redis_store``   ``RedisStore``: the same operations as server-side Lua scripts, shared by all pods
 - ``guard``         ``GuardedStore``: breaker and timeout on the shared store, local fallback, retry queue
+- ``plans``         ``Planner``: a call's counters, cached per target, scope values and window
 - ``ledger``        ``Ledger`` and ``Admission``: the walk over the chain, fallback on store errors
 - ``decision``      ``Decision``: the verdict, its 429 message, headers, span event, access field
 - ``visibility``    ``Tracker``: counter keys per window and last-seen uses for /status and metrics

@@ -58,9 +58,10 @@ class TargetInfo:
     max_output_tokens: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BudgetRequest:
-    """What admission needs to know about a request (the request path fills it after routing).
+    """What admission needs to know about a request (the request path fills it after routing); read-only
+    by convention (not frozen: one is built per request, and a frozen one's construction costs more).
 
     ``headers``: lower-case names (only those named by ``by: header`` limits are read). ``key_hash``:
     ``hash_key(caller's key)`` or None. ``input_tokens``: the estimated prompt tokens.

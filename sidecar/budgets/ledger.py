@@ -4,6 +4,7 @@ The request path, after routing, calls ``admission = await ledger.admit(request,
 ``admission.decision`` (``sidecar.budgets.decision``). Admission walks the chain:
 
     for each target: counters = request limits (app, route, header, key, global) + that target's quotas
+                     (a ``plans.Plan``, cached per target, scope values and window)
         reserve the estimate on all of them at once (one store call, all or nothing)
         refused by a model/provider quota -> skip the target, try the next
         refused by a request limit        -> deny
@@ -14,7 +15,8 @@ The request path, after routing, calls ``admission = await ledger.admit(request,
 The caller then serves ``decision.targets`` and, when its fallback loop moves to another target,
 ``await admission.switch(target)`` (False: that target's quota or the budget refuses it: skip it).
 When the answer ends it calls ``await admission.settle(usage)`` (streams and cancels: the usage seen so
-far; ``settle(None)`` charges the estimate when nothing is known), or ``await admission.release()`` when
+far; ``settle(None)`` charges the estimate when nothing is known; ``admission.charge(usage)`` does the
+same without a coroutine on the local store), or ``await admission.release()`` when
 nothing billable happened. The first of the two counts; later calls are no-ops, so ``finally:
 await admission.release()`` is always safe. Settlement runs in a task the caller's cancellation cannot
 interrupt (``asyncio.shield``).
@@ -36,55 +38,32 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import gt
+from typing import Any
 
 from sidecar.translate import Usage
 
-from .compiled import BudgetRequest, Budgets, Limit, TargetInfo
+from .compiled import BudgetRequest, Budgets, TargetInfo
 from .decision import Decision, LimitState, StoreUse, Verdict, deny_message, retry_after
 from .guard import GuardedStore, LedgerStats
+from .plans import Plan, Planner
 from .pricing import NANO_USD, actual_units, estimate_units
-from .spec import FIXED_SCOPES, Action
-from .store import KEY_GRACE_S, CounterRef, ReserveResult, Store
-from .visibility import Seen, Tracker
-from .windows import WindowClock
+from .spec import Action
+from .store import KEY_GRACE_S, ReserveResult, Store
+from .visibility import Tracker
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
-class _Plan:
-    """One reservation: the target, and per counter its limit, scope value, ref and amount."""
-
-    target: TargetInfo
-    limits: list[Limit]
-    values: list[str]
-    counters: list[Seen]
-    refs: list[CounterRef]
-    amounts: list[int]
-
-
-@dataclass(slots=True)
-class _Fixed:
-    """The counters of one target whose scope value does not depend on the request (global, model,
-    provider limits), for the windows holding ``[start, end)``: built once per target and window,
-    not per request. ``evictions``: the tracker's count when built (an evicted counter is rebuilt)."""
-
-    start: float
-    end: float
-    evictions: int
-    limits: list[Limit]
-    values: list[str]
-    counters: list[Seen]
-
-
-@dataclass(slots=True)
 class _Held:
-    """A reservation: its id, what it holds, where (``store``), and the uses the store answered."""
+    """A reservation: its id, its counters and amounts, where (``store``), and the uses the store answered."""
 
     res_id: str
-    plan: _Plan
+    plan: Plan
+    amounts: Sequence[int]
     store: StoreUse
     uses: tuple[int, ...] = field(default=())
 
@@ -122,28 +101,37 @@ class Admission:
         priced as ``served`` (the target that answered, when not the one reserved for: a hedge's), plus
         ``unserved``: the dollars and tokens of the request's calls whose answer the caller did not get
         (an ensemble's other members and judge, answers a quality gate rejected)."""
+        work = self.charge(usage, served, unserved=unserved)
+        if work is not None:
+            await work
+
+    def charge(
+        self, usage: Usage | None, served: TargetInfo | None = None, *, unserved: tuple[float, int] = (0.0, 0)
+    ) -> Coroutine[Any, Any, None] | None:
+        """``settle`` without a coroutine where none is needed: done at once on the local store (None),
+        else the shared store's settlement, to await or run as a task (``LedgerKeeper.settle_later``)."""
         held, self._held = self._held, None
-        if held is not None:
-            plan = held.plan
-            if usage is None:
-                actual = list(plan.amounts)
-            else:
-                units = actual_units((served or plan.target).price, usage)
-                actual = [units[limit.measure_index] for limit in plan.limits]
-            if unserved != (0.0, 0):
-                extra = (round(unserved[0] * NANO_USD), unserved[1], 0)
-                actual = [amount + extra[lim.measure_index] for amount, lim in zip(actual, plan.limits, strict=True)]
-            ledger = self._ledger
-            if ledger._local_only:
-                ledger._stores.local.settle_now(held.res_id, plan.refs, actual)
-            else:
-                await ledger._finish(held, actual)
+        if held is None:
+            return None
+        plan = held.plan
+        if usage is None:
+            actual: Sequence[int] = held.amounts
+        else:
+            actual = plan.pick(actual_units((served or plan.target).price, usage))
+        if unserved != (0.0, 0):
+            extra = (round(unserved[0] * NANO_USD), unserved[1], 0)
+            actual = [amount + extra[lim.measure_index] for amount, lim in zip(actual, plan.limits, strict=True)]
+        ledger = self._ledger
+        if ledger._local_only:
+            ledger._stores.local.settle_now(held.res_id, plan.refs, actual)
+            return None
+        return ledger._finish(held, actual)
 
     async def release(self) -> None:
         """Nothing billable happened: drop the reservation."""
         held, self._held = self._held, None
         if held is not None:
-            await self._ledger._finish(held, [0] * len(held.plan.amounts))
+            await self._ledger._finish(held, [0] * len(held.amounts))
 
 
 class Ledger:
@@ -172,15 +160,12 @@ class Ledger:
     def update(self, budgets: Budgets) -> None:
         """A new policy: new limits and windows; counters (local and shared) carry on under the same keys."""
         self._budgets = budgets
-        self._clocks = [WindowClock(limit.window) for limit in budgets.limits]
-        self._per_request = tuple(limit for limit in budgets.request_limits if limit.scope not in FIXED_SCOPES)
-        self._fixed_limits = tuple(limit for limit in budgets.request_limits if limit.scope in FIXED_SCOPES)
-        self._fixed_limits += budgets.target_limits  # request limits first: a request limit's refusal denies
-        self._fixed: dict[str, _Fixed] = {}
         self._fail_closed = any(limit.fail_closed for limit in budgets.limits)
         self._hold_s = budgets.reservation_ttl_s
         self._grace = int(budgets.reservation_ttl_s) + KEY_GRACE_S
         self.tracker = Tracker(budgets)
+        self._planner = Planner(budgets, self.tracker)
+        self._allowed: dict[tuple[str, ...], Decision] = {}  # per chain: the plain "allow", shared
 
     # ---- admission ----------------------------------------------------------------------------
 
@@ -200,15 +185,21 @@ class Ledger:
         self, request: BudgetRequest, chain: Sequence[TargetInfo], downgraded_by: LimitState | None
     ) -> Admission:
         budgets = self._budgets
-        names = tuple(target.model for target in chain)
+        names = (chain[0].model,) if len(chain) == 1 else tuple([target.model for target in chain])
         if not budgets.limits or not chain:
             verdict: Verdict = "downgrade" if downgraded_by is not None else "allow"
             return Admission(self, request, Decision(verdict, downgraded_by, names), None)
         now = self._clock()
         skipped: list[tuple[LimitState, int, str]] = []
+        plan_of = self._planner.plan
         for position, target in enumerate(chain):
-            plan = self._plan(request, target, now)
-            held, result = self._reserve_local(plan, now) if self._local_only else await self._reserve(plan, now)
+            plan = plan_of(request, target, now)
+            amounts = plan.pick(self._units(request, target))
+            held: _Held | None
+            if self._local_only:
+                held, result = self._reserve_local(plan, amounts, now)
+            else:
+                held, result = await self._reserve(plan, amounts, now)
             if held is None:
                 return Admission(self, request, self._unavailable(plan, now), None)
             at = result.refused
@@ -216,16 +207,17 @@ class Ledger:
                 limit = plan.limits[at]
                 state = LimitState(limit, plan.values[at], result.uses[at], plan.counters[at].end)
                 if limit.is_target_limit:
-                    skipped.append((state, plan.amounts[at], target.model))
+                    skipped.append((state, amounts[at], target.model))
                     self.stats.skipped_targets += 1
                     continue
-                return Admission(self, request, self._deny(state, plan.amounts[at], now, held.store), None)
-            decision = self._judge(held, names[position:], skipped, downgraded_by)
+                return Admission(self, request, self._deny(state, amounts[at], now, held.store), None)
+            decision = self._judge(held, names[position:] if position else names, skipped, downgraded_by)
             if decision.verdict == "downgrade" and downgraded_by is None and decision.acted is not None:
-                await self._finish(held, [0] * len(plan.amounts))
+                await self._finish(held, [0] * len(amounts))
                 targets = self._downgrade_targets(decision.acted)
                 return await self._admit(request, [budgets.target(name) for name in targets], decision.acted)
-            self._count(decision)
+            if decision.verdict != "allow":
+                self._count(decision)
             return Admission(self, request, decision, held)
         state, requested, _ = min(skipped, key=lambda entry: entry[0].resets_at)
         decision = self._deny(state, requested, now, "ok")
@@ -236,51 +228,15 @@ class Ledger:
         )
         return Admission(self, request, denied, None)
 
-    def _plan(self, request: BudgetRequest, target: TargetInfo, now: float) -> _Plan:
+    def _units(self, request: BudgetRequest, target: TargetInfo) -> tuple[int, int, int]:
+        """The reservation of ``request`` on ``target``: (nano-USD, tokens, requests)."""
         output = request.max_output_tokens
         if output is None:
             output = target.max_output_tokens or self._budgets.default_max_output_tokens
         units = estimate_units(target.price, request.input_tokens, output)
         if request.calls > 1:  # every call of an ensemble is reserved for, as if each were this target's
             units = (units[0] * request.calls, units[1] * request.calls, units[2])
-        limits: list[Limit] = []
-        values: list[str] = []
-        counters: list[Seen] = []
-        tracker = self.tracker
-        if self._per_request:
-            clocks, counter_of = self._clocks, tracker.counter
-            for limit in self._per_request:  # app, route, header, key: the request's value
-                value = limit.scope_value(request, target)
-                if value is None:
-                    continue
-                start, end = clocks[limit.index].at(now)
-                limits.append(limit)
-                values.append(value)
-                counters.append(counter_of(limit, value, start, end))
-        fixed = self._fixed.get(target.model)
-        if fixed is None or not fixed.start <= now < fixed.end or fixed.evictions != tracker.evictions:
-            fixed = self._fixed_part(target, now)
-        limits += fixed.limits
-        values += fixed.values
-        counters += fixed.counters
-        amounts = [units[limit.measure_index] for limit in limits]
-        return _Plan(target, limits, values, counters, [counter.ref for counter in counters], amounts)
-
-    def _fixed_part(self, target: TargetInfo, now: float) -> _Fixed:
-        """``target``'s counters of global, model and provider limits in the windows holding ``now``."""
-        fixed = _Fixed(-math.inf, math.inf, self.tracker.evictions, [], [], [])
-        request = BudgetRequest(0)  # these scopes do not read the request
-        for limit in self._fixed_limits:
-            value = limit.scope_value(request, target)
-            if value is None:
-                continue
-            start, end = self._clocks[limit.index].at(now)
-            fixed.start, fixed.end = max(fixed.start, start), min(fixed.end, end)
-            fixed.limits.append(limit)
-            fixed.values.append(value)
-            fixed.counters.append(self.tracker.counter(limit, value, start, end))
-        self._fixed[target.model] = fixed
-        return fixed
+        return units
 
     def _judge(
         self,
@@ -290,11 +246,18 @@ class Ledger:
         downgraded_by: LimitState | None,
     ) -> Decision:
         plan, uses = held.plan, held.uses
+        for counter, used in zip(plan.counters, uses, strict=True):  # the use last seen, for gauges
+            counter.used = used
+        plain = not skipped and downgraded_by is None and held.store == "ok" and not self._budgets.headers
+        if plain and not any(map(gt, uses, plan.flag_at)):
+            allowed = self._allowed.get(targets)  # nothing flagged: the same plain "allow" for every request
+            if allowed is None:
+                allowed = self._allowed[targets] = Decision("allow", None, targets)
+            return allowed
         flags: list[LimitState] = []
         for i, limit in enumerate(plan.limits):
             used = uses[i]
             counter = plan.counters[i]
-            counter.used = used
             if used > limit.units and limit.action is not Action.DENY:
                 flags.append(LimitState(limit, plan.values[i], used, counter.end))
             elif limit.soft_units is not None and used > limit.soft_units:
@@ -314,7 +277,7 @@ class Ledger:
         return Decision(verdict, acted, targets, tuple(flags), tightest, held.store, skipped=skipped_names)
 
     @staticmethod
-    def _tightest(plan: _Plan, uses: tuple[int, ...]) -> LimitState | None:
+    def _tightest(plan: Plan, uses: tuple[int, ...]) -> LimitState | None:
         best, room = -1, 2.0
         for i, limit in enumerate(plan.limits):
             left = (limit.units - uses[i]) / limit.units
@@ -334,7 +297,7 @@ class Ledger:
         wait = retry_after(state.resets_at, now)
         return Decision("deny", state, flags=(state,), store=store, status=429, retry_after_s=wait, message=message)
 
-    def _unavailable(self, plan: _Plan, now: float) -> Decision:
+    def _unavailable(self, plan: Plan, now: float) -> Decision:
         self.stats.denied += 1
         self.stats.closed_denials += 1
         limit = next(limit for limit in plan.limits if limit.fail_closed)
@@ -353,46 +316,44 @@ class Ledger:
 
     # ---- the stores ---------------------------------------------------------------------------
 
-    def _reserve_local(self, plan: _Plan, now: float) -> tuple[_Held, ReserveResult]:
-        """Reserve ``plan`` in the local store (no other store: no await on the way)."""
+    def _reserve_local(self, plan: Plan, amounts: Sequence[int], now: float) -> tuple[_Held, ReserveResult]:
+        """Reserve ``amounts`` on ``plan`` in the local store (no other store: no await on the way)."""
         res_id = f"{self._id_prefix}{next(self._ids):x}"
-        result = self._stores.local.reserve_now(res_id, plan.refs, plan.amounts, now, now + self._hold_s)
-        return _Held(res_id, plan, "ok", result.uses), result
+        result = self._stores.local.reserve_now(res_id, plan.refs, amounts, now, now + self._hold_s)
+        return _Held(res_id, plan, amounts, "ok", result.uses), result
 
-    async def _reserve(self, plan: _Plan, now: float) -> tuple[_Held | None, ReserveResult]:
-        """Reserve ``plan``; (None, _) when the store is down and a limit fails closed."""
+    async def _reserve(self, plan: Plan, amounts: Sequence[int], now: float) -> tuple[_Held | None, ReserveResult]:
+        """Reserve ``amounts`` on ``plan``; (None, _) when the store is down and a limit fails closed."""
         if self._local_only:
-            return self._reserve_local(plan, now)
+            return self._reserve_local(plan, amounts, now)
         res_id = f"{self._id_prefix}{next(self._ids):x}"
         fail_closed = self._fail_closed and any(limit.fail_closed for limit in plan.limits)
-        where, result = await self._stores.reserve(
-            res_id, plan.refs, plan.amounts, fail_closed, now, now + self._hold_s
-        )
-        return (None if where is None else _Held(res_id, plan, where, result.uses)), result
+        where, result = await self._stores.reserve(res_id, plan.refs, amounts, fail_closed, now, now + self._hold_s)
+        return (None if where is None else _Held(res_id, plan, amounts, where, result.uses)), result
 
     async def _switch(self, request: BudgetRequest, held: _Held, target: TargetInfo) -> _Held | None:
         now = self._clock()
-        plan = self._plan(request, target, now)
-        moved, result = await self._reserve(plan, now)
+        plan = self._planner.plan(request, target, now)
+        moved, result = await self._reserve(plan, plan.pick(self._units(request, target)), now)
         if moved is None or result.refused >= 0:
             return None
-        await self._finish(held, [0] * len(held.plan.amounts))
+        await self._finish(held, [0] * len(held.amounts))
         return moved
 
-    async def _finish(self, held: _Held, actual: list[int]) -> None:
+    async def _finish(self, held: _Held, actual: Sequence[int]) -> None:
         plan = held.plan
         if self._local_only:
             self._stores.local.settle_now(held.res_id, plan.refs, actual)
             return
         done_until = self._clock() + self._grace
-        await self._stores.settle(held.res_id, held.store, plan.refs, plan.amounts, actual, done_until)
+        await self._stores.settle(held.res_id, held.store, plan.refs, held.amounts, actual, done_until)
 
     # ---- visibility and lifecycle -------------------------------------------------------------
 
     async def status(self) -> list[dict[str, object]]:
         """Every tracked counter with its use read now (the shared store when it answers, else local)."""
         now = self._clock()
-        rows = self.tracker.rows(now, self._clocks)
+        rows = self.tracker.rows(now, self._planner.clocks)
         uses, source = await self._stores.read([row.ref for row in rows], now)
         return [row.as_dict(used, now, source) for row, used in zip(rows, uses, strict=True)]
 

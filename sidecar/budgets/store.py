@@ -75,39 +75,35 @@ class Store(Protocol):
 
 
 class _Counter:
-    """``holds`` maps res_id -> (amount, hold_until) in insertion order, which is expiry order because
-    every hold of one store gets the same TTL (a wall-clock step back only delays a purge)."""
+    """One counter: ``used`` and ``held`` (the sum of the live holds on it)."""
 
-    __slots__ = ("expires_at", "held", "holds", "used")
+    __slots__ = ("expires_at", "held", "used")
 
     def __init__(self, expires_at: int) -> None:
         self.used = 0
         self.held = 0
-        self.holds: dict[str, tuple[int, float]] = {}
         self.expires_at = expires_at
 
-    def purge(self, now: float) -> None:
-        holds = self.holds
-        while holds:
-            res_id = next(iter(holds))
-            amount, until = holds[res_id]
-            if until > now:
-                return
-            del holds[res_id]
-            self.held -= amount
+
+_Hold = tuple[list[_Counter], Sequence[int], float]
+"""One reservation: its counters, the amount held on each, and its expiry (a plain tuple: the cheapest)."""
 
 
 class LocalStore:
     """Counters in this process. The sync methods are the fast path; the async ones satisfy ``Store``.
 
-    Counters whose window (plus grace) is over are swept at most every ``sweep_every_s`` seconds of the
-    clock passed in, so memory holds the live windows only.
+    The holds are kept per reservation (one entry each, whatever its number of counters), in insertion
+    order, which is expiry order because every hold of one store gets the same TTL (a wall-clock step
+    back, or a reload that shortens the TTL, only delays a purge). Counters whose window (plus grace) is
+    over are swept at most every ``sweep_every_s`` seconds of the clock passed in, so memory holds the
+    live windows only.
     """
 
     remote = False
 
     def __init__(self, sweep_every_s: float = 10.0) -> None:
         self._counters: dict[str, _Counter] = {}
+        self._holds: dict[str, _Hold] = {}
         self._sweep_every_s = sweep_every_s
         self._next_sweep = 0.0
 
@@ -119,19 +115,19 @@ class LocalStore:
     ) -> ReserveResult:
         if now >= self._next_sweep:
             self._sweep(now)
+        if self._holds:
+            self._purge(now)
         table = self._counters
         found: list[_Counter] = []
         uses: list[int] = []
         refused = -1
-        for i, ref in enumerate(counters):
+        for ref, amount in zip(counters, amounts, strict=True):
             counter = table.get(ref.key)
             if counter is None:
                 counter = table[ref.key] = _Counter(ref.expires_at)
-            elif counter.holds:
-                counter.purge(now)
             use = counter.used + counter.held
-            if refused < 0 and ref.cap >= 0 and use + amounts[i] > ref.cap:
-                refused = i
+            if refused < 0 and ref.cap >= 0 and use + amount > ref.cap:
+                refused = len(found)
             found.append(counter)
             uses.append(use)
         if refused >= 0:
@@ -139,32 +135,33 @@ class LocalStore:
         for i, counter in enumerate(found):
             amount = amounts[i]
             counter.held += amount
-            counter.holds[res_id] = (amount, hold_until)
             uses[i] += amount
+        self._holds[res_id] = (found, amounts, hold_until)
         return ReserveResult(-1, tuple(uses))
 
     def settle_now(self, res_id: str, counters: Sequence[CounterRef], actual: Sequence[int]) -> None:
-        table = self._counters
+        hold = self._holds.pop(res_id, None)
+        if hold is not None:
+            for counter, held, used in zip(hold[0], hold[1], actual, strict=True):
+                counter.held -= held
+                counter.used += used
+            return
+        table = self._counters  # no live hold (expired, or a fallback charge): the use alone
         for i, ref in enumerate(counters):
-            counter = table.get(ref.key)
-            if counter is None:
+            found = table.get(ref.key)
+            if found is None:
                 if not actual[i]:
                     continue
-                counter = table[ref.key] = _Counter(ref.expires_at)
-            hold = counter.holds.pop(res_id, None)
-            if hold is not None:
-                counter.held -= hold[0]
-            counter.used += actual[i]
+                found = table[ref.key] = _Counter(ref.expires_at)
+            found.used += actual[i]
 
     def read_now(self, counters: Sequence[CounterRef], now: float) -> tuple[int, ...]:
+        if self._holds:
+            self._purge(now)
         uses = []
         for ref in counters:
             counter = self._counters.get(ref.key)
-            if counter is None:
-                uses.append(0)
-                continue
-            counter.purge(now)
-            uses.append(counter.used + counter.held)
+            uses.append(0 if counter is None else counter.used + counter.held)
         return tuple(uses)
 
     async def reserve(
@@ -187,6 +184,19 @@ class LocalStore:
 
     async def close(self) -> None:
         self._counters.clear()
+        self._holds.clear()
+
+    def _purge(self, now: float) -> None:
+        """Drop the holds that expired by ``now`` (the oldest first; stop at the first live one)."""
+        holds = self._holds
+        while holds:
+            res_id = next(iter(holds))
+            found, amounts, until = holds[res_id]
+            if until > now:
+                return
+            del holds[res_id]
+            for counter, amount in zip(found, amounts, strict=True):
+                counter.held -= amount
 
     def _sweep(self, now: float) -> None:
         self._next_sweep = now + self._sweep_every_s

@@ -91,6 +91,10 @@ class Tracker:
             self._evict(limit, seen)
         return entry
 
+    def seen(self, limit: Limit) -> OrderedDict[str, Seen]:
+        """``limit``'s counters by scope value, least recently used first (``move_to_end`` marks a use)."""
+        return self._seen[limit.index]
+
     def rows(self, now: float, clocks: Sequence[WindowClock]) -> list[Row]:
         rows = []
         for limit in self._limits:

@@ -28,7 +28,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine, Mapping
+from typing import TYPE_CHECKING, Any
 
 from aiohttp.web import StreamResponse
 
@@ -65,6 +66,7 @@ class BudgetStage:
     def __init__(self, keeper: LedgerKeeper) -> None:
         self._keeper = keeper
         self._key_hashes: dict[str, str] = {}  # caller key -> its hash: a dict lookup, not a SHA-256 each time
+        self._bearer_hashes: dict[str, str] = {}  # Authorization header -> its key's hash (bounded alike)
         # The budgets' view of each route's chain, for one policy and one ledger's budgets at a time.
         self._chains: tuple[Policy | None, Budgets | None, dict[str, list[TargetInfo] | None]] = (None, None, {})
 
@@ -125,30 +127,47 @@ class BudgetStage:
         prompt_tokens, output = estimate_request(facts, exchange.raw)
         if facts.operation is Operation.EMBEDDINGS:
             output = 0
-        key_hash = None
-        if budgets.needs_key:
-            key = app_key(facts.headers, exchange.request.query)
-            if key:
-                key_hash = self._key_hashes.get(key)
-                if key_hash is None:
-                    if len(self._key_hashes) >= _KEY_HASHES:
-                        self._key_hashes.clear()
-                    key_hash = self._key_hashes[key] = hash_key(key)
+        key_hash = self._key_hash(facts.headers, exchange) if budgets.needs_key else None
         plan = route.plan
         calls = len(plan.chains) + (1 if plan.judge else 0) if isinstance(plan, EnsemblePlan) else 1
         return BudgetRequest(prompt_tokens, output, facts.app, route.name, facts.headers, key_hash, calls)
+
+    def _key_hash(self, headers: Mapping[str, str], exchange: Exchange) -> str | None:
+        """The hash of the caller's key (``app_key``), remembered per ``Authorization`` value (the header
+        most SDKs send: its parsing skipped too) or per key found elsewhere."""
+        bearer = headers.get("authorization")
+        if bearer:
+            known = self._bearer_hashes.get(bearer)
+            if known is not None:
+                return known
+        key = app_key(headers, exchange.request.query)
+        if not key:
+            return None
+        key_hash = self._key_hashes.get(key)
+        if key_hash is None:
+            if len(self._key_hashes) >= _KEY_HASHES:
+                self._key_hashes.clear()
+            key_hash = self._key_hashes[key] = hash_key(key)
+        if bearer:
+            if len(self._bearer_hashes) >= _KEY_HASHES:
+                self._bearer_hashes.clear()
+            self._bearer_hashes[bearer] = key_hash
+        return key_hash
 
     async def _finish(self, exchange: Exchange, admission: Admission, budgets: Budgets, status: int) -> None:
         """Settle what the answer used, or release what billed nothing. Calls whose answer the caller did
         not get (ensemble members, a judge, answers a gate rejected) are charged even when it got an error."""
         usage = exchange.usage
         unserved = (exchange.unserved_cost_usd, exchange.unserved_tokens)
+        work: Coroutine[Any, Any, None] | None
         if usage is None and (status >= 400 or not exchange.calls):
-            work = admission.settle(Usage(), unserved=unserved) if unserved != (0.0, 0) else admission.release()
+            work = admission.charge(Usage(), unserved=unserved) if unserved != (0.0, 0) else admission.release()
         else:
             served = exchange.answered_by
             target = budgets.targets.get(served.name) if served is not None else None
-            work = admission.settle(usage, target, unserved=unserved)
+            work = admission.charge(usage, target, unserved=unserved)  # the local store: done now, None
+        if work is None:
+            return
         if self._keeper.shared:
             self._keeper.settle_later(work)
         else:

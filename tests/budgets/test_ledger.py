@@ -78,6 +78,14 @@ async def test_settle_without_usage_charges_the_estimate(clock: FakeClock) -> No
     assert await used(book, "day") == pytest.approx(COST)
 
 
+async def test_charge_settles_at_once_on_the_local_store(clock: FakeClock) -> None:
+    """charge (settle without a coroutine) leaves nothing to await locally and counts the actual cost."""
+    book = ledger(clock, usd("day", 1))
+    admission = await book.admit(REQUEST, [book.budgets.target("big")])
+    assert admission.charge(Usage(input_tokens=1000, output_tokens=100)) is None
+    assert await used(book, "day") == pytest.approx(0.013)
+
+
 async def test_only_the_first_settlement_counts(clock: FakeClock) -> None:
     """settle then release (a finally block) or settle twice charges once."""
     book = ledger(clock, usd("day", 1))

@@ -81,6 +81,13 @@ async def test_a_hold_expires_by_itself(store: Store) -> None:
     assert (await store.reserve("r2", [A], [100], HOLD, HOLD + 100)).refused == -1
 
 
+async def test_a_hold_on_several_counters_expires_from_all_of_them(store: Store) -> None:
+    """An unsettled reservation on two counters stops counting on both at its hold_until."""
+    await store.reserve("r1", [A, B], [60, 7], NOW, HOLD)
+    assert await store.read([A, B], HOLD) == (0, 0)
+    assert (await store.reserve("r2", [B, A], [1, 100], HOLD, HOLD + 100)).uses == (1, 100)
+
+
 async def test_a_settlement_after_expiry_still_counts_the_use(store: Store) -> None:
     """A call that outlived its hold still charges its actual use, and the expired hold is not freed twice."""
     await store.reserve("r1", [A], [60], NOW, HOLD)

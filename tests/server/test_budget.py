@@ -381,3 +381,22 @@ async def test_an_unstreamed_request_cancelled_before_its_answer_is_charged_its_
             )
     used = await settled_tokens(running)
     assert 0 < used < 50  # the prompt of "hello there" in a chat body, by the byte estimate
+
+
+async def test_a_caller_key_counts_the_same_whichever_header_carries_it(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """The key limit's counter is the key's: the same key as a Bearer token (OpenAI SDK, twice) and as
+    x-api-key (Anthropic SDK) counts three requests on one counter; another key has its own."""
+    limits = "    - {name: key-rpm, measure: requests, amount: 100, window: minute, scope: {by: key}}\n"
+    running = await sidecar(policy(*await two_fakes(fake), limits))
+    message = {"model": "chat", "max_tokens": 20, "messages": [{"role": "user", "content": "hello there"}]}
+    async with openai.AsyncOpenAI(base_url=running.url + "/v1", api_key="key-a", max_retries=0) as client:
+        await client.chat.completions.create(**chat())
+        await client.chat.completions.create(**chat())
+    async with anthropic.AsyncAnthropic(base_url=running.url, api_key="key-a", max_retries=0) as claude:
+        await claude.messages.create(**message)
+    async with anthropic.AsyncAnthropic(base_url=running.url, api_key="key-b", max_retries=0) as claude:
+        await claude.messages.create(**message)
+    uses = sorted(row["used"] for name, row in (await budget_rows(running)).items() if name.startswith("key-rpm/"))
+    assert uses == [1.0, 3.0]

@@ -1,0 +1,153 @@
+"""Which counters one call reserves on: built once per target, scope values and window, not per request.
+
+``Planner(budgets, tracker)`` (one per policy, with its ``Tracker``); ``planner.plan(request, target, now)``:
+
+    key = (target's model, the request fields the limits read: app, route, key hash, named headers)
+    a plan cached under key, its windows holding now, no counter forgotten since (``Tracker.evictions``)
+        -> it, its per-request values touched in the tracker's least-recently-used order
+    else -> built: per limit whose scope the call falls in (``Limit.scope_value``), the counter of its
+        value in the window holding now (``Tracker.counter``); cached (at most ``MAX_PLANS``: the cache
+        is emptied when full)
+
+A ``Plan`` holds, per counter (request limits first: a request limit's refusal denies, a target
+limit's skips): the limit, the scope value, the counter (``Seen``: its ref and the use last seen), its
+ref, where its measure is in the (usd, tokens, requests) triples of ``pricing`` (``plan.pick(units)``:
+the amounts in the plan's order), and the use above which the limit flags (a warn or downgrade limit
+passed, or a soft threshold), so that admission sees in one C-level pass that nothing flags.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from operator import itemgetter
+
+from .compiled import BudgetRequest, Budgets, Limit, TargetInfo
+from .spec import FIXED_SCOPES, Action, ScopeKind
+from .store import CounterRef
+from .visibility import Seen, Tracker
+from .windows import WindowClock
+
+NEVER = 1 << 100
+"""A use no counter reaches (counters are int64 in Redis)."""
+
+MAX_PLANS = 1024
+"""Plans kept (one per target and combination of scope values met in the current windows)."""
+
+_PlanKey = tuple[str, str | None, str | None, str | None, tuple[str | None, ...]]
+
+
+@dataclass(slots=True)
+class Plan:
+    """The counters of one call (see the module docstring). Shared by every request with the same key
+    in the same windows: read-only once built."""
+
+    target: TargetInfo
+    limits: tuple[Limit, ...]
+    values: tuple[str, ...]
+    counters: tuple[Seen, ...]
+    refs: tuple[CounterRef, ...]
+    pick: Callable[[tuple[int, int, int]], tuple[int, ...]]
+    """The (usd, tokens, requests) units of a call as one amount per counter."""
+    flag_at: tuple[int, ...]
+    """Per counter, the use above which its limit flags (``NEVER``: never)."""
+    start: float
+    end: float
+    """The windows of every counter hold ``[start, end)``."""
+    evictions: int
+    touches: tuple[tuple[OrderedDict[str, Seen], str], ...]
+    """The tracker's entries of the per-request values, to mark as recently used."""
+
+
+class Planner:
+    """The plans of one policy's budgets over one tracker."""
+
+    def __init__(self, budgets: Budgets, tracker: Tracker) -> None:
+        self._tracker = tracker
+        self._clocks = [WindowClock(limit.window) for limit in budgets.limits]
+        request_limits = budgets.request_limits
+        self._per_request = tuple(limit for limit in request_limits if limit.scope not in FIXED_SCOPES)
+        self._fixed = (*(limit for limit in request_limits if limit.scope in FIXED_SCOPES), *budgets.target_limits)
+        scopes = {limit.scope for limit in self._per_request}
+        self._by_app = ScopeKind.APP in scopes
+        self._by_route = ScopeKind.ROUTE in scopes
+        self._by_key = ScopeKind.KEY in scopes
+        self._headers = tuple(sorted({limit.header or "" for limit in self._per_request if limit.header is not None}))
+        self._plans: dict[_PlanKey, Plan] = {}
+
+    @property
+    def clocks(self) -> Sequence[WindowClock]:
+        return self._clocks
+
+    def plan(self, request: BudgetRequest, target: TargetInfo, now: float) -> Plan:
+        """The counters ``request`` reserves on when served by ``target`` at ``now``."""
+        headers = self._headers
+        key = (
+            target.model,
+            request.app if self._by_app else None,
+            request.route if self._by_route else None,
+            request.key_hash if self._by_key else None,
+            tuple(map(request.headers.get, headers)) if headers else (),
+        )
+        plan = self._plans.get(key)
+        if plan is None or not plan.start <= now < plan.end or plan.evictions != self._tracker.evictions:
+            plan = self._build(request, target, now)
+            plans = self._plans
+            if len(plans) >= MAX_PLANS:
+                plans.clear()
+            plans[key] = plan
+        else:
+            for seen, value in plan.touches:
+                seen.move_to_end(value)
+        return plan
+
+    def _build(self, request: BudgetRequest, target: TargetInfo, now: float) -> Plan:
+        tracker = self._tracker
+        limits: list[Limit] = []
+        values: list[str] = []
+        counters: list[Seen] = []
+        touches: list[tuple[OrderedDict[str, Seen], str]] = []
+        start, end = -math.inf, math.inf
+        for limit in (*self._per_request, *self._fixed):
+            value = limit.scope_value(request, target)
+            if value is None:
+                continue
+            window_start, window_end = self._clocks[limit.index].at(now)
+            start, end = max(start, window_start), min(end, window_end)
+            limits.append(limit)
+            values.append(value)
+            counters.append(tracker.counter(limit, value, window_start, window_end))
+            if limit.scope not in FIXED_SCOPES:
+                touches.append((tracker.seen(limit), value))
+        return Plan(
+            target=target,
+            limits=tuple(limits),
+            values=tuple(values),
+            counters=tuple(counters),
+            refs=tuple(counter.ref for counter in counters),
+            pick=_picker([limit.measure_index for limit in limits]),
+            flag_at=tuple(_flag_at(limit) for limit in limits),
+            start=start,
+            end=end,
+            evictions=tracker.evictions,
+            touches=tuple(touches),
+        )
+
+
+def _flag_at(limit: Limit) -> int:
+    """The use above which ``limit`` flags: its amount unless it denies (``Ledger._judge`` flags a
+    denying limit's soft threshold only), its soft threshold if lower."""
+    level = NEVER if limit.action is Action.DENY else limit.units
+    return min(level, NEVER if limit.soft_units is None else limit.soft_units)
+
+
+def _picker(measures: list[int]) -> Callable[[tuple[int, int, int]], tuple[int, ...]]:
+    """A function from a (usd, tokens, requests) triple to the amounts at ``measures``, in C when it can."""
+    if len(measures) >= 2:
+        return itemgetter(*measures)
+    if measures:
+        only = measures[0]
+        return lambda units: (units[only],)
+    return lambda units: ()
