@@ -174,8 +174,8 @@ async def speed(rounds: int, ops: int) -> dict[str, Timing | int]:
     out["entry bytes (2 KB answer, whole), counted in memory (footprint)"] = footprint(entry)
     out["memory store (put), 2 KB answer"] = await per_op(rounds, ops, lambda i: memory.store(keys[i], entry, SETTINGS))
     out["memory lookup hit, 2 KB answer"] = await per_op(rounds, ops, lambda i: memory.lookup(keys[i], SETTINGS))
-    out["a hit's whole openai body from its kept template (ResponseCache.body)"] = per_op_sync(
-        rounds, ops, lambda i: memory.body(keys[i], entry, Dialect.OPENAI)
+    out["a hit's whole openai body from its kept template (ResponseCache.answer)"] = per_op_sync(
+        rounds, ops, lambda i: memory.answer(keys[i], entry, Dialect.OPENAI, "body")
     )
     out["memory lookup miss"] = await per_op(rounds, ops, lambda i: memory.lookup("v1:absent", SETTINGS))
     backend = memory.storage.backend
