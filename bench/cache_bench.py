@@ -6,8 +6,9 @@
   typical 2 KB chat request (``RouteCache.key``); a memory lookup hit and a store of a 2 KB answer
   (``ResponseCache.lookup`` / ``store``; in memory entries are kept as objects, on Redis encoded and
   decoded), a hit's whole body from its kept template, the same on Redis over loopback (a
-  ``redis-server`` this script starts on a free port); and, per stream event, assembling a streamed
-  answer's deltas and replaying an entry as each dialect's events.
+  ``redis-server`` this script starts on a free port; a hit's body from the one stored with the entry,
+  and rendered); per stream event, assembling a streamed answer's deltas and replaying an entry as
+  each dialect's events; and a streamed hit, encoded per hit against written from the stream kept.
 - **Memory** (a fresh child process per case, VmRSS from /proc): a memory store bounded at
   ``--bound-mib`` MiB filled with ``--entries`` 2 KB answers, and the same store offered three times as
   many (so it evicts), against the bound (target: RSS growth under the bound + 20%).
@@ -175,8 +176,8 @@ async def speed(rounds: int, ops: int) -> dict[str, Timing | int]:
     out["entry bytes (2 KB answer, whole), counted in memory (footprint)"] = footprint(entry)
     out["memory store (put), 2 KB answer"] = await per_op(rounds, ops, lambda i: memory.store(keys[i], entry, SETTINGS))
     out["memory lookup hit, 2 KB answer"] = await per_op(rounds, ops, lambda i: memory.lookup(keys[i], SETTINGS))
-    out["a hit's whole openai body from its kept template (ResponseCache.body)"] = per_op_sync(
-        rounds, ops, lambda i: memory.body(keys[i], entry, Dialect.OPENAI)
+    out["a hit's whole openai body from its kept template (ResponseCache.answer)"] = per_op_sync(
+        rounds, ops, lambda i: memory.answer(keys[i], entry, Dialect.OPENAI, "body")
     )
     out["memory lookup miss"] = await per_op(rounds, ops, lambda i: memory.lookup("v1:absent", SETTINGS))
     backend = memory.storage.backend
@@ -192,12 +193,20 @@ async def speed(rounds: int, ops: int) -> dict[str, Timing | int]:
             redis = ResponseCache.from_spec(spec)
             redis_ops = max(ops // 10, 100)
             for k in keys[:redis_ops]:
-                await redis.store(k, entry, SETTINGS)
-            out["redis store (put), 2 KB answer"] = await per_op(
-                rounds, redis_ops, lambda i: redis.store(keys[i], entry, SETTINGS)
+                await redis.store(k, entry, SETTINGS, Dialect.OPENAI)
+            out["redis store (put), 2 KB answer, with its openai body"] = await per_op(
+                rounds, redis_ops, lambda i: redis.store(keys[i], entry, SETTINGS, Dialect.OPENAI)
             )
             out["redis lookup hit, 2 KB answer"] = await per_op(
                 rounds, redis_ops, lambda i: redis.lookup(keys[i], SETTINGS)
+            )
+            found = await redis.lookup(keys[0], SETTINGS)
+            assert found.entry is not None and found.body is not None
+            out["a redis hit's whole openai body, from the body stored with it"] = per_op_sync(
+                rounds, ops, lambda i: redis.answer(keys[0], entry, Dialect.OPENAI, "body", found.body)
+            )
+            out["a redis hit's whole openai body, rendered (a value without one)"] = per_op_sync(
+                rounds, ops, lambda i: redis.answer(keys[0], entry, Dialect.OPENAI, "body")
             )
             assert redis.stats.errors == 0
             await redis.close()
@@ -235,6 +244,15 @@ async def speed(rounds: int, ops: int) -> dict[str, Timing | int]:
 
         fastest, median = per_op_sync(rounds, max(ops // 100, 20), replay)
         out[f"replay as {dialect.value} events, per delta"] = (fastest / len(deltas), median / len(deltas))
+        out[f"a streamed {dialect.value} hit, encoded per hit (before)"] = (fastest, median)
+        memory.store_in_memory("v1:streamed", streamed, SETTINGS)
+
+        def kept(_: int, dialect: Dialect = dialect) -> Any:
+            return memory.answer("v1:streamed", streamed, dialect, "stream_usage")
+
+        out[f"a streamed {dialect.value} hit, from the stream kept (ResponseCache.answer)"] = per_op_sync(
+            rounds, max(ops // 100, 20), kept
+        )
     return out
 
 

@@ -4,11 +4,11 @@
 
 Runs this file under ``valgrind --tool=cachegrind`` twice, doing ``--few`` and then ``--many`` memory
 hits of the benchmark's cacheable request in-process: the app's directive, the key
-(``RouteCache.key``), the lookup, the body (``ResponseCache.body``) and the ``web.Response`` holding it,
+(``RouteCache.key``), the lookup, the body (``ResponseCache.answer``) and the ``web.Response`` holding it,
 exactly what the cache stage does for a hit (the span event and metric of ``trace.cache_result``
 excepted). The difference of the totals over the difference of the counts is one hit's own cost, to
 set against a whole hit through the sidecar (bench/cache_instructions.py). ``--baseline REF``: the
-same with the ``sidecar`` package of git revision REF (before ``ResponseCache.body``, the body was
+same with the ``sidecar`` package of git revision REF (``ResponseCache.body`` before ``answer``; before it, the body was
 ``orjson.dumps(replay_body(...))``). Needs valgrind.
 """
 
@@ -74,7 +74,9 @@ async def hits(n: int) -> None:
             cache.store_in_memory(key, entry, settings)
         lookup = await cache.lookup(key, settings)
         assert lookup.entry is not None
-        if hasattr(cache, "body"):
+        if hasattr(cache, "answer"):
+            data = cache.answer(key, lookup.entry, Dialect.OPENAI, "body", lookup.body)
+        elif hasattr(cache, "body"):  # a baseline before ResponseCache.answer
             data = cache.body(key, lookup.entry, Dialect.OPENAI)
         else:  # a baseline before the kept bodies
             data = orjson.dumps(replay_body(lookup.entry, Dialect.OPENAI, model=lookup.entry.model))

@@ -6,8 +6,11 @@ of the fragments it arrived in (``cuts``), so a replay streams with the original
 from a whole answer has none and is cut at word boundaries on replay (``replay``). ``response()`` gives
 the common ``ChatResponse`` that the dialect builders turn into any caller's body.
 
-Encoding (``encode`` / ``decode``): compact JSON by orjson, what Redis holds (the memory store keeps the
-objects themselves, counted at ``footprint``)::
+Encoding (``encode`` / ``decode``): compact JSON by orjson (the memory store keeps the objects
+themselves, counted at ``footprint``). Redis holds it framed (``frame`` / ``unframe``): the JSON, then
+a newline and the whole response body the entry's hits are answered with (a ``replay`` template, for
+the one dialect its key serves), so that a hit from Redis writes stored bytes instead of building and
+encoding its body; a value without the newline (an older sidecar's) is the entry alone::
 
     {"v": 1, "p": [piece...], "f": finish, "s": stop_sequence, "u": [in, out, cached, cache_write,
      reasoning] | null, "m": model, "t": target, "pr": provider, "at": stored_at, "c": cost | null,
@@ -229,6 +232,19 @@ def encode(entry: Entry) -> bytes:
     # orjson's bytes keep the capacity of its write buffer (about 16 KiB for a 2 KiB answer, measured
     # with orjson 3.13): an exact-size copy, or a memory store would hold eight times what it counts.
     return memoryview(data).tobytes()
+
+
+def frame(encoded: bytes, body: bytes | None) -> bytes:
+    """An entry's ``encode``d bytes with the whole-body template its hits are answered with (compact
+    JSON never holds a raw newline: the first one ends the entry)."""
+    return encoded if body is None else b"%b\n%b" % (encoded, body)
+
+
+def unframe(data: bytes) -> tuple[Entry, bytes | None]:
+    """The entry and the body template ``frame`` wrote (None when there is none); ``EntryFormatError``
+    for anything else."""
+    head, newline, body = data.partition(b"\n")
+    return decode(head), (body if newline and body else None)
 
 
 def _cuts(raw: Any, text: str) -> tuple[int, ...] | None:

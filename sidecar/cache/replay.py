@@ -9,10 +9,12 @@
 - ``replay_stream(entry, dialect, ...)``: those deltas encoded by the dialect's own stream encoder
   (``translate.new_stream_encoder``): the events an SDK reads from a live stream.
 - ``replay_body(entry, dialect, ...)``: the whole response by the dialect's builder.
-- ``body_template(entry, dialect)`` / ``fill_body(template, dialect)``: that whole response encoded
-  once, with marks where the response id (and OpenAI's ``created``) go, and filled per hit by two byte
-  replacements: the memory store keeps a template per caller dialect next to the entry, so a repeated
-  non-streamed hit neither builds nor encodes the body again (``store.Kept``).
+- ``template(entry, dialect, form)`` / ``fill_body(template, dialect)``: the whole response
+  (``form`` "body", ``body_template``) or the whole stream ("stream", "stream_usage": with OpenAI's
+  usage chunk) encoded once, with marks where the response id (and OpenAI's ``created``) go, and
+  filled per hit by two byte replacements: the memory store keeps the templates of its hits next to
+  the entry (``store.Kept``) and Redis keeps the whole body's with the entry (``entry.frame``), so a
+  repeated hit neither builds nor encodes its answer again.
 
 Each replay has a fresh response id (and ``created`` time): a cached answer is a new answer to a new
 request.
@@ -21,10 +23,9 @@ request.
 from __future__ import annotations
 
 import re
-import secrets
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
@@ -100,12 +101,18 @@ def _reasoning(piece: ReasoningPiece) -> list[Delta]:
     return out
 
 
-def replay_stream(entry: Entry, dialect: Dialect, *, model: str, include_usage: bool) -> list[SSEEvent]:
+def replay_stream(
+    entry: Entry, dialect: Dialect, *, model: str, include_usage: bool, response_id: str | None = None
+) -> list[SSEEvent]:
     """The answer as the stream events a ``dialect`` caller gets live (``include_usage``: OpenAI's
-    ``stream_options.include_usage``). ``model`` is the name reported."""
+    ``stream_options.include_usage``). ``model`` is the name reported; ``response_id``: the id the
+    events carry (None: a fresh one)."""
     encoder = new_stream_encoder(dialect, model, include_usage)
+    deltas = replay_deltas(entry)
+    if response_id is not None:
+        deltas[0] = Start(response_id)
     out: list[SSEEvent] = []
-    for delta in replay_deltas(entry):
+    for delta in deltas:
         out += encoder.feed(delta)
     out += encoder.close()
     return out
@@ -124,12 +131,37 @@ def id_prefix(dialect: Dialect) -> str:
     return wire(dialect).response_id_prefix
 
 
-# The marks a template holds where each hit's own values go: random per process, so no answer can hold
-# them; ``created`` is only ever an integer after ``"created":`` (inside JSON strings quotes are escaped).
-_ID_MARK = "cached" + secrets.token_hex(16)
-_CREATED_MARK = secrets.randbelow(9 * 10**15) + 10**15
-_ID_MARK_BYTES = _ID_MARK.encode()
+# The marks a template holds where each hit's own values go. Fixed, so that a template stored in Redis by
+# one sidecar is filled by another; replaced only where they stand as a JSON value (after ``:"`` and
+# before ``"``, or after ``"created":``), which text inside a JSON string cannot imitate (its quotes are
+# escaped), so no answer's content is touched.
+_ID_MARK = "sidecar-cached-answer-7f3c9a41e2d8b605"
+_CREATED_MARK = 4_242_424_242_424_242
+_ID_MARK_BYTES = b':"%s"' % _ID_MARK.encode()
 _CREATED_MARK_BYTES = b'"created":%d' % _CREATED_MARK
+
+_CREATED = re.compile(rb'"created":\d+')  # an OpenAI chunk's time (never inside a string: quotes are escaped)
+
+Form = Literal["body", "stream", "stream_usage"]
+"""What a template renders: the whole response, or the whole stream without or with OpenAI's usage chunk."""
+
+
+def form_of(stream: bool, include_usage: bool) -> Form:
+    """The template a request is answered from (``include_usage``: see ``replay_stream``)."""
+    if not stream:
+        return "body"
+    return "stream_usage" if include_usage else "stream"
+
+
+def template(entry: Entry, dialect: Dialect, form: Form) -> bytes:
+    """``entry`` rendered once as ``form`` for a ``dialect`` caller, the entry's model reported, with the
+    marks ``fill_body`` replaces."""
+    if form == "body":
+        return body_template(entry, dialect)
+    events = replay_stream(
+        entry, dialect, model=entry.model, include_usage=form == "stream_usage", response_id=_ID_MARK
+    )
+    return _CREATED.sub(_CREATED_MARK_BYTES, b"".join(event.encode() for event in events))
 
 
 def body_template(entry: Entry, dialect: Dialect) -> bytes:
@@ -141,6 +173,7 @@ def body_template(entry: Entry, dialect: Dialect) -> bytes:
 
 
 def fill_body(template: bytes, dialect: Dialect) -> bytes:
-    """The template with a fresh response id (and the current ``created``): one hit's body."""
-    body = template.replace(_ID_MARK_BYTES, new_id(id_prefix(dialect)).encode())
+    """A template (whole body or stream) with a fresh response id (and the current ``created``): one
+    hit's answer."""
+    body = template.replace(_ID_MARK_BYTES, b':"%s"' % new_id(id_prefix(dialect)).encode())
     return body.replace(_CREATED_MARK_BYTES, b'"created":%d' % int(time.time()))

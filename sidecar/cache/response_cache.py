@@ -3,9 +3,9 @@
     cache = ResponseCache.from_spec(store_spec, env)     # at start-up / when the store block changes
     lookup = await cache.lookup(key, route_settings)       # Lookup: hit | stale-for-last-resort | miss
     flight = cache.flights.join(key)                       # single flight (``flight``)
-    reason = await cache.store(key, entry, route_settings) # None: stored; else why not
+    reason = await cache.store(key, entry, route_settings, dialect) # None: stored; else why not
     cache.store_in_memory(key, entry, route_settings)      # the same, no coroutine (cache.in_memory)
-    body = cache.body(key, lookup.entry, dialect)           # a hit as one whole response (bytes)
+    data = cache.answer(key, lookup.entry, dialect, form, lookup.body) # a hit's body or whole stream
     entry = await cache.stale(key, route_settings, lookup) # the last resort (kind: cache)
     await cache.warm()                                     # connect ahead of the first request
     cache.snapshot()                                       # counters and store gauges, for /metrics
@@ -29,23 +29,26 @@ from typing import Any, Literal, NamedTuple
 
 from ..dialects import Dialect
 from ..resilience.breaker import BreakerConfig, CircuitBreaker
-from .entry import Entry, EntryFormatError, decode, encode, footprint, unstorable
+from .entry import Entry, EntryFormatError, encode, footprint, frame, unframe, unstorable
 from .flight import SingleFlight
 from .redis_store import build_redis_backend, close_redis_backend, describe
-from .replay import body_template, fill_body
+from .replay import Form, body_template, fill_body, template
 from .spec import CacheStoreSpec, RouteCacheSpec
 from .stats import CacheStats
 from .store import GuardedStore, MemoryStore, Store
 
 
 class Lookup(NamedTuple):
-    """What a lookup found. ``state`` hit: ``entry`` answers, ``age_s`` old; miss: nothing fresh, and
-    ``stale`` is an entry inside the stale window when there is one (for the last resort only)."""
+    """What a lookup found. ``state`` hit: ``entry`` answers, ``age_s`` old, and ``body`` is the whole
+    body template stored with it in Redis (``entry.frame``; None in memory, where ``MemoryStore`` keeps
+    its own); miss: nothing fresh, and ``stale`` is an entry inside the stale window when there is one
+    (for the last resort only)."""
 
     state: Literal["hit", "miss"]
     entry: Entry | None = None
     age_s: float = 0.0
     stale: Entry | None = None
+    body: bytes | None = None
 
 
 MISS = Lookup("miss")
@@ -108,7 +111,7 @@ class ResponseCache:
     async def lookup(self, key: str, settings: RouteCacheSpec) -> Lookup:
         """A fresh entry (hit), or a miss that may carry a stale entry for the last resort."""
         self.stats.lookups += 1
-        entry = await self._read(key)
+        entry, body = await self._read(key)
         if entry is None:
             self.stats.misses += 1
             return MISS
@@ -116,33 +119,39 @@ class ResponseCache:
         if age <= settings.ttl_s:
             self.stats.hits += 1
             self._saved(entry)
-            return Lookup("hit", entry, age)
+            return Lookup("hit", entry, age, None, body)
         self.stats.misses += 1
         return Lookup("miss", stale=entry if age <= settings.ttl_s + settings.stale_s else None)
 
-    def body(self, key: str, entry: Entry, dialect: Dialect) -> bytes:
-        """``entry`` (read under ``key``) as one whole ``dialect`` response: in memory from the template
-        kept with it (``MemoryStore.body``), else rendered."""
+    def answer(self, key: str, entry: Entry, dialect: Dialect, form: Form, body: bytes | None = None) -> bytes:
+        """``entry`` (read under ``key``) as one hit's ``dialect`` answer in ``form`` (``replay.form_of``):
+        in memory from the template kept with it (``MemoryStore.answer``); from Redis the whole body
+        from ``body``, the template stored with the entry (``Lookup.body``), else rendered."""
         if isinstance(self.storage, MemoryStore):
-            return self.storage.body(key, entry, dialect)
-        return fill_body(body_template(entry, dialect), dialect)
+            return self.storage.answer(key, entry, dialect, form)
+        if form == "body" and body is not None:
+            return fill_body(body, dialect)
+        return fill_body(template(entry, dialect, form), dialect)
 
     async def stale(self, key: str, settings: RouteCacheSpec, lookup: Lookup | None = None) -> Entry | None:
         """For the last resort: an entry no older than ``ttl_s + stale_s`` (a fresh one too, should one
         have been stored meanwhile). ``lookup``'s stale entry is used when given, else the store is read."""
-        entry = lookup.stale if lookup is not None and lookup.stale is not None else await self._read(key)
+        entry = lookup.stale if lookup is not None and lookup.stale is not None else (await self._read(key))[0]
         if entry is None or entry.age(self._clock()) > settings.ttl_s + settings.stale_s:
             return None
         self.stats.stale += 1
         self._saved(entry)
         return entry
 
-    async def store(self, key: str, entry: Entry, settings: RouteCacheSpec) -> str | None:
-        """Store a complete answer; None when stored, else why not (``unstorable``, ``too_large``,
-        ``store_failed``)."""
+    async def store(
+        self, key: str, entry: Entry, settings: RouteCacheSpec, dialect: Dialect | None = None
+    ) -> str | None:
+        """Store a complete answer (to a ``dialect`` caller); None when stored, else why not
+        (``unstorable``, ``too_large``, ``store_failed``). Redis keeps the whole body template of
+        ``dialect`` (the one its key serves) with it."""
         if self.in_memory:
             return self.store_in_memory(key, entry, settings)
-        data, reason = self._encoded(entry, settings)
+        data, reason = self._encoded(entry, settings, dialect)
         if reason is None and not await self.storage.set(key, data, settings.ttl_s + settings.stale_s):
             reason = "store_failed"
         return self._count(reason)
@@ -166,13 +175,15 @@ class ResponseCache:
         """The store is this process's memory: it never waits and cannot fail."""
         return self._in_memory
 
-    def _encoded(self, entry: Entry, settings: RouteCacheSpec) -> tuple[bytes, str | None]:
+    def _encoded(self, entry: Entry, settings: RouteCacheSpec, dialect: Dialect | None) -> tuple[bytes, str | None]:
         reason = unstorable(entry, store_truncated=settings.store_truncated)
         data = b""
         if reason is None:
             data = encode(entry)
             if len(data) > self.max_entry_bytes:
                 reason = "too_large"
+            else:  # and the body its hits are answered with (about the answer's size again)
+                data = frame(data, body_template(entry, dialect) if dialect is not None else None)
         return data, reason
 
     def _count(self, reason: str | None) -> str | None:
@@ -182,22 +193,23 @@ class ResponseCache:
             self.stats.store_skips += 1
         return reason
 
-    async def _read(self, key: str) -> Entry | None:
+    async def _read(self, key: str) -> tuple[Entry | None, bytes | None]:
+        """The entry under ``key`` and, from Redis, the body template stored with it."""
         storage = self.storage
         if isinstance(storage, MemoryStore):
             data = storage.read_entry(key)
             if data is None or isinstance(data, Entry):
-                return data  # kept as an object: nothing to decode
+                return data, None  # kept as an object: nothing to decode
         else:
             data = await storage.get(key)
             if data is None:
-                return None
+                return None, None
         try:
-            return decode(data)
+            return unframe(data)
         except EntryFormatError:
             self.stats.damaged += 1
             await self.storage.delete(key)
-            return None
+            return None, None
 
     def _saved(self, entry: Entry) -> None:
         self.stats.saved_cost_usd += entry.cost_usd or 0.0

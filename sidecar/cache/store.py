@@ -6,9 +6,9 @@ Two stores with one interface (``Store``: async ``get``/``set``/``delete`` that 
 - ``MemoryStore``: the in-process ``BoundedMemoryBackend``. It cannot fail or block, so it has no
   timeout and no breaker, and calls the backend's synchronous ``read``/``write`` directly. Besides the
   bytes of the ``Store`` interface it keeps entries as objects (``Kept``: the ``Entry``, neither encoded
-  nor decoded, counted at its ``entry.footprint``) with the whole response bodies rendered for it per
-  caller dialect (``replay.body_template``: made on an entry's first non-streamed hit in a dialect,
-  counted at their size too).
+  nor decoded, counted at its ``entry.footprint``) with the answers rendered for its hits
+  (``replay.template``: the whole body, or the whole stream, made on an entry's first hit in that form
+  and counted at their size too).
 - ``GuardedStore``: any aiocache backend that goes over the network (Redis), through aiocache's API::
 
       get/set --breaker open?--> no operation: a miss (``breaker_skips``)
@@ -18,7 +18,11 @@ Two stores with one interface (``Store``: async ``get``/``set``/``delete`` that 
                                                         ``log_interval_s`` with the count since the last
 
   The breaker is the resilience package's ``CircuitBreaker`` (the state machine of the upstream
-  targets), so while Redis is down a lookup costs a few hundred nanoseconds, not a timeout.
+  targets), so while Redis is down a lookup costs a few hundred nanoseconds, not a timeout. A read
+  (``get``, on the request path) is one ``GET`` on the backend's Redis client under aiocache's key
+  (``build_key``), without aiocache's per-call wrappers (its own timeout, plugin hooks and debug log:
+  this store has its own timeout, and values are bytes, so nothing is lost); writes and deletes go
+  through aiocache's API.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from ..dialects import Dialect
 from ..resilience.breaker import CircuitBreaker
 from ..telemetry.logging import get_logger
 from .entry import Entry, encode
-from .replay import body_template, fill_body
+from .replay import Form, fill_body, template
 from .stats import CacheStats
 
 if TYPE_CHECKING:
@@ -56,13 +60,14 @@ class Store(Protocol):
 
 
 class Kept:
-    """An entry in the memory store, with its whole response bodies per caller dialect (templates)."""
+    """An entry in the memory store, with the answers rendered for its hits (templates, per caller
+    dialect and form)."""
 
     __slots__ = ("bodies", "entry")
 
     def __init__(self, entry: Entry) -> None:
         self.entry = entry
-        self.bodies: dict[Dialect, bytes] | None = None
+        self.bodies: dict[tuple[Dialect, Form], bytes] | None = None
 
 
 KEPT_OVERHEAD = 48
@@ -107,28 +112,29 @@ class MemoryStore:
             self.stats.bytes_written += size
         return stored
 
-    def body(self, key: str, entry: Entry, dialect: Dialect) -> bytes:
-        """``entry`` as a whole ``dialect`` response for one hit, from the template kept with it (made and
+    def answer(self, key: str, entry: Entry, dialect: Dialect, form: Form) -> bytes:
+        """``entry`` as one hit's ``dialect`` answer in ``form``, from the template kept with it (made and
         counted the first time; not kept when ``key`` no longer holds this entry or it would not fit)."""
         kept = self.backend.peek(key)
         if not isinstance(kept, Kept) or kept.entry is not entry:
-            return fill_body(body_template(entry, dialect), dialect)
+            return fill_body(template(entry, dialect, form), dialect)
         bodies = kept.bodies
-        template = bodies.get(dialect) if bodies is not None else None
-        if template is None:
-            template = body_template(entry, dialect)
+        which = (dialect, form)
+        rendered = bodies.get(which) if bodies is not None else None
+        if rendered is None:
+            rendered = template(entry, dialect, form)
             if bodies is None:
-                bodies = {dialect: template}
-                grown = _size(bodies) + _size(template)
+                bodies = {which: rendered}
+                grown = _size(bodies) + _size(rendered)
             else:
                 before = _size(bodies)
-                bodies[dialect] = template
-                grown = _size(bodies) - before + _size(template)
+                bodies[which] = rendered
+                grown = _size(bodies) - before + _size(rendered)
             if self.backend.grow(key, grown):
                 kept.bodies = bodies
             elif kept.bodies is not None:
-                del kept.bodies[dialect]
-        return fill_body(template, dialect)
+                del kept.bodies[which]
+        return fill_body(rendered, dialect)
 
     async def set(self, key: str, value: bytes, ttl_s: float) -> bool:
         return self.write(key, value, ttl_s)
@@ -175,6 +181,8 @@ class GuardedStore:
         self._clock = clock
         self._last_log = -float("inf")
         self._unlogged = 0
+        self._build_key: Callable[[str], str] = backend.build_key  # the key under aiocache's namespace
+        self._client_get: Callable[[str], Any] = backend.client.get
 
     @property
     def breaker(self) -> CircuitBreaker:
@@ -182,7 +190,7 @@ class GuardedStore:
 
     async def get(self, key: str) -> bytes | None:
         """The bytes stored under ``key``, or None (absent, or the backend failed, timed out, is off)."""
-        value: bytes | None = await self._guarded("get", self.backend.get, key)
+        value: bytes | None = await self._guarded("get", self._client_get, self._build_key(key))
         if value is not None:
             self.stats.bytes_read += len(value)
         return value

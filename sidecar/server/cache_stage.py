@@ -38,7 +38,7 @@ from ..cache import Directive, Entry, ResponseCache, StreamAssembler, client_dir
 from ..cache.entry import unstorable
 from ..cache.flight import Follower, Leader
 from ..cache.redis_store import CacheConfigError
-from ..cache.replay import replay_stream
+from ..cache.replay import form_of
 from ..cache.response_cache import MISS, Lookup
 from ..cost import cost_usd
 from ..credentials import app_key
@@ -85,13 +85,13 @@ class ResponseCaches:
                     self._track(asyncio.ensure_future(self.cache.warm()))
         return old
 
-    def write(self, cache: ResponseCache, key: str, entry: Entry, settings: RouteCacheSpec) -> None:
-        """Store ``entry``: in memory at once; in Redis in a task (kept until done, awaited at close), so
-        nothing waits for the write."""
+    def write(self, cache: ResponseCache, key: str, entry: Entry, settings: RouteCacheSpec, dialect: Dialect) -> None:
+        """Store ``entry`` (an answer to a ``dialect`` caller): in memory at once; in Redis in a task (kept
+        until done, awaited at close), so nothing waits for the write."""
         if cache.in_memory:  # no task: creating one costs more than the write
             cache.store_in_memory(key, entry, settings)
             return
-        self._track(asyncio.ensure_future(cache.store(key, entry, settings)))
+        self._track(asyncio.ensure_future(cache.store(key, entry, settings, dialect)))
 
     def _track(self, task: asyncio.Future[Any]) -> None:
         """Keep ``task`` until it is done (awaited at close)."""
@@ -154,7 +154,7 @@ async def _cached(
     if directive is Directive.USE:
         lookup = await store.lookup(key, settings)
         if lookup.entry is not None:
-            return await _serve(exchange, lookup.entry, "hit", lookup.age_s, store, key)
+            return await _serve(exchange, lookup.entry, "hit", lookup.age_s, store, key, lookup.body)
     flight = store.flights.join(key) if settings.single_flight_wait_s > 0 else None
     if isinstance(flight, Follower):
         entry = await flight.wait(settings.single_flight_wait_s)
@@ -219,7 +219,7 @@ def _keep(
         if leader is not None:
             leader.publish(entry)
     if entry is not None:
-        caches.write(store, key, entry, settings)
+        caches.write(store, key, entry, settings, exchange.facts.dialect)
 
 
 def _answer_entry(
@@ -261,10 +261,17 @@ def _answer_entry(
 
 
 async def _serve(
-    exchange: Exchange, entry: Entry, state: str, age_s: float, store: ResponseCache, key: str
+    exchange: Exchange,
+    entry: Entry,
+    state: str,
+    age_s: float,
+    store: ResponseCache,
+    key: str,
+    body: bytes | None = None,
 ) -> web.StreamResponse:
-    """``entry`` (found under ``key``) as the caller's answer, in its dialect, streamed when it asked for
-    a stream; a whole answer from the store's template for the dialect (``ResponseCache.body``)."""
+    """``entry`` (found under ``key``; ``body``: the template stored with it in Redis) as the caller's
+    answer, in its dialect, streamed when it asked for a stream: the store's rendered bytes
+    (``ResponseCache.answer``), written as they are."""
     facts = exchange.facts
     route = exchange.route
     assert route is not None
@@ -274,9 +281,9 @@ async def _serve(
     exchange.trace.cache_result(result=state)
     if facts.stream:
         include_usage = facts.dialect is not Dialect.OPENAI or _include_usage(facts.body)
-        events = replay_stream(entry, facts.dialect, model=entry.model, include_usage=include_usage)
-        return await send_stream(exchange, b"".join(event.encode() for event in events))
-    return web.Response(body=store.body(key, entry, facts.dialect), content_type="application/json")
+        form = form_of(True, include_usage)
+        return await send_stream(exchange, store.answer(key, entry, facts.dialect, form))
+    return web.Response(body=store.answer(key, entry, facts.dialect, "body", body), content_type="application/json")
 
 
 async def _stale(

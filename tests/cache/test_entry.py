@@ -17,6 +17,8 @@ from sidecar.cache.entry import (
     encode,
     entry_from_response,
     footprint,
+    frame,
+    unframe,
     unstorable,
 )
 from sidecar.dialects import Dialect
@@ -136,3 +138,12 @@ def test_footprint_counts_at_least_what_the_entry_holds() -> None:
         held = tracemalloc.get_traced_memory()[0] / len(entries)
         tracemalloc.stop()
         assert held <= footprint(entries[1]) <= held * 1.25
+
+
+def test_a_framed_entry_round_trips_with_its_body() -> None:
+    """What Redis holds (the entry, a newline, the body its hits are answered with) gives both back; a
+    value without a body (an older sidecar's) is the entry alone."""
+    entry = _entry(TextPiece("line one\nline two"))
+    body = b'{"id":"x","text":"a\nb"}'
+    assert unframe(frame(encode(entry), body)) == (entry, body)
+    assert unframe(encode(entry)) == (entry, None)

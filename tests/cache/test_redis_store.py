@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import orjson
 import pytest
 import redis.asyncio as redis_client
 
@@ -16,6 +17,7 @@ from sidecar.cache import CacheConfigError, CacheStoreSpec, ResponseCache, Route
 from sidecar.cache.entry import Entry, TextPiece
 from sidecar.cache.redis_store import describe
 from sidecar.cache.spec import RedisStoreSpec
+from sidecar.dialects import Dialect
 from sidecar.telemetry.logging import configure_logging
 from sidecar.translate.common import FinishReason, Usage
 
@@ -58,6 +60,24 @@ async def test_two_sidecars_share_entries(redis_server: RedisServer) -> None:
     finally:
         await first.close()
         await second.close()
+
+
+async def test_a_hit_from_redis_brings_the_body_stored_with_the_entry(redis_server: RedisServer) -> None:
+    """An entry stored for a dialect's caller comes back with its whole body ready (nothing rendered per
+    hit), filled with a fresh id; an entry stored without one (an older sidecar's) is rendered."""
+    cache = ResponseCache.from_spec(_spec(redis_server.url))
+    try:
+        await cache.store("with", _entry(), SETTINGS, Dialect.OPENAI)
+        await cache.store("without", _entry(), SETTINGS)
+        stored, older = await cache.lookup("with", SETTINGS), await cache.lookup("without", SETTINGS)
+        assert stored.body is not None and older.body is None
+        for lookup in (stored, older):
+            assert lookup.entry is not None
+            body = orjson.loads(cache.answer("k", lookup.entry, Dialect.OPENAI, "body", lookup.body))
+            assert body["choices"][0]["message"]["content"] == "cached answer"
+            assert body["id"].startswith("chatcmpl-")
+    finally:
+        await cache.close()
 
 
 async def test_keys_live_under_the_prefix_for_ttl_plus_stale(redis_server: RedisServer) -> None:

@@ -18,7 +18,7 @@ from google.genai import types as genai_types
 
 from sidecar.cache import Entry, entry_from_response, replay_body, replay_deltas, replay_stream
 from sidecar.cache.entry import ToolPiece, decode, encode
-from sidecar.cache.replay import LONG_WORD, body_template, fill_body, id_prefix, word_pieces
+from sidecar.cache.replay import LONG_WORD, body_template, fill_body, id_prefix, template, word_pieces
 from sidecar.dialects import Dialect
 from sidecar.dialects.registry import DIALECTS
 from sidecar.translate import parse_chat_response
@@ -263,3 +263,44 @@ def test_a_filled_body_template_is_the_whole_response_with_fresh_id_and_time(dia
     assert len(first[id_field]) == len(built[id_field])
     if dialect is Dialect.OPENAI:
         assert abs(first["created"] - time.time()) < 5
+
+
+@pytest.mark.parametrize("dialect", DIALECTS, ids=[str(d) for d in DIALECTS])
+def test_a_filled_stream_template_reads_as_the_replayed_stream_with_fresh_ids(dialect: Dialect) -> None:
+    """A stream template filled for a hit is what the SDK reads from ``replay_stream``'s events (text,
+    tool calls, finish, usage), with a fresh response id in every event of each fill."""
+    entry = _stored(Dialect.ANTHROPIC, "tools")
+    kept = template(entry, dialect, "stream_usage")
+    first, second = (fill_body(kept, dialect) for _ in range(2))
+    assert _read_stream(dialect, first) == _read_stream(dialect, _stream(entry, dialect))
+    assert first != second
+    if dialect is Dialect.OPENAI:
+        chunks = [orjson.loads(line[6:]) for line in first.split(b"\n") if line.startswith(b"data: {")]
+        assert len({chunk["id"] for chunk in chunks}) == 1
+        assert chunks[0]["id"].startswith(id_prefix(dialect))
+        assert all(abs(chunk["created"] - time.time()) < 5 for chunk in chunks)
+
+
+def test_an_answer_quoting_the_marks_is_served_unchanged() -> None:
+    """Text that holds a template's marks (the id mark, ``"created":`` and its number) is not touched by
+    filling: only the response's own id and time are."""
+    mark = "sidecar-cached-answer-7f3c9a41e2d8b605"
+    marks = f'{mark} "created":4242424242424242 :"{mark}"'
+    entry = entry_from_response(
+        {
+            "id": None,
+            "choices": [
+                {"parts": [{"type": "text", "text": marks}], "finish_reason": FinishReason.STOP, "stop_sequence": None}
+            ],
+            "usage": None,
+        },
+        model="m",
+        target="t",
+        provider="p",
+        stored_at=0.0,
+        cost_usd=None,
+    )
+    assert entry is not None
+    body = orjson.loads(fill_body(body_template(entry, Dialect.OPENAI), Dialect.OPENAI))
+    assert body["choices"][0]["message"]["content"] == marks
+    assert body["id"].startswith("chatcmpl-") and abs(body["created"] - time.time()) < 5

@@ -158,13 +158,29 @@ def test_memory_store_keeps_a_body_template_per_dialect_counted_once() -> None:
     entry = _entry()
     store.write_entry("k", entry, footprint(entry), 60)
     before = store.backend.bytes
-    first = orjson.loads(store.body("k", entry, Dialect.OPENAI))
+    first = orjson.loads(store.answer("k", entry, Dialect.OPENAI, "body"))
     counted = store.backend.bytes
-    second = orjson.loads(store.body("k", entry, Dialect.OPENAI))
+    second = orjson.loads(store.answer("k", entry, Dialect.OPENAI, "body"))
     assert before < counted == store.backend.bytes
     assert first["id"] != second["id"]
     assert {**first, "id": "", "created": 0} == {**second, "id": "", "created": 0}
-    store.body("k", entry, Dialect.ANTHROPIC)
+    store.answer("k", entry, Dialect.ANTHROPIC, "body")
+    assert store.backend.bytes > counted
+
+
+def test_memory_store_keeps_a_stream_per_form_counted_once() -> None:
+    """A whole stream rendered for a hit is kept and counted once: a second streamed hit writes the same
+    events with a fresh id; a stream with OpenAI's usage chunk is a form of its own."""
+    store = _memory_store()
+    entry = _entry()
+    store.write_entry("k", entry, footprint(entry), 60)
+    first = store.answer("k", entry, Dialect.OPENAI, "stream")
+    counted = store.backend.bytes
+    second = store.answer("k", entry, Dialect.OPENAI, "stream")
+    assert counted == store.backend.bytes
+    assert first != second and first.count(b"data: ") == second.count(b"data: ")
+    assert b'"usage":{' not in first
+    assert b'"usage":{' in store.answer("k", entry, Dialect.OPENAI, "stream_usage")
     assert store.backend.bytes > counted
 
 
@@ -173,9 +189,9 @@ def test_a_new_entry_under_a_key_is_not_served_an_old_template() -> None:
     store = _memory_store()
     old, new = _entry("old answer"), _entry("new answer")
     store.write_entry("k", old, footprint(old), 60)
-    store.body("k", old, Dialect.OPENAI)
+    store.answer("k", old, Dialect.OPENAI, "body")
     store.write_entry("k", new, footprint(new), 60)
-    body = orjson.loads(store.body("k", new, Dialect.OPENAI))
+    body = orjson.loads(store.answer("k", new, Dialect.OPENAI, "body"))
     assert body["choices"][0]["message"]["content"] == "new answer"
 
 
@@ -186,6 +202,6 @@ def test_a_body_template_that_does_not_fit_is_rendered_but_not_kept() -> None:
     size = footprint(entry) + KEPT_OVERHEAD + KEPT_SLACK + len("k") + ENTRY_OVERHEAD
     store = _memory_store(max_bytes=size + 100)
     store.write_entry("k", entry, footprint(entry), 60)
-    body = orjson.loads(store.body("k", entry, Dialect.OPENAI))
+    body = orjson.loads(store.answer("k", entry, Dialect.OPENAI, "body"))
     assert body["choices"][0]["message"]["content"] == "x" * 400
     assert store.backend.bytes == size

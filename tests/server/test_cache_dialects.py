@@ -193,3 +193,53 @@ async def test_whole_hits_in_every_dialect_are_sdk_answers_with_fresh_ids(
         assert len({getattr(a, ident) for a in answers}) == 3
         for hit in hits:
             assert (text(hit), usage(hit)) == (text(live), usage(live))
+
+
+async def test_streamed_hits_in_every_dialect_are_sdk_streams_with_fresh_ids(
+    fake: FakeFactory, sidecar: SidecarFactory, gemini_client: Any
+) -> None:
+    """Repeated streamed hits (the stream rendered once and kept, then written again with a fresh id)
+    read with each official SDK as the live stream did: the same text and usage, a new id each time."""
+    url = await fake("f0")
+    running = await sidecar(cache_policy([url]))
+    openai_reads = []
+    async with openai_client(running) as client:
+        for _ in range(3):
+            stream = await client.chat.completions.create(
+                model="cached",
+                temperature=0,
+                messages=[{"role": "user", "content": "hi"}],
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+            chunks = [chunk async for chunk in stream]
+            text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+            openai_reads.append((chunks[0].id, text, chunks[-1].usage.completion_tokens))  # type: ignore[union-attr]
+    anthropic_reads = []
+    async with anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0) as client:
+        for _ in range(3):
+            async with client.messages.stream(
+                model="cached",
+                max_tokens=64,
+                messages=[{"role": "user", "content": "hi"}],
+                extra_body={"temperature": 0},
+            ) as events:
+                message = await events.get_final_message()
+            anthropic_reads.append((message.id, message.content[0].text, message.usage.output_tokens))  # type: ignore[union-attr]
+    gemini = gemini_client(running.url)
+    config = types.GenerateContentConfig(temperature=0)
+    gemini_reads = []
+    for _ in range(3):
+        stream = await gemini.aio.models.generate_content_stream(model="cached", contents="hi", config=config)
+        chunks = [c async for c in stream]
+        usage = chunks[-1].usage_metadata
+        assert usage is not None
+        text = "".join(c.text or "" for c in chunks)
+        gemini_reads.append((chunks[0].response_id, text, usage.candidates_token_count))
+    assert await upstream_calls(running, url) == 3  # one per dialect: each caller dialect has its own entry
+    for reads in (openai_reads, anthropic_reads, gemini_reads):
+        assert len({ident for ident, _, _ in reads}) == 3
+        live, *hits = reads
+        assert live[1]
+        for hit in hits:
+            assert hit[1:] == live[1:]
