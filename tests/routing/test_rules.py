@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sidecar.dialects import Dialect, Operation
@@ -138,11 +139,13 @@ def test_index_agrees_with_trying_every_rule() -> None:
         assert (found[0] if found else None) == (expected[0] if expected else None), text
 
 
-def test_index_without_a_gate_when_patterns_cannot_be_joined() -> None:
-    """Patterns with back-references are not joined into a gate; their rules are always tried."""
+def test_index_gates_patterns_with_back_references() -> None:
+    """A pattern with a back-reference is in the gate like any other (each pattern is searched alone):
+    its rule is tried when it finds something, and only then."""
     rules = index(("a", [{"regex": r"(\w)\1"}]))
-    assert not rules.gates
+    assert rules.gates
     assert rules.first(TextView(features("aardvark"))) is not None
+    assert rules.first(TextView(features("abcde"))) is None
 
 
 def test_index_reads_each_rule_in_its_own_windows() -> None:
@@ -164,3 +167,12 @@ def test_index_reads_each_rule_in_its_own_windows() -> None:
     for (system, user), expected in cases.items():
         found = rules.first(TextView(features(user, system=system)))
         assert (found[0] if found else None) == expected, (system, user)
+
+
+def test_view_remembers_a_search_per_window() -> None:
+    """A view answers a pattern's search for each window on its own, the same answer when asked again
+    (the task classes' and the levels' gates share one search per request)."""
+    digit = re.compile(r"\d")
+    view = TextView(features("no numbers here", system="ticket 42"))
+    assert view.finds("system", digit) and view.finds("system", digit)
+    assert not view.finds("last_user", digit) and not view.finds("last_user", digit)
