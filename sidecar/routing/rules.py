@@ -229,7 +229,11 @@ class RegexSet:
         return None
 
     def holds(self, view: TextView) -> bool:
-        return self.first(view) is not None
+        for field in self.fields:  # through the view: a pattern its gate searched is not searched again
+            for pattern in self.patterns:
+                if view.finds(field, pattern):
+                    return True
+        return False
 
     def explain(self, view: TextView) -> str:
         hit = self.first(view)
