@@ -39,7 +39,7 @@ def words_of(text: str) -> list[str]:
 class TextView:
     """The two windows of one request and their derived forms, each computed once on first use."""
 
-    __slots__ = ("_found", "_lower", "_spaced", "_word_sets", "_words", "features")
+    __slots__ = ("_lower", "_spaced", "_word_sets", "_words", "features")
 
     def __init__(self, features: RequestFeatures) -> None:
         self.features = features
@@ -47,7 +47,6 @@ class TextView:
         self._words: dict[str, list[str]] = {}
         self._word_sets: dict[str, frozenset[str]] = {}
         self._spaced: dict[str, str] = {}
-        self._found: dict[tuple[str, int], bool] = {}  # (window, id of a policy's pattern): found
 
     def raw(self, field: TextField) -> str:
         return self.features.system_text if field == "system" else self.features.last_user_text
@@ -69,15 +68,6 @@ class TextView:
         if value is None:
             value = self._word_sets[field] = frozenset(self.words(field))
         return value
-
-    def finds(self, field: TextField, pattern: re.Pattern[str]) -> bool:
-        """Whether ``pattern`` finds something in the raw window: searched once per request (the task
-        classes' and the complexity levels' gates may share a pattern)."""
-        key = (field, id(pattern))  # a pattern's own hash reads its compiled code: id is enough (the policy keeps it)
-        found = self._found.get(key)
-        if found is None:
-            found = self._found[key] = pattern.search(self.raw(field)) is not None
-        return found
 
     def spaced(self, field: TextField) -> str:
         """The words joined by single spaces, with a space at each end (phrase search)."""
@@ -229,11 +219,7 @@ class RegexSet:
         return None
 
     def holds(self, view: TextView) -> bool:
-        for field in self.fields:  # through the view: a pattern its gate searched is not searched again
-            for pattern in self.patterns:
-                if view.finds(field, pattern):
-                    return True
-        return False
+        return self.first(view) is not None
 
     def explain(self, view: TextView) -> str:
         hit = self.first(view)
@@ -289,7 +275,9 @@ class RuleIndex:
     A gate's patterns are searched one by one, not joined into one alternation: each search keeps
     the engine's own shortcuts (skipping to a pattern's leading literal), which an alternation loses
     (every alternative is tried at every position: on a 1.3 KB window the alternation of five patterns
-    cost more than the five searches together). A pattern shared by two rules is searched once."""
+    cost more than the five searches together). A pattern shared by two rules is searched once per gate.
+    The searches are not remembered across gates: on short texts (most requests) a memo per pattern
+    cost more than the searches it saved."""
 
     entries: tuple[tuple[str, Rule], ...]
     always: tuple[int, ...]  # rules with no trigger words, in order
@@ -327,8 +315,9 @@ class RuleIndex:
     def _gate_opens(self, view: TextView) -> bool:
         """Whether a pattern of a regex-only rule finds something in the window it reads."""
         for field, gate in self.gates:
+            text = view.raw(field)
             for pattern in gate:
-                if view.finds(field, pattern):
+                if pattern.search(text) is not None:
                     return True
         return False
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from sidecar.dialects import Dialect, Operation
@@ -167,12 +166,3 @@ def test_index_reads_each_rule_in_its_own_windows() -> None:
     for (system, user), expected in cases.items():
         found = rules.first(TextView(features(user, system=system)))
         assert (found[0] if found else None) == expected, (system, user)
-
-
-def test_view_remembers_a_search_per_window() -> None:
-    """A view answers a pattern's search for each window on its own, the same answer when asked again
-    (the task classes' and the levels' gates share one search per request)."""
-    digit = re.compile(r"\d")
-    view = TextView(features("no numbers here", system="ticket 42"))
-    assert view.finds("system", digit) and view.finds("system", digit)
-    assert not view.finds("last_user", digit) and not view.finds("last_user", digit)
