@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import ValidationError
 
@@ -51,8 +51,9 @@ class Verdict:
     confidence: float = 1.0  # the model's probability; 1 for a header, rule or default
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
+    """Made once per request (a named tuple: immutable, and cheaper to build than a frozen dataclass)."""
+
     task: Verdict
     complexity: Verdict
     tier: str  # the lowest tier that may serve the request

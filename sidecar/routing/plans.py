@@ -74,7 +74,7 @@ class SelectPlan:
 
     def chain(self, request: RequestFacts) -> tuple[Target, ...]:
         by_name = self.by_name
-        return tuple(by_name[choice.candidate.name] for choice in self.selection(request).chain)
+        return tuple([by_name[choice.candidate.name] for choice in self.selection(request).chain])
 
     def run(self, request: RequestFacts, walk: Walk[R]) -> Awaitable[R]:
         return walk(self.chain(request))

@@ -37,6 +37,8 @@ class Routed:
     capped_to: int | None = None
     output_tokens: int = 0  # expected output tokens for cost (set with the decision or the selection)
     router: Router | None = None  # whose decision it is (None: given, e.g. from a logged request)
+    estimated_for: PriceSpec | None = None  # the price of the last ``expected_cost`` (headers, then access line)
+    estimated: float = 0.0
 
 
 def routed(facts: RequestFacts) -> Routed:
@@ -67,9 +69,13 @@ def expected_cost(facts: RequestFacts, record: Routed, price: PriceSpec | None) 
     """US dollars the request is expected to cost on a model of ``price`` (None: no price, no estimate)."""
     if price is None:
         return None
+    if price is record.estimated_for:  # the answer's header computed it; the access line reads it again
+        return record.estimated
     features = facts.features
     output = record.output_tokens
     if not output:
         requested = features.max_output_tokens
         output = min(requested, DEFAULT_OUTPUT_TOKENS) if requested else DEFAULT_OUTPUT_TOKENS
-    return (features.prompt_tokens * price.input_per_mtok + output * price.output_per_mtok) / 1e6
+    cost = (features.prompt_tokens * price.input_per_mtok + output * price.output_per_mtok) / 1e6
+    record.estimated_for, record.estimated = price, cost
+    return cost

@@ -17,6 +17,7 @@ and complexity the line recorded.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,7 @@ FEATURE_FIELDS = (
     "json_schema",
 )
 """Features written on the access line (those not zero, false or absent), for ``diff --replay``."""
+_FEATURE_VALUES = operator.attrgetter(*FEATURE_FIELDS)  # their values in one call
 
 
 def answer_headers(facts: RequestFacts, record: Routed, target: Target | None) -> dict[str, str]:
@@ -84,13 +86,18 @@ def observe(exchange: Exchange, record: Routed, served: Target | None, usage: Us
     if record.capped_to is not None:
         fields["capped_max_output_tokens"] = record.capped_to
     features = facts.features
-    fields["features"] = {name: v for name in FEATURE_FIELDS if (v := getattr(features, name))}
+    fields["features"] = {name: v for name, v in zip(FEATURE_FIELDS, _FEATURE_VALUES(features), strict=True) if v}
     estimated = expected_cost(facts, record, served.price) if served is not None else None
     if estimated is not None:
         fields["estimated_cost_usd"] = round(estimated, 8)
     requested = exchange.policy.models.get(facts.model)
     served_cost = cost_usd(served.price, usage) if served is not None else None
-    requested_cost = cost_usd(requested.price, usage) if requested is not None else None
+    if requested is None:
+        requested_cost = None
+    elif served is not None and requested.price is served.price:  # served as asked (or at the same price)
+        requested_cost = served_cost
+    else:
+        requested_cost = cost_usd(requested.price, usage)
     route = exchange.route.name if exchange.route is not None else ""
     if served_cost is not None and requested_cost is not None:
         fields["requested_model_cost_usd"] = round(requested_cost, 8)

@@ -28,6 +28,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import NamedTuple
 
 from .features import RequestFeatures
 
@@ -53,8 +54,7 @@ class Candidate:
         return (input_tokens * self.input_per_mtok + output_tokens * self.output_per_mtok) / 1e6
 
 
-@dataclass(frozen=True, slots=True)
-class Choice:
+class Choice(NamedTuple):  # per request, like Selection: named tuples are cheaper to build
     candidate: Candidate
     expected_cost: float | None  # US dollars
 
@@ -65,8 +65,7 @@ class Excluded:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class Selection:
+class Selection(NamedTuple):
     chain: tuple[Choice, ...]  # cheapest first
     excluded: tuple[Excluded, ...]
     input_tokens: int
@@ -123,7 +122,7 @@ def select_cheapest(
             cost = candidate.expected_cost(prompt, expected_output)
             kept.append((cost is None, cost or 0.0, position, Choice(candidate, cost)))
     kept.sort()  # cheapest first, unknown prices last; ties keep the candidates' order (position)
-    return Selection(tuple(k[3] for k in kept), tuple(excluded), prompt, expected_output)
+    return Selection(tuple([k[3] for k in kept]), tuple(excluded), prompt, expected_output)
 
 
 def _tier_name(tier_names: Sequence[str], rank: int) -> str:

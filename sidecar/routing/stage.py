@@ -16,7 +16,6 @@ A request of a policy without routing passes with one attribute check. Everythin
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import orjson
@@ -36,6 +35,7 @@ if TYPE_CHECKING:
     from .select import Selection
 
 GENERATING = frozenset({Operation.CHAT, Operation.TEXT_COMPLETION, Operation.RESPONSES, Operation.GENERATE_CONTENT})
+_ROUTING_PLANS = (SelectPlan, SplitPlan)  # a tuple: ``A | B`` in isinstance builds a union per call
 
 
 async def routing_stage(exchange: Exchange, call_next: Handler) -> StreamResponse:
@@ -43,7 +43,7 @@ async def routing_stage(exchange: Exchange, call_next: Handler) -> StreamRespons
     assert route is not None
     router = exchange.policy.router
     plan = route.plan
-    routes_here = isinstance(plan, SelectPlan | SplitPlan)
+    routes_here = isinstance(plan, _ROUTING_PLANS)
     if router is None and route.caps is None and not routes_here:
         return await call_next(exchange)
     facts = exchange.facts
@@ -80,7 +80,7 @@ def _apply_caps(exchange: Exchange, caps: TokenCaps) -> None:
     if limit is not None:
         facts.body = set_output_limit(facts.body, facts.dialect, facts.operation, limit)
         exchange.raw = orjson.dumps(facts.body)  # a same-dialect Gemini call sends the raw body
-        facts.features = replace(features, max_output_tokens=limit)  # windows and cost count the cap
+        facts.features = features._replace(max_output_tokens=limit)  # windows and cost count the cap
         routed(facts).capped_to = limit
 
 

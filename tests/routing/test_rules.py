@@ -138,11 +138,13 @@ def test_index_agrees_with_trying_every_rule() -> None:
         assert (found[0] if found else None) == (expected[0] if expected else None), text
 
 
-def test_index_without_a_gate_when_patterns_cannot_be_joined() -> None:
-    """Patterns with back-references are not joined into a gate; their rules are always tried."""
+def test_index_gates_patterns_with_back_references() -> None:
+    """A pattern with a back-reference is in the gate like any other (each pattern is searched alone):
+    its rule is tried when it finds something, and only then."""
     rules = index(("a", [{"regex": r"(\w)\1"}]))
-    assert not rules.gates
+    assert rules.gates
     assert rules.first(TextView(features("aardvark"))) is not None
+    assert rules.first(TextView(features("abcde"))) is None
 
 
 def test_index_reads_each_rule_in_its_own_windows() -> None:

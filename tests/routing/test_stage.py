@@ -146,6 +146,25 @@ async def test_access_line_carries_the_decision_and_savings(fake: FakeFactory, s
     assert line["estimated_cost_usd"] > 0
 
 
+async def test_header_and_access_line_give_the_same_estimate(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """x-sidecar-estimated-cost and the access line's estimated_cost_usd are one figure (computed once)."""
+    running = await start(fake, sidecar)
+    raw = await ask(running, "Extract the city: I live in Paris.")
+    line = running.log_lines()[-1]
+    assert float(raw.headers["x-sidecar-estimated-cost"]) == pytest.approx(line["estimated_cost_usd"], abs=1e-6)
+
+
+async def test_served_as_asked_costs_what_was_requested(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """A request the cheapest selection serves with the model it asked for saves nothing: the requested
+    model's cost on the access line is the served cost."""
+    routes = "  - name: auto\n    match: {model: mini}\n    target: {select: cheapest}\n"
+    running = await start(fake, sidecar, routes)
+    await ask(running, "Extract the city: Paris.", model="mini")
+    line = running.log_lines()[-1]
+    assert line["served_model"] == "mini"
+    assert line["requested_model_cost_usd"] == line["cost_usd"] > 0
+
+
 async def test_savings_metric_counts_served_and_requested_cost(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """/metrics has the served and the requested model's cost per route and task."""
     routes = "  - name: auto\n    match: {model: big}\n    target: {select: cheapest}\n"
