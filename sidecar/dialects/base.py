@@ -17,7 +17,8 @@ proxy:
   normal end), ``is_malformed``, ``is_usage_only``, and ``error_event_raises`` (the SDK raises on an
   error event as it is, or it must be rewritten);
 - what the features need of its request bodies: ``bodies`` (a ``BodyRules``, its package's ``bodies``
-  module: ``set_output_limit`` for routing's caps, ``append_turns`` for a gate's re-ask,
+  module: ``output_limit`` for a budget's reservation and the routing features, ``set_output_limit``
+  for routing's caps, ``append_turns`` for a gate's re-ask,
   ``cache_unfaithful``), ``transport_fields``, ``sampling_fields`` and ``response_id_prefix`` (the
   cache).
 
@@ -127,7 +128,12 @@ def error_raises(event: SSEEvent, *, name: str | None) -> bool:
 @runtime_checkable
 class BodyRules(Protocol):
     """What the sidecar's features read and write in a dialect's request bodies: a dialect package's
-    ``bodies`` module (its ``WireDialect.bodies``) provides these three functions."""
+    ``bodies`` module (its ``WireDialect.bodies``) provides these four functions."""
+
+    def output_limit(self, body: dict[str, Any], operation: Operation) -> Any:
+        """The value of the field holding the request's output maximum for ``operation`` (unchecked: the
+        caller keeps a positive integer), or None when the operation has none."""
+        ...
 
     def set_output_limit(self, body: dict[str, Any], operation: Operation, value: int) -> dict[str, Any]:
         """A copy of ``body`` asking for at most ``value`` output tokens, in the field the operation reads."""

@@ -32,6 +32,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..dialects import Dialect, Operation
+from ..dialects.anthropic import bodies as anthropic_bodies
+from ..dialects.gemini import bodies as gemini_bodies
+from ..dialects.openai import bodies as openai_bodies
+from ..dialects.registry import wire
 
 if TYPE_CHECKING:
     from .features import Tally
@@ -45,10 +49,10 @@ def positive(value: Any) -> int | None:
 
 
 def output_limit(dialect: Dialect, operation: Operation, body: dict[str, Any]) -> int | None:
-    """The request's own output maximum, read from its one field (no walk): what a reservation needs
-    when no features were computed (``budgets.estimate``); the walkers read it through the same readers."""
-    reader = _OUTPUT_LIMITS.get((dialect, operation))
-    return positive(reader(body)) if reader is not None else None
+    """The request's own output maximum, read from its one field (no walk) by the dialect's
+    ``bodies.output_limit``: what a reservation needs when no features were computed
+    (``budgets.estimate``); the walkers read it through the same readers."""
+    return positive(wire(dialect).bodies.output_limit(body, operation))
 
 
 def _items(value: Any) -> list[Any]:
@@ -131,7 +135,7 @@ def openai_chat(body: dict[str, Any], tally: Tally) -> None:
     fmt = _dict(body.get("response_format")).get("type")
     tally.json_schema = fmt == "json_schema"
     tally.json_mode = fmt == "json_object"
-    tally.output_limit(_openai_chat_limit(body))
+    tally.output_limit(openai_bodies.output_limit(body, Operation.CHAT))
     tally.stream = body.get("stream") is True
 
 
@@ -170,7 +174,7 @@ def openai_responses(body: dict[str, Any], tally: Tally) -> None:
     fmt = _dict(_dict(body.get("text")).get("format")).get("type")
     tally.json_schema = fmt == "json_schema"
     tally.json_mode = fmt == "json_object"
-    tally.output_limit(_max_output_tokens(body))
+    tally.output_limit(openai_bodies.output_limit(body, Operation.RESPONSES))
     tally.stream = body.get("stream") is True
 
 
@@ -181,7 +185,7 @@ def openai_completion(body: dict[str, Any], tally: Tally) -> None:
         tally.text(text)
     tally.messages = len(prompts)
     tally.last_user = prompts[-1:]
-    tally.output_limit(_max_tokens(body))
+    tally.output_limit(openai_bodies.output_limit(body, Operation.TEXT_COMPLETION))
     tally.stream = body.get("stream") is True
 
 
@@ -241,7 +245,7 @@ def anthropic(body: dict[str, Any], tally: Tally) -> None:
     tally.tool_choice_forced = _dict(body.get("tool_choice")).get("type") in ("any", "tool")
     fmt = _dict(_dict(body.get("output_config")).get("format")) or _dict(body.get("output_format"))
     tally.json_schema = bool(fmt)
-    tally.output_limit(_max_tokens(body))
+    tally.output_limit(anthropic_bodies.output_limit(body, Operation.CHAT))
     tally.stream = body.get("stream") is True
 
 
@@ -314,7 +318,7 @@ def gemini(body: dict[str, Any], tally: Tally) -> None:
     tally.json_mode = _get(config, "responseMimeType", "response_mime_type") == "application/json"
     schema = _get(config, "responseSchema", "response_schema")
     tally.json_schema = bool(schema or _get(config, "responseJsonSchema", "response_json_schema"))
-    tally.output_limit(_gemini_config_limit(config))
+    tally.output_limit(gemini_bodies.config_limit(config))
 
 
 def gemini_embeddings(body: dict[str, Any], tally: Tally) -> None:
@@ -322,35 +326,6 @@ def gemini_embeddings(body: dict[str, Any], tally: Tally) -> None:
     for request in requests:
         _gemini_parts(_dict(_dict(request).get("content")).get("parts"), tally)
 
-
-def _openai_chat_limit(body: dict[str, Any]) -> Any:
-    return body.get("max_completion_tokens", body.get("max_tokens"))  # OpenAI's newer name wins
-
-
-def _max_output_tokens(body: dict[str, Any]) -> Any:
-    return body.get("max_output_tokens")
-
-
-def _max_tokens(body: dict[str, Any]) -> Any:
-    return body.get("max_tokens")
-
-
-def _gemini_config_limit(config: dict[str, Any]) -> Any:
-    return _get(config, "maxOutputTokens", "max_output_tokens")
-
-
-def _gemini_limit(body: dict[str, Any]) -> Any:
-    return _gemini_config_limit(_dict(_get(_gemini_request(body), "generationConfig", "generation_config")))
-
-
-_OUTPUT_LIMITS: dict[tuple[Dialect, Operation], Callable[[dict[str, Any]], Any]] = {
-    (Dialect.OPENAI, Operation.CHAT): _openai_chat_limit,
-    (Dialect.OPENAI, Operation.RESPONSES): _max_output_tokens,
-    (Dialect.OPENAI, Operation.TEXT_COMPLETION): _max_tokens,
-    (Dialect.ANTHROPIC, Operation.CHAT): _max_tokens,
-    (Dialect.GEMINI, Operation.CHAT): _gemini_limit,
-    (Dialect.GEMINI, Operation.GENERATE_CONTENT): _gemini_limit,
-}
 
 _WALKERS: dict[tuple[Dialect, Operation], Walker] = {
     (Dialect.OPENAI, Operation.CHAT): openai_chat,

@@ -1,7 +1,7 @@
 """What the sidecar's features read and write in an Anthropic request body (its ``WireDialect.bodies``, a
 ``base.BodyRules``; ``TRANSPORT_FIELDS`` is its ``transport_fields``): pure functions.
 
-- ``set_output_limit``: ``max_tokens``
+- ``output_limit`` / ``set_output_limit``: ``max_tokens`` (a message's; count_tokens has none)
 - ``append_turns``: the rejected answer and the re-ask as the next two ``messages``
 - ``cache_unfaithful``: why the cache cannot keep the answer (MCP servers, containers, server tools,
   citations)
@@ -16,6 +16,10 @@ from .. import Operation
 
 TRANSPORT_FIELDS = frozenset(("stream", "metadata", "service_tier"))
 _UNCACHEABLE = ("mcp_servers", "container")
+
+
+def output_limit(body: dict[str, Any], operation: Operation) -> Any:
+    return body.get("max_tokens") if operation is Operation.CHAT else None
 
 
 def set_output_limit(body: dict[str, Any], operation: Operation, value: int) -> dict[str, Any]:

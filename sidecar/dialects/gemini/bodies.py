@@ -2,6 +2,8 @@
 ``base.BodyRules``; ``TRANSPORT_FIELDS`` is its ``transport_fields``): pure functions. Keys
 come in camelCase or snake_case.
 
+- ``output_limit``: ``generationConfig.maxOutputTokens`` (also inside a ``generateContentRequest``;
+  countTokens and embeddings have none)
 - ``set_output_limit``: ``generationConfig.maxOutputTokens`` (in the config object the app used)
 - ``append_turns``: the rejected answer and the re-ask as the next two ``contents`` (roles model, user)
 - ``cache_unfaithful``: why the cache cannot keep the answer (log probabilities, several candidates,
@@ -18,6 +20,24 @@ from .. import Operation
 TRANSPORT_FIELDS = frozenset(("labels",))  # the model and streaming are in the URL, not the body
 SAMPLING_FIELDS = ("generationConfig", "generation_config")
 _UNCACHEABLE_CONFIG = ("responseLogprobs", "response_logprobs", "logprobs")
+
+
+def output_limit(body: dict[str, Any], operation: Operation) -> Any:
+    if operation is not Operation.CHAT and operation is not Operation.GENERATE_CONTENT:
+        return None
+    inner = _either(body, "generateContentRequest", "generate_content_request")
+    config = _either(inner if isinstance(inner, dict) else body, "generationConfig", "generation_config")
+    return config_limit(config if isinstance(config, dict) else {})
+
+
+def config_limit(config: dict[str, Any]) -> Any:
+    """The output maximum in a ``generationConfig`` object (either spelling)."""
+    return _either(config, "maxOutputTokens", "max_output_tokens")
+
+
+def _either(obj: dict[str, Any], camel: str, snake: str) -> Any:
+    value = obj.get(camel)
+    return obj.get(snake) if value is None else value
 
 
 def set_output_limit(body: dict[str, Any], operation: Operation, value: int) -> dict[str, Any]:

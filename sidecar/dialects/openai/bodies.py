@@ -1,6 +1,8 @@
 """What the sidecar's features read and write in an OpenAI request body (its ``WireDialect.bodies``, a
 ``base.BodyRules``; ``TRANSPORT_FIELDS`` is its ``transport_fields``): pure functions.
 
+- ``output_limit``: the output maximum the request gives (``max_completion_tokens``, else ``max_tokens``
+  for chat; ``max_output_tokens`` for responses; ``max_tokens`` for completions)
 - ``set_output_limit``: the output maximum in the field the operation reads (``max_tokens`` for
   completions and for a chat that already uses it, ``max_output_tokens`` for responses, else
   ``max_completion_tokens``)
@@ -31,6 +33,16 @@ TRANSPORT_FIELDS = frozenset(
     )
 )
 _UNCACHEABLE = ("logprobs", "top_logprobs", "audio", "web_search_options", "functions", "function_call")
+
+
+def output_limit(body: dict[str, Any], operation: Operation) -> Any:
+    if operation is Operation.CHAT:
+        return body.get("max_completion_tokens", body.get("max_tokens"))  # OpenAI's newer name wins
+    if operation is Operation.RESPONSES:
+        return body.get("max_output_tokens")
+    if operation is Operation.TEXT_COMPLETION:
+        return body.get("max_tokens")
+    return None
 
 
 def set_output_limit(body: dict[str, Any], operation: Operation, value: int) -> dict[str, Any]:

@@ -8,6 +8,10 @@ from typing import Any
 from .. import Operation
 
 
+def output_limit(body: dict[str, Any], operation: Operation) -> Any:
+    return body.get("max_tokens")
+
+
 def set_output_limit(body: dict[str, Any], operation: Operation, value: int) -> dict[str, Any]:
     return {**body, "max_tokens": value}
 
