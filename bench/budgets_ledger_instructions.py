@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ import time
 from pathlib import Path
 
 from budgets_bench import FIVE_LIMITS, REQUEST, USAGE, ledger_for
+from instructions import instruction_total
 
 HERE = Path(__file__).resolve()
 
@@ -56,10 +56,7 @@ def instructions(variant: str, n: int, workdir: Path) -> int:
     valgrind = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
     with out.open("w") as stderr:
         subprocess.run([*valgrind, *command], stderr=stderr, stdout=subprocess.DEVNULL, check=True)
-    found = re.search(r"I\s+refs:\s+([\d,]+)", out.read_text())
-    if found is None:
-        raise RuntimeError(f"no instruction count in {out}")
-    return int(found.group(1).replace(",", ""))
+    return instruction_total(out.read_text(), str(out))
 
 
 def main() -> int:

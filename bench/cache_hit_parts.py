@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,7 @@ from pathlib import Path
 import orjson
 from aiohttp import web
 from cache_path import CACHED_REQUEST
+from instructions import instruction_total
 from proxy_bench import checkout
 
 from sidecar.cache import CacheStoreSpec, ResponseCache, RouteCacheSpec, client_directive
@@ -90,9 +90,7 @@ def count(n: int, code: Path | None) -> int:
          sys.executable, __file__, "--run", str(n)],
         capture_output=True, text=True, check=True, env=env,
     )  # fmt: skip
-    match = re.search(r"I\s+refs:\s+([\d,]+)", out.stderr)
-    assert match is not None, out.stderr
-    return int(match.group(1).replace(",", ""))
+    return instruction_total(out.stderr, f"valgrind's output: {out.stderr[-2000:]}")
 
 
 def main() -> int:

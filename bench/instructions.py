@@ -79,9 +79,14 @@ def count(
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=120)
-    match = re.search(r"I\s+refs:\s+([\d,]+)", log.read_text())
+    return instruction_total(log.read_text(), str(log))
+
+
+def instruction_total(valgrind_output: str, where: str) -> int:
+    """The ``I refs`` total cachegrind printed in ``valgrind_output`` (``where``: named in the error)."""
+    match = re.search(r"I\s+refs:\s+([\d,]+)", valgrind_output)
     if match is None:
-        raise RuntimeError(f"no instruction count in {log}")
+        raise RuntimeError(f"no instruction count in {where}")
     return int(match.group(1).replace(",", ""))
 
 

@@ -32,11 +32,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+
+from instructions import instruction_total
 
 BENCH = Path(__file__).resolve().parent
 CASES = (
@@ -143,10 +144,7 @@ def _instructions(case: str, n: int) -> int:
         check=True,
         env={**os.environ, "PYTHONHASHSEED": "0"},
     )
-    found = re.search(r"I\s+refs:\s+([\d,]+)", out.stderr)
-    if found is None:
-        raise RuntimeError(f"{case}: no instruction count in valgrind's output")
-    return int(found.group(1).replace(",", ""))
+    return instruction_total(out.stderr, f"{case}: valgrind's output")
 
 
 def main() -> int:

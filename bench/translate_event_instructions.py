@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from instructions import instruction_total
 from proxy_bench import checkout, tools_present
 
 BENCH = Path(__file__).resolve().parent
@@ -75,10 +75,7 @@ def count(code: Path, pair: str, events: int) -> int:
         text=True,
         check=True,
     )
-    match = re.search(r"I\s+refs:\s+([\d,]+)", result.stderr)
-    if match is None:
-        raise RuntimeError(result.stderr[-2000:])
-    return int(match.group(1).replace(",", ""))
+    return instruction_total(result.stderr, f"valgrind's output: {result.stderr[-2000:]}")
 
 
 def main() -> int:
