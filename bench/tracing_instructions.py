@@ -19,7 +19,7 @@ exporter that does nothing, so the export thread's OTLP encoding is not in these
   sampler, every request recorded.
 - SDK pieces, one call each: ``sdk-start-unsampled`` (``Tracer.start_span`` of a root span the sampler
   drops; ``start-root-unsampled``: what the sidecar calls instead, ``Tracing.start_root``: the sampler
-  asked first, then only a ``NonRecordingSpan``), ``sdk-inject`` (the W3C propagator writing
+  asked first, then only the ``traceparent`` text), ``sdk-inject`` (the W3C propagator writing
   ``traceparent``), ``sdk-context`` (``set_span_in_context``), ``sdk-encode-span`` (the SDK's OTLP
   encoder, per span of a 512-span batch of these requests' spans, serialised: the export thread's work).
 

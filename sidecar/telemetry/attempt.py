@@ -60,8 +60,8 @@ class AttemptTrace:
     ) -> None:
         """``known``: attributes known at the start, set on the recorded ``span`` when it ends, with the
         ``gen_ai.request.*`` ones of ``params`` (a mapping or an object with ``RequestParams``' fields).
-        ``passed_on``: the app's trace context headers, sent upstream as they came (an unrecorded
-        request continuing an app trace; ``context`` is then None)."""
+        ``passed_on``: the trace context headers to send upstream as they are (an unrecorded request
+        continuing an app trace, or a new trace the sampler dropped; ``context`` is then None)."""
         self._core = core
         self.span = span  # the CLIENT span, or None (as RequestTrace.span)
         self._known = known

@@ -125,9 +125,10 @@ class Telemetry:
         """Begin a request: SERVER span continuing the app's W3C trace context; in-flight + 1.
 
         ``http_route`` is the low-cardinality path template for the span name (default ``path``; pass
-        it for paths that carry a model name, as Gemini's do). A request whose app trace is not sampled,
-        and that the sampler does not sample either, gets no span: it passes the app's context on as it
-        came (``tracing.dropped_with_app``).
+        it for paths that carry a model name, as Gemini's do). A request the sampler drops gets no span:
+        if its app trace is not sampled either, it passes the app's context on as it came
+        (``tracing.dropped_with_app``); if it starts a new trace, the ``traceparent`` of that trace
+        (``Tracing.start_root``).
         """
         core = self._core
         self.instruments.in_flight.inc()
@@ -145,7 +146,10 @@ class Telemetry:
         name = f"{method} {route}"
         parent = extract_parent(headers) if core.trace_context else ROOT
         if parent is ROOT:
-            return RequestTrace(core, tracing.start_root(name, SpanKind.SERVER, attributes), operation, stream)
+            root = tracing.start_root(name, SpanKind.SERVER, attributes)
+            if isinstance(root, dict):  # dropped by the sampler: only its trace context goes upstream
+                return RequestTrace(core, None, operation, stream, passed_on=root)
+            return RequestTrace(core, root, operation, stream)
         passed_on = dropped_with_app(tracing, parent, headers, name, SpanKind.SERVER, attributes)
         if passed_on is not None:
             return RequestTrace(core, None, operation, stream, passed_on=passed_on)

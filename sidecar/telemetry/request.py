@@ -92,7 +92,8 @@ class RequestTrace:
         context: Context | None = None,
     ) -> None:
         """``span``: the SERVER span as started (recording or not), None when tracing is off or no span
-        was made; then ``passed_on``: the app's trace context headers, sent upstream as they came, or
+        was made; then ``passed_on``: the trace context headers every upstream call carries (the app's
+        as they came, or those of a new trace the sampler dropped: ``Tracing.start_root``), or
         ``context``: the unrecorded context to propagate (a branch of an unrecorded request)."""
         self._core = core
         # The context of the SERVER span: parent of the CLIENT spans, the ids propagated when unsampled.

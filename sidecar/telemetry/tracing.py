@@ -15,14 +15,21 @@
   (the SDK would make a non-recording span with a span id of its own, at some 35,000 CPU
   instructions, and its propagator would write the same ``traceparent`` again). A request without a
   ``traceparent`` is decided by ``Tracing.start_root``.
-- ``Tracing.start_root(name, kind, attributes)``: the span of a request without an app trace. Where the
-  configured sampler may drop a new trace (a ratio or ``always_off`` root), the sampler is asked first,
-  on a trace id from the provider's id generator, as ``Tracer.start_span`` would ask it; a trace it drops
-  gets a ``NonRecordingSpan`` with the ids the SDK would have given it (nothing else: ``start_span``'s
-  span bookkeeping costs a third more than that decision), and one it keeps is started by
-  ``Tracer.start_span`` on that same trace id (``DecidedIdGenerator``), which asks the sampler again
-  and gets the same answer (a ratio sampler decides on the trace id alone). Where every new trace is
-  sampled, ``Tracer.start_span`` at once.
+- ``Tracing.start_root(name, kind, attributes)``: the span of a request without an app trace, or, for a
+  trace the sampler drops, only the headers its upstream calls carry. Where the configured sampler may
+  drop a new trace (a ratio or ``always_off`` root), the sampler that decides new traces (the root of a
+  ``parentbased_`` one, which is what ``ParentBased`` asks for a span without a parent) is asked first,
+  on a trace id from the provider's id generator, as ``Tracer.start_span`` would ask it. A trace it
+  drops gets no span, no ``SpanContext`` and no ``Context``: nothing reads them (no span is current, no
+  log line has ids, no exporter sees it). It gets the ``traceparent`` (and ``tracestate``, if the
+  sampler gave one) that the SDK's propagator would write for the non-recording span ``start_span``
+  would have made: the same trace id, a span id drawn next from the same generator, the same flags
+  (the sampled flag off, the random-trace-id flag as ``start_span`` sets it), version 00; a test holds
+  the text equal to the SDK's, draw for draw. That is the sampling decision and one formatted string,
+  where the span, its context and the propagator cost about 25,000 instructions more. A trace the
+  sampler keeps is started by ``Tracer.start_span`` on that same trace id (``DecidedIdGenerator``),
+  which asks the sampler again and gets the same answer (a ratio sampler decides on the trace id
+  alone). Where every new trace is sampled, ``Tracer.start_span`` at once.
 - ``current_trace_ids()``: hex ids of the current OTel span (a request's, inside ``with trace:``);
   ``("", "")`` when there is none or it is not sampled. The log processor uses them.
 
@@ -49,7 +56,7 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, Sampler, TraceIdRatioBased
-from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, TraceFlags
+from opentelemetry.trace import Span, SpanKind, TraceFlags
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from .config import BatchConfig, TelemetryConfig
@@ -116,17 +123,16 @@ def drops_roots(name: str, ratio: float) -> bool:
     return base == "always_off" or (base == "traceidratio" and ratio < 1.0)
 
 
-def sampler(name: str, ratio: float) -> Sampler:
-    """The SDK's sampler of that ``OTEL_TRACES_SAMPLER`` name (validated by ``config``)."""
-    root: Sampler
+def root_sampler(name: str, ratio: float) -> Sampler:
+    """The SDK's sampler that decides a new trace (no parent) for that ``OTEL_TRACES_SAMPLER`` name
+    (validated by ``config``): the root of a ``parentbased_`` one (``Tracing.new`` wraps it in
+    ``ParentBased``), else the sampler itself."""
     base = name.removeprefix("parentbased_")
     if base == "always_on":
-        root = ALWAYS_ON
-    elif base == "always_off":
-        root = ALWAYS_OFF
-    else:
-        root = TraceIdRatioBased(ratio)
-    return ParentBased(root) if name.startswith("parentbased_") else root
+        return ALWAYS_ON
+    if base == "always_off":
+        return ALWAYS_OFF
+    return TraceIdRatioBased(ratio)
 
 
 class DecidedIdGenerator(RandomIdGenerator):
@@ -231,9 +237,11 @@ class Tracing:
         processors: Sequence[CountedBatchSpanProcessor] = (),
         *,
         ids: DecidedIdGenerator | None = None,
+        new_traces: Sampler | None = None,
     ) -> None:
         """``ids``: the provider's id generator, given when its sampler may drop a new trace
-        (``drops_roots``): ``start_root`` then asks the sampler before any span is made."""
+        (``drops_roots``), with ``new_traces``, the sampler that decides a new trace (``root_sampler``):
+        ``start_root`` then asks it before any span is made."""
         from .. import __version__
 
         self.provider = provider
@@ -241,35 +249,42 @@ class Tracing:
         self.processors = tuple(processors)
         self.tracer = provider.get_tracer(INSTRUMENTATION, __version__, schema_url=SCHEMA_URL)
         self._ids = ids
-        # The flags of a new trace the sampler drops, as ``Tracer.start_span`` would set them.
-        self._unsampled = TraceFlags(TraceFlags.RANDOM_TRACE_ID if ids and ids.is_trace_id_random() else 0)
+        self._new_traces = new_traces if new_traces is not None else provider.sampler
+        # The flags of a new trace the sampler drops, as ``Tracer.start_span`` would set them, in the
+        # ``traceparent`` text.
+        unsampled = TraceFlags.RANDOM_TRACE_ID if ids and ids.is_trace_id_random() else TraceFlags.DEFAULT
+        self._unsampled_flags = f"-{unsampled:02x}"
 
-    def start_root(self, name: str, kind: SpanKind, attributes: Attributes) -> Span:
-        """The span of a new trace (``ROOT`` parent): a ``NonRecordingSpan`` if the sampler drops it, else
-        the SDK's recording span (module docstring)."""
+    def start_root(self, name: str, kind: SpanKind, attributes: Attributes) -> Span | dict[str, str]:
+        """The span of a new trace (``ROOT`` parent), or, if the sampler drops it, the W3C headers to send
+        upstream instead (``traceparent``, and ``tracestate`` if the sampler gave one; module
+        docstring)."""
         ids = self._ids
         if ids is None:
             return self.tracer.start_span(name, ROOT, kind, attributes)
         trace_id = ids.generate_trace_id()
-        result = self.sampler.should_sample(ROOT, trace_id, name, kind, attributes)
+        result = self._new_traces.should_sample(ROOT, trace_id, name, kind, attributes)
         if result.decision.is_recording():  # type: ignore[no-untyped-call]
             ids.decided = trace_id
             return self.tracer.start_span(name, ROOT, kind, attributes)
-        ids_of_span = SpanContext(trace_id, ids.generate_span_id(), False, self._unsampled, result.trace_state)
-        return NonRecordingSpan(ids_of_span)
+        # What the SDK's propagator writes for the span context start_span would make (version 00).
+        headers = {"traceparent": f"00-{trace_id:032x}-{ids.generate_span_id():016x}{self._unsampled_flags}"}
+        if result.trace_state:
+            headers["tracestate"] = result.trace_state.to_header()
+        return headers
 
     @classmethod
     def new(cls, sampler_name: str, ratio: float, resource: Resource, processors: Sequence[SpanProcessor]) -> Tracing:
         """A provider with the sampler of that ``OTEL_TRACES_SAMPLER`` name and ratio (and the id
         generator ``start_root`` needs when it may drop a new trace), its spans to ``processors``."""
         ids = DecidedIdGenerator() if drops_roots(sampler_name, ratio) else None
-        provider = TracerProvider(
-            sampler=sampler(sampler_name, ratio), resource=resource, shutdown_on_exit=False, id_generator=ids
-        )
+        new_traces = root_sampler(sampler_name, ratio)
+        chosen = ParentBased(new_traces) if sampler_name.startswith("parentbased_") else new_traces
+        provider = TracerProvider(sampler=chosen, resource=resource, shutdown_on_exit=False, id_generator=ids)
         for processor in processors:
             provider.add_span_processor(processor)
         counted = [p for p in processors if isinstance(p, CountedBatchSpanProcessor)]
-        return cls(provider, counted, ids=ids)
+        return cls(provider, counted, ids=ids, new_traces=new_traces)
 
     @classmethod
     def build(

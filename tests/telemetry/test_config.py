@@ -191,6 +191,14 @@ def test_batch_settings_are_read() -> None:
     assert (config.batch.max_export_batch_size, config.batch.export_timeout_s) == (50, 1.0)
 
 
+def test_the_default_export_batch_is_128_spans_and_the_queue_the_standards() -> None:
+    """OTEL_BSP_* unset: batches of 128 spans (not the standard's 512, for memory) from a queue of the
+    standard's 2,048, exported every 5 s."""
+    config = TelemetryConfig.from_env({})
+    assert (config.batch.max_queue_size, config.batch.max_export_batch_size) == (2048, 128)
+    assert config.batch.schedule_delay_s == 5.0
+
+
 def test_propagators_default_to_the_w3c_trace_context() -> None:
     """OTEL_PROPAGATORS unset (the standard tracecontext,baggage) or naming tracecontext: the app's W3C
     trace context is read and sent on."""

@@ -11,11 +11,12 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased, Sampler, TraceIdRatioBased
+from opentelemetry.trace import SpanKind, set_span_in_context
 
 from sidecar.telemetry import Telemetry
 from sidecar.telemetry.config import BatchConfig, TelemetryConfig
-from sidecar.telemetry.tracing import CountedBatchSpanProcessor, Tracing, extract_parent, inject
+from sidecar.telemetry.tracing import ROOT, CountedBatchSpanProcessor, Tracing, extract_parent, inject
 
 from .helpers import APP_SPAN_ID, APP_TRACE_ID, APP_TRACEPARENT, attempt, finish, start, value
 
@@ -148,11 +149,11 @@ def test_an_invalid_traceparent_starts_a_new_trace(value: str) -> None:
     assert headers == {}
 
 
-def _ratio_traced(ratio: float, spans: InMemorySpanExporter) -> Telemetry:
+def _ratio_traced(ratio: float, spans: InMemorySpanExporter, sampler_name: str = "traceidratio") -> Telemetry:
     return Telemetry(
         TelemetryConfig(),
         service_version="t",
-        tracing=lambda resource, _: Tracing.for_tests(spans, resource, sampler_name="traceidratio", ratio=ratio),
+        tracing=lambda resource, _: Tracing.for_tests(spans, resource, sampler_name=sampler_name, ratio=ratio),
     )
 
 
@@ -197,3 +198,29 @@ def test_a_later_traceparent_version_left_out_is_passed_on_as_version_00() -> No
     finish(trace)
     assert trace.span is None
     assert headers == {"traceparent": f"00-{APP_TRACE_ID}-{APP_SPAN_ID}-00"}
+
+
+@pytest.mark.parametrize(
+    ("sampler_name", "sdk_sampler"),
+    [
+        ("always_off", ALWAYS_OFF),
+        ("traceidratio", TraceIdRatioBased(0.0)),
+        ("parentbased_traceidratio", ParentBased(TraceIdRatioBased(0.0))),
+    ],
+)
+def test_a_dropped_new_trace_sends_upstream_what_the_sdk_would(sampler_name: str, sdk_sampler: Sampler) -> None:
+    """A new trace the sampler drops gets no span, yet sends upstream exactly the traceparent the SDK's
+    propagator writes for the non-recording span ``Tracer.start_span`` makes from the same random draws
+    (trace id, span id, flags, version 00), and no tracestate."""
+    telemetry = _ratio_traced(0.0, InMemorySpanExporter(), sampler_name)
+    sdk = TracerProvider(sampler=sdk_sampler, shutdown_on_exit=False).get_tracer("sdk")
+    random.seed(19)
+    expected: dict[str, str] = {}
+    inject(set_span_in_context(sdk.start_span("POST /v1/chat/completions", ROOT, SpanKind.SERVER)), expected)
+    random.seed(19)
+    trace = start(telemetry)
+    headers: dict[str, str] = {}
+    attempt(trace).inject(headers)
+    finish(trace)
+    assert trace.span is None
+    assert headers == expected and set(expected) == {"traceparent"}

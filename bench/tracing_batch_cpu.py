@@ -1,0 +1,85 @@
+"""The export thread's CPU per span by batch size: ``python bench/tracing_batch_cpu.py``.
+
+Makes 512 spans as the pipeline does (``telemetry_cost._full``, 256 requests of two spans), then exports
+them with the SDK's OTLP/HTTP span exporter to a local sink (a stdlib HTTP server in another process,
+keep-alive, answering 200) in batches of each ``--sizes`` entry, ``--repeat`` times over per round, and
+prints the exporting thread's CPU time per span (``time.thread_time``: the OTLP encoding and the HTTP
+request, which is what ``OTEL_BSP_MAX_EXPORT_BATCH_SIZE`` trades against the memory a batch holds).
+Timed, so compare sizes within a round.
+
+    python bench/tracing_batch_cpu.py [--rounds 3] [--sizes 512,128,64] [--repeat 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+
+from proxy_bench import free_port, wait_http
+from telemetry_cost import _full
+
+_SINK = """
+import http.server, sys
+class Sink(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        self.send_response(200); self.send_header("content-length", "0"); self.end_headers()
+    def do_POST(self):
+        self.rfile.read(int(self.headers["content-length"]))
+        self.send_response(200); self.send_header("content-length", "0"); self.end_headers()
+    def log_message(self, *_):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_forever()
+"""
+
+
+def main() -> int:
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from sidecar.telemetry import Telemetry
+    from sidecar.telemetry.config import TelemetryConfig
+    from sidecar.telemetry.tracing import Tracing
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--sizes", default="512,128,64")
+    parser.add_argument("--repeat", type=int, default=4)
+    args = parser.parse_args()
+    sizes = [int(size) for size in args.sizes.split(",")]
+    port = free_port()
+    sink = subprocess.Popen([sys.executable, "-c", _SINK, str(port)])
+    try:
+        wait_http(f"http://127.0.0.1:{port}/")
+        spans = InMemorySpanExporter()
+        telemetry = Telemetry(
+            TelemetryConfig(), service_version="bench", tracing=lambda resource, _: Tracing.for_tests(spans, resource)
+        )
+        for _ in range(256):
+            _full(telemetry)
+        batch = list(spans.get_finished_spans())
+        exporter = OTLPSpanExporter(endpoint=f"http://127.0.0.1:{port}/v1/traces")
+        exporter.export(batch[:8])  # the connection opened
+        print("| round | spans per export | CPU per span (µs) |")
+        print("|---|---|---|")
+        for round_number in range(args.rounds):
+            for size in sizes:
+                exported = 0
+                started = time.thread_time()
+                for _ in range(args.repeat):
+                    for first in range(0, len(batch), size):
+                        exporter.export(batch[first : first + size])
+                        exported += len(batch[first : first + size])
+                per_span = (time.thread_time() - started) / exported * 1e6
+                print(f"| {round_number} | {size} | {per_span:.1f} |", flush=True)
+        exporter.shutdown()
+    finally:
+        sink.terminate()
+        sink.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
