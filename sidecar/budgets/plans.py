@@ -26,7 +26,7 @@ from operator import itemgetter
 
 from .compiled import BudgetRequest, Budgets, Limit, TargetInfo
 from .spec import FIXED_SCOPES, Action, ScopeKind
-from .store import CounterRef
+from .store import CounterRef, LocalCounter
 from .visibility import Seen, Tracker
 from .windows import WindowClock
 
@@ -59,6 +59,11 @@ class Plan:
     evictions: int
     touches: tuple[tuple[OrderedDict[str, Seen], str], ...]
     """The tracker's entries of the per-request values, to mark as recently used."""
+    stop_at: tuple[int, ...]
+    """Per counter, the use above which admission leaves the fast path: the cap of a denying limit or
+    the level at which a limit flags, whichever is lower (``LocalStore.hold``)."""
+    cells: list[LocalCounter] | None = None
+    """The local store's counters of ``refs``, resolved at the first local admission (``Ledger.admit_now``)."""
 
 
 class Planner:
@@ -133,6 +138,7 @@ class Planner:
             end=end,
             evictions=tracker.evictions,
             touches=tuple(touches),
+            stop_at=tuple(min(_flag_at(limit), limit.units if limit.blocks else NEVER) for limit in limits),
         )
 
 

@@ -17,6 +17,9 @@ and its use is ``used + held``. The operations (``Store``):
   settlement after a lost reply counts once). Release is a settlement of zeros.
 - ``read(counters, now)``: the uses, expired holds dropped.
 
+``reserve`` may carry settlements (``Settlement``) applied first, atomically with it, and
+``settle_many`` applies several at once: the shared store's one round trip does both (``guard``).
+
 ``LocalStore`` is the in-process store (the default); ``sidecar.budgets.redis_store.RedisStore`` does
 the same in Redis with one server-side script per operation. A store raises ``StoreError`` (and only
 that) when it cannot answer; the ledger decides what follows (``on_store_error``).
@@ -24,7 +27,7 @@ that) when it cannot answer; the ledger decides what follows (``on_store_error``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
@@ -53,12 +56,36 @@ class ReserveResult(NamedTuple):
     uses: tuple[int, ...]
 
 
+@dataclass(slots=True)
+class Settlement:
+    """One ``settle`` as data: queued, carried by a later call, or retried."""
+
+    res_id: str
+    refs: Sequence[CounterRef]
+    reserved: Sequence[int]
+    actual: Sequence[int]
+    done_until: float
+
+
 class Store(Protocol):
     remote: bool
 
     async def reserve(
-        self, res_id: str, counters: Sequence[CounterRef], amounts: Sequence[int], now: float, hold_until: float
-    ) -> ReserveResult: ...
+        self,
+        res_id: str,
+        counters: Sequence[CounterRef],
+        amounts: Sequence[int],
+        now: float,
+        hold_until: float,
+        carried: Sequence[Settlement] = (),
+    ) -> ReserveResult:
+        """``carried``: settlements to apply first, in the same atomic operation (the shared store: the
+        same round trip)."""
+        ...
+
+    async def settle_many(self, settlements: Sequence[Settlement]) -> None:
+        """Every settlement of ``settlements`` in one atomic operation (one round trip)."""
+        ...
 
     async def settle(
         self,
@@ -74,8 +101,8 @@ class Store(Protocol):
     async def close(self) -> None: ...
 
 
-class _Counter:
-    """One counter: ``used`` and ``held`` (the sum of the live holds on it)."""
+class LocalCounter:
+    """One counter of the local store: ``used`` and ``held`` (the sum of the live holds on it)."""
 
     __slots__ = ("expires_at", "held", "used")
 
@@ -85,7 +112,7 @@ class _Counter:
         self.expires_at = expires_at
 
 
-_Hold = tuple[list[_Counter], Sequence[int], float]
+_Hold = tuple[Sequence[LocalCounter], Sequence[int], float]
 """One reservation: its counters, the amount held on each, and its expiry (a plain tuple: the cheapest)."""
 
 
@@ -102,8 +129,8 @@ class LocalStore:
     remote = False
 
     def __init__(self, sweep_every_s: float = 10.0) -> None:
-        self._counters: dict[str, _Counter] = {}
-        self._holds: dict[str, _Hold] = {}
+        self._counters: dict[str, LocalCounter] = {}
+        self._holds: dict[Hashable, _Hold] = {}  # by reservation id: a string, or an int (``hold``)
         self._sweep_every_s = sweep_every_s
         self._next_sweep = 0.0
 
@@ -118,13 +145,13 @@ class LocalStore:
         if self._holds:
             self._purge(now)
         table = self._counters
-        found: list[_Counter] = []
+        found: list[LocalCounter] = []
         uses: list[int] = []
         refused = -1
         for ref, amount in zip(counters, amounts, strict=True):
             counter = table.get(ref.key)
             if counter is None:
-                counter = table[ref.key] = _Counter(ref.expires_at)
+                counter = table[ref.key] = LocalCounter(ref.expires_at)
             use = counter.used + counter.held
             if refused < 0 and ref.cap >= 0 and use + amount > ref.cap:
                 refused = len(found)
@@ -139,10 +166,49 @@ class LocalStore:
         self._holds[res_id] = (found, amounts, hold_until)
         return ReserveResult(-1, tuple(uses))
 
-    def settle_now(self, res_id: str, counters: Sequence[CounterRef], actual: Sequence[int]) -> None:
+    def cells(self, counters: Sequence[CounterRef]) -> list[LocalCounter]:
+        """The counters of ``counters`` (created when new), for ``hold``. A caller may keep them until
+        their window is over: the sweep forgets a counter only after its window and grace."""
+        table = self._counters
+        found = []
+        for ref in counters:
+            counter = table.get(ref.key)
+            if counter is None:
+                counter = table[ref.key] = LocalCounter(ref.expires_at)
+            found.append(counter)
+        return found
+
+    def hold(
+        self,
+        res_id: Hashable,
+        cells: Sequence[LocalCounter],
+        amounts: Sequence[int],
+        stop_at: Sequence[int],
+        now: float,
+        hold_until: float,
+    ) -> bool:
+        """``reserve_now`` over counters already resolved (``cells``), for the fast path: holds
+        ``amounts`` and returns True, or changes nothing and returns False when some counter's use would
+        pass its ``stop_at`` (a cap, or the level where a limit flags: the caller then takes the general
+        path, ``reserve_now``)."""
+        if now >= self._next_sweep:
+            self._sweep(now)
+        if self._holds:
+            self._purge(now)
+        for i, cell in enumerate(cells):
+            amount = amounts[i]
+            if cell.used + cell.held + amount > stop_at[i]:
+                for undo in range(i):
+                    cells[undo].held -= amounts[undo]
+                return False
+            cell.held += amount
+        self._holds[res_id] = (cells, amounts, hold_until)
+        return True
+
+    def settle_now(self, res_id: Hashable, counters: Sequence[CounterRef], actual: Sequence[int]) -> None:
         hold = self._holds.pop(res_id, None)
         if hold is not None:
-            for counter, held, used in zip(hold[0], hold[1], actual, strict=True):
+            for counter, held, used in zip(hold[0], hold[1], actual, strict=False):  # one length: the plan's
                 counter.held -= held
                 counter.used += used
             return
@@ -152,7 +218,7 @@ class LocalStore:
             if found is None:
                 if not actual[i]:
                     continue
-                found = table[ref.key] = _Counter(ref.expires_at)
+                found = table[ref.key] = LocalCounter(ref.expires_at)
             found.used += actual[i]
 
     def read_now(self, counters: Sequence[CounterRef], now: float) -> tuple[int, ...]:
@@ -165,9 +231,21 @@ class LocalStore:
         return tuple(uses)
 
     async def reserve(
-        self, res_id: str, counters: Sequence[CounterRef], amounts: Sequence[int], now: float, hold_until: float
+        self,
+        res_id: str,
+        counters: Sequence[CounterRef],
+        amounts: Sequence[int],
+        now: float,
+        hold_until: float,
+        carried: Sequence[Settlement] = (),
     ) -> ReserveResult:
+        for op in carried:
+            self.settle_now(op.res_id, op.refs, op.actual)
         return self.reserve_now(res_id, counters, amounts, now, hold_until)
+
+    async def settle_many(self, settlements: Sequence[Settlement]) -> None:
+        for op in settlements:
+            self.settle_now(op.res_id, op.refs, op.actual)
 
     async def settle(
         self,
@@ -195,7 +273,7 @@ class LocalStore:
             if until > now:
                 return
             del holds[res_id]
-            for counter, amount in zip(found, amounts, strict=True):
+            for counter, amount in zip(found, amounts, strict=False):  # one length: the plan's
                 counter.held -= amount
 
     def _sweep(self, now: float) -> None:
