@@ -75,17 +75,15 @@ class _Held:
 class Admission:
     """The budget side of one request: its decision and its reservation until settled or released."""
 
-    __slots__ = ("_held", "_ledger", "_request", "decision")
+    __slots__ = ("_held", "_ledger", "_request", "decision", "reserved")
 
     def __init__(self, ledger: Ledger, request: BudgetRequest, decision: Decision, held: _Held | None) -> None:
         self._ledger = ledger
         self._request = request
         self.decision = decision
         self._held = held
-
-    @property
-    def reserved(self) -> bool:
-        return self._held is not None
+        self.reserved = held is not None
+        """Whether admission reserved (still True once settled)."""
 
     async def switch(self, target: TargetInfo) -> bool:
         """Move the reservation to ``target`` (a fallback). False: refused there; the old one stays."""

@@ -102,13 +102,13 @@ class Store(Protocol):
 
 
 class LocalCounter:
-    """One counter of the local store: ``used`` and ``held`` (the sum of the live holds on it)."""
+    """One counter of the local store: its ``use``, used + held in one number (the local store never
+    needs them apart: a settlement adds ``actual - reserved``, an expired hold subtracts its amount)."""
 
-    __slots__ = ("expires_at", "held", "used")
+    __slots__ = ("expires_at", "use")
 
     def __init__(self, expires_at: int) -> None:
-        self.used = 0
-        self.held = 0
+        self.use = 0
         self.expires_at = expires_at
 
 
@@ -152,7 +152,7 @@ class LocalStore:
             counter = table.get(ref.key)
             if counter is None:
                 counter = table[ref.key] = LocalCounter(ref.expires_at)
-            use = counter.used + counter.held
+            use = counter.use
             if refused < 0 and ref.cap >= 0 and use + amount > ref.cap:
                 refused = len(found)
             found.append(counter)
@@ -161,7 +161,7 @@ class LocalStore:
             return ReserveResult(refused, tuple(uses))
         for i, counter in enumerate(found):
             amount = amounts[i]
-            counter.held += amount
+            counter.use += amount
             uses[i] += amount
         self._holds[res_id] = (found, amounts, hold_until)
         return ReserveResult(-1, tuple(uses))
@@ -191,26 +191,26 @@ class LocalStore:
         ``amounts`` and returns True, or changes nothing and returns False when some counter's use would
         pass its ``stop_at`` (a cap, or the level where a limit flags: the caller then takes the general
         path, ``reserve_now``)."""
-        if now >= self._next_sweep:
-            self._sweep(now)
         if self._holds:
             self._purge(now)
+        if now >= self._next_sweep:
+            self._sweep(now)
         for i, cell in enumerate(cells):
             amount = amounts[i]
-            if cell.used + cell.held + amount > stop_at[i]:
+            if cell.use + amount > stop_at[i]:
                 for undo in range(i):
-                    cells[undo].held -= amounts[undo]
+                    cells[undo].use -= amounts[undo]
                 return False
-            cell.held += amount
+            cell.use += amount
         self._holds[res_id] = (cells, amounts, hold_until)
         return True
 
     def settle_now(self, res_id: Hashable, counters: Sequence[CounterRef], actual: Sequence[int]) -> None:
         hold = self._holds.pop(res_id, None)
         if hold is not None:
-            for counter, held, used in zip(hold[0], hold[1], actual, strict=False):  # one length: the plan's
-                counter.held -= held
-                counter.used += used
+            held = hold[1]
+            for i, cell in enumerate(hold[0]):
+                cell.use += actual[i] - held[i]
             return
         table = self._counters  # no live hold (expired, or a fallback charge): the use alone
         for i, ref in enumerate(counters):
@@ -219,7 +219,7 @@ class LocalStore:
                 if not actual[i]:
                     continue
                 found = table[ref.key] = LocalCounter(ref.expires_at)
-            found.used += actual[i]
+            found.use += actual[i]
 
     def read_now(self, counters: Sequence[CounterRef], now: float) -> tuple[int, ...]:
         if self._holds:
@@ -227,7 +227,7 @@ class LocalStore:
         uses = []
         for ref in counters:
             counter = self._counters.get(ref.key)
-            uses.append(0 if counter is None else counter.used + counter.held)
+            uses.append(0 if counter is None else counter.use)
         return tuple(uses)
 
     async def reserve(
@@ -274,7 +274,7 @@ class LocalStore:
                 return
             del holds[res_id]
             for counter, amount in zip(found, amounts, strict=False):  # one length: the plan's
-                counter.held -= amount
+                counter.use -= amount
 
     def _sweep(self, now: float) -> None:
         self._next_sweep = now + self._sweep_every_s

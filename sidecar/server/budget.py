@@ -54,6 +54,8 @@ if TYPE_CHECKING:
     from .exchange import Exchange
     from .stream import HeldStream
 
+_UNKNOWN: list[TargetInfo] = []  # a route not seen yet by the chains' cache
+
 SKIP_REASON = "budget"
 """The attempt outcome (and ``skips_total`` reason) of a target a budget limit refused."""
 
@@ -68,7 +70,8 @@ class BudgetStage:
         self._keeper = keeper
         self._key_hashes: dict[str, str] = {}  # caller key -> its hash: a dict lookup, not a SHA-256 each time
         self._bearer_hashes: dict[str, str] = {}  # Authorization header -> its key's hash (bounded alike)
-        # The budgets' view of each route's chain, for one policy and one ledger's budgets at a time.
+        # The budgets' view of each route's chain (``_infos``; None: a model the ledger does not know),
+        # for one policy and one ledger's budgets at a time.
         self._chains: tuple[Policy | None, Budgets | None, dict[str, list[TargetInfo] | None]] = (None, None, {})
 
     async def __call__(self, exchange: Exchange, call_next: Handler) -> StreamResponse:
@@ -77,7 +80,13 @@ class BudgetStage:
         if ledger is None or route is None or exchange.facts.operation is Operation.COUNT_TOKENS:
             return await call_next(exchange)
         budgets = ledger.budgets
-        chain = self._chain(exchange.policy, budgets, route)
+        cached_policy, cached_budgets, chains = self._chains
+        if cached_policy is not exchange.policy or cached_budgets is not budgets:
+            chains = {}
+            self._chains = (exchange.policy, budgets, chains)
+        chain = chains.get(route.name, _UNKNOWN)
+        if chain is _UNKNOWN:
+            chain = chains[route.name] = _infos(budgets, route.chain)
         if chain is None:  # a model this ledger does not know: a reload is under way
             return await call_next(exchange)
         request = self._request(exchange, route, budgets)
@@ -115,16 +124,6 @@ class BudgetStage:
         self._finish(exchange, admission, budgets, response.status)
         return response
 
-    def _chain(self, policy: Policy, budgets: Budgets, route: Route) -> list[TargetInfo] | None:
-        """``route``'s chain as ``TargetInfo``s (None: a model the ledger does not know), kept per route."""
-        cached_policy, cached_budgets, chains = self._chains
-        if cached_policy is not policy or cached_budgets is not budgets:
-            chains = {}
-            self._chains = (policy, budgets, chains)
-        if route.name not in chains:
-            chains[route.name] = _infos(budgets, route.chain)
-        return chains[route.name]
-
     def _request(self, exchange: Exchange, route: Route, budgets: Budgets) -> BudgetRequest:
         """What admission needs to know: the prompt tokens (``budgets.estimate``), the output maximum, the
         scope values."""
@@ -132,19 +131,19 @@ class BudgetStage:
         prompt_tokens, output = estimate_request(facts, exchange.raw)
         if facts.operation is Operation.EMBEDDINGS:
             output = 0
-        key_hash = self._key_hash(facts.headers, exchange) if budgets.needs_key else None
+        key_hash = None
+        if budgets.needs_key:  # most SDKs send the key as Authorization: its hash is one lookup away
+            key_hash = self._bearer_hashes.get(facts.headers.get("authorization", ""))
+            if key_hash is None:
+                key_hash = self._key_hash(facts.headers, exchange)
         plan = route.plan
         calls = len(plan.chains) + (1 if plan.judge else 0) if isinstance(plan, EnsemblePlan) else 1
         return BudgetRequest(prompt_tokens, output, facts.app, route.name, facts.headers, key_hash, calls)
 
     def _key_hash(self, headers: Mapping[str, str], exchange: Exchange) -> str | None:
-        """The hash of the caller's key (``app_key``), remembered per ``Authorization`` value (the header
-        most SDKs send: its parsing skipped too) or per key found elsewhere."""
+        """The hash of the caller's key (``app_key``), remembered per key and per ``Authorization`` value
+        (the header most SDKs send; ``_request`` looks that up first, its parsing skipped too)."""
         bearer = headers.get("authorization")
-        if bearer:
-            known = self._bearer_hashes.get(bearer)
-            if known is not None:
-                return known
         key = app_key(headers, exchange.request.query)
         if not key:
             return None
