@@ -30,6 +30,7 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from aiohttp.web import StreamResponse
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
     from .stream import HeldStream
 
 _UNKNOWN: list[TargetInfo] = []  # a route not seen yet by the chains' cache
+_NO_QUERY: Mapping[str, str] = MappingProxyType({})
 
 SKIP_REASON = "budget"
 """The attempt outcome (and ``skips_total`` reason) of a target a budget limit refused."""
@@ -144,7 +146,8 @@ class BudgetStage:
         """The hash of the caller's key (``app_key``), remembered per key and per ``Authorization`` value
         (the header most SDKs send; ``_request`` looks that up first, its parsing skipped too)."""
         bearer = headers.get("authorization")
-        key = app_key(headers, exchange.request.query)
+        request = exchange.request
+        key = app_key(headers, request.query if "?" in request.raw_path else _NO_QUERY)  # no query: not parsed
         if not key:
             return None
         key_hash = self._key_hashes.get(key)
