@@ -185,32 +185,35 @@ class Ledger:
     def admit_now(self, request: BudgetRequest, chain: Sequence[TargetInfo]) -> Admission | None:
         """The local store's common case without a coroutine: the first target's counters take the
         estimate and no limit refuses or flags (nor are headers asked for) -> the plain "allow",
-        reserved. None: any other case, nothing changed (``admit`` decides it, on the general path)."""
+        reserved. None: any other case, or an internal error, with nothing held (``admit`` decides it,
+        on the general path, and logs and counts an error). Never raises."""
         if not self._fast or not chain:
             return None
-        target = chain[0]
-        now = self._clock()
-        plan = self._planner.plan(request, target, now)
-        cells = plan.cells
-        if cells is None:
-            cells = plan.cells = self._stores.local.cells(plan.refs)
-        amounts = plan.pick(self._units(request, target))
-        res_id = next(self._ids)  # the local store's id: a number, not a string
-        if not self._stores.local.hold(res_id, cells, amounts, plan.stop_at, now, now + self._hold_s):
+        try:
+            target = chain[0]
+            now = self._clock()
+            plan = self._planner.plan(request, target, now)
+            local = self._stores.local
+            cells = plan.cells
+            if cells is None or plan.cells_generation != local.generation:
+                cells = plan.cells = local.cells(plan.refs)
+                plan.cells_generation = local.generation
+            amounts = plan.pick(self._units(request, target))
+            names = (target.model,) if len(chain) == 1 else tuple([t.model for t in chain])
+            allowed = self._allowed.get(names)
+            if allowed is None:
+                allowed = self._allowed[names] = Decision("allow", None, names)
+            res_id = next(self._ids)  # the local store's id: a number, not a string
+            if not local.hold(res_id, cells, amounts, plan.stop_at, now, now + self._hold_s):
+                return None
+        except Exception:
             return None
         self.stats.admissions += 1
-        names = (target.model,) if len(chain) == 1 else tuple([t.model for t in chain])
-        allowed = self._allowed.get(names)
-        if allowed is None:
-            allowed = self._allowed[names] = Decision("allow", None, names)
         return Admission(self, request, allowed, _Held(res_id, plan, amounts, "ok"))
 
     async def admit(self, request: BudgetRequest, chain: Sequence[TargetInfo]) -> Admission:
         """Check and reserve ``request`` on ``chain`` (the route's targets, in order)."""
-        try:
-            fast = self.admit_now(request, chain)
-        except Exception:  # the general path below logs and counts what went wrong
-            fast = None
+        fast = self.admit_now(request, chain)
         if fast is not None:
             return fast
         self.stats.admissions += 1

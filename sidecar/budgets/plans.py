@@ -70,7 +70,9 @@ class Plan:
     touch_after: float = 0.0
     """When the next request may mark ``touches`` again (``TOUCH_EVERY_S``)."""
     cells: list[LocalCounter] | None = None
-    """The local store's counters of ``refs``, resolved at the first local admission (``Ledger.admit_now``)."""
+    """The local store's counters of ``refs``, resolved at the first local admission (``Ledger.admit_now``)
+    and again when the store's ``generation`` moved (it forgot counters)."""
+    cells_generation: int = -1
 
 
 class Planner:

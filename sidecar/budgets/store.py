@@ -133,6 +133,8 @@ class LocalStore:
         self._holds: dict[Hashable, _Hold] = {}  # by reservation id: a string, or an int (``hold``)
         self._sweep_every_s = sweep_every_s
         self._next_sweep = 0.0
+        self.generation = 0
+        """Moves whenever counters are forgotten (swept, cleared): a holder of ``cells`` resolves again."""
 
     def __len__(self) -> int:
         return len(self._counters)
@@ -167,8 +169,9 @@ class LocalStore:
         return ReserveResult(-1, tuple(uses))
 
     def cells(self, counters: Sequence[CounterRef]) -> list[LocalCounter]:
-        """The counters of ``counters`` (created when new), for ``hold``. A caller may keep them until
-        their window is over: the sweep forgets a counter only after its window and grace."""
+        """The counters of ``counters`` (created when new), for ``hold``. A caller may keep them while
+        ``generation`` stays the same (the sweep forgets a counter only after its window and grace, so
+        in practice until their window is over; a wall clock stepped back past a window is the exception)."""
         table = self._counters
         found = []
         for ref in counters:
@@ -263,6 +266,7 @@ class LocalStore:
     async def close(self) -> None:
         self._counters.clear()
         self._holds.clear()
+        self.generation += 1
 
     def _purge(self, now: float) -> None:
         """Drop the holds that expired by ``now`` (the oldest first; stop at the first live one)."""
@@ -279,5 +283,7 @@ class LocalStore:
     def _sweep(self, now: float) -> None:
         self._next_sweep = now + self._sweep_every_s
         stale = [key for key, counter in self._counters.items() if counter.expires_at <= now]
+        if stale:
+            self.generation += 1
         for key in stale:
             del self._counters[key]

@@ -355,3 +355,18 @@ async def test_gauges_of_the_local_store_read_its_counters(clock: FakeClock) -> 
     (await book.admit(REQUEST, [book.budgets.target("big")])).charge(Usage(1000, 0))  # $0.01
     await book.admit(REQUEST, [book.budgets.target("big")])  # $0.04 held
     assert [series["used"] for series in book.gauges()] == [pytest.approx(0.05)]
+
+
+async def test_the_fast_path_counts_in_the_store_after_a_clock_stepped_back_past_a_sweep(clock: FakeClock) -> None:
+    """A plan cached for a window whose counters the store has since forgotten (the wall clock went
+    ahead, then back) resolves its counters again: the use is where status reads it."""
+    team = {"name": "team", "measure": "requests", "amount": 100, "window": "minute"}
+    book = ledger(clock, {**team, "scope": {"by": "header", "header": "x-team"}})
+    big = [book.budgets.target("big")]
+    a, b = BudgetRequest(1, 1, headers={"x-team": "a"}), BudgetRequest(1, 1, headers={"x-team": "b"})
+    (await book.admit(a, big)).charge(Usage(1, 1))
+    clock.advance(3600)
+    (await book.admit(b, big)).charge(Usage(1, 1))  # sweeps the first window's counters
+    clock.advance(-3600)
+    (await book.admit(a, big)).charge(Usage(1, 1))
+    assert await used(book, "team", "a") == 1.0
