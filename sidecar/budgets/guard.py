@@ -111,7 +111,7 @@ class GuardedStore:
         permit = self._breaker.try_acquire()
         if permit is not None:
             lost = Settlement(res_id, refs, amounts, [0] * len(refs), hold_until)
-            carried, self._carry = self._carry, []
+            carried = self._take_carried()
             try:
                 result = await shared.reserve(res_id, refs, amounts, now, hold_until, carried)
             except StoreError as exc:
@@ -223,7 +223,7 @@ class GuardedStore:
 
     async def _settle_shared(self, op: Settlement | None) -> None:
         """Send ``op`` and the settlements waiting to be carried in one call; queue them if it fails."""
-        batch, self._carry = self._carry, []
+        batch = self._take_carried()
         if op is not None:
             batch.append(op)
         shared = self.shared
@@ -243,6 +243,17 @@ class GuardedStore:
             raise
         else:
             permit.record_success()
+
+    def _take_carried(self) -> list[Settlement]:
+        """The settlements waiting to be carried, now on their way: the timer is off until the next one."""
+        carried = self._carry
+        if not carried:
+            return []
+        self._carry = []
+        if self._carry_timer is not None:
+            self._carry_timer.cancel()
+            self._carry_timer = None
+        return carried
 
     def _carry_due(self) -> None:
         """``CARRY_S`` after a settlement was queued: send what no reservation carried meanwhile."""
