@@ -50,12 +50,12 @@ from operator import gt
 from sidecar.translate import Usage
 
 from .compiled import BudgetRequest, Budgets, TargetInfo
-from .decision import Decision, LimitState, StoreUse, Verdict, deny_message, retry_after
+from .decision import Decision, LimitState, StoreUse, Verdict
 from .guard import GuardedStore, LedgerStats
 from .plans import Plan, Planner
 from .pricing import NANO_USD, actual_units, estimate_units
-from .spec import Action
 from .store import KEY_GRACE_S, ReserveResult, Store
+from .verdicts import denial, downgrade_targets, judged, unavailable
 from .visibility import Tracker
 
 log = logging.getLogger(__name__)
@@ -246,7 +246,7 @@ class Ledger:
             else:
                 held, result = await self._reserve(plan, amounts, now)
             if held is None:
-                return Admission(self, request, self._unavailable(plan, now), None)
+                return Admission(self, request, self._unavailable(plan), None)
             at = result.refused
             if at >= 0:
                 limit = plan.limits[at]
@@ -259,7 +259,7 @@ class Ledger:
             decision = self._judge(held, names[position:] if position else names, skipped, downgraded_by)
             if decision.verdict == "downgrade" and downgraded_by is None and decision.acted is not None:
                 self._finish_soon(held, [0] * len(amounts))  # carried by the admission below
-                targets = self._downgrade_targets(decision.acted)
+                targets = downgrade_targets(decision.acted)
                 return await self._admit(request, [budgets.target(name) for name in targets], decision.acted)
             if decision.verdict != "allow":
                 self._count(decision)
@@ -299,59 +299,17 @@ class Ledger:
             if allowed is None:
                 allowed = self._allowed[targets] = Decision("allow", None, targets)
             return allowed
-        flags: list[LimitState] = []
-        for i, limit in enumerate(plan.limits):
-            used = uses[i]
-            counter = plan.counters[i]
-            if used > limit.units and limit.action is not Action.DENY:
-                flags.append(LimitState(limit, plan.values[i], used, counter.end))
-            elif limit.soft_units is not None and used > limit.soft_units:
-                flags.append(LimitState(limit, plan.values[i], used, counter.end, soft=True))
-        tightest = self._tightest(plan, uses) if self.budgets.headers else None
         skipped_names = tuple(model for _, _, model in skipped) if skipped else ()
-        if not flags and downgraded_by is None:
-            return Decision("allow", None, targets, (), tightest, held.store, skipped=skipped_names)
-        if downgraded_by is not None:
-            return Decision(
-                "downgrade", downgraded_by, targets, tuple(flags), tightest, held.store, skipped=skipped_names
-            )
-        acted = next((s for s in flags if _action(s) is Action.DOWNGRADE), None)
-        if acted is None:
-            acted = next((s for s in flags if _action(s) is Action.WARN), None)
-        verdict: Verdict = "allow" if acted is None else "downgrade" if _action(acted) is Action.DOWNGRADE else "warn"
-        return Decision(verdict, acted, targets, tuple(flags), tightest, held.store, skipped=skipped_names)
-
-    @staticmethod
-    def _tightest(plan: Plan, uses: tuple[int, ...]) -> LimitState | None:
-        best, room = -1, 2.0
-        for i, limit in enumerate(plan.limits):
-            left = (limit.units - uses[i]) / limit.units
-            if left < room:
-                best, room = i, left
-        if best < 0:
-            return None
-        return LimitState(plan.limits[best], plan.values[best], uses[best], plan.counters[best].end)
-
-    @staticmethod
-    def _downgrade_targets(state: LimitState) -> tuple[str, ...]:
-        return state.limit.soft_downgrade_to if state.soft else state.limit.downgrade_to
+        return judged(plan, uses, targets, held.store, skipped_names, downgraded_by, self.budgets.headers)
 
     def _deny(self, state: LimitState, requested: int, now: float, store: StoreUse) -> Decision:
         self.stats.denied += 1
-        message = deny_message(state, requested)
-        wait = retry_after(state.resets_at, now)
-        return Decision("deny", state, flags=(state,), store=store, status=429, retry_after_s=wait, message=message)
+        return denial(state, requested, now, store)
 
-    def _unavailable(self, plan: Plan, now: float) -> Decision:
+    def _unavailable(self, plan: Plan) -> Decision:
         self.stats.denied += 1
         self.stats.closed_denials += 1
-        limit = next(limit for limit in plan.limits if limit.fail_closed)
-        message = (
-            f"budget limit {limit.name!r} cannot be checked: the budget store is unavailable and the limit "
-            "is set to on_store_error: closed; retry later"
-        )
-        wait = max(1, math.ceil(self._stores.open_remaining_s()))
-        return Decision("deny", store="unavailable", status=429, retry_after_s=wait, message=message)
+        return unavailable(plan, max(1, math.ceil(self._stores.open_remaining_s())))
 
     def _count(self, decision: Decision) -> None:
         if decision.verdict == "downgrade":
@@ -427,10 +385,6 @@ class Ledger:
         """Wait for settlements in flight, flush the queue (for up to ``drain_s`` while the store is
         down), close the shared store."""
         await self._stores.close(drain_s)
-
-
-def _action(state: LimitState) -> Action | None:
-    return state.limit.soft_action if state.soft else state.limit.action
 
 
 def open_ledger(budgets: Budgets, *, env: Mapping[str, str] | None = None, **options: object) -> Ledger:
