@@ -19,6 +19,7 @@ Modules (one concept each):
 - ``guard``         ``GuardedStore``: breaker and timeout on the shared store, local fallback, retry queue
 - ``plans``         ``Planner``: a call's counters, cached per target, scope values and window
 - ``ledger``        ``Ledger`` and ``Admission``: the walk over the chain, fallback on store errors
+- ``verdicts``      the decision when a limit passed, refused, or headers were asked for
 - ``decision``      ``Decision``: the verdict, its 429 message, headers, span event, access field
 - ``visibility``    ``Tracker``: counter keys per window and last-seen uses for /status and metrics
 """

@@ -2,12 +2,20 @@
 
 ``GuardedStore`` answers every operation, whatever happens to Redis:
 
-    reserve  shared store (breaker permitting, bounded by its timeout)
+    reserve  shared store (breaker permitting, bounded by its timeout), carrying the settlements
+             waiting there (``settle_soon``) in the same script call
              -> StoreError or breaker open: a limit with on_store_error: closed -> None (the ledger denies)
                                             otherwise -> the local store ("fallback", counted loudly)
-             A reservation whose reply was lost (error, cancel) is queued for release: it may exist.
-    settle   the store the reservation lives in. A fallback reservation settles locally and its use is
-             queued as a charge to the shared store. A shared settlement that fails is queued.
+             A reservation whose reply was lost (error, cancel) is queued for release: it may exist;
+             the settlements it carried are queued again (each counts once in the store).
+    settle_soon  the request path's settlement, without waiting: the store the reservation lives in.
+             Shared: kept for the next reservation to carry, or sent alone (with every other one
+             waiting) ``CARRY_S`` (20 ms) later if none comes, and at ``close``. So a pod serving a
+             steady flow makes one round trip per request, and a settlement is at most ~20 ms later
+             than the answer (its hold is released that much later: never an overshoot; a killed pod's
+             holds expire by their TTL as before). A fallback reservation settles locally and its
+             use is queued as a charge to the shared store.
+    settle   the same, now: the shared store's call is awaited (with what was waiting to be carried).
     read     shared when it answers, else local.
 
 The queue (at most 10,000 settlements; the oldest is dropped and counted beyond that) is sent by a
@@ -29,12 +37,14 @@ from sidecar.resilience.breaker import BreakerConfig, CircuitBreaker
 
 from .decision import StoreUse
 from .spec import StoreSpec
-from .store import CounterRef, LocalStore, ReserveResult, Store, StoreError
+from .store import CounterRef, LocalStore, ReserveResult, Settlement, Store, StoreError
 
 log = logging.getLogger(__name__)
 
 MAX_PENDING = 10_000
 FLUSH_EVERY_S = 0.5
+CARRY_S = 0.02
+"""How long a settlement waits for the next reservation to carry it before it is sent alone."""
 
 
 @dataclass
@@ -57,15 +67,6 @@ class LedgerStats:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-@dataclass(slots=True)
-class _Settle:
-    res_id: str
-    refs: Sequence[CounterRef]
-    reserved: Sequence[int]
-    actual: Sequence[int]
-    done_until: float
-
-
 class GuardedStore:
     """The local store, and the shared one (if any) behind a breaker, a timeout and a retry queue."""
 
@@ -84,10 +85,12 @@ class GuardedStore:
             probe_timeout_s=max(1.0, spec.timeout_ms / 250),
         )
         self._breaker = CircuitBreaker("budget-store", config, clock=monotonic)
-        self._pending: deque[_Settle] = deque()
+        self._pending: deque[Settlement] = deque()
         self._flusher: asyncio.Task[None] | None = None
         self._flushing = asyncio.Lock()  # one flush at a time: two would send (and pop) the same oldest entry
         self._tasks: set[asyncio.Task[None]] = set()
+        self._carry: list[Settlement] = []  # settlements for the next call to the shared store
+        self._carry_timer: asyncio.TimerHandle | None = None
 
     def open_remaining_s(self) -> float:
         return float(self._breaker.snapshot()["open_remaining_s"] or 0.0)
@@ -107,15 +110,18 @@ class GuardedStore:
             return "ok", self.local.reserve_now(res_id, refs, amounts, now, hold_until)
         permit = self._breaker.try_acquire()
         if permit is not None:
-            lost = _Settle(res_id, refs, amounts, [0] * len(refs), hold_until)
+            lost = Settlement(res_id, refs, amounts, [0] * len(refs), hold_until)
+            carried = self._take_carried()
             try:
-                result = await shared.reserve(res_id, refs, amounts, now, hold_until)
+                result = await shared.reserve(res_id, refs, amounts, now, hold_until, carried)
             except StoreError as exc:
                 permit.record_failure()
                 self._failed("reserve", exc)
+                self._requeue(carried)
                 self._enqueue(lost)
             except asyncio.CancelledError:
                 permit.release()
+                self._requeue(carried)  # applied or not: a settlement counts once, so send it again
                 self._enqueue(lost)
                 raise
             else:
@@ -126,6 +132,24 @@ class GuardedStore:
         self._stats.fallback_reservations += 1
         return "fallback", self.local.reserve_now(res_id, refs, amounts, now, hold_until)
 
+    def settle_soon(
+        self,
+        res_id: str,
+        where: StoreUse,
+        refs: Sequence[CounterRef],
+        reserved: Sequence[int],
+        actual: Sequence[int],
+        done_until: float,
+    ) -> None:
+        """``settle`` without waiting: the shared store's settlement rides on the next reservation's
+        round trip, or is sent alone after ``CARRY_S`` when no reservation comes (``close`` sends it too)."""
+        if where == "fallback" or self.shared is None:
+            self._settle_locally(res_id, where, refs, actual, done_until)
+            return
+        self._carry.append(Settlement(res_id, refs, reserved, actual, done_until))
+        if self._carry_timer is None:
+            self._carry_timer = asyncio.get_running_loop().call_later(CARRY_S, self._carry_due)
+
     async def settle(
         self,
         res_id: str,
@@ -135,16 +159,14 @@ class GuardedStore:
         actual: Sequence[int],
         done_until: float,
     ) -> None:
+        """Settle now (with the settlements waiting to be carried): done when the store has answered."""
         if where == "fallback" or self.shared is None:
-            self.local.settle_now(res_id, refs, actual)
-            if where == "fallback" and any(actual):
-                self._enqueue(_Settle(res_id, refs, [0] * len(actual), actual, done_until))
+            self._settle_locally(res_id, where, refs, actual, done_until)
             return
         task = asyncio.get_running_loop().create_task(
-            self._settle_shared(_Settle(res_id, refs, reserved, actual, done_until))
+            self._settle_shared(Settlement(res_id, refs, reserved, actual, done_until))
         )
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._track(task)
         await asyncio.shield(task)
 
     async def read(self, refs: Sequence[CounterRef], now: float) -> tuple[tuple[int, ...], str]:
@@ -176,11 +198,17 @@ class GuardedStore:
                 self._stats.pending = len(self._pending)
 
     async def close(self, drain_s: float = 5.0) -> None:
-        """Wait for settlements in flight, then keep flushing the queue for up to ``drain_s`` (the breaker
-        may be open for a while), then close the shared store. What is still queued is left to expire."""
+        """Send the settlements waiting to be carried, wait for settlements in flight, then keep flushing
+        the queue for up to ``drain_s`` (the breaker may be open for a while), then close the shared
+        store. What is still queued is left to expire."""
         if self._flusher is not None:
             self._flusher.cancel()
             await asyncio.gather(self._flusher, return_exceptions=True)
+        if self._carry_timer is not None:
+            self._carry_timer.cancel()
+            self._carry_timer = None
+        if self._carry:
+            await self._send_carried()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         deadline = time.monotonic() + drain_s
@@ -193,26 +221,70 @@ class GuardedStore:
         if self.shared is not None:
             await self.shared.close()
 
-    async def _settle_shared(self, op: _Settle) -> None:
+    async def _settle_shared(self, op: Settlement | None) -> None:
+        """Send ``op`` and the settlements waiting to be carried in one call; queue them if it fails."""
+        batch = self._take_carried()
+        if op is not None:
+            batch.append(op)
         shared = self.shared
-        permit = self._breaker.try_acquire()
+        permit = self._breaker.try_acquire() if batch else None
         if shared is None or permit is None:
-            self._enqueue(op)
+            self._requeue(batch)
             return
         try:
-            await shared.settle(op.res_id, op.refs, op.reserved, op.actual, op.done_until)
+            await shared.settle_many(batch)
         except StoreError as exc:
             permit.record_failure()
             self._failed("settle", exc)
-            self._enqueue(op)
+            self._requeue(batch)
+        except asyncio.CancelledError:  # close() cancels nothing here, but a dying loop might
+            permit.release()
+            self._requeue(batch)
+            raise
         else:
             permit.record_success()
+
+    def _take_carried(self) -> list[Settlement]:
+        """The settlements waiting to be carried, now on their way: the timer is off until the next one."""
+        carried = self._carry
+        if not carried:
+            return []
+        self._carry = []
+        if self._carry_timer is not None:
+            self._carry_timer.cancel()
+            self._carry_timer = None
+        return carried
+
+    def _carry_due(self) -> None:
+        """``CARRY_S`` after a settlement was queued: send what no reservation carried meanwhile."""
+        self._carry_timer = None
+        if self._carry:
+            self._track(asyncio.get_running_loop().create_task(self._send_carried()))
+
+    async def _send_carried(self) -> None:
+        await self._settle_shared(None)
+
+    def _settle_locally(
+        self, res_id: str, where: StoreUse, refs: Sequence[CounterRef], actual: Sequence[int], done_until: float
+    ) -> None:
+        """A reservation made in this pod: settle it here; a fallback one's use is queued for the shared store."""
+        self.local.settle_now(res_id, refs, actual)
+        if where == "fallback" and any(actual):
+            self._enqueue(Settlement(res_id, refs, [0] * len(actual), actual, done_until))
+
+    def _track(self, task: asyncio.Task[None]) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _requeue(self, settlements: Sequence[Settlement]) -> None:
+        for op in settlements:
+            self._enqueue(op)
 
     def _failed(self, operation: str, exc: StoreError) -> None:
         self._stats.store_errors += 1
         log.warning("budget store %s failed: %s", operation, exc)
 
-    def _enqueue(self, op: _Settle) -> None:
+    def _enqueue(self, op: Settlement) -> None:
         if len(self._pending) >= MAX_PENDING:
             self._pending.popleft()
             self._stats.settlements_dropped += 1

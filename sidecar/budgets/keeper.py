@@ -7,12 +7,11 @@
     keeper.sync(new_policy.budgets)              # a reload: same store -> ledger.update (counters carry
                                                  # on); another store -> a new ledger, the old one closed
                                                  # once its settlements are sent; no block -> none
-    keeper.settle_later(coroutine)               # a shared store's settlement, after the answer is written
     keeper.refresh(instruments)                  # the budget gauges and counters (at scrape, and every 5 s)
     await keeper.close()                         # at shutdown: settlements in flight, then the stores
 
-Settlements to a shared store run as tasks of their own, so the answer's head and body never wait for
-the store's round trip: the hot path of a request with Redis is the one admission round trip.
+Settlements never make the request wait: a shared store's ride on the next admission's round trip
+(``guard.GuardedStore.settle_soon``), so a request with Redis costs the one admission round trip.
 """
 
 from __future__ import annotations
@@ -42,7 +41,7 @@ class LedgerKeeper:
         self._env = env
         self.ledger: Ledger | None = None
         self.shared = False
-        """Whether the ledger counts in a shared store (settlements then go through ``settle_later``)."""
+        """Whether the ledger counts in a shared store (the stage then skips ``Ledger.admit_now``)."""
         self._tasks: set[asyncio.Task[None]] = set()
         self._counted: dict[str, int] = dict.fromkeys(_STAT_COUNTERS, 0)
         self._refresher: asyncio.Task[None] | None = None
@@ -66,10 +65,6 @@ class LedgerKeeper:
     def start(self, instruments: Instruments) -> None:
         """Keep the budget metrics fresh for a metrics push too (a scrape refreshes them as well)."""
         self._refresher = asyncio.get_running_loop().create_task(self._refresh_loop(instruments))
-
-    def settle_later(self, settlement: Coroutine[Any, Any, None]) -> None:
-        """Run ``settlement`` (``Admission.settle``/``release`` on a shared store) in a task of its own."""
-        self._spawn(settlement)
 
     def refresh(self, instruments: Instruments) -> None:
         """Set the per-limit gauges from what this pod last saw (no I/O) and add the ledger's new events

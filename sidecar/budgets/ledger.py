@@ -15,11 +15,16 @@ The request path, after routing, calls ``admission = await ledger.admit(request,
 The caller then serves ``decision.targets`` and, when its fallback loop moves to another target,
 ``await admission.switch(target)`` (False: that target's quota or the budget refuses it: skip it).
 When the answer ends it calls ``await admission.settle(usage)`` (streams and cancels: the usage seen so
-far; ``settle(None)`` charges the estimate when nothing is known; ``admission.charge(usage)`` does the
-same without a coroutine on the local store), or ``await admission.release()`` when
+far; ``settle(None)`` charges the estimate when nothing is known), or ``await admission.release()`` when
 nothing billable happened. The first of the two counts; later calls are no-ops, so ``finally:
 await admission.release()`` is always safe. Settlement runs in a task the caller's cancellation cannot
-interrupt (``asyncio.shield``).
+interrupt (``asyncio.shield``). The request path uses their forms without a coroutine,
+``admission.charge(usage)`` and ``admission.drop()``: done at once on the local store; on a shared one
+carried by the next admission's round trip (``guard.GuardedStore.settle_soon``).
+
+The local store's common case (the first target admits, no limit flags, no headers asked for) is
+``ledger.admit_now(request, chain)``: no coroutine, the plan's counters held directly
+(``LocalStore.hold``), one shared plain "allow" decision; None sends the request to ``admit``.
 
 Stores are reached through ``sidecar.budgets.guard.GuardedStore``: the shared store behind a breaker
 and a timeout; when it fails, limits with ``on_store_error: closed`` deny (429, "cannot be checked")
@@ -38,20 +43,19 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import gt
-from typing import Any
 
 from sidecar.translate import Usage
 
 from .compiled import BudgetRequest, Budgets, TargetInfo
-from .decision import Decision, LimitState, StoreUse, Verdict, deny_message, retry_after
+from .decision import Decision, LimitState, StoreUse, Verdict
 from .guard import GuardedStore, LedgerStats
 from .plans import Plan, Planner
 from .pricing import NANO_USD, actual_units, estimate_units
-from .spec import Action
 from .store import KEY_GRACE_S, ReserveResult, Store
+from .verdicts import denial, downgrade_targets, judged, unavailable
 from .visibility import Tracker
 
 log = logging.getLogger(__name__)
@@ -61,7 +65,7 @@ log = logging.getLogger(__name__)
 class _Held:
     """A reservation: its id, its counters and amounts, where (``store``), and the uses the store answered."""
 
-    res_id: str
+    res_id: str | int  # an int on the local store alone (``admit_now``)
     plan: Plan
     amounts: Sequence[int]
     store: StoreUse
@@ -71,17 +75,15 @@ class _Held:
 class Admission:
     """The budget side of one request: its decision and its reservation until settled or released."""
 
-    __slots__ = ("_held", "_ledger", "_request", "decision")
+    __slots__ = ("_held", "_ledger", "_request", "decision", "reserved")
 
     def __init__(self, ledger: Ledger, request: BudgetRequest, decision: Decision, held: _Held | None) -> None:
         self._ledger = ledger
         self._request = request
         self.decision = decision
         self._held = held
-
-    @property
-    def reserved(self) -> bool:
-        return self._held is not None
+        self.reserved = held is not None
+        """Whether admission reserved (still True once settled)."""
 
     async def switch(self, target: TargetInfo) -> bool:
         """Move the reservation to ``target`` (a fallback). False: refused there; the old one stays."""
@@ -100,19 +102,43 @@ class Admission:
         """The answer ended: charge ``usage`` (None: charge the estimate) instead of the reservation,
         priced as ``served`` (the target that answered, when not the one reserved for: a hedge's), plus
         ``unserved``: the dollars and tokens of the request's calls whose answer the caller did not get
-        (an ensemble's other members and judge, answers a quality gate rejected)."""
-        work = self.charge(usage, served, unserved=unserved)
-        if work is not None:
-            await work
+        (an ensemble's other members and judge, answers a quality gate rejected). Done when the store
+        has it (``charge``: without waiting)."""
+        held, self._held = self._held, None
+        if held is not None:
+            await self._ledger._finish(held, self._actual(held, usage, served, unserved))
 
     def charge(
         self, usage: Usage | None, served: TargetInfo | None = None, *, unserved: tuple[float, int] = (0.0, 0)
-    ) -> Coroutine[Any, Any, None] | None:
-        """``settle`` without a coroutine where none is needed: done at once on the local store (None),
-        else the shared store's settlement, to await or run as a task (``LedgerKeeper.settle_later``)."""
+    ) -> None:
+        """``settle`` without a coroutine: done at once on the local store; on the shared one queued for
+        the next reservation's round trip (``GuardedStore.settle_soon``)."""
         held, self._held = self._held, None
         if held is None:
-            return None
+            return
+        actual = self._actual(held, usage, served, unserved)
+        ledger = self._ledger
+        if ledger._local_only:
+            ledger._stores.local.settle_now(held.res_id, held.plan.refs, actual)
+        else:
+            ledger._finish_soon(held, actual)
+
+    def drop(self) -> None:
+        """``release`` without a coroutine (as ``charge``)."""
+        held, self._held = self._held, None
+        if held is not None:
+            self._ledger._finish_soon(held, [0] * len(held.amounts))
+
+    async def release(self) -> None:
+        """Nothing billable happened: drop the reservation (done when the store has it)."""
+        held, self._held = self._held, None
+        if held is not None:
+            await self._ledger._finish(held, [0] * len(held.amounts))
+
+    @staticmethod
+    def _actual(
+        held: _Held, usage: Usage | None, served: TargetInfo | None, unserved: tuple[float, int]
+    ) -> Sequence[int]:
         plan = held.plan
         if usage is None:
             actual: Sequence[int] = held.amounts
@@ -120,18 +146,8 @@ class Admission:
             actual = plan.pick(actual_units((served or plan.target).price, usage))
         if unserved != (0.0, 0):
             extra = (round(unserved[0] * NANO_USD), unserved[1], 0)
-            actual = [amount + extra[lim.measure_index] for amount, lim in zip(actual, plan.limits, strict=True)]
-        ledger = self._ledger
-        if ledger._local_only:
-            ledger._stores.local.settle_now(held.res_id, plan.refs, actual)
-            return None
-        return ledger._finish(held, actual)
-
-    async def release(self) -> None:
-        """Nothing billable happened: drop the reservation."""
-        held, self._held = self._held, None
-        if held is not None:
-            await self._ledger._finish(held, [0] * len(held.amounts))
+            actual = [amount + extra[lim.measure_index] for amount, lim in zip(actual, plan.limits, strict=False)]
+        return actual
 
 
 class Ledger:
@@ -153,24 +169,53 @@ class Ledger:
         self._id_prefix = os.urandom(6).hex()
         self.update(budgets)
 
-    @property
-    def budgets(self) -> Budgets:
-        return self._budgets
-
     def update(self, budgets: Budgets) -> None:
         """A new policy: new limits and windows; counters (local and shared) carry on under the same keys."""
-        self._budgets = budgets
+        self.budgets = budgets  # the policy's, read by the request path
         self._fail_closed = any(limit.fail_closed for limit in budgets.limits)
         self._hold_s = budgets.reservation_ttl_s
         self._grace = int(budgets.reservation_ttl_s) + KEY_GRACE_S
         self.tracker = Tracker(budgets)
         self._planner = Planner(budgets, self.tracker)
+        self._fast = self._local_only and not budgets.headers and bool(budgets.limits)
         self._allowed: dict[tuple[str, ...], Decision] = {}  # per chain: the plain "allow", shared
 
     # ---- admission ----------------------------------------------------------------------------
 
+    def admit_now(self, request: BudgetRequest, chain: Sequence[TargetInfo]) -> Admission | None:
+        """The local store's common case without a coroutine: the first target's counters take the
+        estimate and no limit refuses or flags (nor are headers asked for) -> the plain "allow",
+        reserved. None: any other case, or an internal error, with nothing held (``admit`` decides it,
+        on the general path, and logs and counts an error). Never raises."""
+        if not self._fast or not chain:
+            return None
+        try:
+            target = chain[0]
+            now = self._clock()
+            plan = self._planner.plan(request, target, now)
+            local = self._stores.local
+            cells = plan.cells
+            if cells is None or plan.cells_generation != local.generation:
+                cells = plan.cells = local.cells(plan.refs)
+                plan.cells_generation = local.generation
+            amounts = plan.pick(self._units(request, target))
+            names = (target.model,) if len(chain) == 1 else tuple([t.model for t in chain])
+            allowed = self._allowed.get(names)
+            if allowed is None:
+                allowed = self._allowed[names] = Decision("allow", None, names)
+            res_id = next(self._ids)  # the local store's id: a number, not a string
+            if not local.hold(res_id, cells, amounts, plan.stop_at, now, now + self._hold_s):
+                return None
+        except Exception:
+            return None
+        self.stats.admissions += 1
+        return Admission(self, request, allowed, _Held(res_id, plan, amounts, "ok"))
+
     async def admit(self, request: BudgetRequest, chain: Sequence[TargetInfo]) -> Admission:
         """Check and reserve ``request`` on ``chain`` (the route's targets, in order)."""
+        fast = self.admit_now(request, chain)
+        if fast is not None:
+            return fast
         self.stats.admissions += 1
         try:
             return await self._admit(request, chain, downgraded_by=None)
@@ -184,7 +229,7 @@ class Ledger:
     async def _admit(
         self, request: BudgetRequest, chain: Sequence[TargetInfo], downgraded_by: LimitState | None
     ) -> Admission:
-        budgets = self._budgets
+        budgets = self.budgets
         names = (chain[0].model,) if len(chain) == 1 else tuple([target.model for target in chain])
         if not budgets.limits or not chain:
             verdict: Verdict = "downgrade" if downgraded_by is not None else "allow"
@@ -201,7 +246,7 @@ class Ledger:
             else:
                 held, result = await self._reserve(plan, amounts, now)
             if held is None:
-                return Admission(self, request, self._unavailable(plan, now), None)
+                return Admission(self, request, self._unavailable(plan), None)
             at = result.refused
             if at >= 0:
                 limit = plan.limits[at]
@@ -213,8 +258,8 @@ class Ledger:
                 return Admission(self, request, self._deny(state, amounts[at], now, held.store), None)
             decision = self._judge(held, names[position:] if position else names, skipped, downgraded_by)
             if decision.verdict == "downgrade" and downgraded_by is None and decision.acted is not None:
-                await self._finish(held, [0] * len(amounts))
-                targets = self._downgrade_targets(decision.acted)
+                self._finish_soon(held, [0] * len(amounts))  # carried by the admission below
+                targets = downgrade_targets(decision.acted)
                 return await self._admit(request, [budgets.target(name) for name in targets], decision.acted)
             if decision.verdict != "allow":
                 self._count(decision)
@@ -232,7 +277,7 @@ class Ledger:
         """The reservation of ``request`` on ``target``: (nano-USD, tokens, requests)."""
         output = request.max_output_tokens
         if output is None:
-            output = target.max_output_tokens or self._budgets.default_max_output_tokens
+            output = target.max_output_tokens or self.budgets.default_max_output_tokens
         units = estimate_units(target.price, request.input_tokens, output)
         if request.calls > 1:  # every call of an ensemble is reserved for, as if each were this target's
             units = (units[0] * request.calls, units[1] * request.calls, units[2])
@@ -248,65 +293,23 @@ class Ledger:
         plan, uses = held.plan, held.uses
         for counter, used in zip(plan.counters, uses, strict=True):  # the use last seen, for gauges
             counter.used = used
-        plain = not skipped and downgraded_by is None and held.store == "ok" and not self._budgets.headers
+        plain = not skipped and downgraded_by is None and held.store == "ok" and not self.budgets.headers
         if plain and not any(map(gt, uses, plan.flag_at)):
             allowed = self._allowed.get(targets)  # nothing flagged: the same plain "allow" for every request
             if allowed is None:
                 allowed = self._allowed[targets] = Decision("allow", None, targets)
             return allowed
-        flags: list[LimitState] = []
-        for i, limit in enumerate(plan.limits):
-            used = uses[i]
-            counter = plan.counters[i]
-            if used > limit.units and limit.action is not Action.DENY:
-                flags.append(LimitState(limit, plan.values[i], used, counter.end))
-            elif limit.soft_units is not None and used > limit.soft_units:
-                flags.append(LimitState(limit, plan.values[i], used, counter.end, soft=True))
-        tightest = self._tightest(plan, uses) if self._budgets.headers else None
         skipped_names = tuple(model for _, _, model in skipped) if skipped else ()
-        if not flags and downgraded_by is None:
-            return Decision("allow", None, targets, (), tightest, held.store, skipped=skipped_names)
-        if downgraded_by is not None:
-            return Decision(
-                "downgrade", downgraded_by, targets, tuple(flags), tightest, held.store, skipped=skipped_names
-            )
-        acted = next((s for s in flags if _action(s) is Action.DOWNGRADE), None)
-        if acted is None:
-            acted = next((s for s in flags if _action(s) is Action.WARN), None)
-        verdict: Verdict = "allow" if acted is None else "downgrade" if _action(acted) is Action.DOWNGRADE else "warn"
-        return Decision(verdict, acted, targets, tuple(flags), tightest, held.store, skipped=skipped_names)
-
-    @staticmethod
-    def _tightest(plan: Plan, uses: tuple[int, ...]) -> LimitState | None:
-        best, room = -1, 2.0
-        for i, limit in enumerate(plan.limits):
-            left = (limit.units - uses[i]) / limit.units
-            if left < room:
-                best, room = i, left
-        if best < 0:
-            return None
-        return LimitState(plan.limits[best], plan.values[best], uses[best], plan.counters[best].end)
-
-    @staticmethod
-    def _downgrade_targets(state: LimitState) -> tuple[str, ...]:
-        return state.limit.soft_downgrade_to if state.soft else state.limit.downgrade_to
+        return judged(plan, uses, targets, held.store, skipped_names, downgraded_by, self.budgets.headers)
 
     def _deny(self, state: LimitState, requested: int, now: float, store: StoreUse) -> Decision:
         self.stats.denied += 1
-        message = deny_message(state, requested)
-        wait = retry_after(state.resets_at, now)
-        return Decision("deny", state, flags=(state,), store=store, status=429, retry_after_s=wait, message=message)
+        return denial(state, requested, now, store)
 
-    def _unavailable(self, plan: Plan, now: float) -> Decision:
+    def _unavailable(self, plan: Plan) -> Decision:
         self.stats.denied += 1
         self.stats.closed_denials += 1
-        limit = next(limit for limit in plan.limits if limit.fail_closed)
-        message = (
-            f"budget limit {limit.name!r} cannot be checked: the budget store is unavailable and the limit "
-            "is set to on_store_error: closed; retry later"
-        )
-        wait = max(1, math.ceil(self._stores.open_remaining_s()))
-        return Decision("deny", store="unavailable", status=429, retry_after_s=wait, message=message)
+        return unavailable(plan, max(1, math.ceil(self._stores.open_remaining_s())))
 
     def _count(self, decision: Decision) -> None:
         if decision.verdict == "downgrade":
@@ -337,7 +340,7 @@ class Ledger:
         moved, result = await self._reserve(plan, plan.pick(self._units(request, target)), now)
         if moved is None or result.refused >= 0:
             return None
-        await self._finish(held, [0] * len(held.amounts))
+        self._finish_soon(held, [0] * len(held.amounts))
         return moved
 
     async def _finish(self, held: _Held, actual: Sequence[int]) -> None:
@@ -346,7 +349,16 @@ class Ledger:
             self._stores.local.settle_now(held.res_id, plan.refs, actual)
             return
         done_until = self._clock() + self._grace
-        await self._stores.settle(held.res_id, held.store, plan.refs, held.amounts, actual, done_until)
+        await self._stores.settle(str(held.res_id), held.store, plan.refs, held.amounts, actual, done_until)
+
+    def _finish_soon(self, held: _Held, actual: Sequence[int]) -> None:
+        """``_finish`` without waiting (``GuardedStore.settle_soon``)."""
+        plan = held.plan
+        if self._local_only:
+            self._stores.local.settle_now(held.res_id, plan.refs, actual)
+            return
+        done_until = self._clock() + self._grace
+        self._stores.settle_soon(str(held.res_id), held.store, plan.refs, held.amounts, actual, done_until)
 
     # ---- visibility and lifecycle -------------------------------------------------------------
 
@@ -359,7 +371,11 @@ class Ledger:
 
     def gauges(self) -> list[dict[str, object]]:
         """Per limit and label (named values, "other"): use as last seen by this pod; no I/O."""
-        return self.tracker.gauges(self._clock())
+        now = self._clock()
+        if self._local_only:  # the fast path leaves the last-seen uses alone: read the counters
+            local = self._stores.local
+            return self.tracker.gauges(now, lambda ref: local.read_now((ref,), now)[0])
+        return self.tracker.gauges(now)
 
     async def flush(self) -> None:
         """Send settlements queued during a store outage now (the background task does it every 0.5 s)."""
@@ -369,10 +385,6 @@ class Ledger:
         """Wait for settlements in flight, flush the queue (for up to ``drain_s`` while the store is
         down), close the shared store."""
         await self._stores.close(drain_s)
-
-
-def _action(state: LimitState) -> Action | None:
-    return state.limit.soft_action if state.soft else state.limit.action
 
 
 def open_ledger(budgets: Budgets, *, env: Mapping[str, str] | None = None, **options: object) -> Ledger:

@@ -4,7 +4,8 @@
 
     key = (target's model, the request fields the limits read: app, route, key hash, named headers)
     a plan cached under key, its windows holding now, no counter forgotten since (``Tracker.evictions``)
-        -> it, its per-request values touched in the tracker's least-recently-used order
+        -> it, its per-request values touched in the tracker's least-recently-used order (at most once
+           a second: ``TOUCH_EVERY_S``)
     else -> built: per limit whose scope the call falls in (``Limit.scope_value``), the counter of its
         value in the window holding now (``Tracker.counter``); cached (at most ``MAX_PLANS``: the cache
         is emptied when full)
@@ -26,7 +27,7 @@ from operator import itemgetter
 
 from .compiled import BudgetRequest, Budgets, Limit, TargetInfo
 from .spec import FIXED_SCOPES, Action, ScopeKind
-from .store import CounterRef
+from .store import CounterRef, LocalCounter
 from .visibility import Seen, Tracker
 from .windows import WindowClock
 
@@ -35,6 +36,10 @@ NEVER = 1 << 100
 
 MAX_PLANS = 1024
 """Plans kept (one per target and combination of scope values met in the current windows)."""
+
+TOUCH_EVERY_S = 1.0
+"""A cached plan marks its scope values as recently used at most this often: the tracker's least
+recently used order is kept to the second, which is all its eviction needs."""
 
 _PlanKey = tuple[str, str | None, str | None, str | None, tuple[str | None, ...]]
 
@@ -59,6 +64,15 @@ class Plan:
     evictions: int
     touches: tuple[tuple[OrderedDict[str, Seen], str], ...]
     """The tracker's entries of the per-request values, to mark as recently used."""
+    stop_at: tuple[int, ...]
+    """Per counter, the use above which admission leaves the fast path: the cap of a denying limit or
+    the level at which a limit flags, whichever is lower (``LocalStore.hold``)."""
+    touch_after: float = 0.0
+    """When the next request may mark ``touches`` again (``TOUCH_EVERY_S``)."""
+    cells: list[LocalCounter] | None = None
+    """The local store's counters of ``refs``, resolved at the first local admission (``Ledger.admit_now``)
+    and again when the store's ``generation`` moved (it forgot counters)."""
+    cells_generation: int = -1
 
 
 class Planner:
@@ -98,7 +112,8 @@ class Planner:
             if len(plans) >= MAX_PLANS:
                 plans.clear()
             plans[key] = plan
-        else:
+        elif now >= plan.touch_after:  # the LRU marks, at most once a second per plan
+            plan.touch_after = now + TOUCH_EVERY_S
             for seen, value in plan.touches:
                 seen.move_to_end(value)
         return plan
@@ -133,6 +148,7 @@ class Planner:
             end=end,
             evictions=tracker.evictions,
             touches=tuple(touches),
+            stop_at=tuple(min(_flag_at(limit), limit.units if limit.blocks else NEVER) for limit in limits),
         )
 
 

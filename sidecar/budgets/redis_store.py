@@ -6,11 +6,14 @@ of the counter's window plus a grace (``CounterRef.expires_at``), so old windows
 a settlement after that recreates nothing that lives. Every key carries the hash tag ``{budgets}``, so
 a script's keys share one slot on a Redis Cluster.
 
-One round trip per operation: ``reserve`` (purge expired holds, check caps, add holds: all or nothing),
-``settle`` (claim ``<prefix>:{budgets}:d:<res_id>`` with SET NX so a retry counts once, drop the holds
-still there, add the actual units), ``read`` (``reserve`` with an empty id: purge and report). Scripts
-are sent by SHA (EVALSHA); redis-py's ``Script`` loads them again when the server answers NOSCRIPT
-(after a restart or SCRIPT FLUSH). Needs Redis >= 6.2 (SET ... EXAT).
+One script (``STORE_LUA``), one round trip per call: first the settlements the call carries (each:
+claim ``<prefix>:{budgets}:d:<res_id>`` with SET NX so a retry counts once, drop the holds still there,
+add the actual units), then, for ``reserve``, the reservation (purge expired holds, check caps, add
+holds: all or nothing). ``settle_many`` is the settlements alone, ``read`` a reservation with an empty
+id (purge and report). The ledger's ``GuardedStore`` queues settlements and hands them to the next
+reservation, so a pod under load makes one call per request. The script is sent by SHA (EVALSHA);
+redis-py's ``Script`` loads it again when the server answers NOSCRIPT (after a restart or SCRIPT
+FLUSH). Needs Redis >= 6.2 (SET ... EXAT).
 
 Every failure (connection, timeout, script error, pool exhausted) becomes ``StoreError``: the whole
 call is bounded by ``timeout_ms`` and redis-py's own retries are off (the ledger's breaker decides).
@@ -32,16 +35,40 @@ from redis.credentials import CredentialProvider
 from redis.exceptions import RedisError
 
 from .spec import SecretSpec, StoreSpec
-from .store import CounterRef, ReserveResult, StoreError
+from .store import CounterRef, ReserveResult, Settlement, StoreError
 
-RESERVE_LUA = """
-local now = tonumber(ARGV[1])
-local id = ARGV[2]
-local n = tonumber(ARGV[4])
+STORE_LUA = """
+local k, a, settled = 0, 1, 0
+for s = 1, tonumber(ARGV[1]) do
+  local id, n = ARGV[a + 1], tonumber(ARGV[a + 3])
+  if redis.call('SET', KEYS[k + 1], '1', 'NX', 'EXAT', ARGV[a + 2]) then
+    settled = settled + 1
+    for i = 1, n do
+      local hkey, zkey = KEYS[k + 2 * i], KEYS[k + 2 * i + 1]
+      local base = a + 3 + 3 * (i - 1)
+      local reserved = ARGV[base + 1]
+      if redis.call('ZREM', zkey, id .. ':' .. reserved) == 1 then
+        redis.call('HINCRBY', hkey, 'h', '-' .. reserved)
+      end
+      if ARGV[base + 2] ~= '0' then
+        redis.call('HINCRBY', hkey, 'u', ARGV[base + 2])
+        redis.call('EXPIREAT', hkey, ARGV[base + 3])
+      end
+    end
+  end
+  k = k + 1 + 2 * n
+  a = a + 3 + 3 * n
+end
+if #ARGV == a then
+  return {settled}
+end
+local now = tonumber(ARGV[a + 1])
+local id = ARGV[a + 2]
+local n = tonumber(ARGV[a + 4])
 local uses = {}
 local refused = 0
 for i = 1, n do
-  local hkey, zkey = KEYS[2 * i - 1], KEYS[2 * i]
+  local hkey, zkey = KEYS[k + 2 * i - 1], KEYS[k + 2 * i]
   local expired = redis.call('ZRANGEBYSCORE', zkey, '-inf', now)
   if #expired > 0 then
     local freed = 0
@@ -54,7 +81,7 @@ for i = 1, n do
   local v = redis.call('HMGET', hkey, 'u', 'h')
   local use = (tonumber(v[1]) or 0) + (tonumber(v[2]) or 0)
   uses[i] = use
-  local base = 4 + 3 * (i - 1)
+  local base = a + 4 + 3 * (i - 1)
   local cap = tonumber(ARGV[base + 2])
   if refused == 0 and cap >= 0 and use + tonumber(ARGV[base + 1]) > cap then
     refused = i
@@ -62,11 +89,11 @@ for i = 1, n do
 end
 if refused == 0 and id ~= '' then
   for i = 1, n do
-    local hkey, zkey = KEYS[2 * i - 1], KEYS[2 * i]
-    local base = 4 + 3 * (i - 1)
+    local hkey, zkey = KEYS[k + 2 * i - 1], KEYS[k + 2 * i]
+    local base = a + 4 + 3 * (i - 1)
     local amount = ARGV[base + 1]
     redis.call('HINCRBY', hkey, 'h', amount)
-    redis.call('ZADD', zkey, ARGV[3], id .. ':' .. amount)
+    redis.call('ZADD', zkey, ARGV[a + 3], id .. ':' .. amount)
     redis.call('EXPIREAT', hkey, ARGV[base + 3])
     redis.call('EXPIREAT', zkey, ARGV[base + 3])
     uses[i] = uses[i] + tonumber(amount)
@@ -75,26 +102,11 @@ end
 table.insert(uses, 1, refused)
 return uses
 """
-
-SETTLE_LUA = """
-if not redis.call('SET', KEYS[1], '1', 'NX', 'EXAT', ARGV[2]) then
-  return 0
-end
-local n = tonumber(ARGV[3])
-for i = 1, n do
-  local hkey, zkey = KEYS[2 * i], KEYS[2 * i + 1]
-  local base = 3 + 3 * (i - 1)
-  local reserved = ARGV[base + 1]
-  if redis.call('ZREM', zkey, ARGV[1] .. ':' .. reserved) == 1 then
-    redis.call('HINCRBY', hkey, 'h', '-' .. reserved)
-  end
-  if ARGV[base + 2] ~= '0' then
-    redis.call('HINCRBY', hkey, 'u', ARGV[base + 2])
-    redis.call('EXPIREAT', hkey, ARGV[base + 3])
-  end
-end
-return 1
-"""
+"""The one script: first the settlements it carries (ARGV[1] of them: per settlement its id, the
+expiry of its done-marker, its counter count n and (reserved, used, key expiry) per counter; KEYS: the
+marker, then each counter's hash and holds), then, when arguments remain, a reservation (now, id, the
+holds' expiry, n, and (amount, cap, key expiry) per counter; KEYS: each counter's hash and holds).
+Replies ``{settled}`` without a reservation, else ``{refused index + 1 (0: none), uses...}``."""
 
 
 class _SecretCredentials(CredentialProvider):
@@ -148,18 +160,23 @@ class RedisStore:
             )
         pool = aioredis.BlockingConnectionPool.from_url(spec.url, **options)
         self._client = aioredis.Redis.from_pool(pool)  # the client owns the pool: aclose closes both
-        self._reserve = self._client.register_script(RESERVE_LUA)
-        self._settle = self._client.register_script(SETTLE_LUA)
+        self._script = self._client.register_script(STORE_LUA)
 
     async def reserve(
-        self, res_id: str, counters: Sequence[CounterRef], amounts: Sequence[int], now: float, hold_until: float
+        self,
+        res_id: str,
+        counters: Sequence[CounterRef],
+        amounts: Sequence[int],
+        now: float,
+        hold_until: float,
+        carried: Sequence[Settlement] = (),
     ) -> ReserveResult:
-        keys: list[str] = []
-        args: list[str | int | float] = [repr(now), res_id, repr(hold_until), len(counters)]
+        keys, args = self._settlements(carried)
+        args += (repr(now), res_id, repr(hold_until), len(counters))
         for ref, amount in zip(counters, amounts, strict=True):
             keys += (ref.key, ref.key + ":r")
             args += (amount, ref.cap, ref.expires_at)
-        reply = await self._call(self._reserve, keys, args)
+        reply = await self._call(self._script, keys, args)
         return ReserveResult(int(reply[0]) - 1, tuple(int(use) for use in reply[1:]))
 
     async def settle(
@@ -170,12 +187,24 @@ class RedisStore:
         actual: Sequence[int],
         done_until: float,
     ) -> None:
-        keys = [f"{self.prefix}:d:{res_id}"]
-        args: list[str | int | float] = [res_id, int(done_until) + 1, len(counters)]
-        for ref, held, used in zip(counters, reserved, actual, strict=True):
-            keys += (ref.key, ref.key + ":r")
-            args += (held, used, ref.expires_at)
-        await self._call(self._settle, keys, args)
+        await self.settle_many([Settlement(res_id, counters, reserved, actual, done_until)])
+
+    async def settle_many(self, settlements: Sequence[Settlement]) -> None:
+        if settlements:
+            keys, args = self._settlements(settlements)
+            await self._call(self._script, keys, args)
+
+    def _settlements(self, settlements: Sequence[Settlement]) -> tuple[list[str], list[str | int | float]]:
+        """The script's keys and arguments for ``settlements`` (a reservation's are appended after)."""
+        keys: list[str] = []
+        args: list[str | int | float] = [len(settlements)]
+        for op in settlements:
+            keys.append(f"{self.prefix}:d:{op.res_id}")
+            args += (op.res_id, int(op.done_until) + 1, len(op.refs))
+            for ref, held, used in zip(op.refs, op.reserved, op.actual, strict=True):
+                keys += (ref.key, ref.key + ":r")
+                args += (held, used, ref.expires_at)
+        return keys, args
 
     async def read(self, counters: Sequence[CounterRef], now: float) -> tuple[int, ...]:
         result = await self.reserve("", counters, [0] * len(counters), now, now)

@@ -17,6 +17,9 @@ and its use is ``used + held``. The operations (``Store``):
   settlement after a lost reply counts once). Release is a settlement of zeros.
 - ``read(counters, now)``: the uses, expired holds dropped.
 
+``reserve`` may carry settlements (``Settlement``) applied first, atomically with it, and
+``settle_many`` applies several at once: the shared store's one round trip does both (``guard``).
+
 ``LocalStore`` is the in-process store (the default); ``sidecar.budgets.redis_store.RedisStore`` does
 the same in Redis with one server-side script per operation. A store raises ``StoreError`` (and only
 that) when it cannot answer; the ledger decides what follows (``on_store_error``).
@@ -24,7 +27,7 @@ that) when it cannot answer; the ledger decides what follows (``on_store_error``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
@@ -53,12 +56,36 @@ class ReserveResult(NamedTuple):
     uses: tuple[int, ...]
 
 
+@dataclass(slots=True)
+class Settlement:
+    """One ``settle`` as data: queued, carried by a later call, or retried."""
+
+    res_id: str
+    refs: Sequence[CounterRef]
+    reserved: Sequence[int]
+    actual: Sequence[int]
+    done_until: float
+
+
 class Store(Protocol):
     remote: bool
 
     async def reserve(
-        self, res_id: str, counters: Sequence[CounterRef], amounts: Sequence[int], now: float, hold_until: float
-    ) -> ReserveResult: ...
+        self,
+        res_id: str,
+        counters: Sequence[CounterRef],
+        amounts: Sequence[int],
+        now: float,
+        hold_until: float,
+        carried: Sequence[Settlement] = (),
+    ) -> ReserveResult:
+        """``carried``: settlements to apply first, in the same atomic operation (the shared store: the
+        same round trip)."""
+        ...
+
+    async def settle_many(self, settlements: Sequence[Settlement]) -> None:
+        """Every settlement of ``settlements`` in one atomic operation (one round trip)."""
+        ...
 
     async def settle(
         self,
@@ -74,18 +101,18 @@ class Store(Protocol):
     async def close(self) -> None: ...
 
 
-class _Counter:
-    """One counter: ``used`` and ``held`` (the sum of the live holds on it)."""
+class LocalCounter:
+    """One counter of the local store: its ``use``, used + held in one number (the local store never
+    needs them apart: a settlement adds ``actual - reserved``, an expired hold subtracts its amount)."""
 
-    __slots__ = ("expires_at", "held", "used")
+    __slots__ = ("expires_at", "use")
 
     def __init__(self, expires_at: int) -> None:
-        self.used = 0
-        self.held = 0
+        self.use = 0
         self.expires_at = expires_at
 
 
-_Hold = tuple[list[_Counter], Sequence[int], float]
+_Hold = tuple[Sequence[LocalCounter], Sequence[int], float]
 """One reservation: its counters, the amount held on each, and its expiry (a plain tuple: the cheapest)."""
 
 
@@ -102,10 +129,12 @@ class LocalStore:
     remote = False
 
     def __init__(self, sweep_every_s: float = 10.0) -> None:
-        self._counters: dict[str, _Counter] = {}
-        self._holds: dict[str, _Hold] = {}
+        self._counters: dict[str, LocalCounter] = {}
+        self._holds: dict[Hashable, _Hold] = {}  # by reservation id: a string, or an int (``hold``)
         self._sweep_every_s = sweep_every_s
         self._next_sweep = 0.0
+        self.generation = 0
+        """Moves whenever counters are forgotten (swept, cleared): a holder of ``cells`` resolves again."""
 
     def __len__(self) -> int:
         return len(self._counters)
@@ -118,14 +147,14 @@ class LocalStore:
         if self._holds:
             self._purge(now)
         table = self._counters
-        found: list[_Counter] = []
+        found: list[LocalCounter] = []
         uses: list[int] = []
         refused = -1
         for ref, amount in zip(counters, amounts, strict=True):
             counter = table.get(ref.key)
             if counter is None:
-                counter = table[ref.key] = _Counter(ref.expires_at)
-            use = counter.used + counter.held
+                counter = table[ref.key] = LocalCounter(ref.expires_at)
+            use = counter.use
             if refused < 0 and ref.cap >= 0 and use + amount > ref.cap:
                 refused = len(found)
             found.append(counter)
@@ -134,17 +163,57 @@ class LocalStore:
             return ReserveResult(refused, tuple(uses))
         for i, counter in enumerate(found):
             amount = amounts[i]
-            counter.held += amount
+            counter.use += amount
             uses[i] += amount
         self._holds[res_id] = (found, amounts, hold_until)
         return ReserveResult(-1, tuple(uses))
 
-    def settle_now(self, res_id: str, counters: Sequence[CounterRef], actual: Sequence[int]) -> None:
+    def cells(self, counters: Sequence[CounterRef]) -> list[LocalCounter]:
+        """The counters of ``counters`` (created when new), for ``hold``. A caller may keep them while
+        ``generation`` stays the same (the sweep forgets a counter only after its window and grace, so
+        in practice until their window is over; a wall clock stepped back past a window is the exception)."""
+        table = self._counters
+        found = []
+        for ref in counters:
+            counter = table.get(ref.key)
+            if counter is None:
+                counter = table[ref.key] = LocalCounter(ref.expires_at)
+            found.append(counter)
+        return found
+
+    def hold(
+        self,
+        res_id: Hashable,
+        cells: Sequence[LocalCounter],
+        amounts: Sequence[int],
+        stop_at: Sequence[int],
+        now: float,
+        hold_until: float,
+    ) -> bool:
+        """``reserve_now`` over counters already resolved (``cells``), for the fast path: holds
+        ``amounts`` and returns True, or changes nothing and returns False when some counter's use would
+        pass its ``stop_at`` (a cap, or the level where a limit flags: the caller then takes the general
+        path, ``reserve_now``)."""
+        if self._holds:
+            self._purge(now)
+        if now >= self._next_sweep:
+            self._sweep(now)
+        for i, cell in enumerate(cells):
+            amount = amounts[i]
+            if cell.use + amount > stop_at[i]:
+                for undo in range(i):
+                    cells[undo].use -= amounts[undo]
+                return False
+            cell.use += amount
+        self._holds[res_id] = (cells, amounts, hold_until)
+        return True
+
+    def settle_now(self, res_id: Hashable, counters: Sequence[CounterRef], actual: Sequence[int]) -> None:
         hold = self._holds.pop(res_id, None)
         if hold is not None:
-            for counter, held, used in zip(hold[0], hold[1], actual, strict=True):
-                counter.held -= held
-                counter.used += used
+            held = hold[1]
+            for i, cell in enumerate(hold[0]):
+                cell.use += actual[i] - held[i]
             return
         table = self._counters  # no live hold (expired, or a fallback charge): the use alone
         for i, ref in enumerate(counters):
@@ -152,8 +221,8 @@ class LocalStore:
             if found is None:
                 if not actual[i]:
                     continue
-                found = table[ref.key] = _Counter(ref.expires_at)
-            found.used += actual[i]
+                found = table[ref.key] = LocalCounter(ref.expires_at)
+            found.use += actual[i]
 
     def read_now(self, counters: Sequence[CounterRef], now: float) -> tuple[int, ...]:
         if self._holds:
@@ -161,13 +230,25 @@ class LocalStore:
         uses = []
         for ref in counters:
             counter = self._counters.get(ref.key)
-            uses.append(0 if counter is None else counter.used + counter.held)
+            uses.append(0 if counter is None else counter.use)
         return tuple(uses)
 
     async def reserve(
-        self, res_id: str, counters: Sequence[CounterRef], amounts: Sequence[int], now: float, hold_until: float
+        self,
+        res_id: str,
+        counters: Sequence[CounterRef],
+        amounts: Sequence[int],
+        now: float,
+        hold_until: float,
+        carried: Sequence[Settlement] = (),
     ) -> ReserveResult:
+        for op in carried:
+            self.settle_now(op.res_id, op.refs, op.actual)
         return self.reserve_now(res_id, counters, amounts, now, hold_until)
+
+    async def settle_many(self, settlements: Sequence[Settlement]) -> None:
+        for op in settlements:
+            self.settle_now(op.res_id, op.refs, op.actual)
 
     async def settle(
         self,
@@ -185,6 +266,7 @@ class LocalStore:
     async def close(self) -> None:
         self._counters.clear()
         self._holds.clear()
+        self.generation += 1
 
     def _purge(self, now: float) -> None:
         """Drop the holds that expired by ``now`` (the oldest first; stop at the first live one)."""
@@ -195,11 +277,13 @@ class LocalStore:
             if until > now:
                 return
             del holds[res_id]
-            for counter, amount in zip(found, amounts, strict=True):
-                counter.held -= amount
+            for counter, amount in zip(found, amounts, strict=False):  # one length: the plan's
+                counter.use -= amount
 
     def _sweep(self, now: float) -> None:
         self._next_sweep = now + self._sweep_every_s
         stale = [key for key, counter in self._counters.items() if counter.expires_at <= now]
+        if stale:
+            self.generation += 1
         for key in stale:
             del self._counters[key]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .compiled import GLOBAL, OTHER, Budgets, Limit, key_part
@@ -103,19 +103,22 @@ class Tracker:
                 rows.append(Row(limit, value, self.counter(limit, value, start, end).ref, end))
         return rows
 
-    def gauges(self, now: float) -> list[dict[str, object]]:
+    def gauges(self, now: float, live: Callable[[CounterRef], int] | None = None) -> list[dict[str, object]]:
+        """The series (see the module docstring); ``live``: read each counter's use with it instead of
+        the use last seen (the local store: reading is a dictionary lookup)."""
         series: list[dict[str, object]] = []
         for limit in self._limits:
-            best: dict[str, Seen] = {}
+            best: dict[str, tuple[int, Seen]] = {}
             for value, entry in self._seen[limit.index].items():
                 if entry.end <= now:
                     continue
                 label = limit.label(value)
-                if label not in best or entry.used > best[label].used:
-                    best[label] = entry
+                use = entry.used if live is None else live(entry.ref)
+                if label not in best or use > best[label][0]:
+                    best[label] = (use, entry)
             for label in self._labels(limit):
-                found = best.get(label)
-                used = found.used if found is not None else 0
+                pair = best.get(label)
+                used, found = pair if pair is not None else (0, None)
                 series.append(
                     {
                         "limit": limit.name,

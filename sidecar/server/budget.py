@@ -19,8 +19,9 @@ One stage after routing, ``BudgetStage``, over the ledger of the policy being se
               (``used_when_cancelled``: a stream's input and the output streamed so far, seen by a
               ``UsedTap``; an unstreamed call's input alone)
 
-With a shared store the settlement runs after the answer is written (``LedgerKeeper.settle_later``);
-with the local one it is a few dictionary updates, done at once.
+Settlement never waits: with the local store it is a few counter updates, done at once; with a shared
+one it is queued and carried by the next admission's round trip (or sent alone 20 ms later when none
+comes: ``budgets.guard.GuardedStore.settle_soon``), so a request costs the store one round trip.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Coroutine, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from aiohttp.web import StreamResponse
 
@@ -53,6 +55,9 @@ if TYPE_CHECKING:
     from .exchange import Exchange
     from .stream import HeldStream
 
+_UNKNOWN: list[TargetInfo] = []  # a route not seen yet by the chains' cache
+_NO_QUERY: Mapping[str, str] = MappingProxyType({})
+
 SKIP_REASON = "budget"
 """The attempt outcome (and ``skips_total`` reason) of a target a budget limit refused."""
 
@@ -67,7 +72,8 @@ class BudgetStage:
         self._keeper = keeper
         self._key_hashes: dict[str, str] = {}  # caller key -> its hash: a dict lookup, not a SHA-256 each time
         self._bearer_hashes: dict[str, str] = {}  # Authorization header -> its key's hash (bounded alike)
-        # The budgets' view of each route's chain, for one policy and one ledger's budgets at a time.
+        # The budgets' view of each route's chain (``_infos``; None: a model the ledger does not know),
+        # for one policy and one ledger's budgets at a time.
         self._chains: tuple[Policy | None, Budgets | None, dict[str, list[TargetInfo] | None]] = (None, None, {})
 
     async def __call__(self, exchange: Exchange, call_next: Handler) -> StreamResponse:
@@ -76,21 +82,31 @@ class BudgetStage:
         if ledger is None or route is None or exchange.facts.operation is Operation.COUNT_TOKENS:
             return await call_next(exchange)
         budgets = ledger.budgets
-        chain = self._chain(exchange.policy, budgets, route)
+        cached_policy, cached_budgets, chains = self._chains
+        if cached_policy is not exchange.policy or cached_budgets is not budgets:
+            chains = {}
+            self._chains = (exchange.policy, budgets, chains)
+        chain = chains.get(route.name, _UNKNOWN)
+        if chain is _UNKNOWN:
+            chain = chains[route.name] = _infos(budgets, route.chain)
         if chain is None:  # a model this ledger does not know: a reload is under way
             return await call_next(exchange)
         request = self._request(exchange, route, budgets)
-        admission = await ledger.admit(request, chain)
+        admission = None if self._keeper.shared else ledger.admit_now(request, chain)  # no coroutine
+        if admission is None:
+            admission = await ledger.admit(request, chain)
         decision = admission.decision
         if decision.acted is not None or decision.store != "ok" or budgets.headers:
             _show(exchange, decision, budgets)
         if decision.verdict == "deny":
             raise _denial(decision)
+        targets = len(chain)
         if decision.verdict == "downgrade":
             route = exchange.route = _downgraded(exchange, route, decision)
+            targets = len(route.chain)
         if not admission.reserved:
             return await call_next(exchange)
-        if decision.skipped or len(route.chain) > 1:  # one target: no other to skip or move to
+        if decision.skipped or targets > 1:  # one target: no other to skip or move to
             exchange.hooks = (*exchange.hooks, BudgetHook(admission, budgets, frozenset(decision.skipped)))
         tap = None
         if exchange.facts.stream:
@@ -99,26 +115,16 @@ class BudgetStage:
         try:
             response = await call_next(exchange)
         except RequestFailed as failure:
-            await self._finish(exchange, admission, budgets, failure.status)
+            self._finish(exchange, admission, budgets, failure.status)
             raise
         except asyncio.CancelledError:
             self._charge_used(exchange, admission, budgets, request.input_tokens, tap)
             raise
         except BaseException:
-            await self._finish(exchange, admission, budgets, 500)
+            self._finish(exchange, admission, budgets, 500)
             raise
-        await self._finish(exchange, admission, budgets, response.status)
+        self._finish(exchange, admission, budgets, response.status)
         return response
-
-    def _chain(self, policy: Policy, budgets: Budgets, route: Route) -> list[TargetInfo] | None:
-        """``route``'s chain as ``TargetInfo``s (None: a model the ledger does not know), kept per route."""
-        cached_policy, cached_budgets, chains = self._chains
-        if cached_policy is not policy or cached_budgets is not budgets:
-            chains = {}
-            self._chains = (policy, budgets, chains)
-        if route.name not in chains:
-            chains[route.name] = _infos(budgets, route.chain)
-        return chains[route.name]
 
     def _request(self, exchange: Exchange, route: Route, budgets: Budgets) -> BudgetRequest:
         """What admission needs to know: the prompt tokens (``budgets.estimate``), the output maximum, the
@@ -127,20 +133,21 @@ class BudgetStage:
         prompt_tokens, output = estimate_request(facts, exchange.raw)
         if facts.operation is Operation.EMBEDDINGS:
             output = 0
-        key_hash = self._key_hash(facts.headers, exchange) if budgets.needs_key else None
+        key_hash = None
+        if budgets.needs_key:  # most SDKs send the key as Authorization: its hash is one lookup away
+            key_hash = self._bearer_hashes.get(facts.headers.get("authorization", ""))
+            if key_hash is None:
+                key_hash = self._key_hash(facts.headers, exchange)
         plan = route.plan
         calls = len(plan.chains) + (1 if plan.judge else 0) if isinstance(plan, EnsemblePlan) else 1
         return BudgetRequest(prompt_tokens, output, facts.app, route.name, facts.headers, key_hash, calls)
 
     def _key_hash(self, headers: Mapping[str, str], exchange: Exchange) -> str | None:
-        """The hash of the caller's key (``app_key``), remembered per ``Authorization`` value (the header
-        most SDKs send: its parsing skipped too) or per key found elsewhere."""
+        """The hash of the caller's key (``app_key``), remembered per key and per ``Authorization`` value
+        (the header most SDKs send; ``_request`` looks that up first, its parsing skipped too)."""
         bearer = headers.get("authorization")
-        if bearer:
-            known = self._bearer_hashes.get(bearer)
-            if known is not None:
-                return known
-        key = app_key(headers, exchange.request.query)
+        request = exchange.request
+        key = app_key(headers, request.query if "?" in request.raw_path else _NO_QUERY)  # no query: not parsed
         if not key:
             return None
         key_hash = self._key_hashes.get(key)
@@ -154,38 +161,37 @@ class BudgetStage:
             self._bearer_hashes[bearer] = key_hash
         return key_hash
 
-    async def _finish(self, exchange: Exchange, admission: Admission, budgets: Budgets, status: int) -> None:
-        """Settle what the answer used, or release what billed nothing. Calls whose answer the caller did
-        not get (ensemble members, a judge, answers a gate rejected) are charged even when it got an error."""
+    @staticmethod
+    def _finish(exchange: Exchange, admission: Admission, budgets: Budgets, status: int) -> None:
+        """Settle what the answer used, or release what billed nothing, without waiting (the local store:
+        done; a shared one: carried by the next admission's round trip). Calls whose answer the caller
+        did not get (ensemble members, a judge, answers a gate rejected) are charged even when it got an
+        error."""
         usage = exchange.usage
         unserved = (exchange.unserved_cost_usd, exchange.unserved_tokens)
-        work: Coroutine[Any, Any, None] | None
         if usage is None and (status >= 400 or not exchange.calls):
-            work = admission.charge(Usage(), unserved=unserved) if unserved != (0.0, 0) else admission.release()
-        else:
-            served = exchange.answered_by
-            target = budgets.targets.get(served.name) if served is not None else None
-            work = admission.charge(usage, target, unserved=unserved)  # the local store: done now, None
-        if work is None:
+            if unserved != (0.0, 0):
+                admission.charge(Usage(), unserved=unserved)
+            else:
+                admission.drop()
             return
-        if self._keeper.shared:
-            self._keeper.settle_later(work)
-        else:
-            await work  # the local store: no suspension, done before the answer goes
+        served = exchange.answered_by
+        target = budgets.targets.get(served.name) if served is not None else None
+        admission.charge(usage, target, unserved=unserved)
 
+    @staticmethod
     def _charge_used(
-        self, exchange: Exchange, admission: Admission, budgets: Budgets, prompt_tokens: int, tap: UsedTap | None
+        exchange: Exchange, admission: Admission, budgets: Budgets, prompt_tokens: int, tap: UsedTap | None
     ) -> None:
         """The caller went away: charge what the calls used so far (``used_when_cancelled``), or release
         the reservation when no call had started."""
         if not exchange.calls:
-            work = admission.release()
-        else:
-            usage, served = used_when_cancelled(exchange, prompt_tokens, tap)
-            unserved = (exchange.unserved_cost_usd, exchange.unserved_tokens)
-            info = budgets.targets.get(served.name) if served is not None else None
-            work = admission.settle(usage, info, unserved=unserved)
-        self._keeper.settle_later(work)  # a task: this one is being cancelled
+            admission.drop()
+            return
+        usage, served = used_when_cancelled(exchange, prompt_tokens, tap)
+        unserved = (exchange.unserved_cost_usd, exchange.unserved_tokens)
+        info = budgets.targets.get(served.name) if served is not None else None
+        admission.charge(usage, info, unserved=unserved)
 
 
 class UsedTap:

@@ -1,5 +1,5 @@
 """The guarded store: a killed Redis, with limits failing open or closed; the retry queue; the breaker;
-settlements that a caller's cancellation cannot cut."""
+settlements that a caller's cancellation cannot cut; settlements carried by the next admission."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sidecar.budgets import BudgetRequest
 from sidecar.translate import Usage
 
 from .conftest import RedisProcess
-from .test_redis_store import DOLLAR, book, today_clock
+from .test_redis_store import DOLLAR, book, script_calls, today_clock
 
 
 async def test_a_dead_store_fails_open_into_local_counting(redis_factory: Callable[..., RedisProcess]) -> None:
@@ -124,3 +124,68 @@ async def test_concurrent_flushes_send_each_queued_settlement_once(
     reader = book(server.url, today_clock(), DOLLAR)
     assert (await reader.status())[0]["used"] == pytest.approx(0.10)
     await reader.close()
+
+
+async def used_in_store(url: str) -> float:
+    """The dollars counted in Redis, as a fresh ledger reads them."""
+    reader = book(url, today_clock(), DOLLAR)
+    rows = await reader.status()
+    await reader.close()
+    return float(rows[0]["used"])  # type: ignore[arg-type]
+
+
+async def test_a_charged_settlement_rides_on_the_next_admission(redis_url: str, redis_server: RedisProcess) -> None:
+    """charge() sends nothing by itself; the next admission carries it: one script call for both,
+    and the store has the use once that admission returns."""
+    ledger = book(redis_url, today_clock(), DOLLAR)
+    target = [ledger.budgets.target("big")]
+    await (await ledger.admit(BudgetRequest(10, 10), target)).settle(None)  # loads the script
+    admission = await ledger.admit(BudgetRequest(1000, 1000), target)
+    before = script_calls(redis_server)
+    admission.charge(Usage(1000, 1000))  # $0.04
+    carrier = await ledger.admit(BudgetRequest(1000, 1000), target)
+    assert script_calls(redis_server) - before == 1
+    carrier.drop()
+    assert await used_in_store(redis_url) == pytest.approx(0.04 + 0.04 + 0.0004)  # held + charged + first
+    await ledger.close()
+
+
+async def test_a_settlement_no_admission_carries_is_sent_after_the_carry_delay(redis_url: str) -> None:
+    """With no admission after it, a charged settlement reaches the store alone within a moment
+    (CARRY_S), without close()."""
+    ledger = book(redis_url, today_clock(), DOLLAR)
+    admission = await ledger.admit(BudgetRequest(1000, 1000), [ledger.budgets.target("big")])
+    admission.charge(Usage(1000, 0))  # $0.01 instead of the $0.04 held
+    for _ in range(250):  # polled for up to ~5 s: the timer fires after CARRY_S (20 ms)
+        if await used_in_store(redis_url) == pytest.approx(0.01):
+            break
+        await asyncio.sleep(0.02)
+    assert await used_in_store(redis_url) == pytest.approx(0.01)
+    await ledger.close()
+
+
+async def test_close_sends_the_settlements_waiting_to_be_carried(redis_url: str) -> None:
+    """Shutdown right after a charge sends it: the store counts it, nothing stays held."""
+    ledger = book(redis_url, today_clock(), DOLLAR)
+    admission = await ledger.admit(BudgetRequest(1000, 1000), [ledger.budgets.target("big")])
+    admission.charge(Usage(1000, 0))
+    await ledger.close()
+    assert await used_in_store(redis_url) == pytest.approx(0.01)
+
+
+async def test_settlements_carried_by_a_failed_admission_are_queued_for_retry(
+    redis_factory: Callable[..., RedisProcess],
+) -> None:
+    """An admission that fails (Redis down) puts the settlements it carried in the retry queue, and
+    they count once the store is back."""
+    server = redis_factory()
+    ledger = book(server.url, today_clock(), DOLLAR, timeout_ms=200)
+    target = [ledger.budgets.target("big")]
+    admission = await ledger.admit(BudgetRequest(1000, 1000), target)
+    admission.charge(Usage(1000, 0))  # $0.01, waiting to be carried
+    server.kill()
+    assert (await ledger.admit(BudgetRequest(1, 1), target)).decision.store == "fallback"
+    assert ledger.stats.pending >= 2  # the carried settlement and the lost reservation's release
+    server.start()
+    await ledger.close(drain_s=5)
+    assert await used_in_store(server.url) == pytest.approx(0.01)

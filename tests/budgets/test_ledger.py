@@ -320,3 +320,53 @@ async def test_usd_counts_are_exact_in_nano_dollars(clock: FakeClock) -> None:
         await (await book.admit(BudgetRequest(1, 1), [book.budgets.target("small")])).settle(Usage(1, 6))
     rows = await book.status()
     assert rows[0]["used"] == 13_000_000 / NANO_USD == 0.013
+
+
+async def test_the_fast_path_admits_a_plain_request_with_the_shared_allow(clock: FakeClock) -> None:
+    """On the local store a request no limit refuses or flags is admitted by admit_now, reserved,
+    with one "allow" decision shared by every such request."""
+    book = ledger(clock, usd("day", 1.0))
+    first = book.admit_now(REQUEST, [book.budgets.target("big")])
+    second = book.admit_now(REQUEST, [book.budgets.target("big")])
+    assert first is not None and second is not None
+    assert (first.reserved, first.decision is second.decision, first.decision.verdict) == (True, True, "allow")
+    assert await used(book, "day") == pytest.approx(2 * COST)
+
+
+async def test_the_fast_path_leaves_a_flagged_request_to_the_general_path(clock: FakeClock) -> None:
+    """A request that would pass a warn limit gets None from admit_now, with nothing reserved, and a
+    warn from admit."""
+    book = ledger(clock, usd("day", 0.05, action="warn"))
+    await book.admit(REQUEST, [book.budgets.target("big")])
+    assert book.admit_now(REQUEST, [book.budgets.target("big")]) is None
+    assert await used(book, "day") == pytest.approx(COST)
+    assert (await book.admit(REQUEST, [book.budgets.target("big")])).decision.verdict == "warn"
+
+
+async def test_the_fast_path_is_off_when_headers_are_asked_for(clock: FakeClock) -> None:
+    """With budgets.headers the decision carries the tightest counter, so admit_now leaves it to admit."""
+    book = ledger(clock, usd("day", 1.0), headers=True)
+    assert book.admit_now(REQUEST, [book.budgets.target("big")]) is None
+
+
+async def test_gauges_of_the_local_store_read_its_counters(clock: FakeClock) -> None:
+    """The fast path does not record the use it saw: the gauges read the local counters instead."""
+    book = ledger(clock, usd("day", 1.0))
+    (await book.admit(REQUEST, [book.budgets.target("big")])).charge(Usage(1000, 0))  # $0.01
+    await book.admit(REQUEST, [book.budgets.target("big")])  # $0.04 held
+    assert [series["used"] for series in book.gauges()] == [pytest.approx(0.05)]
+
+
+async def test_the_fast_path_counts_in_the_store_after_a_clock_stepped_back_past_a_sweep(clock: FakeClock) -> None:
+    """A plan cached for a window whose counters the store has since forgotten (the wall clock went
+    ahead, then back) resolves its counters again: the use is where status reads it."""
+    team = {"name": "team", "measure": "requests", "amount": 100, "window": "minute"}
+    book = ledger(clock, {**team, "scope": {"by": "header", "header": "x-team"}})
+    big = [book.budgets.target("big")]
+    a, b = BudgetRequest(1, 1, headers={"x-team": "a"}), BudgetRequest(1, 1, headers={"x-team": "b"})
+    (await book.admit(a, big)).charge(Usage(1, 1))
+    clock.advance(3600)
+    (await book.admit(b, big)).charge(Usage(1, 1))  # sweeps the first window's counters
+    clock.advance(-3600)
+    (await book.admit(a, big)).charge(Usage(1, 1))
+    assert await used(book, "team", "a") == 1.0

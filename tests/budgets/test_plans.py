@@ -89,3 +89,12 @@ def test_a_limit_flags_above_its_amount_or_soft_threshold_and_a_deny_limit_only_
     )
     plan = plans.plan(team("a"), budgets.target("big"), clock())
     assert plan.flag_at == (10, 5, NEVER)
+
+
+def test_a_cached_plan_marks_its_values_at_most_once_a_second(clock: FakeClock) -> None:
+    """Within TOUCH_EVERY_S of its last mark a cached plan leaves the least-recently-used order alone."""
+    budgets, tracker, plans = planner(rpm(scope=TEAM), max_tracked_values=2)
+    big = budgets.target("big")
+    for name in ("a", "a", "b", "a", "c"):  # the second "a" marks; the third, in the same second, does not
+        plans.plan(team(name), big, clock())
+    assert list(tracker.seen(budgets.limits[0])) == ["b", "c"]

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from sidecar.budgets import BudgetRequest, Ledger, open_ledger
+from sidecar.budgets import Admission, BudgetRequest, Ledger, open_ledger
 from sidecar.budgets.pricing import NANO_USD, actual_units
 from sidecar.budgets.redis_store import RedisStore
 from sidecar.budgets.spec import StoreSpec
@@ -145,12 +145,12 @@ async def test_an_unreachable_store_fails_within_its_timeout(redis_factory: Call
     await shared.close()
 
 
-async def test_two_pods_sharing_one_dollar_overshoot_by_at_most_one_reservation(
-    redis_url: str, redis_server: RedisProcess
-) -> None:
+async def share_one_dollar(redis_url: str, redis_server: RedisProcess, *, carried: bool) -> None:
     """Two ledgers on one Redis, 400 concurrent calls with random sizes, durations and cancellations:
     the spend ends within $1 plus one reservation, equals the sum of what was charged, and holds nothing.
-    (It may end below $1: a call refused while others held room is not retried when they settle lower.)"""
+    (It may end below $1: a call refused while others held room is not retried when they settle lower.)
+    ``carried``: settle as the request path does (``charge``: the next admission carries it), else
+    ``await settle``."""
     rng = random.Random(22)
     clock = today_clock()
     generous = {"timeout_ms": 5000, "connect_timeout_ms": 5000}  # a loaded CI machine must not fall back
@@ -159,6 +159,12 @@ async def test_two_pods_sharing_one_dollar_overshoot_by_at_most_one_reservation(
     charged: list[int] = []
     denied: list[int] = []
     largest = 0
+
+    async def settle(admission: Admission, usage: Usage) -> None:
+        if carried:
+            admission.charge(usage)
+        else:
+            await admission.settle(usage)
 
     async def call(pod: Ledger) -> None:
         nonlocal largest
@@ -174,11 +180,11 @@ async def test_two_pods_sharing_one_dollar_overshoot_by_at_most_one_reservation(
                 await asyncio.sleep(rng.random() / 200)
                 out = min(max_out, out + rng.randint(0, max_out // 2))
             usage = Usage(prompt, out)
-            await admission.settle(usage)
+            await settle(admission, usage)
             charged.append(actual_units(price, usage)[0])
         except asyncio.CancelledError:
             usage = Usage(prompt, out)  # a cancelled stream settles what was used so far
-            await admission.settle(usage)
+            admission.charge(usage)
             charged.append(actual_units(price, usage)[0])
             raise
 
@@ -200,6 +206,21 @@ async def test_two_pods_sharing_one_dollar_overshoot_by_at_most_one_reservation(
     assert used <= NANO_USD + largest
     assert denied and used > NANO_USD / 2  # the budget was binding, not merely large
     assert sum(isinstance(r, asyncio.CancelledError) for r in results) > 0
+
+
+async def test_two_pods_sharing_one_dollar_overshoot_by_at_most_one_reservation(
+    redis_url: str, redis_server: RedisProcess
+) -> None:
+    """Two pods sharing $1, each settlement awaited: within $1 plus one reservation, nothing leaked."""
+    await share_one_dollar(redis_url, redis_server, carried=False)
+
+
+async def test_settlements_carried_by_later_admissions_keep_two_pods_within_one_reservation(
+    redis_url: str, redis_server: RedisProcess
+) -> None:
+    """The same with the request path's settlements, carried by each pod's next admission (or sent
+    after the carry delay): still within $1 plus one reservation, equal to what was charged."""
+    await share_one_dollar(redis_url, redis_server, carried=True)
 
 
 async def test_a_killed_pods_reservations_expire(redis_url: str) -> None:

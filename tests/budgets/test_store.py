@@ -100,3 +100,24 @@ async def test_a_charge_without_reservation_adds_to_used(store: Store) -> None:
     """A settlement whose reservation the store never saw (local fallback) still counts its use."""
     await store.settle("fallback-1", [A], [0], [42], HOLD)
     assert await store.read([A], NOW) == (42,)
+
+
+def test_hold_changes_nothing_when_a_counter_would_pass_its_stop() -> None:
+    """The fast path's hold: one counter past its stop level refuses, and the counters before it are
+    left as they were."""
+    local = LocalStore()
+    cells = local.cells([A, B])
+    assert local.hold(1, cells, [30, 7], [100, 100], NOW, HOLD)
+    assert not local.hold(2, cells, [30, 94], [100, 100], NOW, HOLD)
+    assert local.read_now([A, B], NOW) == (30, 7)
+
+
+def test_a_hold_is_settled_and_expires_like_a_reservation() -> None:
+    """A hold made over resolved counters is replaced by its actual use when settled, and a second
+    hold that is never settled stops counting at its expiry."""
+    local = LocalStore()
+    cells = local.cells([A, B])
+    local.hold(1, cells, [30, 7], [100, 100], NOW, HOLD)
+    local.settle_now(1, [A, B], [12, 3])
+    local.hold(2, cells, [5, 5], [100, 100], NOW, HOLD)
+    assert (local.read_now([A, B], NOW), local.read_now([A, B], HOLD)) == ((17, 8), (12, 3))

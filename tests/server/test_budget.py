@@ -400,3 +400,19 @@ async def test_a_caller_key_counts_the_same_whichever_header_carries_it(
         await claude.messages.create(**message)
     uses = sorted(row["used"] for name, row in (await budget_rows(running)).items() if name.startswith("key-rpm/"))
     assert uses == [1.0, 3.0]
+
+
+async def test_a_caller_key_in_the_query_counts_as_that_key(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """A key sent as ``?key=`` (Gemini's convention) counts on the same counter as that key sent as a
+    Bearer token; a request with neither counts under no key."""
+    limits = "    - {name: key-rpm, measure: requests, amount: 100, window: minute, scope: {by: key}}\n"
+    running = await sidecar(policy(*await two_fakes(fake), limits))
+    async with openai.AsyncOpenAI(base_url=running.url + "/v1", api_key="key-a", max_retries=0) as client:
+        await client.chat.completions.create(**chat())
+    async with aiohttp.ClientSession() as session:
+        for suffix in ("?key=key-a", ""):
+            async with session.post(running.url + "/v1/chat/completions" + suffix, json=chat()) as answer:
+                assert answer.status == 200
+    rows = await budget_rows(running)
+    uses = sorted(row["used"] for name, row in rows.items() if name.startswith("key-rpm/"))
+    assert uses == [1.0, 2.0]
