@@ -67,7 +67,7 @@ Piece = TextPiece | ReasoningPiece | ToolPiece
 
 
 class Entry(NamedTuple):
-    """Immutable, as the pieces are (named tuples: built at a fifth of a frozen dataclass's cost, once
+    """Immutable, as the pieces are (named tuples: built in about half a frozen dataclass's time, once
     per stored answer and once per hit read from Redis)."""
 
     pieces: tuple[Piece, ...]
