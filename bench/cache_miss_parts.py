@@ -24,16 +24,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import orjson
+from cache_hit_parts import valgrind_script
 from cache_path import CACHED_REQUEST, answer_2k
-from instructions import instruction_total
 from proxy_bench import checkout
 
 PARTS = ("parse", "key", "lookup", "entry", "store")
@@ -89,13 +87,7 @@ async def misses(part: str, n: int) -> None:
 
 
 def count(part: str, n: int, code: Path | None) -> int:
-    env = {**os.environ, "PYTHONPATH": str(code)} if code is not None else None
-    out = subprocess.run(
-        ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
-         sys.executable, __file__, "--run", part, str(n)],
-        capture_output=True, text=True, check=True, env=env,
-    )  # fmt: skip
-    return instruction_total(out.stderr, f"valgrind's output: {out.stderr[-2000:]}")
+    return valgrind_script(__file__, ["--run", part, str(n)], code)
 
 
 def main() -> int:
