@@ -84,10 +84,16 @@ async def hits(n: int) -> None:
 
 
 def count(n: int, code: Path | None) -> int:
+    return valgrind_script(__file__, ["--run", str(n)], code)
+
+
+def valgrind_script(script: str, arguments: list[str], code: Path | None) -> int:
+    """Instructions of ``python script *arguments`` under cachegrind (``code``: a checkout whose
+    ``sidecar`` package it imports; None: this one). Shared with bench/cache_miss_parts.py."""
     env = {**os.environ, "PYTHONPATH": str(code)} if code is not None else None
     out = subprocess.run(
         ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
-         sys.executable, __file__, "--run", str(n)],
+         sys.executable, script, *arguments],
         capture_output=True, text=True, check=True, env=env,
     )  # fmt: skip
     return instruction_total(out.stderr, f"valgrind's output: {out.stderr[-2000:]}")

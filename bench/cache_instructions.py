@@ -6,13 +6,14 @@ instructions do not. Each case runs a fresh sidecar (or the featureless proxy) u
 requests on one kept-alive connection (nginx as the fixed upstream); the difference of the two totals
 divided by the difference of the counts is one request's cost (the method of bench/instructions.py).
 
-    python bench/cache_instructions.py [--few 200] [--many 1200] [--baseline REF] [--cases proxy,plain,miss,hit]
+    python bench/cache_instructions.py [--few 200] [--many 1200] [--baseline REF] [--cases proxy,floor,plain,miss,hit]
 
-Cases: the featureless proxy; the sidecar's route without cache and a miss on its caching route, both
+Cases: the featureless proxy; the floor of a hit (``bench/minimal_answer.py``: aiohttp.web answering
+stored bytes, nothing else); the sidecar's route without cache and a miss on its caching route, both
 sent bodies made unique by a counter (each miss is looked up, called upstream, stored); a memory hit
 (the same request every time; the first one fills the entry). ``--baseline REF``: the sidecar cases
 again with the ``sidecar`` package of git revision REF, in the same run. ``--cases``: which sidecar
-cases (and ``proxy``, the featureless proxy, the ratios' floor). Needs valgrind and nginx.
+cases (and ``proxy``, the featureless proxy, the ratios' denominator, and ``floor``). Needs valgrind and nginx.
 """
 
 from __future__ import annotations
@@ -52,6 +53,20 @@ def main() -> int:
         cases: list[tuple[str, list[str], int, str, dict[str, str], Callable[[], str], Path | None]] = []
         if "proxy" in args.cases.split(","):
             cases.append(("featureless proxy", minimal, port, "/healthz", dict(os.environ), lambda: REQUEST, None))
+        if "floor" in args.cases.split(","):
+            port = free_port()
+            answer = [sys.executable, str(ROOT / "bench/minimal_answer.py"), str(port)]
+            cases.append(
+                (
+                    "floor: aiohttp.web answering stored bytes",
+                    answer,
+                    port,
+                    "/healthz",
+                    dict(os.environ),
+                    lambda: CACHED_REQUEST,
+                    None,
+                )
+            )
         known = {
             "plain": ("route without cache (unique bodies)", unique(REQUEST, counter)),
             "miss": ("memory miss (unique bodies)", unique(CACHED_REQUEST, counter)),
@@ -61,7 +76,7 @@ def main() -> int:
         if args.baseline:
             codes.append((f"sidecar {args.baseline}", checkout(args.baseline, workdir)))
         for case in args.cases.split(","):
-            for label, code in codes if case != "proxy" else ():
+            for label, code in codes if case not in ("proxy", "floor") else ():
                 name, body = known[case]
                 port = free_port()
                 command, env = sidecar_command(path, port, {})

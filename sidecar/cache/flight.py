@@ -26,21 +26,33 @@ from .stats import CacheStats
 
 
 class Leader:
-    """The one request for its key that calls the upstream; it must publish (or leave the ``with``)."""
+    """The one request for its key that calls the upstream; it must publish (or leave the ``with``).
 
-    __slots__ = ("_flights", "_future", "key")
+    The future its followers wait on is made when the first of them comes (``shared``): most misses
+    have none, and then single flight costs a dict entry, not a future."""
 
-    def __init__(self, flights: SingleFlight, key: str, future: asyncio.Future[Entry | None]) -> None:
+    __slots__ = ("_done", "_flights", "_future", "key")
+
+    def __init__(self, flights: SingleFlight, key: str) -> None:
         self._flights = flights
-        self._future = future
+        self._future: asyncio.Future[Entry | None] | None = None
+        self._done = False
         self.key = key
+
+    def shared(self) -> asyncio.Future[Entry | None]:
+        """The future the followers wait on (made on the first call)."""
+        if self._future is None:
+            self._future = asyncio.get_running_loop().create_future()
+        return self._future
 
     def publish(self, entry: Entry | None) -> None:
         """Wake the followers with ``entry`` (None: go your own way); later calls do nothing."""
-        if self._future.done():
+        if self._done:
             return
-        self._future.set_result(entry)
-        self._flights._end(self.key, self._future)
+        self._done = True
+        self._flights._end(self)
+        if self._future is not None and not self._future.done():
+            self._future.set_result(entry)
 
     def __enter__(self) -> Leader:
         return self
@@ -80,19 +92,18 @@ class SingleFlight:
 
     def __init__(self, stats: CacheStats) -> None:
         self._stats = stats
-        self._flights: dict[str, asyncio.Future[Entry | None]] = {}
+        self._flights: dict[str, Leader] = {}
 
     def __len__(self) -> int:
         return len(self._flights)
 
     def join(self, key: str) -> Leader | Follower:
-        future = self._flights.get(key)
-        if future is not None:
-            return Follower(future, self._stats)
-        future = asyncio.get_running_loop().create_future()
-        self._flights[key] = future
-        return Leader(self, key, future)
+        leader = self._flights.get(key)
+        if leader is not None:
+            return Follower(leader.shared(), self._stats)
+        leader = self._flights[key] = Leader(self, key)
+        return leader
 
-    def _end(self, key: str, future: asyncio.Future[Entry | None]) -> None:
-        if self._flights.get(key) is future:
-            del self._flights[key]
+    def _end(self, leader: Leader) -> None:
+        if self._flights.get(leader.key) is leader:
+            del self._flights[leader.key]

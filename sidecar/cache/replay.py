@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from random import getrandbits
 from typing import Any, Literal
 
 import orjson
@@ -44,7 +45,6 @@ from ..translate.common import (
     ToolArgs,
     ToolStart,
     UsageSeen,
-    new_id,
 )
 from .entry import Entry, ReasoningPiece, TextPiece, ToolPiece
 
@@ -174,6 +174,9 @@ def body_template(entry: Entry, dialect: Dialect) -> bytes:
 
 def fill_body(template: bytes, dialect: Dialect) -> bytes:
     """A template (whole body or stream) with a fresh response id (and the current ``created``): one
-    hit's answer."""
-    body = template.replace(_ID_MARK_BYTES, b':"%s"' % new_id(id_prefix(dialect)).encode())
+    hit's answer. The id is the shape a live answer's has (``translate.common.new_id``: the dialect's
+    prefix and 24 hex digits), drawn from the process's PRNG: an id, not a secret, so no ``getrandom``
+    system call per hit."""
+    fresh = b':"%s%024x"' % (id_prefix(dialect).encode(), getrandbits(96))
+    body = template.replace(_ID_MARK_BYTES, fresh)
     return body.replace(_CREATED_MARK_BYTES, b'"created":%d' % int(time.time()))

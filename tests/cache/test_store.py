@@ -89,6 +89,25 @@ async def test_slow_redis_is_a_miss_within_the_timeout(redis_server: RedisServer
         await cache.close()
 
 
+async def test_a_reply_that_came_too_late_is_never_read_as_the_next_ones(redis_server: RedisServer) -> None:
+    """A lookup cut off by the store's timeout (the client has no socket timeout of its own) leaves no
+    late reply on a pooled connection: the next lookup, of another key, gets its own entry."""
+    cache = _cache(redis_server)
+    admin = redis_client.Redis(port=redis_server.port)
+    try:
+        await cache.store("a", _entry("answer a"), SETTINGS)
+        await cache.store("b", _entry("answer b"), SETTINGS)
+        await admin.execute_command("CLIENT", "PAUSE", "800", "ALL")  # the GET of "a" is answered after it
+        assert (await cache.lookup("a", SETTINGS)).state == "miss"
+        await asyncio.sleep(0.5)  # the pause is over, and the reply to "a" has been sent
+        lookup = await cache.lookup("b", SETTINGS)
+        assert lookup.entry is not None
+        assert lookup.entry.pieces == (TextPiece("answer b"),)
+    finally:
+        await admin.aclose()
+        await cache.close()
+
+
 async def test_full_redis_refuses_the_store_without_an_error(start_redis: Callable[..., RedisServer]) -> None:
     """Redis out of memory (maxmemory, noeviction) refuses writes: not stored, counted, no exception."""
     server = start_redis("--maxmemory", "1mb", "--maxmemory-policy", "noeviction")

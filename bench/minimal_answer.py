@@ -1,0 +1,58 @@
+"""The floor of any cache hit on aiohttp.web: answer every POST with stored bytes, nothing else.
+
+Reads the body, parses it (orjson), hashes the raw bytes (SHA-256) and answers the bytes kept under
+that key (the first request for a body stores a fixed answer). No policy, no route, no headers of its
+own, no metrics, no log line. ``bench/cache_instructions.py --cases floor`` counts its instructions per
+request: what a sidecar hit cannot go below while it is served by aiohttp.web.
+
+    python bench/minimal_answer.py PORT
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import sys
+
+import orjson
+import uvloop
+from aiohttp import web
+
+ANSWER = orjson.dumps(
+    {
+        "id": "chatcmpl-floor",
+        "object": "chat.completion",
+        "created": 1700000000,
+        "model": "bench-upstream",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello."}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12},
+    }
+)
+
+
+async def main(port: int) -> None:
+    kept: dict[str, bytes] = {}
+
+    async def answer(request: web.Request) -> web.Response:
+        raw = await request.read()
+        orjson.loads(raw)
+        key = hashlib.sha256(raw).hexdigest()
+        body = kept.get(key)
+        if body is None:
+            body = kept[key] = ANSWER
+        return web.Response(body=body, content_type="application/json")
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", answer)
+    app.router.add_get("/healthz", healthz)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    uvloop.run(main(int(sys.argv[1])))
