@@ -1,8 +1,9 @@
 """What routing knows about a request: ``RequestFeatures``, computed once from the parsed body.
 
 ``extract_features(body, dialect, operation, stream=...)`` walks the body as the app sent it (no
-translation to the common form) with the walker of its dialect (``bodies``), collecting into a
-``Tally``: the texts whose tokens are estimated in one pass (``tokens.estimate_joined``), the media
+translation to the common form) with the walker of its dialect and operation (in the dialect's
+package: ``registry.feature_walker``), collecting into a ``Tally`` (the ``dialects.walking.Tally``
+protocol): the texts whose tokens are estimated in one pass (``tokens.estimate_joined``), the media
 parts by kind, the tools and structured values (estimated from their JSON), the system prompt and the
 last user message. It never raises: a body the translation layer would reject still gets features (it
 is rejected later, in the caller's dialect, by the code that owns that answer).
@@ -25,6 +26,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from ..dialects import Dialect, Operation
+from ..dialects.registry import feature_walker
 from . import bodies
 from .tokens import estimate_bytes, estimate_joined
 
@@ -148,7 +150,7 @@ def extract_features(
     """The features of a request body in ``dialect``; ``stream`` for Gemini, whose body does not say it."""
     tally = Tally()
     if isinstance(body, dict):
-        walker = bodies.walker_for(dialect, operation)
+        walker = feature_walker(dialect, operation)
         if walker is not None:
             walker(body, tally)
     if stream is not None:
