@@ -67,7 +67,10 @@ class TextView:
     def word_set(self, field: TextField) -> frozenset[str]:
         value = self._word_sets.get(field)
         if value is None:
-            value = self._word_sets[field] = frozenset(self.words(field))
+            words = self._words.get(field)
+            if words is None:  # ``words``, without the call: every request with keyword rules needs it
+                words = self._words[field] = self.lower(field).translate(_PUNCTUATION_TO_SPACE).split()
+            value = self._word_sets[field] = frozenset(words)
         return value
 
     def spaced(self, field: TextField) -> str:
