@@ -27,7 +27,6 @@ import orjson
 
 from ..dialects import Dialect, Operation
 from ..dialects.registry import feature_walker
-from . import bodies
 from .tokens import estimate_bytes, estimate_joined
 
 USER_HEAD, USER_TAIL = 1024, 256
@@ -100,9 +99,9 @@ class Tally:
             self.files += 1
 
     def output_limit(self, value: Any) -> None:
-        limit = bodies.positive(value)
-        if limit is not None:
-            self.max_output_tokens = limit
+        """The request's output maximum when ``value`` is one (``bodies.positive``, without the call)."""
+        if type(value) is int and value > 0:  # a bool is not one (its type is bool)
+            self.max_output_tokens = value
 
     def features(self) -> RequestFeatures:
         tokens = estimate_joined(self.texts) + MESSAGE_TOKENS * self.messages

@@ -26,8 +26,10 @@ from .bodies import output_limit
 def _parts(content: Any, tally: Tally) -> list[str]:
     """Count a message's content (chat or responses parts); return its texts."""
     if isinstance(content, str):
+        if not content:
+            return []
         tally.text(content)
-        return [content] if content else []
+        return [content]
     texts = []
     for part in items(content):
         if not isinstance(part, dict):
@@ -49,8 +51,10 @@ def _parts(content: Any, tally: Tally) -> list[str]:
 
 
 def _tools(body: dict[str, Any], tally: Tally) -> None:
-    tools = items(body.get("tools")) or items(body.get("functions"))
-    if tools:
+    tools = body.get("tools")
+    if not tools or not isinstance(tools, list):
+        tools = body.get("functions")
+    if tools and isinstance(tools, list):
         tally.tools = len(tools)
         tally.structured.append(tools)
     choice = body.get("tool_choice", body.get("function_call"))
@@ -78,18 +82,19 @@ def chat(body: dict[str, Any], tally: Tally) -> None:
         if not isinstance(message, dict):
             continue
         role = message.get("role")
-        tally.messages += 1
-        if role in ("system", "developer"):
-            tally.messages -= 1
+        if role == "system" or role == "developer":
             tally.system.extend(_parts(message.get("content"), tally))
             continue
+        tally.messages += 1
         texts = _parts(message.get("content"), tally)
         if role == "user" and texts:
             tally.last_user = texts
-        for call in items(message.get("tool_calls")):
-            function = mapping(mapping(call).get("function"))
-            tally.text(function.get("name"))
-            tally.text(function.get("arguments"))
+        calls = message.get("tool_calls")
+        if calls:
+            for call in items(calls):
+                function = mapping(mapping(call).get("function"))
+                tally.text(function.get("name"))
+                tally.text(function.get("arguments"))
     _options(body, tally, mapping(body.get("response_format")).get("type"), Operation.CHAT)
 
 
