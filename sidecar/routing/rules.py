@@ -37,6 +37,13 @@ def words_of(text: str) -> list[str]:
     return text.lower().translate(_PUNCTUATION_TO_SPACE).split()
 
 
+TEXT_OF: Mapping[TextField, Callable[[RequestFeatures], str]] = {
+    "system": operator.attrgetter("system_text"),
+    "last_user": operator.attrgetter("last_user_text"),
+}
+"""Each window's reader (in C: no Python call per read)."""
+
+
 class TextView:
     """The two windows of one request and their derived forms, each computed once on first use."""
 
@@ -100,12 +107,16 @@ class FeatureCheck:
     compare: Callable[[Any, Any], bool]
     value: Any
     text: str  # "prompt_tokens > 8000"
+    flag: bool = False  # a true/false test (``tools: false``), decided at load
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "flag", isinstance(self.value, bool))
 
     def holds(self, features: RequestFeatures) -> bool:
         actual = getattr(features, self.name)
         if actual is None:
             return False
-        if isinstance(self.value, bool):
+        if self.flag:
             return bool(actual) is self.value
         return self.compare(actual, self.value)
 
@@ -295,7 +306,8 @@ class RuleIndex:
     entries: tuple[tuple[str, Rule], ...]
     always: tuple[int, ...]  # rules with no trigger words, in order
     vocabularies: tuple[tuple[TextField, frozenset[str], Mapping[str, tuple[int, ...]]], ...]  # per window
-    gates: tuple[tuple[TextField, AnyPattern], ...] = ()  # per window: the regex-only rules' patterns
+    # per window (its reader, ``TEXT_OF``): the regex-only rules' patterns
+    gates: tuple[tuple[Callable[[RequestFeatures], str], AnyPattern], ...] = ()
     ungated: tuple[int, ...] = ()  # ``always`` without the regex-only rules (no gate found anything)
 
     @classmethod
@@ -318,7 +330,7 @@ class RuleIndex:
             for field in rule.keywords.fields:
                 for word in triggers:
                     by_word.setdefault(field, {}).setdefault(word, []).append(i)
-        gates = tuple((field, AnyPattern(tuple(found))) for field, found in patterns.items())
+        gates = tuple((TEXT_OF[field], AnyPattern(tuple(found))) for field, found in patterns.items())
         ungated = tuple(i for i in always if i not in regex_only)
         vocabularies = tuple(
             (field, frozenset(words), {w: tuple(ix) for w, ix in words.items()}) for field, words in by_word.items()
@@ -327,8 +339,9 @@ class RuleIndex:
 
     def _gate_opens(self, view: TextView) -> bool:
         """Whether a pattern of a regex-only rule finds something in the window it reads."""
-        for field, gate in self.gates:  # noqa: SIM110 - a plain loop: no generator per request
-            if gate.finds(view.raw(field)):
+        features = view.features
+        for text_of, gate in self.gates:  # noqa: SIM110 - a plain loop: no generator per request
+            if gate.finds(text_of(features)):
                 return True
         return False
 
