@@ -32,9 +32,22 @@ from .spec import FeatureTests, NumberTest, RuleSpec, TextField
 _PUNCTUATION_TO_SPACE = str.maketrans(dict.fromkeys(string.punctuation.replace("_", ""), " "))
 
 
+_PUNCTUATION = string.punctuation.replace("_", "").encode()
+_ASCII_PUNCTUATION_TO_SPACE = bytes.maketrans(_PUNCTUATION, b" " * len(_PUNCTUATION))
+
+
+def split_words(lowered: str) -> list[str]:
+    """The words of lowercased text: ASCII punctuation (except ``_``) separates words, like whitespace.
+    An ASCII text is translated as bytes (one table lookup a byte; ``str.translate`` with a dict looks
+    every distinct character up in the dict and raises a KeyError inside for each one it lacks)."""
+    if lowered.isascii():
+        return lowered.encode("ascii").translate(_ASCII_PUNCTUATION_TO_SPACE).decode("ascii").split()
+    return lowered.translate(_PUNCTUATION_TO_SPACE).split()
+
+
 def words_of(text: str) -> list[str]:
     """Lowercased words: ASCII punctuation (except ``_``) separates words, like whitespace."""
-    return text.lower().translate(_PUNCTUATION_TO_SPACE).split()
+    return split_words(text.lower())
 
 
 TEXT_OF: Mapping[TextField, Callable[[RequestFeatures], str]] = {
@@ -68,7 +81,7 @@ class TextView:
     def words(self, field: TextField) -> list[str]:
         value = self._words.get(field)
         if value is None:
-            value = self._words[field] = self.lower(field).translate(_PUNCTUATION_TO_SPACE).split()
+            value = self._words[field] = split_words(self.lower(field))
         return value
 
     def word_set(self, field: TextField) -> frozenset[str]:
@@ -76,7 +89,7 @@ class TextView:
         if value is None:
             words = self._words.get(field)
             if words is None:  # ``words``, without the call: every request with keyword rules needs it
-                words = self._words[field] = self.lower(field).translate(_PUNCTUATION_TO_SPACE).split()
+                words = self._words[field] = split_words(self.lower(field))
             value = self._word_sets[field] = frozenset(words)
         return value
 
