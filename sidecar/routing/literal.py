@@ -113,7 +113,9 @@ class AnyPattern:
         self.alternatives = tuple(alternatives)
         self.plain = tuple(plain)
 
-    def finds(self, text: str) -> bool:
+    def finds(self, text: str, searched: dict[tuple[re.Pattern[str], str], bool] | None = None) -> bool:
+        """Whether a pattern finds something in ``text``. ``searched`` remembers the searches of the
+        patterns without a literal (they scan the whole text) for other gates over the same text."""
         for first, group in self.by_first:
             if first in text:
                 for literal, pattern in group:
@@ -122,7 +124,15 @@ class AnyPattern:
         for literals, pattern in self.alternatives:
             if may_match(literals, text) and pattern.search(text) is not None:
                 return True
-        for pattern in self.plain:  # noqa: SIM110 - a plain loop: no generator per request
-            if pattern.search(text) is not None:
+        for pattern in self.plain:
+            if searched is None:
+                if pattern.search(text) is not None:
+                    return True
+                continue
+            key = (pattern, text)
+            found = searched.get(key)
+            if found is None:
+                found = searched[key] = pattern.search(text) is not None
+            if found:
                 return True
         return False

@@ -60,10 +60,13 @@ TEXT_OF: Mapping[TextField, Callable[[RequestFeatures], str]] = {
 class TextView:
     """The two windows of one request and their derived forms, each computed once on first use."""
 
-    __slots__ = ("_lower", "_spaced", "_word_sets", "_words", "features")
+    __slots__ = ("_lower", "_spaced", "_word_sets", "_words", "features", "searched")
 
     def __init__(self, features: RequestFeatures) -> None:
         self.features = features
+        self.searched: dict[tuple[re.Pattern[str], str], bool] = {}
+        """Gate searches of patterns without a leading literal, by (pattern, text): the class and the
+        level gates often share one (digit-led arithmetic), and such a search scans the whole text."""
         self._lower: dict[str, str] = {}
         self._words: dict[str, list[str]] = {}
         self._word_sets: dict[str, frozenset[str]] = {}
@@ -311,10 +314,12 @@ class RuleIndex:
     A gate's patterns are searched one by one, not joined into one alternation: each search keeps
     the engine's own shortcuts (skipping to a pattern's leading literal), which an alternation loses
     (every alternative is tried at every position: on a 1.3 KB window the alternation of five patterns
-    cost more than the five searches together). A pattern shared by two rules is searched once per gate,
-    and a pattern whose leading literal the window lacks is not searched (``literal.AnyPattern``).
-    The searches are not remembered across gates: on short texts (most requests) a memo per pattern
-    cost more than the searches it saved."""
+    cost more than the five searches together). A pattern shared by two rules is searched once per gate.
+    A pattern whose leading literal the window lacks is not searched (``literal.AnyPattern``); the
+    searches of patterns without a literal (which scan the whole window) are remembered on the
+    ``TextView`` for the other index's gate over the same window (the class and level gates of
+    ``routing_rules.yaml`` share a digit-led pattern); the others are not (a memo cost more than the
+    searches it saved on short texts)."""
 
     entries: tuple[tuple[str, Rule], ...]
     always: tuple[int, ...]  # rules with no trigger words, in order
@@ -354,7 +359,7 @@ class RuleIndex:
         """Whether a pattern of a regex-only rule finds something in the window it reads."""
         features = view.features
         for text_of, gate in self.gates:  # noqa: SIM110 - a plain loop: no generator per request
-            if gate.finds(text_of(features)):
+            if gate.finds(text_of(features), view.searched):
                 return True
         return False
 

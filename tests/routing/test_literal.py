@@ -75,3 +75,16 @@ def test_any_pattern_answers_as_searching_every_pattern(patterns: list[str], tex
     """``AnyPattern.finds`` is true exactly when one of its patterns finds something in the text."""
     compiled = tuple(re.compile(p) for p in patterns)
     assert AnyPattern(compiled).finds(text) == any(p.search(text) is not None for p in compiled)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    first=st.lists(st.sampled_from(PATTERNS), min_size=1, max_size=4),
+    second=st.lists(st.sampled_from(PATTERNS), min_size=1, max_size=4),
+    text=texts,
+)
+def test_gates_sharing_remembered_searches_answer_as_alone(first: list[str], second: list[str], text: str) -> None:
+    """Two gates sharing one memo of searches answer as each would without it."""
+    gates = [AnyPattern(tuple(re.compile(p) for p in patterns)) for patterns in (first, second)]
+    searched: dict[tuple[re.Pattern[str], str], bool] = {}
+    assert [gate.finds(text, searched) for gate in gates] == [gate.finds(text) for gate in gates]
