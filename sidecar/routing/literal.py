@@ -88,6 +88,10 @@ def may_match(literals: tuple[str, ...], text: str) -> bool:
     return not literals
 
 
+PatternKey = tuple[str, int]
+"""A pattern's source and flags: what tells two compiled patterns apart."""
+
+
 class AnyPattern:
     """Whether any of several patterns finds something in a text, searching only those whose leading
     literal the text contains: patterns with one literal are grouped by its first character, so a
@@ -111,9 +115,9 @@ class AnyPattern:
                 plain.append(pattern)
         self.by_first = tuple((first, tuple(group)) for first, group in groups.items())
         self.alternatives = tuple(alternatives)
-        self.plain = tuple(plain)
+        self.plain = tuple((pattern, (pattern.pattern, pattern.flags)) for pattern in plain)
 
-    def finds(self, text: str, searched: dict[tuple[re.Pattern[str], str], bool] | None = None) -> bool:
+    def finds(self, text: str, searched: dict[tuple[PatternKey, str], bool] | None = None) -> bool:
         """Whether a pattern finds something in ``text``. ``searched`` remembers the searches of the
         patterns without a literal (they scan the whole text) for other gates over the same text."""
         for first, group in self.by_first:
@@ -124,12 +128,12 @@ class AnyPattern:
         for literals, pattern in self.alternatives:
             if may_match(literals, text) and pattern.search(text) is not None:
                 return True
-        for pattern in self.plain:
+        for pattern, source in self.plain:
             if searched is None:
                 if pattern.search(text) is not None:
                     return True
                 continue
-            key = (pattern, text)
+            key = (source, text)  # strings hash once (a Pattern's hash is computed over its code each time)
             found = searched.get(key)
             if found is None:
                 found = searched[key] = pattern.search(text) is not None

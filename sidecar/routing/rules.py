@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .features import RequestFeatures
-from .literal import AnyPattern, leading_literals, may_match
+from .literal import AnyPattern, PatternKey, leading_literals, may_match
 from .spec import FeatureTests, NumberTest, RuleSpec, TextField
 
 _PUNCTUATION_TO_SPACE = str.maketrans(dict.fromkeys(string.punctuation.replace("_", ""), " "))
@@ -64,8 +64,8 @@ class TextView:
 
     def __init__(self, features: RequestFeatures) -> None:
         self.features = features
-        self.searched: dict[tuple[re.Pattern[str], str], bool] = {}
-        """Gate searches of patterns without a leading literal, by (pattern, text): the class and the
+        self.searched: dict[tuple[PatternKey, str], bool] = {}
+        """Gate searches of patterns without a leading literal, by (source and flags, text): the class and the
         level gates often share one (digit-led arithmetic), and such a search scans the whole text."""
         self._lower: dict[str, str] = {}
         self._words: dict[str, list[str]] = {}

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sidecar.routing.literal import AnyPattern, leading_literals, may_match
+from sidecar.routing.literal import AnyPattern, PatternKey, leading_literals, may_match
 
 PATTERNS = (
     r"#travel-\d+",
@@ -86,5 +86,5 @@ def test_any_pattern_answers_as_searching_every_pattern(patterns: list[str], tex
 def test_gates_sharing_remembered_searches_answer_as_alone(first: list[str], second: list[str], text: str) -> None:
     """Two gates sharing one memo of searches answer as each would without it."""
     gates = [AnyPattern(tuple(re.compile(p) for p in patterns)) for patterns in (first, second)]
-    searched: dict[tuple[re.Pattern[str], str], bool] = {}
+    searched: dict[tuple[PatternKey, str], bool] = {}
     assert [gate.finds(text, searched) for gate in gates] == [gate.finds(text) for gate in gates]
