@@ -25,6 +25,7 @@ a ceiling, not a forecast.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -33,6 +34,7 @@ from typing import NamedTuple
 from .features import RequestFeatures
 
 _NO_TIERS: Mapping[str, int] = MappingProxyType({})
+_CHOICE = operator.itemgetter(3)  # a kept entry's Choice
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +129,7 @@ def select_cheapest(
                 kept.append((False, cost, position, Choice(candidate, cost)))
     if len(kept) > 1:
         kept.sort()  # cheapest first, unknown prices last; ties keep the candidates' order (position)
-    return Selection(tuple([k[3] for k in kept]), tuple(excluded), prompt, expected_output)
+    return Selection(tuple(map(_CHOICE, kept)), tuple(excluded), prompt, expected_output)
 
 
 def _tier_name(tier_names: Sequence[str], rank: int) -> str:
