@@ -1,6 +1,6 @@
 """What routing costs per request: features + rules + learned model, for an 8,000-token and a 300-byte prompt.
 
-    python bench/routing_cost.py [--rounds 5]
+    python bench/routing_cost.py [--rounds 5] [--no-gc]
 
 Targets (issue 19): at most 0.2 ms at p99 for an 8,000-token prompt, at most 0.05 ms for a 300-byte one.
 Each stage is timed cumulatively on the same parsed body (the sidecar parses the body anyway):
@@ -11,7 +11,10 @@ Every timed call is one request's full decision. The thread's CPU time per call 
 adds; wall-clock time also counts the moments the shared machine's scheduler gives the core to
 another process, so its p99 measures the machine as much as the code (both are printed). Rounds
 alternate the stages so that noise falls on all of them alike; the table gives medians over rounds.
-Before timing, the heap is settled as the sidecar settles its own at start (``gc.freeze``).
+Before timing, the heap is settled as the sidecar settles its own at start (``gc.freeze``). The table
+also gives the share of calls a garbage collection fell into (counted with ``gc.callbacks``) and the
+CPU p99 of the calls without one: when the p99 stands far above the p50, that tells a collection's
+pause from the code's own cost (``--no-gc`` disables the collector, as a diagnostic only).
 """
 
 from __future__ import annotations
@@ -89,24 +92,49 @@ def short_body() -> dict[str, Any]:
     return body
 
 
-def timings(call: Callable[[], object], n: int) -> tuple[float, float, float, float]:
-    """p50 and p99 of the thread's CPU time per call, then of the wall-clock time, in microseconds."""
-    cpu, wall = [], []
+class Collections:
+    """Counts the collector's runs (``gc.callbacks``), to tell the calls a collection fell into."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self.count += 1
+
+
+COLLECTIONS = Collections()
+
+
+def timings(call: Callable[[], object], n: int) -> tuple[float, ...]:
+    """p50 and p99 of the thread's CPU time per call, then of the wall-clock time, in microseconds; then
+    the share of calls a garbage collection fell into (percent) and the CPU p99 of the other calls."""
+    cpu, wall, quiet = [], [], []
+    collected = 0
     cpu_clock, wall_clock = time.thread_time_ns, time.perf_counter_ns
     for _ in range(n):
+        before = COLLECTIONS.count
         start_cpu, start_wall = cpu_clock(), wall_clock()
         call()
         wall.append(wall_clock() - start_wall)
-        cpu.append(cpu_clock() - start_cpu)
+        spent = cpu_clock() - start_cpu
+        cpu.append(spent)
+        if COLLECTIONS.count == before:
+            quiet.append(spent)
+        else:
+            collected += 1
     cpu.sort()
     wall.sort()
+    quiet.sort()
     p50, p99 = len(cpu) // 2, int(len(cpu) * 0.99)
-    return cpu[p50] / 1000, cpu[p99] / 1000, wall[p50] / 1000, wall[p99] / 1000
+    quiet_p99 = quiet[int(len(quiet) * 0.99)] / 1000 if quiet else 0.0
+    return cpu[p50] / 1000, cpu[p99] / 1000, wall[p50] / 1000, wall[p99] / 1000, 100 * collected / n, quiet_p99
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--no-gc", action="store_true", help="disable the garbage collector (a diagnostic)")
     args = parser.parse_args()
     rules_doc = yaml.safe_load((ROOT / "bench" / "data" / "routing_rules.yaml").read_text())
     training = [parse_line(orjson.dumps(r), i) for i, r in enumerate(training_examples(1500, seed=0), 1)]
@@ -155,8 +183,14 @@ def main() -> int:
     # walk the requests' own objects, not the bench's imports (which the sidecar's heap does not hold).
     gc.collect()
     gc.freeze()
-    print("| prompt | stage | CPU p50 (us) | CPU p99 (us) | wall p50 (us) | wall p99 (us) | target p99 |")
-    print("|---|---|---|---|---|---|---|")
+    gc.callbacks.append(COLLECTIONS)
+    if args.no_gc:  # a diagnostic: the p99 without the collector's pauses (the sidecar keeps it on)
+        gc.disable()
+    print(
+        "| prompt | stage | CPU p50 (us) | CPU p99 (us) | wall p50 (us) | wall p99 (us) "
+        "| calls with a collection | CPU p99 without (us) | target p99 |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for name, body in bodies.items():
         long = name.startswith("8")
         n = 3000 if long else 20000
@@ -167,7 +201,7 @@ def main() -> int:
                 results.setdefault(stage, []).append(timings(call, n))
         target = "200" if long else "50"
         for stage, rounds in results.items():
-            cells = " | ".join(f"{statistics.median(r[i] for r in rounds):.1f}" for i in range(4))
+            cells = " | ".join(f"{statistics.median(r[i] for r in rounds):.1f}" for i in range(6))
             print(f"| {name} | {stage} | {cells} | {target if 'learned' in stage else ''} |")
     return 0
 

@@ -21,13 +21,16 @@ Map of the package::
     fake        the fake provider kind (speaks the caller's dialect, or the one it is told to)
     registry    PACKAGES (the only list of the dialects), wire(dialect) -> WireDialect,
                 provider_api(kind) -> ProviderAPI, dialect_named / kind_named (a name's one instance),
-                TRANSLATIONS, every endpoint served, error_body(dialect, ...)
+                TRANSLATIONS, every endpoint served, error_body(dialect, ...),
+                feature_walker(dialect, operation) (routing's features of a body)
+    walking     what a dialect's feature walkers fill (the Tally protocol) and the readers they share
 
 Code that needs a dialect's behaviour asks the registry (``wire(dialect).is_terminal(...)``): nothing
 outside ``registry`` branches on a dialect to pick behaviour. Each dialect's package holds its whole
 translation (pure modules over ``translate``'s common form) and what the features need of its bodies
-(``bodies``) next to its object. Adding a dialect is a package here, which names itself
-(``Dialect("...")``), and its name in ``registry.PACKAGES``: docs/dialects.md.
+(``bodies``) and routing's feature walkers (``features``) next to its object. Adding a dialect is a
+package here, which names itself (``Dialect("...")``), and its name in ``registry.PACKAGES``:
+docs/dialects.md.
 
 Neither ``registry`` nor the dialects' packages are imported here: they import ``translate``, which
 imports these names.

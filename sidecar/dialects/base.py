@@ -20,7 +20,8 @@ proxy:
   module: ``output_limit`` for a budget's reservation and the routing features, ``set_output_limit``
   for routing's caps, ``append_turns`` for a gate's re-ask,
   ``cache_unfaithful``), ``transport_fields``, ``sampling_fields`` and ``response_id_prefix`` (the
-  cache).
+  cache), and ``feature_walkers`` (its package's ``features.WALKERS``: routing's request features,
+  one ``walking.FeatureWalker`` per operation).
 
 A ``ProviderAPI`` is a kind of provider: the dialect it speaks, how its URL is formed from the
 provider's ``base_url`` and the dialect's path, and where its key goes.
@@ -40,6 +41,7 @@ import orjson
 
 from ..sse import SSEEvent
 from . import Dialect, Operation, ProviderKind
+from .walking import FeatureWalker
 
 if TYPE_CHECKING:
     from ..translate.bundles import Translation
@@ -247,6 +249,9 @@ class WireDialect(ABC):
     bodies: BodyRules
     """Its package's ``bodies`` module: the output limit's field, the re-ask turns, what the cache
     cannot keep."""
+    feature_walkers: Mapping[Operation, FeatureWalker] = {}
+    """Routing's feature walker per operation (its package's ``features.WALKERS``); an operation
+    without one is routed with its features unknown (no prompt estimate, tools or media)."""
     response_id_prefix: str
     """What a fresh response id starts with (as its translation's response builder makes one)."""
     transport_fields: frozenset[str] = frozenset()

@@ -4,9 +4,10 @@ all of them (which endpoints the app may call, whose 404 an unknown path gets).
 ``PACKAGES`` is the only list of the dialects: the names of the packages below ``sidecar.dialects``,
 each of whose ``wire`` module holds its ``WireDialect`` as ``WIRE`` and the provider kinds speaking it
 as ``APIS``. Adding a dialect is its package and its name here (docs/dialects.md). Everything else is
-built from them at import: ``wire(dialect)`` and ``provider_api(kind)`` are dictionary lookups, and
-``dialect_named`` / ``kind_named`` give a name's one instance (what the policy's validators return,
-so ``is`` compares them).
+built from them at import: ``wire(dialect)``, ``provider_api(kind)`` and ``feature_walker(dialect,
+operation)`` (routing's reader of a body's features, the dialect's ``WireDialect.feature_walkers``)
+are dictionary lookups, and ``dialect_named`` / ``kind_named`` give a name's one instance (what the
+policy's validators return, so ``is`` compares them).
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import importlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from . import Dialect, ProviderKind, fake
+from . import Dialect, Operation, ProviderKind, fake
 from .base import BodyRules, Endpoint, ProviderAPI, WireDialect
+from .walking import FeatureWalker
 
 if TYPE_CHECKING:
     from ..translate.bundles import Translation
@@ -49,6 +51,13 @@ DIALECTS: tuple[Dialect, ...] = tuple(WIRE_DIALECTS)
 PROVIDER_KINDS: tuple[ProviderKind, ...] = tuple(PROVIDER_APIS)
 """Every provider kind (the registry's instances)."""
 
+FEATURE_WALKERS: Mapping[tuple[Dialect, Operation], FeatureWalker] = {
+    (dialect, operation): walker
+    for dialect, w in WIRE_DIALECTS.items()
+    for operation, walker in w.feature_walkers.items()
+}
+"""Routing's feature walker of each (dialect, operation) that has one (``WireDialect.feature_walkers``)."""
+
 TRANSLATIONS: Mapping[Dialect, Translation] = {dialect: w.translation for dialect, w in WIRE_DIALECTS.items()}
 """Each dialect's translation functions (its ``WireDialect.translation``)."""
 
@@ -66,6 +75,11 @@ _CLAIMANTS = tuple(w for d, w in WIRE_DIALECTS.items() if d != UNKNOWN_PATH_DIAL
 def wire(dialect: Dialect) -> WireDialect:
     """The object of ``dialect``."""
     return WIRE_DIALECTS[dialect]
+
+
+def feature_walker(dialect: Dialect, operation: Operation) -> FeatureWalker | None:
+    """The walker reading routing's features from a body of ``dialect`` and ``operation``, or None."""
+    return FEATURE_WALKERS.get((dialect, operation))
 
 
 def provider_api(kind: ProviderKind) -> ProviderAPI:

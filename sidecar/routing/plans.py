@@ -54,7 +54,9 @@ class SelectPlan:
             return record.selection
         router = self.router
         if router is not None:
-            decision = decide(request, router)
+            decision = record.decision
+            if decision is None or (record.router is not None and record.router is not router):
+                decision = decide(request, router)  # not decided yet (or by another router)
             task, tier = decision.task.label, max(router.tier_rank(decision.tier), self.min_tier)
             output, headroom = decision.output_tokens, router.context_headroom
         else:

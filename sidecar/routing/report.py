@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Mapping
+from itertools import compress
 from typing import TYPE_CHECKING, Any
 
 from ..cost import cost_usd
@@ -86,7 +87,8 @@ def observe(exchange: Exchange, record: Routed, served: Target | None, usage: Us
     if record.capped_to is not None:
         fields["capped_max_output_tokens"] = record.capped_to
     features = facts.features
-    fields["features"] = {name: v for name, v in zip(FEATURE_FIELDS, _FEATURE_VALUES(features), strict=True) if v}
+    values = _FEATURE_VALUES(features)
+    fields["features"] = dict(compress(zip(FEATURE_FIELDS, values, strict=True), values))  # the set ones, in C
     estimated = expected_cost(facts, record, served.price) if served is not None else None
     if estimated is not None:
         fields["estimated_cost_usd"] = round(estimated, 8)

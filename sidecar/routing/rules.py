@@ -26,23 +26,47 @@ from dataclasses import dataclass
 from typing import Any
 
 from .features import RequestFeatures
+from .literal import AnyPattern, PatternKey, leading_literals, may_match
 from .spec import FeatureTests, NumberTest, RuleSpec, TextField
 
 _PUNCTUATION_TO_SPACE = str.maketrans(dict.fromkeys(string.punctuation.replace("_", ""), " "))
 
 
+_PUNCTUATION = string.punctuation.replace("_", "").encode()
+_ASCII_PUNCTUATION_TO_SPACE = bytes.maketrans(_PUNCTUATION, b" " * len(_PUNCTUATION))
+
+
+def split_words(lowered: str) -> list[str]:
+    """The words of lowercased text: ASCII punctuation (except ``_``) separates words, like whitespace.
+    An ASCII text is translated as bytes (one table lookup a byte; ``str.translate`` with a dict looks
+    every distinct character up in the dict and raises a KeyError inside for each one it lacks)."""
+    if lowered.isascii():
+        return lowered.encode("ascii").translate(_ASCII_PUNCTUATION_TO_SPACE).decode("ascii").split()
+    return lowered.translate(_PUNCTUATION_TO_SPACE).split()
+
+
 def words_of(text: str) -> list[str]:
     """Lowercased words: ASCII punctuation (except ``_``) separates words, like whitespace."""
-    return text.lower().translate(_PUNCTUATION_TO_SPACE).split()
+    return split_words(text.lower())
+
+
+TEXT_OF: Mapping[TextField, Callable[[RequestFeatures], str]] = {
+    "system": operator.attrgetter("system_text"),
+    "last_user": operator.attrgetter("last_user_text"),
+}
+"""Each window's reader (in C: no Python call per read)."""
 
 
 class TextView:
     """The two windows of one request and their derived forms, each computed once on first use."""
 
-    __slots__ = ("_lower", "_spaced", "_word_sets", "_words", "features")
+    __slots__ = ("_lower", "_spaced", "_word_sets", "_words", "features", "searched")
 
     def __init__(self, features: RequestFeatures) -> None:
         self.features = features
+        self.searched: dict[tuple[PatternKey, str], bool] = {}
+        """Gate searches of patterns without a leading literal, by (source and flags, text): the class and the
+        level gates often share one (digit-led arithmetic), and such a search scans the whole text."""
         self._lower: dict[str, str] = {}
         self._words: dict[str, list[str]] = {}
         self._word_sets: dict[str, frozenset[str]] = {}
@@ -60,13 +84,16 @@ class TextView:
     def words(self, field: TextField) -> list[str]:
         value = self._words.get(field)
         if value is None:
-            value = self._words[field] = self.lower(field).translate(_PUNCTUATION_TO_SPACE).split()
+            value = self._words[field] = split_words(self.lower(field))
         return value
 
     def word_set(self, field: TextField) -> frozenset[str]:
         value = self._word_sets.get(field)
         if value is None:
-            value = self._word_sets[field] = frozenset(self.words(field))
+            words = self._words.get(field)
+            if words is None:  # ``words``, without the call: every request with keyword rules needs it
+                words = self._words[field] = split_words(self.lower(field))
+            value = self._word_sets[field] = frozenset(words)
         return value
 
     def spaced(self, field: TextField) -> str:
@@ -96,12 +123,16 @@ class FeatureCheck:
     compare: Callable[[Any, Any], bool]
     value: Any
     text: str  # "prompt_tokens > 8000"
+    flag: bool = False  # a true/false test (``tools: false``), decided at load
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "flag", isinstance(self.value, bool))
 
     def holds(self, features: RequestFeatures) -> bool:
         actual = getattr(features, self.name)
         if actual is None:
             return False
-        if isinstance(self.value, bool):
+        if self.flag:
             return bool(actual) is self.value
         return self.compare(actual, self.value)
 
@@ -208,11 +239,19 @@ class KeywordSet:
 class RegexSet:
     patterns: tuple[re.Pattern[str], ...]
     fields: tuple[TextField, ...]
+    # each pattern with the literals its matches start with (``literal.leading_literals``): a text
+    # without one is not searched
+    prefixed: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "prefixed", tuple((leading_literals(p), p) for p in self.patterns))
 
     def first(self, view: TextView) -> tuple[re.Pattern[str], TextField, str] | None:
         for field in self.fields:
             text = view.raw(field)
-            for pattern in self.patterns:
+            for literals, pattern in self.prefixed:
+                if not may_match(literals, text):
+                    continue
                 found = pattern.search(text)
                 if found is not None:
                     return pattern, field, found.group(0)
@@ -276,13 +315,17 @@ class RuleIndex:
     the engine's own shortcuts (skipping to a pattern's leading literal), which an alternation loses
     (every alternative is tried at every position: on a 1.3 KB window the alternation of five patterns
     cost more than the five searches together). A pattern shared by two rules is searched once per gate.
-    The searches are not remembered across gates: on short texts (most requests) a memo per pattern
-    cost more than the searches it saved."""
+    A pattern whose leading literal the window lacks is not searched (``literal.AnyPattern``); the
+    searches of patterns without a literal (which scan the whole window) are remembered on the
+    ``TextView`` for the other index's gate over the same window (the class and level gates of
+    ``routing_rules.yaml`` share a digit-led pattern); the others are not (a memo cost more than the
+    searches it saved on short texts)."""
 
     entries: tuple[tuple[str, Rule], ...]
     always: tuple[int, ...]  # rules with no trigger words, in order
     vocabularies: tuple[tuple[TextField, frozenset[str], Mapping[str, tuple[int, ...]]], ...]  # per window
-    gates: tuple[tuple[TextField, tuple[re.Pattern[str], ...]], ...] = ()  # per window: a regex-only rule's patterns
+    # per window (its reader, ``TEXT_OF``): the regex-only rules' patterns
+    gates: tuple[tuple[Callable[[RequestFeatures], str], AnyPattern], ...] = ()
     ungated: tuple[int, ...] = ()  # ``always`` without the regex-only rules (no gate found anything)
 
     @classmethod
@@ -305,7 +348,7 @@ class RuleIndex:
             for field in rule.keywords.fields:
                 for word in triggers:
                     by_word.setdefault(field, {}).setdefault(word, []).append(i)
-        gates = tuple((field, tuple(dict.fromkeys(found))) for field, found in patterns.items())
+        gates = tuple((TEXT_OF[field], AnyPattern(tuple(found))) for field, found in patterns.items())
         ungated = tuple(i for i in always if i not in regex_only)
         vocabularies = tuple(
             (field, frozenset(words), {w: tuple(ix) for w, ix in words.items()}) for field, words in by_word.items()
@@ -314,11 +357,10 @@ class RuleIndex:
 
     def _gate_opens(self, view: TextView) -> bool:
         """Whether a pattern of a regex-only rule finds something in the window it reads."""
-        for field, gate in self.gates:
-            text = view.raw(field)
-            for pattern in gate:
-                if pattern.search(text) is not None:
-                    return True
+        features = view.features
+        for text_of, gate in self.gates:  # noqa: SIM110 - a plain loop: no generator per request
+            if gate.finds(text_of(features), view.searched):
+                return True
         return False
 
     def first(self, view: TextView) -> tuple[str, Rule] | None:

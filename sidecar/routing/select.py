@@ -25,6 +25,7 @@ a ceiling, not a forecast.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -33,6 +34,7 @@ from typing import NamedTuple
 from .features import RequestFeatures
 
 _NO_TIERS: Mapping[str, int] = MappingProxyType({})
+_CHOICE = operator.itemgetter(3)  # a kept entry's Choice
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,11 +120,16 @@ def select_cheapest(
         elif (tier := candidate.task_tiers.get(task, candidate.tier)) < min_tier:
             reason = f"tier {_tier_name(tier_names, tier)} for {task} is below {_tier_name(tier_names, min_tier)}"
             excluded.append(Excluded(candidate, reason))
-        else:
-            cost = candidate.expected_cost(prompt, expected_output)
-            kept.append((cost is None, cost or 0.0, position, Choice(candidate, cost)))
-    kept.sort()  # cheapest first, unknown prices last; ties keep the candidates' order (position)
-    return Selection(tuple([k[3] for k in kept]), tuple(excluded), prompt, expected_output)
+        else:  # the cost as ``Candidate.expected_cost`` computes it, without the call
+            per_input, per_output = candidate.input_per_mtok, candidate.output_per_mtok
+            if per_input is None or per_output is None:
+                kept.append((True, 0.0, position, Choice(candidate, None)))
+            else:
+                cost = (prompt * per_input + expected_output * per_output) / 1e6
+                kept.append((False, cost, position, Choice(candidate, cost)))
+    if len(kept) > 1:
+        kept.sort()  # cheapest first, unknown prices last; ties keep the candidates' order (position)
+    return Selection(tuple(map(_CHOICE, kept)), tuple(excluded), prompt, expected_output)
 
 
 def _tier_name(tier_names: Sequence[str], rank: int) -> str:

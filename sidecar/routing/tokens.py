@@ -1,11 +1,12 @@
 """A fast prompt-token estimator: a linear model over byte-class counts, no vocabulary, no download.
 
-``estimate_tokens(text)`` counts, with a handful of C-level bytes operations (``translate`` and
-``count``), the letters, digits, spaces, runs of indentation, line breaks, punctuation and UTF-8 lead
-bytes (2-, 3- and 4-byte characters: accented Latin and Cyrillic, CJK, emoji) of the text, and weighs
-each count by a coefficient fitted by least squares against OpenAI's ``o200k_base`` tokenizer on sample
-English prose, code, JSON, CJK and numbers (``bench/token_estimate.py --fit`` prints the coefficients
-below; ``docs/routing.md`` has its error per kind of text against ``o200k_base`` and ``cl100k_base``).
+``estimate_tokens(text)`` counts, with a handful of C-level bytes operations (one ``translate`` to
+byte classes, then a ``count`` per class), the letters, digits, spaces, runs of indentation, line
+breaks, punctuation and UTF-8 lead bytes (2-, 3- and 4-byte characters: accented Latin and Cyrillic,
+CJK, emoji) of the text, and weighs each count by a coefficient fitted by least squares against
+OpenAI's ``o200k_base`` tokenizer on sample English prose, code, JSON, CJK and numbers
+(``bench/token_estimate.py --fit`` prints the coefficients below; ``docs/routing.md`` has its error
+per kind of text against ``o200k_base`` and ``cl100k_base``).
 
 Cost does not grow with the text: up to ``EXACT_BYTES`` every byte is counted; above it the counts
 are taken on ``SAMPLE_CHUNKS`` evenly spaced slices and scaled up, so an 8,000-token prompt costs
@@ -22,12 +23,30 @@ EXACT_BYTES = 4096
 SAMPLE_CHUNKS = 8
 _CHUNK = EXACT_BYTES // SAMPLE_CHUNKS
 
-_ALNUM = bytes(range(48, 58)) + bytes(range(65, 91)) + bytes(range(97, 123))
-_NOT_DIGIT = bytes(b for b in range(256) if not 48 <= b <= 57)
-_NOT_LEAD2 = bytes(b for b in range(256) if not 0xC0 <= b <= 0xDF)
-_NOT_LEAD3 = bytes(b for b in range(256) if not 0xE0 <= b <= 0xEF)
-_NOT_LEAD4 = bytes(b for b in range(256) if not 0xF0 <= b <= 0xF7)
-_NOT_HIGH = bytes(range(128))
+
+def _class_table() -> bytes:
+    """Each byte's class, as one byte ``bytes.count`` finds: ``a`` ASCII letter, ``0`` digit, `` ``
+    space, ``\n`` line break, ``\t`` and ``\r`` themselves, ``.`` other ASCII (punctuation and control
+    characters), ``2``/``3``/``4`` the lead byte of a 2-, 3- or 4-byte UTF-8 character, ``~`` other
+    bytes (continuation bytes)."""
+    table = bytearray(b"." * 128 + b"~" * 128)
+    for byte in range(256):
+        if 48 <= byte <= 57:
+            table[byte] = ord("0")
+        elif 65 <= byte <= 90 or 97 <= byte <= 122:
+            table[byte] = ord("a")
+        elif byte in b" \n\t\r":
+            table[byte] = byte
+        elif 0xC0 <= byte <= 0xDF:
+            table[byte] = ord("2")
+        elif 0xE0 <= byte <= 0xEF:
+            table[byte] = ord("3")
+        elif 0xF0 <= byte <= 0xF7:
+            table[byte] = ord("4")
+    return bytes(table)
+
+
+_CLASSES = _class_table()
 
 # Tokens per counted byte class, fitted against o200k_base (see the module docstring). Order:
 # letters, digits, spaces, double spaces (indentation), line breaks, ASCII punctuation,
@@ -36,23 +55,24 @@ COEFFICIENTS: tuple[float, ...] = (0.1267, 0.5570, 0.6417, -1.0914, 0.9897, 0.51
 
 
 def byte_class_counts(data: bytes) -> tuple[int, ...]:
-    """The counts the estimate weighs, in ``COEFFICIENTS`` order, for ``data`` as it is (no sampling)."""
-    size = len(data)
-    other = len(data.translate(None, _ALNUM))
-    digits = len(data.translate(None, _NOT_DIGIT))
-    spaces = data.count(b" ")
-    indent = data.count(b"  ")
-    newlines = data.count(b"\n")
+    """The counts the estimate weighs, in ``COEFFICIENTS`` order, for ``data`` as it is (no sampling):
+    one ``translate`` to byte classes (``_CLASSES``), then a count per class."""
+    classes = data.translate(_CLASSES)
     if data.isascii():
-        lead2 = lead3 = lead4 = high = 0
+        lead2 = lead3 = lead4 = 0
     else:
-        lead2 = len(data.translate(None, _NOT_LEAD2))
-        lead3 = len(data.translate(None, _NOT_LEAD3))
-        lead4 = len(data.translate(None, _NOT_LEAD4))
-        high = len(data.translate(None, _NOT_HIGH))
-    letters = size - other - digits
-    punctuation = other - spaces - newlines - high - data.count(b"\t") - data.count(b"\r")
-    return (letters, digits, spaces, indent, newlines, punctuation, lead2, lead3, lead4)
+        lead2, lead3, lead4 = classes.count(b"2"), classes.count(b"3"), classes.count(b"4")
+    return (
+        classes.count(b"a"),
+        classes.count(b"0"),
+        classes.count(b" "),
+        data.count(b"  "),
+        classes.count(b"\n"),
+        classes.count(b"."),
+        lead2,
+        lead3,
+        lead4,
+    )
 
 
 def sample(data: bytes) -> tuple[bytes, float]:
@@ -69,8 +89,11 @@ def estimate_bytes(data: bytes) -> int:
     """Estimated tokens of UTF-8 ``data``."""
     if not data:
         return 0
-    part, scale = sample(data)
-    total: float = sum(map(operator.mul, COEFFICIENTS, byte_class_counts(part)))  # the weighted sum, in C
+    if len(data) > EXACT_BYTES:
+        data, scale = sample(data)
+    else:
+        scale = 1.0
+    total: float = sum(map(operator.mul, COEFFICIENTS, byte_class_counts(data)))  # the weighted sum, in C
     return max(1, round(total * scale))
 
 
@@ -81,9 +104,10 @@ def estimate_tokens(text: str) -> int:
 
 def estimate_joined(texts: Sequence[str]) -> int:
     """Estimated tokens of several texts, in one pass over their concatenation (joined by spaces)."""
-    if not texts:
+    count = len(texts)
+    if count == 1:
+        return estimate_bytes(texts[0].encode("utf-8", "surrogatepass"))
+    if not count:
         return 0
-    if len(texts) == 1:
-        return estimate_tokens(texts[0])
-    joined = estimate_tokens(" ".join(texts))
-    return max(0, round(joined - COEFFICIENTS[2] * (len(texts) - 1)))
+    joined = estimate_bytes(" ".join(texts).encode("utf-8", "surrogatepass"))
+    return max(0, round(joined - COEFFICIENTS[2] * (count - 1)))

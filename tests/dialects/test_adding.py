@@ -4,8 +4,8 @@ The tests copy the ``sidecar`` package, add the toy dialect's package (``toy_dia
 ``sidecar/dialects/toy/``, add its name to ``registry.PACKAGES``, and run that copy (``llm-sidecar
 run``) in front of a real HTTP server speaking the toy API. Nothing else in the copy changes: the
 policy accepts ``kind: toy`` and ``dialect: [toy]`` (its names come from the registry), and the router,
-the upstream client, the relay, the fallback loop, the translation facade, routing's caps and the cache
-serve the new dialect from its object.
+the upstream client, the relay, the fallback loop, the translation facade, routing's caps and request
+features and the cache serve the new dialect from its object.
 """
 
 from __future__ import annotations
@@ -138,6 +138,12 @@ def sidecar_with_toy(tmp_path_factory: pytest.TempPathFactory, toy_upstream: str
         "    target: toy-model\n"
         "    caps: {max_output_tokens: 7}\n"
         "    cache: {enabled: true, cacheable: always}\n"
+        "  - name: toy-long-prompt\n"
+        "    match: {dialect: [toy], model: toy-model, features: {prompt_tokens: {gt: 20}}}\n"
+        "    target: toy-model\n"
+        "  - name: toy-short-prompt\n"
+        "    match: {dialect: [toy], model: toy-model}\n"
+        "    target: toy-model\n"
     )
     port = free_port()
     log = tmp_path / "sidecar.err"
@@ -249,3 +255,15 @@ async def test_a_toy_answer_is_cached_and_replayed_to_a_toy_caller(
                 answers.append((response.headers["x-sidecar-cache"], (await response.json())["text"]))
     assert answers == [("miss", "echo: remember me (toy-1)"), ("hit", "echo: remember me (toy-1)")]
     assert [body["prompt"] for body in seen_bodies].count("remember me") == 1
+
+
+async def test_a_route_matching_on_features_reads_a_toy_request(sidecar_with_toy: str) -> None:
+    """Routes matching ``features: {prompt_tokens: ...}`` see the toy prompt's estimate (the toy walker's)."""
+    routes = []
+    async with aiohttp.ClientSession() as session:
+        for prompt in ("short", "a much longer prompt " * 20):
+            request = {"model": "toy-model", "prompt": prompt}
+            async with session.post(f"{sidecar_with_toy}/toy/v1/generate", json=request) as response:
+                assert response.status == 200, await response.text()
+                routes.append(response.headers["x-sidecar-route"])
+    assert routes == ["toy-short-prompt", "toy-long-prompt"]

@@ -95,3 +95,10 @@ def test_operations_a_dialect_has_no_path_for_are_refused() -> None:
     for dialect in (Dialect.ANTHROPIC, Dialect.GEMINI):
         with pytest.raises(NoEquivalentOperation):
             registry.wire(dialect).upstream_path(Operation.RESPONSES, "m", stream=False, method="", body={})
+
+
+def test_every_endpoint_has_a_feature_walker_from_its_dialect() -> None:
+    """Routing's features of every endpoint's requests come from a walker its dialect's package lists."""
+    for endpoint in registry.ENDPOINTS:
+        walker = registry.feature_walker(endpoint.dialect, endpoint.operation)
+        assert walker is registry.wire(endpoint.dialect).feature_walkers[endpoint.operation]

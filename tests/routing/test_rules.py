@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import string
 from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sidecar.dialects import Dialect, Operation
 from sidecar.routing.features import extract_features
-from sidecar.routing.rules import Rule, RuleIndex, TextView, compile_rule
+from sidecar.routing.rules import Rule, RuleIndex, TextView, compile_rule, split_words
 from sidecar.routing.spec import RuleSpec
 
 from .requests import features
@@ -166,3 +170,12 @@ def test_index_reads_each_rule_in_its_own_windows() -> None:
     for (system, user), expected in cases.items():
         found = rules.first(TextView(features(user, system=system)))
         assert (found[0] if found else None) == expected, (system, user)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet=st.characters(max_codepoint=0x3000), max_size=60))
+def test_words_of_ascii_and_other_text_split_alike(text: str) -> None:
+    """An ASCII text's words (split as bytes) are those the punctuation-to-space definition gives."""
+    lowered = text.lower()
+    expected = lowered.translate(str.maketrans(dict.fromkeys(string.punctuation.replace("_", ""), " "))).split()
+    assert split_words(lowered) == expected

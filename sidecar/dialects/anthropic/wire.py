@@ -21,6 +21,7 @@ from ..base import (
     error_raises,
 )
 from . import bodies as _bodies
+from . import features as _features
 from .translation import TRANSLATION
 
 VERSION = "2023-06-01"
@@ -45,6 +46,7 @@ class AnthropicWire(WireDialect):
     protocol_headers = ("anthropic-", "x-stainless-helper")
     translation = TRANSLATION
     bodies = _bodies
+    feature_walkers = _features.WALKERS
     response_id_prefix = "msg_"
     transport_fields = _bodies.TRANSPORT_FIELDS
 

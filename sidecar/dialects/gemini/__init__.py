@@ -9,6 +9,8 @@ Map of the package::
     response     chat responses <-> the common form, usage, finish reasons, error body and error event
     decoder      upstream stream events -> common deltas
     encoder      common deltas -> a caller's stream events
+    bodies       what the features read and write in its request bodies (output limit, re-ask, cache)
+    features     routing's feature walkers, one per operation (WALKERS)
     the pairwise conversions with other dialects:
     embeddings    OpenAI /v1/embeddings <-> Gemini embedContent / batchEmbedContents
     count_tokens  Anthropic count_tokens <-> Gemini countTokens

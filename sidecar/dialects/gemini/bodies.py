@@ -25,17 +25,18 @@ _UNCACHEABLE_CONFIG = ("responseLogprobs", "response_logprobs", "logprobs")
 def output_limit(body: dict[str, Any], operation: Operation) -> Any:
     if operation is not Operation.CHAT and operation is not Operation.GENERATE_CONTENT:
         return None
-    inner = _either(body, "generateContentRequest", "generate_content_request")
-    config = _either(inner if isinstance(inner, dict) else body, "generationConfig", "generation_config")
+    inner = either(body, "generateContentRequest", "generate_content_request")
+    config = either(inner if isinstance(inner, dict) else body, "generationConfig", "generation_config")
     return config_limit(config if isinstance(config, dict) else {})
 
 
 def config_limit(config: dict[str, Any]) -> Any:
     """The output maximum in a ``generationConfig`` object (either spelling)."""
-    return _either(config, "maxOutputTokens", "max_output_tokens")
+    return either(config, "maxOutputTokens", "max_output_tokens")
 
 
-def _either(obj: dict[str, Any], camel: str, snake: str) -> Any:
+def either(obj: dict[str, Any], camel: str, snake: str) -> Any:
+    """``obj[camel]``, else ``obj[snake]`` (Gemini accepts both spellings)."""
     value = obj.get(camel)
     return obj.get(snake) if value is None else value
 

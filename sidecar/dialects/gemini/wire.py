@@ -19,6 +19,7 @@ from .. import Dialect, Operation, ProviderKind
 from ..base import Endpoint, NoEquivalentOperation, ProviderAPI, RequestProblem, RequestShape, WireDialect
 from . import bodies as _bodies
 from . import embeddings
+from . import features as _features
 from .translation import TRANSLATION
 
 METHODS: Mapping[str, tuple[Operation, bool]] = {
@@ -42,6 +43,7 @@ class GeminiWire(WireDialect):
     protocol_headers = ("x-goog-",)
     translation = TRANSLATION
     bodies = _bodies
+    feature_walkers = _features.WALKERS
     response_id_prefix = ""
     transport_fields = _bodies.TRANSPORT_FIELDS
     sampling_fields = _bodies.SAMPLING_FIELDS

@@ -9,6 +9,8 @@ Map of the package::
     response     chat responses <-> the common form, usage, finish reasons, error body and error event
     decoder      upstream stream events -> common deltas
     encoder      common deltas -> a caller's stream events
+    bodies       what the features read and write in its request bodies (output limit, re-ask, cache)
+    features     routing's feature walkers, one per operation (WALKERS)
 (the azure-openai provider kind is in wire too)
 
 Nothing here is imported by this file: ``registry`` imports ``wire``, which imports the rest (the

@@ -24,6 +24,7 @@ from ..base import (
     error_raises,
 )
 from . import bodies as _bodies
+from . import features as _features
 from .translation import TRANSLATION
 
 _PATHS = {
@@ -53,6 +54,7 @@ class OpenAIWire(WireDialect):
     protocol_headers = ("openai-",)
     translation = TRANSLATION
     bodies = _bodies
+    feature_walkers = _features.WALKERS
     response_id_prefix = "chatcmpl-"
     transport_fields = _bodies.TRANSPORT_FIELDS
 

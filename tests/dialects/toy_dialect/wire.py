@@ -12,6 +12,7 @@ from ...sse import SSEEvent
 from .. import Dialect, Operation, ProviderKind
 from ..base import Endpoint, ProviderAPI, WireDialect, error_raises
 from . import bodies as _bodies
+from . import features as _features
 from .translation import TRANSLATION
 
 TOY = Dialect("toy")
@@ -26,6 +27,7 @@ class ToyWire(WireDialect):
     protocol_headers = ("x-toy-",)
     translation = TRANSLATION
     bodies = _bodies
+    feature_walkers = _features.WALKERS
     response_id_prefix = "toy-"
     transport_fields = frozenset(("stream",))
 

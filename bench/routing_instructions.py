@@ -1,0 +1,124 @@
+"""CPU instructions per call of routing's steps for proxy_bench's request on the routing-20 policy.
+
+The steps of ``sidecar-routing-20`` (``proxy_bench.py``'s bench route as ``{select: cheapest}`` behind 20
+classes and 3 levels), run in one process on the request's facts built anew per call, each cumulative:
+
+    facts       ``describe_request`` (what the plain route does too)
+    features    + ``RequestFacts.features`` (the dialect's walker, the tally, the token estimate)
+    decide      + ``record.decide`` (task and complexity by the two rule indexes)
+    select      + ``SelectPlan.selection`` (the cheapest capable candidates)
+    report      + ``report.answer_headers`` and the access line's features
+
+Each step runs under ``valgrind --tool=cachegrind`` twice (``--few`` and ``--many`` calls, start-up
+cancelled out), ``PYTHONHASHSEED=0``. ``--code DIR`` runs another checkout's ``sidecar`` package (e.g.
+``git worktree add /tmp/base <ref>``), for a baseline in the same session.
+
+    python bench/routing_instructions.py [--few 200] [--many 2000] [--code DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+STEPS = ("facts", "features", "decide", "select", "report")
+
+
+def steps() -> dict[str, Callable[[], object]]:
+    """The cumulative steps, on the routing-20 policy (imports the ``sidecar`` found on ``sys.path``)."""
+    import orjson
+    from proxy_bench import REQUEST, sidecar_policy
+
+    from sidecar.policy.load import load_policy
+    from sidecar.request_facts import describe_request
+    from sidecar.routing import report
+    from sidecar.routing.plans import SelectPlan
+    from sidecar.routing.record import decide
+
+    policy = load_policy(sidecar_policy(Path(tempfile.mkdtemp()), 9, "routing"))
+    router = policy.router
+    assert router is not None
+    headers = {"content-type": "application/json", "authorization": "Bearer x"}
+
+    def facts():  # type: ignore[no-untyped-def]
+        return describe_request("/v1/chat/completions", headers, {}, orjson.loads(REQUEST), app="bench")
+
+    route = policy.route(facts())
+    assert route is not None and isinstance(route.plan, SelectPlan)
+    plan = route.plan
+    target = policy.models["bench-model"]
+
+    def features() -> None:
+        facts().features  # noqa: B018 - computed on first read
+
+    def decided() -> None:
+        decide(facts(), router)
+
+    def selected() -> None:
+        request = facts()
+        decide(request, router)
+        plan.chain(request)
+
+    def reported() -> None:
+        request = facts()
+        decide(request, router)
+        plan.chain(request)
+        record = request.routing
+        assert record is not None
+        report.answer_headers(request, record, target)
+        values = report._FEATURE_VALUES(request.features)
+        dict(zip(report.FEATURE_FIELDS, values, strict=True))
+
+    return {"facts": facts, "features": features, "decide": decided, "select": selected, "report": reported}
+
+
+def count(step: str, calls: int, code: Path | None) -> int:
+    """Total instructions of a process making ``calls`` calls of ``step``."""
+    sys.path.insert(0, str(HERE))
+    from instructions import instruction_total
+
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    if code is not None:
+        env["PYTHONPATH"] = f"{code}{os.pathsep}{env.get('PYTHONPATH', '')}"
+    command = [sys.executable, str(Path(__file__).resolve()), "--run", step, str(calls)]
+    result = subprocess.run(
+        ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null", *command],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=code,
+    )
+    return instruction_total(result.stderr, step)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--few", type=int, default=200)
+    parser.add_argument("--many", type=int, default=2000)
+    parser.add_argument("--code", type=Path, default=None, help="a checkout whose sidecar package to run")
+    parser.add_argument("--run", nargs=2, metavar=("STEP", "CALLS"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.run:
+        sys.path.insert(0, str(HERE))
+        call = steps()[args.run[0]]
+        for _ in range(int(args.run[1])):
+            call()
+        return 0
+    print(f"Command: `python bench/routing_instructions.py --few {args.few} --many {args.many}`", end="")
+    print(f" (code: {args.code or 'this checkout'})\n")
+    print("| step (cumulative) | instructions per call |\n|---|---|")
+    for step in STEPS:
+        few, many = count(step, args.few, args.code), count(step, args.many, args.code)
+        print(f"| {step} | {(many - few) // (args.many - args.few):,} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""Routing's feature walkers for Gemini request bodies (``walking.FeatureWalker``; ``WALKERS`` by
+operation is the dialect's ``WireDialect.feature_walkers``); keys come in camelCase or snake_case:
+
+- ``generate``    generateContent and countTokens (also wrapped in ``generateContentRequest``):
+                  ``systemInstruction``, ``contents`` (text, inlineData, fileData, functionCall,
+                  functionResponse parts; thoughts skipped), ``tools``, ``toolConfig`` mode ANY,
+                  ``generationConfig`` (maxOutputTokens, responseMimeType, responseSchema); streaming
+                  is in the URL, not the body (routing is told it)
+- ``embeddings``  embedContent / batchEmbedContents
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .. import Operation
+from ..walking import FeatureWalker, Tally, items, mapping
+from .bodies import config_limit, either
+
+
+def _parts(parts: Any, tally: Tally) -> list[str]:
+    """Count a content's parts; return its texts."""
+    texts = []
+    for part in items(parts):
+        if not isinstance(part, dict):
+            continue
+        text = part.get("text")
+        if isinstance(text, str):
+            if text and not part.get("thought"):
+                tally.text(text)
+                texts.append(text)
+            continue
+        inline = either(part, "inlineData", "inline_data")
+        media = inline if isinstance(inline, dict) else either(part, "fileData", "file_data")
+        if isinstance(media, dict):
+            tally.media(either(media, "mimeType", "mime_type"), "file")
+            continue
+        call = either(part, "functionCall", "function_call")
+        response = either(part, "functionResponse", "function_response")
+        for value in (call, response):
+            if isinstance(value, dict):
+                tally.text(value.get("name"))
+                tally.structured.append(value.get("args", value.get("response")))
+    return texts
+
+
+def generate(body: dict[str, Any], tally: Tally) -> None:
+    inner = either(body, "generateContentRequest", "generate_content_request")
+    if isinstance(inner, dict):
+        body = inner
+    system = either(body, "systemInstruction", "system_instruction")
+    if isinstance(system, str):
+        tally.text(system)
+        tally.system.append(system)
+    elif isinstance(system, dict):
+        tally.system.extend(_parts(system.get("parts"), tally))
+    contents = body.get("contents")
+    for content in [contents] if isinstance(contents, dict) else items(contents):
+        if not isinstance(content, dict):
+            continue
+        tally.messages += 1
+        texts = _parts(content.get("parts"), tally)
+        if content.get("role", "user") == "user" and texts:
+            tally.last_user = texts
+    tools = items(body.get("tools"))
+    if tools:
+        tally.tools = sum(
+            len(items(either(mapping(t), "functionDeclarations", "function_declarations"))) or 1 for t in tools
+        )
+        tally.structured.append(tools)
+    calling = mapping(
+        either(mapping(either(body, "toolConfig", "tool_config")), "functionCallingConfig", "function_calling_config")
+    )
+    tally.tool_choice_forced = str(calling.get("mode", "")).upper() in ("ANY", "VALIDATED")
+    config = mapping(either(body, "generationConfig", "generation_config"))
+    tally.json_mode = either(config, "responseMimeType", "response_mime_type") == "application/json"
+    schema = either(config, "responseSchema", "response_schema")
+    tally.json_schema = bool(schema or either(config, "responseJsonSchema", "response_json_schema"))
+    tally.output_limit(config_limit(config))
+
+
+def embeddings(body: dict[str, Any], tally: Tally) -> None:
+    for request in items(body.get("requests")) or [body]:
+        _parts(mapping(mapping(request).get("content")).get("parts"), tally)
+
+
+WALKERS: Mapping[Operation, FeatureWalker] = {
+    Operation.CHAT: generate,
+    Operation.GENERATE_CONTENT: generate,
+    Operation.COUNT_TOKENS: generate,
+    Operation.EMBEDDINGS: embeddings,
+}

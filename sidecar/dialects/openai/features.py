@@ -1,0 +1,157 @@
+"""Routing's feature walkers for OpenAI request bodies (``walking.FeatureWalker``; ``WALKERS`` by
+operation is the dialect's ``WireDialect.feature_walkers``):
+
+- ``chat``        /v1/chat/completions: ``messages`` (system/developer, user parts text, image_url,
+                  input_audio, file; assistant tool_calls; tool), ``tools`` and legacy ``functions``,
+                  ``tool_choice``/``function_call``, ``response_format``,
+                  ``max_completion_tokens``/``max_tokens``, ``stream``
+- ``responses``   /v1/responses: ``instructions``, ``input`` (a string or items: messages with
+                  input_text/input_image/input_file/input_audio parts, function_call,
+                  function_call_output), ``tools``, ``tool_choice``, ``text.format``,
+                  ``max_output_tokens``, ``stream``
+- ``completion``  /v1/completions: ``prompt``, ``max_tokens``, ``stream``
+- ``embeddings``  /v1/embeddings: ``input``
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .. import Operation
+from ..walking import FeatureWalker, Tally, data_uri_type, items, mapping
+from .bodies import output_limit
+
+
+def _parts(content: Any, tally: Tally) -> list[str]:
+    """Count a message's content (chat or responses parts); return its texts."""
+    if isinstance(content, str):
+        if not content:
+            return []
+        tally.text(content)
+        return [content]
+    texts = []
+    for part in items(content):
+        if not isinstance(part, dict):
+            continue
+        kind = part.get("type")
+        if kind in ("text", "input_text", "output_text", "refusal"):
+            text = part.get("text") or part.get("refusal")
+            if isinstance(text, str) and text:
+                tally.text(text)
+                texts.append(text)
+        elif kind in ("image_url", "input_image"):
+            tally.media("image")
+        elif kind == "input_audio":
+            tally.media("audio")
+        elif kind in ("file", "input_file"):
+            data = part.get("file_data") or mapping(part.get("file")).get("file_data")
+            tally.media(data_uri_type(data), "file")
+    return texts
+
+
+def _tools(body: dict[str, Any], tally: Tally) -> None:
+    tools = body.get("tools")
+    if not tools or not isinstance(tools, list):
+        tools = body.get("functions")
+    if tools and isinstance(tools, list):
+        tally.tools = len(tools)
+        tally.structured.append(tools)
+    choice = body.get("tool_choice", body.get("function_call"))
+    if choice == "required":
+        tally.tool_choice_forced = True
+    elif isinstance(choice, dict):
+        allowed = mapping(choice.get("allowed_tools"))
+        kind = choice.get("type")
+        forced_mode = (allowed.get("mode") or choice.get("mode")) == "required"
+        tally.tool_choice_forced = forced_mode if kind == "allowed_tools" else bool(kind or choice.get("name"))
+
+
+def _options(body: dict[str, Any], tally: Tally, output_format: Any, operation: Operation) -> None:
+    """What chat and responses share beside the conversation: tools, the output format's type, the
+    output maximum, ``stream``."""
+    _tools(body, tally)
+    tally.json_schema = output_format == "json_schema"
+    tally.json_mode = output_format == "json_object"
+    tally.output_limit(output_limit(body, operation))
+    tally.stream = body.get("stream") is True
+
+
+def chat(body: dict[str, Any], tally: Tally) -> None:
+    for message in items(body.get("messages")):
+        if not isinstance(message, dict):
+            continue
+        role = message.get("role")
+        if role == "system" or role == "developer":
+            tally.system.extend(_parts(message.get("content"), tally))
+            continue
+        tally.messages += 1
+        texts = _parts(message.get("content"), tally)
+        if role == "user" and texts:
+            tally.last_user = texts
+        calls = message.get("tool_calls")
+        if calls:
+            for call in items(calls):
+                function = mapping(mapping(call).get("function"))
+                tally.text(function.get("name"))
+                tally.text(function.get("arguments"))
+    _options(body, tally, mapping(body.get("response_format")).get("type"), Operation.CHAT)
+
+
+def responses(body: dict[str, Any], tally: Tally) -> None:
+    instructions = body.get("instructions")
+    if isinstance(instructions, str) and instructions:
+        tally.text(instructions)
+        tally.system.append(instructions)
+    inputs = body.get("input")
+    if isinstance(inputs, str):
+        inputs = [{"role": "user", "content": inputs}]
+    for item in items(inputs):
+        if not isinstance(item, dict):
+            continue
+        kind = item.get("type", "message")
+        if kind == "message":
+            role = item.get("role")
+            texts = _parts(item.get("content"), tally)
+            if role in ("system", "developer"):
+                tally.system.extend(texts)
+                continue
+            tally.messages += 1
+            if role == "user" and texts:
+                tally.last_user = texts
+        elif kind in ("function_call", "custom_tool_call"):
+            tally.messages += 1
+            tally.text(item.get("arguments") or item.get("input"))
+        elif kind in ("function_call_output", "custom_tool_call_output"):
+            tally.messages += 1
+            output = item.get("output")
+            if isinstance(output, list):
+                _parts(output, tally)
+            else:
+                tally.text(output)
+    _options(body, tally, mapping(mapping(body.get("text")).get("format")).get("type"), Operation.RESPONSES)
+
+
+def completion(body: dict[str, Any], tally: Tally) -> None:
+    prompt = body.get("prompt")
+    prompts = [prompt] if isinstance(prompt, str) else [p for p in items(prompt) if isinstance(p, str)]
+    for text in prompts:
+        tally.text(text)
+    tally.messages = len(prompts)
+    tally.last_user = prompts[-1:]
+    tally.output_limit(output_limit(body, Operation.TEXT_COMPLETION))
+    tally.stream = body.get("stream") is True
+
+
+def embeddings(body: dict[str, Any], tally: Tally) -> None:
+    value = body.get("input")
+    for text in [value] if isinstance(value, str) else items(value):
+        tally.text(text)
+
+
+WALKERS: Mapping[Operation, FeatureWalker] = {
+    Operation.CHAT: chat,
+    Operation.RESPONSES: responses,
+    Operation.TEXT_COMPLETION: completion,
+    Operation.EMBEDDINGS: embeddings,
+}

@@ -1,0 +1,97 @@
+"""Routing's features read from Anthropic bodies (``sidecar/dialects/anthropic/features.py``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sidecar.dialects import Dialect, Operation
+from sidecar.routing.features import RequestFeatures, extract_features
+
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+WEATHER_TOOL = {"name": "weather", "description": "Weather in a city", "parameters": {"type": "object"}}
+
+
+def anthropic(body: dict[str, Any]) -> RequestFeatures:
+    return extract_features(body, Dialect.ANTHROPIC, Operation.CHAT)
+
+
+# --- Anthropic ---------------------------------------------------------------------------------------
+
+
+def test_anthropic_system_blocks_and_last_user() -> None:
+    """A system given as blocks is the system text; tool_result turns are not the last user message."""
+    f = anthropic(
+        {
+            "system": [{"type": "text", "text": "You classify tickets."}],
+            "messages": [
+                {"role": "user", "content": "Ticket: printer on fire"},
+                {
+                    "role": "assistant",
+                    "content": [{"type": "tool_use", "id": "t1", "name": "lookup", "input": {"q": 1}}],
+                },
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "found"}]},
+            ],
+            "max_tokens": 1024,
+        }
+    )
+    assert (f.system_text, f.last_user_text, f.turns, f.max_output_tokens) == (
+        "You classify tickets.",
+        "Ticket: printer on fire",
+        3,
+        1024,
+    )
+
+
+def test_anthropic_image_and_pdf_document() -> None:
+    """image blocks are images, a base64 PDF document is a file, a text document is text."""
+    f = anthropic(
+        {
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}},
+                        {
+                            "type": "document",
+                            "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBE"},
+                        },
+                        {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "notes"}},
+                        {"type": "text", "text": "compare them"},
+                    ],
+                }
+            ],
+            "max_tokens": 10,
+        }
+    )
+    assert (f.images, f.files, f.last_user_text) == (1, 1, "compare them")
+
+
+@pytest.mark.parametrize(
+    ("choice", "forced"), [({"type": "auto"}, False), ({"type": "any"}, True), ({"type": "tool", "name": "x"}, True)]
+)
+def test_anthropic_tool_choice_forced(choice: dict[str, Any], forced: bool) -> None:
+    """tool_choice any and tool force a tool call; auto does not."""
+    f = anthropic(
+        {
+            "messages": [{"role": "user", "content": "hi"}],
+            "tools": [{"name": "x", "input_schema": {"type": "object"}}],
+            "tool_choice": choice,
+            "max_tokens": 5,
+        }
+    )
+    assert (f.tools, f.tool_choice_forced) == (1, forced)
+
+
+def test_anthropic_output_format_and_stream() -> None:
+    """output_config.format asks for JSON with a schema; stream: true is streaming."""
+    f = anthropic(
+        {
+            "messages": [{"role": "user", "content": "hi"}],
+            "output_config": {"format": {"type": "json_schema", "schema": {"type": "object"}}},
+            "max_tokens": 5,
+            "stream": True,
+        }
+    )
+    assert (f.json_mode, f.json_schema, f.stream) == (True, True, True)

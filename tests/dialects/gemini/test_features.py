@@ -1,0 +1,81 @@
+"""Routing's features read from Gemini bodies (``sidecar/dialects/gemini/features.py``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sidecar.dialects import Dialect, Operation
+from sidecar.routing.features import RequestFeatures, extract_features
+
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+WEATHER_TOOL = {"name": "weather", "description": "Weather in a city", "parameters": {"type": "object"}}
+
+
+def gemini(body: dict[str, Any], stream: bool = False) -> RequestFeatures:
+    return extract_features(body, Dialect.GEMINI, Operation.GENERATE_CONTENT, stream=stream)
+
+
+# --- Gemini ------------------------------------------------------------------------------------------
+
+
+def test_gemini_contents_system_and_config() -> None:
+    """systemInstruction, the last user turn, maxOutputTokens and a JSON response schema are read."""
+    f = gemini(
+        {
+            "systemInstruction": {"parts": [{"text": "You summarize."}]},
+            "contents": [
+                {"role": "user", "parts": [{"text": "long article"}]},
+                {"role": "model", "parts": [{"text": "summary"}]},
+                {"role": "user", "parts": [{"text": "shorter please"}]},
+            ],
+            "generationConfig": {
+                "maxOutputTokens": 200,
+                "responseMimeType": "application/json",
+                "responseSchema": {"type": "OBJECT"},
+            },
+        },
+        stream=True,
+    )
+    assert (f.system_text, f.last_user_text, f.turns, f.max_output_tokens) == (
+        "You summarize.",
+        "shorter please",
+        3,
+        200,
+    )
+    assert (f.json_mode, f.json_schema, f.stream) == (True, True, True)
+
+
+def test_gemini_snake_case_media_and_tools() -> None:
+    """snake_case keys, inline_data and file_data by MIME type, function declarations and mode ANY."""
+    f = gemini(
+        {
+            "system_instruction": {"parts": [{"text": "sys"}]},
+            "contents": [
+                {
+                    "role": "user",
+                    "parts": [
+                        {"inline_data": {"mime_type": "image/png", "data": PNG}},
+                        {"file_data": {"mime_type": "audio/mp3", "file_uri": "gs://b/a.mp3"}},
+                        {"file_data": {"mime_type": "video/mp4", "file_uri": "gs://b/v.mp4"}},
+                        {"text": "what is this?"},
+                    ],
+                },
+                {"role": "model", "parts": [{"function_call": {"name": "f", "args": {"a": 1}}}]},
+                {"role": "user", "parts": [{"function_response": {"name": "f", "response": {"ok": True}}}]},
+            ],
+            "tools": [{"function_declarations": [{"name": "f"}, {"name": "g"}]}],
+            "tool_config": {"function_calling_config": {"mode": "any"}},
+        }
+    )
+    assert (f.system_text, f.last_user_text, f.turns) == ("sys", "what is this?", 3)
+    assert (f.images, f.audio, f.video, f.tools, f.tool_choice_forced, f.stream) == (1, 1, 1, 2, True, False)
+
+
+def test_gemini_count_tokens_wrapped_request() -> None:
+    """countTokens with a generateContentRequest is read like the request inside it."""
+    f = extract_features(
+        {"generateContentRequest": {"model": "models/x", "contents": [{"parts": [{"text": "count me"}]}]}},
+        Dialect.GEMINI,
+        Operation.COUNT_TOKENS,
+    )
+    assert (f.last_user_text, f.turns) == ("count me", 1)

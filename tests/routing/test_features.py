@@ -1,0 +1,127 @@
+"""Routing's features of a request (``sidecar/routing/features.py``): the same in every dialect, windows,
+and never an exception (the dialects' walkers are tested in ``tests/dialects/<dialect>/test_features.py``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sidecar.dialects import Dialect, Operation
+from sidecar.routing.features import RequestFeatures, extract_features
+
+
+def openai(body: dict[str, Any]) -> RequestFeatures:
+    return extract_features(body, Dialect.OPENAI, Operation.CHAT)
+
+
+def responses(body: dict[str, Any]) -> RequestFeatures:
+    return extract_features(body, Dialect.OPENAI, Operation.RESPONSES)
+
+
+def anthropic(body: dict[str, Any]) -> RequestFeatures:
+    return extract_features(body, Dialect.ANTHROPIC, Operation.CHAT)
+
+
+def gemini(body: dict[str, Any], stream: bool = False) -> RequestFeatures:
+    return extract_features(body, Dialect.GEMINI, Operation.GENERATE_CONTENT, stream=stream)
+
+
+# --- all dialects ------------------------------------------------------------------------------------
+
+
+def test_same_prompt_same_tokens_in_every_dialect() -> None:
+    """The same system prompt and question estimate to the same prompt tokens in all four body shapes."""
+    system, question = "You are a careful assistant.", "Explain the CAP theorem in two sentences."
+    counts = {
+        openai(
+            {"messages": [{"role": "system", "content": system}, {"role": "user", "content": question}]}
+        ).prompt_tokens,
+        responses({"instructions": system, "input": question}).prompt_tokens,
+        anthropic(
+            {"system": system, "messages": [{"role": "user", "content": question}], "max_tokens": 9}
+        ).prompt_tokens,
+        gemini(
+            {"systemInstruction": {"parts": [{"text": system}]}, "contents": [{"parts": [{"text": question}]}]}
+        ).prompt_tokens,
+    }
+    assert len(counts) == 1
+
+
+def test_long_texts_are_windowed() -> None:
+    """Rules read the head and tail of a long last user message; its full length is still reported."""
+    question = "Now: summarize the document above."
+    text = "lorem ipsum " * 5000 + question
+    f = openai({"messages": [{"role": "user", "content": text}]})
+    assert f.last_user_chars == len(text)
+    assert len(f.last_user_text) < 1600 and f.last_user_text.endswith(question)
+    assert f.prompt_tokens > 9000
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "messages",
+                    "role",
+                    "content",
+                    "type",
+                    "text",
+                    "tools",
+                    "tool_choice",
+                    "contents",
+                    "parts",
+                    "input",
+                    "system",
+                    "max_tokens",
+                    "generationConfig",
+                    "inlineData",
+                    "source",
+                    "image_url",
+                ]
+            ),
+            inner,
+            max_size=5,
+        )
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    body=st.dictionaries(
+        st.sampled_from(
+            [
+                "messages",
+                "input",
+                "contents",
+                "system",
+                "tools",
+                "tool_choice",
+                "instructions",
+                "response_format",
+                "text",
+                "generationConfig",
+                "max_tokens",
+                "prompt",
+            ]
+        ),
+        json_values,
+        max_size=6,
+    )
+)
+def test_any_json_body_gets_features_in_every_dialect(body: dict[str, Any]) -> None:
+    """A malformed body never raises: every walker skips values of unexpected types."""
+    for dialect, operation in [
+        (Dialect.OPENAI, Operation.CHAT),
+        (Dialect.OPENAI, Operation.RESPONSES),
+        (Dialect.OPENAI, Operation.TEXT_COMPLETION),
+        (Dialect.ANTHROPIC, Operation.CHAT),
+        (Dialect.GEMINI, Operation.GENERATE_CONTENT),
+    ]:
+        assert extract_features(body, dialect, operation).prompt_tokens >= 0
