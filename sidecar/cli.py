@@ -252,48 +252,64 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+DEMO_PROVIDERS = ((9101, "fake-openai"), (9102, "fake-anthropic"), (9103, "fake-gemini"))
+"""The embedded demo policy's fake providers: (port, name); ``sidecar/demo/policy.yaml`` names these ports."""
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Three fake providers in the background and the sidecar on the embedded demo policy."""
+    """Three fake providers in the background and the sidecar on the embedded demo policy, started once
+    every provider listens (so the first request a newcomer sends is answered, not a connect error)."""
     import subprocess
 
     demo_policy = str(resources.files("sidecar").joinpath("demo/policy.yaml"))
+    command = [sys.executable, "-m", "sidecar", "fake-provider", "--ttft-ms", "150", "--tokens-per-s", "40"]
     children = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "sidecar",
-                "fake-provider",
-                "--port",
-                str(port),
-                "--name",
-                name,
-                "--ttft-ms",
-                "150",
-                "--tokens-per-s",
-                "40",
-            ]
-        )
-        for port, name in ((9101, "fake-openai"), (9102, "fake-anthropic"), (9103, "fake-gemini"))
+        (subprocess.Popen([*command, "--port", str(port), "--name", name]), port, name) for port, name in DEMO_PROVIDERS
     ]
-    print(
-        f"llm-sidecar demo: fake providers on 9101-9103, sidecar on http://127.0.0.1:{args.port}",
-        file=sys.stderr,
-    )
-    print(
-        f"  try: curl -s http://127.0.0.1:{args.port}/v1/chat/completions "
-        "-H 'content-type: application/json' "
-        '-d \'{"model": "smart", "messages": [{"role": "user", "content": "hello"}]}\'',
-        file=sys.stderr,
-    )
     try:
+        problem = wait_listening(children)
+        if problem is not None:
+            print(f"llm-sidecar demo: {problem}", file=sys.stderr)
+            return 1
+        print(
+            f"llm-sidecar demo: fake providers on 9101-9103, sidecar on http://127.0.0.1:{args.port}",
+            file=sys.stderr,
+        )
+        print(
+            f"  try: curl -s http://127.0.0.1:{args.port}/v1/chat/completions "
+            "-H 'content-type: application/json' "
+            '-d \'{"model": "smart", "messages": [{"role": "user", "content": "hello"}]}\'',
+            file=sys.stderr,
+        )
         settings = Settings.from_env(os.environ, policy_path=demo_policy, port=args.port)
         return _serve(settings, time.monotonic())
     finally:
-        for child in children:
+        for child, _, _ in children:
             child.terminate()
-        for child in children:
+        for child, _, _ in children:
             child.wait(timeout=5)
+
+
+def wait_listening(children: Sequence[tuple[Any, int, str]], timeout_s: float = 20.0) -> str | None:
+    """Wait until each ``(process, port, name)`` accepts connections on 127.0.0.1:``port``. None when
+    all do; else what went wrong: a process that exited (its port taken, most likely) or one that did
+    not listen within ``timeout_s``."""
+    import socket
+
+    deadline = time.monotonic() + timeout_s
+    for process, port, name in children:
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                pass
+            if process.poll() is not None:
+                return f"fake provider {name!r} exited (code {process.returncode}); is port {port} in use?"
+            if time.monotonic() >= deadline:
+                return f"fake provider {name!r} did not listen on port {port} within {timeout_s:g} s"
+            time.sleep(0.05)
+    return None
 
 
 if __name__ == "__main__":  # pragma: no cover
