@@ -16,7 +16,7 @@ from sidecar.budgets import Admission, BudgetRequest, Ledger, open_ledger
 from sidecar.budgets.pricing import NANO_USD, actual_units
 from sidecar.budgets.redis_store import RedisStore
 from sidecar.budgets.spec import StoreSpec
-from sidecar.budgets.store import NO_CAP, CounterRef, StoreError
+from sidecar.budgets.store import NO_CAP, CounterRef, Settlement, StoreError
 from sidecar.translate import Usage
 from tests.resilience.fakes import FakeClock
 
@@ -86,6 +86,18 @@ async def test_a_retried_settlement_counts_once(store: RedisStore) -> None:
     for _ in range(2):
         await store.settle("r1", [ref("a")], [50], [20], now + 60)
     assert await store.read([ref("a")], now) == (20,)
+
+
+async def test_a_carried_settlement_sent_again_alone_counts_once(store: RedisStore) -> None:
+    """A settlement carried by a later reservation and then sent again on its own (the carrier's reply
+    lost, the settlement retried) releases its hold and adds its use once."""
+    now = time.time()
+    counter = ref("a")
+    await store.reserve("r1", [counter], [50], now, now + 60)
+    settled = Settlement("r1", [counter], [50], [20], now + 60)
+    carried = await store.reserve("r2", [counter], [5], now, now + 60, carried=[settled])
+    await store.settle_many([settled])
+    assert (carried.uses, await store.read([counter], now)) == ((25,), (25,))
 
 
 async def test_counters_expire_with_their_window(store: RedisStore, redis_server: RedisProcess) -> None:
