@@ -262,6 +262,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import subprocess
 
     demo_policy = str(resources.files("sidecar").joinpath("demo/policy.yaml"))
+    taken = [port for port, _ in DEMO_PROVIDERS if answers(port)]
+    if taken:  # checked before the providers start: once they run, an answer could be theirs or not
+        ports = ", ".join(map(str, taken))
+        print(f"llm-sidecar demo: port {ports} already in use (another demo running?)", file=sys.stderr)
+        return 1
     command = [sys.executable, "-m", "sidecar", "fake-provider", "--ttft-ms", "150", "--tokens-per-s", "40"]
     children = [
         (subprocess.Popen([*command, "--port", str(port), "--name", name]), port, name) for port, name in DEMO_PROVIDERS
@@ -290,20 +295,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
             child.wait(timeout=5)
 
 
-def wait_listening(children: Sequence[tuple[Any, int, str]], timeout_s: float = 20.0) -> str | None:
-    """Wait until each ``(process, port, name)`` accepts connections on 127.0.0.1:``port``. None when
-    all do; else what went wrong: a process that exited (its port taken, most likely) or one that did
-    not listen within ``timeout_s``."""
+def answers(port: int) -> bool:
+    """Whether something accepts connections on 127.0.0.1:``port``."""
     import socket
 
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
+
+
+def wait_listening(children: Sequence[tuple[Any, int, str]], timeout_s: float = 20.0) -> str | None:
+    """Wait until each ``(process, port, name)`` accepts connections on 127.0.0.1:``port`` (a port
+    nothing answered on before the process started). None when all do; else what went wrong: a
+    process that exited (its port taken, most likely) or one that did not listen within ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
     for process, port, name in children:
         while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            if answers(port) and process.poll() is None:
                 break
-            except OSError:
-                pass
             if process.poll() is not None:
                 return f"fake provider {name!r} exited (code {process.returncode}); is port {port} in use?"
             if time.monotonic() >= deadline:

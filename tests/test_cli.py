@@ -363,3 +363,18 @@ def test_demo_gives_up_on_a_provider_that_never_listens() -> None:
         child.kill()
         child.wait()
     assert problem == f"fake provider 'fake-gemini' did not listen on port {port} within 0.5 s"
+
+
+def test_demo_sees_whether_a_port_answers() -> None:
+    """``answers`` (the demo's check, before it starts its providers, that their ports are free) is
+    True for a listening port and False once it is closed."""
+    import socket
+
+    from sidecar.cli import answers
+
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        listening = answers(port)
+    assert (listening, answers(port)) == (True, False)
