@@ -38,6 +38,23 @@ from sidecar.dialects import Dialect, Operation
 from sidecar.translate.common import FinishReason, Usage
 
 
+def directive_and_key(plan: RouteCache, headers: dict[str, str], body: object, raw: bytes) -> str:
+    """What the cache stage does first for a bench request: read the app's directive, compute the key."""
+    client_directive(headers, allowed=True)
+    key = plan.key(
+        dialect=Dialect.OPENAI,
+        operation=Operation.CHAT,
+        model="cached-model",
+        body=body,
+        raw=raw,
+        deployment_app="default",
+        app="default",
+        caller_key=None,
+    ).key
+    assert key is not None
+    return key
+
+
 async def hits(n: int) -> None:
     body = orjson.loads(CACHED_REQUEST)
     raw = CACHED_REQUEST.encode()
@@ -58,18 +75,7 @@ async def hits(n: int) -> None:
         1e-4,
     )
     for i in range(n):
-        client_directive(headers, allowed=True)
-        key = plan.key(
-            dialect=Dialect.OPENAI,
-            operation=Operation.CHAT,
-            model="cached-model",
-            body=body,
-            raw=raw,
-            deployment_app="default",
-            app="default",
-            caller_key=None,
-        ).key
-        assert key is not None
+        key = directive_and_key(plan, headers, body, raw)
         if i == 0:
             cache.store_in_memory(key, entry, settings)
         lookup = await cache.lookup(key, settings)

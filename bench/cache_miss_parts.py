@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 import orjson
-from cache_hit_parts import valgrind_script
+from cache_hit_parts import directive_and_key, valgrind_script
 from cache_path import CACHED_REQUEST, answer_2k
 from proxy_bench import checkout
 
@@ -38,11 +38,11 @@ PARTS = ("parse", "key", "lookup", "entry", "store")
 
 
 async def misses(part: str, n: int) -> None:
-    from sidecar.cache import CacheStoreSpec, ResponseCache, RouteCacheSpec, client_directive, entry_from_response
+    from sidecar.cache import CacheStoreSpec, ResponseCache, RouteCacheSpec, entry_from_response
     from sidecar.cache.entry import unstorable
     from sidecar.cache.key import route_identity
     from sidecar.cache.plan import RouteCache
-    from sidecar.dialects import Dialect, Operation
+    from sidecar.dialects import Dialect
     from sidecar.translate import parse_chat_response
 
     settings = RouteCacheSpec(enabled=True, cacheable="always")
@@ -58,18 +58,7 @@ async def misses(part: str, n: int) -> None:
         body = orjson.loads(raws[i])
         if stop < 1:
             continue
-        client_directive(headers, allowed=True)
-        key = plan.key(
-            dialect=Dialect.OPENAI,
-            operation=Operation.CHAT,
-            model="cached-model",
-            body=body,
-            raw=raws[i],
-            deployment_app="default",
-            app="default",
-            caller_key=None,
-        ).key
-        assert key is not None
+        key = directive_and_key(plan, headers, body, raws[i])
         if stop < 2:
             continue
         await cache.lookup(key, settings)
