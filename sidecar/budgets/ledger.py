@@ -199,10 +199,7 @@ class Ledger:
                 cells = plan.cells = local.cells(plan.refs)
                 plan.cells_generation = local.generation
             amounts = plan.pick(self._units(request, target))
-            names = (target.model,) if len(chain) == 1 else tuple([t.model for t in chain])
-            allowed = self._allowed.get(names)
-            if allowed is None:
-                allowed = self._allowed[names] = Decision("allow", None, names)
+            allowed = self._plain_allow(_names(chain))
             res_id = next(self._ids)  # the local store's id: a number, not a string
             if not local.hold(res_id, cells, amounts, plan.stop_at, now, now + self._hold_s):
                 return None
@@ -230,7 +227,7 @@ class Ledger:
         self, request: BudgetRequest, chain: Sequence[TargetInfo], downgraded_by: LimitState | None
     ) -> Admission:
         budgets = self.budgets
-        names = (chain[0].model,) if len(chain) == 1 else tuple([target.model for target in chain])
+        names = _names(chain)
         if not budgets.limits or not chain:
             verdict: Verdict = "downgrade" if downgraded_by is not None else "allow"
             return Admission(self, request, Decision(verdict, downgraded_by, names), None)
@@ -283,6 +280,13 @@ class Ledger:
             units = (units[0] * request.calls, units[1] * request.calls, units[2])
         return units
 
+    def _plain_allow(self, targets: tuple[str, ...]) -> Decision:
+        """The plain "allow" of a chain, one shared object per chain."""
+        allowed = self._allowed.get(targets)
+        if allowed is None:
+            allowed = self._allowed[targets] = Decision("allow", None, targets)
+        return allowed
+
     def _judge(
         self,
         held: _Held,
@@ -295,10 +299,7 @@ class Ledger:
             counter.used = used
         plain = not skipped and downgraded_by is None and held.store == "ok" and not self.budgets.headers
         if plain and not any(map(gt, uses, plan.flag_at)):
-            allowed = self._allowed.get(targets)  # nothing flagged: the same plain "allow" for every request
-            if allowed is None:
-                allowed = self._allowed[targets] = Decision("allow", None, targets)
-            return allowed
+            return self._plain_allow(targets)  # nothing flagged: the same plain "allow" for every request
         skipped_names = tuple(model for _, _, model in skipped) if skipped else ()
         return judged(plan, uses, targets, held.store, skipped_names, downgraded_by, self.budgets.headers)
 
@@ -395,3 +396,8 @@ def open_ledger(budgets: Budgets, *, env: Mapping[str, str] | None = None, **opt
 
         shared = RedisStore(budgets.store, env=env)
     return Ledger(budgets, shared=shared, **options)  # type: ignore[arg-type]
+
+
+def _names(chain: Sequence[TargetInfo]) -> tuple[str, ...]:
+    """The models of ``chain``, in order (a decision's ``targets``)."""
+    return (chain[0].model,) if len(chain) == 1 else tuple([target.model for target in chain])
