@@ -16,7 +16,9 @@ timeout, an error naming it. A stream that stops without its dialect's terminato
 (``WireDialect.is_terminal``) counts as cut.
 
 Same-dialect streams forward the upstream's event bytes; cross-dialect streams go through a
-``StreamTranslator``. The answer's events in the common form (``translate.common`` deltas) are decoded
+``StreamTranslator``, whose ``relay_text`` turns a plain text delta (the usual event) into the caller's
+bytes directly when nobody listens (no error, usage or end can be in such an event: nothing else is
+judged for it). The answer's events in the common form (``translate.common`` deltas) are decoded
 only when someone listens: the stages' ``hooks.StreamTap`` objects (``exchange.taps``), fed from the
 commit point on, and a held stream's hooks (``exchange.hold_stream``: the whole answer is read, then
 returned as a ``HeldStream`` the fallback loop sends once its hooks accepted it).
@@ -161,6 +163,9 @@ async def relay_stream(
     # A same-dialect stream that nobody taps may forward a chunk of whole events as it came when no
     # event in it can be an error, carry usage (to count, or to strip) or end the stream.
     forward_whole = translator is None and deltas is None
+    # A translated stream that nobody taps turns a plain text delta (the usual event) into the caller's
+    # bytes directly: no error, usage or end in such an event, nothing to keep, so nothing else to judge.
+    relay_text = translator.relay_text if translator is not None and deltas is None else None
     stream_usage = upstream.translation.stream_usage
 
     async def commit(*, lift: bool = True) -> StreamResponse:
@@ -204,6 +209,11 @@ async def relay_stream(
                     continue
                 out = []
                 for event in parser.feed(chunk):
+                    if relay_text is not None and client is not None:
+                        text_bytes = relay_text(event)
+                        if text_bytes is not None:
+                            out.append(text_bytes)
+                            continue
                     data = event.data
                     if event.event == "error" or b'"error"' in data:
                         failure = classify_stream_event(wire, event.event, data)

@@ -18,20 +18,48 @@ from ...translate.common import (
     UsageSeen,
     dumps,
 )
-from ...translate.stream_in import failure_of, load_data
+from ...translate.stream_in import LoadedOnce, failure_of
 from . import response
 
 
 class GeminiDecoder:
-    __slots__ = ("_calls", "_response_id", "_started")
+    __slots__ = ("_calls", "_loaded", "_response_id", "_started")
 
     def __init__(self) -> None:
         self._started = False
         self._response_id: str | None = None
         self._calls = 0
+        self._loaded = LoadedOnce()
+
+    def text_of(self, event: SSEEvent) -> str | None:
+        """The text of ``event`` when it is a fragment of one non-empty text part and nothing else (after
+        the first fragment: no finish, usage, signature or thought; what ``feed`` would return as one
+        ``Text``; no ``error`` in it); None for every other event, which ``feed`` then reads. Changes
+        nothing."""
+        if not self._started or event.event is not None:
+            return None
+        obj = self._loaded.first(event.data)
+        if type(obj) is not dict or "error" in obj or "usageMetadata" in obj:
+            return None
+        candidates = obj.get("candidates")
+        if type(candidates) is not list or len(candidates) != 1:
+            return None
+        candidate = candidates[0]
+        if type(candidate) is not dict or candidate.get("index", 0) != 0 or "finishReason" in candidate:
+            return None
+        content = candidate.get("content")
+        parts = content.get("parts") if type(content) is dict else None
+        if type(parts) is not list or len(parts) != 1:
+            return None
+        part = parts[0]
+        if type(part) is not dict or len(part) != 1:  # the text alone: no thought, no signature
+            return None
+        text = part.get("text")
+        return text if type(text) is str and text else None
 
     def feed(self, event: SSEEvent) -> list[Delta]:
-        obj = load_data(event.data)
+        data = event.data
+        obj = self._loaded.again(data)
         if isinstance(obj, list) and obj:
             obj = obj[0]
         if not isinstance(obj, dict):
