@@ -221,7 +221,8 @@ async def relay_stream(
                             raise _Failed(failure, event)
                     if client is None and upstream.is_malformed(event):
                         raise _Failed(Outcome.failure("malformed_response", "upstream sent an event that is not JSON"))
-                    if b"sage" in data:  # usage / usageMetadata
+                    # usage / usageMetadata (a translated stream's is the translator's: _read_translator)
+                    if translator is None and b"sage" in data:
                         usage = stream_usage(event)
                         if usage is not None:
                             result.usage = usage if result.usage is None else result.usage.merge(usage)
