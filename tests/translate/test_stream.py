@@ -186,3 +186,33 @@ def test_a_text_delta_before_the_answer_started_is_left_to_the_general_path(call
             direct = translator(source, caller)
             assert direct.relay_text is not None
             assert direct.relay_text(event) is None
+
+
+@pytest.mark.parametrize("caller", ["openai", "anthropic"])
+def test_a_gemini_fragment_repeating_the_last_usage_takes_the_direct_path_and_a_new_usage_does_not(
+    caller: str,
+) -> None:
+    """Gemini repeats ``usageMetadata`` on every fragment: a text fragment carrying the usage the last one
+    carried is read directly (it changes no count), one with new counts goes through the deltas; the
+    caller's bytes and the usage seen are the general path's."""
+    plain, direct = translator("gemini", caller), translator("gemini", caller)
+    usage = {"promptTokenCount": 19, "totalTokenCount": 19}
+    later = {"promptTokenCount": 19, "candidatesTokenCount": 3, "totalTokenCount": 22}
+
+    def fragment(text: str, metadata: dict[str, int]) -> SSEEvent:
+        body = {
+            "candidates": [{"content": {"parts": [{"text": text}]}, "index": 0}],
+            "usageMetadata": metadata,
+            "responseId": "r1",
+        }
+        (event,) = events(f"data: {json.dumps(body)}\n\n".encode())
+        return event
+
+    taken = []
+    for event in (fragment("a", usage), fragment("b", usage), fragment("c", later), fragment("d", later)):
+        expected = general(plain, event)
+        got, took = relayed(direct, event)
+        assert got == expected
+        taken.append(took)
+    assert taken == [False, True, False, True]
+    assert direct.usage == plain.usage

@@ -4,6 +4,8 @@ every decoder).
 
 from __future__ import annotations
 
+from typing import Any
+
 from ...sse import SSEEvent
 from ...translate.common import (
     Delta,
@@ -23,23 +25,24 @@ from . import response
 
 
 class GeminiDecoder:
-    __slots__ = ("_calls", "_loaded", "_response_id", "_started")
+    __slots__ = ("_calls", "_loaded", "_response_id", "_started", "_usage_seen")
 
     def __init__(self) -> None:
         self._started = False
         self._response_id: str | None = None
         self._calls = 0
         self._loaded = LoadedOnce()
+        self._usage_seen: Any = None  # the last usageMetadata read (Gemini repeats it on every fragment)
 
     def text_of(self, event: SSEEvent) -> str | None:
         """The text of ``event`` when it is a fragment of one non-empty text part and nothing else (after
-        the first fragment: no finish, usage, signature or thought; what ``feed`` would return as one
-        ``Text``; no ``error`` in it); None for every other event, which ``feed`` then reads. Changes
-        nothing."""
+        the first fragment: no finish, signature or thought, no ``error``, and no usage but the one the
+        last fragment carried, which changes nothing: counts merge by maximum); None for every other
+        event, which ``feed`` then reads. Changes nothing."""
         if not self._started or event.event is not None:
             return None
         obj = self._loaded.first(event.data)
-        if type(obj) is not dict or "error" in obj or "usageMetadata" in obj:
+        if type(obj) is not dict or "error" in obj or obj.get("usageMetadata") != self._usage_seen:
             return None
         candidates = obj.get("candidates")
         if type(candidates) is not list or len(candidates) != 1:
@@ -73,6 +76,7 @@ class GeminiDecoder:
             out.append(Start(self._response_id))
         metadata = obj.get("usageMetadata")
         if metadata is not None:  # most fragments have none: no call for them
+            self._usage_seen = metadata
             usage = response.usage_from(metadata)
             if usage is not None:
                 out.append(UsageSeen(usage))  # before the parts: an Anthropic caller's message_start shows it
