@@ -77,7 +77,7 @@ class SSEParser:
                 if data[:6] == b"data: " and chunk.find(b"\r") < 0:
                     return [_new(SSEEvent, (data[6:], None, chunk))]
         buffer = self._buffer + chunk if self._buffer else chunk
-        if b"\r" in buffer:
+        if buffer.find(b"\r") >= 0:
             buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         end = buffer.find(b"\n\n")
         if end >= 0 and end == len(buffer) - 2:  # exactly one whole event
