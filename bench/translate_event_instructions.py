@@ -1,15 +1,18 @@
 """CPU instructions of the relay's translation work per streamed event, counted by valgrind (deterministic).
 
-Per translated event the relay parses the upstream's bytes (``SSEParser.feed``), decodes the event into
-the common form and encodes the caller's events (``StreamTranslator.decode`` / ``encode``) and renders
-them (``SSEEvent.encode``). This runs exactly that, in one process, for ``--few`` and then ``--many``
+Per translated event the relay parses the upstream's bytes (``SSEParser.feed``), then, when no tap
+listens, turns a plain text delta into the caller's bytes at once (``StreamTranslator.relay_text``; a
+revision without it, and every other event, take the general path); with ``--tapped`` (a tap listens,
+or a revision before ``relay_text``) it decodes the event into the common form, encodes the caller's
+events (``StreamTranslator.decode`` / ``encode``) and renders them (``SSEEvent.encode``). This runs
+exactly that, in one process, for ``--few`` and then ``--many``
 content events of one stream (relay_cost.py's events), under ``valgrind --tool=cachegrind``; the
 difference of the two totals divided by the difference of the counts is one event's cost, start-up
 cancelled out. Unlike relay_instructions.py (the whole relay, paced by a real upstream), nothing here
 depends on timing, so repeated runs agree to the instruction; the HTTP read and write are not in it.
 
     python bench/translate_event_instructions.py [--pairs anthropic-openai,gemini-openai,openai-anthropic]
-        [--few 1000] [--many 11000] [--baseline REF]
+        [--few 1000] [--many 11000] [--baseline REF] [--tapped]
 
 Needs valgrind.
 """
@@ -36,8 +39,9 @@ PAIRS = {
 }
 
 
-def translate_events(source: str, caller: str, count: int) -> None:
-    """Translate one stream of ``count`` content events from ``source`` to ``caller`` (the counted run)."""
+def translate_events(source: str, caller: str, count: int, tapped: bool) -> None:
+    """Translate one stream of ``count`` content events from ``source`` to ``caller`` (the counted run):
+    as the relay does when no tap listens, or (``tapped``) through the common deltas."""
     from relay_cost import STREAMS
 
     from sidecar.dialects import Operation
@@ -57,18 +61,20 @@ def translate_events(source: str, caller: str, count: int) -> None:
         model="m",
         include_usage=True,
     )
+    relay_text = None if tapped else getattr(translator, "relay_text", None)
     parser = SSEParser()
     for event in parser.feed(first):
         [caller_event.encode() for caller_event in translator.encode(translator.decode(event))]
     for _ in range(count):
         for event in parser.feed(chunk):
-            [caller_event.encode() for caller_event in translator.encode(translator.decode(event))]
+            if relay_text is None or relay_text(event) is None:
+                [caller_event.encode() for caller_event in translator.encode(translator.decode(event))]
 
 
-def count(code: Path, pair: str, events: int) -> int:
+def count(code: Path, pair: str, events: int, tapped: bool) -> int:
     """Instructions of a process translating ``events`` events of ``pair`` with the package in ``code``."""
     result = subprocess.run(
-        [*VALGRIND, sys.executable, __file__, "--run", pair, str(events)],
+        [*VALGRIND, sys.executable, __file__, "--run", pair, str(events), *(["--tapped"] if tapped else [])],
         env={**os.environ, "PYTHONPATH": os.pathsep.join((str(code), str(BENCH))), "PYTHONHASHSEED": "0"},
         cwd=code,
         capture_output=True,
@@ -85,9 +91,10 @@ def main() -> int:
     parser.add_argument("--few", type=int, default=1000)
     parser.add_argument("--many", type=int, default=11000)
     parser.add_argument("--baseline", default="")
+    parser.add_argument("--tapped", action="store_true", help="the path with a tap listening: through the deltas")
     args = parser.parse_args()
     if args.run:
-        translate_events(*PAIRS[args.run[0]], int(args.run[1]))
+        translate_events(*PAIRS[args.run[0]], int(args.run[1]), args.tapped)
         return 0
     if not tools_present("valgrind"):
         return 2
@@ -103,7 +110,8 @@ def main() -> int:
     ]
     for pair in args.pairs.split(","):
         per = {
-            name: (count(code, pair, args.many) - count(code, pair, args.few)) / (args.many - args.few)
+            name: (count(code, pair, args.many, args.tapped) - count(code, pair, args.few, args.tapped))
+            / (args.many - args.few)
             for name, code in trees
         }
         for name, value in per.items():

@@ -6,8 +6,9 @@ algorithm for the fields LLM providers use (``event``, ``data``, ``id``, ``retry
 accepting ``\\n``, ``\\r\\n`` and ``\\r`` line ends. ``raw`` keeps the event's original bytes so that a
 same-dialect relay forwards exactly what the provider sent.
 
-It runs once per streamed event, so the usual shapes are read without splitting lines: an event of one
-``data:`` line, or of an ``event:`` line and one ``data:`` line (every provider's), each in one slice.
+It runs once per streamed event, so the usual chunk, one whole event of one ``data:`` line or of an
+``event:`` line and one ``data:`` line (every provider's), is read from one ``split`` with nothing
+pending; a lone event in a longer buffer is read in slices; anything else line by line.
 """
 
 from __future__ import annotations
@@ -62,11 +63,24 @@ class SSEParser:
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Add bytes; return every event they complete, in order."""
+        if not self._buffer:  # the usual chunk: one whole event of an event line and a data line, or of
+            # a data line, with nothing before it (split, not find/startswith/in: their argument handling
+            # costs more than the search on a chunk this size)
+            lines = chunk.split(b"\n", 3)
+            count = len(lines)
+            if count == 4 and not lines[3] and not lines[2]:
+                name, data = lines[0], lines[1]
+                if data[:6] == b"data: " and name[:7] == b"event: " and chunk.find(b"\r") < 0:
+                    return [_new(SSEEvent, (data[6:], name[7:].decode("utf-8", "replace"), chunk))]
+            elif count == 3 and not lines[2] and not lines[1]:
+                data = lines[0]
+                if data[:6] == b"data: " and chunk.find(b"\r") < 0:
+                    return [_new(SSEEvent, (data[6:], None, chunk))]
         buffer = self._buffer + chunk if self._buffer else chunk
-        if b"\r" in buffer:
+        if buffer.find(b"\r") >= 0:
             buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         end = buffer.find(b"\n\n")
-        if end >= 0 and end == len(buffer) - 2:  # the usual chunk: exactly one whole event
+        if end >= 0 and end == len(buffer) - 2:  # exactly one whole event
             self._buffer = b""
             event = _parse_block(buffer)
             return [event] if event is not None else []

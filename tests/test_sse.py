@@ -48,6 +48,29 @@ def test_an_event_keeps_its_bytes_as_received() -> None:
     assert events[1].raw == b'event: message_start\ndata: {"type":"message_start"}\n\n'
 
 
+ALONE = [
+    *(STREAM.split(b"\n\n")[i] + b"\n\n" for i in range(8)),
+    b"data: one\rtwo\n\n",
+    b"event: e\rdata: x\n\n",
+    b"event: e\ndata: x\r\n\r\n",
+    b"event: e\ndata: x\n\ndata: y\n\n",
+    b"data: x\n\n: comment\n",
+    b"event: \ndata: \n\n",
+    b"event: caf\xc3\xa9\ndata: \xff\n\n",
+]
+
+
+@pytest.mark.parametrize("chunk", ALONE)
+def test_a_chunk_read_alone_gives_what_the_byte_by_byte_reading_gives(chunk: bytes) -> None:
+    """A chunk arriving by itself (the usual case: one whole event, read without a line-by-line scan)
+    gives the events, names, data and bytes that reading it one byte at a time gives, odd line ends and
+    several events included."""
+    alone = parse([chunk])
+    bytewise = parse([chunk[i : i + 1] for i in range(len(chunk))])
+    assert [(e.data, e.event) for e in alone] == [(e.data, e.event) for e in bytewise]
+    assert b"".join(e.raw for e in alone) == b"".join(e.raw for e in bytewise)
+
+
 def test_crlf_and_cr_line_ends_are_read_as_newlines() -> None:
     """``\\r\\n`` and ``\\r`` end lines as ``\\n`` does."""
     events = parse([b"event: e\r\ndata: one\r\n\r\n", b"data: two\r\r"])

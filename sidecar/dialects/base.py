@@ -221,7 +221,8 @@ class WireDialect(ABC):
     @abstractmethod
     def may_end(self, chunk: bytes) -> bool:
         """False only when no event in ``chunk`` (a stream's bytes) can be the terminal one: a byte search
-        the relay makes before it parses a chunk it might forward as it came."""
+        the relay makes before it parses a chunk it might forward as it came, once per upstream read
+        (``chunk.find(marker) >= 0`` costs half of ``marker in chunk``: see ``server/stream.py``)."""
 
     def is_usage_only(self, event: SSEEvent) -> bool:
         """True for an event that carries usage and nothing else (OpenAI's trailing usage chunk)."""

@@ -6,6 +6,11 @@ text chunk's wire bytes are made with it, ``stream_out.framed``); its halves ``d
 and ``encode`` (deltas -> events) let the relay show the deltas to whoever listens. ``finish`` is
 called when the upstream ended normally and returns the closing events not yet sent (it is safe after
 the upstream's own end marker).
+``relay_text`` is ``feed`` for the usual event, a plain text delta, when nobody needs the deltas: the
+upstream decoder's ``text_of`` reads the text (one JSON parse) and the caller encoder's ``text_wire``
+writes the caller's bytes (one JSON string encoded between two byte strings made per stream); any
+other event gets None and goes through ``feed``. Both methods are optional (a dialect without them
+takes the general path); ``tests/translate/test_stream.py`` pins the two paths' bytes equal.
 An upstream error event becomes the caller's error event and ends the output. An event the decoder
 cannot read is skipped: a translator never raises on upstream data.
 
@@ -20,6 +25,7 @@ to replay a cached answer), in the facade (``translate.facade``). Each dialect's
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from ..sse import SSEEvent
@@ -35,10 +41,35 @@ class StreamEncoder(Protocol):
     def close(self) -> list[SSEEvent]: ...
 
 
+class TextReader(Protocol):
+    """A decoder's optional ``text_of``: the text of an event that is a plain text delta and nothing else
+    (no error, usage, finish or end in it: ``feed`` would return exactly one ``Text``), with the effect on
+    the decoder that ``feed`` would have; None for any other event."""
+
+    def __call__(self, event: SSEEvent, /) -> str | None: ...
+
+
+class TextWriter(Protocol):
+    """An encoder's optional ``text_wire``: the wire bytes ``feed(Text(text))`` would give, when the
+    encoder is in its usual state (the answer started, a text block open, nothing held), with the same
+    effect on it; None otherwise."""
+
+    def __call__(self, text: str, /) -> bytes | None: ...
+
+
 class StreamTranslator:
     """Translates one stream from the upstream's dialect to the caller's."""
 
-    __slots__ = ("_decoder", "_encoder", "finish_reason", "response_id", "usage")
+    __slots__ = (
+        "_decoder",
+        "_encoder",
+        "_text_of",
+        "_text_wire",
+        "finish_reason",
+        "relay_text",
+        "response_id",
+        "usage",
+    )
 
     def __init__(self, decoder: StreamDecoder, encoder: StreamEncoder) -> None:
         self._decoder = decoder
@@ -46,6 +77,25 @@ class StreamTranslator:
         self.usage: Usage | None = None
         self.finish_reason: str | None = None
         self.response_id: str | None = None
+        text_of: TextReader | None = getattr(decoder, "text_of", None)
+        self._text_of: TextReader = text_of or _no_text
+        self._text_wire: TextWriter | None = getattr(encoder, "text_wire", None)
+        self.relay_text: Callable[[SSEEvent], bytes | None] | None = self._relay_text if text_of else None
+        """The caller's bytes of an upstream event that is a plain text delta, None for any other event;
+        None itself when the upstream's decoder has no ``text_of``."""
+
+    def _relay_text(self, event: SSEEvent) -> bytes | None:
+        """``feed``'s result as bytes, for the usual event (a text delta): from the upstream's bytes to the
+        caller's with one JSON parse and one JSON string written, no delta or event objects; None for
+        every other event (``feed`` it). Nobody sees the deltas: use it only when no tap listens."""
+        text = self._text_of(event)
+        if text is None:
+            return None
+        if self._text_wire is not None:
+            wire = self._text_wire(text)
+            if wire is not None:
+                return wire
+        return b"".join([caller_event.encode() for caller_event in self._encoder.feed(Text(text))])
 
     def feed(self, event: SSEEvent) -> list[SSEEvent]:
         """One upstream event -> zero or more caller events."""
@@ -81,6 +131,11 @@ class StreamTranslator:
     def finish(self) -> list[SSEEvent]:
         """The upstream ended normally: the closing events not yet sent."""
         return self._encoder.close()
+
+
+def _no_text(event: SSEEvent) -> None:
+    """The ``text_of`` of a decoder that has none: no event is read as a plain text delta."""
+    return None
 
 
 def decode_event(decoder: StreamDecoder, event: SSEEvent) -> list[Delta]:

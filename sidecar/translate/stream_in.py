@@ -1,5 +1,5 @@
 """Stream decoders (one upstream SSE event -> common deltas, ``common.Delta``): the helpers they share
-(``load_data``, ``failure_of``), and what each reads; each is its dialect's ``decoder`` module
+(``load_data``, ``LoadedOnce``, ``failure_of``), and what each reads; each is its dialect's ``decoder`` module
 (``sidecar/dialects/<dialect>/decoder.py``).
 
 - ``OpenAIDecoder``: ``chat.completion.chunk`` payloads; the first chunk gives ``Start``,
@@ -39,6 +39,27 @@ def load_data(data: bytes) -> Any:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
         return None
+
+
+class LoadedOnce:
+    """The last event data a decoder's ``text_of`` parsed and what it gave, so that ``feed`` does not parse
+    again an event ``text_of`` declined (the relay calls the two on the same event, one after the other)."""
+
+    __slots__ = ("_data", "_value")
+
+    def __init__(self) -> None:
+        self._data: bytes | None = None
+        self._value: Any = None
+
+    def first(self, data: bytes) -> Any:
+        """``load_data(data)``, kept for ``again``."""
+        self._data = data
+        value = self._value = load_data(data)
+        return value
+
+    def again(self, data: bytes) -> Any:
+        """``load_data(data)``, not parsed again when ``first`` just read this very object."""
+        return self._value if data is self._data else load_data(data)
 
 
 def failure_of(error: Any) -> Failure:

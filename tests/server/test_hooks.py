@@ -3,6 +3,7 @@ skips a target before it is called or refuses an answer (a held stream included)
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import aiohttp
@@ -197,3 +198,26 @@ async def test_a_held_stream_longer_than_the_first_byte_deadline_is_not_cut_by_i
     assert status == 200 and headers["x-sidecar-model"] == "m0"
     assert hook.seen == [("m0", "HeldStream")]
     assert b"eight" in body and body.endswith(b"data: [DONE]\n\n")
+
+
+async def test_a_translated_stream_reads_the_same_with_a_tap_listening_and_without(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """An Anthropic upstream's stream to an OpenAI caller: with no tap the relay turns text deltas into
+    the caller's bytes directly, with a tap it goes through the common deltas (which the tap is shown);
+    the caller gets the same events either way."""
+    url = await fake("f0", reply='one two, three "four" fünf 🌍')
+    policy = "version: 1\nproviders:\n" + provider_block("p0", url, "anthropic")
+    policy += "models:\n  m0: {provider: p0, model: up0}\n"
+    policy += "routes:\n  - {name: chain, match: {model: chain}, target: [m0]}\n"
+    tap = AssemblingTap()
+    plain, tapped = await sidecar(policy), await sidecar(policy, stages=[tap_stage(tap)])
+    answers = [(await stream_text(running))[1] for running in (plain, tapped)]
+    same = [re.sub(r'"(id|created)":("[^"]*"|\d+)', "", answer) for answer in answers]
+    assert same[0] == same[1]
+    assert same[0].count('"content":') > 3 and same[0].endswith("data: [DONE]\n\n")
+    entry = tap.assembler.entry(
+        ended_cleanly=True, model="m0", target="p0/up0", provider="p0", stored_at=0.0, cost_usd=None
+    )
+    assert entry is not None
+    assert "".join(p.text for p in entry.pieces if isinstance(p, TextPiece)) == 'one two, three "four" fünf 🌍'

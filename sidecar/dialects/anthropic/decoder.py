@@ -31,15 +31,18 @@ from ...translate.common import (
 from ...translate.stream_in import failure_of
 from . import response
 
+_SKIP = ("skip", -1)
+
 
 class AnthropicDecoder:
-    __slots__ = ("_blocks", "_buffer", "_tools", "_usage")
+    __slots__ = ("_blocks", "_buffer", "_text_open", "_tools", "_usage")
 
     def __init__(self) -> None:
         self._blocks: dict[int, tuple[str, int]] = {}  # block index -> (kind, tool ordinal)
         self._buffer: list[str] = []
         self._tools = 0
         self._usage: Usage | None = None
+        self._text_open = False  # the block started last is a text block (text_of reads only its deltas)
 
     def feed(self, event: SSEEvent) -> list[Delta]:
         try:  # load_data's, inline: once per streamed event
@@ -52,7 +55,9 @@ class AnthropicDecoder:
         if kind == "content_block_delta":
             return self._delta(obj)
         if kind == "content_block_start":
-            return self._block_start(obj)
+            started = self._block_start(obj)
+            self._text_open = self._blocks.get(obj.get("index", 0), _SKIP)[0] == "text"
+            return started
         if kind == "content_block_stop":
             if self._blocks.get(obj.get("index", -1), ("",))[0] == "wrapped":
                 value = parse_arguments("".join(self._buffer)).get("value")
@@ -73,6 +78,32 @@ class AnthropicDecoder:
         if kind == "error":
             return [failure_of(obj.get("error"))]
         return []
+
+    def text_of(self, event: SSEEvent) -> str | None:
+        """The text of ``event`` when it is a ``text_delta`` of a text block and nothing else (what ``feed``
+        would return as one ``Text``; no ``error`` or ``usage`` in it); None for every other event, which
+        ``feed`` then reads. Only a delta while a text block is open is parsed here, so no other event is
+        parsed twice. Changes nothing: a text delta leaves the decoder's state as it was."""
+        if not self._text_open or event.event != "content_block_delta":
+            return None
+        try:
+            obj = orjson.loads(event.data)
+        except orjson.JSONDecodeError:
+            return None
+        if (
+            type(obj) is not dict
+            or obj.get("type", "content_block_delta") != "content_block_delta"
+            or "usage" in obj
+            or "error" in obj
+        ):
+            return None
+        delta = obj.get("delta")
+        if type(delta) is not dict or delta.get("type") != "text_delta":
+            return None
+        text = delta.get("text", "")
+        if type(text) is not str or self._blocks.get(obj.get("index", 0), _SKIP)[0] != "text":
+            return None
+        return text
 
     def _block_start(self, obj: dict[str, Any]) -> list[Delta]:
         index = obj.get("index", 0)

@@ -30,6 +30,7 @@ from . import response
 
 _BLOCK_DELTA = b'{"type":"content_block_delta","index":'
 _DELTA_PREFIX = wire_prefix("content_block_delta")
+_TEXT_TAIL = b"}}\n\n"
 
 
 class AnthropicEncoder:
@@ -44,6 +45,7 @@ class AnthropicEncoder:
         "_reasoning",
         "_started",
         "_text_head",
+        "_text_wire_head",
         "_tools",
         "_usage",
     )
@@ -56,6 +58,7 @@ class AnthropicEncoder:
         self._block = -1
         self._kind = ""
         self._text_head = b""
+        self._text_wire_head = b""  # _text_head with the event's name and ``data: `` before it
         self._next = 0
         self._tools: dict[int, int] = {}
         self._finish: Finish | None = None
@@ -87,6 +90,7 @@ class AnthropicEncoder:
         self._kind = kind
         if kind == "text":  # the fixed part of this block's text deltas
             self._text_head = _BLOCK_DELTA + str(self._block).encode() + b',"delta":{"type":"text_delta","text":'
+            self._text_wire_head = _DELTA_PREFIX + self._text_head
         out.append(
             json_event(
                 {"type": "content_block_start", "index": self._block, "content_block": block},
@@ -104,6 +108,13 @@ class AnthropicEncoder:
     def _delta(self, index: int, delta: dict[str, Any]) -> SSEEvent:
         data = _BLOCK_DELTA + str(index).encode() + b',"delta":' + orjson.dumps(delta) + b"}"
         return framed(data, "content_block_delta", _DELTA_PREFIX)
+
+    def text_wire(self, text: str) -> bytes | None:
+        """A text delta's wire bytes (``feed(Text(text))``'s, rendered) while a text block is open and no
+        reasoning is held; None otherwise."""
+        if self._kind == "text" and not self._reasoning and not self._closed:
+            return self._text_wire_head + orjson.dumps(text) + _TEXT_TAIL
+        return None
 
     def feed(self, delta: Delta) -> list[SSEEvent]:
         if type(delta) is Text and self._kind == "text" and not self._reasoning and not self._closed:  # usual

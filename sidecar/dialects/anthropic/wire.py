@@ -77,7 +77,7 @@ class AnthropicWire(WireDialect):
         return event.event == "message_stop"
 
     def may_end(self, chunk: bytes) -> bool:
-        return b"message_stop" in chunk
+        return chunk.find(b"message_stop") >= 0
 
     def allows_non_json(self, event: SSEEvent) -> bool:
         return event.event == "ping" and not event.data

@@ -4,6 +4,8 @@ every decoder).
 
 from __future__ import annotations
 
+from typing import Any
+
 from ...sse import SSEEvent
 from ...translate.common import (
     Delta,
@@ -18,20 +20,49 @@ from ...translate.common import (
     UsageSeen,
     dumps,
 )
-from ...translate.stream_in import failure_of, load_data
+from ...translate.stream_in import LoadedOnce, failure_of
 from . import response
 
 
 class GeminiDecoder:
-    __slots__ = ("_calls", "_response_id", "_started")
+    __slots__ = ("_calls", "_loaded", "_response_id", "_started", "_usage_seen")
 
     def __init__(self) -> None:
         self._started = False
         self._response_id: str | None = None
         self._calls = 0
+        self._loaded = LoadedOnce()
+        self._usage_seen: Any = None  # the last usageMetadata read (Gemini repeats it on every fragment)
+
+    def text_of(self, event: SSEEvent) -> str | None:
+        """The text of ``event`` when it is a fragment of one non-empty text part and nothing else (after
+        the first fragment: no finish, signature or thought, no ``error``, and no usage but the one the
+        last fragment carried, which changes nothing: counts merge by maximum); None for every other
+        event, which ``feed`` then reads. Changes nothing."""
+        if not self._started or event.event is not None:
+            return None
+        obj = self._loaded.first(event.data)
+        if type(obj) is not dict or "error" in obj or obj.get("usageMetadata") != self._usage_seen:
+            return None
+        candidates = obj.get("candidates")
+        if type(candidates) is not list or len(candidates) != 1:
+            return None
+        candidate = candidates[0]
+        if type(candidate) is not dict or candidate.get("index", 0) != 0 or "finishReason" in candidate:
+            return None
+        content = candidate.get("content")
+        parts = content.get("parts") if type(content) is dict else None
+        if type(parts) is not list or len(parts) != 1:
+            return None
+        part = parts[0]
+        if type(part) is not dict or len(part) != 1:  # the text alone: no thought, no signature
+            return None
+        text = part.get("text")
+        return text if type(text) is str and text else None
 
     def feed(self, event: SSEEvent) -> list[Delta]:
-        obj = load_data(event.data)
+        data = event.data
+        obj = self._loaded.again(data)
         if isinstance(obj, list) and obj:
             obj = obj[0]
         if not isinstance(obj, dict):
@@ -45,6 +76,7 @@ class GeminiDecoder:
             out.append(Start(self._response_id))
         metadata = obj.get("usageMetadata")
         if metadata is not None:  # most fragments have none: no call for them
+            self._usage_seen = metadata
             usage = response.usage_from(metadata)
             if usage is not None:
                 out.append(UsageSeen(usage))  # before the parts: an Anthropic caller's message_start shows it

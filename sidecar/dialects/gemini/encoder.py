@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from ...sse import SSEEvent
 from ...translate.common import (
     Delta,
@@ -26,9 +28,11 @@ from ...translate.common import (
 from ...translate.stream_out import json_event
 from . import response
 
+_TEXT_HEAD = b'data: {"candidates":[{"content":{"role":"model","parts":[{"text":'
+
 
 class GeminiEncoder:
-    __slots__ = ("_calls", "_closed", "_finish", "_held", "_id", "_model", "_signature", "_usage")
+    __slots__ = ("_calls", "_closed", "_finish", "_held", "_id", "_model", "_signature", "_text_tail", "_usage")
 
     def __init__(self, model: str) -> None:
         self._model = model
@@ -39,6 +43,7 @@ class GeminiEncoder:
         self._usage: Usage | None = None
         self._held: dict[str, Any] | None = None  # the last thought part, waiting for its own signature
         self._signature: str | None = None  # a standalone signature, for the next part
+        self._text_tail = b""  # a text fragment's wire bytes after the text, made once the id is known
 
     def _fragment(self, parts: list[dict[str, Any]], extra: dict[str, Any] | None = None) -> SSEEvent:
         candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}} if parts else {}
@@ -60,6 +65,22 @@ class GeminiEncoder:
         held, self._held = self._held, None
         return [self._fragment([held])] if held is not None else []
 
+    def text_wire(self, text: str) -> bytes | None:
+        """A text fragment's wire bytes (``feed(Text(text))``'s, rendered) when nothing is held for the next
+        part; None otherwise."""
+        if self._closed or self._held is not None or self._signature is not None:
+            return None
+        tail = self._text_tail
+        if not tail:
+            tail = self._text_tail = (
+                b'}]},"index":0}],"modelVersion":'
+                + orjson.dumps(self._model)
+                + b',"responseId":'
+                + orjson.dumps(self._id or "")
+                + b"}\n\n"
+            )
+        return _TEXT_HEAD + orjson.dumps(text) + tail
+
     def feed(self, delta: Delta) -> list[SSEEvent]:
         if self._closed:
             return []
@@ -78,6 +99,7 @@ class GeminiEncoder:
             return out
         if isinstance(delta, Start):
             self._id = delta.id or new_id("")
+            self._text_tail = b""
         elif isinstance(delta, Text):
             return [*self._flush(), self._fragment([self._part({"text": delta.text})])]
         elif isinstance(delta, ToolStart):

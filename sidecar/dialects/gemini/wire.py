@@ -90,10 +90,10 @@ class GeminiWire(WireDialect):
         return raw  # the model is in the path: the body goes as the app sent it
 
     def is_terminal(self, operation: Operation, event: SSEEvent) -> bool:
-        return b'"finishReason"' in event.data
+        return event.data.find(b'"finishReason"') >= 0
 
     def may_end(self, chunk: bytes) -> bool:
-        return b'"finishReason"' in chunk
+        return chunk.find(b'"finishReason"') >= 0
 
     def error_event_raises(self, event: SSEEvent) -> bool:
         """google-genai raises only on a chunk whose JSON starts with ``{"error":`` and whose ``code`` is

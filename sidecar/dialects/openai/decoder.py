@@ -18,24 +18,55 @@ from ...translate.common import (
     UsageSeen,
     new_id,
 )
-from ...translate.stream_in import failure_of, load_data
+from ...translate.stream_in import LoadedOnce, failure_of
 from . import response
 
 
 class OpenAIDecoder:
-    __slots__ = ("_answered", "_refused", "_started", "_tools")
+    __slots__ = ("_answered", "_loaded", "_refused", "_started", "_tools")
 
     def __init__(self) -> None:
         self._started = False
         self._tools: set[int] = set()
         self._refused = False  # a refusal streamed (and no content): the stop is a content-filter stop
         self._answered = False
+        self._loaded = LoadedOnce()
+
+    def text_of(self, event: SSEEvent) -> str | None:
+        """The content of ``event`` when it is a chunk of content text and nothing else (after the first
+        chunk; what ``feed`` would return as one ``Text``, with the same effect on the decoder); None for
+        every other event (no ``error`` or ``usage`` in it), which ``feed`` then reads."""
+        if not self._started or event.event is not None:
+            return None
+        obj = self._loaded.first(event.data)
+        if type(obj) is not dict or obj.get("usage") is not None or "error" in obj:
+            return None
+        choices = obj.get("choices")
+        if type(choices) is not list or len(choices) != 1:
+            return None
+        choice = choices[0]
+        if type(choice) is not dict or choice.get("index", 0) != 0 or choice.get("finish_reason"):
+            return None
+        delta = choice.get("delta")
+        if type(delta) is not dict:
+            return None
+        content = delta.get("content")
+        if (
+            type(content) is not str
+            or not content
+            or delta.get("reasoning_content")
+            or delta.get("tool_calls")
+            or delta.get("refusal")
+        ):
+            return None
+        self._answered = True
+        return content
 
     def feed(self, event: SSEEvent) -> list[Delta]:
         data = event.data
         if data.startswith(b"[DONE]"):
             return [End()]
-        obj = load_data(data)
+        obj = self._loaded.again(data)
         if not isinstance(obj, dict):
             return []
         if obj.get("error"):

@@ -32,6 +32,7 @@ _NO_FINISH = b',"finish_reason":null,"logprobs":null}]}'
 _CONTENT = b'{"content":'
 _CONTENT_END = b"}" + _NO_FINISH
 _DATA = wire_prefix()
+_TEXT_TAIL = _CONTENT_END + b"\n\n"
 
 
 class OpenAIEncoder:
@@ -45,6 +46,7 @@ class OpenAIEncoder:
         "_include_usage",
         "_model",
         "_started",
+        "_text_head",
         "_usage",
     )
 
@@ -59,6 +61,7 @@ class OpenAIEncoder:
         self._usage: Usage | None = None
         self._bare_tools: list[int] = []  # tool calls started whose arguments have not come yet
         self._head = b""  # every chunk's JSON up to its delta, once the id is known
+        self._text_head = b""  # a text chunk's wire bytes up to the text, once started
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> SSEEvent:
         if finish is None and self._head:  # a chunk without finish: the fixed part made once per stream
@@ -88,7 +91,15 @@ class OpenAIEncoder:
             + orjson.dumps(self._model)
             + b',"choices":[{"index":0,"delta":'
         )
+        self._text_head = _DATA + self._head + _CONTENT
         return [self._chunk({"role": "assistant", "content": ""})]
+
+    def text_wire(self, text: str) -> bytes | None:
+        """A text chunk's wire bytes (``feed(Text(text))``'s, rendered), None before the first chunk or
+        after the close."""
+        if self._started and not self._closed:
+            return self._text_head + orjson.dumps(text) + _TEXT_TAIL
+        return None
 
     def feed(self, delta: Delta) -> list[SSEEvent]:
         if type(delta) is Text and self._started and not self._closed:  # the usual delta, first

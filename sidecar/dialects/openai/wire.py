@@ -101,7 +101,11 @@ class OpenAIWire(WireDialect):
         return event.data == b"[DONE]"
 
     def may_end(self, chunk: bytes) -> bool:
-        return b"[DONE]" in chunk or b"response.completed" in chunk or b"response.incomplete" in chunk
+        return (
+            chunk.find(b"[DONE]") >= 0
+            or chunk.find(b"response.completed") >= 0
+            or chunk.find(b"response.incomplete") >= 0
+        )
 
     def is_usage_only(self, event: SSEEvent) -> bool:
         data = event.data
