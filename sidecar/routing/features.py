@@ -20,7 +20,6 @@ provider and size, see docs/routing.md); every message adds ``MESSAGE_TOKENS`` f
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import orjson
@@ -62,14 +61,12 @@ class RequestFeatures(NamedTuple):
     last_user_text: str
 
 
-@dataclass(slots=True)
 class Tally:
-    """What a dialect walker collects; ``features()`` turns it into ``RequestFeatures``."""
+    """What a dialect walker collects; ``features()`` turns it into ``RequestFeatures``.
 
-    texts: list[str] = field(default_factory=list)
-    structured: list[Any] = field(default_factory=list)
-    system: list[str] = field(default_factory=list)
-    last_user: list[str] = field(default_factory=list)
+    A plain class: the counts and flags are class-level defaults until a walker sets them (most
+    requests set few), so making one builds only its four lists."""
+
     messages: int = 0
     tools: int = 0
     tool_choice_forced: bool = False
@@ -81,6 +78,12 @@ class Tally:
     json_schema: bool = False
     stream: bool = False
     max_output_tokens: int | None = None
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.structured: list[Any] = []
+        self.system: list[str] = []
+        self.last_user: list[str] = []
 
     def text(self, value: Any) -> None:
         if isinstance(value, str) and value:

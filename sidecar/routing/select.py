@@ -98,6 +98,19 @@ def select_cheapest(
     headroom: float = 0.1,
     tier_names: Sequence[str] = (),
 ) -> Selection:
+    return select(candidates, features, task, min_tier, output_tokens, headroom, tier_names)
+
+
+def select(
+    candidates: Sequence[Candidate],
+    features: RequestFeatures,
+    task: str,
+    min_tier: int,
+    output_tokens: int,
+    headroom: float,
+    tier_names: Sequence[str],
+) -> Selection:
+    """``select_cheapest`` with positional arguments (the request path's call: no keywords to match)."""
     requested = features.max_output_tokens
     prompt = features.prompt_tokens
     expected_output = min(requested, output_tokens) if requested else output_tokens

@@ -82,11 +82,17 @@ def chat(body: dict[str, Any], tally: Tally) -> None:
         if not isinstance(message, dict):
             continue
         role = message.get("role")
+        content = message.get("content")
+        if type(content) is str:  # the usual message: its text, without a call per part
+            texts = [content] if content else []
+            if content:
+                tally.texts.append(content)
+        else:
+            texts = _parts(content, tally)
         if role == "system" or role == "developer":
-            tally.system.extend(_parts(message.get("content"), tally))
+            tally.system.extend(texts)
             continue
         tally.messages += 1
-        texts = _parts(message.get("content"), tally)
         if role == "user" and texts:
             tally.last_user = texts
         calls = message.get("tool_calls")
