@@ -24,7 +24,8 @@ class Tally(Protocol):
     ``structured`` values estimated from their JSON (tool schemas, call arguments), ``system`` the
     system prompt's texts, ``last_user`` the texts of the last user message that carries text (tool
     results are not the user's words), ``messages`` the turns, ``output_limit`` the request's output
-    maximum (its field's value, checked by the tally)."""
+    maximum (its field's value, checked by the tally). Counts start at 0 and flags false: a walker
+    may set only the ones that hold."""
 
     texts: list[str]
     structured: list[Any]

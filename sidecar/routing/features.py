@@ -126,23 +126,31 @@ class Tally:
         user_window = window(user, USER_HEAD, USER_TAIL) if len(user) > USER_HEAD + USER_TAIL else user
         if len(system_text) > SYSTEM_HEAD + SYSTEM_TAIL:
             system_text = window(system_text, SYSTEM_HEAD, SYSTEM_TAIL)
-        return RequestFeatures(  # positional, in the fields' order: a third cheaper than by keyword
-            tokens,
-            self.max_output_tokens,
-            self.messages,
-            self.tools,
-            self.tool_choice_forced,
-            self.images,
-            self.audio,
-            self.video,
-            self.files,
-            self.json_mode or self.json_schema,
-            self.json_schema,
-            self.stream,
-            len(user),
-            system_text,
-            user_window,
+        # The fields in their order, made as the named tuple's own ``__new__`` makes it, without that
+        # Python call of 15 arguments (a third of the cost of building it)
+        return _new_features(
+            RequestFeatures,
+            (
+                tokens,
+                self.max_output_tokens,
+                self.messages,
+                self.tools,
+                self.tool_choice_forced,
+                self.images,
+                self.audio,
+                self.video,
+                self.files,
+                self.json_mode or self.json_schema,
+                self.json_schema,
+                self.stream,
+                len(user),
+                system_text,
+                user_window,
+            ),
         )
+
+
+_new_features = tuple.__new__
 
 
 def window(text: str, head: int, tail: int) -> str:
