@@ -182,7 +182,7 @@ class Classifier:
         """Which indexes' gates open: the bits of the indexes one of whose regex-only patterns finds
         something in the window it reads; each pattern searched once at most."""
         opened = 0
-        for text_of, by_first, alternatives, plain, digit_led, every in self._gates:
+        for text_of, by_first, plain, digit_led, every in self._gates:
             if every & ~opened == 0:
                 continue
             text = text_of(features)
@@ -191,13 +191,6 @@ class Classifier:
                     for literal, pattern, bits in group:
                         if bits & ~opened and literal in text and pattern.search(text) is not None:
                             opened |= bits
-            for literals, pattern, bits in alternatives:
-                if bits & ~opened:
-                    for literal in literals:
-                        if literal in text:
-                            if pattern.search(text) is not None:
-                                opened |= bits
-                            break
             for pattern, bits in plain:
                 if bits & ~opened and pattern.search(text) is not None:
                     opened |= bits
@@ -211,7 +204,6 @@ class Classifier:
 Gate = tuple[
     Callable[[RequestFeatures], str],
     tuple[tuple[str, tuple[tuple[str, re.Pattern[str], int], ...]], ...],  # by the literal's first character
-    tuple[tuple[tuple[str, ...], re.Pattern[str], int], ...],  # several literals (an alternation)
     tuple[tuple[re.Pattern[str], int], ...],  # no literal: searched always
     tuple[tuple[re.Pattern[str], int], ...],  # no literal, a digit first: searched when the text may hold one
     int,  # every bit this window's patterns open
@@ -229,13 +221,12 @@ def _gates(indexes: Sequence[tuple[int, RuleIndex]]) -> tuple[Gate, ...]:
     gates = []
     for field, by_pattern in bits_of.items():
         groups: dict[str, list[tuple[str, re.Pattern[str], int]]] = {}
-        alternatives, plain, digit_led = [], [], []
+        plain, digit_led = [], []
         for pattern, bits in by_pattern.items():
             literals = leading_literals(pattern)
-            if len(literals) == 1:
-                groups.setdefault(literals[0][0], []).append((literals[0], pattern, bits))
-            elif literals:
-                alternatives.append((literals, pattern, bits))
+            if literals:  # each literal under its first character (an alternation's, under each of theirs)
+                for literal in literals:
+                    groups.setdefault(literal[0], []).append((literal, pattern, bits))
             elif leads_with_digit(pattern):
                 digit_led.append((pattern, bits))
             else:
@@ -244,5 +235,5 @@ def _gates(indexes: Sequence[tuple[int, RuleIndex]]) -> tuple[Gate, ...]:
         for bits in by_pattern.values():
             every |= bits
         by_first = tuple((first, tuple(group)) for first, group in groups.items())
-        gates.append((TEXT_OF[field], by_first, tuple(alternatives), tuple(plain), tuple(digit_led), every))
+        gates.append((TEXT_OF[field], by_first, tuple(plain), tuple(digit_led), every))
     return tuple(gates)
