@@ -17,8 +17,9 @@ indexes (``rules.RuleIndex``: classes in file order, levels highest first) and a
   per check); other rules through ``Rule.matches`` on a ``TextView`` that starts with the words
   already split;
 - the ``Decision`` of each (task verdict, complexity verdict) pair is built on its first use and kept
-  (a policy's cells are finite: rules x levels); a decision the learned model takes part in is made
-  per request by ``Router.decide_by_model`` (its confidence is the request's).
+  (a policy's cells are finite: rules x levels); a label no rule decided, when the policy has a
+  learned model, is the model's, per request (``Router.complete``: its confidence is the request's),
+  the rules' verdicts kept.
 """
 
 from __future__ import annotations
@@ -106,6 +107,7 @@ class Classifier:
         "_cells",
         "_columns",
         "_gates",
+        "_header_names",
         "_header_rows",
         "_level",
         "_task",
@@ -127,7 +129,8 @@ class Classifier:
         self._ascii_vocabulary = frozenset(word.encode("ascii") for word in self._vocabulary if word.isascii())
         self._gates = _gates(((_TASK, router.task_rules), (_LEVEL, router.level_rules)))
         rows = len(self._task.entries) + 1  # then the header's classes
-        self._header_rows = {name: rows + i for i, name in enumerate(router.class_by_name)}
+        self._header_names = tuple(router.class_by_name)
+        self._header_rows = {name: rows + i for i, name in enumerate(self._header_names)}
         self._columns = len(self._level.entries) + 1
         self._cells: dict[int, Decision] = {}
 
@@ -155,7 +158,9 @@ class Classifier:
         column = self._level.first(features, opened & _LEVEL, word_sets, view)
         if row < 0 or column < 0:
             if router.model is not None:  # the model decides what no rule did: per request
-                return router.decide_by_model(view[0] or TextView(features), headers)
+                task = self._task_verdict(row) if row >= 0 else None
+                level = router.level_verdicts[column] if column >= 0 else None
+                return router.complete(view[0] or TextView(features), task, level)
             if row < 0:
                 row = len(self._task.entries)  # the default class
             if column < 0:
@@ -166,17 +171,19 @@ class Classifier:
             decision = self._cells[key] = self._cell(row, column)
         return decision
 
+    def _task_verdict(self, row: int) -> Verdict:
+        """Row ``row``'s task verdict: a class rule's, the default class, or a header's."""
+        router, rules = self.router, len(self._task.entries)
+        if row < rules:
+            return router.task_verdicts[row]
+        if row == rules:
+            return router.default_task
+        return router.header_verdict(self._header_names[row - rules - 1])
+
     def _cell(self, row: int, column: int) -> Decision:
         router = self.router
-        task: Verdict
-        if row < len(self._task.entries):
-            task = router.task_verdicts[row]
-        elif row == len(self._task.entries):
-            task = router.default_task
-        else:
-            task = router.header_verdict(next(n for n, r in self._header_rows.items() if r == row))
         level = router.level_verdicts[column] if column < len(self._level.entries) else router.default_complexity
-        return router.decision_of(task, level)
+        return router.decision_of(self._task_verdict(row), level)
 
     def _open_gates(self, features: RequestFeatures) -> int:
         """Which indexes' gates open: the bits of the indexes one of whose regex-only patterns finds

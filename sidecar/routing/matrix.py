@@ -157,14 +157,19 @@ class Router:
         """The request's decision (``classify.Classifier``: the same as ``explain``'s, with less work)."""
         return self.classifier.decide(features, headers or {})
 
-    def decide_by_model(self, view: TextView, headers: Mapping[str, str]) -> Decision:
-        """The decision rule by rule, then by the learned model (what ``explain`` reports)."""
+    def decide_by_rules(self, view: TextView, headers: Mapping[str, str]) -> Decision:
+        """The decision rule by rule, then by the learned model: what ``explain`` reports (the
+        classifier gives the same with less work)."""
         return self._decide(view, headers)
 
     def _decide(self, view: TextView, headers: Mapping[str, str]) -> Decision:
         task = self._task_by_header_or_rule(view, headers)
         i = self.level_rules.first_index(view)
-        complexity = self.level_verdicts[i] if i >= 0 else None
+        return self.complete(view, task, self.level_verdicts[i] if i >= 0 else None)
+
+    def complete(self, view: TextView, task: Verdict | None, complexity: Verdict | None) -> Decision:
+        """The decision once the header and the rules have spoken: the learned model (or the default)
+        for a label they left open (None)."""
         if task is None or complexity is None:  # the model runs only when a rule did not decide
             predictions = self._predictions(view) if self.model is not None else {}
             if task is None:
