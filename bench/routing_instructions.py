@@ -5,7 +5,7 @@ classes and 3 levels), run in one process on the request's facts built anew per 
 
     facts       ``describe_request`` (what the plain route does too)
     features    + ``RequestFacts.features`` (the dialect's walker, the tally, the token estimate)
-    decide      + ``record.decide`` (task and complexity by the two rule indexes)
+    decide      + ``record.decide`` (task and complexity: the policy's ``classify.Classifier``)
     select      + ``SelectPlan.selection`` (the cheapest capable candidates)
     report      + ``report.answer_headers`` and the access line's features
 

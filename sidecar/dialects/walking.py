@@ -19,12 +19,15 @@ from typing import Any, Protocol
 class Tally(Protocol):
     """What a walker collects (``routing.features.Tally`` is the one implementation).
 
-    ``text`` every text the prompt carries (estimated for tokens), ``media`` every media part,
+    ``text`` every text the prompt carries (estimated for tokens; a walker holding a non-empty ``str``
+    may append it to ``texts`` itself), ``media`` every media part,
     ``structured`` values estimated from their JSON (tool schemas, call arguments), ``system`` the
     system prompt's texts, ``last_user`` the texts of the last user message that carries text (tool
     results are not the user's words), ``messages`` the turns, ``output_limit`` the request's output
-    maximum (its field's value, checked by the tally)."""
+    maximum (its field's value, checked by the tally). Counts start at 0 and flags false: a walker
+    may set only the ones that hold."""
 
+    texts: list[str]
     structured: list[Any]
     system: list[str]
     last_user: list[str]

@@ -3,7 +3,7 @@
 Per request, in order (each stage reads what the one before it produced, nothing is parsed twice)::
 
     body --features.extract_features--> RequestFeatures       once, any dialect (walkers in ``bodies``)
-         --matrix.Router.decide-------> Decision              task, complexity, tier; rules, then the model
+         --matrix.Router.decide-------> Decision              task, complexity, tier; rules (classify), then the model
          --select.select_cheapest-----> Selection             candidates cheapest first, and why not the rest
          (or split.WeightedSplit.pick)                        a sticky arm by weight
          --caps.TokenCaps-------------> max output tokens to send, or the 413 message
@@ -16,6 +16,8 @@ Modules:
     spec        the policy blocks: routing (tiers, classes, complexity, learned), select, split, caps,
                 quality
     rules       rules compiled at load: feature checks, keyword sets, regexes; TextView per request
+    classify    Classifier: the rules of a policy's classes and levels flattened at load (the request
+                path's decide; the same decisions as the rules tried one by one)
     matrix      compile_routing -> Router; Decision and Verdict (which rule or model decided); explain
     learned/    the optional trained router: file format, inference, trainer, router train/eval
     select      Candidate, select_cheapest -> Selection (chain in cost order, exclusions with reasons)

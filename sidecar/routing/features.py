@@ -20,7 +20,6 @@ provider and size, see docs/routing.md); every message adds ``MESSAGE_TOKENS`` f
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import orjson
@@ -62,14 +61,12 @@ class RequestFeatures(NamedTuple):
     last_user_text: str
 
 
-@dataclass(slots=True)
 class Tally:
-    """What a dialect walker collects; ``features()`` turns it into ``RequestFeatures``."""
+    """What a dialect walker collects; ``features()`` turns it into ``RequestFeatures``.
 
-    texts: list[str] = field(default_factory=list)
-    structured: list[Any] = field(default_factory=list)
-    system: list[str] = field(default_factory=list)
-    last_user: list[str] = field(default_factory=list)
+    A plain class: the counts and flags are class-level defaults until a walker sets them (most
+    requests set few), so making one builds only its four lists."""
+
     messages: int = 0
     tools: int = 0
     tool_choice_forced: bool = False
@@ -81,6 +78,12 @@ class Tally:
     json_schema: bool = False
     stream: bool = False
     max_output_tokens: int | None = None
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.structured: list[Any] = []
+        self.system: list[str] = []
+        self.last_user: list[str] = []
 
     def text(self, value: Any) -> None:
         if isinstance(value, str) and value:
@@ -123,23 +126,31 @@ class Tally:
         user_window = window(user, USER_HEAD, USER_TAIL) if len(user) > USER_HEAD + USER_TAIL else user
         if len(system_text) > SYSTEM_HEAD + SYSTEM_TAIL:
             system_text = window(system_text, SYSTEM_HEAD, SYSTEM_TAIL)
-        return RequestFeatures(  # positional, in the fields' order: a third cheaper than by keyword
-            tokens,
-            self.max_output_tokens,
-            self.messages,
-            self.tools,
-            self.tool_choice_forced,
-            self.images,
-            self.audio,
-            self.video,
-            self.files,
-            self.json_mode or self.json_schema,
-            self.json_schema,
-            self.stream,
-            len(user),
-            system_text,
-            user_window,
+        # The fields in their order, made as the named tuple's own ``__new__`` makes it, without that
+        # Python call of 15 arguments (a third of the cost of building it)
+        return _new_features(
+            RequestFeatures,
+            (
+                tokens,
+                self.max_output_tokens,
+                self.messages,
+                self.tools,
+                self.tool_choice_forced,
+                self.images,
+                self.audio,
+                self.video,
+                self.files,
+                self.json_mode or self.json_schema,
+                self.json_schema,
+                self.stream,
+                len(user),
+                system_text,
+                user_window,
+            ),
         )
+
+
+_new_features = tuple.__new__
 
 
 def window(text: str, head: int, tail: int) -> str:

@@ -79,6 +79,34 @@ def _leading(source: str) -> str:
     return "".join(literal)
 
 
+_GLOBAL_FLAGS = re.compile(r"\(\?[aiLmsux]+\)")
+
+
+def leads_with_digit(pattern: re.Pattern[str]) -> bool:
+    r"""Whether every match of ``pattern`` starts with a digit: its source (after global inline flags
+    such as ``(?i)``, which do not change what a digit is) is ``\d`` then anything, with no top-level
+    alternation. ``\d`` is any Unicode decimal digit unless the pattern is compiled with ``ASCII``."""
+    source = pattern.pattern
+    while (flags := _GLOBAL_FLAGS.match(source)) is not None:
+        source = source[flags.end() :]
+    if pattern.flags & re.VERBOSE or not source.startswith("\\d"):
+        return False
+    following = source[2:3]
+    return following not in _MAY_REPEAT_ZERO and len(_alternatives(source)) == 1
+
+
+_DIGITS = b"0123456789"
+
+
+def has_ascii_digit_or_is_not_ascii(text: str) -> bool:
+    """False only for an ASCII text without a digit (which no ``leads_with_digit`` pattern can match);
+    a text with other characters may hold another script's digits, so it is True."""
+    if not text.isascii():
+        return True
+    data = text.encode("ascii")
+    return len(data.translate(None, _DIGITS)) != len(data)
+
+
 def may_match(literals: tuple[str, ...], text: str) -> bool:
     """False when ``text`` holds none of a pattern's ``leading_literals`` (it cannot match); True for
     a pattern without literals."""

@@ -31,13 +31,13 @@ from pydantic import ValidationError
 
 from ..policy.base import Spec
 from ..policy.files import DependentFile
+from .classify import TASK_HEADER, Classifier
 from .errors import RoutingError
 from .features import RequestFeatures
 from .learned.model import HeadName, LearnedModel, Prediction, RouterFileError, load_model
 from .rules import Rule, RuleIndex, TextView, compile_rule
 from .spec import RoutingSpec
 
-TASK_HEADER = "x-sidecar-task"
 Source = Literal["header", "rule", "model", "default", "log"]  # log: a replayed access line's label
 
 
@@ -102,6 +102,9 @@ class Router:
     default_task: Verdict = field(init=False)
     default_complexity: Verdict = field(init=False)
     outcomes: Mapping[tuple[str, str], tuple[int, int]] = field(init=False)
+    tier_ranks: Mapping[str, int] = field(init=False)  # tier name -> rank
+    # the request path's ``decide`` (``classify.Classifier``)
+    classifier: Classifier = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         task_rules = RuleIndex.build([(c.name, c.rules) for c in self.classes])
@@ -119,9 +122,11 @@ class Router:
             "default_task": Verdict(self.default_class, "default"),
             "default_complexity": Verdict(self.default_level, "default"),
             "outcomes": outcomes,
+            "tier_ranks": {tier: rank for rank, tier in enumerate(self.tiers)},
         }
         for name, value in built.items():
             object.__setattr__(self, name, value)
+        object.__setattr__(self, "classifier", Classifier(self))
 
     @property
     def files(self) -> tuple[DependentFile, ...]:
@@ -131,11 +136,14 @@ class Router:
     def tier_rank(self, tier: str) -> int:
         return self.tiers.index(tier)
 
+    def header_verdict(self, named: str) -> Verdict:
+        return Verdict(named, "header")
+
     def _task_by_header_or_rule(self, view: TextView, headers: Mapping[str, str]) -> Verdict | None:
         if self.trust_header:
             named = headers.get(TASK_HEADER)
             if named is not None and named in self.class_by_name:
-                return Verdict(named, "header")
+                return self.header_verdict(named)
         i = self.task_rules.first_index(view)
         return self.task_verdicts[i] if i >= 0 else None
 
@@ -146,19 +154,33 @@ class Router:
         return {head: p for head, p in predictions.items() if head in self.model_decides}
 
     def decide(self, features: RequestFeatures, headers: Mapping[str, str] | None = None) -> Decision:
-        view = TextView(features)
-        return self._decide(view, headers or {})
+        """The request's decision (``classify.Classifier``: the same as ``explain``'s, with less work)."""
+        return self.classifier.decide(features, headers or {})
+
+    def decide_by_rules(self, view: TextView, headers: Mapping[str, str]) -> Decision:
+        """The decision rule by rule, then by the learned model: what ``explain`` reports (the
+        classifier gives the same with less work)."""
+        return self._decide(view, headers)
 
     def _decide(self, view: TextView, headers: Mapping[str, str]) -> Decision:
         task = self._task_by_header_or_rule(view, headers)
         i = self.level_rules.first_index(view)
-        complexity = self.level_verdicts[i] if i >= 0 else None
+        return self.complete(view, task, self.level_verdicts[i] if i >= 0 else None)
+
+    def complete(self, view: TextView, task: Verdict | None, complexity: Verdict | None) -> Decision:
+        """The decision once the header and the rules have spoken: the learned model (or the default)
+        for a label they left open (None)."""
         if task is None or complexity is None:  # the model runs only when a rule did not decide
             predictions = self._predictions(view) if self.model is not None else {}
             if task is None:
                 task = _by_model(predictions.get("task"), self.default_task)
             if complexity is None:
                 complexity = _by_model(predictions.get("complexity"), self.default_complexity)
+        return self.decision_of(task, complexity)
+
+    def decision_of(self, task: Verdict, complexity: Verdict) -> Decision:
+        """The tier and expected output of a task and complexity; one tier up when a label the model
+        decided is unsure."""
         rank, output = self.outcomes[(task.label, complexity.label)]
         escalated_from = None
         if (

@@ -15,12 +15,13 @@ headers, the access line, the span and ``explain``.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
-from .record import DEFAULT_OUTPUT_TOKENS, decide, routed
-from .select import Candidate, Selection, select_cheapest
+from .record import DEFAULT_OUTPUT_TOKENS, Routed, decide, routed
+from .select import Candidate, Selection, select
 from .split import WeightedSplit, sticky_key
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from .matrix import Router
 
 R = TypeVar("R")
+_CANDIDATE_NAME = operator.attrgetter("candidate.name")  # a Choice's model name
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,34 +51,37 @@ class SelectPlan:
 
     def selection(self, request: RequestFacts) -> Selection:
         """The candidates that can serve ``request``, cheapest first (computed once per request)."""
-        record = routed(request)
-        if record.selection is not None:
+        record = request.routing
+        if record is None:
+            record = request.routing = Routed()
+        elif record.selection is not None:
             return record.selection
         router = self.router
         if router is not None:
             decision = record.decision
             if decision is None or (record.router is not None and record.router is not router):
                 decision = decide(request, router)  # not decided yet (or by another router)
-            task, tier = decision.task.label, max(router.tier_rank(decision.tier), self.min_tier)
-            output, headroom = decision.output_tokens, router.context_headroom
+            tier = router.tier_ranks[decision.tier]
+            selection = select(
+                self.scored,
+                request.features,
+                decision.task.label,
+                tier if tier > self.min_tier else self.min_tier,
+                decision.output_tokens,
+                router.context_headroom,
+                self.tier_names,
+            )
         else:
-            task, tier, output, headroom = "", self.min_tier, DEFAULT_OUTPUT_TOKENS, 0.1
-        selection = select_cheapest(
-            self.scored,
-            request.features,
-            task=task,
-            min_tier=tier,
-            output_tokens=output,
-            headroom=headroom,
-            tier_names=self.tier_names,
-        )
+            selection = select(
+                self.scored, request.features, "", self.min_tier, DEFAULT_OUTPUT_TOKENS, 0.1, self.tier_names
+            )
         record.selection = selection
         record.output_tokens = selection.output_tokens
         return selection
 
     def chain(self, request: RequestFacts) -> tuple[Target, ...]:
-        by_name = self.by_name
-        return tuple([by_name[choice.candidate.name] for choice in self.selection(request).chain])
+        """The targets of the selection's chain, in its order (looked up in C: no Python call per target)."""
+        return tuple(map(self.by_name.__getitem__, map(_CANDIDATE_NAME, self.selection(request).chain)))
 
     def run(self, request: RequestFacts, walk: Walk[R]) -> Awaitable[R]:
         return walk(self.chain(request))

@@ -51,12 +51,15 @@ def routed(facts: RequestFacts) -> Routed:
 
 def decide(facts: RequestFacts, router: Router) -> Decision:
     """The request's task, complexity and tier by ``router``: computed once per request."""
-    record = routed(facts)
+    record = facts.routing
+    if record is None:
+        record = facts.routing = Routed()
     decision = record.decision
     if decision is None or (record.router is not None and record.router is not router):
-        decision = record.decision = router.decide(facts.features, facts.headers)
+        features = facts.features
+        decision = record.decision = router.classifier.decide(features, facts.headers)  # ``Router.decide``
         record.router = router
-        requested = facts.features.max_output_tokens
+        requested = features.max_output_tokens
         record.output_tokens = min(requested, decision.output_tokens) if requested else decision.output_tokens
     return decision
 

@@ -52,12 +52,15 @@ _FEATURE_VALUES = operator.attrgetter(*FEATURE_FIELDS)  # their values in one ca
 
 
 def answer_headers(facts: RequestFacts, record: Routed, target: Target | None) -> dict[str, str]:
-    headers = {}
     decision = record.decision
-    if decision is not None:
-        headers["x-sidecar-task"] = decision.task.label
-        headers["x-sidecar-complexity"] = decision.complexity.label
-        headers["x-sidecar-tier"] = decision.tier
+    if decision is not None:  # one dict display, not a store per header
+        headers = {
+            "x-sidecar-task": decision.task.label,
+            "x-sidecar-complexity": decision.complexity.label,
+            "x-sidecar-tier": decision.tier,
+        }
+    else:
+        headers = {}
     if record.arm is not None:
         headers["x-sidecar-split-arm"] = record.arm
     if target is not None:
@@ -70,18 +73,23 @@ def answer_headers(facts: RequestFacts, record: Routed, target: Target | None) -
 def observe(exchange: Exchange, record: Routed, served: Target | None, usage: Usage | None) -> dict[str, Any]:
     """The access line's routing fields; records the savings counters and the estimate on the span."""
     facts = exchange.facts
-    fields: dict[str, Any] = {}
+    fields: dict[str, Any]
     decision = record.decision
     task = ""
     if decision is not None:
-        task = decision.task.label
-        fields["task"] = task
-        fields["task_source"] = decision.task.source
-        fields["complexity"] = decision.complexity.label
-        fields["complexity_source"] = decision.complexity.source
-        fields["tier"] = decision.tier
+        task_verdict, level = decision.task, decision.complexity
+        task = task_verdict.label
+        fields = {
+            "task": task,
+            "task_source": task_verdict.source,
+            "complexity": level.label,
+            "complexity_source": level.source,
+            "tier": decision.tier,
+        }
         if decision.escalated_from is not None:
             fields["tier_escalated_from"] = decision.escalated_from
+    else:
+        fields = {}
     if record.arm is not None:
         fields["split_arm"] = record.arm
     if record.capped_to is not None:

@@ -45,6 +45,16 @@ def split_words(lowered: str) -> list[str]:
     return lowered.translate(_PUNCTUATION_TO_SPACE).split()
 
 
+# ``str.split`` also breaks at the ASCII separators 0x1c-0x1f, ``bytes.split`` does not: they become spaces
+_ASCII_WORD_BREAKS = bytes.maketrans(_PUNCTUATION + b"\x1c\x1d\x1e\x1f", b" " * (len(_PUNCTUATION) + 4))
+
+
+def ascii_words(text: str) -> list[bytes]:
+    """The words of an ASCII ``text`` (not lowercased first) as bytes: ``split_words(text.lower())``,
+    encoded, with no ``str`` made per word (a check against keywords as bytes needs no more)."""
+    return text.encode("ascii").translate(_ASCII_WORD_BREAKS).lower().split()
+
+
 def words_of(text: str) -> list[str]:
     """Lowercased words: ASCII punctuation (except ``_``) separates words, like whitespace."""
     return split_words(text.lower())
@@ -327,6 +337,7 @@ class RuleIndex:
     # per window (its reader, ``TEXT_OF``): the regex-only rules' patterns
     gates: tuple[tuple[Callable[[RequestFeatures], str], AnyPattern], ...] = ()
     ungated: tuple[int, ...] = ()  # ``always`` without the regex-only rules (no gate found anything)
+    gate_patterns: tuple[tuple[TextField, tuple[re.Pattern[str], ...]], ...] = ()  # the gates' patterns by window
 
     @classmethod
     def build(cls, labelled: Sequence[tuple[str, Sequence[Rule]]]) -> RuleIndex:
@@ -353,7 +364,8 @@ class RuleIndex:
         vocabularies = tuple(
             (field, frozenset(words), {w: tuple(ix) for w, ix in words.items()}) for field, words in by_word.items()
         )
-        return cls(entries, tuple(always), vocabularies, gates, ungated)
+        gate_patterns = tuple((field, tuple(found)) for field, found in patterns.items())
+        return cls(entries, tuple(always), vocabularies, gates, ungated, gate_patterns)
 
     def _gate_opens(self, view: TextView) -> bool:
         """Whether a pattern of a regex-only rule finds something in the window it reads."""
@@ -363,6 +375,19 @@ class RuleIndex:
                 return True
         return False
 
+    def with_keyword_hits(self, order: Sequence[int], word_set: Callable[[TextField], frozenset[str]]) -> Sequence[int]:
+        """``order`` and the keyword rules one of whose trigger words is in a window they read, in
+        the rules' order (``word_set``: a window's words)."""
+        chosen: set[int] | None = None
+        for field, vocabulary, by_word in self.vocabularies:
+            hits = vocabulary.intersection(word_set(field))
+            if hits:
+                if chosen is None:
+                    chosen = set(order)
+                for word in hits:
+                    chosen.update(by_word[word])
+        return order if chosen is None else sorted(chosen)
+
     def first(self, view: TextView) -> tuple[str, Rule] | None:
         i = self.first_index(view)
         return self.entries[i] if i >= 0 else None
@@ -370,16 +395,7 @@ class RuleIndex:
     def first_index(self, view: TextView) -> int:
         """The position in ``entries`` of the first matching rule, -1 when none matches."""
         order: Sequence[int] = self.always if self.gates and self._gate_opens(view) else self.ungated
-        chosen: set[int] | None = None
-        for field, vocabulary, by_word in self.vocabularies:
-            hits = vocabulary.intersection(view.word_set(field))
-            if hits:
-                if chosen is None:
-                    chosen = set(order)
-                for word in hits:
-                    chosen.update(by_word[word])
-        if chosen is not None:
-            order = sorted(chosen)
+        order = self.with_keyword_hits(order, view.word_set)
         entries = self.entries
         for i in order:
             if entries[i][1].matches(view):

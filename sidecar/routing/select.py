@@ -35,6 +35,8 @@ from .features import RequestFeatures
 
 _NO_TIERS: Mapping[str, int] = MappingProxyType({})
 _CHOICE = operator.itemgetter(3)  # a kept entry's Choice
+# Per request the named tuples are made as their own ``__new__`` makes them, without its Python call
+_new = tuple.__new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +100,19 @@ def select_cheapest(
     headroom: float = 0.1,
     tier_names: Sequence[str] = (),
 ) -> Selection:
+    return select(candidates, features, task, min_tier, output_tokens, headroom, tier_names)
+
+
+def select(
+    candidates: Sequence[Candidate],
+    features: RequestFeatures,
+    task: str,
+    min_tier: int,
+    output_tokens: int,
+    headroom: float,
+    tier_names: Sequence[str],
+) -> Selection:
+    """``select_cheapest`` with positional arguments (the request path's call: no keywords to match)."""
     requested = features.max_output_tokens
     prompt = features.prompt_tokens
     expected_output = min(requested, output_tokens) if requested else output_tokens
@@ -123,13 +138,13 @@ def select_cheapest(
         else:  # the cost as ``Candidate.expected_cost`` computes it, without the call
             per_input, per_output = candidate.input_per_mtok, candidate.output_per_mtok
             if per_input is None or per_output is None:
-                kept.append((True, 0.0, position, Choice(candidate, None)))
+                kept.append((True, 0.0, position, _new(Choice, (candidate, None))))
             else:
                 cost = (prompt * per_input + expected_output * per_output) / 1e6
-                kept.append((False, cost, position, Choice(candidate, cost)))
+                kept.append((False, cost, position, _new(Choice, (candidate, cost))))
     if len(kept) > 1:
         kept.sort()  # cheapest first, unknown prices last; ties keep the candidates' order (position)
-    return Selection(tuple(map(_CHOICE, kept)), tuple(excluded), prompt, expected_output)
+    return _new(Selection, (tuple(map(_CHOICE, kept)), tuple(excluded), prompt, expected_output))
 
 
 def _tier_name(tier_names: Sequence[str], rank: int) -> str:

@@ -24,7 +24,7 @@ from ..dialects import Operation
 from ..server.errors import RequestFailed
 from .caps import set_output_limit
 from .plans import SelectPlan, SplitPlan
-from .record import decide, routed
+from .record import Routed, decide, routed
 
 if TYPE_CHECKING:
     from aiohttp.web import StreamResponse
@@ -47,7 +47,9 @@ async def routing_stage(exchange: Exchange, call_next: Handler) -> StreamRespons
     if router is None and route.caps is None and not routes_here:
         return await call_next(exchange)
     facts = exchange.facts
-    record = routed(facts)
+    record = facts.routing
+    if record is None:
+        record = facts.routing = Routed()
     if router is not None:
         decide(facts, router)
     if route.caps is not None and facts.operation in GENERATING:
@@ -59,14 +61,18 @@ async def routing_stage(exchange: Exchange, call_next: Handler) -> StreamRespons
     elif isinstance(plan, SplitPlan):
         plan.arm(facts)
     decision = record.decision
-    exchange.trace.routed(
-        route=route.name,
-        task=decision.task.label if decision else "",
-        complexity=decision.complexity.label if decision else "",
-        tier=decision.tier if decision else "",
-        arm=record.arm or "",
-        source=decision.task.source if decision else "",
-    )
+    if decision is not None:
+        task = decision.task
+        exchange.trace.routed(
+            route=route.name,
+            task=task.label,
+            complexity=decision.complexity.label,
+            tier=decision.tier,
+            arm=record.arm or "",
+            source=task.source,
+        )
+    else:
+        exchange.trace.routed(route=route.name, task="", complexity="", tier="", arm=record.arm or "", source="")
     return await call_next(exchange)
 
 

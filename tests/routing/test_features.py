@@ -125,3 +125,13 @@ def test_any_json_body_gets_features_in_every_dialect(body: dict[str, Any]) -> N
         (Dialect.GEMINI, Operation.GENERATE_CONTENT),
     ]:
         assert extract_features(body, dialect, operation).prompt_tokens >= 0
+
+
+def test_features_are_a_named_tuple_of_every_field() -> None:
+    """The walkers' features are a ``RequestFeatures`` (fields by name, ``_replace``), equal to one built by keyword."""
+    built = extract_features(
+        {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 9}, Dialect.OPENAI, Operation.CHAT
+    )
+    assert type(built) is RequestFeatures
+    assert built == RequestFeatures(**built._asdict())
+    assert built._replace(max_output_tokens=3).max_output_tokens == 3

@@ -8,7 +8,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sidecar.routing.literal import AnyPattern, PatternKey, leading_literals, may_match
+from sidecar.routing.literal import (
+    AnyPattern,
+    PatternKey,
+    has_ascii_digit_or_is_not_ascii,
+    leading_literals,
+    leads_with_digit,
+    may_match,
+)
 
 PATTERNS = (
     r"#travel-\d+",
@@ -88,3 +95,35 @@ def test_gates_sharing_remembered_searches_answer_as_alone(first: list[str], sec
     gates = [AnyPattern(tuple(re.compile(p) for p in patterns)) for patterns in (first, second)]
     searched: dict[tuple[PatternKey, str], bool] = {}
     assert [gate.finds(text, searched) for gate in gates] == [gate.finds(text) for gate in gates]
+
+
+DIGIT_LED = {
+    r"\d\s*(\^|\*\*|[x\u00d7*/])\s*\(?\w": True,
+    r"(?i)\d\s*(?:times|plus|minus)\s*\d": True,
+    r"\d\D+\d": True,
+    r"\d?x": False,
+    r"\d*y": False,
+    r"\d{0,2}y": False,
+    r"\d|a": False,
+    r"a\d": False,
+    r"\\d": False,
+    r"(?x)\d": False,
+}
+
+
+@pytest.mark.parametrize(("pattern", "expected"), list(DIGIT_LED.items()))
+def test_digit_led_patterns_are_those_whose_every_match_starts_with_a_digit(pattern: str, expected: bool) -> None:
+    """``\\d`` first (after global flags), not optional, not one alternative of several: digit-led."""
+    assert leads_with_digit(re.compile(pattern)) is expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet=st.characters(max_codepoint=0x700), max_size=40))
+def test_a_text_the_digit_test_rejects_matches_no_digit_led_pattern(text: str) -> None:
+    """When ``has_ascii_digit_or_is_not_ascii`` is false, no digit-led pattern finds anything; it is
+    false exactly for ASCII texts without a digit (another script's digits count as digits)."""
+    digit_led = [re.compile(p) for p, led in DIGIT_LED.items() if led]
+    verdict = has_ascii_digit_or_is_not_ascii(text)
+    assert verdict is (not text.isascii() or any(c.isdigit() for c in text))
+    if not verdict:
+        assert all(p.search(text) is None for p in digit_led)

@@ -9,6 +9,8 @@ from pathlib import Path
 import orjson
 import pytest
 import quicktok
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sidecar.routing import tokens
 
@@ -78,3 +80,16 @@ def test_joined_estimate_matches_separate_estimates() -> None:
 def test_empty_text_is_zero_tokens() -> None:
     """No text, no tokens."""
     assert (tokens.estimate_tokens(""), tokens.estimate_joined([])) == (0, 0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet=st.characters(max_codepoint=0x1F600), max_size=6000))
+def test_estimate_weighs_each_byte_class_count_in_order(text: str) -> None:
+    """The estimate is the coefficients times ``byte_class_counts`` of the (sampled) bytes, added in
+    the coefficients' order, scaled and rounded: what the counts documented by the module give."""
+    data = text.encode("utf-8", "surrogatepass")
+    sampled, scale = tokens.sample(data)
+    total = 0.0
+    for coefficient, count in zip(tokens.COEFFICIENTS, tokens.byte_class_counts(sampled), strict=True):
+        total += coefficient * count
+    assert tokens.estimate_bytes(data) == (max(1, round(total * scale)) if data else 0)

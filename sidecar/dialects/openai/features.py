@@ -70,11 +70,15 @@ def _tools(body: dict[str, Any], tally: Tally) -> None:
 def _options(body: dict[str, Any], tally: Tally, output_format: Any, operation: Operation) -> None:
     """What chat and responses share beside the conversation: tools, the output format's type, the
     output maximum, ``stream``."""
-    _tools(body, tally)
-    tally.json_schema = output_format == "json_schema"
-    tally.json_mode = output_format == "json_object"
+    if "tools" in body or "functions" in body or "tool_choice" in body or "function_call" in body:
+        _tools(body, tally)
+    if output_format == "json_schema":  # the tally's flags start false: set only what holds
+        tally.json_schema = True
+    elif output_format == "json_object":
+        tally.json_mode = True
     tally.output_limit(output_limit(body, operation))
-    tally.stream = body.get("stream") is True
+    if body.get("stream") is True:
+        tally.stream = True
 
 
 def chat(body: dict[str, Any], tally: Tally) -> None:
@@ -82,11 +86,17 @@ def chat(body: dict[str, Any], tally: Tally) -> None:
         if not isinstance(message, dict):
             continue
         role = message.get("role")
+        content = message.get("content")
+        if type(content) is str:  # the usual message: its text, without a call per part
+            texts = [content] if content else []
+            if content:
+                tally.texts.append(content)
+        else:
+            texts = _parts(content, tally)
         if role == "system" or role == "developer":
-            tally.system.extend(_parts(message.get("content"), tally))
+            tally.system.extend(texts)
             continue
         tally.messages += 1
-        texts = _parts(message.get("content"), tally)
         if role == "user" and texts:
             tally.last_user = texts
         calls = message.get("tool_calls")
@@ -95,7 +105,8 @@ def chat(body: dict[str, Any], tally: Tally) -> None:
                 function = mapping(mapping(call).get("function"))
                 tally.text(function.get("name"))
                 tally.text(function.get("arguments"))
-    _options(body, tally, mapping(body.get("response_format")).get("type"), Operation.CHAT)
+    output_format = body.get("response_format")
+    _options(body, tally, output_format.get("type") if isinstance(output_format, dict) else None, Operation.CHAT)
 
 
 def responses(body: dict[str, Any], tally: Tally) -> None:
