@@ -20,7 +20,6 @@ percent of bodies, by at most 10-20%.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from sidecar.dialects import Dialect
@@ -44,13 +43,27 @@ base64 bytes) and ``\\u`` escapes (non-ASCII text escaped by its SDK: 6 bytes a 
 among them). A text that merely says "file" takes the slower, precise path."""
 
 
-_WALK = re.compile(b"|".join(re.escape(marker) for marker in WALK_MARKERS))
+def needs_walk(raw: bytes) -> bool:
+    """Whether ``raw`` names one of the ``WALK_MARKERS``. Searched as text decoded as Latin-1 (one
+    character per byte, so the same matches): a ``str`` search per marker costs about a third of one
+    alternation regular expression, and ``bytes.__contains__`` first tries the needle as an integer."""
+    text = raw.decode("latin-1")
+    return (
+        "image" in text
+        or "audio" in text
+        or "video" in text
+        or "file" in text
+        or "document" in text
+        or "inline" in text
+        or "data:" in text
+        or "\\u" in text
+    )
 
 
 def estimate_request(facts: RequestFacts, raw: bytes) -> tuple[int, int | None]:
     """The prompt tokens and the request's own output maximum (None: it set none) for a reservation."""
     features = facts.known_features
-    if features is None and _WALK.search(raw) is not None:
+    if features is None and needs_walk(raw):
         features = facts.features
     if features is not None:
         return features.prompt_tokens, features.max_output_tokens
