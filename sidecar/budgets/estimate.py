@@ -20,10 +20,11 @@ percent of bodies, by at most 10-20%.
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from sidecar.dialects import Dialect
-from sidecar.dialects.registry import wire
+from sidecar.dialects.registry import WIRE_DIALECTS, wire
 
 if TYPE_CHECKING:
     from sidecar.request_facts import RequestFacts
@@ -35,6 +36,9 @@ A dialect not listed (a newly added one) is estimated at ``DEFAULT_BYTES_PER_TOK
 DEFAULT_BYTES_PER_TOKEN = 3.6
 
 _NOT_DIGIT = bytes(b for b in range(256) if not 48 <= b <= 57)
+
+_OUTPUT_LIMIT = MappingProxyType({dialect: w.bodies.output_limit for dialect, w in WIRE_DIALECTS.items()})
+"""Each dialect's reader of a body's output maximum (``bodies.output_limit``), looked up once."""
 
 WALK_MARKERS = (b"image", b"audio", b"video", b"file", b"document", b"inline", b"data:", b"\\u")
 """Substrings of a body the byte estimate would misjudge, so the body is walked (the features):
@@ -70,7 +74,8 @@ def estimate_request(facts: RequestFacts, raw: bytes) -> tuple[int, int | None]:
     dialect = facts.dialect
     weight = len(raw) + 2 * len(raw.translate(None, _NOT_DIGIT))  # byte_estimate's, without a call
     tokens = -int(-weight // BYTES_PER_TOKEN.get(dialect, DEFAULT_BYTES_PER_TOKEN))
-    limit = wire(dialect).bodies.output_limit(facts.body, facts.operation)  # positive(), without a call:
+    read_limit = _OUTPUT_LIMIT.get(dialect) or wire(dialect).bodies.output_limit
+    limit = read_limit(facts.body, facts.operation)  # positive(), without a call:
     return tokens, limit if type(limit) is int and limit > 0 else None
 
 

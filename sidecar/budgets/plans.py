@@ -119,7 +119,7 @@ class Planner:
             app if self._by_app else None,
             route if self._by_route else None,
             key_hash if self._by_key else None,
-            tuple(map(headers.get, names)) if names else (),
+            () if not names else (headers.get(names[0]),) if len(names) == 1 else tuple(map(headers.get, names)),
         )
         plan = self._plans.get(key)
         if plan is None or not plan.start <= now < plan.end or plan.evictions != self._tracker.evictions:

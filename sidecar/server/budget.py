@@ -164,8 +164,10 @@ class BudgetStage:
         """The hash of the caller's key (``app_key``), remembered per key and per ``Authorization`` value
         (the header most SDKs send; ``_request`` looks that up first, its parsing skipped too)."""
         bearer = headers.get("authorization")
-        request = exchange.request
-        key = app_key(headers, request.query if "?" in request.raw_path else _NO_QUERY)  # no query: not parsed
+        key = app_key(headers, _NO_QUERY)
+        if not key:  # Gemini's ?key=: the query parsed only when the headers carry no key
+            request = exchange.request
+            key = app_key(headers, request.query) if "?" in request.raw_path else None
         if not key:
             return None
         key_hash = self._key_hashes.get(key)
