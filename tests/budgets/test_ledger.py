@@ -394,18 +394,15 @@ async def test_the_plain_and_the_general_path_leave_the_same_counters(clock: Fak
         None,  # released
     ]
     for turn in range(20):
-        request = BudgetRequest(
-            100 + turn, None if turn % 3 else 50, f"app{turn % 2}", "chat", {"x-team": f"t{turn % 3}"}, f"k{turn % 4}"
+        tokens, output, app, team, key = (
+            100 + turn,
+            None if turn % 3 else 50,
+            f"a{turn % 2}",
+            f"t{turn % 3}",
+            f"k{turn}",
         )
-        fast = plain.admit_plain(
-            lane,
-            request.input_tokens,
-            request.max_output_tokens,
-            request.app,
-            request.route,
-            request.key_hash,
-            request.headers,
-        )
+        fast = plain.admit_plain(lane, tokens, output, app, "chat", key, {"x-team": team})
+        request = BudgetRequest(tokens, output, app, "chat", {"x-team": team}, key)
         slow = await general.admit(request, chain, plain=False)
         assert fast is not None and fast.reserved and slow.reserved
         ending = endings[turn % len(endings)]
