@@ -23,8 +23,13 @@ interrupt (``asyncio.shield``). The request path uses their forms without a coro
 carried by the next admission's round trip (``guard.GuardedStore.settle_soon``).
 
 The local store's common case (the first target admits, no limit flags, no headers asked for) is
-``ledger.admit_now(request, chain)``: no coroutine, the plan's counters held directly
-(``LocalStore.hold``), one shared plain "allow" decision; None sends the request to ``admit``.
+``ledger.admit_plain(lane, input_tokens, max_output_tokens, app, route, key_hash, headers)``, over the
+route's ``Lane`` (``ledger.lane(chain, calls)``, kept per route by the request path): no coroutine, no
+``BudgetRequest``, the plan's counters held directly in the (usd, tokens, requests) form
+(``LocalStore.hold``), one shared plain "allow" decision; None sends the request to ``admit(...,
+plain=False)``. ``admit_now(request, chain)`` is the same for a ``BudgetRequest``. An answer from the
+lane's first target with nothing else billed settles by ``admission.charge_plain(usage, lane)``
+(``LocalStore.settle_held``), priced with the lane's prices.
 
 Stores are reached through ``sidecar.budgets.guard.GuardedStore``: the shared store behind a breaker
 and a timeout; when it fails, limits with ``on_store_error: closed`` deny (429, "cannot be checked")

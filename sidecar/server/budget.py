@@ -19,6 +19,10 @@ One stage after routing, ``BudgetStage``, over the ledger of the policy being se
               (``used_when_cancelled``: a stream's input and the output streamed so far, seen by a
               ``UsedTap``; an unstreamed call's input alone)
 
+On the local store the common case takes the plain path: the route's ``Lane`` (cached per route and
+policy), ``Ledger.admit_plain`` (no coroutine, no request object) and, when the route's first target
+answered with usage and nothing else was billed, ``Admission.charge_plain``.
+
 Settlement never waits: with the local store it is a few counter updates, done at once; with a shared
 one it is queued and carried by the next admission's round trip (or sent alone 20 ms later when none
 comes: ``budgets.guard.GuardedStore.settle_soon``), so a request costs the store one round trip.
