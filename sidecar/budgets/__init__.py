@@ -18,6 +18,7 @@ Modules (one concept each):
 - ``redis_store``   ``RedisStore``: the same operations as server-side Lua scripts, shared by all pods
 - ``guard``         ``GuardedStore``: breaker and timeout on the shared store, local fallback, retry queue
 - ``plans``         ``Planner``: a call's counters, cached per target, scope values and window
+- ``lane``          ``Lane``: a route's chain as the plain path reads it (first target, prices, the shared allow)
 - ``ledger``        ``Ledger`` and ``Admission``: the walk over the chain, fallback on store errors
 - ``verdicts``      the decision when a limit passed, refused, or headers were asked for
 - ``decision``      ``Decision``: the verdict, its 429 message, headers, span event, access field

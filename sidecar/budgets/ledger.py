@@ -23,8 +23,13 @@ interrupt (``asyncio.shield``). The request path uses their forms without a coro
 carried by the next admission's round trip (``guard.GuardedStore.settle_soon``).
 
 The local store's common case (the first target admits, no limit flags, no headers asked for) is
-``ledger.admit_now(request, chain)``: no coroutine, the plan's counters held directly
-(``LocalStore.hold``), one shared plain "allow" decision; None sends the request to ``admit``.
+``ledger.admit_plain(lane, input_tokens, max_output_tokens, app, route, key_hash, headers)``, over the
+route's ``Lane`` (``ledger.lane(chain, calls)``, kept per route by the request path): no coroutine, no
+``BudgetRequest``, the plan's counters held directly in the (usd, tokens, requests) form
+(``LocalStore.hold``), one shared plain "allow" decision; None sends the request to ``admit(...,
+plain=False)``. ``admit_now(request, chain)`` is the same for a ``BudgetRequest``. An answer from the
+lane's first target with nothing else billed settles by ``admission.charge_plain(usage, lane)``
+(``LocalStore.settle_held``), priced with the lane's prices.
 
 Stores are reached through ``sidecar.budgets.guard.GuardedStore``: the shared store behind a breaker
 and a timeout; when it fails, limits with ``on_store_error: closed`` deny (429, "cannot be checked")
@@ -52,6 +57,7 @@ from sidecar.translate import Usage
 from .compiled import BudgetRequest, Budgets, TargetInfo
 from .decision import Decision, LimitState, StoreUse, Verdict
 from .guard import GuardedStore, LedgerStats
+from .lane import Lane
 from .plans import Plan, Planner
 from .pricing import NANO_USD, actual_units, estimate_units
 from .store import KEY_GRACE_S, ReserveResult, Store
@@ -63,13 +69,20 @@ log = logging.getLogger(__name__)
 
 @dataclass(slots=True)
 class _Held:
-    """A reservation: its id, its counters and amounts, where (``store``), and the uses the store answered."""
+    """A reservation: its id, its counters and amounts, where (``store``), and the uses the store answered.
+    ``quick``: made by ``admit_plain`` (``LocalStore.hold``): its amounts are the (usd, tokens, requests)
+    triple, one amount per measure, and it settles by ``LocalStore.settle_held``."""
 
-    res_id: str | int  # an int on the local store alone (``admit_now``)
+    res_id: str | int  # an int on the local store alone (``admit_plain``)
     plan: Plan
     amounts: Sequence[int]
     store: StoreUse
     uses: tuple[int, ...] = field(default=())
+    quick: bool = False
+
+    def per_counter(self) -> Sequence[int]:
+        """The amounts, one per counter of the plan."""
+        return self.plan.pick(self.amounts) if self.quick else self.amounts  # type: ignore[arg-type]
 
 
 class Admission:
@@ -77,7 +90,7 @@ class Admission:
 
     __slots__ = ("_held", "_ledger", "_request", "decision", "reserved")
 
-    def __init__(self, ledger: Ledger, request: BudgetRequest, decision: Decision, held: _Held | None) -> None:
+    def __init__(self, ledger: Ledger, request: BudgetRequest | None, decision: Decision, held: _Held | None) -> None:
         self._ledger = ledger
         self._request = request
         self.decision = decision
@@ -90,6 +103,8 @@ class Admission:
         held = self._held
         if held is None or held.plan.target == target:
             return held is not None or self.decision.verdict != "deny"
+        if self._request is None:  # a plain admission made without one: its chain has one target only
+            return True
         moved = await self._ledger._switch(self._request, held, target)
         if moved is None:
             return False
@@ -116,24 +131,51 @@ class Admission:
         held, self._held = self._held, None
         if held is None:
             return
-        actual = self._actual(held, usage, served, unserved)
         ledger = self._ledger
+        if held.quick:  # the fast path's: settled in the (usd, tokens, requests) form, no per-counter list
+            plan = held.plan
+            if usage is None:
+                units: Sequence[int] = held.amounts
+            else:
+                units = actual_units((served or plan.target).price, usage)
+            if unserved != (0.0, 0):
+                units = (units[0] + round(unserved[0] * NANO_USD), units[1] + unserved[1], units[2])
+            local = ledger._stores.local
+            if not local.settle_held(held.res_id, units):  # expired meanwhile: the use alone
+                local.settle_now(held.res_id, plan.refs, plan.pick(units))  # type: ignore[arg-type]
+            return
+        actual = self._actual(held, usage, served, unserved)
         if ledger._local_only:
             ledger._stores.local.settle_now(held.res_id, held.plan.refs, actual)
         else:
             ledger._finish_soon(held, actual)
 
+    def charge_plain(self, usage: Usage, lane: Lane) -> None:
+        """``charge(usage)`` of an answer from the lane's first target, with nothing unserved: priced
+        with the lane's prices read once (``Lane.used``)."""
+        held, self._held = self._held, None
+        if held is None:
+            return
+        if held.quick:
+            units = lane.used(usage)
+            local = self._ledger._stores.local
+            if not local.settle_held(held.res_id, units):  # expired meanwhile: the use alone
+                local.settle_now(held.res_id, held.plan.refs, held.plan.pick(units))
+            return
+        self._held = held
+        self.charge(usage, lane.target)
+
     def drop(self) -> None:
         """``release`` without a coroutine (as ``charge``)."""
         held, self._held = self._held, None
         if held is not None:
-            self._ledger._finish_soon(held, [0] * len(held.amounts))
+            self._ledger._finish_soon(held, [0] * len(held.plan.refs))
 
     async def release(self) -> None:
         """Nothing billable happened: drop the reservation (done when the store has it)."""
         held, self._held = self._held, None
         if held is not None:
-            await self._ledger._finish(held, [0] * len(held.amounts))
+            await self._ledger._finish(held, [0] * len(held.plan.refs))
 
     @staticmethod
     def _actual(
@@ -141,7 +183,7 @@ class Admission:
     ) -> Sequence[int]:
         plan = held.plan
         if usage is None:
-            actual: Sequence[int] = held.amounts
+            actual: Sequence[int] = held.per_counter()
         else:
             actual = plan.pick(actual_units((served or plan.target).price, usage))
         if unserved != (0.0, 0):
@@ -182,37 +224,70 @@ class Ledger:
 
     # ---- admission ----------------------------------------------------------------------------
 
-    def admit_now(self, request: BudgetRequest, chain: Sequence[TargetInfo]) -> Admission | None:
-        """The local store's common case without a coroutine: the first target's counters take the
-        estimate and no limit refuses or flags (nor are headers asked for) -> the plain "allow",
-        reserved. None: any other case, or an internal error, with nothing held (``admit`` decides it,
-        on the general path, and logs and counts an error). Never raises."""
-        if not self._fast or not chain:
+    def lane(self, chain: Sequence[TargetInfo], calls: int = 1) -> Lane:
+        """The fast path's view of ``chain`` (built once per chain and policy: the stage keeps it per route)."""
+        return Lane(self.budgets, tuple(chain), self._plain_allow(_names(chain)), calls)
+
+    def admit_plain(
+        self,
+        lane: Lane,
+        input_tokens: int,
+        max_output_tokens: int | None,
+        app: str | None,
+        route: str | None,
+        key_hash: str | None,
+        headers: Mapping[str, str],
+        request: BudgetRequest | None = None,
+    ) -> Admission | None:
+        """The local store's common case without a coroutine and without a ``BudgetRequest``: the lane's
+        first target's counters take the estimate and no limit refuses or flags (nor are headers asked
+        for) -> the plain "allow", reserved. None: any other case, or an internal error, with nothing held
+        (``admit`` decides it on the general path, which logs and counts an error). ``request``: the same
+        request as an object, when the caller has one (a chain of several targets needs it to move the
+        reservation). Never raises."""
+        if not self._fast or lane.target is None:
             return None
         try:
-            target = chain[0]
             now = self._clock()
-            plan = self._planner.plan(request, target, now)
+            plan = self._planner.plan_for(lane.target, app, route, key_hash, headers, now, request)
             local = self._stores.local
             cells = plan.cells
             if cells is None or plan.cells_generation != local.generation:
                 cells = plan.cells = local.cells(plan.refs)
                 plan.cells_generation = local.generation
-            amounts = plan.pick(self._units(request, target))
-            allowed = self._plain_allow(_names(chain))
+            output = lane.output if max_output_tokens is None else max_output_tokens
+            units = lane.units(input_tokens, output)
             res_id = next(self._ids)  # the local store's id: a number, not a string
-            if not local.hold(res_id, cells, amounts, plan.stop_at, now, now + self._hold_s):
+            if not local.hold(res_id, cells, plan.measures, units, plan.stop_at, now, now + self._hold_s):
                 return None
         except Exception:
             return None
         self.stats.admissions += 1
-        return Admission(self, request, allowed, _Held(res_id, plan, amounts, "ok"))
+        return Admission(self, request, lane.allowed, _Held(res_id, plan, units, "ok", (), True))
 
-    async def admit(self, request: BudgetRequest, chain: Sequence[TargetInfo]) -> Admission:
-        """Check and reserve ``request`` on ``chain`` (the route's targets, in order)."""
-        fast = self.admit_now(request, chain)
-        if fast is not None:
-            return fast
+    def admit_now(self, request: BudgetRequest, chain: Sequence[TargetInfo]) -> Admission | None:
+        """``admit_plain`` for a ``BudgetRequest`` (see there)."""
+        if not self._fast or not chain:
+            return None
+        lane = self.lane(chain, request.calls)
+        return self.admit_plain(
+            lane,
+            request.input_tokens,
+            request.max_output_tokens,
+            request.app,
+            request.route,
+            request.key_hash,
+            request.headers,
+            request,
+        )
+
+    async def admit(self, request: BudgetRequest, chain: Sequence[TargetInfo], *, plain: bool = True) -> Admission:
+        """Check and reserve ``request`` on ``chain`` (the route's targets, in order). ``plain=False``: the
+        caller already tried ``admit_plain`` (None), so the general path at once."""
+        if plain:
+            fast = self.admit_now(request, chain)
+            if fast is not None:
+                return fast
         self.stats.admissions += 1
         try:
             return await self._admit(request, chain, downgraded_by=None)
@@ -341,7 +416,7 @@ class Ledger:
         moved, result = await self._reserve(plan, plan.pick(self._units(request, target)), now)
         if moved is None or result.refused >= 0:
             return None
-        self._finish_soon(held, [0] * len(held.amounts))
+        self._finish_soon(held, [0] * len(held.plan.refs))
         return moved
 
     async def _finish(self, held: _Held, actual: Sequence[int]) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 
@@ -56,6 +56,8 @@ class Plan:
     refs: tuple[CounterRef, ...]
     pick: Callable[[tuple[int, int, int]], tuple[int, ...]]
     """The (usd, tokens, requests) units of a call as one amount per counter."""
+    measures: tuple[int, ...]
+    """Per counter, where its amount is in those units (``pick`` as data, for ``LocalStore.hold``)."""
     flag_at: tuple[int, ...]
     """Per counter, the use above which its limit flags (``NEVER``: never)."""
     start: float
@@ -97,16 +99,32 @@ class Planner:
 
     def plan(self, request: BudgetRequest, target: TargetInfo, now: float) -> Plan:
         """The counters ``request`` reserves on when served by ``target`` at ``now``."""
-        headers = self._headers
+        return self.plan_for(target, request.app, request.route, request.key_hash, request.headers, now, request)
+
+    def plan_for(
+        self,
+        target: TargetInfo,
+        app: str | None,
+        route: str | None,
+        key_hash: str | None,
+        headers: Mapping[str, str],
+        now: float,
+        request: BudgetRequest | None = None,
+    ) -> Plan:
+        """``plan`` from the request's scope values themselves (the fast path builds no ``BudgetRequest``
+        unless the plan must be built: ``request`` when the caller has one)."""
+        names = self._headers
         key = (
             target.model,
-            request.app if self._by_app else None,
-            request.route if self._by_route else None,
-            request.key_hash if self._by_key else None,
-            tuple(map(request.headers.get, headers)) if headers else (),
+            app if self._by_app else None,
+            route if self._by_route else None,
+            key_hash if self._by_key else None,
+            () if not names else (headers.get(names[0]),) if len(names) == 1 else tuple(map(headers.get, names)),
         )
         plan = self._plans.get(key)
         if plan is None or not plan.start <= now < plan.end or plan.evictions != self._tracker.evictions:
+            if request is None:
+                request = BudgetRequest(0, None, app, route, headers, key_hash)
             plan = self._build(request, target, now)
             plans = self._plans
             if len(plans) >= MAX_PLANS:
@@ -143,6 +161,7 @@ class Planner:
             counters=tuple(counters),
             refs=tuple(counter.ref for counter in counters),
             pick=_picker([limit.measure_index for limit in limits]),
+            measures=tuple(limit.measure_index for limit in limits),
             flag_at=tuple(_flag_at(limit) for limit in limits),
             start=start,
             end=end,

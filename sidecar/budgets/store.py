@@ -27,6 +27,7 @@ that) when it cannot answer; the ledger decides what follows (``on_store_error``
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
@@ -112,8 +113,13 @@ class LocalCounter:
         self.expires_at = expires_at
 
 
-_Hold = tuple[Sequence[LocalCounter], Sequence[int], float]
-"""One reservation: its counters, the amount held on each, and its expiry (a plain tuple: the cheapest)."""
+_Hold = tuple[Sequence[LocalCounter], Sequence[int], Sequence[int], float]
+"""One reservation: its counters, where each one's amount is in its units, the units, and its expiry (a
+plain tuple: the cheapest). The general path's units are the per-counter amounts (``_IDENTITY`` places);
+the fast path's the (usd, tokens, requests) triple with the plan's measure indices (``hold``)."""
+
+_IDENTITY = tuple(range(64))
+"""Places 0, 1, 2...: a reservation whose units are already one amount per counter (``reserve_now``)."""
 
 
 class LocalStore:
@@ -133,6 +139,9 @@ class LocalStore:
         self._holds: dict[Hashable, _Hold] = {}  # by reservation id: a string, or an int (``hold``)
         self._sweep_every_s = sweep_every_s
         self._next_sweep = 0.0
+        self._purge_at = math.inf
+        """No hold expires before this (the earliest expiry of a live hold, or earlier): the fast path's
+        one comparison instead of a look at the oldest hold."""
         self.generation = 0
         """Moves whenever counters are forgotten (swept, cleared): a holder of ``cells`` resolves again."""
 
@@ -144,7 +153,7 @@ class LocalStore:
     ) -> ReserveResult:
         if now >= self._next_sweep:
             self._sweep(now)
-        if self._holds:
+        if now >= self._purge_at:
             self._purge(now)
         table = self._counters
         found: list[LocalCounter] = []
@@ -165,7 +174,9 @@ class LocalStore:
             amount = amounts[i]
             counter.use += amount
             uses[i] += amount
-        self._holds[res_id] = (found, amounts, hold_until)
+        self._holds[res_id] = (found, _places(len(found)), amounts, hold_until)
+        if hold_until < self._purge_at:
+            self._purge_at = hold_until
         return ReserveResult(-1, tuple(uses))
 
     def cells(self, counters: Sequence[CounterRef]) -> list[LocalCounter]:
@@ -185,35 +196,52 @@ class LocalStore:
         self,
         res_id: Hashable,
         cells: Sequence[LocalCounter],
-        amounts: Sequence[int],
+        measures: Sequence[int],
+        units: Sequence[int],
         stop_at: Sequence[int],
         now: float,
         hold_until: float,
     ) -> bool:
-        """``reserve_now`` over counters already resolved (``cells``), for the fast path: holds
-        ``amounts`` and returns True, or changes nothing and returns False when some counter's use would
+        """``reserve_now`` over counters already resolved (``cells``), for the fast path: counter ``i``
+        takes ``units[measures[i]]`` (``units``: the (usd, tokens, requests) triple of ``pricing``).
+        Holds them and returns True, or changes nothing and returns False when some counter's use would
         pass its ``stop_at`` (a cap, or the level where a limit flags: the caller then takes the general
         path, ``reserve_now``)."""
-        if self._holds:
+        if now >= self._purge_at:
             self._purge(now)
         if now >= self._next_sweep:
             self._sweep(now)
-        for i, cell in enumerate(cells):
-            amount = amounts[i]
-            if cell.use + amount > stop_at[i]:
-                for undo in range(i):
-                    cells[undo].use -= amounts[undo]
-                return False
-            cell.use += amount
-        self._holds[res_id] = (cells, amounts, hold_until)
+        for cell, measure, stop in zip(cells, measures, stop_at, strict=True):
+            use = cell.use + units[measure]
+            if use > stop:
+                for undo, undo_measure in zip(cells, measures, strict=False):
+                    if undo is cell:
+                        return False
+                    undo.use -= units[undo_measure]
+            cell.use = use
+        self._holds[res_id] = (cells, measures, units, hold_until)
+        if hold_until < self._purge_at:
+            self._purge_at = hold_until
+        return True
+
+    def settle_held(self, res_id: Hashable, units: Sequence[int]) -> bool:
+        """Settle a reservation of ``hold`` with the actual ``units`` (the same triple form) in place of
+        those held. False: it is no longer held (expired, or settled already): nothing changed."""
+        hold = self._holds.pop(res_id, None)
+        if hold is None:
+            return False
+        cells, measures, held, _ = hold
+        for cell, measure in zip(cells, measures, strict=True):
+            cell.use += units[measure] - held[measure]
         return True
 
     def settle_now(self, res_id: Hashable, counters: Sequence[CounterRef], actual: Sequence[int]) -> None:
+        """Settle reservation ``res_id`` with ``actual``, one amount per counter of ``counters``."""
         hold = self._holds.pop(res_id, None)
         if hold is not None:
-            held = hold[1]
-            for i, cell in enumerate(hold[0]):
-                cell.use += actual[i] - held[i]
+            cells, measures, held, _ = hold
+            for i, cell in enumerate(cells):
+                cell.use += actual[i] - held[measures[i]]
             return
         table = self._counters  # no live hold (expired, or a fallback charge): the use alone
         for i, ref in enumerate(counters):
@@ -225,7 +253,7 @@ class LocalStore:
             found.use += actual[i]
 
     def read_now(self, counters: Sequence[CounterRef], now: float) -> tuple[int, ...]:
-        if self._holds:
+        if now >= self._purge_at:
             self._purge(now)
         uses = []
         for ref in counters:
@@ -266,6 +294,7 @@ class LocalStore:
     async def close(self) -> None:
         self._counters.clear()
         self._holds.clear()
+        self._purge_at = math.inf
         self.generation += 1
 
     def _purge(self, now: float) -> None:
@@ -273,12 +302,14 @@ class LocalStore:
         holds = self._holds
         while holds:
             res_id = next(iter(holds))
-            found, amounts, until = holds[res_id]
+            found, measures, units, until = holds[res_id]
             if until > now:
+                self._purge_at = until
                 return
             del holds[res_id]
-            for counter, amount in zip(found, amounts, strict=False):  # one length: the plan's
-                counter.use -= amount
+            for counter, measure in zip(found, measures, strict=False):  # one length: the plan's
+                counter.use -= units[measure]
+        self._purge_at = math.inf
 
     def _sweep(self, now: float) -> None:
         self._next_sweep = now + self._sweep_every_s
@@ -287,3 +318,8 @@ class LocalStore:
             self.generation += 1
         for key in stale:
             del self._counters[key]
+
+
+def _places(count: int) -> Sequence[int]:
+    """The places 0..count-1 (a reservation whose units are one amount per counter)."""
+    return _IDENTITY if count <= len(_IDENTITY) else range(count)

@@ -19,6 +19,10 @@ One stage after routing, ``BudgetStage``, over the ledger of the policy being se
               (``used_when_cancelled``: a stream's input and the output streamed so far, seen by a
               ``UsedTap``; an unstreamed call's input alone)
 
+On the local store the common case takes the plain path: the route's ``Lane`` (cached per route and
+policy), ``Ledger.admit_plain`` (no coroutine, no request object) and, when the route's first target
+answered with usage and nothing else was billed, ``Admission.charge_plain``.
+
 Settlement never waits: with the local store it is a few counter updates, done at once; with a shared
 one it is queued and carried by the next admission's round trip (or sent alone 20 ms later when none
 comes: ``budgets.guard.GuardedStore.settle_soon``), so a request costs the store one round trip.
@@ -35,9 +39,10 @@ from typing import TYPE_CHECKING
 
 from aiohttp.web import StreamResponse
 
-from ..budgets import Admission, BudgetRequest, Budgets, Decision, TargetInfo, budget_headers, hash_key
+from ..budgets import Admission, BudgetRequest, Budgets, Decision, Ledger, budget_headers, hash_key
 from ..budgets.estimate import estimate_request
 from ..budgets.keeper import LedgerKeeper
+from ..budgets.lane import Lane
 from ..credentials import app_key
 from ..dialects import Operation
 from ..ensemble.plan import EnsemblePlan
@@ -55,7 +60,6 @@ if TYPE_CHECKING:
     from .exchange import Exchange
     from .stream import HeldStream
 
-_UNKNOWN: list[TargetInfo] = []  # a route not seen yet by the chains' cache
 _NO_QUERY: Mapping[str, str] = MappingProxyType({})
 
 SKIP_REASON = "budget"
@@ -72,64 +76,29 @@ class BudgetStage:
         self._keeper = keeper
         self._key_hashes: dict[str, str] = {}  # caller key -> its hash: a dict lookup, not a SHA-256 each time
         self._bearer_hashes: dict[str, str] = {}  # Authorization header -> its key's hash (bounded alike)
-        # The budgets' view of each route's chain (``_infos``; None: a model the ledger does not know),
-        # for one policy and one ledger's budgets at a time.
-        self._chains: tuple[Policy | None, Budgets | None, dict[str, list[TargetInfo] | None]] = (None, None, {})
+        # The budgets' view of each route's chain (a ``Lane``; None: a model the ledger does not know), for
+        # one policy and one ledger's budgets at a time.
+        # With it, the route's first target (whose answer settles the plain way, ``Admission.charge_plain``).
+        self._lanes: tuple[Policy | None, Budgets | None, dict[str, tuple[Lane, Target] | None]] = (None, None, {})
 
     async def __call__(self, exchange: Exchange, call_next: Handler) -> StreamResponse:
         ledger = self._keeper.ledger
         route = exchange.route
-        if ledger is None or route is None or exchange.facts.operation is Operation.COUNT_TOKENS:
+        facts = exchange.facts
+        if ledger is None or route is None or facts.operation is Operation.COUNT_TOKENS:
             return await call_next(exchange)
         budgets = ledger.budgets
-        cached_policy, cached_budgets, chains = self._chains
+        cached_policy, cached_budgets, lanes = self._lanes
         if cached_policy is not exchange.policy or cached_budgets is not budgets:
-            chains = {}
-            self._chains = (exchange.policy, budgets, chains)
-        chain = chains.get(route.name, _UNKNOWN)
-        if chain is _UNKNOWN:
-            chain = chains[route.name] = _infos(budgets, route.chain)
-        if chain is None:  # a model this ledger does not know: a reload is under way
-            return await call_next(exchange)
-        request = self._request(exchange, route, budgets)
-        admission = None if self._keeper.shared else ledger.admit_now(request, chain)  # no coroutine
-        if admission is None:
-            admission = await ledger.admit(request, chain)
-        decision = admission.decision
-        if decision.acted is not None or decision.store != "ok" or budgets.headers:
-            _show(exchange, decision, budgets)
-        if decision.verdict == "deny":
-            raise _denial(decision)
-        targets = len(chain)
-        if decision.verdict == "downgrade":
-            route = exchange.route = _downgraded(exchange, route, decision)
-            targets = len(route.chain)
-        if not admission.reserved:
-            return await call_next(exchange)
-        if decision.skipped or targets > 1:  # one target: no other to skip or move to
-            exchange.hooks = (*exchange.hooks, BudgetHook(admission, budgets, frozenset(decision.skipped)))
-        tap = None
-        if exchange.facts.stream:
-            tap = UsedTap()
-            exchange.taps = (*exchange.taps, tap)
+            lanes = {}
+            self._lanes = (exchange.policy, budgets, lanes)
         try:
-            response = await call_next(exchange)
-        except RequestFailed as failure:
-            self._finish(exchange, admission, budgets, failure.status)
-            raise
-        except asyncio.CancelledError:
-            self._charge_used(exchange, admission, budgets, request.input_tokens, tap)
-            raise
-        except BaseException:
-            self._finish(exchange, admission, budgets, 500)
-            raise
-        self._finish(exchange, admission, budgets, response.status)
-        return response
-
-    def _request(self, exchange: Exchange, route: Route, budgets: Budgets) -> BudgetRequest:
-        """What admission needs to know: the prompt tokens (``budgets.estimate``), the output maximum, the
-        scope values."""
-        facts = exchange.facts
+            known = lanes[route.name]
+        except KeyError:
+            known = lanes[route.name] = _lane(ledger, route)
+        if known is None:  # a model this ledger does not know: a reload is under way
+            return await call_next(exchange)
+        lane, first = known
         prompt_tokens, output = estimate_request(facts, exchange.raw)
         if facts.operation is Operation.EMBEDDINGS:
             output = 0
@@ -138,16 +107,71 @@ class BudgetStage:
             key_hash = self._bearer_hashes.get(facts.headers.get("authorization", ""))
             if key_hash is None:
                 key_hash = self._key_hash(facts.headers, exchange)
-        plan = route.plan
-        calls = len(plan.chains) + (1 if plan.judge else 0) if isinstance(plan, EnsemblePlan) else 1
-        return BudgetRequest(prompt_tokens, output, facts.app, route.name, facts.headers, key_hash, calls)
+        chain = lane.chain
+        request = None
+        if len(chain) > 1:  # a fallback may move the reservation: it needs the request as an object
+            request = BudgetRequest(prompt_tokens, output, facts.app, route.name, facts.headers, key_hash, lane.calls)
+        admission = None
+        if not self._keeper.shared:  # no coroutine, no request object: the plain case on the local store
+            admission = ledger.admit_plain(
+                lane, prompt_tokens, output, facts.app, route.name, key_hash, facts.headers, request
+            )
+        if admission is None:
+            if request is None:
+                request = BudgetRequest(
+                    prompt_tokens, output, facts.app, route.name, facts.headers, key_hash, lane.calls
+                )
+            admission = await ledger.admit(request, chain, plain=False)
+            decision = admission.decision
+            if decision.acted is not None or decision.store != "ok" or budgets.headers:
+                _show(exchange, decision, budgets)
+            if decision.verdict == "deny":
+                raise _denial(decision)
+            targets = len(chain)
+            if decision.verdict == "downgrade":
+                route = exchange.route = _downgraded(exchange, route, decision)
+                targets = len(route.chain)
+            if not admission.reserved:
+                return await call_next(exchange)
+            if decision.skipped or targets > 1:  # one target: no other to skip or move to
+                exchange.hooks = (*exchange.hooks, BudgetHook(admission, budgets, frozenset(decision.skipped)))
+        elif len(chain) > 1:
+            exchange.hooks = (*exchange.hooks, BudgetHook(admission, budgets, frozenset()))
+        tap = None
+        if facts.stream:
+            tap = UsedTap()
+            exchange.taps = (*exchange.taps, tap)
+        try:
+            response = await call_next(exchange)
+            usage = exchange.usage
+            if (  # the common end: the first target answered, with usage, and no other call billed
+                usage is not None
+                and exchange.answered_by is first
+                and not exchange.unserved_tokens
+                and not exchange.unserved_cost_usd
+            ):
+                admission.charge_plain(usage, lane)
+                return response
+        except RequestFailed as failure:
+            self._finish(exchange, admission, budgets, failure.status)
+            raise
+        except asyncio.CancelledError:
+            self._charge_used(exchange, admission, budgets, prompt_tokens, tap)
+            raise
+        except BaseException:
+            self._finish(exchange, admission, budgets, 500)
+            raise
+        self._finish(exchange, admission, budgets, response.status)
+        return response
 
     def _key_hash(self, headers: Mapping[str, str], exchange: Exchange) -> str | None:
         """The hash of the caller's key (``app_key``), remembered per key and per ``Authorization`` value
         (the header most SDKs send; ``_request`` looks that up first, its parsing skipped too)."""
         bearer = headers.get("authorization")
-        request = exchange.request
-        key = app_key(headers, request.query if "?" in request.raw_path else _NO_QUERY)  # no query: not parsed
+        key = app_key(headers, _NO_QUERY)
+        if not key:  # Gemini's ?key=: the query parsed only when the headers carry no key
+            request = exchange.request
+            key = app_key(headers, request.query) if "?" in request.raw_path else None
         if not key:
             return None
         key_hash = self._key_hashes.get(key)
@@ -268,15 +292,19 @@ class BudgetHook:
         return Verdict.ACCEPT
 
 
-def _infos(budgets: Budgets, chain: tuple[Target, ...]) -> list[TargetInfo] | None:
-    targets = budgets.targets
+def _lane(ledger: Ledger, route: Route) -> tuple[Lane, Target] | None:
+    """The ledger's ``Lane`` of ``route`` and the route's first target (None: a target the ledger's
+    budgets do not know)."""
+    targets = ledger.budgets.targets
     infos = []
-    for target in chain:
+    for target in route.chain:
         info = targets.get(target.name)
         if info is None:
             return None
         infos.append(info)
-    return infos
+    plan = route.plan
+    calls = len(plan.chains) + (1 if plan.judge else 0) if isinstance(plan, EnsemblePlan) else 1
+    return ledger.lane(infos, calls), route.chain[0]
 
 
 def _show(exchange: Exchange, decision: Decision, budgets: Budgets) -> None:

@@ -9,7 +9,14 @@ from typing import Any, cast
 
 import orjson
 
-from sidecar.budgets.estimate import BYTES_PER_TOKEN, DEFAULT_BYTES_PER_TOKEN, byte_estimate, estimate_request
+from sidecar.budgets.estimate import (
+    BYTES_PER_TOKEN,
+    DEFAULT_BYTES_PER_TOKEN,
+    WALK_MARKERS,
+    byte_estimate,
+    estimate_request,
+    needs_walk,
+)
 from sidecar.dialects import Dialect, Operation
 from sidecar.request_facts import RequestFacts
 from sidecar.routing.features import IMAGE_TOKENS
@@ -90,3 +97,12 @@ def test_a_dialect_the_table_does_not_list_gets_the_default_rate() -> None:
     not refused with a KeyError that would fail its budgeted requests."""
     raw = b"x" * 360
     assert byte_estimate(raw, cast(Dialect, "toy")) == math.ceil(360 / DEFAULT_BYTES_PER_TOKEN)
+
+
+def test_every_walk_marker_and_only_those_send_a_body_to_the_walk() -> None:
+    """needs_walk finds each of WALK_MARKERS anywhere in a body, non-ASCII bytes around it included,
+    and none in a body without them."""
+    plain = '{"messages":[{"role":"user","content":"Say hello to the café"}]}'.encode()
+    assert not needs_walk(plain)
+    for marker in WALK_MARKERS:
+        assert needs_walk(plain[:30] + marker + plain[30:]), marker

@@ -370,3 +370,53 @@ async def test_the_fast_path_counts_in_the_store_after_a_clock_stepped_back_past
     clock.advance(-3600)
     (await book.admit(a, big)).charge(Usage(1, 1))
     assert await used(book, "team", "a") == 1.0
+
+
+async def test_the_plain_and_the_general_path_leave_the_same_counters(clock: FakeClock) -> None:
+    """The same traffic (several limits of every measure and scope, answers with and without usage,
+    cached input, calls the caller did not get, releases, an expired hold) counts the same in every
+    counter whether admitted by admit_plain or by the general path (admit with plain=False)."""
+    limits = [
+        usd("team", 100, scope={"by": "header", "header": "x-team"}),
+        {"name": "tpm", "measure": "tokens", "amount": 10**9, "window": "minute", "scope": {"by": "app"}},
+        {"name": "rpm", "measure": "requests", "amount": 10**9, "window": "minute"},
+        usd("key", 100, window="month", scope={"by": "key"}),
+        {"name": "quota", "measure": "tokens", "amount": 10**9, "window": "minute", "scope": {"by": "provider"}},
+    ]
+    plain, general = ledger(clock, *limits), ledger(clock, *limits)
+    chain = [plain.budgets.target("big")]
+    lane = plain.lane(chain)
+    endings: list[tuple[Usage | None, tuple[float, int]] | None] = [
+        (Usage(900, 120), (0.0, 0)),
+        (Usage(1000, 7, cached_input_tokens=600), (0.0, 0)),
+        (None, (0.0, 0)),
+        (Usage(10, 10), (0.002, 300)),
+        None,  # released
+    ]
+    for turn in range(20):
+        tokens, output, app, team, key = (
+            100 + turn,
+            None if turn % 3 else 50,
+            f"a{turn % 2}",
+            f"t{turn % 3}",
+            f"k{turn}",
+        )
+        fast = plain.admit_plain(lane, tokens, output, app, "chat", key, {"x-team": team})
+        request = BudgetRequest(tokens, output, app, "chat", {"x-team": team}, key)
+        slow = await general.admit(request, chain, plain=False)
+        assert fast is not None and fast.reserved and slow.reserved
+        ending = endings[turn % len(endings)]
+        if turn == 7:  # never settled: expires in both
+            continue
+        if ending is None:
+            fast.drop()
+            slow.drop()
+        elif ending[0] is not None and ending[1] == (0.0, 0) and turn % 2:
+            fast.charge_plain(ending[0], lane)
+            slow.charge(ending[0], chain[0])
+        else:
+            fast.charge(ending[0], chain[0], unserved=ending[1])
+            slow.charge(ending[0], chain[0], unserved=ending[1])
+    assert await plain.status() == await general.status()
+    clock.advance(plain.budgets.reservation_ttl_s)
+    assert await plain.status() == await general.status()

@@ -18,6 +18,7 @@ HOLD = NOW + 100
 KEEP = int(time.time()) + 3600  # a real Redis expires keys by its own clock
 A = CounterRef("test:{budgets}:c:a", KEEP, 100)
 B = CounterRef("test:{budgets}:c:b", KEEP, NO_CAP)
+C = CounterRef("test:{budgets}:c:c", KEEP, NO_CAP)
 
 
 @pytest.fixture(params=["local", "redis"])
@@ -107,8 +108,8 @@ def test_hold_changes_nothing_when_a_counter_would_pass_its_stop() -> None:
     left as they were."""
     local = LocalStore()
     cells = local.cells([A, B])
-    assert local.hold(1, cells, [30, 7], [100, 100], NOW, HOLD)
-    assert not local.hold(2, cells, [30, 94], [100, 100], NOW, HOLD)
+    assert local.hold(1, cells, (0, 1), (30, 7), [100, 100], NOW, HOLD)
+    assert not local.hold(2, cells, (0, 1), (30, 94), [100, 100], NOW, HOLD)
     assert local.read_now([A, B], NOW) == (30, 7)
 
 
@@ -117,7 +118,19 @@ def test_a_hold_is_settled_and_expires_like_a_reservation() -> None:
     hold that is never settled stops counting at its expiry."""
     local = LocalStore()
     cells = local.cells([A, B])
-    local.hold(1, cells, [30, 7], [100, 100], NOW, HOLD)
+    local.hold(1, cells, (0, 1), (30, 7), [100, 100], NOW, HOLD)
     local.settle_now(1, [A, B], [12, 3])
-    local.hold(2, cells, [5, 5], [100, 100], NOW, HOLD)
+    local.hold(2, cells, (0, 1), (5, 5), [100, 100], NOW, HOLD)
     assert (local.read_now([A, B], NOW), local.read_now([A, B], HOLD)) == ((17, 8), (12, 3))
+
+
+def test_a_hold_takes_each_counters_amount_from_its_measure() -> None:
+    """Counters sharing a measure take the same unit of a (usd, tokens, requests) hold, and its settlement
+    in the same form replaces each one's amount by the actual unit of its measure, once."""
+    local = LocalStore()
+    cells = local.cells([A, B, C])
+    assert local.hold(1, cells, (1, 2, 1), (900, 40, 1), [100, 100, 100], NOW, HOLD)
+    assert local.read_now([A, B, C], NOW) == (40, 1, 40)
+    assert local.settle_held(1, (700, 25, 1))
+    assert not local.settle_held(1, (700, 25, 1))
+    assert local.read_now([A, B, C], NOW) == (25, 1, 25)

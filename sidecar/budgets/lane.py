@@ -1,0 +1,64 @@
+"""A route's chain as the fast path sees it: resolved once per policy, read by every plain admission.
+
+``Ledger.lane(chain, calls)`` builds one; the request path keeps it per route (``server.budget``) and
+hands it to ``Ledger.admit_plain`` with the request's estimate and scope values. What it settles once
+instead of per request: the chain's plain "allow" decision (shared), the first target (the one the
+plain admission reserves on), the output maximum reserved when the request sets none (the model's, else
+``default_max_output_tokens``), and that target's prices, so that ``units`` prices an estimate in a few
+arithmetic operations (``pricing.estimate_units``'s result, times the calls of an ensemble), and
+``used`` what an answer from it used (``pricing.actual_units``'s).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from sidecar.translate import Usage
+
+from .compiled import Budgets, TargetInfo
+from .pricing import NANO_USD
+
+if TYPE_CHECKING:
+    from .decision import Decision
+
+
+class Lane:
+    """See the module docstring. Read-only once built."""
+
+    __slots__ = ("_cached_price", "_input_price", "_output_price", "allowed", "calls", "chain", "output", "target")
+
+    def __init__(self, budgets: Budgets, chain: Sequence[TargetInfo], allowed: Decision, calls: int) -> None:
+        self.chain = tuple(chain)
+        self.allowed = allowed
+        self.calls = calls
+        self.target = self.chain[0] if self.chain else None
+        """The target a plain admission reserves on (None: an empty chain, never plain)."""
+        target = self.target
+        self.output = (target.max_output_tokens if target is not None else None) or budgets.default_max_output_tokens
+        price = target.price if target is not None else None
+        self._input_price = price.input_per_mtok if price is not None else 0.0  # dollars per million tokens
+        self._output_price = price.output_per_mtok if price is not None else 0.0
+        cached = price.cached_input_per_mtok if price is not None else None
+        self._cached_price = cached if cached is not None else self._input_price
+
+    def units(self, input_tokens: int, output_tokens: int) -> tuple[int, int, int]:
+        """The reservation of a request on ``target``: (nano-USD, tokens, requests), as
+        ``pricing.estimate_units`` and ``Ledger._units`` make it."""
+        usd = math.ceil((input_tokens * self._input_price + output_tokens * self._output_price) * 1000)
+        calls = self.calls
+        if calls > 1:
+            return usd * calls, (input_tokens + output_tokens) * calls, 1
+        return usd, input_tokens + output_tokens, 1
+
+    def used(self, usage: Usage) -> tuple[int, int, int]:
+        """What a call ``target`` answered used: (nano-USD, tokens, requests), as ``pricing.actual_units``
+        makes it (the same arithmetic as ``cost.cost_usd``, on the prices read once)."""
+        cached = usage.cached_input_tokens
+        fresh = usage.input_tokens - cached
+        if fresh < 0:
+            fresh = 0
+        total = fresh * self._input_price + cached * self._cached_price + usage.output_tokens * self._output_price
+        usd = round(total / 1_000_000 * NANO_USD) if self.target is not None and self.target.price is not None else 0
+        return usd, usage.input_tokens + usage.output_tokens, 1
