@@ -99,20 +99,18 @@ class Connection(web.RequestHandler):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        """Parse ``data`` (aiohttp), then account for it: bytes that leave a head unfinished count
+        towards the caps; a request not yet whole is timed from its first byte. A request that comes
+        whole in one call (the usual case) is counted nowhere."""
         body = self._body
         if body is not None and body.is_eof():
             body = self._body = None
-        if body is None:  # these bytes begin or continue a request's head
-            size = len(data)
-            self._head_bytes += size
-            self.listener.head_bytes += size
-            if self.receiving_since is None and not self.in_request:
-                self.receiving_since = self._loop.time()
         parsed = self._request_count
         super().data_received(data)
         completed = self._request_count - parsed
         if completed:  # heads completed (or refused): what follows is a body or a new head
-            self._forget_head()
+            if self._head_bytes:
+                self._forget_head()
             messages = self._messages
             last = messages[-1][1] if messages else None
             if (body is not None and not body.is_eof()) or (
@@ -124,14 +122,20 @@ class Connection(web.RequestHandler):
                 self.force_close()
                 return
             body = self._body = last if last is not None and not last.is_eof() else None
-        elif body is None and (self._head_bytes > MAX_HEAD_BYTES or self.listener.head_bytes > HEADS_BUDGET_BYTES):
-            log.debug("bad_request", reason="request head too large", bytes=self._head_bytes, status=None)
-            self.force_close()
-            return
+        elif body is None:  # these bytes begin or continue a request's head
+            size = len(data)
+            self._head_bytes += size
+            self.listener.head_bytes += size
+            if self._head_bytes > MAX_HEAD_BYTES or self.listener.head_bytes > HEADS_BUDGET_BYTES:
+                log.debug("bad_request", reason="request head too large", bytes=self._head_bytes, status=None)
+                self.force_close()
+                return
         if body is not None and body.is_eof():
             body = self._body = None
         if body is None and self._head_bytes == 0:
             self.receiving_since = None  # the request is in, whole
+        elif self.receiving_since is None and not self.in_request:
+            self.receiving_since = self._loop.time()  # a request's first bytes: its receive deadline runs
 
     def _forget_head(self) -> None:
         self.listener.head_bytes -= self._head_bytes
