@@ -190,11 +190,7 @@ def served_paths(state: Any) -> list[str]:
     """Every POST path of the server's router, as a request would spell it."""
     from sidecar.server.app import SidecarApp
 
-    templates = {
-        route.resource.canonical
-        for route in SidecarApp(state).web.router.routes()
-        if route.method == "POST" and route.resource is not None
-    }
+    templates = set(SidecarApp(state).routes.templates("POST"))
     paths = []
     for template in sorted(templates):
         if "{tail}" in template:

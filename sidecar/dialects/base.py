@@ -65,6 +65,14 @@ class RequestProblem(Exception):
 _SEGMENT = re.compile(r"\{(\w+)\}")
 
 
+def path_pattern(template: str) -> re.Pattern[str] | None:
+    """The pattern of a path template whose ``{name}`` parts are each one path segment (None for a path
+    without one: it is compared as it is)."""
+    if "{" not in template:
+        return None
+    return re.compile(_SEGMENT.sub(r"(?P<\1>[^/]+)", re.escape(template).replace(r"\{", "{").replace(r"\}", "}")))
+
+
 @dataclass(frozen=True, slots=True)
 class Endpoint:
     """A path the app's SDK calls: the route template (``{name}`` is one path segment), its dialect, and
@@ -77,9 +85,7 @@ class Endpoint:
     _pattern: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        if "{" in self.path:
-            pattern = _SEGMENT.sub(r"(?P<\1>[^/]+)", re.escape(self.path).replace(r"\{", "{").replace(r"\}", "}"))
-            object.__setattr__(self, "_pattern", re.compile(pattern))
+        object.__setattr__(self, "_pattern", path_pattern(self.path))
 
     def match(self, path: str) -> str | None:
         """The path's one parameter (the model, or Gemini's ``model:method``), ``""`` for a path without

@@ -3,6 +3,10 @@
     async with bulkhead.slot():     # waits at most queue_timeout_s, else raises BulkheadFull
         ...call the target...       # (``async with bulkhead:`` is the same)
 
+    if not bulkhead.try_acquire():  # the same without a coroutine when a slot is free (the request path)
+        await bulkhead.acquire()
+    try: ...call the target... finally: bulkhead.release()
+
 Waiters are served first come, first served; a released slot is handed directly to the oldest waiter
 (no barging by new arrivals). ``queue_timeout_s <= 0`` means "never wait": reject at once when full.
 ``max_queued`` (None = unbounded) rejects at once when that many calls are already waiting.
@@ -64,11 +68,18 @@ class Bulkhead:
     def queued(self) -> int:
         return sum(1 for w in self._waiters if not w.done())
 
+    def try_acquire(self) -> bool:
+        """Take a free slot at once if there is one (no coroutine: the usual case); else False, and
+        ``acquire`` waits for one."""
+        if self._in_flight < self.max_concurrent:
+            self._in_flight += 1
+            return True
+        return False
+
     async def acquire(self) -> None:
         """Take a slot, waiting at most ``queue_timeout_s``; raises ``BulkheadFull`` otherwise."""
         # Invariant: a live waiter exists only while every slot is taken (release hands slots over).
-        if self._in_flight < self.max_concurrent:
-            self._in_flight += 1
+        if self.try_acquire():
             return
         if self.queue_timeout_s <= 0:
             raise BulkheadFull(self.name, self.max_concurrent, "not queueing")

@@ -1,9 +1,10 @@
-"""The application: aiohttp.web serves it through ``listener`` (caps, strict input), its router hands
-each request (a ``web.Request``; the answer a ``web.Response`` or ``web.StreamResponse``) to a handler.
+"""The application: aiohttp's low-level ``web.Server`` serves it through ``listener`` (caps, strict
+input), whose ``Routes`` hands each request (a ``web.BaseRequest``; the answer a ``web.Response`` or
+``web.StreamResponse``) to the handler of its method and path.
 
 Request path (``pipeline``), built once at startup; each stage may answer early:
 
-    listener.guard (target and version checks, the connection marked busy)
+    listener.Routes (target and version checks, the connection marked busy, the path's handler)
       -> handler (``app._proxy``: request id, trace, the sidecar's headers on any answer, errors in
          the caller's dialect, the access line)
       -> read_stage     read and parse the body, the request's facts (``request_facts``): 400 / 413

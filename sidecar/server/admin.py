@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 import orjson
-from aiohttp.web import Request, Response
+from aiohttp.web import BaseRequest, Response
 
 from .. import __version__
 from .state import SidecarState
@@ -22,11 +22,11 @@ def _json(data: Any, status: int = 200) -> Response:
     return Response(status=status, body=orjson.dumps(data, option=orjson.OPT_INDENT_2), content_type="application/json")
 
 
-async def healthz(request: Request) -> Response:
+async def healthz(request: BaseRequest) -> Response:
     return Response(text="ok\n")
 
 
-async def readyz(request: Request, *, state: SidecarState) -> Response:
+async def readyz(request: BaseRequest, *, state: SidecarState) -> Response:
     if state.draining:
         return Response(status=503, text="draining\n")
     if not state.listening:
@@ -34,7 +34,7 @@ async def readyz(request: Request, *, state: SidecarState) -> Response:
     return Response(text="ready\n")
 
 
-async def status(request: Request, *, state: SidecarState) -> Response:
+async def status(request: BaseRequest, *, state: SidecarState) -> Response:
     holder = state.holder
     policy = holder.policy
     last_error = holder.last_error
@@ -101,7 +101,7 @@ def shadow_table(state: SidecarState) -> list[dict[str, Any]]:
     return rows
 
 
-async def metrics(request: Request, *, state: SidecarState) -> Response:
+async def metrics(request: BaseRequest, *, state: SidecarState) -> Response:
     state.budgets.refresh(state.telemetry.instruments)
     cache = state.caches.cache
     if cache is not None:
@@ -112,7 +112,7 @@ async def metrics(request: Request, *, state: SidecarState) -> Response:
     )
 
 
-async def list_models(request: Request, *, state: SidecarState) -> Response:
+async def list_models(request: BaseRequest, *, state: SidecarState) -> Response:
     """OpenAI's GET /v1/models: the model names the policy exposes."""
     policy = state.holder.policy
     created = int(policy.loaded_at)

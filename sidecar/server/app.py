@@ -1,7 +1,7 @@
 """Wiring and lifecycle: build the app, serve it, reload, drain.
 
-``SidecarApp`` registers the endpoint table and the admin routes on an ``aiohttp.web.Application``
-(its router; anything unrouted gets a 404 in the dialect the path suggests), folds the pipeline once
+``SidecarApp`` puts the endpoint table and the admin routes in the listener's ``Routes`` (anything
+unrouted gets a 404 in the dialect the path suggests), folds the pipeline once
 per compiled policy (``assembly``: only the feature stages the policy uses), and holds the upstream
 client (``upstream.UpstreamClient``: opened and closed with the app) and the policy watcher;
 ``start_app`` opens it and its HTTP listener (``listener``). ``serve`` listens (and on the health port,
@@ -47,7 +47,7 @@ from .errors import RequestFailed, error_response
 from .exchange import Exchange
 from .fallback import Executor
 from .gating import gate_stage
-from .listener import Handler, Listener, application
+from .listener import Handler, Listener, Routes
 from .pipeline import Stage, read_stage, route_request
 from .shadowing import ShadowRunner
 from .state import SidecarState
@@ -118,7 +118,7 @@ class SidecarApp:
             ("GET", "/status", partial(admin.status, state=state)),
             ("GET", "/metrics", partial(admin.metrics, state=state)),
         ]
-        self.web = application(routes, fallback=_not_found, max_body=settings.max_body_bytes)
+        self.routes = Routes(routes, fallback=_not_found, max_body=settings.max_body_bytes)
         self.watcher = PolicyWatcher(
             state.holder.policy.source,
             state.holder,
@@ -150,7 +150,7 @@ class SidecarApp:
         """The HTTP listener for the app's port (its limits from the settings)."""
         settings = self.state.settings
         return Listener(
-            self.web,
+            self.routes,
             max_connections=settings.max_connections,
             keepalive_s=settings.keepalive_s,
             receive_timeout_s=settings.receive_timeout_s,
@@ -207,7 +207,7 @@ def health_listener(state: SidecarState) -> Listener:
     if settings.health_metrics:
         routes.append(("GET", "/metrics", partial(admin.metrics, state=state)))
     return Listener(
-        application(routes, fallback=_not_found, max_body=settings.max_body_bytes),
+        Routes(routes, fallback=_not_found, max_body=settings.max_body_bytes),
         max_connections=settings.health_max_connections,
         keepalive_s=settings.keepalive_s,
         receive_timeout_s=settings.receive_timeout_s,
@@ -215,7 +215,7 @@ def health_listener(state: SidecarState) -> Listener:
     )
 
 
-async def _not_found(request: web.Request) -> web.Response:
+async def _not_found(request: web.BaseRequest) -> web.Response:
     dialect = dialect_of_path(request.path, request.headers)
     return error_response(
         dialect, RequestFailed(404, f"unknown path {request.method} {request.path}", code="unknown_path")
@@ -223,7 +223,7 @@ async def _not_found(request: web.Request) -> web.Response:
 
 
 async def _proxy(
-    request: web.Request, *, endpoint: Endpoint, pipelines: Pipelines, state: SidecarState, access: AccessLog
+    request: web.BaseRequest, *, endpoint: Endpoint, pipelines: Pipelines, state: SidecarState, access: AccessLog
 ) -> web.StreamResponse:
     """One proxied request: its record, the pipeline, the sidecar's headers on whatever answers, an error
     in the caller's dialect for a failure, and the access line."""

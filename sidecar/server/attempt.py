@@ -55,6 +55,7 @@ from ..upstream import (
     upstream_headers,
     upstream_url,
 )
+from .deadline import Deadline
 from .exchange import Exchange
 from .stream import HeldStream, relay_stream
 
@@ -160,12 +161,20 @@ class Attempt:
         # Streams ask for identity so that every event is relayed the moment it arrives.
         headers["accept-encoding"] = "identity" if facts.stream else "gzip, deflate"
         trace.inject(headers)
-        first_byte_by = asyncio.get_running_loop().time() + min(timeouts.first_byte_s, budget_s)
+        loop = asyncio.get_running_loop()
+        first_byte_by = loop.time() + min(timeouts.first_byte_s, budget_s)
         response: UpstreamResponse | None = None
         phase: TimeoutPhase = "first_byte"
         try:
-            async with asyncio.timeout_at(first_byte_by):  # waiting for a connection, connecting, the head
+            deadline = Deadline(loop, first_byte_by)  # waiting for a connection, connecting, the head
+            try:
                 response = await self._client.post(provider, prepared.url, headers, prepared.body, timeouts)
+            except asyncio.CancelledError:
+                if deadline.lift():
+                    raise TimeoutError from None
+                raise
+            finally:
+                deadline.lift()
             phase = "total"
             if first_byte is not None:
                 first_byte.set()

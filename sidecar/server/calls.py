@@ -112,11 +112,16 @@ class Calls:
         )
         started = time.monotonic()
         exchange.calls += 1
+        bulkhead = state.bulkhead
         try:
-            async with state.bulkhead.slot():
+            if not bulkhead.try_acquire():  # a free slot is taken without a coroutine; else wait for one
+                await bulkhead.acquire()
+            try:
                 result = await self._attempt.run(
                     exchange, candidate.prepared, candidate.timeouts, trace, remaining, first_byte
                 )
+            finally:
+                bulkhead.release()
         except BulkheadFull:
             exchange.calls -= 1  # no call was made after all
             if permit is not None:

@@ -32,7 +32,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from aiohttp.web import Request, StreamResponse
+from aiohttp.web import BaseRequest, StreamResponse
 
 from ..dialects import Dialect
 from ..dialects.base import Endpoint
@@ -79,7 +79,7 @@ class AttemptRecord:
 
 @dataclass(slots=True, eq=False)
 class Exchange:
-    request: Request
+    request: BaseRequest
     endpoint: Endpoint
     policy: Policy
     request_id: str

@@ -6,7 +6,9 @@ aiohttp does the HTTP: parsing (its C parser is llhttp, strict for requests), ke
 being handled, then reading pauses; each answer waits for the socket to drain before the next request
 is taken), ``handler_cancellation`` (a caller that disconnects cancels its handler and with it the
 upstream call), lingering (an unread body is read away for ``LINGER_S``, then the connection closes),
-response framing and header-injection checks. What this module adds:
+response framing and header-injection checks. The sidecar serves on aiohttp's low-level ``web.Server``
+with its own path table (``Routes``), not on ``web.Application`` and its router (about 31,000
+instructions a request less, docs/benchmarks.md). What this module adds:
 
 - a **connection cap** per listener: past ``max_connections`` a new connection is closed at once;
 - **head caps**: at most ``MAX_HEAD_BYTES`` received of a request's head before it is complete (besides
@@ -20,15 +22,17 @@ response framing and header-injection checks. What this module adds:
 - **refusals in the caller's terms**: what llhttp refuses gets a JSON 400 (431 for a line or field over
   its limit) and the connection closes; a target that does not percent-decode to UTF-8 without control
   characters, or an HTTP version other than 1.0 and 1.1, gets 400 / 505 in the dialect its path
-  suggests (``guard``). Client mistakes are logged at debug level, never with a traceback.
+  suggests (``Routes``). Client mistakes are logged at debug level, never with a traceback.
 
-    listener = Listener(app, max_connections=..., keepalive_s=..., receive_timeout_s=...)
+    routes = Routes([(method, path, handler), ...], fallback=..., max_body=...)
+    listener = Listener(routes, max_connections=..., keepalive_s=..., receive_timeout_s=...)
     await listener.start(host, port)     listening
     await listener.shutdown(drain_s)     stop accepting; requests and streams in flight finish; close
 
 ``Connection`` is aiohttp's ``RequestHandler`` (one per connection) with those checks; it reads two of
-its parent's attributes (``_request_count``, ``_messages``: what the parser has completed), the only
-place the sidecar looks inside aiohttp. tests/server/test_listener.py holds the behaviours on a real
+its parent's attributes (``_request_count``, ``_messages``: what the parser has completed) and
+``Request`` overrides ``BaseRequest._prepare_hook`` (the ``Server`` header), the only places the sidecar
+looks inside aiohttp. tests/server/test_listener.py holds the behaviours on a real
 server, so an aiohttp upgrade that moves them fails there.
 """
 
@@ -39,15 +43,16 @@ import re
 import traceback
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
-from functools import partial
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from aiohttp import web
-from aiohttp.http import HttpProcessingError, HttpVersion10, HttpVersion11
+from aiohttp.abc import AbstractStreamWriter
+from aiohttp.http import HttpProcessingError, HttpVersion10, HttpVersion11, RawRequestMessage
 from aiohttp.http_exceptions import LineTooLong
 from aiohttp.streams import StreamReader
 
+from ..dialects.base import path_pattern
 from ..dialects.registry import dialect_of_path
 from ..telemetry.logging import get_logger
 from .errors import RequestFailed, error_response
@@ -61,7 +66,7 @@ BACKLOG = 4096  # the kernel caps it at net.core.somaxconn
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 log = get_logger("sidecar.listener")
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
 
 
 class Connection(web.RequestHandler):
@@ -86,7 +91,7 @@ class Connection(web.RequestHandler):
         self._head_bytes = 0  # of the request whose head is arriving
         self._body: StreamReader | None = None  # the body still arriving, once its head is complete
         self.receiving_since: float | None = None  # loop time of the first byte of a request not yet whole
-        self.in_request = False  # set by ``guard`` while a handler runs
+        self.in_request = False  # set by ``Routes`` while a handler runs
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self.listener.connections.discard(self)
@@ -94,20 +99,18 @@ class Connection(web.RequestHandler):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        """Parse ``data`` (aiohttp), then account for it: bytes that leave a head unfinished count
+        towards the caps; a request not yet whole is timed from its first byte. A request that comes
+        whole in one call (the usual case) is counted nowhere."""
         body = self._body
         if body is not None and body.is_eof():
             body = self._body = None
-        if body is None:  # these bytes begin or continue a request's head
-            size = len(data)
-            self._head_bytes += size
-            self.listener.head_bytes += size
-            if self.receiving_since is None and not self.in_request:
-                self.receiving_since = self._loop.time()
         parsed = self._request_count
         super().data_received(data)
         completed = self._request_count - parsed
         if completed:  # heads completed (or refused): what follows is a body or a new head
-            self._forget_head()
+            if self._head_bytes:
+                self._forget_head()
             messages = self._messages
             last = messages[-1][1] if messages else None
             if (body is not None and not body.is_eof()) or (
@@ -119,14 +122,20 @@ class Connection(web.RequestHandler):
                 self.force_close()
                 return
             body = self._body = last if last is not None and not last.is_eof() else None
-        elif body is None and (self._head_bytes > MAX_HEAD_BYTES or self.listener.head_bytes > HEADS_BUDGET_BYTES):
-            log.debug("bad_request", reason="request head too large", bytes=self._head_bytes, status=None)
-            self.force_close()
-            return
+        elif body is None:  # these bytes begin or continue a request's head
+            size = len(data)
+            self._head_bytes += size
+            self.listener.head_bytes += size
+            if self._head_bytes > MAX_HEAD_BYTES or self.listener.head_bytes > HEADS_BUDGET_BYTES:
+                log.debug("bad_request", reason="request head too large", bytes=self._head_bytes, status=None)
+                self.force_close()
+                return
         if body is not None and body.is_eof():
             body = self._body = None
         if body is None and self._head_bytes == 0:
             self.receiving_since = None  # the request is in, whole
+        elif self.receiving_since is None and not self.in_request:
+            self.receiving_since = self._loop.time()  # a request's first bytes: its receive deadline runs
 
     def _forget_head(self) -> None:
         self.listener.head_bytes -= self._head_bytes
@@ -200,39 +209,87 @@ def target_problem(raw_path: str) -> str | None:
     return None
 
 
-async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Refuse what llhttp accepts but the sidecar must not (see ``target_problem``); mark the connection
-    busy while the handler runs; answer with ``Connection: close`` while the listener drains."""
-    problem = target_problem(request.raw_path)
-    version = request.version
-    if problem is not None or (version != HttpVersion11 and version != HttpVersion10):
-        status = 400 if problem is not None else 505
-        log.debug("bad_request", reason=problem or f"HTTP version {version.major}.{version.minor}", status=status)
-        failure = RequestFailed(status, problem or "only HTTP/1.1 and HTTP/1.0 are served", code="invalid_request")
-        refusal = error_response(dialect_of_path(request.path, request.headers), failure)
-        refusal.force_close()
-        return refusal
-    conn = request.protocol
-    if not isinstance(conn, Connection):  # pragma: no cover - every connection is one (``Listener.start``)
-        return await handler(request)
-    conn.in_request = True
-    try:
-        response = await handler(request)
-    finally:
-        conn.in_request = False
-    if conn.listener.draining:
-        response.force_close()
-    if not response.prepared:
+class Routes:
+    """The listener's one handler (aiohttp's low-level ``web.Server`` calls it for every request): its
+    checks, then the handler of the request's method and path.
+
+    ``routes`` are (method, path, handler); a GET route answers HEAD too; a path's ``{name}`` part is one
+    segment; ``fallback`` answers every other method and path; bodies up to ``max_body``. The table is a
+    dict of the exact paths and the templated ones in their order, built once: no router, no
+    ``Application``, no signals or middlewares (``docs/benchmarks.md``, "The listener").
+
+    For every request: ``Expect: 100-continue`` (``expect_continue``); then what llhttp accepts but the
+    sidecar must not (``target_problem``, an HTTP version other than 1.0 and 1.1) is refused in the
+    dialect its path suggests; the connection is marked busy while the handler runs; an answer written
+    while the listener drains says ``Connection: close``; an answer not yet begun is begun here, so that
+    a bad header is answered with a 500."""
+
+    __slots__ = ("_exact", "_templated", "fallback", "max_body")
+
+    def __init__(self, routes: Sequence[tuple[str, str, Handler]], *, fallback: Handler, max_body: int) -> None:
+        self._exact: dict[tuple[str, str], Handler] = {}
+        self._templated: list[tuple[str, re.Pattern[str], Handler, str]] = []
+        for method, path, handler in routes:
+            pattern = path_pattern(path)
+            for each in (method, "HEAD") if method == "GET" else (method,):
+                if pattern is None:
+                    self._exact.setdefault((each, path), handler)
+                else:
+                    self._templated.append((each, pattern, handler, path))
+        self.fallback = fallback
+        self.max_body = max_body
+
+    def handler(self, method: str, path: str) -> Handler:
+        """The handler of ``method`` on ``path``: its route's, else ``fallback``."""
+        handler = self._exact.get((method, path))
+        if handler is not None:
+            return handler
+        for each, pattern, handler, _ in self._templated:
+            if each == method and pattern.fullmatch(path) is not None:
+                return handler
+        return self.fallback
+
+    async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
+        if "Expect" in request.headers:
+            refusal = await expect_continue(request)
+            if refusal is not None:
+                return refusal
+        problem = target_problem(request.raw_path)
+        version = request.version
+        if problem is not None or (version != HttpVersion11 and version != HttpVersion10):
+            status = 400 if problem is not None else 505
+            log.debug("bad_request", reason=problem or f"HTTP version {version.major}.{version.minor}", status=status)
+            failure = RequestFailed(status, problem or "only HTTP/1.1 and HTTP/1.0 are served", code="invalid_request")
+            refusal = error_response(dialect_of_path(request.path, request.headers), failure)
+            refusal.force_close()
+            return refusal
+        handler = self.handler(request.method, request.path)
+        conn = request.protocol
+        if not isinstance(conn, Connection):  # pragma: no cover - every connection is one (``Listener.start``)
+            return await handler(request)
+        conn.in_request = True
         try:
-            await response.prepare(request)  # here, not after the handler, so that a bad header is answered
-        except ValueError as exc:  # a header value with a line break: it would split the head
-            log.warning("response_header_refused", error=str(exc), path=request.path)
-            failure = RequestFailed(500, "internal error in llm-sidecar", code="internal_error")
-            response = error_response(dialect_of_path(request.path, request.headers), failure)
-    return response
+            response = await handler(request)
+        finally:
+            conn.in_request = False
+        if conn.listener.draining:
+            response.force_close()
+        if not response.prepared:
+            try:
+                await response.prepare(request)  # here, not after the handler, so that a bad header is answered
+            except ValueError as exc:  # a header value with a line break: it would split the head
+                log.warning("response_header_refused", error=str(exc), path=request.path)
+                failure = RequestFailed(500, "internal error in llm-sidecar", code="internal_error")
+                response = error_response(dialect_of_path(request.path, request.headers), failure)
+        return response
+
+    def templates(self, method: str) -> list[str]:
+        """Every path template ``method`` is routed on (``{name}`` for a templated segment)."""
+        exact = [path for (each, path) in self._exact if each == method]
+        return exact + [template for each, _, _, template in self._templated if each == method]
 
 
-async def expect_continue(request: web.Request) -> web.StreamResponse | None:
+async def expect_continue(request: web.BaseRequest) -> web.StreamResponse | None:
     """``Expect: 100-continue``: go on only if the announced body fits (else 413, the body never sent);
     other expectations are ignored."""
     if request.headers.get("expect", "").lower() != "100-continue" or request.version != HttpVersion11:
@@ -250,26 +307,16 @@ async def expect_continue(request: web.Request) -> web.StreamResponse | None:
     return None
 
 
-def application(routes: Sequence[tuple[str, str, Handler]], *, fallback: Handler, max_body: int) -> web.Application:
-    """An application for a ``Listener``: ``routes`` (method, path, handler; a GET route answers HEAD
-    too), ``fallback`` for every other method and path, bodies up to ``max_body``, ``guard`` and
-    ``expect_continue`` on every route.
+class Request(web.BaseRequest):
+    """A request as the sidecar's handlers get it: aiohttp's low-level request, whose every answer (a
+    handler's, a stream's, a refusal's) says ``Server: llm-sidecar``, not aiohttp's, which names the
+    Python and aiohttp versions. aiohttp calls ``_prepare_hook`` as each answer's head is written (its own
+    ``web.Request`` runs an application's ``on_response_prepare`` signal there)."""
 
-    ``guard`` wraps each handler when the route is added, not as an aiohttp middleware: every path is
-    routed (the catch-all ``fallback``), so a middleware would see nothing more, and without one aiohttp
-    spares each request its middleware chain (a coroutine frame of its own per request)."""
-    app = web.Application(client_max_size=max_body)
-    app.on_response_prepare.append(_server_header)
-    for method, path, handler in [*routes, ("*", r"/{path:[\s\S]*}", fallback)]:  # any path, line breaks too
-        guarded = partial(guard, handler=handler)
-        app.router.add_route(method, path, guarded, expect_handler=expect_continue)
-        if method == "GET":
-            app.router.add_route("HEAD", path, guarded, expect_handler=expect_continue)
-    return app
+    __slots__ = ()
 
-
-async def _server_header(request: web.Request, response: web.StreamResponse) -> None:
-    response.headers["Server"] = "llm-sidecar"  # not aiohttp's, which names the Python and aiohttp versions
+    async def _prepare_hook(self, response: web.StreamResponse) -> None:
+        response.headers["Server"] = "llm-sidecar"
 
 
 class _Refused(asyncio.Protocol):
@@ -280,18 +327,19 @@ class _Refused(asyncio.Protocol):
 
 
 class Listener:
-    """One listening socket serving one ``web.Application``, its connections counted and capped."""
+    """One listening socket serving ``routes`` on aiohttp's low-level ``web.Server``, its connections
+    counted and capped."""
 
     def __init__(
         self,
-        app: web.Application,
+        routes: Routes,
         *,
         max_connections: int,
         keepalive_s: float = 75.0,
         receive_timeout_s: float = 60.0,
         name: str = "app",
     ) -> None:
-        self.app = app
+        self.routes = routes
         self.max_connections = max_connections
         self.keepalive_s = keepalive_s
         self.receive_timeout_s = receive_timeout_s
@@ -300,7 +348,7 @@ class Listener:
         self.connections: weakref.WeakSet[Connection] = weakref.WeakSet()  # one never connected is dropped
         self.head_bytes = 0  # received of heads not yet complete, all connections together
         self.draining = False
-        self._runner = web.AppRunner(app, handle_signals=False, handler_cancellation=True, access_log=None)
+        self._manager = web.Server(routes, request_factory=self._request, handler_cancellation=True)
         self._server: asyncio.Server | None = None
         self._at_cap = False
         self._sweep_s = min(1.0, receive_timeout_s / 4)  # a request is closed within 1.25 x the timeout
@@ -311,10 +359,18 @@ class Listener:
         assert self._server is not None
         return int(self._server.sockets[0].getsockname()[1])
 
+    def _request(
+        self,
+        message: RawRequestMessage,
+        payload: StreamReader,
+        protocol: web.RequestHandler,
+        writer: AbstractStreamWriter,
+        task: asyncio.Task[None],
+    ) -> Request:
+        return Request(message, payload, protocol, writer, task, self.loop, client_max_size=self.routes.max_body)
+
     async def start(self, host: str, port: int) -> None:
-        await self._runner.setup()
-        manager = self._runner.server
-        assert manager is not None
+        manager = self._manager
 
         def accept() -> asyncio.Protocol:
             if len(self.connections) < self.max_connections:
@@ -344,10 +400,7 @@ class Listener:
             self._sweeper.cancel()
         if self._server is not None:
             self._server.close()
-        manager = self._runner.server
-        if manager is not None:
-            manager.pre_shutdown()  # idle kept-alive connections close; busy ones after their answer
-            await manager.shutdown(drain_s)
-        await self._runner.cleanup()
+        self._manager.pre_shutdown()  # idle kept-alive connections close; busy ones after their answer
+        await self._manager.shutdown(drain_s)
         if self._server is not None:
             await self._server.wait_closed()

@@ -69,7 +69,7 @@ async def parse_body(exchange: Exchange, raw: bytes, call_next: Handler) -> web.
     exchange.raw = raw
     request = exchange.request
     known = exchange.facts
-    param = next(iter(request.match_info.values()), "")
+    param = exchange.endpoint.match(request.path) or ""  # the model (or Gemini's model:method) in the path
     try:
         facts = read_request(exchange.endpoint, request.path, param, known.headers, request.query, body, app=known.app)
     except RequestProblem as problem:

@@ -1,15 +1,21 @@
 """Metric instruments written to two maintained libraries: ``prometheus_client`` and the OpenTelemetry SDK.
 
-Each instrument is a ``prometheus_client`` metric on the registry of one ``Telemetry`` (rendered for
-``GET /metrics`` by ``prometheus_client.generate_latest``) and, only when a metrics push is configured
+Each instrument is on the ``prometheus_client`` registry of one ``Telemetry`` (rendered for ``GET
+/metrics`` by ``prometheus_client.generate_latest``) and, only when a metrics push is configured
 (``OTEL_METRICS_EXPORTER`` / an OTLP endpoint), the OpenTelemetry SDK instrument of its OTel name on
 that ``Telemetry``'s ``MeterProvider`` (exported by the SDK's ``PeriodicExportingMetricReader``):
 
-- counters and gauges: the SDK's asynchronous instruments (``ObservableCounter``,
-  ``ObservableUpDownCounter``, ``ObservableGauge``), whose callback reads the values
-  ``prometheus_client`` holds when the reader collects (once per push interval). A counter or gauge
-  update costs one ``prometheus_client`` update, push or not (the SDK's synchronous instruments cost
-  about 6 us per update, a request makes about seven). Both hold cumulative values, so what is pushed
+- counters and histograms, the ones a request updates (about twenty updates a request): plain numbers
+  per label tuple held here, made into ``prometheus_client`` metric families (``CounterMetricFamily``,
+  ``HistogramMetricFamily``) by a custom collector when the registry collects; an update is a dict
+  lookup and a float add (a histogram's bucket found by bisection), not a call into the library, its
+  checks and its lock (the event loop is the only writer). The text is byte for byte what the
+  library's own ``Counter`` and ``Histogram`` render (tests/telemetry/test_metrics.py compares them);
+- gauges: ``prometheus_client`` gauges;
+- on the OTel side, counters and gauges are the SDK's asynchronous instruments (``ObservableCounter``,
+  ``ObservableUpDownCounter``, ``ObservableGauge``), whose callback reads the values held when the
+  reader collects (once per push interval): an update costs the same, push or not (the SDK's
+  synchronous instruments cost about 6 us per update). Both hold cumulative values, so what is pushed
   is the same (the SDK derives deltas itself if a delta temporality is asked for); what is lost is an
   exemplar per counter update, which the SDK attaches only to measurements of synchronous instruments.
 - histograms: the SDK's ``Histogram``, recorded at each observation as well (a histogram's buckets
@@ -20,25 +26,31 @@ Why this module exists at all: the names. ``/metrics`` must keep the documented 
 SDK's Prometheus reader (``opentelemetry-exporter-prometheus``) derives the Prometheus names from the
 OTel names and units itself, adds a ``target_info`` metric and registers on ``prometheus_client``'s
 process-wide registry; so each side is given its names here, by a ``Spec``, and written directly.
-Without a push, a measurement costs one ``prometheus_client`` update; with one, a histogram observation
+Without a push, a measurement costs a dict lookup and an add; with one, a histogram observation
 also costs an SDK call.
 
 - ``Spec``: one metric's names on both sides, help, unit and, for histograms, bucket bounds.
 - ``Counter.inc``, ``Histogram.observe`` / ``series``, ``Gauge.set``: label values are a tuple in the
-  order of ``Spec.labels`` (strings; ``""`` when absent); a series' ``prometheus_client`` child is
-  looked up in a dict by that tuple (made on its first update), without the library's per-call checks.
+  order of ``Spec.labels`` (strings; ``""`` when absent); a series is looked up in a dict by that tuple
+  (made on its first update; a label-less metric's at once).
 - ``UpDownGauge.inc`` / ``dec``: a label-less count, an ``int`` the library reads when it collects.
 - ``new_registry()``: a ``CollectorRegistry`` for one ``Telemetry``.
 """
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import TYPE_CHECKING, Any, Final
 
 import prometheus_client
 from opentelemetry.metrics import Observation
+from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import CallbackOptions, Meter
@@ -88,20 +100,15 @@ class _Instrument:
     _OTEL: str
 
     def __init__(self, spec: Spec, registry: prometheus_client.CollectorRegistry, meter: Meter | None) -> None:
-        buckets = {"buckets": spec.buckets} if spec.buckets else {}
-        self._prom = self._PROM(spec.name, spec.help, spec.labels, registry=registry, **buckets)
+        self._prom = self._PROM(spec.name, spec.help, spec.labels, registry=registry)
         self._labels = spec.labels
         self._keys = spec.otel_keys
-        self._sample = spec.name  # the sample of the value (a counter's name ends in _total)
+        self._sample = spec.name  # the sample of the value
         self._otel: Any = None
         if meter is not None:
-            if spec.buckets:
-                advice = {"explicit_bucket_boundaries_advisory": spec.buckets}
-                self._otel = meter.create_histogram(spec.otel_name, spec.unit, spec.help, **advice)
-            else:
-                getattr(meter, self._OTEL)(spec.otel_name, [self._observe], spec.unit, spec.help)
+            getattr(meter, self._OTEL)(spec.otel_name, [self._observe], spec.unit, spec.help)
         # prometheus_client's children by label tuple, as its own ``labels()`` keeps them, looked up here
-        # without its per-call checks and lock (the per-request path: one dict lookup per update).
+        # without its per-call checks and lock.
         self._children: dict[Labels, Any] = {(): self._prom} if not spec.labels else {}
 
     def _child(self, labels: Labels) -> Any:
@@ -120,42 +127,106 @@ class _Instrument:
                     yield Observation(sample.value, attributes)
 
 
-class Counter(_Instrument):
-    """A monotonic sum per label tuple."""
+class _Collected(Collector):
+    """A metric whose values are plain numbers held here, one entry per label tuple, made into
+    ``prometheus_client`` metric families only when the registry collects (a scrape, or the SDK
+    reader's callback): an update on the request path is a dict lookup and a float add, not a call
+    into the library and its lock. The event loop's thread is the only writer; a collection from
+    another thread (the SDK reader's) reads a copy of the dict."""
+
+    __slots__ = ("_keys", "_otel", "_values", "spec")
+
+    def __init__(self, spec: Spec, registry: prometheus_client.CollectorRegistry) -> None:
+        self.spec = spec
+        self._keys = spec.otel_keys
+        self._otel: Any = None
+        registry.register(self)
+
+    def _family(self) -> Metric:
+        raise NotImplementedError
+
+    def describe(self) -> list[Metric]:
+        """The family without samples: its names, for the registry's duplicate check."""
+        return [self._family()]
+
+
+class Counter(_Collected):
+    """A monotonic sum per label tuple (the OTel side is an asynchronous counter reading the sums)."""
 
     __slots__ = ()
-    _PROM = prometheus_client.Counter
-    _OTEL = "create_observable_counter"
-
-    def inc(self, labels: Labels = (), amount: float = 1) -> None:
-        child = self._children.get(labels)
-        if child is None:
-            child = self._child(labels)
-        child.inc(amount)
-
-
-class Histogram(_Instrument):
-    """Observations counted in the spec's buckets (``le`` upper bounds, inclusive) per label tuple."""
-
-    __slots__ = ("_otel_attributes",)
-    _PROM = prometheus_client.Histogram
-    _OTEL = "create_histogram"
 
     def __init__(self, spec: Spec, registry: prometheus_client.CollectorRegistry, meter: Meter | None) -> None:
-        super().__init__(spec, registry, meter)
+        super().__init__(spec, registry)
+        self._values: dict[Labels, float] = {} if spec.labels else {(): 0.0}  # a label-less one shows 0 at once
+        if meter is not None:
+            meter.create_observable_counter(spec.otel_name, [self._observe], spec.unit, spec.help)
+
+    def inc(self, labels: Labels = (), amount: float = 1) -> None:
+        values = self._values
+        values[labels] = values.get(labels, 0.0) + amount
+
+    def _family(self) -> CounterMetricFamily:
+        return CounterMetricFamily(self.spec.name, self.spec.help, labels=self.spec.labels)
+
+    def collect(self) -> Iterator[Metric]:
+        family = self._family()
+        for labels, value in list(self._values.items()):
+            family.add_metric(labels, value)
+        yield family
+
+    def _observe(self, _: CallbackOptions) -> Iterator[Observation]:
+        """Every series' sum, for the SDK reader's collection (not on the request path)."""
+        keys = self._keys
+        for labels, value in list(self._values.items()):
+            yield Observation(value, dict(zip(keys, labels, strict=True)))
+
+
+class Histogram(_Collected):
+    """Observations counted in the spec's buckets (``le`` upper bounds, inclusive; ``+Inf`` last) per
+    label tuple; with a meter, each observation is also recorded on the SDK's ``Histogram`` (its buckets
+    cannot be read back into the SDK), with the OTel attributes of each label tuple built once.
+
+    A series is a list: one count per bucket (not cumulative), then the sum; an observation finds its
+    bucket by bisection over the bounds."""
+
+    __slots__ = ("_bounds", "_le", "_otel_attributes")
+
+    def __init__(self, spec: Spec, registry: prometheus_client.CollectorRegistry, meter: Meter | None) -> None:
+        super().__init__(spec, registry)
+        bounds = [float(bound) for bound in spec.buckets]
+        if not bounds or bounds != sorted(bounds):
+            raise ValueError(f"{spec.name}: buckets must be given in increasing order")
+        if bounds[-1] != math.inf:
+            bounds.append(math.inf)
+        self._bounds = tuple(bounds)
+        self._le = tuple(floatToGoString(bound) for bound in bounds)  # type: ignore[no-untyped-call]
+        self._values: dict[Labels, list[float]] = {}
         self._otel_attributes: dict[Labels, dict[str, str]] = {}  # per label tuple, built once
+        if not spec.labels:
+            self._series(())  # a label-less one shows its empty buckets at once
+        if meter is not None:
+            advice = {"explicit_bucket_boundaries_advisory": spec.buckets}
+            self._otel = meter.create_histogram(spec.otel_name, spec.unit, spec.help, **advice)
+
+    def _series(self, labels: Labels) -> list[float]:
+        series = self._values.get(labels)
+        if series is None:
+            series = self._values[labels] = [0.0] * (len(self._bounds) + 1)
+        return series
 
     def observe(self, labels: Labels, value: float) -> None:
-        child = self._children.get(labels)
-        if child is None:
-            child = self._child(labels)
-        child.observe(value)
+        series = self._values.get(labels)
+        if series is None:
+            series = self._series(labels)
+        series[bisect_left(self._bounds, value)] += 1
+        series[-1] += value
         if self._otel is not None:
             self._otel.record(value, self._attributes(labels))
 
     def series(self, labels: Labels) -> Series:
         """One label tuple's series, to keep for repeated observations (per stream chunk)."""
-        return Series(self._child(labels), self._otel, self._attributes(labels) if self._otel is not None else None)
+        attributes = self._attributes(labels) if self._otel is not None else None
+        return Series(self._series(labels), self._bounds, self._otel, attributes)
 
     def _attributes(self, labels: Labels) -> dict[str, str]:
         attributes = self._otel_attributes.get(labels)
@@ -163,19 +234,36 @@ class Histogram(_Instrument):
             attributes = self._otel_attributes[labels] = dict(zip(self._keys, labels, strict=True))
         return attributes
 
+    def _family(self) -> HistogramMetricFamily:
+        return HistogramMetricFamily(self.spec.name, self.spec.help, labels=self.spec.labels)
+
+    def collect(self) -> Iterator[Metric]:
+        family = self._family()
+        le = self._le
+        for labels, series in list(self._values.items()):
+            counts = list(series)
+            cumulative = list(accumulate(counts[:-1]))
+            family.add_metric(labels, list(zip(le, cumulative, strict=True)), counts[-1])
+        yield family
+
 
 class Series:
-    """One histogram series: its ``prometheus_client`` child and OTel attributes, looked up once."""
+    """One histogram series, looked up once: its counts and sum, and its OTel attributes."""
 
-    __slots__ = ("_attributes", "_otel", "_prom")
+    __slots__ = ("_attributes", "_bounds", "_otel", "_values")
 
-    def __init__(self, prom: Any, otel: Any, attributes: dict[str, str] | None) -> None:
-        self._prom = prom
+    def __init__(
+        self, values: list[float], bounds: tuple[float, ...], otel: Any, attributes: dict[str, str] | None
+    ) -> None:
+        self._values = values
+        self._bounds = bounds
         self._otel = otel
         self._attributes = attributes
 
     def observe(self, value: float) -> None:
-        self._prom.observe(value)
+        values = self._values
+        values[bisect_left(self._bounds, value)] += 1
+        values[-1] += value
         if self._otel is not None:
             self._otel.record(value, self._attributes)
 

@@ -99,7 +99,7 @@ def relay_headers(upstream: Iterable[tuple[str, str]], drop: frozenset[str] = RE
     for name, value in upstream:
         lower = name.lower()
         if lower in drop or lower.startswith(_PREFIXES):
-            if lower == "connection":
+            if lower == "connection" and value.lower() not in _NAMES_NOTHING:
                 connection.append(value)
             continue
         headers[name] = value
@@ -108,6 +108,9 @@ def relay_headers(upstream: Iterable[tuple[str, str]], drop: frozenset[str] = RE
         for name in [name for name in headers if name.lower() in named]:
             del headers[name]
     return headers
+
+
+_NAMES_NOTHING = frozenset({"keep-alive", "close"})  # the usual whole ``Connection`` values: no header named
 
 
 def _connection_options(values: list[str]) -> set[str]:

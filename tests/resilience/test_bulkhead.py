@@ -29,6 +29,24 @@ def test_acquires_up_to_the_limit_without_waiting() -> None:
     run_virtual(main)
 
 
+def test_try_acquire_takes_a_free_slot_and_never_waits() -> None:
+    """try_acquire takes a slot while one is free and says False once all are taken (nothing queued);
+    a waiter then still gets the next released slot before any try_acquire."""
+
+    async def main() -> None:
+        bulkhead = Bulkhead(1, 1.0)
+        assert bulkhead.try_acquire() and bulkhead.in_flight == 1
+        assert not bulkhead.try_acquire() and bulkhead.queued == 0
+        waiting = asyncio.ensure_future(bulkhead.acquire())
+        await asyncio.sleep(0)
+        bulkhead.release()  # handed to the waiter
+        assert not bulkhead.try_acquire()
+        await waiting
+        assert bulkhead.in_flight == 1
+
+    run_virtual(main)
+
+
 def test_queue_timeout_raises_bulkhead_full() -> None:
     """When full, a caller waits exactly queue_timeout_s, then gets BulkheadFull and leaves the queue."""
 

@@ -16,7 +16,7 @@ import orjson
 import pytest
 from aiohttp import web
 
-from sidecar.server.listener import MAX_FIELDS, MAX_HEAD_BYTES, Handler, Listener, application
+from sidecar.server.listener import MAX_FIELDS, MAX_HEAD_BYTES, Handler, Listener, Routes
 
 from ..conftest import FakeFactory, SidecarFactory, provider_block
 from .raw import read_response
@@ -34,7 +34,7 @@ class Probe:
 
 
 def make_routes(probe: Probe) -> tuple[list[tuple[str, str, Handler]], Handler]:
-    async def slow(request: web.Request) -> web.StreamResponse:
+    async def slow(request: web.BaseRequest) -> web.StreamResponse:
         probe.started.set()
         try:
             await probe.release.wait()
@@ -43,13 +43,13 @@ def make_routes(probe: Probe) -> tuple[list[tuple[str, str, Handler]], Handler]:
             raise
         return web.Response(text="slow")
 
-    async def boom(request: web.Request) -> web.StreamResponse:
+    async def boom(request: web.BaseRequest) -> web.StreamResponse:
         raise RuntimeError("secret internals")
 
-    async def bad_header(request: web.Request) -> web.StreamResponse:
+    async def bad_header(request: web.BaseRequest) -> web.StreamResponse:
         return web.Response(text="x", headers={"x-evil": "a\r\nset-cookie: injected"})
 
-    async def stream(request: web.Request) -> web.StreamResponse:
+    async def stream(request: web.BaseRequest) -> web.StreamResponse:
         response = web.StreamResponse(headers={"content-type": "text/event-stream"})
         await response.prepare(request)
         for part in (b"data: 1\n\n", b"data: 2\n\n"):
@@ -57,13 +57,13 @@ def make_routes(probe: Probe) -> tuple[list[tuple[str, str, Handler]], Handler]:
         await response.write_eof()
         return response
 
-    async def stream_then_fail(request: web.Request) -> web.StreamResponse:
+    async def stream_then_fail(request: web.BaseRequest) -> web.StreamResponse:
         response = web.StreamResponse()
         await response.prepare(request)
         await response.write(b"data: 1\n\n")
         raise RuntimeError("failed mid-stream")
 
-    async def flood(request: web.Request) -> web.StreamResponse:
+    async def flood(request: web.BaseRequest) -> web.StreamResponse:
         response = web.StreamResponse()
         await response.prepare(request)
         probe.started.set()
@@ -76,7 +76,7 @@ def make_routes(probe: Probe) -> tuple[list[tuple[str, str, Handler]], Handler]:
             raise
         return response
 
-    async def echo(request: web.Request) -> web.StreamResponse:
+    async def echo(request: web.BaseRequest) -> web.StreamResponse:
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
@@ -114,7 +114,7 @@ async def served() -> AsyncIterator[Served]:
     probe = Probe()
     routes, echo = make_routes(probe)
     listener = Listener(
-        application(routes, fallback=echo, max_body=1000), max_connections=8, keepalive_s=0.3, receive_timeout_s=0.3
+        Routes(routes, fallback=echo, max_body=1000), max_connections=8, keepalive_s=0.3, receive_timeout_s=0.3
     )
     await listener.start("127.0.0.1", 0)
     running = Served(listener, probe)
@@ -269,6 +269,24 @@ async def test_a_stream_is_sent_chunked_and_ended(served: Served) -> None:
     assert (status, headers["transfer-encoding"], body) == (200, "chunked", b"data: 1\n\ndata: 2\n\n")
     writer.write(b"GET /ok HTTP/1.1\r\nhost: x\r\n\r\n")
     assert (await read_response(reader))[0] == 200
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GET /stream HTTP/1.1\r\nhost: x\r\n\r\n",
+        b"GET /boom HTTP/1.1\r\nhost: x\r\n\r\n",
+        b"POST /x HTTP/1.1\r\nhost: x\r\ncontent-length: 1\r\ntransfer-encoding: chunked\r\n\r\n",
+        b"GET /%ff HTTP/1.1\r\nhost: x\r\n\r\n",
+    ],
+    ids=["handler-stream", "handler-error", "parser-refusal", "target-refusal"],
+)
+async def test_every_answer_names_the_sidecar_as_server(served: Served, request_bytes: bytes) -> None:
+    """A stream its handler began, a handler's failure and the listener's refusals all say
+    ``Server: llm-sidecar`` (never aiohttp's, which names its version)."""
+    reader, writer = await served.connect()
+    writer.write(request_bytes)
+    assert (await read_response(reader))[1]["server"] == "llm-sidecar"
 
 
 async def test_a_handler_failing_after_its_stream_began_cuts_the_stream(served: Served) -> None:

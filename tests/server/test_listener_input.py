@@ -22,7 +22,7 @@ import pytest
 from aiohttp import web
 
 from sidecar.server.app import health_listener
-from sidecar.server.listener import Listener, application
+from sidecar.server.listener import Listener, Routes
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
 from .raw import read_response
@@ -158,14 +158,14 @@ def llhttp_messages(data: bytes) -> tuple[list[Message], bool, bool]:
     return messages, False, callbacks.open
 
 
-async def echo(request: web.Request) -> web.StreamResponse:
+async def echo(request: web.BaseRequest) -> web.StreamResponse:
     body = await request.read()
     return web.json_response({"method": request.method, "target": request.raw_path, "body": body.hex()})
 
 
 @pytest.fixture
 async def echo_port() -> AsyncIterator[int]:
-    listener = Listener(application([], fallback=echo, max_body=1 << 20), max_connections=64, receive_timeout_s=5)
+    listener = Listener(Routes([], fallback=echo, max_body=1 << 20), max_connections=64, receive_timeout_s=5)
     await listener.start("127.0.0.1", 0)
     yield listener.port
     await listener.shutdown(0)

@@ -290,3 +290,42 @@ def test_an_up_down_gauge_with_labels_is_refused() -> None:
     spec = Spec("x_in_flight", "x", ("route",), "x.in_flight", ("route",), "1")
     with pytest.raises(ValueError, match="no labels"):
         UpDownGauge(spec, CollectorRegistry(), None)
+
+
+def test_counters_and_histograms_expose_the_text_prometheus_client_metrics_would() -> None:
+    """The sidecar's counters and histograms (plain numbers made into families at collection) render
+    byte for byte what ``prometheus_client``'s own ``Counter`` and ``Histogram`` render for the same
+    updates: names, help, label order, bucket bounds (``+Inf`` added), cumulative counts, sums, series
+    order."""
+    from dataclasses import replace
+
+    import prometheus_client
+
+    from sidecar.telemetry.instruments import REQUEST_BUCKETS
+    from sidecar.telemetry.metrics import Counter, Histogram, Spec, new_registry, render
+
+    help_text = 'Requests "all".\nSecond line.'
+    counter = Spec("x_requests_total", help_text, ("route", "code"), "x.requests", ("r", "c"), "1")
+    histogram = Spec("x_duration_seconds", "Duration.", ("route",), "x.duration", ("r",), "s", REQUEST_BUCKETS)
+    ours, theirs = new_registry(), new_registry()
+    our_counter, our_histogram = Counter(counter, ours, None), Histogram(histogram, ours, None)
+    Counter(replace(counter, name="y_total", labels=(), otel_keys=()), ours, None)  # label-less: one series at 0
+    Histogram(replace(histogram, name="z", labels=(), otel_keys=()), ours, None)
+    their_counter = prometheus_client.Counter(counter.name, counter.help, counter.labels, registry=theirs)
+    their_histogram = prometheus_client.Histogram(
+        histogram.name, histogram.help, histogram.labels, registry=theirs, buckets=REQUEST_BUCKETS
+    )
+    prometheus_client.Counter("y_total", counter.help, registry=theirs)
+    prometheus_client.Histogram("z", histogram.help, registry=theirs, buckets=REQUEST_BUCKETS)
+    assert render(ours) == render(theirs)  # declared, no series yet
+    for route, code, amount in [("b", "2xx", 1), ("a", "5xx", 3), ("b", "2xx", 0.25), ('q"\\\n', "2xx", 7)]:
+        our_counter.inc((route, code), amount)
+        their_counter.labels(route, code).inc(amount)
+    series = our_histogram.series(("kept",))
+    their_kept = their_histogram.labels("kept")
+    for route, seconds in [("b", 0.0), ("a", 0.001), ("b", 0.0011), ("a", 0.32), ("b", 327.68), ("b", 1e6), ("a", 7)]:
+        our_histogram.observe((route,), seconds)
+        their_histogram.labels(route).observe(seconds)
+        series.observe(seconds / 2)
+        their_kept.observe(seconds / 2)
+    assert render(ours) == render(theirs)
