@@ -172,14 +172,18 @@ class DecidedIdGenerator(RandomIdGenerator):
         if decided:
             self.decided_span = 0
             return decided
-        return super().generate_span_id()
+        return _random_span_id(self)  # the SDK's (no super(): these run once or twice a request)
 
     def generate_trace_id(self) -> int:
         decided = self.decided
         if decided:
             self.decided = 0
             return decided
-        return super().generate_trace_id()
+        return _random_trace_id(self)
+
+
+_random_span_id: Final = RandomIdGenerator.generate_span_id
+_random_trace_id: Final = RandomIdGenerator.generate_trace_id
 
 
 class CountedBatchSpanProcessor(BatchSpanProcessor):
