@@ -301,13 +301,14 @@ class Tracing:
         if new_traces is None:
             return self.tracer.start_span(name, ROOT, kind, attributes)
         ids = self.ids
-        trace_id = ids.generate_trace_id()
+        trace_id = _random_trace_id(ids)  # the SDK's draw (nothing is decided now), without our frame
         result = new_traces.should_sample(ROOT, trace_id, name, kind, attributes)
         if result.decision.is_recording():  # type: ignore[no-untyped-call]
             ids.decided = trace_id
             return self.tracer.start_span(name, ROOT, kind, attributes)
-        # What the SDK's propagator writes for the span context start_span would make (version 00).
-        headers = {"traceparent": f"00-{trace_id:032x}-{ids.generate_span_id():016x}{self._unsampled_flags}"}
+        # What the SDK's propagator writes for the span context start_span would make (version 00), its
+        # span id drawn next from the same generator.
+        headers = {"traceparent": f"00-{trace_id:032x}-{_random_span_id(ids):016x}{self._unsampled_flags}"}
         if result.trace_state:
             headers["tracestate"] = result.trace_state.to_header()
         return headers
