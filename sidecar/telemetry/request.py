@@ -193,16 +193,11 @@ class RequestTrace:
         ``traceparent`` made (``tracing.child_headers``), and the attributes known now are kept by the
         ``AttemptTrace``, which makes the span when the call ends, with those of its ``finish`` and the
         call's start time (request parameters turned into attributes there too)."""
-        tracer, ids, parent = self._core.tracer, self._core.ids, self._context
-        if self.span is None or parent is None or tracer is None or ids is None:
-            attempt = AttemptTrace(
-                self._core,
-                None,
-                parent,  # unsampled: the request's context, propagated with flag 00
-                target,
-                (self._operation, provider_name, request_model),
-                passed_on=self._passed_on,
-            )
+        parent = self._context  # unsampled: the request's context, propagated with flag 00
+        ids = self._core.ids
+        if self.span is None or parent is None or ids is None:
+            labels = (self._operation, provider_name, request_model)
+            attempt = AttemptTrace(self._core, None, parent, target, labels, None, None, self._passed_on)
             self._attempts.append(attempt)
             return attempt
         known: dict[str, Any] = {
