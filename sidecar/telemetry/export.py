@@ -12,7 +12,7 @@
   environment themselves.
 - The HTTP exporters send with the SDK's urllib3 transport rather than its default, ``requests``:
   building ``requests`` (with ``charset_normalizer``, ``idna``, ``certifi`` and a ``Session``) costs a
-  sidecar 3.7 MB of RSS that nothing else uses (docs/benchmarks.md, wave 7). The SDK (1.45) selects a
+  sidecar about 3.3 MB of RSS that nothing else uses (docs/benchmarks.md, wave 7). The SDK (1.45) selects a
   transport only through its private ``_transport`` keyword (no variable, no entry point the exporter
   reads), so ``lean_transport`` gives one only where the result is the same as the default's: the
   exporter class takes the keyword (else the default, as the SDK builds it), no proxy variable is set

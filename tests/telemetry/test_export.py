@@ -185,7 +185,7 @@ def _pem(tmp_path: Path, name: str, blob: trustme.Blob) -> str:
 
 def test_building_the_otlp_http_exporters_does_not_import_requests() -> None:
     """The OTLP/HTTP span and metric exporters send with the SDK's urllib3 transport: a sidecar process
-    that builds them never imports ``requests`` (nor ``charset_normalizer``), 3.7 MB of RSS. Fails when
+    that builds them never imports ``requests`` (nor ``charset_normalizer``), about 3.3 MB of RSS. Fails when
     an SDK upgrade drops the ``_transport`` keyword or moves the transport."""
     code = (
         "import sys\n"
