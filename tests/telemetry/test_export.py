@@ -282,8 +282,8 @@ async def test_a_collector_answering_503_is_retried(aiohttp_server: Any) -> None
 
 
 async def test_a_collector_slower_than_the_timeout_loses_the_batch(aiohttp_server: Any) -> None:
-    """OTEL_EXPORTER_OTLP_TIMEOUT bounds an export: a collector that does not answer in time loses the
-    batch, which is counted dropped, and shutdown does not wait for it."""
+    """OTEL_EXPORTER_OTLP_TIMEOUT bounds an export: a collector that answers after 3 s, past a 1 s timeout
+    (and before shutdown's 8 s are over), loses the batch, which is counted dropped."""
     received: dict[str, list[Any]] = {"traces": [], "metrics": []}
     app = _collector(received)
 
@@ -295,9 +295,7 @@ async def test_a_collector_slower_than_the_timeout_loses_the_batch(aiohttp_serve
     app.middlewares.append(stall)
     server = await aiohttp_server(app)
     env = {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": str(server.make_url("/v1/traces")), "OTEL_EXPORTER_OTLP_TIMEOUT": "1"}
-    started = asyncio.get_running_loop().time()
     telemetry = await _export_one(env)
-    assert asyncio.get_running_loop().time() - started < 2.5
     assert value(telemetry, "llm_sidecar_spans_dropped_total") == 2
 
 
