@@ -23,12 +23,13 @@ upstream (flag 00). Facts come only from the explicit arguments; no header but `
 ``tracestate`` is ever read.
 
 What it costs where (docs/observability.md, "Cost"): the work that must precede the upstream call is
-done at once (starting the spans: the CLIENT span's id goes upstream in ``traceparent``). The rest is
-kept off the answer's way:
+done at once (starting the SERVER span; drawing the CLIENT span's id, which goes upstream in
+``traceparent``). The rest is kept off the answer's way:
 
-- The attributes a sampler may read are given when a span starts. Those learnt during the request
+- The SERVER span starts with the attributes a sampler may read. Those learnt during the request
   (``request_parsed``, ``route_decided``, ``rejected``, ``cache_result``) are kept and set together
-  with those known at the end, in one ``set_attributes`` call per span.
+  with those known at the end, in one ``set_attributes`` call. A CLIENT span is made when its call
+  ends, in one ``start_span`` with all its attributes and its start time (``attempt`` module).
 - Both ``finish`` methods of a recorded trace take their timings at once (durations, the span's end
   time) and leave the rest, metric updates and ending the span, to ``core.later``: with an event loop
   running, until the loop's current step is over, i.e. after the answer is written (``core`` says why
