@@ -29,6 +29,14 @@ from sidecar.telemetry import Telemetry, TelemetryConfigError, Usage
 from .helpers import attempt, finish, start, value
 
 
+@pytest.fixture(autouse=True)
+def _no_proxy_or_netrc(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The exporters' transport as in a pod without proxy variables or ``NETRC`` (whatever this shell has)."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "NETRC"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
 def _collector(received: dict[str, list[Any]]) -> web.Application:
     async def traces(request: web.Request) -> web.Response:
         received["traces"].append(ExportTraceServiceRequest.FromString(await request.read()))
@@ -306,8 +314,6 @@ async def test_a_proxy_variable_sends_the_spans_through_the_proxy(
     which reads it), here a stand-in that takes the absolute-form request for a collector it names."""
     received: dict[str, list[Any]] = {"traces": [], "metrics": []}
     proxy = await aiohttp_server(_collector(received))
-    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
-        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HTTP_PROXY", str(proxy.make_url("")).rstrip("/"))
     await _export_one({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://collector.invalid:4318/v1/traces"})
     assert _span_names(received) == ["POST /v1/chat/completions", "chat gpt-4o"]
