@@ -5,9 +5,11 @@ them with the SDK's OTLP/HTTP span exporter to a local sink (a stdlib HTTP serve
 keep-alive, answering 200) in batches of each ``--sizes`` entry, ``--repeat`` times over per round, and
 prints the exporting thread's CPU time per span (``time.thread_time``: the OTLP encoding and the HTTP
 request, which is what ``OTEL_BSP_MAX_EXPORT_BATCH_SIZE`` trades against the memory a batch holds).
-Timed, so compare sizes within a round.
+``--exporters``: ``sidecar``, the exporter as the sidecar builds it (``telemetry.export.span_exporter``:
+the SDK's urllib3 transport), and/or ``sdk``, the SDK's exporter with its default transport
+(``requests``). Timed, so compare sizes and exporters within a round.
 
-    python bench/tracing_batch_cpu.py [--rounds 3] [--sizes 512,128,64] [--repeat 4]
+    python bench/tracing_batch_cpu.py [--rounds 3] [--sizes 512,128,64] [--repeat 4] [--exporters sidecar,sdk]
 """
 
 from __future__ import annotations
@@ -40,13 +42,15 @@ def main() -> int:
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
     from sidecar.telemetry import Telemetry
-    from sidecar.telemetry.config import TelemetryConfig
+    from sidecar.telemetry.config import OtlpTarget, TelemetryConfig
+    from sidecar.telemetry.export import span_exporter
     from sidecar.telemetry.tracing import Tracing
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sizes", default="512,128,64")
     parser.add_argument("--repeat", type=int, default=4)
+    parser.add_argument("--exporters", default="sidecar")
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
     port = free_port()
@@ -60,21 +64,29 @@ def main() -> int:
         for _ in range(256):
             _full(telemetry)
         batch = list(spans.get_finished_spans())
-        exporter = OTLPSpanExporter(endpoint=f"http://127.0.0.1:{port}/v1/traces")
-        exporter.export(batch[:8])  # the connection opened
-        print("| round | spans per export | CPU per span (µs) |")
-        print("|---|---|---|")
+        endpoint = f"http://127.0.0.1:{port}/v1/traces"
+        exporters = {
+            "sidecar": span_exporter("otlp", OtlpTarget("http/protobuf", endpoint, {}, 10.0), sys.stderr),
+            "sdk": OTLPSpanExporter(endpoint=endpoint),
+        }
+        chosen = {name: exporters[name] for name in args.exporters.split(",")}
+        for exporter in chosen.values():
+            exporter.export(batch[:8])  # the connection opened
+        print("| round | exporter | spans per export | CPU per span (µs) |")
+        print("|---|---|---|---|")
         for round_number in range(args.rounds):
             for size in sizes:
-                exported = 0
-                started = time.thread_time()
-                for _ in range(args.repeat):
-                    for first in range(0, len(batch), size):
-                        exporter.export(batch[first : first + size])
-                        exported += len(batch[first : first + size])
-                per_span = (time.thread_time() - started) / exported * 1e6
-                print(f"| {round_number} | {size} | {per_span:.1f} |", flush=True)
-        exporter.shutdown()
+                for name, exporter in chosen.items():
+                    exported = 0
+                    started = time.thread_time()
+                    for _ in range(args.repeat):
+                        for first in range(0, len(batch), size):
+                            exporter.export(batch[first : first + size])
+                            exported += len(batch[first : first + size])
+                    per_span = (time.thread_time() - started) / exported * 1e6
+                    print(f"| {round_number} | {name} | {size} | {per_span:.1f} |", flush=True)
+        for exporter in exporters.values():
+            exporter.shutdown()
     finally:
         sink.terminate()
         sink.wait()

@@ -16,7 +16,10 @@ exporter that does nothing, so the export thread's OTLP encoding is not in these
 - ``request-off``: no exporter (metrics only); ``request-unsampled``: ``parentbased_traceidratio`` at
   0, every request left out by the sampler; ``request-app-unsampled``: the app's ``traceparent`` marked
   not sampled (flag 00), the default sampler; ``request-10%``: ratio 0.1; ``request-all``: the default
-  sampler, every request recorded.
+  sampler, every request recorded. ``request-off-until-answer``, ``request-all-until-answer``: the same
+  requests without their two ``finish`` calls, i.e. the facade's work before the answer is written
+  (``finish`` adds a few timings and one loop callback before it; the rest, ending the spans and the
+  metric updates, follows the answer: ``sidecar/telemetry/core.py``). Their spans are never ended.
 - SDK pieces, one call each: ``sdk-start-unsampled`` (``Tracer.start_span`` of a root span the sampler
   drops; ``start-root-unsampled``: what the sidecar calls instead, ``Tracing.start_root``: the sampler
   asked first, then only the ``traceparent`` text), ``sdk-inject`` (the W3C propagator writing
@@ -46,6 +49,8 @@ CASES = (
     "request-app-unsampled",
     "request-10%",
     "request-all",
+    "request-off-until-answer",
+    "request-all-until-answer",
     "sdk-start-unsampled",
     "start-root-unsampled",
     "sdk-inject",
@@ -58,11 +63,19 @@ _VALGRIND = ("valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-ou
 
 def _request_case(case: str) -> Callable[[int], None]:
     import uvloop
-    from telemetry_cost import APP_UNSAMPLED, HEADERS, _full, _null_traced
+    from telemetry_cost import APP_UNSAMPLED, HEADERS, _attempt, _full, _null_traced, _start
 
     from sidecar.telemetry import Telemetry
 
+    def until_answer(telemetry: Telemetry, headers: dict[str, str]) -> None:
+        trace = _start(telemetry, headers=headers)
+        with trace:
+            trace.route_decided(route="default", targets=["openai/gpt-4o", "anthropic/claude"])
+            _attempt(trace).inject({})
+
     headers = APP_UNSAMPLED if case == "request-app-unsampled" else HEADERS
+    body = until_answer if case.endswith("-until-answer") else _full
+    case = case.removesuffix("-until-answer")
     telemetry = {
         "request-off": lambda: Telemetry.from_env({}, service_version="bench"),
         "request-unsampled": lambda: _null_traced("parentbased_traceidratio", 0.0),
@@ -73,7 +86,7 @@ def _request_case(case: str) -> Callable[[int], None]:
 
     async def steps(n: int) -> None:
         for _ in range(n):
-            _full(telemetry, headers)
+            body(telemetry, headers)
             await asyncio.sleep(0)
 
     def run(n: int) -> None:

@@ -77,8 +77,9 @@ class SignalConfig:
 
 # Spans per export when OTEL_BSP_MAX_EXPORT_BATCH_SIZE is unset: 128, not the standard's 512. A batch
 # is held in memory while it is encoded and sent (its spans, their OTLP messages, the request body), and
-# a sidecar's peak memory under load is about 4 MB lower with batches of 128; each span's export costs
-# the export thread about 4% more CPU (one HTTP request per 128 spans). docs/benchmarks.md, wave 6.
+# a sidecar's peak memory under load is about 4 MB lower with batches of 128 (docs/benchmarks.md, wave 6).
+# The export thread's CPU per span is the same as with 512 on the urllib3 transport (export.py; 4% more
+# with requests): docs/benchmarks.md, wave 7.
 DEFAULT_EXPORT_BATCH = 128
 
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from opentelemetry.trace import Tracer
 
     from .instruments import Instruments
+    from .tracing import DecidedIdGenerator
 
 
 def later(work: Callable[..., None], *args: Any) -> None:
@@ -47,3 +48,4 @@ class Core:
     tracer: Tracer | None
     capture: ContentCapture
     trace_context: bool = True  # W3C trace context read from the app and sent upstream (OTEL_PROPAGATORS)
+    ids: DecidedIdGenerator | None = None  # the tracer's id generator (with ``tracer``)

@@ -10,6 +10,20 @@
   that a missing or unreadable one fails at startup, where the SDK would fail at the first export.
   The gRPC exporters read their TLS settings (``..._CERTIFICATE``, ``..._INSECURE``) from the
   environment themselves.
+- The HTTP exporters send with the SDK's urllib3 transport rather than its default, ``requests``:
+  building ``requests`` (with ``charset_normalizer``, ``idna``, ``certifi`` and a ``Session``) costs a
+  sidecar about 3.3 MB of RSS that nothing else uses (docs/benchmarks.md, wave 7). The SDK (1.45) selects a
+  transport only through its private ``_transport`` keyword (no variable, no entry point the exporter
+  reads), so ``lean_transport`` gives one only where the result is the same as the default's: the
+  exporter class takes the keyword (else the default, as the SDK builds it), no proxy variable is set
+  (``requests`` reads ``HTTP(S)_PROXY``/``ALL_PROXY``/``NO_PROXY``; urllib3 reads none), no ``.netrc``
+  that ``requests`` would read, no ``OTEL_PYTHON_EXPORTER_OTLP_HTTP_*CREDENTIAL_PROVIDER`` (a
+  ``requests`` session from an entry point). It shows the same client certificate and verifies with
+  the CA bundle ``requests`` would use: ``OTEL_EXPORTER_OTLP_[TRACES_|METRICS_]CERTIFICATE``, else
+  ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``, else ``certifi``'s (``requests`` lets its two variables
+  override the configured file; here the OpenTelemetry one wins). Endpoint, headers, compression,
+  timeout and retries are the SDK exporter's own, above the transport. pyproject pins the exporter's
+  minor version, and a test fails if the keyword or the transport goes.
 - ``console``: one JSON object per line (the SDK's default is indented JSON over many lines), written
   to the given stream (stderr by default: stdout carries the access log).
 """
@@ -17,12 +31,19 @@
 from __future__ import annotations
 
 import importlib
+import inspect
+import os
 import ssl
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TextIO
+from urllib.request import getproxies_environment
 
 from .config import OtlpTarget, TelemetryConfigError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from opentelemetry.exporter.http.transport._base import BaseHTTPTransport
     from opentelemetry.sdk.metrics.export import MetricExporter, MetricsData
     from opentelemetry.sdk.trace import ReadableSpan
     from opentelemetry.sdk.trace.export import SpanExporter
@@ -77,16 +98,66 @@ def _otlp(module_name: str, class_name: str, otlp: OtlpTarget) -> Any:
     from opentelemetry.exporter.otlp.proto.http import Compression
 
     _check_tls_files(otlp)
-    module = importlib.import_module(f"{_HTTP}.{module_name}")
-    return getattr(module, class_name)(
-        endpoint=otlp.endpoint,
+    exporter_class = getattr(importlib.import_module(f"{_HTTP}.{module_name}"), class_name)
+    common = {
+        "endpoint": otlp.endpoint,
+        "headers": headers,
+        "timeout": otlp.timeout_s,
+        "compression": Compression.Gzip if otlp.compression == "gzip" else Compression.NoCompression,
+    }
+    transport = lean_transport(otlp) if _takes_transport(exporter_class) else None
+    if transport is not None:
+        return exporter_class(**common, _transport=transport)
+    return exporter_class(
+        **common,
         certificate_file=otlp.certificate,
         client_key_file=otlp.client_key,
         client_certificate_file=otlp.client_certificate,
-        headers=headers,
-        timeout=otlp.timeout_s,
-        compression=Compression.Gzip if otlp.compression == "gzip" else Compression.NoCompression,
     )
+
+
+def _takes_transport(exporter_class: type) -> bool:
+    return "_transport" in inspect.signature(exporter_class).parameters
+
+
+def lean_transport(otlp: OtlpTarget) -> BaseHTTPTransport | None:
+    """The SDK's urllib3 transport for an OTLP/HTTP exporter to ``otlp``, or None where the exporter must
+    keep its default (``requests``) to behave the same (module docstring): the process environment
+    (which ``requests`` reads, not the mapping ``Telemetry.from_env`` was given) names a proxy, a
+    ``.netrc`` or an SDK credential provider, or the SDK has no urllib3 transport."""
+    env = os.environ
+    if _requests_reads_something(env):
+        return None
+    try:
+        from opentelemetry.exporter.http.transport._urllib3 import Urllib3HTTPTransport
+    except ImportError:  # pragma: no cover - the pinned SDK has it; a later one may move it
+        return None
+    verify = otlp.certificate or env.get("REQUESTS_CA_BUNDLE") or env.get("CURL_CA_BUNDLE") or _certifi_bundle()
+    cert: str | tuple[str, str] | None = otlp.client_certificate
+    if otlp.client_certificate and otlp.client_key:
+        cert = (otlp.client_certificate, otlp.client_key)
+    return Urllib3HTTPTransport(verify=verify, cert=cert)
+
+
+def _requests_reads_something(env: Mapping[str, str]) -> bool:
+    proxies = getproxies_environment()  # what requests reads (the standard library's reading of env)
+    if proxies.keys() & {"http", "https", "all"}:
+        return True
+    if env.get("NETRC"):
+        return True
+    if any(n.startswith("OTEL_PYTHON_EXPORTER_OTLP_HTTP") and n.endswith("CREDENTIAL_PROVIDER") for n in env):
+        return True
+    home = Path(env.get("HOME") or Path.home())
+    return (home / ".netrc").exists() or (home / "_netrc").exists()
+
+
+def _certifi_bundle() -> str | bool:
+    """``certifi``'s CA bundle, which ``requests`` verifies with by default; the system's store without it."""
+    try:
+        import certifi
+    except ImportError:  # pragma: no cover - requests, a dependency of the SDK exporter, requires it
+        return True
+    return str(certifi.where())
 
 
 def _check_tls_files(otlp: OtlpTarget) -> None:

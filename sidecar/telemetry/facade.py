@@ -67,6 +67,7 @@ class Telemetry:
             self._tracing.tracer if self._tracing is not None else None,
             ContentCapture(config.capture_content, config.capture_max_bytes),
             config.trace_context,
+            self._tracing.ids if self._tracing is not None else None,
         )
         self._closed = False
         self._cache_seen: dict[str, float] = {}  # the cache store's counters at the last reading

@@ -23,12 +23,13 @@ upstream (flag 00). Facts come only from the explicit arguments; no header but `
 ``tracestate`` is ever read.
 
 What it costs where (docs/observability.md, "Cost"): the work that must precede the upstream call is
-done at once (starting the spans: the CLIENT span's id goes upstream in ``traceparent``). The rest is
-kept off the answer's way:
+done at once (starting the SERVER span; drawing the CLIENT span's id, which goes upstream in
+``traceparent``). The rest is kept off the answer's way:
 
-- The attributes a sampler may read are given when a span starts. Those learnt during the request
+- The SERVER span starts with the attributes a sampler may read. Those learnt during the request
   (``request_parsed``, ``route_decided``, ``rejected``, ``cache_result``) are kept and set together
-  with those known at the end, in one ``set_attributes`` call per span.
+  with those known at the end, in one ``set_attributes`` call. A CLIENT span is made when its call
+  ends, in one ``start_span`` with all its attributes and its start time (``attempt`` module).
 - Both ``finish`` methods of a recorded trace take their timings at once (durations, the span's end
   time) and leave the rest, metric updates and ending the span, to ``core.later``: with an event loop
   running, until the loop's current step is over, i.e. after the answer is written (``core`` says why
@@ -47,8 +48,9 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, set_span_in_contex
 
 from . import attributes as attr
 from . import genai
-from .attempt import AttemptTrace
+from .attempt import AttemptTrace, ClientSpan
 from .core import Core, later
+from .tracing import child_headers
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
@@ -188,36 +190,46 @@ class RequestTrace:
     ) -> AttemptTrace:
         """Start one upstream call: a CLIENT span ``"{operation} {request_model}"``, child of the request.
 
-        The span starts with the attributes the GenAI conventions name for sampling decisions (operation,
-        provider, request model, server address and port); the others known now are kept by the
-        ``AttemptTrace`` and set with those of its ``finish`` (request parameters turned into attributes
-        there too), so that only what must precede the upstream call is done before it."""
-        span: Span | None = None
-        context = self._context  # unsampled: the request's context, propagated with flag 00
-        tracer = self._core.tracer
-        known: dict[str, Any] | None = None
-        if self.span is not None and tracer is not None:
-            sampled_on: dict[str, Any] = {
-                genai.OPERATION_NAME: self._operation,
-                genai.PROVIDER_NAME: provider_name,
-                genai.REQUEST_MODEL: request_model,
-                genai.SERVER_ADDRESS: server_address,
-                genai.SERVER_PORT: server_port,
-            }
-            span = tracer.start_span(f"{self._operation} {request_model}", self._context, SpanKind.CLIENT, sampled_on)
-            context = set_span_in_context(span)
-            known = {attr.TARGET: target, attr.BREAKER_STATE: breaker_state}
-            if resend_count:
-                known[genai.HTTP_RESEND_COUNT] = resend_count
-            if self._stream:
-                known[genai.REQUEST_STREAM] = True
-            encoded = self._core.capture.encode(input_messages)  # now: the caller may reuse its objects
-            if encoded is not None:
-                known[genai.INPUT_MESSAGES] = encoded[0]
-                if encoded[1]:
-                    known[attr.CONTENT_TRUNCATED] = True
-        labels = (self._operation, provider_name, request_model)
-        attempt = AttemptTrace(self._core, span, context, target, labels, known, request_params, self._passed_on)
+        Only what must precede the upstream call is done now: the CLIENT span's id is drawn and its
+        ``traceparent`` made (``tracing.child_headers``), and the attributes known now are kept by the
+        ``AttemptTrace``, which makes the span when the call ends, with those of its ``finish`` and the
+        call's start time (request parameters turned into attributes there too)."""
+        parent = self._context  # unsampled: the request's context, propagated with flag 00
+        ids = self._core.ids
+        if self.span is None or parent is None or ids is None:
+            labels = (self._operation, provider_name, request_model)
+            attempt = AttemptTrace(self._core, None, parent, target, labels, None, None, self._passed_on)
+            self._attempts.append(attempt)
+            return attempt
+        known: dict[str, Any] = {
+            genai.OPERATION_NAME: self._operation,
+            genai.PROVIDER_NAME: provider_name,
+            genai.REQUEST_MODEL: request_model,
+            genai.SERVER_ADDRESS: server_address,
+            genai.SERVER_PORT: server_port,
+            attr.TARGET: target,
+            attr.BREAKER_STATE: breaker_state,
+        }
+        if resend_count:
+            known[genai.HTTP_RESEND_COUNT] = resend_count
+        if self._stream:
+            known[genai.REQUEST_STREAM] = True
+        encoded = self._core.capture.encode(input_messages)  # now: the caller may reuse its objects
+        if encoded is not None:
+            known[genai.INPUT_MESSAGES] = encoded[0]
+            if encoded[1]:
+                known[attr.CONTENT_TRUNCATED] = True
+        client = ClientSpan(f"{self._operation} {request_model}", parent, ids.generate_span_id(), time_ns())
+        attempt = AttemptTrace(
+            self._core,
+            client,
+            None,
+            target,
+            (self._operation, provider_name, request_model),
+            known,
+            request_params,
+            child_headers(self.span.get_span_context(), client.span_id),
+        )
         self._attempts.append(attempt)
         return attempt
 

@@ -30,6 +30,14 @@
   sampler keeps is started by ``Tracer.start_span`` on that same trace id (``DecidedIdGenerator``),
   which asks the sampler again and gets the same answer (a ratio sampler decides on the trace id
   alone). Where every new trace is sampled, ``Tracer.start_span`` at once.
+- ``child_headers(parent, span_id)``: the ``traceparent`` (and ``tracestate``) the SDK's propagator
+  would write for a span ``Tracer.start_span`` makes under the recorded span context ``parent`` with
+  that span id. ``RequestTrace.attempt`` sends it upstream before the CLIENT span exists: the span is
+  made when the call ends, with every attribute at once and the call's start time, on the span id drawn
+  at the start (``DecidedIdGenerator.decided_span``). That is the same span for the samplers
+  ``Tracing.new`` builds, which record every child of a recorded span (``ParentBased`` and
+  ``ALWAYS_ON`` at once, ``TraceIdRatioBased`` on the same trace id), keeping the parent's trace state;
+  a test holds the text equal to the SDK's for each of them.
 - ``current_trace_ids()``: hex ids of the current OTel span (a request's, inside ``with trace:``);
   ``("", "")`` when there is none or it is not sampled. The log processor uses them.
 
@@ -56,7 +64,7 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, Sampler, TraceIdRatioBased
-from opentelemetry.trace import Span, SpanKind, TraceFlags
+from opentelemetry.trace import Span, SpanContext, SpanKind, TraceFlags
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from .config import BatchConfig, TelemetryConfig
@@ -117,6 +125,20 @@ def inject(context: Context, headers: MutableMapping[str, str]) -> None:
     PROPAGATOR.inject(headers, context)
 
 
+_CHILD_FLAGS: Final = (f"-{TraceFlags.SAMPLED:02x}", f"-{TraceFlags.SAMPLED | TraceFlags.RANDOM_TRACE_ID:02x}")
+
+
+def child_headers(parent: SpanContext, span_id: int) -> dict[str, str]:
+    """The W3C headers of the sampled child of ``parent`` (a recorded span's context) with ``span_id``, as
+    ``Tracer.start_span`` would make it (sampled; the random-trace-id flag and the trace state of the
+    parent) and the SDK's propagator would write them (version 00; module docstring)."""
+    flags = _CHILD_FLAGS[1 if parent.trace_flags.random_trace_id else 0]
+    headers = {"traceparent": f"00-{parent.trace_id:032x}-{span_id:016x}{flags}"}
+    if parent.trace_state:
+        headers["tracestate"] = parent.trace_state.to_header()
+    return headers
+
+
 def drops_roots(name: str, ratio: float) -> bool:
     """Whether the sampler of that name and ratio may leave out a new trace (a span without a parent)."""
     base = name.removeprefix("parentbased_")
@@ -137,18 +159,31 @@ def root_sampler(name: str, ratio: float) -> Sampler:
 
 class DecidedIdGenerator(RandomIdGenerator):
     """The SDK's random ids, except that the trace id ``Tracing.start_root`` decided on is the next one
-    ``generate_trace_id`` gives (only ``start_root`` sets it, and spans start on the event loop's thread,
-    so it is taken by the ``start_span`` call that follows, before anything else starts a span)."""
+    ``generate_trace_id`` gives, and the span id an ``AttemptTrace`` drew at its start the next one
+    ``generate_span_id`` gives (each is set right before the ``start_span`` call that takes it, on the
+    event loop's thread, where spans start: nothing else starts a span in between)."""
 
     def __init__(self) -> None:
         self.decided = 0  # 0 is no trace id (W3C): nothing decided
+        self.decided_span = 0  # likewise for span ids
+
+    def generate_span_id(self) -> int:
+        decided = self.decided_span
+        if decided:
+            self.decided_span = 0
+            return decided
+        return _random_span_id(self)  # the SDK's (no super(): these run once or twice a request)
 
     def generate_trace_id(self) -> int:
         decided = self.decided
         if decided:
             self.decided = 0
             return decided
-        return super().generate_trace_id()
+        return _random_trace_id(self)
+
+
+_random_span_id: Final = RandomIdGenerator.generate_span_id
+_random_trace_id: Final = RandomIdGenerator.generate_trace_id
 
 
 class CountedBatchSpanProcessor(BatchSpanProcessor):
@@ -236,55 +271,61 @@ class Tracing:
         provider: TracerProvider,
         processors: Sequence[CountedBatchSpanProcessor] = (),
         *,
-        ids: DecidedIdGenerator | None = None,
         new_traces: Sampler | None = None,
     ) -> None:
-        """``ids``: the provider's id generator, given when its sampler may drop a new trace
-        (``drops_roots``), with ``new_traces``, the sampler that decides a new trace (``root_sampler``):
-        ``start_root`` then asks it before any span is made."""
+        """``provider``: its id generator a ``DecidedIdGenerator``, its sampler one that records every
+        child of a recorded span (the SDK's do; ``child_headers``). ``new_traces``: given when that
+        sampler may drop a new trace (``drops_roots``), the sampler that decides a new trace
+        (``root_sampler``): ``start_root`` then asks it before any span is made."""
         from .. import __version__
 
+        ids = provider.id_generator
+        if not isinstance(ids, DecidedIdGenerator):
+            raise TypeError("Tracing needs a TracerProvider with id_generator=DecidedIdGenerator()")
         self.provider = provider
         self.sampler = provider.sampler
         self.processors = tuple(processors)
         self.tracer = provider.get_tracer(INSTRUMENTATION, __version__, schema_url=SCHEMA_URL)
-        self._ids = ids
-        self._new_traces = new_traces if new_traces is not None else provider.sampler
+        self.ids = ids
+        self._new_traces = new_traces
         # The flags of a new trace the sampler drops, as ``Tracer.start_span`` would set them, in the
         # ``traceparent`` text.
-        unsampled = TraceFlags.RANDOM_TRACE_ID if ids and ids.is_trace_id_random() else TraceFlags.DEFAULT
+        unsampled = TraceFlags.RANDOM_TRACE_ID if ids.is_trace_id_random() else TraceFlags.DEFAULT
         self._unsampled_flags = f"-{unsampled:02x}"
 
     def start_root(self, name: str, kind: SpanKind, attributes: Attributes) -> Span | dict[str, str]:
         """The span of a new trace (``ROOT`` parent), or, if the sampler drops it, the W3C headers to send
         upstream instead (``traceparent``, and ``tracestate`` if the sampler gave one; module
         docstring)."""
-        ids = self._ids
-        if ids is None:
+        new_traces = self._new_traces
+        if new_traces is None:
             return self.tracer.start_span(name, ROOT, kind, attributes)
-        trace_id = ids.generate_trace_id()
-        result = self._new_traces.should_sample(ROOT, trace_id, name, kind, attributes)
+        ids = self.ids
+        trace_id = _random_trace_id(ids)  # the SDK's draw (nothing is decided now), without our frame
+        result = new_traces.should_sample(ROOT, trace_id, name, kind, attributes)
         if result.decision.is_recording():  # type: ignore[no-untyped-call]
             ids.decided = trace_id
             return self.tracer.start_span(name, ROOT, kind, attributes)
-        # What the SDK's propagator writes for the span context start_span would make (version 00).
-        headers = {"traceparent": f"00-{trace_id:032x}-{ids.generate_span_id():016x}{self._unsampled_flags}"}
+        # What the SDK's propagator writes for the span context start_span would make (version 00), its
+        # span id drawn next from the same generator.
+        headers = {"traceparent": f"00-{trace_id:032x}-{_random_span_id(ids):016x}{self._unsampled_flags}"}
         if result.trace_state:
             headers["tracestate"] = result.trace_state.to_header()
         return headers
 
     @classmethod
     def new(cls, sampler_name: str, ratio: float, resource: Resource, processors: Sequence[SpanProcessor]) -> Tracing:
-        """A provider with the sampler of that ``OTEL_TRACES_SAMPLER`` name and ratio (and the id
-        generator ``start_root`` needs when it may drop a new trace), its spans to ``processors``."""
-        ids = DecidedIdGenerator() if drops_roots(sampler_name, ratio) else None
+        """A provider with the sampler of that ``OTEL_TRACES_SAMPLER`` name and ratio and a
+        ``DecidedIdGenerator``, its spans to ``processors``."""
         new_traces = root_sampler(sampler_name, ratio)
         chosen = ParentBased(new_traces) if sampler_name.startswith("parentbased_") else new_traces
-        provider = TracerProvider(sampler=chosen, resource=resource, shutdown_on_exit=False, id_generator=ids)
+        provider = TracerProvider(
+            sampler=chosen, resource=resource, shutdown_on_exit=False, id_generator=DecidedIdGenerator()
+        )
         for processor in processors:
             provider.add_span_processor(processor)
         counted = [p for p in processors if isinstance(p, CountedBatchSpanProcessor)]
-        return cls(provider, counted, ids=ids, new_traces=new_traces)
+        return cls(provider, counted, new_traces=new_traces if drops_roots(sampler_name, ratio) else None)
 
     @classmethod
     def build(

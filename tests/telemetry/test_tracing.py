@@ -12,11 +12,18 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased, Sampler, TraceIdRatioBased
-from opentelemetry.trace import SpanKind, set_span_in_context
+from opentelemetry.trace import NonRecordingSpan, SpanKind, set_span_in_context
 
 from sidecar.telemetry import Telemetry
 from sidecar.telemetry.config import BatchConfig, TelemetryConfig
-from sidecar.telemetry.tracing import ROOT, CountedBatchSpanProcessor, Tracing, extract_parent, inject
+from sidecar.telemetry.tracing import (
+    ROOT,
+    CountedBatchSpanProcessor,
+    DecidedIdGenerator,
+    Tracing,
+    extract_parent,
+    inject,
+)
 
 from .helpers import APP_SPAN_ID, APP_TRACE_ID, APP_TRACEPARENT, attempt, finish, start, value
 
@@ -115,7 +122,7 @@ async def test_dropped_spans_show_in_metrics() -> None:
     exporter = Recording(SpanExportResult.FAILURE)
 
     def tracing(resource: Resource, on_drop: Callable[[int], None]) -> Tracing:
-        provider = TracerProvider(resource=resource, shutdown_on_exit=False)
+        provider = TracerProvider(resource=resource, shutdown_on_exit=False, id_generator=DecidedIdGenerator())
         provider.add_span_processor(_processor(exporter, on_drop))
         return Tracing(provider)
 
@@ -224,3 +231,39 @@ def test_a_dropped_new_trace_sends_upstream_what_the_sdk_would(sampler_name: str
     finish(trace)
     assert trace.span is None
     assert headers == expected and set(expected) == {"traceparent"}
+
+
+@pytest.mark.parametrize(
+    ("sampler_name", "ratio"),
+    [
+        ("always_on", 1.0),
+        ("parentbased_always_on", 1.0),
+        ("traceidratio", 1.0),
+        ("parentbased_traceidratio", 0.999),
+    ],
+)
+@pytest.mark.parametrize("app", [None, {"traceparent": APP_TRACEPARENT, "tracestate": "vendor=abc"}])
+def test_the_traceparent_sent_upstream_is_the_client_span_made_when_the_call_ends(
+    sampler_name: str, ratio: float, app: dict[str, str] | None
+) -> None:
+    """A recorded request's CLIENT span is made when its call ends; the traceparent (and tracestate) sent
+    upstream at its start is exactly what the SDK's propagator writes for that span, a child of the
+    request's SERVER span, with every sampler the sidecar builds, in a new trace or the app's."""
+    random.seed(20)
+    spans = InMemorySpanExporter()
+    telemetry = _ratio_traced(ratio, spans, sampler_name)
+    for _ in range(5):  # a ratio below 1 may drop a new trace: the recorded ones are checked
+        trace = start(telemetry, app)
+        call = attempt(trace)
+        headers: dict[str, str] = {}
+        call.inject(headers)
+        call.finish(status=200, error_type=None)
+        finish(trace)
+        if trace.span is None:
+            continue
+        client = next(s for s in spans.get_finished_spans() if s.kind is SpanKind.CLIENT)
+        spans.clear()
+        expected: dict[str, str] = {}
+        inject(set_span_in_context(NonRecordingSpan(client.context)), expected)
+        assert headers == expected
+        assert client.parent is not None and client.parent.span_id == int(trace.span_id, 16)
