@@ -20,7 +20,8 @@ import orjson
 
 from .dialects import Dialect
 from .translate import TranslationError, parse_chat_response
-from .translate.common import ChatResponse, Delta, Finish, Text, ToolArgs, ToolStart, parse_arguments
+from .translate.common import ChatResponse, parse_arguments
+from .translate.deltas import Delta, Finish, Text, ToolArgs, ToolStart
 
 RAW_ARGUMENTS = "_raw"  # translate.common.parse_arguments keeps arguments that are not a JSON object here
 
@@ -86,7 +87,7 @@ def answer_of_body(body: bytes, dialect: Dialect) -> AnswerView | None:
 
 
 def answer_of_deltas(deltas: list[Delta]) -> AnswerView:
-    """The answer a stream's deltas (``translate.common``) spell out."""
+    """The answer a stream's deltas (``translate.deltas``) spell out."""
     texts: list[str] = []
     names: dict[int, str] = {}
     arguments: dict[int, list[str]] = {}

@@ -1,6 +1,6 @@
 """Assembling a streamed answer into an ``Entry`` as it passes, one common delta at a time.
 
-The relay hands every delta of the upstream's stream (``translate.common``: Start, Text, ToolStart,
+The relay hands every delta of the upstream's stream (``translate.deltas``: Start, Text, ToolStart,
 ToolArgs, Reasoning, ReasoningSignature, Finish, UsageSeen, Failure, End) to ``StreamAssembler.feed``,
 which only appends to lists (no joins, no copies per delta). When the stream is over, ``entry`` gives
 the answer with each piece's original fragment lengths, or None when it must not be stored: a failure
@@ -14,19 +14,18 @@ tool piece that its ``ToolArgs`` (matched by index) fill.
 from __future__ import annotations
 
 from ..dialects import Dialect
-from ..translate.common import (
+from ..translate.common import FinishReason, Usage
+from ..translate.deltas import (
     Delta,
     End,
     Failure,
     Finish,
-    FinishReason,
     Reasoning,
     ReasoningSignature,
     Start,
     Text,
     ToolArgs,
     ToolStart,
-    Usage,
     UsageSeen,
 )
 from .entry import Entry, Origin, Piece, ReasoningPiece, TextPiece, ToolPiece

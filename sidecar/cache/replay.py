@@ -34,7 +34,7 @@ from ..dialects import Dialect
 from ..dialects.registry import wire
 from ..sse import SSEEvent
 from ..translate import build_chat_response, new_stream_encoder
-from ..translate.common import (
+from ..translate.deltas import (
     Delta,
     End,
     Finish,

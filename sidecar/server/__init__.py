@@ -1,10 +1,10 @@
 """The application: aiohttp's low-level ``web.Server`` serves it through ``listener`` (caps, strict
-input), whose ``Routes`` hands each request (a ``web.BaseRequest``; the answer a ``web.Response`` or
-``web.StreamResponse``) to the handler of its method and path.
+input), whose path table (``routes.Routes``) hands each request (a ``web.BaseRequest``; the answer a
+``web.Response`` or ``web.StreamResponse``) to the handler of its method and path.
 
 Request path (``pipeline``), built once at startup; each stage may answer early:
 
-    listener.Routes (target and version checks, the connection marked busy, the path's handler)
+    routes.Routes (target and version checks, the connection marked busy, the path's handler)
       -> handler (``app._proxy``: request id, trace, the sidecar's headers on any answer, errors in
          the caller's dialect, the access line)
       -> read_stage     read and parse the body, the request's facts (``request_facts``): 400 / 413
@@ -18,6 +18,7 @@ tries), ``hedge`` (the hedged race), ``calls`` (one call: permit, slot, span, re
 (the request for one target, the call, the answer judged), ``stream`` (the relay, its commit point and
 taps), ``last_resort``, ``answer_headers`` (the ``x-sidecar-*`` headers of every answer), ``access``
 (the access line), ``targets`` (per-target health state), ``admin`` (health, status, models, metrics),
-``listener`` (aiohttp's server with connection and head caps, the receive deadline, refusals), ``app``
-(the route table, wiring, lifecycle, graceful shutdown).
+``listener`` (aiohttp's server with connection and head caps, the receive deadline, refusals),
+``routes`` (the path table: ``Expect: 100-continue``, target and version checks, the path's handler),
+``app`` (the route table, wiring, lifecycle, graceful shutdown).
 """

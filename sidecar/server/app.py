@@ -47,8 +47,9 @@ from .errors import RequestFailed, error_response
 from .exchange import Exchange
 from .fallback import Executor
 from .gating import gate_stage
-from .listener import Handler, Listener, Routes
+from .listener import Listener
 from .pipeline import Stage, read_stage, route_request
+from .routes import Handler, Routes
 from .shadowing import ShadowRunner
 from .state import SidecarState
 from .targets import TargetStates

@@ -49,14 +49,14 @@ from ..ensemble.plan import EnsemblePlan
 from ..policy.plans import ChainPlan
 from ..routing.tokens import estimate_joined
 from ..translate import Usage
-from ..translate.common import Reasoning, Text, ToolArgs, UsageSeen
+from ..translate.deltas import Reasoning, Text, ToolArgs, UsageSeen
 from .errors import RequestFailed
 from .hooks import Verdict
 from .pipeline import Handler
 
 if TYPE_CHECKING:
     from ..policy.compiled import Policy, Route, Target
-    from ..translate.common import Delta
+    from ..translate.deltas import Delta
     from .exchange import Exchange
     from .stream import HeldStream
 

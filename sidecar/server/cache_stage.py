@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from ..cache import RouteCache
     from ..cache.spec import CacheStoreSpec, RouteCacheSpec
     from ..policy.compiled import Route, Target
-    from ..translate.common import Delta
+    from ..translate.deltas import Delta
     from .exchange import Exchange
     from .pipeline import Handler, Stage
 

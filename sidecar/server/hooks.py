@@ -4,7 +4,7 @@ A stage before the terminal one (cache, budgets, gates, ensembles) does not re-i
 loop or the stream relay: it registers objects they call.
 
 - ``StreamTap`` (``exchange.taps``): sees a streamed answer's events in the common form
-  (``translate.common`` deltas) as they pass: ``open(target)`` when the answer is the one the caller
+  (``translate.deltas``) as they pass: ``open(target)`` when the answer is the one the caller
   gets (its stream committed, or released when held), ``feed(delta)`` for each, ``close(clean)`` at
   its end, ``clean`` when the dialect's terminator arrived and nothing failed. The relay decodes
   events only when a tap is registered. A stream that fails before its commit point (the chain moves
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from aiohttp.web import StreamResponse
 
     from ..policy.compiled import Target
-    from ..translate.common import Delta
+    from ..translate.deltas import Delta
     from .exchange import Exchange
     from .stream import HeldStream
 

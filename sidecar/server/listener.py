@@ -6,9 +6,9 @@ aiohttp does the HTTP: parsing (its C parser is llhttp, strict for requests), ke
 being handled, then reading pauses; each answer waits for the socket to drain before the next request
 is taken), ``handler_cancellation`` (a caller that disconnects cancels its handler and with it the
 upstream call), lingering (an unread body is read away for ``LINGER_S``, then the connection closes),
-response framing and header-injection checks. The sidecar serves on aiohttp's low-level ``web.Server``
-with its own path table (``Routes``), not on ``web.Application`` and its router (about 31,000
-instructions a request less, docs/benchmarks.md). What this module adds:
+response framing and header-injection checks. The sidecar serves on aiohttp's low-level ``web.Server``,
+whose one handler is the sidecar's path table (``routes.Routes``: the path's handler and the checks of
+a parsed request), not on ``web.Application`` and its router. What this module adds, per connection:
 
 - a **connection cap** per listener: past ``max_connections`` a new connection is closed at once;
 - **head caps**: at most ``MAX_HEAD_BYTES`` received of a request's head before it is complete (besides
@@ -18,13 +18,13 @@ instructions a request less, docs/benchmarks.md). What this module adds:
   number of connections);
 - a **receive deadline**: a request must arrive whole, head and body, within ``receive_timeout_s`` of
   its first byte, else the connection closes (checked by a sweep every ``min(1 s, timeout / 4)``); so
-  does a body whose framing breaks midway (aiohttp would leave its handler waiting);
+  does a body whose framing breaks midway (aiohttp would leave its handler waiting); it does not run
+  while a handler has the whole request (``Connection.in_request``, set by ``Routes``);
 - **refusals in the caller's terms**: what llhttp refuses gets a JSON 400 (431 for a line or field over
-  its limit) and the connection closes; a target that does not percent-decode to UTF-8 without control
-  characters, or an HTTP version other than 1.0 and 1.1, gets 400 / 505 in the dialect its path
-  suggests (``Routes``). Client mistakes are logged at debug level, never with a traceback.
+  its limit) and the connection closes; so does a handler that raises (a JSON 500, logged with its
+  traceback). Client mistakes are logged at debug level, never with a traceback;
+- every answer, a refusal's too, says ``Server: llm-sidecar`` (``Request``).
 
-    routes = Routes([(method, path, handler), ...], fallback=..., max_body=...)
     listener = Listener(routes, max_connections=..., keepalive_s=..., receive_timeout_s=...)
     await listener.start(host, port)     listening
     await listener.shutdown(drain_s)     stop accepting; requests and streams in flight finish; close
@@ -39,23 +39,22 @@ server, so an aiohttp upgrade that moves them fails there.
 from __future__ import annotations
 
 import asyncio
-import re
 import traceback
 import weakref
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
-from urllib.parse import unquote_to_bytes
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from aiohttp.abc import AbstractStreamWriter
-from aiohttp.http import HttpProcessingError, HttpVersion10, HttpVersion11, RawRequestMessage
+from aiohttp.http import HttpProcessingError, RawRequestMessage
 from aiohttp.http_exceptions import LineTooLong
 from aiohttp.streams import StreamReader
 
-from ..dialects.base import path_pattern
 from ..dialects.registry import dialect_of_path
 from ..telemetry.logging import get_logger
 from .errors import RequestFailed, error_response
+
+if TYPE_CHECKING:
+    from .routes import Routes
 
 MAX_HEAD_BYTES = 32 * 1024  # a request's whole head: request line and header fields
 HEADS_BUDGET_BYTES = 4 * 1024 * 1024  # unfinished heads on one listener, all connections together
@@ -63,10 +62,7 @@ MAX_LINE_BYTES = 8190  # the request line, and each header field (aiohttp's defa
 MAX_FIELDS = 100
 LINGER_S = 2.0  # how long an unread request body is read away before the connection closes
 BACKLOG = 4096  # the kernel caps it at net.core.somaxconn
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 log = get_logger("sidecar.listener")
-
-Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
 
 
 class Connection(web.RequestHandler):
@@ -189,122 +185,6 @@ def _reason(exc: HttpProcessingError) -> str:
 
 def _traceback(exc: object) -> str:
     return "".join(traceback.format_exception(exc)) if isinstance(exc, BaseException) else ""
-
-
-def target_problem(raw_path: str) -> str | None:
-    """Why a request target (path and query, as sent) is refused, or None.
-
-    llhttp refuses raw control bytes and bytes above 0x7f in it; what it cannot see is percent-encoded:
-    the target must decode to UTF-8 without control characters (the path reaches upstream URLs, and a
-    query's ``key`` an upstream header).
-    """
-    if "%" not in raw_path:
-        return None
-    try:
-        decoded = unquote_to_bytes(raw_path).decode("utf-8")
-    except UnicodeDecodeError:
-        return "the request target does not percent-decode to UTF-8"
-    if _CONTROL.search(decoded):
-        return "the request target holds an encoded control character"
-    return None
-
-
-class Routes:
-    """The listener's one handler (aiohttp's low-level ``web.Server`` calls it for every request): its
-    checks, then the handler of the request's method and path.
-
-    ``routes`` are (method, path, handler); a GET route answers HEAD too; a path's ``{name}`` part is one
-    segment; ``fallback`` answers every other method and path; bodies up to ``max_body``. The table is a
-    dict of the exact paths and the templated ones in their order, built once: no router, no
-    ``Application``, no signals or middlewares (``docs/benchmarks.md``, "The listener").
-
-    For every request: ``Expect: 100-continue`` (``expect_continue``); then what llhttp accepts but the
-    sidecar must not (``target_problem``, an HTTP version other than 1.0 and 1.1) is refused in the
-    dialect its path suggests; the connection is marked busy while the handler runs; an answer written
-    while the listener drains says ``Connection: close``; an answer not yet begun is begun here, so that
-    a bad header is answered with a 500."""
-
-    __slots__ = ("_exact", "_templated", "fallback", "max_body")
-
-    def __init__(self, routes: Sequence[tuple[str, str, Handler]], *, fallback: Handler, max_body: int) -> None:
-        self._exact: dict[tuple[str, str], Handler] = {}
-        self._templated: list[tuple[str, re.Pattern[str], Handler, str]] = []
-        for method, path, handler in routes:
-            pattern = path_pattern(path)
-            for each in (method, "HEAD") if method == "GET" else (method,):
-                if pattern is None:
-                    self._exact.setdefault((each, path), handler)
-                else:
-                    self._templated.append((each, pattern, handler, path))
-        self.fallback = fallback
-        self.max_body = max_body
-
-    def handler(self, method: str, path: str) -> Handler:
-        """The handler of ``method`` on ``path``: its route's, else ``fallback``."""
-        handler = self._exact.get((method, path))
-        if handler is not None:
-            return handler
-        for each, pattern, handler, _ in self._templated:
-            if each == method and pattern.fullmatch(path) is not None:
-                return handler
-        return self.fallback
-
-    async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
-        if "Expect" in request.headers:
-            refusal = await expect_continue(request)
-            if refusal is not None:
-                return refusal
-        problem = target_problem(request.raw_path)
-        version = request.version
-        if problem is not None or (version != HttpVersion11 and version != HttpVersion10):
-            status = 400 if problem is not None else 505
-            log.debug("bad_request", reason=problem or f"HTTP version {version.major}.{version.minor}", status=status)
-            failure = RequestFailed(status, problem or "only HTTP/1.1 and HTTP/1.0 are served", code="invalid_request")
-            refusal = error_response(dialect_of_path(request.path, request.headers), failure)
-            refusal.force_close()
-            return refusal
-        handler = self.handler(request.method, request.path)
-        conn = request.protocol
-        if not isinstance(conn, Connection):  # pragma: no cover - every connection is one (``Listener.start``)
-            return await handler(request)
-        conn.in_request = True
-        try:
-            response = await handler(request)
-        finally:
-            conn.in_request = False
-        if conn.listener.draining:
-            response.force_close()
-        if not response.prepared:
-            try:
-                await response.prepare(request)  # here, not after the handler, so that a bad header is answered
-            except ValueError as exc:  # a header value with a line break: it would split the head
-                log.warning("response_header_refused", error=str(exc), path=request.path)
-                failure = RequestFailed(500, "internal error in llm-sidecar", code="internal_error")
-                response = error_response(dialect_of_path(request.path, request.headers), failure)
-        return response
-
-    def templates(self, method: str) -> list[str]:
-        """Every path template ``method`` is routed on (``{name}`` for a templated segment)."""
-        exact = [path for (each, path) in self._exact if each == method]
-        return exact + [template for each, _, _, template in self._templated if each == method]
-
-
-async def expect_continue(request: web.BaseRequest) -> web.StreamResponse | None:
-    """``Expect: 100-continue``: go on only if the announced body fits (else 413, the body never sent);
-    other expectations are ignored."""
-    if request.headers.get("expect", "").lower() != "100-continue" or request.version != HttpVersion11:
-        return None
-    length = request.content_length
-    if length is not None and length > request.client_max_size:
-        failure = RequestFailed(
-            413, f"request body exceeds the sidecar's limit of {request.client_max_size} bytes", code="body_too_large"
-        )
-        response = error_response(dialect_of_path(request.path, request.headers), failure)
-        response.force_close()
-        return response
-    await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-    request.writer.output_size = 0  # the answer itself has not begun (as aiohttp's own expect handler does)
-    return None
 
 
 class Request(web.BaseRequest):

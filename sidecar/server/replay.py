@@ -16,7 +16,8 @@ import orjson
 from ..cache.replay import word_pieces
 from ..dialects import Dialect
 from ..translate import new_stream_encoder, parse_chat_response
-from ..translate.common import ChatResponse, Delta, End, Finish, Start, Text, ToolArgs, ToolStart, UsageSeen
+from ..translate.common import ChatResponse
+from ..translate.deltas import Delta, End, Finish, Start, Text, ToolArgs, ToolStart, UsageSeen
 
 
 def response_deltas(response: ChatResponse) -> list[Delta]:

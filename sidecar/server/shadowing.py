@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from ..request_facts import RequestFacts
     from ..shadow.plan import Shadow
     from ..telemetry import Telemetry
-    from ..translate.common import Delta
+    from ..translate.deltas import Delta
 
 log = get_logger("sidecar.shadow")
 

@@ -18,7 +18,7 @@ timeout, an error naming it. A stream that stops without its dialect's terminato
 Same-dialect streams forward the upstream's event bytes; cross-dialect streams go through a
 ``StreamTranslator``, whose ``relay_text`` turns a plain text delta (the usual event) into the caller's
 bytes directly when nobody listens (no error, usage or end can be in such an event: nothing else is
-judged for it). The answer's events in the common form (``translate.common`` deltas) are decoded
+judged for it). The answer's events in the common form (``translate.deltas``) are decoded
 only when someone listens: the stages' ``hooks.StreamTap`` objects (``exchange.taps``), fed from the
 commit point on, and a held stream's hooks (``exchange.hold_stream``: the whole answer is read, then
 returned as a ``HeldStream`` the fallback loop sends once its hooks accepted it).
@@ -41,7 +41,7 @@ from ..resilience.classify import Outcome, classify_exception, classify_stream_e
 from ..sse import SSEEvent, SSEParser
 from ..telemetry import AttemptTrace
 from ..translate import StreamTranslator, decode_event, new_stream_translator, stream_error_event
-from ..translate.common import Delta
+from ..translate.deltas import Delta
 from ..translate.errors import read_error
 from ..upstream import RESPONSE_DROP, UpstreamResponse, relay_headers
 from .answer_headers import sidecar_headers

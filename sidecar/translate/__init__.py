@@ -12,7 +12,8 @@ Map of the package::
                   new_stream_translator / new_stream_decoder / new_stream_encoder / stream_error_event,
                   extract_usage / extract_stream_usage / extract_request_params
     common        the common form (TypedDicts for requests and responses, Usage, RequestParams,
-                  FinishReason, stream deltas), TranslateOptions, Drops, UnsupportedParameter
+                  FinishReason), TranslateOptions, Drops, UnsupportedParameter, the shared helpers
+    deltas        the stream deltas (Start, Text, ToolStart, ... End; ``Delta`` their union)
     bundles       Translation: what one dialect's translation provides
     stream        StreamTranslator = a dialect's decoder (upstream events -> deltas)
                                    + a dialect's encoder (deltas -> caller events)

@@ -1,8 +1,8 @@
 """The common form every dialect is read into and written from, and the helpers all of them share.
 
 Requests and responses travel as ``TypedDict``s (plain dicts at run time: building one costs what a dict
-costs, no validation); ``Usage`` and the stream deltas are frozen dataclasses, ``RequestParams`` a named
-tuple (built for every traced request).
+costs, no validation); ``Usage`` is a frozen dataclass, ``RequestParams`` a named tuple (built for every
+traced request).
 
 Request side::
 
@@ -21,11 +21,9 @@ Response side::
 
     ChatResponse id, choices: list[Choice], usage     Choice = {parts, finish_reason, stop_sequence}
 
-Stream side (one upstream event -> a few deltas -> caller events, see ``stream``)::
-
-    Start(id) Text(text) ToolStart(index, id, name) ToolArgs(index, fragment)
-    Reasoning(text) ReasoningSignature(signature, origin, redacted, standalone)
-    Finish(reason, raw) UsageSeen(usage) Failure(status, message) End()
+Stream side: one upstream event -> a few deltas (``deltas``: ``Start``, ``Text``, ``ToolStart``,
+``ToolArgs``, ``Reasoning``, ``ReasoningSignature``, ``Finish``, ``UsageSeen``, ``Failure``, ``End``)
+-> caller events, see ``stream``.
 
 Policy for parameters with no equivalent (``Drops``): *unsupported* ones raise ``UnsupportedParameter``
 under ``unsupported="error"`` and are dropped and listed under ``"drop"``; *ignored* ones (which do not
@@ -276,81 +274,6 @@ class ChatResponse(TypedDict):
     choices: list[Choice]
     usage: Usage | None
 
-
-# ---------------------------------------------------------------------------------------------------------
-# Stream deltas
-
-
-@dataclass(frozen=True, slots=True)
-class Start:
-    id: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Text:
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class ToolStart:
-    index: int
-    id: str
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class ToolArgs:
-    index: int
-    fragment: str
-
-
-@dataclass(frozen=True, slots=True)
-class Reasoning:
-    """A fragment of reasoning text (continues the reasoning part in progress)."""
-
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class ReasoningSignature:
-    """A provider's opaque reasoning signature (see ``ReasoningPart``).
-
-    ``standalone`` False: it signs the reasoning just streamed (Anthropic ``signature_delta``, a Gemini
-    thought part's own signature). True: it is a part of its own, signing what follows (a Gemini
-    ``thoughtSignature`` on a function call or text part) or standing for hidden reasoning (Anthropic
-    ``redacted_thinking``, with ``redacted`` True).
-    """
-
-    signature: str
-    origin: str  # the name of the dialect that made the signature
-    redacted: bool = False
-    standalone: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Finish:
-    reason: FinishReason
-    raw: str
-    stop_sequence: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class UsageSeen:
-    usage: Usage
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    status: int
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
-class End:
-    pass
-
-
-Delta = Start | Text | ToolStart | ToolArgs | Reasoning | ReasoningSignature | Finish | UsageSeen | Failure | End
 
 # ---------------------------------------------------------------------------------------------------------
 # Helpers

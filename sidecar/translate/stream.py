@@ -29,7 +29,8 @@ from collections.abc import Callable
 from typing import Protocol
 
 from ..sse import SSEEvent
-from .common import Delta, Finish, Start, Text, Usage, UsageSeen
+from .common import Usage
+from .deltas import Delta, Finish, Start, Text, UsageSeen
 
 
 class StreamDecoder(Protocol):

@@ -1,4 +1,4 @@
-"""Stream decoders (one upstream SSE event -> common deltas, ``common.Delta``): the helpers they share
+"""Stream decoders (one upstream SSE event -> common deltas, ``deltas.Delta``): the helpers they share
 (``load_data``, ``LoadedOnce``, ``failure_of``), and what each reads; each is its dialect's ``decoder`` module
 (``sidecar/dialects/<dialect>/decoder.py``).
 
@@ -29,7 +29,7 @@ from typing import Any
 
 import orjson
 
-from .common import Failure
+from .deltas import Failure
 from .errors import status_of
 
 

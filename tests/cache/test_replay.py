@@ -22,7 +22,8 @@ from sidecar.cache.replay import LONG_WORD, body_template, fill_body, id_prefix,
 from sidecar.dialects import Dialect
 from sidecar.dialects.registry import DIALECTS
 from sidecar.translate import parse_chat_response
-from sidecar.translate.common import FinishReason, Text
+from sidecar.translate.common import FinishReason
+from sidecar.translate.deltas import Text
 
 from ..translate import sdk
 from ..translate.streams import CALLS, TEXT, TOOL_TEXT, UPSTREAM, USAGE

@@ -5,12 +5,13 @@ from __future__ import annotations
 import random
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sidecar.resilience.backoff import Backoff, rate_limited_delay
 
 
+@settings(deadline=None)
 @given(
     base=st.floats(min_value=0, max_value=100, allow_nan=False),
     cap=st.floats(min_value=0, max_value=1000, allow_nan=False),
@@ -59,6 +60,7 @@ def test_invalid_settings_are_rejected(base: float, cap: float) -> None:
         Backoff(base, cap)
 
 
+@settings(deadline=None)
 @given(hint=st.floats(min_value=1e-6, max_value=86_400), seed=st.integers())
 def test_rate_limited_delay_never_earlier_than_hint(hint: float, seed: int) -> None:
     """The wait after a reset hint is in [hint, 1.25 * hint]: never before the provider's reset."""

@@ -401,7 +401,7 @@ _ops = st.lists(
 )
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(
     ops=_ops,
     window_type=st.sampled_from(["count", "time"]),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sidecar.resilience.budget import RetryBudget
@@ -79,6 +79,7 @@ def test_invalid_settings_are_rejected() -> None:
         RetryBudget(min_retries=-1)
 
 
+@settings(deadline=None)
 @given(
     ops=st.lists(st.one_of(st.just("request"), st.just("retry"), st.floats(0.0, 4.0)), max_size=300),
     ratio=st.sampled_from([0.0, 0.1, 0.2, 0.5]),

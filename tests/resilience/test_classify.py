@@ -11,7 +11,7 @@ import orjson
 import pytest
 from aiohttp.client_reqrep import ConnectionKey, RequestInfo
 from aiohttp.http_exceptions import ContentEncodingError, ContentLengthError
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
@@ -488,6 +488,7 @@ def test_cimultidict_headers() -> None:
     assert outcome.retry_after_s == 2.0
 
 
+@settings(deadline=None)
 @given(
     dialect=st.sampled_from(DIALECTS),
     status=st.integers(min_value=100, max_value=599),
@@ -770,6 +771,7 @@ def test_a_stream_error_given_as_a_string_is_a_stream_error() -> None:
     assert outcome is not None and (outcome.error_type, outcome.detail) == ("stream_error_event", "model unloaded")
 
 
+@settings(deadline=None)
 @given(
     dialect=st.sampled_from(DIALECTS),
     event=st.none() | st.text(max_size=10),

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import orjson
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from multidict import CIMultiDict, MultiDict
 
@@ -213,6 +213,7 @@ def test_garbage_bodies_give_no_hint(body: bytes) -> None:
     assert parse_reset_hint({}, body, NOW) is None
 
 
+@settings(deadline=None)
 @given(
     headers=st.dictionaries(
         st.sampled_from(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sidecar.resilience.windows import BucketedCounters, CountWindow, TimeWindow
@@ -72,6 +72,7 @@ def test_invalid_sizes(size: int, clock: FakeClock) -> None:
         TimeWindow(size, clock)
 
 
+@settings(deadline=None)
 @given(events=st.lists(st.tuples(st.floats(0.0, 3.0), st.integers(0, 3)), max_size=200))
 def test_bucketed_totals_match_a_naive_recount(events: list[tuple[float, int]]) -> None:
     """The running totals always equal a recount of the events in the current and last n-1 buckets."""

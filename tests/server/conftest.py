@@ -1,5 +1,7 @@
-"""Fixtures of the server's tests: a real ``redis-server`` for the response cache (tests/cache/conftest.py)."""
+"""Fixtures of the server's tests: a real ``redis-server`` for the response cache (tests/cache/conftest.py);
+a listener with a small test application and a running sidecar's ports (tests/server/listening.py)."""
 
 from ..cache.conftest import redis_server, start_redis
+from .listening import ports, served
 
-__all__ = ["redis_server", "start_redis"]
+__all__ = ["ports", "redis_server", "served", "start_redis"]

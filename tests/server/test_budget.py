@@ -69,6 +69,7 @@ async def sdk() -> AsyncIterator[Callable[[RunningSidecar], openai.AsyncOpenAI]]
 OpenAIs = Callable[[RunningSidecar], openai.AsyncOpenAI]
 
 DAY_DENY = "    - {name: team-day, measure: usd, amount: 0.01, window: day}\n"
+MINUTE_DENY = "    - {name: team-minute, measure: usd, amount: 0.01, window: minute}\n"
 
 
 async def test_deny_is_an_openai_rate_limit_error_naming_the_limit(
@@ -82,9 +83,25 @@ async def test_deny_is_an_openai_rate_limit_error_naming_the_limit(
         await client.chat.completions.create(**chat())
     response = raised.value.response
     assert "budget limit 'team-day' reached" in raised.value.message
-    assert 0 < int(response.headers["retry-after"]) <= 86_400
-    assert response.headers["x-should-retry"] == "false"
+    wait_s = int(response.headers["retry-after"])
+    assert 0 < wait_s <= 86_400
+    # The day's window ends at 00:00 UTC: in its last minute the wait is short, and the header is left out.
+    assert response.headers.get("x-should-retry") == ("false" if wait_s > 60 else None)
     assert response.headers["x-sidecar-budget-action"] == "deny:team-day"
+
+
+async def test_a_deny_whose_window_resets_within_a_minute_does_not_forbid_retries(
+    fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs
+) -> None:
+    """A denial by a minute-long window: Retry-After is at most 60 s and no ``x-should-retry: false``
+    is sent, so the SDK's own retry rule (it honours a wait of up to a minute) decides."""
+    running = await sidecar(policy(*await two_fakes(fake), MINUTE_DENY))
+    client = sdk(running)
+    with pytest.raises(openai.RateLimitError) as raised:
+        await client.chat.completions.create(**chat())
+    response = raised.value.response
+    assert 0 < int(response.headers["retry-after"]) <= 60
+    assert "x-should-retry" not in response.headers
 
 
 async def test_deny_is_an_anthropic_rate_limit_error(fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs) -> None:

@@ -17,7 +17,7 @@ from sidecar.server.exchange import Exchange
 from sidecar.server.hooks import Verdict
 from sidecar.server.pipeline import Handler
 from sidecar.server.stream import HeldStream
-from sidecar.translate.common import Delta
+from sidecar.translate.deltas import Delta
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
 

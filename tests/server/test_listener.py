@@ -1,7 +1,8 @@
 """The listener over real sockets: keep-alive, pipelining, framing, refusals, disconnects, caps, timeouts, drain.
 
-A ``Listener`` serving a small test application (``make_routes``) on 127.0.0.1; every test talks to it
-with raw bytes. The sidecar's own settings reaching it are checked at the end, on a running sidecar.
+A ``Listener`` serving a small test application (``served``, tests/server/listening.py) on 127.0.0.1;
+every test talks to it with raw bytes. The sidecar's own settings reaching it are checked at the end, on
+a running sidecar.
 """
 
 from __future__ import annotations
@@ -9,126 +10,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 
 import orjson
 import pytest
-from aiohttp import web
 
-from sidecar.server.listener import MAX_FIELDS, MAX_HEAD_BYTES, Handler, Listener, Routes
+from sidecar.server.listener import MAX_FIELDS, MAX_HEAD_BYTES
 
 from ..conftest import FakeFactory, SidecarFactory, provider_block
+from .listening import Served, post
 from .raw import read_response
-
-
-@dataclass
-class Probe:
-    """What the test handlers saw and lets the test control."""
-
-    started: asyncio.Event = field(default_factory=asyncio.Event)
-    release: asyncio.Event = field(default_factory=asyncio.Event)
-    cancelled: asyncio.Event = field(default_factory=asyncio.Event)
-    stream_progress: int = 0
-    stream_error: BaseException | None = None
-
-
-def make_routes(probe: Probe) -> tuple[list[tuple[str, str, Handler]], Handler]:
-    async def slow(request: web.BaseRequest) -> web.StreamResponse:
-        probe.started.set()
-        try:
-            await probe.release.wait()
-        except asyncio.CancelledError:
-            probe.cancelled.set()
-            raise
-        return web.Response(text="slow")
-
-    async def boom(request: web.BaseRequest) -> web.StreamResponse:
-        raise RuntimeError("secret internals")
-
-    async def bad_header(request: web.BaseRequest) -> web.StreamResponse:
-        return web.Response(text="x", headers={"x-evil": "a\r\nset-cookie: injected"})
-
-    async def stream(request: web.BaseRequest) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
-        await response.prepare(request)
-        for part in (b"data: 1\n\n", b"data: 2\n\n"):
-            await response.write(part)
-        await response.write_eof()
-        return response
-
-    async def stream_then_fail(request: web.BaseRequest) -> web.StreamResponse:
-        response = web.StreamResponse()
-        await response.prepare(request)
-        await response.write(b"data: 1\n\n")
-        raise RuntimeError("failed mid-stream")
-
-    async def flood(request: web.BaseRequest) -> web.StreamResponse:
-        response = web.StreamResponse()
-        await response.prepare(request)
-        probe.started.set()
-        try:
-            for _ in range(4000):
-                await response.write(b"x" * 16384)
-                probe.stream_progress += 1
-        except BaseException as exc:
-            probe.stream_error = exc
-            raise
-        return response
-
-    async def echo(request: web.BaseRequest) -> web.StreamResponse:
-        try:
-            body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            return web.Response(status=413, text="too large")
-        data = {"method": request.method, "path": request.path, "query": dict(request.query), "body": body.decode()}
-        return web.Response(body=orjson.dumps(data), content_type="application/json")
-
-    routes: list[tuple[str, str, Handler]] = [
-        ("GET", "/slow", slow),
-        ("GET", "/boom", boom),
-        ("GET", "/badheader", bad_header),
-        ("GET", "/stream", stream),
-        ("GET", "/stream-then-fail", stream_then_fail),
-        ("GET", "/flood", flood),
-    ]
-    return routes, echo
-
-
-class Served:
-    """A listener with the test application, and raw client connections to it closed when the test ends."""
-
-    def __init__(self, listener: Listener, probe: Probe) -> None:
-        self.listener = listener
-        self.probe = probe
-        self.writers: list[asyncio.StreamWriter] = []
-
-    async def connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        reader, writer = await asyncio.open_connection("127.0.0.1", self.listener.port)
-        self.writers.append(writer)
-        return reader, writer
-
-
-@pytest.fixture
-async def served() -> AsyncIterator[Served]:
-    probe = Probe()
-    routes, echo = make_routes(probe)
-    listener = Listener(
-        Routes(routes, fallback=echo, max_body=1000), max_connections=8, keepalive_s=0.3, receive_timeout_s=0.3
-    )
-    await listener.start("127.0.0.1", 0)
-    running = Served(listener, probe)
-    yield running
-    probe.release.set()
-    await listener.shutdown(1)
-    for writer in running.writers:
-        writer.close()
-        with contextlib.suppress(ConnectionError):
-            await writer.wait_closed()
-
-
-def post(path: str, body: bytes, extra: str = "") -> bytes:
-    return f"POST {path} HTTP/1.1\r\nhost: x\r\ncontent-length: {len(body)}\r\n{extra}\r\n".encode() + body
 
 
 async def test_requests_on_one_kept_alive_connection_are_answered_in_turn(served: Served) -> None:
@@ -161,24 +51,6 @@ async def test_http10_and_connection_close_end_the_connection(served: Served) ->
         served.writers[-1].write(request)
         assert (await read_response(reader))[0] == 200
         assert await asyncio.wait_for(reader.read(), 5) == b""
-
-
-async def test_expect_100_continue_is_answered_before_the_body(served: Served) -> None:
-    """A client that waits for 100 Continue gets it, sends the body, and gets the answer."""
-    reader, writer = await served.connect()
-    writer.write(b"POST /e HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\nexpect: 100-continue\r\n\r\n")
-    interim = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
-    assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
-    writer.write(b"ok")
-    assert orjson.loads((await read_response(reader))[2])["body"] == "ok"
-
-
-async def test_expect_100_continue_over_the_body_limit_is_413_without_the_100(served: Served) -> None:
-    """An announced body over the limit gets 413 at once, never 100 Continue, and the connection closes."""
-    reader, writer = await served.connect()
-    writer.write(b"POST /e HTTP/1.1\r\nhost: x\r\ncontent-length: 5000\r\nexpect: 100-continue\r\n\r\n")
-    status, headers, body = await read_response(reader)
-    assert (status, headers["connection"]) == (413, "close") and b"body_too_large" in body
 
 
 async def test_a_chunked_request_body_reaches_the_handler_whole(served: Served) -> None:
@@ -253,14 +125,6 @@ async def test_a_handler_exception_is_a_json_500_without_details(served: Served)
     assert orjson.loads(body)["error"]["code"] == "internal_error"
 
 
-async def test_a_header_value_with_a_line_break_never_splits_the_head(served: Served) -> None:
-    """A response header holding CR LF is not sent: the caller gets a 500 and no injected field."""
-    reader, writer = await served.connect()
-    writer.write(b"GET /badheader HTTP/1.1\r\nhost: x\r\n\r\n")
-    status, headers, _ = await read_response(reader)
-    assert status == 500 and "set-cookie" not in headers
-
-
 async def test_a_stream_is_sent_chunked_and_ended(served: Served) -> None:
     """A StreamResponse goes out with chunked framing, ended by the last chunk; the connection is reusable."""
     reader, writer = await served.connect()
@@ -321,16 +185,6 @@ async def test_a_stream_writer_waits_for_a_slow_reader(served: Served) -> None:
             break
         await asyncio.sleep(0.02)
     assert isinstance(probe.stream_error, ConnectionError | asyncio.CancelledError)
-
-
-async def test_head_is_answered_without_a_body(served: Served) -> None:
-    """A HEAD request gets the GET answer's status and length, and no body bytes."""
-    reader, writer = await served.connect()
-    writer.write(b"HEAD /x HTTP/1.1\r\nhost: x\r\n\r\nGET /y HTTP/1.1\r\nhost: x\r\n\r\n")
-    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
-    assert head.startswith(b"HTTP/1.1 200 OK") and b"Content-Length: " in head
-    _, _, body = await read_response(reader)  # the next bytes are the second answer, not a body
-    assert orjson.loads(body)["path"] == "/y"
 
 
 async def test_an_idle_connection_is_closed_after_keepalive_s(served: Served) -> None:

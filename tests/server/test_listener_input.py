@@ -21,10 +21,11 @@ import orjson
 import pytest
 from aiohttp import web
 
-from sidecar.server.app import health_listener
-from sidecar.server.listener import Listener, Routes
+from sidecar.server.listener import Listener
+from sidecar.server.routes import Routes
 
-from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
+from ..conftest import RunningSidecar
+from .listening import exchange
 from .raw import read_response
 
 CORPUS = Path(__file__).parent / "data" / "request_corpus.txt"
@@ -38,33 +39,6 @@ def corpus() -> list[tuple[str, bytes]]:
             name, _, literal = line.partition(": ")
             cases.append((name, ast.literal_eval(literal)))
     return cases
-
-
-async def exchange(port: int, data: bytes) -> tuple[int | None, bytes]:
-    """Send ``data`` on a new connection; the status and body of the first answer (None: closed unanswered)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(data)
-        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
-            status, _, body = await read_response(reader)
-            return status, body
-        return None, b""
-    finally:
-        writer.close()
-        with contextlib.suppress(ConnectionError):
-            await writer.wait_closed()
-
-
-@pytest.fixture
-async def ports(fake: FakeFactory, sidecar: SidecarFactory) -> AsyncIterator[tuple[RunningSidecar, dict[str, int]]]:
-    """A running sidecar: its app port and a health port listener on the same state."""
-    running = await sidecar(
-        "version: 1\nproviders:\n" + provider_block("up", await fake()) + "models:\n  m: {provider: up, model: m}\n"
-    )
-    health = health_listener(running.state)
-    await health.start("127.0.0.1", 0)
-    yield running, {"app": int(running.url.rsplit(":", 1)[1]), "health": health.port}
-    await health.shutdown(0)
 
 
 FINDINGS = {
@@ -102,27 +76,6 @@ async def test_a_finding_of_the_review_is_refused_with_a_400_or_a_close(
         assert "error" in orjson.loads(body)
     assert [line for line in running.log_lines() if line["level"] in ("error", "critical")] == []
     assert caplog.records == []
-
-
-@pytest.mark.parametrize(
-    ("target", "shape"),
-    [(b"/v1/messages%ff", "anthropic"), (b"/v1beta/models/g%ff:generateContent", "gemini"), (b"/v1/x%ff", "openai")],
-)
-async def test_an_undecodable_target_is_400_in_the_dialect_of_its_path(
-    ports: tuple[RunningSidecar, dict[str, int]], target: bytes, shape: str
-) -> None:
-    """A target that does not percent-decode to UTF-8 is refused in the error shape its path suggests."""
-    status, body = await exchange(ports[1]["app"], b"POST " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
-    error = orjson.loads(body)
-    assert status == 400
-    assert {"anthropic": error.get("type") == "error", "gemini": error["error"].get("status") == "INVALID_ARGUMENT",
-            "openai": error["error"].get("code") == "invalid_request"}[shape]  # fmt: skip
-
-
-async def test_an_http_version_other_than_1_0_and_1_1_is_505(ports: tuple[RunningSidecar, dict[str, int]]) -> None:
-    """llhttp reads ``HTTP/2.0`` in a request line; the listener answers 505 and closes."""
-    status, _ = await exchange(ports[1]["app"], b"GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n")
-    assert status == 505
 
 
 def llhttp_messages(data: bytes) -> tuple[list[Message], bool, bool]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sidecar.dialects import Dialect
@@ -179,6 +179,7 @@ _VALUES = st.one_of(
 _KEYS = st.sampled_from(["model", "max_completion_tokens", "messages", *_MEANING[OAI], *_MEANING[ANT]])
 
 
+@settings(deadline=None)
 @given(dialect=st.sampled_from([OAI, ANT]), body=st.dictionaries(_KEYS, _VALUES, max_size=8))
 def test_request_params_take_only_values_of_the_right_type(dialect: Dialect, body: dict[str, Any]) -> None:
     """Every field holds exactly its type or its default: counts are ints (never a bool), numbers become

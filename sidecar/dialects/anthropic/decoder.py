@@ -9,24 +9,18 @@ from typing import Any
 import orjson
 
 from ...sse import SSEEvent
-from ...translate.common import (
-    RESPONSE_TOOL,
-    RESPONSE_TOOL_VALUE,
+from ...translate.common import RESPONSE_TOOL, RESPONSE_TOOL_VALUE, FinishReason, Usage, dumps, new_id, parse_arguments
+from ...translate.deltas import (
     Delta,
     End,
     Finish,
-    FinishReason,
     Reasoning,
     ReasoningSignature,
     Start,
     Text,
     ToolArgs,
     ToolStart,
-    Usage,
     UsageSeen,
-    dumps,
-    new_id,
-    parse_arguments,
 )
 from ...translate.stream_in import failure_of
 from . import response

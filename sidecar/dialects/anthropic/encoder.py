@@ -9,7 +9,8 @@ from typing import Any
 import orjson
 
 from ...sse import SSEEvent
-from ...translate.common import (
+from ...translate.common import Usage, new_id, safe_id
+from ...translate.deltas import (
     Delta,
     End,
     Failure,
@@ -20,10 +21,7 @@ from ...translate.common import (
     Text,
     ToolArgs,
     ToolStart,
-    Usage,
     UsageSeen,
-    new_id,
-    safe_id,
 )
 from ...translate.stream_out import framed, json_event, wire_prefix
 from . import response

@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from ...sse import SSEEvent
-from ...translate.common import (
+from ...translate.common import FinishReason, dumps
+from ...translate.deltas import (
     Delta,
     Finish,
-    FinishReason,
     Reasoning,
     ReasoningSignature,
     Start,
@@ -18,7 +18,6 @@ from ...translate.common import (
     ToolArgs,
     ToolStart,
     UsageSeen,
-    dumps,
 )
 from ...translate.stream_in import LoadedOnce, failure_of
 from . import response

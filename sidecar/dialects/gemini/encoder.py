@@ -9,7 +9,8 @@ from typing import Any
 import orjson
 
 from ...sse import SSEEvent
-from ...translate.common import (
+from ...translate.common import Usage, new_id, parse_arguments
+from ...translate.deltas import (
     Delta,
     End,
     Failure,
@@ -20,10 +21,7 @@ from ...translate.common import (
     Text,
     ToolArgs,
     ToolStart,
-    Usage,
     UsageSeen,
-    new_id,
-    parse_arguments,
 )
 from ...translate.stream_out import json_event
 from . import response

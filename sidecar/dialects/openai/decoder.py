@@ -5,19 +5,8 @@ every decoder).
 from __future__ import annotations
 
 from ...sse import SSEEvent
-from ...translate.common import (
-    Delta,
-    End,
-    Finish,
-    FinishReason,
-    Reasoning,
-    Start,
-    Text,
-    ToolArgs,
-    ToolStart,
-    UsageSeen,
-    new_id,
-)
+from ...translate.common import FinishReason, new_id
+from ...translate.deltas import Delta, End, Finish, Reasoning, Start, Text, ToolArgs, ToolStart, UsageSeen
 from ...translate.stream_in import LoadedOnce, failure_of
 from . import response
 

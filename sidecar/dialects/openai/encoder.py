@@ -10,7 +10,8 @@ from typing import Any
 import orjson
 
 from ...sse import SSEEvent
-from ...translate.common import (
+from ...translate.common import Usage, new_id
+from ...translate.deltas import (
     Delta,
     End,
     Failure,
@@ -21,9 +22,7 @@ from ...translate.common import (
     Text,
     ToolArgs,
     ToolStart,
-    Usage,
     UsageSeen,
-    new_id,
 )
 from ...translate.stream_out import framed, json_event, wire_prefix
 from . import response

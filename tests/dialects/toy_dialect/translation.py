@@ -8,22 +8,8 @@ import orjson
 
 from ...sse import SSEEvent
 from ...translate.bundles import Translation
-from ...translate.common import (
-    ChatRequest,
-    ChatResponse,
-    Delta,
-    Drops,
-    End,
-    Failure,
-    Finish,
-    FinishReason,
-    RequestParams,
-    Start,
-    Text,
-    TranslateOptions,
-    Usage,
-    UsageSeen,
-)
+from ...translate.common import ChatRequest, ChatResponse, Drops, FinishReason, RequestParams, TranslateOptions, Usage
+from ...translate.deltas import Delta, End, Failure, Finish, Start, Text, UsageSeen
 from ...translate.stream_in import failure_of, load_data
 from ...translate.stream_out import frame, json_event
 

@@ -1,0 +1,155 @@
+"""The path table: the one handler a ``listener.Listener`` hands every request it parses, and what it
+checks before a request reaches the handler of its method and path.
+
+    routes = Routes([(method, path, handler), ...], fallback=..., max_body=...)
+    Listener(routes, ...)                 the listener serves it (``listener``)
+    routes.handler(method, path)          the handler a request goes to
+    routes.templates(method)              every path template routed on ``method``
+
+The table is a dict of the exact paths and a list of the templated ones (``{name}``: one segment), built
+once; aiohttp's router, ``web.Application``, its signals and middlewares are not used (about 31,000
+instructions a request less: docs/benchmarks.md, "The listener"). For every request, in order:
+
+1. ``Expect: 100-continue`` (``expect_continue``): ``100 Continue`` when the announced body fits
+   ``max_body``, else 413 without it;
+2. what llhttp accepts but the sidecar must not: a target that does not percent-decode to UTF-8 without
+   control characters (``target_problem``), an HTTP version other than 1.0 and 1.1: 400 / 505 in the
+   dialect the path suggests, and the connection closes;
+3. the handler of the method and path (``fallback`` for any other), the connection marked busy
+   (``Connection.in_request``: its receive deadline does not run while the handler has the request);
+4. an answer written while the listener drains says ``Connection: close``; an answer the handler has
+   not begun is begun here, so that a header value with a line break is answered with a 500.
+
+What happens to a request before (parsing, caps, llhttp's refusals) and the ``Server`` header of every
+answer (refusals included) are the listener's (``listener``); this module reads only the public state of
+its ``Connection`` (``in_request``, ``listener.draining``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from urllib.parse import unquote_to_bytes
+
+from aiohttp import web
+from aiohttp.http import HttpVersion10, HttpVersion11
+
+from ..dialects.base import path_pattern
+from ..dialects.registry import dialect_of_path
+from ..telemetry.logging import get_logger
+from .errors import RequestFailed, error_response
+from .listener import Connection
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+log = get_logger("sidecar.listener")  # the listener's log, as its refusals are
+
+Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
+
+
+def target_problem(raw_path: str) -> str | None:
+    """Why a request target (path and query, as sent) is refused, or None.
+
+    llhttp refuses raw control bytes and bytes above 0x7f in it; what it cannot see is percent-encoded:
+    the target must decode to UTF-8 without control characters (the path reaches upstream URLs, and a
+    query's ``key`` an upstream header).
+    """
+    if "%" not in raw_path:
+        return None
+    try:
+        decoded = unquote_to_bytes(raw_path).decode("utf-8")
+    except UnicodeDecodeError:
+        return "the request target does not percent-decode to UTF-8"
+    if _CONTROL.search(decoded):
+        return "the request target holds an encoded control character"
+    return None
+
+
+class Routes:
+    """The listener's one handler (aiohttp's low-level ``web.Server`` calls it for every request): the
+    checks of the module docstring, then the handler of the request's method and path.
+
+    ``routes`` are (method, path, handler); a GET route answers HEAD too; a path's ``{name}`` part is one
+    segment; the first route of a method and path wins; ``fallback`` answers every other method and
+    path; bodies up to ``max_body`` (the listener gives each request that limit)."""
+
+    __slots__ = ("_exact", "_templated", "fallback", "max_body")
+
+    def __init__(self, routes: Sequence[tuple[str, str, Handler]], *, fallback: Handler, max_body: int) -> None:
+        self._exact: dict[tuple[str, str], Handler] = {}
+        self._templated: list[tuple[str, re.Pattern[str], Handler, str]] = []
+        for method, path, handler in routes:
+            pattern = path_pattern(path)
+            for each in (method, "HEAD") if method == "GET" else (method,):
+                if pattern is None:
+                    self._exact.setdefault((each, path), handler)
+                else:
+                    self._templated.append((each, pattern, handler, path))
+        self.fallback = fallback
+        self.max_body = max_body
+
+    def handler(self, method: str, path: str) -> Handler:
+        """The handler of ``method`` on ``path``: its route's, else ``fallback``."""
+        handler = self._exact.get((method, path))
+        if handler is not None:
+            return handler
+        for each, pattern, handler, _ in self._templated:
+            if each == method and pattern.fullmatch(path) is not None:
+                return handler
+        return self.fallback
+
+    async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
+        if "Expect" in request.headers:
+            refusal = await expect_continue(request)
+            if refusal is not None:
+                return refusal
+        problem = target_problem(request.raw_path)
+        version = request.version
+        if problem is not None or (version != HttpVersion11 and version != HttpVersion10):
+            status = 400 if problem is not None else 505
+            log.debug("bad_request", reason=problem or f"HTTP version {version.major}.{version.minor}", status=status)
+            failure = RequestFailed(status, problem or "only HTTP/1.1 and HTTP/1.0 are served", code="invalid_request")
+            refusal = error_response(dialect_of_path(request.path, request.headers), failure)
+            refusal.force_close()
+            return refusal
+        handler = self.handler(request.method, request.path)
+        conn = request.protocol
+        if not isinstance(conn, Connection):  # pragma: no cover - every connection is one (``Listener.start``)
+            return await handler(request)
+        conn.in_request = True
+        try:
+            response = await handler(request)
+        finally:
+            conn.in_request = False
+        if conn.listener.draining:
+            response.force_close()
+        if not response.prepared:
+            try:
+                await response.prepare(request)  # here, not after the handler, so that a bad header is answered
+            except ValueError as exc:  # a header value with a line break: it would split the head
+                log.warning("response_header_refused", error=str(exc), path=request.path)
+                failure = RequestFailed(500, "internal error in llm-sidecar", code="internal_error")
+                response = error_response(dialect_of_path(request.path, request.headers), failure)
+        return response
+
+    def templates(self, method: str) -> list[str]:
+        """Every path template ``method`` is routed on (``{name}`` for a templated segment)."""
+        exact = [path for (each, path) in self._exact if each == method]
+        return exact + [template for each, _, _, template in self._templated if each == method]
+
+
+async def expect_continue(request: web.BaseRequest) -> web.StreamResponse | None:
+    """``Expect: 100-continue``: go on only if the announced body fits (else 413, the body never sent);
+    other expectations are ignored."""
+    if request.headers.get("expect", "").lower() != "100-continue" or request.version != HttpVersion11:
+        return None
+    length = request.content_length
+    if length is not None and length > request.client_max_size:
+        failure = RequestFailed(
+            413, f"request body exceeds the sidecar's limit of {request.client_max_size} bytes", code="body_too_large"
+        )
+        response = error_response(dialect_of_path(request.path, request.headers), failure)
+        response.force_close()
+        return response
+    await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    request.writer.output_size = 0  # the answer itself has not begun (as aiohttp's own expect handler does)
+    return None

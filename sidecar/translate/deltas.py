@@ -1,0 +1,101 @@
+"""The stream deltas: one upstream stream event in the common form, between a dialect's decoder and a
+dialect's encoder (``stream``).
+
+    upstream event -> decoder (``dialects/<dialect>/decoder.py``) -> deltas
+                   -> encoder (``dialects/<dialect>/encoder.py``) -> caller events
+
+    Start(id)                              the answer begins (the upstream's id, when it gives one)
+    Text(text)                             a fragment of the answer's text
+    ToolStart(index, id, name)             a tool call begins (``index``: the call's place in the stream)
+    ToolArgs(index, fragment)              a fragment of that call's JSON arguments
+    Reasoning(text)                        a fragment of the reasoning shown with the answer
+    ReasoningSignature(signature, origin, redacted, standalone)
+                                           a provider's opaque signature of reasoning (``ReasoningPart``)
+    Finish(reason, raw, stop_sequence)     why the answer ended: common ``FinishReason``, upstream's value
+    UsageSeen(usage)                       token counts seen (cumulative on a stream: ``Usage.merge``)
+    Failure(status, message)               an upstream error event: the stream ends with it
+    End()                                  the upstream's end marker
+
+Frozen dataclasses with slots, built per event; ``Delta`` is their union. The relay shows them to the
+stream's taps (``server/hooks.py``: cache, budgets, shadow), and a cached answer is replayed as deltas.
+The request and response form they refer to (``Usage``, ``FinishReason``, ``ReasoningPart``) is
+``common``'s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .common import FinishReason, Usage
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolStart:
+    index: int
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolArgs:
+    index: int
+    fragment: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reasoning:
+    """A fragment of reasoning text (continues the reasoning part in progress)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningSignature:
+    """A provider's opaque reasoning signature (see ``ReasoningPart``).
+
+    ``standalone`` False: it signs the reasoning just streamed (Anthropic ``signature_delta``, a Gemini
+    thought part's own signature). True: it is a part of its own, signing what follows (a Gemini
+    ``thoughtSignature`` on a function call or text part) or standing for hidden reasoning (Anthropic
+    ``redacted_thinking``, with ``redacted`` True).
+    """
+
+    signature: str
+    origin: str  # the name of the dialect that made the signature
+    redacted: bool = False
+    standalone: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    reason: FinishReason
+    raw: str
+    stop_sequence: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UsageSeen:
+    usage: Usage
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    status: int
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class End:
+    pass
+
+
+Delta = Start | Text | ToolStart | ToolArgs | Reasoning | ReasoningSignature | Finish | UsageSeen | Failure | End
