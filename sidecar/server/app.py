@@ -41,12 +41,12 @@ from .access import AccessLog
 from .answer_headers import sidecar_headers
 from .assembly import Deferred, FeatureStage, Pipelines, always, feature_stage
 from .attempt import Attempt
-from .cache_stage import ResponseCaches, cache_stage
 from .errors import RequestFailed, error_response
 from .exchange import Exchange
 from .fallback import Executor
 from .listener import Handler, Listener, Routes
 from .pipeline import Stage, read_stage, route_request
+from .response_caches import ResponseCaches
 from .state import SidecarState
 from .targets import TargetStates
 
@@ -95,7 +95,7 @@ class SidecarApp:
         features = [
             feature_stage("routing", Deferred(_routing_stage)),
             # before budgets: a hit spends nothing
-            feature_stage("cache", cache_stage(state.caches, settings.app_name)),
+            feature_stage("cache", Deferred(partial(_cache_stage, state))),
             feature_stage("budgets", Deferred(partial(_budget_stage, state))),
             *(FeatureStage(f"stage-{i}", stage, always) for i, stage in enumerate(stages)),
             feature_stage("shadow", Deferred(partial(self._shadow_stage, executor.walk))),
@@ -193,6 +193,12 @@ def _routing_stage() -> Stage:
     from ..routing.stage import routing_stage
 
     return routing_stage
+
+
+def _cache_stage(state: SidecarState) -> Stage:
+    from .cache_stage import cache_stage
+
+    return cache_stage(state.caches, state.settings.app_name)
 
 
 def _budget_stage(state: SidecarState) -> Stage:

@@ -131,11 +131,13 @@ print(" ".join(sorted(sys.modules)))
 FEATURE_REQUEST_PATHS = (
     "opentelemetry.sdk.trace",
     "sidecar.budgets.ledger",
+    "sidecar.cache.response_cache",
     "sidecar.ensemble.run",
     "sidecar.gates.checks",
     "sidecar.routing.matrix",
     "sidecar.routing.stage",
     "sidecar.server.budget",
+    "sidecar.server.cache_stage",
     "sidecar.server.ensemble",
     "sidecar.server.gating",
     "sidecar.server.shadowing",
@@ -153,7 +155,8 @@ def loaded_at_startup(tmp_path: Path, policy: str) -> set[str]:
 
 def test_a_plain_policy_loads_no_features_request_path(tmp_path: Path) -> None:
     """Built for a policy that uses no feature (and no trace exporter), the app has not imported the
-    request path of routing, budgets, ensembles, gates or shadow, nor the SDK's tracing."""
+    request path of routing, the response cache, budgets, ensembles, gates or shadow, nor the SDK's
+    tracing."""
     policy = (
         "version: 1\nproviders:\n"
         + provider_block("p", "http://127.0.0.1:9", "openai")
@@ -164,21 +167,22 @@ def test_a_plain_policy_loads_no_features_request_path(tmp_path: Path) -> None:
 
 
 def test_a_policy_with_features_loads_them_at_startup(tmp_path: Path) -> None:
-    """A policy that uses routing, budgets, gates and shadow has their stages built (their modules
-    imported) when the app is built, before the first request."""
+    """A policy that uses routing, the response cache, budgets, gates and shadow has their stages built
+    (their modules imported) when the app is built, before the first request."""
     policy = (
         "version: 1\nproviders:\n"
         + provider_block("p", "http://127.0.0.1:9", "openai")
         + "models:\n  a: {provider: p, model: a, price: {input_per_mtok: 1, output_per_mtok: 1}}\n"
         + "  b: {provider: p, model: b, price: {input_per_mtok: 2, output_per_mtok: 2}}\n"
         + "routes:\n  - {name: r, match: {model: m}, target: {select: cheapest, from: [a, b]}, gates: {},"
-        + " shadow: {candidates: [b], sample: 0.5}}\n"
+        + " shadow: {candidates: [b], sample: 0.5}, cache: {enabled: true}}\n"
         + "budgets:\n  limits:\n    - {name: day, measure: usd, amount: 1, window: day}\n"
     )
     loaded = loaded_at_startup(tmp_path, policy)
     assert {
         "sidecar.routing.stage",
         "sidecar.server.budget",
+        "sidecar.server.cache_stage",
         "sidecar.server.gating",
         "sidecar.server.shadowing",
     } <= loaded
