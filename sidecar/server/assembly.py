@@ -13,9 +13,9 @@ pipeline is built for a policy (``Pipelines.for_policy``), never per request::
 
 A policy that uses none of them pays for none: no coroutine frame, no attribute test, and no memory for
 the feature's request-path code: a stage given as ``Deferred(make)`` is built (its modules imported) the
-first time a policy that uses it is folded. A hot reload to a policy that does gets the stage with its
-first request (the pipeline is folded again when the policy object changes; an in-flight request keeps
-the pipeline of the policy it started with).
+first time a policy that uses it is folded. A hot reload to a policy that does gets the stage when it is
+applied (``SidecarApp`` folds the new policy's pipeline right after the swap, before its first request;
+an in-flight request keeps the pipeline of the policy it started with).
 """
 
 from __future__ import annotations
