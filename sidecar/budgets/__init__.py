@@ -25,11 +25,18 @@ Modules (one concept each):
 - ``visibility``    ``Tracker``: counter keys per window and last-seen uses for /status and metrics
 """
 
-from .compiled import BudgetRequest, Budgets, Limit, TargetInfo, compile_budgets, hash_key
-from .decision import Decision, LimitState, budget_headers
-from .guard import LedgerStats
-from .ledger import Admission, Ledger, open_ledger
-from .spec import BudgetsSpec
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from .compiled import BudgetRequest, Budgets, Limit, TargetInfo, compile_budgets, hash_key
+    from .decision import Decision, LimitState, budget_headers
+    from .guard import LedgerStats
+    from .ledger import Admission, Ledger, open_ledger
+    from .spec import BudgetsSpec
 
 __all__ = [
     "Admission",
@@ -47,3 +54,25 @@ __all__ = [
     "hash_key",
     "open_ledger",
 ]
+
+# Each name is imported from its module on first use (``sidecar.lazy``): importing ``spec`` for the
+# policy's root model does not load the request path of a feature the policy does not use.
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "Admission": "ledger",
+        "BudgetRequest": "compiled",
+        "Budgets": "compiled",
+        "BudgetsSpec": "spec",
+        "Decision": "decision",
+        "Ledger": "ledger",
+        "LedgerStats": "guard",
+        "Limit": "compiled",
+        "LimitState": "decision",
+        "TargetInfo": "compiled",
+        "budget_headers": "decision",
+        "compile_budgets": "compiled",
+        "hash_key": "compiled",
+        "open_ledger": "ledger",
+    },
+)

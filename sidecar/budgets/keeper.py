@@ -22,11 +22,11 @@ import logging
 from collections.abc import Coroutine, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .compiled import Budgets
-from .ledger import Ledger, open_ledger
-
 if TYPE_CHECKING:
     from sidecar.telemetry.instruments import Instruments
+
+    from .compiled import Budgets
+    from .ledger import Ledger
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,8 @@ class LedgerKeeper:
             old.update(budgets)
             return
         else:
+            from .ledger import open_ledger  # here: a policy without budgets does not load the ledger
+
             self.ledger = open_ledger(budgets, env=self._env)
         self._counted = dict.fromkeys(_STAT_COUNTERS, 0)  # a new ledger counts from zero
         if old is not None:

@@ -36,17 +36,23 @@ A request's way through it (the cache stage, before the fallback loop)::
     every target failed and last_resort kind: cache -> cache.stale(key, lookup) -> replay (stale, Age)
 """
 
-from .. import policy as _policy  # noqa: F401 - first: the compiled policy imports ``plan`` and ``spec``
-from .assemble import StreamAssembler
-from .control import Directive, client_directive
-from .entry import Entry, entry_from_response, unstorable
-from .flight import Follower, Leader, SingleFlight
-from .plan import KeyDecision, RouteCache, compile_route_cache
-from .redis_store import CacheConfigError
-from .replay import replay_body, replay_deltas, replay_stream
-from .response_cache import Lookup, ResponseCache
-from .spec import CacheStoreSpec, RouteCacheSpec
-from .stats import CacheStats
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from .assemble import StreamAssembler
+    from .control import Directive, client_directive
+    from .entry import Entry, entry_from_response, unstorable
+    from .flight import Follower, Leader, SingleFlight
+    from .plan import KeyDecision, RouteCache, compile_route_cache
+    from .redis_store import CacheConfigError
+    from .replay import replay_body, replay_deltas, replay_stream
+    from .response_cache import Lookup, ResponseCache
+    from .spec import CacheStoreSpec, RouteCacheSpec
+    from .stats import CacheStats
 
 __all__ = [
     "CacheConfigError",
@@ -71,3 +77,32 @@ __all__ = [
     "replay_stream",
     "unstorable",
 ]
+
+# Each name is imported from its module on first use (``sidecar.lazy``): importing ``spec`` for the
+# policy's root model does not load the request path of a feature the policy does not use.
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "CacheConfigError": "redis_store",
+        "CacheStats": "stats",
+        "CacheStoreSpec": "spec",
+        "Directive": "control",
+        "Entry": "entry",
+        "Follower": "flight",
+        "KeyDecision": "plan",
+        "Leader": "flight",
+        "Lookup": "response_cache",
+        "ResponseCache": "response_cache",
+        "RouteCache": "plan",
+        "RouteCacheSpec": "spec",
+        "SingleFlight": "flight",
+        "StreamAssembler": "assemble",
+        "client_directive": "control",
+        "compile_route_cache": "plan",
+        "entry_from_response": "entry",
+        "replay_body": "replay",
+        "replay_deltas": "replay",
+        "replay_stream": "replay",
+        "unstorable": "entry",
+    },
+)

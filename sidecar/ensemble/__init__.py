@@ -15,11 +15,17 @@ Map (policy load at the top, one request below):
 User documentation: ``docs/ensembles.md``.
 """
 
-from .. import policy as _policy  # noqa: F401  # first: the policy compiler imports this package
-from .compiled import Ensemble, Judge, compile_ensemble
-from .run import Decision, EnsembleFailure, EnsembleRun
-from .spec import EnsembleSpec
-from .tally import Ballot, Member
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from .compiled import Ensemble, Judge, compile_ensemble
+    from .run import Decision, EnsembleFailure, EnsembleRun
+    from .spec import EnsembleSpec
+    from .tally import Ballot, Member
 
 __all__ = [
     "Ballot",
@@ -32,3 +38,20 @@ __all__ = [
     "Member",
     "compile_ensemble",
 ]
+
+# Each name is imported from its module on first use (``sidecar.lazy``): importing ``spec`` for the
+# policy's root model does not load the request path of a feature the policy does not use.
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "Ballot": "tally",
+        "Decision": "run",
+        "Ensemble": "compiled",
+        "EnsembleFailure": "run",
+        "EnsembleRun": "run",
+        "EnsembleSpec": "spec",
+        "Judge": "compiled",
+        "Member": "tally",
+        "compile_ensemble": "compiled",
+    },
+)

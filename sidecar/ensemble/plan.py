@@ -12,13 +12,13 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .compiled import Ensemble
 from .spec import EnsembleSpec
 
 if TYPE_CHECKING:
     from ..policy.compiled import Target
     from ..policy.plans import R, Walk
     from ..request_facts import RequestFacts
+    from .compiled import Ensemble
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,12 +13,18 @@ Map:
 User documentation: ``docs/ensembles.md`` ("Quality gates").
 """
 
-from .. import policy as _policy  # noqa: F401  # first: the policy compiler imports this package
-from .checks import GateFailure, Gates, compile_gates
-from .escalation import next_step, reask_body, reask_text
-from .schemas import Expectation, requested_json
-from .spec import GatesSpec
-from .validators import SchemaValidators
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from .checks import GateFailure, Gates, compile_gates
+    from .escalation import next_step, reask_body, reask_text
+    from .schemas import Expectation, requested_json
+    from .spec import GatesSpec
+    from .validators import SchemaValidators
 
 __all__ = [
     "Expectation",
@@ -32,3 +38,21 @@ __all__ = [
     "reask_text",
     "requested_json",
 ]
+
+# Each name is imported from its module on first use (``sidecar.lazy``): importing ``spec`` for the
+# policy's root model does not load the request path of a feature the policy does not use.
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "Expectation": "schemas",
+        "GateFailure": "checks",
+        "Gates": "checks",
+        "GatesSpec": "spec",
+        "SchemaValidators": "validators",
+        "compile_gates": "checks",
+        "next_step": "escalation",
+        "reask_body": "escalation",
+        "reask_text": "escalation",
+        "requested_json": "schemas",
+    },
+)

@@ -16,14 +16,8 @@ from typing import TYPE_CHECKING
 
 from ..cache.plan import route_cache
 from ..cache.spec import CacheStoreSpec, RouteCacheSpec
-from ..ensemble.compiled import compile_ensemble
-from ..ensemble.normalize import compile_normalizer
-from ..ensemble.plan import EnsemblePlan
-from ..gates.checks import compile_gates
-from ..gates.validators import SchemaValidators
 from ..request_facts import CREDENTIAL_HEADERS
 from ..routing.caps import TokenCaps
-from ..shadow.plan import Shadow, ShadowJudge
 from .base import Spec as _Spec
 from .compiled import Policy, PolicyError, Provider, Route, RouteGates, RouteSettings, Target
 from .conditions import HeaderIs, ModelIs, build_conditions
@@ -32,6 +26,7 @@ from .spec import BackoffSpec, LastResortSpec, PolicySpec, ResilienceSpec, Route
 
 if TYPE_CHECKING:
     from ..budgets import Budgets
+    from ..gates.validators import SchemaValidators
 
 
 BUILTIN_RESILIENCE = ResilienceSpec(
@@ -93,7 +88,7 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
     tiers = routing_compile.tiers_of(router, spec.routing)
     scored = routing_compile.candidates(spec.models, models, tiers, router, errors)
 
-    validators = SchemaValidators()  # request schemas, compiled once per policy and cached by content
+    validators: SchemaValidators | None = None  # request schemas, compiled once per policy, cached by content
 
     def resolve(value: str | list[str] | None, where: str) -> tuple[Target, ...]:
         chain: list[Target] = []
@@ -120,6 +115,9 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
         elif route.split is not None:
             plan = routing_compile.split_plan(route.split, f"{path}.split", name, models, errors) or ChainPlan(())
         elif route.ensemble is not None:
+            from ..ensemble.compiled import compile_ensemble  # here: only a policy with ensembles loads them
+            from ..ensemble.plan import EnsemblePlan
+
             block = route.ensemble
             chains = tuple(
                 resolve(m.target, f"{path}.ensemble.members[{i}].target") for i, m in enumerate(block.members)
@@ -128,9 +126,20 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
             plan = EnsemblePlan(compile_ensemble(block), chains, judge, spec=block)
         else:
             plan = ChainPlan(resolve(route.target, f"{path}.target"))
-        gates = RouteGates(compile_gates(route.gates, validators), route.gates) if route.gates else None
+        gates = None
+        if route.gates is not None:
+            from ..gates.checks import compile_gates  # here: only a policy with gates loads them
+            from ..gates.validators import SchemaValidators
+
+            nonlocal validators
+            if validators is None:
+                validators = SchemaValidators()
+            gates = RouteGates(compile_gates(route.gates, validators), route.gates)
         shadow = None
         if route.shadow is not None:
+            from ..ensemble.normalize import compile_normalizer  # here: only a policy with shadow loads it
+            from ..shadow.plan import Shadow, ShadowJudge
+
             block_s = route.shadow
             candidates = tuple(
                 t for i, n in enumerate(block_s.candidates) for t in resolve(n, f"{path}.shadow.candidates[{i}]")

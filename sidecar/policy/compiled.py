@@ -17,15 +17,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
-from ..cache.plan import RouteCache
-from ..cache.spec import CacheStoreSpec
 from ..dialects import Dialect, ProviderKind, registry
 from ..dialects.base import ProviderAPI
-from ..gates.checks import Gates
-from ..gates.spec import GatesSpec
 from ..request_facts import RequestFacts
-from ..routing.caps import TokenCaps
-from ..shadow.plan import Shadow
 from .conditions import Condition
 from .files import DependentFile
 from .plans import Plan
@@ -43,10 +37,16 @@ from .spec import (
     TLSSpec,
 )
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # a feature's compiled types: imported by the compiler only for a policy that uses it
     from ..budgets import Budgets
+    from ..cache.plan import RouteCache
+    from ..cache.spec import CacheStoreSpec
+    from ..gates.checks import Gates
+    from ..gates.spec import GatesSpec
+    from ..routing.caps import TokenCaps
     from ..routing.matrix import Router
     from ..routing.spec import QualitySpec, RoutingSpec
+    from ..shadow.plan import Shadow
 
 
 class PolicyError(Exception):

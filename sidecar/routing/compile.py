@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import RoutingError
-from .matrix import Router, compile_routing
 from .plans import Arm, SelectPlan, SplitPlan
 from .select import Candidate
 from .spec import RoutingSpec, SelectSpec, SplitSpec
@@ -29,6 +28,7 @@ from .split import WeightedSplit
 if TYPE_CHECKING:
     from ..policy.compiled import Target
     from ..policy.spec import MatchSpec, ModelSpec
+    from .matrix import Router
 
 DEFAULT_TIERS = tuple(RoutingSpec().tiers)
 
@@ -36,6 +36,8 @@ DEFAULT_TIERS = tuple(RoutingSpec().tiers)
 def compile_router(spec: RoutingSpec | None, base_dir: Path, errors: list[str]) -> Router | None:
     if spec is None:
         return None
+    from .matrix import compile_routing  # here: a policy without a routing block does not load the router
+
     try:
         return compile_routing(spec, base_dir=base_dir)
     except RoutingError as exc:

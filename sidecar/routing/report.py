@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 
 from ..cost import cost_usd
 from .features import RequestFeatures
-from .matrix import Decision, Verdict
 from .record import Routed, expected_cost, routed
 
 if TYPE_CHECKING:
@@ -142,6 +141,8 @@ def from_access_line(facts: RequestFacts, line: Mapping[str, Any]) -> None:
         )
     task, complexity, tier = line.get("task"), line.get("complexity"), line.get("tier")
     if isinstance(task, str) and isinstance(complexity, str) and isinstance(tier, str):
+        from .matrix import Decision, Verdict  # here: the access line's path does not load the router
+
         decision = Decision(Verdict(task, "log"), Verdict(complexity, "log"), tier, None, 0)
         routed(facts).decision = decision
 

@@ -21,6 +21,7 @@ import traceback
 from collections.abc import Mapping, Sequence
 from functools import partial
 from random import getrandbits
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -31,7 +32,6 @@ from ..dialects.registry import ENDPOINTS, dialect_of_path
 from ..policy.compiled import Policy
 from ..policy.watch import PolicyHolder, PolicyWatcher
 from ..request_facts import RequestFacts, app_of
-from ..routing.stage import routing_stage
 from ..settings import Settings
 from ..telemetry import Telemetry
 from ..telemetry.logging import LogOutput, get_logger
@@ -39,20 +39,20 @@ from ..upstream import EnvProxies, UpstreamClient
 from . import admin
 from .access import AccessLog
 from .answer_headers import sidecar_headers
-from .assembly import FeatureStage, Pipelines, always, feature_stage
+from .assembly import Deferred, FeatureStage, Pipelines, always, feature_stage
 from .attempt import Attempt
-from .budget import BudgetStage
-from .cache_stage import ResponseCaches, cache_stage
 from .errors import RequestFailed, error_response
 from .exchange import Exchange
 from .fallback import Executor
-from .gating import gate_stage
 from .listener import Listener
 from .pipeline import Stage, read_stage, route_request
+from .response_caches import ResponseCaches
 from .routes import Handler, Routes
-from .shadowing import ShadowRunner
 from .state import SidecarState
 from .targets import TargetStates
+
+if TYPE_CHECKING:
+    from .shadowing import ChildWalk, ShadowRunner
 
 log = get_logger("sidecar.server")
 
@@ -90,16 +90,17 @@ class SidecarApp:
         settings = state.settings
         self.client = UpstreamClient(settings, state.proxies)
         executor = Executor(Attempt(self.client, state.credentials), state.targets, state.telemetry)
-        self.shadow = ShadowRunner(executor.walk, state.telemetry, state.shadow)
-        # Outermost first; each folded in only for a policy that uses it (``assembly``).
+        self.shadow: ShadowRunner | None = None  # built with the shadow stage
+        # Outermost first; each folded in only for a policy that uses it (``assembly``), and the deferred
+        # ones built (their modules imported) only then: a policy without the feature does not load it.
         features = [
-            feature_stage("routing", routing_stage),
+            feature_stage("routing", Deferred(_routing_stage)),
             # before budgets: a hit spends nothing
-            feature_stage("cache", cache_stage(state.caches, settings.app_name)),
-            feature_stage("budgets", BudgetStage(state.budgets)),
+            feature_stage("cache", Deferred(partial(_cache_stage, state))),
+            feature_stage("budgets", Deferred(partial(_budget_stage, state))),
             *(FeatureStage(f"stage-{i}", stage, always) for i, stage in enumerate(stages)),
-            feature_stage("shadow", self.shadow.stage),
-            feature_stage("gates", gate_stage(state.telemetry)),
+            feature_stage("shadow", Deferred(partial(self._shadow_stage, executor.walk))),
+            feature_stage("gates", Deferred(partial(_gate_stage, state))),
         ]
         self.pipelines = Pipelines([read_stage(settings.max_body_bytes), route_request], features, executor)
         self.pipelines.for_policy(state.holder.policy)
@@ -140,12 +141,19 @@ class SidecarApp:
 
     async def close(self) -> None:
         self.state.access.flush()
-        await self.shadow.close()
+        if self.shadow is not None:
+            await self.shadow.close()
         if self._watching is not None:
             self._watching.cancel()
         await self.state.budgets.close()  # settlements in flight go out first
         await self.client.close()
         await self.state.caches.close()
+
+    def _shadow_stage(self, walk: ChildWalk) -> Stage:
+        from .shadowing import ShadowRunner
+
+        self.shadow = ShadowRunner(walk, self.state.telemetry, self.state.shadow)
+        return self.shadow.stage
 
     def listener(self) -> Listener:
         """The HTTP listener for the app's port (its limits from the settings)."""
@@ -162,6 +170,7 @@ class SidecarApp:
         state.telemetry.policy_reload(ok=ok, loaded_at=None if policy is None else policy.loaded_at)
         if ok and policy is not None:
             state.budgets.sync(policy.budgets)
+            self.pipelines.for_policy(policy)  # a feature it newly uses is loaded now, not in a request
             log.info("policy_reloaded", version=policy.version, source=policy.source, routes=len(policy.routes))
             for warning in policy.warnings:
                 log.warning("policy_warning", source=policy.source, warning=warning)
@@ -179,6 +188,30 @@ class SidecarApp:
             log.info("key_file_reloaded", path=path)
         for path in self.client.refresh():
             log.info("tls_file_reloaded", path=path)
+
+
+def _routing_stage() -> Stage:
+    from ..routing.stage import routing_stage
+
+    return routing_stage
+
+
+def _cache_stage(state: SidecarState) -> Stage:
+    from .cache_stage import cache_stage
+
+    return cache_stage(state.caches, state.settings.app_name)
+
+
+def _budget_stage(state: SidecarState) -> Stage:
+    from .budget import BudgetStage
+
+    return BudgetStage(state.budgets)
+
+
+def _gate_stage(state: SidecarState) -> Stage:
+    from .gating import gate_stage
+
+    return gate_stage(state.telemetry)
 
 
 async def start_app(

@@ -11,9 +11,11 @@ pipeline is built for a policy (``Pipelines.for_policy``), never per request::
     shadow          a route with ``shadow:``
     gates           a route with ``gates:``
 
-A policy that uses none of them pays for none: no coroutine frame, no attribute test. A hot reload to a
-policy that does gets the stage with its first request (the pipeline is folded again when the policy
-object changes; an in-flight request keeps the pipeline of the policy it started with).
+A policy that uses none of them pays for none: no coroutine frame, no attribute test, and no memory for
+the feature's request-path code: a stage given as ``Deferred(make)`` is built (its modules imported) the
+first time a policy that uses it is folded. A hot reload to a policy that does gets the stage when it is
+applied (``SidecarApp`` folds the new policy's pipeline right after the swap, before its first request;
+an in-flight request keeps the pipeline of the policy it started with).
 """
 
 from __future__ import annotations
@@ -26,13 +28,31 @@ from ..routing.plans import SelectPlan, SplitPlan
 from .pipeline import Handler, Stage, build_pipeline
 
 
+@dataclass(eq=False, slots=True)
+class Deferred:
+    """A stage built on first use: ``make`` imports the feature's request-path modules and returns the
+    stage (called once, when the first policy that uses the feature is folded)."""
+
+    make: Callable[[], Stage]
+    built: Stage | None = None
+
+    def stage(self) -> Stage:
+        if self.built is None:
+            self.built = self.make()
+        return self.built
+
+
 @dataclass(frozen=True, slots=True)
 class FeatureStage:
-    """A stage and the test, on a compiled policy, of whether any of its requests may need it."""
+    """A stage (or a ``Deferred`` one) and the test, on a compiled policy, of whether any of its requests
+    may need it."""
 
     name: str
-    stage: Stage
+    stage: Stage | Deferred
     used: Callable[[Policy], bool]
+
+    def built(self) -> Stage:
+        return self.stage.stage() if isinstance(self.stage, Deferred) else self.stage
 
 
 class Pipelines:
@@ -52,7 +72,7 @@ class Pipelines:
     def for_policy(self, policy: Policy) -> Handler:
         """The pipeline of ``policy``'s requests (folded on the first request after a swap)."""
         if policy is not self._policy:
-            self._handler = build_pipeline([*self._head, *(f.stage for f in self.used(policy))], self._terminal)
+            self._handler = build_pipeline([*self._head, *(f.built() for f in self.used(policy))], self._terminal)
             self._policy = policy
         return self._handler
 
@@ -101,7 +121,7 @@ USES: Mapping[str, Callable[[Policy], bool]] = {
 """Each feature stage's test, by the feature's name (``feature_stage``)."""
 
 
-def feature_stage(name: str, stage: Stage) -> FeatureStage:
+def feature_stage(name: str, stage: Stage | Deferred) -> FeatureStage:
     """The stage of feature ``name``, folded in for the policies ``USES[name]`` says use it."""
     return FeatureStage(name, stage, USES[name])
 

@@ -1,8 +1,8 @@
 """The response cache on the request path: a pipeline stage after routing, and the store it uses.
 
-``ResponseCaches`` holds the sidecar's one ``cache.ResponseCache``, built from the policy's store block
-(``Policy.cache``) when the app opens, and rebuilt on a reload only when that block changed (the old
-store is closed; entries in memory are lost, entries in Redis are not).
+``response_caches.ResponseCaches`` holds the sidecar's one ``cache.ResponseCache`` (this stage writes
+through it); this module, and with it the cache's request path, is imported only for a policy that
+caches (``app``).
 
 ``cache_stage(caches, deployment_app)`` is the stage. On a route without a cache plan it is one
 attribute test. On a caching route::
@@ -25,11 +25,10 @@ off its latency.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Mapping
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import orjson
 from aiohttp import web
@@ -37,7 +36,6 @@ from aiohttp import web
 from ..cache import Directive, Entry, ResponseCache, StreamAssembler, client_directive, entry_from_response
 from ..cache.entry import unstorable
 from ..cache.flight import Follower, Leader
-from ..cache.redis_store import CacheConfigError
 from ..cache.replay import form_of
 from ..cache.response_cache import MISS, Lookup
 from ..cost import cost_usd
@@ -49,63 +47,14 @@ from .stream import send_stream
 
 if TYPE_CHECKING:
     from ..cache import RouteCache
-    from ..cache.spec import CacheStoreSpec, RouteCacheSpec
+    from ..cache.spec import RouteCacheSpec
     from ..policy.compiled import Route, Target
     from ..translate.deltas import Delta
     from .exchange import Exchange
     from .pipeline import Handler, Stage
+    from .response_caches import ResponseCaches
 
 log = get_logger("sidecar.cache")
-
-
-class ResponseCaches:
-    """The sidecar's response cache and the store block it was built from (see the module docstring)."""
-
-    def __init__(self, env: Mapping[str, str] = os.environ) -> None:
-        self._env = env
-        self.spec: CacheStoreSpec | None = None
-        self.cache: ResponseCache | None = None
-        self._writes: set[asyncio.Future[Any]] = set()  # writes (and a connect) in flight, after their answers
-
-    def update(self, spec: CacheStoreSpec | None) -> ResponseCache | None:
-        """Use the store ``spec`` describes (None: no route caches); returns the store replaced, to close."""
-        if spec == self.spec and (spec is None or self.cache is not None):
-            return None
-        old = self.cache
-        self.spec = spec
-        self.cache = None
-        if spec is not None:
-            try:
-                self.cache = ResponseCache.from_spec(spec, self._env)
-            except CacheConfigError as exc:  # a missing secret: the routes run uncached, the policy still serves
-                log.error("cache_unavailable", error=str(exc))
-            else:
-                log.info("cache_store_opened", store=self.cache.storage.name)
-                if not self.cache.in_memory:  # Redis: connect now, not on the first request
-                    self._track(asyncio.ensure_future(self.cache.warm()))
-        return old
-
-    def write(self, cache: ResponseCache, key: str, entry: Entry, settings: RouteCacheSpec, dialect: Dialect) -> None:
-        """Store ``entry`` (an answer to a ``dialect`` caller): in memory at once; in Redis in a task (kept
-        until done, awaited at close), so nothing waits for the write."""
-        if cache.in_memory:  # no task: creating one costs more than the write
-            cache.store_in_memory(key, entry, settings)
-            return
-        self._track(asyncio.ensure_future(cache.store(key, entry, settings, dialect)))
-
-    def _track(self, task: asyncio.Future[Any]) -> None:
-        """Keep ``task`` until it is done (awaited at close)."""
-        if task.done():
-            return
-        self._writes.add(task)
-        task.add_done_callback(self._writes.discard)
-
-    async def close(self) -> None:
-        if self._writes:
-            await asyncio.wait(self._writes, timeout=1.0)
-        if self.cache is not None:
-            await self.cache.close()
-            self.cache = None
 
 
 def cache_stage(caches: ResponseCaches, deployment_app: str) -> Stage:

@@ -36,13 +36,13 @@ from aiohttp.web import BaseRequest, StreamResponse
 
 from ..dialects import Dialect
 from ..dialects.base import Endpoint
-from ..gates.checks import GateFailure
 from ..policy.compiled import Policy, Route, Target
 from ..request_facts import RequestFacts
 from ..telemetry import Usage as TelemetryUsage
 from ..translate import RequestParams, extract_request_params
 
 if TYPE_CHECKING:
+    from ..gates.checks import GateFailure
     from ..telemetry import RequestTrace
     from ..translate import Usage
     from .hooks import ChainHook, StreamTap

@@ -32,7 +32,6 @@ from ..policy.compiled import Target
 from ..resilience.classify import OutcomeKind
 from .attempt import Attempt
 from .calls import Calls, skip
-from .ensemble import EnsembleRunner
 from .errors import RequestFailed
 from .exchange import Exchange
 from .last_resort import answer_last_resort
@@ -41,6 +40,7 @@ from .targets import TargetStates
 
 if TYPE_CHECKING:
     from ..telemetry import Telemetry
+    from .ensemble import EnsembleRunner
 
 
 class Executor:
@@ -49,15 +49,24 @@ class Executor:
     def __init__(self, attempt: Attempt, states: TargetStates, telemetry: Telemetry) -> None:
         self._calls = Calls(attempt, states, telemetry)
         self._tries = TargetTries(self._calls)
-        self._ensembles = EnsembleRunner(self.walk, telemetry)
+        self._telemetry = telemetry
+        self._ensembles: EnsembleRunner | None = None  # built for the first ensemble request
 
     async def __call__(self, exchange: Exchange) -> StreamResponse:
         route = exchange.route
         assert route is not None
         plan = route.plan
         if isinstance(plan, EnsemblePlan):  # every member's answer is held before one is sent: not one walk
-            return await self._ensembles.run(exchange, plan)
+            return await self._ensemble_runner().run(exchange, plan)
         return await plan.run(exchange.facts, partial(self.walk, exchange))
+
+    def _ensemble_runner(self) -> EnsembleRunner:
+        """The ensembles' runner, its modules loaded on first use: a policy without ensembles does not."""
+        if self._ensembles is None:
+            from .ensemble import EnsembleRunner
+
+            self._ensembles = EnsembleRunner(self.walk, self._telemetry)
+        return self._ensembles
 
     async def walk(self, exchange: Exchange, chain: Sequence[Target]) -> StreamResponse:
         """Try ``chain`` in order until a target answers (see the module docstring)."""

@@ -14,7 +14,7 @@ from ..telemetry import Telemetry
 from ..telemetry.logging import LogOutput
 from ..upstream import EnvProxies
 from .access import AccessLog
-from .cache_stage import ResponseCaches
+from .response_caches import ResponseCaches
 from .targets import TargetStates
 
 
@@ -30,7 +30,7 @@ class SidecarState:
     proxies: EnvProxies  # HTTP(S)_PROXY / NO_PROXY, read once at start
     budgets: LedgerKeeper  # the budget ledger of the policy being served (server.budget)
     shadow: ShadowStats = field(default_factory=ShadowStats)  # what shadow evaluation learnt (/status)
-    caches: ResponseCaches = field(default_factory=ResponseCaches)  # the response cache (``cache_stage``)
+    caches: ResponseCaches = field(default_factory=ResponseCaches)  # the response cache (``response_caches``)
     started: float = field(default_factory=time.monotonic)
     listening: bool = False
     draining: bool = False

@@ -12,11 +12,17 @@ Map:
 User documentation: ``docs/ensembles.md`` ("Shadow evaluation").
 """
 
-from .. import policy as _policy  # noqa: F401  # first: the policy compiler imports this package
-from .compare import agree, agreement_prompt, parse_agreement
-from .sampling import sampled
-from .spec import ShadowSpec
-from .stats import CandidateStats, ShadowOutcome, ShadowRow, ShadowSlots, ShadowStats
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from .compare import agree, agreement_prompt, parse_agreement
+    from .sampling import sampled
+    from .spec import ShadowSpec
+    from .stats import CandidateStats, ShadowOutcome, ShadowRow, ShadowSlots, ShadowStats
 
 __all__ = [
     "CandidateStats",
@@ -30,3 +36,21 @@ __all__ = [
     "parse_agreement",
     "sampled",
 ]
+
+# Each name is imported from its module on first use (``sidecar.lazy``): importing ``spec`` for the
+# policy's root model does not load the request path of a feature the policy does not use.
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "CandidateStats": "stats",
+        "ShadowOutcome": "stats",
+        "ShadowRow": "stats",
+        "ShadowSlots": "stats",
+        "ShadowSpec": "spec",
+        "ShadowStats": "stats",
+        "agree": "compare",
+        "agreement_prompt": "compare",
+        "parse_agreement": "compare",
+        "sampled": "sampling",
+    },
+)

@@ -12,12 +12,16 @@ The map (the pipeline calls only the facade; see ``request`` for the call order)
       +- request.RequestTrace   one per request: SERVER span + request metrics
       |    +- attempt.AttemptTrace  one per upstream call: CLIENT span + GenAI client metrics
       |    +- core.later            what their ``finish`` leaves until the answer is written
-      +- instruments.Instruments    the metric catalog: names, labels, units, buckets
+      +- instruments.Instruments    the metric catalog: names, labels, units, buckets (the request
+      |    |                      pipeline's; the features' in feature_instruments.FeatureInstruments)
       |    +- metrics             each instrument a prometheus_client metric (/metrics) and, when a
       |                           push is configured, an SDK instrument (MeterProvider, periodic reader;
       |                           counters and gauges read from prometheus_client when pushed)
       +- tracing.Tracing            SDK TracerProvider + sampler; CountedBatchSpanProcessor per exporter
-                                    (the SDK's BatchSpanProcessor, its dropped spans counted)
+                                    (the SDK's BatchSpanProcessor, its dropped spans counted); imported
+                                    only when a trace exporter is configured
+    propagation               W3C trace context in and out, current ids for logs (OTel API only)
+    resource                  the SDK's Resource of the process, built only for an exported signal
     export                    the SDK's OTLP (http/protobuf; gRPC with the otlp-grpc extra) and console
                               exporters from the configuration; TLS files checked at startup
     config.TelemetryConfig    OTEL_* and SIDECAR_CAPTURE_CONTENT* parsed and validated once
@@ -27,16 +31,16 @@ The map (the pipeline calls only the facade; see ``request`` for the call order)
     logging                   structlog JSON lines; trace ids from ``current_trace_ids``
 
 With no trace exporter configured there is no tracer at all: no span is created, ``trace_id`` is ``""``,
-and a request costs its metric updates.
+a request costs its metric updates, and the SDK's tracing is not even imported.
 """
 
 from .attempt import AttemptTrace
 from .config import TelemetryConfigError
 from .facade import Telemetry
 from .genai import SEMCONV_VERSION, Usage
+from .propagation import current_trace_ids
 from .redact import redact_headers
 from .request import RequestTrace
-from .tracing import current_trace_ids
 
 __all__ = [
     "SEMCONV_VERSION",

@@ -25,7 +25,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status,
 from . import attributes as attr
 from . import genai
 from .core import later
-from .tracing import inject
+from .propagation import inject
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context

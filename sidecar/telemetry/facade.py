@@ -19,7 +19,6 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TextIO
 
-from opentelemetry.sdk.resources import Resource
 from opentelemetry.trace import SpanKind
 
 from . import attributes as attr
@@ -30,12 +29,15 @@ from .export import metric_exporter
 from .genai import ContentCapture
 from .instruments import BREAKER_STATES, Instruments
 from .metrics import new_registry, render
+from .propagation import INSTRUMENTATION, ROOT, dropped_with_app, extract_parent
 from .request import RequestTrace
-from .tracing import INSTRUMENTATION, ROOT, Tracing, dropped_with_app, extract_parent
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace.export import SpanExporter
+
+    from .tracing import Tracing
 
 _log = logging.getLogger(__name__)
 
@@ -53,15 +55,19 @@ class Telemetry:
         (None: no tracing)."""
         self.config = config
         self.registry = new_registry()
-        resource = build_resource(config, service_version)
-        self._meter_provider = _meter_provider(config, resource, console) if config.metrics.exporters else None
+        self._meter_provider = None
+        exported = tracing is not None or bool(config.metrics.exporters)
+        # The SDK's resource (and its modules) only for a signal that is exported.
+        resource = build_resource(config, service_version) if exported else None
+        if resource is not None and config.metrics.exporters:
+            self._meter_provider = _meter_provider(config, resource, console)
         meter = None
         if self._meter_provider is not None:
             from .. import __version__
 
             meter = self._meter_provider.get_meter(INSTRUMENTATION, __version__, schema_url=genai.SCHEMA_URL)
         self.instruments = Instruments(self.registry, meter, service_version=service_version)
-        self._tracing = tracing(resource, self._count_dropped) if tracing is not None else None
+        self._tracing = tracing(resource, self._count_dropped) if tracing is not None and resource is not None else None
         self._core = Core(
             self.instruments,
             self._tracing.tracer if self._tracing is not None else None,
@@ -82,6 +88,8 @@ class Telemetry:
         config = TelemetryConfig.from_env(env)
 
         def tracing(resource: Resource, on_drop: Callable[[int], None]) -> Tracing:
+            from .tracing import Tracing  # here: the SDK's tracing only when a trace exporter is configured
+
             return Tracing.build(config, resource, on_drop, console=console)
 
         return cls(
@@ -98,6 +106,8 @@ class Telemetry:
     ) -> Telemetry:
         """Spans exported synchronously at ``end`` to ``span_exporter`` (a new in-memory one if None)."""
         from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+        from .tracing import Tracing
 
         config = TelemetryConfig(capture_content=capture_content, capture_max_bytes=capture_max_bytes)
         exporter = span_exporter if span_exporter is not None else InMemorySpanExporter()
@@ -270,33 +280,11 @@ class Telemetry:
         self.instruments.spans_dropped.inc((), count)
 
 
-class HashedResource(Resource):
-    """The SDK's ``Resource``, its hash computed once. The SDK's OTLP encoder groups a batch's spans by
-    resource, hashing it once per span, and ``Resource.__hash__`` serialises the attributes to JSON each
-    time: about 5 us of the export thread's 40-45 us per span (bench/telemetry_cost.py). A resource's
-    attributes never change; equality is the SDK's."""
-
-    def __init__(self, attributes: dict[str, Any], schema_url: str | None = None) -> None:
-        super().__init__(attributes, schema_url)
-        self._hash = super().__hash__()
-
-    def __hash__(self) -> int:
-        return self._hash
-
-
 def build_resource(config: TelemetryConfig, service_version: str) -> Resource:
-    """The process's resource from the given environment only (no detectors reading ``os.environ``)."""
-    from opentelemetry.sdk.version import __version__ as sdk_version
+    """The process's resource (``resource.HashedResource``), the SDK's resources module loaded only now."""
+    from .resource import process_resource
 
-    attributes: dict[str, Any] = {
-        "telemetry.sdk.language": "python",
-        "telemetry.sdk.name": "opentelemetry",
-        "telemetry.sdk.version": sdk_version,
-        "service.version": service_version,
-        **config.resource_attributes,
-        "service.name": config.service_name,
-    }
-    return HashedResource(attributes)
+    return process_resource(config, service_version)
 
 
 def _meter_provider(config: TelemetryConfig, resource: Resource, console: TextIO | None) -> MeterProvider:

@@ -23,6 +23,9 @@ import orjson
 SEMCONV_VERSION: Final = "1.41.0"
 SCHEMA_URL: Final = f"https://opentelemetry.io/schemas/{SEMCONV_VERSION}"
 
+# gen_ai.client.operation.duration / time_to_first_chunk / time_per_output_chunk: 0.01 .. 81.92 s doubling.
+DURATION_BUCKETS: Final = tuple(0.01 * 2**i for i in range(14))
+
 # gen_ai.* (client inference spans and metrics)
 OPERATION_NAME: Final = "gen_ai.operation.name"
 PROVIDER_NAME: Final = "gen_ai.provider.name"

@@ -1,27 +1,27 @@
 """The sidecar's metric catalog: every instrument it records, built once per ``Telemetry`` (see ``metrics``).
 
-GenAI client metrics (semantic conventions, see ``genai``): operation duration, token usage, time to
-first chunk, time per output chunk. The sidecar's own ``llm_sidecar_*`` metrics: requests, request
+``Instruments`` holds them all as attributes. Defined here, the request pipeline's: the GenAI client
+metrics (semantic conventions, see ``genai``: operation duration, token usage, time to first chunk, time
+per output chunk) and the sidecar's own ``llm_sidecar_*`` metrics of every request: requests, request
 duration, in-flight, upstream attempts and errors, fallbacks, skips, rejections, breaker state and
-transitions, policy reloads and the state of the last one, tokens, cost, cache results, spans dropped,
-build info; ensemble decisions and member results, quality gate failures, shadow results, cost and
-duration.
+transitions, policy reloads and the state of the last one, cost, tokens, spans dropped, build info. The
+policy features' (response cache, ensembles, quality gates, shadow evaluation, budgets, routing) are in
+``feature_instruments``.
 Label values are always strings; an absent value is ``""``.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING, Final
 
-from .metrics import Counter, Gauge, Histogram, Spec, UpDownGauge
+from .feature_instruments import FeatureInstruments
+from .genai import DURATION_BUCKETS
+from .metrics import Makers, Spec, UpDownGauge, own
 
 if TYPE_CHECKING:
     import prometheus_client
     from opentelemetry.metrics import Meter
 
-# gen_ai.client.operation.duration / time_to_first_chunk / time_per_output_chunk: 0.01 .. 81.92 s doubling.
-DURATION_BUCKETS: Final = tuple(0.01 * 2**i for i in range(14))
 # gen_ai.client.token.usage: 1, 4, 16, ... 67108864 (powers of 4).
 TOKEN_BUCKETS: Final = tuple(4**i for i in range(14))
 # Per-chunk gaps are mostly milliseconds: 1 ms .. 8.192 s doubling.
@@ -42,20 +42,15 @@ def _genai(*extra: tuple[str, str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return (*prom, *(p for p, _ in extra)), (*otel, *(o for _, o in extra))
 
 
-class Instruments:
-    """All instruments, as attributes; the request path calls them directly."""
+class Instruments(FeatureInstruments):
+    """All instruments, as attributes (the features' from ``FeatureInstruments``); the request path calls
+    them directly."""
 
     def __init__(
         self, registry: prometheus_client.CollectorRegistry, meter: Meter | None, *, service_version: str
     ) -> None:
-        def counter(spec: Spec) -> Counter:
-            return Counter(spec, registry, meter)
-
-        def histogram(spec: Spec, buckets: tuple[float, ...]) -> Histogram:
-            return Histogram(replace(spec, buckets=buckets), registry, meter)
-
-        def gauge(spec: Spec) -> Gauge:
-            return Gauge(spec, registry, meter)
+        make = Makers(registry, meter)
+        counter, histogram, gauge = make.counter, make.histogram, make.gauge
 
         labels, otel = _genai(("gen_ai_response_model", "gen_ai.response.model"), ("error_type", "error.type"))
         self.genai_duration = histogram(
@@ -107,7 +102,7 @@ class Instruments:
             CHUNK_BUCKETS,
         )
         self.requests = counter(
-            _own(
+            own(
                 "requests_total",
                 "Requests answered, by route, served model, outcome and status class.",
                 ("route", "served_model", "outcome", "status_class"),
@@ -115,7 +110,7 @@ class Instruments:
             )
         )
         self.request_duration = histogram(
-            _own(
+            own(
                 "request_duration_seconds",
                 "Time from receiving a request to its end (last byte of a stream).",
                 ("route", "outcome"),
@@ -124,10 +119,10 @@ class Instruments:
             REQUEST_BUCKETS,
         )
         self.in_flight = UpDownGauge(
-            _own("requests_in_flight", "Requests started and not finished.", (), "{request}"), registry, meter
+            own("requests_in_flight", "Requests started and not finished.", (), "{request}"), registry, meter
         )
         self.attempts = counter(
-            _own(
+            own(
                 "upstream_attempts_total",
                 "Upstream calls made, by target and outcome (ok, error).",
                 ("target", "outcome"),
@@ -135,7 +130,7 @@ class Instruments:
             )
         )
         self.upstream_errors = counter(
-            _own(
+            own(
                 "upstream_errors_total",
                 "Upstream calls that failed, by target and error type.",
                 ("target", "error_type"),
@@ -143,7 +138,7 @@ class Instruments:
             )
         )
         self.fallbacks = counter(
-            _own(
+            own(
                 "fallbacks_total",
                 "Moves from one target to the next, by the reason.",
                 ("reason",),
@@ -151,7 +146,7 @@ class Instruments:
             )
         )
         self.skips = counter(
-            _own(
+            own(
                 "skips_total",
                 "Targets skipped without a call (breaker open, rate limited, bulkhead full, ...).",
                 ("target", "reason"),
@@ -159,7 +154,7 @@ class Instruments:
             )
         )
         self.rejections = counter(
-            _own(
+            own(
                 "rejections_total",
                 "Requests refused before any upstream call, by reason.",
                 ("reason",),
@@ -167,7 +162,7 @@ class Instruments:
             )
         )
         self.breaker_state = gauge(
-            _own(
+            own(
                 "breaker_state",
                 "Circuit breaker state per target: 0 closed, 1 half_open, 2 open.",
                 ("target",),
@@ -175,7 +170,7 @@ class Instruments:
             )
         )
         self.breaker_transitions = counter(
-            _own(
+            own(
                 "breaker_transitions_total",
                 "Circuit breaker transitions, by target and new state.",
                 ("target", "to"),
@@ -183,10 +178,10 @@ class Instruments:
             )
         )
         self.policy_reloads = counter(
-            _own("policy_reloads_total", "Policy reloads, by outcome (ok, error).", ("outcome",), "{reload}")
+            own("policy_reloads_total", "Policy reloads, by outcome (ok, error).", ("outcome",), "{reload}")
         )
         self.policy_last_reload_ok = gauge(
-            _own(
+            own(
                 "policy_last_reload_successful",
                 "1 when the policy file was last applied (at start or by a reload), 0 when it was rejected "
                 "and an older policy serves.",
@@ -195,7 +190,7 @@ class Instruments:
             )
         )
         self.policy_loaded_at = gauge(
-            _own(
+            own(
                 "policy_last_reload_timestamp_seconds",
                 "Unix time the policy being served was loaded (at start or by the last applied reload).",
                 (),
@@ -203,7 +198,7 @@ class Instruments:
             )
         )
         self.cost = counter(
-            _own(
+            own(
                 "cost_usd_total",
                 "Estimated cost in US dollars, from policy prices and reported usage.",
                 ("served_model", "route"),
@@ -211,189 +206,16 @@ class Instruments:
             )
         )
         self.tokens = counter(
-            _own(
+            own(
                 "tokens_total",
                 "Tokens reported by providers, by served model, route and type (input, output, cached_input).",
                 ("served_model", "route", "type"),
                 "{token}",
             )
         )
-        self.cache = counter(
-            _own(
-                "cache_results_total",
-                "Requests on caching routes, by the cache's result (hit, miss, refresh, stale, bypass).",
-                ("result",),
-                "{lookup}",
-            )
-        )
-        self.ensemble_decisions = counter(
-            _own(
-                "ensemble_decisions_total",
-                "Ensemble votes decided, by route, strategy and how (quorum, all, unanimous, judge, ...).",
-                ("route", "strategy", "decided"),
-                "{decision}",
-            )
-        )
-        self.ensemble_members = counter(
-            _own(
-                "ensemble_member_results_total",
-                "Ensemble members' fates, by route, member and result (won, outvoted, failed, unusable, cancelled).",
-                ("route", "member", "result"),
-                "{member}",
-            )
-        )
-        self.gate_failures = counter(
-            _own(
-                "gate_failures_total",
-                "Answers a quality gate rejected, by route, gate and the escalation (reask, next_target).",
-                ("route", "gate", "action"),
-                "{answer}",
-            )
-        )
-        self.shadow_results = counter(
-            _own(
-                "shadow_results_total",
-                "Shadow calls by route, task class, candidate and result (agreed, disagreed, not_comparable, "
-                "failed, skipped).",
-                ("route", "task", "candidate", "result"),
-                "{call}",
-            )
-        )
-        self.shadow_cost = counter(
-            _own(
-                "shadow_cost_usd_total",
-                "Cost of shadow calls (side candidate) and of the served answers they shadowed (side served).",
-                ("route", "task", "candidate", "side"),
-                "{USD}",
-            )
-        )
-        self.shadow_duration = histogram(
-            _own(
-                "shadow_duration_seconds",
-                "Duration of shadow calls (the candidate's answer), by route, task class and candidate.",
-                ("route", "task", "candidate"),
-                "s",
-            ),
-            DURATION_BUCKETS,
-        )
-        budget_labels = ("limit", "scope", "measure", "window")
-        self.budget_used = gauge(
-            _own(
-                "budget_used",
-                "Use of each budget limit in its current window (dollars, tokens or requests), per limit and "
-                "scope value (the values the policy names, * for a global limit, other for the rest), as "
-                "this pod last saw it.",
-                budget_labels,
-                "1",
-            )
-        )
-        self.budget_remaining = gauge(
-            _own(
-                "budget_remaining",
-                "What is left of each budget limit in its current window, per limit and scope value.",
-                budget_labels,
-                "1",
-            )
-        )
-        self.budget_decisions = counter(
-            _own(
-                "budget_decisions_total",
-                "Requests on which a budget limit acted, by limit and verdict (deny, downgrade, warn; "
-                "unavailable: denied because the store is down and a limit fails closed, limit empty).",
-                ("limit", "verdict"),
-                "{request}",
-            )
-        )
-        self.budget_events = counter(
-            _own(
-                "budget_events_total",
-                "Budget ledger events: store_errors (a shared-store call failed), fallback_reservations "
-                "(counted in this pod: the store is down), settlements_dropped (retry queue full), "
-                "internal_errors (a request served unbudgeted).",
-                ("event",),
-                "{event}",
-            )
-        )
-        self.budget_pending = gauge(
-            _own(
-                "budget_pending_settlements",
-                "Settlements queued for the shared budget store while it is unavailable.",
-                (),
-                "{settlement}",
-            )
-        )
-        self.routing_decisions = counter(
-            _own(
-                "routing_decisions_total",
-                "Requests classified by routing, by route, task class, complexity, tier and split arm.",
-                ("route", "task", "complexity", "tier", "arm"),
-                "{request}",
-            )
-        )
-        self.routing_served_cost = counter(
-            _own(
-                "routing_served_cost_usd_total",
-                "Routing: cost of the model that served, from its price and the reported usage.",
-                ("route", "task"),
-                "{USD}",
-            )
-        )
-        self.routing_requested_cost = counter(
-            _own(
-                "routing_requested_cost_usd_total",
-                "Routing: what the model the app asked for would have cost for the same tokens.",
-                ("route", "task"),
-                "{USD}",
-            )
-        )
-        # The response cache's store: read from ``ResponseCache.snapshot()`` at scrape time (``cache_store``).
-        self.cache_entries = gauge(_own("cache_entries", "Entries held by the memory store.", (), "{entry}"))
-        self.cache_bytes = gauge(
-            _own("cache_bytes", "Bytes held by the memory store (entries, keys, bookkeeping).", (), "By")
-        )
-        self.cache_evictions = counter(
-            _own("cache_evictions_total", "Entries the memory store evicted to make room.", (), "{entry}")
-        )
-        self.cache_stores = counter(
-            _own(
-                "cache_stores_total",
-                "Answers written to the cache (stored) or not (skipped: not storable, too large, write failed).",
-                ("result",),
-                "{entry}",
-            )
-        )
-        self.cache_store_errors = counter(
-            _own(
-                "cache_store_errors_total",
-                "Cache store operations that failed, by kind (error, timeout, breaker_open, damaged); each a miss.",
-                ("kind",),
-                "{operation}",
-            )
-        )
-        self.cache_breaker_state = gauge(
-            _own("cache_breaker_state", "The Redis store's breaker: 0 closed, 1 half_open, 2 open.", (), "1")
-        )
-        self.cache_coalesced = counter(
-            _own(
-                "cache_coalesced_total",
-                "Requests answered by an identical request's upstream call (single flight).",
-                (),
-                "{request}",
-            )
-        )
-        self.cache_saved_cost = counter(
-            _own(
-                "cache_saved_cost_usd_total",
-                "Upstream cost not spent thanks to cache hits, stale answers and single flight.",
-                (),
-                "{USD}",
-            )
-        )
-        self.cache_saved_tokens = counter(
-            _own("cache_saved_output_tokens_total", "Output tokens not generated thanks to the cache.", (), "{token}")
-        )
+        super().__init__(make)  # the features' instruments, registered here (the order /metrics lists)
         self.spans_dropped = counter(
-            _own(
+            own(
                 "spans_dropped_total",
                 "Finished spans not exported: export queue full, export failed, or left at shutdown.",
                 (),
@@ -401,12 +223,6 @@ class Instruments:
             )
         )
         self.build_info = gauge(
-            _own("build_info", "Always 1; the version label names the running build.", ("version",), "1")
+            own("build_info", "Always 1; the version label names the running build.", ("version",), "1")
         )
         self.build_info.set((service_version,), 1)
-
-
-def _own(suffix: str, help_text: str, labels: tuple[str, ...], unit: str) -> Spec:
-    name = f"llm_sidecar_{suffix}"
-    base = suffix.removesuffix("_total").removesuffix("_seconds")
-    return Spec(name, help_text, labels, f"llm_sidecar.{base}", labels, unit)

@@ -21,7 +21,7 @@ from typing import Any, BinaryIO
 import orjson
 import structlog
 
-from .tracing import current_trace_ids
+from .propagation import current_trace_ids
 
 _SECRET_FIELDS = frozenset({"authorization", "api_key", "x-api-key", "api-key", "x-goog-api-key", "key", "token"})
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}

@@ -42,7 +42,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import accumulate
 from typing import TYPE_CHECKING, Any, Final
 
@@ -312,3 +312,27 @@ class UpDownGauge(_Instrument):
 
     def dec(self) -> None:
         self.value -= 1
+
+
+class Makers:
+    """Instruments of one registry (and meter, when metrics are pushed): what ``instruments`` builds with."""
+
+    def __init__(self, registry: prometheus_client.CollectorRegistry, meter: Meter | None) -> None:
+        self.registry = registry
+        self.meter = meter
+
+    def counter(self, spec: Spec) -> Counter:
+        return Counter(spec, self.registry, self.meter)
+
+    def histogram(self, spec: Spec, buckets: tuple[float, ...]) -> Histogram:
+        return Histogram(replace(spec, buckets=buckets), self.registry, self.meter)
+
+    def gauge(self, spec: Spec) -> Gauge:
+        return Gauge(spec, self.registry, self.meter)
+
+
+def own(suffix: str, help_text: str, labels: tuple[str, ...], unit: str) -> Spec:
+    """The spec of the sidecar's own metric ``llm_sidecar_<suffix>`` (OTel name ``llm_sidecar.<base>``)."""
+    name = f"llm_sidecar_{suffix}"
+    base = suffix.removesuffix("_total").removesuffix("_seconds")
+    return Spec(name, help_text, labels, f"llm_sidecar.{base}", labels, unit)

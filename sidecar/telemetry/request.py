@@ -50,7 +50,7 @@ from . import attributes as attr
 from . import genai
 from .attempt import AttemptTrace, ClientSpan
 from .core import Core, later
-from .tracing import child_headers
+from .propagation import child_headers
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context

@@ -1,4 +1,10 @@
-"""Tracing on the OpenTelemetry SDK: the tracer, W3C context in and out, the current ids for logs.
+"""Tracing on the OpenTelemetry SDK: the tracer provider, its sampler, id generator and batch processors.
+
+Imported only when a trace exporter is configured (``Telemetry.from_env``) or by tests: a sidecar
+without tracing does not load the SDK's tracing (about 2 MB of resident memory, docs/benchmarks.md
+"Start-up memory"). What every request uses, traced or not (the W3C context in and out, the current
+ids for logs), is in ``propagation``, on the OpenTelemetry API alone.
+
 
 - ``Tracing.build(config, resource, on_drop)``: a ``TracerProvider`` of this ``Telemetry`` alone (never
   the global one) with the configured sampler (``OTEL_TRACES_SAMPLER[_ARG]``, the SDK's samplers) and,
@@ -6,15 +12,6 @@
 - ``Tracing.for_tests(exporter, resource, sampler_name=, ratio=)``: the same with the SDK's
   ``SimpleSpanProcessor`` (each span exported when it ends, on the caller's thread); ``Tracing.new``
   what both stand on (benches give it their own processors).
-- ``extract_parent(headers)``: the app's W3C trace context (``traceparent`` and ``tracestate``, read by
-  the SDK's ``TraceContextTextMapPropagator``; no other header is ever read). ``inject`` writes a span's.
-- ``dropped_with_app(tracing, parent, headers, ...)``: whether a request continuing an app trace that
-  is not sampled (flag 00) is not sampled here either, asked of the configured sampler before any span
-  is made. Such a request needs none: it passes the app's ``traceparent``/``tracestate`` upstream as
-  they came (the returned headers), as W3C Trace Context lets a participant that records nothing do
-  (the SDK would make a non-recording span with a span id of its own, at some 35,000 CPU
-  instructions, and its propagator would write the same ``traceparent`` again). A request without a
-  ``traceparent`` is decided by ``Tracing.start_root``.
 - ``Tracing.start_root(name, kind, attributes)``: the span of a request without an app trace, or, for a
   trace the sampler drops, only the headers its upstream calls carry. Where the configured sampler may
   drop a new trace (a ratio or ``always_off`` root), the sampler that decides new traces (the root of a
@@ -30,16 +27,6 @@
   sampler keeps is started by ``Tracer.start_span`` on that same trace id (``DecidedIdGenerator``),
   which asks the sampler again and gets the same answer (a ratio sampler decides on the trace id
   alone). Where every new trace is sampled, ``Tracer.start_span`` at once.
-- ``child_headers(parent, span_id)``: the ``traceparent`` (and ``tracestate``) the SDK's propagator
-  would write for a span ``Tracer.start_span`` makes under the recorded span context ``parent`` with
-  that span id. ``RequestTrace.attempt`` sends it upstream before the CLIENT span exists: the span is
-  made when the call ends, with every attribute at once and the call's start time, on the span id drawn
-  at the start (``DecidedIdGenerator.decided_span``). That is the same span for the samplers
-  ``Tracing.new`` builds, which record every child of a recorded span (``ParentBased`` and
-  ``ALWAYS_ON`` at once, ``TraceIdRatioBased`` on the same trace id), keeping the parent's trace state;
-  a test holds the text equal to the SDK's for each of them.
-- ``current_trace_ids()``: hex ids of the current OTel span (a request's, inside ``with trace:``);
-  ``("", "")`` when there is none or it is not sampled. The log processor uses them.
 
 ``CountedBatchSpanProcessor`` is the SDK's ``BatchSpanProcessor`` (its bounded queue, worker thread and
 batching) plus the one thing the SDK does not give a caller: the number of spans it lost, for
@@ -49,94 +36,30 @@ processor keeps the queue's length from what it hands in and what its exporter i
 a span dropped when it hands one to a full queue (the SDK then drops the oldest), when an export fails
 or raises, and when spans are still queued once shutdown is over. The count can be off by a span
 at the instant the worker takes a batch from a full queue.
+
 """
 
 from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Final, TextIO
 
-from opentelemetry import trace
-from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, Sampler, TraceIdRatioBased
-from opentelemetry.trace import Span, SpanContext, SpanKind, TraceFlags
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.trace import Span, SpanKind, TraceFlags
 
 from .config import BatchConfig, TelemetryConfig
 from .export import span_exporter
 from .genai import SCHEMA_URL
+from .propagation import INSTRUMENTATION, ROOT
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.util.types import Attributes
-
-INSTRUMENTATION: Final = "llm-sidecar"
-PROPAGATOR: Final = TraceContextTextMapPropagator()
-ROOT: Final = Context()  # the parent context of a request without a valid traceparent: a new trace
-
-
-def current_trace_ids() -> tuple[str, str]:
-    """(trace id, span id) in hex of the current span, or ``("", "")`` if none or not sampled."""
-    context = trace.get_current_span().get_span_context()
-    if not context.is_valid or not context.trace_flags.sampled:
-        return "", ""
-    return format(context.trace_id, "032x"), format(context.span_id, "016x")
-
-
-def extract_parent(headers: Mapping[str, str]) -> Context:
-    """The app's span context (remote parent) from its ``traceparent``/``tracestate``; ``ROOT`` if none
-    or invalid."""
-    if "traceparent" not in headers:
-        return ROOT
-    return PROPAGATOR.extract(headers)
-
-
-def dropped_with_app(
-    tracing: Tracing, parent: Context, headers: Mapping[str, str], name: str, kind: SpanKind, attributes: Attributes
-) -> dict[str, str] | None:
-    """If ``parent`` (read from ``headers``) is a valid app span context marked not sampled and
-    ``tracing``'s sampler, asked as ``Tracer.start_span`` would ask it, does not record the span either:
-    the headers to pass upstream, the app's ``traceparent`` as it came (version 00, the one the SDK
-    writes: the same text it would write) and the ``tracestate`` the SDK read. Else None."""
-    app = trace.get_current_span(parent).get_span_context()
-    if not app.is_valid or app.trace_flags.sampled:
-        return None
-    result = tracing.sampler.should_sample(parent, app.trace_id, name, kind, attributes)
-    if result.decision.is_recording():  # type: ignore[no-untyped-call]
-        return None
-    traceparent = headers["traceparent"].strip()
-    if not traceparent.startswith("00-"):  # a later version, with fields the SDK leaves out: as it writes it
-        carrier: dict[str, str] = {}
-        PROPAGATOR.inject(carrier, parent)
-        return carrier
-    carrier = {"traceparent": traceparent}
-    if app.trace_state:
-        carrier["tracestate"] = app.trace_state.to_header()
-    return carrier
-
-
-def inject(context: Context, headers: MutableMapping[str, str]) -> None:
-    """Write the W3C ``traceparent`` (and ``tracestate``) of ``context``'s span into ``headers``."""
-    PROPAGATOR.inject(headers, context)
-
-
-_CHILD_FLAGS: Final = (f"-{TraceFlags.SAMPLED:02x}", f"-{TraceFlags.SAMPLED | TraceFlags.RANDOM_TRACE_ID:02x}")
-
-
-def child_headers(parent: SpanContext, span_id: int) -> dict[str, str]:
-    """The W3C headers of the sampled child of ``parent`` (a recorded span's context) with ``span_id``, as
-    ``Tracer.start_span`` would make it (sampled; the random-trace-id flag and the trace state of the
-    parent) and the SDK's propagator would write them (version 00; module docstring)."""
-    flags = _CHILD_FLAGS[1 if parent.trace_flags.random_trace_id else 0]
-    headers = {"traceparent": f"00-{parent.trace_id:032x}-{span_id:016x}{flags}"}
-    if parent.trace_state:
-        headers["tracestate"] = parent.trace_state.to_header()
-    return headers
 
 
 def drops_roots(name: str, ratio: float) -> bool:

@@ -107,3 +107,82 @@ async def test_the_health_port_serves_metrics_only_when_asked(sidecar: SidecarFa
         assert status == 200 and "llm_sidecar_build_info{" in text
     else:
         assert status == 404
+
+
+STARTUP_MODULES = """
+import asyncio, os, sys
+from sidecar.policy.load import load_policy
+from sidecar.server.app import SidecarApp, build_state
+from sidecar.settings import Settings
+from sidecar.telemetry import Telemetry
+from sidecar.telemetry.logging import configure_logging
+
+async def main():
+    settings = Settings(policy_path=sys.argv[1])
+    state = build_state(settings, load_policy(sys.argv[1]), Telemetry.from_env({}, service_version="t"), {},
+                        configure_logging("warning"))
+    app = SidecarApp(state)
+    app.open()
+    await app.close()
+
+asyncio.run(main())
+print(" ".join(sorted(sys.modules)))
+"""
+FEATURE_REQUEST_PATHS = (
+    "opentelemetry.sdk.trace",
+    "sidecar.budgets.ledger",
+    "sidecar.cache.response_cache",
+    "sidecar.ensemble.run",
+    "sidecar.gates.checks",
+    "sidecar.routing.matrix",
+    "sidecar.routing.stage",
+    "sidecar.server.budget",
+    "sidecar.server.cache_stage",
+    "sidecar.server.ensemble",
+    "sidecar.server.gating",
+    "sidecar.server.shadowing",
+)
+
+
+def loaded_at_startup(tmp_path: Path, policy: str) -> set[str]:
+    path = tmp_path / "policy.yaml"
+    path.write_text(policy)
+    out = subprocess.run(
+        [sys.executable, "-c", STARTUP_MODULES, str(path)], check=True, capture_output=True, text=True
+    ).stdout
+    return set(out.split())
+
+
+def test_a_plain_policy_loads_no_features_request_path(tmp_path: Path) -> None:
+    """Built for a policy that uses no feature (and no trace exporter), the app has not imported the
+    request path of routing, the response cache, budgets, ensembles, gates or shadow, nor the SDK's
+    tracing."""
+    policy = (
+        "version: 1\nproviders:\n"
+        + provider_block("p", "http://127.0.0.1:9", "openai")
+        + "models:\n  a: {provider: p, model: a}\n  b: {provider: p, model: b}\n"
+        + "routes:\n  - {name: r, match: {model: m}, target: [a, b]}\n"
+    )
+    assert loaded_at_startup(tmp_path, policy) & set(FEATURE_REQUEST_PATHS) == set()
+
+
+def test_a_policy_with_features_loads_them_at_startup(tmp_path: Path) -> None:
+    """A policy that uses routing, the response cache, budgets, gates and shadow has their stages built
+    (their modules imported) when the app is built, before the first request."""
+    policy = (
+        "version: 1\nproviders:\n"
+        + provider_block("p", "http://127.0.0.1:9", "openai")
+        + "models:\n  a: {provider: p, model: a, price: {input_per_mtok: 1, output_per_mtok: 1}}\n"
+        + "  b: {provider: p, model: b, price: {input_per_mtok: 2, output_per_mtok: 2}}\n"
+        + "routes:\n  - {name: r, match: {model: m}, target: {select: cheapest, from: [a, b]}, gates: {},"
+        + " shadow: {candidates: [b], sample: 0.5}, cache: {enabled: true}}\n"
+        + "budgets:\n  limits:\n    - {name: day, measure: usd, amount: 1, window: day}\n"
+    )
+    loaded = loaded_at_startup(tmp_path, policy)
+    assert {
+        "sidecar.routing.stage",
+        "sidecar.server.budget",
+        "sidecar.server.cache_stage",
+        "sidecar.server.gating",
+        "sidecar.server.shadowing",
+    } <= loaded

@@ -1,4 +1,5 @@
-"""The SDK's batch span processor with its lost spans counted; W3C context in and out; the sampler names."""
+"""The SDK's batch span processor with its lost spans counted; the sampler names; what a dropped or a
+recorded trace sends upstream."""
 
 from __future__ import annotations
 
@@ -16,14 +17,8 @@ from opentelemetry.trace import NonRecordingSpan, SpanKind, set_span_in_context
 
 from sidecar.telemetry import Telemetry
 from sidecar.telemetry.config import BatchConfig, TelemetryConfig
-from sidecar.telemetry.tracing import (
-    ROOT,
-    CountedBatchSpanProcessor,
-    DecidedIdGenerator,
-    Tracing,
-    extract_parent,
-    inject,
-)
+from sidecar.telemetry.propagation import ROOT, inject
+from sidecar.telemetry.tracing import CountedBatchSpanProcessor, DecidedIdGenerator, Tracing
 
 from .helpers import APP_SPAN_ID, APP_TRACE_ID, APP_TRACEPARENT, attempt, finish, start, value
 
@@ -131,29 +126,6 @@ async def test_dropped_spans_show_in_metrics() -> None:
     finish(start(telemetry))
     await telemetry.shutdown(timeout_s=5)
     assert value(telemetry, "llm_sidecar_spans_dropped_total") == 2
-
-
-def test_the_apps_trace_context_is_read_and_passed_on() -> None:
-    """extract_parent reads the app's traceparent and tracestate; inject writes them back unchanged."""
-    headers: dict[str, str] = {}
-    inject(extract_parent({"traceparent": APP_TRACEPARENT, "tracestate": "vendor=abc"}), headers)
-    assert headers == {"traceparent": f"00-{APP_TRACE_ID}-{APP_SPAN_ID}-01", "tracestate": "vendor=abc"}
-
-
-@pytest.mark.parametrize(
-    "value",
-    [
-        "junk",
-        f"00-{'0' * 32}-{APP_SPAN_ID}-01",  # all-zero trace id
-        f"ff-{APP_TRACE_ID}-{APP_SPAN_ID}-01",  # forbidden version
-        f"00-{APP_TRACE_ID}-{APP_SPAN_ID}-01-extra",  # version 00 has nothing after the flags
-    ],
-)
-def test_an_invalid_traceparent_starts_a_new_trace(value: str) -> None:
-    """An invalid traceparent gives no parent: nothing is propagated from it."""
-    headers: dict[str, str] = {}
-    inject(extract_parent({"traceparent": value}), headers)
-    assert headers == {}
 
 
 def _ratio_traced(ratio: float, spans: InMemorySpanExporter, sampler_name: str = "traceidratio") -> Telemetry:

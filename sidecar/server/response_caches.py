@@ -1,0 +1,77 @@
+"""The sidecar's response cache across reloads: ``ResponseCaches`` (``SidecarState.caches``).
+
+It holds the one ``cache.ResponseCache``, built from the policy's store block (``Policy.cache``) when the
+app opens, and rebuilt on a reload only when that block changed (the old store is closed; entries in
+memory are lost, entries in Redis are not); the cache stage (``cache_stage``) reads and writes through
+it. Kept apart from the stage so that a sidecar whose policy caches nothing does not import the cache's
+request path: ``cache.response_cache`` is imported when a store is first built.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..telemetry.logging import get_logger
+
+if TYPE_CHECKING:
+    from ..cache import Entry, ResponseCache
+    from ..cache.spec import CacheStoreSpec, RouteCacheSpec
+    from ..dialects import Dialect
+
+log = get_logger("sidecar.cache")
+
+
+class ResponseCaches:
+    """The sidecar's response cache and the store block it was built from (see the module docstring)."""
+
+    def __init__(self, env: Mapping[str, str] = os.environ) -> None:
+        self._env = env
+        self.spec: CacheStoreSpec | None = None
+        self.cache: ResponseCache | None = None
+        self._writes: set[asyncio.Future[Any]] = set()  # writes (and a connect) in flight, after their answers
+
+    def update(self, spec: CacheStoreSpec | None) -> ResponseCache | None:
+        """Use the store ``spec`` describes (None: no route caches); returns the store replaced, to close."""
+        if spec == self.spec and (spec is None or self.cache is not None):
+            return None
+        old = self.cache
+        self.spec = spec
+        self.cache = None
+        if spec is not None:
+            from ..cache.redis_store import CacheConfigError  # here: only a policy that caches loads the cache
+            from ..cache.response_cache import ResponseCache
+
+            try:
+                self.cache = ResponseCache.from_spec(spec, self._env)
+            except CacheConfigError as exc:  # a missing secret: the routes run uncached, the policy still serves
+                log.error("cache_unavailable", error=str(exc))
+            else:
+                log.info("cache_store_opened", store=self.cache.storage.name)
+                if not self.cache.in_memory:  # Redis: connect now, not on the first request
+                    self._track(asyncio.ensure_future(self.cache.warm()))
+        return old
+
+    def write(self, cache: ResponseCache, key: str, entry: Entry, settings: RouteCacheSpec, dialect: Dialect) -> None:
+        """Store ``entry`` (an answer to a ``dialect`` caller): in memory at once; in Redis in a task (kept
+        until done, awaited at close), so nothing waits for the write."""
+        if cache.in_memory:  # no task: creating one costs more than the write
+            cache.store_in_memory(key, entry, settings)
+            return
+        self._track(asyncio.ensure_future(cache.store(key, entry, settings, dialect)))
+
+    def _track(self, task: asyncio.Future[Any]) -> None:
+        """Keep ``task`` until it is done (awaited at close)."""
+        if task.done():
+            return
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def close(self) -> None:
+        if self._writes:
+            await asyncio.wait(self._writes, timeout=1.0)
+        if self.cache is not None:
+            await self.cache.close()
+            self.cache = None
