@@ -179,6 +179,6 @@ def fill_body(template: bytes, dialect: Dialect) -> bytes:
     hit's answer. The id is the shape a live answer's has (``translate.common.new_id``: the dialect's
     prefix and 24 hex digits), drawn from the process's PRNG: an id, not a secret, so no ``getrandom``
     system call per hit."""
-    fresh = b':"' + _ID_PREFIXES[dialect] + getrandbits(96).to_bytes(12).hex().encode() + b'"'  # 24 hex digits
+    fresh = b':"' + _ID_PREFIXES[dialect] + getrandbits(96).to_bytes(12, "big").hex().encode() + b'"'  # 24 hex digits
     body = template.replace(_ID_MARK_BYTES, fresh)
     return body.replace(_CREATED_MARK_BYTES, b'"created":' + str(int(time.time())).encode())
