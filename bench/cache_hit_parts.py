@@ -4,11 +4,12 @@
 
 Runs this file under ``valgrind --tool=cachegrind`` twice, doing ``--few`` and then ``--many`` memory
 hits of the benchmark's cacheable request in-process: the app's directive, the key
-(``RouteCache.key``), the lookup, the body (``ResponseCache.answer``) and the ``web.Response`` holding it,
-exactly what the cache stage does for a hit (the span event and metric of ``trace.cache_result``
-excepted). The difference of the totals over the difference of the counts is one hit's own cost, to
-set against a whole hit through the sidecar (bench/cache_instructions.py). ``--baseline REF``: the
-same with the ``sidecar`` package of git revision REF (``ResponseCache.body`` before ``answer``; before it, the body was
+(``RouteCache.key``), the lookup (``lookup_in_memory`` where the package has it), the body
+(``ResponseCache.answer``) and the ``web.Response`` holding it, exactly what the cache stage does for
+a hit (the span event and metric of ``trace.cache_result`` excepted). The difference of the totals
+over the difference of the counts is one hit's own cost, to set against a whole hit through the
+sidecar (bench/cache_instructions.py). ``--baseline REF``: the same with the ``sidecar`` package of
+git revision REF (``ResponseCache.body`` before ``answer``; before it, the body was
 ``orjson.dumps(replay_body(...))``). Needs valgrind.
 """
 
@@ -78,7 +79,10 @@ async def hits(n: int) -> None:
         key = directive_and_key(plan, headers, body, raw)
         if i == 0:
             cache.store_in_memory(key, entry, settings)
-        lookup = await cache.lookup(key, settings)
+        if hasattr(cache, "lookup_in_memory"):  # as the stage does with a memory store
+            lookup = cache.lookup_in_memory(key, settings)
+        else:  # a baseline before it
+            lookup = await cache.lookup(key, settings)
         assert lookup.entry is not None
         if hasattr(cache, "answer"):
             data = cache.answer(key, lookup.entry, Dialect.OPENAI, "body", lookup.body)

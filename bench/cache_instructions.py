@@ -9,7 +9,8 @@ divided by the difference of the counts is one request's cost (the method of ben
     python bench/cache_instructions.py [--few 200] [--many 1200] [--baseline REF] [--cases proxy,floor,plain,miss,hit]
 
 Cases: the featureless proxy; the floor of a hit (``bench/minimal_answer.py``: aiohttp.web answering
-stored bytes, nothing else); the sidecar's route without cache and a miss on its caching route, both
+stored bytes, nothing else; ``floor-server`` the same on aiohttp's low-level ``web.Server``, the kind of
+server the sidecar's listener is); the sidecar's route without cache and a miss on its caching route, both
 sent bodies made unique by a counter (each miss is looked up, called upstream, stored); a memory hit
 (the same request every time; the first one fills the entry). ``--baseline REF``: the sidecar cases
 again with the ``sidecar`` package of git revision REF, in the same run. ``--cases``: which sidecar
@@ -53,20 +54,21 @@ def main() -> int:
         cases: list[tuple[str, list[str], int, str, dict[str, str], Callable[[], str], Path | None]] = []
         if "proxy" in args.cases.split(","):
             cases.append(("featureless proxy", minimal, port, "/healthz", dict(os.environ), lambda: REQUEST, None))
-        if "floor" in args.cases.split(","):
-            port = free_port()
-            answer = [sys.executable, str(ROOT / "bench/minimal_answer.py"), str(port)]
-            cases.append(
-                (
-                    "floor: aiohttp.web answering stored bytes",
-                    answer,
-                    port,
-                    "/healthz",
-                    dict(os.environ),
-                    lambda: CACHED_REQUEST,
-                    None,
+        for floor_case, flag, server in (("floor", [], "aiohttp.web"), ("floor-server", ["--server"], "web.Server")):
+            if floor_case in args.cases.split(","):
+                port = free_port()
+                answer = [sys.executable, str(ROOT / "bench/minimal_answer.py"), str(port), *flag]
+                cases.append(
+                    (
+                        f"{floor_case}: {server} answering stored bytes",
+                        answer,
+                        port,
+                        "/healthz",
+                        dict(os.environ),
+                        lambda: CACHED_REQUEST,
+                        None,
+                    )
                 )
-            )
         known = {
             "plain": ("route without cache (unique bodies)", unique(REQUEST, counter)),
             "miss": ("memory miss (unique bodies)", unique(CACHED_REQUEST, counter)),
@@ -76,7 +78,7 @@ def main() -> int:
         if args.baseline:
             codes.append((f"sidecar {args.baseline}", checkout(args.baseline, workdir)))
         for case in args.cases.split(","):
-            for label, code in codes if case not in ("proxy", "floor") else ():
+            for label, code in codes if case not in ("proxy", "floor", "floor-server") else ():
                 name, body = known[case]
                 port = free_port()
                 command, env = sidecar_command(path, port, {})

@@ -3,9 +3,11 @@
 Reads the body, parses it (orjson), hashes the raw bytes (SHA-256) and answers the bytes kept under
 that key (the first request for a body stores a fixed answer). No policy, no route, no headers of its
 own, no metrics, no log line. ``bench/cache_instructions.py --cases floor`` counts its instructions per
-request: what a sidecar hit cannot go below while it is served by aiohttp.web.
+request: what a sidecar hit cannot go below while it is served by aiohttp.web. With ``--server`` it
+serves on aiohttp's low-level ``web.Server`` (one handler, no ``Application``, router or signals), the
+kind of server the sidecar's listener is (``--cases floor-server``).
 
-    python bench/minimal_answer.py PORT
+    python bench/minimal_answer.py PORT [--server]
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ ANSWER = orjson.dumps(
 )
 
 
-async def main(port: int) -> None:
+async def main(port: int, low_level: bool) -> None:
     kept: dict[str, bytes] = {}
 
     async def answer(request: web.Request) -> web.Response:
@@ -45,6 +47,16 @@ async def main(port: int) -> None:
     async def healthz(request: web.Request) -> web.Response:
         return web.Response(text="ok")
 
+    if low_level:
+
+        async def handle(request: web.BaseRequest) -> web.StreamResponse:
+            if request.method == "POST":
+                return await answer(request)  # type: ignore[arg-type]
+            return await healthz(request)  # type: ignore[arg-type]
+
+        server = web.Server(handle, handler_cancellation=True)
+        await asyncio.get_running_loop().create_server(server, "127.0.0.1", port)
+        await asyncio.Event().wait()
     app = web.Application()
     app.router.add_post("/{tail:.*}", answer)
     app.router.add_get("/healthz", healthz)
@@ -55,4 +67,4 @@ async def main(port: int) -> None:
 
 
 if __name__ == "__main__":
-    uvloop.run(main(int(sys.argv[1])))
+    uvloop.run(main(int(sys.argv[1]), "--server" in sys.argv[2:]))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..dialects import Dialect, Operation
 from .key import cache_key, caller_scope, canonical_body, route_identity, uncacheable
@@ -26,8 +26,9 @@ if TYPE_CHECKING:
 _CHAT = frozenset((Operation.CHAT, Operation.GENERATE_CONTENT))
 
 
-@dataclass(frozen=True, slots=True)
-class KeyDecision:
+class KeyDecision(NamedTuple):
+    """A request's store key, or why it has none (a named tuple: built once per request, cheaply)."""
+
     key: str | None  # None: not cacheable
     reason: str | None = None  # why not
 
@@ -57,7 +58,7 @@ class RouteCache:
         or the same); ``caller_key`` the API key the app sent (used only on passthrough routes).
         """
         if operation not in _CHAT:
-            return KeyDecision(None, "operation")
+            return _NOT_CHAT
         reason = uncacheable(dialect, body, raw, self.settings.cacheable)
         if reason is not None:
             return KeyDecision(None, reason)
@@ -70,6 +71,9 @@ class RouteCache:
             share_across_apps=self.settings.share_across_apps,
         )
         return KeyDecision(cache_key(self.identity, dialect, model, scope, canonical_body(dialect, body)))
+
+
+_NOT_CHAT = KeyDecision(None, "operation")
 
 
 def route_cache(name: str, chain: Sequence[Target], unsupported: str, settings: RouteCacheSpec) -> RouteCache | None:

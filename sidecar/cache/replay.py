@@ -31,7 +31,7 @@ from typing import Any, Literal
 import orjson
 
 from ..dialects import Dialect
-from ..dialects.registry import wire
+from ..dialects.registry import DIALECTS, wire
 from ..sse import SSEEvent
 from ..translate import build_chat_response, new_stream_encoder
 from ..translate.deltas import (
@@ -131,6 +131,8 @@ def id_prefix(dialect: Dialect) -> str:
     return wire(dialect).response_id_prefix
 
 
+_ID_PREFIXES: dict[Dialect, bytes] = {dialect: id_prefix(dialect).encode() for dialect in DIALECTS}
+
 # The marks a template holds where each hit's own values go. Fixed, so that a template stored in Redis by
 # one sidecar is filled by another; replaced only where they stand as a JSON value (after ``:"`` and
 # before ``"``, or after ``"created":``), which text inside a JSON string cannot imitate (its quotes are
@@ -177,6 +179,6 @@ def fill_body(template: bytes, dialect: Dialect) -> bytes:
     hit's answer. The id is the shape a live answer's has (``translate.common.new_id``: the dialect's
     prefix and 24 hex digits), drawn from the process's PRNG: an id, not a secret, so no ``getrandom``
     system call per hit."""
-    fresh = b':"%s%024x"' % (id_prefix(dialect).encode(), getrandbits(96))
+    fresh = b':"' + _ID_PREFIXES[dialect] + getrandbits(96).to_bytes(12, "big").hex().encode() + b'"'  # 24 hex digits
     body = template.replace(_ID_MARK_BYTES, fresh)
-    return body.replace(_CREATED_MARK_BYTES, b'"created":%d' % int(time.time()))
+    return body.replace(_CREATED_MARK_BYTES, b'"created":' + str(int(time.time())).encode())

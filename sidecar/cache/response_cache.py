@@ -2,6 +2,7 @@
 
     cache = ResponseCache.from_spec(store_spec, env)     # at start-up / when the store block changes
     lookup = await cache.lookup(key, route_settings)       # Lookup: hit | stale-for-last-resort | miss
+    lookup = cache.lookup_in_memory(key, route_settings)   # the same, no coroutine (cache.in_memory)
     flight = cache.flights.join(key)                       # single flight (``flight``)
     reason = await cache.store(key, entry, route_settings, dialect) # None: stored; else why not
     cache.store_in_memory(key, entry, route_settings)      # the same, no coroutine (cache.in_memory)
@@ -112,6 +113,27 @@ class ResponseCache:
         """A fresh entry (hit), or a miss that may carry a stale entry for the last resort."""
         self.stats.lookups += 1
         entry, body = await self._read(key)
+        return self._judged(entry, body, settings)
+
+    def lookup_in_memory(self, key: str, settings: RouteCacheSpec) -> Lookup:
+        """``lookup`` without a coroutine, for the memory store (``in_memory``): a hit's path awaits
+        nothing."""
+        storage = self.storage
+        assert isinstance(storage, MemoryStore)
+        self.stats.lookups += 1
+        data = storage.read_entry(key)
+        if data is None or isinstance(data, Entry):
+            return self._judged(data, None, settings)
+        try:  # bytes written through ``set``
+            entry, body = unframe(data)
+        except EntryFormatError:
+            self.stats.damaged += 1
+            storage.backend.remove(key)
+            return self._judged(None, None, settings)
+        return self._judged(entry, body, settings)
+
+    def _judged(self, entry: Entry | None, body: bytes | None, settings: RouteCacheSpec) -> Lookup:
+        """What a read found, judged by the route's ``ttl_s`` and ``stale_s`` (counted)."""
         if entry is None:
             self.stats.misses += 1
             return MISS

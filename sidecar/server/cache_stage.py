@@ -46,7 +46,6 @@ from ..translate import TranslationError, parse_chat_response
 from .stream import send_stream
 
 if TYPE_CHECKING:
-    from ..cache import RouteCache
     from ..cache.spec import RouteCacheSpec
     from ..policy.compiled import Route, Target
     from ..translate.deltas import Delta
@@ -67,43 +66,51 @@ def cache_stage(caches: ResponseCaches, deployment_app: str) -> Stage:
         store = caches.cache
         if plan is None or store is None:
             return await call_next(exchange)
-        return await _cached(exchange, call_next, caches, store, plan, deployment_app)
+        # A caching route: a hit is answered here, with no further coroutine (a memory store's lookup and
+        # a whole answer are plain calls); anything else goes on in ``_missed``.
+        facts = exchange.facts
+        settings = plan.settings
+        directive = client_directive(facts.headers, allowed=settings.client_control)
+        if directive is Directive.BYPASS:
+            return await _uncached(exchange, call_next, "client_bypass")
+        caller_key = app_key(facts.headers, exchange.request.query) if plan.passthrough else None
+        decision = plan.key(
+            dialect=facts.dialect,
+            operation=facts.operation,
+            model=facts.model,
+            body=facts.body,
+            raw=exchange.raw,
+            deployment_app=deployment_app,
+            app=facts.app,
+            caller_key=caller_key,
+        )
+        key = decision.key
+        if key is None:
+            return await _uncached(exchange, call_next, decision.reason or "uncacheable")
+        lookup = MISS
+        if directive is Directive.USE:
+            lookup = store.lookup_in_memory(key, settings) if store.in_memory else await store.lookup(key, settings)
+            entry = lookup.entry
+            if entry is not None:
+                if not facts.stream:  # a whole answer: nothing to await
+                    return _whole(exchange, entry, "hit", lookup.age_s, store, key, lookup.body)
+                return await _serve(exchange, entry, "hit", lookup.age_s, store, key, lookup.body)
+        return await _missed(exchange, call_next, caches, store, key, settings, directive, lookup)
 
     return cache
 
 
-async def _cached(
+async def _missed(
     exchange: Exchange,
     call_next: Handler,
     caches: ResponseCaches,
     store: ResponseCache,
-    plan: RouteCache,
-    deployment_app: str,
+    key: str,
+    settings: RouteCacheSpec,
+    directive: Directive,
+    lookup: Lookup,
 ) -> web.StreamResponse:
-    facts = exchange.facts
-    settings = plan.settings
-    directive = client_directive(facts.headers, allowed=settings.client_control)
-    if directive is Directive.BYPASS:
-        return await _uncached(exchange, call_next, "client_bypass")
-    caller_key = app_key(facts.headers, exchange.request.query) if plan.passthrough else None
-    decision = plan.key(
-        dialect=facts.dialect,
-        operation=facts.operation,
-        model=facts.model,
-        body=facts.body,
-        raw=exchange.raw,
-        deployment_app=deployment_app,
-        app=facts.app,
-        caller_key=caller_key,
-    )
-    key = decision.key
-    if key is None:
-        return await _uncached(exchange, call_next, decision.reason or "uncacheable")
-    lookup = MISS
-    if directive is Directive.USE:
-        lookup = await store.lookup(key, settings)
-        if lookup.entry is not None:
-            return await _serve(exchange, lookup.entry, "hit", lookup.age_s, store, key, lookup.body)
+    """No fresh entry (or the app asked for a new answer): single flight, then the chain's answer."""
     flight = store.flights.join(key) if settings.single_flight_wait_s > 0 else None
     if isinstance(flight, Follower):
         entry = await flight.wait(settings.single_flight_wait_s)
@@ -222,17 +229,33 @@ async def _serve(
     answer, in its dialect, streamed when it asked for a stream: the store's rendered bytes
     (``ResponseCache.answer``), written as they are."""
     facts = exchange.facts
+    if not facts.stream:
+        return _whole(exchange, entry, state, age_s, store, key, body)
+    _served_from_cache(exchange, entry, state, age_s)
+    include_usage = facts.dialect is not Dialect.OPENAI or _include_usage(facts.body)
+    form = form_of(True, include_usage)
+    return await send_stream(exchange, store.answer(key, entry, facts.dialect, form))
+
+
+def _whole(
+    exchange: Exchange, entry: Entry, state: str, age_s: float, store: ResponseCache, key: str, body: bytes | None
+) -> web.Response:
+    """``_serve`` for a caller that asked for a whole answer: no coroutine."""
+    _served_from_cache(exchange, entry, state, age_s)
+    return web.Response(body=store.answer(key, entry, exchange.facts.dialect, "body", body), content_type=_JSON)
+
+
+def _served_from_cache(exchange: Exchange, entry: Entry, state: str, age_s: float) -> None:
+    """Record on the exchange (headers, access line) and the trace that ``entry`` answers (``state``)."""
     route = exchange.route
     assert route is not None
     exchange.cache = state
     exchange.cache_age_s = age_s
     exchange.answered_by = _target_named(route, entry.target)
     exchange.trace.cache_result(result=state)
-    if facts.stream:
-        include_usage = facts.dialect is not Dialect.OPENAI or _include_usage(facts.body)
-        form = form_of(True, include_usage)
-        return await send_stream(exchange, store.answer(key, entry, facts.dialect, form))
-    return web.Response(body=store.answer(key, entry, facts.dialect, "body", body), content_type="application/json")
+
+
+_JSON = "application/json"
 
 
 async def _stale(

@@ -6,6 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from sidecar.cache import CacheStoreSpec, ResponseCache, RouteCacheSpec
 from sidecar.cache.entry import Entry, TextPiece, encode
 from sidecar.cache.memory import BoundedMemoryBackend
@@ -135,6 +137,41 @@ async def test_damaged_entry_is_a_miss_and_is_dropped() -> None:
     assert (await cache.lookup("k", SETTINGS)).state == "miss"
     assert cache.stats.damaged == 1
     assert await cache.storage.get("k") is None
+
+
+@pytest.mark.parametrize("age_s", [30.0, 61.0, 60 + 600 + 1.0], ids=["fresh", "stale", "gone"])
+async def test_lookup_in_memory_finds_what_lookup_finds(age_s: float) -> None:
+    """The memory store's lookup without a coroutine judges an entry as ``lookup`` does (hit and age,
+    a miss carrying the stale entry, a miss without it) and counts the same."""
+    results: list[tuple[object, ...]] = []
+    for sync in (False, True):
+        clock = Clock(1000.0)
+        cache = _cache(clock)
+        cache.store_in_memory("k", _entry(1000.0), SETTINGS)
+        clock.now = 1000.0 + age_s
+        lookup = cache.lookup_in_memory("k", SETTINGS) if sync else await cache.lookup("k", SETTINGS)
+        results.append((lookup.state, lookup.age_s, lookup.entry is not None, lookup.stale is not None))
+        results.append(tuple(cache.snapshot()[name] for name in ("lookups", "hits", "misses", "saved_cost_usd")))
+    assert results[:2] == results[2:]
+
+
+def test_lookup_in_memory_reads_entries_written_as_bytes() -> None:
+    """An entry written to the memory store as encoded bytes (``set``) is decoded and found."""
+    cache = _cache(Clock(0.0))
+    assert isinstance(cache.storage, MemoryStore)
+    assert cache.storage.write("k", encode(_entry(0.0)), 60)
+    lookup = cache.lookup_in_memory("k", SETTINGS)
+    assert lookup.state == "hit" and lookup.entry is not None and lookup.entry.pieces == (TextPiece("answer"),)
+
+
+def test_lookup_in_memory_drops_a_damaged_entry_as_a_miss() -> None:
+    """Bytes that do not decode are counted, removed and a miss for the lookup without a coroutine too."""
+    cache = _cache(Clock(0.0))
+    assert isinstance(cache.storage, MemoryStore)
+    assert cache.storage.write("k", encode(_entry(0.0))[:-3], 60)
+    assert cache.lookup_in_memory("k", SETTINGS).state == "miss"
+    assert cache.stats.damaged == 1
+    assert cache.storage.backend.read("k") is None
 
 
 async def test_snapshot_has_the_memory_gauges() -> None:
