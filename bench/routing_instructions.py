@@ -7,7 +7,7 @@ classes and 3 levels), run in one process on the request's facts built anew per 
     features    + ``RequestFacts.features`` (the dialect's walker, the tally, the token estimate)
     decide      + ``record.decide`` (task and complexity: the policy's ``classify.Classifier``)
     select      + ``SelectPlan.selection`` (the cheapest capable candidates)
-    report      + ``report.answer_headers`` and the access line's features
+    report      + ``report.add_answer_headers`` and the access line's features
 
 Each step runs under ``valgrind --tool=cachegrind`` twice (``--few`` and ``--many`` calls, start-up
 cancelled out), ``PYTHONHASHSEED=0``. ``--code DIR`` runs another checkout's ``sidecar`` package (e.g.
@@ -71,7 +71,7 @@ def steps() -> dict[str, Callable[[], object]]:
         plan.chain(request)
         record = request.routing
         assert record is not None
-        report.answer_headers(request, record, target)
+        report.add_answer_headers({}, request, record, target)
         values = report._FEATURE_VALUES(request.features)
         dict(zip(report.FEATURE_FIELDS, values, strict=True))
 

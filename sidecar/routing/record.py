@@ -19,7 +19,6 @@ output; the smaller of the two), the same figure a cheapest selection orders by.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -29,8 +28,10 @@ if TYPE_CHECKING:
     from .select import Selection
 
 
-@dataclass(slots=True)
 class Routed:
+    """A plain class: its fields are class-level defaults until set (a request sets few of them), so
+    making one stores nothing."""
+
     decision: Decision | None = None
     selection: Selection | None = None
     arm: str | None = None
@@ -39,6 +40,9 @@ class Routed:
     router: Router | None = None  # whose decision it is (None: given, e.g. from a logged request)
     estimated_for: PriceSpec | None = None  # the price of the last ``expected_cost`` (headers, then access line)
     estimated: float = 0.0
+
+    def __repr__(self) -> str:
+        return f"Routed({', '.join(f'{name}={value!r}' for name, value in vars(self).items())})"
 
 
 def routed(facts: RequestFacts) -> Routed:

@@ -61,18 +61,13 @@ async def routing_stage(exchange: Exchange, call_next: Handler) -> StreamRespons
     elif isinstance(plan, SplitPlan):
         plan.arm(facts)
     decision = record.decision
-    if decision is not None:
+    if decision is not None:  # positional: a call with keywords matches each by name
         task = decision.task
         exchange.trace.routed(
-            route=route.name,
-            task=task.label,
-            complexity=decision.complexity.label,
-            tier=decision.tier,
-            arm=record.arm or "",
-            source=task.source,
+            route.name, task.label, decision.complexity.label, decision.tier, record.arm or "", task.source
         )
     else:
-        exchange.trace.routed(route=route.name, task="", complexity="", tier="", arm=record.arm or "", source="")
+        exchange.trace.routed(route.name, "", "", "", record.arm or "", "")
     return await call_next(exchange)
 
 
