@@ -1,7 +1,7 @@
 """The request path's classifier: the rules of one policy's classes and levels, flattened at load.
 
 ``Classifier(router)`` is built once per policy load (``matrix.Router``) from the router's two rule
-indexes (``rules.RuleIndex``: classes in file order, levels highest first) and answers the same
+indexes (``rule_index.RuleIndex``: classes in file order, levels highest first) and answers the same
 ``Decision`` as ``Router.explain`` and the indexes' ``first_index`` do, with less per-request work:
 
 - each window a keyword rule reads is split into words (an ASCII window as bytes, against the
@@ -30,8 +30,10 @@ from typing import TYPE_CHECKING, Any
 
 from .features import RequestFeatures
 from .literal import has_ascii_digit_or_is_not_ascii, leading_literals, leads_with_digit
-from .rules import TEXT_OF, FeatureCheck, Rule, RuleIndex, TextView, ascii_words, split_words
+from .rule_index import RuleIndex
+from .rules import FeatureCheck, Rule
 from .spec import TextField
+from .textview import TEXT_OF, TextView, ascii_words, split_words
 
 if TYPE_CHECKING:
     from .matrix import Decision, Router, Verdict

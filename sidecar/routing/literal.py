@@ -9,7 +9,7 @@ search costs a method call and the engine's set-up and scan; on the short texts 
 that is most of a rule's cost). It is conservative: an alternative without a literal, or a pattern
 compiled with ``IGNORECASE`` or ``VERBOSE``, gives ``()`` (always searched).
 
-``AnyPattern`` answers whether any of several patterns finds something (a ``rules.RuleIndex`` gate),
+``AnyPattern`` answers whether any of several patterns finds something (a ``rule_index.RuleIndex`` gate),
 testing the literals first.
 """
 

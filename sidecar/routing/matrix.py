@@ -35,8 +35,10 @@ from .classify import TASK_HEADER, Classifier
 from .errors import RoutingError
 from .features import RequestFeatures
 from .learned.model import HeadName, LearnedModel, Prediction, RouterFileError, load_model
-from .rules import Rule, RuleIndex, TextView, compile_rule
+from .rule_index import RuleIndex
+from .rules import Rule, compile_rule
 from .spec import RoutingSpec
+from .textview import TextView
 
 Source = Literal["header", "rule", "model", "default", "log"]  # log: a replayed access line's label
 
