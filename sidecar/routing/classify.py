@@ -29,11 +29,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .features import RequestFeatures
-from .literal import has_ascii_digit_or_is_not_ascii, leading_literals, leads_with_digit
+from .literal import ASCII_DIGITS, leading_literals, leads_with_digit
 from .rule_index import RuleIndex
 from .rules import FeatureCheck, Rule
 from .spec import TextField
-from .textview import TEXT_OF, TextView, ascii_words, split_words
+from .textview import ASCII_WORD_BREAKS, TEXT_OF, TextView, split_words
 
 if TYPE_CHECKING:
     from .matrix import Decision, Router, Verdict
@@ -59,9 +59,10 @@ def _test_of(rule: Rule) -> RuleTest:
 
 
 class _IndexPlan:
-    """One rule index as the classifier walks it."""
+    """One rule index as the classifier walks it: per rule its position, its inline test (or None) and
+    the rule, for the rules tried when no gate opened and for those tried when one did."""
 
-    __slots__ = ("always", "entries", "index", "rules", "tests", "ungated")
+    __slots__ = ("always", "always_steps", "entries", "index", "rules", "tests", "ungated", "ungated_steps")
 
     def __init__(self, index: RuleIndex) -> None:
         self.index = index
@@ -70,6 +71,8 @@ class _IndexPlan:
         self.tests = tuple(_test_of(rule) for rule in self.rules)
         self.always = index.always
         self.ungated = index.ungated
+        self.always_steps = tuple((i, self.tests[i], self.rules[i]) for i in index.always)
+        self.ungated_steps = tuple((i, self.tests[i], self.rules[i]) for i in index.ungated)
 
     def first(
         self,
@@ -79,17 +82,17 @@ class _IndexPlan:
         view: list[TextView | None],
     ) -> int:
         """The position of the first matching rule, -1 when none does (``RuleIndex.first_index``)."""
-        order: Sequence[int] = self.always if gate_open else self.ungated
-        if word_sets is not None:
-            order = self.index.with_keyword_hits(order, word_sets.__getitem__)
-        tests, rules = self.tests, self.rules
-        for i in order:
-            test = tests[i]
+        if word_sets is None:  # the usual request: no keyword of any rule in its windows
+            steps: Sequence[tuple[int, RuleTest, Rule]] = self.always_steps if gate_open else self.ungated_steps
+        else:
+            order = self.index.with_keyword_hits(self.always if gate_open else self.ungated, word_sets.__getitem__)
+            steps = [(i, self.tests[i], self.rules[i]) for i in order]
+        for i, test, rule in steps:
             if test is None:
                 text_view = view[0]
                 if text_view is None:
                     text_view = view[0] = TextView(features)
-                if rules[i].matches(text_view):
+                if rule.matches(text_view):
                     return i
                 continue
             for position, compare, bound, flag in test:
@@ -141,8 +144,10 @@ class Classifier:
         word_sets: dict[str, frozenset[str]] | None = None
         for _, text_of in self._word_fields:  # the usual request: no keyword of any rule in its windows
             text = text_of(features)
-            if text.isascii():  # the words as bytes, against the keywords as bytes: no set built
-                found = not self._ascii_vocabulary.isdisjoint(ascii_words(text))
+            if text.isascii():  # the words as bytes (``ascii_words``), against the keywords as bytes: no set built
+                found = not self._ascii_vocabulary.isdisjoint(
+                    text.encode("ascii").translate(ASCII_WORD_BREAKS).lower().split()
+                )
             else:
                 found = not self._vocabulary.isdisjoint(split_words(text.lower()))
             if found:  # the indexes read their vocabularies: every window's word set
@@ -203,7 +208,12 @@ class Classifier:
             for pattern, bits in plain:
                 if bits & ~opened and pattern.search(text) is not None:
                     opened |= bits
-            if digit_led and every & ~opened and has_ascii_digit_or_is_not_ascii(text):
+            # ``has_ascii_digit_or_is_not_ascii``, without the call: an ASCII text without a digit is skipped
+            if (
+                digit_led
+                and every & ~opened
+                and (not text.isascii() or len(text.encode("ascii").translate(None, ASCII_DIGITS)) != len(text))
+            ):
                 for pattern, bits in digit_led:
                     if bits & ~opened and pattern.search(text) is not None:
                         opened |= bits

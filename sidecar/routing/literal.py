@@ -95,7 +95,7 @@ def leads_with_digit(pattern: re.Pattern[str]) -> bool:
     return following not in _MAY_REPEAT_ZERO and len(_alternatives(source)) == 1
 
 
-_DIGITS = b"0123456789"
+ASCII_DIGITS = b"0123456789"
 
 
 def has_ascii_digit_or_is_not_ascii(text: str) -> bool:
@@ -104,7 +104,7 @@ def has_ascii_digit_or_is_not_ascii(text: str) -> bool:
     if not text.isascii():
         return True
     data = text.encode("ascii")
-    return len(data.translate(None, _DIGITS)) != len(data)
+    return len(data.translate(None, ASCII_DIGITS)) != len(data)
 
 
 def may_match(literals: tuple[str, ...], text: str) -> bool:

@@ -35,13 +35,13 @@ def split_words(lowered: str) -> list[str]:
 
 
 # ``str.split`` also breaks at the ASCII separators 0x1c-0x1f, ``bytes.split`` does not: they become spaces
-_ASCII_WORD_BREAKS = bytes.maketrans(_PUNCTUATION + b"\x1c\x1d\x1e\x1f", b" " * (len(_PUNCTUATION) + 4))
+ASCII_WORD_BREAKS = bytes.maketrans(_PUNCTUATION + b"\x1c\x1d\x1e\x1f", b" " * (len(_PUNCTUATION) + 4))
 
 
 def ascii_words(text: str) -> list[bytes]:
     """The words of an ASCII ``text`` (not lowercased first) as bytes: ``split_words(text.lower())``,
     encoded, with no ``str`` made per word (a check against keywords as bytes needs no more)."""
-    return text.encode("ascii").translate(_ASCII_WORD_BREAKS).lower().split()
+    return text.encode("ascii").translate(ASCII_WORD_BREAKS).lower().split()
 
 
 def words_of(text: str) -> list[str]:
