@@ -65,8 +65,12 @@ def add_answer_headers(headers: dict[str, str], facts: RequestFacts, record: Rou
             headers["x-sidecar-estimated-cost"] = f"{cost:.6f}"
 
 
-def observe(exchange: Exchange, record: Routed, served: Target | None, usage: Usage | None) -> dict[str, Any]:
-    """The access line's routing fields; records the savings counters and the estimate on the span."""
+def observe(
+    exchange: Exchange, record: Routed, served: Target | None, usage: Usage | None, served_cost: float | None
+) -> dict[str, Any]:
+    """The access line's routing fields; records the savings counters and the estimate on the span.
+    ``served_cost``: what the served model cost (``cost.cost_usd`` of its price and ``usage``, which
+    the access line computed)."""
     facts = exchange.facts
     decision = record.decision
     if decision is not None:
@@ -78,25 +82,27 @@ def observe(exchange: Exchange, record: Routed, served: Target | None, usage: Us
         fields["split_arm"] = record.arm
     if record.capped_to is not None:
         fields["capped_max_output_tokens"] = record.capped_to
-    values = _FEATURE_VALUES(facts.features)
+    features = facts.features
+    values = _FEATURE_VALUES(features)
     fields["features"] = dict(compress(zip(FEATURE_FIELDS, values, strict=True), values))  # the set ones, in C
     estimated = expected_cost(facts, record, served.price) if served is not None else None
     if estimated is not None:
         fields["estimated_cost_usd"] = round(estimated * 1e8) / 1e8  # 8 decimals as access.py writes cost_usd
+    if served_cost is None:
+        return fields
     requested = exchange.policy.models.get(facts.model)
-    served_cost = cost_usd(served.price, usage) if served is not None else None
     if requested is None:
-        requested_cost = None
-    elif served is not None and requested.price is served.price:  # served as asked (or at the same price)
-        requested_cost = served_cost
-    else:
+        return fields
+    # served as asked (or at the same price): the same cost
+    requested_cost = served_cost if served is not None and requested.price is served.price else None
+    if requested_cost is None:
         requested_cost = cost_usd(requested.price, usage)
-    if served_cost is not None and requested_cost is not None:
-        fields["requested_model_cost_usd"] = round(requested_cost * 1e8) / 1e8
-        route = exchange.route.name if exchange.route is not None else ""
-        exchange.trace.routing_cost(
-            route=route, task=task, served_usd=served_cost, requested_usd=requested_cost, estimated=estimated
-        )
+        if requested_cost is None:
+            return fields
+    fields["requested_model_cost_usd"] = round(requested_cost * 1e8) / 1e8
+    route = exchange.route
+    # positional: a call with keywords matches each by name
+    exchange.trace.routing_cost(route.name if route is not None else "", task, served_cost, requested_cost, estimated)
     return fields
 
 

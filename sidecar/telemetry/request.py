@@ -158,7 +158,7 @@ class RequestTrace:
                 pending[attr.ROUTING_ARM] = arm
 
     def routing_cost(
-        self, *, route: str, task: str, served_usd: float, requested_usd: float, estimated: float | None
+        self, route: str, task: str, served_usd: float, requested_usd: float, estimated: float | None
     ) -> None:
         """What the served model cost and what the requested one would have (the savings metric)."""
         ins = self._core.instruments
