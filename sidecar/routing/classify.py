@@ -196,18 +196,19 @@ class Classifier:
         """Which indexes' gates open: the bits of the indexes one of whose regex-only patterns finds
         something in the window it reads; each pattern searched once at most."""
         opened = 0
-        for text_of, by_first, plain, digit_led, every in self._gates:
+        for text_of, firsts, by_first, plain, digit_led, every in self._gates:
             if every & ~opened == 0:
                 continue
             text = text_of(features)
-            for first, group in by_first:
-                if first in text:
-                    for literal, pattern, bits in group:
-                        if bits & ~opened and literal in text and pattern.search(text) is not None:
-                            opened |= bits
-            for pattern, bits in plain:
-                if bits & ~opened and pattern.search(text) is not None:
-                    opened |= bits
+            # the first characters the text holds, tested in C (one ``in`` each, no bytecode per test)
+            for first in filter(text.__contains__, firsts):
+                for literal, pattern, bits in by_first[first]:
+                    if bits & ~opened and literal in text and pattern.search(text) is not None:
+                        opened |= bits
+            if plain:
+                for pattern, bits in plain:
+                    if bits & ~opened and pattern.search(text) is not None:
+                        opened |= bits
             # ``has_ascii_digit_or_is_not_ascii``, without the call: an ASCII text without a digit is skipped
             if (
                 digit_led
@@ -222,7 +223,8 @@ class Classifier:
 
 Gate = tuple[
     Callable[[RequestFeatures], str],
-    tuple[tuple[str, tuple[tuple[str, re.Pattern[str], int], ...]], ...],  # by the literal's first character
+    tuple[str, ...],  # the literals' first characters
+    Mapping[str, tuple[tuple[str, re.Pattern[str], int], ...]],  # by the literal's first character
     tuple[tuple[re.Pattern[str], int], ...],  # no literal: searched always
     tuple[tuple[re.Pattern[str], int], ...],  # no literal, a digit first: searched when the text may hold one
     int,  # every bit this window's patterns open
@@ -253,6 +255,6 @@ def _gates(indexes: Sequence[tuple[int, RuleIndex]]) -> tuple[Gate, ...]:
         every = 0
         for bits in by_pattern.values():
             every |= bits
-        by_first = tuple((first, tuple(group)) for first, group in groups.items())
-        gates.append((TEXT_OF[field], by_first, tuple(plain), tuple(digit_led), every))
+        by_first = {first: tuple(group) for first, group in groups.items()}
+        gates.append((TEXT_OF[field], tuple(by_first), by_first, tuple(plain), tuple(digit_led), every))
     return tuple(gates)
