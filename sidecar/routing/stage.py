@@ -43,8 +43,8 @@ async def routing_stage(exchange: Exchange, call_next: Handler) -> StreamRespons
     assert route is not None
     router = exchange.policy.router
     plan = route.plan
-    routes_here = isinstance(plan, _ROUTING_PLANS)
-    if router is None and route.caps is None and not routes_here:
+    caps = route.caps
+    if router is None and caps is None and not isinstance(plan, _ROUTING_PLANS):
         return await call_next(exchange)
     facts = exchange.facts
     record = facts.routing
@@ -52,8 +52,8 @@ async def routing_stage(exchange: Exchange, call_next: Handler) -> StreamRespons
         record = facts.routing = Routed()
     if router is not None:
         decide(facts, router)
-    if route.caps is not None and facts.operation in GENERATING:
-        _apply_caps(exchange, route.caps)
+    if caps is not None and facts.operation in GENERATING:
+        _apply_caps(exchange, caps)
     if isinstance(plan, SelectPlan):
         selection = plan.selection(facts)
         if not selection.chain:
