@@ -59,10 +59,9 @@ def _test_of(rule: Rule) -> RuleTest:
 
 
 class _IndexPlan:
-    """One rule index as the classifier walks it: per rule its position, its inline test (or None) and
-    the rule, for the rules tried when no gate opened and for those tried when one did."""
+    """One rule index as the classifier walks it."""
 
-    __slots__ = ("always", "always_steps", "entries", "index", "rules", "tests", "ungated", "ungated_steps")
+    __slots__ = ("always", "entries", "index", "rules", "tests", "ungated")
 
     def __init__(self, index: RuleIndex) -> None:
         self.index = index
@@ -71,8 +70,6 @@ class _IndexPlan:
         self.tests = tuple(_test_of(rule) for rule in self.rules)
         self.always = index.always
         self.ungated = index.ungated
-        self.always_steps = tuple((i, self.tests[i], self.rules[i]) for i in index.always)
-        self.ungated_steps = tuple((i, self.tests[i], self.rules[i]) for i in index.ungated)
 
     def first(
         self,
@@ -82,17 +79,17 @@ class _IndexPlan:
         view: list[TextView | None],
     ) -> int:
         """The position of the first matching rule, -1 when none does (``RuleIndex.first_index``)."""
-        if word_sets is None:  # the usual request: no keyword of any rule in its windows
-            steps: Sequence[tuple[int, RuleTest, Rule]] = self.always_steps if gate_open else self.ungated_steps
-        else:
-            order = self.index.with_keyword_hits(self.always if gate_open else self.ungated, word_sets.__getitem__)
-            steps = [(i, self.tests[i], self.rules[i]) for i in order]
-        for i, test, rule in steps:
+        order: Sequence[int] = self.always if gate_open else self.ungated
+        if word_sets is not None:
+            order = self.index.with_keyword_hits(order, word_sets.__getitem__)
+        tests, rules = self.tests, self.rules
+        for i in order:
+            test = tests[i]
             if test is None:
                 text_view = view[0]
                 if text_view is None:
                     text_view = view[0] = TextView(features)
-                if rule.matches(text_view):
+                if rules[i].matches(text_view):
                     return i
                 continue
             for position, compare, bound, flag in test:
@@ -201,10 +198,11 @@ class Classifier:
                 continue
             text = text_of(features)
             # the first characters the text holds, tested in C (one ``in`` each, no bytecode per test)
-            for first in filter(text.__contains__, firsts):
-                for literal, pattern, bits in by_first[first]:
-                    if bits & ~opened and literal in text and pattern.search(text) is not None:
-                        opened |= bits
+            for first in firsts:
+                if first in text:
+                    for literal, pattern, bits in by_first[first]:
+                        if bits & ~opened and literal in text and pattern.search(text) is not None:
+                            opened |= bits
             if plain:
                 for pattern, bits in plain:
                     if bits & ~opened and pattern.search(text) is not None:
