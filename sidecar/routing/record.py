@@ -29,20 +29,24 @@ if TYPE_CHECKING:
 
 
 class Routed:
-    """A plain class: its fields are class-level defaults until set (a request sets few of them), so
-    making one stores nothing."""
+    """Slotted, every field set in ``__init__`` (no keyword defaults to bind: cheaper to make than a
+    dataclass's)."""
 
-    decision: Decision | None = None
-    selection: Selection | None = None
-    arm: str | None = None
-    capped_to: int | None = None
-    output_tokens: int = 0  # expected output tokens for cost (set with the decision or the selection)
-    router: Router | None = None  # whose decision it is (None: given, e.g. from a logged request)
-    estimated_for: PriceSpec | None = None  # the price of the last ``expected_cost`` (headers, then access line)
-    estimated: float = 0.0
+    __slots__ = ("arm", "capped_to", "decision", "estimated", "estimated_for", "output_tokens", "router", "selection")
+
+    def __init__(self) -> None:
+        self.decision: Decision | None = None
+        self.selection: Selection | None = None
+        self.arm: str | None = None
+        self.capped_to: int | None = None
+        self.output_tokens = 0  # expected output tokens for cost (set with the decision or the selection)
+        self.router: Router | None = None  # whose decision it is (None: given, e.g. from a logged request)
+        # the price of the last ``expected_cost`` (the headers', read again by the access line) and its result
+        self.estimated_for: PriceSpec | None = None
+        self.estimated = 0.0
 
     def __repr__(self) -> str:
-        return f"Routed({', '.join(f'{name}={value!r}' for name, value in vars(self).items())})"
+        return f"Routed({', '.join(f'{name}={getattr(self, name)!r}' for name in self.__slots__)})"
 
 
 def routed(facts: RequestFacts) -> Routed:
