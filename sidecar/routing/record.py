@@ -68,7 +68,8 @@ def decide(facts: RequestFacts, router: Router) -> Decision:
         decision = record.decision = router.classifier.decide(features, facts.headers)  # ``Router.decide``
         record.router = router
         requested = features.max_output_tokens
-        record.output_tokens = min(requested, decision.output_tokens) if requested else decision.output_tokens
+        expected = decision.output_tokens
+        record.output_tokens = requested if requested and requested < expected else expected  # min, no call
     return decision
 
 

@@ -74,7 +74,7 @@ def observe(
     facts = exchange.facts
     decision = record.decision
     if decision is not None:
-        fields = dict(decision.fields)  # the decision's fields, made with it
+        fields = {**decision.fields}  # the decision's fields, made with it
         task = decision.task.label
     else:
         fields, task = {}, ""
@@ -84,7 +84,9 @@ def observe(
         fields["capped_max_output_tokens"] = record.capped_to
     features = facts.features
     values = _FEATURE_VALUES(features)
-    fields["features"] = dict(compress(zip(FEATURE_FIELDS, values, strict=True), values))  # the set ones, in C
+    # the set ones, in C; ``values`` are ``FEATURE_FIELDS``' own (the same length): no ``strict=True``,
+    # whose keyword zip parses per call
+    fields["features"] = dict(compress(zip(FEATURE_FIELDS, values), values))  # noqa: B905
     estimated = expected_cost(facts, record, served.price) if served is not None else None
     if estimated is not None:
         fields["estimated_cost_usd"] = round(estimated * 1e8) / 1e8  # 8 decimals as access.py writes cost_usd

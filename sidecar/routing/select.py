@@ -199,7 +199,7 @@ class Menu:
         """``select(self.candidates, features, task, min_tier, output_tokens, headroom, self.tier_names)``."""
         requested = features.max_output_tokens
         prompt = features.prompt_tokens
-        expected_output = min(requested, output_tokens) if requested else output_tokens
+        expected_output = requested if requested and requested < output_tokens else output_tokens  # min, no call
         shortlist = self._shortlists.get((task, min_tier))
         smallest = self._smallest_window
         if (
