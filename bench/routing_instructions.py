@@ -7,7 +7,7 @@ classes and 3 levels), run in one process on the request's facts built anew per 
     features    + ``RequestFacts.features`` (the dialect's walker, the tally, the token estimate)
     decide      + ``record.decide`` (task and complexity: the policy's ``classify.Classifier``)
     select      + ``SelectPlan.selection`` (the cheapest capable candidates)
-    report      + ``report.answer_headers`` and the access line's features
+    report      + ``report.add_answer_headers`` and the access line's features
 
 Each step runs under ``valgrind --tool=cachegrind`` twice (``--few`` and ``--many`` calls, start-up
 cancelled out), ``PYTHONHASHSEED=0``. ``--code DIR`` runs another checkout's ``sidecar`` package (e.g.
@@ -53,6 +53,11 @@ def steps() -> dict[str, Callable[[], object]]:
     assert route is not None and isinstance(route.plan, SelectPlan)
     plan = route.plan
     target = policy.models["bench-model"]
+    add_answer_headers = getattr(report, "add_answer_headers", None)
+    if add_answer_headers is None:  # a checkout before wave 8 (``--code``): its answer_headers made a dict
+
+        def add_answer_headers(headers, request, record, target):  # type: ignore[no-untyped-def]
+            headers.update(report.answer_headers(request, record, target))
 
     def features() -> None:
         facts().features  # noqa: B018 - computed on first read
@@ -71,7 +76,7 @@ def steps() -> dict[str, Callable[[], object]]:
         plan.chain(request)
         record = request.routing
         assert record is not None
-        report.answer_headers(request, record, target)
+        add_answer_headers({}, request, record, target)
         values = report._FEATURE_VALUES(request.features)
         dict(zip(report.FEATURE_FIELDS, values, strict=True))
 

@@ -15,12 +15,15 @@ Modules:
     bodies      one walker per body shape (OpenAI chat/responses/completions, Anthropic, Gemini)
     spec        the policy blocks: routing (tiers, classes, complexity, learned), select, split, caps,
                 quality
-    rules       rules compiled at load: feature checks, keyword sets, regexes; TextView per request
+    textview    TextView: a request's two windows and their words, made once per request on first use
+    rules       rules compiled at load: feature checks, keyword sets, regexes
+    rule_index  RuleIndex: a class list's (or the levels') rules in order, tried only when they can match
     classify    Classifier: the rules of a policy's classes and levels flattened at load (the request
                 path's decide; the same decisions as the rules tried one by one)
     matrix      compile_routing -> Router; Decision and Verdict (which rule or model decided); explain
     learned/    the optional trained router: file format, inference, trainer, router train/eval
-    select      Candidate, select_cheapest -> Selection (chain in cost order, exclusions with reasons)
+    select      Candidate, select_cheapest -> Selection (chain in cost order, exclusions with reasons);
+                Menu: a route's candidates with the tier filter done at load (the request path's)
     split       WeightedSplit, stable_unit (BLAKE2b), sticky_key
     caps        TokenCaps, set_output_limit
     errors      RoutingError: every load-time problem with its path

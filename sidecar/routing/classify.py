@@ -1,7 +1,7 @@
 """The request path's classifier: the rules of one policy's classes and levels, flattened at load.
 
 ``Classifier(router)`` is built once per policy load (``matrix.Router``) from the router's two rule
-indexes (``rules.RuleIndex``: classes in file order, levels highest first) and answers the same
+indexes (``rule_index.RuleIndex``: classes in file order, levels highest first) and answers the same
 ``Decision`` as ``Router.explain`` and the indexes' ``first_index`` do, with less per-request work:
 
 - each window a keyword rule reads is split into words (an ASCII window as bytes, against the
@@ -29,9 +29,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .features import RequestFeatures
-from .literal import has_ascii_digit_or_is_not_ascii, leading_literals, leads_with_digit
-from .rules import TEXT_OF, FeatureCheck, Rule, RuleIndex, TextView, ascii_words, split_words
+from .literal import ASCII_DIGITS, leading_literals, leads_with_digit
+from .rule_index import RuleIndex
+from .rules import FeatureCheck, Rule
 from .spec import TextField
+from .textview import ASCII_WORD_BREAKS, TEXT_OF, TextView, split_words
 
 if TYPE_CHECKING:
     from .matrix import Decision, Router, Verdict
@@ -139,8 +141,10 @@ class Classifier:
         word_sets: dict[str, frozenset[str]] | None = None
         for _, text_of in self._word_fields:  # the usual request: no keyword of any rule in its windows
             text = text_of(features)
-            if text.isascii():  # the words as bytes, against the keywords as bytes: no set built
-                found = not self._ascii_vocabulary.isdisjoint(ascii_words(text))
+            if text.isascii():  # the words as bytes (``ascii_words``), against the keywords as bytes: no set built
+                found = not self._ascii_vocabulary.isdisjoint(
+                    text.encode("ascii").translate(ASCII_WORD_BREAKS).lower().split()
+                )
             else:
                 found = not self._vocabulary.isdisjoint(split_words(text.lower()))
             if found:  # the indexes read their vocabularies: every window's word set
@@ -189,19 +193,26 @@ class Classifier:
         """Which indexes' gates open: the bits of the indexes one of whose regex-only patterns finds
         something in the window it reads; each pattern searched once at most."""
         opened = 0
-        for text_of, by_first, plain, digit_led, every in self._gates:
+        for text_of, firsts, by_first, plain, digit_led, every in self._gates:
             if every & ~opened == 0:
                 continue
             text = text_of(features)
-            for first, group in by_first:
+            # the first characters the text holds, tested in C (one ``in`` each, no bytecode per test)
+            for first in firsts:
                 if first in text:
-                    for literal, pattern, bits in group:
+                    for literal, pattern, bits in by_first[first]:
                         if bits & ~opened and literal in text and pattern.search(text) is not None:
                             opened |= bits
-            for pattern, bits in plain:
-                if bits & ~opened and pattern.search(text) is not None:
-                    opened |= bits
-            if digit_led and every & ~opened and has_ascii_digit_or_is_not_ascii(text):
+            if plain:
+                for pattern, bits in plain:
+                    if bits & ~opened and pattern.search(text) is not None:
+                        opened |= bits
+            # ``has_ascii_digit_or_is_not_ascii``, without the call: an ASCII text without a digit is skipped
+            if (
+                digit_led
+                and every & ~opened
+                and (not text.isascii() or len(text.encode("ascii").translate(None, ASCII_DIGITS)) != len(text))
+            ):
                 for pattern, bits in digit_led:
                     if bits & ~opened and pattern.search(text) is not None:
                         opened |= bits
@@ -210,7 +221,8 @@ class Classifier:
 
 Gate = tuple[
     Callable[[RequestFeatures], str],
-    tuple[tuple[str, tuple[tuple[str, re.Pattern[str], int], ...]], ...],  # by the literal's first character
+    tuple[str, ...],  # the literals' first characters
+    Mapping[str, tuple[tuple[str, re.Pattern[str], int], ...]],  # by the literal's first character
     tuple[tuple[re.Pattern[str], int], ...],  # no literal: searched always
     tuple[tuple[re.Pattern[str], int], ...],  # no literal, a digit first: searched when the text may hold one
     int,  # every bit this window's patterns open
@@ -241,6 +253,6 @@ def _gates(indexes: Sequence[tuple[int, RuleIndex]]) -> tuple[Gate, ...]:
         every = 0
         for bits in by_pattern.values():
             every |= bits
-        by_first = tuple((first, tuple(group)) for first, group in groups.items())
-        gates.append((TEXT_OF[field], by_first, tuple(plain), tuple(digit_led), every))
+        by_first = {first: tuple(group) for first, group in groups.items()}
+        gates.append((TEXT_OF[field], tuple(by_first), by_first, tuple(plain), tuple(digit_led), every))
     return tuple(gates)

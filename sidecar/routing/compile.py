@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from .errors import RoutingError
 from .plans import Arm, SelectPlan, SplitPlan
-from .select import Candidate
+from .select import Candidate, Menu
 from .spec import RoutingSpec, SelectSpec, SplitSpec
 
 __all__ = ["SelectSpec", "candidates", "check_match", "compile_router", "select_plan", "split_plan", "tiers_of"]
@@ -138,13 +138,15 @@ def select_plan(
             min_tier = tiers.index(spec.min_tier)
     if len(errors) > before or not chosen:
         return None
+    chosen_scored = tuple(scored[t.name] for t in chosen)
     return SelectPlan(
         candidates=tuple(chosen),
-        scored=tuple(scored[t.name] for t in chosen),
+        scored=chosen_scored,
         router=router,
         min_tier=min_tier,
         tier_names=tiers,
         by_name={t.name: t for t in chosen},
+        menu=Menu(chosen_scored, (*router.class_by_name, router.default_class) if router is not None else (), tiers),
     )
 
 

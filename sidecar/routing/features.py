@@ -64,26 +64,36 @@ class RequestFeatures(NamedTuple):
 class Tally:
     """What a dialect walker collects; ``features()`` turns it into ``RequestFeatures``.
 
-    A plain class: the counts and flags are class-level defaults until a walker sets them (most
-    requests set few), so making one builds only its four lists."""
+    Slotted, every field set in ``__init__`` (counts 0, flags false): reading a slot is cheaper than
+    reading a class-level default through the instance (``bench/routing_instructions.py``: 2,000
+    instructions a request less than class-level defaults)."""
 
-    messages: int = 0
-    tools: int = 0
-    tool_choice_forced: bool = False
-    images: int = 0
-    audio: int = 0
-    video: int = 0
-    files: int = 0
-    json_mode: bool = False
-    json_schema: bool = False
-    stream: bool = False
-    max_output_tokens: int | None = None
+    __slots__ = (
+        "audio",
+        "files",
+        "images",
+        "json_mode",
+        "json_schema",
+        "last_user",
+        "max_output_tokens",
+        "messages",
+        "stream",
+        "structured",
+        "system",
+        "texts",
+        "tool_choice_forced",
+        "tools",
+        "video",
+    )
 
     def __init__(self) -> None:
         self.texts: list[str] = []
         self.structured: list[Any] = []
         self.system: list[str] = []
         self.last_user: list[str] = []
+        self.messages = self.tools = self.images = self.audio = self.video = self.files = 0
+        self.tool_choice_forced = self.json_mode = self.json_schema = self.stream = False
+        self.max_output_tokens: int | None = None
 
     def text(self, value: Any) -> None:
         if isinstance(value, str) and value:

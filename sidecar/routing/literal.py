@@ -9,7 +9,7 @@ search costs a method call and the engine's set-up and scan; on the short texts 
 that is most of a rule's cost). It is conservative: an alternative without a literal, or a pattern
 compiled with ``IGNORECASE`` or ``VERBOSE``, gives ``()`` (always searched).
 
-``AnyPattern`` answers whether any of several patterns finds something (a ``rules.RuleIndex`` gate),
+``AnyPattern`` answers whether any of several patterns finds something (a ``rule_index.RuleIndex`` gate),
 testing the literals first.
 """
 
@@ -95,7 +95,7 @@ def leads_with_digit(pattern: re.Pattern[str]) -> bool:
     return following not in _MAY_REPEAT_ZERO and len(_alternatives(source)) == 1
 
 
-_DIGITS = b"0123456789"
+ASCII_DIGITS = b"0123456789"
 
 
 def has_ascii_digit_or_is_not_ascii(text: str) -> bool:
@@ -104,7 +104,7 @@ def has_ascii_digit_or_is_not_ascii(text: str) -> bool:
     if not text.isascii():
         return True
     data = text.encode("ascii")
-    return len(data.translate(None, _DIGITS)) != len(data)
+    return len(data.translate(None, ASCII_DIGITS)) != len(data)
 
 
 def may_match(literals: tuple[str, ...], text: str) -> bool:

@@ -35,8 +35,10 @@ from .classify import TASK_HEADER, Classifier
 from .errors import RoutingError
 from .features import RequestFeatures
 from .learned.model import HeadName, LearnedModel, Prediction, RouterFileError, load_model
-from .rules import Rule, RuleIndex, TextView, compile_rule
+from .rule_index import RuleIndex
+from .rules import Rule, compile_rule
 from .spec import RoutingSpec
+from .textview import TextView
 
 Source = Literal["header", "rule", "model", "default", "log"]  # log: a replayed access line's label
 
@@ -52,13 +54,35 @@ class Verdict:
 
 
 class Decision(NamedTuple):
-    """Made once per request (a named tuple: immutable, and cheaper to build than a frozen dataclass)."""
+    """Made once per request (a named tuple: immutable, and cheaper to build than a frozen dataclass);
+    a decision of rules alone once per policy and (class rule, level rule) pair (``classify``). Made by
+    ``make_decision``, which writes what the answer reports of it once: never change ``headers`` or
+    ``fields`` (shared by every request of the decision)."""
 
     task: Verdict
     complexity: Verdict
     tier: str  # the lowest tier that may serve the request
     escalated_from: str | None  # the tier before "unsure means up", when it applied
     output_tokens: int  # expected output tokens, for cost
+    headers: Mapping[str, str]  # x-sidecar-task, -complexity, -tier (``report.add_answer_headers``)
+    fields: Mapping[str, Any]  # the access line's task, complexity and tier fields (``report.observe``)
+
+
+def make_decision(
+    task: Verdict, complexity: Verdict, tier: str, escalated_from: str | None, output_tokens: int
+) -> Decision:
+    """The ``Decision`` of these labels, with its answer headers and access-line fields."""
+    headers = {"x-sidecar-task": task.label, "x-sidecar-complexity": complexity.label, "x-sidecar-tier": tier}
+    fields = {
+        "task": task.label,
+        "task_source": task.source,
+        "complexity": complexity.label,
+        "complexity_source": complexity.source,
+        "tier": tier,
+    }
+    if escalated_from is not None:
+        fields["tier_escalated_from"] = escalated_from
+    return Decision(task, complexity, tier, escalated_from, output_tokens, headers, fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +213,7 @@ class Router:
         ) and rank + 1 < len(self.tiers):
             escalated_from = self.tiers[rank]
             rank += 1
-        return Decision(task, complexity, self.tiers[rank], escalated_from, output)
+        return make_decision(task, complexity, self.tiers[rank], escalated_from, output)
 
     def explain(self, features: RequestFeatures, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
         """The decision and every rule's verdict, as plain data for ``llm-sidecar explain``."""

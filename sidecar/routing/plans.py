@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from .record import DEFAULT_OUTPUT_TOKENS, Routed, decide, routed
-from .select import Candidate, Selection, select
+from .select import Candidate, Menu, Selection
 from .split import WeightedSplit, sticky_key
 
 if TYPE_CHECKING:
@@ -44,6 +44,7 @@ class SelectPlan:
     min_tier: int  # the route's floor (select.min_tier), a rank in the tiers
     tier_names: tuple[str, ...]
     by_name: Mapping[str, Target]  # candidate name -> target
+    menu: Menu  # ``scored`` with the tier filter done per (task, minimum tier)
 
     @property
     def targets(self) -> tuple[Target, ...]:
@@ -62,19 +63,15 @@ class SelectPlan:
             if decision is None or (record.router is not None and record.router is not router):
                 decision = decide(request, router)  # not decided yet (or by another router)
             tier = router.tier_ranks[decision.tier]
-            selection = select(
-                self.scored,
+            selection = self.menu.select(
                 request.features,
                 decision.task.label,
                 tier if tier > self.min_tier else self.min_tier,
                 decision.output_tokens,
                 router.context_headroom,
-                self.tier_names,
             )
         else:
-            selection = select(
-                self.scored, request.features, "", self.min_tier, DEFAULT_OUTPUT_TOKENS, 0.1, self.tier_names
-            )
+            selection = self.menu.select(request.features, "", self.min_tier, DEFAULT_OUTPUT_TOKENS, 0.1)
         record.selection = selection
         record.output_tokens = selection.output_tokens
         return selection

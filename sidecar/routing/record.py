@@ -19,7 +19,6 @@ output; the smaller of the two), the same figure a cheapest selection orders by.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -29,16 +28,25 @@ if TYPE_CHECKING:
     from .select import Selection
 
 
-@dataclass(slots=True)
 class Routed:
-    decision: Decision | None = None
-    selection: Selection | None = None
-    arm: str | None = None
-    capped_to: int | None = None
-    output_tokens: int = 0  # expected output tokens for cost (set with the decision or the selection)
-    router: Router | None = None  # whose decision it is (None: given, e.g. from a logged request)
-    estimated_for: PriceSpec | None = None  # the price of the last ``expected_cost`` (headers, then access line)
-    estimated: float = 0.0
+    """Slotted, every field set in ``__init__`` (no keyword defaults to bind: cheaper to make than a
+    dataclass's)."""
+
+    __slots__ = ("arm", "capped_to", "decision", "estimated", "estimated_for", "output_tokens", "router", "selection")
+
+    def __init__(self) -> None:
+        self.decision: Decision | None = None
+        self.selection: Selection | None = None
+        self.arm: str | None = None
+        self.capped_to: int | None = None
+        self.output_tokens = 0  # expected output tokens for cost (set with the decision or the selection)
+        self.router: Router | None = None  # whose decision it is (None: given, e.g. from a logged request)
+        # the price of the last ``expected_cost`` (the headers', read again by the access line) and its result
+        self.estimated_for: PriceSpec | None = None
+        self.estimated = 0.0
+
+    def __repr__(self) -> str:
+        return f"Routed({', '.join(f'{name}={getattr(self, name)!r}' for name in self.__slots__)})"
 
 
 def routed(facts: RequestFacts) -> Routed:
@@ -60,7 +68,8 @@ def decide(facts: RequestFacts, router: Router) -> Decision:
         decision = record.decision = router.classifier.decide(features, facts.headers)  # ``Router.decide``
         record.router = router
         requested = features.max_output_tokens
-        record.output_tokens = min(requested, decision.output_tokens) if requested else decision.output_tokens
+        expected = decision.output_tokens
+        record.output_tokens = requested if requested and requested < expected else expected  # min, no call
     return decision
 
 

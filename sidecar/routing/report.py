@@ -50,69 +50,60 @@ FEATURE_FIELDS = (
 _FEATURE_VALUES = operator.attrgetter(*FEATURE_FIELDS)  # their values in one call
 
 
-def answer_headers(facts: RequestFacts, record: Routed, target: Target | None) -> dict[str, str]:
+def add_answer_headers(headers: dict[str, str], facts: RequestFacts, record: Routed, target: Target | None) -> None:
+    """Add routing's headers to the answer's ``headers``: the decision's (made with it), the arm, the
+    estimated cost on ``target``."""
     decision = record.decision
-    if decision is not None:  # one dict display, not a store per header
-        headers = {
-            "x-sidecar-task": decision.task.label,
-            "x-sidecar-complexity": decision.complexity.label,
-            "x-sidecar-tier": decision.tier,
-        }
-    else:
-        headers = {}
+    if decision is not None:
+        headers.update(decision.headers)
     if record.arm is not None:
         headers["x-sidecar-split-arm"] = record.arm
     if target is not None:
         cost = expected_cost(facts, record, target.price)
         if cost is not None:
             headers["x-sidecar-estimated-cost"] = f"{cost:.6f}"
-    return headers
 
 
-def observe(exchange: Exchange, record: Routed, served: Target | None, usage: Usage | None) -> dict[str, Any]:
-    """The access line's routing fields; records the savings counters and the estimate on the span."""
+def observe(
+    exchange: Exchange, record: Routed, served: Target | None, usage: Usage | None, served_cost: float | None
+) -> dict[str, Any]:
+    """The access line's routing fields; records the savings counters and the estimate on the span.
+    ``served_cost``: what the served model cost (``cost.cost_usd`` of its price and ``usage``, which
+    the access line computed)."""
     facts = exchange.facts
-    fields: dict[str, Any]
     decision = record.decision
-    task = ""
     if decision is not None:
-        task_verdict, level = decision.task, decision.complexity
-        task = task_verdict.label
-        fields = {
-            "task": task,
-            "task_source": task_verdict.source,
-            "complexity": level.label,
-            "complexity_source": level.source,
-            "tier": decision.tier,
-        }
-        if decision.escalated_from is not None:
-            fields["tier_escalated_from"] = decision.escalated_from
+        fields = {**decision.fields}  # the decision's fields, made with it
+        task = decision.task.label
     else:
-        fields = {}
+        fields, task = {}, ""
     if record.arm is not None:
         fields["split_arm"] = record.arm
     if record.capped_to is not None:
         fields["capped_max_output_tokens"] = record.capped_to
     features = facts.features
     values = _FEATURE_VALUES(features)
-    fields["features"] = dict(compress(zip(FEATURE_FIELDS, values, strict=True), values))  # the set ones, in C
+    # the set ones, in C; ``values`` are ``FEATURE_FIELDS``' own (the same length): no ``strict=True``,
+    # whose keyword zip parses per call
+    fields["features"] = dict(compress(zip(FEATURE_FIELDS, values), values))  # noqa: B905
     estimated = expected_cost(facts, record, served.price) if served is not None else None
     if estimated is not None:
-        fields["estimated_cost_usd"] = round(estimated, 8)
+        fields["estimated_cost_usd"] = round(estimated * 1e8) / 1e8  # 8 decimals as access.py writes cost_usd
+    if served_cost is None:
+        return fields
     requested = exchange.policy.models.get(facts.model)
-    served_cost = cost_usd(served.price, usage) if served is not None else None
     if requested is None:
-        requested_cost = None
-    elif served is not None and requested.price is served.price:  # served as asked (or at the same price)
-        requested_cost = served_cost
-    else:
+        return fields
+    # served as asked (or at the same price): the same cost
+    requested_cost = served_cost if served is not None and requested.price is served.price else None
+    if requested_cost is None:
         requested_cost = cost_usd(requested.price, usage)
-    route = exchange.route.name if exchange.route is not None else ""
-    if served_cost is not None and requested_cost is not None:
-        fields["requested_model_cost_usd"] = round(requested_cost, 8)
-        exchange.trace.routing_cost(
-            route=route, task=task, served_usd=served_cost, requested_usd=requested_cost, estimated=estimated
-        )
+        if requested_cost is None:
+            return fields
+    fields["requested_model_cost_usd"] = round(requested_cost * 1e8) / 1e8
+    route = exchange.route
+    # positional: a call with keywords matches each by name
+    exchange.trace.routing_cost(route.name if route is not None else "", task, served_cost, requested_cost, estimated)
     return fields
 
 
@@ -141,10 +132,9 @@ def from_access_line(facts: RequestFacts, line: Mapping[str, Any]) -> None:
         )
     task, complexity, tier = line.get("task"), line.get("complexity"), line.get("tier")
     if isinstance(task, str) and isinstance(complexity, str) and isinstance(tier, str):
-        from .matrix import Decision, Verdict  # here: the access line's path does not load the router
+        from .matrix import Verdict, make_decision  # here: the access line's path does not load the router
 
-        decision = Decision(Verdict(task, "log"), Verdict(complexity, "log"), tier, None, 0)
-        routed(facts).decision = decision
+        routed(facts).decision = make_decision(Verdict(task, "log"), Verdict(complexity, "log"), tier, None, 0)
 
 
 def _int(value: Any) -> int:

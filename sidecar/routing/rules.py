@@ -10,9 +10,9 @@ A ``Rule`` is up to three checks, tried cheapest first, all of which must hold:
   spaces between words);
 - a ``RegexSet``: the rule's patterns, compiled once, searched in the raw window.
 
-``TextView`` holds the per-request derived forms of the two windows (lowercased, words, word set),
-computed on first use and shared by every rule and by the learned model. ``Rule.explain`` says which
-part matched or failed, for ``llm-sidecar explain``; the request path never builds those strings.
+The text forms the checks read are a ``textview.TextView``'s; the rules of a class list or of the
+complexity levels are indexed in ``rule_index.RuleIndex``. ``Rule.explain`` says which part matched or
+failed, for ``llm-sidecar explain``; the request path never builds those strings.
 """
 
 from __future__ import annotations
@@ -20,102 +20,14 @@ from __future__ import annotations
 import dataclasses
 import operator
 import re
-import string
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .features import RequestFeatures
-from .literal import AnyPattern, PatternKey, leading_literals, may_match
+from .literal import leading_literals, may_match
 from .spec import FeatureTests, NumberTest, RuleSpec, TextField
-
-_PUNCTUATION_TO_SPACE = str.maketrans(dict.fromkeys(string.punctuation.replace("_", ""), " "))
-
-
-_PUNCTUATION = string.punctuation.replace("_", "").encode()
-_ASCII_PUNCTUATION_TO_SPACE = bytes.maketrans(_PUNCTUATION, b" " * len(_PUNCTUATION))
-
-
-def split_words(lowered: str) -> list[str]:
-    """The words of lowercased text: ASCII punctuation (except ``_``) separates words, like whitespace.
-    An ASCII text is translated as bytes (one table lookup a byte; ``str.translate`` with a dict looks
-    every distinct character up in the dict and raises a KeyError inside for each one it lacks)."""
-    if lowered.isascii():
-        return lowered.encode("ascii").translate(_ASCII_PUNCTUATION_TO_SPACE).decode("ascii").split()
-    return lowered.translate(_PUNCTUATION_TO_SPACE).split()
-
-
-# ``str.split`` also breaks at the ASCII separators 0x1c-0x1f, ``bytes.split`` does not: they become spaces
-_ASCII_WORD_BREAKS = bytes.maketrans(_PUNCTUATION + b"\x1c\x1d\x1e\x1f", b" " * (len(_PUNCTUATION) + 4))
-
-
-def ascii_words(text: str) -> list[bytes]:
-    """The words of an ASCII ``text`` (not lowercased first) as bytes: ``split_words(text.lower())``,
-    encoded, with no ``str`` made per word (a check against keywords as bytes needs no more)."""
-    return text.encode("ascii").translate(_ASCII_WORD_BREAKS).lower().split()
-
-
-def words_of(text: str) -> list[str]:
-    """Lowercased words: ASCII punctuation (except ``_``) separates words, like whitespace."""
-    return split_words(text.lower())
-
-
-TEXT_OF: Mapping[TextField, Callable[[RequestFeatures], str]] = {
-    "system": operator.attrgetter("system_text"),
-    "last_user": operator.attrgetter("last_user_text"),
-}
-"""Each window's reader (in C: no Python call per read)."""
-
-
-class TextView:
-    """The two windows of one request and their derived forms, each computed once on first use."""
-
-    __slots__ = ("_lower", "_spaced", "_word_sets", "_words", "features", "searched")
-
-    def __init__(self, features: RequestFeatures) -> None:
-        self.features = features
-        self.searched: dict[tuple[PatternKey, str], bool] = {}
-        """Gate searches of patterns without a leading literal, by (source and flags, text): the class and the
-        level gates often share one (digit-led arithmetic), and such a search scans the whole text."""
-        self._lower: dict[str, str] = {}
-        self._words: dict[str, list[str]] = {}
-        self._word_sets: dict[str, frozenset[str]] = {}
-        self._spaced: dict[str, str] = {}
-
-    def raw(self, field: TextField) -> str:
-        return self.features.system_text if field == "system" else self.features.last_user_text
-
-    def lower(self, field: TextField) -> str:
-        value = self._lower.get(field)
-        if value is None:
-            value = self._lower[field] = self.raw(field).lower()
-        return value
-
-    def words(self, field: TextField) -> list[str]:
-        value = self._words.get(field)
-        if value is None:
-            value = self._words[field] = split_words(self.lower(field))
-        return value
-
-    def word_set(self, field: TextField) -> frozenset[str]:
-        value = self._word_sets.get(field)
-        if value is None:
-            words = self._words.get(field)
-            if words is None:  # ``words``, without the call: every request with keyword rules needs it
-                words = self._words[field] = split_words(self.lower(field))
-            value = self._word_sets[field] = frozenset(words)
-        return value
-
-    def spaced(self, field: TextField) -> str:
-        """The words joined by single spaces, with a space at each end (phrase search)."""
-        value = self._spaced.get(field)
-        if value is None:
-            value = self._spaced[field] = " " + " ".join(self.words(field)) + " "
-        return value
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Checks
+from .textview import TextView, words_of
 
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "gt": operator.gt,
@@ -309,102 +221,3 @@ def compile_rule(spec: RuleSpec, path: str) -> Rule:
     keywords = KeywordSet.build(spec.keywords, spec.min_keywords, fields) if spec.keywords else None
     regexes = RegexSet(tuple(re.compile(p) for p in spec.regex), fields) if spec.regex else None
     return Rule(path, checks, keywords, regexes)
-
-
-@dataclass(frozen=True, slots=True)
-class RuleIndex:
-    """Labelled rules in their order, indexed so that ``first_index(view)`` evaluates only the rules
-    that can match: a rule with keywords (and no non-ASCII substring) only when one of its trigger
-    words is in a window it reads; the rules that are regexes alone only when, for some window, one
-    of the patterns of the rules reading that window (its gate) finds something; the others
-    (features) always. Built at load, per window, so a window no rule's words or regexes read is never
-    split into words nor searched; per request one set intersection per window and at most one search
-    per distinct pattern pick the rules to try, still in their order.
-
-    A gate's patterns are searched one by one, not joined into one alternation: each search keeps
-    the engine's own shortcuts (skipping to a pattern's leading literal), which an alternation loses
-    (every alternative is tried at every position: on a 1.3 KB window the alternation of five patterns
-    cost more than the five searches together). A pattern shared by two rules is searched once per gate.
-    A pattern whose leading literal the window lacks is not searched (``literal.AnyPattern``); the
-    searches of patterns without a literal (which scan the whole window) are remembered on the
-    ``TextView`` for the other index's gate over the same window (the class and level gates of
-    ``routing_rules.yaml`` share a digit-led pattern); the others are not (a memo cost more than the
-    searches it saved on short texts)."""
-
-    entries: tuple[tuple[str, Rule], ...]
-    always: tuple[int, ...]  # rules with no trigger words, in order
-    vocabularies: tuple[tuple[TextField, frozenset[str], Mapping[str, tuple[int, ...]]], ...]  # per window
-    # per window (its reader, ``TEXT_OF``): the regex-only rules' patterns
-    gates: tuple[tuple[Callable[[RequestFeatures], str], AnyPattern], ...] = ()
-    ungated: tuple[int, ...] = ()  # ``always`` without the regex-only rules (no gate found anything)
-    gate_patterns: tuple[tuple[TextField, tuple[re.Pattern[str], ...]], ...] = ()  # the gates' patterns by window
-
-    @classmethod
-    def build(cls, labelled: Sequence[tuple[str, Sequence[Rule]]]) -> RuleIndex:
-        entries = tuple((label, rule) for label, rules in labelled for rule in rules)
-        always: list[int] = []
-        by_word: dict[TextField, dict[str, list[int]]] = {}
-        regex_only: list[int] = []
-        patterns: dict[TextField, list[re.Pattern[str]]] = {}
-        for i, (_, rule) in enumerate(entries):
-            triggers = rule.keywords.triggers if rule.keywords is not None else None
-            if triggers is None:
-                always.append(i)
-                if rule.regexes is not None and rule.keywords is None and not rule.checks:
-                    regex_only.append(i)
-                    for field in rule.regexes.fields:
-                        patterns.setdefault(field, []).extend(rule.regexes.patterns)
-                continue
-            assert rule.keywords is not None
-            for field in rule.keywords.fields:
-                for word in triggers:
-                    by_word.setdefault(field, {}).setdefault(word, []).append(i)
-        gates = tuple((TEXT_OF[field], AnyPattern(tuple(found))) for field, found in patterns.items())
-        ungated = tuple(i for i in always if i not in regex_only)
-        vocabularies = tuple(
-            (field, frozenset(words), {w: tuple(ix) for w, ix in words.items()}) for field, words in by_word.items()
-        )
-        gate_patterns = tuple((field, tuple(found)) for field, found in patterns.items())
-        return cls(entries, tuple(always), vocabularies, gates, ungated, gate_patterns)
-
-    def _gate_opens(self, view: TextView) -> bool:
-        """Whether a pattern of a regex-only rule finds something in the window it reads."""
-        features = view.features
-        for text_of, gate in self.gates:  # noqa: SIM110 - a plain loop: no generator per request
-            if gate.finds(text_of(features), view.searched):
-                return True
-        return False
-
-    def with_keyword_hits(self, order: Sequence[int], word_set: Callable[[TextField], frozenset[str]]) -> Sequence[int]:
-        """``order`` and the keyword rules one of whose trigger words is in a window they read, in
-        the rules' order (``word_set``: a window's words)."""
-        chosen: set[int] | None = None
-        for field, vocabulary, by_word in self.vocabularies:
-            hits = vocabulary.intersection(word_set(field))
-            if hits:
-                if chosen is None:
-                    chosen = set(order)
-                for word in hits:
-                    chosen.update(by_word[word])
-        return order if chosen is None else sorted(chosen)
-
-    def first(self, view: TextView) -> tuple[str, Rule] | None:
-        i = self.first_index(view)
-        return self.entries[i] if i >= 0 else None
-
-    def first_index(self, view: TextView) -> int:
-        """The position in ``entries`` of the first matching rule, -1 when none matches."""
-        order: Sequence[int] = self.always if self.gates and self._gate_opens(view) else self.ungated
-        order = self.with_keyword_hits(order, view.word_set)
-        entries = self.entries
-        for i in order:
-            if entries[i][1].matches(view):
-                return i
-        return -1
-
-
-def first_match(rules: tuple[Rule, ...], view: TextView) -> Rule | None:
-    for rule in rules:
-        if rule.matches(view):
-            return rule
-    return None

@@ -149,3 +149,82 @@ def select(
 
 def _tier_name(tier_names: Sequence[str], rank: int) -> str:
     return tier_names[rank] if rank < len(tier_names) else f"tier {rank}"
+
+
+class Shortlist(NamedTuple):
+    """The candidates good enough for one (task, minimum tier), sorted out at load."""
+
+    priced: tuple[tuple[int, Candidate, float, float], ...]  # (position, candidate, input, output price)
+    unpriced: tuple[Choice, ...]  # their choices as made per request (no cost), in the candidates' order
+    excluded: tuple[Excluded, ...]  # the others, each with its tier reason, in the candidates' order
+
+
+class Menu:
+    """``select`` for one route's candidates with the tier filter done at load: per (task, minimum
+    tier) a ``Shortlist``. A request that needs no capability and fits every candidate's context window
+    (the usual one) only prices the shortlist's priced candidates and sorts them when there are several;
+    any other request, or a task no shortlist was made for, goes through ``select``. Both answer the
+    same ``Selection`` (the chain, the excluded candidates in the candidates' order, with their reasons)."""
+
+    __slots__ = ("_shortlists", "_smallest_window", "candidates", "tier_names")
+
+    def __init__(self, candidates: Sequence[Candidate], tasks: Sequence[str], tier_names: Sequence[str]) -> None:
+        self.candidates = tuple(candidates)
+        self.tier_names = tuple(tier_names)
+        windows = [c.context_window for c in self.candidates if c.context_window is not None]
+        self._smallest_window = min(windows) if windows else None
+        self._shortlists = {
+            (task, min_tier): self._shortlist(task, min_tier)
+            for task in dict.fromkeys(("", *tasks))
+            for min_tier in range(max(len(self.tier_names), 1))
+        }
+
+    def _shortlist(self, task: str, min_tier: int) -> Shortlist:
+        priced, unpriced, excluded = [], [], []
+        for position, candidate in enumerate(self.candidates):
+            tier = candidate.task_tiers.get(task, candidate.tier)
+            if tier < min_tier:
+                names = self.tier_names
+                reason = f"tier {_tier_name(names, tier)} for {task} is below {_tier_name(names, min_tier)}"
+                excluded.append(Excluded(candidate, reason))
+            elif candidate.input_per_mtok is None or candidate.output_per_mtok is None:
+                unpriced.append(Choice(candidate, None))
+            else:
+                priced.append((position, candidate, candidate.input_per_mtok, candidate.output_per_mtok))
+        return Shortlist(tuple(priced), tuple(unpriced), tuple(excluded))
+
+    def select(
+        self, features: RequestFeatures, task: str, min_tier: int, output_tokens: int, headroom: float
+    ) -> Selection:
+        """``select(self.candidates, features, task, min_tier, output_tokens, headroom, self.tier_names)``."""
+        requested = features.max_output_tokens
+        prompt = features.prompt_tokens
+        expected_output = requested if requested and requested < output_tokens else output_tokens  # min, no call
+        shortlist = self._shortlists.get((task, min_tier))
+        smallest = self._smallest_window
+        if (
+            shortlist is None
+            or features.tools
+            or features.images
+            or features.video
+            or features.json_schema
+            or features.stream
+            or (smallest is not None and smallest < math.ceil(prompt * (1 + headroom)) + (requested or expected_output))
+        ):
+            return select(self.candidates, features, task, min_tier, output_tokens, headroom, self.tier_names)
+        priced = shortlist.priced
+        if len(priced) == 1:
+            _, candidate, per_input, per_output = priced[0]
+            cost = (prompt * per_input + expected_output * per_output) / 1e6
+            chain = (_new(Choice, (candidate, cost)), *shortlist.unpriced)
+        elif priced:
+            kept = sorted(
+                [
+                    ((prompt * per_input + expected_output * per_output) / 1e6, position, candidate)
+                    for position, candidate, per_input, per_output in priced
+                ]
+            )
+            chain = (*[_new(Choice, (candidate, cost)) for cost, _, candidate in kept], *shortlist.unpriced)
+        else:
+            chain = shortlist.unpriced
+        return _new(Selection, (chain, shortlist.excluded, prompt, expected_output))

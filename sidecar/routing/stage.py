@@ -43,8 +43,8 @@ async def routing_stage(exchange: Exchange, call_next: Handler) -> StreamRespons
     assert route is not None
     router = exchange.policy.router
     plan = route.plan
-    routes_here = isinstance(plan, _ROUTING_PLANS)
-    if router is None and route.caps is None and not routes_here:
+    caps = route.caps
+    if router is None and caps is None and not isinstance(plan, _ROUTING_PLANS):
         return await call_next(exchange)
     facts = exchange.facts
     record = facts.routing
@@ -52,8 +52,8 @@ async def routing_stage(exchange: Exchange, call_next: Handler) -> StreamRespons
         record = facts.routing = Routed()
     if router is not None:
         decide(facts, router)
-    if route.caps is not None and facts.operation in GENERATING:
-        _apply_caps(exchange, route.caps)
+    if caps is not None and facts.operation in GENERATING:
+        _apply_caps(exchange, caps)
     if isinstance(plan, SelectPlan):
         selection = plan.selection(facts)
         if not selection.chain:
@@ -61,18 +61,13 @@ async def routing_stage(exchange: Exchange, call_next: Handler) -> StreamRespons
     elif isinstance(plan, SplitPlan):
         plan.arm(facts)
     decision = record.decision
-    if decision is not None:
+    if decision is not None:  # positional: a call with keywords matches each by name
         task = decision.task
         exchange.trace.routed(
-            route=route.name,
-            task=task.label,
-            complexity=decision.complexity.label,
-            tier=decision.tier,
-            arm=record.arm or "",
-            source=task.source,
+            route.name, task.label, decision.complexity.label, decision.tier, record.arm or "", task.source
         )
     else:
-        exchange.trace.routed(route=route.name, task="", complexity="", tier="", arm=record.arm or "", source="")
+        exchange.trace.routed(route.name, "", "", "", record.arm or "", "")
     return await call_next(exchange)
 
 

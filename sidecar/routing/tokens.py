@@ -109,7 +109,8 @@ def estimate_bytes(data: bytes) -> int:
         total += count(b"2") * _LEAD2
         total += count(b"3") * _LEAD3
         total += count(b"4") * _LEAD4
-    return max(1, round(total * scale))
+    tokens = round(total * scale)
+    return tokens if tokens > 1 else 1  # ``max(1, tokens)`` without the call
 
 
 def estimate_tokens(text: str) -> int:
@@ -125,4 +126,5 @@ def estimate_joined(texts: Sequence[str]) -> int:
     if not count:
         return 0
     joined = estimate_bytes(" ".join(texts).encode("utf-8", "surrogatepass"))
-    return max(0, round(joined - COEFFICIENTS[2] * (count - 1)))
+    tokens = round(joined - COEFFICIENTS[2] * (count - 1))
+    return tokens if tokens > 0 else 0

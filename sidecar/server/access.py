@@ -33,7 +33,7 @@ class AccessLog:
         facts = exchange.facts
         served = exchange.answered_by if status < 400 else None  # an upstream's own error served nothing
         usage = exchange.usage
-        cost = cost_usd(served.price, usage) if served is not None else None
+        cost = served_cost = cost_usd(served.price, usage) if served is not None else None
         if exchange.unserved_cost_usd:  # every call counts: ensemble members, a judge, rejected answers
             cost = (cost or 0.0) + exchange.unserved_cost_usd
         latency_ms = (time.perf_counter() - exchange.started) * 1000
@@ -47,7 +47,9 @@ class AccessLog:
             outcome = "rejected" if not exchange.attempts else "failed"
         route = exchange.route.name if exchange.route else None
         trace = exchange.trace
-        routing = routing_fields(exchange, facts.routing, served, usage) if facts.routing is not None else None
+        routing = (
+            routing_fields(exchange, facts.routing, served, usage, served_cost) if facts.routing is not None else None
+        )
         trace.finish(
             status=status,
             outcome=outcome,

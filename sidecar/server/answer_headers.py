@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..routing.report import answer_headers as routing_headers
+from ..routing.report import add_answer_headers as add_routing_headers
 
 if TYPE_CHECKING:
     from .exchange import Exchange
@@ -53,7 +53,7 @@ def sidecar_headers(exchange: Exchange) -> dict[str, str]:
         headers.update(exchange.budget_headers)
     routing = exchange.facts.routing
     if routing is not None:
-        headers.update(routing_headers(exchange.facts, routing, target))
+        add_routing_headers(headers, exchange.facts, routing, target)
     if exchange.cache is not None:
         headers["x-sidecar-cache"] = exchange.cache
         if exchange.cache_age_s is not None:

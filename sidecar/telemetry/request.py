@@ -144,7 +144,7 @@ class RequestTrace:
             # A tuple (the compiled route's) is taken as it is: the SDK copies a sequence when it is set.
             self._pending[attr.ROUTE_TARGETS] = targets if type(targets) is tuple else tuple(targets)
 
-    def routed(self, *, route: str, task: str, complexity: str, tier: str, arm: str, source: str) -> None:
+    def routed(self, route: str, task: str, complexity: str, tier: str, arm: str, source: str) -> None:
         """Routing's decision (``routing.stage``): the decision metric now, span attributes at the end."""
         self._core.instruments.routing_decisions.inc((route, task, complexity, tier, arm))
         if self.span is not None:
@@ -158,7 +158,7 @@ class RequestTrace:
                 pending[attr.ROUTING_ARM] = arm
 
     def routing_cost(
-        self, *, route: str, task: str, served_usd: float, requested_usd: float, estimated: float | None
+        self, route: str, task: str, served_usd: float, requested_usd: float, estimated: float | None
     ) -> None:
         """What the served model cost and what the requested one would have (the savings metric)."""
         ins = self._core.instruments

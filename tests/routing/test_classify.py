@@ -9,7 +9,7 @@ import orjson
 import yaml
 
 from sidecar.routing.matrix import Router, routing_from_document
-from sidecar.routing.rules import TextView
+from sidecar.routing.textview import TextView
 
 from .requests import features
 

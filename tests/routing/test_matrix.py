@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from sidecar.routing.matrix import Router, RoutingError, routing_from_document
+from sidecar.routing.matrix import Router, RoutingError, Verdict, make_decision, routing_from_document
 
 from .requests import features
 
@@ -176,3 +176,20 @@ def test_explain_lists_every_rule_verdict() -> None:
         "matched": False,
         "why": ["no keyword of the set in system or last_user"],
     }
+
+
+def test_a_decision_carries_its_answer_headers_and_access_fields() -> None:
+    """``make_decision`` writes what the answer reports of a decision once: the three headers and the
+    access line's labels, sources and tier, with the tier before escalation when there was one."""
+    task, level = Verdict("math", "rule", "routing.classes[2].rules[0]"), Verdict("complex", "model", None, 0.4)
+    made = make_decision(task, level, "premium", "standard", 600)
+    assert made.headers == {"x-sidecar-task": "math", "x-sidecar-complexity": "complex", "x-sidecar-tier": "premium"}
+    assert made.fields == {
+        "task": "math",
+        "task_source": "rule",
+        "complexity": "complex",
+        "complexity_source": "model",
+        "tier": "premium",
+        "tier_escalated_from": "standard",
+    }
+    assert "tier_escalated_from" not in make_decision(task, level, "premium", None, 600).fields

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sidecar.routing.features import RequestFeatures
-from sidecar.routing.select import Candidate, Selection, select_cheapest
+from sidecar.routing.select import Candidate, Menu, Selection, select_cheapest
 
 from .requests import features
 
@@ -122,3 +122,41 @@ def test_equal_costs_keep_the_candidates_order() -> None:
     free = [Candidate(name, frozenset({"chat"})) for name in ("z", "y")]
     s = select_cheapest((free[0], *twins, free[1]), features("hi"), task="t", min_tier=0, output_tokens=10)
     assert names(s) == ["b", "a", "c", "z", "y"]
+
+
+def test_menu_selects_what_select_cheapest_selects() -> None:
+    """``Menu`` (the tier filter done at load) answers the same selection as ``select_cheapest``, chain,
+    costs, exclusions and their reasons, for requests that need capabilities or large windows or
+    neither, every task and minimum tier, with priced and unpriced candidates."""
+    free = Candidate("unpriced", frozenset({"chat"}), tier=1)
+    twin = Candidate("mini-twin", MINI.capabilities, None, 0.15, 0.60, tier=0, task_tiers={"math": 2})
+    candidates = (*ALL, free, twin)
+    menu = Menu(candidates, ("general", "code", "math"), TIERS)
+    requests = [
+        features("hello"),
+        features("hello", max_tokens=50),
+        features("word " * 3000),
+        features("word " * 9000),
+        features("hi", tools=[{"type": "function", "function": {"name": "f"}}]),
+        features("hi", stream=True),
+        features("hi", response_format={"type": "json_schema", "json_schema": {"name": "x", "schema": {}}}),
+    ]
+    compared = 0
+    for request in requests:
+        for task in ("general", "code", "math", "not-a-class"):
+            for min_tier in range(len(TIERS)):
+                for output_tokens in (1, 500, 20_000):
+                    expected = select_cheapest(
+                        candidates, request, task=task, min_tier=min_tier, output_tokens=output_tokens, tier_names=TIERS
+                    )
+                    assert menu.select(request, task, min_tier, output_tokens, 0.1) == expected
+                    compared += 1
+    assert compared == len(requests) * 4 * 3 * 3
+
+
+def test_menu_with_one_priced_candidate_prices_it_first() -> None:
+    """A menu whose shortlist has one priced candidate answers it first, the unpriced after it."""
+    free = Candidate("unpriced", frozenset({"chat"}))
+    menu = Menu((free, SONNET), ("t",), TIERS)
+    s = menu.select(features("hi"), "t", 0, 10, 0.1)
+    assert names(s) == ["sonnet", "unpriced"] and s.chain[0].expected_cost is not None

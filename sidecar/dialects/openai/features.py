@@ -82,29 +82,36 @@ def _options(body: dict[str, Any], tally: Tally, output_format: Any, operation: 
 
 
 def chat(body: dict[str, Any], tally: Tally) -> None:
-    for message in items(body.get("messages")):
-        if not isinstance(message, dict):
-            continue
-        role = message.get("role")
-        content = message.get("content")
-        if type(content) is str:  # the usual message: its text, without a call per part
-            texts = [content] if content else []
-            if content:
-                tally.texts.append(content)
-        else:
-            texts = _parts(content, tally)
-        if role == "system" or role == "developer":
-            tally.system.extend(texts)
-            continue
-        tally.messages += 1
-        if role == "user" and texts:
-            tally.last_user = texts
-        calls = message.get("tool_calls")
-        if calls:
-            for call in items(calls):
-                function = mapping(mapping(call).get("function"))
-                tally.text(function.get("name"))
-                tally.text(function.get("arguments"))
+    messages = body.get("messages")
+    if isinstance(messages, list):
+        every_text, turns = tally.texts, 0  # the turns counted here, stored once
+        for message in messages:
+            if not isinstance(message, dict):
+                continue
+            role = message.get("role")
+            content = message.get("content")
+            if type(content) is str:  # the usual message: its text, without a call per part
+                if content:
+                    every_text.append(content)
+                    texts = [content]
+                else:
+                    texts = []
+            else:
+                texts = _parts(content, tally)
+            if role == "system" or role == "developer":
+                tally.system.extend(texts)
+                continue
+            turns += 1
+            if role == "user" and texts:
+                tally.last_user = texts
+            calls = message.get("tool_calls")
+            if calls:
+                for call in items(calls):
+                    function = mapping(mapping(call).get("function"))
+                    tally.text(function.get("name"))
+                    tally.text(function.get("arguments"))
+        if turns:
+            tally.messages = turns
     output_format = body.get("response_format")
     _options(body, tally, output_format.get("type") if isinstance(output_format, dict) else None, Operation.CHAT)
 

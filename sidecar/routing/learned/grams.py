@@ -4,7 +4,7 @@ One function, ``grams(view)``, serves training and inference alike, so a model s
 exactly what it was trained on. Five groups, each looked up in its own vocabulary (no group prefix is
 ever concatenated onto a string, which would cost an allocation per n-gram):
 
-- ``w`` words (``rules.words_of``) of the first 192 and last 64 characters of the system prompt, then
+- ``w`` words (``textview.words_of``) of the first 192 and last 64 characters of the system prompt, then
   of the first 384 and last 128 of the last user message (``WINDOW``), repeats kept;
 - ``b`` word bigrams ("step by");
 - ``p`` and ``s`` the first four and last three characters of each word: character n-grams anchored
@@ -25,8 +25,8 @@ import itertools
 import operator
 
 from ..features import RequestFeatures, window
-from ..rules import TextView, words_of
 from ..spec import TextField
+from ..textview import TextView, words_of
 
 SCHEME = "words+bigrams+edge-chars+facts/1"
 # The model reads less than the rules: the first and last characters of the rules' windows. A task is

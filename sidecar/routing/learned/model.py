@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ...policy.files import digest_of
 from ..errors import RoutingError
-from ..rules import TextView
+from ..textview import TextView
 from . import packed
 from .grams import GROUPS, SCHEME, WINDOW, grams
 

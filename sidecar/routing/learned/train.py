@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ... import __version__
-from ..rules import TextView
+from ..textview import TextView
 from .grams import GROUPS, SCHEME, WINDOW, grams
 from .labeled import HEADS, Labeled
 from .model import FORMAT, VERSION, LearnedModel

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from sidecar.routing.learned.model import RouterFileError, load_model, parse_model
-from sidecar.routing.rules import TextView
+from sidecar.routing.textview import TextView
 
 from ..requests import features
 

@@ -6,7 +6,7 @@ import random
 
 from sidecar.routing.learned import packed
 from sidecar.routing.learned.grams import grams
-from sidecar.routing.rules import TextView
+from sidecar.routing.textview import TextView
 
 from ..requests import features
 

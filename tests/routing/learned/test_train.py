@@ -10,7 +10,7 @@ from sidecar.cli import main
 from sidecar.routing.learned.labeled import read_labeled
 from sidecar.routing.learned.model import load_model
 from sidecar.routing.learned.train import evaluate
-from sidecar.routing.rules import TextView
+from sidecar.routing.textview import TextView
 
 from ..labeled_data import examples, write_jsonl
 from ..requests import features
