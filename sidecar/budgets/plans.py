@@ -26,8 +26,9 @@ from dataclasses import dataclass
 from operator import itemgetter
 
 from .compiled import BudgetRequest, Budgets, Limit, TargetInfo
+from .lease import Lease
 from .spec import FIXED_SCOPES, Action, ScopeKind
-from .store import CounterRef, LocalCounter
+from .store import CounterRef
 from .visibility import Seen, Tracker
 from .windows import WindowClock
 
@@ -71,10 +72,10 @@ class Plan:
     the level at which a limit flags, whichever is lower (``LocalStore.hold``)."""
     touch_after: float = 0.0
     """When the next request may mark ``touches`` again (``TOUCH_EVERY_S``)."""
-    cells: list[LocalCounter] | None = None
-    """The local store's counters of ``refs``, resolved at the first local admission (``Ledger.admit_now``)
-    and again when the store's ``generation`` moved (it forgot counters)."""
-    cells_generation: int = -1
+    lease: Lease | None = None
+    """The plan's lease on the local store's counters of ``refs`` (``sidecar.budgets.lease``), made at the
+    first plain local admission (``Ledger.admit_plain``) and again when the store's ``generation`` moved
+    (it forgot counters)."""
 
 
 class Planner:

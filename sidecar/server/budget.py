@@ -111,7 +111,7 @@ class BudgetStage:
         request = None
         if len(chain) > 1:  # a fallback may move the reservation: it needs the request as an object
             request = BudgetRequest(prompt_tokens, output, facts.app, route.name, facts.headers, key_hash, lane.calls)
-        admission = None
+        admission: Admission | None = None
         if not self._keeper.shared:  # no coroutine, no request object: the plain case on the local store
             admission = ledger.admit_plain(
                 lane, prompt_tokens, output, facts.app, route.name, key_hash, facts.headers, request
