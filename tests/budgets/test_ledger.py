@@ -289,6 +289,22 @@ async def test_concurrent_admissions_never_pass_the_amount(clock: FakeClock) -> 
     assert sum(a.decision.verdict == "allow" for a in admissions) == 25
 
 
+async def test_admissions_from_leases_never_pass_the_amount(clock: FakeClock) -> None:
+    """Against room for 100 requests (many leases' worth), 150 admissions in flight from two plans that
+    share the counter admit exactly 100: the last ones, once no lease can be topped up, hold per counter
+    or are judged on the exact use."""
+    book = ledger(
+        clock,
+        {"name": "rpm", "measure": "requests", "amount": 100, "window": "minute"},
+        usd("t", 10**6, scope={"by": "app"}),
+    )
+    chain = [book.budgets.target("big")]
+    verdicts = [
+        (await book.admit(BudgetRequest(10, 10, app=f"a{turn % 2}"), chain)).decision.verdict for turn in range(150)
+    ]
+    assert (verdicts.count("allow"), verdicts[-1]) == (100, "deny")
+
+
 async def test_an_ensembles_extra_calls_count_against_the_same_budget(clock: FakeClock) -> None:
     """Extra calls (ensemble members, shadows) admitted through the same ledger share its counters."""
     book = ledger(clock, {"name": "rpm", "measure": "requests", "amount": 3, "window": "minute"})
