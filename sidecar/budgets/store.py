@@ -20,8 +20,10 @@ and its use is ``used + held``. The operations (``Store``):
 ``reserve`` may carry settlements (``Settlement``) applied first, atomically with it, and
 ``settle_many`` applies several at once: the shared store's one round trip does both (``guard``).
 
-``LocalStore`` is the in-process store (the default); ``sidecar.budgets.redis_store.RedisStore`` does
-the same in Redis with one server-side script per operation. A store raises ``StoreError`` (and only
+``LocalStore`` is the in-process store (the default; its plain admissions take their reservations from
+a plan's lease, ``take`` and ``sidecar.budgets.lease``, given back before anything reads or judges the
+counters); ``sidecar.budgets.redis_store.RedisStore`` does the same in Redis with one server-side
+script per operation. A store raises ``StoreError`` (and only
 that) when it cannot answer; the ledger decides what follows (``on_store_error``).
 """
 
