@@ -7,9 +7,11 @@ valgrind, and what that is in microseconds on this machine.
 Each variant runs ``--few`` and then ``--many`` admissions + settlements (``budgets_bench.py``'s request,
 chain and usage) in a Python process under ``valgrind --tool=cachegrind``; the difference of the two
 totals over the difference of the counts is one admission + settlement (start-up cancels out).
-Variants: ``none`` (a ledger with no limits: what the calls themselves cost) and ``five`` (the five
+Variants: ``none`` (a ledger with no limits: what the calls themselves cost), ``five`` (the five
 limits of ``budgets_bench.py``: USD per day by ``x-team``, tokens per minute by app, requests per
-minute global, USD per month per key, a provider's tokens-per-minute quota).
+minute global, USD per month per key, a provider's tokens-per-minute quota) and ``plain`` (the same
+five limits on the request path's own form: ``Ledger.admit_plain`` + ``PlainAdmission.charge_plain``,
+no coroutine; the estimate is given, not computed).
 
 The rate: the same loop with five limits runs ``--calibrate`` times natively and its CPU time
 (``time.process_time``) gives this code's instructions per CPU second on this machine now; the added
@@ -32,13 +34,18 @@ from pathlib import Path
 from budgets_bench import FIVE_LIMITS, REQUEST, USAGE, ledger_for
 from instructions import instruction_total
 
+from sidecar.budgets import Ledger
+from sidecar.budgets.lane import Lane
+
 HERE = Path(__file__).resolve()
 
 
 async def run(variant: str, n: int) -> float:
     """CPU seconds of ``n`` admissions + settlements (after 200 to warm the counters)."""
-    ledger = ledger_for(FIVE_LIMITS if variant == "five" else [])
+    ledger = ledger_for([] if variant == "none" else FIVE_LIMITS)
     chain = [ledger.budgets.target("gpt")]
+    if variant == "plain":
+        return plain(ledger, ledger.lane(chain), n)
     for _ in range(200):
         admission = await ledger.admit(REQUEST, chain)
         await admission.settle(USAGE)
@@ -46,6 +53,24 @@ async def run(variant: str, n: int) -> float:
     for _ in range(n):
         admission = await ledger.admit(REQUEST, chain)
         await admission.settle(USAGE)
+    return time.process_time() - started
+
+
+def plain(ledger: Ledger, lane: Lane, n: int) -> float:
+    """``run`` on the request path's form: ``admit_plain`` + ``charge_plain`` (no coroutine)."""
+    request = REQUEST
+    fields = (request.app, request.route, request.key_hash, request.headers)
+
+    def once() -> None:
+        admission = ledger.admit_plain(lane, request.input_tokens, request.max_output_tokens, *fields)
+        assert admission is not None
+        admission.charge_plain(USAGE, lane)
+
+    for _ in range(200):
+        once()
+    started = time.process_time()
+    for _ in range(n):
+        once()
     return time.process_time() - started
 
 

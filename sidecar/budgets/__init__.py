@@ -19,7 +19,9 @@ Modules (one concept each):
 - ``guard``         ``GuardedStore``: breaker and timeout on the shared store, local fallback, retry queue
 - ``plans``         ``Planner``: a call's counters, cached per target, scope values and window
 - ``lane``          ``Lane``: a route's chain as the plain path reads it (first target, prices, the shared allow)
-- ``ledger``        ``Ledger`` and ``Admission``: the walk over the chain, fallback on store errors
+- ``lease``         ``Lease``: room a plan takes at once on its local counters, spent per plain admission
+- ``ledger``        ``Ledger``: admission (the walk over the chain, the plain path), fallback on store errors
+- ``admission``     ``Admission``: one request's decision and reservation until settled or released
 - ``verdicts``      the decision when a limit passed, refused, or headers were asked for
 - ``decision``      ``Decision``: the verdict, its 429 message, headers, span event, access field
 - ``visibility``    ``Tracker``: counter keys per window and last-seen uses for /status and metrics
@@ -32,10 +34,11 @@ from typing import TYPE_CHECKING
 from ..lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from .admission import Admission
     from .compiled import BudgetRequest, Budgets, Limit, TargetInfo, compile_budgets, hash_key
     from .decision import Decision, LimitState, budget_headers
     from .guard import LedgerStats
-    from .ledger import Admission, Ledger, open_ledger
+    from .ledger import Ledger, open_ledger
     from .spec import BudgetsSpec
 
 __all__ = [
@@ -60,7 +63,7 @@ __all__ = [
 __getattr__ = lazy_exports(
     __name__,
     {
-        "Admission": "ledger",
+        "Admission": "admission",
         "BudgetRequest": "compiled",
         "Budgets": "compiled",
         "BudgetsSpec": "spec",

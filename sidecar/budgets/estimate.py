@@ -35,10 +35,16 @@ A dialect not listed (a newly added one) is estimated at ``DEFAULT_BYTES_PER_TOK
 
 DEFAULT_BYTES_PER_TOKEN = 3.6
 
-_NOT_DIGIT = bytes(b for b in range(256) if not 48 <= b <= 57)
+_DIGITS = b"0123456789"
 
-_OUTPUT_LIMIT = MappingProxyType({dialect: w.bodies.output_limit for dialect, w in WIRE_DIALECTS.items()})
-"""Each dialect's reader of a body's output maximum (``bodies.output_limit``), looked up once."""
+_BY_DIALECT = MappingProxyType(
+    {
+        dialect: (BYTES_PER_TOKEN.get(dialect, DEFAULT_BYTES_PER_TOKEN), w.bodies.output_limit)
+        for dialect, w in WIRE_DIALECTS.items()
+    }
+)
+"""Each dialect's bytes per token and reader of a body's output maximum (``bodies.output_limit``),
+looked up once."""
 
 WALK_MARKERS = (b"image", b"audio", b"video", b"file", b"document", b"inline", b"data:", b"\\u")
 """Substrings of a body the byte estimate would misjudge, so the body is walked (the features):
@@ -72,14 +78,18 @@ def estimate_request(facts: RequestFacts, raw: bytes) -> tuple[int, int | None]:
     if features is not None:
         return features.prompt_tokens, features.max_output_tokens
     dialect = facts.dialect
-    weight = len(raw) + 2 * len(raw.translate(None, _NOT_DIGIT))  # byte_estimate's, without a call
-    tokens = -int(-weight // BYTES_PER_TOKEN.get(dialect, DEFAULT_BYTES_PER_TOKEN))
-    read_limit = _OUTPUT_LIMIT.get(dialect) or wire(dialect).bodies.output_limit
+    known = _BY_DIALECT.get(dialect)
+    per_token, read_limit = known or (DEFAULT_BYTES_PER_TOKEN, wire(dialect).bodies.output_limit)
+    tokens = -int(-(3 * len(raw) - 2 * len(raw.translate(None, _DIGITS))) // per_token)  # _weight's, no call
     limit = read_limit(facts.body, facts.operation)  # positive(), without a call:
     return tokens, limit if type(limit) is int and limit > 0 else None
 
 
+def _weight(raw: bytes) -> int:
+    """Bytes, digits thrice: the length plus twice the digits (the bytes ``translate`` deletes)."""
+    return 3 * len(raw) - 2 * len(raw.translate(None, _DIGITS))
+
+
 def byte_estimate(raw: bytes, dialect: Dialect) -> int:
     """The prompt tokens of a body by its length: (bytes + 2 x digits) / ``BYTES_PER_TOKEN``, rounded up."""
-    weight = len(raw) + 2 * len(raw.translate(None, _NOT_DIGIT))
-    return -int(-weight // BYTES_PER_TOKEN.get(dialect, DEFAULT_BYTES_PER_TOKEN))
+    return -int(-_weight(raw) // BYTES_PER_TOKEN.get(dialect, DEFAULT_BYTES_PER_TOKEN))

@@ -27,7 +27,17 @@ if TYPE_CHECKING:
 class Lane:
     """See the module docstring. Read-only once built."""
 
-    __slots__ = ("_cached_price", "_input_price", "_output_price", "allowed", "calls", "chain", "output", "target")
+    __slots__ = (
+        "_cached_price",
+        "_input_price",
+        "_output_price",
+        "_priced",
+        "allowed",
+        "calls",
+        "chain",
+        "output",
+        "target",
+    )
 
     def __init__(self, budgets: Budgets, chain: Sequence[TargetInfo], allowed: Decision, calls: int) -> None:
         self.chain = tuple(chain)
@@ -38,6 +48,7 @@ class Lane:
         target = self.target
         self.output = (target.max_output_tokens if target is not None else None) or budgets.default_max_output_tokens
         price = target.price if target is not None else None
+        self._priced = price is not None
         self._input_price = price.input_per_mtok if price is not None else 0.0  # dollars per million tokens
         self._output_price = price.output_per_mtok if price is not None else 0.0
         cached = price.cached_input_per_mtok if price is not None else None
@@ -47,18 +58,19 @@ class Lane:
         """The reservation of a request on ``target``: (nano-USD, tokens, requests), as
         ``pricing.estimate_units`` and ``Ledger._units`` make it."""
         usd = math.ceil((input_tokens * self._input_price + output_tokens * self._output_price) * 1000)
+        if self.calls == 1:
+            return usd, input_tokens + output_tokens, 1
         calls = self.calls
-        if calls > 1:
-            return usd * calls, (input_tokens + output_tokens) * calls, 1
-        return usd, input_tokens + output_tokens, 1
+        return usd * calls, (input_tokens + output_tokens) * calls, 1
 
     def used(self, usage: Usage) -> tuple[int, int, int]:
         """What a call ``target`` answered used: (nano-USD, tokens, requests), as ``pricing.actual_units``
         makes it (the same arithmetic as ``cost.cost_usd``, on the prices read once)."""
+        inputs = usage.input_tokens
+        output = usage.output_tokens
+        if not self._priced:
+            return 0, inputs + output, 1
         cached = usage.cached_input_tokens
-        fresh = usage.input_tokens - cached
-        if fresh < 0:
-            fresh = 0
-        total = fresh * self._input_price + cached * self._cached_price + usage.output_tokens * self._output_price
-        usd = round(total / 1_000_000 * NANO_USD) if self.target is not None and self.target.price is not None else 0
-        return usd, usage.input_tokens + usage.output_tokens, 1
+        fresh = inputs - cached if inputs > cached else 0
+        total = fresh * self._input_price + cached * self._cached_price + output * self._output_price
+        return round(total / 1_000_000 * NANO_USD), inputs + output, 1

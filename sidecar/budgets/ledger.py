@@ -12,24 +12,22 @@ The request path, after routing, calls ``admission = await ledger.admit(request,
                     again on its downgrade_to list (no second downgrade); warn -> flag; else allow
     every target skipped -> deny (Retry-After: the earliest quota reset)
 
-The caller then serves ``decision.targets`` and, when its fallback loop moves to another target,
-``await admission.switch(target)`` (False: that target's quota or the budget refuses it: skip it).
-When the answer ends it calls ``await admission.settle(usage)`` (streams and cancels: the usage seen so
-far; ``settle(None)`` charges the estimate when nothing is known), or ``await admission.release()`` when
-nothing billable happened. The first of the two counts; later calls are no-ops, so ``finally:
-await admission.release()`` is always safe. Settlement runs in a task the caller's cancellation cannot
-interrupt (``asyncio.shield``). The request path uses their forms without a coroutine,
-``admission.charge(usage)`` and ``admission.drop()``: done at once on the local store; on a shared one
-carried by the next admission's round trip (``guard.GuardedStore.settle_soon``).
+The caller then serves ``decision.targets`` and ends the request through the ``Admission``
+(``sidecar.budgets.admission``: switch to a fallback target, settle, release, and their forms without a
+coroutine, ``charge`` and ``drop``: done at once on the local store; on a shared one carried by the next
+admission's round trip, ``guard.GuardedStore.settle_soon``). Settlement through ``settle``/``release``
+runs in a task the caller's cancellation cannot interrupt (``asyncio.shield``).
 
 The local store's common case (the first target admits, no limit flags, no headers asked for) is
 ``ledger.admit_plain(lane, input_tokens, max_output_tokens, app, route, key_hash, headers)``, over the
 route's ``Lane`` (``ledger.lane(chain, calls)``, kept per route by the request path): no coroutine, no
-``BudgetRequest``, the plan's counters held directly in the (usd, tokens, requests) form
-(``LocalStore.hold``), one shared plain "allow" decision; None sends the request to ``admit(...,
-plain=False)``. ``admit_now(request, chain)`` is the same for a ``BudgetRequest``. An answer from the
-lane's first target with nothing else billed settles by ``admission.charge_plain(usage, lane)``
-(``LocalStore.settle_held``), priced with the lane's prices.
+``BudgetRequest``, one shared plain "allow" decision, and the estimate taken in the (usd, tokens,
+requests) form from the plan's lease on its counters (``LocalStore.take``, ``sidecar.budgets.lease``:
+three subtractions whatever the number of limits), or held per counter when the lease cannot be topped
+up (``LocalStore.hold``); None sends the request to ``admit(..., plain=False)``, which gives every lease
+back before it reads the counters. ``admit_now(request, chain)`` is the same for a ``BudgetRequest``. An
+answer from the lane's first target with nothing else billed settles by ``admission.charge_plain(usage,
+lane)`` (``LocalStore.settle_held``: into the lease's room), priced with the lane's prices.
 
 Stores are reached through ``sidecar.budgets.guard.GuardedStore``: the shared store behind a breaker
 and a timeout; when it fails, limits with ``on_store_error: closed`` deny (429, "cannot be checked")
@@ -49,147 +47,21 @@ import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from operator import gt
 
-from sidecar.translate import Usage
-
+from .admission import Admission, Held, PlainAdmission
 from .compiled import BudgetRequest, Budgets, TargetInfo
 from .decision import Decision, LimitState, StoreUse, Verdict
 from .guard import GuardedStore, LedgerStats
 from .lane import Lane
+from .lease import Lease
 from .plans import Plan, Planner
-from .pricing import NANO_USD, actual_units, estimate_units
+from .pricing import estimate_units
 from .store import KEY_GRACE_S, ReserveResult, Store
 from .verdicts import denial, downgrade_targets, judged, unavailable
 from .visibility import Tracker
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(slots=True)
-class _Held:
-    """A reservation: its id, its counters and amounts, where (``store``), and the uses the store answered.
-    ``quick``: made by ``admit_plain`` (``LocalStore.hold``): its amounts are the (usd, tokens, requests)
-    triple, one amount per measure, and it settles by ``LocalStore.settle_held``."""
-
-    res_id: str | int  # an int on the local store alone (``admit_plain``)
-    plan: Plan
-    amounts: Sequence[int]
-    store: StoreUse
-    uses: tuple[int, ...] = field(default=())
-    quick: bool = False
-
-    def per_counter(self) -> Sequence[int]:
-        """The amounts, one per counter of the plan."""
-        return self.plan.pick(self.amounts) if self.quick else self.amounts  # type: ignore[arg-type]
-
-
-class Admission:
-    """The budget side of one request: its decision and its reservation until settled or released."""
-
-    __slots__ = ("_held", "_ledger", "_request", "decision", "reserved")
-
-    def __init__(self, ledger: Ledger, request: BudgetRequest | None, decision: Decision, held: _Held | None) -> None:
-        self._ledger = ledger
-        self._request = request
-        self.decision = decision
-        self._held = held
-        self.reserved = held is not None
-        """Whether admission reserved (still True once settled)."""
-
-    async def switch(self, target: TargetInfo) -> bool:
-        """Move the reservation to ``target`` (a fallback). False: refused there; the old one stays."""
-        held = self._held
-        if held is None or held.plan.target == target:
-            return held is not None or self.decision.verdict != "deny"
-        if self._request is None:  # a plain admission made without one: its chain has one target only
-            return True
-        moved = await self._ledger._switch(self._request, held, target)
-        if moved is None:
-            return False
-        self._held = moved
-        return True
-
-    async def settle(
-        self, usage: Usage | None, served: TargetInfo | None = None, *, unserved: tuple[float, int] = (0.0, 0)
-    ) -> None:
-        """The answer ended: charge ``usage`` (None: charge the estimate) instead of the reservation,
-        priced as ``served`` (the target that answered, when not the one reserved for: a hedge's), plus
-        ``unserved``: the dollars and tokens of the request's calls whose answer the caller did not get
-        (an ensemble's other members and judge, answers a quality gate rejected). Done when the store
-        has it (``charge``: without waiting)."""
-        held, self._held = self._held, None
-        if held is not None:
-            await self._ledger._finish(held, self._actual(held, usage, served, unserved))
-
-    def charge(
-        self, usage: Usage | None, served: TargetInfo | None = None, *, unserved: tuple[float, int] = (0.0, 0)
-    ) -> None:
-        """``settle`` without a coroutine: done at once on the local store; on the shared one queued for
-        the next reservation's round trip (``GuardedStore.settle_soon``)."""
-        held, self._held = self._held, None
-        if held is None:
-            return
-        ledger = self._ledger
-        if held.quick:  # the fast path's: settled in the (usd, tokens, requests) form, no per-counter list
-            plan = held.plan
-            if usage is None:
-                units: Sequence[int] = held.amounts
-            else:
-                units = actual_units((served or plan.target).price, usage)
-            if unserved != (0.0, 0):
-                units = (units[0] + round(unserved[0] * NANO_USD), units[1] + unserved[1], units[2])
-            local = ledger._stores.local
-            if not local.settle_held(held.res_id, units):  # expired meanwhile: the use alone
-                local.settle_now(held.res_id, plan.refs, plan.pick(units))  # type: ignore[arg-type]
-            return
-        actual = self._actual(held, usage, served, unserved)
-        if ledger._local_only:
-            ledger._stores.local.settle_now(held.res_id, held.plan.refs, actual)
-        else:
-            ledger._finish_soon(held, actual)
-
-    def charge_plain(self, usage: Usage, lane: Lane) -> None:
-        """``charge(usage)`` of an answer from the lane's first target, with nothing unserved: priced
-        with the lane's prices read once (``Lane.used``)."""
-        held, self._held = self._held, None
-        if held is None:
-            return
-        if held.quick:
-            units = lane.used(usage)
-            local = self._ledger._stores.local
-            if not local.settle_held(held.res_id, units):  # expired meanwhile: the use alone
-                local.settle_now(held.res_id, held.plan.refs, held.plan.pick(units))
-            return
-        self._held = held
-        self.charge(usage, lane.target)
-
-    def drop(self) -> None:
-        """``release`` without a coroutine (as ``charge``)."""
-        held, self._held = self._held, None
-        if held is not None:
-            self._ledger._finish_soon(held, [0] * len(held.plan.refs))
-
-    async def release(self) -> None:
-        """Nothing billable happened: drop the reservation (done when the store has it)."""
-        held, self._held = self._held, None
-        if held is not None:
-            await self._ledger._finish(held, [0] * len(held.plan.refs))
-
-    @staticmethod
-    def _actual(
-        held: _Held, usage: Usage | None, served: TargetInfo | None, unserved: tuple[float, int]
-    ) -> Sequence[int]:
-        plan = held.plan
-        if usage is None:
-            actual: Sequence[int] = held.per_counter()
-        else:
-            actual = plan.pick(actual_units((served or plan.target).price, usage))
-        if unserved != (0.0, 0):
-            extra = (round(unserved[0] * NANO_USD), unserved[1], 0)
-            actual = [amount + extra[lim.measure_index] for amount, lim in zip(actual, plan.limits, strict=False)]
-        return actual
 
 
 class Ledger:
@@ -221,6 +93,7 @@ class Ledger:
         self._planner = Planner(budgets, self.tracker)
         self._fast = self._local_only and not budgets.headers and bool(budgets.limits)
         self._allowed: dict[tuple[str, ...], Decision] = {}  # per chain: the plain "allow", shared
+        self._stores.local.give_back_leases()  # the old plans' leases: their room back to the counters
 
     # ---- admission ----------------------------------------------------------------------------
 
@@ -238,7 +111,7 @@ class Ledger:
         key_hash: str | None,
         headers: Mapping[str, str],
         request: BudgetRequest | None = None,
-    ) -> Admission | None:
+    ) -> PlainAdmission | None:
         """The local store's common case without a coroutine and without a ``BudgetRequest``: the lane's
         first target's counters take the estimate and no limit refuses or flags (nor are headers asked
         for) -> the plain "allow", reserved. None: any other case, or an internal error, with nothing held
@@ -251,19 +124,20 @@ class Ledger:
             now = self._clock()
             plan = self._planner.plan_for(lane.target, app, route, key_hash, headers, now, request)
             local = self._stores.local
-            cells = plan.cells
-            if cells is None or plan.cells_generation != local.generation:
-                cells = plan.cells = local.cells(plan.refs)
-                plan.cells_generation = local.generation
-            output = lane.output if max_output_tokens is None else max_output_tokens
-            units = lane.units(input_tokens, output)
+            lease = plan.lease
+            if lease is None or lease.generation != local.generation:
+                lease = plan.lease = Lease(local.cells(plan.refs), plan.measures, plan.stop_at, local.generation)
+            units = lane.units(input_tokens, lane.output if max_output_tokens is None else max_output_tokens)
             res_id = next(self._ids)  # the local store's id: a number, not a string
-            if not local.hold(res_id, cells, plan.measures, units, plan.stop_at, now, now + self._hold_s):
+            until = now + self._hold_s
+            if not local.take(res_id, lease, units, now, until) and not local.hold(
+                res_id, lease.cells, lease.measures, units, plan.stop_at, now, until
+            ):
                 return None
         except Exception:
             return None
         self.stats.admissions += 1
-        return Admission(self, request, lane.allowed, _Held(res_id, plan, units, "ok", (), True))
+        return PlainAdmission(self, request, lane.allowed, res_id, plan, units)
 
     def admit_now(self, request: BudgetRequest, chain: Sequence[TargetInfo]) -> Admission | None:
         """``admit_plain`` for a ``BudgetRequest`` (see there)."""
@@ -312,7 +186,7 @@ class Ledger:
         for position, target in enumerate(chain):
             plan = plan_of(request, target, now)
             amounts = plan.pick(self._units(request, target))
-            held: _Held | None
+            held: Held | None
             if self._local_only:
                 held, result = self._reserve_local(plan, amounts, now)
             else:
@@ -364,7 +238,7 @@ class Ledger:
 
     def _judge(
         self,
-        held: _Held,
+        held: Held,
         targets: tuple[str, ...],
         skipped: list[tuple[LimitState, int, str]],
         downgraded_by: LimitState | None,
@@ -395,22 +269,22 @@ class Ledger:
 
     # ---- the stores ---------------------------------------------------------------------------
 
-    def _reserve_local(self, plan: Plan, amounts: Sequence[int], now: float) -> tuple[_Held, ReserveResult]:
+    def _reserve_local(self, plan: Plan, amounts: Sequence[int], now: float) -> tuple[Held, ReserveResult]:
         """Reserve ``amounts`` on ``plan`` in the local store (no other store: no await on the way)."""
         res_id = f"{self._id_prefix}{next(self._ids):x}"
         result = self._stores.local.reserve_now(res_id, plan.refs, amounts, now, now + self._hold_s)
-        return _Held(res_id, plan, amounts, "ok", result.uses), result
+        return Held(res_id, plan, amounts, "ok", result.uses), result
 
-    async def _reserve(self, plan: Plan, amounts: Sequence[int], now: float) -> tuple[_Held | None, ReserveResult]:
+    async def _reserve(self, plan: Plan, amounts: Sequence[int], now: float) -> tuple[Held | None, ReserveResult]:
         """Reserve ``amounts`` on ``plan``; (None, _) when the store is down and a limit fails closed."""
         if self._local_only:
             return self._reserve_local(plan, amounts, now)
         res_id = f"{self._id_prefix}{next(self._ids):x}"
         fail_closed = self._fail_closed and any(limit.fail_closed for limit in plan.limits)
         where, result = await self._stores.reserve(res_id, plan.refs, amounts, fail_closed, now, now + self._hold_s)
-        return (None if where is None else _Held(res_id, plan, amounts, where, result.uses)), result
+        return (None if where is None else Held(res_id, plan, amounts, where, result.uses)), result
 
-    async def _switch(self, request: BudgetRequest, held: _Held, target: TargetInfo) -> _Held | None:
+    async def _switch(self, request: BudgetRequest, held: Held, target: TargetInfo) -> Held | None:
         now = self._clock()
         plan = self._planner.plan(request, target, now)
         moved, result = await self._reserve(plan, plan.pick(self._units(request, target)), now)
@@ -419,7 +293,7 @@ class Ledger:
         self._finish_soon(held, [0] * len(held.plan.refs))
         return moved
 
-    async def _finish(self, held: _Held, actual: Sequence[int]) -> None:
+    async def _finish(self, held: Held, actual: Sequence[int]) -> None:
         plan = held.plan
         if self._local_only:
             self._stores.local.settle_now(held.res_id, plan.refs, actual)
@@ -427,7 +301,7 @@ class Ledger:
         done_until = self._clock() + self._grace
         await self._stores.settle(str(held.res_id), held.store, plan.refs, held.amounts, actual, done_until)
 
-    def _finish_soon(self, held: _Held, actual: Sequence[int]) -> None:
+    def _finish_soon(self, held: Held, actual: Sequence[int]) -> None:
         """``_finish`` without waiting (``GuardedStore.settle_soon``)."""
         plan = held.plan
         if self._local_only:

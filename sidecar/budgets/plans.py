@@ -26,8 +26,9 @@ from dataclasses import dataclass
 from operator import itemgetter
 
 from .compiled import BudgetRequest, Budgets, Limit, TargetInfo
+from .lease import Lease
 from .spec import FIXED_SCOPES, Action, ScopeKind
-from .store import CounterRef, LocalCounter
+from .store import CounterRef
 from .visibility import Seen, Tracker
 from .windows import WindowClock
 
@@ -41,7 +42,7 @@ TOUCH_EVERY_S = 1.0
 """A cached plan marks its scope values as recently used at most this often: the tracker's least
 recently used order is kept to the second, which is all its eviction needs."""
 
-_PlanKey = tuple[str, str | None, str | None, str | None, tuple[str | None, ...]]
+_PlanKey = tuple[str, str | None, str | None, str | None, str | tuple[str | None, ...] | None]
 
 
 @dataclass(slots=True)
@@ -71,10 +72,10 @@ class Plan:
     the level at which a limit flags, whichever is lower (``LocalStore.hold``)."""
     touch_after: float = 0.0
     """When the next request may mark ``touches`` again (``TOUCH_EVERY_S``)."""
-    cells: list[LocalCounter] | None = None
-    """The local store's counters of ``refs``, resolved at the first local admission (``Ledger.admit_now``)
-    and again when the store's ``generation`` moved (it forgot counters)."""
-    cells_generation: int = -1
+    lease: Lease | None = None
+    """The plan's lease on the local store's counters of ``refs`` (``sidecar.budgets.lease``), made at the
+    first plain local admission (``Ledger.admit_plain``) and again when the store's ``generation`` moved
+    (it forgot counters)."""
 
 
 class Planner:
@@ -91,6 +92,8 @@ class Planner:
         self._by_route = ScopeKind.ROUTE in scopes
         self._by_key = ScopeKind.KEY in scopes
         self._headers = tuple(sorted({limit.header or "" for limit in self._per_request if limit.header is not None}))
+        self._one_header = self._headers[0] if len(self._headers) == 1 else None
+        """The one header the limits name, when one does (its value alone in a plan's key, not a tuple)."""
         self._plans: dict[_PlanKey, Plan] = {}
 
     @property
@@ -113,13 +116,13 @@ class Planner:
     ) -> Plan:
         """``plan`` from the request's scope values themselves (the fast path builds no ``BudgetRequest``
         unless the plan must be built: ``request`` when the caller has one)."""
-        names = self._headers
+        one = self._one_header
         key = (
             target.model,
             app if self._by_app else None,
             route if self._by_route else None,
             key_hash if self._by_key else None,
-            () if not names else (headers.get(names[0]),) if len(names) == 1 else tuple(map(headers.get, names)),
+            headers.get(one) if one is not None else tuple(map(headers.get, self._headers)),
         )
         plan = self._plans.get(key)
         if plan is None or not plan.start <= now < plan.end or plan.evictions != self._tracker.evictions:

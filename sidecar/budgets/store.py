@@ -20,8 +20,10 @@ and its use is ``used + held``. The operations (``Store``):
 ``reserve`` may carry settlements (``Settlement``) applied first, atomically with it, and
 ``settle_many`` applies several at once: the shared store's one round trip does both (``guard``).
 
-``LocalStore`` is the in-process store (the default); ``sidecar.budgets.redis_store.RedisStore`` does
-the same in Redis with one server-side script per operation. A store raises ``StoreError`` (and only
+``LocalStore`` is the in-process store (the default; its plain admissions take their reservations from
+a plan's lease, ``take`` and ``sidecar.budgets.lease``, given back before anything reads or judges the
+counters); ``sidecar.budgets.redis_store.RedisStore`` does the same in Redis with one server-side
+script per operation. A store raises ``StoreError`` (and only
 that) when it cannot answer; the ledger decides what follows (``on_store_error``).
 """
 
@@ -31,6 +33,8 @@ import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
+
+from .lease import Lease, give_back, settle_hold, top_up
 
 NO_CAP = -1
 KEY_GRACE_S = 60
@@ -113,10 +117,13 @@ class LocalCounter:
         self.expires_at = expires_at
 
 
-_Hold = tuple[Sequence[LocalCounter], Sequence[int], Sequence[int], float]
+_Hold = tuple[Sequence[LocalCounter] | Lease, Sequence[int] | None, Sequence[int], float]
 """One reservation: its counters, where each one's amount is in its units, the units, and its expiry (a
 plain tuple: the cheapest). The general path's units are the per-counter amounts (``_IDENTITY`` places);
-the fast path's the (usd, tokens, requests) triple with the plan's measure indices (``hold``)."""
+the fast path's the (usd, tokens, requests) triple with the plan's measure indices (``hold``), or, taken
+from a lease (``take``), the lease and None."""
+
+_NOTHING = (0, 0, 0)
 
 _IDENTITY = tuple(range(64))
 """Places 0, 1, 2...: a reservation whose units are already one amount per counter (``reserve_now``)."""
@@ -144,6 +151,8 @@ class LocalStore:
         one comparison instead of a look at the oldest hold."""
         self.generation = 0
         """Moves whenever counters are forgotten (swept, cleared): a holder of ``cells`` resolves again."""
+        self._leases: set[Lease] = set()
+        """The leases whose room may be counted in the counters (``sidecar.budgets.lease``)."""
 
     def __len__(self) -> int:
         return len(self._counters)
@@ -155,6 +164,8 @@ class LocalStore:
             self._sweep(now)
         if now >= self._purge_at:
             self._purge(now)
+        if self._leases:  # a decision on the counters: on the true use, without the leases' room
+            self.give_back_leases()
         table = self._counters
         found: list[LocalCounter] = []
         uses: list[int] = []
@@ -224,6 +235,38 @@ class LocalStore:
             self._purge_at = hold_until
         return True
 
+    def take(self, res_id: Hashable, lease: Lease, units: Sequence[int], now: float, hold_until: float) -> bool:
+        """``hold`` from a lease (``sidecar.budgets.lease``): ``units`` (the (usd, tokens, requests)
+        triple) taken from the lease's room, topped up on its counters when short. False: the room could
+        not be taken (some counter near its ``stop_at``): nothing held, the lease given back (the caller
+        then holds per counter, ``hold``)."""
+        if now >= self._purge_at:
+            self._purge(now)
+        if now >= self._next_sweep:
+            self._sweep(now)
+        room = lease.room
+        usd, tokens, requests = units
+        if not lease.live or usd > room[0] or tokens > room[1] or requests > room[2]:
+            if lease.live:
+                give_back(lease)
+            if not top_up(lease, units):
+                return False
+            self._leases.add(lease)
+        room[0] -= usd
+        room[1] -= tokens
+        room[2] -= requests
+        self._holds[res_id] = (lease, None, units, hold_until)
+        if hold_until < self._purge_at:
+            self._purge_at = hold_until
+        return True
+
+    def give_back_leases(self) -> None:
+        """Every live lease's room back to the counters: they hold the true use (settled + held)."""
+        for lease in self._leases:
+            if lease.live:
+                give_back(lease)
+        self._leases.clear()
+
     def settle_held(self, res_id: Hashable, units: Sequence[int]) -> bool:
         """Settle a reservation of ``hold`` with the actual ``units`` (the same triple form) in place of
         those held. False: it is no longer held (expired, or settled already): nothing changed."""
@@ -231,7 +274,10 @@ class LocalStore:
         if hold is None:
             return False
         cells, measures, held, _ = hold
-        for cell, measure in zip(cells, measures, strict=True):
+        if measures is None:  # taken from a lease
+            settle_hold(cells, held, units)  # type: ignore[arg-type]
+            return True
+        for cell, measure in zip(cells, measures, strict=True):  # type: ignore[arg-type]
             cell.use += units[measure] - held[measure]
         return True
 
@@ -240,7 +286,10 @@ class LocalStore:
         hold = self._holds.pop(res_id, None)
         if hold is not None:
             cells, measures, held, _ = hold
-            for i, cell in enumerate(cells):
+            if measures is None:  # taken from a lease: the counters directly (the room stays as it is)
+                lease: Lease = cells  # type: ignore[assignment]
+                cells, measures = lease.cells, lease.measures
+            for i, cell in enumerate(cells):  # type: ignore[arg-type]
                 cell.use += actual[i] - held[measures[i]]
             return
         table = self._counters  # no live hold (expired, or a fallback charge): the use alone
@@ -255,6 +304,8 @@ class LocalStore:
     def read_now(self, counters: Sequence[CounterRef], now: float) -> tuple[int, ...]:
         if now >= self._purge_at:
             self._purge(now)
+        if self._leases:
+            self.give_back_leases()
         uses = []
         for ref in counters:
             counter = self._counters.get(ref.key)
@@ -292,6 +343,7 @@ class LocalStore:
         return self.read_now(counters, now)
 
     async def close(self) -> None:
+        self._leases.clear()
         self._counters.clear()
         self._holds.clear()
         self._purge_at = math.inf
@@ -307,12 +359,17 @@ class LocalStore:
                 self._purge_at = until
                 return
             del holds[res_id]
-            for counter, measure in zip(found, measures, strict=False):  # one length: the plan's
+            if measures is None:  # taken from a lease
+                settle_hold(found, units, _NOTHING)  # type: ignore[arg-type]
+                continue
+            for counter, measure in zip(found, measures, strict=False):  # type: ignore[arg-type]
                 counter.use -= units[measure]
         self._purge_at = math.inf
 
     def _sweep(self, now: float) -> None:
         self._next_sweep = now + self._sweep_every_s
+        if self._leases:  # the room of a plan no longer used stays at most until the next sweep
+            self.give_back_leases()
         stale = [key for key, counter in self._counters.items() if counter.expires_at <= now]
         if stale:
             self.generation += 1

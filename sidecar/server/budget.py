@@ -104,14 +104,14 @@ class BudgetStage:
             output = 0
         key_hash = None
         if budgets.needs_key:  # most SDKs send the key as Authorization: its hash is one lookup away
-            key_hash = self._bearer_hashes.get(facts.headers.get("authorization", ""))
-            if key_hash is None:
-                key_hash = self._key_hash(facts.headers, exchange)
+            bearer = facts.headers.get("authorization")
+            if bearer is None or (key_hash := self._bearer_hashes.get(bearer)) is None:
+                key_hash = self._key_hash(facts.headers, bearer, exchange)
         chain = lane.chain
         request = None
         if len(chain) > 1:  # a fallback may move the reservation: it needs the request as an object
             request = BudgetRequest(prompt_tokens, output, facts.app, route.name, facts.headers, key_hash, lane.calls)
-        admission = None
+        admission: Admission | None = None
         if not self._keeper.shared:  # no coroutine, no request object: the plain case on the local store
             admission = ledger.admit_plain(
                 lane, prompt_tokens, output, facts.app, route.name, key_hash, facts.headers, request
@@ -164,10 +164,9 @@ class BudgetStage:
         self._finish(exchange, admission, budgets, response.status)
         return response
 
-    def _key_hash(self, headers: Mapping[str, str], exchange: Exchange) -> str | None:
+    def _key_hash(self, headers: Mapping[str, str], bearer: str | None, exchange: Exchange) -> str | None:
         """The hash of the caller's key (``app_key``), remembered per key and per ``Authorization`` value
-        (the header most SDKs send; ``_request`` looks that up first, its parsing skipped too)."""
-        bearer = headers.get("authorization")
+        ``bearer`` (the header most SDKs send; ``__call__`` looks that up first, its parsing skipped too)."""
         key = app_key(headers, _NO_QUERY)
         if not key:  # Gemini's ?key=: the query parsed only when the headers carry no key
             request = exchange.request

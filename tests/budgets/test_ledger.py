@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from sidecar.budgets import BudgetRequest, Ledger
+from sidecar.budgets import Admission, BudgetRequest, Ledger
 from sidecar.budgets.pricing import NANO_USD
 from sidecar.translate import Usage
 from tests.resilience.fakes import FakeClock
@@ -289,6 +289,22 @@ async def test_concurrent_admissions_never_pass_the_amount(clock: FakeClock) -> 
     assert sum(a.decision.verdict == "allow" for a in admissions) == 25
 
 
+async def test_admissions_from_leases_never_pass_the_amount(clock: FakeClock) -> None:
+    """Against room for 100 requests (many leases' worth), 150 admissions in flight from two plans that
+    share the counter admit exactly 100: the last ones, once no lease can be topped up, hold per counter
+    or are judged on the exact use."""
+    book = ledger(
+        clock,
+        {"name": "rpm", "measure": "requests", "amount": 100, "window": "minute"},
+        usd("t", 10**6, scope={"by": "app"}),
+    )
+    chain = [book.budgets.target("big")]
+    verdicts = [
+        (await book.admit(BudgetRequest(10, 10, app=f"a{turn % 2}"), chain)).decision.verdict for turn in range(150)
+    ]
+    assert (verdicts.count("allow"), verdicts[-1]) == (100, "deny")
+
+
 async def test_an_ensembles_extra_calls_count_against_the_same_budget(clock: FakeClock) -> None:
     """Extra calls (ensemble members, shadows) admitted through the same ledger share its counters."""
     book = ledger(clock, {"name": "rpm", "measure": "requests", "amount": 3, "window": "minute"})
@@ -374,8 +390,9 @@ async def test_the_fast_path_counts_in_the_store_after_a_clock_stepped_back_past
 
 async def test_the_plain_and_the_general_path_leave_the_same_counters(clock: FakeClock) -> None:
     """The same traffic (several limits of every measure and scope, answers with and without usage,
-    cached input, calls the caller did not get, releases, an expired hold) counts the same in every
-    counter whether admitted by admit_plain or by the general path (admit with plain=False)."""
+    cached input, an answer far above its estimate, calls the caller did not get, releases, an expired
+    hold, settlements after a read gave the leases back) counts the same in every counter whether
+    admitted by admit_plain (from the plans' leases) or by the general path (admit with plain=False)."""
     limits = [
         usd("team", 100, scope={"by": "header", "header": "x-team"}),
         {"name": "tpm", "measure": "tokens", "amount": 10**9, "window": "minute", "scope": {"by": "app"}},
@@ -392,22 +409,11 @@ async def test_the_plain_and_the_general_path_leave_the_same_counters(clock: Fak
         (None, (0.0, 0)),
         (Usage(10, 10), (0.002, 300)),
         None,  # released
+        (Usage(300_000, 10), (0.0, 0)),  # far above the estimate and the lease's room
     ]
-    for turn in range(20):
-        tokens, output, app, team, key = (
-            100 + turn,
-            None if turn % 3 else 50,
-            f"a{turn % 2}",
-            f"t{turn % 3}",
-            f"k{turn}",
-        )
-        fast = plain.admit_plain(lane, tokens, output, app, "chat", key, {"x-team": team})
-        request = BudgetRequest(tokens, output, app, "chat", {"x-team": team}, key)
-        slow = await general.admit(request, chain, plain=False)
-        assert fast is not None and fast.reserved and slow.reserved
+
+    def end(fast: Admission, slow: Admission, turn: int) -> None:
         ending = endings[turn % len(endings)]
-        if turn == 7:  # never settled: expires in both
-            continue
         if ending is None:
             fast.drop()
             slow.drop()
@@ -417,6 +423,27 @@ async def test_the_plain_and_the_general_path_leave_the_same_counters(clock: Fak
         else:
             fast.charge(ending[0], chain[0], unserved=ending[1])
             slow.charge(ending[0], chain[0], unserved=ending[1])
+
+    in_flight: tuple[Admission, Admission, int] | None = None
+    for turn in range(30):
+        tokens, output, app, team, key = (
+            100 + turn,
+            None if turn % 3 else 50,
+            f"a{turn % 2}",
+            f"t{turn % 3}",
+            f"k{turn % 4}",
+        )
+        fast = plain.admit_plain(lane, tokens, output, app, "chat", key, {"x-team": team})
+        request = BudgetRequest(tokens, output, app, "chat", {"x-team": team}, key)
+        slow = await general.admit(request, chain, plain=False)
+        assert fast is not None and fast.reserved and slow.reserved
+        if in_flight is not None:  # settled one turn later: in flight across the reads below
+            end(*in_flight)
+        in_flight = None if turn == 7 else (fast, slow, turn)  # turn 7's: never settled, expires in both
+        if turn in (9, 20):
+            assert await plain.status() == await general.status()
+    assert in_flight is not None
+    end(*in_flight)
     assert await plain.status() == await general.status()
     clock.advance(plain.budgets.reservation_ttl_s)
     assert await plain.status() == await general.status()
