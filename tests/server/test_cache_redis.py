@@ -17,6 +17,17 @@ def redis_store(url: str, extra: str = "") -> str:
     return f"{{redis: {{url: '{url}', timeout_s: 0.2{extra}}}, breaker: {{minimum_calls: 2, open_s: 30}}}}"
 
 
+async def stored(url: str, *, password: str | None = None) -> None:
+    """Wait (at most 10 s) until the Redis at ``url`` holds an entry: a miss writes it after its answer
+    has gone out, so the next request can only hit once the write has landed."""
+    async with redis_client.from_url(url, password=password) as client:
+        for _ in range(200):
+            if await client.dbsize() > 0:
+                return
+            await asyncio.sleep(0.05)
+    raise AssertionError("no entry was written to Redis within 10 s")
+
+
 async def test_an_answer_stored_in_redis_serves_another_sidecar(
     fake: FakeFactory, sidecar: SidecarFactory, redis_server: RedisServer
 ) -> None:
@@ -26,10 +37,8 @@ async def test_an_answer_stored_in_redis_serves_another_sidecar(
     first, second = await sidecar(policy), await sidecar(policy)
     _, raw = await ask(first)
     assert raw.headers["x-sidecar-cache"] == "miss"
-    for _ in range(50):  # the write to Redis runs after the answer
-        _, raw = await ask(second)
-        if raw.headers["x-sidecar-cache"] == "hit":
-            break
+    await stored(redis_server.url)
+    _, raw = await ask(second)
     assert raw.headers["x-sidecar-cache"] == "hit"
     assert await upstream_calls(first, url) == 1
 
@@ -43,10 +52,8 @@ async def test_a_redis_password_comes_from_the_environment(
     store = redis_store(server.url, ", password: {env: CACHE_REDIS_PASSWORD}")
     running = await sidecar(cache_policy([url], store=store), env={"CACHE_REDIS_PASSWORD": "s3cret-pw"})
     await ask(running)
-    for _ in range(50):
-        _, raw = await ask(running)
-        if raw.headers["x-sidecar-cache"] == "hit":
-            break
+    await stored(server.url, password="s3cret-pw")
+    _, raw = await ask(running)
     assert raw.headers["x-sidecar-cache"] == "hit"
     assert "s3cret-pw" not in running.logs.getvalue().decode()
 
