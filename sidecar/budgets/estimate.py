@@ -3,23 +3,26 @@
 ``estimate_request(facts, raw)`` returns ``(prompt_tokens, max_output_tokens)``:
 
     routing already read the request's features   -> theirs (the precise estimator, already paid for)
-    the body may carry media, or escaped non-ASCII -> the features, computed now (base64 bytes are
-      text (``WALK_MARKERS``)                          not tokens: media count at fixed costs there)
+    the body may carry media its dialect's walker  -> the features, computed now (base64 bytes are
+      counts, or escaped non-ASCII text               not tokens, a URL is not the image: media count
+      (``walk_markers``)                              at fixed costs there)
     otherwise                                      -> (body bytes + 2 x its digits) / BYTES_PER_TOKEN
                                                        of the dialect, rounded up; the output maximum
                                                        read from its one field (the dialect's ``bodies.output_limit``)
 
-The byte estimate costs one pass of ``bytes.translate`` (the digits: a number is about one token per
-two or three digits, a word one per four or five letters) instead of a walk of the body (about 45 us
-for a two-message chat on this machine). The budgets need a number that is not low rather than an exact
-one, since the settlement charges what the provider reports: it counts the JSON around the text as
-text, so it is high, by about 20-35% for prose, code, JSON and CJK and 60% for accented and Cyrillic
-text (``bench/budgets_estimate.py``; docs/budgets.md, "The prompt estimate"), and low for at most a few
-percent of bodies, by at most 10-20%.
+The byte estimate costs one ``bytes.translate`` and one ``count`` (the digits: a number is about one
+token per two or three digits, a word one per four or five letters) instead of a walk of the body
+(about 45 us for a two-message chat on this machine), and the walk test a search per marker of the
+body's dialect (three or four, not the eight every dialect's media would need). The budgets need a
+number that is not low rather than an exact one, since the settlement charges what the provider
+reports: it counts the JSON around the text as text, so it is high, by about 20-35% for prose, code,
+JSON and CJK and 60% for accented and Cyrillic text (``bench/budgets_estimate.py``; docs/budgets.md,
+"The prompt estimate"), and low for at most a few percent of bodies, by at most 10-20%.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -35,54 +38,96 @@ A dialect not listed (a newly added one) is estimated at ``DEFAULT_BYTES_PER_TOK
 
 DEFAULT_BYTES_PER_TOKEN = 3.6
 
+WALK_MARKERS = (b"image", b"audio", b"video", b"file", b"document", b"inline", b"data:", b"\\u")
+"""Substrings of a body the byte estimate might misjudge, in any dialect: media (part types, MIME types,
+Gemini's ``inlineData``; the walk counts them at fixed costs, not their base64 bytes or their URL) and
+``\\u`` escapes (non-ASCII text escaped by its SDK: 6 bytes a character, digits among them). A dialect
+``MEDIA_MARKERS`` does not list (a newly added one) is walked when its body names any of them."""
+
+ESCAPE_MARKER = b"\\u"
+
+MEDIA_MARKERS: Mapping[Dialect, tuple[bytes, ...]] = MappingProxyType(
+    {
+        # image_url and input_image, input_audio, file and input_file parts (chat and responses)
+        Dialect.OPENAI: (b"image", b"audio", b"file"),
+        Dialect.ANTHROPIC: (b"image", b"document"),  # image and document blocks
+        Dialect.GEMINI: (b"inline", b"file"),  # inlineData / inline_data, fileData / file_data parts
+    }
+)
+"""Per dialect, what every media part its feature walker counts (``dialects/<dialect>/features.py``)
+names: a body without them carries no media the walk would count, so the walk would only re-estimate
+its text. ``tests/budgets/test_estimate.py`` sends each walker's media shapes through it."""
+
+
+def walk_markers(dialect: Dialect) -> tuple[bytes, ...]:
+    """The substrings that send a body of ``dialect`` to the walk: its ``MEDIA_MARKERS`` and the escape
+    (every ``WALK_MARKERS`` for a dialect not listed)."""
+    media = MEDIA_MARKERS.get(dialect)
+    return WALK_MARKERS if media is None else (*media, ESCAPE_MARKER)
+
+
+def _as_text(markers: tuple[bytes, ...]) -> tuple[str, ...]:
+    return tuple(marker.decode("latin-1") for marker in markers)
+
+
+def _four(dialect: Dialect) -> tuple[str, str, str, str]:
+    """``walk_markers(dialect)`` as four texts (the last repeated when fewer), searched unrolled: a
+    ``str`` search costs about 900 instructions on a 216-byte body, the loop around it 150 more."""
+    markers = _as_text(walk_markers(dialect))
+    if len(markers) > 4:
+        raise ValueError(f"{dialect}: at most three MEDIA_MARKERS")
+    return (*markers, *(markers[-1:] * (4 - len(markers))))  # type: ignore[return-value]
+
+
+_EVERY_MARKER = _as_text(WALK_MARKERS)
+
+
 _DIGITS = b"0123456789"
 
 _BY_DIALECT = MappingProxyType(
     {
-        dialect: (BYTES_PER_TOKEN.get(dialect, DEFAULT_BYTES_PER_TOKEN), w.bodies.output_limit)
+        dialect: (
+            BYTES_PER_TOKEN.get(dialect, DEFAULT_BYTES_PER_TOKEN),
+            w.bodies.output_limit,
+            _four(dialect) if dialect in MEDIA_MARKERS else None,
+        )
         for dialect, w in WIRE_DIALECTS.items()
     }
 )
-"""Each dialect's bytes per token and reader of a body's output maximum (``bodies.output_limit``),
-looked up once."""
-
-WALK_MARKERS = (b"image", b"audio", b"video", b"file", b"document", b"inline", b"data:", b"\\u")
-"""Substrings of a body the byte estimate would misjudge, so the body is walked (the features):
-media (part types, MIME types, Gemini's ``inlineData``; the walk counts them at fixed costs, not their
-base64 bytes) and ``\\u`` escapes (non-ASCII text escaped by its SDK: 6 bytes a character, digits
-among them). A text that merely says "file" takes the slower, precise path."""
+"""Each dialect's bytes per token, reader of a body's output maximum (``bodies.output_limit``) and walk
+markers (``_four``; None: every ``WALK_MARKERS``, ``needs_walk``), looked up once."""
 
 
-def needs_walk(raw: bytes) -> bool:
-    """Whether ``raw`` names one of the ``WALK_MARKERS``. Searched as text decoded as Latin-1 (one
-    character per byte, so the same matches): a ``str`` search per marker costs about a third of one
-    alternation regular expression, and ``bytes.__contains__`` first tries the needle as an integer."""
-    text = raw.decode("latin-1")
-    return (
-        "image" in text
-        or "audio" in text
-        or "video" in text
-        or "file" in text
-        or "document" in text
-        or "inline" in text
-        or "data:" in text
-        or "\\u" in text
-    )
+def needs_walk(raw: bytes, dialect: Dialect | None = None) -> bool:
+    """Whether ``raw`` names one of ``dialect``'s ``walk_markers`` (None: every ``WALK_MARKERS``).
+    Searched as text decoded as Latin-1 (one character per byte, so the same matches): a ``str``
+    search costs less than a ``bytes`` one (whose ``__contains__`` first tries the needle as an
+    integer), and all of them a third of one alternation regular expression."""
+    markers = _EVERY_MARKER if dialect is None else _as_text(walk_markers(dialect))
+    return any(map(raw.decode("latin-1").__contains__, markers))
 
 
 def estimate_request(facts: RequestFacts, raw: bytes) -> tuple[int, int | None]:
     """The prompt tokens and the request's own output maximum (None: it set none) for a reservation."""
     features = facts.known_features
-    if features is None and needs_walk(raw):
+    if features is None:
+        dialect = facts.dialect
+        known = _BY_DIALECT.get(dialect)
+        if known is None:
+            known = (DEFAULT_BYTES_PER_TOKEN, wire(dialect).bodies.output_limit, None)
+        per_token, read_limit, four = known
+        if four is None:
+            walk = needs_walk(raw)
+        else:  # needs_walk's test, without the call and the loop
+            first, second, third, fourth = four
+            text = raw.decode("latin-1")
+            walk = first in text or second in text or third in text or fourth in text
+        if not walk:
+            tokens = -int(-(3 * len(raw) - 2 * len(raw.translate(None, _DIGITS))) // per_token)  # _weight's
+            limit = read_limit(facts.body, facts.operation)  # positive(), without a call:
+            return tokens, limit if type(limit) is int and limit > 0 else None
         features = facts.features
-    if features is not None:
-        return features.prompt_tokens, features.max_output_tokens
-    dialect = facts.dialect
-    known = _BY_DIALECT.get(dialect)
-    per_token, read_limit = known or (DEFAULT_BYTES_PER_TOKEN, wire(dialect).bodies.output_limit)
-    tokens = -int(-(3 * len(raw) - 2 * len(raw.translate(None, _DIGITS))) // per_token)  # _weight's, no call
-    limit = read_limit(facts.body, facts.operation)  # positive(), without a call:
-    return tokens, limit if type(limit) is int and limit > 0 else None
+    return features.prompt_tokens, features.max_output_tokens
 
 
 def _weight(raw: bytes) -> int:

@@ -43,7 +43,7 @@ from ..budgets import Admission, BudgetRequest, Budgets, Decision, Ledger, budge
 from ..budgets.estimate import estimate_request
 from ..budgets.keeper import LedgerKeeper
 from ..budgets.lane import Lane
-from ..credentials import app_key
+from ..credentials import APP_KEY_HEADERS, app_key
 from ..dialects import Operation
 from ..ensemble.plan import EnsemblePlan
 from ..policy.plans import ChainPlan
@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from .stream import HeldStream
 
 _NO_QUERY: Mapping[str, str] = MappingProxyType({})
+_OTHER_KEY_HEADERS = APP_KEY_HEADERS[1:]  # where ``app_key`` looks after Authorization, in its order
 
 SKIP_REASON = "budget"
 """The attempt outcome (and ``skips_total`` reason) of a target a budget limit refused."""
@@ -167,7 +168,8 @@ class BudgetStage:
     def _key_hash(self, headers: Mapping[str, str], bearer: str | None, exchange: Exchange) -> str | None:
         """The hash of the caller's key (``app_key``), remembered per key and per ``Authorization`` value
         ``bearer`` (the header most SDKs send; ``__call__`` looks that up first, its parsing skipped too)."""
-        key = app_key(headers, _NO_QUERY)
+        # Without Authorization, app_key's other headers in its order (Authorization not read twice)
+        key = app_key(headers, _NO_QUERY) if bearer else next(filter(None, map(headers.get, _OTHER_KEY_HEADERS)), None)
         if not key:  # Gemini's ?key=: the query parsed only when the headers carry no key
             request = exchange.request
             key = app_key(headers, request.query) if "?" in request.raw_path else None

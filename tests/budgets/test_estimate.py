@@ -12,10 +12,12 @@ import orjson
 from sidecar.budgets.estimate import (
     BYTES_PER_TOKEN,
     DEFAULT_BYTES_PER_TOKEN,
+    MEDIA_MARKERS,
     WALK_MARKERS,
     byte_estimate,
     estimate_request,
     needs_walk,
+    walk_markers,
 )
 from sidecar.dialects import Dialect, Operation
 from sidecar.request_facts import RequestFacts
@@ -106,3 +108,78 @@ def test_every_walk_marker_and_only_those_send_a_body_to_the_walk() -> None:
     assert not needs_walk(plain)
     for marker in WALK_MARKERS:
         assert needs_walk(plain[:30] + marker + plain[30:]), marker
+
+
+DATA = "data:image/png;base64," + "A" * 400
+MEDIA_PARTS: dict[Dialect, list[tuple[Operation, dict[str, Any]]]] = {
+    Dialect.OPENAI: [
+        (Operation.CHAT, {"messages": [{"role": "user", "content": [part]}]})
+        for part in (
+            {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}},
+            {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}},
+            {"type": "file", "file": {"file_id": "file-1"}},
+        )
+    ]
+    + [
+        (Operation.RESPONSES, {"input": [{"role": "user", "content": [part]}]})
+        for part in (
+            {"type": "input_image", "image_url": DATA},
+            {"type": "input_file", "file_data": "data:application/pdf;base64,AAAA"},
+        )
+    ],
+    Dialect.ANTHROPIC: [
+        (Operation.CHAT, {"max_tokens": 9, "messages": [{"role": "user", "content": [block]}]})
+        for block in (
+            {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.png"}},
+            {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "AAAA"}},
+            {"type": "tool_result", "tool_use_id": "t", "content": [{"type": "image", "source": {"type": "file"}}]},
+        )
+    ],
+    Dialect.GEMINI: [
+        (Operation.GENERATE_CONTENT, {"contents": [{"role": "user", "parts": [part]}]})
+        for part in (
+            {"inlineData": {"mimeType": "image/png", "data": "AAAA"}},
+            {"inline_data": {"mime_type": "audio/wav", "data": "AAAA"}},
+            {"fileData": {"mimeType": "video/mp4", "fileUri": "gs://b/v.mp4"}},
+            {"file_data": {"mime_type": "application/pdf", "file_uri": "gs://b/d.pdf"}},
+        )
+    ],
+}
+
+
+def test_every_media_part_a_walker_counts_sends_its_body_to_the_walk() -> None:
+    """Each kind of media part the dialect's walker counts (image, audio, file, document; by URL or
+    inline) names one of the dialect's MEDIA_MARKERS, so the body is walked and the media counted at
+    their fixed costs, never weighed by their bytes."""
+    assert set(MEDIA_PARTS) == set(MEDIA_MARKERS)
+    for dialect, shapes in MEDIA_PARTS.items():
+        for operation, body in shapes:
+            request = facts(body, dialect, operation)
+            tokens, _ = estimate_request(request, orjson.dumps(body))
+            features = request.known_features
+            assert features is not None, (dialect, body)
+            assert features.images + features.audio + features.video + features.files == 1, (dialect, body)
+            assert tokens == features.prompt_tokens
+
+
+def test_another_dialects_media_words_keep_the_byte_estimate() -> None:
+    """An OpenAI chat whose text says "video", "document", "inline" or "data:" (media words of other
+    dialects, no media part of its own) is weighed by its bytes: its walker would count no media."""
+    for word in ("video", "document", "inline", "data:"):
+        body = {"model": "m", "messages": [{"role": "user", "content": f"Summarise the {word} below."}]}
+        raw = orjson.dumps(body)
+        request = facts(body)
+        assert estimate_request(request, raw)[0] == byte_estimate(raw, Dialect.OPENAI), word
+        assert request.known_features is None, word
+
+
+def test_a_dialect_without_media_markers_is_walked_on_every_marker() -> None:
+    """A newly added dialect (not in MEDIA_MARKERS) sends a body naming any of WALK_MARKERS to the walk;
+    a listed one its own media markers and the escape."""
+    toy = cast(Dialect, "toy")
+    assert walk_markers(toy) == WALK_MARKERS
+    plain = b'{"messages":[{"role":"user","content":"Say hello"}]}'
+    assert not needs_walk(plain, toy)
+    for marker in WALK_MARKERS:
+        assert needs_walk(plain[:30] + marker + plain[30:], toy), marker
+    assert walk_markers(Dialect.GEMINI) == (b"inline", b"file", b"\\u")

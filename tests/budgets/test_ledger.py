@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from sidecar.budgets import Admission, BudgetRequest, Ledger
+from sidecar.budgets.lease import LEASE_REQUESTS
 from sidecar.budgets.pricing import NANO_USD
 from sidecar.translate import Usage
 from tests.resilience.fakes import FakeClock
@@ -319,6 +320,20 @@ async def test_no_limits_admits_without_reserving(clock: FakeClock) -> None:
     book = ledger(clock)
     admission = await book.admit(REQUEST, [book.budgets.target("big")])
     assert (admission.decision.verdict, admission.reserved) == ("allow", False)
+
+
+async def test_a_reload_gives_the_leases_room_back(clock: FakeClock) -> None:
+    """update() (a reload) hands every lease's room back: right after it the counters hold the true use
+    (settled + held), not the room the old plans took for requests they will not serve."""
+    tokens = {"name": "tok", "measure": "tokens", "amount": 10**9, "window": "minute"}
+    book = ledger(clock, tokens)
+    chain = [book.budgets.target("big")]
+    (await book.admit(BudgetRequest(10, 10), chain)).charge(Usage(input_tokens=5, output_tokens=5))
+    await book.admit(BudgetRequest(10, 10), chain)  # still held
+    counters = book._stores.local._counters.values()  # the raw counters: a read would give the room back
+    assert [counter.use for counter in counters] == [20 * LEASE_REQUESTS]  # room for 32 requests taken
+    book.update(budgets_of({"limits": [tokens]}))
+    assert [counter.use for counter in counters] == [10 + 20]
 
 
 async def test_a_new_policy_keeps_the_counters(clock: FakeClock) -> None:
