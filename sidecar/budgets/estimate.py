@@ -123,18 +123,19 @@ def estimate_request(facts: RequestFacts, raw: bytes) -> tuple[int, int | None]:
             text = raw.decode("latin-1")
             walk = first in text or second in text or third in text or fourth in text
         if not walk:
-            tokens = -int(-(3 * len(raw) - 2 * len(raw.translate(None, _DIGITS))) // per_token)  # _weight's
+            tokens = _by_bytes(raw, per_token)
             limit = read_limit(facts.body, facts.operation)  # positive(), without a call:
             return tokens, limit if type(limit) is int and limit > 0 else None
         features = facts.features
     return features.prompt_tokens, features.max_output_tokens
 
 
-def _weight(raw: bytes) -> int:
-    """Bytes, digits thrice: the length plus twice the digits (the bytes ``translate`` deletes)."""
-    return 3 * len(raw) - 2 * len(raw.translate(None, _DIGITS))
+def _by_bytes(raw: bytes, per_token: float) -> int:
+    """Bytes, digits thrice (the length plus twice the digits, the bytes ``translate`` deletes), over
+    ``per_token``, rounded up."""
+    return -int(-(3 * len(raw) - 2 * len(raw.translate(None, _DIGITS))) // per_token)
 
 
 def byte_estimate(raw: bytes, dialect: Dialect) -> int:
     """The prompt tokens of a body by its length: (bytes + 2 x digits) / ``BYTES_PER_TOKEN``, rounded up."""
-    return -int(-_weight(raw) // BYTES_PER_TOKEN.get(dialect, DEFAULT_BYTES_PER_TOKEN))
+    return _by_bytes(raw, BYTES_PER_TOKEN.get(dialect, DEFAULT_BYTES_PER_TOKEN))
