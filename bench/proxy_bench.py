@@ -16,7 +16,8 @@ temporary copy), measured in the same rounds as the others: a before/after compa
 
 Every sidecar is started the way the image starts it: ``python -OO -P -m sidecar run`` (optimised), its
 bytecode compiled first (plain and -OO, as the image's build does), so no start compiles from source.
-``--unoptimised`` starts ``python -m sidecar run`` instead (the form before the image ran -OO).
+``--unoptimised`` starts ``python -m sidecar run`` instead (the form before the image ran -OO); the variant
+``sidecar-unoptimised`` adds that form next to the optimised ``sidecar`` in the same rounds.
 
 Needs `apt-get install nginx-light wrk`. Results are comparable only within one run (the machine is
 shared): read the ratios.
@@ -427,6 +428,8 @@ _TRACES = {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": "SINK"
 VARIANTS = {
     # name: (policy variant, extra env)
     "sidecar": ("chain", {}),
+    # the same sidecar started without -OO (python -m sidecar run), in the same rounds: what -OO changes
+    "sidecar-unoptimised": ("chain", {}),
     "sidecar-single-target": ("single", {}),
     # the bench route a cheapest selection behind a routing block of 20 classes (every request classified)
     "sidecar-routing-20": ("routing", {}),
@@ -488,7 +491,8 @@ def main() -> int:
             policy_variant, env_extra = variant_env(name, upstream_port)
             port = free_port()
             policy = sidecar_policy(workdir, upstream_port, policy_variant)
-            proc, startup = start_sidecar(policy, port, env_extra, optimised=optimised)
+            unoptimised = name.endswith("-unoptimised")
+            proc, startup = start_sidecar(policy, port, env_extra, optimised=optimised and not unoptimised)
             procs.append(proc)
             targets.append(Target(name, f"http://127.0.0.1:{port}/v1/chat/completions", f"start {startup:.2f} s", proc))
         if args.baseline:
