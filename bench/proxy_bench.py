@@ -14,6 +14,11 @@ place in a round fall on every target alike.
 ``--baseline REF`` adds the sidecar as it was at the git revision REF (its ``sidecar/`` package run from a
 temporary copy), measured in the same rounds as the others: a before/after comparison in one run.
 
+Every sidecar is started the way the image starts it: ``python -OO -P -m sidecar run`` (optimised), its
+bytecode compiled first (plain and -OO, as the image's build does), so no start compiles from source.
+``--unoptimised`` starts ``python -m sidecar run`` instead (the form before the image ran -OO); the variant
+``sidecar-unoptimised`` adds that form next to the optimised ``sidecar`` in the same rounds.
+
 Needs `apt-get install nginx-light wrk`. Results are comparable only within one run (the machine is
 shared): read the ratios.
 """
@@ -30,6 +35,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -329,10 +335,40 @@ routes:
     return path
 
 
-def sidecar_command(policy: Path, port: int, env_extra: dict[str, str]) -> tuple[list[str], dict[str, str]]:
-    """The command line and environment of a sidecar under test (info level: one access line per request)."""
-    command = [sys.executable, "-m", "sidecar", "run", "--policy", str(policy), "--port", str(port)]
+# How the image starts the server (the Dockerfile's ENTRYPOINT, with this interpreter); UNOPTIMISED: as
+# `llm-sidecar run` starts it.
+OPTIMISED = ["-OO", "-P", "-m", "sidecar", "run"]
+UNOPTIMISED = ["-m", "sidecar", "run"]
+
+
+def sidecar_command(
+    policy: Path, port: int, env_extra: dict[str, str], optimised: bool = True
+) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of a sidecar under test (info level: one access line per request),
+    optimised as the image runs it unless ``optimised`` is false."""
+    form = OPTIMISED if optimised else UNOPTIMISED
+    command = [sys.executable, *form, "--policy", str(policy), "--port", str(port)]
     return command, {**os.environ, "SIDECAR_LOG_LEVEL": "info", **env_extra}
+
+
+def started_as(optimised: bool) -> str:
+    """The line a bench prints to say how its sidecars were started."""
+    form = " ".join(OPTIMISED if optimised else UNOPTIMISED)
+    how = "optimised, as the image runs it" if optimised else "unoptimised (--unoptimised)"
+    return f"sidecar started as: python {form} ({how}; bytecode compiled, plain and -OO)"
+
+
+def compile_bytecode(*code: Path) -> None:
+    """Compile the installed packages and the ``sidecar`` packages run from ``code`` (default: this tree)
+    to bytecode, plain and -OO, as the image's build does: on a machine with PYTHONDONTWRITEBYTECODE=1
+    nothing else writes it, and a start that compiles from source is slower and holds more memory."""
+    purelib = Path(sysconfig.get_paths()["purelib"])
+    places = [purelib, *(c / "sidecar" for c in code or [ROOT])]
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", "-j", "0", "-o", "0", "-o", "2", *map(str, places)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
 
 
 def variant_env(name: str, upstream: int) -> tuple[str, dict[str, str]]:
@@ -343,8 +379,9 @@ def variant_env(name: str, upstream: int) -> tuple[str, dict[str, str]]:
 
 
 def checkout(ref: str, workdir: Path) -> Path:
-    """The ``sidecar`` package at git revision ``ref``, extracted under ``workdir``; returns the directory
-    to put on PYTHONPATH. Compiled extensions are copied from this checkout when their C source is the same."""
+    """The ``sidecar`` package at git revision ``ref``, extracted under ``workdir`` and compiled to bytecode;
+    returns the directory to put on PYTHONPATH. Compiled extensions are copied from this checkout when their
+    C source is the same."""
     target = workdir / f"baseline-{ref}"
     target.mkdir()
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "sidecar"], check=True, capture_output=True)
@@ -355,18 +392,25 @@ def checkout(ref: str, workdir: Path) -> Path:
         twin = copy.with_name(source.name)
         if twin.exists() and twin.read_bytes() == source.read_bytes():
             shutil.copy2(built, copy)
+    compile_bytecode(target)  # as the image's build does: no start compiles from source
     return target
 
 
 def start_sidecar(
-    policy: Path, port: int, env_extra: dict[str, str], code: Path | None = None, ready_timeout_s: float = 120.0
+    policy: Path,
+    port: int,
+    env_extra: dict[str, str],
+    code: Path | None = None,
+    ready_timeout_s: float = 120.0,
+    optimised: bool = True,
 ) -> tuple[subprocess.Popen[bytes], float]:
-    """Start ``python -m sidecar run``; ``code``: a directory holding another ``sidecar`` package to run."""
-    command, env = sidecar_command(policy, port, env_extra)
+    """Start the sidecar (``sidecar_command``); ``code``: a directory holding another ``sidecar`` package."""
+    command, env = sidecar_command(policy, port, env_extra, optimised)
     if code is not None:
         env["PYTHONPATH"] = str(code)
     started = time.monotonic()
-    # From ``code`` (``-m`` puts the working directory first on sys.path, before PYTHONPATH)
+    # From ``code``: PYTHONPATH comes before the editable install's finder (and without -P, ``-m`` also puts
+    # the working directory first on sys.path)
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, cwd=code)
     wait_http(f"http://127.0.0.1:{port}/readyz", timeout=ready_timeout_s)
     return proc, time.monotonic() - started
@@ -384,6 +428,8 @@ _TRACES = {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": "SINK"
 VARIANTS = {
     # name: (policy variant, extra env)
     "sidecar": ("chain", {}),
+    # the same sidecar started without -OO (python -m sidecar run), in the same rounds: what -OO changes
+    "sidecar-unoptimised": ("chain", {}),
     "sidecar-single-target": ("single", {}),
     # the bench route a cheapest selection behind a routing block of 20 classes (every request classified)
     "sidecar-routing-20": ("routing", {}),
@@ -418,9 +464,13 @@ def main() -> int:
     parser.add_argument("--ttfb-requests", type=int, default=200)
     parser.add_argument("--baseline", help="also measure the sidecar at this git revision (e.g. main)")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--unoptimised", action="store_true", help="python -m sidecar run, not -OO (the image)")
     args = parser.parse_args()
     if not tools_present("nginx", "wrk"):
         return 2
+    optimised = not args.unoptimised
+    print(started_as(optimised), flush=True)
+    compile_bytecode()
     workdir = Path(tempfile.mkdtemp(prefix="sidecar-bench-"))
     script = chat_script(workdir)
     upstream_port = free_port()
@@ -440,13 +490,16 @@ def main() -> int:
         for name in args.variants.split(","):
             policy_variant, env_extra = variant_env(name, upstream_port)
             port = free_port()
-            proc, startup = start_sidecar(sidecar_policy(workdir, upstream_port, policy_variant), port, env_extra)
+            policy = sidecar_policy(workdir, upstream_port, policy_variant)
+            unoptimised = name.endswith("-unoptimised")
+            proc, startup = start_sidecar(policy, port, env_extra, optimised=optimised and not unoptimised)
             procs.append(proc)
             targets.append(Target(name, f"http://127.0.0.1:{port}/v1/chat/completions", f"start {startup:.2f} s", proc))
         if args.baseline:
             port = free_port()
             code = checkout(args.baseline, workdir)
-            proc, startup = start_sidecar(sidecar_policy(workdir, upstream_port, "chain"), port, {}, code)
+            policy = sidecar_policy(workdir, upstream_port, "chain")
+            proc, startup = start_sidecar(policy, port, {}, code, optimised=optimised)
             procs.append(proc)
             url = f"http://127.0.0.1:{port}/v1/chat/completions"
             targets.append(Target(f"sidecar@{args.baseline}", url, f"start {startup:.2f} s", proc))
@@ -501,9 +554,12 @@ def main() -> int:
     floor32 = floor.median("at32", "rps")
     lines = [
         f"Command: `python bench/proxy_bench.py --seconds {args.seconds} --rounds {args.rounds} "
-        f"--variants {args.variants}{f' --baseline {args.baseline}' if args.baseline else ''}` "
+        f"--variants {args.variants}{f' --baseline {args.baseline}' if args.baseline else ''}"
+        f"{' --unoptimised' if args.unoptimised else ''}` "
         f"({time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores; "
         f"medians of {args.rounds} interleaved rounds, req/s range in brackets)",
+        "",
+        started_as(optimised),
         "",
         "| target | req/s @32 | vs direct | vs minimal proxy | p50 @1 (ms) | added p50 (ms) | p99 @1 (ms) "
         "| non-2xx | memory, startup |",

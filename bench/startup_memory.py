@@ -1,7 +1,9 @@
 """Resident memory of a real sidecar: once ready, and at its peak under a fixed load (issue 16's "RSS at
 most 60 MB under load", issue 17's 70 MB traced).
 
-For each setting, one fresh ``python -m sidecar run`` at a time:
+For each setting, one fresh sidecar at a time, started as the image starts it (``python -OO -P -m sidecar
+run``, from bytecode compiled first, plain and -OO, as the image's build does); ``--unoptimised`` adds the
+same sidecar started as ``python -m sidecar run`` (the form before -OO) to every round, for the difference:
 
 - ``plain``: the policy ``bench/proxy_bench.py`` uses (two routes, a two-model chain; no feature block);
   ``traced``: the same with traces over OTLP/HTTP at 100% sampling (to nginx, which answers 200);
@@ -13,7 +15,7 @@ and for ``plain`` and ``traced`` the peak RSS (``VmHWM``) after ``--seconds`` of
 and 2 s at one (nginx as the upstream). ``--baseline REF`` measures the sidecar at git revision REF in the
 same rounds, one after the other (a before/after in one run; read the differences within a round).
 
-    python bench/startup_memory.py [--seconds 4] [--rounds 2] [--baseline REF] [--no-examples]
+    python bench/startup_memory.py [--seconds 4] [--rounds 2] [--baseline REF] [--unoptimised] [--no-examples]
 
 Needs `apt-get install nginx-light wrk`.
 """
@@ -29,10 +31,12 @@ from proxy_bench import (
     ROOT,
     chat_script,
     checkout,
+    compile_bytecode,
     free_port,
     sidecar_policy,
     start_nginx,
     start_sidecar,
+    started_as,
     variant_env,
     wrk,
 )
@@ -51,11 +55,18 @@ def status_kb(pid: int) -> dict[str, int]:
 
 
 def measure(
-    name: str, policy: Path, env: dict[str, str], code: Path | None, load_url: str | None, seconds: int, script: Path
+    name: str,
+    policy: Path,
+    env: dict[str, str],
+    code: Path | None,
+    optimised: bool,
+    load_url: str | None,
+    seconds: int,
+    script: Path,
 ) -> str:
     """One sidecar's row: started, settled, measured ready, then (``load_url``) loaded and measured at peak."""
     port = free_port()
-    proc, _ = start_sidecar(policy, port, env, code)
+    proc, _ = start_sidecar(policy, port, env, code, optimised=optimised)
     try:
         time.sleep(0.5)  # the log line and the heap freeze after /readyz first answers
         ready = status_kb(proc.pid)
@@ -81,7 +92,15 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--baseline", help="also measure the sidecar at this git revision (e.g. main)")
     parser.add_argument("--no-examples", action="store_true", help="only the plain and traced bench policies")
+    parser.add_argument(
+        "--unoptimised", action="store_true", help="also measure each sidecar started without -OO, in the same rounds"
+    )
     args = parser.parse_args()
+    print(started_as(True), flush=True)
+    if args.unoptimised:
+        print("and, in the rows marked 'no -OO', as: python -m sidecar run", flush=True)
+    compile_bytecode()
+    forms = [True, False] if args.unoptimised else [True]
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         upstream = free_port()
@@ -105,8 +124,10 @@ def main() -> int:
             for round_number in range(args.rounds):
                 for name, policy, env, url in settings:
                     for label, code in codes:
-                        row = measure(name, policy, env, code, url, args.seconds, script)
-                        print(f"| {round_number} | {label} {row}", flush=True)
+                        for optimised in forms:
+                            row = measure(name, policy, env, code, optimised, url, args.seconds, script)
+                            form = "-OO" if optimised else "no -OO"
+                            print(f"| {round_number} | {label}, {form} {row}", flush=True)
         finally:
             nginx.terminate()
             nginx.wait()

@@ -285,6 +285,14 @@ class ResilienceSpec(_Spec):
     hedge: HedgeSpec | None = Field(None, description="Off unless set.")
     last_resort: LastResortSpec | None = None
 
+    @field_validator("max_attempts_per_target", "deadline_s", "backoff", "rate_limit_max_wait_s", "last_resort")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        """An explicit ``null`` would replace the built-in default with nothing (every request failed)."""
+        if value is None:
+            raise ValueError("may not be null: leave the field out to inherit the default")
+        return value
+
 
 class DefaultsSpec(_Spec):
     resilience: ResilienceSpec = Field(default_factory=ResilienceSpec)

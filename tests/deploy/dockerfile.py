@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -68,3 +69,18 @@ def builder_sources() -> list[str]:
         for src in shlex.split(arg)[:-1]
         if not src.startswith("--")
     ]
+
+
+def entrypoint() -> list[str]:
+    """The final stage's exec-form ENTRYPOINT."""
+    [arg] = stages()[-1].args("ENTRYPOINT")
+    command: list[str] = json.loads(arg)
+    return command
+
+
+def builder_compile_options() -> list[str]:
+    """The options the builder's ``python -m compileall`` compiles the venv with (levels, quiet, jobs)."""
+    runs = " ".join(stages()[0].args("RUN"))
+    found = re.search(r"/opt/llm-sidecar/bin/python -m compileall (.*?) /opt/llm-sidecar/lib\b", runs)
+    assert found is not None, "the builder does not compile the venv's bytecode"
+    return shlex.split(found.group(1))

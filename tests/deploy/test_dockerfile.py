@@ -1,17 +1,17 @@
 """Dockerfile and .dockerignore invariants, read from the files (no Docker engine needed): a multi-stage
 build on one base, a final stage with the venv only (no compilers, no package installs), a non-root
-numeric user, `llm-sidecar run` as the entrypoint, and a build context without local state."""
+numeric user, the optimised server (`python -OO -m sidecar run`) as the entrypoint, and a build context
+without local state."""
 
 from __future__ import annotations
 
 import fnmatch
-import json
 import re
 import shlex
 
 import pytest
 
-from .dockerfile import Stage, builder_sources, stages
+from .dockerfile import Stage, builder_compile_options, builder_sources, entrypoint, stages
 from .manifests import REPO
 
 DOCKERIGNORE = REPO / ".dockerignore"
@@ -69,13 +69,28 @@ def test_builder_needs_no_compiler_and_checks_the_install() -> None:
     assert "/opt/llm-sidecar/bin/llm-sidecar --version" in runs
 
 
+def test_builder_compiles_the_bytecode_the_optimised_server_reads() -> None:
+    """Besides pip's plain .pyc files, the builder compiles the venv at optimisation level 2 (the
+    .opt-2.pyc files `python -OO` reads): nothing can write them in the read-only image."""
+    options = builder_compile_options()
+    levels = {options[i + 1] for i, option in enumerate(options[:-1]) if option == "-o"}
+    assert {"0", "2"} <= levels
+
+
 def test_final_stage_copies_only_the_venv_from_the_builder() -> None:
-    """The final stage's only COPY is the venv from the builder; no RUN (no apt, pip or compilers)."""
+    """The final stage's only COPY is the venv from the builder, and its only RUN compiles the base image's
+    standard library to bytecode, plain and -OO (the official images ship it without): no apt, pip or
+    compilers."""
     stage = final()
     builder = stages()[0].name
     copies = [shlex.split(arg) for arg in stage.args("COPY") + stage.args("ADD")]
     assert copies == [[f"--from={builder}", "/opt/llm-sidecar", "/opt/llm-sidecar"]]
-    assert stage.args("RUN") == []
+    [run] = stage.args("RUN")
+    assert run.startswith("python -m compileall ")
+    assert {"-o 0", "-o 2"} <= set(re.findall(r"-o \d", run))
+    assert """get_path("stdlib")""" in run
+    for word in ("pip", "apt", "&&", ";"):
+        assert word not in run
 
 
 def test_final_stage_mentions_no_compiler() -> None:
@@ -94,10 +109,11 @@ def test_image_runs_as_non_root_numeric_user() -> None:
     assert gid == "" or (gid.isdigit() and int(gid) > 0)
 
 
-def test_entrypoint_is_llm_sidecar_run() -> None:
-    """ENTRYPOINT is exec-form `["llm-sidecar", "run"]`, so the sidecar is PID 1 and receives SIGTERM."""
-    [entrypoint] = final().args("ENTRYPOINT")
-    assert json.loads(entrypoint) == ["llm-sidecar", "run"]
+def test_entrypoint_runs_the_server_optimised() -> None:
+    """ENTRYPOINT is exec-form (the sidecar is PID 1 and receives SIGTERM): the venv's Python, optimised
+    (-OO), without the working directory on sys.path (-P), running `-m sidecar run`; no CMD, so
+    `docker run IMAGE --policy ...` passes arguments to `run`."""
+    assert entrypoint() == ["/opt/llm-sidecar/bin/python", "-OO", "-P", "-m", "sidecar", "run"]
     assert final().args("CMD") == []
 
 

@@ -1,6 +1,7 @@
 """The image's runtime without a Docker engine: the wheel built from exactly what the Dockerfile's builder
-copies, installed into a fresh venv, run as `llm-sidecar run` by a non-root uid from a read-only tree
-(venv, policy and working directory all unwritable), the way the pod runs it.
+copies, installed into a fresh venv and compiled to bytecode as the builder does (plain and -OO), run with
+the Dockerfile's ENTRYPOINT (the optimised server, `python -OO -P -m sidecar run`) by a non-root uid from a
+read-only tree (venv, policy and working directory all unwritable), the way the pod runs it.
 
 The fresh venv gets the wheel and its runtime dependencies from the package index (pip's cache); the
 `sidecar` package itself comes only from the wheel. The policy is the base ConfigMap's policy with every
@@ -28,7 +29,7 @@ from typing import IO
 import pytest
 import yaml
 
-from .dockerfile import builder_sources
+from .dockerfile import builder_compile_options, builder_sources, entrypoint
 from .manifests import K8S, REPO
 
 UID = 10001  # the Dockerfile's USER and the manifests' runAsUser
@@ -142,6 +143,9 @@ def installed() -> Iterator[Installed]:
         # Like the Dockerfile's builder: the wheel and its runtime dependencies, nothing else. The
         # project's own venv may live where the non-root uid cannot read, so nothing points into it.
         pip("--python", target, "install", "--quiet", "--disable-pip-version-check", str(wheel))
+        # The builder's compileall: the .opt-2.pyc files the optimised server reads (nothing may write them)
+        compileall = [target, "-m", "compileall", *builder_compile_options(), str(venv / "lib")]
+        subprocess.run(compileall, check=True, timeout=120)
         shutil.rmtree(context)  # like the final stage: only the venv remains
         shutil.rmtree(root / "wheels")
 
@@ -175,8 +179,14 @@ def get(port: int, path: str, host: str = "127.0.0.1") -> int:
         return error.code
 
 
+def server_command(installed: Installed) -> list[str]:
+    """The Dockerfile's ENTRYPOINT with the image's venv path replaced by the test's."""
+    return [arg.replace("/opt/llm-sidecar", str(installed.venv)) for arg in entrypoint()]
+
+
 def start(installed: Installed) -> Running:
-    """`llm-sidecar run` as the non-root uid, from the read-only working directory, once /healthz is 200."""
+    """The image's ENTRYPOINT (`python -OO -P -m sidecar run`) as the non-root uid, from the read-only
+    working directory, once /healthz is 200."""
     port, health_port = free_port("127.0.0.1"), free_port("0.0.0.0")
     env = {
         "PATH": f"{installed.venv / 'bin'}:/usr/bin:/bin",
@@ -186,8 +196,7 @@ def start(installed: Installed) -> Running:
         "SIDECAR_HEALTH_PORT": str(health_port),
         "SIDECAR_DRAIN_TIMEOUT_S": str(DRAIN_S),
     }
-    executable = str(installed.venv / "bin" / "llm-sidecar")
-    command = [*as_user(), executable, "run", "--policy", str(installed.policy), "--port", str(port)]
+    command = [*as_user(), *server_command(installed), "--policy", str(installed.policy), "--port", str(port)]
     output = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
     process = subprocess.Popen(command, cwd=installed.workdir, env=env, stdout=output, stderr=output)
     running = Running(process, port, health_port, output)
@@ -250,10 +259,10 @@ def pod_ip() -> str | None:
     return None if address.startswith("127.") or address == "0.0.0.0" else address
 
 
-def probe(installed: Installed, code: str) -> str:
-    """What `code` prints when the installed venv's Python runs it as the non-root user."""
+def probe(installed: Installed, code: str, *flags: str) -> str:
+    """What `code` prints when the installed venv's Python runs it (with ``flags``) as the non-root user."""
     result = subprocess.run(
-        [*as_user(), str(installed.venv / "bin" / "python"), "-c", code],
+        [*as_user(), str(installed.venv / "bin" / "python"), *flags, "-c", code],
         cwd=installed.workdir,
         env={"PYTHONDONTWRITEBYTECODE": "1"},
         capture_output=True,
@@ -331,3 +340,37 @@ def test_a_run_writes_no_files(installed: Installed) -> None:
     finally:
         stop(sidecar)
     assert files_owned_by(run_uid()) - before == set()
+
+
+def test_the_server_process_runs_optimised(installed: Installed, running: Running) -> None:
+    """The serving process is the ENTRYPOINT's optimised interpreter (-OO), as the pod's PID 1 would be."""
+    cmdline = Path(f"/proc/{running.process.pid}/cmdline").read_bytes().split(b"\0")
+    command = [arg.decode() for arg in cmdline if arg]
+    assert command[: len(server_command(installed))] == server_command(installed)
+    assert "-OO" in command
+    assert get(running.port, "/healthz") == 200
+
+
+# What `run` imports at start-up on the base policy, and whether each module of the venv it came from has
+# the bytecode an -OO interpreter reads (else it would be compiled from source at every start).
+_MISSING_OPT2 = """
+import importlib.util, os, sys
+import sidecar.cli, sidecar.server.app, sidecar.telemetry, sidecar.telemetry.logging
+from sidecar.policy.load import load_policy
+load_policy({policy!r})
+venv = {venv!r}
+files = [getattr(m, "__file__", None) or "" for m in list(sys.modules.values())]
+mine = [f for f in files if f.startswith(venv) and f.endswith(".py")]
+missing = [f for f in mine if not os.path.exists(importlib.util.cache_from_source(f))]
+print(sys.flags.optimize, sidecar.cli.__doc__ is None, len(mine), missing)
+"""
+
+
+def test_the_venv_has_the_bytecode_the_optimised_server_reads(installed: Installed) -> None:
+    """Under -OO, every module of the venv that `run` imports (sidecar, aiohttp, pydantic, ...) is read from
+    its compiled .opt-2.pyc, which the read-only tree could not have had written at run time."""
+    code = _MISSING_OPT2.format(policy=str(installed.policy), venv=str(installed.venv))
+    optimize, stripped, count, missing = probe(installed, code, "-OO").split(" ", 3)
+    assert (optimize, stripped) == ("2", "True")
+    assert int(count) > 100
+    assert missing == "[]"

@@ -201,6 +201,18 @@ def test_route_settings_merge_over_defaults_field_by_field() -> None:
     assert settings.max_attempts_per_target == 2  # built-in default
 
 
+@pytest.mark.parametrize(
+    "field", ["max_attempts_per_target", "deadline_s", "backoff", "rate_limit_max_wait_s", "last_resort"]
+)
+def test_a_resilience_field_with_a_built_in_default_may_not_be_null(field: str) -> None:
+    """`null` for a resilience field the request path needs (it has a built-in default) is refused with
+    its path, in a route as in the defaults (it used to validate and fail every request with a 500)."""
+    text = BASE + f"default: {{target: gpt-4o}}\nroutes:\n  - {{target: gpt-4o, resilience: {{{field}: null}}}}\n"
+    [error] = errors_of(text)
+    assert error.startswith(f"routes[0].resilience.{field}: ")
+    assert "may not be null" in error
+
+
 def test_a_provider_kind_loads_without_warnings() -> None:
     """``kind`` is the provider field's name: a policy using it loads with no warning."""
     policy = load_policy_bytes(BASE.replace("dialect:", "kind:").encode(), "test.yaml")
