@@ -42,6 +42,39 @@ def test_level_filters_lines() -> None:
     assert stream.getvalue() == b"" and not output.enabled(20)
 
 
+def test_standard_library_records_are_the_same_json_lines() -> None:
+    """A record of the standard library's ``logging`` (the budgets store's warnings, a library's) is a
+    JSON line on the log stream: its message as ``event``, its logger as ``component``, its level."""
+    import logging
+
+    stream = io.BytesIO()
+    configure_logging("info", stream=stream, cache=False)
+    logging.getLogger("sidecar.budgets.guard").warning("budget store %s failed: %s", "reserve", "refused")
+    [line] = stream.getvalue().splitlines()
+    assert orjson.loads(line) == {
+        "event": "budget store reserve failed: refused",
+        "component": "sidecar.budgets.guard",
+        "level": "warning",
+        "ts": orjson.loads(line)["ts"],
+    }
+
+
+def test_a_standard_library_exception_carries_its_traceback_in_the_line() -> None:
+    """``logging.exception`` from the standard library writes one JSON line whose ``exception`` field
+    holds the traceback, not lines of plain text."""
+    import logging
+
+    stream = io.BytesIO()
+    configure_logging("info", stream=stream, cache=False)
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        logging.getLogger("sidecar.budgets.ledger").exception("budget admission failed")
+    [line] = stream.getvalue().splitlines()
+    record = orjson.loads(line)
+    assert record["level"] == "error" and "RuntimeError: boom" in record["exception"]
+
+
 async def test_line_buffer_flushes_after_its_interval() -> None:
     """Buffered lines reach the stream within the interval, in one write."""
     stream = io.BytesIO()
