@@ -426,3 +426,23 @@ def test_every_command_and_flag_is_documented_and_every_documented_flag_exists()
         heading = sections[command].split("\n", 1)[0]
         problems += [f"{command} {flag}: not a flag" for flag in re.findall(r"--[a-z-]+", heading) if flag not in known]
     assert problems == []
+
+
+def test_output_cut_short_by_its_reader_ends_without_a_traceback() -> None:
+    """A command whose reader closed the pipe (``llm-sidecar schema | head -1``) exits 1 quietly: no
+    ``BrokenPipeError`` traceback on stderr."""
+    import os
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first write
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "sidecar", "schema"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (1, "")
