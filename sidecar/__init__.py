@@ -2,8 +2,10 @@
 
 Map of the package (each module holds one concept):
 
-- ``cli``            the ``llm-sidecar`` command: run, validate, explain, diff, fake-provider
+- ``cli``            the ``llm-sidecar`` command: run, validate, explain, diff, schema, router, fake-provider,
+                     demo (whose policy is ``demo/policy.yaml``)
 - ``settings``       process settings from flags and ``SIDECAR_*`` env vars
+- ``credentials``    provider keys: from the environment, a rotated file, or the app's request
 - ``dialects/``      one package per wire dialect (OpenAI, Anthropic, Gemini: its object, with endpoints,
                      request reading, error bodies, stream shape, and its whole translation) holding its
                      provider kinds (dialect, URL, key header); the registry, the only list of them
@@ -24,6 +26,8 @@ Map of the package (each module holds one concept):
 - ``ensemble/``      ensembles: normalizers, majority with early quorum, confidence, judge
 - ``gates/``         quality gates: JSON Schema, non-empty, pattern, refusal; escalation
 - ``shadow/``        shadow evaluation: sampled candidate calls compared with the served answer
+- ``sse``            server-sent events: the incremental parser and the encoder
+- ``lazy``           package exports loaded on first use (feature packages)
 - ``answers``        the text of an answer in any dialect (for votes, gates and shadows)
 - ``cost``           prices and the cost of a call
 - ``explain``        ``llm-sidecar explain``: what the policy and each feature do with one request

@@ -4,6 +4,7 @@ llm-sidecar run --policy FILE [--host H] [--port P]   serve (env: SIDECAR_POLICY
 llm-sidecar validate FILE...                          check policies: exit 0, or 1 listing every error
 llm-sidecar explain --policy FILE --request REQ.json  which route a request takes, and why
 llm-sidecar diff OLD NEW [--replay ACCESS_LOG]        what a policy change changes; exit 1 if one is invalid
+llm-sidecar schema                                    the policy's JSON Schema
 llm-sidecar router train LABELED.jsonl -o router.json fit a learned router (docs/routing.md)
 llm-sidecar router eval --model router.json LABELED   its accuracy and confusion matrix
 llm-sidecar fake-provider [--port P] ...              a fake OpenAI/Anthropic/Gemini server
@@ -41,7 +42,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_USAGE
-    result: int = args.func(args)
+    try:
+        result: int = args.func(args)
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader left (``| head``): stop quietly, as other command-line tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush does not raise
+        return EXIT_INVALID
     return result
 
 

@@ -374,3 +374,75 @@ def test_demo_sees_whether_a_port_answers() -> None:
         port = other.getsockname()[1]
         listening = answers(port)
     assert (listening, answers(port)) == (True, False)
+
+
+def documented_commands() -> dict[str, str]:
+    """docs/cli.md's sections by command (``router train``, ...): the section's text."""
+    import re
+
+    text = (Path(__file__).parents[1] / "docs" / "cli.md").read_text()
+    sections = re.split(r"^## `llm-sidecar ", text, flags=re.M)[1:]
+    return {re.match(r"[a-z-]+(?: (?:train|eval))?", section).group(0): section for section in sections}  # type: ignore[union-attr]
+
+
+def command_flags() -> dict[str, list[tuple[str, ...]]]:
+    """Every command's options (each with its names: ``-H``, ``--header``), as its parser has them
+    (``router``'s two commands each)."""
+    import argparse
+
+    from sidecar.cli import _parser
+
+    def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+        found = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        return dict(found[0].choices) if found else {}
+
+    flags: dict[str, list[tuple[str, ...]]] = {}
+    for name, parser in subcommands(_parser(["router", "fake-provider"])).items():
+        for sub, subparser in subcommands(parser).items() or [(None, parser)]:
+            options = [tuple(a.option_strings) for a in subparser._actions if a.option_strings]
+            flags[f"{name} {sub}" if sub else name] = [o for o in options if "--help" not in o]
+    return flags
+
+
+def test_every_command_and_flag_is_documented_and_every_documented_flag_exists() -> None:
+    """docs/cli.md has a section for every command, naming each of its flags (the fake provider's are in
+    docs/fake-provider.md's table); a flag a section's heading shows is one the command has."""
+    import re
+
+    sections = documented_commands()
+    fake_doc = (Path(__file__).parents[1] / "docs" / "fake-provider.md").read_text()
+    problems = []
+    for command, flags in command_flags().items():
+        if command not in sections:
+            problems.append(f"{command}: no section")
+            continue
+        text = fake_doc if command == "fake-provider" else sections[command]
+        problems += [
+            f"{command} {'/'.join(names)}: undocumented"
+            for names in flags
+            if not any(re.search(rf"[`\s\[]{name}\b", text) for name in names)
+        ]
+        known = {name for names in flags for name in names}
+        heading = sections[command].split("\n", 1)[0]
+        problems += [f"{command} {flag}: not a flag" for flag in re.findall(r"--[a-z-]+", heading) if flag not in known]
+    assert problems == []
+
+
+def test_output_cut_short_by_its_reader_ends_without_a_traceback() -> None:
+    """A command whose reader closed the pipe (``llm-sidecar schema | head -1``) exits 1 quietly: no
+    ``BrokenPipeError`` traceback on stderr."""
+    import os
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first write
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "sidecar", "schema"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (1, "")

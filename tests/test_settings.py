@@ -61,3 +61,12 @@ def test_every_setting_is_documented() -> None:
     text = DOCS.read_text()
     missing = [env_name(f.name) for f in fields(Settings) if f"`{env_name(f.name)}`" not in text]
     assert missing == []
+
+
+def test_every_documented_sidecar_variable_is_a_setting() -> None:
+    """Every ``SIDECAR_*`` row of docs/configuration.md's table is a setting's variable: the table shows
+    none that is gone (the telemetry ones are in docs/observability.md, checked there)."""
+    import re
+
+    rows = re.findall(r"^\| `(SIDECAR_[A-Z_]+)` \|", DOCS.read_text(), re.M)
+    assert rows and sorted(set(rows) - {env_name(f.name) for f in fields(Settings)}) == []

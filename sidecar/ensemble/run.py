@@ -21,7 +21,7 @@ certain (``tally.certain_winner``) and ``min_members`` usable answers are in. Wh
 ``min_members`` usable answers can still arrive, ``EnsembleFailure`` is raised, naming each member's fate.
 
 ``Decision.header()`` is the ``x-sidecar-ensemble`` value, e.g.
-``strategy=majority; winner=gpt-4o-mini; votes=2/3; decided=quorum; members=gpt-4o-mini:1,haiku:1,flash:cancelled``
+``strategy=majority; winner=gpt-4o-mini; votes=2/2; decided=quorum; members=gpt-4o-mini:1,haiku:1,flash:cancelled``
 where a member's number is the rank of the answer it gave (1 = the winning answer) and the other states are
 ``failed``, ``unusable`` and ``cancelled``. No answer text appears in it.
 """

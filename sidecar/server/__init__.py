@@ -20,5 +20,12 @@ taps), ``last_resort``, ``answer_headers`` (the ``x-sidecar-*`` headers of every
 (the access line), ``targets`` (per-target health state), ``admin`` (health, status, models, metrics),
 ``listener`` (aiohttp's server with connection and head caps, the receive deadline, refusals),
 ``routes`` (the path table: ``Expect: 100-continue``, target and version checks, the path's handler),
-``app`` (the route table, wiring, lifecycle, graceful shutdown).
+``app`` (the route table, wiring, lifecycle, graceful shutdown), ``state`` (everything one running
+sidecar holds), ``deadline`` (a deadline on one wait of the upstream call).
+
+The feature stages, folded in only for a policy that uses them (``assembly``): ``cache_stage`` (the
+response cache; ``response_caches`` keeps its store across reloads, ``replay`` sends a cached answer as
+a stream), ``budget`` (admission and settlement), ``gating`` (quality gates), ``shadowing`` (shadow
+calls), ``ensemble`` (an ensemble route's plan); ``children`` runs the calls a request makes besides
+its chain (ensemble members, judges, shadows).
 """

@@ -1,6 +1,7 @@
 """Structured logs: one JSON object per line on stdout, rendered by orjson.
 
-``configure_logging(level)`` runs once at startup; the per-call path is structlog's cached bound
+``configure_logging(level)`` runs once at startup (and routes the standard library's ``logging``
+records, warnings and up, to the same JSON lines: ``_StdlibLines``); the per-call path is structlog's cached bound
 logger plus four processors: level filter (compiled into the logger), timestamp, trace ids of the
 current sampled OpenTelemetry span (so a line links to its trace), and a guard that blanks any field whose
 name says it holds a secret. The request path writes exactly one line per request (``access``), rendered directly by
@@ -50,6 +51,40 @@ def _render(_: Any, __: str, event: MutableMapping[str, Any]) -> bytes:
     return orjson.dumps(event, default=str)  # BytesLogger ends the line
 
 
+def _component(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    event["component"] = event["_record"].name  # a standard-library record: its logger's name
+    return event
+
+
+class _StdlibLines(logging.Handler):
+    """Records of the standard library's ``logging`` (libraries, and the few modules of ours that use it)
+    written as the same JSON lines as structlog's, on the same stream, through structlog's
+    ``ProcessorFormatter``: ``event`` is the record's message, ``component`` its logger's name, and an
+    exception is the ``exception`` field (its traceback)."""
+
+    def __init__(self, stream: BinaryIO, level: int) -> None:
+        super().__init__(level)
+        self.stream = stream
+        self.setFormatter(
+            structlog.stdlib.ProcessorFormatter(
+                foreign_pre_chain=[_component, structlog.stdlib.add_log_level, _timestamp, _trace_ids],
+                processors=[
+                    structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.processors.format_exc_info,
+                    _redact,
+                    lambda _, __, event: orjson.dumps(event, default=str).decode(),
+                ],
+            )
+        )
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.stream.write(self.format(record).encode() + b"\n")
+            self.stream.flush()
+        except Exception:
+            self.handleError(record)
+
+
 @dataclass(frozen=True, slots=True)
 class LogOutput:
     """Where log lines go and from which level: what ``configure_logging`` set up."""
@@ -79,6 +114,10 @@ def configure_logging(level: str = "info", stream: Any = None, *, cache: bool = 
         logger_factory=structlog.BytesLoggerFactory(output.stream),
         cache_logger_on_first_use=cache,
     )
+    root = logging.getLogger()  # the standard library's records (warnings and up: the root's level)
+    for handler in [h for h in root.handlers if isinstance(h, _StdlibLines)]:
+        root.removeHandler(handler)  # configured again (tests): the new stream replaces the old
+    root.addHandler(_StdlibLines(output.stream, output.level))
     return output
 
 

@@ -27,6 +27,18 @@ def test_early_quorum_cancels_the_rest():
     assert decision.states == {"alpha": "1", "beta": "1", "gamma": "cancelled"}
 
 
+def test_a_cancelled_member_casts_no_vote_in_the_count():
+    """The header's ``votes`` is the winner's over the answers received: two agreeing answers and a
+    cancelled third are 2/2 (docs/ensembles.md), not 2/3."""
+    run = ensemble().start()
+    a, b, _c = run.ensemble.members
+    run.answered(a, "Positive")
+    run.answered(b, "positive")
+    decision = run.decision
+    assert decision is not None
+    assert "; votes=2/2; decided=quorum; " in decision.header()
+
+
 def test_without_early_quorum_waits_for_all():
     """early_quorum: false waits for every member even when the winner is known."""
     run = ensemble(early_quorum=False).start()

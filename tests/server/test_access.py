@@ -100,3 +100,54 @@ async def test_the_line_writes_ts_to_the_microsecond_and_latency_to_the_microsec
     latency_text = raw.split('"latency_ms":', 1)[1].split(",", 1)[0]
     assert len(ts_text.partition(".")[2]) <= 6 and len(latency_text.partition(".")[2]) <= 3
     assert abs(line["ts"] - time.time()) < 60 and 0 < line["latency_ms"] < 60_000
+
+
+def access_fields_written() -> set[str]:
+    """The access line's field names, read from the code that writes them: the ``fields`` dicts of
+    server/access.py and of routing's part of the line (routing/report.py, routing/matrix.py)."""
+    import ast
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[2] / "sidecar"
+    names: set[str] = set()
+    for module in ("server/access.py", "routing/report.py", "routing/matrix.py"):
+        for node in ast.walk(ast.parse((package / module).read_text())):
+            if isinstance(node, ast.Assign | ast.AnnAssign):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    if isinstance(target, ast.Name) and target.id == "fields" and isinstance(node.value, ast.Dict):
+                        names |= {key.value for key in node.value.keys if isinstance(key, ast.Constant)}
+                    if (
+                        isinstance(target, ast.Subscript)
+                        and isinstance(target.value, ast.Name)
+                        and target.value.id == "fields"
+                        and isinstance(target.slice, ast.Constant)
+                    ):
+                        names.add(target.slice.value)
+    return names
+
+
+def access_fields_documented() -> tuple[set[str], set[str]]:
+    """docs/logs.md's access line: the fields of its example, and those its table describes."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "logs.md").read_text()
+    section = text.split("## The access line", 1)[1].split("\n## ", 1)[0]
+    example = orjson.loads(re.search(r"```json\n(.*?)```", section, re.S).group(1))  # type: ignore[union-attr]
+    rows = re.findall(r"^\| (`[^|]+`) \|", section, re.M)
+    return set(example), {name for row in rows for name in re.findall(r"`([a-z_]+)`", row)}
+
+
+def test_every_access_field_is_documented_and_every_documented_one_is_written() -> None:
+    """docs/logs.md shows (in its example) or describes (in its table) every field the access line can
+    have, and its table describes no field the code does not write."""
+    written = access_fields_written()
+    shown, described = access_fields_documented()
+    assert {
+        "written but undocumented": written - shown - described,
+        "described but not written": described - written,
+    } == {
+        "written but undocumented": set(),
+        "described but not written": set(),
+    }

@@ -189,3 +189,15 @@ async def test_corrupt_router_file_keeps_routing_and_reports(
     assert await model_for_extraction(running) == "a"
     metrics = (await get(running, "/metrics"))[1]
     assert re.search(r"^llm_sidecar_policy_last_reload_successful 0\.0$", metrics, re.MULTILINE)
+
+
+API_DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"
+
+
+async def test_every_status_field_is_named_in_the_api_docs(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """Each top-level field of /status is named (in backticks) in docs/api.md's row for ``GET /status``."""
+    running = await sidecar(policy(await fake()))
+    body = (await get(running, "/status"))[1]
+    doc = API_DOC.read_text()
+    [row] = [line for line in doc.splitlines() if line.startswith("| `GET /status` |")]
+    assert len(body) > 5 and [key for key in body if f"`{key}`" not in row] == []

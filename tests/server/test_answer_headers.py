@@ -127,3 +127,23 @@ async def test_the_last_resort_answer_says_it_is_degraded(
     assert headers["x-sidecar-attempts"] == str(last_access(running)["attempts"])
     assert "x-sidecar-model" not in headers
     assert last_access(running)["outcome"] == "degraded"
+
+
+def test_every_sidecar_header_is_documented_and_every_documented_one_exists() -> None:
+    """docs/headers.md has a row for every ``x-sidecar-*`` header name the package writes or reads, and
+    every ``x-sidecar-*`` header it has a row for is one the package names."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    in_code = {
+        name
+        for module in (root / "sidecar").rglob("*.py")
+        for name in re.findall(r"[\"'](x-sidecar-[a-z-]+)[\"']", module.read_text())
+    }
+    rows = re.findall(r"^\| ([^|]+) \|", (root / "docs" / "headers.md").read_text(), re.M)
+    documented = {name for row in rows for name in re.findall(r"`(x-sidecar-[a-z-]+)`", row)}
+    assert {"undocumented": in_code - documented, "not in the code": documented - in_code} == {
+        "undocumented": set(),
+        "not in the code": set(),
+    }

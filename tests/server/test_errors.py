@@ -128,3 +128,29 @@ async def test_upstream_client_error_is_passed_through(fake: FakeFactory, sideca
         running.url, "/v1/chat/completions", b'{"model": "m", "messages": []}', {"x-fake-fault": "status=422"}
     )
     assert status == 422 and "error" in body
+
+
+def test_every_error_code_the_sidecar_answers_is_in_the_api_docs_error_table() -> None:
+    """Each ``code`` the package gives its own errors (``RequestFailed``, ``RequestProblem``) is named in
+    docs/api.md's "Errors" table, so an app developer can look up any error the sidecar answers."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    codes = set()
+    for module in (root / "sidecar").rglob("*.py"):
+        if "fake_provider" in module.parts:  # the fake provider's errors imitate the providers'
+            continue
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("RequestFailed", "RequestProblem"):
+                for keyword in node.keywords:
+                    if keyword.arg == "code":
+                        values = (
+                            [keyword.value.body, keyword.value.orelse]
+                            if isinstance(keyword.value, ast.IfExp)
+                            else [keyword.value]
+                        )
+                        codes |= {v.value for v in values if isinstance(v, ast.Constant)}
+    text = (root / "docs" / "api.md").read_text()
+    table = text.split("\n## Errors\n", 1)[1].split("\n## ", 1)[0]
+    assert len(codes) > 15 and sorted(code for code in codes if f"`{code}`" not in table) == []

@@ -224,3 +224,20 @@ def test_a_propagator_the_sidecar_lacks_is_refused() -> None:
     """OTEL_PROPAGATORS=b3 (a propagator the sidecar does not ship) fails at startup, naming the variable."""
     with pytest.raises(TelemetryConfigError, match="OTEL_PROPAGATORS: unknown propagator 'b3'"):
         TelemetryConfig.from_env({"OTEL_PROPAGATORS": "tracecontext,b3"})
+
+
+def test_every_variable_telemetry_reads_is_in_the_configuration_table() -> None:
+    """Every ``OTEL_*``/``SIDECAR_*`` variable name the telemetry package spells out is named in
+    docs/observability.md (its "Configuration" table, or the OTLP settings after it)."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    read = {
+        name
+        for module in (root / "sidecar" / "telemetry").glob("*.py")
+        for name in re.findall(r"\"((?:OTEL|SIDECAR)_[A-Z_]+)\"", module.read_text())
+    }
+    doc = (root / "docs" / "observability.md").read_text()
+    # a name in backticks, whole or as the stem of a pattern (`OTEL_PYTHON_EXPORTER_OTLP_HTTP_[TRACES_|...]`)
+    assert read and sorted(name for name in read if not re.search(rf"`{name}(`|_?\[)", doc)) == []

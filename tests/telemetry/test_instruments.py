@@ -88,3 +88,40 @@ async def test_every_documented_metric_is_pushed_with_its_otel_name_and_keys() -
         assert points, metric.otel_name
         keys = {frozenset(key.replace(".", "_") for key in point["attributes"]) for point in points}
         assert keys == {metric.labels}, (metric.otel_name, keys)
+
+
+def documented_buckets() -> dict[str, tuple[list[float], float | None]]:
+    """Each histogram row's "Buckets A, B, … Z" (the first bounds in order, and the last), or "Buckets
+    as duration" (the GenAI duration's), by Prometheus name; a histogram without it maps to ([], None)."""
+    text = DOC.read_text()
+    rows = {
+        metric.name: line
+        for metric in documented_metrics()
+        for line in text.splitlines()
+        if f"| `{metric.name}` |" in line
+    }
+    found: dict[str, tuple[list[float], float | None]] = {}
+    for metric in documented_metrics():
+        if metric.kind != "histogram":
+            continue
+        said = re.search(r"Buckets ([^|]*)\|", rows[metric.name])
+        if said is None:
+            found[metric.name] = ([], None)
+        elif said.group(1).strip() == "as duration":
+            found[metric.name] = found["gen_ai_client_operation_duration_seconds"]
+        else:
+            head, _, last = said.group(1).partition("…")
+            found[metric.name] = ([float(n) for n in re.findall(r"[\d.]+", head)], float(last.strip()))
+    return found
+
+
+def test_every_histogram_documents_its_buckets_as_metrics_has_them() -> None:
+    """Each documented histogram's row says its buckets: the first bounds it lists and the last finite
+    one are those /metrics has."""
+    telemetry = Telemetry.from_env({}, service_version="1.0")
+    drive_every_metric(telemetry)
+    families = {f.name: f for f in text_string_to_metric_families(telemetry.metrics_text().decode())}
+    for name, (first, last) in documented_buckets().items():
+        bounds = sorted({float(s.labels["le"]) for s in families[name].samples if s.name.endswith("_bucket")})
+        finite = [b for b in bounds if b != float("inf")]
+        assert (first, last) == (finite[: len(first)], finite[-1]) and first, name

@@ -42,6 +42,39 @@ def test_level_filters_lines() -> None:
     assert stream.getvalue() == b"" and not output.enabled(20)
 
 
+def test_standard_library_records_are_the_same_json_lines() -> None:
+    """A record of the standard library's ``logging`` (the budgets store's warnings, a library's) is a
+    JSON line on the log stream: its message as ``event``, its logger as ``component``, its level."""
+    import logging
+
+    stream = io.BytesIO()
+    configure_logging("info", stream=stream, cache=False)
+    logging.getLogger("sidecar.budgets.guard").warning("budget store %s failed: %s", "reserve", "refused")
+    [line] = stream.getvalue().splitlines()
+    assert orjson.loads(line) == {
+        "event": "budget store reserve failed: refused",
+        "component": "sidecar.budgets.guard",
+        "level": "warning",
+        "ts": orjson.loads(line)["ts"],
+    }
+
+
+def test_a_standard_library_exception_carries_its_traceback_in_the_line() -> None:
+    """``logging.exception`` from the standard library writes one JSON line whose ``exception`` field
+    holds the traceback, not lines of plain text."""
+    import logging
+
+    stream = io.BytesIO()
+    configure_logging("info", stream=stream, cache=False)
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        logging.getLogger("sidecar.budgets.ledger").exception("budget admission failed")
+    [line] = stream.getvalue().splitlines()
+    record = orjson.loads(line)
+    assert record["level"] == "error" and "RuntimeError: boom" in record["exception"]
+
+
 async def test_line_buffer_flushes_after_its_interval() -> None:
     """Buffered lines reach the stream within the interval, in one write."""
     stream = io.BytesIO()
@@ -87,3 +120,32 @@ def test_lines_outside_a_request_take_the_current_otel_span() -> None:
         otel_context.detach(token)
     line = orjson.loads(stream.getvalue())
     assert (line["trace_id"], line["span_id"]) == (format(0xABC, "032x"), format(0xDEF, "016x"))
+
+
+def test_every_event_the_package_logs_is_in_the_logs_docs_table() -> None:
+    """Each event name the package logs (a snake_case first argument of ``.info``, ``.warning``, ...) is a
+    row of docs/logs.md's "Lifecycle events" table, and each row is an event the package logs."""
+    import ast
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    logged = set()
+    for module in (root / "sidecar").rglob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("debug", "info", "warning", "error", "exception", "critical")
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and re.fullmatch(r"[a-z]+(_[a-z]+)+|[a-z]+", str(node.args[0].value))
+            ):
+                logged.add(node.args[0].value)
+    table = (root / "docs" / "logs.md").read_text().split("## Lifecycle events", 1)[1]
+    rows = re.findall(r"^\| (`[a-z_]+`(?:, `[a-z_]+`)*) \|", table, re.M)
+    documented = {name for row in rows for name in re.findall(r"`([a-z_]+)`", row)}
+    assert len(documented) > 20 and {"undocumented": logged - documented, "not logged": documented - logged} == {
+        "undocumented": set(),
+        "not logged": set(),
+    }
