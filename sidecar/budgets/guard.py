@@ -27,19 +27,20 @@ own, so a caller's cancellation cannot cut one in half (``close`` waits for them
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 
 from sidecar.resilience.breaker import BreakerConfig, CircuitBreaker
+from sidecar.telemetry.failure_log import FailureLog
+from sidecar.telemetry.logging import get_logger
 
 from .decision import StoreUse
 from .spec import StoreSpec
 from .store import CounterRef, LocalStore, ReserveResult, Settlement, Store, StoreError
 
-log = logging.getLogger(__name__)
+_log = get_logger("sidecar.budgets")
 
 MAX_PENDING = 10_000
 FLUSH_EVERY_S = 0.5
@@ -85,6 +86,8 @@ class GuardedStore:
             probe_timeout_s=max(1.0, spec.timeout_ms / 250),
         )
         self._breaker = CircuitBreaker("budget-store", config, clock=monotonic)
+        self._url = spec.url  # for logs (a budgets store URL holds no credentials: the policy refuses them)
+        self._failures = FailureLog("sidecar.budgets", "budget_store_failing", spec.log_interval_s, monotonic)
         self._pending: deque[Settlement] = deque()
         self._flusher: asyncio.Task[None] | None = None
         self._flushing = asyncio.Lock()  # one flush at a time: two would send (and pop) the same oldest entry
@@ -217,7 +220,7 @@ class GuardedStore:
             await asyncio.sleep(min(FLUSH_EVERY_S, max(0.0, deadline - time.monotonic())))
             await self.flush()
         if self._pending:
-            log.warning("budget store: %d settlements not sent at shutdown", len(self._pending))
+            _log.warning("budget_settlements_unsent", pending=len(self._pending))
         if self.shared is not None:
             await self.shared.close()
 
@@ -282,7 +285,14 @@ class GuardedStore:
 
     def _failed(self, operation: str, exc: StoreError) -> None:
         self._stats.store_errors += 1
-        log.warning("budget store %s failed: %s", operation, exc)
+        cause = exc.__cause__ or exc  # the Redis client's exception, which StoreError wraps
+        self._failures.failed(
+            store=self._url,
+            operation=operation,
+            error=type(cause).__name__,
+            detail=str(cause)[:200] or "timed out",
+            breaker=str(self._breaker.state),
+        )
 
     def _enqueue(self, op: Settlement) -> None:
         if len(self._pending) >= MAX_PENDING:

@@ -257,6 +257,9 @@ class StoreSpec(Spec):
         "llm-sidecar", description="Keys are <prefix>:{budgets}:...; set it to keep deployments apart."
     )
     breaker: BreakerSettings = Field(default_factory=BreakerSettings)
+    log_interval_s: float = Field(
+        60.0, gt=0, le=86_400, description="At most one budget_store_failing log line per interval while failing."
+    )
 
     @model_validator(mode="before")
     @classmethod

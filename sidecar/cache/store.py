@@ -35,15 +35,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..dialects import Dialect
 from ..resilience.breaker import CircuitBreaker
-from ..telemetry.logging import get_logger
+from ..telemetry.failure_log import FailureLog
 from .entry import Entry, encode
 from .replay import Form, fill_body, template
 from .stats import CacheStats
 
 if TYPE_CHECKING:
     from .memory import BoundedMemoryBackend
-
-_log = get_logger("sidecar.cache")
 
 
 class Store(Protocol):
@@ -177,10 +175,7 @@ class GuardedStore:
         self.stats = stats
         self._timeout_s = timeout_s
         self._breaker = breaker
-        self._log_interval_s = log_interval_s
-        self._clock = clock
-        self._last_log = -float("inf")
-        self._unlogged = 0
+        self._failures = FailureLog("sidecar.cache", "cache_store_failing", log_interval_s, clock)
         self._build_key: Callable[[str], str] = backend.build_key  # the key under aiocache's namespace
         self._client_get: Callable[[str], Any] = backend.client.get
 
@@ -239,18 +234,10 @@ class GuardedStore:
 
     def _failed(self, operation: str, exc: BaseException) -> None:
         self.stats.errors += 1
-        self._unlogged += 1
-        now = self._clock()
-        if now - self._last_log < self._log_interval_s:
-            return
-        _log.warning(
-            "cache_store_failing",
+        self._failures.failed(
             store=self.name,
             operation=operation,
             error=type(exc).__name__,
             detail=str(exc)[:200] or "timed out",
-            failures=self._unlogged,
             breaker=str(self._breaker.state),
         )
-        self._last_log = now
-        self._unlogged = 0

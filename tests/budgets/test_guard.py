@@ -4,11 +4,14 @@ settlements that a caller's cancellation cannot cut; settlements carried by the 
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import Callable
 
+import orjson
 import pytest
 
 from sidecar.budgets import BudgetRequest
+from sidecar.telemetry.logging import configure_logging
 from sidecar.translate import Usage
 
 from .conftest import RedisProcess
@@ -189,3 +192,23 @@ async def test_settlements_carried_by_a_failed_admission_are_queued_for_retry(
     server.start()
     await ledger.close(drain_s=5)
     assert await used_in_store(server.url) == pytest.approx(0.01)
+
+
+async def test_a_dead_store_is_one_log_line_per_interval(redis_factory: Callable[..., RedisProcess]) -> None:
+    """Calls failing against a killed Redis write one ``budget_store_failing`` warning per
+    ``log_interval_s``, naming the Redis client's error, not one line per request."""
+    logs = io.BytesIO()
+    configure_logging("info", stream=logs, cache=False)
+    server = redis_factory()
+    ledger = book(server.url, today_clock(), DOLLAR, timeout_ms=200, breaker={"failures": 100})
+    target = [ledger.budgets.target("big")]
+    server.kill()
+    for _ in range(5):
+        await ledger.admit(BudgetRequest(1000, 1000), target)
+    await ledger.close(drain_s=0)
+    lines = [orjson.loads(line) for line in logs.getvalue().splitlines()]
+    failing = [line for line in lines if line["event"] == "budget_store_failing"]
+    assert len(failing) == 1
+    assert (failing[0]["operation"], failing[0]["store"], failing[0]["failures"]) == ("reserve", server.url, 1)
+    assert failing[0]["error"] == "ConnectionError"
+    assert ledger.stats.store_errors >= 5

@@ -43,17 +43,17 @@ def test_level_filters_lines() -> None:
 
 
 def test_standard_library_records_are_the_same_json_lines() -> None:
-    """A record of the standard library's ``logging`` (the budgets store's warnings, a library's) is a
-    JSON line on the log stream: its message as ``event``, its logger as ``component``, its level."""
+    """A record of the standard library's ``logging`` (a library's warning) is a JSON line on the log
+    stream: its message as ``event``, its logger as ``component``, its level."""
     import logging
 
     stream = io.BytesIO()
     configure_logging("info", stream=stream, cache=False)
-    logging.getLogger("sidecar.budgets.guard").warning("budget store %s failed: %s", "reserve", "refused")
+    logging.getLogger("redis.connection").warning("connection %s failed: %s", "reserve", "refused")
     [line] = stream.getvalue().splitlines()
     assert orjson.loads(line) == {
-        "event": "budget store reserve failed: refused",
-        "component": "sidecar.budgets.guard",
+        "event": "connection reserve failed: refused",
+        "component": "redis.connection",
         "level": "warning",
         "ts": orjson.loads(line)["ts"],
     }
@@ -123,8 +123,9 @@ def test_lines_outside_a_request_take_the_current_otel_span() -> None:
 
 
 def test_every_event_the_package_logs_is_in_the_logs_docs_table() -> None:
-    """Each event name the package logs (a snake_case first argument of ``.info``, ``.warning``, ...) is a
-    row of docs/logs.md's "Lifecycle events" table, and each row is an event the package logs."""
+    """Each event name the package logs (a snake_case first argument of ``.info``, ``.warning``, ..., or the
+    event of a ``FailureLog``) is a row of docs/logs.md's "Lifecycle events" table, and each row is an event
+    the package logs."""
     import ast
     import re
     from pathlib import Path
@@ -142,6 +143,10 @@ def test_every_event_the_package_logs_is_in_the_logs_docs_table() -> None:
                 and re.fullmatch(r"[a-z]+(_[a-z]+)+|[a-z]+", str(node.args[0].value))
             ):
                 logged.add(node.args[0].value)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "FailureLog":
+                event = node.args[1]
+                assert isinstance(event, ast.Constant)
+                logged.add(event.value)
     table = (root / "docs" / "logs.md").read_text().split("## Lifecycle events", 1)[1]
     rows = re.findall(r"^\| (`[a-z_]+`(?:, `[a-z_]+`)*) \|", table, re.M)
     documented = {name for row in rows for name in re.findall(r"`([a-z_]+)`", row)}

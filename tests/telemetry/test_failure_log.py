@@ -1,0 +1,56 @@
+"""The throttled warning of a failing dependency: one line per interval, counting the failures."""
+
+from __future__ import annotations
+
+import io
+
+import orjson
+
+from sidecar.telemetry.failure_log import FailureLog
+from sidecar.telemetry.logging import configure_logging
+
+
+class Clock:
+    """A settable monotonic clock."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _lines(stream: io.BytesIO) -> list[dict[str, object]]:
+    return [orjson.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_the_first_failure_is_logged_at_once_with_its_fields() -> None:
+    """The first failure writes the event at warning level with its fields, its component and failures 1."""
+    stream = io.BytesIO()
+    configure_logging("info", stream=stream, cache=False)
+    FailureLog("sidecar.test", "store_failing", 60, Clock()).failed(operation="get", error="ConnectionError")
+    [line] = _lines(stream)
+    assert {key: line[key] for key in ("event", "level", "component", "operation", "error", "failures")} == {
+        "event": "store_failing",
+        "level": "warning",
+        "component": "sidecar.test",
+        "operation": "get",
+        "error": "ConnectionError",
+        "failures": 1,
+    }
+
+
+def test_failures_within_the_interval_are_counted_on_the_next_line() -> None:
+    """Failures inside the interval write nothing; the first one after it writes a line counting them all."""
+    stream = io.BytesIO()
+    configure_logging("info", stream=stream, cache=False)
+    clock = Clock()
+    failures = FailureLog("sidecar.test", "store_failing", 60, clock)
+    for _ in range(5):
+        failures.failed(operation="get")
+        clock.now += 10  # five failures 10 s apart: 0, 10, ..., 40 s after the first line
+    assert len(_lines(stream)) == 1
+    clock.now += 20  # 60 s after the first line
+    failures.failed(operation="set")
+    second = _lines(stream)[1]
+    assert (second["operation"], second["failures"]) == ("set", 5)  # four unlogged + this one
