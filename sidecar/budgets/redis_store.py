@@ -147,10 +147,8 @@ class RedisStore:
             )
         elif spec.username is not None:
             options["username"] = spec.username
-        tls = spec.tls
-        if tls is not None:
-            options["connection_class"] = aioredis.SSLConnection
-        if tls is not None or spec.url.startswith("rediss://"):
+        tls = spec.tls  # only with a rediss:// URL, whose scheme makes the pool's connections TLS ones
+        if spec.url.startswith("rediss://"):
             options.update(
                 ssl_ca_certs=tls.ca_file if tls else None,
                 ssl_certfile=tls.cert_file if tls else None,

@@ -215,7 +215,7 @@ class SecretSpec(Spec):
 
 
 class TlsSpec(Spec):
-    """TLS to Redis (also implied by a rediss:// URL). Files are PEM."""
+    """TLS settings for a rediss:// store (without them: the system's CAs, verified). Files are PEM."""
 
     ca_file: str | None = Field(None, description="CA bundle to verify the server; default: the system's.")
     cert_file: str | None = Field(None, description="Client certificate (mutual TLS).")
@@ -249,7 +249,7 @@ class StoreSpec(Spec):
     url: str = Field("local", description="local, or redis://host:port/db, rediss:// for TLS.")
     username: str | None = Field(None, description="Redis ACL user.")
     password: SecretSpec | None = Field(None, description="Redis password, from env or file.")
-    tls: TlsSpec | None = Field(None, description="TLS settings; a rediss:// URL turns TLS on.")
+    tls: TlsSpec | None = Field(None, description="TLS settings; only with a rediss:// URL.")
     timeout_ms: float = Field(50.0, gt=0, le=10_000, description="Whole call (round trip included).")
     connect_timeout_ms: float = Field(200.0, gt=0, le=30_000)
     max_connections: int = Field(16, ge=1, le=1024, description="Connection pool size per pod.")
@@ -275,6 +275,8 @@ class StoreSpec(Spec):
             return self
         if not self.url.startswith(("redis://", "rediss://")):
             raise ValueError("url: local, redis://host:port/db or rediss://host:port/db")
+        if self.tls is not None and not self.url.startswith("rediss://"):
+            raise ValueError("tls: needs a rediss:// url")  # the scheme says TLS, as for the cache's store
         authority = self.url.split("://", 1)[1].split("/", 1)[0]
         if "@" in authority:
             raise ValueError("url: put the user in username and the password in password.env or password.file")

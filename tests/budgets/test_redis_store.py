@@ -20,6 +20,8 @@ from sidecar.budgets.store import NO_CAP, CounterRef, Settlement, StoreError
 from sidecar.translate import Usage
 from tests.resilience.fakes import FakeClock
 
+from ..cache.conftest import RedisServer
+from ..cache.tls import make_certificates
 from .conftest import MODELS, RedisProcess, budgets_of
 
 
@@ -155,6 +157,36 @@ async def test_an_unreachable_store_fails_within_its_timeout(redis_factory: Call
         await shared.read([ref("a")], time.time())
     assert time.monotonic() - started < 1.0
     await shared.close()
+
+
+async def test_a_rediss_store_checks_the_server_against_the_tls_ca_file(tmp_path: Path) -> None:
+    """A rediss:// store talks TLS to a Redis that serves only TLS, verified against ``tls.ca_file``: the
+    admission is counted in Redis, not in the pod."""
+    server = RedisServer(tmp_path, tls=make_certificates(tmp_path))
+    server.start()
+    try:
+        assert server.tls is not None
+        ledger = book(server.url, today_clock(), DOLLAR, timeout_ms=2000, tls={"ca_file": str(server.tls["ca"])})
+        admission = await ledger.admit(BudgetRequest(1000, 1000), [ledger.budgets.target("big")])
+        assert (admission.decision.verdict, admission.decision.store) == ("allow", "ok")
+        await ledger.close(drain_s=0)
+    finally:
+        server.kill()
+
+
+async def test_a_rediss_store_refuses_a_server_of_an_unknown_ca(tmp_path: Path) -> None:
+    """Without the server's CA (the system's CAs do not know it) the handshake fails: a store error, and
+    the limit (on_store_error: open) counts in the pod."""
+    server = RedisServer(tmp_path, tls=make_certificates(tmp_path))
+    server.start()
+    try:
+        ledger = book(server.url, today_clock(), DOLLAR, timeout_ms=2000)
+        admission = await ledger.admit(BudgetRequest(1000, 1000), [ledger.budgets.target("big")])
+        assert (admission.decision.verdict, admission.decision.store) == ("allow", "fallback")
+        assert ledger.stats.store_errors == 1
+        await ledger.close(drain_s=0)
+    finally:
+        server.kill()
 
 
 async def share_one_dollar(redis_url: str, redis_server: RedisProcess, *, carried: bool) -> None:
