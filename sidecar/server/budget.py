@@ -135,7 +135,11 @@ class BudgetStage:
             return self._general(exchange, call_next, ledger, request, lane, first)
         if len(chain) > 1:
             exchange.hooks = (*exchange.hooks, BudgetHook(admission, budgets, frozenset()))
-        _settle_at_end(exchange, admission, budgets, lane, first, prompt_tokens)
+        tap = None  # _settle_at_end, written out (a call less on the plain path)
+        if facts.stream:
+            tap = UsedTap()
+            exchange.taps = (*exchange.taps, tap)
+        exchange.at_end = partial(settle, admission, budgets, lane, first, prompt_tokens, tap)
         return call_next(exchange)
 
     @staticmethod
@@ -213,10 +217,10 @@ def settle(
     went away, see ``Exchange.at_end``), without waiting (the local store: done; a shared one: carried
     by the next admission's round trip):
 
-        cancelled          -> what the calls used so far (``used_when_cancelled``), or a release when
-                              no call had started
         the common end     -> the first target answered, with usage, and no other call billed:
                               ``Admission.charge_plain``
+        cancelled          -> what the calls used so far (``used_when_cancelled``), or a release when
+                              no call had started
         an answer          -> its usage (the estimate when the provider reported none), priced as the
                               target that answered
         an error that billed nothing -> a release
@@ -225,6 +229,14 @@ def settle(
     charged even when it got an error. Never raises (an internal error is logged)."""
     try:
         usage = exchange.usage
+        if (  # the common end, first (cancelled with usage: the same charge as ``used_when_cancelled``'s)
+            usage is not None
+            and exchange.answered_by is first
+            and not exchange.unserved_tokens
+            and not exchange.unserved_cost_usd
+        ):
+            admission.charge_plain(usage, lane)
+            return
         unserved = (exchange.unserved_cost_usd, exchange.unserved_tokens)
         if status == CLIENT_CLOSED:
             if not exchange.calls:
@@ -233,9 +245,6 @@ def settle(
             usage, served = used_when_cancelled(exchange, prompt_tokens, tap)
             info = budgets.targets.get(served.name) if served is not None else None
             admission.charge(usage, info, unserved=unserved)
-            return
-        if usage is not None and exchange.answered_by is first and unserved == (0.0, 0):
-            admission.charge_plain(usage, lane)
             return
         if usage is None and (status >= 400 or not exchange.calls):
             if unserved != (0.0, 0):
