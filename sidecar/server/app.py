@@ -42,7 +42,7 @@ from .answer_headers import sidecar_headers
 from .assembly import Deferred, FeatureStage, Pipelines, always, feature_stage
 from .attempt import Attempt
 from .errors import RequestFailed, error_response
-from .exchange import CLIENT_CLOSED, Exchange
+from .exchange import Exchange
 from .fallback import Executor
 from .listener import Listener
 from .pipeline import Stage, read_stage, route_request
@@ -296,7 +296,7 @@ async def _proxy(
         response.headers.update(sidecar_headers(exchange))
         return response
     except asyncio.CancelledError:
-        status = CLIENT_CLOSED  # the client went away; the upstream call was cancelled with this task
+        status = 499  # the client went away; the upstream call was cancelled with this task
         raise
     except Exception as exc:
         log.error(
@@ -312,8 +312,6 @@ async def _proxy(
         response.headers.update(sidecar_headers(exchange))
         return response
     finally:
-        if exchange.at_end is not None:  # e.g. the budget's settlement
-            exchange.at_end(exchange, status)
         access.record(exchange, status, state.telemetry)
 
 

@@ -14,17 +14,14 @@ One stage after routing, ``BudgetStage``, over the ledger of the policy being se
       ``llm_sidecar_budget_decisions_total``; the opt-in headers (``budgets.headers``) on every answer
     the walk: ``BudgetHook.before_target`` skips the targets a model/provider quota refused at admission
               and moves the reservation to any other target the chain falls back to (refused: skip it)
-    the end:  ``settle``, which the handler calls when the request has ended (``Exchange.at_end``,
-              with the status the caller got): an answer -> settle its usage (the estimate when the
-              provider reported none); an error that billed nothing -> release; cancelled after a call
-              started -> charge what was used (``used_when_cancelled``: a stream's input and the output
-              streamed so far, seen by a ``UsedTap``; an unstreamed call's input alone)
+    the end:  an answer -> settle its usage (the estimate when the provider reported none); an error
+              that billed nothing -> release; cancelled after a call started -> charge what was used
+              (``used_when_cancelled``: a stream's input and the output streamed so far, seen by a
+              ``UsedTap``; an unstreamed call's input alone)
 
 On the local store the common case takes the plain path: the route's ``Lane`` (cached per route and
-policy), ``Ledger.admit_plain`` (no coroutine, no request object), the stage a plain function that
-returns the rest of the pipeline's awaitable (no coroutine frame around it: the settlement is the
-request end's) and, when the route's first target answered with usage and nothing else was billed,
-``Admission.charge_plain``.
+policy), ``Ledger.admit_plain`` (no coroutine, no request object) and, when the route's first target
+answered with usage and nothing else was billed, ``Admission.charge_plain``.
 
 Settlement never waits: with the local store it is a few counter updates, done at once; with a shared
 one it is queued and carried by the next admission's round trip (or sent alone 20 ms later when none
@@ -33,10 +30,10 @@ comes: ``budgets.guard.GuardedStore.settle_soon``), so a request costs the store
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
-from collections.abc import Awaitable, Mapping
-from functools import partial
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -51,11 +48,9 @@ from ..dialects import Operation
 from ..ensemble.plan import EnsemblePlan
 from ..policy.plans import ChainPlan
 from ..routing.tokens import estimate_joined
-from ..telemetry.logging import get_logger
 from ..translate import Usage
 from ..translate.deltas import Reasoning, Text, ToolArgs, UsageSeen
 from .errors import RequestFailed
-from .exchange import CLIENT_CLOSED
 from .hooks import Verdict
 from .pipeline import Handler
 
@@ -64,8 +59,6 @@ if TYPE_CHECKING:
     from ..translate.deltas import Delta
     from .exchange import Exchange
     from .stream import HeldStream
-
-log = get_logger(__name__)
 
 _NO_QUERY: Mapping[str, str] = MappingProxyType({})
 _OTHER_KEY_HEADERS = APP_KEY_HEADERS[1:]  # where ``app_key`` looks after Authorization, in its order
@@ -89,15 +82,12 @@ class BudgetStage:
         # With it, the route's first target (whose answer settles the plain way, ``Admission.charge_plain``).
         self._lanes: tuple[Policy | None, Budgets | None, dict[str, tuple[Lane, Target] | None]] = (None, None, {})
 
-    def __call__(self, exchange: Exchange, call_next: Handler) -> Awaitable[StreamResponse]:
-        """Admit the request and return the rest of the pipeline's awaitable, to be settled by
-        ``settle`` when the request ends (``Exchange.at_end``): a plain admission adds no coroutine frame
-        around the rest of the pipeline; any other takes ``_general`` (the ledger's round trip)."""
+    async def __call__(self, exchange: Exchange, call_next: Handler) -> StreamResponse:
         ledger = self._keeper.ledger
         route = exchange.route
         facts = exchange.facts
         if ledger is None or route is None or facts.operation is Operation.COUNT_TOKENS:
-            return call_next(exchange)
+            return await call_next(exchange)
         budgets = ledger.budgets
         cached_policy, cached_budgets, lanes = self._lanes
         if cached_policy is not exchange.policy or cached_budgets is not budgets:
@@ -108,7 +98,7 @@ class BudgetStage:
         except KeyError:
             known = lanes[route.name] = _lane(ledger, route)
         if known is None:  # a model this ledger does not know: a reload is under way
-            return call_next(exchange)
+            return await call_next(exchange)
         lane, first = known
         prompt_tokens, output = estimate_request(facts, exchange.raw)
         if facts.operation is Operation.EMBEDDINGS:
@@ -132,42 +122,48 @@ class BudgetStage:
                 request = BudgetRequest(
                     prompt_tokens, output, facts.app, route.name, facts.headers, key_hash, lane.calls
                 )
-            return self._general(exchange, call_next, ledger, request, lane, first)
-        if len(chain) > 1:
+            admission = await ledger.admit(request, chain, plain=False)
+            decision = admission.decision
+            if decision.acted is not None or decision.store != "ok" or budgets.headers:
+                _show(exchange, decision, budgets)
+            if decision.verdict == "deny":
+                raise _denial(decision)
+            targets = len(chain)
+            if decision.verdict == "downgrade":
+                route = exchange.route = _downgraded(exchange, route, decision)
+                targets = len(route.chain)
+            if not admission.reserved:
+                return await call_next(exchange)
+            if decision.skipped or targets > 1:  # one target: no other to skip or move to
+                exchange.hooks = (*exchange.hooks, BudgetHook(admission, budgets, frozenset(decision.skipped)))
+        elif len(chain) > 1:
             exchange.hooks = (*exchange.hooks, BudgetHook(admission, budgets, frozenset()))
-        tap = None  # _settle_at_end, written out (a call less on the plain path)
+        tap = None
         if facts.stream:
             tap = UsedTap()
             exchange.taps = (*exchange.taps, tap)
-        exchange.at_end = partial(settle, admission, budgets, lane, first, prompt_tokens, tap)
-        return call_next(exchange)
-
-    @staticmethod
-    async def _general(
-        exchange: Exchange, call_next: Handler, ledger: Ledger, request: BudgetRequest, lane: Lane, first: Target
-    ) -> StreamResponse:
-        """Any admission but the local store's plain one: the ledger's coroutine (the shared store's round
-        trip, a verdict other than allow, headers asked for); then as the plain case."""
-        budgets = ledger.budgets
-        chain = lane.chain
-        route = exchange.route
-        assert route is not None  # the stage runs after routing
-        admission = await ledger.admit(request, chain, plain=False)
-        decision = admission.decision
-        if decision.acted is not None or decision.store != "ok" or budgets.headers:
-            _show(exchange, decision, budgets)
-        if decision.verdict == "deny":
-            raise _denial(decision)
-        targets = len(chain)
-        if decision.verdict == "downgrade":
-            route = exchange.route = _downgraded(exchange, route, decision)
-            targets = len(route.chain)
-        if not admission.reserved:
-            return await call_next(exchange)
-        if decision.skipped or targets > 1:  # one target: no other to skip or move to
-            exchange.hooks = (*exchange.hooks, BudgetHook(admission, budgets, frozenset(decision.skipped)))
-        _settle_at_end(exchange, admission, budgets, lane, first, request.input_tokens)
-        return await call_next(exchange)
+        try:
+            response = await call_next(exchange)
+            usage = exchange.usage
+            if (  # the common end: the first target answered, with usage, and no other call billed
+                usage is not None
+                and exchange.answered_by is first
+                and not exchange.unserved_tokens
+                and not exchange.unserved_cost_usd
+            ):
+                admission.charge_plain(usage, lane)
+                return response
+        except RequestFailed as failure:
+            self._finish(exchange, admission, budgets, failure.status)
+            raise
+        except asyncio.CancelledError:
+            self._charge_used(exchange, admission, budgets, prompt_tokens, tap)
+            raise
+        except BaseException:
+            self._finish(exchange, admission, budgets, 500)
+            raise
+        self._finish(exchange, admission, budgets, response.status)
+        return response
 
     def _key_hash(self, headers: Mapping[str, str], bearer: str | None, exchange: Exchange) -> str | None:
         """The hash of the caller's key (``app_key``), remembered per key and per ``Authorization`` value
@@ -190,62 +186,14 @@ class BudgetStage:
             self._bearer_hashes[bearer] = key_hash
         return key_hash
 
-
-def _settle_at_end(
-    exchange: Exchange, admission: Admission, budgets: Budgets, lane: Lane, first: Target, prompt_tokens: int
-) -> None:
-    """Have the request's end (``Exchange.at_end``) settle ``admission`` (``settle``); a stream gets a
-    ``UsedTap`` for a settlement if its caller goes away midway."""
-    tap = None
-    if exchange.facts.stream:
-        tap = UsedTap()
-        exchange.taps = (*exchange.taps, tap)
-    exchange.at_end = partial(settle, admission, budgets, lane, first, prompt_tokens, tap)
-
-
-def settle(
-    admission: Admission,
-    budgets: Budgets,
-    lane: Lane,
-    first: Target,
-    prompt_tokens: int,
-    tap: UsedTap | None,
-    exchange: Exchange,
-    status: int,
-) -> None:
-    """Settle a request's reservation at its end, with the status it was answered with (499: the caller
-    went away, see ``Exchange.at_end``), without waiting (the local store: done; a shared one: carried
-    by the next admission's round trip):
-
-        the common end     -> the first target answered, with usage, and no other call billed:
-                              ``Admission.charge_plain``
-        cancelled          -> what the calls used so far (``used_when_cancelled``), or a release when
-                              no call had started
-        an answer          -> its usage (the estimate when the provider reported none), priced as the
-                              target that answered
-        an error that billed nothing -> a release
-
-    Calls whose answer the caller did not get (ensemble members, a judge, answers a gate rejected) are
-    charged even when it got an error. Never raises (an internal error is logged)."""
-    try:
+    @staticmethod
+    def _finish(exchange: Exchange, admission: Admission, budgets: Budgets, status: int) -> None:
+        """Settle what the answer used, or release what billed nothing, without waiting (the local store:
+        done; a shared one: carried by the next admission's round trip). Calls whose answer the caller
+        did not get (ensemble members, a judge, answers a gate rejected) are charged even when it got an
+        error."""
         usage = exchange.usage
-        if (  # the common end, first (cancelled with usage: the same charge as ``used_when_cancelled``'s)
-            usage is not None
-            and exchange.answered_by is first
-            and not exchange.unserved_tokens
-            and not exchange.unserved_cost_usd
-        ):
-            admission.charge_plain(usage, lane)
-            return
         unserved = (exchange.unserved_cost_usd, exchange.unserved_tokens)
-        if status == CLIENT_CLOSED:
-            if not exchange.calls:
-                admission.drop()
-                return
-            usage, served = used_when_cancelled(exchange, prompt_tokens, tap)
-            info = budgets.targets.get(served.name) if served is not None else None
-            admission.charge(usage, info, unserved=unserved)
-            return
         if usage is None and (status >= 400 or not exchange.calls):
             if unserved != (0.0, 0):
                 admission.charge(Usage(), unserved=unserved)
@@ -255,8 +203,20 @@ def settle(
         served = exchange.answered_by
         target = budgets.targets.get(served.name) if served is not None else None
         admission.charge(usage, target, unserved=unserved)
-    except Exception as exc:  # a settlement's bug must not turn an answer into an error
-        log.error("budget_settlement_failed", request_id=exchange.request_id, error=repr(exc))
+
+    @staticmethod
+    def _charge_used(
+        exchange: Exchange, admission: Admission, budgets: Budgets, prompt_tokens: int, tap: UsedTap | None
+    ) -> None:
+        """The caller went away: charge what the calls used so far (``used_when_cancelled``), or release
+        the reservation when no call had started."""
+        if not exchange.calls:
+            admission.drop()
+            return
+        usage, served = used_when_cancelled(exchange, prompt_tokens, tap)
+        unserved = (exchange.unserved_cost_usd, exchange.unserved_tokens)
+        info = budgets.targets.get(served.name) if served is not None else None
+        admission.charge(usage, info, unserved=unserved)
 
 
 class UsedTap:

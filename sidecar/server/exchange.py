@@ -11,7 +11,7 @@ Who fills what, in pipeline order:
   (``gating``): ``gated``, ``gate_passed``, ``gate_rejections``, ``gate_failure``; shadow evaluation
   (``shadowing``): ``shadow``;
 - an ensemble (``ensemble``): ``ensemble`` (the vote, for ``x-sidecar-ensemble``);
-- the budget stage (``budget``): ``budget``, ``budget_headers`` and ``at_end`` (its settlement);
+- the budget stage (``budget``): ``budget`` and ``budget_headers``;
 - the fallback loop: ``attempts`` (``record``), ``calls`` (counted when each call starts),
   ``fallback_reason``, then, for the response the caller gets, ``answered_by`` (the target whose answer
   or own error it is), ``dropped`` and, for a whole answer, ``upstream_answer`` (the upstream's body
@@ -40,10 +40,6 @@ from ..policy.compiled import Policy, Route, Target
 from ..request_facts import RequestFacts
 from ..telemetry import Usage as TelemetryUsage
 from ..translate import RequestParams, extract_request_params
-
-CLIENT_CLOSED = 499
-"""The status a request ends with when its caller went away (its task cancelled): the access line's
-``client_closed``, and what ``Exchange.at_end`` is told."""
 
 if TYPE_CHECKING:
     from ..gates.checks import GateFailure
@@ -124,10 +120,6 @@ class Exchange:
     # The last resort kind: cache, called with this exchange (it must not hold it: a cycle would leave
     # every exchange to the garbage collector).
     stale_answer: Callable[[Exchange], Awaitable[StreamResponse | None]] | None = None
-    # Called once by the handler when the request has ended, whatever the end, with the exchange and the
-    # status the caller got (``CLIENT_CLOSED``: it went away), before the access line: a stage settles
-    # there instead of wrapping the rest of the pipeline in a coroutine (the budget stage, ``budget``).
-    at_end: Callable[[Exchange, int], None] | None = None
 
     def request_params(self) -> RequestParams:
         """Sampling parameters of the request (for span attributes; computed once, only when traced)."""
