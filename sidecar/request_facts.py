@@ -44,11 +44,11 @@ class RequestFacts:
     """What one request is (see the module docstring). ``features`` is computed once, when first read."""
 
     __slots__ = (
-        "_features",
         "app",
         "body",
         "dialect",
         "headers",
+        "known_features",
         "model",
         "operation",
         "path_method",
@@ -78,27 +78,26 @@ class RequestFacts:
         self.path_method = path_method
         """The method named in the path (Gemini's ``generateContent``...), "" for other dialects."""
         self.body = body if body is not None else _NO_BODY
-        self._features: RequestFeatures | None = None
+        self.known_features: RequestFeatures | None = None
+        """The features if something already computed them, else None (reading it computes nothing: an
+        attribute, not a property, since the budgets' estimate reads it on every request)."""
         self.routing: Routed | None = None
         """What routing decided (``routing.record``): None until routing reads the request."""
 
     @property
     def features(self) -> RequestFeatures:
         """The body's routing features (``routing.features.extract_features``), computed on first use."""
-        features = self._features
+        features = self.known_features
         if features is None:
-            features = self._features = extract_features(self.body, self.dialect, self.operation, stream=self.stream)
+            features = self.known_features = extract_features(
+                self.body, self.dialect, self.operation, stream=self.stream
+            )
         return features
 
     @features.setter
     def features(self, features: RequestFeatures) -> None:
         """Features known otherwise (``diff --replay``: those an access line recorded)."""
-        self._features = features
-
-    @property
-    def known_features(self) -> RequestFeatures | None:
-        """The features if something already computed them, else None (nothing is computed)."""
-        return self._features
+        self.known_features = features
 
     def __repr__(self) -> str:
         return (

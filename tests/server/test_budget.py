@@ -247,6 +247,36 @@ async def test_a_failed_request_releases_its_reservation(
     assert (await budget_rows(running))["req-day/*"]["used"] == 0
 
 
+async def test_a_fallback_answer_is_charged_at_the_price_of_the_target_that_answered(
+    fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs
+) -> None:
+    """The route's first target fails (503) and the second, cheaper one answers: the counter holds the
+    answer's usage at the second target's prices, not the first's nor the reservation."""
+    limits = "    - {name: team-day, measure: usd, amount: 100, window: day}\n"
+    broken = await fake("one", fault="status=503", fault_rate=1)
+    running = await sidecar(policy(broken, await fake("two"), limits, route="[big, small]"))
+    answer = await sdk(running).chat.completions.create(**chat(max_tokens=500))
+    assert answer.usage is not None
+    expected = (answer.usage.prompt_tokens + answer.usage.completion_tokens) * 0.000001  # small: 1 $/Mtok
+    assert (await budget_rows(running))["team-day/*"]["used"] == pytest.approx(expected)
+
+
+async def test_a_stream_cut_before_its_usage_is_charged_its_reservation(
+    fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs
+) -> None:
+    """A stream the provider cuts after a few events, before any usage: the caller got part of an answer
+    and no count came, so the reservation (the prompt estimate and max_tokens) is charged, not released."""
+    limits = "    - {name: tokens-day, measure: tokens, amount: 100000, window: day}\n"
+    cut = await fake("one", reply=LONG_REPLY, fault="cut=3", fault_rate=1)
+    running = await sidecar(policy(cut, await fake("two"), limits, route="big"))
+    stream = await sdk(running).chat.completions.create(**chat(max_tokens=RESERVED), stream=True)
+    with pytest.raises(openai.APIError):
+        async for _chunk in stream:
+            pass
+    used = (await budget_rows(running))["tokens-day/*"]["used"]
+    assert RESERVED < used < RESERVED + 50  # max_tokens and the prompt of "hello there", by the byte estimate
+
+
 async def test_headers_show_the_tightest_limit_when_enabled(
     fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs
 ) -> None:
