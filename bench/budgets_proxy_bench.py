@@ -1,6 +1,6 @@
 """Budgets through the real sidecar: what five active limits cost a request, local and on Redis, in one run.
 
-    python bench/budgets_proxy_bench.py [--seconds 5] [--rounds 4] [--requests 400]
+    python bench/budgets_proxy_bench.py [--seconds 5] [--rounds 4] [--requests 400] [--unoptimised]
 
 Three ``llm-sidecar run`` processes side by side in front of one nginx upstream (a fixed chat answer):
 ``none`` (the bench policy, no budgets), ``local`` (five limits of every kind, local store) and
@@ -12,12 +12,15 @@ Measured, in interleaved rounds whose order changes (``proxy_bench.in_turn``), m
 
 1. req/s at 32 connections (wrk, one thread), per variant, and each variant's ratio to ``none``;
 2. p50 latency of one request at a time (aiohttp, the variants alternating request by request), and
-   what ``local`` and ``redis`` add to ``none``;
+   what ``local`` and ``redis`` add to ``none``: ``--requests`` per variant in each of ``--rounds`` rounds,
+   the median of the rounds' differences reported (one round's difference moves by about 0.01 ms);
 3. Redis script calls per request (``INFO commandstats``: EVALSHA/EVAL calls over a counted number of
    sequential requests): the admission, which carries the settlements of the answers before it (a
    settlement no admission carries within 20 ms is sent alone, so a little above 1.00).
 
-Needs nginx, wrk and redis-server. Compare ratios within one run (the machine is shared).
+The sidecars start as the image runs them (``python -OO -P -m sidecar run`` from compiled bytecode;
+``--unoptimised``: ``python -m sidecar run``). Needs nginx, wrk and redis-server. Compare ratios within
+one run (the machine is shared).
 """
 
 from __future__ import annotations
@@ -37,11 +40,13 @@ import redis
 from proxy_bench import (
     REQUEST,
     chat_script,
+    compile_bytecode,
     free_port,
     in_turn,
     sidecar_command,
     sidecar_policy,
     start_nginx,
+    started_as,
     wait_http,
     wrk,
 )
@@ -73,9 +78,9 @@ def start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
     return proc, port
 
 
-def start_sidecar(policy: Path, port: int) -> subprocess.Popen[bytes]:
+def start_sidecar(policy: Path, port: int, optimised: bool) -> subprocess.Popen[bytes]:
     """``llm-sidecar run`` on ``policy``, ready (a loaded machine may take a minute to start it)."""
-    command, env = sidecar_command(policy, port, {"SIDECAR_LOG_LEVEL": "warning"})
+    command, env = sidecar_command(policy, port, {"SIDECAR_LOG_LEVEL": "warning"}, optimised)
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
     wait_http(f"http://127.0.0.1:{port}/readyz", timeout=120)
     return proc
@@ -114,7 +119,11 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--unoptimised", action="store_true", help="python -m sidecar run, not -OO (the image)")
     args = parser.parse_args()
+    optimised = not args.unoptimised
+    print(started_as(optimised), flush=True)
+    compile_bytecode()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         upstream = free_port()
@@ -134,7 +143,7 @@ def main() -> int:
                 path = work / f"budgets-{name}.yaml"
                 path.write_text(text)
                 port = free_port()
-                proc = start_sidecar(path, port)
+                proc = start_sidecar(path, port, optimised)
                 running.append(proc)
                 pids[name] = proc.pid
                 urls[name] = f"http://127.0.0.1:{port}/v1/chat/completions"
@@ -155,21 +164,24 @@ def main() -> int:
                     if result["errors"]:
                         print(f"{name}: {result['errors']:.0f} non-2xx answers", file=sys.stderr)
                     rps[name].append(result["rps"])
-            p50 = asyncio.run(sequential_p50(urls, args.requests))
+            p50_rounds = [asyncio.run(sequential_p50(urls, args.requests)) for _ in range(args.rounds)]
         finally:
             for proc in reversed(running):
                 proc.terminate()
                 proc.wait(timeout=10)
     median_rps = {name: statistics.median(values) for name, values in rps.items()}
     median_cpu = {name: statistics.median(values) for name, values in cpu_us.items()}
+    p50 = {name: statistics.median(p[name] for p in p50_rounds) for name in urls}
+    added = {name: [p[name] - p["none"] for p in p50_rounds] for name in urls}
     print(f"redis p50 (warm-up round, alone): {counted['redis']:.3f} ms")
     print(f"redis script calls per request: {calls_per_request:.2f} (the admission, carrying earlier settlements)")
-    print("variant  req/s  rounds  ratio  | sidecar CPU us/request  ratio  | p50 ms (sequential)  added")
+    print("variant  req/s  rounds  ratio  | sidecar CPU us/request  ratio  | p50 ms (sequential)  added [rounds]")
     for name in urls:
         print(
             f"{name:7}  {median_rps[name]:6.0f}  {[round(v) for v in rps[name]]}  "
             f"{median_rps[name] / median_rps['none']:.3f}  | {median_cpu[name]:6.1f}  "
-            f"{median_cpu[name] / median_cpu['none']:.3f}  | {p50[name]:.3f}  {p50[name] - p50['none']:+.3f}"
+            f"{median_cpu[name] / median_cpu['none']:.3f}  | {p50[name]:.3f}  {statistics.median(added[name]):+.3f} "
+            f"[{', '.join(f'{value:+.3f}' for value in added[name])}]"
         )
     return 0
 
