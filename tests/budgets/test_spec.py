@@ -84,6 +84,7 @@ CASES: list[tuple[dict[str, Any], str]] = [
     ({"store": {"url": "redis://r", "breaker": {"open_s": 0}}}, "budgets.store.breaker.open_s: Input should be"),
     ({"store": {"url": "redis://r", "breaker": {"open_s": 60}}}, "budgets.store.breaker: open_max_s must be at least"),
     ({"store": {"url": "redis://r", "username": 7}}, "budgets.store.username: Input should be a valid string"),
+    ({"store": {"url": "redis://r", "log_interval_s": 0}}, "budgets.store.log_interval_s: Input should be greater"),
     ({"reservation_ttl_s": 5}, "budgets.reservation_ttl_s: Input should be greater than or equal to 10"),
     ({"default_max_output_tokens": 0}, "budgets.default_max_output_tokens: Input should be greater than or equal"),
     ({"headers": "sometimes"}, "budgets.headers: Input should be a valid boolean"),
