@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from sidecar.fake_provider import FakeConfig
@@ -15,7 +18,7 @@ from sidecar.fake_provider.conversation import (
     split_text,
 )
 from sidecar.fake_provider.errors import go_duration
-from sidecar.fake_provider.faults import FaultKind, compose, for_server, markers, parse_faults
+from sidecar.fake_provider.faults import HINTS, FaultKind, compose, for_server, markers, parse_faults
 
 
 def test_parse_list_with_server_names():
@@ -121,3 +124,14 @@ def test_tool_choice_none_wins_over_marker():
     """``tool_choice`` none keeps the marker from producing a call."""
     prompt = Prompt("fake:tool", 1, tools=(ToolSpec("f"),), tool_choice=ToolChoice("none"))
     assert answer(prompt, None).calls == ()
+
+
+def test_fault_kinds_and_hints_tables_match_the_grammar():
+    """docs/fake-provider.md's outcome and modifier tables name every fault kind the grammar parses and
+    no other, and its ``hint=`` option lists exactly the hints the grammar accepts."""
+    doc = (Path(__file__).parents[2] / "docs" / "fake-provider.md").read_text()
+    faults = doc.split("## Faults", 1)[1].split("### How the SDKs see them", 1)[0]
+    kinds = set(re.findall(r"^\| `([a-z-]+)[=`\[]", faults.split("Options:", 1)[0], re.M))
+    assert kinds == {kind.value for kind in FaultKind}
+    hint_row = next(line for line in faults.splitlines() if line.startswith("| `hint=H`"))
+    assert set(re.findall(r"`([a-z-]+)`", hint_row.split("|")[3])) == HINTS

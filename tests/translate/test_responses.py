@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import anthropic.types
@@ -13,8 +15,12 @@ import pytest
 from google.genai import types as genai_types
 
 from sidecar.dialects import Dialect, Operation
+from sidecar.dialects.anthropic import response as anthropic_response
+from sidecar.dialects.gemini import response as gemini_response
+from sidecar.dialects.openai import response as openai_response
 from sidecar.dialects.registry import DIALECTS
 from sidecar.translate import translate_response
+from sidecar.translate.common import FinishReason
 
 from . import sdk
 from .streams import CALLS, TEXT, TOOL_TEXT
@@ -321,3 +327,47 @@ def test_openai_refusal_is_a_content_filter_stop() -> None:
     out = translate_response(body, source=OAI, target=ANT, operation=Operation.CHAT, model="m")
     assert out["stop_reason"] == "refusal"
     assert out["content"] == [{"type": "text", "text": "I can't help with that."}]
+
+
+def documented_finish_rows() -> list[tuple[str, list[str], list[str], bool]]:
+    """docs/translation.md's finish-reason table: per row the OpenAI reason, the Anthropic reasons and
+    the Gemini reasons it names, and whether the Gemini cell says "with function calls"."""
+    text = (Path(__file__).parents[2] / "docs" / "translation.md").read_text()
+    table = text.split("Finish reasons:", 1)[1].split("\n\n", 2)[1]
+    rows = []
+    for line in table.splitlines()[2:]:
+        openai_cell, anthropic_cell, gemini_cell = line.strip("|").split("|")
+        rows.append(
+            (
+                re.findall(r"`([a-z_]+)`", openai_cell)[0],
+                re.findall(r"`([a-z_]+)`", anthropic_cell),
+                re.findall(r"`([A-Z_]+)`", gemini_cell),
+                "with function calls" in gemini_cell,
+            )
+        )
+    return rows
+
+
+def test_documented_finish_reasons_are_the_dialects_mappings() -> None:
+    """Every Anthropic and Gemini finish reason in docs/translation.md's table reaches an OpenAI caller
+    as its row's OpenAI reason, an OpenAI reason reaches Anthropic and Gemini callers as one its first
+    row names, and every reason the two dialects map is in the table."""
+    seen_anthropic: set[str] = set()
+    seen_gemini: set[str] = set()
+    seen_reasons: set[FinishReason] = set()
+    for openai_reason, anthropic_reasons, gemini_reasons, with_calls in documented_finish_rows():
+        for reason in anthropic_reasons:
+            got = anthropic_response.FINISH_FROM.get(reason, FinishReason.OTHER)
+            assert openai_response.FINISH_TO[got] == openai_reason, reason
+        for reason in gemini_reasons:
+            got = gemini_response.finish_from(reason, with_calls) or FinishReason.OTHER
+            assert openai_response.FINISH_TO[got] == openai_reason, reason
+        if openai_reason not in {openai_response.FINISH_TO[r] for r in seen_reasons}:
+            common = openai_response.FINISH_FROM[openai_reason]
+            assert anthropic_response.FINISH_TO[common] in anthropic_reasons, openai_reason
+            assert gemini_response.FINISH_TO[common] in gemini_reasons, openai_reason
+            seen_reasons.add(common)
+        seen_anthropic |= set(anthropic_reasons)
+        seen_gemini |= set(gemini_reasons)
+    assert set(anthropic_response.FINISH_FROM) <= seen_anthropic
+    assert set(gemini_response.FINISH_FROM) <= seen_gemini
