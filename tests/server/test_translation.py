@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import array
+import base64
 import json
 from typing import Any
 
@@ -162,6 +164,22 @@ async def test_embeddings_openai_to_gemini(fake: FakeFactory, sidecar: SidecarFa
     assert len(result.data[0].embedding) > 8
     upstream = (await running.fake_requests(urls["gemini"]))[-1]
     assert upstream["path"].endswith("text-embedding-004:batchEmbedContents")
+    await client.close()
+
+
+async def test_embeddings_asked_as_base64_come_as_base64(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """An OpenAI app that asks encoding_format base64 gets base64 float32 vectors from a Gemini upstream, as
+    OpenAI sends them (openai-python hands them over undecoded; openai-node decodes without checking)."""
+    running, _ = await start(fake, sidecar)
+    client = openai_client(running)
+    as_base64 = await client.embeddings.create(model="embed-gemini", input=["one", "two"], encoding_format="base64")
+    as_float = await client.embeddings.create(model="embed-gemini", input=["one", "two"], encoding_format="float")
+    for encoded, floats in zip(as_base64.data, as_float.data, strict=True):
+        assert isinstance(encoded.embedding, str)
+        decoded = array.array("f", base64.b64decode(encoded.embedding)).tolist()
+        assert decoded == pytest.approx(floats.embedding, rel=1e-6)
+    default = await client.embeddings.create(model="embed-gemini", input="one")  # the SDK asks base64, decodes
+    assert default.data[0].embedding == pytest.approx(as_float.data[0].embedding, rel=1e-6)
     await client.close()
 
 
