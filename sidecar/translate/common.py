@@ -319,8 +319,14 @@ def result_text(output: str | dict[str, Any]) -> str:
     return dumps(output)
 
 
+# Media types spelt otherwise than the registered name, which Anthropic and Gemini alone accept.
+_MEDIA_ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "image/x-png": "image/png"}
+
+
 def split_data_uri(url: str) -> tuple[str | None, str] | None:
-    """``data:image/png;base64,AAAA`` -> ``("image/png", "AAAA")``; None when not a base64 data URI."""
+    """``data:image/png;base64,AAAA`` -> ``("image/png", "AAAA")``; None when not a base64 data URI. The
+    media type is lower-cased and a common alias (``image/jpg``, which OpenAI takes) becomes its
+    registered name."""
     if not url.startswith("data:"):
         return None
     comma = url.find(",")
@@ -329,8 +335,8 @@ def split_data_uri(url: str) -> tuple[str | None, str] | None:
     head = url[5:comma]
     if not head.endswith(";base64"):
         return None
-    media = head[:-7] or None
-    return media, url[comma + 1 :]
+    media = head[:-7].lower() or None
+    return _MEDIA_ALIASES.get(media, media) if media else None, url[comma + 1 :]
 
 
 _EXT_TYPES = (

@@ -183,6 +183,24 @@ async def test_embeddings_asked_as_base64_come_as_base64(fake: FakeFactory, side
     await client.close()
 
 
+@pytest.mark.parametrize("target", ["to-anthropic", "to-gemini"])
+async def test_openai_jpg_data_uri_reaches_another_dialect_as_jpeg(
+    fake: FakeFactory, sidecar: SidecarFactory, target: str
+) -> None:
+    """An image sent as ``data:image/jpg;base64,...`` (OpenAI takes that spelling) reaches Anthropic and
+    Gemini as ``image/jpeg``, the only JPEG type they take (Anthropic answered 400 to ``image/jpg``)."""
+    running, urls = await start(fake, sidecar)
+    client = openai_client(running)
+    image = {"type": "image_url", "image_url": {"url": "data:image/jpg;base64,/9j/4AAQSkZJRg=="}}
+    reply = await client.chat.completions.create(
+        model=target, messages=[{"role": "user", "content": [{"type": "text", "text": "what is it"}, image]}]
+    )
+    assert reply.choices[0].message.content
+    upstream = json.dumps((await running.fake_requests(urls[target.removeprefix("to-")]))[-1]["json"])
+    assert "image/jpeg" in upstream and "image/jpg" not in upstream
+    await client.close()
+
+
 async def test_unsupported_parameter_is_a_400_naming_it(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """With unsupported_params: error, a parameter Anthropic lacks gets a 400 that names it."""
     running, _ = await start(fake, sidecar)
