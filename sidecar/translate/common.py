@@ -284,6 +284,15 @@ RESPONSE_TOOL_VALUE = RESPONSE_TOOL + "_value"
 """The same, for a schema whose root is not an object: the answer is the input's ``value``."""
 
 
+def turns_of(req: ChatRequest) -> tuple[list[str], list[Message]]:
+    """The request's system prompts and turns for a target that needs a turn (Anthropic, Gemini): a
+    request of system prompts only (OpenAI answers one) has them as its one user turn instead."""
+    system, messages = req.get("system") or [], req.get("messages") or []
+    if system and not any(p["type"] != "text" or p["text"] for m in messages for p in m["parts"]):
+        return [], [{"role": "user", "parts": [{"type": "text", "text": "\n\n".join(system)}]}]
+    return system, list(messages)
+
+
 def dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 

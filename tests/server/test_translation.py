@@ -201,6 +201,23 @@ async def test_openai_jpg_data_uri_reaches_another_dialect_as_jpeg(
     await client.close()
 
 
+@pytest.mark.parametrize("target", ["to-anthropic", "to-gemini"])
+async def test_openai_system_only_request_is_answered_by_another_dialect(
+    fake: FakeFactory, sidecar: SidecarFactory, target: str
+) -> None:
+    """A request of system messages only (OpenAI answers it) reaches Anthropic and Gemini, which need a
+    turn, with the system text as the one user turn (it was their 400)."""
+    running, urls = await start(fake, sidecar)
+    client = openai_client(running)
+    reply = await client.chat.completions.create(
+        model=target, messages=[{"role": "system", "content": "Write a haiku about rain"}]
+    )
+    assert "haiku about rain" in (reply.choices[0].message.content or "")
+    sent = (await running.fake_requests(urls[target.removeprefix("to-")]))[-1]["json"]
+    assert "system" not in sent and "systemInstruction" not in sent  # said once, as the turn
+    await client.close()
+
+
 async def test_unsupported_parameter_is_a_400_naming_it(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """With unsupported_params: error, a parameter Anthropic lacks gets a 400 that names it."""
     running, _ = await start(fake, sidecar)
