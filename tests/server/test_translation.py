@@ -218,6 +218,25 @@ async def test_openai_system_only_request_is_answered_by_another_dialect(
     await client.close()
 
 
+async def test_tool_choice_without_tools_reaches_openai_without_it(
+    fake: FakeFactory, sidecar: SidecarFactory, gemini_client: Any
+) -> None:
+    """A Gemini app's function-calling mode (or an Anthropic tool_choice) with no tools declared is answered
+    by OpenAI, which refuses ``tool_choice`` without ``tools``: with no tools there is no choice to send."""
+    running, urls = await start(fake, sidecar)
+    google = gemini_client(running.url)
+    config = {"tool_config": {"function_calling_config": {"mode": "NONE"}}}
+    answer = await google.aio.models.generate_content(model="to-openai", contents="plain hello", config=config)
+    assert "plain hello" in (answer.text or "")
+    claude = anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0)
+    message = await claude.messages.create(
+        model="to-openai", max_tokens=20, tool_choice={"type": "auto"}, messages=[{"role": "user", "content": "hi"}]
+    )
+    assert message.stop_reason == "end_turn"
+    assert all("tool_choice" not in r["json"] for r in await running.fake_requests(urls["openai"]))
+    await claude.close()
+
+
 async def test_unsupported_parameter_is_a_400_naming_it(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """With unsupported_params: error, a parameter Anthropic lacks gets a 400 that names it."""
     running, _ = await start(fake, sidecar)
