@@ -155,7 +155,8 @@ async def test_models_endpoint_answers_each_sdk_in_its_shape(
     await claude.close()
     google = gemini_client(running.url)
     assert [m.name async for m in await google.aio.models.list()] == ["models/claude", "models/gemini", "models/gpt"]
-    assert (await google.aio.models.get(model="gemini")).name == "models/gemini"
+    got = await google.aio.models.get(model="gemini")
+    assert got.name == "models/gemini" and "generateContent" in (got.supported_actions or ())
     with pytest.raises(genai_errors.ClientError) as info:
         await google.aio.models.get(model="nope")
     assert info.value.code == 404

@@ -74,7 +74,9 @@ class GeminiWire(WireDialect):
         return {"models": [self.model_entry(name, created) for name in names]}
 
     def model_entry(self, name: str, created: int) -> dict[str, Any]:
-        return {"name": f"models/{name}", "displayName": name}
+        # every method the sidecar serves for any name (routing decides what answers it): apps filter
+        # the list on supportedGenerationMethods, as Google's examples do
+        return {"name": f"models/{name}", "displayName": name, "supportedGenerationMethods": list(METHODS)}
 
     def upstream_path(self, operation: Operation, model: str, *, stream: bool, method: str, body: Any) -> str:
         if not method:
