@@ -237,6 +237,25 @@ async def test_tool_choice_without_tools_reaches_openai_without_it(
     await claude.close()
 
 
+@pytest.mark.parametrize("should_retry", ["false", "true"])
+async def test_upstream_retry_hint_reaches_the_sdk_across_dialects(
+    fake: FakeFactory, sidecar: SidecarFactory, should_retry: str
+) -> None:
+    """An Anthropic upstream's 500 reaches an OpenAI app translated, with its ``x-should-retry`` and
+    ``retry-after-ms``: openai-python (2 retries) calls again only when the hint says ``true``."""
+    running, urls = await start(fake, sidecar)
+    fault = f"[fault:status=500;should-retry={should_retry};hint=retry-after-ms;after=0.05]"
+    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=2) as client:
+        with pytest.raises(openai.InternalServerError) as info:
+            await client.chat.completions.create(model="to-anthropic", messages=[{"role": "user", "content": fault}])
+    assert info.value.response.headers["x-should-retry"] == should_retry
+    assert info.value.response.headers["retry-after-ms"] == "50"
+    assert info.value.message  # the upstream's message, in OpenAI's shape
+    one_call = 2  # max_attempts_per_target: the sidecar retries its last target (docs/resilience.md)
+    calls = len(await running.fake_requests(urls["anthropic"]))
+    assert calls == one_call if should_retry == "false" else calls > one_call  # the SDK's retries on top
+
+
 async def test_unsupported_parameter_is_a_400_naming_it(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """With unsupported_params: error, a parameter Anthropic lacks gets a 400 that names it."""
     running, _ = await start(fake, sidecar)
