@@ -5,7 +5,8 @@ proxy:
 
 - the app's side: the ``endpoints`` it serves (the router's table) and ``read_request`` (operation,
   requested model, stream, method from a path and a body), ``claims_path`` (whose 404 an unknown
-  path gets);
+  path gets, and whose shape ``GET /v1/models`` answers in), ``model_listing`` / ``model_entry`` (the
+  models a sidecar serves, as its SDK's ``models.list()`` / ``retrieve`` read them);
 - the upstream's side: ``upstream_path`` per operation, ``credentials`` (the key header),
   ``protocol_headers`` (dropped when the request goes to another dialect), ``add_protocol_headers``,
   ``same_dialect_body`` / ``finish_translated_body`` (the body sent to one target);
@@ -33,7 +34,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -186,7 +187,17 @@ class WireDialect(ABC):
 
     @abstractmethod
     def claims_path(self, path: str, headers: Mapping[str, str] | None) -> bool:
-        """True when an unknown path (or its headers) looks like this dialect's (to shape its 404)."""
+        """True when an unknown path (or its headers) looks like this dialect's (to shape its 404, and
+        the model list of ``GET /v1/models``, a path several dialects share)."""
+
+    def model_listing(self, names: Sequence[str], created: int) -> dict[str, Any]:
+        """The models a sidecar serves (``created``: a Unix time) as this dialect's SDK lists them. By
+        default OpenAI's ``{object: list, data: [...]}``, which most tools read."""
+        return {"object": "list", "data": [self.model_entry(name, created) for name in names]}
+
+    def model_entry(self, name: str, created: int) -> dict[str, Any]:
+        """One served model as this dialect's SDK reads it (by default OpenAI's model object)."""
+        return {"id": name, "object": "model", "created": created, "owned_by": "llm-sidecar"}
 
     # --- the upstream's side ------------------------------------------------------------------------
 

@@ -9,8 +9,9 @@ Stream event order (named SSE events)::
     message_stop
 
 The in-stream error is ``event: error`` with ``{"type": "error", "error": {"type": "overloaded_error"}}``.
-``max_tokens`` is required, as upstream. ``output_config.format`` (or ``output_format``) of type
-``json_schema`` asks for JSON. There are no log-probabilities in this API.
+``max_tokens`` is required, as upstream, and a base64 image's ``media_type`` must be one of the four
+Anthropic takes (``image/jpeg``, ``image/png``, ``image/gif``, ``image/webp``). ``output_config.format``
+(or ``output_format``) of type ``json_schema`` asks for JSON. There are no log-probabilities in this API.
 """
 
 from __future__ import annotations
@@ -37,6 +38,26 @@ _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 STREAM_ERROR = frame({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}, "error")
 
 
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+
+
+def _check_images(messages: list[Any]) -> None:
+    """Anthropic's validation of base64 image blocks' media types (its 400 message)."""
+    allowed = ", ".join(f"'{t}'" for t in IMAGE_TYPES[:-1]) + f" or '{IMAGE_TYPES[-1]}'"
+    for i, message in enumerate(messages):
+        content = message.get("content")
+        for j, block in enumerate(content if isinstance(content, list) else ()):
+            source = block.get("source") if isinstance(block, Mapping) and block.get("type") == "image" else None
+            if (
+                isinstance(source, Mapping)
+                and source.get("type") == "base64"
+                and source.get("media_type") not in IMAGE_TYPES
+            ):
+                raise RequestError(
+                    f"messages.{i}.content.{j}.image.source.base64.media_type: Input should be {allowed}"
+                )
+
+
 def prompt_of(body: Mapping[str, Any], *, need_max_tokens: bool = True) -> conv.Prompt:
     """Reduce a Messages request to the neutral prompt; ``RequestError`` when it is invalid."""
     require(body, "model", str)
@@ -46,6 +67,7 @@ def prompt_of(body: Mapping[str, Any], *, need_max_tokens: bool = True) -> conv.
     max_tokens = optional_int(body, "max_tokens")
     if need_max_tokens and max_tokens is None:
         raise RequestError("max_tokens: Field required")
+    _check_images(messages)
     user: Mapping[str, Any] = next((m for m in reversed(messages) if m.get("role") == "user"), {})
     content = user.get("content")
     blocks = content if isinstance(content, list) else []

@@ -4,7 +4,7 @@ Streams are ``data: {chunk}`` events ended by ``data: [DONE]``: a role chunk, co
 deltas, a chunk carrying ``finish_reason``, then, when ``stream_options.include_usage`` is set, a usage
 chunk with empty ``choices``. Tool calls stream as one chunk naming the call, then argument pieces.
 ``logprobs: true`` (with ``top_logprobs``) adds ``choices[].logprobs.content``, one entry per word (in a
-stream, on each content chunk).
+stream, on each content chunk). ``tool_choice`` without ``tools`` is a 400, as upstream.
 """
 
 from __future__ import annotations
@@ -69,6 +69,11 @@ def chat_prompt(body: Mapping[str, Any]) -> conv.Prompt:
     messages = require(body, "messages", list)
     if not messages or not all(isinstance(message, Mapping) for message in messages):
         raise RequestError("messages: must be a non-empty list of message objects", param="messages")
+    if body.get("tool_choice") is not None and not body.get("tools"):
+        raise RequestError(
+            "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.",
+            param="tool_choice",
+        )
     last = messages[-1]
     user: Mapping[str, Any] = next((m for m in reversed(messages) if m.get("role") == "user"), {})
     json_asked, schema = json_format(body.get("response_format"))

@@ -1,4 +1,6 @@
-"""The sidecar's own endpoints: health, readiness, status, metrics, and OpenAI's model list.
+"""The sidecar's own endpoints: health, readiness, status, metrics, and the model list and lookup (in the
+caller's dialect: ``GET /v1/models`` is OpenAI's, Anthropic's and google-genai's path alike, told apart by
+their headers, as ``dialects.registry.dialect_of_path`` does; Gemini's ``/v1beta/models`` too).
 
 These paths (``/healthz``, ``/readyz``, ``/status``, ``/metrics``) cannot collide with a provider
 path: every provider API lives under ``/v1``, ``/v1beta`` or ``/openai``. ``/healthz`` never depends
@@ -15,6 +17,8 @@ import orjson
 from aiohttp.web import BaseRequest, Response
 
 from .. import __version__
+from ..dialects import registry
+from .errors import RequestFailed, error_response
 from .state import SidecarState
 
 
@@ -113,15 +117,20 @@ async def metrics(request: BaseRequest, *, state: SidecarState) -> Response:
 
 
 async def list_models(request: BaseRequest, *, state: SidecarState) -> Response:
-    """OpenAI's GET /v1/models: the model names the policy exposes."""
+    """``GET /v1/models`` (and ``/v1beta/models``): the model names the policy exposes, as the caller's SDK
+    lists them."""
     policy = state.holder.policy
-    created = int(policy.loaded_at)
-    return _json(
-        {
-            "object": "list",
-            "data": [
-                {"id": name, "object": "model", "created": created, "owned_by": "llm-sidecar"}
-                for name in policy.exposed_models
-            ],
-        }
-    )
+    wire = registry.wire(registry.dialect_of_path(request.path, request.headers))
+    return _json(wire.model_listing(policy.exposed_models, int(policy.loaded_at)))
+
+
+async def get_model(request: BaseRequest, *, state: SidecarState) -> Response:
+    """``GET /v1/models/{model}`` (and ``/v1beta/...``): one exposed model as the caller's SDK reads it, or
+    its dialect's 404."""
+    policy = state.holder.policy
+    dialect = registry.dialect_of_path(request.path, request.headers)
+    name = request.path.rsplit("/", 1)[-1]
+    if name not in policy.exposed_models:
+        failure = RequestFailed(404, f"model {name!r} is not served here", code="model_not_found", param="model")
+        return error_response(dialect, failure)
+    return _json(registry.wire(dialect).model_entry(name, int(policy.loaded_at)))

@@ -234,6 +234,7 @@ class Attempt:
                 target=caller,
                 operation=exchange.facts.operation,
                 model=prepared.target.upstream_model,
+                request=exchange.facts.body,
             )
             body = orjson.dumps(out)
         result.response = Response(status=status, body=body, headers=relayed)

@@ -25,8 +25,9 @@ if TYPE_CHECKING:
 
 RequestConverter = Callable[[dict[str, Any], str, Drops, TranslateOptions], dict[str, Any]]
 """A non-chat request of another dialect as this dialect's body: ``(body, target model, drops, options)``."""
-ResponseConverter = Callable[[dict[str, Any], str], dict[str, Any]]
-"""A non-chat response of this dialect as another dialect's body: ``(body, reported model)``."""
+ResponseConverter = Callable[[dict[str, Any], str, dict[str, Any]], dict[str, Any]]
+"""A non-chat response of this dialect as another dialect's body: ``(body, reported model, the caller's
+request body)`` (the request says how the caller wants it written: OpenAI's ``encoding_format``)."""
 
 
 class ErrorBody(Protocol):

@@ -284,6 +284,15 @@ RESPONSE_TOOL_VALUE = RESPONSE_TOOL + "_value"
 """The same, for a schema whose root is not an object: the answer is the input's ``value``."""
 
 
+def turns_of(req: ChatRequest) -> tuple[list[str], list[Message]]:
+    """The request's system prompts and turns for a target that needs a turn (Anthropic, Gemini): a
+    request of system prompts only (OpenAI answers one) has them as its one user turn instead."""
+    system, messages = req.get("system") or [], req.get("messages") or []
+    if system and not any(p["type"] != "text" or p["text"] for m in messages for p in m["parts"]):
+        return [], [{"role": "user", "parts": [{"type": "text", "text": "\n\n".join(system)}]}]
+    return system, list(messages)
+
+
 def dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
@@ -319,8 +328,14 @@ def result_text(output: str | dict[str, Any]) -> str:
     return dumps(output)
 
 
+# Media types spelt otherwise than the registered name, which Anthropic and Gemini alone accept.
+_MEDIA_ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "image/x-png": "image/png"}
+
+
 def split_data_uri(url: str) -> tuple[str | None, str] | None:
-    """``data:image/png;base64,AAAA`` -> ``("image/png", "AAAA")``; None when not a base64 data URI."""
+    """``data:image/png;base64,AAAA`` -> ``("image/png", "AAAA")``; None when not a base64 data URI. The
+    media type is lower-cased and a common alias (``image/jpg``, which OpenAI takes) becomes its
+    registered name."""
     if not url.startswith("data:"):
         return None
     comma = url.find(",")
@@ -329,8 +344,8 @@ def split_data_uri(url: str) -> tuple[str | None, str] | None:
     head = url[5:comma]
     if not head.endswith(";base64"):
         return None
-    media = head[:-7] or None
-    return media, url[comma + 1 :]
+    media = head[:-7].lower() or None
+    return _MEDIA_ALIASES.get(media, media) if media else None, url[comma + 1 :]
 
 
 _EXT_TYPES = (

@@ -72,16 +72,25 @@ def translate_request(
 
 
 def translate_response(
-    body: dict[str, Any], *, source: Dialect, target: Dialect, operation: Operation, model: str
+    body: dict[str, Any],
+    *,
+    source: Dialect,
+    target: Dialect,
+    operation: Operation,
+    model: str,
+    request: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """An upstream (``source``) response body as the caller's (``target``) body; ``model`` is reported."""
+    """An upstream (``source``) response body as the caller's (``target``) body; ``model`` is reported.
+
+    ``request`` is the caller's request body, which says how some answers are written (OpenAI
+    embeddings' ``encoding_format``); None reads as an empty request."""
     upstream = registry.TRANSLATIONS[source]
     try:
         if operation in CHAT_OPERATIONS:
             return registry.TRANSLATIONS[target].build_response(upstream.parse_response(body), model)
         convert = upstream.responses_to.get((operation, target))
         if convert is not None:
-            return convert(body, model)
+            return convert(body, model, request or {})
     except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
         raise TranslationError(f"malformed {source.value} response body: {exc!r}") from exc
     raise _no_route(operation, source, target)

@@ -3,8 +3,8 @@
 (``sidecar/dialects/<dialect>/decoder.py``).
 
 - ``OpenAIDecoder``: ``chat.completion.chunk`` payloads; the first chunk gives ``Start``,
-  ``reasoning_content`` (OpenAI-compatible servers) gives ``Reasoning``, ``content`` gives ``Text``, the
-  first delta of each ``tool_calls[index]`` gives ``ToolStart`` and every ``arguments`` fragment
+  ``reasoning_content`` or ``reasoning`` (OpenAI-compatible servers) gives ``Reasoning``, ``content``
+  gives ``Text``, the first delta of each ``tool_calls[index]`` gives ``ToolStart`` and every ``arguments`` fragment
   ``ToolArgs``; ``finish_reason`` -> ``Finish`` (a content-filter stop after a ``refusal``); a chunk
   with ``usage`` -> ``UsageSeen``; ``[DONE]`` -> ``End``; ``{"error": ...}`` -> ``Failure``. Choices
   other than index 0 are ignored.

@@ -6,7 +6,8 @@ Every encoder has ``feed(delta) -> events`` and ``close() -> events`` (idempoten
 upstream's end marker and again by ``finish()``), and turns a ``Failure`` into the dialect's error event,
 after which it emits nothing more.
 
-- ``OpenAIEncoder``: a first chunk with ``role: assistant``, one chunk per text, reasoning
+- ``OpenAIEncoder``: a chunk with ``role: assistant`` before the answer's first part (``content: ""``, or
+  ``content: null`` beside a tool call that opens the answer, as OpenAI sends it), one chunk per text, reasoning
   (``reasoning_content``, as OpenAI-compatible servers send it) or tool-call fragment
   (``tool_calls[index]`` with id, type and name on the first fragment; a call that streamed no argument
   text gets ``"{}"`` before the next call or the finish, as the whole answer says), a chunk carrying

@@ -152,6 +152,17 @@ async def test_max_tokens_required(fake, anthropic_for):
     assert caught.value.body["error"]["type"] == "invalid_request_error"  # type: ignore[index]
 
 
+async def test_image_media_type_is_checked(fake, anthropic_for):
+    """A base64 image whose media_type Anthropic does not take (``image/jpg``) is a 400, as upstream."""
+    client = anthropic_for(await fake())
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/jpg", "data": "/9j/"}}
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        await client.messages.create(model="m", max_tokens=5, messages=[{"role": "user", "content": [image]}])
+    assert "media_type" in caught.value.message
+    image["source"]["media_type"] = "image/jpeg"  # type: ignore[index]
+    await client.messages.create(model="m", max_tokens=5, messages=[{"role": "user", "content": [image]}])
+
+
 async def test_max_tokens_stop_reason(fake, anthropic_for):
     """A reply longer than max_tokens stops with stop_reason max_tokens."""
     client = anthropic_for(await fake(reply="word " * 40))

@@ -7,6 +7,8 @@ from typing import Any
 import aiohttp
 import anthropic
 import openai
+import pytest
+from google.genai import errors as genai_errors
 
 from ..conftest import FakeFactory, SidecarFactory, provider_block
 
@@ -134,6 +136,34 @@ async def test_models_endpoint_lists_exposed_names(fake: FakeFactory, sidecar: S
     client = openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0)
     names = [m.id async for m in client.models.list()]
     assert names == ["claude", "gemini", "gpt"]
+    await client.close()
+
+
+async def test_models_endpoint_answers_each_sdk_in_its_shape(
+    fake: FakeFactory, sidecar: SidecarFactory, gemini_client: Any
+) -> None:
+    """The Anthropic and Gemini SDKs list and get the exposed models in their own shapes (they used to get
+    OpenAI's list: Anthropic's fields were None, google-genai found no model); an unknown one is their 404."""
+    running, _ = await start(fake, sidecar)
+    claude = anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0)
+    listed = [m async for m in claude.models.list()]
+    assert [m.id for m in listed] == ["claude", "gemini", "gpt"]
+    assert all(m.type == "model" and m.display_name == m.id and m.created_at.year >= 2025 for m in listed)
+    assert (await claude.models.retrieve("gpt")).id == "gpt"
+    with pytest.raises(anthropic.NotFoundError):
+        await claude.models.retrieve("nope")
+    await claude.close()
+    google = gemini_client(running.url)
+    assert [m.name async for m in await google.aio.models.list()] == ["models/claude", "models/gemini", "models/gpt"]
+    got = await google.aio.models.get(model="gemini")
+    assert got.name == "models/gemini" and "generateContent" in (got.supported_actions or ())
+    with pytest.raises(genai_errors.ClientError) as info:
+        await google.aio.models.get(model="nope")
+    assert info.value.code == 404
+    client = openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0)
+    assert (await client.models.retrieve("claude")).id == "claude"
+    with pytest.raises(openai.NotFoundError):
+        await client.models.retrieve("nope")
     await client.close()
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import array
+import base64
 import json
 from typing import Any
 
@@ -163,6 +165,95 @@ async def test_embeddings_openai_to_gemini(fake: FakeFactory, sidecar: SidecarFa
     upstream = (await running.fake_requests(urls["gemini"]))[-1]
     assert upstream["path"].endswith("text-embedding-004:batchEmbedContents")
     await client.close()
+
+
+async def test_embeddings_asked_as_base64_come_as_base64(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """An OpenAI app that asks encoding_format base64 gets base64 float32 vectors from a Gemini upstream, as
+    OpenAI sends them (openai-python hands them over undecoded; openai-node decodes without checking)."""
+    running, _ = await start(fake, sidecar)
+    client = openai_client(running)
+    as_base64 = await client.embeddings.create(model="embed-gemini", input=["one", "two"], encoding_format="base64")
+    as_float = await client.embeddings.create(model="embed-gemini", input=["one", "two"], encoding_format="float")
+    for encoded, floats in zip(as_base64.data, as_float.data, strict=True):
+        assert isinstance(encoded.embedding, str)
+        decoded = array.array("f", base64.b64decode(encoded.embedding)).tolist()
+        assert decoded == pytest.approx(floats.embedding, rel=1e-6)
+    default = await client.embeddings.create(model="embed-gemini", input="one")  # the SDK asks base64, decodes
+    assert default.data[0].embedding == pytest.approx(as_float.data[0].embedding, rel=1e-6)
+    await client.close()
+
+
+@pytest.mark.parametrize("target", ["to-anthropic", "to-gemini"])
+async def test_openai_jpg_data_uri_reaches_another_dialect_as_jpeg(
+    fake: FakeFactory, sidecar: SidecarFactory, target: str
+) -> None:
+    """An image sent as ``data:image/jpg;base64,...`` (OpenAI takes that spelling) reaches Anthropic and
+    Gemini as ``image/jpeg``, the only JPEG type they take (Anthropic answered 400 to ``image/jpg``)."""
+    running, urls = await start(fake, sidecar)
+    client = openai_client(running)
+    image = {"type": "image_url", "image_url": {"url": "data:image/jpg;base64,/9j/4AAQSkZJRg=="}}
+    reply = await client.chat.completions.create(
+        model=target, messages=[{"role": "user", "content": [{"type": "text", "text": "what is it"}, image]}]
+    )
+    assert reply.choices[0].message.content
+    upstream = json.dumps((await running.fake_requests(urls[target.removeprefix("to-")]))[-1]["json"])
+    assert "image/jpeg" in upstream and "image/jpg" not in upstream
+    await client.close()
+
+
+@pytest.mark.parametrize("target", ["to-anthropic", "to-gemini"])
+async def test_openai_system_only_request_is_answered_by_another_dialect(
+    fake: FakeFactory, sidecar: SidecarFactory, target: str
+) -> None:
+    """A request of system messages only (OpenAI answers it) reaches Anthropic and Gemini, which need a
+    turn, with the system text as the one user turn (it was their 400)."""
+    running, urls = await start(fake, sidecar)
+    client = openai_client(running)
+    reply = await client.chat.completions.create(
+        model=target, messages=[{"role": "system", "content": "Write a haiku about rain"}]
+    )
+    assert "haiku about rain" in (reply.choices[0].message.content or "")
+    sent = (await running.fake_requests(urls[target.removeprefix("to-")]))[-1]["json"]
+    assert "system" not in sent and "systemInstruction" not in sent  # said once, as the turn
+    await client.close()
+
+
+async def test_tool_choice_without_tools_reaches_openai_without_it(
+    fake: FakeFactory, sidecar: SidecarFactory, gemini_client: Any
+) -> None:
+    """A Gemini app's function-calling mode (or an Anthropic tool_choice) with no tools declared is answered
+    by OpenAI, which refuses ``tool_choice`` without ``tools``: with no tools there is no choice to send."""
+    running, urls = await start(fake, sidecar)
+    google = gemini_client(running.url)
+    config = {"tool_config": {"function_calling_config": {"mode": "NONE"}}}
+    answer = await google.aio.models.generate_content(model="to-openai", contents="plain hello", config=config)
+    assert "plain hello" in (answer.text or "")
+    claude = anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0)
+    message = await claude.messages.create(
+        model="to-openai", max_tokens=20, tool_choice={"type": "auto"}, messages=[{"role": "user", "content": "hi"}]
+    )
+    assert message.stop_reason == "end_turn"
+    assert all("tool_choice" not in r["json"] for r in await running.fake_requests(urls["openai"]))
+    await claude.close()
+
+
+@pytest.mark.parametrize("should_retry", ["false", "true"])
+async def test_upstream_retry_hint_reaches_the_sdk_across_dialects(
+    fake: FakeFactory, sidecar: SidecarFactory, should_retry: str
+) -> None:
+    """An Anthropic upstream's 500 reaches an OpenAI app translated, with its ``x-should-retry`` and
+    ``retry-after-ms``: openai-python (2 retries) calls again only when the hint says ``true``."""
+    running, urls = await start(fake, sidecar)
+    fault = f"[fault:status=500;should-retry={should_retry};hint=retry-after-ms;after=0.05]"
+    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=2) as client:
+        with pytest.raises(openai.InternalServerError) as info:
+            await client.chat.completions.create(model="to-anthropic", messages=[{"role": "user", "content": fault}])
+    assert info.value.response.headers["x-should-retry"] == should_retry
+    assert info.value.response.headers["retry-after-ms"] == "50"
+    assert info.value.message  # the upstream's message, in OpenAI's shape
+    one_call = 2  # max_attempts_per_target: the sidecar retries its last target (docs/resilience.md)
+    calls = len(await running.fake_requests(urls["anthropic"]))
+    assert calls == one_call if should_retry == "false" else calls > one_call  # the SDK's retries on top
 
 
 async def test_unsupported_parameter_is_a_400_naming_it(fake: FakeFactory, sidecar: SidecarFactory) -> None:

@@ -53,7 +53,7 @@ def test_list_input_is_batch_with_model_per_request() -> None:
             {"model": "models/gemini-embedding-001", "content": {"parts": [{"text": "b"}]}},
         ]
     }
-    assert dropped == ["encoding_format"]  # vectors come back as floats
+    assert dropped == []  # vectors come back base64-encoded, as asked (gemini_response_to_openai)
     assert gemini_embedding_method(out) == "batchEmbedContents"
 
 
@@ -120,6 +120,20 @@ def test_gemini_embedding_response_read_by_openai() -> None:
         result = sdk.openai_client(json.dumps(out).encode(), sdk.JSON).embeddings.create(model="m", input="x")
         assert result.data[0].embedding == [0.5, 0.25]
         assert result.model == "text-embedding-3-small"
+
+
+def test_gemini_embedding_response_as_base64_when_asked() -> None:
+    """Asked encoding_format base64, the vectors are OpenAI's little-endian float32 bytes in base64, which
+    openai-python (asking base64 itself) decodes back to the floats; an unknown encoding is refused."""
+    upstream = {"embeddings": [{"values": [0.5, 0.25]}, {"values": [-1.5, 2.0]}]}
+    out = translate_response(
+        upstream, source=GEM, target=OAI, operation=E, model="m", request={"encoding_format": "base64"}
+    )
+    assert [d["embedding"] for d in out["data"]] == ["AAAAPwAAgD4=", "AADAvwAAAEA="]
+    result = sdk.openai_client(json.dumps(out).encode(), sdk.JSON).embeddings.create(model="m", input=["x", "y"])
+    assert [d.embedding for d in result.data] == [[0.5, 0.25], [-1.5, 2.0]]
+    with pytest.raises(UnsupportedParameter):
+        tr({"model": "m", "input": "x", "encoding_format": "int8"}, OAI, GEM)
 
 
 def test_count_tokens_anthropic_to_gemini() -> None:

@@ -6,7 +6,9 @@ import itertools
 import json
 from typing import Any
 
+import openai
 import pytest
+from pydantic import BaseModel
 
 from sidecar.dialects import Dialect, Operation
 from sidecar.dialects.registry import DIALECTS
@@ -339,6 +341,30 @@ def test_forced_tool_answer_reads_back_as_text() -> None:
     assert json.loads(message["content"]) == {"name": "Ada", "age": 36}
     assert "tool_calls" not in message
     assert out["choices"][0]["finish_reason"] == "stop"
+
+
+class Person(BaseModel):
+    name: str
+    age: int
+
+
+def test_forced_tool_answer_cut_by_max_tokens_is_a_length_stop() -> None:
+    """An answer tool call Anthropic cut at max_tokens reaches an OpenAI caller with finish "length", on
+    which openai-python's parse() raises LengthFinishReasonError (it was "stop": a parse of cut JSON)."""
+    upstream = {
+        "id": "msg_03",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude",
+        "content": [{"type": "tool_use", "id": "toolu_3", "name": RESPONSE_TOOL, "input": {}}],
+        "stop_reason": "max_tokens",
+        "usage": {"input_tokens": 10, "output_tokens": 16},
+    }
+    out = translate_response(upstream, source=ANT, target=OAI, operation=Operation.CHAT, model="gpt")
+    assert out["choices"][0]["finish_reason"] == "length"
+    client = sdk.openai_client(json.dumps(out).encode(), sdk.JSON)
+    with pytest.raises(openai.LengthFinishReasonError):
+        client.chat.completions.parse(model="m", messages=[{"role": "user", "content": "x"}], response_format=Person)
 
 
 def test_non_object_schema_is_wrapped_for_anthropic_and_unwrapped_back() -> None:

@@ -9,6 +9,8 @@ import base64
 import json
 from typing import Any
 
+import pytest
+
 from sidecar.dialects import Dialect, Operation
 from sidecar.translate import new_stream_translator, translate_response
 
@@ -57,7 +59,7 @@ def _gemini_body() -> dict[str, Any]:
     }
 
 
-def _openai_body() -> dict[str, Any]:
+def _openai_body(field: str = "reasoning_content") -> dict[str, Any]:
     return {
         "id": "chatcmpl-1",
         "object": "chat.completion",
@@ -66,7 +68,7 @@ def _openai_body() -> dict[str, Any]:
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": "42.", "reasoning_content": "Six times seven."},
+                "message": {"role": "assistant", "content": "42.", field: "Six times seven."},
                 "finish_reason": "stop",
             }
         ],
@@ -134,11 +136,13 @@ def test_gemini_thought_left_out_for_anthropic() -> None:
     assert [b["type"] for b in out["content"]] == ["tool_use"]
 
 
-def test_openai_reasoning_content_reaches_anthropic_and_gemini() -> None:
-    """``reasoning_content`` becomes a Gemini thought part; an Anthropic caller gets only the answer text."""
-    anthropic_out = _translate(_openai_body(), OAI, ANT)
+@pytest.mark.parametrize("field", ["reasoning_content", "reasoning"])
+def test_openai_reasoning_content_reaches_anthropic_and_gemini(field: str) -> None:
+    """``reasoning_content`` (DeepSeek) or ``reasoning`` (vLLM since it dropped the other name, OpenRouter)
+    becomes a Gemini thought part; an Anthropic caller gets only the answer text."""
+    anthropic_out = _translate(_openai_body(field), OAI, ANT)
     assert [b["type"] for b in anthropic_out["content"]] == ["text"]
-    gemini_out = _translate(_openai_body(), OAI, GEM)
+    gemini_out = _translate(_openai_body(field), OAI, GEM)
     assert gemini_out["candidates"][0]["content"]["parts"][0] == {"text": "Six times seven.", "thought": True}
 
 
@@ -238,16 +242,18 @@ def test_gemini_thought_stream_left_out_for_anthropic_sdk() -> None:
     assert [block.type for block in message.content] == ["tool_use"]
 
 
-def test_openai_reasoning_stream_reaches_gemini_as_thought_parts() -> None:
-    """``reasoning_content`` deltas from an OpenAI-compatible upstream reach a Gemini caller as thought parts."""
+@pytest.mark.parametrize("field", ["reasoning_content", "reasoning"])
+def test_openai_reasoning_stream_reaches_gemini_as_thought_parts(field: str) -> None:
+    """``reasoning_content`` (or vLLM's ``reasoning``) deltas from an OpenAI-compatible upstream reach a
+    Gemini caller as thought parts."""
     upstream = (
         "".join(
             "data: "
             + json.dumps({"id": "c1", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
             + "\n\n"
             for delta, finish in [
-                ({"role": "assistant", "reasoning_content": "Hmm, "}, None),
-                ({"reasoning_content": "six sevens."}, None),
+                ({"role": "assistant", field: "Hmm, "}, None),
+                ({field: "six sevens."}, None),
                 ({"content": "42"}, None),
                 ({}, "stop"),
             ]

@@ -101,8 +101,8 @@ def test_anthropic_ping_produces_nothing_and_thinking_becomes_reasoning_content(
     events = sdk.events(UPSTREAM[("anthropic", "tools")])
     translator.feed(events[0])
     out = [e for event in events[1:5] for e in translator.feed(event)]  # thinking start, delta, signature, stop
-    deltas = [json.loads(e.data)["choices"][0]["delta"] for e in out]
-    assert deltas == [{"reasoning_content": "User wants weather."}]
+    deltas = [json.loads(e.data)["choices"][0]["delta"] for e in out]  # the role chunk opens the answer
+    assert deltas == [{"role": "assistant", "content": ""}, {"reasoning_content": "User wants weather."}]
     assert translator.feed(SSEEvent(b'{"type": "ping"}', "ping")) == []
 
 

@@ -111,6 +111,45 @@ def test_openai_usage_chunk_only_when_asked(source: Dialect) -> None:
     assert translator.usage is not None  # telemetry still sees it
 
 
+TOOL_ONLY = {
+    Dialect.ANTHROPIC: (
+        'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":"message","role":'
+        '"assistant","model":"c","content":[],"stop_reason":null,"usage":{"input_tokens":9,"output_tokens":1}}}\n\n'
+        'event: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":'
+        '{"type":"tool_use","id":"toolu_1","name":"get_time","input":{}}}\n\n'
+        'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":'
+        '{"type":"input_json_delta","partial_json":"{\\"tz\\": \\"UTC\\"}"}}\n\n'
+        'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n'
+        'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"tool_use"},'
+        '"usage":{"output_tokens":12}}\n\n'
+        'event: message_stop\ndata: {"type":"message_stop"}\n\n'
+    ),
+    Dialect.GEMINI: (
+        'data: {"candidates":[{"content":{"role":"model","parts":[{"functionCall":{"name":"get_time",'
+        '"args":{"tz":"UTC"}}}]},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":9,'
+        '"candidatesTokenCount":12,"totalTokenCount":21},"responseId":"r1"}\n\n'
+    ),
+}
+
+
+@pytest.mark.parametrize("source", [Dialect.ANTHROPIC, Dialect.GEMINI], ids=str)
+def test_openai_tool_only_answer_has_no_content_streamed_or_not(source: Dialect) -> None:
+    """A streamed answer that only calls a tool reaches openai-python's stream helper with ``content``
+    None, as OpenAI streams it (``"content": null`` beside the first tool call) and as the unstreamed
+    translation says, not an empty string."""
+    translator = new_stream_translator(
+        source=source, target=Dialect.OPENAI, operation=Operation.CHAT, model="m", include_usage=True
+    )
+    out = []
+    for event in sdk.events(TOOL_ONLY[source]):
+        out += translator.feed(event)
+    message = sdk.openai_final(sdk.render(out + translator.finish())).choices[0].message
+    assert message.content is None
+    assert [(c.function.name, json.loads(c.function.arguments)) for c in message.tool_calls or []] == [
+        ("get_time", {"tz": "UTC"})
+    ]
+
+
 def test_finish_after_end_marker_adds_nothing() -> None:
     """finish() after the upstream's own end marker (message_stop, [DONE]) emits no second closing."""
     translator = new_stream_translator(

@@ -29,6 +29,7 @@ from ...translate.common import (
     TranslationError,
     result_text,
     safe_id,
+    turns_of,
 )
 from ...translate.params import chat_params
 from ...translate.schema import object_schema
@@ -212,13 +213,14 @@ def _parse_tool_choice(value: Any, req: ChatRequest) -> None:
 
 
 def build_request(req: ChatRequest, model: str, drops: Drops, options: TranslateOptions) -> dict[str, Any]:
+    system, messages = turns_of(req)
     out: dict[str, Any] = {
         "model": model,
         "max_tokens": req.get("max_tokens") or options.default_max_tokens,
-        "messages": _build_messages(req.get("messages", ()), drops),
+        "messages": _build_messages(messages, drops),
     }
-    if req.get("system"):
-        out["system"] = "\n\n".join(req["system"])
+    if system:
+        out["system"] = "\n\n".join(system)
     if "temperature" in req:
         out["temperature"] = min(req["temperature"], 1.0)
     for key in ("top_p", "top_k"):

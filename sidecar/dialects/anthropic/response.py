@@ -185,8 +185,8 @@ def parse_response(body: dict[str, Any]) -> ChatResponse:
             )
     raw = body.get("stop_reason")
     reason = FINISH_FROM.get(raw, FinishReason.OTHER) if raw else None
-    if answered and not any(p["type"] == "tool_call" for p in parts):
-        reason = FinishReason.STOP
+    if answered and reason is FinishReason.TOOL_CALLS and not any(p["type"] == "tool_call" for p in parts):
+        reason = FinishReason.STOP  # the answer tool's call is the answer; a cut one stays a length stop
     return {
         "id": body.get("id"),
         "choices": [{"parts": parts, "finish_reason": reason, "stop_sequence": body.get("stop_sequence")}],

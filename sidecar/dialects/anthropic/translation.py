@@ -13,7 +13,7 @@ from .decoder import AnthropicDecoder
 from .encoder import AnthropicEncoder
 
 
-def _anthropic_count_to_gemini(body: dict[str, Any], model: str) -> dict[str, Any]:
+def _anthropic_count_to_gemini(body: dict[str, Any], model: str, request: dict[str, Any]) -> dict[str, Any]:
     return count_tokens.anthropic_response_to_gemini(body)
 
 

@@ -7,7 +7,8 @@ Streams: named events; ``message_start``, ``ping`` and ``content_block_start`` c
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -52,6 +53,15 @@ class AnthropicWire(WireDialect):
 
     def claims_path(self, path: str, headers: Mapping[str, str] | None) -> bool:
         return path.startswith("/v1/messages") or (headers is not None and "anthropic-version" in headers)
+
+    def model_listing(self, names: Sequence[str], created: int) -> dict[str, Any]:
+        data = [self.model_entry(name, created) for name in names]
+        first, last = (data[0]["id"], data[-1]["id"]) if data else (None, None)
+        return {"data": data, "has_more": False, "first_id": first, "last_id": last}
+
+    def model_entry(self, name: str, created: int) -> dict[str, Any]:
+        when = datetime.fromtimestamp(created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return {"type": "model", "id": name, "display_name": name, "created_at": when}
 
     def credentials(self, key: str) -> tuple[str, str]:
         return "x-api-key", key

@@ -6,15 +6,19 @@ proxy which path to call); ``dimensions`` <->
 ``outputDimensionality``. Token-id inputs have no Gemini form. Reading Gemini, a body with ``requests``
 is a batch; the text parts of each content are joined.
 
-Responses: Gemini's ``embedding`` / ``embeddings[]`` become OpenAI ``data[]`` (floats; usage from
-``usageMetadata`` when present, else zeros). The other way, both ``embeddings`` and, for a single
-vector, ``embedding`` are set, since a response alone does not say which Gemini method was called.
-OpenAI ``encoding_format: base64`` is not honoured: vectors come back as floats (the official SDK,
-which asks for base64 by default, accepts floats).
+Responses: Gemini's ``embedding`` / ``embeddings[]`` become OpenAI ``data[]`` (usage from
+``usageMetadata`` when present, else zeros), written as the caller's ``encoding_format`` asks: floats,
+or for ``base64`` the little-endian float32 bytes in base64, as OpenAI sends them (openai-python asks
+base64 by default and decodes; an app or SDK that asked it decodes it itself). The other way, both
+``embeddings`` and, for a single vector, ``embedding`` are set, since a response alone does not say
+which Gemini method was called.
 """
 
 from __future__ import annotations
 
+import array
+import base64
+import sys
 from typing import Any
 
 from ...translate.common import Drops, TranslationError, Usage, as_int
@@ -35,8 +39,8 @@ def openai_to_gemini(body: dict[str, Any], model: str, drops: Drops) -> dict[str
         if key == "dimensions":
             config["outputDimensionality"] = value
         elif key == "encoding_format":
-            if value != "float":
-                drops.ignored("encoding_format")
+            if value not in ("float", "base64"):
+                drops.unsupported(key, "only float and base64 vectors")
         elif key == "user":
             drops.ignored("user")
         else:
@@ -86,19 +90,30 @@ def openai_response_to_gemini(body: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def gemini_response_to_openai(body: dict[str, Any], model: str) -> dict[str, Any]:
+def gemini_response_to_openai(body: dict[str, Any], model: str, request: dict[str, Any]) -> dict[str, Any]:
     vectors = body.get("embeddings")
     if not isinstance(vectors, list):
         vectors = [body["embedding"]] if isinstance(body.get("embedding"), dict) else []
     usage = usage_from_gemini(body) or Usage()
+    encode = _base64 if request.get("encoding_format") == "base64" else list
     return {
         "object": "list",
         "data": [
-            {"object": "embedding", "index": i, "embedding": v.get("values") or []} for i, v in enumerate(vectors)
+            {"object": "embedding", "index": i, "embedding": encode(v.get("values") or [])}
+            for i, v in enumerate(vectors)
         ],
         "model": model,
         "usage": {"prompt_tokens": usage.input_tokens, "total_tokens": usage.input_tokens},
     }
+
+
+def _base64(values: list[float]) -> str:
+    """A vector as OpenAI's ``encoding_format: base64`` writes it: little-endian float32 bytes, base64
+    (a value that is not a number raises ``TypeError``: the facade's malformed answer)."""
+    floats = array.array("f", values)
+    if sys.byteorder == "big":
+        floats.byteswap()
+    return base64.b64encode(floats.tobytes()).decode()
 
 
 def usage_from_openai(body: dict[str, Any]) -> Usage | None:

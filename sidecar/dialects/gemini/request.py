@@ -31,6 +31,7 @@ from ...translate.common import (
     TranslationError,
     dumps,
     guess_media_type,
+    turns_of,
 )
 from ...translate.params import integer, number, stops
 from ...translate.schema import to_gemini, to_json_schema
@@ -239,9 +240,10 @@ def _parse_config(value: Any, req: ChatRequest, drops: Drops) -> None:
 
 
 def build_request(req: ChatRequest, model: str, drops: Drops, options: TranslateOptions) -> dict[str, Any]:
-    out: dict[str, Any] = {"contents": _build_contents(req.get("messages", ()))}
-    if req.get("system"):
-        out["systemInstruction"] = {"parts": [{"text": s} for s in req["system"]]}
+    system, messages = turns_of(req)
+    out: dict[str, Any] = {"contents": _build_contents(messages)}
+    if system:
+        out["systemInstruction"] = {"parts": [{"text": s} for s in system]}
     tools = req.get("tools")
     if tools:
         decls = []

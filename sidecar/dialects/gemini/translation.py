@@ -19,7 +19,7 @@ def _gemini_embeddings_from_openai(
     return embeddings.openai_to_gemini(body, model, drops)
 
 
-def _gemini_count_to_anthropic(body: dict[str, Any], model: str) -> dict[str, Any]:
+def _gemini_count_to_anthropic(body: dict[str, Any], model: str, request: dict[str, Any]) -> dict[str, Any]:
     return count_tokens.gemini_response_to_anthropic(body)
 
 

@@ -9,7 +9,7 @@ so a same-dialect body goes upstream as the app sent it. Streams are served as s
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -66,7 +66,17 @@ class GeminiWire(WireDialect):
         return RequestShape(operation, model.removeprefix("models/"), stream, method)
 
     def claims_path(self, path: str, headers: Mapping[str, str] | None) -> bool:
+        if headers is not None and ("x-goog-api-key" in headers or "x-goog-api-client" in headers):
+            return True  # google-genai's headers: it lists models at /v1/models too
         return path.startswith(("/v1beta/", "/v1alpha/")) or ":generateContent" in path
+
+    def model_listing(self, names: Sequence[str], created: int) -> dict[str, Any]:
+        return {"models": [self.model_entry(name, created) for name in names]}
+
+    def model_entry(self, name: str, created: int) -> dict[str, Any]:
+        # every method the sidecar serves for any name (routing decides what answers it): apps filter
+        # the list on supportedGenerationMethods, as Google's examples do
+        return {"name": f"models/{name}", "displayName": name, "supportedGenerationMethods": list(METHODS)}
 
     def upstream_path(self, operation: Operation, model: str, *, stream: bool, method: str, body: Any) -> str:
         if not method:

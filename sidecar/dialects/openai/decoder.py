@@ -44,6 +44,7 @@ class OpenAIDecoder:
             type(content) is not str
             or not content
             or delta.get("reasoning_content")
+            or delta.get("reasoning")
             or delta.get("tool_calls")
             or delta.get("refusal")
         ):
@@ -68,8 +69,8 @@ class OpenAIDecoder:
             if choice.get("index", 0) != 0:
                 continue
             delta = choice.get("delta") or {}
-            reasoning = delta.get("reasoning_content")
-            if reasoning and isinstance(reasoning, str):
+            reasoning = response.reasoning_in(delta)
+            if reasoning is not None:
                 out.append(Reasoning(reasoning))
             content = delta.get("content")
             refusal = delta.get("refusal")

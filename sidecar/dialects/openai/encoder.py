@@ -1,5 +1,9 @@
 """The OpenAI stream encoder: common deltas -> an OpenAI caller's events (``translate.stream_out``
 describes every encoder).
+
+The role chunk waits for the answer's first part, as OpenAI streams it: ``"content": ""`` before text
+(or reasoning, or nothing), ``"content": null`` beside the first tool call of an answer that opens with
+one, so that an app accumulating the chunks gets ``content`` None for a tool-only answer, as unstreamed.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ class OpenAIEncoder:
         "_id",
         "_include_usage",
         "_model",
+        "_opened",
         "_started",
         "_text_head",
         "_usage",
@@ -55,6 +60,7 @@ class OpenAIEncoder:
         self._id = ""
         self._created = int(time.time())
         self._started = False
+        self._opened = False  # the role chunk is sent
         self._finished = False
         self._closed = False
         self._usage: Usage | None = None
@@ -76,9 +82,9 @@ class OpenAIEncoder:
             }
         )
 
-    def _start(self, ident: str | None) -> list[SSEEvent]:
+    def _start(self, ident: str | None) -> None:
         if self._started:
-            return []
+            return
         self._started = True
         self._id = ident or new_id("chatcmpl-")
         self._head = (
@@ -91,22 +97,30 @@ class OpenAIEncoder:
             + b',"choices":[{"index":0,"delta":'
         )
         self._text_head = _DATA + self._head + _CONTENT
+
+    def _open(self) -> list[SSEEvent]:
+        """The role chunk, before the answer's first part (``content: ""``: text, reasoning or nothing)."""
+        if self._opened:
+            return []
+        self._start(None)
+        self._opened = True
         return [self._chunk({"role": "assistant", "content": ""})]
 
     def text_wire(self, text: str) -> bytes | None:
-        """A text chunk's wire bytes (``feed(Text(text))``'s, rendered), None before the first chunk or
+        """A text chunk's wire bytes (``feed(Text(text))``'s, rendered), None before the role chunk or
         after the close."""
-        if self._started and not self._closed:
+        if self._opened and not self._closed:
             return self._text_head + orjson.dumps(text) + _TEXT_TAIL
         return None
 
     def feed(self, delta: Delta) -> list[SSEEvent]:
-        if type(delta) is Text and self._started and not self._closed:  # the usual delta, first
+        if type(delta) is Text and self._opened and not self._closed:  # the usual delta, first
             return [framed(self._head + _CONTENT + orjson.dumps(delta.text) + _CONTENT_END, None, _DATA)]
         if self._closed:
             return []
         if isinstance(delta, Start):
-            return self._start(delta.id)
+            self._start(delta.id)
+            return []
         if isinstance(delta, UsageSeen):
             self._usage = delta.usage if self._usage is None else self._usage.merge(delta.usage)
             return []
@@ -117,21 +131,18 @@ class OpenAIEncoder:
             return [response.error_event(delta.status, delta.message)]
         if isinstance(delta, ReasoningSignature):
             return []  # no place for a signature in the OpenAI dialect
-        out = self._start(None)
+        if isinstance(delta, ToolStart) and not self._opened:  # a tool call opens the answer
+            self._start(None)
+            self._opened = True
+            return [self._tool_start(delta, {"role": "assistant", "content": None})]
+        out = self._open()
         if isinstance(delta, Text):
             out.append(self._chunk({"content": delta.text}))
         elif isinstance(delta, Reasoning):
             out.append(self._chunk({"reasoning_content": delta.text}))
         elif isinstance(delta, ToolStart):
             out += self._empty_arguments()
-            call = {
-                "index": delta.index,
-                "id": delta.id,
-                "type": "function",
-                "function": {"name": delta.name, "arguments": ""},
-            }
-            out.append(self._chunk({"tool_calls": [call]}))
-            self._bare_tools.append(delta.index)
+            out.append(self._tool_start(delta, {}))
         elif isinstance(delta, ToolArgs):
             if delta.fragment and delta.index in self._bare_tools:
                 self._bare_tools.remove(delta.index)
@@ -141,6 +152,18 @@ class OpenAIEncoder:
             self._finished = True
             out.append(self._chunk({}, response.FINISH_TO[delta.reason]))
         return out
+
+    def _tool_start(self, delta: ToolStart, head: dict[str, Any]) -> SSEEvent:
+        """The chunk announcing a tool call (``head``: the role chunk's fields when the call opens the
+        answer)."""
+        call = {
+            "index": delta.index,
+            "id": delta.id,
+            "type": "function",
+            "function": {"name": delta.name, "arguments": ""},
+        }
+        self._bare_tools.append(delta.index)
+        return self._chunk({**head, "tool_calls": [call]})
 
     def _empty_arguments(self) -> list[SSEEvent]:
         """``{}`` for each tool call that streamed no argument text (Anthropic sends ``input: {}`` and an
@@ -152,7 +175,7 @@ class OpenAIEncoder:
     def close(self) -> list[SSEEvent]:
         if self._closed:
             return []
-        out = self._empty_arguments()
+        out = self._open() + self._empty_arguments() if self._started else []
         self._closed = True
         if self._include_usage and self._started:
             body = {

@@ -259,7 +259,7 @@ def build_request(req: ChatRequest, model: str, drops: Drops, options: Translate
     if "top_k" in req:
         drops.unsupported("top_k")
     tools = req.get("tools")
-    choice = req.get("tool_choice")
+    choice = req.get("tool_choice") if tools else None  # OpenAI refuses a tool_choice without tools
     if choice and choice["mode"] == "tool" and len(choice["names"]) > 1 and tools:
         tools = [t for t in tools if t["name"] in choice["names"]] or tools
         out["tool_choice"] = "required"

@@ -1,7 +1,8 @@
 """OpenAI chat completions: responses, usage and finish reasons <-> the common form.
 
 - ``parse_response`` / ``build_response``: ``chat.completion`` bodies, one choice per common choice;
-  the OpenAI-compatible ``message.reasoning_content`` (DeepSeek, vLLM...) <-> a leading reasoning part.
+  the OpenAI-compatible ``message.reasoning_content`` (DeepSeek...) <-> a leading reasoning part (read:
+  also ``reasoning``, vLLM's name since it dropped ``reasoning_content``, and OpenRouter's).
 - ``usage_from`` / ``usage_to``: ``prompt_tokens`` (cached included, ``prompt_tokens_details.cached_tokens``),
   ``completion_tokens`` (reasoning included, ``completion_tokens_details.reasoning_tokens``).
 - ``FINISH_FROM`` / ``FINISH_TO``: ``stop|length|tool_calls|content_filter`` <-> ``FinishReason``; a
@@ -120,13 +121,20 @@ def usage_to(usage: Usage | None) -> dict[str, Any]:
     return out
 
 
+def reasoning_in(message: dict[str, Any]) -> str | None:
+    """The reasoning text of a message or stream delta: ``reasoning_content`` or ``reasoning`` (a string:
+    OpenRouter's request-side ``reasoning`` is an object), None when there is none."""
+    text = message.get("reasoning_content") or message.get("reasoning")
+    return text if isinstance(text, str) and text else None
+
+
 def parse_response(body: dict[str, Any]) -> ChatResponse:
     choices: list[Choice] = []
     for ch in body.get("choices") or ():
         msg = ch.get("message") or {}
         parts: list[Part] = []
-        reasoning = msg.get("reasoning_content")
-        if isinstance(reasoning, str) and reasoning:
+        reasoning = reasoning_in(msg)
+        if reasoning is not None:
             parts.append(
                 {"type": "reasoning", "text": reasoning, "signature": None, "origin": "openai", "redacted": False}
             )

@@ -19,7 +19,7 @@ def _openai_embeddings_from_gemini(
     return embeddings.gemini_to_openai(body, model, drops)
 
 
-def _openai_embeddings_to_gemini(body: dict[str, Any], model: str) -> dict[str, Any]:
+def _openai_embeddings_to_gemini(body: dict[str, Any], model: str, request: dict[str, Any]) -> dict[str, Any]:
     return embeddings.openai_response_to_gemini(body)
 
 
