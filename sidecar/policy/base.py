@@ -13,9 +13,10 @@ from pydantic import BaseModel, ConfigDict
 
 
 class Spec(BaseModel):
-    """A block of the policy file: ``extra="forbid"`` (a typo is an error), ``frozen=True``."""
+    """A block of the policy file: ``extra="forbid"`` (a typo is an error), ``frozen=True``, and no
+    infinite or NaN number (YAML's ``.inf``, ``.nan``: an infinite price made every cost infinite)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def url_holds_password(url: str) -> bool:
