@@ -9,6 +9,7 @@ import aiohttp
 import pytest
 
 from ..conftest import FakeFactory, SidecarFactory
+from ..upstream.raw import ServerConn, UpstreamFactory, response
 
 ENV_KEY = "sk-PLANTED-env-5f0c1d2e3a4b"
 FILE_KEY = "sk-PLANTED-file-9a8b7c6d5e4f"
@@ -134,3 +135,34 @@ routes:
     text = b"\n".join(outputs)
     for secret in (ENV_KEY, APP_KEY):
         assert secret.encode() not in text, f"{secret} leaked"
+
+
+@pytest.mark.parametrize("status", ["401 Unauthorized", "400 Bad Request", "429 Too Many Requests"])
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/messages"])
+async def test_a_provider_echoing_the_key_in_its_error_does_not_hand_it_to_the_app(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, status: str, path: str
+) -> None:
+    """A provider whose error message quotes the key it was sent (some OpenAI-compatible servers do):
+    the error the app gets, as is or translated, carries the rest of the message but not the sidecar's
+    key."""
+
+    async def echo(conn: ServerConn) -> None:
+        while (request := await conn.read_request()) is not None:
+            sent = next(line for line in request.head.split(b"\r\n") if line.lower().startswith(b"authorization:"))
+            message = b"Incorrect API key provided: " + sent.split(b":", 1)[1].strip() + b". Check your key."
+            body = b'{"error": {"message": "%s", "type": "invalid_request_error"}}' % message
+            await conn.send(response(body, status, "content-type: application/json\r\n"))
+
+    upstream = await raw_upstream(echo)
+    policy = (
+        "version: 1\nproviders:\n"
+        f"  p: {{dialect: openai, base_url: '{upstream.base}/v1', api_key: {{env: PLANTED}}}}\n"
+        "models:\n  m: {provider: p, model: m}\nroutes:\n  - {name: one, match: {model: one}, target: m}\n"
+    )
+    running = await sidecar(policy, env={"PLANTED": ENV_KEY})
+    body = {"model": "one", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
+    async with aiohttp.ClientSession() as session, session.post(running.url + path, json=body) as answer:
+        text = await answer.read()
+    assert answer.status == int(status.split()[0])
+    assert b"Incorrect API key provided" in text and b"Check your key." in text
+    assert ENV_KEY.encode() not in text
