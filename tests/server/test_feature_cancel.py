@@ -65,8 +65,8 @@ async def test_leaving_during_a_gates_reask_closes_it(aiohttp_server: Any, sidec
 
 
 async def test_leaving_an_ensemble_settles_the_budget_reservation(aiohttp_server: Any, sidecar: SidecarFactory) -> None:
-    """After the caller of a stalled ensemble leaves, the members' prompts are charged and the output
-    reserved for them (4096 tokens a call) is released."""
+    """While a stalled ensemble runs, /status counts its reservation (4096 output tokens a call); after
+    its caller leaves, the members' prompts are charged and the reserved output is released."""
     watched = [await watched_fake(aiohttp_server, name=f"f{i}", reply="bug", latency_ms=2000) for i in range(2)]
     policy = models_policy([u for u, _ in watched], ensemble_route("m0, m1"), speaks=("openai",))
     policy += (
@@ -74,7 +74,12 @@ async def test_leaving_an_ensemble_settles_the_budget_reservation(aiohttp_server
         "    - {name: tokens, measure: tokens, amount: 100000000, window: day, scope: {by: global}}\n"
     )
     running = await sidecar(policy)
-    await leave_after(running, {"model": "vote", "messages": MESSAGES, "max_tokens": 10}, 0.3)
+    leaving = asyncio.ensure_future(leave_after(running, {"model": "vote", "messages": MESSAGES}, 0.5))
+    await asyncio.sleep(0.25)
+    async with aiohttp.ClientSession() as session, session.get(f"{running.url}/status") as answer:
+        held = (await answer.json())["budgets"][0]["used"]
+    assert held > 8192  # while the calls run, their reserved output (4096 tokens each) counts
+    await leaving
     for _, fake in watched:
         assert await fake.closed()
     await asyncio.sleep(0.2)
