@@ -87,6 +87,26 @@ def test_explain_lists_the_budget_limits_a_request_counts_in(tmp_path: Path) -> 
     assert "sk-secret-1" not in result.stdout
 
 
+def test_explain_never_shows_a_credential_header_a_route_matches_on(tmp_path: Path) -> None:
+    """A route matching on authorization or x-api-key that does not match: explain says so without the
+    value the caller sent (text and --json), as everything else keeps credentials out of its output."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "version: 1\nproviders:\n  p: {dialect: fake, base_url: 'http://127.0.0.1:9'}\n"
+        "models:\n  m: {provider: p, model: m}\n"
+        "routes:\n  - {name: team-a, match: {headers: {authorization: 'Bearer sk-team-a-*'}}, target: m}\n"
+        "  - {name: team-b, match: {headers: {x-api-key: 'sk-team-b-*'}}, target: m}\n  - {name: rest, target: m}\n"
+    )
+    request = tmp_path / "req.json"
+    request.write_text(json.dumps({"model": "m", "messages": [{"role": "user", "content": "hi"}]}))
+    keys = ("-H", "authorization: Bearer sk-secret-2", "-H", "x-api-key: sk-secret-3")
+    for extra in ((), ("--json",)):
+        result = cli("explain", "--policy", str(policy), "--request", str(request), *keys, *extra)
+        assert result.returncode == 0, result.stderr
+        assert "sk-secret" not in result.stdout
+        assert "header authorization (a credential, not shown) is not Bearer sk-team-a-*" in result.stdout
+
+
 def test_explain_says_whether_the_route_caches_the_request(tmp_path: Path) -> None:
     """On a caching route explain says a deterministic request is cached and why another is not."""
     caching = str(ROOT / "policies/caching.yaml")

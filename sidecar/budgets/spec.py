@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from sidecar.policy.base import Spec
+from sidecar.policy.base import Spec, url_holds_password
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP header name (RFC 9110 token)
@@ -278,7 +278,7 @@ class StoreSpec(Spec):
         if self.tls is not None and not self.url.startswith("rediss://"):
             raise ValueError("tls: needs a rediss:// url")  # the scheme says TLS, as for the cache's store
         authority = self.url.split("://", 1)[1].split("/", 1)[0]
-        if "@" in authority:
+        if "@" in authority or url_holds_password(self.url):
             raise ValueError("url: put the user in username and the password in password.env or password.file")
         if not authority or authority.startswith(":"):
             raise ValueError("url: no host")

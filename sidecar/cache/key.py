@@ -8,8 +8,8 @@
   change of any of them is a new key space.
 - **Canonical body** (``canonical_body``): the request body without the fields that do not change the
   answer (the dialect's ``transport_fields``), keys sorted at every depth (orjson ``OPT_SORT_KEYS``),
-  top-level whole floats written as integers (``temperature: 0`` and ``0.0`` are one key). ``stream``
-  is a transport field: a streamed and a whole request share an entry.
+  top-level whole floats written as integers (``temperature: 0`` and ``0.0`` are one key; past 64 bits
+  they stay floats). ``stream`` is a transport field: a streamed and a whole request share an entry.
 - **Scope** (``caller_scope``): the deployment's app (``SIDECAR_APP``) and the app the request names
   (``x-sidecar-app``), unless the route shares entries across apps; with a passthrough API key, a
   SHA-256 of the caller's key, always (sharing across apps never shares across keys). The scope is
@@ -43,12 +43,17 @@ def canonical_body(dialect: Dialect, body: Mapping[str, Any]) -> bytes:
     for name, value in body.items():
         if name in dropped:
             continue
-        if type(value) is float and value.is_integer():
+        if type(value) is float and _whole(value):
             value = int(value)
         elif type(value) is dict and name in nested:
-            value = {k: int(v) if type(v) is float and v.is_integer() else v for k, v in value.items()}
+            value = {k: int(v) if type(v) is float and _whole(v) else v for k, v in value.items()}
         kept[name] = value
     return orjson.dumps(kept, option=orjson.OPT_SORT_KEYS)
+
+
+def _whole(value: float) -> bool:
+    """A whole float that orjson can write as an integer (64 bits): 1e308 is whole but stays a float."""
+    return value.is_integer() and -(2**63) <= value < 2**64
 
 
 def uncacheable(

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
-from ..policy.base import Spec
+from ..policy.base import Spec, url_holds_password
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -77,7 +77,7 @@ class RedisStoreSpec(Spec):
             raise ValueError("must start with redis:// or rediss://")
         if not parts.hostname:
             raise ValueError("names no host")
-        if parts.password is not None:
+        if url_holds_password(value):
             raise ValueError("must not hold a password (URLs are logged and shown): use password.env or password.file")
         try:
             parts.port  # noqa: B018 - raises ValueError on a port out of range

@@ -122,6 +122,15 @@ def read_model_and_stream(endpoint: Endpoint, path_param: str, body: dict[str, A
     return RequestShape(endpoint.operation, requested, bool(stream))
 
 
+def require_objects(body: dict[str, Any], *names: str) -> None:
+    """Raise the 400 the provider would when a field the sidecar reads as an object (``names``) is
+    present, not null, and not an object (code ``invalid_type``, the field as ``param``)."""
+    for name in names:
+        value = body.get(name)
+        if value is not None and not isinstance(value, dict):
+            raise RequestProblem(400, f"'{name}' must be an object", code="invalid_type", param=name)
+
+
 def error_raises(event: SSEEvent, *, name: str | None) -> bool:
     """True when ``event`` is named ``name`` and its data is ``{"error": {"message": "...", ...}}``."""
     if event.event != name:

@@ -84,8 +84,12 @@ def _model_fields(target: Target) -> dict[str, str]:
 
 def condition_text(condition: Condition) -> str:
     """``model gpt-4*``, ``header x-task: long-*``, ``app checkout``: a match condition as the diff
-    shows it. A condition class is a dataclass named ``<Kind>Is`` (or anything else): its fields, in
-    order, joined by ": "."""
+    shows it. A condition with a ``summary`` (routing's: ``complexity complex``) shows that; another
+    condition class is a dataclass named ``<Kind>Is`` (or anything else): its fields, in order, joined
+    by ": "."""
+    summary = getattr(condition, "summary", None)
+    if isinstance(summary, str):
+        return summary
     kind = type(condition).__name__.removesuffix("Is").lower()
     if not dataclasses.is_dataclass(condition):
         return kind

@@ -2,15 +2,28 @@
 
 Kept apart from ``spec`` so that the feature packages (routing, cache, budgets, ensembles) can define
 the blocks of the policy they own next to the code that reads them, and ``spec`` can import those
-blocks without an import cycle.
+blocks without an import cycle. ``url_holds_password`` is the one check the Redis store blocks share.
 """
 
 from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import BaseModel, ConfigDict
 
 
 class Spec(BaseModel):
-    """A block of the policy file: ``extra="forbid"`` (a typo is an error), ``frozen=True``."""
+    """A block of the policy file: ``extra="forbid"`` (a typo is an error), ``frozen=True``, and no
+    infinite or NaN number (YAML's ``.inf``, ``.nan``: an infinite price made every cost infinite)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def url_holds_password(url: str) -> bool:
+    """True when a ``redis://`` URL carries a password: in its user part (``redis://:pw@host``) or as a
+    query parameter (``?password=pw``, any case), which redis-py's ``from_url`` also reads. URLs are
+    logged and shown (``diff``, errors), so a policy names its passwords by ``env`` or ``file``."""
+    parts = urlsplit(url)
+    if parts.password is not None:
+        return True
+    return any(name.lower() == "password" for name, _ in parse_qsl(parts.query, keep_blank_values=True))

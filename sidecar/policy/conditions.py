@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from ..dialects import Dialect, Operation
-from ..request_facts import RequestFacts
+from ..request_facts import CREDENTIAL_HEADERS, RequestFacts
 from ..routing.conditions import FeaturesHold, LabelIs
 from ..routing.rules import feature_checks
 from .spec import MatchSpec
@@ -84,6 +84,8 @@ class HeaderIs:
         value = request.headers.get(self.name)
         if value is None:
             return f"header {self.name} is absent"
+        if self.name in CREDENTIAL_HEADERS:  # a route may match on a key; nothing shows one
+            return f"header {self.name} (a credential, not shown) is not {self.pattern.text}"
         return f"header {self.name} {value!r} is not {self.pattern.text}"
 
 

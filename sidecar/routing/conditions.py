@@ -31,6 +31,11 @@ class LabelIs:
         label = getattr(decide(request, self.router), self.head).label
         return f"{self.head} {label!r} is not {', '.join(sorted(self.labels))}"
 
+    @property
+    def summary(self) -> str:
+        """``complexity complex``: the condition as ``diff`` shows it (the router is not part of it)."""
+        return f"{self.head} {', '.join(sorted(self.labels))}"
+
 
 @dataclass(frozen=True, slots=True)
 class FeaturesHold:
@@ -50,3 +55,8 @@ class FeaturesHold:
     @property
     def text(self) -> str:
         return ", ".join(check.text for check in self.checks)
+
+    @property
+    def summary(self) -> str:
+        """``features prompt_tokens > 100000``: the condition as ``diff`` shows it."""
+        return f"features {self.text}"

@@ -181,7 +181,7 @@ class Attempt:
             if facts.stream and 200 <= response.status < 300:
                 return await relay_stream(exchange, prepared, response, trace, first_byte_by, self._client.max_body)
             body = await response.read()
-            return self._judge(exchange, prepared, response, body)
+            return self._judge(exchange, prepared, response, body, key)
         except TimeoutError as exc:  # aiohttp's connect and read timeouts name their phase themselves
             return AttemptResult(classify_exception(exc, timeout_phase=phase))
         except (aiohttp.ClientError, OSError, MalformedResponse) as exc:
@@ -192,7 +192,9 @@ class Attempt:
             if response is not None:
                 response.close()
 
-    def _judge(self, exchange: Exchange, prepared: Prepared, response: UpstreamResponse, body: bytes) -> AttemptResult:
+    def _judge(
+        self, exchange: Exchange, prepared: Prepared, response: UpstreamResponse, body: bytes, key: str | None
+    ) -> AttemptResult:
         caller = exchange.facts.dialect
         wire = prepared.wire
         status = response.status
@@ -200,6 +202,7 @@ class Attempt:
         if 200 <= status < 300:
             outcome = _SUCCESS
         else:
+            body = without_key(body, key)
             assert exchange.route is not None
             outcome = classify_response(
                 wire,
@@ -239,6 +242,19 @@ class Attempt:
             body = orjson.dumps(out)
         result.response = Response(status=status, body=body, headers=relayed)
         return result
+
+
+REDACTED_KEY = b"[key redacted by llm-sidecar]"
+
+
+def without_key(body: bytes, key: str | None) -> bytes:
+    """An upstream error body with the key the call sent replaced: some providers quote it in their
+    message ("Incorrect API key provided: sk-..."), and the error goes to the app, which must never learn
+    the sidecar's keys. One substring search, on error bodies only."""
+    if not key:
+        return body
+    secret = key.encode()
+    return body.replace(secret, REDACTED_KEY) if body.find(secret) >= 0 else body
 
 
 def error_passthrough(exchange: Exchange, wire: Dialect, result: AttemptResult) -> Response:

@@ -66,7 +66,7 @@ class GateHook:
     async def after_answer(self, exchange: Exchange, target: Target, answer: StreamResponse | HeldStream) -> Verdict:
         view = _view(exchange, answer)
         if view is None:
-            exchange.gate_passed = True  # not an answer the gates can read (the upstream's error shape)
+            exchange.gate_passed = True  # a committed stream: too late to say anything else
             return Verdict.ACCEPT
         failure = self._gates.gates.check(view, self._expectation)
         if failure is None:
@@ -91,11 +91,16 @@ class GateHook:
         return Verdict.NEXT_TARGET
 
 
+_NO_ANSWER = AnswerView("")
+"""What a 2xx body holding no readable answer (``"choices": "nope"``) is checked as: an empty answer,
+so a provider that lies with a 200 cannot pass the gates with it."""
+
+
 def _view(exchange: Exchange, answer: StreamResponse | HeldStream) -> AnswerView | None:
     if isinstance(answer, HeldStream):
         return answer_of_deltas(answer.deltas)
     if isinstance(answer, Response) and isinstance(answer.body, bytes):
-        return answer_of_body(answer.body, exchange.facts.dialect)
+        return answer_of_body(answer.body, exchange.facts.dialect) or _NO_ANSWER
     return None
 
 

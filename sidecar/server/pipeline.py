@@ -56,6 +56,29 @@ def read_stage(max_body: int) -> Stage:
     return read_request
 
 
+MAX_BODY_DEPTH = 250
+"""The deepest request body served (arrays and objects, the body itself included). orjson reads up to
+1024 levels but writes only up to 254, and every feature writes the body again (the upstream body, the
+cache key, an ensemble's or a shadow's calls; a translation may nest a part a level or two deeper): a
+deeper body is refused at once rather than failing inside them."""
+
+_MARGIN = 254 - MAX_BODY_DEPTH  # levels added around the body when it is checked
+_SHALLOWEST_TOO_DEEP = 2 * (MAX_BODY_DEPTH + 1)  # bytes: each level is at least an opening and a closing one
+
+
+def writable(body: dict[str, object]) -> bool:
+    """True when ``body`` is at most ``MAX_BODY_DEPTH`` levels deep: orjson writes it inside ``_MARGIN``
+    more (one C call over the body, ~0.6 us per KB; only bodies long enough to be too deep pay it)."""
+    wrapped: object = body
+    for _ in range(_MARGIN):
+        wrapped = (wrapped,)
+    try:
+        orjson.dumps(wrapped)
+    except TypeError:
+        return False
+    return True
+
+
 async def parse_body(exchange: Exchange, raw: bytes, call_next: Handler) -> web.StreamResponse:
     """The body as JSON in the caller's dialect, and the request's facts (``request_facts.read_request``)."""
     if not raw:
@@ -66,6 +89,9 @@ async def parse_body(exchange: Exchange, raw: bytes, call_next: Handler) -> web.
         raise RequestFailed(400, f"the request body is not valid JSON: {exc}", code="invalid_json") from None
     if not isinstance(body, dict):
         raise RequestFailed(400, "the request body must be a JSON object", code="invalid_json")
+    if len(raw) > _SHALLOWEST_TOO_DEEP and not writable(body):
+        message = f"the request body is nested more than {MAX_BODY_DEPTH} levels deep"
+        raise RequestFailed(400, message, code="invalid_json")
     exchange.raw = raw
     request = exchange.request
     known = exchange.facts

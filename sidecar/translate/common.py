@@ -387,5 +387,14 @@ def reasoning_of(parts: list[Part]) -> str:
     return "".join(p["text"] for p in parts if p["type"] == "reasoning")
 
 
-def as_int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+MAX_REPORTED_TOKENS = 1_000_000_000
+"""The largest token count read from a provider's usage: no call reads or writes a billion tokens, so a
+larger count (or a negative one) is a provider lying, and is read as not reported (0) rather than let it
+credit a budget, overflow a counter or a 64-bit JSON integer when summed."""
+
+
+def as_count(value: Any) -> int:
+    """A token count (or index) a provider reported: an integer from 0 to ``MAX_REPORTED_TOKENS``, else 0."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_REPORTED_TOKENS:
+        return value
+    return 0

@@ -70,6 +70,8 @@ CASES: list[tuple[dict[str, Any], str]] = [
     ({"limits": [LIMIT, {**LIMIT, "window": "hour"}]}, "budgets.limits[1].name: duplicate name 'daily'"),
     ({"store": "memcached://x"}, "budgets.store: url: local, redis://host:port/db or rediss://"),
     ({"store": "redis://:hunter2@redis:6379/0"}, "budgets.store: url: put the user in username and the password"),
+    ({"store": "redis://redis:6379/0?password=hunter2"}, "budgets.store: url: put the user in username and the pass"),
+    ({"store": "redis://redis/0?username=u&PASSWORD=h"}, "budgets.store: url: put the user in username and the pass"),
     ({"store": "redis:///0"}, "budgets.store: url: no host"),
     ({"store": {"url": "local", "password": {"env": "P"}}}, "budgets.store: password: only for a redis:// store"),
     ({"store": {"url": "redis://r", "password": {"env": "P", "file": "/f"}}}, "budgets.store.password: set exactly"),

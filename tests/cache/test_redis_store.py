@@ -165,6 +165,8 @@ def test_missing_password_names_its_source() -> None:
     ("redis", "problem"),
     [
         ({"url": "redis://:hunter2@cache:6379/0"}, "must not hold a password"),
+        ({"url": "redis://cache:6379/0?password=hunter2"}, "must not hold a password"),
+        ({"url": "redis://cache:6379/0?db=1&Password=hunter2"}, "must not hold a password"),
         ({"url": "http://cache:6379"}, "redis://"),
         ({"url": "redis://cache:6379/zero"}, "database number"),
         ({"url": "redis://cache", "tls": {"verify": False}}, "rediss://"),

@@ -136,6 +136,28 @@ def test_breaker_and_bulkhead_limits_are_defaults_changes() -> None:
     ]
 
 
+def test_a_routing_policy_compared_with_itself_has_no_changes() -> None:
+    """policies/routing.yaml (routes matching on complexity and on features) against itself: no change,
+    and no route's match is the router's whole repr (it differed between any two loads)."""
+    text = (ROOT / "policies" / "routing.yaml").read_text()
+    assert diff_policies(policy(text), policy(text, "copy.yaml")) == []
+
+
+def test_routing_conditions_read_as_their_kind_and_values() -> None:
+    """``task``, ``complexity`` and ``features`` conditions read as `kind values`, not as the router."""
+    text = (ROOT / "policies" / "routing.yaml").read_text()
+    loaded = policy(text)
+    assert [condition_text(c) for c in build_conditions(MatchSpec(task=["code", "math"]), loaded.router)] == [
+        "task code, math"
+    ]
+    by_name = {route.name: route for route in loaded.routes}
+    assert [condition_text(c) for c in by_name["canary"].conditions] == [
+        "app checkout, support",
+        "complexity complex",
+    ]
+    assert [condition_text(c) for c in by_name["big-documents"].conditions] == ["features prompt_tokens > 100000"]
+
+
 def test_a_changed_match_is_shown_as_conditions() -> None:
     """A rule's match written differently is one `match` change with both condition lists."""
     new = edited(('      model: "gpt-4*"\n', '      model: ["gpt-4*", "o1*"]\n'))

@@ -72,6 +72,14 @@ def test_unknown_target_model_is_reported_with_its_path() -> None:
     assert "routes[1].target: unknown model 'gpt-5x'" in errors
 
 
+@pytest.mark.parametrize("value", [".inf", ".nan", "-.inf"])
+def test_an_infinite_or_nan_number_is_refused_wherever_it_is(value: str) -> None:
+    """YAML's .inf and .nan are numbers no policy field means: an infinite price made every request's
+    cost infinite (budgets exhausted for good, the cost counter at +Inf), so each is refused by path."""
+    text = BASE.replace("model: gpt-4o-mini}", f"model: gpt-4o-mini, price: {{output_per_mtok: {value}}}}}")
+    assert any(e.startswith("models.gpt-4o-mini.price.output_per_mtok: ") for e in errors_of(text)), errors_of(text)
+
+
 def test_chain_member_errors_name_their_index() -> None:
     """An unknown model inside a chain is reported as routes[i].target[j]."""
     errors = errors_of(BASE + "routes:\n  - {target: [gpt-4o, nope]}\n")

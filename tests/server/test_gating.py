@@ -10,8 +10,11 @@ import anthropic
 import openai
 import pytest
 
-from ..conftest import FakeFactory, SidecarFactory
+from ..conftest import FakeFactory, SidecarFactory, provider_block
+from ..upstream.raw import UpstreamFactory, response, serve_forever
 from .ensemble_policies import anthropic_stream, models_policy
+
+JSON = "content-type: application/json\r\n"
 
 SCHEMA: Any = {
     "type": "object",
@@ -191,3 +194,30 @@ async def test_a_gemini_stream_of_a_gated_cascade_gets_the_passing_answer(
     assert "".join(chunks) == "no"
     line = running.log_lines()[-1]
     assert line["gates"] == "passed" and line["gate_rejections"] == ["m0:regex"] and line["served_model"] == "m1"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"id": "x", "object": "chat.completion", "choices": "nope"}', b'{"id": "x", "candidates": 5}'],
+    ids=["choices not a list", "not a chat answer"],
+)
+async def test_a_200_whose_answer_cannot_be_read_does_not_pass_the_gates(
+    raw_upstream: UpstreamFactory, fake: FakeFactory, sidecar: SidecarFactory, body: bytes
+) -> None:
+    """A provider answering 200 with a body that holds no readable answer: the gates have nothing to
+    pass (it is checked as an empty answer), so the cascade's next target answers, not the garbage."""
+    liar = await raw_upstream(lambda conn: serve_forever(conn, response(body, headers=JSON)))
+    policy = (
+        "version: 1\nproviders:\n"
+        f"  liar: {{dialect: openai, base_url: '{liar.base}/v1', api_key: {{env: KEY}}}}\n"
+        + provider_block("good", await fake("f1", reply="bug"), "openai")
+        + "models:\n  m0: {provider: liar, model: l}\n  m1: {provider: good, model: g}\n"
+        + "routes:\n"
+        + gated("m0, m1", "{regex: {pattern: 'bug'}}")
+    )
+    running = await sidecar(policy, env={"KEY": "k"})
+    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
+        raw = await client.chat.completions.with_raw_response.create(model="gated", messages=MESSAGES)
+    assert raw.parse().choices[0].message.content == "bug"
+    assert raw.headers["x-sidecar-model"] == "m1"
+    assert raw.headers["x-sidecar-gates"] == "passed; rejected=m0:non_empty"

@@ -9,6 +9,7 @@ import aiohttp
 import pytest
 
 from ..conftest import FakeFactory, SidecarFactory
+from ..upstream.raw import ServerConn, UpstreamFactory, response
 
 ENV_KEY = "sk-PLANTED-env-5f0c1d2e3a4b"
 FILE_KEY = "sk-PLANTED-file-9a8b7c6d5e4f"
@@ -82,3 +83,86 @@ models:
         r["headers"].get("authorization") or r["headers"].get("Authorization") for r in await running.fake_requests(url)
     ]
     assert seen[-2:] == ["Bearer first-key", "Bearer second-key-longer"]
+
+
+FEATURE_ROUTES = """  - {name: vote, match: {model: vote}, ensemble: {members: [ma, mb], strategy: judge,
+      judge: {target: ma}}}
+  - {name: shadowed, match: {model: shadowed}, target: [ma], shadow: {candidates: [mb], sample: 1}}
+  - {name: gated, match: {model: gated}, target: [ma, mb], gates: {regex: {pattern: nope}, on_fail: reask}}
+  - {name: cached, match: {model: cached}, target: [ma], cache: {enabled: true, cacheable: always}}
+"""
+
+
+@pytest.mark.parametrize("capture_content", [False, True])
+async def test_planted_keys_never_leak_from_the_features(
+    fake: FakeFactory, sidecar: SidecarFactory, capture_content: bool
+) -> None:
+    """An ensemble with a judge, a shadow, a gate's re-ask, the cache and a budget scoped by caller key,
+    over providers with an env key and a passthrough one: neither key shows in any answer, header,
+    /status, /metrics, log line or span, content capture on or off."""
+    url = await fake("f")
+    policy = f"""version: 1
+providers:
+  a: {{dialect: fake, speaks: openai, base_url: "{url}", api_key: {{env: PLANTED}}}}
+  b: {{dialect: fake, speaks: anthropic, base_url: "{url}", api_key: {{passthrough: true}}}}
+models:
+  ma: {{provider: a, model: x, price: {{input_per_mtok: 1, output_per_mtok: 1}}}}
+  mb: {{provider: b, model: y, price: {{input_per_mtok: 1, output_per_mtok: 1}}}}
+routes:
+{FEATURE_ROUTES}budgets:
+  headers: true
+  limits:
+    - {{name: per-key, measure: requests, amount: 100, window: minute, scope: {{by: key}}, action: warn}}
+"""
+    running = await sidecar(policy, env={"PLANTED": ENV_KEY}, capture_content=capture_content)
+    outputs: list[bytes] = []
+    async with aiohttp.ClientSession() as session:
+        for model in ("vote", "shadowed", "gated", "cached", "cached"):
+            for stream in (False, True):
+                headers = {"authorization": f"Bearer {APP_KEY}"}
+                body = {"model": model, "stream": stream, "messages": [{"role": "user", "content": "hi"}]}
+                async with session.post(f"{running.url}/v1/chat/completions", json=body, headers=headers) as answer:
+                    outputs.append(await answer.read())
+                    outputs.append(str(dict(answer.headers)).encode())
+        await asyncio.sleep(0.3)  # the shadow calls end after the answers
+        for path in ("/status", "/metrics"):
+            async with session.get(running.url + path) as answer:
+                outputs.append(await answer.read())
+    assert len(await running.fake_requests(url)) > 10  # the features made their calls
+    outputs.append(running.logs.getvalue())
+    for span in running.spans.get_finished_spans():
+        outputs.append(str(span.attributes).encode() + str([e.attributes for e in span.events]).encode())
+    text = b"\n".join(outputs)
+    for secret in (ENV_KEY, APP_KEY):
+        assert secret.encode() not in text, f"{secret} leaked"
+
+
+@pytest.mark.parametrize("status", ["401 Unauthorized", "400 Bad Request", "429 Too Many Requests"])
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/messages"])
+async def test_a_provider_echoing_the_key_in_its_error_does_not_hand_it_to_the_app(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, status: str, path: str
+) -> None:
+    """A provider whose error message quotes the key it was sent (some OpenAI-compatible servers do):
+    the error the app gets, as is or translated, carries the rest of the message but not the sidecar's
+    key."""
+
+    async def echo(conn: ServerConn) -> None:
+        while (request := await conn.read_request()) is not None:
+            sent = next(line for line in request.head.split(b"\r\n") if line.lower().startswith(b"authorization:"))
+            message = b"Incorrect API key provided: " + sent.split(b":", 1)[1].strip() + b". Check your key."
+            body = b'{"error": {"message": "%s", "type": "invalid_request_error"}}' % message
+            await conn.send(response(body, status, "content-type: application/json\r\n"))
+
+    upstream = await raw_upstream(echo)
+    policy = (
+        "version: 1\nproviders:\n"
+        f"  p: {{dialect: openai, base_url: '{upstream.base}/v1', api_key: {{env: PLANTED}}}}\n"
+        "models:\n  m: {provider: p, model: m}\nroutes:\n  - {name: one, match: {model: one}, target: m}\n"
+    )
+    running = await sidecar(policy, env={"PLANTED": ENV_KEY})
+    body = {"model": "one", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
+    async with aiohttp.ClientSession() as session, session.post(running.url + path, json=body) as answer:
+        text = await answer.read()
+    assert answer.status == int(status.split()[0])
+    assert b"Incorrect API key provided" in text and b"Check your key." in text
+    assert ENV_KEY.encode() not in text

@@ -45,6 +45,51 @@ def test_extract_usage_absent_or_embeddings() -> None:
     assert extract_usage(OAI, {"data": [], "usage": {"prompt_tokens": 5, "total_tokens": 5}}) == Usage(input_tokens=5)
 
 
+# A provider that lies about its usage: counts that no call can have (negative, or more than a billion
+# tokens: ``translate.common.MAX_REPORTED_TOKENS``) are read as not reported, so they can neither credit
+# a budget nor overflow one.
+LYING_USAGE = [
+    (OAI, {"usage": {"prompt_tokens": -1_000_000, "completion_tokens": 7}}, Usage(0, 7)),
+    (OAI, {"usage": {"prompt_tokens": 5, "completion_tokens": 2**64 - 1}}, Usage(5, 0)),
+    (
+        OAI,
+        {"usage": {"prompt_tokens": 5, "completion_tokens": 3, "prompt_tokens_details": {"cached_tokens": -4}}},
+        Usage(5, 3),
+    ),
+    (
+        ANT,
+        {
+            "usage": {
+                "input_tokens": 2**64 - 1,
+                "output_tokens": 3,
+                "cache_read_input_tokens": 2**64 - 1,
+                "cache_creation_input_tokens": 2**64 - 1,
+            }
+        },
+        Usage(0, 3),
+    ),
+    (ANT, {"usage": {"input_tokens": 5, "output_tokens": -3}}, Usage(5, 0)),
+    (
+        GEM,
+        {"usageMetadata": {"promptTokenCount": -9, "candidatesTokenCount": 4, "thoughtsTokenCount": -2}},
+        Usage(0, 4),
+    ),
+    (GEM, {"usageMetadata": {"promptTokenCount": 1_000_000_001, "candidatesTokenCount": 4}}, Usage(0, 4)),
+]
+
+
+@pytest.mark.parametrize(("dialect", "body", "expected"), LYING_USAGE)
+def test_impossible_token_counts_read_as_not_reported(dialect: Dialect, body: dict[str, Any], expected: Usage) -> None:
+    """A negative count, or one past a billion tokens, reads as 0; the plausible fields are kept."""
+    assert extract_usage(dialect, body) == expected
+
+
+def test_a_billion_tokens_is_still_a_count() -> None:
+    """The bound itself is a count (a long-context batch may be large; only the absurd is dropped)."""
+    body = {"usage": {"prompt_tokens": 1_000_000_000, "completion_tokens": 0}}
+    assert extract_usage(OAI, body) == Usage(1_000_000_000, 0)
+
+
 @pytest.mark.parametrize(
     ("dialect", "scenario", "expected"),
     [

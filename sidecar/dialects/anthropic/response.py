@@ -29,7 +29,7 @@ from ...translate.common import (
     Part,
     ReasoningPart,
     Usage,
-    as_int,
+    as_count,
     dumps,
     new_id,
     safe_id,
@@ -58,11 +58,11 @@ FINISH_TO = {
 def usage_from(raw: Any) -> Usage | None:
     if not isinstance(raw, dict):
         return None
-    cached = as_int(raw.get("cache_read_input_tokens"))
-    written = as_int(raw.get("cache_creation_input_tokens"))
+    cached = as_count(raw.get("cache_read_input_tokens"))
+    written = as_count(raw.get("cache_creation_input_tokens"))
     return Usage(
-        input_tokens=as_int(raw.get("input_tokens")) + cached + written,
-        output_tokens=as_int(raw.get("output_tokens")),
+        input_tokens=as_count(raw.get("input_tokens")) + cached + written,
+        output_tokens=as_count(raw.get("output_tokens")),
         cached_input_tokens=cached,
         cache_write_tokens=written,
     )

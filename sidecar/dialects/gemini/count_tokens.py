@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...translate.common import Drops, TranslateOptions, as_int
+from ...translate.common import Drops, TranslateOptions, as_count
 from ..anthropic import request as anthropic
 from . import request as gemini
 
@@ -33,8 +33,8 @@ def gemini_to_anthropic(body: dict[str, Any], model: str, drops: Drops, options:
 
 
 def gemini_response_to_anthropic(body: dict[str, Any]) -> dict[str, Any]:
-    return {"input_tokens": as_int(body.get("totalTokens"))}
+    return {"input_tokens": as_count(body.get("totalTokens"))}
 
 
 def anthropic_response_to_gemini(body: dict[str, Any]) -> dict[str, Any]:
-    return {"totalTokens": as_int(body.get("input_tokens"))}
+    return {"totalTokens": as_count(body.get("input_tokens"))}

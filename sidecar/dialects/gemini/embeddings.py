@@ -21,7 +21,7 @@ import base64
 import sys
 from typing import Any
 
-from ...translate.common import Drops, TranslationError, Usage, as_int
+from ...translate.common import Drops, TranslationError, Usage, as_count
 from .request import camel
 
 
@@ -82,7 +82,7 @@ def gemini_to_openai(body: dict[str, Any], model: str, drops: Drops) -> dict[str
 
 
 def openai_response_to_gemini(body: dict[str, Any]) -> dict[str, Any]:
-    data = sorted(body.get("data") or (), key=lambda d: as_int(d.get("index")))
+    data = sorted(body.get("data") or (), key=lambda d: as_count(d.get("index")))
     vectors = [{"values": d.get("embedding") or []} for d in data]
     out: dict[str, Any] = {"embeddings": vectors}
     if len(vectors) == 1:
@@ -120,11 +120,11 @@ def usage_from_openai(body: dict[str, Any]) -> Usage | None:
     usage = body.get("usage")
     if not isinstance(usage, dict):
         return None
-    return Usage(input_tokens=as_int(usage.get("prompt_tokens")))
+    return Usage(input_tokens=as_count(usage.get("prompt_tokens")))
 
 
 def usage_from_gemini(body: dict[str, Any]) -> Usage | None:
     meta = body.get("usageMetadata")
     if not isinstance(meta, dict):
         return None
-    return Usage(input_tokens=as_int(meta.get("promptTokenCount")))
+    return Usage(input_tokens=as_count(meta.get("promptTokenCount")))

@@ -31,7 +31,7 @@ from ...translate.common import (
     Part,
     ReasoningPart,
     Usage,
-    as_int,
+    as_count,
     new_id,
     safe_id,
 )
@@ -71,11 +71,11 @@ def call_id(response_id: str | None, n: int) -> str:
 def usage_from(raw: Any) -> Usage | None:
     if not isinstance(raw, dict):
         return None
-    thoughts = as_int(raw.get("thoughtsTokenCount"))
+    thoughts = as_count(raw.get("thoughtsTokenCount"))
     return Usage(
-        input_tokens=as_int(raw.get("promptTokenCount")) + as_int(raw.get("toolUsePromptTokenCount")),
-        output_tokens=as_int(raw.get("candidatesTokenCount")) + thoughts,
-        cached_input_tokens=as_int(raw.get("cachedContentTokenCount")),
+        input_tokens=as_count(raw.get("promptTokenCount")) + as_count(raw.get("toolUsePromptTokenCount")),
+        output_tokens=as_count(raw.get("candidatesTokenCount")) + thoughts,
+        cached_input_tokens=as_count(raw.get("cachedContentTokenCount")),
         reasoning_tokens=thoughts,
     )
 

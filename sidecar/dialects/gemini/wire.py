@@ -16,7 +16,15 @@ import orjson
 
 from ...sse import SSEEvent
 from .. import Dialect, Operation, ProviderKind
-from ..base import Endpoint, NoEquivalentOperation, ProviderAPI, RequestProblem, RequestShape, WireDialect
+from ..base import (
+    Endpoint,
+    NoEquivalentOperation,
+    ProviderAPI,
+    RequestProblem,
+    RequestShape,
+    WireDialect,
+    require_objects,
+)
 from . import bodies as _bodies
 from . import embeddings
 from . import features as _features
@@ -63,6 +71,7 @@ class GeminiWire(WireDialect):
                 code="unsupported_stream_format",
                 param="alt",
             )
+        require_objects(body, "generationConfig", "generation_config")  # caps and gates write into it
         return RequestShape(operation, model.removeprefix("models/"), stream, method)
 
     def claims_path(self, path: str, headers: Mapping[str, str] | None) -> bool:

@@ -30,7 +30,7 @@ from ...translate.common import (
     FinishReason,
     Part,
     Usage,
-    as_int,
+    as_count,
     new_id,
     parse_arguments,
     reasoning_of,
@@ -61,10 +61,10 @@ def usage_from(raw: Any) -> Usage | None:
     prompt = raw.get("prompt_tokens_details") or {}
     completion = raw.get("completion_tokens_details") or {}
     return Usage(
-        input_tokens=as_int(raw.get("prompt_tokens")),
-        output_tokens=as_int(raw.get("completion_tokens")),
-        cached_input_tokens=as_int(prompt.get("cached_tokens")) if isinstance(prompt, dict) else 0,
-        reasoning_tokens=as_int(completion.get("reasoning_tokens")) if isinstance(completion, dict) else 0,
+        input_tokens=as_count(raw.get("prompt_tokens")),
+        output_tokens=as_count(raw.get("completion_tokens")),
+        cached_input_tokens=as_count(prompt.get("cached_tokens")) if isinstance(prompt, dict) else 0,
+        reasoning_tokens=as_count(completion.get("reasoning_tokens")) if isinstance(completion, dict) else 0,
     )
 
 

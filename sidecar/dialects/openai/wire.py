@@ -20,8 +20,11 @@ from .. import Dialect, Operation, ProviderKind
 from ..base import (
     Endpoint,
     ProviderAPI,
+    RequestShape,
     WireDialect,
     error_raises,
+    read_model_and_stream,
+    require_objects,
 )
 from . import bodies as _bodies
 from . import features as _features
@@ -57,6 +60,13 @@ class OpenAIWire(WireDialect):
     feature_walkers = _features.WALKERS
     response_id_prefix = "chatcmpl-"
     transport_fields = _bodies.TRANSPORT_FIELDS
+
+    def read_request(
+        self, endpoint: Endpoint, path: str, path_param: str, body: dict[str, Any], query: Mapping[str, str]
+    ) -> RequestShape:
+        shape = read_model_and_stream(endpoint, path_param, body)
+        require_objects(body, "stream_options")  # read by the relay, the ensemble, the cache's replay
+        return shape
 
     def claims_path(self, path: str, headers: Mapping[str, str] | None) -> bool:
         return path.startswith(("/v1/", "/openai/"))

@@ -1,0 +1,108 @@
+"""A caller that goes away while a feature has upstream calls in flight: every one of them is cancelled
+(the fake sees its connection closed), the budget's reservation is settled, and a single-flight
+follower does not wait on a leader whose caller left. Real sidecar, fakes that stall."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import aiohttp
+import pytest
+
+from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
+from .ensemble_policies import ensemble_route, models_policy, watched_fake
+
+MESSAGES: Any = [{"role": "user", "content": "Which queue does this ticket go to?"}]
+
+
+async def leave_after(running: RunningSidecar, body: dict[str, Any], seconds: float) -> None:
+    """Send ``body`` and drop the connection after ``seconds`` (the caller goes away)."""
+    async with aiohttp.ClientSession() as session:
+        task = asyncio.ensure_future(session.post(f"{running.url}/v1/chat/completions", json=body))
+        await asyncio.sleep(seconds)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_leaving_during_an_ensemble_closes_every_member_call(
+    aiohttp_server: Any, sidecar: SidecarFactory, stream: bool
+) -> None:
+    """Three members stalled 5 s: the caller leaves after 0.3 s, every member's connection is closed."""
+    watched = [await watched_fake(aiohttp_server, name=f"f{i}", reply="bug", latency_ms=5000) for i in range(3)]
+    running = await sidecar(models_policy([u for u, _ in watched], ensemble_route("m0, m1, m2"), speaks=("openai",)))
+    await leave_after(running, {"model": "vote", "messages": MESSAGES, "stream": stream}, 0.3)
+    for _, fake in watched:
+        assert await fake.closed()
+
+
+async def test_leaving_during_the_judges_call_closes_it(
+    aiohttp_server: Any, fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """The members answered, the judge is stalled: the caller leaves, the judge's connection is closed."""
+    urls = [await fake("f0", reply="alpha"), await fake("f1", reply="beta")]
+    judge_url, judge = await watched_fake(aiohttp_server, name="judge", reply='{"best": 1}', latency_ms=5000)
+    route = ensemble_route("m0, m1", "strategy: judge\njudge: {target: m2}")
+    running = await sidecar(models_policy([*urls, judge_url], route, speaks=("openai",)))
+    await leave_after(running, {"model": "vote", "messages": MESSAGES}, 0.5)
+    assert await judge.closed()
+
+
+async def test_leaving_during_a_gates_reask_closes_it(aiohttp_server: Any, sidecar: SidecarFactory) -> None:
+    """A gated route whose re-ask (the second call) stalls: the caller leaves, its connection is closed.
+    (The answer carries a fault marker, so only the re-ask, which quotes it, stalls.)"""
+    url, watched = await watched_fake(aiohttp_server, name="f0", reply="no [fault:stall=5]")
+    route = (
+        "  - name: vote\n    match: {model: vote}\n    target: [m0]\n"
+        "    gates: {regex: {pattern: '^[0-9]+$'}, on_fail: reask, max_reasks: 1}\n"
+    )
+    running = await sidecar(models_policy([url], route, speaks=("openai",)))
+    await leave_after(running, {"model": "vote", "messages": MESSAGES}, 0.5)
+    assert len(watched.requests) == 2 and await watched.closed()
+
+
+async def test_leaving_an_ensemble_settles_the_budget_reservation(aiohttp_server: Any, sidecar: SidecarFactory) -> None:
+    """While a stalled ensemble runs, /status counts its reservation (4096 output tokens a call); after
+    its caller leaves, the members' prompts are charged and the reserved output is released."""
+    watched = [await watched_fake(aiohttp_server, name=f"f{i}", reply="bug", latency_ms=2000) for i in range(2)]
+    policy = models_policy([u for u, _ in watched], ensemble_route("m0, m1"), speaks=("openai",))
+    policy += (
+        "budgets:\n  limits:\n"
+        "    - {name: tokens, measure: tokens, amount: 100000000, window: day, scope: {by: global}}\n"
+    )
+    running = await sidecar(policy)
+    leaving = asyncio.ensure_future(leave_after(running, {"model": "vote", "messages": MESSAGES}, 0.5))
+    await asyncio.sleep(0.25)
+    async with aiohttp.ClientSession() as session, session.get(f"{running.url}/status") as answer:
+        held = (await answer.json())["budgets"][0]["used"]
+    assert held > 8192  # while the calls run, their reserved output (4096 tokens each) counts
+    await leaving
+    for _, fake in watched:
+        assert await fake.closed()
+    await asyncio.sleep(0.2)
+    async with aiohttp.ClientSession() as session, session.get(f"{running.url}/status") as answer:
+        rows = (await answer.json())["budgets"]
+    assert rows[0]["used"] > 0  # the prompts the members received are charged, not released
+    assert rows[0]["used"] < 1000  # ... and the reserved output (4096 per call) is not
+
+
+async def test_a_follower_of_a_leader_whose_caller_left_gets_an_answer(
+    aiohttp_server: Any, sidecar: SidecarFactory
+) -> None:
+    """Single flight: the leader's caller leaves while its call is stalled; an identical request waiting
+    on it is answered (by its own call) in about the stall's time, not after the 30 s follower wait."""
+    url, watched = await watched_fake(aiohttp_server, name="f0", reply="bug", fault="stall=1.5;times=2", fault_rate=1)
+    route = "  - {name: vote, match: {model: vote}, target: [m0], cache: {enabled: true, cacheable: always}}\n"
+    running = await sidecar(models_policy([url], route, speaks=("openai",)))
+    body = {"model": "vote", "messages": MESSAGES}
+    leaving = asyncio.ensure_future(leave_after(running, body, 0.5))
+    await asyncio.sleep(0.2)
+    started = time.monotonic()
+    async with aiohttp.ClientSession() as session, session.post(f"{running.url}/v1/chat/completions", json=body) as r:
+        assert r.status == 200
+    await leaving
+    assert time.monotonic() - started < 5
+    assert len(watched.requests) == 2  # the leader's call, then the follower's own
