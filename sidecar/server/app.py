@@ -126,6 +126,7 @@ class SidecarApp:
             state.holder,
             interval=state.settings.reload_interval_s,
             on_reload=self._on_reload,
+            on_restore=self._on_restore,
             on_tick=self._on_tick,
         )
         self._watching: asyncio.Task[None] | None = None
@@ -179,6 +180,11 @@ class SidecarApp:
                 self._closing = asyncio.ensure_future(replaced.close())
         else:
             log.error("policy_rejected", errors=errors, serving_version=state.holder.policy.version)
+
+    def _on_restore(self, policy: Policy) -> None:
+        """The rejected file was rolled back to the policy that serves: no reload, no longer stale."""
+        self.state.telemetry.policy_loaded(policy.loaded_at)
+        log.info("policy_restored", version=policy.version, source=policy.source)
 
     def _on_tick(self) -> None:
         cache = self.state.caches.cache

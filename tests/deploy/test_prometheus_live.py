@@ -11,7 +11,7 @@ evaluating a copy of deploy/prometheus's rules 60 times faster (every duration d
 throughout. The scenario:
 
 1. healthy traffic;
-2. a policy file the sidecar applies, one it rejects, and the good one again;
+2. a policy file the sidecar applies, one it rejects, and the rollback to the one it serves;
 3. primary made to answer 503 (the fake provider's ``fault``), until the breaker and fallback alerts
    fire (or 20 s pass);
 4. the fault removed, until both resolve (or 20 s pass).
@@ -264,16 +264,19 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
         record = Scenario(prometheus, access_log)
         traffic = Traffic(sidecar)
         traffic.start()
+        # Prometheus hands its first targets to the scrape loop some seconds after it is ready: the
+        # scenario starts once the sidecar has been scraped, so Prometheus sees the state before each step.
+        record.wait(20, lambda: bool(record.query("llm_sidecar_build_info")["data"]["result"]))
         record.wait(3)
-        apply(
-            policy,
-            policy_text.replace("routes:\n", "routes:\n  - {name: spare, match: {model: never-sent}, target: fast}\n"),
+        serving = policy_text.replace(
+            "routes:\n", "routes:\n  - {name: spare, match: {model: never-sent}, target: fast}\n"
         )
+        apply(policy, serving)
         record.wait(2)  # more than a scrape apart: each reload is seen by Prometheus
-        apply(policy, policy_text.replace("target: fast\n", "target: nowhere\n"))
+        apply(policy, serving.replace("target: fast\n", "target: nowhere\n"))
         record.rejected_at = time.monotonic()
         record.wait(8, lambda: record.state_at_end(RELOAD) == "firing")
-        apply(policy, policy_text)
+        apply(policy, serving)  # the runbook's rollback: the file is the policy that serves again
         record.restored_at = time.monotonic()
         record.wait(2)
         record.fault_on = time.monotonic()
@@ -341,12 +344,24 @@ def test_a_rejected_policy_reload_fires_the_reload_alert_for_the_pod(scenario: S
     assert [alert["labels"]["pod"] for alert in scenario.firing[RELOAD]] == [POD]
 
 
-def test_the_reload_alert_resolves_once_a_good_policy_is_applied(scenario: Scenario) -> None:
-    """Applying a good file again sets the gauge back to 1: the pod no longer serves a stale policy and
-    the alert goes inactive within a scrape and an evaluation."""
+def test_the_reload_alert_resolves_once_the_policy_is_rolled_back(scenario: Scenario) -> None:
+    """Rolling the file back to the policy that serves (the runbook's act; no reload, the same version)
+    sets the gauge back to 1: the pod no longer serves a stale policy and the alert goes inactive within
+    a scrape and an evaluation."""
     resolved = scenario.first(RELOAD, "inactive", scenario.restored_at)
     assert resolved is not None, scenario.states.get(RELOAD)
     assert resolved - scenario.restored_at < 5
+
+
+def test_prometheus_counts_the_first_reload_of_each_outcome(scenario: Scenario) -> None:
+    """The scenario's one applied reload and one rejected file each count 1 in increase() over the
+    run (what *Policy reloads by outcome* and the reload annotation read): the first reload of a pod is
+    not lost to a series that only appears once it is 1."""
+    answer = scenario.query(
+        f'sum by (outcome) (increase(llm_sidecar_policy_reloads_total{{namespace="{NAMESPACE}"}}[10m]))'
+    )
+    counted = {sample["metric"]["outcome"]: round(float(sample["value"][1])) for sample in answer["data"]["result"]}
+    assert counted == {"ok": 1, "error": 1}, answer["data"]
 
 
 GRAFANA_VALUES = {
