@@ -70,7 +70,7 @@ def build_state(
         holder=PolicyHolder(policy),
         telemetry=telemetry,
         credentials=Credentials(env),
-        targets=TargetStates(on_transition=on_transition),
+        targets=TargetStates(on_transition=on_transition, on_new_breaker=telemetry.breaker_started),
         log_output=log_output,
         access=AccessLog(log_output),
         proxies=EnvProxies(env),
