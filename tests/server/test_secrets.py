@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 import aiohttp
@@ -82,3 +83,50 @@ models:
         r["headers"].get("authorization") or r["headers"].get("Authorization") for r in await running.fake_requests(url)
     ]
     assert seen[-2:] == ["Bearer first-key", "Bearer second-key-longer"]
+
+
+def secret_write(volume: Path, name: str, content: str, stamp: str) -> None:
+    """Update a Secret volume the way the kubelet does (atomic_writer.go): a new timestamped directory,
+    ``..data`` swapped to it by a rename, ``name -> ..data/name``, the old directory removed."""
+    data_dir = volume / f"..{stamp}"
+    data_dir.mkdir()
+    (data_dir / name).write_text(content)
+    old = os.readlink(volume / "..data") if (volume / "..data").is_symlink() else None
+    (volume / "..data_tmp").symlink_to(data_dir.name)
+    os.replace(volume / "..data_tmp", volume / "..data")
+    if not (volume / name).is_symlink():
+        (volume / name).symlink_to(f"..data/{name}")
+    if old:
+        for child in (volume / old).iterdir():
+            child.unlink()
+        (volume / old).rmdir()
+
+
+async def test_a_secret_volume_swap_rotates_the_key_once(
+    fake: FakeFactory, sidecar: SidecarFactory, tmp_path: Path
+) -> None:
+    """The kubelet's ..data swap of a Secret volume (same path, same size, new file) is picked up: the
+    next call sends the new key, and key_file_reloaded is logged once with the path, never the key."""
+    secret_write(tmp_path, "openai-api-key", "key-AAAA", "2026_12_04_10_00_00.1")
+    key_file = tmp_path / "openai-api-key"
+    url = await fake("f")
+    policy = f"""version: 1
+providers:
+  a: {{kind: fake, speaks: openai, base_url: "{url}", api_key: {{file: "{key_file}"}}}}
+models:
+  m: {{provider: a, model: x}}
+"""
+    running = await sidecar(policy)
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{running.url}/v1/chat/completions", json=body) as response:
+            assert response.status == 200
+        secret_write(tmp_path, "openai-api-key", "key-BBBB", "2026_12_04_10_01_00.2")
+        await asyncio.sleep(0.6)  # several reload ticks (0.1 s here)
+        async with session.post(f"{running.url}/v1/chat/completions", json=body) as response:
+            assert response.status == 200
+    seen = [r["headers"].get("authorization") for r in await running.fake_requests(url)]
+    assert seen[-2:] == ["Bearer key-AAAA", "Bearer key-BBBB"]
+    reloaded = [line for line in running.log_lines() if line.get("event") == "key_file_reloaded"]
+    assert [line["path"] for line in reloaded] == [str(key_file)]
+    assert b"key-BBBB" not in running.logs.getvalue()
