@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import openai
+import orjson
 import pytest
 import yaml
 
@@ -166,3 +167,15 @@ def test_store_alerts_resolve_once_redis_is_back(scenario: StoreScenario, alert:
     resolved = scenario.first(alert, "inactive", scenario.restarted_at)
     assert resolved is not None, scenario.states.get(alert)
     assert resolved - scenario.restarted_at < 5 + 8
+
+
+def test_the_runbooks_log_lines_say_what_failed(scenario: StoreScenario) -> None:
+    """What the two runbooks send the on-call to: a budget_store_failing and a cache_store_failing warning
+    in the sidecar's log while Redis is down, each with the Redis client's error, a detail and the
+    count of failures since the last line."""
+    lines = [orjson.loads(line) for line in scenario.access_log.read_bytes().splitlines() if line.startswith(b"{")]
+    for event in ("budget_store_failing", "cache_store_failing"):
+        found = [line for line in lines if line.get("event") == event]
+        assert found, event
+        assert found[0]["level"] == "warning" and found[0]["error"] and found[0]["detail"], found[0]
+        assert found[0]["failures"] >= 1, found[0]
