@@ -171,6 +171,8 @@ class SidecarApp:
         state.telemetry.policy_reload(ok=ok, loaded_at=None if policy is None else policy.loaded_at)
         if ok and policy is not None:
             state.budgets.sync(policy.budgets)
+            for target in state.targets.retain({model.key for model in policy.models.values()}):
+                state.telemetry.breaker_removed(target)
             self.pipelines.for_policy(policy)  # a feature it newly uses is loaded now, not in a request
             log.info("policy_reloaded", version=policy.version, source=policy.source, routes=len(policy.routes))
             for warning in policy.warnings:

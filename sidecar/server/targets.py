@@ -94,6 +94,14 @@ class TargetStates:
             self._on_new_breaker(target.key)
         return state
 
+    def retain(self, keys: set[str]) -> list[str]:
+        """Forget the targets not in ``keys`` (gone with a reload); their keys. One that comes back later
+        starts afresh."""
+        gone = [key for key in self._states if key not in keys]
+        for key in gone:
+            del self._states[key]
+        return gone
+
     def snapshot(self) -> dict[str, Any]:
         """Every known target's breaker, budget and bulkhead state, for /status."""
         return {

@@ -188,6 +188,10 @@ class Telemetry:
         for to_state in BREAKER_STATES:
             instruments.breaker_transitions.inc((target, to_state), 0)
 
+    def breaker_removed(self, target: str) -> None:
+        """A target gone with a reload: its state series goes too (its counters stay, as counters do)."""
+        self.instruments.breaker_state.remove((target,))
+
     def breaker_transition(self, *, target: str, from_state: str, to_state: str) -> None:
         """Count the transition and set the target's state gauge (closed 0, half_open 1, open 2)."""
         self.instruments.breaker_transitions.inc((target, to_state))

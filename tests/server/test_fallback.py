@@ -292,3 +292,26 @@ async def test_a_reload_restarting_a_breaker_sets_its_gauge_to_closed(
     assert status == 200 and headers["x-sidecar-model"] == "m0"
     assert running.state.targets.snapshot()["p0/up0"]["breaker"]["state"] == "closed"
     assert breaker_series(await metrics_of(running), "p0/up0")["state"] == 0.0
+
+
+async def test_a_target_removed_by_a_reload_leaves_the_breaker_gauge(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """The runbook's act for an open breaker may be to take its target out of the policy: after that
+    reload the target's llm_sidecar_breaker_state series is gone (an 'open' left behind would keep
+    LLMSidecarBreakerOpen firing for a target nothing calls) and /status no longer lists it."""
+    urls = await fakes(fake, 2)
+    running = await sidecar(chain_policy(urls, extra_defaults=BREAKER))
+    await _set_fault(urls[0], {"fault": "status=503"})
+    for _ in range(4):
+        await chat(running)
+    assert breaker_series(await metrics_of(running), "p0/up0")["state"] == 2.0
+    running.policy_path.write_text(
+        chain_policy(urls[1:], extra_defaults=BREAKER).replace("p0", "p1").replace("m0", "m1")
+    )
+    for _ in range(40):
+        await asyncio.sleep(0.05)
+        if "p0/up0" not in running.state.targets.snapshot():
+            break
+    assert "p0/up0" not in running.state.targets.snapshot()
+    assert "state" not in breaker_series(await metrics_of(running), "p0/up0")
