@@ -257,6 +257,17 @@ async def metrics_of(running: RunningSidecar) -> str:
         return await response.text()
 
 
+async def first_breaker_open(fake: FakeFactory, sidecar: SidecarFactory) -> tuple[list[str], RunningSidecar]:
+    """Two fakes behind a chain, the first answering 503 until its breaker opens (state gauge 2)."""
+    urls = await fakes(fake, 2)
+    running = await sidecar(chain_policy(urls, extra_defaults=BREAKER))
+    await _set_fault(urls[0], {"fault": "status=503"})
+    for _ in range(4):
+        await chat(running)
+    assert breaker_series(await metrics_of(running), "p0/up0")["state"] == 2.0
+    return urls, running
+
+
 async def test_breaker_series_exist_from_a_targets_first_call(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """Once a target is called, its breaker state gauge is 0 (closed) and its transition counters are 0,
     so the dashboard's *Breaker state per target* lists it and Prometheus's rate() of
@@ -276,12 +287,7 @@ async def test_a_reload_restarting_a_breaker_sets_its_gauge_to_closed(
     """A reload that changes the breaker settings starts each target's breaker afresh, closed (as /status
     says): llm_sidecar_breaker_state follows at the target's next call instead of staying at open,
     which would keep LLMSidecarBreakerOpen firing on a healthy target that never transitions again."""
-    urls = await fakes(fake, 2)
-    running = await sidecar(chain_policy(urls, extra_defaults=BREAKER))
-    await _set_fault(urls[0], {"fault": "status=503"})
-    for _ in range(4):
-        await chat(running)
-    assert breaker_series(await metrics_of(running), "p0/up0")["state"] == 2.0
+    urls, running = await first_breaker_open(fake, sidecar)
     await _set_fault(urls[0], {"fault": None, "fault_rate": 0})
     running.policy_path.write_text(chain_policy(urls, extra_defaults=BREAKER.replace("open_s: 0.5", "open_s: 30")))
     for _ in range(40):
@@ -300,12 +306,7 @@ async def test_a_target_removed_by_a_reload_leaves_the_breaker_gauge(
     """The runbook's act for an open breaker may be to take its target out of the policy: after that
     reload the target's llm_sidecar_breaker_state series is gone (an 'open' left behind would keep
     LLMSidecarBreakerOpen firing for a target nothing calls) and /status no longer lists it."""
-    urls = await fakes(fake, 2)
-    running = await sidecar(chain_policy(urls, extra_defaults=BREAKER))
-    await _set_fault(urls[0], {"fault": "status=503"})
-    for _ in range(4):
-        await chat(running)
-    assert breaker_series(await metrics_of(running), "p0/up0")["state"] == 2.0
+    urls, running = await first_breaker_open(fake, sidecar)
     running.policy_path.write_text(
         chain_policy(urls[1:], extra_defaults=BREAKER).replace("p0", "p1").replace("m0", "m1")
     )
