@@ -67,17 +67,21 @@ async def test_replace_by_rename_is_applied(tmp_path: Path) -> None:
         task.cancel()
 
 
-def configmap_write(volume: Path, content: str, stamp: str) -> None:
-    """Update a directory the way the kubelet updates a ConfigMap volume (atomic_writer.go)."""
+def configmap_write(volume: Path, content: str | dict[str, bytes], stamp: str) -> None:
+    """Update a directory the way the kubelet updates a ConfigMap volume (atomic_writer.go): every key
+    (the policy alone, or ``{file name: bytes}``) in a new directory, one ``..data`` rename."""
+    files = {"policy.yaml": content.encode()} if isinstance(content, str) else content
     data_dir = volume / f"..{stamp}"
     data_dir.mkdir()
-    (data_dir / "policy.yaml").write_text(content)
+    for name, data in files.items():
+        (data_dir / name).write_bytes(data)
     tmp_link = volume / "..data_tmp"
     tmp_link.symlink_to(data_dir.name)
     old = os.readlink(volume / "..data") if (volume / "..data").is_symlink() else None
     os.replace(tmp_link, volume / "..data")
-    if not (volume / "policy.yaml").is_symlink():
-        (volume / "policy.yaml").symlink_to("..data/policy.yaml")
+    for name in files:
+        if not (volume / name).is_symlink():
+            (volume / name).symlink_to(f"..data/{name}")
     if old:
         for child in (volume / old).iterdir():
             child.unlink()
@@ -262,5 +266,25 @@ async def test_a_deleted_policy_file_is_reported_once_and_its_return_clears_it(t
         path.write_text(V2)
         await wait_for(lambda: default_target(holder) == "claude")
         assert events[2:] == ["reloaded"]
+    finally:
+        task.cancel()
+
+
+async def test_one_configmap_swap_of_policy_and_router_is_one_reload(
+    tmp_path: Path, router_files: tuple[bytes, bytes]
+) -> None:
+    """A ConfigMap holding the policy and its learned router, both changed in one ..data swap: one
+    reload, to the new policy with the new router (never the new policy with the old router)."""
+    plain, swapped = router_files
+    configmap_write(tmp_path, {"policy.yaml": LEARNED.encode(), "router.json": plain}, "2026_12_04_10_00_00.1")
+    holder, task, events = await start(tmp_path / "policy.yaml")
+    try:
+        assert task_of(holder, EXTRACT) == "extraction"
+        changed = LEARNED.replace("default: {target: gpt-4o}", "default: {target: claude}")
+        configmap_write(tmp_path, {"policy.yaml": changed.encode(), "router.json": swapped}, "2026_12_04_10_01_00.2")
+        await wait_for(lambda: default_target(holder) == "claude")
+        assert task_of(holder, EXTRACT) == "code"
+        await asyncio.sleep(1.5)  # past a safety check
+        assert events == [(True, [])]
     finally:
         task.cancel()
