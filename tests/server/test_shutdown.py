@@ -178,7 +178,7 @@ async def test_sigterm_cuts_what_outlives_the_drain_timeout_at_that_timeout(tmp_
                 await response.read()
             assert await asyncio.wait_for(proc.wait(), timeout=10) == 0
             stopped = loop.time() - signalled
-        assert 1.8 < stopped < 3.0, stopped
+        assert 1.8 < stopped < 3.5, stopped  # twice the timeout: 4 s
     finally:
         await stack.close()
 
