@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import aiohttp
 import pytest
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
+from ..policy.test_watch import configmap_write
 
 ENV_KEY = "sk-PLANTED-env-5f0c1d2e3a4b"
 FILE_KEY = "sk-PLANTED-file-9a8b7c6d5e4f"
@@ -92,32 +92,19 @@ async def test_key_file_rotation_is_picked_up(fake: FakeFactory, sidecar: Sideca
     assert seen[-2:] == ["Bearer first-key", "Bearer second-key-longer"]
 
 
-def secret_write(volume: Path, name: str, content: str, stamp: str) -> None:
-    """Update a Secret volume the way the kubelet does (atomic_writer.go): a new timestamped directory,
-    ``..data`` swapped to it by a rename, ``name -> ..data/name``, the old directory removed."""
-    data_dir = volume / f"..{stamp}"
-    data_dir.mkdir()
-    (data_dir / name).write_text(content)
-    old = os.readlink(volume / "..data") if (volume / "..data").is_symlink() else None
-    (volume / "..data_tmp").symlink_to(data_dir.name)
-    os.replace(volume / "..data_tmp", volume / "..data")
-    if not (volume / name).is_symlink():
-        (volume / name).symlink_to(f"..data/{name}")
-    if old:
-        for child in (volume / old).iterdir():
-            child.unlink()
-        (volume / old).rmdir()
-
-
 async def test_a_secret_volume_swap_rotates_the_key_once(
     fake: FakeFactory, sidecar: SidecarFactory, tmp_path: Path
 ) -> None:
-    """The kubelet's ..data swap of a Secret volume (same path, same size, new file) is picked up: the
+    """The kubelet's ..data swap of a Secret volume (same path, same size, new file; Secrets update as
+    ConfigMaps do) is picked up: the
     next call sends the new key, and key_file_reloaded is logged once with the path, never the key."""
-    secret_write(tmp_path, "openai-api-key", "key-AAAA", "2026_12_04_10_00_00.1")
+    configmap_write(tmp_path, {"openai-api-key": b"key-AAAA"}, "2026_12_04_10_00_00.1")
     key_file = tmp_path / "openai-api-key"
     running, seen = await keys_sent_around(
-        fake, sidecar, key_file, lambda: secret_write(tmp_path, "openai-api-key", "key-BBBB", "2026_12_04_10_01_00.2")
+        fake,
+        sidecar,
+        key_file,
+        lambda: configmap_write(tmp_path, {"openai-api-key": b"key-BBBB"}, "2026_12_04_10_01_00.2"),
     )
     assert seen[-2:] == ["Bearer key-AAAA", "Bearer key-BBBB"]
     reloaded = [line for line in running.log_lines() if line.get("event") == "key_file_reloaded"]
