@@ -466,3 +466,53 @@ def test_output_cut_short_by_its_reader_ends_without_a_traceback() -> None:
     finally:
         os.close(write_end)
     assert (result.returncode, result.stderr) == (1, "")
+
+
+def test_validate_names_a_broken_file_once_and_says_what_is_wrong(tmp_path: Path) -> None:
+    """A file that cannot be read, is empty, is not YAML or is not a mapping: one line each, the file
+    named once at its start (not twice), saying what is wrong; exit 1."""
+    (tmp_path / "empty.yaml").write_text("")
+    (tmp_path / "syntax.yaml").write_text("version: 1\nproviders: [\n")
+    (tmp_path / "list.yaml").write_text("- a\n- b\n")
+    (tmp_path / "bad.json").write_text('{"version": 1,')
+    names = ["missing.yaml", "empty.yaml", "syntax.yaml", "list.yaml", "bad.json"]
+    result = subprocess.run(
+        [sys.executable, "-m", "sidecar", "validate", *names], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        "missing.yaml: cannot read the file: No such file or directory",
+        "empty.yaml: the file is empty",
+        "syntax.yaml: invalid YAML at line 3, column 1: expected the node content, but found '<stream end>'",
+        "list.yaml: the policy must be a mapping, not a list",
+        "bad.json: invalid JSON: unexpected end of data: line 1 column 15 (char 14)",
+    ]
+
+
+def test_validate_warns_about_a_key_written_twice(tmp_path: Path) -> None:
+    """YAML forbids a mapping key twice, and the YAML library keeps only its last value (a second
+    `routes:` block silently drops the first): validate names each repeat with its line, as a warning
+    (exit 0, the policy loads as before), like kubectl's duplicate field warnings."""
+    text = GOOD.read_text() + "defaults:\n  resilience: {max_attempts_per_target: 1}\n"
+    policy = tmp_path / "twice.yaml"
+    policy.write_text(text)
+    line = text.count("\n") - 1
+    result = cli("validate", str(policy))
+    assert result.returncode == 0, result.stderr
+    assert f"{policy}: warning: line {line}: key 'defaults' written twice: only the last one is used" in result.stdout
+    assert f"{policy}: ok (version" in result.stdout
+
+
+def test_explain_exit_codes_for_an_invalid_policy_and_an_unreadable_request(tmp_path: Path) -> None:
+    """As docs/cli.md says: an invalid policy exits 1 with its errors on stderr, as validate prints them;
+    a request file that is missing or not JSON exits 2."""
+    request = tmp_path / "req.json"
+    request.write_text('{"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}')
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("version: 2\n")
+    result = cli("explain", "--policy", str(broken), "--request", str(request))
+    assert result.returncode == 1 and f"{broken}: version: Input should be 1" in result.stderr.splitlines()
+    (tmp_path / "bad.json").write_text("{bad")
+    for name in ("missing.json", "bad.json"):
+        result = cli("explain", "--policy", str(GOOD), "--request", str(tmp_path / name))
+        assert result.returncode == 2 and result.stderr.startswith("llm-sidecar explain: "), result.stderr

@@ -4,8 +4,9 @@
 problem found (``providers.openai.base_url: must start with http:// or https://``). The version of a
 policy is a hash of its bytes and of the files it read (``files``: a learned router), so two sidecars
 with the same files report the same version. What loads
-but uses a deprecated name (``providers.x.dialect``, now ``kind``) is listed in ``Policy.warnings``,
-which ``validate`` prints and the server logs (``policy_warning``).
+but uses a deprecated name (``providers.x.dialect``, now ``kind``) or writes a YAML key twice in one
+mapping (PyYAML keeps the last value silently) is listed in ``Policy.warnings``, which ``validate``
+prints and the server logs (``policy_warning``).
 """
 
 from __future__ import annotations
@@ -30,18 +31,18 @@ def load_policy(path: str | Path) -> Policy:
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
-        raise PolicyError([f"cannot read {path}: {exc.strerror or exc}"]) from None
+        raise PolicyError([f"cannot read the file: {exc.strerror or exc}"]) from None
     return load_policy_bytes(data, str(path))
 
 
 def load_policy_bytes(data: bytes, source: str) -> Policy:
-    document = parse_document(data, source)
+    document, repeated = parse_document(data)
     try:
         spec = PolicySpec.model_validate(document)
     except ValidationError as exc:
         raise PolicyError(format_validation_error(exc)) from None
     policy = compile_policy(spec, version=policy_version(data, ()), source=source, loaded_at=time.time())
-    warnings = deprecations(document)
+    warnings = [*repeated, *deprecations(document)]
     if warnings:
         policy = dataclasses.replace(policy, warnings=(*policy.warnings, *warnings))
     if policy.files:  # the files it read are part of it: the version covers them too
@@ -60,23 +61,55 @@ def deprecations(document: dict[str, Any]) -> list[str]:
     return found
 
 
-def parse_document(data: bytes, source: str) -> Any:
-    """JSON when it parses as JSON, else YAML (a superset); a clear error with the line otherwise."""
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, noting every key a mapping repeats: YAML forbids it, PyYAML keeps the last
+    value without a word (a second ``routes:`` block silently replaces the first)."""
+
+    def __init__(self, stream: bytes) -> None:
+        super().__init__(stream)
+        self.repeated: list[str] = []
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen = set()
+        for key_node, _ in node.value:  # before merge keys (<<) are flattened in: overriding them is fine
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                key = key_node.value
+                if key in seen:
+                    line = key_node.start_mark.line + 1
+                    self.repeated.append(f"line {line}: key '{key}' written twice: only the last one is used")
+                seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def parse_document(data: bytes) -> tuple[dict[str, Any], list[str]]:
+    """JSON when it parses as JSON, else YAML (a superset); a clear error with the line otherwise. Also
+    the warnings for keys the YAML repeats."""
     stripped = data.lstrip()
     if stripped[:1] in (b"{", b"["):
         try:
-            return orjson.loads(data)
+            document = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
-            raise PolicyError([f"{source}: invalid JSON: {exc}"]) from None
+            raise PolicyError([f"invalid JSON: {exc}"]) from None
+        return _mapping(document), []
+    loader = _Loader(data)
     try:
-        document = yaml.safe_load(data)
+        document = loader.get_single_data()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise PolicyError([f"{source}: invalid YAML{where}: {problem}"]) from None
+        raise PolicyError([f"invalid YAML{where}: {problem}"]) from None
+    finally:
+        loader.dispose()
+    return _mapping(document), loader.repeated
+
+
+def _mapping(document: Any) -> dict[str, Any]:
+    if document is None:
+        raise PolicyError(["the file is empty"])
     if not isinstance(document, dict):
-        raise PolicyError([f"{source}: the policy must be a mapping, not {type(document).__name__}"])
+        kind = "a list" if isinstance(document, list) else f"a single value ({document!r:.40})"
+        raise PolicyError([f"the policy must be a mapping, not {kind}"])
     return document
 
 

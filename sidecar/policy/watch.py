@@ -16,8 +16,11 @@ changes them together.
 
 A content hash is also checked every ``safety_every`` polls, for filesystems whose mtime lies. A file
 that fails to parse or validate (the policy or a file it reads) is rejected: the last good policy
-keeps serving, the error is logged, kept for ``/status`` and counted. ``reload_now()`` (SIGHUP)
-reloads at once.
+keeps serving, the error is logged, kept for ``/status`` and counted, once per content (a file that
+cannot be read, once until it can). When the file is written back to the policy that serves (the
+runbook's rollback of a rejected change, or a deleted file restored) nothing is reloaded, but the pod no
+longer serves a stale policy: the error is cleared and ``on_restore`` says so. ``reload_now()``
+(SIGHUP) reloads at once.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ class PolicyHolder:
 
 
 ReloadListener = Callable[[bool, Policy | None, list[str]], None]
+RestoreListener = Callable[[Policy], None]
 
 
 Signature = tuple[int, int, int, int] | None
@@ -72,6 +76,7 @@ class PolicyWatcher:
         interval: float = 0.5,
         safety_every: int = 10,
         on_reload: ReloadListener | None = None,
+        on_restore: RestoreListener | None = None,
         on_tick: Callable[[], None] | None = None,
     ) -> None:
         self._path = path
@@ -79,6 +84,7 @@ class PolicyWatcher:
         self._interval = interval
         self._safety_every = safety_every
         self._on_reload = on_reload
+        self._on_restore = on_restore
         self._on_tick = on_tick
         self._signature = self._signatures()
         self._digest = holder.policy.version
@@ -116,13 +122,18 @@ class PolicyWatcher:
             with open(self._path, "rb") as handle:
                 data = handle.read()
         except OSError as exc:
-            self._reject([f"cannot read {self._path}: {exc.strerror or exc}"])
+            errors = [f"cannot read {self._path}: {exc.strerror or exc}"]
+            last = self._holder.last_error
+            if forced or last is None or list(last.errors) != errors:  # reported once, not every safety poll
+                self._reject(errors)
             return False
         digest = policy_version(data, (current_digest(f.path) for f in self._holder.policy.files))
-        if digest == self._digest and not forced:
-            return False
-        if digest == self._holder.policy.version:
+        if digest == self._holder.policy.version:  # the file is the policy that serves: nothing to load
             self._digest = digest
+            if self._holder.last_error is not None:
+                self._restored()
+            return False
+        if digest == self._digest and not forced:
             return False
         try:
             policy = load_policy_bytes(data, self._path)
@@ -138,6 +149,12 @@ class PolicyWatcher:
         if self._on_reload is not None:
             self._on_reload(True, policy, [])
         return True
+
+    def _restored(self) -> None:
+        """The file on disk is the serving policy again after a rejection: the pod is not stale."""
+        self._holder.last_error = None
+        if self._on_restore is not None:
+            self._on_restore(self._holder.policy)
 
     def _reject(self, errors: list[str]) -> None:
         self._holder.last_error = ReloadError(time.time(), tuple(errors))

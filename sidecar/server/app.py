@@ -70,7 +70,7 @@ def build_state(
         holder=PolicyHolder(policy),
         telemetry=telemetry,
         credentials=Credentials(env),
-        targets=TargetStates(on_transition=on_transition),
+        targets=TargetStates(on_transition=on_transition, on_new_breaker=telemetry.breaker_started),
         log_output=log_output,
         access=AccessLog(log_output),
         proxies=EnvProxies(env),
@@ -129,6 +129,7 @@ class SidecarApp:
             state.holder,
             interval=state.settings.reload_interval_s,
             on_reload=self._on_reload,
+            on_restore=self._on_restore,
             on_tick=self._on_tick,
         )
         self._watching: asyncio.Task[None] | None = None
@@ -173,6 +174,8 @@ class SidecarApp:
         state.telemetry.policy_reload(ok=ok, loaded_at=None if policy is None else policy.loaded_at)
         if ok and policy is not None:
             state.budgets.sync(policy.budgets)
+            for target in state.targets.retain({model.key for model in policy.models.values()}):
+                state.telemetry.breaker_removed(target)
             self.pipelines.for_policy(policy)  # a feature it newly uses is loaded now, not in a request
             log.info("policy_reloaded", version=policy.version, source=policy.source, routes=len(policy.routes))
             for warning in policy.warnings:
@@ -182,6 +185,11 @@ class SidecarApp:
                 self._closing = asyncio.ensure_future(replaced.close())
         else:
             log.error("policy_rejected", errors=errors, serving_version=state.holder.policy.version)
+
+    def _on_restore(self, policy: Policy) -> None:
+        """The rejected file was rolled back to the policy that serves: no reload, no longer stale."""
+        self.state.telemetry.policy_loaded(policy.loaded_at)
+        log.info("policy_restored", version=policy.version, source=policy.source)
 
     def _on_tick(self) -> None:
         cache = self.state.caches.cache

@@ -27,7 +27,8 @@ a parsed request), not on ``web.Application`` and its router. What this module a
 
     listener = Listener(routes, max_connections=..., keepalive_s=..., receive_timeout_s=...)
     await listener.start(host, port)     listening
-    await listener.shutdown(drain_s)     stop accepting; requests and streams in flight finish; close
+    await listener.shutdown(drain_s)     stop accepting; requests and streams in flight finish within
+                                         drain_s; what still runs then loses its connection; close
 
 ``Connection`` is aiohttp's ``RequestHandler`` (one per connection) with those checks; it reads two of
 its parent's attributes (``_request_count``, ``_messages``: what the parser has completed) and
@@ -62,6 +63,7 @@ MAX_LINE_BYTES = 8190  # the request line, and each header field (aiohttp's defa
 MAX_FIELDS = 100
 LINGER_S = 2.0  # how long an unread request body is read away before the connection closes
 BACKLOG = 4096  # the kernel caps it at net.core.somaxconn
+CANCEL_WAIT_S = 1.0  # after the drain: how long handlers cancelled by their lost connection may take to end
 log = get_logger("sidecar.listener")
 
 
@@ -281,6 +283,17 @@ class Listener:
         if self._server is not None:
             self._server.close()
         self._manager.pre_shutdown()  # idle kept-alive connections close; busy ones after their answer
-        await self._manager.shutdown(drain_s)
+        # aiohttp waits up to its timeout for each handler, then as long again for it to end once its
+        # request is cancelled (a stream writing on does not end): twice drain_s. The deadline is ours:
+        # what still runs at drain_s loses its connection, which cancels its handler.
+        shutting = asyncio.ensure_future(self._manager.shutdown(drain_s))
+        done, _ = await asyncio.wait({shutting}, timeout=drain_s)
+        if not done:
+            for connection in list(self.connections):
+                if connection.transport is not None:
+                    connection.transport.abort()
+            done, _ = await asyncio.wait({shutting}, timeout=CANCEL_WAIT_S)
+            if not done:
+                shutting.cancel()
         if self._server is not None:
             await self._server.wait_closed()

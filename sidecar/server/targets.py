@@ -2,7 +2,8 @@
 
 A target is a provider + upstream model (``Target.key``). Its state must outlive any one policy: a
 reload that does not change the breaker settings keeps the breaker's window and state; one that does
-starts that target afresh. The registry lives on the app; nothing here is module-global.
+starts that target afresh (``on_new_breaker``: its state gauge says closed again). The registry lives
+on the app; nothing here is module-global.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ..resilience.budget import RetryBudget
 from ..resilience.bulkhead import Bulkhead
 
 TransitionListener = Callable[[str, str, str, str], None]
+NewBreakerListener = Callable[[str], None]
 
 
 @dataclass(slots=True)
@@ -53,11 +55,13 @@ class TargetStates:
     def __init__(
         self,
         on_transition: TransitionListener | None = None,
+        on_new_breaker: NewBreakerListener | None = None,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
         self._states: dict[str, TargetState] = {}
         self._on_transition = on_transition
+        self._on_new_breaker = on_new_breaker
         self._clock = clock
         self.rng = rng or random.Random()
 
@@ -86,7 +90,17 @@ class TargetStates:
             policy_version=policy.version,
         )
         self._states[target.key] = state
+        if self._on_new_breaker is not None:  # a target's first, or one restarted by new settings: closed
+            self._on_new_breaker(target.key)
         return state
+
+    def retain(self, keys: set[str]) -> list[str]:
+        """Forget the targets not in ``keys`` (gone with a reload); their keys. One that comes back later
+        starts afresh."""
+        gone = [key for key in self._states if key not in keys]
+        for key in gone:
+            del self._states[key]
+        return gone
 
     def snapshot(self) -> dict[str, Any]:
         """Every known target's breaker, budget and bulkhead state, for /status."""

@@ -180,6 +180,18 @@ class Telemetry:
         elif not ok:
             self.instruments.policy_last_reload_ok.set((), 0)
 
+    def breaker_started(self, target: str) -> None:
+        """A target's breaker was created (its first call, or new breaker settings): closed, with its
+        transition counters at 0 so that Prometheus's rate() sees the first transition of each kind."""
+        instruments = self.instruments
+        instruments.breaker_state.set((target,), BREAKER_STATES["closed"])
+        for to_state in BREAKER_STATES:
+            instruments.breaker_transitions.inc((target, to_state), 0)
+
+    def breaker_removed(self, target: str) -> None:
+        """A target gone with a reload: its state series goes too (its counters stay, as counters do)."""
+        self.instruments.breaker_state.remove((target,))
+
     def breaker_transition(self, *, target: str, from_state: str, to_state: str) -> None:
         """Count the transition and set the target's state gauge (closed 0, half_open 1, open 2)."""
         self.instruments.breaker_transitions.inc((target, to_state))

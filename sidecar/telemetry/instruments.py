@@ -180,6 +180,8 @@ class Instruments(FeatureInstruments):
         self.policy_reloads = counter(
             own("policy_reloads_total", "Policy reloads, by outcome (ok, error).", ("outcome",), "{reload}")
         )
+        for outcome in ("ok", "error"):  # at 0 from the start: Prometheus's increase() sees the first reload
+            self.policy_reloads.inc((outcome,), 0)
         self.policy_last_reload_ok = gauge(
             own(
                 "policy_last_reload_successful",

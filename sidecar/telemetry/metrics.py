@@ -278,6 +278,11 @@ class Gauge(_Instrument):
     def set(self, labels: Labels, value: float) -> None:
         self._child(labels).set(value)
 
+    def remove(self, labels: Labels) -> None:
+        """Drop one series (a target gone with a reload); nothing if it was never set."""
+        if self._children.pop(labels, None) is not None:
+            self._prom.remove(*labels)
+
     def replace(self, values: dict[Labels, float]) -> None:
         """Every series at once: those not in ``values`` are removed (a limit gone with a reload)."""
         for labels in [labels for labels in self._children if labels not in values]:

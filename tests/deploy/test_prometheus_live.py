@@ -11,10 +11,13 @@ evaluating a copy of deploy/prometheus's rules 60 times faster (every duration d
 throughout. The scenario:
 
 1. healthy traffic;
-2. a policy file the sidecar applies, one it rejects, and the good one again;
-3. primary made to answer 503 (the fake provider's ``fault``), until the breaker and fallback alerts
-   fire (or 20 s pass);
-4. the fault removed, until both resolve (or 20 s pass).
+2. a policy file the sidecar applies, one it rejects, and the rollback to the one it serves;
+3. primary made to answer 503 (the fake provider's ``fault``), until the breaker, fallback and route
+   error alerts fire (or 20 s pass);
+4. the fault removed, until they resolve (or 20 s pass).
+
+The budget alert fires throughout (limit chat-rpm is used up). The store alerts (budget store, cache
+store) fire against a real Redis stopped under a sidecar: tests/deploy/test_prometheus_stores_live.py.
 
 It records every alert's state over time; the tests read that record, then query Prometheus for every
 dashboard query while the traffic still runs.
@@ -236,6 +239,7 @@ def apply(policy: Path, text: str) -> None:
 
 
 BREAKER, FALLBACK, RELOAD = "LLMSidecarBreakerOpen", "LLMSidecarFallbackRatioHigh", "LLMSidecarPolicyReloadRejected"
+ROUTE_ERRORS, BUDGET = "LLMSidecarRouteErrorRatioHigh", "LLMSidecarBudgetNearLimit"
 
 
 @pytest.fixture(scope="module")
@@ -264,24 +268,28 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
         record = Scenario(prometheus, access_log)
         traffic = Traffic(sidecar)
         traffic.start()
+        # Prometheus hands its first targets to the scrape loop some seconds after it is ready: the
+        # scenario starts once the sidecar has been scraped, so Prometheus sees the state before each step.
+        record.wait(20, lambda: bool(record.query("llm_sidecar_build_info")["data"]["result"]))
         record.wait(3)
-        apply(
-            policy,
-            policy_text.replace("routes:\n", "routes:\n  - {name: spare, match: {model: never-sent}, target: fast}\n"),
+        serving = policy_text.replace(
+            "routes:\n", "routes:\n  - {name: spare, match: {model: never-sent}, target: fast}\n"
         )
+        apply(policy, serving)
         record.wait(2)  # more than a scrape apart: each reload is seen by Prometheus
-        apply(policy, policy_text.replace("target: fast\n", "target: nowhere\n"))
+        apply(policy, serving.replace("target: fast\n", "target: nowhere\n"))
         record.rejected_at = time.monotonic()
         record.wait(8, lambda: record.state_at_end(RELOAD) == "firing")
-        apply(policy, policy_text)
+        apply(policy, serving)  # the runbook's rollback: the file is the policy that serves again
         record.restored_at = time.monotonic()
         record.wait(2)
         record.fault_on = time.monotonic()
         http("POST", f"{primary}/_fake/config", {"fault": "status=503"})
-        record.wait(20, lambda: record.state_at_end(BREAKER) == record.state_at_end(FALLBACK) == "firing")
+        alerts = (BREAKER, FALLBACK, ROUTE_ERRORS)
+        record.wait(20, lambda: all(record.state_at_end(alert) == "firing" for alert in alerts))
         record.fault_off = time.monotonic()
         http("POST", f"{primary}/_fake/config", {"fault": None})
-        record.wait(20, lambda: record.state_at_end(BREAKER) == record.state_at_end(FALLBACK) == "inactive")
+        record.wait(20, lambda: all(record.state_at_end(alert) == "inactive" for alert in alerts))
         yield record
     finally:
         if traffic is not None:
@@ -331,6 +339,27 @@ def test_firing_alerts_name_where_to_look(scenario: Scenario) -> None:
     assert all(f"route {a['labels']['route']}" in a["annotations"]["description"] for a in scenario.firing[FALLBACK])
 
 
+def test_route_error_alert_fires_for_the_route_without_a_fallback(scenario: Scenario) -> None:
+    """With primary answering 503, route solo (primary only) answers 5xx: LLMSidecarRouteErrorRatioHigh
+    fires for it (the real series' status_class="5xx") within its window and `for` (5 s + 5 s) plus a few
+    seconds, and goes inactive once the fault is removed; route chat, which falls back, does not fire."""
+    fired = scenario.first(ROUTE_ERRORS, "firing", scenario.fault_on)
+    assert fired is not None, scenario.states.get(ROUTE_ERRORS)
+    assert fired - scenario.fault_on < 5 + 5 + 6
+    routes = {alert["labels"]["route"] for alert in scenario.firing[ROUTE_ERRORS]}
+    assert "solo" in routes and "chat" not in routes, routes
+    resolved = scenario.first(ROUTE_ERRORS, "inactive", scenario.fault_off)
+    assert resolved is not None and resolved - scenario.fault_off < 12, scenario.states.get(ROUTE_ERRORS)
+
+
+def test_budget_alert_fires_for_the_limit_and_scope_at_its_amount(scenario: Scenario) -> None:
+    """Limit chat-rpm (1 request a minute for route chat, action warn) is used up from the first
+    minute: LLMSidecarBudgetNearLimit fires with the real gauges' limit and scope labels."""
+    assert scenario.first(BUDGET, "firing", 0.0) is not None, scenario.states.get(BUDGET)
+    labels = {(alert["labels"]["limit"], alert["labels"]["scope"]) for alert in scenario.firing[BUDGET]}
+    assert ("chat-rpm", "chat") in labels, labels
+
+
 def test_a_rejected_policy_reload_fires_the_reload_alert_for_the_pod(scenario: Scenario) -> None:
     """A policy file the sidecar rejects (an unknown model) sets llm_sidecar_policy_last_reload_successful
     to 0: LLMSidecarPolicyReloadRejected fires for the pod within its `for` (1 s in the fast copy) plus a
@@ -341,12 +370,24 @@ def test_a_rejected_policy_reload_fires_the_reload_alert_for_the_pod(scenario: S
     assert [alert["labels"]["pod"] for alert in scenario.firing[RELOAD]] == [POD]
 
 
-def test_the_reload_alert_resolves_once_a_good_policy_is_applied(scenario: Scenario) -> None:
-    """Applying a good file again sets the gauge back to 1: the pod no longer serves a stale policy and
-    the alert goes inactive within a scrape and an evaluation."""
+def test_the_reload_alert_resolves_once_the_policy_is_rolled_back(scenario: Scenario) -> None:
+    """Rolling the file back to the policy that serves (the runbook's act; no reload, the same version)
+    sets the gauge back to 1: the pod no longer serves a stale policy and the alert goes inactive within
+    a scrape and an evaluation."""
     resolved = scenario.first(RELOAD, "inactive", scenario.restored_at)
     assert resolved is not None, scenario.states.get(RELOAD)
     assert resolved - scenario.restored_at < 5
+
+
+def test_prometheus_counts_the_first_reload_of_each_outcome(scenario: Scenario) -> None:
+    """The scenario's one applied reload and one rejected file each count 1 in increase() over the
+    run (what *Policy reloads by outcome* and the reload annotation read): the first reload of a pod is
+    not lost to a series that only appears once it is 1."""
+    answer = scenario.query(
+        f'sum by (outcome) (increase(llm_sidecar_policy_reloads_total{{namespace="{NAMESPACE}"}}[10m]))'
+    )
+    counted = {sample["metric"]["outcome"]: round(float(sample["value"][1])) for sample in answer["data"]["result"]}
+    assert counted == {"ok": 1, "error": 1}, answer["data"]
 
 
 GRAFANA_VALUES = {

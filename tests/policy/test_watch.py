@@ -67,17 +67,21 @@ async def test_replace_by_rename_is_applied(tmp_path: Path) -> None:
         task.cancel()
 
 
-def configmap_write(volume: Path, content: str, stamp: str) -> None:
-    """Update a directory the way the kubelet updates a ConfigMap volume (atomic_writer.go)."""
+def configmap_write(volume: Path, content: str | dict[str, bytes], stamp: str) -> None:
+    """Update a directory the way the kubelet updates a ConfigMap volume (atomic_writer.go): every key
+    (the policy alone, or ``{file name: bytes}``) in a new directory, one ``..data`` rename."""
+    files = {"policy.yaml": content.encode()} if isinstance(content, str) else content
     data_dir = volume / f"..{stamp}"
     data_dir.mkdir()
-    (data_dir / "policy.yaml").write_text(content)
+    for name, data in files.items():
+        (data_dir / name).write_bytes(data)
     tmp_link = volume / "..data_tmp"
     tmp_link.symlink_to(data_dir.name)
     old = os.readlink(volume / "..data") if (volume / "..data").is_symlink() else None
     os.replace(tmp_link, volume / "..data")
-    if not (volume / "policy.yaml").is_symlink():
-        (volume / "policy.yaml").symlink_to("..data/policy.yaml")
+    for name in files:
+        if not (volume / name).is_symlink():
+            (volume / name).symlink_to(f"..data/{name}")
     if old:
         for child in (volume / old).iterdir():
             child.unlink()
@@ -192,5 +196,95 @@ async def test_broken_router_file_keeps_the_last_good_policy(tmp_path: Path, rou
         assert holder.last_error is not None
         (error,) = holder.last_error.errors
         assert error.startswith("routing.learned.file: router.json: invalid JSON")
+    finally:
+        task.cancel()
+
+
+async def test_configmap_swap_is_applied_once(tmp_path: Path) -> None:
+    """One ..data swap is one reload: the stat poll sees it, and neither a later poll nor the content-hash
+    safety check (every 10th poll) applies or reports it again."""
+    configmap_write(tmp_path, V1, "2026_11_28_10_00_00.1")
+    holder, task, events = await start(tmp_path / "policy.yaml")
+    try:
+        configmap_write(tmp_path, V2, "2026_11_28_10_01_00.2")
+        await wait_for(lambda: default_target(holder) == "claude")
+        await asyncio.sleep(1.5)  # 15 polls at 0.1 s: past a safety check
+        assert events == [(True, [])]
+        assert holder.reloads_ok == 1 and holder.reloads_failed == 0
+    finally:
+        task.cancel()
+
+
+async def start_with_restores(path: Path) -> tuple[PolicyHolder, asyncio.Task[None], list[str]]:
+    """A watcher whose events are recorded as words: reloaded, rejected, restored (version)."""
+    holder = PolicyHolder(load_policy(path))
+    events: list[str] = []
+    watcher = PolicyWatcher(
+        str(path),
+        holder,
+        interval=0.1,
+        on_reload=lambda ok, _, errs: events.append("reloaded" if ok else f"rejected {errs}"),
+        on_restore=lambda policy: events.append(f"restored {policy.version}"),
+    )
+    return holder, asyncio.create_task(watcher.run()), events
+
+
+async def test_rolling_back_to_the_serving_policy_clears_the_rejection(tmp_path: Path) -> None:
+    """The runbook's rollback: a ConfigMap swap to a broken file is rejected, the swap back to the file
+    that serves is no reload (the same version), but the pod no longer serves a stale policy: the
+    rejection is cleared and reported as restored, once."""
+    configmap_write(tmp_path, V1, "2026_11_28_10_00_00.1")
+    holder, task, events = await start_with_restores(tmp_path / "policy.yaml")
+    try:
+        version = holder.policy.version
+        configmap_write(tmp_path, V1.replace("target: gpt-4o", "target: gpt-5x"), "2026_11_28_10_01_00.2")
+        await wait_for(lambda: holder.last_error is not None)
+        configmap_write(tmp_path, V1, "2026_11_28_10_02_00.3")
+        await wait_for(lambda: holder.last_error is None)
+        await asyncio.sleep(1.2)
+        assert events == ["rejected [\"default.target: unknown model 'gpt-5x'\"]", f"restored {version}"]
+        assert holder.policy.version == version and holder.reloads_ok == 0 and holder.reloads_failed == 1
+    finally:
+        task.cancel()
+
+
+async def test_a_deleted_policy_file_is_reported_once_and_its_return_clears_it(tmp_path: Path) -> None:
+    """A policy file deleted (the last good policy serves) is one rejection, not one per safety check; the
+    same file written back restores the pod without a reload, and a new one after that reloads."""
+    path = tmp_path / "policy.yaml"
+    path.write_text(V1)
+    holder, task, events = await start_with_restores(path)
+    try:
+        version = holder.policy.version
+        path.unlink()
+        await wait_for(lambda: holder.last_error is not None)
+        await asyncio.sleep(1.5)  # 15 polls: past a safety check
+        assert events == [f"rejected ['cannot read {path}: No such file or directory']"]
+        path.write_text(V1)
+        await wait_for(lambda: holder.last_error is None)
+        assert events[1:] == [f"restored {version}"] and holder.reloads_failed == 1
+        path.write_text(V2)
+        await wait_for(lambda: default_target(holder) == "claude")
+        assert events[2:] == ["reloaded"]
+    finally:
+        task.cancel()
+
+
+async def test_one_configmap_swap_of_policy_and_router_is_one_reload(
+    tmp_path: Path, router_files: tuple[bytes, bytes]
+) -> None:
+    """A ConfigMap holding the policy and its learned router, both changed in one ..data swap: one
+    reload, to the new policy with the new router (never the new policy with the old router)."""
+    plain, swapped = router_files
+    configmap_write(tmp_path, {"policy.yaml": LEARNED.encode(), "router.json": plain}, "2026_12_04_10_00_00.1")
+    holder, task, events = await start(tmp_path / "policy.yaml")
+    try:
+        assert task_of(holder, EXTRACT) == "extraction"
+        changed = LEARNED.replace("default: {target: gpt-4o}", "default: {target: claude}")
+        configmap_write(tmp_path, {"policy.yaml": changed.encode(), "router.json": swapped}, "2026_12_04_10_01_00.2")
+        await wait_for(lambda: default_target(holder) == "claude")
+        assert task_of(holder, EXTRACT) == "code"
+        await asyncio.sleep(1.5)  # past a safety check
+        assert events == [(True, [])]
     finally:
         task.cancel()

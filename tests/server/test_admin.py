@@ -123,6 +123,46 @@ async def test_metrics_say_whether_the_policy_file_serves(fake: FakeFactory, sid
     assert await wait_for("1.0") > started
 
 
+async def test_rolling_back_a_rejected_policy_clears_the_stale_state(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """The runbook's rollback: after a rejected edit, writing back the file that serves sets
+    llm_sidecar_policy_last_reload_successful to 1 (LLMSidecarPolicyReloadRejected resolves), clears
+    /status .policy.last_reload_error and logs policy_restored; it is no reload (counters, version and
+    loaded_at unchanged)."""
+    good = policy(await fake())
+    running = await sidecar(good)
+    before = (await get(running, "/status"))[1]["policy"]
+    running.policy_path.write_text("version: 1\nproviders: {}\nmodels: {x: {provider: nope, model: m}}\n")
+    for _ in range(60):
+        if (await get(running, "/status"))[1]["policy"]["last_reload_error"]:
+            break
+        await asyncio.sleep(0.05)
+    running.policy_path.write_text(good)
+    for _ in range(60):
+        after = (await get(running, "/status"))[1]["policy"]
+        if after["last_reload_error"] is None:
+            break
+        await asyncio.sleep(0.05)
+    assert after["last_reload_error"] is None
+    assert (after["version"], after["loaded_at"], after["reloads_ok"]) == (before["version"], before["loaded_at"], 0)
+    metrics = (await get(running, "/metrics"))[1]
+    assert re.search(r"^llm_sidecar_policy_last_reload_successful 1\.0$", metrics, re.MULTILINE), metrics
+    assert 'llm_sidecar_policy_reloads_total{outcome="ok"} 0.0' in metrics
+    restored = [line for line in running.log_lines() if line.get("event") == "policy_restored"]
+    assert [line["version"] for line in restored] == [before["version"]]
+
+
+async def test_reload_counters_start_at_zero(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """Before any reload, /metrics shows llm_sidecar_policy_reloads_total at 0 for both outcomes, so
+    Prometheus's increase() and changes() see the first reload of a pod (a series born at 1 has no
+    increase)."""
+    running = await sidecar(policy(await fake()))
+    metrics = (await get(running, "/metrics"))[1]
+    assert 'llm_sidecar_policy_reloads_total{outcome="ok"} 0.0' in metrics
+    assert 'llm_sidecar_policy_reloads_total{outcome="error"} 0.0' in metrics
+
+
 async def test_in_flight_request_keeps_its_policy(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """A request that started before a reload finishes on the target its policy chose."""
     url = await fake(latency_ms=600)

@@ -239,3 +239,80 @@ async def test_streamed_response_has_one_content_type(fake: FakeFactory, sidecar
         await response.read()
         assert response.headers.getall("content-type") == ["text/event-stream; charset=utf-8"]
         assert response.headers.getall("cache-control") == ["no-cache"]
+
+
+def breaker_series(metrics: str, target: str) -> dict[str, float]:
+    """The breaker's state gauge and transition counters of ``target`` in /metrics text."""
+    found = {}
+    for line in metrics.splitlines():
+        if line.startswith(f'llm_sidecar_breaker_state{{target="{target}"}}'):
+            found["state"] = float(line.rsplit(" ", 1)[1])
+        elif line.startswith("llm_sidecar_breaker_transitions_total{") and f'target="{target}"' in line:
+            found[line.split('to="', 1)[1].split('"', 1)[0]] = float(line.rsplit(" ", 1)[1])
+    return found
+
+
+async def metrics_of(running: RunningSidecar) -> str:
+    async with aiohttp.ClientSession() as session, session.get(f"{running.url}/metrics") as response:
+        return await response.text()
+
+
+async def first_breaker_open(fake: FakeFactory, sidecar: SidecarFactory) -> tuple[list[str], RunningSidecar]:
+    """Two fakes behind a chain, the first answering 503 until its breaker opens (state gauge 2)."""
+    urls = await fakes(fake, 2)
+    running = await sidecar(chain_policy(urls, extra_defaults=BREAKER))
+    await _set_fault(urls[0], {"fault": "status=503"})
+    for _ in range(4):
+        await chat(running)
+    assert breaker_series(await metrics_of(running), "p0/up0")["state"] == 2.0
+    return urls, running
+
+
+async def test_breaker_series_exist_from_a_targets_first_call(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """Once a target is called, its breaker state gauge is 0 (closed) and its transition counters are 0,
+    so the dashboard's *Breaker state per target* lists it and Prometheus's rate() of
+    llm_sidecar_breaker_transitions_total{to="open"} sees its first trip (a series born at 1 has no
+    increase)."""
+    urls = await fakes(fake, 2)
+    running = await sidecar(chain_policy(urls, extra_defaults=BREAKER))
+    assert (await chat(running))[0] == 200
+    assert breaker_series(await metrics_of(running), "p0/up0") == {
+        "state": 0.0, "open": 0.0, "half_open": 0.0, "closed": 0.0
+    }  # fmt: skip
+
+
+async def test_a_reload_restarting_a_breaker_sets_its_gauge_to_closed(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A reload that changes the breaker settings starts each target's breaker afresh, closed (as /status
+    says): llm_sidecar_breaker_state follows at the target's next call instead of staying at open,
+    which would keep LLMSidecarBreakerOpen firing on a healthy target that never transitions again."""
+    urls, running = await first_breaker_open(fake, sidecar)
+    await _set_fault(urls[0], {"fault": None, "fault_rate": 0})
+    running.policy_path.write_text(chain_policy(urls, extra_defaults=BREAKER.replace("open_s: 0.5", "open_s: 30")))
+    for _ in range(40):
+        await asyncio.sleep(0.05)
+        if running.state.holder.policy.breaker.open_s == 30:
+            break
+    status, headers, _ = await chat(running)
+    assert status == 200 and headers["x-sidecar-model"] == "m0"
+    assert running.state.targets.snapshot()["p0/up0"]["breaker"]["state"] == "closed"
+    assert breaker_series(await metrics_of(running), "p0/up0")["state"] == 0.0
+
+
+async def test_a_target_removed_by_a_reload_leaves_the_breaker_gauge(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """The runbook's act for an open breaker may be to take its target out of the policy: after that
+    reload the target's llm_sidecar_breaker_state series is gone (an 'open' left behind would keep
+    LLMSidecarBreakerOpen firing for a target nothing calls) and /status no longer lists it."""
+    urls, running = await first_breaker_open(fake, sidecar)
+    running.policy_path.write_text(
+        chain_policy(urls[1:], extra_defaults=BREAKER).replace("p0", "p1").replace("m0", "m1")
+    )
+    for _ in range(40):
+        await asyncio.sleep(0.05)
+        if "p0/up0" not in running.state.targets.snapshot():
+            break
+    assert "p0/up0" not in running.state.targets.snapshot()
+    assert "state" not in breaker_series(await metrics_of(running), "p0/up0")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from ..conftest import FakeFactory, SidecarFactory
+from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
+from ..policy.test_watch import configmap_write
 from ..upstream.raw import ServerConn, UpstreamFactory, response
 
 ENV_KEY = "sk-PLANTED-env-5f0c1d2e3a4b"
@@ -59,14 +61,15 @@ routes:
     assert b"MISSING is not set" in running.logs.getvalue() or b"credentials" in text
 
 
-async def test_key_file_rotation_is_picked_up(fake: FakeFactory, sidecar: SidecarFactory, tmp_path: Path) -> None:
-    """Rewriting the key file changes the key sent upstream without a restart."""
-    key_file = tmp_path / "key"
-    key_file.write_text("first-key")
+async def keys_sent_around(
+    fake: FakeFactory, sidecar: SidecarFactory, key_file: Path, rotate: Callable[[], None]
+) -> tuple[RunningSidecar, list[str | None]]:
+    """A sidecar whose provider key is ``key_file``: one call, ``rotate()``, a few reload ticks (0.1 s
+    here), another call; the Authorization headers the provider saw."""
     url = await fake("f")
     policy = f"""version: 1
 providers:
-  a: {{dialect: fake, speaks: openai, base_url: "{url}", api_key: {{file: "{key_file}"}}}}
+  a: {{kind: fake, speaks: openai, base_url: "{url}", api_key: {{file: "{key_file}"}}}}
 models:
   m: {{provider: a, model: x}}
 """
@@ -75,13 +78,18 @@ models:
     async with aiohttp.ClientSession() as session:
         async with session.post(f"{running.url}/v1/chat/completions", json=body) as response:
             assert response.status == 200
-        key_file.write_text("second-key-longer")
-        await asyncio.sleep(0.4)  # the reload loop checks key files every reload_interval_s (0.1 here)
+        rotate()
+        await asyncio.sleep(0.5)
         async with session.post(f"{running.url}/v1/chat/completions", json=body) as response:
             assert response.status == 200
-    seen = [
-        r["headers"].get("authorization") or r["headers"].get("Authorization") for r in await running.fake_requests(url)
-    ]
+    return running, [r["headers"].get("authorization") for r in await running.fake_requests(url)]
+
+
+async def test_key_file_rotation_is_picked_up(fake: FakeFactory, sidecar: SidecarFactory, tmp_path: Path) -> None:
+    """Rewriting the key file changes the key sent upstream without a restart."""
+    key_file = tmp_path / "key"
+    key_file.write_text("first-key")
+    _, seen = await keys_sent_around(fake, sidecar, key_file, lambda: key_file.write_text("second-key-longer"))
     assert seen[-2:] == ["Bearer first-key", "Bearer second-key-longer"]
 
 
@@ -166,3 +174,23 @@ async def test_a_provider_echoing_the_key_in_its_error_does_not_hand_it_to_the_a
     assert answer.status == int(status.split()[0])
     assert b"Incorrect API key provided" in text and b"Check your key." in text
     assert ENV_KEY.encode() not in text
+
+
+async def test_a_secret_volume_swap_rotates_the_key_once(
+    fake: FakeFactory, sidecar: SidecarFactory, tmp_path: Path
+) -> None:
+    """The kubelet's ..data swap of a Secret volume (same path, same size, new file; Secrets update as
+    ConfigMaps do) is picked up: the
+    next call sends the new key, and key_file_reloaded is logged once with the path, never the key."""
+    configmap_write(tmp_path, {"openai-api-key": b"key-AAAA"}, "2026_12_04_10_00_00.1")
+    key_file = tmp_path / "openai-api-key"
+    running, seen = await keys_sent_around(
+        fake,
+        sidecar,
+        key_file,
+        lambda: configmap_write(tmp_path, {"openai-api-key": b"key-BBBB"}, "2026_12_04_10_01_00.2"),
+    )
+    assert seen[-2:] == ["Bearer key-AAAA", "Bearer key-BBBB"]
+    reloaded = [line for line in running.log_lines() if line.get("event") == "key_file_reloaded"]
+    assert [line["path"] for line in reloaded] == [str(key_file)]
+    assert b"key-BBBB" not in running.logs.getvalue()

@@ -1,15 +1,19 @@
-"""Graceful shutdown of the real process: SIGTERM lets an open stream finish, then exit 0."""
+"""Graceful shutdown of the real process: SIGTERM fails readiness, lets requests and open streams finish
+within the drain timeout (and no longer), then exits 0; SIGHUP reloads."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from ..conftest import provider_block
 
@@ -118,3 +122,91 @@ async def test_sighup_reloads_the_policy_at_once(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         await proc.wait()
+
+
+@dataclass
+class SlowStack:
+    proc: asyncio.subprocess.Process
+    fake: asyncio.subprocess.Process
+    port: int
+    health: int
+
+    async def close(self) -> None:
+        for child in (self.proc, self.fake):
+            if child.returncode is None:
+                child.kill()
+                await child.wait()
+
+
+async def start_slow_stack(tmp_path: Path, drain_s: str) -> SlowStack:
+    """A fake provider answering 40 words at 5 a second (8 s), and the sidecar on it with its health
+    port, once both answer."""
+    fake_port, port, health = free_port(), free_port(), free_port()
+    fake = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "sidecar", "fake-provider", "--port", str(fake_port),
+        "--tokens-per-s", "5", "--reply", " ".join(["word"] * 40),
+    )  # fmt: skip
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "version: 1\nproviders:\n"
+        + provider_block("up", f"http://127.0.0.1:{fake_port}", "openai")
+        + "models:\n  m: {provider: up, model: m}\n"
+    )
+    env = {**os.environ, "SIDECAR_DRAIN_TIMEOUT_S": drain_s, "SIDECAR_LOG_LEVEL": "warning"}
+    env |= {"SIDECAR_HEALTH_PORT": str(health), "SIDECAR_HEALTH_HOST": "127.0.0.1"}
+    proc = await run_sidecar(policy, port, env)
+    await wait_http(f"http://127.0.0.1:{fake_port}/_fake/stats")
+    await wait_http(f"http://127.0.0.1:{port}/readyz")
+    return SlowStack(proc, fake, port, health)
+
+
+async def test_sigterm_cuts_what_outlives_the_drain_timeout_at_that_timeout(tmp_path: Path) -> None:
+    """A stream longer than SIDECAR_DRAIN_TIMEOUT_S (2 s) is cut when the drain timeout ends, and the
+    process exits 0 then: not after twice the timeout (aiohttp waits its shutdown timeout twice), which
+    with the default 20 s would outlast the pod's 30 s grace period and end in SIGKILL."""
+    stack = await start_slow_stack(tmp_path, "2")
+    proc, port = stack.proc, stack.port
+    try:
+        body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "x"}]}
+        async with aiohttp.ClientSession() as session:
+            response = await session.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=body)
+            await response.content.readany()
+            loop = asyncio.get_running_loop()
+            proc.send_signal(signal.SIGTERM)
+            signalled = loop.time()
+            with contextlib.suppress(aiohttp.ClientError):
+                await response.read()
+            assert await asyncio.wait_for(proc.wait(), timeout=10) == 0
+            stopped = loop.time() - signalled
+        assert 1.8 < stopped < 3.5, stopped  # twice the timeout: 4 s
+    finally:
+        await stack.close()
+
+
+async def test_sigterm_fails_readiness_on_the_health_port_while_requests_finish(tmp_path: Path) -> None:
+    """During the drain the health port stays up: /readyz answers 503 (the pod leaves the Service) and
+    /healthz 200 (the kubelet does not restart it), while the proxy port refuses new connections and a
+    request in flight is answered whole, with Connection: close."""
+    stack = await start_slow_stack(tmp_path, "10")
+    proc, port, health = stack.proc, stack.port, stack.health
+    try:
+        body = {"model": "m", "messages": [{"role": "user", "content": "x"}]}
+        async with aiohttp.ClientSession() as session:
+            call = asyncio.ensure_future(session.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=body))
+            await asyncio.sleep(0.5)
+            proc.send_signal(signal.SIGTERM)
+            await asyncio.sleep(0.3)
+            async with aiohttp.ClientSession() as probe:
+                async with probe.get(f"http://127.0.0.1:{health}/readyz") as ready:
+                    assert ready.status == 503
+                async with probe.get(f"http://127.0.0.1:{health}/healthz") as live:
+                    assert live.status == 200
+                with pytest.raises(aiohttp.ClientConnectionError):
+                    await probe.get(f"http://127.0.0.1:{port}/healthz")
+            response = await call
+            answer = await response.json()
+            assert response.status == 200 and response.headers.get("connection", "").lower() == "close"
+            assert answer["choices"][0]["message"]["content"].startswith("word word")
+        assert await asyncio.wait_for(proc.wait(), timeout=15) == 0
+    finally:
+        await stack.close()
