@@ -95,13 +95,9 @@ def run_from_args(args: argparse.Namespace) -> int:
     """Serve until SIGINT/SIGTERM; return the process exit code."""
     try:
         config = config_from_args(args)
-    except ValueError as exc:
-        print(f"fake-provider: {exc}", file=sys.stderr)
-        return 2
-    try:
         if args.ports_file:
             ports_file.clear(args.ports_file)
-    except OSError as exc:
+    except (ValueError, OSError) as exc:
         print(f"fake-provider: {exc}", file=sys.stderr)
         return 2
     try:

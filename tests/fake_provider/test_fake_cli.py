@@ -43,6 +43,12 @@ def test_bad_option_exits_2(capsys):
     assert "unknown fault kind" in capsys.readouterr().err
 
 
+def test_a_ports_file_it_cannot_write_exits_2(capsys, tmp_path):
+    """``--ports-file`` in a directory that does not exist is refused before listening, exit 2."""
+    assert run_from_args(parse("--port", "0", "--ports-file", str(tmp_path / "no" / "p.json"))) == 2
+    assert f"no directory {tmp_path / 'no'}" in capsys.readouterr().err
+
+
 def test_a_port_in_use_exits_1(capsys):
     """When the port is taken, the command says so and exits 1 (no traceback)."""
     with socket.socket() as taken:
