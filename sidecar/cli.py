@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
-from . import __version__
+from . import __version__, ports_file
 from .credentials import app_key
 from .policy.compiled import PolicyError
 from .policy.load import load_policy
@@ -64,6 +64,9 @@ def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     run.add_argument("--host", help="listen address (env SIDECAR_HOST, default 127.0.0.1)")
     run.add_argument("--port", type=int, help="listen port (env SIDECAR_PORT, default 8080)")
     run.add_argument("--health-port", type=int, help="extra listener for /healthz and /readyz only")
+    run.add_argument(
+        "--ports-file", metavar="PATH", help="write the bound ports here as JSON once listening (for --port 0)"
+    )
     run.set_defaults(func=cmd_run)
 
     validate = commands.add_parser("validate", help="check policy files, like nginx -t")
@@ -113,9 +116,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
         settings = Settings.from_env(
-            os.environ, policy_path=args.policy, host=args.host, port=args.port, health_port=args.health_port
+            os.environ,
+            policy_path=args.policy,
+            host=args.host,
+            port=args.port,
+            health_port=args.health_port,
+            ports_file=args.ports_file,
         )
-    except SettingsError as exc:
+        if settings.ports_file:
+            ports_file.clear(settings.ports_file)
+    except (SettingsError, OSError) as exc:
         print(f"llm-sidecar: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if not settings.policy_path:
@@ -147,7 +157,11 @@ def _serve(settings: Settings, started: float) -> int:
         return EXIT_USAGE
     state = build_state(settings, policy, telemetry, os.environ, log_output)
     state.started = started
-    _run_loop(serve(state))
+    try:
+        _run_loop(serve(state))
+    except OSError as exc:  # cannot listen (the port is taken, the address is not this host's): no traceback
+        print(f"llm-sidecar: {exc}", file=sys.stderr)
+        return EXIT_INVALID
     return EXIT_OK
 
 

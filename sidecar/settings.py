@@ -1,7 +1,8 @@
 """Process settings: command-line flags over ``SIDECAR_*`` environment variables over defaults.
 
 These are the knobs that belong to the process, not the policy (which is hot-reloaded): where to
-listen, where the policy lives, how long to drain. Every variable is listed in docs/configuration.md.
+listen (port 0: any free port, reported as ``sidecar.ports_file`` says), where the policy lives, how
+long to drain. Every variable is listed in docs/configuration.md.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class Settings:
     port: int = 8080
     health_host: str = "0.0.0.0"
     health_port: int | None = None
+    ports_file: str = ""  # written with the bound ports once listening (port 0: sidecar.ports_file)
     health_metrics: bool = False  # also serve /metrics on the health port (for a Prometheus pod scrape)
     drain_timeout_s: float = 20.0
     max_body_bytes: int = 32 * MiB
@@ -53,11 +55,11 @@ class Settings:
         return settings
 
     def check(self) -> None:
-        if not 0 < self.port < 65536:
+        if not 0 <= self.port < 65536:  # 0: any free port, chosen when the listener binds
             raise SettingsError(f"port {self.port} is out of range")
-        if self.health_port is not None and not 0 < self.health_port < 65536:
+        if self.health_port is not None and not 0 <= self.health_port < 65536:
             raise SettingsError(f"health port {self.health_port} is out of range")
-        if self.health_port == self.port:
+        if self.health_port == self.port != 0:
             raise SettingsError("the health port must differ from the proxy port")
         if self.drain_timeout_s < 0 or self.max_body_bytes < 1024 or self.reload_interval_s <= 0:
             raise SettingsError("drain timeout, body limit and reload interval must be positive")

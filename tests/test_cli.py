@@ -141,6 +141,25 @@ def test_run_without_a_policy_is_a_usage_error() -> None:
     assert result.returncode == 2 and "SIDECAR_POLICY" in result.stderr
 
 
+def test_run_on_a_port_in_use_exits_1_in_one_line() -> None:
+    """run on a port another process listens on exits 1 with the reason on one line, no traceback."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        result = cli("run", "--policy", str(GOOD), "--port", str(taken.getsockname()[1]))
+    assert result.returncode == 1
+    assert result.stderr.startswith("llm-sidecar: ") and "address already in use" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_run_with_a_ports_file_it_cannot_write_is_a_usage_error(tmp_path: Path) -> None:
+    """--ports-file in a directory that does not exist stops the start at once (exit 2), not once listening."""
+    result = cli("run", "--policy", str(GOOD), "--port", "0", "--ports-file", str(tmp_path / "no" / "ports.json"))
+    assert result.returncode == 2 and f"no directory {tmp_path / 'no'}" in result.stderr
+
+
 def test_diff_of_two_valid_policies_exits_0_and_prints_the_changes(tmp_path: Path) -> None:
     """diff OLD NEW exits 0 and prints the changes with both versions."""
     new = tmp_path / "new.yaml"

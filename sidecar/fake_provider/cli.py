@@ -2,8 +2,9 @@
 ``python -m sidecar.fake_provider``.
 
 ``add_arguments`` declares the flags on a parser; ``run_from_args`` builds a ``FakeConfig`` from them and
-serves until SIGINT or SIGTERM. Exit codes: 0 after a signal, 1 when the server cannot listen,
-2 for a bad option.
+serves until SIGINT or SIGTERM. ``--port 0`` listens on any free port: the "listening on" line and the
+``--ports-file`` (``sidecar.ports_file``) say which. Exit codes: 0 after a signal, 1 when the server
+cannot listen, 2 for a bad option.
 """
 
 from __future__ import annotations
@@ -18,13 +19,17 @@ from typing import Any
 
 import yaml
 
+from sidecar import ports_file
 from sidecar.fake_provider.config import FakeConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the fake provider's flags."""
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=9000, help="port to listen on (default 9000)")
+    parser.add_argument("--port", type=int, default=9000, help="port to listen on (default 9000; 0: any free port)")
+    parser.add_argument(
+        "--ports-file", metavar="PATH", default=None, help="write the bound port here as JSON once listening"
+    )
     parser.add_argument("--name", default="fake", help="server name; `name:spec` fault items target it")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay before the response headers")
     parser.add_argument("--ttft-ms", type=float, default=0.0, help="time to first token")
@@ -90,18 +95,20 @@ def run_from_args(args: argparse.Namespace) -> int:
     """Serve until SIGINT/SIGTERM; return the process exit code."""
     try:
         config = config_from_args(args)
-    except ValueError as exc:
+        if args.ports_file:
+            ports_file.clear(args.ports_file)
+    except (ValueError, OSError) as exc:
         print(f"fake-provider: {exc}", file=sys.stderr)
         return 2
     try:
-        asyncio.run(_serve(config, args.host, args.port))
+        asyncio.run(_serve(config, args.host, args.port, args.ports_file))
     except OSError as exc:
         print(f"fake-provider: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
     return 0
 
 
-async def _serve(config: FakeConfig, host: str, port: int) -> None:
+async def _serve(config: FakeConfig, host: str, port: int, ports_path: str | None) -> None:
     # Imported here: ``llm-sidecar run`` builds this command's flags too and must not load aiohttp.
     from aiohttp import web
 
@@ -113,7 +120,10 @@ async def _serve(config: FakeConfig, host: str, port: int) -> None:
     try:
         site = web.TCPSite(runner, host, port)
         await site.start()
-        print(f"fake provider {config.name!r} listening on http://{host}:{port}", file=sys.stderr, flush=True)
+        bound = ports_file.one_port(runner.addresses)  # the kernel's choice for port 0
+        if ports_path:
+            ports_file.write(ports_path, {"port": bound})
+        print(f"fake provider {config.name!r} listening on http://{host}:{bound}", file=sys.stderr, flush=True)
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):  # Windows

@@ -6,7 +6,8 @@ per compiled policy (``assembly``: only the feature stages the policy uses), and
 client (``upstream.UpstreamClient``: opened and closed with the app) and the policy watcher;
 ``start_app`` opens it and its HTTP listener (``listener``). ``serve`` listens (and on the health port,
 when set, a second listener with only ``/healthz`` and ``/readyz``), freezes the start-up heap
-(``settle_heap``), and runs until SIGTERM/SIGINT: it then marks the sidecar not ready, stops accepting,
+(``settle_heap``), says where it listens (the bound ports: the ``listening`` log line and the ports
+file, ``ports_file``), and runs until SIGTERM/SIGINT: it then marks the sidecar not ready, stops accepting,
 lets in-flight requests and open streams finish within the drain timeout, and returns (exit 0). SIGHUP
 reloads the policy at once. The reload tick also re-reads rotated key files and TLS files.
 """
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from .. import ports_file
 from ..budgets.keeper import LedgerKeeper
 from ..credentials import Credentials
 from ..dialects.base import Endpoint
@@ -358,12 +360,15 @@ async def serve(state: SidecarState, *, ready: asyncio.Event | None = None) -> N
             health = health_listener(state)
             await health.start(settings.health_host, settings.health_port)
         frozen = settle_heap()
+        ports = {"port": server.port, "health_port": None if health is None else health.port}
         state.listening = True
+        if settings.ports_file:  # after ``listening``: a reader of the file finds /readyz answering 200
+            ports_file.write(settings.ports_file, ports)
         log.info(
             "listening",
             host=settings.host,
-            port=settings.port,
-            health_port=settings.health_port,
+            **ports,  # the bound ports: the kernel's choice for port 0
+            health_host=None if health is None else settings.health_host,
             policy_version=state.holder.policy.version,
             startup_s=round(time.monotonic() - state.started, 3),
             heap_frozen_objects=frozen,

@@ -26,7 +26,7 @@ a parsed request), not on ``web.Application`` and its router. What this module a
 - every answer, a refusal's too, says ``Server: llm-sidecar`` (``Request``).
 
     listener = Listener(routes, max_connections=..., keepalive_s=..., receive_timeout_s=...)
-    await listener.start(host, port)     listening
+    await listener.start(host, port)     listening (port 0: any free port; ``listener.port`` says which)
     await listener.shutdown(drain_s)     stop accepting; requests and streams in flight finish within
                                          drain_s; what still runs then loses its connection; close
 
@@ -51,6 +51,7 @@ from aiohttp.http_exceptions import LineTooLong
 from aiohttp.streams import StreamReader
 
 from ..dialects.registry import dialect_of_path
+from ..ports_file import one_port
 from ..telemetry.logging import get_logger
 from .errors import RequestFailed, error_response
 
@@ -238,8 +239,9 @@ class Listener:
 
     @property
     def port(self) -> int:
+        """The bound port (the kernel's choice when started on port 0)."""
         assert self._server is not None
-        return int(self._server.sockets[0].getsockname()[1])
+        return one_port([sock.getsockname() for sock in self._server.sockets])
 
     def _request(
         self,
@@ -264,6 +266,11 @@ class Listener:
             return _Refused()
 
         self._server = await self.loop.create_server(accept, host, port, backlog=BACKLOG, reuse_address=True)
+        try:
+            _ = self.port  # port 0 on a name with several addresses got several ports: refused
+        except OSError:
+            self._server.close()
+            raise
         self._sweeper = self.loop.call_later(self._sweep_s, self._sweep)
 
     def _sweep(self) -> None:

@@ -14,11 +14,11 @@ from sidecar.budgets import BudgetRequest
 from sidecar.telemetry.logging import configure_logging
 from sidecar.translate import Usage
 
-from .conftest import RedisProcess
+from .conftest import RedisServer
 from .test_redis_store import DOLLAR, book, script_calls, today_clock
 
 
-async def test_a_dead_store_fails_open_into_local_counting(redis_factory: Callable[..., RedisProcess]) -> None:
+async def test_a_dead_store_fails_open_into_local_counting(redis_factory: Callable[..., RedisServer]) -> None:
     """With on_store_error: open, a killed Redis leaves requests flowing, counted in this pod alone."""
     server = redis_factory()
     ledger = book(server.url, today_clock(), {**DOLLAR, "amount": 0.1}, timeout_ms=200)
@@ -32,7 +32,7 @@ async def test_a_dead_store_fails_open_into_local_counting(redis_factory: Callab
     await ledger.close(drain_s=0)  # the store stays dead
 
 
-async def test_a_dead_store_fails_closed_with_a_clear_denial(redis_factory: Callable[..., RedisProcess]) -> None:
+async def test_a_dead_store_fails_closed_with_a_clear_denial(redis_factory: Callable[..., RedisServer]) -> None:
     """With on_store_error: closed, a killed Redis denies with 429 saying the limit cannot be checked."""
     server = redis_factory()
     ledger = book(server.url, today_clock(), {**DOLLAR, "on_store_error": "closed"}, timeout_ms=200)
@@ -44,7 +44,7 @@ async def test_a_dead_store_fails_closed_with_a_clear_denial(redis_factory: Call
 
 
 async def test_spend_during_an_outage_reaches_the_store_when_it_returns(
-    redis_factory: Callable[..., RedisProcess],
+    redis_factory: Callable[..., RedisServer],
 ) -> None:
     """Settlements made while Redis was down are queued and charged to it once it answers again."""
     server = redis_factory()
@@ -65,7 +65,7 @@ async def test_spend_during_an_outage_reaches_the_store_when_it_returns(
     await ledger.close()
 
 
-async def test_the_breaker_stops_calling_a_dead_store(redis_factory: Callable[..., RedisProcess]) -> None:
+async def test_the_breaker_stops_calling_a_dead_store(redis_factory: Callable[..., RedisServer]) -> None:
     """After a few failures the ledger stops trying Redis for a while: later admissions cost no timeout."""
     server = redis_factory()
     breaker = {"failures": 2, "open_s": 60, "open_max_s": 60}
@@ -92,7 +92,7 @@ async def test_a_settlement_survives_the_callers_cancellation(redis_url: str) ->
     await reader.close()
 
 
-async def test_close_drains_the_queue_once_the_store_is_back(redis_factory: Callable[..., RedisProcess]) -> None:
+async def test_close_drains_the_queue_once_the_store_is_back(redis_factory: Callable[..., RedisServer]) -> None:
     """Shutdown waits (up to drain_s) for the breaker to let calls through and sends what was queued."""
     server = redis_factory()
     breaker = {"failures": 1, "open_s": 0.3, "open_max_s": 0.3}
@@ -108,7 +108,7 @@ async def test_close_drains_the_queue_once_the_store_is_back(redis_factory: Call
 
 
 async def test_concurrent_flushes_send_each_queued_settlement_once(
-    redis_factory: Callable[..., RedisProcess],
+    redis_factory: Callable[..., RedisServer],
 ) -> None:
     """Two flushes running at once (the background one and shutdown's) charge every queued settlement once:
     none is sent twice and popped twice while the next one is dropped."""
@@ -137,7 +137,7 @@ async def used_in_store(url: str) -> float:
     return float(rows[0]["used"])  # type: ignore[arg-type]
 
 
-async def test_a_charged_settlement_rides_on_the_next_admission(redis_url: str, redis_server: RedisProcess) -> None:
+async def test_a_charged_settlement_rides_on_the_next_admission(redis_url: str, redis_server: RedisServer) -> None:
     """charge() sends nothing by itself; the next admission carries it: one script call for both,
     and the store has the use once that admission returns."""
     ledger = book(redis_url, today_clock(), DOLLAR)
@@ -177,7 +177,7 @@ async def test_close_sends_the_settlements_waiting_to_be_carried(redis_url: str)
 
 
 async def test_settlements_carried_by_a_failed_admission_are_queued_for_retry(
-    redis_factory: Callable[..., RedisProcess],
+    redis_factory: Callable[..., RedisServer],
 ) -> None:
     """An admission that fails (Redis down) puts the settlements it carried in the retry queue, and
     they count once the store is back."""
@@ -194,7 +194,7 @@ async def test_settlements_carried_by_a_failed_admission_are_queued_for_retry(
     assert await used_in_store(server.url) == pytest.approx(0.01)
 
 
-async def test_a_dead_store_is_one_log_line_per_interval(redis_factory: Callable[..., RedisProcess]) -> None:
+async def test_a_dead_store_is_one_log_line_per_interval(redis_factory: Callable[..., RedisServer]) -> None:
     """Calls failing against a killed Redis write one ``budget_store_failing`` warning per
     ``log_interval_s``, naming the Redis client's error, not one line per request."""
     logs = io.BytesIO()

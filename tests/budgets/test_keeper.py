@@ -6,7 +6,7 @@ from sidecar.budgets import BudgetRequest
 from sidecar.budgets.keeper import LedgerKeeper
 from sidecar.telemetry import Telemetry
 
-from .conftest import RedisProcess, budgets_of
+from .conftest import RedisServer, budgets_of
 
 RPM = {"name": "rpm", "measure": "requests", "amount": 10, "window": "minute"}
 REQUEST = BudgetRequest(input_tokens=10, max_output_tokens=10)
@@ -25,7 +25,7 @@ async def test_a_reload_on_the_same_store_keeps_the_ledger_and_its_counts() -> N
     await keeper.close()
 
 
-async def test_a_reload_onto_another_store_opens_a_new_ledger(redis_server: RedisProcess) -> None:
+async def test_a_reload_onto_another_store_opens_a_new_ledger(redis_server: RedisServer) -> None:
     """sync() with another store replaces the ledger (the old one is closed); without limits, none."""
     keeper = LedgerKeeper(budgets_of({"limits": [RPM]}), {})
     local = keeper.ledger

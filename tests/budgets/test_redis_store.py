@@ -20,9 +20,8 @@ from sidecar.budgets.store import NO_CAP, CounterRef, Settlement, StoreError
 from sidecar.translate import Usage
 from tests.resilience.fakes import FakeClock
 
-from ..cache.conftest import RedisServer
 from ..cache.tls import make_certificates
-from .conftest import MODELS, RedisProcess, budgets_of
+from .conftest import MODELS, RedisServer, budgets_of
 
 
 def today_clock() -> FakeClock:
@@ -50,15 +49,13 @@ async def store(redis_url: str) -> AsyncIterator[RedisStore]:
     await shared.close()
 
 
-def script_calls(server: RedisProcess) -> int:
+def script_calls(server: RedisServer) -> int:
     with server.client() as client:
         stats = client.info("commandstats")
     return sum(int(stats.get(name, {}).get("calls", 0)) for name in ("cmdstat_evalsha", "cmdstat_eval"))
 
 
-async def test_an_admission_and_a_settlement_are_one_round_trip_each(
-    redis_url: str, redis_server: RedisProcess
-) -> None:
+async def test_an_admission_and_a_settlement_are_one_round_trip_each(redis_url: str, redis_server: RedisServer) -> None:
     """With five limits, admission runs one script and settlement one script (after the first load)."""
     limits = [{**DOLLAR, "name": f"l{i}", "window": w} for i, w in enumerate(["minute", "hour", "day", "month", "day"])]
     ledger = book(redis_url, today_clock(), *limits)
@@ -72,7 +69,7 @@ async def test_an_admission_and_a_settlement_are_one_round_trip_each(
     await ledger.close()
 
 
-async def test_scripts_are_reloaded_after_a_script_flush(store: RedisStore, redis_server: RedisProcess) -> None:
+async def test_scripts_are_reloaded_after_a_script_flush(store: RedisStore, redis_server: RedisServer) -> None:
     """A server that forgot the scripts (restart, SCRIPT FLUSH) answers NOSCRIPT; the store loads them again."""
     await store.reserve("r1", [ref("a")], [1], time.time(), time.time() + 60)
     with redis_server.client() as client:
@@ -102,7 +99,7 @@ async def test_a_carried_settlement_sent_again_alone_counts_once(store: RedisSto
     assert (carried.uses, await store.read([counter], now)) == ((25,), (25,))
 
 
-async def test_counters_expire_with_their_window(store: RedisStore, redis_server: RedisProcess) -> None:
+async def test_counters_expire_with_their_window(store: RedisStore, redis_server: RedisServer) -> None:
     """Each counter's keys carry an expiry (window end plus grace); nothing is kept forever."""
     counter = ref("a")
     await store.reserve("r1", [counter], [5], time.time(), time.time() + 60)
@@ -111,7 +108,7 @@ async def test_counters_expire_with_their_window(store: RedisStore, redis_server
     assert expiries == [counter.expires_at] * 2
 
 
-async def test_keys_share_one_cluster_slot(redis_url: str, redis_server: RedisProcess) -> None:
+async def test_keys_share_one_cluster_slot(redis_url: str, redis_server: RedisServer) -> None:
     """Every key the ledger writes carries the {budgets} hash tag under the configured prefix."""
     ledger = book(redis_url, today_clock(), DOLLAR, key_prefix="team-a")
     await (await ledger.admit(BudgetRequest(10, 10), [ledger.budgets.target("big")])).settle(None)
@@ -121,7 +118,7 @@ async def test_keys_share_one_cluster_slot(redis_url: str, redis_server: RedisPr
     assert keys and all(key.startswith("team-a:{budgets}:") for key in keys)
 
 
-async def test_the_password_is_read_from_its_file(redis_factory: Callable[..., RedisProcess], tmp_path: Path) -> None:
+async def test_the_password_is_read_from_its_file(redis_factory: Callable[..., RedisServer], tmp_path: Path) -> None:
     """A Redis with requirepass accepts the store whose password.file holds the password."""
     server = redis_factory("--requirepass", "s3cret")
     (tmp_path / "password").write_text("s3cret\n")
@@ -135,7 +132,7 @@ async def test_the_password_is_read_from_its_file(redis_factory: Callable[..., R
         await shared.close()
 
 
-async def test_a_wrong_password_is_a_store_error(redis_factory: Callable[..., RedisProcess]) -> None:
+async def test_a_wrong_password_is_a_store_error(redis_factory: Callable[..., RedisServer]) -> None:
     """Authentication failure surfaces as StoreError (the ledger's fallback path), not a crash."""
     server = redis_factory("--requirepass", "s3cret")
     spec = StoreSpec.model_validate({"url": server.url, "password": {"env": "BUDGET_REDIS_PASSWORD"}})
@@ -147,7 +144,7 @@ async def test_a_wrong_password_is_a_store_error(redis_factory: Callable[..., Re
         await shared.close()
 
 
-async def test_an_unreachable_store_fails_within_its_timeout(redis_factory: Callable[..., RedisProcess]) -> None:
+async def test_an_unreachable_store_fails_within_its_timeout(redis_factory: Callable[..., RedisServer]) -> None:
     """A Redis that is gone costs at most timeout_ms before StoreError."""
     server = redis_factory()
     server.kill()
@@ -162,8 +159,7 @@ async def test_an_unreachable_store_fails_within_its_timeout(redis_factory: Call
 async def test_a_rediss_store_checks_the_server_against_the_tls_ca_file(tmp_path: Path) -> None:
     """A rediss:// store talks TLS to a Redis that serves only TLS, verified against ``tls.ca_file``: the
     admission is counted in Redis, not in the pod."""
-    server = RedisServer(tmp_path, tls=make_certificates(tmp_path))
-    server.start()
+    server = RedisServer(tmp_path, tls=make_certificates(tmp_path)).launch()
     try:
         assert server.tls is not None
         ledger = book(server.url, today_clock(), DOLLAR, timeout_ms=2000, tls={"ca_file": str(server.tls["ca"])})
@@ -177,8 +173,7 @@ async def test_a_rediss_store_checks_the_server_against_the_tls_ca_file(tmp_path
 async def test_a_rediss_store_refuses_a_server_of_an_unknown_ca(tmp_path: Path) -> None:
     """Without the server's CA (the system's CAs do not know it) the handshake fails: a store error, and
     the limit (on_store_error: open) counts in the pod."""
-    server = RedisServer(tmp_path, tls=make_certificates(tmp_path))
-    server.start()
+    server = RedisServer(tmp_path, tls=make_certificates(tmp_path)).launch()
     try:
         ledger = book(server.url, today_clock(), DOLLAR, timeout_ms=2000)
         admission = await ledger.admit(BudgetRequest(1000, 1000), [ledger.budgets.target("big")])
@@ -189,7 +184,7 @@ async def test_a_rediss_store_refuses_a_server_of_an_unknown_ca(tmp_path: Path) 
         server.kill()
 
 
-async def share_one_dollar(redis_url: str, redis_server: RedisProcess, *, carried: bool) -> None:
+async def share_one_dollar(redis_url: str, redis_server: RedisServer, *, carried: bool) -> None:
     """Two ledgers on one Redis, 400 concurrent calls with random sizes, durations and cancellations:
     the spend ends within $1 plus one reservation, equals the sum of what was charged, and holds nothing.
     (It may end below $1: a call refused while others held room is not retried when they settle lower.)
@@ -253,14 +248,14 @@ async def share_one_dollar(redis_url: str, redis_server: RedisProcess, *, carrie
 
 
 async def test_two_pods_sharing_one_dollar_overshoot_by_at_most_one_reservation(
-    redis_url: str, redis_server: RedisProcess
+    redis_url: str, redis_server: RedisServer
 ) -> None:
     """Two pods sharing $1, each settlement awaited: within $1 plus one reservation, nothing leaked."""
     await share_one_dollar(redis_url, redis_server, carried=False)
 
 
 async def test_settlements_carried_by_later_admissions_keep_two_pods_within_one_reservation(
-    redis_url: str, redis_server: RedisProcess
+    redis_url: str, redis_server: RedisServer
 ) -> None:
     """The same with the request path's settlements, carried by each pod's next admission (or sent
     after the carry delay): still within $1 plus one reservation, equal to what was charged."""
@@ -283,7 +278,7 @@ async def test_a_killed_pods_reservations_expire(redis_url: str) -> None:
     await doomed.close()
 
 
-async def test_the_documented_acl_is_enough(redis_url: str, redis_server: RedisProcess) -> None:
+async def test_the_documented_acl_is_enough(redis_url: str, redis_server: RedisServer) -> None:
     """A Redis ACL user with exactly the permissions docs/budgets.md lists can reserve, settle and read."""
     with redis_server.client() as client:
         client.execute_command(

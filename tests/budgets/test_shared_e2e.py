@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import sys
 import time
 from pathlib import Path
 
@@ -16,9 +15,9 @@ import aiohttp
 import pytest
 
 from tests.conftest import FakeFactory, SidecarFactory
-from tests.live_stack import Processes, free_port, wait_ok
+from tests.live_stack import Processes
 
-from .conftest import RedisProcess
+from .conftest import RedisServer
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")  # clients cut mid-stream on purpose
 
@@ -69,7 +68,7 @@ async def drive(urls: list[str]) -> list[int]:
         return await asyncio.gather(*(guarded(i) for i in range(REQUESTS)))
 
 
-def counter_of(redis: RedisProcess) -> tuple[int, int]:
+def counter_of(redis: RedisServer) -> tuple[int, int]:
     """The $1 counter's (used, held), in nano-dollars."""
     with redis.client() as client:
         keys = [key for key in client.keys("llm-sidecar:{budgets}:c:dollar:*") if not key.endswith(b":r")]
@@ -90,11 +89,8 @@ def test_two_sidecars_share_one_dollar_without_overspending(tmp_path: Path, redi
         policy.write_text(POLICY.replace("UPSTREAM", upstream).replace("REDIS", redis.url))
         urls = []
         for name in ("a", "b"):
-            port = free_port()
-            args = [sys.executable, "-m", "sidecar", "run", "--policy", str(policy), "--port", str(port)]
-            proc, err = processes.start(f"sidecar-{name}", args)
-            urls.append(f"http://127.0.0.1:{port}")
-            wait_ok(f"{urls[-1]}/readyz", proc, err)
+            _, ports = processes.start_sidecar(policy, name=f"sidecar-{name}")
+            urls.append(f"http://127.0.0.1:{ports['port']}")
         statuses = asyncio.run(drive(urls))
         deadline = time.monotonic() + 5
         used, held = counter_of(redis)

@@ -10,6 +10,7 @@ provider switched to the keyless `fake` dialect.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -24,8 +25,9 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
+import orjson
 import pytest
 import yaml
 
@@ -161,13 +163,6 @@ def installed() -> Iterator[Installed]:
         shutil.rmtree(root)
 
 
-def free_port(host: str) -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def get(port: int, path: str, host: str = "127.0.0.1") -> int:
     """The HTTP status of GET http://host:port/path (errors as their status; no connection raises)."""
     try:
@@ -184,33 +179,44 @@ def server_command(installed: Installed) -> list[str]:
     return [arg.replace("/opt/llm-sidecar", str(installed.venv)) for arg in entrypoint()]
 
 
+def listening(output: IO[bytes]) -> dict[str, Any] | None:
+    """The ``listening`` log line in the server's output so far, parsed; None before it is written."""
+    output.seek(0)
+    for line in output.read().splitlines():
+        if line.startswith(b"{") and b'"event":"listening"' in line:
+            entry: dict[str, Any] = orjson.loads(line)
+            return entry
+    return None
+
+
 def start(installed: Installed) -> Running:
     """The image's ENTRYPOINT (`python -OO -P -m sidecar run`) as the non-root uid, from the read-only
-    working directory, once /healthz is 200."""
-    port, health_port = free_port("127.0.0.1"), free_port("0.0.0.0")
+    working directory, on ports the kernel chooses (port 0; the ``listening`` log line says which: the
+    run writes no file), once /healthz is 200."""
     env = {
         "PATH": f"{installed.venv / 'bin'}:/usr/bin:/bin",
         "HOME": str(installed.workdir),
         "LANG": "C.UTF-8",
         "PYTHONDONTWRITEBYTECODE": "1",  # as in the Dockerfile
-        "SIDECAR_HEALTH_PORT": str(health_port),
+        "SIDECAR_HEALTH_PORT": "0",
         "SIDECAR_DRAIN_TIMEOUT_S": str(DRAIN_S),
     }
-    command = [*as_user(), *server_command(installed), "--policy", str(installed.policy), "--port", str(port)]
+    command = [*as_user(), *server_command(installed), "--policy", str(installed.policy), "--port", "0"]
     output = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
     process = subprocess.Popen(command, cwd=installed.workdir, env=env, stdout=output, stderr=output)
-    running = Running(process, port, health_port, output)
+    running = Running(process, 0, 0, output)
     deadline = time.monotonic() + STARTUP_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
             log = running.log()
             output.close()
             pytest.fail(f"llm-sidecar exited with {process.returncode} before serving:\n{log}")
-        try:
-            if get(port, "/healthz") == 200:
-                return running
-        except OSError:
-            pass
+        line = listening(output)
+        if line is not None:
+            running.port, running.health_port = line["port"], line["health_port"]
+            with contextlib.suppress(OSError):
+                if get(running.port, "/healthz") == 200:
+                    return running
         time.sleep(0.1)
     log = running.log()
     stop(running)

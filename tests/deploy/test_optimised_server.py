@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -27,7 +26,7 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.live_stack import Processes, free_port, http, wait_ok
+from tests.live_stack import Processes, http
 
 POLICY = """
 version: 1
@@ -110,17 +109,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         fake = processes.fake_provider("up")
         policy = workdir / "policy.yaml"
         policy.write_text(POLICY.replace("FAKE", fake))
-        port = free_port()
-        command = [sys.executable, "-OO", "-P", "-m", "sidecar", "run", "--policy", str(policy), "--port", str(port)]
         env = {
             "OTEL_TRACES_EXPORTER": "otlp",
             "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{sink.server_port}",
             "OTEL_BSP_SCHEDULE_DELAY": "100",
         }
-        process, log = processes.start("sidecar", command, env)
-        url = f"http://127.0.0.1:{port}"
-        wait_ok(f"{url}/readyz", process, log, timeout=60)
-        yield Stack(url, process, policy, fake, sink.received)
+        process, ports = processes.start_sidecar(policy, env, python=("-OO", "-P"))
+        yield Stack(f"http://127.0.0.1:{ports['port']}", process, policy, fake, sink.received)
     finally:
         processes.close()
         sink.shutdown()

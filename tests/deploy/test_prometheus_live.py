@@ -43,7 +43,7 @@ import yaml
 
 from sidecar.policy.spec import DefaultsSpec, PolicySpec, RouteSpec
 
-from ..live_stack import Processes, free_port, http
+from ..live_stack import Processes, http
 from .dashboard import PanelQuery, load, queries, substitute
 from .test_alerts import PROMETHEUS, RULES
 
@@ -254,10 +254,10 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
         policy = work / "policy.yaml"
         policy.write_text(policy_text)
         (work / "policy.source.yaml").write_text(policy_text)
-        health = free_port()
         settings = {"SIDECAR_RELOAD_INTERVAL_S": "0.2", "SIDECAR_APP": APP, "SIDECAR_HEALTH_METRICS": "true"}
-        settings |= {"SIDECAR_HEALTH_HOST": "127.0.0.1", "SIDECAR_HEALTH_PORT": str(health)}
-        sidecar, access_log = processes.sidecar(policy, settings)
+        settings |= {"SIDECAR_HEALTH_HOST": "127.0.0.1", "SIDECAR_HEALTH_PORT": "0"}
+        _, ports = processes.start_sidecar(policy, settings)
+        sidecar, access_log, health = f"http://127.0.0.1:{ports['port']}", work / "sidecar.out", ports["health_port"]
         (work / "rules.yaml").write_text(fast_rules(RULES.read_text()))
         config = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},

@@ -25,7 +25,7 @@ import orjson
 import pytest
 from aiohttp import web
 
-from tests.live_stack import free_port, wait_ok
+from tests.listening import port_zero, wait_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 TOY = Path(__file__).resolve().parent / "toy_dialect"
@@ -101,16 +101,16 @@ def toy_upstream(seen_bodies: list[dict[str, object]]) -> Iterator[str]:
     app[SEEN] = seen_bodies
     app.router.add_post("/toy/v1/generate", toy_generate)
     runner = web.AppRunner(app, access_log=None)
-    port = free_port()
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
 
-    async def start() -> None:
+    async def start() -> int:
         await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        return int(runner.addresses[0][1])
 
-    asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=10)
+    port = asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=10)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -145,19 +145,17 @@ def sidecar_with_toy(tmp_path_factory: pytest.TempPathFactory, toy_upstream: str
         "    match: {dialect: [toy], model: toy-model}\n"
         "    target: toy-model\n"
     )
-    port = free_port()
-    log = tmp_path / "sidecar.err"
+    log, ports = tmp_path / "sidecar.err", tmp_path / "sidecar.ports"
     with log.open("wb") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "sidecar", "run", "--policy", str(policy), "--port", str(port)],
+            [sys.executable, "-m", "sidecar", "run", "--policy", str(policy), *port_zero(ports)],
             cwd=code,  # -m puts the working directory first on sys.path: the copy is the one imported
             env={"PATH": "/usr/bin:/bin", "TOY_KEY": KEY, "SIDECAR_LOG_LEVEL": "warning"},
             stdout=subprocess.DEVNULL,
             stderr=err,
         )
     try:
-        wait_ok(f"http://127.0.0.1:{port}/readyz", proc, log)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{wait_ports(ports, proc, log)['port']}"
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -9,9 +9,12 @@ import socket
 import sys
 
 import aiohttp
+import orjson
 
 from sidecar.fake_provider import add_arguments, run_from_args
 from sidecar.fake_provider.cli import config_from_args
+
+from ..listening import port_zero
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -40,11 +43,10 @@ def test_bad_option_exits_2(capsys):
     assert "unknown fault kind" in capsys.readouterr().err
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def test_a_ports_file_it_cannot_write_exits_2(capsys, tmp_path):
+    """``--ports-file`` in a directory that does not exist is refused before listening, exit 2."""
+    assert run_from_args(parse("--port", "0", "--ports-file", str(tmp_path / "no" / "p.json"))) == 2
+    assert f"no directory {tmp_path / 'no'}" in capsys.readouterr().err
 
 
 def test_a_port_in_use_exits_1(capsys):
@@ -58,15 +60,17 @@ def test_a_port_in_use_exits_1(capsys):
     assert f"cannot listen on 127.0.0.1:{port}" in err and "Traceback" not in err
 
 
-async def test_process_serves_until_sigterm():
-    """``python -m sidecar.fake_provider`` serves requests and exits 0 on SIGTERM."""
-    port = free_port()
-    argv = ["-m", "sidecar.fake_provider", "--port", str(port), "--name", "cli", "--reply", "pong"]
+async def test_process_serves_until_sigterm(tmp_path):
+    """``python -m sidecar.fake_provider --port 0 --ports-file PATH`` listens on a free port, which its
+    ``listening on`` line and the ports file both give; it serves requests and exits 0 on SIGTERM."""
+    ports_file = tmp_path / "fake.ports"
+    argv = ["-m", "sidecar.fake_provider", *port_zero(ports_file), "--name", "cli", "--reply", "pong"]
     process = await asyncio.create_subprocess_exec(sys.executable, *argv, stderr=asyncio.subprocess.PIPE)
     try:
         assert process.stderr is not None
         line = await asyncio.wait_for(process.stderr.readline(), timeout=10)
-        assert f"listening on http://127.0.0.1:{port}" in line.decode()
+        port = orjson.loads(ports_file.read_bytes())["port"]
+        assert port != 0 and f"listening on http://127.0.0.1:{port}\n" in line.decode()
         body = {"model": "m", "messages": [{"role": "user", "content": "ping"}]}
         async with (
             aiohttp.ClientSession() as session,

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +17,13 @@ import pytest
 from sidecar.server.app import health_listener
 
 from ..conftest import SidecarFactory, provider_block
-from .test_shutdown import free_port
 
 MODELS = "models:\n  m: {provider: up, model: m}\n"
 
 
-def start_until_listening(tmp_path: Path) -> tuple[subprocess.Popen[str], dict[str, Any]]:
-    """`python -m sidecar run` as a real process, and its ``listening`` log line once written."""
+def start_until_listening(tmp_path: Path, *options: str) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    """`python -m sidecar run` as a real process on any free port (with ``options``), and its
+    ``listening`` log line once written."""
     policy = tmp_path / "policy.yaml"
     policy.write_text(
         "version: 1\nproviders:\n"
@@ -30,7 +31,7 @@ def start_until_listening(tmp_path: Path) -> tuple[subprocess.Popen[str], dict[s
         + "models:\n  m: {provider: up, model: m}\n"
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sidecar", "run", "--policy", str(policy), "--port", str(free_port())],
+        [sys.executable, "-m", "sidecar", "run", "--policy", str(policy), "--port", "0", *options],
         env={**os.environ, "SIDECAR_LOG_LEVEL": "info"},
         stdout=subprocess.PIPE,
         text=True,
@@ -61,6 +62,25 @@ def test_sigterm_as_soon_as_listening_drains_and_exits_zero(tmp_path: Path) -> N
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=20)
     assert proc.returncode == 0
+
+
+def test_port_zero_listens_on_free_ports_and_says_which(tmp_path: Path) -> None:
+    """With ``--port 0 --health-port 0``, both listeners get a free port from the kernel; the
+    ``listening`` log line and the ``--ports-file`` (written whole once listening, a stale one removed
+    at start) both give the ports bound, and each answers there."""
+    ports_file = tmp_path / "ports.json"
+    ports_file.write_text('{"port": 1}')  # left by an earlier run
+    proc, listening = start_until_listening(tmp_path, "--health-port", "0", "--ports-file", str(ports_file))
+    try:
+        written = json.loads(ports_file.read_text())
+        answers = [urllib.request.urlopen(f"http://127.0.0.1:{written[name]}/readyz", timeout=5).status
+                   for name in ("port", "health_port")]  # fmt: skip
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=20)
+    assert written == {"port": listening["port"], "health_port": listening["health_port"]}
+    assert 0 not in written.values() and written["port"] != written["health_port"]
+    assert answers == [200, 200]
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 import redis.asyncio as redis_client
 
-from ..cache.conftest import RedisServer
 from ..conftest import FakeFactory, SidecarFactory
+from ..redis_server import RedisServer
 from .cache_helpers import ask, cache_policy, metrics_text, upstream_calls
 
 

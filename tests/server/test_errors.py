@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import socket
-
 import aiohttp
 import anthropic
 import openai
 import pytest
 
 from ..conftest import FakeFactory, SidecarFactory, provider_block
+from ..listening import closed_port
 
 
 def one_target(url: str, *, timeouts: str = "") -> str:
@@ -21,12 +20,6 @@ def one_target(url: str, *, timeouts: str = "") -> str:
         + "routes:\n  - {name: old, match: {model: 'old-*'},"
         + " deny: {message: 'old models are retired', status: 410}}\n"
     )
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def post(url: str, path: str, data: bytes, headers: dict[str, str] | None = None) -> tuple[int, dict]:  # type: ignore[type-arg]
@@ -107,8 +100,9 @@ async def test_unknown_path_is_404_in_the_guessed_dialect(fake: FakeFactory, sid
 
 async def test_connect_failure_is_502(sidecar: SidecarFactory) -> None:
     """An upstream that refuses connections gives 502 with the attempt listed."""
-    running = await sidecar(one_target(f"http://127.0.0.1:{closed_port()}"))
-    status, body = await post(running.url, "/v1/chat/completions", b'{"model": "m", "messages": []}')
+    with closed_port() as port:
+        running = await sidecar(one_target(f"http://127.0.0.1:{port}"))
+        status, body = await post(running.url, "/v1/chat/completions", b'{"model": "m", "messages": []}')
     assert status == 502
     assert body["error"]["attempts"][0]["outcome"] == "connect_error"
 

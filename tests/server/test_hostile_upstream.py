@@ -19,7 +19,7 @@ import pytest
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
 from ..upstream.raw import ServerConn, UpstreamFactory
-from .test_shutdown import free_port, run_sidecar, wait_http
+from .test_shutdown import run_sidecar
 
 MiB = 1024 * 1024
 CHAT = {"model": "chain", "messages": [{"role": "user", "content": "hello there"}]}
@@ -156,13 +156,11 @@ async def test_a_one_gib_bomb_keeps_the_process_small(raw_upstream: UpstreamFact
         + provider_block("bad", bad.base, "openai")
         + "models:\n  m: {provider: bad, model: b}\n"
     )
-    port = free_port()
-    proc = await run_sidecar(policy, port, {**os.environ, "SIDECAR_LOG_LEVEL": "warning"})
+    proc, url = await run_sidecar(policy, {**os.environ, "SIDECAR_LOG_LEVEL": "warning"})
     try:
-        await wait_http(f"http://127.0.0.1:{port}/readyz")
         async with (
             aiohttp.ClientSession() as session,
-            session.post(f"http://127.0.0.1:{port}/v1/chat/completions", json={**CHAT, "model": "m"}) as response,
+            session.post(f"{url}/v1/chat/completions", json={**CHAT, "model": "m"}) as response,
         ):
             status, body = response.status, await response.json()
         assert status == 502 and body["error"]["code"] == "malformed_response"

@@ -22,14 +22,9 @@ from pathlib import Path
 import pytest
 
 from ..conftest import provider_block
+from ..listening import port_zero, wait_ports
 
 GROWTH_LIMIT_MB = 25  # the process starts at about 50 MB; the findings grew it by 170 to 300 MB
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def rss_mb(pid: int) -> float:
@@ -51,22 +46,14 @@ def sidecar_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < 8192:  # 3,000 client sockets here, and as many accepted by the sidecar (which inherits it)
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(8192, hard), hard))
-    ports = {"app": free_port(), "health": free_port()}
     env = {**os.environ, "SIDECAR_LOG_LEVEL": "warning", "SIDECAR_HEALTH_HOST": "127.0.0.1"}
-    command = [sys.executable, "-m", "sidecar", "run", "--policy", str(policy), "--port", str(ports["app"])]
+    ports_file = policy.with_name("sidecar.ports")
+    command = [sys.executable, "-m", "sidecar", "run", "--policy", str(policy), *port_zero(ports_file)]
     proc = subprocess.Popen(
-        [*command, "--health-port", str(ports["health"])], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        [*command, "--health-port", "0"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            if healthz(ports["health"]) == 200:
-                break
-        except OSError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                raise
-            time.sleep(0.05)
+    bound = wait_ports(ports_file, proc)
+    ports = {"app": bound["port"], "health": bound["health_port"]}
     yield proc.pid, ports
     proc.terminate()
     _, stderr = proc.communicate(timeout=30)

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,72 +15,53 @@ import aiohttp
 import pytest
 
 from ..conftest import provider_block
+from ..listening import port_zero, wait_ports
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def wait_http(url: str, timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    async with aiohttp.ClientSession() as session:
-        while True:
-            try:
-                async with session.get(url) as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            if asyncio.get_running_loop().time() > deadline:
-                raise TimeoutError(url)
-            await asyncio.sleep(0.05)
-
-
-async def run_sidecar(policy: Path, port: int, env: dict[str, str]) -> asyncio.subprocess.Process:
-    """`python -m sidecar run` as a real process, its access lines discarded."""
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "sidecar", "run", "--policy", str(policy), "--port", str(port),
+async def run_sidecar(policy: Path, env: dict[str, str]) -> tuple[asyncio.subprocess.Process, str]:
+    """`python -m sidecar run` as a real process on any free port (its access lines discarded), and its
+    URL once it is ready."""
+    ports = policy.with_suffix(".ports")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "sidecar", "run", "--policy", str(policy), *port_zero(ports),
         env=env, stdout=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
+    return proc, f"http://127.0.0.1:{(await asyncio.to_thread(wait_ports, ports, proc))['port']}"
 
 
 async def test_sigterm_drains_an_open_stream_then_exits_zero(tmp_path: Path) -> None:
     """A stream open at SIGTERM completes normally; new connections are refused; the exit code is 0."""
-    fake_port, port = free_port(), free_port()
     env = {**os.environ, "SIDECAR_DRAIN_TIMEOUT_S": "10", "SIDECAR_LOG_LEVEL": "warning"}
+    fake_ports = tmp_path / "fake.ports"
     fake = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "sidecar",
         "fake-provider",
-        "--port",
-        str(fake_port),
+        *port_zero(fake_ports),
         "--tokens-per-s",
         "30",
         "--reply",
         " ".join(["word"] * 30),
     )
+    fake_port = (await asyncio.to_thread(wait_ports, fake_ports, fake))["port"]
     policy = tmp_path / "policy.yaml"
     policy.write_text(
         "version: 1\nproviders:\n"
         + provider_block("up", f"http://127.0.0.1:{fake_port}", "openai")
         + "models:\n  m: {provider: up, model: m}\n"
     )
-    proc = await run_sidecar(policy, port, env)
+    proc, url = await run_sidecar(policy, env)
     try:
-        await wait_http(f"http://127.0.0.1:{fake_port}/_fake/stats")
-        await wait_http(f"http://127.0.0.1:{port}/readyz")
         body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "x"}]}
         async with aiohttp.ClientSession() as session:
-            response = await session.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=body)
+            response = await session.post(f"{url}/v1/chat/completions", json=body)
             received = await response.content.readany()
             proc.send_signal(signal.SIGTERM)
             await asyncio.sleep(0.3)
             try:
                 async with aiohttp.ClientSession() as other:
-                    await other.get(f"http://127.0.0.1:{port}/healthz")
+                    await other.get(f"{url}/healthz")
                 refused = False
             except aiohttp.ClientConnectionError:
                 refused = True
@@ -98,23 +78,21 @@ async def test_sigterm_drains_an_open_stream_then_exits_zero(tmp_path: Path) -> 
 
 async def test_sighup_reloads_the_policy_at_once(tmp_path: Path) -> None:
     """With a slow poll interval, SIGHUP makes the running process apply a changed policy immediately."""
-    port = free_port()
     policy = tmp_path / "policy.yaml"
     base = "version: 1\nproviders:\n" + provider_block("up", "http://127.0.0.1:9", "openai")
     policy.write_text(base + "models:\n  a: {provider: up, model: a}\n")
     env = {**os.environ, "SIDECAR_RELOAD_INTERVAL_S": "60", "SIDECAR_LOG_LEVEL": "warning"}
-    proc = await run_sidecar(policy, port, env)
+    proc, url = await run_sidecar(policy, env)
     try:
-        await wait_http(f"http://127.0.0.1:{port}/readyz")
         async with aiohttp.ClientSession() as session:
-            async with session.get(f"http://127.0.0.1:{port}/status") as response:
+            async with session.get(f"{url}/status") as response:
                 before = (await response.json())["policy"]["version"]
             policy.write_text(base + "models:\n  b: {provider: up, model: b}\n")
             proc.send_signal(signal.SIGHUP)
             after = before
             for _ in range(20):
                 await asyncio.sleep(0.05)
-                async with session.get(f"http://127.0.0.1:{port}/status") as response:
+                async with session.get(f"{url}/status") as response:
                     after = (await response.json())["policy"]["version"]
                 if after != before:
                     break
