@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+import orjson
 import pytest
 
 from ..conftest import provider_block
@@ -119,11 +120,12 @@ class SlowStack:
 async def start_slow_stack(tmp_path: Path, drain_s: str) -> SlowStack:
     """A fake provider answering 40 words at 5 a second (8 s), and the sidecar on it with its health
     port, once both answer."""
-    fake_port, port, health = free_port(), free_port(), free_port()
+    fake_ports = tmp_path / "fake.ports"
     fake = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "sidecar", "fake-provider", "--port", str(fake_port),
+        sys.executable, "-m", "sidecar", "fake-provider", *port_zero(fake_ports),
         "--tokens-per-s", "5", "--reply", " ".join(["word"] * 40),
     )  # fmt: skip
+    fake_port = (await asyncio.to_thread(wait_ports, fake_ports, fake))["port"]
     policy = tmp_path / "policy.yaml"
     policy.write_text(
         "version: 1\nproviders:\n"
@@ -131,10 +133,10 @@ async def start_slow_stack(tmp_path: Path, drain_s: str) -> SlowStack:
         + "models:\n  m: {provider: up, model: m}\n"
     )
     env = {**os.environ, "SIDECAR_DRAIN_TIMEOUT_S": drain_s, "SIDECAR_LOG_LEVEL": "warning"}
-    env |= {"SIDECAR_HEALTH_PORT": str(health), "SIDECAR_HEALTH_HOST": "127.0.0.1"}
-    proc = await run_sidecar(policy, port, env)
-    await wait_http(f"http://127.0.0.1:{fake_port}/_fake/stats")
-    await wait_http(f"http://127.0.0.1:{port}/readyz")
+    env |= {"SIDECAR_HEALTH_PORT": "0", "SIDECAR_HEALTH_HOST": "127.0.0.1"}
+    proc, _ = await run_sidecar(policy, env)
+    ports = orjson.loads(policy.with_suffix(".ports").read_bytes())
+    port, health = ports["port"], ports["health_port"]
     return SlowStack(proc, fake, port, health)
 
 
