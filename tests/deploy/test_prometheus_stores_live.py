@@ -28,8 +28,8 @@ import orjson
 import pytest
 import yaml
 
-from ..budgets.conftest import RedisProcess
-from ..live_stack import Processes, free_port
+from ..live_stack import Processes
+from ..redis_server import RedisServer
 from .test_alerts import RULES
 from .test_prometheus_live import APP, NAMESPACE, Scenario, fast_rules, kubernetes_job
 
@@ -96,16 +96,16 @@ class StoreScenario(Scenario):
 def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StoreScenario]:
     work = tmp_path_factory.mktemp("stores")
     processes = Processes(work)
-    redis = RedisProcess(work)
+    redis = RedisServer(work)
     traffic: Traffic | None = None
     try:
-        redis.start()
+        redis.launch()
         primary = processes.fake_provider("primary")
         policy = work / "policy.yaml"
         policy.write_text(POLICY.replace("PRIMARY", primary).replace("REDIS", redis.url))
-        health = free_port()
         settings = {"SIDECAR_APP": APP, "SIDECAR_HEALTH_METRICS": "true", "SIDECAR_HEALTH_HOST": "127.0.0.1"}
-        sidecar, access_log = processes.sidecar(policy, settings | {"SIDECAR_HEALTH_PORT": str(health)})
+        _, ports = processes.start_sidecar(policy, settings | {"SIDECAR_HEALTH_PORT": "0"})
+        sidecar, access_log, health = f"http://127.0.0.1:{ports['port']}", work / "sidecar.out", ports["health_port"]
         (work / "rules.yaml").write_text(fast_rules(RULES.read_text()))
         config = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
