@@ -18,8 +18,9 @@ Modules:
     textview    TextView: a request's two windows and their words, made once per request on first use
     rules       rules compiled at load: feature checks, keyword sets, regexes
     rule_index  RuleIndex: a class list's (or the levels') rules in order, tried only when they can match
-    classify    Classifier: the rules of a policy's classes and levels flattened at load (the request
-                path's decide; the same decisions as the rules tried one by one)
+    classify    Classifier: the rules of a policy's classes and levels compiled at load into one
+                function (the request path's decide; the same decisions as the rules tried one by one)
+    decider     the source of that function: one ``if``/``elif`` per rule, each condition tested once
     matrix      compile_routing -> Router; Decision and Verdict (which rule or model decided); explain
     learned/    the optional trained router: file format, inference, trainer, router train/eval
     select      Candidate, select_cheapest -> Selection (chain in cost order, exclusions with reasons);
