@@ -55,9 +55,8 @@ async def routing_stage(exchange: Exchange, call_next: Handler) -> StreamRespons
     if caps is not None and facts.operation in GENERATING:
         _apply_caps(exchange, caps)
     if isinstance(plan, SelectPlan):
-        selection = plan.selection(facts)
-        if not selection.chain:
-            raise _nothing_can_serve(route.name, selection)
+        if not plan.chain(facts):
+            raise _nothing_can_serve(route.name, plan.selection(facts))
     elif isinstance(plan, SplitPlan):
         plan.arm(facts)
     decision = record.decision
