@@ -90,7 +90,7 @@ class SelectPlan:
             if targets is not None:
                 return targets
         router = self.router
-        features = request.features
+        features = request.known_features or request.features  # known by now: no property call
         if router is not None:
             decision = record.decision
             if decision is None or (record.router is not None and record.router is not router):

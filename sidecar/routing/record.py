@@ -97,7 +97,7 @@ def expected_cost(facts: RequestFacts, record: Routed, price: PriceSpec | None) 
         return None
     if price is record.estimated_for:  # the answer's header computed it; the access line reads it again
         return record.estimated
-    features = facts.features
+    features = facts.known_features or facts.features  # known by now: no property call
     output = record.output_tokens
     if not output:
         requested = features.max_output_tokens
