@@ -97,21 +97,15 @@ def estimate_bytes(data: bytes) -> int:
     else:
         scale = 1.0
     count = data.translate(_CLASSES).count
-    letters, digits, spaces, breaks = count(b"a"), count(b"0"), count(b" "), count(b"\n")
-    ascii_only = data.isascii()
-    if ascii_only and 9 not in data and 13 not in data:  # no tab, no CR: every other byte is punctuation
-        punctuation = len(data) - letters - digits - spaces - breaks  # the count, without its call
-    else:
-        punctuation = count(b".")
     total = (
-        letters * _LETTER
-        + digits * _DIGIT
-        + spaces * _SPACE
+        count(b"a") * _LETTER
+        + count(b"0") * _DIGIT
+        + count(b" ") * _SPACE
         + data.count(b"  ") * _INDENT
-        + breaks * _BREAK
-        + punctuation * _PUNCT
+        + count(b"\n") * _BREAK
+        + count(b".") * _PUNCT
     )
-    if not ascii_only:
+    if not data.isascii():
         total += count(b"2") * _LEAD2
         total += count(b"3") * _LEAD3
         total += count(b"4") * _LEAD4

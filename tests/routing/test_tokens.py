@@ -93,16 +93,3 @@ def test_estimate_weighs_each_byte_class_count_in_order(text: str) -> None:
     for coefficient, count in zip(tokens.COEFFICIENTS, tokens.byte_class_counts(sampled), strict=True):
         total += coefficient * count
     assert tokens.estimate_bytes(data) == (max(1, round(total * scale)) if data else 0)
-
-
-@settings(max_examples=300, deadline=None)
-@given(text=st.text(alphabet=st.sampled_from("ab Z09.,;!\n\t\r\x00\x7f"), max_size=5000))
-def test_ascii_estimate_counts_punctuation_as_the_class_count(text: str) -> None:
-    """An ASCII text (with or without tabs and carriage returns, whose punctuation the estimate counts
-    by difference when it has neither) is estimated as the coefficients times ``byte_class_counts``."""
-    data = text.encode("ascii")
-    sampled, scale = tokens.sample(data)
-    total = 0.0
-    for coefficient, count in zip(tokens.COEFFICIENTS, tokens.byte_class_counts(sampled), strict=True):
-        total += coefficient * count
-    assert tokens.estimate_bytes(data) == (max(1, round(total * scale)) if data else 0)
