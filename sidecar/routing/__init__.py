@@ -5,6 +5,7 @@ Per request, in order (each stage reads what the one before it produced, nothing
     body --features.extract_features--> RequestFeatures       once, any dialect (walkers in ``bodies``)
          --matrix.Router.decide-------> Decision              task, complexity, tier; rules (classify), then the model
          --select.select_cheapest-----> Selection             candidates cheapest first, and why not the rest
+                                                              (the request path: the chain's order alone)
          (or split.WeightedSplit.pick)                        a sticky arm by weight
          --caps.TokenCaps-------------> max output tokens to send, or the 413 message
 
@@ -24,7 +25,8 @@ Modules:
     matrix      compile_routing -> Router; Decision and Verdict (which rule or model decided); explain
     learned/    the optional trained router: file format, inference, trainer, router train/eval
     select      Candidate, select_cheapest -> Selection (chain in cost order, exclusions with reasons);
-                Menu: a route's candidates with the tier filter done at load (the request path's)
+                Menu: a route's candidates with the tier filter done at load (the request path's), and
+                the chain made at load when its order cannot depend on the request (``fixed_chain``)
     split       WeightedSplit, stable_unit (BLAKE2b), sticky_key
     caps        TokenCaps, set_output_limit
     errors      RoutingError: every load-time problem with its path

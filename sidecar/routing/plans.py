@@ -9,8 +9,12 @@ fallback work as for a written chain::
                  called, the rest are its fallbacks in cost order
     SplitPlan    one arm's chain, by weight, the same arm for the same sticky key (``split``)
 
-What they chose goes on the request's record (``record.Routed``: ``selection``, ``arm``) for the
-headers, the access line, the span and ``explain``.
+What they chose goes on the request's record (``record.Routed``: ``targets``, ``arm``) for the
+headers, the access line, the span and ``explain``. The request path asks a ``SelectPlan`` for its chain's
+targets only (``chain``): a chain whose order cannot depend on the request (at most one priced
+candidate good enough, the usual request: ``select.Menu.fixed_chain``) is the one made at load, and the
+full ``Selection`` (expected costs, exclusions and reasons) is made when asked (``selection``:
+``explain``, an empty chain's error, a chain ordered by the request's costs).
 """
 
 from __future__ import annotations
