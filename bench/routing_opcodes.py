@@ -73,7 +73,14 @@ def count(variant: str, warm: int, requests: int, work: Path) -> dict[str, dict[
     try:
         port = free_port()
         command, env = sidecar_command(sidecar_policy(work, upstream, variant), port, {})
-        command = [sys.executable, str(Path(__file__).resolve()), "--serve", str(out), *command[3:]]
+        # the CLI's arguments (``run --policy ...``): what follows ``-m sidecar``
+        command = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--serve",
+            str(out),
+            *command[command.index("sidecar") + 1 :],
+        ]
         proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, cwd=ROOT)
         try:
             wait_http(f"http://127.0.0.1:{port}/readyz", timeout=120)

@@ -5,6 +5,7 @@ Per request, in order (each stage reads what the one before it produced, nothing
     body --features.extract_features--> RequestFeatures       once, any dialect (walkers in ``bodies``)
          --matrix.Router.decide-------> Decision              task, complexity, tier; rules (classify), then the model
          --select.select_cheapest-----> Selection             candidates cheapest first, and why not the rest
+                                                              (the request path: the chain's order alone)
          (or split.WeightedSplit.pick)                        a sticky arm by weight
          --caps.TokenCaps-------------> max output tokens to send, or the 413 message
 
@@ -18,12 +19,14 @@ Modules:
     textview    TextView: a request's two windows and their words, made once per request on first use
     rules       rules compiled at load: feature checks, keyword sets, regexes
     rule_index  RuleIndex: a class list's (or the levels') rules in order, tried only when they can match
-    classify    Classifier: the rules of a policy's classes and levels flattened at load (the request
-                path's decide; the same decisions as the rules tried one by one)
+    classify    Classifier: the rules of a policy's classes and levels compiled at load into one
+                function (the request path's decide; the same decisions as the rules tried one by one)
+    decider     the source of that function: one ``if``/``elif`` per rule, each condition tested once
     matrix      compile_routing -> Router; Decision and Verdict (which rule or model decided); explain
     learned/    the optional trained router: file format, inference, trainer, router train/eval
     select      Candidate, select_cheapest -> Selection (chain in cost order, exclusions with reasons);
-                Menu: a route's candidates with the tier filter done at load (the request path's)
+                Menu: a route's candidates with the tier filter done at load (the request path's), and
+                the chain made at load when its order cannot depend on the request (``fixed_chain``)
     split       WeightedSplit, stable_unit (BLAKE2b), sticky_key
     caps        TokenCaps, set_output_limit
     errors      RoutingError: every load-time problem with its path

@@ -139,14 +139,17 @@ def select_plan(
     if len(errors) > before or not chosen:
         return None
     chosen_scored = tuple(scored[t.name] for t in chosen)
+    by_name = {t.name: t for t in chosen}
+    menu = Menu(chosen_scored, (*router.class_by_name, router.default_class) if router is not None else (), tiers)
     return SelectPlan(
         candidates=tuple(chosen),
         scored=chosen_scored,
         router=router,
         min_tier=min_tier,
         tier_names=tiers,
-        by_name={t.name: t for t in chosen},
-        menu=Menu(chosen_scored, (*router.class_by_name, router.default_class) if router is not None else (), tiers),
+        by_name=by_name,
+        menu=menu,
+        fixed={names: tuple(by_name[name] for name in names) for names in menu.fixed_chains()},
     )
 
 

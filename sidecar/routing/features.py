@@ -25,8 +25,8 @@ from typing import Any, NamedTuple
 import orjson
 
 from ..dialects import Dialect, Operation
-from ..dialects.registry import feature_walker
-from .tokens import estimate_bytes, estimate_joined
+from ..dialects.registry import FEATURE_WALKERS
+from .tokens import COEFFICIENTS, estimate_bytes
 
 USER_HEAD, USER_TAIL = 1024, 256
 SYSTEM_HEAD, SYSTEM_TAIL = 512, 128
@@ -117,7 +117,19 @@ class Tally:
             self.max_output_tokens = value
 
     def features(self) -> RequestFeatures:
-        tokens = estimate_joined(self.texts) + MESSAGE_TOKENS * self.messages
+        texts = self.texts
+        count = len(texts)  # ``estimate_joined(texts)``, without the call
+        if count == 1:
+            tokens = estimate_bytes(texts[0].encode("utf-8", "surrogatepass"))
+        elif count:
+            tokens = round(
+                estimate_bytes(" ".join(texts).encode("utf-8", "surrogatepass")) - SPACE_TOKENS * (count - 1)
+            )
+            if tokens < 0:
+                tokens = 0
+        else:
+            tokens = 0
+        tokens += MESSAGE_TOKENS * self.messages
         if self.structured:
             try:
                 tokens += estimate_bytes(orjson.dumps(self.structured))
@@ -161,6 +173,7 @@ class Tally:
 
 
 _new_features = tuple.__new__
+SPACE_TOKENS = COEFFICIENTS[2]  # what joining two texts by a space adds (``tokens.estimate_joined``)
 
 
 def window(text: str, head: int, tail: int) -> str:
@@ -176,7 +189,7 @@ def extract_features(
     """The features of a request body in ``dialect``; ``stream`` for Gemini, whose body does not say it."""
     tally = Tally()
     if isinstance(body, dict):
-        walker = feature_walker(dialect, operation)
+        walker = FEATURE_WALKERS.get((dialect, operation))  # ``registry.feature_walker``, without the call
         if walker is not None:
             walker(body, tally)
     if stream is not None:

@@ -9,8 +9,12 @@ fallback work as for a written chain::
                  called, the rest are its fallbacks in cost order
     SplitPlan    one arm's chain, by weight, the same arm for the same sticky key (``split``)
 
-What they chose goes on the request's record (``record.Routed``: ``selection``, ``arm``) for the
-headers, the access line, the span and ``explain``.
+What they chose goes on the request's record (``record.Routed``: ``targets``, ``arm``) for the
+headers, the access line, the span and ``explain``. The request path asks a ``SelectPlan`` for its chain's
+targets only (``chain``): a chain whose order cannot depend on the request (at most one priced
+candidate good enough, the usual request: ``select.Menu.fixed_chain``) is the one made at load, and the
+full ``Selection`` (expected costs, exclusions and reasons) is made when asked (``selection``:
+``explain``, an empty chain's error, a chain ordered by the request's costs).
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ class SelectPlan:
     tier_names: tuple[str, ...]
     by_name: Mapping[str, Target]  # candidate name -> target
     menu: Menu  # ``scored`` with the tier filter done per (task, minimum tier)
+    fixed: Mapping[tuple[str, ...], tuple[Target, ...]]  # the menu's fixed chains as targets
 
     @property
     def targets(self) -> tuple[Target, ...]:
@@ -77,8 +82,40 @@ class SelectPlan:
         return selection
 
     def chain(self, request: RequestFacts) -> tuple[Target, ...]:
-        """The targets of the selection's chain, in its order (looked up in C: no Python call per target)."""
-        return tuple(map(self.by_name.__getitem__, map(_CANDIDATE_NAME, self.selection(request).chain)))
+        """The targets of the selection's chain, in its order, computed once per request. A chain whose
+        order does not depend on the request's tokens (``Menu.fixed_chain``) is the one made at load, and
+        the selection with its costs and exclusions is made only if someone asks (``explain``, an
+        empty chain's error)."""
+        record = request.routing
+        if record is None:
+            record = request.routing = Routed()
+        else:
+            targets = record.targets
+            if targets is not None:
+                return targets
+        router = self.router
+        features = request.known_features or request.features  # known by now: no property call
+        if router is not None:
+            decision = record.decision
+            if decision is None or (record.router is not None and record.router is not router):
+                decision = decide(request, router)  # not decided yet (or by another router)
+            tier = router.tier_ranks[decision.tier]
+            task, output, headroom = decision.task.label, decision.output_tokens, router.context_headroom
+            names = self.menu.fixed_chain(
+                features, task, tier if tier > self.min_tier else self.min_tier, output, headroom
+            )
+        else:
+            output = DEFAULT_OUTPUT_TOKENS
+            names = self.menu.fixed_chain(features, "", self.min_tier, output, 0.1)
+        if names is None:
+            selection = self.selection(request)
+            targets = tuple(map(self.by_name.__getitem__, map(_CANDIDATE_NAME, selection.chain)))
+        else:
+            targets = self.fixed[names]
+            requested = features.max_output_tokens  # ``Selection.output_tokens``: the smaller, no call
+            record.output_tokens = requested if requested and requested < output else output
+        record.targets = targets
+        return targets
 
     def run(self, request: RequestFacts, walk: Walk[R]) -> Awaitable[R]:
         return walk(self.chain(request))

@@ -7,8 +7,10 @@ line, the span and the metrics:
   whether a route condition (``match: {task: ...}``), the routing stage or a selection asks first
   (again for another router: ``diff --replay`` routes one request by two policies); a decision given
   with no router (a logged request's labels) stands for every router;
-- ``selection`` (``select.Selection``: the chain in cost order and the excluded candidates): a
-  ``select: cheapest`` route's plan (``plans.SelectPlan.selection``);
+- ``targets``: a ``select: cheapest`` route's chain of targets in cost order (``plans.SelectPlan.chain``);
+- ``selection`` (``select.Selection``: the chain in cost order with the expected costs, and the
+  excluded candidates with their reasons): made when asked (``plans.SelectPlan.selection``: ``explain``,
+  a chain's order that depends on the request's tokens, an empty chain's error);
 - ``arm``: a split route's arm (``plans.SplitPlan``);
 - ``capped_to``: the max output tokens the route's caps wrote into the body.
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ..policy.compiled import Target
     from ..policy.spec import PriceSpec
     from ..request_facts import RequestFacts
     from .matrix import Decision, Router
@@ -32,11 +35,22 @@ class Routed:
     """Slotted, every field set in ``__init__`` (no keyword defaults to bind: cheaper to make than a
     dataclass's)."""
 
-    __slots__ = ("arm", "capped_to", "decision", "estimated", "estimated_for", "output_tokens", "router", "selection")
+    __slots__ = (
+        "arm",
+        "capped_to",
+        "decision",
+        "estimated",
+        "estimated_for",
+        "output_tokens",
+        "router",
+        "selection",
+        "targets",
+    )
 
     def __init__(self) -> None:
         self.decision: Decision | None = None
         self.selection: Selection | None = None
+        self.targets: tuple[Target, ...] | None = None  # the selection's chain as the fallback loop walks it
         self.arm: str | None = None
         self.capped_to: int | None = None
         self.output_tokens = 0  # expected output tokens for cost (set with the decision or the selection)
@@ -83,7 +97,7 @@ def expected_cost(facts: RequestFacts, record: Routed, price: PriceSpec | None) 
         return None
     if price is record.estimated_for:  # the answer's header computed it; the access line reads it again
         return record.estimated
-    features = facts.features
+    features = facts.known_features or facts.features  # known by now: no property call
     output = record.output_tokens
     if not output:
         requested = features.max_output_tokens

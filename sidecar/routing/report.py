@@ -81,7 +81,7 @@ def observe(
         fields["split_arm"] = record.arm
     if record.capped_to is not None:
         fields["capped_max_output_tokens"] = record.capped_to
-    features = facts.features
+    features = facts.known_features or facts.features  # known by now: no property call
     values = _FEATURE_VALUES(features)
     # the set ones, in C; ``values`` are ``FEATURE_FIELDS``' own (the same length): no ``strict=True``,
     # whose keyword zip parses per call

@@ -1,7 +1,7 @@
 """``RuleIndex``: the labelled rules of a class list (or of the complexity levels) in order, indexed
 at load so that a request tries only the rules that can match (see the class docstring).
-``classify.Classifier`` flattens two of them into the request path's decide; ``first_index`` is the
-rule-by-rule path ``explain`` takes.
+``first_index`` is the rule-by-rule path ``explain`` takes (``classify.Classifier`` compiles the
+request path's decide from two indexes' rules).
 """
 
 from __future__ import annotations
@@ -43,7 +43,6 @@ class RuleIndex:
     # per window (its reader, ``TEXT_OF``): the regex-only rules' patterns
     gates: tuple[tuple[Callable[[RequestFeatures], str], AnyPattern], ...] = ()
     ungated: tuple[int, ...] = ()  # ``always`` without the regex-only rules (no gate found anything)
-    gate_patterns: tuple[tuple[TextField, tuple[re.Pattern[str], ...]], ...] = ()  # the gates' patterns by window
 
     @classmethod
     def build(cls, labelled: Sequence[tuple[str, Sequence[Rule]]]) -> RuleIndex:
@@ -70,8 +69,7 @@ class RuleIndex:
         vocabularies = tuple(
             (field, frozenset(words), {w: tuple(ix) for w, ix in words.items()}) for field, words in by_word.items()
         )
-        gate_patterns = tuple((field, tuple(found)) for field, found in patterns.items())
-        return cls(entries, tuple(always), vocabularies, gates, ungated, gate_patterns)
+        return cls(entries, tuple(always), vocabularies, gates, ungated)
 
     def _gate_opens(self, view: TextView) -> bool:
         """Whether a pattern of a regex-only rule finds something in the window it reads."""

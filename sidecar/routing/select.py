@@ -157,6 +157,8 @@ class Shortlist(NamedTuple):
     priced: tuple[tuple[int, Candidate, float, float], ...]  # (position, candidate, input, output price)
     unpriced: tuple[Choice, ...]  # their choices as made per request (no cost), in the candidates' order
     excluded: tuple[Excluded, ...]  # the others, each with its tier reason, in the candidates' order
+    # the chain's names when its order does not depend on the request (at most one priced candidate)
+    fixed: tuple[str, ...] | None
 
 
 class Menu:
@@ -179,6 +181,10 @@ class Menu:
             for min_tier in range(max(len(self.tier_names), 1))
         }
 
+    def fixed_chains(self) -> frozenset[tuple[str, ...]]:
+        """Every chain ``fixed_chain`` may answer."""
+        return frozenset(s.fixed for s in self._shortlists.values() if s.fixed is not None)
+
     def _shortlist(self, task: str, min_tier: int) -> Shortlist:
         priced, unpriced, excluded = [], [], []
         for position, candidate in enumerate(self.candidates):
@@ -191,7 +197,32 @@ class Menu:
                 unpriced.append(Choice(candidate, None))
             else:
                 priced.append((position, candidate, candidate.input_per_mtok, candidate.output_per_mtok))
-        return Shortlist(tuple(priced), tuple(unpriced), tuple(excluded))
+        fixed = (*(c.name for _, c, _, _ in priced), *(c.candidate.name for c in unpriced)) if len(priced) < 2 else None
+        return Shortlist(tuple(priced), tuple(unpriced), tuple(excluded), fixed)
+
+    def fixed_chain(
+        self, features: RequestFeatures, task: str, min_tier: int, output_tokens: int, headroom: float
+    ) -> tuple[str, ...] | None:
+        """The names of ``select``'s chain, in its order, when the usual request's (no capability
+        needed, every context window large enough) does not depend on its tokens: at most one priced
+        candidate in the shortlist (the request path needs no more than the order); else None."""
+        shortlist = self._shortlists.get((task, min_tier))
+        if (
+            shortlist is None
+            or shortlist.fixed is None
+            or features.tools
+            or features.images
+            or features.video
+            or features.json_schema
+            or features.stream
+        ):
+            return None
+        smallest = self._smallest_window
+        if smallest is not None:
+            requested = features.max_output_tokens
+            if smallest < math.ceil(features.prompt_tokens * (1 + headroom)) + (requested or output_tokens):
+                return None
+        return shortlist.fixed
 
     def select(
         self, features: RequestFeatures, task: str, min_tier: int, output_tokens: int, headroom: float

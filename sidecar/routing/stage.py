@@ -50,14 +50,13 @@ async def routing_stage(exchange: Exchange, call_next: Handler) -> StreamRespons
     record = facts.routing
     if record is None:
         record = facts.routing = Routed()
-    if router is not None:
-        decide(facts, router)
+    if router is not None and (record.decision is None or record.router is not router):
+        decide(facts, router)  # not decided yet (a route condition may have), or by another router
     if caps is not None and facts.operation in GENERATING:
         _apply_caps(exchange, caps)
     if isinstance(plan, SelectPlan):
-        selection = plan.selection(facts)
-        if not selection.chain:
-            raise _nothing_can_serve(route.name, selection)
+        if not plan.chain(facts):
+            raise _nothing_can_serve(route.name, plan.selection(facts))
     elif isinstance(plan, SplitPlan):
         plan.arm(facts)
     decision = record.decision

@@ -34,14 +34,18 @@ def split_words(lowered: str) -> list[str]:
     return lowered.translate(_PUNCTUATION_TO_SPACE).split()
 
 
-# ``str.split`` also breaks at the ASCII separators 0x1c-0x1f, ``bytes.split`` does not: they become spaces
-ASCII_WORD_BREAKS = bytes.maketrans(_PUNCTUATION + b"\x1c\x1d\x1e\x1f", b" " * (len(_PUNCTUATION) + 4))
+# ``str.split`` also breaks at the ASCII separators 0x1c-0x1f, ``bytes.split`` does not: they become spaces;
+# and the upper case letters become lower case (``bytes.lower`` in the same lookup)
+_UPPER = bytes(range(65, 91))
+ASCII_WORDS_LOWERED = bytes.maketrans(
+    _PUNCTUATION + b"\x1c\x1d\x1e\x1f" + _UPPER, b" " * (len(_PUNCTUATION) + 4) + _UPPER.lower()
+)
 
 
 def ascii_words(text: str) -> list[bytes]:
     """The words of an ASCII ``text`` (not lowercased first) as bytes: ``split_words(text.lower())``,
     encoded, with no ``str`` made per word (a check against keywords as bytes needs no more)."""
-    return text.encode("ascii").translate(ASCII_WORD_BREAKS).lower().split()
+    return text.encode("ascii").translate(ASCII_WORDS_LOWERED).split()
 
 
 def words_of(text: str) -> list[str]:

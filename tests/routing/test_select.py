@@ -160,3 +160,37 @@ def test_menu_with_one_priced_candidate_prices_it_first() -> None:
     menu = Menu((free, SONNET), ("t",), TIERS)
     s = menu.select(features("hi"), "t", 0, 10, 0.1)
     assert names(s) == ["sonnet", "unpriced"] and s.chain[0].expected_cost is not None
+
+
+def test_menu_fixed_chain_is_the_selections_chain() -> None:
+    """``Menu.fixed_chain`` (the chain made at load, for a shortlist of at most one priced candidate)
+    names the chain ``select_cheapest`` answers whenever it answers one, and answers for the usual
+    request of a shortlist with one priced candidate; it answers None for a request that needs a
+    capability or whose tokens may not fit, and for a shortlist whose order depends on costs."""
+    free = Candidate("unpriced", frozenset({"chat"}), tier=1)
+    small = Candidate("small-window", frozenset({"chat"}), 1000, 0.1, 0.2, tier=2)
+    requests = [
+        features("hello"),
+        features("hello", max_tokens=50),
+        features("word " * 3000),
+        features("hi", tools=[{"type": "function", "function": {"name": "f"}}]),
+        features("hi", stream=True),
+    ]
+    answered = 0
+    for candidates in ((free, SONNET), (*ALL, free), (small, free), (free,)):
+        menu = Menu(candidates, ("general", "math"), TIERS)
+        for request in requests:
+            for task in ("general", "math", "not-a-class"):
+                for min_tier in range(len(TIERS)):
+                    for output_tokens in (1, 500, 20_000):
+                        names = menu.fixed_chain(request, task, min_tier, output_tokens, 0.1)
+                        if names is None:
+                            continue
+                        expected = select_cheapest(
+                            candidates, request, task=task, min_tier=min_tier, output_tokens=output_tokens
+                        )
+                        assert names == tuple(c.candidate.name for c in expected.chain)
+                        answered += 1
+    assert answered > 0
+    assert Menu((free, SONNET), ("t",), TIERS).fixed_chain(features("hi"), "t", 0, 10, 0.1) == ("sonnet", "unpriced")
+    assert Menu(ALL, ("t",), TIERS).fixed_chain(features("hi"), "t", 0, 10, 0.1) is None

@@ -67,16 +67,15 @@ def _tools(body: dict[str, Any], tally: Tally) -> None:
         tally.tool_choice_forced = forced_mode if kind == "allowed_tools" else bool(kind or choice.get("name"))
 
 
-def _options(body: dict[str, Any], tally: Tally, output_format: Any, operation: Operation) -> None:
-    """What chat and responses share beside the conversation: tools, the output format's type, the
-    output maximum, ``stream``."""
+def _options(body: dict[str, Any], tally: Tally, output_format: Any) -> None:
+    """What chat and responses share beside the conversation and the output maximum: tools, the
+    output format's type, ``stream``."""
     if "tools" in body or "functions" in body or "tool_choice" in body or "function_call" in body:
         _tools(body, tally)
     if output_format == "json_schema":  # the tally's flags start false: set only what holds
         tally.json_schema = True
     elif output_format == "json_object":
         tally.json_mode = True
-    tally.output_limit(output_limit(body, operation))
     if body.get("stream") is True:
         tally.stream = True
 
@@ -113,7 +112,10 @@ def chat(body: dict[str, Any], tally: Tally) -> None:
         if turns:
             tally.messages = turns
     output_format = body.get("response_format")
-    _options(body, tally, output_format.get("type") if isinstance(output_format, dict) else None, Operation.CHAT)
+    _options(body, tally, output_format.get("type") if isinstance(output_format, dict) else None)
+    limit = body.get("max_completion_tokens", body.get("max_tokens"))  # ``output_limit``, without the calls
+    if type(limit) is int and limit > 0:  # ``Tally.output_limit``: a bool is not one (its type is bool)
+        tally.max_output_tokens = limit
 
 
 def responses(body: dict[str, Any], tally: Tally) -> None:
@@ -147,7 +149,8 @@ def responses(body: dict[str, Any], tally: Tally) -> None:
                 _parts(output, tally)
             else:
                 tally.text(output)
-    _options(body, tally, mapping(mapping(body.get("text")).get("format")).get("type"), Operation.RESPONSES)
+    _options(body, tally, mapping(mapping(body.get("text")).get("format")).get("type"))
+    tally.output_limit(output_limit(body, Operation.RESPONSES))
 
 
 def completion(body: dict[str, Any], tally: Tally) -> None:

@@ -1,0 +1,72 @@
+"""The decision function a policy's classifier compiles: readable, and deciding as the rules tried one by one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sidecar.routing.matrix import routing_from_document
+from sidecar.routing.textview import TextView
+
+from .requests import features
+
+ROOT = Path(__file__).resolve().parents[2]
+
+UNUSUAL = {
+    "classes": [
+        # a pattern without a leading literal, searched always (no shorter chain for the classes)
+        {"name": "words", "rules": [{"regex": r"\bfoo\w*\b", "in": ["system"]}]},
+        # non-ASCII keywords: tried through the rule itself
+        {"name": "japanese", "rules": [{"keywords": ["翻訳"]}]},
+        # features and a regex together
+        {"name": "long-code", "rules": [{"features": {"prompt_tokens": {"gt": 5}}, "regex": "def "}]},
+        # a feature that may be absent (no max output), against a bound, and a count as a flag
+        {"name": "capped", "rules": [{"features": {"max_output_tokens": {"lt": 100}}}]},
+        {"name": "uncapped", "rules": [{"features": {"max_output_tokens": {"ge": 100}, "tools": False}}]},
+    ],
+    "complexity": {
+        "default": "medium",
+        "levels": [
+            {"name": "simple", "tier": "economy", "rules": [{"features": {"json_mode": True}}]},
+            {"name": "medium", "tier": "standard"},
+            {"name": "complex", "tier": "premium", "rules": [{"keywords": ["step by step"], "min_keywords": 1}]},
+        ],
+    },
+}
+
+
+def test_source_has_one_branch_per_rule_named_by_its_path() -> None:
+    """The compiled function's source (``router.classifier.source``) tests every rule of the bench
+    policy in a branch commented with the rule's path, and binds no policy value into its text
+    except regex literals."""
+    from .test_classify import bench_rules
+
+    router = routing_from_document({"routing": bench_rules(extra_classes=2)}, base_dir=ROOT)
+    source = router.classifier.source
+    for _, rule in (*router.task_rules.entries, *router.level_rules.entries):
+        assert f"# {rule.path}\n" in source, rule.path
+    assert source.startswith("def decide(features, headers):\n")
+    assert "prove" not in source  # keywords are bound as names, not written
+
+
+def decide_as_rules(routing: dict[str, Any], cases: list[tuple[str, str | None, dict[str, Any]]]) -> None:
+    router = routing_from_document({"routing": routing}, base_dir=ROOT)
+    for user, system, body in cases:
+        request = features(user, system=system, **body)
+        assert router.decide(request, {}) == router.decide_by_rules(TextView(request), {}), (user, system, body)
+
+
+def test_unusual_rules_decide_as_rule_by_rule() -> None:
+    """A pattern searched always, non-ASCII keywords, features with a regex, an absent max output and
+    a phrase keyword decide as the rules tried one by one, on texts that match each and none."""
+    cases: list[tuple[str, str | None, dict[str, Any]]] = [
+        ("hello", None, {}),
+        ("hello", "the foobar system", {}),
+        ("これを翻訳して", None, {}),
+        ("def main(): pass", None, {}),
+        ("hi", None, {"max_tokens": 50}),
+        ("hi", None, {"max_tokens": 500}),
+        ("think step by step", None, {"response_format": {"type": "json_object"}}),
+        ("Step-by-step, please", "foo", {"max_tokens": 5}),
+    ]
+    decide_as_rules(UNUSUAL, cases)
