@@ -2,7 +2,8 @@
 
 - ``error`` (default): with a one-target route, the failure itself (the upstream's error passed
   through, 502 for a connection failure or a broken answer, 504 for a timeout); with a chain, 503.
-  Either way in the caller's dialect, with ``Retry-After`` and a body listing every attempt.
+  Either way in the caller's dialect, with ``Retry-After`` (a passed-through error only when a later
+  try may succeed: ``RETRY_LATER`` or 5xx) and a body listing every attempt.
 - ``static``: a canned answer, shaped as a normal completion of the caller's dialect (streamed when
   the caller streams), marked ``x-sidecar-degraded: static``.
 - ``cache``: the response cache's entry for this request, past its TTL but within the route's
@@ -29,6 +30,10 @@ from ..sse import SSEEvent, encode_event
 from ..translate import new_stream_translator, translate_response
 from .errors import RequestFailed
 from .stream import send_stream
+
+# Statuses below 500 whose request may succeed when sent again later (the official SDKs retry these and
+# 5xx, reading Retry-After): only these carry the last resort's Retry-After; a 400 or 401 does not.
+RETRY_LATER = frozenset({408, 409, 429})
 
 if TYPE_CHECKING:
     from .attempt import AttemptResult
@@ -68,7 +73,10 @@ async def answer_last_resort(exchange: Exchange, last: tuple[Candidate, AttemptR
             from .attempt import error_passthrough
 
             response = error_passthrough(exchange, candidate.prepared.wire, result)
-            response.headers.update(headers)
+            if response.status in RETRY_LATER or response.status >= 500:
+                response.headers.update(headers)
+                if "retry-after-ms" in response.headers:  # SDKs read it first: the same wait, not the upstream's
+                    response.headers["retry-after-ms"] = str(round(retry_after * 1000))
             return response
         status = 504 if result.outcome.error_type.startswith("timeout") else 502
         raise RequestFailed(

@@ -147,3 +147,32 @@ def test_every_sidecar_header_is_documented_and_every_documented_one_exists() ->
         "undocumented": set(),
         "not in the code": set(),
     }
+
+
+SINGLE = "  - {name: single, match: {model: single}, target: m0}\n"
+
+
+@pytest.mark.parametrize("code", [400, 401, 404, 422])
+@pytest.mark.parametrize("should_retry", ["", ";should-retry=true"])
+async def test_a_passed_through_client_error_gets_no_retry_after(
+    fake: FakeFactory, sidecar: SidecarFactory, code: int, should_retry: str
+) -> None:
+    """A one-target route's upstream 400 passes through without a Retry-After the sidecar made up (the
+    request will not succeed later; only 408, 409, 429 and 5xx carry the last resort's), also when the
+    upstream's ``x-should-retry: true`` made the sidecar try it again first."""
+    running = await sidecar(policy([await fake("f0"), await fake("f1")], SINGLE))
+    status, headers, _ = await post(running, chat("single"), fault=f"f0:status={code}{should_retry}")
+    assert status == code and "retry-after" not in headers
+
+
+@pytest.mark.parametrize("fault", ["status=503;times=99", "status=429;hint=retry-after-ms;after=0.05;times=99"])
+async def test_a_passed_through_retryable_error_says_one_wait_in_both_headers(
+    fake: FakeFactory, sidecar: SidecarFactory, fault: str
+) -> None:
+    """A one-target route's upstream 503 or 429 passes through with the last resort's Retry-After (5 s by
+    default, over the upstream's 0.05 s hint), and an upstream retry-after-ms, which the SDKs read first,
+    says the same wait."""
+    running = await sidecar(policy([await fake("f0"), await fake("f1")], SINGLE))
+    status, headers, _ = await post(running, chat("single"), fault=f"f0:{fault}")
+    assert status == int(fault[7:10]) and headers["retry-after"] == "5"
+    assert headers.get("retry-after-ms", "5000") == "5000"

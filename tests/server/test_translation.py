@@ -242,12 +242,15 @@ async def test_upstream_retry_hint_reaches_the_sdk_across_dialects(
     fake: FakeFactory, sidecar: SidecarFactory, should_retry: str
 ) -> None:
     """An Anthropic upstream's 500 reaches an OpenAI app translated, with its ``x-should-retry`` and
-    ``retry-after-ms``: openai-python (2 retries) calls again only when the hint says ``true``."""
-    running, urls = await start(fake, sidecar)
+    ``retry-after-ms`` (the route's last resort asks for no longer wait): openai-python (2 retries) calls
+    again only when the hint says ``true``."""
+    quick = "  - {name: quick, match: {model: quick}, target: to-anthropic,\n"
+    quick += "     resilience: {last_resort: {retry_after_s: 0}}}\n"
+    running, urls = await start(fake, sidecar, quick)
     fault = f"[fault:status=500;should-retry={should_retry};hint=retry-after-ms;after=0.05]"
     async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=2) as client:
         with pytest.raises(openai.InternalServerError) as info:
-            await client.chat.completions.create(model="to-anthropic", messages=[{"role": "user", "content": fault}])
+            await client.chat.completions.create(model="quick", messages=[{"role": "user", "content": fault}])
     assert info.value.response.headers["x-should-retry"] == should_retry
     assert info.value.response.headers["retry-after-ms"] == "50"
     assert info.value.message  # the upstream's message, in OpenAI's shape
