@@ -144,6 +144,21 @@ async def test_a_wrong_password_is_a_store_error(redis_factory: Callable[..., Re
         await shared.close()
 
 
+async def test_an_unreadable_password_file_is_a_store_error(
+    redis_factory: Callable[..., RedisServer], tmp_path: Path
+) -> None:
+    """A password file gone when a connection opens is a StoreError naming the file (the ledger's
+    fallback path), not a crash, and holds no password."""
+    server = redis_factory("--requirepass", "s3cret")
+    spec = StoreSpec.model_validate({"url": server.url, "password": {"file": str(tmp_path / "gone")}})
+    shared = RedisStore(spec)
+    try:
+        with pytest.raises(StoreError, match=r"secret file \S+/gone cannot be read"):
+            await shared.reserve("r1", [ref("a")], [3], time.time(), time.time() + 60)
+    finally:
+        await shared.close()
+
+
 async def test_an_unreachable_store_fails_within_its_timeout(redis_factory: Callable[..., RedisServer]) -> None:
     """A Redis that is gone costs at most timeout_ms before StoreError."""
     server = redis_factory()
