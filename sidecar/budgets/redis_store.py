@@ -15,8 +15,12 @@ reservation, so a pod under load makes one call per request. The script is sent 
 redis-py's ``Script`` loads it again when the server answers NOSCRIPT (after a restart or SCRIPT
 FLUSH). Needs Redis >= 6.2 (SET ... EXAT).
 
-Every failure (connection, timeout, script error, pool exhausted) becomes ``StoreError``: the whole
-call is bounded by ``timeout_ms`` and redis-py's own retries are off (the ledger's breaker decides).
+The password (``password.file`` or ``.env``) is read for each new connection
+(``sidecar.redis_credentials``), so a rotated Secret needs no restart.
+
+Every failure (connection, timeout, script error, pool exhausted, a password that cannot be read)
+becomes ``StoreError``: the whole call is bounded by ``timeout_ms`` and redis-py's own retries are off
+(the ledger's breaker decides).
 """
 
 from __future__ import annotations
@@ -25,16 +29,15 @@ import asyncio
 import contextlib
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.credentials import CredentialProvider
 from redis.exceptions import RedisError
 
-from .spec import SecretSpec, StoreSpec
+from ..redis_credentials import SecretCredentials, SecretUnavailable
+from .spec import StoreSpec
 from .store import CounterRef, ReserveResult, Settlement, StoreError
 
 STORE_LUA = """
@@ -109,23 +112,6 @@ holds' expiry, n, and (amount, cap, key expiry) per counter; KEYS: each counter'
 Replies ``{settled}`` without a reservation, else ``{refused index + 1 (0: none), uses...}``."""
 
 
-class _SecretCredentials(CredentialProvider):
-    """Username and password for each new connection; a password file is re-read (secret rotation)."""
-
-    def __init__(self, username: str | None, password: SecretSpec, env: Mapping[str, str]) -> None:
-        self._username = username
-        self._password = password
-        self._env = env
-
-    def get_credentials(self) -> tuple[str] | tuple[str, str]:
-        secret = self._password
-        if secret.file is not None:
-            value = Path(secret.file).read_text().strip()
-        else:
-            value = self._env.get(secret.env or "", "")
-        return (self._username, value) if self._username else (value,)
-
-
 class RedisStore:
     """Counters in Redis, shared by every pod that names the same server and ``key_prefix``."""
 
@@ -142,7 +128,7 @@ class RedisStore:
             "retry": Retry(NoBackoff(), 0),
         }
         if spec.password is not None:
-            options["credential_provider"] = _SecretCredentials(
+            options["credential_provider"] = SecretCredentials(
                 spec.username, spec.password, os.environ if env is None else env
             )
         elif spec.username is not None:
@@ -221,5 +207,5 @@ class RedisStore:
                 if script is None:
                     return await self._client.ping()  # type: ignore[misc,unused-ignore]  # redis-py < 8 types ping() loosely
                 return await script(keys=keys, args=args)
-        except (RedisError, OSError, TimeoutError) as exc:
+        except (RedisError, OSError, TimeoutError, SecretUnavailable) as exc:
             raise StoreError(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) from exc

@@ -3,7 +3,9 @@
 - The URL gives the host, port, database and an optional ACL user name; ``rediss://`` turns on TLS
   (``tls`` sets the CA bundle, a client certificate, or, for tests only, no verification).
 - The password comes from an environment variable or a file (a mounted Secret), read when the store is
-  built; it is handed to the Redis client and nowhere else (never logged: errors name its source).
+  built (a missing one is a ``CacheConfigError``) and again for each new connection
+  (``sidecar.redis_credentials``, as the budgets' store does), so a rotated Secret needs no restart; it
+  is handed to the Redis client and nowhere else (never logged: errors name its source).
 - ``connect_timeout_s`` bounds a connect (redis-py's ``socket_connect_timeout``); ``timeout_s`` bounds
   each operation: the store runs every call under ``asyncio.timeout(timeout_s)`` and redis-py drops a
   connection whose command was cancelled, so a half-open connection cannot hold a request. The client
@@ -24,28 +26,11 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from .spec import RedisStoreSpec, SecretSourceSpec
+from .spec import RedisStoreSpec
 
 
 class CacheConfigError(Exception):
     """The store cannot be built; the message names the source of the problem, never a secret."""
-
-
-def read_secret(source: SecretSourceSpec, env: Mapping[str, str]) -> str:
-    if source.env is not None:
-        value = env.get(source.env, "").strip()
-        if not value:
-            raise CacheConfigError(f"environment variable {source.env} is not set")
-        return value
-    assert source.file is not None
-    try:
-        with open(source.file, encoding="utf-8") as handle:
-            value = handle.read().strip()
-    except OSError as exc:
-        raise CacheConfigError(f"secret file {source.file} cannot be read: {exc.strerror}") from None
-    if not value:
-        raise CacheConfigError(f"secret file {source.file} is empty")
-    return value
 
 
 def describe(spec: RedisStoreSpec) -> str:
@@ -60,11 +45,21 @@ def build_redis_backend(spec: RedisStoreSpec, env: Mapping[str, str] = os.enviro
     from aiocache.backends.redis import RedisCache  # imports redis: only when a Redis store is configured
     from aiocache.serializers import NullSerializer
 
+    from ..redis_credentials import SecretCredentials, SecretUnavailable
+
     parts = urlsplit(spec.url)
     # No socket_timeout: the store's own timeout bounds every operation (see the module docstring).
     pool: dict[str, Any] = {"socket_timeout": None, "socket_keepalive": True}
-    if parts.username:
-        pool["username"] = unquote(parts.username)
+    username = unquote(parts.username) if parts.username else None
+    if spec.password is not None:
+        credentials = SecretCredentials(username, spec.password, env)
+        try:
+            credentials.get_credentials()  # a missing secret fails the build, not every operation
+        except SecretUnavailable as exc:
+            raise CacheConfigError(str(exc)) from None
+        pool["credential_provider"] = credentials  # read again for each new connection (rotation)
+    elif username is not None:
+        pool["username"] = username
     tls = parts.scheme == "rediss"
     if tls and spec.tls is not None:
         pool["ssl_cert_reqs"] = "required" if spec.tls.verify else "none"
@@ -74,7 +69,6 @@ def build_redis_backend(spec: RedisStoreSpec, env: Mapping[str, str] = os.enviro
         if spec.tls.cert_file:
             pool["ssl_certfile"] = spec.tls.cert_file
             pool["ssl_keyfile"] = spec.tls.key_file
-    password = read_secret(spec.password, env) if spec.password is not None else None
     return RedisCache(
         serializer=NullSerializer(encoding=None),
         namespace=spec.key_prefix,
@@ -82,7 +76,6 @@ def build_redis_backend(spec: RedisStoreSpec, env: Mapping[str, str] = os.enviro
         endpoint=parts.hostname,
         port=parts.port or 6379,
         db=int(parts.path.strip("/") or 0),
-        password=password,
         pool_max_size=spec.max_connections,
         create_connection_timeout=spec.connect_timeout_s,
         ssl=tls,

@@ -9,6 +9,13 @@ all three ways a file is updated:
 - replaced by rename (new inode),
 - a Kubernetes ConfigMap volume update (``..data`` symlink swap: the path resolves to a new inode).
 
+A file replaced whole (a new inode where there was a file: a rename, a ConfigMap swap) is complete
+when it is seen, so it is read on that poll. A file written in place (an editor, ``cat > policy.yaml``)
+may be seen half-written, so it is read once its signature has held still for one poll (as file
+watchers debounce a burst of writes): a real reload waits one ``interval`` more, never a rejection of
+the first half. A write slower than that (a pause longer than ``interval`` between two parts) can
+still be read half-written; SIGHUP reads at once.
+
 The files the policy read when it was compiled (``Policy.files``: a learned router file) are polled
 the same way and are part of the version (``files.policy_version``): a changed router file alone
 reloads the policy. In Kubernetes both must live in the mounted ConfigMap, so one ``..data`` swap
@@ -59,6 +66,19 @@ RestoreListener = Callable[[Policy], None]
 Signature = tuple[int, int, int, int] | None
 
 
+def _replaced(old: Signature, new: Signature) -> bool:
+    """A new file (another device or inode) where there was one: a rename or a ConfigMap swap, whole."""
+    return old is not None and new is not None and old[:2] != new[:2]
+
+
+def _settled(old: tuple[Signature, ...], new: tuple[Signature, ...], seen: tuple[Signature, ...] | None) -> bool:
+    """Whether ``new`` can be read: what changed since ``old`` was replaced whole, or ``new`` is what the
+    last poll saw too (a write in place that has held still for a poll)."""
+    if new == seen:
+        return True
+    return len(old) == len(new) and all(a == b or _replaced(a, b) for a, b in zip(old, new, strict=True))
+
+
 def _signature(path: str) -> Signature:
     try:
         st = os.stat(path)
@@ -87,6 +107,7 @@ class PolicyWatcher:
         self._on_restore = on_restore
         self._on_tick = on_tick
         self._signature = self._signatures()
+        self._unsettled: tuple[Signature, ...] | None = None  # a change seen, being written in place
         self._digest = holder.policy.version
         self._wake = asyncio.Event()
 
@@ -107,9 +128,15 @@ class PolicyWatcher:
             if self._on_tick is not None:
                 self._on_tick()
             signature = self._signatures()
-            if forced or signature != self._signature or polls % self._safety_every == 0:
-                self._signature = signature
-                self.check(forced=forced)
+            if signature != self._signature and not forced:
+                if not _settled(self._signature, signature, self._unsettled):
+                    self._unsettled = signature  # read on the next poll if it holds still
+                    continue
+            elif not (forced or polls % self._safety_every == 0):
+                continue
+            self._signature = signature
+            self._unsettled = None
+            self.check(forced=forced)
 
     def _signatures(self) -> tuple[Signature, ...]:
         """The stat signatures of the policy file and of the files the serving policy read."""

@@ -4,6 +4,7 @@ sharing one budget under concurrency, cancellation, a killed pod and a killed Re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import AsyncIterator, Callable
@@ -21,6 +22,7 @@ from sidecar.translate import Usage
 from tests.resilience.fakes import FakeClock
 
 from ..cache.tls import make_certificates
+from ..policy.test_watch import configmap_write
 from .conftest import MODELS, RedisServer, budgets_of
 
 
@@ -139,6 +141,46 @@ async def test_a_wrong_password_is_a_store_error(redis_factory: Callable[..., Re
     shared = RedisStore(spec, env={"BUDGET_REDIS_PASSWORD": "wrong"})
     try:
         with pytest.raises(StoreError):
+            await shared.reserve("r1", [ref("a")], [3], time.time(), time.time() + 60)
+    finally:
+        await shared.close()
+
+
+async def test_a_rotated_password_file_is_read_by_the_next_connection(
+    redis_factory: Callable[..., RedisServer], tmp_path: Path
+) -> None:
+    """Redis's password changed and the Secret's file swapped by the kubelet: once Redis drops the store's
+    connection, the next one logs in with the password the file holds now (no restart)."""
+    server = redis_factory("--requirepass", "old-password")
+    configmap_write(tmp_path, {"redis-password": b"old-password\n"}, "2026_12_04_10_00_00.1")
+    spec = StoreSpec.model_validate(
+        {"url": server.url, "password": {"file": str(tmp_path / "redis-password")}, "timeout_ms": 5000}
+    )
+    shared = RedisStore(spec)
+    try:
+        assert (await shared.reserve("r1", [ref("a")], [3], time.time(), time.time() + 60)).uses == (3,)
+        with server.client(password="old-password") as admin:
+            admin.config_set("requirepass", "new-password")
+        configmap_write(tmp_path, {"redis-password": b"new-password\n"}, "2026_12_04_10_01_00.2")
+        with server.client(password="new-password") as admin:
+            assert admin.client_kill_filter(_type="normal", skipme=True) >= 1  # the store's connection
+        with contextlib.suppress(StoreError):  # the dropped connection, if the pool still holds it
+            await shared.read([ref("a")], time.time())
+        assert await shared.read([ref("a")], time.time()) == (3,)
+    finally:
+        await shared.close()
+
+
+async def test_an_unreadable_password_file_is_a_store_error(
+    redis_factory: Callable[..., RedisServer], tmp_path: Path
+) -> None:
+    """A password file gone when a connection opens is a StoreError naming the file (the ledger's
+    fallback path), not a crash, and holds no password."""
+    server = redis_factory("--requirepass", "s3cret")
+    spec = StoreSpec.model_validate({"url": server.url, "password": {"file": str(tmp_path / "gone")}})
+    shared = RedisStore(spec)
+    try:
+        with pytest.raises(StoreError, match=r"secret file \S+/gone cannot be read"):
             await shared.reserve("r1", [ref("a")], [3], time.time(), time.time() + 60)
     finally:
         await shared.close()

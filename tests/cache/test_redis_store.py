@@ -21,6 +21,7 @@ from sidecar.dialects import Dialect
 from sidecar.telemetry.logging import configure_logging
 from sidecar.translate.common import FinishReason, Usage
 
+from ..policy.test_watch import configmap_write
 from .conftest import RedisServer
 from .tls import make_certificates
 
@@ -107,6 +108,30 @@ async def test_password_from_file(start_redis: Callable[..., RedisServer], tmp_p
     secret.write_text("s3cret-file\n")
     cache = ResponseCache.from_spec(_spec(server.url, password={"file": str(secret)}), {})
     await _stores_and_finds(cache)
+
+
+async def test_a_rotated_password_file_is_read_by_the_next_connection(
+    start_redis: Callable[..., RedisServer], tmp_path: Path
+) -> None:
+    """Redis's password changed (CONFIG SET requirepass) and the Secret's file rewritten by the kubelet's
+    ``..data`` swap: once Redis drops the cache's connections (a restart, a failover), the next connection
+    logs in with the new password from the file, no restart of the sidecar."""
+    server = start_redis("--requirepass", "old-password")
+    configmap_write(tmp_path, {"redis-password": b"old-password\n"}, "2026_12_04_10_00_00.1")
+    cache = ResponseCache.from_spec(_spec(server.url, password={"file": str(tmp_path / "redis-password")}), {})
+    try:
+        assert await cache.store("k", _entry(), SETTINGS) is None
+        with server.client(password="old-password") as admin:
+            admin.config_set("requirepass", "new-password")
+        configmap_write(tmp_path, {"redis-password": b"new-password\n"}, "2026_12_04_10_01_00.2")
+        with server.client(password="new-password") as admin:
+            assert admin.client_kill_filter(_type="normal", skipme=True) >= 1  # the cache's connection
+        # The first lookup may find the dropped connection (a miss, as any lost connection costs); the
+        # next one connects again, with the password the file holds now.
+        states = [(await cache.lookup("k", SETTINGS)).state for _ in range(2)]
+        assert states[-1] == "hit"
+    finally:
+        await cache.close()
 
 
 async def test_wrong_password_is_a_miss_and_is_never_logged(start_redis: Callable[..., RedisServer]) -> None:

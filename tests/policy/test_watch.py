@@ -288,3 +288,66 @@ async def test_one_configmap_swap_of_policy_and_router_is_one_reload(
         assert events == [(True, [])]
     finally:
         task.cancel()
+
+
+class Polls:
+    """The watcher's ``on_tick``: a test awaits ``next()`` to resume right after the watcher's next poll."""
+
+    def __init__(self) -> None:
+        self._polled = asyncio.Event()
+
+    def __call__(self) -> None:
+        self._polled.set()
+
+    async def next(self) -> None:
+        self._polled.clear()
+        await asyncio.wait_for(self._polled.wait(), 5)  # wakes once the poll (on_tick, then its check) is done
+
+
+async def start_polled(path: Path) -> tuple[PolicyHolder, asyncio.Task[None], list[tuple[bool, list[str]]], Polls]:
+    holder = PolicyHolder(load_policy(path))
+    events: list[tuple[bool, list[str]]] = []
+    polls = Polls()
+    watcher = PolicyWatcher(
+        str(path), holder, interval=0.1, on_reload=lambda ok, _, errs: events.append((ok, errs)), on_tick=polls
+    )
+    return holder, asyncio.create_task(watcher.run()), events, polls
+
+
+async def test_a_file_written_in_place_in_two_parts_is_read_whole(tmp_path: Path) -> None:
+    """A policy written in place in two parts with a poll between them (``cat > policy.yaml`` from a slow
+    pipe, an editor's write): the half seen first is not rejected, the whole policy is applied."""
+    path = tmp_path / "policy.yaml"
+    path.write_text(V1)
+    holder, task, events, polls = await start_polled(path)
+    try:
+        cut = V2.index("{target") + 4  # the first part ends inside a flow mapping: not YAML on its own
+        with path.open("w") as handle:
+            handle.write(V2[:cut])
+            handle.flush()
+            await polls.next()  # the watcher has seen the first part alone
+            handle.write(V2[cut:])
+        await wait_for(lambda: default_target(holder) == "claude")
+        assert events == [(True, [])]
+        assert holder.reloads_failed == 0 and holder.last_error is None
+    finally:
+        task.cancel()
+
+
+async def test_a_write_in_place_waits_one_poll_and_a_swap_none(tmp_path: Path) -> None:
+    """A file written in place is applied on the poll after the one that saw it change (held still for a
+    poll); a ConfigMap ``..data`` swap, whole when seen, on the poll that sees it."""
+    configmap_write(tmp_path, V1, "2026_12_04_10_00_00.1")
+    path = tmp_path / "policy.yaml"
+    holder, task, _, polls = await start_polled(path)
+    try:
+        configmap_write(tmp_path, V2, "2026_12_04_10_01_00.2")
+        await polls.next()
+        assert default_target(holder) == "claude"
+        (tmp_path / "..2026_12_04_10_01_00.2" / "policy.yaml").write_text(V1)  # in place, through the link
+        await polls.next()
+        assert default_target(holder) == "claude"
+        await polls.next()
+        assert default_target(holder) == "gpt-4o"
+    finally:
+        task.cancel()
