@@ -3,6 +3,8 @@ OpenAI-compatible servers name theirs (``meta-llama/Llama-3-8B``): served like a
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiohttp
 import anthropic
 import openai
@@ -24,11 +26,12 @@ async def _start(fake: FakeFactory, sidecar: SidecarFactory) -> RunningSidecar:
     return await sidecar(policy)
 
 
-async def test_the_openai_and_anthropic_sdks_retrieve_a_model_whose_name_holds_a_slash(
-    fake: FakeFactory, sidecar: SidecarFactory
+async def test_each_sdk_retrieves_a_model_whose_name_holds_a_slash(
+    fake: FakeFactory, sidecar: SidecarFactory, gemini_client: Any
 ) -> None:
     """``models.retrieve("meta-llama/Llama-3-8B")`` (a model key) and a route's name with '/' answer with
-    that model, not a 404; an unknown name with '/' is still the SDK's NotFoundError."""
+    that model, not a 404, in the OpenAI, Anthropic and google-genai SDKs; an unknown name with '/' is
+    still the SDK's NotFoundError."""
     running = await _start(fake, sidecar)
     async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
         assert (await client.models.retrieve(NAME)).id == NAME
@@ -37,6 +40,7 @@ async def test_the_openai_and_anthropic_sdks_retrieve_a_model_whose_name_holds_a
             await client.models.retrieve("meta-llama/nope")
     async with anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0) as claude:
         assert (await claude.models.retrieve(NAME)).id == NAME
+    assert (await gemini_client(running.url).aio.models.get(model=NAME)).name == f"models/{NAME}"
 
 
 @pytest.mark.parametrize("prefix", ["/v1/models/", "/v1beta/models/"])
