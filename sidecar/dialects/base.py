@@ -63,15 +63,23 @@ class RequestProblem(Exception):
         self.param = param
 
 
-_SEGMENT = re.compile(r"\{(\w+)\}")
+_PART = re.compile(r"\{(\w+)(\+?)\}")
+_ONE_SEGMENT = "[^/]+"
+_SEGMENTS = "[^/]+(?:/[^/]+)*"  # one or more, none empty: a name holding '/' (``meta-llama/Llama-3-8B``)
 
 
 def path_pattern(template: str) -> re.Pattern[str] | None:
-    """The pattern of a path template whose ``{name}`` parts are each one path segment (None for a path
-    without one: it is compared as it is)."""
+    """The pattern of a path template whose ``{name}`` parts are each one path segment and whose
+    ``{name+}`` parts are one or more (None for a path without either: it is compared as it is)."""
     if "{" not in template:
         return None
-    return re.compile(_SEGMENT.sub(r"(?P<\1>[^/]+)", re.escape(template).replace(r"\{", "{").replace(r"\}", "}")))
+    pattern, last = [], 0
+    for part in _PART.finditer(template):
+        pattern.append(re.escape(template[last : part.start()]))
+        pattern.append(f"(?P<{part[1]}>{_SEGMENTS if part[2] else _ONE_SEGMENT})")
+        last = part.end()
+    pattern.append(re.escape(template[last:]))
+    return re.compile("".join(pattern))
 
 
 @dataclass(frozen=True, slots=True)

@@ -125,11 +125,11 @@ async def list_models(request: BaseRequest, *, state: SidecarState) -> Response:
 
 
 async def get_model(request: BaseRequest, *, state: SidecarState) -> Response:
-    """``GET /v1/models/{model}`` (and ``/v1beta/...``): one exposed model as the caller's SDK reads it, or
-    its dialect's 404."""
+    """``GET /v1/models/{model+}`` (and ``/v1beta/...``; the name may hold '/', as OpenAI-compatible
+    servers' do): one exposed model as the caller's SDK reads it, or its dialect's 404."""
     policy = state.holder.policy
     dialect = registry.dialect_of_path(request.path, request.headers)
-    name = request.path.rsplit("/", 1)[-1]
+    name = request.path.split("/models/", 1)[1]
     if name not in policy.exposed_models:
         failure = RequestFailed(404, f"model {name!r} is not served here", code="model_not_found", param="model")
         return error_response(dialect, failure)

@@ -118,8 +118,8 @@ class SidecarApp:
         routes += [
             ("GET", "/v1/models", partial(admin.list_models, state=state)),
             ("GET", "/v1beta/models", partial(admin.list_models, state=state)),
-            ("GET", "/v1/models/{model}", partial(admin.get_model, state=state)),
-            ("GET", "/v1beta/models/{model}", partial(admin.get_model, state=state)),
+            ("GET", "/v1/models/{model+}", partial(admin.get_model, state=state)),
+            ("GET", "/v1beta/models/{model+}", partial(admin.get_model, state=state)),
             ("GET", "/healthz", admin.healthz),
             ("GET", "/readyz", partial(admin.readyz, state=state)),
             ("GET", "/status", partial(admin.status, state=state)),

@@ -57,6 +57,7 @@ from ..upstream import (
 )
 from .deadline import Deadline
 from .exchange import Exchange
+from .key_redaction import without_key
 from .stream import HeldStream, relay_stream
 
 _SUCCESS = Outcome.success()
@@ -179,7 +180,9 @@ class Attempt:
             if first_byte is not None:
                 first_byte.set()
             if facts.stream and 200 <= response.status < 300:
-                return await relay_stream(exchange, prepared, response, trace, first_byte_by, self._client.max_body)
+                return await relay_stream(
+                    exchange, prepared, response, trace, first_byte_by, self._client.max_body, key
+                )
             body = await response.read()
             return self._judge(exchange, prepared, response, body, key)
         except TimeoutError as exc:  # aiohttp's connect and read timeouts name their phase themselves
@@ -242,19 +245,6 @@ class Attempt:
             body = orjson.dumps(out)
         result.response = Response(status=status, body=body, headers=relayed)
         return result
-
-
-REDACTED_KEY = b"[key redacted by llm-sidecar]"
-
-
-def without_key(body: bytes, key: str | None) -> bytes:
-    """An upstream error body with the key the call sent replaced: some providers quote it in their
-    message ("Incorrect API key provided: sk-..."), and the error goes to the app, which must never learn
-    the sidecar's keys. One substring search, on error bodies only."""
-    if not key:
-        return body
-    secret = key.encode()
-    return body.replace(secret, REDACTED_KEY) if body.find(secret) >= 0 else body
 
 
 def error_passthrough(exchange: Exchange, wire: Dialect, result: AttemptResult) -> Response:

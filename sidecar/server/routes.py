@@ -6,7 +6,8 @@ checks before a request reaches the handler of its method and path.
     routes.handler(method, path)          the handler a request goes to
     routes.templates(method)              every path template routed on ``method``
 
-The table is a dict of the exact paths and a list of the templated ones (``{name}``: one segment), built
+The table is a dict of the exact paths and a list of the templated ones (``{name}``: one segment,
+``{name+}``: one or more, for a model name holding '/'), built
 once; aiohttp's router, ``web.Application``, its signals and middlewares are not used (about 31,000
 instructions a request less: docs/benchmarks.md, "The listener"). For every request, in order:
 
@@ -69,8 +70,9 @@ class Routes:
     checks of the module docstring, then the handler of the request's method and path.
 
     ``routes`` are (method, path, handler); a GET route answers HEAD too; a path's ``{name}`` part is one
-    segment; the first route of a method and path wins; ``fallback`` answers every other method and
-    path; bodies up to ``max_body`` (the listener gives each request that limit)."""
+    segment, a ``{name+}`` part one or more; the first route of a method and path wins; ``fallback``
+    answers every other method and path; bodies up to ``max_body`` (the listener gives each request that
+    limit)."""
 
     __slots__ = ("_exact", "_templated", "fallback", "max_body")
 

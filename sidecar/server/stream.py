@@ -45,6 +45,7 @@ from ..translate.deltas import Delta
 from ..translate.errors import read_error
 from ..upstream import RESPONSE_DROP, UpstreamResponse, relay_headers
 from .answer_headers import sidecar_headers
+from .key_redaction import event_without_key
 
 if TYPE_CHECKING:
     from ..policy.compiled import Target
@@ -125,8 +126,10 @@ async def relay_stream(
     trace: AttemptTrace,
     first_content_by: float,
     max_held_bytes: int,
+    key: str | None,
 ) -> AttemptResult:
-    """Relay one upstream stream to the caller (see the module docstring)."""
+    """Relay one upstream stream to the caller (see the module docstring); ``key``, the provider key
+    the call sent, is redacted from any error event (``key_redaction``)."""
     from .attempt import AttemptResult
 
     facts = exchange.facts
@@ -218,6 +221,8 @@ async def relay_stream(
                             continue
                     data = event.data
                     if event.event == "error" or data.find(b'"error"') >= 0:
+                        event = event_without_key(event, key)
+                        data = event.data
                         failure = classify_stream_event(wire, event.event, data)
                         if failure is not None:
                             raise _Failed(failure, event)

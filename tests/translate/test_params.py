@@ -128,7 +128,7 @@ UNSUPPORTED = [
         "safetySettings",
     ),
     (GEM, OAI, {"generationConfig": {"responseLogprobs": True}}, "responseLogprobs"),
-    (GEM, OAI, {"generationConfig": {"thinkingConfig": {"thinkingBudget": 1024}}}, "thinkingConfig"),
+    (GEM, OAI, {"generationConfig": {"thinkingConfig": {"thinkingBudget": 1024}}}, "thinkingConfig.thinkingBudget"),
     (GEM, ANT, {"generationConfig": {"presencePenalty": 0.3}}, "presence_penalty"),
     (GEM, ANT, {"generationConfig": {"seed": 3}}, "seed"),
     (GEM, ANT, {"generationConfig": {"candidateCount": 2}}, "n"),

@@ -214,11 +214,7 @@ def _parse_config(value: Any, req: ChatRequest, drops: Drops) -> None:
         elif key in ("responseJsonSchema", "_responseJsonSchema"):
             schema = v
         elif key == "thinkingConfig":
-            budget = v.get("thinkingBudget", v.get("thinking_budget"))
-            if budget == 0:
-                drops.ignored("thinkingConfig")
-            else:
-                drops.unsupported("thinkingConfig")
+            _parse_thinking(v, drops)
         elif key == "responseModalities":
             if [str(m).upper() for m in v] != ["TEXT"]:
                 drops.unsupported("responseModalities")
@@ -237,6 +233,23 @@ def _parse_config(value: Any, req: ChatRequest, drops: Drops) -> None:
         )
     elif mime not in (None, "text/plain"):
         drops.unsupported("responseMimeType", mime)
+
+
+def _parse_thinking(value: Any, drops: Drops) -> None:
+    """``thinkingConfig``: its defaults (no thoughts shown, a dynamic ``-1`` or zero budget) ask for nothing
+    another provider lacks and are dropped, listed; anything else asks for thinking the target cannot be
+    told about and is refused, naming the field."""
+    if not isinstance(value, dict):
+        drops.unsupported("thinkingConfig")
+        return
+    for raw_key, v in value.items():
+        key = camel(raw_key)
+        if v is None:
+            continue
+        if (key == "includeThoughts" and v is False) or (key == "thinkingBudget" and type(v) is int and v in (-1, 0)):
+            drops.ignored(f"thinkingConfig.{key}")
+        else:
+            drops.unsupported(f"thinkingConfig.{key}", "thinking settings are not translated")
 
 
 def build_request(req: ChatRequest, model: str, drops: Drops, options: TranslateOptions) -> dict[str, Any]:

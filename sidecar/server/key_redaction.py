@@ -1,0 +1,28 @@
+"""The provider key a call sent, taken out of what the upstream said back before an app sees it.
+
+Some providers quote the key in their error message ("Incorrect API key provided: sk-..."), in an error
+body (``without_key``, on non-2xx bodies) or in an error event streamed after a 200 (``event_without_key``,
+on events that may be errors). The error goes to the app, which must never learn the sidecar's keys. One
+substring search per body or event looked at; the key is replaced by ``REDACTED_KEY``.
+"""
+
+from __future__ import annotations
+
+from ..sse import SSEEvent
+
+REDACTED_KEY = b"[key redacted by llm-sidecar]"
+
+
+def without_key(body: bytes, key: str | None) -> bytes:
+    """``body`` with ``key`` replaced wherever it appears."""
+    if not key:
+        return body
+    secret = key.encode()
+    return body.replace(secret, REDACTED_KEY) if body.find(secret) >= 0 else body
+
+
+def event_without_key(event: SSEEvent, key: str | None) -> SSEEvent:
+    """``event`` (its data and its raw bytes) with ``key`` replaced; the same event when it has none."""
+    if not key or event.data.find(key.encode()) < 0:
+        return event
+    return event._replace(data=without_key(event.data, key), raw=without_key(event.raw, key))
