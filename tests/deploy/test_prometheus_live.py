@@ -130,6 +130,21 @@ def kubernetes_job(address: str) -> dict[str, Any]:
     return job | {"scrape_interval": "1s", "static_configs": [{"targets": [address], "labels": meta}]}
 
 
+def scraped_sidecar(processes: Processes, policy: Path, settings: dict[str, str]) -> tuple[str, Path, str]:
+    """``llm-sidecar run`` on ``policy`` with its health port (metrics on) scraped by a Prometheus that
+    evaluates the fast copy of the rules: the sidecar's URL, its access log and Prometheus' URL."""
+    health = {"SIDECAR_HEALTH_HOST": "127.0.0.1", "SIDECAR_HEALTH_PORT": "0", "SIDECAR_HEALTH_METRICS": "true"}
+    _, ports = processes.start_sidecar(policy, settings | health)
+    work = processes.workdir
+    (work / "rules.yaml").write_text(fast_rules(RULES.read_text()))
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(work / "rules.yaml")],
+        "scrape_configs": [kubernetes_job(f"127.0.0.1:{ports['health_port']}")],
+    }
+    return f"http://127.0.0.1:{ports['port']}", work / "sidecar.out", processes.prometheus(yaml.safe_dump(config))
+
+
 def fast_rules(text: str) -> str:
     """The rules with every ``for``, range and offset divided by SPEEDUP (at least 1 s)."""
     rules = yaml.safe_load(text)
@@ -254,17 +269,8 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
         policy = work / "policy.yaml"
         policy.write_text(policy_text)
         (work / "policy.source.yaml").write_text(policy_text)
-        settings = {"SIDECAR_RELOAD_INTERVAL_S": "0.2", "SIDECAR_APP": APP, "SIDECAR_HEALTH_METRICS": "true"}
-        settings |= {"SIDECAR_HEALTH_HOST": "127.0.0.1", "SIDECAR_HEALTH_PORT": "0"}
-        _, ports = processes.start_sidecar(policy, settings)
-        sidecar, access_log, health = f"http://127.0.0.1:{ports['port']}", work / "sidecar.out", ports["health_port"]
-        (work / "rules.yaml").write_text(fast_rules(RULES.read_text()))
-        config = {
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "rule_files": [str(work / "rules.yaml")],
-            "scrape_configs": [kubernetes_job(f"127.0.0.1:{health}")],
-        }
-        prometheus = processes.prometheus(yaml.safe_dump(config))
+        settings = {"SIDECAR_RELOAD_INTERVAL_S": "0.2", "SIDECAR_APP": APP}
+        sidecar, access_log, prometheus = scraped_sidecar(processes, policy, settings)
         record = Scenario(prometheus, access_log)
         traffic = Traffic(sidecar)
         traffic.start()

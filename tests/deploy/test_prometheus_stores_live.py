@@ -26,12 +26,10 @@ from typing import Any
 import openai
 import orjson
 import pytest
-import yaml
 
 from ..live_stack import Processes
 from ..redis_server import RedisServer
-from .test_alerts import RULES
-from .test_prometheus_live import APP, NAMESPACE, Scenario, fast_rules, kubernetes_job
+from .test_prometheus_live import APP, NAMESPACE, Scenario, scraped_sidecar
 
 pytestmark = pytest.mark.timeout(150)
 
@@ -103,16 +101,8 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StoreScenario
         primary = processes.fake_provider("primary")
         policy = work / "policy.yaml"
         policy.write_text(POLICY.replace("PRIMARY", primary).replace("REDIS", redis.url))
-        settings = {"SIDECAR_APP": APP, "SIDECAR_HEALTH_METRICS": "true", "SIDECAR_HEALTH_HOST": "127.0.0.1"}
-        _, ports = processes.start_sidecar(policy, settings | {"SIDECAR_HEALTH_PORT": "0"})
-        sidecar, access_log, health = f"http://127.0.0.1:{ports['port']}", work / "sidecar.out", ports["health_port"]
-        (work / "rules.yaml").write_text(fast_rules(RULES.read_text()))
-        config = {
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "rule_files": [str(work / "rules.yaml")],
-            "scrape_configs": [kubernetes_job(f"127.0.0.1:{health}")],
-        }
-        record = StoreScenario(processes.prometheus(yaml.safe_dump(config)), access_log)
+        sidecar, access_log, prometheus = scraped_sidecar(processes, policy, {"SIDECAR_APP": APP})
+        record = StoreScenario(prometheus, access_log)
         traffic = Traffic(sidecar)
         traffic.start()
         record.wait(20, lambda: bool(record.query("llm_sidecar_build_info")["data"]["result"]))

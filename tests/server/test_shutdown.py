@@ -30,21 +30,16 @@ async def run_sidecar(policy: Path, env: dict[str, str]) -> tuple[asyncio.subpro
     return proc, f"http://127.0.0.1:{(await asyncio.to_thread(wait_ports, ports, proc))['port']}"
 
 
-async def test_sigterm_drains_an_open_stream_then_exits_zero(tmp_path: Path) -> None:
-    """A stream open at SIGTERM completes normally; new connections are refused; the exit code is 0."""
-    env = {**os.environ, "SIDECAR_DRAIN_TIMEOUT_S": "10", "SIDECAR_LOG_LEVEL": "warning"}
+async def start_fake_and_policy(
+    tmp_path: Path, tokens_per_s: int, words: int
+) -> tuple[asyncio.subprocess.Process, Path]:
+    """A fake provider on any free port answering ``words`` words at ``tokens_per_s``, and a policy file
+    whose one model is served by it."""
     fake_ports = tmp_path / "fake.ports"
     fake = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "sidecar",
-        "fake-provider",
-        *port_zero(fake_ports),
-        "--tokens-per-s",
-        "30",
-        "--reply",
-        " ".join(["word"] * 30),
-    )
+        sys.executable, "-m", "sidecar", "fake-provider", *port_zero(fake_ports),
+        "--tokens-per-s", str(tokens_per_s), "--reply", " ".join(["word"] * words),
+    )  # fmt: skip
     fake_port = (await asyncio.to_thread(wait_ports, fake_ports, fake))["port"]
     policy = tmp_path / "policy.yaml"
     policy.write_text(
@@ -52,6 +47,13 @@ async def test_sigterm_drains_an_open_stream_then_exits_zero(tmp_path: Path) -> 
         + provider_block("up", f"http://127.0.0.1:{fake_port}", "openai")
         + "models:\n  m: {provider: up, model: m}\n"
     )
+    return fake, policy
+
+
+async def test_sigterm_drains_an_open_stream_then_exits_zero(tmp_path: Path) -> None:
+    """A stream open at SIGTERM completes normally; new connections are refused; the exit code is 0."""
+    env = {**os.environ, "SIDECAR_DRAIN_TIMEOUT_S": "10", "SIDECAR_LOG_LEVEL": "warning"}
+    fake, policy = await start_fake_and_policy(tmp_path, 30, 30)
     proc, url = await run_sidecar(policy, env)
     try:
         body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "x"}]}
@@ -120,18 +122,7 @@ class SlowStack:
 async def start_slow_stack(tmp_path: Path, drain_s: str) -> SlowStack:
     """A fake provider answering 40 words at 5 a second (8 s), and the sidecar on it with its health
     port, once both answer."""
-    fake_ports = tmp_path / "fake.ports"
-    fake = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "sidecar", "fake-provider", *port_zero(fake_ports),
-        "--tokens-per-s", "5", "--reply", " ".join(["word"] * 40),
-    )  # fmt: skip
-    fake_port = (await asyncio.to_thread(wait_ports, fake_ports, fake))["port"]
-    policy = tmp_path / "policy.yaml"
-    policy.write_text(
-        "version: 1\nproviders:\n"
-        + provider_block("up", f"http://127.0.0.1:{fake_port}", "openai")
-        + "models:\n  m: {provider: up, model: m}\n"
-    )
+    fake, policy = await start_fake_and_policy(tmp_path, 5, 40)
     env = {**os.environ, "SIDECAR_DRAIN_TIMEOUT_S": drain_s, "SIDECAR_LOG_LEVEL": "warning"}
     env |= {"SIDECAR_HEALTH_PORT": "0", "SIDECAR_HEALTH_HOST": "127.0.0.1"}
     proc, _ = await run_sidecar(policy, env)
