@@ -215,15 +215,19 @@ class Scenario:
     firing: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def poll(self) -> None:
-        """Record each alert's state (inactive, pending, firing) when it changes, and firing alerts."""
+        """Record each alert's state (inactive, pending, firing) when it changes, and every alert seen
+        firing (one per label set, its latest form: an alert of one route may have resolved while
+        another still fires when the scenario ends)."""
         now = time.monotonic()
         for group in http("GET", f"{self.prometheus}/api/v1/rules?type=alert")["data"]["groups"]:
             for rule in group["rules"]:
                 history = self.states.setdefault(rule["name"], [])
                 if not history or history[-1][1] != rule["state"]:
                     history.append((now, rule["state"]))
-                if rule["state"] == "firing":
-                    self.firing[rule["name"]] = [a for a in rule["alerts"] if a["state"] == "firing"]
+                seen = {tuple(sorted(a["labels"].items())): a for a in self.firing.get(rule["name"], [])}
+                seen |= {tuple(sorted(a["labels"].items())): a for a in rule["alerts"] if a["state"] == "firing"}
+                if seen:
+                    self.firing[rule["name"]] = list(seen.values())
 
     def first(self, alert: str, state: str, after: float) -> float | None:
         return next((t for t, s in self.states.get(alert, []) if s == state and t >= after), None)
