@@ -118,8 +118,9 @@ async def served() -> AsyncIterator[Served]:
     probe = Probe()
     routes, echo = make_routes(probe)
     listener = Listener(
-        Routes(routes, fallback=echo, max_body=1000), max_connections=8, keepalive_s=0.3, receive_timeout_s=0.3
-    )
+        Routes(routes, fallback=echo, max_body=1000), max_connections=8, keepalive_s=2, receive_timeout_s=0.3
+    )  # keepalive_s runs from the accept (aiohttp): a shorter one could close a connection, with a reset,
+    # before the test's request is read when the loop stalls between the two (CI saw it at 0.3 s)
     await listener.start("127.0.0.1", 0)
     running = Served(listener, probe)
     yield running

@@ -188,7 +188,7 @@ async def test_a_stream_writer_waits_for_a_slow_reader(served: Served) -> None:
 
 
 async def test_an_idle_connection_is_closed_after_keepalive_s(served: Served) -> None:
-    """A kept-alive connection with nothing to do is closed once keepalive_s (0.3 s) has passed."""
+    """A kept-alive connection with nothing to do is closed once keepalive_s (2 s) has passed."""
     reader, writer = await served.connect()
     writer.write(b"GET /x HTTP/1.1\r\nhost: x\r\n\r\n")
     await read_response(reader)
