@@ -14,7 +14,9 @@ from .cache_helpers import ask, cache_policy, metrics_text, upstream_calls
 
 
 def redis_store(url: str, extra: str = "") -> str:
-    return f"{{redis: {{url: '{url}', timeout_s: 0.2{extra}}}, breaker: {{minimum_calls: 2, open_s: 30}}}}"
+    # timeout_s 1: on a loaded CI machine a 0.2 s timeout could fail the first lookup and write, and two
+    # failures open this breaker for 30 s (CI once saw no entry written); a killed Redis refuses at once.
+    return f"{{redis: {{url: '{url}', timeout_s: 1{extra}}}, breaker: {{minimum_calls: 2, open_s: 30}}}}"
 
 
 async def stored(url: str, *, password: str | None = None) -> None:
