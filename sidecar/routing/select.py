@@ -200,16 +200,14 @@ class Menu:
         fixed = (*(c.name for _, c, _, _ in priced), *(c.candidate.name for c in unpriced)) if len(priced) < 2 else None
         return Shortlist(tuple(priced), tuple(unpriced), tuple(excluded), fixed)
 
-    def fixed_chain(
+    def _usual(
         self, features: RequestFeatures, task: str, min_tier: int, output_tokens: int, headroom: float
-    ) -> tuple[str, ...] | None:
-        """The names of ``select``'s chain, in its order, when the usual request's (no capability
-        needed, every context window large enough) does not depend on its tokens: at most one priced
-        candidate in the shortlist (the request path needs no more than the order); else None."""
+    ) -> Shortlist | None:
+        """The shortlist of (``task``, ``min_tier``) when the request is the usual one (no capability
+        needed, every context window large enough: no candidate needs testing); else None."""
         shortlist = self._shortlists.get((task, min_tier))
         if (
             shortlist is None
-            or shortlist.fixed is None
             or features.tools
             or features.images
             or features.video
@@ -219,10 +217,19 @@ class Menu:
             return None
         smallest = self._smallest_window
         if smallest is not None:
-            requested = features.max_output_tokens
-            if smallest < math.ceil(features.prompt_tokens * (1 + headroom)) + (requested or output_tokens):
+            need = math.ceil(features.prompt_tokens * (1 + headroom)) + (features.max_output_tokens or output_tokens)
+            if smallest < need:
                 return None
-        return shortlist.fixed
+        return shortlist
+
+    def fixed_chain(
+        self, features: RequestFeatures, task: str, min_tier: int, output_tokens: int, headroom: float
+    ) -> tuple[str, ...] | None:
+        """The names of ``select``'s chain, in its order, when the usual request's (``_usual``) does not
+        depend on its tokens: at most one priced candidate in the shortlist (the request path needs no
+        more than the order); else None."""
+        shortlist = self._usual(features, task, min_tier, output_tokens, headroom)
+        return None if shortlist is None else shortlist.fixed
 
     def select(
         self, features: RequestFeatures, task: str, min_tier: int, output_tokens: int, headroom: float
@@ -231,17 +238,8 @@ class Menu:
         requested = features.max_output_tokens
         prompt = features.prompt_tokens
         expected_output = requested if requested and requested < output_tokens else output_tokens  # min, no call
-        shortlist = self._shortlists.get((task, min_tier))
-        smallest = self._smallest_window
-        if (
-            shortlist is None
-            or features.tools
-            or features.images
-            or features.video
-            or features.json_schema
-            or features.stream
-            or (smallest is not None and smallest < math.ceil(prompt * (1 + headroom)) + (requested or expected_output))
-        ):
+        shortlist = self._usual(features, task, min_tier, output_tokens, headroom)
+        if shortlist is None:
             return select(self.candidates, features, task, min_tier, output_tokens, headroom, self.tier_names)
         priced = shortlist.priced
         if len(priced) == 1:
