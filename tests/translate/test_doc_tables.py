@@ -91,6 +91,7 @@ COMMON_FIELD_ROWS = {
     "frequency_penalty": "presence / frequency penalty",
     "user": "end user",
     "stream": "streaming",
+    "thinking": "thinking",
 }
 
 
@@ -245,6 +246,11 @@ REFUSED_SAMPLES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("OpenAI", "logprobs: true"): {"logprobs": True},
     ("OpenAI", "top_logprobs"): {"top_logprobs": 2},
     ("OpenAI", "logit_bias"): {"logit_bias": {"50256": -100}},
+    ("OpenAI", "reasoning_effort: minimal"): {"reasoning_effort": "minimal"},
+    ("OpenAI", "none"): None,
+    ("OpenAI", "low"): None,
+    ("OpenAI", "medium"): None,
+    ("OpenAI", "high"): None,
     ("OpenAI", "reasoning_effort"): {"reasoning_effort": "low"},
     ("OpenAI", "verbosity"): {"verbosity": "low"},
     ("OpenAI", "audio"): {"audio": {"voice": "alloy", "format": "wav"}},
@@ -296,7 +302,6 @@ REFUSED_SAMPLES: dict[tuple[str, str], dict[str, Any] | None] = {
         "safetySettings": [{"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_NONE"}]
     },
     ("Gemini", "cachedContent"): {"cachedContent": "cachedContents/c1"},
-    ("Gemini", "thinkingConfig"): {GC: {"thinkingConfig": {"thinkingBudget": 1024}}},
     ("Gemini", "thinkingBudget"): {GC: {"thinkingConfig": {"thinkingBudget": 1024, "includeThoughts": False}}},
     ("Gemini", "includeThoughts: true"): {GC: {"thinkingConfig": {"includeThoughts": True}}},
     ("Gemini", "thinkingLevel"): {GC: {"thinkingConfig": {"thinkingLevel": "LOW"}}},

@@ -12,6 +12,7 @@
 - Tool results: text that is a JSON object goes as the ``response`` object, other text as
   ``{"result": text}``, an error as ``{"error": ...}``; reading back unwraps the same way.
 - Schemas go through ``schema.to_gemini`` (tools and ``responseSchema``) and ``schema.to_json_schema``.
+- ``thinkingConfig`` is read and written by ``thinking``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from ...translate.common import (
 )
 from ...translate.params import integer, number, stops
 from ...translate.schema import to_gemini, to_json_schema
+from .thinking import build_thinking, parse_thinking
 
 SKIP_SIGNATURE = "skip_thought_signature_validator"
 
@@ -214,7 +216,10 @@ def _parse_config(value: Any, req: ChatRequest, drops: Drops) -> None:
         elif key in ("responseJsonSchema", "_responseJsonSchema"):
             schema = v
         elif key == "thinkingConfig":
-            _parse_thinking(v, drops)
+            if isinstance(v, dict):
+                parse_thinking({camel(k): x for k, x in v.items()}, req, drops)
+            else:
+                drops.unsupported(key)
         elif key == "responseModalities":
             if [str(m).upper() for m in v] != ["TEXT"]:
                 drops.unsupported("responseModalities")
@@ -233,23 +238,6 @@ def _parse_config(value: Any, req: ChatRequest, drops: Drops) -> None:
         )
     elif mime not in (None, "text/plain"):
         drops.unsupported("responseMimeType", mime)
-
-
-def _parse_thinking(value: Any, drops: Drops) -> None:
-    """``thinkingConfig``: its defaults (no thoughts shown, a dynamic ``-1`` or zero budget) ask for nothing
-    another provider lacks and are dropped, listed; anything else asks for thinking the target cannot be
-    told about and is refused, naming the field."""
-    if not isinstance(value, dict):
-        drops.unsupported("thinkingConfig")
-        return
-    for raw_key, v in value.items():
-        key = camel(raw_key)
-        if v is None:
-            continue
-        if (key == "includeThoughts" and v is False) or (key == "thinkingBudget" and type(v) is int and v in (-1, 0)):
-            drops.ignored(f"thinkingConfig.{key}")
-        else:
-            drops.unsupported(f"thinkingConfig.{key}", "thinking settings are not translated")
 
 
 def build_request(req: ChatRequest, model: str, drops: Drops, options: TranslateOptions) -> dict[str, Any]:
@@ -294,6 +282,7 @@ def build_request(req: ChatRequest, model: str, drops: Drops, options: Translate
             config[dst] = req[src]  # type: ignore[literal-required]
     if req.get("stop"):
         config["stopSequences"] = req["stop"]
+    build_thinking(req, config)
     fmt = req.get("response_format")
     if fmt is not None:
         config["responseMimeType"] = "application/json"
