@@ -257,6 +257,8 @@ class ChatRequest(TypedDict, total=False):
     top_p: float
     top_k: int
     stop: list[str]
+    stop_param: str
+    """The caller's own name for ``stop``, named when a target refuses it."""
     n: int
     seed: int
     presence_penalty: float

@@ -60,7 +60,7 @@ def parse_request(body: dict[str, Any], drops: Drops) -> ChatRequest:
             req[key] = value  # type: ignore[literal-required]
         elif key == "stop_sequences":
             if value:
-                req["stop"] = list(value)
+                req["stop"], req["stop_param"] = list(value), key
         elif key == "stream":
             req["stream"] = bool(value)
         elif key == "metadata":

@@ -13,6 +13,7 @@
   ``{"result": text}``, an error as ``{"error": ...}``; reading back unwraps the same way.
 - Schemas go through ``schema.to_gemini`` (tools and ``responseSchema``) and ``schema.to_json_schema``.
 - ``thinkingConfig`` is read and written by ``thinking``.
+- More ``stopSequences`` than Gemini takes (``GEMINI_MAX_STOPS``) cannot be translated.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ from ...translate.schema import to_gemini, to_json_schema
 from .thinking import build_thinking, parse_thinking
 
 SKIP_SIGNATURE = "skip_thought_signature_validator"
+GEMINI_MAX_STOPS = 5
+"""Gemini takes at most this many ``stopSequences``. More cannot be translated (in either ``unsupported``
+mode: it is a limit, not a missing parameter), so a route's next target serves the request; Gemini's own
+400 would have ended the route (a 400 does not fall back)."""
 
 _CONFIG_KEYS = {
     "maxOutputTokens": "max_tokens",
@@ -202,7 +207,7 @@ def _parse_config(value: Any, req: ChatRequest, drops: Drops) -> None:
             req[_CONFIG_KEYS[key]] = v  # type: ignore[literal-required]
         elif key == "stopSequences":
             if v:
-                req["stop"] = list(v)
+                req["stop"], req["stop_param"] = list(v), key
         elif key == "candidateCount":
             if v != 1:
                 req["n"] = v
@@ -280,8 +285,12 @@ def build_request(req: ChatRequest, model: str, drops: Drops, options: Translate
     ):
         if src in req:
             config[dst] = req[src]  # type: ignore[literal-required]
-    if req.get("stop"):
-        config["stopSequences"] = req["stop"]
+    stop = req.get("stop")
+    if stop and len(stop) > GEMINI_MAX_STOPS:
+        name = req.get("stop_param", "stop")
+        raise TranslationError(f"{name!r}: Gemini takes at most {GEMINI_MAX_STOPS} stop sequences, {len(stop)} given")
+    if stop:
+        config["stopSequences"] = stop
     build_thinking(req, config)
     fmt = req.get("response_format")
     if fmt is not None:

@@ -1,0 +1,60 @@
+"""Stop sequences beyond the target's limit, through the official SDKs: Gemini takes at most 5
+``stopSequences``; more, translated from another dialect, is refused at translation naming the field, so a
+route's next target serves the request instead of Gemini's 400 failing it (a 400 does not fall back)."""
+
+from __future__ import annotations
+
+import anthropic
+import pytest
+
+from ..conftest import FakeFactory, SidecarFactory
+from .test_translation import start
+
+SIX = ["one", "two", "three", "four", "five", "six"]
+ROUTE = "  - {name: gemini-then-anthropic, match: {model: g-then-a}, target: [to-gemini, to-anthropic]}\n"
+
+
+async def test_more_stop_sequences_than_gemini_takes_are_refused_by_name(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """Six ``stop_sequences`` from an Anthropic app towards Gemini alone: a 400 naming ``stop_sequences`` and
+    Gemini's limit, the upstream never called."""
+    running, urls = await start(fake, sidecar)
+    async with anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0) as client:
+        with pytest.raises(anthropic.BadRequestError) as info:
+            await client.messages.create(
+                model="to-gemini", max_tokens=50, stop_sequences=SIX, messages=[{"role": "user", "content": "hello"}]
+            )
+        assert "stop_sequences" in info.value.message and "at most 5" in info.value.message
+        assert await running.fake_requests(urls["gemini"]) == []
+
+
+async def test_five_stop_sequences_reach_gemini(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """Five ``stop_sequences`` are within Gemini's limit and reach it as ``stopSequences``."""
+    running, urls = await start(fake, sidecar)
+    async with anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0) as client:
+        reply = await client.messages.create(
+            model="to-gemini", max_tokens=50, stop_sequences=SIX[:5], messages=[{"role": "user", "content": "hello"}]
+        )
+        assert reply.content[0].type == "text"
+        sent = (await running.fake_requests(urls["gemini"]))[-1]["json"]
+        assert sent["generationConfig"]["stopSequences"] == SIX[:5]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+async def test_a_route_passes_stop_sequences_gemini_cannot_take_to_its_next_target(
+    fake: FakeFactory, sidecar: SidecarFactory, stream: bool
+) -> None:
+    """A route Gemini first, Anthropic second: six ``stop_sequences`` skip Gemini and Anthropic answers."""
+    running, urls = await start(fake, sidecar, extra=ROUTE)
+    async with anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0) as client:
+        request = {"model": "g-then-a", "max_tokens": 50, "stop_sequences": SIX}
+        messages: list[anthropic.types.MessageParam] = [{"role": "user", "content": "hello"}]
+        if stream:
+            async with client.messages.stream(messages=messages, **request) as events:  # type: ignore[arg-type]
+                reply = await events.get_final_message()
+        else:
+            reply = await client.messages.create(messages=messages, **request)  # type: ignore[arg-type]
+        assert reply.content[0].type == "text" and "hello" in reply.content[0].text
+        assert await running.fake_requests(urls["gemini"]) == []
+        assert (await running.fake_requests(urls["anthropic"]))[-1]["json"]["stop_sequences"] == SIX
