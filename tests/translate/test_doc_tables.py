@@ -85,6 +85,7 @@ COMMON_FIELD_ROWS = {
     "top_p": "top_p",
     "top_k": "top_k",
     "stop": "stop sequences",
+    "stop_param": "stop sequences",
     "n": "several answers",
     "seed": "seed",
     "presence_penalty": "presence / frequency penalty",
