@@ -1,16 +1,23 @@
-"""Stop sequences beyond the target's limit, through the official SDKs: Gemini takes at most 5
-``stopSequences``; more, translated from another dialect, is refused at translation naming the field, so a
-route's next target serves the request instead of Gemini's 400 failing it (a 400 does not fall back)."""
+"""Stop sequences a target cannot take, through the official SDKs: Gemini takes at most 5 ``stopSequences``;
+more, translated from another dialect, cannot be translated, so a route's next target serves the request
+instead of Gemini's 400 failing it (a 400 does not fall back), and with none left the 400 names the field.
+Anthropic takes no stop sequence of only whitespace (OpenAI's common ``stop: ["\\n"]``): refused by name,
+or under ``drop`` left out while the others travel."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import anthropic
+import openai
 import pytest
+from google.genai import types
 
 from ..conftest import FakeFactory, SidecarFactory
 from .test_translation import start
 
 SIX = ["one", "two", "three", "four", "five", "six"]
+LENIENT = "  - {name: lenient, match: {model: lenient}, target: to-anthropic, unsupported_params: drop}\n"
 ROUTE = "  - {name: gemini-then-anthropic, match: {model: g-then-a}, target: [to-gemini, to-anthropic]}\n"
 
 
@@ -58,3 +65,32 @@ async def test_a_route_passes_stop_sequences_gemini_cannot_take_to_its_next_targ
         assert reply.content[0].type == "text" and "hello" in reply.content[0].text
         assert await running.fake_requests(urls["gemini"]) == []
         assert (await running.fake_requests(urls["anthropic"]))[-1]["json"]["stop_sequences"] == SIX
+
+
+async def test_a_whitespace_stop_sequence_towards_anthropic_is_refused_by_name(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """``stop: ["\\n"]`` from an OpenAI app towards Anthropic, which answers a stop sequence of only whitespace
+    with its own 400: a 400 naming ``stop`` and why, the upstream never called."""
+    running, urls = await start(fake, sidecar)
+    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
+        with pytest.raises(openai.BadRequestError) as info:
+            await client.chat.completions.create(
+                model="to-anthropic", stop=["\n", "END"], messages=[{"role": "user", "content": "hello"}]
+            )
+    assert info.value.param == "stop" and "whitespace" in info.value.message
+    assert await running.fake_requests(urls["anthropic"]) == []
+
+
+async def test_under_drop_only_the_whitespace_stop_sequences_are_dropped(
+    fake: FakeFactory, sidecar: SidecarFactory, gemini_client: Any
+) -> None:
+    """With ``unsupported_params: drop``, a Gemini app's ``stopSequences`` reach Anthropic without the
+    whitespace-only ones, and ``stopSequences`` is listed in ``x-sidecar-dropped-params``."""
+    running, urls = await start(fake, sidecar, extra=LENIENT)
+    client = gemini_client(running.url)
+    config = types.GenerateContentConfig(stop_sequences=["\n\n", "END", " "])
+    answer = await client.aio.models.generate_content(model="lenient", contents="hello", config=config)
+    assert "hello" in (answer.text or "")
+    assert answer.sdk_http_response.headers["x-sidecar-dropped-params"] == "stopSequences"
+    assert (await running.fake_requests(urls["anthropic"]))[-1]["json"]["stop_sequences"] == ["END"]

@@ -278,6 +278,7 @@ REFUSED_SAMPLES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("OpenAI", "auto"): None,
     ("OpenAI", "n > 1"): {"n": 2},
     ("OpenAI", "seed"): {"seed": 7},
+    ("OpenAI", "stop"): {"stop": ["\n"]},
     ("OpenAI", "presence_penalty"): {"presence_penalty": 0.5},
     ("OpenAI", "frequency_penalty"): {"frequency_penalty": 0.5},
     ("OpenAI", "parallel_tool_calls: false"): {"tools": [OAI_TOOL], "parallel_tool_calls": False},
@@ -342,6 +343,7 @@ REFUSED_SAMPLES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("Gemini", "topK"): {GC: {"topK": 5}},
     ("Gemini", "candidateCount > 1"): {GC: {"candidateCount": 2}},
     ("Gemini", "seed"): {GC: {"seed": 7}},
+    ("Gemini", "stopSequences"): {GC: {"stopSequences": ["\n"]}},
     ("Gemini", "presencePenalty"): {GC: {"presencePenalty": 0.5}},
     ("Gemini", "frequencyPenalty"): {GC: {"frequencyPenalty": 0.5}},
     # A stream carries one answer, from any dialect

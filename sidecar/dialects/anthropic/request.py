@@ -7,7 +7,8 @@
   turn) and carry structured output as a forced tool named ``RESPONSE_TOOL`` whose input schema is the
   requested schema (a non-object root is wrapped as ``{"value": ...}`` under ``RESPONSE_TOOL_VALUE``).
   Tool-call ids are restricted to Anthropic's ``[A-Za-z0-9_-]`` (same rewrite for the call and its
-  result); temperature is clamped to Anthropic's 0..1. ``thinking`` (enabled with a budget, or adaptive)
+  result); temperature is clamped to Anthropic's 0..1; a stop sequence of only whitespace, which Anthropic
+  refuses, is refused by name (under ``drop`` left out). ``thinking`` (enabled with a budget, or adaptive)
   is read into the common form's ``Thinking`` and written within Anthropic's bounds (``_build_thinking``).
 """
 
@@ -240,8 +241,13 @@ def build_request(req: ChatRequest, model: str, drops: Drops, options: Translate
     for key in ("top_p", "top_k"):
         if key in req:
             out[key] = req[key]
-    if req.get("stop"):
-        out["stop_sequences"] = req["stop"]
+    stop = req.get("stop")
+    if stop:
+        kept = [s for s in stop if not isinstance(s, str) or s.strip()]
+        if len(kept) < len(stop):
+            drops.unsupported(req.get("stop_param", "stop"), "Anthropic takes no stop sequence of only whitespace")
+        if kept:
+            out["stop_sequences"] = kept
     if req.get("stream"):
         out["stream"] = True
     if req.get("user"):
