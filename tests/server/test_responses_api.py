@@ -119,3 +119,17 @@ async def test_a_responses_stream_failing_after_it_started_raises_in_the_sdk(
                         deltas.append(event.delta)
     assert deltas and "".join(deltas) != "hello there friend"
     assert message in info.value.message
+
+
+async def test_a_stored_response_cannot_be_retrieved_through_the_sidecar(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """Only ``POST /v1/responses`` is served: ``responses.retrieve`` of an id just answered is the SDK's
+    ``NotFoundError`` (404 ``unknown_path``), as the page says, not a call to some upstream."""
+    running, urls = await start(fake, sidecar)
+    async with client_at(running.url) as client:
+        reply = await client.responses.create(model="to-openai", input="hello")
+        with pytest.raises(openai.NotFoundError) as info:
+            await client.responses.retrieve(reply.id)
+    assert info.value.code == "unknown_path"
+    assert len(await running.fake_requests(urls["openai"])) == 1
