@@ -94,3 +94,38 @@ async def test_under_drop_only_the_whitespace_stop_sequences_are_dropped(
     assert "hello" in (answer.text or "")
     assert answer.sdk_http_response.headers["x-sidecar-dropped-params"] == "stopSequences"
     assert (await running.fake_requests(urls["anthropic"]))[-1]["json"]["stop_sequences"] == ["END"]
+
+
+@pytest.mark.parametrize("target", ["to-openai", "to-gemini"])
+async def test_stop_sequences_that_are_not_a_list_of_strings_are_a_400_naming_the_field(
+    fake: FakeFactory, sidecar: SidecarFactory, target: str
+) -> None:
+    """``stop_sequences: "END"`` (a string, which Anthropic itself refuses) is a 400 naming ``stop_sequences``,
+    not three one-letter stop sequences sent on; no upstream is called."""
+    running, urls = await start(fake, sidecar)
+    async with anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0) as client:
+        with pytest.raises(anthropic.BadRequestError) as info:
+            await client.messages.create(
+                model=target,
+                max_tokens=50,
+                stop_sequences="END",  # type: ignore[arg-type]
+                messages=[{"role": "user", "content": "hello"}],
+            )
+    assert "'stop_sequences' must be a list of strings" in info.value.message
+    assert all([await running.fake_requests(url) == [] for url in urls.values()])
+
+
+@pytest.mark.parametrize("stop", [5, {"END": 1}, [None], [["END"]]], ids=["number", "object", "null", "nested"])
+async def test_an_openai_stop_that_is_not_strings_is_a_400_naming_the_field(
+    fake: FakeFactory, sidecar: SidecarFactory, stop: Any
+) -> None:
+    """An OpenAI ``stop`` that is neither a string nor a list of strings is a 400 naming ``stop`` (not a
+    Python error's text, nor an object's keys taken as stop sequences); no upstream is called."""
+    running, urls = await start(fake, sidecar)
+    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
+        with pytest.raises(openai.BadRequestError) as info:
+            await client.chat.completions.create(
+                model="to-anthropic", stop=stop, messages=[{"role": "user", "content": "hello"}]
+            )
+    assert "'stop' must be a string or a list of strings" in info.value.message
+    assert all([await running.fake_requests(url) == [] for url in urls.values()])

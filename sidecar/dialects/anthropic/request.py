@@ -33,7 +33,7 @@ from ...translate.common import (
     safe_id,
     turns_of,
 )
-from ...translate.params import chat_params
+from ...translate.params import chat_params, stop_list
 from ...translate.schema import object_schema
 from ...translate.thinking import ANTHROPIC_MIN_BUDGET, Thinking
 
@@ -60,8 +60,8 @@ def parse_request(body: dict[str, Any], drops: Drops) -> ChatRequest:
         elif key in ("temperature", "top_p", "top_k"):
             req[key] = value  # type: ignore[literal-required]
         elif key == "stop_sequences":
-            if value:
-                req["stop"], req["stop_param"] = list(value), key
+            if stop := stop_list(value, key):
+                req["stop"], req["stop_param"] = stop, key
         elif key == "stream":
             req["stream"] = bool(value)
         elif key == "metadata":

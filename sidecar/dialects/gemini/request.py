@@ -35,7 +35,7 @@ from ...translate.common import (
     guess_media_type,
     turns_of,
 )
-from ...translate.params import integer, number, stops
+from ...translate.params import integer, number, stop_list, stops
 from ...translate.schema import to_gemini, to_json_schema
 from .thinking import build_thinking, parse_thinking
 
@@ -206,8 +206,8 @@ def _parse_config(value: Any, req: ChatRequest, drops: Drops) -> None:
         if key in _CONFIG_KEYS:
             req[_CONFIG_KEYS[key]] = v  # type: ignore[literal-required]
         elif key == "stopSequences":
-            if v:
-                req["stop"], req["stop_param"] = list(v), key
+            if stop := stop_list(v, key):
+                req["stop"], req["stop_param"] = stop, key
         elif key == "candidateCount":
             if v != 1:
                 req["n"] = v

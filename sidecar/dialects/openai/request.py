@@ -31,7 +31,7 @@ from ...translate.common import (
     split_data_uri,
     text_of,
 )
-from ...translate.params import chat_params
+from ...translate.params import chat_params, stop_list
 from ...translate.thinking import EFFORT_BUDGETS
 
 _IGNORED = frozenset(
@@ -75,7 +75,7 @@ def parse_request(body: dict[str, Any], drops: Drops) -> ChatRequest:
         elif key in ("max_completion_tokens", "max_tokens"):
             req["max_tokens"] = value
         elif key == "stop":
-            req["stop"] = [value] if isinstance(value, str) else list(value)
+            req["stop"] = stop_list(value, key, one_string=True)
         elif key == "stream":
             req["stream"] = bool(value)
         elif key == "n":
