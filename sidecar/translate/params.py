@@ -1,6 +1,7 @@
 """Helpers for reading request parameters from bodies, for telemetry: each dialect's reader
 (``Translation.request_params``, in its ``request`` module) is built on these; ``chat_params`` reads
-OpenAI's and Anthropic's chat bodies (``translate.extract_request_params`` picks the reader).
+OpenAI's and Anthropic's chat bodies (``translate.extract_request_params`` picks the reader). One strict
+reader serves translation: ``stop_list`` (stop sequences, or ``TranslationError`` naming the field).
 
 max_tokens, temperature, top_p, top_k, stop sequences, penalties, seed, choice count, stream (Gemini's
 stream flag is in the path: None). Read once per traced request (the CLIENT span's
