@@ -1,7 +1,8 @@
 """The OpenAI Responses API (``POST /v1/responses``) through openai-python: ``responses.create`` and
 ``responses.stream`` reach an OpenAI-dialect target; a target of another dialect cannot take the
 Responses API, so a route skips it for its next target, or answers a 400 saying so when none is left
-(``docs/translation.md``, The Responses API); upstream errors reach the SDK's typed errors."""
+(``docs/translation.md``, The Responses API); upstream errors reach the SDK's typed errors; an Azure
+target is called on Azure's v1 surface, the only one with the Responses API."""
 
 from __future__ import annotations
 
@@ -133,3 +134,31 @@ async def test_a_stored_response_cannot_be_retrieved_through_the_sidecar(
             await client.responses.retrieve(reply.id)
     assert info.value.code == "unknown_path"
     assert len(await running.fake_requests(urls["openai"])) == 1
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+async def test_an_azure_target_gets_the_responses_api_at_its_v1_path(
+    fake: FakeFactory, sidecar: SidecarFactory, stream: bool
+) -> None:
+    """Azure OpenAI serves the Responses API at ``/openai/v1/responses`` with the deployment as ``model``,
+    not under ``/openai/deployments/{name}`` as chat (where Azure answers 404): the app's response comes
+    back, the upstream called there with the ``api-key`` header."""
+    url = await fake("azure")
+    policy = (
+        "version: 1\nproviders:\n"
+        + f"  azure:\n    kind: azure-openai\n    base_url: {url}\n    api_version: '2024-10-21'\n"
+        + "    api_key: {env: AZURE_KEY}\n"
+        + "models:\n  az: {provider: azure, model: prod-deployment}\n"
+    )
+    running = await sidecar(policy, env={"AZURE_KEY": "azure-secret"})
+    async with client_at(running.url) as client:
+        if stream:
+            async with client.responses.stream(model="az", input="hello azure") as events:
+                reply = await events.get_final_response()
+        else:
+            reply = await client.responses.create(model="az", input="hello azure")
+    assert reply.output_text == "hello azure"
+    upstream = (await running.fake_requests(url))[-1]
+    assert upstream["path"] == "/openai/v1/responses"
+    assert upstream["json"]["model"] == "prod-deployment"
+    assert upstream["headers"]["api-key"] == "azure-secret"
