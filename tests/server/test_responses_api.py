@@ -162,3 +162,15 @@ async def test_an_azure_target_gets_the_responses_api_at_its_v1_path(
     assert upstream["path"] == "/openai/v1/responses"
     assert upstream["json"]["model"] == "prod-deployment"
     assert upstream["headers"]["api-key"] == "azure-secret"
+
+
+async def test_an_app_on_the_azure_sdk_is_served_the_responses_api(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """``AzureOpenAI(...).responses.create`` calls ``/openai/responses?api-version=...`` with the deployment
+    as ``model``: routed on that model like ``/v1/responses``."""
+    running, urls = await start(fake, sidecar)
+    async with openai.AsyncAzureOpenAI(
+        azure_endpoint=running.url, api_key="x", api_version="2025-04-01-preview", max_retries=0
+    ) as client:
+        reply = await client.responses.create(model="to-openai", input="hello from azure")
+    assert reply.output_text == "hello from azure"
+    assert (await running.fake_requests(urls["openai"]))[-1]["path"] == "/v1/responses"

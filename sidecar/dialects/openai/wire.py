@@ -52,6 +52,7 @@ class OpenAIWire(WireDialect):
         # AzureOpenAI SDK pointed at the sidecar: the deployment name is the requested model.
         Endpoint(Dialect.OPENAI, Operation.CHAT, "/openai/deployments/{model}/chat/completions", True),
         Endpoint(Dialect.OPENAI, Operation.EMBEDDINGS, "/openai/deployments/{model}/embeddings", True),
+        Endpoint(Dialect.OPENAI, Operation.RESPONSES, "/openai/responses"),  # its Responses API: model in the body
     )
     api_root = "/v1"
     protocol_headers = ("openai-",)
