@@ -173,4 +173,6 @@ async def test_an_app_on_the_azure_sdk_is_served_the_responses_api(fake: FakeFac
     ) as client:
         reply = await client.responses.create(model="to-openai", input="hello from azure")
     assert reply.output_text == "hello from azure"
-    assert (await running.fake_requests(urls["openai"]))[-1]["path"] == "/v1/responses"
+    upstream = (await running.fake_requests(urls["openai"]))[-1]
+    assert upstream["path"] == "/v1/responses" and upstream["query"] == {}
+    assert upstream["json"]["model"] == "gpt-4o-mini"
