@@ -45,6 +45,12 @@ STATUS_BY_ERROR_TYPE: Mapping[str, int] = {
 }
 
 
+ANTHROPIC_ONLY_STATUSES: Mapping[int, int] = {529: 503, 402: 429}
+"""Statuses only Anthropic sends (529 overloaded, 402 billing), each to the status OpenAI and Gemini send
+for the same condition (503 overloaded / UNAVAILABLE; 429 insufficient_quota / RESOURCE_EXHAUSTED): the
+status an OpenAI or Gemini caller gets, whose SDK picks its error class and retries by the status."""
+
+
 def status_of_error(error: Mapping[str, Any]) -> int | None:
     """The HTTP status an ``error`` object stands for, or None when nothing in it says."""
     code = error.get("code")

@@ -90,6 +90,7 @@ def _routes() -> list[tuple[str, str, Resolver]]:
         ("POST", azure + "/chat/completions", fixed(openai, _azure(openai_chat.chat))),
         ("POST", azure + "/completions", fixed(openai, _azure(openai_chat.completion))),
         ("POST", azure + "/embeddings", fixed(openai, _azure(embeddings.openai_embeddings))),
+        ("POST", "/openai/v1/responses", fixed(openai, openai_responses.responses)),  # Azure's v1 surface
         ("POST", "/v1/messages", fixed(claude, anthropic.messages)),
         ("POST", "/v1/messages/count_tokens", fixed(claude, anthropic.count_tokens)),
         ("POST", "/v1beta/models/{target}", fixed(google, _gemini_method)),

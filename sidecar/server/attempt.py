@@ -40,6 +40,7 @@ from ..telemetry import AttemptTrace
 from ..translate import (
     TranslateOptions,
     Usage,
+    error_status,
     extract_usage,
     translate_error,
     translate_request,
@@ -254,6 +255,7 @@ def error_passthrough(exchange: Exchange, wire: Dialect, result: AttemptResult) 
     body = result.upstream_body
     if wire is not caller:
         body = orjson.dumps(translate_error(status, body, source=wire, target=caller))
+        status = error_status(status, caller)
     headers = {k: v for k, v in result.upstream_headers.items() if k.lower() != "content-type"}
     headers["content-type"] = "application/json"
     return Response(status=status, body=body, headers=headers)

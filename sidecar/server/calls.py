@@ -71,7 +71,8 @@ class Calls:
             raise RequestFailed(
                 400,
                 f"parameter {exc.name!r} has no equivalent on {target.provider.kind} "
-                f"(model {target.name}); the policy refuses it (unsupported_params: error)",
+                f"(model {target.name}){': ' + exc.detail if exc.detail else ''}; "
+                "the policy refuses it (unsupported_params: error)",
                 code="unsupported_parameter",
                 param=exc.name,
             ) from None

@@ -56,6 +56,7 @@ _MAX_HELD_EVENTS = 32
 _STREAM_DROP = RESPONSE_DROP | {"content-type", "cache-control"}  # set by the sidecar, lower-case
 _CONTENT_TYPE = "text/event-stream; charset=utf-8"
 _EVENT_ENDS = (b"\n\n", b"\r\n\r\n")  # a chunk ending so, read from an event's start, holds whole events
+_NOT_JSON = Outcome.failure("malformed_response", "upstream sent an event that is not JSON")
 
 
 async def open_stream(exchange: Exchange, relayed: Mapping[str, str] | None = None) -> StreamResponse:
@@ -227,7 +228,7 @@ async def relay_stream(
                         if failure is not None:
                             raise _Failed(failure, event)
                     if client is None and upstream.is_malformed(event):
-                        raise _Failed(Outcome.failure("malformed_response", "upstream sent an event that is not JSON"))
+                        raise _Failed(_NOT_JSON)
                     # usage / usageMetadata (a translated stream's is the translator's: _read_translator)
                     if translator is None and data.find(b"sage") >= 0:
                         usage = stream_usage(event)
@@ -237,6 +238,8 @@ async def relay_stream(
                         ended = True
                     if translator is not None:
                         decoded = translator.decode(event)
+                        if not decoded and upstream.is_malformed(event):  # the caller's SDK raises, as its own would
+                            raise _Failed(_NOT_JSON)
                         if deltas is not None:
                             deltas += decoded
                         for caller_event in translator.encode(decoded):

@@ -60,5 +60,9 @@ class Translation:
     """The JSON error body the dialect's SDK expects: ``(status, message, *, code, param)``."""
     error_event: Callable[[int, str], SSEEvent]
     """The event that makes the caller's SDK raise after a mid-stream failure."""
+    foreign_statuses: Mapping[int, int] = field(default_factory=dict)
+    """HTTP statuses this dialect's provider never sends, each to the status it sends for the same
+    condition: an upstream error of another dialect reaches the caller with it (its SDK's error class and
+    retry rules go by the status)."""
     requests_from: Mapping[tuple[Operation, Dialect], RequestConverter] = field(default_factory=dict)
     responses_to: Mapping[tuple[Operation, Dialect], ResponseConverter] = field(default_factory=dict)

@@ -10,7 +10,7 @@ Request side::
                  messages: list[Message]  Message = {role: "user"|"assistant", parts: list[Part]}
                  tools, tool_choice, parallel_tool_calls, response_format
                  max_tokens, temperature, top_p, top_k, stop, n, seed, presence_penalty,
-                 frequency_penalty, user, stream
+                 frequency_penalty, user, stream, thinking (``thinking.Thinking``)
     Part         TextPart | MediaPart | ToolCallPart | ToolResultPart | ReasoningPart
                  tool calls live in assistant messages, tool results in user messages (as in Anthropic
                  and Gemini); ToolCallPart.arguments is always a parsed JSON object. ReasoningPart is
@@ -40,6 +40,8 @@ from typing import Any, Literal, NamedTuple, NotRequired, TypedDict
 
 import orjson
 
+from .thinking import Thinking
+
 # ---------------------------------------------------------------------------------------------------------
 # Errors and options
 
@@ -52,7 +54,7 @@ class UnsupportedParameter(TranslationError):
     """A parameter has no equivalent in the target dialect and the policy says ``error``."""
 
     def __init__(self, name: str, detail: str = "") -> None:
-        self.name = name
+        self.name, self.detail = name, detail
         super().__init__(f"parameter {name!r} has no equivalent in the target API" + (f": {detail}" if detail else ""))
 
 
@@ -255,12 +257,15 @@ class ChatRequest(TypedDict, total=False):
     top_p: float
     top_k: int
     stop: list[str]
+    stop_param: str
+    """The caller's own name for ``stop``, named when a target refuses it."""
     n: int
     seed: int
     presence_penalty: float
     frequency_penalty: float
     user: str
     stream: bool
+    thinking: Thinking
 
 
 class Choice(TypedDict):

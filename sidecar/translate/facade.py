@@ -1,4 +1,4 @@
-"""The translation facade: ``translate_request`` / ``translate_response`` / ``translate_error``,
+"""The translation facade: ``translate_request`` / ``translate_response`` / ``translate_error`` / ``error_status``,
 ``parse_chat_response`` / ``build_chat_response``, ``new_stream_translator`` / ``new_stream_decoder`` /
 ``new_stream_encoder`` / ``stream_error_event``, ``extract_usage`` / ``extract_stream_usage`` /
 ``extract_request_params``: each picks the dialects' functions from the registry
@@ -103,6 +103,12 @@ def translate_error(status: int, body: bytes, *, source: Dialect, target: Dialec
     except Exception:  # the body is garbage of a kind not foreseen: still answer
         message, code = f"upstream returned HTTP {status}", None
     return registry.TRANSLATIONS[target].error_body(status, message, code=code)
+
+
+def error_status(status: int, target: Dialect) -> int:
+    """The HTTP status an upstream error of another dialect reaches a ``target`` caller with: the status its
+    provider sends for the condition when it never sends ``status`` (Anthropic's 529, 402), else ``status``."""
+    return registry.TRANSLATIONS[target].foreign_statuses.get(status, status)
 
 
 def stream_error_event(dialect: Dialect, status: int, message: str) -> bytes:

@@ -1,6 +1,7 @@
 """Helpers for reading request parameters from bodies, for telemetry: each dialect's reader
 (``Translation.request_params``, in its ``request`` module) is built on these; ``chat_params`` reads
-OpenAI's and Anthropic's chat bodies (``translate.extract_request_params`` picks the reader).
+OpenAI's and Anthropic's chat bodies (``translate.extract_request_params`` picks the reader). One strict
+reader serves translation: ``stop_list`` (stop sequences, or ``TranslationError`` naming the field).
 
 max_tokens, temperature, top_p, top_k, stop sequences, penalties, seed, choice count, stream (Gemini's
 stream flag is in the path: None). Read once per traced request (the CLIENT span's
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, cast
 
-from .common import RequestParams
+from .common import RequestParams, TranslationError
 
 
 # Bodies come from orjson, so exact type checks suffice (and exclude bool, a subclass of int).
@@ -24,6 +25,19 @@ def number(value: Any) -> float | None:
 
 def integer(value: Any) -> int | None:
     return value if type(value) is int else None
+
+
+def stop_list(value: Any, name: str, *, one_string: bool = False) -> list[str]:
+    """A chat request's stop sequences, for translating it (``stops`` is telemetry's lenient reader): a list
+    of strings (OpenAI also takes one string: ``one_string``), else ``TranslationError`` naming ``name``, so
+    a string is never read as one sequence per letter."""
+    if value is None:
+        return []
+    if one_string and isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(s, str) for s in value):
+        return value
+    raise TranslationError(f"{name!r} must be {'a string or ' if one_string else ''}a list of strings")
 
 
 def stops(value: Any) -> tuple[str, ...]:

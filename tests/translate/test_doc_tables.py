@@ -85,12 +85,14 @@ COMMON_FIELD_ROWS = {
     "top_p": "top_p",
     "top_k": "top_k",
     "stop": "stop sequences",
+    "stop_param": "stop sequences",
     "n": "several answers",
     "seed": "seed",
     "presence_penalty": "presence / frequency penalty",
     "frequency_penalty": "presence / frequency penalty",
     "user": "end user",
     "stream": "streaming",
+    "thinking": "thinking",
 }
 
 
@@ -245,6 +247,11 @@ REFUSED_SAMPLES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("OpenAI", "logprobs: true"): {"logprobs": True},
     ("OpenAI", "top_logprobs"): {"top_logprobs": 2},
     ("OpenAI", "logit_bias"): {"logit_bias": {"50256": -100}},
+    ("OpenAI", "reasoning_effort: minimal"): {"reasoning_effort": "minimal"},
+    ("OpenAI", "none"): None,
+    ("OpenAI", "low"): None,
+    ("OpenAI", "medium"): None,
+    ("OpenAI", "high"): None,
     ("OpenAI", "reasoning_effort"): {"reasoning_effort": "low"},
     ("OpenAI", "verbosity"): {"verbosity": "low"},
     ("OpenAI", "audio"): {"audio": {"voice": "alloy", "format": "wav"}},
@@ -271,6 +278,7 @@ REFUSED_SAMPLES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("OpenAI", "auto"): None,
     ("OpenAI", "n > 1"): {"n": 2},
     ("OpenAI", "seed"): {"seed": 7},
+    ("OpenAI", "stop"): {"stop": ["\n"]},
     ("OpenAI", "presence_penalty"): {"presence_penalty": 0.5},
     ("OpenAI", "frequency_penalty"): {"frequency_penalty": 0.5},
     ("OpenAI", "parallel_tool_calls: false"): {"tools": [OAI_TOOL], "parallel_tool_calls": False},
@@ -296,7 +304,6 @@ REFUSED_SAMPLES: dict[tuple[str, str], dict[str, Any] | None] = {
         "safetySettings": [{"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_NONE"}]
     },
     ("Gemini", "cachedContent"): {"cachedContent": "cachedContents/c1"},
-    ("Gemini", "thinkingConfig"): {GC: {"thinkingConfig": {"thinkingBudget": 1024}}},
     ("Gemini", "thinkingBudget"): {GC: {"thinkingConfig": {"thinkingBudget": 1024, "includeThoughts": False}}},
     ("Gemini", "includeThoughts: true"): {GC: {"thinkingConfig": {"includeThoughts": True}}},
     ("Gemini", "thinkingLevel"): {GC: {"thinkingConfig": {"thinkingLevel": "LOW"}}},
@@ -336,6 +343,7 @@ REFUSED_SAMPLES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("Gemini", "topK"): {GC: {"topK": 5}},
     ("Gemini", "candidateCount > 1"): {GC: {"candidateCount": 2}},
     ("Gemini", "seed"): {GC: {"seed": 7}},
+    ("Gemini", "stopSequences"): {GC: {"stopSequences": ["\n"]}},
     ("Gemini", "presencePenalty"): {GC: {"presencePenalty": 0.5}},
     ("Gemini", "frequencyPenalty"): {GC: {"frequencyPenalty": 0.5}},
     # A stream carries one answer, from any dialect

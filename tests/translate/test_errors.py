@@ -7,12 +7,13 @@ import json
 
 import anthropic
 import openai
+import orjson
 import pytest
 from google.genai import errors as genai_errors
 
 from sidecar.dialects import Dialect
 from sidecar.dialects.registry import DIALECTS
-from sidecar.translate import translate_error
+from sidecar.translate import error_status, stream_error_event, translate_error
 
 from . import sdk
 
@@ -70,7 +71,7 @@ def test_error_body_translates(source: Dialect, target: Dialect) -> None:
         assert out["error"]["message"] == message
     else:
         assert out["error"]["message"] == message
-        assert out["error"]["code"] == status
+        assert out["error"]["code"] == error_status(status, target)  # 529 is Gemini's 503
         assert out["error"]["details"][0]["reason"] == code
 
 
@@ -128,3 +129,19 @@ def test_sdks_raise_their_status_errors() -> None:
     ).encode()
     with pytest.raises(genai_errors.ClientError, match="maximum context length"):
         sdk.gemini_client(raw, sdk.JSON, status).models.generate_content(model="gemini-2.5-flash", contents="x")
+
+
+@pytest.mark.parametrize("target", [Dialect.OPENAI, Dialect.GEMINI], ids=str)
+@pytest.mark.parametrize(("status", "own"), [(529, 503), (402, 429), (503, 503), (400, 400)])
+def test_statuses_only_anthropic_sends_become_the_callers_own(target: Dialect, status: int, own: int) -> None:
+    """Anthropic's 529 (overloaded) and 402 (billing) reach OpenAI and Gemini callers as the status their
+    provider sends for the condition; other statuses, and any status towards an Anthropic caller, stay."""
+    assert error_status(status, target) == own
+    assert error_status(status, Dialect.ANTHROPIC) == status
+
+
+def test_an_overloaded_anthropic_stream_error_is_a_gemini_503() -> None:
+    """Anthropic's in-stream ``overloaded_error`` reaches a Gemini caller as 503 UNAVAILABLE, which
+    google-genai's retry options retry (529 they do not)."""
+    event = orjson.loads(stream_error_event(Dialect.GEMINI, 529, "Overloaded").split(b"data: ", 1)[1])
+    assert (event["error"]["code"], event["error"]["status"]) == (503, "UNAVAILABLE")

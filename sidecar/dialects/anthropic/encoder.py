@@ -1,5 +1,10 @@
 """The Anthropic stream encoder: common deltas -> an Anthropic caller's events (``translate.stream_out``
 describes every encoder).
+
+Anthropic streams one content block at a time. A tool call that starts while another's block is open is
+held (its arguments gathered) and sent whole once that block must end (text, thinking, the end of the
+answer): an OpenAI-compatible upstream may interleave the argument fragments of parallel calls (vLLM,
+Azure), and each fragment must land inside its own block.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ class AnthropicEncoder:
         "_block",
         "_closed",
         "_finish",
+        "_held",
         "_id",
         "_kind",
         "_model",
@@ -59,6 +65,7 @@ class AnthropicEncoder:
         self._text_wire_head = b""  # _text_head with the event's name and ``data: `` before it
         self._next = 0
         self._tools: dict[int, int] = {}
+        self._held: dict[int, tuple[str, str, list[str]]] = {}  # calls started while a tool block is open
         self._finish: Finish | None = None
         self._usage: Usage | None = None
         self._reasoning: list[str] = []  # thinking text held until Anthropic's signature for it arrives
@@ -95,6 +102,17 @@ class AnthropicEncoder:
                 "content_block_start",
             )
         )
+        return out
+
+    def _release(self) -> list[SSEEvent]:
+        """The held tool calls, one whole block each, in the order they started (the last left open)."""
+        out: list[SSEEvent] = []
+        for index, (call_id, name, fragments) in self._held.items():
+            out += self._open("tool", {"type": "tool_use", "id": safe_id(call_id), "name": name, "input": {}})
+            self._tools[index] = self._block
+            if fragments:
+                out.append(self._delta(self._block, {"type": "input_json_delta", "partial_json": "".join(fragments)}))
+        self._held.clear()
         return out
 
     def _stop_block(self) -> list[SSEEvent]:
@@ -141,6 +159,14 @@ class AnthropicEncoder:
             self._reasoning.clear()  # unsigned thinking sent back to Anthropic is refused: not sent at all
             return []
         out = self._start()
+        if isinstance(delta, ToolArgs) and delta.index in self._held:
+            self._held[delta.index][2].append(delta.fragment)
+            return out
+        if isinstance(delta, ToolStart) and self._kind == "tool":
+            self._held[delta.index] = (delta.id, delta.name, [])
+            return out
+        if self._held and isinstance(delta, ReasoningSignature | Text):
+            out += self._release()
         if isinstance(delta, ReasoningSignature):
             if delta.redacted:
                 out += self._open("redacted", {"type": "redacted_thinking", "data": delta.signature})
@@ -169,6 +195,7 @@ class AnthropicEncoder:
         if self._closed:
             return []
         out = self._start()
+        out += self._release()
         out += self._stop_block()
         self._closed = True
         finish = self._finish

@@ -12,6 +12,8 @@
 - Tool results: text that is a JSON object goes as the ``response`` object, other text as
   ``{"result": text}``, an error as ``{"error": ...}``; reading back unwraps the same way.
 - Schemas go through ``schema.to_gemini`` (tools and ``responseSchema``) and ``schema.to_json_schema``.
+- ``thinkingConfig`` is read and written by ``thinking``.
+- More ``stopSequences`` than Gemini takes (``GEMINI_MAX_STOPS``) cannot be translated.
 """
 
 from __future__ import annotations
@@ -33,10 +35,15 @@ from ...translate.common import (
     guess_media_type,
     turns_of,
 )
-from ...translate.params import integer, number, stops
+from ...translate.params import integer, number, stop_list, stops
 from ...translate.schema import to_gemini, to_json_schema
+from .thinking import build_thinking, parse_thinking
 
 SKIP_SIGNATURE = "skip_thought_signature_validator"
+GEMINI_MAX_STOPS = 5
+"""Gemini takes at most this many ``stopSequences``. More cannot be translated (in either ``unsupported``
+mode: it is a limit, not a missing parameter), so a route's next target serves the request; Gemini's own
+400 would have ended the route (a 400 does not fall back)."""
 
 _CONFIG_KEYS = {
     "maxOutputTokens": "max_tokens",
@@ -199,8 +206,8 @@ def _parse_config(value: Any, req: ChatRequest, drops: Drops) -> None:
         if key in _CONFIG_KEYS:
             req[_CONFIG_KEYS[key]] = v  # type: ignore[literal-required]
         elif key == "stopSequences":
-            if v:
-                req["stop"] = list(v)
+            if stop := stop_list(v, key):
+                req["stop"], req["stop_param"] = stop, key
         elif key == "candidateCount":
             if v != 1:
                 req["n"] = v
@@ -214,7 +221,10 @@ def _parse_config(value: Any, req: ChatRequest, drops: Drops) -> None:
         elif key in ("responseJsonSchema", "_responseJsonSchema"):
             schema = v
         elif key == "thinkingConfig":
-            _parse_thinking(v, drops)
+            if isinstance(v, dict):
+                parse_thinking({camel(k): x for k, x in v.items()}, req, drops)
+            else:
+                drops.unsupported(key)
         elif key == "responseModalities":
             if [str(m).upper() for m in v] != ["TEXT"]:
                 drops.unsupported("responseModalities")
@@ -233,23 +243,6 @@ def _parse_config(value: Any, req: ChatRequest, drops: Drops) -> None:
         )
     elif mime not in (None, "text/plain"):
         drops.unsupported("responseMimeType", mime)
-
-
-def _parse_thinking(value: Any, drops: Drops) -> None:
-    """``thinkingConfig``: its defaults (no thoughts shown, a dynamic ``-1`` or zero budget) ask for nothing
-    another provider lacks and are dropped, listed; anything else asks for thinking the target cannot be
-    told about and is refused, naming the field."""
-    if not isinstance(value, dict):
-        drops.unsupported("thinkingConfig")
-        return
-    for raw_key, v in value.items():
-        key = camel(raw_key)
-        if v is None:
-            continue
-        if (key == "includeThoughts" and v is False) or (key == "thinkingBudget" and type(v) is int and v in (-1, 0)):
-            drops.ignored(f"thinkingConfig.{key}")
-        else:
-            drops.unsupported(f"thinkingConfig.{key}", "thinking settings are not translated")
 
 
 def build_request(req: ChatRequest, model: str, drops: Drops, options: TranslateOptions) -> dict[str, Any]:
@@ -292,8 +285,13 @@ def build_request(req: ChatRequest, model: str, drops: Drops, options: Translate
     ):
         if src in req:
             config[dst] = req[src]  # type: ignore[literal-required]
-    if req.get("stop"):
-        config["stopSequences"] = req["stop"]
+    stop = req.get("stop")
+    if stop and len(stop) > GEMINI_MAX_STOPS:
+        name = req.get("stop_param", "stop")
+        raise TranslationError(f"{name!r}: Gemini takes at most {GEMINI_MAX_STOPS} stop sequences, {len(stop)} given")
+    if stop:
+        config["stopSequences"] = stop
+    build_thinking(req, config)
     fmt = req.get("response_format")
     if fmt is not None:
         config["responseMimeType"] = "application/json"

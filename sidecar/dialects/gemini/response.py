@@ -35,6 +35,7 @@ from ...translate.common import (
     new_id,
     safe_id,
 )
+from ..errors import ANTHROPIC_ONLY_STATUSES
 
 FINISH_FROM = {
     "STOP": FinishReason.STOP,
@@ -99,6 +100,7 @@ ERROR_STATUSES = {
 
 
 def error_body(status: int, message: str, *, code: str | None = None, param: str | None = None) -> dict[str, Any]:
+    status = ANTHROPIC_ONLY_STATUSES.get(status, status)
     rpc = ERROR_STATUSES.get(status, "INTERNAL" if status >= 500 else "FAILED_PRECONDITION")
     body: dict[str, Any] = {"code": status, "message": message, "status": rpc}
     if code:

@@ -2,7 +2,8 @@
 
 - ``parse_request`` / ``build_request``: ``/v1/chat/completions`` bodies (system and developer messages,
   user content parts text/image_url/file, assistant ``tool_calls`` with JSON-string arguments, ``tool``
-  messages, tools, tool_choice, parallel_tool_calls, response_format, sampling parameters, stop, stream).
+  messages, tools, tool_choice, parallel_tool_calls, response_format, sampling parameters, stop, stream,
+  ``reasoning_effort`` low/medium/high read as a thinking budget, ``translate.thinking``).
   Built requests put every system prompt in one leading system message, tool results as ``tool``
   messages before the user text of the same turn, arguments as JSON strings, and ask a stream for
   usage (``stream_options.include_usage``).
@@ -30,7 +31,8 @@ from ...translate.common import (
     split_data_uri,
     text_of,
 )
-from ...translate.params import chat_params
+from ...translate.params import chat_params, stop_list
+from ...translate.thinking import EFFORT_BUDGETS
 
 _IGNORED = frozenset(
     (
@@ -73,7 +75,7 @@ def parse_request(body: dict[str, Any], drops: Drops) -> ChatRequest:
         elif key in ("max_completion_tokens", "max_tokens"):
             req["max_tokens"] = value
         elif key == "stop":
-            req["stop"] = [value] if isinstance(value, str) else list(value)
+            req["stop"] = stop_list(value, key, one_string=True)
         elif key == "stream":
             req["stream"] = bool(value)
         elif key == "n":
@@ -90,7 +92,9 @@ def parse_request(body: dict[str, Any], drops: Drops) -> ChatRequest:
                 req["parallel_tool_calls"] = False
         elif key == "response_format":
             _parse_response_format(value, req, drops)
-        elif key in _IGNORED:
+        elif key == "reasoning_effort" and value in EFFORT_BUDGETS:
+            req["thinking"] = {"budget": EFFORT_BUDGETS[value], "show": False, "param": key, "effort": value}
+        elif key in _IGNORED or (key == "reasoning_effort" and value == "none"):
             drops.ignored(key)
         elif _DEFAULTS.get(key, ...) != value:
             drops.unsupported(key)
@@ -258,6 +262,8 @@ def build_request(req: ChatRequest, model: str, drops: Drops, options: Translate
             out[key] = req[key]
     if "top_k" in req:
         drops.unsupported("top_k")
+    if "thinking" in req:
+        drops.unsupported(req["thinking"]["param"], "no chat-completions form for a thinking budget")
     tools = req.get("tools")
     choice = req.get("tool_choice") if tools else None  # OpenAI refuses a tool_choice without tools
     if choice and choice["mode"] == "tool" and len(choice["names"]) > 1 and tools:

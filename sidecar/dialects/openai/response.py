@@ -35,6 +35,7 @@ from ...translate.common import (
     parse_arguments,
     reasoning_of,
 )
+from ..errors import ANTHROPIC_ONLY_STATUSES
 from .request import assistant_message
 
 FINISH_FROM = {
@@ -84,6 +85,7 @@ ERROR_TYPES = {
 
 
 def error_body(status: int, message: str, *, code: str | None = None, param: str | None = None) -> dict[str, Any]:
+    status = ANTHROPIC_ONLY_STATUSES.get(status, status)
     kind = ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 

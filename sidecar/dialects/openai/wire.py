@@ -52,6 +52,7 @@ class OpenAIWire(WireDialect):
         # AzureOpenAI SDK pointed at the sidecar: the deployment name is the requested model.
         Endpoint(Dialect.OPENAI, Operation.CHAT, "/openai/deployments/{model}/chat/completions", True),
         Endpoint(Dialect.OPENAI, Operation.EMBEDDINGS, "/openai/deployments/{model}/embeddings", True),
+        Endpoint(Dialect.OPENAI, Operation.RESPONSES, "/openai/responses"),  # its Responses API: model in the body
     )
     api_root = "/v1"
     protocol_headers = ("openai-",)
@@ -146,6 +147,10 @@ class AzureOpenAIAPI(ProviderAPI):
         return Dialect.OPENAI
 
     def url(self, base_url: str, api_version: str | None, wire: WireDialect, path: str, model: str) -> str:
+        """Chat, completions and embeddings under the deployment, with ``api_version``; the Responses API only
+        exists on Azure's v1 surface, which takes the deployment as the body's ``model`` and no version."""
+        if path == _PATHS[Operation.RESPONSES]:
+            return f"{base_url}/openai/v1{path}"
         return f"{base_url}/openai/deployments/{model}{path}?api-version={api_version}"
 
     def credentials(self, wire: WireDialect, key: str) -> tuple[str, str]:

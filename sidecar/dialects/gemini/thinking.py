@@ -1,0 +1,50 @@
+"""Gemini ``generationConfig.thinkingConfig`` <-> the common form's ``Thinking`` (``translate.thinking``).
+
+- ``parse_thinking``: a positive ``thinkingBudget`` or ``includeThoughts: true`` asks for thinking (a
+  missing or ``-1`` budget lets the model decide); the defaults (``includeThoughts: false``, a ``-1`` or
+  ``0`` budget alone) ask for nothing and are dropped, listed; ``thinkingLevel`` (Gemini 3's levels, which
+  no other provider has) and values of the wrong type are refused, naming the field.
+- ``build_thinking``: ``{thinkingBudget, includeThoughts}`` (Gemini 3 still takes a budget). A budget
+  outside the model's range (Gemini 2.5 Pro 128-32,768, Flash 0-24,576, Flash-Lite 512-24,576) is left for
+  Gemini to judge: the route does not know which model it is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...translate.common import ChatRequest, Drops
+
+
+def parse_thinking(value: dict[str, Any], req: ChatRequest, drops: Drops) -> None:
+    """``value``: the ``thinkingConfig`` object, its keys in camelCase."""
+    budget, show, defaults = -1, False, []
+    for key, v in value.items():
+        if v is None:
+            continue
+        if key == "includeThoughts" and type(v) is bool:
+            show = v
+            if not v:
+                defaults.append(key)
+        elif key == "thinkingBudget" and type(v) is int and v >= -1:
+            budget = v
+            if v in (-1, 0):
+                defaults.append(key)
+        else:
+            drops.unsupported(f"thinkingConfig.{key}", "only thinkingBudget and includeThoughts translate")
+    if budget > 0 or (show and budget != 0):
+        param = "thinkingConfig.thinkingBudget" if budget > 0 else "thinkingConfig.includeThoughts"
+        req["thinking"] = {"budget": budget, "show": show, "param": param, "effort": None}
+        defaults = [k for k in defaults if k == "includeThoughts"]  # a -1 budget is carried as such
+    for key in defaults:
+        drops.ignored(f"thinkingConfig.{key}")
+
+
+def build_thinking(req: ChatRequest, config: dict[str, Any]) -> None:
+    thinking = req.get("thinking")
+    if thinking is None:
+        return
+    out: dict[str, Any] = {"thinkingBudget": thinking["budget"]}
+    if thinking["show"]:
+        out["includeThoughts"] = True
+    config["thinkingConfig"] = out
