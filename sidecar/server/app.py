@@ -197,8 +197,11 @@ class SidecarApp:
         cache = self.state.caches.cache
         if cache is not None:  # the cache store's counters reach an OTLP push without a scrape too
             self.state.telemetry.cache_store(cache.snapshot())
-        for path in self.state.credentials.refresh():
+        reloaded, refused = self.state.credentials.refresh()
+        for path in reloaded:
             log.info("key_file_reloaded", path=path)
+        for reason in refused:
+            log.warning("key_file_refused", reason=reason)
         for path in self.client.refresh():
             log.info("tls_file_reloaded", path=path)
 
