@@ -43,6 +43,7 @@ from .access import AccessLog
 from .answer_headers import sidecar_headers
 from .assembly import Deferred, FeatureStage, Pipelines, always, feature_stage
 from .attempt import Attempt
+from .drain import cut_by_drain, drain_answer
 from .errors import RequestFailed, error_response
 from .exchange import Exchange
 from .fallback import Executor
@@ -312,8 +313,11 @@ async def _proxy(
         response.headers.update(sidecar_headers(exchange))
         return response
     except asyncio.CancelledError:
-        status = 499  # the client went away; the upstream call was cancelled with this task
-        raise
+        if not cut_by_drain(request):
+            status = 499  # the client went away; the upstream call was cancelled with this task
+            raise
+        status = 503  # the drain timeout cut it: the sidecar's error, said so to the app
+        return await drain_answer(exchange)
     except Exception as exc:
         log.error(
             "internal_error",
