@@ -42,6 +42,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from listening import port_zero
+
 ROOT = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
 REQUEST = (
@@ -119,7 +121,7 @@ def start_nginx(workdir: Path, port: int, *, stream_rate: int | None = None) -> 
     """nginx answering every POST with a fixed body (``/stream/`` with a fixed SSE stream, paced at
     ``stream_rate`` bytes per second when given)."""
     pacing = f"limit_rate {stream_rate}; sendfile off; postpone_output 0; " if stream_rate else ""
-    (workdir / "www").mkdir()
+    (workdir / "www").mkdir(exist_ok=True)  # again when ``listening.start_on_free_port`` picks again
     (workdir / "www/chat.json").write_text(RESPONSE)
     (workdir / "www/stream.sse").write_text(sse_body())
     (workdir / "www/anthropic.json").write_text(ANTHROPIC_RESPONSE)
@@ -342,12 +344,14 @@ UNOPTIMISED = ["-m", "sidecar", "run"]
 
 
 def sidecar_command(
-    policy: Path, port: int, env_extra: dict[str, str], optimised: bool = True
+    policy: Path, port: int | Path, env_extra: dict[str, str], optimised: bool = True
 ) -> tuple[list[str], dict[str, str]]:
     """The command line and environment of a sidecar under test (info level: one access line per request),
-    optimised as the image runs it unless ``optimised`` is false."""
+    optimised as the image runs it unless ``optimised`` is false. ``port``: the port, or a ports file
+    (port 0: the port it got is written there, ``listening.wait_port``)."""
     form = OPTIMISED if optimised else UNOPTIMISED
-    command = [sys.executable, *form, "--policy", str(policy), "--port", str(port)]
+    where = port_zero(port) if isinstance(port, Path) else ["--port", str(port)]
+    command = [sys.executable, *form, "--policy", str(policy), *where]
     return command, {**os.environ, "SIDECAR_LOG_LEVEL": "info", **env_extra}
 
 
