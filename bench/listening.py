@@ -32,11 +32,16 @@ def wait_port(ports_file: Path, proc: subprocess.Popen[bytes], timeout: float = 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if ports_file.exists():  # written whole, then renamed into place
-            return int(json.loads(ports_file.read_bytes())["port"])
+            return read_port(ports_file)
         if proc.poll() is not None:
             raise RuntimeError(f"{proc.args!r} exited {proc.returncode} before listening")
         time.sleep(0.02)
     raise TimeoutError(f"no {ports_file} after {timeout} s")
+
+
+def read_port(ports_file: Path) -> int:
+    """The port in a ports file already written (after ``wait_port``)."""
+    return int(json.loads(ports_file.read_bytes())["port"])
 
 
 def _free_pick() -> int:
