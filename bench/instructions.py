@@ -28,10 +28,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from listening import start_on_free_port, wait_port
 from proxy_bench import (
     REQUEST,
     ROOT,
-    free_port,
     sidecar_command,
     sidecar_policy,
     start_nginx,
@@ -43,7 +43,7 @@ from proxy_bench import (
 
 def count(
     command: list[str],
-    port: int,
+    port: int | Path,
     ready: str,
     requests: int,
     env: dict[str, str],
@@ -53,8 +53,11 @@ def count(
     cwd: Path | None = None,
 ) -> int:
     """Total instructions of ``command`` (all threads) from start to exit, having served ``requests``
-    (each with the chat request ``body()`` gives); ``cwd``: the directory to run it in."""
-    log = workdir / f"valgrind-{port}-{requests}.txt"
+    (each with the chat request ``body()`` gives); ``port``: where it listens, or the ports file it
+    writes (started on port 0: ``listening.port_zero``); ``cwd``: the directory to run it in."""
+    log = workdir / f"valgrind-{port.stem if isinstance(port, Path) else port}-{requests}.txt"
+    if isinstance(port, Path):
+        port.unlink(missing_ok=True)  # the one this run writes, not the last run's
     with log.open("w") as stderr:
         proc = subprocess.Popen(
             ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null", *command],
@@ -67,6 +70,8 @@ def count(
             cwd=cwd,
         )
     try:
+        if isinstance(port, Path):
+            port = wait_port(port, proc, timeout=ready_timeout_s)
         wait_http(f"http://127.0.0.1:{port}{ready}", timeout=ready_timeout_s)
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         for _ in range(requests):
@@ -99,26 +104,25 @@ def main() -> int:
     if not tools_present("nginx", "valgrind"):
         return 2
     workdir = Path(tempfile.mkdtemp(prefix="sidecar-instructions-"))
-    upstream = free_port()
-    nginx = start_nginx(workdir, upstream)
+    nginx, upstream = start_on_free_port(lambda port: start_nginx(workdir, port))
     results: list[tuple[str, float]] = []
     try:
-        time.sleep(0.3)
-        port = free_port()
-        targets = [
+        ports = workdir / "minimal.ports"
+        minimal = [sys.executable, str(ROOT / "bench/minimal_proxy.py"), "0", f"http://127.0.0.1:{upstream}"]
+        targets: list[tuple[str, list[str], Path, str, dict[str, str]]] = [
             (
                 "minimal aiohttp proxy",
-                [sys.executable, str(ROOT / "bench/minimal_proxy.py"), str(port), f"http://127.0.0.1:{upstream}"],
-                port,
+                [*minimal, str(ports)],
+                ports,
                 "/healthz",
                 dict(os.environ),
             )
         ]
         for name in args.variants.split(","):
             policy_variant, env_extra = variant_env(name, upstream)
-            port = free_port()
-            command, env = sidecar_command(sidecar_policy(workdir, upstream, policy_variant), port, env_extra)
-            targets.append((name, command, port, "/readyz", env))
+            ports = workdir / f"{name}.ports"
+            command, env = sidecar_command(sidecar_policy(workdir, upstream, policy_variant), ports, env_extra)
+            targets.append((name, command, ports, "/readyz", env))
         for name, command, port, ready, env in targets:
             few = count(command, port, ready, args.few, env, workdir)
             many = count(command, port, ready, args.many, env, workdir)

@@ -1,20 +1,24 @@
 """The floor: a featureless aiohttp + uvloop + orjson proxy (parse, rewrite model, forward, relay).
 
 Used by proxy_bench.py as the in-run baseline, as in ../shared/reference/performance.md.
-    python bench/minimal_proxy.py PORT UPSTREAM_BASE_URL
+    python bench/minimal_proxy.py PORT UPSTREAM_BASE_URL [PORTS_FILE]
+
+PORT 0 listens on any free port; PORTS_FILE then says which (``{"port": N}``, bench/listening.py).
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import aiohttp
 import orjson
 import uvloop
 from aiohttp import web
+from listening import write_ports_file
 
 
-async def main(port: int, upstream: str) -> None:
+async def main(port: int, upstream: str, ports_file: str | None) -> None:
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1024))
 
     async def proxy(request: web.Request) -> web.Response:
@@ -35,8 +39,10 @@ async def main(port: int, upstream: str) -> None:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
+    if ports_file is not None:
+        write_ports_file(Path(ports_file), runner.addresses[0][1])
     await __import__("asyncio").Event().wait()
 
 
 if __name__ == "__main__":
-    uvloop.run(main(int(sys.argv[1]), sys.argv[2]))
+    uvloop.run(main(int(sys.argv[1]), sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None))

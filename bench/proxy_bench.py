@@ -42,6 +42,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from listening import port_zero, read_port, start_on_free_port, wait_port
+
 ROOT = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
 REQUEST = (
@@ -119,7 +121,7 @@ def start_nginx(workdir: Path, port: int, *, stream_rate: int | None = None) -> 
     """nginx answering every POST with a fixed body (``/stream/`` with a fixed SSE stream, paced at
     ``stream_rate`` bytes per second when given)."""
     pacing = f"limit_rate {stream_rate}; sendfile off; postpone_output 0; " if stream_rate else ""
-    (workdir / "www").mkdir()
+    (workdir / "www").mkdir(exist_ok=True)  # again when ``listening.start_on_free_port`` picks again
     (workdir / "www/chat.json").write_text(RESPONSE)
     (workdir / "www/stream.sse").write_text(sse_body())
     (workdir / "www/anthropic.json").write_text(ANTHROPIC_RESPONSE)
@@ -342,12 +344,14 @@ UNOPTIMISED = ["-m", "sidecar", "run"]
 
 
 def sidecar_command(
-    policy: Path, port: int, env_extra: dict[str, str], optimised: bool = True
+    policy: Path, port: int | Path, env_extra: dict[str, str], optimised: bool = True
 ) -> tuple[list[str], dict[str, str]]:
     """The command line and environment of a sidecar under test (info level: one access line per request),
-    optimised as the image runs it unless ``optimised`` is false."""
+    optimised as the image runs it unless ``optimised`` is false. ``port``: the port, or a ports file
+    (port 0: the port it got is written there, ``listening.wait_port``)."""
     form = OPTIMISED if optimised else UNOPTIMISED
-    command = [sys.executable, *form, "--policy", str(policy), "--port", str(port)]
+    where = port_zero(port) if isinstance(port, Path) else ["--port", str(port)]
+    command = [sys.executable, *form, "--policy", str(policy), *where]
     return command, {**os.environ, "SIDECAR_LOG_LEVEL": "info", **env_extra}
 
 
@@ -398,28 +402,38 @@ def checkout(ref: str, workdir: Path) -> Path:
 
 def start_sidecar(
     policy: Path,
-    port: int,
+    port: int | Path,
     env_extra: dict[str, str],
     code: Path | None = None,
     ready_timeout_s: float = 120.0,
     optimised: bool = True,
 ) -> tuple[subprocess.Popen[bytes], float]:
-    """Start the sidecar (``sidecar_command``); ``code``: a directory holding another ``sidecar`` package."""
+    """Start the sidecar (``sidecar_command``); ``code``: a directory holding another ``sidecar`` package;
+    ``port`` a ports file: on port 0, the port it got read with ``listening.wait_port``."""
     command, env = sidecar_command(policy, port, env_extra, optimised)
     if code is not None:
         env["PYTHONPATH"] = str(code)
     started = time.monotonic()
     # From ``code``: PYTHONPATH comes before the editable install's finder (and without -P, ``-m`` also puts
     # the working directory first on sys.path)
+    if isinstance(port, Path):
+        port.unlink(missing_ok=True)
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, cwd=code)
+    if isinstance(port, Path):
+        port = wait_port(port, proc, ready_timeout_s)
     wait_http(f"http://127.0.0.1:{port}/readyz", timeout=ready_timeout_s)
     return proc, time.monotonic() - started
 
 
-def start_minimal(upstream: int, port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "bench/minimal_proxy.py"), str(port), f"http://127.0.0.1:{upstream}"]
-    )
+def start_minimal(upstream: int, port: int | Path) -> subprocess.Popen[bytes]:
+    """bench/minimal_proxy.py on ``port``, or on port 0 writing the ports file ``port``."""
+    target = f"http://127.0.0.1:{upstream}"
+    where = ["0", target, str(port)] if isinstance(port, Path) else [str(port), target]
+    if isinstance(port, Path):
+        port.unlink(missing_ok=True)
+    proc = subprocess.Popen([sys.executable, str(ROOT / "bench/minimal_proxy.py"), *where])
+    if isinstance(port, Path):
+        port = wait_port(port, proc)
     wait_http(f"http://127.0.0.1:{port}/healthz")
     return proc
 
@@ -473,14 +487,13 @@ def main() -> int:
     compile_bytecode()
     workdir = Path(tempfile.mkdtemp(prefix="sidecar-bench-"))
     script = chat_script(workdir)
-    upstream_port = free_port()
-    procs: list[subprocess.Popen[bytes]] = [start_nginx(workdir, upstream_port)]
+    nginx, upstream_port = start_on_free_port(lambda port: start_nginx(workdir, port))
+    procs: list[subprocess.Popen[bytes]] = [nginx]
     extra: list[str] = []
     try:
-        time.sleep(0.3)
         targets = [Target("direct (nginx)", f"http://127.0.0.1:{upstream_port}/v1/chat/completions")]
-        minimal_port = free_port()
-        minimal = start_minimal(upstream_port, minimal_port)
+        minimal = start_minimal(upstream_port, workdir / "minimal.ports")
+        minimal_port = read_port(workdir / "minimal.ports")
         procs.append(minimal)
         targets.append(
             Target("minimal aiohttp proxy", f"http://127.0.0.1:{minimal_port}/v1/chat/completions", "", minimal)
@@ -489,17 +502,19 @@ def main() -> int:
         # noise from the shared machine hits all of them alike instead of one target's only run.
         for name in args.variants.split(","):
             policy_variant, env_extra = variant_env(name, upstream_port)
-            port = free_port()
+            ports = workdir / f"{name}.ports"
             policy = sidecar_policy(workdir, upstream_port, policy_variant)
             unoptimised = name.endswith("-unoptimised")
-            proc, startup = start_sidecar(policy, port, env_extra, optimised=optimised and not unoptimised)
+            proc, startup = start_sidecar(policy, ports, env_extra, optimised=optimised and not unoptimised)
+            port = read_port(ports)
             procs.append(proc)
             targets.append(Target(name, f"http://127.0.0.1:{port}/v1/chat/completions", f"start {startup:.2f} s", proc))
         if args.baseline:
-            port = free_port()
+            ports = workdir / "baseline.ports"
             code = checkout(args.baseline, workdir)
             policy = sidecar_policy(workdir, upstream_port, "chain")
-            proc, startup = start_sidecar(policy, port, {}, code, optimised=optimised)
+            proc, startup = start_sidecar(policy, ports, {}, code, optimised=optimised)
+            port = read_port(ports)
             procs.append(proc)
             url = f"http://127.0.0.1:{port}/v1/chat/completions"
             targets.append(Target(f"sidecar@{args.baseline}", url, f"start {startup:.2f} s", proc))

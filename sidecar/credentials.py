@@ -1,16 +1,22 @@
 """Provider keys: resolved per attempt from the environment, a rotated file, or the app's own request.
 
-Key files are read once and re-read when their stat signature changes (Kubernetes rotates a Secret
-volume by swapping a symlink, which changes the inode seen through the path); ``refresh()`` runs on
-the reload loop, so the request path only reads a dict. A key never leaves this module except as the
-header value sent upstream: errors name the *source* (``env OPENAI_API_KEY is not set``), never a value.
+Key files are read once and re-read when their stat signature changes; ``refresh()`` runs on the
+reload loop, so the request path only reads a dict. The same hold-still rule as the policy watcher's
+(``policy.watch``) keeps a half-written key from ever being sent: a file replaced whole (Kubernetes
+rotates a Secret volume by swapping a symlink, which changes the inode seen through the path; a rename)
+is complete when seen and is read on that poll; a file written in place (``echo KEY > file``: truncated,
+then written) is read once its signature has held still for one poll. An empty or unreadable file is
+never used: the last key read keeps serving (``refresh`` reports the path once per change, for the log).
+During a rotation the app's requests carry the old key, then the new one, never an empty or partial
+one. A key never leaves this module except as the header value sent upstream: errors name the *source*
+(``env OPENAI_API_KEY is not set``), never a value.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .policy.spec import ApiKeySpec
 
@@ -22,13 +28,18 @@ class CredentialError(Exception):
     """No key could be had; the message names the source, never a key."""
 
 
+Signature = tuple[int, int, int, int]
+
+
 @dataclass(frozen=True, slots=True)
 class _FileKey:
-    signature: tuple[int, int, int, int]
+    signature: Signature
     value: str
+    unsettled: Signature | None = None  # a change seen, being written in place: read if it holds still
+    refused: tuple[Signature | None] | None = None  # (the signature) of a change refused: reported once
 
 
-def file_signature(path: str) -> tuple[int, int, int, int]:
+def file_signature(path: str) -> Signature:
     st = os.stat(path)
     return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
 
@@ -57,17 +68,34 @@ class Credentials:
             cached = self._read(spec.file)
         return cached.value
 
-    def refresh(self) -> list[str]:
-        """Re-read key files whose signature changed; returns the paths re-read (for the log)."""
-        changed = []
+    def refresh(self) -> tuple[list[str], list[str]]:
+        """Re-read key files whose signature changed and is settled (module docstring); returns the
+        paths re-read and the reasons a changed file was refused (once per change; never a key)."""
+        changed: list[str] = []
+        refused: list[str] = []
         for path, cached in list(self._files.items()):
             try:
-                if file_signature(path) != cached.signature:
+                signature = file_signature(path)
+            except OSError as exc:
+                signature = None
+                reason = f"key file {path} cannot be read: {exc.strerror}"
+            if signature == cached.signature:
+                continue
+            if signature is not None:
+                in_place = signature[:2] == cached.signature[:2]
+                if in_place and signature != cached.unsettled:  # may be half-written: wait a poll
+                    self._files[path] = replace(cached, unsettled=signature)
+                    continue
+                try:
                     self._read(path)
                     changed.append(path)
-            except (OSError, CredentialError):
-                continue  # keep serving the last key read; the next attempt reports the failure
-        return changed
+                    continue
+                except CredentialError as exc:
+                    reason = str(exc)
+            if cached.refused != (signature,):
+                refused.append(reason)  # the last key read keeps serving
+            self._files[path] = replace(cached, unsettled=None, refused=(signature,))
+        return changed, refused
 
     def _read(self, path: str) -> _FileKey:
         try:

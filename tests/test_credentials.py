@@ -31,3 +31,69 @@ def test_a_trailing_newline_is_not_part_of_the_key(tmp_path: Path) -> None:
     path = tmp_path / "key"
     path.write_text("sk-fine\n")
     assert Credentials({}).key_for(ApiKeySpec(file=str(path)), None) == "sk-fine"
+
+
+def _write_in_place(path: Path, text: str) -> None:
+    """Write ``text`` over ``path``'s bytes in the same inode, as ``echo KEY > file`` does."""
+    with open(path, "r+", encoding="utf-8") as handle:
+        handle.truncate(0)
+        handle.write(text)
+
+
+def test_a_key_half_written_in_place_is_not_used(tmp_path: Path) -> None:
+    """A key file rewritten in place is seen half-written by one poll: the old key serves until the file
+    has held still for a poll, then the whole new key does; the partial key is never used."""
+    path = tmp_path / "key"
+    path.write_text("sk-old-key\n")
+    credentials, spec = Credentials({}), ApiKeySpec(file=str(path))
+    assert credentials.key_for(spec, None) == "sk-old-key"
+    _write_in_place(path, "sk-ne")
+    assert credentials.refresh() == ([], [])
+    assert credentials.key_for(spec, None) == "sk-old-key"
+    _write_in_place(path, "sk-new-key\n")
+    assert credentials.refresh() == ([], [])
+    assert credentials.key_for(spec, None) == "sk-old-key"
+    assert credentials.refresh() == ([str(path)], [])
+    assert credentials.key_for(spec, None) == "sk-new-key"
+
+
+def test_a_truncated_key_file_keeps_the_last_key_and_says_so_once(tmp_path: Path) -> None:
+    """A key file left empty in place keeps the last key read serving; the refusal is reported once,
+    naming the file and not the key."""
+    path = tmp_path / "key"
+    path.write_text("sk-old-key\n")
+    credentials, spec = Credentials({}), ApiKeySpec(file=str(path))
+    credentials.key_for(spec, None)
+    _write_in_place(path, "")
+    assert credentials.refresh() == ([], [])
+    assert credentials.refresh() == ([], [f"key file {path} is empty"])
+    assert credentials.refresh() == ([], [])
+    assert credentials.key_for(spec, None) == "sk-old-key"
+
+
+def test_a_key_file_swapped_by_symlink_is_read_on_the_next_poll(tmp_path: Path) -> None:
+    """The kubelet's rotation (the ``..data`` symlink swapped to a new directory) is complete when seen:
+    the new key is used after one poll, with no wait."""
+    for name, key in (("v1", "sk-one"), ("v2", "sk-two")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "key").write_text(key)
+    (tmp_path / "..data").symlink_to("v1")
+    (tmp_path / "key").symlink_to("..data/key")
+    credentials, spec = Credentials({}), ApiKeySpec(file=str(tmp_path / "key"))
+    assert credentials.key_for(spec, None) == "sk-one"
+    (tmp_path / "..data_tmp").symlink_to("v2")
+    (tmp_path / "..data_tmp").rename(tmp_path / "..data")
+    assert credentials.refresh() == ([str(tmp_path / "key")], [])
+    assert credentials.key_for(spec, None) == "sk-two"
+
+
+def test_a_removed_key_file_keeps_the_last_key_and_says_so_once(tmp_path: Path) -> None:
+    """A key file that disappears keeps the last key read; the refusal is reported once, not every poll."""
+    path = tmp_path / "key"
+    path.write_text("sk-old-key")
+    credentials, spec = Credentials({}), ApiKeySpec(file=str(path))
+    credentials.key_for(spec, None)
+    path.unlink()
+    assert credentials.refresh() == ([], [f"key file {path} cannot be read: No such file or directory"])
+    assert credentials.refresh() == ([], [])
+    assert credentials.key_for(spec, None) == "sk-old-key"

@@ -21,8 +21,8 @@ proxy:
   module: ``output_limit`` for a budget's reservation and the routing features, ``set_output_limit``
   for routing's caps, ``append_turns`` for a gate's re-ask,
   ``cache_unfaithful``), ``transport_fields``, ``sampling_fields`` and ``response_id_prefix`` (the
-  cache), and ``feature_walkers`` (its package's ``features.WALKERS``: routing's request features,
-  one ``walking.FeatureWalker`` per operation).
+  cache), ``answer_keys`` (what a 200 answer holds), and ``feature_walkers`` (its package's
+  ``features.WALKERS``: routing's request features, one ``walking.FeatureWalker`` per operation).
 
 A ``ProviderAPI`` is a kind of provider: the dialect it speaks, how its URL is formed from the
 provider's ``base_url`` and the dialect's path, and where its key goes.
@@ -289,6 +289,10 @@ class WireDialect(ABC):
     without one is routed with its features unknown (no prompt estimate, tools or media)."""
     response_id_prefix: str
     """What a fresh response id starts with (as its translation's response builder makes one)."""
+    answer_keys: frozenset[str] = frozenset()
+    """Top-level keys at least one of which every 200 answer of its operations holds (OpenAI's
+    ``choices``...): a 200 without any is not an answer, a failed attempt (``malformed_response``).
+    Empty: not checked (a dialect that does not say)."""
     transport_fields: frozenset[str] = frozenset()
     """Body fields that change how an answer travels or is billed, not what it says (not in a cache key)."""
     sampling_fields: tuple[str, ...] = ()

@@ -40,7 +40,9 @@ Exceptions, each FALLBACK with a breaker failure, by the phase that failed (``_e
 about retrying *the same target*: ``false`` turns a 429 into FALLBACK (do not wait for it) but leaves a
 5xx as FALLBACK with ``breaker_failure`` (another provider may well serve the request, and a provider in
 an outage must still open its breaker); ``true`` turns an otherwise fail-fast 4xx (408, 409...) into
-FALLBACK without a breaker failure.
+FALLBACK without a breaker failure. ``false`` also sets ``no_retry``: the target is not called again
+for the request, not even as the chain's last target (where a FALLBACK is otherwise retried), as the
+SDKs do not call again on it.
 """
 
 from __future__ import annotations
@@ -93,6 +95,7 @@ class Outcome:
     breaker_failure: bool = False
     rate_limited: bool = False
     detail: str = ""
+    no_retry: bool = False  # the provider said ``x-should-retry: false``: never called again for this request
 
     @classmethod
     def success(cls, status: int | None = 200) -> Outcome:
@@ -135,7 +138,7 @@ def _classify(
         hint = parse_reset_hint(h, hint_body, now_wall)
         at_once = status in fallback_statuses or should_retry == "false"
         kind = OutcomeKind.FALLBACK if at_once else OutcomeKind.RETRY_SAME
-        return Outcome(kind, status, "rate_limited", hint, False, True, detail)
+        return Outcome(kind, status, "rate_limited", hint, False, True, detail, should_retry == "false")
     if 400 <= status < 500 and is_context_overflow(info):
         return Outcome(OutcomeKind.CONTEXT_OVERFLOW, status, "context_overflow", None, False, False, detail)
     if status >= 500:
@@ -143,7 +146,7 @@ def _classify(
         error_type = "overloaded" if is_overloaded(status, info) else f"http_{status}"
         hint = parse_reset_hint(h, hint_body, now_wall)
         kind = OutcomeKind.FALLBACK if status in fallback_statuses else OutcomeKind.FAIL_FAST
-        return Outcome(kind, status, error_type, hint, True, False, detail)
+        return Outcome(kind, status, error_type, hint, True, False, detail, should_retry == "false")
     if 400 <= status < 500:
         at_once = status in fallback_statuses or should_retry == "true"
         kind = OutcomeKind.FALLBACK if at_once else OutcomeKind.FAIL_FAST

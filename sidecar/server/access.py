@@ -37,7 +37,9 @@ class AccessLog:
         if exchange.unserved_cost_usd:  # every call counts: ensemble members, a judge, rejected answers
             cost = (cost or 0.0) + exchange.unserved_cost_usd
         latency_ms = (time.perf_counter() - exchange.started) * 1000
-        if exchange.stream_error:
+        if exchange.drain_cut:
+            outcome = "drain_cut"
+        elif exchange.stream_error:
             outcome = "stream_error"
         elif status < 400:
             outcome = "degraded" if exchange.degraded else ("fallback" if exchange.fallback_reason else "ok")

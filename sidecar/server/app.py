@@ -43,6 +43,7 @@ from .access import AccessLog
 from .answer_headers import sidecar_headers
 from .assembly import Deferred, FeatureStage, Pipelines, always, feature_stage
 from .attempt import Attempt
+from .drain import cut_by_drain, drain_answer
 from .errors import RequestFailed, error_response
 from .exchange import Exchange
 from .fallback import Executor
@@ -197,8 +198,11 @@ class SidecarApp:
         cache = self.state.caches.cache
         if cache is not None:  # the cache store's counters reach an OTLP push without a scrape too
             self.state.telemetry.cache_store(cache.snapshot())
-        for path in self.state.credentials.refresh():
+        reloaded, refused = self.state.credentials.refresh()
+        for path in reloaded:
             log.info("key_file_reloaded", path=path)
+        for reason in refused:
+            log.warning("key_file_refused", reason=reason)
         for path in self.client.refresh():
             log.info("tls_file_reloaded", path=path)
 
@@ -309,8 +313,11 @@ async def _proxy(
         response.headers.update(sidecar_headers(exchange))
         return response
     except asyncio.CancelledError:
-        status = 499  # the client went away; the upstream call was cancelled with this task
-        raise
+        if not cut_by_drain(request):
+            status = 499  # the client went away; the upstream call was cancelled with this task
+            raise
+        status = 503  # the drain timeout cut it: the sidecar's error, said so to the app
+        return await drain_answer(exchange)
     except Exception as exc:
         log.error(
             "internal_error",

@@ -62,6 +62,13 @@ from .key_redaction import without_key
 from .stream import HeldStream, relay_stream
 
 _SUCCESS = Outcome.success()
+# A 200 whose JSON holds none of its dialect's ``answer_keys`` is not an answer (``{}``, another API's
+# JSON): a failed attempt that falls back, on a same-dialect route (which would relay it as is) as on a
+# translated one (which would make up an empty answer). A dialect that names none: any dialect's keys,
+# and only an error object fails (``error_in_success``).
+_ANY_ANSWER = frozenset().union(
+    *(registry.wire(d).answer_keys for d in (Dialect.OPENAI, Dialect.ANTHROPIC, Dialect.GEMINI))
+)
 _RELAY_DROP = RESPONSE_DROP | {"content-type"}  # set once, lower-case, by the sidecar
 
 
@@ -225,9 +232,12 @@ class Attempt:
             return AttemptResult(Outcome.failure("malformed_response", "upstream sent invalid JSON"))
         if not isinstance(parsed, dict):
             return AttemptResult(Outcome.failure("malformed_response", "upstream sent a non-object body"))
-        if isinstance(parsed.get("error"), dict) and not _has_answer(parsed):
-            # a 200 carrying an error object: the upstream lies about its status
-            return AttemptResult(Outcome.failure("error_in_success", "upstream sent an error with status 200"))
+        keys = registry.wire(wire).answer_keys or _ANY_ANSWER
+        if parsed.keys().isdisjoint(keys):  # no answer in it, relayed or translated alike
+            if isinstance(parsed.get("error"), dict):  # an error object: the upstream lies about its status
+                return AttemptResult(Outcome.failure("error_in_success", "upstream sent an error with status 200"))
+            if keys is not _ANY_ANSWER:
+                return AttemptResult(Outcome.failure("malformed_response", "upstream sent a 200 that holds no answer"))
         result = AttemptResult(outcome, upstream_status=status, parsed=parsed)
         result.usage = extract_usage(wire, parsed)
         result.response_model = _str(parsed.get("model") or parsed.get("modelVersion"))
@@ -259,10 +269,6 @@ def error_passthrough(exchange: Exchange, wire: Dialect, result: AttemptResult) 
     headers = {k: v for k, v in result.upstream_headers.items() if k.lower() != "content-type"}
     headers["content-type"] = "application/json"
     return Response(status=status, body=body, headers=headers)
-
-
-def _has_answer(body: dict[str, Any]) -> bool:
-    return any(key in body for key in ("choices", "content", "candidates", "data", "output", "embedding"))
 
 
 def _str(value: Any) -> str | None:

@@ -103,6 +103,8 @@ class Exchange:
     bytes_out: int = 0
     stream_error: str | None = None  # set when a committed stream ended with an error event
     committed: bool = False  # a stream's first bytes went to the caller; nothing may replace them
+    stream: StreamResponse | None = None  # the stream committed to the caller (its error event at a drain cut)
+    drain_cut: bool = False  # the drain timeout cut the request (``drain``): a 503, not the app's 499
     on_commit: Callable[[], None] | None = None  # set while hedged calls race
     params: RequestParams | None = None  # see request_params()
     unserved_cost_usd: float = 0.0  # calls whose answer the caller did not get: gate-rejected, ensemble, judge

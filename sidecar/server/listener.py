@@ -28,7 +28,8 @@ a parsed request), not on ``web.Application`` and its router. What this module a
     listener = Listener(routes, max_connections=..., keepalive_s=..., receive_timeout_s=...)
     await listener.start(host, port)     listening (port 0: any free port; ``listener.port`` says which)
     await listener.shutdown(drain_s)     stop accepting; requests and streams in flight finish within
-                                         drain_s; what still runs then loses its connection; close
+                                         drain_s; what still runs then is cancelled (``cut``: it answers
+                                         the drain's error, ``drain``), else loses its connection; close
 
 ``Connection`` is aiohttp's ``RequestHandler`` (one per connection) with those checks; it reads two of
 its parent's attributes (``_request_count``, ``_messages``: what the parser has completed) and
@@ -71,7 +72,7 @@ log = get_logger("sidecar.listener")
 class Connection(web.RequestHandler):
     """One caller's connection: aiohttp's request handler, with the head cap and the receive deadline."""
 
-    __slots__ = ("__weakref__", "_body", "_head_bytes", "in_request", "listener", "receiving_since")
+    __slots__ = ("__weakref__", "_body", "_head_bytes", "handler", "in_request", "listener", "receiving_since")
 
     def __init__(self, manager: web.Server, listener: Listener) -> None:
         super().__init__(
@@ -91,6 +92,7 @@ class Connection(web.RequestHandler):
         self._body: StreamReader | None = None  # the body still arriving, once its head is complete
         self.receiving_since: float | None = None  # loop time of the first byte of a request not yet whole
         self.in_request = False  # set by ``Routes`` while a handler runs
+        self.handler: asyncio.Task[Any] | None = None  # that handler's task (set by ``Routes``), for the drain
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self.listener.connections.discard(self)
@@ -231,6 +233,7 @@ class Listener:
         self.connections: weakref.WeakSet[Connection] = weakref.WeakSet()  # one never connected is dropped
         self.head_bytes = 0  # received of heads not yet complete, all connections together
         self.draining = False
+        self.cut = False  # the drain timeout has passed: handlers still running were cancelled (``drain``)
         self._manager = web.Server(routes, request_factory=self._request, handler_cancellation=True)
         self._server: asyncio.Server | None = None
         self._at_cap = False
@@ -292,9 +295,16 @@ class Listener:
         self._manager.pre_shutdown()  # idle kept-alive connections close; busy ones after their answer
         # aiohttp waits up to its timeout for each handler, then as long again for it to end once its
         # request is cancelled (a stream writing on does not end): twice drain_s. The deadline is ours:
-        # what still runs at drain_s loses its connection, which cancels its handler.
+        # what still runs at drain_s is cancelled and answers the drain's error (``drain``); what has
+        # not ended CANCEL_WAIT_S later loses its connection.
         shutting = asyncio.ensure_future(self._manager.shutdown(drain_s))
         done, _ = await asyncio.wait({shutting}, timeout=drain_s)
+        if not done:
+            self.cut = True
+            for connection in list(self.connections):
+                if connection.handler is not None:
+                    connection.handler.cancel()
+            done, _ = await asyncio.wait({shutting}, timeout=CANCEL_WAIT_S)
         if not done:
             for connection in list(self.connections):
                 if connection.transport is not None:

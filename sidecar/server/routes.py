@@ -29,6 +29,7 @@ its ``Connection`` (``in_request``, ``listener.draining``).
 from __future__ import annotations
 
 import re
+from asyncio import current_task
 from collections.abc import Awaitable, Callable, Sequence
 from urllib.parse import unquote_to_bytes
 
@@ -118,10 +119,12 @@ class Routes:
         if not isinstance(conn, Connection):  # pragma: no cover - every connection is one (``Listener.start``)
             return await handler(request)
         conn.in_request = True
+        conn.handler = current_task()
         try:
             response = await handler(request)
         finally:
             conn.in_request = False
+            conn.handler = None
         if conn.listener.draining:
             response.force_close()
         if not response.prepared:

@@ -68,6 +68,7 @@ async def open_stream(exchange: Exchange, relayed: Mapping[str, str] | None = No
     headers.update(sidecar_headers(exchange))
     stream = StreamResponse(status=200, headers=headers)
     exchange.committed = True
+    exchange.stream = stream
     await stream.prepare(exchange.request)
     return stream
 

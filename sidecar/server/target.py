@@ -7,6 +7,7 @@
          -> FAIL_FAST               the upstream's own error to the caller (the request is wrong): the answer
          -> RETRY_SAME (429)        wait the provider's hint (jittered) if within rate_limit_max_wait_s, retry
          -> FALLBACK                next target at once; on the last target, retry with backoff
+                                    (not when the provider said ``x-should-retry: false``)
          -> CONTEXT_OVERFLOW        next target with a larger context window (``Step.above_context``)
          skipped (breaker open, bulkhead full): next target
 
@@ -128,8 +129,8 @@ class TargetTries:
             exchange.fallback_reason = outcome.error_type
             if outcome.kind is OutcomeKind.CONTEXT_OVERFLOW:
                 return Step(hedged=hedged, above_context=used.target.context_window or 0)
-            if outcome.kind is OutcomeKind.FALLBACK and rest:
-                break
+            if (outcome.kind is OutcomeKind.FALLBACK and rest) or outcome.no_retry:
+                break  # the next target; or the provider said x-should-retry: false (no second call)
             if outcome.kind is OutcomeKind.RETRY_SAME:
                 hint = outcome.retry_after_s
                 if hint is not None and hint > settings.rate_limit_max_wait_s:

@@ -448,15 +448,17 @@ def test_429_in_fallback_statuses_falls_back_at_once() -> None:
 
 
 def test_should_retry_false_on_429_falls_back() -> None:
-    """x-should-retry: false on a 429: do not wait for this target, FALLBACK."""
+    """x-should-retry: false on a 429: do not wait for this target, FALLBACK, and no second call to it."""
     outcome = classify(ANTHROPIC, 429, b"", {"X-Should-Retry": "false", "retry-after": "30"})
-    assert (outcome.kind, outcome.rate_limited) == (OutcomeKind.FALLBACK, True)
+    assert (outcome.kind, outcome.rate_limited, outcome.no_retry) == (OutcomeKind.FALLBACK, True, True)
 
 
 def test_should_retry_false_on_5xx_still_falls_back_and_counts() -> None:
-    """x-should-retry: false on a 5xx keeps FALLBACK and the breaker failure (another target may serve it)."""
+    """x-should-retry: false on a 5xx keeps FALLBACK and the breaker failure (another target may serve it),
+    but not a second call to this target."""
     outcome = classify(ANTHROPIC, 500, anthropic_error("api_error", "x"), {"x-should-retry": "false"})
-    assert (outcome.kind, outcome.breaker_failure) == (OutcomeKind.FALLBACK, True)
+    assert (outcome.kind, outcome.breaker_failure, outcome.no_retry) == (OutcomeKind.FALLBACK, True, True)
+    assert not classify(ANTHROPIC, 500, anthropic_error("api_error", "x")).no_retry
 
 
 def test_should_retry_true_on_409_falls_back() -> None:

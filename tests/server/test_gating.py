@@ -197,15 +197,19 @@ async def test_a_gemini_stream_of_a_gated_cascade_gets_the_passing_answer(
 
 
 @pytest.mark.parametrize(
-    "body",
-    [b'{"id": "x", "object": "chat.completion", "choices": "nope"}', b'{"id": "x", "candidates": 5}'],
+    ("body", "gates"),
+    [
+        (b'{"id": "x", "object": "chat.completion", "choices": "nope"}', "passed; rejected=m0:non_empty"),
+        (b'{"id": "x", "candidates": 5}', "passed"),
+    ],
     ids=["choices not a list", "not a chat answer"],
 )
 async def test_a_200_whose_answer_cannot_be_read_does_not_pass_the_gates(
-    raw_upstream: UpstreamFactory, fake: FakeFactory, sidecar: SidecarFactory, body: bytes
+    raw_upstream: UpstreamFactory, fake: FakeFactory, sidecar: SidecarFactory, body: bytes, gates: str
 ) -> None:
     """A provider answering 200 with a body that holds no readable answer: the gates have nothing to
-    pass (it is checked as an empty answer), so the cascade's next target answers, not the garbage."""
+    pass (it is checked as an empty answer), or, with none of its dialect's answer keys, the attempt
+    fails before them (``malformed_response``); the cascade's next target answers, not the garbage."""
     liar = await raw_upstream(lambda conn: serve_forever(conn, response(body, headers=JSON)))
     policy = (
         "version: 1\nproviders:\n"
@@ -220,4 +224,4 @@ async def test_a_200_whose_answer_cannot_be_read_does_not_pass_the_gates(
         raw = await client.chat.completions.with_raw_response.create(model="gated", messages=MESSAGES)
     assert raw.parse().choices[0].message.content == "bug"
     assert raw.headers["x-sidecar-model"] == "m1"
-    assert raw.headers["x-sidecar-gates"] == "passed; rejected=m0:non_empty"
+    assert raw.headers["x-sidecar-gates"] == gates

@@ -37,10 +37,10 @@ def head(lines: bytes, body: bytes = b"{}") -> bytes:
     return b"HTTP/1.1 200 OK\r\n" + lines + b"content-length: %d\r\n\r\n" % len(body) + body
 
 
-def chain_policy(bad: str, good: str) -> str:
+def chain_policy(bad: str, good: str, bad_kind: str = "openai") -> str:
     return (
         "version: 1\nproviders:\n"
-        + provider_block("bad", bad, "openai")
+        + provider_block("bad", bad, bad_kind)
         + provider_block("good", good, "openai")
         + "models:\n  bad: {provider: bad, model: b}\n  good: {provider: good, model: g}\n"
         + "routes:\n  - {match: {model: chain}, target: [bad, good]}\n"
@@ -96,6 +96,23 @@ async def test_a_hostile_answer_falls_back(
     status, headers, body = await chat(running, stream)
     assert status == 200 and headers["x-sidecar-fallback-reason"] == "malformed_response"
     assert b"hello" in body and (not stream or body.endswith(b"data: [DONE]\n\n"))
+    (access,) = [line for line in running.log_lines() if line["event"] == "access"]
+    assert access["attempt_log"] == ["bad:malformed_response", "good:ok"]
+
+
+@pytest.mark.parametrize("body", [b"{}", b'{"status": "ok"}', b'{"id": "x", "model": "b"}'])
+@pytest.mark.parametrize("bad_kind", ["openai", "anthropic"], ids=["relayed", "translated"])
+async def test_a_200_that_holds_no_answer_falls_back(
+    raw_upstream: UpstreamFactory, fake: FakeFactory, sidecar: SidecarFactory, body: bytes, bad_kind: str
+) -> None:
+    """A 200 whose JSON is not an answer of its API (``{}``, another API's JSON) fails as
+    malformed_response and falls back, whether the route relays it (same dialect: the app would get it
+    as is) or translates it (the app would get a made-up empty answer)."""
+    bad = await raw_upstream(hostile(head(b"content-type: application/json\r\n", body)))
+    running = await sidecar(chain_policy(bad.base, await fake("good"), bad_kind))
+    status, headers, answer = await chat(running)
+    assert status == 200 and headers["x-sidecar-fallback-reason"] == "malformed_response"
+    assert b"hello" in answer
     (access,) = [line for line in running.log_lines() if line["event"] == "access"]
     assert access["attempt_log"] == ["bad:malformed_response", "good:ok"]
 

@@ -242,8 +242,8 @@ async def test_upstream_retry_hint_reaches_the_sdk_across_dialects(
     fake: FakeFactory, sidecar: SidecarFactory, should_retry: str
 ) -> None:
     """An Anthropic upstream's 500 reaches an OpenAI app translated, with its ``x-should-retry`` and
-    ``retry-after-ms`` (the route's last resort asks for no longer wait): openai-python (2 retries) calls
-    again only when the hint says ``true``."""
+    ``retry-after-ms`` (the route's last resort asks for no longer wait): when the hint says ``false``
+    neither the sidecar (on its chain's last target) nor openai-python (2 retries) calls again."""
     quick = "  - {name: quick, match: {model: quick}, target: to-anthropic,\n"
     quick += "     resilience: {last_resort: {retry_after_s: 0}}}\n"
     running, urls = await start(fake, sidecar, quick)
@@ -254,9 +254,11 @@ async def test_upstream_retry_hint_reaches_the_sdk_across_dialects(
     assert info.value.response.headers["x-should-retry"] == should_retry
     assert info.value.response.headers["retry-after-ms"] == "50"
     assert info.value.message  # the upstream's message, in OpenAI's shape
-    one_call = 2  # max_attempts_per_target: the sidecar retries its last target (docs/resilience.md)
     calls = len(await running.fake_requests(urls["anthropic"]))
-    assert calls == one_call if should_retry == "false" else calls > one_call  # the SDK's retries on top
+    if should_retry == "false":  # neither the sidecar (on its last target) nor the SDK calls again
+        assert calls == 1
+    else:  # the sidecar retries its last target (max_attempts_per_target: 2), the SDK's retries on top
+        assert calls > 2
 
 
 async def test_unsupported_parameter_is_a_400_naming_it(fake: FakeFactory, sidecar: SidecarFactory) -> None:

@@ -49,6 +49,7 @@ class AnthropicWire(WireDialect):
     bodies = _bodies
     feature_walkers = _features.WALKERS
     response_id_prefix = "msg_"
+    answer_keys = frozenset({"content", "input_tokens"})  # messages; count_tokens
     transport_fields = _bodies.TRANSPORT_FIELDS
 
     def claims_path(self, path: str, headers: Mapping[str, str] | None) -> bool:

@@ -53,6 +53,8 @@ class GeminiWire(WireDialect):
     bodies = _bodies
     feature_walkers = _features.WALKERS
     response_id_prefix = ""
+    # generateContent (a blocked prompt: promptFeedback alone); countTokens; embedContent, batchEmbedContents
+    answer_keys = frozenset({"candidates", "promptFeedback", "totalTokens", "embedding", "embeddings"})
     transport_fields = _bodies.TRANSPORT_FIELDS
     sampling_fields = _bodies.SAMPLING_FIELDS
 

@@ -60,6 +60,7 @@ class OpenAIWire(WireDialect):
     bodies = _bodies
     feature_walkers = _features.WALKERS
     response_id_prefix = "chatcmpl-"
+    answer_keys = frozenset({"choices", "data", "output"})  # completions; embeddings; responses
     transport_fields = _bodies.TRANSPORT_FIELDS
 
     def read_request(

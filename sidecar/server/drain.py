@@ -1,0 +1,60 @@
+"""What a request still running at the end of the drain gets: an error it can act on, not a cut line.
+
+At the drain timeout (``SIDECAR_DRAIN_TIMEOUT_S`` after SIGTERM) ``Listener.shutdown`` sets
+``Listener.cut`` and cancels the handlers still running (``Connection.handler``); their upstream calls
+are cancelled with them. ``cut_by_drain`` tells such a cancel from the app hanging up (which stays a
+499, ``client_closed``), and ``drain_answer`` ends the request in the app's dialect:
+
+- nothing sent yet: a 503 (code ``draining``) with ``Retry-After: 1``, which the SDKs retry, on a new
+  connection, to a pod that is not draining;
+- a stream already committed: the dialect's error event (status 503), which the app's SDK raises on,
+  and the stream's end.
+
+Either way the access line says ``status: 503``, ``outcome: drain_cut``: a request the sidecar cut, in
+the error rates and alerts, not one the app abandoned. Connections whose handler does not end within
+``listener.CANCEL_WAIT_S`` of that are closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from ..translate import stream_error_event
+from .answer_headers import sidecar_headers
+from .errors import RequestFailed, error_response
+from .exchange import Exchange
+from .listener import Connection
+
+DRAIN_STATUS = 503
+DRAIN_MESSAGE = "llm-sidecar is shutting down and the request did not finish within its drain timeout; retry it"
+
+
+def cut_by_drain(request: web.BaseRequest) -> bool:
+    """Whether the request's handler was cancelled by the drain timeout (not by the app hanging up)."""
+    conn = request.protocol
+    return isinstance(conn, Connection) and conn.listener.cut
+
+
+async def drain_answer(exchange: Exchange) -> web.StreamResponse:
+    """End a request the drain cut (module docstring); the cancel is withdrawn so that it can be sent."""
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()
+    exchange.drain_cut = True
+    stream = exchange.stream
+    if stream is None or not stream.prepared:
+        failure = RequestFailed(DRAIN_STATUS, DRAIN_MESSAGE, code="draining", headers={"Retry-After": "1"})
+        response = error_response(exchange.facts.dialect, failure)
+        response.headers.update(sidecar_headers(exchange))
+        return response
+    exchange.stream_error = "drain_cut"
+    data = stream_error_event(exchange.facts.dialect, DRAIN_STATUS, DRAIN_MESSAGE)
+    try:
+        await stream.write(data)
+        await stream.write_eof()
+        exchange.bytes_out += len(data)
+    except ConnectionError:  # the app went away meanwhile
+        pass
+    return stream

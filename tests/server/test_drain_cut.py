@@ -1,0 +1,88 @@
+"""What the drain timeout cuts (a real process, SIGTERM): the app gets the sidecar's error in its dialect
+(a 503 before the answer started, an error event in a stream), and the access line says 503,
+``drain_cut``: not the app's 499."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import openai
+import orjson
+import pytest
+
+from ..listening import port_zero, wait_ports
+from .test_shutdown import start_fake_and_policy
+
+
+@pytest.fixture
+async def draining_stack(tmp_path: Path) -> AsyncIterator[tuple[asyncio.subprocess.Process, str, Path]]:
+    """A fake provider answering 40 words at 5 a second (8 s), the sidecar on it with a 1 s drain timeout
+    and its access lines in a file: (the sidecar, its URL, the log file)."""
+    fake, policy = await start_fake_and_policy(tmp_path, 5, 40)
+    ports, log = tmp_path / "sidecar.ports", tmp_path / "sidecar.log"
+    env = {**os.environ, "SIDECAR_DRAIN_TIMEOUT_S": "1", "SIDECAR_LOG_LEVEL": "info"}
+    with log.open("wb") as out:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "sidecar", "run", "--policy", str(policy), *port_zero(ports), env=env, stdout=out
+        )
+    port = (await asyncio.to_thread(wait_ports, ports, proc, log))["port"]
+    try:
+        yield proc, f"http://127.0.0.1:{port}", log
+    finally:
+        for child in (proc, fake):
+            if child.returncode is None:
+                child.kill()
+                await child.wait()
+
+
+def access_lines(log: Path) -> list[dict[str, object]]:
+    lines = [orjson.loads(line) for line in log.read_bytes().splitlines() if line.startswith(b"{")]
+    return [line for line in lines if line.get("event") == "access"]
+
+
+async def test_a_stream_cut_by_the_drain_ends_with_an_error_event_the_sdk_raises(
+    draining_stack: tuple[asyncio.subprocess.Process, str, Path],
+) -> None:
+    """A stream still running at the drain timeout ends with the dialect's error event (openai-python
+    raises APIError naming the shutdown) and a clean end, and is logged 503 ``drain_cut``."""
+    proc, url, log = draining_stack
+    async with openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="x", max_retries=0) as client:
+        stream = await client.chat.completions.create(
+            model="m", stream=True, messages=[{"role": "user", "content": "x"}]
+        )
+        texts = []
+        with pytest.raises(openai.APIError, match="shutting down") as raised:
+            async for chunk in stream:
+                texts.append(chunk.choices[0].delta.content if chunk.choices else "")
+                if len(texts) == 1:
+                    proc.send_signal(signal.SIGTERM)
+    assert not isinstance(raised.value, openai.APIConnectionError)  # the sidecar's error, not a cut line
+    assert await asyncio.wait_for(proc.wait(), timeout=10) == 0
+    (line,) = access_lines(log)
+    assert (line["status"], line["outcome"], line["stream_error"]) == (503, "drain_cut", "drain_cut")
+
+
+async def test_a_request_cut_by_the_drain_before_its_answer_gets_a_503_to_retry(
+    draining_stack: tuple[asyncio.subprocess.Process, str, Path],
+) -> None:
+    """A request whose answer has not started at the drain timeout gets a 503 in its dialect (code
+    ``draining``, Retry-After: 1: the SDKs retry it), and is logged 503 ``drain_cut``."""
+    proc, url, log = draining_stack
+    async with openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="x", max_retries=0) as client:
+        call = asyncio.ensure_future(
+            client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
+        )
+        await asyncio.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        with pytest.raises(openai.InternalServerError) as raised:
+            await call
+    assert raised.value.status_code == 503 and raised.value.code == "draining"
+    assert raised.value.response.headers["retry-after"] == "1"
+    assert await asyncio.wait_for(proc.wait(), timeout=10) == 0
+    (line,) = access_lines(log)
+    assert (line["status"], line["outcome"]) == (503, "drain_cut")
