@@ -21,7 +21,7 @@ import time
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 import orjson
@@ -32,6 +32,9 @@ from .policy.compiled import PolicyError
 from .policy.load import load_policy
 from .request_facts import RequestProblem, describe_request
 from .settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from .telemetry.logging import LogOutput
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -135,11 +138,20 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _serve(settings: Settings, started: float) -> int:
-    from .server.app import build_state, serve
-    from .telemetry import Telemetry, TelemetryConfigError
-    from .telemetry.logging import configure_logging, get_logger
+    from .telemetry.logging import configure_logging
 
     log_output = configure_logging(settings.log_level)
+    try:
+        return _serve_logging(settings, started, log_output)
+    finally:
+        log_output.close()  # the lines still waiting for stdout's reader are written (for at most 1 s)
+
+
+def _serve_logging(settings: Settings, started: float, log_output: LogOutput) -> int:
+    from .server.app import build_state, serve
+    from .telemetry import Telemetry, TelemetryConfigError
+    from .telemetry.logging import get_logger
+
     log = get_logger("sidecar")
     try:
         policy = load_policy(settings.policy_path)

@@ -6,7 +6,8 @@ logger plus four processors: level filter (compiled into the logger), timestamp,
 current sampled OpenTelemetry span (so a line links to its trace), and a guard that blanks any field whose
 name says it holds a secret. The request path writes exactly one line per request (``access``), rendered directly by
 ``server.access`` into a ``LineBuffer`` on the same stream: flushed every 50 ms or 64 KiB, so a busy
-sidecar makes one write for many requests instead of one per request.
+sidecar makes one write for many requests instead of one per request. On stdout the stream is a
+``log_pipe.LogPipe``: a stalled reader of the container's logs costs lines (counted), never the event loop.
 """
 
 from __future__ import annotations
@@ -17,15 +18,24 @@ import sys
 import time
 from collections.abc import MutableMapping
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol, cast
 
 import orjson
 import structlog
 
+from .log_pipe import LogPipe
 from .propagation import current_trace_ids
 
 _SECRET_FIELDS = frozenset({"authorization", "api_key", "x-api-key", "api-key", "x-goog-api-key", "key", "token"})
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+
+
+class LineSink(Protocol):
+    """Where rendered lines go: stdout's ``LogPipe``, or any binary stream given (tests)."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+    def flush(self) -> None: ...
 
 
 def _timestamp(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -62,7 +72,7 @@ class _StdlibLines(logging.Handler):
     ``ProcessorFormatter``: ``event`` is the record's message, ``component`` its logger's name, and an
     exception is the ``exception`` field (its traceback)."""
 
-    def __init__(self, stream: BinaryIO, level: int) -> None:
+    def __init__(self, stream: LineSink, level: int) -> None:
         super().__init__(level)
         self.stream = stream
         self.setFormatter(
@@ -89,11 +99,16 @@ class _StdlibLines(logging.Handler):
 class LogOutput:
     """Where log lines go and from which level: what ``configure_logging`` set up."""
 
-    stream: BinaryIO
+    stream: LineSink
     level: int
 
     def enabled(self, level: int) -> bool:
         return level >= self.level
+
+    def close(self) -> None:
+        """At shutdown: stdout's lines that wait are written (for at most a second)."""
+        if isinstance(self.stream, LogPipe):
+            self.stream.close()
 
 
 def configure_logging(level: str = "info", stream: Any = None, *, cache: bool = True) -> LogOutput:
@@ -101,7 +116,9 @@ def configure_logging(level: str = "info", stream: Any = None, *, cache: bool = 
 
     ``cache=False`` lets a later call re-route loggers already used (tests); the server caches.
     """
-    output = LogOutput(stream or sys.stdout.buffer, _LEVELS[level.lower()])
+    if stream is None:
+        stream = _stdout()
+    output = LogOutput(stream, _LEVELS[level.lower()])
     structlog.configure(
         processors=[
             structlog.processors.add_log_level,
@@ -111,7 +128,7 @@ def configure_logging(level: str = "info", stream: Any = None, *, cache: bool = 
             _render,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level.lower()]),
-        logger_factory=structlog.BytesLoggerFactory(output.stream),
+        logger_factory=structlog.BytesLoggerFactory(cast(BinaryIO, output.stream)),
         cache_logger_on_first_use=cache,
     )
     root = logging.getLogger()  # the standard library's records (warnings and up: the root's level)
@@ -119,6 +136,16 @@ def configure_logging(level: str = "info", stream: Any = None, *, cache: bool = 
         root.removeHandler(handler)  # configured again (tests): the new stream replaces the old
     root.addHandler(_StdlibLines(output.stream, output.level))
     return output
+
+
+def _stdout() -> LineSink:
+    """stdout's file descriptor behind a ``LogPipe``; its buffer as it is where it has none."""
+    sys.stdout.flush()
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # replaced by an in-memory stream
+        return sys.stdout.buffer
+    return LogPipe(fd)
 
 
 def get_logger(name: str) -> Any:
@@ -129,7 +156,7 @@ class LineBuffer:
     """Lines collected and written to a stream in one call: when ``max_bytes`` pile up, or ``interval_s``
     after the first unflushed line (on the running event loop), and on ``flush()``."""
 
-    def __init__(self, stream: BinaryIO, *, interval_s: float = 0.05, max_bytes: int = 65536) -> None:
+    def __init__(self, stream: LineSink, *, interval_s: float = 0.05, max_bytes: int = 65536) -> None:
         self._stream = stream
         self._interval_s = interval_s
         self._max_bytes = max_bytes

@@ -1,0 +1,131 @@
+"""stdout's ``LogPipe``: a stalled reader of the logs costs lines (counted and reported), never a write
+that waits; and a real sidecar whose stdout nobody reads keeps serving."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import threading
+from pathlib import Path
+
+import aiohttp
+import orjson
+
+from sidecar.telemetry.log_pipe import LogPipe
+
+from ..listening import port_zero, wait_ports
+from ..server.test_shutdown import start_fake_and_policy
+
+LINE = orjson.dumps({"event": "access", "pad": "x" * 80}) + b"\n"
+
+
+def _write_lines(pipe: LogPipe, count: int) -> threading.Thread:
+    """``count`` lines written to ``pipe`` from a thread of their own (joined with a timeout by the test:
+    a write that waits for the reader would hold it)."""
+
+    def write() -> None:
+        for index in range(count):
+            pipe.write(LINE.replace(b'"access"', b'"access%d"' % index))
+
+    thread = threading.Thread(target=write, daemon=True)
+    thread.start()
+    return thread
+
+
+def _read_all(fd: int, into: list[bytes]) -> threading.Thread:
+    def read() -> None:
+        while chunk := os.read(fd, 65536):
+            into.append(chunk)
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_writes_do_not_wait_for_a_reader_that_stalls() -> None:
+    """With nobody reading the pipe (its 64 KiB full), 2,000 lines are still taken at once: the ones past
+    the pipe's bound are dropped and counted."""
+    read_end, write_end = os.pipe()
+    pipe = LogPipe(write_end, max_bytes=16384)
+    try:
+        writer = _write_lines(pipe, 2000)
+        writer.join(5)
+        assert not writer.is_alive()
+        assert pipe.dropped_total > 0
+    finally:
+        os.close(read_end)  # the writer thread's blocked write fails: the pipe's thread ends
+        pipe.close(5)
+        os.close(write_end)
+
+
+def test_once_the_reader_drains_the_gap_is_reported_and_every_kept_line_is_whole() -> None:
+    """Lines dropped while the reader stalled are reported by one ``log_lines_dropped`` line with their
+    count; the lines kept arrive whole and in order, and kept plus dropped is what was written."""
+    read_end, write_end = os.pipe()
+    pipe = LogPipe(write_end, max_bytes=16384)
+    writer = _write_lines(pipe, 2000)
+    writer.join(5)
+    chunks: list[bytes] = []
+    reader = _read_all(read_end, chunks)
+    pipe.write(LINE)  # after the stall: reported after the gap
+    pipe.close(5)
+    os.close(write_end)
+    reader.join(5)
+    os.close(read_end)
+    lines = [orjson.loads(line) for line in b"".join(chunks).splitlines()]
+    notices = [line for line in lines if line["event"] == "log_lines_dropped"]
+    kept = [line["event"] for line in lines if line["event"] != "log_lines_dropped"]
+    assert len(notices) == 1 and notices[0]["level"] == "warning"
+    assert notices[0]["lines"] == pipe.dropped_total
+    assert len(kept) + pipe.dropped_total == 2001
+    numbers = [int(event.removeprefix("access")) for event in kept[:-1]]
+    assert numbers == sorted(numbers)
+    assert kept[-1] == "access"
+
+
+def test_close_writes_the_lines_that_wait() -> None:
+    """``close`` writes every line taken before it, in order, before the thread ends."""
+    read_end, write_end = os.pipe()
+    chunks: list[bytes] = []
+    reader = _read_all(read_end, chunks)
+    pipe = LogPipe(write_end)
+    for index in range(10):
+        pipe.write(b"%d\n" % index)
+    pipe.close(5)
+    os.close(write_end)
+    reader.join(5)
+    os.close(read_end)
+    assert b"".join(chunks) == b"".join(b"%d\n" % index for index in range(10))
+    assert pipe.dropped_total == 0
+
+
+async def test_a_sidecar_whose_stdout_nobody_reads_keeps_serving(tmp_path: Path) -> None:
+    """A real sidecar with its stdout on a pipe nobody reads (a stalled log reader) answers 400 requests
+    and its health probe: before, a blocking write froze its event loop after about 100 access lines."""
+    fake, policy = await start_fake_and_policy(tmp_path, 100000, 3)
+    ports = tmp_path / "sidecar.ports"
+    env = {**os.environ, "SIDECAR_LOG_LEVEL": "info", "SIDECAR_HEALTH_PORT": "0", "SIDECAR_HEALTH_HOST": "127.0.0.1"}
+    read_end, write_end = os.pipe()  # never read: full after 64 KiB
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "sidecar", "run", "--policy", str(policy), *port_zero(ports),
+        env=env, stdout=write_end,
+    )  # fmt: skip
+    os.close(write_end)
+    try:
+        found = await asyncio.to_thread(wait_ports, ports, proc)
+        url, health = f"http://127.0.0.1:{found['port']}", f"http://127.0.0.1:{found['health_port']}"
+        body = {"model": "m", "messages": [{"role": "user", "content": "x" * 200}], "user": "u" * 200}
+        timeout = aiohttp.ClientTimeout(total=10)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            for _ in range(400):
+                async with session.post(f"{url}/v1/chat/completions", json=body) as response:
+                    assert response.status == 200
+            async with session.get(f"{health}/healthz") as response:
+                assert response.status == 200
+    finally:
+        for child in (proc, fake):
+            if child.returncode is None:
+                child.kill()
+                await child.wait()
+        os.close(read_end)
