@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -91,3 +92,24 @@ def test_one_label_only_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture
     labeled = write_jsonl(tmp_path / "one.jsonl", [{"text": f"q{i}", "task": "a"} for i in range(10)])
     assert main(["router", "train", str(labeled), "-o", str(tmp_path / "r.json")]) == 1
     assert "at least two distinct labels" in capsys.readouterr().err
+
+
+def test_the_learned_router_transcript_of_docs_routing_is_what_the_commands_print(tmp_path: Path) -> None:
+    """docs/routing.md's `router train` / `router eval` transcript, run as written (in a directory with
+    the repository's bench/): each command's output holds the lines shown, in order ("..." elides)."""
+    root = Path(__file__).resolve().parents[3]
+    text = (root / "docs" / "routing.md").read_text()
+    transcript = re.search(r"```\n(\$ python -c .*?)```", text, re.S).group(1)  # type: ignore[union-attr]
+    (tmp_path / "bench").symlink_to(root / "bench")
+    commands = re.split(r"^\$ ", transcript, flags=re.M)[1:]
+    assert len(commands) == 3
+    for command in commands:
+        line, *shown = command.splitlines()
+        line = re.sub(r"\s+# .*$", "", line)
+        line = re.sub(r"^python ", f"{sys.executable} ", line)
+        line = re.sub(r"^llm-sidecar ", f"{sys.executable} -m sidecar ", line)
+        result = subprocess.run(line, shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr
+        printed = iter(result.stdout.splitlines())
+        missing = [want for want in shown if want.strip() != "..." and want not in printed]
+        assert missing == [], line
