@@ -66,7 +66,7 @@ def fit(examples: Sequence[Labeled], options: TrainOptions = TrainOptions()) -> 
         width += len(names)
 
     keyed = [_keys(e) for e in examples]
-    seen = Counter(key for keys in keyed for key in set(keys))
+    seen = Counter(key for keys in keyed for key in dict.fromkeys(keys))  # first-seen order: ties kept alike every run
     kept = [key for key, n in seen.most_common() if n >= options.min_count or key[0] == "f"][: options.max_grams]
     index = {key: i for i, key in enumerate(kept)}
     encoded = []

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,6 +29,25 @@ def test_train_prints_held_out_accuracy_per_label(tmp_path: Path, capsys: pytest
     for label in ("extraction", "classification", "code", "math", "simple", "medium", "complex"):
         assert f"  {label} " in out
     assert (tmp_path / "router.json").exists()
+
+
+def test_training_twice_writes_the_same_file(tmp_path: Path) -> None:
+    """router train on the same examples writes the same bytes in two processes with different string
+    hash seeds (the n-grams kept and their order do not follow set order), so a policy's version
+    changes only when its router does."""
+    labeled = write_jsonl(tmp_path / "labeled.jsonl", examples(300, seed=2))
+    written = []
+    for hash_seed in ("1", "2"):
+        output = tmp_path / f"router-{hash_seed}.json"
+        subprocess.run(
+            [sys.executable, "-m", "sidecar", "router", "train", str(labeled), "-o", str(output)],
+            env={**os.environ, "PYTHONHASHSEED": hash_seed},
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        written.append(output.read_bytes())
+    assert written[0] == written[1]
 
 
 def test_trained_file_classifies_as_the_labels_say(tmp_path: Path) -> None:
@@ -69,3 +92,24 @@ def test_one_label_only_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture
     labeled = write_jsonl(tmp_path / "one.jsonl", [{"text": f"q{i}", "task": "a"} for i in range(10)])
     assert main(["router", "train", str(labeled), "-o", str(tmp_path / "r.json")]) == 1
     assert "at least two distinct labels" in capsys.readouterr().err
+
+
+def test_the_learned_router_transcript_of_docs_routing_is_what_the_commands_print(tmp_path: Path) -> None:
+    """docs/routing.md's `router train` / `router eval` transcript, run as written (in a directory with
+    the repository's bench/): each command's output holds the lines shown, in order ("..." elides)."""
+    root = Path(__file__).resolve().parents[3]
+    text = (root / "docs" / "routing.md").read_text()
+    transcript = re.search(r"```\n(\$ python -c .*?)```", text, re.S).group(1)  # type: ignore[union-attr]
+    (tmp_path / "bench").symlink_to(root / "bench")
+    commands = re.split(r"^\$ ", transcript, flags=re.M)[1:]
+    assert len(commands) == 3
+    for command in commands:
+        line, *shown = command.splitlines()
+        line = re.sub(r"\s+# .*$", "", line)
+        line = re.sub(r"^python ", f"{sys.executable} ", line)
+        line = re.sub(r"^llm-sidecar ", f"{sys.executable} -m sidecar ", line)
+        result = subprocess.run(line, shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr
+        printed = iter(result.stdout.splitlines())
+        missing = [want for want in shown if want.strip() != "..." and want not in printed]
+        assert missing == [], line
