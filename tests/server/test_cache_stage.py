@@ -8,10 +8,12 @@ import asyncio
 import aiohttp
 import anthropic
 import openai
+import orjson
 import pytest
 
 from ..conftest import FakeFactory, SidecarFactory
 from .cache_helpers import PROMPT, ask, cache_policy, metrics_text, upstream_calls
+from .raw import read_response
 
 
 async def test_a_repeated_request_is_answered_from_the_cache(fake: FakeFactory, sidecar: SidecarFactory) -> None:
@@ -299,3 +301,43 @@ async def test_a_miss_leaves_no_exchange_to_the_garbage_collector(fake: FakeFact
         gc.set_debug(0)
         gc.garbage.clear()
         gc.enable()
+
+
+async def _raw_ask(url: str, head_lines: list[str]) -> dict[str, str]:
+    """The cached route's request over a raw socket with ``head_lines`` among its header lines (repeated
+    names kept as sent): the answer's headers."""
+    host, port = url.removeprefix("http://").split(":")
+    body = orjson.dumps({"model": "cached", "messages": PROMPT, "temperature": 0})
+    lines = ["POST /v1/chat/completions HTTP/1.1", f"host: {host}", "content-type: application/json"]
+    lines += [*head_lines, f"content-length: {len(body)}", "connection: close"]
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+        status, headers, _ = await read_response(reader)
+    finally:
+        writer.close()
+    assert status == 200, headers
+    return headers
+
+
+@pytest.mark.parametrize(
+    ("head_lines", "state"),
+    [
+        (["cache-control: max-age=60", "cache-control: no-store"], "bypass"),
+        (["x-sidecar-cache: refresh", "x-sidecar-cache: bypass"], "bypass"),
+        (['cache-control: no-cache="x", max-age=60'], "miss"),
+        (['cache-control: max-age="0"'], "miss"),
+    ],
+)
+async def test_every_cache_directive_the_app_sent_counts(
+    fake: FakeFactory, sidecar: SidecarFactory, head_lines: list[str], state: str
+) -> None:
+    """Repeated header lines are one list (RFC 9110 5.3): a no-store on the second line is honoured; a
+    directive with an argument (``no-cache="x"``, a quoted ``max-age="0"``) is still that directive.
+    Each follows a stored entry, so a hit would mean the directive was lost."""
+    url = await fake("f0")
+    running = await sidecar(cache_policy([url]))
+    await ask(running)
+    headers = await _raw_ask(running.url, head_lines)
+    assert headers["x-sidecar-cache"] == state
+    assert await upstream_calls(running, url) == 2
