@@ -341,3 +341,16 @@ async def test_every_cache_directive_the_app_sent_counts(
     headers = await _raw_ask(running.url, head_lines)
     assert headers["x-sidecar-cache"] == state
     assert await upstream_calls(running, url) == 2
+
+
+@pytest.mark.parametrize("app", [b"caf\xc3\xa9", b"\xff\xfe", b"a" * 8000])
+async def test_an_odd_app_name_is_a_scope_like_any_other(
+    fake: FakeFactory, sidecar: SidecarFactory, app: bytes
+) -> None:
+    """An ``x-sidecar-app`` of UTF-8, of bytes that are not UTF-8, or of 8,000 characters: the request is
+    cached under its own scope (a miss, then a hit), never a 500."""
+    url = await fake("f0")
+    running = await sidecar(cache_policy([url]))
+    line = "x-sidecar-app: " + app.decode("latin-1")
+    assert (await _raw_ask(running.url, [line]))["x-sidecar-cache"] == "miss"
+    assert (await _raw_ask(running.url, [line]))["x-sidecar-cache"] == "hit"
