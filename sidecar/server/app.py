@@ -158,7 +158,9 @@ class SidecarApp:
     def _shadow_stage(self, walk: ChildWalk) -> Stage:
         from .shadowing import ShadowRunner
 
-        self.shadow = ShadowRunner(walk, self.state.telemetry, self.state.shadow)
+        self.shadow = ShadowRunner(
+            walk, self.state.telemetry, self.state.shadow, self.state.settings.upstream_max_body_bytes
+        )
         return self.shadow.stage
 
     def listener(self) -> Listener:
