@@ -254,7 +254,7 @@ def health_listener(state: SidecarState) -> Listener:
         ("GET", "/readyz", partial(admin.readyz, state=state)),
     ]
     if settings.health_metrics:
-        routes.append(("GET", "/metrics", partial(admin.metrics, state=state)))
+        routes.append(("GET", "/metrics", admin.ThrottledMetrics(state)))
     return Listener(
         Routes(routes, fallback=_not_found, max_body=settings.max_body_bytes),
         max_connections=settings.health_max_connections,
