@@ -1,0 +1,85 @@
+"""A provider whose stream chunks carry fields of the wrong type (a number or a list for content, an
+object for tool arguments, a number for a tool's name): the stream decoder reads what has the right type
+and skips the rest, so a caller whose stream is decoded (translated to another dialect, or tapped for a
+shadow comparison) gets its answer, never a 500 or a stream cut by an internal error. A raw upstream
+writes the chunks; a real sidecar relays them."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+
+from ..conftest import SidecarFactory
+from ..upstream.raw import ServerConn, UpstreamFactory, chunked
+
+CHUNK = {"id": "x", "object": "chat.completion.chunk", "created": 1, "model": "m"}
+
+
+def chunk(delta: Any, finish: Any = None) -> dict[str, Any]:
+    return {**CHUNK, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+
+LIES = {
+    "content a number": chunk({"content": 5}),
+    "content a list": chunk({"content": [{"type": "text", "text": "a"}]}),
+    "refusal a number": chunk({"refusal": 5}),
+    "tool arguments an object": chunk({"tool_calls": [{"index": 0, "id": "c", "function": {"arguments": {"a": 1}}}]}),
+    "tool name a number": chunk({"tool_calls": [{"index": 0, "id": 5, "function": {"name": 5, "arguments": "{}"}}]}),
+    "tool index a list": chunk({"tool_calls": [{"index": [0], "id": "c", "function": {"name": "f"}}]}),
+    "finish reason a list": chunk({}, finish=[1]),
+    "delta a string": chunk("hi"),
+}
+
+
+def liar(lie: dict[str, Any]) -> Any:
+    """An OpenAI server streaming "hi", then the lie, then a stop and its usage."""
+    events = [chunk({"role": "assistant", "content": "hi"}), lie, chunk({}, finish="stop")]
+    events.append({**CHUNK, "choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 1}})
+    sse = [b"data: " + orjson.dumps(e) + b"\n\n" for e in events] + [b"data: [DONE]\n\n"]
+
+    async def handler(conn: ServerConn) -> None:
+        while await conn.read_request() is not None:
+            await conn.send(chunked(*sse, headers="content-type: text/event-stream\r\n"))
+
+    return handler
+
+
+def shadowed_policy(served: str, candidate: str) -> str:
+    return (
+        "version: 1\nproviders:\n"
+        f"  p0: {{dialect: openai, base_url: '{served}/v1', api_key: {{env: KEY}}}}\n"
+        f"  p1: {{dialect: openai, base_url: '{candidate}/v1', api_key: {{env: KEY}}}}\n"
+        "models:\n  m0: {provider: p0, model: up0}\n  m1: {provider: p1, model: up1}\n"
+        "routes:\n  - {name: r, match: {model: r}, target: [m0], shadow: {candidates: [m1], sample: 1.0}}\n"
+    )
+
+
+CALLERS = {
+    "openai": ("/v1/chat/completions", {}, b"hi"),
+    "anthropic": ("/v1/messages", {"anthropic-version": "2023-06-01"}, b'"text":"hi"'),
+}
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+@pytest.mark.parametrize("lie", LIES)
+async def test_a_chunk_of_the_wrong_shape_is_skipped(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, lie: str, caller: str
+) -> None:
+    """The caller's stream is a 200 holding "hi" and ending cleanly; no internal error is logged."""
+    upstreams = [await raw_upstream(liar(LIES[lie])) for _ in range(2)]
+    running = await sidecar(shadowed_policy(upstreams[0].base, upstreams[1].base), env={"KEY": "sk-x"})
+    path, headers, text = CALLERS[caller]
+    body = {"model": "r", "max_tokens": 5, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(running.url + path, json=body, headers=headers) as answer,
+    ):
+        status, streamed = answer.status, await answer.read()
+    assert status == 200 and text in streamed
+    assert b"[DONE]" in streamed or b"message_stop" in streamed
+    await asyncio.sleep(0.1)  # the shadow call, in the background
+    assert "internal_error" not in running.logs.getvalue().decode()
