@@ -38,8 +38,9 @@ _KEY_SAFE = re.compile(r"[A-Za-z0-9_.@/+=-]{1,64}")
 
 
 def hash_key(api_key: str) -> str:
-    """The scope value of a caller's API key: 16 hex digits of its SHA-256 (the key never leaves)."""
-    return hashlib.sha256(api_key.encode()).hexdigest()[:16]
+    """The scope value of a caller's API key: 16 hex digits of its SHA-256 (the key never leaves); a key's
+    bytes that are not UTF-8 (the listener's lone surrogates) hashed as they came (``surrogatepass``)."""
+    return hashlib.sha256(api_key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def key_part(value: str) -> str:

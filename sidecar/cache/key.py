@@ -92,7 +92,8 @@ def caller_scope(*, deployment_app: str, app: str, caller_key: str | None, share
     """
     scope = "shared" if share_across_apps else "app=" + orjson.dumps([deployment_app, app]).decode()
     if caller_key is not None:
-        scope += "|key=" + hashlib.sha256(caller_key.encode()).hexdigest()
+        # surrogatepass: a key's bytes that are not UTF-8 reach here as lone surrogates (a 500 otherwise)
+        scope += "|key=" + hashlib.sha256(caller_key.encode("utf-8", "surrogatepass")).hexdigest()
     return scope
 
 

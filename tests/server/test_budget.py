@@ -493,16 +493,34 @@ async def test_a_header_scope_value_that_is_not_utf8_is_counted_and_shown(
     long as the counter was tracked)."""
     limits = "    - {name: per-team, measure: requests, amount: 5, window: day, scope: {by: header, header: x-team}}\n"
     running = await sidecar(policy(*await two_fakes(fake), limits))
+    assert await raw_chat(running, b"x-team: ops\xff") == 200
+    row = (await budget_rows(running))["per-team/ops\\xff"]
+    assert row["used"] == 1
+
+
+async def test_a_caller_key_whose_bytes_are_not_utf8_counts_as_that_key(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A key limit and a Bearer key with bytes that are not UTF-8 (a raw socket): served and counted on
+    that key's own counter, twice, and another such key on its own (hashing the key raised: a 500)."""
+    limits = "    - {name: key-rpm, measure: requests, amount: 100, window: minute, scope: {by: key}}\n"
+    running = await sidecar(policy(*await two_fakes(fake), limits))
+    for key in (b"sk-\xff", b"sk-\xff", b"sk-\xfe"):
+        assert await raw_chat(running, b"authorization: Bearer " + key) == 200
+    uses = sorted(row["used"] for name, row in (await budget_rows(running)).items() if name.startswith("key-rpm/"))
+    assert uses == [1.0, 2.0]
+
+
+async def raw_chat(running: RunningSidecar, line: bytes) -> int:
+    """A chat request over a raw socket with ``line`` among its header lines, sent as bytes: the status."""
     body = orjson.dumps(chat())
     host, port = running.url.removeprefix("http://").split(":")
     head = f"POST /v1/chat/completions HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\n"
     head += f"content-length: {len(body)}\r\nconnection: close\r\n"
     reader, writer = await asyncio.open_connection(host, int(port))
     try:
-        writer.write(head.encode() + b"x-team: ops\xff\r\n\r\n" + body)
+        writer.write(head.encode() + line + b"\r\n\r\n" + body)
         status, _, _ = await read_response(reader)
     finally:
         writer.close()
-    assert status == 200
-    row = (await budget_rows(running))["per-team/ops\\xff"]
-    assert row["used"] == 1
+    return status

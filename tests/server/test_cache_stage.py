@@ -354,3 +354,20 @@ async def test_an_odd_app_name_is_a_scope_like_any_other(
     line = "x-sidecar-app: " + app.decode("latin-1")
     assert (await _raw_ask(running.url, [line]))["x-sidecar-cache"] == "miss"
     assert (await _raw_ask(running.url, [line]))["x-sidecar-cache"] == "hit"
+
+
+async def test_a_passthrough_key_whose_bytes_are_not_utf8_is_a_scope_like_any_other(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """On a caching passthrough route, an ``authorization`` key with bytes that are not UTF-8 (a raw
+    socket): the request is forwarded and cached under that key's own scope, never a 500 (hashing the
+    key refused the listener's lone surrogates)."""
+    url = await fake("f0")
+    policy = cache_policy([url]).replace(
+        "    speaks: openai\n", "    speaks: openai\n    api_key: {passthrough: true}\n"
+    )
+    running = await sidecar(policy)
+    line = "authorization: Bearer sk-\xff\xfe"
+    assert (await _raw_ask(running.url, [line]))["x-sidecar-cache"] == "miss"
+    assert (await _raw_ask(running.url, [line]))["x-sidecar-cache"] == "hit"
+    assert (await _raw_ask(running.url, ["authorization: Bearer sk-\xff\xfd"]))["x-sidecar-cache"] == "miss"
