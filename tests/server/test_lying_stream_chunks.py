@@ -48,11 +48,12 @@ def liar(lie: dict[str, Any]) -> Any:
     return handler
 
 
-def shadowed_policy(served: str, candidate: str) -> str:
+def shadowed_policy(served: str, candidate: str, dialect: str = "openai") -> str:
+    suffix = "/v1" if dialect == "openai" else ""
     return (
         "version: 1\nproviders:\n"
-        f"  p0: {{dialect: openai, base_url: '{served}/v1', api_key: {{env: KEY}}}}\n"
-        f"  p1: {{dialect: openai, base_url: '{candidate}/v1', api_key: {{env: KEY}}}}\n"
+        f"  p0: {{dialect: {dialect}, base_url: '{served}{suffix}', api_key: {{env: KEY}}}}\n"
+        f"  p1: {{dialect: {dialect}, base_url: '{candidate}{suffix}', api_key: {{env: KEY}}}}\n"
         "models:\n  m0: {provider: p0, model: up0}\n  m1: {provider: p1, model: up1}\n"
         "routes:\n  - {name: r, match: {model: r}, target: [m0], shadow: {candidates: [m1], sample: 1.0}}\n"
     )
@@ -72,6 +73,67 @@ async def test_a_chunk_of_the_wrong_shape_is_skipped(
     """The caller's stream is a 200 holding "hi" and ending cleanly; no internal error is logged."""
     upstreams = [await raw_upstream(liar(LIES[lie])) for _ in range(2)]
     running = await sidecar(shadowed_policy(upstreams[0].base, upstreams[1].base), env={"KEY": "sk-x"})
+    path, headers, text = CALLERS[caller]
+    body = {"model": "r", "max_tokens": 5, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(running.url + path, json=body, headers=headers) as answer,
+    ):
+        status, streamed = answer.status, await answer.read()
+    assert status == 200 and text in streamed
+    assert b"[DONE]" in streamed or b"message_stop" in streamed
+    await asyncio.sleep(0.1)  # the shadow call, in the background
+    assert "internal_error" not in running.logs.getvalue().decode()
+
+
+def block(index: Any, content: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "content_block_start", "index": index, "content_block": content}
+
+
+def block_delta(delta: dict[str, Any], index: Any = 0) -> dict[str, Any]:
+    return {"type": "content_block_delta", "index": index, "delta": delta}
+
+
+ANTHROPIC_LIES = {
+    "text a number": block_delta({"type": "text_delta", "text": 5}),
+    "text block a list": block(1, {"type": "text", "text": [1]}),
+    "thinking a number": block(1, {"type": "thinking", "thinking": 5}),
+    "tool name a number": block(1, {"type": "tool_use", "id": 5, "name": 5, "input": {}}),
+    "tool json a number": block_delta({"type": "input_json_delta", "partial_json": 5}, index=1),
+    "stop reason a list": {"type": "message_delta", "delta": {"stop_reason": [1]}},
+}
+
+
+def anthropic_liar(lie: dict[str, Any]) -> Any:
+    """An Anthropic server streaming "hi", a tool block, then the lie, then the end."""
+    message = {"id": "msg_x", "type": "message", "role": "assistant", "content": [], "model": "m"}
+    message["usage"] = {"input_tokens": 1, "output_tokens": 0}
+    events = [
+        {"type": "message_start", "message": message},
+        block(0, {"type": "text", "text": ""}),
+        block_delta({"type": "text_delta", "text": "hi"}),
+        lie,
+        {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 1}},
+        {"type": "message_stop"},
+    ]
+    sse = [f"event: {e['type']}\ndata: ".encode() + orjson.dumps(e) + b"\n\n" for e in events]
+
+    async def handler(conn: ServerConn) -> None:
+        while await conn.read_request() is not None:
+            await conn.send(chunked(*sse, headers="content-type: text/event-stream\r\n"))
+
+    return handler
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+@pytest.mark.parametrize("lie", ANTHROPIC_LIES)
+async def test_an_anthropic_event_of_the_wrong_shape_is_skipped(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, lie: str, caller: str
+) -> None:
+    """The same from an Anthropic upstream: a 200 holding "hi", ending cleanly, no internal error."""
+    upstreams = [await raw_upstream(anthropic_liar(ANTHROPIC_LIES[lie])) for _ in range(2)]
+    policy = shadowed_policy(upstreams[0].base, upstreams[1].base, dialect="anthropic")
+    running = await sidecar(policy, env={"KEY": "sk-x"})
     path, headers, text = CALLERS[caller]
     body = {"model": "r", "max_tokens": 5, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
     async with (
