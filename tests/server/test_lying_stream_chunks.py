@@ -49,7 +49,7 @@ def liar(lie: dict[str, Any]) -> Any:
 
 
 def shadowed_policy(served: str, candidate: str, dialect: str = "openai") -> str:
-    suffix = "/v1" if dialect == "openai" else ""
+    suffix = "/v1" if dialect == "openai" else ""  # anthropic, gemini: the host alone
     return (
         "version: 1\nproviders:\n"
         f"  p0: {{dialect: {dialect}, base_url: '{served}{suffix}', api_key: {{env: KEY}}}}\n"
@@ -133,6 +133,54 @@ async def test_an_anthropic_event_of_the_wrong_shape_is_skipped(
     """The same from an Anthropic upstream: a 200 holding "hi", ending cleanly, no internal error."""
     upstreams = [await raw_upstream(anthropic_liar(ANTHROPIC_LIES[lie])) for _ in range(2)]
     policy = shadowed_policy(upstreams[0].base, upstreams[1].base, dialect="anthropic")
+    running = await sidecar(policy, env={"KEY": "sk-x"})
+    path, headers, text = CALLERS[caller]
+    body = {"model": "r", "max_tokens": 5, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(running.url + path, json=body, headers=headers) as answer,
+    ):
+        status, streamed = answer.status, await answer.read()
+    assert status == 200 and text in streamed
+    assert b"[DONE]" in streamed or b"message_stop" in streamed
+    await asyncio.sleep(0.1)  # the shadow call, in the background
+    assert "internal_error" not in running.logs.getvalue().decode()
+
+
+def candidate(part: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"candidates": [{"content": {"role": "model", "parts": [part]}, "index": 0, **extra}]}
+
+
+GEMINI_LIES = {
+    "text a number": candidate({"text": 5}),
+    "text a list": candidate({"text": [1]}),
+    "thought a number": candidate({"text": 5, "thought": True}),
+    "call name a number": candidate({"functionCall": {"id": 5, "name": 5, "args": {}}}),
+    "finish reason a list": candidate({"text": ""}, finishReason=[1]),
+}
+
+
+def gemini_liar(lie: dict[str, Any]) -> Any:
+    """A Gemini server streaming "hi", then the lie, then a stop with its usage."""
+    usage = {"promptTokenCount": 1, "candidatesTokenCount": 1, "totalTokenCount": 2}
+    events = [candidate({"text": "hi"}), lie, {**candidate({"text": ""}, finishReason="STOP"), "usageMetadata": usage}]
+    sse = [b"data: " + orjson.dumps(e) + b"\r\n\r\n" for e in events]
+
+    async def handler(conn: ServerConn) -> None:
+        while await conn.read_request() is not None:
+            await conn.send(chunked(*sse, headers="content-type: text/event-stream\r\n"))
+
+    return handler
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+@pytest.mark.parametrize("lie", GEMINI_LIES)
+async def test_a_gemini_event_of_the_wrong_shape_is_skipped(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, lie: str, caller: str
+) -> None:
+    """The same from a Gemini upstream: a 200 holding "hi", ending cleanly, no internal error."""
+    upstreams = [await raw_upstream(gemini_liar(GEMINI_LIES[lie])) for _ in range(2)]
+    policy = shadowed_policy(upstreams[0].base, upstreams[1].base, dialect="gemini")
     running = await sidecar(policy, env={"KEY": "sk-x"})
     path, headers, text = CALLERS[caller]
     body = {"model": "r", "max_tokens": 5, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
