@@ -303,9 +303,9 @@ async def test_a_miss_leaves_no_exchange_to_the_garbage_collector(fake: FakeFact
         gc.enable()
 
 
-async def _raw_ask(url: str, head_lines: list[str]) -> dict[str, str]:
+async def _raw_ask(url: str, head_lines: list[str], status: int = 200) -> dict[str, str]:
     """The cached route's request over a raw socket with ``head_lines`` among its header lines (repeated
-    names kept as sent): the answer's headers."""
+    names kept as sent, each character one byte): the answer's headers, once its status is checked."""
     host, port = url.removeprefix("http://").split(":")
     body = orjson.dumps({"model": "cached", "messages": PROMPT, "temperature": 0})
     lines = ["POST /v1/chat/completions HTTP/1.1", f"host: {host}", "content-type: application/json"]
@@ -313,10 +313,10 @@ async def _raw_ask(url: str, head_lines: list[str]) -> dict[str, str]:
     reader, writer = await asyncio.open_connection(host, int(port))
     try:
         writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
-        status, headers, _ = await read_response(reader)
+        answered, headers, _ = await read_response(reader)
     finally:
         writer.close()
-    assert status == 200, headers
+    assert answered == status, headers
     return headers
 
 
@@ -356,18 +356,17 @@ async def test_an_odd_app_name_is_a_scope_like_any_other(
     assert (await _raw_ask(running.url, [line]))["x-sidecar-cache"] == "hit"
 
 
-async def test_a_passthrough_key_whose_bytes_are_not_utf8_is_a_scope_like_any_other(
+async def test_a_passthrough_key_whose_bytes_are_not_utf8_is_refused_cleanly(
     fake: FakeFactory, sidecar: SidecarFactory
 ) -> None:
     """On a caching passthrough route, an ``authorization`` key with bytes that are not UTF-8 (a raw
-    socket): the request is forwarded and cached under that key's own scope, never a 500 (hashing the
-    key refused the listener's lone surrogates)."""
+    socket): the cache's scope is built from it (hashing it raised on the listener's lone surrogates: a
+    500), and the attempt fails as ``credentials`` (such a key cannot be forwarded): a 502, nothing
+    stored."""
     url = await fake("f0")
-    policy = cache_policy([url]).replace(
-        "    speaks: openai\n", "    speaks: openai\n    api_key: {passthrough: true}\n"
-    )
-    running = await sidecar(policy)
-    line = "authorization: Bearer sk-\xff\xfe"
-    assert (await _raw_ask(running.url, [line]))["x-sidecar-cache"] == "miss"
-    assert (await _raw_ask(running.url, [line]))["x-sidecar-cache"] == "hit"
-    assert (await _raw_ask(running.url, ["authorization: Bearer sk-\xff\xfd"]))["x-sidecar-cache"] == "miss"
+    passthrough = "    speaks: openai\n    api_key: {passthrough: true}\n"
+    running = await sidecar(cache_policy([url]).replace("    speaks: openai\n", passthrough))
+    for _ in range(2):
+        headers = await _raw_ask(running.url, ["authorization: Bearer sk-\xff\xfe"], status=502)
+        assert headers["x-sidecar-cache"] == "miss"
+    assert await upstream_calls(running, url) == 0
