@@ -65,14 +65,13 @@ CALLERS = {
 }
 
 
-@pytest.mark.parametrize("caller", CALLERS)
-@pytest.mark.parametrize("lie", LIES)
-async def test_a_chunk_of_the_wrong_shape_is_skipped(
-    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, lie: str, caller: str
+async def assert_served(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, handler: Any, dialect: str, caller: str
 ) -> None:
-    """The caller's stream is a 200 holding "hi" and ending cleanly; no internal error is logged."""
-    upstreams = [await raw_upstream(liar(LIES[lie])) for _ in range(2)]
-    running = await sidecar(shadowed_policy(upstreams[0].base, upstreams[1].base), env={"KEY": "sk-x"})
+    """Two upstreams (served and shadow candidate) answering with ``handler``: the caller's stream is a
+    200 holding "hi" and ending cleanly, and no internal error is logged."""
+    upstreams = [await raw_upstream(handler) for _ in range(2)]
+    running = await sidecar(shadowed_policy(upstreams[0].base, upstreams[1].base, dialect), env={"KEY": "sk-x"})
     path, headers, text = CALLERS[caller]
     body = {"model": "r", "max_tokens": 5, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
     async with (
@@ -84,6 +83,15 @@ async def test_a_chunk_of_the_wrong_shape_is_skipped(
     assert b"[DONE]" in streamed or b"message_stop" in streamed
     await asyncio.sleep(0.1)  # the shadow call, in the background
     assert "internal_error" not in running.logs.getvalue().decode()
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+@pytest.mark.parametrize("lie", LIES)
+async def test_a_chunk_of_the_wrong_shape_is_skipped(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, lie: str, caller: str
+) -> None:
+    """The caller's stream is a 200 holding "hi" and ending cleanly; no internal error is logged."""
+    await assert_served(raw_upstream, sidecar, liar(LIES[lie]), "openai", caller)
 
 
 def block(index: Any, content: dict[str, Any]) -> dict[str, Any]:
@@ -131,20 +139,7 @@ async def test_an_anthropic_event_of_the_wrong_shape_is_skipped(
     raw_upstream: UpstreamFactory, sidecar: SidecarFactory, lie: str, caller: str
 ) -> None:
     """The same from an Anthropic upstream: a 200 holding "hi", ending cleanly, no internal error."""
-    upstreams = [await raw_upstream(anthropic_liar(ANTHROPIC_LIES[lie])) for _ in range(2)]
-    policy = shadowed_policy(upstreams[0].base, upstreams[1].base, dialect="anthropic")
-    running = await sidecar(policy, env={"KEY": "sk-x"})
-    path, headers, text = CALLERS[caller]
-    body = {"model": "r", "max_tokens": 5, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(running.url + path, json=body, headers=headers) as answer,
-    ):
-        status, streamed = answer.status, await answer.read()
-    assert status == 200 and text in streamed
-    assert b"[DONE]" in streamed or b"message_stop" in streamed
-    await asyncio.sleep(0.1)  # the shadow call, in the background
-    assert "internal_error" not in running.logs.getvalue().decode()
+    await assert_served(raw_upstream, sidecar, anthropic_liar(ANTHROPIC_LIES[lie]), "anthropic", caller)
 
 
 def candidate(part: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -179,17 +174,4 @@ async def test_a_gemini_event_of_the_wrong_shape_is_skipped(
     raw_upstream: UpstreamFactory, sidecar: SidecarFactory, lie: str, caller: str
 ) -> None:
     """The same from a Gemini upstream: a 200 holding "hi", ending cleanly, no internal error."""
-    upstreams = [await raw_upstream(gemini_liar(GEMINI_LIES[lie])) for _ in range(2)]
-    policy = shadowed_policy(upstreams[0].base, upstreams[1].base, dialect="gemini")
-    running = await sidecar(policy, env={"KEY": "sk-x"})
-    path, headers, text = CALLERS[caller]
-    body = {"model": "r", "max_tokens": 5, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(running.url + path, json=body, headers=headers) as answer,
-    ):
-        status, streamed = answer.status, await answer.read()
-    assert status == 200 and text in streamed
-    assert b"[DONE]" in streamed or b"message_stop" in streamed
-    await asyncio.sleep(0.1)  # the shadow call, in the background
-    assert "internal_error" not in running.logs.getvalue().decode()
+    await assert_served(raw_upstream, sidecar, gemini_liar(GEMINI_LIES[lie]), "gemini", caller)

@@ -19,7 +19,7 @@ from ...translate.deltas import (
     ToolStart,
     UsageSeen,
 )
-from ...translate.stream_in import LoadedOnce, failure_of
+from ...translate.stream_in import LoadedOnce, failure_of, text_field
 from . import response
 
 
@@ -84,8 +84,8 @@ class GeminiDecoder:
             if cand.get("index", 0) != 0:
                 continue
             for part in (cand.get("content") or {}).get("parts") or ():
-                signature = _text(part.get("thoughtSignature"))
-                text = _text(part.get("text"))
+                signature = text_field(part.get("thoughtSignature"))
+                text = text_field(part.get("text"))
                 if part.get("thought"):
                     if text:
                         out.append(Reasoning(text))
@@ -101,22 +101,16 @@ class GeminiDecoder:
                     fc = part["functionCall"]
                     ordinal = self._calls
                     self._calls += 1
-                    ident = _text(fc.get("id")) or response.call_id(self._response_id, ordinal)
-                    out.append(ToolStart(ordinal, ident, _text(fc.get("name"))))
+                    ident = text_field(fc.get("id")) or response.call_id(self._response_id, ordinal)
+                    out.append(ToolStart(ordinal, ident, text_field(fc.get("name"))))
                     out.append(ToolArgs(ordinal, dumps(fc.get("args") or {})))
-            raw = _text(cand.get("finishReason"))
+            raw = text_field(cand.get("finishReason"))
             if raw:
                 reason = response.finish_from(raw, self._calls > 0)
                 if reason is not None:
                     out.append(Finish(reason, raw))
         if not candidates:
-            blocked = _text((obj.get("promptFeedback") or {}).get("blockReason"))
+            blocked = text_field((obj.get("promptFeedback") or {}).get("blockReason"))
             if blocked:
                 out.append(Finish(FinishReason.CONTENT_FILTER, blocked))
         return out
-
-
-def _text(value: object) -> str:
-    """A string field of the provider's event, or "" when it is missing or not a string (a lying or
-    broken provider's number, list or object is never passed on as text)."""
-    return value if type(value) is str else ""
