@@ -66,11 +66,14 @@ def answer_view(response: ChatResponse) -> AnswerView:
     choice = response["choices"][0]
     texts: list[str] = []
     calls: list[ToolCallView] = []
-    for part in choice["parts"]:
+    for part in choice["parts"]:  # a provider's body, parsed but not typed: a text that is a number is none
         if part["type"] == "text":
-            texts.append(part["text"])
+            text = part["text"]
+            if type(text) is str:
+                texts.append(text)
         elif part["type"] == "tool_call":
-            calls.append(ToolCallView(part["name"], part["arguments"]))
+            name = part["name"]
+            calls.append(ToolCallView(name if type(name) is str else "", part["arguments"]))
     reason = choice["finish_reason"]
     return AnswerView("".join(texts), tuple(calls), reason.value if reason is not None else None)
 

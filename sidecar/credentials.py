@@ -56,6 +56,10 @@ class Credentials:
         if spec.passthrough:
             if not app_key:
                 raise CredentialError("the provider passes the app's key through, and the app sent none")
+            if not app_key.isascii() and not _is_text(app_key):
+                # bytes that are not UTF-8 reach the sidecar as lone surrogates: they could not be sent as
+                # the app sent them (the HTTP client drops them), nor found in an error quoting the key
+                raise CredentialError("the app's API key holds bytes that are not UTF-8: it cannot be passed through")
             return app_key
         if spec.env is not None:
             value = self._env.get(spec.env, "").strip()
@@ -129,3 +133,13 @@ def app_key(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
         if value:
             return value
     return query.get("key") or None
+
+
+def _is_text(value: str) -> bool:
+    """``value`` is valid Unicode text (no lone surrogate, which the listener makes of bytes that are not
+    UTF-8)."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -107,8 +107,20 @@ class RequestFacts:
 
 
 def app_of(headers: Mapping[str, str], default: str) -> str:
-    """The calling app: its ``x-sidecar-app`` header, else ``default`` (``SIDECAR_APP``)."""
-    return headers.get(APP_HEADER) or default
+    """The calling app: its ``x-sidecar-app`` header, else ``default`` (``SIDECAR_APP``); bytes that are
+    not UTF-8 written as ``\\xff`` (``readable_text``)."""
+    app = headers.get(APP_HEADER) or default
+    return app if app.isascii() else readable_text(app)
+
+
+def readable_text(value: str) -> str:
+    """``value`` as valid UTF-8 text: the listener hands over a header's bytes that are not UTF-8 as lone
+    surrogates (``surrogateescape``), which JSON writers, hashes and key builders refuse; each such byte
+    becomes ``\\xNN`` (any other lone surrogate ``\\udNNN``), the rest is unchanged."""
+    try:
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "backslashreplace").decode()
 
 
 def read_request(

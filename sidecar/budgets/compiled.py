@@ -26,6 +26,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from sidecar.policy.spec import ModelSpec, PriceSpec
+from sidecar.request_facts import readable_text
 
 from .pricing import to_units
 from .spec import TARGET_SCOPES, Action, BudgetsSpec, LimitSpec, Measure, ScopeKind, StoreSpec, Window
@@ -37,8 +38,9 @@ _KEY_SAFE = re.compile(r"[A-Za-z0-9_.@/+=-]{1,64}")
 
 
 def hash_key(api_key: str) -> str:
-    """The scope value of a caller's API key: 16 hex digits of its SHA-256 (the key never leaves)."""
-    return hashlib.sha256(api_key.encode()).hexdigest()[:16]
+    """The scope value of a caller's API key: 16 hex digits of its SHA-256 (the key never leaves); a key's
+    bytes that are not UTF-8 (the listener's lone surrogates) hashed as they came (``surrogatepass``)."""
+    return hashlib.sha256(api_key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def key_part(value: str) -> str:
@@ -269,11 +271,19 @@ def _compile_limit(index: int, spec: LimitSpec) -> Limit:
     )
 
 
+def _header_value(value: str | None) -> str:
+    """A header's value as a scope value: bytes that are not UTF-8 written ``\\xNN`` (the listener's
+    lone surrogates would break /status's JSON), "-" when absent or empty."""
+    if not value:
+        return NO_VALUE
+    return value if value.isascii() else readable_text(value)
+
+
 def _value_reader(scope: ScopeKind, header: str | None) -> Callable[[BudgetRequest, TargetInfo], str]:
     """How a scope reads its value: global -> "*", a missing request value -> "-"."""
     if scope is ScopeKind.HEADER:
         name = header or ""
-        return lambda request, target: request.headers.get(name) or NO_VALUE
+        return lambda request, target: _header_value(request.headers.get(name))
     readers: dict[ScopeKind, Callable[[BudgetRequest, TargetInfo], str]] = {
         ScopeKind.GLOBAL: lambda request, target: GLOBAL,
         ScopeKind.APP: lambda request, target: request.app or NO_VALUE,

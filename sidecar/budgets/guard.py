@@ -46,6 +46,8 @@ MAX_PENDING = 10_000
 FLUSH_EVERY_S = 0.5
 CARRY_S = 0.02
 """How long a settlement waits for the next reservation to carry it before it is sent alone."""
+USED_SUFFIX = "+used"
+"""A fallback reservation's use, queued for the shared store, is settled under ``res_id + USED_SUFFIX``."""
 
 
 @dataclass
@@ -270,10 +272,12 @@ class GuardedStore:
     def _settle_locally(
         self, res_id: str, where: StoreUse, refs: Sequence[CounterRef], actual: Sequence[int], done_until: float
     ) -> None:
-        """A reservation made in this pod: settle it here; a fallback one's use is queued for the shared store."""
+        """A reservation made in this pod: settle it here; a fallback one's use is queued for the shared
+        store, under its own id (``<res_id>+used``): the failed reservation's release is already queued
+        under ``res_id``, and the store applies one settlement per id, so sharing it dropped the use."""
         self.local.settle_now(res_id, refs, actual)
         if where == "fallback" and any(actual):
-            self._enqueue(Settlement(res_id, refs, [0] * len(actual), actual, done_until))
+            self._enqueue(Settlement(res_id + USED_SUFFIX, refs, [0] * len(actual), actual, done_until))
 
     def _track(self, task: asyncio.Task[None]) -> None:
         self._tasks.add(task)

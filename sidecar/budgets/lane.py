@@ -71,6 +71,8 @@ class Lane:
         if not self._priced:
             return 0, inputs + output, 1
         cached = usage.cached_input_tokens
-        fresh = inputs - cached if inputs > cached else 0
+        if cached > inputs:  # a subset of the input: a provider claiming more lies
+            cached = inputs
+        fresh = inputs - cached
         total = fresh * self._input_price + cached * self._cached_price + output * self._output_price
         return round(total / 1_000_000 * NANO_USD), inputs + output, 1

@@ -343,7 +343,8 @@ def open_ledger(budgets: Budgets, *, env: Mapping[str, str] | None = None, **opt
     if budgets.store.is_redis:
         from .redis_store import RedisStore
 
-        shared = RedisStore(budgets.store, env=env)
+        clock = options.get("clock", time.time)
+        shared = RedisStore(budgets.store, env=env, clock=clock)  # type: ignore[arg-type]
     return Ledger(budgets, shared=shared, **options)  # type: ignore[arg-type]
 
 

@@ -13,7 +13,8 @@ holds: all or nothing). ``settle_many`` is the settlements alone, ``read`` a res
 id (purge and report). The ledger's ``GuardedStore`` queues settlements and hands them to the next
 reservation, so a pod under load makes one call per request. The script is sent by SHA (EVALSHA);
 redis-py's ``Script`` loads it again when the server answers NOSCRIPT (after a restart or SCRIPT
-FLUSH). Needs Redis >= 6.2 (SET ... EXAT).
+FLUSH). Needs Redis >= 6.2. Keys are given lifetimes (EXPIRE, SET EX), never instants: a pod whose
+clock is minutes off Redis's still counts (an instant in Redis's past would delete a counter as written).
 
 The password (``password.file`` or ``.env``) is read for each new connection
 (``sidecar.redis_credentials``), so a rotated Secret needs no restart.
@@ -27,8 +28,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -44,7 +47,7 @@ STORE_LUA = """
 local k, a, settled = 0, 1, 0
 for s = 1, tonumber(ARGV[1]) do
   local id, n = ARGV[a + 1], tonumber(ARGV[a + 3])
-  if redis.call('SET', KEYS[k + 1], '1', 'NX', 'EXAT', ARGV[a + 2]) then
+  if redis.call('SET', KEYS[k + 1], '1', 'NX', 'EX', ARGV[a + 2]) then
     settled = settled + 1
     for i = 1, n do
       local hkey, zkey = KEYS[k + 2 * i], KEYS[k + 2 * i + 1]
@@ -55,7 +58,7 @@ for s = 1, tonumber(ARGV[1]) do
       end
       if ARGV[base + 2] ~= '0' then
         redis.call('HINCRBY', hkey, 'u', ARGV[base + 2])
-        redis.call('EXPIREAT', hkey, ARGV[base + 3])
+        redis.call('EXPIRE', hkey, ARGV[base + 3])
       end
     end
   end
@@ -97,8 +100,8 @@ if refused == 0 and id ~= '' then
     local amount = ARGV[base + 1]
     redis.call('HINCRBY', hkey, 'h', amount)
     redis.call('ZADD', zkey, ARGV[a + 3], id .. ':' .. amount)
-    redis.call('EXPIREAT', hkey, ARGV[base + 3])
-    redis.call('EXPIREAT', zkey, ARGV[base + 3])
+    redis.call('EXPIRE', hkey, ARGV[base + 3])
+    redis.call('EXPIRE', zkey, ARGV[base + 3])
     uses[i] = uses[i] + tonumber(amount)
   end
 end
@@ -106,9 +109,11 @@ table.insert(uses, 1, refused)
 return uses
 """
 """The one script: first the settlements it carries (ARGV[1] of them: per settlement its id, the
-expiry of its done-marker, its counter count n and (reserved, used, key expiry) per counter; KEYS: the
+seconds its done-marker lives, its counter count n and (reserved, used, key TTL) per counter; KEYS: the
 marker, then each counter's hash and holds), then, when arguments remain, a reservation (now, id, the
-holds' expiry, n, and (amount, cap, key expiry) per counter; KEYS: each counter's hash and holds).
+holds' expiry, n, and (amount, cap, key TTL) per counter; KEYS: each counter's hash and holds). Key
+lifetimes are relative (EXPIRE, SET EX: Redis's clock need not agree with the pod's); ``now`` and the
+holds' expiries are the pod's clock, compared only with each other.
 Replies ``{settled}`` without a reservation, else ``{refused index + 1 (0: none), uses...}``."""
 
 
@@ -117,8 +122,11 @@ class RedisStore:
 
     remote = True
 
-    def __init__(self, spec: StoreSpec, *, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, spec: StoreSpec, *, env: Mapping[str, str] | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
         self.prefix = f"{spec.key_prefix}:{{budgets}}"
+        self._clock = clock  # the ledger's: key lifetimes of a settlement alone are relative to it
         self._timeout_s = spec.timeout_ms / 1000
         options: dict[str, Any] = {
             "max_connections": spec.max_connections,
@@ -155,11 +163,11 @@ class RedisStore:
         hold_until: float,
         carried: Sequence[Settlement] = (),
     ) -> ReserveResult:
-        keys, args = self._settlements(carried)
+        keys, args = self._settlements(carried, now)
         args += (repr(now), res_id, repr(hold_until), len(counters))
         for ref, amount in zip(counters, amounts, strict=True):
             keys += (ref.key, ref.key + ":r")
-            args += (amount, ref.cap, ref.expires_at)
+            args += (amount, ref.cap, _ttl(ref.expires_at, now))
         reply = await self._call(self._script, keys, args)
         return ReserveResult(int(reply[0]) - 1, tuple(int(use) for use in reply[1:]))
 
@@ -175,19 +183,20 @@ class RedisStore:
 
     async def settle_many(self, settlements: Sequence[Settlement]) -> None:
         if settlements:
-            keys, args = self._settlements(settlements)
+            keys, args = self._settlements(settlements, self._clock())
             await self._call(self._script, keys, args)
 
-    def _settlements(self, settlements: Sequence[Settlement]) -> tuple[list[str], list[str | int | float]]:
-        """The script's keys and arguments for ``settlements`` (a reservation's are appended after)."""
+    def _settlements(self, settlements: Sequence[Settlement], now: float) -> tuple[list[str], list[str | int | float]]:
+        """The script's keys and arguments for ``settlements`` (a reservation's are appended after); key
+        lifetimes relative to ``now``, the pod's clock."""
         keys: list[str] = []
         args: list[str | int | float] = [len(settlements)]
         for op in settlements:
             keys.append(f"{self.prefix}:d:{op.res_id}")
-            args += (op.res_id, int(op.done_until) + 1, len(op.refs))
+            args += (op.res_id, _ttl(op.done_until + 1, now), len(op.refs))
             for ref, held, used in zip(op.refs, op.reserved, op.actual, strict=True):
                 keys += (ref.key, ref.key + ":r")
-                args += (held, used, ref.expires_at)
+                args += (held, used, _ttl(ref.expires_at, now))
         return keys, args
 
     async def read(self, counters: Sequence[CounterRef], now: float) -> tuple[int, ...]:
@@ -209,3 +218,9 @@ class RedisStore:
                 return await script(keys=keys, args=args)
         except (RedisError, OSError, TimeoutError, SecretUnavailable) as exc:
             raise StoreError(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) from exc
+
+
+def _ttl(expires_at: float, now: float) -> int:
+    """Whole seconds from ``now`` to ``expires_at`` (both the pod's clock), at least 1: a key given a
+    lifetime rather than an instant lives as long whatever Redis's clock says."""
+    return max(1, math.ceil(expires_at - now))

@@ -1,6 +1,6 @@
 """The cache key: a SHA-256 of the canonical request and of who is asking. Pure functions, no I/O.
 
-    key = "v1:" + sha256( route identity  \\0  dialect  \\0  requested model  \\0  scope
+    key = "v2:" + sha256( route identity  \\0  dialect  \\0  requested model  \\0  scope
                                      \\0  canonical body ).hex()
 
 - **Route identity** (``route_identity``): the route's name and its target chain (each target's
@@ -11,9 +11,9 @@
   top-level whole floats written as integers (``temperature: 0`` and ``0.0`` are one key; past 64 bits
   they stay floats). ``stream`` is a transport field: a streamed and a whole request share an entry.
 - **Scope** (``caller_scope``): the deployment's app (``SIDECAR_APP``) and the app the request names
-  (``x-sidecar-app``), unless the route shares entries across apps; with a passthrough API key, a
-  SHA-256 of the caller's key, always (sharing across apps never shares across keys). The scope is
-  hashed into the key and never stored in clear.
+  (``x-sidecar-app``), as a JSON array (no app name can spell another pair), unless the route shares
+  entries across apps; with a passthrough API key, a SHA-256 of the caller's key, always (sharing
+  across apps never shares across keys). The scope is hashed into the key and never stored in clear.
 
 Requests the cache cannot answer faithfully are not cacheable (``uncacheable``): ones that ask for
 output the common form does not carry (log probabilities, audio, several choices, server-side tools,
@@ -32,7 +32,7 @@ import orjson
 from ..dialects import Dialect
 from ..dialects.registry import DIALECTS, wire
 
-KEY_VERSION = "v1"
+KEY_VERSION = "v2"  # v2: the app scope as a JSON array (v1 joined the names with "/")
 
 
 def canonical_body(dialect: Dialect, body: Mapping[str, Any]) -> bytes:
@@ -85,10 +85,15 @@ def _deterministic(dialect: Dialect, body: dict[str, Any]) -> bool:
 
 
 def caller_scope(*, deployment_app: str, app: str, caller_key: str | None, share_across_apps: bool) -> str:
-    """Who may read an entry: the apps unless shared, and always the passthrough key's hash."""
-    scope = "shared" if share_across_apps else f"app={deployment_app}/{app}"
+    """Who may read an entry: the apps unless shared, and always the passthrough key's hash.
+
+    The two app names are written as a JSON array, not joined: joined by ``/``, deployment ``shop`` with
+    ``x-sidecar-app: payments/x`` spelled the scope of deployment ``shop/payments`` with app ``x``.
+    """
+    scope = "shared" if share_across_apps else "app=" + orjson.dumps([deployment_app, app]).decode()
     if caller_key is not None:
-        scope += "|key=" + hashlib.sha256(caller_key.encode()).hexdigest()
+        # surrogatepass: a key's bytes that are not UTF-8 reach here as lone surrogates (a 500 otherwise)
+        scope += "|key=" + hashlib.sha256(caller_key.encode("utf-8", "surrogatepass")).hexdigest()
     return scope
 
 
@@ -102,7 +107,7 @@ _DIALECT_BYTES: Mapping[Dialect, bytes] = {dialect: dialect.value.encode() for d
 
 
 def cache_key(identity: bytes, dialect: Dialect, model: str, scope: str, canonical: bytes) -> str:
-    """The store key: ``v1:`` and a hex SHA-256 of the parts joined by NUL bytes (Redis puts its
+    """The store key: ``v2:`` and a hex SHA-256 of the parts joined by NUL bytes (Redis puts its
     ``key_prefix:`` before it)."""
     parts = (identity, _DIALECT_BYTES[dialect], model.encode(), scope.encode(), canonical)
     return _KEY_PREFIX + hashlib.sha256(b"\0".join(parts)).hexdigest()

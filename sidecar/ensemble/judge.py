@@ -78,8 +78,10 @@ def fill(template: str, values: Mapping[str, str]) -> str:
 
 
 def defuse(text: str, tag: str) -> str:
-    """Keep an answer or question from closing the tag it is quoted in."""
-    return text.replace(f"</{tag}", f"<\\/{tag}")
+    """Keep an answer or question from closing the tag it is quoted in: ``</tag``, in any case and with
+    spaces around the slash (``</Candidate >``, ``< /CANDIDATE>``: a model reads them as closers too),
+    becomes ``<\\/tag`` as written."""
+    return re.sub(r"<\s*/\s*(" + re.escape(tag) + ")", r"<\\/\1", text, flags=re.IGNORECASE)
 
 
 def judge_request_body(prompt: str, max_tokens: int) -> dict[str, Any]:

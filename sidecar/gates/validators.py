@@ -8,14 +8,17 @@ in a ``functools.lru_cache`` of ``max_entries`` (default 128); schemas over ``MA
 compiled. It implements drafts 4, 6 and 7 (``$defs`` references resolve; 2019+ keywords such as
 ``prefixItems`` or ``unevaluatedProperties`` are ignored); defaults are never written into the answer.
 
-A schema it cannot compile is ``SchemaUnusable`` (cached too): the gate then checks only that the answer
-is JSON. Error messages name the path from the answer's root as ``$``: ``$.items[3].quantity must be
-bigger than or equal to 1``.
+A schema it cannot compile (a ``pattern`` Python's ``re`` refuses included) is ``SchemaUnusable``
+(cached too): the gate then checks only that the answer is JSON. A check that raises while it runs
+(``multipleOf: 0`` divides by zero; a recursive ``$ref``) fails the answer as "could not be checked".
+Error messages name the path from the answer's root as ``$``: ``$.items[3].quantity must be bigger than
+or equal to 1``.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -46,7 +49,8 @@ class SchemaValidator:
         except self._violation as exc:
             message = exc.message
             return "$" + message[4:] if message.startswith("data") else message
-        except (RecursionError, ValueError, TypeError) as exc:  # a pathological schema or value
+        except (RecursionError, ValueError, TypeError, ArithmeticError) as exc:  # a pathological schema or value
+            # (ArithmeticError: ``multipleOf: 0``, which no schema allows, is a division by zero)
             return f"the answer could not be checked: {type(exc).__name__}"
         return None
 
@@ -67,7 +71,8 @@ def compile_schema(schema: Mapping[str, Any]) -> Compiled:
         )
     except fastjsonschema.JsonSchemaDefinitionException as exc:
         return SchemaUnusable(str(exc))
-    except (RecursionError, ValueError, TypeError, KeyError, AttributeError, SyntaxError) as exc:
+    except (RecursionError, ValueError, TypeError, KeyError, AttributeError, SyntaxError, re.error) as exc:
+        # re.error: a ``pattern`` or ``patternProperties`` key Python's re refuses, compiled with the schema
         return SchemaUnusable(f"{type(exc).__name__}: {exc}"[:200])
 
 

@@ -99,6 +99,8 @@ def parse_document(data: bytes) -> tuple[dict[str, Any], list[str]]:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise PolicyError([f"invalid YAML{where}: {problem}"]) from None
+    except RecursionError:  # PyYAML's parser recurses per level: a few thousand nested [ or { end it
+        raise PolicyError(["invalid YAML: nested too deeply to read (a policy needs a dozen levels)"]) from None
     finally:
         loader.dispose()
     return _mapping(document), loader.repeated

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from ..cost import cost_usd
+from ..request_facts import readable_text
 from ..routing.report import observe as routing_fields
 from ..telemetry import Telemetry
 from ..telemetry.logging import LineBuffer, LogOutput
@@ -128,4 +129,19 @@ class AccessLog:
         if trace.trace_id:
             fields["trace_id"] = trace.trace_id
             fields["span_id"] = trace.span_id
-        self._buffer.write(orjson.dumps(fields, option=orjson.OPT_APPEND_NEWLINE))
+        try:
+            line = orjson.dumps(fields, option=orjson.OPT_APPEND_NEWLINE)
+        except TypeError:  # a header's bytes that are not UTF-8 (lone surrogates): written as \xNN
+            line = orjson.dumps(_readable(fields), option=orjson.OPT_APPEND_NEWLINE)
+        self._buffer.write(line)
+
+
+def _readable(value: Any) -> Any:
+    """``value`` with every string made valid UTF-8 (``readable_text``), at every depth."""
+    if isinstance(value, str):
+        return readable_text(value)
+    if isinstance(value, dict):
+        return {readable_text(k) if isinstance(k, str) else k: _readable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_readable(item) for item in value]
+    return value

@@ -10,6 +10,7 @@ Handlers other than ``healthz`` are given the ``SidecarState`` as a keyword (bou
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -105,15 +106,37 @@ def shadow_table(state: SidecarState) -> list[dict[str, Any]]:
     return rows
 
 
-async def metrics(request: BaseRequest, *, state: SidecarState) -> Response:
+_METRICS_TYPE = {"content-type": "text/plain; version=0.0.4; charset=utf-8"}
+
+
+def _metrics_text(state: SidecarState) -> bytes:
     state.budgets.refresh(state.telemetry.instruments)
     cache = state.caches.cache
     if cache is not None:
         state.telemetry.cache_store(cache.snapshot())
-    return Response(
-        body=state.telemetry.metrics_text(),
-        headers={"content-type": "text/plain; version=0.0.4; charset=utf-8"},
-    )
+    return state.telemetry.metrics_text()
+
+
+async def metrics(request: BaseRequest, *, state: SidecarState) -> Response:
+    return Response(body=_metrics_text(state), headers=_METRICS_TYPE)
+
+
+class ThrottledMetrics:
+    """``GET /metrics`` for the health port, which the whole cluster can reach: rendered at most once
+    every ``every_s`` and the same text served in between, so a flood of scrapes costs the event loop
+    (shared with the app's requests) one render per ``every_s`` (a scrape every 15 s never sees it)."""
+
+    def __init__(self, state: SidecarState, every_s: float = 1.0) -> None:
+        self._state = state
+        self._every_s = every_s
+        self._text = b""
+        self._rendered_at = -math.inf
+
+    async def __call__(self, request: BaseRequest) -> Response:
+        now = time.monotonic()
+        if now - self._rendered_at >= self._every_s:
+            self._text, self._rendered_at = _metrics_text(self._state), now
+        return Response(body=self._text, headers=_METRICS_TYPE)
 
 
 async def list_models(request: BaseRequest, *, state: SidecarState) -> Response:

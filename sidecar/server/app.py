@@ -159,7 +159,9 @@ class SidecarApp:
     def _shadow_stage(self, walk: ChildWalk) -> Stage:
         from .shadowing import ShadowRunner
 
-        self.shadow = ShadowRunner(walk, self.state.telemetry, self.state.shadow)
+        self.shadow = ShadowRunner(
+            walk, self.state.telemetry, self.state.shadow, self.state.settings.upstream_max_body_bytes
+        )
         return self.shadow.stage
 
     def listener(self) -> Listener:
@@ -256,7 +258,7 @@ def health_listener(state: SidecarState) -> Listener:
         ("GET", "/readyz", partial(admin.readyz, state=state)),
     ]
     if settings.health_metrics:
-        routes.append(("GET", "/metrics", partial(admin.metrics, state=state)))
+        routes.append(("GET", "/metrics", admin.ThrottledMetrics(state)))
     return Listener(
         Routes(routes, fallback=_not_found, max_body=settings.max_body_bytes),
         max_connections=settings.health_max_connections,

@@ -39,6 +39,7 @@ from ..resilience.classify import (
 from ..telemetry import AttemptTrace
 from ..translate import (
     TranslateOptions,
+    TranslationError,
     Usage,
     error_status,
     extract_usage,
@@ -245,14 +246,18 @@ class Attempt:
         relayed["content-type"] = response.headers.get("content-type", "application/json")
         if wire is not caller:
             relayed["content-type"] = "application/json"
-            out = translate_response(
-                parsed,
-                source=wire,
-                target=caller,
-                operation=exchange.facts.operation,
-                model=prepared.target.upstream_model,
-                request=exchange.facts.body,
-            )
+            try:
+                out = translate_response(
+                    parsed,
+                    source=wire,
+                    target=caller,
+                    operation=exchange.facts.operation,
+                    model=prepared.target.upstream_model,
+                    request=exchange.facts.body,
+                )
+            except TranslationError:  # a body of the wrong shape (a string for a message...): the upstream's fault
+                reason = f"upstream sent a {wire.value} body of the wrong shape"
+                return AttemptResult(Outcome.failure("malformed_response", reason))
             body = orjson.dumps(out)
         result.response = Response(status=status, body=body, headers=relayed)
         return result

@@ -220,31 +220,50 @@ class BudgetStage:
 
 
 class UsedTap:
-    """What the caller was sent of a streamed answer (``hooks.StreamTap``): the text of its deltas and
-    the usage its events reported, for a settlement if the caller goes away before the end."""
+    """What the caller was sent of a streamed answer (``hooks.StreamTap``): the estimated tokens of its
+    deltas' text and the usage its events reported, for a settlement if the caller goes away before the
+    end. The text is estimated every ``FOLD_CHARS`` characters and let go: a stream has no length limit,
+    and one without end must not make the sidecar hold it."""
 
-    __slots__ = ("target", "texts", "usage")
+    FOLD_CHARS = 65_536
+
+    __slots__ = ("_folded", "_held", "target", "texts", "usage")
 
     def __init__(self) -> None:
         self.target: Target | None = None
         self.texts: list[str] = []
         self.usage: Usage | None = None
+        self._held = 0
+        self._folded = 0
 
     def open(self, target: Target) -> None:
         self.target = target
         self.texts.clear()
         self.usage = None
+        self._held = self._folded = 0
 
     def feed(self, delta: Delta) -> None:
         if isinstance(delta, (Text, Reasoning)):
-            self.texts.append(delta.text)
+            text = delta.text
         elif isinstance(delta, ToolArgs):
-            self.texts.append(delta.fragment)
-        elif isinstance(delta, UsageSeen):
-            self.usage = delta.usage if self.usage is None else self.usage.merge(delta.usage)
+            text = delta.fragment
+        else:
+            if isinstance(delta, UsageSeen):
+                self.usage = delta.usage if self.usage is None else self.usage.merge(delta.usage)
+            return
+        self.texts.append(text)
+        self._held += len(text)
+        if self._held > self.FOLD_CHARS:
+            self._folded += estimate_joined(self.texts)
+            self.texts.clear()
+            self._held = 0
 
     def close(self, clean: bool) -> None:
         pass
+
+    def streamed_tokens(self) -> int:
+        """The estimated tokens of the text streamed so far."""
+        return self._folded + estimate_joined(self.texts)
 
 
 def used_when_cancelled(exchange: Exchange, prompt_tokens: int, tap: UsedTap | None) -> tuple[Usage, Target | None]:
@@ -261,7 +280,7 @@ def used_when_cancelled(exchange: Exchange, prompt_tokens: int, tap: UsedTap | N
     if tap is None or tap.target is None:
         return Usage(prompt_tokens, 0), None
     seen = tap.usage
-    streamed = estimate_joined(tap.texts)
+    streamed = tap.streamed_tokens()
     if seen is None:
         return Usage(prompt_tokens, streamed), tap.target
     input_tokens = seen.input_tokens or prompt_tokens

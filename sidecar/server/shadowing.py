@@ -38,6 +38,7 @@ from ..ensemble.judge import judge_request_body, question_from_body
 from ..shadow import ShadowOutcome, ShadowSlots, ShadowStats, agree, agreement_prompt, parse_agreement, sampled
 from ..telemetry.logging import get_logger
 from ..translate import TranslationError
+from ..translate.deltas import Finish, Text, ToolArgs, ToolStart
 from .children import child_exchange, judge_facts, spent, unstreamed
 from .errors import RequestFailed
 from .exchange import Exchange
@@ -62,20 +63,39 @@ OTHER_TASK = "other"
 
 
 class TextTap:
-    """Collects a streamed answer's deltas (``hooks.StreamTap``), to compare with the candidates'."""
+    """Collects the parts of a streamed answer's deltas that ``answer_of_deltas`` reads (``hooks.StreamTap``),
+    to compare with the candidates'. Past ``max_bytes`` characters of text and tool arguments (the upstream body
+    limit) it lets them go and the answer is not compared: a stream is not bounded as a body is, and a
+    hostile upstream streaming without end must not make the sidecar hold it."""
 
-    def __init__(self) -> None:
+    __slots__ = ("_max_bytes", "_size", "clean", "deltas")
+
+    def __init__(self, max_bytes: int) -> None:
         self.deltas: list[Delta] = []
         self.clean = False
+        self._max_bytes = max_bytes
+        self._size = 0
 
     def open(self, target: Target) -> None:
         self.deltas.clear()
+        self._size = 0
 
     def feed(self, delta: Delta) -> None:
-        self.deltas.append(delta)
+        if self._size > self._max_bytes:
+            return
+        if isinstance(delta, Text):
+            self._size += len(delta.text)
+        elif isinstance(delta, ToolArgs):
+            self._size += len(delta.fragment)
+        elif not isinstance(delta, (ToolStart, Finish)):
+            return
+        if self._size > self._max_bytes:
+            self.deltas.clear()
+        else:
+            self.deltas.append(delta)
 
     def close(self, clean: bool) -> None:
-        self.clean = clean
+        self.clean = clean and self._size <= self._max_bytes
 
 
 def task_class(facts: RequestFacts) -> str:
@@ -90,8 +110,9 @@ def task_class(facts: RequestFacts) -> str:
 class ShadowRunner:
     """The shadow stage and its background calls (one per app)."""
 
-    def __init__(self, walk: ChildWalk, telemetry: Telemetry, stats: ShadowStats) -> None:
+    def __init__(self, walk: ChildWalk, telemetry: Telemetry, stats: ShadowStats, max_answer_bytes: int) -> None:
         self._walk = walk
+        self._max_answer_bytes = max_answer_bytes
         self._telemetry = telemetry
         self.stats = stats
         self._slots: dict[str, ShadowSlots] = {}
@@ -111,7 +132,7 @@ class ShadowRunner:
         exchange.shadow = "sampled"
         tap: TextTap | None = None
         if facts.stream:
-            tap = TextTap()
+            tap = TextTap(self._max_answer_bytes)
             exchange.taps = (*exchange.taps, tap)
         response = await call_next(exchange)
         served = self._served(exchange, response, tap)

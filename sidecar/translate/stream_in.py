@@ -1,6 +1,6 @@
 """Stream decoders (one upstream SSE event -> common deltas, ``deltas.Delta``): the helpers they share
-(``load_data``, ``LoadedOnce``, ``failure_of``), and what each reads; each is its dialect's ``decoder`` module
-(``sidecar/dialects/<dialect>/decoder.py``).
+(``load_data``, ``LoadedOnce``, ``failure_of``, ``text_field``), and what each reads; each is its dialect's
+``decoder`` module (``sidecar/dialects/<dialect>/decoder.py``).
 
 - ``OpenAIDecoder``: ``chat.completion.chunk`` payloads; the first chunk gives ``Start``,
   ``reasoning_content`` or ``reasoning`` (OpenAI-compatible servers) gives ``Reasoning``, ``content``
@@ -20,7 +20,8 @@
   ``ToolArgs``; ``finishReason`` -> ``Finish``;
   ``usageMetadata`` -> ``UsageSeen``. Gemini has no end marker: the stream's end is ``finish()``.
 
-Decoders read defensively (``.get`` everywhere); the translator skips an event a decoder cannot read.
+Decoders read defensively (``.get`` everywhere, a string field of another type read as missing:
+``text_field``); the translator skips an event a decoder cannot read.
 """
 
 from __future__ import annotations
@@ -66,3 +67,9 @@ def failure_of(error: Any) -> Failure:
     """The ``Failure`` delta of an upstream error object (or message)."""
     message = error.get("message") if isinstance(error, dict) else error
     return Failure(status_of(error), message if isinstance(message, str) and message else "upstream stream error")
+
+
+def text_field(value: object) -> str:
+    """A string field of a provider's event, or "" when it is missing or not a string (a lying or broken
+    provider's number, list or object is never passed on as text)."""
+    return value if type(value) is str else ""

@@ -75,7 +75,7 @@ BODY = {"model": "gpt", "messages": [{"role": "user", "content": "Classify: invo
 def test_key_is_the_same_in_every_process() -> None:
     """The key is a SHA-256 of bytes (no ``hash()``, no dict order): this request's key is fixed, so
     sidecars share entries across restarts. A change here must bump KEY_VERSION."""
-    assert _key(BODY) == "v1:12f35f70c914f9138a06e6ca819698efda61f3f131beae13ef73c68b211cc76f"
+    assert _key(BODY) == "v2:43b8f84b53003fe07b909f6cbd0f12d79bbe16cd69c79e398d5bf203dffb951c"
 
 
 def test_json_key_order_does_not_change_the_key() -> None:

@@ -46,6 +46,10 @@ def test_long_forms():
             {"json_schema": {"schema": {"type": "object", "minProperties": "x"}}},
             "json_schema.schema: not a usable JSON Schema",
         ),
+        (  # re's own error, not a ValueError: it escaped the policy check as a traceback
+            {"json_schema": {"schema": {"type": "string", "pattern": "("}}},
+            "json_schema.schema: not a usable JSON Schema: error: missing ), unterminated subpattern",
+        ),
         ({"json_schema": "always"}, "json_schema.source: Input should be 'request', 'policy' or 'off'"),
         ({"json_schema": {"source": "policy"}}, "json_schema: give schema exactly when source is policy"),
         ({"refusal": {"phrases": ["  "]}}, "refusal.phrases: a phrase must not be blank"),

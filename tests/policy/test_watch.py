@@ -121,6 +121,25 @@ async def test_broken_policy_keeps_the_last_good_one(tmp_path: Path) -> None:
         task.cancel()
 
 
+async def test_a_policy_nested_past_the_parsers_depth_is_rejected_and_reloads_go_on(tmp_path: Path) -> None:
+    """A file nesting 5,000 lists deep (a templating slip): a rejected reload naming the depth, and the
+    watcher lives on to apply the next good file (the parser's RecursionError used to end the watcher:
+    no later reload was ever applied)."""
+    path = tmp_path / "policy.yaml"
+    path.write_text(V1)
+    holder, task, events = await start(path)
+    try:
+        path.write_text(V1 + "x: " + "[" * 5000 + "]" * 5000 + "\n")
+        await wait_for(lambda: holder.last_error is not None)
+        assert holder.last_error is not None
+        assert holder.last_error.errors[0].startswith("invalid YAML: nested too deeply")
+        path.write_text(V2)
+        await wait_for(lambda: default_target(holder) == "claude")
+        assert not task.done() and [ok for ok, _ in events] == [False, True]
+    finally:
+        task.cancel()
+
+
 async def test_reload_now_rereads_without_waiting_for_a_poll(tmp_path: Path) -> None:
     """reload_now (SIGHUP) applies a change at once, even when the stat signature did not move."""
     path = tmp_path / "policy.yaml"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -10,6 +11,7 @@ import orjson
 from aiohttp import web
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
+from .raw import read_response
 
 COMPLETION = {
     "id": "chatcmpl-1",
@@ -70,6 +72,26 @@ async def test_the_line_names_the_deployment_app_when_the_request_names_none(
     running = await sidecar(policy(await fake("f")), app_name="deployment-app")
     line = await access_line(running, {})
     assert line["app"] == "deployment-app" and "headers" not in line and line["route"] == "rest"
+
+
+async def test_header_bytes_that_are_not_utf8_are_logged_as_escapes(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """An x-team (a matched header) and an x-sidecar-app whose bytes are not UTF-8, over a raw socket:
+    the request is answered (it was a 500 without an access line: the JSON writer refused the text) and
+    the line writes each such byte as an escape."""
+    running = await sidecar(policy(await fake("f")))
+    body = orjson.dumps({"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+    host, port = running.url.removeprefix("http://").split(":")
+    head = f"POST /v1/chat/completions HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\n"
+    head += f"content-length: {len(body)}\r\nconnection: close\r\n"
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(head.encode() + b"x-team: ops\xff\r\nx-sidecar-app: caf\xe9\r\n\r\n" + body)
+        status, _, _ = await read_response(reader)
+    finally:
+        writer.close()
+    assert status == 200
+    line = [line for line in running.log_lines() if line.get("event") == "access"][-1]
+    assert (line["app"], line["headers"], line["route"]) == ("caf\\xe9", {"x-team": "ops\\xff"}, "rest")
 
 
 async def test_cached_input_tokens_are_logged_and_priced_as_cached(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -16,7 +17,7 @@ import pytest
 
 from sidecar.server.app import health_listener
 
-from ..conftest import SidecarFactory, provider_block
+from ..conftest import FakeFactory, SidecarFactory, provider_block
 
 MODELS = "models:\n  m: {provider: up, model: m}\n"
 
@@ -127,6 +128,39 @@ async def test_the_health_port_serves_metrics_only_when_asked(sidecar: SidecarFa
         assert status == 200 and "llm_sidecar_build_info{" in text
     else:
         assert status == 404
+
+
+async def test_a_flood_of_scrapes_on_the_health_port_renders_once_a_second(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """The health port is reachable from the whole cluster: its /metrics is rendered at most once a
+    second and the same text served in between, so a flood of scrapes costs the event loop (which the
+    app's requests share) one render a second. A request made between two scrapes shows on the proxy
+    port's /metrics at once, on the health port's after the second."""
+    running = await sidecar(
+        "version: 1\nproviders:\n" + provider_block("up", await fake(), "openai") + MODELS, health_metrics=True
+    )
+    health = health_listener(running.state)
+    await health.start("127.0.0.1", 0)
+    chat = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    try:
+        async with aiohttp.ClientSession() as session:
+
+            async def scrape(url: str) -> bytes:
+                async with session.get(f"{url}/metrics") as got:
+                    assert got.status == 200
+                    return await got.read()
+
+            health_url = f"http://127.0.0.1:{health.port}"
+            first = await scrape(health_url)
+            async with session.post(f"{running.url}/v1/chat/completions", json=chat) as answer:
+                assert answer.status == 200
+            assert [await scrape(health_url) for _ in range(20)] == [first] * 20
+            assert await scrape(running.url) != first
+            await asyncio.sleep(1.05)
+            assert await scrape(health_url) != first
+    finally:
+        await health.shutdown(0)
 
 
 STARTUP_MODULES = """

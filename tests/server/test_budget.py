@@ -4,15 +4,22 @@ metrics). A real sidecar, real fake providers, the official SDKs; the local stor
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
 import anthropic
 import openai
+import orjson
 import pytest
 
+from sidecar.routing.tokens import estimate_joined
+from sidecar.server.budget import UsedTap
+from sidecar.translate.deltas import Text
+
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
+from .raw import read_response
 
 # 1000 $/Mtok in and out: a token costs $0.001, so a few dozen tokens are cents.
 PRICES = "{input_per_mtok: 1000, output_per_mtok: 1000}"
@@ -463,3 +470,57 @@ async def test_a_caller_key_in_the_query_counts_as_that_key(fake: FakeFactory, s
     rows = await budget_rows(running)
     uses = sorted(row["used"] for name, row in rows.items() if name.startswith("key-rpm/"))
     assert uses == [1.0, 2.0]
+
+
+def test_a_long_stream_is_counted_without_being_held() -> None:
+    """A stream of 8 MB of text (an upstream that streams without end): the tap used for a cancelled
+    stream's charge holds at most ``FOLD_CHARS`` of it, and its estimate stays within 1 % of the whole
+    text's."""
+    tap = UsedTap()
+    words = "the bug queue handles billing disputes, " * 25  # 1,000 characters
+    for _ in range(8_000):
+        tap.feed(Text(words))
+        assert sum(len(text) for text in tap.texts) <= UsedTap.FOLD_CHARS + len(words)
+    whole = estimate_joined([words] * 8_000)
+    assert abs(tap.streamed_tokens() - whole) <= whole / 100
+
+
+async def test_a_header_scope_value_that_is_not_utf8_is_counted_and_shown(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A limit by header whose value's bytes are not UTF-8 (a raw socket): the request is served and
+    counted, and /status shows the value with ``\\xNN`` escapes (the raw value made /status a 500 for as
+    long as the counter was tracked)."""
+    limits = "    - {name: per-team, measure: requests, amount: 5, window: day, scope: {by: header, header: x-team}}\n"
+    running = await sidecar(policy(*await two_fakes(fake), limits))
+    assert await raw_chat(running, b"x-team: ops\xff") == 200
+    row = (await budget_rows(running))["per-team/ops\\xff"]
+    assert row["used"] == 1
+
+
+async def test_a_caller_key_whose_bytes_are_not_utf8_counts_as_that_key(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A key limit and a Bearer key with bytes that are not UTF-8 (a raw socket): served and counted on
+    that key's own counter, twice, and another such key on its own (hashing the key raised: a 500)."""
+    limits = "    - {name: key-rpm, measure: requests, amount: 100, window: minute, scope: {by: key}}\n"
+    running = await sidecar(policy(*await two_fakes(fake), limits))
+    for key in (b"sk-\xff", b"sk-\xff", b"sk-\xfe"):
+        assert await raw_chat(running, b"authorization: Bearer " + key) == 200
+    uses = sorted(row["used"] for name, row in (await budget_rows(running)).items() if name.startswith("key-rpm/"))
+    assert uses == [1.0, 2.0]
+
+
+async def raw_chat(running: RunningSidecar, line: bytes) -> int:
+    """A chat request over a raw socket with ``line`` among its header lines, sent as bytes: the status."""
+    body = orjson.dumps(chat())
+    host, port = running.url.removeprefix("http://").split(":")
+    head = f"POST /v1/chat/completions HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\n"
+    head += f"content-length: {len(body)}\r\nconnection: close\r\n"
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(head.encode() + line + b"\r\n\r\n" + body)
+        status, _, _ = await read_response(reader)
+    finally:
+        writer.close()
+    return status

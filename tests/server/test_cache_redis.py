@@ -100,3 +100,21 @@ async def test_a_sidecar_connects_to_redis_when_its_cache_opens(
                 break
             await asyncio.sleep(0.05)
     assert len(clients) == 2
+
+
+async def test_an_app_name_with_a_slash_cannot_read_another_deployments_entries(
+    fake: FakeFactory, sidecar: SidecarFactory, redis_server: RedisServer
+) -> None:
+    """Deployment ``shop/payments`` (its app ``x``) and deployment ``shop`` sending ``x-sidecar-app:
+    payments/x`` share a Redis: the second must not read the first's entry (the scope is not a string
+    both can spell)."""
+    url = await fake("f0")
+    policy = cache_policy([url], store=redis_store(redis_server.url))
+    victim = await sidecar(policy, app_name="shop/payments")
+    attacker = await sidecar(policy, app_name="shop")
+    _, raw = await ask(victim, headers={"x-sidecar-app": "x"})
+    assert raw.headers["x-sidecar-cache"] == "miss"
+    await stored(redis_server.url)
+    _, raw = await ask(attacker, headers={"x-sidecar-app": "payments/x"})
+    assert raw.headers["x-sidecar-cache"] == "miss"
+    assert await upstream_calls(victim, url) == 2

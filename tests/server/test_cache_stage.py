@@ -8,10 +8,12 @@ import asyncio
 import aiohttp
 import anthropic
 import openai
+import orjson
 import pytest
 
 from ..conftest import FakeFactory, SidecarFactory
 from .cache_helpers import PROMPT, ask, cache_policy, metrics_text, upstream_calls
+from .raw import read_response
 
 
 async def test_a_repeated_request_is_answered_from_the_cache(fake: FakeFactory, sidecar: SidecarFactory) -> None:
@@ -299,3 +301,72 @@ async def test_a_miss_leaves_no_exchange_to_the_garbage_collector(fake: FakeFact
         gc.set_debug(0)
         gc.garbage.clear()
         gc.enable()
+
+
+async def _raw_ask(url: str, head_lines: list[str], status: int = 200) -> dict[str, str]:
+    """The cached route's request over a raw socket with ``head_lines`` among its header lines (repeated
+    names kept as sent, each character one byte): the answer's headers, once its status is checked."""
+    host, port = url.removeprefix("http://").split(":")
+    body = orjson.dumps({"model": "cached", "messages": PROMPT, "temperature": 0})
+    lines = ["POST /v1/chat/completions HTTP/1.1", f"host: {host}", "content-type: application/json"]
+    lines += [*head_lines, f"content-length: {len(body)}", "connection: close"]
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+        answered, headers, _ = await read_response(reader)
+    finally:
+        writer.close()
+    assert answered == status, headers
+    return headers
+
+
+@pytest.mark.parametrize(
+    ("head_lines", "state"),
+    [
+        (["cache-control: max-age=60", "cache-control: no-store"], "bypass"),
+        (["x-sidecar-cache: refresh", "x-sidecar-cache: bypass"], "bypass"),
+        (['cache-control: no-cache="x", max-age=60'], "miss"),
+        (['cache-control: max-age="0"'], "miss"),
+    ],
+)
+async def test_every_cache_directive_the_app_sent_counts(
+    fake: FakeFactory, sidecar: SidecarFactory, head_lines: list[str], state: str
+) -> None:
+    """Repeated header lines are one list (RFC 9110 5.3): a no-store on the second line is honoured; a
+    directive with an argument (``no-cache="x"``, a quoted ``max-age="0"``) is still that directive.
+    Each follows a stored entry, so a hit would mean the directive was lost."""
+    url = await fake("f0")
+    running = await sidecar(cache_policy([url]))
+    await ask(running)
+    headers = await _raw_ask(running.url, head_lines)
+    assert headers["x-sidecar-cache"] == state
+    assert await upstream_calls(running, url) == 2
+
+
+@pytest.mark.parametrize("app", [b"caf\xc3\xa9", b"\xff\xfe", b"a" * 8000])
+async def test_an_odd_app_name_is_a_scope_like_any_other(
+    fake: FakeFactory, sidecar: SidecarFactory, app: bytes
+) -> None:
+    """An ``x-sidecar-app`` of UTF-8, of bytes that are not UTF-8, or of 8,000 characters: the request is
+    cached under its own scope (a miss, then a hit), never a 500."""
+    url = await fake("f0")
+    running = await sidecar(cache_policy([url]))
+    line = "x-sidecar-app: " + app.decode("latin-1")
+    assert (await _raw_ask(running.url, [line]))["x-sidecar-cache"] == "miss"
+    assert (await _raw_ask(running.url, [line]))["x-sidecar-cache"] == "hit"
+
+
+async def test_a_passthrough_key_whose_bytes_are_not_utf8_is_refused_cleanly(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """On a caching passthrough route, an ``authorization`` key with bytes that are not UTF-8 (a raw
+    socket): the cache's scope is built from it (hashing it raised on the listener's lone surrogates: a
+    500), and the attempt fails as ``credentials`` (such a key cannot be forwarded): a 502, nothing
+    stored."""
+    url = await fake("f0")
+    passthrough = "    speaks: openai\n    api_key: {passthrough: true}\n"
+    running = await sidecar(cache_policy([url]).replace("    speaks: openai\n", passthrough))
+    for _ in range(2):
+        headers = await _raw_ask(running.url, ["authorization: Bearer sk-\xff\xfe"], status=502)
+        assert headers["x-sidecar-cache"] == "miss"
+    assert await upstream_calls(running, url) == 0

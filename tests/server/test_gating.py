@@ -225,3 +225,46 @@ async def test_a_200_whose_answer_cannot_be_read_does_not_pass_the_gates(
     assert raw.parse().choices[0].message.content == "bug"
     assert raw.headers["x-sidecar-model"] == "m1"
     assert raw.headers["x-sidecar-gates"] == gates
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "object", "properties": {"n": {"type": "string", "pattern": "("}}},
+        {"type": "object", "patternProperties": {"[": {"type": "string"}}},
+    ],
+    ids=["pattern that is no regex", "patternProperties key that is no regex"],
+)
+async def test_a_request_schema_whose_pattern_is_no_regex_checks_only_json(
+    fake: FakeFactory, sidecar: SidecarFactory, schema: Any
+) -> None:
+    """An app's schema with a pattern Python's re refuses cannot be compiled: it is unusable, as other
+    schemas fastjsonschema cannot compile are, so the answer is only checked to be JSON and passes
+    (it was a 500)."""
+    url = await fake("f0", reply='{"n": 5}')
+    running = await sidecar(models_policy([url], gated("m0"), speaks=("openai",)))
+    fmt: Any = {"type": "json_schema", "json_schema": {"name": "odd", "schema": schema}}
+    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
+        raw = await client.chat.completions.with_raw_response.create(
+            model="gated", messages=MESSAGES, response_format=fmt
+        )
+    assert raw.parse().choices[0].message.content == '{"n": 5}'
+    assert raw.headers["x-sidecar-gates"] == "passed"
+
+
+async def test_a_request_schema_with_multiple_of_zero_is_a_clear_gate_failure(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """``multipleOf: 0`` (no schema allows it; fastjsonschema divides by it when it checks) fails the
+    gate as an answer that could not be checked, in the caller's dialect: 502 quality_gate_failed,
+    not a 500."""
+    url = await fake("f0", reply='{"n": 5}')
+    running = await sidecar(models_policy([url], gated("m0"), speaks=("openai",)))
+    schema = {"type": "object", "properties": {"n": {"type": "integer", "multipleOf": 0}}}
+    fmt: Any = {"type": "json_schema", "json_schema": {"name": "odd", "schema": schema}}
+    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
+        with pytest.raises(openai.APIStatusError) as raised:
+            await client.chat.completions.create(model="gated", messages=MESSAGES, response_format=fmt)
+    assert raised.value.status_code == 502
+    assert "quality gate json_schema failed" in raised.value.message
+    assert "could not be checked: ZeroDivisionError" in raised.value.message

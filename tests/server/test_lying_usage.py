@@ -1,6 +1,7 @@
 """A provider that lies about its usage (negative or absurdly large token counts, in an answer read whole
 or in a stream's usage chunk) cannot credit a budget, overflow one, or make a request's cost negative:
-the counts read as not reported (``translate.common.MAX_REPORTED_TOKENS``). A raw upstream writes the
+the counts read as not reported (``translate.common.MAX_REPORTED_TOKENS``); more cached tokens than
+prompt tokens are priced as the prompt tokens at most. A raw upstream writes the
 lies; a real sidecar counts them."""
 
 from __future__ import annotations
@@ -17,6 +18,11 @@ from ..upstream.raw import ServerConn, UpstreamFactory, chunked, response
 LIES = {
     "negative": {"prompt_tokens": -1_000_000, "completion_tokens": -5_000_000, "total_tokens": -6_000_000},
     "past 64 bits when summed": {"prompt_tokens": 2**64 - 1, "completion_tokens": 2**64 - 1},
+    "cached past the prompt": {
+        "prompt_tokens": 5,
+        "completion_tokens": 5,
+        "prompt_tokens_details": {"cached_tokens": 900_000_000},
+    },
 }
 
 

@@ -12,6 +12,7 @@ import pytest
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
 from ..policy.test_watch import configmap_write
 from ..upstream.raw import ServerConn, UpstreamFactory, response
+from .raw import read_response
 
 ENV_KEY = "sk-PLANTED-env-5f0c1d2e3a4b"
 FILE_KEY = "sk-PLANTED-file-9a8b7c6d5e4f"
@@ -194,3 +195,38 @@ async def test_a_secret_volume_swap_rotates_the_key_once(
     reloaded = [line for line in running.log_lines() if line.get("event") == "key_file_reloaded"]
     assert [line["path"] for line in reloaded] == [str(key_file)]
     assert b"key-BBBB" not in running.logs.getvalue()
+
+
+async def test_a_passthrough_key_whose_bytes_are_not_utf8_is_redacted_from_an_error(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory
+) -> None:
+    """On a passthrough provider, an app key with bytes that are not UTF-8 (a raw socket): it cannot be
+    forwarded as sent (the HTTP client dropped those bytes, and looking for the key in the provider's
+    error raised: a 500), so the attempt fails as ``credentials`` without calling the provider: a 502
+    naming it, and nothing of the key in the answer."""
+
+    async def echo(conn: ServerConn) -> None:
+        while (request := await conn.read_request()) is not None:
+            sent = next(line for line in request.head.split(b"\r\n") if line.lower().startswith(b"authorization:"))
+            body = b'{"error": {"message": "bad key %s", "type": "invalid_request_error"}}' % sent.split(b" ")[-1]
+            await conn.send(response(body, "401 Unauthorized", "content-type: application/json\r\n"))
+
+    upstream = await raw_upstream(echo)
+    policy = (
+        "version: 1\nproviders:\n"
+        f"  p: {{dialect: openai, base_url: '{upstream.base}/v1', api_key: {{passthrough: true}}}}\n"
+        "models:\n  m: {provider: p, model: m}\n"
+    )
+    running = await sidecar(policy)
+    body = b'{"model": "m", "messages": [{"role": "user", "content": "hi"}]}'
+    host, port = running.url.removeprefix("http://").split(":")
+    head = f"POST /v1/chat/completions HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\n"
+    head += f"content-length: {len(body)}\r\nconnection: close\r\nauthorization: Bearer sk-\xff\xfe-secret\r\n\r\n"
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(head.encode("latin-1") + body)
+        status, _, text = await read_response(reader)
+    finally:
+        writer.close()
+    assert status == 502 and b"credentials" in text and b"secret" not in text
+    assert upstream.requests == []

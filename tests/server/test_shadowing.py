@@ -142,3 +142,17 @@ async def test_routings_task_class_keys_the_statistics(fake: FakeFactory, sideca
     await ask(running, extra_headers={"x-sidecar-task": "classification"})
     rows = await status_rows(running, 1)
     assert [(r["task"], r["agreed"]) for r in rows] == [("triage", 1)]
+
+
+async def test_a_streamed_answer_past_the_upstream_limit_is_not_held(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A streamed served answer longer than SIDECAR_UPSTREAM_MAX_BODY_BYTES reaches the caller whole, but
+    is not held for comparison: the candidate is not asked and no row appears (a lying upstream streaming
+    a gigabyte does not make the sidecar hold a gigabyte)."""
+    long_answer = "bug " * 700  # 2,800 bytes, over the 1,024-byte limit
+    urls = [await fake("f0", reply=long_answer), await fake("f1", reply="bug")]
+    running = await sidecar(models_policy(urls, shadowed("m1"), speaks=("openai",)), upstream_max_body_bytes=1024)
+    text, headers = await ask(running, stream=True)
+    assert text == long_answer and headers["x-sidecar-shadow"] == "sampled"
+    assert await status_rows(running, 1, timeout_s=1.0) == []

@@ -22,7 +22,7 @@ from ...translate.deltas import (
     ToolStart,
     UsageSeen,
 )
-from ...translate.stream_in import failure_of
+from ...translate.stream_in import failure_of, text_field
 from . import response
 
 _SKIP = ("skip", -1)
@@ -105,18 +105,20 @@ class AnthropicDecoder:
         kind = block.get("type")
         if kind == "text":
             self._blocks[index] = ("text", -1)
-            return [Text(block["text"])] if block.get("text") else []
+            text = text_field(block.get("text"))
+            return [Text(text)] if text else []
         if kind == "thinking":
             self._blocks[index] = ("thinking", -1)
-            return [Reasoning(block["thinking"])] if block.get("thinking") else []
+            thinking = text_field(block.get("thinking"))
+            return [Reasoning(thinking)] if thinking else []
         if kind == "redacted_thinking":
             self._blocks[index] = ("skip", -1)
-            data = block.get("data") or ""
+            data = text_field(block.get("data"))
             return [ReasoningSignature(data, "anthropic", redacted=True, standalone=True)] if data else []
         if kind != "tool_use":
             self._blocks[index] = ("skip", -1)
             return []
-        name = block.get("name") or ""
+        name = text_field(block.get("name"))
         if name == RESPONSE_TOOL_VALUE:
             self._blocks[index] = ("wrapped", -1)
             return []
@@ -126,7 +128,7 @@ class AnthropicDecoder:
         ordinal = self._tools
         self._tools += 1
         self._blocks[index] = ("tool", ordinal)
-        out: list[Delta] = [ToolStart(ordinal, block.get("id") or new_id("toolu_"), name)]
+        out: list[Delta] = [ToolStart(ordinal, text_field(block.get("id")) or new_id("toolu_"), name)]
         if block.get("input"):
             out.append(ToolArgs(ordinal, dumps(block["input"])))
         return out
@@ -136,15 +138,15 @@ class AnthropicDecoder:
         delta = obj.get("delta") or {}
         delta_type = delta.get("type")
         if delta_type == "text_delta" and kind == "text":
-            return [Text(delta.get("text", ""))]
+            return [Text(text_field(delta.get("text")))]
         if kind == "thinking":
-            if delta_type == "thinking_delta" and delta.get("thinking"):
+            if delta_type == "thinking_delta" and text_field(delta.get("thinking")):
                 return [Reasoning(delta["thinking"])]
-            if delta_type == "signature_delta" and delta.get("signature"):
+            if delta_type == "signature_delta" and text_field(delta.get("signature")):
                 return [ReasoningSignature(delta["signature"], "anthropic")]
             return []
         if delta_type == "input_json_delta":
-            fragment = delta.get("partial_json", "")
+            fragment = text_field(delta.get("partial_json"))
             if kind == "tool" and fragment:
                 return [ToolArgs(ordinal, fragment)]
             if kind == "json" and fragment:
@@ -160,10 +162,10 @@ class AnthropicDecoder:
             self._usage = usage if self._usage is None else self._usage.merge(usage)
             out.append(UsageSeen(self._usage))
         delta = obj.get("delta") or {}
-        raw = delta.get("stop_reason")
+        raw = text_field(delta.get("stop_reason"))
         if raw:
             reason = response.FINISH_FROM.get(raw, FinishReason.OTHER)
             if reason is FinishReason.TOOL_CALLS and self._tools == 0:
                 reason = FinishReason.STOP  # only the structured-output tool was called
-            out.append(Finish(reason, raw, delta.get("stop_sequence")))
+            out.append(Finish(reason, raw, text_field(delta.get("stop_sequence")) or None))
         return out

@@ -19,7 +19,7 @@ from ...translate.deltas import (
     ToolStart,
     UsageSeen,
 )
-from ...translate.stream_in import LoadedOnce, failure_of
+from ...translate.stream_in import LoadedOnce, failure_of, text_field
 from . import response
 
 
@@ -84,32 +84,33 @@ class GeminiDecoder:
             if cand.get("index", 0) != 0:
                 continue
             for part in (cand.get("content") or {}).get("parts") or ():
-                signature = part.get("thoughtSignature")
+                signature = text_field(part.get("thoughtSignature"))
+                text = text_field(part.get("text"))
                 if part.get("thought"):
-                    if part.get("text"):
-                        out.append(Reasoning(part["text"]))
+                    if text:
+                        out.append(Reasoning(text))
                     if signature:
                         out.append(ReasoningSignature(signature, "gemini"))
                     continue
                 if signature:
                     out.append(ReasoningSignature(signature, "gemini", standalone=True))
                 if "text" in part:
-                    if part["text"]:
-                        out.append(Text(part["text"]))
+                    if text:
+                        out.append(Text(text))
                 elif "functionCall" in part:
                     fc = part["functionCall"]
                     ordinal = self._calls
                     self._calls += 1
-                    ident = fc.get("id") or response.call_id(self._response_id, ordinal)
-                    out.append(ToolStart(ordinal, ident, fc.get("name") or ""))
+                    ident = text_field(fc.get("id")) or response.call_id(self._response_id, ordinal)
+                    out.append(ToolStart(ordinal, ident, text_field(fc.get("name"))))
                     out.append(ToolArgs(ordinal, dumps(fc.get("args") or {})))
-            raw = cand.get("finishReason")
+            raw = text_field(cand.get("finishReason"))
             if raw:
                 reason = response.finish_from(raw, self._calls > 0)
                 if reason is not None:
                     out.append(Finish(reason, raw))
         if not candidates:
-            blocked = (obj.get("promptFeedback") or {}).get("blockReason")
+            blocked = text_field((obj.get("promptFeedback") or {}).get("blockReason"))
             if blocked:
                 out.append(Finish(FinishReason.CONTENT_FILTER, blocked))
         return out

@@ -65,31 +65,29 @@ class OpenAIDecoder:
         if not self._started:
             self._started = True
             out.append(Start(obj.get("id")))
-        for choice in obj.get("choices") or ():
-            if choice.get("index", 0) != 0:
-                continue
-            delta = choice.get("delta") or {}
+        choices = obj.get("choices")
+        for choice in choices if type(choices) is list else ():
+            if type(choice) is not dict or choice.get("index", 0) != 0:
+                continue  # another choice (n > 1), or not one: a provider's bytes are not trusted
+            delta = choice.get("delta")
+            if type(delta) is not dict:
+                delta = {}
             reasoning = response.reasoning_in(delta)
             if reasoning is not None:
                 out.append(Reasoning(reasoning))
             content = delta.get("content")
             refusal = delta.get("refusal")
-            if content:
+            if content and type(content) is str:
                 self._answered = True
                 out.append(Text(content))
-            elif refusal:
+            elif refusal and type(refusal) is str:
                 self._refused = True
                 out.append(Text(refusal))
-            for call in delta.get("tool_calls") or ():
-                index = call.get("index", 0)
-                fn = call.get("function") or {}
-                if index not in self._tools:
-                    self._tools.add(index)
-                    out.append(ToolStart(index, call.get("id") or new_id("call_"), fn.get("name") or ""))
-                if fn.get("arguments"):
-                    out.append(ToolArgs(index, fn["arguments"]))
+            calls = delta.get("tool_calls")
+            for call in calls if type(calls) is list else ():
+                self._tool_call(call, out)
             raw = choice.get("finish_reason")
-            if raw:
+            if raw and type(raw) is str:
                 reason = response.FINISH_FROM.get(raw, FinishReason.OTHER)
                 if reason is FinishReason.STOP and self._refused and not self._answered:
                     reason = FinishReason.CONTENT_FILTER
@@ -100,3 +98,21 @@ class OpenAIDecoder:
             if usage is not None:
                 out.append(UsageSeen(usage))
         return out
+
+    def _tool_call(self, call: object, out: list[Delta]) -> None:
+        """The deltas of one streamed tool call fragment; a fragment of the wrong shape is skipped."""
+        if type(call) is not dict:
+            return
+        index = call.get("index", 0)
+        fn = call.get("function") or {}
+        if type(index) is not int or type(fn) is not dict:
+            return
+        if index not in self._tools:
+            self._tools.add(index)
+            call_id = call.get("id")
+            name = fn.get("name")
+            call_id = call_id if type(call_id) is str and call_id else new_id("call_")
+            out.append(ToolStart(index, call_id, name if type(name) is str else ""))
+        arguments = fn.get("arguments")
+        if arguments and type(arguments) is str:
+            out.append(ToolArgs(index, arguments))
