@@ -30,7 +30,7 @@ import orjson
 
 from ..dialects import Dialect, Operation
 from ..dialects.registry import FEATURE_WALKERS
-from .tokens import COEFFICIENTS, estimate_bytes
+from .tokens import estimate_bytes, estimate_joined
 
 USER_HEAD, USER_TAIL = 1024, 256
 SYSTEM_HEAD, SYSTEM_TAIL = 512, 128
@@ -121,7 +121,7 @@ class Tally:
             self.max_output_tokens = value
 
     def features(self) -> RequestFeatures:
-        tokens = text_tokens(self.texts) + MESSAGE_TOKENS * self.messages
+        tokens = estimate_joined(self.texts) + MESSAGE_TOKENS * self.messages
         if self.structured:
             try:
                 tokens += estimate_bytes(orjson.dumps(self.structured))
@@ -162,18 +162,6 @@ class Tally:
 
 
 _new_features = tuple.__new__
-SPACE_TOKENS = COEFFICIENTS[2]  # what joining two texts by a space adds (``tokens.estimate_joined``)
-
-
-def text_tokens(texts: list[str]) -> int:
-    """The estimated tokens of ``texts`` (``tokens.estimate_joined``, written out: no call to it)."""
-    count = len(texts)
-    if count == 1:
-        return estimate_bytes(texts[0].encode("utf-8", "surrogatepass"))
-    if not count:
-        return 0
-    tokens = round(estimate_bytes(" ".join(texts).encode("utf-8", "surrogatepass")) - SPACE_TOKENS * (count - 1))
-    return tokens if tokens > 0 else 0
 
 
 def system_window(system: list[str]) -> str:
@@ -222,7 +210,7 @@ def plain_chat(body: dict[str, Any], stream: bool | None) -> RequestFeatures | N
     return _new_features(
         RequestFeatures,
         (
-            text_tokens(texts) + MESSAGE_TOKENS * turns,
+            estimate_joined(texts) + MESSAGE_TOKENS * turns,
             limit if type(limit) is int and limit > 0 else None,  # a bool is not one (its type is bool)
             turns,
             0,
