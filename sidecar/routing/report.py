@@ -104,14 +104,11 @@ def observe(
     return fields
 
 
-_RARE = slice(3, 11)  # RequestFeatures' tools ... json_schema: none set on most requests
-
-
 def logged_features(features: RequestFeatures) -> dict[str, Any]:
     """The access line's ``features``: those of ``FEATURE_FIELDS`` not zero, false or absent, in that
     order. A request with tools, media or JSON output has them picked in C; the usual one (none of them:
     ``any`` over a slice of the tuple) has its four written out, about half the instructions."""
-    if any(features[_RARE]):
+    if any(features[3:11]):  # RequestFeatures' tools ... json_schema: none set on most requests
         values = _FEATURE_VALUES(features)
         # ``values`` are ``FEATURE_FIELDS``' own (the same length): no ``strict=True``, whose keyword
         # zip parses per call
