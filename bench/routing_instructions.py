@@ -7,7 +7,7 @@ classes and 3 levels), run in one process on the request's facts built anew per 
     features    + ``RequestFacts.features`` (the dialect's walker, the tally, the token estimate)
     decide      + ``record.decide`` (task and complexity: the policy's ``classify.Classifier``)
     select      + ``SelectPlan.selection`` (the cheapest capable candidates)
-    report      + ``report.add_answer_headers`` and the access line's features
+    report      + ``report.add_answer_headers`` and the access line's features (``report.logged_features``)
 
 Each step runs under ``valgrind --tool=cachegrind`` twice (``--few`` and ``--many`` calls, start-up
 cancelled out), ``PYTHONHASHSEED=0``. ``--code DIR`` runs another checkout's ``sidecar`` package (e.g.
@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
+from itertools import compress
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -59,6 +60,13 @@ def steps() -> dict[str, Callable[[], object]]:
         def add_answer_headers(headers, request, record, target):  # type: ignore[no-untyped-def]
             headers.update(report.answer_headers(request, record, target))
 
+    logged_features = getattr(report, "logged_features", None)
+    if logged_features is None:  # a checkout before wave 12 (``--code``): ``report.observe`` built it inline
+
+        def logged_features(features):  # type: ignore[no-untyped-def]
+            values = report._FEATURE_VALUES(features)
+            return dict(compress(zip(report.FEATURE_FIELDS, values), values))  # noqa: B905
+
     def features() -> None:
         facts().features  # noqa: B018 - computed on first read
 
@@ -77,8 +85,7 @@ def steps() -> dict[str, Callable[[], object]]:
         record = request.routing
         assert record is not None
         add_answer_headers({}, request, record, target)
-        values = report._FEATURE_VALUES(request.features)
-        dict(zip(report.FEATURE_FIELDS, values, strict=True))
+        logged_features(request.features)
 
     return {"facts": facts, "features": features, "decide": decided, "select": selected, "report": reported}
 

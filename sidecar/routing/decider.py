@@ -34,7 +34,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .features import RequestFeatures
-from .literal import ASCII_DIGITS, leading_literals, leads_with_digit
+from .literal import DIGITS_AS_ZERO, leading_literals, leads_with_digit
 from .rules import FeatureCheck, Rule
 from .spec import TextField
 from .textview import ASCII_WORDS_LOWERED, split_words
@@ -74,7 +74,7 @@ class _Writer:
     def __init__(self) -> None:
         self.names: dict[str, Any] = {
             "LOWERED": ASCII_WORDS_LOWERED,
-            "DIGITS": ASCII_DIGITS,
+            "DIGITS_AS_ZERO": DIGITS_AS_ZERO,
             "split_words": split_words,
         }
         self._counts: dict[str, int] = {}
@@ -162,7 +162,7 @@ def _window_lines(window: str, keywords: tuple[str, str] | None, digits: bool) -
             f"            W_{window} = frozenset(split_words({window}.lower()))",
         ]
     if digits:
-        lines.append(f"        D_{window} = len(_data.translate(None, DIGITS)) != len(_data)")
+        lines.append(f"        D_{window} = 48 in _data.translate(DIGITS_AS_ZERO)  # an ASCII digit")
     lines.append("    else:")
     if keywords is not None:
         lines += [

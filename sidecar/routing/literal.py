@@ -95,7 +95,11 @@ def leads_with_digit(pattern: re.Pattern[str]) -> bool:
     return following not in _MAY_REPEAT_ZERO and len(_alternatives(source)) == 1
 
 
-ASCII_DIGITS = b"0123456789"
+DIGITS_AS_ZERO = bytes(48 if 48 <= byte <= 57 else 120 for byte in range(256))
+"""A ``bytes.translate`` table: each ASCII digit to ``0``, every other byte to ``x``. ASCII data holds a
+digit when ``48 in data.translate(DIGITS_AS_ZERO)``: a third fewer instructions than comparing its
+length with the length of it with the digits deleted (one ``len`` call less, and an int's membership
+test instead of a delete table's argument)."""
 
 
 def has_ascii_digit_or_is_not_ascii(text: str) -> bool:
@@ -103,8 +107,7 @@ def has_ascii_digit_or_is_not_ascii(text: str) -> bool:
     a text with other characters may hold another script's digits, so it is True."""
     if not text.isascii():
         return True
-    data = text.encode("ascii")
-    return len(data.translate(None, ASCII_DIGITS)) != len(data)
+    return 48 in text.encode("ascii").translate(DIGITS_AS_ZERO)
 
 
 def may_match(literals: tuple[str, ...], text: str) -> bool:

@@ -82,10 +82,7 @@ def observe(
     if record.capped_to is not None:
         fields["capped_max_output_tokens"] = record.capped_to
     features = facts.known_features or facts.features  # known by now: no property call
-    values = _FEATURE_VALUES(features)
-    # the set ones, in C; ``values`` are ``FEATURE_FIELDS``' own (the same length): no ``strict=True``,
-    # whose keyword zip parses per call
-    fields["features"] = dict(compress(zip(FEATURE_FIELDS, values), values))  # noqa: B905
+    fields["features"] = logged_features(features)
     estimated = expected_cost(facts, record, served.price) if served is not None else None
     if estimated is not None:
         fields["estimated_cost_usd"] = round(estimated * 1e8) / 1e8  # 8 decimals as access.py writes cost_usd
@@ -105,6 +102,27 @@ def observe(
     # positional: a call with keywords matches each by name
     exchange.trace.routing_cost(route.name if route is not None else "", task, served_cost, requested_cost, estimated)
     return fields
+
+
+def logged_features(features: RequestFeatures) -> dict[str, Any]:
+    """The access line's ``features``: those of ``FEATURE_FIELDS`` not zero, false or absent, in that
+    order. A request with tools, media or JSON output has them picked in C; the usual one (none of them:
+    ``any`` over a slice of the tuple) has its four written out, about half the instructions."""
+    if any(features[3:11]):  # RequestFeatures' tools ... json_schema: none set on most requests
+        values = _FEATURE_VALUES(features)
+        # ``values`` are ``FEATURE_FIELDS``' own (the same length): no ``strict=True``, whose keyword
+        # zip parses per call
+        return dict(compress(zip(FEATURE_FIELDS, values), values))  # noqa: B905
+    logged: dict[str, Any] = {}
+    if features[0]:
+        logged["prompt_tokens"] = features[0]
+    if features[1]:
+        logged["max_output_tokens"] = features[1]
+    if features[2]:
+        logged["turns"] = features[2]
+    if features[12]:
+        logged["last_user_chars"] = features[12]
+    return logged
 
 
 def from_access_line(facts: RequestFacts, line: Mapping[str, Any]) -> None:

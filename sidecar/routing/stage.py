@@ -1,6 +1,8 @@
-"""The routing stage: after ``route_request``, before the fallback loop (``server.pipeline``).
+"""The routing stage: the route, then routing's decisions, before the fallback loop (``server.pipeline``).
 
-For a request whose policy has a ``routing`` block, or whose route has caps, a selection or a split::
+For a policy with a ``routing`` block, or a route with caps, a selection or a split, this stage takes
+``route_request``'s place (``server.assembly``): one stage (one coroutine a request, not two) that
+picks the route (``pipeline.choose_route``: 404, deny) and then, synchronously::
 
     decide      task, complexity, tier (``record.decide``; already done when a route matched on them)
     caps        estimated prompt over ``caps.max_input_tokens``: 413 in the caller's dialect;
@@ -10,8 +12,9 @@ For a request whose policy has a ``routing`` block, or whose route has caps, a s
     split       the arm, chosen once
     trace       span attributes and the decision metric (``RequestTrace.routed``)
 
-A request of a policy without routing passes with one attribute check. Everything it decides is on
-``exchange.facts.routing`` (``record.Routed``) for the headers and the access line.
+A request of such a policy whose route has none of them passes the routing part with one attribute
+check. Everything it decides is on ``exchange.facts.routing`` (``record.Routed``) for the headers and
+the access line.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import orjson
 
 from ..dialects import Operation
 from ..server.errors import RequestFailed
+from ..server.pipeline import choose_route
 from .caps import set_output_limit
 from .plans import SelectPlan, SplitPlan
 from .record import Routed, decide, routed
@@ -39,6 +43,8 @@ _ROUTING_PLANS = (SelectPlan, SplitPlan)  # a tuple: ``A | B`` in isinstance bui
 
 
 async def routing_stage(exchange: Exchange, call_next: Handler) -> StreamResponse:
+    """The route (``choose_route``), then the routing steps above, then the next stage."""
+    choose_route(exchange)
     route = exchange.route
     assert route is not None
     router = exchange.policy.router

@@ -8,7 +8,8 @@ Request path (``pipeline``), built once at startup; each stage may answer early:
       -> handler (``app._proxy``: request id, trace, the sidecar's headers on any answer, errors in
          the caller's dialect, the access line)
       -> read_stage     read and parse the body, the request's facts (``request_facts``): 400 / 413
-      -> route_request  the policy picks a route: 404 no route, deny
+      -> route_request  the policy picks a route: 404 no route, deny (``routing.stage.routing_stage`` in
+                        its place for a policy that routes by task and cost: the route, then routing)
       -> (feature stages: they register ``hooks.StreamTap`` / ``hooks.ChainHook`` on the exchange)
       -> Executor       the route's plan (``policy.plans``) over the fallback loop (``fallback``)
 

@@ -41,7 +41,7 @@ from ..upstream import EnvProxies, UpstreamClient
 from . import admin
 from .access import AccessLog
 from .answer_headers import sidecar_headers
-from .assembly import Deferred, FeatureStage, Pipelines, always, feature_stage
+from .assembly import Deferred, FeatureStage, Pipelines, always, feature_stage, routes_alone
 from .attempt import Attempt
 from .drain import cut_by_drain, drain_answer
 from .errors import RequestFailed, error_response
@@ -97,7 +97,8 @@ class SidecarApp:
         # Outermost first; each folded in only for a policy that uses it (``assembly``), and the deferred
         # ones built (their modules imported) only then: a policy without the feature does not load it.
         features = [
-            feature_stage("routing", Deferred(_routing_stage)),
+            FeatureStage("route", route_request, routes_alone),  # the route alone: no routing by task and cost
+            feature_stage("routing", Deferred(_routing_stage)),  # the route and routing's decisions, in one stage
             # before budgets: a hit spends nothing
             feature_stage("cache", Deferred(partial(_cache_stage, state))),
             feature_stage("budgets", Deferred(partial(_budget_stage, state))),
@@ -105,7 +106,7 @@ class SidecarApp:
             feature_stage("shadow", Deferred(partial(self._shadow_stage, executor.walk))),
             feature_stage("gates", Deferred(partial(_gate_stage, state))),
         ]
-        self.pipelines = Pipelines([read_stage(settings.max_body_bytes), route_request], features, executor)
+        self.pipelines = Pipelines([read_stage(settings.max_body_bytes)], features, executor)
         self.pipelines.for_policy(state.holder.policy)
         access = state.access
         routes: list[tuple[str, str, Handler]] = [

@@ -1,10 +1,13 @@
 """Which stages a policy's requests pass: the pipeline folded once per compiled policy.
 
-Every request passes ``read_stage`` and ``route_request`` and ends in the executor (``fallback``). The
-feature stages between them are folded in only when the policy uses the feature, decided once when the
-pipeline is built for a policy (``Pipelines.for_policy``), never per request::
+Every request passes ``read_stage`` and the route's stage and ends in the executor (``fallback``). The
+route's stage and the feature stages after it are folded in only when the policy uses the feature,
+decided once when the pipeline is built for a policy (``Pipelines.for_policy``), never per request::
 
-    routing_stage   a routing block, or a route with caps, ``select`` or ``split``
+    route_request   a policy that does not route by task and cost (``routes_alone``)
+    routing_stage   one that does (``uses_routing``: a routing block, or a route with caps, ``select``
+                    or ``split``): the route and routing's decisions in one stage, in ``route_request``'s
+                    place (one coroutine a request less)
     cache_stage     a top-level cache store, or a route with ``cache:``
     BudgetStage     a budgets block
     (extra stages)  always (``SidecarApp``'s ``stages``)
@@ -93,6 +96,11 @@ def uses_routing(policy: Policy) -> bool:
     return policy.router is not None or any(
         route.caps is not None or isinstance(route.plan, SelectPlan | SplitPlan) for route in routes_of(policy)
     )
+
+
+def routes_alone(policy: Policy) -> bool:
+    """True when ``policy``'s requests need the route alone (``route_request``), not ``routing_stage``."""
+    return not uses_routing(policy)
 
 
 def uses_cache(policy: Policy) -> bool:

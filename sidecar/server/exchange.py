@@ -6,7 +6,7 @@ Who fills what, in pipeline order:
   trace, and ``facts`` as the endpoint alone says (dialect, operation);
 - ``read_stage``: ``raw`` (the body's bytes) and ``facts`` (``request_facts.RequestFacts``: model,
   stream, app, body; features on demand);
-- ``route_request``: ``route``;
+- ``route_request`` (or ``routing.stage.routing_stage``, which also routes by task and cost): ``route``;
 - stages around the terminal one: ``taps``, ``hooks``, ``hold_stream`` (``hooks``); the quality gates
   (``gating``): ``gated``, ``gate_passed``, ``gate_rejections``, ``gate_failure``; shadow evaluation
   (``shadowing``): ``shadow``;

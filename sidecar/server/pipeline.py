@@ -7,8 +7,10 @@ exchange. ``build_pipeline`` folds the list into one callable, so the per-reques
 is a few awaits.
 
 The stages every request passes, in order: ``read_stage`` (the body, and the request's facts),
-``route_request`` (the route), then the terminal one, ``fallback.Executor`` (the route's plan); the
-feature stages between them are folded in per policy, only when it uses them (``assembly``).
+``route_request`` (the route, ``choose_route``; for a policy that routes by task and cost,
+``routing.stage.routing_stage`` in its place: the route and routing's decisions in one stage), then the
+terminal one, ``fallback.Executor`` (the route's plan); the feature stages between them are folded in
+per policy, only when it uses them (``assembly``).
 """
 
 from __future__ import annotations
@@ -105,8 +107,10 @@ async def parse_body(exchange: Exchange, raw: bytes, call_next: Handler) -> web.
     return await call_next(exchange)
 
 
-async def route_request(exchange: Exchange, call_next: Handler) -> web.StreamResponse:
-    """The policy picks a route: 404 when none does, the route's status when it denies."""
+def choose_route(exchange: Exchange) -> None:
+    """The policy picks the route (``exchange.route``): 404 when none does, the route's status when it
+    denies. Synchronous: ``route_request`` awaits the next stage after it, and a policy that routes by
+    task and cost does its routing right after it in the same stage (``routing.stage``)."""
     route = exchange.policy.route(exchange.facts)
     if route is None:
         raise RequestFailed(
@@ -120,4 +124,10 @@ async def route_request(exchange: Exchange, call_next: Handler) -> web.StreamRes
     exchange.trace.route_decided(route=route.name, targets=route.target_keys)
     if route.deny is not None:
         raise RequestFailed(route.deny.status, route.deny.message, code="denied_by_policy")
+
+
+async def route_request(exchange: Exchange, call_next: Handler) -> web.StreamResponse:
+    """The policy picks a route (``choose_route``), for a policy that does not route by task and cost
+    (one that does has ``routing.stage.routing_stage`` in its place: the route and routing in one stage)."""
+    choose_route(exchange)
     return await call_next(exchange)

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sidecar.dialects import Dialect, Operation
-from sidecar.routing.features import RequestFeatures, extract_features
+from sidecar.dialects.registry import FEATURE_WALKERS
+from sidecar.routing.features import RequestFeatures, Tally, extract_features, plain_chat
 
 
 def openai(body: dict[str, Any]) -> RequestFeatures:
@@ -135,3 +136,58 @@ def test_features_are_a_named_tuple_of_every_field() -> None:
     assert type(built) is RequestFeatures
     assert built == RequestFeatures(**built._asdict())
     assert built._replace(max_output_tokens=3).max_output_tokens == 3
+
+
+# --- the plain OpenAI chat body, read without a Tally ---------------------------------------------------
+
+_TEXTS = st.one_of(
+    st.sampled_from(["", "Hi.", "Say hello in one short sentence, please.", "Résumé 東京 😀 x" * 3]),
+    st.text(max_size=40),
+    st.integers(1, 3).map(lambda n: "A long pasted document. " * (60 * n)),  # over the windows
+)
+_MESSAGES = st.lists(
+    st.fixed_dictionaries(
+        {"content": st.one_of(_TEXTS, _TEXTS, st.none(), st.just([{"type": "text", "text": "part"}]))},
+        optional={
+            "role": st.sampled_from(["system", "developer", "user", "assistant", "tool", 7]),
+            "tool_calls": st.just([{"function": {"name": "f", "arguments": "{}"}}]),
+        },
+    ),
+    max_size=6,
+)
+
+
+def walked(body: dict[str, Any], stream: bool | None) -> RequestFeatures:
+    """The features as the dialect's walker and ``Tally.features`` make them (no fast path)."""
+    tally = Tally()
+    FEATURE_WALKERS[(Dialect.OPENAI, Operation.CHAT)](body, tally)
+    if stream is not None:
+        tally.stream = stream
+    return tally.features()
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    body=st.fixed_dictionaries(
+        {"messages": _MESSAGES},
+        optional={
+            "max_tokens": st.one_of(st.integers(-2, 5000), st.booleans()),
+            "max_completion_tokens": st.integers(-2, 5000),
+            "stream": st.one_of(st.booleans(), st.just("yes")),
+            "tools": st.just([{"type": "function", "function": {"name": "f"}}]),
+            "response_format": st.just({"type": "json_object"}),
+        },
+    ),
+    stream=st.one_of(st.none(), st.booleans()),
+)
+def test_plain_chat_reads_what_the_walker_reads(body: dict[str, Any], stream: bool | None) -> None:
+    """An OpenAI chat body read by plain_chat has the features the walker and Tally give it; plain_chat
+    takes every body whose messages are objects with string content and no tool calls, and no other."""
+    plain = all(
+        type(m.get("content")) is str and "tool_calls" not in m for m in body["messages"]
+    ) and not body.keys() & {"tools", "response_format"}
+    features = plain_chat(body, stream)
+    assert (features is not None) == plain
+    assert extract_features(body, Dialect.OPENAI, Operation.CHAT, stream=stream) == walked(body, stream)
+    if features is not None:
+        assert features == walked(body, stream)

@@ -127,3 +127,14 @@ def test_a_text_the_digit_test_rejects_matches_no_digit_led_pattern(text: str) -
     assert verdict is (not text.isascii() or any(c.isdigit() for c in text))
     if not verdict:
         assert all(p.search(text) is None for p in digit_led)
+
+
+def test_an_ascii_text_has_a_digit_exactly_when_one_of_its_characters_is_one() -> None:
+    """Every ASCII character, alone and inside a text: a digit is found, any other character is not; a
+    non-ASCII text may hold another script's digits (True)."""
+    for code in range(128):
+        char = chr(code)
+        for text in (char, f"say {char} twice{char}"):
+            assert has_ascii_digit_or_is_not_ascii(text) is char.isdigit(), repr(text)
+    assert has_ascii_digit_or_is_not_ascii("") is False
+    assert has_ascii_digit_or_is_not_ascii("café") is True

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import orjson
+import pytest
 
 from sidecar.diff import replay
 from sidecar.diff.replay import request_from_access
 from sidecar.policy import load_policy_bytes
+from sidecar.routing.features import RequestFeatures
+from sidecar.routing.report import FEATURE_FIELDS, logged_features
 
 OLD = """
 version: 1
@@ -63,3 +66,26 @@ def test_replay_routes_by_the_logged_features() -> None:
     line = {**LINE, "features": {"tools": 1, "prompt_tokens": 60}}
     (move,) = replay(old, new, [orjson.dumps(line)]).moves.values()
     assert move.new.route == "tools"
+
+
+PLAIN = RequestFeatures(40, 64, 1, 0, False, 0, 0, 0, 0, False, False, False, 30, "", "")
+"""A usual request's features: prompt, output maximum, turns and last message set, nothing rare."""
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"max_output_tokens": None, "prompt_tokens": 0},
+        {"turns": 0, "last_user_chars": 0},
+        *({name: 2 if name in {"tools", "images", "audio", "video", "files"} else True} for name in FEATURE_FIELDS[4:]),
+        {"tools": 3, "json_schema": True, "json_mode": True, "max_output_tokens": None},
+        {"stream": True},
+    ],
+)
+def test_logged_features_are_the_set_ones_in_field_order(changes: dict[str, object]) -> None:
+    """The access line's features are those of FEATURE_FIELDS not zero, false or absent, in that order,
+    whether the request has rare features (tools, media, JSON) or only the usual ones."""
+    features = PLAIN._replace(**changes)
+    expected = [(name, getattr(features, name)) for name in FEATURE_FIELDS if getattr(features, name)]
+    assert list(logged_features(features).items()) == expected

@@ -264,3 +264,31 @@ async def test_streamed_answer_carries_the_decision(fake: FakeFactory, sidecar: 
         text = "".join([chunk.choices[0].delta.content or "" async for chunk in raw.parse() if chunk.choices])
     assert text
     assert (raw.headers["x-sidecar-model"], raw.headers["x-sidecar-task"]) == ("mini", "extraction")
+
+
+DENY_ROUTE = '  - name: closed\n    match: {model: closed}\n    deny: {message: "ask for auto", status: 403}\n'
+
+
+async def test_a_routing_policy_answers_404_for_a_model_no_route_serves(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """The routing stage picks the route itself (it takes route_request's place): a model no route serves is a
+    404 model_not_found in the caller's dialect, with no routing decision on the answer."""
+    running = await start(fake, sidecar)
+    async with client(running) as sdk:
+        with pytest.raises(openai.NotFoundError) as caught:
+            await sdk.chat.completions.create(model="nobody", messages=[{"role": "user", "content": "Hi."}])
+    assert caught.value.code == "model_not_found"
+    assert "x-sidecar-task" not in caught.value.response.headers
+
+
+async def test_a_routing_policy_answers_a_deny_route_with_its_status(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A deny route on a routing policy answers its status and message, decided before any routing step."""
+    running = await start(fake, sidecar, SELECT_ROUTE + DENY_ROUTE)
+    async with client(running) as sdk:
+        with pytest.raises(openai.PermissionDeniedError) as caught:
+            await sdk.chat.completions.create(model="closed", messages=[{"role": "user", "content": "Hi."}])
+    assert "ask for auto" in caught.value.message
+    assert "x-sidecar-task" not in caught.value.response.headers
