@@ -67,8 +67,16 @@ def translate_request(
     except TranslationError:
         raise
     except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
-        raise TranslationError(f"malformed {source.value} request body: {exc!r}") from exc
+        raise _malformed(f"{source.value} request body", exc) from exc
     return out, drops.names
+
+
+def _malformed(what: str, exc: Exception) -> TranslationError:
+    """A body a translator could not read, said in words (the field missing, or the value it choked on),
+    not as a Python exception's repr: the text reaches the app in a 400 or the access line."""
+    if isinstance(exc, KeyError) and exc.args:
+        return TranslationError(f"malformed {what}: the field {exc.args[0]!r} is missing")
+    return TranslationError(f"malformed {what}: a field has a type or value its API does not allow ({exc})")
 
 
 def translate_response(
@@ -92,7 +100,7 @@ def translate_response(
         if convert is not None:
             return convert(body, model, request or {})
     except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
-        raise TranslationError(f"malformed {source.value} response body: {exc!r}") from exc
+        raise _malformed(f"{source.value} response body", exc) from exc
     raise _no_route(operation, source, target)
 
 
@@ -149,7 +157,7 @@ def parse_chat_response(body: dict[str, Any], dialect: Dialect) -> ChatResponse:
     try:
         return registry.TRANSLATIONS[dialect].parse_response(body)
     except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
-        raise TranslationError(f"malformed {dialect.value} response body: {exc!r}") from exc
+        raise _malformed(f"{dialect.value} response body", exc) from exc
 
 
 def build_chat_response(response: ChatResponse, dialect: Dialect, model: str) -> dict[str, Any]:

@@ -388,3 +388,27 @@ async def test_a_tool_call_without_arguments_from_anthropic_parses_as_json_for_t
         arguments = calls[0].function.arguments  # type: ignore[union-attr]
     assert arguments == "{}" and json.loads(arguments) == {}
     await client.close()
+
+
+@pytest.mark.parametrize(
+    ("extra", "said"),
+    [
+        ({"tools": [{"type": "function", "function": {"parameters": {}}}]}, "the field 'name' is missing"),
+        ({"messages": [{"role": "user", "content": [5]}]}, "a field has a type or value its API does not allow"),
+    ],
+    ids=["tool without name", "content part a number"],
+)
+async def test_a_malformed_request_field_is_named_in_words_not_a_python_error(
+    fake: FakeFactory, sidecar: SidecarFactory, extra: dict[str, Any], said: str
+) -> None:
+    """A request the translator cannot read (a tool without its name, a content part that is a number)
+    gets a 400 that says what is wrong in words, not a Python exception's repr (``KeyError('name')``)."""
+    running, _ = await start(fake, sidecar)
+    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
+        with pytest.raises(openai.BadRequestError) as raised:
+            await client.chat.completions.create(
+                model="to-anthropic", messages=[{"role": "user", "content": "x"}], extra_body=extra
+            )
+    message = raised.value.message
+    assert "malformed openai request body: " + said in message
+    assert "Error(" not in message and "Error:" not in message
