@@ -68,6 +68,7 @@ def build_state(
         telemetry.breaker_transition(target=target, from_state=before, to_state=after)
 
     telemetry.policy_loaded(policy.loaded_at)
+    log_output.count_drops_with(telemetry.instruments.log_lines_dropped.inc)
     return SidecarState(
         settings=settings,
         holder=PolicyHolder(policy),

@@ -177,6 +177,14 @@ class Instruments(FeatureInstruments):
                 "{transition}",
             )
         )
+        self.log_lines_dropped = counter(
+            own(
+                "log_lines_dropped_total",
+                "Log lines dropped because the reader of stdout stalled and the 4 MiB waiting for it were full.",
+                (),
+                "{line}",
+            )
+        )
         self.policy_reloads = counter(
             own("policy_reloads_total", "Policy reloads, by outcome (ok, error).", ("outcome",), "{reload}")
         )

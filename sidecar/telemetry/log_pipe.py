@@ -11,6 +11,7 @@ instead:
 - a daemon thread writes the buffer to the file descriptor, blocking there as long as the reader does;
 - once the reader drains again, one ``log_lines_dropped`` warning line (``lines``: how many were lost
   since the last such line) is written before the lines that follow, so a gap in the logs is visible;
+- ``count_drops_with(inc)`` hands every drop to a counter too (``llm_sidecar_log_lines_dropped_total``);
 - ``close()`` writes what waits, for at most ``timeout_s``, when the server stops.
 
 Lines are never split or interleaved: each ``write`` is one or more whole lines, kept or dropped whole.
@@ -22,6 +23,7 @@ import os
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 
 import orjson
 
@@ -38,18 +40,21 @@ class LogPipe:
         self._waiting = 0  # bytes accepted and not yet written (the chunks and the write under way)
         self._dropped = 0  # lines dropped since the last log_lines_dropped line
         self.dropped_total = 0
+        self._count: Callable[[tuple[()], int], None] | None = None
         self._closed = False
         self._ready = threading.Condition(threading.Lock())
         self._thread = threading.Thread(target=self._drain, name="sidecar-log-pipe", daemon=True)
         self._thread.start()
 
+    def count_drops_with(self, inc: Callable[[tuple[()], int], None]) -> None:
+        """Also count every dropped line with ``inc((), lines)`` (a label-less counter's ``inc``)."""
+        self._count = inc
+
     def write(self, data: bytes) -> int:
         size = len(data)
         with self._ready:
             if self._waiting + size > self._max_bytes or self._closed:
-                lines = data.count(b"\n") or 1
-                self._dropped += lines
-                self.dropped_total += lines
+                self._drop(data.count(b"\n") or 1)
                 return size
             self._chunks.append(data)
             self._waiting += size
@@ -80,6 +85,13 @@ class LogPipe:
             with self._ready:
                 self._waiting -= len(data)
 
+    def _drop(self, lines: int) -> None:
+        """Count ``lines`` dropped (the lock held)."""
+        self._dropped += lines
+        self.dropped_total += lines
+        if self._count is not None:
+            self._count((), lines)
+
     def _write_all(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
@@ -89,9 +101,7 @@ class LogPipe:
                 continue
             except OSError:  # the reader is gone for good (EPIPE, EBADF): these lines are lost
                 with self._ready:
-                    lost = data.count(b"\n")
-                    self._dropped += lost
-                    self.dropped_total += lost
+                    self._drop(data.count(b"\n"))
                 return
             view = view[written:]
 

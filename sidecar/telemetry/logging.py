@@ -16,7 +16,7 @@ import asyncio
 import logging
 import sys
 import time
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Protocol, cast
 
@@ -104,6 +104,11 @@ class LogOutput:
 
     def enabled(self, level: int) -> bool:
         return level >= self.level
+
+    def count_drops_with(self, inc: Callable[[tuple[()], int], None]) -> None:
+        """stdout's dropped lines also counted by ``inc`` (``llm_sidecar_log_lines_dropped_total``)."""
+        if isinstance(self.stream, LogPipe):
+            self.stream.count_drops_with(inc)
 
     def close(self) -> None:
         """At shutdown: stdout's lines that wait are written (for at most a second)."""

@@ -137,3 +137,21 @@ async def test_a_sidecar_whose_stdout_nobody_reads_keeps_serving(tmp_path: Path)
                 child.kill()
                 await child.wait()
         os.close(read_end)
+
+
+def test_every_dropped_line_is_handed_to_the_counter() -> None:
+    """With ``count_drops_with``, each drop is also counted by the counter given (the sidecar's
+    ``llm_sidecar_log_lines_dropped_total``): its sum is ``dropped_total``."""
+    read_end, write_end = os.pipe()
+    pipe = LogPipe(write_end, max_bytes=16384)
+    counted: list[int] = []
+    pipe.count_drops_with(lambda labels, lines: counted.append(lines))
+    try:
+        writer = _write_lines(pipe, 2000)
+        writer.join(5)
+        assert not writer.is_alive()
+        assert pipe.dropped_total > 0 and sum(counted) == pipe.dropped_total
+    finally:
+        os.close(read_end)
+        pipe.close(5)
+        os.close(write_end)
