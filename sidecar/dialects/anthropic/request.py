@@ -9,7 +9,7 @@
   Tool-call ids are restricted to Anthropic's ``[A-Za-z0-9_-]`` (same rewrite for the call and its
   result); temperature is clamped to Anthropic's 0..1; a stop sequence of only whitespace, which Anthropic
   refuses, is refused by name (under ``drop`` left out). ``thinking`` (enabled with a budget, or adaptive)
-  is read into the common form's ``Thinking`` and written within Anthropic's bounds (``_build_thinking``).
+  is read into the common form's ``Thinking`` and written within Anthropic's bounds (``thinking``).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from ...translate.common import (
 )
 from ...translate.params import chat_params, stop_list
 from ...translate.schema import object_schema
-from ...translate.thinking import ANTHROPIC_MIN_BUDGET, Thinking
+from .thinking import build_thinking, parse_thinking
 
 _IGNORED = frozenset(("service_tier", "cache_control", "inference_geo", "speed", "diagnostics", "workspace_id"))
 
@@ -72,7 +72,7 @@ def parse_request(body: dict[str, Any], drops: Drops) -> ChatRequest:
         elif key == "tool_choice":
             _parse_tool_choice(value, req)
         elif key == "thinking":
-            _parse_thinking(value, req, drops)
+            parse_thinking(value, req, drops)
         elif key == "output_config":
             if value.get("format"):
                 req["response_format"] = _parse_format(value["format"], drops)
@@ -85,19 +85,6 @@ def parse_request(body: dict[str, Any], drops: Drops) -> ChatRequest:
         else:
             drops.unsupported(key)
     return req
-
-
-def _parse_thinking(value: Any, req: ChatRequest, drops: Drops) -> None:
-    """``{type: enabled, budget_tokens}`` and ``{type: adaptive}`` ask for thinking, which Anthropic always
-    shows; ``disabled`` asks for nothing."""
-    kind = value.get("type") if isinstance(value, dict) else None
-    budget = value.get("budget_tokens") if kind == "enabled" else -1
-    if kind == "disabled":
-        return
-    if kind not in ("enabled", "adaptive") or type(budget) is not int or not (budget > 0 or kind == "adaptive"):
-        drops.unsupported("thinking")
-        return
-    req["thinking"] = {"budget": budget, "show": True, "param": "thinking", "effort": None}
 
 
 def _parse_system(value: Any, drops: Drops) -> list[str]:
@@ -279,52 +266,8 @@ def build_request(req: ChatRequest, model: str, drops: Drops, options: Translate
         elif req.get("parallel_tool_calls") is False:
             out["tool_choice"] = {"type": "auto", "disable_parallel_tool_use": True}
     if "thinking" in req:
-        _build_thinking(req["thinking"], out, drops)
+        build_thinking(req["thinking"], out, drops)
     return out
-
-
-def _build_thinking(thinking: Thinking, out: dict[str, Any], drops: Drops) -> None:
-    """``thinking {type: enabled, budget_tokens}`` within Anthropic's bounds (``translate.thinking``); what it
-    cannot honour is refused naming the caller's field, or (under ``drop``) sent without thinking."""
-    param, budget = thinking["param"], max(thinking["budget"], ANTHROPIC_MIN_BUDGET)
-    refused = (
-        "Anthropic documents no thinking budget for a reasoning effort"
-        if thinking["effort"] is not None
-        else "Anthropic needs a thinking budget"
-        if thinking["budget"] < 0
-        else "Anthropic cannot think while a tool call is forced (structured output is one)"
-        if out.get("tool_choice", {}).get("type") in ("any", "tool")
-        else f"Anthropic needs max_tokens ({out['max_tokens']}) above the thinking budget ({budget})"
-        if out["max_tokens"] <= budget
-        else None
-    )
-    if refused is not None:
-        drops.unsupported(param, refused)
-        return
-    if _in_tool_loop(out["messages"]):
-        # Anthropic wants back the signed thinking that preceded the calls; no other dialect has it.
-        drops.ignored(param)
-        return
-    if out.get("temperature", 1) != 1:
-        drops.unsupported("temperature", "Anthropic takes only 1 while thinking")
-        del out["temperature"]
-    if "top_k" in out:
-        drops.unsupported("top_k", "Anthropic takes none while thinking")
-        del out["top_k"]
-    if out.get("top_p", 1) < 0.95:
-        drops.unsupported("top_p", "Anthropic takes 0.95 to 1 while thinking")
-        del out["top_p"]
-    out["thinking"] = {"type": "enabled", "budget_tokens": budget}
-
-
-def _in_tool_loop(messages: list[dict[str, Any]]) -> bool:
-    """The request answers tool calls: its last assistant turn called tools (no text turn since)."""
-    for msg in reversed(messages):
-        if msg["role"] == "assistant":
-            return any(b["type"] == "tool_use" for b in msg["content"])
-        if not any(b["type"] == "tool_result" for b in msg["content"]):
-            return False
-    return False
 
 
 def _tool_choice(choice: ToolChoice | None, tools: list[dict[str, Any]]) -> dict[str, Any] | None:

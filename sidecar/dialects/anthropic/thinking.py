@@ -1,0 +1,74 @@
+"""Anthropic ``thinking`` <-> the common form's ``Thinking`` (``translate.thinking``), as
+``dialects.gemini.thinking`` is for Gemini.
+
+- ``parse_thinking``: ``{type: enabled, budget_tokens}`` and ``{type: adaptive}`` ask for thinking (shown:
+  Anthropic always shows it); ``disabled`` asks for nothing; anything else is refused by name.
+- ``build_thinking``: ``{type: enabled, budget_tokens}`` within Anthropic's bounds (at least
+  ``ANTHROPIC_MIN_BUDGET``, below ``max_tokens``), with the sampling settings Anthropic refuses while
+  thinking dropped by name; no thinking on a turn that answers tool calls (Anthropic wants back the signed
+  thinking that preceded them, which a caller of another dialect never received).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...translate.common import ChatRequest, Drops
+from ...translate.thinking import ANTHROPIC_MIN_BUDGET, Thinking
+
+
+def parse_thinking(value: Any, req: ChatRequest, drops: Drops) -> None:
+    """``{type: enabled, budget_tokens}`` and ``{type: adaptive}`` ask for thinking, which Anthropic always
+    shows; ``disabled`` asks for nothing."""
+    kind = value.get("type") if isinstance(value, dict) else None
+    budget = value.get("budget_tokens") if kind == "enabled" else -1
+    if kind == "disabled":
+        return
+    if kind not in ("enabled", "adaptive") or type(budget) is not int or not (budget > 0 or kind == "adaptive"):
+        drops.unsupported("thinking")
+        return
+    req["thinking"] = {"budget": budget, "show": True, "param": "thinking", "effort": None}
+
+
+def build_thinking(thinking: Thinking, out: dict[str, Any], drops: Drops) -> None:
+    """``thinking {type: enabled, budget_tokens}`` within Anthropic's bounds (``translate.thinking``); what it
+    cannot honour is refused naming the caller's field, or (under ``drop``) sent without thinking."""
+    param, budget = thinking["param"], max(thinking["budget"], ANTHROPIC_MIN_BUDGET)
+    refused = (
+        "Anthropic documents no thinking budget for a reasoning effort"
+        if thinking["effort"] is not None
+        else "Anthropic needs a thinking budget"
+        if thinking["budget"] < 0
+        else "Anthropic cannot think while a tool call is forced (structured output is one)"
+        if out.get("tool_choice", {}).get("type") in ("any", "tool")
+        else f"Anthropic needs max_tokens ({out['max_tokens']}) above the thinking budget ({budget})"
+        if out["max_tokens"] <= budget
+        else None
+    )
+    if refused is not None:
+        drops.unsupported(param, refused)
+        return
+    if _in_tool_loop(out["messages"]):
+        # Anthropic wants back the signed thinking that preceded the calls; no other dialect has it.
+        drops.ignored(param)
+        return
+    if out.get("temperature", 1) != 1:
+        drops.unsupported("temperature", "Anthropic takes only 1 while thinking")
+        del out["temperature"]
+    if "top_k" in out:
+        drops.unsupported("top_k", "Anthropic takes none while thinking")
+        del out["top_k"]
+    if out.get("top_p", 1) < 0.95:
+        drops.unsupported("top_p", "Anthropic takes 0.95 to 1 while thinking")
+        del out["top_p"]
+    out["thinking"] = {"type": "enabled", "budget_tokens": budget}
+
+
+def _in_tool_loop(messages: list[dict[str, Any]]) -> bool:
+    """The request answers tool calls: its last assistant turn called tools (no text turn since)."""
+    for msg in reversed(messages):
+        if msg["role"] == "assistant":
+            return any(b["type"] == "tool_use" for b in msg["content"])
+        if not any(b["type"] == "tool_result" for b in msg["content"]):
+            return False
+    return False
