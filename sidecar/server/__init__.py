@@ -29,5 +29,6 @@ The feature stages, folded in only for a policy that uses them (``assembly``): `
 response cache; ``response_caches`` keeps its store across reloads, ``replay`` sends a cached answer as
 a stream), ``budget`` (admission and settlement), ``gating`` (quality gates), ``shadowing`` (shadow
 calls), ``ensemble`` (an ensemble route's plan); ``children`` runs the calls a request makes besides
-its chain (ensemble members, judges, shadows).
+its chain (ensemble members, judges, shadows); ``one_answer`` refuses several choices where one answer
+is judged (ensembles, gates).
 """

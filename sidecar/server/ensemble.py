@@ -45,6 +45,7 @@ from .errors import RequestFailed
 from .exchange import Exchange
 from .gating import GateHook
 from .hooks import ChainHook, Verdict
+from .one_answer import refuse_several_choices
 from .replay import stream_bytes
 from .stream import HeldStream, send_stream
 
@@ -94,6 +95,7 @@ class EnsembleRunner:
                 f"route {route.name!r} is an ensemble, which answers chat requests only (not {facts.operation})",
                 code="unsupported_operation",
             )
+        refuse_several_choices(facts, route.name, "the winner of its ensemble's vote")
         ensemble = plan.ensemble
         vote = ensemble.start()
         member_facts = unstreamed(facts)

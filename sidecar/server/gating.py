@@ -33,6 +33,7 @@ from ..request_facts import RequestFacts
 from .children import with_body
 from .exchange import Exchange
 from .hooks import Verdict
+from .one_answer import refuse_several_choices
 from .pipeline import Handler, Stage
 from .stream import HeldStream
 
@@ -111,6 +112,7 @@ def gate_stage(telemetry: Telemetry) -> Stage:
         route = exchange.route
         facts = exchange.facts
         if route is not None and route.gates is not None and facts.operation in CHAT_OPERATIONS:
+            refuse_several_choices(facts, route.name, "the one its quality gates checked")
             exchange.hooks = (*exchange.hooks, GateHook(route.gates, facts, telemetry))
             exchange.gated = True
             if facts.stream:
