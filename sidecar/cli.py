@@ -31,7 +31,7 @@ from .credentials import app_key
 from .policy.compiled import PolicyError
 from .policy.load import load_policy
 from .request_facts import RequestProblem, describe_request
-from .settings import Settings, SettingsError
+from .settings import Settings, SettingsError, unknown_variables
 
 if TYPE_CHECKING:
     from .telemetry.logging import LogOutput
@@ -153,6 +153,9 @@ def _serve_logging(settings: Settings, started: float, log_output: LogOutput) ->
     from .telemetry.logging import get_logger
 
     log = get_logger("sidecar")
+    unknown = unknown_variables(os.environ)
+    if unknown:  # a typo in a pod spec would otherwise be ignored in silence
+        log.warning("settings_unknown", variables=unknown)
     try:
         policy = load_policy(settings.policy_path)
     except PolicyError as exc:

@@ -135,6 +135,19 @@ def test_run_with_an_invalid_policy_exits_nonzero_listing_errors(tmp_path: Path)
     assert "models.m.provider: unknown provider 'nope'" in result.stderr
 
 
+def test_run_warns_of_a_misspelt_setting_variable(tmp_path: Path) -> None:
+    """run logs ``settings_unknown`` at start for a ``SIDECAR_*`` variable no setting reads, naming the
+    setting it is closest to: a typo in a pod spec is otherwise silently ignored (here the start then
+    stops on an invalid policy, so the test needs no server)."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nproviders: {}\n")
+    env = {"PATH": "/usr/bin:/bin", "SIDECAR_DRAIN_TIMEOUT": "60", "SIDECAR_HEALTH_METRICS": "true"}
+    result = cli("run", "--policy", str(bad), "--port", "0", env=env)
+    [line] = [json.loads(line) for line in result.stdout.splitlines() if '"settings_unknown"' in line]
+    assert line["level"] == "warning"
+    assert line["variables"] == ["SIDECAR_DRAIN_TIMEOUT (SIDECAR_DRAIN_TIMEOUT_S?)"]
+
+
 def test_run_without_a_policy_is_a_usage_error() -> None:
     """run with neither --policy nor SIDECAR_POLICY exits 2 with a hint."""
     result = cli("run", env={"PATH": "/usr/bin:/bin"})
