@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -117,6 +118,9 @@ def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
 
 def cmd_run(args: argparse.Namespace) -> int:
     started = time.monotonic()
+    # SIGHUP re-reads the policy once the server runs (server.app.serve installs that); until then its
+    # default action would end a sidecar that is still starting (an SRE's SIGHUP to every pod).
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
         settings = Settings.from_env(
             os.environ,

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from sidecar.policy.schema import policy_json_schema
 
 from .conftest import SidecarFactory
@@ -146,6 +148,38 @@ def test_run_warns_of_a_misspelt_setting_variable(tmp_path: Path) -> None:
     [line] = [json.loads(line) for line in result.stdout.splitlines() if '"settings_unknown"' in line]
     assert line["level"] == "warning"
     assert line["variables"] == ["SIDECAR_DRAIN_TIMEOUT (SIDECAR_DRAIN_TIMEOUT_S?)"]
+
+
+@pytest.mark.timeout(60)
+def test_run_survives_a_sighup_while_it_starts(tmp_path: Path) -> None:
+    """A SIGHUP that comes while run is starting (here: while it reads its policy, a FIFO held open) does
+    not end the process, whose SIGHUP handler is not installed yet: it starts, listens and exits 0 on
+    SIGTERM. docs/operations.md has SREs send SIGHUP to every pod; one may be starting."""
+    import os
+    import signal
+    import time
+
+    fifo, ports = tmp_path / "policy.yaml", tmp_path / "ports.json"
+    os.mkfifo(fifo)
+    command = [sys.executable, "-m", "sidecar", "run", "--policy", str(fifo), "--port", "0", "--ports-file", str(ports)]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        with fifo.open("wb") as writer:  # returns once run has opened the policy to read it
+            proc.send_signal(signal.SIGHUP)
+            time.sleep(0.2)
+            writer.write(GOOD.read_bytes())
+        regular = tmp_path / "policy.tmp"
+        regular.write_bytes(GOOD.read_bytes())
+        regular.replace(fifo)  # what the reload watcher finds next: a plain file, the same policy
+        deadline = time.monotonic() + 30
+        while not ports.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert proc.poll() is None and ports.exists(), proc.returncode
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def test_run_without_a_policy_is_a_usage_error() -> None:
