@@ -97,10 +97,10 @@ def start_with_ports_file(
         raise
 
 
-async def serve_on_port_zero(runner: web.AppRunner, ports_file: Path | None, port: int = 0) -> int:
-    """Serve ``runner`` (set up) on 127.0.0.1, on any free port unless ``port`` is given, and write the
-    port it got to ``ports_file``; the port."""
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+async def serve_on_port_zero(runner: web.AppRunner, ports_file: Path | None) -> int:
+    """Serve ``runner`` (set up) on 127.0.0.1, on any free port, and write the port it got to
+    ``ports_file``; the port."""
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
     bound = int(runner.addresses[0][1])
     if ports_file is not None:
         write_ports_file(ports_file, bound)
@@ -126,7 +126,8 @@ def start_redis(workdir: Path, *args: str, timeout: float = 30.0) -> tuple[subpr
                 if sock.recv(16).startswith((b"+PONG", b"-NOAUTH")):
                     return proc, port
         except OSError:
-            time.sleep(0.05)
+            pass
+        time.sleep(0.05)
     proc.kill()
     raise RuntimeError(f"redis-server on port {port} did not answer (exit {proc.poll()})")
 
