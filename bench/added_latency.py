@@ -23,7 +23,8 @@ import time
 from pathlib import Path
 
 import aiohttp
-from proxy_bench import REQUEST, free_port, sidecar_policy, start_minimal, start_nginx, start_sidecar, tools_present
+from listening import read_port
+from proxy_bench import REQUEST, nginx_on_free_port, sidecar_policy, start_minimal, start_sidecar, tools_present
 
 
 async def alternate(urls: dict[str, str], n: int) -> dict[str, list[float]]:
@@ -47,12 +48,13 @@ def main() -> int:
     if not tools_present("nginx"):
         return 2
     workdir = Path(tempfile.mkdtemp(prefix="added-latency-"))
-    upstream, minimal_port, port = free_port(), free_port(), free_port()
-    procs: list[subprocess.Popen[bytes]] = [start_nginx(workdir, upstream)]
+    nginx, upstream = nginx_on_free_port(workdir)
+    procs: list[subprocess.Popen[bytes]] = [nginx]
     try:
-        time.sleep(0.3)
-        procs.append(start_minimal(upstream, minimal_port))
-        procs.append(start_sidecar(sidecar_policy(workdir, upstream, "chain"), port, {})[0])
+        procs.append(start_minimal(upstream, workdir / "minimal.ports"))
+        minimal_port = read_port(workdir / "minimal.ports")
+        procs.append(start_sidecar(sidecar_policy(workdir, upstream, "chain"), workdir / "sidecar.ports", {})[0])
+        port = read_port(workdir / "sidecar.ports")
         urls = {
             "direct (nginx)": f"http://127.0.0.1:{upstream}/v1/chat/completions",
             "minimal aiohttp proxy": f"http://127.0.0.1:{minimal_port}/v1/chat/completions",

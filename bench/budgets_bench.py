@@ -17,14 +17,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shutil
-import socket
 import statistics
-import subprocess
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import redis
+from listening import start_redis
 
 from sidecar.budgets import BudgetRequest, Ledger, compile_budgets, open_ledger
 from sidecar.policy.spec import ModelSpec, PriceSpec
@@ -93,23 +93,6 @@ async def latencies(ledger: Ledger, n: int) -> tuple[list[float], list[float]]:
     return admits, settles
 
 
-def start_redis(binary: str, workdir: str) -> tuple[subprocess.Popen[bytes], int]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", workdir]
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    client = redis.Redis(port=port)
-    for _ in range(200):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.02)
-    client.close()
-    return process, port
-
-
 def script_calls(port: int) -> int:
     with redis.Redis(port=port) as client:
         stats = client.info("commandstats")
@@ -128,7 +111,7 @@ async def main(requests: int, redis_binary: str | None) -> None:
         print("redis-server not found: Redis part skipped")
         return
     with tempfile.TemporaryDirectory() as workdir:
-        process, port = start_redis(redis_binary, workdir)
+        process, port = start_redis(Path(workdir))
         try:
             url = f"redis://127.0.0.1:{port}/0"
             shared = ledger_for(FIVE_LIMITS, url)

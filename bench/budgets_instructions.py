@@ -10,7 +10,9 @@ difference of the counts is one request): the bench policy without budgets (``no
 (``one``: requests per minute, global), and with the five limits of ``budgets_proxy_bench.py``
 (``five``, local store). The request is ``instructions.py``'s (no caller key, no ``x-team``: those two
 limits count it under ``-``). ``--baseline REF`` runs the same variants on the ``sidecar`` package of
-git revision ``REF`` too (extracted to a temporary directory), in the same run.
+git revision ``REF`` too (extracted to a temporary directory), in the same run. Every sidecar listens on
+port 0 and says where in a ports file (bench/listening.py), so ``REF`` must have ``--ports-file``
+(92b4fef, 2026-12-04, or later).
 
 Instructions per second: the ``none`` sidecar also serves ``--calibrate`` requests natively (no
 valgrind) while its CPU time is read from /proc; its instructions per request over its CPU seconds per
@@ -33,16 +35,8 @@ from pathlib import Path
 
 from budgets_proxy_bench import LIMITS, cpu_s
 from instructions import count
-from proxy_bench import (
-    REQUEST,
-    checkout,
-    free_port,
-    sidecar_command,
-    sidecar_policy,
-    start_nginx,
-    tools_present,
-    wait_http,
-)
+from listening import start_with_ports_file
+from proxy_bench import REQUEST, checkout, nginx_on_free_port, sidecar_command, sidecar_policy, tools_present, wait_http
 
 ONE = "\nbudgets:\n  limits:\n    - {name: rpm, measure: requests, amount: 1000000000, window: minute}\n"
 VARIANTS = {"none": "", "one": ONE, "five": LIMITS.replace("STORE", "store: local")}
@@ -57,9 +51,12 @@ def code_command(command: list[str], code: Path | None) -> list[str]:
     return [command[0], "-c", boot, *command[3:]]
 
 
-def calibrate(command: list[str], env: dict[str, str], port: int, requests: int) -> float:
-    """CPU seconds per request of ``command`` serving ``requests`` sequential requests (after 200)."""
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def calibrate(command: list[str], env: dict[str, str], ports_file: Path, requests: int) -> float:
+    """CPU seconds per request of ``command`` (listening on port 0, writing ``ports_file``) serving
+    ``requests`` sequential requests (after 200)."""
+    proc, port = start_with_ports_file(
+        command, ports_file, 120, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         wait_http(f"http://127.0.0.1:{port}/readyz", timeout=120)
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -94,25 +91,23 @@ def main() -> int:
         codes: dict[str, Path | None] = {"this tree": None}
         if args.baseline:
             codes[args.baseline] = checkout(args.baseline, workdir)
-        upstream = free_port()
-        nginx = start_nginx(workdir, upstream)
+        nginx, upstream = nginx_on_free_port(workdir)
         results: dict[tuple[str, str], float] = {}
         rate = 0.0
         try:
-            time.sleep(0.3)
             base = sidecar_policy(workdir, upstream, "single").read_text()
             for variant in args.variants.split(","):
                 policy = workdir / f"policy-{variant}.yaml"
                 policy.write_text(base + VARIANTS[variant])
                 for label, code in codes.items():
-                    port = free_port()
+                    port = workdir / f"{variant}-{label.replace(' ', '-')}.ports"
                     command, env = sidecar_command(policy, port, {"SIDECAR_LOG_LEVEL": "info"})
                     command = code_command(command, code)
                     few = count(command, port, "/readyz", args.few, env, workdir, ready_timeout_s=args.ready_timeout)
                     many = count(command, port, "/readyz", args.many, env, workdir, ready_timeout_s=args.ready_timeout)
                     results[(variant, label)] = (many - few) / (args.many - args.few)
                     if variant == "none" and code is None and args.calibrate:
-                        port = free_port()
+                        port = workdir / "calibrate.ports"
                         command, env = sidecar_command(policy, port, {"SIDECAR_LOG_LEVEL": "info"})
                         rate = results[(variant, label)] / calibrate(command, env, port, args.calibrate)
         finally:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -37,17 +36,16 @@ import time
 from pathlib import Path
 
 import redis
+from listening import read_port, start_redis
 from proxy_bench import (
     REQUEST,
     chat_script,
     compile_bytecode,
-    free_port,
     in_turn,
-    sidecar_command,
+    nginx_on_free_port,
     sidecar_policy,
-    start_nginx,
+    start_sidecar,
     started_as,
-    wait_http,
     wrk,
 )
 
@@ -61,29 +59,6 @@ budgets:
     - {name: key-month, measure: usd, amount: 1000000, window: month, scope: {by: key}}
     - {name: nginx-tpm, measure: tokens, amount: 1000000000, window: minute, scope: {by: provider, values: [nginx]}}
 """
-
-
-def start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    binary = shutil.which("redis-server") or "redis-server"
-    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    proc = subprocess.Popen([*args, "--dir", str(workdir)], stdout=subprocess.DEVNULL)
-    client = redis.Redis(port=port)
-    for _ in range(200):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.02)
-    return proc, port
-
-
-def start_sidecar(policy: Path, port: int, optimised: bool) -> subprocess.Popen[bytes]:
-    """``llm-sidecar run`` on ``policy``, ready (a loaded machine may take a minute to start it)."""
-    command, env = sidecar_command(policy, port, {"SIDECAR_LOG_LEVEL": "warning"}, optimised)
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
-    wait_http(f"http://127.0.0.1:{port}/readyz", timeout=120)
-    return proc
 
 
 def cpu_s(pid: int) -> float:
@@ -126,8 +101,8 @@ def main() -> int:
     compile_bytecode()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        upstream = free_port()
-        running: list[subprocess.Popen[bytes]] = [start_nginx(work, upstream)]
+        nginx, upstream = nginx_on_free_port(work)
+        running: list[subprocess.Popen[bytes]] = [nginx]
         try:
             redis_proc, redis_port = start_redis(work)
             running.append(redis_proc)
@@ -142,8 +117,10 @@ def main() -> int:
             for name, text in policies.items():
                 path = work / f"budgets-{name}.yaml"
                 path.write_text(text)
-                port = free_port()
-                proc = start_sidecar(path, port, optimised)
+                proc, _ = start_sidecar(
+                    path, work / f"{name}.ports", {"SIDECAR_LOG_LEVEL": "warning"}, optimised=optimised
+                )
+                port = read_port(work / f"{name}.ports")
                 running.append(proc)
                 pids[name] = proc.pid
                 urls[name] = f"http://127.0.0.1:{port}/v1/chat/completions"

@@ -16,10 +16,10 @@ import argparse
 import time
 from collections.abc import Callable
 
+from sidecar.dialects.openai.decoder import OpenAIDecoder
 from sidecar.server.budget import UsedTap
 from sidecar.sse import SSEParser
 from sidecar.translate import decode_event
-from sidecar.translate.stream_in import OpenAIDecoder
 
 CHUNK = (
     b'data: {"id":"chatcmpl-tap","object":"chat.completion.chunk","created":1700000000,"model":"m",'

@@ -20,8 +20,6 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,6 +28,8 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+
+from listening import start_redis
 
 from sidecar.cache import (
     CacheStoreSpec,
@@ -124,28 +124,6 @@ def per_op_sync(rounds: int, ops: int, call: Callable[[int], Any]) -> Timing:
     return _summary(results)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_redis(directory: str) -> tuple[subprocess.Popen[bytes], int]:
-    server = shutil.which("redis-server")
-    if server is None:
-        sys.exit("redis-server is not installed (apt-get install redis-server)")
-    port = free_port()
-    args = [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory]
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(500):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            return process, port
-        except OSError:
-            time.sleep(0.01)
-    sys.exit("redis-server did not start")
-
-
 async def speed(rounds: int, ops: int) -> dict[str, Timing | int]:
     out: dict[str, Timing | int] = {}
     policy = load_policy_bytes(
@@ -185,7 +163,7 @@ async def speed(rounds: int, ops: int) -> dict[str, Timing | int]:
     out["memory backend get, through aiocache's API"] = await per_op(rounds, ops, lambda i: backend.get(keys[i]))
 
     with tempfile.TemporaryDirectory() as directory:
-        process, port = start_redis(directory)
+        process, port = start_redis(Path(directory))
         try:
             # A loose timeout: a busy machine must not turn a slow first connect into a skipped store.
             url = f"redis://127.0.0.1:{port}/0"

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from cache_path import CACHED_REQUEST, policy, unique
 from instructions import count
-from proxy_bench import REQUEST, ROOT, checkout, free_port, sidecar_command, start_nginx, tools_present
+from proxy_bench import REQUEST, ROOT, checkout, nginx_on_free_port, sidecar_command, tools_present
 
 
 def main() -> int:
@@ -42,21 +42,19 @@ def main() -> int:
     if not tools_present("nginx", "valgrind"):
         return 2
     workdir = Path(tempfile.mkdtemp(prefix="cache-instructions-"))
-    upstream = free_port()
-    nginx = start_nginx(workdir, upstream)
+    nginx, upstream = nginx_on_free_port(workdir)
     counter = iter(range(10**9)).__next__
     path = policy(workdir, "memory", upstream, "{memory: {max_entries: 100000}}")
     results: list[tuple[str, float]] = []
     try:
-        time.sleep(0.3)
-        port = free_port()
-        minimal = [sys.executable, str(ROOT / "bench/minimal_proxy.py"), str(port), f"http://127.0.0.1:{upstream}"]
-        cases: list[tuple[str, list[str], int, str, dict[str, str], Callable[[], str], Path | None]] = []
+        port = workdir / "minimal.ports"
+        minimal = [sys.executable, str(ROOT / "bench/minimal_proxy.py"), "0", f"http://127.0.0.1:{upstream}", str(port)]
+        cases: list[tuple[str, list[str], Path, str, dict[str, str], Callable[[], str], Path | None]] = []
         if "proxy" in args.cases.split(","):
             cases.append(("featureless proxy", minimal, port, "/healthz", dict(os.environ), lambda: REQUEST, None))
         for floor_case, flag, server in (("floor", [], "aiohttp.web"), ("floor-server", ["--server"], "web.Server")):
             if floor_case in args.cases.split(","):
-                port = free_port()
+                port = workdir / f"{floor_case}.ports"
                 answer = [sys.executable, str(ROOT / "bench/minimal_answer.py"), str(port), *flag]
                 cases.append(
                     (
@@ -80,7 +78,7 @@ def main() -> int:
         for case in args.cases.split(","):
             for label, code in codes if case not in ("proxy", "floor", "floor-server") else ():
                 name, body = known[case]
-                port = free_port()
+                port = workdir / f"{case}-{label.replace(' ', '-')}.ports"
                 command, env = sidecar_command(path, port, {})
                 if code is not None:
                     env["PYTHONPATH"] = str(code)  # and run from there: -m puts the directory first

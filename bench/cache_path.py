@@ -34,7 +34,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,13 +44,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
+from listening import read_port, start_redis
 from proxy_bench import (
     REQUEST,
-    free_port,
     in_turn,
+    nginx_on_free_port,
+    sidecar_on_port_zero,
     start_minimal,
-    start_nginx,
-    start_sidecar,
     tools_present,
     wait_http,
     wrk,
@@ -77,24 +76,6 @@ cache: {store}
 """
     )
     return path
-
-
-def start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    proc = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir), "--save", ""],
-        stdout=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
-                sock.sendall(b"PING\r\n")
-                if sock.recv(16).startswith(b"+PONG"):
-                    return proc, port
-        except OSError:
-            time.sleep(0.02)
-    raise TimeoutError("redis-server")
 
 
 def unique(request: str, counter: Callable[[], int]) -> Callable[[], str]:
@@ -211,24 +192,28 @@ def main() -> int:
     if not tools_present("nginx", "wrk") or not shutil.which("redis-server"):
         return 2
     workdir = Path(tempfile.mkdtemp(prefix="cache-path-"))
-    upstream, minimal_port, memory_port, redis_sidecar_port = free_port(), free_port(), free_port(), free_port()
-    procs: list[subprocess.Popen[bytes]] = [start_nginx(workdir, upstream)]
+    nginx, upstream = nginx_on_free_port(workdir)
+    procs: list[subprocess.Popen[bytes]] = [nginx]
     lines = [
         f"Command: `python bench/cache_path.py --requests {args.requests} --seconds {args.seconds} "
         f"--rounds {args.rounds} --entries {args.entries}` ({time.strftime('%Y-%m-%d %H:%M')})",
         "",
     ]
     try:
-        time.sleep(0.3)
         redis, redis_port = start_redis(workdir)
         procs.append(redis)
-        procs.append(start_minimal(upstream, minimal_port))
+        procs.append(start_minimal(upstream, workdir / "minimal.ports"))
+        minimal_port = read_port(workdir / "minimal.ports")
         memory = policy(workdir, "memory", upstream, "{memory: {max_entries: 100000}}")
-        procs.append(start_sidecar(memory, memory_port, {}, ready_timeout_s=READY_S)[0])
+        sidecar, memory_port = sidecar_on_port_zero(memory, workdir / "memory.ports", {}, ready_timeout_s=READY_S)
+        procs.append(sidecar)
         in_redis = policy(
             workdir, "redis", upstream, f"{{redis: {{url: 'redis://127.0.0.1:{redis_port}/0', timeout_s: 1}}}}"
         )
-        procs.append(start_sidecar(in_redis, redis_sidecar_port, {}, ready_timeout_s=READY_S)[0])
+        sidecar, redis_sidecar_port = sidecar_on_port_zero(
+            in_redis, workdir / "redis.ports", {}, ready_timeout_s=READY_S
+        )
+        procs.append(sidecar)
         counter = iter(range(10**9))
         count = counter.__next__
         plain, minimal = (f"http://127.0.0.1:{p}/v1/chat/completions" for p in (memory_port, minimal_port))
@@ -319,16 +304,17 @@ def memory_case(workdir: Path, entries: int) -> list[str]:
     """RSS of a sidecar holding ``entries`` 2 KB answers against one that caches nothing, same traffic."""
     big = workdir / "big"
     big.mkdir()
-    upstream = free_port()
-    nginx = start_nginx(big, upstream)
+    nginx, upstream = nginx_on_free_port(big)
     (big / "www/chat.json").write_text(answer_2k())  # nginx reads the file per request
     procs = [nginx]
     try:
-        time.sleep(0.3)
-        cached_port, plain_port = free_port(), free_port()
         store = f"{{memory: {{max_entries: {entries}, max_bytes: {MAX_BYTES}}}}}"
-        cached = start_sidecar(policy(big, "rss-cached", upstream, store), cached_port, {}, ready_timeout_s=READY_S)[0]
-        plain = start_sidecar(policy(big, "rss-plain", upstream, store), plain_port, {}, ready_timeout_s=READY_S)[0]
+        cached, cached_port = sidecar_on_port_zero(
+            policy(big, "rss-cached", upstream, store), big / "cached.ports", {}, ready_timeout_s=READY_S
+        )
+        plain, plain_port = sidecar_on_port_zero(
+            policy(big, "rss-plain", upstream, store), big / "plain.ports", {}, ready_timeout_s=READY_S
+        )
         procs += [cached, plain]
         counter = iter(range(10**9))
         before = {"cached": rss_mb(cached.pid), "plain": rss_mb(plain.pid)}

@@ -44,7 +44,6 @@ import os
 import platform
 import random
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -55,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from listening import port_zero, refused_port, wait_port
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -77,12 +77,6 @@ LITELLM = {
 
 
 # -- processes ----------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Procs:
@@ -125,7 +119,7 @@ class Procs:
 @dataclass
 class Fake:
     name: str
-    port: int
+    port: int = 0  # known once started: it listens on port 0 and writes a ports file
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -157,8 +151,8 @@ async def wait_http(session: aiohttp.ClientSession, url: str, timeout: float = 3
         await asyncio.sleep(0.05)
 
 
-def fake_command(fake: Fake, extra: list[str]) -> list[str]:
-    return [PYTHON, "-m", "sidecar", "fake-provider", "--port", str(fake.port), "--name", fake.name, *extra]
+def fake_command(fake: Fake, ports_file: Path, extra: list[str]) -> list[str]:
+    return [PYTHON, "-m", "sidecar", "fake-provider", *port_zero(ports_file), "--name", fake.name, *extra]
 
 
 def write_policy(path: Path, urls: dict[str, str], breaker: dict[str, Any]) -> None:
@@ -182,13 +176,14 @@ def write_policy(path: Path, urls: dict[str, str], breaker: dict[str, Any]) -> N
 async def start_sidecar(
     procs: Procs, session: aiohttp.ClientSession, policy: Path, label: str
 ) -> tuple[Sidecar, float]:
-    port = free_port()
+    ports = procs.workdir / f"sidecar-{label}.ports"
+    ports.unlink(missing_ok=True)
     proc = procs.start(
         f"sidecar-{label}",
-        [PYTHON, "-m", "sidecar", "run", "--policy", str(policy), "--port", str(port)],
+        [PYTHON, "-m", "sidecar", "run", "--policy", str(policy), *port_zero(ports)],
         env={"SIDECAR_LOG_LEVEL": "warning", "SIDECAR_DRAIN_TIMEOUT_S": "2"},
     )
-    sidecar = Sidecar(port, proc)
+    sidecar = Sidecar(await asyncio.to_thread(wait_port, ports, proc), proc)
     startup = await wait_http(session, sidecar.url + "/readyz")
     return sidecar, startup
 
@@ -418,8 +413,9 @@ async def chaos_run(
     for fake in fakes.values():
         await fake_post(session, fake, "/_fake/reset", {})
     urls = {name: fake.url for name, fake in fakes.items()}
-    if variant == "closed":
-        urls["A"] = f"http://127.0.0.1:{free_port()}"  # nothing listens there: connection refused
+    held = contextlib.ExitStack()
+    if variant == "closed":  # nothing listens there: connection refused
+        urls["A"] = f"http://127.0.0.1:{held.enter_context(refused_port())}"
     label = f"chaos-{variant}-{concurrency}" + (f"-paced{rate:g}" if rate else "")
     label += "" if breaker_cfg is BREAKER else f"-window{breaker_cfg['window_size']}"
     policy = workdir / f"{label}.yaml"
@@ -475,6 +471,7 @@ async def chaos_run(
         stop.set()
         await poller
         procs.stop(sidecar.proc)
+        held.close()
     stats = {name: (await fake_get(session, fake, "/_fake/stats"))["requests"] for name, fake in fakes.items()}
     sidecar_calls_c = stats["C"] - len(direct)
     total_attempts = sum(r.attempts or 0 for r in results)
@@ -1060,14 +1057,17 @@ async def amain(args: argparse.Namespace, procs: Procs, workdir: Path) -> str:
     revision = git_revision()
     connector = aiohttp.TCPConnector(limit=0, force_close=False)
     async with aiohttp.ClientSession(connector=connector) as session:
-        fakes = {name: Fake(name, free_port()) for name in ("A", "B", "C")}
+        fakes = {name: Fake(name) for name in ("A", "B", "C")}
         extra = {
             "A": ["--fault", "reset", "--fault-rate", "1", "--seed", str(args.seed)],
             "B": ["--fault", "status=503", "--fault-rate", "0.3", "--seed", str(args.seed)],
             "C": ["--seed", str(args.seed)],
         }
         for name, fake in fakes.items():
-            fake.proc = procs.start(f"fake-{name}", fake_command(fake, extra[name]))
+            ports = workdir / f"fake-{name}.ports"
+            ports.unlink(missing_ok=True)
+            fake.proc = procs.start(f"fake-{name}", fake_command(fake, ports, extra[name]))
+            fake.port = await asyncio.to_thread(wait_port, ports, fake.proc)
         for fake in fakes.values():
             await wait_http(session, fake.url + "/_fake/stats")
         sections: list[tuple[str, str]] = []

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 import aiohttp
-from proxy_bench import free_port, peak_rss_mb, sse_body, start_nginx, start_sidecar, tools_present
+from proxy_bench import nginx_on_free_port, peak_rss_mb, sidecar_on_port_zero, sse_body, tools_present
 
 
 def upstream_connections(pid: int, upstream_port: int) -> int:
@@ -66,8 +66,7 @@ def run(workdir: Path, upstream_port: int, streams: int, env: dict[str, str]) ->
         f"  nginx: {{dialect: openai, base_url: 'http://127.0.0.1:{upstream_port}/stream/v1'}}\n"
         "models:\n  m: {provider: nginx, model: up}\n"
     )
-    port = free_port()
-    proc, _ = start_sidecar(policy, port, {"SIDECAR_LOG_LEVEL": "warning", **env})
+    proc, port = sidecar_on_port_zero(policy, workdir / "sidecar.ports", {"SIDECAR_LOG_LEVEL": "warning", **env})
     try:
         results, peak = asyncio.run(
             load(f"http://127.0.0.1:{port}/v1/chat/completions", streams, proc.pid, upstream_port)
@@ -94,8 +93,7 @@ def main() -> int:
     if not tools_present("nginx"):
         return 2
     workdir = Path(tempfile.mkdtemp(prefix="sidecar-streams-"))
-    upstream_port = free_port()
-    nginx = start_nginx(workdir, upstream_port, stream_rate=max(1, int(len(sse_body()) / args.stream_seconds)))
+    nginx, upstream_port = nginx_on_free_port(workdir, stream_rate=max(1, int(len(sse_body()) / args.stream_seconds)))
     lines = [
         f"Command: `python bench/concurrent_streams.py --streams {args.streams} --stream-seconds "
         f"{args.stream_seconds}{''.join(f' --settings {s}' for s in args.settings)}` "
@@ -106,7 +104,6 @@ def main() -> int:
         "|---|---|---|---|---|---|",
     ]
     try:
-        time.sleep(0.3)
         for env in [{}, *(dict([s.split("=", 1)]) for s in args.settings)]:
             lines.append(run(workdir, upstream_port, args.streams, env))
             print(lines[-1], flush=True)

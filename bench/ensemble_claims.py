@@ -31,7 +31,6 @@ import argparse
 import asyncio
 import io
 import math
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,6 +42,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+from listening import port_zero, start_with_ports_file
 
 LABELS = ("billing", "bug", "feature", "other")
 PROFILES: dict[str, Any] = {
@@ -61,12 +61,6 @@ SCHEMA: dict[str, Any] = {
     "required": ["answer"],
     "additionalProperties": False,
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def policy_text(ports: dict[str, int]) -> str:
@@ -312,28 +306,21 @@ def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         quality = Path(tmp, "quality.json")
         quality.write_bytes(orjson.dumps(PROFILES))
-        ports = {name: free_port() for name in FAKES}
-        path = Path(tmp, "policy.yaml")
-        path.write_text(policy_text(ports))
-        fakes = [
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "sidecar.fake_provider",
-                    "--port",
-                    str(port),
-                    "--name",
-                    name,
-                    *fake_options(name, quality, args.seed),
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            for name, port in ports.items()
-        ]
+        fakes: list[subprocess.Popen[bytes]] = []
+        ports: dict[str, int] = {}
         try:
-            uvloop.run(measure(args, path, list(ports.values())))
+            for name in FAKES:
+                command = [sys.executable, "-m", "sidecar.fake_provider", *port_zero(Path(tmp, f"{name}.ports"))]
+                fake, ports[name] = start_with_ports_file(
+                    [*command, "--name", name, *fake_options(name, quality, args.seed)],
+                    Path(tmp, f"{name}.ports"),
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                fakes.append(fake)
+            path = Path(tmp, "policy.yaml")
+            path.write_text(policy_text(ports))
+            uvloop.run(measure(args, path))
         finally:
             for fake in fakes:
                 fake.terminate()
@@ -345,7 +332,7 @@ def main(args: argparse.Namespace) -> None:
                     fake.wait()
 
 
-async def measure(args: argparse.Namespace, path: Path, ports: list[int]) -> None:
+async def measure(args: argparse.Namespace, path: Path) -> None:
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
     from sidecar.policy import load_policy
@@ -354,7 +341,6 @@ async def measure(args: argparse.Namespace, path: Path, ports: list[int]) -> Non
     from sidecar.telemetry import Telemetry
     from sidecar.telemetry.logging import configure_logging
 
-    await wait_listening(ports)
     logs = io.BytesIO()
     log_output = configure_logging("info", stream=logs, cache=False)
     spans = InMemorySpanExporter()
@@ -369,18 +355,6 @@ async def measure(args: argparse.Namespace, path: Path, ports: list[int]) -> Non
     finally:
         await server.shutdown(0)
         await app.close()
-
-
-async def wait_listening(ports: Any) -> None:
-    for port in ports:
-        for _ in range(200):
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", port)
-                writer.close()
-                await writer.wait_closed()
-                break
-            except OSError:
-                await asyncio.sleep(0.05)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,8 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from proxy_bench import checkout, free_port, peak_rss_mb
+from listening import start_with_ports_file, write_ports_file
+from proxy_bench import checkout, peak_rss_mb
 
 MiB = 1024 * 1024
 CASES = {
@@ -76,8 +77,9 @@ def answer(case: str) -> tuple[bytes, bytes, int]:
     return head + b"content-length: %d\r\n\r\n" % len(body), body, piece
 
 
-async def serve(port: int, case: str) -> None:
-    """The hostile upstream (run in its own process): every request gets the case's answer."""
+async def serve(ports_file: Path, case: str) -> None:
+    """The hostile upstream (run in its own process): every request gets the case's answer. It listens on
+    any free port once the answer is built, and writes the port to ``ports_file``."""
     head, body, piece = answer(case)
 
     async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -104,7 +106,8 @@ async def serve(port: int, case: str) -> None:
         finally:
             writer.close()
 
-    server = await asyncio.start_server(on_connect, "127.0.0.1", port)
+    server = await asyncio.start_server(on_connect, "127.0.0.1", 0)
+    write_ports_file(ports_file, server.sockets[0].getsockname()[1])
     async with server:
         await server.serve_forever()
 
@@ -171,11 +174,10 @@ async def one_call(url: str) -> tuple[int, str, float]:
 
 
 def run_case(workdir: Path, case: str, code: Path | None) -> str:
-    upstream_port = free_port()
-    upstream = subprocess.Popen([sys.executable, __file__, "--serve", str(upstream_port), case])
+    ports = workdir / f"upstream-{case}.ports"
+    upstream, upstream_port = start_with_ports_file([sys.executable, __file__, "--serve", str(ports), case], ports)
     env = {**os.environ, "PYTHONPATH": str(code)} if code is not None else None
     try:
-        time.sleep(0.5 if case == "bomb" else 0.3)  # the upstream builds its answer
         out = subprocess.run(
             [sys.executable, __file__, "--harness", str(upstream_port), str(workdir)],
             env=env,
@@ -199,11 +201,11 @@ def main() -> int:
     parser.add_argument("--baseline")
     parser.add_argument("--cases", default=",".join(CASES))
     parser.add_argument("--out", type=Path)
-    parser.add_argument("--serve", nargs=2, metavar=("PORT", "CASE"), help=argparse.SUPPRESS)
+    parser.add_argument("--serve", nargs=2, metavar=("PORTS_FILE", "CASE"), help=argparse.SUPPRESS)
     parser.add_argument("--harness", nargs=2, metavar=("UPSTREAM_PORT", "WORKDIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        asyncio.run(serve(int(args.serve[0]), args.serve[1]))
+        asyncio.run(serve(Path(args.serve[0]), args.serve[1]))
         return 0
     if args.harness:
         import uvloop

@@ -28,13 +28,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from listening import start_on_free_port, wait_port
+from listening import wait_port
 from proxy_bench import (
     REQUEST,
     ROOT,
+    nginx_on_free_port,
     sidecar_command,
     sidecar_policy,
-    start_nginx,
     tools_present,
     variant_env,
     wait_http,
@@ -104,7 +104,7 @@ def main() -> int:
     if not tools_present("nginx", "valgrind"):
         return 2
     workdir = Path(tempfile.mkdtemp(prefix="sidecar-instructions-"))
-    nginx, upstream = start_on_free_port(lambda port: start_nginx(workdir, port))
+    nginx, upstream = nginx_on_free_port(workdir)
     results: list[tuple[str, float]] = []
     try:
         ports = workdir / "minimal.ports"

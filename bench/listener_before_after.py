@@ -13,17 +13,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from added_latency import alternate
-from proxy_bench import ROOT, alternating_medians, free_port, sidecar_policy, start_minimal, start_nginx, wait_http
+from listening import read_port
+from proxy_bench import (
+    ROOT,
+    alternating_medians,
+    nginx_on_free_port,
+    sidecar_on_port_zero,
+    sidecar_policy,
+    start_minimal,
+)
 
 
 def main() -> int:
@@ -32,19 +38,19 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=3000)
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="listener-before-after-"))
-    upstream, minimal = free_port(), free_port()
-    procs = [start_nginx(workdir, upstream)]
+    nginx, upstream = nginx_on_free_port(workdir)
+    procs = [nginx]
     ports: dict[str, int] = {}
     try:
-        time.sleep(0.3)
-        procs.append(start_minimal(upstream, minimal))
+        procs.append(start_minimal(upstream, workdir / "minimal.ports"))
+        minimal = read_port(workdir / "minimal.ports")
         policy = sidecar_policy(workdir, upstream, "chain")
         for name, source in (("own listener", args.old), ("aiohttp.web", ROOT)):
-            ports[name] = free_port()
-            env = {**os.environ, "PYTHONPATH": str(source), "SIDECAR_LOG_LEVEL": "info"}
-            command = [sys.executable, "-m", "sidecar", "run", "--policy", str(policy), "--port", str(ports[name])]
-            procs.append(subprocess.Popen(command, env=env, cwd=source, stdout=subprocess.DEVNULL))
-            wait_http(f"http://127.0.0.1:{ports[name]}/readyz")
+            # ``source`` from before port 0 starts on a free pick (``proxy_bench.start_sidecar``)
+            proc, ports[name] = sidecar_on_port_zero(
+                policy, workdir / f"{name.replace(' ', '-')}.ports", {}, code=source, optimised=False
+            )
+            procs.append(proc)
         chat = "/v1/chat/completions"
         urls = {
             "direct": f"http://127.0.0.1:{upstream}{chat}",

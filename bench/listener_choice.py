@@ -17,13 +17,13 @@ import argparse
 import os
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from proxy_bench import ROOT, chat_script, free_port, in_turn, peak_rss_mb, start_nginx, tools_present, wait_http, wrk
+from listening import start_with_ports_file
+from proxy_bench import ROOT, chat_script, in_turn, nginx_on_free_port, peak_rss_mb, tools_present, wait_http, wrk
 
 PROXIES = {"aiohttp.web": "bench/minimal_proxy.py", "httptools Protocol": "bench/minimal_httptools_proxy.py"}
 
@@ -39,17 +39,16 @@ def main() -> int:
     chat = chat_script(workdir)
     get = workdir / "get.lua"
     get.write_text('wrk.method = "GET"\n')
-    upstream = free_port()
-    procs = [start_nginx(workdir, upstream)]
+    nginx, upstream = nginx_on_free_port(workdir)
+    procs = [nginx]
     ports: dict[str, int] = {}
     results: dict[str, dict[str, list[float]]] = {name: {"chat32": [], "p50": [], "get32": []} for name in PROXIES}
     try:
-        time.sleep(0.3)
         for name, script in PROXIES.items():
-            ports[name] = free_port()
-            procs.append(
-                subprocess.Popen([sys.executable, str(ROOT / script), str(ports[name]), f"http://127.0.0.1:{upstream}"])
-            )
+            ports_file = workdir / f"{Path(script).stem}.ports"
+            proxy = [sys.executable, str(ROOT / script), "0", f"http://127.0.0.1:{upstream}", str(ports_file)]
+            proc, ports[name] = start_with_ports_file(proxy, ports_file)
+            procs.append(proc)
             wait_http(f"http://127.0.0.1:{ports[name]}/healthz")
         names = list(PROXIES)
         for round_number in range(args.rounds):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -24,7 +25,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from proxy_bench import ROOT, free_port
+from listening import free_pick, port_zero, start_with_ports_file
+from proxy_bench import ROOT
 
 HEAD = b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
 FLOODS = {
@@ -39,13 +41,20 @@ def rss_mb(pid: int) -> float:
 
 
 def start(source: Path, policy: Path) -> tuple[subprocess.Popen[bytes], dict[str, int]]:
-    ports = {"app": free_port(), "health": free_port()}
+    """The sidecar from ``source``, both listeners on port 0 (read from its ports file); a tree from before
+    port 0 (no ``sidecar/ports_file.py``) on two free picks instead."""
     env = {**os.environ, "SIDECAR_LOG_LEVEL": "warning", "SIDECAR_HEALTH_HOST": "127.0.0.1", "PYTHONPATH": str(source)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sidecar", "run", "--policy", str(policy), "--port", str(ports["app"]),
-         "--health-port", str(ports["health"])],
-        env=env, cwd=source, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    command = [sys.executable, "-m", "sidecar", "run", "--policy", str(policy)]
+    quiet = {"env": env, "cwd": source, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    if (source / "sidecar/ports_file.py").exists():
+        ports_file = policy.with_suffix(".ports")
+        proc, _ = start_with_ports_file([*command, "--health-port", "0", *port_zero(ports_file)], ports_file, **quiet)
+        bound = json.loads(ports_file.read_bytes())
+        ports = {"app": bound["port"], "health": bound["health_port"]}
+    else:
+        ports = {"app": free_pick(), "health": free_pick()}
+        where = ["--port", str(ports["app"]), "--health-port", str(ports["health"])]
+        proc = subprocess.Popen([*command, *where], **quiet)  # type: ignore[call-overload]
     for _ in range(300):
         with contextlib.suppress(OSError), urllib.request.urlopen(f"http://127.0.0.1:{ports['health']}/healthz") as r:
             if r.status == 200:

@@ -7,7 +7,9 @@ request: what a sidecar hit cannot go below while it is served by aiohttp.web. W
 serves on aiohttp's low-level ``web.Server`` (one handler, no ``Application``, router or signals), the
 kind of server the sidecar's listener is (``--cases floor-server``).
 
-    python bench/minimal_answer.py PORT [--server]
+    python bench/minimal_answer.py PORTS_FILE [--server]
+
+It listens on any free port and writes it to PORTS_FILE (``{"port": N}``, bench/listening.py).
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import sys
+from pathlib import Path
 
 import orjson
 import uvloop
 from aiohttp import web
+from listening import serve_on_port_zero, write_ports_file
 
 ANSWER = orjson.dumps(
     {
@@ -32,7 +36,7 @@ ANSWER = orjson.dumps(
 )
 
 
-async def main(port: int, low_level: bool) -> None:
+async def main(ports_file: Path, low_level: bool) -> None:
     kept: dict[str, bytes] = {}
 
     async def answer(request: web.Request) -> web.Response:
@@ -55,16 +59,17 @@ async def main(port: int, low_level: bool) -> None:
             return await healthz(request)  # type: ignore[arg-type]
 
         server = web.Server(handle, handler_cancellation=True)
-        await asyncio.get_running_loop().create_server(server, "127.0.0.1", port)
+        listener = await asyncio.get_running_loop().create_server(server, "127.0.0.1", 0)
+        write_ports_file(ports_file, listener.sockets[0].getsockname()[1])
         await asyncio.Event().wait()
     app = web.Application()
     app.router.add_post("/{tail:.*}", answer)
     app.router.add_get("/healthz", healthz)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    await serve_on_port_zero(runner, ports_file)
     await asyncio.Event().wait()
 
 
 if __name__ == "__main__":
-    uvloop.run(main(int(sys.argv[1]), "--server" in sys.argv[2:]))
+    uvloop.run(main(Path(sys.argv[1]), "--server" in sys.argv[2:]))

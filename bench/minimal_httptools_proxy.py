@@ -6,18 +6,22 @@ Minimal on purpose (what it would cost to make it a product listener is in docs/
 Content-Length bodies, one request at a time per connection, no pipelining queue, no timeouts, no
 backpressure, no error answers beyond closing the connection.
 
-    python bench/minimal_httptools_proxy.py PORT UPSTREAM_BASE_URL      (needs `pip install httptools`)
+    python bench/minimal_httptools_proxy.py PORT UPSTREAM_BASE_URL [PORTS_FILE]   (needs `pip install httptools`)
+
+PORT 0 listens on any free port; PORTS_FILE then says which (``{"port": N}``, bench/listening.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 
 import aiohttp
 import httptools
 import orjson
 import uvloop
+from listening import write_ports_file
 
 
 class Connection(asyncio.Protocol):
@@ -73,12 +77,14 @@ class Connection(asyncio.Protocol):
             self.transport.close()
 
 
-async def main(port: int, upstream: str) -> None:
+async def main(port: int, upstream: str, ports_file: str | None) -> None:
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1024))
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: Connection(session, upstream), "127.0.0.1", port)
+    if ports_file is not None:
+        write_ports_file(Path(ports_file), server.sockets[0].getsockname()[1])
     await server.serve_forever()
 
 
 if __name__ == "__main__":
-    uvloop.run(main(int(sys.argv[1]), sys.argv[2]))
+    uvloop.run(main(int(sys.argv[1]), sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None))

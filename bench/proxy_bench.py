@@ -31,7 +31,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,9 +39,9 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from listening import port_zero, read_port, start_on_free_port, wait_port
+from listening import free_pick, port_zero, read_port, start_on_free_port, wait_port, write_ports_file
 
 ROOT = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
@@ -57,12 +56,6 @@ RESPONSE = (
     '"finish_reason":"stop"}],"usage":{"prompt_tokens":31,"completion_tokens":9,"total_tokens":40},'
     '"system_fingerprint":"fp_bench"}'
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 ANTHROPIC_RESPONSE = (
@@ -115,6 +108,11 @@ def sse_body() -> str:
         '"choices":[{"index":0,"delta":{"content":"tok "},"finish_reason":null}]}'
     )
     return "".join(f"data: {chunk}\n\n" for _ in range(20)) + "data: [DONE]\n\n"
+
+
+def nginx_on_free_port(workdir: Path, *, stream_rate: int | None = None) -> tuple[subprocess.Popen[bytes], int]:
+    """``start_nginx`` on a free port (``listening.start_on_free_port``); nginx and its port."""
+    return start_on_free_port(lambda port: start_nginx(workdir, port, stream_rate=stream_rate))
 
 
 def start_nginx(workdir: Path, port: int, *, stream_rate: int | None = None) -> subprocess.Popen[bytes]:
@@ -409,7 +407,11 @@ def start_sidecar(
     optimised: bool = True,
 ) -> tuple[subprocess.Popen[bytes], float]:
     """Start the sidecar (``sidecar_command``); ``code``: a directory holding another ``sidecar`` package;
-    ``port`` a ports file: on port 0, the port it got read with ``listening.wait_port``."""
+    ``port`` a ports file: on port 0, the port it got read with ``listening.read_port`` once started. A
+    ``code`` from before port 0 (no ``sidecar/ports_file.py``) starts on a free pick instead, again on a
+    new pick when it exits before ready, and the ports file is written for it."""
+    if isinstance(port, Path) and code is not None and not (code / "sidecar/ports_file.py").exists():
+        return _start_sidecar_on_pick(policy, port, env_extra, code, ready_timeout_s, optimised)
     command, env = sidecar_command(policy, port, env_extra, optimised)
     if code is not None:
         env["PYTHONPATH"] = str(code)
@@ -423,6 +425,36 @@ def start_sidecar(
         port = wait_port(port, proc, ready_timeout_s)
     wait_http(f"http://127.0.0.1:{port}/readyz", timeout=ready_timeout_s)
     return proc, time.monotonic() - started
+
+
+def sidecar_on_port_zero(
+    policy: Path, ports_file: Path, env_extra: dict[str, str], **options: Any
+) -> tuple[subprocess.Popen[bytes], int]:
+    """``start_sidecar`` on port 0 (``options``: its keyword arguments); the process and the port it got."""
+    proc, _ = start_sidecar(policy, ports_file, env_extra, **options)
+    return proc, read_port(ports_file)
+
+
+def _start_sidecar_on_pick(
+    policy: Path, ports_file: Path, env_extra: dict[str, str], code: Path, ready_timeout_s: float, optimised: bool
+) -> tuple[subprocess.Popen[bytes], float]:
+    for _ in range(5):
+        port = free_pick()
+        command, env = sidecar_command(policy, port, env_extra, optimised)
+        started = time.monotonic()
+        proc = subprocess.Popen(command, env={**env, "PYTHONPATH": str(code)}, stdout=subprocess.DEVNULL, cwd=code)
+        while proc.poll() is None and time.monotonic() - started < ready_timeout_s:
+            try:
+                wait_http(f"http://127.0.0.1:{port}/readyz", timeout=0.5)
+            except TimeoutError:
+                continue
+            if proc.poll() is None:  # ready, and not some other process on the port it could not take
+                write_ports_file(ports_file, port)
+                return proc, time.monotonic() - started
+        if proc.poll() is None:
+            proc.kill()
+            raise TimeoutError(f"sidecar from {code} not ready after {ready_timeout_s} s")
+    raise RuntimeError(f"5 picks of a free port for the sidecar from {code} were all taken")
 
 
 def start_minimal(upstream: int, port: int | Path) -> subprocess.Popen[bytes]:
@@ -487,7 +519,7 @@ def main() -> int:
     compile_bytecode()
     workdir = Path(tempfile.mkdtemp(prefix="sidecar-bench-"))
     script = chat_script(workdir)
-    nginx, upstream_port = start_on_free_port(lambda port: start_nginx(workdir, port))
+    nginx, upstream_port = nginx_on_free_port(workdir)
     procs: list[subprocess.Popen[bytes]] = [nginx]
     extra: list[str] = []
     try:

@@ -34,7 +34,8 @@ import time
 from pathlib import Path
 
 import aiohttp
-from proxy_bench import checkout, free_port, in_turn, start_sidecar, wait_http
+from listening import serve_on_port_zero, start_with_ports_file
+from proxy_bench import checkout, in_turn, sidecar_on_port_zero
 
 OPENAI_CHUNK = (
     b'data: {"id":"chatcmpl-relay","object":"chat.completion.chunk","created":1700000000,"model":"events",'
@@ -87,9 +88,10 @@ STREAMS = {
 }
 
 
-def serve_upstream(port: int, gap_s: float) -> None:
+def serve_upstream(ports_file: Path, gap_s: float) -> None:
     """The paced upstream: OpenAI chat streams on /v1/chat/completions, Anthropic on /v1/messages, Gemini
-    on /v1beta/models/{model}:streamGenerateContent; the number of content events is the model's ``-N``."""
+    on /v1beta/models/{model}:streamGenerateContent; the number of content events is the model's ``-N``.
+    It listens on any free port and writes it to ``ports_file``."""
     from aiohttp import web
 
     async def stream(request: web.Request) -> web.StreamResponse:
@@ -119,16 +121,22 @@ def serve_upstream(port: int, gap_s: float) -> None:
     app.router.add_post("/v1/messages", stream)
     app.router.add_post("/v1beta/models/{tail}", stream)
     app.router.add_get("/healthz", healthz)
+
+    async def main() -> None:
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await serve_on_port_zero(runner, ports_file)
+        await asyncio.Event().wait()
+
     try:
         import uvloop
-
-        uvloop.install()
     except ImportError:
-        pass
-    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+        asyncio.run(main())
+    else:
+        uvloop.run(main())
 
 
-def serve_minimal(port: int, upstream: int, short: int, long: int) -> None:
+def serve_minimal(ports_file: Path, upstream: int, short: int, long: int) -> None:
     """The floor: a featureless aiohttp stream relay (read a chunk from the upstream, write it to the caller)."""
     import orjson
     import uvloop
@@ -159,7 +167,7 @@ def serve_minimal(port: int, upstream: int, short: int, long: int) -> None:
         app.router.add_get("/readyz", readyz)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
+        await serve_on_port_zero(runner, ports_file)
         await asyncio.Event().wait()
 
     uvloop.run(main())
@@ -224,8 +232,8 @@ def cpu_per_stream(pid: int, url: str, model: str, streams: int, seconds: float)
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--serve-upstream", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--serve-minimal", type=int, nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--serve-upstream", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--serve-minimal", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--seconds", type=float, default=6)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--streams", type=int, default=8, help="streams in flight at once")
@@ -238,33 +246,32 @@ def main() -> int:
         serve_upstream(args.serve_upstream, args.gap_ms / 1000)
         return 0
     if args.serve_minimal:
-        serve_minimal(*args.serve_minimal, args.short, args.long)
+        ports_file, upstream_port = args.serve_minimal
+        serve_minimal(Path(ports_file), int(upstream_port), args.short, args.long)
         return 0
     workdir = Path(tempfile.mkdtemp(prefix="sidecar-relay-"))
-    upstream = free_port()
-    procs = [
-        subprocess.Popen(
-            [sys.executable, __file__, "--serve-upstream", str(upstream), "--gap-ms", str(args.gap_ms)],
-        )
-    ]
+    ports = workdir / "upstream.ports"
+    upstream_proc, upstream = start_with_ports_file(
+        [sys.executable, __file__, "--serve-upstream", str(ports), "--gap-ms", str(args.gap_ms)], ports
+    )
+    procs = [upstream_proc]
     sidecars: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
     results: dict[tuple[str, str], list[float]] = {}
     try:
-        wait_http(f"http://127.0.0.1:{upstream}/healthz")
         path = policy(workdir, upstream, args.short, args.long)
         code = {"sidecar": None}
         if args.baseline:
             code[f"sidecar@{args.baseline}"] = checkout(args.baseline, workdir)
         for name, directory in code.items():
-            port = free_port()
-            proc, _ = start_sidecar(path, port, {}, directory)
+            proc, port = sidecar_on_port_zero(path, workdir / f"{name}.ports", {}, code=directory)
             procs.append(proc)
             sidecars[name] = (proc, f"http://127.0.0.1:{port}/v1/chat/completions")
-        port = free_port()
+        ports = workdir / "minimal.ports"
         lengths = ("--short", str(args.short), "--long", str(args.long))
-        minimal = subprocess.Popen([sys.executable, __file__, "--serve-minimal", str(port), str(upstream), *lengths])
+        minimal, port = start_with_ports_file(
+            [sys.executable, __file__, "--serve-minimal", str(ports), str(upstream), *lengths], ports
+        )
         procs.append(minimal)
-        wait_http(f"http://127.0.0.1:{port}/readyz")
         sidecars["minimal relay"] = (minimal, f"http://127.0.0.1:{port}/v1/chat/completions")
         baseline = f" --baseline {args.baseline}" if args.baseline else ""
         print(

@@ -32,7 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from proxy_bench import checkout, free_port, sidecar_command, tools_present, wait_http
+from listening import start_with_ports_file, wait_port
+from proxy_bench import checkout, sidecar_command, tools_present, wait_http
 from relay_cost import STREAMS, serve_upstream
 
 PAIRS = {  # name: (upstream dialect, caller dialect)
@@ -77,10 +78,13 @@ class Counted:
     """A sidecar running under ``valgrind --tool=callgrind``, whose counters are read per phase:
     ``callgrind_control --zero`` before a phase and ``--dump`` after it (one start-up per sidecar)."""
 
-    def __init__(self, command: list[str], env: dict[str, str], port: int, code: Path | None, workdir: Path) -> None:
-        self.port = port
-        self.out = workdir / f"callgrind-{port}"
-        self.log = (workdir / f"callgrind-{port}.txt").open("w")
+    def __init__(
+        self, command: list[str], env: dict[str, str], ports_file: Path, code: Path | None, workdir: Path
+    ) -> None:
+        """``command`` listens on port 0 and writes ``ports_file`` (``listening.port_zero``)."""
+        self.out = workdir / f"callgrind-{ports_file.stem}"
+        self.log = (workdir / f"callgrind-{ports_file.stem}.txt").open("w")
+        ports_file.unlink(missing_ok=True)
         self.proc = subprocess.Popen(
             ["valgrind", "--tool=callgrind", f"--callgrind-out-file={self.out}", *command],
             env={**env, "OTEL_METRIC_EXPORT_INTERVAL": "3600000", "SIDECAR_LOG_LEVEL": "warning"},
@@ -89,7 +93,8 @@ class Counted:
             cwd=code,
         )
         self.dumps = 0
-        wait_http(f"http://127.0.0.1:{port}/readyz", timeout=600)
+        self.port = wait_port(ports_file, self.proc, timeout=600)
+        wait_http(f"http://127.0.0.1:{self.port}/readyz", timeout=600)
 
     def phase(self, calls: list[tuple[str, bytes, bytes]]) -> int:
         """Instructions the sidecar executed (all threads) serving ``calls``, one after the other."""
@@ -123,11 +128,11 @@ class Counted:
 def measure(tree: tuple[str, Path | None], path: Path, args: argparse.Namespace) -> list[tuple[str, str, float]]:
     """(pair, tree, instructions per event) for each pair, from one sidecar of ``tree`` (name, code)."""
     name, code = tree
-    port = free_port()
-    command, env = sidecar_command(path, port, {})
+    ports_file = Path(path).parent / f"sidecar-{name.replace(' ', '-')}.ports"
+    command, env = sidecar_command(path, ports_file, {})
     if code is not None:
         env["PYTHONPATH"] = str(code)
-    sidecar = Counted(command, env, port, code, Path(path).parent)
+    sidecar = Counted(command, env, ports_file, code, Path(path).parent)
     rows = []
     try:
         for pair in args.pairs.split(","):
@@ -143,7 +148,7 @@ def measure(tree: tuple[str, Path | None], path: Path, args: argparse.Namespace)
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--serve-upstream", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--serve-upstream", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--pairs", default=",".join(PAIRS))
     parser.add_argument("--streams", type=int, default=8)
     parser.add_argument("--short", type=int, default=5)
@@ -157,9 +162,9 @@ def main() -> int:
     if not tools_present("valgrind"):
         return 2
     workdir = Path(tempfile.mkdtemp(prefix="sidecar-relay-instructions-"))
-    upstream_port = free_port()
-    upstream = subprocess.Popen(
-        [sys.executable, __file__, "--serve-upstream", str(upstream_port), "--gap-ms", str(args.gap_ms)]
+    ports = workdir / "upstream.ports"
+    upstream, upstream_port = start_with_ports_file(
+        [sys.executable, __file__, "--serve-upstream", str(ports), "--gap-ms", str(args.gap_ms)], ports
     )
     trees: list[tuple[str, Path | None]] = [("this tree", None)]
     if args.baseline:
@@ -167,7 +172,6 @@ def main() -> int:
     path = policy(workdir, upstream_port, args.short, args.long)
     rows: list[tuple[str, str, float]] = []
     try:
-        wait_http(f"http://127.0.0.1:{upstream_port}/healthz")
         with concurrent.futures.ThreadPoolExecutor(len(trees)) as pool:
             for found in pool.map(lambda tree: measure(tree, path, args), trees):
                 rows += found

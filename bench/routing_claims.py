@@ -38,7 +38,6 @@ import asyncio
 import os
 import random
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -50,6 +49,7 @@ from typing import Any
 import aiohttp
 import orjson
 import yaml
+from listening import port_zero, start_with_ports_file
 
 ROOT = Path(__file__).resolve().parents[1]
 HELDOUT = ROOT / "bench/data/routing_heldout.jsonl"
@@ -69,12 +69,6 @@ POLICIES: dict[str, dict[str, str]] = {
     "routed-medium-up": {"medium": "premium"},
     "routed-standard-floor": {"simple": "standard", "medium": "premium"},
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def policy_text(fake_port: int, kind: str) -> str:
@@ -201,8 +195,10 @@ async def savings_metric(url: str) -> tuple[float, float]:
     return totals["requested"], totals["served"]
 
 
-def start(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def start(command: list[str], ports_file: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
+    """``command`` on port 0 (``listening.port_zero(ports_file)`` appended); the process and its port."""
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    return start_with_ports_file([*command, *port_zero(ports_file)], ports_file, env=env, **quiet)
 
 
 def main() -> int:
@@ -214,22 +210,19 @@ def main() -> int:
     args = parser.parse_args()
     mixes = [tuple(int(x) for x in mix.split("/")) for mix in args.mixes.split(",")]
     env = {**os.environ, "SIDECAR_LOG_LEVEL": "warning"}
-    fake_port = free_port()
-    fake = start(
-        [sys.executable, "-m", "sidecar", "fake-provider", "--port", str(fake_port), "--seed", str(args.seed)], env
-    )
     results: dict[tuple[str, tuple[int, ...]], Tally] = {}
     metrics: dict[tuple[str, tuple[int, ...]], tuple[float, float]] = {}
-    try:
-        wait_http(f"http://127.0.0.1:{fake_port}/_fake/stats")
-        with tempfile.TemporaryDirectory() as workdir:
+    with tempfile.TemporaryDirectory() as workdir:
+        fake_command = [sys.executable, "-m", "sidecar", "fake-provider", "--seed", str(args.seed)]
+        fake, fake_port = start(fake_command, Path(workdir) / "fake.ports", env)
+        try:
+            wait_http(f"http://127.0.0.1:{fake_port}/_fake/stats")
             for kind in POLICIES:
                 for mix in mixes:
                     policy = Path(workdir) / f"{kind}.yaml"
                     policy.write_text(policy_text(fake_port, kind))
-                    port = free_port()
-                    command = [sys.executable, "-m", "sidecar", "run", "--policy", str(policy), "--port", str(port)]
-                    sidecar = start(command, env)
+                    command = [sys.executable, "-m", "sidecar", "run", "--policy", str(policy)]
+                    sidecar, port = start(command, Path(workdir) / "sidecar.ports", env)
                     try:
                         url = f"http://127.0.0.1:{port}"
                         wait_http(f"{url}/readyz")
@@ -239,9 +232,9 @@ def main() -> int:
                     finally:
                         sidecar.terminate()
                         sidecar.wait()
-    finally:
-        fake.terminate()
-        fake.wait()
+        finally:
+            fake.terminate()
+            fake.wait()
     report(results, metrics, mixes, args)
     return 0
 

@@ -29,7 +29,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from proxy_bench import REQUEST, ROOT, free_port, sidecar_command, sidecar_policy, start_nginx, wait_http  # noqa: E402
+from listening import start_with_ports_file  # noqa: E402
+from proxy_bench import REQUEST, ROOT, nginx_on_free_port, sidecar_command, sidecar_policy, wait_http  # noqa: E402
 
 
 def traced_main(out: str, argv: list[str]) -> int:
@@ -67,12 +68,11 @@ def traced_main(out: str, argv: list[str]) -> int:
 
 
 def count(variant: str, warm: int, requests: int, work: Path) -> dict[str, dict[str, int]]:
-    upstream = free_port()
-    nginx = start_nginx(work, upstream)
+    nginx, upstream = nginx_on_free_port(work)
     out = work / f"opcodes-{variant}.json"
     try:
-        port = free_port()
-        command, env = sidecar_command(sidecar_policy(work, upstream, variant), port, {})
+        ports = work / f"{variant}.ports"
+        command, env = sidecar_command(sidecar_policy(work, upstream, variant), ports, {})
         # the CLI's arguments (``run --policy ...``): what follows ``-m sidecar``
         command = [
             sys.executable,
@@ -81,7 +81,7 @@ def count(variant: str, warm: int, requests: int, work: Path) -> dict[str, dict[
             str(out),
             *command[command.index("sidecar") + 1 :],
         ]
-        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, cwd=ROOT)
+        proc, port = start_with_ports_file(command, ports, 120, env=env, stdout=subprocess.DEVNULL, cwd=ROOT)
         try:
             wait_http(f"http://127.0.0.1:{port}/readyz", timeout=120)
             client = http.client.HTTPConnection("127.0.0.1", port)

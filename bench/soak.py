@@ -24,10 +24,9 @@ from pathlib import Path
 from proxy_bench import (
     REQUEST,
     chat_script,
-    free_port,
+    nginx_on_free_port,
+    sidecar_on_port_zero,
     sidecar_policy,
-    start_nginx,
-    start_sidecar,
     tools_present,
     variant_env,
     wrk,
@@ -68,14 +67,12 @@ def main() -> int:
     if not tools_present("nginx", "wrk"):
         return 2
     workdir = Path(tempfile.mkdtemp(prefix="sidecar-soak-"))
-    upstream = free_port()
-    nginx = start_nginx(workdir, upstream)
+    nginx, upstream = nginx_on_free_port(workdir)
     sidecar = None
     try:
-        time.sleep(0.3)
         policy_variant, env_extra = variant_env("sidecar", upstream)
-        port = free_port()
-        sidecar, _ = start_sidecar(sidecar_policy(workdir, upstream, policy_variant), port, env_extra)
+        policy = sidecar_policy(workdir, upstream, policy_variant)
+        sidecar, port = sidecar_on_port_zero(policy, workdir / "sidecar.ports", env_extra)
         print(f"start: RSS {rss_mb(sidecar.pid)} MB")
         print("| round | req/s @32 (kept alive) | connections churned | RSS after |")
         print("|---|---|---|---|")

@@ -32,10 +32,9 @@ from proxy_bench import (
     chat_script,
     checkout,
     compile_bytecode,
-    free_port,
+    nginx_on_free_port,
+    sidecar_on_port_zero,
     sidecar_policy,
-    start_nginx,
-    start_sidecar,
     started_as,
     variant_env,
     wrk,
@@ -65,8 +64,8 @@ def measure(
     script: Path,
 ) -> str:
     """One sidecar's row: started, settled, measured ready, then (``load_url``) loaded and measured at peak."""
-    port = free_port()
-    proc, _ = start_sidecar(policy, port, env, code, optimised=optimised)
+    ports = script.with_name("sidecar.ports")  # in the run's work directory, with the wrk script
+    proc, port = sidecar_on_port_zero(policy, ports, env, code=code, optimised=optimised)
     try:
         time.sleep(0.5)  # the log line and the heap freeze after /readyz first answers
         ready = status_kb(proc.pid)
@@ -103,9 +102,7 @@ def main() -> int:
     forms = [True, False] if args.unoptimised else [True]
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        upstream = free_port()
-        nginx = start_nginx(workdir, upstream)
-        time.sleep(0.3)
+        nginx, upstream = nginx_on_free_port(workdir)
         script = chat_script(workdir)
         codes: list[tuple[str, Path | None]] = [("this tree", None)]
         if args.baseline:

@@ -23,7 +23,8 @@ import time
 from pathlib import Path
 
 import aiohttp
-from proxy_bench import free_port, peak_rss_mb, wait_http
+from listening import port_zero, start_with_ports_file
+from proxy_bench import peak_rss_mb, wait_http
 
 WORDS = 10  # the fake provider streams one word per token
 
@@ -61,23 +62,22 @@ def main() -> int:
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the sidecar")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="streams-load-"))
-    fake_port, port = free_port(), free_port()
+    reply = " ".join(["word"] * WORDS)
+    fake, fake_port = start_with_ports_file(
+        [sys.executable, "-m", "sidecar", "fake-provider", *port_zero(workdir / "fake.ports"), "--reply", reply,
+         "--tokens-per-s", str(WORDS / args.seconds)], workdir / "fake.ports",
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
     policy = workdir / "policy.yaml"
     policy.write_text(
         f"version: 1\nproviders:\n  fake: {{dialect: fake, base_url: 'http://127.0.0.1:{fake_port}', speaks: openai}}\n"
         "models:\n  m: {provider: fake, model: m}\n"
     )
-    reply = " ".join(["word"] * WORDS)
-    fake = subprocess.Popen(
-        [sys.executable, "-m", "sidecar", "fake-provider", "--port", str(fake_port), "--reply", reply,
-         "--tokens-per-s", str(WORDS / args.seconds)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
     extra = dict(item.split("=", 1) for item in args.env)
     env = {**os.environ, "SIDECAR_LOG_LEVEL": "warning", **extra}
-    sidecar = subprocess.Popen(
-        [sys.executable, "-m", "sidecar", "run", "--policy", str(policy), "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL,
+    sidecar, port = start_with_ports_file(
+        [sys.executable, "-m", "sidecar", "run", "--policy", str(policy), *port_zero(workdir / "sidecar.ports")],
+        workdir / "sidecar.ports", env=env, stdout=subprocess.DEVNULL,
     )  # fmt: skip
     try:
         wait_http(f"http://127.0.0.1:{port}/readyz")

@@ -26,15 +26,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from listening import read_port
 from proxy_bench import (
     chat_script,
     checkout,
-    free_port,
     in_turn,
+    nginx_on_free_port,
+    sidecar_on_port_zero,
     sidecar_policy,
     start_minimal,
-    start_nginx,
-    start_sidecar,
     tools_present,
     variant_env,
     wrk,
@@ -64,26 +64,25 @@ def main() -> int:
         return 2
     workdir = Path(tempfile.mkdtemp(prefix="sidecar-cpu-"))
     script = chat_script(workdir)
-    upstream = free_port()
-    procs = [start_nginx(workdir, upstream)]
+    nginx, upstream = nginx_on_free_port(workdir)
+    procs = [nginx]
     sidecars: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
     try:
-        time.sleep(0.3)
         for name in args.variants.split(","):
-            port = free_port()
+            ports = workdir / f"{name}.ports"
             if name == "minimal":  # the featureless aiohttp proxy (bench/minimal_proxy.py), for the floor
-                proc = start_minimal(upstream, port)
+                proc = start_minimal(upstream, ports)
                 procs.append(proc)
-                sidecars[name] = (proc, port)
+                sidecars[name] = (proc, read_port(ports))
                 continue
             policy_variant, env_extra = variant_env(name, upstream)
-            proc, _ = start_sidecar(sidecar_policy(workdir, upstream, policy_variant), port, env_extra)
+            proc, port = sidecar_on_port_zero(sidecar_policy(workdir, upstream, policy_variant), ports, env_extra)
             procs.append(proc)
             sidecars[name] = (proc, port)
         if args.baseline:
-            port = free_port()
             code = checkout(args.baseline, workdir)
-            proc, _ = start_sidecar(sidecar_policy(workdir, upstream, "chain"), port, {}, code)
+            policy = sidecar_policy(workdir, upstream, "chain")
+            proc, port = sidecar_on_port_zero(policy, workdir / "baseline.ports", {}, code=code)
             procs.append(proc)
             sidecars[f"sidecar@{args.baseline}"] = (proc, port)
         baseline = f" --baseline {args.baseline}" if args.baseline else ""

@@ -15,11 +15,13 @@ the SDK's urllib3 transport), and/or ``sdk``, the SDK's exporter with its defaul
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
-from proxy_bench import free_port, wait_http
+from listening import start_with_ports_file
+from proxy_bench import wait_http
 from telemetry_cost import _full
 
 _SINK = """
@@ -33,7 +35,11 @@ class Sink(http.server.BaseHTTPRequestHandler):
         self.send_response(200); self.send_header("content-length", "0"); self.end_headers()
     def log_message(self, *_):
         pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_forever()
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Sink)  # any free port, written to sys.argv[1]
+sys.path.insert(0, sys.argv[2])
+from listening import write_ports_file
+write_ports_file(__import__("pathlib").Path(sys.argv[1]), server.server_address[1])
+server.serve_forever()
 """
 
 
@@ -53,8 +59,8 @@ def main() -> int:
     parser.add_argument("--exporters", default="sidecar")
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
-    port = free_port()
-    sink = subprocess.Popen([sys.executable, "-c", _SINK, str(port)])
+    ports = Path(tempfile.mkdtemp(prefix="tracing-batch-cpu-")) / "sink.ports"
+    sink, port = start_with_ports_file([sys.executable, "-c", _SINK, str(ports), str(Path(__file__).parent)], ports)
     try:
         wait_http(f"http://127.0.0.1:{port}/")
         spans = InMemorySpanExporter()

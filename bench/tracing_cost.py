@@ -17,7 +17,8 @@ discards each export in C, so that a collector's CPU is not taken from the sidec
 
 The tracing variants keep metrics on ``/metrics`` only (``OTEL_METRICS_EXPORTER=prometheus``), so they
 measure tracing alone. With ``--baseline DIR`` every variant also runs from another checkout (its
-``.venv/bin/python``, e.g. the code before a change), named ``base:VARIANT``; all sidecars run at once
+``.venv/bin/python``, e.g. the code before a change; one with ``--ports-file``, 92b4fef or later: every
+sidecar listens on port 0), named ``base:VARIANT``; all sidecars run at once
 and are measured in interleaved rounds (in an order that changes every round, a variant's two
 checkouts next to each other), so the shared machine's noise falls on all alike. Per round and
 sidecar: req/s at 32 connections (wrk, ``--seconds``) with the CPU time each thread used meanwhile
@@ -46,7 +47,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from proxy_bench import chat_script, free_port, in_turn, peak_rss_mb, sidecar_policy, start_nginx, tools_present, wrk
+from listening import port_zero, start_with_ports_file
+from proxy_bench import chat_script, in_turn, nginx_on_free_port, peak_rss_mb, sidecar_policy, tools_present, wrk
 from proxy_bench import wait_http as wait_ready
 from thread_cpu import TICKS_PER_S, thread_cpu
 
@@ -95,17 +97,18 @@ def variant_env(variant: str) -> dict[str, str]:
 
 
 def start(
-    python: str, cwd: Path, policy: Path, port: int, env_extra: dict[str, str], sink: str, cpu: int | None = None
-) -> subprocess.Popen[bytes]:
-    """A sidecar from ``python``'s checkout; on CPU ``cpu`` alone (all its threads) if given."""
+    python: str, cwd: Path, policy: Path, ports: Path, env_extra: dict[str, str], sink: str, cpu: int | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
+    """A sidecar from ``python``'s checkout on port 0 (the port it got read from ``ports``); on CPU ``cpu``
+    alone (all its threads) if given. The process and its port."""
     env = {**os.environ, "SIDECAR_LOG_LEVEL": "info"}
     env.update({k: (sink if v == "SINK" else v) for k, v in env_extra.items()})
-    command = [python, "-m", "sidecar", "run", "--policy", str(policy), "--port", str(port)]
+    command = [python, "-m", "sidecar", "run", "--policy", str(policy), *port_zero(ports)]
     if cpu is not None:
         command = ["taskset", "-c", str(cpu), *command]
-    proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL)
+    proc, port = start_with_ports_file(command, ports, 30, env=env, cwd=cwd, stdout=subprocess.DEVNULL)
     wait_ready(f"http://127.0.0.1:{port}/readyz", timeout=30)
-    return proc
+    return proc, port
 
 
 def variant_script(workdir: Path, variant: str) -> Path:
@@ -159,23 +162,21 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="sidecar-tracing-cost-"))
     if args.pin:
         os.sched_setaffinity(0, {1})  # this script, and so nginx and wrk, which inherit it
-    upstream = free_port()
+    nginx, upstream = nginx_on_free_port(workdir)
     sink = f"http://127.0.0.1:{upstream}"
-    nginx = start_nginx(workdir, upstream)
     checkouts = [("", sys.executable, Path(__file__).resolve().parents[1])]
     if args.baseline:
         checkouts.append(("base", str(args.baseline / ".venv/bin/python"), args.baseline))
     sidecars: list[Sidecar] = []
     try:
-        time.sleep(0.3)
         policy = sidecar_policy(workdir, upstream, "chain")
         # Variant-major: a variant's two checkouts sit side by side in every round's order, so that where
         # a sidecar runs within a round (which matters here) weighs alike on both.
         for variant in variants:
             for checkout, python, cwd in checkouts:
-                port = free_port()
-                proc = start(python, cwd, policy, port, variant_env(variant), sink, cpu=0 if args.pin else None)
                 name = f"{checkout}:{variant}" if checkout else variant
+                ports = workdir / f"{name.replace(':', '-').replace('%', 'pc')}.ports"
+                proc, port = start(python, cwd, policy, ports, variant_env(variant), sink, cpu=0 if args.pin else None)
                 sidecars.append(Sidecar(name, checkout, variant, proc, port, variant_script(workdir, variant)))
         for round_number in range(args.rounds):
             for sidecar in in_turn(sidecars, round_number):

@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 from proxy_bench import (
     chat_script,
-    free_port,
+    nginx_on_free_port,
     peak_rss_mb,
+    sidecar_on_port_zero,
     sidecar_policy,
-    start_nginx,
-    start_sidecar,
     variant_env,
     wrk,
 )
@@ -46,9 +44,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        upstream = free_port()
-        nginx = start_nginx(workdir, upstream)
-        time.sleep(0.3)
+        nginx, upstream = nginx_on_free_port(workdir)
         script = chat_script(workdir)
         print("| round | setting | RSS ready (MB) | peak RSS after load (MB) | req/s @32 |")
         print("|---|---|---|---|---|")
@@ -59,8 +55,8 @@ def main() -> int:
                     kind, env = variant_env(variant, upstream)
                     own = workdir / f"r{round_number}-{n}"
                     own.mkdir()
-                    port = free_port()
-                    sidecar, _ = start_sidecar(sidecar_policy(own, upstream, kind), port, {**env, **extra})
+                    policy = sidecar_policy(own, upstream, kind)
+                    sidecar, port = sidecar_on_port_zero(policy, own / "sidecar.ports", {**env, **extra})
                     try:
                         ready = peak_rss_mb(sidecar.pid)
                         url = f"http://127.0.0.1:{port}/v1/chat/completions"

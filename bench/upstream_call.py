@@ -22,7 +22,7 @@ from pathlib import Path
 
 import aiohttp
 import uvloop
-from proxy_bench import REQUEST, free_port, start_nginx, tools_present
+from proxy_bench import REQUEST, nginx_on_free_port, tools_present
 
 from sidecar.policy.compiled import Provider
 from sidecar.policy.spec import ProviderKind, TimeoutsSpec
@@ -93,10 +93,8 @@ if __name__ == "__main__":
     if not tools_present("nginx"):
         raise SystemExit(2)
     workdir = Path(tempfile.mkdtemp(prefix="sidecar-call-"))
-    upstream = free_port()
-    nginx = start_nginx(workdir, upstream)
+    nginx, upstream = nginx_on_free_port(workdir)
     try:
-        time.sleep(0.3)
         uvloop.run(main(upstream, args.calls, args.rounds))
     finally:
         nginx.send_signal(signal.SIGTERM)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -31,7 +32,7 @@ from .credentials import app_key
 from .policy.compiled import PolicyError
 from .policy.load import load_policy
 from .request_facts import RequestProblem, describe_request
-from .settings import Settings, SettingsError
+from .settings import Settings, SettingsError, unknown_variables
 
 if TYPE_CHECKING:
     from .telemetry.logging import LogOutput
@@ -117,6 +118,9 @@ def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
 
 def cmd_run(args: argparse.Namespace) -> int:
     started = time.monotonic()
+    # SIGHUP re-reads the policy once the server runs (server.app.serve installs that); until then its
+    # default action would end a sidecar that is still starting (an SRE's SIGHUP to every pod).
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
         settings = Settings.from_env(
             os.environ,
@@ -153,6 +157,9 @@ def _serve_logging(settings: Settings, started: float, log_output: LogOutput) ->
     from .telemetry.logging import get_logger
 
     log = get_logger("sidecar")
+    unknown = unknown_variables(os.environ)
+    if unknown:  # a typo in a pod spec would otherwise be ignored in silence
+        log.warning("settings_unknown", variables=unknown)
     try:
         policy = load_policy(settings.policy_path)
     except PolicyError as exc:

@@ -2,11 +2,13 @@
 
 These are the knobs that belong to the process, not the policy (which is hot-reloaded): where to
 listen (port 0: any free port, reported as ``sidecar.ports_file`` says), where the policy lives, how
-long to drain. Every variable is listed in docs/configuration.md.
+long to drain. Every variable is listed in docs/configuration.md. ``unknown_variables`` names the
+``SIDECAR_*`` variables that none of them reads (a misspelt name would otherwise be ignored in silence).
 """
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -76,6 +78,20 @@ class Settings:
 
 
 _ENV_NAMES = {"policy_path": "SIDECAR_POLICY", "app_name": "SIDECAR_APP"}
+# Read by sidecar.telemetry.config (docs/observability.md), not settings.
+_TELEMETRY_VARIABLES = ("SIDECAR_CAPTURE_CONTENT", "SIDECAR_CAPTURE_CONTENT_MAX_BYTES")
+
+
+def unknown_variables(env: Mapping[str, str]) -> list[str]:
+    """The ``SIDECAR_*`` variables of ``env`` that the sidecar does not read, sorted, each followed by the
+    known name it is closest to when one is close: ``SIDECAR_DRAIN_TIMEOUT (SIDECAR_DRAIN_TIMEOUT_S?)``."""
+    known = [_ENV_NAMES.get(f.name, "SIDECAR_" + f.name.upper()) for f in fields(Settings)]
+    known += _TELEMETRY_VARIABLES
+    found = []
+    for name in sorted(n for n in env if n.startswith("SIDECAR_") and n not in known):
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.85)
+        found.append(f"{name} ({close[0]}?)" if close else name)
+    return found
 
 
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from sidecar.policy.schema import policy_json_schema
 
 from .conftest import SidecarFactory
@@ -133,6 +135,51 @@ def test_run_with_an_invalid_policy_exits_nonzero_listing_errors(tmp_path: Path)
     result = cli("run", "--policy", str(bad), "--port", "18080")
     assert result.returncode == 1
     assert "models.m.provider: unknown provider 'nope'" in result.stderr
+
+
+def test_run_warns_of_a_misspelt_setting_variable(tmp_path: Path) -> None:
+    """run logs ``settings_unknown`` at start for a ``SIDECAR_*`` variable no setting reads, naming the
+    setting it is closest to: a typo in a pod spec is otherwise silently ignored (here the start then
+    stops on an invalid policy, so the test needs no server)."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nproviders: {}\n")
+    env = {"PATH": "/usr/bin:/bin", "SIDECAR_DRAIN_TIMEOUT": "60", "SIDECAR_HEALTH_METRICS": "true"}
+    result = cli("run", "--policy", str(bad), "--port", "0", env=env)
+    [line] = [json.loads(line) for line in result.stdout.splitlines() if '"settings_unknown"' in line]
+    assert line["level"] == "warning"
+    assert line["variables"] == ["SIDECAR_DRAIN_TIMEOUT (SIDECAR_DRAIN_TIMEOUT_S?)"]
+
+
+@pytest.mark.timeout(60)
+def test_run_survives_a_sighup_while_it_starts(tmp_path: Path) -> None:
+    """A SIGHUP that comes while run is starting (here: while it reads its policy, a FIFO held open) does
+    not end the process, whose SIGHUP handler is not installed yet: it starts, listens and exits 0 on
+    SIGTERM. docs/operations.md has SREs send SIGHUP to every pod; one may be starting."""
+    import os
+    import signal
+    import time
+
+    fifo, ports = tmp_path / "policy.yaml", tmp_path / "ports.json"
+    os.mkfifo(fifo)
+    command = [sys.executable, "-m", "sidecar", "run", "--policy", str(fifo), "--port", "0", "--ports-file", str(ports)]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        with fifo.open("wb") as writer:  # returns once run has opened the policy to read it
+            proc.send_signal(signal.SIGHUP)
+            time.sleep(0.2)
+            writer.write(GOOD.read_bytes())
+        regular = tmp_path / "policy.tmp"
+        regular.write_bytes(GOOD.read_bytes())
+        regular.replace(fifo)  # what the reload watcher finds next: a plain file, the same policy
+        deadline = time.monotonic() + 30
+        while not ports.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert proc.poll() is None and ports.exists(), proc.returncode
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def test_run_without_a_policy_is_a_usage_error() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.settings import _ENV_NAMES, Settings, SettingsError
+from sidecar.settings import _ENV_NAMES, Settings, SettingsError, unknown_variables
 
 DOCS = Path(__file__).parents[1] / "docs" / "configuration.md"
 
@@ -70,3 +70,36 @@ def test_every_documented_sidecar_variable_is_a_setting() -> None:
 
     rows = re.findall(r"^\| `(SIDECAR_[A-Z_]+)` \|", DOCS.read_text(), re.M)
     assert rows and sorted(set(rows) - {env_name(f.name) for f in fields(Settings)}) == []
+
+
+def test_a_misspelt_variable_is_named_with_the_closest_setting() -> None:
+    """A ``SIDECAR_*`` variable no setting reads (a typo in a pod spec, silently ignored otherwise) is
+    listed, with the known name it is closest to; known ones, the telemetry ones and others are not."""
+    env = {
+        "SIDECAR_DRAIN_TIMEOUT": "60",
+        "SIDECAR_HEALTH_METRIC": "true",
+        "SIDECAR_FROBNICATE": "1",
+        "SIDECAR_PORT": "8080",
+        "SIDECAR_CAPTURE_CONTENT": "true",
+        "SIDECAR_CAPTURE_CONTENT_MAX_BYTES": "100",
+        "OTHER_SIDECAR_PORT": "1",
+    }
+    assert unknown_variables(env) == [
+        "SIDECAR_DRAIN_TIMEOUT (SIDECAR_DRAIN_TIMEOUT_S?)",
+        "SIDECAR_FROBNICATE",
+        "SIDECAR_HEALTH_METRIC (SIDECAR_HEALTH_METRICS?)",
+    ]
+
+
+def test_every_sidecar_variable_the_package_reads_is_known() -> None:
+    """Every ``"SIDECAR_..."`` name in the package's code is a setting's or one ``unknown_variables``
+    knows (the telemetry ones), so a variable the sidecar reads is never reported as unknown."""
+    import re
+
+    package = Path(__file__).parents[1] / "sidecar"
+    named = {
+        name
+        for path in package.rglob("*.py")
+        for name in re.findall(r"[\"'](SIDECAR_[A-Z_]*[A-Z])[\"']", path.read_text())
+    }
+    assert named and unknown_variables(dict.fromkeys(named, "x")) == []

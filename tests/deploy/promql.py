@@ -1,9 +1,13 @@
 """What the dashboard and alert tests read: the metrics docs/observability.md documents (with their
-labels), and the metric names and grouping labels a PromQL expression uses.
+labels and, where a row lists them, the values of a label), and the metric names, grouping labels and
+label matchers a PromQL expression uses.
 
 The expression reading is lexical, enough for the queries we write: label matchers (``{...}``) and
 label lists (``by (...)``, ``on (...)``...) are taken apart, and what remains of the form of a metric
 name is one. A histogram's ``_bucket``, ``_count`` and ``_sum`` series belong to its documented name.
+A matcher ``label="v"`` or ``label=~"v|w"`` on a metric must name one of its labels, and values the
+documentation lists for that label (a list ending in "…" is open and not checked): a selector on a label
+or value the sidecar never exports matches nothing, and an alert on it would never fire.
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ _MATCHERS = re.compile(r"\{[^{}]*\}")
 _LABEL_LIST = re.compile(r"\b(by|on|without|ignoring|group_left|group_right)\s*\(([^()]*)\)")
 _STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
 _HISTOGRAM_SERIES = ("_bucket", "_count", "_sum")
+_SELECTOR = re.compile(r"\b((?:llm_sidecar|gen_ai)_[a-z0-9_]+)\s*\{([^{}]*)\}")
+_MATCHER = re.compile(r'([a-zA-Z_]\w*)\s*(=~|!=|!~|=)\s*"((?:[^"\\]|\\.)*)"')
+_LISTED_VALUES = re.compile(r"`([a-z_]+)` \(([^()]*)\)")
 
 
 @functools.cache
@@ -48,6 +55,43 @@ def documented_metrics() -> dict[str, frozenset[str]]:
             # label the GenAI table names is accepted on any GenAI metric.
             metrics[name] = frozenset(genai_labels)
     return metrics
+
+
+@functools.cache
+def documented_values() -> dict[tuple[str, str], frozenset[str]]:
+    """(metric, label) -> the values its row lists in parentheses after the label (closed lists only)."""
+    text = OBSERVABILITY.read_text()
+    section = text.split("\n## Metrics\n", 1)[1].split("\n## ", 1)[0]
+    values: dict[tuple[str, str], frozenset[str]] = {}
+    for line in section.splitlines():
+        if not line.startswith("| `"):
+            continue
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        for label, listed in _LISTED_VALUES.findall(cells[2]):
+            if "…" not in listed:
+                values[(cells[0].strip("`"), label)] = frozenset(re.findall(r"`([^`]+)`", listed))
+    return values
+
+
+def matcher_problems(expr: str) -> list[str]:
+    """Label matchers on labels a metric does not carry, or asking for values its row does not list."""
+    found = []
+    for name, body in _SELECTOR.findall(expr):
+        documented = documented_name(name)
+        if documented is None:
+            continue  # reported by ``problems`` as an undocumented metric
+        carried = documented_metrics()[documented] | PIPELINE_LABELS
+        for label, operator, value in _MATCHER.findall(body):
+            if label not in carried:
+                found.append(f"{name}: label {label} is not one of its labels")
+                continue
+            listed = documented_values().get((documented, label))
+            if listed is None or operator not in ("=", "=~") or "$" in value:
+                continue
+            for wanted in value.split("|") if operator == "=~" else [value]:
+                if wanted not in listed:
+                    found.append(f"{name}: {label} {wanted!r} is not a value docs/observability.md lists")
+    return found
 
 
 def metric_names(expr: str) -> set[str]:
@@ -78,7 +122,8 @@ def documented_name(name: str) -> str | None:
 
 
 def problems(expr: str) -> list[str]:
-    """Undocumented metric names, and grouping labels that none of the expression's metrics carry."""
+    """Undocumented metric names, grouping labels that none of the expression's metrics carry, and
+    matchers on labels or values a metric does not have (``matcher_problems``)."""
     found = []
     carried = set(PIPELINE_LABELS)
     for name in sorted(metric_names(expr)):
@@ -88,4 +133,4 @@ def problems(expr: str) -> list[str]:
         else:
             carried |= documented_metrics()[documented]
     found.extend(f"label {label} is on none of its metrics" for label in sorted(grouping_labels(expr) - carried))
-    return found
+    return found + matcher_problems(expr)

@@ -127,6 +127,42 @@ def test_every_alert_reads_documented_metrics_and_labels(rule: dict[str, Any]) -
     assert problems(rule["expr"]) == []
 
 
+def test_the_check_catches_a_matcher_on_a_label_or_a_value_the_metric_lacks() -> None:
+    """The check above reads matchers too: a misspelt label, a value the label never takes (an alert on
+    it would never fire) and a label of another metric are reported; an open list (``2xx``…) and
+    dashboard variables are not checked."""
+    expr = (
+        'rate(llm_sidecar_requests_total{outcome=~"fallback|degrade", stauts_class="5xx"}[5m])'
+        ' + rate(llm_sidecar_budget_events_total{event="store_error", route="chat"}[5m])'
+        ' + rate(llm_sidecar_requests_total{status_class="5xx", route=~"$route"}[5m])'
+    )
+    assert problems(expr) == [
+        "llm_sidecar_requests_total: outcome 'degrade' is not a value docs/observability.md lists",
+        "llm_sidecar_requests_total: label stauts_class is not one of its labels",
+        "llm_sidecar_budget_events_total: event 'store_error' is not a value docs/observability.md lists",
+        "llm_sidecar_budget_events_total: label route is not one of its labels",
+    ]
+
+
+def test_the_unit_tests_catch_every_alert_that_never_fires(tmp_path: Path) -> None:
+    """The promtool unit tests are not vacuous: with every alert's expression replaced by one that never
+    holds, `promtool test rules` fails, and a firing each alert's own tests expect is missing."""
+    rules = yaml.safe_load(RULES.read_text())
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            rule["expr"] = "vector(1) < 0"
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rules))
+    unit_tests = yaml.safe_load(UNIT_TESTS.read_text()) | {"rule_files": ["rules.yaml"]}
+    (tmp_path / "tests.yaml").write_text(yaml.safe_dump(unit_tests))
+    result = subprocess.run(
+        [promtool(), "test", "rules", "tests.yaml"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    # promtool lists each failed expectation: "expr: ALERTS{alertname=...}" or "alertname: ..."
+    missed = re.findall(r'^    (?:expr: "ALERTS\{alertname=\\"|alertname: )(\w+)', result.stdout + result.stderr, re.M)
+    assert set(missed) == {rule["alert"] for rule in alerts()}
+
+
 @pytest.mark.parametrize("rule", alerts(), ids=lambda rule: rule["alert"])
 def test_every_alert_tells_the_on_call_where_to_look(rule: dict[str, Any]) -> None:
     """Summary, description and severity are set, and the description names every label the alert is

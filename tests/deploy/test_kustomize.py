@@ -11,6 +11,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from sidecar.settings import Settings, unknown_variables
+
 from .manifests import (
     KUSTOMIZATIONS,
     NATIVE,
@@ -151,6 +153,16 @@ def test_proxy_listens_on_loopback_only(name: str) -> None:
     proxy_port = int(values.get("SIDECAR_PORT", "8080"))
     assert proxy_port not in [p["containerPort"] for p in c.get("ports", [])]
     assert int(values["SIDECAR_HEALTH_PORT"]) != proxy_port
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_sidecar_settings_are_ones_it_reads_with_values_it_accepts(name: str) -> None:
+    """Every SIDECAR_* variable the sidecar container sets is a setting the sidecar reads (a misspelt one
+    would be ignored, its default in force), and the literal values pass the settings' checks."""
+    c = sidecar(pod_spec(rendered(name)))
+    names = {e["name"]: e.get("value", "x") for e in c.get("env", [])}
+    assert "SIDECAR_POLICY" in names and unknown_variables(names) == []
+    Settings.from_env(env(c))
 
 
 @pytest.mark.parametrize("name", ALL)

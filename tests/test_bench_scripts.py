@@ -1,0 +1,42 @@
+"""bench/: every script still imports against the package as it is (a bench is run by hand, so a name
+it imports that a refactor moved breaks nobody's test run, only the next measurement)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+SCRIPT = """
+import importlib, sys
+sys.argv = ["bench"]  # a script that reads its arguments at import reads none
+failed = []
+for name in sys.stdin.read().split():
+    try:
+        importlib.import_module(name)
+    except Exception as exc:
+        failed.append(f"bench/{name}.py: {exc!r}")
+print("\\n".join(failed))
+"""
+
+
+@pytest.mark.timeout(150)  # its subprocess's own limit (120 s) decides
+def test_every_bench_script_imports() -> None:
+    """Each bench/*.py imports (as ``python bench/NAME.py`` runs it: bench/ first on the path) without error;
+    bench/budgets_stream_tap.py once imported a decoder from where it no longer was."""
+    names = sorted(path.stem for path in BENCH.glob("*.py"))
+    assert len(names) > 40
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        input=" ".join(names),
+        cwd=BENCH,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""
