@@ -12,7 +12,7 @@ import pytest
 from google.genai import errors
 
 from ..conftest import FakeFactory, SidecarFactory
-from .test_translation import openai_client, start
+from .three_dialects import openai_client, start
 
 CASES = [
     pytest.param("overloaded", 503, "UNAVAILABLE", openai.InternalServerError, id="529 overloaded"),

@@ -14,7 +14,7 @@ import pytest
 from google.genai import types
 
 from ..conftest import FakeFactory, SidecarFactory
-from .test_translation import start
+from .three_dialects import start
 
 SIX = ["one", "two", "three", "four", "five", "six"]
 LENIENT = "  - {name: lenient, match: {model: lenient}, target: to-anthropic, unsupported_params: drop}\n"

@@ -16,7 +16,7 @@ from google.genai import errors, types
 from ..conftest import FakeFactory, SidecarFactory, provider_block
 from ..translate import streams
 from ..upstream.raw import ServerConn, UpstreamFactory, chunked, response, serve_forever
-from .test_translation import openai_client, start
+from .three_dialects import openai_client, start
 
 DEFAULTS = [
     pytest.param({"include_thoughts": False}, id="include_thoughts=False"),
