@@ -12,7 +12,8 @@ import pytest
 from google.genai import errors
 
 from ..conftest import FakeFactory, SidecarFactory
-from .three_dialects import anthropic_client, openai_client, start
+from ..sdk_clients import anthropic_client, openai_client
+from .three_dialects import start
 
 TEXT = "one two three four five six seven eight nine ten"
 FAULT = {"x-fake-fault": "malformed=5"}

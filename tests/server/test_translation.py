@@ -11,7 +11,8 @@ import openai
 import pytest
 
 from ..conftest import FakeFactory, SidecarFactory
-from .three_dialects import anthropic_client, openai_client, start
+from ..sdk_clients import anthropic_client, openai_client
+from .three_dialects import start
 
 TOOL = {
     "type": "function",

@@ -1,14 +1,11 @@
 """The stack of the translation tests: a real sidecar in front of one fake provider per dialect
-(``start``), and the official SDKs' clients pointed at it (``openai_client``, ``anthropic_client``).
+(``start``). The official SDKs' clients to point at it are ``tests/sdk_clients.py``'s.
 
 Models ``to-openai``, ``to-anthropic``, ``to-gemini`` (and ``embed-gemini``) each name one provider; the
 route ``a-then-o`` falls back from Anthropic to OpenAI. ``extra`` adds lines under ``routes:``.
 """
 
 from __future__ import annotations
-
-import anthropic
-import openai
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
 
@@ -31,13 +28,3 @@ routes:
         + extra
     )
     return await sidecar(policy), urls
-
-
-def openai_client(running: RunningSidecar) -> openai.AsyncOpenAI:
-    """openai-python at the sidecar, without its own retries."""
-    return openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0)
-
-
-def anthropic_client(running: RunningSidecar) -> anthropic.AsyncAnthropic:
-    """The Anthropic SDK at the sidecar, without its own retries."""
-    return anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0)
