@@ -20,7 +20,7 @@ import pytest
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
 from ..sdk_clients import openai_client
 from ..upstream.raw import ServerConn, UpstreamFactory
-from .test_shutdown import run_sidecar
+from .sidecar_process import run_sidecar
 
 MiB = 1024 * 1024
 CHAT = {"model": "chain", "messages": [{"role": "user", "content": "hello there"}]}
