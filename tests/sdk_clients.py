@@ -16,9 +16,9 @@ if TYPE_CHECKING:
     from .conftest import RunningSidecar
 
 
-def openai_client(running: RunningSidecar) -> openai.AsyncOpenAI:
-    """openai-python at the sidecar, without its own retries."""
-    return openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0)
+def openai_client(running: RunningSidecar, **headers: str) -> openai.AsyncOpenAI:
+    """openai-python at the sidecar, without its own retries; ``headers`` go on every request."""
+    return openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0, default_headers=headers)
 
 
 def anthropic_client(running: RunningSidecar) -> anthropic.AsyncAnthropic:

@@ -9,10 +9,10 @@ import anthropic
 from google.genai import types
 
 from ..conftest import FakeFactory, SidecarFactory
-from ..sdk_clients import anthropic_client
+from ..sdk_clients import anthropic_client, openai_client
 from ..translate import streams
 from ..upstream.raw import ServerConn, UpstreamFactory, chunked, serve_forever
-from .cache_helpers import cache_policy, openai_client, upstream_calls
+from .cache_helpers import cache_policy, upstream_calls
 
 WEATHER_TOOLS = [
     {"name": "get_weather", "input_schema": {"type": "object", "properties": {"location": {"type": "string"}}}},
