@@ -5,7 +5,8 @@
 facts), runs it through the pipeline of the policy that serves when it arrives (kept to its end), puts
 the sidecar's headers (``answer_headers``) on whatever answers, turns a failure into an error in the
 caller's dialect (a ``RequestFailed`` as it is; anything else a 500 with the request id, its traceback
-logged), answers 503 for a request the drain timeout cut, and writes the access line (``access``).
+logged), answers 503 for a request the drain timeout cut (one the app hung up on stays cancelled: 499),
+and writes the access line (``access``).
 """
 
 from __future__ import annotations
