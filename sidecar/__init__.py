@@ -6,6 +6,7 @@ Map of the package (each module holds one concept):
                      demo (whose policy is ``demo/policy.yaml``)
 - ``settings``       process settings from flags and ``SIDECAR_*`` env vars
 - ``credentials``    provider keys: from the environment, a rotated file, or the app's request
+- ``redis_credentials`` the Redis password (a rotated Secret file or a variable), read per connection
 - ``dialects/``      one package per wire dialect (OpenAI, Anthropic, Gemini: its object, with endpoints,
                      request reading, error bodies, stream shape, and its whole translation) holding its
                      provider kinds (dialect, URL, key header); the registry, the only list of them
@@ -28,6 +29,7 @@ Map of the package (each module holds one concept):
 - ``shadow/``        shadow evaluation: sampled candidate calls compared with the served answer
 - ``sse``            server-sent events: the incremental parser and the encoder
 - ``lazy``           package exports loaded on first use (feature packages)
+- ``ports_file``     the ports a process bound (port 0: the kernel's choice), written for whoever started it
 - ``answers``        the text of an answer in any dialect (for votes, gates and shadows)
 - ``cost``           prices and the cost of a call
 - ``explain``        ``llm-sidecar explain``: what the policy and each feature do with one request

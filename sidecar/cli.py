@@ -19,7 +19,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +35,8 @@ from .request_facts import RequestProblem, describe_request
 from .settings import Settings, SettingsError, unknown_variables
 
 if TYPE_CHECKING:
+    import subprocess
+
     from .telemetry.logging import LogOutput
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -184,7 +186,7 @@ def _serve_logging(settings: Settings, started: float, log_output: LogOutput) ->
     return EXIT_OK
 
 
-def _run_loop(main: Any) -> None:
+def _run_loop(main: Coroutine[Any, Any, None]) -> None:
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux and macOS
@@ -345,7 +347,7 @@ def answers(port: int) -> bool:
     return True
 
 
-def wait_listening(children: Sequence[tuple[Any, int, str]], timeout_s: float = 20.0) -> str | None:
+def wait_listening(children: Sequence[tuple[subprocess.Popen[bytes], int, str]], timeout_s: float = 20.0) -> str | None:
     """Wait until each ``(process, port, name)`` accepts connections on 127.0.0.1:``port`` (a port
     nothing answered on before the process started). None when all do; else what went wrong: a
     process that exited (its port taken, most likely) or one that did not listen within ``timeout_s``."""

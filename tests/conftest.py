@@ -3,7 +3,8 @@
 ``fake(name, **config)`` starts a fake provider (sidecar.fake_provider) and returns its base URL.
 ``raw_upstream(handler)`` starts a raw TCP upstream that writes exact bytes (``tests/upstream/raw.py``).
 ``sidecar(policy_yaml, env=...)`` writes the policy to a file, starts the sidecar app on a real port
-and returns a ``RunningSidecar`` (its URL, its state, the policy path, the in-memory span exporter).
+and returns a ``RunningSidecar`` (its URL, its state, the policy path, the in-memory span exporter);
+the official SDKs' clients pointed at one are tests/sdk_clients.py's (google-genai's: ``gemini_client``).
 """
 
 from __future__ import annotations

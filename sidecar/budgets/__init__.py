@@ -25,6 +25,8 @@ Modules (one concept each):
 - ``verdicts``      the decision when a limit passed, refused, or headers were asked for
 - ``decision``      ``Decision``: the verdict, its 429 message, headers, span event, access field
 - ``visibility``    ``Tracker``: counter keys per window and last-seen uses for /status and metrics
+- ``keeper``        ``LedgerKeeper``: the ledger of the policy served, across reloads (``SidecarState.budgets``)
+- ``explain``       what ``llm-sidecar explain`` says about budgets: the limits a request counts in, offline
 """
 
 from __future__ import annotations

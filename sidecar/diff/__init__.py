@@ -3,6 +3,8 @@
 - ``changes``   ``Change`` (one line of the diff) and the helpers that find changes in policy blocks
 - ``sections``  one function per policy section (providers, models, routes, defaults), ``SECTIONS``
                 in diff order, ``ROUTE_ASPECTS`` compared for every route; ``diff_policies(old, new)``
+- ``routing``   the ``routing`` section (settings, classes, levels) and each route's selection, split
+                and caps
 - ``replay``    ``replay(old, new, lines)``: the requests of an access log routed by both policies:
                 how many move, from what to what, and the estimated cost of each policy
 - ``report``    the text and JSON outputs (stable; docs/cli.md)

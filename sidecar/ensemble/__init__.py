@@ -4,6 +4,7 @@ Map (policy load at the top, one request below):
 
 - ``spec``        the ``ensemble:`` policy block (pydantic, path-qualified errors)
 - ``compiled``    ``compile_ensemble(spec) -> Ensemble``: members named, normalizer compiled, call cap set
+- ``plan``        ``EnsemblePlan``: the route plan (``policy.plans``) with each member's chain and the judge's
 - ``normalize``   answer text -> the key that votes (text, json, json_path, regex)
 - ``jsondoc``     JSON inside answers: fences, canonical form, the path language
 - ``tally``       groups of agreeing answers, the winner, the early-quorum certainty test

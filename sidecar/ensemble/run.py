@@ -3,8 +3,6 @@
 The request path starts every member (each through its own fallback chain), and reports each outcome::
 
     run = ensemble.start()
-    run.take_call()                 before every upstream call (members, their retries, the judge);
-                                    False once ``max_calls`` is spent: do not call
     run.answered(member, text, confidence)  -> True when nothing more is to wait for: the vote is
     run.failed(member, reason)                 decided, or (strategy judge) the candidates are ready
     run.running                     members still waiting: cancel them once decided
@@ -14,6 +12,8 @@ The request path starts every member (each through its own fallback chain), and 
                                     to judge (``judge.judge_prompt``); then
     run.judged(reply_text | None)   the judge's reply (None when its call failed)
     run.decision                    the ``Decision`` once decided
+
+The call cap (``max_calls``) is held on the request path (``server.ensemble.CallCap``), not here.
 
 A member whose answer normalizes to nothing (empty, not JSON, no match) is *unusable* and does not vote.
 Under ``majority`` and ``confidence`` with ``early_quorum``, the vote is decided as soon as the winner is
@@ -84,17 +84,9 @@ class EnsembleRun:
         self.ballots: list[Ballot] = []
         self.fates: dict[str, str] = {}  # member name -> failed/unusable/cancelled, with the reason
         self.running: list[Member] = list(ensemble.members)
-        self.calls = 0
         self.decision: Decision | None = None
         self.judge_candidates: tuple[str, ...] = ()
         self._groups: list[Group] = []
-
-    def take_call(self) -> bool:
-        """Count one upstream call; False (and not counted) once ``max_calls`` is spent."""
-        if self.calls >= self.ensemble.max_calls:
-            return False
-        self.calls += 1
-        return True
 
     def answered(self, member: Member, text: str, confidence: float | None = None) -> bool:
         """A member answered with ``text``; True when nothing more is to wait for."""

@@ -14,8 +14,8 @@
       early_quorum: true             # answer as soon as the winner is certain, cancel the rest
       judge: {target: gpt-4o, prompt: ..., max_tokens: 200}   # strategy judge only
 
-Model names are checked against the policy's ``models`` by the policy compiler (``referenced_models``
-lists them with their paths).
+Model names are checked against the policy's ``models`` by the policy compiler (``policy.compile``
+resolves every member's chain and the judge's, at their paths: ``routes[0].ensemble.members[1].target``).
 """
 
 from __future__ import annotations
@@ -204,18 +204,3 @@ class EnsembleSpec(Spec):
         if duplicates:
             raise ValueError(f"members: the name {duplicates[0]!r} is used twice")
         return self
-
-    def referenced_models(self) -> list[tuple[str, str]]:
-        """``(path, model name)`` for every model named, paths relative to the block (``members[1].target[0]``)."""
-        refs: list[tuple[str, str]] = []
-        for index, member in enumerate(self.members):
-            refs += _chain_refs(f"members[{index}].target", member.target)
-        if self.judge is not None:
-            refs += _chain_refs("judge.target", self.judge.target)
-        return refs
-
-
-def _chain_refs(path: str, target: Chain) -> list[tuple[str, str]]:
-    if isinstance(target, str):
-        return [(path, target)]
-    return [(f"{path}[{index}]", name) for index, name in enumerate(target)]

@@ -17,6 +17,10 @@ Map (request flow top to bottom; each module holds one concept):
 - ``errors``           error answers per dialect: messages, 429 retry hints, quota, context overflow
 - ``replies``          the contract between builders and ``wire``: ``Call`` -> ``JsonReply``/``StreamReply``
 - ``conversation``     the dialect-neutral fake model: echo or fixed reply, tool calls, token estimates
+- ``examples``         values that satisfy a JSON Schema (the fake model's tool arguments and JSON)
+- ``truth``            the right answer carried in the request (``x-fake-truth``, ``[truth:SPEC]``)
+- ``profiles``         quality profiles: how often each fake model is right per task class, how it errs
+- ``quality``          the graded fake model: right, wrong or refusing as its profile says
 - ``openai_chat``      /v1/chat/completions, /v1/completions (and the Azure deployment forms)
 - ``openai_responses`` /v1/responses
 - ``embeddings``       deterministic vectors: /v1/embeddings, Gemini :embedContent / :batchEmbedContents

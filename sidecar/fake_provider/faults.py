@@ -58,7 +58,6 @@ class FaultKind(enum.StrEnum):
 
 HINTS = frozenset({"all", "none", "retry-after", "retry-after-ms", "reset", "retry-info"})
 ERROR_KINDS = frozenset({FaultKind.STATUS, FaultKind.OVERLOADED, FaultKind.QUOTA, FaultKind.CONTEXT})
-STREAM_KINDS = frozenset({FaultKind.CUT, FaultKind.ERROR_EVENT, FaultKind.STALL_MID})
 _MODIFIERS = frozenset({FaultKind.STALL, FaultKind.SLOW_TTFT, FaultKind.STALL_MID})
 _ERROR_OPTIONS = frozenset({"hint", "after", "should-retry"})
 

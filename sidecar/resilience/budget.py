@@ -50,11 +50,6 @@ class RetryBudget:
         """A first attempt reached the target."""
         self._counts.add(_REQUESTS)
 
-    def allowance(self) -> float:
-        """How many retries the current window admits in total."""
-        requests, _ = self._counts.totals()
-        return self.ratio * requests + self.min_retries
-
     def try_spend_retry(self) -> bool:
         """Take one retry from the budget; False (and nothing taken) when it is spent."""
         requests, retries = self._counts.totals()

@@ -2,7 +2,7 @@
 
 Per request, in order (each stage reads what the one before it produced, nothing is parsed twice)::
 
-    body --features.extract_features--> RequestFeatures       once, any dialect (walkers in ``bodies``)
+    body --features.extract_features--> RequestFeatures       once, any dialect (the dialects' walkers)
          --matrix.Router.decide-------> Decision              task, complexity, tier; rules (classify), then the model
          --select.select_cheapest-----> Selection             candidates cheapest first, and why not the rest
                                                               (the request path: the chain's order alone)
@@ -13,11 +13,13 @@ Modules:
 
     tokens      prompt-token estimator: byte-class counts x fitted coefficients (no vocabulary)
     features    RequestFeatures, the Tally the walkers fill, the text windows rules read
-    bodies      one walker per body shape (OpenAI chat/responses/completions, Anthropic, Gemini)
+    bodies      the request's own output maximum, checked (the walkers are the dialects': ``features.py``
+                in each dialect's package)
     spec        the policy blocks: routing (tiers, classes, complexity, learned), select, split, caps,
                 quality
     textview    TextView: a request's two windows and their words, made once per request on first use
     rules       rules compiled at load: feature checks, keyword sets, regexes
+    literal     the literal texts every match of a rule's regex starts with: most texts rejected without a search
     rule_index  RuleIndex: a class list's (or the levels') rules in order, tried only when they can match
     classify    Classifier: the rules of a policy's classes and levels compiled at load into one
                 function (the request path's decide; the same decisions as the rules tried one by one)

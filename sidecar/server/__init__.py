@@ -5,7 +5,7 @@ input), whose path table (``routes.Routes``) hands each request (a ``web.BaseReq
 Request path (``pipeline``), built once at startup; each stage may answer early:
 
     routes.Routes (target and version checks, the connection marked busy, the path's handler)
-      -> handler (``app._proxy``: request id, trace, the sidecar's headers on any answer, errors in
+      -> handler (``handler.proxy``: request id, trace, the sidecar's headers on any answer, errors in
          the caller's dialect, the access line)
       -> read_stage     read and parse the body, the request's facts (``request_facts``): 400 / 413
       -> route_request  the policy picks a route: 404 no route, deny (``routing.stage.routing_stage`` in
@@ -17,13 +17,14 @@ Modules: ``exchange`` (the per-request record), ``hooks`` (the seams stages plug
 ``pipeline``, ``fallback`` (the terminal stage and the walk of a chain), ``target`` (one target's
 tries), ``hedge`` (the hedged race), ``calls`` (one call: permit, slot, span, record), ``attempt``
 (the request for one target, the call, the answer judged), ``key_redaction`` (the provider key taken
-out of upstream errors), ``stream`` (the relay, its commit point and
-taps), ``last_resort``, ``answer_headers`` (the ``x-sidecar-*`` headers of every answer), ``access``
-(the access line), ``targets`` (per-target health state), ``admin`` (health, status, models, metrics),
-``listener`` (aiohttp's server with connection and head caps, the receive deadline, refusals),
-``routes`` (the path table: ``Expect: 100-continue``, target and version checks, the path's handler),
-``app`` (the route table, wiring, lifecycle, graceful shutdown), ``state`` (everything one running
-sidecar holds), ``deadline`` (a deadline on one wait of the upstream call).
+out of upstream errors), ``stream`` (the relay, its commit point and taps), ``last_resort``,
+``answer_headers`` (the ``x-sidecar-*`` headers of every answer), ``access`` (the access line),
+``targets`` (per-target health state), ``admin`` (health, status, models, metrics), ``listener``
+(aiohttp's server with connection and head caps, the receive deadline, refusals), ``routes`` (the path
+table: ``Expect: 100-continue``, target and version checks, the path's handler), ``handler`` (the
+handlers of a proxied request and of an unknown path), ``drain`` (the answer of a request the drain
+timeout cut), ``app`` (the route table, wiring, lifecycle, graceful shutdown), ``state`` (everything
+one running sidecar holds), ``deadline`` (a deadline on one wait of the upstream call).
 
 The feature stages, folded in only for a policy that uses them (``assembly``): ``cache_stage`` (the
 response cache; ``response_caches`` keeps its store across reloads, ``replay`` sends a cached answer as

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -19,6 +19,9 @@ from ..routing.report import observe as routing_fields
 from ..telemetry import Telemetry
 from ..telemetry.logging import LineBuffer, LogOutput
 from .exchange import Exchange, telemetry_usage
+
+if TYPE_CHECKING:
+    from ..translate import Usage
 
 
 class AccessLog:
@@ -38,16 +41,7 @@ class AccessLog:
         if exchange.unserved_cost_usd:  # every call counts: ensemble members, a judge, rejected answers
             cost = (cost or 0.0) + exchange.unserved_cost_usd
         latency_ms = (time.perf_counter() - exchange.started) * 1000
-        if exchange.drain_cut:
-            outcome = "drain_cut"
-        elif exchange.stream_error:
-            outcome = "stream_error"
-        elif status < 400:
-            outcome = "degraded" if exchange.degraded else ("fallback" if exchange.fallback_reason else "ok")
-        elif status == 499:
-            outcome = "client_closed"
-        else:
-            outcome = "rejected" if not exchange.attempts else "failed"
+        outcome = _outcome(exchange, status)
         route = exchange.route.name if exchange.route else None
         trace = exchange.trace
         routing = (
@@ -92,48 +86,74 @@ class AccessLog:
             "attempts": exchange.calls,
             "policy_version": exchange.policy.version,
         }
-        logged = exchange.policy.logged_headers
-        if logged:
-            headers = facts.headers
-            matched = {name: headers[name] for name in logged if name in headers}
-            if matched:
-                fields["headers"] = matched
-        if exchange.fallback_reason:
-            fields["fallback_reason"] = exchange.fallback_reason
-        if len(exchange.attempts) > 1 or (exchange.attempts and outcome != "ok"):
-            fields["attempt_log"] = [f"{a.target}:{a.outcome}" for a in exchange.attempts]
-        if usage is not None:
-            fields["input_tokens"] = usage.input_tokens
-            fields["output_tokens"] = usage.output_tokens
-            fields["cached_input_tokens"] = usage.cached_input_tokens
-        if cost is not None:
-            fields["cost_usd"] = round(cost * 1e8) / 1e8
-        if exchange.stream_error:
-            fields["stream_error"] = exchange.stream_error
-        if exchange.dropped:
-            fields["dropped_params"] = list(exchange.dropped)
-        if exchange.ensemble:
-            fields["ensemble"] = exchange.ensemble
-        if exchange.gated:
-            fields["gates"] = "passed" if exchange.gate_passed else "failed"
-            if exchange.gate_rejections:
-                fields["gate_rejections"] = exchange.gate_rejections
-        if exchange.shadow:
-            fields["shadow"] = exchange.shadow
-        if exchange.budget:
-            fields["budget"] = exchange.budget
-        if routing:
-            fields.update(routing)
-        if exchange.cache is not None:
-            fields["cache"] = exchange.cache
-        if trace.trace_id:
-            fields["trace_id"] = trace.trace_id
-            fields["span_id"] = trace.span_id
+        _add_optional_fields(fields, exchange, outcome, usage, cost, routing)
         try:
             line = orjson.dumps(fields, option=orjson.OPT_APPEND_NEWLINE)
         except TypeError:  # a header's bytes that are not UTF-8 (lone surrogates): written as \xNN
             line = orjson.dumps(_readable(fields), option=orjson.OPT_APPEND_NEWLINE)
         self._buffer.write(line)
+
+
+def _outcome(exchange: Exchange, status: int) -> str:
+    """The request's ``outcome`` (docs/logs.md): what became of it, from the exchange and the status."""
+    if exchange.drain_cut:
+        return "drain_cut"
+    if exchange.stream_error:
+        return "stream_error"
+    if status < 400:
+        return "degraded" if exchange.degraded else ("fallback" if exchange.fallback_reason else "ok")
+    if status == 499:
+        return "client_closed"
+    return "rejected" if not exchange.attempts else "failed"
+
+
+def _add_optional_fields(
+    fields: dict[str, Any],
+    exchange: Exchange,
+    outcome: str,
+    usage: Usage | None,
+    cost: float | None,
+    routing: dict[str, Any] | None,
+) -> None:
+    """The access line's fields that only some requests have (docs/logs.md), in their order on the line."""
+    logged = exchange.policy.logged_headers
+    if logged:
+        headers = exchange.facts.headers
+        matched = {name: headers[name] for name in logged if name in headers}
+        if matched:
+            fields["headers"] = matched
+    if exchange.fallback_reason:
+        fields["fallback_reason"] = exchange.fallback_reason
+    if len(exchange.attempts) > 1 or (exchange.attempts and outcome != "ok"):
+        fields["attempt_log"] = [f"{a.target}:{a.outcome}" for a in exchange.attempts]
+    if usage is not None:
+        fields["input_tokens"] = usage.input_tokens
+        fields["output_tokens"] = usage.output_tokens
+        fields["cached_input_tokens"] = usage.cached_input_tokens
+    if cost is not None:
+        fields["cost_usd"] = round(cost * 1e8) / 1e8
+    if exchange.stream_error:
+        fields["stream_error"] = exchange.stream_error
+    if exchange.dropped:
+        fields["dropped_params"] = list(exchange.dropped)
+    if exchange.ensemble:
+        fields["ensemble"] = exchange.ensemble
+    if exchange.gated:
+        fields["gates"] = "passed" if exchange.gate_passed else "failed"
+        if exchange.gate_rejections:
+            fields["gate_rejections"] = exchange.gate_rejections
+    if exchange.shadow:
+        fields["shadow"] = exchange.shadow
+    if exchange.budget:
+        fields["budget"] = exchange.budget
+    if routing:
+        fields.update(routing)
+    if exchange.cache is not None:
+        fields["cache"] = exchange.cache
+    trace = exchange.trace
+    if trace.trace_id:
+        fields["trace_id"] = trace.trace_id
+        fields["span_id"] = trace.span_id
 
 
 def _readable(value: Any) -> Any:

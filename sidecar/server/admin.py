@@ -19,6 +19,7 @@ from aiohttp.web import BaseRequest, Response
 
 from .. import __version__
 from ..dialects import registry
+from ..telemetry.metrics import CONTENT_TYPE
 from .errors import RequestFailed, error_response
 from .state import SidecarState
 
@@ -106,7 +107,7 @@ def shadow_table(state: SidecarState) -> list[dict[str, Any]]:
     return rows
 
 
-_METRICS_TYPE = {"content-type": "text/plain; version=0.0.4; charset=utf-8"}
+_METRICS_TYPE = {"content-type": CONTENT_TYPE}
 
 
 def _metrics_text(state: SidecarState) -> bytes:

@@ -1,7 +1,8 @@
 """Wiring and lifecycle: build the app, serve it, reload, drain.
 
-``SidecarApp`` puts the endpoint table and the admin routes in the listener's ``Routes`` (anything
-unrouted gets a 404 in the dialect the path suggests), folds the pipeline once
+``SidecarApp`` puts the endpoint table (each endpoint's handler ``handler.proxy``) and the admin routes
+in the listener's ``Routes`` (anything unrouted gets ``handler.not_found``, a 404 in the dialect the
+path suggests), folds the pipeline once
 per compiled policy (``assembly``: only the feature stages the policy uses), and holds the upstream
 client (``upstream.UpstreamClient``: opened and closed with the app) and the policy watcher;
 ``start_app`` opens it and its HTTP listener (``listener``). ``serve`` listens (and on the health port,
@@ -18,35 +19,26 @@ import asyncio
 import gc
 import signal
 import time
-import traceback
 from collections.abc import Mapping, Sequence
 from functools import partial
-from random import getrandbits
 from typing import TYPE_CHECKING
-
-from aiohttp import web
 
 from .. import ports_file
 from ..budgets.keeper import LedgerKeeper
 from ..credentials import Credentials
-from ..dialects.base import Endpoint
-from ..dialects.registry import ENDPOINTS, dialect_of_path
+from ..dialects.registry import ENDPOINTS
 from ..policy.compiled import Policy
 from ..policy.watch import PolicyHolder, PolicyWatcher
-from ..request_facts import RequestFacts, app_of
 from ..settings import Settings
 from ..telemetry import Telemetry
 from ..telemetry.logging import LogOutput, get_logger
 from ..upstream import EnvProxies, UpstreamClient
 from . import admin
 from .access import AccessLog
-from .answer_headers import sidecar_headers
 from .assembly import Deferred, FeatureStage, Pipelines, always, feature_stage, routes_alone
 from .attempt import Attempt
-from .drain import cut_by_drain, drain_answer
-from .errors import RequestFailed, error_response
-from .exchange import Exchange
 from .fallback import Executor
+from .handler import not_found, proxy
 from .listener import Listener
 from .pipeline import Stage, read_stage, route_request
 from .response_caches import ResponseCaches
@@ -114,7 +106,7 @@ class SidecarApp:
             (
                 "POST",
                 endpoint.path,
-                partial(_proxy, endpoint=endpoint, pipelines=self.pipelines, state=state, access=access),
+                partial(proxy, endpoint=endpoint, pipelines=self.pipelines, state=state, access=access),
             )
             for endpoint in ENDPOINTS
         ]
@@ -128,7 +120,7 @@ class SidecarApp:
             ("GET", "/status", partial(admin.status, state=state)),
             ("GET", "/metrics", partial(admin.metrics, state=state)),
         ]
-        self.routes = Routes(routes, fallback=_not_found, max_body=settings.max_body_bytes)
+        self.routes = Routes(routes, fallback=not_found, max_body=settings.max_body_bytes)
         self.watcher = PolicyWatcher(
             state.holder.policy.source,
             state.holder,
@@ -262,81 +254,12 @@ def health_listener(state: SidecarState) -> Listener:
     if settings.health_metrics:
         routes.append(("GET", "/metrics", admin.ThrottledMetrics(state)))
     return Listener(
-        Routes(routes, fallback=_not_found, max_body=settings.max_body_bytes),
+        Routes(routes, fallback=not_found, max_body=settings.max_body_bytes),
         max_connections=settings.health_max_connections,
         keepalive_s=settings.keepalive_s,
         receive_timeout_s=settings.receive_timeout_s,
         name="health",
     )
-
-
-async def _not_found(request: web.BaseRequest) -> web.Response:
-    dialect = dialect_of_path(request.path, request.headers)
-    return error_response(
-        dialect, RequestFailed(404, f"unknown path {request.method} {request.path}", code="unknown_path")
-    )
-
-
-async def _proxy(
-    request: web.BaseRequest, *, endpoint: Endpoint, pipelines: Pipelines, state: SidecarState, access: AccessLog
-) -> web.StreamResponse:
-    """One proxied request: its record, the pipeline, the sidecar's headers on whatever answers, an error
-    in the caller's dialect for a failure, and the access line."""
-    policy = state.holder.policy  # this request keeps this policy (and its pipeline) to its end
-    pipeline = pipelines.for_policy(policy)
-    headers = request.headers
-    trace = state.telemetry.start_request(
-        method=request.method,
-        path=request.path,
-        headers=headers,
-        dialect=endpoint.dialect,
-        operation=endpoint.operation,
-        requested_model=None,
-        stream=False,
-        http_route=endpoint.path,
-    )
-    facts = RequestFacts(endpoint.dialect, endpoint.operation, "", headers, app_of(headers, state.settings.app_name))
-    # A request id is a log key, not a secret: the process's PRNG, not a getrandom() syscall per request.
-    exchange = Exchange(request, endpoint, policy, f"{getrandbits(64):016x}", trace, facts)
-    response: web.StreamResponse | None = None
-    status = 500
-    try:
-        with trace:  # log lines written during the request carry its trace ids
-            response = await pipeline(exchange)
-        status = response.status
-        if not response.prepared:  # a stream got its headers when it was committed
-            response.headers.update(sidecar_headers(exchange))
-            if isinstance(response, web.Response) and isinstance(response.body, bytes):
-                exchange.bytes_out = len(response.body)
-        return response
-    except RequestFailed as failure:
-        status = failure.status
-        if not exchange.attempts:
-            trace.rejected(status=failure.status, reason=failure.code)
-        response = error_response(exchange.facts.dialect, failure)
-        response.headers.update(sidecar_headers(exchange))
-        return response
-    except asyncio.CancelledError:
-        if not cut_by_drain(request):
-            status = 499  # the client went away; the upstream call was cancelled with this task
-            raise
-        status = 503  # the drain timeout cut it: the sidecar's error, said so to the app
-        return await drain_answer(exchange)
-    except Exception as exc:
-        log.error(
-            "internal_error",
-            request_id=exchange.request_id,
-            error=repr(exc),
-            traceback=traceback.format_exc(),
-        )
-        internal = RequestFailed(
-            500, f"internal error in llm-sidecar (request id {exchange.request_id})", code="internal_error"
-        )
-        response = error_response(exchange.facts.dialect, internal)
-        response.headers.update(sidecar_headers(exchange))
-        return response
-    finally:
-        access.record(exchange, status, state.telemetry)
 
 
 def settle_heap() -> int:

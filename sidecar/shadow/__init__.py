@@ -4,6 +4,7 @@ and learn how often they agree with the served one, at what cost and latency. Pu
 Map:
 
 - ``spec``      the ``shadow:`` policy block
+- ``plan``      ``Shadow``: the block compiled at policy load (candidate targets resolved, normalizer built)
 - ``sampling``  ``sampled(request_id, rate, route)``: a deterministic draw per request
 - ``compare``   agreement by a normalizer (as ensembles), or the judge's prompt and strict verdict
 - ``stats``     ``ShadowStats``: bounded aggregate per route x task class x candidate (agreement, cost,

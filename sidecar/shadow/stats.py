@@ -42,7 +42,6 @@ class CandidateStats:
     skipped: int = 0
     cost_usd: float = 0.0
     served_cost_usd: float = 0.0
-    latency_sum_s: float = 0.0
     latency_counts: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS_S) + 1))
 
     @property
@@ -83,7 +82,6 @@ class CandidateStats:
             self.agreed += outcome.agreed
         self.cost_usd += outcome.cost_usd
         self.served_cost_usd += outcome.served_cost_usd
-        self.latency_sum_s += outcome.latency_s
         self.latency_counts[bisect.bisect_left(LATENCY_BUCKETS_S, outcome.latency_s)] += 1
 
 

@@ -29,6 +29,7 @@ The map (the pipeline calls only the facade; see ``request`` for the call order)
     attributes                the sidecar's own span attribute names (sidecar.*)
     redact.redact_headers     for code that must show headers; telemetry records none
     logging                   structlog JSON lines; trace ids from ``current_trace_ids``
+    log_pipe.LogPipe          stdout written off the event loop: a bounded buffer, one writer thread
     failure_log.FailureLog    one warning per interval for a failing store (the cache's, the budgets' Redis)
 
 With no trace exporter configured there is no tracer at all: no span is created, ``trace_id`` is ``""``,

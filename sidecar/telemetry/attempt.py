@@ -9,7 +9,7 @@ SDK less than a span started with some and given the others when it ends (one at
 and one ``set_attributes`` less), and nothing before the upstream call needs the span object. What
 does need it is its id, in the ``traceparent`` sent upstream: ``ClientSpan`` holds the id drawn at the
 start from the provider's ``DecidedIdGenerator``, which hands it to that ``start_span``
-(``tracing.child_headers`` says why the span is the same).
+(``propagation.child_headers`` says why the span is the same).
 """
 
 from __future__ import annotations

@@ -40,7 +40,6 @@ USAGE_OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"
 USAGE_CACHE_READ_INPUT_TOKENS: Final = "gen_ai.usage.cache_read.input_tokens"
 INPUT_MESSAGES: Final = "gen_ai.input.messages"
 OUTPUT_MESSAGES: Final = "gen_ai.output.messages"
-TOKEN_TYPE: Final = "gen_ai.token.type"
 
 # General and HTTP conventions used beside them.
 ERROR_TYPE: Final = "error.type"

@@ -57,7 +57,7 @@ if TYPE_CHECKING:
 
 Labels = tuple[str, ...]
 
-CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
+CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"  # the text exposition format: /metrics answers it
 
 
 @dataclass(frozen=True, slots=True)

@@ -191,7 +191,7 @@ class RequestTrace:
         """Start one upstream call: a CLIENT span ``"{operation} {request_model}"``, child of the request.
 
         Only what must precede the upstream call is done now: the CLIENT span's id is drawn and its
-        ``traceparent`` made (``tracing.child_headers``), and the attributes known now are kept by the
+        ``traceparent`` made (``propagation.child_headers``), and the attributes known now are kept by the
         ``AttemptTrace``, which makes the span when the call ends, with those of its ``finish`` and the
         call's start time (request parameters turned into attributes there too)."""
         parent = self._context  # unsampled: the request's context, propagated with flag 00

@@ -20,6 +20,7 @@ Map of the package::
     stream_in     helpers the decoders share        stream_out   helpers the encoders share
     params        helpers the request-parameter readers share
     schema        JSON Schema <-> Gemini Schema (Anthropic's structured output uses it too)
+    thinking      Thinking: the reasoning a request asks for, in the common form, and the providers' bounds
     errors        reading any upstream error (the facade answers it in the caller's dialect)
 
 The facade picks each dialect's functions from the registry: nothing here branches on a dialect to pick

@@ -21,7 +21,7 @@ from sidecar.dialects import Dialect
 from sidecar.telemetry.logging import configure_logging
 from sidecar.translate.common import FinishReason, Usage
 
-from ..policy.test_watch import configmap_write
+from ..configmap import configmap_write
 from .conftest import RedisServer
 from .tls import make_certificates
 

@@ -73,17 +73,3 @@ def test_shorthands_and_defaults():
 def test_errors_name_their_path(block, expected):
     """Every mistake is reported at its path within the block, in words an SRE can act on."""
     assert any(line.startswith(expected) or expected in line for line in errors(block)), errors(block)
-
-
-def test_referenced_models_with_paths():
-    """The policy compiler gets every model named, with the path to report an unknown one at."""
-    spec = EnsembleSpec.model_validate(
-        {"members": ["a", ["b", "c"]], "strategy": "judge", "judge": {"target": ["j1", "j2"]}}
-    )
-    assert spec.referenced_models() == [
-        ("members[0].target", "a"),
-        ("members[1].target[0]", "b"),
-        ("members[1].target[1]", "c"),
-        ("judge.target[0]", "j1"),
-        ("judge.target[1]", "j2"),
-    ]

@@ -13,6 +13,7 @@ from sidecar.dialects import Dialect, Operation
 from sidecar.policy import load_policy
 from sidecar.policy.watch import PolicyHolder, PolicyWatcher
 
+from ..configmap import configmap_write
 from .test_load import BASE
 
 V1 = BASE + "default: {target: gpt-4o}\n"
@@ -65,27 +66,6 @@ async def test_replace_by_rename_is_applied(tmp_path: Path) -> None:
         await wait_for(lambda: default_target(holder) == "claude")
     finally:
         task.cancel()
-
-
-def configmap_write(volume: Path, content: str | dict[str, bytes], stamp: str) -> None:
-    """Update a directory the way the kubelet updates a ConfigMap volume (atomic_writer.go): every key
-    (the policy alone, or ``{file name: bytes}``) in a new directory, one ``..data`` rename."""
-    files = {"policy.yaml": content.encode()} if isinstance(content, str) else content
-    data_dir = volume / f"..{stamp}"
-    data_dir.mkdir()
-    for name, data in files.items():
-        (data_dir / name).write_bytes(data)
-    tmp_link = volume / "..data_tmp"
-    tmp_link.symlink_to(data_dir.name)
-    old = os.readlink(volume / "..data") if (volume / "..data").is_symlink() else None
-    os.replace(tmp_link, volume / "..data")
-    for name in files:
-        if not (volume / name).is_symlink():
-            (volume / name).symlink_to(f"..data/{name}")
-    if old:
-        for child in (volume / old).iterdir():
-            child.unlink()
-        (volume / old).rmdir()
 
 
 async def test_configmap_symlink_swap_is_applied(tmp_path: Path) -> None:

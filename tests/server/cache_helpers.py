@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
-import openai
 
 from ..conftest import RunningSidecar, provider_block
+from ..sdk_clients import openai_client
 
 PROMPT = [{"role": "user", "content": "classify this ticket please"}]
 
@@ -33,10 +33,6 @@ def cache_policy(
     if store:
         text += f"cache: {store}\n"
     return text
-
-
-def openai_client(running: RunningSidecar, **headers: str) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0, default_headers=headers)
 
 
 async def ask(running: RunningSidecar, *, headers: dict[str, str] | None = None, **body: Any) -> tuple[Any, Any]:

@@ -9,9 +9,10 @@ import anthropic
 from google.genai import types
 
 from ..conftest import FakeFactory, SidecarFactory
+from ..sdk_clients import anthropic_client, openai_client
 from ..translate import streams
 from ..upstream.raw import ServerConn, UpstreamFactory, chunked, serve_forever
-from .cache_helpers import cache_policy, openai_client, upstream_calls
+from .cache_helpers import cache_policy, upstream_calls
 
 WEATHER_TOOLS = [
     {"name": "get_weather", "input_schema": {"type": "object", "properties": {"location": {"type": "string"}}}},
@@ -168,7 +169,7 @@ async def test_whole_hits_in_every_dialect_are_sdk_answers_with_fresh_ids(
             )
             for _ in range(3)
         ]
-    async with anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0) as client:
+    async with anthropic_client(running) as client:
         anthropic_answers = [
             await client.messages.create(
                 model="cached",
@@ -216,7 +217,7 @@ async def test_streamed_hits_in_every_dialect_are_sdk_streams_with_fresh_ids(
             text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
             openai_reads.append((chunks[0].id, text, chunks[-1].usage.completion_tokens))  # type: ignore[union-attr]
     anthropic_reads = []
-    async with anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0) as client:
+    async with anthropic_client(running) as client:
         for _ in range(3):
             async with client.messages.stream(
                 model="cached",

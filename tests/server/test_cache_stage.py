@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from ..conftest import FakeFactory, SidecarFactory
+from ..sdk_clients import anthropic_client
 from .cache_helpers import PROMPT, ask, cache_policy, metrics_text, upstream_calls
 from .raw import read_response
 
@@ -186,7 +187,7 @@ async def test_a_stream_cut_mid_answer_is_not_stored(fake: FakeFactory, sidecar:
         "messages": [{"role": "user", "content": "a rather long answer to cut in the middle of it"}],
         "extra_body": {"temperature": 0},
     }
-    async with anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0) as client:
+    async with anthropic_client(running) as client:
         with pytest.raises(anthropic.APIError):
             async with client.messages.stream(**params, extra_headers={"x-fake-fault": "cut=4"}) as stream:
                 async for _ in stream:

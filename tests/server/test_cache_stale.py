@@ -9,6 +9,7 @@ import openai
 import pytest
 
 from ..conftest import FakeFactory, SidecarFactory
+from ..sdk_clients import openai_client
 from .cache_helpers import ask, cache_policy
 
 LAST_RESORT = "{backoff: {base_s: 0.01, cap_s: 0.02}, max_attempts_per_target: 1, last_resort: {kind: cache}}"
@@ -73,7 +74,7 @@ async def test_a_streaming_caller_gets_the_stale_answer_as_a_stream(fake: FakeFa
     )
     live, _ = await ask(running)
     await asyncio.sleep(0.1)
-    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
+    async with openai_client(running) as client:
         stream = await client.chat.completions.create(
             model="cached",
             temperature=0,

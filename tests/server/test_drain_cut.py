@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from ..listening import port_zero, wait_ports
-from .test_shutdown import start_fake_and_policy
+from .sidecar_process import start_fake_and_policy
 
 
 @pytest.fixture

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import anthropic
 import openai
 import pytest
 
 from ..conftest import FakeFactory, SidecarFactory, provider_block
+from ..sdk_clients import anthropic_client, openai_client
 
 
 async def start(fake: FakeFactory, sidecar: SidecarFactory):  # type: ignore[no-untyped-def]
@@ -26,7 +26,7 @@ async def start(fake: FakeFactory, sidecar: SidecarFactory):  # type: ignore[no-
 async def test_completions_embeddings_and_responses_pass_through(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """Legacy completions, embeddings and the Responses API reach the upstream with the policy's model id."""
     running, url = await start(fake, sidecar)
-    client = openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0)
+    client = openai_client(running)
     completion = await client.completions.create(model="m", prompt="say hi", max_tokens=5)
     assert completion.choices[0].text
     embedding = await client.embeddings.create(model="m", input="vector me")
@@ -42,7 +42,7 @@ async def test_completions_embeddings_and_responses_pass_through(fake: FakeFacto
 async def test_anthropic_count_tokens_passes_through(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """/v1/messages/count_tokens is served by the Anthropic target."""
     running, _ = await start(fake, sidecar)
-    client = anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0)
+    client = anthropic_client(running)
     count = await client.messages.count_tokens(model="c", messages=[{"role": "user", "content": "count these"}])
     assert count.input_tokens > 0
     await client.close()
@@ -53,7 +53,7 @@ async def test_azure_openai_target_gets_deployment_path_version_and_key(
 ) -> None:
     """An Azure target is called at /openai/deployments/{name} with api-version and the api-key header."""
     running, url = await start(fake, sidecar)
-    client = openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0)
+    client = openai_client(running)
     reply = await client.chat.completions.create(model="az", messages=[{"role": "user", "content": "azure?"}])
     assert "azure?" in (reply.choices[0].message.content or "")
     upstream = (await running.fake_requests(url))[-1]

@@ -13,6 +13,7 @@ import pytest
 from opentelemetry.trace import SpanKind
 
 from ..conftest import FakeFactory, SidecarFactory
+from ..sdk_clients import anthropic_client, openai_client
 from .ensemble_policies import anthropic_stream, ensemble_route, models_policy, watched_fake
 
 MESSAGES: Any = [{"role": "user", "content": "Which queue does this ticket go to?"}]
@@ -27,7 +28,7 @@ async def test_majority_answers_with_the_answer_most_members_gave(fake: FakeFact
     x-sidecar-ensemble says the votes, the winner and each member's rank."""
     urls = await replies(fake, "Billing", "bug", "billing ")
     running = await sidecar(models_policy(urls, ensemble_route("m0, m1, m2", "early_quorum: false")))
-    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
+    async with openai_client(running) as client:
         raw = await client.chat.completions.with_raw_response.create(model="vote", messages=MESSAGES)
     assert raw.parse().choices[0].message.content == "Billing"
     assert raw.headers["x-sidecar-ensemble"] == (
@@ -42,7 +43,7 @@ async def test_every_call_of_an_ensemble_counts_in_the_request_cost(fake: FakeFa
     running = await sidecar(
         models_policy(urls, ensemble_route("m0, m1, m2", "early_quorum: false"), speaks=("openai",))
     )
-    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
+    async with openai_client(running) as client:
         answer = await client.chat.completions.create(model="vote", messages=MESSAGES)
     usage = answer.usage
     assert usage is not None
@@ -56,7 +57,7 @@ async def test_a_tie_goes_to_the_member_listed_first(fake: FakeFactory, sidecar:
     """Three different answers are a tie: the first member's answer is returned."""
     urls = await replies(fake, "alpha", "beta", "gamma")
     running = await sidecar(models_policy(urls, ensemble_route("m2, m1, m0")))
-    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
+    async with openai_client(running) as client:
         raw = await client.chat.completions.with_raw_response.create(model="vote", messages=MESSAGES)
     assert raw.parse().choices[0].message.content == "gamma"
     assert "winner=m2; votes=1/3" in raw.headers["x-sidecar-ensemble"]
@@ -67,7 +68,7 @@ async def test_a_tie_by_weight_goes_to_the_heavier_side(fake: FakeFactory, sidec
     urls = await replies(fake, "alpha", "beta")
     members = "{target: m0, weight: 1}, {target: m1, weight: 2}"
     running = await sidecar(models_policy(urls, ensemble_route(members, "tie_break: weight")))
-    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
+    async with openai_client(running) as client:
         answer = await client.chat.completions.create(model="vote", messages=MESSAGES)
     assert answer.choices[0].message.content == "beta"
 
@@ -76,7 +77,7 @@ async def test_an_openai_stream_gets_the_chosen_answer_as_a_stream(fake: FakeFac
     """A streaming OpenAI caller gets the winner's text in chunks, usage included when asked."""
     urls = await replies(fake, "the billing queue", "the bug queue", "the billing queue")
     running = await sidecar(models_policy(urls, ensemble_route("m0, m1, m2")))
-    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
+    async with openai_client(running) as client:
         stream = await client.chat.completions.create(
             model="vote", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
         )
@@ -91,7 +92,7 @@ async def test_an_anthropic_caller_gets_the_vote_in_its_dialect(fake: FakeFactor
     """The Anthropic SDK, not streaming, gets the majority's answer from members of three dialects."""
     urls = await replies(fake, "bug", "feature", "feature")
     running = await sidecar(models_policy(urls, ensemble_route("m0, m1, m2")))
-    async with anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0) as client:
+    async with anthropic_client(running) as client:
         raw = await client.messages.with_raw_response.create(model="vote", max_tokens=64, messages=MESSAGES)
     message = await raw.parse()
     assert [b.text for b in message.content if b.type == "text"] == ["feature"]
@@ -130,7 +131,7 @@ async def test_failed_members_are_left_out(fake: FakeFactory, sidecar: SidecarFa
         await fake("f2", reply="bug"),
     ]
     running = await sidecar(models_policy(urls, ensemble_route("m0, m1, m2")))
-    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
+    async with openai_client(running) as client:
         raw = await client.chat.completions.with_raw_response.create(model="vote", messages=MESSAGES)
     assert raw.parse().choices[0].message.content == "bug"
     assert "m1:failed" in raw.headers["x-sidecar-ensemble"] or "m1:cancelled" in raw.headers["x-sidecar-ensemble"]
@@ -142,7 +143,7 @@ async def test_all_members_failing_is_a_clear_error_in_the_callers_dialect(
     """Every member failing: the Anthropic SDK raises a 502 whose message names each member's fate."""
     urls = [await fake(f"f{i}", fault="status=503", fault_rate=1.0) for i in range(2)]
     running = await sidecar(models_policy(urls, ensemble_route("m0, m1")))
-    async with anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0) as client:
+    async with anthropic_client(running) as client:
         with pytest.raises(anthropic.APIStatusError) as raised:
             await client.messages.create(model="vote", max_tokens=64, messages=MESSAGES)
     assert raised.value.status_code == 502
@@ -154,7 +155,7 @@ async def test_min_members_unmet_is_an_error(fake: FakeFactory, sidecar: Sidecar
     """min_members 2 with one member failing: 502 ensemble_failed, not the one answer."""
     urls = [await fake("f0", reply="bug"), await fake("f1", fault="status=503", fault_rate=1.0)]
     running = await sidecar(models_policy(urls, ensemble_route("m0, m1", "min_members: 2")))
-    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
+    async with openai_client(running) as client:
         with pytest.raises(openai.APIStatusError) as raised:
             await client.chat.completions.create(model="vote", messages=MESSAGES)
     assert raised.value.status_code == 502 and "min_members is 2" in raised.value.message
@@ -169,7 +170,7 @@ async def test_early_quorum_answers_without_waiting_and_closes_the_slow_call(
     urls = [await fake("f0", reply="bug"), await fake("f1", reply="bug"), slow_url]
     running = await sidecar(models_policy(urls, ensemble_route("m0, m1, m2"), speaks=("openai",)))
     started = time.monotonic()
-    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
+    async with openai_client(running) as client:
         raw = await client.chat.completions.with_raw_response.create(model="vote", messages=MESSAGES)
     assert time.monotonic() - started < 4
     assert raw.headers["x-sidecar-ensemble"].endswith("decided=quorum; members=m0:1,m1:1,m2:cancelled")
@@ -189,7 +190,7 @@ async def test_the_judge_picks_the_answer_or_majority_decides(
     judge = await fake("judge", reply=verdict)
     route = ensemble_route("m0, m1, m2", "strategy: judge\njudge: {target: m3}")
     running = await sidecar(models_policy([*urls, judge], route))
-    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
+    async with openai_client(running) as client:
         raw = await client.chat.completions.with_raw_response.create(model="vote", messages=MESSAGES)
     assert raw.parse().choices[0].message.content == answer
     assert f"decided={decided};" in raw.headers["x-sidecar-ensemble"] and raw.headers["x-sidecar-attempts"] == "4"
@@ -207,7 +208,7 @@ async def test_a_member_cannot_close_its_candidate_tag_in_another_case(
     judge = await fake("judge", reply='{"best": 1}')
     route = ensemble_route("m0, m1, m2", "strategy: judge\njudge: {target: m3}")
     running = await sidecar(models_policy([*urls, judge], route))
-    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
+    async with openai_client(running) as client:
         answer = await client.chat.completions.create(model="vote", messages=MESSAGES)
     assert answer.choices[0].message.content == "alpha"
     prompt = (await running.fake_requests(judge))[0]["json"]["messages"][0]["content"]
@@ -227,7 +228,7 @@ async def test_the_call_cap_stops_retries_of_a_failing_member(fake: FakeFactory,
     running = await sidecar(
         models_policy(urls, route.replace("{target: m2}", "{target: [m2, m3]}"), speaks=("openai",))
     )
-    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
+    async with openai_client(running) as client:
         raw = await client.chat.completions.with_raw_response.create(model="vote", messages=MESSAGES)
     assert raw.parse().choices[0].message.content == "bug"
     assert await running.fake_requests(urls[3]) == []
@@ -238,7 +239,7 @@ async def test_each_member_has_a_span_under_the_request_span(fake: FakeFactory, 
     is a child of its member's span."""
     urls = await replies(fake, "bug", "bug", "other")
     running = await sidecar(models_policy(urls, ensemble_route("m0, m1, m2", "early_quorum: false")))
-    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
+    async with openai_client(running) as client:
         await client.chat.completions.create(model="vote", messages=MESSAGES)
     spans = running.spans.get_finished_spans()
     (server,) = [s for s in spans if s.kind is SpanKind.SERVER]
@@ -260,7 +261,7 @@ async def test_confidence_weighs_answers_by_their_log_probabilities(fake: FakeFa
     urls = [await fake("f0", quality=quality), await fake("f1", quality=quality)]
     running = await sidecar(models_policy(urls, ensemble_route("m0, m1", "strategy: confidence"), speaks=("openai",)))
     truth = {"x-fake-truth": "answer=bug;choices=bug|billing|feature;id=7"}
-    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
+    async with openai_client(running) as client:
         raw = await client.chat.completions.with_raw_response.create(
             model="vote", messages=MESSAGES, extra_headers=truth
         )
@@ -280,7 +281,7 @@ async def test_the_routes_deadline_holds_for_the_whole_ensemble(fake: FakeFactor
     route = ensemble_route("m0, m1, m2", "early_quorum: false") + "    resilience: {deadline_s: 1}\n"
     running = await sidecar(models_policy(urls, route, speaks=("openai",)))
     started = time.monotonic()
-    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
+    async with openai_client(running) as client:
         raw = await client.chat.completions.with_raw_response.create(model="vote", messages=MESSAGES)
     assert time.monotonic() - started < 3
     assert raw.parse().choices[0].message.content == "bug"

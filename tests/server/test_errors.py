@@ -9,6 +9,7 @@ import pytest
 
 from ..conftest import FakeFactory, SidecarFactory, provider_block
 from ..listening import closed_port
+from ..sdk_clients import anthropic_client, openai_client
 
 
 def one_target(url: str, *, timeouts: str = "") -> str:
@@ -72,7 +73,7 @@ async def test_oversized_body_is_413(fake: FakeFactory, sidecar: SidecarFactory)
 async def test_unknown_model_is_404_through_the_sdk(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """An unrouted model raises the SDK's NotFoundError with the models served in the message."""
     running = await sidecar(one_target(await fake()))
-    client = openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0)
+    client = openai_client(running)
     with pytest.raises(openai.NotFoundError) as info:
         await client.chat.completions.create(model="nope", messages=[{"role": "user", "content": "x"}])
     assert "models served: m" in str(info.value)
@@ -82,7 +83,7 @@ async def test_unknown_model_is_404_through_the_sdk(fake: FakeFactory, sidecar: 
 async def test_denied_model_gets_the_policy_message(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """A deny route answers with its status and message in the caller's dialect."""
     running = await sidecar(one_target(await fake()))
-    client = anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0)
+    client = anthropic_client(running)
     with pytest.raises(anthropic.APIStatusError) as info:
         await client.messages.create(model="old-1", max_tokens=5, messages=[{"role": "user", "content": "x"}])
     assert info.value.status_code == 410 and "retired" in str(info.value)

@@ -7,10 +7,10 @@ import time
 from typing import Any
 
 import aiohttp
-import openai
 import pytest
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
+from ..sdk_clients import openai_client
 
 
 def chain_policy(
@@ -144,7 +144,7 @@ async def test_static_last_resort_answers_as_a_completion(fake: FakeFactory, sid
     urls = await fakes(fake, 1)
     extra = "    resilience: {last_resort: {kind: static, static: {text: 'try later'}}}\n"
     running = await sidecar(chain_policy(urls, route_extra=extra))
-    client = openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0)
+    client = openai_client(running)
     raw = await client.chat.completions.with_raw_response.create(
         model="chain",
         messages=[{"role": "user", "content": "x"}],

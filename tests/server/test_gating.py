@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import anthropic
 import openai
 import pytest
 
 from ..conftest import FakeFactory, SidecarFactory, provider_block
+from ..sdk_clients import anthropic_client, openai_client
 from ..upstream.raw import UpstreamFactory, response, serve_forever
 from .ensemble_policies import anthropic_stream, models_policy
 
@@ -37,7 +37,7 @@ async def test_an_openai_json_schema_answer_that_fails_goes_to_the_next_target(
     valid answer is returned, and x-sidecar-gates lists the rejection."""
     urls = [await fake("f0", reply='{"label": "feature"}'), await fake("f1", reply='{"label": "bug"}')]
     running = await sidecar(models_policy(urls, gated("m0, m1"), speaks=("openai",)))
-    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
+    async with openai_client(running) as client:
         raw = await client.chat.completions.with_raw_response.create(
             model="gated", messages=MESSAGES, response_format=FORMAT
         )
@@ -73,7 +73,7 @@ async def test_a_forced_tools_input_schema_is_enforced(fake: FakeFactory, sideca
         "description": "label the ticket",
         "input_schema": {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]},
     }
-    async with anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0) as client:
+    async with anthropic_client(running) as client:
         message = await client.messages.create(
             model="gated",
             max_tokens=64,
@@ -91,7 +91,7 @@ async def test_reask_asks_the_same_model_again_with_the_error(fake: FakeFactory,
     re-asks are spent the next target gets the caller's original request."""
     urls = [await fake("f0", reply="not json at all"), await fake("f1", reply='{"label": "bug"}')]
     running = await sidecar(models_policy(urls, gated("m0, m1", "{on_fail: reask, max_reasks: 1}"), speaks=("openai",)))
-    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
+    async with openai_client(running) as client:
         raw = await client.chat.completions.with_raw_response.create(
             model="gated", messages=MESSAGES, response_format=FORMAT
         )
@@ -106,7 +106,7 @@ async def test_a_gated_stream_is_held_and_escalated(fake: FakeFactory, sidecar: 
     """A streaming caller of a gated route gets only the answer that passed, as a stream."""
     urls = [await fake("f0", reply="{broken"), await fake("f1", reply='{"label": "bug"}')]
     running = await sidecar(models_policy(urls, gated("m0, m1"), speaks=("openai",)))
-    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
+    async with openai_client(running) as client:
         stream = await client.chat.completions.create(
             model="gated", messages=MESSAGES, response_format=FORMAT, stream=True
         )
@@ -118,7 +118,7 @@ async def test_no_passing_answer_is_an_error_naming_the_gate(fake: FakeFactory, 
     """Every target's answer fails: the caller gets 502 quality_gate_failed naming the gate and the error."""
     urls = [await fake("f0", reply="nope"), await fake("f1", reply="[1, 2]")]
     running = await sidecar(models_policy(urls, gated("m0, m1"), speaks=("openai",)))
-    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
+    async with openai_client(running) as client:
         with pytest.raises(openai.APIStatusError) as raised:
             await client.chat.completions.create(model="gated", messages=MESSAGES, response_format=FORMAT)
     assert raised.value.status_code == 502
@@ -135,7 +135,7 @@ async def test_the_refusal_and_regex_gates_apply_without_a_schema(fake: FakeFact
     ]
     gates = "{regex: {pattern: '^(yes|no)$'}}"
     running = await sidecar(models_policy(urls, gated("m0, m1, m2", gates), speaks=("openai",)))
-    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
+    async with openai_client(running) as client:
         raw = await client.chat.completions.with_raw_response.create(model="gated", messages=MESSAGES)
     assert raw.parse().choices[0].message.content == "yes"
     assert raw.headers["x-sidecar-gates"] == "passed; rejected=m0:refusal,m1:regex"
@@ -157,7 +157,7 @@ async def test_a_cascade_over_a_cheap_model_that_breaks_json_returns_no_invalid_
         },
     }
     served: list[str] = []
-    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
+    async with openai_client(running) as client:
         for n in range(60):
             raw = await client.chat.completions.with_raw_response.create(
                 model="gated",
@@ -220,7 +220,7 @@ async def test_a_200_whose_answer_cannot_be_read_does_not_pass_the_gates(
         + gated("m0, m1", "{regex: {pattern: 'bug'}}")
     )
     running = await sidecar(policy, env={"KEY": "k"})
-    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
+    async with openai_client(running) as client:
         raw = await client.chat.completions.with_raw_response.create(model="gated", messages=MESSAGES)
     assert raw.parse().choices[0].message.content == "bug"
     assert raw.headers["x-sidecar-model"] == "m1"
@@ -244,7 +244,7 @@ async def test_a_request_schema_whose_pattern_is_no_regex_checks_only_json(
     url = await fake("f0", reply='{"n": 5}')
     running = await sidecar(models_policy([url], gated("m0"), speaks=("openai",)))
     fmt: Any = {"type": "json_schema", "json_schema": {"name": "odd", "schema": schema}}
-    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
+    async with openai_client(running) as client:
         raw = await client.chat.completions.with_raw_response.create(
             model="gated", messages=MESSAGES, response_format=fmt
         )
@@ -262,7 +262,7 @@ async def test_a_request_schema_with_multiple_of_zero_is_a_clear_gate_failure(
     running = await sidecar(models_policy([url], gated("m0"), speaks=("openai",)))
     schema = {"type": "object", "properties": {"n": {"type": "integer", "multipleOf": 0}}}
     fmt: Any = {"type": "json_schema", "json_schema": {"name": "odd", "schema": schema}}
-    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
+    async with openai_client(running) as client:
         with pytest.raises(openai.APIStatusError) as raised:
             await client.chat.completions.create(model="gated", messages=MESSAGES, response_format=fmt)
     assert raised.value.status_code == 502

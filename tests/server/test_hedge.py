@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import time
 
-import openai
-
 from ..conftest import FakeFactory, SidecarFactory, provider_block
+from ..sdk_clients import openai_client
 from .test_fallback import calls, chat
 
 
@@ -45,7 +44,7 @@ async def test_hedged_stream_is_served_whole_by_the_winner(fake: FakeFactory, si
     """A stream whose first target is slow to start is served, complete, by the hedge."""
     urls = [await fake("f0", latency_ms=3000), await fake("f1", tokens_per_s=200)]
     running = await sidecar(hedged_policy(urls))
-    client = openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0)
+    client = openai_client(running)
     started = time.monotonic()
     stream = await client.chat.completions.create(
         model="chain", messages=[{"role": "user", "content": "hedge me please"}], stream=True

@@ -18,8 +18,9 @@ import openai
 import pytest
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
+from ..sdk_clients import openai_client
 from ..upstream.raw import ServerConn, UpstreamFactory
-from .test_shutdown import run_sidecar
+from .sidecar_process import run_sidecar
 
 MiB = 1024 * 1024
 CHAT = {"model": "chain", "messages": [{"role": "user", "content": "hello there"}]}
@@ -128,7 +129,7 @@ async def test_a_hostile_header_on_a_one_target_route_is_a_clean_502(
         + provider_block("bad", bad.base, "openai")
         + "models:\n  m: {provider: bad, model: b}\n"
     )
-    client = openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0)
+    client = openai_client(running)
     try:
         with pytest.raises(openai.APIStatusError) as caught:
             await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])

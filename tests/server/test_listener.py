@@ -1,6 +1,6 @@
 """The listener over real sockets: keep-alive, pipelining, framing, refusals, disconnects, caps, timeouts, drain.
 
-A ``Listener`` serving a small test application (``served``, tests/server/listening.py) on 127.0.0.1;
+A ``Listener`` serving a small test application (``served``, tests/server/served_listener.py) on 127.0.0.1;
 every test talks to it with raw bytes. The sidecar's own settings reaching it are checked at the end, on
 a running sidecar.
 """
@@ -17,8 +17,8 @@ import pytest
 from sidecar.server.listener import MAX_FIELDS, MAX_HEAD_BYTES
 
 from ..conftest import FakeFactory, SidecarFactory, provider_block
-from .listening import Served, post
 from .raw import read_response
+from .served_listener import Served, post
 
 
 async def test_requests_on_one_kept_alive_connection_are_answered_in_turn(served: Served) -> None:

@@ -25,8 +25,8 @@ from sidecar.server.listener import Listener
 from sidecar.server.routes import Routes
 
 from ..conftest import RunningSidecar
-from .listening import exchange
 from .raw import read_response
+from .served_listener import exchange
 
 CORPUS = Path(__file__).parent / "data" / "request_corpus.txt"
 Message = tuple[str, str, str]  # method, target, body (hex)

@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
-import anthropic
 import openai
 import pytest
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
+from ..sdk_clients import anthropic_client, openai_client
 
 NAME = "meta-llama/Llama-3-8B"
 
@@ -33,12 +33,12 @@ async def test_each_sdk_retrieves_a_model_whose_name_holds_a_slash(
     that model, not a 404, in the OpenAI, Anthropic and google-genai SDKs; an unknown name with '/' is
     still the SDK's NotFoundError."""
     running = await _start(fake, sidecar)
-    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
+    async with openai_client(running) as client:
         assert (await client.models.retrieve(NAME)).id == NAME
         assert (await client.models.retrieve("team/alias")).id == "team/alias"
         with pytest.raises(openai.NotFoundError):
             await client.models.retrieve("meta-llama/nope")
-    async with anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0) as claude:
+    async with anthropic_client(running) as claude:
         assert (await claude.models.retrieve(NAME)).id == NAME
     assert (await gemini_client(running.url).aio.models.get(model=NAME)).name == f"models/{NAME}"
 

@@ -11,6 +11,7 @@ import pytest
 from google.genai import errors as genai_errors
 
 from ..conftest import FakeFactory, SidecarFactory, provider_block
+from ..sdk_clients import anthropic_client, openai_client
 
 
 def policy(openai_url: str, anthropic_url: str, gemini_url: str) -> str:
@@ -62,7 +63,7 @@ async def test_openai_chat_is_routed_and_model_rewritten(fake: FakeFactory, side
 async def test_openai_stream_arrives_event_by_event(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """A streamed OpenAI chat arrives as chunks the SDK parses, ending normally."""
     running, _ = await start(fake, sidecar)
-    client = openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0)
+    client = openai_client(running)
     stream = await client.chat.completions.create(
         model="gpt", messages=[{"role": "user", "content": "count to three"}], stream=True
     )
@@ -80,7 +81,7 @@ async def test_openai_stream_arrives_event_by_event(fake: FakeFactory, sidecar: 
 async def test_openai_stream_usage_when_the_caller_asks(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """With stream_options.include_usage the caller gets the usage chunk."""
     running, _ = await start(fake, sidecar)
-    client = openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0)
+    client = openai_client(running)
     stream = await client.chat.completions.create(
         model="gpt",
         messages=[{"role": "user", "content": "hi"}],
@@ -133,7 +134,7 @@ async def test_gemini_generate_content_passes_through(
 async def test_models_endpoint_lists_exposed_names(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """GET /v1/models lists the policy's model names, as the OpenAI SDK reads them."""
     running, _ = await start(fake, sidecar)
-    client = openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0)
+    client = openai_client(running)
     names = [m.id async for m in client.models.list()]
     assert names == ["claude", "gemini", "gpt"]
     await client.close()
@@ -145,7 +146,7 @@ async def test_models_endpoint_answers_each_sdk_in_its_shape(
     """The Anthropic and Gemini SDKs list and get the exposed models in their own shapes (they used to get
     OpenAI's list: Anthropic's fields were None, google-genai found no model); an unknown one is their 404."""
     running, _ = await start(fake, sidecar)
-    claude = anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0)
+    claude = anthropic_client(running)
     listed = [m async for m in claude.models.list()]
     assert [m.id for m in listed] == ["claude", "gemini", "gpt"]
     assert all(m.type == "model" and m.display_name == m.id and m.created_at.year >= 2025 for m in listed)
@@ -160,7 +161,7 @@ async def test_models_endpoint_answers_each_sdk_in_its_shape(
     with pytest.raises(genai_errors.ClientError) as info:
         await google.aio.models.get(model="nope")
     assert info.value.code == 404
-    client = openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0)
+    client = openai_client(running)
     assert (await client.models.retrieve("claude")).id == "claude"
     with pytest.raises(openai.NotFoundError):
         await client.models.retrieve("nope")

@@ -10,7 +10,7 @@ import openai
 import pytest
 
 from ..conftest import FakeFactory, SidecarFactory
-from .test_translation import start
+from .three_dialects import start
 
 TOOLS: list[openai.types.responses.ToolParam] = [
     {

@@ -2,7 +2,7 @@
 begun for its handler, the checks of a parsed request (its target, its HTTP version), and which handler a
 method and path go to.
 
-The application is tests/server/listening.py's (``served``, raw bytes on 127.0.0.1) or a running
+The application is tests/server/served_listener.py's (``served``, raw bytes on 127.0.0.1) or a running
 sidecar's ports (``ports``); the table's lookups are plain calls.
 """
 
@@ -17,8 +17,8 @@ from aiohttp import web
 from sidecar.server.routes import Routes
 
 from ..conftest import RunningSidecar
-from .listening import Served, exchange
 from .raw import read_response
+from .served_listener import Served, exchange
 
 
 async def test_expect_100_continue_is_answered_before_the_body(served: Served) -> None:

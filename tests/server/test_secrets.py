@@ -9,8 +9,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from ..configmap import configmap_write
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
-from ..policy.test_watch import configmap_write
 from ..upstream.raw import ServerConn, UpstreamFactory, response
 from .raw import read_response
 

@@ -8,9 +8,9 @@ import time
 from typing import Any
 
 import aiohttp
-import openai
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
+from ..sdk_clients import openai_client
 from .ensemble_policies import models_policy
 
 MESSAGES: Any = [{"role": "user", "content": "Which queue?"}]
@@ -24,7 +24,7 @@ def shadowed(candidates: str, extra: str = "") -> str:
 
 
 async def ask(running: RunningSidecar, **options: Any) -> tuple[str, dict[str, str]]:
-    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
+    async with openai_client(running) as client:
         raw = await client.chat.completions.with_raw_response.create(model="served", messages=MESSAGES, **options)
         if options.get("stream"):
             text = "".join([c.choices[0].delta.content or "" async for c in raw.parse() if c.choices])

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,38 +15,7 @@ import orjson
 import pytest
 
 from ..conftest import provider_block
-from ..listening import port_zero, wait_ports
-
-
-async def run_sidecar(policy: Path, env: dict[str, str]) -> tuple[asyncio.subprocess.Process, str]:
-    """`python -m sidecar run` as a real process on any free port (its access lines discarded), and its
-    URL once it is ready."""
-    ports = policy.with_suffix(".ports")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "sidecar", "run", "--policy", str(policy), *port_zero(ports),
-        env=env, stdout=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
-    return proc, f"http://127.0.0.1:{(await asyncio.to_thread(wait_ports, ports, proc))['port']}"
-
-
-async def start_fake_and_policy(
-    tmp_path: Path, tokens_per_s: int, words: int
-) -> tuple[asyncio.subprocess.Process, Path]:
-    """A fake provider on any free port answering ``words`` words at ``tokens_per_s``, and a policy file
-    whose one model is served by it."""
-    fake_ports = tmp_path / "fake.ports"
-    fake = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "sidecar", "fake-provider", *port_zero(fake_ports),
-        "--tokens-per-s", str(tokens_per_s), "--reply", " ".join(["word"] * words),
-    )  # fmt: skip
-    fake_port = (await asyncio.to_thread(wait_ports, fake_ports, fake))["port"]
-    policy = tmp_path / "policy.yaml"
-    policy.write_text(
-        "version: 1\nproviders:\n"
-        + provider_block("up", f"http://127.0.0.1:{fake_port}", "openai")
-        + "models:\n  m: {provider: up, model: m}\n"
-    )
-    return fake, policy
+from .sidecar_process import run_sidecar, start_fake_and_policy
 
 
 async def test_sigterm_drains_an_open_stream_then_exits_zero(tmp_path: Path) -> None:

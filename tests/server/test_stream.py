@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 
 from ..conftest import FakeFactory, SidecarFactory, provider_block
+from ..sdk_clients import openai_client
 
 
 def policy(url: str) -> str:
@@ -136,7 +137,7 @@ async def test_content_read_with_a_mid_stream_error_reaches_the_app_before_the_e
     upstream.router.add_post("/v1/chat/completions", handler)
     server = await aiohttp_server(upstream)
     running = await sidecar(policy(str(server.make_url("")).rstrip("/")))
-    client = openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0)
+    client = openai_client(running)
     text = ""
     with pytest.raises(openai.APIError, match="upstream broke"):
         async for part in await client.chat.completions.create(

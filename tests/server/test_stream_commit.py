@@ -9,6 +9,7 @@ import openai
 import pytest
 
 from ..conftest import FakeFactory, SidecarFactory, provider_block
+from ..sdk_clients import anthropic_client, openai_client
 
 
 def policy(urls: list[str], speaks: str, idle: float = 5.0) -> str:
@@ -70,7 +71,7 @@ async def test_anthropic_sdk_raises_on_cut_after_commit(fake: FakeFactory, sidec
     """An Anthropic stream cut after content ends with an error event the Anthropic SDK raises."""
     urls = [await fake("f0"), await fake("f1")]
     running = await sidecar(policy(urls, "anthropic"))
-    client = anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0)
+    client = anthropic_client(running)
     with pytest.raises(anthropic.APIError):
         async with client.messages.stream(
             model="chain",
@@ -87,7 +88,7 @@ async def test_anthropic_overload_event_before_content_falls_back(fake: FakeFact
     """Anthropic's overloaded error event right after message_start is retried on the next target."""
     urls = [await fake("f0"), await fake("f1")]
     running = await sidecar(policy(urls, "anthropic"))
-    client = anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0)
+    client = anthropic_client(running)
     async with client.messages.stream(
         model="chain",
         max_tokens=200,
@@ -120,9 +121,9 @@ async def test_a_translated_mid_stream_error_keeps_the_providers_message(
     words = "a long enough answer to fail in, with words to spare after the sixth event"
     prompt = [{"role": "user", "content": words}]
 
-    openai_client = openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0)
+    openai_sdk = openai_client(running)
     with pytest.raises(openai.APIError) as from_anthropic:
-        stream = await openai_client.chat.completions.create(
+        stream = await openai_sdk.chat.completions.create(
             model="from-anthropic",
             messages=prompt,
             stream=True,
@@ -131,11 +132,11 @@ async def test_a_translated_mid_stream_error_keeps_the_providers_message(
         async for _ in stream:
             pass
     assert from_anthropic.value.message == "Overloaded"
-    await openai_client.close()
+    await openai_sdk.close()
 
-    anthropic_client = anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0)
+    anthropic_sdk = anthropic_client(running)
     with pytest.raises(anthropic.APIError) as from_gemini:
-        async with anthropic_client.messages.stream(
+        async with anthropic_sdk.messages.stream(
             model="from-gemini",
             max_tokens=200,
             messages=prompt,
@@ -144,7 +145,7 @@ async def test_a_translated_mid_stream_error_keeps_the_providers_message(
             async for _ in stream.text_stream:
                 pass
     assert "The model is overloaded. Please try again later." in str(from_gemini.value)
-    await anthropic_client.close()
+    await anthropic_sdk.close()
 
     from google.genai import errors
 
@@ -201,7 +202,7 @@ async def test_a_same_dialect_error_event_the_sdk_would_read_past_is_rewritten_s
         "models:\n  m: {provider: up, model: m, max_output_tokens: 64}\n"
     )
     if dialect == "openai":
-        client = openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0)
+        client = openai_client(running)
         with pytest.raises(openai.APIError) as raised:
             async for _ in await client.chat.completions.create(
                 model="m", messages=[{"role": "user", "content": "hi"}], stream=True
@@ -210,14 +211,14 @@ async def test_a_same_dialect_error_event_the_sdk_would_read_past_is_rewritten_s
         await client.close()
         assert raised.value.message == "upstream hiccup"
     elif dialect == "anthropic":
-        anthropic_client = anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0)
+        anthropic_sdk = anthropic_client(running)
         with pytest.raises(anthropic.APIError, match="upstream hiccup"):
-            async with anthropic_client.messages.stream(
+            async with anthropic_sdk.messages.stream(
                 model="m", max_tokens=64, messages=[{"role": "user", "content": "hi"}]
             ) as events:
                 async for _ in events.text_stream:
                     pass
-        await anthropic_client.close()
+        await anthropic_sdk.close()
     else:
         from google.genai import errors
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
-import openai
 from opentelemetry.trace import SpanKind
 from prometheus_client.parser import text_string_to_metric_families
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
+from ..sdk_clients import openai_client
 
 APP_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 TRACEPARENT = f"00-{APP_TRACE}-00f067aa0ba902b7-01"
@@ -85,7 +85,7 @@ async def test_stream_records_time_to_first_chunk(fake: FakeFactory, sidecar: Si
     """A streamed request is marked as a stream and feeds the time-to-first-chunk histogram."""
     urls = [await fake("f0"), await fake("f1")]
     running = await sidecar(policy(urls))
-    client = openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0)
+    client = openai_client(running)
     stream = await client.chat.completions.create(
         model="chain", messages=[{"role": "user", "content": "hi"}], stream=True
     )

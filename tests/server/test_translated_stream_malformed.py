@@ -12,7 +12,8 @@ import pytest
 from google.genai import errors
 
 from ..conftest import FakeFactory, SidecarFactory
-from .test_translation import openai_client, start
+from ..sdk_clients import anthropic_client, openai_client
+from .three_dialects import start
 
 TEXT = "one two three four five six seven eight nine ten"
 FAULT = {"x-fake-fault": "malformed=5"}
@@ -41,7 +42,7 @@ async def test_an_anthropic_stream_ends_with_an_error_at_a_broken_event(
 ) -> None:
     """The Anthropic SDK's stream helper raises ``APIStatusError`` instead of a final message."""
     running, _ = await start(fake, sidecar)
-    async with anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0) as client:
+    async with anthropic_client(running) as client:
         with pytest.raises(anthropic.APIStatusError, match="malformed_response"):
             async with client.messages.stream(
                 model=target, max_tokens=100, messages=[{"role": "user", "content": TEXT}], extra_headers=FAULT

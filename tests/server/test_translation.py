@@ -7,11 +7,12 @@ import base64
 import json
 from typing import Any
 
-import anthropic
 import openai
 import pytest
 
-from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
+from ..conftest import FakeFactory, SidecarFactory
+from ..sdk_clients import anthropic_client, openai_client
+from .three_dialects import start
 
 TOOL = {
     "type": "function",
@@ -30,29 +31,6 @@ ANTHROPIC_TOOL = {
     "description": "Weather for a city",
     "input_schema": TOOL["function"]["parameters"],  # type: ignore[index]
 }
-
-
-async def start(fake: FakeFactory, sidecar: SidecarFactory, extra: str = "") -> tuple[RunningSidecar, dict[str, str]]:
-    urls = {d: await fake(f"fake-{d}") for d in ("openai", "anthropic", "gemini")}
-    policy = "version: 1\nproviders:\n"
-    for dialect, url in urls.items():
-        policy += provider_block(f"p-{dialect}", url, dialect)
-    policy += (
-        """models:
-  to-openai: {provider: p-openai, model: gpt-4o-mini}
-  to-anthropic: {provider: p-anthropic, model: claude-3-5-haiku-latest, max_output_tokens: 1024}
-  to-gemini: {provider: p-gemini, model: gemini-2.0-flash}
-  embed-gemini: {provider: p-gemini, model: text-embedding-004, capabilities: [embeddings]}
-routes:
-  - {name: anthropic-then-openai, match: {model: a-then-o}, target: [to-anthropic, to-openai]}
-"""
-        + extra
-    )
-    return await sidecar(policy), urls
-
-
-def openai_client(running: RunningSidecar) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0)
 
 
 @pytest.mark.parametrize("target", ["to-anthropic", "to-gemini"])
@@ -109,7 +87,7 @@ async def test_openai_sdk_stream_with_tool_call_across_dialects(
 async def test_anthropic_sdk_served_by_openai_streaming(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """An Anthropic SDK stream served by an OpenAI upstream yields the full Anthropic event sequence."""
     running, _ = await start(fake, sidecar)
-    client = anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0)
+    client = anthropic_client(running)
     async with client.messages.stream(
         model="to-openai",
         max_tokens=64,
@@ -127,7 +105,7 @@ async def test_anthropic_sdk_served_by_openai_streaming(fake: FakeFactory, sidec
 async def test_anthropic_sdk_tool_use_served_by_gemini(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """An Anthropic tool_use answered by Gemini comes back as a tool_use block with the input object."""
     running, _ = await start(fake, sidecar)
-    client = anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0)
+    client = anthropic_client(running)
     message = await client.messages.create(
         model="to-gemini",
         max_tokens=64,
@@ -228,7 +206,7 @@ async def test_tool_choice_without_tools_reaches_openai_without_it(
     config = {"tool_config": {"function_calling_config": {"mode": "NONE"}}}
     answer = await google.aio.models.generate_content(model="to-openai", contents="plain hello", config=config)
     assert "plain hello" in (answer.text or "")
-    claude = anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0)
+    claude = anthropic_client(running)
     message = await claude.messages.create(
         model="to-openai", max_tokens=20, tool_choice={"type": "auto"}, messages=[{"role": "user", "content": "hi"}]
     )
@@ -305,7 +283,7 @@ async def test_upstream_error_is_mapped_into_the_callers_dialect(fake: FakeFacto
 async def test_cross_dialect_chain_falls_back(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """An Anthropic SDK caller whose Claude target is overloaded is served by the OpenAI target."""
     running, _ = await start(fake, sidecar)
-    client = anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0)
+    client = anthropic_client(running)
     raw = await client.messages.with_raw_response.create(
         model="a-then-o",
         max_tokens=64,
@@ -404,7 +382,7 @@ async def test_a_malformed_request_field_is_named_in_words_not_a_python_error(
     """A request the translator cannot read (a tool without its name, a content part that is a number)
     gets a 400 that says what is wrong in words, not a Python exception's repr (``KeyError('name')``)."""
     running, _ = await start(fake, sidecar)
-    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
+    async with openai_client(running) as client:
         with pytest.raises(openai.BadRequestError) as raised:
             await client.chat.completions.create(
                 model="to-anthropic", messages=[{"role": "user", "content": "x"}], extra_body=extra

@@ -12,7 +12,8 @@ import pytest
 from google.genai import errors
 
 from ..conftest import FakeFactory, SidecarFactory
-from .test_translation import openai_client, start
+from ..sdk_clients import openai_client
+from .three_dialects import start
 
 CASES = [
     pytest.param("overloaded", 503, "UNAVAILABLE", openai.InternalServerError, id="529 overloaded"),

@@ -8,9 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import anthropic
-
 from ..conftest import SidecarFactory, provider_block
+from ..sdk_clients import anthropic_client
 from ..upstream.raw import ServerConn, UpstreamFactory, chunked, serve_forever
 
 
@@ -65,7 +64,7 @@ async def test_interleaved_tool_arguments_reach_an_anthropic_stream_block_by_blo
     args_at_stop: dict[int, str] = {}
     seen: dict[int, str] = {}
     async with (
-        anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0) as client,
+        anthropic_client(running) as client,
         client.messages.stream(
             model="tools", max_tokens=200, tools=TOOLS, messages=[{"role": "user", "content": "weather and time"}]
         ) as stream,

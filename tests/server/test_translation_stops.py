@@ -14,7 +14,8 @@ import pytest
 from google.genai import types
 
 from ..conftest import FakeFactory, SidecarFactory
-from .test_translation import start
+from ..sdk_clients import anthropic_client, openai_client
+from .three_dialects import start
 
 SIX = ["one", "two", "three", "four", "five", "six"]
 LENIENT = "  - {name: lenient, match: {model: lenient}, target: to-anthropic, unsupported_params: drop}\n"
@@ -27,7 +28,7 @@ async def test_more_stop_sequences_than_gemini_takes_are_refused_by_name(
     """Six ``stop_sequences`` from an Anthropic app towards Gemini alone: a 400 naming ``stop_sequences`` and
     Gemini's limit, the upstream never called."""
     running, urls = await start(fake, sidecar)
-    async with anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0) as client:
+    async with anthropic_client(running) as client:
         with pytest.raises(anthropic.BadRequestError) as info:
             await client.messages.create(
                 model="to-gemini", max_tokens=50, stop_sequences=SIX, messages=[{"role": "user", "content": "hello"}]
@@ -39,7 +40,7 @@ async def test_more_stop_sequences_than_gemini_takes_are_refused_by_name(
 async def test_five_stop_sequences_reach_gemini(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """Five ``stop_sequences`` are within Gemini's limit and reach it as ``stopSequences``."""
     running, urls = await start(fake, sidecar)
-    async with anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0) as client:
+    async with anthropic_client(running) as client:
         reply = await client.messages.create(
             model="to-gemini", max_tokens=50, stop_sequences=SIX[:5], messages=[{"role": "user", "content": "hello"}]
         )
@@ -54,7 +55,7 @@ async def test_a_route_passes_stop_sequences_gemini_cannot_take_to_its_next_targ
 ) -> None:
     """A route Gemini first, Anthropic second: six ``stop_sequences`` skip Gemini and Anthropic answers."""
     running, urls = await start(fake, sidecar, extra=ROUTE)
-    async with anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0) as client:
+    async with anthropic_client(running) as client:
         request = {"model": "g-then-a", "max_tokens": 50, "stop_sequences": SIX}
         messages: list[anthropic.types.MessageParam] = [{"role": "user", "content": "hello"}]
         if stream:
@@ -73,7 +74,7 @@ async def test_a_whitespace_stop_sequence_towards_anthropic_is_refused_by_name(
     """``stop: ["\\n"]`` from an OpenAI app towards Anthropic, which answers a stop sequence of only whitespace
     with its own 400: a 400 naming ``stop`` and why, the upstream never called."""
     running, urls = await start(fake, sidecar)
-    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
+    async with openai_client(running) as client:
         with pytest.raises(openai.BadRequestError) as info:
             await client.chat.completions.create(
                 model="to-anthropic", stop=["\n", "END"], messages=[{"role": "user", "content": "hello"}]
@@ -103,7 +104,7 @@ async def test_stop_sequences_that_are_not_a_list_of_strings_are_a_400_naming_th
     """``stop_sequences: "END"`` (a string, which Anthropic itself refuses) is a 400 naming ``stop_sequences``,
     not three one-letter stop sequences sent on; no upstream is called."""
     running, urls = await start(fake, sidecar)
-    async with anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0) as client:
+    async with anthropic_client(running) as client:
         with pytest.raises(anthropic.BadRequestError) as info:
             await client.messages.create(
                 model=target,
@@ -122,7 +123,7 @@ async def test_an_openai_stop_that_is_not_strings_is_a_400_naming_the_field(
     """An OpenAI ``stop`` that is neither a string nor a list of strings is a 400 naming ``stop`` (not a
     Python error's text, nor an object's keys taken as stop sequences); no upstream is called."""
     running, urls = await start(fake, sidecar)
-    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
+    async with openai_client(running) as client:
         with pytest.raises(openai.BadRequestError) as info:
             await client.chat.completions.create(
                 model="to-anthropic", stop=stop, messages=[{"role": "user", "content": "hello"}]

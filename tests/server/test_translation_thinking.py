@@ -14,9 +14,10 @@ import pytest
 from google.genai import errors, types
 
 from ..conftest import FakeFactory, SidecarFactory, provider_block
+from ..sdk_clients import anthropic_client, openai_client
 from ..translate import streams
 from ..upstream.raw import ServerConn, UpstreamFactory, chunked, response, serve_forever
-from .test_translation import openai_client, start
+from .three_dialects import start
 
 DEFAULTS = [
     pytest.param({"include_thoughts": False}, id="include_thoughts=False"),
@@ -255,7 +256,7 @@ async def test_anthropic_thinking_reaches_gemini_as_its_thinking_config(
     """An Anthropic app's ``thinking`` (a budget, or adaptive: the model decides) reaches Gemini as
     ``thinkingConfig`` showing the thoughts, and the answer comes back, streamed or whole."""
     running, urls = await start(fake, sidecar)
-    async with anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0) as client:
+    async with anthropic_client(running) as client:
         request: dict[str, Any] = {
             "model": "to-gemini",
             "max_tokens": 8000,
@@ -276,7 +277,7 @@ async def test_anthropic_thinking_reaches_gemini_as_its_thinking_config(
 async def test_anthropic_thinking_towards_openai_is_refused_by_name(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """Chat completions have no thinking budget: an Anthropic app's ``thinking`` is a typed 400 naming it."""
     running, _ = await start(fake, sidecar)
-    async with anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0) as client:
+    async with anthropic_client(running) as client:
         with pytest.raises(anthropic.BadRequestError) as info:
             await client.messages.create(
                 model="to-openai",

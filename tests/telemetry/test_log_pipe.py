@@ -16,7 +16,7 @@ import orjson
 from sidecar.telemetry.log_pipe import LogPipe
 
 from ..listening import port_zero, wait_ports
-from ..server.test_shutdown import start_fake_and_policy
+from ..server.sidecar_process import start_fake_and_policy
 
 LINE = orjson.dumps({"event": "access", "pad": "x" * 80}) + b"\n"
 

@@ -1,6 +1,7 @@
-"""Fixtures for the upstream client's tests: an open ``UpstreamClient`` (closed after the test) and the
-``Provider`` a call names. Every async test here runs twice: on asyncio's own event loop and on
-uvloop's (the sidecar's loop in production), whose transports differ.
+"""Fixtures for the upstream client's tests: an open ``UpstreamClient`` (closed after the test), the
+``Provider`` a call names, and a call (``post``; ``read``: its whole body). Every async test here runs
+twice: on asyncio's own event loop and on uvloop's (the sidecar's loop in production), whose transports
+differ.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import pytest
 from sidecar.policy.compiled import Provider
 from sidecar.policy.spec import ProviderKind, TimeoutsSpec, TLSSpec
 from sidecar.settings import Settings
-from sidecar.upstream import EnvProxies, UpstreamClient
+from sidecar.upstream import EnvProxies, UpstreamClient, UpstreamResponse
 
 from ..event_loops import pytest_asyncio_loop_factories
+from .raw import RawUpstream
 
 __all__ = ["pytest_asyncio_loop_factories"]
 
@@ -26,6 +28,25 @@ def provider(base_url: str, *, proxy: str | None = None, tls: TLSSpec | None = N
 
 
 ClientFactory = Callable[..., UpstreamClient]
+
+BODY = b'{"model": "m"}'
+TIMEOUTS = TimeoutsSpec()
+
+
+async def post(
+    client: UpstreamClient, up: RawUpstream, timeouts: TimeoutsSpec = TIMEOUTS, body: bytes = BODY
+) -> UpstreamResponse:
+    """A JSON POST of ``body`` to ``up`` through ``client``."""
+    return await client.post(provider(up.base), up.url, {"content-type": "application/json"}, body, timeouts)
+
+
+async def read(client: UpstreamClient, up: RawUpstream) -> bytes:
+    """Post, read the whole body, close the response (also when reading raises)."""
+    resp = await post(client, up)
+    try:
+        return await resp.read()
+    finally:
+        resp.close()
 
 
 @pytest.fixture

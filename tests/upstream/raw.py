@@ -3,8 +3,8 @@ provider would.
 
 ``raw_upstream(handler)`` (a fixture in tests/conftest.py) starts an ``asyncio.start_server`` whose every
 accepted connection is handed to ``handler(conn)``; it returns a ``RawUpstream`` (its URL, how many
-connections it accepted, the requests it read). ``response``, ``chunked`` and ``serve_forever`` write
-well-formed answers; a test writes its broken bytes itself.
+connections it accepted, the requests it read). ``response``, ``chunked`` and ``serve_forever`` (``answering``: as a
+handler) write well-formed answers; a test writes its broken bytes itself.
 """
 
 from __future__ import annotations
@@ -100,6 +100,15 @@ async def serve_forever(conn: ServerConn, answer: bytes = b"") -> None:
     """Answer every request on the connection with ``answer`` (default ``response()``) until EOF."""
     while await conn.read_request() is not None:
         await conn.send(answer or response())
+
+
+def answering(answer: bytes) -> Callable[[ServerConn], Awaitable[None]]:
+    """A handler that answers every request on its connection with ``answer`` (``serve_forever``)."""
+
+    async def handler(conn: ServerConn) -> None:
+        await serve_forever(conn, answer)
+
+    return handler
 
 
 async def raw_upstreams() -> AsyncIterator[UpstreamFactory]:

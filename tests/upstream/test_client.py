@@ -6,41 +6,16 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import aiohttp
 import pytest
 
 from sidecar.policy.spec import TimeoutsSpec
-from sidecar.upstream import UpstreamClient, UpstreamResponse
+from sidecar.upstream import UpstreamClient
 
-from ..upstream.raw import RawUpstream, ServerConn, UpstreamFactory, chunked, response, serve_forever
-from .conftest import ClientFactory, provider
-
-BODY = b'{"model": "m"}'
-TIMEOUTS = TimeoutsSpec()
-
-
-def answering(answer: bytes) -> Callable[[ServerConn], Awaitable[None]]:
-    async def handler(conn: ServerConn) -> None:
-        await serve_forever(conn, answer)
-
-    return handler
-
-
-async def post(
-    client: UpstreamClient, up: RawUpstream, timeouts: TimeoutsSpec = TIMEOUTS, body: bytes = BODY
-) -> UpstreamResponse:
-    return await client.post(provider(up.base), up.url, {"content-type": "application/json"}, body, timeouts)
-
-
-async def read(client: UpstreamClient, up: RawUpstream) -> bytes:
-    """Post, read the whole body, close the response (also when reading raises)."""
-    resp = await post(client, up)
-    try:
-        return await resp.read()
-    finally:
-        resp.close()
+from ..upstream.raw import ServerConn, UpstreamFactory, answering, chunked, response, serve_forever
+from .conftest import BODY, TIMEOUTS, ClientFactory, post, provider, read
 
 
 async def until(predicate: Callable[[], bool], timeout: float = 1.0) -> None:

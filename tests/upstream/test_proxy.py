@@ -15,10 +15,9 @@ from sidecar.policy.spec import TimeoutsSpec, TLSSpec
 from sidecar.upstream import EnvProxies
 from sidecar.upstream.proxy import provider_proxy
 
-from ..upstream.raw import UpstreamFactory, response
+from ..upstream.raw import UpstreamFactory, answering, response
 from .conftest import ClientFactory, provider
 from .connect_proxy import ConnectProxy
-from .test_client import answering
 
 ENV = {"HTTPS_PROXY": "http://secure-proxy:3128", "HTTP_PROXY": "http://plain-proxy:3128"}
 

@@ -15,9 +15,8 @@ import pytest
 from sidecar.policy.spec import TimeoutsSpec
 from sidecar.upstream import MalformedResponse, UpstreamClient, UpstreamResponse
 
-from ..upstream.raw import RawUpstream, ServerConn, UpstreamFactory, response
-from .conftest import ClientFactory, provider
-from .test_client import answering, read
+from ..upstream.raw import RawUpstream, ServerConn, UpstreamFactory, answering, response
+from .conftest import ClientFactory, provider, read
 
 BODY = b'{"model": "m"}'
 MiB = 1024 * 1024

@@ -14,9 +14,8 @@ from sidecar.policy.spec import TimeoutsSpec, TLSSpec
 from sidecar.upstream import TLSConfigError, UpstreamClient
 from sidecar.upstream.tls import TLSContexts
 
-from ..upstream.raw import RawUpstream, UpstreamFactory, response
+from ..upstream.raw import RawUpstream, UpstreamFactory, answering, response
 from .conftest import provider
-from .test_client import answering
 
 BODY = b"{}"
 

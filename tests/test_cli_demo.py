@@ -1,0 +1,93 @@
+"""``llm-sidecar demo``: its fake providers on the ports its embedded policy names, and its wait until
+each listens (or the reason it gives up), as a newcomer's first command runs it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_demo_provider_ports_are_the_ones_the_demo_policy_names() -> None:
+    """The demo waits on the ports its embedded policy sends to: the two lists are the same."""
+    import yaml
+
+    from sidecar.cli import DEMO_PROVIDERS
+
+    policy = yaml.safe_load((Path(__file__).parents[1] / "sidecar" / "demo" / "policy.yaml").read_text())
+    named = {provider["base_url"] for provider in policy["providers"].values()}
+    assert named == {f"http://127.0.0.1:{port}" for port, _ in DEMO_PROVIDERS}
+
+
+def _child(code: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-c", code])
+
+
+def test_demo_waits_until_a_provider_listens() -> None:
+    """wait_listening returns None once the provider's port accepts connections (here after 0.3 s)."""
+    import socket
+
+    from sidecar.cli import wait_listening
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    code = (
+        "import socket, time; time.sleep(0.3); s = socket.socket(); "
+        f"s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', {port})); "
+        "s.listen(); time.sleep(30)"
+    )
+    child = _child(code)
+    try:
+        assert wait_listening([(child, port, "fake-openai")], timeout_s=20) is None
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_demo_reports_a_provider_that_exited() -> None:
+    """A provider process that exits before it listens (its port taken) is named, with the port."""
+    import socket
+
+    from sidecar.cli import wait_listening
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    child = _child("raise SystemExit(2)")
+    child.wait()
+    problem = wait_listening([(child, port, "fake-anthropic")], timeout_s=5)
+    assert problem == f"fake provider 'fake-anthropic' exited (code 2); is port {port} in use?"
+
+
+def test_demo_gives_up_on_a_provider_that_never_listens() -> None:
+    """A provider that runs but never listens is reported after the timeout, not waited on forever."""
+    import socket
+
+    from sidecar.cli import wait_listening
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    child = _child("import time; time.sleep(30)")
+    try:
+        problem = wait_listening([(child, port, "fake-gemini")], timeout_s=0.5)
+    finally:
+        child.kill()
+        child.wait()
+    assert problem == f"fake provider 'fake-gemini' did not listen on port {port} within 0.5 s"
+
+
+def test_demo_sees_whether_a_port_answers() -> None:
+    """``answers`` (the demo's check, before it starts its providers, that their ports are free) is
+    True for a listening port and False once it is closed."""
+    import socket
+
+    from sidecar.cli import answers
+
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        listening = answers(port)
+    assert (listening, answers(port)) == (True, False)
