@@ -167,6 +167,20 @@ def test_invalid_yaml_names_the_line() -> None:
     assert len(errors) == 1 and "invalid YAML at line" in errors[0]
 
 
+def test_a_policy_that_is_not_utf8_names_the_byte_and_the_line() -> None:
+    """A file saved as Latin-1 is a PolicyError naming the byte and its line (PyYAML's ReaderError
+    escaped the loader: a traceback from ``validate``, and the end of hot reload in a running pod)."""
+    data = (BASE + "default: {target: gpt-4o}  # caf\xe9\n").encode("latin-1")
+    with pytest.raises(PolicyError) as caught:
+        load_policy_bytes(data, "test.yaml")
+    assert caught.value.errors == ["invalid YAML: not UTF-8 text: byte 0xe9 on line 10 (save the file as UTF-8)"]
+
+
+def test_a_control_character_yaml_forbids_names_its_line() -> None:
+    """A control character (a stray BEL pasted into a comment) is a PolicyError naming it and its line."""
+    assert errors_of(BASE + "# \x07\n") == ["invalid YAML: control character U+0007 on line 10 is not allowed"]
+
+
 def test_json_policy_is_accepted() -> None:
     """A policy written as JSON loads like YAML."""
     import yaml

@@ -140,6 +140,37 @@ async def test_a_policy_nested_past_the_parsers_depth_is_rejected_and_reloads_go
         task.cancel()
 
 
+async def test_an_error_in_a_poll_is_a_rejected_reload_once_and_polling_goes_on(tmp_path: Path) -> None:
+    """Whatever a poll raises (here the tick's work: key and TLS files) is reported once as a rejected
+    reload, its type and message in one line, and the watcher lives on to apply the next file (it used
+    to end the task: hot reload stopped for the life of the pod without a word)."""
+    path = tmp_path / "policy.yaml"
+    path.write_text(V1)
+    holder = PolicyHolder(load_policy(path))
+    events: list[tuple[bool, list[str]]] = []
+    ticks = []
+
+    def tick() -> None:
+        ticks.append(1)
+        if len(ticks) <= 5:
+            raise UnicodeDecodeError("utf-8", b"\xe9", 0, 1, "invalid continuation byte")
+
+    watcher = PolicyWatcher(
+        str(path), holder, interval=0.05, on_reload=lambda ok, _, errs: events.append((ok, errs)), on_tick=tick
+    )
+    task = asyncio.create_task(watcher.run())
+    try:
+        await wait_for(lambda: len(ticks) > 5)
+        decoding = "'utf-8' codec can't decode byte 0xe9 in position 0: invalid continuation byte"
+        assert events == [(False, [f"reload failed: UnicodeDecodeError: {decoding}"])]
+        assert holder.reloads_failed == 1
+        path.write_text(V2)
+        await wait_for(lambda: default_target(holder) == "claude")
+        assert not task.done() and holder.last_error is None
+    finally:
+        task.cancel()
+
+
 async def test_reload_now_rereads_without_waiting_for_a_poll(tmp_path: Path) -> None:
     """reload_now (SIGHUP) applies a change at once, even when the stat signature did not move."""
     path = tmp_path / "policy.yaml"
