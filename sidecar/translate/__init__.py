@@ -20,6 +20,7 @@ Map of the package::
     stream_in     helpers the decoders share        stream_out   helpers the encoders share
     params        helpers the request-parameter readers share
     schema        JSON Schema <-> Gemini Schema (Anthropic's structured output uses it too)
+    shapes        the JSON types of request fields: which field of a body a translator could not read
     errors        reading any upstream error (the facade answers it in the caller's dialect)
 
 The facade picks each dialect's functions from the registry: nothing here branches on a dialect to pick
