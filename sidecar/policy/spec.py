@@ -183,6 +183,7 @@ class Capability(enum.StrEnum):
     JSON = "json"
     EMBEDDINGS = "embeddings"
     STREAMING = "streaming"
+    THINKING = "thinking"
 
 
 class PriceSpec(_Spec):
