@@ -250,6 +250,35 @@ async def test_broken_router_file_keeps_the_last_good_policy(tmp_path: Path, rou
         task.cancel()
 
 
+@pytest.mark.timeout(20)
+async def test_a_router_file_that_vanishes_or_turns_into_a_fifo_is_rejected_and_its_return_restores(
+    tmp_path: Path, router_files: tuple[bytes, bytes]
+) -> None:
+    """The router file deleted between reloads is one rejected reload (the old router decides); a named
+    pipe in its place is as unreadable, without blocking the loop (opening it waited for a writer); the
+    file put back as it was is the serving policy again: no reload, the error cleared."""
+    router = tmp_path / "router.json"
+    router.write_bytes(router_files[0])
+    path = tmp_path / "policy.yaml"
+    path.write_text(LEARNED)
+    holder, task, events = await start(path)
+    try:
+        version = holder.policy.version
+        router.unlink()
+        await wait_for(lambda: holder.last_error is not None)
+        assert holder.last_error is not None and "cannot read" in holder.last_error.errors[0]
+        os.mkfifo(router)  # still unreadable: no new report, and the loop is not stuck opening it
+        await asyncio.sleep(0.5)
+        assert holder.last_error is not None and not task.done()
+        router.unlink()
+        router.write_bytes(router_files[0])
+        await wait_for(lambda: holder.last_error is None)
+        assert holder.policy.version == version and task_of(holder, EXTRACT) == "extraction"
+        assert [ok for ok, _ in events] == [False] and holder.reloads_ok == 0  # reported once
+    finally:
+        task.cancel()
+
+
 async def test_configmap_swap_is_applied_once(tmp_path: Path) -> None:
     """One ..data swap is one reload: the stat poll sees it, and neither a later poll nor the content-hash
     safety check (every 10th poll) applies or reports it again."""
