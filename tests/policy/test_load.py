@@ -181,6 +181,22 @@ def test_a_control_character_yaml_forbids_names_its_line() -> None:
     assert errors_of(BASE + "# \x07\n") == ["invalid YAML: control character U+0007 on line 10 is not allowed"]
 
 
+@pytest.mark.parametrize(
+    ("text", "path"),
+    [
+        (BASE.replace("model: gpt-4o-mini}", 'model: "gpt-4o-mini\\r\\nx-injected: 1"}'), "models.gpt-4o-mini.model"),
+        (BASE.replace("  claude:", '  "claude\\n":') + "default: {target: gpt-4o}\n", "models"),
+        (BASE + 'routes:\n  - {name: "r\\u0000", match: {model: x}, target: gpt-4o}\n', "routes[0].name"),
+    ],
+    ids=["upstream model id", "model name", "route name"],
+)
+def test_a_name_written_in_headers_or_urls_refuses_control_characters(text: str, path: str) -> None:
+    """A model name, an upstream model id or a route name goes into response headers and upstream URLs:
+    one with a line break or NUL is a load error naming it (it loaded, and every request was a 500)."""
+    errors = [e for e in errors_of(text) if "control character" in e]
+    assert errors and errors[0].startswith(path), errors_of(text)
+
+
 def test_json_policy_is_accepted() -> None:
     """A policy written as JSON loads like YAML."""
     import yaml
