@@ -5,9 +5,10 @@ A policy may reference other files that are read when it is compiled (today the 
 hash of the bytes read), ``policy_version`` folds their hashes into the version, and the watcher
 (``watch``) polls them beside the policy file, so a changed router file alone reloads the policy.
 
-``read_file(path)`` reads every one of them (and the policy itself): a regular file only, opened without
-blocking, so a named pipe or a device put where a file was is an error at once, not a process waiting
-for a writer.
+``read_file(path)`` reads every one of them, and the watcher the policy itself: a regular file only,
+opened without blocking, so a named pipe or a device put where a file was is an error at once, not a
+server waiting for a writer on its event loop. (``load_policy``, for the CLI and start-up, reads any
+file: ``validate <(git show ...)`` reads a pipe.)
 
 ``policy_version(data, [])`` is the hash of the policy bytes alone, as it was before dependent files
 existed: a policy that references no file keeps its version.
