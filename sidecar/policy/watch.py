@@ -26,8 +26,9 @@ that fails to parse or validate (the policy or a file it reads) is rejected: the
 keeps serving, the error is logged, kept for ``/status`` and counted, once per content (a file that
 cannot be read, once until it can; a directory, FIFO or device is never opened: ``files.read_file``).
 Nothing a poll raises ends the watcher: an unexpected error while loading (a defect in a compile step,
-``MemoryError``) or in the tick's work is a rejected reload too, its type and message in one line, and
-the next poll runs. When the file is written back to the policy that serves (the
+``MemoryError``) or in the tick's work (key and TLS files) is a rejected reload too, its type and
+message in one line, once per message, and the next poll runs: a failing tick never stops the policy
+from being read. When the file is written back to the policy that serves (the
 runbook's rollback of a rejected change, or a deleted file restored) nothing is reloaded, but the pod no
 longer serves a stale policy: the error is cleared and ``on_restore`` says so. ``reload_now()``
 (SIGHUP) reloads at once.
@@ -118,6 +119,7 @@ class PolicyWatcher:
         self._signature = self._signatures()
         self._unsettled: tuple[Signature, ...] | None = None  # a change seen, being written in place
         self._digest = holder.policy.version
+        self._tick_error: str | None = None  # the tick's last failure, reported once
         self._wake = asyncio.Event()
 
     def reload_now(self) -> None:
@@ -134,6 +136,7 @@ class PolicyWatcher:
                 forced = False
             self._wake.clear()
             polls += 1
+            self._tick()
             try:
                 self._poll(forced=forced, safety=polls % self._safety_every == 0)
             except Exception as exc:  # whatever it was, the next poll runs: hot reload never stops
@@ -142,10 +145,23 @@ class PolicyWatcher:
                 if forced or last is None or list(last.errors) != errors:  # once, not every poll
                     self._reject(errors)
 
-    def _poll(self, *, forced: bool, safety: bool) -> None:
-        """One poll: the tick, then a read when a file changed and has settled (or when asked)."""
-        if self._on_tick is not None:
+    def _tick(self) -> None:
+        """The tick's work (key and TLS files); its failure is reported once per message, and the poll
+        of the policy still runs."""
+        if self._on_tick is None:
+            return
+        try:
             self._on_tick()
+        except Exception as exc:
+            error = f"reload tick failed: {_described(exc)}"
+            if error != self._tick_error:
+                self._tick_error = error
+                self._reject([error])
+        else:
+            self._tick_error = None
+
+    def _poll(self, *, forced: bool, safety: bool) -> None:
+        """One poll: a read when a file changed and has settled (or when asked)."""
         signature = self._signatures()
         if signature != self._signature and not forced:
             if not _settled(self._signature, signature, self._unsettled):
