@@ -6,7 +6,8 @@ reload loop, so the request path only reads a dict. The same hold-still rule as 
 rotates a Secret volume by swapping a symlink, which changes the inode seen through the path; a rename)
 is complete when seen and is read on that poll; a file written in place (``echo KEY > file``: truncated,
 then written) is read once its signature has held still for one poll. An empty or unreadable file is
-never used: the last key read keeps serving (``refresh`` reports the path once per change, for the log).
+never used, nor one that is not UTF-8 text or not a regular file (a FIFO is never opened): the last
+key read keeps serving (``refresh`` reports the path once per change, for the log).
 During a rotation the app's requests carry the old key, then the new one, never an empty or partial
 one. A key never leaves this module except as the header value sent upstream: errors name the *source*
 (``env OPENAI_API_KEY is not set``), never a value.
@@ -14,10 +15,13 @@ one. A key never leaves this module except as the header value sent upstream: er
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+from .policy.files import read_file
 from .policy.spec import ApiKeySpec
 
 # Header names under which an app may send its own key, per the three SDKs and Azure.
@@ -40,7 +44,13 @@ class _FileKey:
 
 
 def file_signature(path: str) -> Signature:
+    """The stat signature of the regular file at ``path``; ``OSError`` for anything else (a FIFO would
+    make the reader, on the event loop, wait for a writer: nothing here opens one)."""
     st = os.stat(path)
+    if stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+    if not stat.S_ISREG(st.st_mode):
+        raise OSError(errno.EINVAL, "not a regular file", path)
     return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
 
 
@@ -104,10 +114,11 @@ class Credentials:
     def _read(self, path: str) -> _FileKey:
         try:
             signature = file_signature(path)
-            with open(path, encoding="utf-8") as handle:
-                value = handle.read().strip()
+            value = read_file(path).decode().strip()
         except OSError as exc:
             raise CredentialError(f"key file {path} cannot be read: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise CredentialError(f"key file {path} is not UTF-8 text") from None
         if not value:
             raise CredentialError(f"key file {path} is empty")
         entry = _FileKey(signature, _one_line(value, f"key file {path}"))

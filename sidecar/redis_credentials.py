@@ -8,7 +8,8 @@ keeps them when its password changes); a connection opened after Redis lost them
 failover, ``CLIENT KILL``) reads the file again.
 
 ``read_secret`` raises ``SecretUnavailable`` naming the source (``environment variable X is not set``,
-``secret file F is empty``), never a value; redis-py passes it through from the connect that needed it.
+``secret file F is empty``, ``... is not UTF-8 text``, ``... not a regular file``), never a value;
+redis-py passes it through from the connect that needed it. A FIFO is never opened (``read_file``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from redis.credentials import CredentialProvider
+
+from .policy.files import read_file
 
 
 class SecretSource(Protocol):
@@ -41,10 +44,11 @@ def read_secret(source: SecretSource, env: Mapping[str, str]) -> str:
         return value
     assert source.file is not None
     try:
-        with open(source.file, encoding="utf-8") as handle:
-            value = handle.read().strip()
+        value = read_file(source.file).decode().strip()  # never a FIFO: the event loop would wait on it
     except OSError as exc:
         raise SecretUnavailable(f"secret file {source.file} cannot be read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise SecretUnavailable(f"secret file {source.file} is not UTF-8 text") from None
     if not value:
         raise SecretUnavailable(f"secret file {source.file} is empty")
     return value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,34 @@ def test_a_removed_key_file_keeps_the_last_key_and_says_so_once(tmp_path: Path) 
     assert credentials.refresh() == ([], [f"key file {path} cannot be read: No such file or directory"])
     assert credentials.refresh() == ([], [])
     assert credentials.key_for(spec, None) == "sk-old-key"
+
+
+def test_a_key_file_rewritten_as_latin1_keeps_the_last_key_and_says_so_once(tmp_path: Path) -> None:
+    """A key file whose bytes are not UTF-8 is refused like an empty one, naming the file (its
+    UnicodeDecodeError escaped ``refresh`` and ended the reload loop: no later policy was applied)."""
+    path = tmp_path / "key"
+    path.write_text("sk-old-key\n")
+    credentials, spec = Credentials({}), ApiKeySpec(file=str(path))
+    credentials.key_for(spec, None)
+    new = tmp_path / "key.new"
+    new.write_bytes(b"sk-caf\xe9\n")
+    new.replace(path)
+    assert credentials.refresh() == ([], [f"key file {path} is not UTF-8 text"])
+    assert credentials.refresh() == ([], [])
+    assert credentials.key_for(spec, None) == "sk-old-key"
+
+
+@pytest.mark.timeout(10)
+def test_a_fifo_in_place_of_a_key_file_is_refused_not_waited_for(tmp_path: Path) -> None:
+    """A named pipe where a key file was is refused at once (reading it would stop the event loop until
+    something wrote to it); a key file that is a FIFO from the start fails the call the same way."""
+    path = tmp_path / "key"
+    path.write_text("sk-old-key\n")
+    credentials, spec = Credentials({}), ApiKeySpec(file=str(path))
+    credentials.key_for(spec, None)
+    path.unlink()
+    os.mkfifo(path)
+    assert credentials.refresh() == ([], [f"key file {path} cannot be read: not a regular file"])
+    assert credentials.key_for(spec, None) == "sk-old-key"
+    with pytest.raises(CredentialError, match="not a regular file"):
+        Credentials({}).key_for(spec, None)

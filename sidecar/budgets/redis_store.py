@@ -1,7 +1,7 @@
 """The shared store: the counters of every pod in one Redis, each operation one server-side Lua script.
 
 Each counter is a hash ``<key>`` (fields ``u`` = used, ``h`` = held) and a sorted set ``<key>:r`` of its
-holds (member ``<res_id>:<amount>``, score = the hold's expiry, epoch seconds). Both expire at the end
+holds (member ``<res_id>:<amount>``, score = the hold's expiry, epoch seconds by Redis's clock). Both expire at the end
 of the counter's window plus a grace (``CounterRef.expires_at``), so old windows vanish by themselves;
 a settlement after that recreates nothing that lives. Every key carries the hash tag ``{budgets}``, so
 a script's keys share one slot on a Redis Cluster.
@@ -15,6 +15,8 @@ reservation, so a pod under load makes one call per request. The script is sent 
 redis-py's ``Script`` loads it again when the server answers NOSCRIPT (after a restart or SCRIPT
 FLUSH). Needs Redis >= 6.2. Keys are given lifetimes (EXPIRE, SET EX), never instants: a pod whose
 clock is minutes off Redis's still counts (an instant in Redis's past would delete a counter as written).
+Holds are given lifetimes too, which the script turns into instants of Redis's clock (``TIME``) and
+compares with it: pods whose clocks disagree agree on which holds have expired.
 
 The password (``password.file`` or ``.env``) is read for each new connection
 (``sidecar.redis_credentials``), so a rotated Secret needs no restart.
@@ -68,9 +70,11 @@ end
 if #ARGV == a then
   return {settled}
 end
-local now = tonumber(ARGV[a + 1])
-local id = ARGV[a + 2]
-local n = tonumber(ARGV[a + 4])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local id = ARGV[a + 1]
+local hold_until = string.format('%.6f', now + tonumber(ARGV[a + 2]))
+local n = tonumber(ARGV[a + 3])
 local uses = {}
 local refused = 0
 for i = 1, n do
@@ -87,7 +91,7 @@ for i = 1, n do
   local v = redis.call('HMGET', hkey, 'u', 'h')
   local use = (tonumber(v[1]) or 0) + (tonumber(v[2]) or 0)
   uses[i] = use
-  local base = a + 4 + 3 * (i - 1)
+  local base = a + 3 + 3 * (i - 1)
   local cap = tonumber(ARGV[base + 2])
   if refused == 0 and cap >= 0 and use + tonumber(ARGV[base + 1]) > cap then
     refused = i
@@ -96,10 +100,10 @@ end
 if refused == 0 and id ~= '' then
   for i = 1, n do
     local hkey, zkey = KEYS[k + 2 * i - 1], KEYS[k + 2 * i]
-    local base = a + 4 + 3 * (i - 1)
+    local base = a + 3 + 3 * (i - 1)
     local amount = ARGV[base + 1]
     redis.call('HINCRBY', hkey, 'h', amount)
-    redis.call('ZADD', zkey, ARGV[a + 3], id .. ':' .. amount)
+    redis.call('ZADD', zkey, hold_until, id .. ':' .. amount)
     redis.call('EXPIRE', hkey, ARGV[base + 3])
     redis.call('EXPIRE', zkey, ARGV[base + 3])
     uses[i] = uses[i] + tonumber(amount)
@@ -110,10 +114,11 @@ return uses
 """
 """The one script: first the settlements it carries (ARGV[1] of them: per settlement its id, the
 seconds its done-marker lives, its counter count n and (reserved, used, key TTL) per counter; KEYS: the
-marker, then each counter's hash and holds), then, when arguments remain, a reservation (now, id, the
-holds' expiry, n, and (amount, cap, key TTL) per counter; KEYS: each counter's hash and holds). Key
-lifetimes are relative (EXPIRE, SET EX: Redis's clock need not agree with the pod's); ``now`` and the
-holds' expiries are the pod's clock, compared only with each other.
+marker, then each counter's hash and holds), then, when arguments remain, a reservation (id, the
+holds' lifetime in seconds, n, and (amount, cap, key TTL) per counter; KEYS: each counter's hash and
+holds). Key lifetimes are relative (EXPIRE, SET EX); a hold's expiry is an instant of Redis's clock
+(``TIME`` in the script), the one clock every pod sharing the store agrees on: a pod whose clock is off
+neither frees another's holds early nor keeps them late.
 Replies ``{settled}`` without a reservation, else ``{refused index + 1 (0: none), uses...}``."""
 
 
@@ -164,7 +169,7 @@ class RedisStore:
         carried: Sequence[Settlement] = (),
     ) -> ReserveResult:
         keys, args = self._settlements(carried, now)
-        args += (repr(now), res_id, repr(hold_until), len(counters))
+        args += (res_id, repr(max(0.0, hold_until - now)), len(counters))  # a lifetime: Redis's clock counts it
         for ref, amount in zip(counters, amounts, strict=True):
             keys += (ref.key, ref.key + ":r")
             args += (amount, ref.cap, _ttl(ref.expires_at, now))

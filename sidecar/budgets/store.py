@@ -9,7 +9,8 @@ start: a new window is a new key, never an old one reset. Each counter has
 and its use is ``used + held``. The operations (``Store``):
 
 - ``reserve(res_id, counters, amounts, now, hold_until)``: first drop the holds that expired by ``now``
-  (a killed pod's reservations vanish by themselves), then, all or nothing: if some counter with a cap
+  (a killed pod's reservations vanish by themselves; the shared store uses its own clock, the one all
+  pods share, and keeps a hold ``hold_until - now`` seconds by it), then, all or nothing: if some counter with a cap
   would pass it (``used + held + amount > cap``), refuse and change nothing; else add every amount as
   a hold. Returns the uses (after the reservation, or as found when refused) and the refusing index.
 - ``settle(res_id, counters, reserved, actual, done_until)``: drop this reservation's holds (if they

@@ -23,7 +23,8 @@ class Tally(Protocol):
     may append it to ``texts`` itself), ``media`` every media part,
     ``structured`` values estimated from their JSON (tool schemas, call arguments), ``system`` the
     system prompt's texts, ``last_user`` the texts of the last user message that carries text (tool
-    results are not the user's words), ``messages`` the turns, ``output_limit`` the request's output
+    results are not the user's words), ``messages`` the turns, ``thinking`` whether it asks the model to think
+    (reason) before answering, ``output_limit`` the request's output
     maximum (its field's value, checked by the tally; a walker may instead set ``max_output_tokens``
     to a value it checked is a positive ``int``). Counts start at 0 and flags false: a walker
     may set only the ones that hold."""
@@ -38,6 +39,7 @@ class Tally(Protocol):
     json_mode: bool
     json_schema: bool
     stream: bool
+    thinking: bool
     max_output_tokens: int | None
 
     def text(self, value: Any) -> None: ...

@@ -22,7 +22,7 @@ import orjson
 from aiohttp import web
 
 from sidecar.dialects import Dialect
-from sidecar.dialects.registry import error_body
+from sidecar.dialects.registry import TRANSLATIONS, error_body
 from sidecar.fake_provider import (
     anthropic,
     catalog,
@@ -38,6 +38,7 @@ from sidecar.fake_provider.faults import NO_FAULTS
 from sidecar.fake_provider.replies import TRUTH_HEADER, Call, Reply, RequestError
 from sidecar.fake_provider.state import DEFAULT_MAX_RECORDS, STATE, FakeState
 from sidecar.fake_provider.wire import Exchange, send_error, serve
+from sidecar.translate.shapes import mismatch
 
 FAULT_HEADER = "x-fake-fault"
 SERVER_HEADER = "x-fake-server"
@@ -153,11 +154,21 @@ def _provider(resolve: Resolver) -> Handler:
                 raise RequestError("We could not parse the JSON body of your request: expected a JSON object.")
             truth = request.headers.get(TRUTH_HEADER)
             call = Call(body, params, request.query, config.reply, state, time.time(), truth, config.quality, seed)
-            return builder(call)
+            try:
+                return builder(call)
+            except (TypeError, AttributeError, KeyError, IndexError, ValueError):  # a field of the wrong type
+                raise RequestError(_invalid(dialect, body)) from None
 
         return await serve(ex, build)
 
     return handle
+
+
+def _invalid(dialect: Dialect, body: dict[str, Any]) -> str:
+    """A provider's 400 for a body it cannot read (as a real one answers: never a 500): the field of the
+    wrong JSON type when the dialect's chat shape names it (``translate.shapes``)."""
+    wrong = mismatch(body, TRANSLATIONS[dialect].chat_request_shape)
+    return f"Invalid request body: {wrong or 'a field has a type or value not allowed'}"
 
 
 def _request_id(dialect: Dialect, state: FakeState) -> str:

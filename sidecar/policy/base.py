@@ -2,14 +2,16 @@
 
 Kept apart from ``spec`` so that the feature packages (routing, cache, budgets, ensembles) can define
 the blocks of the policy they own next to the code that reads them, and ``spec`` can import those
-blocks without an import cycle. ``url_holds_password`` is the one check the Redis store blocks share.
+blocks without an import cycle. ``url_holds_password`` is the one check the Redis store blocks share;
+``HeaderSafe`` the type of names written in headers and URLs.
 """
 
 from __future__ import annotations
 
+from typing import Annotated
 from urllib.parse import parse_qsl, urlsplit
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
 
 
 class Spec(BaseModel):
@@ -17,6 +19,17 @@ class Spec(BaseModel):
     infinite or NaN number (YAML's ``.inf``, ``.nan``: an infinite price made every cost infinite)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def _no_control(value: str) -> str:
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("must not hold a control character (a line break, a tab, NUL): headers and URLs carry it")
+    return value
+
+
+HeaderSafe = Annotated[str, AfterValidator(_no_control)]
+"""A name the sidecar writes in response headers or upstream URLs (a model's name and upstream id, a
+route's name): no control character, which would make every request it serves fail."""
 
 
 def url_holds_password(url: str) -> bool:

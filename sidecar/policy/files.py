@@ -5,16 +5,23 @@ A policy may reference other files that are read when it is compiled (today the 
 hash of the bytes read), ``policy_version`` folds their hashes into the version, and the watcher
 (``watch``) polls them beside the policy file, so a changed router file alone reloads the policy.
 
+``read_file(path)`` reads every one of them, and the watcher the policy itself: a regular file only,
+opened without blocking, so a named pipe or a device put where a file was is an error at once, not a
+server waiting for a writer on its event loop. (``load_policy``, for the CLI and start-up, reads any
+file: ``validate <(git show ...)`` reads a pipe.)
+
 ``policy_version(data, [])`` is the hash of the policy bytes alone, as it was before dependent files
 existed: a policy that references no file keeps its version.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 UNREADABLE = "unreadable"
 """The digest of a dependent file that cannot be read (the next load reports why)."""
@@ -28,6 +35,19 @@ class DependentFile:
     digest: str
 
 
+def read_file(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of the regular file at ``path`` (symlinks followed); ``OSError`` for anything else
+    (``not a regular file`` for a FIFO, a socket or a device: they are never opened for reading)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # a FIFO opens at once, unread
+    with open(fd, "rb") as handle:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), os.fspath(path))
+        if not stat.S_ISREG(mode):
+            raise OSError(errno.EINVAL, "not a regular file", os.fspath(path))
+        return handle.read()
+
+
 def digest_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
@@ -35,7 +55,7 @@ def digest_of(data: bytes) -> str:
 def current_digest(path: str) -> str:
     """The digest of ``path`` as it is now (``UNREADABLE`` when it cannot be read)."""
     try:
-        return digest_of(Path(path).read_bytes())
+        return digest_of(read_file(path))
     except OSError:
         return UNREADABLE
 

@@ -29,7 +29,7 @@ from .spec import DEPRECATED_PROVIDER_FIELDS, PolicySpec
 def load_policy(path: str | Path) -> Policy:
     """Read, validate and compile the policy at ``path``."""
     try:
-        data = Path(path).read_bytes()
+        data = Path(path).read_bytes()  # any file: ``validate <(git show ...)`` reads a pipe (the watcher never does)
     except OSError as exc:
         raise PolicyError([f"cannot read the file: {exc.strerror or exc}"]) from None
     return load_policy_bytes(data, str(path))
@@ -91,7 +91,10 @@ def parse_document(data: bytes) -> tuple[dict[str, Any], list[str]]:
         except orjson.JSONDecodeError as exc:
             raise PolicyError([f"invalid JSON: {exc}"]) from None
         return _mapping(document), []
-    loader = _Loader(data)
+    try:
+        loader = _Loader(data)  # it decodes the whole text here
+    except yaml.reader.ReaderError as exc:
+        raise PolicyError([_not_text(data, exc)]) from None
     try:
         document = loader.get_single_data()
     except yaml.YAMLError as exc:
@@ -104,6 +107,16 @@ def parse_document(data: bytes) -> tuple[dict[str, Any], list[str]]:
     finally:
         loader.dispose()
     return _mapping(document), loader.repeated
+
+
+def _not_text(data: bytes, exc: yaml.reader.ReaderError) -> str:
+    """Where the bytes stop being text YAML reads: not UTF-8 (a file saved as Latin-1), or a control
+    character YAML forbids, in the words of an editor."""
+    if exc.encoding == "unicode":  # decoded, but a character YAML does not allow (position in characters)
+        line = data.decode("utf-8", "replace")[: exc.position].count("\n") + 1
+        return f"invalid YAML: control character U+{exc.character:04X} on line {line} is not allowed"
+    line = data[: exc.position].count(b"\n") + 1  # bytes the codec refused (position in bytes)
+    return f"invalid YAML: not UTF-8 text: byte 0x{exc.character:02x} on line {line} (save the file as UTF-8)"
 
 
 def _mapping(document: Any) -> dict[str, Any]:

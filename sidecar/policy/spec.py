@@ -32,6 +32,7 @@ from ..ensemble.spec import EnsembleSpec
 from ..gates.spec import GatesSpec
 from ..routing.spec import CapsSpec, FeatureTests, QualitySpec, RoutingSpec, SelectSpec, SplitSpec
 from ..shadow.spec import ShadowSpec
+from .base import HeaderSafe
 from .base import Spec as _Spec
 from .names import DialectName, ProviderKindName
 
@@ -183,6 +184,7 @@ class Capability(enum.StrEnum):
     JSON = "json"
     EMBEDDINGS = "embeddings"
     STREAMING = "streaming"
+    THINKING = "thinking"
 
 
 class PriceSpec(_Spec):
@@ -195,7 +197,7 @@ class PriceSpec(_Spec):
 
 class ModelSpec(_Spec):
     provider: str = Field(description="A key of providers.")
-    model: str = Field(description="The upstream model id (Azure: the deployment name).")
+    model: HeaderSafe = Field(description="The upstream model id (Azure: the deployment name).")
     context_window: int | None = Field(None, gt=0, description="Input+output tokens the model accepts.")
     max_output_tokens: int | None = Field(
         None, gt=0, description="Default max_tokens when the target requires one (Anthropic)."
@@ -329,7 +331,7 @@ class DenySpec(_Spec):
 
 
 class RouteSpec(_Spec):
-    name: str | None = Field(None, description="Shown in headers, logs and metrics; default route-N.")
+    name: HeaderSafe | None = Field(None, description="Shown in headers, logs and metrics; default route-N.")
     match: MatchSpec = Field(default_factory=MatchSpec, description="Empty: matches every request.")
     target: StringOrList | SelectSpec | None = Field(
         None,
@@ -369,8 +371,8 @@ from ..budgets.spec import BudgetsSpec  # noqa: E402
 class PolicySpec(_Spec):
     version: Literal[1] = 1
     defaults: DefaultsSpec = Field(default_factory=DefaultsSpec)
-    providers: dict[str, ProviderSpec]
-    models: dict[str, ModelSpec]
+    providers: dict[HeaderSafe, ProviderSpec]
+    models: dict[HeaderSafe, ModelSpec]
     routes: list[RouteSpec] = Field(default_factory=list)
     default: RouteSpec | None = Field(None, description="Used when no route matches; must not have match.")
     budgets: BudgetsSpec | None = Field(None, description="Spend and rate limits (docs/budgets.md).")

@@ -24,7 +24,11 @@ changes them together.
 A content hash is also checked every ``safety_every`` polls, for filesystems whose mtime lies. A file
 that fails to parse or validate (the policy or a file it reads) is rejected: the last good policy
 keeps serving, the error is logged, kept for ``/status`` and counted, once per content (a file that
-cannot be read, once until it can). When the file is written back to the policy that serves (the
+cannot be read, once until it can; a directory, FIFO or device is never opened: ``files.read_file``).
+Nothing a poll raises ends the watcher: an unexpected error while loading (a defect in a compile step,
+``MemoryError``) or in the tick's work (key and TLS files) is a rejected reload too, its type and
+message in one line, once per message, and the next poll runs: a failing tick never stops the policy
+from being read. When the file is written back to the policy that serves (the
 runbook's rollback of a rejected change, or a deleted file restored) nothing is reloaded, but the pod no
 longer serves a stale policy: the error is cleared and ``on_restore`` says so. ``reload_now()``
 (SIGHUP) reloads at once.
@@ -39,7 +43,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .compiled import Policy, PolicyError
-from .files import current_digest, policy_version
+from .files import current_digest, policy_version, read_file
 from .load import load_policy_bytes
 
 
@@ -79,6 +83,12 @@ def _settled(old: tuple[Signature, ...], new: tuple[Signature, ...], seen: tuple
     return len(old) == len(new) and all(a == b or _replaced(a, b) for a, b in zip(old, new, strict=True))
 
 
+def _described(exc: BaseException) -> str:
+    """An unexpected error in one line: its type and message, no traceback."""
+    message = " ".join(str(exc).split())[:300]
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
 def _signature(path: str) -> Signature:
     try:
         st = os.stat(path)
@@ -109,6 +119,7 @@ class PolicyWatcher:
         self._signature = self._signatures()
         self._unsettled: tuple[Signature, ...] | None = None  # a change seen, being written in place
         self._digest = holder.policy.version
+        self._tick_error: str | None = None  # the tick's last failure, reported once
         self._wake = asyncio.Event()
 
     def reload_now(self) -> None:
@@ -125,18 +136,42 @@ class PolicyWatcher:
                 forced = False
             self._wake.clear()
             polls += 1
-            if self._on_tick is not None:
-                self._on_tick()
-            signature = self._signatures()
-            if signature != self._signature and not forced:
-                if not _settled(self._signature, signature, self._unsettled):
-                    self._unsettled = signature  # read on the next poll if it holds still
-                    continue
-            elif not (forced or polls % self._safety_every == 0):
-                continue
-            self._signature = signature
-            self._unsettled = None
-            self.check(forced=forced)
+            self._tick()
+            try:
+                self._poll(forced=forced, safety=polls % self._safety_every == 0)
+            except Exception as exc:  # whatever it was, the next poll runs: hot reload never stops
+                errors = [f"reload failed: {_described(exc)}"]
+                last = self._holder.last_error
+                if forced or last is None or list(last.errors) != errors:  # once, not every poll
+                    self._reject(errors)
+
+    def _tick(self) -> None:
+        """The tick's work (key and TLS files); its failure is reported once per message, and the poll
+        of the policy still runs."""
+        if self._on_tick is None:
+            return
+        try:
+            self._on_tick()
+        except Exception as exc:
+            error = f"reload tick failed: {_described(exc)}"
+            if error != self._tick_error:
+                self._tick_error = error
+                self._reject([error])
+        else:
+            self._tick_error = None
+
+    def _poll(self, *, forced: bool, safety: bool) -> None:
+        """One poll: a read when a file changed and has settled (or when asked)."""
+        signature = self._signatures()
+        if signature != self._signature and not forced:
+            if not _settled(self._signature, signature, self._unsettled):
+                self._unsettled = signature  # read on the next poll if it holds still
+                return
+        elif not (forced or safety):
+            return
+        self._signature = signature
+        self._unsettled = None
+        self.check(forced=forced)
 
     def _signatures(self) -> tuple[Signature, ...]:
         """The stat signatures of the policy file and of the files the serving policy read."""
@@ -146,8 +181,7 @@ class PolicyWatcher:
         """Re-read the file and the files the serving policy read; swap the policy when any content
         changed and the whole is valid. True on a swap."""
         try:
-            with open(self._path, "rb") as handle:
-                data = handle.read()
+            data = read_file(self._path)
         except OSError as exc:
             errors = [f"cannot read {self._path}: {exc.strerror or exc}"]
             last = self._holder.last_error
@@ -167,6 +201,10 @@ class PolicyWatcher:
         except PolicyError as exc:
             self._digest = digest  # do not re-report the same broken content every poll
             self._reject(exc.errors)
+            return False
+        except Exception as exc:  # a defect in a compile step, MemoryError: still a rejected reload
+            self._digest = digest
+            self._reject([f"cannot load {self._path}: {_described(exc)}"])
             return False
         self._digest = digest
         self._holder.policy = policy  # the one assignment that swaps the policy

@@ -63,6 +63,7 @@ class RequestFeatures(NamedTuple):
     last_user_chars: int
     system_text: str
     last_user_text: str
+    thinking: bool = False  # last: the positions before it are read by index (report, generated rules)
 
 
 class Tally:
@@ -85,6 +86,7 @@ class Tally:
         "structured",
         "system",
         "texts",
+        "thinking",
         "tool_choice_forced",
         "tools",
         "video",
@@ -96,7 +98,7 @@ class Tally:
         self.system: list[str] = []
         self.last_user: list[str] = []
         self.messages = self.tools = self.images = self.audio = self.video = self.files = 0
-        self.tool_choice_forced = self.json_mode = self.json_schema = self.stream = False
+        self.tool_choice_forced = self.json_mode = self.json_schema = self.stream = self.thinking = False
         self.max_output_tokens: int | None = None
 
     def text(self, value: Any) -> None:
@@ -157,6 +159,7 @@ class Tally:
                 len(user),
                 system_text,
                 window(user, USER_HEAD, USER_TAIL) if len(user) > USER_HEAD + USER_TAIL else user,
+                self.thinking,
             ),
         )
 
@@ -170,7 +173,7 @@ def system_window(system: list[str]) -> str:
     return window(text, SYSTEM_HEAD, SYSTEM_TAIL) if len(text) > SYSTEM_HEAD + SYSTEM_TAIL else text
 
 
-_NOT_PLAIN_CHAT = ("tools", "functions", "tool_choice", "function_call", "response_format")
+_NOT_PLAIN_CHAT = ("tools", "functions", "tool_choice", "function_call", "response_format", "reasoning_effort")
 """An OpenAI chat body's fields that only the walker reads (``plain_chat`` leaves such a body to it)."""
 
 
@@ -225,6 +228,7 @@ def plain_chat(body: dict[str, Any], stream: bool | None) -> RequestFeatures | N
             len(last_user),
             system_window(system),
             window(last_user, USER_HEAD, USER_TAIL) if len(last_user) > USER_HEAD + USER_TAIL else last_user,
+            False,
         ),
     )
 

@@ -45,6 +45,7 @@ FEATURE_FIELDS = (
     "files",
     "json_mode",
     "json_schema",
+    "thinking",
 )
 """Features written on the access line (those not zero, false or absent), for ``diff --replay``."""
 _FEATURE_VALUES = operator.attrgetter(*FEATURE_FIELDS)  # their values in one call
@@ -108,7 +109,7 @@ def logged_features(features: RequestFeatures) -> dict[str, Any]:
     """The access line's ``features``: those of ``FEATURE_FIELDS`` not zero, false or absent, in that
     order. A request with tools, media or JSON output has them picked in C; the usual one (none of them:
     ``any`` over a slice of the tuple) has its four written out, about half the instructions."""
-    if any(features[3:11]):  # RequestFeatures' tools ... json_schema: none set on most requests
+    if any(features[3:11]) or features[15]:  # tools ... json_schema, thinking: none set on most requests
         values = _FEATURE_VALUES(features)
         # ``values`` are ``FEATURE_FIELDS``' own (the same length): no ``strict=True``, whose keyword
         # zip parses per call
@@ -147,6 +148,7 @@ def from_access_line(facts: RequestFacts, line: Mapping[str, Any]) -> None:
             last_user_chars=_int(values["last_user_chars"]),
             system_text="",
             last_user_text="",
+            thinking=bool(values["thinking"]),
         )
     task, complexity, tier = line.get("task"), line.get("complexity"), line.get("tier")
     if isinstance(task, str) and isinstance(complexity, str) and isinstance(tier, str):

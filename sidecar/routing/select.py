@@ -4,7 +4,9 @@
 only when it
 
 1. has every capability the request needs (``needs``): tools -> ``tools``, images or video ->
-   ``vision``, a JSON schema -> ``json``, streaming -> ``streaming``;
+   ``vision``, a JSON schema -> ``json``, streaming -> ``streaming``, thinking (OpenAI
+   ``reasoning_effort``, Anthropic ``thinking``, a positive Gemini ``thinkingBudget`` or a
+   ``thinkingLevel``) -> ``thinking``;
 2. fits: a known context window at least the estimated prompt times ``1 + headroom`` (the estimate's
    margin of error) plus the output tokens (the request's max, else the expected output);
 3. is good enough: its tier for the task (``Candidate.tier_for``) at least ``min_tier``;
@@ -87,6 +89,8 @@ def needs(features: RequestFeatures) -> tuple[tuple[str, str], ...]:
         out.append(("json", "the request asks for JSON with a schema"))
     if features.stream:
         out.append(("streaming", "the request streams"))
+    if features.thinking:
+        out.append(("thinking", "the request asks the model to think"))
     return tuple(out)
 
 
@@ -117,7 +121,14 @@ def select(
     prompt = features.prompt_tokens
     expected_output = min(requested, output_tokens) if requested else output_tokens
     window_need = math.ceil(prompt * (1 + headroom)) + (requested or expected_output)
-    needs_any = features.tools or features.images or features.video or features.json_schema or features.stream
+    needs_any = (
+        features.tools
+        or features.images
+        or features.video
+        or features.json_schema
+        or features.stream
+        or features.thinking
+    )
     required = needs(features) if needs_any else ()
     kept: list[tuple[bool, float, int, Choice]] = []  # (no price, cost, position): the sort key, stable
     excluded: list[Excluded] = []
@@ -213,6 +224,7 @@ class Menu:
             or features.video
             or features.json_schema
             or features.stream
+            or features.thinking
         ):
             return None
         smallest = self._smallest_window

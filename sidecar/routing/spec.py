@@ -61,6 +61,7 @@ class FeatureTests(Spec):
     json_mode: bool | None = Field(None, description="JSON output asked for, with or without a schema.")
     json_schema: bool | None = Field(None, description="JSON output with a schema asked for.")
     stream: bool | None = None
+    thinking: bool | None = Field(None, description="The request asks the model to think (reason) first.")
 
 
 def _keyword(value: str) -> str:

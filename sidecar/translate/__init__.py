@@ -21,6 +21,7 @@ Map of the package::
     params        helpers the request-parameter readers share
     schema        JSON Schema <-> Gemini Schema (Anthropic's structured output uses it too)
     thinking      Thinking: the reasoning a request asks for, in the common form, and the providers' bounds
+    shapes        the JSON types of request fields: which field of a body a translator could not read
     errors        reading any upstream error (the facade answers it in the caller's dialect)
 
 The facade picks each dialect's functions from the registry: nothing here branches on a dialect to pick

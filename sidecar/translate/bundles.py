@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..dialects import Dialect, Operation
 from ..sse import SSEEvent
 from .common import ChatRequest, ChatResponse, Drops, RequestParams, TranslateOptions, Usage
+from .shapes import OBJECT, Json
 
 if TYPE_CHECKING:
     from .stream import StreamDecoder, StreamEncoder
@@ -66,3 +67,6 @@ class Translation:
     retry rules go by the status)."""
     requests_from: Mapping[tuple[Operation, Dialect], RequestConverter] = field(default_factory=dict)
     responses_to: Mapping[tuple[Operation, Dialect], ResponseConverter] = field(default_factory=dict)
+    chat_request_shape: Json = field(default_factory=OBJECT)
+    """The JSON types of a chat request's documented fields (``translate.shapes``): the field a body
+    that cannot be read got wrong, named in the 400."""

@@ -22,6 +22,7 @@ from .common import (
     Usage,
 )
 from .errors import read_error
+from .shapes import mismatch
 from .stream import StreamDecoder, StreamEncoder, StreamTranslator
 
 gemini_embedding_method = embeddings.gemini_method
@@ -67,16 +68,22 @@ def translate_request(
     except TranslationError:
         raise
     except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
-        raise _malformed(f"{source.value} request body", exc) from exc
+        wrong = (
+            mismatch(body, registry.TRANSLATIONS[source].chat_request_shape) if operation in CHAT_OPERATIONS else None
+        )
+        raise _malformed(f"{source.value} request body", exc, wrong) from exc
     return out, drops.names
 
 
-def _malformed(what: str, exc: Exception) -> TranslationError:
-    """A body a translator could not read, said in words (the field missing, or the value it choked on),
-    not as a Python exception's repr: the text reaches the app in a 400 or the access line."""
+def _malformed(what: str, exc: Exception, wrong: str | None = None) -> TranslationError:
+    """A body a translator could not read, said in words: the field of the wrong JSON type (``wrong``,
+    from the dialect's shape), else the field missing, else that some value is not allowed. Never the
+    Python exception's text (``'int' object is not iterable``): it reaches the app in a 400."""
+    if wrong is not None:
+        return TranslationError(f"malformed {what}: {wrong}")
     if isinstance(exc, KeyError) and exc.args:
         return TranslationError(f"malformed {what}: the field {exc.args[0]!r} is missing")
-    return TranslationError(f"malformed {what}: a field has a type or value its API does not allow ({exc})")
+    return TranslationError(f"malformed {what}: a field has a type or value its API does not allow")
 
 
 def translate_response(

@@ -305,19 +305,23 @@ async def test_settlements_carried_by_later_admissions_keep_two_pods_within_one_
 
 
 async def test_a_killed_pods_reservations_expire(redis_url: str) -> None:
-    """Holds of a pod that died without settling stop counting once their TTL has passed."""
-    clock = today_clock()
-    doomed, survivor = book(redis_url, clock, DOLLAR), book(redis_url, clock, DOLLAR)
-    for _ in range(3):
-        await doomed.admit(BudgetRequest(10_000, 20_000), [doomed.budgets.target("big")])  # $0.70 each
-    request = BudgetRequest(10_000, 20_000)
-    assert (await survivor.admit(request, [survivor.budgets.target("big")])).decision.verdict == "deny"
-    clock.advance(30)
-    admission = await survivor.admit(request, [survivor.budgets.target("big")])
-    assert admission.decision.verdict == "allow"
-    await admission.release()
-    await survivor.close()
-    await doomed.close()
+    """Holds of a pod that died without settling stop counting once their TTL has passed by Redis's
+    clock (here one second: ``reservation_ttl_s`` is at least 10)."""
+    spec = StoreSpec(url=redis_url, key_prefix="test", timeout_ms=2000)
+    doomed, survivor = RedisStore(spec), RedisStore(spec)
+    counter = CounterRef("test:{budgets}:c:killed", int(time.time()) + 3600, 10)
+    try:
+        for n in range(3):
+            now = time.time()
+            assert (await doomed.reserve(f"d{n}", [counter], [3], now, now + 1)).refused == -1
+        now = time.time()
+        assert (await survivor.reserve("s1", [counter], [3], now, now + 900)).refused == 0
+        await asyncio.sleep(1.2)
+        now = time.time()
+        assert (await survivor.reserve("s2", [counter], [10], now, now + 900)) == (-1, (10,))
+    finally:
+        await doomed.close()
+        await survivor.close()
 
 
 async def test_the_documented_acl_is_enough(redis_url: str, redis_server: RedisServer) -> None:
@@ -326,7 +330,7 @@ async def test_the_documented_acl_is_enough(redis_url: str, redis_server: RedisS
         client.execute_command(
             "ACL", "SETUSER", "sidecar", "on", ">pw", "~llm-sidecar:{budgets}:*", "+ping", "+evalsha", "+eval",
             "+script|load", "+zrangebyscore", "+zremrangebyscore", "+zadd", "+zrem", "+hincrby", "+hmget",
-            "+expire", "+set",
+            "+expire", "+set", "+time",
         )  # fmt: skip
     spec = StoreSpec.model_validate(
         {"url": redis_url, "username": "sidecar", "password": {"env": "P"}, "timeout_ms": 5000}
@@ -359,3 +363,32 @@ async def test_a_pods_clock_off_from_redis_still_counts(redis_url: str, skew_s: 
     second = await ledger.admit(BudgetRequest(10, 10), target)
     assert (second.decision.verdict, second.decision.store) == ("deny", "ok")
     await ledger.close()
+
+
+@pytest.mark.parametrize("skew_s", [-1000, 1000])
+async def test_a_pod_whose_clock_is_off_neither_frees_nor_keeps_anothers_holds(redis_url: str, skew_s: int) -> None:
+    """Two pods on one Redis, one's clock ``skew_s`` off (more than a 900 s reservation TTL): a hold on
+    the whole budget by either pod denies the other, and a hold expires when its lifetime has passed by
+    Redis's clock (a one-second hold of the skewed pod frees room a second later). Holds expired by each
+    pod's own clock: the pod ahead purged the other's holds at once and spent past the cap; the pod
+    behind had its holds purged by the other at once."""
+    spec = StoreSpec(url=redis_url, key_prefix="test", timeout_ms=2000)
+    pods = [RedisStore(spec), RedisStore(spec)]
+    clocks: list[Callable[[], float]] = [time.time, lambda: time.time() + skew_s]
+
+    async def reserve(pod: int, counter: CounterRef, amount: int, ttl_s: float) -> bool:
+        now = clocks[pod]()
+        return (await pods[pod].reserve(f"r{random.random()}", [counter], [amount], now, now + ttl_s)).refused == -1
+
+    try:
+        for holder, other in ((0, 1), (1, 0)):
+            counter = CounterRef(f"test:{{budgets}}:c:skew{skew_s}:{holder}", int(time.time()) + 3600, 10)
+            assert await reserve(holder, counter, 10, 900)
+            assert not await reserve(other, counter, 1, 900), f"pod {other} freed pod {holder}'s hold"
+        counter = CounterRef(f"test:{{budgets}}:c:skew{skew_s}:short", int(time.time()) + 3600, 10)
+        assert await reserve(1, counter, 10, 1)
+        await asyncio.sleep(1.2)  # Redis's clock passes the skewed pod's one-second hold
+        assert await reserve(0, counter, 10, 900)
+    finally:
+        for pod in pods:
+            await pod.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 
@@ -75,18 +76,25 @@ async def test_a_release_frees_the_whole_hold(store: Store) -> None:
 
 
 async def test_a_hold_expires_by_itself(store: Store) -> None:
-    """A reservation never settled (a killed pod) stops counting at its hold_until."""
-    await store.reserve("r1", [A], [60], NOW, HOLD)
-    assert await store.read([A], HOLD - 0.5) == (60,)
-    assert await store.read([A], HOLD) == (0,)
-    assert (await store.reserve("r2", [A], [100], HOLD, HOLD + 100)).refused == -1
+    """A reservation never settled (a killed pod) stops counting ``hold_until - now`` seconds after it
+    was made, by the store's clock (a real Redis counts by its own: real time here)."""
+    now = time.time()
+    await store.reserve("r1", [A], [60], now, now + 1)
+    assert await store.read([A], time.time()) == (60,)
+    await asyncio.sleep(1.1)
+    now = time.time()
+    assert await store.read([A], now) == (0,)
+    assert (await store.reserve("r2", [A], [100], now, now + 100)).refused == -1
 
 
 async def test_a_hold_on_several_counters_expires_from_all_of_them(store: Store) -> None:
-    """An unsettled reservation on two counters stops counting on both at its hold_until."""
-    await store.reserve("r1", [A, B], [60, 7], NOW, HOLD)
-    assert await store.read([A, B], HOLD) == (0, 0)
-    assert (await store.reserve("r2", [B, A], [1, 100], HOLD, HOLD + 100)).uses == (1, 100)
+    """An unsettled reservation on two counters stops counting on both when its lifetime has passed."""
+    now = time.time()
+    await store.reserve("r1", [A, B], [60, 7], now, now + 1)
+    await asyncio.sleep(1.1)
+    now = time.time()
+    assert await store.read([A, B], now) == (0, 0)
+    assert (await store.reserve("r2", [B, A], [1, 100], now, now + 100)).uses == (1, 100)
 
 
 async def test_a_settlement_after_expiry_still_counts_the_use(store: Store) -> None:

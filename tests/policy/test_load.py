@@ -167,6 +167,36 @@ def test_invalid_yaml_names_the_line() -> None:
     assert len(errors) == 1 and "invalid YAML at line" in errors[0]
 
 
+def test_a_policy_that_is_not_utf8_names_the_byte_and_the_line() -> None:
+    """A file saved as Latin-1 is a PolicyError naming the byte and its line (PyYAML's ReaderError
+    escaped the loader: a traceback from ``validate``, and the end of hot reload in a running pod)."""
+    data = (BASE + "default: {target: gpt-4o}  # caf\xe9\n").encode("latin-1")
+    with pytest.raises(PolicyError) as caught:
+        load_policy_bytes(data, "test.yaml")
+    assert caught.value.errors == ["invalid YAML: not UTF-8 text: byte 0xe9 on line 10 (save the file as UTF-8)"]
+
+
+def test_a_control_character_yaml_forbids_names_its_line() -> None:
+    """A control character (a stray BEL pasted into a comment) is a PolicyError naming it and its line."""
+    assert errors_of(BASE + "# \x07\n") == ["invalid YAML: control character U+0007 on line 10 is not allowed"]
+
+
+@pytest.mark.parametrize(
+    ("text", "path"),
+    [
+        (BASE.replace("model: gpt-4o-mini}", 'model: "gpt-4o-mini\\r\\nx-injected: 1"}'), "models.gpt-4o-mini.model"),
+        (BASE.replace("  claude:", '  "claude\\n":') + "default: {target: gpt-4o}\n", "models"),
+        (BASE + 'routes:\n  - {name: "r\\u0000", match: {model: x}, target: gpt-4o}\n', "routes[0].name"),
+    ],
+    ids=["upstream model id", "model name", "route name"],
+)
+def test_a_name_written_in_headers_or_urls_refuses_control_characters(text: str, path: str) -> None:
+    """A model name, an upstream model id or a route name goes into response headers and upstream URLs:
+    one with a line break or NUL is a load error naming it (it loaded, and every request was a 500)."""
+    errors = [e for e in errors_of(text) if "control character" in e]
+    assert errors and errors[0].startswith(path), errors_of(text)
+
+
 def test_json_policy_is_accepted() -> None:
     """A policy written as JSON loads like YAML."""
     import yaml

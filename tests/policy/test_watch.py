@@ -120,6 +120,39 @@ async def test_a_policy_nested_past_the_parsers_depth_is_rejected_and_reloads_go
         task.cancel()
 
 
+async def test_an_error_in_a_poll_is_a_rejected_reload_once_and_polling_goes_on(tmp_path: Path) -> None:
+    """Whatever a poll raises (here the tick's work: key and TLS files) is reported once as a rejected
+    reload, its type and message in one line, and the watcher lives on: a new policy written while the
+    tick still fails is applied (it used to end the task: hot reload stopped for the life of the pod
+    without a word)."""
+    path = tmp_path / "policy.yaml"
+    path.write_text(V1)
+    holder = PolicyHolder(load_policy(path))
+    events: list[tuple[bool, list[str]]] = []
+    ticks = []
+
+    def tick() -> None:
+        ticks.append(1)
+        if len(ticks) <= 40:
+            raise UnicodeDecodeError("utf-8", b"\xe9", 0, 1, "invalid continuation byte")
+
+    watcher = PolicyWatcher(
+        str(path), holder, interval=0.05, on_reload=lambda ok, _, errs: events.append((ok, errs)), on_tick=tick
+    )
+    task = asyncio.create_task(watcher.run())
+    try:
+        await wait_for(lambda: len(ticks) > 5)
+        decoding = "'utf-8' codec can't decode byte 0xe9 in position 0: invalid continuation byte"
+        assert events == [(False, [f"reload tick failed: UnicodeDecodeError: {decoding}"])]
+        assert holder.reloads_failed == 1
+        path.write_text(V2)
+        await wait_for(lambda: default_target(holder) == "claude")
+        assert len(ticks) <= 40, "applied while the tick still failed"
+        assert not task.done() and holder.last_error is None and events[1:] == [(True, [])]
+    finally:
+        task.cancel()
+
+
 async def test_reload_now_rereads_without_waiting_for_a_poll(tmp_path: Path) -> None:
     """reload_now (SIGHUP) applies a change at once, even when the stat signature did not move."""
     path = tmp_path / "policy.yaml"
@@ -195,6 +228,35 @@ async def test_broken_router_file_keeps_the_last_good_policy(tmp_path: Path, rou
         assert holder.last_error is not None
         (error,) = holder.last_error.errors
         assert error.startswith("routing.learned.file: router.json: invalid JSON")
+    finally:
+        task.cancel()
+
+
+@pytest.mark.timeout(20)
+async def test_a_router_file_that_vanishes_or_turns_into_a_fifo_is_rejected_and_its_return_restores(
+    tmp_path: Path, router_files: tuple[bytes, bytes]
+) -> None:
+    """The router file deleted between reloads is one rejected reload (the old router decides); a named
+    pipe in its place is as unreadable, without blocking the loop (opening it waited for a writer); the
+    file put back as it was is the serving policy again: no reload, the error cleared."""
+    router = tmp_path / "router.json"
+    router.write_bytes(router_files[0])
+    path = tmp_path / "policy.yaml"
+    path.write_text(LEARNED)
+    holder, task, events = await start(path)
+    try:
+        version = holder.policy.version
+        router.unlink()
+        await wait_for(lambda: holder.last_error is not None)
+        assert holder.last_error is not None and "cannot read" in holder.last_error.errors[0]
+        os.mkfifo(router)  # still unreadable: no new report, and the loop is not stuck opening it
+        await asyncio.sleep(0.5)
+        assert holder.last_error is not None and not task.done()
+        router.unlink()
+        router.write_bytes(router_files[0])
+        await wait_for(lambda: holder.last_error is None)
+        assert holder.policy.version == version and task_of(holder, EXTRACT) == "extraction"
+        assert [ok for ok, _ in events] == [False] and holder.reloads_ok == 0  # reported once
     finally:
         task.cancel()
 

@@ -9,7 +9,7 @@ MODELS = {
     "mini": (4000, "[chat, streaming, json]", 0.15, 0.6, "economy"),
     "seeing": (16000, "[chat, streaming, vision, json]", 1.0, 4.0, "standard"),
     "tooled": (32000, "[chat, streaming, tools, json]", 2.0, 8.0, "standard"),
-    "big": (200000, "[chat, streaming, tools, vision, json]", 2.5, 10.0, "premium"),
+    "big": (200000, "[chat, streaming, tools, vision, json, thinking]", 2.5, 10.0, "premium"),
 }
 
 ROUTING = """routing:

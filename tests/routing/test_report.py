@@ -51,6 +51,12 @@ def test_replayed_request_keeps_its_logged_features() -> None:
     assert (request.features.tools, request.features.prompt_tokens, request.features.images) == (2, 900, 0)
 
 
+def test_a_replayed_thinking_request_still_asks_for_thinking() -> None:
+    """``thinking`` on the access line comes back, so ``diff --replay`` excludes models that cannot think."""
+    assert request_from_access({**LINE, "features": {"thinking": True}}, app="").features.thinking is True
+    assert request_from_access(LINE, app="").features.thinking is False
+
+
 def test_replay_routes_by_the_logged_task_and_complexity() -> None:
     """A new policy that sends simple extraction to a cheap model moves a logged extraction request there."""
     old, new = (load_policy_bytes(text.encode(), "p.yaml") for text in (OLD, NEW))

@@ -62,6 +62,18 @@ def test_json_schema_needs_json() -> None:
     assert "text-only" not in names(select(features("x", response_format=fmt)))
 
 
+def test_thinking_needs_the_thinking_capability() -> None:
+    """A request asking the model to think excludes every model without thinking, saying why."""
+    thinker = Candidate("thinker", frozenset({"chat", "thinking"}), 200_000, 1.0, 4.0)
+    s = select_cheapest(
+        (MINI, thinker), features("x", reasoning_effort="low"), task="general", min_tier=0, output_tokens=500
+    )
+    assert names(s) == ["thinker"]
+    assert [(e.candidate.name, e.reason) for e in s.excluded] == [
+        ("mini", "no thinking capability (the request asks the model to think)")
+    ]
+
+
 def test_long_prompt_excludes_small_windows() -> None:
     """A prompt of ~30k tokens never goes to an 8k or 32k window; the reason shows the arithmetic."""
     s = select(features("word " * 30_000))
@@ -140,6 +152,7 @@ def test_menu_selects_what_select_cheapest_selects() -> None:
         features("hi", tools=[{"type": "function", "function": {"name": "f"}}]),
         features("hi", stream=True),
         features("hi", response_format={"type": "json_schema", "json_schema": {"name": "x", "schema": {}}}),
+        features("hi", reasoning_effort="high"),
     ]
     compared = 0
     for request in requests:

@@ -64,6 +64,33 @@ async def test_image_never_goes_to_a_model_without_vision(fake: FakeFactory, sid
     assert raw.headers["x-sidecar-model"] == "seeing"
 
 
+async def test_a_thinking_request_never_goes_to_a_model_that_cannot_think(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """``reasoning_effort`` asks the model to think: the cheapest model with the thinking capability
+    serves it (it went to the cheapest model, which cannot think); ``none`` asks for nothing."""
+    running = await start(fake, sidecar)
+    raw = await ask(running, "Extract the city: I live in Paris.", reasoning_effort="low")
+    assert raw.headers["x-sidecar-model"] == "big"
+    raw = await ask(running, "Extract the city: I live in Paris.", reasoning_effort="none")
+    assert raw.headers["x-sidecar-model"] == "mini"
+
+
+async def test_no_model_that_can_think_is_a_400_naming_each_candidate(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """With no candidate able to think, the SDK's 400 says so for each (``explain``'s reasons)."""
+    running = await start(
+        fake,
+        sidecar,
+        "  - name: auto\n    match: {model: auto}\n    target: {select: cheapest, from: [mini, tooled]}\n",
+    )
+    with pytest.raises(openai.BadRequestError) as caught:
+        await ask(running, "Extract the city: Paris.", reasoning_effort="high")
+    assert "mini: no thinking capability (the request asks the model to think)" in str(caught.value)
+    assert "tooled: no thinking capability" in str(caught.value)
+
+
 async def test_long_prompt_never_goes_to_a_too_small_window(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """A simple question over a document larger than the cheap model's window skips that model."""
     running = await start(fake, sidecar)

@@ -372,7 +372,7 @@ async def test_a_tool_call_without_arguments_from_anthropic_parses_as_json_for_t
     ("extra", "said"),
     [
         ({"tools": [{"type": "function", "function": {"parameters": {}}}]}, "the field 'name' is missing"),
-        ({"messages": [{"role": "user", "content": [5]}]}, "a field has a type or value its API does not allow"),
+        ({"messages": [{"role": "user", "content": [5]}]}, "messages[0].content[0]: must be an object, not a number"),
     ],
     ids=["tool without name", "content part a number"],
 )

@@ -3,6 +3,7 @@ certificates (mutual TLS), rotation, and files that cannot be used."""
 
 from __future__ import annotations
 
+import os
 import ssl
 from pathlib import Path
 
@@ -139,3 +140,12 @@ def test_an_encrypted_key_is_refused_without_a_prompt(ca: trustme.CA, tmp_path: 
     spec = TLSSpec(client_cert=pem(tmp_path, "c.pem", leaf.cert_chain_pems[0]), client_key=str(tmp_path / "key.pem"))
     with pytest.raises(TLSConfigError, match="not a usable PEM file"):
         TLSContexts().context_for(spec)
+
+
+@pytest.mark.timeout(10)
+def test_a_ca_bundle_that_is_a_fifo_is_refused_not_waited_for(tmp_path: Path) -> None:
+    """A named pipe as ``ca_bundle`` is a TLSConfigError naming it: OpenSSL would wait for a writer,
+    on the event loop, and the pod would stop answering."""
+    os.mkfifo(tmp_path / "ca.pem")
+    with pytest.raises(TLSConfigError, match=r"ca\.pem: not a regular file"):
+        TLSContexts().context_for(TLSSpec(ca_bundle=str(tmp_path / "ca.pem")))

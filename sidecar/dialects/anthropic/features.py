@@ -2,7 +2,7 @@
 operation is the dialect's ``WireDialect.feature_walkers``): /v1/messages and count_tokens read
 ``system``, ``messages`` (text, image, document, tool_use, tool_result and thinking blocks),
 ``tools``, ``tool_choice`` any/tool, ``output_config.format``/``output_format``, ``max_tokens``,
-``stream``.
+``stream``, ``thinking`` (enabled or adaptive).
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ def messages(body: dict[str, Any], tally: Tally) -> None:
     tally.json_schema = bool(fmt)
     tally.output_limit(output_limit(body, Operation.CHAT))
     tally.stream = body.get("stream") is True
+    tally.thinking = mapping(body.get("thinking")).get("type") in ("enabled", "adaptive")
 
 
 WALKERS: Mapping[Operation, FeatureWalker] = {Operation.CHAT: messages, Operation.COUNT_TOKENS: messages}

@@ -8,7 +8,7 @@ from ...translate.bundles import Translation
 from ...translate.stream import StreamEncoder
 from .. import Dialect, Operation
 from ..gemini import count_tokens
-from . import request, response
+from . import request, response, shape
 from .decoder import AnthropicDecoder
 from .encoder import AnthropicEncoder
 
@@ -22,6 +22,7 @@ def _anthropic_encoder(model: str, include_usage: bool) -> StreamEncoder:
 
 
 TRANSLATION = Translation(
+    chat_request_shape=shape.CHAT_REQUEST,
     parse_request=request.parse_request,
     build_request=request.build_request,
     parse_response=response.parse_response,

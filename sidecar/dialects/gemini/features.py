@@ -4,8 +4,9 @@ operation is the dialect's ``WireDialect.feature_walkers``); keys come in camelC
 - ``generate``    generateContent and countTokens (also wrapped in ``generateContentRequest``):
                   ``systemInstruction``, ``contents`` (text, inlineData, fileData, functionCall,
                   functionResponse parts; thoughts skipped), ``tools``, ``toolConfig`` mode ANY,
-                  ``generationConfig`` (maxOutputTokens, responseMimeType, responseSchema); streaming
-                  is in the URL, not the body (routing is told it)
+                  ``generationConfig`` (maxOutputTokens, responseMimeType, responseSchema,
+                  thinkingConfig: a positive thinkingBudget or a thinkingLevel asks for thinking);
+                  streaming is in the URL, not the body (routing is told it)
 - ``embeddings``  embedContent / batchEmbedContents
 """
 
@@ -78,6 +79,11 @@ def generate(body: dict[str, Any], tally: Tally) -> None:
     schema = either(config, "responseSchema", "response_schema")
     tally.json_schema = bool(schema or either(config, "responseJsonSchema", "response_json_schema"))
     tally.output_limit(config_limit(config))
+    thinking = either(config, "thinkingConfig", "thinking_config")
+    if isinstance(thinking, dict):
+        budget = either(thinking, "thinkingBudget", "thinking_budget")
+        level = either(thinking, "thinkingLevel", "thinking_level")
+        tally.thinking = (type(budget) is int and budget > 0) or (isinstance(level, str) and level != "")
 
 
 def embeddings(body: dict[str, Any], tally: Tally) -> None:

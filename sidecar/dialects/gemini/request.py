@@ -37,6 +37,7 @@ from ...translate.common import (
 )
 from ...translate.params import integer, number, stop_list, stops
 from ...translate.schema import to_gemini, to_json_schema
+from ...translate.shapes import said_kind
 from .thinking import build_thinking, parse_thinking
 
 SKIP_SIGNATURE = "skip_thought_signature_validator"
@@ -106,7 +107,10 @@ def _parse_contents(contents: list[Any], drops: Drops) -> list[Message]:
     for turn, content in enumerate(contents):
         role: Literal["user", "assistant"] = "assistant" if content.get("role") == "model" else "user"
         parts: list[Part] = []
-        for index, raw in enumerate(content.get("parts") or ()):
+        raw_parts = content.get("parts") or ()
+        if isinstance(raw_parts, (str, dict)):  # iterated, a string would read as parts of one letter
+            raise TranslationError(f"contents[{turn}].parts: must be an array, not {said_kind(raw_parts)}")
+        for index, raw in enumerate(raw_parts):
             part = {camel(k): v for k, v in raw.items()} if any("_" in k for k in raw) else raw
             if "text" in part:
                 if part.get("thought"):
@@ -215,6 +219,8 @@ def _parse_config(value: Any, req: ChatRequest, drops: Drops) -> None:
             if v != 0:
                 req["presence_penalty" if key == "presencePenalty" else "frequency_penalty"] = v
         elif key == "responseMimeType":
+            if not isinstance(v, str):  # it is named in a refusal's text: a number there was a 500
+                raise TranslationError("generationConfig.responseMimeType: must be a string")
             mime = v
         elif key == "responseSchema":
             schema = to_json_schema(v)

@@ -9,7 +9,7 @@ from ...translate.common import Drops, TranslateOptions
 from ...translate.stream import StreamEncoder
 from .. import Dialect, Operation
 from ..errors import ANTHROPIC_ONLY_STATUSES
-from . import count_tokens, embeddings, request, response
+from . import count_tokens, embeddings, request, response, shape
 from .decoder import GeminiDecoder
 from .encoder import GeminiEncoder
 
@@ -29,6 +29,7 @@ def _gemini_encoder(model: str, include_usage: bool) -> StreamEncoder:
 
 
 TRANSLATION = Translation(
+    chat_request_shape=shape.CHAT_REQUEST,
     parse_request=request.parse_request,
     build_request=request.build_request,
     parse_response=response.parse_response,

@@ -6,6 +6,7 @@ Map of the package::
                  stream shape) and its ProviderAPI objects: what the registry lists
     translation  TRANSLATION: the dialect's functions below, gathered in one ``translate.bundles.Translation``
     request      chat requests <-> the common form (pure), the request-parameter reader
+    shape        CHAT_REQUEST: the JSON types of a chat request's fields, named in a 400 (translate.shapes)
     response     chat responses <-> the common form, usage, finish reasons, error body and error event
     decoder      upstream stream events -> common deltas
     encoder      common deltas -> a caller's stream events

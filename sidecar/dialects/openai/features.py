@@ -4,11 +4,11 @@ operation is the dialect's ``WireDialect.feature_walkers``):
 - ``chat``        /v1/chat/completions: ``messages`` (system/developer, user parts text, image_url,
                   input_audio, file; assistant tool_calls; tool), ``tools`` and legacy ``functions``,
                   ``tool_choice``/``function_call``, ``response_format``,
-                  ``max_completion_tokens``/``max_tokens``, ``stream``
+                  ``max_completion_tokens``/``max_tokens``, ``stream``, ``reasoning_effort`` (thinking)
 - ``responses``   /v1/responses: ``instructions``, ``input`` (a string or items: messages with
                   input_text/input_image/input_file/input_audio parts, function_call,
                   function_call_output), ``tools``, ``tool_choice``, ``text.format``,
-                  ``max_output_tokens``, ``stream``
+                  ``max_output_tokens``, ``stream``, ``reasoning.effort`` (thinking)
 - ``completion``  /v1/completions: ``prompt``, ``max_tokens``, ``stream``
 - ``embeddings``  /v1/embeddings: ``input``
 """
@@ -116,6 +116,13 @@ def chat(body: dict[str, Any], tally: Tally) -> None:
     limit = body.get("max_completion_tokens", body.get("max_tokens"))  # ``output_limit``, without the calls
     if type(limit) is int and limit > 0:  # ``Tally.output_limit``: a bool is not one (its type is bool)
         tally.max_output_tokens = limit
+    if "reasoning_effort" in body:
+        tally.thinking = _thinks(body["reasoning_effort"])
+
+
+def _thinks(effort: Any) -> bool:
+    """Whether a reasoning effort asks the model to reason: any effort but ``none``."""
+    return isinstance(effort, str) and effort != "none"
 
 
 def responses(body: dict[str, Any], tally: Tally) -> None:
@@ -151,6 +158,7 @@ def responses(body: dict[str, Any], tally: Tally) -> None:
                 tally.text(output)
     _options(body, tally, mapping(mapping(body.get("text")).get("format")).get("type"))
     tally.output_limit(output_limit(body, Operation.RESPONSES))
+    tally.thinking = _thinks(mapping(body.get("reasoning")).get("effort"))
 
 
 def completion(body: dict[str, Any], tally: Tally) -> None:

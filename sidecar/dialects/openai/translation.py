@@ -9,7 +9,7 @@ from ...translate.common import Drops, TranslateOptions
 from .. import Dialect, Operation
 from ..errors import ANTHROPIC_ONLY_STATUSES
 from ..gemini import embeddings
-from . import request, response
+from . import request, response, shape
 from .decoder import OpenAIDecoder
 from .encoder import OpenAIEncoder
 
@@ -25,6 +25,7 @@ def _openai_embeddings_to_gemini(body: dict[str, Any], model: str, request: dict
 
 
 TRANSLATION = Translation(
+    chat_request_shape=shape.CHAT_REQUEST,
     parse_request=request.parse_request,
     build_request=request.build_request,
     parse_response=response.parse_response,

@@ -27,7 +27,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ...policy.files import digest_of
+from ...policy.files import digest_of, read_file
 from ..errors import RoutingError
 from ..textview import TextView
 from . import packed
@@ -184,7 +184,7 @@ def parse_model(data: bytes, source: str) -> LearnedModel:
 
 def load_model(path: str | Path) -> LearnedModel:
     try:
-        data = Path(path).read_bytes()
+        data = read_file(path)
     except OSError as exc:
         raise RouterFileError([f"cannot read {path}: {exc.strerror or exc}"]) from None
     return parse_model(data, str(path))

@@ -95,3 +95,13 @@ def test_anthropic_output_format_and_stream() -> None:
         }
     )
     assert (f.json_mode, f.json_schema, f.stream) == (True, True, True)
+
+
+@pytest.mark.parametrize(
+    ("thinking", "thinks"),
+    [({"type": "enabled", "budget_tokens": 2048}, True), ({"type": "adaptive"}, True), ({"type": "disabled"}, False)],
+)
+def test_anthropic_thinking_enabled_or_adaptive_asks_for_thinking(thinking: dict[str, Any], thinks: bool) -> None:
+    """``thinking`` enabled or adaptive asks the model to think; disabled does not."""
+    f = anthropic({"max_tokens": 4096, "messages": [{"role": "user", "content": "hi"}], "thinking": thinking})
+    assert f.thinking is thinks

@@ -79,3 +79,15 @@ def test_gemini_count_tokens_wrapped_request() -> None:
         Operation.COUNT_TOKENS,
     )
     assert (f.last_user_text, f.turns) == ("count me", 1)
+
+
+def test_gemini_a_positive_thinking_budget_or_a_level_asks_for_thinking() -> None:
+    """thinkingConfig asks for thinking with a positive thinkingBudget or a thinkingLevel; a budget of 0
+    (thinking off) or -1 (the model decides, maybe not at all) does not require a model that thinks."""
+
+    def thinks(config: dict[str, Any]) -> bool:
+        body = {"contents": [{"parts": [{"text": "hi"}]}], "generationConfig": {"thinkingConfig": config}}
+        return gemini(body).thinking
+
+    assert thinks({"thinkingBudget": 1024}) and thinks({"thinking_budget": 8}) and thinks({"thinkingLevel": "low"})
+    assert not thinks({"thinkingBudget": 0}) and not thinks({"thinkingBudget": -1, "includeThoughts": True})

@@ -194,3 +194,17 @@ def test_responses_text_format_json_schema() -> None:
     """text.format json_schema asks for JSON with a schema."""
     f = responses({"input": "hi", "text": {"format": {"type": "json_schema", "name": "r", "schema": {}}}})
     assert (f.json_mode, f.json_schema) == (True, True)
+
+
+@pytest.mark.parametrize(("effort", "thinks"), [("low", True), ("minimal", True), ("high", True), ("none", False)])
+def test_openai_reasoning_effort_asks_for_thinking(effort: str, thinks: bool) -> None:
+    """Chat ``reasoning_effort`` and Responses ``reasoning.effort`` ask the model to think, unless ``none``."""
+    chat = openai({"messages": [{"role": "user", "content": "hi"}], "reasoning_effort": effort})
+    assert chat.thinking is thinks
+    assert responses({"input": "hi", "reasoning": {"effort": effort}}).thinking is thinks
+
+
+def test_openai_without_reasoning_effort_asks_for_no_thinking() -> None:
+    """A plain chat body (the fast path) and a Responses body without ``reasoning`` think nothing."""
+    assert openai({"messages": [{"role": "user", "content": "hi"}]}).thinking is False
+    assert responses({"input": "hi"}).thinking is False
