@@ -84,7 +84,8 @@ class Credentials:
 
     def refresh(self) -> tuple[list[str], list[str]]:
         """Re-read key files whose signature changed and is settled (module docstring); returns the
-        paths re-read and the reasons a changed file was refused (once per change; never a key)."""
+        paths whose key changed and the reasons a changed file was refused (once per change; never a
+        key)."""
         changed: list[str] = []
         refused: list[str] = []
         for path, cached in list(self._files.items()):
@@ -101,8 +102,8 @@ class Credentials:
                     self._files[path] = replace(cached, unsettled=signature)
                     continue
                 try:
-                    self._read(path)
-                    changed.append(path)
+                    if self._read(path).value != cached.value:  # a Secret swap re-links every file
+                        changed.append(path)
                     continue
                 except CredentialError as exc:
                     reason = str(exc)

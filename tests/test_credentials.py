@@ -88,6 +88,24 @@ def test_a_key_file_swapped_by_symlink_is_read_on_the_next_poll(tmp_path: Path) 
     assert credentials.key_for(spec, None) == "sk-two"
 
 
+def test_a_swap_that_leaves_a_key_unchanged_is_not_reported_as_a_reload(tmp_path: Path) -> None:
+    """The kubelet swaps the whole Secret at once: a key file whose content is the same after the swap
+    is not reported as re-read (only the rotated key is), and is not read again on the next poll."""
+    for name, key in (("v1", "sk-one"), ("v2", "sk-one")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "key").write_text(key)
+    (tmp_path / "..data").symlink_to("v1")
+    (tmp_path / "key").symlink_to("..data/key")
+    credentials, spec = Credentials({}), ApiKeySpec(file=str(tmp_path / "key"))
+    assert credentials.key_for(spec, None) == "sk-one"
+    (tmp_path / "..data_tmp").symlink_to("v2")
+    (tmp_path / "..data_tmp").rename(tmp_path / "..data")
+    assert credentials.refresh() == ([], [])
+    os.unlink(tmp_path / "v1" / "key")  # a file still read through the old signature would be gone
+    assert credentials.refresh() == ([], [])
+    assert credentials.key_for(spec, None) == "sk-one"
+
+
 def test_a_removed_key_file_keeps_the_last_key_and_says_so_once(tmp_path: Path) -> None:
     """A key file that disappears keeps the last key read; the refusal is reported once, not every poll."""
     path = tmp_path / "key"
