@@ -33,7 +33,7 @@ from ...translate.common import (
     safe_id,
     turns_of,
 )
-from ...translate.params import chat_params, stop_list
+from ...translate.params import caller_name, chat_params, named, stop_list
 from ...translate.schema import object_schema
 from .thinking import build_thinking, parse_thinking
 
@@ -61,12 +61,14 @@ def parse_request(body: dict[str, Any], drops: Drops) -> ChatRequest:
             req[key] = value  # type: ignore[literal-required]
         elif key == "stop_sequences":
             if stop := stop_list(value, key):
-                req["stop"], req["stop_param"] = stop, key
+                req["stop"] = stop
+                named(req, "stop", key)
         elif key == "stream":
             req["stream"] = bool(value)
         elif key == "metadata":
             if value.get("user_id"):
                 req["user"] = value["user_id"]
+                named(req, "user", "metadata.user_id")
         elif key == "tools":
             req["tools"] = _parse_tools(value, drops)
         elif key == "tool_choice":
@@ -212,6 +214,7 @@ def _parse_tool_choice(value: Any, req: ChatRequest) -> None:
     req["tool_choice"] = choice
     if value.get("disable_parallel_tool_use"):
         req["parallel_tool_calls"] = False
+        named(req, "parallel_tool_calls", "tool_choice.disable_parallel_tool_use")
 
 
 def build_request(req: ChatRequest, model: str, drops: Drops, options: TranslateOptions) -> dict[str, Any]:
@@ -232,7 +235,7 @@ def build_request(req: ChatRequest, model: str, drops: Drops, options: Translate
     if stop:
         kept = [s for s in stop if not isinstance(s, str) or s.strip()]
         if len(kept) < len(stop):
-            drops.unsupported(req.get("stop_param", "stop"), "Anthropic takes no stop sequence of only whitespace")
+            drops.unsupported(caller_name(req, "stop"), "Anthropic takes no stop sequence of only whitespace")
         if kept:
             out["stop_sequences"] = kept
     if req.get("stream"):
@@ -241,7 +244,7 @@ def build_request(req: ChatRequest, model: str, drops: Drops, options: Translate
         out["metadata"] = {"user_id": req["user"]}
     for key in ("n", "seed", "presence_penalty", "frequency_penalty"):
         if key in req:
-            drops.unsupported(key)
+            drops.unsupported(caller_name(req, key))
     tools: list[dict[str, Any]] = []
     for t in req.get("tools", ()):
         tool = {"name": t["name"], "input_schema": object_schema(t["parameters"])}

@@ -35,7 +35,7 @@ from ...translate.common import (
     guess_media_type,
     turns_of,
 )
-from ...translate.params import integer, number, stop_list, stops
+from ...translate.params import caller_name, integer, named, number, stop_list, stops
 from ...translate.schema import to_gemini, to_json_schema
 from .thinking import build_thinking, parse_thinking
 
@@ -205,15 +205,20 @@ def _parse_config(value: Any, req: ChatRequest, drops: Drops) -> None:
             continue
         if key in _CONFIG_KEYS:
             req[_CONFIG_KEYS[key]] = v  # type: ignore[literal-required]
+            named(req, _CONFIG_KEYS[key], key)
         elif key == "stopSequences":
             if stop := stop_list(v, key):
-                req["stop"], req["stop_param"] = stop, key
+                req["stop"] = stop
+                named(req, "stop", key)
         elif key == "candidateCount":
             if v != 1:
                 req["n"] = v
+                named(req, "n", key)
         elif key in ("presencePenalty", "frequencyPenalty"):
             if v != 0:
-                req["presence_penalty" if key == "presencePenalty" else "frequency_penalty"] = v
+                common = "presence_penalty" if key == "presencePenalty" else "frequency_penalty"
+                req[common] = v  # type: ignore[literal-required]
+                named(req, common, key)
         elif key == "responseMimeType":
             mime = v
         elif key == "responseSchema":
@@ -270,7 +275,7 @@ def build_request(req: ChatRequest, model: str, drops: Drops, options: Translate
                 fcc["allowedFunctionNames"] = choice["names"]
             out["toolConfig"] = {"functionCallingConfig": fcc}
         if req.get("parallel_tool_calls") is False:
-            drops.unsupported("parallel_tool_calls", "Gemini cannot forbid parallel calls")
+            drops.unsupported(caller_name(req, "parallel_tool_calls"), "Gemini cannot forbid parallel calls")
     config: dict[str, Any] = {}
     if "max_tokens" in req:
         config["maxOutputTokens"] = req["max_tokens"]
@@ -287,7 +292,7 @@ def build_request(req: ChatRequest, model: str, drops: Drops, options: Translate
             config[dst] = req[src]  # type: ignore[literal-required]
     stop = req.get("stop")
     if stop and len(stop) > GEMINI_MAX_STOPS:
-        name = req.get("stop_param", "stop")
+        name = caller_name(req, "stop")
         raise TranslationError(f"{name!r}: Gemini takes at most {GEMINI_MAX_STOPS} stop sequences, {len(stop)} given")
     if stop:
         config["stopSequences"] = stop
@@ -300,7 +305,7 @@ def build_request(req: ChatRequest, model: str, drops: Drops, options: Translate
     if config:
         out["generationConfig"] = config
     if req.get("user"):
-        drops.ignored("user")
+        drops.ignored(caller_name(req, "user"))
     return out
 
 

@@ -31,7 +31,7 @@ from ...translate.common import (
     split_data_uri,
     text_of,
 )
-from ...translate.params import chat_params, stop_list
+from ...translate.params import caller_name, chat_params, stop_list
 from ...translate.thinking import EFFORT_BUDGETS
 
 _IGNORED = frozenset(
@@ -261,7 +261,7 @@ def build_request(req: ChatRequest, model: str, drops: Drops, options: Translate
         if key in req:
             out[key] = req[key]
     if "top_k" in req:
-        drops.unsupported("top_k")
+        drops.unsupported(caller_name(req, "top_k"))
     if "thinking" in req:
         drops.unsupported(req["thinking"]["param"], "no chat-completions form for a thinking budget")
     tools = req.get("tools")
