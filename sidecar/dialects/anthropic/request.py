@@ -10,6 +10,7 @@
   result); temperature is clamped to Anthropic's 0..1; a stop sequence of only whitespace, which Anthropic
   refuses, is refused by name (under ``drop`` left out). ``thinking`` (enabled with a budget, or adaptive)
   is read into the common form's ``Thinking`` and written within Anthropic's bounds (``thinking``).
+  A ``thread`` (a message thread: the history stays at Anthropic) cannot be translated (``THREAD_REFUSAL``).
 """
 
 from __future__ import annotations
@@ -38,6 +39,13 @@ from ...translate.schema import object_schema
 from .thinking import build_thinking, parse_thinking
 
 _IGNORED = frozenset(("service_tier", "cache_control", "inference_geo", "speed", "diagnostics", "workspace_id"))
+THREAD_REFUSAL = (
+    "'thread': a message thread keeps the conversation at Anthropic, and a threaded turn carries only its new "
+    "messages; no other provider can read the rest. Send the whole history instead "
+    "(the anthropic SDK's tool_runner(thread=False))"
+)
+"""Why a request with a ``thread`` (Anthropic message threads) cannot be translated, in either
+``unsupported`` mode: dropped, the next turn would reach the provider as a lone tool result."""
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -84,6 +92,8 @@ def parse_request(body: dict[str, Any], drops: Drops) -> ChatRequest:
             req["response_format"] = _parse_format(value, drops)
         elif key in _IGNORED:
             drops.ignored(key)
+        elif key == "thread":
+            raise TranslationError(THREAD_REFUSAL)
         else:
             drops.unsupported(key)
     return req
