@@ -4,6 +4,8 @@
   roles user/model, ``systemInstruction``, text/inlineData/fileData/functionCall/functionResponse parts,
   ``tools[].functionDeclarations``, ``toolConfig.functionCallingConfig``, ``generationConfig``). The model
   and streaming are in the URL path, never in the body. camelCase and snake_case keys are both read.
+- Consecutive contents of one role are one turn (google-genai's chats keep a streamed answer as one
+  ``model`` content per fragment; OpenAI would take them as separate messages).
 - Gemini has no tool-call ids in history: reading, calls get ``call_{turn}_{part}`` ids and each
   ``functionResponse`` links to the earliest unanswered call of the same name; writing, ids are dropped
   and each ``functionResponse`` takes its call's name. The first ``functionCall`` of each model turn
@@ -154,7 +156,10 @@ def _parse_contents(contents: list[Any], drops: Drops) -> list[Message]:
                 parts.append({"type": "media", "media_type": media, "data": None, "url": uri})
             else:
                 drops.unsupported("parts." + next((k for k in part if k != "thoughtSignature"), "empty"))
-        messages.append({"role": role, "parts": parts})
+        if messages and messages[-1]["role"] == role:
+            messages[-1]["parts"].extend(parts)  # one turn: a streamed answer is kept one content per fragment
+        else:
+            messages.append({"role": role, "parts": parts})
     return messages
 
 
