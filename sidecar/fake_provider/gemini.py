@@ -66,7 +66,7 @@ def prompt_of(body: Mapping[str, Any], model: str = "") -> conv.Prompt:
         if isinstance(declaration, Mapping)
     ]
     tools = tuple(
-        conv.ToolSpec(str(d.get("name", "")), d.get("parameters") or d.get("parametersJsonSchema") or {})
+        conv.ToolSpec(str(d.get("name", "")), d.get("parameters") or _json_schema_of(d) or {})
         for d in declarations
     )
     config = (body.get("toolConfig") or {}).get("functionCallingConfig") or {}
@@ -93,6 +93,11 @@ def prompt_of(body: Mapping[str, Any], model: str = "") -> conv.Prompt:
         if generation.get("responseLogprobs") is True
         else None,
     )
+
+
+def _json_schema_of(declaration: Mapping[str, Any]) -> Any:
+    """A declaration's ``parametersJsonSchema``, in either spelling (google-genai sends the snake case one)."""
+    return declaration.get("parametersJsonSchema") or declaration.get("parameters_json_schema")
 
 
 def generate(call: Call, *, stream: bool = False) -> Reply:

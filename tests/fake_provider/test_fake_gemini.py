@@ -74,6 +74,19 @@ async def test_function_call(fake, gemini_for):
     assert [(call.name, call.args) for call in calls] == [("get_weather", {"city": "test", "days": 1, "metric": True})]
 
 
+async def test_function_call_from_a_json_schema_declaration(fake, gemini_for):
+    """A declaration with ``parameters_json_schema`` (google-genai sends it in snake case; Gemini reads both
+    spellings) gets example arguments from that schema, not an empty object."""
+    client = gemini_for(await fake())
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    declaration = types.FunctionDeclaration(name="get_weather", parameters_json_schema=schema)
+    config = types.GenerateContentConfig(
+        tools=[types.Tool(function_declarations=[declaration])], automatic_function_calling=NO_AUTO_CALLS
+    )
+    result = await client.aio.models.generate_content(model="gemini-2.5-flash", contents="fake:tool", config=config)
+    assert [(call.name, call.args) for call in result.function_calls or []] == [("get_weather", {"city": "test"})]
+
+
 async def test_forced_call_then_function_response(fake, gemini_for):
     """Mode ANY forces a call; a following functionResponse turn gets a text reply."""
     client = gemini_for(await fake())
