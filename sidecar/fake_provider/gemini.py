@@ -66,8 +66,7 @@ def prompt_of(body: Mapping[str, Any], model: str = "") -> conv.Prompt:
         if isinstance(declaration, Mapping)
     ]
     tools = tuple(
-        conv.ToolSpec(str(d.get("name", "")), d.get("parameters") or _json_schema_of(d) or {})
-        for d in declarations
+        conv.ToolSpec(str(d.get("name", "")), d.get("parameters") or _json_schema_of(d) or {}) for d in declarations
     )
     config = (body.get("toolConfig") or {}).get("functionCallingConfig") or {}
     mode = {"ANY": "required", "NONE": "none"}.get(str(config.get("mode", "AUTO")).upper(), "auto")
