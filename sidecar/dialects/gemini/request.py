@@ -8,9 +8,9 @@
   ``model`` content per fragment; OpenAI would take them as separate messages).
 - Gemini has no tool-call ids in history: reading, calls get ``call_{turn}_{part}`` ids and each
   ``functionResponse`` links to the earliest unanswered call of the same name; writing, ids are dropped
-  and each ``functionResponse`` takes its call's name. The first ``functionCall`` of each model turn
-  written gets the documented ``skip_thought_signature_validator`` signature (Gemini 3 requires one, and
-  calls from another provider have none).
+  and each ``functionResponse`` takes its call's name and its place in the calls' order. The first
+  ``functionCall`` of each model turn written gets the documented ``skip_thought_signature_validator``
+  signature (Gemini 3 requires one, and calls from another provider have none).
 - Tool results: text that is a JSON object goes as the ``response`` object, other text as
   ``{"result": text}``, an error as ``{"error": ...}``; reading back unwraps the same way.
 - Schemas go through ``schema.to_gemini`` (tools and ``responseSchema``) and ``schema.to_json_schema``.
@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Literal
 
 import orjson
@@ -315,12 +316,15 @@ def build_request(req: ChatRequest, model: str, drops: Drops, options: Translate
 
 
 def _build_contents(messages: Any) -> list[dict[str, Any]]:
-    staged: list[tuple[str, list[dict[str, Any]], list[dict[str, Any]]]] = []
+    """Gemini ``contents``: a turn's function responses first, in the order of the calls they answer
+    (Gemini links a response to its call by position among the calls of that name, not by id)."""
+    staged: list[tuple[str, list[tuple[int, dict[str, Any]]], list[dict[str, Any]]]] = []
     names: dict[str, str] = {}
+    order: dict[str, int] = {}  # each call's position in the conversation
     for m in messages:
         role = "model" if m["role"] == "assistant" else "user"
         parts: list[dict[str, Any]] = []
-        results: list[dict[str, Any]] = []
+        results: list[tuple[int, dict[str, Any]]] = []
         for p in m["parts"]:
             kind = p["type"]
             if kind == "text":
@@ -328,11 +332,13 @@ def _build_contents(messages: Any) -> list[dict[str, Any]]:
                     parts.append({"text": p["text"]})
             elif kind == "tool_call":
                 names[p["id"]] = p["name"]
+                order.setdefault(p["id"], len(order))
                 parts.append({"functionCall": {"name": p["name"], "args": p["arguments"]}})
             elif kind == "tool_result":
                 name = p["name"] or names.get(p["call_id"]) or p["call_id"]
                 response = _response_object(p["output"], p["is_error"])
-                results.append({"functionResponse": {"name": name, "response": response}})
+                position = order.get(p["call_id"], sys.maxsize)  # an unknown call's after the known ones
+                results.append((position, {"functionResponse": {"name": name, "response": response}}))
             elif kind == "reasoning":
                 continue  # answer-side only: requests never carry reasoning
             elif p["url"] is not None:
@@ -354,7 +360,8 @@ def _build_contents(messages: Any) -> list[dict[str, Any]]:
                 if "functionCall" in part:
                     part["thoughtSignature"] = SKIP_SIGNATURE
                     break
-        out.append({"role": role, "parts": results + parts if results else parts})
+        answers = [result for _, result in sorted(results, key=lambda r: r[0])]  # stable
+        out.append({"role": role, "parts": answers + parts if answers else parts})
     return out
 
 
