@@ -42,7 +42,7 @@ _IGNORED = frozenset(("service_tier", "cache_control", "inference_geo", "speed",
 THREAD_REFUSAL = (
     "'thread': a message thread keeps the conversation at Anthropic, and a threaded turn carries only its new "
     "messages; no other provider can read the rest. Send the whole history instead "
-    "(the anthropic SDK's tool_runner(thread=False))"
+    "(the anthropic SDKs' tool runner: thread=False in Python, thread: false in TypeScript)"
 )
 """Why a request with a ``thread`` (Anthropic message threads) cannot be translated, in either
 ``unsupported`` mode: dropped, the next turn would reach the provider as a lone tool result."""
