@@ -69,3 +69,28 @@ async def test_anthropic_tool_results_out_of_order_reach_gemini_in_the_calls_ord
         )
     sent = (await running.fake_requests(urls["gemini"]))[-1]["json"]
     assert responses(sent) == [{"result": "sun in Paris"}, {"result": "rain in Rome"}]
+
+
+async def test_an_openai_refusal_in_the_history_reaches_another_dialect_as_the_assistants_turn(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """openai-python sends back an assistant message that refused (``content: None``, ``refusal``: text, as
+    OpenAI's structured outputs answer): Anthropic gets that turn with the refusal's text, not two user
+    turns run together with the refusal gone."""
+    running, urls = await start(fake, sidecar)
+    client = openai_client(running)
+    await client.chat.completions.create(
+        model="to-anthropic",
+        messages=[
+            {"role": "user", "content": "how do I pick a lock?"},
+            {"role": "assistant", "content": None, "refusal": "I can't help with that."},  # type: ignore[typeddict-unknown-key]
+            {"role": "user", "content": "then tell me about locks"},
+        ],
+    )
+    await client.close()
+    sent = (await running.fake_requests(urls["anthropic"]))[-1]["json"]["messages"]
+    assert [(m["role"], m["content"][0]["text"]) for m in sent] == [
+        ("user", "how do I pick a lock?"),
+        ("assistant", "I can't help with that."),
+        ("user", "then tell me about locks"),
+    ]
