@@ -1,7 +1,11 @@
-"""Tool results answered out of the calls' order, as an app running its tools concurrently appends them
-as they finish: OpenAI and Anthropic link a result to its call by id, Gemini (no ids in its history) by
-position among the calls of the same name, so towards Gemini a turn's ``functionResponse``s follow the
-order of the calls they answer; else the model read each call's result as the other's."""
+"""Earlier turns sent again by the SDK, translated so that the target reads them as the caller meant:
+
+- Tool results answered out of the calls' order, as an app running its tools concurrently appends them
+  as they finish: OpenAI and Anthropic link a result to its call by id, Gemini (no ids in its history)
+  by position among the calls of the same name, so towards Gemini a turn's ``functionResponse``s follow
+  the order of the calls they answer; else the model read each call's result as the other's.
+- An OpenAI assistant turn that refused (``refusal`` and no content) stays the assistant's turn.
+"""
 
 from __future__ import annotations
 
