@@ -421,12 +421,11 @@ async def test_more_inputs_than_gemini_embeds_at_once_are_refused_by_name(
     whose batchEmbedContents takes at most 100: a 400 naming ``input`` and the limit, Gemini never called
     (its own 400 would have ended the route); 100 texts are served."""
     running, urls = await start(fake, sidecar)
-    client = openai_client(running)
     texts = [f"text {n}" for n in range(101)]
-    with pytest.raises(openai.BadRequestError) as info:
-        await client.embeddings.create(model="embed-gemini", input=texts)
-    assert "'input': Gemini embeds at most 100 texts in one call, 101 given" in info.value.message
-    assert await running.fake_requests(urls["gemini"]) == []
-    served = await client.embeddings.create(model="embed-gemini", input=texts[:100])
+    async with openai_client(running) as client:
+        with pytest.raises(openai.BadRequestError) as info:
+            await client.embeddings.create(model="embed-gemini", input=texts)
+        assert "'input': Gemini embeds at most 100 texts in one call, 101 given" in info.value.message
+        assert await running.fake_requests(urls["gemini"]) == []
+        served = await client.embeddings.create(model="embed-gemini", input=texts[:100])
     assert len(served.data) == 100
-    await client.close()
