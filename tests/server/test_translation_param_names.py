@@ -89,3 +89,29 @@ async def test_under_drop_the_dropped_parameter_is_listed_as_the_app_sent_it(
     assert answer.sdk_http_response.headers["x-sidecar-dropped-params"] == "seed,presencePenalty"
     sent = (await running.fake_requests(urls["anthropic"]))[-1]["json"]
     assert "presence_penalty" not in sent and "seed" not in sent
+
+
+async def test_an_anthropic_tools_fields_with_no_equivalent_are_refused_not_lost(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A tool's ``input_examples`` (shown to the model) towards OpenAI: a 400 naming ``tools.input_examples``
+    (it was left out unsaid); a tool's ``strict``, which changes nothing the model is shown, is dropped and
+    listed in ``x-sidecar-dropped-params``, as OpenAI's ``strict`` is."""
+    running, urls = await start(fake, sidecar)
+    examples = {**ANTHROPIC_TOOL, "input_examples": [{"city": "Paris"}]}
+    strict = {**ANTHROPIC_TOOL, "strict": True}
+    messages: list[anthropic.types.MessageParam] = [{"role": "user", "content": "hello"}]
+    async with anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0) as client:
+        with pytest.raises(anthropic.BadRequestError) as info:
+            await client.messages.create(model="to-openai", max_tokens=50, tools=[examples], messages=messages)  # type: ignore[list-item]
+        assert "parameter 'tools.input_examples' has no equivalent" in info.value.message
+        assert await running.fake_requests(urls["openai"]) == []
+        reply = await client.messages.with_raw_response.create(
+            model="to-openai",
+            max_tokens=50,
+            tools=[strict],  # type: ignore[list-item]
+            messages=messages,
+        )
+        message = await reply.parse()
+    assert reply.headers["x-sidecar-dropped-params"] == "tools.strict"
+    assert message.content[0].type == "text"

@@ -285,6 +285,8 @@ REFUSED_SAMPLES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("Anthropic", "output_config.effort"): {"output_config": {"effort": "low"}},
     ("Anthropic", "mcp_servers"): {"mcp_servers": [{"type": "url", "url": "https://mcp.test", "name": "m"}]},
     ("Anthropic", "container"): {"container": "container_1"},
+    ("Anthropic", "input_examples"): {"tools": [{**ANT_TOOL, "input_examples": [{}]}]},
+    ("Anthropic", "defer_loading"): {"tools": [{**ANT_TOOL, "defer_loading": True}]},
     ("Anthropic", "top_k"): {"top_k": 5},
     ("Anthropic", "document"): {
         "messages": [

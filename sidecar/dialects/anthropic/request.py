@@ -39,6 +39,7 @@ from ...translate.schema import object_schema
 from .thinking import build_thinking, parse_thinking
 
 _IGNORED = frozenset(("service_tier", "cache_control", "inference_geo", "speed", "diagnostics", "workspace_id"))
+_TOOL_KEYS = frozenset(("name", "description", "input_schema", "type", "cache_control"))
 THREAD_REFUSAL = (
     "'thread': a message thread keeps the conversation at Anthropic, and a threaded turn carries only its new "
     "messages; no other provider can read the rest. Send the whole history instead "
@@ -200,6 +201,13 @@ def _parse_tools(value: Any, drops: Drops) -> list[Any]:
             continue
         if tool.get("cache_control"):
             drops.ignored("cache_control")
+        for key in tool.keys() - _TOOL_KEYS:
+            if tool[key] is None:
+                continue
+            if key == "strict":
+                drops.ignored("tools.strict")  # as OpenAI's: the schema travels, the guarantee does not
+            else:
+                drops.unsupported(f"tools.{key}")  # input_examples, defer_loading...: shown to the model
         tools.append(
             {
                 "name": tool["name"],
