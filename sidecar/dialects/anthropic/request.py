@@ -40,6 +40,7 @@ from .thinking import build_thinking, parse_thinking
 
 _IGNORED = frozenset(("service_tier", "cache_control", "inference_geo", "speed", "diagnostics", "workspace_id"))
 _TOOL_KEYS = frozenset(("name", "description", "input_schema", "type", "cache_control"))
+_TOOL_IGNORED = frozenset(("strict", "eager_input_streaming"))  # a guarantee, a streaming granularity
 THREAD_REFUSAL = (
     "'thread': a message thread keeps the conversation at Anthropic, and a threaded turn carries only its new "
     "messages; no other provider can read the rest. Send the whole history instead "
@@ -204,8 +205,8 @@ def _parse_tools(value: Any, drops: Drops) -> list[Any]:
         for key in tool.keys() - _TOOL_KEYS:
             if tool[key] is None:
                 continue
-            if key == "strict":
-                drops.ignored("tools.strict")  # as OpenAI's: the schema travels, the guarantee does not
+            if key in _TOOL_IGNORED:
+                drops.ignored(f"tools.{key}")  # as OpenAI's strict: nothing the model is shown
             else:
                 drops.unsupported(f"tools.{key}")  # input_examples, defer_loading...: shown to the model
         tools.append(
