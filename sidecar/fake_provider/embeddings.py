@@ -80,9 +80,17 @@ def gemini_embed(call: Call) -> Reply:
     return JsonReply({"embedding": _gemini_one(call.body, model)})
 
 
+GEMINI_MAX_BATCH = 100
+"""Gemini's batchEmbedContents takes at most this many requests (more: its 400)."""
+
+
 def gemini_batch_embed(call: Call) -> Reply:
-    """``POST /v1beta/models/{model}:batchEmbedContents``."""
+    """``POST /v1beta/models/{model}:batchEmbedContents`` (at most ``GEMINI_MAX_BATCH`` requests)."""
     requests = require(call.body, "requests", list)
+    if len(requests) > GEMINI_MAX_BATCH:
+        raise RequestError(
+            f"* BatchEmbedContentsRequest.requests: at most {GEMINI_MAX_BATCH} requests can be in one batch"
+        )
     model = call.path_params["model"]
     return JsonReply({"embeddings": [_gemini_one(request, model) for request in requests]})
 

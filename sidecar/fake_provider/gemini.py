@@ -66,8 +66,7 @@ def prompt_of(body: Mapping[str, Any], model: str = "") -> conv.Prompt:
         if isinstance(declaration, Mapping)
     ]
     tools = tuple(
-        conv.ToolSpec(str(d.get("name", "")), d.get("parameters") or d.get("parametersJsonSchema") or {})
-        for d in declarations
+        conv.ToolSpec(str(d.get("name", "")), d.get("parameters") or _json_schema_of(d) or {}) for d in declarations
     )
     config = (body.get("toolConfig") or {}).get("functionCallingConfig") or {}
     mode = {"ANY": "required", "NONE": "none"}.get(str(config.get("mode", "AUTO")).upper(), "auto")
@@ -93,6 +92,11 @@ def prompt_of(body: Mapping[str, Any], model: str = "") -> conv.Prompt:
         if generation.get("responseLogprobs") is True
         else None,
     )
+
+
+def _json_schema_of(declaration: Mapping[str, Any]) -> Any:
+    """A declaration's ``parametersJsonSchema``, in either spelling (google-genai sends the snake case one)."""
+    return declaration.get("parametersJsonSchema") or declaration.get("parameters_json_schema")
 
 
 def generate(call: Call, *, stream: bool = False) -> Reply:

@@ -10,7 +10,8 @@ Request side::
                  messages: list[Message]  Message = {role: "user"|"assistant", parts: list[Part]}
                  tools, tool_choice, parallel_tool_calls, response_format
                  max_tokens, temperature, top_p, top_k, stop, n, seed, presence_penalty,
-                 frequency_penalty, user, stream, thinking (``thinking.Thinking``)
+                 frequency_penalty, user, stream, thinking (``thinking.Thinking``),
+                 param_names (the caller's names for these, read by ``params.caller_name``)
     Part         TextPart | MediaPart | ToolCallPart | ToolResultPart | ReasoningPart
                  tool calls live in assistant messages, tool results in user messages (as in Anthropic
                  and Gemini); ToolCallPart.arguments is always a parsed JSON object. ReasoningPart is
@@ -257,8 +258,6 @@ class ChatRequest(TypedDict, total=False):
     top_p: float
     top_k: int
     stop: list[str]
-    stop_param: str
-    """The caller's own name for ``stop``, named when a target refuses it."""
     n: int
     seed: int
     presence_penalty: float
@@ -266,6 +265,10 @@ class ChatRequest(TypedDict, total=False):
     user: str
     stream: bool
     thinking: Thinking
+    param_names: dict[str, str]
+    """The caller's own names of the fields above it sent under another name (``stop`` was
+    ``stop_sequences``, ``n`` was ``candidateCount``...): a refusal or a drop names what the app sent
+    (``params.caller_name``)."""
 
 
 class Choice(TypedDict):

@@ -22,6 +22,7 @@ from .common import (
     Usage,
 )
 from .errors import read_error
+from .params import caller_name
 from .shapes import mismatch
 from .stream import StreamDecoder, StreamEncoder, StreamTranslator
 
@@ -57,7 +58,7 @@ def translate_request(
             if stream is not None:
                 req["stream"] = stream
             if req.get("stream") and req.get("n", 1) != 1:
-                drops.unsupported("n", "a translated stream carries one choice")
+                drops.unsupported(caller_name(req, "n"), "a translated stream carries one choice")
                 req.pop("n", None)
             out = upstream.build_request(req, target_model, drops, options)
         else:

@@ -1,7 +1,9 @@
 """Helpers for reading request parameters from bodies, for telemetry: each dialect's reader
 (``Translation.request_params``, in its ``request`` module) is built on these; ``chat_params`` reads
 OpenAI's and Anthropic's chat bodies (``translate.extract_request_params`` picks the reader). One strict
-reader serves translation: ``stop_list`` (stop sequences, or ``TranslationError`` naming the field).
+reader serves translation: ``stop_list`` (stop sequences, or ``TranslationError`` naming the field);
+and two helpers keep the caller's own names of the common request's fields: ``named`` records one,
+``caller_name`` gives it back for a refusal or a drop (``ChatRequest.param_names``).
 
 max_tokens, temperature, top_p, top_k, stop sequences, penalties, seed, choice count, stream (Gemini's
 stream flag is in the path: None). Read once per traced request (the CLIENT span's
@@ -14,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, cast
 
-from .common import RequestParams, TranslationError
+from .common import ChatRequest, RequestParams, TranslationError
 
 
 # Bodies come from orjson, so exact type checks suffice (and exclude bool, a subclass of int).
@@ -80,3 +82,15 @@ def chat_params(body: dict[str, Any], openai: bool) -> RequestParams:
             stream if type(stream) is bool else None,
         ),
     )
+
+
+def caller_name(req: ChatRequest, key: str) -> str:
+    """The name the caller's request gave the common field ``key`` (``param_names``), else ``key``."""
+    names = req.get("param_names")
+    return names.get(key, key) if names else key
+
+
+def named(req: ChatRequest, key: str, name: str) -> None:
+    """Record that the caller sent the common field ``key`` as ``name`` (see ``caller_name``)."""
+    if name != key:
+        req.setdefault("param_names", {})[key] = name

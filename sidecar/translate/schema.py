@@ -12,7 +12,8 @@ or drops the rest:
   formats Gemini rejects are dropped; non-string enums are dropped.
 
 ``to_json_schema`` goes back: lower-case types, ``nullable`` as a ``"null"`` type, no
-``propertyOrdering``.
+``propertyOrdering``; a keyword in snake case (``any_of``, ``max_items``...: google-genai writes them so,
+and Gemini reads both spellings) is read as its camelCase form.
 """
 
 from __future__ import annotations
@@ -44,6 +45,17 @@ _FORMATS = {
 }
 _TYPES = frozenset(("STRING", "NUMBER", "INTEGER", "BOOLEAN", "ARRAY", "OBJECT", "NULL"))
 _MAX_DEPTH = 32
+_SNAKE_KEYWORDS = {
+    "any_of": "anyOf",
+    "max_items": "maxItems",
+    "min_items": "minItems",
+    "max_length": "maxLength",
+    "min_length": "minLength",
+    "max_properties": "maxProperties",
+    "min_properties": "minProperties",
+    "property_ordering": "propertyOrdering",
+}
+"""The Gemini ``Schema`` keywords spelt with an underscore, as google-genai sends them."""
 
 
 def to_gemini(schema: dict[str, Any]) -> dict[str, Any]:
@@ -134,7 +146,8 @@ def to_json_schema(node: Any) -> dict[str, Any]:
     if not isinstance(node, dict):
         return {}
     out: dict[str, Any] = {}
-    for key, value in node.items():
+    for raw_key, value in node.items():
+        key: str = _SNAKE_KEYWORDS.get(raw_key) or raw_key
         if key == "type":
             if isinstance(value, str) and value.upper() != "TYPE_UNSPECIFIED":
                 out["type"] = value.lower()

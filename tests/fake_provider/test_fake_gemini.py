@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import aiohttp
 import orjson
-from google.genai import types
+import pytest
+from google.genai import errors, types
 
 from sidecar.sse import SSEParser
 
@@ -74,6 +75,19 @@ async def test_function_call(fake, gemini_for):
     assert [(call.name, call.args) for call in calls] == [("get_weather", {"city": "test", "days": 1, "metric": True})]
 
 
+async def test_function_call_from_a_json_schema_declaration(fake, gemini_for):
+    """A declaration with ``parameters_json_schema`` (google-genai sends it in snake case; Gemini reads both
+    spellings) gets example arguments from that schema, not an empty object."""
+    client = gemini_for(await fake())
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    declaration = types.FunctionDeclaration(name="get_weather", parameters_json_schema=schema)
+    config = types.GenerateContentConfig(
+        tools=[types.Tool(function_declarations=[declaration])], automatic_function_calling=NO_AUTO_CALLS
+    )
+    result = await client.aio.models.generate_content(model="gemini-2.5-flash", contents="fake:tool", config=config)
+    assert [(call.name, call.args) for call in result.function_calls or []] == [("get_weather", {"city": "test"})]
+
+
 async def test_forced_call_then_function_response(fake, gemini_for):
     """Mode ANY forces a call; a following functionResponse turn gets a text reply."""
     client = gemini_for(await fake())
@@ -115,6 +129,19 @@ async def test_embeddings(fake, gemini_for):
     assert again.embeddings is not None
     assert [len(item.values or []) for item in first.embeddings] == [16, 16]
     assert first.embeddings[0].values == again.embeddings[0].values
+
+
+async def test_a_batch_of_more_than_100_embeddings_is_refused_as_gemini_does(fake, gemini_for):
+    """batchEmbedContents takes at most 100 requests: 101 get Gemini's 400 and its message; 100 are served."""
+    client = gemini_for(await fake())
+    config = types.EmbedContentConfig(output_dimensionality=4)
+    texts = [f"text {n}" for n in range(101)]
+    with pytest.raises(errors.ClientError) as info:
+        await client.aio.models.embed_content(model="text-embedding-004", contents=texts, config=config)
+    assert info.value.code == 400
+    assert "at most 100 requests can be in one batch" in (info.value.message or "")
+    served = await client.aio.models.embed_content(model="text-embedding-004", contents=texts[:100], config=config)
+    assert len(served.embeddings or []) == 100
 
 
 async def test_embed_content_and_v1_prefix(fake):

@@ -390,3 +390,20 @@ async def test_a_malformed_request_field_is_named_in_words_not_a_python_error(
     message = raised.value.message
     assert "malformed openai request body: " + said in message
     assert "Error(" not in message and "Error:" not in message
+
+
+async def test_more_inputs_than_gemini_embeds_at_once_are_refused_by_name(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """openai-python embeddings of 101 texts (LangChain's OpenAIEmbeddings sends up to 1,000) towards Gemini,
+    whose batchEmbedContents takes at most 100: a 400 naming ``input`` and the limit, Gemini never called
+    (its own 400 would have ended the route); 100 texts are served."""
+    running, urls = await start(fake, sidecar)
+    texts = [f"text {n}" for n in range(101)]
+    async with openai_client(running) as client:
+        with pytest.raises(openai.BadRequestError) as info:
+            await client.embeddings.create(model="embed-gemini", input=texts)
+        assert "'input': Gemini embeds at most 100 texts in one call, 101 given" in info.value.message
+        assert await running.fake_requests(urls["gemini"]) == []
+        served = await client.embeddings.create(model="embed-gemini", input=texts[:100])
+    assert len(served.data) == 100

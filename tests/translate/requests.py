@@ -326,7 +326,7 @@ ANTHROPIC_TO_GEMINI: dict[str, Any] = {
     "toolConfig": {"functionCallingConfig": {"mode": "ANY"}},
     "generationConfig": {"maxOutputTokens": 1024, "temperature": 0.5, "topK": 40, "stopSequences": ["END"]},
 }
-ANTHROPIC_TO_GEMINI_DROPPED = ["cache_control", "parallel_tool_calls", "user"]
+ANTHROPIC_TO_GEMINI_DROPPED = ["cache_control", "tool_choice.disable_parallel_tool_use", "metadata.user_id"]
 
 # --------------------------------------------------------------------------------------------------------
 # Gemini source

@@ -120,7 +120,7 @@ UNSUPPORTED = [
     (ANT, OAI, {"thinking": {"type": "enabled", "budget_tokens": 2048}}, "thinking"),
     (ANT, GEM, {"thinking": {"type": "enabled", "budget_tokens": "many"}}, "thinking"),
     (ANT, GEM, {"mcp_servers": [{"type": "url", "url": "https://mcp.test", "name": "x"}]}, "mcp_servers"),
-    (GEM, OAI, {"generationConfig": {"topK": 5}}, "top_k"),
+    (GEM, OAI, {"generationConfig": {"topK": 5}}, "topK"),
     (
         GEM,
         OAI,
@@ -129,9 +129,9 @@ UNSUPPORTED = [
     ),
     (GEM, OAI, {"generationConfig": {"responseLogprobs": True}}, "responseLogprobs"),
     (GEM, OAI, {"generationConfig": {"thinkingConfig": {"thinkingBudget": 1024}}}, "thinkingConfig.thinkingBudget"),
-    (GEM, ANT, {"generationConfig": {"presencePenalty": 0.3}}, "presence_penalty"),
+    (GEM, ANT, {"generationConfig": {"presencePenalty": 0.3}}, "presencePenalty"),
     (GEM, ANT, {"generationConfig": {"seed": 3}}, "seed"),
-    (GEM, ANT, {"generationConfig": {"candidateCount": 2}}, "n"),
+    (GEM, ANT, {"generationConfig": {"candidateCount": 2}}, "candidateCount"),
     (GEM, ANT, {"tools": [{"googleSearch": {}}]}, "tools.googleSearch"),
     (GEM, ANT, {"cachedContent": "cachedContents/abc"}, "cachedContent"),
 ]

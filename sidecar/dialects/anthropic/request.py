@@ -10,6 +10,7 @@
   result); temperature is clamped to Anthropic's 0..1; a stop sequence of only whitespace, which Anthropic
   refuses, is refused by name (under ``drop`` left out). ``thinking`` (enabled with a budget, or adaptive)
   is read into the common form's ``Thinking`` and written within Anthropic's bounds (``thinking``).
+  A ``thread`` (a message thread: the history stays at Anthropic) cannot be translated (``THREAD_REFUSAL``).
 """
 
 from __future__ import annotations
@@ -33,11 +34,20 @@ from ...translate.common import (
     safe_id,
     turns_of,
 )
-from ...translate.params import chat_params, stop_list
+from ...translate.params import caller_name, chat_params, named, stop_list
 from ...translate.schema import object_schema
 from .thinking import build_thinking, parse_thinking
 
 _IGNORED = frozenset(("service_tier", "cache_control", "inference_geo", "speed", "diagnostics", "workspace_id"))
+_TOOL_KEYS = frozenset(("name", "description", "input_schema", "type", "cache_control"))
+_TOOL_IGNORED = frozenset(("strict", "eager_input_streaming"))  # a guarantee, a streaming granularity
+THREAD_REFUSAL = (
+    "'thread': a message thread keeps the conversation at Anthropic, and a threaded turn carries only its new "
+    "messages; no other provider can read the rest. Send the whole history instead "
+    "(the anthropic SDKs' tool runner: thread=False in Python, thread: false in TypeScript)"
+)
+"""Why a request with a ``thread`` (Anthropic message threads) cannot be translated, in either
+``unsupported`` mode: dropped, the next turn would reach the provider as a lone tool result."""
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -61,12 +71,14 @@ def parse_request(body: dict[str, Any], drops: Drops) -> ChatRequest:
             req[key] = value  # type: ignore[literal-required]
         elif key == "stop_sequences":
             if stop := stop_list(value, key):
-                req["stop"], req["stop_param"] = stop, key
+                req["stop"] = stop
+                named(req, "stop", key)
         elif key == "stream":
             req["stream"] = bool(value)
         elif key == "metadata":
             if value.get("user_id"):
                 req["user"] = value["user_id"]
+                named(req, "user", "metadata.user_id")
         elif key == "tools":
             req["tools"] = _parse_tools(value, drops)
         elif key == "tool_choice":
@@ -82,6 +94,8 @@ def parse_request(body: dict[str, Any], drops: Drops) -> ChatRequest:
             req["response_format"] = _parse_format(value, drops)
         elif key in _IGNORED:
             drops.ignored(key)
+        elif key == "thread":
+            raise TranslationError(THREAD_REFUSAL)
         else:
             drops.unsupported(key)
     return req
@@ -188,6 +202,13 @@ def _parse_tools(value: Any, drops: Drops) -> list[Any]:
             continue
         if tool.get("cache_control"):
             drops.ignored("cache_control")
+        for key in tool.keys() - _TOOL_KEYS:
+            if tool[key] is None:
+                continue
+            if key in _TOOL_IGNORED:
+                drops.ignored(f"tools.{key}")  # as OpenAI's strict: nothing the model is shown
+            else:
+                drops.unsupported(f"tools.{key}")  # input_examples, defer_loading...: shown to the model
         tools.append(
             {
                 "name": tool["name"],
@@ -212,6 +233,7 @@ def _parse_tool_choice(value: Any, req: ChatRequest) -> None:
     req["tool_choice"] = choice
     if value.get("disable_parallel_tool_use"):
         req["parallel_tool_calls"] = False
+        named(req, "parallel_tool_calls", "tool_choice.disable_parallel_tool_use")
 
 
 def build_request(req: ChatRequest, model: str, drops: Drops, options: TranslateOptions) -> dict[str, Any]:
@@ -232,7 +254,7 @@ def build_request(req: ChatRequest, model: str, drops: Drops, options: Translate
     if stop:
         kept = [s for s in stop if not isinstance(s, str) or s.strip()]
         if len(kept) < len(stop):
-            drops.unsupported(req.get("stop_param", "stop"), "Anthropic takes no stop sequence of only whitespace")
+            drops.unsupported(caller_name(req, "stop"), "Anthropic takes no stop sequence of only whitespace")
         if kept:
             out["stop_sequences"] = kept
     if req.get("stream"):
@@ -241,7 +263,7 @@ def build_request(req: ChatRequest, model: str, drops: Drops, options: Translate
         out["metadata"] = {"user_id": req["user"]}
     for key in ("n", "seed", "presence_penalty", "frequency_penalty"):
         if key in req:
-            drops.unsupported(key)
+            drops.unsupported(caller_name(req, key))
     tools: list[dict[str, Any]] = []
     for t in req.get("tools", ()):
         tool = {"name": t["name"], "input_schema": object_schema(t["parameters"])}

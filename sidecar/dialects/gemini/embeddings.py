@@ -2,7 +2,7 @@
 
 Requests: a string ``input`` becomes an ``embedContent`` body, a list of strings a
 ``batchEmbedContents`` body whose every request names ``models/{model}`` (``gemini_method`` tells the
-proxy which path to call); ``dimensions`` <->
+proxy which path to call; more than ``GEMINI_MAX_BATCH`` texts cannot be translated); ``dimensions`` <->
 ``outputDimensionality``. Token-id inputs have no Gemini form. Reading Gemini, a body with ``requests``
 is a batch; the text parts of each content are joined.
 
@@ -23,6 +23,11 @@ from typing import Any
 
 from ...translate.common import Drops, TranslationError, Usage, as_count
 from .request import camel
+
+GEMINI_MAX_BATCH = 100
+"""Gemini's batchEmbedContents takes at most this many requests. More texts cannot be translated (in
+either ``unsupported`` mode: a limit, not a missing parameter), so a route's next target serves them;
+Gemini's own 400 would have ended the route."""
 
 
 def gemini_method(body: dict[str, Any]) -> str:
@@ -48,6 +53,11 @@ def openai_to_gemini(body: dict[str, Any], model: str, drops: Drops) -> dict[str
     if isinstance(text, str):
         return {"content": {"parts": [{"text": text}]}, **config}
     if isinstance(text, list) and all(isinstance(t, str) for t in text):
+        if len(text) > GEMINI_MAX_BATCH:
+            raise TranslationError(
+                f"'input': Gemini embeds at most {GEMINI_MAX_BATCH} texts in one call, {len(text)} given "
+                f"(send them in batches of {GEMINI_MAX_BATCH})"
+            )
         name = model if model.startswith("models/") else f"models/{model}"
         return {"requests": [{"model": name, "content": {"parts": [{"text": t}]}, **config} for t in text]}
     raise TranslationError("only text 'input' (a string or a list of strings) translates to Gemini embeddings")

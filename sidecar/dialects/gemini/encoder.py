@@ -1,5 +1,10 @@
 """The Gemini stream encoder: common deltas -> a Gemini caller's events (``translate.stream_out``
 describes every encoder).
+
+The last fragment (finish reason, usage, whole function calls) always has content, an empty text part
+when nothing else is left, as Gemini's own last fragment has: google-genai's chat sessions (Python and
+Node) keep a streamed turn in the history they send next only when every fragment has content. A
+content-filter stop (``SAFETY``) has none, as Gemini sends it.
 """
 
 from __future__ import annotations
@@ -132,8 +137,8 @@ class GeminiEncoder:
             if signature is not None:
                 part["thoughtSignature"] = signature
             parts.append(part)
-        if self._signature is not None:
-            parts.append(self._part({"text": ""}))
         reason = response.FINISH_TO[self._finish.reason] if self._finish else "STOP"
+        if self._signature is not None or (not parts and reason != "SAFETY"):
+            parts.append(self._part({"text": ""}))  # content, as Gemini's last fragment has (see the docstring)
         out.append(self._fragment(parts, {"finishReason": reason}))
         return out

@@ -4,11 +4,13 @@
   roles user/model, ``systemInstruction``, text/inlineData/fileData/functionCall/functionResponse parts,
   ``tools[].functionDeclarations``, ``toolConfig.functionCallingConfig``, ``generationConfig``). The model
   and streaming are in the URL path, never in the body. camelCase and snake_case keys are both read.
+- Consecutive contents of one role are one turn (google-genai's chats keep a streamed answer as one
+  ``model`` content per fragment; OpenAI would take them as separate messages).
 - Gemini has no tool-call ids in history: reading, calls get ``call_{turn}_{part}`` ids and each
   ``functionResponse`` links to the earliest unanswered call of the same name; writing, ids are dropped
-  and each ``functionResponse`` takes its call's name. The first ``functionCall`` of each model turn
-  written gets the documented ``skip_thought_signature_validator`` signature (Gemini 3 requires one, and
-  calls from another provider have none).
+  and each ``functionResponse`` takes its call's name and its place in the calls' order. The first
+  ``functionCall`` of each model turn written gets the documented ``skip_thought_signature_validator``
+  signature (Gemini 3 requires one, and calls from another provider have none).
 - Tool results: text that is a JSON object goes as the ``response`` object, other text as
   ``{"result": text}``, an error as ``{"error": ...}``; reading back unwraps the same way.
 - Schemas go through ``schema.to_gemini`` (tools and ``responseSchema``) and ``schema.to_json_schema``.
@@ -18,6 +20,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Literal
 
 import orjson
@@ -35,7 +38,7 @@ from ...translate.common import (
     guess_media_type,
     turns_of,
 )
-from ...translate.params import integer, number, stop_list, stops
+from ...translate.params import caller_name, integer, named, number, stop_list, stops
 from ...translate.schema import to_gemini, to_json_schema
 from ...translate.shapes import said_kind
 from .thinking import build_thinking, parse_thinking
@@ -158,7 +161,10 @@ def _parse_contents(contents: list[Any], drops: Drops) -> list[Message]:
                 parts.append({"type": "media", "media_type": media, "data": None, "url": uri})
             else:
                 drops.unsupported("parts." + next((k for k in part if k != "thoughtSignature"), "empty"))
-        messages.append({"role": role, "parts": parts})
+        if messages and messages[-1]["role"] == role:
+            messages[-1]["parts"].extend(parts)  # one turn: a streamed answer is kept one content per fragment
+        else:
+            messages.append({"role": role, "parts": parts})
     return messages
 
 
@@ -209,15 +215,20 @@ def _parse_config(value: Any, req: ChatRequest, drops: Drops) -> None:
             continue
         if key in _CONFIG_KEYS:
             req[_CONFIG_KEYS[key]] = v  # type: ignore[literal-required]
+            named(req, _CONFIG_KEYS[key], key)
         elif key == "stopSequences":
             if stop := stop_list(v, key):
-                req["stop"], req["stop_param"] = stop, key
+                req["stop"] = stop
+                named(req, "stop", key)
         elif key == "candidateCount":
             if v != 1:
                 req["n"] = v
+                named(req, "n", key)
         elif key in ("presencePenalty", "frequencyPenalty"):
             if v != 0:
-                req["presence_penalty" if key == "presencePenalty" else "frequency_penalty"] = v
+                common = "presence_penalty" if key == "presencePenalty" else "frequency_penalty"
+                req[common] = v  # type: ignore[literal-required]
+                named(req, common, key)
         elif key == "responseMimeType":
             if not isinstance(v, str):  # it is named in a refusal's text: a number there was a 500
                 raise TranslationError("generationConfig.responseMimeType: must be a string")
@@ -276,7 +287,7 @@ def build_request(req: ChatRequest, model: str, drops: Drops, options: Translate
                 fcc["allowedFunctionNames"] = choice["names"]
             out["toolConfig"] = {"functionCallingConfig": fcc}
         if req.get("parallel_tool_calls") is False:
-            drops.unsupported("parallel_tool_calls", "Gemini cannot forbid parallel calls")
+            drops.unsupported(caller_name(req, "parallel_tool_calls"), "Gemini cannot forbid parallel calls")
     config: dict[str, Any] = {}
     if "max_tokens" in req:
         config["maxOutputTokens"] = req["max_tokens"]
@@ -293,7 +304,7 @@ def build_request(req: ChatRequest, model: str, drops: Drops, options: Translate
             config[dst] = req[src]  # type: ignore[literal-required]
     stop = req.get("stop")
     if stop and len(stop) > GEMINI_MAX_STOPS:
-        name = req.get("stop_param", "stop")
+        name = caller_name(req, "stop")
         raise TranslationError(f"{name!r}: Gemini takes at most {GEMINI_MAX_STOPS} stop sequences, {len(stop)} given")
     if stop:
         config["stopSequences"] = stop
@@ -306,17 +317,20 @@ def build_request(req: ChatRequest, model: str, drops: Drops, options: Translate
     if config:
         out["generationConfig"] = config
     if req.get("user"):
-        drops.ignored("user")
+        drops.ignored(caller_name(req, "user"))
     return out
 
 
 def _build_contents(messages: Any) -> list[dict[str, Any]]:
-    staged: list[tuple[str, list[dict[str, Any]], list[dict[str, Any]]]] = []
+    """Gemini ``contents``: a turn's function responses first, in the order of the calls they answer
+    (Gemini links a response to its call by position among the calls of that name, not by id)."""
+    staged: list[tuple[str, list[tuple[int, dict[str, Any]]], list[dict[str, Any]]]] = []
     names: dict[str, str] = {}
+    order: dict[str, int] = {}  # each call's position in the conversation
     for m in messages:
         role = "model" if m["role"] == "assistant" else "user"
         parts: list[dict[str, Any]] = []
-        results: list[dict[str, Any]] = []
+        results: list[tuple[int, dict[str, Any]]] = []
         for p in m["parts"]:
             kind = p["type"]
             if kind == "text":
@@ -324,11 +338,13 @@ def _build_contents(messages: Any) -> list[dict[str, Any]]:
                     parts.append({"text": p["text"]})
             elif kind == "tool_call":
                 names[p["id"]] = p["name"]
+                order.setdefault(p["id"], len(order))
                 parts.append({"functionCall": {"name": p["name"], "args": p["arguments"]}})
             elif kind == "tool_result":
                 name = p["name"] or names.get(p["call_id"]) or p["call_id"]
                 response = _response_object(p["output"], p["is_error"])
-                results.append({"functionResponse": {"name": name, "response": response}})
+                position = order.get(p["call_id"], sys.maxsize)  # an unknown call's after the known ones
+                results.append((position, {"functionResponse": {"name": name, "response": response}}))
             elif kind == "reasoning":
                 continue  # answer-side only: requests never carry reasoning
             elif p["url"] is not None:
@@ -350,7 +366,8 @@ def _build_contents(messages: Any) -> list[dict[str, Any]]:
                 if "functionCall" in part:
                     part["thoughtSignature"] = SKIP_SIGNATURE
                     break
-        out.append({"role": role, "parts": results + parts if results else parts})
+        answers = [result for _, result in sorted(results, key=lambda r: r[0])]  # stable
+        out.append({"role": role, "parts": answers + parts if answers else parts})
     return out
 
 

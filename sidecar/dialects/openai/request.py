@@ -1,9 +1,10 @@
 """OpenAI chat-completions requests <-> the common form (responses: ``response``).
 
 - ``parse_request`` / ``build_request``: ``/v1/chat/completions`` bodies (system and developer messages,
-  user content parts text/image_url/file, assistant ``tool_calls`` with JSON-string arguments, ``tool``
-  messages, tools, tool_choice, parallel_tool_calls, response_format, sampling parameters, stop, stream,
-  ``reasoning_effort`` low/medium/high read as a thinking budget, ``translate.thinking``).
+  user content parts text/image_url/file, assistant ``tool_calls`` with JSON-string arguments (and a
+  ``refusal`` without content as the turn's text), ``tool`` messages, tools, tool_choice,
+  parallel_tool_calls, response_format, sampling parameters, stop, stream, ``reasoning_effort``
+  low/medium/high read as a thinking budget, ``translate.thinking``).
   Built requests put every system prompt in one leading system message, tool results as ``tool``
   messages before the user text of the same turn, arguments as JSON strings, and ask a stream for
   usage (``stream_options.include_usage``).
@@ -31,7 +32,7 @@ from ...translate.common import (
     split_data_uri,
     text_of,
 )
-from ...translate.params import chat_params, stop_list
+from ...translate.params import caller_name, chat_params, stop_list
 from ...translate.thinking import EFFORT_BUDGETS
 
 _IGNORED = frozenset(
@@ -114,7 +115,7 @@ def _parse_messages(raw: list[Any], drops: Drops) -> tuple[list[str], list[Messa
             messages.append({"role": "user", "parts": _user_parts(content, drops)})
         elif role == "assistant":
             parts: list[Part] = []
-            text = _plain_text(content)
+            text = _plain_text(content) or _refusal(m)
             if text:
                 parts.append({"type": "text", "text": text})
             for call in m.get("tool_calls") or ():
@@ -161,6 +162,13 @@ def _plain_text(content: Any) -> str:
     if isinstance(content, list):
         return "".join(p.get("text") or p.get("refusal") or "" for p in content if isinstance(p, dict))
     return ""
+
+
+def _refusal(message: dict[str, Any]) -> str:
+    """An assistant message's ``refusal`` text (structured outputs answer a refusal there, with no content):
+    the turn's text, so that the conversation keeps it."""
+    refusal = message.get("refusal")
+    return refusal if isinstance(refusal, str) else ""
 
 
 def _user_parts(content: Any, drops: Drops) -> list[Part]:
@@ -261,7 +269,7 @@ def build_request(req: ChatRequest, model: str, drops: Drops, options: Translate
         if key in req:
             out[key] = req[key]
     if "top_k" in req:
-        drops.unsupported("top_k")
+        drops.unsupported(caller_name(req, "top_k"))
     if "thinking" in req:
         drops.unsupported(req["thinking"]["param"], "no chat-completions form for a thinking budget")
     tools = req.get("tools")
