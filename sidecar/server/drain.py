@@ -7,8 +7,8 @@ are cancelled with them. ``cut_by_drain`` tells such a cancel from the app hangi
 
 - nothing sent yet: a 503 (code ``draining``) with ``Retry-After: 1``, which the SDKs retry, on a new
   connection, to a pod that is not draining;
-- a stream already committed: the dialect's error event (status 503), which the app's SDK raises on,
-  and the stream's end.
+- a stream already committed: the dialect's error event (status 503; code ``draining`` where the
+  dialect's error has a place for one), which the app's SDK raises on, and the stream's end.
 
 Either way the access line says ``status: 503``, ``outcome: drain_cut``: a request the sidecar cut, in
 the error rates and alerts, not one the app abandoned. Connections whose handler does not end within
@@ -50,7 +50,7 @@ async def drain_answer(exchange: Exchange) -> web.StreamResponse:
         response.headers.update(sidecar_headers(exchange))
         return response
     exchange.stream_error = "drain_cut"
-    data = stream_error_event(exchange.facts.dialect, DRAIN_STATUS, DRAIN_MESSAGE)
+    data = stream_error_event(exchange.facts.dialect, DRAIN_STATUS, DRAIN_MESSAGE, code="draining")
     try:
         await stream.write(data)
         await stream.write_eof()

@@ -358,7 +358,8 @@ async def _end_with_error(
     status = outcome.status or 502
     data = b""
     if event is None:
-        data = stream_error_event(caller, status, f"upstream stream failed after it started: {outcome.error_type}")
+        message = f"upstream stream failed after it started: {outcome.error_type}"
+        data = stream_error_event(caller, status, message, code=outcome.error_type)
     elif translator is not None:  # the upstream's message, in the caller's dialect
         data = b"".join(e.encode() for e in translator.feed(event))
     elif wire.error_event_raises(event):

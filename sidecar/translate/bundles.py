@@ -37,6 +37,10 @@ class ErrorBody(Protocol):
     ) -> dict[str, Any]: ...
 
 
+class ErrorEvent(Protocol):
+    def __call__(self, status: int, message: str, *, code: str | None = None) -> SSEEvent: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Translation:
     """One dialect's functions: chat requests, responses and streams to and from the common form, the
@@ -59,8 +63,9 @@ class Translation:
     """The generation parameters of a request body (span attributes)."""
     error_body: ErrorBody
     """The JSON error body the dialect's SDK expects: ``(status, message, *, code, param)``."""
-    error_event: Callable[[int, str], SSEEvent]
-    """The event that makes the caller's SDK raise after a mid-stream failure."""
+    error_event: ErrorEvent
+    """The event that makes the caller's SDK raise after a mid-stream failure: ``(status, message, *,
+    code)``, the code where the dialect's error has a place for one (as ``error_body``)."""
     foreign_statuses: Mapping[int, int] = field(default_factory=dict)
     """HTTP statuses this dialect's provider never sends, each to the status it sends for the same
     condition: an upstream error of another dialect reaches the caller with it (its SDK's error class and

@@ -127,15 +127,16 @@ def error_status(status: int, target: Dialect) -> int:
     return registry.TRANSLATIONS[target].foreign_statuses.get(status, status)
 
 
-def stream_error_event(dialect: Dialect, status: int, message: str) -> bytes:
+def stream_error_event(dialect: Dialect, status: int, message: str, *, code: str | None = None) -> bytes:
     """The event that makes the caller's SDK raise after a mid-stream failure, as bytes.
 
     OpenAI: a ``data: {"error": {...}}`` line (openai-python's ``Stream`` raises ``APIError`` on a
-    payload with an ``error`` key); Anthropic: ``event: error`` (the SDK raises an ``APIStatusError``);
-    Gemini: a ``data: {"error": {"code", "message", "status"}}`` line (google-genai raises
-    ``ClientError``/``ServerError`` on a chunk that starts with ``{"error":``).
+    payload with an ``error`` key; ``code`` is its ``code``); Anthropic: ``event: error`` (the SDK raises
+    an ``APIStatusError``; its error has no code); Gemini: a ``data: {"error": {"code", "message",
+    "status"}}`` line (google-genai raises ``ClientError``/``ServerError`` on a chunk that starts with
+    ``{"error":``; ``code`` is the ``ErrorInfo`` reason in its details, as in error bodies).
     """
-    return registry.TRANSLATIONS[dialect].error_event(status, message).encode()
+    return registry.TRANSLATIONS[dialect].error_event(status, message, code=code).encode()
 
 
 def extract_usage(dialect: Dialect, body: dict[str, Any]) -> Usage | None:

@@ -49,7 +49,8 @@ async def test_a_stream_cut_by_the_drain_ends_with_an_error_event_the_sdk_raises
     draining_stack: tuple[asyncio.subprocess.Process, str, Path],
 ) -> None:
     """A stream still running at the drain timeout ends with the dialect's error event (openai-python
-    raises APIError naming the shutdown) and a clean end, and is logged 503 ``drain_cut``."""
+    raises APIError naming the shutdown, code ``draining``) and a clean end, and is logged 503
+    ``drain_cut``."""
     proc, url, log = draining_stack
     async with openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="x", max_retries=0) as client:
         stream = await client.chat.completions.create(
@@ -62,6 +63,7 @@ async def test_a_stream_cut_by_the_drain_ends_with_an_error_event_the_sdk_raises
                 if len(texts) == 1:
                     proc.send_signal(signal.SIGTERM)
     assert not isinstance(raised.value, openai.APIConnectionError)  # the sidecar's error, not a cut line
+    assert raised.value.code == "draining"  # as the 503 before an answer says it
     assert await asyncio.wait_for(proc.wait(), timeout=10) == 0
     (line,) = access_lines(log)
     assert (line["status"], line["outcome"], line["stream_error"]) == (503, "drain_cut", "drain_cut")

@@ -59,6 +59,19 @@ async def test_openai_sdk_raises_on_failure_after_commit(
     assert errors[-1]["outcome"] == "stream_error"
 
 
+async def test_a_cut_after_commit_names_its_error_type_as_the_events_code(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """The error event that ends an OpenAI stream the upstream cut after content carries the error type as
+    its ``code`` (the SDK's ``APIError.code``), the same name as the access line's ``stream_error``."""
+    urls = [await fake("f0")]
+    running = await sidecar(policy(urls, "openai"))
+    with pytest.raises(openai.APIError) as raised:
+        await openai_stream_text(running.url, "f0:cut=3")
+    line = [line for line in running.log_lines() if line.get("event") == "access"][-1]
+    assert raised.value.code == line["stream_error"] and raised.value.code
+
+
 async def test_idle_gap_after_commit_ends_with_an_error(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """A stream that stalls mid-answer past idle_s ends with an error the SDK raises."""
     urls = [await fake("f0")]

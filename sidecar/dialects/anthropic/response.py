@@ -90,8 +90,8 @@ def error_body(status: int, message: str, *, code: str | None = None, param: str
     return {"type": "error", "error": {"type": kind, "message": message}}
 
 
-def error_event(status: int, message: str) -> SSEEvent:
-    return SSEEvent(orjson.dumps(error_body(status, message)), "error")
+def error_event(status: int, message: str, *, code: str | None = None) -> SSEEvent:
+    return SSEEvent(orjson.dumps(error_body(status, message, code=code)), "error")
 
 
 def usage_of(body: dict[str, Any]) -> Usage | None:

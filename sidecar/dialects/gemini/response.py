@@ -110,8 +110,8 @@ def error_body(status: int, message: str, *, code: str | None = None, param: str
     return {"error": body}
 
 
-def error_event(status: int, message: str) -> SSEEvent:
-    return SSEEvent(orjson.dumps(error_body(status, message)))
+def error_event(status: int, message: str, *, code: str | None = None) -> SSEEvent:
+    return SSEEvent(orjson.dumps(error_body(status, message, code=code)))
 
 
 def usage_of(body: dict[str, Any]) -> Usage | None:

@@ -90,8 +90,8 @@ def error_body(status: int, message: str, *, code: str | None = None, param: str
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
 
-def error_event(status: int, message: str) -> SSEEvent:
-    return SSEEvent(orjson.dumps(error_body(status, message)))
+def error_event(status: int, message: str, *, code: str | None = None) -> SSEEvent:
+    return SSEEvent(orjson.dumps(error_body(status, message, code=code)))
 
 
 def usage_of(body: dict[str, Any]) -> Usage | None:
