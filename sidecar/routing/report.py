@@ -85,7 +85,8 @@ def observe(
     fields["features"] = logged_features(features)
     estimated = expected_cost(facts, record, served.price) if served is not None else None
     if estimated is not None:
-        fields["estimated_cost_usd"] = round(estimated * 1e8) / 1e8  # 8 decimals as access.py writes cost_usd
+        # 8 decimals as access.py writes cost_usd (``round``, without the builtin's look-up of ``__round__``)
+        fields["estimated_cost_usd"] = (estimated * 1e8).__round__() / 1e8
     if served_cost is None:
         return fields
     requested = exchange.policy.models.get(facts.model)
@@ -97,7 +98,7 @@ def observe(
         requested_cost = cost_usd(requested.price, usage)
         if requested_cost is None:
             return fields
-    fields["requested_model_cost_usd"] = round(requested_cost * 1e8) / 1e8
+    fields["requested_model_cost_usd"] = (requested_cost * 1e8).__round__() / 1e8
     route = exchange.route
     # positional: a call with keywords matches each by name
     exchange.trace.routing_cost(route.name if route is not None else "", task, served_cost, requested_cost, estimated)
@@ -107,22 +108,31 @@ def observe(
 def logged_features(features: RequestFeatures) -> dict[str, Any]:
     """The access line's ``features``: those of ``FEATURE_FIELDS`` not zero, false or absent, in that
     order. A request with tools, media or JSON output has them picked in C; the usual one (none of them:
-    ``any`` over a slice of the tuple) has its four written out, about half the instructions."""
-    if any(features[3:11]):  # RequestFeatures' tools ... json_schema: none set on most requests
+    a slice of the tuple equal to ``_NOTHING_RARE``) with its four set is one dict display, else its four
+    are written out one by one."""
+    if features[3:11] != _NOTHING_RARE:  # RequestFeatures' tools ... json_schema: none set on most requests
         values = _FEATURE_VALUES(features)
         # ``values`` are ``FEATURE_FIELDS``' own (the same length): no ``strict=True``, whose keyword
         # zip parses per call
         return dict(compress(zip(FEATURE_FIELDS, values), values))  # noqa: B905
+    prompt, output, turns = features[0], features[1], features[2]
+    last = features[12]
+    if prompt and output and turns and last:  # the usual request: one dict display
+        return {"prompt_tokens": prompt, "max_output_tokens": output, "turns": turns, "last_user_chars": last}
     logged: dict[str, Any] = {}
-    if features[0]:
-        logged["prompt_tokens"] = features[0]
-    if features[1]:
-        logged["max_output_tokens"] = features[1]
-    if features[2]:
-        logged["turns"] = features[2]
-    if features[12]:
-        logged["last_user_chars"] = features[12]
+    if prompt:
+        logged["prompt_tokens"] = prompt
+    if output:
+        logged["max_output_tokens"] = output
+    if turns:
+        logged["turns"] = turns
+    if last:
+        logged["last_user_chars"] = last
     return logged
+
+
+_NOTHING_RARE = (0, False, 0, 0, 0, 0, False, False)
+"""RequestFeatures' tools ... json_schema when none is set (equal to any zeros and falses: ``0 == False``)."""
 
 
 def from_access_line(facts: RequestFacts, line: Mapping[str, Any]) -> None:
