@@ -185,7 +185,7 @@ def plain_chat(body: dict[str, Any], stream: bool | None) -> RequestFeatures | N
     if type(messages) is not list:
         return None
     texts: list[str] = []
-    system: list[str] = []
+    system = ""  # the system texts joined by line breaks, as ``system_window`` joins them
     last_user = ""
     turns = 0
     for message in messages:
@@ -198,7 +198,7 @@ def plain_chat(body: dict[str, Any], stream: bool | None) -> RequestFeatures | N
         if role == "system" or role == "developer":
             if content:
                 texts.append(content)
-                system.append(content)
+                system = system + "\n" + content if system else content
             continue
         turns += 1
         if content:
@@ -222,7 +222,7 @@ def plain_chat(body: dict[str, Any], stream: bool | None) -> RequestFeatures | N
             False,
             body.get("stream") is True if stream is None else stream,
             len(last_user),
-            system_window(system),
+            window(system, SYSTEM_HEAD, SYSTEM_TAIL) if len(system) > SYSTEM_HEAD + SYSTEM_TAIL else system,
             window(last_user, USER_HEAD, USER_TAIL) if len(last_user) > USER_HEAD + USER_TAIL else last_user,
         ),
     )
