@@ -10,7 +10,8 @@ literals of regexes, written with ``repr``). The function, in order:
    window as bytes against the keywords as bytes, one ``isdisjoint``), and only then its word set
    (``W_<window>``, else None);
 3. per window a digit-led pattern reads (``literal.leads_with_digit``): whether it may hold a digit
-   (``D_<window>``: False only for an ASCII text without one);
+   (``D_<window>``: False only for an ASCII text without one; when the window's keywords hold no
+   digit, read from the words' own ``translate``, which writes every digit as ``0``);
 4. the task: the trusted header's class (``task_header: trust``), else the class rules in file order;
    the complexity: the level rules, highest level first. Each index is one ``if``/``elif`` chain per
    rule; when the index's cheap tests say no keyword and no regex of it can match (no word of its
@@ -38,6 +39,13 @@ from .literal import DIGITS_AS_ZERO, leading_literals, leads_with_digit
 from .rules import FeatureCheck, Rule
 from .spec import TextField
 from .textview import ASCII_WORDS_LOWERED, split_words
+
+DIGIT_BYTES = frozenset(b"0123456789")
+ASCII_WORDS_LOWERED_DIGITS_AS_ZERO = ASCII_WORDS_LOWERED.translate(
+    bytes(48 if 48 <= b <= 57 else b for b in range(256))
+)
+"""``textview.ASCII_WORDS_LOWERED`` with every ASCII digit as ``0``: the words of a window and whether it
+holds a digit (``48 in``) from one ``translate``."""
 
 if TYPE_CHECKING:
     import re
@@ -75,6 +83,7 @@ class _Writer:
         self.names: dict[str, Any] = {
             "LOWERED": ASCII_WORDS_LOWERED,
             "DIGITS_AS_ZERO": DIGITS_AS_ZERO,
+            "LOWERED_DIGITS_AS_ZERO": ASCII_WORDS_LOWERED_DIGITS_AS_ZERO,
             "split_words": split_words,
         }
         self._counts: dict[str, int] = {}
@@ -112,7 +121,11 @@ def write_decider(router: Router, columns: int) -> tuple[str, dict[str, Any]]:
     lines += [f"    {window} = features[{_POSITION[window + '_text']}]" for window in _WINDOWS]
     lines.append("    view = None")
     for window in _WINDOWS:
-        lines += _window_lines(window, keyword_windows.get(window), window in digit_windows)
+        keywords = keyword_windows.get(window)
+        digit_free = keywords is not None and not any(
+            byte in DIGIT_BYTES for word in writer.names[keywords[0]] for byte in word
+        )
+        lines += _window_lines(window, keywords, window in digit_windows, digit_free)
     for key, uses in searched.items():
         if uses > 1:
             writer.memo[key] = local = f"M{len(writer.memo)}"
@@ -148,21 +161,31 @@ def write_decider(router: Router, columns: int) -> tuple[str, dict[str, Any]]:
     return "\n".join(lines) + "\n", writer.names
 
 
-def _window_lines(window: str, keywords: tuple[str, str] | None, digits: bool) -> list[str]:
+def _window_lines(window: str, keywords: tuple[str, str] | None, digits: bool, digit_free: bool) -> list[str]:
     """A window's word set when a keyword rule's word is in it (``W_<window>``, else None) and whether it
-    may hold a digit (``D_<window>``), an ASCII window encoded once for both."""
+    may hold a digit (``D_<window>``), an ASCII window encoded once for both. ``digit_free``: no ASCII
+    keyword of the window holds a digit, so the words may have their digits as ``0`` (a word with a
+    digit matches no keyword either way) and the digit test reads the same bytes, with no second
+    ``translate``."""
     if keywords is None and not digits:
         return []
     lines = [f"    if {window}.isascii():", f'        _data = {window}.encode("ascii")']
     if keywords is not None:
         ascii_words, words = keywords
+        lowered = "_data.translate(LOWERED)"
+        if digits and digit_free:
+            lines.append("        _lowered = _data.translate(LOWERED_DIGITS_AS_ZERO)")
+            lowered = "_lowered"
         lines += [
             f"        W_{window} = None",
-            f"        if not {ascii_words}.isdisjoint(_data.translate(LOWERED).split()):",
+            f"        if not {ascii_words}.isdisjoint({lowered}.split()):",
             f"            W_{window} = frozenset(split_words({window}.lower()))",
         ]
     if digits:
-        lines.append(f"        D_{window} = 48 in _data.translate(DIGITS_AS_ZERO)  # an ASCII digit")
+        if keywords is not None and digit_free:
+            lines.append(f"        D_{window} = 48 in _lowered  # an ASCII digit (each a 0 in the words)")
+        else:
+            lines.append(f"        D_{window} = 48 in _data.translate(DIGITS_AS_ZERO)  # an ASCII digit")
     lines.append("    else:")
     if keywords is not None:
         lines += [

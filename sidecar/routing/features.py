@@ -173,7 +173,9 @@ def system_window(system: list[str]) -> str:
     return window(text, SYSTEM_HEAD, SYSTEM_TAIL) if len(text) > SYSTEM_HEAD + SYSTEM_TAIL else text
 
 
-_NOT_PLAIN_CHAT = ("tools", "functions", "tool_choice", "function_call", "response_format", "reasoning_effort")
+_NOT_PLAIN_CHAT = frozenset(
+    ("tools", "functions", "tool_choice", "function_call", "response_format", "reasoning_effort")
+)
 """An OpenAI chat body's fields that only the walker reads (``plain_chat`` leaves such a body to it)."""
 
 
@@ -182,14 +184,13 @@ def plain_chat(body: dict[str, Any], stream: bool | None) -> RequestFeatures | N
     ``content`` is a string and that has no ``tool_calls``, and none of ``_NOT_PLAIN_CHAT``; else None
     (the dialect's walker reads it). The same features as the walker (``dialects.openai.features.chat``)
     and ``Tally.features`` (tests/routing/test_features.py compares them), a third fewer instructions."""
-    for name in _NOT_PLAIN_CHAT:
-        if name in body:
-            return None
+    if not _NOT_PLAIN_CHAT.isdisjoint(body):  # one C call over the body's keys, not a loop of five tests
+        return None
     messages = body.get("messages")
     if type(messages) is not list:
         return None
     texts: list[str] = []
-    system: list[str] = []
+    system = ""  # the system texts joined by line breaks, as ``system_window`` joins them
     last_user = ""
     turns = 0
     for message in messages:
@@ -202,7 +203,7 @@ def plain_chat(body: dict[str, Any], stream: bool | None) -> RequestFeatures | N
         if role == "system" or role == "developer":
             if content:
                 texts.append(content)
-                system.append(content)
+                system = system + "\n" + content if system else content
             continue
         turns += 1
         if content:
@@ -226,7 +227,7 @@ def plain_chat(body: dict[str, Any], stream: bool | None) -> RequestFeatures | N
             False,
             body.get("stream") is True if stream is None else stream,
             len(last_user),
-            system_window(system),
+            window(system, SYSTEM_HEAD, SYSTEM_TAIL) if len(system) > SYSTEM_HEAD + SYSTEM_TAIL else system,
             window(last_user, USER_HEAD, USER_TAIL) if len(last_user) > USER_HEAD + USER_TAIL else last_user,
             False,
         ),

@@ -101,12 +101,14 @@ class SelectPlan:
                 decision = decide(request, router)  # not decided yet (or by another router)
             tier = router.tier_ranks[decision.tier]
             task, output, headroom = decision.task.label, decision.output_tokens, router.context_headroom
-            names = self.menu.fixed_chain(
+            # ``menu.fixed_chain``, without its call: the usual request's shortlist, whose chain is fixed
+            shortlist = self.menu.usual(
                 features, task, tier if tier > self.min_tier else self.min_tier, output, headroom
             )
         else:
             output = DEFAULT_OUTPUT_TOKENS
-            names = self.menu.fixed_chain(features, "", self.min_tier, output, 0.1)
+            shortlist = self.menu.usual(features, "", self.min_tier, output, 0.1)
+        names = None if shortlist is None else shortlist.fixed
         if names is None:
             selection = self.selection(request)
             targets = tuple(map(self.by_name.__getitem__, map(_CANDIDATE_NAME, selection.chain)))

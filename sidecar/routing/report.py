@@ -4,7 +4,8 @@ carry a routing record).
 
 Headers: ``x-sidecar-task``, ``x-sidecar-complexity``, ``x-sidecar-tier``, ``x-sidecar-split-arm``,
 ``x-sidecar-estimated-cost`` (the estimate for the model that answered, in US dollars, from the
-estimated prompt and the expected output: the figure a cheapest selection orders by).
+estimated prompt and the expected output: the figure a cheapest selection orders by; its text is kept
+per model, ``Target.cost_texts``, for the next request of the same estimate).
 
 The savings metric is two counters per route and task: what the served model cost (its price and the
 reported usage) and what the model the app asked for would have cost for the same tokens; savings are
@@ -50,6 +51,9 @@ FEATURE_FIELDS = (
 """Features written on the access line (those not zero, false or absent), for ``diff --replay``."""
 _FEATURE_VALUES = operator.attrgetter(*FEATURE_FIELDS)  # their values in one call
 
+COST_TEXTS = 1024
+"""Estimated-cost header texts kept per model (``Target.cost_texts``): the estimates of recent requests."""
+
 
 def add_answer_headers(headers: dict[str, str], facts: RequestFacts, record: Routed, target: Target | None) -> None:
     """Add routing's headers to the answer's ``headers``: the decision's (made with it), the arm, the
@@ -62,7 +66,15 @@ def add_answer_headers(headers: dict[str, str], facts: RequestFacts, record: Rou
     if target is not None:
         cost = expected_cost(facts, record, target.price)
         if cost is not None:
-            headers["x-sidecar-estimated-cost"] = f"{cost:.6f}"
+            # an estimate seen before has its text kept (formatting a float to 6 decimals is about 2,000
+            # instructions, a dict look-up by the float a tenth of that); at most COST_TEXTS per model
+            texts = target.cost_texts
+            text = texts.get(cost)
+            if text is None:
+                if len(texts) >= COST_TEXTS:
+                    texts.clear()
+                text = texts[cost] = f"{cost:.6f}"  # never -0.0 (prices and tokens are not negative)
+            headers["x-sidecar-estimated-cost"] = text
 
 
 def observe(
@@ -86,7 +98,8 @@ def observe(
     fields["features"] = logged_features(features)
     estimated = expected_cost(facts, record, served.price) if served is not None else None
     if estimated is not None:
-        fields["estimated_cost_usd"] = round(estimated * 1e8) / 1e8  # 8 decimals as access.py writes cost_usd
+        # 8 decimals as access.py writes cost_usd (``round``, without the builtin's look-up of ``__round__``)
+        fields["estimated_cost_usd"] = (estimated * 1e8).__round__() / 1e8
     if served_cost is None:
         return fields
     requested = exchange.policy.models.get(facts.model)
@@ -98,7 +111,7 @@ def observe(
         requested_cost = cost_usd(requested.price, usage)
         if requested_cost is None:
             return fields
-    fields["requested_model_cost_usd"] = round(requested_cost * 1e8) / 1e8
+    fields["requested_model_cost_usd"] = (requested_cost * 1e8).__round__() / 1e8
     route = exchange.route
     # positional: a call with keywords matches each by name
     exchange.trace.routing_cost(route.name if route is not None else "", task, served_cost, requested_cost, estimated)
@@ -107,23 +120,32 @@ def observe(
 
 def logged_features(features: RequestFeatures) -> dict[str, Any]:
     """The access line's ``features``: those of ``FEATURE_FIELDS`` not zero, false or absent, in that
-    order. A request with tools, media or JSON output has them picked in C; the usual one (none of them:
-    ``any`` over a slice of the tuple) has its four written out, about half the instructions."""
-    if any(features[3:11]) or features[15]:  # tools ... json_schema, thinking: none set on most requests
+    order. A request with tools, media, JSON output or thinking has them picked in C; the usual one (none:
+    a slice of the tuple equal to ``_NOTHING_RARE``) with its four set is one dict display, else its four
+    are written out one by one."""
+    if features[3:11] != _NOTHING_RARE or features[15]:  # tools ... json_schema, thinking: none on most requests
         values = _FEATURE_VALUES(features)
         # ``values`` are ``FEATURE_FIELDS``' own (the same length): no ``strict=True``, whose keyword
         # zip parses per call
         return dict(compress(zip(FEATURE_FIELDS, values), values))  # noqa: B905
+    prompt, output, turns = features[0], features[1], features[2]
+    last = features[12]
+    if prompt and output and turns and last:  # the usual request: one dict display
+        return {"prompt_tokens": prompt, "max_output_tokens": output, "turns": turns, "last_user_chars": last}
     logged: dict[str, Any] = {}
-    if features[0]:
-        logged["prompt_tokens"] = features[0]
-    if features[1]:
-        logged["max_output_tokens"] = features[1]
-    if features[2]:
-        logged["turns"] = features[2]
-    if features[12]:
-        logged["last_user_chars"] = features[12]
+    if prompt:
+        logged["prompt_tokens"] = prompt
+    if output:
+        logged["max_output_tokens"] = output
+    if turns:
+        logged["turns"] = turns
+    if last:
+        logged["last_user_chars"] = last
     return logged
+
+
+_NOTHING_RARE = (0, False, 0, 0, 0, 0, False, False)
+"""RequestFeatures' tools ... json_schema when none is set (equal to any zeros and falses: ``0 == False``)."""
 
 
 def from_access_line(facts: RequestFacts, line: Mapping[str, Any]) -> None:

@@ -211,7 +211,7 @@ class Menu:
         fixed = (*(c.name for _, c, _, _ in priced), *(c.candidate.name for c in unpriced)) if len(priced) < 2 else None
         return Shortlist(tuple(priced), tuple(unpriced), tuple(excluded), fixed)
 
-    def _usual(
+    def usual(
         self, features: RequestFeatures, task: str, min_tier: int, output_tokens: int, headroom: float
     ) -> Shortlist | None:
         """The shortlist of (``task``, ``min_tier``) when the request is the usual one (no capability
@@ -237,10 +237,10 @@ class Menu:
     def fixed_chain(
         self, features: RequestFeatures, task: str, min_tier: int, output_tokens: int, headroom: float
     ) -> tuple[str, ...] | None:
-        """The names of ``select``'s chain, in its order, when the usual request's (``_usual``) does not
+        """The names of ``select``'s chain, in its order, when the usual request's (``usual``) does not
         depend on its tokens: at most one priced candidate in the shortlist (the request path needs no
         more than the order); else None."""
-        shortlist = self._usual(features, task, min_tier, output_tokens, headroom)
+        shortlist = self.usual(features, task, min_tier, output_tokens, headroom)
         return None if shortlist is None else shortlist.fixed
 
     def select(
@@ -250,7 +250,7 @@ class Menu:
         requested = features.max_output_tokens
         prompt = features.prompt_tokens
         expected_output = requested if requested and requested < output_tokens else output_tokens  # min, no call
-        shortlist = self._usual(features, task, min_tier, output_tokens, headroom)
+        shortlist = self.usual(features, task, min_tier, output_tokens, headroom)
         if shortlist is None:
             return select(self.candidates, features, task, min_tier, output_tokens, headroom, self.tier_names)
         priced = shortlist.priced

@@ -118,7 +118,7 @@ def estimate_bytes(data: bytes) -> int:
             total += count(b"3") * _LEAD3
         if 52 in classes:  # b"4"
             total += count(b"4") * _LEAD4
-    tokens = round(total * scale)
+    tokens = (total * scale).__round__()  # ``round``, without the builtin's look-up of ``__round__``
     return tokens if tokens > 1 else 1  # ``max(1, tokens)`` without the call
 
 
@@ -135,5 +135,5 @@ def estimate_joined(texts: Sequence[str]) -> int:
     if not count:
         return 0
     joined = estimate_bytes(" ".join(texts).encode("utf-8", "surrogatepass"))
-    tokens = round(joined - COEFFICIENTS[2] * (count - 1))
+    tokens = (joined - _SPACE * (count - 1)).__round__()  # ``round``, without the builtin's look-up
     return tokens if tokens > 0 else 0

@@ -70,3 +70,34 @@ def test_unusual_rules_decide_as_rule_by_rule() -> None:
         ("Step-by-step, please", "foo", {"max_tokens": 5}),
     ]
     decide_as_rules(UNUSUAL, cases)
+
+
+DIGITS = {
+    "classes": [
+        # a keyword with a digit beside a digit-led pattern in the same window: the words keep their digits
+        {"name": "model-talk", "rules": [{"keywords": ["gpt4", "v2"], "in": ["last_user"]}]},
+        {"name": "numbers", "rules": [{"regex": r"\d+ items", "in": ["last_user"]}]},
+        {"name": "plain-words", "rules": [{"keywords": ["invoice"], "in": ["system"]}]},
+        {"name": "tickets", "rules": [{"regex": r"\d+-\d+", "in": ["system"]}]},
+    ],
+}
+
+
+def test_digits_in_keywords_and_patterns_decide_as_rule_by_rule() -> None:
+    """A window whose keywords hold digits keeps them in its words (the digit test translates apart);
+    a window whose keywords hold none reads its words and its digit test from one ``translate``:
+    both decide as the rules tried one by one, on texts with and without digits and keywords."""
+    router = routing_from_document({"routing": DIGITS}, base_dir=ROOT)
+    assert "_lowered = _data.translate(LOWERED_DIGITS_AS_ZERO)" in router.classifier.source  # the system window
+    assert "D_last_user = 48 in _data.translate(DIGITS_AS_ZERO)" in router.classifier.source
+    cases: list[tuple[str, str | None, dict[str, Any]]] = [
+        ("is gpt4 better than v2?", None, {}),
+        ("is gpt5 better?", None, {}),
+        ("send 12 items", None, {}),
+        ("send twelve items", None, {}),
+        ("hello", "the invoice 2026-12 is due", {}),
+        ("hello", "ticket 2026-12 is open", {}),
+        ("hello", "invoice0 2026", {}),
+        ("hello", "no numbers here", {}),
+    ]
+    decide_as_rules(DIGITS, cases)
