@@ -101,9 +101,6 @@ class Target:
     price: PriceSpec | None
     quality: QualitySpec | None = None  # routing: the model's tier, per task class where it differs
     key: str = field(default="", compare=False)  # "provider/upstream-model": breakers and metrics key
-    # routing: its ``x-sidecar-estimated-cost`` header's text per estimate already written
-    # (``routing.report.add_answer_headers``; at most ``COST_TEXTS``, emptied when full)
-    cost_texts: dict[float, str] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "key", f"{self.provider.name}/{self.upstream_model}")

@@ -4,8 +4,7 @@ carry a routing record).
 
 Headers: ``x-sidecar-task``, ``x-sidecar-complexity``, ``x-sidecar-tier``, ``x-sidecar-split-arm``,
 ``x-sidecar-estimated-cost`` (the estimate for the model that answered, in US dollars, from the
-estimated prompt and the expected output: the figure a cheapest selection orders by; its text is kept
-per model, ``Target.cost_texts``, for the next request of the same estimate).
+estimated prompt and the expected output: the figure a cheapest selection orders by).
 
 The savings metric is two counters per route and task: what the served model cost (its price and the
 reported usage) and what the model the app asked for would have cost for the same tokens; savings are
@@ -51,9 +50,6 @@ FEATURE_FIELDS = (
 """Features written on the access line (those not zero, false or absent), for ``diff --replay``."""
 _FEATURE_VALUES = operator.attrgetter(*FEATURE_FIELDS)  # their values in one call
 
-COST_TEXTS = 1024
-"""Estimated-cost header texts kept per model (``Target.cost_texts``): the estimates of recent requests."""
-
 
 def add_answer_headers(headers: dict[str, str], facts: RequestFacts, record: Routed, target: Target | None) -> None:
     """Add routing's headers to the answer's ``headers``: the decision's (made with it), the arm, the
@@ -66,15 +62,7 @@ def add_answer_headers(headers: dict[str, str], facts: RequestFacts, record: Rou
     if target is not None:
         cost = expected_cost(facts, record, target.price)
         if cost is not None:
-            # an estimate seen before has its text kept (formatting a float to 6 decimals is about 2,000
-            # instructions, a dict look-up by the float a tenth of that); at most COST_TEXTS per model
-            texts = target.cost_texts
-            text = texts.get(cost)
-            if text is None:
-                if len(texts) >= COST_TEXTS:
-                    texts.clear()
-                text = texts[cost] = f"{cost:.6f}"  # never -0.0 (prices and tokens are not negative)
-            headers["x-sidecar-estimated-cost"] = text
+            headers["x-sidecar-estimated-cost"] = f"{cost:.6f}"
 
 
 def observe(

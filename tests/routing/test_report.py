@@ -1,5 +1,4 @@
-"""Routing on the answer and the access line, and back: the estimated-cost header, diff --replay re-routing a
-logged request by its task and features."""
+"""Routing on the access line and back: diff --replay re-routes a logged request by its task and features."""
 
 from __future__ import annotations
 
@@ -9,10 +8,8 @@ import pytest
 from sidecar.diff import replay
 from sidecar.diff.replay import request_from_access
 from sidecar.policy import load_policy_bytes
-from sidecar.request_facts import describe_request
 from sidecar.routing.features import RequestFeatures
-from sidecar.routing.record import expected_cost, routed
-from sidecar.routing.report import COST_TEXTS, FEATURE_FIELDS, add_answer_headers, logged_features
+from sidecar.routing.report import FEATURE_FIELDS, logged_features
 
 OLD = """
 version: 1
@@ -98,32 +95,3 @@ def test_logged_features_are_the_set_ones_in_field_order(changes: dict[str, obje
     features = PLAIN._replace(**changes)
     expected = [(name, getattr(features, name)) for name in FEATURE_FIELDS if getattr(features, name)]
     assert list(logged_features(features).items()) == expected
-
-
-def test_estimated_cost_header_is_the_estimate_to_six_decimals_whether_seen_before_or_not() -> None:
-    """x-sidecar-estimated-cost is the estimate to 6 decimals for a request of a new estimate and for one
-    whose estimate an earlier request had (its text kept on the model); the model keeps at most
-    COST_TEXTS texts."""
-    policy = load_policy_bytes(NEW.encode(), "p.yaml")
-    big = policy.models["big"]
-    body = {"model": "big", "messages": [{"role": "user", "content": "extract the names"}]}
-
-    def header(content: str) -> tuple[str, float]:
-        request = describe_request(
-            "/v1/chat/completions", {}, {}, {**body, "messages": [{"role": "user", "content": content}]}, app="a"
-        )
-        record = routed(request)
-        headers: dict[str, str] = {}
-        add_answer_headers(headers, request, record, big)
-        cost = expected_cost(request, record, big.price)
-        assert cost is not None
-        return headers["x-sidecar-estimated-cost"], cost
-
-    for content in ("extract the names", "extract the names", "extract every name from this longer text"):
-        text, cost = header(content)
-        assert text == f"{cost:.6f}"
-    assert len(big.cost_texts) == 2
-    for count in range(COST_TEXTS + 5):
-        text, cost = header("word " * count)
-        assert text == f"{cost:.6f}"
-    assert 0 < len(big.cost_texts) <= COST_TEXTS
