@@ -21,7 +21,8 @@ import base64
 import sys
 from typing import Any
 
-from ...translate.common import Drops, TranslationError, Usage, as_count
+from ...translate.common import Usage, as_count
+from ...translate.options import Drops, TranslationError
 from .request import camel
 
 GEMINI_MAX_BATCH = 100
