@@ -127,13 +127,6 @@ def _base64(values: list[float]) -> str:
     return base64.b64encode(floats.tobytes()).decode()
 
 
-def usage_from_openai(body: dict[str, Any]) -> Usage | None:
-    usage = body.get("usage")
-    if not isinstance(usage, dict):
-        return None
-    return Usage(input_tokens=as_count(usage.get("prompt_tokens")))
-
-
 def usage_from_gemini(body: dict[str, Any]) -> Usage | None:
     meta = body.get("usageMetadata")
     if not isinstance(meta, dict):
