@@ -20,10 +20,11 @@ import orjson
 
 from .dialects import Dialect
 from .translate import TranslationError, parse_chat_response
-from .translate.common import ChatResponse, parse_arguments
+from .translate.common import ChatResponse
 from .translate.deltas import Delta, Finish, Text, ToolArgs, ToolStart
+from .translate.parts import parse_arguments
 
-RAW_ARGUMENTS = "_raw"  # translate.common.parse_arguments keeps arguments that are not a JSON object here
+RAW_ARGUMENTS = "_raw"  # translate.parts.parse_arguments keeps arguments that are not a JSON object here
 
 
 @dataclass(frozen=True, slots=True)

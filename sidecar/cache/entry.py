@@ -30,7 +30,8 @@ from typing import Any, NamedTuple
 import orjson
 
 from ..dialects.registry import DIALECTS
-from ..translate.common import ChatResponse, Choice, FinishReason, Part, Usage, parse_arguments
+from ..translate.common import ChatResponse, Choice, FinishReason, Part, Usage
+from ..translate.parts import parse_arguments
 
 FORMAT_VERSION = 1
 Origin = str  # the name of the dialect whose reasoning signature it is

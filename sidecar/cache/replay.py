@@ -176,7 +176,7 @@ def body_template(entry: Entry, dialect: Dialect) -> bytes:
 
 def fill_body(template: bytes, dialect: Dialect) -> bytes:
     """A template (whole body or stream) with a fresh response id (and the current ``created``): one
-    hit's answer. The id is the shape a live answer's has (``translate.common.new_id``: the dialect's
+    hit's answer. The id is the shape a live answer's has (``translate.parts.new_id``: the dialect's
     prefix and 24 hex digits), drawn from the process's PRNG: an id, not a secret, so no ``getrandom``
     system call per hit."""
     fresh = b':"' + _ID_PREFIXES[dialect] + getrandbits(96).to_bytes(12, "big").hex().encode() + b'"'  # 24 hex digits

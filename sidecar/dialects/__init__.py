@@ -20,7 +20,7 @@ Map of the package::
                                                                                  } response, decoder, encoder
     fake        the fake provider kind (speaks the caller's dialect, or the one it is told to)
     registry    PACKAGES (the only list of the dialects), wire(dialect) -> WireDialect,
-                provider_api(kind) -> ProviderAPI, dialect_named / kind_named (a name's one instance),
+                provider_api(kind) -> ProviderAPI, dialect_named (a name's one dialect instance),
                 TRANSLATIONS, every endpoint served, error_body(dialect, ...),
                 feature_walker(dialect, operation) (routing's features of a body)
     walking     what a dialect's feature walkers fill (the Tally protocol) and the readers they share

@@ -6,8 +6,8 @@ each of whose ``wire`` module holds its ``WireDialect`` as ``WIRE`` and the prov
 as ``APIS``. Adding a dialect is its package and its name here (docs/dialects.md). Everything else is
 built from them at import: ``wire(dialect)``, ``provider_api(kind)`` and ``feature_walker(dialect,
 operation)`` (routing's reader of a body's features, the dialect's ``WireDialect.feature_walkers``)
-are dictionary lookups, and ``dialect_named`` / ``kind_named`` give a name's one instance (what the
-policy's validators return, so ``is`` compares them).
+are dictionary lookups, and ``dialect_named`` gives a name's one dialect instance (what the policy's
+validators return, so ``is`` compares them).
 """
 
 from __future__ import annotations
@@ -68,7 +68,6 @@ UNKNOWN_PATH_DIALECT = Dialect.OPENAI
 """The dialect of the 404 for a path no other dialect claims (most tools and SDKs speak OpenAI's)."""
 
 _DIALECT_NAMED: Mapping[str, Dialect] = {str(d): d for d in DIALECTS}
-_KIND_NAMED: Mapping[str, ProviderKind] = {str(k): k for k in PROVIDER_KINDS}
 _CLAIMANTS = tuple(w for d, w in WIRE_DIALECTS.items() if d != UNKNOWN_PATH_DIALECT)
 
 
@@ -92,14 +91,6 @@ def dialect_named(name: object) -> Dialect:
     found = _DIALECT_NAMED.get(name) if isinstance(name, str) else None
     if found is None:
         raise ValueError(f"{name!r} is not a dialect (one of: {', '.join(_DIALECT_NAMED)})")
-    return found
-
-
-def kind_named(name: object) -> ProviderKind:
-    """The registry's instance of the provider kind called ``name``; ValueError when there is none."""
-    found = _KIND_NAMED.get(name) if isinstance(name, str) else None
-    if found is None:
-        raise ValueError(f"{name!r} is not a provider kind (one of: {', '.join(_KIND_NAMED)})")
     return found
 
 

@@ -23,7 +23,8 @@ from ..dialects import Dialect
 from ..dialects.anthropic import request as anthropic
 from ..dialects.gemini import request as gemini
 from ..dialects.openai import request as openai
-from ..translate.common import ChatRequest, Drops, TranslateOptions, TranslationError
+from ..translate.common import ChatRequest
+from ..translate.options import Drops, TranslateOptions, TranslationError
 from .jsondoc import parse_json
 
 DEFAULT_JUDGE_PROMPT = """\

@@ -12,7 +12,11 @@ Map of the package::
                   new_stream_translator / new_stream_decoder / new_stream_encoder / stream_error_event,
                   extract_usage / extract_stream_usage / extract_request_params
     common        the common form (TypedDicts for requests and responses, Usage, RequestParams,
-                  FinishReason), TranslateOptions, Drops, UnsupportedParameter, the shared helpers
+                  FinishReason), as_count (a provider's token count read)
+    options       TranslationError, UnsupportedParameter, TranslateOptions, Drops
+    parts         helpers that read and make parts and turns (turns_of, parse_arguments, result_text,
+                  text_of, reasoning_of, new_id, safe_id, dumps, RESPONSE_TOOL)
+    media         split_data_uri, guess_media_type
     deltas        the stream deltas (Start, Text, ToolStart, ... End; ``Delta`` their union)
     bundles       Translation: what one dialect's translation provides
     stream        StreamTranslator = a dialect's decoder (upstream events -> deltas)
@@ -43,15 +47,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .bundles import Translation
-from .common import (
-    ChatResponse,
-    FinishReason,
-    RequestParams,
-    TranslateOptions,
-    TranslationError,
-    UnsupportedParameter,
-    Usage,
-)
+from .common import ChatResponse, FinishReason, RequestParams, Usage
+from .options import TranslateOptions, TranslationError, UnsupportedParameter
 from .stream import StreamDecoder, StreamEncoder, StreamTranslator, decode_event
 
 if TYPE_CHECKING:

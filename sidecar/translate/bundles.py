@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..dialects import Dialect, Operation
 from ..sse import SSEEvent
-from .common import ChatRequest, ChatResponse, Drops, RequestParams, TranslateOptions, Usage
+from .common import ChatRequest, ChatResponse, RequestParams, Usage
+from .options import Drops, TranslateOptions
 from .shapes import OBJECT, Json
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""The common form every dialect is read into and written from, and the helpers all of them share.
+"""The common form every dialect is read into and written from.
 
 Requests and responses travel as ``TypedDict``s (plain dicts at run time: building one costs what a dict
 costs, no validation); ``Usage`` is a frozen dataclass, ``RequestParams`` a named tuple (built for every
@@ -26,73 +26,18 @@ Stream side: one upstream event -> a few deltas (``deltas``: ``Start``, ``Text``
 ``ToolArgs``, ``Reasoning``, ``ReasoningSignature``, ``Finish``, ``UsageSeen``, ``Failure``, ``End``)
 -> caller events, see ``stream``.
 
-Policy for parameters with no equivalent (``Drops``): *unsupported* ones raise ``UnsupportedParameter``
-under ``unsupported="error"`` and are dropped and listed under ``"drop"``; *ignored* ones (which do not
-change what the model generates: ``store``, ``metadata``, ``cache_control``...) are always dropped and
-listed, never refused.
+``as_count`` reads a provider's token count into ``Usage`` (a count no call could reach reads as not
+reported). The errors and options of a translation are in ``options``, the helpers that read and make
+parts in ``parts``, the media-type helpers in ``media``.
 """
 
 from __future__ import annotations
 
 import enum
-import secrets
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple, NotRequired, TypedDict
 
-import orjson
-
 from .thinking import Thinking
-
-# ---------------------------------------------------------------------------------------------------------
-# Errors and options
-
-
-class TranslationError(ValueError):
-    """The body cannot be translated (malformed, or an operation with no counterpart in the target)."""
-
-
-class UnsupportedParameter(TranslationError):
-    """A parameter has no equivalent in the target dialect and the policy says ``error``."""
-
-    def __init__(self, name: str, detail: str = "") -> None:
-        self.name, self.detail = name, detail
-        super().__init__(f"parameter {name!r} has no equivalent in the target API" + (f": {detail}" if detail else ""))
-
-
-@dataclass(frozen=True, slots=True)
-class TranslateOptions:
-    """Per-route translation settings, built once at policy load."""
-
-    default_max_tokens: int = 4096
-    """Anthropic requires ``max_tokens``; used when the caller did not set one."""
-    unsupported: Literal["error", "drop"] = "error"
-    """What to do with a parameter that has no equivalent in the target."""
-    openai_max_tokens_field: Literal["max_completion_tokens", "max_tokens"] = "max_completion_tokens"
-    """Which field carries the output limit to an OpenAI-dialect upstream (older compatible servers only
-    know ``max_tokens``; OpenAI's reasoning models only accept ``max_completion_tokens``)."""
-
-
-class Drops:
-    """Collects the parameters dropped while translating one request; raises on unsupported ones."""
-
-    __slots__ = ("_error", "names")
-
-    def __init__(self, options: TranslateOptions) -> None:
-        self._error = options.unsupported == "error"
-        self.names: list[str] = []
-
-    def unsupported(self, name: str, detail: str = "") -> None:
-        """``name`` changes the output and cannot be carried over: refuse or drop per policy."""
-        if self._error:
-            raise UnsupportedParameter(name, detail)
-        if name not in self.names:
-            self.names.append(name)
-
-    def ignored(self, name: str) -> None:
-        """``name`` does not change the output and cannot be carried over: drop it, listed."""
-        if name not in self.names:
-            self.names.append(name)
-
 
 # ---------------------------------------------------------------------------------------------------------
 # Usage and request parameters (public)
@@ -284,116 +229,7 @@ class ChatResponse(TypedDict):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Helpers
-
-RESPONSE_TOOL = "sidecar_json_response"
-"""Name of the tool that carries structured output to Anthropic; its input is the answer."""
-RESPONSE_TOOL_VALUE = RESPONSE_TOOL + "_value"
-"""The same, for a schema whose root is not an object: the answer is the input's ``value``."""
-
-
-def turns_of(req: ChatRequest) -> tuple[list[str], list[Message]]:
-    """The request's system prompts and turns for a target that needs a turn (Anthropic, Gemini): a
-    request of system prompts only (OpenAI answers one) has them as its one user turn instead."""
-    system, messages = req.get("system") or [], req.get("messages") or []
-    if system and not any(p["type"] != "text" or p["text"] for m in messages for p in m["parts"]):
-        return [], [{"role": "user", "parts": [{"type": "text", "text": "\n\n".join(system)}]}]
-    return system, list(messages)
-
-
-def dumps(value: Any) -> str:
-    return orjson.dumps(value).decode()
-
-
-def parse_arguments(raw: Any) -> dict[str, Any]:
-    """Tool-call arguments as an object: OpenAI sends a JSON string, the others an object.
-
-    Arguments that are not a JSON object (a model may emit broken JSON) travel as ``{"_raw": text}``.
-    """
-    if isinstance(raw, dict):
-        return raw
-    if raw is None or raw == "":
-        return {}
-    if isinstance(raw, str):
-        try:
-            value = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            return {"_raw": raw}
-        if isinstance(value, dict):
-            return value
-        return {"_raw": raw}
-    return {"_raw": dumps(raw)}
-
-
-def result_text(output: str | dict[str, Any]) -> str:
-    """A tool result as text: a lone ``{"result": "..."}`` object (Gemini's convention) unwraps."""
-    if isinstance(output, str):
-        return output
-    if len(output) == 1:
-        inner = output.get("result", output.get("output"))
-        if isinstance(inner, str):
-            return inner
-    return dumps(output)
-
-
-# Media types spelt otherwise than the registered name, which Anthropic and Gemini alone accept.
-_MEDIA_ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "image/x-png": "image/png"}
-
-
-def split_data_uri(url: str) -> tuple[str | None, str] | None:
-    """``data:image/png;base64,AAAA`` -> ``("image/png", "AAAA")``; None when not a base64 data URI. The
-    media type is lower-cased and a common alias (``image/jpg``, which OpenAI takes) becomes its
-    registered name."""
-    if not url.startswith("data:"):
-        return None
-    comma = url.find(",")
-    if comma < 0:
-        return None
-    head = url[5:comma]
-    if not head.endswith(";base64"):
-        return None
-    media = head[:-7].lower() or None
-    return _MEDIA_ALIASES.get(media, media) if media else None, url[comma + 1 :]
-
-
-_EXT_TYPES = (
-    (".png", "image/png"),
-    (".jpg", "image/jpeg"),
-    (".jpeg", "image/jpeg"),
-    (".gif", "image/gif"),
-    (".webp", "image/webp"),
-    (".pdf", "application/pdf"),
-)
-
-
-def guess_media_type(url: str, default: str = "image/jpeg") -> str:
-    """A media type from a URL's extension (query string ignored)."""
-    path = url.split("?", 1)[0].lower()
-    for ext, media in _EXT_TYPES:
-        if path.endswith(ext):
-            return media
-    return default
-
-
-def new_id(prefix: str) -> str:
-    return prefix + secrets.token_hex(12)
-
-
-def safe_id(value: str) -> str:
-    """A tool-call id restricted to ``[A-Za-z0-9_-]`` (Anthropic's pattern); other characters become ``_``."""
-    if value.replace("_", "").replace("-", "").isalnum() and value.isascii():
-        return value
-    return "".join(c if (c.isascii() and c.isalnum()) or c in "_-" else "_" for c in value) or "call"
-
-
-def text_of(parts: list[Part]) -> str:
-    return "".join(p["text"] for p in parts if p["type"] == "text")
-
-
-def reasoning_of(parts: list[Part]) -> str:
-    """The reasoning text of an answer's parts, joined (empty when there is none)."""
-    return "".join(p["text"] for p in parts if p["type"] == "reasoning")
-
+# Reading token counts
 
 MAX_REPORTED_TOKENS = 1_000_000_000
 """The largest token count read from a provider's usage: no call reads or writes a billion tokens, so a

@@ -12,16 +12,9 @@ from typing import Any
 from ..dialects import CHAT_OPERATIONS, Dialect, Operation, registry
 from ..dialects.gemini import embeddings
 from ..sse import SSEEvent
-from .common import (
-    ChatRequest,
-    ChatResponse,
-    Drops,
-    RequestParams,
-    TranslateOptions,
-    TranslationError,
-    Usage,
-)
+from .common import ChatRequest, ChatResponse, RequestParams, Usage
 from .errors import read_error
+from .options import Drops, TranslateOptions, TranslationError
 from .params import caller_name
 from .shapes import mismatch
 from .stream import StreamDecoder, StreamEncoder, StreamTranslator

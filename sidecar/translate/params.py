@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, cast
 
-from .common import ChatRequest, RequestParams, TranslationError
+from .common import ChatRequest, RequestParams
+from .options import TranslationError
 
 
 # Bodies come from orjson, so exact type checks suffice (and exclude bool, a subclass of int).

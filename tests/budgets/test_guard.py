@@ -17,7 +17,7 @@ from sidecar.translate import Usage
 from tests.resilience.fakes import FakeClock
 
 from .conftest import RedisServer
-from .test_redis_store import DOLLAR, book, script_calls, today_clock
+from .redis_ledgers import DOLLAR, book, script_calls, today_clock
 
 
 async def test_a_dead_store_fails_open_into_local_counting(redis_factory: Callable[..., RedisServer]) -> None:

@@ -9,11 +9,10 @@ import random
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from sidecar.budgets import Admission, BudgetRequest, Ledger, open_ledger
+from sidecar.budgets import Admission, BudgetRequest, Ledger
 from sidecar.budgets.pricing import NANO_USD, actual_units
 from sidecar.budgets.redis_store import RedisStore
 from sidecar.budgets.spec import StoreSpec
@@ -22,22 +21,9 @@ from sidecar.translate import Usage
 from tests.resilience.fakes import FakeClock
 
 from ..cache.tls import make_certificates
-from ..policy.test_watch import configmap_write
-from .conftest import MODELS, RedisServer, budgets_of
-
-
-def today_clock() -> FakeClock:
-    """A wall clock one minute into the current UTC day: windows (and key expiries) lie in Redis's future."""
-    now = time.time()
-    return FakeClock(now - now % 86_400 + 60)
-
-
-def book(url: str, clock: FakeClock, *limits: dict[str, Any], **store: Any) -> Ledger:
-    block = {"store": {"url": url, "timeout_ms": 1000, **store}, "limits": list(limits), "reservation_ttl_s": 30}
-    return open_ledger(budgets_of(block), clock=clock)
-
-
-DOLLAR = {"name": "dollar", "measure": "usd", "amount": 1.0, "window": "day"}
+from ..configmap import configmap_write
+from .conftest import MODELS, RedisServer
+from .redis_ledgers import DOLLAR, book, script_calls, today_clock
 
 
 def ref(key: str, cap: int = NO_CAP) -> CounterRef:
@@ -49,12 +35,6 @@ async def store(redis_url: str) -> AsyncIterator[RedisStore]:
     shared = RedisStore(StoreSpec(url=redis_url, key_prefix="test", timeout_ms=2000))
     yield shared
     await shared.close()
-
-
-def script_calls(server: RedisServer) -> int:
-    with server.client() as client:
-        stats = client.info("commandstats")
-    return sum(int(stats.get(name, {}).get("calls", 0)) for name in ("cmdstat_evalsha", "cmdstat_eval"))
 
 
 async def test_an_admission_and_a_settlement_are_one_round_trip_each(redis_url: str, redis_server: RedisServer) -> None:

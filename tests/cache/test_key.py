@@ -7,160 +7,100 @@ from typing import Any
 
 import pytest
 
-from sidecar.cache import RouteCacheSpec, compile_route_cache
-from sidecar.cache.plan import KeyDecision, RouteCache
-from sidecar.dialects import Dialect, Operation
-from sidecar.policy import load_policy_bytes
+from sidecar.dialects import Dialect
 
-POLICY = load_policy_bytes(
-    b"""
-providers:
-  openai: {dialect: openai, base_url: "https://api.openai.com/v1", api_key: {env: OPENAI_API_KEY}}
-  anthropic: {dialect: anthropic, base_url: "https://api.anthropic.com", api_key: {passthrough: true}}
-models:
-  gpt: {provider: openai, model: gpt-4o-mini}
-  gpt-big: {provider: openai, model: gpt-4o, max_output_tokens: 2048}
-  claude: {provider: anthropic, model: claude-sonnet-4-5}
-routes:
-  - {name: chat, match: {model: gpt}, target: [gpt, gpt-big]}
-  - {name: chat-reordered, match: {model: other}, target: [gpt-big, gpt]}
-  - {name: keyed, match: {model: keyed}, target: claude}
-  - {name: own-key, match: {model: own}, target: gpt}
-  - {name: retired, match: {model: old}, deny: {message: retired}}
-""",
-    "key-test.yaml",
-)
-ON = RouteCacheSpec(enabled=True)
-
-
-def _plan(route: str = "chat", **settings: Any) -> RouteCache:
-    plan = compile_route_cache(next(r for r in POLICY.routes if r.name == route), ON.model_copy(update=settings))
-    assert plan is not None
-    return plan
-
-
-def _decision(
-    body: dict[str, Any],
-    *,
-    plan: RouteCache | None = None,
-    dialect: Dialect = Dialect.OPENAI,
-    operation: Operation | None = None,
-    model: str = "gpt",
-    app: str = "web",
-    caller_key: str | None = None,
-    raw: bytes = b"",
-) -> KeyDecision:
-    plan = plan or _plan()
-    if operation is None:
-        operation = Operation.GENERATE_CONTENT if dialect is Dialect.GEMINI else Operation.CHAT
-    return plan.key(
-        dialect=dialect,
-        operation=operation,
-        model=model,
-        body=body,
-        raw=raw,
-        deployment_app="pod-app",
-        app=app,
-        caller_key=caller_key,
-    )
-
-
-def _key(body: dict[str, Any], **options: Any) -> str | None:
-    return _decision(body, **options).key
-
-
-BODY = {"model": "gpt", "messages": [{"role": "user", "content": "Classify: invoice"}], "temperature": 0}
+from .keys import BODY, cache_key, key_decision, route_plan
 
 
 def test_key_is_the_same_in_every_process() -> None:
     """The key is a SHA-256 of bytes (no ``hash()``, no dict order): this request's key is fixed, so
     sidecars share entries across restarts. A change here must bump KEY_VERSION."""
-    assert _key(BODY) == "v2:43b8f84b53003fe07b909f6cbd0f12d79bbe16cd69c79e398d5bf203dffb951c"
+    assert cache_key(BODY) == "v2:43b8f84b53003fe07b909f6cbd0f12d79bbe16cd69c79e398d5bf203dffb951c"
 
 
 def test_json_key_order_does_not_change_the_key() -> None:
     """Two bodies with the same fields in another order, at every depth, have one key."""
     reordered = {"temperature": 0, "messages": [{"content": "Classify: invoice", "role": "user"}], "model": "gpt"}
-    assert _key(BODY) == _key(reordered)
+    assert cache_key(BODY) == cache_key(reordered)
 
 
 def test_stream_and_whole_requests_share_a_key() -> None:
     """``stream`` and ``stream_options`` are transport: a streamed request finds a whole answer's entry."""
     streamed = {**BODY, "stream": True, "stream_options": {"include_usage": True}}
-    assert _key(BODY) == _key(streamed)
+    assert cache_key(BODY) == cache_key(streamed)
 
 
 def test_transport_fields_do_not_change_the_key() -> None:
     """``user``, ``metadata``, ``store`` and ``service_tier`` do not change the answer, so not the key."""
     tracked = {**BODY, "user": "u-42", "metadata": {"request": "r-9"}, "store": True, "service_tier": "flex"}
-    assert _key(BODY) == _key(tracked)
+    assert cache_key(BODY) == cache_key(tracked)
 
 
 def test_whole_floats_are_integers() -> None:
     """``temperature: 0`` and ``temperature: 0.0`` are one key."""
-    assert _key(BODY) == _key({**BODY, "temperature": 0.0})
+    assert cache_key(BODY) == cache_key({**BODY, "temperature": 0.0})
 
 
 def test_content_and_sampling_change_the_key() -> None:
     """Another prompt, or another output limit, is another key."""
     other = {**BODY, "messages": [{"role": "user", "content": "Classify: receipt"}]}
     limited = {**BODY, "max_tokens": 5}
-    assert len({_key(BODY), _key(other), _key(limited)}) == 3
+    assert len({cache_key(BODY), cache_key(other), cache_key(limited)}) == 3
 
 
 def test_two_apps_never_share_an_entry_by_default() -> None:
     """The same request from two apps has two keys."""
-    assert _key(BODY, app="web") != _key(BODY, app="billing")
+    assert cache_key(BODY, app="web") != cache_key(BODY, app="billing")
 
 
 def test_apps_share_when_the_route_says_so() -> None:
     """With ``share_across_apps`` the same request from two apps has one key."""
-    shared = _plan(share_across_apps=True)
-    assert _key(BODY, plan=shared, app="web") == _key(BODY, plan=shared, app="billing")
+    shared = route_plan(share_across_apps=True)
+    assert cache_key(BODY, plan=shared, app="web") == cache_key(BODY, plan=shared, app="billing")
 
 
 def test_passthrough_keys_scope_entries_even_when_shared() -> None:
     """On a route that forwards the caller's key, two callers' keys never share an entry."""
-    keyed = _plan("keyed", share_across_apps=True)
-    first = _key(BODY, plan=keyed, model="keyed", caller_key="sk-alice")
-    second = _key(BODY, plan=keyed, model="keyed", caller_key="sk-bob")
+    keyed = route_plan("keyed", share_across_apps=True)
+    first = cache_key(BODY, plan=keyed, model="keyed", caller_key="sk-alice")
+    second = cache_key(BODY, plan=keyed, model="keyed", caller_key="sk-bob")
     assert first is not None and second is not None and first != second
-    assert _key(BODY, plan=keyed, model="keyed", caller_key="sk-alice") == first
+    assert cache_key(BODY, plan=keyed, model="keyed", caller_key="sk-alice") == first
     assert "sk-alice" not in first
 
 
 def test_route_chain_dialect_and_model_are_in_the_key() -> None:
     """Another route (or the same targets in another order), another dialect or model: another key."""
     keys = {
-        _key(BODY),
-        _key(BODY, plan=_plan("chat-reordered")),
-        _key(BODY, model="gpt-4o-mini"),
-        _key({"messages": BODY["messages"], "temperature": 0, "max_tokens": 10}, dialect=Dialect.ANTHROPIC),
+        cache_key(BODY),
+        cache_key(BODY, plan=route_plan("chat-reordered")),
+        cache_key(BODY, model="gpt-4o-mini"),
+        cache_key({"messages": BODY["messages"], "temperature": 0, "max_tokens": 10}, dialect=Dialect.ANTHROPIC),
     }
     assert len(keys) == 4
 
 
 def test_nondeterministic_requests_are_not_cached_by_default() -> None:
     """Under ``cacheable: deterministic`` only temperature 0 or a seed makes a request cacheable."""
-    assert _key({**BODY, "temperature": 0.7}) is None
-    assert _key({k: v for k, v in BODY.items() if k != "temperature"}) is None
-    assert _key({**BODY, "temperature": 0.7, "seed": 7}) is not None
-    assert _key({**BODY, "temperature": False}) is None  # a bool is not the number 0
-    assert _key({**BODY, "temperature": 0.7, "seed": True}) is None
+    assert cache_key({**BODY, "temperature": 0.7}) is None
+    assert cache_key({k: v for k, v in BODY.items() if k != "temperature"}) is None
+    assert cache_key({**BODY, "temperature": 0.7, "seed": 7}) is not None
+    assert cache_key({**BODY, "temperature": False}) is None  # a bool is not the number 0
+    assert cache_key({**BODY, "temperature": 0.7, "seed": True}) is None
 
 
 def test_always_caches_any_temperature() -> None:
     """Under ``cacheable: always`` a request with a sampling temperature is cached too."""
-    assert _key({**BODY, "temperature": 0.7}, plan=_plan(cacheable="always")) is not None
+    assert cache_key({**BODY, "temperature": 0.7}, plan=route_plan(cacheable="always")) is not None
 
 
 def test_gemini_temperature_is_read_from_generation_config() -> None:
     """A Gemini request is deterministic through ``generationConfig.temperature``; 0 and 0.0 are one key."""
     body = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}], "generationConfig": {"temperature": 0}}
-    key = _key(body, dialect=Dialect.GEMINI)
+    key = cache_key(body, dialect=Dialect.GEMINI)
     assert key is not None
-    assert key == _key({**body, "generationConfig": {"temperature": 0.0}}, dialect=Dialect.GEMINI)
-    assert _key({**body, "generationConfig": {"temperature": 1}}, dialect=Dialect.GEMINI) is None
+    assert key == cache_key({**body, "generationConfig": {"temperature": 0.0}}, dialect=Dialect.GEMINI)
+    assert cache_key({**body, "generationConfig": {"temperature": 1}}, dialect=Dialect.GEMINI) is None
 
 
 @pytest.mark.parametrize(
@@ -185,7 +125,7 @@ def test_requests_for_output_the_cache_cannot_keep_are_not_cached(
         if dialect is Dialect.GEMINI
         else {"messages": [{"role": "user", "content": "hi"}], "temperature": 0}
     )
-    decision = _decision({**base, **extra}, plan=_plan(cacheable="always"), dialect=dialect)
+    decision = key_decision({**base, **extra}, plan=route_plan(cacheable="always"), dialect=dialect)
     assert (decision.key, decision.reason) == (None, reason)
 
 
@@ -193,4 +133,4 @@ def test_anthropic_citations_are_not_cached() -> None:
     """A request whose documents ask for citations is not cacheable (citation blocks are not kept)."""
     raw = b'{"messages":[{"role":"user","content":[{"type":"document","citations":{"enabled":true}}]}]}'
     body = {"messages": [{"role": "user", "content": "hi"}], "temperature": 0}
-    assert _key(body, dialect=Dialect.ANTHROPIC, raw=raw) is None
+    assert cache_key(body, dialect=Dialect.ANTHROPIC, raw=raw) is None

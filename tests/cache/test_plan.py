@@ -6,24 +6,26 @@ from __future__ import annotations
 from sidecar.cache import RouteCacheSpec, compile_route_cache
 from sidecar.dialects import Operation
 
-from .test_key import BODY, POLICY, _decision, _key, _plan
+from .keys import BODY, POLICY, cache_key, key_decision, route_plan
 
 
 def test_passthrough_route_without_a_caller_key_is_not_cached() -> None:
     """A passthrough route without a caller key has nothing to scope by: no key."""
-    decision = _decision(BODY, plan=_plan("keyed"), model="keyed")
+    decision = key_decision(BODY, plan=route_plan("keyed"), model="keyed")
     assert (decision.key, decision.reason) == (None, "no_caller_key")
 
 
 def test_caller_key_is_ignored_where_the_sidecar_injects_its_own() -> None:
     """On a route whose provider key the sidecar injects, the caller's key does not split entries."""
-    own = _plan("own-key")
-    assert _key(BODY, plan=own, model="own", caller_key="a") == _key(BODY, plan=own, model="own", caller_key="b")
+    own = route_plan("own-key")
+    assert cache_key(BODY, plan=own, model="own", caller_key="a") == cache_key(
+        BODY, plan=own, model="own", caller_key="b"
+    )
 
 
 def test_only_chat_operations_have_keys() -> None:
     """Embeddings and token counts are not cached (the entry holds chat answers)."""
-    decision = _decision({"input": "x"}, operation=Operation.EMBEDDINGS)
+    decision = key_decision({"input": "x"}, operation=Operation.EMBEDDINGS)
     assert (decision.key, decision.reason) == (None, "operation")
 
 

@@ -18,11 +18,10 @@ from typing import Any
 import pytest
 import yaml
 
+from .alert_rules import PROMETHEUS, RULES
 from .manifests import REPO
 from .promql import problems
 
-PROMETHEUS = REPO / "deploy" / "prometheus"
-RULES = PROMETHEUS / "llm-sidecar-alerts.yaml"
 OPERATOR_RULES = PROMETHEUS / "llm-sidecar-prometheusrule.yaml"
 SETTINGS = PROMETHEUS / "settings.yaml"
 UNIT_TESTS = Path(__file__).with_name("prometheus") / "alerts_test.yaml"

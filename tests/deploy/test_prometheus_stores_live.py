@@ -29,7 +29,7 @@ import pytest
 
 from ..live_stack import Processes
 from ..redis_server import RedisServer
-from .test_prometheus_live import APP, NAMESPACE, Scenario, scraped_sidecar
+from .scraped import APP, NAMESPACE, Scenario, scraped_sidecar
 
 pytestmark = pytest.mark.timeout(150)
 

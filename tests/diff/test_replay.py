@@ -2,37 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import orjson
-
 from sidecar.diff import replay
 from sidecar.diff.replay import Decision
 
+from .access_lines import access, chat
 from .policies import edited, policy, production_text
-
-
-def access(**fields: Any) -> bytes:
-    line = {
-        "component": "sidecar.access",
-        "event": "access",
-        "level": "info",
-        "method": "POST",
-        "path": "/v1/chat/completions",
-        "dialect": "openai",
-        "status": 200,
-        "outcome": "ok",
-        "policy_version": "abbf536caaaf",
-        **fields,
-    }
-    return orjson.dumps(line)
-
-
-def chat(model: str, route: str, served: str, tokens: tuple[int, int] = (1000, 100)) -> bytes:
-    return access(
-        requested_model=model, route=route, served_model=served, input_tokens=tokens[0], output_tokens=tokens[1]
-    )
-
 
 CHEAP_FIRST = ("routes:\n", "routes:\n  - name: cheap\n    match: {model: 'gpt-4.1'}\n    target: gpt-4o-mini\n\n")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sidecar.diff import diff_policies, json_report, replay, text_report
 
+from .access_lines import chat
 from .policies import edited, policy, production_text
-from .test_replay import chat
 
 NEW = (
     ("routes:\n", "routes:\n  - name: cheap\n    match: {model: 'gpt-4.1'}\n    target: gpt-4o-mini\n\n"),

@@ -25,7 +25,7 @@ from sidecar.gates import (
     requested_json,
 )
 from sidecar.gates.spec import DEFAULT_REASK_PROMPT
-from sidecar.translate.common import Drops, TranslateOptions
+from sidecar.translate.options import Drops, TranslateOptions
 
 from ..conftest import FakeFactory
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from sidecar.ensemble.plan import EnsemblePlan
 from sidecar.policy.load import load_policy_bytes
 
-from .test_load import BASE, errors_of
+from .policies import BASE, errors_of
 
 
 def test_an_ensemble_route_has_an_ensemble_plan_over_every_member_and_the_judge() -> None:

@@ -11,8 +11,7 @@ import pytest
 
 from sidecar.policy import PolicyError, load_policy
 
-from .test_load import BASE
-from .test_watch import LEARNED
+from .policies import BASE, LEARNED
 
 
 def test_version_covers_the_router_file(tmp_path: Path, router_files: tuple[bytes, bytes]) -> None:

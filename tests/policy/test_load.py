@@ -7,39 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.dialects import Dialect, Operation
 from sidecar.policy import PolicyError, load_policy, load_policy_bytes
 from sidecar.policy.schema import policy_json_schema
-from sidecar.request_facts import RequestFacts
+
+from .policies import BASE, errors_of, request
 
 ROOT = Path(__file__).resolve().parents[2]
-
-BASE = """
-version: 1
-providers:
-  openai: {dialect: openai, base_url: "https://api.openai.com/v1", api_key: {env: OPENAI_API_KEY}}
-  anthropic: {dialect: anthropic, base_url: "https://api.anthropic.com", api_key: {env: ANTHROPIC_API_KEY}}
-models:
-  gpt-4o: {provider: openai, model: gpt-4o-2024-08-06, context_window: 128000}
-  gpt-4o-mini: {provider: openai, model: gpt-4o-mini}
-  claude: {provider: anthropic, model: claude-sonnet-4-5, context_window: 200000}
-"""
-
-
-def errors_of(text: str) -> list[str]:
-    with pytest.raises(PolicyError) as info:
-        load_policy_bytes(text.encode(), "test.yaml")
-    return info.value.errors
-
-
-def request(
-    model: str,
-    headers: dict[str, str] | None = None,
-    app: str = "",
-    dialect: Dialect = Dialect.OPENAI,
-    operation: Operation = Operation.CHAT,
-) -> RequestFacts:
-    return RequestFacts(dialect, operation, model, headers or {}, app)
 
 
 @pytest.mark.parametrize("path", sorted([*ROOT.glob("policies/*.yaml"), ROOT / "sidecar/demo/policy.yaml"]))

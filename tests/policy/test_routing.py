@@ -5,7 +5,7 @@ from __future__ import annotations
 from sidecar.dialects import Dialect, Operation
 from sidecar.policy import load_policy_bytes
 
-from .test_load import BASE, request
+from .policies import BASE, request
 
 POLICY = load_policy_bytes(
     (

@@ -14,7 +14,7 @@ from sidecar.policy import load_policy
 from sidecar.policy.watch import PolicyHolder, PolicyWatcher
 
 from ..configmap import configmap_write
-from .test_load import BASE
+from .policies import BASE, LEARNED
 
 V1 = BASE + "default: {target: gpt-4o}\n"
 V2 = BASE + "default: {target: claude}\n"
@@ -170,17 +170,6 @@ async def test_reload_now_rereads_without_waiting_for_a_poll(tmp_path: Path) -> 
         task.cancel()
 
 
-LEARNED = (
-    BASE
-    + """
-routing:
-  classes: [{name: extraction}, {name: classification}, {name: code}, {name: math}]
-  learned: {file: router.json, decides: [task]}
-routes:
-  - {match: {task: extraction}, target: gpt-4o-mini}
-default: {target: gpt-4o}
-"""
-)
 EXTRACT = "Extract the dates from this invoice: Order 1234 shipped on May 3 to Anna."
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
 from ..sdk_clients import openai_client
+from .chain import calls, chat
 
 
 def chain_policy(
@@ -26,23 +27,6 @@ def chain_policy(
     chain = ", ".join(f"m{i}" for i in range(len(urls)))
     text += f"routes:\n  - name: chain\n    match: {{model: chain}}\n    target: [{chain}]\n{route_extra}"
     return text
-
-
-async def chat(
-    running: RunningSidecar, headers: dict[str, str] | None = None, stream: bool = False
-) -> tuple[int, dict[str, str], Any]:
-    body = {"model": "chain", "messages": [{"role": "user", "content": "hello"}], "stream": stream}
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(f"{running.url}/v1/chat/completions", json=body, headers=headers or {}) as response,
-    ):
-        data = await response.read()
-        return response.status, {k.lower(): v for k, v in response.headers.items()}, data
-
-
-async def calls(url: str) -> int:
-    async with aiohttp.ClientSession() as session, session.get(f"{url}/_fake/stats") as response:
-        return int((await response.json())["requests"])
 
 
 async def fakes(fake: FakeFactory, n: int, **config: Any) -> list[str]:

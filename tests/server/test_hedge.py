@@ -6,7 +6,7 @@ import time
 
 from ..conftest import FakeFactory, SidecarFactory, provider_block
 from ..sdk_clients import openai_client
-from .test_fallback import calls, chat
+from .chain import calls, chat
 
 
 def hedged_policy(urls: list[str], after_s: float = 0.2) -> str:

@@ -12,25 +12,7 @@ import pytest
 
 from ..conftest import FakeFactory, SidecarFactory
 from ..sdk_clients import anthropic_client, openai_client
-from .three_dialects import start
-
-TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Weather for a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
-ANTHROPIC_TOOL = {
-    "name": "get_weather",
-    "description": "Weather for a city",
-    "input_schema": TOOL["function"]["parameters"],  # type: ignore[index]
-}
+from .three_dialects import ANTHROPIC_TOOL, TOOL, start
 
 
 @pytest.mark.parametrize("target", ["to-anthropic", "to-gemini"])

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from ..conftest import FakeFactory, SidecarFactory
-from .test_translation import start
+from .three_dialects import start
 
 
 @pytest.mark.parametrize("target", ["to-openai", "to-anthropic"])

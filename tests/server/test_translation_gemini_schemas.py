@@ -12,7 +12,7 @@ import pytest
 from google.genai import types
 
 from ..conftest import FakeFactory, SidecarFactory
-from .test_translation import start
+from .three_dialects import start
 
 
 class Reading(pydantic.BaseModel):

@@ -14,7 +14,8 @@ from typing import Any
 import anthropic
 
 from ..conftest import FakeFactory, SidecarFactory
-from .test_translation import ANTHROPIC_TOOL, TOOL, openai_client, start
+from ..sdk_clients import openai_client
+from .three_dialects import ANTHROPIC_TOOL, TOOL, start
 
 PARIS = {"id": "call_paris", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}
 ROME = {"id": "call_rome", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Rome"}'}}

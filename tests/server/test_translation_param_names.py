@@ -12,7 +12,7 @@ import pytest
 from google.genai import errors, types
 
 from ..conftest import FakeFactory, SidecarFactory
-from .test_translation import ANTHROPIC_TOOL, start
+from .three_dialects import ANTHROPIC_TOOL, start
 
 LENIENT = "  - {name: lenient, match: {model: lenient}, target: to-anthropic, unsupported_params: drop}\n"
 GEMINI_REFUSALS = [

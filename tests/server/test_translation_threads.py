@@ -14,7 +14,7 @@ import pytest
 from anthropic import beta_async_tool
 
 from ..conftest import FakeFactory, SidecarFactory
-from .test_translation import start
+from .three_dialects import start
 
 ROUTES = (
     "  - {name: openai-then-anthropic, match: {model: o-then-a}, target: [to-openai, to-anthropic]}\n"

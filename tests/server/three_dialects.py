@@ -3,11 +3,30 @@
 
 Models ``to-openai``, ``to-anthropic``, ``to-gemini`` (and ``embed-gemini``) each name one provider; the
 route ``a-then-o`` falls back from Anthropic to OpenAI. ``extra`` adds lines under ``routes:``.
+``TOOL`` and ``ANTHROPIC_TOOL`` are the one tool the tests declare, in OpenAI's and Anthropic's shape.
 """
 
 from __future__ import annotations
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
+
+TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Weather for a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
+ANTHROPIC_TOOL = {
+    "name": "get_weather",
+    "description": "Weather for a city",
+    "input_schema": TOOL["function"]["parameters"],  # type: ignore[index]
+}
 
 
 async def start(fake: FakeFactory, sidecar: SidecarFactory, extra: str = "") -> tuple[RunningSidecar, dict[str, str]]:

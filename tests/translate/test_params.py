@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from sidecar.dialects import Dialect, Operation
 from sidecar.dialects.registry import DIALECTS
 from sidecar.translate import TranslateOptions, UnsupportedParameter, translate_request, translate_response
-from sidecar.translate.common import RESPONSE_TOOL, RESPONSE_TOOL_VALUE
+from sidecar.translate.parts import RESPONSE_TOOL, RESPONSE_TOOL_VALUE
 
 from . import sdk
 

@@ -19,8 +19,8 @@ from sidecar.translate import (
 )
 
 from . import sdk
+from .responses import BODIES
 from .streams import UPSTREAM
-from .test_responses import BODIES
 
 OAI, ANT, GEM = Dialect.OPENAI, Dialect.ANTHROPIC, Dialect.GEMINI
 

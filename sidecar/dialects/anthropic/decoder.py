@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from ...sse import SSEEvent
-from ...translate.common import RESPONSE_TOOL, RESPONSE_TOOL_VALUE, FinishReason, Usage, dumps, new_id, parse_arguments
+from ...translate.common import FinishReason, Usage
 from ...translate.deltas import (
     Delta,
     End,
@@ -22,6 +22,7 @@ from ...translate.deltas import (
     ToolStart,
     UsageSeen,
 )
+from ...translate.parts import RESPONSE_TOOL, RESPONSE_TOOL_VALUE, dumps, new_id, parse_arguments
 from ...translate.stream_in import failure_of, text_field
 from . import response
 

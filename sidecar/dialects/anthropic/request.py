@@ -17,24 +17,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...translate.common import (
-    RESPONSE_TOOL,
-    RESPONSE_TOOL_VALUE,
-    ChatRequest,
-    Drops,
-    MediaPart,
-    Message,
-    Part,
-    RequestParams,
-    ResponseFormat,
-    ToolChoice,
-    TranslateOptions,
-    TranslationError,
-    result_text,
-    safe_id,
-    turns_of,
-)
+from ...translate.common import ChatRequest, MediaPart, Message, Part, RequestParams, ResponseFormat, ToolChoice
+from ...translate.options import Drops, TranslateOptions, TranslationError
 from ...translate.params import caller_name, chat_params, named, stop_list
+from ...translate.parts import RESPONSE_TOOL, RESPONSE_TOOL_VALUE, result_text, safe_id, turns_of
 from ...translate.schema import object_schema
 from .thinking import build_thinking, parse_thinking
 

@@ -21,19 +21,8 @@ from typing import Any
 import orjson
 
 from ...sse import SSEEvent
-from ...translate.common import (
-    RESPONSE_TOOL,
-    RESPONSE_TOOL_VALUE,
-    ChatResponse,
-    FinishReason,
-    Part,
-    ReasoningPart,
-    Usage,
-    as_count,
-    dumps,
-    new_id,
-    safe_id,
-)
+from ...translate.common import ChatResponse, FinishReason, Part, ReasoningPart, Usage, as_count
+from ...translate.parts import RESPONSE_TOOL, RESPONSE_TOOL_VALUE, dumps, new_id, safe_id
 
 FINISH_FROM = {
     "end_turn": FinishReason.STOP,

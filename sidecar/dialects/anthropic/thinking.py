@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...translate.common import ChatRequest, Drops
+from ...translate.common import ChatRequest
+from ...translate.options import Drops
 from ...translate.thinking import ANTHROPIC_MIN_BUDGET, Thinking
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...translate.common import Drops, TranslateOptions, as_count
+from ...translate.common import as_count
+from ...translate.options import Drops, TranslateOptions
 from ..anthropic import request as anthropic
 from . import request as gemini
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...sse import SSEEvent
-from ...translate.common import FinishReason, dumps
+from ...translate.common import FinishReason
 from ...translate.deltas import (
     Delta,
     Finish,
@@ -19,6 +19,7 @@ from ...translate.deltas import (
     ToolStart,
     UsageSeen,
 )
+from ...translate.parts import dumps
 from ...translate.stream_in import LoadedOnce, failure_of, text_field
 from . import response
 

@@ -21,7 +21,8 @@ import base64
 import sys
 from typing import Any
 
-from ...translate.common import Drops, TranslationError, Usage, as_count
+from ...translate.common import Usage, as_count
+from ...translate.options import Drops, TranslationError
 from .request import camel
 
 GEMINI_MAX_BATCH = 100
@@ -124,13 +125,6 @@ def _base64(values: list[float]) -> str:
     if sys.byteorder == "big":
         floats.byteswap()
     return base64.b64encode(floats.tobytes()).decode()
-
-
-def usage_from_openai(body: dict[str, Any]) -> Usage | None:
-    usage = body.get("usage")
-    if not isinstance(usage, dict):
-        return None
-    return Usage(input_tokens=as_count(usage.get("prompt_tokens")))
 
 
 def usage_from_gemini(body: dict[str, Any]) -> Usage | None:

@@ -25,20 +25,11 @@ from typing import Any, Literal
 
 import orjson
 
-from ...translate.common import (
-    ChatRequest,
-    Drops,
-    Message,
-    Part,
-    RequestParams,
-    ToolChoice,
-    TranslateOptions,
-    TranslationError,
-    dumps,
-    guess_media_type,
-    turns_of,
-)
+from ...translate.common import ChatRequest, Message, Part, RequestParams, ToolChoice
+from ...translate.media import guess_media_type
+from ...translate.options import Drops, TranslateOptions, TranslationError
 from ...translate.params import caller_name, integer, named, number, stop_list, stops
+from ...translate.parts import dumps, turns_of
 from ...translate.schema import to_gemini, to_json_schema
 from ...translate.shapes import said_kind
 from .thinking import build_thinking, parse_thinking

@@ -24,17 +24,8 @@ from typing import Any
 import orjson
 
 from ...sse import SSEEvent
-from ...translate.common import (
-    ChatResponse,
-    Choice,
-    FinishReason,
-    Part,
-    ReasoningPart,
-    Usage,
-    as_count,
-    new_id,
-    safe_id,
-)
+from ...translate.common import ChatResponse, Choice, FinishReason, Part, ReasoningPart, Usage, as_count
+from ...translate.parts import new_id, safe_id
 from ..errors import ANTHROPIC_ONLY_STATUSES
 
 FINISH_FROM = {

@@ -5,8 +5,9 @@ every decoder).
 from __future__ import annotations
 
 from ...sse import SSEEvent
-from ...translate.common import FinishReason, new_id
+from ...translate.common import FinishReason
 from ...translate.deltas import Delta, End, Finish, Reasoning, Start, Text, ToolArgs, ToolStart, UsageSeen
+from ...translate.parts import new_id
 from ...translate.stream_in import LoadedOnce, failure_of
 from . import response
 

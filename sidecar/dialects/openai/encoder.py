@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from ...sse import SSEEvent
-from ...translate.common import Usage, new_id
+from ...translate.common import Usage
 from ...translate.deltas import (
     Delta,
     End,
@@ -28,6 +28,7 @@ from ...translate.deltas import (
     ToolStart,
     UsageSeen,
 )
+from ...translate.parts import new_id
 from ...translate.stream_out import framed, json_event, wire_prefix
 from . import response
 

@@ -15,24 +15,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...translate.common import (
-    ChatRequest,
-    Drops,
-    MediaPart,
-    Message,
-    Part,
-    RequestParams,
-    ToolChoice,
-    TranslateOptions,
-    TranslationError,
-    dumps,
-    new_id,
-    parse_arguments,
-    result_text,
-    split_data_uri,
-    text_of,
-)
+from ...translate.common import ChatRequest, MediaPart, Message, Part, RequestParams, ToolChoice
+from ...translate.media import split_data_uri
+from ...translate.options import Drops, TranslateOptions, TranslationError
 from ...translate.params import caller_name, chat_params, stop_list
+from ...translate.parts import dumps, new_id, parse_arguments, result_text, text_of
 from ...translate.thinking import EFFORT_BUDGETS
 
 _IGNORED = frozenset(

@@ -24,17 +24,8 @@ from typing import Any
 import orjson
 
 from ...sse import SSEEvent
-from ...translate.common import (
-    ChatResponse,
-    Choice,
-    FinishReason,
-    Part,
-    Usage,
-    as_count,
-    new_id,
-    parse_arguments,
-    reasoning_of,
-)
+from ...translate.common import ChatResponse, Choice, FinishReason, Part, Usage, as_count
+from ...translate.parts import new_id, parse_arguments, reasoning_of
 from ..errors import ANTHROPIC_ONLY_STATUSES
 from .request import assistant_message
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...translate.bundles import Translation
-from ...translate.common import Drops, TranslateOptions
+from ...translate.options import Drops, TranslateOptions
 from .. import Dialect, Operation
 from ..errors import ANTHROPIC_ONLY_STATUSES
 from ..gemini import embeddings

@@ -8,8 +8,9 @@ import orjson
 
 from ...sse import SSEEvent
 from ...translate.bundles import Translation
-from ...translate.common import ChatRequest, ChatResponse, Drops, FinishReason, RequestParams, TranslateOptions, Usage
+from ...translate.common import ChatRequest, ChatResponse, FinishReason, RequestParams, Usage
 from ...translate.deltas import Delta, End, Failure, Finish, Start, Text, UsageSeen
+from ...translate.options import Drops, TranslateOptions
 from ...translate.stream_in import failure_of, load_data
 from ...translate.stream_out import frame, json_event
 

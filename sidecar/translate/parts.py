@@ -1,0 +1,85 @@
+"""Helpers that read and make the common form's parts and turns, shared by every dialect's translator.
+
+``turns_of`` (a request's turns for a target that needs one), ``parse_arguments`` / ``result_text`` (tool
+calls' arguments and tool results across dialects), ``text_of`` / ``reasoning_of`` (an answer's text and
+reasoning), ``new_id`` / ``safe_id`` (ids made and cleaned), ``dumps`` (compact JSON text), and the name
+of the tool that carries structured output to Anthropic (``RESPONSE_TOOL``).
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import orjson
+
+from .common import ChatRequest, Message, Part
+
+RESPONSE_TOOL = "sidecar_json_response"
+"""Name of the tool that carries structured output to Anthropic; its input is the answer."""
+RESPONSE_TOOL_VALUE = RESPONSE_TOOL + "_value"
+"""The same, for a schema whose root is not an object: the answer is the input's ``value``."""
+
+
+def turns_of(req: ChatRequest) -> tuple[list[str], list[Message]]:
+    """The request's system prompts and turns for a target that needs a turn (Anthropic, Gemini): a
+    request of system prompts only (OpenAI answers one) has them as its one user turn instead."""
+    system, messages = req.get("system") or [], req.get("messages") or []
+    if system and not any(p["type"] != "text" or p["text"] for m in messages for p in m["parts"]):
+        return [], [{"role": "user", "parts": [{"type": "text", "text": "\n\n".join(system)}]}]
+    return system, list(messages)
+
+
+def dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def parse_arguments(raw: Any) -> dict[str, Any]:
+    """Tool-call arguments as an object: OpenAI sends a JSON string, the others an object.
+
+    Arguments that are not a JSON object (a model may emit broken JSON) travel as ``{"_raw": text}``.
+    """
+    if isinstance(raw, dict):
+        return raw
+    if raw is None or raw == "":
+        return {}
+    if isinstance(raw, str):
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return {"_raw": raw}
+        if isinstance(value, dict):
+            return value
+        return {"_raw": raw}
+    return {"_raw": dumps(raw)}
+
+
+def result_text(output: str | dict[str, Any]) -> str:
+    """A tool result as text: a lone ``{"result": "..."}`` object (Gemini's convention) unwraps."""
+    if isinstance(output, str):
+        return output
+    if len(output) == 1:
+        inner = output.get("result", output.get("output"))
+        if isinstance(inner, str):
+            return inner
+    return dumps(output)
+
+
+def new_id(prefix: str) -> str:
+    return prefix + secrets.token_hex(12)
+
+
+def safe_id(value: str) -> str:
+    """A tool-call id restricted to ``[A-Za-z0-9_-]`` (Anthropic's pattern); other characters become ``_``."""
+    if value.replace("_", "").replace("-", "").isalnum() and value.isascii():
+        return value
+    return "".join(c if (c.isascii() and c.isalnum()) or c in "_-" else "_" for c in value) or "call"
+
+
+def text_of(parts: list[Part]) -> str:
+    return "".join(p["text"] for p in parts if p["type"] == "text")
+
+
+def reasoning_of(parts: list[Part]) -> str:
+    """The reasoning text of an answer's parts, joined (empty when there is none)."""
+    return "".join(p["text"] for p in parts if p["type"] == "reasoning")
