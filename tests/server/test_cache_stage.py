@@ -32,9 +32,9 @@ async def test_a_repeated_request_is_answered_from_the_cache(fake: FakeFactory, 
     assert await upstream_calls(running, url) == 1
 
 
-async def test_a_hit_has_the_usage_details_a_live_answer_has(fake: FakeFactory, sidecar: SidecarFactory) -> None:
-    """usage.completion_tokens_details.reasoning_tokens, which OpenAI always sends and apps read unguarded,
-    is there on a hit, whole and streamed (it was None: AttributeError on a hit only)."""
+async def test_a_hit_has_the_fields_apps_read_unguarded(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """usage.completion_tokens_details.reasoning_tokens and message.annotations, which OpenAI always sends,
+    are there on a hit as on the live answer, whole and streamed (they were None: an error on a hit only)."""
     url = await fake("f0")
     running = await sidecar(cache_policy([url]))
     live, _ = await ask(running)
@@ -42,6 +42,7 @@ async def test_a_hit_has_the_usage_details_a_live_answer_has(fake: FakeFactory, 
     assert raw.headers["x-sidecar-cache"] == "hit"
     assert live.usage.completion_tokens_details.reasoning_tokens == 0
     assert hit.usage.completion_tokens_details.reasoning_tokens == 0
+    assert live.choices[0].message.annotations == hit.choices[0].message.annotations == []
     async with openai_client(running) as client:
         stream = await client.chat.completions.create(
             model="cached", messages=PROMPT, temperature=0, stream=True, stream_options={"include_usage": True}

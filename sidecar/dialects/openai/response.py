@@ -166,6 +166,7 @@ def build_response(resp: ChatResponse, model: str) -> dict[str, Any]:
     for index, ch in enumerate(resp["choices"]):
         message = assistant_message(ch["parts"])
         message["refusal"] = None
+        message["annotations"] = []  # as OpenAI sends it: apps iterate it unguarded
         reasoning = reasoning_of(ch["parts"])
         if reasoning:
             message["reasoning_content"] = reasoning
