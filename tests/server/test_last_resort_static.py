@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import openai
+import pytest
+
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
 from ..sdk_clients import anthropic_client, openai_client
 from .test_fallback import chain_policy
@@ -74,3 +77,14 @@ async def test_an_openai_stream_that_asks_for_usage_gets_the_usage_chunk(
     assert len({chunk.id for chunk in chunks}) == 1
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "please try again later"
     assert final.usage is not None and final.choices[0].finish_reason == "stop"
+
+
+async def test_a_responses_api_request_gets_the_error_not_the_text(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """The static answer is for chat requests only: a Responses API request gets 503 all_targets_failed,
+    in OpenAI's error shape (docs/resilience.md)."""
+    running = await _static_route(fake, sidecar)
+    async with openai_client(running) as client:
+        with pytest.raises(openai.InternalServerError) as raised:
+            await client.responses.create(model="chain", input="hi", extra_headers=FAIL)
+    assert raised.value.status_code == 503 and raised.value.code == "all_targets_failed"
+    assert "a static answer fits only chat" in raised.value.message
