@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -43,6 +42,7 @@ from ..credentials import app_key
 from ..dialects import Dialect
 from ..telemetry.logging import get_logger
 from ..translate import TranslationError, parse_chat_response
+from .replay import asks_usage
 from .stream import send_stream
 
 if TYPE_CHECKING:
@@ -232,7 +232,7 @@ async def _serve(
     if not facts.stream:
         return _whole(exchange, entry, state, age_s, store, key, body)
     _served_from_cache(exchange, entry, state, age_s)
-    include_usage = facts.dialect is not Dialect.OPENAI or _include_usage(facts.body)
+    include_usage = facts.dialect is not Dialect.OPENAI or asks_usage(facts.body)
     form = form_of(True, include_usage)
     return await send_stream(exchange, store.answer(key, entry, facts.dialect, form))
 
@@ -267,11 +267,6 @@ async def _stale(
         return None
     exchange.degraded = "cache"
     return await _serve(exchange, entry, "stale", entry.age(time.time()), store, key)
-
-
-def _include_usage(body: Mapping[str, object]) -> bool:
-    options = body.get("stream_options")
-    return isinstance(options, dict) and bool(options.get("include_usage"))
 
 
 def _target_named(route: Route, name: str) -> Target | None:

@@ -46,7 +46,7 @@ from .exchange import Exchange
 from .gating import GateHook
 from .hooks import ChainHook, Verdict
 from .one_answer import refuse_several_choices
-from .replay import stream_bytes
+from .replay import asks_usage, stream_bytes
 from .stream import HeldStream, send_stream
 
 if TYPE_CHECKING:
@@ -175,7 +175,7 @@ class EnsembleRunner:
             parsed = strip_logprobs(parsed, facts.dialect, facts.operation)
         if not facts.stream:
             return Response(status=200, body=orjson.dumps(parsed), content_type="application/json")
-        include_usage = bool((facts.body.get("stream_options") or {}).get("include_usage"))
+        include_usage = asks_usage(facts.body)
         model = exchange.answered_by.upstream_model if exchange.answered_by else facts.model
         return await send_stream(
             exchange, stream_bytes(parsed, facts.dialect, model=model, include_usage=include_usage)

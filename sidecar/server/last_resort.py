@@ -4,8 +4,9 @@
   through, 502 for a connection failure or a broken answer, 504 for a timeout); with a chain, 503.
   Either way in the caller's dialect, with ``Retry-After`` (a passed-through error only when a later
   try may succeed: ``RETRY_LATER`` or 5xx) and a body listing every attempt.
-- ``static``: a canned answer, shaped as a normal completion of the caller's dialect (streamed when
-  the caller streams), marked ``x-sidecar-degraded: static``.
+- ``static``: a canned answer, built in the common form as a normal completion of the caller's dialect
+  (the dialect's own id shape, zero usage; streamed when the caller streams, as a cache hit is:
+  ``replay.response_stream_bytes``, OpenAI's usage chunk when asked), marked ``x-sidecar-degraded: static``.
 - ``cache``: the response cache's entry for this request, past its TTL but within the route's
   ``stale_s`` (stale-if-error, RFC 5861), served marked ``x-sidecar-cache: stale`` and
   ``x-sidecar-degraded: cache`` (``cache_stage`` sets ``exchange.stale_answer``); without one (the
@@ -17,18 +18,17 @@ The sidecar's headers come from ``answer_headers`` (``exchange.degraded`` says w
 
 from __future__ import annotations
 
-import time
-import uuid
 from typing import TYPE_CHECKING
 
 import orjson
 from aiohttp.web import Response, StreamResponse
 
-from ..dialects import CHAT_OPERATIONS, Dialect, Operation
+from ..dialects import CHAT_OPERATIONS
 from ..resilience.classify import OutcomeKind
-from ..sse import SSEEvent, encode_event
-from ..translate import new_stream_translator, translate_response
+from ..translate import build_chat_response
+from ..translate.common import ChatResponse, FinishReason, Usage
 from .errors import RequestFailed
+from .replay import asks_usage, response_stream_bytes
 from .stream import send_stream
 
 # Statuses below 500 whose request may succeed when sent again later (the official SDKs retry these and
@@ -97,32 +97,6 @@ async def answer_last_resort(exchange: Exchange, last: tuple[Candidate, AttemptR
     )
 
 
-def _openai_completion(text: str, model: str) -> dict[str, object]:
-    return {
-        "id": f"chatcmpl-degraded-{uuid.uuid4().hex[:12]}",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
-    }
-
-
-def _openai_chunks(text: str, model: str) -> list[SSEEvent]:
-    base = {
-        "id": f"chatcmpl-degraded-{uuid.uuid4().hex[:12]}",
-        "object": "chat.completion.chunk",
-        "created": int(time.time()),
-        "model": model,
-    }
-    first = {
-        **base,
-        "choices": [{"index": 0, "delta": {"role": "assistant", "content": text}, "finish_reason": None}],
-    }
-    last = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
-    return [SSEEvent(orjson.dumps(first)), SSEEvent(orjson.dumps(last)), SSEEvent(b"[DONE]")]
-
-
 async def _static_answer(exchange: Exchange, text: str) -> StreamResponse:
     facts = exchange.facts
     caller = facts.dialect
@@ -130,18 +104,14 @@ async def _static_answer(exchange: Exchange, text: str) -> StreamResponse:
     exchange.degraded = "static"
     if facts.operation not in CHAT_OPERATIONS:
         raise RequestFailed(503, "every target failed and a static answer fits only chat", code="all_targets_failed")
+    answer: ChatResponse = {
+        "id": None,  # each dialect's builder and encoder give a fresh id of its own shape
+        "choices": [
+            {"parts": [{"type": "text", "text": text}], "finish_reason": FinishReason.STOP, "stop_sequence": None}
+        ],
+        "usage": Usage(),  # no tokens were spent
+    }
     if not facts.stream:
-        body = _openai_completion(text, model)
-        if caller is not Dialect.OPENAI:
-            body = translate_response(body, source=Dialect.OPENAI, target=caller, operation=Operation.CHAT, model=model)
-        return Response(body=orjson.dumps(body), content_type="application/json")
-    events = _openai_chunks(text, model)
-    if caller is Dialect.OPENAI:
-        data = b"".join(encode_event(e.data) for e in events)
-    else:
-        translator = new_stream_translator(
-            source=Dialect.OPENAI, target=caller, operation=Operation.CHAT, model=model, include_usage=False
-        )
-        out = [e for event in events for e in translator.feed(event)] + translator.finish()
-        data = b"".join(e.encode() for e in out)
+        return Response(body=orjson.dumps(build_chat_response(answer, caller, model)), content_type="application/json")
+    data = response_stream_bytes(answer, caller, model=model, include_usage=asks_usage(facts.body))
     return await send_stream(exchange, data)

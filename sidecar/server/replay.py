@@ -1,14 +1,17 @@
-"""A whole answer, held as a response body of the caller's dialect, sent as that dialect's stream.
+"""A whole answer, held as a response body of the caller's dialect (or in the common form), sent as
+that dialect's stream.
 
 An ensemble decides on whole answers (its members are asked without streaming); a streaming caller then
 gets the chosen one as a stream (``stream_bytes``): the body is read into the common form
 (``translate.parse_chat_response``), spelled out as the deltas a live stream of it would give (text cut
 at word boundaries, as the cache replays answers: ``cache.replay.word_pieces``) and encoded by the
-dialect's own stream encoder. Reasoning parts are not replayed.
+dialect's own stream encoder (``response_stream_bytes``, which the static last resort uses directly).
+Reasoning parts are not replayed. ``asks_usage``: whether an OpenAI caller asked for the usage chunk.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -42,12 +45,24 @@ def response_deltas(response: ChatResponse) -> list[Delta]:
     return out
 
 
+def asks_usage(body: Mapping[str, object]) -> bool:
+    """Whether a streaming OpenAI request asked for the usage chunk (``stream_options.include_usage``)."""
+    options = body.get("stream_options")
+    return isinstance(options, dict) and bool(options.get("include_usage"))
+
+
 def stream_bytes(body: dict[str, Any], dialect: Dialect, *, model: str, include_usage: bool) -> bytes:
     """A ``dialect`` chat response body as the events of that dialect's stream (``TranslationError`` when
     the body is not a chat answer)."""
+    return response_stream_bytes(parse_chat_response(body, dialect), dialect, model=model, include_usage=include_usage)
+
+
+def response_stream_bytes(response: ChatResponse, dialect: Dialect, *, model: str, include_usage: bool) -> bytes:
+    """A common-form answer as the events of a ``dialect`` caller's stream (``include_usage``: see
+    ``asks_usage``; a ``None`` id gets a fresh one of the dialect's shape)."""
     encoder = new_stream_encoder(dialect, model, include_usage)
     events = []
-    for delta in response_deltas(parse_chat_response(body, dialect)):
+    for delta in response_deltas(response):
         events += encoder.feed(delta)
     events += encoder.close()
     return b"".join(event.encode() for event in events)

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from ..conftest import FakeFactory, SidecarFactory
-from ..sdk_clients import anthropic_client
+from ..sdk_clients import anthropic_client, openai_client
 from .cache_helpers import PROMPT, ask, cache_policy, metrics_text, upstream_calls
 from .raw import read_response
 
@@ -30,6 +30,25 @@ async def test_a_repeated_request_is_answered_from_the_cache(fake: FakeFactory, 
     assert second.id != first.id
     assert second_raw.headers["x-sidecar-model"] == "m0" and second_raw.headers["x-sidecar-attempts"] == "0"
     assert await upstream_calls(running, url) == 1
+
+
+async def test_a_hit_has_the_fields_apps_read_unguarded(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """usage.completion_tokens_details.reasoning_tokens and message.annotations, which OpenAI always sends,
+    are there on a hit as on the live answer, whole and streamed (they were None: an error on a hit only)."""
+    url = await fake("f0")
+    running = await sidecar(cache_policy([url]))
+    live, _ = await ask(running)
+    hit, raw = await ask(running)
+    assert raw.headers["x-sidecar-cache"] == "hit"
+    assert live.usage.completion_tokens_details.reasoning_tokens == 0
+    assert hit.usage.completion_tokens_details.reasoning_tokens == 0
+    assert live.choices[0].message.annotations == hit.choices[0].message.annotations == []
+    async with openai_client(running) as client:
+        stream = await client.chat.completions.create(
+            model="cached", messages=PROMPT, temperature=0, stream=True, stream_options={"include_usage": True}
+        )
+        chunks = [chunk async for chunk in stream]
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens_details.reasoning_tokens == 0
 
 
 async def test_a_request_that_is_not_deterministic_is_not_cached(fake: FakeFactory, sidecar: SidecarFactory) -> None:

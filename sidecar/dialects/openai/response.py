@@ -108,9 +108,9 @@ def usage_to(usage: Usage | None) -> dict[str, Any]:
         "completion_tokens": usage.output_tokens,
         "total_tokens": usage.total_tokens,
         "prompt_tokens_details": {"cached_tokens": usage.cached_input_tokens},
+        # always, as OpenAI sends it: apps read usage.completion_tokens_details.reasoning_tokens unguarded
+        "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
     }
-    if usage.reasoning_tokens:
-        out["completion_tokens_details"] = {"reasoning_tokens": usage.reasoning_tokens}
     return out
 
 
@@ -157,6 +157,7 @@ def build_response(resp: ChatResponse, model: str) -> dict[str, Any]:
     for index, ch in enumerate(resp["choices"]):
         message = assistant_message(ch["parts"])
         message["refusal"] = None
+        message["annotations"] = []  # as OpenAI sends it: apps iterate it unguarded
         reasoning = reasoning_of(ch["parts"])
         if reasoning:
             message["reasoning_content"] = reasoning
