@@ -77,6 +77,7 @@ async def proxy(
             trace.rejected(status=failure.status, reason=failure.code)
         response = error_response(exchange.facts.dialect, failure)
         response.headers.update(sidecar_headers(exchange))
+        exchange.bytes_out = response.content_length or 0
         return response
     except asyncio.CancelledError:
         if not cut_by_drain(request):
@@ -96,6 +97,7 @@ async def proxy(
         )
         response = error_response(exchange.facts.dialect, internal)
         response.headers.update(sidecar_headers(exchange))
+        exchange.bytes_out = response.content_length or 0
         return response
     finally:
         access.record(exchange, status, state.telemetry)

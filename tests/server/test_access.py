@@ -173,3 +173,22 @@ def test_every_access_field_is_documented_and_every_documented_one_is_written() 
         "written but undocumented": set(),
         "described but not written": set(),
     }
+
+
+async def test_an_error_the_sidecar_answers_counts_its_body_in_bytes_out(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A request the sidecar refuses itself (a body that is not JSON: a 400 in the caller's dialect) logs
+    ``bytes_out`` as the length of the error body the app received, not 0."""
+    running = await sidecar(policy(await fake("f")))
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{running.url}/v1/chat/completions", data=b"not json", headers={"content-type": "application/json"}
+        ) as response,
+    ):
+        assert response.status == 400
+        body = await response.read()
+    line = [line for line in running.log_lines() if line.get("event") == "access"][-1]
+    assert (line["status"], line["outcome"]) == (400, "rejected")
+    assert body and line["bytes_out"] == len(body)
