@@ -10,12 +10,14 @@ Stream event order (named SSE events)::
 
 The in-stream error is ``event: error`` with ``{"type": "error", "error": {"type": "overloaded_error"}}``.
 ``max_tokens`` is required, as upstream, and a base64 image's ``media_type`` must be one of the four
-Anthropic takes (``image/jpeg``, ``image/png``, ``image/gif``, ``image/webp``). ``output_config.format``
+Anthropic takes (``image/jpeg``, ``image/png``, ``image/gif``, ``image/webp``); a tool's name must match
+``^[a-zA-Z0-9_-]{1,128}$``. ``output_config.format``
 (or ``output_format``) of type ``json_schema`` asks for JSON. There are no log-probabilities in this API.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -58,6 +60,10 @@ def _check_images(messages: list[Any]) -> None:
                 )
 
 
+_TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,128}", re.ASCII)
+"""The tool names Anthropic takes."""
+
+
 def prompt_of(body: Mapping[str, Any], *, need_max_tokens: bool = True) -> conv.Prompt:
     """Reduce a Messages request to the neutral prompt; ``RequestError`` when it is invalid."""
     require(body, "model", str)
@@ -84,6 +90,9 @@ def prompt_of(body: Mapping[str, Any], *, need_max_tokens: bool = True) -> conv.
         for tool in body.get("tools") or []
         if isinstance(tool, Mapping) and "input_schema" in tool
     )
+    for index, tool in enumerate(tools):
+        if not _TOOL_NAME.fullmatch(tool.name):
+            raise RequestError(f"tools.{index}.custom.name: String should match pattern '^[a-zA-Z0-9_-]{{1,128}}$'")
     choice = body.get("tool_choice")
     choice = choice if isinstance(choice, Mapping) else {}
     mode = {"any": "required", "tool": "required", "none": "none"}.get(str(choice.get("type")), "auto")

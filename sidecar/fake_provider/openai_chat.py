@@ -4,11 +4,13 @@ Streams are ``data: {chunk}`` events ended by ``data: [DONE]``: a role chunk, co
 deltas, a chunk carrying ``finish_reason``, then, when ``stream_options.include_usage`` is set, a usage
 chunk with empty ``choices``. Tool calls stream as one chunk naming the call, then argument pieces.
 ``logprobs: true`` (with ``top_logprobs``) adds ``choices[].logprobs.content``, one entry per word (in a
-stream, on each content chunk). ``tool_choice`` without ``tools`` is a 400, as upstream.
+stream, on each content chunk). ``tool_choice`` without ``tools`` is a 400, as upstream, and so is a tool name outside
+``^[a-zA-Z0-9_-]{1,64}$``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -82,6 +84,13 @@ def chat_prompt(body: Mapping[str, Any]) -> conv.Prompt:
         for tool in body.get("tools") or []
         if isinstance(tool, Mapping) and isinstance(tool.get("function"), Mapping)
     )
+    for index, tool in enumerate(tools):
+        if not _TOOL_NAME.fullmatch(tool.name):
+            raise RequestError(
+                f"Invalid 'tools[{index}].function.name': string does not match pattern. Expected a string "
+                "that matches the pattern '^[a-zA-Z0-9_-]+$'.",
+                param=f"tools[{index}].function.name",
+            )
     return conv.Prompt(
         text=_content_text(user.get("content")),
         input_tokens=conv.estimate_tokens(conv.text_chars(messages) + conv.text_chars(body.get("tools"))),
@@ -94,6 +103,10 @@ def chat_prompt(body: Mapping[str, Any]) -> conv.Prompt:
         json_schema=schema,
         logprobs=_top_logprobs(body) if body.get("logprobs") is True else None,
     )
+
+
+_TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}", re.ASCII)
+"""The function names OpenAI takes (a name over 64 characters is refused too)."""
 
 
 def json_format(response_format: Any) -> tuple[bool, Mapping[str, Any] | None]:

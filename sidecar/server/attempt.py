@@ -44,9 +44,10 @@ from ..translate import (
     error_status,
     extract_usage,
     translate_error,
-    translate_request,
+    translate_request_named,
     translate_response,
 )
+from ..translate.names import ToolNames
 from ..upstream import (
     RESPONSE_DROP,
     MalformedResponse,
@@ -83,6 +84,7 @@ class Prepared:
     body: bytes
     dropped: tuple[str, ...]
     include_usage: bool  # the caller asked for the usage chunk of an OpenAI stream
+    names: ToolNames | None = None  # the tool names the target refuses, mapped (``translate.names``)
 
 
 @dataclass(slots=True)
@@ -109,6 +111,7 @@ def prepare(exchange: Exchange, target: Target, unsupported: str) -> Prepared:
     body = facts.body
     include_usage = bool((body.get("stream_options") or {}).get("include_usage")) if stream else False
     dropped: tuple[str, ...] = ()
+    names: ToolNames | None = None
     sent: Any = body
     if wire is caller:
         data = upstream.same_dialect_body(body, exchange.raw, target.upstream_model, operation, stream)
@@ -117,7 +120,7 @@ def prepare(exchange: Exchange, target: Target, unsupported: str) -> Prepared:
             default_max_tokens=target.max_output_tokens or 4096,
             unsupported="drop" if unsupported == "drop" else "error",
         )
-        translated, dropped_list = translate_request(
+        translated, dropped_list, names = translate_request_named(
             body,
             source=caller,
             target=wire,
@@ -132,7 +135,7 @@ def prepare(exchange: Exchange, target: Target, unsupported: str) -> Prepared:
         sent = translated
     method = facts.path_method if wire is caller else ""
     url = upstream_url(target.provider, wire, operation, target.upstream_model, stream=stream, method=method, body=sent)
-    return Prepared(target, wire, url, data, dropped, include_usage)
+    return Prepared(target, wire, url, data, dropped, include_usage, names)
 
 
 class Attempt:
@@ -254,11 +257,14 @@ class Attempt:
                     operation=exchange.facts.operation,
                     model=prepared.target.upstream_model,
                     request=exchange.facts.body,
+                    names=prepared.names,
                 )
             except TranslationError:  # a body of the wrong shape (a string for a message...): the upstream's fault
                 reason = f"upstream sent a {wire.value} body of the wrong shape"
                 return AttemptResult(Outcome.failure("malformed_response", reason))
             body = orjson.dumps(out)
+            if prepared.names is not None:  # the upstream's answer has the target's tool names: not the app's
+                result.parsed = None
         result.response = Response(status=status, body=body, headers=relayed)
         return result
 

@@ -147,6 +147,7 @@ async def relay_stream(
             operation=operation,
             model=prepared.target.upstream_model,
             include_usage=prepared.include_usage,
+            names=prepared.names,
         )
     taps = exchange.taps
     hold = exchange.hold_stream

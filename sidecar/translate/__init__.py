@@ -7,7 +7,7 @@ gathered in one ``Translation`` (``bundles``) that the registry lists.
 Map of the package::
 
     __init__      re-exports the facade's functions and the common form's names
-    facade        translate_request / translate_response / translate_error / error_status,
+    facade        translate_request(_named) / translate_response / translate_error / error_status,
                   parse_chat_response / build_chat_response (one half of translate_response),
                   new_stream_translator / new_stream_decoder / new_stream_encoder / stream_error_event,
                   extract_usage / extract_stream_usage / extract_request_params
@@ -23,6 +23,7 @@ Map of the package::
                                    + a dialect's encoder (deltas -> caller events)
     stream_in     helpers the decoders share        stream_out   helpers the encoders share
     params        helpers the request-parameter readers share
+    names         tool names one provider allows and another refuses: mapped for the target and back
     schema        JSON Schema <-> Gemini Schema (Anthropic's structured output uses it too)
     thinking      Thinking: the reasoning a request asks for, in the common form, and the providers' bounds
     shapes        the JSON types of request fields: which field of a body a translator could not read
@@ -66,6 +67,7 @@ if TYPE_CHECKING:
         stream_error_event,
         translate_error,
         translate_request,
+        translate_request_named,
         translate_response,
     )
 
@@ -95,6 +97,7 @@ __all__ = [
     "stream_error_event",
     "translate_error",
     "translate_request",
+    "translate_request_named",
     "translate_response",
 ]
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..dialects import Dialect, Operation
 from ..sse import SSEEvent
 from .common import ChatRequest, ChatResponse, RequestParams, Usage
+from .names import ToolNameRule
 from .options import Drops, TranslateOptions
 from .shapes import OBJECT, Json
 
@@ -73,6 +74,9 @@ class Translation:
     retry rules go by the status)."""
     requests_from: Mapping[tuple[Operation, Dialect], RequestConverter] = field(default_factory=dict)
     responses_to: Mapping[tuple[Operation, Dialect], ResponseConverter] = field(default_factory=dict)
+    tool_names: ToolNameRule | None = None
+    """The function names this dialect's provider takes (``translate.names``); None: any name. A
+    translated request's names it refuses are mapped, and mapped back in the answer."""
     chat_request_shape: Json = field(default_factory=OBJECT)
     """The JSON types of a chat request's documented fields (``translate.shapes``): the field a body
     that cannot be read got wrong, named in the 400."""

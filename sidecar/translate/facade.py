@@ -14,6 +14,7 @@ from ..dialects.gemini import embeddings
 from ..sse import SSEEvent
 from .common import ChatRequest, ChatResponse, RequestParams, Usage
 from .errors import read_error
+from .names import RenamingDecoder, ToolNames, plan, rename_request, restore_response
 from .options import Drops, TranslateOptions, TranslationError
 from .params import caller_name
 from .shapes import mismatch
@@ -37,7 +38,33 @@ def translate_request(
     options: TranslateOptions,
     stream: bool | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
-    """A caller's (``source``) request body as the upstream's (``target``) body, and the dropped params.
+    """A caller's (``source``) request body as the upstream's (``target``) body, and the dropped params
+    (``translate_request_named`` without the tool names' mapping)."""
+    out, dropped, _ = translate_request_named(
+        body,
+        source=source,
+        target=target,
+        operation=operation,
+        target_model=target_model,
+        options=options,
+        stream=stream,
+    )
+    return out, dropped
+
+
+def translate_request_named(
+    body: dict[str, Any],
+    *,
+    source: Dialect,
+    target: Dialect,
+    operation: Operation,
+    target_model: str,
+    options: TranslateOptions,
+    stream: bool | None = None,
+) -> tuple[dict[str, Any], list[str], ToolNames | None]:
+    """A caller's (``source``) request body as the upstream's (``target``) body, the dropped params, and
+    the mapping of the tool names the target refuses (``translate.names``; None when it takes them all):
+    give it to ``translate_response`` / ``new_stream_translator`` so the answer has the caller's names.
 
     For a Gemini target the model and streaming belong to the URL path: the body has neither. For a
     Gemini source the body does not say whether the call streams: pass ``stream`` (True for
@@ -45,6 +72,7 @@ def translate_request(
     """
     drops = Drops(options)
     upstream = registry.TRANSLATIONS[target]
+    names: ToolNames | None = None
     try:
         if operation in CHAT_OPERATIONS:
             req: ChatRequest = registry.TRANSLATIONS[source].parse_request(body, drops)
@@ -53,6 +81,10 @@ def translate_request(
             if req.get("stream") and req.get("n", 1) != 1:
                 drops.unsupported(caller_name(req, "n"), "a translated stream carries one choice")
                 req.pop("n", None)
+            if upstream.tool_names is not None:
+                names = plan(req, upstream.tool_names)
+                if names is not None:
+                    rename_request(req, names)
             out = upstream.build_request(req, target_model, drops, options)
         else:
             convert = upstream.requests_from.get((operation, source))
@@ -66,7 +98,7 @@ def translate_request(
             mismatch(body, registry.TRANSLATIONS[source].chat_request_shape) if operation in CHAT_OPERATIONS else None
         )
         raise _malformed(f"{source.value} request body", exc, wrong) from exc
-    return out, drops.names
+    return out, drops.names, names
 
 
 def _malformed(what: str, exc: Exception, wrong: str | None = None) -> TranslationError:
@@ -88,15 +120,20 @@ def translate_response(
     operation: Operation,
     model: str,
     request: dict[str, Any] | None = None,
+    names: ToolNames | None = None,
 ) -> dict[str, Any]:
     """An upstream (``source``) response body as the caller's (``target``) body; ``model`` is reported.
 
     ``request`` is the caller's request body, which says how some answers are written (OpenAI
-    embeddings' ``encoding_format``); None reads as an empty request."""
+    embeddings' ``encoding_format``); None reads as an empty request. ``names``: the request's tool
+    names mapping (``translate_request_named``), undone in the answer's tool calls."""
     upstream = registry.TRANSLATIONS[source]
     try:
         if operation in CHAT_OPERATIONS:
-            return registry.TRANSLATIONS[target].build_response(upstream.parse_response(body), model)
+            answer = upstream.parse_response(body)
+            if names is not None:
+                answer = restore_response(answer, names)
+            return registry.TRANSLATIONS[target].build_response(answer, model)
         convert = upstream.responses_to.get((operation, target))
         if convert is not None:
             return convert(body, model, request or {})
@@ -168,21 +205,26 @@ def build_chat_response(response: ChatResponse, dialect: Dialect, model: str) ->
 
 
 def new_stream_translator(
-    *, source: Dialect, target: Dialect, operation: Operation, model: str, include_usage: bool
+    *,
+    source: Dialect,
+    target: Dialect,
+    operation: Operation,
+    model: str,
+    include_usage: bool,
+    names: ToolNames | None = None,
 ) -> StreamTranslator:
-    """A per-stream translator from upstream (``source``) events to caller (``target``) events."""
-    if operation not in CHAT_OPERATIONS:
-        raise _no_route(operation, source, target)
-    return _new_stream_translator(source=source, target=target, model=model, include_usage=include_usage)
-
-
-def _new_stream_translator(*, source: Dialect, target: Dialect, model: str, include_usage: bool) -> StreamTranslator:
-    """A translator from ``source`` (upstream) events to ``target`` (caller) events for a chat stream.
+    """A translator from upstream (``source``) events to caller (``target``) events for one chat stream.
 
     ``model`` is the name reported to the caller; ``include_usage`` is the OpenAI caller's
-    ``stream_options.include_usage`` (other dialects always receive usage).
+    ``stream_options.include_usage`` (other dialects always receive usage); ``names`` the request's
+    tool names mapping (``translate_request_named``), undone in every streamed call.
     """
-    return StreamTranslator(new_stream_decoder(source), new_stream_encoder(target, model, include_usage))
+    if operation not in CHAT_OPERATIONS:
+        raise _no_route(operation, source, target)
+    decoder = new_stream_decoder(source)
+    if names is not None:
+        decoder = RenamingDecoder(decoder, names)
+    return StreamTranslator(decoder, new_stream_encoder(target, model, include_usage))
 
 
 def new_stream_decoder(source: Dialect) -> StreamDecoder:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...translate.bundles import Translation
+from ...translate.names import ToolNameRule
 from ...translate.stream import StreamEncoder
 from .. import Dialect, Operation
 from ..gemini import count_tokens
@@ -21,7 +22,11 @@ def _anthropic_encoder(model: str, include_usage: bool) -> StreamEncoder:
     return AnthropicEncoder(model)  # usage always goes to an Anthropic caller
 
 
+ANTHROPIC_TOOL_NAMES = ToolNameRule("A-Za-z0-9_-", 128)
+"""Anthropic's ``^[a-zA-Z0-9_-]{1,128}$``."""
+
 TRANSLATION = Translation(
+    tool_names=ANTHROPIC_TOOL_NAMES,
     chat_request_shape=shape.CHAT_REQUEST,
     parse_request=request.parse_request,
     build_request=request.build_request,

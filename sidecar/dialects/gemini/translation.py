@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...translate.bundles import Translation
+from ...translate.names import ToolNameRule
 from ...translate.options import Drops, TranslateOptions
 from ...translate.stream import StreamEncoder
 from .. import Dialect, Operation
@@ -28,7 +29,11 @@ def _gemini_encoder(model: str, include_usage: bool) -> StreamEncoder:
     return GeminiEncoder(model)  # usage always goes to a Gemini caller
 
 
+GEMINI_TOOL_NAMES = ToolNameRule("A-Za-z0-9_.:-", 64, first="A-Za-z_")
+"""Gemini's: a letter or ``_`` first, then letters, digits, ``_ . : -``; at most 64 characters."""
+
 TRANSLATION = Translation(
+    tool_names=GEMINI_TOOL_NAMES,
     chat_request_shape=shape.CHAT_REQUEST,
     parse_request=request.parse_request,
     build_request=request.build_request,

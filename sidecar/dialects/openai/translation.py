@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...translate.bundles import Translation
+from ...translate.names import ToolNameRule
 from ...translate.options import Drops, TranslateOptions
 from .. import Dialect, Operation
 from ..errors import ANTHROPIC_ONLY_STATUSES
@@ -24,7 +25,11 @@ def _openai_embeddings_to_gemini(body: dict[str, Any], model: str, request: dict
     return embeddings.openai_response_to_gemini(body)
 
 
+OPENAI_TOOL_NAMES = ToolNameRule("A-Za-z0-9_-", 64)
+"""OpenAI's ``^[a-zA-Z0-9_-]{1,64}$``."""
+
 TRANSLATION = Translation(
+    tool_names=OPENAI_TOOL_NAMES,
     chat_request_shape=shape.CHAT_REQUEST,
     parse_request=request.parse_request,
     build_request=request.build_request,
