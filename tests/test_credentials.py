@@ -72,18 +72,30 @@ def test_a_truncated_key_file_keeps_the_last_key_and_says_so_once(tmp_path: Path
     assert credentials.key_for(spec, None) == "sk-old-key"
 
 
-def test_a_key_file_swapped_by_symlink_is_read_on_the_next_poll(tmp_path: Path) -> None:
-    """The kubelet's rotation (the ``..data`` symlink swapped to a new directory) is complete when seen:
-    the new key is used after one poll, with no wait."""
-    for name, key in (("v1", "sk-one"), ("v2", "sk-two")):
+def secret_volume(tmp_path: Path, first: str, second: str) -> tuple[Credentials, ApiKeySpec]:
+    """A key file as the kubelet mounts a Secret (``key`` -> ``..data/key``, ``..data`` -> ``v1``), ``first``
+    read through it; ``v2`` holds ``second`` for ``rotate``."""
+    for name, key in (("v1", first), ("v2", second)):
         (tmp_path / name).mkdir()
         (tmp_path / name / "key").write_text(key)
     (tmp_path / "..data").symlink_to("v1")
     (tmp_path / "key").symlink_to("..data/key")
     credentials, spec = Credentials({}), ApiKeySpec(file=str(tmp_path / "key"))
-    assert credentials.key_for(spec, None) == "sk-one"
+    assert credentials.key_for(spec, None) == first
+    return credentials, spec
+
+
+def rotate(tmp_path: Path) -> None:
+    """The kubelet's swap: ``..data`` re-pointed to ``v2`` by a rename."""
     (tmp_path / "..data_tmp").symlink_to("v2")
     (tmp_path / "..data_tmp").rename(tmp_path / "..data")
+
+
+def test_a_key_file_swapped_by_symlink_is_read_on_the_next_poll(tmp_path: Path) -> None:
+    """The kubelet's rotation (the ``..data`` symlink swapped to a new directory) is complete when seen:
+    the new key is used after one poll, with no wait."""
+    credentials, spec = secret_volume(tmp_path, "sk-one", "sk-two")
+    rotate(tmp_path)
     assert credentials.refresh() == ([str(tmp_path / "key")], [])
     assert credentials.key_for(spec, None) == "sk-two"
 
@@ -91,15 +103,8 @@ def test_a_key_file_swapped_by_symlink_is_read_on_the_next_poll(tmp_path: Path) 
 def test_a_swap_that_leaves_a_key_unchanged_is_not_reported_as_a_reload(tmp_path: Path) -> None:
     """The kubelet swaps the whole Secret at once: a key file whose content is the same after the swap
     is not reported as re-read (only the rotated key is), and is not read again on the next poll."""
-    for name, key in (("v1", "sk-one"), ("v2", "sk-one")):
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "key").write_text(key)
-    (tmp_path / "..data").symlink_to("v1")
-    (tmp_path / "key").symlink_to("..data/key")
-    credentials, spec = Credentials({}), ApiKeySpec(file=str(tmp_path / "key"))
-    assert credentials.key_for(spec, None) == "sk-one"
-    (tmp_path / "..data_tmp").symlink_to("v2")
-    (tmp_path / "..data_tmp").rename(tmp_path / "..data")
+    credentials, spec = secret_volume(tmp_path, "sk-one", "sk-one")
+    rotate(tmp_path)
     assert credentials.refresh() == ([], [])
     os.unlink(tmp_path / "v1" / "key")  # a file still read through the old signature would be gone
     assert credentials.refresh() == ([], [])
