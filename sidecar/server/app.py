@@ -181,6 +181,7 @@ class SidecarApp:
                 log.warning("policy_warning", source=policy.source, warning=warning)
             replaced = state.caches.update(policy.cache)  # the same store block: the same store, kept
             if replaced is not None:
+                state.telemetry.cache_store_retired(replaced.snapshot())  # its counts since the last tick
                 self._closing = asyncio.ensure_future(replaced.close())
         else:
             log.error("policy_rejected", errors=errors, serving_version=state.holder.policy.version)

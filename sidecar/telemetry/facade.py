@@ -264,6 +264,12 @@ class Telemetry:
         ins.cache_bytes.set((), snapshot.get("bytes", 0.0))
         ins.cache_breaker_state.set((), snapshot.get("breaker_state", 0.0))
 
+    def cache_store_retired(self, snapshot: Mapping[str, float]) -> None:
+        """A reload replaced the cache store: its last counts (``snapshot``) are read, so what it counted
+        since the last reading is not lost, and the next store's counters are read from zero."""
+        self.cache_store(snapshot)
+        self._cache_seen.clear()
+
     def metrics_text(self) -> bytes:
         """Every metric in the Prometheus text exposition format 0.0.4 (for ``GET /metrics``)."""
         return render(self.registry)
