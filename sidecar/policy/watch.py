@@ -23,8 +23,10 @@ changes them together.
 
 A content hash is also checked every ``safety_every`` polls, for filesystems whose mtime lies. A file
 that fails to parse or validate (the policy or a file it reads) is rejected: the last good policy
-keeps serving, the error is logged, kept for ``/status`` and counted, once per content (a file that
-cannot be read, once until it can; a directory, FIFO or device is never opened: ``files.read_file``).
+keeps serving, the error is logged, kept for ``/status`` and counted, once per content and again for
+each ``reload_now`` (a SIGHUP asks for an answer, even just after a poll rejected the same file); a
+file that cannot be read, once until it can (a directory, FIFO or device is never opened:
+``files.read_file``).
 Nothing a poll raises ends the watcher: an unexpected error while loading (a defect in a compile step,
 ``MemoryError``) or in the tick's work (key and TLS files) is a rejected reload too, its type and
 message in one line, once per message, and the next poll runs: a failing tick never stops the policy

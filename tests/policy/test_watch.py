@@ -101,6 +101,27 @@ async def test_broken_policy_keeps_the_last_good_one(tmp_path: Path) -> None:
         task.cancel()
 
 
+async def test_a_sighup_on_a_rejected_file_reports_it_again(tmp_path: Path) -> None:
+    """A broken file is rejected once by the polls, and once more for each reload_now (SIGHUP), which asks
+    for an answer: the rejection is reported and counted again, the last good policy still serves."""
+    path = tmp_path / "policy.yaml"
+    path.write_text(V1)
+    holder = PolicyHolder(load_policy(path))
+    events: list[bool] = []
+    watcher = PolicyWatcher(str(path), holder, interval=0.1, on_reload=lambda ok, _, errs: events.append(ok))
+    task = asyncio.create_task(watcher.run())
+    try:
+        path.write_text(V1.replace("target: gpt-4o", "target: gpt-5x"))
+        await wait_for(lambda: holder.reloads_failed == 1)
+        await asyncio.sleep(0.3)  # three more polls: the same content is not reported again
+        assert holder.reloads_failed == 1
+        watcher.reload_now()
+        await wait_for(lambda: holder.reloads_failed == 2, timeout=1.0)
+        assert events == [False, False] and default_target(holder) == "gpt-4o"
+    finally:
+        task.cancel()
+
+
 async def test_a_policy_nested_past_the_parsers_depth_is_rejected_and_reloads_go_on(tmp_path: Path) -> None:
     """A file nesting 5,000 lists deep (a templating slip): a rejected reload naming the depth, and the
     watcher lives on to apply the next good file (the parser's RecursionError used to end the watcher:
