@@ -266,9 +266,13 @@ class Telemetry:
 
     def cache_store_retired(self, snapshot: Mapping[str, float]) -> None:
         """A reload replaced the cache store: its last counts (``snapshot``) are read, so what it counted
-        since the last reading is not lost, and the next store's counters are read from zero."""
+        since the last reading is not lost, and the next store's counters are read from zero; its entries
+        and bytes are gone (a policy without a cache leaves the gauges at zero, not at the old store's)."""
         self.cache_store(snapshot)
         self._cache_seen.clear()
+        ins = self.instruments
+        ins.cache_entries.set((), 0.0)
+        ins.cache_bytes.set((), 0.0)
 
     def metrics_text(self) -> bytes:
         """Every metric in the Prometheus text exposition format 0.0.4 (for ``GET /metrics``)."""
