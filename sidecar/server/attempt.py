@@ -44,7 +44,7 @@ from ..translate import (
     error_status,
     extract_usage,
     translate_error,
-    translate_request_named,
+    translate_request,
     translate_response,
 )
 from ..translate.names import ToolNames
@@ -120,7 +120,7 @@ def prepare(exchange: Exchange, target: Target, unsupported: str) -> Prepared:
             default_max_tokens=target.max_output_tokens or 4096,
             unsupported="drop" if unsupported == "drop" else "error",
         )
-        translated, dropped_list, names = translate_request_named(
+        translated, dropped_list, names = translate_request(
             body,
             source=caller,
             target=wire,

@@ -7,7 +7,7 @@ gathered in one ``Translation`` (``bundles``) that the registry lists.
 Map of the package::
 
     __init__      re-exports the facade's functions and the common form's names
-    facade        translate_request(_named) / translate_response / translate_error / error_status,
+    facade        translate_request / translate_response / translate_error / error_status,
                   parse_chat_response / build_chat_response (one half of translate_response),
                   new_stream_translator / new_stream_decoder / new_stream_encoder / stream_error_event,
                   extract_usage / extract_stream_usage / extract_request_params
@@ -67,7 +67,6 @@ if TYPE_CHECKING:
         stream_error_event,
         translate_error,
         translate_request,
-        translate_request_named,
         translate_response,
     )
 
@@ -97,7 +96,6 @@ __all__ = [
     "stream_error_event",
     "translate_error",
     "translate_request",
-    "translate_request_named",
     "translate_response",
 ]
 

@@ -37,30 +37,6 @@ def translate_request(
     target_model: str,
     options: TranslateOptions,
     stream: bool | None = None,
-) -> tuple[dict[str, Any], list[str]]:
-    """A caller's (``source``) request body as the upstream's (``target``) body, and the dropped params
-    (``translate_request_named`` without the tool names' mapping)."""
-    out, dropped, _ = translate_request_named(
-        body,
-        source=source,
-        target=target,
-        operation=operation,
-        target_model=target_model,
-        options=options,
-        stream=stream,
-    )
-    return out, dropped
-
-
-def translate_request_named(
-    body: dict[str, Any],
-    *,
-    source: Dialect,
-    target: Dialect,
-    operation: Operation,
-    target_model: str,
-    options: TranslateOptions,
-    stream: bool | None = None,
 ) -> tuple[dict[str, Any], list[str], ToolNames | None]:
     """A caller's (``source``) request body as the upstream's (``target``) body, the dropped params, and
     the mapping of the tool names the target refuses (``translate.names``; None when it takes them all):
@@ -126,7 +102,7 @@ def translate_response(
 
     ``request`` is the caller's request body, which says how some answers are written (OpenAI
     embeddings' ``encoding_format``); None reads as an empty request. ``names``: the request's tool
-    names mapping (``translate_request_named``), undone in the answer's tool calls."""
+    names mapping (``translate_request``), undone in the answer's tool calls."""
     upstream = registry.TRANSLATIONS[source]
     try:
         if operation in CHAT_OPERATIONS:
@@ -217,7 +193,7 @@ def new_stream_translator(
 
     ``model`` is the name reported to the caller; ``include_usage`` is the OpenAI caller's
     ``stream_options.include_usage`` (other dialects always receive usage); ``names`` the request's
-    tool names mapping (``translate_request_named``), undone in every streamed call.
+    tool names mapping (``translate_request``), undone in every streamed call.
     """
     if operation not in CHAT_OPERATIONS:
         raise _no_route(operation, source, target)

@@ -70,7 +70,7 @@ def test_request_body_translates_to_any_dialect():
     body = judge_request_body("judge this", 64)
     assert body["messages"] == [{"role": "user", "content": "judge this"}]
     for target in (Dialect.ANTHROPIC, Dialect.GEMINI):
-        out, dropped = translate_request(
+        out, dropped, _ = translate_request(
             body,
             source=Dialect.OPENAI,
             target=target,

@@ -51,7 +51,7 @@ def translate(body: dict[str, Any], source: Dialect, target: Dialect, options: T
     stream = body.pop("_stream", None) if source is GEM else None
     return translate_request(
         body, source=source, target=target, operation=Operation.CHAT, target_model="t", options=options, stream=stream
-    )
+    )[:2]
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -26,7 +26,10 @@ OPTS = TranslateOptions()
 
 
 def tr(body: dict[str, Any], source: Dialect, target: Dialect, operation: Operation = E, model: str = "m") -> Any:
-    return translate_request(body, source=source, target=target, operation=operation, target_model=model, options=OPTS)
+    out, dropped, _ = translate_request(
+        body, source=source, target=target, operation=operation, target_model=model, options=OPTS
+    )
+    return out, dropped
 
 
 def test_single_input_is_embed_content() -> None:

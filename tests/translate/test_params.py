@@ -26,7 +26,7 @@ TOOL_SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "re
 def tr(body: dict[str, Any], source: Dialect, target: Dialect, options: TranslateOptions = ERROR) -> Any:
     return translate_request(
         body, source=source, target=target, operation=Operation.CHAT, target_model="m", options=options
-    )
+    )[:2]
 
 
 def base(dialect: Dialect) -> dict[str, Any]:

@@ -27,7 +27,7 @@ def tr(body: dict[str, Any], source: Dialect, target: Dialect, options: Translat
         target_model=MODELS[target],
         options=options,
         **kw,
-    )
+    )[:2]
 
 
 CASES = [

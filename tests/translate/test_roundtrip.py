@@ -117,10 +117,10 @@ def meaning(body: dict[str, Any]) -> list[Any]:
 @given(body=conversations())
 def test_conversation_survives_round_trip(via: Dialect, body: dict[str, Any]) -> None:
     """OpenAI -> Anthropic/Gemini -> OpenAI keeps roles, texts, tool names, arguments, result links."""
-    there, dropped = translate_request(
+    there, dropped, _ = translate_request(
         body, source=Dialect.OPENAI, target=via, operation=Operation.CHAT, target_model="x", options=OPTS
     )
-    back, dropped_back = translate_request(
+    back, dropped_back, _ = translate_request(
         there,
         source=via,
         target=Dialect.OPENAI,
