@@ -54,3 +54,41 @@ async def test_a_key_file_mounted_as_the_policy_is_refused_without_quoting_it(
     assert checked.returncode == 1 and "must be a mapping" in checked.stdout + checked.stderr
     for output in (status, running.logs.getvalue(), (checked.stdout + checked.stderr).encode()):
         assert KEY[:12].encode() not in output
+
+
+async def test_a_budget_counted_by_a_credential_header_is_refused(
+    fake: FakeFactory, sidecar: SidecarFactory, tmp_path: Path
+) -> None:
+    """``scope: {by: header, header: authorization}`` (or any credential header) would make the caller's
+    key a counter's name: shown in /status, in the 429's message, in Redis key names. It is refused at
+    load, pointing to ``by: key`` (its hash); a reload to it leaves the last good policy serving."""
+    url = await fake()
+    running = await sidecar(policy(url))
+    for header in ("authorization", "X-Api-Key", "api-key", "x-goog-api-key", "cookie", "proxy-authorization"):
+        limits = (
+            "budgets:\n  limits:\n    - {name: per-caller, measure: requests, amount: 1, window: minute, "
+            f"scope: {{by: header, header: {header}}}, action: deny}}\n"
+        )
+        path = tmp_path / f"{header}.yaml"
+        path.write_text(policy(url, limits))
+        checked = validate(path)
+        assert checked.returncode == 1, checked.stdout
+        assert (
+            "budgets.limits[0].scope.header: a credential header: its values are keys; "
+            "count by the caller's key with by: key (its hash)"
+        ) in checked.stdout + checked.stderr
+    running.policy_path.write_text(policy(url, limits))
+    headers = {"authorization": f"Bearer {KEY}"}
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    async with aiohttp.ClientSession() as session:
+        await asyncio.sleep(0.5)  # a few reload ticks: the edit is refused
+        outputs = []
+        for _ in range(3):
+            async with session.post(running.url + "/v1/chat/completions", json=body, headers=headers) as answer:
+                assert answer.status == 200
+                outputs.append(await answer.read())
+        async with session.get(running.url + "/status") as answer:
+            outputs.append(await answer.read())
+    assert b"a credential header" in outputs[-1]
+    for output in (*outputs, running.logs.getvalue()):
+        assert KEY.encode() not in output
