@@ -121,7 +121,8 @@ class ProviderSpec(_Spec):
         description="The kind of API: its dialect, URLs and key header (openai covers OpenAI-compatible servers).",
     )
     base_url: str = Field(
-        description="OpenAI: up to and including /v1. Anthropic, Gemini, Azure, fake: the server root."
+        description="OpenAI: up to and including /v1. Anthropic, Gemini, Azure, fake: the server root. "
+        "No user or password in it (the key goes in api_key)."
     )
     api_key: ApiKeySpec | None = Field(None, description="Credentials; none for keyless servers.")
     headers: dict[str, str] = Field(default_factory=dict, description="Extra headers sent upstream.")
@@ -142,6 +143,8 @@ class ProviderSpec(_Spec):
     def _http_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
+        if "@" in urlsplit(value).netloc:  # never quoted: the error is logged and shown in /status
+            raise ValueError("must not hold a user or password: the policy is not a secret (a key goes in api_key)")
         return value.rstrip("/")
 
     @field_validator("proxy")

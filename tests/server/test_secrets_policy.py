@@ -92,3 +92,19 @@ async def test_a_budget_counted_by_a_credential_header_is_refused(
     assert b"a credential header" in outputs[-1]
     for output in (*outputs, running.logs.getvalue()):
         assert KEY.encode() not in output
+
+
+async def test_a_password_in_a_base_url_is_refused_without_quoting_it(tmp_path: Path) -> None:
+    """``base_url: https://user:password@host`` would put a password in the policy (a ConfigMap, printed
+    by ``diff``) and in the Basic credentials of every call, which a provider's error may echo back to the
+    app: refused at load, the error naming the field and not the URL."""
+    for userinfo in (f"user:{PASSWORD}@", f"{PASSWORD}@", "user:@"):
+        path = tmp_path / "policy.yaml"
+        path.write_text(policy(f"http://{userinfo}127.0.0.1:9"))
+        checked = validate(path)
+        assert checked.returncode == 1, checked.stdout
+        output = checked.stdout + checked.stderr
+        assert (
+            "providers.p.base_url: must not hold a user or password: the policy is not a secret (a key goes in api_key)"
+        ) in output
+        assert PASSWORD not in output
