@@ -8,6 +8,10 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp.web import StreamResponse
+
+from sidecar.server.exchange import Exchange
+from sidecar.server.pipeline import Handler
 
 from ..configmap import configmap_write
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
@@ -230,3 +234,33 @@ async def test_a_passthrough_key_whose_bytes_are_not_utf8_is_redacted_from_an_er
         writer.close()
     assert status == 502 and b"credentials" in text and b"secret" not in text
     assert upstream.requests == []
+
+
+async def test_an_upstream_error_escaping_as_a_bug_logs_no_key_from_its_request(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A bug that lets aiohttp's ``ClientResponseError`` escape to the handler (here a stage that calls a
+    provider with the key and raises for its 401): the ``internal_error`` line names the error and its
+    message, not its repr, which holds the request's headers and so the key (``RequestInfo(...,
+    headers=<CIMultiDictProxy('authorization': 'Bearer sk-...')>)``)."""
+    url = await fake("f")
+
+    async def escaping(exchange: Exchange, call_next: Handler) -> StreamResponse:
+        async with aiohttp.ClientSession() as session:
+            headers = {"authorization": f"Bearer {ENV_KEY}", "x-fake-fault": "status=401"}
+            async with session.post(f"{url}/v1/chat/completions", json={}, headers=headers) as answer:
+                answer.raise_for_status()
+        return await call_next(exchange)
+
+    running = await sidecar(
+        f"version: 1\nproviders:\n  a: {{kind: fake, base_url: '{url}'}}\nmodels:\n  m: {{provider: a, model: x}}\n",
+        stages=[escaping],
+    )
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    chat = f"{running.url}/v1/chat/completions"
+    async with aiohttp.ClientSession() as session, session.post(chat, json=body) as answer:
+        assert answer.status == 500
+        text = await answer.read()
+    [line] = [line for line in running.log_lines() if line["event"] == "internal_error"]
+    assert line["error"].startswith("ClientResponseError: 401, message=")
+    assert ENV_KEY.encode() not in running.logs.getvalue() + text
