@@ -6,20 +6,23 @@ every credential header and the URL they got (OpenAI, Azure, Anthropic and Gemin
 the key in ``Location``, refuse the connection, do not resolve, do not speak TLS, or sit behind a proxy
 that refuses the tunnel quoting the request it was shown. Each is asked by the three dialects' callers,
 and every answer body and header, ``/status``, ``/metrics``, ``/v1/models``, log line and span (attributes,
-events, resource) is searched for every secret."""
+events, resource) is searched for every secret. The same for the Redis stores' passwords, refused or
+unreachable."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
-from ..conftest import SidecarFactory
+from ..conftest import FakeFactory, SidecarFactory
 from ..listening import closed_port
+from ..redis_server import RedisServer
 
 ENV_KEY = "sk-PLANTED-fail-env-0a1b2c3d4e"
 FILE_KEY = "sk-PLANTED-fail-file-5f6a7b8c9d"
@@ -28,6 +31,8 @@ APP_X_KEY = "sk-PLANTED-fail-xkey-5c6d7e8f"
 APP_GOOG = "AIzaPLANTEDfailGoog9a0b1c2d"
 APP_QUERY = "AIzaPLANTEDfailQuery3e4f5a6b"
 PROXY_PASSWORD = "PLANTED-fail-proxy-7c8d9e0f"
+REDIS_PASSWORD = "PLANTED-redis-right-2b3c4d5e"
+WRONG_PASSWORD = "PLANTED-redis-wrong-6f7a8b9c"
 SECRETS = (ENV_KEY, FILE_KEY, APP_BEARER, APP_X_KEY, APP_GOOG, APP_QUERY, PROXY_PASSWORD)
 _CREDENTIALS = ("authorization", "x-api-key", "api-key", "x-goog-api-key", "proxy-authorization")
 
@@ -141,3 +146,48 @@ def _echo_app() -> web.Application:
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", echo)
     return app
+
+
+async def test_redis_down_or_refusing_the_password_lets_no_password_out(
+    fake: FakeFactory, sidecar: SidecarFactory, start_redis: Callable[..., RedisServer], tmp_path: Path
+) -> None:
+    """The cache's Redis given a wrong password from a file, the budgets' Redis from the environment and
+    then killed: the store failures are logged and counted, and neither the password sent nor the one
+    Redis wants shows in an answer, /status, /metrics or the log."""
+    server = start_redis("--requirepass", REDIS_PASSWORD)
+    password_file = tmp_path / "redis-password"
+    password_file.write_text(WRONG_PASSWORD + "\n")
+    url = await fake()
+    policy = f"""version: 1
+providers:
+  p: {{kind: fake, speaks: openai, base_url: "{url}"}}
+models:
+  m: {{provider: p, model: x, price: {{input_per_mtok: 1, output_per_mtok: 1}}}}
+routes:
+  - {{name: cached, match: {{model: m}}, target: m, cache: {{enabled: true, cacheable: always}}}}
+cache:
+  redis: {{url: "{server.url}", password: {{file: "{password_file}"}}, timeout_s: 1}}
+budgets:
+  store: {{url: "{server.url}", password: {{env: BUDGETS_REDIS_PASSWORD}}}}
+  limits:
+    - {{name: daily, measure: usd, amount: 10, window: day}}
+"""
+    running = await sidecar(policy, env={"BUDGETS_REDIS_PASSWORD": REDIS_PASSWORD})
+    outputs: list[bytes] = []
+    async with aiohttp.ClientSession() as session:
+        for turn in range(4):
+            if turn == 2:
+                server.kill()
+            body = {"model": "m", "messages": [{"role": "user", "content": f"hi {turn}"}]}
+            async with session.post(running.url + "/v1/chat/completions", json=body) as answer:
+                assert answer.status == 200
+                outputs.append(await answer.read())
+        for path in ("/status", "/metrics"):
+            async with session.get(running.url + path) as answer:
+                outputs.append(await answer.read())
+    log = running.logs.getvalue()
+    assert b"cache_store_failing" in log and b"AuthenticationError" in log  # the wrong password was tried
+    assert b"budget_store_failing" in log  # and the budgets' store went away
+    text = b"\n".join([*outputs, log, *(span.to_json().encode() for span in running.spans.get_finished_spans())])
+    for secret in (REDIS_PASSWORD, WRONG_PASSWORD):
+        assert secret.encode() not in text, f"{secret} leaked"
