@@ -15,7 +15,7 @@ from sidecar.server.pipeline import Handler
 
 from ..configmap import configmap_write
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
-from ..upstream.raw import ServerConn, UpstreamFactory, response
+from ..upstream.raw import ServerConn, UpstreamFactory, chunked, response
 from .raw import read_response
 
 ENV_KEY = "sk-PLANTED-env-5f0c1d2e3a4b"
@@ -264,3 +264,53 @@ async def test_an_upstream_error_escaping_as_a_bug_logs_no_key_from_its_request(
     [line] = [line for line in running.log_lines() if line["event"] == "internal_error"]
     assert line["error"].startswith("ClientResponseError: 401, message=")
     assert ENV_KEY.encode() not in running.logs.getvalue() + text
+
+
+_ANSWERS = {
+    "error": (b'{"error": {"message": "bad key", "type": "invalid_request_error"}}', "401 Unauthorized"),
+    "answer": (
+        b'{"id": "c", "object": "chat.completion", "created": 1, "model": "m", "choices": [{"index": 0, '
+        b'"message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}]}',
+        "200 OK",
+    ),
+    "stream": (
+        b'data: {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": '
+        b'[{"index": 0, "delta": {"content": "hi"}, "finish_reason": "stop"}]}\n\ndata: [DONE]\n\n',
+        "",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", list(_ANSWERS))
+async def test_a_provider_echoing_the_key_in_a_response_header_does_not_hand_it_to_the_app(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, kind: str
+) -> None:
+    """A provider that quotes the key it was sent in its response headers (``WWW-Authenticate``'s
+    ``error_description``, a debugging echo), on an error, an answer or a stream: the headers the app
+    gets keep the rest of each value, with the key redacted as in bodies."""
+    body, status = _ANSWERS[kind]
+
+    async def echo(conn: ServerConn) -> None:
+        while (request := await conn.read_request()) is not None:
+            sent = next(line for line in request.head.split(b"\r\n") if line.lower().startswith(b"authorization:"))
+            token = sent.split(b":", 1)[1].strip().decode()
+            headers = f'www-authenticate: Bearer error="invalid_token", error_description="{token}"\r\n'
+            headers += f"x-echo: you sent {token}\r\n"
+            if kind == "stream":
+                await conn.send(chunked(body, headers=headers + "content-type: text/event-stream\r\n"))
+            else:
+                await conn.send(response(body, status, headers + "content-type: application/json\r\n"))
+
+    upstream = await raw_upstream(echo)
+    policy = (
+        "version: 1\nproviders:\n"
+        f"  p: {{kind: openai, base_url: '{upstream.base}/v1', api_key: {{env: PLANTED}}}}\n"
+        "models:\n  m: {provider: p, model: m}\n"
+    )
+    running = await sidecar(policy, env={"PLANTED": ENV_KEY})
+    request = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": kind == "stream"}
+    chat = f"{running.url}/v1/chat/completions"
+    async with aiohttp.ClientSession() as session, session.post(chat, json=request) as answer:
+        await answer.read()
+    assert answer.headers["x-echo"] == "you sent Bearer [key redacted by llm-sidecar]"
+    assert ENV_KEY not in str(list(answer.headers.items()))
