@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -150,6 +151,20 @@ routes:
         assert secret.encode() not in text, f"{secret} leaked"
 
 
+async def keyed_openai_sidecar(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, serve: Callable[[ServerConn], Any], routes: str = ""
+) -> RunningSidecar:
+    """A sidecar whose model ``m`` is an OpenAI provider served by ``serve`` (a raw upstream), its key
+    ``ENV_KEY`` from the environment; ``routes``: the policy's routes block, if any."""
+    upstream = await raw_upstream(serve)
+    policy = (
+        "version: 1\nproviders:\n"
+        f"  p: {{kind: openai, base_url: '{upstream.base}/v1', api_key: {{env: PLANTED}}}}\n"
+        "models:\n  m: {provider: p, model: m}\n" + routes
+    )
+    return await sidecar(policy, env={"PLANTED": ENV_KEY})
+
+
 @pytest.mark.parametrize("status", ["401 Unauthorized", "400 Bad Request", "429 Too Many Requests"])
 @pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/messages"])
 async def test_a_provider_echoing_the_key_in_its_error_does_not_hand_it_to_the_app(
@@ -166,13 +181,8 @@ async def test_a_provider_echoing_the_key_in_its_error_does_not_hand_it_to_the_a
             body = b'{"error": {"message": "%s", "type": "invalid_request_error"}}' % message
             await conn.send(response(body, status, "content-type: application/json\r\n"))
 
-    upstream = await raw_upstream(echo)
-    policy = (
-        "version: 1\nproviders:\n"
-        f"  p: {{dialect: openai, base_url: '{upstream.base}/v1', api_key: {{env: PLANTED}}}}\n"
-        "models:\n  m: {provider: p, model: m}\nroutes:\n  - {name: one, match: {model: one}, target: m}\n"
-    )
-    running = await sidecar(policy, env={"PLANTED": ENV_KEY})
+    routes = "routes:\n  - {name: one, match: {model: one}, target: m}\n"
+    running = await keyed_openai_sidecar(raw_upstream, sidecar, echo, routes)
     body = {"model": "one", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
     async with aiohttp.ClientSession() as session, session.post(running.url + path, json=body) as answer:
         text = await answer.read()
@@ -301,13 +311,7 @@ async def test_a_provider_echoing_the_key_in_a_response_header_does_not_hand_it_
             else:
                 await conn.send(response(body, status, headers + "content-type: application/json\r\n"))
 
-    upstream = await raw_upstream(echo)
-    policy = (
-        "version: 1\nproviders:\n"
-        f"  p: {{kind: openai, base_url: '{upstream.base}/v1', api_key: {{env: PLANTED}}}}\n"
-        "models:\n  m: {provider: p, model: m}\n"
-    )
-    running = await sidecar(policy, env={"PLANTED": ENV_KEY})
+    running = await keyed_openai_sidecar(raw_upstream, sidecar, echo)
     request = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": kind == "stream"}
     chat = f"{running.url}/v1/chat/completions"
     async with aiohttp.ClientSession() as session, session.post(chat, json=request) as answer:
