@@ -32,7 +32,7 @@ from ..ensemble.spec import EnsembleSpec
 from ..gates.spec import GatesSpec
 from ..routing.spec import CapsSpec, FeatureTests, QualitySpec, RoutingSpec, SelectSpec, SplitSpec
 from ..shadow.spec import ShadowSpec
-from .base import HeaderSafe
+from .base import CREDENTIAL_HEADERS, HeaderSafe
 from .base import Spec as _Spec
 from .names import DialectName, ProviderKindName
 
@@ -170,8 +170,8 @@ class ProviderSpec(_Spec):
         if self.tls is not None and not self.base_url.startswith("https://"):
             raise ValueError("tls needs an https:// base_url")
         lowered = {name.lower() for name in self.headers}
-        if lowered & {"authorization", "x-api-key", "api-key", "x-goog-api-key"}:
-            raise ValueError("put credentials in api_key, not headers (headers are shown in /status)")
+        if lowered & CREDENTIAL_HEADERS:
+            raise ValueError("put credentials in api_key, not headers (the policy is not a secret: diff prints them)")
         for name, value in self.headers.items():
             if not _TOKEN.fullmatch(name):
                 raise ValueError(f"headers: {name!r} is not a valid HTTP header name")
