@@ -24,18 +24,15 @@ from typing import Any
 
 from .dialects import Dialect, Operation, registry
 from .dialects.base import Endpoint, RequestProblem
+from .policy.base import CREDENTIAL_HEADERS
 from .routing.features import RequestFeatures, extract_features
 from .routing.record import Routed
 
-__all__ = ["RequestFacts", "RequestProblem", "describe_request", "read_request"]
+__all__ = ["CREDENTIAL_HEADERS", "RequestFacts", "RequestProblem", "describe_request", "read_request"]
 
 APP_HEADER = "x-sidecar-app"
 """The request header naming the calling app (else the sidecar's ``SIDECAR_APP``)."""
 
-CREDENTIAL_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "x-api-key", "api-key", "x-goog-api-key", "cookie"}
-)
-"""Request headers that carry a caller's credentials: a route may match on them, nothing shows their values."""
 
 _NO_BODY: dict[str, Any] = {}
 

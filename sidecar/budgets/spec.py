@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from sidecar.policy.base import Spec, url_holds_password
+from sidecar.policy.base import CREDENTIAL_HEADERS, Spec, url_holds_password
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP header name (RFC 9110 token)
@@ -79,7 +79,11 @@ class ScopeSpec(Spec):
             "caller's API key, by its hash (16 hex digits of its SHA-256)."
         ),
     )
-    header: str | None = Field(None, description="by: header only: the request header whose value is the scope.")
+    header: str | None = Field(
+        None,
+        description="by: header only: the request header whose value is the scope (not a credential header: "
+        "authorization, x-api-key, ... are counted with by: key).",
+    )
     values: list[str] | None = Field(
         None,
         description=(
@@ -97,6 +101,10 @@ class ScopeSpec(Spec):
     def _header_name(cls, value: str | None) -> str | None:
         if value is not None and not _TOKEN.fullmatch(value):
             raise ValueError(f"{value!r} is not a valid HTTP header name")
+        if value is not None and value.lower() in CREDENTIAL_HEADERS:  # a counter's name is shown: /status, 429s
+            raise ValueError(
+                "a credential header: its values are keys; count by the caller's key with by: key (its hash)"
+            )
         return value.lower() if value is not None else None
 
     @field_validator("values")

@@ -3,7 +3,8 @@
 Kept apart from ``spec`` so that the feature packages (routing, cache, budgets, ensembles) can define
 the blocks of the policy they own next to the code that reads them, and ``spec`` can import those
 blocks without an import cycle. ``url_holds_password`` is the one check the Redis store blocks share;
-``HeaderSafe`` the type of names written in headers and URLs.
+``HeaderSafe`` the type of names written in headers and URLs; ``CREDENTIAL_HEADERS`` the request headers
+whose values the policy never makes visible.
 """
 
 from __future__ import annotations
@@ -19,6 +20,13 @@ class Spec(BaseModel):
     infinite or NaN number (YAML's ``.inf``, ``.nan``: an infinite price made every cost infinite)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+CREDENTIAL_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "x-api-key", "api-key", "x-goog-api-key", "cookie"}
+)
+"""Request headers that carry a caller's credentials: a route may match on them, nothing shows their
+values, and a budget cannot be counted by them (``by: key`` counts by the key's hash)."""
 
 
 def _no_control(value: str) -> str:

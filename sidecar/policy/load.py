@@ -123,9 +123,18 @@ def _mapping(document: Any) -> dict[str, Any]:
     if document is None:
         raise PolicyError(["the file is empty"])
     if not isinstance(document, dict):
-        kind = "a list" if isinstance(document, list) else f"a single value ({document!r:.40})"
+        # the value itself is never quoted: a file that is one value may be a key mounted at the wrong path
+        kind = "a list" if isinstance(document, list) else f"a single value ({_kind(document)})"
         raise PolicyError([f"the policy must be a mapping, not {kind}"])
     return document
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    return "text" if isinstance(value, str) else type(value).__name__
 
 
 def format_validation_error(exc: ValidationError) -> list[str]:

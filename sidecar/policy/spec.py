@@ -32,7 +32,7 @@ from ..ensemble.spec import EnsembleSpec
 from ..gates.spec import GatesSpec
 from ..routing.spec import CapsSpec, FeatureTests, QualitySpec, RoutingSpec, SelectSpec, SplitSpec
 from ..shadow.spec import ShadowSpec
-from .base import HeaderSafe
+from .base import CREDENTIAL_HEADERS, HeaderSafe
 from .base import Spec as _Spec
 from .names import DialectName, ProviderKindName
 
@@ -121,7 +121,8 @@ class ProviderSpec(_Spec):
         description="The kind of API: its dialect, URLs and key header (openai covers OpenAI-compatible servers).",
     )
     base_url: str = Field(
-        description="OpenAI: up to and including /v1. Anthropic, Gemini, Azure, fake: the server root."
+        description="OpenAI: up to and including /v1. Anthropic, Gemini, Azure, fake: the server root. "
+        "No user or password in it (the key goes in api_key)."
     )
     api_key: ApiKeySpec | None = Field(None, description="Credentials; none for keyless servers.")
     headers: dict[str, str] = Field(default_factory=dict, description="Extra headers sent upstream.")
@@ -142,6 +143,8 @@ class ProviderSpec(_Spec):
     def _http_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
+        if "@" in urlsplit(value).netloc:  # never quoted: the error is logged and shown in /status
+            raise ValueError("must not hold a user or password: the policy is not a secret (a key goes in api_key)")
         return value.rstrip("/")
 
     @field_validator("proxy")
@@ -167,8 +170,8 @@ class ProviderSpec(_Spec):
         if self.tls is not None and not self.base_url.startswith("https://"):
             raise ValueError("tls needs an https:// base_url")
         lowered = {name.lower() for name in self.headers}
-        if lowered & {"authorization", "x-api-key", "api-key", "x-goog-api-key"}:
-            raise ValueError("put credentials in api_key, not headers (headers are shown in /status)")
+        if lowered & CREDENTIAL_HEADERS:
+            raise ValueError("put credentials in api_key, not headers (the policy is not a secret: diff prints them)")
         for name, value in self.headers.items():
             if not _TOKEN.fullmatch(name):
                 raise ValueError(f"headers: {name!r} is not a valid HTTP header name")

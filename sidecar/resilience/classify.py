@@ -179,7 +179,9 @@ def classify_timeout(phase: TimeoutPhase) -> Outcome:
     return Outcome(OutcomeKind.FALLBACK, None, f"timeout_{phase}", None, True, False)
 
 
-def _describe(exc: BaseException) -> str:
+def describe_exception(exc: BaseException) -> str:
+    """``Name: message`` of ``exc``, for a log line or a detail: never its repr, which for aiohttp's
+    ``ClientResponseError`` holds the request's headers, the provider key among them."""
     try:  # an exception's __str__ may itself raise
         text = str(exc)
     except Exception:
@@ -189,7 +191,7 @@ def _describe(exc: BaseException) -> str:
 
 
 def _network(error_type: str, exc: BaseException) -> Outcome:
-    return Outcome(OutcomeKind.FALLBACK, None, error_type, None, True, False, _describe(exc))
+    return Outcome(OutcomeKind.FALLBACK, None, error_type, None, True, False, describe_exception(exc))
 
 
 def classify_exception(exc: BaseException, *, timeout_phase: TimeoutPhase | None = None) -> Outcome:
@@ -211,7 +213,7 @@ def classify_exception(exc: BaseException, *, timeout_phase: TimeoutPhase | None
         return classify_timeout(timeout_phase or "total")
     error_type = _exception_type(exc)
     if error_type is None:
-        return Outcome(OutcomeKind.FALLBACK, None, "internal_error", None, False, False, _describe(exc))
+        return Outcome(OutcomeKind.FALLBACK, None, "internal_error", None, False, False, describe_exception(exc))
     return _network(error_type, exc)
 
 

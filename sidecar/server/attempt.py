@@ -60,7 +60,7 @@ from ..upstream import (
 )
 from .deadline import Deadline
 from .exchange import Exchange
-from .key_redaction import without_key
+from .key_redaction import headers_without_key, without_key
 from .stream import HeldStream, relay_stream
 
 _SUCCESS = Outcome.success()
@@ -213,7 +213,7 @@ class Attempt:
         caller = exchange.facts.dialect
         wire = prepared.wire
         status = response.status
-        relayed = relay_headers(response.headers.items(), _RELAY_DROP)
+        relayed = headers_without_key(relay_headers(response.headers.items(), _RELAY_DROP), key)
         if 200 <= status < 300:
             outcome = _SUCCESS
         else:

@@ -20,6 +20,7 @@ from aiohttp import web
 from ..dialects.base import Endpoint
 from ..dialects.registry import dialect_of_path
 from ..request_facts import RequestFacts, app_of
+from ..resilience.classify import describe_exception
 from ..telemetry.logging import get_logger
 from .access import AccessLog
 from .answer_headers import sidecar_headers
@@ -89,7 +90,7 @@ async def proxy(
         log.error(
             "internal_error",
             request_id=exchange.request_id,
-            error=repr(exc),
+            error=describe_exception(exc),
             traceback=traceback.format_exc(),
         )
         internal = RequestFailed(

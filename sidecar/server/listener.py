@@ -53,6 +53,7 @@ from aiohttp.streams import StreamReader
 
 from ..dialects.registry import dialect_of_path
 from ..ports_file import one_port
+from ..resilience.classify import describe_exception
 from ..telemetry.logging import get_logger
 from .errors import RequestFailed, error_response
 
@@ -166,7 +167,7 @@ class Connection(web.RequestHandler):
             log.debug("bad_request", reason=text, status=status)
             failure = RequestFailed(status, f"malformed HTTP request: {text}", code="invalid_request")
         else:
-            log.error("handler_error", error=repr(exc), traceback=_traceback(exc))
+            log.error("handler_error", error=describe_exception(exc) if exc else "", traceback=_traceback(exc))
             failure = RequestFailed(500, "internal error in llm-sidecar", code="internal_error")
         if request.writer.output_size > 0:  # an answer is partly out: only the cut connection can tell
             raise ConnectionError("a response had begun; the connection is closed instead")

@@ -35,6 +35,7 @@ from ..answers import AnswerView, answer_of_body, answer_of_deltas
 from ..cost import cost_usd
 from ..dialects import CHAT_OPERATIONS, Dialect
 from ..ensemble.judge import judge_request_body, question_from_body
+from ..resilience.classify import describe_exception
 from ..shadow import ShadowOutcome, ShadowSlots, ShadowStats, agree, agreement_prompt, parse_agreement, sampled
 from ..telemetry.logging import get_logger
 from ..translate import TranslationError
@@ -176,7 +177,7 @@ class ShadowRunner:
         try:
             await call
         except Exception as exc:  # a bug must not go unseen, nor reach the served request
-            log.error("shadow_failed", error=repr(exc))
+            log.error("shadow_failed", error=describe_exception(exc))
         finally:
             slots.release()
 

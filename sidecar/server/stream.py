@@ -45,7 +45,7 @@ from ..translate.deltas import Delta
 from ..translate.errors import read_error
 from ..upstream import RESPONSE_DROP, UpstreamResponse, relay_headers
 from .answer_headers import sidecar_headers
-from .key_redaction import event_without_key
+from .key_redaction import event_without_key, headers_without_key
 
 if TYPE_CHECKING:
     from ..policy.compiled import Target
@@ -186,7 +186,8 @@ async def relay_stream(
             exchange.on_commit()
         exchange.answered_by = prepared.target
         exchange.dropped = prepared.dropped
-        stream = await open_stream(exchange, relay_headers(response.headers.items(), _STREAM_DROP))
+        relayed = headers_without_key(relay_headers(response.headers.items(), _STREAM_DROP), key)
+        stream = await open_stream(exchange, relayed)
         trace.first_chunk()
         if deltas is not None:
             for tap in taps:
@@ -307,7 +308,7 @@ async def relay_stream(
         return result
     _read_translator(translator, result)
     if hold:
-        headers = relay_headers(response.headers.items(), _STREAM_DROP)
+        headers = headers_without_key(relay_headers(response.headers.items(), _STREAM_DROP), key)
         result.held = HeldStream(prepared.target, headers, held, deltas or [])
         return result
     if client is None:

@@ -15,6 +15,10 @@ the values mean what the SDK's documentation says. Which exporters run:
   the signal's own ``..._TRACES_ENDPOINT`` / ``..._METRICS_ENDPOINT``), else none. Unlike the SDK's
   default this never exports to ``localhost:4318`` unasked.
 
+Values that may hold credentials (``..._HEADERS``, an endpoint's ``user:password@``) are never quoted in
+an error; a gRPC endpoint with a user or password is refused (gRPC cannot send them, and its exporter
+logs the address of every failed export).
+
 ``OTEL_PROPAGATORS`` (default ``tracecontext,baggage``): with ``tracecontext`` the app's W3C trace
 context is read and sent upstream; without it (``none``) neither. ``baggage`` is accepted and not
 propagated (the app's baggage is not read); other propagators (``b3``, ``jaeger``, ...) are refused.
@@ -176,6 +180,12 @@ def _signal(env: Mapping[str, str], signal: str, allowed: tuple[str, ...]) -> Si
         endpoint = base_endpoint or _DEFAULT_ENDPOINT["grpc"]
     else:
         endpoint = f"{(base_endpoint or _DEFAULT_ENDPOINT[protocol]).rstrip('/')}/v1/{signal.lower()}"
+    if protocol == "grpc" and "@" in endpoint.split("://", 1)[-1].split("/", 1)[0]:  # never quoted: a password
+        variable = f"OTEL_EXPORTER_OTLP_{signal}_ENDPOINT" if own_endpoint else "OTEL_EXPORTER_OTLP_ENDPOINT"
+        raise TelemetryConfigError(
+            f"{variable}: gRPC sends no user or password from the URL: put the credentials in "
+            "OTEL_EXPORTER_OTLP_HEADERS (the gRPC exporter writes the address into its error lines)"
+        )
     headers = _pairs(env, f"OTEL_EXPORTER_OTLP_{signal}_HEADERS") or _pairs(env, "OTEL_EXPORTER_OTLP_HEADERS")
     timeout_ms = _int(env, f"OTEL_EXPORTER_OTLP_{signal}_TIMEOUT", _int(env, "OTEL_EXPORTER_OTLP_TIMEOUT", 10000))
     compression = _signal_value(env, signal, "COMPRESSION").lower() or "none"

@@ -36,6 +36,7 @@ CASES: list[tuple[dict[str, Any], str]] = [
     (limit(scope={"by": "team"}), "budgets.limits[0].scope.by: Input should be"),
     (limit(scope={"by": "header", "header": "x team"}), "budgets.limits[0].scope.header: 'x team' is not a valid"),
     (limit(scope={"by": "header"}), "budgets.limits[0].scope: header is required with by: header"),
+    (limit(scope={"by": "header", "header": "X-Api-Key"}), "budgets.limits[0].scope.header: a credential header"),
     (limit(scope={"by": "app", "header": "x-team"}), "budgets.limits[0].scope: header is required with by: header"),
     (limit(scope={"by": "app", "values": []}), "budgets.limits[0].scope.values: an empty list"),
     (limit(scope={"by": "app", "values": ["other"]}), "budgets.limits[0].scope.values: 'other' is the name"),

@@ -81,7 +81,7 @@ def test_unknown_provider_of_a_model_is_reported() -> None:
 
 
 def test_credentials_in_headers_are_refused() -> None:
-    """Keys belong in api_key (never shown), not in headers (shown in /status)."""
+    """Keys belong in api_key (never shown), not in headers (the policy is not a secret: diff prints them)."""
     text = BASE.replace("api_key: {env: OPENAI_API_KEY}", "headers: {Authorization: 'Bearer sk'}")
     assert any("put credentials in api_key" in e for e in errors_of(text))
 

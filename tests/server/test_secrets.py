@@ -5,13 +5,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp.web import StreamResponse
+
+from sidecar.server.exchange import Exchange
+from sidecar.server.pipeline import Handler
 
 from ..configmap import configmap_write
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
-from ..upstream.raw import ServerConn, UpstreamFactory, response
+from ..upstream.raw import ServerConn, UpstreamFactory, chunked, response
 from .raw import read_response
 
 ENV_KEY = "sk-PLANTED-env-5f0c1d2e3a4b"
@@ -146,6 +151,20 @@ routes:
         assert secret.encode() not in text, f"{secret} leaked"
 
 
+async def keyed_openai_sidecar(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, serve: Callable[[ServerConn], Any], routes: str = ""
+) -> RunningSidecar:
+    """A sidecar whose model ``m`` is an OpenAI provider served by ``serve`` (a raw upstream), its key
+    ``ENV_KEY`` from the environment; ``routes``: the policy's routes block, if any."""
+    upstream = await raw_upstream(serve)
+    policy = (
+        "version: 1\nproviders:\n"
+        f"  p: {{kind: openai, base_url: '{upstream.base}/v1', api_key: {{env: PLANTED}}}}\n"
+        "models:\n  m: {provider: p, model: m}\n" + routes
+    )
+    return await sidecar(policy, env={"PLANTED": ENV_KEY})
+
+
 @pytest.mark.parametrize("status", ["401 Unauthorized", "400 Bad Request", "429 Too Many Requests"])
 @pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/messages"])
 async def test_a_provider_echoing_the_key_in_its_error_does_not_hand_it_to_the_app(
@@ -162,13 +181,8 @@ async def test_a_provider_echoing_the_key_in_its_error_does_not_hand_it_to_the_a
             body = b'{"error": {"message": "%s", "type": "invalid_request_error"}}' % message
             await conn.send(response(body, status, "content-type: application/json\r\n"))
 
-    upstream = await raw_upstream(echo)
-    policy = (
-        "version: 1\nproviders:\n"
-        f"  p: {{dialect: openai, base_url: '{upstream.base}/v1', api_key: {{env: PLANTED}}}}\n"
-        "models:\n  m: {provider: p, model: m}\nroutes:\n  - {name: one, match: {model: one}, target: m}\n"
-    )
-    running = await sidecar(policy, env={"PLANTED": ENV_KEY})
+    routes = "routes:\n  - {name: one, match: {model: one}, target: m}\n"
+    running = await keyed_openai_sidecar(raw_upstream, sidecar, echo, routes)
     body = {"model": "one", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
     async with aiohttp.ClientSession() as session, session.post(running.url + path, json=body) as answer:
         text = await answer.read()
@@ -230,3 +244,77 @@ async def test_a_passthrough_key_whose_bytes_are_not_utf8_is_redacted_from_an_er
         writer.close()
     assert status == 502 and b"credentials" in text and b"secret" not in text
     assert upstream.requests == []
+
+
+async def test_an_upstream_error_escaping_as_a_bug_logs_no_key_from_its_request(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A bug that lets aiohttp's ``ClientResponseError`` escape to the handler (here a stage that calls a
+    provider with the key and raises for its 401): the ``internal_error`` line names the error and its
+    message, not its repr, which holds the request's headers and so the key (``RequestInfo(...,
+    headers=<CIMultiDictProxy('authorization': 'Bearer sk-...')>)``)."""
+    url = await fake("f")
+
+    async def escaping(exchange: Exchange, call_next: Handler) -> StreamResponse:
+        async with aiohttp.ClientSession() as session:
+            headers = {"authorization": f"Bearer {ENV_KEY}", "x-fake-fault": "status=401"}
+            async with session.post(f"{url}/v1/chat/completions", json={}, headers=headers) as answer:
+                answer.raise_for_status()
+        return await call_next(exchange)
+
+    running = await sidecar(
+        f"version: 1\nproviders:\n  a: {{kind: fake, base_url: '{url}'}}\nmodels:\n  m: {{provider: a, model: x}}\n",
+        stages=[escaping],
+    )
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    chat = f"{running.url}/v1/chat/completions"
+    async with aiohttp.ClientSession() as session, session.post(chat, json=body) as answer:
+        assert answer.status == 500
+        text = await answer.read()
+    [line] = [line for line in running.log_lines() if line["event"] == "internal_error"]
+    assert line["error"].startswith("ClientResponseError: 401, message=")
+    assert ENV_KEY.encode() not in running.logs.getvalue() + text
+
+
+_ANSWERS = {
+    "error": (b'{"error": {"message": "bad key", "type": "invalid_request_error"}}', "401 Unauthorized"),
+    "answer": (
+        b'{"id": "c", "object": "chat.completion", "created": 1, "model": "m", "choices": [{"index": 0, '
+        b'"message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}]}',
+        "200 OK",
+    ),
+    "stream": (
+        b'data: {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": '
+        b'[{"index": 0, "delta": {"content": "hi"}, "finish_reason": "stop"}]}\n\ndata: [DONE]\n\n',
+        "",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", list(_ANSWERS))
+async def test_a_provider_echoing_the_key_in_a_response_header_does_not_hand_it_to_the_app(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, kind: str
+) -> None:
+    """A provider that quotes the key it was sent in its response headers (``WWW-Authenticate``'s
+    ``error_description``, a debugging echo), on an error, an answer or a stream: the headers the app
+    gets keep the rest of each value, with the key redacted as in bodies."""
+    body, status = _ANSWERS[kind]
+
+    async def echo(conn: ServerConn) -> None:
+        while (request := await conn.read_request()) is not None:
+            sent = next(line for line in request.head.split(b"\r\n") if line.lower().startswith(b"authorization:"))
+            token = sent.split(b":", 1)[1].strip().decode()
+            headers = f'www-authenticate: Bearer error="invalid_token", error_description="{token}"\r\n'
+            headers += f"x-echo: you sent {token}\r\n"
+            if kind == "stream":
+                await conn.send(chunked(body, headers=headers + "content-type: text/event-stream\r\n"))
+            else:
+                await conn.send(response(body, status, headers + "content-type: application/json\r\n"))
+
+    running = await keyed_openai_sidecar(raw_upstream, sidecar, echo)
+    request = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": kind == "stream"}
+    chat = f"{running.url}/v1/chat/completions"
+    async with aiohttp.ClientSession() as session, session.post(chat, json=request) as answer:
+        await answer.read()
+    assert answer.headers["x-echo"] == "you sent Bearer [key redacted by llm-sidecar]"
+    assert ENV_KEY not in str(list(answer.headers.items()))

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -61,3 +65,35 @@ def test_redact_headers_blanks_credential_headers() -> None:
         "x-goog-api-key": "[redacted]",
         "content-type": "application/json",
     }
+
+
+def test_a_password_in_a_grpc_endpoint_stops_the_start_without_quoting_it(tmp_path: Path) -> None:
+    """``OTEL_EXPORTER_OTLP_ENDPOINT=http://user:password@collector:4317`` with gRPC: gRPC sends no
+    credentials from the URL, and its exporter wrote the whole address, password included, into every
+    failed export's log line. ``llm-sidecar run`` refuses it at start, naming the variable and where the
+    credentials go, never the URL."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "version: 1\nproviders:\n  p: {kind: fake, base_url: 'http://127.0.0.1:9'}\n"
+        "models:\n  m: {provider: p, model: x}\n"
+    )
+    for variable, scheme in (("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"), ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")):
+        env = {
+            **os.environ,
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+            "OTEL_TRACES_EXPORTER": "otlp",
+            variable: f"{scheme}collector:{SECRET}@127.0.0.1:9",
+            "OTEL_BSP_SCHEDULE_DELAY": "50",
+        }
+        args = [sys.executable, "-m", "sidecar", "run", "--policy", str(policy), "--port", "0"]
+        try:
+            result = subprocess.run(args, capture_output=True, text=True, timeout=10, env=env)
+        except subprocess.TimeoutExpired as served:  # it started: what it wrote meanwhile is the point
+            output = (served.stdout or b"").decode() + (served.stderr or b"").decode()
+            raise AssertionError(f"started with a password in {variable}; it wrote:\n{output}") from None
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert (
+            f"{variable}: gRPC sends no user or password from the URL: put the credentials in "
+            "OTEL_EXPORTER_OTLP_HEADERS"
+        ) in result.stderr
+        assert SECRET not in result.stdout + result.stderr

@@ -1,0 +1,110 @@
+"""A secret put where the policy is read never comes back out of the sidecar: a key file mounted as the
+policy, a budget counted by a credential header, a password in a provider's ``base_url``."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+import orjson
+
+from ..conftest import FakeFactory, SidecarFactory
+
+KEY = "sk-PLANTED-policy-3c4d5e6f7a8b9c0d1e2f"
+PASSWORD = "PLANTED-basic-pw-8e7d6c5b"
+
+
+def validate(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sidecar", "validate", str(path)], capture_output=True, text=True, timeout=30
+    )
+
+
+def policy(url: str, extra: str = "") -> str:
+    return f"""version: 1
+providers:
+  p: {{kind: fake, speaks: openai, base_url: "{url}"}}
+models:
+  m: {{provider: p, model: x, price: {{input_per_mtok: 1, output_per_mtok: 1}}}}
+default: {{target: m}}
+{extra}"""
+
+
+async def test_a_key_file_mounted_as_the_policy_is_refused_without_quoting_it(
+    fake: FakeFactory, sidecar: SidecarFactory, tmp_path: Path
+) -> None:
+    """The policy path pointing at a key file (a Secret mounted where the ConfigMap should be): the
+    reload is refused, and neither /status, the log nor ``validate`` quotes the file's text (it was
+    quoted as "not a single value ('sk-...')")."""
+    running = await sidecar(policy(await fake()))
+    running.policy_path.write_text(KEY + "\n")
+    async with aiohttp.ClientSession() as session:
+        for _ in range(60):
+            async with session.get(running.url + "/status") as answer:
+                status = await answer.read()
+            if orjson.loads(status)["policy"]["last_reload_error"]:
+                break
+            await asyncio.sleep(0.05)
+    errors = orjson.loads(status)["policy"]["last_reload_error"]["errors"]
+    assert errors == ["the policy must be a mapping, not a single value (text)"]
+    checked = validate(running.policy_path)
+    assert checked.returncode == 1 and "must be a mapping" in checked.stdout + checked.stderr
+    for output in (status, running.logs.getvalue(), (checked.stdout + checked.stderr).encode()):
+        assert KEY[:12].encode() not in output
+
+
+async def test_a_budget_counted_by_a_credential_header_is_refused(
+    fake: FakeFactory, sidecar: SidecarFactory, tmp_path: Path
+) -> None:
+    """``scope: {by: header, header: authorization}`` (or any credential header) would make the caller's
+    key a counter's name: shown in /status, in the 429's message, in Redis key names. It is refused at
+    load, pointing to ``by: key`` (its hash); a reload to it leaves the last good policy serving."""
+    url = await fake()
+    running = await sidecar(policy(url))
+    for header in ("authorization", "X-Api-Key", "api-key", "x-goog-api-key", "cookie", "proxy-authorization"):
+        limits = (
+            "budgets:\n  limits:\n    - {name: per-caller, measure: requests, amount: 1, window: minute, "
+            f"scope: {{by: header, header: {header}}}, action: deny}}\n"
+        )
+        path = tmp_path / f"{header}.yaml"
+        path.write_text(policy(url, limits))
+        checked = validate(path)
+        assert checked.returncode == 1, checked.stdout
+        assert (
+            "budgets.limits[0].scope.header: a credential header: its values are keys; "
+            "count by the caller's key with by: key (its hash)"
+        ) in checked.stdout + checked.stderr
+    running.policy_path.write_text(policy(url, limits))
+    headers = {"authorization": f"Bearer {KEY}"}
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    async with aiohttp.ClientSession() as session:
+        await asyncio.sleep(0.5)  # a few reload ticks: the edit is refused
+        outputs = []
+        for _ in range(3):
+            async with session.post(running.url + "/v1/chat/completions", json=body, headers=headers) as answer:
+                assert answer.status == 200
+                outputs.append(await answer.read())
+        async with session.get(running.url + "/status") as answer:
+            outputs.append(await answer.read())
+    assert b"a credential header" in outputs[-1]
+    for output in (*outputs, running.logs.getvalue()):
+        assert KEY.encode() not in output
+
+
+async def test_a_password_in_a_base_url_is_refused_without_quoting_it(tmp_path: Path) -> None:
+    """``base_url: https://user:password@host`` would put a password in the policy (a ConfigMap, printed
+    by ``diff``) and in the Basic credentials of every call, which a provider's error may echo back to the
+    app: refused at load, the error naming the field and not the URL."""
+    for userinfo in (f"user:{PASSWORD}@", f"{PASSWORD}@", "user:@"):
+        path = tmp_path / "policy.yaml"
+        path.write_text(policy(f"http://{userinfo}127.0.0.1:9"))
+        checked = validate(path)
+        assert checked.returncode == 1, checked.stdout
+        output = checked.stdout + checked.stderr
+        assert (
+            "providers.p.base_url: must not hold a user or password: the policy is not a secret (a key goes in api_key)"
+        ) in output
+        assert PASSWORD not in output
