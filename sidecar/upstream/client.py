@@ -73,6 +73,8 @@ class _Route:
     provider: Provider
     proxy: Proxy | None
     ssl: ssl.SSLContext | bool  # True: the system's CA store
+    # the proxy's credentials on each request, for an http provider (the proxy reads the request itself)
+    proxy_credentials: Mapping[str, str] | None = None
 
 
 class UpstreamClient:
@@ -142,6 +144,8 @@ class UpstreamClient:
         proxy = route.proxy
         loop = self._loop
         total_by = loop.time() + timeouts.total_s
+        if route.proxy_credentials is not None:
+            headers = {**headers, **route.proxy_credentials}
         response = await session.post(
             url,
             data=body,
@@ -165,7 +169,9 @@ class UpstreamClient:
             return route
         tls = provider.tls
         context: ssl.SSLContext | bool = self._tls.context_for(tls) if tls is not None else True
-        route = _Route(provider, provider_proxy(provider.proxy, provider.base_url, self._proxies), context)
+        proxy = provider_proxy(provider.proxy, provider.base_url, self._proxies)
+        plain = proxy is not None and provider.base_url.startswith("http://")
+        route = _Route(provider, proxy, context, proxy.headers if plain and proxy is not None else None)
         self._routes[provider.name] = route
         return route
 

@@ -8,7 +8,9 @@ no CIDR ranges). A provider's ``proxy`` in the policy overrides all of it: an ``
 ``none``. Only ``http://`` proxies are supported, as in aiohttp: an https provider is reached through a
 ``CONNECT`` tunnel, so TLS is still end to end. An environment proxy that is not ``http://`` is ignored
 and listed in ``EnvProxies.ignored`` (the app logs it at start). Credentials in an environment proxy
-URL (``http://user:pass@proxy:3128``) become the CONNECT request's ``Proxy-Authorization: Basic``.
+URL (``http://user:pass@proxy:3128``) become ``Proxy-Authorization: Basic``: on the CONNECT request of
+a tunnel (https providers), and on each request itself to an http provider, which the proxy receives
+whole (aiohttp sends its ``proxy_headers`` only with a CONNECT; its ``proxy_auth`` is deprecated).
 """
 
 from __future__ import annotations

@@ -1,6 +1,9 @@
 """A small forward proxy for tests, as a corporate egress proxy behaves: ``CONNECT host:port`` opens a
-tunnel and relays bytes both ways (TLS stays end to end); anything else gets 405. It records every
-target it was asked for, and the ``Proxy-Authorization`` it was shown.
+tunnel and relays bytes both ways (TLS stays end to end); a request in absolute form
+(``POST http://host:port/path``, what a client sends for an http provider) is passed to that host
+with the rest of the connection; anything else gets 405. It records every target it was asked for
+(``host:port`` for a tunnel, the URL for a forwarded request), and the ``Proxy-Authorization`` it
+was shown.
 
     async with ConnectProxy() as proxy:   # proxy.url: http://127.0.0.1:PORT
         ...
@@ -45,15 +48,19 @@ class ConnectProxy:
             head = await reader.readuntil(b"\r\n\r\n")
             lines = head.decode("latin-1").split("\r\n")
             method, target, _ = lines[0].split(" ", 2)
-            if method != "CONNECT":
+            forwarded = target.startswith("http://")
+            if method != "CONNECT" and not forwarded:
                 writer.write(b"HTTP/1.1 405 Method Not Allowed\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
                 return
             self.targets.append(target)
             fields = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
             self.authorizations.append(next((v for k, v in fields.items() if k.lower() == "proxy-authorization"), None))
-            host, _, port = target.rpartition(":")
+            host, _, port = (target.split("/")[2] if forwarded else target).rpartition(":")
             up_reader, up_writer = await asyncio.open_connection(host, int(port))
-            writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            if forwarded:
+                up_writer.write(head)
+            else:
+                writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
             try:
                 await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
             finally:

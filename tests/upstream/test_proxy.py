@@ -98,3 +98,17 @@ async def test_calls_to_a_tls_provider_go_through_the_tunnel(
         resp.close()
     assert proxy.targets == [up.base.removeprefix("https://")]
     assert proxy.authorizations == ["Basic c3ZjOnB3"]  # svc:pw
+
+
+async def test_calls_to_an_http_provider_go_through_the_proxy_with_its_credentials(
+    raw_upstream: UpstreamFactory, make_client: ClientFactory
+) -> None:
+    """With HTTP_PROXY=http://user:pw@..., a call to an http provider reaches the proxy with Proxy-Authorization."""
+    up = await raw_upstream(answering(response(b"forwarded")))
+    async with ConnectProxy() as proxy:
+        client = make_client(env={"HTTP_PROXY": proxy.url.replace("http://", "http://svc:pw@")})
+        resp = await client.post(provider(up.base), up.url, {}, b"{}", TimeoutsSpec())
+        assert await resp.read() == b"forwarded"
+        resp.close()
+    assert proxy.targets == [up.url]
+    assert proxy.authorizations == ["Basic c3ZjOnB3"]  # svc:pw
