@@ -126,7 +126,11 @@ def gemini_text(running: RunningSidecar, model: str, headers: dict[str, str], sy
 
 
 HELPERS: dict[str, Callable[..., Any]] = {"openai": openai_text, "anthropic": anthropic_text, "gemini": gemini_text}
-ERRORS: dict[str, type[Exception]] = {"openai": openai.APIError, "anthropic": anthropic.APIError, "gemini": errors.APIError}
+ERRORS: dict[str, type[Exception]] = {
+    "openai": openai.APIError,
+    "anthropic": anthropic.APIError,
+    "gemini": errors.APIError,
+}
 
 
 async def helper_text(running: RunningSidecar, app: str, case: str, sync: bool) -> Any:
