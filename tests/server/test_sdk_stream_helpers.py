@@ -17,27 +17,14 @@ import pytest
 from google import genai
 from google.genai import errors, types
 
-from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
+from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
+from .sdk_stack import STATIC, start
 
 WORDS = "a long enough answer to fail in, with words to spare after the sixth event of the stream"
-STATIC = "please try again later"
 # After content reached the app: the upstream cuts the stream, or pauses past idle_s (0.3 s).
 AFTER_COMMIT = {"cut": "cut=6", "idle": "stall-mid=6;for=2"}
 # Each app's SDK reads a stream translated from another dialect.
 UPSTREAM = {"openai": "anthropic", "anthropic": "gemini", "gemini": "openai"}
-
-
-async def start(fake: FakeFactory, sidecar: SidecarFactory) -> RunningSidecar:
-    """A fake per dialect (``from-<dialect>``, idle_s 0.3) and ``static``: a failing target whose last
-    resort is a canned answer."""
-    text = "version: 1\nproviders:\n"
-    for dialect in UPSTREAM:
-        text += provider_block(f"p-{dialect}", await fake(f"f-{dialect}"), dialect)
-        text += "    timeouts: {idle_s: 0.3}\n"
-    text += "models:\n" + "".join(f"  from-{d}: {{provider: p-{d}, model: up-{d}}}\n" for d in UPSTREAM)
-    text += "routes:\n  - name: static\n    match: {model: static}\n    target: from-openai\n"
-    text += f"    resilience: {{last_resort: {{kind: static, static: {{text: '{STATIC}'}}}}}}\n"
-    return await sidecar(text)
 
 
 def model_and_fault(app: str, case: str) -> tuple[str, dict[str, str]]:
