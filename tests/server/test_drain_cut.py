@@ -73,7 +73,7 @@ async def test_a_request_cut_by_the_drain_before_its_answer_gets_a_503_to_retry(
     draining_stack: tuple[asyncio.subprocess.Process, str, Path],
 ) -> None:
     """A request whose answer has not started at the drain timeout gets a 503 in its dialect (code
-    ``draining``, Retry-After: 1: the SDKs retry it), and is logged 503 ``drain_cut``."""
+    ``draining``, Retry-After: 1), and is logged 503 ``drain_cut``."""
     proc, url, log = draining_stack
     async with openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="x", max_retries=0) as client:
         call = asyncio.ensure_future(
@@ -88,3 +88,25 @@ async def test_a_request_cut_by_the_drain_before_its_answer_gets_a_503_to_retry(
     assert await asyncio.wait_for(proc.wait(), timeout=10) == 0
     (line,) = access_lines(log)
     assert (line["status"], line["outcome"]) == (503, "drain_cut")
+
+
+async def test_the_sdk_with_its_default_retries_raises_the_drain_error_not_a_connection_error(
+    draining_stack: tuple[asyncio.subprocess.Process, str, Path],
+) -> None:
+    """The sidecar stopped listening at SIGTERM, and the app reaches it on loopback: no retry can be
+    answered. openai-python with its default two retries raises the 503 ``draining`` at once
+    (``x-should-retry: false``), not ``APIConnectionError`` after retrying a closed port; one request."""
+    proc, url, log = draining_stack
+    async with openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="x") as client:
+        call = asyncio.ensure_future(
+            client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
+        )
+        await asyncio.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        with pytest.raises(openai.APIError) as raised:
+            await call
+    assert isinstance(raised.value, openai.InternalServerError), raised.value
+    assert raised.value.code == "draining"
+    assert raised.value.response.headers["x-should-retry"] == "false"
+    assert await asyncio.wait_for(proc.wait(), timeout=10) == 0
+    assert len(access_lines(log)) == 1
