@@ -146,3 +146,30 @@ async def test_a_rate_limit_that_resets_in_an_hour_is_raised_at_once(
     assert error.response.headers["retry-after"] == "3600"
     assert error.response.headers["x-should-retry"] == "false"
     assert sidecar_requests(running) == 1
+
+
+async def test_a_request_no_target_could_take_is_left_to_the_sdk_to_retry(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """Every target skipped without a call (here its bulkhead full with another request): 503
+    ``no_target_available`` with ``Retry-After`` and no ``x-should-retry``: a later try may find room, and
+    the sidecar made no call to retry."""
+    urls = await fakes(fake, 1)
+    bulkhead = "  bulkhead: {max_concurrent: 1, queue_timeout_s: 0}\n"
+    policy = chain_policy(urls, route_extra=QUICK).replace("providers:\n", bulkhead + "providers:\n", 1)
+    running = await sidecar(policy)
+    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
+        messages: Any = [{"role": "user", "content": "hello"}]
+        busy = asyncio.ensure_future(
+            client.chat.completions.create(model="chain", messages=messages, extra_headers={"x-fake-fault": "stall=2"})
+        )
+        for _ in range(250):  # until the provider holds the first request
+            if await running.fake_requests(urls[0]):
+                break
+            await asyncio.sleep(0.02)
+        with pytest.raises(openai.APIStatusError) as raised:
+            await client.chat.completions.create(model="chain", messages=messages)
+        await busy
+    assert raised.value.status_code == 503 and raised.value.code == "no_target_available"
+    assert raised.value.response.headers["retry-after"] == "1"
+    assert "x-should-retry" not in raised.value.response.headers
