@@ -173,3 +173,25 @@ async def test_a_request_no_target_could_take_is_left_to_the_sdk_to_retry(
     assert raised.value.status_code == 503 and raised.value.code == "no_target_available"
     assert raised.value.response.headers["retry-after"] == "1"
     assert "x-should-retry" not in raised.value.response.headers
+
+
+async def test_answers_no_gate_passed_are_not_asked_for_again_by_the_sdk(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """Every target answered and no answer passed the route's quality gate (502 ``quality_gate_failed``):
+    openai-python with its default retries sends the request once (not three times, each asking every
+    target again)."""
+    urls = [await fake("f0", reply="nope"), await fake("f1", reply="[1, 2]")]
+    gated = "  - name: gated\n    match: {model: gated}\n    target: [m0, m1]\n    gates: {}\n"
+    running = await sidecar(models_policy(urls, gated, speaks=("openai",)))
+    schema: Any = {"type": "object", "properties": {"label": {"type": "string"}}, "required": ["label"]}
+    answer_format: Any = {"type": "json_schema", "json_schema": {"name": "ticket", "schema": schema}}
+    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x") as client:
+        with pytest.raises(openai.APIStatusError) as raised:
+            await client.chat.completions.create(
+                model="gated", messages=[{"role": "user", "content": "Label it."}], response_format=answer_format
+            )
+    assert raised.value.status_code == 502 and raised.value.code == "quality_gate_failed"
+    assert raised.value.response.headers["x-should-retry"] == "false"
+    assert sidecar_requests(running) == 1
+    assert await upstream_calls(running, urls) == 2
