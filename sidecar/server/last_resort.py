@@ -3,7 +3,9 @@
 - ``error`` (default): with a one-target route, the failure itself (the upstream's error passed
   through, 502 for a connection failure or a broken answer, 504 for a timeout); with a chain, 503.
   Either way in the caller's dialect, with ``Retry-After`` (a passed-through error only when a later
-  try may succeed: ``RETRY_LATER`` or 5xx) and a body listing every attempt.
+  try may succeed: ``RETRY_LATER`` or 5xx) and a body listing every attempt; and with
+  ``x-should-retry: false`` once a target was called and the last failure is not a rate limit
+  (``_tried``): the sidecar did the retrying, the app's SDK would run the chain again.
 - ``static``: a canned answer, built in the common form as a normal completion of the caller's dialect
   (the dialect's own id shape, zero usage; streamed when the caller streams, as a cache hit is:
   ``replay.response_stream_bytes``, OpenAI's usage chunk when asked), marked ``x-sidecar-degraded: static``.
