@@ -6,8 +6,8 @@ One stage after routing, ``BudgetStage``, over the ledger of the policy being se
     no budgets block, or count_tokens (free)  -> the next stage, untouched
     admission = await ledger.admit(request, the route's chain)   # check + reserve: one store round trip
       deny      -> 429 in the caller's dialect: Retry-After until the window resets, the limit named in
-                   the message (x-should-retry: false when that is over a minute away: the SDKs would
-                   otherwise retry at once)
+                   the message (x-should-retry: false when that is over a minute away, so that the SDKs
+                   raise at once instead of waiting it out: ``errors.retry_headers``)
       downgrade -> the route walks the limit's cheaper list instead of its chain (a ChainPlan)
       warn      -> served, flagged
       every verdict but allow: the access line's ``budget`` field, the ``sidecar.budget`` span event,
@@ -50,7 +50,7 @@ from ..policy.plans import ChainPlan
 from ..routing.tokens import estimate_joined
 from ..translate import Usage
 from ..translate.deltas import Reasoning, Text, ToolArgs, UsageSeen
-from .errors import RequestFailed
+from .errors import RequestFailed, retry_headers
 from .hooks import Verdict
 from .pipeline import Handler
 
@@ -67,7 +67,6 @@ SKIP_REASON = "budget"
 """The attempt outcome (and ``skips_total`` reason) of a target a budget limit refused."""
 
 _KEY_HASHES = 1024  # caller keys whose hash is remembered (the cache is emptied when full)
-_NO_RETRY_OVER_S = 60  # the OpenAI and Anthropic SDKs wait out a Retry-After up to 60 s; past it, no retry
 
 
 class BudgetStage:
@@ -342,9 +341,7 @@ def _show(exchange: Exchange, decision: Decision, budgets: Budgets) -> None:
 
 
 def _denial(decision: Decision) -> RequestFailed:
-    headers = {"retry-after": str(decision.retry_after_s)}
-    if decision.retry_after_s > _NO_RETRY_OVER_S:
-        headers["x-should-retry"] = "false"
+    headers = retry_headers(decision.retry_after_s)
     return RequestFailed(decision.status or 429, decision.message, code="budget_exceeded", headers=headers)
 
 

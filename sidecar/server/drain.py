@@ -5,8 +5,9 @@ At the drain timeout (``SIDECAR_DRAIN_TIMEOUT_S`` after SIGTERM) ``Listener.shut
 are cancelled with them. ``cut_by_drain`` tells such a cancel from the app hanging up (which stays a
 499, ``client_closed``), and ``drain_answer`` ends the request in the app's dialect:
 
-- nothing sent yet: a 503 (code ``draining``) with ``Retry-After: 1``, which the SDKs retry, on a new
-  connection, to a pod that is not draining;
+- nothing sent yet: a 503 (code ``draining``) with ``Retry-After: 1`` and ``x-should-retry: false``: the
+  listener stopped accepting at SIGTERM and the app reaches this sidecar on loopback, so an SDK's retry
+  could only meet a closed port and end in a connection error instead of this one;
 - a stream already committed: the dialect's error event (status 503; code ``draining`` where the
   dialect's error has a place for one), which the app's SDK raises on, and the stream's end.
 
@@ -23,7 +24,7 @@ from aiohttp import web
 
 from ..translate import stream_error_event
 from .answer_headers import sidecar_headers
-from .errors import RequestFailed, error_response
+from .errors import RequestFailed, error_response, retry_headers
 from .exchange import Exchange
 from .listener import Connection
 
@@ -45,7 +46,7 @@ async def drain_answer(exchange: Exchange) -> web.StreamResponse:
     exchange.drain_cut = True
     stream = exchange.stream
     if stream is None or not stream.prepared:
-        failure = RequestFailed(DRAIN_STATUS, DRAIN_MESSAGE, code="draining", headers={"Retry-After": "1"})
+        failure = RequestFailed(DRAIN_STATUS, DRAIN_MESSAGE, code="draining", headers=retry_headers(1, again=False))
         response = error_response(exchange.facts.dialect, failure)
         response.headers.update(sidecar_headers(exchange))
         return response

@@ -18,7 +18,8 @@ Every upstream call passes ``CallCap`` (``before_target``): none starts once ``m
 Every call's attempts are the request's (``x-sidecar-attempts``, the access line), every call's cost is
 the request's cost (``Exchange.unserved_cost_usd``). ``x-sidecar-ensemble`` says members, votes and the
 winner (``Exchange.ensemble``). Too few usable answers: 502 ``ensemble_failed`` in the caller's dialect
-naming each member's fate, or the upstream's own error when the request itself was refused (a 4xx).
+naming each member's fate (``x-should-retry: false``: the app's SDK would ask every member again), or the
+upstream's own error when the request itself was refused (a 4xx).
 """
 
 from __future__ import annotations
@@ -268,6 +269,7 @@ class EnsembleRunner:
             502,
             str(failure),
             code="ensemble_failed",
+            headers={"x-should-retry": "false"},  # every member's chain was walked: the SDK would walk them again
             extra={"attempts": [a.as_dict() for a in exchange.attempts]},
         )
 

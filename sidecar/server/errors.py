@@ -1,4 +1,5 @@
-"""The one exception the pipeline raises to answer a caller with an error, in the caller's dialect."""
+"""The one exception the pipeline raises to answer a caller with an error, in the caller's dialect, and
+the headers that tell the app's SDK whether and when to send it again (``retry_headers``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,20 @@ from aiohttp import web
 
 from ..dialects import Dialect
 from ..dialects.registry import error_body
+
+SDK_WAIT_MAX_S = 60
+"""The longest ``Retry-After`` the sidecar lets the app's SDK wait out before its retry. Past it the answer
+also says ``x-should-retry: false``: openai-python waits up to 120 s and then does not retry, but
+anthropic-python and the Node SDKs wait any length (an hour's reset would hold the app an hour, twice)."""
+
+
+def retry_headers(wait_s: int, *, again: bool = True) -> dict[str, str]:
+    """``Retry-After: wait_s``, and ``x-should-retry: false`` unless the app's SDK should send the request
+    again (``again``: the sidecar did not already do the retrying) within ``SDK_WAIT_MAX_S``."""
+    headers = {"retry-after": str(wait_s)}
+    if not again or wait_s > SDK_WAIT_MAX_S:
+        headers["x-should-retry"] = "false"
+    return headers
 
 
 class RequestFailed(Exception):

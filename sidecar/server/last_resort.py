@@ -3,7 +3,9 @@
 - ``error`` (default): with a one-target route, the failure itself (the upstream's error passed
   through, 502 for a connection failure or a broken answer, 504 for a timeout); with a chain, 503.
   Either way in the caller's dialect, with ``Retry-After`` (a passed-through error only when a later
-  try may succeed: ``RETRY_LATER`` or 5xx) and a body listing every attempt.
+  try may succeed: ``RETRY_LATER`` or 5xx) and a body listing every attempt; and with
+  ``x-should-retry: false`` once a target was called and the last failure is not a rate limit
+  (``_tried``): the sidecar did the retrying, the app's SDK would run the chain again.
 - ``static``: a canned answer, built in the common form as a normal completion of the caller's dialect
   (the dialect's own id shape, zero usage; streamed when the caller streams, as a cache hit is:
   ``replay.response_stream_bytes``, OpenAI's usage chunk when asked), marked ``x-sidecar-degraded: static``.
@@ -27,7 +29,7 @@ from ..dialects import CHAT_OPERATIONS
 from ..resilience.classify import OutcomeKind
 from ..translate import build_chat_response
 from ..translate.common import ChatResponse, FinishReason, Usage
-from .errors import RequestFailed
+from .errors import RequestFailed, retry_headers
 from .replay import asks_usage, response_stream_bytes
 from .stream import send_stream
 
@@ -57,7 +59,7 @@ async def answer_last_resort(exchange: Exchange, last: tuple[Candidate, AttemptR
     retry_after = spec.retry_after_s
     if last is not None and last[1].outcome.retry_after_s:
         retry_after = max(retry_after, last[1].outcome.retry_after_s)
-    headers = {"retry-after": str(max(1, round(retry_after)))}
+    headers = retry_headers(max(1, round(retry_after)), again=not _tried(exchange, last))
     if exchange.gate_failure is not None:  # answers came, none passed the route's quality gates
         raise RequestFailed(
             502,
@@ -74,7 +76,7 @@ async def answer_last_resort(exchange: Exchange, last: tuple[Candidate, AttemptR
 
             response = error_passthrough(exchange, candidate.prepared.wire, result)
             if response.status in RETRY_LATER or response.status >= 500:
-                response.headers.update(headers)
+                response.headers.update(headers)  # over the upstream's own x-should-retry, when it sent one
                 if "retry-after-ms" in response.headers:  # SDKs read it first: the same wait, not the upstream's
                     response.headers["retry-after-ms"] = str(round(retry_after * 1000))
             return response
@@ -95,6 +97,16 @@ async def answer_last_resort(exchange: Exchange, last: tuple[Candidate, AttemptR
         headers=headers,
         extra={"attempts": attempts},
     )
+
+
+def _tried(exchange: Exchange, last: tuple[Candidate, AttemptResult] | None) -> bool:
+    """Whether the sidecar has done the retrying for this request: it called its targets (retried them
+    and fell back, within their retry budgets and the deadline) and the last failure is not a rate limit
+    (whose wait, the provider's, the app's SDK may still wait out; a quota gone is not one). Its error then says
+    ``x-should-retry: false``: the SDK's own retries (two, by default) would run the chain twice more."""
+    if not any(attempt.called for attempt in exchange.attempts):
+        return False  # every target skipped (a full bulkhead...): a later try may find room
+    return last is None or last[1].outcome.error_type != "rate_limited"
 
 
 async def _static_answer(exchange: Exchange, text: str) -> StreamResponse:

@@ -10,6 +10,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import openai
 import orjson
@@ -69,22 +70,43 @@ async def test_a_stream_cut_by_the_drain_ends_with_an_error_event_the_sdk_raises
     assert (line["status"], line["outcome"], line["stream_error"]) == (503, "drain_cut", "drain_cut")
 
 
-async def test_a_request_cut_by_the_drain_before_its_answer_gets_a_503_to_retry(
-    draining_stack: tuple[asyncio.subprocess.Process, str, Path],
-) -> None:
-    """A request whose answer has not started at the drain timeout gets a 503 in its dialect (code
-    ``draining``, Retry-After: 1: the SDKs retry it), and is logged 503 ``drain_cut``."""
-    proc, url, log = draining_stack
-    async with openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="x", max_retries=0) as client:
+async def cut_before_its_answer(proc: asyncio.subprocess.Process, url: str, **options: Any) -> openai.APIError:
+    """A chat call through openai-python (``options``: the client's) that SIGTERM's drain cuts before its
+    answer: what the SDK raised, once the sidecar has exited 0."""
+    async with openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="x", **options) as client:
         call = asyncio.ensure_future(
             client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
         )
         await asyncio.sleep(0.5)
         proc.send_signal(signal.SIGTERM)
-        with pytest.raises(openai.InternalServerError) as raised:
+        with pytest.raises(openai.APIError) as raised:
             await call
-    assert raised.value.status_code == 503 and raised.value.code == "draining"
-    assert raised.value.response.headers["retry-after"] == "1"
     assert await asyncio.wait_for(proc.wait(), timeout=10) == 0
+    return raised.value
+
+
+async def test_a_request_cut_by_the_drain_before_its_answer_gets_a_503(
+    draining_stack: tuple[asyncio.subprocess.Process, str, Path],
+) -> None:
+    """A request whose answer has not started at the drain timeout gets a 503 in its dialect (code
+    ``draining``, Retry-After: 1), and is logged 503 ``drain_cut``."""
+    proc, url, log = draining_stack
+    error = await cut_before_its_answer(proc, url, max_retries=0)
+    assert isinstance(error, openai.InternalServerError)
+    assert error.status_code == 503 and error.code == "draining"
+    assert error.response.headers["retry-after"] == "1"
     (line,) = access_lines(log)
     assert (line["status"], line["outcome"]) == (503, "drain_cut")
+
+
+async def test_the_sdk_with_its_default_retries_raises_the_drain_error_not_a_connection_error(
+    draining_stack: tuple[asyncio.subprocess.Process, str, Path],
+) -> None:
+    """The sidecar stopped listening at SIGTERM, and the app reaches it on loopback: no retry can be
+    answered. openai-python with its default two retries raises the 503 ``draining`` at once
+    (``x-should-retry: false``), not ``APIConnectionError`` after retrying a closed port; one request."""
+    proc, url, log = draining_stack
+    error = await cut_before_its_answer(proc, url)
+    assert isinstance(error, openai.InternalServerError), error
+    assert error.code == "draining" and error.response.headers["x-should-retry"] == "false"
+    assert len(access_lines(log)) == 1

@@ -1,0 +1,198 @@
+"""What the official SDKs do, with their default retries (two, after ``retry-after``), with the errors the
+sidecar writes itself (docs/api.md, "Errors": "What the SDK does next"): the count of requests reaching
+the sidecar (its access lines) and the provider, never a time. Node's openai and @anthropic-ai/sdk were
+the second judge (same rules: ``x-should-retry`` first, then 408, 409, 429 and 5xx).
+
+The sidecar is the one layer that retries: once it has called its targets (retries, fallback, within
+its retry budget and deadline), its error says ``x-should-retry: false`` so that the app's SDK does not
+run the whole chain twice more; a rate limit (429) keeps the provider's wait, which the SDK may wait out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import anthropic
+import openai
+import pytest
+
+from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
+from .ensemble_policies import ensemble_route, models_policy
+
+QUICK = "    resilience: {last_resort: {retry_after_s: 0}}\n"  # Retry-After: 1, the shortest the SDKs wait
+
+
+async def fakes(fake: FakeFactory, n: int) -> list[str]:
+    return [await fake(f"f{i}") for i in range(n)]
+
+
+def chain_policy(urls: list[str], route_extra: str) -> str:
+    """The route ``chain`` over one OpenAI fake per URL (m0, m1...), short backoffs, and ``route_extra``."""
+    text = "version: 1\ndefaults:\n  resilience: {backoff: {base_s: 0.01, cap_s: 0.05}, deadline_s: 10}\n"
+    text += "providers:\n" + "".join(provider_block(f"p{i}", url, "openai") for i, url in enumerate(urls))
+    text += "models:\n" + "".join(f"  m{i}: {{provider: p{i}, model: up{i}}}\n" for i in range(len(urls)))
+    chain = ", ".join(f"m{i}" for i in range(len(urls)))
+    return text + f"routes:\n  - name: chain\n    match: {{model: chain}}\n    target: [{chain}]\n{route_extra}"
+
+
+def sidecar_requests(running: RunningSidecar) -> int:
+    return sum(1 for line in running.log_lines() if line.get("event") == "access")
+
+
+async def upstream_calls(running: RunningSidecar, urls: list[str]) -> int:
+    return sum([len(await running.fake_requests(url)) for url in urls])
+
+
+async def ask(running: RunningSidecar, sdk: str, fault: str) -> Any:
+    """One chat call through ``sdk`` with its default retries; the error it raised."""
+    headers = {"x-fake-fault": fault}
+    messages: Any = [{"role": "user", "content": "hello"}]
+    if sdk == "openai":
+        async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x") as client:
+            with pytest.raises(openai.APIStatusError) as info:
+                await client.chat.completions.create(model="chain", messages=messages, extra_headers=headers)
+    else:
+        async with anthropic.AsyncAnthropic(base_url=running.url, api_key="x") as claude:
+            with pytest.raises(anthropic.APIStatusError) as raised:
+                await claude.messages.create(model="chain", max_tokens=20, messages=messages, extra_headers=headers)
+        return raised.value
+    return info.value
+
+
+@pytest.mark.parametrize("sdk", ["openai", "anthropic"])
+@pytest.mark.parametrize(
+    ("chain", "fault", "status", "calls"),
+    [
+        (2, "status=503", 503, 3),  # all_targets_failed: the first once, the last retried
+        (1, "status=503", 503, 2),  # the provider's own 503 passed through, after the sidecar's retry
+        (1, "reset", 502, 2),  # a connection failure: 502 reset
+        (1, "status=500;should-retry=true", 500, 2),  # the provider's "retry me" was honoured already
+        (1, "quota", 429, 2),  # quota gone (insufficient_quota): no SDK wait brings it back
+    ],
+)
+async def test_an_error_after_the_sidecar_tried_its_targets_is_not_retried_by_the_sdk(
+    fake: FakeFactory, sidecar: SidecarFactory, sdk: str, chain: int, fault: str, status: int, calls: int
+) -> None:
+    """Every target failed (the chain's 503, a one-target route's upstream error or 502): the SDK, with
+    its default two retries, sends the request once, because the answer says ``x-should-retry: false``
+    (with ``Retry-After`` still there); the providers saw only the sidecar's own calls."""
+    urls = await fakes(fake, chain)
+    running = await sidecar(chain_policy(urls, route_extra=QUICK))
+    error = await ask(running, sdk, fault)
+    assert error.status_code == status
+    assert error.response.headers["x-should-retry"] == "false"
+    assert error.response.headers["retry-after"] == "1"
+    assert sidecar_requests(running) == 1
+    assert await upstream_calls(running, urls) == calls
+
+
+async def test_a_request_past_its_deadline_is_not_sent_again_by_the_sdk(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A chain that used its whole ``deadline_s`` (a stalled provider) answers 503 that the SDK does not
+    retry: three times the deadline would be the app's wait otherwise."""
+    urls = await fakes(fake, 2)
+    running = await sidecar(
+        chain_policy(urls, route_extra="    resilience: {deadline_s: 0.3, last_resort: {retry_after_s: 0}}\n")
+    )
+    error = await ask(running, "openai", "stall=2")
+    assert error.status_code == 503
+    assert error.response.headers["x-should-retry"] == "false"
+    assert sidecar_requests(running) == 1
+
+
+@pytest.mark.parametrize("sdk", ["openai", "anthropic"])
+async def test_a_rate_limit_passed_through_is_left_to_the_sdk_to_wait_out(
+    fake: FakeFactory, sidecar: SidecarFactory, sdk: str
+) -> None:
+    """The provider's 429 with its own wait (here 1 s) reaches the app with that wait and no
+    ``x-should-retry``: the SDK waits it out and asks again (its two retries), as it would the provider."""
+    urls = await fakes(fake, 1)
+    policy = chain_policy(
+        urls, route_extra="    resilience: {rate_limit_max_wait_s: 0, last_resort: {retry_after_s: 0}}\n"
+    )
+    running = await sidecar(policy)
+    error = await ask(running, sdk, "status=429;hint=retry-after;after=1")
+    assert error.status_code == 429
+    assert "x-should-retry" not in error.response.headers
+    assert error.response.headers["retry-after"] == "1"
+    assert sidecar_requests(running) == 3
+
+
+async def test_a_failed_ensemble_is_not_asked_again_by_the_sdk(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """Every member failed (502 ``ensemble_failed``, after each member's chain): openai-python with its
+    default retries sends the request once, not three times (each one every member's calls again)."""
+    urls = [await fake(f"f{i}", fault="status=503", fault_rate=1.0) for i in range(2)]
+    running = await sidecar(models_policy(urls, ensemble_route("m0, m1")))
+    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x") as client:
+        with pytest.raises(openai.APIStatusError) as info:
+            await client.chat.completions.create(model="vote", messages=[{"role": "user", "content": "hi"}])
+    assert info.value.status_code == 502
+    assert info.value.response.headers["x-should-retry"] == "false"
+    assert sidecar_requests(running) == 1
+
+
+async def test_a_rate_limit_that_resets_in_an_hour_is_raised_at_once(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """The provider's 429 says to come back in an hour: the answer keeps that ``Retry-After`` and adds
+    ``x-should-retry: false``, so that the Anthropic SDK (which waits any ``retry-after``, twice) raises
+    at once instead of holding the app for two hours; one request reaches the sidecar."""
+    urls = await fakes(fake, 1)
+    running = await sidecar(chain_policy(urls, route_extra=QUICK))
+    call = ask(running, "anthropic", "status=429;hint=retry-after;after=3600")
+    error = await asyncio.wait_for(call, timeout=30)  # a guard: without the header the SDK sleeps an hour
+    assert error.status_code == 429
+    assert error.response.headers["retry-after"] == "3600"
+    assert error.response.headers["x-should-retry"] == "false"
+    assert sidecar_requests(running) == 1
+
+
+async def test_a_request_no_target_could_take_is_left_to_the_sdk_to_retry(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """Every target skipped without a call (here its bulkhead full with another request): 503
+    ``no_target_available`` with ``Retry-After`` and no ``x-should-retry``: a later try may find room, and
+    the sidecar made no call to retry."""
+    urls = await fakes(fake, 1)
+    bulkhead = "  bulkhead: {max_concurrent: 1, queue_timeout_s: 0}\n"
+    policy = chain_policy(urls, route_extra=QUICK).replace("providers:\n", bulkhead + "providers:\n", 1)
+    running = await sidecar(policy)
+    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
+        messages: Any = [{"role": "user", "content": "hello"}]
+        busy = asyncio.ensure_future(
+            client.chat.completions.create(model="chain", messages=messages, extra_headers={"x-fake-fault": "stall=2"})
+        )
+        for _ in range(250):  # until the provider holds the first request
+            if await running.fake_requests(urls[0]):
+                break
+            await asyncio.sleep(0.02)
+        with pytest.raises(openai.APIStatusError) as raised:
+            await client.chat.completions.create(model="chain", messages=messages)
+        await busy
+    assert raised.value.status_code == 503 and raised.value.code == "no_target_available"
+    assert raised.value.response.headers["retry-after"] == "1"
+    assert "x-should-retry" not in raised.value.response.headers
+
+
+async def test_answers_no_gate_passed_are_not_asked_for_again_by_the_sdk(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """Every target answered and no answer passed the route's quality gate (502 ``quality_gate_failed``):
+    openai-python with its default retries sends the request once (not three times, each asking every
+    target again)."""
+    urls = [await fake("f0", reply="nope"), await fake("f1", reply="[1, 2]")]
+    gated = "  - name: gated\n    match: {model: gated}\n    target: [m0, m1]\n    gates: {}\n"
+    running = await sidecar(models_policy(urls, gated, speaks=("openai",)))
+    schema: Any = {"type": "object", "properties": {"label": {"type": "string"}}, "required": ["label"]}
+    answer_format: Any = {"type": "json_schema", "json_schema": {"name": "ticket", "schema": schema}}
+    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x") as client:
+        with pytest.raises(openai.APIStatusError) as raised:
+            await client.chat.completions.create(
+                model="gated", messages=[{"role": "user", "content": "Label it."}], response_format=answer_format
+            )
+    assert raised.value.status_code == 502 and raised.value.code == "quality_gate_failed"
+    assert raised.value.response.headers["x-should-retry"] == "false"
+    assert sidecar_requests(running) == 1
+    assert await upstream_calls(running, urls) == 2
