@@ -21,7 +21,8 @@ proxy:
   module: ``output_limit`` for a budget's reservation and the routing features, ``set_output_limit``
   for routing's caps, ``append_turns`` for a gate's re-ask,
   ``cache_unfaithful``), ``transport_fields``, ``sampling_fields`` and ``response_id_prefix`` (the
-  cache), ``answer_keys`` (what a 200 answer holds), and ``feature_walkers`` (its package's
+  cache), ``answer_keys`` (what a 200 answer holds), ``request_id_header`` (the response header its
+  SDK reads as the request id), and ``feature_walkers`` (its package's
   ``features.WALKERS``: routing's request features, one ``walking.FeatureWalker`` per operation).
 
 A ``ProviderAPI`` is a kind of provider: the dialect it speaks, how its URL is formed from the
@@ -293,6 +294,10 @@ class WireDialect(ABC):
     """Top-level keys at least one of which every 200 answer of its operations holds (OpenAI's
     ``choices``...): a 200 without any is not an answer, a failed attempt (``malformed_response``).
     Empty: not checked (a dialect that does not say)."""
+    request_id_header: str | None = None
+    """The response header (lower-case) its SDK reports as the request id (openai-python's ``_request_id``
+    reads ``x-request-id``); the sidecar sets it on an answer that is not the provider's own, as
+    ``llm-sidecar-<request id>``. None: its SDK reads none."""
     transport_fields: frozenset[str] = frozenset()
     """Body fields that change how an answer travels or is billed, not what it says (not in a cache key)."""
     sampling_fields: tuple[str, ...] = ()

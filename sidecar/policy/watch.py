@@ -33,12 +33,14 @@ message in one line, once per message, and the next poll runs: a failing tick ne
 from being read. When the file is written back to the policy that serves (the
 runbook's rollback of a rejected change, or a deleted file restored) nothing is reloaded, but the pod no
 longer serves a stale policy: the error is cleared and ``on_restore`` says so. ``reload_now()``
-(SIGHUP) reloads at once.
+(SIGHUP) reloads at once, also when it comes as the wait for a poll ends (several before the reload
+are one).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from collections.abc import Callable
@@ -131,11 +133,9 @@ class PolicyWatcher:
     async def run(self) -> None:
         polls = 0
         while True:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._interval)
-                forced = True
-            except TimeoutError:
-                forced = False
+            forced = self._wake.is_set()  # also when it was set as the wait timed out: never lost
             self._wake.clear()
             polls += 1
             self._tick()

@@ -1,6 +1,6 @@
 """Resilience building blocks: pure, I/O-free, driven by an injectable clock and RNG.
 
-The fallback loop (``server.target``, ``server.calls``) uses them in this order for each target it
+The fallback loop (``server.target_tries``, ``server.calls``) uses them in this order for each target it
 tries::
 
     skip if breaker.is_rate_limited() (past rate_limit_max_wait_s) -> budget.record_request()

@@ -14,7 +14,7 @@ Request path (``pipeline``), built once at startup; each stage may answer early:
       -> Executor       the route's plan (``policy.plans``) over the fallback loop (``fallback``)
 
 Modules: ``exchange`` (the per-request record), ``hooks`` (the seams stages plug into), ``errors``,
-``pipeline``, ``fallback`` (the terminal stage and the walk of a chain), ``target`` (one target's
+``pipeline``, ``fallback`` (the terminal stage and the walk of a chain), ``target_tries`` (one target's
 tries), ``hedge`` (the hedged race), ``calls`` (one call: permit, slot, span, record), ``attempt``
 (the request for one target, the call, the answer judged), ``key_redaction`` (the provider key taken
 out of upstream errors), ``stream`` (the relay, its commit point and taps), ``last_resort``,

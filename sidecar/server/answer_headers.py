@@ -5,18 +5,39 @@ resort's answer, and every error, the sidecar's or the upstream's.
 Each header is one field of the exchange; a feature that adds one (the cache's ``x-sidecar-cache``,
 routing's task, an ensemble's summary, budget headers) adds a field to ``Exchange`` and a line here.
 
+``add_sidecar_headers`` puts them on an answer's headers, and the request id in the caller's dialect
+(``WireDialect.request_id_header``: ``x-request-id`` for OpenAI, ``request-id`` for Anthropic, what
+their SDKs report as ``_request_id``) when the answer does not carry the provider's own: a cache hit, a
+last resort, an ensemble's vote, the sidecar's own error, an answer translated from another dialect.
+That id is ``llm-sidecar-`` and ``x-sidecar-request-id``: the prefix says it is the sidecar's, not one
+for the provider's support.
+
 ``x-sidecar-attempts`` counts the upstream calls made when the answer's head is sent (a target skipped
 without a call is not one): for a stream, the call that is streaming included.
 """
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from typing import TYPE_CHECKING
 
+from ..dialects.registry import wire
 from ..routing.report import add_answer_headers as add_routing_headers
 
 if TYPE_CHECKING:
     from .exchange import Exchange
+
+
+OWN_REQUEST_ID_PREFIX = "llm-sidecar-"
+
+
+def add_sidecar_headers(headers: MutableMapping[str, str], exchange: Exchange) -> None:
+    """Put the sidecar's headers on ``headers`` (an answer's), and the caller's dialect's request-id header
+    when the provider's own is not among them (see the module docstring)."""
+    headers.update(sidecar_headers(exchange))
+    name = wire(exchange.facts.dialect).request_id_header
+    if name is not None and not any(key.lower() == name for key in headers):
+        headers[name] = OWN_REQUEST_ID_PREFIX + exchange.request_id
 
 
 def sidecar_headers(exchange: Exchange) -> dict[str, str]:
@@ -42,6 +63,8 @@ def sidecar_headers(exchange: Exchange) -> dict[str, str]:
         headers["x-sidecar-degraded"] = exchange.degraded
     if exchange.ensemble:
         headers["x-sidecar-ensemble"] = exchange.ensemble
+    if exchange.upstream_request_ids:
+        headers["x-sidecar-upstream-request-ids"] = exchange.upstream_request_ids
     if exchange.gated:
         gates = "passed" if exchange.gate_passed else ("failed" if exchange.gate_failure else "unchecked")
         if exchange.gate_rejections:

@@ -23,7 +23,7 @@ import asyncio
 from aiohttp import web
 
 from ..translate import stream_error_event
-from .answer_headers import sidecar_headers
+from .answer_headers import add_sidecar_headers
 from .errors import RequestFailed, error_response, retry_headers
 from .exchange import Exchange
 from .listener import Connection
@@ -48,7 +48,7 @@ async def drain_answer(exchange: Exchange) -> web.StreamResponse:
     if stream is None or not stream.prepared:
         failure = RequestFailed(DRAIN_STATUS, DRAIN_MESSAGE, code="draining", headers=retry_headers(1, again=False))
         response = error_response(exchange.facts.dialect, failure)
-        response.headers.update(sidecar_headers(exchange))
+        add_sidecar_headers(response.headers, exchange)
         return response
     exchange.stream_error = "drain_cut"
     data = stream_error_event(exchange.facts.dialect, DRAIN_STATUS, DRAIN_MESSAGE, code="draining")

@@ -17,9 +17,12 @@
 Every upstream call passes ``CallCap`` (``before_target``): none starts once ``max_calls`` are spent.
 Every call's attempts are the request's (``x-sidecar-attempts``, the access line), every call's cost is
 the request's cost (``Exchange.unserved_cost_usd``). ``x-sidecar-ensemble`` says members, votes and the
-winner (``Exchange.ensemble``). Too few usable answers: 502 ``ensemble_failed`` in the caller's dialect
-naming each member's fate (``x-should-retry: false``: the app's SDK would ask every member again), or the
-upstream's own error when the request itself was refused (a 4xx).
+winner (``Exchange.ensemble``); ``x-sidecar-upstream-request-ids`` the providers' request ids of the
+calls whose answers came in, as ``member=id`` (``judge=id``), for their support (the answer itself
+carries the sidecar's id: it is the vote's, ``answer_headers``). Too few usable answers: 502
+``ensemble_failed`` in the caller's dialect naming each member's fate (``x-should-retry: false``: the
+app's SDK would ask every member again), or the upstream's own error when the request itself was
+refused (a 4xx).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from aiohttp.web import Response, StreamResponse
 
 from ..answers import answer_of_body
 from ..dialects import CHAT_OPERATIONS, Dialect
+from ..dialects.registry import wire
 from ..ensemble import EnsembleFailure, EnsembleRun, Member
 from ..ensemble.confidence import confidence_of, strip_logprobs, with_logprobs
 from ..ensemble.judge import judge_prompt, judge_request_body, question_from_body
@@ -122,6 +126,7 @@ class EnsembleRunner:
         children.extend(result.child for result in results)
         deadline = time.monotonic() + route.settings.resilience.deadline_s
         failure: EnsembleFailure | None = None
+        judge_id: str | None = None
         try:
             decided = await self._vote(vote, results, plan, deadline, ensemble.wants_logprobs)
             if not decided:
@@ -129,7 +134,8 @@ class EnsembleRunner:
             if vote.judge_candidates:
                 judge_child = child_exchange(exchange, facts, (cap,), trace.branch("ensemble_judge", "judge"))
                 children.append(judge_child)
-                vote.judged(await self._judge(exchange, judge_child, plan, vote, deadline))
+                verdict, judge_id = await self._judge(exchange, judge_child, plan, vote, deadline)
+                vote.judged(verdict)
         except EnsembleFailure as exc:
             failure = exc
         finally:
@@ -149,6 +155,7 @@ class EnsembleRunner:
             route=route.name, strategy=decision.strategy, decided=decision.decided_by, members=decision.states
         )
         exchange.ensemble = decision.header()
+        exchange.upstream_request_ids = _upstream_ids(results, judge_id)
         child = winner.child
         exchange.answered_by = child.answered_by
         exchange.usage = child.usage
@@ -231,29 +238,30 @@ class EnsembleRunner:
 
     async def _judge(
         self, exchange: Exchange, child: Exchange, plan: EnsemblePlan, vote: EnsembleRun, deadline: float
-    ) -> str | None:
-        """The judge's reply text, or None when it could not be had (then majority decides)."""
+    ) -> tuple[str | None, str | None]:
+        """The judge's reply text, or None when it could not be had (then majority decides); the provider's
+        request id of its answer."""
         judge = plan.ensemble.judge
         assert judge is not None
         try:
             question = question_from_body(exchange.facts.body, exchange.facts.dialect)
         except TranslationError:
-            return None
+            return None, None
         body = judge_request_body(judge_prompt(judge.template, question, vote.judge_candidates), judge.max_tokens)
         child.facts = judge_facts(exchange.facts, body)
         child.raw = orjson.dumps(body)
         left = deadline - time.monotonic()
         if left <= 0:
-            return None
+            return None, None
         try:
             async with asyncio.timeout(left):
                 response = await self._walk(child, plan.judge)
         except (RequestFailed, TimeoutError):
-            return None
+            return None, None
         if response.status >= 400 or not isinstance(response, Response) or not isinstance(response.body, bytes):
-            return None
+            return None, None
         view = answer_of_body(response.body, Dialect.OPENAI)
-        return view.content if view is not None else None
+        return (view.content if view is not None else None), _provider_id(child, response)
 
     def _failed(
         self, exchange: Exchange, results: list[MemberResult], children: list[Exchange], failure: EnsembleFailure
@@ -272,6 +280,22 @@ class EnsembleRunner:
             headers={"x-should-retry": "false"},  # every member's chain was walked: the SDK would walk them again
             extra={"attempts": [a.as_dict() for a in exchange.attempts]},
         )
+
+
+def _upstream_ids(results: list[MemberResult], judge_id: str | None) -> str:
+    """``member=id, ...`` for each member's answer whose provider gave a request id, and the judge's."""
+    ids = [(result.member.name, _provider_id(result.child, result.response)) for result in results]
+    ids.append(("judge", judge_id))
+    return ", ".join(f"{name}={ident}" for name, ident in ids if ident)
+
+
+def _provider_id(child: Exchange, response: Response | None) -> str | None:
+    """The request id the provider put on ``response`` (the child's answer), in its dialect's header."""
+    target = child.answered_by
+    if response is None or target is None:
+        return None
+    name = wire(target.provider.wire_dialect(child.facts.dialect)).request_id_header
+    return response.headers.get(name) if name is not None else None
 
 
 def _result_label(state: str) -> str:

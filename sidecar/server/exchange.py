@@ -10,7 +10,8 @@ Who fills what, in pipeline order:
 - stages around the terminal one: ``taps``, ``hooks``, ``hold_stream`` (``hooks``); the quality gates
   (``gating``): ``gated``, ``gate_passed``, ``gate_rejections``, ``gate_failure``; shadow evaluation
   (``shadowing``): ``shadow``;
-- an ensemble (``ensemble``): ``ensemble`` (the vote, for ``x-sidecar-ensemble``);
+- an ensemble (``ensemble``): ``ensemble`` (the vote, for ``x-sidecar-ensemble``) and
+  ``upstream_request_ids`` (the providers' ids of its calls that answered);
 - the budget stage (``budget``): ``budget`` and ``budget_headers``;
 - the fallback loop: ``attempts`` (``record``), ``calls`` (counted when each call starts),
   ``fallback_reason``, then, for the response the caller gets, ``answered_by`` (the target whose answer
@@ -110,6 +111,7 @@ class Exchange:
     unserved_cost_usd: float = 0.0  # calls whose answer the caller did not get: gate-rejected, ensemble, judge
     unserved_tokens: int = 0  # their input and output tokens (budgets count them)
     ensemble: str | None = None  # the ensemble's vote (ensemble.Decision.header()), for x-sidecar-ensemble
+    upstream_request_ids: str = ""  # an ensemble's "member=provider's request id, ..." (its answering calls)
     gated: bool = False  # the route's quality gates check this request's answers
     gate_passed: bool = False  # the answer sent passed them
     gate_rejections: list[str] = field(default_factory=list)  # "target:gate" for each answer rejected

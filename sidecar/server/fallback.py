@@ -35,7 +35,7 @@ from .calls import Calls, skip
 from .errors import RequestFailed
 from .exchange import Exchange
 from .last_resort import answer_last_resort
-from .target import ChainRun, TargetTries, deliver, fail_fast
+from .target_tries import ChainRun, TargetTries, deliver, fail_fast
 from .targets import TargetStates
 
 if TYPE_CHECKING:

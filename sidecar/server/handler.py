@@ -3,10 +3,10 @@
 
 ``proxy`` opens the request's record (``exchange.Exchange``: a request id, the trace, the request's
 facts), runs it through the pipeline of the policy that serves when it arrives (kept to its end), puts
-the sidecar's headers (``answer_headers``) on whatever answers, turns a failure into an error in the
-caller's dialect (a ``RequestFailed`` as it is; anything else a 500 with the request id, its traceback
-logged), answers 503 for a request the drain timeout cut (one the app hung up on stays cancelled: 499),
-and writes the access line (``access``).
+the sidecar's headers (``answer_headers``, a request id in the caller's dialect among them) on
+whatever answers, turns a failure into an error in the caller's dialect (a ``RequestFailed`` as it is;
+anything else a 500 with the request id, its traceback logged), answers 503 for a request the drain
+timeout cut (one the app hung up on stays cancelled: 499), and writes the access line (``access``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from ..request_facts import RequestFacts, app_of
 from ..resilience.classify import describe_exception
 from ..telemetry.logging import get_logger
 from .access import AccessLog
-from .answer_headers import sidecar_headers
+from .answer_headers import add_sidecar_headers
 from .assembly import Pipelines
 from .drain import cut_by_drain, drain_answer
 from .errors import RequestFailed, error_response
@@ -68,7 +68,7 @@ async def proxy(
             response = await pipeline(exchange)
         status = response.status
         if not response.prepared:  # a stream got its headers when it was committed
-            response.headers.update(sidecar_headers(exchange))
+            add_sidecar_headers(response.headers, exchange)
             if isinstance(response, web.Response) and isinstance(response.body, bytes):
                 exchange.bytes_out = len(response.body)
         return response
@@ -77,7 +77,7 @@ async def proxy(
         if not exchange.attempts:
             trace.rejected(status=failure.status, reason=failure.code)
         response = error_response(exchange.facts.dialect, failure)
-        response.headers.update(sidecar_headers(exchange))
+        add_sidecar_headers(response.headers, exchange)
         exchange.bytes_out = response.content_length or 0
         return response
     except asyncio.CancelledError:
@@ -97,7 +97,7 @@ async def proxy(
             500, f"internal error in llm-sidecar (request id {exchange.request_id})", code="internal_error"
         )
         response = error_response(exchange.facts.dialect, internal)
-        response.headers.update(sidecar_headers(exchange))
+        add_sidecar_headers(response.headers, exchange)
         exchange.bytes_out = response.content_length or 0
         return response
     finally:

@@ -44,7 +44,7 @@ from ..translate import StreamTranslator, decode_event, new_stream_translator, s
 from ..translate.deltas import Delta
 from ..translate.errors import read_error
 from ..upstream import RESPONSE_DROP, UpstreamResponse, relay_headers
-from .answer_headers import sidecar_headers
+from .answer_headers import add_sidecar_headers
 from .key_redaction import event_without_key, headers_without_key
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ async def open_stream(exchange: Exchange, relayed: Mapping[str, str] | None = No
     headers = dict(relayed) if relayed else {}
     headers["content-type"] = _CONTENT_TYPE
     headers["cache-control"] = "no-cache"
-    headers.update(sidecar_headers(exchange))
+    add_sidecar_headers(headers, exchange)
     stream = StreamResponse(status=200, headers=headers)
     exchange.committed = True
     exchange.stream = stream

@@ -422,3 +422,23 @@ async def test_a_write_in_place_waits_one_poll_and_a_swap_none(tmp_path: Path) -
         assert default_target(holder) == "gpt-4o"
     finally:
         task.cancel()
+
+
+async def test_a_sighup_as_a_poll_times_out_is_not_lost(tmp_path: Path) -> None:
+    """reload_now (SIGHUP) called when the wait for the next poll ends: each one is reported. Sleeping the
+    poll interval puts the test's wake-up in the loop turn of the watcher's own timer again and again
+    (the lost wake-up: the watcher took the turn for a timeout and cleared the request)."""
+    path = tmp_path / "policy.yaml"
+    path.write_text(V1)
+    holder = PolicyHolder(load_policy(path))
+    path.write_text(V1.replace("target: gpt-4o", "target: gpt-5x"))
+    watcher = PolicyWatcher(str(path), holder, interval=0.02)
+    task = asyncio.create_task(watcher.run())
+    try:
+        await wait_for(lambda: holder.reloads_failed == 1)
+        for sighups in range(2, 32):
+            await asyncio.sleep(0.02)
+            watcher.reload_now()
+            await wait_for(lambda n=sighups: holder.reloads_failed == n)
+    finally:
+        task.cancel()

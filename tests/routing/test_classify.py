@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import orjson
-import yaml
 
 from sidecar.routing.matrix import Router, routing_from_document
 from sidecar.routing.textview import TextView
 
 from .requests import features
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def bench_rules(extra_classes: int = 0) -> dict[str, Any]:
-    """``bench/data/routing_rules.yaml``'s block, with ``extra_classes`` more of a keyword and a regex rule each."""
-    routing: dict[str, Any] = yaml.safe_load((ROOT / "bench/data/routing_rules.yaml").read_text())["routing"]
-    for i in range(extra_classes):
-        rules = [{"keywords": [f"topic{i}", f"subject{i}"]}, {"regex": f"#c{i}-\\d+", "in": ["last_user", "system"]}]
-        routing["classes"].append({"name": f"c{i}", "rules": rules})
-    return routing
+from .rules import ROOT, bench_rules
 
 
 def by_rules(router: Router, user: str, system: str | None = None, headers: dict[str, str] | None = None) -> None:

@@ -9,6 +9,7 @@ from sidecar.routing.matrix import routing_from_document
 from sidecar.routing.textview import TextView
 
 from .requests import features
+from .rules import bench_rules
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,8 +40,6 @@ def test_source_has_one_branch_per_rule_named_by_its_path() -> None:
     """The compiled function's source (``router.classifier.source``) tests every rule of the bench
     policy in a branch commented with the rule's path, and binds no policy value into its text
     except regex literals."""
-    from .test_classify import bench_rules
-
     router = routing_from_document({"routing": bench_rules(extra_classes=2)}, base_dir=ROOT)
     source = router.classifier.source
     for _, rule in (*router.task_rules.entries, *router.level_rules.entries):

@@ -8,7 +8,7 @@ from sidecar.routing.rule_index import RuleIndex
 from sidecar.routing.textview import TextView
 
 from .requests import features
-from .test_rules import rule
+from .rules import rule
 
 
 def index(*labelled: tuple[str, list[dict[str, Any]]]) -> RuleIndex:

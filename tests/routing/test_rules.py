@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sidecar.dialects import Dialect, Operation
 from sidecar.routing.features import extract_features
-from sidecar.routing.rules import Rule, compile_rule
-from sidecar.routing.spec import RuleSpec
 from sidecar.routing.textview import TextView
 
 from .requests import features
-
-
-def rule(**spec: Any) -> Rule:
-    return compile_rule(RuleSpec.model_validate(spec), "routing.classes[0].rules[0]")
+from .rules import rule
 
 
 def test_keywords_match_whole_words_case_insensitively() -> None:

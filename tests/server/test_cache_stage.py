@@ -11,8 +11,10 @@ import openai
 import orjson
 import pytest
 
-from ..conftest import FakeFactory, SidecarFactory
+from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
 from ..sdk_clients import anthropic_client, openai_client
+from ..translate.responses import TEXT, openai_body
+from ..upstream.raw import ServerConn, UpstreamFactory, response
 from .cache_helpers import PROMPT, ask, cache_policy, metrics_text, upstream_calls
 from .raw import read_response
 
@@ -216,16 +218,44 @@ async def test_a_stream_cut_mid_answer_is_not_stored(fake: FakeFactory, sidecar:
 
 
 async def test_fifty_identical_concurrent_requests_make_one_upstream_call(
-    fake: FakeFactory, sidecar: SidecarFactory
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory
 ) -> None:
-    """Single flight: 50 identical requests at once make one upstream call; all get the same answer."""
-    url = await fake("f0", latency_ms=300)
-    running = await sidecar(cache_policy([url]))
-    answers = await asyncio.gather(*(ask(running) for _ in range(50)))
-    assert await upstream_calls(running, url) == 1
-    assert len({answer.choices[0].message.content for answer, _ in answers}) == 1
-    states = sorted(raw.headers["x-sidecar-cache"] for _, raw in answers)
-    assert states == ["hit"] * 49 + ["miss"]
+    """Single flight: 50 identical requests, all in the sidecar while the upstream holds its answer, make
+    one upstream call; all get its answer (one miss, 49 coalesced hits). The upstream answers once the
+    50 are in, however slow the machine: one SDK client, as an app has (50 clients, each loading its TLS
+    context on the event loop the sidecar shares, once outlasted the SDK's 5 s connect timeout)."""
+    release = asyncio.Event()
+
+    async def held(conn: ServerConn) -> None:
+        while await conn.read_request() is not None:
+            await release.wait()
+            await conn.send(response(orjson.dumps(openai_body("text")), headers="content-type: application/json\r\n"))
+
+    upstream = await raw_upstream(held)
+    running = await sidecar(cache_policy([upstream.base]))
+    async with openai_client(running) as client:
+        asking = asyncio.gather(
+            *(
+                client.chat.completions.with_raw_response.create(model="cached", messages=PROMPT, temperature=0)
+                for _ in range(50)
+            )
+        )
+        for _ in range(6000):  # the test's timeout (60 s) ends it first
+            if await gauge(running, "llm_sidecar_requests_in_flight") == 50:
+                break
+            await asyncio.sleep(0.01)
+        release.set()
+        answers = await asking
+    assert len(upstream.requests) == 1
+    assert {raw.parse().choices[0].message.content for raw in answers} == {TEXT}
+    assert sorted(raw.headers["x-sidecar-cache"] for raw in answers) == ["hit"] * 49 + ["miss"]
+    assert await gauge(running, "llm_sidecar_cache_coalesced_total") == 49
+
+
+async def gauge(running: RunningSidecar, name: str) -> float:
+    """The value of the sample ``name`` (without labels) on /metrics."""
+    line = next(line for line in (await metrics_text(running)).splitlines() if line.startswith(name + " "))
+    return float(line.split()[1])
 
 
 async def test_the_access_line_and_metrics_say_what_the_cache_did(fake: FakeFactory, sidecar: SidecarFactory) -> None:

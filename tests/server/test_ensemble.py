@@ -275,14 +275,18 @@ async def test_confidence_weighs_answers_by_their_log_probabilities(fake: FakeFa
 
 
 async def test_the_routes_deadline_holds_for_the_whole_ensemble(fake: FakeFactory, sidecar: SidecarFactory) -> None:
-    """deadline_s 1 and a member that answers after 5 s: the vote is decided at the deadline with the
-    answers in (decided=deadline), the slow member cancelled."""
-    urls = [await fake("f0", reply="bug"), await fake("f1", reply="bug"), await fake("f2", reply="x", latency_ms=5000)]
-    route = ensemble_route("m0, m1, m2", "early_quorum: false") + "    resilience: {deadline_s: 1}\n"
+    """deadline_s 2 and a member that would answer after 60 s: the vote is decided at the deadline with the
+    answers in (decided=deadline), the slow member cancelled. No bound on the machine's speed: the vote
+    closes no earlier than the deadline, and without the deadline the SDK's 30 s timeout would end the
+    call (the two fast members have the 2 s to answer: a margin, not a measure)."""
+    urls = [await fake("f0", reply="bug"), await fake("f1", reply="bug"), await fake("f2", reply="x", latency_ms=60000)]
+    route = ensemble_route("m0, m1, m2", "early_quorum: false") + "    resilience: {deadline_s: 2}\n"
     running = await sidecar(models_policy(urls, route, speaks=("openai",)))
-    started = time.monotonic()
     async with openai_client(running) as client:
-        raw = await client.chat.completions.with_raw_response.create(model="vote", messages=MESSAGES)
-    assert time.monotonic() - started < 3
+        started = time.monotonic()
+        raw = await client.with_options(timeout=30).chat.completions.with_raw_response.create(
+            model="vote", messages=MESSAGES
+        )
+    assert time.monotonic() - started >= 2
     assert raw.parse().choices[0].message.content == "bug"
     assert raw.headers["x-sidecar-ensemble"].endswith("decided=deadline; members=m0:1,m1:1,m2:cancelled")

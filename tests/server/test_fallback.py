@@ -9,24 +9,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
+from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
 from ..sdk_clients import openai_client
-from .chain import calls, chat
-
-
-def chain_policy(
-    urls: list[str], extra_defaults: str = "", route_extra: str = "", windows: list[int] | None = None
-) -> str:
-    text = "version: 1\n"
-    text += "defaults:\n  resilience: {backoff: {base_s: 0.01, cap_s: 0.05}, deadline_s: 10}\n" + extra_defaults
-    text += "providers:\n" + "".join(provider_block(f"p{i}", url, "openai") for i, url in enumerate(urls))
-    text += "models:\n"
-    for i, _ in enumerate(urls):
-        window = f", context_window: {windows[i]}" if windows else ""
-        text += f"  m{i}: {{provider: p{i}, model: up{i}{window}}}\n"
-    chain = ", ".join(f"m{i}" for i in range(len(urls)))
-    text += f"routes:\n  - name: chain\n    match: {{model: chain}}\n    target: [{chain}]\n{route_extra}"
-    return text
+from .chain import calls, chain_policy, chat
 
 
 async def fakes(fake: FakeFactory, n: int, **config: Any) -> list[str]:

@@ -11,7 +11,7 @@ import pytest
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
 from ..sdk_clients import anthropic_client, openai_client
-from .test_fallback import chain_policy
+from .chain import chain_policy
 
 STATIC = "    resilience: {last_resort: {kind: static, static: {text: 'please try again later'}}}\n"
 FAIL = {"x-fake-fault": "status=503"}

@@ -19,7 +19,7 @@ from sidecar.dialects.anthropic import response as anthropic_response
 from sidecar.dialects.gemini import response as gemini_response
 from sidecar.dialects.openai import response as openai_response
 from sidecar.dialects.registry import DIALECTS
-from sidecar.translate import translate_response
+from sidecar.translate import build_chat_response, parse_chat_response, translate_response
 from sidecar.translate.common import FinishReason
 
 from . import sdk
@@ -136,7 +136,19 @@ def test_gemini_call_ids_are_synthesised_from_the_response_id() -> None:
     """Gemini sends no call ids: they are derived from responseId, stable and distinct."""
     out = translate_response(gemini_body("tools"), source=GEM, target=ANT, operation=Operation.CHAT, model="m")
     ids = [b["id"] for b in out["content"] if b["type"] == "tool_use"]
-    assert ids == ["call_mXbAaJLuNc-p1MkPnJ7xsQw_0", "call_mXbAaJLuNc-p1MkPnJ7xsQw_1"]
+    assert ids == ["gemini_call_mXbAaJLuNc-p1MkPnJ7xsQw_0", "gemini_call_mXbAaJLuNc-p1MkPnJ7xsQw_1"]
+
+
+def test_a_gemini_answer_rebuilt_for_gemini_has_the_call_ids_it_had() -> None:
+    """Through the common form and back (as the cache and an ensemble's stream replay it): a call
+    without an id stays without one, Gemini's own id is kept."""
+    body = gemini_body("tools")
+    body["candidates"][0]["content"]["parts"][3]["functionCall"]["id"] = "gemini-given-7"
+    common = parse_chat_response(body, GEM)
+    rebuilt = build_chat_response(common, GEM, "m")
+    calls = [p["functionCall"] for p in rebuilt["candidates"][0]["content"]["parts"] if "functionCall" in p]
+    assert ["id" in call for call in calls] == [False, True]
+    assert calls[1]["id"] == "gemini-given-7"
 
 
 FINISH_TABLE = [

@@ -50,6 +50,7 @@ class AnthropicWire(WireDialect):
     feature_walkers = _features.WALKERS
     response_id_prefix = "msg_"
     answer_keys = frozenset({"content", "input_tokens"})  # messages; count_tokens
+    request_id_header = "request-id"  # its SDK's ``_request_id``
     transport_fields = _bodies.TRANSPORT_FIELDS
 
     def claims_path(self, path: str, headers: Mapping[str, str] | None) -> bool:

@@ -133,7 +133,7 @@ class GeminiEncoder:
         parts: list[dict[str, Any]] = []
         for ident, name, fragments, signature in self._calls.values():
             part: dict[str, Any] = {
-                "functionCall": {"id": ident, "name": name, "args": parse_arguments("".join(fragments))}
+                "functionCall": response.function_call(ident, name, parse_arguments("".join(fragments)))
             }
             if signature is not None:
                 part["thoughtSignature"] = signature

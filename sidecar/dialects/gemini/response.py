@@ -2,9 +2,11 @@
 
 - ``parse_response`` / ``build_response``: ``GenerateContentResponse`` bodies, one choice per candidate;
   thought parts (``thought: true``) <-> reasoning parts, a ``thoughtSignature`` on another part <-> a
-  text-less reasoning part just before it (``thought_parts``: shared with the stream encoder); call ids
-  are ``call_{responseId}_{n}`` when Gemini sends none; a prompt blocked before any candidate is a
-  content-filter stop.
+  text-less reasoning part just before it (``thought_parts``: shared with the stream encoder); a call
+  Gemini sent without an id gets ``gemini_call_{responseId}_{n}`` in the common form (other dialects
+  need one), which ``function_call`` leaves out again: a Gemini caller gets a call as the live answer
+  had it, with Gemini's id or none, also when it is replayed (the cache, an ensemble's stream); a prompt
+  blocked before any candidate is a content-filter stop.
 - ``usage_from`` / ``usage_to``: ``candidatesTokenCount`` excludes ``thoughtsTokenCount``; the common
   ``output_tokens`` includes it.
 - ``FINISH_FROM`` / ``FINISH_TO``: Gemini has no tool-call reason: ``STOP`` with calls is ``TOOL_CALLS``.
@@ -56,8 +58,19 @@ def finish_from(raw: str | None, has_calls: bool) -> FinishReason | None:
     return FinishReason.TOOL_CALLS if has_calls and reason is FinishReason.STOP else reason
 
 
+MADE_UP_CALL_ID = "gemini_call_"
+
+
 def call_id(response_id: str | None, n: int) -> str:
-    return f"call_{safe_id(response_id)}_{n}" if response_id else new_id("call_") + f"_{n}"
+    """The id of the ``n``-th call of an answer that gave it none (``MADE_UP_CALL_ID`` marks it)."""
+    return f"{MADE_UP_CALL_ID}{safe_id(response_id)}_{n}" if response_id else new_id(MADE_UP_CALL_ID) + f"_{n}"
+
+
+def function_call(ident: str, name: str, args: Any) -> dict[str, Any]:
+    """A ``functionCall`` part's value: ``ident`` left out when the sidecar made it up (``call_id``)."""
+    if ident.startswith(MADE_UP_CALL_ID):
+        return {"name": name, "args": args}
+    return {"id": ident, "name": name, "args": args}
 
 
 def usage_from(raw: Any) -> Usage | None:
@@ -203,7 +216,7 @@ def thought_parts(parts: list[Part]) -> list[dict[str, Any]]:
         elif p["type"] == "text":
             built = {"text": p["text"]}
         elif p["type"] == "tool_call":
-            built = {"functionCall": {"id": p["id"], "name": p["name"], "args": p["arguments"]}}
+            built = {"functionCall": function_call(p["id"], p["name"], p["arguments"])}
         else:
             continue
         if pending is not None:
