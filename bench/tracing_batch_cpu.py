@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from listening import start_with_ports_file
-from proxy_bench import wait_http
+from measuring import wait_http
 from telemetry_cost import _full
 
 _SINK = """
