@@ -49,7 +49,7 @@ from typing import Any
 from listening import port_zero, start_redis, wait_port
 from soak_samples import HOOK, error_events, sample, summary
 from soak_traffic import Tally, worker
-from tracing_memory import _Sink
+from tracing_memory import OtlpSink
 
 PYTHON = sys.executable
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,7 +125,7 @@ REDIS_CACHE = "cache:\n  redis: {url: 'redis://127.0.0.1:REDIS/0', timeout_s: 0.
 BROKEN = ["version: 1\nroutes: [\n", "version: 1\nproviders: {x: {kind: nope}}\n"]
 
 
-class Sink(_Sink):
+class CountingSink(OtlpSink):
     """The OTLP/HTTP sink of bench/tracing_memory.py, counting the exports it takes."""
 
     def do_POST(self) -> None:
@@ -298,7 +298,7 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="sidecar-soak-mix-"))
     print(f"# workdir {workdir}", flush=True)
     procs: list[subprocess.Popen[bytes]] = []
-    sink = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+    sink = ThreadingHTTPServer(("127.0.0.1", 0), CountingSink)
     sink.posts = 0  # type: ignore[attr-defined]
     threading.Thread(target=sink.serve_forever, daemon=True).start()
     try:

@@ -33,7 +33,9 @@ def _status(stage: str) -> None:
     print(f"| {stage} | {fields['VmRSS']:.1f} | {fields['VmHWM']:.1f} | {len(sys.modules)} |", flush=True)
 
 
-class _Sink(http.server.BaseHTTPRequestHandler):
+class OtlpSink(http.server.BaseHTTPRequestHandler):
+    """An OTLP/HTTP collector that takes every export and discards it (200, empty body)."""
+
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers["content-length"]))
         self.send_response(200)
@@ -58,7 +60,7 @@ def main() -> int:
     import sidecar.server.app  # noqa: F401 - what every sidecar imports
 
     _status("the server imported")
-    sink = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
+    sink = http.server.ThreadingHTTPServer(("127.0.0.1", 0), OtlpSink)
     threading.Thread(target=sink.serve_forever, daemon=True).start()
     from telemetry_cost import _full
 
