@@ -157,9 +157,6 @@ class Router:
         """The files compiling read (the learned router): the policy watches them and hashes them in."""
         return () if self.model is None else (DependentFile(self.model.source, self.model.digest),)
 
-    def tier_rank(self, tier: str) -> int:
-        return self.tiers.index(tier)
-
     def header_verdict(self, named: str) -> Verdict:
         return Verdict(named, "header")
 
