@@ -113,7 +113,7 @@ class Router:
     default_level: str
     trust_header: bool
     model: LearnedModel | None
-    model_decides: frozenset[str]
+    model_decides: frozenset[HeadName]
     min_confidence: float
     output_tokens: int
     context_headroom: float
@@ -306,7 +306,7 @@ def compile_routing(spec: RoutingSpec, *, base_dir: Path, path: str = "routing")
         class_by_name[spec.default_class] = TaskClass(spec.default_class, (), 0, {}, None)
 
     model = None
-    decides: frozenset[str] = frozenset()
+    decides: frozenset[HeadName] = frozenset()
     if spec.learned is not None:
         where = f"{path}.learned.file"
         decides = frozenset(spec.learned.decides)
@@ -337,12 +337,12 @@ def compile_routing(spec: RoutingSpec, *, base_dir: Path, path: str = "routing")
 
 
 def _check_labels(
-    model: LearnedModel, decides: frozenset[str], classes: set[str], levels: set[str], where: str
+    model: LearnedModel, decides: frozenset[HeadName], classes: set[str], levels: set[str], where: str
 ) -> list[str]:
     errors = []
     known = {"task": (classes, "a class of routing.classes"), "complexity": (levels, "a level of routing.complexity")}
     for name in sorted(decides):
-        head = model.head(name)  # type: ignore[arg-type]
+        head = model.head(name)
         if head is None:
             errors.append(f"{where}: the model has no {name} head, but learned.decides lists it")
             continue
