@@ -18,12 +18,26 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypedDict
 
 from .compiled import GLOBAL, OTHER, Budgets, Limit, key_part
 from .pricing import from_units
 from .spec import ScopeKind
 from .store import KEY_GRACE_S, NO_CAP, CounterRef
 from .windows import WindowClock
+
+
+class Gauge(TypedDict):
+    """One series of ``gauges``: a limit and a scope label, the use this pod last saw and what remains."""
+
+    limit: str
+    scope: str
+    measure: str
+    window: str
+    amount: float
+    used: float
+    remaining: float
+    resets_at: int | None
 
 
 @dataclass(slots=True)
@@ -103,10 +117,10 @@ class Tracker:
                 rows.append(Row(limit, value, self.counter(limit, value, start, end).ref, end))
         return rows
 
-    def gauges(self, now: float, live: Callable[[CounterRef], int] | None = None) -> list[dict[str, object]]:
+    def gauges(self, now: float, live: Callable[[CounterRef], int] | None = None) -> list[Gauge]:
         """The series (see the module docstring); ``live``: read each counter's use with it instead of
         the use last seen (the local store: reading is a dictionary lookup)."""
-        series: list[dict[str, object]] = []
+        series: list[Gauge] = []
         for limit in self._limits:
             best: dict[str, tuple[int, Seen]] = {}
             for value, entry in self._seen[limit.index].items():
