@@ -6,7 +6,7 @@ window, so admission builds a counter's key once per window, not once per reques
 
 - ``rows(now)``: one row per limit and known value (the named ones always, plus ``other`` when the
   others share a counter, or ``*`` for a global limit), for ``Ledger.status`` to read from the store.
-- ``gauges(now)``: bounded-cardinality series for Prometheus: per limit, each named value (or ``*``)
+- ``gauges(now)``: bounded-cardinality series (``Gauge``) for Prometheus: per limit, each named value (or ``*``)
   and one ``other`` series. For a limit whose values each have their own counter (no ``values`` in the
   policy) ``other`` reports the most used of them: the one closest to its limit. Uses are those this
   pod last saw (an admission's answer from the store), so no I/O happens at scrape time.
