@@ -24,7 +24,9 @@ from pathlib import Path
 
 import aiohttp
 from listening import read_port
-from proxy_bench import REQUEST, nginx_on_free_port, sidecar_policy, start_minimal, start_sidecar, tools_present
+from measuring import REQUEST, tools_present
+from nginx_upstream import nginx_on_free_port
+from sidecar_under_test import sidecar_policy, start_minimal, start_sidecar
 
 
 async def alternate(urls: dict[str, str], n: int) -> dict[str, list[float]]:

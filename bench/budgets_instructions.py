@@ -36,7 +36,9 @@ from pathlib import Path
 from budgets_proxy_bench import LIMITS, cpu_s
 from instructions import count
 from listening import start_with_ports_file
-from proxy_bench import REQUEST, checkout, nginx_on_free_port, sidecar_command, sidecar_policy, tools_present, wait_http
+from measuring import REQUEST, tools_present, wait_http
+from nginx_upstream import nginx_on_free_port
+from sidecar_under_test import checkout, sidecar_command, sidecar_policy
 
 ONE = "\nbudgets:\n  limits:\n    - {name: rpm, measure: requests, amount: 1000000000, window: minute}\n"
 VARIANTS = {"none": "", "one": ONE, "five": LIMITS.replace("STORE", "store: local")}

@@ -8,7 +8,7 @@ Three ``llm-sidecar run`` processes side by side in front of one nginx upstream 
 USD per day by the ``x-team`` header, tokens per minute by app, requests per minute global, USD per
 month per caller key, the provider's tokens-per-minute quota (amounts too large to refuse anything).
 
-Measured, in interleaved rounds whose order changes (``proxy_bench.in_turn``), medians reported:
+Measured, in interleaved rounds whose order changes (``measuring.in_turn``), medians reported:
 
 1. req/s at 32 connections (wrk, one thread), per variant, and each variant's ratio to ``none``;
 2. p50 latency of one request at a time (aiohttp, the variants alternating request by request), and
@@ -37,17 +37,9 @@ from pathlib import Path
 
 import redis
 from listening import read_port, start_redis
-from proxy_bench import (
-    REQUEST,
-    chat_script,
-    compile_bytecode,
-    in_turn,
-    nginx_on_free_port,
-    sidecar_policy,
-    start_sidecar,
-    started_as,
-    wrk,
-)
+from measuring import REQUEST, chat_script, in_turn, wrk
+from nginx_upstream import nginx_on_free_port
+from sidecar_under_test import compile_bytecode, sidecar_policy, start_sidecar, started_as
 
 LIMITS = """
 budgets:

@@ -28,7 +28,7 @@ import orjson
 from aiohttp import web
 from cache_path import CACHED_REQUEST
 from instructions import instruction_total
-from proxy_bench import checkout
+from sidecar_under_test import checkout
 
 from sidecar.cache import CacheStoreSpec, ResponseCache, RouteCacheSpec, client_directive
 from sidecar.cache.entry import Entry, TextPiece

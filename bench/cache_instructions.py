@@ -29,7 +29,9 @@ from pathlib import Path
 
 from cache_path import CACHED_REQUEST, policy, unique
 from instructions import count
-from proxy_bench import REQUEST, ROOT, checkout, nginx_on_free_port, sidecar_command, tools_present
+from measuring import REQUEST, tools_present
+from nginx_upstream import nginx_on_free_port
+from sidecar_under_test import ROOT, checkout, sidecar_command
 
 
 def main() -> int:

@@ -32,7 +32,7 @@ from pathlib import Path
 import orjson
 from cache_hit_parts import directive_and_key, valgrind_script
 from cache_path import CACHED_REQUEST, answer_2k
-from proxy_bench import checkout
+from sidecar_under_test import checkout
 
 PARTS = ("parse", "key", "lookup", "entry", "store")
 

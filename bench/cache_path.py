@@ -45,16 +45,9 @@ from pathlib import Path
 
 import aiohttp
 from listening import read_port, start_redis
-from proxy_bench import (
-    REQUEST,
-    in_turn,
-    nginx_on_free_port,
-    sidecar_on_port_zero,
-    start_minimal,
-    tools_present,
-    wait_http,
-    wrk,
-)
+from measuring import REQUEST, in_turn, tools_present, wait_http, wrk
+from nginx_upstream import nginx_on_free_port
+from sidecar_under_test import sidecar_on_port_zero, start_minimal
 
 CACHED_REQUEST = REQUEST.replace('"bench-model"', '"cached-model"')
 MAX_BYTES = 24 * 1024 * 1024

@@ -1,6 +1,6 @@
 """Many concurrent streams to one target: do the sidecar's default upstream limits hold them?
 
-nginx (the upstream, C; ``proxy_bench.start_nginx``) serves a 20-event OpenAI stream to every POST,
+nginx (the upstream, C; ``nginx_upstream.start_nginx``) serves a 20-event OpenAI stream to every POST,
 paced with ``limit_rate`` so that each stream lasts about ``--stream-seconds``; the sidecar runs with
 its default settings (the route's bulkhead raised to ``--streams``, so that only the upstream connection
 limits are measured); aiohttp opens ``--streams`` streams at once and reads each to its end. Reported:
@@ -27,7 +27,9 @@ import time
 from pathlib import Path
 
 import aiohttp
-from proxy_bench import nginx_on_free_port, peak_rss_mb, sidecar_on_port_zero, sse_body, tools_present
+from measuring import peak_rss_mb, tools_present
+from nginx_upstream import nginx_on_free_port, sse_body
+from sidecar_under_test import sidecar_on_port_zero
 
 
 def upstream_connections(pid: int, upstream_port: int) -> int:

@@ -16,7 +16,7 @@ process's peak RSS (VmHWM).
 Cases: ``control``: a valid answer after 0.5 s (the machine's noise); ``bomb``: a 1 MB gzip body
 inflating to 1 GiB of zeros; ``members``: 2 MB of empty gzip members in one write; ``members-trickle``:
 the same in 4 KiB writes; ``large``: a 300 MB plain body. ``--baseline REF`` runs the same cases against
-the sidecar at git revision REF (``proxy_bench.checkout``), in the same run.
+the sidecar at git revision REF (``sidecar_under_test.checkout``), in the same run.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from listening import start_with_ports_file, write_ports_file
-from proxy_bench import checkout, peak_rss_mb
+from measuring import peak_rss_mb
+from sidecar_under_test import checkout
 
 MiB = 1024 * 1024
 CASES = {

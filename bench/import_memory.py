@@ -28,7 +28,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from proxy_bench import sidecar_policy
+from sidecar_under_test import sidecar_policy
 
 
 class Measured(importlib.abc.MetaPathFinder):

@@ -29,16 +29,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from listening import wait_port
-from proxy_bench import (
-    REQUEST,
-    ROOT,
-    nginx_on_free_port,
-    sidecar_command,
-    sidecar_policy,
-    tools_present,
-    variant_env,
-    wait_http,
-)
+from measuring import REQUEST, tools_present, wait_http
+from nginx_upstream import nginx_on_free_port
+from sidecar_under_test import ROOT, sidecar_command, sidecar_policy, variant_env
 
 
 def count(

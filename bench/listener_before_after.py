@@ -4,7 +4,7 @@ Starts nginx (the fixed upstream), the featureless aiohttp proxy, and two sideca
 (a source tree, e.g. ``git archive 96ab8ad | tar -x -C /tmp/old``) and one from this tree. Then, like
 added_latency.py, one request to each target in turn on one connection, ``--requests`` times (p50 and
 added p50 of a non-stream chat), and the same for the time to the first byte of a stream
-(``proxy_bench.alternating_medians``).
+(``measuring.alternating_medians``).
 
     python bench/listener_before_after.py --old /tmp/old [--requests 3000]
 """
@@ -22,14 +22,9 @@ from pathlib import Path
 
 from added_latency import alternate
 from listening import read_port
-from proxy_bench import (
-    ROOT,
-    alternating_medians,
-    nginx_on_free_port,
-    sidecar_on_port_zero,
-    sidecar_policy,
-    start_minimal,
-)
+from measuring import alternating_medians
+from nginx_upstream import nginx_on_free_port
+from sidecar_under_test import ROOT, sidecar_on_port_zero, sidecar_policy, start_minimal
 
 
 def main() -> int:
@@ -46,7 +41,7 @@ def main() -> int:
         minimal = read_port(workdir / "minimal.ports")
         policy = sidecar_policy(workdir, upstream, "chain")
         for name, source in (("own listener", args.old), ("aiohttp.web", ROOT)):
-            # ``source`` from before port 0 starts on a free pick (``proxy_bench.start_sidecar``)
+            # ``source`` from before port 0 starts on a free pick (``sidecar_under_test.start_sidecar``)
             proc, ports[name] = sidecar_on_port_zero(
                 policy, workdir / f"{name.replace(' ', '-')}.ports", {}, code=source, optimised=False
             )

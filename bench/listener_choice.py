@@ -2,7 +2,7 @@
 
 Two featureless proxies that differ only in the listener (the handler and aiohttp's upstream client are the
 same): ``minimal_proxy.py`` (aiohttp.web, llhttp via aiohttp's C parser) and ``minimal_httptools_proxy.py``
-(httptools, llhttp). Measured round-robin, in an order that changes every round (``proxy_bench.in_turn``):
+(httptools, llhttp). Measured round-robin, in an order that changes every round (``measuring.in_turn``):
 req/s of the proxied chat request at 32 connections and its p50 at 1 connection (nginx the fixed
 upstream), req/s of a bare ``GET /healthz`` at 32 connections (the listener alone), peak RSS.
 
@@ -23,7 +23,9 @@ import time
 from pathlib import Path
 
 from listening import start_with_ports_file
-from proxy_bench import ROOT, chat_script, in_turn, nginx_on_free_port, peak_rss_mb, tools_present, wait_http, wrk
+from measuring import chat_script, in_turn, peak_rss_mb, tools_present, wait_http, wrk
+from nginx_upstream import nginx_on_free_port
+from sidecar_under_test import ROOT
 
 PROXIES = {"aiohttp.web": "bench/minimal_proxy.py", "httptools Protocol": "bench/minimal_httptools_proxy.py"}
 

@@ -26,7 +26,7 @@ import urllib.request
 from pathlib import Path
 
 from listening import free_pick, port_zero, start_with_ports_file
-from proxy_bench import ROOT
+from sidecar_under_test import ROOT
 
 HEAD = b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
 FLOODS = {

@@ -16,8 +16,8 @@ The featureless relay (``--serve-minimal``: aiohttp's client read, aiohttp's ser
 else) is measured alongside as the floor: what aiohttp and the kernel cost per event whatever the
 sidecar does.
 
-``--baseline REF`` also measures the sidecar at git revision REF (``proxy_bench.checkout``), in the same
-rounds (the order changes every round: ``proxy_bench.in_turn``). Results move with the shared machine's
+``--baseline REF`` also measures the sidecar at git revision REF (``sidecar_under_test.checkout``), in the same
+rounds (the order changes every round: ``measuring.in_turn``). Results move with the shared machine's
 load: compare the sidecars within one run.
 """
 
@@ -35,7 +35,8 @@ from pathlib import Path
 
 import aiohttp
 from listening import serve_on_port_zero, start_with_ports_file
-from proxy_bench import checkout, in_turn, sidecar_on_port_zero
+from measuring import in_turn
+from sidecar_under_test import checkout, sidecar_on_port_zero
 
 OPENAI_CHUNK = (
     b'data: {"id":"chatcmpl-relay","object":"chat.completion.chunk","created":1700000000,"model":"events",'

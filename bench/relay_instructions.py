@@ -15,7 +15,7 @@ tree and the baseline) run at once, each from its own start-up.
 
 A pair is ``upstream-caller``: ``anthropic-openai`` is an OpenAI SDK's stream answered by an Anthropic
 provider; ``same`` is OpenAI to OpenAI (forwarded as it came). ``--baseline REF`` also counts the
-sidecar at git revision REF (``proxy_bench.checkout``). Needs valgrind (callgrind_control).
+sidecar at git revision REF (``sidecar_under_test.checkout``). Needs valgrind (callgrind_control).
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ import time
 from pathlib import Path
 
 from listening import start_with_ports_file, wait_port
-from proxy_bench import checkout, sidecar_command, tools_present, wait_http
+from measuring import tools_present, wait_http
 from relay_cost import STREAMS, serve_upstream
+from sidecar_under_test import checkout, sidecar_command
 
 PAIRS = {  # name: (upstream dialect, caller dialect)
     "same": ("openai", "openai"),

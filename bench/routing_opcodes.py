@@ -30,7 +30,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from listening import start_with_ports_file  # noqa: E402
-from proxy_bench import REQUEST, ROOT, nginx_on_free_port, sidecar_command, sidecar_policy, wait_http  # noqa: E402
+from measuring import REQUEST, wait_http  # noqa: E402
+from nginx_upstream import nginx_on_free_port  # noqa: E402
+from sidecar_under_test import ROOT, sidecar_command, sidecar_policy  # noqa: E402
 
 
 def traced_main(out: str, argv: list[str]) -> int:

@@ -2,7 +2,7 @@
 
 The sidecar app (``start_app``), the fake provider and an aiohttp client run on one event loop; the
 process's CPU time over ``--requests`` sequential requests (the 330-byte chat request of
-``proxy_bench``) is divided by their number. Variants are the policies of ``proxy_bench``: ``chain``
+``measuring``) is divided by their number. Variants are the policies of ``sidecar_under_test``: ``chain``
 (the plain route) and ``routing`` (``select: cheapest`` behind a routing block of 20 classes), measured
 in ``--pairs`` interleaved pairs (which goes first alternates), since the shared machine's load moves
 every figure.
@@ -24,7 +24,8 @@ import aiohttp
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).parent))
-import proxy_bench
+from measuring import REQUEST
+from sidecar_under_test import sidecar_policy
 
 from sidecar.fake_provider import FakeConfig, build_app
 from sidecar.policy import load_policy
@@ -40,7 +41,7 @@ async def cpu_per_request(variant: str, requests: int) -> float:
     site = web.TCPSite(fake, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    path = proxy_bench.sidecar_policy(Path(tempfile.mkdtemp()), port, variant)
+    path = sidecar_policy(Path(tempfile.mkdtemp()), port, variant)
     log = configure_logging("info", stream=io.BytesIO(), cache=False)  # access lines rendered, not printed
     telemetry = Telemetry.from_env({}, service_version="bench")
     state = build_state(Settings(policy_path=str(path)), load_policy(path), telemetry, {}, log)
@@ -51,11 +52,11 @@ async def cpu_per_request(variant: str, requests: int) -> float:
     try:
         async with aiohttp.ClientSession() as session:
             for _ in range(200):  # warm-up: connections, caches
-                async with session.post(url, data=proxy_bench.REQUEST, headers=headers) as response:
+                async with session.post(url, data=REQUEST, headers=headers) as response:
                     await response.read()
             started = time.process_time()
             for _ in range(requests):
-                async with session.post(url, data=proxy_bench.REQUEST, headers=headers) as response:
+                async with session.post(url, data=REQUEST, headers=headers) as response:
                     assert response.status == 200, await response.text()
                     await response.read()
             return (time.process_time() - started) / requests * 1e6

@@ -21,16 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from proxy_bench import (
-    REQUEST,
-    chat_script,
-    nginx_on_free_port,
-    sidecar_on_port_zero,
-    sidecar_policy,
-    tools_present,
-    variant_env,
-    wrk,
-)
+from measuring import REQUEST, chat_script, tools_present, wrk
+from nginx_upstream import nginx_on_free_port
+from sidecar_under_test import sidecar_on_port_zero, sidecar_policy, variant_env
 
 
 def rss_mb(pid: int) -> int:

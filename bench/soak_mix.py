@@ -24,32 +24,32 @@ outcomes and the sidecar's error-level log events.
     .venv/bin/python bench/soak_mix.py [--steps 3] [--minutes 6] [--concurrency 12] [--reload-s 5]
 
 All servers listen on port 0 (redis-server on a free pick: bench/listening.py).
+
+Modules: this one (the policy, the stack, the steps with their reloads and Redis restart);
+``soak_traffic`` (the requests sent), ``soak_samples`` (what is sampled and summed up).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import collections
 import contextlib
 import json
 import os
-import random
-import re
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 from listening import port_zero, start_redis, wait_port
-from tracing_memory import _Sink
+from soak_samples import HOOK, error_events, sample, summary
+from soak_traffic import Tally, worker
+from tracing_memory import OtlpSink
 
 PYTHON = sys.executable
 ROOT = Path(__file__).resolve().parents[1]
@@ -124,199 +124,13 @@ MEMORY_CACHE = "cache:\n  memory: {max_entries: 100000, max_bytes: 200000}\n"
 REDIS_CACHE = "cache:\n  redis: {url: 'redis://127.0.0.1:REDIS/0', timeout_s: 0.2}\n"
 BROKEN = ["version: 1\nroutes: [\n", "version: 1\nproviders: {x: {kind: nope}}\n"]
 
-FAULTS = [
-    "f1:status=429;hint=retry-after;after=0.3",
-    "f1:status=500",
-    "f1:overloaded",
-    "f1:status=529",
-    "f1:reset",
-    "f1:reset-body",
-    "f1:stall=1.5",
-    "f1:cut=2",
-    "f1:error-event=1",
-    "f1:stall-mid=1;for=0.3",
-    "f1:malformed",
-    "f1:status=503,f2:status=503",
-    "f1:reset,f2:overloaded",
-]
 
-HOOK = """
-import asyncio, collections, gc, json, os, threading, time
-def _count():
-    path = os.environ["SOAK_TASKS_FILE"]
-    types_every = float(os.environ.get("SOAK_TYPES_S", "0"))
-    next_types = time.monotonic() + types_every
-    while True:
-        time.sleep(1.0)
-        for _ in range(20):
-            try:
-                n = sum(1 for task in list(asyncio.tasks._all_tasks) if not task.done())
-                break
-            except RuntimeError:
-                continue
-        else:
-            continue
-        with open(path + ".tmp", "w") as out:
-            out.write(str(n))
-        os.replace(path + ".tmp", path)
-        if types_every and time.monotonic() >= next_types:
-            next_types = time.monotonic() + types_every
-            counts = collections.Counter(type(o).__qualname__ for o in gc.get_objects())
-            tasks = collections.Counter()
-            for task in list(asyncio.tasks._all_tasks):
-                if task.done():
-                    continue
-                names, coro = [], task.get_coro()
-                while coro is not None and len(names) < 8:
-                    names.append(getattr(coro, "__qualname__", type(coro).__name__))
-                    coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
-                tasks[" > ".join(names)] += 1
-            row = {"objects": dict(counts.most_common(60)), "tasks": dict(tasks)}
-            with open(path + ".types", "a") as out:
-                out.write(json.dumps(row) + chr(10))
-threading.Thread(target=_count, daemon=True, name="soak-task-count").start()
-"""
-
-
-class Sink(_Sink):
+class CountingSink(OtlpSink):
     """The OTLP/HTTP sink of bench/tracing_memory.py, counting the exports it takes."""
 
     def do_POST(self) -> None:
         super().do_POST()
         self.server.posts += 1  # type: ignore[attr-defined]
-
-
-@dataclass
-class Tally:
-    sent: int = 0
-    outcomes: collections.Counter[str] = field(default_factory=collections.Counter)
-
-
-def prompt(rng: random.Random) -> str:
-    if rng.random() < 0.4:
-        return f"hello python question {rng.randrange(50)}"
-    return f"hello unique {rng.getrandbits(64):x} " + "lorem " * rng.randrange(1, 200)
-
-
-def build(rng: random.Random) -> tuple[str, str, dict[str, str], bytes, bool, bool]:
-    """One request of the mix: (kind, path, headers, body, stream, hang up mid-stream)."""
-    roll = rng.random()
-    if roll < 0.03:
-        bodies = [b'{"model": "chat", "messages": [', b"not json", b'{"model": 5, "messages": "x"}', b"[]"]
-        return (
-            "malformed",
-            "/v1/chat/completions",
-            {"content-type": "application/json"},
-            rng.choice(bodies),
-            False,
-            False,
-        )
-    model = rng.choice(["routed", "cached", "cached", "vote", "capped", "chat", "chat-x", "chat"])
-    if roll < 0.06:
-        model = rng.choice(["nowhere", f"unknown-{rng.getrandbits(32):x}", "gpt-3.5-turbo"])
-    text = prompt(rng)
-    if rng.random() < 0.3:
-        text += f" [fault:{rng.choice(FAULTS)}]"
-    stream = rng.random() < 0.4
-    hang = stream and rng.random() < 0.25
-    dialect = rng.choice(["openai", "openai", "anthropic", "gemini"])
-    headers = {"content-type": "application/json"}
-    if rng.random() < 0.5:
-        headers["x-user"] = f"user-{rng.getrandbits(48):x}"  # a new budget counter each time
-    if rng.random() < 0.3:
-        headers["traceparent"] = f"00-{rng.getrandbits(128):032x}-{rng.getrandbits(64):016x}-0{rng.randrange(2)}"
-    if dialect == "openai":
-        body: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": text}], "stream": stream}
-        if stream:
-            body["stream_options"] = {"include_usage": True}
-        path = "/v1/chat/completions"
-    elif dialect == "anthropic":
-        body = {"model": model, "max_tokens": 64, "messages": [{"role": "user", "content": text}], "stream": stream}
-        headers["anthropic-version"] = "2023-06-01"
-        path = "/v1/messages"
-    else:
-        body = {"contents": [{"role": "user", "parts": [{"text": text}]}]}
-        path = f"/v1beta/models/{model}:" + ("streamGenerateContent?alt=sse" if stream else "generateContent")
-    return dialect, path, headers, json.dumps(body).encode(), stream, hang
-
-
-async def one(session: aiohttp.ClientSession, url: str, rng: random.Random, tally: Tally) -> None:
-    kind, path, headers, body, _, hang = build(rng)
-    tally.sent += 1
-    impatient = rng.random() < 0.05  # gives up after 0.3 s: mid-wait for the upstream, or mid-answer
-    timeout = aiohttp.ClientTimeout(total=0.3 if impatient else 30)
-    try:
-        async with session.post(url + path, data=body, headers=headers, timeout=timeout) as r:
-            if hang and r.status == 200:
-                await r.content.read(64)
-                r.close()  # the app hangs up mid-stream
-                tally.outcomes[f"{kind} hung-up"] += 1
-                return
-            await r.read()
-            tally.outcomes[f"{kind} {r.status}"] += 1
-    except (TimeoutError, aiohttp.ClientError) as exc:
-        tally.outcomes[f"{kind} {'gave-up' if impatient else 'client-' + type(exc).__name__}"] += 1
-
-
-async def worker(url: str, seed: int, until: float, tally: Tally) -> None:
-    rng = random.Random(seed)
-    connector = aiohttp.TCPConnector(limit=4)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        while time.monotonic() < until:
-            await one(session, url, rng, tally)
-
-
-def ss_connections(pid: int, port: int) -> tuple[int, int]:
-    """The sidecar's established TCP connections: (from the app, to upstreams and Redis)."""
-    out = subprocess.run(["ss", "-tnpH", "state", "established"], capture_output=True, text=True).stdout
-    local = [line.split()[2] for line in out.splitlines() if f"pid={pid}," in line]
-    inbound = sum(1 for address in local if address.endswith(f":{port}"))
-    return inbound, len(local) - inbound
-
-
-def scrape(url: str) -> tuple[int, dict[str, float]]:
-    import urllib.request
-
-    with urllib.request.urlopen(url + "/metrics", timeout=10) as response:
-        text = response.read().decode()
-    values: dict[str, float] = {}
-    for line in text.splitlines():
-        for name in ("llm_sidecar_cache_bytes", "llm_sidecar_cache_entries"):
-            if line.startswith(name + "{") or line.startswith(name + " "):
-                values[name] = values.get(name, 0) + float(line.rsplit(" ", 1)[1])
-    series = sum(1 for line in text.splitlines() if line and not line.startswith("#"))
-    return series, values
-
-
-def status(url: str) -> dict[str, Any]:
-    import urllib.request
-
-    with urllib.request.urlopen(url + "/status", timeout=10) as response:
-        return json.loads(response.read())  # type: ignore[no-any-return]
-
-
-def sample(pid: int, url: str, tasks_file: Path, sent: int) -> dict[str, Any]:
-    proc = Path(f"/proc/{pid}/status").read_text()
-    series, values = scrape(url)
-    state = status(url)
-    app_conns, upstream = ss_connections(pid, int(url.rsplit(":", 1)[1]))
-    breakers = collections.Counter(t.get("breaker", {}).get("state", "?") for t in state["targets"].values())
-    return {
-        "t": time.monotonic(),
-        "sent": sent,
-        "rss_kb": int(proc.split("VmRSS:")[1].split()[0]),
-        "fds": len(os.listdir(f"/proc/{pid}/fd")),
-        "threads": int(proc.split("Threads:")[1].split()[0]),
-        "tasks": int(tasks_file.read_text()) if tasks_file.exists() else -1,
-        "app_conns": app_conns,
-        "upstream": upstream,
-        "series": series,
-        "targets": len(state["targets"]),
-        "breakers": dict(breakers),
-        "cache_bytes": values.get("llm_sidecar_cache_bytes"),
-        "cache_entries": values.get("llm_sidecar_cache_entries"),
-        "reloads": (state["policy"]["reloads_ok"], state["policy"]["reloads_failed"]),
-    }
 
 
 def write_policy(path: Path, text: str) -> None:
@@ -392,29 +206,6 @@ def restart_redis(ctx: dict[str, Any]) -> tuple[subprocess.Popen[bytes], int]:
     ctx["procs"].append(proc)
     time.sleep(0.5)
     return proc, port
-
-
-def summary(number: int, samples: list[dict[str, Any]]) -> str:
-    first, last = samples[0], samples[-1]
-    sent = max(1, last["sent"] - first["sent"])
-    rows = []
-    for key in ("rss_kb", "fds", "threads", "tasks", "app_conns", "upstream", "series", "targets", "cache_bytes"):
-        a, b = first[key], last[key]
-        if a is None or b is None:
-            rows.append(f"| {number} | {key} | {a} | {b} | |")
-            continue
-        peak = max(s[key] for s in samples if s[key] is not None)
-        rows.append(f"| {number} | {key} | {a:,.0f} | {b:,.0f} (peak {peak:,.0f}) | {(b - a) * 10_000 / sent:+,.1f} |")
-    return "\n".join(rows)
-
-
-def error_events(log: Path) -> collections.Counter[str]:
-    events: collections.Counter[str] = collections.Counter()
-    for line in log.read_text(errors="replace").splitlines():
-        if '"level":"error"' in line.replace(" ", "") or "Traceback" in line or '"level":"critical"' in line:
-            match = re.search(r'"event":\s*"([^"]+)"', line)
-            events[match.group(1) if match else line[:120]] += 1
-    return events
 
 
 def start_stack(
@@ -507,7 +298,7 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="sidecar-soak-mix-"))
     print(f"# workdir {workdir}", flush=True)
     procs: list[subprocess.Popen[bytes]] = []
-    sink = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+    sink = ThreadingHTTPServer(("127.0.0.1", 0), CountingSink)
     sink.posts = 0  # type: ignore[attr-defined]
     threading.Thread(target=sink.serve_forever, daemon=True).start()
     try:

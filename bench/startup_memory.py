@@ -27,17 +27,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from proxy_bench import (
+from measuring import chat_script, wrk
+from nginx_upstream import nginx_on_free_port
+from sidecar_under_test import (
     ROOT,
-    chat_script,
     checkout,
     compile_bytecode,
-    nginx_on_free_port,
     sidecar_on_port_zero,
     sidecar_policy,
     started_as,
     variant_env,
-    wrk,
 )
 
 DUMMY_KEYS = {"OPENAI_API_KEY": "sk-bench", "ANTHROPIC_API_KEY": "sk-bench", "GEMINI_API_KEY": "sk-bench"}

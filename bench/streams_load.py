@@ -24,7 +24,7 @@ from pathlib import Path
 
 import aiohttp
 from listening import port_zero, start_with_ports_file
-from proxy_bench import peak_rss_mb, wait_http
+from measuring import peak_rss_mb, wait_http
 
 WORDS = 10  # the fake provider streams one word per token
 

@@ -45,7 +45,8 @@ class _Null(SpanExporter):
 APP_UNSAMPLED = {**HEADERS, "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"}
 
 
-def _start(telemetry: Telemetry, *, stream: bool = False, headers: dict[str, str] = HEADERS) -> RequestTrace:
+def start_trace(telemetry: Telemetry, *, stream: bool = False, headers: dict[str, str] = HEADERS) -> RequestTrace:
+    """A chat request's trace started, as the pipeline starts it."""
     return telemetry.start_request(
         method="POST",
         path="/v1/chat/completions",
@@ -57,7 +58,8 @@ def _start(telemetry: Telemetry, *, stream: bool = False, headers: dict[str, str
     )
 
 
-def _attempt(trace: RequestTrace) -> AttemptTrace:
+def start_attempt(trace: RequestTrace) -> AttemptTrace:
+    """One upstream attempt's trace started under ``trace``."""
     return trace.attempt(
         target="openai/gpt-4o",
         provider="openai",
@@ -71,11 +73,12 @@ def _attempt(trace: RequestTrace) -> AttemptTrace:
     )
 
 
-def _full(telemetry: Telemetry, headers: dict[str, str] = HEADERS) -> None:
-    trace = _start(telemetry, headers=headers)
+def one_request(telemetry: Telemetry, headers: dict[str, str] = HEADERS) -> None:
+    """A whole request's telemetry, as the pipeline drives it: started, routed, one attempt, finished."""
+    trace = start_trace(telemetry, headers=headers)
     with trace:
         trace.route_decided(route="default", targets=["openai/gpt-4o", "anthropic/claude"])
-        call = _attempt(trace)
+        call = start_attempt(trace)
         call.inject({})
         call.finish(
             status=200,
@@ -129,7 +132,7 @@ def _nothing() -> None:
     pass
 
 
-def _null_traced(sampler_name: str, ratio: float = 1.0) -> Telemetry:
+def null_traced(sampler_name: str, ratio: float = 1.0) -> Telemetry:
     """Spans into the SDK's batch processor (as configured by default) whose exporter does nothing."""
     config = TelemetryConfig()
 
@@ -143,10 +146,10 @@ def main() -> None:
     console = io.StringIO()
     setups: dict[str, tuple[Telemetry, dict[str, str]]] = {
         "no exporter (default): metrics only": (Telemetry.from_env({}, service_version="bench"), HEADERS),
-        "traced, sampler says no": (_null_traced("always_off"), HEADERS),
-        "traced, app trace not sampled (flag 00)": (_null_traced("parentbased_always_on"), APP_UNSAMPLED),
-        "traced at 10%, exporter does nothing": (_null_traced("parentbased_traceidratio", 0.1), HEADERS),
-        "traced (default sampler), exporter does nothing": (_null_traced("parentbased_always_on"), HEADERS),
+        "traced, sampler says no": (null_traced("always_off"), HEADERS),
+        "traced, app trace not sampled (flag 00)": (null_traced("parentbased_always_on"), APP_UNSAMPLED),
+        "traced at 10%, exporter does nothing": (null_traced("parentbased_traceidratio", 0.1), HEADERS),
+        "traced (default sampler), exporter does nothing": (null_traced("parentbased_always_on"), HEADERS),
         "traced (default sampler), console export": (
             Telemetry.from_env({"OTEL_TRACES_EXPORTER": "console"}, service_version="bench", console=console),
             HEADERS,
@@ -160,13 +163,13 @@ def main() -> None:
     for name, (telemetry, headers) in setups.items():
 
         def request(telemetry: Telemetry = telemetry, headers: dict[str, str] = headers) -> None:
-            _full(telemetry, headers)
+            one_request(telemetry, headers)
 
         print(f"{name:48} {_best_us_in_loop(request):17.2f} us")
         console.seek(0)
         console.truncate()
     telemetry = setups["no exporter (default): metrics only"][0]
-    call = _attempt(_start(telemetry, stream=True))
+    call = start_attempt(start_trace(telemetry, stream=True))
     call.first_chunk()
     print(f"{'one stream chunk (chunk())':48} {_best_us(call.chunk, 200_000):17.2f} us")
     print(f"{'GET /metrics render (after the above)':48} {_best_us(telemetry.metrics_text, 200):17.2f} us")
@@ -174,7 +177,7 @@ def main() -> None:
     config = TelemetryConfig()
     traced = Telemetry(config, service_version="b", tracing=lambda resource, _: Tracing.for_tests(spans, resource))
     for _ in range(256):
-        _full(traced)
+        one_request(traced)
     finished = spans.get_finished_spans()  # 512 spans: one full export batch
     encode = _best_us(lambda: encode_spans(finished).SerializeToString(), 20) / len(finished)
     print(f"{'OTLP encoding per span (the SDK encoder)':48} {encode:17.2f} us")

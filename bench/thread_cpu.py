@@ -2,14 +2,14 @@
 
 Starts nginx (the fixed upstream, and the OTLP collector of traced variants) and one sidecar per variant,
 then for each round loads every sidecar in turn (in an order that changes every round:
-``proxy_bench.in_turn``) with wrk (32 connections, the same chat request as proxy_bench.py) and reads
+``measuring.in_turn``) with wrk (32 connections, the same chat request as proxy_bench.py) and reads
 each thread's CPU time from /proc/PID/task/TID/stat before and after. Prints, per round and sidecar:
 req/s and microseconds of user and system CPU per request for every thread that used any (the event
 loop's thread first, then e.g. the span export worker).
 
     python bench/thread_cpu.py [--seconds 8] [--rounds 3] [--variants sidecar,sidecar-tracing] [--baseline REF]
 
-``--baseline REF`` adds the sidecar at git revision REF (``proxy_bench.checkout``), as one more variant;
+``--baseline REF`` adds the sidecar at git revision REF (``sidecar_under_test.checkout``), as one more variant;
 the variant ``minimal`` is the featureless aiohttp proxy of proxy_bench.py (the floor).
 
 Needs `apt-get install nginx-light wrk`. The numbers move with the shared machine's load; compare
@@ -27,18 +27,9 @@ import time
 from pathlib import Path
 
 from listening import read_port
-from proxy_bench import (
-    chat_script,
-    checkout,
-    in_turn,
-    nginx_on_free_port,
-    sidecar_on_port_zero,
-    sidecar_policy,
-    start_minimal,
-    tools_present,
-    variant_env,
-    wrk,
-)
+from measuring import chat_script, in_turn, tools_present, wrk
+from nginx_upstream import nginx_on_free_port
+from sidecar_under_test import checkout, sidecar_on_port_zero, sidecar_policy, start_minimal, variant_env
 
 TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 

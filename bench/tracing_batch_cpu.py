@@ -1,6 +1,6 @@
 """The export thread's CPU per span by batch size: ``python bench/tracing_batch_cpu.py``.
 
-Makes 512 spans as the pipeline does (``telemetry_cost._full``, 256 requests of two spans), then exports
+Makes 512 spans as the pipeline does (``telemetry_cost.one_request``, 256 requests of two spans), then exports
 them with the SDK's OTLP/HTTP span exporter to a local sink (a stdlib HTTP server in another process,
 keep-alive, answering 200) in batches of each ``--sizes`` entry, ``--repeat`` times over per round, and
 prints the exporting thread's CPU time per span (``time.thread_time``: the OTLP encoding and the HTTP
@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 
 from listening import start_with_ports_file
-from proxy_bench import wait_http
-from telemetry_cost import _full
+from measuring import wait_http
+from telemetry_cost import one_request
 
 _SINK = """
 import http.server, sys
@@ -68,7 +68,7 @@ def main() -> int:
             TelemetryConfig(), service_version="bench", tracing=lambda resource, _: Tracing.for_tests(spans, resource)
         )
         for _ in range(256):
-            _full(telemetry)
+            one_request(telemetry)
         batch = list(spans.get_finished_spans())
         endpoint = f"http://127.0.0.1:{port}/v1/traces"
         exporters = {

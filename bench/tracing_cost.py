@@ -48,8 +48,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from listening import port_zero, start_with_ports_file
-from proxy_bench import chat_script, in_turn, nginx_on_free_port, peak_rss_mb, sidecar_policy, tools_present, wrk
-from proxy_bench import wait_http as wait_ready
+from measuring import chat_script, in_turn, peak_rss_mb, tools_present, wrk
+from measuring import wait_http as wait_ready
+from nginx_upstream import nginx_on_free_port
+from sidecar_under_test import sidecar_policy
 from thread_cpu import TICKS_PER_S, thread_cpu
 
 _TRACES = {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": "SINK", "OTEL_METRICS_EXPORTER": "prometheus"}

@@ -9,7 +9,7 @@ difference of the counts is one repetition's cost, start-up cancelled out.
     python bench/tracing_instructions.py [--few 1000] [--many 3000] [--cases off,unsampled,...]
 
 Cases (``request-*``: one request with one upstream attempt driven through the facade as the pipeline
-drives it, ``bench/telemetry_cost.py``'s ``_full``, each in an event-loop step of its own on uvloop so
+drives it, ``bench/telemetry_cost.py``'s ``one_request``, each in an event-loop step of its own on uvloop so
 that what ``finish`` leaves to ``core.later`` is counted; spans go to the SDK's batch processor with an
 exporter that does nothing, so the export thread's OTLP encoding is not in these):
 
@@ -63,25 +63,25 @@ _VALGRIND = ("valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-ou
 
 def _request_case(case: str) -> Callable[[int], None]:
     import uvloop
-    from telemetry_cost import APP_UNSAMPLED, HEADERS, _attempt, _full, _null_traced, _start
+    from telemetry_cost import APP_UNSAMPLED, HEADERS, null_traced, one_request, start_attempt, start_trace
 
     from sidecar.telemetry import Telemetry
 
     def until_answer(telemetry: Telemetry, headers: dict[str, str]) -> None:
-        trace = _start(telemetry, headers=headers)
+        trace = start_trace(telemetry, headers=headers)
         with trace:
             trace.route_decided(route="default", targets=["openai/gpt-4o", "anthropic/claude"])
-            _attempt(trace).inject({})
+            start_attempt(trace).inject({})
 
     headers = APP_UNSAMPLED if case == "request-app-unsampled" else HEADERS
-    body = until_answer if case.endswith("-until-answer") else _full
+    body = until_answer if case.endswith("-until-answer") else one_request
     case = case.removesuffix("-until-answer")
     telemetry = {
         "request-off": lambda: Telemetry.from_env({}, service_version="bench"),
-        "request-unsampled": lambda: _null_traced("parentbased_traceidratio", 0.0),
-        "request-app-unsampled": lambda: _null_traced("parentbased_always_on"),
-        "request-10%": lambda: _null_traced("parentbased_traceidratio", 0.1),
-        "request-all": lambda: _null_traced("parentbased_always_on"),
+        "request-unsampled": lambda: null_traced("parentbased_traceidratio", 0.0),
+        "request-app-unsampled": lambda: null_traced("parentbased_always_on"),
+        "request-10%": lambda: null_traced("parentbased_traceidratio", 0.1),
+        "request-all": lambda: null_traced("parentbased_always_on"),
     }[case]()
 
     async def steps(n: int) -> None:
@@ -101,7 +101,7 @@ def _sdk_case(case: str) -> Callable[[int], None]:
     from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
     from opentelemetry.trace import SpanKind, set_span_in_context
-    from telemetry_cost import _full, _null_traced
+    from telemetry_cost import null_traced, one_request
 
     from sidecar.telemetry import Telemetry
     from sidecar.telemetry.config import TelemetryConfig
@@ -113,7 +113,7 @@ def _sdk_case(case: str) -> Callable[[int], None]:
             TelemetryConfig(), service_version="b", tracing=lambda resource, _: Tracing.for_tests(spans, resource)
         )
         for _ in range(_SPANS_PER_ENCODE // 2):
-            _full(traced)
+            one_request(traced)
         batch = spans.get_finished_spans()
 
         def encode(n: int) -> None:
@@ -121,7 +121,7 @@ def _sdk_case(case: str) -> Callable[[int], None]:
                 encode_spans(batch).SerializeToString()
 
         return encode
-    traced = _null_traced("parentbased_traceidratio", 0.0)
+    traced = null_traced("parentbased_traceidratio", 0.0)
     tracer, tracing = traced._core.tracer, traced._tracing
     assert tracer is not None and tracing is not None
     attributes = {"http.request.method": "POST", "http.route": "/v1/chat/completions", "sidecar.dialect": "openai"}

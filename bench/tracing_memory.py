@@ -7,7 +7,7 @@ OTLP messages); one request traced and exported to a local sink (a stdlib HTTP s
 that answers 200); ``--requests`` more, each traced (two spans), as fast as they go, with the batch
 processor's queue and batch sizes (``--queue``, ``--batch``: ``OTEL_BSP_MAX_QUEUE_SIZE``,
 ``OTEL_BSP_MAX_EXPORT_BATCH_SIZE``; the defaults by default) and ``--delay-ms`` between exports. Each
-request is driven through the facade as ``bench/telemetry_cost.py``'s ``_full`` does. The counts say
+request is driven through the facade as ``bench/telemetry_cost.py``'s ``one_request`` does. The counts say
 where tracing's share of a sidecar's memory is; ``proxy_bench.py`` measures a whole sidecar under load.
 
     python bench/tracing_memory.py [--requests 4000] [--delay-ms 5000] [--queue 2048] [--batch 512]
@@ -33,7 +33,9 @@ def _status(stage: str) -> None:
     print(f"| {stage} | {fields['VmRSS']:.1f} | {fields['VmHWM']:.1f} | {len(sys.modules)} |", flush=True)
 
 
-class _Sink(http.server.BaseHTTPRequestHandler):
+class OtlpSink(http.server.BaseHTTPRequestHandler):
+    """An OTLP/HTTP collector that takes every export and discards it (200, empty body)."""
+
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers["content-length"]))
         self.send_response(200)
@@ -58,9 +60,9 @@ def main() -> int:
     import sidecar.server.app  # noqa: F401 - what every sidecar imports
 
     _status("the server imported")
-    sink = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
+    sink = http.server.ThreadingHTTPServer(("127.0.0.1", 0), OtlpSink)
     threading.Thread(target=sink.serve_forever, daemon=True).start()
-    from telemetry_cost import _full
+    from telemetry_cost import one_request
 
     from sidecar.telemetry import Telemetry
 
@@ -73,11 +75,11 @@ def main() -> int:
     }
     telemetry = Telemetry.from_env(env, service_version="bench")
     _status("tracing with the OTLP/HTTP exporter built")
-    _full(telemetry)
+    one_request(telemetry)
     telemetry._tracing.provider.force_flush()  # type: ignore[union-attr]
     _status("one request traced and exported")
     for _ in range(args.requests):
-        _full(telemetry)
+        one_request(telemetry)
     _status(f"{args.requests} more requests traced")
     telemetry._tracing.provider.force_flush()  # type: ignore[union-attr]
     time.sleep(0.5)

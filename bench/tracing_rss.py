@@ -19,15 +19,9 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from proxy_bench import (
-    chat_script,
-    nginx_on_free_port,
-    peak_rss_mb,
-    sidecar_on_port_zero,
-    sidecar_policy,
-    variant_env,
-    wrk,
-)
+from measuring import chat_script, peak_rss_mb, wrk
+from nginx_upstream import nginx_on_free_port
+from sidecar_under_test import sidecar_on_port_zero, sidecar_policy, variant_env
 
 
 def _setting(text: str) -> tuple[str, dict[str, str]]:

@@ -28,7 +28,8 @@ import time
 from pathlib import Path
 
 from instructions import instruction_total
-from proxy_bench import checkout, tools_present
+from measuring import tools_present
+from sidecar_under_test import checkout
 
 BENCH = Path(__file__).resolve().parent
 VALGRIND = ("valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null")

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import aiohttp
 import uvloop
-from proxy_bench import REQUEST, nginx_on_free_port, tools_present
+from measuring import REQUEST, tools_present
+from nginx_upstream import nginx_on_free_port
 
 from sidecar.policy.compiled import Provider
 from sidecar.policy.spec import ProviderKind, TimeoutsSpec

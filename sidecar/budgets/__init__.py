@@ -24,7 +24,7 @@ Modules (one concept each):
 - ``admission``     ``Admission``: one request's decision and reservation until settled or released
 - ``verdicts``      the decision when a limit passed, refused, or headers were asked for
 - ``decision``      ``Decision``: the verdict, its 429 message, headers, span event, access field
-- ``visibility``    ``Tracker``: counter keys per window and last-seen uses for /status and metrics
+- ``visibility``    ``Tracker``: counter keys per window and last-seen uses for /status and metrics (``Gauge``)
 - ``keeper``        ``LedgerKeeper``: the ledger of the policy served, across reloads (``SidecarState.budgets``)
 - ``explain``       what ``llm-sidecar explain`` says about budgets: the limits a request counts in, offline
 """

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -176,31 +176,20 @@ def compile_budgets(
             raise PolicyError([_prefixed(path, line) for line in format_validation_error(exc)]) from None
     problems: list[str] = []
     warnings: list[str] = []
-    provider_names = frozenset(providers)
-    route_names = frozenset(routes)
+    known = {
+        ScopeKind.MODEL: models.keys(),
+        ScopeKind.PROVIDER: frozenset(providers),
+        ScopeKind.ROUTE: frozenset(routes),
+    }
     first_seen: dict[str, int] = {}
     for i, limit in enumerate(spec.limits):
         here = f"{path}.limits[{i}]"
         if limit.name in first_seen:
             problems.append(f"{here}.name: duplicate name {limit.name!r} (also limits[{first_seen[limit.name]}])")
         first_seen.setdefault(limit.name, i)
-        for key, targets in (("downgrade_to", limit.downgrade_to), ("soft.downgrade_to", _soft_targets(limit))):
-            for j, name in enumerate(targets or ()):
-                if name not in models:
-                    problems.append(f"{here}.{key}[{j}]: unknown model {name!r}")
-        known = {ScopeKind.MODEL: models.keys(), ScopeKind.PROVIDER: provider_names, ScopeKind.ROUTE: route_names}
-        names = known.get(limit.scope.by)
-        if names is not None and limit.scope.values is not None and (names or limit.scope.by is not ScopeKind.ROUTE):
-            kind = limit.scope.by.value
-            for j, value in enumerate(limit.scope.values):
-                if value not in names:
-                    problems.append(f"{here}.scope.values[{j}]: unknown {kind} {value!r}")
+        problems += _unknown_names(limit, here, models, known)
         if limit.measure is Measure.USD:
-            unpriced = _unpriced(limit, models)
-            if unpriced and limit.scope.by in TARGET_SCOPES and limit.scope.values is not None:
-                problems.append(f"{here}.measure: usd, but models {', '.join(unpriced)} have no price")
-            elif unpriced:
-                warnings.append(f"{here}: models {', '.join(unpriced)} have no price and count $0 here")
+            _check_prices(limit, here, models, problems, warnings)
     if problems:
         raise PolicyError(problems)
     limits = tuple(_compile_limit(i, limit) for i, limit in enumerate(spec.limits))
@@ -222,6 +211,37 @@ def compile_budgets(
         needs_key=any(limit.scope is ScopeKind.KEY for limit in limits),
         spec=spec,
     )
+
+
+def _unknown_names(
+    limit: LimitSpec, here: str, models: Mapping[str, ModelSpec], known: Mapping[ScopeKind, Collection[str]]
+) -> list[str]:
+    """The models a limit downgrades to and the scope values it names that the policy does not know (a
+    route scope's values are checked only when the policy's routes were given)."""
+    problems = []
+    for key, targets in (("downgrade_to", limit.downgrade_to), ("soft.downgrade_to", _soft_targets(limit))):
+        for j, name in enumerate(targets or ()):
+            if name not in models:
+                problems.append(f"{here}.{key}[{j}]: unknown model {name!r}")
+    names = known.get(limit.scope.by)
+    if names is not None and limit.scope.values is not None and (names or limit.scope.by is not ScopeKind.ROUTE):
+        kind = limit.scope.by.value
+        for j, value in enumerate(limit.scope.values):
+            if value not in names:
+                problems.append(f"{here}.scope.values[{j}]: unknown {kind} {value!r}")
+    return problems
+
+
+def _check_prices(
+    limit: LimitSpec, here: str, models: Mapping[str, ModelSpec], problems: list[str], warnings: list[str]
+) -> None:
+    """A USD limit over models without a price: a problem when the limit names its targets, else a warning
+    (they count $0)."""
+    unpriced = _unpriced(limit, models)
+    if unpriced and limit.scope.by in TARGET_SCOPES and limit.scope.values is not None:
+        problems.append(f"{here}.measure: usd, but models {', '.join(unpriced)} have no price")
+    elif unpriced:
+        warnings.append(f"{here}: models {', '.join(unpriced)} have no price and count $0 here")
 
 
 def _prefixed(path: str, line: str) -> str:

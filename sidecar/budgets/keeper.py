@@ -76,9 +76,9 @@ class LedgerKeeper:
         remaining: dict[tuple[str, ...], float] = {}
         if ledger is not None:
             for series in ledger.gauges():
-                labels = (str(series["limit"]), str(series["scope"]), str(series["measure"]), str(series["window"]))
-                used[labels] = float(series["used"])  # type: ignore[arg-type]
-                remaining[labels] = float(series["remaining"])  # type: ignore[arg-type]
+                labels = (series["limit"], series["scope"], series["measure"], series["window"])
+                used[labels] = series["used"]
+                remaining[labels] = series["remaining"]
         instruments.budget_used.replace(used)
         instruments.budget_remaining.replace(remaining)
         stats = ledger.stats if ledger is not None else None

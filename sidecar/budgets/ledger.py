@@ -59,7 +59,7 @@ from .plans import Plan, Planner
 from .pricing import estimate_units
 from .store import KEY_GRACE_S, ReserveResult, Store
 from .verdicts import denial, downgrade_targets, judged, unavailable
-from .visibility import Tracker
+from .visibility import Gauge, Tracker
 
 log = logging.getLogger(__name__)
 
@@ -319,7 +319,7 @@ class Ledger:
         uses, source = await self._stores.read([row.ref for row in rows], now)
         return [row.as_dict(used, now, source) for row, used in zip(rows, uses, strict=True)]
 
-    def gauges(self) -> list[dict[str, object]]:
+    def gauges(self) -> list[Gauge]:
         """Per limit and label (named values, "other"): use as last seen by this pod; no I/O."""
         now = self._clock()
         if self._local_only:  # the fast path leaves the last-seen uses alone: read the counters

@@ -6,7 +6,7 @@ window, so admission builds a counter's key once per window, not once per reques
 
 - ``rows(now)``: one row per limit and known value (the named ones always, plus ``other`` when the
   others share a counter, or ``*`` for a global limit), for ``Ledger.status`` to read from the store.
-- ``gauges(now)``: bounded-cardinality series for Prometheus: per limit, each named value (or ``*``)
+- ``gauges(now)``: bounded-cardinality series (``Gauge``) for Prometheus: per limit, each named value (or ``*``)
   and one ``other`` series. For a limit whose values each have their own counter (no ``values`` in the
   policy) ``other`` reports the most used of them: the one closest to its limit. Uses are those this
   pod last saw (an admission's answer from the store), so no I/O happens at scrape time.
@@ -18,12 +18,26 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypedDict
 
 from .compiled import GLOBAL, OTHER, Budgets, Limit, key_part
 from .pricing import from_units
 from .spec import ScopeKind
 from .store import KEY_GRACE_S, NO_CAP, CounterRef
 from .windows import WindowClock
+
+
+class Gauge(TypedDict):
+    """One series of ``gauges``: a limit and a scope label, the use this pod last saw and what remains."""
+
+    limit: str
+    scope: str
+    measure: str
+    window: str
+    amount: float
+    used: float
+    remaining: float
+    resets_at: int | None
 
 
 @dataclass(slots=True)
@@ -103,10 +117,10 @@ class Tracker:
                 rows.append(Row(limit, value, self.counter(limit, value, start, end).ref, end))
         return rows
 
-    def gauges(self, now: float, live: Callable[[CounterRef], int] | None = None) -> list[dict[str, object]]:
+    def gauges(self, now: float, live: Callable[[CounterRef], int] | None = None) -> list[Gauge]:
         """The series (see the module docstring); ``live``: read each counter's use with it instead of
         the use last seen (the local store: reading is a dictionary lookup)."""
-        series: list[dict[str, object]] = []
+        series: list[Gauge] = []
         for limit in self._limits:
             best: dict[str, tuple[int, Seen]] = {}
             for value, entry in self._seen[limit.index].items():

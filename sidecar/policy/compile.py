@@ -6,6 +6,10 @@ chain, a cheapest selection or a split through ``routing.compile``, an ensemble)
 cache and caps, compiles the ``budgets`` block against the names, and checks what pydantic cannot see
 alone (references, duplicates, chains). Every problem is collected with its path
 (``routes[2].target: unknown model 'gpt-5x'``) and raised together as one ``PolicyError``.
+
+``compile_policy`` reads as those steps: providers, models, the routes (``_RouteBuilder``: a route's plan,
+gates, shadow and settings; the router compiled once for all of them), the model routes, the budgets,
+then what the policy exposes.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from .spec import BackoffSpec, LastResortSpec, PolicySpec, ResilienceSpec, Route
 if TYPE_CHECKING:
     from ..budgets import Budgets
     from ..gates.validators import SchemaValidators
+    from ..shadow.plan import Shadow
 
 
 BUILTIN_RESILIENCE = ResilienceSpec(
@@ -54,10 +59,41 @@ def merge(base: _Spec, override: _Spec | None) -> _Spec:
 
 
 def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: float) -> Policy:
-    from ..routing import compile as routing_compile  # here: routing.matrix imports policy.base
-
     errors: list[str] = []
-    providers = {
+    providers = _providers(spec)
+    models = _models(spec, providers, errors)
+    builder = _RouteBuilder(spec, models, Path(source).parent, errors)
+    routes = builder.routes()
+    default = builder.default_route()
+    model_routes = {name: builder.model_route(name, target) for name, target in models.items()}
+    budgets = _compile_budgets(spec, [*routes, *((default,) if default else ()), *model_routes.values()], errors)
+    if errors:
+        raise PolicyError(errors)
+    exposed, matched_headers = _exposed(models, routes)
+    router = builder.router
+    return Policy(
+        version=version,
+        source=source,
+        loaded_at=loaded_at,
+        providers=MappingProxyType(providers),
+        models=MappingProxyType(models),
+        routes=tuple(routes),
+        model_routes=MappingProxyType(model_routes),
+        default=default,
+        defaults=spec.defaults,
+        exposed_models=exposed,
+        logged_headers=matched_headers,
+        warnings=budgets.warnings if budgets is not None else (),
+        budgets=budgets,
+        router=router,
+        routing=spec.routing,
+        cache=_cache_store(spec, (*routes, *model_routes.values(), *([default] if default else []))),
+        files=router.files if router is not None else (),
+    )
+
+
+def _providers(spec: PolicySpec) -> dict[str, Provider]:
+    return {
         name: Provider(
             name=name,
             kind=p.kind,
@@ -72,6 +108,9 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
         )
         for name, p in spec.providers.items()
     }
+
+
+def _models(spec: PolicySpec, providers: dict[str, Provider], errors: list[str]) -> dict[str, Target]:
     models: dict[str, Target] = {}
     for name, m in spec.models.items():
         provider = providers.get(m.provider)
@@ -81,113 +120,12 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
         models[name] = Target(
             name, provider, m.model, m.context_window, m.max_output_tokens, m.capabilities, m.price, m.quality
         )
+    return models
 
-    base = merge(BUILTIN_RESILIENCE, spec.defaults.resilience)
-    assert isinstance(base, ResilienceSpec)
-    router = routing_compile.compile_router(spec.routing, Path(source).parent, errors)
-    tiers = routing_compile.tiers_of(router, spec.routing)
-    scored = routing_compile.candidates(spec.models, models, tiers, router, errors)
 
-    validators: SchemaValidators | None = None  # request schemas, compiled once per policy, cached by content
-
-    def resolve(value: str | list[str] | None, where: str) -> tuple[Target, ...]:
-        chain: list[Target] = []
-        names = [value] if isinstance(value, str) else list(value or [])
-        for i, model_name in enumerate(names):
-            at = where if isinstance(value, str) else f"{where}[{i}]"
-            target = models.get(model_name)
-            if target is None:
-                if model_name not in spec.models:
-                    errors.append(f"{at}: unknown model {model_name!r}")
-            elif target in chain:
-                errors.append(f"{at}: model {model_name!r} appears twice in the chain")
-            else:
-                chain.append(target)
-        return tuple(chain)
-
-    def build(route: RouteSpec, path: str, name: str) -> Route:
-        routing_compile.check_match(route.match, path, router, spec.routing is not None, errors)
-        plan: Plan | None = None
-        if isinstance(route.target, routing_compile.SelectSpec):
-            where = f"{path}.target"
-            plan = routing_compile.select_plan(route.target, where, models, scored, router, tiers, errors)
-            plan = plan or ChainPlan(())
-        elif route.split is not None:
-            plan = routing_compile.split_plan(route.split, f"{path}.split", name, models, errors) or ChainPlan(())
-        elif route.ensemble is not None:
-            from ..ensemble.compiled import compile_ensemble  # here: only a policy with ensembles loads them
-            from ..ensemble.plan import EnsemblePlan
-
-            block = route.ensemble
-            chains = tuple(
-                resolve(m.target, f"{path}.ensemble.members[{i}].target") for i, m in enumerate(block.members)
-            )
-            judge = resolve(block.judge.target, f"{path}.ensemble.judge.target") if block.judge else ()
-            plan = EnsemblePlan(compile_ensemble(block), chains, judge, spec=block)
-        else:
-            plan = ChainPlan(resolve(route.target, f"{path}.target"))
-        gates = None
-        if route.gates is not None:
-            from ..gates.checks import compile_gates  # here: only a policy with gates loads them
-            from ..gates.validators import SchemaValidators
-
-            nonlocal validators
-            if validators is None:
-                validators = SchemaValidators()
-            gates = RouteGates(compile_gates(route.gates, validators), route.gates)
-        shadow = None
-        if route.shadow is not None:
-            from ..ensemble.normalize import compile_normalizer  # here: only a policy with shadow loads it
-            from ..shadow.plan import Shadow, ShadowJudge
-
-            block_s = route.shadow
-            candidates = tuple(
-                t for i, n in enumerate(block_s.candidates) for t in resolve(n, f"{path}.shadow.candidates[{i}]")
-            )
-            shadow_judge = None
-            if block_s.judge is not None:
-                judge_chain = resolve(block_s.judge.target, f"{path}.shadow.judge.target")
-                shadow_judge = ShadowJudge(judge_chain, block_s.judge.prompt, block_s.judge.max_tokens)
-            normalizer = compile_normalizer(block_s.normalizer)
-            shadow = Shadow(candidates, block_s.sample, normalizer, shadow_judge, block_s.max_concurrent, block_s)
-        resilience = merge(base, route.resilience)
-        assert isinstance(resilience, ResilienceSpec)
-        unsupported = route.unsupported_params or spec.defaults.unsupported_params
-        cache = None
-        if route.deny is None:
-            cache_spec = merge(spec.defaults.cache, route.cache)
-            assert isinstance(cache_spec, RouteCacheSpec)
-            cache = route_cache(name, plan.targets, unsupported, cache_spec)
-        settings = RouteSettings(resilience, unsupported, cache)
-        conditions = build_conditions(route.match, router)
-        caps = TokenCaps.from_spec(route.caps) if route.caps is not None else None
-        return Route(name, path, conditions, plan, route.deny, settings, caps, gates=gates, shadow=shadow)
-
-    routes: list[Route] = []
-    seen: dict[str, str] = {}
-    for i, route_spec in enumerate(spec.routes):
-        path = f"routes[{i}]"
-        name = route_spec.name or f"route-{i}"
-        if name in seen:
-            errors.append(f"{path}.name: {name!r} already names {seen[name]}")
-        seen[name] = path
-        routes.append(build(route_spec, path, name))
-    default = None
-    if spec.default is not None:
-        if spec.default.match.model_fields_set:
-            errors.append("default.match: the default route matches everything; remove match")
-        default = build(spec.default, "default", spec.default.name or "default")
-    unsupported = spec.defaults.unsupported_params
-
-    def model_route(name: str, target: Target) -> Route:
-        cache = route_cache(f"model:{name}", (target,), unsupported, spec.defaults.cache)
-        settings = RouteSettings(base, unsupported, cache)
-        return Route(f"model:{name}", f"models.{name}", (), ChainPlan((target,)), None, settings)
-
-    model_routes = {name: model_route(name, target) for name, target in models.items()}
-    budgets = _compile_budgets(spec, [*routes, *((default,) if default else ()), *model_routes.values()], errors)
-    if errors:
-        raise PolicyError(errors)
+def _exposed(models: dict[str, Target], routes: list[Route]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The model names an app may ask for (the models and the exact names routes match), and the headers
+    routes match on (credential headers left out): both sorted."""
     exposed = set(models)
     matched_headers: set[str] = set()
     for route in routes:
@@ -196,25 +134,143 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
                 exposed.update(condition.pattern.exact)
             elif isinstance(condition, HeaderIs) and condition.name not in CREDENTIAL_HEADERS:
                 matched_headers.add(condition.name)
-    return Policy(
-        version=version,
-        source=source,
-        loaded_at=loaded_at,
-        providers=MappingProxyType(providers),
-        models=MappingProxyType(models),
-        routes=tuple(routes),
-        model_routes=MappingProxyType(model_routes),
-        default=default,
-        defaults=spec.defaults,
-        exposed_models=tuple(sorted(exposed)),
-        logged_headers=tuple(sorted(matched_headers)),
-        warnings=budgets.warnings if budgets is not None else (),
-        budgets=budgets,
-        router=router,
-        routing=spec.routing,
-        cache=_cache_store(spec, (*routes, *model_routes.values(), *([default] if default else []))),
-        files=router.files if router is not None else (),
-    )
+    return tuple(sorted(exposed)), tuple(sorted(matched_headers))
+
+
+class _RouteBuilder:
+    """Compiles the routes of one policy: names resolved against ``models``, the route's settings merged
+    over the defaults, its plan, gates, shadow, cache and caps; every problem goes to ``errors`` with its
+    path. The router (``routing.compile``) and its scored candidates are compiled once, here."""
+
+    def __init__(self, spec: PolicySpec, models: dict[str, Target], base_dir: Path, errors: list[str]) -> None:
+        from ..routing import compile as routing_compile  # here: routing.matrix imports policy.base
+
+        self.spec = spec
+        self.models = models
+        self.errors = errors
+        base = merge(BUILTIN_RESILIENCE, spec.defaults.resilience)
+        assert isinstance(base, ResilienceSpec)
+        self.base = base
+        self.router = routing_compile.compile_router(spec.routing, base_dir, errors)
+        self.tiers = routing_compile.tiers_of(self.router, spec.routing)
+        self.scored = routing_compile.candidates(spec.models, models, self.tiers, self.router, errors)
+        self._validators: SchemaValidators | None = None  # request schemas, compiled once per policy
+
+    def routes(self) -> list[Route]:
+        """``routes``, in order (a name used twice is an error)."""
+        routes: list[Route] = []
+        seen: dict[str, str] = {}
+        for i, route_spec in enumerate(self.spec.routes):
+            path = f"routes[{i}]"
+            name = route_spec.name or f"route-{i}"
+            if name in seen:
+                self.errors.append(f"{path}.name: {name!r} already names {seen[name]}")
+            seen[name] = path
+            routes.append(self.build(route_spec, path, name))
+        return routes
+
+    def default_route(self) -> Route | None:
+        default = self.spec.default
+        if default is None:
+            return None
+        if default.match.model_fields_set:
+            self.errors.append("default.match: the default route matches everything; remove match")
+        return self.build(default, "default", default.name or "default")
+
+    def model_route(self, name: str, target: Target) -> Route:
+        """The route of a request that names a model directly (``model:<name>``): that model alone."""
+        unsupported = self.spec.defaults.unsupported_params
+        cache = route_cache(f"model:{name}", (target,), unsupported, self.spec.defaults.cache)
+        settings = RouteSettings(self.base, unsupported, cache)
+        return Route(f"model:{name}", f"models.{name}", (), ChainPlan((target,)), None, settings)
+
+    def build(self, route: RouteSpec, path: str, name: str) -> Route:
+        from ..routing import compile as routing_compile
+
+        routing_compile.check_match(route.match, path, self.router, self.spec.routing is not None, self.errors)
+        plan = self._plan(route, path, name)
+        gates = self._gates(route)
+        shadow = self._shadow(route, path)
+        resilience = merge(self.base, route.resilience)
+        assert isinstance(resilience, ResilienceSpec)
+        unsupported = route.unsupported_params or self.spec.defaults.unsupported_params
+        cache = None
+        if route.deny is None:
+            cache_spec = merge(self.spec.defaults.cache, route.cache)
+            assert isinstance(cache_spec, RouteCacheSpec)
+            cache = route_cache(name, plan.targets, unsupported, cache_spec)
+        settings = RouteSettings(resilience, unsupported, cache)
+        conditions = build_conditions(route.match, self.router)
+        caps = TokenCaps.from_spec(route.caps) if route.caps is not None else None
+        return Route(name, path, conditions, plan, route.deny, settings, caps, gates=gates, shadow=shadow)
+
+    def resolve(self, value: str | list[str] | None, where: str) -> tuple[Target, ...]:
+        """Model names as a chain of targets (an unknown or repeated name is an error)."""
+        chain: list[Target] = []
+        names = [value] if isinstance(value, str) else list(value or [])
+        for i, model_name in enumerate(names):
+            at = where if isinstance(value, str) else f"{where}[{i}]"
+            target = self.models.get(model_name)
+            if target is None:
+                if model_name not in self.spec.models:
+                    self.errors.append(f"{at}: unknown model {model_name!r}")
+            elif target in chain:
+                self.errors.append(f"{at}: model {model_name!r} appears twice in the chain")
+            else:
+                chain.append(target)
+        return tuple(chain)
+
+    def _plan(self, route: RouteSpec, path: str, name: str) -> Plan:
+        """A chain, a cheapest selection, a split or an ensemble."""
+        from ..routing import compile as routing_compile
+
+        if isinstance(route.target, routing_compile.SelectSpec):
+            where = f"{path}.target"
+            select = routing_compile.select_plan(
+                route.target, where, self.models, self.scored, self.router, self.tiers, self.errors
+            )
+            return select or ChainPlan(())
+        if route.split is not None:
+            split = routing_compile.split_plan(route.split, f"{path}.split", name, self.models, self.errors)
+            return split or ChainPlan(())
+        if route.ensemble is not None:
+            from ..ensemble.compiled import compile_ensemble  # here: only a policy with ensembles loads them
+            from ..ensemble.plan import EnsemblePlan
+
+            block = route.ensemble
+            chains = tuple(
+                self.resolve(m.target, f"{path}.ensemble.members[{i}].target") for i, m in enumerate(block.members)
+            )
+            judge = self.resolve(block.judge.target, f"{path}.ensemble.judge.target") if block.judge else ()
+            return EnsemblePlan(compile_ensemble(block), chains, judge, spec=block)
+        return ChainPlan(self.resolve(route.target, f"{path}.target"))
+
+    def _gates(self, route: RouteSpec) -> RouteGates | None:
+        if route.gates is None:
+            return None
+        from ..gates.checks import compile_gates  # here: only a policy with gates loads them
+        from ..gates.validators import SchemaValidators
+
+        if self._validators is None:
+            self._validators = SchemaValidators()
+        return RouteGates(compile_gates(route.gates, self._validators), route.gates)
+
+    def _shadow(self, route: RouteSpec, path: str) -> Shadow | None:
+        if route.shadow is None:
+            return None
+        from ..ensemble.normalize import compile_normalizer  # here: only a policy with shadow loads it
+        from ..shadow.plan import Shadow, ShadowJudge
+
+        block_s = route.shadow
+        candidates = tuple(
+            t for i, n in enumerate(block_s.candidates) for t in self.resolve(n, f"{path}.shadow.candidates[{i}]")
+        )
+        shadow_judge = None
+        if block_s.judge is not None:
+            judge_chain = self.resolve(block_s.judge.target, f"{path}.shadow.judge.target")
+            shadow_judge = ShadowJudge(judge_chain, block_s.judge.prompt, block_s.judge.max_tokens)
+        normalizer = compile_normalizer(block_s.normalizer)
+        return Shadow(candidates, block_s.sample, normalizer, shadow_judge, block_s.max_concurrent, block_s)
 
 
 def _cache_store(spec: PolicySpec, routes: tuple[Route, ...]) -> CacheStoreSpec | None:

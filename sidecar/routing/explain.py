@@ -96,29 +96,10 @@ def routing_text(report: dict[str, Any]) -> list[str]:
     lines = [f"features: {shown}"]
     decision = report.get("decision")
     if decision is not None:
-        for key in ("task", "complexity"):
-            verdict = decision[key]
-            how = verdict["source"]
-            if verdict["rule"]:
-                how = f"rule {verdict['rule']}: {'; '.join(verdict.get('why', []))}"
-            elif how == "model":
-                how = f"learned model, confidence {verdict['confidence']}"
-            lines.append(f"{key}: {verdict['label']} (by {how})")
-        escalated = (
-            f" (raised from {decision['escalated_from']}: the model was unsure)" if decision["escalated_from"] else ""
-        )
-        lines.append(f"tier: {decision['tier']}{escalated}")
+        lines += _decision_lines(decision)
     selection = report.get("selection")
     if selection is not None:
-        tokens = f"~{selection['input_tokens']:,} input, {selection['output_tokens']:,} output tokens"
-        lines.append(f"candidates, cheapest first ({tokens}):")
-        for i, choice in enumerate(selection["chain"], 1):
-            cost = choice["expected_cost_usd"]
-            lines.append(f"  {i}. {choice['model']:<20} " + (f"${cost:.6f}" if cost is not None else "price unknown"))
-        for excluded in selection["excluded"]:
-            lines.append(f"  excluded: {excluded['model']:<20} {excluded['reason']}")
-        if not selection["chain"]:
-            lines.append("  no candidate can serve it: the caller gets 400 (413 when only windows are too small)")
+        lines += _selection_lines(selection)
     split = report.get("split")
     if split is not None:
         arms = ", ".join(f"{a['name']} ({a['weight']:g})" for a in split["arms"])
@@ -129,4 +110,36 @@ def routing_text(report: dict[str, Any]) -> list[str]:
             lines.append(f"caps: refused with 413: {caps['refused']}")
         elif caps["max_output_tokens"] is not None:
             lines.append(f"caps: max output tokens set to {caps['max_output_tokens']}")
+    return lines
+
+
+def _decision_lines(decision: dict[str, Any]) -> list[str]:
+    """The task and complexity verdicts (by which rule, or the model's confidence) and the tier."""
+    lines = []
+    for key in ("task", "complexity"):
+        verdict = decision[key]
+        how = verdict["source"]
+        if verdict["rule"]:
+            how = f"rule {verdict['rule']}: {'; '.join(verdict.get('why', []))}"
+        elif how == "model":
+            how = f"learned model, confidence {verdict['confidence']}"
+        lines.append(f"{key}: {verdict['label']} (by {how})")
+    escalated = (
+        f" (raised from {decision['escalated_from']}: the model was unsure)" if decision["escalated_from"] else ""
+    )
+    lines.append(f"tier: {decision['tier']}{escalated}")
+    return lines
+
+
+def _selection_lines(selection: dict[str, Any]) -> list[str]:
+    """The candidates of a cheapest selection, cheapest first, and the models it excluded."""
+    tokens = f"~{selection['input_tokens']:,} input, {selection['output_tokens']:,} output tokens"
+    lines = [f"candidates, cheapest first ({tokens}):"]
+    for i, choice in enumerate(selection["chain"], 1):
+        cost = choice["expected_cost_usd"]
+        lines.append(f"  {i}. {choice['model']:<20} " + (f"${cost:.6f}" if cost is not None else "price unknown"))
+    for excluded in selection["excluded"]:
+        lines.append(f"  excluded: {excluded['model']:<20} {excluded['reason']}")
+    if not selection["chain"]:
+        lines.append("  no candidate can serve it: the caller gets 400 (413 when only windows are too small)")
     return lines

@@ -22,7 +22,7 @@ rule's verdict for ``llm-sidecar explain``. The request path builds no strings.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -113,7 +113,7 @@ class Router:
     default_level: str
     trust_header: bool
     model: LearnedModel | None
-    model_decides: frozenset[str]
+    model_decides: frozenset[HeadName]
     min_confidence: float
     output_tokens: int
     context_headroom: float
@@ -156,9 +156,6 @@ class Router:
     def files(self) -> tuple[DependentFile, ...]:
         """The files compiling read (the learned router): the policy watches them and hashes them in."""
         return () if self.model is None else (DependentFile(self.model.source, self.model.digest),)
-
-    def tier_rank(self, tier: str) -> int:
-        return self.tiers.index(tier)
 
     def header_verdict(self, named: str) -> Verdict:
         return Verdict(named, "header")
@@ -280,46 +277,15 @@ def compile_routing(spec: RoutingSpec, *, base_dir: Path, path: str = "routing")
             return 0
         return rank[name]
 
-    levels: list[Level] = []
-    for i, level in enumerate(spec.complexity.levels):
-        where = f"{path}.complexity.levels[{i}]"
-        if any(lv.name == level.name for lv in levels):
-            errors.append(f"{where}.name: level {level.name!r} appears twice")
-        rules = tuple(compile_rule(r, f"{where}.rules[{j}]") for j, r in enumerate(level.rules))
-        levels.append(Level(level.name, i, tier_of(level.tier, f"{where}.tier"), rules))
+    levels = _levels(spec, path, tier_of, errors)
     level_names = {lv.name for lv in levels}
     if spec.complexity.default not in level_names:
         errors.append(f"{path}.complexity.default: unknown level {spec.complexity.default!r}")
-
-    classes: list[TaskClass] = []
-    for i, cls in enumerate(spec.classes):
-        where = f"{path}.classes[{i}]"
-        if any(c.name == cls.name for c in classes):
-            errors.append(f"{where}.name: class {cls.name!r} appears twice")
-        by_level = {}
-        for level_name, tier in (cls.tier_by_level or {}).items():
-            if level_name not in level_names:
-                errors.append(f"{where}.tier_by_level.{level_name}: unknown level {level_name!r}")
-            by_level[level_name] = tier_of(tier, f"{where}.tier_by_level.{level_name}")
-        min_tier = tier_of(cls.min_tier, f"{where}.min_tier") if cls.min_tier else 0
-        rules = tuple(compile_rule(r, f"{where}.rules[{j}]") for j, r in enumerate(cls.rules))
-        classes.append(TaskClass(cls.name, rules, min_tier, by_level, cls.output_tokens))
+    classes = _classes(spec, path, level_names, tier_of, errors)
     class_by_name = {c.name: c for c in classes}
     if spec.default_class not in class_by_name:
         class_by_name[spec.default_class] = TaskClass(spec.default_class, (), 0, {}, None)
-
-    model = None
-    decides: frozenset[str] = frozenset()
-    if spec.learned is not None:
-        where = f"{path}.learned.file"
-        decides = frozenset(spec.learned.decides)
-        try:
-            model = load_model(base_dir / spec.learned.file)
-        except RouterFileError as exc:
-            errors.extend(f"{where}: {spec.learned.file}: {e}" for e in exc.errors)
-        else:
-            where = f"{where}: {spec.learned.file}"
-            errors.extend(_check_labels(model, decides, set(class_by_name), level_names, where))
+    model, decides = _learned(spec, base_dir, path, set(class_by_name), level_names, errors)
     if errors:
         raise RoutingError(errors)
     return Router(
@@ -339,13 +305,62 @@ def compile_routing(spec: RoutingSpec, *, base_dir: Path, path: str = "routing")
     )
 
 
+def _levels(spec: RoutingSpec, path: str, tier_of: Callable[[str, str], int], errors: list[str]) -> list[Level]:
+    levels: list[Level] = []
+    for i, level in enumerate(spec.complexity.levels):
+        where = f"{path}.complexity.levels[{i}]"
+        if any(lv.name == level.name for lv in levels):
+            errors.append(f"{where}.name: level {level.name!r} appears twice")
+        rules = tuple(compile_rule(r, f"{where}.rules[{j}]") for j, r in enumerate(level.rules))
+        levels.append(Level(level.name, i, tier_of(level.tier, f"{where}.tier"), rules))
+    return levels
+
+
+def _classes(
+    spec: RoutingSpec, path: str, level_names: set[str], tier_of: Callable[[str, str], int], errors: list[str]
+) -> list[TaskClass]:
+    classes: list[TaskClass] = []
+    for i, cls in enumerate(spec.classes):
+        where = f"{path}.classes[{i}]"
+        if any(c.name == cls.name for c in classes):
+            errors.append(f"{where}.name: class {cls.name!r} appears twice")
+        by_level = {}
+        for level_name, tier in (cls.tier_by_level or {}).items():
+            if level_name not in level_names:
+                errors.append(f"{where}.tier_by_level.{level_name}: unknown level {level_name!r}")
+            by_level[level_name] = tier_of(tier, f"{where}.tier_by_level.{level_name}")
+        min_tier = tier_of(cls.min_tier, f"{where}.min_tier") if cls.min_tier else 0
+        rules = tuple(compile_rule(r, f"{where}.rules[{j}]") for j, r in enumerate(cls.rules))
+        classes.append(TaskClass(cls.name, rules, min_tier, by_level, cls.output_tokens))
+    return classes
+
+
+def _learned(
+    spec: RoutingSpec, base_dir: Path, path: str, classes: set[str], level_names: set[str], errors: list[str]
+) -> tuple[LearnedModel | None, frozenset[HeadName]]:
+    """The learned router's model (None without one, or when its file is broken) and the heads it decides;
+    its labels checked against the classes and levels."""
+    if spec.learned is None:
+        return None, frozenset()
+    where = f"{path}.learned.file"
+    decides = frozenset(spec.learned.decides)
+    try:
+        model = load_model(base_dir / spec.learned.file)
+    except RouterFileError as exc:
+        errors.extend(f"{where}: {spec.learned.file}: {e}" for e in exc.errors)
+        return None, decides
+    where = f"{where}: {spec.learned.file}"
+    errors.extend(_check_labels(model, decides, classes, level_names, where))
+    return model, decides
+
+
 def _check_labels(
-    model: LearnedModel, decides: frozenset[str], classes: set[str], levels: set[str], where: str
+    model: LearnedModel, decides: frozenset[HeadName], classes: set[str], levels: set[str], where: str
 ) -> list[str]:
     errors = []
     known = {"task": (classes, "a class of routing.classes"), "complexity": (levels, "a level of routing.complexity")}
     for name in sorted(decides):
-        head = model.head(name)  # type: ignore[arg-type]
+        head = model.head(name)
         if head is None:
             errors.append(f"{where}: the model has no {name} head, but learned.decides lists it")
             continue

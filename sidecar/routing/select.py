@@ -9,7 +9,7 @@ only when it
    ``thinkingLevel``) -> ``thinking``;
 2. fits: a known context window at least the estimated prompt times ``1 + headroom`` (the estimate's
    margin of error) plus the output tokens (the request's max, else the expected output);
-3. is good enough: its tier for the task (``Candidate.tier_for``) at least ``min_tier``;
+3. is good enough: its tier for the task (``Candidate.task_tiers``, else its ``tier``) at least ``min_tier``;
 
 and orders the survivors by expected cost, ``(prompt x input price + expected output x output
 price) / 1e6``, with candidates of unknown price last; ties keep the candidates' order. The result is
@@ -50,9 +50,6 @@ class Candidate:
     output_per_mtok: float | None = None
     tier: int = 0  # rank in routing.tiers
     task_tiers: Mapping[str, int] = field(default_factory=lambda: _NO_TIERS)  # task class -> rank
-
-    def tier_for(self, task: str) -> int:
-        return self.task_tiers.get(task, self.tier)
 
     def expected_cost(self, input_tokens: int, output_tokens: int) -> float | None:
         if self.input_per_mtok is None or self.output_per_mtok is None:

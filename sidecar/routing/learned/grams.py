@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import operator
+from typing import Literal
 
 from ..features import RequestFeatures, window
 from ..spec import TextField
@@ -32,7 +33,8 @@ SCHEME = "words+bigrams+edge-chars+facts/1"
 # The model reads less than the rules: the first and last characters of the rules' windows. A task is
 # stated in a few sentences, and the n-grams of 1.5 KB would cost twice the time for no better answer.
 WINDOW = {"user_head": 384, "user_tail": 128, "system_head": 192, "system_tail": 64}
-GROUPS = ("w", "b", "p", "s", "f")
+Group = Literal["w", "b", "p", "s", "f"]  # the five groups above
+GROUPS: tuple[Group, ...] = ("w", "b", "p", "s", "f")
 
 _PREFIX = operator.itemgetter(slice(None, 4))
 _SUFFIX = operator.itemgetter(slice(-3, None))

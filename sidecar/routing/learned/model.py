@@ -31,7 +31,7 @@ from ...policy.files import digest_of, read_file
 from ..errors import RoutingError
 from ..textview import TextView
 from . import packed
-from .grams import GROUPS, SCHEME, WINDOW, grams
+from .grams import GROUPS, SCHEME, WINDOW, Group, grams
 
 FORMAT = "llm-sidecar-router"
 VERSION = 1
@@ -64,7 +64,7 @@ class RouterFile(_FileModel):
     window: dict[str, int]
     heads: list[HeadSpec] = Field(min_length=1, max_length=2)
     bias: list[float]
-    weights: dict[Literal["w", "b", "p", "s", "f"], dict[str, list[float]]]
+    weights: dict[Group, dict[str, list[float]]]
     training: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -122,8 +122,7 @@ class LearnedModel:
         self._lanes = start
         self._bias = list(spec.bias)
         self._vocabularies = tuple(
-            {gram: packed.pack(row) for gram, row in spec.weights.get(group, {}).items()}  # type: ignore[call-overload]
-            for group in GROUPS
+            {gram: packed.pack(row) for gram, row in spec.weights.get(group, {}).items()} for group in GROUPS
         )
 
     def head(self, name: HeadName) -> Head | None:
