@@ -15,6 +15,7 @@ from ..conftest import RunningSidecar, SidecarFactory
 from .ensemble_policies import models_policy, watched_fake
 
 MESSAGES: Any = [{"role": "user", "content": "Which queue does this ticket go to?"}]
+SHADOWED = "  - name: served\n    match: {model: served}\n    target: m0\n    shadow: {candidates: [m1], sample: 1.0}\n"
 
 
 async def leave_after(running: RunningSidecar, body: dict[str, Any], seconds: float) -> None:
@@ -26,14 +27,20 @@ async def leave_after(running: RunningSidecar, body: dict[str, Any], seconds: fl
         await asyncio.gather(task, return_exceptions=True)
 
 
+def tasks() -> int:
+    """The tasks on the loop, but for the servers' tasks of kept-alive connections (a call's connection
+    that went back to the pool: the fake's end of it)."""
+    return sum(getattr(t.get_coro(), "__qualname__", "") != "RequestHandler.start" for t in asyncio.all_tasks())
+
+
 async def settled(baseline: int, timeout_s: float = 2.0) -> int:
-    """The number of tasks on the loop once it falls back to ``baseline`` (or after ``timeout_s``)."""
+    """The number of ``tasks`` once it falls back to ``baseline`` (or after ``timeout_s``)."""
     for _ in range(int(timeout_s / 0.02)):
-        count = len(asyncio.all_tasks())
+        count = tasks()
         if count <= baseline:
             return count
         await asyncio.sleep(0.02)
-    return len(asyncio.all_tasks())
+    return tasks()
 
 
 def last_access(running: RunningSidecar) -> dict[str, Any]:
@@ -53,7 +60,7 @@ async def test_leaving_before_a_hedge_starts_its_race_closes_the_first_call(
     first_url, first = await watched_fake(aiohttp_server, name="f0", latency_ms=5000)
     second_url, second = await watched_fake(aiohttp_server, name="f1")
     running = await sidecar(chain_policy([first_url, second_url], "{hedge: {after_s: 2}}"))
-    baseline = len(asyncio.all_tasks())
+    baseline = tasks()
     await leave_after(running, {"model": "chain", "messages": MESSAGES}, 0.3)
     assert await first.closed()
     assert await settled(baseline) <= baseline
@@ -67,9 +74,99 @@ async def test_leaving_during_a_hedged_race_closes_both_calls(aiohttp_server: An
     """Both racers stalled: the caller leaves once the race runs, both connections are closed."""
     watched = [await watched_fake(aiohttp_server, name=f"f{i}", latency_ms=5000) for i in range(2)]
     running = await sidecar(chain_policy([u for u, _ in watched], "{hedge: {after_s: 0.1}}"))
-    baseline = len(asyncio.all_tasks())
+    baseline = tasks()
     await leave_after(running, {"model": "chain", "messages": MESSAGES}, 0.5)
     for _, fake in watched:
         assert await fake.closed()
     assert await settled(baseline) <= baseline
     assert last_access(running)["status"] == 499
+
+
+async def test_leaving_during_a_rate_limit_wait_makes_no_retry(aiohttp_server: Any, sidecar: SidecarFactory) -> None:
+    """A 429 asking to retry in 2 s: the caller leaves during the wait, the target is not called again,
+    and the access line and metrics say the client closed."""
+    url, watched = await watched_fake(aiohttp_server, name="f0", fault="status=429;after=2", fault_rate=1)
+    running = await sidecar(models_policy([url], "  - {name: chain, match: {model: chain}, target: [m0]}\n"))
+    baseline = tasks()
+    await leave_after(running, {"model": "chain", "messages": MESSAGES}, 0.5)
+    assert await settled(baseline) <= baseline
+    await asyncio.sleep(2.5)  # past the wait: a retry left running would have been sent
+    assert len(watched.requests) == 1
+    access = last_access(running)
+    assert (access["status"], access["outcome"]) == (499, "client_closed")
+    async with aiohttp.ClientSession() as session, session.get(f"{running.url}/metrics") as answer:
+        metrics = await answer.text()
+    assert 'outcome="client_closed"' in metrics
+
+
+async def test_leaving_during_a_fallback_to_another_dialect_closes_its_call(
+    aiohttp_server: Any, sidecar: SidecarFactory
+) -> None:
+    """The first target fails (500), the next speaks Anthropic and stalls: the caller leaves, the
+    translated call's connection is closed."""
+    first_url, _ = await watched_fake(aiohttp_server, name="f0", fault="status=500", fault_rate=1)
+    second_url, second = await watched_fake(aiohttp_server, name="f1", latency_ms=5000)
+    running = await sidecar(chain_policy([first_url, second_url], "{}", speaks=("openai", "anthropic")))
+    baseline = tasks()
+    await leave_after(running, {"model": "chain", "messages": MESSAGES}, 0.5)
+    assert second.requests and second.requests[0].path == "/v1/messages"
+    assert await second.closed()
+    assert await settled(baseline) <= baseline
+    assert last_access(running)["status"] == 499
+
+
+async def test_leaving_a_stream_before_its_first_byte_closes_the_call(
+    aiohttp_server: Any, sidecar: SidecarFactory
+) -> None:
+    """A stream whose upstream sends no head for 5 s: the caller leaves, the call's connection is closed."""
+    url, watched = await watched_fake(aiohttp_server, name="f0", latency_ms=5000)
+    running = await sidecar(models_policy([url], "  - {name: chain, match: {model: chain}, target: [m0]}\n"))
+    baseline = tasks()
+    await leave_after(running, {"model": "chain", "messages": MESSAGES, "stream": True}, 0.3)
+    assert await watched.closed()
+    assert await settled(baseline) <= baseline
+    access = last_access(running)
+    assert (access["status"], access["outcome"]) == (499, "client_closed")
+
+
+async def test_a_shadow_call_outlives_a_caller_that_hung_up(aiohttp_server: Any, sidecar: SidecarFactory) -> None:
+    """The caller reads its answer and hangs up at once; the shadow candidate's call (0.5 s) is not
+    cancelled with it: it answers and is compared (shadows run in the background, docs/ensembles.md)."""
+    served_url, _ = await watched_fake(aiohttp_server, name="f0", reply="Billing")
+    shadow_url, shadow = await watched_fake(aiohttp_server, name="f1", reply="Billing", latency_ms=500)
+    route = (
+        "  - name: served\n    match: {model: served}\n    target: m0\n    shadow: {candidates: [m1], sample: 1.0}\n"
+    )
+    running = await sidecar(models_policy([served_url, shadow_url], route, speaks=("openai",)))
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{running.url}/v1/chat/completions", json={"model": "served", "messages": MESSAGES}) as r,
+    ):
+        assert r.status == 200 and r.headers["x-sidecar-shadow"] == "sampled"
+        await r.read()
+    # the session, and with it the caller's connection, is closed
+    for _ in range(100):
+        async with aiohttp.ClientSession() as session, session.get(f"{running.url}/status") as answer:
+            rows = (await answer.json())["shadow"]
+        if rows and rows[0]["compared"]:
+            break
+        await asyncio.sleep(0.02)
+    assert rows[0]["compared"] == 1 and rows[0]["failed"] == 0
+    assert len(shadow.requests) == 1
+
+
+async def test_a_caller_that_hangs_up_before_its_answer_starts_no_shadow(
+    aiohttp_server: Any, sidecar: SidecarFactory
+) -> None:
+    """The served call stalls and the caller leaves: there is no served answer to compare, so no shadow
+    call is made."""
+    served_url, served = await watched_fake(aiohttp_server, name="f0", latency_ms=5000)
+    shadow_url, shadow = await watched_fake(aiohttp_server, name="f1")
+    route = (
+        "  - name: served\n    match: {model: served}\n    target: m0\n    shadow: {candidates: [m1], sample: 1.0}\n"
+    )
+    running = await sidecar(models_policy([served_url, shadow_url], route, speaks=("openai",)))
+    await leave_after(running, {"model": "served", "messages": MESSAGES}, 0.3)
+    assert await served.closed()
+    await asyncio.sleep(0.3)
+    assert shadow.requests == []
