@@ -12,7 +12,8 @@ from typing import Any
 import aiohttp
 
 from ..conftest import RunningSidecar, SidecarFactory
-from .ensemble_policies import models_policy, watched_fake
+from ..redis_server import RedisServer
+from .ensemble_policies import ensemble_route, models_policy, watched_fake
 
 MESSAGES: Any = [{"role": "user", "content": "Which queue does this ticket go to?"}]
 SHADOWED = "  - name: served\n    match: {model: served}\n    target: m0\n    shadow: {candidates: [m1], sample: 1.0}\n"
@@ -170,3 +171,39 @@ async def test_a_caller_that_hangs_up_before_its_answer_starts_no_shadow(
     assert await served.closed()
     await asyncio.sleep(0.3)
     assert shadow.requests == []
+
+
+def counter_of(redis: RedisServer) -> tuple[int, int]:
+    """The token counter's (used, held) in the shared store."""
+    with redis.client() as client:
+        keys = [key for key in client.keys("llm-sidecar:{budgets}:c:tokens:*") if not key.endswith(b":r")]
+        assert len(keys) == 1, keys
+        used, held = client.hmget(keys[0], "u", "h")
+    return int(used or 0), int(held or 0)
+
+
+async def test_leaving_an_ensemble_releases_its_holds_in_a_shared_store(
+    aiohttp_server: Any, sidecar: SidecarFactory, redis_server: RedisServer
+) -> None:
+    """Budgets in a real Redis: while a stalled ensemble runs its members' reservations are held there;
+    once its caller leaves nothing stays held, and only the prompts the members received are charged."""
+    watched = [await watched_fake(aiohttp_server, name=f"f{i}", reply="bug", latency_ms=3000) for i in range(2)]
+    policy = models_policy([u for u, _ in watched], ensemble_route("m0, m1"), speaks=("openai",))
+    policy += (
+        f"budgets:\n  store: {{url: '{redis_server.url}'}}\n  limits:\n"
+        "    - {name: tokens, measure: tokens, amount: 100000000, window: day, scope: {by: global}}\n"
+    )
+    running = await sidecar(policy)
+    leaving = asyncio.ensure_future(leave_after(running, {"model": "vote", "messages": MESSAGES}, 0.6))
+    await asyncio.sleep(0.4)
+    assert counter_of(redis_server)[1] > 8192  # the members' reserved output (4096 tokens a call) is held
+    await leaving
+    for _, fake in watched:
+        assert await fake.closed()
+    for _ in range(100):
+        used, held = counter_of(redis_server)
+        if held == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert held == 0
+    assert 0 < used < 1000  # the prompts the members received, not the output never generated
