@@ -5,6 +5,10 @@ resort's answer, and every error, the sidecar's or the upstream's.
 Each header is one field of the exchange; a feature that adds one (the cache's ``x-sidecar-cache``,
 routing's task, an ensemble's summary, budget headers) adds a field to ``Exchange`` and a line here.
 
+Names (of the route, model, provider, a dropped parameter, a rejected answer's model) go through
+``header_text``: visible ASCII as it is, anything else percent-encoded, so every client reads the same
+name and nothing a caller sent can split the head.
+
 ``x-sidecar-attempts`` counts the upstream calls made when the answer's head is sent (a target skipped
 without a call is not one): for a stream, the call that is streaming included.
 """
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..header_text import header_item, header_text
 from ..routing.report import add_answer_headers as add_routing_headers
 
 if TYPE_CHECKING:
@@ -27,17 +32,17 @@ def sidecar_headers(exchange: Exchange) -> dict[str, str]:
     }
     route = exchange.route
     if route is not None:
-        headers["x-sidecar-route"] = route.name
+        headers["x-sidecar-route"] = header_text(route.name)
         headers["x-sidecar-attempts"] = str(exchange.calls)
     target = exchange.answered_by
     if target is not None:
-        headers["x-sidecar-model"] = target.name
-        headers["x-sidecar-upstream-model"] = target.upstream_model
-        headers["x-sidecar-provider"] = target.provider.name
+        headers["x-sidecar-model"] = header_text(target.name)
+        headers["x-sidecar-upstream-model"] = header_text(target.upstream_model)
+        headers["x-sidecar-provider"] = header_text(target.provider.name)
     if exchange.fallback_reason:
         headers["x-sidecar-fallback-reason"] = exchange.fallback_reason
     if exchange.dropped:
-        headers["x-sidecar-dropped-params"] = ",".join(exchange.dropped)
+        headers["x-sidecar-dropped-params"] = ",".join(map(header_item, exchange.dropped))
     if exchange.degraded:
         headers["x-sidecar-degraded"] = exchange.degraded
     if exchange.ensemble:
@@ -45,7 +50,7 @@ def sidecar_headers(exchange: Exchange) -> dict[str, str]:
     if exchange.gated:
         gates = "passed" if exchange.gate_passed else ("failed" if exchange.gate_failure else "unchecked")
         if exchange.gate_rejections:
-            gates += "; rejected=" + ",".join(exchange.gate_rejections)
+            gates += "; rejected=" + ",".join(map(_rejection, exchange.gate_rejections))
         headers["x-sidecar-gates"] = gates
     if exchange.shadow:
         headers["x-sidecar-shadow"] = exchange.shadow
@@ -59,3 +64,9 @@ def sidecar_headers(exchange: Exchange) -> dict[str, str]:
         if exchange.cache_age_s is not None:
             headers["age"] = str(int(exchange.cache_age_s))
     return headers
+
+
+def _rejection(rejection: str) -> str:
+    """A gate's rejection, ``model:gate``, with the model's name encoded (a gate's name is a plain word)."""
+    model, _, gate = rejection.rpartition(":")
+    return f"{header_item(model)}:{gate}"
