@@ -207,3 +207,36 @@ async def test_leaving_an_ensemble_releases_its_holds_in_a_shared_store(
         await asyncio.sleep(0.05)
     assert held == 0
     assert 0 < used < 1000  # the prompts the members received, not the output never generated
+
+
+async def budget_used(running: RunningSidecar) -> float:
+    async with aiohttp.ClientSession() as session, session.get(f"{running.url}/status") as answer:
+        return float((await answer.json())["budgets"][0]["used"])
+
+
+TOKENS = (
+    "budgets:\n  limits:\n    - {name: tokens, measure: tokens, amount: 100000000, window: day, scope: {by: global}}\n"
+)
+
+
+async def test_leaving_during_a_rate_limit_wait_charges_nothing(aiohttp_server: Any, sidecar: SidecarFactory) -> None:
+    """The only call made was refused (429: billed nothing) and the caller leaves while the sidecar
+    waits to retry: nothing is charged, as for a request that failed, and nothing stays held."""
+    url, _ = await watched_fake(aiohttp_server, name="f0", fault="status=429;after=2", fault_rate=1)
+    running = await sidecar(models_policy([url], "  - {name: chain, match: {model: chain}, target: [m0]}\n") + TOKENS)
+    await leave_after(running, {"model": "chain", "messages": MESSAGES}, 0.5)
+    await asyncio.sleep(0.1)
+    assert await budget_used(running) == 0
+
+
+async def test_leaving_during_a_call_charges_its_prompt(aiohttp_server: Any, sidecar: SidecarFactory) -> None:
+    """The caller leaves while the retry after a 429 is in flight (each call takes 1 s): the prompt that
+    call sent is charged (the provider bills it), the output never generated is not."""
+    url, watched = await watched_fake(
+        aiohttp_server, name="f0", fault="status=429;after=0.1;times=1", fault_rate=1, latency_ms=1000
+    )
+    running = await sidecar(models_policy([url], "  - {name: chain, match: {model: chain}, target: [m0]}\n") + TOKENS)
+    await leave_after(running, {"model": "chain", "messages": MESSAGES}, 1.6)
+    assert len(watched.requests) == 2 and await watched.closed()
+    await asyncio.sleep(0.1)
+    assert 0 < await budget_used(running) < 1000
