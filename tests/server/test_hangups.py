@@ -240,3 +240,28 @@ async def test_leaving_during_a_call_charges_its_prompt(aiohttp_server: Any, sid
     assert len(watched.requests) == 2 and await watched.closed()
     await asyncio.sleep(0.1)
     assert 0 < await budget_used(running) < 1000
+
+
+async def test_leaving_while_queued_for_a_bulkhead_slot_makes_no_call(
+    aiohttp_server: Any, sidecar: SidecarFactory
+) -> None:
+    """One slot, taken by a 2 s call: a second request waits for it and its caller leaves. Its access
+    line counts no call (none was made) and the budget charges only the first request's usage."""
+    url, watched = await watched_fake(aiohttp_server, name="f0", latency_ms=2000)
+    policy = models_policy([url], "  - {name: chain, match: {model: chain}, target: [m0]}\n") + TOKENS
+    running = await sidecar(
+        policy.replace("defaults:\n", "defaults:\n  bulkhead: {max_concurrent: 1, queue_timeout_s: 5}\n")
+    )
+    body = {"model": "chain", "messages": MESSAGES}
+    async with aiohttp.ClientSession() as session:
+        holding = asyncio.ensure_future(session.post(f"{running.url}/v1/chat/completions", json=body))
+        await asyncio.sleep(0.3)
+        await leave_after(running, body, 0.5)
+        await asyncio.sleep(0.1)
+        access = last_access(running)
+        assert (access["status"], access["attempts"]) == (499, 0)
+        async with await holding as answer:
+            usage = (await answer.json())["usage"]
+    assert len(watched.requests) == 1
+    await asyncio.sleep(0.1)
+    assert await budget_used(running) == usage["prompt_tokens"] + usage["completion_tokens"]
