@@ -1,8 +1,11 @@
-"""A caller that hangs up on the strategies ``test_feature_cancel`` does not cover: while a hedge waits
-to start its race and during the race, during a 429's ``Retry-After`` wait, during a fallback to a
-target of another dialect, during a stream's wait for its first byte, and around a shadow call. Each
-time the fake sees its connection closed, no task is left behind, and the access line says 499
-``client_closed``. Real sidecar on a real port, fakes that stall, a client that drops its connection."""
+"""A caller that hangs up on the strategies ``test_feature_cancel`` does not cover, or in ways it does
+not check: while a hedge waits to start its race and during the race, during a 429's ``Retry-After``
+wait, during a fallback to a target of another dialect, during a stream's wait for its first byte,
+while queued for a bulkhead slot, during an ensemble, and around a shadow call (which is not cancelled
+with the caller: it runs in the background once the caller has its answer). Each time the fake sees
+its connection closed, no task is left behind, the access line says 499 ``client_closed``, and budgets
+(in memory and in a real Redis) charge what the provider received and hold nothing. Real sidecar on a
+real port, fakes that stall, a client that drops its connection."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import asyncio
 from typing import Any
 
 import aiohttp
+import pytest
 
 from ..conftest import RunningSidecar, SidecarFactory
 from ..redis_server import RedisServer
@@ -265,3 +269,21 @@ async def test_leaving_while_queued_for_a_bulkhead_slot_makes_no_call(
     assert len(watched.requests) == 1
     await asyncio.sleep(0.1)
     assert await budget_used(running) == usage["prompt_tokens"] + usage["completion_tokens"]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_leaving_an_ensemble_leaves_no_task_behind(
+    aiohttp_server: Any, sidecar: SidecarFactory, stream: bool
+) -> None:
+    """Three stalled members: once the caller has left, the loop holds no more tasks than before (no
+    member, judge or walk left running), and the access line says 499 client_closed."""
+    watched = [await watched_fake(aiohttp_server, name=f"f{i}", reply="bug", latency_ms=5000) for i in range(3)]
+    route = ensemble_route("m0, m1, m2", "strategy: judge\njudge: {target: m0}")
+    running = await sidecar(models_policy([u for u, _ in watched], route, speaks=("openai",)))
+    baseline = tasks()
+    await leave_after(running, {"model": "vote", "messages": MESSAGES, "stream": stream}, 0.3)
+    for _, fake in watched:
+        assert await fake.closed()
+    assert await settled(baseline) <= baseline
+    access = last_access(running)
+    assert (access["status"], access["outcome"]) == (499, "client_closed")
