@@ -287,3 +287,36 @@ async def test_leaving_an_ensemble_leaves_no_task_behind(
     assert await settled(baseline) <= baseline
     access = last_access(running)
     assert (access["status"], access["outcome"]) == (499, "client_closed")
+
+
+async def test_leaving_during_a_slow_admission_in_a_shared_store_holds_nothing(
+    aiohttp_server: Any, sidecar: SidecarFactory, start_redis: Any
+) -> None:
+    """Redis is busy for 1 s (DEBUG SLEEP) while a request's admission waits on it, and the caller
+    leaves: once Redis has run the reservation, it is released, not held for ``reservation_ttl_s``."""
+    redis = start_redis("--enable-debug-command", "yes")
+    url, watched = await watched_fake(aiohttp_server, name="f0")
+    policy = models_policy([url], "  - {name: chain, match: {model: chain}, target: [m0]}\n")
+    policy += f"budgets:\n  store: {{url: '{redis.url}', timeout_ms: 3000}}\n" + TOKENS.removeprefix("budgets:\n")
+    running = await sidecar(policy)
+    body = {"model": "chain", "messages": MESSAGES}
+    async with aiohttp.ClientSession() as session, session.post(f"{running.url}/v1/chat/completions", json=body) as r:
+        assert r.status == 200  # the counter exists, the connection to Redis is open
+    await asyncio.sleep(0.3)  # its settlement is carried to Redis within 20 ms
+    used_before = counter_of(redis)[0]
+
+    def busy() -> None:
+        with redis.client() as client:
+            client.execute_command("DEBUG", "SLEEP", 1)
+
+    sleeping = asyncio.ensure_future(asyncio.to_thread(busy))
+    await asyncio.sleep(0.1)
+    await leave_after(running, body, 0.3)
+    await sleeping
+    for _ in range(60):
+        used, held = counter_of(redis)
+        if held == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert (used, held) == (used_before, 0)
+    assert len(watched.requests) == 1
