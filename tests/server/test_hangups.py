@@ -179,11 +179,7 @@ async def test_a_caller_that_hangs_up_before_its_answer_starts_no_shadow(
 
 def counter_of(redis: RedisServer) -> tuple[int, int]:
     """The token counter's (used, held) in the shared store."""
-    with redis.client() as client:
-        keys = [key for key in client.keys("llm-sidecar:{budgets}:c:tokens:*") if not key.endswith(b":r")]
-        assert len(keys) == 1, keys
-        used, held = client.hmget(keys[0], "u", "h")
-    return int(used or 0), int(held or 0)
+    return redis.budget_counter("tokens")
 
 
 async def test_leaving_an_ensemble_releases_its_holds_in_a_shared_store(
