@@ -102,6 +102,7 @@ async def test_leaving_during_a_rate_limit_wait_makes_no_retry(aiohttp_server: A
     async with aiohttp.ClientSession() as session, session.get(f"{running.url}/metrics") as answer:
         metrics = await answer.text()
     assert 'outcome="client_closed"' in metrics
+    assert "\nllm_sidecar_requests_in_flight 0.0\n" in metrics  # the request that left is not in flight
 
 
 async def test_leaving_during_a_fallback_to_another_dialect_closes_its_call(
