@@ -1,18 +1,20 @@
 """Odd clients against a real sidecar and a fake provider, over raw sockets: ``Expect: 100-continue``,
 pipelined requests with a stream between them, an HTTP/1.0 stream, a chunked body, and a body sent
 so slowly that the receive deadline closes the connection (the listener's own tests use a stub
-handler; these go through the whole request path)."""
+handler; these go through the whole request path), and one that stops reading a stream."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+import socket
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import orjson
 
-from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
+from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
+from ..upstream.raw import ServerConn, UpstreamFactory
 from .ensemble_policies import models_policy
 from .raw import read_response
 
@@ -136,3 +138,39 @@ async def test_a_body_trickled_past_the_receive_deadline_is_closed_and_nothing_i
     assert data == b""
     assert 0.9 < closed_after < 3  # the whole body would take 8 s
     assert await running.fake_requests(url) == []
+
+
+async def test_a_client_that_stops_reading_a_stream_stops_the_upstream_read(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory
+) -> None:
+    """Back-pressure: an upstream that would stream 256 MiB as fast as it can, to a client that reads
+    only the head and then nothing for 1.5 s: the sidecar stops reading the upstream once the buffers
+    between them are full (the upstream's writes wait), so the upstream gets out a few MiB at most, not
+    the answer; the sidecar holds no more than that."""
+    sent = [0]
+    event = b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,'
+    event += b'"delta":{"content":"' + b"x" * 16_000 + b'"},"finish_reason":null}]}\n\n'
+
+    async def flood(conn: ServerConn) -> None:
+        if await conn.read_request() is None:
+            return
+        await conn.send(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n")
+        chunk = f"{len(event) * 4:x}\r\n".encode() + event * 4 + b"\r\n"
+        while sent[0] < 256 * 2**20:
+            await conn.send(chunk)
+            sent[0] += len(chunk)
+
+    upstream = await raw_upstream(flood)
+    policy = "version: 1\nproviders:\n" + provider_block("p0", upstream.base, "openai")
+    running = await sidecar(policy + "models:\n  m0: {provider: p0, model: up0}\nroutes:\n" + ROUTE)
+    reader, writer = await connect(running)
+    writer.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    writer.write(post(chat("flood me", stream=True)))
+    assert (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)).startswith(b"HTTP/1.1 200")
+    cast(asyncio.Transport, writer.transport).pause_reading()  # the client reads nothing more
+    await asyncio.sleep(1.5)
+    stalled_at = sent[0]
+    await asyncio.sleep(0.5)
+    assert sent[0] == stalled_at  # the upstream's writes wait: the sidecar reads no more
+    assert stalled_at < 32 * 2**20  # socket buffers on both sides, not the 256 MiB answer
+    writer.close()
