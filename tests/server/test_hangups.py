@@ -1,11 +1,12 @@
 """A caller that hangs up on the strategies ``test_feature_cancel`` does not cover, or in ways it does
 not check: while a hedge waits to start its race and during the race, during a 429's ``Retry-After``
 wait, during a fallback to a target of another dialect, during a stream's wait for its first byte,
-while queued for a bulkhead slot, during an ensemble, and around a shadow call (which is not cancelled
-with the caller: it runs in the background once the caller has its answer). Each time the fake sees
-its connection closed, no task is left behind, the access line says 499 ``client_closed``, and budgets
-(in memory and in a real Redis) charge what the provider received and hold nothing. Real sidecar on a
-real port, fakes that stall, a client that drops its connection."""
+while queued for a bulkhead slot, during an ensemble, while a quality gate escalates to the next model
+(streamed or not), and around a shadow call (which is not cancelled with the caller: it runs in the
+background once the caller has its answer). Each time the fake sees its connection closed, no task is
+left behind, the access line says 499 ``client_closed``, and budgets (in memory and in a real Redis)
+charge what the provider received and hold nothing. Real sidecar on a real port, fakes that stall, a
+client that drops its connection."""
 
 from __future__ import annotations
 
@@ -317,3 +318,22 @@ async def test_leaving_during_a_slow_admission_in_a_shared_store_holds_nothing(
         await asyncio.sleep(0.05)
     assert (used, held) == (used_before, 0)
     assert len(watched.requests) == 1
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_leaving_while_a_gate_escalates_closes_the_next_call(
+    aiohttp_server: Any, sidecar: SidecarFactory, stream: bool
+) -> None:
+    """A gated route: the first model's answer fails the gate, the next model (called for a better one)
+    stalls; the caller leaves, that call's connection is closed and no task is left behind."""
+    first_url, _ = await watched_fake(aiohttp_server, name="f0", reply="maybe")
+    second_url, second = await watched_fake(aiohttp_server, name="f1", reply="yes", latency_ms=5000)
+    route = "  - name: gated\n    match: {model: gated}\n    target: [m0, m1]\n    gates: {regex: {pattern: '^yes$'}}\n"
+    running = await sidecar(models_policy([first_url, second_url], route, speaks=("openai",)))
+    baseline = tasks()
+    await leave_after(running, {"model": "gated", "messages": MESSAGES, "stream": stream}, 0.5)
+    assert await second.closed()
+    assert await settled(baseline) <= baseline
+    access = last_access(running)
+    assert (access["status"], access["outcome"]) == (499, "client_closed")
+    assert access["gate_rejections"] == ["m0:regex"]
