@@ -31,6 +31,7 @@ Map of the package (each module holds one concept):
 - ``lazy``           package exports loaded on first use (feature packages)
 - ``ports_file``     the ports a process bound (port 0: the kernel's choice), written for whoever started it
 - ``answers``        the text of an answer in any dialect (for votes, gates and shadows)
+- ``header_text``    names in response headers: visible ASCII as it is, anything else percent-encoded
 - ``cost``           prices and the cost of a call
 - ``explain``        ``llm-sidecar explain``: what the policy and each feature do with one request
 - ``diff/``          ``llm-sidecar diff``: two policies compared section by section, an access log replayed

@@ -8,6 +8,7 @@ when something on the port answers PING (that may be another test run's Redis, w
 
     server = RedisServer(directory, ("--requirepass", "s3cret")).launch()
     server.url, server.client(), server.kill(), server.start()
+    server.budget_counter("dollar")       # a budget limit's counter: (used, held)
 """
 
 from __future__ import annotations
@@ -48,6 +49,14 @@ class RedisServer:
 
     def client(self, **options: Any) -> redis.Redis:
         return redis.Redis(host="127.0.0.1", port=self.port, **options)
+
+    def budget_counter(self, limit: str) -> tuple[int, int]:
+        """The (used, held) of the one counter of budget limit ``limit`` the sidecar keeps here."""
+        with self.client() as client:
+            keys = [key for key in client.keys(f"llm-sidecar:{{budgets}}:c:{limit}:*") if not key.endswith(b":r")]
+            assert len(keys) == 1, keys
+            used, held = client.hmget(keys[0], "u", "h")
+        return int(used or 0), int(held or 0)
 
     def launch(self) -> RedisServer:
         """Start on a free port (another when it is taken first); the server."""

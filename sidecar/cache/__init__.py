@@ -31,8 +31,10 @@ A request's way through it (the cache stage, before the fallback loop)::
         | miss (maybe with a stale entry kept for the last resort)
     cache.flights.join(key) --Follower--> wait(single_flight_wait_s) --entry--> replay (hit)
         | Leader                                                     --None--> own upstream call
+        |                                                            --abandoned--> join again
     fallback loop; the answer's deltas -> StreamAssembler (or the upstream's parsed body -> entry_from_response)
-    clean end -> cache.store(key, entry) and leader.publish(entry); else leader.publish(None)
+    clean end -> cache.store(key, entry) and leader.publish(entry); caller gone -> leader.abandon();
+    else leader.publish(None)
     every target failed and last_resort kind: cache -> cache.stale(key, lookup) -> replay (stale, Age)
 """
 

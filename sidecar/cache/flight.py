@@ -12,6 +12,10 @@ until the leader publishes, a ``Follower``::
     entry = await follower.wait(30.0)     # the leader's entry; None: it failed, or the wait ran out
                                           # -> the follower goes its own way (its own upstream call)
 
+A leader whose caller went away (its request cancelled) had neither an answer nor a failure: it
+``abandon``s the flight, its followers wake with ``follower.abandoned`` set and join again, so the
+first of them leads one new call and the others follow it (not one call each).
+
 Each follower waits on a shield of the shared future, so a follower that gives up (timeout, or its
 client went away) never cancels the others' wait. One event loop; no locks.
 """
@@ -25,6 +29,15 @@ from .entry import Entry
 from .stats import CacheStats
 
 
+class _Abandoned:
+    """What a leader whose caller went away hands its followers (``Leader.abandon``)."""
+
+    __slots__ = ()
+
+
+_ABANDONED = _Abandoned()
+
+
 class Leader:
     """The one request for its key that calls the upstream; it must publish (or leave the ``with``).
 
@@ -35,11 +48,11 @@ class Leader:
 
     def __init__(self, flights: SingleFlight, key: str) -> None:
         self._flights = flights
-        self._future: asyncio.Future[Entry | None] | None = None
+        self._future: asyncio.Future[Entry | _Abandoned | None] | None = None
         self._done = False
         self.key = key
 
-    def shared(self) -> asyncio.Future[Entry | None]:
+    def shared(self) -> asyncio.Future[Entry | _Abandoned | None]:
         """The future the followers wait on (made on the first call)."""
         if self._future is None:
             self._future = asyncio.get_running_loop().create_future()
@@ -47,6 +60,13 @@ class Leader:
 
     def publish(self, entry: Entry | None) -> None:
         """Wake the followers with ``entry`` (None: go your own way); later calls do nothing."""
+        self._end(entry)
+
+    def abandon(self) -> None:
+        """The leader's caller went away before its answer: wake the followers to join again."""
+        self._end(_ABANDONED)
+
+    def _end(self, entry: Entry | _Abandoned | None) -> None:
         if self._done:
             return
         self._done = True
@@ -64,19 +84,25 @@ class Leader:
 class Follower:
     """A request identical to one in flight: it waits for that one's answer."""
 
-    __slots__ = ("_future", "_stats")
+    __slots__ = ("_future", "_stats", "abandoned")
 
-    def __init__(self, future: asyncio.Future[Entry | None], stats: CacheStats) -> None:
+    def __init__(self, future: asyncio.Future[Entry | _Abandoned | None], stats: CacheStats) -> None:
         self._future = future
         self._stats = stats
+        self.abandoned = False
+        """Set when ``wait`` returned None because the leader's caller went away: join again."""
 
     async def wait(self, timeout_s: float) -> Entry | None:
-        """The leader's entry, or None when it had none or ``timeout_s`` passed first."""
+        """The leader's entry, or None when it had none (``abandoned``: it left) or ``timeout_s``
+        passed first."""
         try:
             async with asyncio.timeout(timeout_s):
                 entry = await asyncio.shield(self._future)
         except TimeoutError:
             self._stats.flight_timeouts += 1
+            return None
+        if isinstance(entry, _Abandoned):
+            self.abandoned = True
             return None
         if entry is not None:
             self._stats.coalesced += 1

@@ -23,6 +23,7 @@ from itertools import compress
 from typing import TYPE_CHECKING, Any
 
 from ..cost import cost_usd
+from ..header_text import header_text
 from .features import RequestFeatures
 from .record import Routed, expected_cost, routed
 
@@ -58,7 +59,7 @@ def add_answer_headers(headers: dict[str, str], facts: RequestFacts, record: Rou
     if decision is not None:
         headers.update(decision.headers)
     if record.arm is not None:
-        headers["x-sidecar-split-arm"] = record.arm
+        headers["x-sidecar-split-arm"] = header_text(record.arm)
     if target is not None:
         cost = expected_cost(facts, record, target.price)
         if cost is not None:

@@ -12,6 +12,10 @@ last resort, an ensemble's vote, the sidecar's own error, an answer translated f
 That id is ``llm-sidecar-`` and ``x-sidecar-request-id``: the prefix says it is the sidecar's, not one
 for the provider's support.
 
+Names (of the route, model, provider, a dropped parameter, a rejected answer's model) go through
+``header_text``: visible ASCII as it is, anything else percent-encoded, so every client reads the same
+name and nothing a caller sent can split the head.
+
 ``x-sidecar-attempts`` counts the upstream calls made when the answer's head is sent (a target skipped
 without a call is not one): for a stream, the call that is streaming included.
 """
@@ -22,6 +26,7 @@ from collections.abc import MutableMapping
 from typing import TYPE_CHECKING
 
 from ..dialects.registry import wire
+from ..header_text import header_item, header_text
 from ..routing.report import add_answer_headers as add_routing_headers
 
 if TYPE_CHECKING:
@@ -48,17 +53,17 @@ def sidecar_headers(exchange: Exchange) -> dict[str, str]:
     }
     route = exchange.route
     if route is not None:
-        headers["x-sidecar-route"] = route.name
+        headers["x-sidecar-route"] = header_text(route.name)
         headers["x-sidecar-attempts"] = str(exchange.calls)
     target = exchange.answered_by
     if target is not None:
-        headers["x-sidecar-model"] = target.name
-        headers["x-sidecar-upstream-model"] = target.upstream_model
-        headers["x-sidecar-provider"] = target.provider.name
+        headers["x-sidecar-model"] = header_text(target.name)
+        headers["x-sidecar-upstream-model"] = header_text(target.upstream_model)
+        headers["x-sidecar-provider"] = header_text(target.provider.name)
     if exchange.fallback_reason:
         headers["x-sidecar-fallback-reason"] = exchange.fallback_reason
     if exchange.dropped:
-        headers["x-sidecar-dropped-params"] = ",".join(exchange.dropped)
+        headers["x-sidecar-dropped-params"] = ",".join(map(header_item, exchange.dropped))
     if exchange.degraded:
         headers["x-sidecar-degraded"] = exchange.degraded
     if exchange.ensemble:
@@ -68,7 +73,7 @@ def sidecar_headers(exchange: Exchange) -> dict[str, str]:
     if exchange.gated:
         gates = "passed" if exchange.gate_passed else ("failed" if exchange.gate_failure else "unchecked")
         if exchange.gate_rejections:
-            gates += "; rejected=" + ",".join(exchange.gate_rejections)
+            gates += "; rejected=" + ",".join(map(_rejection, exchange.gate_rejections))
         headers["x-sidecar-gates"] = gates
     if exchange.shadow:
         headers["x-sidecar-shadow"] = exchange.shadow
@@ -82,3 +87,9 @@ def sidecar_headers(exchange: Exchange) -> dict[str, str]:
         if exchange.cache_age_s is not None:
             headers["age"] = str(int(exchange.cache_age_s))
     return headers
+
+
+def _rejection(rejection: str) -> str:
+    """A gate's rejection, ``model:gate``, with the model's name encoded (a gate's name is a plain word)."""
+    model, _, gate = rejection.rpartition(":")
+    return f"{header_item(model)}:{gate}"

@@ -57,7 +57,7 @@ from .pipeline import Handler
 if TYPE_CHECKING:
     from ..policy.compiled import Policy, Route, Target
     from ..translate.deltas import Delta
-    from .exchange import Exchange
+    from .exchange import AttemptRecord, Exchange
     from .stream import HeldStream
 
 _NO_QUERY: Mapping[str, str] = MappingProxyType({})
@@ -208,9 +208,15 @@ class BudgetStage:
         exchange: Exchange, admission: Admission, budgets: Budgets, prompt_tokens: int, tap: UsedTap | None
     ) -> None:
         """The caller went away: charge what the calls used so far (``used_when_cancelled``), or release
-        the reservation when no call had started."""
-        if not exchange.calls:
-            admission.drop()
+        the reservation when no call had started, or none was in flight and none answered (each was
+        refused, a 429 or a connection error: it billed nothing, and the caller left during the wait
+        before the next)."""
+        if not exchange.calls or (exchange.usage is None and not any(map(_in_flight, exchange.attempts))):
+            unserved = (exchange.unserved_cost_usd, exchange.unserved_tokens)
+            if unserved != (0.0, 0):
+                admission.charge(Usage(), unserved=unserved)
+            else:
+                admission.drop()
             return
         usage, served = used_when_cancelled(exchange, prompt_tokens, tap)
         unserved = (exchange.unserved_cost_usd, exchange.unserved_tokens)
@@ -263,6 +269,11 @@ class UsedTap:
     def streamed_tokens(self) -> int:
         """The estimated tokens of the text streamed so far."""
         return self._folded + estimate_joined(self.texts)
+
+
+def _in_flight(attempt: AttemptRecord) -> bool:
+    """A call the caller's leaving cut (``calls.Calls.call`` records it so): its prompt was sent."""
+    return attempt.outcome == "cancelled"
 
 
 def used_when_cancelled(exchange: Exchange, prompt_tokens: int, tap: UsedTap | None) -> tuple[Usage, Target | None]:

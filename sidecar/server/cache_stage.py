@@ -112,11 +112,14 @@ async def _missed(
 ) -> web.StreamResponse:
     """No fresh entry (or the app asked for a new answer): single flight, then the chain's answer."""
     flight = store.flights.join(key) if settings.single_flight_wait_s > 0 else None
-    if isinstance(flight, Follower):
-        entry = await flight.wait(settings.single_flight_wait_s)
+    waited_by = time.monotonic() + settings.single_flight_wait_s
+    while isinstance(flight, Follower):
+        entry = await flight.wait(waited_by - time.monotonic())
         if entry is not None:
             return await _serve(exchange, entry, "hit", 0.0, store, key)
-        flight = None  # the leader had nothing to share: this request makes its own call
+        # the leader's caller left: join again (the first to wake leads); else the leader had nothing
+        # to share, or the wait ran out: this request makes its own call
+        flight = store.flights.join(key) if flight.abandoned else None
     exchange.cache = "miss"
     exchange.trace.cache_result(result="refresh" if directive is Directive.REFRESH else "miss")
     exchange.stale_answer = partial(_stale, store, key, settings, lookup)  # called with the exchange: no cycle
@@ -146,6 +149,10 @@ async def _call_and_store(
         exchange.taps = (*exchange.taps, tap)
     try:
         response = await call_next(exchange)
+    except asyncio.CancelledError:
+        if leader is not None:
+            leader.abandon()  # the caller left: one of the followers leads a new call
+        raise
     except BaseException:
         if leader is not None:
             leader.publish(None)  # the followers go their own way

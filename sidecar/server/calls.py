@@ -11,7 +11,8 @@ to drop answers 400. ``Calls.call`` then makes one call, in this order::
 
 Every call is counted on the exchange when it starts (``exchange.calls``); a call cancelled (the app
 went away, or a hedge lost its race) is recorded as ``cancelled`` and releases its permit: not the
-target's fault.
+target's fault. A request cancelled while it waits for a bulkhead slot made no call: it is recorded
+as a skip (``cancelled``, not called), as a full bulkhead is.
 """
 
 from __future__ import annotations
@@ -117,19 +118,24 @@ class Calls:
         try:
             if not bulkhead.try_acquire():  # a free slot is taken without a coroutine; else wait for one
                 await bulkhead.acquire()
+        except BaseException as exc:  # no slot: no call was made after all
+            exchange.calls -= 1
+            if permit is not None:
+                permit.release()
+            if not isinstance(exc, BulkheadFull):  # the caller left while queued
+                trace.finish(status=None, error_type="cancelled")
+                skip(exchange, target, "cancelled")
+                raise
+            trace.finish(status=None, error_type="bulkhead_full")
+            skip(exchange, target, "bulkhead_full")
+            return None
+        try:
             try:
                 result = await self._attempt.run(
                     exchange, candidate.prepared, candidate.timeouts, trace, remaining, first_byte
                 )
             finally:
                 bulkhead.release()
-        except BulkheadFull:
-            exchange.calls -= 1  # no call was made after all
-            if permit is not None:
-                permit.release()
-            trace.finish(status=None, error_type="bulkhead_full")
-            skip(exchange, target, "bulkhead_full")
-            return None
         except BaseException:
             if permit is not None:
                 permit.release()  # cancelled (client gone, or a hedge lost) or a bug: not the target's fault

@@ -2,7 +2,8 @@
 
 The first racer to answer, or to commit a stream, wins; the other is cancelled at once (a committing
 racer cancels the other through ``exchange.on_commit``). A racer that fails does not end the race: the
-other may still answer. The next target, called in the race, is not called again by the chain.
+other may still answer. The next target, called in the race, is not called again by the chain. A
+caller that leaves (the request's task cancelled) cancels every call of the race, before it starts too.
 """
 
 from __future__ import annotations
@@ -47,11 +48,16 @@ async def hedged_call(
     waiter = asyncio.ensure_future(first_byte.wait())
     try:
         await asyncio.wait({primary, waiter}, timeout=settings.hedge.after_s, return_when=asyncio.FIRST_COMPLETED)
+        if primary.done() or first_byte.is_set():
+            return Race(first, await primary, False)
+        allowed = await cleared(exchange, rest[0])
+    except BaseException:  # the caller left while the race waited (asyncio.wait does not cancel what it waits on)
+        primary.cancel()
+        await asyncio.gather(primary, return_exceptions=True)
+        raise
     finally:
         waiter.cancel()
-    if primary.done() or first_byte.is_set():
-        return Race(first, await primary, False)
-    if not await cleared(exchange, rest[0]):
+    if not allowed:
         return Race(first, await primary, True)
     second = calls.candidate(exchange, rest[0], settings, len(rest) == 1, untranslatable)
     if second is None:  # skipped, and recorded so: spent

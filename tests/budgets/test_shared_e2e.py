@@ -70,11 +70,7 @@ async def drive(urls: list[str]) -> list[int]:
 
 def counter_of(redis: RedisServer) -> tuple[int, int]:
     """The $1 counter's (used, held), in nano-dollars."""
-    with redis.client() as client:
-        keys = [key for key in client.keys("llm-sidecar:{budgets}:c:dollar:*") if not key.endswith(b":r")]
-        assert len(keys) == 1, keys
-        used, held = client.hmget(keys[0], "u", "h")
-    return int(used or 0), int(held or 0)
+    return redis.budget_counter("dollar")
 
 
 def test_two_sidecars_share_one_dollar_without_overspending(tmp_path: Path, redis_factory: object) -> None:

@@ -129,3 +129,18 @@ async def test_publishing_twice_keeps_the_first_answer() -> None:
         leader.publish(_entry("second"))
     entry = await follower.wait(1)
     assert entry is not None and entry.pieces == (TextPiece("first"),)
+
+
+async def test_an_abandoned_flight_tells_its_followers_to_join_again() -> None:
+    """A leader whose caller left abandons the flight: its followers wake with None and ``abandoned``
+    set, and the first to join again leads a new flight."""
+    cache = ResponseCache.from_spec(CacheStoreSpec())
+    leader = cache.flights.join(KEY)
+    follower = cache.flights.join(KEY)
+    assert isinstance(leader, Leader) and isinstance(follower, Follower)
+    waiting = asyncio.create_task(follower.wait(30))
+    await asyncio.sleep(0)
+    leader.abandon()
+    assert await asyncio.wait_for(waiting, timeout=1) is None
+    assert follower.abandoned
+    assert isinstance(cache.flights.join(KEY), Leader)  # the first to join again leads

@@ -1,6 +1,7 @@
 """A caller that goes away while a feature has upstream calls in flight: every one of them is cancelled
-(the fake sees its connection closed), the budget's reservation is settled, and a single-flight
-follower does not wait on a leader whose caller left. Real sidecar, fakes that stall."""
+(the fake sees its connection closed), the budget's reservation is settled, and the single-flight
+followers of a leader whose caller left do not wait on it: one of them leads a new call for all.
+Real sidecar, fakes that stall."""
 
 from __future__ import annotations
 
@@ -89,20 +90,32 @@ async def test_leaving_an_ensemble_settles_the_budget_reservation(aiohttp_server
     assert rows[0]["used"] < 1000  # ... and the reserved output (4096 per call) is not
 
 
-async def test_a_follower_of_a_leader_whose_caller_left_gets_an_answer(
+async def test_followers_of_a_leader_whose_caller_left_share_one_new_call(
     aiohttp_server: Any, sidecar: SidecarFactory
 ) -> None:
-    """Single flight: the leader's caller leaves while its call is stalled; an identical request waiting
-    on it is answered (by its own call) in about the stall's time, not after the 30 s follower wait."""
-    url, watched = await watched_fake(aiohttp_server, name="f0", reply="bug", fault="stall=1.5;times=2", fault_rate=1)
+    """Single flight: the leader's caller leaves while its call is stalled; of the three identical
+    requests waiting on it, one leads a new call and the other two are served its answer: two upstream
+    calls in all, not one per waiting request, answered in about the stall's time (not after the 30 s
+    follower wait)."""
+    url, watched = await watched_fake(aiohttp_server, name="f0", reply="bug", fault="stall=1;times=2", fault_rate=1)
     route = "  - {name: vote, match: {model: vote}, target: [m0], cache: {enabled: true, cacheable: always}}\n"
     running = await sidecar(models_policy([url], route, speaks=("openai",)))
     body = {"model": "vote", "messages": MESSAGES}
     leaving = asyncio.ensure_future(leave_after(running, body, 0.5))
     await asyncio.sleep(0.2)
     started = time.monotonic()
-    async with aiohttp.ClientSession() as session, session.post(f"{running.url}/v1/chat/completions", json=body) as r:
-        assert r.status == 200
+
+    async def follow() -> tuple[int, str]:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(f"{running.url}/v1/chat/completions", json=body) as r,
+        ):
+            await r.read()
+            return r.status, r.headers["x-sidecar-cache"]
+
+    answers = await asyncio.gather(follow(), follow(), follow())
     await leaving
     assert time.monotonic() - started < 5
-    assert len(watched.requests) == 2  # the leader's call, then the follower's own
+    assert [status for status, _ in answers] == [200, 200, 200]
+    assert sorted(cache for _, cache in answers) == ["hit", "hit", "miss"]
+    assert len(watched.requests) == 2  # the leader's call, then one for the three followers

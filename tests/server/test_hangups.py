@@ -1,0 +1,339 @@
+"""A caller that hangs up on the strategies ``test_feature_cancel`` does not cover, or in ways it does
+not check: while a hedge waits to start its race and during the race, during a 429's ``Retry-After``
+wait, during a fallback to a target of another dialect, during a stream's wait for its first byte,
+while queued for a bulkhead slot, during an ensemble, while a quality gate escalates to the next model
+(streamed or not), and around a shadow call (which is not cancelled with the caller: it runs in the
+background once the caller has its answer). Each time the fake sees its connection closed, no task is
+left behind, the access line says 499 ``client_closed``, and budgets (in memory and in a real Redis)
+charge what the provider received and hold nothing. Real sidecar on a real port, fakes that stall, a
+client that drops its connection."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+import pytest
+
+from ..conftest import RunningSidecar, SidecarFactory
+from ..redis_server import RedisServer
+from .ensemble_policies import ensemble_route, models_policy, watched_fake
+
+MESSAGES: Any = [{"role": "user", "content": "Which queue does this ticket go to?"}]
+SHADOWED = "  - name: served\n    match: {model: served}\n    target: m0\n    shadow: {candidates: [m1], sample: 1.0}\n"
+
+
+async def leave_after(running: RunningSidecar, body: dict[str, Any], seconds: float) -> None:
+    """Send ``body`` and drop the connection after ``seconds`` (the caller goes away)."""
+    async with aiohttp.ClientSession() as session:
+        task = asyncio.ensure_future(session.post(f"{running.url}/v1/chat/completions", json=body))
+        await asyncio.sleep(seconds)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def tasks() -> int:
+    """The tasks on the loop, but for the servers' tasks of kept-alive connections (a call's connection
+    that went back to the pool: the fake's end of it)."""
+    return sum(getattr(t.get_coro(), "__qualname__", "") != "RequestHandler.start" for t in asyncio.all_tasks())
+
+
+async def settled(baseline: int, timeout_s: float = 2.0) -> int:
+    """The number of ``tasks`` once it falls back to ``baseline`` (or after ``timeout_s``)."""
+    for _ in range(int(timeout_s / 0.02)):
+        count = tasks()
+        if count <= baseline:
+            return count
+        await asyncio.sleep(0.02)
+    return tasks()
+
+
+def last_access(running: RunningSidecar) -> dict[str, Any]:
+    return [line for line in running.log_lines() if line.get("event") == "access"][-1]
+
+
+def chain_policy(urls: list[str], resilience: str, speaks: tuple[str, ...] = ("openai",)) -> str:
+    route = f"  - name: chain\n    match: {{model: chain}}\n    target: [m0, m1]\n    resilience: {resilience}\n"
+    return models_policy(urls, route, speaks=speaks)
+
+
+async def test_leaving_before_a_hedge_starts_its_race_closes_the_first_call(
+    aiohttp_server: Any, sidecar: SidecarFactory
+) -> None:
+    """A hedge waiting 2 s for the first call's first byte: the caller leaves after 0.3 s, the first
+    call's connection is closed and the hedge is never called."""
+    first_url, first = await watched_fake(aiohttp_server, name="f0", latency_ms=5000)
+    second_url, second = await watched_fake(aiohttp_server, name="f1")
+    running = await sidecar(chain_policy([first_url, second_url], "{hedge: {after_s: 2}}"))
+    baseline = tasks()
+    await leave_after(running, {"model": "chain", "messages": MESSAGES}, 0.3)
+    assert await first.closed()
+    assert await settled(baseline) <= baseline
+    await asyncio.sleep(2.0)  # past after_s: a first call left running would have started the race
+    assert second.requests == []
+    access = last_access(running)
+    assert (access["status"], access["outcome"]) == (499, "client_closed")
+
+
+async def test_leaving_during_a_hedged_race_closes_both_calls(aiohttp_server: Any, sidecar: SidecarFactory) -> None:
+    """Both racers stalled: the caller leaves once the race runs, both connections are closed."""
+    watched = [await watched_fake(aiohttp_server, name=f"f{i}", latency_ms=5000) for i in range(2)]
+    running = await sidecar(chain_policy([u for u, _ in watched], "{hedge: {after_s: 0.1}}"))
+    baseline = tasks()
+    await leave_after(running, {"model": "chain", "messages": MESSAGES}, 0.5)
+    for _, fake in watched:
+        assert await fake.closed()
+    assert await settled(baseline) <= baseline
+    assert last_access(running)["status"] == 499
+
+
+async def test_leaving_during_a_rate_limit_wait_makes_no_retry(aiohttp_server: Any, sidecar: SidecarFactory) -> None:
+    """A 429 asking to retry in 2 s: the caller leaves during the wait, the target is not called again,
+    and the access line and metrics say the client closed."""
+    url, watched = await watched_fake(aiohttp_server, name="f0", fault="status=429;after=2", fault_rate=1)
+    running = await sidecar(models_policy([url], "  - {name: chain, match: {model: chain}, target: [m0]}\n"))
+    baseline = tasks()
+    await leave_after(running, {"model": "chain", "messages": MESSAGES}, 0.5)
+    assert await settled(baseline) <= baseline
+    await asyncio.sleep(2.5)  # past the wait: a retry left running would have been sent
+    assert len(watched.requests) == 1
+    access = last_access(running)
+    assert (access["status"], access["outcome"]) == (499, "client_closed")
+    async with aiohttp.ClientSession() as session, session.get(f"{running.url}/metrics") as answer:
+        metrics = await answer.text()
+    assert 'outcome="client_closed"' in metrics
+    assert "\nllm_sidecar_requests_in_flight 0.0\n" in metrics  # the request that left is not in flight
+
+
+async def test_leaving_during_a_fallback_to_another_dialect_closes_its_call(
+    aiohttp_server: Any, sidecar: SidecarFactory
+) -> None:
+    """The first target fails (500), the next speaks Anthropic and stalls: the caller leaves, the
+    translated call's connection is closed."""
+    first_url, _ = await watched_fake(aiohttp_server, name="f0", fault="status=500", fault_rate=1)
+    second_url, second = await watched_fake(aiohttp_server, name="f1", latency_ms=5000)
+    running = await sidecar(chain_policy([first_url, second_url], "{}", speaks=("openai", "anthropic")))
+    baseline = tasks()
+    await leave_after(running, {"model": "chain", "messages": MESSAGES}, 0.5)
+    assert second.requests and second.requests[0].path == "/v1/messages"
+    assert await second.closed()
+    assert await settled(baseline) <= baseline
+    assert last_access(running)["status"] == 499
+
+
+async def test_leaving_a_stream_before_its_first_byte_closes_the_call(
+    aiohttp_server: Any, sidecar: SidecarFactory
+) -> None:
+    """A stream whose upstream sends no head for 5 s: the caller leaves, the call's connection is closed."""
+    url, watched = await watched_fake(aiohttp_server, name="f0", latency_ms=5000)
+    running = await sidecar(models_policy([url], "  - {name: chain, match: {model: chain}, target: [m0]}\n"))
+    baseline = tasks()
+    await leave_after(running, {"model": "chain", "messages": MESSAGES, "stream": True}, 0.3)
+    assert await watched.closed()
+    assert await settled(baseline) <= baseline
+    access = last_access(running)
+    assert (access["status"], access["outcome"]) == (499, "client_closed")
+
+
+async def test_a_shadow_call_outlives_a_caller_that_hung_up(aiohttp_server: Any, sidecar: SidecarFactory) -> None:
+    """The caller reads its answer and hangs up at once; the shadow candidate's call (0.5 s) is not
+    cancelled with it: it answers and is compared (shadows run in the background, docs/ensembles.md)."""
+    served_url, _ = await watched_fake(aiohttp_server, name="f0", reply="Billing")
+    shadow_url, shadow = await watched_fake(aiohttp_server, name="f1", reply="Billing", latency_ms=500)
+    route = (
+        "  - name: served\n    match: {model: served}\n    target: m0\n    shadow: {candidates: [m1], sample: 1.0}\n"
+    )
+    running = await sidecar(models_policy([served_url, shadow_url], route, speaks=("openai",)))
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{running.url}/v1/chat/completions", json={"model": "served", "messages": MESSAGES}) as r,
+    ):
+        assert r.status == 200 and r.headers["x-sidecar-shadow"] == "sampled"
+        await r.read()
+    # the session, and with it the caller's connection, is closed
+    for _ in range(100):
+        async with aiohttp.ClientSession() as session, session.get(f"{running.url}/status") as answer:
+            rows = (await answer.json())["shadow"]
+        if rows and rows[0]["compared"]:
+            break
+        await asyncio.sleep(0.02)
+    assert rows[0]["compared"] == 1 and rows[0]["failed"] == 0
+    assert len(shadow.requests) == 1
+
+
+async def test_a_caller_that_hangs_up_before_its_answer_starts_no_shadow(
+    aiohttp_server: Any, sidecar: SidecarFactory
+) -> None:
+    """The served call stalls and the caller leaves: there is no served answer to compare, so no shadow
+    call is made."""
+    served_url, served = await watched_fake(aiohttp_server, name="f0", latency_ms=5000)
+    shadow_url, shadow = await watched_fake(aiohttp_server, name="f1")
+    route = (
+        "  - name: served\n    match: {model: served}\n    target: m0\n    shadow: {candidates: [m1], sample: 1.0}\n"
+    )
+    running = await sidecar(models_policy([served_url, shadow_url], route, speaks=("openai",)))
+    await leave_after(running, {"model": "served", "messages": MESSAGES}, 0.3)
+    assert await served.closed()
+    await asyncio.sleep(0.3)
+    assert shadow.requests == []
+
+
+def counter_of(redis: RedisServer) -> tuple[int, int]:
+    """The token counter's (used, held) in the shared store."""
+    return redis.budget_counter("tokens")
+
+
+async def test_leaving_an_ensemble_releases_its_holds_in_a_shared_store(
+    aiohttp_server: Any, sidecar: SidecarFactory, redis_server: RedisServer
+) -> None:
+    """Budgets in a real Redis: while a stalled ensemble runs its members' reservations are held there;
+    once its caller leaves nothing stays held, and only the prompts the members received are charged."""
+    watched = [await watched_fake(aiohttp_server, name=f"f{i}", reply="bug", latency_ms=3000) for i in range(2)]
+    policy = models_policy([u for u, _ in watched], ensemble_route("m0, m1"), speaks=("openai",))
+    policy += (
+        f"budgets:\n  store: {{url: '{redis_server.url}'}}\n  limits:\n"
+        "    - {name: tokens, measure: tokens, amount: 100000000, window: day, scope: {by: global}}\n"
+    )
+    running = await sidecar(policy)
+    leaving = asyncio.ensure_future(leave_after(running, {"model": "vote", "messages": MESSAGES}, 0.6))
+    await asyncio.sleep(0.4)
+    assert counter_of(redis_server)[1] > 8192  # the members' reserved output (4096 tokens a call) is held
+    await leaving
+    for _, fake in watched:
+        assert await fake.closed()
+    for _ in range(100):
+        used, held = counter_of(redis_server)
+        if held == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert held == 0
+    assert 0 < used < 1000  # the prompts the members received, not the output never generated
+
+
+async def budget_used(running: RunningSidecar) -> float:
+    async with aiohttp.ClientSession() as session, session.get(f"{running.url}/status") as answer:
+        return float((await answer.json())["budgets"][0]["used"])
+
+
+TOKENS = (
+    "budgets:\n  limits:\n    - {name: tokens, measure: tokens, amount: 100000000, window: day, scope: {by: global}}\n"
+)
+
+
+async def test_leaving_during_a_rate_limit_wait_charges_nothing(aiohttp_server: Any, sidecar: SidecarFactory) -> None:
+    """The only call made was refused (429: billed nothing) and the caller leaves while the sidecar
+    waits to retry: nothing is charged, as for a request that failed, and nothing stays held."""
+    url, _ = await watched_fake(aiohttp_server, name="f0", fault="status=429;after=2", fault_rate=1)
+    running = await sidecar(models_policy([url], "  - {name: chain, match: {model: chain}, target: [m0]}\n") + TOKENS)
+    await leave_after(running, {"model": "chain", "messages": MESSAGES}, 0.5)
+    await asyncio.sleep(0.1)
+    assert await budget_used(running) == 0
+
+
+async def test_leaving_during_a_call_charges_its_prompt(aiohttp_server: Any, sidecar: SidecarFactory) -> None:
+    """The caller leaves while the retry after a 429 is in flight (each call takes 1 s): the prompt that
+    call sent is charged (the provider bills it), the output never generated is not."""
+    url, watched = await watched_fake(
+        aiohttp_server, name="f0", fault="status=429;after=0.1;times=1", fault_rate=1, latency_ms=1000
+    )
+    running = await sidecar(models_policy([url], "  - {name: chain, match: {model: chain}, target: [m0]}\n") + TOKENS)
+    await leave_after(running, {"model": "chain", "messages": MESSAGES}, 1.6)
+    assert len(watched.requests) == 2 and await watched.closed()
+    await asyncio.sleep(0.1)
+    assert 0 < await budget_used(running) < 1000
+
+
+async def test_leaving_while_queued_for_a_bulkhead_slot_makes_no_call(
+    aiohttp_server: Any, sidecar: SidecarFactory
+) -> None:
+    """One slot, taken by a 2 s call: a second request waits for it and its caller leaves. Its access
+    line counts no call (none was made) and the budget charges only the first request's usage."""
+    url, watched = await watched_fake(aiohttp_server, name="f0", latency_ms=2000)
+    policy = models_policy([url], "  - {name: chain, match: {model: chain}, target: [m0]}\n") + TOKENS
+    running = await sidecar(
+        policy.replace("defaults:\n", "defaults:\n  bulkhead: {max_concurrent: 1, queue_timeout_s: 5}\n")
+    )
+    body = {"model": "chain", "messages": MESSAGES}
+    async with aiohttp.ClientSession() as session:
+        holding = asyncio.ensure_future(session.post(f"{running.url}/v1/chat/completions", json=body))
+        await asyncio.sleep(0.3)
+        await leave_after(running, body, 0.5)
+        await asyncio.sleep(0.1)
+        access = last_access(running)
+        assert (access["status"], access["attempts"]) == (499, 0)
+        async with await holding as answer:
+            usage = (await answer.json())["usage"]
+    assert len(watched.requests) == 1
+    await asyncio.sleep(0.1)
+    assert await budget_used(running) == usage["prompt_tokens"] + usage["completion_tokens"]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_leaving_an_ensemble_leaves_no_task_behind(
+    aiohttp_server: Any, sidecar: SidecarFactory, stream: bool
+) -> None:
+    """Three stalled members: once the caller has left, the loop holds no more tasks than before (no
+    member, judge or walk left running), and the access line says 499 client_closed."""
+    watched = [await watched_fake(aiohttp_server, name=f"f{i}", reply="bug", latency_ms=5000) for i in range(3)]
+    route = ensemble_route("m0, m1, m2", "strategy: judge\njudge: {target: m0}")
+    running = await sidecar(models_policy([u for u, _ in watched], route, speaks=("openai",)))
+    baseline = tasks()
+    await leave_after(running, {"model": "vote", "messages": MESSAGES, "stream": stream}, 0.3)
+    for _, fake in watched:
+        assert await fake.closed()
+    assert await settled(baseline) <= baseline
+    access = last_access(running)
+    assert (access["status"], access["outcome"]) == (499, "client_closed")
+
+
+async def test_leaving_during_a_slow_admission_in_a_shared_store_holds_nothing(
+    aiohttp_server: Any, sidecar: SidecarFactory, start_redis: Any
+) -> None:
+    """Redis is busy for 1 s (DEBUG SLEEP) while a request's admission waits on it, and the caller
+    leaves: once Redis has run the reservation, it is released, not held for ``reservation_ttl_s``."""
+    redis = start_redis("--enable-debug-command", "yes")
+    url, watched = await watched_fake(aiohttp_server, name="f0")
+    policy = models_policy([url], "  - {name: chain, match: {model: chain}, target: [m0]}\n")
+    policy += f"budgets:\n  store: {{url: '{redis.url}', timeout_ms: 3000}}\n" + TOKENS.removeprefix("budgets:\n")
+    running = await sidecar(policy)
+    body = {"model": "chain", "messages": MESSAGES}
+    async with aiohttp.ClientSession() as session, session.post(f"{running.url}/v1/chat/completions", json=body) as r:
+        assert r.status == 200  # the counter exists, the connection to Redis is open
+    await asyncio.sleep(0.3)  # its settlement is carried to Redis within 20 ms
+    used_before = counter_of(redis)[0]
+
+    def busy() -> None:
+        with redis.client() as client:
+            client.execute_command("DEBUG", "SLEEP", 1)
+
+    sleeping = asyncio.ensure_future(asyncio.to_thread(busy))
+    await asyncio.sleep(0.1)
+    await leave_after(running, body, 0.3)
+    await sleeping
+    for _ in range(60):
+        used, held = counter_of(redis)
+        if held == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert (used, held) == (used_before, 0)
+    assert len(watched.requests) == 1
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_leaving_while_a_gate_escalates_closes_the_next_call(
+    aiohttp_server: Any, sidecar: SidecarFactory, stream: bool
+) -> None:
+    """A gated route: the first model's answer fails the gate, the next model (called for a better one)
+    stalls; the caller leaves, that call's connection is closed and no task is left behind."""
+    first_url, _ = await watched_fake(aiohttp_server, name="f0", reply="maybe")
+    second_url, second = await watched_fake(aiohttp_server, name="f1", reply="yes", latency_ms=5000)
+    route = "  - name: gated\n    match: {model: gated}\n    target: [m0, m1]\n    gates: {regex: {pattern: '^yes$'}}\n"
+    running = await sidecar(models_policy([first_url, second_url], route, speaks=("openai",)))
+    baseline = tasks()
+    await leave_after(running, {"model": "gated", "messages": MESSAGES, "stream": stream}, 0.5)
+    assert await second.closed()
+    assert await settled(baseline) <= baseline
+    access = last_access(running)
+    assert (access["status"], access["outcome"]) == (499, "client_closed")
+    assert access["gate_rejections"] == ["m0:regex"]
