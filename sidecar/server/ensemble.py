@@ -43,6 +43,7 @@ from ..ensemble import EnsembleFailure, EnsembleRun, Member
 from ..ensemble.confidence import confidence_of, strip_logprobs, with_logprobs
 from ..ensemble.judge import judge_prompt, judge_request_body, question_from_body
 from ..ensemble.plan import EnsemblePlan
+from ..header_text import header_item
 from ..request_facts import RequestFacts
 from ..translate import TranslationError
 from .children import adopt, child_exchange, judge_facts, spent, spent_tokens, unstreamed, with_body
@@ -286,7 +287,7 @@ def _upstream_ids(results: list[MemberResult], judge_id: str | None) -> str:
     """``member=id, ...`` for each member's answer whose provider gave a request id, and the judge's."""
     ids = [(result.member.name, _provider_id(result.child, result.response)) for result in results]
     ids.append(("judge", judge_id))
-    return ", ".join(f"{name}={ident}" for name, ident in ids if ident)
+    return ", ".join(f"{header_item(name)}={header_item(ident)}" for name, ident in ids if ident)
 
 
 def _provider_id(child: Exchange, response: Response | None) -> str | None:

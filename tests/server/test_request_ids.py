@@ -121,3 +121,18 @@ async def test_a_gemini_app_reads_the_sidecars_id_from_the_response_headers(
     headers = answer.sdk_http_response.headers
     assert re.fullmatch(r"[0-9a-f]{16}", headers["x-sidecar-request-id"])
     assert "x-request-id" not in headers and "request-id" not in headers
+
+
+async def test_the_members_ids_header_encodes_names_that_are_not_visible_ascii(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A member named ``modèle, un`` is listed percent-encoded (docs/headers.md): the head stays ASCII and
+    the list still splits into one ``member=id`` per answering call."""
+    urls = [await fake("f0", reply="bug"), await fake("f1", reply="bug")]
+    policy = models_policy(urls, ensemble_route('"modèle, un", m1', "early_quorum: false"))
+    running = await sidecar(policy.replace("  m0:", '  "modèle, un":'))
+    async with openai_client(running) as client:
+        raw = await client.chat.completions.with_raw_response.create(model="vote", messages=MESSAGES)
+    listed = raw.headers["x-sidecar-upstream-request-ids"]
+    assert listed.isascii()
+    assert [item.split("=")[0] for item in listed.split(", ")] == ["mod%C3%A8le%2C%20un", "m1"]
