@@ -20,7 +20,7 @@ To the app, ``relay_headers``: the upstream's headers pass, except the same hop-
 the upstream's ``Connection`` names), what described the upstream's body (it was decoded, and the
 listener frames what it sends), ``Set-Cookie`` (the sidecar is shared by every caller of the pod),
 ``Date``, ``Server``, ``Alt-Svc`` (about the provider's origin, not the sidecar) and ``x-sidecar-*``
-(the sidecar's own, set by it alone).
+(the sidecar's own, set by it alone). A field sent on several lines is joined into one, both ways.
 """
 
 from __future__ import annotations
@@ -102,7 +102,9 @@ def relay_headers(upstream: Iterable[tuple[str, str]], drop: frozenset[str] = RE
             if lower == "connection" and value.lower() not in _NAMES_NOTHING:
                 connection.append(value)
             continue
-        headers[name] = value
+        # a field sent on several lines (two ``Link``, two ``Vary``) is joined into one (RFC 9110 5.3),
+        # not cut to its last line
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
     if connection:
         named = _connection_options(connection)
         for name in [name for name in headers if name.lower() in named]:

@@ -35,3 +35,9 @@ def test_the_upstreams_connection_names_are_not_relayed() -> None:
         ("X-Request-Id", "req-1"),
     ]
     assert relay_headers(upstream) == {"X-Request-Id": "req-1"}
+
+
+def test_a_field_on_several_lines_reaches_the_app_whole() -> None:
+    """Two ``Link`` lines (or any repeated field) reach the app joined into one field, not cut to the last."""
+    upstream = [("Link", "<a>; rel=next"), ("x-multi", "one"), ("Link", "<b>; rel=last"), ("x-multi", "two")]
+    assert relay_headers(upstream) == {"Link": "<a>; rel=next, <b>; rel=last", "x-multi": "one, two"}
