@@ -41,8 +41,11 @@ def add_sidecar_headers(headers: MutableMapping[str, str], exchange: Exchange) -
     when the provider's own is not among them (see the module docstring)."""
     headers.update(sidecar_headers(exchange))
     name = wire(exchange.facts.dialect).request_id_header
-    if name is not None and not any(key.lower() == name for key in headers):
-        headers[name] = OWN_REQUEST_ID_PREFIX + exchange.request_id
+    if name is None or name in headers:  # an answer's CIMultiDict matches any case; a stream's dict, lower
+        return
+    if type(headers) is dict and any(key.lower() == name for key in headers):
+        return  # a stream's relayed headers hold names as the provider sent them
+    headers[name] = OWN_REQUEST_ID_PREFIX + exchange.request_id
 
 
 def sidecar_headers(exchange: Exchange) -> dict[str, str]:
