@@ -4,7 +4,10 @@
   the OpenAI-compatible ``message.reasoning_content`` (DeepSeek...) <-> a leading reasoning part (read:
   also ``reasoning``, vLLM's name since it dropped ``reasoning_content``, and OpenRouter's).
 - ``usage_from`` / ``usage_to``: ``prompt_tokens`` (cached included, ``prompt_tokens_details.cached_tokens``),
-  ``completion_tokens`` (reasoning included, ``completion_tokens_details.reasoning_tokens``).
+  ``completion_tokens`` (reasoning included, ``completion_tokens_details.reasoning_tokens``); read also in
+  the Responses API's names (``input_tokens``, ``input_tokens_details``, ``output_tokens``,
+  ``output_tokens_details``: same meanings), which an answer of ``/v1/responses`` and its stream's
+  ``response.completed`` (or ``.incomplete``, ``.failed``) event carry.
 - ``FINISH_FROM`` / ``FINISH_TO``: ``stop|length|tool_calls|content_filter`` <-> ``FinishReason``; a
   ``stop`` whose message is a ``refusal`` (and no content) is a content-filter stop.
 
@@ -50,11 +53,24 @@ FINISH_TO = {
 def usage_from(raw: Any) -> Usage | None:
     if not isinstance(raw, dict):
         return None
+    if "prompt_tokens" not in raw and "input_tokens" in raw:  # the Responses API's names
+        return _responses_usage(raw)
     prompt = raw.get("prompt_tokens_details") or {}
     completion = raw.get("completion_tokens_details") or {}
     return Usage(
         input_tokens=as_count(raw.get("prompt_tokens")),
         output_tokens=as_count(raw.get("completion_tokens")),
+        cached_input_tokens=as_count(prompt.get("cached_tokens")) if isinstance(prompt, dict) else 0,
+        reasoning_tokens=as_count(completion.get("reasoning_tokens")) if isinstance(completion, dict) else 0,
+    )
+
+
+def _responses_usage(raw: dict[str, Any]) -> Usage:
+    prompt = raw.get("input_tokens_details") or {}
+    completion = raw.get("output_tokens_details") or {}
+    return Usage(
+        input_tokens=as_count(raw.get("input_tokens")),
+        output_tokens=as_count(raw.get("output_tokens")),
         cached_input_tokens=as_count(prompt.get("cached_tokens")) if isinstance(prompt, dict) else 0,
         reasoning_tokens=as_count(completion.get("reasoning_tokens")) if isinstance(completion, dict) else 0,
     )
@@ -98,7 +114,12 @@ def stream_usage(event: SSEEvent) -> Usage | None:
         obj = orjson.loads(data)
     except orjson.JSONDecodeError:
         return None
-    return usage_from(obj.get("usage")) if isinstance(obj, dict) else None
+    if not isinstance(obj, dict):
+        return None
+    raw = obj.get("usage")
+    if raw is None and isinstance(response := obj.get("response"), dict):  # the Responses API's last event
+        raw = response.get("usage")
+    return usage_from(raw)
 
 
 def usage_to(usage: Usage | None) -> dict[str, Any]:
