@@ -130,6 +130,8 @@ def _add_optional_fields(
         fields["input_tokens"] = usage.input_tokens
         fields["output_tokens"] = usage.output_tokens
         fields["cached_input_tokens"] = usage.cached_input_tokens
+        if usage.cache_write_tokens:  # Anthropic's prompt-cache writes, priced apart
+            fields["cache_write_tokens"] = usage.cache_write_tokens
     if cost is not None:
         fields["cost_usd"] = round(cost * 1e8) / 1e8
     if exchange.stream_error:

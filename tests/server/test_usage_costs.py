@@ -4,6 +4,10 @@ model's prices applied to that usage, each token priced once (docs/policy.md, Pr
 
 - The OpenAI Responses API (``input_tokens``/``output_tokens`` names, the stream's usage in its
   ``response.completed`` event) through openai-python, from the fake provider.
+- Anthropic prompt caching: ``cache_creation_input_tokens`` at ``cache_write_per_mtok`` and
+  ``cache_read_input_tokens`` at ``cached_input_per_mtok``, both outside Anthropic's ``input_tokens``,
+  from a raw upstream writing Anthropic's answer and stream (``message_start`` and a ``message_delta``
+  that repeats the cumulative counts), through the Anthropic SDK.
 """
 
 from __future__ import annotations
@@ -11,14 +15,18 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
+import orjson
 import pytest
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
-from ..sdk_clients import openai_client
+from ..sdk_clients import anthropic_client, openai_client
+from ..upstream.raw import ServerConn, UpstreamFactory, chunked, response
 
 # Dollars per million tokens, large so that a few tokens make whole cents.
-IN, CACHED, OUT = 1000.0, 100.0, 4000.0
-PRICE = f"{{input_per_mtok: {IN}, output_per_mtok: {OUT}, cached_input_per_mtok: {CACHED}}}"
+IN, CACHED, WRITE, OUT = 1000.0, 100.0, 1250.0, 4000.0
+PRICE = (
+    f"{{input_per_mtok: {IN}, output_per_mtok: {OUT}, cached_input_per_mtok: {CACHED}, cache_write_per_mtok: {WRITE}}}"
+)
 LIMITS = (
     "budgets:\n  limits:\n"
     "    - {name: usd-day, measure: usd, amount: 1000, window: day, scope: {by: global}}\n"
@@ -72,3 +80,81 @@ async def test_a_responses_api_answer_is_costed_and_charged(
         pytest.approx(cost),
     )
     assert await charged(running) == {"usd-day": pytest.approx(cost), "tokens-day": usage.total_tokens}
+
+
+# Anthropic's usage of an answer that wrote 1,000 prompt tokens to the cache and read 2,000 from it.
+ANTHROPIC_USAGE = {
+    "input_tokens": 100,
+    "cache_creation_input_tokens": 1000,
+    "cache_read_input_tokens": 2000,
+    "output_tokens": 50,
+}
+ANTHROPIC_COST = (100 * IN + 1000 * WRITE + 2000 * CACHED + 50 * OUT) / 1e6  # 0.6 + 1.25 + 0.2 + 0.1 = 1.45
+
+
+def anthropic_upstream() -> Any:
+    """An Anthropic server answering "hi" with ``ANTHROPIC_USAGE``, whole or streamed."""
+    message = {"id": "msg_1", "type": "message", "role": "assistant", "model": "m-1", "stop_sequence": None}
+    whole = {**message, "content": [{"type": "text", "text": "hi"}], "stop_reason": "end_turn"}
+    whole["usage"] = ANTHROPIC_USAGE
+    start_usage = {**ANTHROPIC_USAGE, "output_tokens": 1}
+    events = [
+        (
+            "message_start",
+            {"type": "message_start", "message": {**message, "content": [], "stop_reason": None, "usage": start_usage}},
+        ),
+        (
+            "content_block_start",
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        ),
+        (
+            "content_block_delta",
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "hi"}},
+        ),
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": ANTHROPIC_USAGE,
+            },
+        ),
+        ("message_stop", {"type": "message_stop"}),
+    ]
+    sse = [f"event: {name}\ndata: ".encode() + orjson.dumps(data) + b"\n\n" for name, data in events]
+
+    async def handler(conn: ServerConn) -> None:
+        while (request := await conn.read_request()) is not None:
+            if orjson.loads(request.body).get("stream"):
+                await conn.send(chunked(*sse, headers="content-type: text/event-stream\r\n"))
+            else:
+                await conn.send(response(orjson.dumps(whole), headers="content-type: application/json\r\n"))
+
+    return handler
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+async def test_anthropic_cache_writes_and_reads_are_each_priced_once(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, stream: bool
+) -> None:
+    """An Anthropic answer with cache writes and reads: the app gets Anthropic's usage as sent; the access
+    line counts 3,100 input tokens (2,000 of them cached) and costs the writes at ``cache_write_per_mtok``
+    (they were priced as fresh input), the reads at ``cached_input_per_mtok``, the rest at the input
+    price; the budget charges the same dollars."""
+    upstream = await raw_upstream(anthropic_upstream())
+    provider = f"  p: {{dialect: anthropic, base_url: '{upstream.base}', api_key: {{env: P_KEY}}}}\n"
+    running = await sidecar(policy(provider), env={"P_KEY": "sk-x"})
+    ask: dict[str, Any] = {"model": "m", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
+    async with anthropic_client(running) as client:
+        if stream:
+            async with client.messages.stream(**ask) as events:
+                usage = (await events.get_final_message()).usage
+        else:
+            usage = (await client.messages.create(**ask)).usage
+    assert (usage.input_tokens, usage.cache_creation_input_tokens, usage.cache_read_input_tokens) == (100, 1000, 2000)
+    line = access(running)
+    counts = ("input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens")
+    assert [line[name] for name in counts] == [3100, 2000, 1000, 50]
+    assert line["cost_usd"] == pytest.approx(ANTHROPIC_COST)
+    assert await charged(running) == {"usd-day": pytest.approx(ANTHROPIC_COST), "tokens-day": 3150}
