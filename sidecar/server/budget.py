@@ -216,6 +216,15 @@ class BudgetStage:
         unserved = (exchange.unserved_cost_usd, exchange.unserved_tokens)
         info = budgets.targets.get(served.name) if served is not None else None
         admission.charge(usage, info, unserved=unserved)
+        priced = served or _last_called(exchange)
+        if priced is not None:
+            exchange.cancelled_use = (usage, priced)
+
+
+def _last_called(exchange: Exchange) -> Target | None:
+    """The target of the request's last call (the one the reservation is on when no answer came)."""
+    called = [record.target for record in exchange.attempts if record.called]
+    return exchange.policy.models.get(called[-1]) if called else None
 
 
 class UsedTap:
