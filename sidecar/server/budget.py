@@ -14,8 +14,9 @@ One stage after routing, ``BudgetStage``, over the ledger of the policy being se
       ``llm_sidecar_budget_decisions_total``; the opt-in headers (``budgets.headers``) on every answer
     the walk: ``BudgetHook.before_target`` skips the targets a model/provider quota refused at admission
               and moves the reservation to any other target the chain falls back to (refused: skip it)
-    the end:  an answer -> settle its usage (the estimate when the provider reported none); an error
-              that billed nothing -> release; cancelled after a call started -> charge what was used
+    the end:  an answer -> settle its usage (the estimate when the provider reported none; a stream that
+              ended with an error: its output at least the text streamed); an error that billed
+              nothing -> release; cancelled after a call started -> charge what was used
               (``used_when_cancelled``: a stream's input and the output streamed so far, seen by a
               ``UsedTap``; an unstreamed call's input alone)
 
@@ -144,6 +145,8 @@ class BudgetStage:
         try:
             response = await call_next(exchange)
             usage = exchange.usage
+            if usage is not None and tap is not None and exchange.stream_error:  # its counts stopped early
+                usage = exchange.usage = at_least_streamed(usage, tap)
             if (  # the common end: the first target answered, with usage, and no other call billed
                 usage is not None
                 and exchange.answered_by is first
@@ -288,13 +291,18 @@ def used_when_cancelled(exchange: Exchange, prompt_tokens: int, tap: UsedTap | N
     if tap is None or tap.target is None:
         return Usage(prompt_tokens, 0), None
     seen = tap.usage
-    streamed = tap.streamed_tokens()
     if seen is None:
-        return Usage(prompt_tokens, streamed), tap.target
-    input_tokens = seen.input_tokens or prompt_tokens
-    return dataclasses.replace(
-        seen, input_tokens=input_tokens, output_tokens=max(seen.output_tokens, streamed)
+        return Usage(prompt_tokens, tap.streamed_tokens()), tap.target
+    return at_least_streamed(
+        dataclasses.replace(seen, input_tokens=seen.input_tokens or prompt_tokens), tap
     ), tap.target
+
+
+def at_least_streamed(seen: Usage, tap: UsedTap) -> Usage:
+    """The usage a stream reported before it stopped early (the app went away, the upstream cut it or
+    sent an error), its output at least the text streamed, estimated: a provider's counts so far lag
+    what it sent (Anthropic's ``message_start`` counts one output token)."""
+    return dataclasses.replace(seen, output_tokens=max(seen.output_tokens, tap.streamed_tokens()))
 
 
 class BudgetHook:

@@ -158,3 +158,62 @@ async def test_anthropic_cache_writes_and_reads_are_each_priced_once(
     assert [line[name] for name in counts] == [3100, 2000, 1000, 50]
     assert line["cost_usd"] == pytest.approx(ANTHROPIC_COST)
     assert await charged(running) == {"usd-day": pytest.approx(ANTHROPIC_COST), "tokens-day": 3150}
+
+
+def cut_anthropic_upstream() -> Any:
+    """An Anthropic server whose stream counts 100 input tokens and 1 output token in ``message_start``,
+    sends 400 words, and closes the connection before its ``message_delta`` (the final count)."""
+    start_usage = {"input_tokens": 100, "output_tokens": 1}
+    message = {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "m-1",
+        "content": [],
+        "usage": start_usage,
+    }
+    events: list[tuple[str, dict[str, Any]]] = [
+        ("message_start", {"type": "message_start", "message": {**message, "stop_reason": None}}),
+        (
+            "content_block_start",
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        ),
+    ]
+    for i in range(400):
+        delta = {"type": "text_delta", "text": f" word{i}"}
+        events.append(("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}))
+    body = b"".join(f"event: {name}\ndata: ".encode() + orjson.dumps(data) + b"\n\n" for name, data in events)
+
+    async def handler(conn: ServerConn) -> None:
+        if await conn.read_request() is not None:
+            head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n"
+            conn.writer.write(head + body)
+            await conn.writer.drain()
+            conn.writer.close()
+
+    return handler
+
+
+async def test_a_stream_cut_after_its_first_count_is_charged_the_output_streamed(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory
+) -> None:
+    """A stream cut after Anthropic's ``message_start`` (input counted, output 1) and 400 words: the app's
+    SDK raises; the access line and the budget count the output streamed (at least a token a word), not
+    the 1 token of the early count."""
+    import anthropic
+
+    upstream = await raw_upstream(cut_anthropic_upstream())
+    provider = f"  p: {{dialect: anthropic, base_url: '{upstream.base}', api_key: {{env: P_KEY}}}}\n"
+    running = await sidecar(policy(provider), env={"P_KEY": "sk-x"})
+    ask: dict[str, Any] = {"model": "m", "max_tokens": 4000, "messages": [{"role": "user", "content": "hi"}]}
+    async with anthropic_client(running) as client:
+        with pytest.raises(anthropic.APIError):
+            async with client.messages.stream(**ask) as events:
+                async for _ in events:
+                    pass
+    line = access(running)
+    assert (line["outcome"], line["input_tokens"]) == ("stream_error", 100)
+    assert 400 <= line["output_tokens"] < 4000
+    cost = (100 * IN + line["output_tokens"] * OUT) / 1e6
+    assert line["cost_usd"] == pytest.approx(cost)
+    assert await charged(running) == {"usd-day": pytest.approx(cost), "tokens-day": 100 + line["output_tokens"]}
