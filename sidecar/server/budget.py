@@ -5,6 +5,7 @@ One stage after routing, ``BudgetStage``, over the ledger of the policy being se
 
     no budgets block, or count_tokens (free)  -> the next stage, untouched
     admission = await ledger.admit(request, the route's chain)   # check + reserve: one store round trip
+                (the output maximum times the answers asked for: ``n``, ``candidateCount``)
       deny      -> 429 in the caller's dialect: Retry-After until the window resets, the limit named in
                    the message (x-should-retry: false when that is over a minute away, so that the SDKs
                    raise at once instead of waiting it out: ``errors.retry_headers``)
@@ -49,7 +50,7 @@ from ..dialects import Operation
 from ..ensemble.plan import EnsemblePlan
 from ..policy.plans import ChainPlan
 from ..routing.tokens import estimate_joined
-from ..translate import Usage
+from ..translate import Usage, extract_request_params
 from ..translate.deltas import Reasoning, Text, ToolArgs, UsageSeen
 from .errors import RequestFailed, retry_headers
 from .hooks import Verdict
@@ -57,6 +58,7 @@ from .pipeline import Handler
 
 if TYPE_CHECKING:
     from ..policy.compiled import Policy, Route, Target
+    from ..request_facts import RequestFacts
     from ..translate.deltas import Delta
     from .exchange import Exchange
     from .stream import HeldStream
@@ -103,6 +105,8 @@ class BudgetStage:
         prompt_tokens, output = estimate_request(facts, exchange.raw)
         if facts.operation is Operation.EMBEDDINGS:
             output = 0
+        elif choices := _choices(facts, exchange.raw):  # several answers, each up to the output maximum
+            output = (output or lane.output) * choices
         key_hash = None
         if budgets.needs_key:  # most SDKs send the key as Authorization: its hash is one lookup away
             bearer = facts.headers.get("authorization")
@@ -326,6 +330,16 @@ class BudgetHook:
 
     async def after_answer(self, exchange: Exchange, target: Target, answer: StreamResponse | HeldStream) -> Verdict:
         return Verdict.ACCEPT
+
+
+def _choices(facts: RequestFacts, raw: bytes) -> int:
+    """How many answers the request asks for when more than one (OpenAI's ``n``, Gemini's
+    ``candidateCount``: the provider bills every one's output), else 0. The body is read only when its
+    bytes name one of them."""
+    if raw.find(b'"n"') < 0 and raw.find(b"andidate") < 0:
+        return 0
+    count = extract_request_params(facts.dialect, facts.body).choice_count
+    return count if count is not None and count > 1 else 0
 
 
 def _lane(ledger: Ledger, route: Route) -> tuple[Lane, Target] | None:

@@ -475,6 +475,28 @@ async def test_a_cancelled_requests_access_line_costs_what_the_budget_charged(
     assert line["cost_usd"] == pytest.approx((line["input_tokens"] + line["output_tokens"]) * 0.001) == charged
 
 
+async def test_a_request_for_several_answers_reserves_the_output_of_each(
+    fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs, gemini_client: Any
+) -> None:
+    """Three answers of at most 200 tokens each are billed up to 600 output tokens: a request with ``n=3``
+    (OpenAI) or ``candidate_count=3`` (Gemini) is refused by a 500-token limit that one answer's
+    reservation fits in (it reserved one answer's output and passed; the limit could be overshot by
+    twice max_tokens), while the same request for one answer is served."""
+    from google.genai import errors, types
+
+    limits = "    - {name: tokens-day, measure: tokens, amount: 500, window: day}\n"
+    running = await sidecar(policy(*await two_fakes(fake), limits))
+    client = sdk(running)
+    with pytest.raises(openai.RateLimitError):
+        await client.chat.completions.create(**chat(max_tokens=200), n=3)
+    gemini = gemini_client(running.url)
+    config = types.GenerateContentConfig(max_output_tokens=200, candidate_count=3)
+    with pytest.raises(errors.ClientError) as raised:
+        await gemini.aio.models.generate_content(model="chat", contents="hello there", config=config)
+    assert raised.value.code == 429
+    assert (await client.chat.completions.with_raw_response.create(**chat(max_tokens=200))).status_code == 200
+
+
 async def test_a_caller_key_counts_the_same_whichever_header_carries_it(
     fake: FakeFactory, sidecar: SidecarFactory
 ) -> None:
