@@ -7,7 +7,11 @@ model's prices applied to that usage, each token priced once (docs/policy.md, Pr
 - Anthropic prompt caching: ``cache_creation_input_tokens`` at ``cache_write_per_mtok`` and
   ``cache_read_input_tokens`` at ``cached_input_per_mtok``, both outside Anthropic's ``input_tokens``,
   from a raw upstream writing Anthropic's answer and stream (``message_start`` and a ``message_delta``
-  that repeats the cumulative counts), through the Anthropic SDK.
+  that repeats the cumulative counts), through the Anthropic SDK; and a stream cut after its
+  ``message_start`` (whose count of 1 output token is not what was streamed).
+- Gemini thinking and cached content: ``thoughtsTokenCount`` (outside ``candidatesTokenCount``) billed
+  as output, ``cachedContentTokenCount`` a part of ``promptTokenCount``, through google-genai, whole
+  and streamed (cumulative counts in each fragment).
 """
 
 from __future__ import annotations
@@ -217,3 +221,67 @@ async def test_a_stream_cut_after_its_first_count_is_charged_the_output_streamed
     cost = (100 * IN + line["output_tokens"] * OUT) / 1e6
     assert line["cost_usd"] == pytest.approx(cost)
     assert await charged(running) == {"usd-day": pytest.approx(cost), "tokens-day": 100 + line["output_tokens"]}
+
+
+# Gemini's usage of an answer that thought 300 tokens, read 600 prompt tokens from a cached content,
+# and wrote 40: thoughts are billed as output but not in candidatesTokenCount; the cached tokens are
+# part of promptTokenCount. A stream repeats the counts so far in each fragment (the last one wins).
+GEMINI_USAGE = {
+    "promptTokenCount": 1000,
+    "cachedContentTokenCount": 600,
+    "candidatesTokenCount": 40,
+    "thoughtsTokenCount": 300,
+    "totalTokenCount": 1340,
+}
+GEMINI_COST = (400 * IN + 600 * CACHED + 340 * OUT) / 1e6
+
+
+def gemini_upstream() -> Any:
+    """A Gemini server answering "hello" with ``GEMINI_USAGE``, whole or as two fragments."""
+    first = {**GEMINI_USAGE, "candidatesTokenCount": 5, "totalTokenCount": 1305}
+
+    def fragment(text: str, usage: dict[str, int], finish: str | None) -> dict[str, Any]:
+        candidate: dict[str, Any] = {"content": {"role": "model", "parts": [{"text": text}]}, "index": 0}
+        if finish:
+            candidate["finishReason"] = finish
+        return {"candidates": [candidate], "usageMetadata": usage, "modelVersion": "m-1", "responseId": "r1"}
+
+    whole = fragment("hello", GEMINI_USAGE, "STOP")
+    sse = [
+        b"data: " + orjson.dumps(f) + b"\r\n\r\n"
+        for f in (fragment("hel", first, None), fragment("lo", GEMINI_USAGE, "STOP"))
+    ]
+
+    async def handler(conn: ServerConn) -> None:
+        while (request := await conn.read_request()) is not None:
+            if b"streamGenerateContent" in request.head.split(b"\r\n", 1)[0]:
+                await conn.send(chunked(*sse, headers="content-type: text/event-stream\r\n"))
+            else:
+                await conn.send(response(orjson.dumps(whole), headers="content-type: application/json\r\n"))
+
+    return handler
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+async def test_gemini_thoughts_are_output_and_cached_content_is_part_of_the_prompt(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, gemini_client: Any, stream: bool
+) -> None:
+    """Through google-genai: 1,000 prompt tokens (600 of them cached, at the cached price) and 340 output
+    tokens (40 answer and 300 thoughts, each at the output price once), counted alike by the access line
+    and the budgets, whether read whole or from the last fragment of a stream."""
+    upstream = await raw_upstream(gemini_upstream())
+    provider = f"  p: {{dialect: gemini, base_url: '{upstream.base}', api_key: {{env: P_KEY}}}}\n"
+    running = await sidecar(policy(provider), env={"P_KEY": "k"})
+    client = gemini_client(running.url)
+    if stream:
+        texts = [
+            chunk.text async for chunk in await client.aio.models.generate_content_stream(model="m", contents="hi")
+        ]
+        assert "".join(texts) == "hello"
+    else:
+        assert (await client.aio.models.generate_content(model="m", contents="hi")).text == "hello"
+    line = access(running)
+    counts = ("input_tokens", "cached_input_tokens", "output_tokens")
+    assert [line[name] for name in counts] == [1000, 600, 340]
+    assert line["cost_usd"] == pytest.approx(GEMINI_COST)
+    assert await charged(running) == {"usd-day": pytest.approx(GEMINI_COST), "tokens-day": 1340}
