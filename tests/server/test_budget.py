@@ -397,6 +397,18 @@ async def settled_tokens(running: RunningSidecar) -> float:
     return float(used)
 
 
+async def close_after_a_few_words(client: openai.AsyncOpenAI) -> str:
+    """Stream a chat of ``RESERVED`` max tokens and close it after 8 words; the text received."""
+    stream = await client.chat.completions.create(**chat(max_tokens=RESERVED), stream=True)
+    received = ""
+    async for chunk in stream:
+        received += chunk.choices[0].delta.content or "" if chunk.choices else ""
+        if received.count("word") >= 8:
+            break
+    await stream.close()
+    return received
+
+
 async def test_a_stream_cancelled_midway_is_charged_what_was_streamed(
     fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs
 ) -> None:
@@ -405,13 +417,7 @@ async def test_a_stream_cancelled_midway_is_charged_what_was_streamed(
     limits = "    - {name: tokens-day, measure: tokens, amount: 100000, window: day}\n"
     slow = await fake("one", reply=LONG_REPLY, tokens_per_s=40)
     running = await sidecar(policy(slow, await fake("two"), limits, route="big"))
-    stream = await sdk(running).chat.completions.create(**chat(max_tokens=RESERVED), stream=True)
-    received = ""
-    async for chunk in stream:
-        received += chunk.choices[0].delta.content or "" if chunk.choices else ""
-        if received.count("word") >= 8:
-            break
-    await stream.close()
+    received = await close_after_a_few_words(sdk(running))
     used = await settled_tokens(running)
     streamed_tokens = len(received) / 4
     assert streamed_tokens <= used < 100  # the prompt (a few dozen tokens at most) and what was streamed
@@ -450,13 +456,7 @@ async def test_a_cancelled_requests_access_line_costs_what_the_budget_charged(
     slow = await fake("one", reply=LONG_REPLY, tokens_per_s=40) if stream else await fake("one", latency_ms=5000)
     running = await sidecar(policy(slow, await fake("two"), limits, route="big"))
     if stream:
-        chunks = await sdk(running).chat.completions.create(**chat(max_tokens=RESERVED), stream=True)
-        received = ""
-        async for chunk in chunks:
-            received += chunk.choices[0].delta.content or "" if chunk.choices else ""
-            if received.count("word") >= 8:
-                break
-        await chunks.close()
+        await close_after_a_few_words(sdk(running))
     else:
         async with aiohttp.ClientSession() as session:
             with pytest.raises(asyncio.TimeoutError):

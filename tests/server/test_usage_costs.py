@@ -24,7 +24,7 @@ import pytest
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
 from ..sdk_clients import anthropic_client, openai_client
-from ..upstream.raw import ServerConn, UpstreamFactory, chunked, response
+from ..upstream.raw import ServerConn, UpstreamFactory, whole_or_streamed
 
 # Dollars per million tokens, large so that a few tokens make whole cents.
 IN, CACHED, WRITE, OUT = 1000.0, 100.0, 1250.0, 4000.0
@@ -127,15 +127,7 @@ def anthropic_upstream() -> Any:
         ("message_stop", {"type": "message_stop"}),
     ]
     sse = [f"event: {name}\ndata: ".encode() + orjson.dumps(data) + b"\n\n" for name, data in events]
-
-    async def handler(conn: ServerConn) -> None:
-        while (request := await conn.read_request()) is not None:
-            if orjson.loads(request.body).get("stream"):
-                await conn.send(chunked(*sse, headers="content-type: text/event-stream\r\n"))
-            else:
-                await conn.send(response(orjson.dumps(whole), headers="content-type: application/json\r\n"))
-
-    return handler
+    return whole_or_streamed(orjson.dumps(whole), sse, lambda request: bool(orjson.loads(request.body).get("stream")))
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
@@ -252,14 +244,7 @@ def gemini_upstream() -> Any:
         for f in (fragment("hel", first, None), fragment("lo", GEMINI_USAGE, "STOP"))
     ]
 
-    async def handler(conn: ServerConn) -> None:
-        while (request := await conn.read_request()) is not None:
-            if b"streamGenerateContent" in request.head.split(b"\r\n", 1)[0]:
-                await conn.send(chunked(*sse, headers="content-type: text/event-stream\r\n"))
-            else:
-                await conn.send(response(orjson.dumps(whole), headers="content-type: application/json\r\n"))
-
-    return handler
+    return whole_or_streamed(orjson.dumps(whole), sse, lambda request: b"streamGenerateContent" in request.head)
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])

@@ -50,27 +50,21 @@ FINISH_TO = {
 }
 
 
+# The usage fields of chat completions, and of the Responses API: (input, its details, output, its details).
+_CHAT_USAGE = ("prompt_tokens", "prompt_tokens_details", "completion_tokens", "completion_tokens_details")
+_RESPONSES_USAGE = ("input_tokens", "input_tokens_details", "output_tokens", "output_tokens_details")
+
+
 def usage_from(raw: Any) -> Usage | None:
     if not isinstance(raw, dict):
         return None
-    if "prompt_tokens" not in raw and "input_tokens" in raw:  # the Responses API's names
-        return _responses_usage(raw)
-    prompt = raw.get("prompt_tokens_details") or {}
-    completion = raw.get("completion_tokens_details") or {}
+    names = _RESPONSES_USAGE if "prompt_tokens" not in raw and "input_tokens" in raw else _CHAT_USAGE
+    inputs, input_details, outputs, output_details = names
+    prompt = raw.get(input_details) or {}
+    completion = raw.get(output_details) or {}
     return Usage(
-        input_tokens=as_count(raw.get("prompt_tokens")),
-        output_tokens=as_count(raw.get("completion_tokens")),
-        cached_input_tokens=as_count(prompt.get("cached_tokens")) if isinstance(prompt, dict) else 0,
-        reasoning_tokens=as_count(completion.get("reasoning_tokens")) if isinstance(completion, dict) else 0,
-    )
-
-
-def _responses_usage(raw: dict[str, Any]) -> Usage:
-    prompt = raw.get("input_tokens_details") or {}
-    completion = raw.get("output_tokens_details") or {}
-    return Usage(
-        input_tokens=as_count(raw.get("input_tokens")),
-        output_tokens=as_count(raw.get("output_tokens")),
+        input_tokens=as_count(raw.get(inputs)),
+        output_tokens=as_count(raw.get(outputs)),
         cached_input_tokens=as_count(prompt.get("cached_tokens")) if isinstance(prompt, dict) else 0,
         reasoning_tokens=as_count(completion.get("reasoning_tokens")) if isinstance(completion, dict) else 0,
     )
