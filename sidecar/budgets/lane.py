@@ -29,9 +29,11 @@ class Lane:
 
     __slots__ = (
         "_cached_price",
+        "_estimate_input_price",
         "_input_price",
         "_output_price",
         "_priced",
+        "_write_price",
         "allowed",
         "calls",
         "chain",
@@ -53,11 +55,14 @@ class Lane:
         self._output_price = price.output_per_mtok if price is not None else 0.0
         cached = price.cached_input_per_mtok if price is not None else None
         self._cached_price = cached if cached is not None else self._input_price
+        written = price.cache_write_per_mtok if price is not None else None
+        self._write_price = written if written is not None else self._input_price
+        self._estimate_input_price = max(self._input_price, self._write_price)  # an estimate must not be low
 
     def units(self, input_tokens: int, output_tokens: int) -> tuple[int, int, int]:
         """The reservation of a request on ``target``: (nano-USD, tokens, requests), as
         ``pricing.estimate_units`` and ``Ledger._units`` make it."""
-        usd = math.ceil((input_tokens * self._input_price + output_tokens * self._output_price) * 1000)
+        usd = math.ceil((input_tokens * self._estimate_input_price + output_tokens * self._output_price) * 1000)
         if self.calls == 1:
             return usd, input_tokens + output_tokens, 1
         calls = self.calls
@@ -71,8 +76,16 @@ class Lane:
         if not self._priced:
             return 0, inputs + output, 1
         cached = usage.cached_input_tokens
-        if cached > inputs:  # a subset of the input: a provider claiming more lies
+        if cached > inputs:  # subsets of the input: a provider claiming more lies
             cached = inputs
-        fresh = inputs - cached
-        total = fresh * self._input_price + cached * self._cached_price + output * self._output_price
+        written = usage.cache_write_tokens
+        if written > inputs - cached:
+            written = inputs - cached
+        fresh = inputs - cached - written
+        total = (
+            fresh * self._input_price
+            + cached * self._cached_price
+            + written * self._write_price
+            + output * self._output_price
+        )
         return round(total / 1_000_000 * NANO_USD), inputs + output, 1

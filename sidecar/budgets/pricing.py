@@ -5,9 +5,10 @@ counted in nano-dollars (``NANO_USD`` per dollar; an int64 holds $9 billion, Lua
 up to $9 million per counter and window), tokens and requests as themselves.
 
 - ``estimate(price, input_tokens, output_tokens)``: the reservation, priced with the model's input and
-  output prices (no cache discount: an estimate must not be low), rounded up.
-- ``actual(price, usage)``: what the answer cost, by ``sidecar.cost.cost_usd`` (cache reads at their
-  price), rounded to the nearest nano-dollar. A model without a price weighs 0 USD.
+  output prices (no cache discount, and the prompt at the cache-write price when that is higher: an
+  estimate must not be low), rounded up.
+- ``actual(price, usage)``: what the answer cost, by ``sidecar.cost.cost_usd`` (cache reads and writes at
+  their prices), rounded to the nearest nano-dollar. A model without a price weighs 0 USD.
 """
 
 from __future__ import annotations
@@ -37,7 +38,10 @@ def estimate_units(price: PriceSpec | None, input_tokens: int, output_tokens: in
     """The reservation of one call: (nano-USD, tokens, requests)."""
     usd = 0
     if price is not None:
-        usd = math.ceil((input_tokens * price.input_per_mtok + output_tokens * price.output_per_mtok) * 1000)
+        input_price = price.input_per_mtok
+        if price.cache_write_per_mtok is not None and price.cache_write_per_mtok > input_price:
+            input_price = price.cache_write_per_mtok
+        usd = math.ceil((input_tokens * input_price + output_tokens * price.output_per_mtok) * 1000)
     return usd, input_tokens + output_tokens, 1
 
 

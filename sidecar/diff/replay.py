@@ -18,9 +18,10 @@ match on) and routed by both policies. The result says:
 - the estimated cost under each policy, from the tokens logged and each policy's prices. A request
   whose decision does not change is priced at the model that served it (the old and the new price);
   one that moves is priced at the first target of its new chain (the target that answers when
-  nothing fails), or zero when the new policy denies it. Cached input tokens are priced as cached
-  (a line without ``cached_input_tokens`` counts none); another model tokenizes and answers
-  differently, so the new figure is an estimate of the order of the change, not a bill.
+  nothing fails), or zero when the new policy denies it. ``cached_input_tokens`` are priced at the
+  model's cached rate and ``cache_write_tokens`` at its cache-write rate (a line without them counts
+  none); another model tokenizes and answers differently, so the new figure is an estimate of the
+  order of the change, not a bill.
 """
 
 from __future__ import annotations
@@ -167,8 +168,10 @@ def _costs(
     served = line.get("served_model")
     if not isinstance(tokens_in, int) or not isinstance(tokens_out, int) or not isinstance(served, str):
         return None
-    cached = line.get("cached_input_tokens")
-    usage = Usage(tokens_in, tokens_out, cached if isinstance(cached, int) else 0)
+    cached, written = line.get("cached_input_tokens"), line.get("cache_write_tokens")
+    usage = Usage(
+        tokens_in, tokens_out, cached if isinstance(cached, int) else 0, written if isinstance(written, int) else 0
+    )
     old_cost = _cost(old.models.get(served), usage)
     if after == before:
         new_cost = _cost(new.models.get(served), usage)

@@ -195,7 +195,15 @@ class PriceSpec(_Spec):
 
     input_per_mtok: float = Field(0.0, ge=0)
     output_per_mtok: float = Field(0.0, ge=0)
-    cached_input_per_mtok: float | None = Field(None, ge=0, description="Default: the input price.")
+    cached_input_per_mtok: float | None = Field(
+        None, ge=0, description="Input tokens read from the provider's prompt cache. Default: the input price."
+    )
+    cache_write_per_mtok: float | None = Field(
+        None,
+        ge=0,
+        description="Input tokens written to the prompt cache (Anthropic's cache_creation_input_tokens, "
+        "1.25 times the input price for 5-minute writes). Default: the input price.",
+    )
 
 
 class ModelSpec(_Spec):

@@ -38,6 +38,9 @@ class AccessLog:
         served = exchange.answered_by if status < 400 else None  # an upstream's own error served nothing
         usage = exchange.usage
         cost = served_cost = cost_usd(served.price, usage) if served is not None else None
+        if exchange.cancelled_use is not None:  # the app went away: what the budgets charged for the call
+            usage, priced_as = exchange.cancelled_use
+            cost = cost_usd(priced_as.price, usage)
         if exchange.unserved_cost_usd:  # every call counts: ensemble members, a judge, rejected answers
             cost = (cost or 0.0) + exchange.unserved_cost_usd
         latency_ms = (time.perf_counter() - exchange.started) * 1000
@@ -130,6 +133,8 @@ def _add_optional_fields(
         fields["input_tokens"] = usage.input_tokens
         fields["output_tokens"] = usage.output_tokens
         fields["cached_input_tokens"] = usage.cached_input_tokens
+        if usage.cache_write_tokens:  # Anthropic's prompt-cache writes, priced apart
+            fields["cache_write_tokens"] = usage.cache_write_tokens
     if cost is not None:
         fields["cost_usd"] = round(cost * 1e8) / 1e8
     if exchange.stream_error:

@@ -5,6 +5,7 @@ One stage after routing, ``BudgetStage``, over the ledger of the policy being se
 
     no budgets block, or count_tokens (free)  -> the next stage, untouched
     admission = await ledger.admit(request, the route's chain)   # check + reserve: one store round trip
+                (the output maximum times the answers asked for: ``n``, ``candidateCount``)
       deny      -> 429 in the caller's dialect: Retry-After until the window resets, the limit named in
                    the message (x-should-retry: false when that is over a minute away, so that the SDKs
                    raise at once instead of waiting it out: ``errors.retry_headers``)
@@ -14,8 +15,9 @@ One stage after routing, ``BudgetStage``, over the ledger of the policy being se
       ``llm_sidecar_budget_decisions_total``; the opt-in headers (``budgets.headers``) on every answer
     the walk: ``BudgetHook.before_target`` skips the targets a model/provider quota refused at admission
               and moves the reservation to any other target the chain falls back to (refused: skip it)
-    the end:  an answer -> settle its usage (the estimate when the provider reported none); an error
-              that billed nothing -> release; cancelled after a call started -> charge what was used
+    the end:  an answer -> settle its usage (the estimate when the provider reported none; a stream that
+              ended with an error: its output at least the text streamed); an error that billed
+              nothing -> release; cancelled after a call started -> charge what was used
               (``used_when_cancelled``: a stream's input and the output streamed so far, seen by a
               ``UsedTap``; an unstreamed call's input alone)
 
@@ -48,7 +50,7 @@ from ..dialects import Operation
 from ..ensemble.plan import EnsemblePlan
 from ..policy.plans import ChainPlan
 from ..routing.tokens import estimate_joined
-from ..translate import Usage
+from ..translate import Usage, extract_request_params
 from ..translate.deltas import Reasoning, Text, ToolArgs, UsageSeen
 from .errors import RequestFailed, retry_headers
 from .hooks import Verdict
@@ -56,6 +58,7 @@ from .pipeline import Handler
 
 if TYPE_CHECKING:
     from ..policy.compiled import Policy, Route, Target
+    from ..request_facts import RequestFacts
     from ..translate.deltas import Delta
     from .exchange import AttemptRecord, Exchange
     from .stream import HeldStream
@@ -102,6 +105,8 @@ class BudgetStage:
         prompt_tokens, output = estimate_request(facts, exchange.raw)
         if facts.operation is Operation.EMBEDDINGS:
             output = 0
+        elif choices := _choices(facts, exchange.raw):  # several answers, each up to the output maximum
+            output = (output or lane.output) * choices
         key_hash = None
         if budgets.needs_key:  # most SDKs send the key as Authorization: its hash is one lookup away
             bearer = facts.headers.get("authorization")
@@ -144,6 +149,8 @@ class BudgetStage:
         try:
             response = await call_next(exchange)
             usage = exchange.usage
+            if usage is not None and tap is not None and exchange.stream_error:  # its counts stopped early
+                usage = exchange.usage = at_least_streamed(usage, tap)
             if (  # the common end: the first target answered, with usage, and no other call billed
                 usage is not None
                 and exchange.answered_by is first
@@ -222,6 +229,15 @@ class BudgetStage:
         unserved = (exchange.unserved_cost_usd, exchange.unserved_tokens)
         info = budgets.targets.get(served.name) if served is not None else None
         admission.charge(usage, info, unserved=unserved)
+        priced = served or _last_called(exchange)
+        if priced is not None:
+            exchange.cancelled_use = (usage, priced)
+
+
+def _last_called(exchange: Exchange) -> Target | None:
+    """The target of the request's last call (the one the reservation is on when no answer came)."""
+    called = [record.target for record in exchange.attempts if record.called]
+    return exchange.policy.models.get(called[-1]) if called else None
 
 
 class UsedTap:
@@ -290,13 +306,18 @@ def used_when_cancelled(exchange: Exchange, prompt_tokens: int, tap: UsedTap | N
     if tap is None or tap.target is None:
         return Usage(prompt_tokens, 0), None
     seen = tap.usage
-    streamed = tap.streamed_tokens()
     if seen is None:
-        return Usage(prompt_tokens, streamed), tap.target
-    input_tokens = seen.input_tokens or prompt_tokens
-    return dataclasses.replace(
-        seen, input_tokens=input_tokens, output_tokens=max(seen.output_tokens, streamed)
+        return Usage(prompt_tokens, tap.streamed_tokens()), tap.target
+    return at_least_streamed(
+        dataclasses.replace(seen, input_tokens=seen.input_tokens or prompt_tokens), tap
     ), tap.target
+
+
+def at_least_streamed(seen: Usage, tap: UsedTap) -> Usage:
+    """The usage a stream reported before it stopped early (the app went away, the upstream cut it or
+    sent an error), its output at least the text streamed, estimated: a provider's counts so far lag
+    what it sent (Anthropic's ``message_start`` counts one output token)."""
+    return dataclasses.replace(seen, output_tokens=max(seen.output_tokens, tap.streamed_tokens()))
 
 
 class BudgetHook:
@@ -320,6 +341,16 @@ class BudgetHook:
 
     async def after_answer(self, exchange: Exchange, target: Target, answer: StreamResponse | HeldStream) -> Verdict:
         return Verdict.ACCEPT
+
+
+def _choices(facts: RequestFacts, raw: bytes) -> int:
+    """How many answers the request asks for when more than one (OpenAI's ``n``, Gemini's
+    ``candidateCount``: the provider bills every one's output), else 0. The body is read only when its
+    bytes name one of them."""
+    if raw.find(b'"n"') < 0 and raw.find(b"andidate") < 0:
+        return 0
+    count = extract_request_params(facts.dialect, facts.body).choice_count
+    return count if count is not None and count > 1 else 0
 
 
 def _lane(ledger: Ledger, route: Route) -> tuple[Lane, Target] | None:

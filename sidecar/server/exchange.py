@@ -12,7 +12,8 @@ Who fills what, in pipeline order:
   (``shadowing``): ``shadow``;
 - an ensemble (``ensemble``): ``ensemble`` (the vote, for ``x-sidecar-ensemble``) and
   ``upstream_request_ids`` (the providers' ids of its calls that answered);
-- the budget stage (``budget``): ``budget`` and ``budget_headers``;
+- the budget stage (``budget``): ``budget`` and ``budget_headers``; ``cancelled_use`` when the app went
+  away after a call started (what it charged, for the access line);
 - the fallback loop: ``attempts`` (``record``), ``calls`` (counted when each call starts),
   ``fallback_reason``, then, for the response the caller gets, ``answered_by`` (the target whose answer
   or own error it is), ``dropped`` and, for a whole answer, ``upstream_answer`` (the upstream's body
@@ -110,6 +111,9 @@ class Exchange:
     params: RequestParams | None = None  # see request_params()
     unserved_cost_usd: float = 0.0  # calls whose answer the caller did not get: gate-rejected, ensemble, judge
     unserved_tokens: int = 0  # their input and output tokens (budgets count them)
+    # The app went away after a call started: what the budgets charged for it (``budget.used_when_cancelled``)
+    # and the model it is priced as, for the access line's tokens and cost.
+    cancelled_use: tuple[Usage, Target] | None = None
     ensemble: str | None = None  # the ensemble's vote (ensemble.Decision.header()), for x-sidecar-ensemble
     upstream_request_ids: str = ""  # an ensemble's "member=provider's request id, ..." (its answering calls)
     gated: bool = False  # the route's quality gates check this request's answers

@@ -29,6 +29,22 @@ def test_the_actual_use_counts_cached_input_at_its_price() -> None:
     )
 
 
+ANTHROPIC = PriceSpec(input_per_mtok=3, output_per_mtok=15, cached_input_per_mtok=0.3, cache_write_per_mtok=3.75)
+
+
+def test_the_actual_use_counts_cache_writes_at_their_price() -> None:
+    """Anthropic's input of 100 fresh, 1,000 written to the cache and 2,000 read from it (3,100 in
+    ``Usage.input_tokens``), and 50 out: $0.0003 + $0.00375 + $0.0006 + $0.00075 = $0.0054, each token once."""
+    usage = Usage(input_tokens=3100, output_tokens=50, cached_input_tokens=2000, cache_write_tokens=1000)
+    assert actual_units(ANTHROPIC, usage) == (5_400_000, 3150, 1)
+
+
+def test_an_estimate_prices_the_prompt_at_the_cache_write_price_when_higher() -> None:
+    """The prompt may all be written to the cache: 1,000 input tokens are reserved at $3.75 per million,
+    not $3, so that the estimate is not low."""
+    assert estimate_units(ANTHROPIC, 1000, 0) == (3_750_000, 1000, 1)
+
+
 def test_a_model_without_a_price_weighs_zero_dollars() -> None:
     """No price: $0 but its tokens and the request still count."""
     assert estimate_units(None, 10, 10) == (0, 20, 1)

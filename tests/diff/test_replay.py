@@ -136,3 +136,16 @@ def test_cached_input_tokens_are_priced_at_the_cached_rate() -> None:
         replay(policy(production_text()), policy(production_text()), [line]).old_cost_usd for line in (fresh, cached)
     ]
     assert costs == [1000 * 2.5 / 1e6, 1000 * 1.25 / 1e6]
+
+
+def test_cache_write_tokens_are_priced_at_the_cache_write_rate() -> None:
+    """A line's cache_write_tokens (Anthropic's cache writes) cost the model's cache-write price."""
+    line = access(
+        requested_model="gpt-4o",
+        route="default",
+        served_model="claude-sonnet",
+        input_tokens=1000,
+        output_tokens=0,
+        cache_write_tokens=1000,
+    )
+    assert replay(policy(production_text()), policy(production_text()), [line]).old_cost_usd == 1000 * 3.75 / 1e6

@@ -397,6 +397,18 @@ async def settled_tokens(running: RunningSidecar) -> float:
     return float(used)
 
 
+async def close_after_a_few_words(client: openai.AsyncOpenAI) -> str:
+    """Stream a chat of ``RESERVED`` max tokens and close it after 8 words; the text received."""
+    stream = await client.chat.completions.create(**chat(max_tokens=RESERVED), stream=True)
+    received = ""
+    async for chunk in stream:
+        received += chunk.choices[0].delta.content or "" if chunk.choices else ""
+        if received.count("word") >= 8:
+            break
+    await stream.close()
+    return received
+
+
 async def test_a_stream_cancelled_midway_is_charged_what_was_streamed(
     fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs
 ) -> None:
@@ -405,13 +417,7 @@ async def test_a_stream_cancelled_midway_is_charged_what_was_streamed(
     limits = "    - {name: tokens-day, measure: tokens, amount: 100000, window: day}\n"
     slow = await fake("one", reply=LONG_REPLY, tokens_per_s=40)
     running = await sidecar(policy(slow, await fake("two"), limits, route="big"))
-    stream = await sdk(running).chat.completions.create(**chat(max_tokens=RESERVED), stream=True)
-    received = ""
-    async for chunk in stream:
-        received += chunk.choices[0].delta.content or "" if chunk.choices else ""
-        if received.count("word") >= 8:
-            break
-    await stream.close()
+    received = await close_after_a_few_words(sdk(running))
     used = await settled_tokens(running)
     streamed_tokens = len(received) / 4
     assert streamed_tokens <= used < 100  # the prompt (a few dozen tokens at most) and what was streamed
@@ -435,6 +441,60 @@ async def test_an_unstreamed_request_cancelled_before_its_answer_is_charged_its_
             )
     used = await settled_tokens(running)
     assert 0 < used < 50  # the prompt of "hello there" in a chat body, by the byte estimate
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
+async def test_a_cancelled_requests_access_line_costs_what_the_budget_charged(
+    fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs, stream: bool
+) -> None:
+    """A request the app cancels after its call started (a stream after a few chunks, an unstreamed call
+    before its answer): the ``client_closed`` access line carries the tokens the budget charged and their
+    cost, equal to the usd budget's charge (it had neither: spend summed from the lines missed them)."""
+    import asyncio
+
+    limits = "    - {name: usd-day, measure: usd, amount: 1000, window: day}\n"
+    slow = await fake("one", reply=LONG_REPLY, tokens_per_s=40) if stream else await fake("one", latency_ms=5000)
+    running = await sidecar(policy(slow, await fake("two"), limits, route="big"))
+    if stream:
+        await close_after_a_few_words(sdk(running))
+    else:
+        async with aiohttp.ClientSession() as session:
+            with pytest.raises(asyncio.TimeoutError):
+                await session.post(
+                    running.url + "/v1/chat/completions", json=chat(RESERVED), timeout=aiohttp.ClientTimeout(total=0.5)
+                )
+    for _ in range(200):
+        lines = [line for line in running.log_lines() if line.get("event") == "access"]
+        if lines:
+            break
+        await asyncio.sleep(0.05)
+    (line,) = lines
+    charged = (await budget_rows(running))["usd-day/*"]["used"]
+    assert line["outcome"] == "client_closed"
+    assert line["input_tokens"] > 0 and (line["output_tokens"] > 0) is stream
+    assert line["cost_usd"] == pytest.approx((line["input_tokens"] + line["output_tokens"]) * 0.001) == charged
+
+
+async def test_a_request_for_several_answers_reserves_the_output_of_each(
+    fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs, gemini_client: Any
+) -> None:
+    """Three answers of at most 200 tokens each are billed up to 600 output tokens: a request with ``n=3``
+    (OpenAI) or ``candidate_count=3`` (Gemini) is refused by a 500-token limit that one answer's
+    reservation fits in (it reserved one answer's output and passed; the limit could be overshot by
+    twice max_tokens), while the same request for one answer is served."""
+    from google.genai import errors, types
+
+    limits = "    - {name: tokens-day, measure: tokens, amount: 500, window: day}\n"
+    running = await sidecar(policy(*await two_fakes(fake), limits))
+    client = sdk(running)
+    with pytest.raises(openai.RateLimitError):
+        await client.chat.completions.create(**chat(max_tokens=200), n=3)
+    gemini = gemini_client(running.url)
+    config = types.GenerateContentConfig(max_output_tokens=200, candidate_count=3)
+    with pytest.raises(errors.ClientError) as raised:
+        await gemini.aio.models.generate_content(model="chat", contents="hello there", config=config)
+    assert raised.value.code == 429
+    assert (await client.chat.completions.with_raw_response.create(**chat(max_tokens=200))).status_code == 200
 
 
 async def test_a_caller_key_counts_the_same_whichever_header_carries_it(

@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from ..conftest import RunningSidecar, SidecarFactory
-from ..upstream.raw import ServerConn, UpstreamFactory, chunked, response
+from ..upstream.raw import Request, UpstreamFactory, whole_or_streamed
 
 LIES = {
     "negative": {"prompt_tokens": -1_000_000, "completion_tokens": -5_000_000, "total_tokens": -6_000_000},
@@ -24,6 +24,10 @@ LIES = {
         "prompt_tokens_details": {"cached_tokens": 900_000_000},
     },
 }
+
+
+def asks_a_stream(request: Request) -> bool:
+    return bool(orjson.loads(request.body).get("stream"))
 
 
 def liar(usage: dict[str, Any]) -> Any:
@@ -38,15 +42,7 @@ def liar(usage: dict[str, Any]) -> Any:
         {**chunk, "choices": [], "usage": usage},
     ]
     sse = [b"data: " + orjson.dumps(e) + b"\n\n" for e in events] + [b"data: [DONE]\n\n"]
-
-    async def handler(conn: ServerConn) -> None:
-        while (request := await conn.read_request()) is not None:
-            if orjson.loads(request.body).get("stream"):
-                await conn.send(chunked(*sse, headers="content-type: text/event-stream\r\n"))
-            else:
-                await conn.send(response(orjson.dumps(whole), headers="content-type: application/json\r\n"))
-
-    return handler
+    return whole_or_streamed(orjson.dumps(whole), sse, asks_a_stream)
 
 
 def budget_policy(url: str) -> str:

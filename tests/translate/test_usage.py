@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -43,6 +44,32 @@ def test_extract_usage_absent_or_embeddings() -> None:
     assert extract_usage(OAI, {"choices": []}) is None
     assert extract_usage(GEM, {"candidates": []}) is None
     assert extract_usage(OAI, {"data": [], "usage": {"prompt_tokens": 5, "total_tokens": 5}}) == Usage(input_tokens=5)
+
+
+RESPONSES_USAGE = {
+    "input_tokens": 82,
+    "input_tokens_details": {"cached_tokens": 64},
+    "output_tokens": 41,
+    "output_tokens_details": {"reasoning_tokens": 10},
+    "total_tokens": 123,
+}
+
+
+def test_extract_usage_of_the_responses_api() -> None:
+    """A Responses API answer's usage, in that API's names, reads as the chat completion's would: cached
+    tokens a part of the input, reasoning tokens a part of the output."""
+    body = {"object": "response", "output": [], "usage": RESPONSES_USAGE}
+    assert extract_usage(OAI, body) == Usage(82, 41, 64, 0, 10)
+
+
+def test_extract_stream_usage_of_the_responses_api() -> None:
+    """A Responses API stream's usage is in its ``response.completed`` event's response; the events before
+    it carry ``"usage": null``."""
+    created = {"type": "response.created", "response": {"id": "r", "status": "in_progress", "usage": None}}
+    completed = {"type": "response.completed", "response": {"id": "r", "status": "completed", "usage": RESPONSES_USAGE}}
+    assert extract_stream_usage(OAI, SSEEvent(orjson.dumps(created), "response.created")) is None
+    last = SSEEvent(orjson.dumps(completed), "response.completed")
+    assert extract_stream_usage(OAI, last) == Usage(82, 41, 64, 0, 10)
 
 
 # A provider that lies about its usage: counts that no call can have (negative, or more than a billion

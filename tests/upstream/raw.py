@@ -3,8 +3,9 @@ provider would.
 
 ``raw_upstream(handler)`` (a fixture in tests/conftest.py) starts an ``asyncio.start_server`` whose every
 accepted connection is handed to ``handler(conn)``; it returns a ``RawUpstream`` (its URL, how many
-connections it accepted, the requests it read). ``response``, ``chunked`` and ``serve_forever`` (``answering``: as a
-handler) write well-formed answers; a test writes its broken bytes itself.
+connections it accepted, the requests it read). ``response``, ``chunked`` and ``serve_forever``
+(``answering``: as a handler; ``whole_or_streamed``: a JSON body or an event stream) write well-formed
+answers; a test writes its broken bytes itself.
 """
 
 from __future__ import annotations
@@ -107,6 +108,22 @@ def answering(answer: bytes) -> Callable[[ServerConn], Awaitable[None]]:
 
     async def handler(conn: ServerConn) -> None:
         await serve_forever(conn, answer)
+
+    return handler
+
+
+def whole_or_streamed(
+    whole: bytes, events: list[bytes], streamed: Callable[[Request], bool]
+) -> Callable[[ServerConn], Awaitable[None]]:
+    """A handler that answers each request with the JSON body ``whole``, or with the SSE ``events``
+    (chunked) when ``streamed(request)``."""
+
+    async def handler(conn: ServerConn) -> None:
+        while (request := await conn.read_request()) is not None:
+            if streamed(request):
+                await conn.send(chunked(*events, headers="content-type: text/event-stream\r\n"))
+            else:
+                await conn.send(response(whole, headers="content-type: application/json\r\n"))
 
     return handler
 

@@ -4,7 +4,10 @@
   the OpenAI-compatible ``message.reasoning_content`` (DeepSeek...) <-> a leading reasoning part (read:
   also ``reasoning``, vLLM's name since it dropped ``reasoning_content``, and OpenRouter's).
 - ``usage_from`` / ``usage_to``: ``prompt_tokens`` (cached included, ``prompt_tokens_details.cached_tokens``),
-  ``completion_tokens`` (reasoning included, ``completion_tokens_details.reasoning_tokens``).
+  ``completion_tokens`` (reasoning included, ``completion_tokens_details.reasoning_tokens``); read also in
+  the Responses API's names (``input_tokens``, ``input_tokens_details``, ``output_tokens``,
+  ``output_tokens_details``: same meanings), which an answer of ``/v1/responses`` and its stream's
+  ``response.completed`` (or ``.incomplete``, ``.failed``) event carry.
 - ``FINISH_FROM`` / ``FINISH_TO``: ``stop|length|tool_calls|content_filter`` <-> ``FinishReason``; a
   ``stop`` whose message is a ``refusal`` (and no content) is a content-filter stop.
 
@@ -47,14 +50,21 @@ FINISH_TO = {
 }
 
 
+# The usage fields of chat completions, and of the Responses API: (input, its details, output, its details).
+_CHAT_USAGE = ("prompt_tokens", "prompt_tokens_details", "completion_tokens", "completion_tokens_details")
+_RESPONSES_USAGE = ("input_tokens", "input_tokens_details", "output_tokens", "output_tokens_details")
+
+
 def usage_from(raw: Any) -> Usage | None:
     if not isinstance(raw, dict):
         return None
-    prompt = raw.get("prompt_tokens_details") or {}
-    completion = raw.get("completion_tokens_details") or {}
+    names = _RESPONSES_USAGE if "prompt_tokens" not in raw and "input_tokens" in raw else _CHAT_USAGE
+    inputs, input_details, outputs, output_details = names
+    prompt = raw.get(input_details) or {}
+    completion = raw.get(output_details) or {}
     return Usage(
-        input_tokens=as_count(raw.get("prompt_tokens")),
-        output_tokens=as_count(raw.get("completion_tokens")),
+        input_tokens=as_count(raw.get(inputs)),
+        output_tokens=as_count(raw.get(outputs)),
         cached_input_tokens=as_count(prompt.get("cached_tokens")) if isinstance(prompt, dict) else 0,
         reasoning_tokens=as_count(completion.get("reasoning_tokens")) if isinstance(completion, dict) else 0,
     )
@@ -98,7 +108,12 @@ def stream_usage(event: SSEEvent) -> Usage | None:
         obj = orjson.loads(data)
     except orjson.JSONDecodeError:
         return None
-    return usage_from(obj.get("usage")) if isinstance(obj, dict) else None
+    if not isinstance(obj, dict):
+        return None
+    raw = obj.get("usage")
+    if raw is None and isinstance(response := obj.get("response"), dict):  # the Responses API's last event
+        raw = response.get("usage")
+    return usage_from(raw)
 
 
 def usage_to(usage: Usage | None) -> dict[str, Any]:

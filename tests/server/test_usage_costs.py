@@ -1,0 +1,272 @@
+"""The cost the sidecar counts for one answer is the provider's bill for it, from the usage in the shape each
+provider sends: the access line's ``cost_usd``, the budget's charge and the token counts agree with the
+model's prices applied to that usage, each token priced once (docs/policy.md, Prices).
+
+- The OpenAI Responses API (``input_tokens``/``output_tokens`` names, the stream's usage in its
+  ``response.completed`` event) through openai-python, from the fake provider.
+- Anthropic prompt caching: ``cache_creation_input_tokens`` at ``cache_write_per_mtok`` and
+  ``cache_read_input_tokens`` at ``cached_input_per_mtok``, both outside Anthropic's ``input_tokens``,
+  from a raw upstream writing Anthropic's answer and stream (``message_start`` and a ``message_delta``
+  that repeats the cumulative counts), through the Anthropic SDK; and a stream cut after its
+  ``message_start`` (whose count of 1 output token is not what was streamed).
+- Gemini thinking and cached content: ``thoughtsTokenCount`` (outside ``candidatesTokenCount``) billed
+  as output, ``cachedContentTokenCount`` a part of ``promptTokenCount``, through google-genai, whole
+  and streamed (cumulative counts in each fragment).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+
+from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
+from ..sdk_clients import anthropic_client, openai_client
+from ..upstream.raw import ServerConn, UpstreamFactory, whole_or_streamed
+
+# Dollars per million tokens, large so that a few tokens make whole cents.
+IN, CACHED, WRITE, OUT = 1000.0, 100.0, 1250.0, 4000.0
+PRICE = (
+    f"{{input_per_mtok: {IN}, output_per_mtok: {OUT}, cached_input_per_mtok: {CACHED}, cache_write_per_mtok: {WRITE}}}"
+)
+LIMITS = (
+    "budgets:\n  limits:\n"
+    "    - {name: usd-day, measure: usd, amount: 1000, window: day, scope: {by: global}}\n"
+    "    - {name: tokens-day, measure: tokens, amount: 10000000, window: day, scope: {by: global}}\n"
+)
+
+
+def policy(provider: str) -> str:
+    return (
+        f"version: 1\nproviders:\n{provider}"
+        f"models:\n  m: {{provider: p, model: m-1, price: {PRICE}}}\n"
+        "routes:\n  - {name: r, match: {model: m}, target: [m]}\n" + LIMITS
+    )
+
+
+async def charged(running: RunningSidecar) -> dict[str, float]:
+    """What each budget counted: {limit: used}."""
+    async with aiohttp.ClientSession() as session, session.get(f"{running.url}/status") as answer:
+        rows = (await answer.json())["budgets"]
+    return {row["limit"]: row["used"] for row in rows}
+
+
+def access(running: RunningSidecar) -> dict[str, Any]:
+    (line,) = [line for line in running.log_lines() if line.get("event") == "access"]
+    return line
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+async def test_a_responses_api_answer_is_costed_and_charged(
+    fake: FakeFactory, sidecar: SidecarFactory, stream: bool
+) -> None:
+    """``responses.create`` and ``responses.stream``: the access line counts the tokens the answer's usage
+    reports and their cost, and the budgets charge the same dollars and tokens (they read 0 tokens and
+    $0 for an answer, and nothing, so the reservation, for a stream)."""
+    url = await fake("fake-openai")
+    running = await sidecar(policy(provider_block("p", url, "openai")))
+    async with openai_client(running) as client:
+        if stream:
+            async with client.responses.stream(model="m", input="hello costs") as events:
+                async for _ in events:
+                    pass
+                usage = (await events.get_final_response()).usage
+        else:
+            usage = (await client.responses.create(model="m", input="hello costs")).usage
+    assert usage is not None and usage.input_tokens > 0 and usage.output_tokens > 0
+    cost = (usage.input_tokens * IN + usage.output_tokens * OUT) / 1e6
+    line = access(running)
+    assert (line["input_tokens"], line["output_tokens"], line["cost_usd"]) == (
+        usage.input_tokens,
+        usage.output_tokens,
+        pytest.approx(cost),
+    )
+    assert await charged(running) == {"usd-day": pytest.approx(cost), "tokens-day": usage.total_tokens}
+
+
+# Anthropic's usage of an answer that wrote 1,000 prompt tokens to the cache and read 2,000 from it.
+ANTHROPIC_USAGE = {
+    "input_tokens": 100,
+    "cache_creation_input_tokens": 1000,
+    "cache_read_input_tokens": 2000,
+    "output_tokens": 50,
+}
+ANTHROPIC_COST = (100 * IN + 1000 * WRITE + 2000 * CACHED + 50 * OUT) / 1e6  # 0.6 + 1.25 + 0.2 + 0.1 = 1.45
+
+
+def anthropic_upstream() -> Any:
+    """An Anthropic server answering "hi" with ``ANTHROPIC_USAGE``, whole or streamed."""
+    message = {"id": "msg_1", "type": "message", "role": "assistant", "model": "m-1", "stop_sequence": None}
+    whole = {**message, "content": [{"type": "text", "text": "hi"}], "stop_reason": "end_turn"}
+    whole["usage"] = ANTHROPIC_USAGE
+    start_usage = {**ANTHROPIC_USAGE, "output_tokens": 1}
+    events = [
+        (
+            "message_start",
+            {"type": "message_start", "message": {**message, "content": [], "stop_reason": None, "usage": start_usage}},
+        ),
+        (
+            "content_block_start",
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        ),
+        (
+            "content_block_delta",
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "hi"}},
+        ),
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": ANTHROPIC_USAGE,
+            },
+        ),
+        ("message_stop", {"type": "message_stop"}),
+    ]
+    sse = [f"event: {name}\ndata: ".encode() + orjson.dumps(data) + b"\n\n" for name, data in events]
+    return whole_or_streamed(orjson.dumps(whole), sse, lambda request: bool(orjson.loads(request.body).get("stream")))
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+async def test_anthropic_cache_writes_and_reads_are_each_priced_once(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, stream: bool
+) -> None:
+    """An Anthropic answer with cache writes and reads: the app gets Anthropic's usage as sent; the access
+    line counts 3,100 input tokens (2,000 of them cached) and costs the writes at ``cache_write_per_mtok``
+    (they were priced as fresh input), the reads at ``cached_input_per_mtok``, the rest at the input
+    price; the budget charges the same dollars."""
+    upstream = await raw_upstream(anthropic_upstream())
+    provider = f"  p: {{dialect: anthropic, base_url: '{upstream.base}', api_key: {{env: P_KEY}}}}\n"
+    running = await sidecar(policy(provider), env={"P_KEY": "sk-x"})
+    ask: dict[str, Any] = {"model": "m", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
+    async with anthropic_client(running) as client:
+        if stream:
+            async with client.messages.stream(**ask) as events:
+                usage = (await events.get_final_message()).usage
+        else:
+            usage = (await client.messages.create(**ask)).usage
+    assert (usage.input_tokens, usage.cache_creation_input_tokens, usage.cache_read_input_tokens) == (100, 1000, 2000)
+    line = access(running)
+    counts = ("input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens")
+    assert [line[name] for name in counts] == [3100, 2000, 1000, 50]
+    assert line["cost_usd"] == pytest.approx(ANTHROPIC_COST)
+    assert await charged(running) == {"usd-day": pytest.approx(ANTHROPIC_COST), "tokens-day": 3150}
+
+
+def cut_anthropic_upstream() -> Any:
+    """An Anthropic server whose stream counts 100 input tokens and 1 output token in ``message_start``,
+    sends 400 words, and closes the connection before its ``message_delta`` (the final count)."""
+    start_usage = {"input_tokens": 100, "output_tokens": 1}
+    message = {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "m-1",
+        "content": [],
+        "usage": start_usage,
+    }
+    events: list[tuple[str, dict[str, Any]]] = [
+        ("message_start", {"type": "message_start", "message": {**message, "stop_reason": None}}),
+        (
+            "content_block_start",
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        ),
+    ]
+    for i in range(400):
+        delta = {"type": "text_delta", "text": f" word{i}"}
+        events.append(("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}))
+    body = b"".join(f"event: {name}\ndata: ".encode() + orjson.dumps(data) + b"\n\n" for name, data in events)
+
+    async def handler(conn: ServerConn) -> None:
+        if await conn.read_request() is not None:
+            head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n"
+            conn.writer.write(head + body)
+            await conn.writer.drain()
+            conn.writer.close()
+
+    return handler
+
+
+async def test_a_stream_cut_after_its_first_count_is_charged_the_output_streamed(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory
+) -> None:
+    """A stream cut after Anthropic's ``message_start`` (input counted, output 1) and 400 words: the app's
+    SDK raises; the access line and the budget count the output streamed (at least a token a word), not
+    the 1 token of the early count."""
+    import anthropic
+
+    upstream = await raw_upstream(cut_anthropic_upstream())
+    provider = f"  p: {{dialect: anthropic, base_url: '{upstream.base}', api_key: {{env: P_KEY}}}}\n"
+    running = await sidecar(policy(provider), env={"P_KEY": "sk-x"})
+    ask: dict[str, Any] = {"model": "m", "max_tokens": 4000, "messages": [{"role": "user", "content": "hi"}]}
+    async with anthropic_client(running) as client:
+        with pytest.raises(anthropic.APIError):
+            async with client.messages.stream(**ask) as events:
+                async for _ in events:
+                    pass
+    line = access(running)
+    assert (line["outcome"], line["input_tokens"]) == ("stream_error", 100)
+    assert 400 <= line["output_tokens"] < 4000
+    cost = (100 * IN + line["output_tokens"] * OUT) / 1e6
+    assert line["cost_usd"] == pytest.approx(cost)
+    assert await charged(running) == {"usd-day": pytest.approx(cost), "tokens-day": 100 + line["output_tokens"]}
+
+
+# Gemini's usage of an answer that thought 300 tokens, read 600 prompt tokens from a cached content,
+# and wrote 40: thoughts are billed as output but not in candidatesTokenCount; the cached tokens are
+# part of promptTokenCount. A stream repeats the counts so far in each fragment (the last one wins).
+GEMINI_USAGE = {
+    "promptTokenCount": 1000,
+    "cachedContentTokenCount": 600,
+    "candidatesTokenCount": 40,
+    "thoughtsTokenCount": 300,
+    "totalTokenCount": 1340,
+}
+GEMINI_COST = (400 * IN + 600 * CACHED + 340 * OUT) / 1e6
+
+
+def gemini_upstream() -> Any:
+    """A Gemini server answering "hello" with ``GEMINI_USAGE``, whole or as two fragments."""
+    first = {**GEMINI_USAGE, "candidatesTokenCount": 5, "totalTokenCount": 1305}
+
+    def fragment(text: str, usage: dict[str, int], finish: str | None) -> dict[str, Any]:
+        candidate: dict[str, Any] = {"content": {"role": "model", "parts": [{"text": text}]}, "index": 0}
+        if finish:
+            candidate["finishReason"] = finish
+        return {"candidates": [candidate], "usageMetadata": usage, "modelVersion": "m-1", "responseId": "r1"}
+
+    whole = fragment("hello", GEMINI_USAGE, "STOP")
+    sse = [
+        b"data: " + orjson.dumps(f) + b"\r\n\r\n"
+        for f in (fragment("hel", first, None), fragment("lo", GEMINI_USAGE, "STOP"))
+    ]
+
+    return whole_or_streamed(orjson.dumps(whole), sse, lambda request: b"streamGenerateContent" in request.head)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+async def test_gemini_thoughts_are_output_and_cached_content_is_part_of_the_prompt(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, gemini_client: Any, stream: bool
+) -> None:
+    """Through google-genai: 1,000 prompt tokens (600 of them cached, at the cached price) and 340 output
+    tokens (40 answer and 300 thoughts, each at the output price once), counted alike by the access line
+    and the budgets, whether read whole or from the last fragment of a stream."""
+    upstream = await raw_upstream(gemini_upstream())
+    provider = f"  p: {{dialect: gemini, base_url: '{upstream.base}', api_key: {{env: P_KEY}}}}\n"
+    running = await sidecar(policy(provider), env={"P_KEY": "k"})
+    client = gemini_client(running.url)
+    if stream:
+        texts = [
+            chunk.text async for chunk in await client.aio.models.generate_content_stream(model="m", contents="hi")
+        ]
+        assert "".join(texts) == "hello"
+    else:
+        assert (await client.aio.models.generate_content(model="m", contents="hi")).text == "hello"
+    line = access(running)
+    counts = ("input_tokens", "cached_input_tokens", "output_tokens")
+    assert [line[name] for name in counts] == [1000, 600, 340]
+    assert line["cost_usd"] == pytest.approx(GEMINI_COST)
+    assert await charged(running) == {"usd-day": pytest.approx(GEMINI_COST), "tokens-day": 1340}
