@@ -50,7 +50,8 @@ def code_command(command: list[str], code: Path | None) -> list[str]:
     if code is None:
         return command
     boot = f"import runpy, sys; sys.path.insert(0, {str(code)!r}); runpy.run_module('sidecar', run_name='__main__')"
-    return [command[0], "-c", boot, *command[3:]]
+    at = command.index("-m")  # the interpreter's own options (-OO, -P) kept before it
+    return [command[0], *command[1:at], "-c", boot, *command[at + 2 :]]
 
 
 def calibrate(command: list[str], env: dict[str, str], ports_file: Path, requests: int) -> float:

@@ -3,6 +3,7 @@ it imports that a refactor moved breaks nobody's test run, only the next measure
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -40,3 +41,22 @@ def test_every_bench_script_imports() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
+
+
+@pytest.mark.timeout(60)
+def test_a_baseline_revisions_sidecar_starts_as_the_benches_start_this_trees(tmp_path: Path) -> None:
+    """budgets_instructions' ``--baseline``: the command running another revision's package keeps the
+    interpreter's options and the sidecar's arguments (it once passed ``-m sidecar`` twice: exit 2)."""
+    code = f"""
+import json, sys; sys.path.insert(0, {str(BENCH)!r})
+from pathlib import Path
+from budgets_instructions import code_command
+from sidecar_under_test import sidecar_command
+command, _ = sidecar_command(Path("policy.yaml"), 8080, {{}})
+print(json.dumps(code_command(command, Path({str(tmp_path)!r}))))
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=50, cwd=BENCH)
+    assert result.returncode == 0, result.stderr
+    command = json.loads(result.stdout)
+    assert command[1:3] == ["-OO", "-P"] and command[3] == "-c"
+    assert command[5:] == ["run", "--policy", "policy.yaml", "--port", "8080"]
