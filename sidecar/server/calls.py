@@ -165,6 +165,7 @@ class Calls:
                 "ok" if outcome.kind is OutcomeKind.SUCCESS else outcome.error_type,
                 result.upstream_status,
                 elapsed * 1000,
+                detail=outcome.detail,
             )
         )
         return result
