@@ -92,9 +92,10 @@ async def answer_last_resort(exchange: Exchange, last: tuple[Candidate, AttemptR
         )
     called = [a for a in exchange.attempts if a.called]
     summary = ", ".join(a.describe() for a in exchange.attempts) or "no target available"
+    what = "failed" if called else "could be called now"  # every one skipped: none failed
     raise RequestFailed(
         503,
-        f"every target of route {exchange.route.name!r} failed ({summary})",
+        f"{'every' if called else 'no'} target of route {exchange.route.name!r} {what} ({summary})",
         code="all_targets_failed" if called else "no_target_available",
         headers=headers,
         extra={"attempts": attempts},

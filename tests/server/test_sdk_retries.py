@@ -154,7 +154,7 @@ async def test_a_request_no_target_could_take_is_left_to_the_sdk_to_retry(
 ) -> None:
     """Every target skipped without a call (here its bulkhead full with another request): 503
     ``no_target_available`` with ``Retry-After`` and no ``x-should-retry``: a later try may find room, and
-    the sidecar made no call to retry."""
+    the sidecar made no call to retry; its message says no target could be called (none failed)."""
     urls = await fakes(fake, 1)
     bulkhead = "  bulkhead: {max_concurrent: 1, queue_timeout_s: 0}\n"
     policy = chain_policy(urls, route_extra=QUICK).replace("providers:\n", bulkhead + "providers:\n", 1)
@@ -172,6 +172,7 @@ async def test_a_request_no_target_could_take_is_left_to_the_sdk_to_retry(
             await client.chat.completions.create(model="chain", messages=messages)
         await busy
     assert raised.value.status_code == 503 and raised.value.code == "no_target_available"
+    assert raised.value.message.endswith("no target of route 'chain' could be called now (m0: bulkhead_full)")
     assert raised.value.response.headers["retry-after"] == "1"
     assert "x-should-retry" not in raised.value.response.headers
 
