@@ -162,3 +162,30 @@ async def test_a_failure_the_app_got_as_is_has_its_reason_in_the_access_line(
     running = await sidecar(chain_policy([url], route_extra="    resilience: {timeouts: {idle_s: 0.2}}\n"))
     await chat(running, {"x-fake-fault": fault}, stream=stream)
     assert access_line(running)["attempt_errors"] == [why]
+
+
+async def test_status_shows_each_targets_last_failure_and_why(
+    fake: FakeFactory, sidecar: SidecarFactory, tmp_path: Path
+) -> None:
+    """``/status`` names each target's last failure with its reason; a target that has not failed, null."""
+    url = await fake()
+    key_file = tmp_path / "key"
+    key_file.write_text("")
+    running = await sidecar(keyed_policy(url, key_file))
+    await chat(running)
+    async with aiohttp.ClientSession() as session, session.get(f"{running.url}/status") as response:
+        targets = (await response.json())["targets"]
+    nokey = targets["nokey/up0"]["last_failure"]
+    assert (nokey["error_type"], nokey["status"]) == ("credentials", None)
+    assert nokey["detail"] == "environment variable MISSING_KEY is not set"
+    assert 0 <= nokey["age_s"] < 5
+    assert targets["emptyfile/up1"]["last_failure"]["detail"] == f"key file {key_file} is empty"
+
+
+async def test_a_requests_own_error_is_not_its_targets_last_failure(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """The provider's 400 (the request is wrong) leaves the target's ``last_failure`` null."""
+    url = await fake("f0")
+    running = await sidecar(chain_policy([url]))
+    status, _, _ = await chat(running, {"x-fake-fault": "status=400"})
+    assert status == 400
+    assert running.state.targets.snapshot()["p0/up0"]["last_failure"] is None
