@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -192,14 +193,14 @@ class Attempt:
             if first_byte is not None:
                 first_byte.set()
             if facts.stream and 200 <= response.status < 300:
-                relayed = await relay_stream(
-                    exchange, prepared, response, trace, first_byte_by, self._client.max_body, key
+                explain = partial(explain_timeout, timeouts=timeouts, budget_s=budget_s, stream=True)
+                return await relay_stream(
+                    exchange, prepared, response, trace, first_byte_by, self._client.max_body, key, explain
                 )
-                return _explained(relayed, timeouts, budget_s)
             body = await response.read()
             return self._judge(exchange, prepared, response, body, key)
         except TimeoutError as exc:  # aiohttp's connect and read timeouts name their phase themselves
-            return _explained(AttemptResult(classify_exception(exc, timeout_phase=phase)), timeouts, budget_s)
+            return AttemptResult(explain_timeout(classify_exception(exc, timeout_phase=phase), timeouts, budget_s))
         except (aiohttp.ClientError, OSError, MalformedResponse) as exc:
             return AttemptResult(classify_exception(exc))
         except TLSConfigError as exc:
@@ -270,23 +271,24 @@ class Attempt:
         return result
 
 
-def _explained(result: AttemptResult, timeouts: TimeoutsSpec, budget_s: float) -> AttemptResult:
-    """``result``, its timeout's ``detail`` saying which limit was reached (a timeout carries none)."""
-    outcome = result.outcome
+def explain_timeout(outcome: Outcome, timeouts: TimeoutsSpec, budget_s: float, *, stream: bool = False) -> Outcome:
+    """``outcome``, a timeout's ``detail`` saying which limit was reached (``classify`` gives none)."""
     if outcome.error_type.startswith("timeout_") and not outcome.detail:
-        result.outcome = replace(outcome, detail=timeout_detail(outcome.error_type, timeouts, budget_s))
-    return result
+        return replace(outcome, detail=timeout_detail(outcome.error_type, timeouts, budget_s, stream=stream))
+    return outcome
 
 
-def timeout_detail(error_type: str, timeouts: TimeoutsSpec, budget_s: float) -> str:
+def timeout_detail(error_type: str, timeouts: TimeoutsSpec, budget_s: float, *, stream: bool = False) -> str:
     """Which limit a ``timeout_*`` attempt ran into, in words; ``budget_s`` is what was left of the route's
-    ``deadline_s`` when the attempt started (the first byte's wait is cut to it)."""
+    ``deadline_s`` when the attempt started (the first byte's wait is cut to it; for a stream, the wait
+    for its first content)."""
     if error_type == "timeout_connect":
         return f"no connection within connect_s ({timeouts.connect_s:g} s)"
     if error_type == "timeout_first_byte":
+        awaited = "no content" if stream else "no response headers"
         if budget_s < timeouts.first_byte_s:
-            return f"no response headers within {budget_s:.3g} s: the rest of the route's deadline_s"
-        return f"no response headers within first_byte_s ({timeouts.first_byte_s:g} s)"
+            return f"{awaited} within {budget_s:.3g} s: the rest of the route's deadline_s"
+        return f"{awaited} within first_byte_s ({timeouts.first_byte_s:g} s)"
     if error_type == "timeout_idle":
         return f"no data for idle_s ({timeouts.idle_s:g} s)"
     return f"not finished within total_s ({timeouts.total_s:g} s)"

@@ -189,3 +189,16 @@ async def test_a_requests_own_error_is_not_its_targets_last_failure(fake: FakeFa
     status, _, _ = await chat(running, {"x-fake-fault": "status=400"})
     assert status == 400
     assert running.state.targets.snapshot()["p0/up0"]["last_failure"] is None
+
+
+async def test_a_stream_cut_after_it_started_tells_the_app_why(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """A committed stream whose provider goes quiet: the error event the app's SDK raises on names the
+    limit reached, not only its code."""
+    url = await fake("f0")
+    running = await sidecar(chain_policy([url], route_extra="    resilience: {timeouts: {idle_s: 0.2}}\n"))
+    status, _, data = await chat(running, {"x-fake-fault": "stall-mid=2;for=3"}, stream=True)
+    assert status == 200
+    last = [line for line in data.split(b"\n") if line.startswith(b"data: ")][-1]
+    error = orjson.loads(last[len(b"data: ") :])["error"]
+    assert error["code"] == "timeout_idle"
+    assert error["message"] == "upstream stream failed after it started: timeout_idle (no data for idle_s (0.2 s))"
