@@ -12,6 +12,9 @@ import aiohttp
 import orjson
 import pytest
 
+from sidecar.policy.spec import TimeoutsSpec
+from sidecar.server.attempt import timeout_detail
+
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
 from ..listening import closed_port
 from .chain import calls, chain_policy, chat
@@ -202,3 +205,20 @@ async def test_a_stream_cut_after_it_started_tells_the_app_why(fake: FakeFactory
     error = orjson.loads(last[len(b"data: ") :])["error"]
     assert error["code"] == "timeout_idle"
     assert error["message"] == "upstream stream failed after it started: timeout_idle (no data for idle_s (0.2 s))"
+
+
+@pytest.mark.parametrize(
+    ("error_type", "budget_s", "stream", "words"),
+    [
+        ("timeout_connect", 100.0, False, "no connection within connect_s (2 s)"),
+        ("timeout_first_byte", 100.0, False, "no response headers within first_byte_s (30 s)"),
+        ("timeout_first_byte", 100.0, True, "no content within first_byte_s (30 s)"),
+        ("timeout_first_byte", 12.5, False, "no response headers within 12.5 s: the rest of the route's deadline_s"),
+        ("timeout_idle", 100.0, True, "no data for idle_s (20 s)"),
+        ("timeout_total", 100.0, False, "not finished within total_s (300 s)"),
+    ],
+)
+def test_each_timeout_names_its_limit(error_type: str, budget_s: float, stream: bool, words: str) -> None:
+    """Each timeout's words name the setting it reached and its value (the deadline's rest when shorter)."""
+    timeouts = TimeoutsSpec(connect_s=2, first_byte_s=30, idle_s=20, total_s=300)
+    assert timeout_detail(error_type, timeouts, budget_s, stream=stream) == words
