@@ -222,3 +222,18 @@ def test_each_timeout_names_its_limit(error_type: str, budget_s: float, stream: 
     """Each timeout's words name the setting it reached and its value (the deadline's rest when shorter)."""
     timeouts = TimeoutsSpec(connect_s=2, first_byte_s=30, idle_s=20, total_s=300)
     assert timeout_detail(error_type, timeouts, budget_s, stream=stream) == words
+
+
+async def test_a_retry_the_budget_refused_is_in_the_attempt_log(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """The chain's last target fails and its retry budget is spent: the access line and the 503's attempts
+    say the retry was not made for the budget (``retry_budget``), instead of leaving it unexplained."""
+    urls = [await fake("f0"), await fake("f1")]
+    budget = "  retry_budget: {ratio: 0, min_retries: 0}\n"
+    running = await sidecar(chain_policy(urls, extra_defaults=budget))
+    status, _, data = await chat(running, {"x-fake-fault": "status=500"})
+    assert status == 503
+    assert [await calls(url) for url in urls] == [1, 1]
+    expected = ["m0:http_500", "m1:http_500", "m1:retry_budget"]
+    assert access_line(running)["attempt_log"] == expected
+    attempts = orjson.loads(data)["error"]["attempts"]
+    assert [f"{a['target']}:{a['outcome']}" for a in attempts] == expected
