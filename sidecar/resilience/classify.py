@@ -43,6 +43,14 @@ an outage must still open its breaker); ``true`` turns an otherwise fail-fast 4x
 FALLBACK without a breaker failure. ``false`` also sets ``no_retry``: the target is not called again
 for the request, not even as the chain's last target (where a FALLBACK is otherwise retried), as the
 SDKs do not call again on it.
+
+Not retried (``no_retry``), as a second call within the request cannot fare better:
+``x-should-retry: false``, a quota gone (``insufficient_quota``, ``failed_precondition``), and
+the sidecar's own ``credentials`` and ``tls_config`` failures (made with ``Outcome.failure``).
+
+``detail`` says why in plain words, for the access line and the error the app gets: the provider's
+message (the key it was sent redacted, first 300 characters), the exception's ``Name: message`` (never
+its repr), or the caller's own words (a timeout's limit, a key's source).
 """
 
 from __future__ import annotations
@@ -95,7 +103,7 @@ class Outcome:
     breaker_failure: bool = False
     rate_limited: bool = False
     detail: str = ""
-    no_retry: bool = False  # the provider said ``x-should-retry: false``: never called again for this request
+    no_retry: bool = False  # never called again for this request (module docstring: "Not retried")
 
     @classmethod
     def success(cls, status: int | None = 200) -> Outcome:
@@ -103,10 +111,13 @@ class Outcome:
         return cls(OutcomeKind.SUCCESS, status, "ok")
 
     @classmethod
-    def failure(cls, error_type: str, detail: str = "", *, status: int | None = None) -> Outcome:
+    def failure(
+        cls, error_type: str, detail: str = "", *, status: int | None = None, no_retry: bool = False
+    ) -> Outcome:
         """A failure of the target found by the caller itself (a truncated stream, a 200 with a body that
-        is not JSON): FALLBACK with a breaker failure."""
-        return cls(OutcomeKind.FALLBACK, status, error_type, None, True, False, detail[:_DETAIL_MAX])
+        is not JSON): FALLBACK with a breaker failure; ``no_retry`` when a second call cannot fare better
+        (a key that is not there)."""
+        return cls(OutcomeKind.FALLBACK, status, error_type, None, True, False, detail[:_DETAIL_MAX], no_retry)
 
 
 SUCCESS = Outcome(OutcomeKind.SUCCESS, 200, "ok")
@@ -132,8 +143,8 @@ def _classify(
         error_type = "insufficient_quota"
         if info.status == "FAILED_PRECONDITION" and not is_billing(info):
             error_type = "failed_precondition"
-        hint = parse_reset_hint(h, hint_body, now_wall)
-        return Outcome(OutcomeKind.FALLBACK, status, error_type, hint, False, True, detail)
+        hint = parse_reset_hint(h, hint_body, now_wall)  # a quota gone does not come back within a request
+        return Outcome(OutcomeKind.FALLBACK, status, error_type, hint, False, True, detail, no_retry=True)
     if status == 429:
         hint = parse_reset_hint(h, hint_body, now_wall)
         at_once = status in fallback_statuses or should_retry == "false"

@@ -129,6 +129,9 @@ def _add_optional_fields(
         fields["fallback_reason"] = exchange.fallback_reason
     if len(exchange.attempts) > 1 or (exchange.attempts and outcome != "ok"):
         fields["attempt_log"] = [f"{a.target}:{a.outcome}" for a in exchange.attempts]
+        errors = [f"{a.target}:{a.outcome}: {a.detail}" for a in exchange.attempts if a.detail]
+        if errors:
+            fields["attempt_errors"] = errors
     if usage is not None:
         fields["input_tokens"] = usage.input_tokens
         fields["output_tokens"] = usage.output_tokens

@@ -18,7 +18,8 @@ is a failure, not an answer); streams are handed to ``stream.relay_stream`` whic
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -169,7 +170,7 @@ class Attempt:
                 sent = app_key(request.headers, request.query) if spec.passthrough else None
                 key = self._credentials.key_for(spec, sent)
         except CredentialError as exc:
-            return AttemptResult(Outcome.failure("credentials", str(exc)))
+            return AttemptResult(Outcome.failure("credentials", str(exc), no_retry=True))
         headers = upstream_headers(request.headers, provider, facts.dialect, prepared.wire, key)
         # Streams ask for identity so that every event is relayed the moment it arrives.
         headers["accept-encoding"] = "identity" if facts.stream else "gzip, deflate"
@@ -192,17 +193,18 @@ class Attempt:
             if first_byte is not None:
                 first_byte.set()
             if facts.stream and 200 <= response.status < 300:
+                explain = partial(explain_timeout, timeouts=timeouts, budget_s=budget_s, stream=True)
                 return await relay_stream(
-                    exchange, prepared, response, trace, first_byte_by, self._client.max_body, key
+                    exchange, prepared, response, trace, first_byte_by, self._client.max_body, key, explain
                 )
             body = await response.read()
             return self._judge(exchange, prepared, response, body, key)
         except TimeoutError as exc:  # aiohttp's connect and read timeouts name their phase themselves
-            return AttemptResult(classify_exception(exc, timeout_phase=phase))
+            return AttemptResult(explain_timeout(classify_exception(exc, timeout_phase=phase), timeouts, budget_s))
         except (aiohttp.ClientError, OSError, MalformedResponse) as exc:
             return AttemptResult(classify_exception(exc))
         except TLSConfigError as exc:
-            return AttemptResult(Outcome.failure("tls_config", str(exc)))
+            return AttemptResult(Outcome.failure("tls_config", str(exc), no_retry=True))
         finally:
             if response is not None:
                 response.close()
@@ -267,6 +269,29 @@ class Attempt:
                 result.parsed = None
         result.response = Response(status=status, body=body, headers=relayed)
         return result
+
+
+def explain_timeout(outcome: Outcome, timeouts: TimeoutsSpec, budget_s: float, *, stream: bool = False) -> Outcome:
+    """``outcome``, a timeout's ``detail`` saying which limit was reached (``classify`` gives none)."""
+    if outcome.error_type.startswith("timeout_") and not outcome.detail:
+        return replace(outcome, detail=timeout_detail(outcome.error_type, timeouts, budget_s, stream=stream))
+    return outcome
+
+
+def timeout_detail(error_type: str, timeouts: TimeoutsSpec, budget_s: float, *, stream: bool = False) -> str:
+    """Which limit a ``timeout_*`` attempt ran into, in words; ``budget_s`` is what was left of the route's
+    ``deadline_s`` when the attempt started (the first byte's wait is cut to it; for a stream, the wait
+    for its first content)."""
+    if error_type == "timeout_connect":
+        return f"no connection within connect_s ({timeouts.connect_s:g} s)"
+    if error_type == "timeout_first_byte":
+        awaited = "no content" if stream else "no response headers"
+        if budget_s < timeouts.first_byte_s:
+            return f"{awaited} within {budget_s:.3g} s: the rest of the route's deadline_s"
+        return f"{awaited} within first_byte_s ({timeouts.first_byte_s:g} s)"
+    if error_type == "timeout_idle":
+        return f"no data for idle_s ({timeouts.idle_s:g} s)"
+    return f"not finished within total_s ({timeouts.total_s:g} s)"
 
 
 def error_passthrough(exchange: Exchange, wire: Dialect, result: AttemptResult) -> Response:

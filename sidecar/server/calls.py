@@ -156,6 +156,8 @@ class Calls:
             permit.release()
         if outcome.rate_limited and outcome.retry_after_s is not None:
             state.breaker.mark_rate_limited(time.monotonic() + outcome.retry_after_s)
+        if outcome.breaker_failure or outcome.rate_limited:  # the target's fault, not the request's
+            self.states.failed(state, outcome.error_type, result.upstream_status, outcome.detail)
         trace.finish(
             status=result.upstream_status,
             error_type=None if outcome.kind is OutcomeKind.SUCCESS else outcome.error_type,
@@ -171,6 +173,7 @@ class Calls:
                 "ok" if outcome.kind is OutcomeKind.SUCCESS else outcome.error_type,
                 result.upstream_status,
                 elapsed * 1000,
+                detail=outcome.detail,
             )
         )
         return result

@@ -67,9 +67,10 @@ class AttemptRecord:
     status: int | None
     latency_ms: float
     called: bool = True  # False: skipped without a network call
+    detail: str = ""  # why it failed, in words (``Outcome.detail``): the provider's message, the key's source...
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        fields = {
             "target": self.target,
             "provider": self.provider,
             "outcome": self.outcome,
@@ -77,6 +78,13 @@ class AttemptRecord:
             "latency_ms": round(self.latency_ms, 2),
             "called": self.called,
         }
+        if self.detail:
+            fields["detail"] = self.detail
+        return fields
+
+    def describe(self) -> str:
+        """``target: outcome``, and ``(detail)`` when there is one: the attempt in an error message."""
+        return f"{self.target}: {self.outcome} ({self.detail})" if self.detail else f"{self.target}: {self.outcome}"
 
 
 @dataclass(slots=True, eq=False)

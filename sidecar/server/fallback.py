@@ -10,7 +10,8 @@ the chain that collects every attempt on the exchange and ends in one answer::
         its tries (``target.TargetTries``) -> an answer (or the upstream's own error): return it
                                            -> next target (a hedge may have spent the next one already;
                                               a context overflow skips those with no larger window)
-                                           -> stop (the deadline passed)
+                                           -> stop (the deadline passed: the targets left are
+                                              recorded as skipped, ``deadline_passed``)
     panic mode: no call was made because every target's breaker was open: call each once anyway
     the route's last resort (``last_resort``): an error listing every attempt, or a canned answer
 
@@ -90,6 +91,9 @@ class Executor:
                     return fail_fast(exchange, *run.last)  # no target can take the prompt: its error says why
             if pending and step.called and exchange.fallback_reason:
                 exchange.trace.fallback(from_target=target.key, reason=exchange.fallback_reason)
+        if run.expired():  # the targets left were never tried: the error and the access line say why
+            for target in pending:
+                skip(exchange, target, "deadline_passed")
         if not exchange.calls:
             response = await self._panic(run, chain)
             if response is not None:

@@ -80,19 +80,22 @@ async def answer_last_resort(exchange: Exchange, last: tuple[Candidate, AttemptR
                 if "retry-after-ms" in response.headers:  # SDKs read it first: the same wait, not the upstream's
                     response.headers["retry-after-ms"] = str(round(retry_after * 1000))
             return response
-        status = 504 if result.outcome.error_type.startswith("timeout") else 502
+        outcome = result.outcome
+        status = 504 if outcome.error_type.startswith("timeout") else 502
+        why = f" ({outcome.detail})" if outcome.detail else ""
         raise RequestFailed(
             status,
-            f"upstream {candidate.target.name} failed: {result.outcome.error_type}",
-            code=result.outcome.error_type,
+            f"upstream {candidate.target.name} failed: {outcome.error_type}{why}",
+            code=outcome.error_type,
             headers=headers,
             extra={"attempts": attempts},
         )
     called = [a for a in exchange.attempts if a.called]
-    summary = ", ".join(f"{a.target}: {a.outcome}" for a in exchange.attempts) or "no target available"
+    summary = ", ".join(a.describe() for a in exchange.attempts) or "no target available"
+    what = "failed" if called else "could be called now"  # every one skipped: none failed
     raise RequestFailed(
         503,
-        f"every target of route {exchange.route.name!r} failed ({summary})",
+        f"{'every' if called else 'no'} target of route {exchange.route.name!r} {what} ({summary})",
         code="all_targets_failed" if called else "no_target_available",
         headers=headers,
         extra={"attempts": attempts},

@@ -30,14 +30,14 @@ returned as a ``HeldStream`` the fallback loop sends once its hooks accepted it)
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 import aiohttp
 from aiohttp.web import StreamResponse
 
 from ..dialects import registry
-from ..resilience.classify import Outcome, classify_exception, classify_stream_event
+from ..resilience.classify import Outcome, TimeoutPhase, classify_exception, classify_stream_event
 from ..sse import SSEEvent, SSEParser
 from ..telemetry import AttemptTrace
 from ..translate import StreamTranslator, decode_event, new_stream_translator, stream_error_event
@@ -129,9 +129,11 @@ async def relay_stream(
     first_content_by: float,
     max_held_bytes: int,
     key: str | None,
+    explain: Callable[[Outcome], Outcome] = lambda outcome: outcome,
 ) -> AttemptResult:
     """Relay one upstream stream to the caller (see the module docstring); ``key``, the provider key
-    the call sent, is redacted from any error event (``key_redaction``)."""
+    the call sent, is redacted from any error event (``key_redaction``); ``explain`` gives a timeout its
+    words (which limit it reached)."""
     from .attempt import AttemptResult
 
     facts = exchange.facts
@@ -297,7 +299,8 @@ async def relay_stream(
             failed = exc
         else:  # a bare timeout is the first-content deadline before the commit, aiohttp's total after it;
             # a ValueError: an event larger than the parser accepts, or an answer the client refused
-            failed = _Failed(classify_exception(exc, timeout_phase="first_byte" if client is None else "total"))
+            phase: TimeoutPhase = "first_byte" if client is None else "total"
+            failed = _Failed(explain(classify_exception(exc, timeout_phase=phase)))
         if client is None:
             return AttemptResult(failed.outcome, upstream_status=response.status)
         await _end_with_error(exchange, client, failed, translator, result, held + out)
@@ -360,7 +363,8 @@ async def _end_with_error(
     status = outcome.status or 502
     data = b""
     if event is None:
-        message = f"upstream stream failed after it started: {outcome.error_type}"
+        why = f" ({outcome.detail})" if outcome.detail else ""
+        message = f"upstream stream failed after it started: {outcome.error_type}{why}"
         data = stream_error_event(caller, status, message, code=outcome.error_type)
     elif translator is not None:  # the upstream's message, in the caller's dialect
         data = b"".join(e.encode() for e in translator.feed(event))

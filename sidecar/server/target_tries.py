@@ -12,9 +12,10 @@
          skipped (breaker open, bulkhead full): next target
 
 Retries are bounded three ways: ``max_attempts_per_target``, the target's retry budget (retries are a
-fraction of its requests, so an outage never multiplies load), and the request's deadline (past it:
-``Step.stop``). With ``hedge.after_s`` set, a target's first call races the next target when it has no
-first byte in time (``hedge``); the next target is then spent (``Step.hedged``).
+fraction of its requests, so an outage never multiplies load; a retry it refuses is recorded as a skip,
+``retry_budget``), and the request's deadline (past it: ``Step.stop``). With ``hedge.after_s`` set,
+a target's first call races the next target when it has no first byte in time (``hedge``); the next
+target is then spent (``Step.hedged``).
 
 ``ChainRun`` is what the tries of one chain share: the deadline, the backoff, the last failure (for
 the last resort), the targets the request could not be translated for.
@@ -157,7 +158,10 @@ class TargetTries:
             delay = rate_limited_delay(outcome.retry_after_s, self._calls.states.rng)
         else:
             delay = run.backoff.delay(attempt_no - 1)
-        if not candidate.state.budget.try_spend_retry() or time.monotonic() + delay >= run.deadline:
+        if time.monotonic() + delay >= run.deadline:
+            return False
+        if not candidate.state.budget.try_spend_retry():
+            skip(run.exchange, candidate.target, "retry_budget")  # the log says why no retry came
             return False
         await asyncio.sleep(delay)
         return True

@@ -32,6 +32,25 @@ class TargetState:
     bulkhead: Bulkhead
     settings: tuple[BreakerSpec, RetryBudgetSpec, BulkheadSpec]
     policy_version: str = ""  # the policy last checked against: same version, same settings
+    last_failure: LastFailure | None = None  # the target's last failed call, for /status
+
+
+@dataclass(frozen=True, slots=True)
+class LastFailure:
+    """A target's last failed call, as ``/status`` shows it: what and why (``Outcome.detail``), and when."""
+
+    at: float  # the states' clock
+    error_type: str
+    status: int | None
+    detail: str
+
+    def snapshot(self, now: float) -> dict[str, Any]:
+        return {
+            "error_type": self.error_type,
+            "status": self.status,
+            "detail": self.detail,
+            "age_s": round(now - self.at, 3),
+        }
 
 
 def breaker_config(spec: BreakerSpec) -> BreakerConfig:
@@ -102,12 +121,18 @@ class TargetStates:
             del self._states[key]
         return gone
 
+    def failed(self, state: TargetState, error_type: str, status: int | None, detail: str) -> None:
+        """Remember ``state``'s target's last failed call (the target's fault: not the request's 4xx)."""
+        state.last_failure = LastFailure(self._clock(), error_type, status, detail)
+
     def snapshot(self) -> dict[str, Any]:
-        """Every known target's breaker, budget and bulkhead state, for /status."""
+        """Every known target's breaker, bulkhead and last failure, for /status."""
+        now = self._clock()
         return {
             key: {
                 "breaker": state.breaker.snapshot(),
                 "bulkhead": {"in_flight": state.bulkhead.in_flight, "queued": state.bulkhead.queued},
+                "last_failure": state.last_failure.snapshot(now) if state.last_failure else None,
             }
             for key, state in sorted(self._states.items())
         }

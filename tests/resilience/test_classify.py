@@ -106,7 +106,8 @@ def test_openai_rate_limit_retries_same_with_reset_hint() -> None:
 
 
 def test_openai_insufficient_quota_falls_back() -> None:
-    """OpenAI 429 insufficient_quota: the quota is gone, so FALLBACK at once; not a breaker failure."""
+    """OpenAI 429 insufficient_quota: the quota is gone, so FALLBACK at once, never to the same target
+    again within the request (``no_retry``); not a breaker failure."""
     raw = openai_error(
         "You exceeded your current quota, please check your plan and billing details.",
         "insufficient_quota",
@@ -115,7 +116,7 @@ def test_openai_insufficient_quota_falls_back() -> None:
     outcome = classify(OPENAI, 429, raw)
     assert outcome.kind is OutcomeKind.FALLBACK
     assert outcome.error_type == "insufficient_quota"
-    assert outcome.rate_limited
+    assert outcome.rate_limited and outcome.no_retry
     assert not outcome.breaker_failure
 
 

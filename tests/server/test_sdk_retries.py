@@ -68,7 +68,7 @@ async def ask(running: RunningSidecar, sdk: str, fault: str) -> Any:
         (1, "status=503", 503, 2),  # the provider's own 503 passed through, after the sidecar's retry
         (1, "reset", 502, 2),  # a connection failure: 502 reset
         (1, "status=500;should-retry=true", 500, 2),  # the provider's "retry me" was honoured already
-        (1, "quota", 429, 2),  # quota gone (insufficient_quota): no SDK wait brings it back
+        (1, "quota", 429, 1),  # quota gone: no retry (a billing state stays), no SDK wait brings it back
     ],
 )
 async def test_an_error_after_the_sidecar_tried_its_targets_is_not_retried_by_the_sdk(
@@ -154,7 +154,7 @@ async def test_a_request_no_target_could_take_is_left_to_the_sdk_to_retry(
 ) -> None:
     """Every target skipped without a call (here its bulkhead full with another request): 503
     ``no_target_available`` with ``Retry-After`` and no ``x-should-retry``: a later try may find room, and
-    the sidecar made no call to retry."""
+    the sidecar made no call to retry; its message says no target could be called (none failed)."""
     urls = await fakes(fake, 1)
     bulkhead = "  bulkhead: {max_concurrent: 1, queue_timeout_s: 0}\n"
     policy = chain_policy(urls, route_extra=QUICK).replace("providers:\n", bulkhead + "providers:\n", 1)
@@ -172,6 +172,7 @@ async def test_a_request_no_target_could_take_is_left_to_the_sdk_to_retry(
             await client.chat.completions.create(model="chain", messages=messages)
         await busy
     assert raised.value.status_code == 503 and raised.value.code == "no_target_available"
+    assert raised.value.message.endswith("no target of route 'chain' could be called now (m0: bulkhead_full)")
     assert raised.value.response.headers["retry-after"] == "1"
     assert "x-should-retry" not in raised.value.response.headers
 
