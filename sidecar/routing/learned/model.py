@@ -10,7 +10,7 @@ File format, version 1 (JSON)::
      "weights": {"w": {"prove": [...same length...]}, "b": {...}, "p": {...}, "s": {...}, "f": {...}},
      "training": {...}}                                     informational: examples, held-out accuracy
 
-``load_model`` validates all of it (``RouterFileError`` lists every problem with its path inside the
+``load_model`` refuses a file over ``MAX_FILE_BYTES`` unread, validates all of it (``RouterFileError`` lists every problem with its path inside the
 file, ``weights.w['prove']: 5 weights, expected 7``) and packs the rows (``packed``). ``predict`` is
 one dictionary lookup per n-gram and one ``sum``: per head, the label with the highest softmax
 probability and that probability as the confidence. Scores are ``bias + sum(rows) / sqrt(n)`` with
@@ -35,6 +35,9 @@ from .grams import GROUPS, SCHEME, WINDOW, Group, grams
 
 FORMAT = "llm-sidecar-router"
 VERSION = 1
+MAX_FILE_BYTES = 32 << 20
+"""A larger file is refused unread: the trainer keeps at most 50,000 n-grams (the docs' example: 0.25 MB),
+and parsing 100 MB of weights takes 7 s and 1 GB, on the event loop when the policy reloads."""
 HeadName = Literal["task", "complexity"]
 
 
@@ -183,7 +186,11 @@ def parse_model(data: bytes, source: str) -> LearnedModel:
 
 def load_model(path: str | Path) -> LearnedModel:
     try:
-        data = read_file(path)
+        data = read_file(path, MAX_FILE_BYTES)
     except OSError as exc:
         raise RouterFileError([f"cannot read {path}: {exc.strerror or exc}"]) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise RouterFileError(
+            [f"more than {MAX_FILE_BYTES:,} bytes, larger than a router file the trainer writes (at most 50,000 n-grams)"]
+        )
     return parse_model(data, str(path))

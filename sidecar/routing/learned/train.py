@@ -59,7 +59,7 @@ def fit(examples: Sequence[Labeled], options: TrainOptions = TrainOptions()) -> 
     labels = {head: sorted({e.labels[head] for e in examples if head in e.labels}) for head in HEADS}
     heads = [(head, names) for head, names in labels.items() if len(names) >= 2]
     if not heads:
-        raise ValueError("every head needs at least two distinct labels in the examples")
+        raise ValueError("every head needs at least two distinct labels")
     offsets, width = {}, 0
     for head, names in heads:
         offsets[head] = width
@@ -119,6 +119,28 @@ def fit(examples: Sequence[Labeled], options: TrainOptions = TrainOptions()) -> 
             "llm_sidecar": __version__,
         },
     }
+
+
+def label_notes(examples: Sequence[Labeled], training: Sequence[Labeled]) -> list[str]:
+    """What ``fit(training)`` cannot learn of ``examples``: a head whose examples all have one label
+    (not trained), a label whose every example was held out (never answered)."""
+    notes = []
+    for head in HEADS:
+        counts = Counter(e.labels[head] for e in examples if head in e.labels)
+        if len(counts) == 1:
+            notes.append(
+                f"{head}: not trained: every example has the label {next(iter(counts))!r}"
+                " (a head needs at least two labels)"
+            )
+            continue
+        trained = {e.labels[head] for e in training if head in e.labels}
+        for label in sorted(set(counts) - trained):
+            n = counts[label]
+            notes.append(
+                f"{head}: label {label!r} is only in the held-out share ({n} example{'s' * (n > 1)}):"
+                " the model cannot answer it; add examples or lower --holdout"
+            )
+    return notes
 
 
 @dataclass(slots=True)

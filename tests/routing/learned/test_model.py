@@ -8,7 +8,8 @@ from typing import Any
 import orjson
 import pytest
 
-from sidecar.routing.learned.model import RouterFileError, load_model, parse_model
+from sidecar.routing.learned.model import MAX_FILE_BYTES, RouterFileError, load_model, parse_model
+from sidecar.routing.matrix import RoutingError, routing_from_document
 from sidecar.routing.textview import TextView
 
 from ..requests import features
@@ -72,3 +73,21 @@ def test_prediction_confidences_are_probabilities(router_file: Path) -> None:
     assert predictions["task"].label == "code" and predictions["complexity"].label == "medium"
     assert abs(sum(p for _, p in ranked["task"]) - 1.0) < 1e-9
     assert ranked["task"][0] == ("code", pytest.approx(predictions["task"].confidence))
+
+
+def test_a_router_file_larger_than_any_trained_one_is_refused_unread(router_file: Path, tmp_path: Path) -> None:
+    """A router file over MAX_FILE_BYTES (a wrong file named, or a hostile one) is refused at policy
+    load by its size, before it is parsed: no seconds of event loop and gigabytes spent on it."""
+    doc = document(router_file)
+    doc["training"]["padding"] = "x" * MAX_FILE_BYTES
+    (tmp_path / "router.json").write_bytes(orjson.dumps(doc))
+    classes = [{"name": label} for label in doc["heads"][0]["labels"]]
+    with pytest.raises(RoutingError) as caught:
+        routing_from_document(
+            {"routing": {"classes": classes, "learned": {"file": "router.json", "decides": ["task"]}}},
+            base_dir=tmp_path,
+        )
+    assert caught.value.errors == [
+        f"routing.learned.file: router.json: more than {MAX_FILE_BYTES:,} bytes, larger than a router file the "
+        "trainer writes (at most 50,000 n-grams)"
+    ]
