@@ -8,8 +8,9 @@ from typing import Any
 import orjson
 import pytest
 
+from sidecar.routing.errors import RoutingError
 from sidecar.routing.learned.model import MAX_FILE_BYTES, RouterFileError, load_model, parse_model
-from sidecar.routing.matrix import RoutingError, routing_from_document
+from sidecar.routing.matrix import routing_from_document
 from sidecar.routing.textview import TextView
 
 from ..requests import features
