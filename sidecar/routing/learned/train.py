@@ -12,9 +12,9 @@ where tuples of strings took 740 MB).
 
 ``split(examples, holdout, seed)`` sets aside a seeded random share for the held-out report;
 ``label_notes`` says what the training share cannot teach; ``evaluate(model, examples)`` gives per
-head the accuracy, per-label recall and the confusion matrix; ``format_report`` prints them.
-No numpy: a few thousand examples train in seconds, and the sidecar that reads the file never
-imports the trainer.
+head the accuracy, per-label recall and the confusion matrix; ``format_report`` prints them (a
+label the model does not have is marked on its row). No numpy: a few thousand examples train in
+seconds, and the sidecar that reads the file never imports the trainer.
 """
 
 from __future__ import annotations
@@ -211,7 +211,8 @@ def format_report(reports: Sequence[HeadReport], title: str, confusion: bool = F
         truths += sorted(set(report.confusion) - set(report.labels))
         for label in truths:
             n, recall = report.recall(label)
-            lines.append(f"  {label:<24} n={n:<5} accuracy {recall:.3f}")
+            unknown = "" if label in report.labels else "  (not a label of the model)"
+            lines.append(f"  {label:<24} n={n:<5} accuracy {recall:.3f}{unknown}")
         if confusion:
             columns = report.labels
             width = max(6, *(len(c) for c in columns))

@@ -130,3 +130,13 @@ def test_an_output_in_a_missing_directory_is_refused_before_training(tmp_path: P
         f"{tmp_path / 'missing'} is not a directory"
     ]
     assert result.stdout == ""
+
+
+def test_eval_names_a_label_the_model_does_not_have(router_file: Path, tmp_path: Path) -> None:
+    """router eval on examples with a label the model was never trained on says so on that label's row,
+    rather than leaving an accuracy of 0 to read as a model that is bad at it."""
+    records = [*examples(20, seed=5), {"text": "Translate 'good morning' into French.", "task": "translation"}]
+    labeled = write_jsonl(tmp_path / "labeled.jsonl", records)
+    result = router("eval", "--model", router_file, labeled)
+    assert result.returncode == 0, result.stderr
+    assert "  translation              n=1     accuracy 0.000  (not a label of the model)" in result.stdout.splitlines()
