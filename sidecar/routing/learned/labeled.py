@@ -12,9 +12,10 @@ in the examples train the model's fact features. Labels are class and level name
 spells them (``spec.NAME_PATTERN``: "Math" is refused, not trained as a class beside "math").
 
 The file is read line by line (a large file is never held whole), as UTF-8 with or without a byte
-order mark, LF or CRLF. Blank lines and lines starting with ``#`` are skipped; anything else a line
-holds that the reader does not know (a misspelt label, ``dialect`` without ``body``, an empty text)
-is an error with its line number, every one of the file reported at once.
+order mark, LF or CRLF; a UTF-16 file (PowerShell 5's ``>``) or a byte that is not UTF-8 is said
+so. Blank lines and lines starting with ``#`` are skipped; anything else a line holds that the
+reader does not know (a misspelt label, ``dialect`` without ``body``, an empty text) is an error
+with its line number, every one of the file reported at once.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ _KEYS = ("text", "system", "messages", "body", "dialect", "operation", *HEADS)
 _WHAT = {"task": "class", "complexity": "level"}
 _NAME = re.compile(NAME_PATTERN)
 _BOM = b"\xef\xbb\xbf"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")  # PowerShell 5's `>` writes UTF-16
 _OPERATIONS = {operation.value: operation for operation in Operation}
 
 
@@ -113,6 +115,12 @@ def parse_line(raw: bytes, line: int) -> Labeled:
     try:
         record = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
+        try:
+            raw.decode()
+        except UnicodeDecodeError as bad:
+            raise ValueError(
+                f"not UTF-8: byte 0x{raw[bad.start]:02x} at column {bad.start + 1}; save the file as UTF-8"
+            ) from None
         raise ValueError(f"invalid JSON at column {exc.colno}: {exc.msg}") from None
     if not isinstance(record, dict):
         raise ValueError("each line must be a JSON object")
@@ -136,6 +144,8 @@ def read_labeled(path: str | Path) -> list[Labeled]:
             for number, raw in enumerate(lines, start=1):
                 if number == 1 and raw.startswith(_BOM):
                     raw = raw[len(_BOM) :]
+                elif number == 1 and raw.startswith(_UTF16_BOMS):
+                    raise LabeledFileError([f"{path}: the file is UTF-16 (its byte order mark): save it as UTF-8"])
                 raw = raw.rstrip(b"\r\n")
                 if not raw.strip() or raw.lstrip().startswith(b"#"):
                     continue

@@ -140,3 +140,17 @@ def test_eval_names_a_label_the_model_does_not_have(router_file: Path, tmp_path:
     result = router("eval", "--model", router_file, labeled)
     assert result.returncode == 0, result.stderr
     assert "  translation              n=1     accuracy 0.000  (not a label of the model)" in result.stdout.splitlines()
+
+
+def test_a_file_not_in_utf8_is_said_so(tmp_path: Path) -> None:
+    """A UTF-16 file (what PowerShell 5's `>` writes) is one error naming its encoding, not one JSON
+    error per line; a Latin-1 byte in a line names its column."""
+    utf16 = tmp_path / "utf16.jsonl"
+    utf16.write_bytes(write_jsonl(tmp_path / "plain.jsonl", examples(40, seed=5)).read_text().encode("utf-16"))
+    result = router("train", utf16, "-o", tmp_path / "router.json")
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [f"{utf16}: the file is UTF-16 (its byte order mark): save it as UTF-8"]
+    latin = tmp_path / "latin.jsonl"
+    latin.write_bytes(b'{"text": "caf\xe9 au lait", "task": "chat"}\n')
+    result = router("train", latin, "-o", tmp_path / "router.json")
+    assert result.stderr.splitlines() == [f"{latin}:1: not UTF-8: byte 0xe9 at column 14; save the file as UTF-8"]
