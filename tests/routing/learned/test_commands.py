@@ -3,6 +3,7 @@ tool, what it prints and what it writes."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -154,3 +155,30 @@ def test_a_file_not_in_utf8_is_said_so(tmp_path: Path) -> None:
     latin.write_bytes(b'{"text": "caf\xe9 au lait", "task": "chat"}\n')
     result = router("train", latin, "-o", tmp_path / "router.json")
     assert result.stderr.splitlines() == [f"{latin}:1: not UTF-8: byte 0xe9 at column 14; save the file as UTF-8"]
+
+
+def test_the_docs_router_loads_in_the_example_policy(tmp_path: Path) -> None:
+    """The router docs/routing.md trains (bench/routing_data.py's 1,500 prompts), beside
+    policies/routing.yaml with its commented learned block enabled, is a valid policy: every label the
+    trainer learned is a class or level of the example."""
+    root = Path(__file__).resolve().parents[3]
+    sys.path.insert(0, str(root / "bench"))
+    try:
+        from routing_data import training_examples
+    finally:
+        sys.path.remove(str(root / "bench"))
+    labeled = write_jsonl(tmp_path / "labeled.jsonl", training_examples(1500))
+    assert router("train", labeled, "-o", tmp_path / "router.json").returncode == 0
+    policy = (root / "policies" / "routing.yaml").read_text()
+    enabled = re.sub(
+        r"^  # (learned:.*)\n  #   (file:.*)\n  #   (min_confidence:.*)$", r"  \1\n    \2\n    \3", policy, flags=re.M
+    )
+    assert enabled != policy
+    (tmp_path / "routing.yaml").write_text(enabled)
+    result = subprocess.run(
+        [sys.executable, "-m", "sidecar", "validate", str(tmp_path / "routing.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
