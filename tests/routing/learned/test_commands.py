@@ -4,8 +4,10 @@ tool, what it prints and what it writes."""
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from ..labeled_data import examples, write_jsonl
@@ -182,3 +184,18 @@ def test_the_docs_router_loads_in_the_example_policy(tmp_path: Path) -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_interrupting_a_long_training_exits_quietly(tmp_path: Path) -> None:
+    """Ctrl-C during a training that takes minutes stops it with exit 130 and one line, no traceback
+    and no file."""
+    labeled = write_jsonl(tmp_path / "labeled.jsonl", examples(200, seed=5))
+    command = [sys.executable, "-m", "sidecar", "router", "train", str(labeled), "-o", str(tmp_path / "router.json")]
+    process = subprocess.Popen(
+        [*command, "--epochs", "1000000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    time.sleep(3)  # imported and training: 200 examples read in milliseconds, a million epochs never end
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert (process.returncode, err) == (130, "llm-sidecar: interrupted\n")
+    assert not (tmp_path / "router.json").exists()
