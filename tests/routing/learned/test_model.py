@@ -103,6 +103,7 @@ def test_one_conversation_in_every_dialect_gets_the_same_scores(router_file: Pat
     system, first, answer = "You tutor mathematics.", "Is 7 prime?", "Yes."
     last = "Prove that there are infinitely many primes."
     image = "data:image/png;base64,AAAA"
+    earlier = [{"role": "user", "content": first}, {"role": "assistant", "content": answer}]
     bodies = [
         (
             Dialect.OPENAI,
@@ -110,8 +111,7 @@ def test_one_conversation_in_every_dialect_gets_the_same_scores(router_file: Pat
             {
                 "messages": [
                     {"role": "system", "content": system},
-                    {"role": "user", "content": first},
-                    {"role": "assistant", "content": answer},
+                    *earlier,
                     {
                         "role": "user",
                         "content": [{"type": "text", "text": last}, {"type": "image_url", "image_url": {"url": image}}],
@@ -125,8 +125,7 @@ def test_one_conversation_in_every_dialect_gets_the_same_scores(router_file: Pat
             {
                 "instructions": system,
                 "input": [
-                    {"role": "user", "content": first},
-                    {"role": "assistant", "content": answer},
+                    *earlier,
                     {
                         "role": "user",
                         "content": [{"type": "input_text", "text": last}, {"type": "input_image", "image_url": image}],
@@ -140,8 +139,7 @@ def test_one_conversation_in_every_dialect_gets_the_same_scores(router_file: Pat
             {
                 "system": system,
                 "messages": [
-                    {"role": "user", "content": first},
-                    {"role": "assistant", "content": answer},
+                    *earlier,
                     {
                         "role": "user",
                         "content": [
