@@ -14,8 +14,9 @@ spells them (``spec.NAME_PATTERN``: "Math" is refused, not trained as a class be
 The file is read line by line (a large file is never held whole), as UTF-8 with or without a byte
 order mark, LF or CRLF; a UTF-16 file (PowerShell 5's ``>``) or a byte that is not UTF-8 is said
 so. Blank lines and lines starting with ``#`` are skipped; anything else a line holds that the
-reader does not know (a misspelt label, ``dialect`` without ``body``, an empty text) is an error
-with its line number, every one of the file reported at once.
+reader does not know (a misspelt label, ``dialect`` without ``body``, an empty text, a body with no
+messages in its ``dialect``: a Gemini body read as OpenAI) is an error with its line number, every
+one of the file reported at once.
 """
 
 from __future__ import annotations
@@ -134,7 +135,11 @@ def parse_line(raw: bytes, line: int) -> Labeled:
     if not labels:
         raise ValueError("no label: set task, complexity or both")
     body, dialect, operation = _request(record)
-    return Labeled(line, extract_features(body, dialect, operation), labels)
+    features = extract_features(body, dialect, operation)
+    if not features.turns and not features.system_text:
+        read_as = f"dialect {dialect}, operation {operation}"
+        raise ValueError(f"the body has no messages read as {read_as}: is dialect right?")
+    return Labeled(line, features, labels)
 
 
 def read_labeled(path: str | Path) -> list[Labeled]:

@@ -199,3 +199,18 @@ def test_interrupting_a_long_training_exits_quietly(tmp_path: Path) -> None:
     _, err = process.communicate(timeout=60)
     assert (process.returncode, err) == (130, "llm-sidecar: interrupted\n")
     assert not (tmp_path / "router.json").exists()
+
+
+def test_a_body_read_in_the_wrong_dialect_is_refused(tmp_path: Path) -> None:
+    """A Gemini body without "dialect": "gemini" is read as OpenAI and has no messages: an error naming
+    the dialect it was read as, not an example with no text trained on silently."""
+    labeled = tmp_path / "labeled.jsonl"
+    labeled.write_text(
+        '{"body": {"contents": [{"role": "user", "parts": [{"text": "Prove it."}]}]}, "task": "math"}\n'
+        '{"body": {"contents": [{"role": "user", "parts": [{"text": "Prove it."}]}]}, "dialect": "gemini", '
+        '"task": "math"}\n'
+    )
+    result = router("train", labeled, "-o", tmp_path / "router.json")
+    assert result.stderr.splitlines() == [
+        f"{labeled}:1: the body has no messages read as dialect openai, operation chat: is dialect right?"
+    ]
