@@ -6,7 +6,8 @@ router train LABELED.jsonl -o router.json [--holdout 0.2] [--epochs N] [--seed S
     (a temporary file renamed over it: a watching sidecar never reads half of it); exit 1 listing every
     bad line of the labeled file, or when the output's directory does not exist (before training)
 router eval --model router.json LABELED.jsonl
-    accuracy per head and label and the confusion matrix on other examples
+    accuracy per head and label and the confusion matrix on other examples (a label or a head the
+    model does not have is said)
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import orjson
 
-from .labeled import LabeledFileError, read_labeled
+from .labeled import HEADS, LabeledFileError, read_labeled
 from .model import MAX_FILE_BYTES, RouterFileError, load_model, parse_model
 from .train import TrainOptions, evaluate, fit, format_report, label_notes, split
 
@@ -107,4 +108,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     except LabeledFileError as exc:
         return _fail(exc.errors)
     print(format_report(evaluate(model, examples), "eval", confusion=True))
+    for head in HEADS:
+        unscored = sum(head in e.labels for e in examples)
+        if unscored and head not in {h.name for h in model.heads}:
+            print(f"{head}: the model has no {head} head: {unscored} labels not scored")
     return EXIT_OK

@@ -214,3 +214,14 @@ def test_a_body_read_in_the_wrong_dialect_is_refused(tmp_path: Path) -> None:
     assert result.stderr.splitlines() == [
         f"{labeled}:1: the body has no messages read as dialect openai, operation chat: is dialect right?"
     ]
+
+
+def test_eval_says_a_head_the_model_does_not_have(tmp_path: Path) -> None:
+    """router eval on examples labeled with a task, of a model trained without a task head, says the
+    task labels were not scored instead of leaving them out without a word."""
+    records = [{**r, "task": "chat"} for r in examples(40, seed=5)]
+    labeled = write_jsonl(tmp_path / "labeled.jsonl", records)
+    assert router("train", labeled, "-o", tmp_path / "router.json").returncode == 0
+    result = router("eval", "--model", tmp_path / "router.json", labeled)
+    assert result.returncode == 0, result.stderr
+    assert "task: the model has no task head: 40 labels not scored" in result.stdout.splitlines()
