@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from .telemetry.logging import LogOutput
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -54,6 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader left (``| head``): stop quietly, as other command-line tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush does not raise
         return EXIT_INVALID
+    except KeyboardInterrupt:  # Ctrl-C in a long command (router train): one line, the shell's code
+        print("llm-sidecar: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return result
 
 

@@ -35,9 +35,10 @@ class DependentFile:
     digest: str
 
 
-def read_file(path: str | os.PathLike[str]) -> bytes:
+def read_file(path: str | os.PathLike[str], limit: int = -1) -> bytes:
     """The bytes of the regular file at ``path`` (symlinks followed); ``OSError`` for anything else
-    (``not a regular file`` for a FIFO, a socket or a device: they are never opened for reading)."""
+    (``not a regular file`` for a FIFO, a socket or a device: they are never opened for reading).
+    With ``limit``, at most ``limit + 1`` bytes: the caller can tell a file over its bound, unread."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # a FIFO opens at once, unread
     with open(fd, "rb") as handle:
         mode = os.fstat(fd).st_mode
@@ -45,7 +46,7 @@ def read_file(path: str | os.PathLike[str]) -> bytes:
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), os.fspath(path))
         if not stat.S_ISREG(mode):
             raise OSError(errno.EINVAL, "not a regular file", os.fspath(path))
-        return handle.read()
+        return handle.read(limit + 1 if limit >= 0 else -1)
 
 
 def digest_of(data: bytes) -> str:

@@ -96,7 +96,7 @@ def routing_text(report: dict[str, Any]) -> list[str]:
     lines = [f"features: {shown}"]
     decision = report.get("decision")
     if decision is not None:
-        lines += _decision_lines(decision)
+        lines += _decision_lines(decision, report.get("model") or {})
     selection = report.get("selection")
     if selection is not None:
         lines += _selection_lines(selection)
@@ -113,14 +113,16 @@ def routing_text(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _decision_lines(decision: dict[str, Any]) -> list[str]:
-    """The task and complexity verdicts (by which rule, or the model's confidence) and the tier."""
+def _decision_lines(decision: dict[str, Any], model: dict[str, list[tuple[str, float]]]) -> list[str]:
+    """The task and complexity verdicts (by which rule, or the model's likeliest labels) and the tier."""
     lines = []
     for key in ("task", "complexity"):
         verdict = decision[key]
         how = verdict["source"]
         if verdict["rule"]:
             how = f"rule {verdict['rule']}: {'; '.join(verdict.get('why', []))}"
+        elif how == "model" and model.get(key):
+            how = "learned model: " + ", ".join(f"{label} {p}" for label, p in model[key][:4])
         elif how == "model":
             how = f"learned model, confidence {verdict['confidence']}"
         lines.append(f"{key}: {verdict['label']} (by {how})")

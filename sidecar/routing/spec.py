@@ -26,7 +26,8 @@ from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema, mod
 from ..policy.base import Spec
 
 TextField = Literal["system", "last_user"]
-Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$", description="Lowercase letters, digits, _ . -")]
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"  # class, level and tier names (also the learned router's labels)
+Name = Annotated[str, Field(pattern=NAME_PATTERN, description="Lowercase letters, digits, _ . -")]
 
 
 class NumberTest(Spec):

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from sidecar.explain import explain_report, explain_text
 from sidecar.policy import load_policy
@@ -63,3 +68,29 @@ def test_explain_shows_the_split_arm_for_the_sticky_key() -> None:
     assert [(a["name"], a["weight"]) for a in split["arms"]] == [("gpt-4o", 90), ("sonnet-canary", 10)]
     again = explain(body, {"x-user-id": "user-42"}, app="checkout")["routing"]["split"]["arm"]
     assert split["arm"] == again
+
+
+def test_explain_text_shows_the_learned_models_scores(router_file: Path, tmp_path: Path) -> None:
+    """A label the learned model decided is printed with the model's probabilities of the likeliest
+    labels (how close the runner-up was), not only the winner's confidence, by `llm-sidecar explain`."""
+    (tmp_path / "router.json").write_bytes(router_file.read_bytes())
+    (tmp_path / "policy.yaml").write_text(
+        "version: 1\n"
+        "providers: {openai: {kind: openai, base_url: 'https://api.openai.com/v1', api_key: {env: OPENAI_API_KEY}}}\n"
+        "models: {mini: {provider: openai, model: gpt-4o-mini}}\n"
+        "routing:\n"
+        "  classes: [{name: extraction}, {name: classification}, {name: code}, {name: math}]\n"
+        "  learned: {file: router.json}\n"
+        "default: {target: mini}\n"
+    )
+    (tmp_path / "request.json").write_text(orjson.dumps(chat("Prove that there are infinitely many primes.")).decode())
+    result = subprocess.run(
+        [sys.executable, "-m", "sidecar", "explain", "--policy", "policy.yaml", "--request", "request.json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    task = next(line for line in result.stdout.splitlines() if line.startswith("task: "))
+    assert re.fullmatch(r"task: math \(by learned model: math 0\.\d+, \w+ 0\.\d+, \w+ 0\.\d+, \w+ 0\.\d+\)", task), task

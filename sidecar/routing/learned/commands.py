@@ -1,23 +1,27 @@
 """``llm-sidecar router train`` and ``llm-sidecar router eval`` (docs/cli.md).
 
 router train LABELED.jsonl -o router.json [--holdout 0.2] [--epochs N] [--seed S]
-    fit on the examples minus a held-out share, print the held-out accuracy per head and label,
-    write the router file; exit 1 listing every bad line of the labeled file
+    fit on the examples minus a held-out share, print what the examples cannot teach (a head with one
+    label, a label only held out) and the held-out accuracy per head and label, write the router file
+    (a temporary file renamed over it: a watching sidecar never reads half of it); exit 1 listing every
+    bad line of the labeled file, or when the output's directory does not exist (before training)
 router eval --model router.json LABELED.jsonl
-    accuracy per head and label and the confusion matrix on other examples
+    accuracy per head and label and the confusion matrix on other examples (a label or a head the
+    model does not have is said)
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 import orjson
 
-from .labeled import LabeledFileError, read_labeled
-from .model import RouterFileError, load_model, parse_model
-from .train import TrainOptions, evaluate, fit, format_report, split
+from .labeled import HEADS, LabeledFileError, read_labeled
+from .model import MAX_FILE_BYTES, RouterFileError, load_model, parse_model
+from .train import TrainOptions, evaluate, fit, format_report, label_notes, split
 
 EXIT_OK, EXIT_INVALID = 0, 1
 _DEFAULTS = TrainOptions()
@@ -47,6 +51,9 @@ def _fail(errors: list[str]) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     if not 0 <= args.holdout <= 0.9 or args.epochs < 1:
         return _fail(["llm-sidecar router train: --holdout is 0 to 0.9, --epochs at least 1"])
+    output = Path(args.output)
+    if not output.parent.is_dir():
+        return _fail([f"llm-sidecar router train: cannot write {output}: {output.parent} is not a directory"])
     try:
         examples = read_labeled(args.labeled)
     except LabeledFileError as exc:
@@ -55,16 +62,40 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         document = fit(training, TrainOptions(epochs=args.epochs, seed=args.seed))
     except ValueError as exc:
-        return _fail([f"llm-sidecar router train: {exc}"])
+        where = "in the examples"
+        if held_out:
+            where = (
+                f"in the training share ({len(training)} of {len(examples)} examples;"
+                f" --holdout {args.holdout:g} held out {len(held_out)})"
+            )
+        return _fail([f"llm-sidecar router train: {exc} {where}"])
     model = parse_model(orjson.dumps(document), args.output)
     print(f"trained on {len(training)} examples, {document['training']['grams']} n-grams kept")
+    for note in label_notes(examples, training):
+        print(note)
     if held_out:
         reports = evaluate(model, held_out)
         document["training"]["held_out"] = {r.head: round(r.correct / r.total, 4) for r in reports if r.total}
         print(format_report(reports, "held-out"))
-    Path(args.output).write_bytes(orjson.dumps(document))
+    data = orjson.dumps(document)
+    if len(data) > MAX_FILE_BYTES:
+        return _fail([f"llm-sidecar router train: the model is {len(data):,} bytes, more than a sidecar loads"])
+    try:
+        _write(output, data)
+    except OSError as exc:
+        return _fail([f"llm-sidecar router train: cannot write {output}: {exc.strerror or exc}"])
     print(f"wrote {args.output}")
     return EXIT_OK
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path`` and rename it over ``path``."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -77,4 +108,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     except LabeledFileError as exc:
         return _fail(exc.errors)
     print(format_report(evaluate(model, examples), "eval", confusion=True))
+    for head in HEADS:
+        unscored = sum(head in e.labels for e in examples)
+        if unscored and head not in {h.name for h in model.heads}:
+            print(f"{head}: the model has no {head} head: {unscored} labels not scored")
     return EXIT_OK

@@ -4,17 +4,17 @@ File format, version 1 (JSON)::
 
     {"format": "llm-sidecar-router", "version": 1,
      "scheme": "words+bigrams+edge-chars+facts/1",         grams.SCHEME: the feature recipe
-     "window": {"user_head": 1536, ...},                   the text windows it was trained on
+     "window": {"user_head": 384, ...},                    the text windows it was trained on
      "heads": [{"name": "task", "labels": [...]}, {"name": "complexity", "labels": [...]}],
      "bias": [one float per label of every head, heads in order],
      "weights": {"w": {"prove": [...same length...]}, "b": {...}, "p": {...}, "s": {...}, "f": {...}},
      "training": {...}}                                     informational: examples, held-out accuracy
 
-``load_model`` validates all of it (``RouterFileError`` lists every problem with its path inside the
-file, ``weights.w['prove']: 5 weights, expected 7``) and packs the rows (``packed``). ``predict`` is
-one dictionary lookup per n-gram and one ``sum``: per head, the label with the highest softmax
-probability and that probability as the confidence. Scores are ``bias + sum(rows) / sqrt(n)`` with
-``n`` the number of n-grams, as in training.
+``load_model`` refuses a file over ``MAX_FILE_BYTES`` unread, validates all of it (``RouterFileError``
+lists every problem with its path inside the file, ``weights.w['prove']: 5 weights, expected 7``) and
+packs the rows (``packed``). ``predict`` is one dictionary lookup per n-gram and one ``sum``: per head,
+the label with the highest softmax probability and that probability as the confidence. Scores are
+``bias + sum(rows) / sqrt(n)`` with ``n`` the number of n-grams, as in training.
 """
 
 from __future__ import annotations
@@ -35,6 +35,9 @@ from .grams import GROUPS, SCHEME, WINDOW, Group, grams
 
 FORMAT = "llm-sidecar-router"
 VERSION = 1
+MAX_FILE_BYTES = 32 << 20
+"""A larger file is refused unread: the trainer keeps at most 50,000 n-grams (the docs' example: 0.25 MB),
+and parsing 100 MB of weights takes 7 s and 1 GB, on the event loop when the policy reloads."""
 HeadName = Literal["task", "complexity"]
 
 
@@ -183,7 +186,10 @@ def parse_model(data: bytes, source: str) -> LearnedModel:
 
 def load_model(path: str | Path) -> LearnedModel:
     try:
-        data = read_file(path)
+        data = read_file(path, MAX_FILE_BYTES)
     except OSError as exc:
         raise RouterFileError([f"cannot read {path}: {exc.strerror or exc}"]) from None
+    if len(data) > MAX_FILE_BYTES:
+        limit = f"more than {MAX_FILE_BYTES:,} bytes"
+        raise RouterFileError([f"{limit}, larger than a router file the trainer writes (at most 50,000 n-grams)"])
     return parse_model(data, str(path))
