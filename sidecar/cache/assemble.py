@@ -87,7 +87,7 @@ class StreamAssembler:
     def feed(self, delta: Delta) -> None:
         if self._failed:
             return
-        if isinstance(delta, Text):
+        if isinstance(delta, Text):  # the usual delta first
             self._append("t", delta.text)
         elif isinstance(delta, ToolArgs):
             tool = self._tools.get(delta.index)
@@ -96,7 +96,13 @@ class StreamAssembler:
                 self._count(len(delta.fragment))
         elif isinstance(delta, Reasoning):
             self._append("r", delta.text)
-        elif isinstance(delta, ToolStart):
+        else:
+            self._mark(delta)
+
+    def _mark(self, delta: Delta) -> None:
+        """A delta other than a fragment: a tool call or a signature opens a piece; the others are what
+        the stream said of itself (its id, usage, finish, end, a failure)."""
+        if isinstance(delta, ToolStart):
             tool = _Open("c", self._origin, delta.id, delta.name)
             self._tools[delta.index] = tool
             self._parts.append(tool)

@@ -30,6 +30,7 @@ from ..header_text import header_item, header_text
 from ..routing.report import add_answer_headers as add_routing_headers
 
 if TYPE_CHECKING:
+    from ..policy.compiled import Target
     from .exchange import Exchange
 
 
@@ -59,10 +60,7 @@ def sidecar_headers(exchange: Exchange) -> dict[str, str]:
         headers["x-sidecar-route"] = header_text(route.name)
         headers["x-sidecar-attempts"] = str(exchange.calls)
     target = exchange.answered_by
-    if target is not None:
-        headers["x-sidecar-model"] = header_text(target.name)
-        headers["x-sidecar-upstream-model"] = header_text(target.upstream_model)
-        headers["x-sidecar-provider"] = header_text(target.provider.name)
+    _add_model_headers(headers, target)
     if exchange.fallback_reason:
         headers["x-sidecar-fallback-reason"] = exchange.fallback_reason
     if exchange.dropped:
@@ -74,10 +72,7 @@ def sidecar_headers(exchange: Exchange) -> dict[str, str]:
     if exchange.upstream_request_ids:
         headers["x-sidecar-upstream-request-ids"] = exchange.upstream_request_ids
     if exchange.gated:
-        gates = "passed" if exchange.gate_passed else ("failed" if exchange.gate_failure else "unchecked")
-        if exchange.gate_rejections:
-            gates += "; rejected=" + ",".join(map(_rejection, exchange.gate_rejections))
-        headers["x-sidecar-gates"] = gates
+        headers["x-sidecar-gates"] = _gates(exchange)
     if exchange.shadow:
         headers["x-sidecar-shadow"] = exchange.shadow
     if exchange.budget_headers:
@@ -86,10 +81,31 @@ def sidecar_headers(exchange: Exchange) -> dict[str, str]:
     if routing is not None:
         add_routing_headers(headers, exchange.facts, routing, target)
     if exchange.cache is not None:
-        headers["x-sidecar-cache"] = exchange.cache
-        if exchange.cache_age_s is not None:
-            headers["age"] = str(int(exchange.cache_age_s))
+        _add_cache_headers(headers, exchange.cache, exchange.cache_age_s)
     return headers
+
+
+def _add_model_headers(headers: dict[str, str], target: Target | None) -> None:
+    """The model that answered (``target``), its name upstream and its provider; none before one answered."""
+    if target is not None:
+        headers["x-sidecar-model"] = header_text(target.name)
+        headers["x-sidecar-upstream-model"] = header_text(target.upstream_model)
+        headers["x-sidecar-provider"] = header_text(target.provider.name)
+
+
+def _gates(exchange: Exchange) -> str:
+    """``x-sidecar-gates``: whether the answer passed its quality gates, and the models they rejected."""
+    gates = "passed" if exchange.gate_passed else ("failed" if exchange.gate_failure else "unchecked")
+    if exchange.gate_rejections:
+        gates += "; rejected=" + ",".join(map(_rejection, exchange.gate_rejections))
+    return gates
+
+
+def _add_cache_headers(headers: dict[str, str], cache: str, age_s: float | None) -> None:
+    """``x-sidecar-cache`` (hit, miss...), and ``age`` for an answer from the cache."""
+    headers["x-sidecar-cache"] = cache
+    if age_s is not None:
+        headers["age"] = str(int(age_s))
 
 
 def _rejection(rejection: str) -> str:

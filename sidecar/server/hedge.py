@@ -45,27 +45,40 @@ async def hedged_call(
     assert settings.hedge is not None
     first_byte = asyncio.Event()
     primary = asyncio.ensure_future(calls.call(exchange, first, deadline - time.monotonic(), first_byte))
-    waiter = asyncio.ensure_future(first_byte.wait())
     try:
-        await asyncio.wait({primary, waiter}, timeout=settings.hedge.after_s, return_when=asyncio.FIRST_COMPLETED)
-        if primary.done() or first_byte.is_set():
+        if await _first_byte_in_time(primary, first_byte, settings.hedge.after_s):
             return Race(first, await primary, False)
         allowed = await cleared(exchange, rest[0])
     except BaseException:  # the caller left while the race waited (asyncio.wait does not cancel what it waits on)
         primary.cancel()
         await asyncio.gather(primary, return_exceptions=True)
         raise
-    finally:
-        waiter.cancel()
-    if not allowed:
-        return Race(first, await primary, True)
-    second = calls.candidate(exchange, rest[0], settings, len(rest) == 1, untranslatable)
-    if second is None:  # skipped, and recorded so: spent
+    second = calls.candidate(exchange, rest[0], settings, len(rest) == 1, untranslatable) if allowed else None
+    if second is None:  # not cleared, or skipped and recorded so: spent
         return Race(first, await primary, True)
     exchange.trace.fallback(from_target=first.target.key, reason="hedged")
     second.state.budget.record_request()
     hedge = asyncio.ensure_future(calls.call(exchange, second, deadline - time.monotonic()))
-    racers = {primary: first, hedge: second}
+    return await _race(exchange, {primary: first, hedge: second}, second)
+
+
+async def _first_byte_in_time(
+    primary: asyncio.Task[AttemptResult | None], first_byte: asyncio.Event, after_s: float
+) -> bool:
+    """Wait up to ``after_s`` for the first call's first byte; True when it came (or the call ended)."""
+    waiter = asyncio.ensure_future(first_byte.wait())
+    try:
+        await asyncio.wait({primary, waiter}, timeout=after_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+    return primary.done() or first_byte.is_set()
+
+
+async def _race(
+    exchange: Exchange, racers: dict[asyncio.Task[AttemptResult | None], Candidate], second: Candidate
+) -> Race:
+    """Run the race: the first racer with an answer (or a committed stream) wins, the other is cancelled;
+    when neither answers, the result of one that was not skipped (the later, if both failed)."""
 
     def cancel_others() -> None:  # a racer committed its stream: the other must stop now
         current = asyncio.current_task()

@@ -9,10 +9,10 @@ upstream client's timers (idle gap, total) bound the reads.
 
 After it, events are relayed as they arrive (one write per upstream read, complete events only). A
 failure then cannot be hidden or retried: the stream ends with an explicit error event in the caller's
-dialect, never a clean-looking end (one arm, ``_end_with_error``): the upstream's own error event when
-the caller's SDK raises on it as it is, else that error rewritten in the caller's dialect with the
-provider's message kept (``WireDialect.error_event_raises``, ``Translation.error_event``); for a cut or a
-timeout, an error naming it. A stream that stops without its dialect's terminator
+dialect, never a clean-looking end (one arm, ``stream_error.end_with_error``): the upstream's own error
+event when the caller's SDK raises on it as it is, else that error rewritten in the caller's dialect
+with the provider's message kept (``WireDialect.error_event_raises``, ``Translation.error_event``); for
+a cut or a timeout, an error naming it. A stream that stops without its dialect's terminator
 (``WireDialect.is_terminal``) counts as cut.
 
 Same-dialect streams forward the upstream's event bytes; cross-dialect streams go through a
@@ -22,6 +22,11 @@ judged for it). The answer's events in the common form (``translate.deltas``) ar
 only when someone listens: the stages' ``hooks.StreamTap`` objects (``exchange.taps``), fed from the
 commit point on, and a held stream's hooks (``exchange.hold_stream``: the whole answer is read, then
 returned as a ``HeldStream`` the fallback loop sends once its hooks accepted it).
+
+``relay_stream`` is the loop over the upstream's reads, with the two fast paths inline; ``_Relay`` holds
+what stays the same for the stream and the steps that are not per content event: the commit point
+(``commit``), an event read whole (``read``: judged, decoded, translated), holding back before the
+commit (``keep_back``), the ends (``failed``, ``finish``).
 
 ``open_stream`` sends a stream's head (the sidecar's headers from ``answer_headers``) and
 ``send_stream`` a whole stream at once (the last resort's answer, a cached one).
@@ -40,23 +45,25 @@ from ..dialects import registry
 from ..resilience.classify import Outcome, TimeoutPhase, classify_exception, classify_stream_event
 from ..sse import SSEEvent, SSEParser
 from ..telemetry import AttemptTrace
-from ..translate import StreamTranslator, decode_event, new_stream_translator, stream_error_event
+from ..translate import StreamTranslator, decode_event, new_stream_translator
 from ..translate.deltas import Delta
-from ..translate.errors import read_error
 from ..upstream import RESPONSE_DROP, UpstreamResponse, relay_headers
 from .answer_headers import add_sidecar_headers
 from .key_redaction import event_without_key, headers_without_key
+from .stream_error import StreamFailed, end_with_error
 
 if TYPE_CHECKING:
     from ..policy.compiled import Target
     from .attempt import AttemptResult, Prepared
     from .exchange import Exchange
+    from .hooks import StreamTap
 
 _MAX_HELD_EVENTS = 32
 _STREAM_DROP = RESPONSE_DROP | {"content-type", "cache-control"}  # set by the sidecar, lower-case
 _CONTENT_TYPE = "text/event-stream; charset=utf-8"
 _EVENT_ENDS = (b"\n\n", b"\r\n\r\n")  # a chunk ending so, read from an event's start, holds whole events
 _NOT_JSON = Outcome.failure("malformed_response", "upstream sent an event that is not JSON")
+_TRUNCATED = Outcome.failure("stream_truncated", "the upstream ended the stream without finishing it")
 
 
 async def open_stream(exchange: Exchange, relayed: Mapping[str, str] | None = None) -> StreamResponse:
@@ -109,16 +116,225 @@ class HeldStream:
         return stream
 
 
-class _Failed(Exception):
-    """The stream failed: how (``outcome``) and, when the upstream said so, its error event."""
-
-    def __init__(self, outcome: Outcome, event: SSEEvent | None = None) -> None:
-        self.outcome = outcome
-        self.event = event
-
-
 class _Lost(Exception):
     """Another (hedged) call of this request already committed its stream."""
+
+
+class _Relay:
+    """One stream's relay: what stays the same from its first event to its last, and the steps that are
+    not per content event: the commit point, judging an event read whole, holding back before the commit,
+    the end of the stream (a failure or a clean end)."""
+
+    __slots__ = (
+        "decoder",
+        "deltas",
+        "exchange",
+        "held_bytes",
+        "hold",
+        "key",
+        "max_held_bytes",
+        "operation",
+        "prepared",
+        "response",
+        "result",
+        "strip_usage",
+        "taps",
+        "trace",
+        "translator",
+        "upstream",
+    )
+
+    def __init__(
+        self,
+        exchange: Exchange,
+        prepared: Prepared,
+        response: UpstreamResponse,
+        trace: AttemptTrace,
+        max_held_bytes: int,
+        key: str | None,
+        result: AttemptResult,
+    ) -> None:
+        self.exchange = exchange
+        self.prepared = prepared
+        self.response = response
+        self.trace = trace
+        self.max_held_bytes = max_held_bytes
+        self.key = key
+        self.result = result
+        self.operation = exchange.facts.operation
+        self.upstream = upstream = registry.wire(prepared.wire)
+        self.translator = translator = _translator(exchange, prepared)
+        self.taps = taps = exchange.taps
+        self.hold = hold = exchange.hold_stream
+        listened = bool(taps) or hold
+        self.decoder = upstream.translation.decoder() if listened and translator is None else None
+        self.deltas: list[Delta] | None = [] if listened else None  # the answer's deltas not yet shown to taps
+        self.strip_usage = translator is None and not prepared.include_usage
+        self.held_bytes = 0
+
+    async def commit(self, first_content: asyncio.Timeout | None) -> StreamResponse:
+        """The commit point: send the head to the caller, open the taps; ``first_content``: the deadline
+        to lift (None: over already)."""
+        exchange, prepared = self.exchange, self.prepared
+        if exchange.committed:
+            raise _Lost  # a hedged racer committed first
+        if first_content is not None:
+            first_content.reschedule(None)
+        if exchange.on_commit is not None:
+            exchange.on_commit()
+        exchange.answered_by = prepared.target
+        exchange.dropped = prepared.dropped
+        stream = await open_stream(exchange, self._relayed_headers())
+        self.trace.first_chunk()
+        for tap in self.taps:
+            tap.open(prepared.target)
+        return stream
+
+    def _relayed_headers(self) -> dict[str, str]:
+        return headers_without_key(relay_headers(self.response.headers.items(), _STREAM_DROP), self.key)
+
+    def read(self, event: SSEEvent, out: list[bytes], committed: bool, ended: bool) -> bool:
+        """Judge an event read whole (an error, not JSON, usage) and add its caller's bytes to ``out``;
+        whether the stream has ended (``ended``: it had before this event)."""
+        if event.event == "error" or event.data.find(b'"error"') >= 0:
+            event = self._raise_on_error(event)
+        upstream, translator = self.upstream, self.translator
+        if not committed and upstream.is_malformed(event):
+            raise StreamFailed(_NOT_JSON)
+        # usage / usageMetadata (a translated stream's is the translator's: _read_translator)
+        if translator is None and event.data.find(b"sage") >= 0:
+            self._add_usage(event)
+        if upstream.is_terminal(self.operation, event):
+            ended = True
+        if translator is not None:
+            self._translate(translator, event, out, ended)
+        else:
+            if self.decoder is not None and self.deltas is not None:
+                self.deltas += decode_event(self.decoder, event)
+            if not (self.strip_usage and upstream.is_usage_only(event)):
+                out.append(event.raw)
+        return ended
+
+    def _raise_on_error(self, event: SSEEvent) -> SSEEvent:
+        """``event`` without the provider key; raises ``StreamFailed`` when it is the upstream's error."""
+        event = event_without_key(event, self.key)
+        failure = classify_stream_event(self.prepared.wire, event.event, event.data)
+        if failure is not None:
+            raise StreamFailed(failure, event)
+        return event
+
+    def _add_usage(self, event: SSEEvent) -> None:
+        usage = self.upstream.translation.stream_usage(event)
+        if usage is not None:
+            result = self.result
+            result.usage = usage if result.usage is None else result.usage.merge(usage)
+
+    def _translate(self, translator: StreamTranslator, event: SSEEvent, out: list[bytes], ended: bool) -> None:
+        decoded = translator.decode(event)
+        if not decoded and self.upstream.is_malformed(event):  # the caller's SDK raises, as its own would
+            raise StreamFailed(_NOT_JSON)
+        if self.deltas is not None:
+            self.deltas += decoded
+        out.extend(caller_event.encode() for caller_event in translator.encode(decoded))
+        if ended:
+            out.extend(e.encode() for e in translator.finish())
+
+    def keep_back(self, out: list[bytes], held: list[bytes]) -> bool:
+        """Before the commit point: ``out`` joins the ``held`` bytes; False when too many events are held
+        (the stream commits now). A held stream over the body cap fails."""
+        held.extend(out)
+        if not self.hold:
+            return len(held) <= _MAX_HELD_EVENTS
+        self.held_bytes += sum(len(part) for part in out)
+        if self.held_bytes > self.max_held_bytes:
+            raise StreamFailed(Outcome.failure("malformed_response", "a held stream is over the body cap"))
+        return True
+
+    async def failed(
+        self,
+        exc: Exception,
+        client: StreamResponse | None,
+        before: list[bytes],
+        explain: Callable[[Outcome], Outcome],
+    ) -> AttemptResult:
+        """The stream failed (``exc``): before the commit point, an ``Outcome`` for the fallback loop; after
+        it, the caller's stream ends with an error event after ``before`` (``end_with_error``); ``explain``
+        gives a timeout its words."""
+        if isinstance(exc, StreamFailed):
+            failed = exc
+        else:  # a bare timeout is the first-content deadline before the commit, aiohttp's total after it;
+            # a ValueError: an event larger than the parser accepts, or an answer the client refused
+            phase: TimeoutPhase = "first_byte" if client is None else "total"
+            failed = StreamFailed(explain(classify_exception(exc, timeout_phase=phase)))
+        if client is None:
+            from .attempt import AttemptResult
+
+            return AttemptResult(failed.outcome, upstream_status=self.response.status)
+        result = self.result
+        await end_with_error(self.exchange, client, failed, self.translator, result, before)
+        _read_translator(self.translator, result)
+        for tap in self.taps:
+            tap.close(False)
+        result.response = client
+        return result
+
+    async def finish(self, client: StreamResponse | None, held: list[bytes]) -> AttemptResult:
+        """The stream ended cleanly: a held stream is handed over whole (``held``, unsent); else the
+        preamble-only stream is committed now, the taps see the rest and close, the stream ends."""
+        result = self.result
+        _read_translator(self.translator, result)
+        if self.hold:
+            result.held = HeldStream(self.prepared.target, self._relayed_headers(), held, self.deltas or [])
+            return result
+        if client is None:
+            try:
+                client = await self.commit(None)  # a stream of preamble only: its deadline is over already
+            except _Lost:
+                return _hedge_lost()
+            if held:
+                data = b"".join(held)
+                await client.write(data)
+                self.exchange.bytes_out += len(data)
+        taps = self.taps
+        if self.deltas:
+            _show(taps, self.deltas)
+        for tap in taps:
+            tap.close(True)
+        try:
+            await client.write_eof()
+        except ConnectionError:
+            raise asyncio.CancelledError from None
+        result.response = client
+        return result
+
+
+def _translator(exchange: Exchange, prepared: Prepared) -> StreamTranslator | None:
+    """The translator from the upstream's dialect to the caller's; None when they are the same."""
+    caller = exchange.facts.dialect
+    if prepared.wire is caller:
+        return None
+    return new_stream_translator(
+        source=prepared.wire,
+        target=caller,
+        operation=exchange.facts.operation,
+        model=prepared.target.upstream_model,
+        include_usage=prepared.include_usage,
+        names=prepared.names,
+    )
+
+
+def _show(taps: tuple[StreamTap, ...], deltas: list[Delta]) -> None:
+    """Feed ``deltas`` to the taps, in order; then forget them."""
+    for delta in deltas:
+        for tap in taps:
+            tap.feed(delta)
+    deltas.clear()
+
+
+def _hedge_lost() -> AttemptResult:
+    from .attempt import AttemptResult
+
+    return AttemptResult(Outcome.failure("hedge_lost", "another call answered first"))
 
 
 async def relay_stream(
@@ -136,38 +352,27 @@ async def relay_stream(
     words (which limit it reached)."""
     from .attempt import AttemptResult
 
-    facts = exchange.facts
-    caller = facts.dialect
-    operation = facts.operation
-    wire = prepared.wire
-    upstream = registry.wire(wire)
-    translator: StreamTranslator | None = None
-    if wire is not caller:
-        translator = new_stream_translator(
-            source=wire,
-            target=caller,
-            operation=operation,
-            model=prepared.target.upstream_model,
-            include_usage=prepared.include_usage,
-            names=prepared.names,
-        )
-    taps = exchange.taps
-    hold = exchange.hold_stream
-    decoder = upstream.translation.decoder() if (taps or hold) and translator is None else None
-    deltas: list[Delta] | None = [] if taps or hold else None  # the answer's deltas not yet shown to taps
-    strip_usage = translator is None and not prepared.include_usage
+    relay = _Relay(
+        exchange,
+        prepared,
+        response,
+        trace,
+        max_held_bytes,
+        key,
+        AttemptResult(Outcome.success(), upstream_status=response.status),
+    )
+    translator, deltas, hold = relay.translator, relay.deltas, relay.hold
     parser = SSEParser()
     held: list[bytes] = []  # the caller's bytes not yet sent (before the commit point, or held whole)
-    held_bytes = 0
     client: StreamResponse | None = None
-    result = AttemptResult(Outcome.success(), upstream_status=response.status)
     ended = False
     content_seen = False  # a held stream's first content lifts the first-content deadline, unsent
     out: list[bytes] = []  # the caller's bytes of the chunk being read
     first_content = asyncio.timeout_at(first_content_by)  # lifted at the commit point
     readany = response.readany
-    is_terminal = upstream.is_terminal
-    may_end = upstream.may_end
+    may_end = relay.upstream.may_end
+    is_preamble = relay.upstream.is_preamble
+    read = relay.read
     # A same-dialect stream that nobody taps may forward a chunk of whole events as it came when no
     # event in it can be an error, carry usage (to count, or to strip) or end the stream. The byte
     # searches here run per upstream read: ``find``, not ``in``, which costs twice as much on a chunk
@@ -176,25 +381,6 @@ async def relay_stream(
     # A translated stream that nobody taps turns a plain text delta (the usual event) into the caller's
     # bytes directly: no error, usage or end in such an event, nothing to keep, so nothing else to judge.
     relay_text = translator.relay_text if translator is not None and deltas is None else None
-    stream_usage = upstream.translation.stream_usage
-
-    async def commit(*, lift: bool = True) -> StreamResponse:
-        """Send the head to the caller; ``lift``: end the first-content deadline (while it is running)."""
-        if exchange.committed:
-            raise _Lost  # a hedged racer committed first
-        if lift:
-            first_content.reschedule(None)
-        if exchange.on_commit is not None:
-            exchange.on_commit()
-        exchange.answered_by = prepared.target
-        exchange.dropped = prepared.dropped
-        relayed = headers_without_key(relay_headers(response.headers.items(), _STREAM_DROP), key)
-        stream = await open_stream(exchange, relayed)
-        trace.first_chunk()
-        if deltas is not None:
-            for tap in taps:
-                tap.open(prepared.target)
-        return stream
 
     try:
         async with first_content:
@@ -225,61 +411,22 @@ async def relay_stream(
                         if text_bytes is not None:
                             out.append(text_bytes)
                             continue
-                    data = event.data
-                    if event.event == "error" or data.find(b'"error"') >= 0:
-                        event = event_without_key(event, key)
-                        data = event.data
-                        failure = classify_stream_event(wire, event.event, data)
-                        if failure is not None:
-                            raise _Failed(failure, event)
-                    if client is None and upstream.is_malformed(event):
-                        raise _Failed(_NOT_JSON)
-                    # usage / usageMetadata (a translated stream's is the translator's: _read_translator)
-                    if translator is None and data.find(b"sage") >= 0:
-                        usage = stream_usage(event)
-                        if usage is not None:
-                            result.usage = usage if result.usage is None else result.usage.merge(usage)
-                    if is_terminal(operation, event):
-                        ended = True
-                    if translator is not None:
-                        decoded = translator.decode(event)
-                        if not decoded and upstream.is_malformed(event):  # the caller's SDK raises, as its own would
-                            raise _Failed(_NOT_JSON)
-                        if deltas is not None:
-                            deltas += decoded
-                        for caller_event in translator.encode(decoded):
-                            out.append(caller_event.encode())
-                        if ended:
-                            out.extend(e.encode() for e in translator.finish())
-                    else:
-                        if decoder is not None and deltas is not None:
-                            deltas += decode_event(decoder, event)
-                        if not (strip_usage and upstream.is_usage_only(event)):
-                            out.append(event.raw)
-                    if client is None and not content_seen and not upstream.is_preamble(event):
+                    ended = read(event, out, client is not None, ended)
+                    if client is None and not content_seen and not is_preamble(event):
                         if hold:  # its content has started: the deadline is met, the stream stays held
                             content_seen = True
                             first_content.reschedule(None)
                         else:
-                            client = await commit()
+                            client = await relay.commit(first_content)
                 if client is None:
-                    held.extend(out)
-                    if hold:
-                        held_bytes += sum(len(part) for part in out)
-                        if held_bytes > max_held_bytes:
-                            raise _Failed(Outcome.failure("malformed_response", "a held stream is over the body cap"))
+                    if relay.keep_back(out, held):
                         continue
-                    if len(held) <= _MAX_HELD_EVENTS:
-                        continue
-                    client = await commit()
+                    client = await relay.commit(first_content)
                 if held:
                     out = held + out
                     held = []
                 if deltas:
-                    for delta in deltas:
-                        for tap in taps:
-                            tap.feed(delta)
-                    deltas.clear()
+                    _show(relay.taps, deltas)
                 if out:
                     data = b"".join(out)
                     try:
@@ -291,49 +438,14 @@ async def relay_stream(
                     out = []
             if not ended:
                 # EOF without the dialect's terminator: the upstream stopped mid-answer.
-                raise _Failed(Outcome.failure("stream_truncated", "the upstream ended the stream without finishing it"))
+                raise StreamFailed(
+                    Outcome.failure("stream_truncated", "the upstream ended the stream without finishing it")
+                )
     except _Lost:
-        return AttemptResult(Outcome.failure("hedge_lost", "another call answered first"))
-    except (_Failed, TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
-        if isinstance(exc, _Failed):
-            failed = exc
-        else:  # a bare timeout is the first-content deadline before the commit, aiohttp's total after it;
-            # a ValueError: an event larger than the parser accepts, or an answer the client refused
-            phase: TimeoutPhase = "first_byte" if client is None else "total"
-            failed = _Failed(explain(classify_exception(exc, timeout_phase=phase)))
-        if client is None:
-            return AttemptResult(failed.outcome, upstream_status=response.status)
-        await _end_with_error(exchange, client, failed, translator, result, held + out)
-        _read_translator(translator, result)
-        for tap in taps:
-            tap.close(False)
-        result.response = client
-        return result
-    _read_translator(translator, result)
-    if hold:
-        headers = headers_without_key(relay_headers(response.headers.items(), _STREAM_DROP), key)
-        result.held = HeldStream(prepared.target, headers, held, deltas or [])
-        return result
-    if client is None:
-        try:
-            client = await commit(lift=False)  # a stream of preamble only: its deadline is over already
-        except _Lost:
-            return AttemptResult(Outcome.failure("hedge_lost", "another call answered first"))
-        if held:
-            data = b"".join(held)
-            await client.write(data)
-            exchange.bytes_out += len(data)
-    for delta in deltas or ():
-        for tap in taps:
-            tap.feed(delta)
-    for tap in taps:
-        tap.close(True)
-    try:
-        await client.write_eof()
-    except ConnectionError:
-        raise asyncio.CancelledError from None
-    result.response = client
-    return result
+        return _hedge_lost()
+    except (StreamFailed, TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
+        return await relay.failed(exc, client, held + out, explain)
+    return await relay.finish(client, held)
 
 
 def _read_translator(translator: StreamTranslator | None, result: AttemptResult) -> None:
@@ -343,41 +455,3 @@ def _read_translator(translator: StreamTranslator | None, result: AttemptResult)
         if translator.finish_reason:
             result.finish_reasons = [translator.finish_reason]
         result.response_id = translator.response_id
-
-
-async def _end_with_error(
-    exchange: Exchange,
-    client: StreamResponse,
-    failed: _Failed,
-    translator: StreamTranslator | None,
-    result: AttemptResult,
-    before: list[bytes],
-) -> None:
-    """After the commit point: end the caller's stream with an error event its SDK raises on, after
-    ``before`` (the caller's bytes of the events read with the failing one)."""
-    outcome, event = failed.outcome, failed.event
-    result.outcome = outcome
-    exchange.stream_error = outcome.error_type
-    caller = exchange.facts.dialect
-    wire = registry.wire(caller)
-    status = outcome.status or 502
-    data = b""
-    if event is None:
-        why = f" ({outcome.detail})" if outcome.detail else ""
-        message = f"upstream stream failed after it started: {outcome.error_type}{why}"
-        data = stream_error_event(caller, status, message, code=outcome.error_type)
-    elif translator is not None:  # the upstream's message, in the caller's dialect
-        data = b"".join(e.encode() for e in translator.feed(event))
-    elif wire.error_event_raises(event):
-        data = event.raw  # the upstream's error event is already one the caller's SDK raises on
-    if not data:  # an error event the caller's SDK would read past, or one the translator could not read
-        message, _ = read_error(status, event.data if event is not None else b"")
-        data = wire.translation.error_event(status, message).encode()
-    if before:
-        data = b"".join(before) + data
-    try:
-        await client.write(data)
-        exchange.bytes_out += len(data)
-        await client.write_eof()
-    except ConnectionError:
-        pass

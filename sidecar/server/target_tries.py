@@ -37,7 +37,7 @@ from ..resilience.classify import OutcomeKind
 from .attempt import AttemptResult, error_passthrough
 from .calls import Calls, Candidate, skip
 from .exchange import Exchange
-from .hedge import hedged_call
+from .hedge import Race, hedged_call
 from .hooks import Verdict
 
 
@@ -79,13 +79,10 @@ class TargetTries:
     async def run(self, run: ChainRun, target: Target, rest: list[Target]) -> Step:
         """Try ``target``; ``rest`` are the chain's targets after it (a hedge may call the first)."""
         exchange, settings = run.exchange, run.settings
-        assert settings.max_attempts_per_target is not None and settings.rate_limit_max_wait_s is not None
-        if exchange.hooks and not await self.cleared(exchange, target):
-            return Step(called=False)
-        candidate = self._calls.candidate(exchange, target, settings, not rest, run.untranslatable)
+        assert settings.max_attempts_per_target is not None
+        candidate = await self._first_candidate(run, target, rest)
         if candidate is None:
             return Step(called=False)
-        candidate.state.budget.record_request()
         hedged = False
         reask = False  # the last answer was refused with a re-ask: no backoff, the request is re-prepared
         for attempt_no in range(settings.max_attempts_per_target):
@@ -95,48 +92,90 @@ class TargetTries:
             remaining = run.deadline - time.monotonic()
             if remaining <= 0:
                 return Step(stop=True, hedged=hedged)
-            used = candidate
-            if attempt_no == 0 and settings.hedge is not None and rest:
-                race = await hedged_call(
-                    self._calls, exchange, candidate, rest, settings, run.deadline, run.untranslatable, self.cleared
-                )
-                used, result, hedged = race.winner, race.result, race.hedged
-                if hedged:
-                    rest = rest[1:]  # the next target had its call in the race
-            else:
-                result = await self._calls.call(exchange, candidate, remaining)
+            race = await self._call(run, candidate, rest, attempt_no, remaining)
+            if race.hedged:
+                hedged, rest = True, rest[1:]  # the next target had its call in the race
+            used, result = race.winner, race.result
             if result is None:
                 break  # skipped: breaker open, bulkhead full
             if result.response is not None or result.held is not None:
                 verdict = await self._judge(exchange, used, result) if exchange.hooks else Verdict.ACCEPT
                 if verdict is Verdict.ACCEPT:
                     return Step(await deliver(exchange, used, result), hedged=hedged)
-                exchange.unserved_cost_usd += cost_usd(used.target.price, result.usage) or 0.0
-                if result.usage is not None:
-                    exchange.unserved_tokens += result.usage.input_tokens + result.usage.output_tokens
-                if verdict is Verdict.NEXT_TARGET:
-                    exchange.fallback_reason = exchange.fallback_reason or "rejected_answer"
-                    break
-                # SAME_TARGET: a hook changed the request (a re-ask): prepare it again
-                again = self._calls.candidate(exchange, target, settings, not rest, run.untranslatable)
+                again = self._refused(run, target, used, result, verdict, rest)
                 if again is None:
                     break
                 candidate, reask = again, True
                 continue
-            run.last = (used, result)
-            outcome = result.outcome
-            if outcome.kind is OutcomeKind.FAIL_FAST:
-                return Step(fail_fast(exchange, used, result), hedged=hedged)
-            exchange.fallback_reason = outcome.error_type
-            if outcome.kind is OutcomeKind.CONTEXT_OVERFLOW:
-                return Step(hedged=hedged, above_context=used.target.context_window or 0)
-            if (outcome.kind is OutcomeKind.FALLBACK and rest) or outcome.no_retry:
-                break  # the next target; or the provider said x-should-retry: false (no second call)
-            if outcome.kind is OutcomeKind.RETRY_SAME:
-                hint = outcome.retry_after_s
-                if hint is not None and hint > settings.rate_limit_max_wait_s:
-                    break  # not worth waiting: next target, or the 429 itself to the caller
+            step = self._after_failure(run, used, result, rest, hedged)
+            if step is not None:
+                return step
         return Step(hedged=hedged)
+
+    async def _first_candidate(self, run: ChainRun, target: Target, rest: list[Target]) -> Candidate | None:
+        """``target``'s request prepared for its first call, its request counted; None when it is passed
+        over without a call (a hook's reason, rate-limited, untranslatable)."""
+        exchange = run.exchange
+        if exchange.hooks and not await self.cleared(exchange, target):
+            return None
+        candidate = self._calls.candidate(exchange, target, run.settings, not rest, run.untranslatable)
+        if candidate is not None:
+            candidate.state.budget.record_request()
+        return candidate
+
+    async def _call(
+        self, run: ChainRun, candidate: Candidate, rest: list[Target], attempt_no: int, remaining: float
+    ) -> Race:
+        """One call of ``candidate``: the first one races ``rest[0]`` when the route hedges (``hedge``)."""
+        settings = run.settings
+        if attempt_no == 0 and settings.hedge is not None and rest:
+            return await hedged_call(
+                self._calls, run.exchange, candidate, rest, settings, run.deadline, run.untranslatable, self.cleared
+            )
+        return Race(candidate, await self._calls.call(run.exchange, candidate, remaining), False)
+
+    def _refused(
+        self,
+        run: ChainRun,
+        target: Target,
+        used: Candidate,
+        result: AttemptResult,
+        verdict: Verdict,
+        rest: list[Target],
+    ) -> Candidate | None:
+        """The hooks refused ``used``'s answer (its cost is unserved): the request prepared again for a
+        re-ask (SAME_TARGET: a hook changed it), or None for the next target."""
+        exchange = run.exchange
+        exchange.unserved_cost_usd += cost_usd(used.target.price, result.usage) or 0.0
+        if result.usage is not None:
+            exchange.unserved_tokens += result.usage.input_tokens + result.usage.output_tokens
+        if verdict is Verdict.NEXT_TARGET:
+            exchange.fallback_reason = exchange.fallback_reason or "rejected_answer"
+            return None
+        return self._calls.candidate(exchange, target, run.settings, not rest, run.untranslatable)
+
+    @staticmethod
+    def _after_failure(
+        run: ChainRun, used: Candidate, result: AttemptResult, rest: list[Target], hedged: bool
+    ) -> Step | None:
+        """What a failed call leads to: the chain's ``Step`` (the upstream's own error for the caller, a
+        larger context window, the next target), or None to try this target again."""
+        settings, exchange = run.settings, run.exchange
+        assert settings.rate_limit_max_wait_s is not None
+        run.last = (used, result)
+        outcome = result.outcome
+        if outcome.kind is OutcomeKind.FAIL_FAST:
+            return Step(fail_fast(exchange, used, result), hedged=hedged)
+        exchange.fallback_reason = outcome.error_type
+        if outcome.kind is OutcomeKind.CONTEXT_OVERFLOW:
+            return Step(hedged=hedged, above_context=used.target.context_window or 0)
+        if (outcome.kind is OutcomeKind.FALLBACK and rest) or outcome.no_retry:
+            return Step(hedged=hedged)  # the next target; or the provider said x-should-retry: false
+        if outcome.kind is OutcomeKind.RETRY_SAME:
+            hint = outcome.retry_after_s
+            if hint is not None and hint > settings.rate_limit_max_wait_s:
+                return Step(hedged=hedged)  # not worth waiting: next target, or the 429 itself to the caller
+        return None
 
     async def cleared(self, exchange: Exchange, target: Target) -> bool:
         """True when no hook has a reason to skip ``target`` (``ChainHook.before_target``); else recorded."""

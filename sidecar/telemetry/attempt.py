@@ -191,9 +191,29 @@ class AttemptTrace:
         elapsed: float,
         end: int | None,
     ) -> None:
+        self._record_metrics(error_type, response_model or "", usage, elapsed)
+        client, tracer, ids = self._client, self._core.tracer, self._core.ids
+        if client is None or tracer is None or ids is None:
+            return
+        attributes = self._span_attributes(status, response_model, response_id, finish_reasons, usage)
+        if encoded is not None:
+            attributes[genai.OUTPUT_MESSAGES] = encoded[0]
+            if encoded[1]:
+                attributes[attr.CONTENT_TRUNCATED] = True
+        if error_type:
+            attributes[genai.ERROR_TYPE] = error_type
+        ids.decided_span = client.span_id
+        span = self.span = tracer.start_span(
+            client.name, client.parent, SpanKind.CLIENT, attributes, start_time=client.start_ns
+        )
+        if error_type:
+            span.set_status(Status(StatusCode.ERROR, error_type))
+        span.end(end)
+
+    def _record_metrics(self, error_type: str | None, response_label: str, usage: Usage | None, elapsed: float) -> None:
+        """The call's GenAI client metrics (duration, tokens) and the sidecar's attempt and error counts."""
         ins = self._core.instruments
         operation, provider, model = self._labels
-        response_label = response_model or ""
         ins.genai_duration.observe((operation, provider, model, response_label, error_type or ""), elapsed)
         ins.attempts.inc((self._target, "error" if error_type else "ok"))
         if error_type:
@@ -203,9 +223,17 @@ class AttemptTrace:
                 ins.genai_tokens.observe((operation, provider, model, response_label, "input"), usage.input_tokens)
             if usage.output_tokens is not None:
                 ins.genai_tokens.observe((operation, provider, model, response_label, "output"), usage.output_tokens)
-        client, tracer, ids = self._client, self._core.tracer, self._core.ids
-        if client is None or tracer is None or ids is None:
-            return
+
+    def _span_attributes(
+        self,
+        status: int | None,
+        response_model: str | None,
+        response_id: str | None,
+        finish_reasons: Sequence[str] | None,
+        usage: Usage | None,
+    ) -> dict[str, Any]:
+        """The CLIENT span's attributes known at the start, with the request's parameters and what the
+        answer said (status, model, id, finish reasons, usage, time to first chunk)."""
         attributes = self._known if self._known is not None else {}
         if self._params is not None:
             genai.request_param_attributes(self._params, attributes)
@@ -221,16 +249,4 @@ class AttemptTrace:
             genai.usage_attributes(usage, attributes)
         if self._first is not None:
             attributes[genai.RESPONSE_TIME_TO_FIRST_CHUNK] = self._first - self._started
-        if encoded is not None:
-            attributes[genai.OUTPUT_MESSAGES] = encoded[0]
-            if encoded[1]:
-                attributes[attr.CONTENT_TRUNCATED] = True
-        if error_type:
-            attributes[genai.ERROR_TYPE] = error_type
-        ids.decided_span = client.span_id
-        span = self.span = tracer.start_span(
-            client.name, client.parent, SpanKind.CLIENT, attributes, start_time=client.start_ns
-        )
-        if error_type:
-            span.set_status(Status(StatusCode.ERROR, error_type))
-        span.end(end)
+        return attributes

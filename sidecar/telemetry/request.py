@@ -348,20 +348,8 @@ class RequestTrace:
         elapsed: float,
         end: int | None,
     ) -> None:
-        ins = self._core.instruments
         model_label = served_model or ""
-        ins.requests.inc((route_label, model_label, outcome, _STATUS_CLASS[status // 100 % 10]))
-        ins.request_duration.observe((route_label, outcome), elapsed)
-        ins.in_flight.dec()
-        if usage is not None:
-            if usage.input_tokens:
-                ins.tokens.inc((model_label, route_label, "input"), usage.input_tokens)
-            if usage.output_tokens:
-                ins.tokens.inc((model_label, route_label, "output"), usage.output_tokens)
-            if usage.cached_input_tokens:
-                ins.tokens.inc((model_label, route_label, "cached_input"), usage.cached_input_tokens)
-        if cost_usd:
-            ins.cost.inc((model_label, route_label), cost_usd)
+        self._record_metrics(status, outcome, route_label, model_label, usage, cost_usd, elapsed)
         span = self.span
         if span is None:
             return
@@ -386,3 +374,28 @@ class RequestTrace:
         if status >= 500 or (error_type and status < 400):  # a 4xx is the client's error (HTTP conventions)
             span.set_status(Status(StatusCode.ERROR, error_type))
         span.end(end)
+
+    def _record_metrics(
+        self,
+        status: int,
+        outcome: str,
+        route_label: str,
+        model_label: str,
+        usage: Usage | None,
+        cost_usd: float | None,
+        elapsed: float,
+    ) -> None:
+        """The request's metrics: its count and duration, in flight, tokens and cost."""
+        ins = self._core.instruments
+        ins.requests.inc((route_label, model_label, outcome, _STATUS_CLASS[status // 100 % 10]))
+        ins.request_duration.observe((route_label, outcome), elapsed)
+        ins.in_flight.dec()
+        if usage is not None:
+            if usage.input_tokens:
+                ins.tokens.inc((model_label, route_label, "input"), usage.input_tokens)
+            if usage.output_tokens:
+                ins.tokens.inc((model_label, route_label, "output"), usage.output_tokens)
+            if usage.cached_input_tokens:
+                ins.tokens.inc((model_label, route_label, "cached_input"), usage.cached_input_tokens)
+        if cost_usd:
+            ins.cost.inc((model_label, route_label), cost_usd)

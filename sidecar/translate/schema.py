@@ -69,18 +69,41 @@ def _to_gemini(node: Any, defs: dict[str, Any], seen: tuple[str, ...], depth: in
         return {"type": "OBJECT"}
     ref = node.get("$ref")
     if isinstance(ref, str):
-        name = ref.rsplit("/", 1)[-1]
-        target = defs.get(name)
-        if target is None or name in seen:
-            return {"type": "OBJECT"}
-        merged = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
-        return _to_gemini(merged, defs, (*seen, name), depth + 1)
+        return _inline_ref(node, ref, defs, seen, depth)
     all_of = node.get("allOf")
     if isinstance(all_of, list) and len(all_of) == 1:
         merged = {**all_of[0], **{k: v for k, v in node.items() if k != "allOf"}}
         return _to_gemini(merged, defs, seen, depth + 1)
-
     out: dict[str, Any] = {}
+    _add_type(out, node, defs, seen, depth)
+    if "anyOf" not in out:
+        _add_options(out, node, defs, seen, depth)
+    _add_enum(out, node)
+    _add_properties(out, node, defs, seen, depth)
+    _add_items(out, node, defs, seen, depth)
+    for key in _KEEP.intersection(node):
+        out[key] = node[key]
+    return out
+
+
+def _inline_ref(
+    node: dict[str, Any], ref: str, defs: dict[str, Any], seen: tuple[str, ...], depth: int
+) -> dict[str, Any]:
+    """``node`` with the definition ``ref`` names inlined (its own keywords win); a bare object for a
+    cycle or a name not in ``defs``."""
+    name = ref.rsplit("/", 1)[-1]
+    target = defs.get(name)
+    if target is None or name in seen:
+        return {"type": "OBJECT"}
+    merged = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+    return _to_gemini(merged, defs, (*seen, name), depth + 1)
+
+
+def _add_type(
+    out: dict[str, Any], node: dict[str, Any], defs: dict[str, Any], seen: tuple[str, ...], depth: int
+) -> None:
+    """``type`` upper-cased, with its ``format`` when Gemini accepts it, and ``nullable``; a list of types
+    is one type and ``nullable``, or ``anyOf`` when several are not null."""
     kind = node.get("type")
     nullable = bool(node.get("nullable"))
     if isinstance(kind, list):
@@ -103,17 +126,26 @@ def _to_gemini(node: Any, defs: dict[str, Any], seen: tuple[str, ...], depth: in
                 out["format"] = fmt
     if nullable:
         out["nullable"] = True
-    if "anyOf" not in out:
-        options = node.get("anyOf") or node.get("oneOf")
-        if isinstance(options, list):
-            branches = [o for o in options if not (isinstance(o, dict) and o.get("type") == "null")]
-            if len(branches) < len(options):
-                out["nullable"] = True
-            if len(branches) == 1:
-                out.update(_to_gemini(branches[0], defs, seen, depth + 1))
-            elif branches:
-                out["anyOf"] = [_to_gemini(b, defs, seen, depth + 1) for b in branches]
 
+
+def _add_options(
+    out: dict[str, Any], node: dict[str, Any], defs: dict[str, Any], seen: tuple[str, ...], depth: int
+) -> None:
+    """``anyOf`` or ``oneOf`` as ``anyOf``: a ``null`` branch is ``nullable``, a single branch inlined."""
+    options = node.get("anyOf") or node.get("oneOf")
+    if not isinstance(options, list):
+        return
+    branches = [o for o in options if not (isinstance(o, dict) and o.get("type") == "null")]
+    if len(branches) < len(options):
+        out["nullable"] = True
+    if len(branches) == 1:
+        out.update(_to_gemini(branches[0], defs, seen, depth + 1))
+    elif branches:
+        out["anyOf"] = [_to_gemini(b, defs, seen, depth + 1) for b in branches]
+
+
+def _add_enum(out: dict[str, Any], node: dict[str, Any]) -> None:
+    """``enum`` (``const`` as a one-value one) when every value is a string: Gemini's enums are strings."""
     enum = node.get("enum")
     if "const" in node:
         enum = [node["const"]]
@@ -121,24 +153,33 @@ def _to_gemini(node: Any, defs: dict[str, Any], seen: tuple[str, ...], depth: in
         out["enum"] = enum
         out.setdefault("type", "STRING")
 
+
+def _add_properties(
+    out: dict[str, Any], node: dict[str, Any], defs: dict[str, Any], seen: tuple[str, ...], depth: int
+) -> None:
+    """``properties``, each converted, and the ``required`` ones among them."""
     props = node.get("properties")
-    if isinstance(props, dict):
-        out["properties"] = {k: _to_gemini(v, defs, seen, depth + 1) for k, v in props.items()}
-        out.setdefault("type", "OBJECT")
-        required = node.get("required")
-        if isinstance(required, list):
-            kept = [r for r in required if r in props]
-            if kept:
-                out["required"] = kept
+    if not isinstance(props, dict):
+        return
+    out["properties"] = {k: _to_gemini(v, defs, seen, depth + 1) for k, v in props.items()}
+    out.setdefault("type", "OBJECT")
+    required = node.get("required")
+    if isinstance(required, list):
+        kept = [r for r in required if r in props]
+        if kept:
+            out["required"] = kept
+
+
+def _add_items(
+    out: dict[str, Any], node: dict[str, Any], defs: dict[str, Any], seen: tuple[str, ...], depth: int
+) -> None:
+    """``items`` converted (a tuple's first item schema stands for all)."""
     items = node.get("items")
     if isinstance(items, list):
         items = items[0] if items else None
     if isinstance(items, dict):
         out["items"] = _to_gemini(items, defs, seen, depth + 1)
         out.setdefault("type", "ARRAY")
-    for key in _KEEP.intersection(node):
-        out[key] = node[key]
-    return out
 
 
 def to_json_schema(node: Any) -> dict[str, Any]:

@@ -1,0 +1,70 @@
+"""How a relayed stream ends when it fails after its commit point (``stream``): with an explicit error
+event in the caller's dialect, never a clean-looking end.
+
+``end_with_error`` writes it: the upstream's own error event when the caller's SDK raises on it as it is
+(``WireDialect.error_event_raises``), else that error rewritten in the caller's dialect with the
+provider's message kept (the translator's, or ``Translation.error_event``); for a cut or a timeout
+(``StreamFailed`` without an event), an error naming it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp.web import StreamResponse
+
+from ..dialects import registry
+from ..resilience.classify import Outcome
+from ..sse import SSEEvent
+from ..translate import StreamTranslator, stream_error_event
+from ..translate.errors import read_error
+
+if TYPE_CHECKING:
+    from .attempt import AttemptResult
+    from .exchange import Exchange
+
+
+class StreamFailed(Exception):
+    """The stream failed: how (``outcome``) and, when the upstream said so, its error event."""
+
+    def __init__(self, outcome: Outcome, event: SSEEvent | None = None) -> None:
+        self.outcome = outcome
+        self.event = event
+
+
+async def end_with_error(
+    exchange: Exchange,
+    client: StreamResponse,
+    failed: StreamFailed,
+    translator: StreamTranslator | None,
+    result: AttemptResult,
+    before: list[bytes],
+) -> None:
+    """After the commit point: end the caller's stream with an error event its SDK raises on, after
+    ``before`` (the caller's bytes of the events read with the failing one)."""
+    outcome, event = failed.outcome, failed.event
+    result.outcome = outcome
+    exchange.stream_error = outcome.error_type
+    caller = exchange.facts.dialect
+    wire = registry.wire(caller)
+    status = outcome.status or 502
+    data = b""
+    if event is None:
+        why = f" ({outcome.detail})" if outcome.detail else ""
+        message = f"upstream stream failed after it started: {outcome.error_type}{why}"
+        data = stream_error_event(caller, status, message, code=outcome.error_type)
+    elif translator is not None:  # the upstream's message, in the caller's dialect
+        data = b"".join(e.encode() for e in translator.feed(event))
+    elif wire.error_event_raises(event):
+        data = event.raw  # the upstream's error event is already one the caller's SDK raises on
+    if not data:  # an error event the caller's SDK would read past, or one the translator could not read
+        message, _ = read_error(status, event.data if event is not None else b"")
+        data = wire.translation.error_event(status, message).encode()
+    if before:
+        data = b"".join(before) + data
+    try:
+        await client.write(data)
+        exchange.bytes_out += len(data)
+        await client.write_eof()
+    except ConnectionError:
+        pass
