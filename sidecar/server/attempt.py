@@ -62,7 +62,8 @@ from ..upstream import (
 from .deadline import Deadline
 from .exchange import Exchange
 from .key_redaction import headers_without_key, without_key
-from .stream import HeldStream, relay_stream
+from .stream import relay_stream
+from .stream_answer import HeldStream
 
 _SUCCESS = Outcome.success()
 # A 200 whose JSON holds none of its dialect's ``answer_keys`` is not an answer (``{}``, another API's

@@ -61,7 +61,7 @@ if TYPE_CHECKING:
     from ..request_facts import RequestFacts
     from ..translate.deltas import Delta
     from .exchange import AttemptRecord, Exchange
-    from .stream import HeldStream
+    from .stream_answer import HeldStream
 
 _NO_QUERY: Mapping[str, str] = MappingProxyType({})
 _OTHER_KEY_HEADERS = APP_KEY_HEADERS[1:]  # where ``app_key`` looks after Authorization, in its order

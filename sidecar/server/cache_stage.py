@@ -43,7 +43,7 @@ from ..dialects import Dialect
 from ..telemetry.logging import get_logger
 from ..translate import TranslationError, parse_chat_response
 from .replay import asks_usage
-from .stream import send_stream
+from .stream_answer import send_stream
 
 if TYPE_CHECKING:
     from ..cache.spec import RouteCacheSpec

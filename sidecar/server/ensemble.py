@@ -53,7 +53,7 @@ from .gating import GateHook
 from .hooks import ChainHook, Verdict
 from .one_answer import refuse_several_choices
 from .replay import asks_usage, stream_bytes
-from .stream import HeldStream, send_stream
+from .stream_answer import HeldStream, send_stream
 
 if TYPE_CHECKING:
     from ..policy.compiled import Target

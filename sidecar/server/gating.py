@@ -35,7 +35,7 @@ from .exchange import Exchange
 from .hooks import Verdict
 from .one_answer import refuse_several_choices
 from .pipeline import Handler, Stage
-from .stream import HeldStream
+from .stream_answer import HeldStream
 
 if TYPE_CHECKING:
     from ..policy.compiled import RouteGates, Target

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from ..policy.compiled import Target
     from ..translate.deltas import Delta
     from .exchange import Exchange
-    from .stream import HeldStream
+    from .stream_answer import HeldStream
 
 
 class StreamTap(Protocol):

@@ -31,7 +31,7 @@ from ..translate import build_chat_response
 from ..translate.common import ChatResponse, FinishReason, Usage
 from .errors import RequestFailed, retry_headers
 from .replay import asks_usage, response_stream_bytes
-from .stream import send_stream
+from .stream_answer import send_stream
 
 # Statuses below 500 whose request may succeed when sent again later (the official SDKs retry these and
 # 5xx, reading Retry-After): only these carry the last resort's Retry-After; a 400 or 401 does not.

@@ -28,14 +28,14 @@ what stays the same for the stream and the steps that are not per content event:
 (``commit``), an event read whole (``read``: judged, decoded, translated), holding back before the
 commit (``keep_back``), the ends (``failed``, ``finish``).
 
-``open_stream`` sends a stream's head (the sidecar's headers from ``answer_headers``) and
-``send_stream`` a whole stream at once (the last resort's answer, a cached one).
+A stream's head and a whole stream sent at once (``open_stream``, ``send_stream``, ``HeldStream``) are
+in ``stream_answer``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -48,72 +48,20 @@ from ..telemetry import AttemptTrace
 from ..translate import StreamTranslator, decode_event, new_stream_translator
 from ..translate.deltas import Delta
 from ..upstream import RESPONSE_DROP, UpstreamResponse, relay_headers
-from .answer_headers import add_sidecar_headers
 from .key_redaction import event_without_key, headers_without_key
+from .stream_answer import HeldStream, open_stream
 from .stream_error import StreamFailed, end_with_error
 
 if TYPE_CHECKING:
-    from ..policy.compiled import Target
     from .attempt import AttemptResult, Prepared
     from .exchange import Exchange
     from .hooks import StreamTap
 
 _MAX_HELD_EVENTS = 32
 _STREAM_DROP = RESPONSE_DROP | {"content-type", "cache-control"}  # set by the sidecar, lower-case
-_CONTENT_TYPE = "text/event-stream; charset=utf-8"
 _EVENT_ENDS = (b"\n\n", b"\r\n\r\n")  # a chunk ending so, read from an event's start, holds whole events
 _NOT_JSON = Outcome.failure("malformed_response", "upstream sent an event that is not JSON")
 _TRUNCATED = Outcome.failure("stream_truncated", "the upstream ended the stream without finishing it")
-
-
-async def open_stream(exchange: Exchange, relayed: Mapping[str, str] | None = None) -> StreamResponse:
-    """Send the head of a stream answer: ``relayed`` (the upstream's headers that may reach the app), the
-    event-stream content type, and the sidecar's headers; the stream is committed."""
-    headers = dict(relayed) if relayed else {}
-    headers["content-type"] = _CONTENT_TYPE
-    headers["cache-control"] = "no-cache"
-    add_sidecar_headers(headers, exchange)
-    stream = StreamResponse(status=200, headers=headers)
-    exchange.committed = True
-    exchange.stream = stream
-    await stream.prepare(exchange.request)
-    return stream
-
-
-async def send_stream(exchange: Exchange, data: bytes, relayed: Mapping[str, str] | None = None) -> StreamResponse:
-    """A whole stream answer at once: its head, ``data`` (complete events), its end."""
-    stream = await open_stream(exchange, relayed)
-    try:
-        await stream.write(data)
-        await stream.write_eof()
-    except ConnectionError:  # the app went away
-        raise asyncio.CancelledError from None
-    exchange.bytes_out += len(data)
-    return stream
-
-
-class HeldStream:
-    """A whole streamed answer held back (``exchange.hold_stream``), sent by ``send`` once accepted."""
-
-    __slots__ = ("deltas", "headers", "parts", "target")
-
-    def __init__(self, target: Target, headers: dict[str, str], parts: list[bytes], deltas: list[Delta]) -> None:
-        self.target = target
-        self.headers = headers  # the upstream's, as relayed
-        self.parts = parts  # the caller's events, as bytes
-        self.deltas = deltas  # the answer in the common form
-
-    async def send(self, exchange: Exchange) -> StreamResponse:
-        """Send it to the caller; the taps see it as it goes."""
-        taps = exchange.taps
-        for tap in taps:
-            tap.open(self.target)
-            for delta in self.deltas:
-                tap.feed(delta)
-        stream = await send_stream(exchange, b"".join(self.parts), self.headers)
-        for tap in taps:
-            tap.close(True)
-        return stream
 
 
 class _Lost(Exception):

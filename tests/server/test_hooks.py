@@ -16,7 +16,7 @@ from sidecar.policy.compiled import Target
 from sidecar.server.exchange import Exchange
 from sidecar.server.hooks import Verdict
 from sidecar.server.pipeline import Handler
-from sidecar.server.stream import HeldStream
+from sidecar.server.stream_answer import HeldStream
 from sidecar.translate.deltas import Delta
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
