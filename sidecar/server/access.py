@@ -119,27 +119,53 @@ def _add_optional_fields(
     routing: dict[str, Any] | None,
 ) -> None:
     """The access line's fields that only some requests have (docs/logs.md), in their order on the line."""
-    logged = exchange.policy.logged_headers
-    if logged:
-        headers = exchange.facts.headers
-        matched = {name: headers[name] for name in logged if name in headers}
-        if matched:
-            fields["headers"] = matched
-    if exchange.fallback_reason:
-        fields["fallback_reason"] = exchange.fallback_reason
-    if len(exchange.attempts) > 1 or (exchange.attempts and outcome != "ok"):
-        fields["attempt_log"] = [f"{a.target}:{a.outcome}" for a in exchange.attempts]
-        errors = [f"{a.target}:{a.outcome}: {a.detail}" for a in exchange.attempts if a.detail]
-        if errors:
-            fields["attempt_errors"] = errors
+    if exchange.policy.logged_headers:
+        _add_logged_headers(fields, exchange)
+    _add_walk_fields(fields, exchange, outcome)
     if usage is not None:
-        fields["input_tokens"] = usage.input_tokens
-        fields["output_tokens"] = usage.output_tokens
-        fields["cached_input_tokens"] = usage.cached_input_tokens
-        if usage.cache_write_tokens:  # Anthropic's prompt-cache writes, priced apart
-            fields["cache_write_tokens"] = usage.cache_write_tokens
+        _add_usage_fields(fields, usage)
     if cost is not None:
         fields["cost_usd"] = round(cost * 1e8) / 1e8
+    _add_stage_fields(fields, exchange, routing)
+    trace = exchange.trace
+    if trace.trace_id:
+        fields["trace_id"] = trace.trace_id
+        fields["span_id"] = trace.span_id
+
+
+def _add_logged_headers(fields: dict[str, Any], exchange: Exchange) -> None:
+    """``headers``: the request's headers the policy names (``logged_headers``), when it sent any."""
+    headers = exchange.facts.headers
+    matched = {name: headers[name] for name in exchange.policy.logged_headers if name in headers}
+    if matched:
+        fields["headers"] = matched
+
+
+def _add_walk_fields(fields: dict[str, Any], exchange: Exchange, outcome: str) -> None:
+    """Why the walk fell back, and each attempt (with its error) when there was more than one or the
+    request did not end ``ok``."""
+    if exchange.fallback_reason:
+        fields["fallback_reason"] = exchange.fallback_reason
+    attempts = exchange.attempts
+    if len(attempts) > 1 or (attempts and outcome != "ok"):
+        fields["attempt_log"] = [f"{a.target}:{a.outcome}" for a in attempts]
+        errors = [f"{a.target}:{a.outcome}: {a.detail}" for a in attempts if a.detail]
+        if errors:
+            fields["attempt_errors"] = errors
+
+
+def _add_usage_fields(fields: dict[str, Any], usage: Usage) -> None:
+    """The answer's token counts."""
+    fields["input_tokens"] = usage.input_tokens
+    fields["output_tokens"] = usage.output_tokens
+    fields["cached_input_tokens"] = usage.cached_input_tokens
+    if usage.cache_write_tokens:  # Anthropic's prompt-cache writes, priced apart
+        fields["cache_write_tokens"] = usage.cache_write_tokens
+
+
+def _add_stage_fields(fields: dict[str, Any], exchange: Exchange, routing: dict[str, Any] | None) -> None:
+    """What the request path's stages recorded on the exchange: a stream's error, the parameters the
+    translation dropped, the ensemble, the gates, the shadow, the budget, the routing, the cache."""
     if exchange.stream_error:
         fields["stream_error"] = exchange.stream_error
     if exchange.dropped:
@@ -158,10 +184,6 @@ def _add_optional_fields(
         fields.update(routing)
     if exchange.cache is not None:
         fields["cache"] = exchange.cache
-    trace = exchange.trace
-    if trace.trace_id:
-        fields["trace_id"] = trace.trace_id
-        fields["span_id"] = trace.span_id
 
 
 def _readable(value: Any) -> Any:

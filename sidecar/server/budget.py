@@ -35,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -57,6 +57,7 @@ from .hooks import Verdict
 from .pipeline import Handler
 
 if TYPE_CHECKING:
+    from ..budgets import TargetInfo
     from ..policy.compiled import Policy, Route, Target
     from ..request_facts import RequestFacts
     from ..translate.deltas import Delta
@@ -90,58 +91,21 @@ class BudgetStage:
         facts = exchange.facts
         if ledger is None or route is None or facts.operation is Operation.COUNT_TOKENS:
             return await call_next(exchange)
-        budgets = ledger.budgets
-        cached_policy, cached_budgets, lanes = self._lanes
-        if cached_policy is not exchange.policy or cached_budgets is not budgets:
-            lanes = {}
-            self._lanes = (exchange.policy, budgets, lanes)
-        try:
-            known = lanes[route.name]
-        except KeyError:
-            known = lanes[route.name] = _lane(ledger, route)
+        known = self._lane(exchange.policy, ledger, route)
         if known is None:  # a model this ledger does not know: a reload is under way
             return await call_next(exchange)
         lane, first = known
-        prompt_tokens, output = estimate_request(facts, exchange.raw)
-        if facts.operation is Operation.EMBEDDINGS:
-            output = 0
-        elif choices := _choices(facts, exchange.raw):  # several answers, each up to the output maximum
-            output = (output or lane.output) * choices
-        key_hash = None
-        if budgets.needs_key:  # most SDKs send the key as Authorization: its hash is one lookup away
-            bearer = facts.headers.get("authorization")
-            if bearer is None or (key_hash := self._bearer_hashes.get(bearer)) is None:
-                key_hash = self._key_hash(facts.headers, bearer, exchange)
-        chain = lane.chain
-        request = None
-        if len(chain) > 1:  # a fallback may move the reservation: it needs the request as an object
+        budgets = ledger.budgets
+        prompt_tokens, output = _estimate(facts, exchange.raw, lane)
+        key_hash = self._key_hash(facts.headers, exchange) if budgets.needs_key else None
+        admission = (
+            None if self._keeper.shared else _admit_plain(exchange, ledger, lane, prompt_tokens, output, key_hash)
+        )
+        if admission is None:  # a shared store, or a case the plain admission leaves to the full one
             request = BudgetRequest(prompt_tokens, output, facts.app, route.name, facts.headers, key_hash, lane.calls)
-        admission: Admission | None = None
-        if not self._keeper.shared:  # no coroutine, no request object: the plain case on the local store
-            admission = ledger.admit_plain(
-                lane, prompt_tokens, output, facts.app, route.name, key_hash, facts.headers, request
-            )
-        if admission is None:
-            if request is None:
-                request = BudgetRequest(
-                    prompt_tokens, output, facts.app, route.name, facts.headers, key_hash, lane.calls
-                )
-            admission = await ledger.admit(request, chain, plain=False)
-            decision = admission.decision
-            if decision.acted is not None or decision.store != "ok" or budgets.headers:
-                _show(exchange, decision, budgets)
-            if decision.verdict == "deny":
-                raise _denial(decision)
-            targets = len(chain)
-            if decision.verdict == "downgrade":
-                route = exchange.route = _downgraded(exchange, route, decision)
-                targets = len(route.chain)
-            if not admission.reserved:
+            admission = await _admit(exchange, ledger, request, lane.chain)
+            if admission is None:  # nothing reserved: nothing to settle
                 return await call_next(exchange)
-            if decision.skipped or targets > 1:  # one target: no other to skip or move to
-                exchange.hooks = (*exchange.hooks, BudgetHook(admission, budgets, frozenset(decision.skipped)))
-        elif len(chain) > 1:
-            exchange.hooks = (*exchange.hooks, BudgetHook(admission, budgets, frozenset()))
         tap = None
         if facts.stream:
             tap = UsedTap()
@@ -171,9 +135,26 @@ class BudgetStage:
         self._finish(exchange, admission, budgets, response.status)
         return response
 
-    def _key_hash(self, headers: Mapping[str, str], bearer: str | None, exchange: Exchange) -> str | None:
+    def _lane(self, policy: Policy, ledger: Ledger, route: Route) -> tuple[Lane, Target] | None:
+        """The ledger's ``Lane`` of ``route`` and the route's first target (``_lane_of``), cached per route
+        for one policy and one ledger's budgets at a time (None: a model the ledger does not know)."""
+        budgets = ledger.budgets
+        cached_policy, cached_budgets, lanes = self._lanes
+        if cached_policy is not policy or cached_budgets is not budgets:
+            lanes = {}
+            self._lanes = (policy, budgets, lanes)
+        try:
+            return lanes[route.name]
+        except KeyError:
+            known = lanes[route.name] = _lane_of(ledger, route)
+            return known
+
+    def _key_hash(self, headers: Mapping[str, str], exchange: Exchange) -> str | None:
         """The hash of the caller's key (``app_key``), remembered per key and per ``Authorization`` value
-        ``bearer`` (the header most SDKs send; ``__call__`` looks that up first, its parsing skipped too)."""
+        (the header most SDKs send: looked up first, its parsing skipped too)."""
+        bearer = headers.get("authorization")
+        if bearer is not None and (known := self._bearer_hashes.get(bearer)) is not None:
+            return known
         # Without Authorization, app_key's other headers in its order (Authorization not read twice)
         key = app_key(headers, _NO_QUERY) if bearer else next(filter(None, map(headers.get, _OTHER_KEY_HEADERS)), None)
         if not key:  # Gemini's ?key=: the query parsed only when the headers carry no key
@@ -353,7 +334,7 @@ def _choices(facts: RequestFacts, raw: bytes) -> int:
     return count if count is not None and count > 1 else 0
 
 
-def _lane(ledger: Ledger, route: Route) -> tuple[Lane, Target] | None:
+def _lane_of(ledger: Ledger, route: Route) -> tuple[Lane, Target] | None:
     """The ledger's ``Lane`` of ``route`` and the route's first target (None: a target the ledger's
     budgets do not know)."""
     targets = ledger.budgets.targets
@@ -366,6 +347,60 @@ def _lane(ledger: Ledger, route: Route) -> tuple[Lane, Target] | None:
     plan = route.plan
     calls = len(plan.chains) + (1 if plan.judge else 0) if isinstance(plan, EnsemblePlan) else 1
     return ledger.lane(infos, calls), route.chain[0]
+
+
+def _estimate(facts: RequestFacts, raw: bytes, lane: Lane) -> tuple[int, int | None]:
+    """The request's estimated input tokens and the output to reserve: the output maximum times the
+    answers asked for (``_choices``), none for embeddings."""
+    prompt_tokens, output = estimate_request(facts, raw)
+    if facts.operation is Operation.EMBEDDINGS:
+        output = 0
+    elif choices := _choices(facts, raw):  # several answers, each up to the output maximum
+        output = (output or lane.output) * choices
+    return prompt_tokens, output
+
+
+def _admit_plain(
+    exchange: Exchange, ledger: Ledger, lane: Lane, prompt_tokens: int, output: int | None, key_hash: str | None
+) -> Admission | None:
+    """``Ledger.admit_plain`` on the local store: no coroutine, and no request object unless the chain has
+    targets to fall back to (the reservation may move: the walk's hook is added). None: the full admission
+    (``_admit``) decides."""
+    facts = exchange.facts
+    route = exchange.route
+    assert route is not None
+    request = None
+    if len(lane.chain) > 1:  # a fallback may move the reservation: it needs the request as an object
+        request = BudgetRequest(prompt_tokens, output, facts.app, route.name, facts.headers, key_hash, lane.calls)
+    admission = ledger.admit_plain(lane, prompt_tokens, output, facts.app, route.name, key_hash, facts.headers, request)
+    if admission is not None and request is not None:
+        exchange.hooks = (*exchange.hooks, BudgetHook(admission, ledger.budgets, frozenset()))
+    return admission
+
+
+async def _admit(
+    exchange: Exchange, ledger: Ledger, request: BudgetRequest, chain: Sequence[TargetInfo]
+) -> Admission | None:
+    """The full admission (a shared store, or a case ``Ledger.admit_plain`` leaves): the decision shown,
+    a denial raised, a downgrade applied to the exchange's route, the walk's hook added. None: nothing
+    was reserved (nothing to settle)."""
+    budgets = ledger.budgets
+    admission = await ledger.admit(request, chain, plain=False)
+    decision = admission.decision
+    if decision.acted is not None or decision.store != "ok" or budgets.headers:
+        _show(exchange, decision, budgets)
+    if decision.verdict == "deny":
+        raise _denial(decision)
+    targets = len(chain)
+    if decision.verdict == "downgrade":
+        assert exchange.route is not None
+        exchange.route = _downgraded(exchange, exchange.route, decision)
+        targets = len(exchange.route.chain)
+    if not admission.reserved:
+        return None
+    if decision.skipped or targets > 1:  # one target: no other to skip or move to
+        exchange.hooks = (*exchange.hooks, BudgetHook(admission, budgets, frozenset(decision.skipped)))
+    return admission
 
 
 def _show(exchange: Exchange, decision: Decision, budgets: Budgets) -> None:
