@@ -127,6 +127,8 @@ def _add_optional_fields(
             fields["headers"] = matched
     if exchange.fallback_reason:
         fields["fallback_reason"] = exchange.fallback_reason
+    if exchange.hedge_cut:
+        fields["hedge_cut"] = exchange.hedge_cut
     if len(exchange.attempts) > 1 or (exchange.attempts and outcome != "ok"):
         fields["attempt_log"] = [f"{a.target}:{a.outcome}" for a in exchange.attempts]
         errors = [f"{a.target}:{a.outcome}: {a.detail}" for a in exchange.attempts if a.detail]

@@ -584,3 +584,32 @@ async def raw_chat(running: RunningSidecar, line: bytes) -> int:
     finally:
         writer.close()
     return status
+
+
+@pytest.mark.parametrize("first_wins", [False, True], ids=["hedge-wins", "first-wins"])
+async def test_a_hedges_cut_call_is_charged_its_prompt(
+    fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs, first_wins: bool
+) -> None:
+    """A hedged race (the first call has no first byte after 0.2 s): the call that loses, cut after its
+    prompt was sent, is charged that prompt at its own price (the provider bills it), in the budget and
+    in the access line's cost, which names the cut call (``hedge_cut``)."""
+    limits = (
+        "    - {name: tokens-day, measure: tokens, amount: 100000, window: day}\n"
+        "    - {name: usd-day, measure: usd, amount: 1000, window: day}\n"
+    )
+    route = "[big, small], resilience: {hedge: {after_s: 0.2}}"
+    first, second = (600, 3000) if first_wins else (3000, 0)
+    running = await sidecar(
+        policy(await fake("one", latency_ms=first), await fake("two", latency_ms=second), limits, route=route)
+    )
+    answer = await sdk(running).chat.completions.create(**chat())
+    assert answer.usage is not None and answer.model == ("big-1" if first_wins else "small-1")
+    served = answer.usage.prompt_tokens + answer.usage.completion_tokens
+    rows = await budget_rows(running)
+    cut_prompt = rows["tokens-day/*"]["used"] - served
+    assert 0 < cut_prompt < 50  # the estimate of "hello there" in a chat body
+    line = [line for line in running.log_lines() if line.get("event") == "access"][-1]
+    assert line["hedge_cut"] == ("small" if first_wins else "big")
+    big, small = (served, cut_prompt) if first_wins else (cut_prompt, served)
+    expected = big * 0.001 + small * 0.000001  # big: 1000 $/Mtok; small: 1 $/Mtok
+    assert line["cost_usd"] == pytest.approx(expected) == pytest.approx(rows["usd-day/*"]["used"])
