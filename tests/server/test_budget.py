@@ -613,3 +613,32 @@ async def test_a_hedges_cut_call_is_charged_its_prompt(
     big, small = (served, cut_prompt) if first_wins else (cut_prompt, served)
     expected = big * 0.001 + small * 0.000001  # big: 1000 $/Mtok; small: 1 $/Mtok
     assert line["cost_usd"] == pytest.approx(expected) == pytest.approx(rows["usd-day/*"]["used"])
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
+async def test_a_cancelled_requests_access_line_without_budgets_costs_its_prompt(
+    fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs, stream: bool
+) -> None:
+    """On a route without budgets, a request the app cancels after its call started (a stream after a
+    few chunks, an unstreamed call before its answer): the ``client_closed`` access line carries the
+    prompt estimate the call sent and its cost at the target's price (the output streamed is not
+    counted: no tap watches a stream without budgets)."""
+    slow = await fake("one", reply=LONG_REPLY, tokens_per_s=40) if stream else await fake("one", latency_ms=5000)
+    running = await sidecar(policy(slow, await fake("two"), "", route="big").split("budgets:")[0])
+    if stream:
+        await close_after_a_few_words(sdk(running))
+    else:
+        async with aiohttp.ClientSession() as session:
+            with pytest.raises(asyncio.TimeoutError):
+                await session.post(
+                    running.url + "/v1/chat/completions", json=chat(RESERVED), timeout=aiohttp.ClientTimeout(total=0.5)
+                )
+    for _ in range(200):
+        lines = [line for line in running.log_lines() if line.get("event") == "access"]
+        if lines:
+            break
+        await asyncio.sleep(0.05)
+    (line,) = lines
+    assert line["outcome"] == "client_closed"
+    assert 0 < line["input_tokens"] < 50 and line["output_tokens"] == 0
+    assert line["cost_usd"] == pytest.approx(line["input_tokens"] * 0.001)
