@@ -443,18 +443,9 @@ async def test_an_unstreamed_request_cancelled_before_its_answer_is_charged_its_
     assert 0 < used < 50  # the prompt of "hello there" in a chat body, by the byte estimate
 
 
-@pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
-async def test_a_cancelled_requests_access_line_costs_what_the_budget_charged(
-    fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs, stream: bool
-) -> None:
-    """A request the app cancels after its call started (a stream after a few chunks, an unstreamed call
-    before its answer): the ``client_closed`` access line carries the tokens the budget charged and their
-    cost, equal to the usd budget's charge (it had neither: spend summed from the lines missed them)."""
-    import asyncio
-
-    limits = "    - {name: usd-day, measure: usd, amount: 1000, window: day}\n"
-    slow = await fake("one", reply=LONG_REPLY, tokens_per_s=40) if stream else await fake("one", latency_ms=5000)
-    running = await sidecar(policy(slow, await fake("two"), limits, route="big"))
+async def cancelled_access_line(running: RunningSidecar, sdk: OpenAIs, stream: bool) -> dict[str, Any]:
+    """Cancel a request after its call started (a stream after a few chunks, an unstreamed call after
+    0.5 s, before its answer) and return its access line."""
     if stream:
         await close_after_a_few_words(sdk(running))
     else:
@@ -469,6 +460,20 @@ async def test_a_cancelled_requests_access_line_costs_what_the_budget_charged(
             break
         await asyncio.sleep(0.05)
     (line,) = lines
+    return line
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
+async def test_a_cancelled_requests_access_line_costs_what_the_budget_charged(
+    fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs, stream: bool
+) -> None:
+    """A request the app cancels after its call started (a stream after a few chunks, an unstreamed call
+    before its answer): the ``client_closed`` access line carries the tokens the budget charged and their
+    cost, equal to the usd budget's charge (it had neither: spend summed from the lines missed them)."""
+    limits = "    - {name: usd-day, measure: usd, amount: 1000, window: day}\n"
+    slow = await fake("one", reply=LONG_REPLY, tokens_per_s=40) if stream else await fake("one", latency_ms=5000)
+    running = await sidecar(policy(slow, await fake("two"), limits, route="big"))
+    line = await cancelled_access_line(running, sdk, stream)
     charged = (await budget_rows(running))["usd-day/*"]["used"]
     assert line["outcome"] == "client_closed"
     assert line["input_tokens"] > 0 and (line["output_tokens"] > 0) is stream
@@ -625,20 +630,7 @@ async def test_a_cancelled_requests_access_line_without_budgets_costs_its_prompt
     counted: no tap watches a stream without budgets)."""
     slow = await fake("one", reply=LONG_REPLY, tokens_per_s=40) if stream else await fake("one", latency_ms=5000)
     running = await sidecar(policy(slow, await fake("two"), "", route="big").split("budgets:")[0])
-    if stream:
-        await close_after_a_few_words(sdk(running))
-    else:
-        async with aiohttp.ClientSession() as session:
-            with pytest.raises(asyncio.TimeoutError):
-                await session.post(
-                    running.url + "/v1/chat/completions", json=chat(RESERVED), timeout=aiohttp.ClientTimeout(total=0.5)
-                )
-    for _ in range(200):
-        lines = [line for line in running.log_lines() if line.get("event") == "access"]
-        if lines:
-            break
-        await asyncio.sleep(0.05)
-    (line,) = lines
+    line = await cancelled_access_line(running, sdk, stream)
     assert line["outcome"] == "client_closed"
     assert 0 < line["input_tokens"] < 50 and line["output_tokens"] == 0
     assert line["cost_usd"] == pytest.approx(line["input_tokens"] * 0.001)
