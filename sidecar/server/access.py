@@ -13,15 +13,17 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from ..budgets.estimate import estimate_request
 from ..cost import cost_usd
 from ..request_facts import readable_text
 from ..routing.report import observe as routing_fields
 from ..telemetry import Telemetry
 from ..telemetry.logging import LineBuffer, LogOutput
+from ..translate import Usage
 from .exchange import Exchange, telemetry_usage
 
 if TYPE_CHECKING:
-    from ..translate import Usage
+    from ..policy.compiled import Target
 
 
 class AccessLog:
@@ -40,6 +42,9 @@ class AccessLog:
         cost = served_cost = cost_usd(served.price, usage) if served is not None else None
         if exchange.cancelled_use is not None:  # the app went away: what the budgets charged for the call
             usage, priced_as = exchange.cancelled_use
+            cost = cost_usd(priced_as.price, usage)
+        elif status == 499 and usage is None and (cut := _prompt_when_cancelled(exchange)) is not None:
+            usage, priced_as = cut  # no budget charged the call: the prompt it sent, estimated
             cost = cost_usd(priced_as.price, usage)
         if exchange.unserved_cost_usd:  # every call counts: ensemble members, a judge, rejected answers
             cost = (cost or 0.0) + exchange.unserved_cost_usd
@@ -97,6 +102,18 @@ class AccessLog:
         self._buffer.write(line)
 
 
+def _prompt_when_cancelled(exchange: Exchange) -> tuple[Usage, Target] | None:
+    """A request the app left while a call was in flight (its attempt recorded ``cancelled``) and no
+    budget charged (``exchange.cancelled_use``): that call's prompt estimate, priced as its target (the
+    provider bills the prompt it received; a stream's output is not counted: it would need the
+    ``budget.UsedTap`` on every streamed request). None when no call was in flight."""
+    cut = [record.target for record in exchange.attempts if record.outcome == "cancelled"]
+    target = exchange.policy.models.get(cut[-1]) if cut else None
+    if target is None:
+        return None
+    return Usage(estimate_request(exchange.facts, exchange.raw)[0], 0), target
+
+
 def _outcome(exchange: Exchange, status: int) -> str:
     """The request's ``outcome`` (docs/logs.md): what became of it, from the exchange and the status."""
     if exchange.drain_cut:
@@ -142,10 +159,12 @@ def _add_logged_headers(fields: dict[str, Any], exchange: Exchange) -> None:
 
 
 def _add_walk_fields(fields: dict[str, Any], exchange: Exchange, outcome: str) -> None:
-    """Why the walk fell back, and each attempt (with its error) when there was more than one or the
-    request did not end ``ok``."""
+    """Why the walk fell back, a hedged race's cut call, and each attempt (with its error) when there was
+    more than one or the request did not end ``ok``."""
     if exchange.fallback_reason:
         fields["fallback_reason"] = exchange.fallback_reason
+    if exchange.hedge_cut:
+        fields["hedge_cut"] = exchange.hedge_cut
     attempts = exchange.attempts
     if len(attempts) > 1 or (attempts and outcome != "ok"):
         fields["attempt_log"] = [f"{a.target}:{a.outcome}" for a in attempts]

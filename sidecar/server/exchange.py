@@ -122,6 +122,7 @@ class Exchange:
     # The app went away after a call started: what the budgets charged for it (``budget.used_when_cancelled``)
     # and the model it is priced as, for the access line's tokens and cost.
     cancelled_use: tuple[Usage, Target] | None = None
+    hedge_cut: str | None = None  # the hedged race's loser, cut after its call started (its prompt is unserved)
     ensemble: str | None = None  # the ensemble's vote (ensemble.Decision.header()), for x-sidecar-ensemble
     upstream_request_ids: str = ""  # an ensemble's "member=provider's request id, ..." (its answering calls)
     gated: bool = False  # the route's quality gates check this request's answers

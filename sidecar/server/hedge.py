@@ -4,6 +4,12 @@ The first racer to answer, or to commit a stream, wins; the other is cancelled a
 racer cancels the other through ``exchange.on_commit``). A racer that fails does not end the race: the
 other may still answer. The next target, called in the race, is not called again by the chain. A
 caller that leaves (the request's task cancelled) cancels every call of the race, before it starts too.
+
+A racer cut after its call started (it lost the race) had its prompt sent, which the provider may bill:
+its prompt estimate at its own model's price is added to the request's unserved cost and tokens (the
+budgets charge them, the access line's ``cost_usd`` counts them), as the budgets charge the prompt of a
+call whose caller left (``budget.used_when_cancelled``); ``exchange.hedge_cut`` names it for the access
+line. When the caller leaves during the race, the budget stage charges what was used instead.
 """
 
 from __future__ import annotations
@@ -13,8 +19,11 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from ..budgets.estimate import estimate_request
+from ..cost import cost_usd
 from ..policy.compiled import Target
 from ..policy.spec import ResilienceSpec
+from ..translate import Usage
 from .attempt import AttemptResult
 from .calls import Calls, Candidate
 from .exchange import Exchange
@@ -77,6 +86,17 @@ async def _first_byte_in_time(
 async def _race(
     exchange: Exchange, racers: dict[asyncio.Task[AttemptResult | None], Candidate], second: Candidate
 ) -> Race:
+    """Run the race (``_run``), then charge the prompt of a racer it cut (``_charge_cut``)."""
+    racing = {candidate.target.name: candidate.target for candidate in racers.values()}
+    recorded = len(exchange.attempts)
+    race = await _run(exchange, racers, second)
+    _charge_cut(exchange, recorded, racing)
+    return race
+
+
+async def _run(
+    exchange: Exchange, racers: dict[asyncio.Task[AttemptResult | None], Candidate], second: Candidate
+) -> Race:
     """Run the race: the first racer with an answer (or a committed stream) wins, the other is cancelled;
     when neither answers, the result of one that was not skipped (the later, if both failed)."""
 
@@ -110,3 +130,16 @@ async def _race(
             await asyncio.gather(*racers, return_exceptions=True)
     assert best is not None
     return best
+
+
+def _charge_cut(exchange: Exchange, recorded: int, racing: dict[str, Target]) -> None:
+    """The racers cut after their call started (recorded ``cancelled`` since attempt ``recorded``): their
+    prompt estimate, at their own price, added to the request's unserved cost and tokens (see the module)."""
+    cut = [racing[a.target] for a in exchange.attempts[recorded:] if a.outcome == "cancelled" and a.target in racing]
+    if not cut:
+        return
+    prompt_tokens = estimate_request(exchange.facts, exchange.raw)[0]
+    for target in cut:
+        exchange.unserved_cost_usd += cost_usd(target.price, Usage(prompt_tokens, 0)) or 0.0
+        exchange.unserved_tokens += prompt_tokens
+    exchange.hedge_cut = cut[-1].name

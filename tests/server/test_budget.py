@@ -443,18 +443,9 @@ async def test_an_unstreamed_request_cancelled_before_its_answer_is_charged_its_
     assert 0 < used < 50  # the prompt of "hello there" in a chat body, by the byte estimate
 
 
-@pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
-async def test_a_cancelled_requests_access_line_costs_what_the_budget_charged(
-    fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs, stream: bool
-) -> None:
-    """A request the app cancels after its call started (a stream after a few chunks, an unstreamed call
-    before its answer): the ``client_closed`` access line carries the tokens the budget charged and their
-    cost, equal to the usd budget's charge (it had neither: spend summed from the lines missed them)."""
-    import asyncio
-
-    limits = "    - {name: usd-day, measure: usd, amount: 1000, window: day}\n"
-    slow = await fake("one", reply=LONG_REPLY, tokens_per_s=40) if stream else await fake("one", latency_ms=5000)
-    running = await sidecar(policy(slow, await fake("two"), limits, route="big"))
+async def cancelled_access_line(running: RunningSidecar, sdk: OpenAIs, stream: bool) -> dict[str, Any]:
+    """Cancel a request after its call started (a stream after a few chunks, an unstreamed call after
+    0.5 s, before its answer) and return its access line."""
     if stream:
         await close_after_a_few_words(sdk(running))
     else:
@@ -469,6 +460,20 @@ async def test_a_cancelled_requests_access_line_costs_what_the_budget_charged(
             break
         await asyncio.sleep(0.05)
     (line,) = lines
+    return line
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
+async def test_a_cancelled_requests_access_line_costs_what_the_budget_charged(
+    fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs, stream: bool
+) -> None:
+    """A request the app cancels after its call started (a stream after a few chunks, an unstreamed call
+    before its answer): the ``client_closed`` access line carries the tokens the budget charged and their
+    cost, equal to the usd budget's charge (it had neither: spend summed from the lines missed them)."""
+    limits = "    - {name: usd-day, measure: usd, amount: 1000, window: day}\n"
+    slow = await fake("one", reply=LONG_REPLY, tokens_per_s=40) if stream else await fake("one", latency_ms=5000)
+    running = await sidecar(policy(slow, await fake("two"), limits, route="big"))
+    line = await cancelled_access_line(running, sdk, stream)
     charged = (await budget_rows(running))["usd-day/*"]["used"]
     assert line["outcome"] == "client_closed"
     assert line["input_tokens"] > 0 and (line["output_tokens"] > 0) is stream
@@ -584,3 +589,48 @@ async def raw_chat(running: RunningSidecar, line: bytes) -> int:
     finally:
         writer.close()
     return status
+
+
+@pytest.mark.parametrize("first_wins", [False, True], ids=["hedge-wins", "first-wins"])
+async def test_a_hedges_cut_call_is_charged_its_prompt(
+    fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs, first_wins: bool
+) -> None:
+    """A hedged race (the first call has no first byte after 0.2 s): the call that loses, cut after its
+    prompt was sent, is charged that prompt at its own price (the provider bills it), in the budget and
+    in the access line's cost, which names the cut call (``hedge_cut``)."""
+    limits = (
+        "    - {name: tokens-day, measure: tokens, amount: 100000, window: day}\n"
+        "    - {name: usd-day, measure: usd, amount: 1000, window: day}\n"
+    )
+    route = "[big, small], resilience: {hedge: {after_s: 0.2}}"
+    first, second = (600, 3000) if first_wins else (3000, 0)
+    running = await sidecar(
+        policy(await fake("one", latency_ms=first), await fake("two", latency_ms=second), limits, route=route)
+    )
+    answer = await sdk(running).chat.completions.create(**chat())
+    assert answer.usage is not None and answer.model == ("big-1" if first_wins else "small-1")
+    served = answer.usage.prompt_tokens + answer.usage.completion_tokens
+    rows = await budget_rows(running)
+    cut_prompt = rows["tokens-day/*"]["used"] - served
+    assert 0 < cut_prompt < 50  # the estimate of "hello there" in a chat body
+    line = [line for line in running.log_lines() if line.get("event") == "access"][-1]
+    assert line["hedge_cut"] == ("small" if first_wins else "big")
+    big, small = (served, cut_prompt) if first_wins else (cut_prompt, served)
+    expected = big * 0.001 + small * 0.000001  # big: 1000 $/Mtok; small: 1 $/Mtok
+    assert line["cost_usd"] == pytest.approx(expected) == pytest.approx(rows["usd-day/*"]["used"])
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
+async def test_a_cancelled_requests_access_line_without_budgets_costs_its_prompt(
+    fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs, stream: bool
+) -> None:
+    """On a route without budgets, a request the app cancels after its call started (a stream after a
+    few chunks, an unstreamed call before its answer): the ``client_closed`` access line carries the
+    prompt estimate the call sent and its cost at the target's price (the output streamed is not
+    counted: no tap watches a stream without budgets)."""
+    slow = await fake("one", reply=LONG_REPLY, tokens_per_s=40) if stream else await fake("one", latency_ms=5000)
+    running = await sidecar(policy(slow, await fake("two"), "", route="big").split("budgets:")[0])
+    line = await cancelled_access_line(running, sdk, stream)
+    assert line["outcome"] == "client_closed"
+    assert 0 < line["input_tokens"] < 50 and line["output_tokens"] == 0
+    assert line["cost_usd"] == pytest.approx(line["input_tokens"] * 0.001)
