@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 
 from sidecar.dialects.openai.decoder import OpenAIDecoder
-from sidecar.server.budget import UsedTap
+from sidecar.server.budget_use import UsedTap
 from sidecar.sse import SSEParser
 from sidecar.translate import decode_event
 

@@ -106,7 +106,7 @@ def _prompt_when_cancelled(exchange: Exchange) -> tuple[Usage, Target] | None:
     """A request the app left while a call was in flight (its attempt recorded ``cancelled``) and no
     budget charged (``exchange.cancelled_use``): that call's prompt estimate, priced as its target (the
     provider bills the prompt it received; a stream's output is not counted: it would need the
-    ``budget.UsedTap`` on every streamed request). None when no call was in flight."""
+    ``budget_use.UsedTap`` on every streamed request). None when no call was in flight."""
     cut = [record.target for record in exchange.attempts if record.outcome == "cancelled"]
     target = exchange.policy.models.get(cut[-1]) if cut else None
     if target is None:

@@ -18,8 +18,8 @@ One stage after routing, ``BudgetStage``, over the ledger of the policy being se
     the end:  an answer -> settle its usage (the estimate when the provider reported none; a stream that
               ended with an error: its output at least the text streamed); an error that billed
               nothing -> release; cancelled after a call started -> charge what was used
-              (``used_when_cancelled``: a stream's input and the output streamed so far, seen by a
-              ``UsedTap``; an unstreamed call's input alone)
+              (``budget_use.used_when_cancelled``: a stream's input and the output streamed so far,
+              seen by a ``UsedTap``; an unstreamed call's input alone)
 
 On the local store the common case takes the plain path: the route's ``Lane`` (cached per route and
 policy), ``Ledger.admit_plain`` (no coroutine, no request object) and, when the route's first target
@@ -49,9 +49,8 @@ from ..credentials import APP_KEY_HEADERS, app_key
 from ..dialects import Operation
 from ..ensemble.plan import EnsemblePlan
 from ..policy.plans import ChainPlan
-from ..routing.tokens import estimate_joined
 from ..translate import Usage, extract_request_params
-from ..translate.deltas import Reasoning, Text, ToolArgs, UsageSeen
+from .budget_use import UsedTap, at_least_streamed, in_flight, last_called, used_when_cancelled
 from .errors import RequestFailed, retry_headers
 from .hooks import Verdict
 from .pipeline import Handler
@@ -60,8 +59,7 @@ if TYPE_CHECKING:
     from ..budgets import TargetInfo
     from ..policy.compiled import Policy, Route, Target
     from ..request_facts import RequestFacts
-    from ..translate.deltas import Delta
-    from .exchange import AttemptRecord, Exchange
+    from .exchange import Exchange
     from .stream_answer import HeldStream
 
 _NO_QUERY: Mapping[str, str] = MappingProxyType({})
@@ -199,7 +197,7 @@ class BudgetStage:
         the reservation when no call had started, or none was in flight and none answered (each was
         refused, a 429 or a connection error: it billed nothing, and the caller left during the wait
         before the next)."""
-        if not exchange.calls or (exchange.usage is None and not any(map(_in_flight, exchange.attempts))):
+        if not exchange.calls or (exchange.usage is None and not any(map(in_flight, exchange.attempts))):
             unserved = (exchange.unserved_cost_usd, exchange.unserved_tokens)
             if unserved != (0.0, 0):
                 admission.charge(Usage(), unserved=unserved)
@@ -210,95 +208,9 @@ class BudgetStage:
         unserved = (exchange.unserved_cost_usd, exchange.unserved_tokens)
         info = budgets.targets.get(served.name) if served is not None else None
         admission.charge(usage, info, unserved=unserved)
-        priced = served or _last_called(exchange)
+        priced = served or last_called(exchange)
         if priced is not None:
             exchange.cancelled_use = (usage, priced)
-
-
-def _last_called(exchange: Exchange) -> Target | None:
-    """The target of the request's last call (the one the reservation is on when no answer came)."""
-    called = [record.target for record in exchange.attempts if record.called]
-    return exchange.policy.models.get(called[-1]) if called else None
-
-
-class UsedTap:
-    """What the caller was sent of a streamed answer (``hooks.StreamTap``): the estimated tokens of its
-    deltas' text and the usage its events reported, for a settlement if the caller goes away before the
-    end. The text is estimated every ``FOLD_CHARS`` characters and let go: a stream has no length limit,
-    and one without end must not make the sidecar hold it."""
-
-    FOLD_CHARS = 65_536
-
-    __slots__ = ("_folded", "_held", "target", "texts", "usage")
-
-    def __init__(self) -> None:
-        self.target: Target | None = None
-        self.texts: list[str] = []
-        self.usage: Usage | None = None
-        self._held = 0
-        self._folded = 0
-
-    def open(self, target: Target) -> None:
-        self.target = target
-        self.texts.clear()
-        self.usage = None
-        self._held = self._folded = 0
-
-    def feed(self, delta: Delta) -> None:
-        if isinstance(delta, (Text, Reasoning)):
-            text = delta.text
-        elif isinstance(delta, ToolArgs):
-            text = delta.fragment
-        else:
-            if isinstance(delta, UsageSeen):
-                self.usage = delta.usage if self.usage is None else self.usage.merge(delta.usage)
-            return
-        self.texts.append(text)
-        self._held += len(text)
-        if self._held > self.FOLD_CHARS:
-            self._folded += estimate_joined(self.texts)
-            self.texts.clear()
-            self._held = 0
-
-    def close(self, clean: bool) -> None:
-        pass
-
-    def streamed_tokens(self) -> int:
-        """The estimated tokens of the text streamed so far."""
-        return self._folded + estimate_joined(self.texts)
-
-
-def _in_flight(attempt: AttemptRecord) -> bool:
-    """A call the caller's leaving cut (``calls.Calls.call`` records it so): its prompt was sent."""
-    return attempt.outcome == "cancelled"
-
-
-def used_when_cancelled(exchange: Exchange, prompt_tokens: int, tap: UsedTap | None) -> tuple[Usage, Target | None]:
-    """The usage to charge for a request its caller cancelled after a call started, and whose price.
-
-    An answer already read: its usage. A stream under way: its input (the provider's count when a usage
-    event arrived, else the estimate) and its output (the provider's count so far, or the streamed text
-    estimated, whichever is larger), priced as the streaming target. Otherwise (no answer yet): the
-    input estimate alone, priced as the target the reservation is on (None): the provider bills the
-    prompt of a call it received, and generated output nobody received is unknown here.
-    """
-    if exchange.usage is not None:
-        return exchange.usage, exchange.answered_by
-    if tap is None or tap.target is None:
-        return Usage(prompt_tokens, 0), None
-    seen = tap.usage
-    if seen is None:
-        return Usage(prompt_tokens, tap.streamed_tokens()), tap.target
-    return at_least_streamed(
-        dataclasses.replace(seen, input_tokens=seen.input_tokens or prompt_tokens), tap
-    ), tap.target
-
-
-def at_least_streamed(seen: Usage, tap: UsedTap) -> Usage:
-    """The usage a stream reported before it stopped early (the app went away, the upstream cut it or
-    sent an error), its output at least the text streamed, estimated: a provider's counts so far lag
-    what it sent (Anthropic's ``message_start`` counts one output token)."""
-    return dataclasses.replace(seen, output_tokens=max(seen.output_tokens, tap.streamed_tokens()))
 
 
 class BudgetHook:

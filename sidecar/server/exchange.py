@@ -119,7 +119,7 @@ class Exchange:
     params: RequestParams | None = None  # see request_params()
     unserved_cost_usd: float = 0.0  # calls whose answer the caller did not get: gate-rejected, ensemble, judge
     unserved_tokens: int = 0  # their input and output tokens (budgets count them)
-    # The app went away after a call started: what the budgets charged for it (``budget.used_when_cancelled``)
+    # The app went away after a call started: what the budgets charged for it (``budget_use.used_when_cancelled``)
     # and the model it is priced as, for the access line's tokens and cost.
     cancelled_use: tuple[Usage, Target] | None = None
     hedge_cut: str | None = None  # the hedged race's loser, cut after its call started (its prompt is unserved)

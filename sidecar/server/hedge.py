@@ -8,7 +8,7 @@ caller that leaves (the request's task cancelled) cancels every call of the race
 A racer cut after its call started (it lost the race) had its prompt sent, which the provider may bill:
 its prompt estimate at its own model's price is added to the request's unserved cost and tokens (the
 budgets charge them, the access line's ``cost_usd`` counts them), as the budgets charge the prompt of a
-call whose caller left (``budget.used_when_cancelled``); ``exchange.hedge_cut`` names it for the access
+call whose caller left (``budget_use.used_when_cancelled``); ``exchange.hedge_cut`` names it for the access
 line. When the caller leaves during the race, the budget stage charges what was used instead.
 """
 

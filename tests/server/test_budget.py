@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from sidecar.routing.tokens import estimate_joined
-from sidecar.server.budget import UsedTap
+from sidecar.server.budget_use import UsedTap
 from sidecar.translate.deltas import Text
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
