@@ -507,7 +507,7 @@ async def test_a_caller_key_counts_the_same_whichever_header_carries_it(
 ) -> None:
     """The key limit's counter is the key's: the same key as a Bearer token (OpenAI SDK, twice) and as
     x-api-key (Anthropic SDK) counts three requests on one counter; another key has its own."""
-    limits = "    - {name: key-rpm, measure: requests, amount: 100, window: minute, scope: {by: key}}\n"
+    limits = "    - {name: key-rpm, measure: requests, amount: 100, window: month, scope: {by: key}}\n"
     running = await sidecar(policy(*await two_fakes(fake), limits))
     message = {"model": "chat", "max_tokens": 20, "messages": [{"role": "user", "content": "hello there"}]}
     async with openai.AsyncOpenAI(base_url=running.url + "/v1", api_key="key-a", max_retries=0) as client:
@@ -524,7 +524,7 @@ async def test_a_caller_key_counts_the_same_whichever_header_carries_it(
 async def test_a_caller_key_in_the_query_counts_as_that_key(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """A key sent as ``?key=`` (Gemini's convention) counts on the same counter as that key sent as a
     Bearer token; a request with neither counts under no key."""
-    limits = "    - {name: key-rpm, measure: requests, amount: 100, window: minute, scope: {by: key}}\n"
+    limits = "    - {name: key-rpm, measure: requests, amount: 100, window: month, scope: {by: key}}\n"
     running = await sidecar(policy(*await two_fakes(fake), limits))
     async with openai.AsyncOpenAI(base_url=running.url + "/v1", api_key="key-a", max_retries=0) as client:
         await client.chat.completions.create(**chat())
@@ -568,7 +568,7 @@ async def test_a_caller_key_whose_bytes_are_not_utf8_counts_as_that_key(
 ) -> None:
     """A key limit and a Bearer key with bytes that are not UTF-8 (a raw socket): served and counted on
     that key's own counter, twice, and another such key on its own (hashing the key raised: a 500)."""
-    limits = "    - {name: key-rpm, measure: requests, amount: 100, window: minute, scope: {by: key}}\n"
+    limits = "    - {name: key-rpm, measure: requests, amount: 100, window: month, scope: {by: key}}\n"
     running = await sidecar(policy(*await two_fakes(fake), limits))
     for key in (b"sk-\xff", b"sk-\xff", b"sk-\xfe"):
         assert await raw_chat(running, b"authorization: Bearer " + key) == 200
