@@ -85,6 +85,12 @@ def test_every_link_and_anchor_resolves() -> None:
     assert broken == []
 
 
+def test_the_readme_lists_every_page_of_docs() -> None:
+    """README.md's documentation table links every page of docs/, so none is found only by chance."""
+    linked = set(re.findall(r"\]\(docs/([\w-]+\.md)\)", (ROOT / "README.md").read_text()))
+    assert sorted(p.name for p in (ROOT / "docs").glob("*.md") if p.name not in linked) == []
+
+
 def named_sections(text: str) -> Iterator[tuple[str, str]]:
     """``(page, section)`` for each ``docs/PAGE.md, "Section"`` (or ``("Section")``, ``'s "Section"``)."""
     for match in re.finditer(r"docs/([a-z-]+\.md)(?:'s|,|:)? \(?\"([^\"]+)\"", flat(text)):
