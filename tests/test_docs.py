@@ -218,3 +218,31 @@ def test_configuration_shows_each_settings_default(name: str) -> None:
         assert shown, cell
         written = {bool: lambda v: str(v).lower(), float: lambda v: f"{v:g}"}.get(type(default), str)(default)
         assert shown.group(1) == written
+
+
+def test_every_policy_field_is_named_in_the_docs() -> None:
+    """Each field of the policy's JSON Schema (every block, every level) is named in the docs: in
+    inline code (`cache.stale_s`: each dotted part) or in an annotated YAML block, so no field exists
+    that only the schema knows."""
+    import json
+
+    from sidecar.policy.schema import policy_json_schema
+
+    fields: set[str] = set()
+
+    def collect(node: object) -> None:
+        if isinstance(node, dict):
+            fields.update(node.get("properties", {}))
+            for value in node.values():
+                collect(value)
+        elif isinstance(node, list):
+            for value in node:
+                collect(value)
+
+    collect(json.loads(policy_json_schema()))
+    named: set[str] = set()
+    for page in (ROOT / "docs").glob("*.md"):
+        text = page.read_text()
+        named.update(part for code in re.findall(r"`([^`\n]+)`", prose(text)) for part in re.findall(r"\w+", code))
+        named.update(re.findall(r"\w+", "\n".join(re.findall(r"```ya?ml\n(.*?)```", text, re.S))))
+    assert len(fields) > 150 and sorted(fields - named) == []
