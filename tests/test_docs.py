@@ -127,6 +127,13 @@ def test_every_file_a_page_names_exists() -> None:
     assert missing == []
 
 
+def test_every_test_a_page_names_exists() -> None:
+    """A test a page cites by its function name (`test_two_pods_sharing_...`) is a test of tests/."""
+    defined = {m for f in (ROOT / "tests").rglob("test_*.py") for m in re.findall(r"def (test_\w+)", f.read_text())}
+    cited = {name for page in PAGES for name in re.findall(r"`(test_\w+)`", page.read_text())}
+    assert cited and sorted(cited - defined) == []
+
+
 def shown_commands(prefix: str) -> Iterator[tuple[str, str]]:
     """``(page, command line)`` for each line of a code block starting with ``prefix``, and each inline
     code span starting with it."""
