@@ -112,6 +112,25 @@ def test_every_section_named_in_words_is_a_heading() -> None:
     assert missing == []
 
 
+def test_every_section_a_page_names_above_or_below_is_there() -> None:
+    """A page's ``"Section" above`` (or ``below``) is a heading or bold title of that page, on that side
+    of the reference."""
+    wrong = []
+    for page in PAGES:
+        text = prose(page.read_text())
+        lines = text.splitlines()
+        for match in re.finditer(r'"([A-Z][^"]{2,80}?)"\s+(above|below)', text):
+            section, side = " ".join(match.group(1).split()), match.group(2)
+            here = text.count("\n", 0, match.start())
+            title = re.compile(rf"(#+ |(- |\d+\. )?\*\*).*{re.escape(section)}")
+            places = [i for i, line in enumerate(lines) if title.match(line.replace("`", ""))]
+            if not places:
+                wrong.append(f'{page.name}: no "{section}"')
+            elif not any(i < here if side == "above" else i > here for i in places):
+                wrong.append(f'{page.name}: "{section}" is not {side}')
+    assert wrong == []
+
+
 PATH = re.compile(r"(?<![\w/.-])((?:docs|sidecar|bench|tests|deploy|policies)/[\w./*-]*[\w*]/?)")
 
 
