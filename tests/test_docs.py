@@ -272,3 +272,34 @@ def test_every_policy_field_is_named_in_the_docs() -> None:
         named.update(part for code in re.findall(r"`([^`\n]+)`", prose(text)) for part in re.findall(r"\w+", code))
         named.update(re.findall(r"\w+", "\n".join(re.findall(r"```ya?ml\n(.*?)```", text, re.S))))
     assert len(fields) > 150 and sorted(fields - named) == []
+
+
+def test_observability_shows_each_telemetry_default() -> None:
+    """docs/observability.md's "Configuration" table gives the defaults telemetry starts with (the
+    values in the default cell's backticks, in the order of its variables; times in ms)."""
+    from sidecar.telemetry.config import TelemetryConfig
+
+    text = (ROOT / "docs" / "observability.md").read_text().split("## Configuration", 1)[1]
+    cells = {
+        re.findall(r"`([A-Z_]+)`", name)[0]: re.findall(r"`([^`]+)`", default)
+        for name, default in re.findall(r"^\| ([^|]+) \| ([^|]+) \|", text, re.M)
+        if name.startswith("`")
+    }
+    config = TelemetryConfig.from_env({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"})
+    batch, otlp = config.batch, config.traces.otlp
+    assert otlp is not None
+    expected = {
+        "OTEL_SERVICE_NAME": [config.service_name],
+        "OTEL_EXPORTER_OTLP_PROTOCOL": [otlp.protocol],
+        "OTEL_EXPORTER_OTLP_TIMEOUT": [f"{otlp.timeout_s * 1000:g}"],
+        "OTEL_EXPORTER_OTLP_COMPRESSION": [otlp.compression],
+        "OTEL_TRACES_SAMPLER": [config.sampler, f"{config.sampler_arg:.1f}"],
+        "OTEL_BSP_MAX_QUEUE_SIZE": [str(batch.max_queue_size)],
+        "OTEL_BSP_SCHEDULE_DELAY": [f"{batch.schedule_delay_s * 1000:g}"],
+        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": [str(batch.max_export_batch_size)],
+        "OTEL_BSP_EXPORT_TIMEOUT": [f"{batch.export_timeout_s * 1000:g}"],
+        "OTEL_METRIC_EXPORT_INTERVAL": [f"{config.metric_interval_s * 1000:g}", f"{config.metric_timeout_s * 1000:g}"],
+        "SIDECAR_CAPTURE_CONTENT": [str(config.capture_content).lower()],
+        "SIDECAR_CAPTURE_CONTENT_MAX_BYTES": [str(config.capture_max_bytes)],
+    }
+    assert {name: cells.get(name) for name in expected} == expected
