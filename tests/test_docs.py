@@ -303,3 +303,24 @@ def test_observability_shows_each_telemetry_default() -> None:
         "SIDECAR_CAPTURE_CONTENT_MAX_BYTES": [str(config.capture_max_bytes)],
     }
     assert {name: cells.get(name) for name in expected} == expected
+
+
+def test_the_fake_providers_option_table_shows_each_default() -> None:
+    """docs/fake-provider.md's option table gives each flag's default as the parser has it: a value in
+    backticks, or a word (none, random, echo) where the parser has none."""
+    from sidecar.fake_provider import add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    defaults = {a.option_strings[0]: a.default for a in parser._actions if a.option_strings[0].startswith("--")}
+    text = (ROOT / "docs" / "fake-provider.md").read_text()
+    rows = dict(re.findall(r"^\| `(--[a-z-]+)` \| ([^|]+) \|", text, re.M))
+    shown = {}
+    for flag, cell in rows.items():
+        value = re.match(r"`([^`]+)`", cell.strip())
+        shown[flag] = value.group(1) if value and flag != "--fault-rate" else None
+    written = {
+        flag: None if v is None else f"{v:g}" if isinstance(v, float) else str(v) for flag, v in defaults.items()
+    }
+    assert shown == written
+    assert rows["--fault-rate"].strip() == "`1` with `--fault`, else `0`"
