@@ -324,3 +324,31 @@ def test_the_fake_providers_option_table_shows_each_default() -> None:
     }
     assert shown == written
     assert rows["--fault-rate"].strip() == "`1` with `--fault`, else `0`"
+
+
+def test_the_defaults_cli_headings_show_are_the_parsers() -> None:
+    """A value docs/cli.md's command headings give an optional flag (`[--holdout 0.2]`, `[--port
+    8080]`; not a placeholder such as `[--app A]`) is that flag's default."""
+    from sidecar.cli import _parser
+
+    wrong, seen = [], 0
+    for heading in re.findall(r"^## `llm-sidecar ([^`]+)`", (ROOT / "docs" / "cli.md").read_text(), re.M):
+        argv = heading.split("[")[0].split()
+        command = [word for word in argv if not word.startswith("-") and not word.isupper()][:2]
+        parser = _parser(command)
+        for flag, value in re.findall(r"\[(--[a-z-]+) ([^\]A-Z][^\]]*)\]", heading):
+            action = unknown_options(parser, [*command, flag])
+            defaults = [a.default for a in _subparser(parser, command)._actions if flag in a.option_strings]
+            seen += 1
+            if action or defaults != [type(defaults[0])(value)]:
+                wrong.append(f"{heading}: {flag} {value} (default {defaults})")
+    assert seen >= 4 and wrong == []
+
+
+def _subparser(parser: argparse.ArgumentParser, command: list[str]) -> argparse.ArgumentParser:
+    for word in command:
+        actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not actions or word not in actions[0].choices:
+            break
+        parser = actions[0].choices[word]
+    return parser
