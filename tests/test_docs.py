@@ -1,13 +1,19 @@
 """The docs against the tree: what README.md and docs/*.md point at exists, and what they tell a user to
-type is accepted. Links and their anchors resolve; a section a page names in words (`docs/api.md,
-"Errors"`, from the docs or from the package's own messages) is a heading of that page; the files a
-page names are in the repository; every `llm-sidecar` command line shown names a command and flags the
-parser has, every `make` target one the Makefile has, every `bench/` command a script with the flags
-shown; docs/configuration.md's defaults are the settings' defaults.
+type is accepted, with the defaults the code has.
+
+- Where a page sends the reader: links and their anchors resolve; a section named in words
+  (`docs/api.md, "Errors"`, from the docs, the package's own messages or deploy files; a page's
+  `"Section" above`) is a heading or bold title there; the files and tests a page names exist; README.md
+  links every page.
+- What a page tells a user to type: every `llm-sidecar` command line shown names a command and flags the
+  parser has, every `make` target one the Makefile has, every `bench/` command a script with the flags
+  shown.
+- Names and defaults: every policy field is named in the docs; configuration.md's, observability.md's,
+  fake-provider.md's and cli.md's defaults are the code's.
 
 Other tests hold the content of single pages (tests/test_cli.py: cli.md's sections; tests/test_settings.py:
 configuration.md's names; tests/telemetry, tests/deploy: metrics, logs, alerts; tests/policy: the policy
-examples)."""
+examples; tests/test_readme.py: README's quick start)."""
 
 from __future__ import annotations
 
