@@ -97,10 +97,23 @@ def route_features(route: Route) -> list[str]:
 
 def _cache_report(route: Route, request: RequestFacts, key: str | None) -> dict[str, Any]:
     """What the response cache does with the request on ``route`` (``key``: the caller's): off, or
-    whether it has a key."""
+    the app's directive (its ``x-sidecar-cache`` / ``cache-control``, as the cache stage reads them)
+    and whether the request has a key."""
+    from .cache.control import Directive, client_directive
+
     plan = route.settings.cache
     if plan is None or route.deny is not None:
         return {"enabled": False}
+    settings = plan.settings
+    directive = client_directive(request.headers, allowed=settings.client_control)
+    if directive is Directive.BYPASS:  # the stage passes the request by before computing a key
+        return {
+            "enabled": True,
+            "cacheable": False,
+            "reason": "client_bypass",
+            "ttl_s": settings.ttl_s,
+            "directive": "bypass",
+        }
     decision = plan.key(
         dialect=request.dialect,
         operation=request.operation,
@@ -111,8 +124,14 @@ def _cache_report(route: Route, request: RequestFacts, key: str | None) -> dict[
         app=request.app,
         caller_key=key,
     )
-    settings = plan.settings
-    return {"enabled": True, "cacheable": decision.key is not None, "reason": decision.reason, "ttl_s": settings.ttl_s}
+    cacheable = decision.key is not None
+    return {
+        "enabled": True,
+        "cacheable": cacheable,
+        "reason": decision.reason,
+        "ttl_s": settings.ttl_s,
+        "directive": str(directive),
+    }
 
 
 def explain_text(report: dict[str, Any]) -> str:
@@ -136,7 +155,9 @@ def explain_text(report: dict[str, Any]) -> str:
         lines.append(f"=> {route['name']} ({route['path']}, by {route['chosen_by']}): {chain}")
         lines += [f"   {note}" for note in route["features"]]
         cache = route["cache"]
-        if cache["enabled"] and cache["cacheable"]:
+        if cache["enabled"] and cache["cacheable"] and cache["directive"] == "refresh":
+            lines.append(f"   cache: not looked up (the app asks for a new answer), stored (ttl_s {cache['ttl_s']:g})")
+        elif cache["enabled"] and cache["cacheable"]:
             lines.append(f"   cache: looked up and stored (ttl_s {cache['ttl_s']:g})")
         elif cache["enabled"]:
             lines.append(f"   cache: not cacheable ({cache['reason']}): x-sidecar-cache: bypass")

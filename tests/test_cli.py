@@ -124,6 +124,34 @@ def test_explain_says_whether_the_route_caches_the_request(tmp_path: Path) -> No
     assert "cache: not cacheable (nondeterministic): x-sidecar-cache: bypass" in result.stdout
 
 
+def test_explain_reads_the_apps_cache_headers_as_the_cache_does(tmp_path: Path) -> None:
+    """A deterministic request the app sends with ``x-sidecar-cache: bypass`` or ``cache-control:
+    no-store`` is neither looked up nor stored, and one with ``refresh`` or ``no-cache`` is stored
+    without a lookup: explain says so (it said "looked up and stored", whatever the headers); a route
+    whose ``client_control`` is off reads neither header."""
+    caching = str(ROOT / "policies/caching.yaml")
+    request = tmp_path / "req.json"
+    request.write_text(json.dumps({"model": "classifier", "temperature": 0, "messages": []}))
+
+    def cache_line(*headers: str, policy: str = caching) -> str:
+        result = cli("explain", "--policy", policy, "--request", str(request), *(f"-H{h}" for h in headers))
+        return result.stdout.splitlines()[-1].strip()
+
+    bypass = "cache: not cacheable (client_bypass): x-sidecar-cache: bypass"
+    refresh = "cache: not looked up (the app asks for a new answer), stored (ttl_s 86400)"
+    assert [cache_line("x-sidecar-cache: bypass"), cache_line("cache-control: no-cache, no-store")] == [bypass] * 2
+    assert [cache_line("x-sidecar-cache: refresh"), cache_line("cache-control: max-age=0")] == [refresh] * 2
+    report = json.loads(
+        cli("explain", "--policy", caching, "--request", str(request), "--json", "-H", "x-sidecar-cache: bypass").stdout
+    )
+    assert report["route"]["cache"]["directive"] == "bypass"
+    closed = tmp_path / "closed.yaml"
+    closed.write_text(
+        (ROOT / "policies/caching.yaml").read_text().replace("cache: {", "cache: {client_control: false, ", 1)
+    )
+    assert cache_line("x-sidecar-cache: bypass", policy=str(closed)) == "cache: looked up and stored (ttl_s 86400)"
+
+
 def test_schema_prints_the_committed_schema() -> None:
     """llm-sidecar schema prints what policies/policy.schema.json holds."""
     assert cli("schema").stdout == policy_json_schema()

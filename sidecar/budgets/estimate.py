@@ -26,8 +26,9 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from sidecar.dialects import Dialect
+from sidecar.dialects import Dialect, Operation
 from sidecar.dialects.registry import WIRE_DIALECTS, wire
+from sidecar.translate import extract_request_params
 
 if TYPE_CHECKING:
     from sidecar.request_facts import RequestFacts
@@ -128,6 +129,29 @@ def estimate_request(facts: RequestFacts, raw: bytes) -> tuple[int, int | None]:
             return tokens, limit if type(limit) is int and limit > 0 else None
         features = facts.features
     return features.prompt_tokens, features.max_output_tokens
+
+
+def reservation_tokens(facts: RequestFacts, raw: bytes, default_output: int) -> tuple[int, int | None]:
+    """What admission reserves for a request: its prompt tokens (``estimate_request``) and the output:
+    none for embeddings; the request's own maximum (None: it set none, the target's applies), times the
+    answers it asks for when more than one (``answers_asked``), each up to ``default_output`` when it
+    sets no maximum. The budget stage and ``explain`` both read a request so."""
+    prompt_tokens, output = estimate_request(facts, raw)
+    if facts.operation is Operation.EMBEDDINGS:
+        output = 0
+    elif choices := answers_asked(facts, raw):  # several answers, each up to the output maximum
+        output = (output or default_output) * choices
+    return prompt_tokens, output
+
+
+def answers_asked(facts: RequestFacts, raw: bytes) -> int:
+    """How many answers the request asks for when more than one (OpenAI's ``n``, Gemini's
+    ``candidateCount``: the provider bills every one's output), else 0. The body is read only when its
+    bytes name one of them."""
+    if raw.find(b'"n"') < 0 and raw.find(b"andidate") < 0:
+        return 0
+    count = extract_request_params(facts.dialect, facts.body).choice_count
+    return count if count is not None and count > 1 else 0
 
 
 def _by_bytes(raw: bytes, per_token: float) -> int:

@@ -2,15 +2,23 @@
 
 ``applicable_limits(budgets, request, route)`` lists, for the route a request takes, every limit it
 falls in (request limits once, target limits per target of the chain), with the scope value that picks
-its counter and what admission would reserve there (the estimate, in the limit's unit). Counters are
-not read: whether a limit would act depends on the use of the moment (``/status`` shows it).
+its counter and what admission would reserve there (the estimate, in the limit's unit). The request is
+read as the budget stage reads it (``estimate.reservation_tokens``; every call of an ensemble reserved
+for; a token count is free: no row), after ``routing.explain`` wrote the route's caps into its features
+as the routing stage does. Counters are not read: whether a limit would act depends on the use of the
+moment (``/status`` shows it).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
+from sidecar.dialects import Operation
+
 from .compiled import BudgetRequest, Budgets, hash_key
+from .estimate import reservation_tokens
 from .pricing import estimate_units, from_units
 
 if TYPE_CHECKING:
@@ -20,14 +28,14 @@ if TYPE_CHECKING:
 
 def applicable_limits(budgets: Budgets, request: RequestFacts, route: Route, key: str | None) -> list[dict[str, Any]]:
     """One row per (limit, target) the request counts in; ``key``: the caller's key, if it sent one."""
-    features = request.features
+    first = budgets.targets.get(route.chain[0].name) if route.chain else None
+    if request.operation is Operation.COUNT_TOKENS or first is None:  # free, or a chain the budgets do not know
+        return []
+    default_output = first.max_output_tokens or budgets.default_max_output_tokens
+    prompt_tokens, own_output = reservation_tokens(request, orjson.dumps(request.body), default_output)
+    calls = _calls(route)
     ask = BudgetRequest(
-        features.prompt_tokens,
-        features.max_output_tokens,
-        request.app,
-        route.name,
-        request.headers,
-        hash_key(key) if key else None,
+        prompt_tokens, own_output, request.app, route.name, request.headers, hash_key(key) if key else None, calls
     )
     rows = []
     for limit in budgets.limits:
@@ -38,8 +46,12 @@ def applicable_limits(budgets: Budgets, request: RequestFacts, route: Route, key
             value = limit.scope_value(ask, info)
             if value is None:
                 continue
-            output = ask.max_output_tokens or info.max_output_tokens or budgets.default_max_output_tokens
-            reserve = estimate_units(info.price, ask.input_tokens, output)[limit.measure_index]
+            output = own_output
+            if output is None:
+                output = info.max_output_tokens or budgets.default_max_output_tokens
+            reserve = estimate_units(info.price, prompt_tokens, output)[limit.measure_index]
+            if limit.measure_index < 2:  # usd and tokens: every call of an ensemble (requests: one)
+                reserve *= calls
             rows.append(
                 {
                     "limit": limit.name,
@@ -54,3 +66,11 @@ def applicable_limits(budgets: Budgets, request: RequestFacts, route: Route, key
                 }
             )
     return rows
+
+
+def _calls(route: Route) -> int:
+    """The upstream calls the request may make at once: an ensemble's members and judge, else one."""
+    from sidecar.ensemble.plan import EnsemblePlan
+
+    plan = route.plan
+    return len(plan.chains) + (1 if plan.judge else 0) if isinstance(plan, EnsemblePlan) else 1

@@ -42,14 +42,14 @@ from typing import TYPE_CHECKING
 from aiohttp.web import StreamResponse
 
 from ..budgets import Admission, BudgetRequest, Budgets, Decision, Ledger, budget_headers, hash_key
-from ..budgets.estimate import estimate_request
+from ..budgets.estimate import reservation_tokens
 from ..budgets.keeper import LedgerKeeper
 from ..budgets.lane import Lane
 from ..credentials import APP_KEY_HEADERS, app_key
 from ..dialects import Operation
 from ..ensemble.plan import EnsemblePlan
 from ..policy.plans import ChainPlan
-from ..translate import Usage, extract_request_params
+from ..translate import Usage
 from .budget_use import UsedTap, at_least_streamed, in_flight, last_called, used_when_cancelled
 from .errors import RequestFailed, retry_headers
 from .hooks import Verdict
@@ -58,7 +58,6 @@ from .pipeline import Handler
 if TYPE_CHECKING:
     from ..budgets import TargetInfo
     from ..policy.compiled import Policy, Route, Target
-    from ..request_facts import RequestFacts
     from .exchange import Exchange
     from .stream_answer import HeldStream
 
@@ -94,7 +93,7 @@ class BudgetStage:
             return await call_next(exchange)
         lane, first = known
         budgets = ledger.budgets
-        prompt_tokens, output = _estimate(facts, exchange.raw, lane)
+        prompt_tokens, output = reservation_tokens(facts, exchange.raw, lane.output)
         key_hash = self._key_hash(facts.headers, exchange) if budgets.needs_key else None
         admission = (
             None if self._keeper.shared else _admit_plain(exchange, ledger, lane, prompt_tokens, output, key_hash)
@@ -236,16 +235,6 @@ class BudgetHook:
         return Verdict.ACCEPT
 
 
-def _choices(facts: RequestFacts, raw: bytes) -> int:
-    """How many answers the request asks for when more than one (OpenAI's ``n``, Gemini's
-    ``candidateCount``: the provider bills every one's output), else 0. The body is read only when its
-    bytes name one of them."""
-    if raw.find(b'"n"') < 0 and raw.find(b"andidate") < 0:
-        return 0
-    count = extract_request_params(facts.dialect, facts.body).choice_count
-    return count if count is not None and count > 1 else 0
-
-
 def _lane_of(ledger: Ledger, route: Route) -> tuple[Lane, Target] | None:
     """The ledger's ``Lane`` of ``route`` and the route's first target (None: a target the ledger's
     budgets do not know)."""
@@ -259,17 +248,6 @@ def _lane_of(ledger: Ledger, route: Route) -> tuple[Lane, Target] | None:
     plan = route.plan
     calls = len(plan.chains) + (1 if plan.judge else 0) if isinstance(plan, EnsemblePlan) else 1
     return ledger.lane(infos, calls), route.chain[0]
-
-
-def _estimate(facts: RequestFacts, raw: bytes, lane: Lane) -> tuple[int, int | None]:
-    """The request's estimated input tokens and the output to reserve: the output maximum times the
-    answers asked for (``_choices``), none for embeddings."""
-    prompt_tokens, output = estimate_request(facts, raw)
-    if facts.operation is Operation.EMBEDDINGS:
-        output = 0
-    elif choices := _choices(facts, raw):  # several answers, each up to the output maximum
-        output = (output or lane.output) * choices
-    return prompt_tokens, output
 
 
 def _admit_plain(

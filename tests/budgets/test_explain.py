@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
 import pytest
+from aiohttp import ClientSession
 
 from sidecar.budgets.explain import applicable_limits
+from sidecar.explain import explain_report
 from sidecar.policy import load_policy_bytes
 from sidecar.request_facts import describe_request
+
+from ..conftest import FakeFactory, SidecarFactory
 
 POLICY = b"""
 providers:
@@ -40,3 +47,68 @@ def test_limits_are_listed_with_their_scope_value_and_reservation() -> None:
     ]
     tokens = rows[1]["reserves"]
     assert tokens > 100 and rows[0]["reserves"] == pytest.approx(tokens * 0.001)
+
+
+SERVED = """
+providers:
+  fake: {{kind: fake, speaks: openai, base_url: "{url}"}}
+models:
+  big: {{provider: fake, model: big-1}}
+  alt: {{provider: fake, model: alt-1}}
+routes:
+  - {{name: chat, match: {{model: chat}}, target: [big]}}
+  - {{name: capped, match: {{model: capped}}, target: [big], caps: {{max_output_tokens: 50}}}}
+  - name: vote
+    match: {{model: vote}}
+    ensemble: {{members: [big, alt], strategy: majority}}
+budgets:
+  default_max_output_tokens: 500
+  limits:
+    - {{name: route-tokens, measure: tokens, amount: {amount}, window: month, scope: {{by: route}}}}
+"""
+
+USER = [{"role": "user", "content": "hello there"}]
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/chat/completions", {"model": "chat", "n": 3, "max_tokens": 100, "messages": USER}),
+        ("/v1/chat/completions", {"model": "chat", "messages": USER}),
+        ("/v1/chat/completions", {"model": "capped", "messages": USER}),
+        ("/v1/embeddings", {"model": "chat", "input": "hello there"}),
+        ("/v1/chat/completions", {"model": "vote", "max_tokens": 20, "messages": USER}),
+    ],
+    ids=["three-answers", "no-maximum", "capped", "embeddings", "ensemble"],
+)
+async def test_what_explain_says_is_reserved_is_what_the_server_reserves(
+    fake: FakeFactory, sidecar: SidecarFactory, path: str, body: dict[str, Any]
+) -> None:
+    """A tokens limit set to the reservation explain shows admits the request, one token less denies it
+    (429): the server reserves exactly that, for several answers (``n``: each one's output), no output
+    maximum (the default), a route's caps, embeddings (no output) and an ensemble (every member's call).
+    Explain reserved one answer's output, the request's own maximum and one call, whatever the request."""
+    url = await fake("fake")
+    policy = load_policy_bytes(SERVED.format(url=url, amount=10**9).encode(), "p.yaml")
+    request = describe_request(path, {}, {}, body, app="")
+    (row,) = explain_report(policy, request)["budgets"]
+    shown = row["reserves"]
+    for amount, status in ((shown - 1, 429), (shown, 200)):
+        running = await sidecar(SERVED.format(url=url, amount=amount))
+        async with (
+            ClientSession() as session,
+            session.post(
+                running.url + path, data=orjson.dumps(body), headers={"content-type": "application/json"}
+            ) as response,
+        ):
+            assert (amount, response.status) == (amount, status)
+
+
+def test_a_token_count_counts_in_no_budget() -> None:
+    """The budget stage lets a token count pass (it is free), so explain lists no limit for one."""
+    policy = load_policy_bytes(POLICY, "p.yaml")
+    body = {"model": "chat", "messages": [{"role": "user", "content": "hello"}]}
+    request = describe_request("/v1/messages/count_tokens", {"x-team": "search"}, {}, body, app="")
+    route = policy.route(request)
+    assert policy.budgets is not None and route is not None
+    assert applicable_limits(policy.budgets, request, route, None) == []

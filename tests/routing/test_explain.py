@@ -94,3 +94,40 @@ def test_explain_text_shows_the_learned_models_scores(router_file: Path, tmp_pat
     assert result.returncode == 0, result.stderr
     task = next(line for line in result.stdout.splitlines() if line.startswith("task: "))
     assert re.fullmatch(r"task: math \(by learned model: math 0\.\d+, \w+ 0\.\d+, \w+ 0\.\d+, \w+ 0\.\d+\)", task), task
+
+
+def test_the_proof_transcript_of_docs_routing_is_what_explain_prints() -> None:
+    """docs/routing.md's `explain` of `proof.json` on policies/routing.yaml, as the page shows it: the
+    body the page gives, and every line the command prints."""
+    text = (Path(__file__).parents[2] / "docs" / "routing.md").read_text()
+    body = re.search(r"\(`proof\.json`: `(\{.*?\})`\)", text, re.S).group(1)  # type: ignore[union-attr]
+    shown = re.search(
+        r"\$ llm-sidecar explain --policy policies/routing.yaml --request proof.json\n(.*?)```", text, re.S
+    )
+    assert shown is not None
+    assert explain_text(explain(orjson.loads(body))).splitlines() == shown.group(1).splitlines()
+
+
+def test_the_decision_docs_routing_reads_is_the_one_its_rules_give(tmp_path: Path) -> None:
+    """docs/routing.md's "Reading a decision" example (`Which is larger, 9.11 or 9.9?` with the rules of
+    bench/data/routing_rules.yaml): the task, the level with its deciding rule, the tier and the output
+    tokens it shows are what the router decides."""
+    import json
+
+    import yaml
+
+    root = Path(__file__).parents[2]
+    document = yaml.safe_load(EXAMPLE.read_text())
+    document["routing"] = yaml.safe_load((root / "bench/data/routing_rules.yaml").read_text())["routing"]
+    (tmp_path / "policy.yaml").write_text(yaml.safe_dump(document))
+    request = describe_request("/v1/chat/completions", {}, {}, chat("Which is larger, 9.11 or 9.9?"), app="")
+    decision = explain_report(load_policy(tmp_path / "policy.yaml"), request)["routing"]["decision"]
+    text = (root / "docs" / "routing.md").read_text().split("## Reading a decision", 1)[1]
+    shown = " ".join(re.search(r"```json\n(.*?)```", text, re.S).group(1).split())  # type: ignore[union-attr]
+    level = {k: v for k, v in decision["complexity"].items() if k != "why"}
+    for part in (f'"task": {json.dumps(decision["task"])}', f'"complexity": {json.dumps(level)}'):
+        assert part in shown
+    assert (
+        f'"tier": "{decision["tier"]}", "escalated_from": null, "output_tokens": {decision["output_tokens"]}' in shown
+    )
+    assert json.dumps(decision["complexity"]["why"]) in shown
