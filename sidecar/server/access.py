@@ -159,12 +159,14 @@ def _add_logged_headers(fields: dict[str, Any], exchange: Exchange) -> None:
 
 
 def _add_walk_fields(fields: dict[str, Any], exchange: Exchange, outcome: str) -> None:
-    """Why the walk fell back, a hedged race's cut call, and each attempt (with its error) when there was
-    more than one or the request did not end ``ok``."""
+    """Why the walk fell back, a hedged race's cut call, the calls accepted and then failed (``billed``),
+    and each attempt (with its error) when there was more than one or the request did not end ``ok``."""
     if exchange.fallback_reason:
         fields["fallback_reason"] = exchange.fallback_reason
     if exchange.hedge_cut:
         fields["hedge_cut"] = exchange.hedge_cut
+    if exchange.billed_failures:
+        fields["billed_failures"] = list(exchange.billed_failures)
     attempts = exchange.attempts
     if len(attempts) > 1 or (attempts and outcome != "ok"):
         fields["attempt_log"] = [f"{a.target}:{a.outcome}" for a in attempts]

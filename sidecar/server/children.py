@@ -86,6 +86,7 @@ def spent_tokens(child: Exchange) -> int:
 
 
 def adopt(parent: Exchange, child: Exchange) -> None:
-    """Count a child's calls and attempts in the request's record."""
+    """Count a child's calls and attempts in the request's record (its calls accepted, then failed, too)."""
     parent.calls += child.calls
     parent.attempts.extend(child.attempts)
+    parent.billed_failures += child.billed_failures

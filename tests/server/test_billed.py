@@ -1,0 +1,138 @@
+"""Calls the provider accepted (a 2xx answer) that then failed, so that the sidecar moved on (server.billed):
+charged to the request at their own model's price, in the budgets, the access line's ``cost_usd`` (which
+names them, ``billed_failures``) and the cost metric; calls the provider refused or never answered are not.
+A real sidecar, real fake providers (faults: docs/fake-provider.md), the official SDKs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import anthropic
+import openai
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
+from .test_budget import budget_rows, chat, policy
+
+LIMITS = (
+    "    - {name: tokens-day, measure: tokens, amount: 100000, window: day}\n"
+    "    - {name: usd-day, measure: usd, amount: 1000, window: day}\n"
+)
+BIG, SMALL = 0.001, 0.000001  # $ per token: big 1000 $/Mtok, small 1 $/Mtok (test_budget.policy)
+
+
+def access_line(running: RunningSidecar) -> dict[str, Any]:
+    return [line for line in running.log_lines() if line.get("event") == "access"][-1]
+
+
+async def cost_metric(running: RunningSidecar) -> float:
+    async with aiohttp.ClientSession() as session, session.get(running.url + "/metrics") as response:
+        text = await response.text()
+    families = text_string_to_metric_families(text)
+    return sum(s.value for f in families for s in f.samples if s.name == "llm_sidecar_cost_usd_total")
+
+
+async def openai_sdk(running: RunningSidecar) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(base_url=running.url + "/v1", api_key="app-key", max_retries=0)
+
+
+@pytest.mark.parametrize(
+    "fault", ["cut=1", "error-event=1", "malformed=1"], ids=["cut", "error-event", "malformed-event"]
+)
+async def test_a_stream_failing_before_its_commit_point_is_charged_its_prompt(
+    fake: FakeFactory, sidecar: SidecarFactory, fault: str
+) -> None:
+    """The first target's stream sends its role-only chunk (held back) and fails; the next target serves
+    the stream. The failed call's prompt (estimated) is charged at its own model's price, on top of the
+    answer, in the budgets, the access line (``billed_failures`` names it) and the cost metric."""
+    failing = await fake("one", fault=fault, fault_rate=1)
+    running = await sidecar(policy(failing, await fake("two"), LIMITS, route="[big, small]"))
+    client = await openai_sdk(running)
+    stream = await client.chat.completions.create(**chat(), stream=True, stream_options={"include_usage": True})
+    usage = [chunk.usage async for chunk in stream if chunk.usage is not None][-1]
+    await client.close()
+    served = usage.prompt_tokens + usage.completion_tokens
+    rows = await budget_rows(running)
+    failed_prompt = rows["tokens-day/*"]["used"] - served
+    assert 0 < failed_prompt < 50  # the estimate of "hello there" in a chat body
+    line = access_line(running)
+    assert line["billed_failures"] == [line["attempt_log"][0]]  # "big:<its error type>"
+    expected = failed_prompt * BIG + served * SMALL
+    assert line["cost_usd"] == pytest.approx(expected) == pytest.approx(rows["usd-day/*"]["used"])
+    assert await cost_metric(running) == pytest.approx(expected)
+
+
+async def test_an_anthropic_stream_cut_after_its_preamble_is_charged_the_providers_count(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """An Anthropic stream cut after ``message_start`` (the provider's input count, 1 output token),
+    ``content_block_start`` and ``ping``: the caller gets the next target's stream; the cut call is
+    charged the input the provider counted and its 1 output token, at its own price."""
+    failing = await fake("one", fault="cut=3", fault_rate=1)
+    running = await sidecar(policy(failing, await fake("two"), LIMITS, route="[big, small]"))
+    client = anthropic.AsyncAnthropic(base_url=running.url, api_key="app-key", max_retries=0)
+    async with client.messages.stream(
+        model="chat", max_tokens=20, messages=[{"role": "user", "content": "hello there"}]
+    ) as stream:
+        message = await stream.get_final_message()
+    await client.close()
+    served = message.usage.input_tokens + message.usage.output_tokens
+    failed = message.usage.input_tokens + 1  # the same prompt, counted by the same fake; message_start's 1
+    rows = await budget_rows(running)
+    assert rows["tokens-day/*"]["used"] == served + failed
+    assert rows["usd-day/*"]["used"] == pytest.approx(failed * BIG + served * SMALL)
+    line = access_line(running)
+    assert line["billed_failures"] == [line["attempt_log"][0]]  # the cut call: "big:reset"
+
+
+@pytest.mark.parametrize("fault", ["reset-body", "malformed"])
+async def test_a_whole_answer_failing_after_its_2xx_head_is_charged_its_prompt(
+    fake: FakeFactory, sidecar: SidecarFactory, fault: str
+) -> None:
+    """An unstreamed call answered 200 whose body breaks off (``reset-body``) or is not JSON: the next
+    target answers, and the failed call's prompt is charged at its own price."""
+    failing = await fake("one", fault=fault, fault_rate=1)
+    running = await sidecar(policy(failing, await fake("two"), LIMITS, route="[big, small]"))
+    client = await openai_sdk(running)
+    answer = await client.chat.completions.create(**chat())
+    await client.close()
+    assert answer.usage is not None
+    served = answer.usage.prompt_tokens + answer.usage.completion_tokens
+    rows = await budget_rows(running)
+    failed_prompt = rows["tokens-day/*"]["used"] - served
+    assert 0 < failed_prompt < 50
+    line = access_line(running)
+    assert line["billed_failures"] == [line["attempt_log"][0]]  # "big:<its error type>"
+    assert line["cost_usd"] == pytest.approx(failed_prompt * BIG + served * SMALL)
+
+
+@pytest.mark.parametrize("fault", ["status=503", "status=429;hint=none", "overloaded", "reset"])
+async def test_a_call_refused_or_unanswered_is_not_charged(fake: FakeFactory, sidecar: SidecarFactory, fault: str) -> None:
+    """A call the provider refused (an error status) or closed without an answer: the next target's answer
+    alone is charged, and no call is named billed."""
+    failing = await fake("one", fault=fault, fault_rate=1)
+    running = await sidecar(policy(failing, await fake("two"), LIMITS, route="[big, small]"))
+    client = await openai_sdk(running)
+    stream = await client.chat.completions.create(**chat(), stream=True, stream_options={"include_usage": True})
+    usage = [chunk.usage async for chunk in stream if chunk.usage is not None][-1]
+    await client.close()
+    assert (await budget_rows(running))["tokens-day/*"]["used"] == usage.prompt_tokens + usage.completion_tokens
+    assert "billed_failures" not in access_line(running)
+
+
+async def test_a_failed_stream_is_charged_without_budgets_too(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """On a route without budgets, the access line's ``cost_usd`` and the cost metric count a stream cut
+    before its commit point as they do with budgets."""
+    failing = await fake("one", fault="cut=1", fault_rate=1)
+    running = await sidecar(policy(failing, await fake("two"), "", route="[big, small]").split("budgets:")[0])
+    client = await openai_sdk(running)
+    stream = await client.chat.completions.create(**chat(), stream=True, stream_options={"include_usage": True})
+    usage = [chunk.usage async for chunk in stream if chunk.usage is not None][-1]
+    await client.close()
+    line = access_line(running)
+    assert line["billed_failures"] == [line["attempt_log"][0]]
+    failed_cost = line["cost_usd"] - (usage.prompt_tokens + usage.completion_tokens) * SMALL
+    assert 0 < failed_cost < 50 * BIG
+    assert await cost_metric(running) == pytest.approx(line["cost_usd"])
