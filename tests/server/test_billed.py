@@ -14,7 +14,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
+from .ensemble_policies import models_policy
 from .test_budget import budget_rows, chat, policy
+from .test_gating import FORMAT, MESSAGES, gated
 
 LIMITS = (
     "    - {name: tokens-day, measure: tokens, amount: 100000, window: day}\n"
@@ -109,7 +111,9 @@ async def test_a_whole_answer_failing_after_its_2xx_head_is_charged_its_prompt(
 
 
 @pytest.mark.parametrize("fault", ["status=503", "status=429;hint=none", "overloaded", "reset"])
-async def test_a_call_refused_or_unanswered_is_not_charged(fake: FakeFactory, sidecar: SidecarFactory, fault: str) -> None:
+async def test_a_call_refused_or_unanswered_is_not_charged(
+    fake: FakeFactory, sidecar: SidecarFactory, fault: str
+) -> None:
     """A call the provider refused (an error status) or closed without an answer: the next target's answer
     alone is charged, and no call is named billed."""
     failing = await fake("one", fault=fault, fault_rate=1)
@@ -136,3 +140,25 @@ async def test_a_failed_stream_is_charged_without_budgets_too(fake: FakeFactory,
     failed_cost = line["cost_usd"] - (usage.prompt_tokens + usage.completion_tokens) * SMALL
     assert 0 < failed_cost < 50 * BIG
     assert await cost_metric(running) == pytest.approx(line["cost_usd"])
+
+
+async def test_a_held_stream_cut_is_charged_the_text_it_had_sent(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """A gated route holds a stream whole before its gates judge it: the first target's stream, cut after
+    100 events of a long reply, never reaches the caller (the next target's answer does), and is charged
+    its prompt and the text it had sent (estimated), not its prompt alone."""
+    long_reply = " ".join(f"word{i}" for i in range(400))
+    urls = [
+        await fake("f0", reply=long_reply, fault="cut=100", fault_rate=1),
+        await fake("f1", reply='{"label": "bug"}'),
+    ]
+    limits = "budgets:\n  limits:\n    - {name: tokens-day, measure: tokens, amount: 1000000, window: day}\n"
+    running = await sidecar(models_policy(urls, gated("m0, m1"), speaks=("openai",)) + limits)
+    client = await openai_sdk(running)
+    stream = await client.chat.completions.create(
+        model="gated", messages=MESSAGES, response_format=FORMAT, stream=True, stream_options={"include_usage": True}
+    )
+    usage = [chunk.usage async for chunk in stream if chunk.usage is not None][-1]
+    await client.close()
+    failed = (await budget_rows(running))["tokens-day/*"]["used"] - usage.prompt_tokens - usage.completion_tokens
+    assert 200 < failed < 500  # a prompt of about 100 tokens (the schema in it) and about 98 words streamed
+    assert access_line(running)["billed_failures"] == ["m0:reset"]
