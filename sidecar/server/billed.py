@@ -1,4 +1,8 @@
-"""Calls that failed after the provider accepted them: their cost is the request's, as unserved.
+"""Calls the provider may bill whose answer the caller did not get: their cost is the request's, as unserved.
+
+Two kinds: calls that failed after the provider accepted them (``charge_failed``) and calls cut while in
+flight by the sidecar itself (``charge_cut``: a hedged race's loser, an ensemble member cancelled once the
+vote was decided, a judge past the route's deadline), whose prompt was sent and may be billed.
 
 A call the provider answered with a 2xx status and whose answer then failed (a stream cut, timed out or
 ended with an error event before its commit point, so the fallback loop could move on and the caller never
@@ -57,6 +61,16 @@ def charge_failed(
     exchange.unserved_cost_usd += cost_usd(target.price, usage) or 0.0
     exchange.unserved_tokens += usage.input_tokens + usage.output_tokens
     exchange.billed_failures = (*exchange.billed_failures, f"{target.name}:{error_type}")
+
+
+def charge_cut(exchange: Exchange, targets: Iterable[Target]) -> None:
+    """Add the prompt estimate of each call cut in flight (one per target of ``targets``), at its target's
+    price, to the request's unserved cost and tokens: the provider bills the prompt of a call it received
+    (the rule of a caller's cancel, ``budget_use.used_when_cancelled``); its output so far is not known."""
+    prompt_tokens = estimate_request(exchange.facts, exchange.raw)[0]
+    for target in targets:
+        exchange.unserved_cost_usd += cost_usd(target.price, Usage(prompt_tokens, 0)) or 0.0
+        exchange.unserved_tokens += prompt_tokens
 
 
 def streamed_tokens(exchange: Exchange, sent: Iterable[bytes]) -> int:
