@@ -162,3 +162,23 @@ async def test_a_held_stream_cut_is_charged_the_text_it_had_sent(fake: FakeFacto
     failed = (await budget_rows(running))["tokens-day/*"]["used"] - usage.prompt_tokens - usage.completion_tokens
     assert 200 < failed < 500  # a prompt of about 100 tokens (the schema in it) and about 98 words streamed
     assert access_line(running)["billed_failures"] == ["m0:reset"]
+
+
+async def test_a_retry_of_the_same_target_after_a_body_cut_charges_both_calls(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A one-target route: the first call's 200 body breaks off, the target is tried again and answers.
+    Both calls are charged: the answer's usage and the first call's prompt, at the same price."""
+    failing = await fake("one", fault="reset-body;times=1", fault_rate=1)
+    running = await sidecar(policy(failing, await fake("two"), LIMITS, route="big"))
+    client = await openai_sdk(running)
+    answer = await client.chat.completions.create(**chat())
+    await client.close()
+    assert answer.usage is not None
+    served = answer.usage.prompt_tokens + answer.usage.completion_tokens
+    rows = await budget_rows(running)
+    failed_prompt = rows["tokens-day/*"]["used"] - served
+    assert 0 < failed_prompt < 50
+    line = access_line(running)
+    assert line["attempt_log"] == ["big:reset", "big:ok"] and line["billed_failures"] == ["big:reset"]
+    assert line["cost_usd"] == pytest.approx((failed_prompt + served) * BIG) == pytest.approx(rows["usd-day/*"]["used"])
