@@ -18,6 +18,7 @@ from ..cost import cost_usd
 from ..dialects import Dialect, Operation
 from ..request_facts import RequestFacts
 from .billed import charge_cut
+from .budget_use import in_flight
 from .exchange import Exchange
 from .hooks import ChainHook
 
@@ -91,7 +92,7 @@ def adopt(parent: Exchange, child: Exchange) -> None:
     A call of the child cut in flight (a member cancelled once the vote was decided, a judge past the
     deadline) is charged its prompt, in the child's unserved cost (``billed.charge_cut``)."""
     models = child.policy.models
-    cut = [models[a.target] for a in child.attempts if a.outcome == "cancelled" and a.called and a.target in models]
+    cut = [models[a.target] for a in child.attempts if in_flight(a) and a.target in models]
     if cut:
         charge_cut(child, cut)
     parent.calls += child.calls

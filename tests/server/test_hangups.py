@@ -269,6 +269,40 @@ async def test_leaving_while_queued_for_a_bulkhead_slot_makes_no_call(
     assert await budget_used(running) == usage["prompt_tokens"] + usage["completion_tokens"]
 
 
+async def test_leaving_while_queued_after_a_refused_call_charges_nothing(
+    aiohttp_server: Any, sidecar: SidecarFactory
+) -> None:
+    """The first target refuses (503: billed nothing); the second's one slot is taken by a 2 s call, and
+    the caller leaves while queued for it. No call of this request reached a model: the budget charges
+    only the other request's usage, and the access line no prompt (the queued call was counted as a call
+    in flight: a prompt charged, and logged, for a call never made)."""
+    refusing, _ = await watched_fake(aiohttp_server, name="f0", fault="status=503", fault_rate=1)
+    url, watched = await watched_fake(aiohttp_server, name="f1", latency_ms=2000)
+    routes = (
+        "  - {name: chain, match: {model: chain}, target: [m0, m1]}\n"
+        "  - {name: direct, match: {model: direct}, target: [m1]}\n"
+    )
+    policy = models_policy([refusing, url], routes) + TOKENS
+    running = await sidecar(
+        policy.replace("defaults:\n", "defaults:\n  bulkhead: {max_concurrent: 1, queue_timeout_s: 5}\n")
+    )
+    async with aiohttp.ClientSession() as session:
+        body = {"model": "direct", "messages": MESSAGES}
+        holding = asyncio.ensure_future(session.post(f"{running.url}/v1/chat/completions", json=body))
+        await asyncio.sleep(0.3)
+        await leave_after(running, {"model": "chain", "messages": MESSAGES}, 0.5)
+        await asyncio.sleep(0.1)
+        access = last_access(running)
+        assert (access["status"], access["attempts"]) == (499, 1)
+        assert access["attempt_log"] == ["m0:overloaded", "m1:cancelled"]
+        assert "cost_usd" not in access and "input_tokens" not in access
+        async with await holding as answer:
+            usage = (await answer.json())["usage"]
+    assert len(watched.requests) == 1
+    await asyncio.sleep(0.1)
+    assert await budget_used(running) == usage["prompt_tokens"] + usage["completion_tokens"]
+
+
 @pytest.mark.parametrize("stream", [False, True])
 async def test_leaving_an_ensemble_leaves_no_task_behind(
     aiohttp_server: Any, sidecar: SidecarFactory, stream: bool
