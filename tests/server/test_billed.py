@@ -182,3 +182,30 @@ async def test_a_retry_of_the_same_target_after_a_body_cut_charges_both_calls(
     line = access_line(running)
     assert line["attempt_log"] == ["big:reset", "big:ok"] and line["billed_failures"] == ["big:reset"]
     assert line["cost_usd"] == pytest.approx((failed_prompt + served) * BIG) == pytest.approx(rows["usd-day/*"]["used"])
+
+
+async def test_a_request_every_target_failed_after_accepting_is_charged_each_call(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """Both targets' streams are cut before their commit point: the caller gets the error, and each call's
+    prompt is charged at its own price (the budgets charge them although no answer came)."""
+    running = await sidecar(
+        policy(
+            await fake("one", fault="cut=1", fault_rate=1),
+            await fake("two", fault="cut=1", fault_rate=1),
+            LIMITS,
+            route="[big, small]",
+        )
+    )
+    client = await openai_sdk(running)
+    with pytest.raises(openai.APIStatusError):
+        await client.chat.completions.create(**chat(), stream=True)
+    await client.close()
+    line = access_line(running)
+    calls = [entry.split(":")[0] for entry in line["attempt_log"]]  # big once, small with its retries
+    assert line["billed_failures"] == line["attempt_log"] and calls[:2] == ["big", "small"]
+    rows = await budget_rows(running)
+    prompt = rows["tokens-day/*"]["used"] / len(calls)
+    assert 0 < prompt < 50 and prompt == int(prompt)
+    expected = prompt * (BIG + SMALL * (len(calls) - 1))
+    assert line["cost_usd"] == pytest.approx(expected) == pytest.approx(rows["usd-day/*"]["used"])
