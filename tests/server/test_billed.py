@@ -14,14 +14,18 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
+from .budget_policies import budget_rows, chat, policy
 from .ensemble_policies import models_policy
-from .test_budget import budget_rows, chat, policy
-from .test_gating import FORMAT, MESSAGES, gated
 
 LIMITS = (
     "    - {name: tokens-day, measure: tokens, amount: 100000, window: day}\n"
     "    - {name: usd-day, measure: usd, amount: 1000, window: day}\n"
 )
+# A gated route (the answer must be JSON of this schema) and its request.
+SCHEMA: Any = {"type": "object", "properties": {"label": {"type": "string"}}, "required": ["label"]}
+FORMAT: Any = {"type": "json_schema", "json_schema": {"name": "ticket", "schema": SCHEMA}}
+MESSAGES: Any = [{"role": "user", "content": "Label this ticket."}]
+GATED = "  - name: gated\n    match: {model: gated}\n    target: [m0, m1]\n    gates: {}\n"
 BIG, SMALL = 0.001, 0.000001  # $ per token: big 1000 $/Mtok, small 1 $/Mtok (test_budget.policy)
 
 
@@ -152,7 +156,7 @@ async def test_a_held_stream_cut_is_charged_the_text_it_had_sent(fake: FakeFacto
         await fake("f1", reply='{"label": "bug"}'),
     ]
     limits = "budgets:\n  limits:\n    - {name: tokens-day, measure: tokens, amount: 1000000, window: day}\n"
-    running = await sidecar(models_policy(urls, gated("m0, m1"), speaks=("openai",)) + limits)
+    running = await sidecar(models_policy(urls, GATED, speaks=("openai",)) + limits)
     client = await openai_sdk(running)
     stream = await client.chat.completions.create(
         model="gated", messages=MESSAGES, response_format=FORMAT, stream=True, stream_options={"include_usage": True}
