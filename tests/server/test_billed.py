@@ -44,6 +44,24 @@ async def openai_sdk(running: RunningSidecar) -> openai.AsyncOpenAI:
     return openai.AsyncOpenAI(base_url=running.url + "/v1", api_key="app-key", max_retries=0)
 
 
+async def streamed_usage(running: RunningSidecar) -> Any:
+    """A streamed chat through the OpenAI SDK, to its end: the usage its last chunk reports."""
+    client = await openai_sdk(running)
+    stream = await client.chat.completions.create(**chat(), stream=True, stream_options={"include_usage": True})
+    usage = [chunk.usage async for chunk in stream if chunk.usage is not None][-1]
+    await client.close()
+    return usage
+
+
+async def answered_whole(running: RunningSidecar) -> tuple[int, dict[str, dict[str, Any]]]:
+    """An unstreamed chat through the OpenAI SDK: its answer's tokens, and the budget rows after it."""
+    client = await openai_sdk(running)
+    answer = await client.chat.completions.create(**chat())
+    await client.close()
+    assert answer.usage is not None
+    return answer.usage.prompt_tokens + answer.usage.completion_tokens, await budget_rows(running)
+
+
 @pytest.mark.parametrize(
     "fault", ["cut=1", "error-event=1", "malformed=1"], ids=["cut", "error-event", "malformed-event"]
 )
@@ -55,10 +73,7 @@ async def test_a_stream_failing_before_its_commit_point_is_charged_its_prompt(
     answer, in the budgets, the access line (``billed_failures`` names it) and the cost metric."""
     failing = await fake("one", fault=fault, fault_rate=1)
     running = await sidecar(policy(failing, await fake("two"), LIMITS, route="[big, small]"))
-    client = await openai_sdk(running)
-    stream = await client.chat.completions.create(**chat(), stream=True, stream_options={"include_usage": True})
-    usage = [chunk.usage async for chunk in stream if chunk.usage is not None][-1]
-    await client.close()
+    usage = await streamed_usage(running)
     served = usage.prompt_tokens + usage.completion_tokens
     rows = await budget_rows(running)
     failed_prompt = rows["tokens-day/*"]["used"] - served
@@ -101,12 +116,7 @@ async def test_a_whole_answer_failing_after_its_2xx_head_is_charged_its_prompt(
     target answers, and the failed call's prompt is charged at its own price."""
     failing = await fake("one", fault=fault, fault_rate=1)
     running = await sidecar(policy(failing, await fake("two"), LIMITS, route="[big, small]"))
-    client = await openai_sdk(running)
-    answer = await client.chat.completions.create(**chat())
-    await client.close()
-    assert answer.usage is not None
-    served = answer.usage.prompt_tokens + answer.usage.completion_tokens
-    rows = await budget_rows(running)
+    served, rows = await answered_whole(running)
     failed_prompt = rows["tokens-day/*"]["used"] - served
     assert 0 < failed_prompt < 50
     line = access_line(running)
@@ -122,10 +132,7 @@ async def test_a_call_refused_or_unanswered_is_not_charged(
     alone is charged, and no call is named billed."""
     failing = await fake("one", fault=fault, fault_rate=1)
     running = await sidecar(policy(failing, await fake("two"), LIMITS, route="[big, small]"))
-    client = await openai_sdk(running)
-    stream = await client.chat.completions.create(**chat(), stream=True, stream_options={"include_usage": True})
-    usage = [chunk.usage async for chunk in stream if chunk.usage is not None][-1]
-    await client.close()
+    usage = await streamed_usage(running)
     assert (await budget_rows(running))["tokens-day/*"]["used"] == usage.prompt_tokens + usage.completion_tokens
     assert "billed_failures" not in access_line(running)
 
@@ -135,10 +142,7 @@ async def test_a_failed_stream_is_charged_without_budgets_too(fake: FakeFactory,
     before its commit point as they do with budgets."""
     failing = await fake("one", fault="cut=1", fault_rate=1)
     running = await sidecar(policy(failing, await fake("two"), "", route="[big, small]").split("budgets:")[0])
-    client = await openai_sdk(running)
-    stream = await client.chat.completions.create(**chat(), stream=True, stream_options={"include_usage": True})
-    usage = [chunk.usage async for chunk in stream if chunk.usage is not None][-1]
-    await client.close()
+    usage = await streamed_usage(running)
     line = access_line(running)
     assert line["billed_failures"] == [line["attempt_log"][0]]
     failed_cost = line["cost_usd"] - (usage.prompt_tokens + usage.completion_tokens) * SMALL
@@ -175,12 +179,7 @@ async def test_a_retry_of_the_same_target_after_a_body_cut_charges_both_calls(
     Both calls are charged: the answer's usage and the first call's prompt, at the same price."""
     failing = await fake("one", fault="reset-body;times=1", fault_rate=1)
     running = await sidecar(policy(failing, await fake("two"), LIMITS, route="big"))
-    client = await openai_sdk(running)
-    answer = await client.chat.completions.create(**chat())
-    await client.close()
-    assert answer.usage is not None
-    served = answer.usage.prompt_tokens + answer.usage.completion_tokens
-    rows = await budget_rows(running)
+    served, rows = await answered_whole(running)
     failed_prompt = rows["tokens-day/*"]["used"] - served
     assert 0 < failed_prompt < 50
     line = access_line(running)
