@@ -1,8 +1,9 @@
 """Calls the provider may bill whose answer the caller did not get: their cost is the request's, as unserved.
 
-Two kinds: calls that failed after the provider accepted them (``charge_failed``) and calls cut while in
+Three kinds: calls that failed after the provider accepted them (``charge_failed``), calls cut while in
 flight by the sidecar itself (``charge_cut``: a hedged race's loser, an ensemble member cancelled once the
-vote was decided, a judge past the route's deadline), whose prompt was sent and may be billed.
+vote was decided, a judge past the route's deadline), whose prompt was sent and may be billed, and
+answers a gate rejected whose provider reported no usage (``charge_unreported``: estimated).
 
 A call the provider answered with a 2xx status and whose answer then failed (a stream cut, timed out or
 ended with an error event before its commit point, so the fallback loop could move on and the caller never
@@ -30,6 +31,9 @@ import dataclasses
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from aiohttp.web import Response, StreamResponse
+
+from ..answers import AnswerView, answer_of_body, answer_of_deltas
 from ..budgets.estimate import estimate_request
 from ..cost import cost_usd
 from ..dialects import registry
@@ -37,6 +41,7 @@ from ..routing.tokens import estimate_joined
 from ..sse import SSEParser
 from ..translate import Usage, decode_event
 from ..translate.deltas import Reasoning, Text, ToolArgs
+from .stream_answer import HeldStream
 
 if TYPE_CHECKING:
     from ..policy.compiled import Target
@@ -49,6 +54,27 @@ def charge_failed(
     """Add the cost of ``target``'s call, accepted and then failed with ``error_type``, to the request's
     unserved cost and tokens; ``usage``: what the provider counted before it failed (None: nothing),
     ``output_tokens``: the estimated tokens of the text it sent."""
+    _charge(exchange, target, usage, output_tokens)
+    exchange.billed_failures = (*exchange.billed_failures, f"{target.name}:{error_type}")
+
+
+def charge_unreported(exchange: Exchange, target: Target, answer: StreamResponse | HeldStream) -> None:
+    """Add the cost of ``target``'s whole ``answer``, which the caller did not get (a gate rejected it) and
+    whose provider reported no usage, to the request's unserved cost and tokens: its prompt estimate and
+    its text, estimated (the provider billed it whole; a served answer without usage is charged its
+    reservation's estimate by the budgets)."""
+    view: AnswerView | None
+    if isinstance(answer, HeldStream):
+        view = answer_of_deltas(answer.deltas)
+    else:
+        body = answer.body if isinstance(answer, Response) and isinstance(answer.body, bytes) else b""
+        view = answer_of_body(body, exchange.facts.dialect)
+    _charge(exchange, target, None, estimate_joined([view.content]) if view is not None else 0)
+
+
+def _charge(exchange: Exchange, target: Target, usage: Usage | None, output_tokens: int) -> None:
+    """Add ``usage`` (its input the prompt estimate when it has none; its output at least
+    ``output_tokens``) at ``target``'s price to the request's unserved cost and tokens."""
     prompt_tokens = estimate_request(exchange.facts, exchange.raw)[0]
     if usage is None:
         usage = Usage(prompt_tokens, output_tokens)
@@ -60,7 +86,6 @@ def charge_failed(
         )
     exchange.unserved_cost_usd += cost_usd(target.price, usage) or 0.0
     exchange.unserved_tokens += usage.input_tokens + usage.output_tokens
-    exchange.billed_failures = (*exchange.billed_failures, f"{target.name}:{error_type}")
 
 
 def charge_cut(exchange: Exchange, targets: Iterable[Target]) -> None:

@@ -10,10 +10,12 @@ from typing import Any
 import aiohttp
 import anthropic
 import openai
+import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
+from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
+from ..upstream.raw import UpstreamFactory, response, serve_forever
 from .budget_policies import budget_rows, chat, policy
 from .ensemble_policies import models_policy
 
@@ -212,3 +214,39 @@ async def test_a_request_every_target_failed_after_accepting_is_charged_each_cal
     assert 0 < prompt < 50 and prompt == int(prompt)
     expected = prompt * (BIG + SMALL * (len(calls) - 1))
     assert line["cost_usd"] == pytest.approx(expected) == pytest.approx(rows["usd-day/*"]["used"])
+
+
+async def test_an_answer_a_gate_rejected_without_usage_is_charged_its_estimate(
+    raw_upstream: UpstreamFactory, fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A provider whose whole answer reports no usage, rejected by a regex gate: the next target answers.
+    The rejected answer was generated and billed all the same: its prompt and its text (estimated) are
+    charged at its model's price (before: nothing, its cost being computed from a usage it lacked)."""
+    text = " ".join(f"feature{i}" for i in range(100))
+    answer = {
+        "id": "x",
+        "object": "chat.completion",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+    }
+    unreported = await raw_upstream(
+        lambda conn: serve_forever(conn, response(orjson.dumps(answer), headers="content-type: application/json\r\n"))
+    )
+    routes = "  - name: gated\n    match: {model: gated}\n    target: [m0, m1]\n    gates: {regex: {pattern: 'bug'}}\n"
+    running = await sidecar(
+        "version: 1\nproviders:\n"
+        f"  quiet: {{dialect: openai, base_url: '{unreported.base}/v1', api_key: {{env: KEY}}}}\n"
+        + provider_block("good", await fake("f1", reply="bug"), "openai")
+        + "models:\n  m0: {provider: quiet, model: q, price: {input_per_mtok: 1, output_per_mtok: 1}}\n"
+        + "  m1: {provider: good, model: g, price: {input_per_mtok: 1000, output_per_mtok: 1000}}\n"
+        + "routes:\n"
+        + routes,
+        env={"KEY": "k"},
+    )
+    client = await openai_sdk(running)
+    served = await client.chat.completions.create(model="gated", messages=MESSAGES)
+    await client.close()
+    assert served.usage is not None and served.choices[0].message.content == "bug"
+    line = access_line(running)
+    assert line["gate_rejections"] == ["m0:regex"]
+    rejected_tokens = (line["cost_usd"] - (served.usage.prompt_tokens + served.usage.completion_tokens) * BIG) / SMALL
+    assert 150 < round(rejected_tokens) < 600  # a prompt of a few tokens and 100 words of 2-4 tokens
