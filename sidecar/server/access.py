@@ -20,6 +20,7 @@ from ..routing.report import observe as routing_fields
 from ..telemetry import Telemetry
 from ..telemetry.logging import LineBuffer, LogOutput
 from ..translate import Usage
+from .budget_use import in_flight
 from .exchange import Exchange, telemetry_usage
 
 if TYPE_CHECKING:
@@ -107,7 +108,7 @@ def _prompt_when_cancelled(exchange: Exchange) -> tuple[Usage, Target] | None:
     budget charged (``exchange.cancelled_use``): that call's prompt estimate, priced as its target (the
     provider bills the prompt it received; a stream's output is not counted: it would need the
     ``budget_use.UsedTap`` on every streamed request). None when no call was in flight."""
-    cut = [record.target for record in exchange.attempts if record.outcome == "cancelled"]
+    cut = [record.target for record in exchange.attempts if in_flight(record)]
     target = exchange.policy.models.get(cut[-1]) if cut else None
     if target is None:
         return None
@@ -159,12 +160,14 @@ def _add_logged_headers(fields: dict[str, Any], exchange: Exchange) -> None:
 
 
 def _add_walk_fields(fields: dict[str, Any], exchange: Exchange, outcome: str) -> None:
-    """Why the walk fell back, a hedged race's cut call, and each attempt (with its error) when there was
-    more than one or the request did not end ``ok``."""
+    """Why the walk fell back, a hedged race's cut call, the calls accepted and then failed (``billed``),
+    and each attempt (with its error) when there was more than one or the request did not end ``ok``."""
     if exchange.fallback_reason:
         fields["fallback_reason"] = exchange.fallback_reason
     if exchange.hedge_cut:
         fields["hedge_cut"] = exchange.hedge_cut
+    if exchange.billed_failures:
+        fields["billed_failures"] = list(exchange.billed_failures)
     attempts = exchange.attempts
     if len(attempts) > 1 or (attempts and outcome != "ok"):
         fields["attempt_log"] = [f"{a.target}:{a.outcome}" for a in attempts]

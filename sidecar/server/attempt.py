@@ -12,7 +12,9 @@ first content event), because it also depends on what is left of the request's d
 ``AttemptResult``: either a response for the caller (success, or the upstream's own error when the
 request itself is wrong) or an ``Outcome`` that the fallback loop acts on. Non-stream bodies are read
 whole within ``SIDECAR_UPSTREAM_MAX_BODY_BYTES`` and checked (an upstream that answers 200 with garbage
-is a failure, not an answer); streams are handed to ``stream.relay_stream`` which owns the commit point.
+is a failure, not an answer; one whose 2xx answer breaks off, times out or is garbage accepted the call,
+which is charged to the request: ``billed``); streams are handed to ``stream.relay_stream`` which owns
+the commit point.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ from ..upstream import (
     upstream_headers,
     upstream_url,
 )
+from .billed import charge_failed
 from .deadline import Deadline
 from .exchange import Exchange
 from .key_redaction import headers_without_key, without_key
@@ -201,9 +204,10 @@ class Attempt:
             body = await response.read()
             return self._judge(exchange, prepared, response, body, key)
         except TimeoutError as exc:  # aiohttp's connect and read timeouts name their phase themselves
-            return AttemptResult(explain_timeout(classify_exception(exc, timeout_phase=phase), timeouts, budget_s))
+            outcome = explain_timeout(classify_exception(exc, timeout_phase=phase), timeouts, budget_s)
+            return _body_failed(exchange, prepared, response, outcome)
         except (aiohttp.ClientError, OSError, MalformedResponse) as exc:
-            return AttemptResult(classify_exception(exc))
+            return _body_failed(exchange, prepared, response, classify_exception(exc))
         except TLSConfigError as exc:
             return AttemptResult(Outcome.failure("tls_config", str(exc), no_retry=True))
         finally:
@@ -236,15 +240,16 @@ class Attempt:
         try:
             parsed = orjson.loads(body)
         except orjson.JSONDecodeError:
-            return AttemptResult(Outcome.failure("malformed_response", "upstream sent invalid JSON"))
+            return _billed(exchange, prepared, Outcome.failure("malformed_response", "upstream sent invalid JSON"))
         if not isinstance(parsed, dict):
-            return AttemptResult(Outcome.failure("malformed_response", "upstream sent a non-object body"))
+            return _billed(exchange, prepared, Outcome.failure("malformed_response", "upstream sent a non-object body"))
         keys = registry.wire(wire).answer_keys or _ANY_ANSWER
         if parsed.keys().isdisjoint(keys):  # no answer in it, relayed or translated alike
             if isinstance(parsed.get("error"), dict):  # an error object: the upstream lies about its status
                 return AttemptResult(Outcome.failure("error_in_success", "upstream sent an error with status 200"))
             if keys is not _ANY_ANSWER:
-                return AttemptResult(Outcome.failure("malformed_response", "upstream sent a 200 that holds no answer"))
+                no_answer = Outcome.failure("malformed_response", "upstream sent a 200 that holds no answer")
+                return _billed(exchange, prepared, no_answer)
         result = AttemptResult(outcome, upstream_status=status, parsed=parsed)
         result.usage = extract_usage(wire, parsed)
         result.response_model = _str(parsed.get("model") or parsed.get("modelVersion"))
@@ -264,12 +269,29 @@ class Attempt:
                 )
             except TranslationError:  # a body of the wrong shape (a string for a message...): the upstream's fault
                 reason = f"upstream sent a {wire.value} body of the wrong shape"
-                return AttemptResult(Outcome.failure("malformed_response", reason))
+                return _billed(exchange, prepared, Outcome.failure("malformed_response", reason), result.usage)
             body = orjson.dumps(out)
             if prepared.names is not None:  # the upstream's answer has the target's tool names: not the app's
                 result.parsed = None
         result.response = Response(status=status, body=body, headers=relayed)
         return result
+
+
+def _body_failed(
+    exchange: Exchange, prepared: Prepared, response: UpstreamResponse | None, outcome: Outcome
+) -> AttemptResult:
+    """A call that failed with ``outcome`` (raised); charged (``_billed``) when a whole answer's 2xx head
+    had come (its body broke off or timed out; a stream's failures are the relay's)."""
+    if response is not None and 200 <= response.status < 300 and not exchange.facts.stream:
+        return _billed(exchange, prepared, outcome)
+    return AttemptResult(outcome)
+
+
+def _billed(exchange: Exchange, prepared: Prepared, outcome: Outcome, usage: Usage | None = None) -> AttemptResult:
+    """A 2xx answer that failed with ``outcome``: the provider accepted the call, so its cost is the
+    request's (``billed.charge_failed``: ``usage``, what it reported, else the prompt estimate)."""
+    charge_failed(exchange, prepared.target, outcome.error_type, usage)
+    return AttemptResult(outcome)
 
 
 def explain_timeout(outcome: Outcome, timeouts: TimeoutsSpec, budget_s: float, *, stream: bool = False) -> Outcome:

@@ -19,7 +19,9 @@ One stage after routing, ``BudgetStage``, over the ledger of the policy being se
               ended with an error: its output at least the text streamed); an error that billed
               nothing -> release; cancelled after a call started -> charge what was used
               (``budget_use.used_when_cancelled``: a stream's input and the output streamed so far,
-              seen by a ``UsedTap``; an unstreamed call's input alone)
+              seen by a ``UsedTap``; an unstreamed call's input alone); in each case plus the calls
+              the caller did not get (``Exchange.unserved_*``: ensemble members, a judge, answers a
+              gate rejected, calls accepted and then failed or cut in flight: ``billed``)
 
 On the local store the common case takes the plain path: the route's ``Lane`` (cached per route and
 policy), ``Ledger.admit_plain`` (no coroutine, no request object) and, when the route's first target

@@ -74,8 +74,9 @@ class UsedTap:
 
 
 def in_flight(attempt: AttemptRecord) -> bool:
-    """A call the caller's leaving cut (``calls.Calls.call`` records it so): its prompt was sent."""
-    return attempt.outcome == "cancelled"
+    """A call the caller's leaving cut (``calls.Calls.call`` records it so): its prompt was sent. Not a
+    call cancelled while it waited for a bulkhead slot (recorded ``cancelled`` too, as not called)."""
+    return attempt.outcome == "cancelled" and attempt.called
 
 
 def used_when_cancelled(exchange: Exchange, prompt_tokens: int, tap: UsedTap | None) -> tuple[Usage, Target | None]:

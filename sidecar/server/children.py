@@ -17,6 +17,8 @@ import orjson
 from ..cost import cost_usd
 from ..dialects import Dialect, Operation
 from ..request_facts import RequestFacts
+from .billed import charge_cut
+from .budget_use import in_flight
 from .exchange import Exchange
 from .hooks import ChainHook
 
@@ -86,6 +88,13 @@ def spent_tokens(child: Exchange) -> int:
 
 
 def adopt(parent: Exchange, child: Exchange) -> None:
-    """Count a child's calls and attempts in the request's record."""
+    """Count a child's calls and attempts in the request's record (its calls accepted, then failed, too).
+    A call of the child cut in flight (a member cancelled once the vote was decided, a judge past the
+    deadline) is charged its prompt, in the child's unserved cost (``billed.charge_cut``)."""
+    models = child.policy.models
+    cut = [models[a.target] for a in child.attempts if in_flight(a) and a.target in models]
+    if cut:
+        charge_cut(child, cut)
     parent.calls += child.calls
     parent.attempts.extend(child.attempts)
+    parent.billed_failures += child.billed_failures

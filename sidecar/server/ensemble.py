@@ -16,7 +16,8 @@
 
 Every upstream call passes ``CallCap`` (``before_target``): none starts once ``max_calls`` are spent.
 Every call's attempts are the request's (``x-sidecar-attempts``, the access line), every call's cost is
-the request's cost (``Exchange.unserved_cost_usd``). ``x-sidecar-ensemble`` says members, votes and the
+the request's cost (``Exchange.unserved_cost_usd``), a call cut in flight its prompt, also when the caller
+leaves before the answer (``_charge_left``). ``x-sidecar-ensemble`` says members, votes and the
 winner (``Exchange.ensemble``); ``x-sidecar-upstream-request-ids`` the providers' request ids of the
 calls whose answers came in, as ``member=id`` (``judge=id``), for their support (the answer itself
 carries the sidecar's id: it is the vote's, ``answer_headers``). Too few usable answers: 502
@@ -45,7 +46,7 @@ from ..ensemble.judge import judge_prompt, judge_request_body, question_from_bod
 from ..ensemble.plan import EnsemblePlan
 from ..header_text import header_item
 from ..request_facts import RequestFacts
-from ..translate import TranslationError
+from ..translate import TranslationError, Usage
 from .children import adopt, child_exchange, judge_facts, spent, spent_tokens, unstreamed, with_body
 from .errors import RequestFailed
 from .exchange import Exchange
@@ -128,6 +129,7 @@ class EnsembleRunner:
         deadline = time.monotonic() + route.settings.resilience.deadline_s
         failure: EnsembleFailure | None = None
         judge_id: str | None = None
+        left = False
         try:
             decided = await self._vote(vote, results, plan, deadline, ensemble.wants_logprobs)
             if not decided:
@@ -139,6 +141,9 @@ class EnsembleRunner:
                 vote.judged(verdict)
         except EnsembleFailure as exc:
             failure = exc
+        except asyncio.CancelledError:
+            left = True
+            raise
         finally:
             states = vote.decision.states if vote.decision is not None else {}
             for result in results:
@@ -147,6 +152,8 @@ class EnsembleRunner:
             for child in children:
                 adopt(exchange, child)
                 child.trace.end_branch("answered" if child.answered_by is not None else "failed")
+            if left:
+                _charge_left(exchange, children)
         if failure is not None:
             return self._failed(exchange, results, children, failure)
         decision = vote.decision
@@ -297,6 +304,16 @@ def _provider_id(child: Exchange, response: Response | None) -> str | None:
         return None
     name = wire(target.provider.wire_dialect(child.facts.dialect)).request_id_header
     return response.headers.get(name) if name is not None else None
+
+
+def _charge_left(exchange: Exchange, children: Sequence[Exchange]) -> None:
+    """The caller left before the vote's answer: every call made so far is the request's cost (the answers
+    that came, the calls cut in flight: their prompts, ``children.adopt``), and the request has no usage
+    of its own (an empty one, so that the budgets and the access line charge those calls, not one prompt
+    more as for a call of its own in flight: ``budget_use.used_when_cancelled``)."""
+    exchange.unserved_cost_usd += sum(spent(child) for child in children)
+    exchange.unserved_tokens += sum(spent_tokens(child) for child in children)
+    exchange.usage = Usage()
 
 
 def _result_label(state: str) -> str:

@@ -15,10 +15,10 @@ Who fills what, in pipeline order:
 - the budget stage (``budget``): ``budget`` and ``budget_headers``; ``cancelled_use`` when the app went
   away after a call started (what it charged, for the access line);
 - the fallback loop: ``attempts`` (``record``), ``calls`` (counted when each call starts),
-  ``fallback_reason``, then, for the response the caller gets, ``answered_by`` (the target whose answer
-  or own error it is), ``dropped`` and, for a whole answer, ``upstream_answer`` (the upstream's body
-  already parsed, so the cache need not parse it again); ``usage``, ``bytes_out``, ``stream_error`` as
-  it is sent;
+  ``fallback_reason``, ``billed_failures`` (calls accepted, then failed: ``billed``), then, for the
+  response the caller gets, ``answered_by`` (the target whose answer or own error it is), ``dropped``
+  and, for a whole answer, ``upstream_answer`` (the upstream's body already parsed, so the cache need
+  not parse it again); ``usage``, ``bytes_out``, ``stream_error`` as it is sent;
   ``degraded`` when the route's last resort answered;
 - the cache stage (``cache_stage``): ``cache`` (hit, miss, stale, bypass) and ``cache_age_s``, and
   ``stale_answer``, which the last resort ``kind: cache`` calls.
@@ -123,6 +123,7 @@ class Exchange:
     # and the model it is priced as, for the access line's tokens and cost.
     cancelled_use: tuple[Usage, Target] | None = None
     hedge_cut: str | None = None  # the hedged race's loser, cut after its call started (its prompt is unserved)
+    billed_failures: tuple[str, ...] = ()  # "target:error_type" of calls accepted, then failed (``billed``): unserved
     ensemble: str | None = None  # the ensemble's vote (ensemble.Decision.header()), for x-sidecar-ensemble
     upstream_request_ids: str = ""  # an ensemble's "member=provider's request id, ..." (its answering calls)
     gated: bool = False  # the route's quality gates check this request's answers

@@ -19,12 +19,10 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from ..budgets.estimate import estimate_request
-from ..cost import cost_usd
 from ..policy.compiled import Target
 from ..policy.spec import ResilienceSpec
-from ..translate import Usage
 from .attempt import AttemptResult
+from .billed import charge_cut
 from .calls import Calls, Candidate
 from .exchange import Exchange
 
@@ -138,8 +136,5 @@ def _charge_cut(exchange: Exchange, recorded: int, racing: dict[str, Target]) ->
     cut = [racing[a.target] for a in exchange.attempts[recorded:] if a.outcome == "cancelled" and a.target in racing]
     if not cut:
         return
-    prompt_tokens = estimate_request(exchange.facts, exchange.raw)[0]
-    for target in cut:
-        exchange.unserved_cost_usd += cost_usd(target.price, Usage(prompt_tokens, 0)) or 0.0
-        exchange.unserved_tokens += prompt_tokens
+    charge_cut(exchange, cut)
     exchange.hedge_cut = cut[-1].name

@@ -4,8 +4,9 @@ The commit point is the first content event sent to the caller. Before it, the u
 (``WireDialect.is_preamble``: OpenAI's role-only chunk, Anthropic's ``message_start``/``ping``/
 ``content_block_start``) is held back, and any failure (an error event, a cut connection, no content
 before the first-byte deadline) is returned as an ``Outcome`` so the fallback loop can try the next
-target: the caller sees nothing. The first-byte deadline runs until the commit; then only the
-upstream client's timers (idle gap, total) bound the reads.
+target: the caller sees nothing (the provider accepted the call, though: its prompt and the output held
+back are charged to the request, ``billed``). The first-byte deadline runs until the commit; then only
+the upstream client's timers (idle gap, total) bound the reads.
 
 After it, events are relayed as they arrive (one write per upstream read, complete events only). A
 failure then cannot be hidden or retried: the stream ends with an explicit error event in the caller's
@@ -48,6 +49,7 @@ from ..telemetry import AttemptTrace
 from ..translate import StreamTranslator, decode_event, new_stream_translator
 from ..translate.deltas import Delta
 from ..upstream import RESPONSE_DROP, UpstreamResponse, relay_headers
+from .billed import charge_failed, streamed_tokens
 from .key_redaction import event_without_key, headers_without_key
 from .stream_answer import HeldStream, open_stream
 from .stream_error import StreamFailed, end_with_error
@@ -214,9 +216,13 @@ class _Relay:
             # a ValueError: an event larger than the parser accepts, or an answer the client refused
             phase: TimeoutPhase = "first_byte" if client is None else "total"
             failed = StreamFailed(explain(classify_exception(exc, timeout_phase=phase)))
-        if client is None:
+        if client is None:  # the caller saw nothing: the fallback loop goes on; the provider may bill it
             from .attempt import AttemptResult
 
+            result = self.result
+            _read_translator(self.translator, result)
+            output = streamed_tokens(self.exchange, before)
+            charge_failed(self.exchange, self.prepared.target, failed.outcome.error_type, result.usage, output)
             return AttemptResult(failed.outcome, upstream_status=self.response.status)
         result = self.result
         await end_with_error(self.exchange, client, failed, self.translator, result, before)

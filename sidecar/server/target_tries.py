@@ -35,6 +35,7 @@ from ..policy.spec import ResilienceSpec
 from ..resilience.backoff import Backoff, rate_limited_delay
 from ..resilience.classify import OutcomeKind
 from .attempt import AttemptResult, error_passthrough
+from .billed import charge_unreported
 from .calls import Calls, Candidate, skip
 from .exchange import Exchange
 from .hedge import Race, hedged_call
@@ -146,8 +147,12 @@ class TargetTries:
         """The hooks refused ``used``'s answer (its cost is unserved): the request prepared again for a
         re-ask (SAME_TARGET: a hook changed it), or None for the next target."""
         exchange = run.exchange
-        exchange.unserved_cost_usd += cost_usd(used.target.price, result.usage) or 0.0
-        if result.usage is not None:
+        if result.usage is None:  # generated and billed all the same: estimated
+            answer = result.held if result.held is not None else result.response
+            assert answer is not None
+            charge_unreported(exchange, used.target, answer)
+        else:
+            exchange.unserved_cost_usd += cost_usd(used.target.price, result.usage) or 0.0
             exchange.unserved_tokens += result.usage.input_tokens + result.usage.output_tokens
         if verdict is Verdict.NEXT_TARGET:
             exchange.fallback_reason = exchange.fallback_reason or "rejected_answer"

@@ -7,16 +7,22 @@ import re
 import time
 from typing import Any
 
+import aiohttp
 import anthropic
 import openai
 import pytest
 from opentelemetry.trace import SpanKind
 
-from ..conftest import FakeFactory, SidecarFactory
+from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
 from ..sdk_clients import anthropic_client, openai_client
 from .ensemble_policies import anthropic_stream, ensemble_route, models_policy, watched_fake
 
 MESSAGES: Any = [{"role": "user", "content": "Which queue does this ticket go to?"}]
+
+
+async def running_status(running: RunningSidecar) -> Any:
+    async with aiohttp.ClientSession() as session, session.get(running.url + "/status") as response:
+        return await response.json()
 
 
 async def replies(fake: FakeFactory, *texts: str, **config: Any) -> list[str]:
@@ -51,6 +57,29 @@ async def test_every_call_of_an_ensemble_counts_in_the_request_cost(fake: FakeFa
     one = usage.prompt_tokens * 1 + usage.completion_tokens * 10  # m0's price per token, in micro-dollars
     assert line["cost_usd"] == pytest.approx(one * (1 + 2 + 3) / 1e6)
     assert line["ensemble"].startswith("strategy=majority; winner=m0; votes=3/3")
+
+
+async def test_a_member_cancelled_by_early_quorum_is_charged_its_prompt(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """Two fast members agree and the third (stalled 5 s), whose prompt was sent, is cancelled: its prompt
+    (estimated) is charged at its own model's price, in the access line's cost and in the budget, as a
+    hedged race's cut call is (the provider bills the prompt it received)."""
+    urls = [await fake("f0", reply="bug"), await fake("f1", reply="bug"), await fake("f2", latency_ms=5000)]
+    limits = "budgets:\n  limits:\n    - {name: tokens-day, measure: tokens, amount: 1000000, window: day}\n"
+    running = await sidecar(models_policy(urls, ensemble_route("m0, m1, m2"), speaks=("openai",)) + limits)
+    async with openai_client(running) as client:
+        answer = await client.chat.completions.create(model="vote", messages=MESSAGES)
+    usage = answer.usage
+    assert usage is not None
+    line = running.log_lines()[-1]
+    assert line["ensemble"].endswith("members=m0:1,m1:1,m2:cancelled")
+    answered = (usage.prompt_tokens * 1 + usage.completion_tokens * 10) * (1 + 2) / 1e6  # m0 and m1's prices
+    cut_prompt = (line["cost_usd"] - answered) / 3e-6  # m2: 3 $/Mtok of input
+    assert 0 < round(cut_prompt) < 50 and cut_prompt == pytest.approx(round(cut_prompt))
+    status = await running_status(running)
+    used = next(row["used"] for row in status["budgets"] if row["limit"] == "tokens-day")
+    assert used == 2 * (usage.prompt_tokens + usage.completion_tokens) + round(cut_prompt)
 
 
 async def test_a_tie_goes_to_the_member_listed_first(fake: FakeFactory, sidecar: SidecarFactory) -> None:

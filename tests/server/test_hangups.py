@@ -14,6 +14,7 @@ import asyncio
 from typing import Any
 
 import aiohttp
+import orjson
 import pytest
 
 from ..conftest import RunningSidecar, SidecarFactory
@@ -267,6 +268,72 @@ async def test_leaving_while_queued_for_a_bulkhead_slot_makes_no_call(
     assert len(watched.requests) == 1
     await asyncio.sleep(0.1)
     assert await budget_used(running) == usage["prompt_tokens"] + usage["completion_tokens"]
+
+
+async def test_leaving_while_queued_after_a_refused_call_charges_nothing(
+    aiohttp_server: Any, sidecar: SidecarFactory
+) -> None:
+    """The first target refuses (503: billed nothing); the second's one slot is taken by a 2 s call, and
+    the caller leaves while queued for it. No call of this request reached a model: the budget charges
+    only the other request's usage, and the access line no prompt (the queued call was counted as a call
+    in flight: a prompt charged, and logged, for a call never made)."""
+    refusing, _ = await watched_fake(aiohttp_server, name="f0", fault="status=503", fault_rate=1)
+    url, watched = await watched_fake(aiohttp_server, name="f1", latency_ms=2000)
+    routes = (
+        "  - {name: chain, match: {model: chain}, target: [m0, m1]}\n"
+        "  - {name: direct, match: {model: direct}, target: [m1]}\n"
+    )
+    policy = models_policy([refusing, url], routes) + TOKENS
+    running = await sidecar(
+        policy.replace("defaults:\n", "defaults:\n  bulkhead: {max_concurrent: 1, queue_timeout_s: 5}\n")
+    )
+    async with aiohttp.ClientSession() as session:
+        body = {"model": "direct", "messages": MESSAGES}
+        holding = asyncio.ensure_future(session.post(f"{running.url}/v1/chat/completions", json=body))
+        await asyncio.sleep(0.3)
+        await leave_after(running, {"model": "chain", "messages": MESSAGES}, 0.5)
+        await asyncio.sleep(0.1)
+        access = last_access(running)
+        assert (access["status"], access["attempts"]) == (499, 1)
+        assert access["attempt_log"] == ["m0:overloaded", "m1:cancelled"]
+        assert "cost_usd" not in access and "input_tokens" not in access
+        async with await holding as answer:
+            usage = (await answer.json())["usage"]
+    assert len(watched.requests) == 1
+    await asyncio.sleep(0.1)
+    assert await budget_used(running) == usage["prompt_tokens"] + usage["completion_tokens"]
+
+
+async def leave_compact_after(running: RunningSidecar, body: dict[str, Any], seconds: float) -> None:
+    """``leave_after`` with the body as compact JSON (the bytes an ensemble's members send: the same
+    prompt estimate)."""
+    async with aiohttp.ClientSession() as session:
+        headers = {"content-type": "application/json"}
+        post = session.post(f"{running.url}/v1/chat/completions", data=orjson.dumps(body), headers=headers)
+        task = asyncio.ensure_future(post)
+        await asyncio.sleep(seconds)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_leaving_an_ensemble_charges_every_members_prompt(aiohttp_server: Any, sidecar: SidecarFactory) -> None:
+    """Three members stalled 5 s: the caller leaves after 0.5 s, when each member's prompt was sent. The
+    budget is charged three prompts, as much as three times a one-target route's cut call with the same
+    body (before: one prompt, whatever the number of calls in flight)."""
+    watched = [await watched_fake(aiohttp_server, name=f"f{i}", reply="bug", latency_ms=5000) for i in range(3)]
+    routes = ensemble_route("m0, m1, m2") + "  - {name: one, match: {model: one}, target: [m0]}\n"
+    running = await sidecar(models_policy([u for u, _ in watched], routes, speaks=("openai",)) + TOKENS)
+    await leave_compact_after(running, {"model": "one", "messages": MESSAGES}, 0.5)
+    await asyncio.sleep(0.1)
+    one_prompt = await budget_used(running)
+    await leave_compact_after(running, {"model": "vote", "messages": MESSAGES}, 0.5)
+    for _, fake in watched:
+        assert await fake.closed()
+    await asyncio.sleep(0.1)
+    assert 0 < one_prompt < 50
+    assert await budget_used(running) == one_prompt * 4  # the one-target call, then the three members
+    access = last_access(running)
+    assert access["status"] == 499 and access["cost_usd"] == pytest.approx(3 * one_prompt * (1 + 2 + 3) / 3e6)
 
 
 @pytest.mark.parametrize("stream", [False, True])

@@ -1,0 +1,113 @@
+"""Calls the provider may bill whose answer the caller did not get: their cost is the request's, as unserved.
+
+Three kinds: calls that failed after the provider accepted them (``charge_failed``), calls cut while in
+flight by the sidecar itself (``charge_cut``: a hedged race's loser, an ensemble member cancelled once the
+vote was decided, a judge past the route's deadline), whose prompt was sent and may be billed, and
+answers a gate rejected whose provider reported no usage (``charge_unreported``: estimated).
+
+A call the provider answered with a 2xx status and whose answer then failed (a stream cut, timed out or
+ended with an error event before its commit point, so the fallback loop could move on and the caller never
+saw it; a whole answer cut or timed out after its head, not JSON, not an answer, of the wrong shape) was
+accepted: the provider ran its prompt and may bill it, with the output it sent. ``charge_failed`` adds
+that call's cost, at its own model's price, to the request's unserved cost and tokens
+(``Exchange.unserved_cost_usd``, ``unserved_tokens``): the budgets charge them, the access line's
+``cost_usd`` and ``llm_sidecar_cost_usd_total`` count them, as they do a hedged race's cut call (``hedge``)
+and a gate's rejected answer. ``Exchange.billed_failures`` names the call (``target:error_type``) for the
+access line.
+
+What is charged: the input the provider already counted in the usage events it sent, else the prompt
+estimate (``budgets.estimate``); the output it counted or the text it sent, estimated
+(``routing.tokens``), whichever is larger.
+
+A call without a 2xx answer is not charged: an error status (429, 5xx, 4xx) is a refusal, which no
+provider bills and which reports no tokens; a connection refused or reset before any answer, or a
+timeout before the head, gives no proof the request reached the provider (the first-byte deadline also
+runs while a connection is made), and charging it would count every outage's calls as spend.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from aiohttp.web import Response, StreamResponse
+
+from ..answers import AnswerView, answer_of_body, answer_of_deltas
+from ..budgets.estimate import estimate_request
+from ..cost import cost_usd
+from ..dialects import registry
+from ..routing.tokens import estimate_joined
+from ..sse import SSEParser
+from ..translate import Usage, decode_event
+from ..translate.deltas import Reasoning, Text, ToolArgs
+from .stream_answer import HeldStream
+
+if TYPE_CHECKING:
+    from ..policy.compiled import Target
+    from .exchange import Exchange
+
+
+def charge_failed(
+    exchange: Exchange, target: Target, error_type: str, usage: Usage | None = None, output_tokens: int = 0
+) -> None:
+    """Add the cost of ``target``'s call, accepted and then failed with ``error_type``, to the request's
+    unserved cost and tokens; ``usage``: what the provider counted before it failed (None: nothing),
+    ``output_tokens``: the estimated tokens of the text it sent."""
+    _charge(exchange, target, usage, output_tokens)
+    exchange.billed_failures = (*exchange.billed_failures, f"{target.name}:{error_type}")
+
+
+def charge_unreported(exchange: Exchange, target: Target, answer: StreamResponse | HeldStream) -> None:
+    """Add the cost of ``target``'s whole ``answer``, which the caller did not get (a gate rejected it) and
+    whose provider reported no usage, to the request's unserved cost and tokens: its prompt estimate and
+    its text, estimated (the provider billed it whole; a served answer without usage is charged its
+    reservation's estimate by the budgets)."""
+    view: AnswerView | None
+    if isinstance(answer, HeldStream):
+        view = answer_of_deltas(answer.deltas)
+    else:
+        body = answer.body if isinstance(answer, Response) and isinstance(answer.body, bytes) else b""
+        view = answer_of_body(body, exchange.facts.dialect)
+    _charge(exchange, target, None, estimate_joined([view.content]) if view is not None else 0)
+
+
+def _charge(exchange: Exchange, target: Target, usage: Usage | None, output_tokens: int) -> None:
+    """Add ``usage`` (its input the prompt estimate when it has none; its output at least
+    ``output_tokens``) at ``target``'s price to the request's unserved cost and tokens."""
+    prompt_tokens = estimate_request(exchange.facts, exchange.raw)[0]
+    if usage is None:
+        usage = Usage(prompt_tokens, output_tokens)
+    else:
+        usage = dataclasses.replace(
+            usage,
+            input_tokens=usage.input_tokens or prompt_tokens,
+            output_tokens=max(usage.output_tokens, output_tokens),
+        )
+    exchange.unserved_cost_usd += cost_usd(target.price, usage) or 0.0
+    exchange.unserved_tokens += usage.input_tokens + usage.output_tokens
+
+
+def charge_cut(exchange: Exchange, targets: Iterable[Target]) -> None:
+    """Add the prompt estimate of each call cut in flight (one per target of ``targets``), at its target's
+    price, to the request's unserved cost and tokens: the provider bills the prompt of a call it received
+    (the rule of a caller's cancel, ``budget_use.used_when_cancelled``); its output so far is not known."""
+    prompt_tokens = estimate_request(exchange.facts, exchange.raw)[0]
+    for target in targets:
+        exchange.unserved_cost_usd += cost_usd(target.price, Usage(prompt_tokens, 0)) or 0.0
+        exchange.unserved_tokens += prompt_tokens
+
+
+def streamed_tokens(exchange: Exchange, sent: Iterable[bytes]) -> int:
+    """The estimated tokens of the text (answer, reasoning, tool arguments) in ``sent``, a stream's bytes
+    in the caller's dialect that were held back and never sent: decoded here, on the failure's path, so
+    that a stream nobody taps is not decoded as it comes."""
+    decoder = registry.wire(exchange.facts.dialect).translation.decoder()
+    texts: list[str] = []
+    for event in SSEParser().feed(b"".join(sent)):
+        for delta in decode_event(decoder, event):
+            if isinstance(delta, (Text, Reasoning)):
+                texts.append(delta.text)
+            elif isinstance(delta, ToolArgs):
+                texts.append(delta.fragment)
+    return estimate_joined(texts) if texts else 0

@@ -1,0 +1,48 @@
+"""The budget tests' policy and helpers (tests/server/test_budget.py, test_billed.py): two fake providers,
+``big`` and ``alt`` at 1000 $/Mtok, ``small`` at 1 $/Mtok, one route ``chat``, the budget ``limits``
+given; a chat body; the budget rows of ``/status``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+
+from ..conftest import FakeFactory, RunningSidecar, provider_block
+
+# 1000 $/Mtok in and out: a token costs $0.001, so a few dozen tokens are cents.
+PRICES = "{input_per_mtok: 1000, output_per_mtok: 1000}"
+CHEAP = "{input_per_mtok: 1, output_per_mtok: 1}"
+
+
+def policy(primary: str, secondary: str, limits: str, *, headers: bool = False, route: str = "[big, alt]") -> str:
+    return (
+        "version: 1\nproviders:\n"
+        + provider_block("one", primary)
+        + provider_block("two", secondary)
+        + "models:\n"
+        + f"  big: {{provider: one, model: big-1, price: {PRICES}}}\n"
+        + f"  alt: {{provider: two, model: alt-1, price: {PRICES}}}\n"
+        + f"  small: {{provider: two, model: small-1, price: {CHEAP}}}\n"
+        + f"routes:\n  - {{name: chat, target: {route}}}\n"
+        + f"budgets:\n  headers: {'true' if headers else 'false'}\n  limits:\n"
+        + limits
+    )
+
+
+async def two_fakes(fake: FakeFactory) -> tuple[str, str]:
+    return await fake("one"), await fake("two")
+
+
+def chat(max_tokens: int = 20, text: str = "hello there") -> dict[str, Any]:
+    return {"model": "chat", "messages": [{"role": "user", "content": text}], "max_tokens": max_tokens}
+
+
+async def get_json(url: str) -> Any:
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        return await response.json()
+
+
+async def budget_rows(running: RunningSidecar) -> dict[str, dict[str, Any]]:
+    status = await get_json(running.url + "/status")
+    return {f"{row['limit']}/{row['value']}": row for row in status["budgets"]}
