@@ -297,6 +297,17 @@ REFUSED_SAMPLES: dict[tuple[str, str], dict[str, Any] | None] = {
         ]
     },
     ("Anthropic", "content.media"): None,
+    **{
+        ("Anthropic", f"document.{key}"): {
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [{"type": "document", "source": {"type": "text", "data": "menu"}, key: value}],
+                }
+            ]
+        }
+        for key, value in (("citations", {"enabled": True}), ("title", "Menu"), ("context", "from the inn"))
+    },
     ("Anthropic", "disable_parallel_tool_use"): {
         "tools": [ANT_TOOL],
         "tool_choice": {"type": "auto", "disable_parallel_tool_use": True},
