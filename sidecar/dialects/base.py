@@ -240,6 +240,11 @@ class WireDialect(ABC):
     ) -> bytes:
         """The body for an upstream of the caller's own dialect: the app's, with ``model`` as the model."""
 
+    def same_dialect_drops(self, body: dict[str, Any], operation: Operation) -> tuple[str, ...]:
+        """What ``same_dialect_body`` leaves out of the app's body (the provider would refuse it), by the
+        app's names: listed as a translation's drops are."""
+        return ()
+
     def finish_translated_body(self, body: dict[str, Any], operation: Operation, stream: bool) -> None:  # noqa: B027
         """Complete a body translated into this dialect (stream flags live in the body here or not)."""
 

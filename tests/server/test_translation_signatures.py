@@ -34,7 +34,8 @@ STREAMS = [pytest.param(False, id="whole"), pytest.param(True, id="stream")]
 
 
 async def start(fake: FakeFactory, sidecar: SidecarFactory) -> tuple[RunningSidecar, dict[str, str]]:
-    """Models ``claude`` (Anthropic), ``gemini-3`` (a Gemini 3 model: it signs and checks), ``gpt``."""
+    """Models ``claude`` (Anthropic), ``gemini-3`` (a Gemini 3 model: it signs and checks), ``gpt``; the
+    route ``claude-first`` falls back from ``claude`` to ``gemini-3``."""
     urls = {d: await fake(f"fake-{d}") for d in ("openai", "anthropic", "gemini")}
     policy = "version: 1\nproviders:\n" + "".join(provider_block(f"p-{d}", u, d) for d, u in urls.items())
     policy += (
@@ -42,6 +43,7 @@ async def start(fake: FakeFactory, sidecar: SidecarFactory) -> tuple[RunningSide
         "  claude: {provider: p-anthropic, model: claude-sonnet-4-5, max_output_tokens: 8000}\n"
         "  gemini-3: {provider: p-gemini, model: gemini-3-pro-preview}\n"
         "  gpt: {provider: p-openai, model: gpt-4o-mini}\n"
+        "routes:\n  - {name: claude-first, match: {model: claude-first}, target: [claude, gemini-3]}\n"
     )
     return await sidecar(policy), urls
 
@@ -51,8 +53,11 @@ async def sent_to(running: RunningSidecar, url: str) -> dict[str, Any]:
     return body
 
 
-async def claude_turn(client: anthropic.AsyncAnthropic, model: str, messages: list[Any], stream: bool) -> Any:
+async def claude_turn(
+    client: anthropic.AsyncAnthropic, model: str, messages: list[Any], stream: bool, **extra: Any
+) -> Any:
     request: dict[str, Any] = {
+        **extra,
         "model": model,
         "max_tokens": 4000,
         "thinking": THINKING,
@@ -190,3 +195,29 @@ async def test_a_google_genai_tool_loop_keeps_gemini_3s_own_signatures(
     assert second.text
     sent = (await sent_to(running, urls["gemini"]))["contents"][1]["parts"][0]
     assert sent.get("thoughtSignature", sent.get("thought_signature"))
+
+
+@pytest.mark.parametrize("stream", STREAMS)
+async def test_back_at_anthropic_a_tool_loop_another_provider_called_is_answered_without_thinking(
+    fake: FakeFactory, sidecar: SidecarFactory, stream: bool
+) -> None:
+    """A route Claude first, Gemini 3 second, thinking on: Claude down, Gemini 3 calls the tool (no Anthropic
+    thinking in that turn); Claude back, the tool result goes to it. Anthropic refuses thinking on a tool
+    loop whose calling turn does not start with its signed thinking (a 400, every retry, the conversation
+    stuck): the turn goes without ``thinking``, listed in ``x-sidecar-dropped-params``, and Claude answers."""
+    running, urls = await start(fake, sidecar)
+    ask = [{"role": "user", "content": "weather in Graz? fake:tool"}]
+    async with anthropic_client(running) as client:
+        down = {"extra_headers": {"x-fake-fault": "fake-anthropic:status=529"}}
+        first = await claude_turn(client, "claude-first", ask, stream, **down)
+        assert [block.type for block in first.content] == ["tool_use"]  # Gemini 3 answered
+        raw = await client.messages.with_raw_response.create(
+            model="claude-first",
+            max_tokens=4000,
+            thinking=THINKING,
+            tools=[ANTHROPIC_TOOL],
+            messages=answered(ask, first),
+        )
+    assert (await raw.parse()).content[-1].type == "text"
+    assert raw.headers["x-sidecar-dropped-params"] == "thinking"
+    assert "thinking" not in await sent_to(running, urls["anthropic"])
