@@ -319,6 +319,10 @@ REFUSED_SAMPLES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("Gemini", "thinkingBudget"): {GC: {"thinkingConfig": {"thinkingBudget": 1024, "includeThoughts": False}}},
     ("Gemini", "includeThoughts: true"): {GC: {"thinkingConfig": {"includeThoughts": True}}},
     ("Gemini", "thinkingLevel"): {GC: {"thinkingConfig": {"thinkingLevel": "LOW"}}},
+    ("Gemini", "allowedFunctionNames"): {
+        "tools": [{"functionDeclarations": [{"name": "f"}]}],
+        "toolConfig": {"functionCallingConfig": {"mode": "VALIDATED", "allowedFunctionNames": ["f"]}},
+    },
     ("Gemini", "responseLogprobs"): {GC: {"responseLogprobs": True}},
     ("Gemini", "responseModalities"): {GC: {"responseModalities": ["TEXT", "IMAGE"]}},
     ("Gemini", "speechConfig"): {GC: {"speechConfig": {"voiceConfig": {}}}},

@@ -214,6 +214,10 @@ def _parse_tool_config(value: Any, req: ChatRequest, drops: Drops) -> None:
     elif mode == "NONE":
         choice = {"mode": "none", "names": []}
     else:
+        if names:  # VALIDATED may limit the calls to these names while the model may also answer in text
+            drops.unsupported("functionCallingConfig.allowedFunctionNames", f"only mode ANY translates, not {mode}")
+        if mode == "VALIDATED":
+            drops.ignored("functionCallingConfig.mode")  # calls checked against their schema: a guarantee
         choice = {"mode": "auto", "names": []}
     req["tool_choice"] = choice
 
