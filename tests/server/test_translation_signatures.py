@@ -35,7 +35,7 @@ STREAMS = [pytest.param(False, id="whole"), pytest.param(True, id="stream")]
 
 async def start(fake: FakeFactory, sidecar: SidecarFactory) -> tuple[RunningSidecar, dict[str, str]]:
     """Models ``claude`` (Anthropic), ``gemini-3`` (a Gemini 3 model: it signs and checks), ``gpt``; the
-    route ``claude-first`` falls back from ``claude`` to ``gemini-3``."""
+    route ``claude-first`` falls back from ``claude`` to ``gemini-3``, ``gemini-first`` the other way."""
     urls = {d: await fake(f"fake-{d}") for d in ("openai", "anthropic", "gemini")}
     policy = "version: 1\nproviders:\n" + "".join(provider_block(f"p-{d}", u, d) for d, u in urls.items())
     policy += (
@@ -44,6 +44,7 @@ async def start(fake: FakeFactory, sidecar: SidecarFactory) -> tuple[RunningSide
         "  gemini-3: {provider: p-gemini, model: gemini-3-pro-preview}\n"
         "  gpt: {provider: p-openai, model: gpt-4o-mini}\n"
         "routes:\n  - {name: claude-first, match: {model: claude-first}, target: [claude, gemini-3]}\n"
+        "  - {name: gemini-first, match: {model: gemini-first}, target: [gemini-3, claude]}\n"
     )
     return await sidecar(policy), urls
 
@@ -221,3 +222,44 @@ async def test_back_at_anthropic_a_tool_loop_another_provider_called_is_answered
     assert (await raw.parse()).content[-1].type == "text"
     assert raw.headers["x-sidecar-dropped-params"] == "thinking"
     assert "thinking" not in await sent_to(running, urls["anthropic"])
+
+
+@pytest.mark.parametrize("stream", STREAMS)
+async def test_back_at_gemini_3_a_call_another_provider_made_carries_the_skip_signature(
+    fake: FakeFactory, sidecar: SidecarFactory, gemini_client: Any, stream: bool
+) -> None:
+    """A route Gemini 3 first, Claude second: Gemini down, Claude calls the tool, and the google-genai app
+    gets the call with Google's documented skip value (Claude has no Gemini signature to give); Gemini back,
+    the app sends the call back as it got it and Gemini 3, which refuses an unsigned call of the current
+    turn, answers. Before, the call came unsigned and every later try was Gemini's 400."""
+    running, urls = await start(fake, sidecar)
+    models = gemini_client(running.url).aio.models
+    ask = types.Content(role="user", parts=[types.Part(text="weather in Graz? fake:tool")])
+    down = types.GenerateContentConfig(
+        tools=[GEMINI_TOOL], http_options=types.HttpOptions(headers={"x-fake-fault": "fake-gemini:status=503"})
+    )
+    if stream:
+        chunks = [
+            c async for c in await models.generate_content_stream(model="gemini-first", contents=[ask], config=down)
+        ]
+        parts = [part for chunk in chunks for part in chunk.candidates[0].content.parts]
+    else:
+        parts = (
+            (await models.generate_content(model="gemini-first", contents=[ask], config=down))
+            .candidates[0]
+            .content.parts
+        )
+    call = next(part for part in parts if part.function_call)
+    assert call.function_call.id.startswith("toolu_")  # Claude answered
+    result = types.Part(function_response=types.FunctionResponse(name="get_weather", response={"result": "sunny"}))
+    history = [ask, types.Content(role="model", parts=parts), types.Content(role="user", parts=[result])]
+    again = await models.generate_content(
+        model="gemini-first", contents=history, config=types.GenerateContentConfig(tools=[GEMINI_TOOL])
+    )
+    assert again.text and again.model_version == "gemini-3-pro-preview"
+    sent = next(
+        part
+        for part in (await sent_to(running, urls["gemini"]))["contents"][1]["parts"]
+        if "function_call" in part or "functionCall" in part
+    )
+    assert sent.get("thoughtSignature", sent.get("thought_signature")) == "skip_thought_signature_validator"

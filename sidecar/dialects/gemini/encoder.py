@@ -31,6 +31,7 @@ from ...translate.deltas import (
 from ...translate.parts import new_id, parse_arguments
 from ...translate.stream_out import json_event
 from . import response
+from .request import SKIP_SIGNATURE
 
 _TEXT_HEAD = b'data: {"candidates":[{"content":{"role":"model","parts":[{"text":'
 
@@ -137,6 +138,8 @@ class GeminiEncoder:
             }
             if signature is not None:
                 part["thoughtSignature"] = signature
+            elif not parts and response.foreign_call(ident):
+                part["thoughtSignature"] = SKIP_SIGNATURE  # as ``response.thought_parts``
             parts.append(part)
         reason = response.FINISH_TO[self._finish.reason] if self._finish else "STOP"
         if self._signature is not None or (not parts and reason != "SAFETY"):
