@@ -214,7 +214,7 @@ def thought_parts(parts: list[Part]) -> list[dict[str, Any]]:
     carries ``SKIP_SIGNATURE`` (``foreign_call``)."""
     out: list[dict[str, Any]] = []
     pending: str | None = None
-    first_call = True
+    first_call = not any(p["type"] == "reasoning" and own_signature(p) for p in parts)  # else Gemini's answer
     for p in parts:
         built: dict[str, Any]
         if p["type"] == "reasoning":
@@ -229,7 +229,7 @@ def thought_parts(parts: list[Part]) -> list[dict[str, Any]]:
             built = {"text": p["text"]}
         elif p["type"] == "tool_call":
             built = {"functionCall": function_call(p["id"], p["name"], p["arguments"])}
-            if first_call and pending is None and foreign_call(p["id"]):
+            if first_call and foreign_call(p["id"]):
                 built["thoughtSignature"] = SKIP_SIGNATURE
             first_call = False
         else:
