@@ -3,6 +3,7 @@
 Streams: with ``?alt=sse`` each ``data:`` line is a ``GenerateContentResponse`` fragment, one per text
 piece (a function call comes whole in one fragment); the last carries ``finishReason`` and
 ``usageMetadata``. Without ``alt=sse`` the same fragments form one JSON array, written piece by piece.
+``generationConfig.candidateCount`` (not streamed) gives that many candidates, the same answer each.
 Gemini 3 models (``gemini-3...``) sign their answers and check the signatures sent back (``signatures``):
 the first function call carries a ``thoughtSignature``; a text answer carries it on its part, streamed
 on an empty text part of its own in the last fragment.
@@ -21,7 +22,7 @@ import orjson
 
 from sidecar.fake_provider import conversation as conv
 from sidecar.fake_provider import signatures
-from sidecar.fake_provider.openai_chat import quality_headers
+from sidecar.fake_provider.openai_chat import answers_asked, quality_headers
 from sidecar.fake_provider.quality import TokenLogprob
 from sidecar.fake_provider.replies import (
     Call,
@@ -112,7 +113,7 @@ def generate(call: Call, *, stream: bool = False) -> Reply:
     asked_logprobs = prompt.logprobs is not None
     head = {"modelVersion": model, "responseId": call.ids.make_id("", 22, _ID_ALPHABET)}
     finish = "MAX_TOKENS" if answer.truncated else "STOP"
-    usage = {
+    usage: dict[str, Any] = {
         "promptTokenCount": answer.input_tokens,
         "candidatesTokenCount": answer.output_tokens,
         "totalTokenCount": answer.input_tokens + answer.output_tokens,
@@ -139,7 +140,12 @@ def generate(call: Call, *, stream: bool = False) -> Reply:
     if not stream:
         text_part = {"text": answer.text, **({"thoughtSignature": signature} if signature else {})}
         body = fragment(calls or [text_part], last=True, logprobs=answer.logprobs)
-        return JsonReply(body, answer.output_tokens, headers)
+        generation = call.body.get("generationConfig") or call.body.get("generation_config") or {}
+        count = answers_asked(generation.get("candidateCount", generation.get("candidate_count")))
+        body["candidates"] = [{**body["candidates"][0], "index": index} for index in range(count)]
+        usage["candidatesTokenCount"] = answer.output_tokens * count  # each candidate billed (in usageMetadata)
+        usage["totalTokenCount"] = answer.input_tokens + answer.output_tokens * count
+        return JsonReply(body, answer.output_tokens * count, headers)
     if calls:
         frames = [frame(fragment(calls, last=True), tokens=answer.output_tokens)]
     else:
