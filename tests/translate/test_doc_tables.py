@@ -319,6 +319,24 @@ REFUSED_SAMPLES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("Gemini", "thinkingBudget"): {GC: {"thinkingConfig": {"thinkingBudget": 1024, "includeThoughts": False}}},
     ("Gemini", "includeThoughts: true"): {GC: {"thinkingConfig": {"includeThoughts": True}}},
     ("Gemini", "thinkingLevel"): {GC: {"thinkingConfig": {"thinkingLevel": "LOW"}}},
+    ("Gemini", "functionResponse.parts"): {
+        "contents": [
+            {"role": "user", "parts": [{"text": "draw"}]},
+            {"role": "model", "parts": [{"functionCall": {"name": "f", "args": {}}}]},
+            {
+                "role": "user",
+                "parts": [
+                    {
+                        "functionResponse": {
+                            "name": "f",
+                            "response": {},
+                            "parts": [{"inlineData": {"mimeType": "image/png", "data": "MTIz"}}],
+                        }
+                    }
+                ],
+            },
+        ]
+    },
     ("Gemini", "allowedFunctionNames"): {
         "tools": [{"functionDeclarations": [{"name": "f"}]}],
         "toolConfig": {"functionCallingConfig": {"mode": "VALIDATED", "allowedFunctionNames": ["f"]}},

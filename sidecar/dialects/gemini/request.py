@@ -137,6 +137,8 @@ def _parse_contents(contents: list[Any], drops: Drops) -> list[Message]:
                 )
             elif "functionResponse" in part:
                 fr = part["functionResponse"]
+                if fr.get("parts"):  # Gemini 3's media results (an image the function made): no other form
+                    drops.unsupported("functionResponse.parts", "a function's media result does not translate")
                 waiting = pending.get(fr["name"])
                 ident = fr.get("id") or (waiting.pop(0) if waiting else f"call_{turn}_{index}")
                 response = fr.get("response")
