@@ -9,7 +9,7 @@ proxy:
   models a sidecar serves, as its SDK's ``models.list()`` / ``retrieve`` read them);
 - the upstream's side: ``upstream_path`` per operation, ``credentials`` (the key header),
   ``protocol_headers`` (dropped when the request goes to another dialect), ``add_protocol_headers``,
-  ``same_dialect_body`` / ``finish_translated_body`` (the body sent to one target);
+  ``same_dialect_body`` (+ ``same_dialect_drops``) / ``finish_translated_body`` (the body sent to one target);
 - ``translation``: its functions (a ``translate.bundles.Translation``, its package's ``translation``):
   chat requests, responses and streams to and from the common form, the non-chat conversions with
   other dialects, the readers of usage and request parameters, the error body and error event its SDK
