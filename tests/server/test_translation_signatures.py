@@ -263,3 +263,29 @@ async def test_back_at_gemini_3_a_call_another_provider_made_carries_the_skip_si
         if "function_call" in part or "functionCall" in part
     )
     assert sent.get("thoughtSignature", sent.get("thought_signature")) == "skip_thought_signature_validator"
+
+
+async def test_thinking_on_a_claude_overload_answers_the_overload_not_a_400(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A route Claude first, GPT second, thinking on: Claude overloaded (529), and OpenAI has no thinking
+    form (refused by name there). The app gets the route's failure (503 ``overloaded_error``, which its SDK
+    retries), GPT recorded as skipped ``untranslatable``; before, it got a 400 blaming ``thinking`` in a
+    request Claude takes, which no SDK retries."""
+    running, urls = await start(fake, sidecar)
+    route = "  - {name: claude-then-gpt, match: {model: claude-then-gpt}, target: [claude, gpt]}\n"
+    running = await sidecar(running.policy_path.read_text() + route)
+    async with anthropic_client(running) as client:
+        with pytest.raises(anthropic.APIStatusError) as info:
+            await client.messages.create(
+                model="claude-then-gpt",
+                max_tokens=4000,
+                thinking=THINKING,
+                messages=[{"role": "user", "content": "hi"}],
+                extra_headers={"x-fake-fault": "fake-anthropic:status=529"},
+            )
+    assert info.value.status_code == 503 and "claude: overloaded" in info.value.message
+    assert "gpt: untranslatable" in info.value.message
+    assert await running.fake_requests(urls["openai"]) == []
+    line = next(line for line in running.log_lines() if line.get("attempt_log"))
+    assert line["attempt_log"] == ["claude:overloaded", "gpt:untranslatable"]
