@@ -103,3 +103,20 @@ async def test_an_openai_feature_reaches_the_other_provider_as_its_own(
     assert (set(listed.split(",")) if listed else None) == (set(dropped.split(",")) if dropped else None)
     sent = (await running.fake_requests(urls[target.removeprefix("to-")]))[-1]["json"]
     assert got(sent) == expected
+
+
+@pytest.mark.parametrize("target", ["to-anthropic", "to-gemini"])
+async def test_a_participant_name_is_refused_by_name(fake: FakeFactory, sidecar: SidecarFactory, target: str) -> None:
+    """A message's ``name`` (who said it, in a multi-agent chat) has no Anthropic or Gemini form: a 400 naming
+    ``messages.name``, nothing sent; before, it was left out silently and the model could not tell the
+    speakers apart."""
+    running, urls = await start(fake, sidecar)
+    messages: list[Any] = [
+        {"role": "user", "content": "I vote for Graz.", "name": "alice"},
+        {"role": "user", "content": "I vote for Linz.", "name": "bob"},
+        {"role": "user", "content": "Who voted for Linz?"},
+    ]
+    async with openai_client(running) as client:
+        with pytest.raises(openai.BadRequestError, match=r"messages\.name"):
+            await client.chat.completions.create(model=target, messages=messages)
+    assert await running.fake_requests(urls[target.removeprefix("to-")]) == []

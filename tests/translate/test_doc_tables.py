@@ -243,6 +243,7 @@ REFUSED_ROWS = table_after("Refused (or dropped under `drop`)")
 # A request fragment per name the table lists (None: a word of the row that qualifies another name).
 GC = "generationConfig"
 REFUSED_SAMPLES: dict[tuple[str, str], dict[str, Any] | None] = {
+    ("OpenAI", "messages.name"): {"messages": [{"role": "user", "content": "hi", "name": "alice"}]},
     ("OpenAI", "logprobs: true"): {"logprobs": True},
     ("OpenAI", "top_logprobs"): {"top_logprobs": 2},
     ("OpenAI", "logit_bias"): {"logit_bias": {"50256": -100}},
