@@ -120,3 +120,19 @@ async def test_a_participant_name_is_refused_by_name(fake: FakeFactory, sidecar:
         with pytest.raises(openai.BadRequestError, match=r"messages\.name"):
             await client.chat.completions.create(model=target, messages=messages)
     assert await running.fake_requests(urls[target.removeprefix("to-")]) == []
+
+
+async def test_a_tool_result_s_name_is_not_a_participant(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """A ``tool`` message's ``name`` (LangChain writes the tool's) repeats its call's: the loop reaches
+    Anthropic as before."""
+    running, urls = await start(fake, sidecar)
+    call = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
+    messages: list[Any] = [
+        {"role": "user", "content": "Weather?"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_1", "name": "get_weather", "content": "sunny"},
+    ]
+    async with openai_client(running) as client:
+        await client.chat.completions.create(model="to-anthropic", messages=messages, tools=[TOOL])
+    sent = (await running.fake_requests(urls["anthropic"]))[-1]["json"]
+    assert sent["messages"][-1]["content"][0]["tool_use_id"] == "call_1"
