@@ -16,7 +16,7 @@
 - Schemas go through ``schema.to_gemini`` (tools and ``responseSchema``) and ``schema.to_json_schema``.
 - ``thinkingConfig`` is read and written by ``thinking``.
 - More ``stopSequences`` than Gemini takes (``GEMINI_MAX_STOPS``) cannot be translated, nor a ``fileData``
-  URI only Gemini can read (``GOOGLE_ONLY_URI``: Files API, Cloud Storage).
+  URI only Gemini can read (``files``: Files API, Cloud Storage).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from ...translate.params import caller_name, integer, named, number, stop_list, 
 from ...translate.parts import dumps, turns_of
 from ...translate.schema import to_gemini, to_json_schema
 from ...translate.shapes import said_kind
+from .files import GOOGLE_ONLY_URI, fetchable
 from .thinking import build_thinking, parse_thinking
 
 SKIP_SIGNATURE = "skip_thought_signature_validator"
@@ -41,15 +42,6 @@ GEMINI_MAX_STOPS = 5
 mode: it is a limit, not a missing parameter), so a route's next target serves the request; Gemini's own
 400 would have ended the route (a 400 does not fall back)."""
 
-GOOGLE_ONLY_URI = (
-    "a Gemini Files API or Cloud Storage URI, which only Gemini can read (send the file inline, or by a public URL)"
-)
-"""Why a ``fileData`` part naming a file Google keeps cannot be translated, in either ``unsupported`` mode
-(dropped, the question would reach the provider without what it asks about): a ``client.files.upload``
-URI (``https://generativelanguage.googleapis.com/v1beta/files/...``, read with the app's Gemini key) or a
-``gs://`` object. Another provider, asked to download it, answers with its own 400, which ends the route;
-refused here, the route's next target (Gemini) serves it."""
-_GOOGLE_FILES_HOST = "generativelanguage.googleapis.com"
 
 _CONFIG_KEYS = {
     "maxOutputTokens": "max_tokens",
@@ -162,7 +154,7 @@ def _parse_contents(contents: list[Any], drops: Drops) -> list[Message]:
                 data = part["fileData"]
                 media = data.get("mimeType") or data.get("mime_type")
                 uri = data.get("fileUri") or data.get("file_uri")
-                if not _fetchable(uri):
+                if not fetchable(uri):
                     raise TranslationError(f"'fileData.fileUri': {GOOGLE_ONLY_URI}")
                 parts.append({"type": "media", "media_type": media, "data": None, "url": uri})
             else:
@@ -172,14 +164,6 @@ def _parse_contents(contents: list[Any], drops: Drops) -> list[Message]:
         else:
             messages.append({"role": role, "parts": parts})
     return messages
-
-
-def _fetchable(uri: Any) -> bool:
-    """Whether another provider can download ``uri``: an ``http(s)`` URL outside Google's Files API."""
-    if type(uri) is not str:
-        return True  # the target's own validation names a missing or malformed URI
-    scheme, _, rest = uri.partition("://")
-    return scheme.lower() in ("http", "https") and rest.split("/", 1)[0].lower() != _GOOGLE_FILES_HOST
 
 
 def _parse_tools(value: Any, drops: Drops) -> list[Any]:
