@@ -9,7 +9,7 @@ proxy:
   models a sidecar serves, as its SDK's ``models.list()`` / ``retrieve`` read them);
 - the upstream's side: ``upstream_path`` per operation, ``credentials`` (the key header),
   ``protocol_headers`` (dropped when the request goes to another dialect), ``add_protocol_headers``,
-  ``same_dialect_body`` / ``finish_translated_body`` (the body sent to one target);
+  ``same_dialect_body`` (+ ``same_dialect_drops``) / ``finish_translated_body`` (the body sent to one target);
 - ``translation``: its functions (a ``translate.bundles.Translation``, its package's ``translation``):
   chat requests, responses and streams to and from the common form, the non-chat conversions with
   other dialects, the readers of usage and request parameters, the error body and error event its SDK
@@ -239,6 +239,11 @@ class WireDialect(ABC):
         self, body: dict[str, Any], raw: bytes, model: str, operation: Operation, stream: bool
     ) -> bytes:
         """The body for an upstream of the caller's own dialect: the app's, with ``model`` as the model."""
+
+    def same_dialect_drops(self, body: dict[str, Any], operation: Operation) -> tuple[str, ...]:
+        """What ``same_dialect_body`` leaves out of the app's body (the provider would refuse it), by the
+        app's names: listed as a translation's drops are."""
+        return ()
 
     def finish_translated_body(self, body: dict[str, Any], operation: Operation, stream: bool) -> None:  # noqa: B027
         """Complete a body translated into this dialect (stream flags live in the body here or not)."""

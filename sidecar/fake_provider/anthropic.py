@@ -9,7 +9,9 @@ Stream event order (named SSE events)::
     message_stop
 
 The in-stream error is ``event: error`` with ``{"type": "error", "error": {"type": "overloaded_error"}}``.
-``max_tokens`` is required, as upstream, and a base64 image's ``media_type`` must be one of the four
+``max_tokens`` is required, as upstream; with ``thinking`` on the answer starts with a signed thinking
+block (streamed as ``thinking_delta`` then ``signature_delta``), and thinking sent back is checked as
+Anthropic checks it (``signatures``); a base64 image's ``media_type`` must be one of the four
 Anthropic takes (``image/jpeg``, ``image/png``, ``image/gif``, ``image/webp``); a tool's name must match
 ``^[a-zA-Z0-9_-]{1,128}$``. ``output_config.format``
 (or ``output_format``) of type ``json_schema`` asks for JSON. There are no log-probabilities in this API.
@@ -22,6 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sidecar.fake_provider import conversation as conv
+from sidecar.fake_provider import signatures
 from sidecar.fake_provider.openai_chat import quality_headers
 from sidecar.fake_provider.replies import (
     Call,
@@ -117,6 +120,7 @@ def messages(call: Call) -> Reply:
     """``POST /v1/messages``."""
     body = call.body
     prompt = prompt_of(body)
+    signatures.check_anthropic(body, body["messages"])
     answer = conv.answer(prompt, call.reply, call.grading(prompt.model, prompt.text))
     headers = quality_headers(answer)
     blocks: list[dict[str, Any]] = [
@@ -128,6 +132,11 @@ def messages(call: Call) -> Reply:
         }
         for c in answer.calls
     ] or [{"type": "text", "text": answer.text}]
+    if signatures.thinking_on(body):
+        thought = f"The user asks: {prompt.text[:60]}"
+        blocks.insert(
+            0, {"type": "thinking", "thinking": thought, "signature": signatures.anthropic_signature(thought)}
+        )
     stop = "tool_use" if answer.calls else "max_tokens" if answer.truncated else "end_turn"
     usage = {
         "input_tokens": answer.input_tokens,
@@ -168,7 +177,15 @@ def count_tokens(call: Call) -> Reply:
 
 
 def _block_events(index: int, block: dict[str, Any]) -> list[Frame]:
-    if block["type"] == "tool_use":
+    if block["type"] == "thinking":
+        start = {"type": "thinking", "thinking": "", "signature": ""}
+        frames = [_event("content_block_start", index=index, content_block=start)]
+        for piece in conv.split_text(block["thinking"]):
+            delta = {"type": "thinking_delta", "thinking": piece}
+            frames.append(_event("content_block_delta", conv.estimate_tokens(piece), index=index, delta=delta))
+        signed = {"type": "signature_delta", "signature": block["signature"]}
+        frames.append(_event("content_block_delta", index=index, delta=signed))
+    elif block["type"] == "tool_use":
         frames = [_event("content_block_start", index=index, content_block={**block, "input": {}})]
         for piece in conv.split_json(conv.ToolCall(block["name"], block["input"]).arguments_json):
             delta = {"type": "input_json_delta", "partial_json": piece}

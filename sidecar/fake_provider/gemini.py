@@ -3,6 +3,10 @@
 Streams: with ``?alt=sse`` each ``data:`` line is a ``GenerateContentResponse`` fragment, one per text
 piece (a function call comes whole in one fragment); the last carries ``finishReason`` and
 ``usageMetadata``. Without ``alt=sse`` the same fragments form one JSON array, written piece by piece.
+``generationConfig.candidateCount`` (not streamed) gives that many candidates, the same answer each.
+Gemini 3 models (``gemini-3...``) sign their answers and check the signatures sent back (``signatures``):
+the first function call carries a ``thoughtSignature``; a text answer carries it on its part, streamed
+on an empty text part of its own in the last fragment.
 The in-stream error is a fragment ``{"error": {"code": 503, "status": "UNAVAILABLE", ...}}``.
 ``responseMimeType: application/json`` asks for JSON (schema: ``responseJsonSchema``, or ``responseSchema``
 in Gemini's form); ``responseLogprobs: true`` (with ``logprobs``: runners-up per token) adds each
@@ -17,7 +21,8 @@ from typing import Any
 import orjson
 
 from sidecar.fake_provider import conversation as conv
-from sidecar.fake_provider.openai_chat import quality_headers
+from sidecar.fake_provider import signatures
+from sidecar.fake_provider.openai_chat import answers_asked, quality_headers
 from sidecar.fake_provider.quality import TokenLogprob
 from sidecar.fake_provider.replies import (
     Call,
@@ -103,11 +108,12 @@ def generate(call: Call, *, stream: bool = False) -> Reply:
     """``:generateContent``, or ``:streamGenerateContent`` when ``stream``."""
     model = call.path_params["model"]
     prompt = prompt_of(call.body, model)
+    signatures.check_gemini(model, call.body["contents"])
     answer = conv.answer(prompt, call.reply, call.grading(model, prompt.text))
     asked_logprobs = prompt.logprobs is not None
     head = {"modelVersion": model, "responseId": call.ids.make_id("", 22, _ID_ALPHABET)}
     finish = "MAX_TOKENS" if answer.truncated else "STOP"
-    usage = {
+    usage: dict[str, Any] = {
         "promptTokenCount": answer.input_tokens,
         "candidatesTokenCount": answer.output_tokens,
         "totalTokenCount": answer.input_tokens + answer.output_tokens,
@@ -124,18 +130,34 @@ def generate(call: Call, *, stream: bool = False) -> Reply:
             return {"candidates": [{**candidate, "finishReason": finish}], "usageMetadata": usage, **head}
         return {"candidates": [candidate], **head}
 
-    calls = [{"functionCall": {"name": c.name, "args": c.arguments}} for c in answer.calls]
+    calls: list[dict[str, Any]] = [{"functionCall": {"name": c.name, "args": c.arguments}} for c in answer.calls]
+    signature = (
+        signatures.gemini_signature(model, len(call.body["contents"])) if signatures.signs_thoughts(model) else None
+    )
+    if calls and signature:
+        calls[0]["thoughtSignature"] = signature
     headers = quality_headers(answer)
     if not stream:
-        body = fragment(calls or [{"text": answer.text}], last=True, logprobs=answer.logprobs)
-        return JsonReply(body, answer.output_tokens, headers)
+        text_part = {"text": answer.text, **({"thoughtSignature": signature} if signature else {})}
+        body = fragment(calls or [text_part], last=True, logprobs=answer.logprobs)
+        generation = call.body.get("generationConfig") or call.body.get("generation_config") or {}
+        count = answers_asked(generation.get("candidateCount", generation.get("candidate_count")))
+        body["candidates"] = [{**body["candidates"][0], "index": index} for index in range(count)]
+        usage["candidatesTokenCount"] = answer.output_tokens * count  # each candidate billed (in usageMetadata)
+        usage["totalTokenCount"] = answer.input_tokens + answer.output_tokens * count
+        return JsonReply(body, answer.output_tokens * count, headers)
     if calls:
         frames = [frame(fragment(calls, last=True), tokens=answer.output_tokens)]
     else:
         pieces = conv.split_text(answer.text)
+        signed = [{"text": "", "thoughtSignature": signature}] if signature else []  # on a part of its own, last
         frames = [
             frame(
-                fragment([{"text": piece}], last=i == len(pieces) - 1, logprobs=answer.logprobs[i : i + 1]),
+                fragment(
+                    [{"text": piece}, *(signed if i == len(pieces) - 1 else [])],
+                    last=i == len(pieces) - 1,
+                    logprobs=answer.logprobs[i : i + 1],
+                ),
                 tokens=conv.estimate_tokens(piece),
             )
             for i, piece in enumerate(pieces)

@@ -5,7 +5,7 @@ deltas, a chunk carrying ``finish_reason``, then, when ``stream_options.include_
 chunk with empty ``choices``. Tool calls stream as one chunk naming the call, then argument pieces.
 ``logprobs: true`` (with ``top_logprobs``) adds ``choices[].logprobs.content``, one entry per word (in a
 stream, on each content chunk). ``tool_choice`` without ``tools`` is a 400, as upstream, and so is a tool name outside
-``^[a-zA-Z0-9_-]{1,64}$``.
+``^[a-zA-Z0-9_-]{1,64}$``. ``n`` (not streamed) gives that many choices, the same answer each, each billed.
 """
 
 from __future__ import annotations
@@ -63,6 +63,11 @@ def usage(answer: conv.Answer, *, details: bool = True) -> dict[str, Any]:
             "rejected_prediction_tokens": 0,
         }
     return body
+
+
+def answers_asked(value: Any) -> int:
+    """How many answers a request asks for (OpenAI ``n``, Gemini ``candidateCount``): 1 unless a larger int."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 1 else 1
 
 
 def chat_prompt(body: Mapping[str, Any]) -> conv.Prompt:
@@ -169,8 +174,13 @@ def chat(call: Call) -> Reply:
             ]
         logprobs = _choice_logprobs(answer.logprobs) if asked_logprobs and not answer.calls else None
         choice = {"index": 0, "message": message, "logprobs": logprobs, "finish_reason": finish}
-        result = {**head, "object": "chat.completion", "choices": [choice], "usage": usage(answer)}
-        return JsonReply({**result, "service_tier": "default"}, answer.output_tokens, headers)
+        count = answers_asked(body.get("n"))  # n answers, each billed: the same one n times here
+        choices = [{**choice, "index": index} for index in range(count)]
+        billed = usage(answer)
+        billed["completion_tokens"] *= count
+        billed["total_tokens"] = billed["prompt_tokens"] + billed["completion_tokens"]
+        result = {**head, "object": "chat.completion", "choices": choices, "usage": billed}
+        return JsonReply({**result, "service_tier": "default"}, answer.output_tokens * count, headers)
 
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
     extra = {"usage": None} if include_usage else {}

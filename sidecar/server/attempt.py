@@ -120,6 +120,7 @@ def prepare(exchange: Exchange, target: Target, unsupported: str) -> Prepared:
     sent: Any = body
     if wire is caller:
         data = upstream.same_dialect_body(body, exchange.raw, target.upstream_model, operation, stream)
+        dropped = upstream.same_dialect_drops(body, operation)
     else:
         options = TranslateOptions(
             default_max_tokens=target.max_output_tokens or 4096,

@@ -4,7 +4,9 @@ its record. The fallback loop's smallest unit.
 For a target of the chain, ``Calls.candidate`` checks it may be tried now and prepares its request
 once (not per retry): skipped (recorded, no call) while it is rate-limited past what the route waits
 for, or when the request has no equivalent there (``untranslatable``); a parameter the policy refuses
-to drop answers 400. ``Calls.call`` then makes one call, in this order::
+to drop answers 400, unless a target before it was called and failed (a fallback): then it is skipped
+too (``untranslatable``), and that failure, not a 400 for a request its first target took, answers.
+``Calls.call`` then makes one call, in this order::
 
     breaker permit (none: skip "breaker_open") -> bulkhead slot (full: skip "bulkhead_full")
         -> attempt span -> Attempt.run -> permit: success / failure / released -> span ended, recorded
@@ -69,6 +71,10 @@ class Calls:
         try:
             prepared = prepare(exchange, target, exchange.route.settings.unsupported_params)
         except UnsupportedParameter as exc:
+            if exchange.calls:  # a target before it failed: its failure answers, not a 400 for a valid request
+                skip(exchange, target, "untranslatable")
+                untranslatable.append(f"{target.name}: {exc}")
+                return None
             raise RequestFailed(
                 400,
                 f"parameter {exc.name!r} has no equivalent on {target.provider.kind} "

@@ -243,6 +243,7 @@ REFUSED_ROWS = table_after("Refused (or dropped under `drop`)")
 # A request fragment per name the table lists (None: a word of the row that qualifies another name).
 GC = "generationConfig"
 REFUSED_SAMPLES: dict[tuple[str, str], dict[str, Any] | None] = {
+    ("OpenAI", "messages.name"): {"messages": [{"role": "user", "content": "hi", "name": "alice"}]},
     ("OpenAI", "logprobs: true"): {"logprobs": True},
     ("OpenAI", "top_logprobs"): {"top_logprobs": 2},
     ("OpenAI", "logit_bias"): {"logit_bias": {"50256": -100}},
@@ -297,6 +298,17 @@ REFUSED_SAMPLES: dict[tuple[str, str], dict[str, Any] | None] = {
         ]
     },
     ("Anthropic", "content.media"): None,
+    **{
+        ("Anthropic", f"document.{key}"): {
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [{"type": "document", "source": {"type": "text", "data": "menu"}, key: value}],
+                }
+            ]
+        }
+        for key, value in (("citations", {"enabled": True}), ("title", "Menu"), ("context", "from the inn"))
+    },
     ("Anthropic", "disable_parallel_tool_use"): {
         "tools": [ANT_TOOL],
         "tool_choice": {"type": "auto", "disable_parallel_tool_use": True},
@@ -308,6 +320,28 @@ REFUSED_SAMPLES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("Gemini", "thinkingBudget"): {GC: {"thinkingConfig": {"thinkingBudget": 1024, "includeThoughts": False}}},
     ("Gemini", "includeThoughts: true"): {GC: {"thinkingConfig": {"includeThoughts": True}}},
     ("Gemini", "thinkingLevel"): {GC: {"thinkingConfig": {"thinkingLevel": "LOW"}}},
+    ("Gemini", "functionResponse.parts"): {
+        "contents": [
+            {"role": "user", "parts": [{"text": "draw"}]},
+            {"role": "model", "parts": [{"functionCall": {"name": "f", "args": {}}}]},
+            {
+                "role": "user",
+                "parts": [
+                    {
+                        "functionResponse": {
+                            "name": "f",
+                            "response": {},
+                            "parts": [{"inlineData": {"mimeType": "image/png", "data": "MTIz"}}],
+                        }
+                    }
+                ],
+            },
+        ]
+    },
+    ("Gemini", "allowedFunctionNames"): {
+        "tools": [{"functionDeclarations": [{"name": "f"}]}],
+        "toolConfig": {"functionCallingConfig": {"mode": "VALIDATED", "allowedFunctionNames": ["f"]}},
+    },
     ("Gemini", "responseLogprobs"): {GC: {"responseLogprobs": True}},
     ("Gemini", "responseModalities"): {GC: {"responseModalities": ["TEXT", "IMAGE"]}},
     ("Gemini", "speechConfig"): {GC: {"speechConfig": {"voiceConfig": {}}}},

@@ -14,7 +14,8 @@ import pytest
 from sidecar.dialects import Dialect, Operation
 from sidecar.translate import new_stream_translator, translate_response
 
-from . import sdk
+from . import sdk, streams
+from .streams import CALLS
 
 OAI, ANT, GEM = Dialect.OPENAI, Dialect.ANTHROPIC, Dialect.GEMINI
 SIG_A = "EqQBCgIYAhIMsignatureA"
@@ -264,3 +265,50 @@ def test_openai_reasoning_stream_reaches_gemini_as_thought_parts(field: str) -> 
     parts = [p for c in chunks if c.candidates and c.candidates[0].content for p in c.candidates[0].content.parts or []]
     assert [p.text for p in parts if p.thought] == ["Hmm, ", "six sevens."]
     assert "".join(p.text or "" for p in parts if not p.thought) == "42"
+
+
+def _gemini_fragment(parts: list[dict[str, Any]], **extra: Any) -> str:
+    candidate = {"content": {"role": "model", "parts": parts}, "index": 0, **extra}
+    return f"data: {json.dumps({'candidates': [candidate], 'responseId': 'r1'})}\n\n"
+
+
+LATE_SIGNATURE_STREAM = _gemini_fragment(
+    [{"functionCall": {"id": "fc_1", "name": "get_weather", "args": {"city": "Graz"}}}]
+) + _gemini_fragment([{"text": "", "thoughtSignature": SIG_G2}], finishReason="STOP")
+
+
+def test_a_gemini_signature_on_a_later_fragment_stays_gemini_s_own() -> None:
+    """Gemini 3 may stream a call, then its signature on an empty text part of a later fragment
+    (https://ai.google.dev/gemini-api/docs/thought-signatures, streaming): re-encoded for a Gemini caller
+    (the cache, an ensemble), the signature stays Gemini's, and the call, though it has an id, gets no
+    skip value: the answer is Gemini's own."""
+    chunks = sdk.gemini_stream(_stream(LATE_SIGNATURE_STREAM, GEM, GEM))
+    parts = [p for c in chunks if c.candidates and c.candidates[0].content for p in c.candidates[0].content.parts or []]
+    assert [p.thought_signature for p in parts if p.function_call] == [None]
+    assert [p.thought_signature for p in parts if not p.function_call] == [base64.b64decode(SIG_G2)]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+def test_calls_another_provider_made_reach_a_gemini_caller_with_the_skip_value(stream: bool) -> None:
+    """Anthropic's parallel calls reach a Gemini caller with Google's documented skip value on the first call
+    only (one step, one signature), so that Gemini 3 takes them back."""
+    skip = base64.urlsafe_b64decode("skip_thought_signature_validator")
+    if stream:
+        chunks = sdk.gemini_stream(_stream(streams.ANTHROPIC_TOOLS, ANT, GEM))
+        parts = [
+            p for c in chunks if c.candidates and c.candidates[0].content for p in c.candidates[0].content.parts or []
+        ]
+    else:
+        calls = [
+            {"type": "tool_use", "id": f"toolu_{n}", "name": name, "input": args}
+            for n, (name, args) in enumerate(CALLS)
+        ]
+        body = {**_anthropic_body(), "content": calls, "stop_reason": "tool_use"}
+        out = _translate(body, ANT, GEM)
+        parts = (
+            sdk.gemini_client(json.dumps(out).encode(), sdk.JSON)
+            .models.generate_content(model="gemini-3-pro-preview", contents="hi")
+            .candidates[0]
+            .content.parts
+        )  # type: ignore[index, union-attr, assignment]
+    assert [p.thought_signature for p in parts if p.function_call] == [skip, None]

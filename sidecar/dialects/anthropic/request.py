@@ -25,6 +25,7 @@ from ...translate.schema import object_schema
 from .thinking import build_thinking, parse_thinking
 
 _IGNORED = frozenset(("service_tier", "cache_control", "inference_geo", "speed", "diagnostics", "workspace_id"))
+_MEDIA_KEYS = frozenset(("type", "source", "cache_control"))
 _TOOL_KEYS = frozenset(("name", "description", "input_schema", "type", "cache_control"))
 _TOOL_IGNORED = frozenset(("strict", "eager_input_streaming"))  # a guarantee, a streaming granularity
 THREAD_REFUSAL = (
@@ -156,6 +157,7 @@ def _parse_block(block: dict[str, Any], names: dict[str, str], drops: Drops) -> 
             "is_error": bool(block.get("is_error")),
         }
     if kind in ("image", "document"):
+        _refuse_media_fields(kind, block, drops)
         source = block.get("source") or {}
         source_type = source.get("type")
         if source_type == "base64":
@@ -177,6 +179,20 @@ def _parse_block(block: dict[str, Any], names: dict[str, str], drops: Drops) -> 
         return None
     drops.unsupported(f"content.{kind}")
     return None
+
+
+def _refuse_media_fields(kind: str, block: dict[str, Any], drops: Drops) -> None:
+    """A document's ``citations`` (answer text that cites its passages), ``title`` and ``context`` (shown
+    to the model beside it), or any other field of an image or document block but its source, have no
+    equivalent at another provider: refused by name (under ``drop``, dropped and listed)."""
+    for key, value in block.items():
+        if key in _MEDIA_KEYS or value is None:
+            continue
+        if key == "citations":
+            if isinstance(value, dict) and value.get("enabled"):
+                drops.unsupported(f"{kind}.citations", "only Anthropic cites the passages of a document")
+            continue
+        drops.unsupported(f"{kind}.{key}")
 
 
 def _parse_tools(value: Any, drops: Drops) -> list[Any]:

@@ -7,6 +7,8 @@
   ``ANTHROPIC_MIN_BUDGET``, below ``max_tokens``), with the sampling settings Anthropic refuses while
   thinking dropped by name; no thinking on a turn that answers tool calls (Anthropic wants back the signed
   thinking that preceded them, which a caller of another dialect never received).
+- ``unsigned_tool_loop``: the same for an Anthropic app's own request whose tool-calling turn another
+  provider answered (a fallback mid-conversation): relayed without ``thinking`` (``wire``).
 """
 
 from __future__ import annotations
@@ -63,6 +65,31 @@ def build_thinking(thinking: Thinking, out: dict[str, Any], drops: Drops) -> Non
         drops.unsupported("top_p", "Anthropic takes 0.95 to 1 while thinking")
         del out["top_p"]
     out["thinking"] = {"type": "enabled", "budget_tokens": budget}
+
+
+def unsigned_tool_loop(body: dict[str, Any]) -> bool:
+    """An Anthropic app's own request Anthropic would refuse: thinking on, answering tool calls whose
+    assistant turn does not start with its signed thinking (``thinking`` or ``redacted_thinking``).
+
+    That turn came from another provider, which a route fell back to mid-conversation: it has no Anthropic
+    thinking, and Anthropic answers ``a final assistant message must start with a thinking block``, a 400
+    that ends the route on every retry. Sent without thinking (dropped, listed), as a translated request
+    is, Anthropic answers; the next user turn thinks again."""
+    thinking = body.get("thinking")
+    messages = body.get("messages")
+    if not isinstance(thinking, dict) or thinking.get("type") not in ("enabled", "adaptive"):
+        return False
+    if not isinstance(messages, list):
+        return False
+    for message in reversed(messages):
+        content = message.get("content") if isinstance(message, dict) else None
+        blocks = [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
+        if isinstance(message, dict) and message.get("role") == "assistant":
+            calls = any(b.get("type") == "tool_use" for b in blocks)
+            return calls and (not blocks or blocks[0].get("type") not in ("thinking", "redacted_thinking"))
+        if not any(b.get("type") == "tool_result" for b in blocks):
+            return False
+    return False
 
 
 def _in_tool_loop(messages: list[dict[str, Any]]) -> bool:

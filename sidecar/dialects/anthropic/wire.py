@@ -3,6 +3,8 @@ server root; key in ``x-api-key``; ``anthropic-version`` sent when the app did n
 
 Streams: named events; ``message_start``, ``ping`` and ``content_block_start`` carry no content yet
 (held back before the commit point); ``message_stop`` ends the stream; an error is ``event: error``.
+The app's own body is relayed with the target's model, and without ``thinking`` when Anthropic would refuse
+it (a tool loop whose calling turn another provider answered: ``thinking.unsigned_tool_loop``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ..base import (
 )
 from . import bodies as _bodies
 from . import features as _features
+from .thinking import unsigned_tool_loop
 from .translation import TRANSLATION
 
 VERSION = "2023-06-01"
@@ -76,7 +79,13 @@ class AnthropicWire(WireDialect):
     ) -> bytes:
         upstream = dict(body)
         upstream["model"] = model
+        if self.same_dialect_drops(body, operation):
+            del upstream["thinking"]
         return orjson.dumps(upstream)
+
+    def same_dialect_drops(self, body: dict[str, Any], operation: Operation) -> tuple[str, ...]:
+        """``thinking`` on a tool loop whose calling turn another provider answered (``unsigned_tool_loop``)."""
+        return ("thinking",) if operation is Operation.CHAT and unsigned_tool_loop(body) else ()
 
     def finish_translated_body(self, body: dict[str, Any], operation: Operation, stream: bool) -> None:
         if operation in (Operation.CHAT, Operation.GENERATE_CONTENT):

@@ -31,12 +31,24 @@ from ...translate.deltas import (
 from ...translate.parts import new_id, parse_arguments
 from ...translate.stream_out import json_event
 from . import response
+from .request import SKIP_SIGNATURE
 
 _TEXT_HEAD = b'data: {"candidates":[{"content":{"role":"model","parts":[{"text":'
 
 
 class GeminiEncoder:
-    __slots__ = ("_calls", "_closed", "_finish", "_held", "_id", "_model", "_signature", "_text_tail", "_usage")
+    __slots__ = (
+        "_calls",
+        "_closed",
+        "_finish",
+        "_gemini_signed",
+        "_held",
+        "_id",
+        "_model",
+        "_signature",
+        "_text_tail",
+        "_usage",
+    )
 
     def __init__(self, model: str) -> None:
         self._model = model
@@ -47,6 +59,7 @@ class GeminiEncoder:
         self._usage: Usage | None = None
         self._held: dict[str, Any] | None = None  # the last thought part, waiting for its own signature
         self._signature: str | None = None  # a standalone signature, for the next part
+        self._gemini_signed = False  # Gemini signed something: its answer, no call needs the skip value
         self._text_tail = b""  # a text fragment's wire bytes after the text, made once the id is known
 
     def _fragment(self, parts: list[dict[str, Any]], extra: dict[str, Any] | None = None) -> SSEEvent:
@@ -95,6 +108,7 @@ class GeminiEncoder:
         if isinstance(delta, ReasoningSignature):
             if delta.origin != "gemini" or delta.redacted:
                 return []  # another provider's signature means nothing to Gemini
+            self._gemini_signed = True
             if not delta.standalone and self._held is not None and "thoughtSignature" not in self._held:
                 self._held["thoughtSignature"] = delta.signature
                 return self._flush()
@@ -137,6 +151,8 @@ class GeminiEncoder:
             }
             if signature is not None:
                 part["thoughtSignature"] = signature
+            elif not parts and not self._gemini_signed and response.foreign_call(ident):
+                part["thoughtSignature"] = SKIP_SIGNATURE  # as ``response.thought_parts``
             parts.append(part)
         reason = response.FINISH_TO[self._finish.reason] if self._finish else "STOP"
         if self._signature is not None or (not parts and reason != "SAFETY"):

@@ -15,7 +15,8 @@
   ``{"result": text}``, an error as ``{"error": ...}``; reading back unwraps the same way.
 - Schemas go through ``schema.to_gemini`` (tools and ``responseSchema``) and ``schema.to_json_schema``.
 - ``thinkingConfig`` is read and written by ``thinking``.
-- More ``stopSequences`` than Gemini takes (``GEMINI_MAX_STOPS``) cannot be translated.
+- More ``stopSequences`` than Gemini takes (``GEMINI_MAX_STOPS``) cannot be translated, nor a ``fileData``
+  URI only Gemini can read (``files``: Files API, Cloud Storage).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from ...translate.params import caller_name, integer, named, number, stop_list, 
 from ...translate.parts import dumps, turns_of
 from ...translate.schema import to_gemini, to_json_schema
 from ...translate.shapes import said_kind
+from .files import GOOGLE_ONLY_URI, fetchable
 from .thinking import build_thinking, parse_thinking
 
 SKIP_SIGNATURE = "skip_thought_signature_validator"
@@ -39,6 +41,7 @@ GEMINI_MAX_STOPS = 5
 """Gemini takes at most this many ``stopSequences``. More cannot be translated (in either ``unsupported``
 mode: it is a limit, not a missing parameter), so a route's next target serves the request; Gemini's own
 400 would have ended the route (a 400 does not fall back)."""
+
 
 _CONFIG_KEYS = {
     "maxOutputTokens": "max_tokens",
@@ -126,6 +129,8 @@ def _parse_contents(contents: list[Any], drops: Drops) -> list[Message]:
                 )
             elif "functionResponse" in part:
                 fr = part["functionResponse"]
+                if fr.get("parts"):  # Gemini 3's media results (an image the function made): no other form
+                    drops.unsupported("functionResponse.parts", "a function's media result does not translate")
                 waiting = pending.get(fr["name"])
                 ident = fr.get("id") or (waiting.pop(0) if waiting else f"call_{turn}_{index}")
                 response = fr.get("response")
@@ -149,6 +154,8 @@ def _parse_contents(contents: list[Any], drops: Drops) -> list[Message]:
                 data = part["fileData"]
                 media = data.get("mimeType") or data.get("mime_type")
                 uri = data.get("fileUri") or data.get("file_uri")
+                if not fetchable(uri):
+                    raise TranslationError(f"'fileData.fileUri': {GOOGLE_ONLY_URI}")
                 parts.append({"type": "media", "media_type": media, "data": None, "url": uri})
             else:
                 drops.unsupported("parts." + next((k for k in part if k != "thoughtSignature"), "empty"))
@@ -193,6 +200,10 @@ def _parse_tool_config(value: Any, req: ChatRequest, drops: Drops) -> None:
     elif mode == "NONE":
         choice = {"mode": "none", "names": []}
     else:
+        if names:  # VALIDATED may limit the calls to these names while the model may also answer in text
+            drops.unsupported("functionCallingConfig.allowedFunctionNames", f"only mode ANY translates, not {mode}")
+        if mode == "VALIDATED":
+            drops.ignored("functionCallingConfig.mode")  # calls checked against their schema: a guarantee
         choice = {"mode": "auto", "names": []}
     req["tool_choice"] = choice
 

@@ -5,7 +5,10 @@
   text-less reasoning part just before it (``thought_parts``: shared with the stream encoder); a call
   Gemini sent without an id gets ``gemini_call_{responseId}_{n}`` in the common form (other dialects
   need one), which ``function_call`` leaves out again: a Gemini caller gets a call as the live answer
-  had it, with Gemini's id or none, also when it is replayed (the cache, an ensemble's stream); a prompt
+  had it, with Gemini's id or none, also when it is replayed (the cache, an ensemble's stream). The first
+  call of an answer another provider made carries Google's documented ``skip_thought_signature_validator``
+  (``foreign_call``): the app sends it back, and Gemini 3 refuses an unsigned call (a route that fell
+  back mid-conversation, then came back to Gemini, would be stuck on that 400); a prompt
   blocked before any candidate is a content-filter stop.
 - ``usage_from`` / ``usage_to``: ``candidatesTokenCount`` excludes ``thoughtsTokenCount``; the common
   ``output_tokens`` includes it.
@@ -29,6 +32,7 @@ from ...sse import SSEEvent
 from ...translate.common import ChatResponse, Choice, FinishReason, Part, ReasoningPart, Usage, as_count
 from ...translate.parts import new_id, safe_id
 from ..errors import ANTHROPIC_ONLY_STATUSES
+from .request import SKIP_SIGNATURE
 
 FINISH_FROM = {
     "STOP": FinishReason.STOP,
@@ -64,6 +68,12 @@ MADE_UP_CALL_ID = "gemini_call_"
 def call_id(response_id: str | None, n: int) -> str:
     """The id of the ``n``-th call of an answer that gave it none (``MADE_UP_CALL_ID`` marks it)."""
     return f"{MADE_UP_CALL_ID}{safe_id(response_id)}_{n}" if response_id else new_id(MADE_UP_CALL_ID) + f"_{n}"
+
+
+def foreign_call(ident: str) -> bool:
+    """A call another provider made (its id is not one the sidecar gave a Gemini call): Gemini 3 refuses it
+    unsigned when the app sends it back, so the first of an answer carries ``SKIP_SIGNATURE``."""
+    return not ident.startswith(MADE_UP_CALL_ID)
 
 
 def function_call(ident: str, name: str, args: Any) -> dict[str, Any]:
@@ -200,9 +210,11 @@ def own_signature(part: ReasoningPart) -> str | None:
 
 def thought_parts(parts: list[Part]) -> list[dict[str, Any]]:
     """Common answer parts as Gemini parts: a text-less reasoning part's signature goes on the part
-    after it (or on an empty text part at the end)."""
+    after it (or on an empty text part at the end); the first call, when another provider made it,
+    carries ``SKIP_SIGNATURE`` (``foreign_call``)."""
     out: list[dict[str, Any]] = []
     pending: str | None = None
+    first_call = not any(p["type"] == "reasoning" and own_signature(p) for p in parts)  # else Gemini's answer
     for p in parts:
         built: dict[str, Any]
         if p["type"] == "reasoning":
@@ -217,6 +229,9 @@ def thought_parts(parts: list[Part]) -> list[dict[str, Any]]:
             built = {"text": p["text"]}
         elif p["type"] == "tool_call":
             built = {"functionCall": function_call(p["id"], p["name"], p["arguments"])}
+            if first_call and foreign_call(p["id"]):
+                built["thoughtSignature"] = SKIP_SIGNATURE
+            first_call = False
         else:
             continue
         if pending is not None:

@@ -98,6 +98,9 @@ def _parse_messages(raw: list[Any], drops: Drops) -> tuple[list[str], list[Messa
             raise TranslationError("each message must be an object")
         role = m.get("role")
         content = m.get("content")
+        if m.get("name") and role not in ("tool", "function"):
+            # who said it: no other API has it (a tool result's name, as LangChain writes it, is its call's)
+            drops.unsupported("messages.name", "Anthropic and Gemini take no participant names")
         if role == "user":
             messages.append({"role": "user", "parts": _user_parts(content, drops)})
         elif role == "assistant":

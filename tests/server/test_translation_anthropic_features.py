@@ -1,0 +1,133 @@
+"""An Anthropic app's request features towards OpenAI and Gemini, through the SDK, whole and streamed:
+each reaches the other provider as its own field (docs/translation.md, Chat requests), or is dropped and
+listed when it does not change what the model generates (``cache_control``), and the answer parses.
+Checked against https://docs.claude.com/en/api/messages (``cache_control``, ``stop_sequences``, image and
+document sources, ``tool_choice``)."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from ..conftest import FakeFactory, SidecarFactory
+from ..sdk_clients import anthropic_client
+from .three_dialects import ANTHROPIC_TOOL, start
+
+PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n0000").decode()
+PDF = base64.b64encode(b"%PDF-1.4 menu").decode()
+EPHEMERAL = {"type": "ephemeral"}
+
+
+def asking(*blocks: dict[str, Any]) -> dict[str, Any]:
+    return {"messages": [{"role": "user", "content": [*blocks, {"type": "text", "text": "what is this?"}]}]}
+
+
+def first_part(sent: dict[str, Any]) -> Any:
+    """The first part of the first user turn, as the target got it."""
+    if "contents" in sent:
+        return sent["contents"][0]["parts"][0]
+    return sent["messages"][-1]["content"][0]
+
+
+def gemini_config(sent: dict[str, Any]) -> dict[str, Any]:
+    config: dict[str, Any] = sent.get("generationConfig", {})
+    return config
+
+
+Check = Callable[[dict[str, Any]], Any]
+# feature: (request fields, what OpenAI got, what Gemini got, the x-sidecar-dropped-params header)
+FEATURES: dict[str, tuple[dict[str, Any], Check, Check, str | None]] = {
+    "cache_control": (
+        {
+            "system": [{"type": "text", "text": "be brief", "cache_control": EPHEMERAL}],
+            "tools": [{**ANTHROPIC_TOOL, "cache_control": EPHEMERAL}],
+            "messages": [
+                {"role": "user", "content": [{"type": "text", "text": "hi there", "cache_control": EPHEMERAL}]}
+            ],
+        },
+        lambda s: (s["messages"][0], s["messages"][1]["content"], len(s["tools"])),
+        lambda s: (s["systemInstruction"], s["contents"][0]["parts"], len(s["tools"][0]["functionDeclarations"])),
+        "cache_control",
+    ),
+    "stop_sequences": (
+        {"stop_sequences": ["END", "STOP"]},
+        lambda s: s["stop"],
+        lambda s: gemini_config(s)["stopSequences"],
+        None,
+    ),
+    "image base64": (
+        asking({"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}}),
+        first_part,
+        first_part,
+        None,
+    ),
+    "image url": (
+        asking({"type": "image", "source": {"type": "url", "url": "https://images.example/cat.png"}}),
+        first_part,
+        first_part,
+        None,
+    ),
+    "pdf base64": (
+        asking({"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": PDF}}),
+        first_part,
+        first_part,
+        None,
+    ),
+    "tool_choice none": (
+        {"tools": [ANTHROPIC_TOOL], "tool_choice": {"type": "none"}},
+        lambda s: s["tool_choice"],
+        lambda s: s["toolConfig"],
+        None,
+    ),
+}
+EXPECTED: dict[str, tuple[Any, Any]] = {
+    "cache_control": (
+        ({"role": "system", "content": "be brief"}, "hi there", 1),
+        ({"parts": [{"text": "be brief"}]}, [{"text": "hi there"}], 1),
+    ),
+    "stop_sequences": (["END", "STOP"], ["END", "STOP"]),
+    "image base64": (
+        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}},
+        {"inlineData": {"mimeType": "image/png", "data": PNG}},
+    ),
+    "image url": (
+        {"type": "image_url", "image_url": {"url": "https://images.example/cat.png"}},
+        {"fileData": {"mimeType": "image/png", "fileUri": "https://images.example/cat.png"}},
+    ),
+    "pdf base64": (
+        {"type": "file", "file": {"file_data": f"data:application/pdf;base64,{PDF}", "filename": "document.pdf"}},
+        {"inlineData": {"mimeType": "application/pdf", "data": PDF}},
+    ),
+    "tool_choice none": ("none", {"functionCallingConfig": {"mode": "NONE"}}),
+}
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+@pytest.mark.parametrize("target", ["to-openai", "to-gemini"])
+@pytest.mark.parametrize("feature", list(FEATURES))
+async def test_an_anthropic_feature_reaches_the_other_provider_as_its_own(
+    fake: FakeFactory, sidecar: SidecarFactory, feature: str, target: str, stream: bool
+) -> None:
+    """The feature reaches OpenAI or Gemini as the table says, what was dropped is listed, and the SDK
+    parses the answer (whole, or accumulated from the stream)."""
+    fields, openai_got, gemini_got, dropped = FEATURES[feature]
+    request: dict[str, Any] = {"model": target, "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]}
+    request.update(fields)
+    running, urls = await start(fake, sidecar)
+    async with anthropic_client(running) as client:
+        if stream:
+            async with client.messages.stream(**request) as events:
+                message = await events.get_final_message()
+                headers = events.response.headers
+        else:
+            raw = await client.messages.with_raw_response.create(**request)
+            message, headers = await raw.parse(), raw.headers
+    assert message.content and message.content[0].type == "text"
+    assert headers.get("x-sidecar-dropped-params") == dropped
+    dialect = target.removeprefix("to-")
+    sent = (await running.fake_requests(urls[dialect]))[-1]["json"]
+    got = (openai_got if dialect == "openai" else gemini_got)(sent)
+    assert got == EXPECTED[feature][0 if dialect == "openai" else 1]

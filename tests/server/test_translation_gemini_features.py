@@ -1,0 +1,130 @@
+"""A google-genai app's request features towards OpenAI and Anthropic, through the SDK, whole and
+streamed: each reaches the other provider as its own field (docs/translation.md, Chat requests), or is
+refused by name, and the answer parses. Checked against https://ai.google.dev/api/generate-content
+(``systemInstruction``, ``responseSchema`` / ``responseJsonSchema``, ``toolConfig.functionCallingConfig``,
+``inlineData``, ``safetySettings``, ``thinkingConfig``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from google.genai import errors, types
+
+from ..conftest import FakeFactory, SidecarFactory
+from .three_dialects import TOOL, start
+
+SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+TOOLS = [
+    types.Tool(
+        function_declarations=[
+            types.FunctionDeclaration(
+                name="get_weather", description="Weather", parameters_json_schema=TOOL["function"]["parameters"]
+            )
+        ]
+    )
+]
+PNG = b"\x89PNG\r\n\x1a\n0000"
+
+
+def calling(mode: str) -> dict[str, Any]:
+    return {
+        "tools": TOOLS,
+        "tool_config": types.ToolConfig(function_calling_config=types.FunctionCallingConfig(mode=mode)),
+    }
+
+
+Check = Callable[[dict[str, Any]], Any]
+# feature: (config, contents, (what OpenAI got, expected), (what Anthropic got, expected)); expected None: refused
+FEATURES: dict[str, tuple[dict[str, Any], Any, tuple[Check, Any], tuple[Check, Any]]] = {
+    "system_instruction": (
+        {"system_instruction": "Answer in German."},
+        "Graz?",
+        (lambda s: s["messages"][0], {"role": "system", "content": "Answer in German."}),
+        (lambda s: s["system"], "Answer in German."),
+    ),
+    "response_json_schema": (
+        {"response_mime_type": "application/json", "response_json_schema": SCHEMA},
+        "Graz?",
+        (lambda s: s["response_format"]["json_schema"]["schema"], SCHEMA),
+        (lambda s: (s["tools"][0]["input_schema"], s["tool_choice"]["type"]), (SCHEMA, "tool")),
+    ),
+    "response_schema": (
+        {
+            "response_mime_type": "application/json",
+            "response_schema": {"type": "OBJECT", "properties": {"city": {"type": "STRING"}}, "required": ["city"]},
+        },
+        "Graz?",
+        (lambda s: s["response_format"]["json_schema"]["schema"], SCHEMA),
+        (lambda s: s["tools"][0]["input_schema"], SCHEMA),
+    ),
+    "mode ANY": (
+        calling("ANY"),
+        "Graz?",
+        (lambda s: s["tool_choice"], "required"),
+        (lambda s: s["tool_choice"], {"type": "any"}),
+    ),
+    "mode NONE": (
+        calling("NONE"),
+        "Graz?",
+        (lambda s: s["tool_choice"], "none"),
+        (lambda s: s["tool_choice"], {"type": "none"}),
+    ),
+    "inline image": (
+        {},
+        [
+            types.Content(
+                role="user", parts=[types.Part.from_bytes(data=PNG, mime_type="image/png"), types.Part(text="?")]
+            )
+        ],
+        (lambda s: s["messages"][0]["content"][0]["type"], "image_url"),
+        (lambda s: s["messages"][0]["content"][0]["source"]["media_type"], "image/png"),
+    ),
+    "safety_settings": (
+        {"safety_settings": [types.SafetySetting(category="HARM_CATEGORY_HATE_SPEECH", threshold="BLOCK_NONE")]},
+        "Graz?",
+        (lambda s: s, None),
+        (lambda s: s, None),
+    ),
+    "thinking budget": (
+        {
+            "thinking_config": types.ThinkingConfig(thinking_budget=2048, include_thoughts=True),
+            "max_output_tokens": 4000,
+        },
+        "Graz?",
+        (lambda s: s, None),
+        (lambda s: s["thinking"], {"type": "enabled", "budget_tokens": 2048}),
+    ),
+}
+REFUSED_AS = {"safety_settings": "safetySettings", "thinking budget": "thinkingConfig.thinkingBudget"}
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+@pytest.mark.parametrize("target", ["to-openai", "to-anthropic"])
+@pytest.mark.parametrize("feature", list(FEATURES))
+async def test_a_gemini_feature_reaches_the_other_provider_as_its_own(
+    fake: FakeFactory, sidecar: SidecarFactory, gemini_client: Any, feature: str, target: str, stream: bool
+) -> None:
+    """The feature reaches OpenAI or Anthropic as the table says, or is a 400 naming it as google-genai
+    sent it; the SDK parses the answer (whole, or fragment by fragment)."""
+    config, contents, openai_got, anthropic_got = FEATURES[feature]
+    got, expected = openai_got if target == "to-openai" else anthropic_got
+    running, urls = await start(fake, sidecar)
+    models = gemini_client(running.url).aio.models
+    request = {"model": target, "contents": contents, "config": types.GenerateContentConfig(**config)}
+    if expected is None:
+        with pytest.raises(errors.ClientError, match=REFUSED_AS[feature]):
+            if stream:
+                [c async for c in await models.generate_content_stream(**request)]
+            else:
+                await models.generate_content(**request)
+        return
+    if stream:
+        chunks = [chunk async for chunk in await models.generate_content_stream(**request)]
+        assert any(chunk.candidates and chunk.candidates[0].content for chunk in chunks)
+    else:
+        answer = await models.generate_content(**request)
+        assert answer.candidates and answer.candidates[0].content
+    sent = (await running.fake_requests(urls[target.removeprefix("to-")]))[-1]["json"]
+    assert got(sent) == expected

@@ -1,0 +1,138 @@
+"""An OpenAI app's request features towards Anthropic and Gemini, through openai-python, whole and
+streamed: each reaches the other provider as its own field (docs/translation.md, Chat requests), or is
+dropped and listed when it does not change what the model generates (``store``, ``metadata``), and the
+answer parses. Checked against https://platform.openai.com/docs/api-reference/chat/create
+(``parallel_tool_calls``, ``tool_choice``, ``response_format`` with ``strict``, ``max_completion_tokens``,
+``reasoning_effort``, ``store``, ``metadata``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import openai
+import pytest
+
+from ..conftest import FakeFactory, SidecarFactory
+from ..sdk_clients import openai_client
+from .three_dialects import TOOL, start
+
+SCHEMA = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}},
+    "required": ["city"],
+    "additionalProperties": False,
+}
+STRICT = {"type": "json_schema", "json_schema": {"name": "place", "strict": True, "schema": SCHEMA}}
+Check = Callable[[dict[str, Any]], Any]
+# feature: (request fields, (what Anthropic got, expected), (what Gemini got, expected), dropped header)
+FEATURES: dict[str, tuple[dict[str, Any], tuple[Check, Any], tuple[Check, Any], str | None]] = {
+    "parallel_tool_calls false": (
+        {"tools": [TOOL], "parallel_tool_calls": False},
+        (lambda s: s["tool_choice"], {"type": "auto", "disable_parallel_tool_use": True}),
+        (lambda s: s, None),  # refused: Gemini cannot forbid parallel calls
+        None,
+    ),
+    "tool_choice required": (
+        {"tools": [TOOL], "tool_choice": "required"},
+        (lambda s: s["tool_choice"], {"type": "any"}),
+        (lambda s: s["toolConfig"], {"functionCallingConfig": {"mode": "ANY"}}),
+        None,
+    ),
+    "tool_choice function": (
+        {"tools": [TOOL], "tool_choice": {"type": "function", "function": {"name": "get_weather"}}},
+        (lambda s: s["tool_choice"], {"type": "tool", "name": "get_weather"}),
+        (
+            lambda s: s["toolConfig"],
+            {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["get_weather"]}},
+        ),
+        None,
+    ),
+    "json_schema strict": (
+        {"response_format": STRICT},
+        (lambda s: (s["tools"][0]["input_schema"], s["tool_choice"]["type"]), (SCHEMA, "tool")),
+        (
+            lambda s: s["generationConfig"]["responseSchema"],
+            {"type": "OBJECT", "properties": {"city": {"type": "STRING"}}, "required": ["city"]},
+        ),
+        None,
+    ),
+    "max_completion_tokens": (
+        {"max_completion_tokens": 77},
+        (lambda s: s["max_tokens"], 77),
+        (lambda s: s["generationConfig"]["maxOutputTokens"], 77),
+        None,
+    ),
+    "store and metadata": (
+        {"store": True, "metadata": {"team": "search"}},
+        (lambda s: "metadata" in s, False),
+        (lambda s: "labels" in s, False),
+        "store,metadata",
+    ),
+}
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+@pytest.mark.parametrize("target", ["to-anthropic", "to-gemini"])
+@pytest.mark.parametrize("feature", list(FEATURES))
+async def test_an_openai_feature_reaches_the_other_provider_as_its_own(
+    fake: FakeFactory, sidecar: SidecarFactory, feature: str, target: str, stream: bool
+) -> None:
+    """The feature reaches Anthropic or Gemini as the table says, what was dropped is listed, and
+    openai-python parses the answer (whole, or chunk by chunk)."""
+    fields, anthropic_got, gemini_got, dropped = FEATURES[feature]
+    got, expected = anthropic_got if target == "to-anthropic" else gemini_got
+    request: dict[str, Any] = {"model": target, "messages": [{"role": "user", "content": "Graz, please"}], **fields}
+    running, urls = await start(fake, sidecar)
+    async with openai_client(running) as client:
+        if expected is None:  # refused by name
+            with pytest.raises(openai.BadRequestError, match="parallel_tool_calls"):
+                await client.chat.completions.create(**request, stream=stream)
+            return
+        raw = await client.chat.completions.with_raw_response.create(**request, stream=stream)
+        if stream:
+            chunks = [chunk async for chunk in raw.parse()]
+            answered = [
+                c for c in chunks if c.choices and (c.choices[0].delta.content or c.choices[0].delta.tool_calls)
+            ]
+        else:
+            message = raw.parse().choices[0].message
+            answered = [message] if message.content or message.tool_calls else []
+    assert answered
+    listed = raw.headers.get("x-sidecar-dropped-params")
+    assert (set(listed.split(",")) if listed else None) == (set(dropped.split(",")) if dropped else None)
+    sent = (await running.fake_requests(urls[target.removeprefix("to-")]))[-1]["json"]
+    assert got(sent) == expected
+
+
+@pytest.mark.parametrize("target", ["to-anthropic", "to-gemini"])
+async def test_a_participant_name_is_refused_by_name(fake: FakeFactory, sidecar: SidecarFactory, target: str) -> None:
+    """A message's ``name`` (who said it, in a multi-agent chat) has no Anthropic or Gemini form: a 400 naming
+    ``messages.name``, nothing sent; before, it was left out silently and the model could not tell the
+    speakers apart."""
+    running, urls = await start(fake, sidecar)
+    messages: list[Any] = [
+        {"role": "user", "content": "I vote for Graz.", "name": "alice"},
+        {"role": "user", "content": "I vote for Linz.", "name": "bob"},
+        {"role": "user", "content": "Who voted for Linz?"},
+    ]
+    async with openai_client(running) as client:
+        with pytest.raises(openai.BadRequestError, match=r"messages\.name"):
+            await client.chat.completions.create(model=target, messages=messages)
+    assert await running.fake_requests(urls[target.removeprefix("to-")]) == []
+
+
+async def test_a_tool_result_s_name_is_not_a_participant(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """A ``tool`` message's ``name`` (LangChain writes the tool's) repeats its call's: the loop reaches
+    Anthropic as before."""
+    running, urls = await start(fake, sidecar)
+    call = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
+    messages: list[Any] = [
+        {"role": "user", "content": "Weather?"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_1", "name": "get_weather", "content": "sunny"},
+    ]
+    async with openai_client(running) as client:
+        await client.chat.completions.create(model="to-anthropic", messages=messages, tools=[TOOL])
+    sent = (await running.fake_requests(urls["anthropic"]))[-1]["json"]
+    assert sent["messages"][-1]["content"][0]["tool_use_id"] == "call_1"
