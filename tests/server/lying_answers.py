@@ -1,0 +1,218 @@
+"""A provider that lies, for the upstream fuzz tests: ``Liar`` is a real HTTP server on loopback (an
+aiohttp app) answering every provider path with whatever the test set last (``Lie``: a status and a
+JSON body, or a stream of events written one flush each); ``lies(dialect)`` is the hypothesis strategy
+of a dialect's answer gone wrong: a valid answer (text, a tool call, usage) with fields replaced by
+hostile values (``hostile_json``), removed or added, whole or streamed; a stream may also lose, repeat
+or reorder events or carry lines that are not JSON.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from hypothesis import strategies as st
+
+from .hostile_json import dumps, mutated
+
+USAGE_OPENAI = {
+    "prompt_tokens": 5,
+    "completion_tokens": 3,
+    "total_tokens": 8,
+    "prompt_tokens_details": {"cached_tokens": 1},
+    "completion_tokens_details": {"reasoning_tokens": 1},
+}
+CALL_OPENAI = {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
+OPENAI_WHOLE = {
+    "id": "chatcmpl-1",
+    "object": "chat.completion",
+    "created": 1,
+    "model": "m",
+    "choices": [
+        {
+            "index": 0,
+            "message": {"role": "assistant", "content": "hi", "tool_calls": [CALL_OPENAI]},
+            "finish_reason": "tool_calls",
+        }
+    ],
+    "usage": USAGE_OPENAI,
+}
+
+
+def _openai_chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    choice = {"index": 0, "delta": delta, "finish_reason": finish}
+    return {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [choice]}
+
+
+OPENAI_EVENTS = [
+    _openai_chunk({"role": "assistant", "content": ""}),
+    _openai_chunk({"content": "hi"}),
+    _openai_chunk({"tool_calls": [{"index": 0, **CALL_OPENAI, "function": {"name": "get_weather", "arguments": ""}}]}),
+    _openai_chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"city": "Paris"}'}}]}),
+    _openai_chunk({}, "tool_calls"),
+    {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "m",
+        "choices": [],
+        "usage": USAGE_OPENAI,
+    },
+]
+USAGE_ANTHROPIC = {
+    "input_tokens": 5,
+    "output_tokens": 3,
+    "cache_read_input_tokens": 1,
+    "cache_creation_input_tokens": 0,
+}
+TOOL_USE = {"type": "tool_use", "id": "t1", "name": "get_weather", "input": {"city": "Paris"}}
+ANTHROPIC_WHOLE = {
+    "id": "msg_1",
+    "type": "message",
+    "role": "assistant",
+    "model": "m",
+    "content": [{"type": "text", "text": "hi"}, TOOL_USE],
+    "stop_reason": "tool_use",
+    "stop_sequence": None,
+    "usage": USAGE_ANTHROPIC,
+}
+ANTHROPIC_EVENTS = [
+    {"type": "message_start", "message": {**ANTHROPIC_WHOLE, "content": [], "stop_reason": None}},
+    {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+    {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "hi"}},
+    {"type": "content_block_stop", "index": 0},
+    {"type": "content_block_start", "index": 1, "content_block": {**TOOL_USE, "input": {}}},
+    {"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": '{"city": '}},
+    {"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": '"Paris"}'}},
+    {"type": "content_block_stop", "index": 1},
+    {
+        "type": "message_delta",
+        "delta": {"stop_reason": "tool_use", "stop_sequence": None},
+        "usage": {"output_tokens": 3},
+    },
+    {"type": "message_stop"},
+]
+USAGE_GEMINI = {
+    "promptTokenCount": 5,
+    "candidatesTokenCount": 3,
+    "totalTokenCount": 9,
+    "cachedContentTokenCount": 1,
+    "thoughtsTokenCount": 1,
+}
+CALL_PART = [{"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}}]
+GEMINI_WHOLE = {
+    "candidates": [
+        {
+            "content": {
+                "role": "model",
+                "parts": [{"text": "hi"}, {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}}],
+            },
+            "finishReason": "STOP",
+            "index": 0,
+        }
+    ],
+    "usageMetadata": USAGE_GEMINI,
+    "modelVersion": "m",
+}
+GEMINI_EVENTS = [
+    {"candidates": [{"content": {"role": "model", "parts": [{"text": "hi"}]}, "index": 0}], "modelVersion": "m"},
+    {
+        **GEMINI_WHOLE,
+        "candidates": [{**GEMINI_WHOLE["candidates"][0], "content": {"role": "model", "parts": CALL_PART}}],
+    },
+]
+WHOLE = {"openai": OPENAI_WHOLE, "anthropic": ANTHROPIC_WHOLE, "gemini": GEMINI_WHOLE}
+EVENTS = {"openai": OPENAI_EVENTS, "anthropic": ANTHROPIC_EVENTS, "gemini": GEMINI_EVENTS}
+
+
+@dataclass
+class Lie:
+    """What the liar answers: ``status`` with ``body``, or (``events`` not None) a 200 event stream."""
+
+    status: int = 200
+    body: bytes = b"{}"
+    events: list[bytes] | None = None
+
+
+def sse(dialect: str, event: Any) -> bytes:
+    """One event as ``dialect`` frames it (Anthropic names each event by its ``type``)."""
+    data = b"data: " + dumps({"__body__": event}) + b"\n\n"
+    if dialect == "anthropic" and isinstance(event, dict) and isinstance(event.get("type"), str):
+        return f"event: {event['type'][:40]}\n".encode("ascii", "replace") + data
+    return data
+
+
+@st.composite
+def lies(draw: st.DrawFn, dialect: str, stream: bool) -> Lie:
+    """A ``dialect`` answer gone wrong, streamed when ``stream``."""
+    if not stream:
+        return Lie(body=dumps(draw(mutated(WHOLE[dialect]))))
+    events: list[Any] = copy.deepcopy(EVENTS[dialect])
+    for _ in range(draw(st.integers(1, 3))):
+        index = draw(st.integers(0, len(events) - 1))
+        what = draw(st.sampled_from(["mutate", "mutate", "mutate", "remove", "repeat", "swap", "garbage"]))
+        if what == "mutate" and isinstance(events[index], dict):
+            body = draw(mutated(events[index]))
+            events[index] = body["__body__"] if set(body) == {"__body__"} else body
+        elif what == "remove" and len(events) > 1:
+            del events[index]
+        elif what == "repeat":
+            events.insert(index, copy.deepcopy(events[index]))
+        elif what == "swap":
+            other = draw(st.integers(0, len(events) - 1))
+            events[index], events[other] = events[other], events[index]
+        elif what == "garbage":
+            events.insert(index, _Garbage(draw(st.sampled_from(GARBAGE))))
+    framed = [e.line if isinstance(e, _Garbage) else sse(dialect, e) for e in events]
+    if dialect == "openai" and draw(st.booleans()):
+        framed.append(b"data: [DONE]\n\n")
+    return Lie(events=framed)
+
+
+@dataclass(frozen=True)
+class _Garbage:
+    line: bytes
+
+
+GARBAGE = (
+    b"data: {not json\n\n",
+    b"data: \n\n",
+    b"data: null\n\n",
+    b"data: [1, 2]\n\n",
+    b'data: "text"\n\n',
+    b'event: error\ndata: {"type": "error", "error": {"type": 5}}\n\n',
+    b'data: {"error": "no"}\n\n',
+    b'data: {"error": {"code": "x", "message": 5}}\n\n',
+    b": comment\n\n",
+    b"retry: abc\n\n",
+    b"data: \xff\xfe\n\n",
+    b"event: message_stop\n\n",
+)
+
+
+@dataclass
+class Liar:
+    """The lying provider's state: the answer it gives next (``lie``) and how many calls it took."""
+
+    lie: Lie = field(default_factory=Lie)
+    calls: int = 0
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_route("POST", "/{path:.*}", self._answer)
+        return app
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
+        await request.read()
+        self.calls += 1
+        lie = self.lie
+        if lie.events is None:
+            return web.Response(status=lie.status, body=lie.body, content_type="application/json")
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        for event in lie.events:
+            await response.write(event)
+        await response.write_eof()
+        return response
