@@ -3,7 +3,8 @@ aiohttp app) answering every provider path with whatever the test set last (``Li
 JSON body, or a stream of events written one flush each); ``lies(dialect)`` is the hypothesis strategy
 of a dialect's answer gone wrong: a valid answer (text, a tool call, usage) with fields replaced by
 hostile values (``hostile_json``), removed or added, whole or streamed; a stream may also lose, repeat
-or reorder events or carry lines that are not JSON.
+or reorder events or carry lines that are not JSON. ``error_lies(dialect)``: an error status with the
+dialect's error body gone wrong (or not JSON) and odd retry hints.
 """
 
 from __future__ import annotations
@@ -124,16 +125,35 @@ GEMINI_EVENTS = [
     },
 ]
 WHOLE = {"openai": OPENAI_WHOLE, "anthropic": ANTHROPIC_WHOLE, "gemini": GEMINI_WHOLE}
+ERRORS = {
+    "openai": {"error": {"message": "slow down", "type": "requests", "param": None, "code": "rate_limit_exceeded"}},
+    "anthropic": {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}},
+    "gemini": {
+        "error": {
+            "code": 429,
+            "message": "slow down",
+            "status": "RESOURCE_EXHAUSTED",
+            "details": [
+                {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "0.01s"},
+                {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [{"quotaId": "PerDay"}]},
+            ],
+        }
+    },
+}
+ERROR_STATUSES = (400, 401, 403, 404, 408, 409, 413, 422, 429, 500, 502, 503, 504, 529)
+RETRY_AFTER = ("0", "0.01", "-1", "abc", "1e999", "NaN", "99999999999999999999", "Wed, 21 Oct 2015 07:28:00 GMT", "")
 EVENTS = {"openai": OPENAI_EVENTS, "anthropic": ANTHROPIC_EVENTS, "gemini": GEMINI_EVENTS}
 
 
 @dataclass
 class Lie:
-    """What the liar answers: ``status`` with ``body``, or (``events`` not None) a 200 event stream."""
+    """What the liar answers: ``status`` with ``body`` (and ``headers``), or (``events`` not None) a 200
+    event stream."""
 
     status: int = 200
     body: bytes = b"{}"
     events: list[bytes] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def sse(dialect: str, event: Any) -> bytes:
@@ -142,6 +162,18 @@ def sse(dialect: str, event: Any) -> bytes:
     if dialect == "anthropic" and isinstance(event, dict) and isinstance(event.get("type"), str):
         return f"event: {event['type'][:40]}\n".encode("ascii", "replace") + data
     return data
+
+
+@st.composite
+def error_lies(draw: st.DrawFn, dialect: str) -> Lie:
+    """A ``dialect`` error answer gone wrong: an error status, its error body mutated, odd retry hints."""
+    headers = {}
+    if draw(st.booleans()):
+        headers["retry-after"] = draw(st.sampled_from(RETRY_AFTER))
+    if draw(st.booleans()):
+        headers["retry-after-ms"] = draw(st.sampled_from(RETRY_AFTER))
+    body = dumps(draw(mutated(ERRORS[dialect]))) if draw(st.integers(0, 3)) else draw(st.sampled_from(GARBAGE))
+    return Lie(status=draw(st.sampled_from(ERROR_STATUSES)), body=body, headers=headers)
 
 
 @st.composite
@@ -209,7 +241,8 @@ class Liar:
         self.calls += 1
         lie = self.lie
         if lie.events is None:
-            return web.Response(status=lie.status, body=lie.body, content_type="application/json")
+            headers = {"content-type": "application/json", **lie.headers}
+            return web.Response(status=lie.status, body=lie.body, headers=headers)
         response = web.StreamResponse(headers={"content-type": "text/event-stream"})
         await response.prepare(request)
         for event in lie.events:

@@ -1,0 +1,178 @@
+"""Property: a provider that lies (an answer of the wrong shape: fields of another JSON type, missing,
+thousands of them, usage of odd types; a stream whose events are mutated, lost, repeated, reordered or
+not JSON) is a failed attempt, never a crash. Each upstream dialect, to each caller dialect, whole and
+streamed: a one-target route answers 200 or a 502 in the caller's dialect; a route falling back to a
+good provider answers 200 (a stream already committed may end with an error event instead); nothing
+is logged at error level; the access line's tokens and cost stay numbers of at least 0, and the budgets
+never go below 0. The liar is a real HTTP server on loopback (``lying_answers.Liar``)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
+from .hostile_json import dumps, error_shape_problem, logged_faults
+from .lying_answers import Liar, error_lies, lies
+from .three_dialects import ANTHROPIC_TOOL, TOOL
+
+EXAMPLES = 60
+DIALECTS = ("openai", "anthropic", "gemini")
+HI = [{"role": "user", "content": "weather in Paris?"}]
+GEMINI_TOOLS = [{"functionDeclarations": [{"name": "get_weather", "parameters": TOOL["function"]["parameters"]}]}]  # type: ignore[index]
+
+
+def policy(liar: str, good: str) -> str:
+    text = (
+        "version: 1\n"
+        "defaults:\n  resilience: {max_attempts_per_target: 1}\n"
+        "  breaker: {window_size: 1000, minimum_calls: 1000}\n"
+        "providers:\n"
+        f"  l-openai: {{kind: openai, base_url: '{liar}/v1', api_key: {{env: KEY}}}}\n"
+        f"  l-anthropic: {{kind: anthropic, base_url: '{liar}', api_key: {{env: KEY}}}}\n"
+        f"  l-gemini: {{kind: gemini, base_url: '{liar}', api_key: {{env: KEY}}}}\n"
+        + provider_block("good", good, "openai")
+        + "models:\n"
+        + "".join(
+            f"  lie-{d}: {{provider: l-{d}, model: up, price: {{input_per_mtok: 1, output_per_mtok: 10}}}}\n"
+            for d in DIALECTS
+        )
+        + "  good: {provider: good, model: g}\nroutes:\n"
+        + "".join(f"  - {{name: chain-{d}, match: {{model: chain-{d}}}, target: [lie-{d}, good]}}\n" for d in DIALECTS)
+        + "budgets:\n  limits:\n"
+        "    - {name: usd-day, measure: usd, amount: 1000, window: day, scope: {by: global}}\n"
+        "    - {name: tokens-day, measure: tokens, amount: 1000000000, window: day, scope: {by: global}}\n"
+    )
+    return text
+
+
+def request(caller: str, model: str, stream: bool) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """The path, headers and body a ``caller`` app sends for ``model``."""
+    if caller == "openai":
+        body: dict[str, Any] = {"model": model, "messages": HI, "tools": [TOOL], "stream": stream}
+        if stream:
+            body["stream_options"] = {"include_usage": True}
+        return "/v1/chat/completions", {}, body
+    if caller == "anthropic":
+        body = {"model": model, "max_tokens": 50, "messages": HI, "tools": [ANTHROPIC_TOOL], "stream": stream}
+        return "/v1/messages", {"anthropic-version": "2023-06-01"}, body
+    method = "streamGenerateContent?alt=sse" if stream else "generateContent"
+    body = {"contents": [{"role": "user", "parts": [{"text": "weather in Paris?"}]}], "tools": GEMINI_TOOLS}
+    return f"/v1beta/models/{model}:{method}", {"x-goog-api-key": "app"}, body
+
+
+@pytest.fixture
+async def liar(aiohttp_server: Any) -> tuple[Liar, str]:
+    lying = Liar()
+    server = await aiohttp_server(lying.app())
+    return lying, str(server.make_url("")).rstrip("/")
+
+
+@pytest.fixture
+async def stack(liar: tuple[Liar, str], fake: FakeFactory, sidecar: SidecarFactory) -> RunningSidecar:
+    return await sidecar(policy(liar[1], await fake("good")), env={"KEY": "sk-test"})
+
+
+def check_numbers(running: RunningSidecar, lines: list[dict[str, Any]]) -> None:
+    """Every access line's tokens and cost are finite numbers of at least 0."""
+    for line in lines:
+        for name in ("cost_usd", "input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens"):
+            if name in line and line[name] is not None:
+                value = line[name]
+                assert isinstance(value, (int, float)) and not isinstance(value, bool), (name, value)
+                assert math.isfinite(value) and value >= 0, (name, value)
+
+
+async def check_budgets(session: aiohttp.ClientSession, running: RunningSidecar) -> None:
+    async with session.get(f"{running.url}/status") as answer:
+        rows = (await answer.json())["budgets"]
+    for row in rows:
+        assert isinstance(row["used"], (int, float)) and math.isfinite(row["used"]) and row["used"] >= 0, row
+
+
+CASES = [(u, c, s) for u in DIALECTS for c in DIALECTS for s in (False, True)]
+
+
+@pytest.mark.parametrize(
+    ("upstream", "caller", "stream"), CASES, ids=[f"{u}-to-{c}-{'stream' if s else 'whole'}" for u, c, s in CASES]
+)
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(data=st.data())
+async def test_a_lying_answer_is_a_failed_attempt_never_a_crash(
+    stack: RunningSidecar, liar: tuple[Liar, str], upstream: str, caller: str, stream: bool, data: st.DataObject
+) -> None:
+    """A one-target route: 200 or a 502 in the caller's shape; with a good fallback: 200. Nothing logged
+    as an error, tokens and cost numbers of at least 0."""
+    lying, _url = liar
+    lying.lie = data.draw(lies(upstream, stream), label="lie")
+    chain = data.draw(st.booleans(), label="falls back")
+    path, headers, body = request(caller, f"chain-{upstream}" if chain else f"lie-{upstream}", stream)
+    logged = len(stack.log_lines())
+    async with aiohttp.ClientSession() as session:
+        async with session.post(stack.url + path, data=dumps(body), headers=headers) as response:
+            status, kind, raw = response.status, response.headers.get("content-type", ""), await response.read()
+        assert status in ((200,) if chain else (200, 502)), raw[:600]
+        assert b"Traceback" not in raw and b"internal_error" not in raw, raw[:600]
+        if status != 200:
+            assert error_shape_problem(caller, status, orjson.loads(raw)) is None, raw[:600]
+        elif not stream:
+            assert kind.startswith("application/json") and isinstance(orjson.loads(raw), dict), raw[:600]
+        else:
+            assert kind.startswith("text/event-stream"), kind
+        lines = stack.log_lines()[logged:]
+        assert not logged_faults(lines), logged_faults(lines)
+        check_numbers(stack, lines)
+        await check_budgets(session, stack)
+
+
+FALLS_BACK = frozenset({500, 502, 503, 504, 529})  # the default fallback_on
+
+
+@pytest.mark.parametrize(
+    ("upstream", "caller", "stream"), CASES, ids=[f"{u}-to-{c}-{'stream' if s else 'whole'}" for u, c, s in CASES]
+)
+@settings(
+    max_examples=EXAMPLES // 2,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(data=st.data())
+async def test_a_lying_error_is_the_providers_error_or_a_fallback_never_a_crash(
+    stack: RunningSidecar, liar: tuple[Liar, str], upstream: str, caller: str, stream: bool, data: st.DataObject
+) -> None:
+    """An error status with a body of the wrong shape and odd retry hints: a route with a good fallback
+    answers 200 for a status it falls back on; otherwise an error in the caller's shape (the provider's
+    own, relayed untouched, to a caller of its dialect), never the sidecar's internal error; nothing
+    logged as an error."""
+    lying, _url = liar
+    lying.lie = lie = data.draw(error_lies(upstream), label="lie")
+    chain = data.draw(st.booleans(), label="falls back")
+    path, headers, body = request(caller, f"chain-{upstream}" if chain else f"lie-{upstream}", stream)
+    logged = len(stack.log_lines())
+    async with aiohttp.ClientSession() as session:
+        async with session.post(stack.url + path, data=dumps(body), headers=headers) as response:
+            status, raw = response.status, await response.read()
+        assert b"Traceback" not in raw and b"internal_error" not in raw, raw[:600]
+        if chain and lie.status in FALLS_BACK:
+            assert status == 200, raw[:600]
+        relayed = caller == upstream and status == lie.status  # the provider's own body, as it sent it
+        if status >= 400 and not relayed:
+            assert error_shape_problem(caller, status, orjson.loads(raw)) is None, raw[:600]
+        lines = stack.log_lines()[logged:]
+        assert not logged_faults(lines), logged_faults(lines)
+        check_numbers(stack, lines)
+        await check_budgets(session, stack)
