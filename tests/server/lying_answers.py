@@ -249,3 +249,47 @@ class Liar:
             await response.write(event)
         await response.write_eof()
         return response
+
+
+OTHER_ANSWERS = {  # (operation, upstream dialect) -> a valid answer
+    ("embeddings", "openai"): {
+        "object": "list",
+        "data": [
+            {"object": "embedding", "index": 0, "embedding": [0.25, -0.5]},
+            {"object": "embedding", "index": 1, "embedding": [0.5, 0.125]},
+        ],
+        "model": "m",
+        "usage": {"prompt_tokens": 2, "total_tokens": 2},
+    },
+    ("embeddings", "gemini"): {
+        "embeddings": [{"values": [0.25, -0.5]}, {"values": [0.5, 0.125]}],
+        "embedding": {"values": [0.25, -0.5]},
+        "usageMetadata": {"promptTokenCount": 2},
+    },
+    ("count_tokens", "anthropic"): {"input_tokens": 5},
+    ("count_tokens", "gemini"): {"totalTokens": 5, "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 5}]},
+    ("responses", "openai"): {
+        "id": "resp_1",
+        "object": "response",
+        "created_at": 1,
+        "status": "completed",
+        "model": "m",
+        "output": [
+            {
+                "type": "message",
+                "id": "msg_1",
+                "status": "completed",
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": "hi", "annotations": []}],
+            },
+            {"type": "function_call", "id": "fc_1", "call_id": "c1", "name": "get_weather", "arguments": "{}"},
+        ],
+        "usage": {
+            "input_tokens": 5,
+            "output_tokens": 3,
+            "total_tokens": 8,
+            "input_tokens_details": {"cached_tokens": 1},
+            "output_tokens_details": {"reasoning_tokens": 1},
+        },
+    },
+}

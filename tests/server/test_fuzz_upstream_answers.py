@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
-from .hostile_json import dumps, error_shape_problem, logged_faults
-from .lying_answers import Liar, error_lies, lies
+from .hostile_json import dumps, error_shape_problem, logged_faults, mutated
+from .lying_answers import OTHER_ANSWERS, Liar, Lie, error_lies, lies
 from .three_dialects import ANTHROPIC_TOOL, TOOL
 
 EXAMPLES = 60
@@ -172,6 +172,83 @@ async def test_a_lying_error_is_the_providers_error_or_a_fallback_never_a_crash(
         relayed = caller == upstream and status == lie.status  # the provider's own body, as it sent it
         if status >= 400 and not relayed:
             assert error_shape_problem(caller, status, orjson.loads(raw)) is None, raw[:600]
+        lines = stack.log_lines()[logged:]
+        assert not logged_faults(lines), logged_faults(lines)
+        check_numbers(stack, lines)
+        await check_budgets(session, stack)
+
+
+TEXTS = {"input": ["hello", "again"], "encoding_format": "float"}
+PARTS = {"parts": [{"text": "hello"}]}
+OTHERS = {  # name -> (caller, path, body, operation, upstream dialect)
+    "openai embeddings": ("openai", "/v1/embeddings", TEXTS, "embeddings", "openai"),
+    "openai embeddings from gemini": ("openai", "/v1/embeddings", TEXTS, "embeddings", "gemini"),
+    "openai base64 embeddings from gemini": (
+        "openai",
+        "/v1/embeddings",
+        {**TEXTS, "encoding_format": "base64"},
+        "embeddings",
+        "gemini",
+    ),
+    "gemini embedContent from openai": ("gemini", ":embedContent", {"content": PARTS}, "embeddings", "openai"),
+    "gemini batchEmbedContents": (
+        "gemini",
+        ":batchEmbedContents",
+        {"requests": [{"model": "models/x", "content": PARTS}] * 2},
+        "embeddings",
+        "gemini",
+    ),
+    "anthropic count_tokens": ("anthropic", "/v1/messages/count_tokens", {"messages": HI}, "count_tokens", "anthropic"),
+    "anthropic count_tokens from gemini": (
+        "anthropic",
+        "/v1/messages/count_tokens",
+        {"messages": HI},
+        "count_tokens",
+        "gemini",
+    ),
+    "gemini countTokens from anthropic": (
+        "gemini",
+        ":countTokens",
+        {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]},
+        "count_tokens",
+        "anthropic",
+    ),
+    "openai responses": ("openai", "/v1/responses", {"input": "hi", "max_output_tokens": 20}, "responses", "openai"),
+}
+CALLER_HEADERS = {"openai": {}, "anthropic": {"anthropic-version": "2023-06-01"}, "gemini": {"x-goog-api-key": "a"}}
+
+
+@pytest.mark.parametrize("case", OTHERS)
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(data=st.data())
+async def test_a_lying_embedding_count_or_response_is_a_failed_attempt(
+    stack: RunningSidecar, liar: tuple[Liar, str], case: str, data: st.DataObject
+) -> None:
+    """Embeddings, token counts and the Responses API, answered in the wrong shape: 200 or a 502 in the
+    caller's shape, nothing logged as an error, tokens and cost numbers of at least 0."""
+    caller, path, body, operation, upstream = OTHERS[case]
+    lying, _url = liar
+    answer = data.draw(mutated(OTHER_ANSWERS[(operation, upstream)]), label="answer")
+    lying.lie = Lie(body=dumps(answer))
+    model = f"lie-{upstream}"
+    url = f"{stack.url}/v1beta/models/{model}{path}" if path.startswith(":") else stack.url + path
+    sent = body if path.startswith(":") else {**body, "model": model}
+    logged = len(stack.log_lines())
+    async with aiohttp.ClientSession() as session:
+        async with session.post(url, data=dumps(sent), headers=CALLER_HEADERS[caller]) as response:
+            status, raw = response.status, await response.read()
+        assert status in (200, 502), raw[:600]
+        assert b"Traceback" not in raw and b"internal_error" not in raw, raw[:600]
+        if status != 200:
+            assert error_shape_problem(caller, status, orjson.loads(raw)) is None, raw[:600]
+        else:
+            assert isinstance(orjson.loads(raw), dict), raw[:600]
         lines = stack.log_lines()[logged:]
         assert not logged_faults(lines), logged_faults(lines)
         check_numbers(stack, lines)
