@@ -21,7 +21,7 @@ from .hostile_json import dumps, error_shape_problem, logged_faults, mutated
 from .three_dialects import ANTHROPIC_TOOL, TOOL
 from .three_dialects import start as start_three
 
-EXAMPLES = 60
+EXAMPLES = 40  # per endpoint, target and stack: 54 cases
 SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
 HEADERS = {
     "openai": {"authorization": "Bearer app"},
@@ -179,10 +179,42 @@ DROPPING = "".join(
 )
 
 
-@pytest.fixture
-async def stack(fake: FakeFactory, sidecar: SidecarFactory) -> RunningSidecar:
-    """The three fakes; each model also as ``<model>-drop``, whose route drops what a target cannot say."""
-    running, _urls = await start_three(fake, sidecar, DROPPING)
+FEATURES = """routing:
+  task_header: trust
+  classes:
+    - name: extraction
+      rules: [{keywords: [extract, weather]}, {features: {json_schema: true}}]
+    - {name: math, rules: [{regex: '(?i)\\bintegral\\b'}]}
+  complexity:
+    default: medium
+    levels:
+      - {name: simple, tier: economy, rules: [{features: {last_user_chars: {lt: 200}, tools: false}}]}
+      - {name: medium, tier: standard}
+      - {name: complex, tier: premium, rules: [{features: {prompt_tokens: {gt: 50}}}]}
+budgets:
+  limits:
+    - {name: tokens, measure: tokens, amount: 100000000, window: day, scope: {by: global}}
+    - {name: usd, measure: usd, amount: 1000, window: day, scope: {by: global}}
+"""
+FEATURED_ROUTES = "".join(
+    f"  - name: {m}\n    match: {{model: {m}, features: {{tools: true}}}}\n    target: {m}\n"
+    f"    caps: {{max_output_tokens: 64, max_input_tokens: 100000}}\n"
+    f"    cache: {{enabled: true, cacheable: always}}\n"
+    f"    shadow: {{candidates: [to-{'gemini' if m == 'to-openai' else 'openai'}], sample: 1.0}}\n"
+    f"  - {{name: {m}-plain, match: {{model: {m}}}, target: {m}, cache: {{enabled: true, cacheable: always}}}}\n"
+    for m in ("to-openai", "to-anthropic", "to-gemini")
+)
+
+
+@pytest.fixture(params=["plain", "features"])
+async def stack(request: pytest.FixtureRequest, fake: FakeFactory, sidecar: SidecarFactory) -> RunningSidecar:
+    """The three fakes; each model also as ``<model>-drop``, whose route drops what a target cannot say.
+    ``features``: the chat models' routes also match on the request's features, estimate its tokens
+    (caps, token budgets, a routing block's classes and levels), cache every answer and shadow it."""
+    if request.param == "plain":
+        running, _urls = await start_three(fake, sidecar, DROPPING)
+    else:
+        running, _urls = await start_three(fake, sidecar, DROPPING + FEATURED_ROUTES + FEATURES)
     return running
 
 
