@@ -4,7 +4,9 @@ tool schemas) and ``mutated(body)``, a valid body with a few of its fields repla
 added or reordered. ``dumps`` writes a body as the wire carries it: ASCII JSON, where a lone surrogate
 is the escape ``\\ud800`` (a Python ``str`` holding one cannot be encoded otherwise).
 
-The checks every fuzz test shares: ``error_shape_problem(dialect, status, body)`` (None when an error
+``fuzz_settings(examples)``: the settings of every fuzz test (derandomized, no example database: CI runs
+the same examples every time; the stack is a fixture shared by a test's examples). The checks every
+fuzz test shares: ``error_shape_problem(dialect, status, body)`` (None when an error
 body is in the caller's dialect's shape) and ``logged_faults(lines)`` (error-level or traceback lines).
 """
 
@@ -15,6 +17,7 @@ import json
 import re
 from typing import Any
 
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 ODD_STRINGS = (
@@ -239,3 +242,14 @@ def error_shape_problem(dialect: str, status: int, body: Any) -> str | None:
 def logged_faults(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The log lines at error level or above, or carrying a traceback."""
     return [line for line in lines if line.get("level") in ("error", "critical") or "traceback" in line]
+
+
+def fuzz_settings(examples: int) -> settings:
+    """A fuzz test's settings: ``examples`` derandomized examples, no deadline and no example database."""
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+    )

@@ -13,11 +13,11 @@ from typing import Any
 import aiohttp
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
-from .hostile_json import dumps, error_shape_problem, logged_faults, mutated
+from .hostile_json import dumps, error_shape_problem, fuzz_settings, logged_faults, mutated
 from .three_dialects import ANTHROPIC_TOOL, TOOL
 from .three_dialects import start as start_three
 
@@ -245,13 +245,7 @@ def check_answer(running: RunningSidecar, dialect: str, status: int, kind: str, 
 
 
 @pytest.mark.parametrize(("endpoint", "model"), CASES, ids=[f"{e}-{m}" for e, m in CASES])
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+@fuzz_settings(EXAMPLES)
 @given(data=st.data())
 async def test_a_body_of_the_wrong_shape_is_a_clear_error_in_the_callers_dialect(
     stack: RunningSidecar, endpoint: str, model: str, data: st.DataObject

@@ -14,77 +14,21 @@ from typing import Any
 import aiohttp
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
-from .hostile_json import dumps, error_shape_problem, logged_faults, mutated
+from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
+from .hostile_json import dumps, error_shape_problem, fuzz_settings, logged_faults, mutated
 from .lying_answers import OTHER_ANSWERS, Liar, Lie, error_lies, lies
-from .three_dialects import ANTHROPIC_TOOL, TOOL
+from .lying_stack import CALLER_HEADERS, DIALECTS, HI, request
+from .lying_stack import start as start_lying
 
 EXAMPLES = 40  # per case; the module runs in about 25 s
-DIALECTS = ("openai", "anthropic", "gemini")
-HI = [{"role": "user", "content": "weather in Paris?"}]
-GEMINI_TOOLS = [{"functionDeclarations": [{"name": "get_weather", "parameters": TOOL["function"]["parameters"]}]}]  # type: ignore[index]
-
-
-def policy(liar: str, good: str) -> str:
-    text = (
-        "version: 1\n"
-        "defaults:\n  resilience: {max_attempts_per_target: 1}\n"
-        "  breaker: {window_size: 1000, minimum_calls: 1000}\n"
-        "providers:\n"
-        f"  l-openai: {{kind: openai, base_url: '{liar}/v1', api_key: {{env: KEY}}}}\n"
-        f"  l-anthropic: {{kind: anthropic, base_url: '{liar}', api_key: {{env: KEY}}}}\n"
-        f"  l-gemini: {{kind: gemini, base_url: '{liar}', api_key: {{env: KEY}}}}\n"
-        + provider_block("good", good, "openai")
-        + "models:\n"
-        + "".join(
-            f"  lie-{d}: {{provider: l-{d}, model: up, price: {{input_per_mtok: 1, output_per_mtok: 10}}}}\n"
-            for d in DIALECTS
-        )
-        + "  good: {provider: good, model: g}\nroutes:\n"
-        + "".join(f"  - {{name: chain-{d}, match: {{model: chain-{d}}}, target: [lie-{d}, good]}}\n" for d in DIALECTS)
-        + "".join(
-            f"  - {{name: cache-{d}, match: {{model: cache-{d}}}, target: [lie-{d}],"
-            " cache: {enabled: true, cacheable: always}, shadow: {candidates: [good], sample: 1.0}}\n"
-            for d in DIALECTS
-        )
-        + "budgets:\n  limits:\n"
-        "    - {name: usd-day, measure: usd, amount: 1000, window: day, scope: {by: global}}\n"
-        "    - {name: tokens-day, measure: tokens, amount: 1000000000, window: day, scope: {by: global}}\n"
-    )
-    return text
-
-
-def request(
-    caller: str, model: str, stream: bool, asked: str = "weather in Paris?"
-) -> tuple[str, dict[str, str], dict[str, Any]]:
-    """The path, headers and body a ``caller`` app sends for ``model``, asking ``asked``."""
-    said = [{"role": "user", "content": asked}]
-    if caller == "openai":
-        body: dict[str, Any] = {"model": model, "messages": said, "tools": [TOOL], "stream": stream}
-        if stream:
-            body["stream_options"] = {"include_usage": True}
-        return "/v1/chat/completions", {}, body
-    if caller == "anthropic":
-        body = {"model": model, "max_tokens": 50, "messages": said, "tools": [ANTHROPIC_TOOL], "stream": stream}
-        return "/v1/messages", {"anthropic-version": "2023-06-01"}, body
-    method = "streamGenerateContent?alt=sse" if stream else "generateContent"
-    body = {"contents": [{"role": "user", "parts": [{"text": asked}]}], "tools": GEMINI_TOOLS}
-    return f"/v1beta/models/{model}:{method}", {"x-goog-api-key": "app"}, body
 
 
 @pytest.fixture
-async def liar(aiohttp_server: Any) -> tuple[Liar, str]:
-    lying = Liar()
-    server = await aiohttp_server(lying.app())
-    return lying, str(server.make_url("")).rstrip("/")
-
-
-@pytest.fixture
-async def stack(liar: tuple[Liar, str], fake: FakeFactory, sidecar: SidecarFactory) -> RunningSidecar:
-    return await sidecar(policy(liar[1], await fake("good")), env={"KEY": "sk-test"})
+async def lying(aiohttp_server: Any, fake: FakeFactory, sidecar: SidecarFactory) -> tuple[RunningSidecar, Liar]:
+    return await start_lying(aiohttp_server, fake, sidecar)
 
 
 def check_numbers(running: RunningSidecar, lines: list[dict[str, Any]]) -> None:
@@ -110,24 +54,18 @@ CASES = [(u, c, s) for u in DIALECTS for c in DIALECTS for s in (False, True)]
 @pytest.mark.parametrize(
     ("upstream", "caller", "stream"), CASES, ids=[f"{u}-to-{c}-{'stream' if s else 'whole'}" for u, c, s in CASES]
 )
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+@fuzz_settings(EXAMPLES)
 @given(data=st.data())
 async def test_a_lying_answer_is_a_failed_attempt_never_a_crash(
-    stack: RunningSidecar, liar: tuple[Liar, str], upstream: str, caller: str, stream: bool, data: st.DataObject
+    lying: tuple[RunningSidecar, Liar], upstream: str, caller: str, stream: bool, data: st.DataObject
 ) -> None:
     """A one-target route: 200 or a 502 in the caller's shape; with a good fallback: 200; a caching and
     shadowed route: the same, and asked again, the stored answer. Nothing logged as an error, tokens and
     cost numbers of at least 0."""
-    lying, _url = liar
-    lying.lie = data.draw(lies(upstream, stream), label="lie")
+    stack, liar = lying
+    liar.lie = data.draw(lies(upstream, stream), label="lie")
     route = data.draw(st.sampled_from(["lie", "chain", "cache"]), label="route")
-    asked = f"weather in Paris? ({lying.calls})"  # never asked before: a cache miss first
+    asked = f"weather in Paris? ({liar.calls})"  # never asked before: a cache miss first
     path, headers, body = request(caller, f"{route}-{upstream}", stream, asked)
     logged = len(stack.log_lines())
     statuses = []
@@ -172,23 +110,17 @@ FALLS_BACK = frozenset({500, 502, 503, 504, 529})  # the default fallback_on
 @pytest.mark.parametrize(
     ("upstream", "caller", "stream"), CASES, ids=[f"{u}-to-{c}-{'stream' if s else 'whole'}" for u, c, s in CASES]
 )
-@settings(
-    max_examples=EXAMPLES // 2,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+@fuzz_settings(EXAMPLES // 2)
 @given(data=st.data())
 async def test_a_lying_error_is_the_providers_error_or_a_fallback_never_a_crash(
-    stack: RunningSidecar, liar: tuple[Liar, str], upstream: str, caller: str, stream: bool, data: st.DataObject
+    lying: tuple[RunningSidecar, Liar], upstream: str, caller: str, stream: bool, data: st.DataObject
 ) -> None:
     """An error status with a body of the wrong shape and odd retry hints: a route with a good fallback
     answers 200 for a status it falls back on; otherwise an error in the caller's shape (the provider's
     own, relayed untouched, to a caller of its dialect), never the sidecar's internal error; nothing
     logged as an error."""
-    lying, _url = liar
-    lying.lie = lie = data.draw(error_lies(upstream), label="lie")
+    stack, liar = lying
+    liar.lie = lie = data.draw(error_lies(upstream), label="lie")
     chain = data.draw(st.booleans(), label="falls back")
     path, headers, body = request(caller, f"chain-{upstream}" if chain else f"lie-{upstream}", stream)
     logged = len(stack.log_lines())
@@ -244,27 +176,20 @@ OTHERS = {  # name -> (caller, path, body, operation, upstream dialect)
     ),
     "openai responses": ("openai", "/v1/responses", {"input": "hi", "max_output_tokens": 20}, "responses", "openai"),
 }
-CALLER_HEADERS = {"openai": {}, "anthropic": {"anthropic-version": "2023-06-01"}, "gemini": {"x-goog-api-key": "a"}}
 
 
 @pytest.mark.parametrize("case", OTHERS)
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+@fuzz_settings(EXAMPLES)
 @given(data=st.data())
 async def test_a_lying_embedding_count_or_response_is_a_failed_attempt(
-    stack: RunningSidecar, liar: tuple[Liar, str], case: str, data: st.DataObject
+    lying: tuple[RunningSidecar, Liar], case: str, data: st.DataObject
 ) -> None:
     """Embeddings, token counts and the Responses API, answered in the wrong shape: 200 or a 502 in the
     caller's shape, nothing logged as an error, tokens and cost numbers of at least 0."""
     caller, path, body, operation, upstream = OTHERS[case]
-    lying, _url = liar
+    stack, liar = lying
     answer = data.draw(mutated(OTHER_ANSWERS[(operation, upstream)]), label="answer")
-    lying.lie = Lie(body=dumps(answer))
+    liar.lie = Lie(body=dumps(answer))
     model = f"lie-{upstream}"
     url = f"{stack.url}/v1beta/models/{model}{path}" if path.startswith(":") else stack.url + path
     sent = body if path.startswith(":") else {**body, "model": model}

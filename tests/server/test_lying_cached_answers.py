@@ -17,7 +17,7 @@ import pytest
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
 from .hostile_json import logged_faults
 from .lying_answers import WHOLE, Liar, Lie
-from .test_fuzz_upstream_answers import policy, request
+from .lying_stack import request, start
 
 LIES: dict[str, tuple[str, tuple[Any, ...]]] = {  # the provider's dialect, the path of the field made 5
     "an anthropic tool_use id": ("anthropic", ("content", 1, "id")),
@@ -31,10 +31,7 @@ LIES: dict[str, tuple[str, tuple[Any, ...]]] = {  # the provider's dialect, the 
 
 @pytest.fixture
 async def stack(aiohttp_server: Any, fake: FakeFactory, sidecar: SidecarFactory) -> tuple[RunningSidecar, Liar]:
-    liar = Liar()
-    server = await aiohttp_server(liar.app())
-    running = await sidecar(policy(str(server.make_url("")).rstrip("/"), await fake("good")), env={"KEY": "sk-x"})
-    return running, liar
+    return await start(aiohttp_server, fake, sidecar)
 
 
 def lie(dialect: str, path: tuple[Any, ...]) -> Lie:

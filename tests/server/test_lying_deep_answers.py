@@ -16,7 +16,7 @@ import pytest
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
 from .hostile_json import dumps, logged_faults
 from .lying_answers import EVENTS, WHOLE, Liar, Lie, sse
-from .test_fuzz_upstream_answers import policy, request
+from .lying_stack import request, start
 
 
 def nested(depth: int) -> Any:
@@ -28,10 +28,7 @@ def nested(depth: int) -> Any:
 
 @pytest.fixture
 async def stack(aiohttp_server: Any, fake: FakeFactory, sidecar: SidecarFactory) -> tuple[RunningSidecar, Liar]:
-    liar = Liar()
-    server = await aiohttp_server(liar.app())
-    running = await sidecar(policy(str(server.make_url("")).rstrip("/"), await fake("good")), env={"KEY": "sk-x"})
-    return running, liar
+    return await start(aiohttp_server, fake, sidecar)
 
 
 async def ask(running: RunningSidecar, caller: str, model: str, stream: bool) -> tuple[int, bytes]:

@@ -15,7 +15,7 @@ import pytest
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
 from .hostile_json import logged_faults
 from .lying_answers import Liar, Lie
-from .test_fuzz_upstream_answers import CALLER_HEADERS, policy
+from .lying_stack import CALLER_HEADERS, start
 
 TWO_TEXTS = {"model": "lie-gemini", "input": ["hello", "again"]}
 GEMINI_EMBED = {"content": {"parts": [{"text": "hello"}]}}
@@ -38,10 +38,7 @@ CASES: dict[str, tuple[str, str, dict[str, Any], dict[str, Any]]] = {  # caller,
 
 @pytest.fixture
 async def stack(aiohttp_server: Any, fake: FakeFactory, sidecar: SidecarFactory) -> tuple[RunningSidecar, Liar]:
-    liar = Liar()
-    server = await aiohttp_server(liar.app())
-    running = await sidecar(policy(str(server.make_url("")).rstrip("/"), await fake("good")), env={"KEY": "sk-x"})
-    return running, liar
+    return await start(aiohttp_server, fake, sidecar)
 
 
 async def post(running: RunningSidecar, caller: str, path: str, body: dict[str, Any]) -> tuple[int, Any]:

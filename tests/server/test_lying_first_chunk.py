@@ -15,7 +15,7 @@ import pytest
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
 from .hostile_json import logged_faults
 from .lying_answers import EVENTS, Liar, Lie, sse
-from .test_fuzz_upstream_answers import policy, request
+from .lying_stack import request, start
 
 FIRST_CHUNKS = {
     "delta a boolean": {"choices": [{"index": 0, "delta": True}]},
@@ -27,10 +27,7 @@ FIRST_CHUNKS = {
 
 @pytest.fixture
 async def stack(aiohttp_server: Any, fake: FakeFactory, sidecar: SidecarFactory) -> tuple[RunningSidecar, Liar]:
-    liar = Liar()
-    server = await aiohttp_server(liar.app())
-    running = await sidecar(policy(str(server.make_url("")).rstrip("/"), await fake("good")), env={"KEY": "sk-x"})
-    return running, liar
+    return await start(aiohttp_server, fake, sidecar)
 
 
 @pytest.mark.parametrize("caller", ["openai", "anthropic", "gemini"])
