@@ -136,6 +136,17 @@ def reasoning_in(message: dict[str, Any]) -> str | None:
     return text if isinstance(text, str) and text else None
 
 
+def _message_text(message: dict[str, Any]) -> str | None:
+    """A message's text: ``content`` (a string, or the text parts of a list, as some OpenAI-compatible
+    servers write it), else its ``refusal``; a ``TranslationError`` for another JSON type."""
+    content = message.get("content")
+    if isinstance(content, list):
+        content = "".join(
+            p["text"] for p in content if isinstance(p, dict) and p.get("type") == "text" and isinstance(p["text"], str)
+        )
+    return answer_id(content or message.get("refusal"), "message.content")
+
+
 def parse_response(body: dict[str, Any]) -> ChatResponse:
     choices: list[Choice] = []
     for ch in body.get("choices") or ():
@@ -146,7 +157,7 @@ def parse_response(body: dict[str, Any]) -> ChatResponse:
             parts.append(
                 {"type": "reasoning", "text": reasoning, "signature": None, "origin": "openai", "redacted": False}
             )
-        text = answer_id(msg.get("content") or msg.get("refusal"), "message.content")
+        text = _message_text(msg)
         if text:
             parts.append({"type": "text", "text": text})
         for call in msg.get("tool_calls") or ():
