@@ -14,7 +14,10 @@ for the provider's support.
 
 Names (of the route, model, provider, a dropped parameter, a rejected answer's model) go through
 ``header_text``: visible ASCII as it is, anything else percent-encoded, so every client reads the same
-name and nothing a caller sent can split the head.
+name and nothing a caller sent can split the head. ``x-sidecar-dropped-params`` holds at most
+``DROPPED_HEADER_CHARS`` characters (then ``...``; the access line lists every name): the names are
+the caller's own fields, and an app's HTTP client refuses a header past 8 KiB (aiohttp, Node), so a
+request with thousands of unknown fields would get an answer its own client cannot read.
 
 ``x-sidecar-attempts`` counts the upstream calls made when the answer's head is sent (a target skipped
 without a call is not one): for a stream, the call that is streaming included.
@@ -22,7 +25,7 @@ without a call is not one): for a stream, the call that is streaming included.
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import MutableMapping, Sequence
 from typing import TYPE_CHECKING
 
 from ..dialects.registry import wire
@@ -35,6 +38,7 @@ if TYPE_CHECKING:
 
 
 OWN_REQUEST_ID_PREFIX = "llm-sidecar-"
+DROPPED_HEADER_CHARS = 2048
 
 
 def add_sidecar_headers(headers: MutableMapping[str, str], exchange: Exchange) -> None:
@@ -64,7 +68,7 @@ def sidecar_headers(exchange: Exchange) -> dict[str, str]:
     if exchange.fallback_reason:
         headers["x-sidecar-fallback-reason"] = exchange.fallback_reason
     if exchange.dropped:
-        headers["x-sidecar-dropped-params"] = ",".join(map(header_item, exchange.dropped))
+        headers["x-sidecar-dropped-params"] = _dropped(exchange.dropped)
     if exchange.degraded:
         headers["x-sidecar-degraded"] = exchange.degraded
     if exchange.ensemble:
@@ -83,6 +87,14 @@ def sidecar_headers(exchange: Exchange) -> dict[str, str]:
     if exchange.cache is not None:
         _add_cache_headers(headers, exchange.cache, exchange.cache_age_s)
     return headers
+
+
+def _dropped(names: Sequence[str]) -> str:
+    """The dropped parameters' names as a header value of at most ``DROPPED_HEADER_CHARS`` characters."""
+    value = ",".join(map(header_item, names))
+    if len(value) <= DROPPED_HEADER_CHARS:
+        return value
+    return value[: value.rfind(",", 0, DROPPED_HEADER_CHARS - 4) + 1] + "..."
 
 
 def _add_model_headers(headers: dict[str, str], target: Target | None) -> None:

@@ -65,6 +65,7 @@ from .billed import charge_failed
 from .deadline import Deadline
 from .exchange import Exchange
 from .key_redaction import headers_without_key, without_key
+from .pipeline import MAX_BODY_DEPTH, too_deep
 from .stream import relay_stream
 from .stream_answer import HeldStream
 
@@ -244,6 +245,9 @@ class Attempt:
             return _billed(exchange, prepared, Outcome.failure("malformed_response", "upstream sent invalid JSON"))
         if not isinstance(parsed, dict):
             return _billed(exchange, prepared, Outcome.failure("malformed_response", "upstream sent a non-object body"))
+        if too_deep(body, parsed):  # translated or relayed, the answer is written again: orjson cannot
+            reason = f"upstream sent a body nested more than {MAX_BODY_DEPTH} levels deep"
+            return _billed(exchange, prepared, Outcome.failure("malformed_response", reason))
         keys = registry.wire(wire).answer_keys or _ANY_ANSWER
         if parsed.keys().isdisjoint(keys):  # no answer in it, relayed or translated alike
             if isinstance(parsed.get("error"), dict):  # an error object: the upstream lies about its status

@@ -68,6 +68,12 @@ _MARGIN = 254 - MAX_BODY_DEPTH  # levels added around the body when it is checke
 _SHALLOWEST_TOO_DEEP = 2 * (MAX_BODY_DEPTH + 1)  # bytes: each level is at least an opening and a closing one
 
 
+def too_deep(raw: bytes, body: dict[str, object]) -> bool:
+    """True when ``body`` (read from ``raw``) is nested more than ``MAX_BODY_DEPTH`` levels: a request's,
+    or an upstream's answer, which a translation or a feature writes again as well."""
+    return len(raw) > _SHALLOWEST_TOO_DEEP and not writable(body)
+
+
 def writable(body: dict[str, object]) -> bool:
     """True when ``body`` is at most ``MAX_BODY_DEPTH`` levels deep: orjson writes it inside ``_MARGIN``
     more (one C call over the body, ~0.6 us per KB; only bodies long enough to be too deep pay it)."""
@@ -91,7 +97,7 @@ async def parse_body(exchange: Exchange, raw: bytes, call_next: Handler) -> web.
         raise RequestFailed(400, f"the request body is not valid JSON: {exc}", code="invalid_json") from None
     if not isinstance(body, dict):
         raise RequestFailed(400, "the request body must be a JSON object", code="invalid_json")
-    if len(raw) > _SHALLOWEST_TOO_DEEP and not writable(body):
+    if too_deep(raw, body):
         message = f"the request body is nested more than {MAX_BODY_DEPTH} levels deep"
         raise RequestFailed(400, message, code="invalid_json")
     exchange.raw = raw

@@ -15,7 +15,7 @@ from ..sse import SSEEvent
 from .common import ChatRequest, ChatResponse, RequestParams, Usage
 from .errors import read_error
 from .names import RenamingDecoder, ToolNames, plan, rename_request, restore_response
-from .options import Drops, TranslateOptions, TranslationError
+from .options import Drops, TranslateOptions, TranslationError, shown
 from .params import caller_name
 from .shapes import mismatch
 from .stream import StreamDecoder, StreamEncoder, StreamTranslator
@@ -83,8 +83,8 @@ def _malformed(what: str, exc: Exception, wrong: str | None = None) -> Translati
     Python exception's text (``'int' object is not iterable``): it reaches the app in a 400."""
     if wrong is not None:
         return TranslationError(f"malformed {what}: {wrong}")
-    if isinstance(exc, KeyError) and exc.args:
-        return TranslationError(f"malformed {what}: the field {exc.args[0]!r} is missing")
+    if isinstance(exc, KeyError) and exc.args and isinstance(exc.args[0], str):
+        return TranslationError(f"malformed {what}: the field {shown(exc.args[0])} is missing")
     return TranslationError(f"malformed {what}: a field has a type or value its API does not allow")
 
 

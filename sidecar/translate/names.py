@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from .common import ChatRequest, ChatResponse, Message, Part
 from .deltas import Delta, ToolStart
-from .options import TranslationError
+from .options import TranslationError, shown
 
 if TYPE_CHECKING:
     from ..sse import SSEEvent
@@ -98,7 +98,7 @@ def plan(req: ChatRequest, rule: ToolNameRule) -> ToolNames | None:
         if mapped in taken:
             mapped = _hashed(mapped, name, rule)
         if mapped in taken or not rule.accepts(mapped):
-            raise TranslationError(f"the tool name {name!r} cannot be given a unique name this target accepts")
+            raise TranslationError(f"the tool name {shown(name)} cannot be given a unique name this target accepts")
         taken.add(mapped)
         to_target[name] = mapped
     return ToolNames(to_target, {mapped: name for name, mapped in to_target.items()})

@@ -7,12 +7,43 @@ Policy for parameters with no equivalent (``Drops``): *unsupported* ones raise `
 under ``unsupported="error"`` and are dropped and listed under ``"drop"``; *ignored* ones (which do not
 change what the model generates: ``store``, ``metadata``, ``cache_control``...) are always dropped and
 listed, never refused.
+
+A name made of what the caller wrote (an unknown field, a part's ``type``) is shown as ``cut`` and
+``name_of`` make it, so that a refusal or the dropped list never quotes a caller's megabyte or Python's
+text for its value: at most ``NAME_CHARS`` characters, a value that is not a string by its JSON type;
+a translation lists at most ``MAX_DROPPED`` names, then ``MORE``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+from .shapes import kind_of, said_kind
+
+NAME_CHARS = 64
+"""The longest name a refusal or the dropped list shows; a longer one is cut and ends in ``...``."""
+MAX_DROPPED = 32
+"""The most parameter names one translation lists as dropped; ``MORE`` stands for the rest."""
+MORE = "..."
+
+
+def cut(text: str) -> str:
+    """``text`` as a message shows what the caller wrote: whole up to ``NAME_CHARS``, else its start and
+    ``...``."""
+    return text if len(text) <= NAME_CHARS else text[: NAME_CHARS - 3] + "..."
+
+
+def name_of(value: Any) -> str:
+    """A caller's value that names something (a part's or a tool's ``type``) as one segment of a parameter
+    name: a string as it is (``cut``), any other JSON value as its type (``<null>``, ``<object>``)."""
+    return cut(value) if isinstance(value, str) else f"<{kind_of(value)}>"
+
+
+def shown(value: Any) -> str:
+    """A caller's value as a message quotes it: a string in quotes (``cut``), any other JSON value by its
+    type (``a number``, ``null``)."""
+    return repr(cut(value)) if isinstance(value, str) else said_kind(value)
 
 
 class TranslationError(ValueError):
@@ -52,11 +83,18 @@ class Drops:
     def unsupported(self, name: str, detail: str = "") -> None:
         """``name`` changes the output and cannot be carried over: refuse or drop per policy."""
         if self._error:
-            raise UnsupportedParameter(name, detail)
-        if name not in self.names:
-            self.names.append(name)
+            raise UnsupportedParameter(cut(name), detail)
+        self._list(name)
 
     def ignored(self, name: str) -> None:
         """``name`` does not change the output and cannot be carried over: drop it, listed."""
-        if name not in self.names:
+        self._list(name)
+
+    def _list(self, name: str) -> None:
+        name = cut(name)
+        if name in self.names:
+            return
+        if len(self.names) < MAX_DROPPED:
             self.names.append(name)
+        elif self.names[-1] != MORE:
+            self.names.append(MORE)

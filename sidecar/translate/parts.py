@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from .common import ChatRequest, Message, Part
+from .options import TranslationError
 
 RESPONSE_TOOL = "sidecar_json_response"
 """Name of the tool that carries structured output to Anthropic; its input is the answer."""
@@ -83,3 +84,20 @@ def text_of(parts: list[Part]) -> str:
 def reasoning_of(parts: list[Part]) -> str:
     """The reasoning text of an answer's parts, joined (empty when there is none)."""
     return "".join(p["text"] for p in parts if p["type"] == "reasoning")
+
+
+def answer_string(value: Any, field: str) -> str:
+    """A string field of a provider's answer (a text, a tool's name); a ``TranslationError`` (the answer
+    is malformed) for another JSON type, which is never carried into the common form: a translation, or
+    a cached answer's replay, would fail writing it again."""
+    if isinstance(value, str):
+        return value
+    raise TranslationError(f"{field} is not a string")
+
+
+def answer_id(value: Any, field: str) -> str | None:
+    """An optional string field of a provider's answer (an id, a signature): None when missing or empty,
+    a ``TranslationError`` for another JSON type (``answer_string``)."""
+    if value is None or value == "":
+        return None
+    return answer_string(value, field)

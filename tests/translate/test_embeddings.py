@@ -106,7 +106,8 @@ def test_openai_embedding_response_read_by_google_genai() -> None:
         "model": "text-embedding-3-small",
         "usage": {"prompt_tokens": 8, "total_tokens": 8},
     }
-    out = translate_response(upstream, source=OAI, target=GEM, operation=E, model="gemini-embedding-001")
+    asked = {"requests": [{"content": {"parts": [{"text": t}]}} for t in "ab"]}  # the caller's, two texts
+    out = translate_response(upstream, source=OAI, target=GEM, operation=E, model="gemini-embedding-001", request=asked)
     client = sdk.gemini_client(json.dumps(out).encode(), sdk.JSON)
     result = client.models.embed_content(model="gemini-embedding-001", contents=["a", "b"])
     assert [e.values for e in result.embeddings or []] == [[0.1, 0.2], [0.3, 0.4]]
@@ -130,7 +131,12 @@ def test_gemini_embedding_response_as_base64_when_asked() -> None:
     openai-python (asking base64 itself) decodes back to the floats; an unknown encoding is refused."""
     upstream = {"embeddings": [{"values": [0.5, 0.25]}, {"values": [-1.5, 2.0]}]}
     out = translate_response(
-        upstream, source=GEM, target=OAI, operation=E, model="m", request={"encoding_format": "base64"}
+        upstream,
+        source=GEM,
+        target=OAI,
+        operation=E,
+        model="m",
+        request={"input": ["x", "y"], "encoding_format": "base64"},
     )
     assert [d["embedding"] for d in out["data"]] == ["AAAAPwAAgD4=", "AADAvwAAAEA="]
     result = sdk.openai_client(json.dumps(out).encode(), sdk.JSON).embeddings.create(model="m", input=["x", "y"])

@@ -296,3 +296,20 @@ def test_documented_finish_reasons_are_the_dialects_mappings() -> None:
         seen_gemini |= set(gemini_reasons)
     assert set(anthropic_response.FINISH_FROM) <= seen_anthropic
     assert set(gemini_response.FINISH_FROM) <= seen_gemini
+
+
+def test_an_openai_compatible_content_list_is_read_as_its_text_parts() -> None:
+    """Some OpenAI-compatible servers write ``message.content`` as a list of parts (Mistral's reasoning
+    models: thinking, then text): its text parts are the answer's text, as a string ``content`` is. A
+    content of another JSON type makes the answer malformed (it was read as no text at all)."""
+    body = openai_body("text")
+    body["choices"][0]["message"]["content"] = [
+        {"type": "thinking", "thinking": [{"type": "text", "text": "hmm"}]},
+        {"type": "text", "text": "Hello"},
+        {"type": "text", "text": " there"},
+    ]
+    out = translate_response(body, source=OAI, target=ANT, operation=Operation.CHAT, model="m")
+    assert out["content"] == [{"type": "text", "text": "Hello there"}]
+    body["choices"][0]["message"]["content"] = 5
+    with pytest.raises(ValueError, match="malformed openai response body"):
+        translate_response(body, source=OAI, target=ANT, operation=Operation.CHAT, model="m")

@@ -62,7 +62,7 @@ class AnthropicDecoder:
         if kind == "message_start":
             message = obj.get("message") or {}
             self._usage = response.usage_from(message.get("usage")) or self._usage
-            out: list[Delta] = [Start(message.get("id"))]
+            out: list[Delta] = [Start(text_field(message.get("id")) or None)]
             if self._usage is not None:
                 out.append(UsageSeen(self._usage))
             return out

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...translate.common import ChatRequest, MediaPart, Message, Part, RequestParams, ResponseFormat, ToolChoice
-from ...translate.options import Drops, TranslateOptions, TranslationError
+from ...translate.options import Drops, TranslateOptions, TranslationError, name_of, shown
 from ...translate.params import caller_name, chat_params, named, stop_list
 from ...translate.parts import RESPONSE_TOOL, RESPONSE_TOOL_VALUE, result_text, safe_id, turns_of
 from ...translate.schema import object_schema
@@ -110,10 +110,12 @@ def _parse_format(value: Any, drops: Drops) -> ResponseFormat:
 def _parse_messages(raw: list[Any], drops: Drops) -> list[Message]:
     messages: list[Message] = []
     names: dict[str, str] = {}
-    for m in raw:
-        role = m.get("role") if isinstance(m, dict) else None
+    for index, m in enumerate(raw):
+        if not isinstance(m, dict):
+            raise TranslationError(f"messages[{index}]: must be an object, not {shown(m)}")
+        role = m.get("role")
         if role not in ("user", "assistant"):
-            raise TranslationError(f"unknown message role {role!r}")
+            raise TranslationError(f"messages[{index}].role: must be 'user' or 'assistant', not {shown(role)}")
         content = m.get("content")
         if isinstance(content, str):
             messages.append({"role": role, "parts": [{"type": "text", "text": content}]})
@@ -172,12 +174,12 @@ def _parse_block(block: dict[str, Any], names: dict[str, str], drops: Drops) -> 
             return {"type": "media", "media_type": default, "data": None, "url": source.get("url")}
         if source_type == "text":
             return {"type": "text", "text": source.get("data", "")}
-        drops.unsupported(f"{kind}.source.{source_type}")
+        drops.unsupported(f"{kind}.source.{name_of(source_type)}")
         return None
     if kind in ("thinking", "redacted_thinking"):
         drops.ignored("thinking")
         return None
-    drops.unsupported(f"content.{kind}")
+    drops.unsupported(f"content.{name_of(kind)}")
     return None
 
 
@@ -200,7 +202,7 @@ def _parse_tools(value: Any, drops: Drops) -> list[Any]:
     for tool in value:
         kind = tool.get("type")
         if kind not in (None, "custom"):
-            drops.unsupported(f"tools.{kind}", "server and client-defined Anthropic tools do not translate")
+            drops.unsupported(f"tools.{name_of(kind)}", "server and client-defined Anthropic tools do not translate")
             continue
         if tool.get("cache_control"):
             drops.ignored("cache_control")

@@ -22,7 +22,7 @@ import orjson
 
 from ...sse import SSEEvent
 from ...translate.common import ChatResponse, FinishReason, Part, ReasoningPart, Usage, as_count
-from ...translate.parts import RESPONSE_TOOL, RESPONSE_TOOL_VALUE, dumps, new_id, safe_id
+from ...translate.parts import RESPONSE_TOOL, RESPONSE_TOOL_VALUE, answer_id, answer_string, dumps, new_id, safe_id
 
 FINISH_FROM = {
     "end_turn": FinishReason.STOP,
@@ -141,10 +141,10 @@ def parse_response(body: dict[str, Any]) -> ChatResponse:
     for block in body.get("content") or ():
         kind = block.get("type")
         if kind == "text":
-            parts.append({"type": "text", "text": block.get("text", "")})
+            parts.append({"type": "text", "text": answer_string(block.get("text", ""), "content[].text")})
         elif kind == "thinking":
-            signature = block.get("signature") or None
-            thinking = block.get("thinking") or ""
+            signature = answer_id(block.get("signature"), "content[].signature")
+            thinking = answer_string(block.get("thinking") or "", "content[].thinking")
             parts.append(
                 {
                     "type": "reasoning",
@@ -155,11 +155,12 @@ def parse_response(body: dict[str, Any]) -> ChatResponse:
                 }
             )
         elif kind == "redacted_thinking":
-            data = block.get("data") or ""
+            data = answer_string(block.get("data") or "", "content[].data")
             parts.append({"type": "reasoning", "text": "", "signature": data, "origin": "anthropic", "redacted": True})
         elif kind == "tool_use":
             args = block.get("input")
-            text = response_tool_text(block.get("name", ""), args)
+            name = answer_string(block.get("name", ""), "content[].name")
+            text = response_tool_text(name, args)
             if text is not None:
                 parts.append({"type": "text", "text": text})
                 answered = True
@@ -167,8 +168,8 @@ def parse_response(body: dict[str, Any]) -> ChatResponse:
             parts.append(
                 {
                     "type": "tool_call",
-                    "id": block.get("id") or new_id("toolu_"),
-                    "name": block.get("name", ""),
+                    "id": answer_id(block.get("id"), "content[].id") or new_id("toolu_"),
+                    "name": name,
                     "arguments": args if isinstance(args, dict) else {},
                 }
             )
@@ -176,9 +177,10 @@ def parse_response(body: dict[str, Any]) -> ChatResponse:
     reason = FINISH_FROM.get(raw, FinishReason.OTHER) if raw else None
     if answered and reason is FinishReason.TOOL_CALLS and not any(p["type"] == "tool_call" for p in parts):
         reason = FinishReason.STOP  # the answer tool's call is the answer; a cut one stays a length stop
+    stop_sequence = answer_id(body.get("stop_sequence"), "stop_sequence")
     return {
-        "id": body.get("id"),
-        "choices": [{"parts": parts, "finish_reason": reason, "stop_sequence": body.get("stop_sequence")}],
+        "id": answer_id(body.get("id"), "id"),
+        "choices": [{"parts": parts, "finish_reason": reason, "stop_sequence": stop_sequence}],
         "usage": usage_from(body.get("usage")),
     }
 

@@ -3,15 +3,16 @@
 Requests reuse the chat translation: an Anthropic body becomes ``{"generateContentRequest": {...}}``
 (the Gemini form that counts system instruction and tools too); a Gemini body (``contents`` or
 ``generateContentRequest``) becomes ``model``/``messages``/``system``/``tools``/``tool_choice``.
-Responses: ``totalTokens`` <-> ``input_tokens``. OpenAI has no token-counting endpoint.
+Responses: ``totalTokens`` <-> ``input_tokens``. OpenAI has no token-counting endpoint. A count that
+is missing or not a count (a string, a list, a negative number) is a malformed answer, never read as 0.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ...translate.common import as_count
-from ...translate.options import Drops, TranslateOptions
+from ...translate.common import MAX_REPORTED_TOKENS
+from ...translate.options import Drops, TranslateOptions, TranslationError
 from ..anthropic import request as anthropic
 from . import request as gemini
 
@@ -34,8 +35,15 @@ def gemini_to_anthropic(body: dict[str, Any], model: str, drops: Drops, options:
 
 
 def gemini_response_to_anthropic(body: dict[str, Any]) -> dict[str, Any]:
-    return {"input_tokens": as_count(body.get("totalTokens"))}
+    return {"input_tokens": _count(body.get("totalTokens"), "totalTokens")}
 
 
 def anthropic_response_to_gemini(body: dict[str, Any]) -> dict[str, Any]:
-    return {"totalTokens": as_count(body.get("input_tokens"))}
+    return {"totalTokens": _count(body.get("input_tokens"), "input_tokens")}
+
+
+def _count(value: Any, name: str) -> int:
+    """A token count an answer reports; a ``TranslationError`` (a malformed answer) when it is none."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_REPORTED_TOKENS:
+        return value
+    raise TranslationError(f"'{name}' is not a token count")

@@ -72,7 +72,7 @@ class GeminiDecoder:
         out: list[Delta] = []
         if not self._started:
             self._started = True
-            self._response_id = obj.get("responseId")
+            self._response_id = text_field(obj.get("responseId")) or None
             out.append(Start(self._response_id))
         metadata = obj.get("usageMetadata")
         if metadata is not None:  # most fragments have none: no call for them

@@ -11,7 +11,9 @@ Responses: Gemini's ``embedding`` / ``embeddings[]`` become OpenAI ``data[]`` (u
 or for ``base64`` the little-endian float32 bytes in base64, as OpenAI sends them (openai-python asks
 base64 by default and decodes; an app or SDK that asked it decodes it itself). The other way, both
 ``embeddings`` and, for a single vector, ``embedding`` are set, since a response alone does not say
-which Gemini method was called.
+which Gemini method was called. An answer whose vectors are not lists of numbers, or that holds
+another number of vectors than the request's texts, is a malformed answer (``TranslationError``), never
+an empty or missing vector the app would store against the wrong text.
 """
 
 from __future__ import annotations
@@ -92,9 +94,13 @@ def gemini_to_openai(body: dict[str, Any], model: str, drops: Drops) -> dict[str
     return out
 
 
-def openai_response_to_gemini(body: dict[str, Any]) -> dict[str, Any]:
-    data = sorted(body.get("data") or (), key=lambda d: as_count(d.get("index")))
-    vectors = [{"values": d.get("embedding") or []} for d in data]
+def openai_response_to_gemini(body: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+    """An OpenAI embeddings answer for a Gemini caller whose ``request`` asked one vector, or one per
+    item of its ``requests``."""
+    data = sorted(body["data"], key=lambda d: as_count(d.get("index")))
+    vectors = [{"values": _vector(d["embedding"])} for d in data]
+    requests = request.get("requests")
+    _same_count(len(vectors), len(requests) if isinstance(requests, list) else 1)
     out: dict[str, Any] = {"embeddings": vectors}
     if len(vectors) == 1:
         out["embedding"] = vectors[0]
@@ -104,18 +110,36 @@ def openai_response_to_gemini(body: dict[str, Any]) -> dict[str, Any]:
 def gemini_response_to_openai(body: dict[str, Any], model: str, request: dict[str, Any]) -> dict[str, Any]:
     vectors = body.get("embeddings")
     if not isinstance(vectors, list):
-        vectors = [body["embedding"]] if isinstance(body.get("embedding"), dict) else []
+        vectors = [body["embedding"]]
+    texts = request.get("input")
+    _same_count(len(vectors), len(texts) if isinstance(texts, list) else 1)
     usage = usage_from_gemini(body) or Usage()
     encode = _base64 if request.get("encoding_format") == "base64" else list
     return {
         "object": "list",
         "data": [
-            {"object": "embedding", "index": i, "embedding": encode(v.get("values") or [])}
+            {"object": "embedding", "index": i, "embedding": encode(_vector(v["values"]))}
             for i, v in enumerate(vectors)
         ],
         "model": model,
         "usage": {"prompt_tokens": usage.input_tokens, "total_tokens": usage.input_tokens},
     }
+
+
+def _vector(values: Any) -> list[float]:
+    """An answer's vector: a non-empty list of numbers, else a ``TranslationError``."""
+    if (
+        not isinstance(values, list)
+        or not values
+        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    ):
+        raise TranslationError("an embedding is not a list of numbers")
+    return values
+
+
+def _same_count(vectors: int, texts: int) -> None:
+    if vectors != texts:
+        raise TranslationError(f"the answer holds {vectors} vectors for {texts} texts")
 
 
 def _base64(values: list[float]) -> str:

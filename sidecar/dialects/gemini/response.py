@@ -30,7 +30,7 @@ import orjson
 
 from ...sse import SSEEvent
 from ...translate.common import ChatResponse, Choice, FinishReason, Part, ReasoningPart, Usage, as_count
-from ...translate.parts import new_id, safe_id
+from ...translate.parts import answer_id, answer_string, new_id, safe_id
 from ..errors import ANTHROPIC_ONLY_STATUSES
 from .request import SKIP_SIGNATURE
 
@@ -159,29 +159,29 @@ def usage_to(usage: Usage | None) -> dict[str, Any]:
 
 
 def parse_response(body: dict[str, Any]) -> ChatResponse:
-    response_id = body.get("responseId")
+    response_id = answer_id(body.get("responseId"), "responseId")
     choices: list[Choice] = []
     n = 0
     for cand in body.get("candidates") or ():
         parts: list[Part] = []
         for part in (cand.get("content") or {}).get("parts") or ():
-            signature = part.get("thoughtSignature") or None
+            signature = answer_id(part.get("thoughtSignature"), "parts[].thoughtSignature")
             if part.get("thought"):
-                parts.append(_reasoning(part.get("text") or "", signature))
+                parts.append(_reasoning(answer_string(part.get("text") or "", "parts[].text"), signature))
                 continue
             if signature is not None:
                 parts.append(_reasoning("", signature))
             if "text" in part:
                 if part["text"]:
-                    parts.append({"type": "text", "text": part["text"]})
+                    parts.append({"type": "text", "text": answer_string(part["text"], "parts[].text")})
             elif "functionCall" in part:
                 fc = part["functionCall"]
                 args = fc.get("args")
                 parts.append(
                     {
                         "type": "tool_call",
-                        "id": fc.get("id") or call_id(response_id, n),
-                        "name": fc.get("name", ""),
+                        "id": answer_id(fc.get("id"), "functionCall.id") or call_id(response_id, n),
+                        "name": answer_string(fc.get("name", ""), "functionCall.name"),
                         "arguments": args if isinstance(args, dict) else {},
                     }
                 )

@@ -8,7 +8,7 @@ from ...sse import SSEEvent
 from ...translate.common import FinishReason
 from ...translate.deltas import Delta, End, Finish, Reasoning, Start, Text, ToolArgs, ToolStart, UsageSeen
 from ...translate.parts import new_id
-from ...translate.stream_in import LoadedOnce, failure_of
+from ...translate.stream_in import LoadedOnce, failure_of, text_field
 from . import response
 
 
@@ -65,7 +65,7 @@ class OpenAIDecoder:
         out: list[Delta] = []
         if not self._started:
             self._started = True
-            out.append(Start(obj.get("id")))
+            out.append(Start(text_field(obj.get("id")) or None))
         choices = obj.get("choices")
         for choice in choices if type(choices) is list else ():
             if type(choice) is not dict or choice.get("index", 0) != 0:

@@ -17,7 +17,7 @@ from typing import Any
 
 from ...translate.common import ChatRequest, MediaPart, Message, Part, RequestParams, ToolChoice
 from ...translate.media import split_data_uri
-from ...translate.options import Drops, TranslateOptions, TranslationError
+from ...translate.options import Drops, TranslateOptions, TranslationError, name_of, shown
 from ...translate.params import caller_name, chat_params, stop_list
 from ...translate.parts import dumps, new_id, parse_arguments, result_text, text_of
 from ...translate.thinking import EFFORT_BUDGETS
@@ -33,6 +33,7 @@ _IGNORED = frozenset(
         "safety_identifier",
     )
 )
+_ROLES = "must be 'system', 'developer', 'user', 'assistant', 'tool' or 'function'"
 _SAMPLING = ("temperature", "top_p", "top_k", "seed", "presence_penalty", "frequency_penalty", "user")
 # Values equal to the default ask for nothing, whatever the target supports.
 _DEFAULTS: dict[str, Any] = {
@@ -93,9 +94,9 @@ def _parse_messages(raw: list[Any], drops: Drops) -> tuple[list[str], list[Messa
     system: list[str] = []
     messages: list[Message] = []
     names: dict[str, str] = {}
-    for m in raw:
+    for index, m in enumerate(raw):
         if not isinstance(m, dict):
-            raise TranslationError("each message must be an object")
+            raise TranslationError(f"messages[{index}]: must be an object, not {shown(m)}")
         role = m.get("role")
         content = m.get("content")
         if m.get("name") and role not in ("tool", "function"):
@@ -142,7 +143,7 @@ def _parse_messages(raw: list[Any], drops: Drops) -> tuple[list[str], list[Messa
         elif role == "function":
             drops.unsupported("messages.function", "legacy function messages")
         else:
-            raise TranslationError(f"unknown message role {role!r}")
+            raise TranslationError(f"messages[{index}].role: {_ROLES}, not {shown(role)}")
     return system, messages
 
 
@@ -183,7 +184,7 @@ def _user_parts(content: Any, drops: Drops) -> list[Part]:
                 continue
             parts.append(_media(data, "application/pdf"))
         else:
-            drops.unsupported(f"content.{kind}")
+            drops.unsupported(f"content.{name_of(kind)}")
     return parts
 
 
@@ -199,7 +200,7 @@ def _parse_tools(value: Any, drops: Drops) -> list[Any]:
     for tool in value:
         fn = tool.get("function")
         if tool.get("type") != "function" or not isinstance(fn, dict):
-            drops.unsupported(f"tools.{tool.get('type')}", "only function tools translate")
+            drops.unsupported(f"tools.{name_of(tool.get('type'))}", "only function tools translate")
             continue
         if fn.get("strict"):
             drops.ignored("tools.function.strict")
@@ -240,7 +241,7 @@ def _parse_response_format(value: Any, req: ChatRequest, drops: Drops) -> None:
     elif kind == "json_object":
         req["response_format"] = {"kind": "json_object", "schema": None, "name": "response"}
     elif kind != "text":
-        drops.unsupported(f"response_format.{kind}")
+        drops.unsupported(f"response_format.{name_of(kind)}")
 
 
 def build_request(req: ChatRequest, model: str, drops: Drops, options: TranslateOptions) -> dict[str, Any]:

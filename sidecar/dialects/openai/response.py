@@ -28,7 +28,7 @@ import orjson
 
 from ...sse import SSEEvent
 from ...translate.common import ChatResponse, Choice, FinishReason, Part, Usage, as_count
-from ...translate.parts import new_id, parse_arguments, reasoning_of
+from ...translate.parts import answer_id, answer_string, new_id, parse_arguments, reasoning_of
 from ..errors import ANTHROPIC_ONLY_STATUSES
 from .request import assistant_message
 
@@ -136,6 +136,17 @@ def reasoning_in(message: dict[str, Any]) -> str | None:
     return text if isinstance(text, str) and text else None
 
 
+def _message_text(message: dict[str, Any]) -> str | None:
+    """A message's text: ``content`` (a string, or the text parts of a list, as some OpenAI-compatible
+    servers write it), else its ``refusal``; a ``TranslationError`` for another JSON type."""
+    content = message.get("content")
+    if isinstance(content, list):
+        content = "".join(
+            p["text"] for p in content if isinstance(p, dict) and p.get("type") == "text" and isinstance(p["text"], str)
+        )
+    return answer_id(content or message.get("refusal"), "message.content")
+
+
 def parse_response(body: dict[str, Any]) -> ChatResponse:
     choices: list[Choice] = []
     for ch in body.get("choices") or ():
@@ -146,16 +157,16 @@ def parse_response(body: dict[str, Any]) -> ChatResponse:
             parts.append(
                 {"type": "reasoning", "text": reasoning, "signature": None, "origin": "openai", "redacted": False}
             )
-        text = msg.get("content") or msg.get("refusal")
-        if isinstance(text, str) and text:
+        text = _message_text(msg)
+        if text:
             parts.append({"type": "text", "text": text})
         for call in msg.get("tool_calls") or ():
             fn = call.get("function") or {}
             parts.append(
                 {
                     "type": "tool_call",
-                    "id": call.get("id") or new_id("call_"),
-                    "name": fn.get("name", ""),
+                    "id": answer_id(call.get("id"), "tool_calls[].id") or new_id("call_"),
+                    "name": answer_string(fn.get("name", ""), "tool_calls[].function.name"),
                     "arguments": parse_arguments(fn.get("arguments")),
                 }
             )
@@ -164,7 +175,7 @@ def parse_response(body: dict[str, Any]) -> ChatResponse:
         if reason is FinishReason.STOP and msg.get("refusal") and not msg.get("content"):
             reason = FinishReason.CONTENT_FILTER  # the model refused (structured outputs): Anthropic's "refusal"
         choices.append({"parts": parts, "finish_reason": reason, "stop_sequence": None})
-    return {"id": body.get("id"), "choices": choices, "usage": usage_from(body.get("usage"))}
+    return {"id": answer_id(body.get("id"), "id"), "choices": choices, "usage": usage_from(body.get("usage"))}
 
 
 def build_response(resp: ChatResponse, model: str) -> dict[str, Any]:

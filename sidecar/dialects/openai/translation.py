@@ -22,7 +22,7 @@ def _openai_embeddings_from_gemini(
 
 
 def _openai_embeddings_to_gemini(body: dict[str, Any], model: str, request: dict[str, Any]) -> dict[str, Any]:
-    return embeddings.openai_response_to_gemini(body)
+    return embeddings.openai_response_to_gemini(body, request)
 
 
 OPENAI_TOOL_NAMES = ToolNameRule("A-Za-z0-9_-", 64)

@@ -93,7 +93,8 @@ class OpenAIWire(WireDialect):
                 body["stream_options"] = {"include_usage": True}
 
     def is_preamble(self, event: SSEEvent) -> bool:
-        """The role-only first chunk (no content, tool call, refusal or usage yet)."""
+        """The role-only first chunk (no content, tool call, refusal or usage yet); a chunk whose
+        ``choices`` or ``delta`` has another JSON type (a lying provider's) holds no content either."""
         if event.event is not None or b'"delta"' not in event.data:
             return False
         try:
@@ -105,7 +106,10 @@ class OpenAIWire(WireDialect):
         choices = chunk.get("choices")
         if not choices:
             return chunk.get("usage") is None
-        delta = choices[0].get("delta") or {}
+        first = choices[0] if isinstance(choices, list) else None
+        delta = first.get("delta") if isinstance(first, dict) else None
+        if not isinstance(delta, dict):
+            return True
         return not any(delta.get(k) for k in ("content", "tool_calls", "refusal", "function_call"))
 
     def is_terminal(self, operation: Operation, event: SSEEvent) -> bool:
