@@ -3,6 +3,8 @@ called, checked against every deny limit with the earlier one still held (docs/b
 
 from __future__ import annotations
 
+from typing import Any
+
 import openai
 import orjson
 import pytest
@@ -11,11 +13,24 @@ from sidecar.explain import explain_report
 from sidecar.policy import load_policy_bytes
 from sidecar.request_facts import describe_request
 
-from ..conftest import FakeFactory, SidecarFactory, provider_block
+from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
 
 PREMIUM = "{input_per_mtok: 1000, output_per_mtok: 1000}"  # a token: $0.001
 CHEAP = "{input_per_mtok: 1, output_per_mtok: 1}"  # a token: $0.000001
-CHAT = {"model": "chat", "messages": [{"role": "user", "content": "hello there"}], "max_tokens": 20}
+CHAT: dict[str, Any] = {"model": "chat", "messages": [{"role": "user", "content": "hello there"}], "max_tokens": 20}
+
+
+async def refused_fallback(running: RunningSidecar, fallback_url: str) -> tuple[str, str]:
+    """The 503's message and the last attempt of a request whose fallback (at ``fallback_url``) was never
+    called."""
+    client = openai.AsyncOpenAI(base_url=running.url + "/v1", api_key="app-key", max_retries=0)
+    async with client:
+        with pytest.raises(openai.APIStatusError) as raised:
+            await client.chat.completions.create(**CHAT)
+    assert raised.value.status_code == 503
+    assert await running.fake_requests(fallback_url) == []
+    access = [line for line in running.log_lines() if line.get("event") == "access"]
+    return raised.value.message, access[0]["attempt_log"][-1]
 
 
 def policy(first: str, second: str, chain: str, limit: str) -> str:
@@ -41,15 +56,9 @@ async def test_a_fallback_to_a_pricier_target_is_checked_before_its_call(
     broken, premium = await fake("one", fault="status=503", fault_rate=1), await fake("two")
     limit = "{name: team-day, measure: usd, amount: 0.01, window: day}"
     running = await sidecar(policy(broken, premium, "[small, big]", limit))
-    client = openai.AsyncOpenAI(base_url=running.url + "/v1", api_key="app-key", max_retries=0)
-    async with client:
-        with pytest.raises(openai.APIStatusError) as raised:
-            await client.chat.completions.create(**CHAT)
-    assert raised.value.status_code == 503
-    assert "every target of route 'chat' failed" in raised.value.message
-    assert await running.fake_requests(premium) == []
-    access = [line for line in running.log_lines() if line.get("event") == "access"]
-    assert access[0]["attempt_log"][-1] == "big:budget"
+    message, last = await refused_fallback(running, premium)
+    assert "every target of route 'chat' failed" in message
+    assert last == "big:budget"
     assert running.state.budgets.ledger is not None
     (row,) = await running.state.budgets.ledger.status()
     assert row["used"] == 0
@@ -73,11 +82,5 @@ async def test_a_fallback_is_reserved_before_the_earlier_reservation_is_released
     (row,) = explain_report(load_policy_bytes(shown.encode(), "p.yaml"), request)["budgets"]
     limit = f"{{name: t, measure: tokens, amount: {row['reserves']:g}, window: day}}"
     running = await sidecar(policy(broken, other, "[small, alt]", limit))
-    client = openai.AsyncOpenAI(base_url=running.url + "/v1", api_key="app-key", max_retries=0)
-    async with client:
-        with pytest.raises(openai.APIStatusError) as raised:
-            await client.chat.completions.create(**CHAT)
-    assert raised.value.status_code == 503
-    assert await running.fake_requests(other) == []
-    access = [line for line in running.log_lines() if line.get("event") == "access"]
-    assert access[0]["attempt_log"][-1] == "alt:budget"
+    _, last = await refused_fallback(running, other)
+    assert last == "alt:budget"

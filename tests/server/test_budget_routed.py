@@ -4,7 +4,7 @@ target of a split's arm), not on the route's first listed target."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import openai
 import pytest
@@ -58,59 +58,45 @@ def user_on_arm(route: str, arm: str) -> str:
     raise AssertionError(f"no user on arm {arm}")
 
 
-CHAT = {"model": "chat", "messages": [{"role": "user", "content": "hello there"}], "max_tokens": 20}
-
-OpenAIs = Callable[[RunningSidecar], openai.AsyncOpenAI]
+CHAT: dict[str, Any] = {"model": "chat", "messages": [{"role": "user", "content": "hello there"}], "max_tokens": 20}
 
 
-@pytest.fixture
-async def sdk() -> AsyncIterator[OpenAIs]:
-    """An OpenAI SDK client on a running sidecar (no retries), closed after the test."""
-    made: list[openai.AsyncOpenAI] = []
-
-    def make(running: RunningSidecar) -> openai.AsyncOpenAI:
-        made.append(openai.AsyncOpenAI(base_url=running.url + "/v1", api_key="app-key", max_retries=0))
-        return made[-1]
-
-    yield make
-    for client in made:
-        await client.close()
+def client(running: RunningSidecar) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(base_url=running.url + "/v1", api_key="app-key", max_retries=0)
 
 
-async def test_a_cheapest_route_reserves_on_the_cheapest_candidate(
-    fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs
-) -> None:
+async def test_a_cheapest_route_reserves_on_the_cheapest_candidate(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """A cheapest route listing the premium model first serves a request near the end of a budget from
     the cheap model it selects: reserved at the cheap price, it fits (before, reserved at the premium
     model's price, it was refused with a 429)."""
     running = await sidecar(policy(await fake("one"), CHEAPEST))
-    raw = await sdk(running).chat.completions.with_raw_response.create(**CHAT)
+    async with client(running) as openai_client:
+        raw = await openai_client.chat.completions.with_raw_response.create(**CHAT)
     assert raw.headers["x-sidecar-model"] == "small"
 
 
-async def test_a_split_arm_of_the_cheap_model_reserves_at_its_price(
-    fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs
-) -> None:
+async def test_a_split_arm_of_the_cheap_model_reserves_at_its_price(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """A request on the cheap arm of a split whose first arm is the premium model is reserved at the
     cheap model's price and served near the end of a budget."""
     route = split("big", "small")
     running = await sidecar(policy(await fake("one"), route))
-    client = sdk(running)
-    raw = await client.chat.completions.with_raw_response.create(
-        **CHAT, extra_headers={"x-user": user_on_arm(route, "second")}
-    )
+    async with client(running) as openai_client:
+        raw = await openai_client.chat.completions.with_raw_response.create(
+            **CHAT, extra_headers={"x-user": user_on_arm(route, "second")}
+        )
     assert (raw.headers["x-sidecar-model"], raw.headers["x-sidecar-split-arm"]) == ("small", "second")
 
 
 async def test_a_split_arm_of_the_premium_model_is_denied_by_the_budget(
-    fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs
+    fake: FakeFactory, sidecar: SidecarFactory
 ) -> None:
     """A request on the premium arm of a split whose first arm is the cheap model is refused as a budget
     denial (a 429 naming the limit and what the premium model needs), with no upstream call."""
     url = await fake("one")
     route = split("small", "big")
     running = await sidecar(policy(url, route))
-    with pytest.raises(openai.RateLimitError) as raised:
-        await sdk(running).chat.completions.create(**CHAT, extra_headers={"x-user": user_on_arm(route, "second")})
+    async with client(running) as openai_client:
+        with pytest.raises(openai.RateLimitError) as raised:
+            await openai_client.chat.completions.create(**CHAT, extra_headers={"x-user": user_on_arm(route, "second")})
     assert "budget limit 'team-day' reached" in raised.value.message
     assert await running.fake_requests(url) == []
