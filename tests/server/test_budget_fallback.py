@@ -3,6 +3,7 @@ called, checked against every deny limit with the earlier one still held (docs/b
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import openai
@@ -84,3 +85,31 @@ async def test_a_fallback_is_reserved_before_the_earlier_reservation_is_released
     running = await sidecar(policy(broken, other, "[small, alt]", limit))
     _, last = await refused_fallback(running, other)
     assert last == "alt:budget"
+
+
+async def test_a_hedged_race_holds_one_reservation_for_its_two_calls(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A hedge (the first call has no first byte after 0.2 s) moves the reservation to the second call
+    like a fallback: while both calls are in flight the counters hold one reservation, not two. The
+    loser's prompt is charged when the race ends (``test_budget.py``); until then it is not held, so
+    hedged requests in flight can pass a limit by one prompt each (reported, not changed)."""
+    first, second = await fake("one", latency_ms=3000), await fake("two", latency_ms=3000)
+    route = "{name: chat, target: [small, alt], resilience: {hedge: {after_s: 0.2}}}"
+    limit = "{name: t, measure: tokens, amount: 1000000, window: day}"
+    text = policy(first, second, "[small, alt]", limit).replace("{name: chat, target: [small, alt]}", route)
+    request = describe_request("/v1/chat/completions", {}, {}, orjson.loads(orjson.dumps(CHAT)), app="")
+    (row,) = explain_report(load_policy_bytes(text.encode(), "p.yaml"), request)["budgets"]
+    running = await sidecar(text)
+    client = openai.AsyncOpenAI(base_url=running.url + "/v1", api_key="app-key", max_retries=0)
+    async with client:
+        call = asyncio.ensure_future(client.chat.completions.create(**CHAT))
+        for _ in range(100):  # until the hedge has started (each fake's latency holds its answer 3 s)
+            if await running.fake_requests(second):
+                break
+            await asyncio.sleep(0.02)
+        assert await running.fake_requests(first) != [] and await running.fake_requests(second) != []
+        assert running.state.budgets.ledger is not None
+        (held,) = await running.state.budgets.ledger.status()
+        await call
+    assert held["used"] == row["reserves"]
