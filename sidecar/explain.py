@@ -15,7 +15,8 @@ import orjson
 
 from .policy.compiled import Policy, Route
 from .request_facts import RequestFacts
-from .routing.explain import request_chain, routing_report, routing_text
+from .routing.explain import routing_report, routing_text
+from .routing.plans import request_chain
 
 
 def explain_report(policy: Policy, request: RequestFacts, key: str | None = None) -> dict[str, Any]:

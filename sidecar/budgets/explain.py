@@ -1,7 +1,9 @@
 """What ``llm-sidecar explain`` says about budgets: the limits a request counts in, offline.
 
 ``applicable_limits(budgets, request, route)`` lists, for the route a request takes, every limit it
-falls in (request limits once, target limits per target of the chain), with the scope value that picks
+falls in (request limits once, on the first target of the chain the request walks, routing's choice on
+a ``select: cheapest`` or ``split`` route as the server's, ``routing.plans.request_chain``; target
+limits per target of that chain), with the scope value that picks
 its counter and what admission would reserve there (the estimate, in the limit's unit). The request is
 read as the budget stage reads it (``estimate.reservation_tokens``; every call of an ensemble reserved
 for; a token count is free: no row), after ``routing.explain`` wrote the route's caps into its features
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from sidecar.dialects import Operation
+from sidecar.routing.plans import request_chain
 
 from .compiled import BudgetRequest, Budgets, hash_key
 from .estimate import reservation_tokens
@@ -28,7 +31,8 @@ if TYPE_CHECKING:
 
 def applicable_limits(budgets: Budgets, request: RequestFacts, route: Route, key: str | None) -> list[dict[str, Any]]:
     """One row per (limit, target) the request counts in; ``key``: the caller's key, if it sent one."""
-    first = budgets.targets.get(route.chain[0].name) if route.chain else None
+    chain = request_chain(route, request)  # the targets the server reserves on, the first one first
+    first = budgets.targets.get(chain[0].name) if chain else None
     if request.operation is Operation.COUNT_TOKENS or first is None:  # free, or a chain the budgets do not know
         return []
     default_output = first.max_output_tokens or budgets.default_max_output_tokens
@@ -39,7 +43,7 @@ def applicable_limits(budgets: Budgets, request: RequestFacts, route: Route, key
     )
     rows = []
     for limit in budgets.limits:
-        for target in route.chain if limit.is_target_limit else route.chain[:1]:
+        for target in chain if limit.is_target_limit else chain[:1]:
             info = budgets.targets.get(target.name)
             if info is None:
                 continue

@@ -23,7 +23,7 @@ from .plans import SelectPlan, SplitPlan
 from .record import decide, expected_cost, routed
 
 if TYPE_CHECKING:
-    from ..policy.compiled import Policy, Route, Target
+    from ..policy.compiled import Policy, Route
     from ..request_facts import RequestFacts
 
 
@@ -77,16 +77,6 @@ def routing_report(policy: Policy, route: Route | None, request: RequestFacts) -
         record = routed(request)
         report["expected_cost_usd"] = {t.name: expected_cost(request, record, t.price) for t in route.chain}
     return report
-
-
-def request_chain(route: Route, request: RequestFacts) -> tuple[Target, ...]:
-    """The chain ``request`` walks on ``route``: a selection's in cost order, a split's arm, else the route's."""
-    plan = route.plan
-    if isinstance(plan, SelectPlan):
-        return plan.chain(request)
-    if isinstance(plan, SplitPlan):
-        return plan.arm(request).chain
-    return route.chain
 
 
 def routing_text(report: dict[str, Any]) -> list[str]:

@@ -15,6 +15,9 @@ targets only (``chain``): a chain whose order cannot depend on the request (at m
 candidate good enough, the usual request: ``select.Menu.fixed_chain``) is the one made at load, and the
 full ``Selection`` (expected costs, exclusions and reasons) is made when asked (``selection``:
 ``explain``, an empty chain's error, a chain ordered by the request's costs).
+
+``request_chain(route, request)`` is the chain a request walks on any route (its plan's choice, else the
+route's chain): what ``explain`` shows and what the budget stage reserves on (its first target).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from .select import Candidate, Menu, Selection
 from .split import WeightedSplit, sticky_key
 
 if TYPE_CHECKING:
-    from ..policy.compiled import Target
+    from ..policy.compiled import Route, Target
     from ..policy.plans import Walk
     from ..request_facts import RequestFacts
     from .matrix import Router
@@ -156,3 +159,15 @@ class SplitPlan:
 
     def run(self, request: RequestFacts, walk: Walk[R]) -> Awaitable[R]:
         return walk(self.arm(request).chain)
+
+
+def request_chain(route: Route, request: RequestFacts) -> tuple[Target, ...]:
+    """The chain ``request`` walks on ``route``: a selection's in cost order, a split's arm, else the
+    route's (the plan's choice, made once per request: the routing stage's, ``explain``'s and the
+    budget stage's, which reserves on its first target)."""
+    plan = route.plan
+    if isinstance(plan, SelectPlan):
+        return plan.chain(request)
+    if isinstance(plan, SplitPlan):
+        return plan.arm(request).chain
+    return route.chain

@@ -4,8 +4,10 @@ One stage after routing, ``BudgetStage``, over the ledger of the policy being se
 (``budgets.keeper.LedgerKeeper``)::
 
     no budgets block, or count_tokens (free)  -> the next stage, untouched
-    admission = await ledger.admit(request, the route's chain)   # check + reserve: one store round trip
-                (the output maximum times the answers asked for: ``n``, ``candidateCount``)
+    admission = await ledger.admit(request, the chain it walks)  # check + reserve: one store round trip
+                (the output maximum times the answers asked for: ``n``, ``candidateCount``), priced
+                on the chain's first target: the route's, or on a ``select: cheapest`` or ``split``
+                route the one routing chose (``routing.plans.request_chain``, as ``explain`` says)
       deny      -> 429 in the caller's dialect: Retry-After until the window resets, the limit named in
                    the message (x-should-retry: false when that is over a minute away, so that the SDKs
                    raise at once instead of waiting it out: ``errors.retry_headers``)
@@ -51,6 +53,7 @@ from ..credentials import APP_KEY_HEADERS, app_key
 from ..dialects import Operation
 from ..ensemble.plan import EnsemblePlan
 from ..policy.plans import ChainPlan
+from ..routing.plans import SelectPlan, SplitPlan, request_chain
 from ..translate import Usage
 from .budget_use import UsedTap, at_least_streamed, in_flight, last_called, used_when_cancelled
 from .errors import RequestFailed, retry_headers
@@ -60,6 +63,8 @@ from .pipeline import Handler
 if TYPE_CHECKING:
     from ..budgets import TargetInfo
     from ..policy.compiled import Policy, Route, Target
+    from ..policy.plans import Plan
+    from ..request_facts import RequestFacts
     from .exchange import Exchange
     from .stream_answer import HeldStream
 
@@ -70,6 +75,8 @@ SKIP_REASON = "budget"
 """The attempt outcome (and ``skips_total`` reason) of a target a budget limit refused."""
 
 _KEY_HASHES = 1024  # caller keys whose hash is remembered (the cache is emptied when full)
+_ROUTED_LANES = 1024  # lanes remembered, routed chains among them (the cache is emptied when full)
+_ROUTING_PLANS = (SelectPlan, SplitPlan)  # a tuple: ``A | B`` in isinstance builds a union per call
 
 
 class BudgetStage:
@@ -79,10 +86,15 @@ class BudgetStage:
         self._keeper = keeper
         self._key_hashes: dict[str, str] = {}  # caller key -> its hash: a dict lookup, not a SHA-256 each time
         self._bearer_hashes: dict[str, str] = {}  # Authorization header -> its key's hash (bounded alike)
-        # The budgets' view of each route's chain (a ``Lane``; None: a model the ledger does not know), for
-        # one policy and one ledger's budgets at a time.
-        # With it, the route's first target (whose answer settles the plain way, ``Admission.charge_plain``).
-        self._lanes: tuple[Policy | None, Budgets | None, dict[str, tuple[Lane, Target] | None]] = (None, None, {})
+        # The budgets' view of each route's chain (a ``Lane``; None: a model the ledger does not know, or a
+        # route whose routing picks the chain: then per (route, chain walked)), for one policy and one
+        # ledger's budgets at a time. With it, the chain's first target (whose answer settles the plain
+        # way, ``Admission.charge_plain``).
+        self._lanes: tuple[Policy | None, Budgets | None, dict[str | tuple[str, ...], tuple[Lane, Target] | None]] = (
+            None,
+            None,
+            {},
+        )
 
     async def __call__(self, exchange: Exchange, call_next: Handler) -> StreamResponse:
         ledger = self._keeper.ledger
@@ -91,8 +103,10 @@ class BudgetStage:
         if ledger is None or route is None or facts.operation is Operation.COUNT_TOKENS:
             return await call_next(exchange)
         known = self._lane(exchange.policy, ledger, route)
-        if known is None:  # a model this ledger does not know: a reload is under way
-            return await call_next(exchange)
+        if known is None:  # a route whose routing picks the chain, or a model the ledger does not know
+            known = self._routed_lane(ledger, route, facts)
+            if known is None:  # a model this ledger does not know: a reload is under way
+                return await call_next(exchange)
         lane, first = known
         budgets = ledger.budgets
         prompt_tokens, output = reservation_tokens(facts, exchange.raw, lane.output)
@@ -136,7 +150,8 @@ class BudgetStage:
 
     def _lane(self, policy: Policy, ledger: Ledger, route: Route) -> tuple[Lane, Target] | None:
         """The ledger's ``Lane`` of ``route`` and the route's first target (``_lane_of``), cached per route
-        for one policy and one ledger's budgets at a time (None: a model the ledger does not know)."""
+        for one policy and one ledger's budgets at a time (None: a route whose routing picks the chain
+        per request, ``_routed_lane``, or a model the ledger does not know)."""
         budgets = ledger.budgets
         cached_policy, cached_budgets, lanes = self._lanes
         if cached_policy is not policy or cached_budgets is not budgets:
@@ -145,7 +160,25 @@ class BudgetStage:
         try:
             return lanes[route.name]
         except KeyError:
-            known = lanes[route.name] = _lane_of(ledger, route)
+            routed = isinstance(route.plan, _ROUTING_PLANS)
+            known = lanes[route.name] = None if routed else _lane_of(ledger, route.chain, route.plan)
+            return known
+
+    def _routed_lane(self, ledger: Ledger, route: Route, facts: RequestFacts) -> tuple[Lane, Target] | None:
+        """The ``Lane`` of the chain the request walks on a ``select: cheapest`` or ``split`` route (the
+        plan's choice, ``request_chain``: the reservation is priced on the target it calls first), cached
+        per (route, chain) with ``_lane``'s; None: another route (a model the ledger does not know)."""
+        if not isinstance(route.plan, _ROUTING_PLANS):
+            return None
+        chain = request_chain(route, facts)
+        lanes = self._lanes[2]
+        key = (route.name, *(target.name for target in chain))
+        try:
+            return lanes[key]
+        except KeyError:
+            if len(lanes) >= _ROUTED_LANES:
+                lanes.clear()
+            known = lanes[key] = _lane_of(ledger, chain, route.plan)
             return known
 
     def _key_hash(self, headers: Mapping[str, str], exchange: Exchange) -> str | None:
@@ -237,19 +270,18 @@ class BudgetHook:
         return Verdict.ACCEPT
 
 
-def _lane_of(ledger: Ledger, route: Route) -> tuple[Lane, Target] | None:
-    """The ledger's ``Lane`` of ``route`` and the route's first target (None: a target the ledger's
-    budgets do not know)."""
+def _lane_of(ledger: Ledger, chain: Sequence[Target], plan: Plan) -> tuple[Lane, Target] | None:
+    """The ledger's ``Lane`` of ``chain`` (walked by ``plan``) and its first target (None: a target the
+    ledger's budgets do not know)."""
     targets = ledger.budgets.targets
     infos = []
-    for target in route.chain:
+    for target in chain:
         info = targets.get(target.name)
         if info is None:
             return None
         infos.append(info)
-    plan = route.plan
     calls = len(plan.chains) + (1 if plan.judge else 0) if isinstance(plan, EnsemblePlan) else 1
-    return ledger.lane(infos, calls), route.chain[0]
+    return ledger.lane(infos, calls), chain[0]
 
 
 def _admit_plain(

@@ -55,8 +55,15 @@ providers:
 models:
   big: {{provider: fake, model: big-1}}
   alt: {{provider: fake, model: alt-1}}
+  dear: {{provider: fake, model: dear-1, max_output_tokens: 2000, price: {{input_per_mtok: 10, output_per_mtok: 10}}}}
+  cheap: {{provider: fake, model: cheap-1, max_output_tokens: 100, price: {{input_per_mtok: 1, output_per_mtok: 1}}}}
 routes:
   - {{name: chat, match: {{model: chat}}, target: [big]}}
+  - {{name: pick, match: {{model: pick}}, target: {{select: cheapest, from: [dear, cheap]}}}}
+  - name: halves
+    match: {{model: halves}}
+    split: {{sticky_by: "header:x-user", arms: [{{target: dear, weight: 1}}, {{target: cheap, weight: 1000000}}]}}
+    caps: {{max_input_tokens: 100000}}  # the routing stage reads the prompt's features, as explain does
   - {{name: capped, match: {{model: capped}}, target: [big], caps: {{max_output_tokens: 50}}}}
   - name: vote
     match: {{model: vote}}
@@ -68,6 +75,7 @@ budgets:
 """
 
 USER = [{"role": "user", "content": "hello there"}]
+HEADERS = {"x-user": "someone"}  # the split's sticky key: arm cheap (its weight is a million times dear's)
 
 
 @pytest.mark.parametrize(
@@ -78,19 +86,22 @@ USER = [{"role": "user", "content": "hello there"}]
         ("/v1/chat/completions", {"model": "capped", "messages": USER}),
         ("/v1/embeddings", {"model": "chat", "input": "hello there"}),
         ("/v1/chat/completions", {"model": "vote", "max_tokens": 20, "messages": USER}),
+        ("/v1/chat/completions", {"model": "pick", "messages": USER}),
+        ("/v1/chat/completions", {"model": "halves", "messages": USER}),
     ],
-    ids=["three-answers", "no-maximum", "capped", "embeddings", "ensemble"],
+    ids=["three-answers", "no-maximum", "capped", "embeddings", "ensemble", "cheapest", "split"],
 )
 async def test_what_explain_says_is_reserved_is_what_the_server_reserves(
     fake: FakeFactory, sidecar: SidecarFactory, path: str, body: dict[str, Any]
 ) -> None:
     """A tokens limit set to the reservation explain shows admits the request, one token less denies it
     (429): the server reserves exactly that, for several answers (``n``: each one's output), no output
-    maximum (the default), a route's caps, embeddings (no output) and an ensemble (every member's call).
+    maximum (the default), a route's caps, embeddings (no output), an ensemble (every member's call), a
+    cheapest route and a split (the target routing chose, whose maximum differs from the first listed's).
     Explain reserved one answer's output, the request's own maximum and one call, whatever the request."""
     url = await fake("fake")
     policy = load_policy_bytes(SERVED.format(url=url, amount=10**9).encode(), "p.yaml")
-    request = describe_request(path, {}, {}, body, app="")
+    request = describe_request(path, HEADERS, {}, body, app="")
     (row,) = explain_report(policy, request)["budgets"]
     shown = row["reserves"]
     for amount, status in ((shown - 1, 429), (shown, 200)):
@@ -98,10 +109,22 @@ async def test_what_explain_says_is_reserved_is_what_the_server_reserves(
         async with (
             ClientSession() as session,
             session.post(
-                running.url + path, data=orjson.dumps(body), headers={"content-type": "application/json"}
+                running.url + path, data=orjson.dumps(body), headers={"content-type": "application/json", **HEADERS}
             ) as response,
         ):
             assert (amount, response.status) == (amount, status)
+
+
+@pytest.mark.parametrize("model", ["pick", "halves"])
+def test_a_routed_request_is_reserved_on_the_model_routing_chose(model: str) -> None:
+    """On a cheapest route and a split whose first listed model is ``dear`` (2,000 output tokens at
+    most), explain reserves on ``cheap``, the model routing sends the request to (100 at most)."""
+    policy = load_policy_bytes(SERVED.format(url="http://127.0.0.1:1", amount=10**9).encode(), "p.yaml")
+    body = {"model": model, "messages": USER}
+    report = explain_report(policy, describe_request("/v1/chat/completions", HEADERS, {}, body, app=""))
+    (row,) = report["budgets"]
+    assert report["route"]["targets"][0]["model"] == "cheap"
+    assert 100 < row["reserves"] < 200
 
 
 def test_a_token_count_counts_in_no_budget() -> None:
