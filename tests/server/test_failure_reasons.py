@@ -5,6 +5,7 @@ route's deadline left no time for listed as ``deadline_passed``."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -144,8 +145,11 @@ async def test_the_targets_a_deadline_left_no_time_for_are_listed(fake: FakeFact
     ]
     line = access_line(running)
     assert line["attempt_log"] == ["m0:timeout_first_byte", "m1:deadline_passed"]
-    assert line["attempt_errors"][0].startswith("m0:timeout_first_byte: no response headers within 0.3 s")
-    assert line["attempt_errors"][0].endswith("the rest of the route's deadline_s")
+    # what was left of the 0.3 s when the call started: 0.3 on a quiet machine, 0.294 on a loaded one
+    assert re.fullmatch(
+        r"m0:timeout_first_byte: no response headers within 0\.[0-9]+ s: the rest of the route's deadline_s",
+        line["attempt_errors"][0],
+    )
     assert await calls(urls[1]) == 0
 
 
