@@ -168,17 +168,18 @@ async def test_warn_serves_and_flags_in_header_access_line_and_span(
     fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs
 ) -> None:
     """A warn limit passed serves the route's chain and flags it: header, access-line field, span event."""
-    limits = "    - {name: app-rpm, measure: requests, amount: 1, window: minute, action: warn}\n"
+    # a month window: a minute could turn between the two requests and count the second in a new window
+    limits = "    - {name: app-requests, measure: requests, amount: 1, window: month, action: warn}\n"
     running = await sidecar(policy(*await two_fakes(fake), limits))
     client = sdk(running)
     await client.chat.completions.create(**chat())
     raw = await client.chat.completions.with_raw_response.create(**chat())
     assert raw.headers["x-sidecar-model"] == "big"
-    assert raw.headers["x-sidecar-budget-action"] == "warn:app-rpm"
+    assert raw.headers["x-sidecar-budget-action"] == "warn:app-requests"
     access = [line for line in running.log_lines() if line.get("event") == "access"]
-    assert [line.get("budget") for line in access] == [None, "warn:app-rpm"]
+    assert [line.get("budget") for line in access] == [None, "warn:app-requests"]
     events = [e for span in running.spans.get_finished_spans() for e in span.events if e.name == "sidecar.budget"]
-    assert len(events) == 1 and events[0].attributes["sidecar.budget.limit"] == "app-rpm"
+    assert len(events) == 1 and events[0].attributes["sidecar.budget.limit"] == "app-requests"
 
 
 async def test_provider_quota_skips_to_the_next_target(
