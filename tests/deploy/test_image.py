@@ -253,7 +253,7 @@ def files_owned_by(uid: int) -> set[str]:
     """Files and directories the uid owns in the places a non-root process could still write."""
     places = [p for p in ("/tmp", "/var/tmp", "/dev/shm") if os.path.isdir(p)]
     result = subprocess.run(
-        ["find", *places, "-xdev", "-uid", str(uid)], capture_output=True, text=True, timeout=30, check=False
+        ["find", *places, "-xdev", "-uid", str(uid)], capture_output=True, text=True, timeout=240, check=False
     )
     return set(result.stdout.split())
 
