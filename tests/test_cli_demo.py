@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .listening import closed_port
+
 
 def test_demo_provider_ports_are_the_ones_the_demo_policy_names() -> None:
     """The demo waits on the ports its embedded policy sends to: the two lists are the same."""
@@ -19,8 +21,8 @@ def test_demo_provider_ports_are_the_ones_the_demo_policy_names() -> None:
     assert named == {f"http://127.0.0.1:{port}" for port, _ in DEMO_PROVIDERS}
 
 
-def _child(code: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-c", code])
+def _child(code: str, pass_fds: tuple[int, ...] = ()) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-c", code], pass_fds=pass_fds)
 
 
 def test_demo_waits_until_a_provider_listens() -> None:
@@ -29,52 +31,43 @@ def test_demo_waits_until_a_provider_listens() -> None:
 
     from sidecar.cli import wait_listening
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    code = (
-        "import socket, time; time.sleep(0.3); s = socket.socket(); "
-        f"s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', {port})); "
-        "s.listen(); time.sleep(30)"
-    )
-    child = _child(code)
-    try:
-        assert wait_listening([(child, port, "fake-openai")], timeout_s=20) is None
-    finally:
-        child.kill()
-        child.wait()
+    # The port stays bound here (no other process can take it) and the child listens on that socket.
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        port = held.getsockname()[1]
+        code = f"import socket, time; time.sleep(0.3); socket.socket(fileno={held.fileno()}).listen(); time.sleep(30)"
+        child = _child(code, pass_fds=(held.fileno(),))
+        try:
+            assert wait_listening([(child, port, "fake-openai")], timeout_s=20) is None
+        finally:
+            child.kill()
+            child.wait()
 
 
 def test_demo_reports_a_provider_that_exited() -> None:
     """A provider process that exits before it listens (its port taken) is named, with the port."""
-    import socket
 
     from sidecar.cli import wait_listening
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    child = _child("raise SystemExit(2)")
-    child.wait()
-    problem = wait_listening([(child, port, "fake-anthropic")], timeout_s=5)
+    with closed_port() as port:  # held: no other process can start listening on it meanwhile
+        child = _child("raise SystemExit(2)")
+        child.wait()
+        problem = wait_listening([(child, port, "fake-anthropic")], timeout_s=5)
     assert problem == f"fake provider 'fake-anthropic' exited (code 2); is port {port} in use?"
 
 
 def test_demo_gives_up_on_a_provider_that_never_listens() -> None:
     """A provider that runs but never listens is reported after the timeout, not waited on forever."""
-    import socket
 
     from sidecar.cli import wait_listening
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    child = _child("import time; time.sleep(30)")
-    try:
-        problem = wait_listening([(child, port, "fake-gemini")], timeout_s=0.5)
-    finally:
-        child.kill()
-        child.wait()
+    with closed_port() as port:  # held: no other process can start listening on it meanwhile
+        child = _child("import time; time.sleep(30)")
+        try:
+            problem = wait_listening([(child, port, "fake-gemini")], timeout_s=0.5)
+        finally:
+            child.kill()
+            child.wait()
     assert problem == f"fake provider 'fake-gemini' did not listen on port {port} within 0.5 s"
 
 

@@ -184,7 +184,9 @@ async def test_a_rediss_store_checks_the_server_against_the_tls_ca_file(tmp_path
     server = RedisServer(tmp_path, tls=make_certificates(tmp_path)).launch()
     try:
         assert server.tls is not None
-        ledger = book(server.url, today_clock(), DOLLAR, timeout_ms=2000, tls={"ca_file": str(server.tls["ca"])})
+        # a TLS handshake on a loaded machine can take longer than the default 200 ms connect timeout
+        generous = {"timeout_ms": 10_000, "connect_timeout_ms": 10_000}
+        ledger = book(server.url, today_clock(), DOLLAR, **generous, tls={"ca_file": str(server.tls["ca"])})
         admission = await ledger.admit(BudgetRequest(1000, 1000), [ledger.budgets.target("big")])
         assert (admission.decision.verdict, admission.decision.store) == ("allow", "ok")
         await ledger.close(drain_s=0)

@@ -32,7 +32,7 @@ routes:
 budgets:
   store: {url: REDIS, timeout_ms: 3000, connect_timeout_ms: 3000}  # loaded CI: the store must stay healthy
   limits:
-    - {name: dollar, measure: usd, amount: 1.00, window: day}
+    - {name: dollar, measure: usd, amount: 1.00, window: month}
 """
 
 REQUESTS = 160
@@ -74,7 +74,7 @@ def counter_of(redis: RedisServer) -> tuple[int, int]:
 
 
 def test_two_sidecars_share_one_dollar_without_overspending(tmp_path: Path, redis_factory: object) -> None:
-    """Two sidecar processes, one Redis, one $1.00 day budget, 160 concurrent calls (half streamed, a
+    """Two sidecar processes, one Redis, one $1.00 month budget, 160 concurrent calls (half streamed, a
     third of those cancelled mid-stream): spend ends within one reservation of $1, nothing stays held,
     and the budget refused the rest with 429s."""
     redis = redis_factory()  # type: ignore[operator]
@@ -111,7 +111,7 @@ def store_policy(upstream: str, redis_url: str, on_store_error: str) -> str:
     return (
         POLICY.replace("UPSTREAM", upstream)
         .replace("REDIS", redis_url)
-        .replace("window: day}", f"window: day, on_store_error: {on_store_error}}}")
+        .replace("window: month}", f"window: month, on_store_error: {on_store_error}}}")
     )
 
 

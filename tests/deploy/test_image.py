@@ -34,6 +34,10 @@ import yaml
 from .dockerfile import builder_compile_options, builder_sources, entrypoint
 from .manifests import K8S, REPO
 
+# The first test's setup builds the wheel and installs it with its dependencies into a fresh venv: past a
+# minute on a loaded 2-core machine (pip's install alone took more than 50 s there, twice in two runs).
+pytestmark = pytest.mark.timeout(900)
+
 UID = 10001  # the Dockerfile's USER and the manifests' runAsUser
 DRAIN_S = 3
 STARTUP_S = 20
@@ -117,7 +121,7 @@ def make_writable(root: Path) -> None:
 
 
 def pip(*args: str) -> None:
-    result = subprocess.run([sys.executable, "-m", "pip", *args], capture_output=True, text=True, timeout=50)
+    result = subprocess.run([sys.executable, "-m", "pip", *args], capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, f"pip {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
 
 
@@ -147,7 +151,7 @@ def installed() -> Iterator[Installed]:
         pip("--python", target, "install", "--quiet", "--disable-pip-version-check", str(wheel))
         # The builder's compileall: the .opt-2.pyc files the optimised server reads (nothing may write them)
         compileall = [target, "-m", "compileall", *builder_compile_options(), str(venv / "lib")]
-        subprocess.run(compileall, check=True, timeout=120)
+        subprocess.run(compileall, check=True, timeout=240)
         shutil.rmtree(context)  # like the final stage: only the venv remains
         shutil.rmtree(root / "wheels")
 
@@ -249,7 +253,7 @@ def files_owned_by(uid: int) -> set[str]:
     """Files and directories the uid owns in the places a non-root process could still write."""
     places = [p for p in ("/tmp", "/var/tmp", "/dev/shm") if os.path.isdir(p)]
     result = subprocess.run(
-        ["find", *places, "-xdev", "-uid", str(uid)], capture_output=True, text=True, timeout=30, check=False
+        ["find", *places, "-xdev", "-uid", str(uid)], capture_output=True, text=True, timeout=240, check=False
     )
     return set(result.stdout.split())
 

@@ -57,7 +57,8 @@ routes:
     target: small
 budgets:
   limits:
-    - {name: one-a-day, measure: requests, amount: 1, window: day, scope: {by: route, values: [capped], others: exempt}}
+    - {name: one-a-month, measure: requests, amount: 1, window: month,
+       scope: {by: route, values: [capped], others: exempt}}
 """
 
 PROMPT = [{"role": "user", "content": "hello, which python version?"}]
@@ -182,7 +183,7 @@ def test_a_budget_denial_is_a_429_in_the_openai_shape(stack: Stack) -> None:
         client.chat.completions.create(model="capped", messages=PROMPT)
         with pytest.raises(openai.RateLimitError) as denied:
             client.chat.completions.create(model="capped", messages=PROMPT)
-    assert denied.value.response.headers["x-sidecar-budget-action"] == "deny:one-a-day"
+    assert denied.value.response.headers["x-sidecar-budget-action"] == "deny:one-a-month"
     assert denied.value.code == "budget_exceeded"
 
 

@@ -132,17 +132,18 @@ async def test_warn_serves_and_flags_in_header_access_line_and_span(
     fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs
 ) -> None:
     """A warn limit passed serves the route's chain and flags it: header, access-line field, span event."""
-    limits = "    - {name: app-rpm, measure: requests, amount: 1, window: minute, action: warn}\n"
+    # a month window: a minute could turn between the two requests and count the second in a new window
+    limits = "    - {name: app-requests, measure: requests, amount: 1, window: month, action: warn}\n"
     running = await sidecar(policy(*await two_fakes(fake), limits))
     client = sdk(running)
     await client.chat.completions.create(**chat())
     raw = await client.chat.completions.with_raw_response.create(**chat())
     assert raw.headers["x-sidecar-model"] == "big"
-    assert raw.headers["x-sidecar-budget-action"] == "warn:app-rpm"
+    assert raw.headers["x-sidecar-budget-action"] == "warn:app-requests"
     access = [line for line in running.log_lines() if line.get("event") == "access"]
-    assert [line.get("budget") for line in access] == [None, "warn:app-rpm"]
+    assert [line.get("budget") for line in access] == [None, "warn:app-requests"]
     events = [e for span in running.spans.get_finished_spans() for e in span.events if e.name == "sidecar.budget"]
-    assert len(events) == 1 and events[0].attributes["sidecar.budget.limit"] == "app-rpm"
+    assert len(events) == 1 and events[0].attributes["sidecar.budget.limit"] == "app-requests"
 
 
 async def test_provider_quota_skips_to_the_next_target(
@@ -176,19 +177,19 @@ async def test_every_target_over_its_quota_is_denied(fake: FakeFactory, sidecar:
 
 async def test_an_answer_settles_its_actual_cost(fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs) -> None:
     """After an answer, the counter holds the cost of the usage the provider reported, not the estimate."""
-    limits = "    - {name: team-day, measure: usd, amount: 100, window: day}\n"
+    limits = "    - {name: team-month, measure: usd, amount: 100, window: month}\n"
     running = await sidecar(policy(*await two_fakes(fake), limits))
     client = sdk(running)
     answer = await client.chat.completions.create(**chat(max_tokens=500))
     assert answer.usage is not None
     expected = (answer.usage.prompt_tokens + answer.usage.completion_tokens) * 0.001
-    row = (await budget_rows(running))["team-day/*"]
+    row = (await budget_rows(running))["team-month/*"]
     assert row["used"] == pytest.approx(expected)
 
 
 async def test_a_stream_settles_its_usage(fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs) -> None:
     """A streamed answer settles the usage of its stream once it has ended (tokens counted exactly)."""
-    limits = "    - {name: tokens-day, measure: tokens, amount: 100000, window: day}\n"
+    limits = "    - {name: tokens-month, measure: tokens, amount: 100000, window: month}\n"
     running = await sidecar(policy(*await two_fakes(fake), limits))
     client = sdk(running)
     stream = await client.chat.completions.create(
@@ -198,7 +199,7 @@ async def test_a_stream_settles_its_usage(fake: FakeFactory, sidecar: SidecarFac
     async for chunk in stream:
         usage = chunk.usage or usage
     assert usage is not None
-    row = (await budget_rows(running))["tokens-day/*"]
+    row = (await budget_rows(running))["tokens-month/*"]
     assert row["used"] == usage.prompt_tokens + usage.completion_tokens
 
 
@@ -206,7 +207,7 @@ async def test_a_failed_request_releases_its_reservation(
     fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs
 ) -> None:
     """A request every target fails (503s) bills nothing: its reservation is released, the counter stays 0."""
-    limits = "    - {name: req-day, measure: requests, amount: 100, window: day}\n"
+    limits = "    - {name: req-month, measure: requests, amount: 100, window: month}\n"
     broken_one, broken_two = (
         await fake("one", fault="status=503", fault_rate=1),
         await fake("two", fault="status=503", fault_rate=1),
@@ -215,7 +216,7 @@ async def test_a_failed_request_releases_its_reservation(
     client = sdk(running)
     with pytest.raises(openai.APIStatusError):
         await client.chat.completions.create(**chat())
-    assert (await budget_rows(running))["req-day/*"]["used"] == 0
+    assert (await budget_rows(running))["req-month/*"]["used"] == 0
 
 
 async def test_a_fallback_answer_is_charged_at_the_price_of_the_target_that_answered(
@@ -223,13 +224,13 @@ async def test_a_fallback_answer_is_charged_at_the_price_of_the_target_that_answ
 ) -> None:
     """The route's first target fails (503) and the second, cheaper one answers: the counter holds the
     answer's usage at the second target's prices, not the first's nor the reservation."""
-    limits = "    - {name: team-day, measure: usd, amount: 100, window: day}\n"
+    limits = "    - {name: team-month, measure: usd, amount: 100, window: month}\n"
     broken = await fake("one", fault="status=503", fault_rate=1)
     running = await sidecar(policy(broken, await fake("two"), limits, route="[big, small]"))
     answer = await sdk(running).chat.completions.create(**chat(max_tokens=500))
     assert answer.usage is not None
     expected = (answer.usage.prompt_tokens + answer.usage.completion_tokens) * 0.000001  # small: 1 $/Mtok
-    assert (await budget_rows(running))["team-day/*"]["used"] == pytest.approx(expected)
+    assert (await budget_rows(running))["team-month/*"]["used"] == pytest.approx(expected)
 
 
 async def test_a_stream_cut_before_its_usage_is_charged_its_reservation(
@@ -237,14 +238,14 @@ async def test_a_stream_cut_before_its_usage_is_charged_its_reservation(
 ) -> None:
     """A stream the provider cuts after a few events, before any usage: the caller got part of an answer
     and no count came, so the reservation (the prompt estimate and max_tokens) is charged, not released."""
-    limits = "    - {name: tokens-day, measure: tokens, amount: 100000, window: day}\n"
+    limits = "    - {name: tokens-month, measure: tokens, amount: 100000, window: month}\n"
     cut = await fake("one", reply=LONG_REPLY, fault="cut=3", fault_rate=1)
     running = await sidecar(policy(cut, await fake("two"), limits, route="big"))
     stream = await sdk(running).chat.completions.create(**chat(max_tokens=RESERVED), stream=True)
     with pytest.raises(openai.APIError):
         async for _chunk in stream:
             pass
-    used = (await budget_rows(running))["tokens-day/*"]["used"]
+    used = (await budget_rows(running))["tokens-month/*"]["used"]
     assert RESERVED < used < RESERVED + 50  # max_tokens and the prompt of "hello there", by the byte estimate
 
 
@@ -275,7 +276,7 @@ async def test_headers_are_off_by_default(fake: FakeFactory, sidecar: SidecarFac
 async def test_metrics_export_use_per_limit_and_scope(fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs) -> None:
     """/metrics has the used and remaining gauges per limit and named scope value (others as other)."""
     limits = (
-        "    - {name: team-day, measure: requests, amount: 10, window: day,"
+        "    - {name: by-team, measure: requests, amount: 10, window: month,"
         " scope: {by: header, header: x-team, values: [search]}}\n"
     )
     running = await sidecar(policy(*await two_fakes(fake), limits))
@@ -285,16 +286,16 @@ async def test_metrics_export_use_per_limit_and_scope(fake: FakeFactory, sidecar
     await client.chat.completions.create(**chat(), extra_headers={"x-team": "ads"})
     async with aiohttp.ClientSession() as session, session.get(running.url + "/metrics") as response:
         text = await response.text()
-    assert 'llm_sidecar_budget_used{limit="team-day",measure="requests",scope="search",window="day"} 1.0' in text
-    assert 'llm_sidecar_budget_used{limit="team-day",measure="requests",scope="other",window="day"} 2.0' in text
-    assert 'llm_sidecar_budget_remaining{limit="team-day",measure="requests",scope="other",window="day"} 8.0' in text
+    assert 'llm_sidecar_budget_used{limit="by-team",measure="requests",scope="search",window="month"} 1.0' in text
+    assert 'llm_sidecar_budget_used{limit="by-team",measure="requests",scope="other",window="month"} 2.0' in text
+    assert 'llm_sidecar_budget_remaining{limit="by-team",measure="requests",scope="other",window="month"} 8.0' in text
 
 
 async def test_a_reload_keeps_the_counters(fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs) -> None:
     """A policy reload with the same store keeps what was counted (the limit keeps its name and window)."""
     import asyncio
 
-    limits = "    - {name: req-day, measure: requests, amount: 100, window: day}\n"
+    limits = "    - {name: req-month, measure: requests, amount: 100, window: month}\n"
     primary, secondary = await two_fakes(fake)
     running = await sidecar(policy(primary, secondary, limits))
     client = sdk(running)
@@ -305,7 +306,7 @@ async def test_a_reload_keeps_the_counters(fake: FakeFactory, sidecar: SidecarFa
         if running.state.holder.policy.version != version:
             break
         await asyncio.sleep(0.05)
-    row = (await budget_rows(running))["req-day/*"]
+    row = (await budget_rows(running))["req-month/*"]
     assert row["amount"] == 50 and row["used"] == 1
 
 
@@ -314,7 +315,7 @@ async def test_an_ensemble_settles_the_cost_of_every_member(
 ) -> None:
     """An ensemble route's request is charged what all its members' calls cost (the access line's
     cost_usd), not only the answer the caller got."""
-    limits = "    - {name: team-day, measure: usd, amount: 100, window: day}\n"
+    limits = "    - {name: team-month, measure: usd, amount: 100, window: month}\n"
     text = policy(*await two_fakes(fake), limits).replace(
         "target: [big, alt]}", "ensemble: {members: [big, alt], early_quorum: false}}"
     )
@@ -323,7 +324,7 @@ async def test_an_ensemble_settles_the_cost_of_every_member(
     assert answer.usage is not None
     one_call = (answer.usage.prompt_tokens + answer.usage.completion_tokens) * 0.001
     access = [line for line in running.log_lines() if line.get("event") == "access"][-1]
-    row = (await budget_rows(running))["team-day/*"]
+    row = (await budget_rows(running))["team-month/*"]
     assert row["used"] == pytest.approx(access["cost_usd"]) and row["used"] > one_call * 1.5
 
 
@@ -332,7 +333,7 @@ async def test_answers_a_gate_rejected_are_charged_when_the_caller_gets_an_error
 ) -> None:
     """Every target's answer fails the route's gate: the caller gets the gate's error, and the budget is
     charged what those rejected calls cost (the access line's cost_usd), not released."""
-    limits = "    - {name: team-day, measure: usd, amount: 100, window: day}\n"
+    limits = "    - {name: team-month, measure: usd, amount: 100, window: month}\n"
     text = policy(*await two_fakes(fake), limits).replace(
         "target: [big, alt]}", 'target: [big, alt], gates: {regex: {pattern: "^NEVER"}, on_fail: next_target}}'
     )
@@ -341,7 +342,7 @@ async def test_answers_a_gate_rejected_are_charged_when_the_caller_gets_an_error
         await sdk(running).chat.completions.create(**chat(max_tokens=50))
     assert raised.value.status_code == 502
     access = [line for line in running.log_lines() if line.get("event") == "access"][-1]
-    row = (await budget_rows(running))["team-day/*"]
+    row = (await budget_rows(running))["team-month/*"]
     assert access["cost_usd"] > 0 and row["used"] == pytest.approx(access["cost_usd"])
 
 
@@ -350,11 +351,11 @@ RESERVED = 1000  # max_tokens of the cancelled requests: their reservation is ov
 
 
 async def settled_tokens(running: RunningSidecar) -> float:
-    """The tokens-day counter once the cancelled request's reservation is gone (settled or released)."""
+    """The tokens-month counter once the cancelled request's reservation is gone (settled or released)."""
     import asyncio
 
     for _ in range(200):
-        used = (await budget_rows(running))["tokens-day/*"]["used"]
+        used = (await budget_rows(running))["tokens-month/*"]["used"]
         if used < RESERVED:
             return float(used)
         await asyncio.sleep(0.05)
@@ -378,7 +379,7 @@ async def test_a_stream_cancelled_midway_is_charged_what_was_streamed(
 ) -> None:
     """A caller that closes a stream after a few chunks is charged its prompt and the output streamed so
     far (the provider reported no usage yet), not the reservation of its max_tokens."""
-    limits = "    - {name: tokens-day, measure: tokens, amount: 100000, window: day}\n"
+    limits = "    - {name: tokens-month, measure: tokens, amount: 100000, window: month}\n"
     slow = await fake("one", reply=LONG_REPLY, tokens_per_s=40)
     running = await sidecar(policy(slow, await fake("two"), limits, route="big"))
     received = await close_after_a_few_words(sdk(running))
@@ -394,7 +395,7 @@ async def test_an_unstreamed_request_cancelled_before_its_answer_is_charged_its_
     (the provider bills the input of a call it received), nothing for the output it never got."""
     import asyncio
 
-    limits = "    - {name: tokens-day, measure: tokens, amount: 100000, window: day}\n"
+    limits = "    - {name: tokens-month, measure: tokens, amount: 100000, window: month}\n"
     slow = await fake("one", latency_ms=5000)
     running = await sidecar(policy(slow, await fake("two"), limits, route="big"))
     body = chat(max_tokens=RESERVED)
@@ -434,11 +435,11 @@ async def test_a_cancelled_requests_access_line_costs_what_the_budget_charged(
     """A request the app cancels after its call started (a stream after a few chunks, an unstreamed call
     before its answer): the ``client_closed`` access line carries the tokens the budget charged and their
     cost, equal to the usd budget's charge (it had neither: spend summed from the lines missed them)."""
-    limits = "    - {name: usd-day, measure: usd, amount: 1000, window: day}\n"
+    limits = "    - {name: usd-month, measure: usd, amount: 1000, window: month}\n"
     slow = await fake("one", reply=LONG_REPLY, tokens_per_s=40) if stream else await fake("one", latency_ms=5000)
     running = await sidecar(policy(slow, await fake("two"), limits, route="big"))
     line = await cancelled_access_line(running, sdk, stream)
-    charged = (await budget_rows(running))["usd-day/*"]["used"]
+    charged = (await budget_rows(running))["usd-month/*"]["used"]
     assert line["outcome"] == "client_closed"
     assert line["input_tokens"] > 0 and (line["output_tokens"] > 0) is stream
     assert line["cost_usd"] == pytest.approx((line["input_tokens"] + line["output_tokens"]) * 0.001) == charged
@@ -453,7 +454,7 @@ async def test_a_request_for_several_answers_reserves_the_output_of_each(
     twice max_tokens), while the same request for one answer is served."""
     from google.genai import errors, types
 
-    limits = "    - {name: tokens-day, measure: tokens, amount: 500, window: day}\n"
+    limits = "    - {name: tokens-month, measure: tokens, amount: 500, window: month}\n"
     running = await sidecar(policy(*await two_fakes(fake), limits))
     client = sdk(running)
     with pytest.raises(openai.RateLimitError):
@@ -520,7 +521,9 @@ async def test_a_header_scope_value_that_is_not_utf8_is_counted_and_shown(
     """A limit by header whose value's bytes are not UTF-8 (a raw socket): the request is served and
     counted, and /status shows the value with ``\\xNN`` escapes (the raw value made /status a 500 for as
     long as the counter was tracked)."""
-    limits = "    - {name: per-team, measure: requests, amount: 5, window: day, scope: {by: header, header: x-team}}\n"
+    limits = (
+        "    - {name: per-team, measure: requests, amount: 5, window: month, scope: {by: header, header: x-team}}\n"
+    )
     running = await sidecar(policy(*await two_fakes(fake), limits))
     assert await raw_chat(running, b"x-team: ops\xff") == 200
     row = (await budget_rows(running))["per-team/ops\\xff"]
@@ -563,8 +566,8 @@ async def test_a_hedges_cut_call_is_charged_its_prompt(
     prompt was sent, is charged that prompt at its own price (the provider bills it), in the budget and
     in the access line's cost, which names the cut call (``hedge_cut``)."""
     limits = (
-        "    - {name: tokens-day, measure: tokens, amount: 100000, window: day}\n"
-        "    - {name: usd-day, measure: usd, amount: 1000, window: day}\n"
+        "    - {name: tokens-month, measure: tokens, amount: 100000, window: month}\n"
+        "    - {name: usd-month, measure: usd, amount: 1000, window: month}\n"
     )
     route = "[big, small], resilience: {hedge: {after_s: 0.2}}"
     first, second = (600, 3000) if first_wins else (3000, 0)
@@ -575,13 +578,13 @@ async def test_a_hedges_cut_call_is_charged_its_prompt(
     assert answer.usage is not None and answer.model == ("big-1" if first_wins else "small-1")
     served = answer.usage.prompt_tokens + answer.usage.completion_tokens
     rows = await budget_rows(running)
-    cut_prompt = rows["tokens-day/*"]["used"] - served
+    cut_prompt = rows["tokens-month/*"]["used"] - served
     assert 0 < cut_prompt < 50  # the estimate of "hello there" in a chat body
     line = [line for line in running.log_lines() if line.get("event") == "access"][-1]
     assert line["hedge_cut"] == ("small" if first_wins else "big")
     big, small = (served, cut_prompt) if first_wins else (cut_prompt, served)
     expected = big * 0.001 + small * 0.000001  # big: 1000 $/Mtok; small: 1 $/Mtok
-    assert line["cost_usd"] == pytest.approx(expected) == pytest.approx(rows["usd-day/*"]["used"])
+    assert line["cost_usd"] == pytest.approx(expected) == pytest.approx(rows["usd-month/*"]["used"])
 
 
 @pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])

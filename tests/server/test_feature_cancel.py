@@ -72,7 +72,7 @@ async def test_leaving_an_ensemble_settles_the_budget_reservation(aiohttp_server
     policy = models_policy([u for u, _ in watched], ensemble_route("m0, m1"), speaks=("openai",))
     policy += (
         "budgets:\n  limits:\n"
-        "    - {name: tokens, measure: tokens, amount: 100000000, window: day, scope: {by: global}}\n"
+        "    - {name: tokens, measure: tokens, amount: 100000000, window: month, scope: {by: global}}\n"
     )
     running = await sidecar(policy)
     leaving = asyncio.ensure_future(leave_after(running, {"model": "vote", "messages": MESSAGES}, 0.5))

@@ -194,7 +194,7 @@ async def test_leaving_an_ensemble_releases_its_holds_in_a_shared_store(
     policy = models_policy([u for u, _ in watched], ensemble_route("m0, m1"), speaks=("openai",))
     policy += (
         f"budgets:\n  store: {{url: '{redis_server.url}'}}\n  limits:\n"
-        "    - {name: tokens, measure: tokens, amount: 100000000, window: day, scope: {by: global}}\n"
+        "    - {name: tokens, measure: tokens, amount: 100000000, window: month, scope: {by: global}}\n"
     )
     running = await sidecar(policy)
     leaving = asyncio.ensure_future(leave_after(running, {"model": "vote", "messages": MESSAGES}, 0.6))
@@ -218,7 +218,8 @@ async def budget_used(running: RunningSidecar) -> float:
 
 
 TOKENS = (
-    "budgets:\n  limits:\n    - {name: tokens, measure: tokens, amount: 100000000, window: day, scope: {by: global}}\n"
+    "budgets:\n  limits:\n"
+    "    - {name: tokens, measure: tokens, amount: 100000000, window: month, scope: {by: global}}\n"
 )
 
 

@@ -52,8 +52,8 @@ def budget_policy(url: str) -> str:
         "models:\n  m: {provider: liar, model: m, price: {input_per_mtok: 1, output_per_mtok: 10}}\n"
         "routes:\n  - {name: chat, match: {model: m}, target: [m]}\n"
         "budgets:\n  limits:\n"
-        "    - {name: usd-day, measure: usd, amount: 100, window: day, scope: {by: global}}\n"
-        "    - {name: tokens-day, measure: tokens, amount: 100000, window: day, scope: {by: global}}\n"
+        "    - {name: usd-month, measure: usd, amount: 100, window: month, scope: {by: global}}\n"
+        "    - {name: tokens-month, measure: tokens, amount: 100000, window: month, scope: {by: global}}\n"
     )
 
 
@@ -79,7 +79,7 @@ async def test_a_lying_usage_neither_credits_nor_exhausts_the_budget(
     assert [await ask(running, stream) for _ in range(3)] == [200, 200, 200]
     async with aiohttp.ClientSession() as session, session.get(f"{running.url}/status") as answer:
         rows = (await answer.json())["budgets"]
-    assert {row["limit"]: 0 <= row["used"] < row["amount"] for row in rows} == {"usd-day": True, "tokens-day": True}
+    assert {row["limit"]: 0 <= row["used"] < row["amount"] for row in rows} == {"usd-month": True, "tokens-month": True}
     for line in running.log_lines()[-3:]:
         assert 0 <= line.get("cost_usd", 0) < 1
         assert 0 <= line.get("input_tokens", 0) <= 1_000_000_000

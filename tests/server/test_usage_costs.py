@@ -33,8 +33,8 @@ PRICE = (
 )
 LIMITS = (
     "budgets:\n  limits:\n"
-    "    - {name: usd-day, measure: usd, amount: 1000, window: day, scope: {by: global}}\n"
-    "    - {name: tokens-day, measure: tokens, amount: 10000000, window: day, scope: {by: global}}\n"
+    "    - {name: usd-month, measure: usd, amount: 1000, window: month, scope: {by: global}}\n"
+    "    - {name: tokens-month, measure: tokens, amount: 10000000, window: month, scope: {by: global}}\n"
 )
 
 
@@ -83,7 +83,7 @@ async def test_a_responses_api_answer_is_costed_and_charged(
         usage.output_tokens,
         pytest.approx(cost),
     )
-    assert await charged(running) == {"usd-day": pytest.approx(cost), "tokens-day": usage.total_tokens}
+    assert await charged(running) == {"usd-month": pytest.approx(cost), "tokens-month": usage.total_tokens}
 
 
 # Anthropic's usage of an answer that wrote 1,000 prompt tokens to the cache and read 2,000 from it.
@@ -153,7 +153,7 @@ async def test_anthropic_cache_writes_and_reads_are_each_priced_once(
     counts = ("input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens")
     assert [line[name] for name in counts] == [3100, 2000, 1000, 50]
     assert line["cost_usd"] == pytest.approx(ANTHROPIC_COST)
-    assert await charged(running) == {"usd-day": pytest.approx(ANTHROPIC_COST), "tokens-day": 3150}
+    assert await charged(running) == {"usd-month": pytest.approx(ANTHROPIC_COST), "tokens-month": 3150}
 
 
 def cut_anthropic_upstream() -> Any:
@@ -212,7 +212,7 @@ async def test_a_stream_cut_after_its_first_count_is_charged_the_output_streamed
     assert 400 <= line["output_tokens"] < 4000
     cost = (100 * IN + line["output_tokens"] * OUT) / 1e6
     assert line["cost_usd"] == pytest.approx(cost)
-    assert await charged(running) == {"usd-day": pytest.approx(cost), "tokens-day": 100 + line["output_tokens"]}
+    assert await charged(running) == {"usd-month": pytest.approx(cost), "tokens-month": 100 + line["output_tokens"]}
 
 
 # Gemini's usage of an answer that thought 300 tokens, read 600 prompt tokens from a cached content,
@@ -269,4 +269,4 @@ async def test_gemini_thoughts_are_output_and_cached_content_is_part_of_the_prom
     counts = ("input_tokens", "cached_input_tokens", "output_tokens")
     assert [line[name] for name in counts] == [1000, 600, 340]
     assert line["cost_usd"] == pytest.approx(GEMINI_COST)
-    assert await charged(running) == {"usd-day": pytest.approx(GEMINI_COST), "tokens-day": 1340}
+    assert await charged(running) == {"usd-month": pytest.approx(GEMINI_COST), "tokens-month": 1340}

@@ -3,12 +3,15 @@ tool, what it prints and what it writes."""
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 from ..labeled_data import examples, write_jsonl
 
@@ -189,16 +192,40 @@ def test_the_docs_router_loads_in_the_example_policy(tmp_path: Path) -> None:
 def test_interrupting_a_long_training_exits_quietly(tmp_path: Path) -> None:
     """Ctrl-C during a training that takes minutes stops it with exit 130 and one line, no traceback
     and no file."""
-    labeled = write_jsonl(tmp_path / "labeled.jsonl", examples(200, seed=5))
+    source = write_jsonl(tmp_path / "source.jsonl", examples(200, seed=5))
+    labeled = tmp_path / "labeled.jsonl"
+    os.mkfifo(labeled)  # opened by the command itself: once it is, the process is past its start-up
     command = [sys.executable, "-m", "sidecar", "router", "train", str(labeled), "-o", str(tmp_path / "router.json")]
     process = subprocess.Popen(
         [*command, "--epochs", "1000000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    time.sleep(3)  # imported and training: 200 examples read in milliseconds, a million epochs never end
-    process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=60)
+    try:
+        with open_for_writing(labeled, process) as pipe:
+            pipe.write(source.read_bytes())  # 200 examples read in milliseconds, a million epochs never end
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
     assert (process.returncode, err) == (130, "llm-sidecar: interrupted\n")
     assert not (tmp_path / "router.json").exists()
+
+
+def open_for_writing(fifo: Path, reader: subprocess.Popen[str], timeout_s: float = 60) -> BinaryIO:
+    """The named pipe ``fifo`` opened for writing once ``reader`` has opened it for reading (a signal
+    sent before then would land in the interpreter's start-up, outside the command)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as exc:
+            if exc.errno != errno.ENXIO:  # ENXIO: no reader yet
+                raise
+            assert reader.poll() is None, reader.communicate()
+            assert time.monotonic() < deadline, f"{fifo} not opened within {timeout_s} s"
+            time.sleep(0.01)
+            continue
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "wb")
 
 
 def test_a_body_read_in_the_wrong_dialect_is_refused(tmp_path: Path) -> None:
