@@ -20,8 +20,8 @@ from .budget_policies import budget_rows, chat, policy
 from .ensemble_policies import models_policy
 
 LIMITS = (
-    "    - {name: tokens-day, measure: tokens, amount: 100000, window: day}\n"
-    "    - {name: usd-day, measure: usd, amount: 1000, window: day}\n"
+    "    - {name: tokens-month, measure: tokens, amount: 100000, window: month}\n"
+    "    - {name: usd-month, measure: usd, amount: 1000, window: month}\n"
 )
 # A gated route (the answer must be JSON of this schema) and its request.
 SCHEMA: Any = {"type": "object", "properties": {"label": {"type": "string"}}, "required": ["label"]}
@@ -78,12 +78,12 @@ async def test_a_stream_failing_before_its_commit_point_is_charged_its_prompt(
     usage = await streamed_usage(running)
     served = usage.prompt_tokens + usage.completion_tokens
     rows = await budget_rows(running)
-    failed_prompt = rows["tokens-day/*"]["used"] - served
+    failed_prompt = rows["tokens-month/*"]["used"] - served
     assert 0 < failed_prompt < 50  # the estimate of "hello there" in a chat body
     line = access_line(running)
     assert line["billed_failures"] == [line["attempt_log"][0]]  # "big:<its error type>"
     expected = failed_prompt * BIG + served * SMALL
-    assert line["cost_usd"] == pytest.approx(expected) == pytest.approx(rows["usd-day/*"]["used"])
+    assert line["cost_usd"] == pytest.approx(expected) == pytest.approx(rows["usd-month/*"]["used"])
     assert await cost_metric(running) == pytest.approx(expected)
 
 
@@ -104,8 +104,8 @@ async def test_an_anthropic_stream_cut_after_its_preamble_is_charged_the_provide
     served = message.usage.input_tokens + message.usage.output_tokens
     failed = message.usage.input_tokens + 1  # the same prompt, counted by the same fake; message_start's 1
     rows = await budget_rows(running)
-    assert rows["tokens-day/*"]["used"] == served + failed
-    assert rows["usd-day/*"]["used"] == pytest.approx(failed * BIG + served * SMALL)
+    assert rows["tokens-month/*"]["used"] == served + failed
+    assert rows["usd-month/*"]["used"] == pytest.approx(failed * BIG + served * SMALL)
     line = access_line(running)
     assert line["billed_failures"] == [line["attempt_log"][0]]  # the cut call: "big:reset"
 
@@ -119,7 +119,7 @@ async def test_a_whole_answer_failing_after_its_2xx_head_is_charged_its_prompt(
     failing = await fake("one", fault=fault, fault_rate=1)
     running = await sidecar(policy(failing, await fake("two"), LIMITS, route="[big, small]"))
     served, rows = await answered_whole(running)
-    failed_prompt = rows["tokens-day/*"]["used"] - served
+    failed_prompt = rows["tokens-month/*"]["used"] - served
     assert 0 < failed_prompt < 50
     line = access_line(running)
     assert line["billed_failures"] == [line["attempt_log"][0]]  # "big:<its error type>"
@@ -135,7 +135,7 @@ async def test_a_call_refused_or_unanswered_is_not_charged(
     failing = await fake("one", fault=fault, fault_rate=1)
     running = await sidecar(policy(failing, await fake("two"), LIMITS, route="[big, small]"))
     usage = await streamed_usage(running)
-    assert (await budget_rows(running))["tokens-day/*"]["used"] == usage.prompt_tokens + usage.completion_tokens
+    assert (await budget_rows(running))["tokens-month/*"]["used"] == usage.prompt_tokens + usage.completion_tokens
     assert "billed_failures" not in access_line(running)
 
 
@@ -161,7 +161,7 @@ async def test_a_held_stream_cut_is_charged_the_text_it_had_sent(fake: FakeFacto
         await fake("f0", reply=long_reply, fault="cut=100", fault_rate=1),
         await fake("f1", reply='{"label": "bug"}'),
     ]
-    limits = "budgets:\n  limits:\n    - {name: tokens-day, measure: tokens, amount: 1000000, window: day}\n"
+    limits = "budgets:\n  limits:\n    - {name: tokens-month, measure: tokens, amount: 1000000, window: month}\n"
     running = await sidecar(models_policy(urls, GATED, speaks=("openai",)) + limits)
     client = await openai_sdk(running)
     stream = await client.chat.completions.create(
@@ -169,7 +169,7 @@ async def test_a_held_stream_cut_is_charged_the_text_it_had_sent(fake: FakeFacto
     )
     usage = [chunk.usage async for chunk in stream if chunk.usage is not None][-1]
     await client.close()
-    failed = (await budget_rows(running))["tokens-day/*"]["used"] - usage.prompt_tokens - usage.completion_tokens
+    failed = (await budget_rows(running))["tokens-month/*"]["used"] - usage.prompt_tokens - usage.completion_tokens
     assert 200 < failed < 500  # a prompt of about 100 tokens (the schema in it) and about 98 words streamed
     assert access_line(running)["billed_failures"] == ["m0:reset"]
 
@@ -182,11 +182,13 @@ async def test_a_retry_of_the_same_target_after_a_body_cut_charges_both_calls(
     failing = await fake("one", fault="reset-body;times=1", fault_rate=1)
     running = await sidecar(policy(failing, await fake("two"), LIMITS, route="big"))
     served, rows = await answered_whole(running)
-    failed_prompt = rows["tokens-day/*"]["used"] - served
+    failed_prompt = rows["tokens-month/*"]["used"] - served
     assert 0 < failed_prompt < 50
     line = access_line(running)
     assert line["attempt_log"] == ["big:reset", "big:ok"] and line["billed_failures"] == ["big:reset"]
-    assert line["cost_usd"] == pytest.approx((failed_prompt + served) * BIG) == pytest.approx(rows["usd-day/*"]["used"])
+    assert (
+        line["cost_usd"] == pytest.approx((failed_prompt + served) * BIG) == pytest.approx(rows["usd-month/*"]["used"])
+    )
 
 
 async def test_a_request_every_target_failed_after_accepting_is_charged_each_call(
@@ -210,10 +212,10 @@ async def test_a_request_every_target_failed_after_accepting_is_charged_each_cal
     calls = [entry.split(":")[0] for entry in line["attempt_log"]]  # big once, small with its retries
     assert line["billed_failures"] == line["attempt_log"] and calls[:2] == ["big", "small"]
     rows = await budget_rows(running)
-    prompt = rows["tokens-day/*"]["used"] / len(calls)
+    prompt = rows["tokens-month/*"]["used"] / len(calls)
     assert 0 < prompt < 50 and prompt == int(prompt)
     expected = prompt * (BIG + SMALL * (len(calls) - 1))
-    assert line["cost_usd"] == pytest.approx(expected) == pytest.approx(rows["usd-day/*"]["used"])
+    assert line["cost_usd"] == pytest.approx(expected) == pytest.approx(rows["usd-month/*"]["used"])
 
 
 async def test_an_answer_a_gate_rejected_without_usage_is_charged_its_estimate(

@@ -55,7 +55,7 @@ async def test_a_fallback_to_a_pricier_target_is_checked_before_its_call(
     premium fallback's: the premium target is skipped without a call (attempt ``big:budget``) and
     nothing is spent: a fallback never overspends a deny limit, however much pricier it is."""
     broken, premium = await fake("one", fault="status=503", fault_rate=1), await fake("two")
-    limit = "{name: team-day, measure: usd, amount: 0.01, window: day}"
+    limit = "{name: team-month, measure: usd, amount: 0.01, window: month}"
     running = await sidecar(policy(broken, premium, "[small, big]", limit))
     message, last = await refused_fallback(running, premium)
     assert "every target of route 'chat' failed" in message
@@ -77,11 +77,11 @@ async def test_a_fallback_is_reserved_before_the_earlier_reservation_is_released
         "http://127.0.0.1:1",
         "http://127.0.0.1:2",
         "[small, alt]",
-        "{name: t, measure: tokens, amount: 1e9, window: day}",
+        "{name: t, measure: tokens, amount: 1e9, window: month}",
     )
     request = describe_request("/v1/chat/completions", {}, {}, orjson.loads(orjson.dumps(CHAT)), app="")
     (row,) = explain_report(load_policy_bytes(shown.encode(), "p.yaml"), request)["budgets"]
-    limit = f"{{name: t, measure: tokens, amount: {row['reserves']:g}, window: day}}"
+    limit = f"{{name: t, measure: tokens, amount: {row['reserves']:g}, window: month}}"
     running = await sidecar(policy(broken, other, "[small, alt]", limit))
     _, last = await refused_fallback(running, other)
     assert last == "alt:budget"
@@ -96,7 +96,7 @@ async def test_a_hedged_race_holds_one_reservation_for_its_two_calls(
     hedged requests in flight can pass a limit by one prompt each (reported, not changed)."""
     first, second = await fake("one", latency_ms=3000), await fake("two", latency_ms=3000)
     route = "{name: chat, target: [small, alt], resilience: {hedge: {after_s: 0.2}}}"
-    limit = "{name: t, measure: tokens, amount: 1000000, window: day}"
+    limit = "{name: t, measure: tokens, amount: 1000000, window: month}"
     text = policy(first, second, "[small, alt]", limit).replace("{name: chat, target: [small, alt]}", route)
     request = describe_request("/v1/chat/completions", {}, {}, orjson.loads(orjson.dumps(CHAT)), app="")
     (row,) = explain_report(load_policy_bytes(text.encode(), "p.yaml"), request)["budgets"]

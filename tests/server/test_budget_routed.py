@@ -19,7 +19,7 @@ PREMIUM = "{input_per_mtok: 1000, output_per_mtok: 1000}"  # a token: $0.001
 CHEAP = "{input_per_mtok: 1, output_per_mtok: 1}"  # a token: $0.000001
 # What is left of the day: more than any request's reservation on `small` (a few hundredths of a cent),
 # less than one on `big` (a few cents).
-BETWEEN = "    - {name: team-day, measure: usd, amount: 0.01, window: day}\n"
+BETWEEN = "    - {name: team-month, measure: usd, amount: 0.01, window: month}\n"
 
 CHEAPEST = "{name: chat, target: {select: cheapest, from: [big, small]}}"  # the premium model listed first
 SPLIT = (
@@ -98,5 +98,5 @@ async def test_a_split_arm_of_the_premium_model_is_denied_by_the_budget(
     async with client(running) as openai_client:
         with pytest.raises(openai.RateLimitError) as raised:
             await openai_client.chat.completions.create(**CHAT, extra_headers={"x-user": user_on_arm(route, "second")})
-    assert "budget limit 'team-day' reached" in raised.value.message
+    assert "budget limit 'team-month' reached" in raised.value.message
     assert await running.fake_requests(url) == []
