@@ -100,70 +100,74 @@ def parse_request(body: dict[str, Any], drops: Drops) -> ChatRequest:
 
 def _parse_contents(contents: list[Any], drops: Drops) -> list[Message]:
     messages: list[Message] = []
-    pending: dict[str, list[str]] = {}
+    pending: dict[str, list[str]] = {}  # a function's call ids not answered yet, for results without an id
     for turn, content in enumerate(contents):
         role: Literal["user", "assistant"] = "assistant" if content.get("role") == "model" else "user"
-        parts: list[Part] = []
         raw_parts = content.get("parts") or ()
         if isinstance(raw_parts, (str, dict)):  # iterated, a string would read as parts of one letter
             raise TranslationError(f"contents[{turn}].parts: must be an array, not {said_kind(raw_parts)}")
+        parts: list[Part] = []
         for index, raw in enumerate(raw_parts):
             part = {camel(k): v for k, v in raw.items()} if any("_" in k for k in raw) else raw
-            if "text" in part:
-                if part.get("thought"):
-                    drops.ignored("thought")
-                elif part["text"]:
-                    parts.append({"type": "text", "text": part["text"]})
-            elif "functionCall" in part:
-                fc = part["functionCall"]
-                ident = fc.get("id") or f"call_{turn}_{index}"
-                pending.setdefault(fc["name"], []).append(ident)
-                args = fc.get("args")
-                parts.append(
-                    {
-                        "type": "tool_call",
-                        "id": ident,
-                        "name": fc["name"],
-                        "arguments": args if isinstance(args, dict) else {},
-                    }
-                )
-            elif "functionResponse" in part:
-                fr = part["functionResponse"]
-                if fr.get("parts"):  # Gemini 3's media results (an image the function made): no other form
-                    drops.unsupported("functionResponse.parts", "a function's media result does not translate")
-                waiting = pending.get(fr["name"])
-                ident = fr.get("id") or (waiting.pop(0) if waiting else f"call_{turn}_{index}")
-                response = fr.get("response")
-                response = response if isinstance(response, dict) else {}
-                error = response.get("error") if len(response) == 1 else None
-                output = response if error is None else error if isinstance(error, (str, dict)) else dumps(error)
-                parts.append(
-                    {
-                        "type": "tool_result",
-                        "call_id": ident,
-                        "name": fr["name"],
-                        "output": output,
-                        "is_error": error is not None,
-                    }
-                )
-            elif "inlineData" in part:
-                data = part["inlineData"]
-                media = data.get("mimeType") or data.get("mime_type")
-                parts.append({"type": "media", "media_type": media, "data": data.get("data"), "url": None})
-            elif "fileData" in part:
-                data = part["fileData"]
-                media = data.get("mimeType") or data.get("mime_type")
-                uri = data.get("fileUri") or data.get("file_uri")
-                if not fetchable(uri):
-                    raise TranslationError(f"'fileData.fileUri': {GOOGLE_ONLY_URI}")
-                parts.append({"type": "media", "media_type": media, "data": None, "url": uri})
-            else:
-                drops.unsupported("parts." + next((k for k in part if k != "thoughtSignature"), "empty"))
+            parsed = _parse_part(part, f"call_{turn}_{index}", pending, drops)
+            if parsed is not None:
+                parts.append(parsed)
         if messages and messages[-1]["role"] == role:
             messages[-1]["parts"].extend(parts)  # one turn: a streamed answer is kept one content per fragment
         else:
             messages.append({"role": role, "parts": parts})
     return messages
+
+
+def _parse_part(part: dict[str, Any], made_id: str, pending: dict[str, list[str]], drops: Drops) -> Part | None:
+    """One Gemini part in the common form; None for a part that carries nothing (a thought, empty text)."""
+    if "text" in part:
+        if part.get("thought"):
+            drops.ignored("thought")
+            return None
+        return {"type": "text", "text": part["text"]} if part["text"] else None
+    if "functionCall" in part:
+        return _function_call(part["functionCall"], made_id, pending)
+    if "functionResponse" in part:
+        return _function_response(part["functionResponse"], made_id, pending, drops)
+    if "inlineData" in part:
+        data = part["inlineData"]
+        media = data.get("mimeType") or data.get("mime_type")
+        return {"type": "media", "media_type": media, "data": data.get("data"), "url": None}
+    if "fileData" in part:
+        data = part["fileData"]
+        media = data.get("mimeType") or data.get("mime_type")
+        uri = data.get("fileUri") or data.get("file_uri")
+        if not fetchable(uri):
+            raise TranslationError(f"'fileData.fileUri': {GOOGLE_ONLY_URI}")
+        return {"type": "media", "media_type": media, "data": None, "url": uri}
+    drops.unsupported("parts." + next((k for k in part if k != "thoughtSignature"), "empty"))
+    return None
+
+
+def _function_call(fc: dict[str, Any], made_id: str, pending: dict[str, list[str]]) -> Part:
+    ident = fc.get("id") or made_id
+    pending.setdefault(fc["name"], []).append(ident)
+    args = fc.get("args")
+    return {"type": "tool_call", "id": ident, "name": fc["name"], "arguments": args if isinstance(args, dict) else {}}
+
+
+def _function_response(fr: dict[str, Any], made_id: str, pending: dict[str, list[str]], drops: Drops) -> Part:
+    if fr.get("parts"):  # Gemini 3's media results (an image the function made): no other form
+        drops.unsupported("functionResponse.parts", "a function's media result does not translate")
+    waiting = pending.get(fr["name"])
+    ident = fr.get("id") or (waiting.pop(0) if waiting else made_id)
+    response = fr.get("response")
+    response = response if isinstance(response, dict) else {}
+    error = response.get("error") if len(response) == 1 else None
+    output = response if error is None else error if isinstance(error, (str, dict)) else dumps(error)
+    return {
+        "type": "tool_result",
+        "call_id": ident,
+        "name": fr["name"],
+        "output": output,
+        "is_error": error is not None,
+    }
 
 
 def _parse_tools(value: Any, drops: Drops) -> list[Any]:
