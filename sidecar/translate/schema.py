@@ -11,7 +11,8 @@ or drops the rest:
 - ``additionalProperties``, ``$schema``, ``$id``, ``strict``, ``examples``, ``not``, conditionals and
   formats Gemini rejects are dropped; non-string enums are dropped.
 
-``to_json_schema`` goes back: lower-case types, ``nullable`` as a ``"null"`` type, no
+``described`` puts a response format's description on a schema's root (``to_gemini``'s output has no
+other place for it). ``to_json_schema`` goes back: lower-case types, ``nullable`` as a ``"null"`` type, no
 ``propertyOrdering``; a keyword in snake case (``any_of``, ``max_items``...: google-genai writes them so,
 and Gemini reads both spellings) is read as its camelCase form.
 """
@@ -215,3 +216,13 @@ def object_schema(schema: dict[str, Any] | None) -> dict[str, Any]:
     if schema.get("type") == "object":
         return schema
     return {**schema, "type": "object"}
+
+
+def described(schema: dict[str, Any], description: str | None) -> dict[str, Any]:
+    """``schema`` with ``description`` (what an OpenAI ``response_format.json_schema.description`` says the
+    answer is for) on its root, before the root's own description when it has one: Gemini's response
+    schema has no other place for it, and the model reads both."""
+    if not description:
+        return schema
+    own = schema.get("description")
+    return {**schema, "description": f"{description}\n\n{own}" if own else description}

@@ -2,7 +2,8 @@
 streamed: each reaches the other provider as its own field (docs/translation.md, Chat requests), or is
 refused by name, and the answer parses. Checked against https://ai.google.dev/api/generate-content
 (``systemInstruction``, ``responseSchema`` / ``responseJsonSchema``, ``toolConfig.functionCallingConfig``,
-``inlineData``, ``safetySettings``, ``thinkingConfig``)."""
+``inlineData``, ``safetySettings``, ``thinkingConfig``) and https://ai.google.dev/api/caching#FunctionDeclaration
+(a declaration's ``response`` / ``responseJsonSchema``: refused, no other provider's tool has one)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,15 @@ TOOLS = [
     )
 ]
 PNG = b"\x89PNG\r\n\x1a\n0000"
+
+
+def declared(**fields: Any) -> types.Tool:
+    """``get_weather`` declared with ``fields`` besides its name, description and parameters."""
+    parameters = TOOL["function"]["parameters"]
+    decl = types.FunctionDeclaration(
+        name="get_weather", description="Weather", parameters_json_schema=parameters, **fields
+    )
+    return types.Tool(function_declarations=[decl])
 
 
 def calling(mode: str) -> dict[str, Any]:
@@ -81,6 +91,18 @@ FEATURES: dict[str, tuple[dict[str, Any], Any, tuple[Check, Any], tuple[Check, A
         (lambda s: s["messages"][0]["content"][0]["type"], "image_url"),
         (lambda s: s["messages"][0]["content"][0]["source"]["media_type"], "image/png"),
     ),
+    "declaration response": (
+        {"tools": [declared(response=types.Schema(type="OBJECT", properties={"sky": {"type": "STRING"}}))]},
+        "Graz?",
+        (lambda s: s, None),
+        (lambda s: s, None),
+    ),
+    "declaration response_json_schema": (
+        {"tools": [declared(response_json_schema={"type": "object", "properties": {"sky": {"type": "string"}}})]},
+        "Graz?",
+        (lambda s: s, None),
+        (lambda s: s, None),
+    ),
     "safety_settings": (
         {"safety_settings": [types.SafetySetting(category="HARM_CATEGORY_HATE_SPEECH", threshold="BLOCK_NONE")]},
         "Graz?",
@@ -97,7 +119,12 @@ FEATURES: dict[str, tuple[dict[str, Any], Any, tuple[Check, Any], tuple[Check, A
         (lambda s: s["thinking"], {"type": "enabled", "budget_tokens": 2048}),
     ),
 }
-REFUSED_AS = {"safety_settings": "safetySettings", "thinking budget": "thinkingConfig.thinkingBudget"}
+REFUSED_AS = {
+    "declaration response": r"functionDeclarations\.response\b",
+    "declaration response_json_schema": r"functionDeclarations\.responseJsonSchema",
+    "safety_settings": "safetySettings",
+    "thinking budget": "thinkingConfig.thinkingBudget",
+}
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
@@ -128,3 +155,25 @@ async def test_a_gemini_feature_reaches_the_other_provider_as_its_own(
         assert answer.candidates and answer.candidates[0].content
     sent = (await running.fake_requests(urls[target.removeprefix("to-")]))[-1]["json"]
     assert got(sent) == expected
+
+
+async def test_under_drop_a_declaration_s_result_schema_is_left_out_and_listed(
+    fake: FakeFactory, sidecar: SidecarFactory, gemini_client: Any
+) -> None:
+    """With ``unsupported_params: drop``, a declaration's ``response`` reaches OpenAI without it (OpenAI
+    functions declare no result), the rest of the declaration as it was, and ``x-sidecar-dropped-params``
+    lists ``functionDeclarations.response``; before, it was left out unsaid."""
+    lenient = "  - {name: lenient, match: {model: lenient}, target: to-openai, unsupported_params: drop}\n"
+    running, urls = await start(fake, sidecar, extra=lenient)
+    tool = declared(response=types.Schema(type="OBJECT", properties={"sky": types.Schema(type="STRING")}))
+    config = types.GenerateContentConfig(tools=[tool])
+    answer = await gemini_client(running.url).aio.models.generate_content(
+        model="lenient", contents="Graz?", config=config
+    )
+    assert answer.sdk_http_response.headers["x-sidecar-dropped-params"] == "functionDeclarations.response"
+    sent = (await running.fake_requests(urls["openai"]))[-1]["json"]
+    assert sent["tools"][0]["function"] == {
+        "name": "get_weather",
+        "description": "Weather",
+        "parameters": TOOL["function"]["parameters"],
+    }

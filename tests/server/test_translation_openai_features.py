@@ -2,8 +2,8 @@
 streamed: each reaches the other provider as its own field (docs/translation.md, Chat requests), or is
 dropped and listed when it does not change what the model generates (``store``, ``metadata``), and the
 answer parses. Checked against https://platform.openai.com/docs/api-reference/chat/create
-(``parallel_tool_calls``, ``tool_choice``, ``response_format`` with ``strict``, ``max_completion_tokens``,
-``reasoning_effort``, ``store``, ``metadata``)."""
+(``parallel_tool_calls``, ``tool_choice``, ``response_format`` with ``strict`` and ``description``,
+``max_completion_tokens``, ``reasoning_effort``, ``store``, ``metadata``)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,14 @@ SCHEMA = {
     "additionalProperties": False,
 }
 STRICT = {"type": "json_schema", "json_schema": {"name": "place", "strict": True, "schema": SCHEMA}}
+DESCRIBED = {
+    "type": "json_schema",
+    "json_schema": {
+        "name": "place",
+        "description": "A city to visit in spring",
+        "schema": {**SCHEMA, "description": "Where to go"},
+    },
+}
 Check = Callable[[dict[str, Any]], Any]
 # feature: (request fields, (what Anthropic got, expected), (what Gemini got, expected), dropped header)
 FEATURES: dict[str, tuple[dict[str, Any], tuple[Check, Any], tuple[Check, Any], str | None]] = {
@@ -54,6 +62,15 @@ FEATURES: dict[str, tuple[dict[str, Any], tuple[Check, Any], tuple[Check, Any], 
         (
             lambda s: s["generationConfig"]["responseSchema"],
             {"type": "OBJECT", "properties": {"city": {"type": "STRING"}}, "required": ["city"]},
+        ),
+        None,
+    ),
+    "json_schema description": (
+        {"response_format": DESCRIBED},
+        (lambda s: "A city to visit in spring" in s["tools"][0]["description"], True),
+        (
+            lambda s: s["generationConfig"]["responseSchema"]["description"],
+            "A city to visit in spring\n\nWhere to go",
         ),
         None,
     ),
@@ -136,3 +153,21 @@ async def test_a_tool_result_s_name_is_not_a_participant(fake: FakeFactory, side
         await client.chat.completions.create(model="to-anthropic", messages=messages, tools=[TOOL])
     sent = (await running.fake_requests(urls["anthropic"]))[-1]["json"]
     assert sent["messages"][-1]["content"][0]["tool_use_id"] == "call_1"
+
+
+async def test_a_json_schema_description_without_a_schema_is_refused_towards_gemini(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A ``json_schema`` response format with a ``description`` and no ``schema`` has no Gemini form (Gemini
+    describes an answer only on its schema): a 400 naming ``response_format.json_schema.description``,
+    nothing sent; Anthropic takes it in its answer tool's description."""
+    running, urls = await start(fake, sidecar)
+    fmt: Any = {"type": "json_schema", "json_schema": {"name": "place", "description": "A city to visit"}}
+    messages: list[Any] = [{"role": "user", "content": "Graz, please"}]
+    async with openai_client(running) as client:
+        with pytest.raises(openai.BadRequestError, match=r"response_format\.json_schema\.description"):
+            await client.chat.completions.create(model="to-gemini", messages=messages, response_format=fmt)
+        await client.chat.completions.create(model="to-anthropic", messages=messages, response_format=fmt)
+    assert await running.fake_requests(urls["gemini"]) == []
+    sent = (await running.fake_requests(urls["anthropic"]))[-1]["json"]
+    assert "A city to visit" in sent["tools"][0]["description"]

@@ -282,6 +282,10 @@ REFUSED_SAMPLES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("OpenAI", "presence_penalty"): {"presence_penalty": 0.5},
     ("OpenAI", "frequency_penalty"): {"frequency_penalty": 0.5},
     ("OpenAI", "parallel_tool_calls: false"): {"tools": [OAI_TOOL], "parallel_tool_calls": False},
+    ("OpenAI", "response_format.json_schema.description"): {
+        "response_format": {"type": "json_schema", "json_schema": {"name": "r", "description": "a place"}}
+    },
+    ("OpenAI", "schema"): None,
     ("Anthropic", "thinking"): {"thinking": {"type": "enabled", "budget_tokens": 1024}},
     ("Anthropic", "output_config.effort"): {"output_config": {"effort": "low"}},
     ("Anthropic", "mcp_servers"): {"mcp_servers": [{"type": "url", "url": "https://mcp.test", "name": "m"}]},
@@ -375,6 +379,13 @@ REFUSED_SAMPLES: dict[tuple[str, str], dict[str, Any] | None] = {
         ]
     },
     ("Gemini", "content.media"): None,
+    **{
+        ("Gemini", f"functionDeclarations.{key}"): {
+            "tools": [{"functionDeclarations": [{"name": "f", key: {"type": "STRING"}}]}]
+        }
+        for key in ("response", "responseJsonSchema")
+    },
+    ("Gemini", "behavior"): {"tools": [{"functionDeclarations": [{"name": "f", "behavior": "NON_BLOCKING"}]}]},
     ("Gemini", "topK"): {GC: {"topK": 5}},
     ("Gemini", "candidateCount > 1"): {GC: {"candidateCount": 2}},
     ("Gemini", "seed"): {GC: {"seed": 7}},

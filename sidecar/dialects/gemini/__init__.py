@@ -7,7 +7,9 @@ Map of the package::
     translation  TRANSLATION: the dialect's functions below, gathered in one ``translate.bundles.Translation``
     request      chat requests <-> the common form (pure), the request-parameter reader
     thinking     its thinking field <-> the common form's ``Thinking`` (``translate.thinking``)
+    declarations ``tools[].functionDeclarations`` -> the common form's tools (a result schema refused)
     files        which ``fileData`` URIs another provider can download (not Files API or gs:// ones)
+    keys         ``camel``: the camelCase spelling of a snake_case field (Gemini reads both)
     shape        CHAT_REQUEST: the JSON types of a chat request's fields, named in a 400 (translate.shapes)
     response     chat responses <-> the common form, usage, finish reasons, error body and error event
     decoder      upstream stream events -> common deltas

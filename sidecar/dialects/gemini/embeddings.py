@@ -25,7 +25,7 @@ from typing import Any
 
 from ...translate.common import Usage, as_count
 from ...translate.options import Drops, TranslationError
-from .request import camel
+from .keys import camel
 
 GEMINI_MAX_BATCH = 100
 """Gemini's batchEmbedContents takes at most this many requests. More texts cannot be translated (in

@@ -13,6 +13,7 @@
   signature (Gemini 3 requires one, and calls from another provider have none).
 - Tool results: text that is a JSON object goes as the ``response`` object, other text as
   ``{"result": text}``, an error as ``{"error": ...}``; reading back unwraps the same way.
+- Function declarations are read by ``declarations`` (a result schema, ``response``, is refused by name).
 - Schemas go through ``schema.to_gemini`` (tools and ``responseSchema``) and ``schema.to_json_schema``.
 - ``thinkingConfig`` is read and written by ``thinking``.
 - More ``stopSequences`` than Gemini takes (``GEMINI_MAX_STOPS``) cannot be translated, nor a ``fileData``
@@ -31,9 +32,11 @@ from ...translate.media import guess_media_type
 from ...translate.options import Drops, TranslateOptions, TranslationError
 from ...translate.params import caller_name, integer, named, number, stop_list, stops
 from ...translate.parts import dumps, turns_of
-from ...translate.schema import to_gemini, to_json_schema
+from ...translate.schema import described, to_gemini, to_json_schema
 from ...translate.shapes import said_kind
+from .declarations import parse_tools
 from .files import GOOGLE_ONLY_URI, fetchable
+from .keys import camel
 from .thinking import build_thinking, parse_thinking
 
 SKIP_SIGNATURE = "skip_thought_signature_validator"
@@ -51,14 +54,6 @@ _CONFIG_KEYS = {
     "seed": "seed",
 }
 _IGNORED_CONFIG = frozenset(("mediaResolution", "enableEnhancedCivicAnswers"))
-
-
-def camel(key: str) -> str:
-    """``system_instruction`` -> ``systemInstruction`` (the REST API accepts both spellings)."""
-    if "_" not in key:
-        return key
-    head, *rest = key.split("_")
-    return head + "".join(w[:1].upper() + w[1:] for w in rest)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -81,7 +76,7 @@ def parse_request(body: dict[str, Any], drops: Drops) -> ChatRequest:
             parts = value.get("parts", ()) if isinstance(value, dict) else [{"text": value}]
             req["system"] = [p["text"] for p in parts if p.get("text")]
         elif key == "tools":
-            req["tools"] = _parse_tools(value, drops)
+            req["tools"] = parse_tools(value, drops)
         elif key == "toolConfig":
             _parse_tool_config(value, req, drops)
         elif key == "generationConfig":
@@ -168,24 +163,6 @@ def _function_response(fr: dict[str, Any], made_id: str, pending: dict[str, list
         "output": output,
         "is_error": error is not None,
     }
-
-
-def _parse_tools(value: Any, drops: Drops) -> list[Any]:
-    tools = []
-    for group in value:
-        for raw_key, decls in group.items():
-            key = camel(raw_key)
-            if key != "functionDeclarations":
-                drops.unsupported(f"tools.{key}", "only function declarations translate")
-                continue
-            for decl in decls:
-                decl = {camel(k): v for k, v in decl.items()}
-                if "parametersJsonSchema" in decl:
-                    params = decl["parametersJsonSchema"]
-                else:
-                    params = to_json_schema(decl["parameters"]) if decl.get("parameters") else None
-                tools.append({"name": decl["name"], "description": decl.get("description"), "parameters": params})
-    return tools
 
 
 def _parse_tool_config(value: Any, req: ChatRequest, drops: Drops) -> None:
@@ -319,7 +296,9 @@ def build_request(req: ChatRequest, model: str, drops: Drops, options: Translate
     if fmt is not None:
         config["responseMimeType"] = "application/json"
         if fmt["schema"]:
-            config["responseSchema"] = to_gemini(fmt["schema"])
+            config["responseSchema"] = described(to_gemini(fmt["schema"]), fmt.get("description"))
+        elif fmt.get("description"):
+            drops.unsupported("response_format.json_schema.description", "Gemini describes a response by its schema")
     if config:
         out["generationConfig"] = config
     if req.get("user"):
