@@ -4,6 +4,7 @@ Map of the package (each module holds one concept):
 
 - ``cli``            the ``llm-sidecar`` command: run, validate, explain, diff, schema, router, fake-provider,
                      demo (whose policy is ``demo/policy.yaml``)
+- ``entry``          its entry point: the command imported and run inside the handler of Ctrl-C
 - ``settings``       process settings from flags and ``SIDECAR_*`` env vars
 - ``credentials``    provider keys: from the environment, a rotated file, or the app's request
 - ``redis_credentials`` the Redis password (a rotated Secret file or a variable), read per connection

@@ -1,7 +1,7 @@
-"""``python -m sidecar`` runs the ``llm-sidecar`` command."""
+"""``python -m sidecar`` runs the ``llm-sidecar`` command (``entry``: Ctrl-C during start-up ends quietly)."""
 
 import sys
 
-from .cli import main
+from .entry import main
 
 sys.exit(main())

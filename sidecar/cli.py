@@ -40,10 +40,11 @@ if TYPE_CHECKING:
     from .telemetry.logging import LogOutput
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command ``argv`` names (None: the process's arguments); its exit code. Ctrl-C is left to
+    the entry point (``entry.main``), which also covers the imports before this runs."""
     parser = _parser(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
@@ -55,9 +56,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader left (``| head``): stop quietly, as other command-line tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush does not raise
         return EXIT_INVALID
-    except KeyboardInterrupt:  # Ctrl-C in a long command (router train): one line, the shell's code
-        print("llm-sidecar: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
     return result
 
 

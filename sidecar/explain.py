@@ -9,7 +9,7 @@ counter and calls nothing: whether a limit acts or an entry exists depends on th
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -18,9 +18,13 @@ from .request_facts import RequestFacts
 from .routing.explain import routing_report, routing_text
 from .routing.plans import request_chain
 
+if TYPE_CHECKING:
+    from .routing.record import Routed
+
 
 def explain_report(policy: Policy, request: RequestFacts, key: str | None = None) -> dict[str, Any]:
     """The rules' verdicts, the route taken, and the budget limits it counts in (``key``: the caller's)."""
+    unread = request.unread()  # for the budgets: the request before explain reads anything of it
     verdicts, chosen = policy.explain(request)
     rules = [
         {"route": v.route.name, "path": v.route.path, "matched": v.matched, "why_not": list(v.reasons)}
@@ -57,12 +61,38 @@ def explain_report(policy: Policy, request: RequestFacts, key: str | None = None
             "cache": _cache_report(chosen, request, key),
         }
         if policy.budgets is not None and chosen.deny is None:
-            from .budgets.explain import applicable_limits
-
-            result["budgets"] = applicable_limits(policy.budgets, request, chosen, key)
+            result["budgets"] = budget_rows(policy, unread, request.routing, key)
     if routing is not None:
         result["routing"] = routing
     return result
+
+
+def budget_rows(
+    policy: Policy, unread: RequestFacts, explained: Routed | None, key: str | None
+) -> list[dict[str, Any]]:
+    """The budget limits the request counts in (``budgets.explain.applicable_limits``), read as the budget
+    stage reads it: after the request path's own steps on ``unread`` (nothing read yet), the route's
+    conditions as the server tries them (``Policy.route``) and routing's (``routing.stage.apply_routing``),
+    so that the prompt is estimated by its features exactly when the server's path read them, else by its
+    bytes (``budgets.estimate``). A split without a sticky key takes the arm ``explained`` (the report's)
+    took. No rows when routing refuses the request (413, 400: nothing is reserved)."""
+    from .budgets.explain import applicable_limits
+    from .routing.record import Routed
+    from .routing.stage import apply_routing
+    from .server.errors import RequestFailed
+
+    assert policy.budgets is not None
+    route = policy.route(unread)
+    if route is None:
+        return []
+    if explained is not None and explained.arm is not None:  # not read from the body: the same arm
+        unread.routing = Routed()
+        unread.routing.arm = explained.arm
+    try:
+        apply_routing(unread, policy.router, route)
+    except RequestFailed:
+        return []
+    return applicable_limits(policy.budgets, unread, route, key)
 
 
 def route_features(route: Route) -> list[str]:

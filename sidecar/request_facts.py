@@ -96,6 +96,20 @@ class RequestFacts:
         """Features known otherwise (``diff --replay``: those an access line recorded)."""
         self.known_features = features
 
+    def unread(self) -> RequestFacts:
+        """The same request with nothing computed from it (no features, no routing record), as it reaches
+        the server: ``explain`` walks the request path on one (``explain.budget_rows``)."""
+        return RequestFacts(
+            self.dialect,
+            self.operation,
+            self.model,
+            self.headers,
+            self.app,
+            stream=self.stream,
+            path_method=self.path_method,
+            body=self.body,
+        )
+
     def __repr__(self) -> str:
         return (
             f"RequestFacts({self.dialect}, {self.operation}, model={self.model!r}, app={self.app!r}, "

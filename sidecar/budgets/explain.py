@@ -6,9 +6,10 @@ a ``select: cheapest`` or ``split`` route as the server's, ``routing.plans.reque
 limits per target of that chain), with the scope value that picks
 its counter and what admission would reserve there (the estimate, in the limit's unit). The request is
 read as the budget stage reads it (``estimate.reservation_tokens``; every call of an ensemble reserved
-for; a token count is free: no row), after ``routing.explain`` wrote the route's caps into its features
-as the routing stage does. Counters are not read: whether a limit would act depends on the use of the
-moment (``/status`` shows it).
+for; a token count is free: no row): ``request`` must be as the request path leaves it at that stage,
+its features read only where the server's steps read them (``explain.budget_rows`` makes it so, with
+the server's own ``routing.stage.apply_routing``). Counters are not read: whether a limit would act
+depends on the use of the moment (``/status`` shows it).
 """
 
 from __future__ import annotations

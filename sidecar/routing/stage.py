@@ -14,7 +14,9 @@ picks the route (``pipeline.choose_route``: 404, deny) and then, synchronously::
 
 A request of such a policy whose route has none of them passes the routing part with one attribute
 check. Everything it decides is on ``exchange.facts.routing`` (``record.Routed``) for the headers and
-the access line.
+the access line. The steps are ``apply_routing`` (synchronous, on the request's facts), which
+``explain`` runs too, on a fresh copy of the request, before saying what the budgets reserve: whether
+the prompt is estimated by its features or by its bytes depends on whether these steps read them.
 """
 
 from __future__ import annotations
@@ -33,9 +35,12 @@ from .record import Routed, decide, routed
 if TYPE_CHECKING:
     from aiohttp.web import StreamResponse
 
+    from ..policy.compiled import Route
+    from ..request_facts import RequestFacts
     from ..server.exchange import Exchange
     from ..server.pipeline import Handler
     from .caps import TokenCaps
+    from .matrix import Router
     from .select import Selection
 
 GENERATING = frozenset({Operation.CHAT, Operation.TEXT_COMPLETION, Operation.RESPONSES, Operation.GENERATE_CONTENT})
@@ -43,28 +48,16 @@ _ROUTING_PLANS = (SelectPlan, SplitPlan)  # a tuple: ``A | B`` in isinstance bui
 
 
 async def routing_stage(exchange: Exchange, call_next: Handler) -> StreamResponse:
-    """The route (``choose_route``), then the routing steps above, then the next stage."""
+    """The route (``choose_route``), then the routing steps above (``apply_routing``), then the next stage."""
     choose_route(exchange)
     route = exchange.route
     assert route is not None
-    router = exchange.policy.router
-    plan = route.plan
-    caps = route.caps
-    if router is None and caps is None and not isinstance(plan, _ROUTING_PLANS):
-        return await call_next(exchange)
     facts = exchange.facts
-    record = facts.routing
+    record = apply_routing(facts, exchange.policy.router, route)
     if record is None:
-        record = facts.routing = Routed()
-    if router is not None and (record.decision is None or record.router is not router):
-        decide(facts, router)  # not decided yet (a route condition may have), or by another router
-    if caps is not None and facts.operation in GENERATING:
-        _apply_caps(exchange, caps)
-    if isinstance(plan, SelectPlan):
-        if not plan.chain(facts):
-            raise _nothing_can_serve(route.name, plan.selection(facts))
-    elif isinstance(plan, SplitPlan):
-        plan.arm(facts)
+        return await call_next(exchange)
+    if record.capped_to is not None:  # the body sent asks for the cap: a same-dialect Gemini call sends the raw
+        exchange.raw = orjson.dumps(facts.body)
     decision = record.decision
     if decision is not None:  # positional: a call with keywords matches each by name
         task = decision.task
@@ -76,8 +69,31 @@ async def routing_stage(exchange: Exchange, call_next: Handler) -> StreamRespons
     return await call_next(exchange)
 
 
-def _apply_caps(exchange: Exchange, caps: TokenCaps) -> None:
-    facts = exchange.facts
+def apply_routing(facts: RequestFacts, router: Router | None, route: Route) -> Routed | None:
+    """Routing's steps for ``facts`` on ``route`` (decide, caps, select, split: the module docstring),
+    the routing stage's and ``explain``'s budgets' (which estimate the prompt as the budget stage does:
+    by the features only if these steps read them, ``budgets.estimate``). Returns what they decided
+    (None: routing plays no part on the route, nothing read); raises ``RequestFailed`` (413, 400)."""
+    plan = route.plan
+    caps = route.caps
+    if router is None and caps is None and not isinstance(plan, _ROUTING_PLANS):
+        return None
+    record = facts.routing
+    if record is None:
+        record = facts.routing = Routed()
+    if router is not None and (record.decision is None or record.router is not router):
+        decide(facts, router)  # not decided yet (a route condition may have), or by another router
+    if caps is not None and facts.operation in GENERATING:
+        _apply_caps(facts, caps)
+    if isinstance(plan, SelectPlan):
+        if not plan.chain(facts):
+            raise _nothing_can_serve(route.name, plan.selection(facts))
+    elif isinstance(plan, SplitPlan):
+        plan.arm(facts)
+    return record
+
+
+def _apply_caps(facts: RequestFacts, caps: TokenCaps) -> None:
     features = facts.features
     problem = caps.input_problem(features)
     if problem is not None:
@@ -85,7 +101,6 @@ def _apply_caps(exchange: Exchange, caps: TokenCaps) -> None:
     limit = caps.output_tokens(features.max_output_tokens)
     if limit is not None:
         facts.body = set_output_limit(facts.body, facts.dialect, facts.operation, limit)
-        exchange.raw = orjson.dumps(facts.body)  # a same-dialect Gemini call sends the raw body
         facts.features = features._replace(max_output_tokens=limit)  # windows and cost count the cap
         routed(facts).capped_to = limit
 

@@ -63,11 +63,14 @@ routes:
   - name: halves
     match: {{model: halves}}
     split: {{sticky_by: "header:x-user", arms: [{{target: dear, weight: 1}}, {{target: cheap, weight: 1000000}}]}}
-    caps: {{max_input_tokens: 100000}}  # the routing stage reads the prompt's features, as explain does
   - {{name: capped, match: {{model: capped}}, target: [big], caps: {{max_output_tokens: 50}}}}
+  - {{name: cached, match: {{model: cached}}, target: [big], cache: {{enabled: true}}}}
   - name: vote
     match: {{model: vote}}
     ensemble: {{members: [big, alt], strategy: majority}}
+  # after the routes above: the server never reads this condition for their requests (explain reads
+  # every rule's, to say why each did not match)
+  - {{name: long, match: {{model: long, features: {{prompt_tokens: {{gt: 1000}}}}}}, target: [alt]}}
 budgets:
   default_max_output_tokens: 500
   limits:
@@ -88,8 +91,20 @@ HEADERS = {"x-user": "someone"}  # the split's sticky key: arm cheap (its weight
         ("/v1/chat/completions", {"model": "vote", "max_tokens": 20, "messages": USER}),
         ("/v1/chat/completions", {"model": "pick", "messages": USER}),
         ("/v1/chat/completions", {"model": "halves", "messages": USER}),
+        ("/v1/embeddings", {"model": "capped", "input": "hello there"}),
+        ("/v1/chat/completions", {"model": "cached", "temperature": 0, "messages": USER}),
     ],
-    ids=["three-answers", "no-maximum", "capped", "embeddings", "ensemble", "cheapest", "split"],
+    ids=[
+        "three-answers",
+        "no-maximum",
+        "capped",
+        "embeddings",
+        "ensemble",
+        "cheapest",
+        "split",
+        "capped-embeddings",
+        "cached",
+    ],
 )
 async def test_what_explain_says_is_reserved_is_what_the_server_reserves(
     fake: FakeFactory, sidecar: SidecarFactory, path: str, body: dict[str, Any]
@@ -97,8 +112,12 @@ async def test_what_explain_says_is_reserved_is_what_the_server_reserves(
     """A tokens limit set to the reservation explain shows admits the request, one token less denies it
     (429): the server reserves exactly that, for several answers (``n``: each one's output), no output
     maximum (the default), a route's caps, embeddings (no output), an ensemble (every member's call), a
-    cheapest route and a split (the target routing chose, whose maximum differs from the first listed's).
-    Explain reserved one answer's output, the request's own maximum and one call, whatever the request."""
+    cheapest route and a split (the target routing chose, whose maximum differs from the first listed's),
+    embeddings on a route with caps (which apply to generation only), a cached route. The prompt is
+    estimated as the server does: by the routing features where its path reads them (caps, a selection),
+    else by the body's bytes (a split, which reads none; a rule further down on the features, which the
+    server never reaches). Explain reserved one answer's output, the request's own maximum and one call
+    whatever the request, and estimated from the features whenever it had read them."""
     url = await fake("fake")
     policy = load_policy_bytes(SERVED.format(url=url, amount=10**9).encode(), "p.yaml")
     request = describe_request(path, HEADERS, {}, body, app="")
