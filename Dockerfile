@@ -14,16 +14,23 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_ROOT_USER_ACTION=ignore
 WORKDIR /src
-# Only what the wheel is built from (.dockerignore keeps the rest of the tree out of the context).
-COPY pyproject.toml README.md ./
+# Only what the wheel is built from and the lock its dependencies come from (.dockerignore keeps the rest
+# of the tree out of the context).
+COPY pyproject.toml README.md requirements.lock ./
 COPY sidecar ./sidecar
 # The package is pure Python and every runtime dependency ships manylinux wheels for amd64 and arm64:
-# no compiler is needed. The venv has no pip of its own (the builder's pip installs into it). Nothing can
-# write bytecode at runtime, so it is compiled now: pip writes the plain .pyc files (the CLI commands),
-# compileall adds the .opt-2.pyc files the optimised server (-OO, the ENTRYPOINT) reads.
+# no compiler is needed. The venv has no pip of its own (the builder's pip installs into it). The
+# dependencies are exactly requirements.lock's pins, each file checked against its sha256 (a file on the
+# index that differs from the one locked fails the build; a newer release enters only by `make lock`); the
+# wheel goes in without resolving anything, and `pip check` fails the build if the lock misses one of its
+# requirements. Nothing can write bytecode at runtime, so it is compiled now: pip writes the plain .pyc
+# files (the CLI commands), compileall adds the .opt-2.pyc files the optimised server (-OO, the ENTRYPOINT)
+# reads.
 RUN pip wheel --no-deps --wheel-dir /tmp/wheels . \
  && python -m venv --without-pip /opt/llm-sidecar \
- && pip --python /opt/llm-sidecar/bin/python install /tmp/wheels/*.whl \
+ && pip --python /opt/llm-sidecar/bin/python install --require-hashes --only-binary :all: -r requirements.lock \
+ && pip --python /opt/llm-sidecar/bin/python install --no-deps /tmp/wheels/*.whl \
+ && pip --python /opt/llm-sidecar/bin/python check \
  && /opt/llm-sidecar/bin/python -m compileall -q -j 0 -o 0 -o 2 /opt/llm-sidecar/lib \
  && /opt/llm-sidecar/bin/llm-sidecar --version
 

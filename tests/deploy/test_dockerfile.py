@@ -69,6 +69,19 @@ def test_builder_needs_no_compiler_and_checks_the_install() -> None:
     assert "/opt/llm-sidecar/bin/llm-sidecar --version" in runs
 
 
+def test_builder_installs_the_locked_dependencies_with_their_hashes() -> None:
+    """The builder copies requirements.lock and installs exactly it with --require-hashes (wheels only),
+    then the wheel with --no-deps (nothing resolved from the index), then runs `pip check`."""
+    assert "requirements.lock" in builder_sources()
+    runs = [command.strip() for arg in stages()[0].args("RUN") for command in arg.split("&&")]
+    [locked] = [c for c in runs if "-r requirements.lock" in c]
+    assert "--require-hashes" in locked.split()
+    assert "--only-binary :all:" in locked
+    [wheel] = [c for c in runs if c.endswith("/tmp/wheels/*.whl") and " install " in c]
+    assert "--no-deps" in wheel.split()
+    assert runs.index(locked) < runs.index(wheel) < runs.index("pip --python /opt/llm-sidecar/bin/python check")
+
+
 def test_builder_compiles_the_bytecode_the_optimised_server_reads() -> None:
     """Besides pip's plain .pyc files, the builder compiles the venv at optimisation level 2 (the
     .opt-2.pyc files `python -OO` reads): nothing can write them in the read-only image."""

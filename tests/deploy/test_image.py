@@ -3,9 +3,9 @@ copies, installed into a fresh venv and compiled to bytecode as the builder does
 the Dockerfile's ENTRYPOINT (the optimised server, `python -OO -P -m sidecar run`) by a non-root uid from a
 read-only tree (venv, policy and working directory all unwritable), the way the pod runs it.
 
-The fresh venv gets the wheel and its runtime dependencies from the package index (pip's cache); the
-`sidecar` package itself comes only from the wheel. The policy is the base ConfigMap's policy with every
-provider switched to the keyless `fake` dialect.
+The fresh venv gets the runtime dependencies requirements.lock pins, hashes checked, from the package index
+(pip's cache), then the wheel; the `sidecar` package itself comes only from the wheel. The policy is the
+base ConfigMap's policy with every provider switched to the keyless `fake` dialect.
 """
 
 from __future__ import annotations
@@ -146,9 +146,14 @@ def installed() -> Iterator[Installed]:
         venv = root / "venv"
         subprocess.run([interpreter, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=30)
         target = str(venv / "bin" / "python")
-        # Like the Dockerfile's builder: the wheel and its runtime dependencies, nothing else. The
-        # project's own venv may live where the non-root uid cannot read, so nothing points into it.
-        pip("--python", target, "install", "--quiet", "--disable-pip-version-check", str(wheel))
+        # Like the Dockerfile's builder: the locked runtime dependencies (hashes checked), the wheel without
+        # resolving anything, `pip check`; nothing else. The project's own venv may live where the non-root
+        # uid cannot read, so nothing points into it.
+        quiet = ("--quiet", "--disable-pip-version-check")
+        lock = str(context / "requirements.lock")
+        pip("--python", target, "install", *quiet, "--require-hashes", "--only-binary", ":all:", "-r", lock)
+        pip("--python", target, "install", *quiet, "--no-deps", str(wheel))
+        pip("--python", target, "check")
         # The builder's compileall: the .opt-2.pyc files the optimised server reads (nothing may write them)
         compileall = [target, "-m", "compileall", *builder_compile_options(), str(venv / "lib")]
         subprocess.run(compileall, check=True, timeout=240)
