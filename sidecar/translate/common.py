@@ -22,7 +22,9 @@ Request side::
 Response side::
 
     ChatResponse id, choices: list[Choice], usage     Choice = {parts, finish_reason, stop_sequence}
-                 a Choice may carry ``logprobs`` (one ``TokenLogprob`` per token of its text)
+                 a Choice may carry ``logprobs`` (one ``TokenLogprob`` per token of its text) and
+                 ``citations`` (``Citation``: a source and the span of its text it supports, in
+                 characters)
 
 Stream side: one upstream event -> a few deltas (``deltas``: ``Start``, ``Text``, ``ToolStart``,
 ``ToolArgs``, ``Reasoning``, ``ReasoningSignature``, ``Finish``, ``UsageSeen``, ``Failure``, ``End``)
@@ -237,11 +239,22 @@ class TokenLogprob(TypedDict):
     top: list[Alternative]
 
 
+class Citation(TypedDict):
+    """A source the answer's text cites: ``start`` and ``end`` (exclusive) count characters (code
+    points) of the choice's text, its text parts joined."""
+
+    url: str
+    title: str | None
+    start: int
+    end: int
+
+
 class Choice(TypedDict):
     parts: list[Part]
     finish_reason: FinishReason | None
     stop_sequence: str | None
     logprobs: NotRequired[list[TokenLogprob]]
+    citations: NotRequired[list[Citation]]
 
 
 class ChatResponse(TypedDict):

@@ -1,7 +1,7 @@
 """Gemini generateContent: responses, usage and finish reasons <-> the common form.
 
 - ``parse_response`` / ``build_response``: ``GenerateContentResponse`` bodies, one choice per candidate,
-  its ``logprobsResult`` and ``avgLogprobs`` (``logprobs``) with it;
+  its ``logprobsResult`` and ``avgLogprobs`` (``logprobs``) and ``citationMetadata`` (``citations``) with it;
   thought parts (``thought: true``) <-> reasoning parts, a ``thoughtSignature`` on another part <-> a
   text-less reasoning part just before it (``thought_parts``: shared with the stream encoder); a call
   Gemini sent without an id gets ``gemini_call_{responseId}_{n}`` in the common form (other dialects
@@ -31,9 +31,9 @@ import orjson
 
 from ...sse import SSEEvent
 from ...translate.common import ChatResponse, Choice, FinishReason, Part, ReasoningPart, Usage, as_count
-from ...translate.parts import answer_id, answer_string, new_id, safe_id
+from ...translate.parts import answer_id, answer_string, new_id, safe_id, text_of
 from ..errors import ANTHROPIC_ONLY_STATUSES
-from . import logprobs
+from . import citations, logprobs
 from .request import SKIP_SIGNATURE
 
 FINISH_FROM = {
@@ -197,10 +197,13 @@ def parse_response(body: dict[str, Any]) -> ChatResponse:
 
 
 def _with_extras(choice: Choice, candidate: dict[str, Any]) -> Choice:
-    """``choice`` with the log-probabilities the candidate carried, when it carried any."""
+    """``choice`` with the log-probabilities and the citations the candidate carried, when it carried any."""
     tokens = logprobs.tokens_of(candidate)
     if tokens:
         choice["logprobs"] = tokens
+    cited = citations.citations_of(candidate, text_of(choice["parts"]))
+    if cited:
+        choice["citations"] = cited
     return choice
 
 
@@ -259,6 +262,7 @@ def build_response(resp: ChatResponse, model: str) -> dict[str, Any]:
             "index": index,
         }
         logprobs.add_to_candidate(candidate, ch.get("logprobs"))
+        citations.add_to_candidate(candidate, ch.get("citations"), text_of(ch["parts"]))
         candidates.append(candidate)
     return {
         "candidates": candidates,
