@@ -5,7 +5,7 @@ OpenAI (``logprobs: true``, ``top_logprobs``) and Gemini (``responseLogprobs: tr
 take up to ``MAX_TOP_LOGPROBS`` runners-up per token, so a count translates as it is (0, which asks for
 none, is left out); a count outside that range, or not an integer, is refused naming the caller's field
 (its own provider would refuse it too). A count without the flag travels so, as the caller wrote it.
-Each dialect writes what ``asked`` returns in its own fields
+``write`` puts them in a dialect's own two fields
 (``dialects/openai/logprobs.py``, ``dialects/gemini/logprobs.py``); Anthropic has none and refuses them
 by name (``unsupported_params: drop`` drops them). The answers' log-probabilities are the common
 ``TokenLogprob``s (``common``), streamed on ``deltas.ScoredText``.
@@ -31,6 +31,16 @@ def asked(req: ChatRequest) -> tuple[bool, int]:
         name = caller_name(req, "top_logprobs")
         raise TranslationError(f"{name!r}: must be an integer from 0 to {MAX_TOP_LOGPROBS}")
     return req.get("logprobs") is True, top
+
+
+def write(req: ChatRequest, out: dict[str, Any], flag: str, count: str) -> None:
+    """``out[flag] = True`` and ``out[count]`` (a request body, or Gemini's ``generationConfig``) as far as
+    the common request asks for them (``asked``)."""
+    asks, top = asked(req)
+    if asks:
+        out[flag] = True
+    if top:
+        out[count] = top
 
 
 def token_logprob(token: Any, logprob: Any, top: list[Any]) -> TokenLogprob | None:

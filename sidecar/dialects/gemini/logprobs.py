@@ -17,7 +17,7 @@ from typing import Any
 
 from ...translate.common import Alternative, ChatRequest, TokenLogprob
 from ...translate.deltas import ScoredText, Text
-from ...translate.logprobs import asked, token_logprob
+from ...translate.logprobs import token_logprob, write
 from ...translate.params import named
 
 CONFIG_KEYS = frozenset(("responseLogprobs", "logprobs"))
@@ -37,11 +37,7 @@ def read_config(req: ChatRequest, key: str, value: Any) -> None:
 
 def add_to_config(req: ChatRequest, config: dict[str, Any]) -> None:
     """``responseLogprobs`` and ``logprobs`` in a ``generationConfig``, when the common request asks."""
-    flag, top = asked(req)
-    if flag:
-        config["responseLogprobs"] = True
-    if top:
-        config["logprobs"] = top
+    write(req, config, "responseLogprobs", "logprobs")
 
 
 def tokens_of(candidate: dict[str, Any]) -> list[TokenLogprob] | None:

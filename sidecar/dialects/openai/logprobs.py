@@ -1,8 +1,7 @@
 """OpenAI chat log-probabilities <-> the common form (``translate.logprobs`` describes the request side).
 
 - Request: ``logprobs: true`` and ``top_logprobs`` (runners-up per token, 0-20), read by ``request`` into
-  ``ChatRequest.logprobs`` / ``top_logprobs``; ``add_to_request`` writes what ``translate.logprobs.asked``
-  gives.
+  ``ChatRequest.logprobs`` / ``top_logprobs``; ``add_to_request`` writes them (``translate.logprobs.write``).
 - Answer: ``choices[].logprobs.content[]``, one entry per token: ``token``, ``logprob``, ``bytes`` (the
   token's UTF-8 bytes, written from the token) and ``top_logprobs[]`` (``token``, ``logprob``, ``bytes``).
   A stream chunk carries the entries of its own text (``choices[].logprobs`` on the chunk with that
@@ -17,16 +16,12 @@ from typing import Any
 
 from ...translate.common import Alternative, ChatRequest, TokenLogprob
 from ...translate.deltas import ScoredText, Text
-from ...translate.logprobs import asked, token_logprob
+from ...translate.logprobs import token_logprob, write
 
 
 def add_to_request(req: ChatRequest, out: dict[str, Any]) -> None:
     """``logprobs`` and ``top_logprobs`` in an OpenAI request, when the common request asks for them."""
-    flag, top = asked(req)
-    if flag:
-        out["logprobs"] = True
-    if top:
-        out["top_logprobs"] = top
+    write(req, out, "logprobs", "top_logprobs")
 
 
 def tokens_of(logprobs: Any) -> list[TokenLogprob] | None:
