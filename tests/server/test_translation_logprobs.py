@@ -226,3 +226,23 @@ async def test_an_answer_asked_with_log_probabilities_is_not_cached_across_diale
             assert raw.headers.get("x-sidecar-cache") != "hit"
             assert raw.parse().choices[0].logprobs.content  # type: ignore[union-attr]
     assert await upstream_calls(running, url) == 2
+
+
+async def test_a_gemini_apps_confidence_vote_reads_a_member_reached_by_translation(
+    fake: FakeFactory, sidecar: SidecarFactory, gemini_client: Any
+) -> None:
+    """strategy confidence, a google-genai app: the sure member m1 is an OpenAI provider, asked for
+    logprobs in OpenAI's words and read back as logprobsResult, so it outweighs the unsure Gemini member;
+    the log-probabilities the sidecar asked for are stripped from the app's answer."""
+    quality: Any = {"up0": {"right": 0.05, "spread": 0}, "up1": {"right": 0.95, "spread": 0}}
+    urls = [await fake("f0", quality=quality), await fake("f1", quality=quality)]
+    routes = ensemble_route("m0, m1", "strategy: confidence")
+    running = await sidecar(models_policy(urls, routes, speaks=("gemini", "openai")))
+    question = "Which queue? [truth:answer=bug;choices=bug|billing|feature;id=7]"
+    answer = await gemini_client(running.url).aio.models.generate_content(model="vote", contents=question)
+    assert answer.text == "bug" and answer.candidates[0].logprobs_result is None  # type: ignore[index]
+    headers = answer.sdk_http_response.headers  # type: ignore[union-attr]
+    assert headers["x-sidecar-ensemble"] == (
+        "strategy=confidence; winner=m1; votes=0.95/1; decided=all; members=m0:2,m1:1"
+    )
+    assert (await running.fake_requests(urls[1]))[0]["json"]["logprobs"] is True
