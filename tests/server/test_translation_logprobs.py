@@ -246,3 +246,26 @@ async def test_a_gemini_apps_confidence_vote_reads_a_member_reached_by_translati
         "strategy=confidence; winner=m1; votes=0.95/1; decided=all; members=m0:2,m1:1"
     )
     assert (await running.fake_requests(urls[1]))[0]["json"]["logprobs"] is True
+
+
+async def test_an_anthropic_member_of_a_confidence_vote_votes_with_its_weight(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """strategy confidence, an OpenAI app, an Anthropic member: the log-probabilities the vote adds cannot
+    reach Anthropic, so that member is asked without them (not failed as untranslatable) and votes with its
+    weight, as docs/ensembles.md says; the OpenAI member votes with its confidence."""
+    quality: Any = {"up0": {"right": 0.05, "spread": 0}, "up1": {"right": 0.95, "spread": 0}}
+    urls = [await fake("f0", quality=quality), await fake("f1", quality=quality)]
+    routes = ensemble_route("m0, m1", "strategy: confidence")
+    running = await sidecar(models_policy(urls, routes, speaks=("openai", "anthropic")))
+    truth = {"x-fake-truth": "answer=bug;choices=bug|billing|feature;id=7"}
+    async with openai_client(running) as client:
+        raw = await client.chat.completions.with_raw_response.create(
+            model="vote", messages=[{"role": "user", "content": "Which queue?"}], extra_headers=truth
+        )
+    assert raw.parse().choices[0].message.content == "bug"
+    assert raw.headers["x-sidecar-ensemble"] == (
+        "strategy=confidence; winner=m1; votes=1/1.05; decided=all; members=m0:2,m1:1"
+    )
+    (sent,) = await running.fake_requests(urls[1])
+    assert "logprobs" not in sent["json"]
