@@ -189,15 +189,23 @@ async def test_anthropic_still_refuses_log_probabilities_by_name(fake: FakeFacto
 # The ensemble's confidence vote and the cache
 
 
+async def confidence_vote(
+    fake: FakeFactory, sidecar: SidecarFactory, speaks: tuple[str, str]
+) -> tuple[RunningSidecar, list[str]]:
+    """A ``vote`` route, strategy confidence, over an unsure member m0 and a sure m1 (graded fakes speaking
+    ``speaks``), and the fakes' URLs."""
+    quality: Any = {"up0": {"right": 0.05, "spread": 0}, "up1": {"right": 0.95, "spread": 0}}
+    urls = [await fake("f0", quality=quality), await fake("f1", quality=quality)]
+    routes = ensemble_route("m0, m1", "strategy: confidence")
+    return await sidecar(models_policy(urls, routes, speaks=speaks)), urls
+
+
 async def test_the_confidence_vote_reads_a_member_reached_by_translation(
     fake: FakeFactory, sidecar: SidecarFactory
 ) -> None:
     """strategy confidence, an OpenAI app: the sure member m1 is a Gemini provider. Its log-probabilities
     are asked in Gemini's words and read back in OpenAI's, so it outweighs the unsure OpenAI member."""
-    quality: Any = {"up0": {"right": 0.05, "spread": 0}, "up1": {"right": 0.95, "spread": 0}}
-    urls = [await fake("f0", quality=quality), await fake("f1", quality=quality)]
-    routes = ensemble_route("m0, m1", "strategy: confidence")
-    running = await sidecar(models_policy(urls, routes, speaks=("openai", "gemini")))
+    running, urls = await confidence_vote(fake, sidecar, ("openai", "gemini"))
     truth = {"x-fake-truth": "answer=bug;choices=bug|billing|feature;id=7"}
     async with openai_client(running) as client:
         raw = await client.chat.completions.with_raw_response.create(
@@ -234,10 +242,7 @@ async def test_a_gemini_apps_confidence_vote_reads_a_member_reached_by_translati
     """strategy confidence, a google-genai app: the sure member m1 is an OpenAI provider, asked for
     logprobs in OpenAI's words and read back as logprobsResult, so it outweighs the unsure Gemini member;
     the log-probabilities the sidecar asked for are stripped from the app's answer."""
-    quality: Any = {"up0": {"right": 0.05, "spread": 0}, "up1": {"right": 0.95, "spread": 0}}
-    urls = [await fake("f0", quality=quality), await fake("f1", quality=quality)]
-    routes = ensemble_route("m0, m1", "strategy: confidence")
-    running = await sidecar(models_policy(urls, routes, speaks=("gemini", "openai")))
+    running, urls = await confidence_vote(fake, sidecar, ("gemini", "openai"))
     question = "Which queue? [truth:answer=bug;choices=bug|billing|feature;id=7]"
     answer = await gemini_client(running.url).aio.models.generate_content(model="vote", contents=question)
     assert answer.text == "bug" and answer.candidates[0].logprobs_result is None  # type: ignore[index]
@@ -254,10 +259,7 @@ async def test_an_anthropic_member_of_a_confidence_vote_votes_with_its_weight(
     """strategy confidence, an OpenAI app, an Anthropic member: the log-probabilities the vote adds cannot
     reach Anthropic, so that member is asked without them (not failed as untranslatable) and votes with its
     weight, as docs/ensembles.md says; the OpenAI member votes with its confidence."""
-    quality: Any = {"up0": {"right": 0.05, "spread": 0}, "up1": {"right": 0.95, "spread": 0}}
-    urls = [await fake("f0", quality=quality), await fake("f1", quality=quality)]
-    routes = ensemble_route("m0, m1", "strategy: confidence")
-    running = await sidecar(models_policy(urls, routes, speaks=("openai", "anthropic")))
+    running, urls = await confidence_vote(fake, sidecar, ("openai", "anthropic"))
     truth = {"x-fake-truth": "answer=bug;choices=bug|billing|feature;id=7"}
     async with openai_client(running) as client:
         raw = await client.chat.completions.with_raw_response.create(
