@@ -8,7 +8,7 @@ from typing import Any
 
 from ..conftest import FakeFactory, SidecarFactory
 from ..sdk_clients import openai_client
-from .test_translation_logprobs import gemini_sends, openai_sends, start
+from .graded_dialects import gemini_sends, openai_sends, start
 
 CITING = "Crème brûlée, 東京 🍮 fake:cite"
 CITED_URL = "https://example.com/fake-source"
