@@ -11,6 +11,8 @@ or the forced tool's arguments hold a right or wrong answer, or a refusal, as th
 a judge prompt (``<candidate n="N">`` blocks) gets ``{"best": N}``.
 Text longer than ``max_tokens`` is cut and marked ``truncated`` (finish reason length / max_tokens).
 Tokens are estimated as ~4 characters each; log-probabilities (when asked) come per word.
+A text answer to a last user text holding ``fake:cite`` cites a source for its last word (``cited``: the
+span in characters; each dialect writes it in its own form, unstreamed answers only).
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ from sidecar.fake_provider.examples import example_arguments
 EMPTY_PROMPT_REPLY = "Hello from the fake provider."
 TOOL_MARKER = "fake:tool"
 TWO_TOOLS_MARKER = "fake:tools2"
+CITE_MARKER = "fake:cite"
+CITED_URL = "https://example.com/fake-source"
+CITED_TITLE = "Fake source"
 CHARS_PER_TOKEN = 4
 
 
@@ -79,6 +84,7 @@ class Answer:
     output_tokens: int
     logprobs: tuple[quality.TokenLogprob, ...] = ()  # per word of ``text``, when asked
     quality: str | None = None  # the graded verdict (``x-fake-quality``), when the request had a truth
+    cited: tuple[int, int] | None = None  # the span of ``text`` (characters) citing ``CITED_URL`` (``fake:cite``)
 
 
 def estimate_tokens(text: str | int) -> int:
@@ -132,7 +138,14 @@ def answer(prompt: Prompt, reply: str | None, grading: quality.Grading | None = 
         alternatives = _alternatives(grading, verdict)
         probabilities = quality.logprobs(split_text(text), value_at, confidence, alternatives, prompt.logprobs)
     header = verdict.header if verdict is not None else None
-    return Answer(text, (), truncated, prompt.input_tokens, estimate_tokens(text), probabilities, header)
+    cited = last_word(text) if CITE_MARKER in prompt.text else None
+    return Answer(text, (), truncated, prompt.input_tokens, estimate_tokens(text), probabilities, header, cited)
+
+
+def last_word(text: str) -> tuple[int, int] | None:
+    """The span (in characters) of the last word of ``text``, None when it has none."""
+    words = list(re.finditer(r"\S+", text))
+    return (words[-1].start(), words[-1].end()) if words else None
 
 
 def _calls_answer(prompt: Prompt, calls: tuple[ToolCall, ...], header: str | None) -> Answer:

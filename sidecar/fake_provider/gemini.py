@@ -10,7 +10,8 @@ on an empty text part of its own in the last fragment.
 The in-stream error is a fragment ``{"error": {"code": 503, "status": "UNAVAILABLE", ...}}``.
 ``responseMimeType: application/json`` asks for JSON (schema: ``responseJsonSchema``, or ``responseSchema``
 in Gemini's form); ``responseLogprobs: true`` (with ``logprobs``: runners-up per token) adds each
-candidate's ``logprobsResult`` and ``avgLogprobs`` (per fragment in a stream).
+candidate's ``logprobsResult`` and ``avgLogprobs`` (per fragment in a stream). A ``fake:cite`` answer
+(unstreamed) carries ``citationMetadata.citationSources``, its indices in bytes.
 """
 
 from __future__ import annotations
@@ -140,6 +141,7 @@ def generate(call: Call, *, stream: bool = False) -> Reply:
     if not stream:
         text_part = {"text": answer.text, **({"thoughtSignature": signature} if signature else {})}
         body = fragment(calls or [text_part], last=True, logprobs=answer.logprobs)
+        body["candidates"][0].update(_citation_metadata(answer))
         generation = call.body.get("generationConfig") or call.body.get("generation_config") or {}
         count = answers_asked(generation.get("candidateCount", generation.get("candidate_count")))
         body["candidates"] = [{**body["candidates"][0], "index": index} for index in range(count)]
@@ -164,6 +166,15 @@ def generate(call: Call, *, stream: bool = False) -> Reply:
         ]
     form = StreamFormat.SSE if call.query.get("alt") == "sse" else StreamFormat.JSON_ARRAY
     return StreamReply(tuple(frames), fixed(STREAM_ERROR), form, headers)
+
+
+def _citation_metadata(answer: conv.Answer) -> dict[str, Any]:
+    """A ``fake:cite`` answer's ``citationMetadata`` (indices in bytes of the text in UTF-8), else nothing."""
+    if answer.cited is None:
+        return {}
+    start, end = (len(answer.text[:index].encode()) for index in answer.cited)
+    source = {"startIndex": start, "endIndex": end, "uri": conv.CITED_URL}
+    return {"citationMetadata": {"citationSources": [source]}}
 
 
 def _logprobs_result(items: Sequence[TokenLogprob]) -> dict[str, Any]:

@@ -4,7 +4,8 @@ Streams are ``data: {chunk}`` events ended by ``data: [DONE]``: a role chunk, co
 deltas, a chunk carrying ``finish_reason``, then, when ``stream_options.include_usage`` is set, a usage
 chunk with empty ``choices``. Tool calls stream as one chunk naming the call, then argument pieces.
 ``logprobs: true`` (with ``top_logprobs``) adds ``choices[].logprobs.content``, one entry per word (in a
-stream, on each content chunk). ``tool_choice`` without ``tools`` is a 400, as upstream, and so is a tool name outside
+stream, on each content chunk). A ``fake:cite`` answer (unstreamed) carries a ``url_citation`` in
+``message.annotations``. ``tool_choice`` without ``tools`` is a 400, as upstream, and so is a tool name outside
 ``^[a-zA-Z0-9_-]{1,64}$``. ``n`` (not streamed) gives that many choices, the same answer each, each billed.
 """
 
@@ -165,7 +166,7 @@ def chat(call: Call) -> Reply:
             "role": "assistant",
             "content": answer.text if not answer.calls else None,
             "refusal": None,
-            "annotations": [],
+            "annotations": _annotations(answer),
         }
         if answer.calls:
             message["tool_calls"] = [
@@ -206,6 +207,15 @@ def chat(call: Call) -> Reply:
     if include_usage:
         frames.append(frame({**head, "object": "chat.completion.chunk", "choices": [], "usage": usage(answer)}))
     return StreamReply((*frames, DONE), fixed(STREAM_ERROR), headers=headers)
+
+
+def _annotations(answer: conv.Answer) -> list[dict[str, Any]]:
+    """``message.annotations``: the ``url_citation`` of a ``fake:cite`` answer (indices in characters)."""
+    if answer.cited is None:
+        return []
+    start, end = answer.cited
+    cited = {"url": conv.CITED_URL, "title": conv.CITED_TITLE, "start_index": start, "end_index": end}
+    return [{"type": "url_citation", "url_citation": cited}]
 
 
 def _choice_logprobs(items: tuple[TokenLogprob, ...]) -> dict[str, Any]:

@@ -4,7 +4,8 @@
 
     each member: a child exchange (``children``: the request asked without streaming; log-probabilities
         added for ``confidence``; the route's gates forked, so a member's chain escalates on its own)
-        walking the member's chain through the fallback loop, as a task
+        walking the member's chain through the fallback loop, as a task; a member whose chain cannot take
+        the added log-probabilities (Anthropic) is asked again without them, and votes with its weight
     as each finishes: its answer (``answers.answer_of_body``) or its failure goes to the vote
         (``ensemble.EnsembleRun``); once the vote is decided (early quorum: the winner is certain) the
         other tasks are cancelled: their upstream connections close, and what they used is all they cost
@@ -85,6 +86,11 @@ class MemberResult:
     response: Response | None = None  # its answer (2xx), unsent
     failure: str = ""  # why it has none
     error: Response | None = None  # the upstream's own error, when it refused the request
+    unasked: RequestFacts | None = None  # the request without the log-probabilities the vote added
+
+
+_UNTRANSLATED = frozenset(("unsupported_parameter", "untranslatable_request"))
+"""The failures of a member's walk for a request its chain could not take, before any call."""
 
 
 class EnsembleRunner:
@@ -107,8 +113,10 @@ class EnsembleRunner:
         vote = ensemble.start()
         member_facts = unstreamed(facts)
         added_logprobs = False
+        unasked = None
         if ensemble.wants_logprobs:
             body, added_logprobs = with_logprobs(member_facts.body, facts.dialect, facts.operation)
+            unasked = member_facts if added_logprobs else None
             member_facts = with_body(member_facts, body)
         children: list[Exchange] = []
         cap = CallCap(vote, children)
@@ -122,6 +130,7 @@ class EnsembleRunner:
                     self._hooks(exchange, member_facts, cap),
                     trace.branch("ensemble_member", member.name),
                 ),
+                unasked=unasked,
             )
             for member in ensemble.members
         ]
@@ -234,7 +243,14 @@ class EnsembleRunner:
 
     async def _member(self, result: MemberResult, chain: Sequence[Target]) -> None:
         try:
-            response = await self._walk(result.child, chain)
+            try:
+                response = await self._walk(result.child, chain)
+            except RequestFailed as failed:
+                if result.unasked is None or failed.code not in _UNTRANSLATED:
+                    raise
+                result.child.facts = result.unasked  # no call was made: ask without the added log-probabilities
+                result.child.raw = orjson.dumps(result.unasked.body)
+                response = await self._walk(result.child, chain)
         except RequestFailed as failed:
             result.failure = failed.code
             return

@@ -11,6 +11,7 @@ Request side::
                  tools, tool_choice, parallel_tool_calls, response_format
                  max_tokens, temperature, top_p, top_k, stop, n, seed, presence_penalty,
                  frequency_penalty, user, stream, thinking (``thinking.Thinking``),
+                 logprobs (True when asked), top_logprobs (runners-up per token: ``logprobs``),
                  param_names (the caller's names for these, read by ``params.caller_name``)
     Part         TextPart | MediaPart | ToolCallPart | ToolResultPart | ReasoningPart
                  tool calls live in assistant messages, tool results in user messages (as in Anthropic
@@ -21,6 +22,9 @@ Request side::
 Response side::
 
     ChatResponse id, choices: list[Choice], usage     Choice = {parts, finish_reason, stop_sequence}
+                 a Choice may carry ``logprobs`` (one ``TokenLogprob`` per token of its text) and
+                 ``citations`` (``Citation``: a source and the span of its text it supports, in
+                 characters)
 
 Stream side: one upstream event -> a few deltas (``deltas``: ``Start``, ``Text``, ``ToolStart``,
 ``ToolArgs``, ``Reasoning``, ``ReasoningSignature``, ``Finish``, ``UsageSeen``, ``Failure``, ``End``)
@@ -210,16 +214,47 @@ class ChatRequest(TypedDict, total=False):
     user: str
     stream: bool
     thinking: Thinking
+    logprobs: bool
+    top_logprobs: int
     param_names: dict[str, str]
     """The caller's own names of the fields above it sent under another name (``stop`` was
     ``stop_sequences``, ``n`` was ``candidateCount``...): a refusal or a drop names what the app sent
     (``params.caller_name``)."""
 
 
+class Alternative(TypedDict):
+    """One of the most likely tokens at a position, and its log-probability."""
+
+    token: str
+    logprob: float
+
+
+class TokenLogprob(TypedDict):
+    """A token of the answer's text, its log-probability and the most likely tokens at its position
+    (best first; the chosen one among them when it ranks there), as OpenAI's ``logprobs.content[]`` and
+    Gemini's ``logprobsResult`` give them."""
+
+    token: str
+    logprob: float
+    top: list[Alternative]
+
+
+class Citation(TypedDict):
+    """A source the answer's text cites: ``start`` and ``end`` (exclusive) count characters (code
+    points) of the choice's text, its text parts joined."""
+
+    url: str
+    title: str | None
+    start: int
+    end: int
+
+
 class Choice(TypedDict):
     parts: list[Part]
     finish_reason: FinishReason | None
     stop_sequence: str | None
+    logprobs: NotRequired[list[TokenLogprob]]
+    citations: NotRequired[list[Citation]]
 
 
 class ChatResponse(TypedDict):

@@ -6,6 +6,8 @@ dialect's encoder (``stream``).
 
     Start(id)                              the answer begins (the upstream's id, when it gives one)
     Text(text)                             a fragment of the answer's text
+    ScoredText(text, logprobs)             a ``Text`` with the log-probabilities of its tokens (a subclass:
+                                           ``type(delta) is Text`` stays the plain fragment's fast test)
     ToolStart(index, id, name)             a tool call begins (``index``: the call's place in the stream)
     ToolArgs(index, fragment)              a fragment of that call's JSON arguments
     Reasoning(text)                        a fragment of the reasoning shown with the answer
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .common import FinishReason, Usage
+from .common import FinishReason, TokenLogprob, Usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,14 @@ class Start:
 @dataclass(frozen=True, slots=True)
 class Text:
     text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredText(Text):
+    """A fragment of the answer's text and the log-probabilities of its tokens (asked by the request),
+    which the caller's chunk carrying this text carries too."""
+
+    logprobs: tuple[TokenLogprob, ...]
 
 
 @dataclass(frozen=True, slots=True)

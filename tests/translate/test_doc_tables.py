@@ -70,6 +70,7 @@ SCALAR_VALUES: dict[str, tuple[Any, ...]] = {
     "seed": (7,),
     "presence / frequency penalty": (0.5, 0.25),
     "end user": ("u-1",),
+    "log-probabilities": (True, 3),
 }
 
 # Each field of the common request form, and the row of the table that says how it travels.
@@ -92,6 +93,8 @@ COMMON_FIELD_ROWS = {
     "user": "end user",
     "stream": "streaming",
     "thinking": "thinking",
+    "logprobs": "log-probabilities",
+    "top_logprobs": "log-probabilities",
 }
 
 
@@ -346,7 +349,6 @@ REFUSED_SAMPLES: dict[tuple[str, str], dict[str, Any] | None] = {
         "tools": [{"functionDeclarations": [{"name": "f"}]}],
         "toolConfig": {"functionCallingConfig": {"mode": "VALIDATED", "allowedFunctionNames": ["f"]}},
     },
-    ("Gemini", "responseLogprobs"): {GC: {"responseLogprobs": True}},
     ("Gemini", "responseModalities"): {GC: {"responseModalities": ["TEXT", "IMAGE"]}},
     ("Gemini", "speechConfig"): {GC: {"speechConfig": {"voiceConfig": {}}}},
     ("Gemini", "googleSearch"): {"tools": [{"googleSearch": {}}]},
@@ -387,6 +389,8 @@ REFUSED_SAMPLES: dict[tuple[str, str], dict[str, Any] | None] = {
     },
     ("Gemini", "behavior"): {"tools": [{"functionDeclarations": [{"name": "f", "behavior": "NON_BLOCKING"}]}]},
     ("Gemini", "topK"): {GC: {"topK": 5}},
+    ("Gemini", "responseLogprobs"): {GC: {"responseLogprobs": True}},
+    ("Gemini", "logprobs"): {GC: {"logprobs": 3}},
     ("Gemini", "candidateCount > 1"): {GC: {"candidateCount": 2}},
     ("Gemini", "seed"): {GC: {"seed": 7}},
     ("Gemini", "stopSequences"): {GC: {"stopSequences": ["\n"]}},

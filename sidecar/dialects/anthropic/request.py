@@ -265,7 +265,7 @@ def build_request(req: ChatRequest, model: str, drops: Drops, options: Translate
         out["stream"] = True
     if req.get("user"):
         out["metadata"] = {"user_id": req["user"]}
-    for key in ("n", "seed", "presence_penalty", "frequency_penalty"):
+    for key in ("n", "seed", "presence_penalty", "frequency_penalty", "logprobs", "top_logprobs"):
         if key in req:
             drops.unsupported(caller_name(req, key))
     tools: list[dict[str, Any]] = []

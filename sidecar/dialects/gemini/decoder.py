@@ -1,5 +1,7 @@
 """The Gemini stream decoder: one upstream event -> common deltas (``translate.stream_in`` describes
 every decoder).
+
+A fragment's ``logprobsResult`` (asked by the request) makes its first ``Text`` a ``ScoredText``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ...translate.deltas import (
 from ...translate.parts import dumps
 from ...translate.stream_in import LoadedOnce, failure_of, text_field
 from . import response
+from .logprobs import scored_text
 
 
 class GeminiDecoder:
@@ -48,7 +51,12 @@ class GeminiDecoder:
         if type(candidates) is not list or len(candidates) != 1:
             return None
         candidate = candidates[0]
-        if type(candidate) is not dict or candidate.get("index", 0) != 0 or "finishReason" in candidate:
+        if (
+            type(candidate) is not dict
+            or candidate.get("index", 0) != 0
+            or "finishReason" in candidate
+            or "logprobsResult" in candidate  # the text's tokens: a ScoredText, which ``feed`` makes
+        ):
             return None
         content = candidate.get("content")
         parts = content.get("parts") if type(content) is dict else None
@@ -84,6 +92,7 @@ class GeminiDecoder:
         for cand in candidates:
             if cand.get("index", 0) != 0:
                 continue
+            scores = cand.get("logprobsResult")
             for part in (cand.get("content") or {}).get("parts") or ():
                 signature = text_field(part.get("thoughtSignature"))
                 text = text_field(part.get("text"))
@@ -97,7 +106,8 @@ class GeminiDecoder:
                     out.append(ReasoningSignature(signature, "gemini", standalone=True))
                 if "text" in part:
                     if text:
-                        out.append(Text(text))
+                        out.append(Text(text) if scores is None else scored_text(text, cand))
+                        scores = None  # a fragment's tokens go with its first text
                 elif "functionCall" in part:
                     fc = part["functionCall"]
                     ordinal = self._calls

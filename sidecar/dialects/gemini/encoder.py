@@ -4,7 +4,8 @@ describes every encoder).
 The last fragment (finish reason, usage, whole function calls) always has content, an empty text part
 when nothing else is left, as Gemini's own last fragment has: google-genai's chat sessions (Python and
 Node) keep a streamed turn in the history they send next only when every fragment has content. A
-content-filter stop (``SAFETY``) has none, as Gemini sends it.
+content-filter stop (``SAFETY``) has none, as Gemini sends it. A ``ScoredText``'s tokens go in the
+``logprobsResult`` (and ``avgLogprobs``) of the fragment carrying its text.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ...translate.deltas import (
     Finish,
     Reasoning,
     ReasoningSignature,
+    ScoredText,
     Start,
     Text,
     ToolArgs,
@@ -31,6 +33,7 @@ from ...translate.deltas import (
 from ...translate.parts import new_id, parse_arguments
 from ...translate.stream_out import json_event
 from . import response
+from .logprobs import add_to_candidate as add_logprobs
 from .request import SKIP_SIGNATURE
 
 _TEXT_HEAD = b'data: {"candidates":[{"content":{"role":"model","parts":[{"text":'
@@ -62,9 +65,13 @@ class GeminiEncoder:
         self._gemini_signed = False  # Gemini signed something: its answer, no call needs the skip value
         self._text_tail = b""  # a text fragment's wire bytes after the text, made once the id is known
 
-    def _fragment(self, parts: list[dict[str, Any]], extra: dict[str, Any] | None = None) -> SSEEvent:
+    def _fragment(
+        self, parts: list[dict[str, Any]], extra: dict[str, Any] | None = None, text: Text | None = None
+    ) -> SSEEvent:
         candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}} if parts else {}
         candidate["index"] = 0
+        if type(text) is ScoredText:
+            add_logprobs(candidate, text.logprobs)
         body: dict[str, Any] = {"candidates": [{**candidate, **(extra or {})}]}
         if self._usage is not None and extra is not None:
             body["usageMetadata"] = response.usage_to(self._usage)
@@ -119,7 +126,7 @@ class GeminiEncoder:
             self._id = delta.id or new_id("")
             self._text_tail = b""
         elif isinstance(delta, Text):
-            return [*self._flush(), self._fragment([self._part({"text": delta.text})])]
+            return [*self._flush(), self._fragment([self._part({"text": delta.text})], None, delta)]
         elif isinstance(delta, ToolStart):
             signature, self._signature = self._signature, None
             self._calls[delta.index] = (delta.id, delta.name, [], signature)

@@ -15,7 +15,8 @@
   ``{"result": text}``, an error as ``{"error": ...}``; reading back unwraps the same way.
 - Function declarations are read by ``declarations`` (a result schema, ``response``, is refused by name).
 - Schemas go through ``schema.to_gemini`` (tools and ``responseSchema``) and ``schema.to_json_schema``.
-- ``thinkingConfig`` is read and written by ``thinking``.
+- ``thinkingConfig`` is read and written by ``thinking``, ``responseLogprobs`` and ``logprobs`` by
+  ``logprobs``.
 - More ``stopSequences`` than Gemini takes (``GEMINI_MAX_STOPS``) cannot be translated, nor a ``fileData``
   URI only Gemini can read (``files``: Files API, Cloud Storage).
 """
@@ -37,6 +38,9 @@ from ...translate.shapes import said_kind
 from .declarations import parse_tools
 from .files import GOOGLE_ONLY_URI, fetchable
 from .keys import camel
+from .logprobs import CONFIG_KEYS as LOGPROBS_KEYS
+from .logprobs import add_to_config as add_logprobs
+from .logprobs import read_config as read_logprobs
 from .thinking import build_thinking, parse_thinking
 
 SKIP_SIGNATURE = "skip_thought_signature_validator"
@@ -228,9 +232,8 @@ def _parse_config(value: Any, req: ChatRequest, drops: Drops) -> None:
         elif key == "responseModalities":
             if [str(m).upper() for m in v] != ["TEXT"]:
                 drops.unsupported("responseModalities")
-        elif key == "responseLogprobs":
-            if v:
-                drops.unsupported(key)
+        elif key in LOGPROBS_KEYS:
+            read_logprobs(req, key, v)
         elif key in _IGNORED_CONFIG:
             drops.ignored(key)
         else:
@@ -292,6 +295,7 @@ def build_request(req: ChatRequest, model: str, drops: Drops, options: Translate
     if stop:
         config["stopSequences"] = stop
     build_thinking(req, config)
+    add_logprobs(req, config)
     fmt = req.get("response_format")
     if fmt is not None:
         config["responseMimeType"] = "application/json"

@@ -1,6 +1,7 @@
 """Gemini generateContent: responses, usage and finish reasons <-> the common form.
 
-- ``parse_response`` / ``build_response``: ``GenerateContentResponse`` bodies, one choice per candidate;
+- ``parse_response`` / ``build_response``: ``GenerateContentResponse`` bodies, one choice per candidate,
+  its ``logprobsResult`` and ``avgLogprobs`` (``logprobs``) and ``citationMetadata`` (``citations``) with it;
   thought parts (``thought: true``) <-> reasoning parts, a ``thoughtSignature`` on another part <-> a
   text-less reasoning part just before it (``thought_parts``: shared with the stream encoder); a call
   Gemini sent without an id gets ``gemini_call_{responseId}_{n}`` in the common form (other dialects
@@ -30,8 +31,9 @@ import orjson
 
 from ...sse import SSEEvent
 from ...translate.common import ChatResponse, Choice, FinishReason, Part, ReasoningPart, Usage, as_count
-from ...translate.parts import answer_id, answer_string, new_id, safe_id
+from ...translate.parts import answer_id, answer_string, new_id, safe_id, text_of
 from ..errors import ANTHROPIC_ONLY_STATUSES
+from . import citations, logprobs
 from .request import SKIP_SIGNATURE
 
 FINISH_FROM = {
@@ -187,16 +189,22 @@ def parse_response(body: dict[str, Any]) -> ChatResponse:
                 )
                 n += 1
         has_calls = any(p["type"] == "tool_call" for p in parts)
-        choices.append(
-            {
-                "parts": parts,
-                "finish_reason": finish_from(cand.get("finishReason"), has_calls),
-                "stop_sequence": None,
-            }
-        )
+        reason = finish_from(cand.get("finishReason"), has_calls)
+        choices.append(_with_extras({"parts": parts, "finish_reason": reason, "stop_sequence": None}, cand))
     if not choices and (body.get("promptFeedback") or {}).get("blockReason"):
         choices.append({"parts": [], "finish_reason": FinishReason.CONTENT_FILTER, "stop_sequence": None})
     return {"id": response_id, "choices": choices, "usage": usage_from(body.get("usageMetadata"))}
+
+
+def _with_extras(choice: Choice, candidate: dict[str, Any]) -> Choice:
+    """``choice`` with the log-probabilities and the citations the candidate carried, when it carried any."""
+    tokens = logprobs.tokens_of(candidate)
+    if tokens:
+        choice["logprobs"] = tokens
+    cited = citations.citations_of(candidate, text_of(choice["parts"]))
+    if cited:
+        choice["citations"] = cited
+    return choice
 
 
 def _reasoning(text: str, signature: str | None) -> ReasoningPart:
@@ -248,13 +256,14 @@ def build_response(resp: ChatResponse, model: str) -> dict[str, Any]:
     for index, ch in enumerate(resp["choices"]):
         parts = thought_parts(ch["parts"])
         reason = ch["finish_reason"]
-        candidates.append(
-            {
-                "content": {"role": "model", "parts": parts},
-                "finishReason": FINISH_TO[reason] if reason else "STOP",
-                "index": index,
-            }
-        )
+        candidate: dict[str, Any] = {
+            "content": {"role": "model", "parts": parts},
+            "finishReason": FINISH_TO[reason] if reason else "STOP",
+            "index": index,
+        }
+        logprobs.add_to_candidate(candidate, ch.get("logprobs"))
+        citations.add_to_candidate(candidate, ch.get("citations"), text_of(ch["parts"]))
+        candidates.append(candidate)
     return {
         "candidates": candidates,
         "usageMetadata": usage_to(resp["usage"]),

@@ -33,6 +33,8 @@ _GENERATION = OBJECT(
     presencePenalty=NUMBER,
     frequencyPenalty=NUMBER,
     thinkingConfig=_THINKING,
+    responseLogprobs=BOOLEAN,
+    logprobs=INTEGER,
 )
 _DECLARATION = OBJECT(name=STRING, description=STRING, parameters=OBJECT(), parametersJsonSchema=OBJECT())
 

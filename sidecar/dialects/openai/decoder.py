@@ -1,5 +1,7 @@
 """The OpenAI stream decoder: one upstream event -> common deltas (``translate.stream_in`` describes
 every decoder).
+
+A content chunk's ``logprobs`` (asked by the request) makes its ``Text`` a ``ScoredText``.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from ...translate.deltas import Delta, End, Finish, Reasoning, Start, Text, Tool
 from ...translate.parts import new_id
 from ...translate.stream_in import LoadedOnce, failure_of, text_field
 from . import response
+from .logprobs import scored_text
 
 
 class OpenAIDecoder:
@@ -35,7 +38,12 @@ class OpenAIDecoder:
         if type(choices) is not list or len(choices) != 1:
             return None
         choice = choices[0]
-        if type(choice) is not dict or choice.get("index", 0) != 0 or choice.get("finish_reason"):
+        if (
+            type(choice) is not dict
+            or choice.get("index", 0) != 0
+            or choice.get("finish_reason")
+            or choice.get("logprobs")  # the text's tokens: a ScoredText, which ``feed`` makes
+        ):
             return None
         delta = choice.get("delta")
         if type(delta) is not dict:
@@ -80,7 +88,8 @@ class OpenAIDecoder:
             refusal = delta.get("refusal")
             if content and type(content) is str:
                 self._answered = True
-                out.append(Text(content))
+                scores = choice.get("logprobs")
+                out.append(Text(content) if scores is None else scored_text(content, scores))
             elif refusal and type(refusal) is str:
                 self._refused = True
                 out.append(Text(refusal))

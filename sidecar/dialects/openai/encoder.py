@@ -4,6 +4,7 @@ describes every encoder).
 The role chunk waits for the answer's first part, as OpenAI streams it: ``"content": ""`` before text
 (or reasoning, or nothing), ``"content": null`` beside the first tool call of an answer that opens with
 one, so that an app accumulating the chunks gets ``content`` None for a tool-only answer, as unstreamed.
+A ``ScoredText``'s tokens go in the ``logprobs`` of the chunk carrying its text.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ...translate.deltas import (
     Finish,
     Reasoning,
     ReasoningSignature,
+    ScoredText,
     Start,
     Text,
     ToolArgs,
@@ -31,6 +33,7 @@ from ...translate.deltas import (
 from ...translate.parts import new_id
 from ...translate.stream_out import framed, json_event, wire_prefix
 from . import response
+from .logprobs import choice_logprobs
 
 _NO_FINISH = b',"finish_reason":null,"logprobs":null}]}'
 _CONTENT = b'{"content":'
@@ -69,10 +72,10 @@ class OpenAIEncoder:
         self._head = b""  # every chunk's JSON up to its delta, once the id is known
         self._text_head = b""  # a text chunk's wire bytes up to the text, once started
 
-    def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> SSEEvent:
-        if finish is None and self._head:  # a chunk without finish: the fixed part made once per stream
+    def _chunk(self, delta: dict[str, Any], finish: str | None = None, logprobs: Any = None) -> SSEEvent:
+        if finish is None and logprobs is None and self._head:  # the fixed part made once per stream
             return framed(self._head + orjson.dumps(delta) + _NO_FINISH, None, _DATA)
-        choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
+        choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": logprobs}
         return json_event(
             {
                 "id": self._id,
@@ -138,7 +141,7 @@ class OpenAIEncoder:
             return [self._tool_start(delta, {"role": "assistant", "content": None})]
         out = self._open()
         if isinstance(delta, Text):
-            out.append(self._chunk({"content": delta.text}))
+            out.append(self._chunk({"content": delta.text}, None, _logprobs_of(delta)))
         elif isinstance(delta, Reasoning):
             out.append(self._chunk({"reasoning_content": delta.text}))
         elif isinstance(delta, ToolStart):
@@ -190,3 +193,8 @@ class OpenAIEncoder:
             out.append(json_event(body))
         out.append(SSEEvent(b"[DONE]"))
         return out
+
+
+def _logprobs_of(delta: Text) -> dict[str, Any] | None:
+    """A text chunk's ``logprobs``: its tokens' when the delta is a ``ScoredText``, else null."""
+    return choice_logprobs(delta.logprobs) if type(delta) is ScoredText else None

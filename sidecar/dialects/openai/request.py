@@ -3,7 +3,8 @@
 - ``parse_request`` / ``build_request``: ``/v1/chat/completions`` bodies (system and developer messages,
   user content parts text/image_url/file, assistant ``tool_calls`` with JSON-string arguments (and a
   ``refusal`` without content as the turn's text), ``tool`` messages, tools, tool_choice,
-  parallel_tool_calls, response_format, sampling parameters, stop, stream, ``reasoning_effort``
+  parallel_tool_calls, response_format, sampling parameters, stop, stream, ``logprobs`` and
+  ``top_logprobs`` (written by ``logprobs``), ``reasoning_effort``
   low/medium/high read as a thinking budget, ``translate.thinking``).
   Built requests put every system prompt in one leading system message, tool results as ``tool``
   messages before the user text of the same turn, arguments as JSON strings, and ask a stream for
@@ -21,6 +22,7 @@ from ...translate.options import Drops, TranslateOptions, TranslationError, name
 from ...translate.params import caller_name, chat_params, stop_list
 from ...translate.parts import dumps, new_id, parse_arguments, result_text, text_of
 from ...translate.thinking import EFFORT_BUDGETS
+from .logprobs import add_to_request as add_logprobs
 
 _IGNORED = frozenset(
     (
@@ -34,10 +36,21 @@ _IGNORED = frozenset(
     )
 )
 _ROLES = "must be 'system', 'developer', 'user', 'assistant', 'tool' or 'function'"
-_SAMPLING = ("temperature", "top_p", "top_k", "seed", "presence_penalty", "frequency_penalty", "user")
+_SAMPLING = (
+    "temperature",
+    "top_p",
+    "top_k",
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+    "user",
+    "logprobs",
+    "top_logprobs",
+)
 # Values equal to the default ask for nothing, whatever the target supports.
 _DEFAULTS: dict[str, Any] = {
     "logprobs": False,
+    "top_logprobs": 0,
     "presence_penalty": 0,
     "frequency_penalty": 0,
     "modalities": ["text"],
@@ -259,6 +272,7 @@ def build_request(req: ChatRequest, model: str, drops: Drops, options: Translate
     for key in ("temperature", "top_p", "n", "seed", "presence_penalty", "frequency_penalty", "user", "stop"):
         if key in req:
             out[key] = req[key]
+    add_logprobs(req, out)
     if "top_k" in req:
         drops.unsupported(caller_name(req, "top_k"))
     if "thinking" in req:

@@ -1,6 +1,7 @@
 """OpenAI chat completions: responses, usage and finish reasons <-> the common form.
 
-- ``parse_response`` / ``build_response``: ``chat.completion`` bodies, one choice per common choice;
+- ``parse_response`` / ``build_response``: ``chat.completion`` bodies, one choice per common choice, its
+  ``logprobs`` (``logprobs``) and ``message.annotations`` (``citations``) with it;
   the OpenAI-compatible ``message.reasoning_content`` (DeepSeek...) <-> a leading reasoning part (read:
   also ``reasoning``, vLLM's name since it dropped ``reasoning_content``, and OpenRouter's).
 - ``usage_from`` / ``usage_to``: ``prompt_tokens`` (cached included, ``prompt_tokens_details.cached_tokens``),
@@ -30,6 +31,7 @@ from ...sse import SSEEvent
 from ...translate.common import ChatResponse, Choice, FinishReason, Part, Usage, as_count
 from ...translate.parts import answer_id, answer_string, new_id, parse_arguments, reasoning_of
 from ..errors import ANTHROPIC_ONLY_STATUSES
+from . import citations, logprobs
 from .request import assistant_message
 
 FINISH_FROM = {
@@ -174,8 +176,19 @@ def parse_response(body: dict[str, Any]) -> ChatResponse:
         reason = FINISH_FROM.get(raw, FinishReason.OTHER) if raw else None
         if reason is FinishReason.STOP and msg.get("refusal") and not msg.get("content"):
             reason = FinishReason.CONTENT_FILTER  # the model refused (structured outputs): Anthropic's "refusal"
-        choices.append({"parts": parts, "finish_reason": reason, "stop_sequence": None})
+        choices.append(_with_extras({"parts": parts, "finish_reason": reason, "stop_sequence": None}, ch, msg, text))
     return {"id": answer_id(body.get("id"), "id"), "choices": choices, "usage": usage_from(body.get("usage"))}
+
+
+def _with_extras(choice: Choice, raw: dict[str, Any], message: dict[str, Any], text: str | None) -> Choice:
+    """``choice`` with the log-probabilities and the citations the answer carried, when it carried any."""
+    tokens = logprobs.tokens_of(raw.get("logprobs"))
+    if tokens:
+        choice["logprobs"] = tokens
+    cited = citations.citations_of(message, text or "")
+    if cited:
+        choice["citations"] = cited
+    return choice
 
 
 def build_response(resp: ChatResponse, model: str) -> dict[str, Any]:
@@ -183,7 +196,7 @@ def build_response(resp: ChatResponse, model: str) -> dict[str, Any]:
     for index, ch in enumerate(resp["choices"]):
         message = assistant_message(ch["parts"])
         message["refusal"] = None
-        message["annotations"] = []  # as OpenAI sends it: apps iterate it unguarded
+        message["annotations"] = citations.annotations_of(ch.get("citations"))  # [] without: apps iterate it
         reasoning = reasoning_of(ch["parts"])
         if reasoning:
             message["reasoning_content"] = reasoning
@@ -193,7 +206,7 @@ def build_response(resp: ChatResponse, model: str) -> dict[str, Any]:
                 "index": index,
                 "message": message,
                 "finish_reason": FINISH_TO[reason] if reason else "stop",
-                "logprobs": None,
+                "logprobs": logprobs.choice_logprobs(ch.get("logprobs")),
             }
         )
     return {
