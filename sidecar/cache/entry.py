@@ -18,8 +18,9 @@ encoding its body; a value without the newline (an older sidecar's) is the entry
     piece: ["t", text, cuts] | ["r", text, signature, origin, redacted, cuts] | ["c", id, name, args, cuts]
 
 Which answers may be stored (``unstorable``): a single choice that finished by itself (stop, stop
-sequence, tool calls) with something in it; an answer cut by the output limit only when the route
-allows; never a content-filter stop or a refusal, a paused or otherwise unfinished turn.
+sequence, tool calls) with something in it, citing no sources (``entry_from_response``); an answer cut
+by the output limit only when the route allows; never a content-filter stop or a refusal, a paused or
+otherwise unfinished turn.
 """
 
 from __future__ import annotations
@@ -122,10 +123,13 @@ def entry_from_response(
     stored_at: float,
     cost_usd: float | None,
 ) -> Entry | None:
-    """An entry from a whole (non-stream) answer; None when it has no single choice to store."""
+    """An entry from a whole (non-stream) answer; None when it has no single choice to store, or when the
+    choice cites sources (an entry keeps no citations: a hit would be served without them)."""
     if len(response["choices"]) != 1:
         return None
     choice = response["choices"][0]
+    if choice.get("citations"):
+        return None
     pieces: list[Piece] = []
     for part in choice["parts"]:
         if part["type"] == "text":
