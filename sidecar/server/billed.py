@@ -19,6 +19,11 @@ What is charged: the input the provider already counted in the usage events it s
 estimate (``budgets.estimate``); the output it counted or the text it sent, estimated
 (``routing.tokens``), whichever is larger.
 
+The same rule counts the answer the caller did get when its stream stopped after the commit point (the
+upstream cut it, timed out or sent an error; the app went away; the drain cut it): ``used_so_far``, its
+output estimated by ``relayed_tokens`` from the first bytes the relay sent (``SENT_SAMPLE_BYTES``, kept
+as sent and decoded only then), scaled to every byte sent: the relay does not decode a stream nobody taps.
+
 A call without a 2xx answer is not charged: an error status (429, 5xx, 4xx) is a refusal, which no
 provider bills and which reports no tokens; a connection refused or reset before any answer, or a
 timeout before the head, gives no proof the request reached the provider (the first-byte deadline also
@@ -37,11 +42,14 @@ from ..answers import AnswerView, answer_of_body, answer_of_deltas
 from ..budgets.estimate import estimate_request
 from ..cost import cost_usd
 from ..dialects import registry
-from ..routing.tokens import estimate_joined
+from ..routing.tokens import estimate_joined, estimate_tokens
 from ..sse import SSEParser
 from ..translate import Usage, decode_event
 from ..translate.deltas import Reasoning, Text, ToolArgs
 from .stream_answer import HeldStream
+
+SENT_SAMPLE_BYTES = 65_536
+"""How much of a stream the relay keeps, as sent, to estimate its output if it is cut (``relayed_tokens``)."""
 
 if TYPE_CHECKING:
     from ..policy.compiled import Target
@@ -73,17 +81,8 @@ def charge_unreported(exchange: Exchange, target: Target, answer: StreamResponse
 
 
 def _charge(exchange: Exchange, target: Target, usage: Usage | None, output_tokens: int) -> None:
-    """Add ``usage`` (its input the prompt estimate when it has none; its output at least
-    ``output_tokens``) at ``target``'s price to the request's unserved cost and tokens."""
-    prompt_tokens = estimate_request(exchange.facts, exchange.raw)[0]
-    if usage is None:
-        usage = Usage(prompt_tokens, output_tokens)
-    else:
-        usage = dataclasses.replace(
-            usage,
-            input_tokens=usage.input_tokens or prompt_tokens,
-            output_tokens=max(usage.output_tokens, output_tokens),
-        )
+    """Add ``usage`` (``used_so_far``) at ``target``'s price to the request's unserved cost and tokens."""
+    usage = used_so_far(exchange, usage, output_tokens)
     exchange.unserved_cost_usd += cost_usd(target.price, usage) or 0.0
     exchange.unserved_tokens += usage.input_tokens + usage.output_tokens
 
@@ -110,4 +109,36 @@ def streamed_tokens(exchange: Exchange, sent: Iterable[bytes]) -> int:
                 texts.append(delta.text)
             elif isinstance(delta, ToolArgs):
                 texts.append(delta.fragment)
-    return estimate_joined(texts) if texts else 0
+    return estimate_tokens("".join(texts))  # the pieces of one text: joined as sent, not with spaces
+
+
+def used_so_far(exchange: Exchange, usage: Usage | None, output_tokens: int) -> Usage:
+    """What a call the provider accepted used when it stopped early: ``usage``, what the provider counted
+    (None: nothing), its input the prompt estimate when it counted none, its output at least
+    ``output_tokens`` (the text it sent, estimated): a provider's counts so far lag what it sent."""
+    if usage is None:
+        return Usage(estimate_request(exchange.facts, exchange.raw)[0], output_tokens)
+    if usage.input_tokens and usage.output_tokens >= output_tokens:
+        return usage
+    return dataclasses.replace(
+        usage,
+        input_tokens=usage.input_tokens or estimate_request(exchange.facts, exchange.raw)[0],
+        output_tokens=max(usage.output_tokens, output_tokens),
+    )
+
+
+def relayed_tokens(exchange: Exchange, sample: list[bytes], sent_from: int, before: list[bytes]) -> int:
+    """The estimated tokens of the text a stream sent to the caller (``exchange.bytes_out`` since
+    ``sent_from``, and ``before``, about to be sent), of which ``sample`` are the first bytes
+    (``SENT_SAMPLE_BYTES``, kept undecoded by the relay): the sample's text (``streamed_tokens``, decoded
+    here, on the cut's path), scaled by the bytes sent over the sample's when the stream sent more (its
+    later events are taken to carry as much text per byte)."""
+    relayed = exchange.bytes_out - sent_from
+    if before:
+        relayed += sum(map(len, before))
+        sample = [*sample, *before]
+    tokens = streamed_tokens(exchange, sample)
+    sampled = sum(map(len, sample))
+    if relayed > sampled > 0:
+        return round(tokens * relayed / sampled)
+    return tokens

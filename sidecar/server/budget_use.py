@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-from ..routing.tokens import estimate_joined
+from ..routing.tokens import estimate_tokens
 from ..translate import Usage
 from ..translate.deltas import Reasoning, Text, ToolArgs, UsageSeen
 
@@ -61,7 +61,7 @@ class UsedTap:
         self.texts.append(text)
         self._held += len(text)
         if self._held > self.FOLD_CHARS:
-            self._folded += estimate_joined(self.texts)
+            self._folded += estimate_tokens("".join(self.texts))  # the pieces of one text, as sent
             self.texts.clear()
             self._held = 0
 
@@ -70,7 +70,7 @@ class UsedTap:
 
     def streamed_tokens(self) -> int:
         """The estimated tokens of the text streamed so far."""
-        return self._folded + estimate_joined(self.texts)
+        return self._folded + estimate_tokens("".join(self.texts))
 
 
 def in_flight(attempt: AttemptRecord) -> bool:
