@@ -195,6 +195,8 @@ def _add_usage_fields(fields: dict[str, Any], usage: Usage) -> None:
     fields["cached_input_tokens"] = usage.cached_input_tokens
     if usage.cache_write_tokens:  # Anthropic's prompt-cache writes, priced apart
         fields["cache_write_tokens"] = usage.cache_write_tokens
+        if usage.cache_write_1h_tokens:  # the part written for an hour, priced apart again
+            fields["cache_write_1h_tokens"] = usage.cache_write_1h_tokens
 
 
 def _add_stage_fields(fields: dict[str, Any], exchange: Exchange, routing: dict[str, Any] | None) -> None:
