@@ -17,7 +17,9 @@ access line.
 
 What is charged: the input the provider already counted in the usage events it sent, else the prompt
 estimate (``budgets.estimate``); the output it counted or the text it sent, estimated
-(``routing.tokens``), whichever is larger.
+(``routing.tokens``), whichever is larger. A whole answer that could not be read was generated whole,
+and billed so: its output is the text of the JSON string values in the bytes that came
+(``answer_tokens``: a body cut midway scaled up to the length its head announced), estimated.
 
 The same rule counts the answer the caller did get when its stream stopped after the commit point (the
 upstream cut it, timed out or sent an error; the app went away; the drain cut it): ``used_so_far``, its
@@ -33,9 +35,11 @@ runs while a connection is made), and charging it would count every outage's cal
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+import orjson
 from aiohttp.web import Response, StreamResponse
 
 from ..answers import AnswerView, answer_of_body, answer_of_deltas
@@ -47,6 +51,8 @@ from ..sse import SSEParser
 from ..translate import Usage, decode_event
 from ..translate.deltas import Reasoning, Text, ToolArgs
 from .stream_answer import HeldStream
+
+_JSON_STRING_VALUE = re.compile(rb':\s*"((?:[^"\\]|\\.)*)')  # a value's text, to its end or the body's
 
 SENT_SAMPLE_BYTES = 65_536
 """How much of a stream the relay keeps, as sent, to estimate its output if it is cut (``relayed_tokens``)."""
@@ -141,4 +147,23 @@ def relayed_tokens(exchange: Exchange, sample: list[bytes], sent_from: int, befo
     sampled = sum(map(len, sample))
     if relayed > sampled > 0:
         return round(tokens * relayed / sampled)
+    return tokens
+
+
+def answer_tokens(body: bytes, whole_size: int | None = None) -> int:
+    """The estimated output tokens of a whole answer the sidecar could not use, of which ``body`` came
+    (decoded): the text of its JSON string values (the last one to the body's end when it broke off
+    inside it), so that the JSON around them is not counted as text; scaled to ``whole_size`` (the
+    length its head announced, uncompressed) when only part of it came. A body without JSON strings
+    (not JSON at all) counts 0: nothing in it can be told to be the answer."""
+    texts = []
+    for match in _JSON_STRING_VALUE.finditer(body):
+        value = match.group(1)
+        try:
+            texts.append(orjson.loads(b'"' + value + b'"'))
+        except orjson.JSONDecodeError:  # cut inside an escape, or not JSON text
+            texts.append(value.decode("utf-8", "replace"))
+    tokens = estimate_joined(texts)
+    if whole_size is not None and whole_size > len(body) > 0:
+        return round(tokens * whole_size / len(body))
     return tokens

@@ -1,8 +1,10 @@
 """Streams cut after their commit point (the upstream cut them, the app went away): the provider bills the
 output it generated, so the access line, the cost and tokens metrics (and the budgets, when the route has
 some) count the output sent so far, estimated from the text the app was sent (``server.billed``,
-``relayed_tokens``) where the provider had not counted it, with ``tokens_estimated``. A real sidecar, real
-fake providers cutting their streams (docs/fake-provider.md), the official SDKs."""
+``relayed_tokens``) where the provider had not counted it, with ``tokens_estimated``. A whole answer whose
+body broke off is charged the text that came, scaled to the length its head announced (``answer_tokens``).
+A real sidecar, real fake providers cutting their streams and bodies (docs/fake-provider.md), the official
+SDKs."""
 
 from __future__ import annotations
 
@@ -185,3 +187,24 @@ async def test_a_stream_the_app_leaves_with_budgets_is_charged_its_text_as_one(
             break
         await asyncio.sleep(0.05)
     assert used == line["input_tokens"] + line["output_tokens"]
+
+
+async def test_a_whole_answer_cut_midway_is_charged_the_text_of_its_whole_body(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """An unstreamed answer of 400 words whose body breaks off halfway (``reset-body``: half of its
+    Content-Length came): the next target answers; the cut call is charged its prompt and the text of
+    the half that came scaled to the whole body, about the whole answer's text (the provider generated
+    and billed it whole; before 2026-12-04: its prompt alone)."""
+    cut = await fake("one", reply=LONG_REPLY, fault="reset-body", fault_rate=1)
+    running = await sidecar(policy(cut, await fake("two"), LIMITS, route="[big, small]"))
+    client = openai.AsyncOpenAI(base_url=running.url + "/v1", api_key="app-key", max_retries=0)
+    answer = await client.chat.completions.create(**chat(max_tokens=2000))
+    await client.close()
+    assert answer.usage is not None
+    served = answer.usage.prompt_tokens + answer.usage.completion_tokens
+    line = await access_line(running)
+    assert line["billed_failures"] == ["big:reset"]
+    failed = (await budget_rows(running))["tokens-month/*"]["used"] - served
+    assert failed == pytest.approx(estimate_tokens(LONG_REPLY), rel=0.15, abs=50)  # and a prompt under 50
+    assert line["cost_usd"] == pytest.approx(failed * PRICE + served * 0.000001)
