@@ -200,7 +200,7 @@ class ShadowRunner:
         children = [child_exchange(exchange, unstreamed(facts))]  # the candidate's call, then the judge's
         started = time.monotonic()
         try:
-            agreed, failed, cost = await self._compared(exchange, facts, shadow, candidate, served, children)
+            agreed, failed, cost = await self._compared(exchange, shadow, candidate, served, children)
         except asyncio.CancelledError:  # the shutdown's drain ended: what its calls cost so far is counted
             for child in children:
                 charge_in_flight(child)
@@ -212,16 +212,11 @@ class ShadowRunner:
         self._record(route, task, candidate, (agreed, failed, cost, served_cost), started, result)
 
     async def _compared(
-        self,
-        exchange: Exchange,
-        facts: RequestFacts,
-        shadow: Shadow,
-        candidate: Target,
-        served: AnswerView,
-        children: list[Exchange],
+        self, exchange: Exchange, shadow: Shadow, candidate: Target, served: AnswerView, children: list[Exchange]
     ) -> tuple[bool | None, bool, float]:
         """Ask ``candidate`` (``children[0]``) and compare its answer with ``served``: (agreed, None when
         not compared; failed; what its calls cost). A judge's call is added to ``children``."""
+        facts = exchange.facts
         child = children[0]
         answer: AnswerView | None = None
         try:

@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sidecar.routing.tokens import estimate_tokens
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
-from .budget_policies import budget_rows, chat, policy
+from .budget_policies import budget_rows, chat, close_after_a_few_words, policy
 
 LONG_REPLY = " ".join(f"word{i}" for i in range(400))
 LIMITS = "    - {name: tokens-month, measure: tokens, amount: 1000000, window: month}\n"
@@ -143,16 +143,8 @@ async def test_an_anthropic_stream_cut_counts_more_than_its_first_output_token(
 
 async def leave_after_8_words(running: RunningSidecar) -> str:
     """Stream a chat through the OpenAI SDK and close it after 8 words; the text received."""
-    client = openai.AsyncOpenAI(base_url=running.url + "/v1", api_key="app-key", max_retries=0)
-    stream = await client.chat.completions.create(**chat(max_tokens=2000), stream=True)
-    received = ""
-    async for chunk in stream:
-        received += chunk.choices[0].delta.content or "" if chunk.choices else ""
-        if received.count("word") >= 8:
-            break
-    await stream.close()
-    await client.close()
-    return received
+    async with openai.AsyncOpenAI(base_url=running.url + "/v1", api_key="app-key", max_retries=0) as client:
+        return await close_after_a_few_words(client, max_tokens=2000)
 
 
 async def test_a_stream_the_app_leaves_without_budgets_counts_the_output_sent(

@@ -19,7 +19,7 @@ from sidecar.server.budget_use import UsedTap
 from sidecar.translate.deltas import Text
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
-from .budget_policies import budget_rows, chat, policy, two_fakes
+from .budget_policies import budget_rows, chat, close_after_a_few_words, policy, two_fakes
 from .raw import read_response
 
 
@@ -362,18 +362,6 @@ async def settled_tokens(running: RunningSidecar) -> float:
             return float(used)
         await asyncio.sleep(0.05)
     return float(used)
-
-
-async def close_after_a_few_words(client: openai.AsyncOpenAI) -> str:
-    """Stream a chat of ``RESERVED`` max tokens and close it after 8 words; the text received."""
-    stream = await client.chat.completions.create(**chat(max_tokens=RESERVED), stream=True)
-    received = ""
-    async for chunk in stream:
-        received += chunk.choices[0].delta.content or "" if chunk.choices else ""
-        if received.count("word") >= 8:
-            break
-    await stream.close()
-    return received
 
 
 async def test_a_stream_cancelled_midway_is_charged_what_was_streamed(
