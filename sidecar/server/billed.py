@@ -45,13 +45,14 @@ from aiohttp.web import Response, StreamResponse
 from ..answers import AnswerView, answer_of_body, answer_of_deltas
 from ..budgets.estimate import estimate_request
 from ..cost import cost_usd
-from ..dialects import registry
+from ..dialects import Operation, registry
 from ..routing.tokens import estimate_joined, estimate_tokens
 from ..sse import SSEParser
 from ..translate import Usage, decode_event
 from ..translate.deltas import Reasoning, Text, ToolArgs
 from .stream_answer import HeldStream
 
+_STRING_DELTA = re.compile(rb'"delta":\s*"((?:[^"\\]|\\.)*)"')  # a Responses API event's text
 _JSON_STRING_VALUE = re.compile(rb':\s*"((?:[^"\\]|\\.)*)')  # a value's text, to its end or the body's
 
 SENT_SAMPLE_BYTES = 65_536
@@ -105,11 +106,15 @@ def charge_cut(exchange: Exchange, targets: Iterable[Target]) -> None:
 
 def streamed_tokens(exchange: Exchange, sent: Iterable[bytes]) -> int:
     """The estimated tokens of the text (answer, reasoning, tool arguments) in ``sent``, a stream's bytes
-    in the caller's dialect that were held back and never sent: decoded here, on the failure's path, so
-    that a stream nobody taps is not decoded as it comes."""
+    in the caller's dialect: decoded here, on the failure's path, so that a stream nobody taps is not
+    decoded as it comes. Events the dialect's chat decoder does not read (the OpenAI Responses API's):
+    the text of their string ``delta`` fields (``response.output_text.delta``, its tool arguments')."""
+    data = b"".join(sent)
+    if exchange.facts.operation is Operation.RESPONSES:
+        return estimate_tokens("".join(_json_texts(_STRING_DELTA.finditer(data))))
     decoder = registry.wire(exchange.facts.dialect).translation.decoder()
     texts: list[str] = []
-    for event in SSEParser().feed(b"".join(sent)):
+    for event in SSEParser().feed(data):
         for delta in decode_event(decoder, event):
             if isinstance(delta, (Text, Reasoning)):
                 texts.append(delta.text)
@@ -156,14 +161,19 @@ def answer_tokens(body: bytes, whole_size: int | None = None) -> int:
     inside it), so that the JSON around them is not counted as text; scaled to ``whole_size`` (the
     length its head announced, uncompressed) when only part of it came. A body without JSON strings
     (not JSON at all) counts 0: nothing in it can be told to be the answer."""
+    tokens = estimate_joined(_json_texts(_JSON_STRING_VALUE.finditer(body)))
+    if whole_size is not None and whole_size > len(body) > 0:
+        return round(tokens * whole_size / len(body))
+    return tokens
+
+
+def _json_texts(matches: Iterable[re.Match[bytes]]) -> list[str]:
+    """The texts of JSON strings found by a pattern whose group 1 is a string's inside (escapes read)."""
     texts = []
-    for match in _JSON_STRING_VALUE.finditer(body):
+    for match in matches:
         value = match.group(1)
         try:
             texts.append(orjson.loads(b'"' + value + b'"'))
         except orjson.JSONDecodeError:  # cut inside an escape, or not JSON text
             texts.append(value.decode("utf-8", "replace"))
-    tokens = estimate_joined(texts)
-    if whole_size is not None and whole_size > len(body) > 0:
-        return round(tokens * whole_size / len(body))
-    return tokens
+    return texts

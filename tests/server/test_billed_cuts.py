@@ -200,3 +200,23 @@ async def test_a_whole_answer_cut_midway_is_charged_the_text_of_its_whole_body(
     failed = (await budget_rows(running))["tokens-month/*"]["used"] - served
     assert failed == pytest.approx(estimate_tokens(LONG_REPLY), rel=0.15, abs=50)  # and a prompt under 50
     assert line["cost_usd"] == pytest.approx(failed * PRICE + served * 0.000001)
+
+
+async def test_a_responses_api_stream_the_upstream_cuts_counts_the_output_it_sent(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """An OpenAI Responses API stream (``response.output_text.delta`` events, which the chat decoder does
+    not read) cut by the upstream after 40 events: the access line counts the text the app got."""
+    cut = await fake("one", reply=LONG_REPLY, fault="cut=40", fault_rate=1)
+    running = await sidecar(without_budgets(policy(cut, await fake("two"), "", route="big")))
+    received = ""
+    async with openai.AsyncOpenAI(base_url=running.url + "/v1", api_key="app-key", max_retries=0) as client:
+        stream = await client.responses.create(model="chat", input="hello there", stream=True)
+        with pytest.raises(openai.APIError):
+            async for event in stream:
+                if event.type == "response.output_text.delta":
+                    received += event.delta
+    line = await access_line(running)
+    assert line["outcome"] == "stream_error" and received
+    assert abs(line["output_tokens"] - estimate_tokens(received)) <= 2
+    await assert_counted(running, line)
