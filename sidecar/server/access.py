@@ -108,13 +108,12 @@ class AccessLog:
 
 def _used_when_cut(exchange: Exchange) -> tuple[Usage, Target] | None:
     """A request the app left (or the drain cut) while a call was in flight (its attempt recorded
-    ``cancelled``) and no budget charged (``exchange.cancelled_use``): a committed stream's use so far
-    (``exchange.cut_use``: the provider's counts, its output at least the text sent, estimated), priced
-    as the streaming target; else that call's prompt estimate, priced as its target (the provider bills
-    the prompt it received). None when no call was in flight."""
-    streaming = exchange.answered_by
-    if exchange.cut_use is not None and streaming is not None:
-        return exchange.cut_use, streaming
+    ``cancelled``) and no budget charged (``exchange.cancelled_use``): a committed or held stream's use
+    so far (``exchange.cut_use``: the provider's counts, its output at least the text sent or held,
+    estimated), priced as the streaming target; else that call's prompt estimate, priced as its target
+    (the provider bills the prompt it received). None when no call was in flight."""
+    if exchange.cut_use is not None:
+        return exchange.cut_use
     cut = [record.target for record in exchange.attempts if in_flight(record)]
     target = exchange.policy.models.get(cut[-1]) if cut else None
     if target is None:

@@ -239,13 +239,14 @@ class _Relay:
         result.response = client
         return result
 
-    def cut(self, sent: list[bytes], sent_from: int) -> None:
-        """The app went away, or the drain cut the stream, after its commit point: what the provider counted
-        so far, its output at least the text sent, estimated (``billed.used_so_far``), for the access line."""
+    def cut(self, sent: list[bytes], sent_from: int, held: list[bytes]) -> None:
+        """The app went away, or the drain cut the stream, after its commit point or while it was held
+        (``held``): what the provider counted so far, its output at least the text sent or held,
+        estimated (``billed.used_so_far``), priced as this target, for the access line and the budgets."""
         result = self.result
         _read_translator(self.translator, result)
-        output = relayed_tokens(self.exchange, sent, sent_from, [])
-        self.exchange.cut_use = used_so_far(self.exchange, result.usage, output)
+        output = relayed_tokens(self.exchange, sent, sent_from, held)
+        self.exchange.cut_use = (used_so_far(self.exchange, result.usage, output), self.prepared.target)
 
     async def finish(self, client: StreamResponse | None, held: list[bytes]) -> AttemptResult:
         """The stream ended cleanly: a held stream is handed over whole (``held``, unsent); else the
@@ -426,9 +427,9 @@ async def relay_stream(
         return _hedge_lost()
     except (StreamFailed, TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
         return await relay.failed(exc, client, held + out, explain, (sent, sent_from))
-    except asyncio.CancelledError:  # the app went away, or the drain cut it: what it was sent is counted
-        if client is not None:
-            relay.cut(sent, sent_from)
+    except asyncio.CancelledError:  # the app went away, or the drain cut it: what it was sent is counted,
+        if client is not None or hold:  # or what was held back for the hooks (generated all the same)
+            relay.cut(sent, sent_from, [] if client is not None else held + out)
         raise
     return await relay.finish(client, held)
 

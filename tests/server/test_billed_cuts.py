@@ -220,3 +220,34 @@ async def test_a_responses_api_stream_the_upstream_cuts_counts_the_output_it_sen
     assert line["outcome"] == "stream_error" and received
     assert abs(line["output_tokens"] - estimate_tokens(received)) <= 2
     await assert_counted(running, line)
+
+
+@pytest.mark.parametrize("budgets", [False, True], ids=["no-budgets", "budgets"])
+async def test_a_stream_held_for_a_gate_that_the_app_leaves_counts_the_text_held(
+    fake: FakeFactory, sidecar: SidecarFactory, budgets: bool
+) -> None:
+    """A gated route holds a stream whole before the app gets any of it; the app gives up after 1.5 s of
+    a slow stream: the ``client_closed`` line (and the budget, when there is one) counts the prompt and
+    the text the provider had generated and the sidecar held, estimated (before 2026-12-04: the prompt
+    alone)."""
+    slow = await fake("one", reply=LONG_REPLY, tokens_per_s=40)
+    text = policy(slow, await fake("two"), LIMITS, route="big").replace("target: big}", "target: big, gates: {}}")
+    running = await sidecar(text if budgets else without_budgets(text))
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(asyncio.TimeoutError):
+            await session.post(
+                running.url + "/v1/chat/completions",
+                json={**chat(max_tokens=2000), "stream": True},
+                timeout=aiohttp.ClientTimeout(total=1.5),
+            )
+    line = await access_line(running)
+    assert line["outcome"] == "client_closed" and line["tokens_estimated"] is True
+    assert 20 < line["output_tokens"] < 200  # 40 words a second, about 2 tokens a word, for 1.5 s
+    assert line["cost_usd"] == pytest.approx((line["input_tokens"] + line["output_tokens"]) * PRICE)
+    if budgets:
+        for _ in range(100):
+            used = (await budget_rows(running))["tokens-month/*"]["used"]
+            if used < 2000:  # the reservation settled
+                break
+            await asyncio.sleep(0.05)
+        assert used == line["input_tokens"] + line["output_tokens"]
