@@ -54,6 +54,17 @@ async def metrics(running: RunningSidecar) -> dict[str, float]:
     return sums
 
 
+async def settled_tokens(running: RunningSidecar) -> float:
+    """The tokens-month counter once the request's reservation (2,000 max tokens) has settled."""
+    used = 0.0
+    for _ in range(100):
+        used = (await budget_rows(running))["tokens-month/*"]["used"]
+        if used < 2000:
+            break
+        await asyncio.sleep(0.05)
+    return used
+
+
 async def openai_cut_stream(running: RunningSidecar, max_tokens: int = 2000) -> str:
     """Stream a chat through the OpenAI SDK until the upstream's cut raises; the text received."""
     client = openai.AsyncOpenAI(base_url=running.url + "/v1", api_key="app-key", max_retries=0)
@@ -173,12 +184,7 @@ async def test_a_stream_the_app_leaves_with_budgets_is_charged_its_text_as_one(
     received = await leave_after_8_words(running)
     line = await access_line(running)
     assert estimate_tokens(received) - 2 <= line["output_tokens"] < 100
-    for _ in range(100):
-        used = (await budget_rows(running))["tokens-month/*"]["used"]
-        if used < 2000:  # the reservation settled
-            break
-        await asyncio.sleep(0.05)
-    assert used == line["input_tokens"] + line["output_tokens"]
+    assert await settled_tokens(running) == line["input_tokens"] + line["output_tokens"]
 
 
 async def test_a_whole_answer_cut_midway_is_charged_the_text_of_its_whole_body(
@@ -245,9 +251,4 @@ async def test_a_stream_held_for_a_gate_that_the_app_leaves_counts_the_text_held
     assert 20 < line["output_tokens"] < 200  # 40 words a second, about 2 tokens a word, for 1.5 s
     assert line["cost_usd"] == pytest.approx((line["input_tokens"] + line["output_tokens"]) * PRICE)
     if budgets:
-        for _ in range(100):
-            used = (await budget_rows(running))["tokens-month/*"]["used"]
-            if used < 2000:  # the reservation settled
-                break
-            await asyncio.sleep(0.05)
-        assert used == line["input_tokens"] + line["output_tokens"]
+        assert await settled_tokens(running) == line["input_tokens"] + line["output_tokens"]
