@@ -1,9 +1,10 @@
-"""Calls the provider may bill whose answer the caller did not get: their cost is the request's, as unserved.
+"""What calls the provider may bill cost the request when their answer did not come whole: the calls whose
+answer the caller did not get (the request's unserved cost), and a stream cut after its commit point.
 
-Three kinds: calls that failed after the provider accepted them (``charge_failed``), calls cut while in
-flight by the sidecar itself (``charge_cut``: a hedged race's loser, an ensemble member cancelled once the
-vote was decided, a judge past the route's deadline), whose prompt was sent and may be billed, and
-answers a gate rejected whose provider reported no usage (``charge_unreported``: estimated).
+Three kinds of unserved calls: calls that failed after the provider accepted them (``charge_failed``),
+calls cut while in flight by the sidecar itself (``charge_cut``: a hedged race's loser, an ensemble member
+cancelled once the vote was decided, a judge past the route's deadline), whose prompt was sent and may be
+billed, and answers a gate rejected whose provider reported no usage (``charge_unreported``: estimated).
 
 A call the provider answered with a 2xx status and whose answer then failed (a stream cut, timed out or
 ended with an error event before its commit point, so the fallback loop could move on and the caller never
