@@ -1,8 +1,10 @@
 """Cost of one request in US dollars, from the model's prices in the policy and the usage reported.
 
-The input is priced in three parts, each token once: read from the provider's prompt cache
-(``cached_input_per_mtok``), written to it (``cache_write_per_mtok``, Anthropic), and the rest
-(``input_per_mtok``); both cache counts are parts of ``Usage.input_tokens``. The output, reasoning
+The input is priced in four parts, each token once: read from the provider's prompt cache
+(``cached_input_per_mtok``), written to it for five minutes (``cache_write_per_mtok``, Anthropic) or for
+an hour (``cache_write_1h_per_mtok``, default ``HOUR_WRITE_FACTOR`` times the input price: Anthropic's),
+and the rest (``input_per_mtok``); the cache counts are parts of ``Usage.input_tokens``, the hour's a
+part of the writes. The output, reasoning
 included, at ``output_per_mtok``.
 """
 
@@ -10,6 +12,15 @@ from __future__ import annotations
 
 from .policy.spec import PriceSpec
 from .translate import Usage
+
+HOUR_WRITE_FACTOR = 2.0
+"""A 1-hour cache write's price over the input price when the policy names none (Anthropic's pricing)."""
+
+
+def hour_write_price(price: PriceSpec) -> float:
+    """The price of a token written to the prompt cache for an hour (``cache_write_1h_per_mtok``)."""
+    hour = price.cache_write_1h_per_mtok
+    return hour if hour is not None else price.input_per_mtok * HOUR_WRITE_FACTOR
 
 
 def cost_usd(price: PriceSpec | None, usage: Usage | None) -> float | None:
@@ -19,13 +30,16 @@ def cost_usd(price: PriceSpec | None, usage: Usage | None) -> float | None:
     inputs = usage.input_tokens
     cached = min(usage.cached_input_tokens, inputs)  # subsets: a provider claiming more lies
     written = min(usage.cache_write_tokens, inputs - cached)
+    hour = min(usage.cache_write_1h_tokens, written)
     fresh = inputs - cached - written
     cached_price = price.cached_input_per_mtok if price.cached_input_per_mtok is not None else price.input_per_mtok
     write_price = price.cache_write_per_mtok if price.cache_write_per_mtok is not None else price.input_per_mtok
     total = (
         fresh * price.input_per_mtok
         + cached * cached_price
-        + written * write_price
+        + (written - hour) * write_price
         + usage.output_tokens * price.output_per_mtok
     )
+    if hour:
+        total += hour * hour_write_price(price)
     return total / 1_000_000

@@ -15,6 +15,7 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from sidecar import cost  # the module, not its function: ``cost`` imports the policy, which imports this
 from sidecar.translate import Usage
 
 from .compiled import Budgets, TargetInfo
@@ -30,6 +31,7 @@ class Lane:
     __slots__ = (
         "_cached_price",
         "_estimate_input_price",
+        "_hour_write_price",
         "_input_price",
         "_output_price",
         "_priced",
@@ -57,6 +59,7 @@ class Lane:
         self._cached_price = cached if cached is not None else self._input_price
         written = price.cache_write_per_mtok if price is not None else None
         self._write_price = written if written is not None else self._input_price
+        self._hour_write_price = cost.hour_write_price(price) if price is not None else 0.0
         self._estimate_input_price = max(self._input_price, self._write_price)  # an estimate must not be low
 
     def units(self, input_tokens: int, output_tokens: int) -> tuple[int, int, int]:
@@ -81,11 +84,15 @@ class Lane:
         written = usage.cache_write_tokens
         if written > inputs - cached:
             written = inputs - cached
+        hour = usage.cache_write_1h_tokens
+        if hour > written:
+            hour = written
         fresh = inputs - cached - written
         total = (
             fresh * self._input_price
             + cached * self._cached_price
-            + written * self._write_price
+            + (written - hour) * self._write_price
+            + hour * self._hour_write_price
             + output * self._output_price
         )
         return round(total / 1_000_000 * NANO_USD), inputs + output, 1

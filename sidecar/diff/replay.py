@@ -19,7 +19,8 @@ match on) and routed by both policies. The result says:
   whose decision does not change is priced at the model that served it (the old and the new price);
   one that moves is priced at the first target of its new chain (the target that answers when
   nothing fails), or zero when the new policy denies it. ``cached_input_tokens`` are priced at the
-  model's cached rate and ``cache_write_tokens`` at its cache-write rate (a line without them counts
+  model's cached rate and ``cache_write_tokens`` at its cache-write rate (``cache_write_1h_tokens`` at its
+  1-hour write rate) (a line without them counts
   none); another model tokenizes and answers differently, so the new figure is an estimate of the
   order of the change, not a bill.
 """
@@ -169,8 +170,13 @@ def _costs(
     if not isinstance(tokens_in, int) or not isinstance(tokens_out, int) or not isinstance(served, str):
         return None
     cached, written = line.get("cached_input_tokens"), line.get("cache_write_tokens")
+    hour = line.get("cache_write_1h_tokens")
     usage = Usage(
-        tokens_in, tokens_out, cached if isinstance(cached, int) else 0, written if isinstance(written, int) else 0
+        tokens_in,
+        tokens_out,
+        cached if isinstance(cached, int) else 0,
+        written if isinstance(written, int) else 0,
+        cache_write_1h_tokens=hour if isinstance(hour, int) else 0,
     )
     old_cost = _cost(old.models.get(served), usage)
     if after == before:

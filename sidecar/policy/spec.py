@@ -204,6 +204,13 @@ class PriceSpec(_Spec):
         description="Input tokens written to the prompt cache (Anthropic's cache_creation_input_tokens, "
         "1.25 times the input price for 5-minute writes). Default: the input price.",
     )
+    cache_write_1h_per_mtok: float | None = Field(
+        None,
+        ge=0,
+        description="Input tokens written to the prompt cache for one hour (Anthropic's "
+        "cache_creation.ephemeral_1h_input_tokens, a part of the writes). Default: twice the input price, "
+        "Anthropic's price for 1-hour writes.",
+    )
 
 
 class ModelSpec(_Spec):

@@ -18,7 +18,8 @@ Modules: ``exchange`` (the per-request record), ``hooks`` (the seams stages plug
 tries), ``hedge`` (the hedged race), ``calls`` (one call: permit, slot, span, record), ``attempt``
 (the request for one target, the call, the answer judged), ``billed`` (what a call the provider may
 bill but whose answer the caller did not get costs the request: accepted and then failed, or cut in
-flight), ``key_redaction`` (the provider key taken out of upstream errors), ``stream`` (the relay, its
+flight; and what a stream cut after its commit point used, its output estimated from the bytes sent),
+``key_redaction`` (the provider key taken out of upstream errors), ``stream`` (the relay, its
 commit point and taps; ``stream_error``: the error event that ends a failed stream; ``stream_answer``:
 a stream answer's head, a whole stream sent at once, a streamed answer held back), ``last_resort``,
 ``answer_headers`` (the ``x-sidecar-*`` headers of every answer), ``access`` (the access line),

@@ -41,12 +41,15 @@ class AccessLog:
         served = exchange.answered_by if status < 400 else None  # an upstream's own error served nothing
         usage = exchange.usage
         cost = served_cost = cost_usd(served.price, usage) if served is not None else None
+        estimated = exchange.stream_error is not None  # a stream that stopped early: its output at least its text
         if exchange.cancelled_use is not None:  # the app went away: what the budgets charged for the call
             usage, priced_as = exchange.cancelled_use
             cost = cost_usd(priced_as.price, usage)
-        elif status == 499 and usage is None and (cut := _prompt_when_cancelled(exchange)) is not None:
-            usage, priced_as = cut  # no budget charged the call: the prompt it sent, estimated
+            estimated = True
+        elif (status == 499 or exchange.drain_cut) and usage is None and (cut := _used_when_cut(exchange)) is not None:
+            usage, priced_as = cut  # no budget charged the call: what it used so far, estimated
             cost = cost_usd(priced_as.price, usage)
+            estimated = True
         if exchange.unserved_cost_usd:  # every call counts: ensemble members, a judge, rejected answers
             cost = (cost or 0.0) + exchange.unserved_cost_usd
         latency_ms = (time.perf_counter() - exchange.started) * 1000
@@ -95,7 +98,7 @@ class AccessLog:
             "attempts": exchange.calls,
             "policy_version": exchange.policy.version,
         }
-        _add_optional_fields(fields, exchange, outcome, usage, cost, routing)
+        _add_optional_fields(fields, exchange, outcome, usage, cost, routing, estimated=estimated)
         try:
             line = orjson.dumps(fields, option=orjson.OPT_APPEND_NEWLINE)
         except TypeError:  # a header's bytes that are not UTF-8 (lone surrogates): written as \xNN
@@ -103,11 +106,14 @@ class AccessLog:
         self._buffer.write(line)
 
 
-def _prompt_when_cancelled(exchange: Exchange) -> tuple[Usage, Target] | None:
-    """A request the app left while a call was in flight (its attempt recorded ``cancelled``) and no
-    budget charged (``exchange.cancelled_use``): that call's prompt estimate, priced as its target (the
-    provider bills the prompt it received; a stream's output is not counted: it would need the
-    ``budget_use.UsedTap`` on every streamed request). None when no call was in flight."""
+def _used_when_cut(exchange: Exchange) -> tuple[Usage, Target] | None:
+    """A request the app left (or the drain cut) while a call was in flight (its attempt recorded
+    ``cancelled``) and no budget charged (``exchange.cancelled_use``): a committed or held stream's use
+    so far (``exchange.cut_use``: the provider's counts, its output at least the text sent or held,
+    estimated), priced as the streaming target; else that call's prompt estimate, priced as its target
+    (the provider bills the prompt it received). None when no call was in flight."""
+    if exchange.cut_use is not None:
+        return exchange.cut_use
     cut = [record.target for record in exchange.attempts if in_flight(record)]
     target = exchange.policy.models.get(cut[-1]) if cut else None
     if target is None:
@@ -135,13 +141,18 @@ def _add_optional_fields(
     usage: Usage | None,
     cost: float | None,
     routing: dict[str, Any] | None,
+    *,
+    estimated: bool,
 ) -> None:
-    """The access line's fields that only some requests have (docs/logs.md), in their order on the line."""
+    """The access line's fields that only some requests have (docs/logs.md), in their order on the line;
+    ``estimated``: the tokens are in part the sidecar's estimates (``tokens_estimated``)."""
     if exchange.policy.logged_headers:
         _add_logged_headers(fields, exchange)
     _add_walk_fields(fields, exchange, outcome)
     if usage is not None:
         _add_usage_fields(fields, usage)
+        if estimated:
+            fields["tokens_estimated"] = True
     if cost is not None:
         fields["cost_usd"] = round(cost * 1e8) / 1e8
     _add_stage_fields(fields, exchange, routing)
@@ -183,6 +194,8 @@ def _add_usage_fields(fields: dict[str, Any], usage: Usage) -> None:
     fields["cached_input_tokens"] = usage.cached_input_tokens
     if usage.cache_write_tokens:  # Anthropic's prompt-cache writes, priced apart
         fields["cache_write_tokens"] = usage.cache_write_tokens
+        if usage.cache_write_1h_tokens:  # the part written for an hour, priced apart again
+            fields["cache_write_1h_tokens"] = usage.cache_write_1h_tokens
 
 
 def _add_stage_fields(fields: dict[str, Any], exchange: Exchange, routing: dict[str, Any] | None) -> None:

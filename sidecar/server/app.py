@@ -140,10 +140,12 @@ class SidecarApp:
         self._watching = asyncio.create_task(self.watcher.run(), name="policy-watcher")
         self.state.budgets.start(self.state.telemetry.instruments)
 
-    async def close(self) -> None:
+    async def close(self, shadow_wait_s: float = 0.0) -> None:
+        """Close what the app holds; shadow calls still running may take ``shadow_wait_s`` to end (what
+        the drain timeout left), then are cancelled (``ShadowRunner.close``)."""
         self.state.access.flush()
         if self.shadow is not None:
-            await self.shadow.close()
+            await self.shadow.close(shadow_wait_s)
         if self._watching is not None:
             self._watching.cancel()
         await self.state.budgets.close()  # settlements in flight go out first
@@ -290,6 +292,7 @@ async def serve(state: SidecarState, *, ready: asyncio.Event | None = None) -> N
     app, server = await start_app(state, settings.host, settings.port)
     loop.add_signal_handler(signal.SIGHUP, app.watcher.reload_now)
     health: Listener | None = None
+    shadow_wait_s = 0.0  # what the drain timeout leaves for shadow calls once the requests are done
     try:
         if settings.health_port is not None:
             health = health_listener(state)
@@ -317,8 +320,9 @@ async def serve(state: SidecarState, *, ready: asyncio.Event | None = None) -> N
         await server.shutdown(settings.drain_timeout_s)
         if health is not None:
             await health.shutdown(0)
+        shadow_wait_s = max(0.0, settings.drain_timeout_s - (time.monotonic() - started))
     finally:
-        await app.close()
+        await app.close(shadow_wait_s)
     await state.telemetry.shutdown()
     log.info("stopped", drained_s=round(time.monotonic() - started, 3))
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):

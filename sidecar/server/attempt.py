@@ -61,7 +61,7 @@ from ..upstream import (
     upstream_headers,
     upstream_url,
 )
-from .billed import charge_failed
+from .billed import answer_tokens, charge_failed
 from .deadline import Deadline
 from .exchange import Exchange
 from .key_redaction import headers_without_key, without_key
@@ -239,22 +239,25 @@ class Attempt:
             result = AttemptResult(outcome, upstream_status=status, upstream_body=body)
             result.upstream_headers = relayed
             return result
+        billed = partial(_billed, exchange, prepared)  # an answer it cannot use: its text is charged too
         try:
             parsed = orjson.loads(body)
         except orjson.JSONDecodeError:
-            return _billed(exchange, prepared, Outcome.failure("malformed_response", "upstream sent invalid JSON"))
+            invalid = Outcome.failure("malformed_response", "upstream sent invalid JSON")
+            return billed(invalid, output_tokens=answer_tokens(body))
         if not isinstance(parsed, dict):
-            return _billed(exchange, prepared, Outcome.failure("malformed_response", "upstream sent a non-object body"))
+            not_object = Outcome.failure("malformed_response", "upstream sent a non-object body")
+            return billed(not_object, output_tokens=answer_tokens(body))
         if too_deep(body, parsed):  # translated or relayed, the answer is written again: orjson cannot
             reason = f"upstream sent a body nested more than {MAX_BODY_DEPTH} levels deep"
-            return _billed(exchange, prepared, Outcome.failure("malformed_response", reason))
+            return billed(Outcome.failure("malformed_response", reason), output_tokens=answer_tokens(body))
         keys = registry.wire(wire).answer_keys or _ANY_ANSWER
         if parsed.keys().isdisjoint(keys):  # no answer in it, relayed or translated alike
             if isinstance(parsed.get("error"), dict):  # an error object: the upstream lies about its status
                 return AttemptResult(Outcome.failure("error_in_success", "upstream sent an error with status 200"))
             if keys is not _ANY_ANSWER:
                 no_answer = Outcome.failure("malformed_response", "upstream sent a 200 that holds no answer")
-                return _billed(exchange, prepared, no_answer)
+                return billed(no_answer)
         result = AttemptResult(outcome, upstream_status=status, parsed=parsed)
         result.usage = extract_usage(wire, parsed)
         result.response_model = _str(parsed.get("model") or parsed.get("modelVersion"))
@@ -274,7 +277,8 @@ class Attempt:
                 )
             except TranslationError:  # a body of the wrong shape (a string for a message...): the upstream's fault
                 reason = f"upstream sent a {wire.value} body of the wrong shape"
-                return _billed(exchange, prepared, Outcome.failure("malformed_response", reason), result.usage)
+                wrong = Outcome.failure("malformed_response", reason)
+                return billed(wrong, result.usage, output_tokens=answer_tokens(body))
             body = orjson.dumps(out)
             if prepared.names is not None:  # the upstream's answer has the target's tool names: not the app's
                 result.parsed = None
@@ -288,14 +292,25 @@ def _body_failed(
     """A call that failed with ``outcome`` (raised); charged (``_billed``) when a whole answer's 2xx head
     had come (its body broke off or timed out; a stream's failures are the relay's)."""
     if response is not None and 200 <= response.status < 300 and not exchange.facts.stream:
-        return _billed(exchange, prepared, outcome)
+        return _billed(exchange, prepared, outcome, output_tokens=answer_tokens(*_body_came(response)))
     return AttemptResult(outcome)
 
 
-def _billed(exchange: Exchange, prepared: Prepared, outcome: Outcome, usage: Usage | None = None) -> AttemptResult:
+def _body_came(response: UpstreamResponse) -> tuple[bytes, int | None]:
+    """The part of a whole answer's body that came before it failed, and the length its head announced
+    (None: none, or a compressed body's, which is not the length of the bytes read)."""
+    length = response.headers.get("content-length", "")
+    identity = response.headers.get("content-encoding", "identity").strip().lower() == "identity"
+    return b"".join(response.received), int(length) if identity and length.isdigit() else None
+
+
+def _billed(
+    exchange: Exchange, prepared: Prepared, outcome: Outcome, usage: Usage | None = None, output_tokens: int = 0
+) -> AttemptResult:
     """A 2xx answer that failed with ``outcome``: the provider accepted the call, so its cost is the
-    request's (``billed.charge_failed``: ``usage``, what it reported, else the prompt estimate)."""
-    charge_failed(exchange, prepared.target, outcome.error_type, usage)
+    request's (``billed.charge_failed``: ``usage``, what it reported, else the prompt estimate; its
+    output at least ``output_tokens``, its text estimated)."""
+    charge_failed(exchange, prepared.target, outcome.error_type, usage, output_tokens)
     return AttemptResult(outcome)
 
 

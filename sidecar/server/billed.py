@@ -1,9 +1,10 @@
-"""Calls the provider may bill whose answer the caller did not get: their cost is the request's, as unserved.
+"""What calls the provider may bill cost the request when their answer did not come whole: the calls whose
+answer the caller did not get (the request's unserved cost), and a stream cut after its commit point.
 
-Three kinds: calls that failed after the provider accepted them (``charge_failed``), calls cut while in
-flight by the sidecar itself (``charge_cut``: a hedged race's loser, an ensemble member cancelled once the
-vote was decided, a judge past the route's deadline), whose prompt was sent and may be billed, and
-answers a gate rejected whose provider reported no usage (``charge_unreported``: estimated).
+Three kinds of unserved calls: calls that failed after the provider accepted them (``charge_failed``),
+calls cut while in flight by the sidecar itself (``charge_cut``: a hedged race's loser, an ensemble member
+cancelled once the vote was decided, a judge past the route's deadline), whose prompt was sent and may be
+billed, and answers a gate rejected whose provider reported no usage (``charge_unreported``: estimated).
 
 A call the provider answered with a 2xx status and whose answer then failed (a stream cut, timed out or
 ended with an error event before its commit point, so the fallback loop could move on and the caller never
@@ -17,7 +18,14 @@ access line.
 
 What is charged: the input the provider already counted in the usage events it sent, else the prompt
 estimate (``budgets.estimate``); the output it counted or the text it sent, estimated
-(``routing.tokens``), whichever is larger.
+(``routing.tokens``), whichever is larger. A whole answer that could not be read was generated whole,
+and billed so: its output is the text of the JSON string values in the bytes that came
+(``answer_tokens``: a body cut midway scaled up to the length its head announced), estimated.
+
+The same rule counts the answer the caller did get when its stream stopped after the commit point (the
+upstream cut it, timed out or sent an error; the app went away; the drain cut it): ``used_so_far``, its
+output estimated by ``relayed_tokens`` from the first bytes the relay sent (``SENT_SAMPLE_BYTES``, kept
+as sent and decoded only then), scaled to every byte sent: the relay does not decode a stream nobody taps.
 
 A call without a 2xx answer is not charged: an error status (429, 5xx, 4xx) is a refusal, which no
 provider bills and which reports no tokens; a connection refused or reset before any answer, or a
@@ -28,20 +36,28 @@ runs while a connection is made), and charging it would count every outage's cal
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+import orjson
 from aiohttp.web import Response, StreamResponse
 
 from ..answers import AnswerView, answer_of_body, answer_of_deltas
 from ..budgets.estimate import estimate_request
 from ..cost import cost_usd
-from ..dialects import registry
-from ..routing.tokens import estimate_joined
+from ..dialects import Operation, registry
+from ..routing.tokens import estimate_joined, estimate_tokens
 from ..sse import SSEParser
 from ..translate import Usage, decode_event
 from ..translate.deltas import Reasoning, Text, ToolArgs
 from .stream_answer import HeldStream
+
+_STRING_DELTA = re.compile(rb'"delta":\s*"((?:[^"\\]|\\.)*)"')  # a Responses API event's text
+_JSON_STRING_VALUE = re.compile(rb':\s*"((?:[^"\\]|\\.)*)')  # a value's text, to its end or the body's
+
+SENT_SAMPLE_BYTES = 65_536
+"""How much of a stream the relay keeps, as sent, to estimate its output if it is cut (``relayed_tokens``)."""
 
 if TYPE_CHECKING:
     from ..policy.compiled import Target
@@ -73,17 +89,8 @@ def charge_unreported(exchange: Exchange, target: Target, answer: StreamResponse
 
 
 def _charge(exchange: Exchange, target: Target, usage: Usage | None, output_tokens: int) -> None:
-    """Add ``usage`` (its input the prompt estimate when it has none; its output at least
-    ``output_tokens``) at ``target``'s price to the request's unserved cost and tokens."""
-    prompt_tokens = estimate_request(exchange.facts, exchange.raw)[0]
-    if usage is None:
-        usage = Usage(prompt_tokens, output_tokens)
-    else:
-        usage = dataclasses.replace(
-            usage,
-            input_tokens=usage.input_tokens or prompt_tokens,
-            output_tokens=max(usage.output_tokens, output_tokens),
-        )
+    """Add ``usage`` (``used_so_far``) at ``target``'s price to the request's unserved cost and tokens."""
+    usage = used_so_far(exchange, usage, output_tokens)
     exchange.unserved_cost_usd += cost_usd(target.price, usage) or 0.0
     exchange.unserved_tokens += usage.input_tokens + usage.output_tokens
 
@@ -100,14 +107,74 @@ def charge_cut(exchange: Exchange, targets: Iterable[Target]) -> None:
 
 def streamed_tokens(exchange: Exchange, sent: Iterable[bytes]) -> int:
     """The estimated tokens of the text (answer, reasoning, tool arguments) in ``sent``, a stream's bytes
-    in the caller's dialect that were held back and never sent: decoded here, on the failure's path, so
-    that a stream nobody taps is not decoded as it comes."""
+    in the caller's dialect: decoded here, on the failure's path, so that a stream nobody taps is not
+    decoded as it comes. Events the dialect's chat decoder does not read (the OpenAI Responses API's):
+    the text of their string ``delta`` fields (``response.output_text.delta``, its tool arguments')."""
+    data = b"".join(sent)
+    if exchange.facts.operation is Operation.RESPONSES:
+        return estimate_tokens("".join(_json_texts(_STRING_DELTA.finditer(data))))
     decoder = registry.wire(exchange.facts.dialect).translation.decoder()
     texts: list[str] = []
-    for event in SSEParser().feed(b"".join(sent)):
+    for event in SSEParser().feed(data):
         for delta in decode_event(decoder, event):
             if isinstance(delta, (Text, Reasoning)):
                 texts.append(delta.text)
             elif isinstance(delta, ToolArgs):
                 texts.append(delta.fragment)
-    return estimate_joined(texts) if texts else 0
+    return estimate_tokens("".join(texts))  # the pieces of one text: joined as sent, not with spaces
+
+
+def used_so_far(exchange: Exchange, usage: Usage | None, output_tokens: int) -> Usage:
+    """What a call the provider accepted used when it stopped early: ``usage``, what the provider counted
+    (None: nothing), its input the prompt estimate when it counted none, its output at least
+    ``output_tokens`` (the text it sent, estimated): a provider's counts so far lag what it sent."""
+    if usage is None:
+        return Usage(estimate_request(exchange.facts, exchange.raw)[0], output_tokens)
+    if usage.input_tokens and usage.output_tokens >= output_tokens:
+        return usage
+    return dataclasses.replace(
+        usage,
+        input_tokens=usage.input_tokens or estimate_request(exchange.facts, exchange.raw)[0],
+        output_tokens=max(usage.output_tokens, output_tokens),
+    )
+
+
+def relayed_tokens(exchange: Exchange, sample: list[bytes], sent_from: int, before: list[bytes]) -> int:
+    """The estimated tokens of the text a stream sent to the caller (``exchange.bytes_out`` since
+    ``sent_from``, and ``before``, about to be sent), of which ``sample`` are the first bytes
+    (``SENT_SAMPLE_BYTES``, kept undecoded by the relay): the sample's text (``streamed_tokens``, decoded
+    here, on the cut's path), scaled by the bytes sent over the sample's when the stream sent more (its
+    later events are taken to carry as much text per byte)."""
+    relayed = exchange.bytes_out - sent_from
+    if before:
+        relayed += sum(map(len, before))
+        sample = [*sample, *before]
+    tokens = streamed_tokens(exchange, sample)
+    sampled = sum(map(len, sample))
+    if relayed > sampled > 0:
+        return round(tokens * relayed / sampled)
+    return tokens
+
+
+def answer_tokens(body: bytes, whole_size: int | None = None) -> int:
+    """The estimated output tokens of a whole answer the sidecar could not use, of which ``body`` came
+    (decoded): the text of its JSON string values (the last one to the body's end when it broke off
+    inside it), so that the JSON around them is not counted as text; scaled to ``whole_size`` (the
+    length its head announced, uncompressed) when only part of it came. A body without JSON strings
+    (not JSON at all) counts 0: nothing in it can be told to be the answer."""
+    tokens = estimate_joined(_json_texts(_JSON_STRING_VALUE.finditer(body)))
+    if whole_size is not None and whole_size > len(body) > 0:
+        return round(tokens * whole_size / len(body))
+    return tokens
+
+
+def _json_texts(matches: Iterable[re.Match[bytes]]) -> list[str]:
+    """The texts of JSON strings found by a pattern whose group 1 is a string's inside (escapes read)."""
+    texts = []
+    for match in matches:
+        value = match.group(1)
+        try:
+            texts.append(orjson.loads(b'"' + value + b'"'))
+        except orjson.JSONDecodeError:  # cut inside an escape, or not JSON text
+            texts.append(value.decode("utf-8", "replace"))
+    return texts

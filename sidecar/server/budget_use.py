@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-from ..routing.tokens import estimate_joined
+from ..routing.tokens import estimate_tokens
 from ..translate import Usage
 from ..translate.deltas import Reasoning, Text, ToolArgs, UsageSeen
 
@@ -61,7 +61,7 @@ class UsedTap:
         self.texts.append(text)
         self._held += len(text)
         if self._held > self.FOLD_CHARS:
-            self._folded += estimate_joined(self.texts)
+            self._folded += estimate_tokens("".join(self.texts))  # the pieces of one text, as sent
             self.texts.clear()
             self._held = 0
 
@@ -70,7 +70,7 @@ class UsedTap:
 
     def streamed_tokens(self) -> int:
         """The estimated tokens of the text streamed so far."""
-        return self._folded + estimate_joined(self.texts)
+        return self._folded + estimate_tokens("".join(self.texts))
 
 
 def in_flight(attempt: AttemptRecord) -> bool:
@@ -84,14 +84,15 @@ def used_when_cancelled(exchange: Exchange, prompt_tokens: int, tap: UsedTap | N
 
     An answer already read: its usage. A stream under way: its input (the provider's count when a usage
     event arrived, else the estimate) and its output (the provider's count so far, or the streamed text
-    estimated, whichever is larger), priced as the streaming target. Otherwise (no answer yet): the
-    input estimate alone, priced as the target the reservation is on (None): the provider bills the
-    prompt of a call it received, and generated output nobody received is unknown here.
+    estimated, whichever is larger), priced as the streaming target. A stream held back for a gate:
+    what the relay counted when it was cut (``exchange.cut_use``: the text held, estimated). Otherwise
+    (no answer yet): the input estimate alone, priced as the target the reservation is on (None): the
+    provider bills the prompt of a call it received, and generated output nobody received is unknown here.
     """
     if exchange.usage is not None:
         return exchange.usage, exchange.answered_by
-    if tap is None or tap.target is None:
-        return Usage(prompt_tokens, 0), None
+    if tap is None or tap.target is None:  # no stream committed: one held back for a gate counts its text
+        return exchange.cut_use if exchange.cut_use is not None else (Usage(prompt_tokens, 0), None)
     seen = tap.usage
     if seen is None:
         return Usage(prompt_tokens, tap.streamed_tokens()), tap.target

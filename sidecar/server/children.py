@@ -87,14 +87,20 @@ def spent_tokens(child: Exchange) -> int:
     return answer + child.unserved_tokens
 
 
-def adopt(parent: Exchange, child: Exchange) -> None:
-    """Count a child's calls and attempts in the request's record (its calls accepted, then failed, too).
-    A call of the child cut in flight (a member cancelled once the vote was decided, a judge past the
-    deadline) is charged its prompt, in the child's unserved cost (``billed.charge_cut``)."""
+def charge_in_flight(child: Exchange) -> None:
+    """Charge each call of the child cut in flight its prompt, in the child's unserved cost
+    (``billed.charge_cut``)."""
     models = child.policy.models
     cut = [models[a.target] for a in child.attempts if in_flight(a) and a.target in models]
     if cut:
         charge_cut(child, cut)
+
+
+def adopt(parent: Exchange, child: Exchange) -> None:
+    """Count a child's calls and attempts in the request's record (its calls accepted, then failed, too).
+    A call of the child cut in flight (a member cancelled once the vote was decided, a judge past the
+    deadline) is charged its prompt (``charge_in_flight``)."""
+    charge_in_flight(child)
     parent.calls += child.calls
     parent.attempts.extend(child.attempts)
     parent.billed_failures += child.billed_failures

@@ -13,7 +13,8 @@ Who fills what, in pipeline order:
 - an ensemble (``ensemble``): ``ensemble`` (the vote, for ``x-sidecar-ensemble``) and
   ``upstream_request_ids`` (the providers' ids of its calls that answered);
 - the budget stage (``budget``): ``budget`` and ``budget_headers``; ``cancelled_use`` when the app went
-  away after a call started (what it charged, for the access line);
+  away after a call started (what it charged, for the access line); the relay (``stream``): ``cut_use``
+  when a committed or held stream was cut by the app's leaving or the drain (what it used, estimated);
 - the fallback loop: ``attempts`` (``record``), ``calls`` (counted when each call starts),
   ``fallback_reason``, ``billed_failures`` (calls accepted, then failed: ``billed``), then, for the
   response the caller gets, ``answered_by`` (the target whose answer or own error it is), ``dropped``
@@ -122,6 +123,10 @@ class Exchange:
     # The app went away after a call started: what the budgets charged for it (``budget_use.used_when_cancelled``)
     # and the model it is priced as, for the access line's tokens and cost.
     cancelled_use: tuple[Usage, Target] | None = None
+    # A stream cut after its commit point or while held (the app went away, the drain): what the provider
+    # counted, its output at least the text sent or held, estimated (``stream``, ``billed.used_so_far``),
+    # and the target it is priced as, for the access line and the budgets.
+    cut_use: tuple[Usage, Target] | None = None
     hedge_cut: str | None = None  # the hedged race's loser, cut after its call started (its prompt is unserved)
     billed_failures: tuple[str, ...] = ()  # "target:error_type" of calls accepted, then failed (``billed``): unserved
     ensemble: str | None = None  # the ensemble's vote (ensemble.Decision.header()), for x-sidecar-ensemble

@@ -18,7 +18,9 @@ The task class comes from the request (``task_class``); once the statistics hold
 new class is counted as ``other``, so neither the table nor the metrics' labels grow without bound.
 
 Nothing a shadow call does reaches the caller: its failure, stall or answer only shows in the stats.
-``close`` cancels the tasks still running (the app's shutdown).
+``close`` (the app's shutdown) waits for the tasks still running for what is left of the drain timeout,
+then cancels the rest: a cancelled call counts what it cost so far (the prompt of each call in flight,
+estimated: the provider bills a prompt it received) under the result ``cancelled``.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from ..shadow import ShadowOutcome, ShadowSlots, ShadowStats, agree, agreement_p
 from ..telemetry.logging import get_logger
 from ..translate import TranslationError
 from ..translate.deltas import Finish, Text, ToolArgs, ToolStart
-from .children import child_exchange, judge_facts, spent, unstreamed
+from .children import charge_in_flight, child_exchange, judge_facts, spent, unstreamed
 from .errors import RequestFailed
 from .exchange import Exchange
 from .pipeline import Handler
@@ -118,6 +120,7 @@ class ShadowRunner:
         self.stats = stats
         self._slots: dict[str, ShadowSlots] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.cancelled_cost_usd = 0.0  # what the shadow calls cancelled at shutdown had cost (``close``)
 
     async def stage(self, exchange: Exchange, call_next: Handler) -> StreamResponse:
         route = exchange.route
@@ -194,8 +197,27 @@ class ShadowRunner:
         assert exchange.route is not None
         route = exchange.route.name
         await asyncio.sleep(0)  # let the served answer be written first
-        child = child_exchange(exchange, unstreamed(facts))
+        children = [child_exchange(exchange, unstreamed(facts))]  # the candidate's call, then the judge's
         started = time.monotonic()
+        try:
+            agreed, failed, cost = await self._compared(exchange, shadow, candidate, served, children)
+        except asyncio.CancelledError:  # the shutdown's drain ended: what its calls cost so far is counted
+            for child in children:
+                charge_in_flight(child)
+            cost = sum(map(spent, children))
+            self.cancelled_cost_usd += cost
+            self._record(route, task, candidate, (None, True, cost, served_cost), started, "cancelled")
+            raise
+        result = "failed" if failed else ("not_comparable" if agreed is None else ("agreed" if agreed else "disagreed"))
+        self._record(route, task, candidate, (agreed, failed, cost, served_cost), started, result)
+
+    async def _compared(
+        self, exchange: Exchange, shadow: Shadow, candidate: Target, served: AnswerView, children: list[Exchange]
+    ) -> tuple[bool | None, bool, float]:
+        """Ask ``candidate`` (``children[0]``) and compare its answer with ``served``: (agreed, None when
+        not compared; failed; what its calls cost). A judge's call is added to ``children``."""
+        facts = exchange.facts
+        child = children[0]
         answer: AnswerView | None = None
         try:
             response = await self._walk(child, (candidate,))
@@ -203,18 +225,30 @@ class ShadowRunner:
                 answer = answer_of_body(response.body, facts.dialect)
         except RequestFailed:
             answer = None
-        latency = time.monotonic() - started
         cost = spent(child)
         agreed: bool | None = None
         if answer is not None:
             if shadow.judge is None:
                 agreed = agree(shadow.normalizer, served.content, answer.content)
             else:
-                judged = await self._judge(exchange, facts, shadow, served, answer)
+                judged = await self._judge(exchange, facts, shadow, served, answer, children)
                 agreed, cost = judged[0], cost + judged[1]
-        failed = answer is None
+        return agreed, answer is None, cost
+
+    def _record(
+        self,
+        route: str,
+        task: str,
+        candidate: Target,
+        outcome: tuple[bool | None, bool, float, float],
+        started: float,
+        result: str,
+    ) -> None:
+        """One shadow call's ``outcome`` (agreed, failed, its cost, the served answer's cost) in the
+        statistics and the metrics (``result``)."""
+        agreed, failed, cost, served_cost = outcome
+        latency = time.monotonic() - started
         self.stats.record(route, task, candidate.name, ShadowOutcome(agreed, failed, cost, served_cost, latency))
-        result = "failed" if failed else ("not_comparable" if agreed is None else ("agreed" if agreed else "disagreed"))
         self._telemetry.shadow_result(
             route=route,
             task=task,
@@ -226,9 +260,16 @@ class ShadowRunner:
         )
 
     async def _judge(
-        self, exchange: Exchange, facts: RequestFacts, shadow: Shadow, served: AnswerView, answer: AnswerView
+        self,
+        exchange: Exchange,
+        facts: RequestFacts,
+        shadow: Shadow,
+        served: AnswerView,
+        answer: AnswerView,
+        children: list[Exchange],
     ) -> tuple[bool | None, float]:
-        """The agreement judge's verdict (None: no verdict) and what its call cost."""
+        """The agreement judge's verdict (None: no verdict) and what its call cost (its exchange added to
+        ``children``)."""
         judge = shadow.judge
         assert judge is not None
         try:
@@ -238,6 +279,7 @@ class ShadowRunner:
         body = judge_request_body(agreement_prompt(judge.template, question, served.content, answer.content), 0)
         body["max_tokens"] = judge.max_tokens
         child = child_exchange(exchange, judge_facts(facts, body))
+        children.append(child)
         try:
             response = await self._walk(child, judge.chain)
         except RequestFailed:
@@ -247,10 +289,23 @@ class ShadowRunner:
         view = answer_of_body(response.body, Dialect.OPENAI)
         return (parse_agreement(view.content) if view is not None else None), spent(child)
 
-    async def close(self) -> None:
-        """Cancel the shadow calls still running."""
-        tasks = list(self._tasks)
-        for task in tasks:
+    async def close(self, wait_s: float = 0.0) -> None:
+        """At shutdown: wait up to ``wait_s`` (what the drain timeout left) for the shadow calls still
+        running, counted as they end; then cancel the rest, each counted what it cost so far (``_call``:
+        its calls in flight, their prompts), and log ``shadows_closed`` when there were any."""
+        tasks = set(self._tasks)
+        if not tasks:
+            return
+        pending = tasks
+        if wait_s > 0:
+            pending = (await asyncio.wait(tasks, timeout=wait_s))[1]
+        for task in pending:
             task.cancel()
-        if tasks:
-            await asyncio.wait(tasks)
+        if pending:
+            await asyncio.wait(pending)
+        log.info(
+            "shadows_closed",
+            finished=len(tasks) - len(pending),
+            cancelled=len(pending),
+            cancelled_cost_usd=round(self.cancelled_cost_usd, 8),
+        )

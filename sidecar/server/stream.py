@@ -22,7 +22,10 @@ bytes directly when nobody listens (no error, usage or end can be in such an eve
 judged for it). The answer's events in the common form (``translate.deltas``) are decoded
 only when someone listens: the stages' ``hooks.StreamTap`` objects (``exchange.taps``), fed from the
 commit point on, and a held stream's hooks (``exchange.hold_stream``: the whole answer is read, then
-returned as a ``HeldStream`` the fallback loop sends once its hooks accepted it).
+returned as a ``HeldStream`` the fallback loop sends once its hooks accepted it). The first bytes sent
+(``billed.SENT_SAMPLE_BYTES``) are kept as they went, undecoded: a stream cut after its commit point (a
+failure, the app's leaving, the drain) is charged the output they carry, scaled to every byte sent
+(``billed.relayed_tokens``).
 
 ``relay_stream`` is the loop over the upstream's reads, with the two fast paths inline; ``_Relay`` holds
 what stays the same for the stream and the steps that are not per content event: the commit point
@@ -49,7 +52,7 @@ from ..telemetry import AttemptTrace
 from ..translate import StreamTranslator, decode_event, new_stream_translator
 from ..translate.deltas import Delta
 from ..upstream import RESPONSE_DROP, UpstreamResponse, relay_headers
-from .billed import charge_failed, streamed_tokens
+from .billed import SENT_SAMPLE_BYTES, charge_failed, relayed_tokens, streamed_tokens, used_so_far
 from .key_redaction import event_without_key, headers_without_key
 from .stream_answer import HeldStream, open_stream
 from .stream_error import StreamFailed, end_with_error
@@ -206,10 +209,12 @@ class _Relay:
         client: StreamResponse | None,
         before: list[bytes],
         explain: Callable[[Outcome], Outcome],
+        sent: tuple[list[bytes], int],
     ) -> AttemptResult:
         """The stream failed (``exc``): before the commit point, an ``Outcome`` for the fallback loop; after
-        it, the caller's stream ends with an error event after ``before`` (``end_with_error``); ``explain``
-        gives a timeout its words."""
+        it, the caller's stream ends with an error event after ``before`` (``end_with_error``), its usage
+        what the provider counted with the output at least the text sent (``sent``: the first bytes sent,
+        and ``exchange.bytes_out`` when the stream started); ``explain`` gives a timeout its words."""
         if isinstance(exc, StreamFailed):
             failed = exc
         else:  # a bare timeout is the first-content deadline before the commit, aiohttp's total after it;
@@ -225,12 +230,23 @@ class _Relay:
             charge_failed(self.exchange, self.prepared.target, failed.outcome.error_type, result.usage, output)
             return AttemptResult(failed.outcome, upstream_status=self.response.status)
         result = self.result
+        output = relayed_tokens(self.exchange, *sent, before)
         await end_with_error(self.exchange, client, failed, self.translator, result, before)
         _read_translator(self.translator, result)
+        result.usage = used_so_far(self.exchange, result.usage, output)
         for tap in self.taps:
             tap.close(False)
         result.response = client
         return result
+
+    def cut(self, sent: list[bytes], sent_from: int, held: list[bytes]) -> None:
+        """The app went away, or the drain cut the stream, after its commit point or while it was held
+        (``held``): what the provider counted so far, its output at least the text sent or held,
+        estimated (``billed.used_so_far``), priced as this target, for the access line and the budgets."""
+        result = self.result
+        _read_translator(self.translator, result)
+        output = relayed_tokens(self.exchange, sent, sent_from, held)
+        self.exchange.cut_use = (used_so_far(self.exchange, result.usage, output), self.prepared.target)
 
     async def finish(self, client: StreamResponse | None, held: list[bytes]) -> AttemptResult:
         """The stream ended cleanly: a held stream is handed over whole (``held``, unsent); else the
@@ -323,6 +339,12 @@ async def relay_stream(
     content_seen = False  # a held stream's first content lifts the first-content deadline, unsent
     out: list[bytes] = []  # the caller's bytes of the chunk being read
     first_content = asyncio.timeout_at(first_content_by)  # lifted at the commit point
+    # The caller's first bytes, kept (not decoded) until ``SENT_SAMPLE_BYTES`` were sent: the output of a
+    # stream cut after its commit point is estimated from them, on the cut's path (``billed.relayed_tokens``).
+    sent: list[bytes] = []
+    sent_from = exchange.bytes_out
+    sample_end = sent_from + SENT_SAMPLE_BYTES
+    sampling = True
     readany = response.readany
     may_end = relay.upstream.may_end
     is_preamble = relay.upstream.is_preamble
@@ -356,6 +378,9 @@ async def relay_stream(
                     except ConnectionError:
                         raise asyncio.CancelledError from None
                     exchange.bytes_out += len(chunk)
+                    if sampling:
+                        sent.append(chunk)
+                        sampling = exchange.bytes_out < sample_end
                     trace.chunk()
                     continue
                 out = []
@@ -388,6 +413,9 @@ async def relay_stream(
                     except ConnectionError:  # the app went away: not the upstream's fault, nothing to relay
                         raise asyncio.CancelledError from None
                     exchange.bytes_out += len(data)
+                    if sampling:
+                        sent.append(data)
+                        sampling = exchange.bytes_out < sample_end
                     trace.chunk()
                     out = []
             if not ended:
@@ -398,7 +426,11 @@ async def relay_stream(
     except _Lost:
         return _hedge_lost()
     except (StreamFailed, TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
-        return await relay.failed(exc, client, held + out, explain)
+        return await relay.failed(exc, client, held + out, explain, (sent, sent_from))
+    except asyncio.CancelledError:  # the app went away, or the drain cut it: what it was sent is counted,
+        if client is not None or hold:  # or what was held back for the hooks (generated all the same)
+            relay.cut(sent, sent_from, [] if client is not None else held + out)
+        raise
     return await relay.finish(client, held)
 
 

@@ -54,7 +54,7 @@ class FeatureInstruments:
             own(
                 "shadow_results_total",
                 "Shadow calls by route, task class, candidate and result (agreed, disagreed, not_comparable, "
-                "failed, skipped).",
+                "failed, skipped, cancelled).",
                 ("route", "task", "candidate", "result"),
                 "{call}",
             )

@@ -54,7 +54,9 @@ class Usage:
     ``input_tokens`` counts every prompt token, cached and cache-written ones included (OpenAI and Gemini
     already count so; Anthropic's ``input_tokens`` excludes both cache fields and is summed here).
     ``output_tokens`` counts every generated token, reasoning included. ``cached_input_tokens`` (read from a
-    cache), ``cache_write_tokens`` (written to one, Anthropic) and ``reasoning_tokens`` are subsets.
+    cache), ``cache_write_tokens`` (written to one, Anthropic) and ``reasoning_tokens`` are subsets;
+    ``cache_write_1h_tokens`` is the part of ``cache_write_tokens`` written for an hour (Anthropic's
+    ``cache_creation.ephemeral_1h_input_tokens``; the rest are 5-minute writes), priced apart.
     """
 
     input_tokens: int = 0
@@ -62,6 +64,7 @@ class Usage:
     cached_input_tokens: int = 0
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
+    cache_write_1h_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -75,6 +78,7 @@ class Usage:
             max(self.cached_input_tokens, later.cached_input_tokens),
             max(self.cache_write_tokens, later.cache_write_tokens),
             max(self.reasoning_tokens, later.reasoning_tokens),
+            max(self.cache_write_1h_tokens, later.cache_write_1h_tokens),
         )
 
 

@@ -13,6 +13,7 @@
   refuses over 1024 gzip members in one network read: a decompression bomb costs at most ``max_body``
   bytes of memory and is a failed attempt;
 - ``readany()``: the body's next bytes as they arrive (streams); ``b""`` at the end;
+- ``received``: the bytes ``read()`` got before it failed (a body cut or timed out midway), decoded;
 - the body's timers: a wait for bytes longer than ``idle_s`` raises aiohttp's ``SocketTimeoutError``,
   a body still arriving at the call's total deadline a bare ``TimeoutError``. One timer per response,
   moved only when it fires (``_watch_time``): a read costs two assignments, not a timer rescheduled
@@ -66,6 +67,7 @@ class UpstreamResponse:
         "_waiting_since",
         "_watch",
         "headers",
+        "received",
         "status",
     )
 
@@ -93,6 +95,7 @@ class UpstreamResponse:
         self._timer: asyncio.TimerHandle | None = None
         self.status = response.status
         self.headers: CIMultiDictProxy[str] = response.headers
+        self.received: list[bytes] = []  # what ``read`` got so far: a body that broke off, in part
         try:
             _check_head(response)
         except MalformedResponse:
@@ -108,12 +111,14 @@ class UpstreamResponse:
             self._timer = loop.call_at(total_by, self._watch_time)
 
     async def read(self) -> bytes:
-        """The whole body, decoded; ``MalformedResponse`` past ``max_body`` bytes."""
-        parts: list[bytes] = []
+        """The whole body, decoded; ``MalformedResponse`` past ``max_body`` bytes. What arrived before a
+        failure (a cut, a timeout) stays in ``received``, decoded."""
+        parts = self.received
         size = 0
         while chunk := await self.readany():
             size += len(chunk)
             if size > self._max_body:
+                parts.clear()
                 raise MalformedResponse(
                     f"the upstream's body is over {self._max_body} bytes (SIDECAR_UPSTREAM_MAX_BODY_BYTES)"
                 )

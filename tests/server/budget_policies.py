@@ -1,12 +1,13 @@
 """The budget tests' policy and helpers (tests/server/test_budget.py, test_billed.py): two fake providers,
 ``big`` and ``alt`` at 1000 $/Mtok, ``small`` at 1 $/Mtok, one route ``chat``, the budget ``limits``
-given; a chat body; the budget rows of ``/status``."""
+given; a chat body; the budget rows of ``/status``; a stream the app leaves early."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import aiohttp
+import openai
 
 from ..conftest import FakeFactory, RunningSidecar, provider_block
 
@@ -46,3 +47,15 @@ async def get_json(url: str) -> Any:
 async def budget_rows(running: RunningSidecar) -> dict[str, dict[str, Any]]:
     status = await get_json(running.url + "/status")
     return {f"{row['limit']}/{row['value']}": row for row in status["budgets"]}
+
+
+async def close_after_a_few_words(client: openai.AsyncOpenAI, max_tokens: int = 1000) -> str:
+    """Stream a chat of ``max_tokens`` and close it after 8 words; the text received."""
+    stream = await client.chat.completions.create(**chat(max_tokens=max_tokens), stream=True)
+    received = ""
+    async for chunk in stream:
+        received += chunk.choices[0].delta.content or "" if chunk.choices else ""
+        if received.count("word") >= 8:
+            break
+    await stream.close()
+    return received

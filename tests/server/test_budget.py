@@ -19,7 +19,7 @@ from sidecar.server.budget_use import UsedTap
 from sidecar.translate.deltas import Text
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
-from .budget_policies import budget_rows, chat, policy, two_fakes
+from .budget_policies import budget_rows, chat, close_after_a_few_words, policy, two_fakes
 from .raw import read_response
 
 
@@ -233,20 +233,22 @@ async def test_a_fallback_answer_is_charged_at_the_price_of_the_target_that_answ
     assert (await budget_rows(running))["team-month/*"]["used"] == pytest.approx(expected)
 
 
-async def test_a_stream_cut_before_its_usage_is_charged_its_reservation(
+async def test_a_stream_cut_before_its_usage_is_charged_what_it_sent(
     fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs
 ) -> None:
     """A stream the provider cuts after a few events, before any usage: the caller got part of an answer
-    and no count came, so the reservation (the prompt estimate and max_tokens) is charged, not released."""
+    and no count came, so its prompt estimate and the output it sent, estimated, are charged, neither
+    released nor the reservation of its max_tokens (before 2026-12-04: the reservation)."""
     limits = "    - {name: tokens-month, measure: tokens, amount: 100000, window: month}\n"
     cut = await fake("one", reply=LONG_REPLY, fault="cut=3", fault_rate=1)
     running = await sidecar(policy(cut, await fake("two"), limits, route="big"))
     stream = await sdk(running).chat.completions.create(**chat(max_tokens=RESERVED), stream=True)
+    received = ""
     with pytest.raises(openai.APIError):
-        async for _chunk in stream:
-            pass
+        async for chunk in stream:
+            received += chunk.choices[0].delta.content or "" if chunk.choices else ""
     used = (await budget_rows(running))["tokens-month/*"]["used"]
-    assert RESERVED < used < RESERVED + 50  # max_tokens and the prompt of "hello there", by the byte estimate
+    assert received and len(received) / 4 < used < 50  # the prompt of "hello there", by the byte estimate, and the text
 
 
 async def test_headers_show_the_tightest_limit_when_enabled(
@@ -360,18 +362,6 @@ async def settled_tokens(running: RunningSidecar) -> float:
             return float(used)
         await asyncio.sleep(0.05)
     return float(used)
-
-
-async def close_after_a_few_words(client: openai.AsyncOpenAI) -> str:
-    """Stream a chat of ``RESERVED`` max tokens and close it after 8 words; the text received."""
-    stream = await client.chat.completions.create(**chat(max_tokens=RESERVED), stream=True)
-    received = ""
-    async for chunk in stream:
-        received += chunk.choices[0].delta.content or "" if chunk.choices else ""
-        if received.count("word") >= 8:
-            break
-    await stream.close()
-    return received
 
 
 async def test_a_stream_cancelled_midway_is_charged_what_was_streamed(
@@ -588,16 +578,16 @@ async def test_a_hedges_cut_call_is_charged_its_prompt(
 
 
 @pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
-async def test_a_cancelled_requests_access_line_without_budgets_costs_its_prompt(
+async def test_a_cancelled_requests_access_line_without_budgets_costs_what_it_used(
     fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs, stream: bool
 ) -> None:
     """On a route without budgets, a request the app cancels after its call started (a stream after a
     few chunks, an unstreamed call before its answer): the ``client_closed`` access line carries the
-    prompt estimate the call sent and its cost at the target's price (the output streamed is not
-    counted: no tap watches a stream without budgets)."""
+    prompt estimate the call sent, a stream's output sent so far, estimated (before 2026-12-04: 0), and
+    their cost at the target's price."""
     slow = await fake("one", reply=LONG_REPLY, tokens_per_s=40) if stream else await fake("one", latency_ms=5000)
     running = await sidecar(policy(slow, await fake("two"), "", route="big").split("budgets:")[0])
     line = await cancelled_access_line(running, sdk, stream)
     assert line["outcome"] == "client_closed"
-    assert 0 < line["input_tokens"] < 50 and line["output_tokens"] == 0
-    assert line["cost_usd"] == pytest.approx(line["input_tokens"] * 0.001)
+    assert 0 < line["input_tokens"] < 50 and (line["output_tokens"] > 0) is stream
+    assert line["cost_usd"] == pytest.approx((line["input_tokens"] + line["output_tokens"]) * 0.001)

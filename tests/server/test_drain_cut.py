@@ -16,6 +16,8 @@ import openai
 import orjson
 import pytest
 
+from sidecar.routing.tokens import estimate_tokens
+
 from ..listening import port_zero, wait_ports
 from .sidecar_process import start_fake_and_policy
 
@@ -68,6 +70,31 @@ async def test_a_stream_cut_by_the_drain_ends_with_an_error_event_the_sdk_raises
     assert await asyncio.wait_for(proc.wait(), timeout=10) == 0
     (line,) = access_lines(log)
     assert (line["status"], line["outcome"], line["stream_error"]) == (503, "drain_cut", "drain_cut")
+
+
+async def test_a_stream_cut_by_the_drain_counts_the_output_it_sent(
+    draining_stack: tuple[asyncio.subprocess.Process, str, Path],
+) -> None:
+    """A stream the drain cuts after a few words, on a route without budgets: its ``drain_cut`` access
+    line counts the prompt and the output sent, estimated (``tokens_estimated``); before 2026-12-04 it
+    had no tokens at all."""
+    proc, url, log = draining_stack
+    received, signalled = "", False
+    async with openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="x", max_retries=0) as client:
+        stream = await client.chat.completions.create(
+            model="m", stream=True, messages=[{"role": "user", "content": "x"}]
+        )
+        with pytest.raises(openai.APIError, match="shutting down"):
+            async for chunk in stream:
+                received += chunk.choices[0].delta.content or "" if chunk.choices else ""
+                if received.count(" ") >= 3 and not signalled:
+                    proc.send_signal(signal.SIGTERM)
+                    signalled = True
+    assert await asyncio.wait_for(proc.wait(), timeout=10) == 0
+    (line,) = access_lines(log)
+    assert line["outcome"] == "drain_cut" and line["tokens_estimated"] is True
+    assert isinstance(line["input_tokens"], int) and line["input_tokens"] > 0
+    assert isinstance(line["output_tokens"], int) and line["output_tokens"] >= estimate_tokens(received) - 2 > 0
 
 
 async def cut_before_its_answer(proc: asyncio.subprocess.Process, url: str, **options: Any) -> openai.APIError:

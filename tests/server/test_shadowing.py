@@ -8,7 +8,6 @@ import time
 from typing import Any
 
 import aiohttp
-import pytest
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
 from ..sdk_clients import openai_client
@@ -85,19 +84,19 @@ async def test_a_failing_shadow_candidate_does_not_fail_the_request(fake: FakeFa
     assert rows[0]["failed"] == 2 and rows[0]["compared"] == 0
 
 
-async def test_a_shadow_call_that_fails_after_its_200_counts_its_prompt(
+async def test_a_shadow_call_that_fails_after_its_200_counts_its_prompt_and_text(
     fake: FakeFactory, sidecar: SidecarFactory
 ) -> None:
     """The candidate answers 200 with a body that is not JSON (the provider ran the prompt): the call is
-    failed, and its prompt (estimated, at the candidate's price: 2 $/Mtok) is in the shadow's candidate
-    cost, in /status and in llm_sidecar_shadow_cost_usd_total, not 0."""
+    failed, and its prompt and the text in its body (estimated, at the candidate's prices: 2 $/Mtok in,
+    20 $/Mtok out) are in the shadow's candidate cost, in /status and in
+    llm_sidecar_shadow_cost_usd_total, not 0."""
     urls = [await fake("f0", reply="bug"), await fake("f1", fault="malformed", fault_rate=1.0)]
     running = await sidecar(models_policy(urls, shadowed("m1"), speaks=("openai",)))
     assert (await ask(running))[0] == "bug"
     rows = await status_rows(running, 1)
     assert rows[0]["failed"] == 1
-    prompt_tokens = rows[0]["cost_usd"] / 2e-6
-    assert 0 < round(prompt_tokens) < 50 and prompt_tokens == pytest.approx(round(prompt_tokens))
+    assert 50 * 2e-6 < rows[0]["cost_usd"] < 50 * 2e-6 + 100 * 20e-6  # more than a prompt: its text too
     async with aiohttp.ClientSession() as session, session.get(f"{running.url}/metrics") as response:
         metrics = await response.text()
     labels = 'candidate="m1",route="served",side="candidate",task="any"'

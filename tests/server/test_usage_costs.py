@@ -38,10 +38,10 @@ LIMITS = (
 )
 
 
-def policy(provider: str) -> str:
+def policy(provider: str, price: str = PRICE) -> str:
     return (
         f"version: 1\nproviders:\n{provider}"
-        f"models:\n  m: {{provider: p, model: m-1, price: {PRICE}}}\n"
+        f"models:\n  m: {{provider: p, model: m-1, price: {price}}}\n"
         "routes:\n  - {name: r, match: {model: m}, target: [m]}\n" + LIMITS
     )
 
@@ -96,12 +96,12 @@ ANTHROPIC_USAGE = {
 ANTHROPIC_COST = (100 * IN + 1000 * WRITE + 2000 * CACHED + 50 * OUT) / 1e6  # 0.6 + 1.25 + 0.2 + 0.1 = 1.45
 
 
-def anthropic_upstream() -> Any:
-    """An Anthropic server answering "hi" with ``ANTHROPIC_USAGE``, whole or streamed."""
+def anthropic_upstream(usage: dict[str, Any] = ANTHROPIC_USAGE) -> Any:
+    """An Anthropic server answering "hi" with ``usage``, whole or streamed."""
     message = {"id": "msg_1", "type": "message", "role": "assistant", "model": "m-1", "stop_sequence": None}
     whole = {**message, "content": [{"type": "text", "text": "hi"}], "stop_reason": "end_turn"}
-    whole["usage"] = ANTHROPIC_USAGE
-    start_usage = {**ANTHROPIC_USAGE, "output_tokens": 1}
+    whole["usage"] = usage
+    start_usage = {**usage, "output_tokens": 1}
     events = [
         (
             "message_start",
@@ -121,7 +121,7 @@ def anthropic_upstream() -> Any:
             {
                 "type": "message_delta",
                 "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                "usage": ANTHROPIC_USAGE,
+                "usage": usage,
             },
         ),
         ("message_stop", {"type": "message_stop"}),
@@ -154,6 +154,51 @@ async def test_anthropic_cache_writes_and_reads_are_each_priced_once(
     assert [line[name] for name in counts] == [3100, 2000, 1000, 50]
     assert line["cost_usd"] == pytest.approx(ANTHROPIC_COST)
     assert await charged(running) == {"usd-month": pytest.approx(ANTHROPIC_COST), "tokens-month": 3150}
+
+
+# An answer whose 1,000 cache writes are 400 for five minutes and 600 for an hour (Anthropic's
+# ``cache_creation`` breakdown of ``cache_creation_input_tokens``).
+HOUR_USAGE = {
+    "input_tokens": 100,
+    "cache_creation_input_tokens": 1000,
+    "cache_read_input_tokens": 0,
+    "cache_creation": {"ephemeral_5m_input_tokens": 400, "ephemeral_1h_input_tokens": 600},
+    "output_tokens": 50,
+}
+HOUR = 1800.0  # $ per million 1-hour writes, when the policy names the price
+
+
+@pytest.mark.parametrize("priced", [True, False], ids=["priced", "default"])
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+async def test_anthropic_one_hour_cache_writes_are_priced_apart(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, stream: bool, priced: bool
+) -> None:
+    """An Anthropic answer that wrote 400 prompt tokens to the cache for five minutes and 600 for an hour:
+    the hour's writes cost ``cache_write_1h_per_mtok``, or twice the input price when the policy names
+    none (Anthropic's price), the others ``cache_write_per_mtok``; the access line (``cache_write_1h_tokens``),
+    the budget and the cost metric agree (before: every write at ``cache_write_per_mtok``, the hour's
+    about 38% low)."""
+    upstream = await raw_upstream(anthropic_upstream(HOUR_USAGE))
+    provider = f"  p: {{dialect: anthropic, base_url: '{upstream.base}', api_key: {{env: P_KEY}}}}\n"
+    price = PRICE[:-1] + f", cache_write_1h_per_mtok: {HOUR}}}" if priced else PRICE
+    running = await sidecar(policy(provider, price), env={"P_KEY": "sk-x"})
+    ask: dict[str, Any] = {"model": "m", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
+    async with anthropic_client(running) as client:
+        if stream:
+            async with client.messages.stream(**ask) as events:
+                await events.get_final_message()
+        else:
+            await client.messages.create(**ask)
+    hour_price = HOUR if priced else 2 * IN
+    cost = (100 * IN + 400 * WRITE + 600 * hour_price + 50 * OUT) / 1e6
+    line = access(running)
+    assert (line["cache_write_tokens"], line["cache_write_1h_tokens"]) == (1000, 600)
+    assert line["cost_usd"] == pytest.approx(cost)
+    assert await charged(running) == {"usd-month": pytest.approx(cost), "tokens-month": 1150}
+    async with aiohttp.ClientSession() as session, session.get(running.url + "/metrics") as answer:
+        metrics = await answer.text()
+    (metric,) = [row for row in metrics.splitlines() if row.startswith("llm_sidecar_cost_usd_total{")]
+    assert float(metric.rsplit(" ", 1)[1]) == pytest.approx(cost)
 
 
 def cut_anthropic_upstream() -> Any:

@@ -4,7 +4,8 @@
   blocks <-> reasoning parts (signatures written back only when Anthropic made them); a call of the
   structured-output tool (``RESPONSE_TOOL``/``RESPONSE_TOOL_VALUE``) reads back as text.
 - ``usage_from`` / ``usage_to``: Anthropic ``input_tokens`` excludes cache reads and writes; the common
-  ``input_tokens`` includes them.
+  ``input_tokens`` includes them; ``cache_creation.ephemeral_1h_input_tokens``, the writes kept an hour
+  (a part of ``cache_creation_input_tokens``), is ``cache_write_1h_tokens``.
 - ``FINISH_FROM`` / ``FINISH_TO``: ``end_turn|max_tokens|stop_sequence|tool_use|refusal|pause_turn|...``.
 
 - ``error_body`` / ``error_event``: ``{"type": "error", "error": {"type", "message"}}``, as a body and as
@@ -49,11 +50,14 @@ def usage_from(raw: Any) -> Usage | None:
         return None
     cached = as_count(raw.get("cache_read_input_tokens"))
     written = as_count(raw.get("cache_creation_input_tokens"))
+    ttl = raw.get("cache_creation")  # {ephemeral_5m_input_tokens, ephemeral_1h_input_tokens}: written's parts
+    hour = min(as_count(ttl.get("ephemeral_1h_input_tokens")), written) if isinstance(ttl, dict) else 0
     return Usage(
         input_tokens=as_count(raw.get("input_tokens")) + cached + written,
         output_tokens=as_count(raw.get("output_tokens")),
         cached_input_tokens=cached,
         cache_write_tokens=written,
+        cache_write_1h_tokens=hour,
     )
 
 
