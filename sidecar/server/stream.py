@@ -24,10 +24,18 @@ only when someone listens: the stages' ``hooks.StreamTap`` objects (``exchange.t
 commit point on, and a held stream's hooks (``exchange.hold_stream``: the whole answer is read, then
 returned as a ``HeldStream`` the fallback loop sends once its hooks accepted it).
 
-``relay_stream`` is the loop over the upstream's reads, with the two fast paths inline; ``_Relay`` holds
-what stays the same for the stream and the steps that are not per content event: the commit point
-(``commit``), an event read whole (``read``: judged, decoded, translated), holding back before the
-commit (``keep_back``), the ends (``failed``, ``finish``).
+``relay_stream`` reads the stream in two phases and ends it::
+
+    _Relay.until_commit     the reads up to the commit point: the preamble held back (``keep_back``),
+                            the first content event commits (``commit``); the chunk that commits is sent
+                            with what was held before it. A held stream is read to its end here.
+    _relay_committed        the reads after it, each relayed as it came: the per-event loop, with the
+                            two fast paths inline (nothing else per content event)
+    _Relay.failed / finish  the ends: a failure (an ``Outcome`` before the commit point, an error event
+                            after it), a clean end
+
+``_Relay`` holds what stays the same for the stream and the steps that are not per content event;
+``read`` is an event read whole (judged, decoded, translated).
 
 A stream's head and a whole stream sent at once (``open_stream``, ``send_stream``, ``HeldStream``) are
 in ``stream_answer``.
@@ -71,11 +79,13 @@ class _Lost(Exception):
 
 
 class _Relay:
-    """One stream's relay: what stays the same from its first event to its last, and the steps that are
-    not per content event: the commit point, judging an event read whole, holding back before the commit,
-    the end of the stream (a failure or a clean end)."""
+    """One stream's relay: what stays the same from its first event to its last (the caller's stream
+    from the commit point on: ``client``), and the steps that are not per content event: the reads up to
+    the commit point, the commit point, judging an event read whole, holding back before the commit, the
+    end of the stream (a failure or a clean end)."""
 
     __slots__ = (
+        "client",
         "decoder",
         "deltas",
         "exchange",
@@ -85,6 +95,7 @@ class _Relay:
         "max_held_bytes",
         "operation",
         "prepared",
+        "relay_text",
         "response",
         "result",
         "strip_usage",
@@ -120,7 +131,75 @@ class _Relay:
         self.decoder = upstream.translation.decoder() if listened and translator is None else None
         self.deltas: list[Delta] | None = [] if listened else None  # the answer's deltas not yet shown to taps
         self.strip_usage = translator is None and not prepared.include_usage
+        # A translated stream that nobody taps turns a plain text delta (the usual event) into the caller's
+        # bytes directly: no error, usage or end in such an event, nothing to keep, so nothing else to judge.
+        self.relay_text = translator.relay_text if translator is not None and not listened else None
         self.held_bytes = 0
+        self.client: StreamResponse | None = None  # the caller's stream, from the commit point on
+
+    async def until_commit(
+        self, parser: SSEParser, held: list[bytes], out: list[bytes], first_content: asyncio.Timeout
+    ) -> bool:
+        """The reads up to the commit point: the preamble is held back (``keep_back``), the first content
+        event commits (a held stream's only lifts the deadline: it is read to its end here), and the chunk
+        that commits is sent with what was held back before it (``_send_first``); whether the stream ended.
+        ``out``: the caller's bytes of the chunk being read."""
+        readany, read, is_preamble, relay_text = (
+            self.response.readany,
+            self.read,
+            self.upstream.is_preamble,
+            self.relay_text,
+        )
+        ended = content_seen = False
+        while not ended:
+            chunk = await readany()
+            if not chunk:
+                break
+            out.clear()
+            for event in parser.feed(chunk):
+                if relay_text is not None and self.client is not None:  # committed at an event before it
+                    text_bytes = relay_text(event)
+                    if text_bytes is not None:
+                        out.append(text_bytes)
+                        continue
+                ended = read(event, out, self.client is not None, ended)
+                if self.client is None and not content_seen and not is_preamble(event):
+                    content_seen = True
+                    await self._content_starts(first_content)
+            if self.client is None and self.keep_back(out, held):
+                continue
+            await self._send_first(out, held, first_content)
+            break
+        return ended
+
+    async def _content_starts(self, first_content: asyncio.Timeout) -> None:
+        """The first content event: the commit point; a held stream's only meets the first-content deadline
+        (the stream stays held)."""
+        if self.hold:
+            first_content.reschedule(None)
+        else:
+            await self.commit(first_content)
+
+    async def _send_first(self, out: list[bytes], held: list[bytes], first_content: asyncio.Timeout) -> None:
+        """The chunk that commits (now, if no event did: too many held back): what was held back, then
+        ``out``, sent; the taps see the deltas so far."""
+        client = self.client
+        if client is None:
+            client = await self.commit(first_content)
+        if held:
+            out[:0] = held
+            held.clear()
+        if self.deltas:
+            _show(self.taps, self.deltas)
+        if out:
+            data = b"".join(out)
+            try:
+                await client.write(data)
+            except ConnectionError:  # the app went away: not the upstream's fault, nothing to relay
+                raise asyncio.CancelledError from None
+            self.exchange.bytes_out += len(data)
+            self.trace.chunk()
+            out.clear()
 
     async def commit(self, first_content: asyncio.Timeout | None) -> StreamResponse:
         """The commit point: send the head to the caller, open the taps; ``first_content``: the deadline
@@ -134,7 +213,7 @@ class _Relay:
             exchange.on_commit()
         exchange.answered_by = prepared.target
         exchange.dropped = prepared.dropped
-        stream = await open_stream(exchange, self._relayed_headers())
+        self.client = stream = await open_stream(exchange, self._relayed_headers())
         self.trace.first_chunk()
         for tap in self.taps:
             tap.open(prepared.target)
@@ -315,91 +394,72 @@ async def relay_stream(
         key,
         AttemptResult(Outcome.success(), upstream_status=response.status),
     )
-    translator, deltas, hold = relay.translator, relay.deltas, relay.hold
     parser = SSEParser()
     held: list[bytes] = []  # the caller's bytes not yet sent (before the commit point, or held whole)
-    client: StreamResponse | None = None
-    ended = False
-    content_seen = False  # a held stream's first content lifts the first-content deadline, unsent
     out: list[bytes] = []  # the caller's bytes of the chunk being read
     first_content = asyncio.timeout_at(first_content_by)  # lifted at the commit point
-    readany = response.readany
+    try:
+        async with first_content:
+            ended = await relay.until_commit(parser, held, out, first_content)
+            if not ended and relay.client is not None:
+                ended = await _relay_committed(relay, relay.client, parser, out)
+            if not ended:  # EOF without the dialect's terminator: the upstream stopped mid-answer
+                raise StreamFailed(_TRUNCATED)
+    except _Lost:
+        return _hedge_lost()
+    except (StreamFailed, TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
+        return await relay.failed(exc, relay.client, held + out, explain)
+    return await relay.finish(relay.client, held)
+
+
+async def _relay_committed(relay: _Relay, client: StreamResponse, parser: SSEParser, out: list[bytes]) -> bool:
+    """The reads after the commit point, each relayed to ``client`` as it came (one write per read), the
+    two fast paths inline; whether the stream ended (False: the upstream's body ended before it did).
+    ``out``: the caller's bytes of the chunk being read."""
+    exchange, trace, read, deltas, taps = relay.exchange, relay.trace, relay.read, relay.deltas, relay.taps
+    readany = relay.response.readany
     may_end = relay.upstream.may_end
-    is_preamble = relay.upstream.is_preamble
-    read = relay.read
+    relay_text = relay.relay_text
     # A same-dialect stream that nobody taps may forward a chunk of whole events as it came when no
     # event in it can be an error, carry usage (to count, or to strip) or end the stream. The byte
     # searches here run per upstream read: ``find``, not ``in``, which costs twice as much on a chunk
     # this size (CPython's bytes ``in`` first tries its operand as an integer and builds the TypeError).
-    forward_whole = translator is None and deltas is None
-    # A translated stream that nobody taps turns a plain text delta (the usual event) into the caller's
-    # bytes directly: no error, usage or end in such an event, nothing to keep, so nothing else to judge.
-    relay_text = translator.relay_text if translator is not None and deltas is None else None
-
-    try:
-        async with first_content:
-            while not ended:
-                chunk = await readany()
-                if not chunk:
-                    break
-                if (
-                    forward_whole
-                    and client is not None
-                    and chunk.endswith(_EVENT_ENDS)
-                    and not parser.pending
-                    and chunk.find(b"error") < 0
-                    and chunk.find(b"sage") < 0
-                    and not may_end(chunk)
-                ):  # whole events with nothing to look at: as they came, unparsed
-                    try:
-                        await client.write(chunk)
-                    except ConnectionError:
-                        raise asyncio.CancelledError from None
-                    exchange.bytes_out += len(chunk)
-                    trace.chunk()
-                    continue
-                out = []
-                for event in parser.feed(chunk):
-                    if relay_text is not None and client is not None:
-                        text_bytes = relay_text(event)
-                        if text_bytes is not None:
-                            out.append(text_bytes)
-                            continue
-                    ended = read(event, out, client is not None, ended)
-                    if client is None and not content_seen and not is_preamble(event):
-                        if hold:  # its content has started: the deadline is met, the stream stays held
-                            content_seen = True
-                            first_content.reschedule(None)
-                        else:
-                            client = await relay.commit(first_content)
-                if client is None:
-                    if relay.keep_back(out, held):
+    forward_whole = relay.translator is None and deltas is None
+    ended = False
+    while not ended:
+        chunk = await readany()
+        if not chunk:
+            break
+        if (
+            forward_whole
+            and chunk.endswith(_EVENT_ENDS)
+            and not parser.pending
+            and chunk.find(b"error") < 0
+            and chunk.find(b"sage") < 0
+            and not may_end(chunk)
+        ):
+            data = chunk  # whole events with nothing to look at: as they came, unparsed
+        else:
+            for event in parser.feed(chunk):
+                if relay_text is not None:
+                    text_bytes = relay_text(event)
+                    if text_bytes is not None:
+                        out.append(text_bytes)
                         continue
-                    client = await relay.commit(first_content)
-                if held:
-                    out = held + out
-                    held = []
-                if deltas:
-                    _show(relay.taps, deltas)
-                if out:
-                    data = b"".join(out)
-                    try:
-                        await client.write(data)
-                    except ConnectionError:  # the app went away: not the upstream's fault, nothing to relay
-                        raise asyncio.CancelledError from None
-                    exchange.bytes_out += len(data)
-                    trace.chunk()
-                    out = []
-            if not ended:
-                # EOF without the dialect's terminator: the upstream stopped mid-answer.
-                raise StreamFailed(
-                    Outcome.failure("stream_truncated", "the upstream ended the stream without finishing it")
-                )
-    except _Lost:
-        return _hedge_lost()
-    except (StreamFailed, TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
-        return await relay.failed(exc, client, held + out, explain)
-    return await relay.finish(client, held)
+                ended = read(event, out, True, ended)
+            if deltas:
+                _show(taps, deltas)
+            if not out:
+                continue
+            data = b"".join(out)
+        try:
+            await client.write(data)
+        except ConnectionError:  # the app went away: not the upstream's fault, nothing to relay
+            raise asyncio.CancelledError from None
+        exchange.bytes_out += len(data)
+        trace.chunk()
+        out.clear()
+    return ended
 
 
 def _read_translator(translator: StreamTranslator | None, result: AttemptResult) -> None:
