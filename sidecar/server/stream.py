@@ -34,8 +34,8 @@ returned as a ``HeldStream`` the fallback loop sends once its hooks accepted it)
     _Relay.failed / finish  the ends: a failure (an ``Outcome`` before the commit point, an error event
                             after it), a clean end
 
-``_Relay`` holds what stays the same for the stream and the steps that are not per content event;
-``read`` is an event read whole (judged, decoded, translated).
+``_Relay`` holds what stays the same for the stream and the steps that are not per content event; an
+event read whole (judged, decoded, translated: ``read``) is its base's, ``stream_read.EventReader``.
 
 A stream's head and a whole stream sent at once (``open_stream``, ``send_stream``, ``HeldStream``) are
 in ``stream_answer``.
@@ -50,17 +50,17 @@ from typing import TYPE_CHECKING
 import aiohttp
 from aiohttp.web import StreamResponse
 
-from ..dialects import registry
-from ..resilience.classify import Outcome, TimeoutPhase, classify_exception, classify_stream_event
-from ..sse import SSEEvent, SSEParser
+from ..resilience.classify import Outcome, TimeoutPhase, classify_exception
+from ..sse import SSEParser
 from ..telemetry import AttemptTrace
-from ..translate import StreamTranslator, decode_event, new_stream_translator
+from ..translate import StreamTranslator
 from ..translate.deltas import Delta
 from ..upstream import RESPONSE_DROP, UpstreamResponse, relay_headers
 from .billed import charge_failed, streamed_tokens
-from .key_redaction import event_without_key, headers_without_key
+from .key_redaction import headers_without_key
 from .stream_answer import HeldStream, open_stream
 from .stream_error import StreamFailed, end_with_error
+from .stream_read import EventReader
 
 if TYPE_CHECKING:
     from .attempt import AttemptResult, Prepared
@@ -70,7 +70,6 @@ if TYPE_CHECKING:
 _MAX_HELD_EVENTS = 32
 _STREAM_DROP = RESPONSE_DROP | {"content-type", "cache-control"}  # set by the sidecar, lower-case
 _EVENT_ENDS = (b"\n\n", b"\r\n\r\n")  # a chunk ending so, read from an event's start, holds whole events
-_NOT_JSON = Outcome.failure("malformed_response", "upstream sent an event that is not JSON")
 _TRUNCATED = Outcome.failure("stream_truncated", "the upstream ended the stream without finishing it")
 
 
@@ -78,32 +77,13 @@ class _Lost(Exception):
     """Another (hedged) call of this request already committed its stream."""
 
 
-class _Relay:
+class _Relay(EventReader):
     """One stream's relay: what stays the same from its first event to its last (the caller's stream
-    from the commit point on: ``client``), and the steps that are not per content event: the reads up to
-    the commit point, the commit point, judging an event read whole, holding back before the commit, the
-    end of the stream (a failure or a clean end)."""
+    from the commit point on: ``client``; the rest, and the reading of one event, ``EventReader``'s), and
+    the steps that are not per content event: the reads up to the commit point, the commit point, holding
+    back before the commit, the end of the stream (a failure or a clean end)."""
 
-    __slots__ = (
-        "client",
-        "decoder",
-        "deltas",
-        "exchange",
-        "held_bytes",
-        "hold",
-        "key",
-        "max_held_bytes",
-        "operation",
-        "prepared",
-        "relay_text",
-        "response",
-        "result",
-        "strip_usage",
-        "taps",
-        "trace",
-        "translator",
-        "upstream",
-    )
+    __slots__ = ("client", "held_bytes", "max_held_bytes", "response", "trace")
 
     def __init__(
         self,
@@ -115,25 +95,10 @@ class _Relay:
         key: str | None,
         result: AttemptResult,
     ) -> None:
-        self.exchange = exchange
-        self.prepared = prepared
+        super().__init__(exchange, prepared, key, result)
         self.response = response
         self.trace = trace
         self.max_held_bytes = max_held_bytes
-        self.key = key
-        self.result = result
-        self.operation = exchange.facts.operation
-        self.upstream = upstream = registry.wire(prepared.wire)
-        self.translator = translator = _translator(exchange, prepared)
-        self.taps = taps = exchange.taps
-        self.hold = hold = exchange.hold_stream
-        listened = bool(taps) or hold
-        self.decoder = upstream.translation.decoder() if listened and translator is None else None
-        self.deltas: list[Delta] | None = [] if listened else None  # the answer's deltas not yet shown to taps
-        self.strip_usage = translator is None and not prepared.include_usage
-        # A translated stream that nobody taps turns a plain text delta (the usual event) into the caller's
-        # bytes directly: no error, usage or end in such an event, nothing to keep, so nothing else to judge.
-        self.relay_text = translator.relay_text if translator is not None and not listened else None
         self.held_bytes = 0
         self.client: StreamResponse | None = None  # the caller's stream, from the commit point on
 
@@ -222,52 +187,6 @@ class _Relay:
     def _relayed_headers(self) -> dict[str, str]:
         return headers_without_key(relay_headers(self.response.headers.items(), _STREAM_DROP), self.key)
 
-    def read(self, event: SSEEvent, out: list[bytes], committed: bool, ended: bool) -> bool:
-        """Judge an event read whole (an error, not JSON, usage) and add its caller's bytes to ``out``;
-        whether the stream has ended (``ended``: it had before this event)."""
-        if event.event == "error" or event.data.find(b'"error"') >= 0:
-            event = self._raise_on_error(event)
-        upstream, translator = self.upstream, self.translator
-        if not committed and upstream.is_malformed(event):
-            raise StreamFailed(_NOT_JSON)
-        # usage / usageMetadata (a translated stream's is the translator's: _read_translator)
-        if translator is None and event.data.find(b"sage") >= 0:
-            self._add_usage(event)
-        if upstream.is_terminal(self.operation, event):
-            ended = True
-        if translator is not None:
-            self._translate(translator, event, out, ended)
-        else:
-            if self.decoder is not None and self.deltas is not None:
-                self.deltas += decode_event(self.decoder, event)
-            if not (self.strip_usage and upstream.is_usage_only(event)):
-                out.append(event.raw)
-        return ended
-
-    def _raise_on_error(self, event: SSEEvent) -> SSEEvent:
-        """``event`` without the provider key; raises ``StreamFailed`` when it is the upstream's error."""
-        event = event_without_key(event, self.key)
-        failure = classify_stream_event(self.prepared.wire, event.event, event.data)
-        if failure is not None:
-            raise StreamFailed(failure, event)
-        return event
-
-    def _add_usage(self, event: SSEEvent) -> None:
-        usage = self.upstream.translation.stream_usage(event)
-        if usage is not None:
-            result = self.result
-            result.usage = usage if result.usage is None else result.usage.merge(usage)
-
-    def _translate(self, translator: StreamTranslator, event: SSEEvent, out: list[bytes], ended: bool) -> None:
-        decoded = translator.decode(event)
-        if not decoded and self.upstream.is_malformed(event):  # the caller's SDK raises, as its own would
-            raise StreamFailed(_NOT_JSON)
-        if self.deltas is not None:
-            self.deltas += decoded
-        out.extend(caller_event.encode() for caller_event in translator.encode(decoded))
-        if ended:
-            out.extend(e.encode() for e in translator.finish())
-
     def keep_back(self, out: list[bytes], held: list[bytes]) -> bool:
         """Before the commit point: ``out`` joins the ``held`` bytes; False when too many events are held
         (the stream commits now). A held stream over the body cap fails."""
@@ -339,21 +258,6 @@ class _Relay:
             raise asyncio.CancelledError from None
         result.response = client
         return result
-
-
-def _translator(exchange: Exchange, prepared: Prepared) -> StreamTranslator | None:
-    """The translator from the upstream's dialect to the caller's; None when they are the same."""
-    caller = exchange.facts.dialect
-    if prepared.wire is caller:
-        return None
-    return new_stream_translator(
-        source=prepared.wire,
-        target=caller,
-        operation=exchange.facts.operation,
-        model=prepared.target.upstream_model,
-        include_usage=prepared.include_usage,
-        names=prepared.names,
-    )
 
 
 def _show(taps: tuple[StreamTap, ...], deltas: list[Delta]) -> None:
