@@ -341,28 +341,32 @@ async def _relay_committed(relay: _Relay, client: StreamResponse, parser: SSEPar
             and chunk.find(b"error") < 0
             and chunk.find(b"sage") < 0
             and not may_end(chunk)
-        ):
-            data = chunk  # whole events with nothing to look at: as they came, unparsed
-        else:
-            for event in parser.feed(chunk):
-                if relay_text is not None:
-                    text_bytes = relay_text(event)
-                    if text_bytes is not None:
-                        out.append(text_bytes)
-                        continue
-                ended = read(event, out, True, ended)
-            if deltas:
-                _show(taps, deltas)
-            if not out:
-                continue
+        ):  # whole events with nothing to look at: as they came, unparsed
+            try:
+                await client.write(chunk)
+            except ConnectionError:
+                raise asyncio.CancelledError from None
+            exchange.bytes_out += len(chunk)
+            trace.chunk()
+            continue
+        for event in parser.feed(chunk):
+            if relay_text is not None:
+                text_bytes = relay_text(event)
+                if text_bytes is not None:
+                    out.append(text_bytes)
+                    continue
+            ended = read(event, out, True, ended)
+        if deltas:
+            _show(taps, deltas)
+        if out:
             data = b"".join(out)
-        try:
-            await client.write(data)
-        except ConnectionError:  # the app went away: not the upstream's fault, nothing to relay
-            raise asyncio.CancelledError from None
-        exchange.bytes_out += len(data)
-        trace.chunk()
-        out.clear()
+            try:
+                await client.write(data)
+            except ConnectionError:  # the app went away: not the upstream's fault, nothing to relay
+                raise asyncio.CancelledError from None
+            exchange.bytes_out += len(data)
+            trace.chunk()
+            out.clear()
     return ended
 
 
