@@ -188,12 +188,14 @@ class _Relay(EventReader):
         return headers_without_key(relay_headers(self.response.headers.items(), _STREAM_DROP), self.key)
 
     def keep_back(self, out: list[bytes], held: list[bytes]) -> bool:
-        """Before the commit point: ``out`` joins the ``held`` bytes; False when too many events are held
-        (the stream commits now). A held stream over the body cap fails."""
+        """Before the commit point: ``out`` moves to the ``held`` bytes (emptied: each part is sent, or
+        counted by a failure, once); False when too many events are held (the stream commits now). A held
+        stream over the body cap fails."""
         held.extend(out)
+        self.held_bytes += sum(len(part) for part in out)
+        out.clear()
         if not self.hold:
             return len(held) <= _MAX_HELD_EVENTS
-        self.held_bytes += sum(len(part) for part in out)
         if self.held_bytes > self.max_held_bytes:
             raise StreamFailed(Outcome.failure("malformed_response", "a held stream is over the body cap"))
         return True
