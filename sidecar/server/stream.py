@@ -27,10 +27,11 @@ returned as a ``HeldStream`` the fallback loop sends once its hooks accepted it)
 ``relay_stream`` reads the stream in two phases and ends it::
 
     _Relay.until_commit     the reads up to the commit point: the preamble held back (``keep_back``),
-                            the first content event commits (``commit``); the chunk that commits is sent
-                            with what was held before it. A held stream is read to its end here.
-    _relay_committed        the reads after it, each relayed as it came: the per-event loop, with the
-                            two fast paths inline (nothing else per content event)
+                            the first content event commits (``commit``). A held stream is read to its
+                            end here.
+    _relay_committed        from it on: the chunk that committed sent after what was held before it,
+                            then each read relayed as it came: the per-event loop, with the two fast
+                            paths inline (nothing else per content event)
     _Relay.failed / finish  the ends: a failure (an ``Outcome`` before the commit point, an error event
                             after it), a clean end
 
@@ -106,9 +107,9 @@ class _Relay(EventReader):
         self, parser: SSEParser, held: list[bytes], out: list[bytes], first_content: asyncio.Timeout
     ) -> bool:
         """The reads up to the commit point: the preamble is held back (``keep_back``), the first content
-        event commits (a held stream's only lifts the deadline: it is read to its end here), and the chunk
-        that commits is sent with what was held back before it (``_send_first``); whether the stream ended.
-        ``out``: the caller's bytes of the chunk being read."""
+        event commits (a held stream's only lifts the deadline: it is read to its end here; too many events
+        held back commit too); whether the stream ended. ``out``: the caller's bytes of the chunk being
+        read; the chunk that commits is left in it, after what was held back before it, to be sent."""
         readany, read, is_preamble, relay_text = (
             self.response.readany,
             self.read,
@@ -133,7 +134,10 @@ class _Relay(EventReader):
                     await self._content_starts(first_content)
             if self.client is None and self.keep_back(out, held):
                 continue
-            await self._send_first(out, held, first_content)
+            if self.client is None:
+                await self.commit(first_content)
+            out[:0] = held
+            held.clear()
             break
         return ended
 
@@ -144,27 +148,6 @@ class _Relay(EventReader):
             first_content.reschedule(None)
         else:
             await self.commit(first_content)
-
-    async def _send_first(self, out: list[bytes], held: list[bytes], first_content: asyncio.Timeout) -> None:
-        """The chunk that commits (now, if no event did: too many held back): what was held back, then
-        ``out``, sent; the taps see the deltas so far."""
-        client = self.client
-        if client is None:
-            client = await self.commit(first_content)
-        if held:
-            out[:0] = held
-            held.clear()
-        if self.deltas:
-            _show(self.taps, self.deltas)
-        if out:
-            data = b"".join(out)
-            try:
-                await client.write(data)
-            except ConnectionError:  # the app went away: not the upstream's fault, nothing to relay
-                raise asyncio.CancelledError from None
-            self.exchange.bytes_out += len(data)
-            self.trace.chunk()
-            out.clear()
 
     async def commit(self, first_content: asyncio.Timeout | None) -> StreamResponse:
         """The commit point: send the head to the caller, open the taps; ``first_content``: the deadline
@@ -307,8 +290,8 @@ async def relay_stream(
     try:
         async with first_content:
             ended = await relay.until_commit(parser, held, out, first_content)
-            if not ended and relay.client is not None:
-                ended = await _relay_committed(relay, relay.client, parser, out)
+            if relay.client is not None:
+                ended = await _relay_committed(relay, relay.client, parser, out, ended)
             if not ended:  # EOF without the dialect's terminator: the upstream stopped mid-answer
                 raise StreamFailed(_TRUNCATED)
     except _Lost:
@@ -318,10 +301,12 @@ async def relay_stream(
     return await relay.finish(relay.client, held)
 
 
-async def _relay_committed(relay: _Relay, client: StreamResponse, parser: SSEParser, out: list[bytes]) -> bool:
-    """The reads after the commit point, each relayed to ``client`` as it came (one write per read), the
-    two fast paths inline; whether the stream ended (False: the upstream's body ended before it did).
-    ``out``: the caller's bytes of the chunk being read."""
+async def _relay_committed(
+    relay: _Relay, client: StreamResponse, parser: SSEParser, out: list[bytes], ended: bool
+) -> bool:
+    """From the commit point on: ``out`` (the chunk that committed, after what was held back) sent, then
+    each read relayed to ``client`` as it came (one write per read), the two fast paths inline; whether
+    the stream ended (``ended``: with the chunk that committed; False: the upstream's body ended first)."""
     exchange, trace, read, deltas, taps = relay.exchange, relay.trace, relay.read, relay.deltas, relay.taps
     readany = relay.response.readany
     may_end = relay.upstream.may_end
@@ -331,11 +316,23 @@ async def _relay_committed(relay: _Relay, client: StreamResponse, parser: SSEPar
     # searches here run per upstream read: ``find``, not ``in``, which costs twice as much on a chunk
     # this size (CPython's bytes ``in`` first tries its operand as an integer and builds the TypeError).
     forward_whole = relay.translator is None and deltas is None
-    ended = False
-    while not ended:
+    while True:
+        if deltas:
+            _show(taps, deltas)
+        if out:  # the caller's bytes of the last read
+            data = b"".join(out)
+            try:
+                await client.write(data)
+            except ConnectionError:  # the app went away: not the upstream's fault, nothing to relay
+                raise asyncio.CancelledError from None
+            exchange.bytes_out += len(data)
+            trace.chunk()
+            out.clear()
+        if ended:
+            return True
         chunk = await readany()
         if not chunk:
-            break
+            return False
         if (
             forward_whole
             and chunk.endswith(_EVENT_ENDS)
@@ -358,18 +355,6 @@ async def _relay_committed(relay: _Relay, client: StreamResponse, parser: SSEPar
                     out.append(text_bytes)
                     continue
             ended = read(event, out, True, ended)
-        if deltas:
-            _show(taps, deltas)
-        if out:
-            data = b"".join(out)
-            try:
-                await client.write(data)
-            except ConnectionError:  # the app went away: not the upstream's fault, nothing to relay
-                raise asyncio.CancelledError from None
-            exchange.bytes_out += len(data)
-            trace.chunk()
-            out.clear()
-    return ended
 
 
 def _read_translator(translator: StreamTranslator | None, result: AttemptResult) -> None:
