@@ -121,8 +121,7 @@ class _Relay(EventReader):
             chunk = await readany()
             if not chunk:
                 break
-            out.clear()
-            for event in parser.feed(chunk):
+            for event in parser.feed(chunk):  # ``out`` is empty: ``keep_back`` took the last read's bytes
                 if relay_text is not None and self.client is not None:  # committed at an event before it
                     text_bytes = relay_text(event)
                     if text_bytes is not None:
