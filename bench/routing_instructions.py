@@ -34,7 +34,8 @@ STEPS = ("facts", "features", "decide", "select", "report")
 def steps() -> dict[str, Callable[[], object]]:
     """The cumulative steps, on the routing-20 policy (imports the ``sidecar`` found on ``sys.path``)."""
     import orjson
-    from proxy_bench import REQUEST, sidecar_policy
+    from measuring import REQUEST
+    from sidecar_under_test import sidecar_policy
 
     from sidecar.policy.load import load_policy
     from sidecar.request_facts import describe_request

@@ -20,8 +20,9 @@ tries), ``hedge`` (the hedged race), ``calls`` (one call: permit, slot, span, re
 bill but whose answer the caller did not get costs the request: accepted and then failed, or cut in
 flight; and what a stream cut after its commit point used, its output estimated from the bytes sent),
 ``key_redaction`` (the provider key taken out of upstream errors), ``stream`` (the relay, its
-commit point and taps; ``stream_error``: the error event that ends a failed stream; ``stream_answer``:
-a stream answer's head, a whole stream sent at once, a streamed answer held back), ``last_resort``,
+commit point and taps; ``stream_read``: an upstream event read whole; ``stream_error``: the error event
+that ends a failed stream; ``stream_answer``: a stream answer's head, a whole stream sent at once, a
+streamed answer held back), ``last_resort``,
 ``answer_headers`` (the ``x-sidecar-*`` headers of every answer), ``access`` (the access line),
 ``targets`` (per-target health state), ``admin`` (health, status, models, metrics), ``listener``
 (aiohttp's server with connection and head caps, the receive deadline, refusals), ``routes`` (the path

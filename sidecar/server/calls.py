@@ -8,8 +8,10 @@ to drop answers 400, unless a target before it was called and failed (a fallback
 too (``untranslatable``), and that failure, not a 400 for a request its first target took, answers.
 ``Calls.call`` then makes one call, in this order::
 
-    breaker permit (none: skip "breaker_open") -> bulkhead slot (full: skip "bulkhead_full")
-        -> attempt span -> Attempt.run -> permit: success / failure / released -> span ended, recorded
+    breaker permit (none: skip "breaker_open") -> attempt span
+        -> bulkhead slot (none free: ``_wait_for_slot``; full: skip "bulkhead_full")
+        -> Attempt.run -> ``_report``: permit success / failure / released, a 429's wait, the target's
+           health -> span ended, recorded
 
 Every call is counted on the exchange when it starts (``exchange.calls``); a call cancelled (the app
 went away, or a hedge lost its race) is recorded as ``cancelled`` and releases its permit: not the
@@ -26,7 +28,8 @@ from typing import TYPE_CHECKING
 
 from ..policy.compiled import Target
 from ..policy.spec import ResilienceSpec, TimeoutsSpec
-from ..resilience.bulkhead import BulkheadFull
+from ..resilience.breaker import Permit
+from ..resilience.bulkhead import Bulkhead, BulkheadFull
 from ..resilience.classify import OutcomeKind
 from ..translate import TranslationError, UnsupportedParameter
 from ..upstream import NoEquivalentOperation
@@ -36,7 +39,7 @@ from .exchange import AttemptRecord, Exchange, telemetry_usage
 from .targets import TargetState, TargetStates
 
 if TYPE_CHECKING:
-    from ..telemetry import Telemetry
+    from ..telemetry import AttemptTrace, Telemetry
 
 
 @dataclass(slots=True)
@@ -121,19 +124,8 @@ class Calls:
         started = time.monotonic()
         exchange.calls += 1
         bulkhead = state.bulkhead
-        try:
-            if not bulkhead.try_acquire():  # a free slot is taken without a coroutine; else wait for one
-                await bulkhead.acquire()
-        except BaseException as exc:  # no slot: no call was made after all
-            exchange.calls -= 1
-            if permit is not None:
-                permit.release()
-            if not isinstance(exc, BulkheadFull):  # the caller left while queued
-                trace.finish(status=None, error_type="cancelled")
-                skip(exchange, target, "cancelled")
-                raise
-            trace.finish(status=None, error_type="bulkhead_full")
-            skip(exchange, target, "bulkhead_full")
+        # a free slot is taken without a coroutine; else wait for one
+        if not bulkhead.try_acquire() and not await _wait_for_slot(exchange, target, bulkhead, permit, trace):
             return None
         try:
             try:
@@ -152,18 +144,7 @@ class Calls:
             raise
         elapsed = time.monotonic() - started
         outcome = result.outcome
-        if permit is None:
-            pass  # a panic call: the breaker neither granted it nor hears about it
-        elif outcome.breaker_failure:
-            permit.record_failure(elapsed)
-        elif outcome.kind is OutcomeKind.SUCCESS:
-            permit.record_success(elapsed)
-        else:
-            permit.release()
-        if outcome.rate_limited and outcome.retry_after_s is not None:
-            state.breaker.mark_rate_limited(time.monotonic() + outcome.retry_after_s)
-        if outcome.breaker_failure or outcome.rate_limited:  # the target's fault, not the request's
-            self.states.failed(state, outcome.error_type, result.upstream_status, outcome.detail)
+        self._report(state, permit, result, elapsed)
         trace.finish(
             status=result.upstream_status,
             error_type=None if outcome.kind is OutcomeKind.SUCCESS else outcome.error_type,
@@ -183,6 +164,45 @@ class Calls:
             )
         )
         return result
+
+    def _report(self, state: TargetState, permit: Permit | None, result: AttemptResult, elapsed: float) -> None:
+        """The call's outcome to its target: to the breaker through its permit (none: a panic call, which
+        the breaker neither granted nor hears about), a 429's wait, a failure of the target's own."""
+        outcome = result.outcome
+        if permit is None:
+            pass
+        elif outcome.breaker_failure:
+            permit.record_failure(elapsed)
+        elif outcome.kind is OutcomeKind.SUCCESS:
+            permit.record_success(elapsed)
+        else:
+            permit.release()
+        if outcome.rate_limited and outcome.retry_after_s is not None:
+            state.breaker.mark_rate_limited(time.monotonic() + outcome.retry_after_s)
+        if outcome.breaker_failure or outcome.rate_limited:  # the target's fault, not the request's
+            self.states.failed(state, outcome.error_type, result.upstream_status, outcome.detail)
+
+
+async def _wait_for_slot(
+    exchange: Exchange, target: Target, bulkhead: Bulkhead, permit: Permit | None, trace: AttemptTrace
+) -> bool:
+    """Wait for a slot of the target's full bulkhead; False when its queue is full too, the call not made
+    after all (its permit released, recorded as a skip, ``bulkhead_full``); the caller gone while queued
+    is recorded so (``cancelled``) and raised."""
+    try:
+        await bulkhead.acquire()
+    except BaseException as exc:  # no slot: no call was made after all
+        exchange.calls -= 1
+        if permit is not None:
+            permit.release()
+        if not isinstance(exc, BulkheadFull):  # the caller left while queued
+            trace.finish(status=None, error_type="cancelled")
+            skip(exchange, target, "cancelled")
+            raise
+        trace.finish(status=None, error_type="bulkhead_full")
+        skip(exchange, target, "bulkhead_full")
+        return False
+    return True
 
 
 def skip(exchange: Exchange, target: Target, reason: str) -> None:

@@ -7,15 +7,18 @@ the chain that collects every attempt on the exchange and ends in one answer::
 
     for each target, in order (until the request's deadline):
         the hooks' say (``hooks.ChainHook.before_target``: a reason to skip it, e.g. a budget)
-        its tries (``target.TargetTries``) -> an answer (or the upstream's own error): return it
-                                           -> next target (a hedge may have spent the next one already;
-                                              a context overflow skips those with no larger window)
-                                           -> stop (the deadline passed: the targets left are
-                                              recorded as skipped, ``deadline_passed``)
-    panic mode: no call was made because every target's breaker was open: call each once anyway
-    the route's last resort (``last_resort``): an error listing every attempt, or a canned answer
+        its tries (``target_tries.TargetTries``) -> an answer (or the upstream's own error): return it
+                                                 -> next target (a hedge may have spent the next one
+                                                    already; a context overflow skips those with no
+                                                    larger window)
+                                                 -> stop (the deadline passed: the targets left are
+                                                    recorded as skipped, ``deadline_passed``)
+    no answer (``_unanswered``):
+        panic mode: no call was made because every target's breaker was open: call each once anyway
+        no target could take the request (none was called): 400 ``untranslatable_request``
+        the route's last resort (``last_resort``): an error listing every attempt, or a canned answer
 
-Calls and their records are ``calls``; a target's retries, 429 waits and hedging ``target`` and
+Calls and their records are ``calls``; a target's retries, 429 waits and hedging ``target_tries`` and
 ``hedge``; streams are relayed by ``stream``.
 """
 
@@ -91,6 +94,12 @@ class Executor:
                     return fail_fast(exchange, *run.last)  # no target can take the prompt: its error says why
             if pending and step.called and exchange.fallback_reason:
                 exchange.trace.fallback(from_target=target.key, reason=exchange.fallback_reason)
+        return await self._unanswered(run, chain, pending)
+
+    async def _unanswered(self, run: ChainRun, chain: Sequence[Target], pending: list[Target]) -> StreamResponse:
+        """The walk ended without an answer (``pending``: the targets it did not reach): panic mode when no
+        call was made, a 400 when no target could take the request, else the route's last resort."""
+        exchange = run.exchange
         if run.expired():  # the targets left were never tried: the error and the access line say why
             for target in pending:
                 skip(exchange, target, "deadline_passed")

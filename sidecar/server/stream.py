@@ -27,10 +27,19 @@ returned as a ``HeldStream`` the fallback loop sends once its hooks accepted it)
 failure, the app's leaving, the drain) is charged the output they carry, scaled to every byte sent
 (``billed.relayed_tokens``).
 
-``relay_stream`` is the loop over the upstream's reads, with the two fast paths inline; ``_Relay`` holds
-what stays the same for the stream and the steps that are not per content event: the commit point
-(``commit``), an event read whole (``read``: judged, decoded, translated), holding back before the
-commit (``keep_back``), the ends (``failed``, ``finish``).
+``relay_stream`` reads the stream in two phases and ends it::
+
+    _Relay.until_commit     the reads up to the commit point: the preamble held back (``keep_back``),
+                            the first content event commits (``commit``). A held stream is read to its
+                            end here.
+    _relay_committed        from it on: the chunk that committed sent after what was held before it,
+                            then each read relayed as it came: the per-event loop, with the two fast
+                            paths inline (nothing else per content event)
+    _Relay.failed / finish  the ends: a failure (an ``Outcome`` before the commit point, an error event
+                            after it), a clean end; ``_Relay.cut``: the app left or the drain cut it
+
+``_Relay`` holds what stays the same for the stream and the steps that are not per content event; an
+event read whole (judged, decoded, translated: ``read``) is its base's, ``stream_read.EventReader``.
 
 A stream's head and a whole stream sent at once (``open_stream``, ``send_stream``, ``HeldStream``) are
 in ``stream_answer``.
@@ -45,17 +54,17 @@ from typing import TYPE_CHECKING
 import aiohttp
 from aiohttp.web import StreamResponse
 
-from ..dialects import registry
-from ..resilience.classify import Outcome, TimeoutPhase, classify_exception, classify_stream_event
-from ..sse import SSEEvent, SSEParser
+from ..resilience.classify import Outcome, TimeoutPhase, classify_exception
+from ..sse import SSEParser
 from ..telemetry import AttemptTrace
-from ..translate import StreamTranslator, decode_event, new_stream_translator
+from ..translate import StreamTranslator
 from ..translate.deltas import Delta
 from ..upstream import RESPONSE_DROP, UpstreamResponse, relay_headers
 from .billed import SENT_SAMPLE_BYTES, charge_failed, relayed_tokens, streamed_tokens, used_so_far
-from .key_redaction import event_without_key, headers_without_key
+from .key_redaction import headers_without_key
 from .stream_answer import HeldStream, open_stream
 from .stream_error import StreamFailed, end_with_error
+from .stream_read import EventReader
 
 if TYPE_CHECKING:
     from .attempt import AttemptResult, Prepared
@@ -65,7 +74,6 @@ if TYPE_CHECKING:
 _MAX_HELD_EVENTS = 32
 _STREAM_DROP = RESPONSE_DROP | {"content-type", "cache-control"}  # set by the sidecar, lower-case
 _EVENT_ENDS = (b"\n\n", b"\r\n\r\n")  # a chunk ending so, read from an event's start, holds whole events
-_NOT_JSON = Outcome.failure("malformed_response", "upstream sent an event that is not JSON")
 _TRUNCATED = Outcome.failure("stream_truncated", "the upstream ended the stream without finishing it")
 
 
@@ -73,29 +81,13 @@ class _Lost(Exception):
     """Another (hedged) call of this request already committed its stream."""
 
 
-class _Relay:
-    """One stream's relay: what stays the same from its first event to its last, and the steps that are
-    not per content event: the commit point, judging an event read whole, holding back before the commit,
-    the end of the stream (a failure or a clean end)."""
+class _Relay(EventReader):
+    """One stream's relay: what stays the same from its first event to its last (the caller's stream
+    from the commit point on: ``client``; the rest, and the reading of one event, ``EventReader``'s), and
+    the steps that are not per content event: the reads up to the commit point, the commit point, holding
+    back before the commit, the end of the stream (a failure or a clean end)."""
 
-    __slots__ = (
-        "decoder",
-        "deltas",
-        "exchange",
-        "held_bytes",
-        "hold",
-        "key",
-        "max_held_bytes",
-        "operation",
-        "prepared",
-        "response",
-        "result",
-        "strip_usage",
-        "taps",
-        "trace",
-        "translator",
-        "upstream",
-    )
+    __slots__ = ("client", "held_bytes", "max_held_bytes", "response", "trace")
 
     def __init__(
         self,
@@ -107,23 +99,57 @@ class _Relay:
         key: str | None,
         result: AttemptResult,
     ) -> None:
-        self.exchange = exchange
-        self.prepared = prepared
+        super().__init__(exchange, prepared, key, result)
         self.response = response
         self.trace = trace
         self.max_held_bytes = max_held_bytes
-        self.key = key
-        self.result = result
-        self.operation = exchange.facts.operation
-        self.upstream = upstream = registry.wire(prepared.wire)
-        self.translator = translator = _translator(exchange, prepared)
-        self.taps = taps = exchange.taps
-        self.hold = hold = exchange.hold_stream
-        listened = bool(taps) or hold
-        self.decoder = upstream.translation.decoder() if listened and translator is None else None
-        self.deltas: list[Delta] | None = [] if listened else None  # the answer's deltas not yet shown to taps
-        self.strip_usage = translator is None and not prepared.include_usage
         self.held_bytes = 0
+        self.client: StreamResponse | None = None  # the caller's stream, from the commit point on
+
+    async def until_commit(
+        self, parser: SSEParser, held: list[bytes], out: list[bytes], first_content: asyncio.Timeout
+    ) -> bool:
+        """The reads up to the commit point: the preamble is held back (``keep_back``), the first content
+        event commits (a held stream's only lifts the deadline: it is read to its end here; too many events
+        held back commit too); whether the stream ended. ``out``: the caller's bytes of the chunk being
+        read; the chunk that commits is left in it, after what was held back before it, to be sent."""
+        readany, read, is_preamble, relay_text = (
+            self.response.readany,
+            self.read,
+            self.upstream.is_preamble,
+            self.relay_text,
+        )
+        ended = content_seen = False
+        while not ended:
+            chunk = await readany()
+            if not chunk:
+                break
+            for event in parser.feed(chunk):  # ``out`` is empty: ``keep_back`` took the last read's bytes
+                if relay_text is not None and self.client is not None:  # committed at an event before it
+                    text_bytes = relay_text(event)
+                    if text_bytes is not None:
+                        out.append(text_bytes)
+                        continue
+                ended = read(event, out, self.client is not None, ended)
+                if self.client is None and not content_seen and not is_preamble(event):
+                    content_seen = True
+                    await self._content_starts(first_content)
+            if self.client is None and self.keep_back(out, held):
+                continue
+            if self.client is None:
+                await self.commit(first_content)
+            out[:0] = held
+            held.clear()
+            break
+        return ended
+
+    async def _content_starts(self, first_content: asyncio.Timeout) -> None:
+        """The first content event: the commit point; a held stream's only meets the first-content deadline
+        (the stream stays held)."""
+        if self.hold:
+            first_content.reschedule(None)
+        else:
+            await self.commit(first_content)
 
     async def commit(self, first_content: asyncio.Timeout | None) -> StreamResponse:
         """The commit point: send the head to the caller, open the taps; ``first_content``: the deadline
@@ -137,7 +163,7 @@ class _Relay:
             exchange.on_commit()
         exchange.answered_by = prepared.target
         exchange.dropped = prepared.dropped
-        stream = await open_stream(exchange, self._relayed_headers())
+        self.client = stream = await open_stream(exchange, self._relayed_headers())
         self.trace.first_chunk()
         for tap in self.taps:
             tap.open(prepared.target)
@@ -146,59 +172,15 @@ class _Relay:
     def _relayed_headers(self) -> dict[str, str]:
         return headers_without_key(relay_headers(self.response.headers.items(), _STREAM_DROP), self.key)
 
-    def read(self, event: SSEEvent, out: list[bytes], committed: bool, ended: bool) -> bool:
-        """Judge an event read whole (an error, not JSON, usage) and add its caller's bytes to ``out``;
-        whether the stream has ended (``ended``: it had before this event)."""
-        if event.event == "error" or event.data.find(b'"error"') >= 0:
-            event = self._raise_on_error(event)
-        upstream, translator = self.upstream, self.translator
-        if not committed and upstream.is_malformed(event):
-            raise StreamFailed(_NOT_JSON)
-        # usage / usageMetadata (a translated stream's is the translator's: _read_translator)
-        if translator is None and event.data.find(b"sage") >= 0:
-            self._add_usage(event)
-        if upstream.is_terminal(self.operation, event):
-            ended = True
-        if translator is not None:
-            self._translate(translator, event, out, ended)
-        else:
-            if self.decoder is not None and self.deltas is not None:
-                self.deltas += decode_event(self.decoder, event)
-            if not (self.strip_usage and upstream.is_usage_only(event)):
-                out.append(event.raw)
-        return ended
-
-    def _raise_on_error(self, event: SSEEvent) -> SSEEvent:
-        """``event`` without the provider key; raises ``StreamFailed`` when it is the upstream's error."""
-        event = event_without_key(event, self.key)
-        failure = classify_stream_event(self.prepared.wire, event.event, event.data)
-        if failure is not None:
-            raise StreamFailed(failure, event)
-        return event
-
-    def _add_usage(self, event: SSEEvent) -> None:
-        usage = self.upstream.translation.stream_usage(event)
-        if usage is not None:
-            result = self.result
-            result.usage = usage if result.usage is None else result.usage.merge(usage)
-
-    def _translate(self, translator: StreamTranslator, event: SSEEvent, out: list[bytes], ended: bool) -> None:
-        decoded = translator.decode(event)
-        if not decoded and self.upstream.is_malformed(event):  # the caller's SDK raises, as its own would
-            raise StreamFailed(_NOT_JSON)
-        if self.deltas is not None:
-            self.deltas += decoded
-        out.extend(caller_event.encode() for caller_event in translator.encode(decoded))
-        if ended:
-            out.extend(e.encode() for e in translator.finish())
-
     def keep_back(self, out: list[bytes], held: list[bytes]) -> bool:
-        """Before the commit point: ``out`` joins the ``held`` bytes; False when too many events are held
-        (the stream commits now). A held stream over the body cap fails."""
+        """Before the commit point: ``out`` moves to the ``held`` bytes (emptied: each part is sent, or
+        counted by a failure, once); False when too many events are held (the stream commits now). A held
+        stream over the body cap fails."""
         held.extend(out)
+        self.held_bytes += sum(len(part) for part in out)
+        out.clear()
         if not self.hold:
             return len(held) <= _MAX_HELD_EVENTS
-        self.held_bytes += sum(len(part) for part in out)
         if self.held_bytes > self.max_held_bytes:
             raise StreamFailed(Outcome.failure("malformed_response", "a held stream is over the body cap"))
         return True
@@ -278,21 +260,6 @@ class _Relay:
         return result
 
 
-def _translator(exchange: Exchange, prepared: Prepared) -> StreamTranslator | None:
-    """The translator from the upstream's dialect to the caller's; None when they are the same."""
-    caller = exchange.facts.dialect
-    if prepared.wire is caller:
-        return None
-    return new_stream_translator(
-        source=prepared.wire,
-        target=caller,
-        operation=exchange.facts.operation,
-        model=prepared.target.upstream_model,
-        include_usage=prepared.include_usage,
-        names=prepared.names,
-    )
-
-
 def _show(taps: tuple[StreamTap, ...], deltas: list[Delta]) -> None:
     """Feed ``deltas`` to the taps, in order; then forget them."""
     for delta in deltas:
@@ -331,107 +298,95 @@ async def relay_stream(
         key,
         AttemptResult(Outcome.success(), upstream_status=response.status),
     )
-    translator, deltas, hold = relay.translator, relay.deltas, relay.hold
     parser = SSEParser()
     held: list[bytes] = []  # the caller's bytes not yet sent (before the commit point, or held whole)
-    client: StreamResponse | None = None
-    ended = False
-    content_seen = False  # a held stream's first content lifts the first-content deadline, unsent
     out: list[bytes] = []  # the caller's bytes of the chunk being read
     first_content = asyncio.timeout_at(first_content_by)  # lifted at the commit point
     # The caller's first bytes, kept (not decoded) until ``SENT_SAMPLE_BYTES`` were sent: the output of a
     # stream cut after its commit point is estimated from them, on the cut's path (``billed.relayed_tokens``).
     sent: list[bytes] = []
     sent_from = exchange.bytes_out
-    sample_end = sent_from + SENT_SAMPLE_BYTES
+    try:
+        async with first_content:
+            ended = await relay.until_commit(parser, held, out, first_content)
+            if relay.client is not None:
+                ended = await _relay_committed(relay, relay.client, parser, out, ended, sent)
+            if not ended:  # EOF without the dialect's terminator: the upstream stopped mid-answer
+                raise StreamFailed(_TRUNCATED)
+    except _Lost:
+        return _hedge_lost()
+    except (StreamFailed, TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
+        return await relay.failed(exc, relay.client, held + out, explain, (sent, sent_from))
+    except asyncio.CancelledError:  # the app went away, or the drain cut it: what it was sent is counted,
+        if relay.client is not None or relay.hold:  # or what was held back for the hooks (generated all the same)
+            relay.cut(sent, sent_from, [] if relay.client is not None else held + out)
+        raise
+    return await relay.finish(relay.client, held)
+
+
+async def _relay_committed(
+    relay: _Relay, client: StreamResponse, parser: SSEParser, out: list[bytes], ended: bool, sent: list[bytes]
+) -> bool:
+    """From the commit point on: ``out`` (the chunk that committed, after what was held back) sent, then
+    each read relayed to ``client`` as it came (one write per read), the two fast paths inline; whether
+    the stream ended (``ended``: with the chunk that committed; False: the upstream's body ended first).
+    The first ``SENT_SAMPLE_BYTES`` written are kept in ``sent``."""
+    exchange, trace, read, deltas, taps = relay.exchange, relay.trace, relay.read, relay.deltas, relay.taps
+    sample_end = exchange.bytes_out + SENT_SAMPLE_BYTES
     sampling = True
-    readany = response.readany
+    readany = relay.response.readany
     may_end = relay.upstream.may_end
-    is_preamble = relay.upstream.is_preamble
-    read = relay.read
+    relay_text = relay.relay_text
     # A same-dialect stream that nobody taps may forward a chunk of whole events as it came when no
     # event in it can be an error, carry usage (to count, or to strip) or end the stream. The byte
     # searches here run per upstream read: ``find``, not ``in``, which costs twice as much on a chunk
     # this size (CPython's bytes ``in`` first tries its operand as an integer and builds the TypeError).
-    forward_whole = translator is None and deltas is None
-    # A translated stream that nobody taps turns a plain text delta (the usual event) into the caller's
-    # bytes directly: no error, usage or end in such an event, nothing to keep, so nothing else to judge.
-    relay_text = translator.relay_text if translator is not None and deltas is None else None
-
-    try:
-        async with first_content:
-            while not ended:
-                chunk = await readany()
-                if not chunk:
-                    break
-                if (
-                    forward_whole
-                    and client is not None
-                    and chunk.endswith(_EVENT_ENDS)
-                    and not parser.pending
-                    and chunk.find(b"error") < 0
-                    and chunk.find(b"sage") < 0
-                    and not may_end(chunk)
-                ):  # whole events with nothing to look at: as they came, unparsed
-                    try:
-                        await client.write(chunk)
-                    except ConnectionError:
-                        raise asyncio.CancelledError from None
-                    exchange.bytes_out += len(chunk)
-                    if sampling:
-                        sent.append(chunk)
-                        sampling = exchange.bytes_out < sample_end
-                    trace.chunk()
+    forward_whole = relay.translator is None and deltas is None
+    while True:
+        if deltas:
+            _show(taps, deltas)
+        if out:  # the caller's bytes of the last read
+            data = b"".join(out)
+            try:
+                await client.write(data)
+            except ConnectionError:  # the app went away: not the upstream's fault, nothing to relay
+                raise asyncio.CancelledError from None
+            exchange.bytes_out += len(data)
+            if sampling:
+                sent.append(data)
+                sampling = exchange.bytes_out < sample_end
+            trace.chunk()
+            out.clear()
+        if ended:
+            return True
+        chunk = await readany()
+        if not chunk:
+            return False
+        if (
+            forward_whole
+            and chunk.endswith(_EVENT_ENDS)
+            and not parser.pending
+            and chunk.find(b"error") < 0
+            and chunk.find(b"sage") < 0
+            and not may_end(chunk)
+        ):  # whole events with nothing to look at: as they came, unparsed
+            try:
+                await client.write(chunk)
+            except ConnectionError:
+                raise asyncio.CancelledError from None
+            exchange.bytes_out += len(chunk)
+            if sampling:
+                sent.append(chunk)
+                sampling = exchange.bytes_out < sample_end
+            trace.chunk()
+            continue
+        for event in parser.feed(chunk):
+            if relay_text is not None:
+                text_bytes = relay_text(event)
+                if text_bytes is not None:
+                    out.append(text_bytes)
                     continue
-                out = []
-                for event in parser.feed(chunk):
-                    if relay_text is not None and client is not None:
-                        text_bytes = relay_text(event)
-                        if text_bytes is not None:
-                            out.append(text_bytes)
-                            continue
-                    ended = read(event, out, client is not None, ended)
-                    if client is None and not content_seen and not is_preamble(event):
-                        if hold:  # its content has started: the deadline is met, the stream stays held
-                            content_seen = True
-                            first_content.reschedule(None)
-                        else:
-                            client = await relay.commit(first_content)
-                if client is None:
-                    if relay.keep_back(out, held):
-                        continue
-                    client = await relay.commit(first_content)
-                if held:
-                    out = held + out
-                    held = []
-                if deltas:
-                    _show(relay.taps, deltas)
-                if out:
-                    data = b"".join(out)
-                    try:
-                        await client.write(data)
-                    except ConnectionError:  # the app went away: not the upstream's fault, nothing to relay
-                        raise asyncio.CancelledError from None
-                    exchange.bytes_out += len(data)
-                    if sampling:
-                        sent.append(data)
-                        sampling = exchange.bytes_out < sample_end
-                    trace.chunk()
-                    out = []
-            if not ended:
-                # EOF without the dialect's terminator: the upstream stopped mid-answer.
-                raise StreamFailed(
-                    Outcome.failure("stream_truncated", "the upstream ended the stream without finishing it")
-                )
-    except _Lost:
-        return _hedge_lost()
-    except (StreamFailed, TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
-        return await relay.failed(exc, client, held + out, explain, (sent, sent_from))
-    except asyncio.CancelledError:  # the app went away, or the drain cut it: what it was sent is counted,
-        if client is not None or hold:  # or what was held back for the hooks (generated all the same)
-            relay.cut(sent, sent_from, [] if client is not None else held + out)
-        raise
-    return await relay.finish(client, held)
+            ended = read(event, out, True, ended)
 
 
 def _read_translator(translator: StreamTranslator | None, result: AttemptResult) -> None:

@@ -31,10 +31,10 @@ done at once (starting the SERVER span; drawing the CLIENT span's id, which goes
   with those known at the end, in one ``set_attributes`` call. A CLIENT span is made when its call
   ends, in one ``start_span`` with all its attributes and its start time (``attempt`` module).
 - Both ``finish`` methods of a recorded trace take their timings at once (durations, the span's end
-  time) and leave the rest, metric updates and ending the span, to ``core.later``: with an event loop
-  running, until the loop's current step is over, i.e. after the answer is written (``core`` says why
-  nothing can tell, and why a trace without a span does its few metric updates at once). Without a
-  running loop (tests, scripts) it is done at once.
+  time) and leave the rest, metric updates and ending the span (the request's: ``request_end``), to
+  ``core.later``: with an event loop running, until the loop's current step is over, i.e. after the
+  answer is written (``core`` says why nothing can tell, and why a trace without a span does its few
+  metric updates at once). Without a running loop (tests, scripts) it is done at once.
 """
 
 from __future__ import annotations
@@ -44,13 +44,14 @@ from time import perf_counter, time_ns
 from typing import TYPE_CHECKING, Any, Final
 
 from opentelemetry import context as otel_context
-from opentelemetry.trace import SpanKind, Status, StatusCode, set_span_in_context
+from opentelemetry.trace import SpanKind, set_span_in_context
 
 from . import attributes as attr
 from . import genai
 from .attempt import AttemptTrace, ClientSpan
 from .core import Core, later
 from .propagation import child_headers
+from .request_end import record_end
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
@@ -58,7 +59,6 @@ if TYPE_CHECKING:
 
     from .genai import Usage
 
-_STATUS_CLASS: Final = tuple(f"{n}xx" for n in range(10))
 # The sidecar's operation names -> gen_ai.operation.name (the Responses API is a chat operation).
 _OPERATIONS: Final = {"responses": "chat"}
 
@@ -315,6 +315,9 @@ class RequestTrace:
         for attempt in self._attempts:
             attempt.finish(status=None, error_type="unfinished")
         record = (
+            self._core,
+            self.span,
+            self._pending,
             status,
             outcome,
             route or self._route,
@@ -329,73 +332,6 @@ class RequestTrace:
             end,
         )
         if end is None:
-            self._record(*record)  # metric updates only: cheaper now than a loop callback (``core``)
+            record_end(*record)  # metric updates only: cheaper now than a loop callback (``core``)
         else:
-            later(self._record, *record)
-
-    def _record(
-        self,
-        status: int,
-        outcome: str,
-        route_label: str,
-        served_model: str | None,
-        attempts: int,
-        fallback_reason: str | None,
-        usage: Usage | None,
-        cost_usd: float | None,
-        error_type: str | None,
-        streamed: bool,
-        elapsed: float,
-        end: int | None,
-    ) -> None:
-        model_label = served_model or ""
-        self._record_metrics(status, outcome, route_label, model_label, usage, cost_usd, elapsed)
-        span = self.span
-        if span is None:
-            return
-        attributes = self._pending
-        attributes[genai.HTTP_STATUS_CODE] = status
-        attributes[attr.OUTCOME] = outcome
-        if attempts != 1:
-            attributes[attr.ATTEMPTS] = attempts
-        if streamed:
-            attributes[attr.STREAMED] = True
-        if route_label:
-            attributes[attr.ROUTE] = route_label
-        if served_model:
-            attributes[attr.SERVED_MODEL] = served_model
-        if fallback_reason:
-            attributes[attr.FALLBACK_REASON] = fallback_reason
-        if error_type:
-            attributes[genai.ERROR_TYPE] = error_type
-        if cost_usd is not None:
-            attributes[attr.COST_USD] = float(cost_usd)
-        span.set_attributes(attributes)
-        if status >= 500 or (error_type and status < 400):  # a 4xx is the client's error (HTTP conventions)
-            span.set_status(Status(StatusCode.ERROR, error_type))
-        span.end(end)
-
-    def _record_metrics(
-        self,
-        status: int,
-        outcome: str,
-        route_label: str,
-        model_label: str,
-        usage: Usage | None,
-        cost_usd: float | None,
-        elapsed: float,
-    ) -> None:
-        """The request's metrics: its count and duration, in flight, tokens and cost."""
-        ins = self._core.instruments
-        ins.requests.inc((route_label, model_label, outcome, _STATUS_CLASS[status // 100 % 10]))
-        ins.request_duration.observe((route_label, outcome), elapsed)
-        ins.in_flight.dec()
-        if usage is not None:
-            if usage.input_tokens:
-                ins.tokens.inc((model_label, route_label, "input"), usage.input_tokens)
-            if usage.output_tokens:
-                ins.tokens.inc((model_label, route_label, "output"), usage.output_tokens)
-            if usage.cached_input_tokens:
-                ins.tokens.inc((model_label, route_label, "cached_input"), usage.cached_input_tokens)
-        if cost_usd:
-            ins.cost.inc((model_label, route_label), cost_usd)
+            later(record_end, *record)

@@ -11,6 +11,8 @@
   refuses, is refused by name (under ``drop`` left out). ``thinking`` (enabled with a budget, or adaptive)
   is read into the common form's ``Thinking`` and written within Anthropic's bounds (``thinking``).
   A ``thread`` (a message thread: the history stays at Anthropic) cannot be translated (``THREAD_REFUSAL``).
+  Top-level fields are read as settings or features (``_parse_setting``, ``_parse_feature``) and written
+  so (``_build_settings``, ``_build_tools``: tools, tool choice, the output format's forced tool).
 """
 
 from __future__ import annotations
@@ -52,33 +54,10 @@ def parse_request(body: dict[str, Any], drops: Drops) -> ChatRequest:
     for key, value in body.items():
         if value is None or key in ("model", "messages", "system"):
             continue
-        if key == "max_tokens":
-            req["max_tokens"] = value
-        elif key in ("temperature", "top_p", "top_k"):
-            req[key] = value  # type: ignore[literal-required]
-        elif key == "stop_sequences":
-            if stop := stop_list(value, key):
-                req["stop"] = stop
-                named(req, "stop", key)
-        elif key == "stream":
-            req["stream"] = bool(value)
-        elif key == "metadata":
-            if value.get("user_id"):
-                req["user"] = value["user_id"]
-                named(req, "user", "metadata.user_id")
-        elif key == "tools":
-            req["tools"] = _parse_tools(value, drops)
-        elif key == "tool_choice":
-            _parse_tool_choice(value, req)
-        elif key == "thinking":
-            parse_thinking(value, req, drops)
-        elif key == "output_config":
-            if value.get("format"):
-                req["response_format"] = _parse_format(value["format"], drops)
-            if value.get("effort"):
-                drops.unsupported("output_config.effort")
-        elif key == "output_format":
-            req["response_format"] = _parse_format(value, drops)
+        if key in _SETTINGS:
+            _parse_setting(key, value, req)
+        elif key in _FEATURES:
+            _parse_feature(key, value, req, drops)
         elif key in _IGNORED:
             drops.ignored(key)
         elif key == "thread":
@@ -86,6 +65,44 @@ def parse_request(body: dict[str, Any], drops: Drops) -> ChatRequest:
         else:
             drops.unsupported(key)
     return req
+
+
+_SETTINGS = frozenset(("max_tokens", "temperature", "top_p", "top_k", "stop_sequences", "stream", "metadata"))
+_FEATURES = frozenset(("tools", "tool_choice", "thinking", "output_config", "output_format"))
+
+
+def _parse_setting(key: str, value: Any, req: ChatRequest) -> None:
+    """One of the answer's settings (``_SETTINGS``): its maximum, sampling, stop sequences, stream, user."""
+    if key == "max_tokens":
+        req["max_tokens"] = value
+    elif key in ("temperature", "top_p", "top_k"):
+        req[key] = value  # type: ignore[literal-required]
+    elif key == "stop_sequences":
+        if stop := stop_list(value, key):
+            req["stop"] = stop
+            named(req, "stop", key)
+    elif key == "stream":
+        req["stream"] = bool(value)
+    elif key == "metadata" and value.get("user_id"):
+        req["user"] = value["user_id"]
+        named(req, "user", "metadata.user_id")
+
+
+def _parse_feature(key: str, value: Any, req: ChatRequest, drops: Drops) -> None:
+    """One of the request's features (``_FEATURES``): tools, tool choice, thinking, the output format."""
+    if key == "tools":
+        req["tools"] = _parse_tools(value, drops)
+    elif key == "tool_choice":
+        _parse_tool_choice(value, req)
+    elif key == "thinking":
+        parse_thinking(value, req, drops)
+    elif key == "output_config":
+        if value.get("format"):
+            req["response_format"] = _parse_format(value["format"], drops)
+        if value.get("effort"):
+            drops.unsupported("output_config.effort")
+    elif key == "output_format":
+        req["response_format"] = _parse_format(value, drops)
 
 
 def _parse_system(value: Any, drops: Drops) -> list[str]:
@@ -249,6 +266,15 @@ def build_request(req: ChatRequest, model: str, drops: Drops, options: Translate
     }
     if system:
         out["system"] = "\n\n".join(system)
+    _build_settings(req, out, drops)
+    _build_tools(req, out)
+    if "thinking" in req:
+        build_thinking(req["thinking"], out, drops)
+    return out
+
+
+def _build_settings(req: ChatRequest, out: dict[str, Any], drops: Drops) -> None:
+    """The answer's settings: sampling, stop sequences, stream, user; those Anthropic has not refused."""
     if "temperature" in req:
         out["temperature"] = min(req["temperature"], 1.0)
     for key in ("top_p", "top_k"):
@@ -268,6 +294,10 @@ def build_request(req: ChatRequest, model: str, drops: Drops, options: Translate
     for key in ("n", "seed", "presence_penalty", "frequency_penalty", "logprobs", "top_logprobs"):
         if key in req:
             drops.unsupported(caller_name(req, key))
+
+
+def _build_tools(req: ChatRequest, out: dict[str, Any]) -> None:
+    """``tools`` and ``tool_choice``: the caller's, and an output format as a forced tool (``_response_tool``)."""
     tools: list[dict[str, Any]] = []
     for t in req.get("tools", ()):
         tool = {"name": t["name"], "input_schema": object_schema(t["parameters"])}
@@ -291,9 +321,6 @@ def build_request(req: ChatRequest, model: str, drops: Drops, options: Translate
             out["tool_choice"] = choice
         elif req.get("parallel_tool_calls") is False:
             out["tool_choice"] = {"type": "auto", "disable_parallel_tool_use": True}
-    if "thinking" in req:
-        build_thinking(req["thinking"], out, drops)
-    return out
 
 
 def _tool_choice(choice: ToolChoice | None, tools: list[dict[str, Any]]) -> dict[str, Any] | None:

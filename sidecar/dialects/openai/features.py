@@ -1,9 +1,9 @@
 """Routing's feature walkers for OpenAI request bodies (``walking.FeatureWalker``; ``WALKERS`` by
 operation is the dialect's ``WireDialect.feature_walkers``):
 
-- ``chat``        /v1/chat/completions: ``messages`` (system/developer, user parts text, image_url,
-                  input_audio, file; assistant tool_calls; tool), ``tools`` and legacy ``functions``,
-                  ``tool_choice``/``function_call``, ``response_format``,
+- ``chat``        /v1/chat/completions: ``messages`` (``_chat_messages``: system/developer, user parts
+                  text, image_url, input_audio, file; assistant tool_calls; tool), ``tools`` and legacy
+                  ``functions``, ``tool_choice``/``function_call``, ``response_format``,
                   ``max_completion_tokens``/``max_tokens``, ``stream``, ``reasoning_effort`` (thinking)
 - ``responses``   /v1/responses: ``instructions``, ``input`` (a string or items: messages with
                   input_text/input_image/input_file/input_audio parts, function_call,
@@ -83,34 +83,7 @@ def _options(body: dict[str, Any], tally: Tally, output_format: Any) -> None:
 def chat(body: dict[str, Any], tally: Tally) -> None:
     messages = body.get("messages")
     if isinstance(messages, list):
-        every_text, turns = tally.texts, 0  # the turns counted here, stored once
-        for message in messages:
-            if not isinstance(message, dict):
-                continue
-            role = message.get("role")
-            content = message.get("content")
-            if type(content) is str:  # the usual message: its text, without a call per part
-                if content:
-                    every_text.append(content)
-                    texts = [content]
-                else:
-                    texts = []
-            else:
-                texts = _parts(content, tally)
-            if role == "system" or role == "developer":
-                tally.system.extend(texts)
-                continue
-            turns += 1
-            if role == "user" and texts:
-                tally.last_user = texts
-            calls = message.get("tool_calls")
-            if calls:
-                for call in items(calls):
-                    function = mapping(mapping(call).get("function"))
-                    tally.text(function.get("name"))
-                    tally.text(function.get("arguments"))
-        if turns:
-            tally.messages = turns
+        _chat_messages(messages, tally)
     output_format = body.get("response_format")
     _options(body, tally, output_format.get("type") if isinstance(output_format, dict) else None)
     limit = body.get("max_completion_tokens", body.get("max_tokens"))  # ``output_limit``, without the calls
@@ -118,6 +91,39 @@ def chat(body: dict[str, Any], tally: Tally) -> None:
         tally.max_output_tokens = limit
     if "reasoning_effort" in body:
         tally.thinking = _thinks(body["reasoning_effort"])
+
+
+def _chat_messages(messages: list[Any], tally: Tally) -> None:
+    """Count a chat's ``messages``: system and developer texts, the turns, the last user message's
+    texts, the assistant's tool calls."""
+    every_text, turns = tally.texts, 0  # the turns counted here, stored once
+    for message in messages:
+        if not isinstance(message, dict):
+            continue
+        role = message.get("role")
+        content = message.get("content")
+        if type(content) is str:  # the usual message: its text, without a call per part
+            if content:
+                every_text.append(content)
+                texts = [content]
+            else:
+                texts = []
+        else:
+            texts = _parts(content, tally)
+        if role == "system" or role == "developer":
+            tally.system.extend(texts)
+            continue
+        turns += 1
+        if role == "user" and texts:
+            tally.last_user = texts
+        calls = message.get("tool_calls")
+        if calls:
+            for call in items(calls):
+                function = mapping(mapping(call).get("function"))
+                tally.text(function.get("name"))
+                tally.text(function.get("arguments"))
+    if turns:
+        tally.messages = turns
 
 
 def _thinks(effort: Any) -> bool:

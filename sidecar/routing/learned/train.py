@@ -1,10 +1,12 @@
 """Training and evaluating a learned router: multinomial logistic regression in plain Python.
 
-``fit(examples, options)`` builds the vocabulary (n-grams seen in at least ``min_count`` training
-examples, at most ``max_grams``, facts always), then runs stochastic gradient descent on the softmax
+``fit(examples, options)`` takes the heads with two labels or more (``_heads``), builds the vocabulary
+(n-grams seen in at least ``min_count`` training examples, at most ``max_grams``, facts always) and
+encodes the examples with it (``_encode``), then runs stochastic gradient descent on the softmax
 cross-entropy of each head (task, complexity) with L2 weight decay, over shuffled examples for
-``epochs`` passes with a decaying rate. Both heads share the n-grams and have their own weights; an
-example with one label trains that head only. The result is the router file document (``model``).
+``epochs`` passes with a decaying rate (``_descend``). Both heads share the n-grams and have their own
+weights; an example with one label trains that head only. The result is the router file document
+(``model``; ``_document``).
 
 Each example keeps only the numbers of its n-grams while the vocabulary is counted, an array of 4-byte
 numbers (fit allocates at most about 0.9 KB an example: 100,000 examples train in 190 MB of memory,
@@ -25,7 +27,7 @@ from array import array
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 from ... import __version__
 from ..textview import TextView
@@ -62,15 +64,28 @@ def _keys(example: Labeled) -> list[tuple[str, str]]:
 
 def fit(examples: Sequence[Labeled], options: TrainOptions = TrainOptions()) -> dict[str, Any]:
     """The router file document trained on ``examples``."""
-    labels = {head: sorted({e.labels[head] for e in examples if head in e.labels}) for head in HEADS}
-    heads = [(head, names) for head, names in labels.items() if len(names) >= 2]
-    if not heads:
-        raise ValueError("every head needs at least two distinct labels")
+    heads = _heads(examples)
     offsets, width = {}, 0
     for head, names in heads:
         offsets[head] = width
         width += len(names)
+    kept, encoded = _encode(examples, heads, offsets, options)
+    rows, bias = _descend(encoded, len(kept), width, options)
+    return _document(examples, options, heads, kept, rows, bias)
 
+
+def _heads(examples: Sequence[Labeled]) -> list[tuple[str, list[str]]]:
+    """The heads trained: each with at least two labels in ``examples``, and its labels, sorted."""
+    labels = {head: sorted({e.labels[head] for e in examples if head in e.labels}) for head in HEADS}
+    heads = [(head, names) for head, names in labels.items() if len(names) >= 2]
+    if not heads:
+        raise ValueError("every head needs at least two distinct labels")
+    return heads
+
+
+def _numbered(examples: Sequence[Labeled]) -> tuple[list[tuple[str, str]], list[int], list[array[int]]]:
+    """The distinct n-grams in the order first seen, how many examples each is in, and each example's
+    n-grams as their numbers (positions in that order)."""
     # Each distinct n-gram gets a number on first sight, and an example keeps only its numbers (4 bytes
     # each, not a tuple of strings: 100,000 examples took 600 MB as tuples); ties in count keep the
     # first-seen order, so the n-grams kept and their order are alike every run.
@@ -87,8 +102,20 @@ def fit(examples: Sequence[Labeled], options: TrainOptions = TrainOptions()) -> 
         for number in dict.fromkeys(ids):
             counts[number] += 1
         numbered.append(ids)
-    keys = list(numbers)
-    del numbers
+    return list(numbers), counts, numbered
+
+
+_Encoded: TypeAlias = "tuple[array[int], float, list[tuple[int, int, int]]]"
+"""An example as the descent reads it: its kept n-grams (rows), the norm of its features, and per head it
+has a label of: the head's first column, its width, the label's position."""
+
+
+def _encode(
+    examples: Sequence[Labeled], heads: list[tuple[str, list[str]]], offsets: dict[str, int], options: TrainOptions
+) -> tuple[list[tuple[str, str]], list[_Encoded]]:
+    """The vocabulary (the n-grams in at least ``min_count`` examples, facts always, most frequent first,
+    at most ``max_grams``) and each example encoded with it."""
+    keys, counts, numbered = _numbered(examples)
     ranked = sorted(range(len(keys)), key=counts.__getitem__, reverse=True)  # stable: first seen first
     kept_numbers = [n for n in ranked if counts[n] >= options.min_count or keys[n][0] == "f"][: options.max_grams]
     kept = [keys[n] for n in kept_numbers]
@@ -100,9 +127,15 @@ def fit(examples: Sequence[Labeled], options: TrainOptions = TrainOptions()) -> 
         ]
         norm = 1.0 / math.sqrt(len(ids)) if ids else 0.0
         encoded.append((array("I", [index[n] for n in ids if n in index]), norm, targets))
-    del numbered
+    return kept, encoded
 
-    rows = [[0.0] * width for _ in kept]
+
+def _descend(
+    encoded: list[_Encoded], grams: int, width: int, options: TrainOptions
+) -> tuple[list[list[float]], list[float]]:
+    """The weights (a row of ``width`` per n-gram kept) and the bias: ``epochs`` passes of stochastic
+    gradient descent over the shuffled examples, with a decaying rate and L2 weight decay."""
+    rows = [[0.0] * width for _ in range(grams)]
     bias = [0.0] * width
     rng = random.Random(options.seed)
     for epoch in range(options.epochs):
@@ -124,7 +157,18 @@ def fit(examples: Sequence[Labeled], options: TrainOptions = TrainOptions()) -> 
             step = rate * norm
             for i in ids:
                 rows[i] = [w * decay - step * g for w, g in zip(rows[i], gradient, strict=True)]
+    return rows, bias
 
+
+def _document(
+    examples: Sequence[Labeled],
+    options: TrainOptions,
+    heads: list[tuple[str, list[str]]],
+    kept: list[tuple[str, str]],
+    rows: list[list[float]],
+    bias: list[float],
+) -> dict[str, Any]:
+    """The router file document: the weights rounded, an n-gram whose weights are all about 0 left out."""
     weights: dict[str, dict[str, list[float]]] = {group: {} for group in GROUPS}
     for (group, gram), row in zip(kept, rows, strict=True):
         if max(abs(w) for w in row) > 1e-4:

@@ -1,0 +1,128 @@
+"""An upstream stream's events read whole, for the relay (``stream``): each judged (an error, not JSON,
+usage, the end), its caller's bytes made (as it came, a usage-only event left out, or translated by a
+``StreamTranslator``), its deltas kept for whoever listens.
+
+``EventReader`` holds what stays the same from a stream's first event to its last: the upstream's
+``WireDialect``, the translator (None: the same dialect), the listeners (the stages' taps, a held
+stream) and, when someone listens, the answer's deltas not yet shown to them (``deltas``); ``read`` is
+one event. ``stream._Relay`` builds on it with the reads, the commit point and the ends.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..dialects import registry
+from ..resilience.classify import Outcome, classify_stream_event
+from ..sse import SSEEvent
+from ..translate import StreamTranslator, decode_event, new_stream_translator
+from ..translate.deltas import Delta
+from .key_redaction import event_without_key
+from .stream_error import StreamFailed
+
+if TYPE_CHECKING:
+    from .attempt import AttemptResult, Prepared
+    from .exchange import Exchange
+
+_NOT_JSON = Outcome.failure("malformed_response", "upstream sent an event that is not JSON")
+
+
+class EventReader:
+    """What stays the same for one stream's events, and the reading of one (``read``)."""
+
+    __slots__ = (
+        "decoder",
+        "deltas",
+        "exchange",
+        "hold",
+        "key",
+        "operation",
+        "prepared",
+        "relay_text",
+        "result",
+        "strip_usage",
+        "taps",
+        "translator",
+        "upstream",
+    )
+
+    def __init__(self, exchange: Exchange, prepared: Prepared, key: str | None, result: AttemptResult) -> None:
+        """``key``: the provider key the call sent, redacted from any error event (``key_redaction``);
+        ``result``: the attempt's, whose usage a same-dialect stream's events add to."""
+        self.exchange = exchange
+        self.prepared = prepared
+        self.key = key
+        self.result = result
+        self.operation = exchange.facts.operation
+        self.upstream = upstream = registry.wire(prepared.wire)
+        self.translator = translator = _translator(exchange, prepared)
+        self.taps = taps = exchange.taps
+        self.hold = hold = exchange.hold_stream
+        listened = bool(taps) or hold
+        self.decoder = upstream.translation.decoder() if listened and translator is None else None
+        self.deltas: list[Delta] | None = [] if listened else None  # the answer's deltas not yet shown to taps
+        self.strip_usage = translator is None and not prepared.include_usage
+        # A translated stream that nobody taps turns a plain text delta (the usual event) into the caller's
+        # bytes directly: no error, usage or end in such an event, nothing to keep, so nothing else to judge.
+        self.relay_text = translator.relay_text if translator is not None and not listened else None
+
+    def read(self, event: SSEEvent, out: list[bytes], committed: bool, ended: bool) -> bool:
+        """Judge an event read whole (an error, not JSON, usage) and add its caller's bytes to ``out``;
+        whether the stream has ended (``ended``: it had before this event)."""
+        if event.event == "error" or event.data.find(b'"error"') >= 0:
+            event = self._raise_on_error(event)
+        upstream, translator = self.upstream, self.translator
+        if not committed and upstream.is_malformed(event):
+            raise StreamFailed(_NOT_JSON)
+        # usage / usageMetadata (a translated stream's is the translator's: stream._read_translator)
+        if translator is None and event.data.find(b"sage") >= 0:
+            self._add_usage(event)
+        if upstream.is_terminal(self.operation, event):
+            ended = True
+        if translator is not None:
+            self._translate(translator, event, out, ended)
+        else:
+            if self.decoder is not None and self.deltas is not None:
+                self.deltas += decode_event(self.decoder, event)
+            if not (self.strip_usage and upstream.is_usage_only(event)):
+                out.append(event.raw)
+        return ended
+
+    def _raise_on_error(self, event: SSEEvent) -> SSEEvent:
+        """``event`` without the provider key; raises ``StreamFailed`` when it is the upstream's error."""
+        event = event_without_key(event, self.key)
+        failure = classify_stream_event(self.prepared.wire, event.event, event.data)
+        if failure is not None:
+            raise StreamFailed(failure, event)
+        return event
+
+    def _add_usage(self, event: SSEEvent) -> None:
+        usage = self.upstream.translation.stream_usage(event)
+        if usage is not None:
+            result = self.result
+            result.usage = usage if result.usage is None else result.usage.merge(usage)
+
+    def _translate(self, translator: StreamTranslator, event: SSEEvent, out: list[bytes], ended: bool) -> None:
+        decoded = translator.decode(event)
+        if not decoded and self.upstream.is_malformed(event):  # the caller's SDK raises, as its own would
+            raise StreamFailed(_NOT_JSON)
+        if self.deltas is not None:
+            self.deltas += decoded
+        out.extend(caller_event.encode() for caller_event in translator.encode(decoded))
+        if ended:
+            out.extend(e.encode() for e in translator.finish())
+
+
+def _translator(exchange: Exchange, prepared: Prepared) -> StreamTranslator | None:
+    """The translator from the upstream's dialect to the caller's; None when they are the same."""
+    caller = exchange.facts.dialect
+    if prepared.wire is caller:
+        return None
+    return new_stream_translator(
+        source=prepared.wire,
+        target=caller,
+        operation=exchange.facts.operation,
+        model=prepared.target.upstream_model,
+        include_usage=prepared.include_usage,
+        names=prepared.names,
+    )
