@@ -15,8 +15,12 @@ One stage after routing, ``BudgetStage``, over the ledger of the policy being se
       warn      -> served, flagged
       every verdict but allow: the access line's ``budget`` field, the ``sidecar.budget`` span event,
       ``llm_sidecar_budget_decisions_total``; the opt-in headers (``budgets.headers``) on every answer
-    the walk: ``BudgetHook.before_target`` skips the targets a model/provider quota refused at admission
-              and moves the reservation to any other target the chain falls back to (refused: skip it)
+    the walk: ``BudgetHook.before_target`` skips the targets a model/provider quota refused at admission;
+              before any other target the chain falls back to, settles what the calls so far cost
+              beyond an answer (``Exchange.unserved_*``: a billed failure, a gate's rejected answer)
+              and then reserves that target against what is left (refused: skip it); before a hedge's
+              second call holds it too, until the race is over (``Exchange.on_race_end``: the loser
+              settled at what it cost); refused: the hedge is not made
     the end:  an answer -> settle its usage (the estimate when the provider reported none; a stream that
               ended with an error: its output at least the text streamed); an error that billed
               nothing -> release; cancelled after a call started -> charge what was used
@@ -40,6 +44,7 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import Mapping, Sequence
+from functools import partial
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -248,8 +253,9 @@ class BudgetStage:
 
 
 class BudgetHook:
-    """The budget's say in the walk (``hooks.ChainHook``): skip a target its quota refused, move the
-    reservation to the target about to be called."""
+    """The budget's say in the walk (``hooks.ChainHook``): skip a target its quota refused; before a
+    fallback's call, settle what the calls so far cost and reserve for the target about to be called;
+    before a hedge's second call, hold for it too until the race is over (refused: skip it)."""
 
     __slots__ = ("_admission", "_budgets", "_skipped")
 
@@ -262,9 +268,22 @@ class BudgetHook:
         if target.name in self._skipped:
             return SKIP_REASON
         info = self._budgets.targets.get(target.name)
-        if info is None or await self._admission.switch(info):
+        if info is None:
+            return None
+        admission = self._admission
+        if exchange.racing:  # a hedge: both calls held while they race
+            if not await admission.hold_race(info):
+                return SKIP_REASON
+            exchange.on_race_end = partial(self._race_over, exchange)
+            return None
+        if await admission.switch(info, (exchange.unserved_cost_usd, exchange.unserved_tokens)):
             return None
         return SKIP_REASON
+
+    def _race_over(self, exchange: Exchange, winner: Target) -> None:
+        """The hedged race is over (``hedge``): the other call's hold settled at what it cost."""
+        spent = (exchange.unserved_cost_usd, exchange.unserved_tokens)
+        self._admission.race_over(self._budgets.targets.get(winner.name), spent)
 
     async def after_answer(self, exchange: Exchange, target: Target, answer: StreamResponse | HeldStream) -> Verdict:
         return Verdict.ACCEPT
