@@ -2,7 +2,8 @@
 
 ``Ledger.admit`` (and ``admit_plain``) return an ``Admission``; the request path then calls
 
-    await admission.switch(target, spent)  the fallback loop moves to another target: the reservation
+    await admission.switch(target, spent)  the fallback loop moves to another target, or calls the same
+                                     one again after a billed call: the reservation
                                      settled first at what the calls so far cost beyond an answer
                                      (``spent``: calls accepted and then failed, answers a gate rejected,
                                      a hedge's cut call), then ``target`` reserved against what is left
@@ -83,25 +84,26 @@ class Admission:
         return self._held
 
     async def switch(self, target: TargetInfo, spent: tuple[float, int] = (0.0, 0)) -> bool:
-        """A fallback to ``target``: first the reservation (and a race's other hold) settled at what the
-        request's calls so far cost beyond an answer, ``spent`` (dollars and tokens, the request's total:
-        what earlier settlements charged is not charged again), then ``target`` reserved against what is
-        left. False: refused there: nothing is held until a later switch reserves again."""
+        """A call of ``target`` is next (a fallback, or another call of the same target: a retry, a
+        gate's re-ask): first the reservation (and a race's other hold) settled at what the request's
+        calls so far cost beyond an answer, ``spent`` (dollars and tokens, the request's total: what
+        earlier settlements charged is not charged again), then ``target`` reserved against what is
+        left. The same target with nothing spent since: the reservation stays, as it is. False: refused
+        there: nothing is held until a later switch reserves again."""
         held = self._hold()
-        if held is not None and held.plan.target == target:
-            return True
         request = self._request
-        if request is None:  # a plain admission made without one: its chain has one target only
-            return held is not None or self.decision.verdict != "deny"
-        ledger = self._ledger
-        if request.calls > 1:  # an ensemble's members share the reservation: moved whole
-            if held is None:
-                return self.decision.verdict != "deny"
-            moved = await ledger._move(request, held, target)
+        same = held is not None and held.plan.target == target
+        if request is None or request.calls > 1:  # none: a plain admission of a one-target chain
+            if held is None or same or request is None:
+                return held is not None or self.decision.verdict != "deny"
+            moved = await self._ledger._move(request, held, target)  # an ensemble's calls share it: moved whole
             if moved is None:
                 return False
             self._held = moved
             return True
+        if same and (spent == (0.0, 0) or (round(spent[0] * NANO_USD), spent[1]) == self._spent):
+            return True  # the same target, nothing charged since: the reservation holds its next call
+        ledger = self._ledger
         racer, self._racer = self._racer, None
         if racer is not None:
             ledger._finish_soon(racer, [0] * len(racer.plan.refs))

@@ -20,7 +20,9 @@ One stage after routing, ``BudgetStage``, over the ledger of the policy being se
               beyond an answer (``Exchange.unserved_*``: a billed failure, a gate's rejected answer)
               and then reserves that target against what is left (refused: skip it); before a hedge's
               second call holds it too, until the race is over (``Exchange.on_race_end``: the loser
-              settled at what it cost); refused: the hedge is not made
+              settled at what it cost); refused: the hedge is not made. Before another call of the
+              same target (``Exchange.again``: a retry, a re-ask) after a billed call, the same
+              settlement, and the target reserved again (refused: the call is not made)
     the end:  an answer -> settle its usage (the estimate when the provider reported none; a stream that
               ended with an error: its output at least the text streamed); an error that billed
               nothing -> release; cancelled after a call started -> charge what was used
@@ -307,17 +309,17 @@ def _admit_plain(
     exchange: Exchange, ledger: Ledger, lane: Lane, prompt_tokens: int, output: int | None, key_hash: str | None
 ) -> Admission | None:
     """``Ledger.admit_plain`` on the local store: no coroutine, and no request object unless the chain has
-    targets to fall back to (the reservation may move: the walk's hook is added). None: the full admission
-    (``_admit``) decides."""
+    targets to fall back to or a gate may re-ask (the reservation may move or be renewed: the walk's hook
+    is added). None: the full admission (``_admit``) decides."""
     facts = exchange.facts
     route = exchange.route
     assert route is not None
     request = None
-    if len(lane.chain) > 1:  # a fallback may move the reservation: it needs the request as an object
+    if len(lane.chain) > 1 or route.gates is not None:  # the reservation may move or be renewed: it needs
         request = BudgetRequest(prompt_tokens, output, facts.app, route.name, facts.headers, key_hash, lane.calls)
     admission = ledger.admit_plain(lane, prompt_tokens, output, facts.app, route.name, key_hash, facts.headers, request)
     if admission is not None and request is not None:
-        exchange.hooks = (*exchange.hooks, BudgetHook(admission, ledger.budgets, frozenset()))
+        _hook(exchange, BudgetHook(admission, ledger.budgets, frozenset()))
     return admission
 
 
@@ -341,9 +343,16 @@ async def _admit(
         targets = len(exchange.route.chain)
     if not admission.reserved:
         return None
-    if decision.skipped or targets > 1:  # one target: no other to skip or move to
-        exchange.hooks = (*exchange.hooks, BudgetHook(admission, budgets, frozenset(decision.skipped)))
+    gated = exchange.route is not None and exchange.route.gates is not None  # a gate may re-ask the one target
+    if decision.skipped or targets > 1 or gated:  # else one target: no other to skip, move to or renew
+        _hook(exchange, BudgetHook(admission, budgets, frozenset(decision.skipped)))
     return admission
+
+
+def _hook(exchange: Exchange, hook: BudgetHook) -> None:
+    """``hook`` on the walk: asked before each target, and before another call of the same one."""
+    exchange.hooks = (*exchange.hooks, hook)
+    exchange.again = hook.before_target
 
 
 def _show(exchange: Exchange, decision: Decision, budgets: Budgets) -> None:

@@ -120,6 +120,9 @@ class Exchange:
     # Set by a hook that holds something per call of a hedged race (the budgets: a reservation each), and
     # called by the race once it is over, with the target whose result counts (``hedge``)
     on_race_end: Callable[[Target], None] | None = None
+    # Asked before another call of the same target (a retry, a gate's re-ask), the earlier call's cost known:
+    # a reason not to make it (set by the budgets: the reservation renewed once that cost is charged)
+    again: Callable[[Exchange, Target], Awaitable[str | None]] | None = None
     params: RequestParams | None = None  # see request_params()
     unserved_cost_usd: float = 0.0  # calls whose answer the caller did not get: gate-rejected, ensemble, judge
     unserved_tokens: int = 0  # their input and output tokens (budgets count them)

@@ -265,3 +265,75 @@ async def test_a_rejected_answer_is_charged_before_the_next_target_is_reserved(
     assert access_line(running)["gate_rejections"] == ["small:regex"]
     spent = rejected + answer.usage.total_tokens
     assert await use(running, spent) == spent <= amount
+
+
+@pytest.mark.parametrize("room", [0, -1], ids=["fits", "one-token-short"])
+async def test_a_gates_reask_is_admitted_against_what_the_rejected_answer_left(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str, room: int
+) -> None:
+    """A one-target gated route re-asks its model (the fake echoes the last user turn: "hello there" is
+    rejected, the re-ask prompt "bug ..." passes). The re-ask is a call of its own: the rejected answer is
+    charged and the re-ask reserved against what is left. With room for both it is made and served; one
+    token short of a reservation after the rejected answer and it is not made (attempt ``small:budget``,
+    a 502 naming the gate), the budget never passed (before 2026-12-04 a re-ask was never checked)."""
+    echo = await fake("one")
+    route = (
+        "{name: chat, target: [small], gates: {regex: {pattern: bug}, on_fail: reask, max_reasks: 1,"
+        " reask_prompt: 'bug {error}'}}"
+    )
+    probe = await sidecar(policy(echo, echo, "", tokens(1_000_000, "probe"), store, route))
+    async with client(probe) as sdk:
+        served = await sdk.chat.completions.create(**CHAT)
+    assert served.usage is not None and (served.choices[0].message.content or "").startswith("bug")
+    await asyncio.sleep(0.1)  # with Redis, the settlement is carried within 20 ms
+    rejected = await use(probe) - served.usage.total_tokens
+    amount = int(rejected) + reservation() + room
+    running = await sidecar(policy(echo, echo, "", tokens(amount), store, route))
+    asked = len(await running.fake_requests(echo))
+    async with client(running) as sdk:
+        if room < 0:
+            with pytest.raises(openai.APIStatusError) as raised:
+                await sdk.chat.completions.create(**CHAT)
+            assert raised.value.status_code == 502
+            assert access_line(running)["attempt_log"] == ["small:ok", "small:budget"]
+            assert len(await running.fake_requests(echo)) == asked + 1
+            assert await use(running, rejected) == rejected
+            return
+        answer = await sdk.chat.completions.create(**CHAT)
+    assert answer.usage is not None and access_line(running)["attempt_log"] == ["small:ok", "small:ok"]
+    spent = rejected + answer.usage.total_tokens
+    assert await use(running, spent) == spent
+
+
+@pytest.mark.parametrize("room", [0, -1], ids=["fits", "one-token-short"])
+async def test_a_retry_after_a_billed_failure_is_admitted_against_what_it_left(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str, room: int
+) -> None:
+    """The first target refuses (503); the last one's 200 body breaks off once (billed: its prompt) and
+    it is tried again: the retry is reserved after that prompt is charged. With room for both it is
+    made and answers; one token short and it is not made (attempt ``alt:budget``): a 503, the billed
+    prompt charged, the budget never passed (before 2026-12-04 a retry was never checked)."""
+    billed_prompt = reservation() - 20
+    broken, cut_once = (
+        await fake("one", fault="status=503", fault_rate=1),
+        await fake("two", fault="reset-body;times=1", fault_rate=1),
+    )
+    amount = billed_prompt + reservation() + room
+    running = await sidecar(policy(broken, cut_once, "[small, alt]", tokens(amount), store))
+    async with client(running) as sdk:
+        if room < 0:
+            with pytest.raises(openai.APIStatusError) as raised:
+                await sdk.chat.completions.create(**CHAT)
+            assert raised.value.status_code == 503
+            assert access_line(running)["attempt_log"] == ["small:overloaded", "alt:reset", "alt:budget"]
+            assert len(await running.fake_requests(cut_once)) == 1
+            assert await use(running, billed_prompt) == billed_prompt
+            return
+        answer = await sdk.chat.completions.create(**CHAT)
+    assert answer.usage is not None and access_line(running)["attempt_log"] == [
+        "small:overloaded",
+        "alt:reset",
+        "alt:ok",
+    ]
+    spent = billed_prompt + answer.usage.total_tokens
+    assert await use(running, spent) == spent <= amount
