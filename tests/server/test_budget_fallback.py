@@ -235,6 +235,26 @@ async def test_a_hedge_the_budget_refused_is_still_the_fallback(
     assert await use(running, answer.usage.total_tokens) == answer.usage.total_tokens
 
 
+async def rejected_tokens(sidecar: SidecarFactory, first: str, second: str, store: str, route: str) -> float:
+    """The tokens of the answer the gates of ``route`` reject before one passes ("bug"), measured by a
+    sidecar of its own with a large limit (named apart: with Redis the counters are shared)."""
+    probe = await sidecar(policy(first, second, "", tokens(1_000_000, "probe"), store, route))
+    async with client(probe) as sdk:
+        served = await sdk.chat.completions.create(**CHAT)
+    assert served.usage is not None and (served.choices[0].message.content or "").startswith("bug")
+    await asyncio.sleep(0.1)  # with Redis, the settlement is carried within 20 ms
+    return await use(probe) - served.usage.total_tokens
+
+
+async def gate_failed(running: RunningSidecar) -> list[str]:
+    """The attempts of a request answered 502 (no answer passed the gates)."""
+    async with client(running) as sdk:
+        with pytest.raises(openai.APIStatusError) as raised:
+            await sdk.chat.completions.create(**CHAT)
+    assert raised.value.status_code == 502
+    return list(access_line(running)["attempt_log"])
+
+
 @pytest.mark.parametrize("room", [0, -1], ids=["fits", "one-token-short"])
 async def test_a_rejected_answer_is_charged_before_the_next_target_is_reserved(
     fake: FakeFactory, sidecar: SidecarFactory, store: str, room: int
@@ -244,22 +264,14 @@ async def test_a_rejected_answer_is_charged_before_the_next_target_is_reserved(
     its answer served (before 2026-12-04 the first reservation was still held: a 502 for a request that
     fit); one token less and it is not called, the rejected answer still charged."""
     nope, bug = await fake("one", reply="nope"), await fake("two", reply="bug")
-    probe = await sidecar(policy(nope, bug, "", tokens(1_000_000, "probe"), store, GATED))
-    async with client(probe) as sdk:
-        served = await sdk.chat.completions.create(**CHAT)
-    assert served.usage is not None and served.choices[0].message.content == "bug"
-    await asyncio.sleep(0.1)  # with Redis, the settlement is carried within 20 ms
-    rejected = await use(probe) - served.usage.total_tokens  # the rejected answer's usage
+    rejected = await rejected_tokens(sidecar, nope, bug, store, GATED)
     amount = int(rejected) + reservation() + room
     running = await sidecar(policy(nope, bug, "", tokens(amount), store, GATED))
+    if room < 0:
+        assert await gate_failed(running) == ["small:ok", "alt:budget"]
+        assert await use(running, rejected) == rejected
+        return
     async with client(running) as sdk:
-        if room < 0:
-            with pytest.raises(openai.APIStatusError) as raised:
-                await sdk.chat.completions.create(**CHAT)
-            assert raised.value.status_code == 502
-            assert access_line(running)["attempt_log"] == ["small:ok", "alt:budget"]
-            assert await use(running, rejected) == rejected
-            return
         answer = await sdk.chat.completions.create(**CHAT)
     assert answer.usage is not None and answer.choices[0].message.content == "bug"
     assert access_line(running)["gate_rejections"] == ["small:regex"]
@@ -281,24 +293,16 @@ async def test_a_gates_reask_is_admitted_against_what_the_rejected_answer_left(
         "{name: chat, target: [small], gates: {regex: {pattern: bug}, on_fail: reask, max_reasks: 1,"
         " reask_prompt: 'bug {error}'}}"
     )
-    probe = await sidecar(policy(echo, echo, "", tokens(1_000_000, "probe"), store, route))
-    async with client(probe) as sdk:
-        served = await sdk.chat.completions.create(**CHAT)
-    assert served.usage is not None and (served.choices[0].message.content or "").startswith("bug")
-    await asyncio.sleep(0.1)  # with Redis, the settlement is carried within 20 ms
-    rejected = await use(probe) - served.usage.total_tokens
+    rejected = await rejected_tokens(sidecar, echo, echo, store, route)
     amount = int(rejected) + reservation() + room
     running = await sidecar(policy(echo, echo, "", tokens(amount), store, route))
     asked = len(await running.fake_requests(echo))
+    if room < 0:
+        assert await gate_failed(running) == ["small:ok", "small:budget"]
+        assert len(await running.fake_requests(echo)) == asked + 1
+        assert await use(running, rejected) == rejected
+        return
     async with client(running) as sdk:
-        if room < 0:
-            with pytest.raises(openai.APIStatusError) as raised:
-                await sdk.chat.completions.create(**CHAT)
-            assert raised.value.status_code == 502
-            assert access_line(running)["attempt_log"] == ["small:ok", "small:budget"]
-            assert len(await running.fake_requests(echo)) == asked + 1
-            assert await use(running, rejected) == rejected
-            return
         answer = await sdk.chat.completions.create(**CHAT)
     assert answer.usage is not None and access_line(running)["attempt_log"] == ["small:ok", "small:ok"]
     spent = rejected + answer.usage.total_tokens
