@@ -4,7 +4,8 @@ The request path uses one object, ``Ledger``, after routing (docs/budgets.md)::
 
     admission = await ledger.admit(BudgetRequest(...), chain)     # check + reserve, all limits at once
     admission.decision.verdict: allow | warn | downgrade (serve decision.targets) | deny (429)
-    await admission.switch(target)                                  # the fallback loop moved on
+    await admission.switch(target, spent)                           # a fallback: spent settled, target reserved
+    await admission.hold_race(target)                               # a hedge's call held too (race_over: settled)
     await admission.settle(usage) | await admission.release()      # the answer ended / nothing billed
     admission.charge(usage)                                         # settle; None: done (local store)
 

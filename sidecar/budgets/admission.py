@@ -2,7 +2,14 @@
 
 ``Ledger.admit`` (and ``admit_plain``) return an ``Admission``; the request path then calls
 
-    await admission.switch(target)   the fallback loop moves to another target (False: refused there)
+    await admission.switch(target, spent)  the fallback loop moves to another target, or calls the same
+                                     one again after a billed call: the reservation
+                                     settled first at what the calls so far cost beyond an answer
+                                     (``spent``: calls accepted and then failed, answers a gate rejected,
+                                     a hedge's cut call), then ``target`` reserved against what is left
+                                     (False: refused there; nothing held until a later switch reserves)
+    await admission.hold_race(target)  a hedge's second call: held too, while both run (False: refused)
+    admission.race_over(winner, spent)  the race ended: the other call's hold settled at its cost
     await admission.settle(usage)    the answer ended (None: charge the estimate)
     await admission.release()        nothing billable happened
     admission.charge(usage) / drop() the same without a coroutine (local store: done at once; a shared
@@ -11,7 +18,11 @@
                                      first target with nothing else billed, priced with the lane's prices
 
 The first settlement or release counts; later ones are no-ops (``finally: await admission.release()``
-is always safe). A plain admission (``PlainAdmission``, from ``Ledger.admit_plain``) keeps its
+is always safe). What a switch or a race's end charged of ``spent`` is remembered: the end's ``unserved``
+(the request's whole ``spent``) charges only the rest, so nothing counts twice; and a request counts once
+in a ``requests`` limit, in the reservation that charged its first billed call or its answer. An
+ensemble's reservation (several calls at once, ``BudgetRequest.calls``) is moved whole instead, nothing
+settled on the way. A plain admission (``PlainAdmission``, from ``Ledger.admit_plain``) keeps its
 reservation as three fields and settles through ``LocalStore.settle_held``; any other end builds the
 general form (``Held``) first.
 """
@@ -55,7 +66,7 @@ class Held:
 class Admission:
     """The budget side of one request (see the module docstring)."""
 
-    __slots__ = ("_held", "_ledger", "_request", "decision", "reserved")
+    __slots__ = ("_counted", "_held", "_ledger", "_racer", "_request", "_spent", "decision", "reserved")
 
     def __init__(self, ledger: Ledger, request: BudgetRequest | None, decision: Decision, held: Held | None) -> None:
         self._ledger = ledger
@@ -64,23 +75,86 @@ class Admission:
         self._held = held
         self.reserved = held is not None
         """Whether admission reserved (still True once settled)."""
+        self._racer: Held | None = None  # a hedge's second call's hold, while the race runs
+        self._spent = (0, 0)  # the nano-dollars and tokens of ``spent`` already charged (switches, races)
+        self._counted = False  # the request is counted in the ``requests`` measure already (a switch did)
 
     def _hold(self) -> Held | None:
         """The reservation not yet settled or released (left in place)."""
         return self._held
 
-    async def switch(self, target: TargetInfo) -> bool:
-        """Move the reservation to ``target`` (a fallback). False: refused there; the old one stays."""
+    async def switch(self, target: TargetInfo, spent: tuple[float, int] = (0.0, 0)) -> bool:
+        """A call of ``target`` is next (a fallback, or another call of the same target: a retry, a
+        gate's re-ask): first the reservation (and a race's other hold) settled at what the request's
+        calls so far cost beyond an answer, ``spent`` (dollars and tokens, the request's total: what
+        earlier settlements charged is not charged again), then ``target`` reserved against what is
+        left. The same target with nothing spent since: the reservation stays, as it is. False: refused
+        there: nothing is held until a later switch reserves again."""
         held = self._hold()
-        if held is None or held.plan.target == target:
-            return held is not None or self.decision.verdict != "deny"
-        if self._request is None:  # a plain admission made without one: its chain has one target only
+        request = self._request
+        same = held is not None and held.plan.target == target
+        if request is None or request.calls > 1:  # none: a plain admission of a one-target chain
+            if held is None or same or request is None:
+                return held is not None or self.decision.verdict != "deny"
+            moved = await self._ledger._move(request, held, target)  # an ensemble's calls share it: moved whole
+            if moved is None:
+                return False
+            self._held = moved
             return True
-        moved = await self._ledger._switch(self._request, held, target)
-        if moved is None:
-            return False
-        self._held = moved
-        return True
+        if same and (spent == (0.0, 0) or (round(spent[0] * NANO_USD), spent[1]) == self._spent):
+            return True  # the same target, nothing charged since: the reservation holds its next call
+        ledger = self._ledger
+        racer, self._racer = self._racer, None
+        if racer is not None:
+            ledger._finish_soon(racer, [0] * len(racer.plan.refs))
+        if held is not None:
+            extra = self._unspent(spent)
+            count = not self._counted and spent != (0.0, 0)  # a call was billed: the request counts now
+            self._counted = self._counted or count
+            ledger._finish_soon(held, held.plan.pick((*extra, 1 if count else 0)))
+            self._held = None
+        self._held = await ledger._reserve_on(request, target, counted=self._counted)
+        return self._held is not None
+
+    async def hold_race(self, target: TargetInfo) -> bool:
+        """A hedge's second call, to ``target``, starts while the first runs: hold its estimate too (the
+        request already counted in a ``requests`` limit). False: the budget cannot hold both (nothing
+        more held): the hedge is not made. An ensemble's reservation is moved instead (``switch``)."""
+        request = self._request
+        held = self._hold()
+        if request is None or held is None or held.plan.target == target:
+            return held is not None
+        if request.calls > 1:
+            return await self.switch(target)
+        self._racer = await self._ledger._reserve_on(request, target, counted=True)
+        return self._racer is not None
+
+    def race_over(self, winner: TargetInfo | None, spent: tuple[float, int]) -> None:
+        """The hedged race ended, ``winner``'s result the one that counts: the other call's hold settled at
+        what it cost (what ``spent`` gained since the last settlement: a cut call's prompt, a billed
+        failure); ``winner``'s stays, the request's reservation from now on."""
+        racer, self._racer = self._racer, None
+        held = self._hold()
+        if racer is None or held is None:
+            return
+        loser = racer
+        if winner is not None and racer.plan.target == winner and held.plan.target != winner:
+            loser, self._held = held, racer  # the hedge won: its hold is the request's from now on
+        self._ledger._finish_soon(loser, loser.plan.pick((*self._unspent(spent), 0)))
+
+    def _unspent(self, spent: tuple[float, int]) -> tuple[int, int]:
+        """The nano-dollars and tokens of ``spent`` (a request's total) not charged yet; remembered as
+        charged from now on."""
+        total = (round(spent[0] * NANO_USD), spent[1])
+        charged, self._spent = self._spent, total
+        return total[0] - charged[0], total[1] - charged[1]
+
+    def _close_race(self) -> None:
+        """The request ended during a race (its caller left): the second call's hold released (the end's
+        settlement charges what was used on the request's reservation)."""
+        racer, self._racer = self._racer, None
+        if racer is not None:
+            self._ledger._finish_soon(racer, [0] * len(racer.plan.refs))
 
     async def settle(
         self, usage: Usage | None, served: TargetInfo | None = None, *, unserved: tuple[float, int] = (0.0, 0)
@@ -88,8 +162,9 @@ class Admission:
         """The answer ended: charge ``usage`` (None: charge the estimate) instead of the reservation,
         priced as ``served`` (the target that answered, when not the one reserved for: a hedge's), plus
         ``unserved``: the dollars and tokens of the request's calls whose answer the caller did not get
-        (an ensemble's other members and judge, answers a quality gate rejected). Done when the store
-        has it (``charge``: without waiting)."""
+        (an ensemble's other members and judge, answers a quality gate rejected), less what a switch
+        already charged. Done when the store has it (``charge``: without waiting)."""
+        self._close_race()
         held, self._held = self._hold(), None
         if held is not None:
             await self._ledger._finish(held, self._actual(held, usage, served, unserved))
@@ -99,6 +174,8 @@ class Admission:
     ) -> None:
         """``settle`` without a coroutine: done at once on the local store; on the shared one queued for
         the next reservation's round trip (``GuardedStore.settle_soon``)."""
+        if self._racer is not None:
+            self._close_race()
         held, self._held = self._hold(), None
         if held is None:
             return
@@ -110,7 +187,8 @@ class Admission:
             else:
                 units = actual_units((served or plan.target).price, usage)
             if unserved != (0.0, 0):
-                units = (units[0] + round(unserved[0] * NANO_USD), units[1] + unserved[1], units[2])
+                extra = self._unspent(unserved)
+                units = (units[0] + extra[0], units[1] + extra[1], units[2])
             local = ledger._stores.local
             if not local.settle_held(held.res_id, units):  # expired meanwhile: the use alone
                 local.settle_now(held.res_id, plan.refs, plan.pick(units))  # type: ignore[arg-type]
@@ -128,27 +206,29 @@ class Admission:
 
     def drop(self) -> None:
         """``release`` without a coroutine (as ``charge``)."""
+        self._close_race()
         held, self._held = self._hold(), None
         if held is not None:
             self._ledger._finish_soon(held, [0] * len(held.plan.refs))
 
     async def release(self) -> None:
         """Nothing billable happened: drop the reservation (done when the store has it)."""
+        self._close_race()
         held, self._held = self._hold(), None
         if held is not None:
             await self._ledger._finish(held, [0] * len(held.plan.refs))
 
-    @staticmethod
     def _actual(
-        held: Held, usage: Usage | None, served: TargetInfo | None, unserved: tuple[float, int]
+        self, held: Held, usage: Usage | None, served: TargetInfo | None, unserved: tuple[float, int]
     ) -> Sequence[int]:
         plan = held.plan
         if usage is None:
             actual: Sequence[int] = held.per_counter()
         else:
-            actual = plan.pick(actual_units((served or plan.target).price, usage))
+            units = actual_units((served or plan.target).price, usage)
+            actual = plan.pick((units[0], units[1], 0) if self._counted else units)
         if unserved != (0.0, 0):
-            extra = (round(unserved[0] * NANO_USD), unserved[1], 0)
+            extra = (*self._unspent(unserved), 0)
             actual = [amount + extra[lim.measure_index] for amount, lim in zip(actual, plan.limits, strict=False)]
         return actual
 
@@ -174,6 +254,9 @@ class PlainAdmission(Admission):
         self.decision = decision
         self._held = None
         self.reserved = True
+        self._racer = None
+        self._spent = (0, 0)
+        self._counted = False
         self._res_id: int | None = res_id
         self._plan = plan
         self._units = units

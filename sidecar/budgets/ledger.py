@@ -284,14 +284,27 @@ class Ledger:
         where, result = await self._stores.reserve(res_id, plan.refs, amounts, fail_closed, now, now + self._hold_s)
         return (None if where is None else Held(res_id, plan, amounts, where, result.uses)), result
 
-    async def _switch(self, request: BudgetRequest, held: Held, target: TargetInfo) -> Held | None:
+    async def _move(self, request: BudgetRequest, held: Held, target: TargetInfo) -> Held | None:
+        """An ensemble's reservation (its members' calls share it) moved to ``target``: reserved there,
+        then ``held`` released. None: refused there (``held`` kept)."""
+        moved = await self._reserve_on(request, target, counted=False)
+        if moved is not None:
+            self._finish_soon(held, [0] * len(held.plan.refs))
+        return moved
+
+    async def _reserve_on(self, request: BudgetRequest, target: TargetInfo, *, counted: bool) -> Held | None:
+        """One more reservation of ``request``, on ``target`` (a fallback's, or a hedge's second call), the
+        settlements waiting in this pod applied first (on a shared store, in the same script call: a
+        fallback is checked against what its request's earlier calls cost, not their estimates).
+        ``counted``: the request is already counted (a ``requests`` limit: nothing more held). None:
+        refused, nothing held."""
         now = self._clock()
         plan = self._planner.plan(request, target, now)
-        moved, result = await self._reserve(plan, plan.pick(self._units(request, target)), now)
-        if moved is None or result.refused >= 0:
+        usd, tokens, requests = self._units(request, target)
+        held, result = await self._reserve(plan, plan.pick((usd, tokens, 0 if counted else requests)), now)
+        if held is None or result.refused >= 0:
             return None
-        self._finish_soon(held, [0] * len(held.plan.refs))
-        return moved
+        return held
 
     async def _finish(self, held: Held, actual: Sequence[int]) -> None:
         plan = held.plan

@@ -15,8 +15,14 @@ One stage after routing, ``BudgetStage``, over the ledger of the policy being se
       warn      -> served, flagged
       every verdict but allow: the access line's ``budget`` field, the ``sidecar.budget`` span event,
       ``llm_sidecar_budget_decisions_total``; the opt-in headers (``budgets.headers``) on every answer
-    the walk: ``BudgetHook.before_target`` skips the targets a model/provider quota refused at admission
-              and moves the reservation to any other target the chain falls back to (refused: skip it)
+    the walk: ``BudgetHook.before_target`` skips the targets a model/provider quota refused at admission;
+              before any other target the chain falls back to, settles what the calls so far cost
+              beyond an answer (``Exchange.unserved_*``: a billed failure, a gate's rejected answer)
+              and then reserves that target against what is left (refused: skip it); before a hedge's
+              second call holds it too, until the race is over (``Exchange.on_race_end``: the loser
+              settled at what it cost); refused: the hedge is not made. Before another call of the
+              same target (``Exchange.again``: a retry, a re-ask) after a billed call, the same
+              settlement, and the target reserved again (refused: the call is not made)
     the end:  an answer -> settle its usage (the estimate when the provider reported none; a stream that
               ended with an error: its output at least the text streamed); an error that billed
               nothing -> release; cancelled after a call started -> charge what was used
@@ -40,6 +46,7 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import Mapping, Sequence
+from functools import partial
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -248,8 +255,9 @@ class BudgetStage:
 
 
 class BudgetHook:
-    """The budget's say in the walk (``hooks.ChainHook``): skip a target its quota refused, move the
-    reservation to the target about to be called."""
+    """The budget's say in the walk (``hooks.ChainHook``): skip a target its quota refused; before a
+    fallback's call, settle what the calls so far cost and reserve for the target about to be called;
+    before a hedge's second call, hold for it too until the race is over (refused: skip it)."""
 
     __slots__ = ("_admission", "_budgets", "_skipped")
 
@@ -262,9 +270,22 @@ class BudgetHook:
         if target.name in self._skipped:
             return SKIP_REASON
         info = self._budgets.targets.get(target.name)
-        if info is None or await self._admission.switch(info):
+        if info is None:
+            return None
+        admission = self._admission
+        if exchange.racing:  # a hedge: both calls held while they race
+            if not await admission.hold_race(info):
+                return SKIP_REASON
+            exchange.on_race_end = partial(self._race_over, exchange)
+            return None
+        if await admission.switch(info, (exchange.unserved_cost_usd, exchange.unserved_tokens)):
             return None
         return SKIP_REASON
+
+    def _race_over(self, exchange: Exchange, winner: Target) -> None:
+        """The hedged race is over (``hedge``): the other call's hold settled at what it cost."""
+        spent = (exchange.unserved_cost_usd, exchange.unserved_tokens)
+        self._admission.race_over(self._budgets.targets.get(winner.name), spent)
 
     async def after_answer(self, exchange: Exchange, target: Target, answer: StreamResponse | HeldStream) -> Verdict:
         return Verdict.ACCEPT
@@ -288,17 +309,17 @@ def _admit_plain(
     exchange: Exchange, ledger: Ledger, lane: Lane, prompt_tokens: int, output: int | None, key_hash: str | None
 ) -> Admission | None:
     """``Ledger.admit_plain`` on the local store: no coroutine, and no request object unless the chain has
-    targets to fall back to (the reservation may move: the walk's hook is added). None: the full admission
-    (``_admit``) decides."""
+    targets to fall back to or a gate may re-ask (the reservation may move or be renewed: the walk's hook
+    is added). None: the full admission (``_admit``) decides."""
     facts = exchange.facts
     route = exchange.route
     assert route is not None
     request = None
-    if len(lane.chain) > 1:  # a fallback may move the reservation: it needs the request as an object
+    if len(lane.chain) > 1 or route.gates is not None:  # the reservation may move or be renewed: it needs
         request = BudgetRequest(prompt_tokens, output, facts.app, route.name, facts.headers, key_hash, lane.calls)
     admission = ledger.admit_plain(lane, prompt_tokens, output, facts.app, route.name, key_hash, facts.headers, request)
     if admission is not None and request is not None:
-        exchange.hooks = (*exchange.hooks, BudgetHook(admission, ledger.budgets, frozenset()))
+        _hook(exchange, BudgetHook(admission, ledger.budgets, frozenset()))
     return admission
 
 
@@ -322,9 +343,16 @@ async def _admit(
         targets = len(exchange.route.chain)
     if not admission.reserved:
         return None
-    if decision.skipped or targets > 1:  # one target: no other to skip or move to
-        exchange.hooks = (*exchange.hooks, BudgetHook(admission, budgets, frozenset(decision.skipped)))
+    gated = exchange.route is not None and exchange.route.gates is not None  # a gate may re-ask the one target
+    if decision.skipped or targets > 1 or gated:  # else one target: no other to skip, move to or renew
+        _hook(exchange, BudgetHook(admission, budgets, frozenset(decision.skipped)))
     return admission
+
+
+def _hook(exchange: Exchange, hook: BudgetHook) -> None:
+    """``hook`` on the walk: asked before each target, and before another call of the same one."""
+    exchange.hooks = (*exchange.hooks, hook)
+    exchange.again = hook.before_target
 
 
 def _show(exchange: Exchange, decision: Decision, budgets: Budgets) -> None:

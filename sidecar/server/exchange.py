@@ -117,6 +117,13 @@ class Exchange:
     stream: StreamResponse | None = None  # the stream committed to the caller (its error event at a drain cut)
     drain_cut: bool = False  # the drain timeout cut the request (``drain``): a 503, not the app's 499
     on_commit: Callable[[], None] | None = None  # set while hedged calls race
+    racing: bool = False  # a hedge asks the hooks about its second call while the first is in flight
+    # Set by a hook that holds something per call of a hedged race (the budgets: a reservation each), and
+    # called by the race once it is over, with the target whose result counts (``hedge``)
+    on_race_end: Callable[[Target], None] | None = None
+    # Asked before another call of the same target (a retry, a gate's re-ask), the earlier call's cost known:
+    # a reason not to make it (set by the budgets: the reservation renewed once that cost is charged)
+    again: Callable[[Exchange, Target], Awaitable[str | None]] | None = None
     params: RequestParams | None = None  # see request_params()
     unserved_cost_usd: float = 0.0  # calls whose answer the caller did not get: gate-rejected, ensemble, judge
     unserved_tokens: int = 0  # their input and output tokens (budgets count them)

@@ -10,6 +10,14 @@ its prompt estimate at its own model's price is added to the request's unserved 
 budgets charge them, the access line's ``cost_usd`` counts them), as the budgets charge the prompt of a
 call whose caller left (``budget_use.used_when_cancelled``); ``exchange.hedge_cut`` names it for the access
 line. When the caller leaves during the race, the budget stage charges what was used instead.
+
+The hooks are asked about the next target with ``exchange.racing`` set (the first call is in flight): a
+hook that holds something per call (the budgets: a reservation for each racer) holds it for the second
+call too and sets ``exchange.on_race_end``, which the race calls once it is over (the cut racers charged)
+with the target whose result counts, so that the other's hold is settled at what it cost. A hook that
+refuses the second call (a budget that cannot hold both) keeps the hedge from starting: the first call
+goes on alone, the refusal recorded as a skip (the access line's ``attempt_log``, the span), and the
+target stays in the chain: it is asked again, as a fallback, if the first call fails.
 """
 
 from __future__ import annotations
@@ -48,21 +56,30 @@ async def hedged_call(
     cleared: Callable[[Exchange, Target], Awaitable[bool]],
 ) -> Race:
     """Call ``first``; if it has no first byte after ``hedge.after_s``, race ``rest[0]`` (see the module);
-    ``cleared``: whether the hooks let ``rest[0]`` be called (it is spent either way)."""
+    ``cleared``: whether the hooks let ``rest[0]`` be called (refused: it stays in the chain; skipped
+    afterwards, rate-limited or untranslatable: spent)."""
     assert settings.hedge is not None
     first_byte = asyncio.Event()
     primary = asyncio.ensure_future(calls.call(exchange, first, deadline - time.monotonic(), first_byte))
     try:
         if await _first_byte_in_time(primary, first_byte, settings.hedge.after_s):
             return Race(first, await primary, False)
-        allowed = await cleared(exchange, rest[0])
+        exchange.racing = True
+        try:
+            allowed = await cleared(exchange, rest[0])
+        finally:
+            exchange.racing = False
+        if not allowed:  # a hook refused the second call (a budget cannot hold both): the first goes on alone
+            return Race(first, await primary, False)
+        second = calls.candidate(exchange, rest[0], settings, len(rest) == 1, untranslatable)
+        if second is None:  # skipped and recorded so: spent
+            _race_over(exchange, first.target)
+            return Race(first, await primary, True)
     except BaseException:  # the caller left while the race waited (asyncio.wait does not cancel what it waits on)
+        exchange.on_race_end = None
         primary.cancel()
         await asyncio.gather(primary, return_exceptions=True)
         raise
-    second = calls.candidate(exchange, rest[0], settings, len(rest) == 1, untranslatable) if allowed else None
-    if second is None:  # not cleared, or skipped and recorded so: spent
-        return Race(first, await primary, True)
     exchange.trace.fallback(from_target=first.target.key, reason="hedged")
     second.state.budget.record_request()
     hedge = asyncio.ensure_future(calls.call(exchange, second, deadline - time.monotonic()))
@@ -84,19 +101,36 @@ async def _first_byte_in_time(
 async def _race(
     exchange: Exchange, racers: dict[asyncio.Task[AttemptResult | None], Candidate], second: Candidate
 ) -> Race:
-    """Run the race (``_run``), then charge the prompt of a racer it cut (``_charge_cut``)."""
+    """Run the race (``_run``); once it is over (a stream's: as soon as a racer committed and the other was
+    cut), charge the prompt of the racer it cut (``_charge_cut``) and tell the hook that held for both
+    calls (``_race_over``)."""
     racing = {candidate.target.name: candidate.target for candidate in racers.values()}
     recorded = len(exchange.attempts)
-    race = await _run(exchange, racers, second)
-    _charge_cut(exchange, recorded, racing)
+
+    def over(winner: Target) -> None:
+        nonlocal recorded
+        _charge_cut(exchange, recorded, racing)
+        recorded = len(exchange.attempts)
+        _race_over(exchange, winner)
+
+    try:
+        race = await _run(exchange, racers, second, over)
+    except BaseException:  # the caller left: the budget stage charges what was used, every hold included
+        exchange.on_race_end = None
+        raise
+    over(race.winner.target)
     return race
 
 
 async def _run(
-    exchange: Exchange, racers: dict[asyncio.Task[AttemptResult | None], Candidate], second: Candidate
+    exchange: Exchange,
+    racers: dict[asyncio.Task[AttemptResult | None], Candidate],
+    second: Candidate,
+    over: Callable[[Target], None],
 ) -> Race:
     """Run the race: the first racer with an answer (or a committed stream) wins, the other is cancelled;
-    when neither answers, the result of one that was not skipped (the later, if both failed)."""
+    when neither answers, the result of one that was not skipped (the later, if both failed). ``over``:
+    called with the winner when a racer's committed stream cut the other (the stream goes on)."""
 
     def cancel_others() -> None:  # a racer committed its stream: the other must stop now
         current = asyncio.current_task()
@@ -111,7 +145,9 @@ async def _run(
             done, _ = await asyncio.wait(racers, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 candidate = racers.pop(task)
-                if task.cancelled():
+                if task.cancelled():  # cut by the other's commit: the race is over, the stream goes on
+                    if racers:
+                        over(next(iter(racers.values())).target)
                     continue
                 result = task.result()
                 if result is not None and (result.response is not None or result.held is not None):
@@ -138,3 +174,11 @@ def _charge_cut(exchange: Exchange, recorded: int, racing: dict[str, Target]) ->
         return
     charge_cut(exchange, cut)
     exchange.hedge_cut = cut[-1].name
+
+
+def _race_over(exchange: Exchange, winner: Target) -> None:
+    """The race is over, ``winner``'s result the one that counts: the hook that held for both calls settles
+    the other's hold (``exchange.on_race_end``, called once)."""
+    ended, exchange.on_race_end = exchange.on_race_end, None
+    if ended is not None:
+        ended(winner)

@@ -17,6 +17,11 @@ loop or the stream relay: it registers objects they call.
   (``HeldStream``) and sends it only once every hook accepted it.
 
 Both are duck-typed protocols; stages set them with ``exchange.taps = (*exchange.taps, tap)``.
+
+Three more seams serve a hook that holds something per call (the budgets: a reservation): a hedge asks
+``before_target`` with ``exchange.racing`` set (its first call is still in flight), and calls
+``exchange.on_race_end(winner)``, when the hook set it, once the race is over; ``exchange.again``, when
+set, is asked before another call of the same target (a retry, a re-ask), as ``before_target`` is.
 """
 
 from __future__ import annotations

@@ -11,11 +11,13 @@
          -> CONTEXT_OVERFLOW        next target with a larger context window (``Step.above_context``)
          skipped (breaker open, bulkhead full): next target
 
-Retries are bounded three ways: ``max_attempts_per_target``, the target's retry budget (retries are a
-fraction of its requests, so an outage never multiplies load; a retry it refuses is recorded as a skip,
-``retry_budget``), and the request's deadline (past it: ``Step.stop``). With ``hedge.after_s`` set,
-a target's first call races the next target when it has no first byte in time (``hedge``); the next
-target is then spent (``Step.hedged``).
+Before another call of the same target (a retry, a re-ask), ``exchange.again`` (the budgets'), when set,
+may refuse it: recorded as a skip, the chain moves on. Retries are bounded three ways:
+``max_attempts_per_target``, the target's retry budget (retries are a fraction of its requests, so an
+outage never multiplies load; a retry it refuses is recorded as a skip, ``retry_budget``), and the
+request's deadline (past it: ``Step.stop``). With ``hedge.after_s`` set, a target's first call races the
+next target when it has no first byte in time (``hedge``); the next target is then spent
+(``Step.hedged``), unless a hook refused its call.
 
 ``ChainRun`` is what the tries of one chain share: the deadline, the backoff, the last failure (for
 the last resort), the targets the request could not be translated for.
@@ -90,6 +92,8 @@ class TargetTries:
             if attempt_no and not reask and not await self._wait_to_retry(run, candidate, attempt_no):
                 break
             reask = False
+            if attempt_no and exchange.again is not None and not await self._again(exchange, target):
+                break
             remaining = run.deadline - time.monotonic()
             if remaining <= 0:
                 return Step(stop=True, hedged=hedged)
@@ -181,6 +185,17 @@ class TargetTries:
             if hint is not None and hint > settings.rate_limit_max_wait_s:
                 return Step(hedged=hedged)  # not worth waiting: next target, or the 429 itself to the caller
         return None
+
+    @staticmethod
+    async def _again(exchange: Exchange, target: Target) -> bool:
+        """True when ``exchange.again`` lets ``target`` be called again (a retry, a re-ask); else recorded
+        as a skip, and the chain moves on."""
+        assert exchange.again is not None
+        reason = await exchange.again(exchange, target)
+        if reason is not None:
+            skip(exchange, target, reason)
+            return False
+        return True
 
     async def cleared(self, exchange: Exchange, target: Target) -> bool:
         """True when no hook has a reason to skip ``target`` (``ChainHook.before_target``); else recorded."""
