@@ -20,7 +20,8 @@ What is charged: the input the provider already counted in the usage events it s
 estimate (``budgets.estimate``); the output it counted or the text it sent, estimated
 (``routing.tokens``), whichever is larger. A whole answer that could not be read was generated whole,
 and billed so: its output is the text of the JSON string values in the bytes that came
-(``answer_tokens``: a body cut midway scaled up to the length its head announced), estimated.
+(``answer_tokens``: a body cut midway scaled up to the length its head announced), estimated. An
+estimate of output is capped at the request's own output maximum (``used_so_far``).
 
 The same rule counts the answer the caller did get when its stream stopped after the commit point (the
 upstream cut it, timed out or sent an error; the app went away; the drain cut it): ``used_so_far``, its
@@ -44,7 +45,7 @@ import orjson
 from aiohttp.web import Response, StreamResponse
 
 from ..answers import AnswerView, answer_of_body, answer_of_deltas
-from ..budgets.estimate import estimate_request
+from ..budgets.estimate import estimate_request, reservation_tokens
 from ..cost import cost_usd
 from ..dialects import Operation, registry
 from ..routing.tokens import estimate_joined, estimate_tokens
@@ -127,14 +128,19 @@ def streamed_tokens(exchange: Exchange, sent: Iterable[bytes]) -> int:
 def used_so_far(exchange: Exchange, usage: Usage | None, output_tokens: int) -> Usage:
     """What a call the provider accepted used when it stopped early: ``usage``, what the provider counted
     (None: nothing), its input the prompt estimate when it counted none, its output at least
-    ``output_tokens`` (the text it sent, estimated): a provider's counts so far lag what it sent."""
+    ``output_tokens`` (the text it sent, estimated): a provider's counts so far lag what it sent. The
+    estimate is never more than the request's own output maximum (times the answers it asks for): the
+    provider stops there, and the text of a body that broke off counts its JSON's ids and names too."""
+    prompt_tokens, most = reservation_tokens(exchange.facts, exchange.raw, 0)
+    if most:
+        output_tokens = min(output_tokens, most)
     if usage is None:
-        return Usage(estimate_request(exchange.facts, exchange.raw)[0], output_tokens)
+        return Usage(prompt_tokens, output_tokens)
     if usage.input_tokens and usage.output_tokens >= output_tokens:
         return usage
     return dataclasses.replace(
         usage,
-        input_tokens=usage.input_tokens or estimate_request(exchange.facts, exchange.raw)[0],
+        input_tokens=usage.input_tokens or prompt_tokens,
         output_tokens=max(usage.output_tokens, output_tokens),
     )
 

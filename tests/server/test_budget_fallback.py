@@ -21,6 +21,9 @@ from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_blo
 PREMIUM = "{input_per_mtok: 1000, output_per_mtok: 1000}"  # a token: $0.001
 CHEAP = "{input_per_mtok: 1, output_per_mtok: 1}"  # a token: $0.000001
 CHAT: dict[str, Any] = {"model": "chat", "messages": [{"role": "user", "content": "hello there"}], "max_tokens": 20}
+# A chat whose output maximum is below what the fake's broken answers' text estimates at: a billed
+# failure's estimated output is capped at it (``billed.used_so_far``), so its charge is exact.
+SHORT: dict[str, Any] = {**CHAT, "max_tokens": 5}
 HEDGED = "{name: chat, target: [small, alt], resilience: {hedge: {after_s: 0.2}}}"
 GATED = "{name: chat, target: [small, alt], gates: {regex: {pattern: bug}}}"  # "nope" is rejected, "bug" passes
 
@@ -82,12 +85,25 @@ async def use(running: RunningSidecar, expected: float | None = None) -> float:
     return float(row["used"])
 
 
-async def refused_fallback(running: RunningSidecar, fallback_url: str) -> tuple[str, str]:
+async def billed_charge(fake: FakeFactory, sidecar: SidecarFactory, fault: str, chat: dict[str, Any] = SHORT) -> int:
+    """What a call of a target with ``fault`` is charged (``billed.py``: its prompt and the text of the body
+    that came), read from a sidecar of its own whose limit holds one reservation: the call is made and
+    charged, the fallback refused."""
+    broken, other = await fake("probe-one", fault=fault, fault_rate=1), await fake("probe-two")
+    probe = await sidecar(policy(broken, other, "[small, alt]", tokens(reservation(**chat))))
+    await refused_fallback(probe, other, chat)
+    charged = int(await use(probe))
+    await asyncio.sleep(0.05)
+    assert int(await use(probe)) == charged == reservation(**chat)  # settled: the prompt and the capped output
+    return charged
+
+
+async def refused_fallback(running: RunningSidecar, fallback_url: str, chat: dict[str, Any] = CHAT) -> tuple[str, str]:
     """The 503's message and the last attempt of a request whose fallback (at ``fallback_url``) was never
     called."""
     async with client(running) as sdk:
         with pytest.raises(openai.APIStatusError) as raised:
-            await sdk.chat.completions.create(**CHAT)
+            await sdk.chat.completions.create(**chat)
     assert raised.value.status_code == 503
     assert await running.fake_requests(fallback_url) == []
     return raised.value.message, access_line(running)["attempt_log"][-1]
@@ -127,21 +143,21 @@ async def test_a_fallback_that_fits_alone_is_called_after_a_call_that_billed_not
 async def test_a_billed_failure_is_charged_before_the_fallback_is_reserved(
     fake: FakeFactory, sidecar: SidecarFactory, store: str, room: int
 ) -> None:
-    """The first target answers 200 with a body that is not JSON (billed: its prompt, ``billed.py``). With
-    room for that prompt and one reservation, the fallback is admitted against what is really left and
-    answers; one token less and it is refused: the caller gets the 503, and the billed prompt is still
-    charged. Nothing is charged twice, nothing escapes the limit."""
-    billed_prompt = reservation() - 20  # a prompt estimate: what a call that broke off is charged
+    """The first target answers 200 with a body that is not JSON (billed: its prompt and the text that came,
+    ``billed.py``). With room for that charge and one reservation, the fallback is admitted against what
+    is really left and answers; one token less and it is refused: the caller gets the 503, and the
+    billed call is still charged. Nothing is charged twice, nothing escapes the limit."""
+    billed_prompt = await billed_charge(fake, sidecar, "malformed")
     broken, other = await fake("one", fault="malformed", fault_rate=1), await fake("two")
-    amount = billed_prompt + reservation() + room
+    amount = billed_prompt + reservation(**SHORT) + room
     running = await sidecar(policy(broken, other, "[small, alt]", tokens(amount), store))
     if room < 0:
-        _, last = await refused_fallback(running, other)
+        _, last = await refused_fallback(running, other, SHORT)
         assert last == "alt:budget"
         assert await use(running, billed_prompt) == billed_prompt
         return
     async with client(running) as sdk:
-        answer = await sdk.chat.completions.create(**CHAT)
+        answer = await sdk.chat.completions.create(**SHORT)
     assert answer.model == "alt-1" and answer.usage is not None
     line = access_line(running)
     assert line["billed_failures"] == ["small:malformed_response"]
@@ -313,27 +329,27 @@ async def test_a_gates_reask_is_admitted_against_what_the_rejected_answer_left(
 async def test_a_retry_after_a_billed_failure_is_admitted_against_what_it_left(
     fake: FakeFactory, sidecar: SidecarFactory, store: str, room: int
 ) -> None:
-    """The first target refuses (503); the last one's 200 body breaks off once (billed: its prompt) and
-    it is tried again: the retry is reserved after that prompt is charged. With room for both it is
-    made and answers; one token short and it is not made (attempt ``alt:budget``): a 503, the billed
-    prompt charged, the budget never passed (before 2026-12-04 a retry was never checked)."""
-    billed_prompt = reservation() - 20
+    """The first target refuses (503); the last one's 200 body breaks off once (billed: its prompt and the
+    text that came) and it is tried again: the retry is reserved after that call is charged. With room for
+    both it is made and answers; one token short and it is not made (attempt ``alt:budget``): a 503, the
+    billed call charged, the budget never passed (before 2026-12-04 a retry was never checked)."""
+    billed_prompt = await billed_charge(fake, sidecar, "reset-body")
     broken, cut_once = (
         await fake("one", fault="status=503", fault_rate=1),
         await fake("two", fault="reset-body;times=1", fault_rate=1),
     )
-    amount = billed_prompt + reservation() + room
+    amount = billed_prompt + reservation(**SHORT) + room
     running = await sidecar(policy(broken, cut_once, "[small, alt]", tokens(amount), store))
     async with client(running) as sdk:
         if room < 0:
             with pytest.raises(openai.APIStatusError) as raised:
-                await sdk.chat.completions.create(**CHAT)
+                await sdk.chat.completions.create(**SHORT)
             assert raised.value.status_code == 503
             assert access_line(running)["attempt_log"] == ["small:overloaded", "alt:reset", "alt:budget"]
             assert len(await running.fake_requests(cut_once)) == 1
             assert await use(running, billed_prompt) == billed_prompt
             return
-        answer = await sdk.chat.completions.create(**CHAT)
+        answer = await sdk.chat.completions.create(**SHORT)
     assert answer.usage is not None and access_line(running)["attempt_log"] == [
         "small:overloaded",
         "alt:reset",
