@@ -61,12 +61,14 @@ def build_state(
 
     telemetry.policy_loaded(policy.loaded_at)
     log_output.count_drops_with(telemetry.instruments.log_lines_dropped.inc)
+    targets = TargetStates(on_transition=on_transition, on_new_breaker=telemetry.breaker_started)
+    targets.serve(policy)
     return SidecarState(
         settings=settings,
         holder=PolicyHolder(policy),
         telemetry=telemetry,
         credentials=Credentials(env),
-        targets=TargetStates(on_transition=on_transition, on_new_breaker=telemetry.breaker_started),
+        targets=targets,
         log_output=log_output,
         access=AccessLog(log_output),
         proxies=EnvProxies(env),
@@ -173,7 +175,7 @@ class SidecarApp:
         state.telemetry.policy_reload(ok=ok, loaded_at=None if policy is None else policy.loaded_at)
         if ok and policy is not None:
             state.budgets.sync(policy.budgets)
-            for target in state.targets.retain({model.key for model in policy.models.values()}):
+            for target in state.targets.serve(policy):  # its settings, for requests on older policies too
                 state.telemetry.breaker_removed(target)
             self.pipelines.for_policy(policy)  # a feature it newly uses is loaded now, not in a request
             log.info("policy_reloaded", version=policy.version, source=policy.source, routes=len(policy.routes))

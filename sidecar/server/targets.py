@@ -1,9 +1,14 @@
 """Per-target health state (breaker, retry budget, bulkhead), kept across policy reloads.
 
-A target is a provider + upstream model (``Target.key``). Its state must outlive any one policy: a
-reload that does not change the breaker settings keeps the breaker's window and state; one that does
-starts that target afresh (``on_new_breaker``: its state gauge says closed again). The registry lives
-on the app; nothing here is module-global.
+A target is a provider + upstream model (``Target.key``). Its state must outlive any one policy. The
+settings come from the policy that serves (``serve``, at start and on each reload), never from the
+policy a request started with: a request still on an older policy uses the target's state as the new
+one set it (it made the target a new breaker with its own settings, and the next new request another,
+each closed). A reload replaces only the parts whose settings it changes: new breaker settings start
+that breaker afresh (``on_new_breaker``: its state gauge says closed again), a new retry budget or
+bulkhead starts that part alone (calls in flight finish on the bulkhead they took a slot of); an
+unchanged part keeps its window and state. The registry lives on the app; nothing here is
+module-global.
 """
 
 from __future__ import annotations
@@ -24,14 +29,21 @@ TransitionListener = Callable[[str, str, str, str], None]
 NewBreakerListener = Callable[[str], None]
 
 
+Settings = tuple[BreakerSpec, RetryBudgetSpec, BulkheadSpec]
+
+
+def settings_of(policy: Policy) -> Settings:
+    """A policy's per-target settings: breaker, retry budget, bulkhead."""
+    return (policy.breaker, policy.retry_budget, policy.bulkhead)
+
+
 @dataclass(slots=True)
 class TargetState:
     key: str
     breaker: CircuitBreaker
     budget: RetryBudget
     bulkhead: Bulkhead
-    settings: tuple[BreakerSpec, RetryBudgetSpec, BulkheadSpec]
-    policy_version: str = ""  # the policy last checked against: same version, same settings
+    settings: Settings
     last_failure: LastFailure | None = None  # the target's last failed call, for /status
 
 
@@ -69,7 +81,7 @@ def breaker_config(spec: BreakerSpec) -> BreakerConfig:
 
 
 class TargetStates:
-    """Lazily created ``TargetState`` per target key."""
+    """Lazily created ``TargetState`` per target key, with the serving policy's settings."""
 
     def __init__(
         self,
@@ -79,47 +91,59 @@ class TargetStates:
         rng: random.Random | None = None,
     ) -> None:
         self._states: dict[str, TargetState] = {}
+        self._settings: Settings | None = None  # the serving policy's (``serve``)
         self._on_transition = on_transition
         self._on_new_breaker = on_new_breaker
         self._clock = clock
         self.rng = rng or random.Random()
 
     def get(self, target: Target, policy: Policy) -> TargetState:
+        """``target``'s state; a new one with the serving policy's settings (``policy``'s until ``serve``
+        names one) for a target not seen yet."""
         state = self._states.get(target.key)
-        if state is not None and state.policy_version == policy.version:
+        if state is not None:
             return state
-        settings = (policy.breaker, policy.retry_budget, policy.bulkhead)
-        if state is not None and state.settings == settings:
-            state.policy_version = policy.version
-            return state
-        breaker_spec, budget_spec, bulkhead_spec = settings
+        settings = self._settings if self._settings is not None else settings_of(policy)
         state = TargetState(
             key=target.key,
-            breaker=CircuitBreaker(
-                target.key, breaker_config(breaker_spec), clock=self._clock, on_transition=self._on_transition
-            ),
-            budget=RetryBudget(
-                ratio=budget_spec.ratio,
-                min_retries=budget_spec.min_retries,
-                window_s=budget_spec.window_s,
-                clock=self._clock,
-            ),
-            bulkhead=Bulkhead(bulkhead_spec.max_concurrent, bulkhead_spec.queue_timeout_s),
+            breaker=self._breaker(target.key, settings[0]),
+            budget=self._budget(settings[1]),
+            bulkhead=Bulkhead(settings[2].max_concurrent, settings[2].queue_timeout_s),
             settings=settings,
-            policy_version=policy.version,
         )
         self._states[target.key] = state
-        if self._on_new_breaker is not None:  # a target's first, or one restarted by new settings: closed
-            self._on_new_breaker(target.key)
         return state
 
-    def retain(self, keys: set[str]) -> list[str]:
-        """Forget the targets not in ``keys`` (gone with a reload); their keys. One that comes back later
-        starts afresh."""
+    def serve(self, policy: Policy) -> list[str]:
+        """``policy`` serves from now on (at start and on each reload): the targets it does not have are
+        forgotten (their keys returned; one that comes back later starts afresh), and each part of a
+        known target whose settings it changes starts afresh with them, now."""
+        settings = settings_of(policy)
+        keys = {model.key for model in policy.models.values()}
         gone = [key for key in self._states if key not in keys]
         for key in gone:
             del self._states[key]
+        for state in self._states.values():
+            breaker, budget, bulkhead = settings
+            if breaker != state.settings[0]:
+                state.breaker = self._breaker(state.key, breaker)
+            if budget != state.settings[1]:
+                state.budget = self._budget(budget)
+            if bulkhead != state.settings[2]:
+                state.bulkhead = Bulkhead(bulkhead.max_concurrent, bulkhead.queue_timeout_s)
+            state.settings = settings
+        self._settings = settings
         return gone
+
+    def _budget(self, spec: RetryBudgetSpec) -> RetryBudget:
+        return RetryBudget(ratio=spec.ratio, min_retries=spec.min_retries, window_s=spec.window_s, clock=self._clock)
+
+    def _breaker(self, key: str, spec: BreakerSpec) -> CircuitBreaker:
+        """A new breaker, closed (``on_new_breaker``: a target's first, or one restarted by new settings)."""
+        breaker = CircuitBreaker(key, breaker_config(spec), clock=self._clock, on_transition=self._on_transition)
+        if self._on_new_breaker is not None:
+            self._on_new_breaker(key)
+        return breaker
 
     def failed(self, state: TargetState, error_type: str, status: int | None, detail: str) -> None:
         """Remember ``state``'s target's last failed call (the target's fault: not the request's 4xx)."""
