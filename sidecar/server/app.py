@@ -194,6 +194,7 @@ class SidecarApp:
         log.info("policy_restored", version=policy.version, source=policy.source)
 
     def _on_tick(self) -> None:
+        self.state.caches.retry()  # a store whose password was unavailable: opened once it can be read
         cache = self.state.caches.cache
         if cache is not None:  # the cache store's counters reach an OTLP push without a scrape too
             self.state.telemetry.cache_store(cache.snapshot())
