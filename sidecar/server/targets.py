@@ -7,8 +7,9 @@ one set it (it made the target a new breaker with its own settings, and the next
 each closed). A reload replaces only the parts whose settings it changes: new breaker settings start
 that breaker afresh (``on_new_breaker``: its state gauge says closed again), a new retry budget or
 bulkhead starts that part alone (calls in flight finish on the bulkhead they took a slot of); an
-unchanged part keeps its window and state. The registry lives on the app; nothing here is
-module-global.
+unchanged part keeps its window and state. A target the reload removed is forgotten; a request
+still on an older policy that calls it gets a state for that call alone, so neither ``/status`` nor
+the breaker's series brings it back. The registry lives on the app; nothing here is module-global.
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ class TargetStates:
     ) -> None:
         self._states: dict[str, TargetState] = {}
         self._settings: Settings | None = None  # the serving policy's (``serve``)
+        self._keys: frozenset[str] | None = None  # the serving policy's targets (``serve``)
         self._on_transition = on_transition
         self._on_new_breaker = on_new_breaker
         self._clock = clock
@@ -99,20 +101,26 @@ class TargetStates:
 
     def get(self, target: Target, policy: Policy) -> TargetState:
         """``target``'s state; a new one with the serving policy's settings (``policy``'s until ``serve``
-        names one) for a target not seen yet."""
+        names one) for a target not seen yet. A target the serving policy no longer has (a request still
+        on an older policy) gets a state of its own for this call, kept nowhere and reported nowhere."""
         state = self._states.get(target.key)
         if state is not None:
             return state
         settings = self._settings if self._settings is not None else settings_of(policy)
-        state = TargetState(
-            key=target.key,
-            breaker=self._breaker(target.key, settings[0]),
-            budget=self._budget(settings[1]),
-            bulkhead=Bulkhead(settings[2].max_concurrent, settings[2].queue_timeout_s),
+        if self._keys is not None and target.key not in self._keys:
+            return self._new(target.key, settings, listening=False)
+        state = self._states[target.key] = self._new(target.key, settings, listening=True)
+        return state
+
+    def _new(self, key: str, settings: Settings, *, listening: bool) -> TargetState:
+        breaker, budget, bulkhead = settings
+        return TargetState(
+            key=key,
+            breaker=self._breaker(key, breaker, listening=listening),
+            budget=self._budget(budget),
+            bulkhead=Bulkhead(bulkhead.max_concurrent, bulkhead.queue_timeout_s),
             settings=settings,
         )
-        self._states[target.key] = state
-        return state
 
     def serve(self, policy: Policy) -> list[str]:
         """``policy`` serves from now on (at start and on each reload): the targets it does not have are
@@ -133,15 +141,18 @@ class TargetStates:
                 state.bulkhead = Bulkhead(bulkhead.max_concurrent, bulkhead.queue_timeout_s)
             state.settings = settings
         self._settings = settings
+        self._keys = frozenset(keys)
         return gone
 
     def _budget(self, spec: RetryBudgetSpec) -> RetryBudget:
         return RetryBudget(ratio=spec.ratio, min_retries=spec.min_retries, window_s=spec.window_s, clock=self._clock)
 
-    def _breaker(self, key: str, spec: BreakerSpec) -> CircuitBreaker:
-        """A new breaker, closed (``on_new_breaker``: a target's first, or one restarted by new settings)."""
-        breaker = CircuitBreaker(key, breaker_config(spec), clock=self._clock, on_transition=self._on_transition)
-        if self._on_new_breaker is not None:
+    def _breaker(self, key: str, spec: BreakerSpec, *, listening: bool = True) -> CircuitBreaker:
+        """A new breaker, closed (``on_new_breaker``: a target's first, or one restarted by new settings;
+        not ``listening``: a removed target's, whose series must not come back)."""
+        on_transition = self._on_transition if listening else None
+        breaker = CircuitBreaker(key, breaker_config(spec), clock=self._clock, on_transition=on_transition)
+        if listening and self._on_new_breaker is not None:
             self._on_new_breaker(key)
         return breaker
 

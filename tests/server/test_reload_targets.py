@@ -11,7 +11,7 @@ import pytest
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
 from .chain import calls, chain_policy, chat
-from .test_fallback import _set_fault, fakes
+from .test_fallback import _set_fault, breaker_series, fakes, metrics_of
 
 BREAKER = "  breaker: {window_size: 10, minimum_calls: 3, failure_rate: 0.5, open_s: 20, half_open_probes: 1}\n"
 ONE_TRY = "  resilience: {max_attempts_per_target: 1, backoff: {base_s: 0.01, cap_s: 0.05}, deadline_s: 10}\n"
@@ -77,7 +77,7 @@ async def test_a_request_on_the_older_policy_does_not_restart_a_breaker_the_new_
     old request's settings made the target a new, closed breaker, and the next new request another)."""
     urls = await fakes(fake, 2)
     running = await sidecar(policy(urls, BREAKER))
-    old_body = {"model": "back", "messages": [{"role": "user", "content": "[fault:f1:stall=1.5,status=503] hi"}]}
+    old_body = {"model": "back", "messages": [{"role": "user", "content": "[fault:f1:stall=1.5,f1:status=503] hi"}]}
     async with aiohttp.ClientSession() as session:
         old = asyncio.ensure_future(session.post(f"{running.url}/v1/chat/completions", json=old_body))
         await asyncio.sleep(0.2)  # on m1 (stalled), under the first policy
@@ -91,3 +91,27 @@ async def test_a_request_on_the_older_policy_does_not_restart_a_breaker_the_new_
     status, headers, _ = await chat(running)
     assert status == 200 and headers["x-sidecar-fallback-reason"] == "breaker_open"
     assert await calls(urls[0]) == 3
+
+
+async def test_a_request_on_the_older_policy_does_not_bring_back_a_removed_target(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A reload takes m0 out of the policy while a request that started before it still runs; that
+    request's fallback to m0 is made (its policy has m0), but m0's target does not come back in /status
+    nor its breaker series in /metrics (a series nothing updates would keep any alert on it firing)."""
+    urls = await fakes(fake, 2)
+    running = await sidecar(policy(urls, BREAKER))
+    assert (await chat(running))[0] == 200  # p0/up0 known
+    old_body = {"model": "back", "messages": [{"role": "user", "content": "[fault:f1:stall=1,f1:status=503] hi"}]}
+    async with aiohttp.ClientSession() as session:
+        old = asyncio.ensure_future(session.post(f"{running.url}/v1/chat/completions", json=old_body))
+        await asyncio.sleep(0.2)  # on m1 (stalled), under the first policy
+        without_m0 = policy(urls, BREAKER).replace("target: [m0, m1]", "target: [m1]").replace("[m1, m0]", "[m1]")
+        await reload(running, without_m0.replace("  m0: {provider: p0, model: up0}\n", ""))
+        assert "p0/up0" not in running.state.targets.snapshot()
+        response = await old  # m1 failed: m0 next, as the request's policy says
+        assert response.status == 200, await response.text()
+        assert response.headers["x-sidecar-model"] == "m0"
+        response.release()
+    assert "p0/up0" not in running.state.targets.snapshot()
+    assert "state" not in breaker_series(await metrics_of(running), "p0/up0")
