@@ -132,7 +132,6 @@ class SidecarApp:
             on_tick=self._on_tick,
         )
         self._watching: asyncio.Task[None] | None = None
-        self._closing: asyncio.Future[None] | None = None  # a replaced cache store being closed
 
     def open(self) -> None:
         self.client.open()
@@ -184,7 +183,7 @@ class SidecarApp:
             replaced = state.caches.update(policy.cache)  # the same store block: the same store, kept
             if replaced is not None:
                 state.telemetry.cache_store_retired(replaced.snapshot())  # its counts since the last tick
-                self._closing = asyncio.ensure_future(replaced.close())
+                state.caches.retire(replaced)
         else:
             log.error("policy_rejected", errors=errors, serving_version=state.holder.policy.version)
 

@@ -49,6 +49,11 @@ class ResponseCaches:
             self._build(spec)
         return old
 
+    def retire(self, cache: ResponseCache) -> None:
+        """Close ``cache``, which a reload replaced, in a task (kept until done, awaited at close): its
+        Redis store first waits for the operations under way and refuses new ones."""
+        self._track(asyncio.ensure_future(cache.close()))
+
     def retry(self) -> None:
         """Build the store again when the last try could not (each reload poll): a password file written
         or fixed after the cache was built opens it. ``cache_unavailable`` is logged again only when its
