@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
+from ..conftest import FakeFactory, SidecarFactory
 from ..redis_server import RedisServer
 from .cache_helpers import PROMPT, ask, cache_policy
 
@@ -18,16 +18,6 @@ def sidecar_connections(redis_server: RedisServer) -> int:
     """The connections open on the Redis (this check's own left out)."""
     with redis_server.client() as client:
         return sum(1 for c in client.client_list() if c["cmd"] not in ("client", "client|list"))
-
-
-async def reload(running: RunningSidecar, text: str) -> None:
-    version = running.state.holder.policy.version
-    running.policy_path.write_text(text)
-    for _ in range(60):
-        await asyncio.sleep(0.05)
-        if running.state.holder.policy.version != version:
-            return
-    raise AssertionError("the policy was not reloaded")
 
 
 async def test_requests_in_flight_on_a_replaced_redis_store_leave_no_connection_open(
@@ -43,7 +33,7 @@ async def test_requests_in_flight_on_a_replaced_redis_store_leave_no_connection_
         slow = [[{"role": "user", "content": f"[fault:stall=0.3] round {i} question {j}"}] for j in range(3)]
         asked = [asyncio.ensure_future(ask(running, messages=messages)) for messages in slow]
         await asyncio.sleep(0.15)
-        await reload(running, cache_policy([url], store=store(redis_server.url, f"k{i}")))
+        await running.reload(cache_policy([url], store=store(redis_server.url, f"k{i}")))
         for answer, raw in await asyncio.gather(*asked):
             assert raw.status_code == 200 and answer.choices[0].message.content
     _, raw = await ask(running, messages=PROMPT)

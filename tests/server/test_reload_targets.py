@@ -25,16 +25,6 @@ def policy(urls: list[str], defaults: str) -> str:
     )
 
 
-async def reload(running: RunningSidecar, text: str) -> None:
-    version = running.state.holder.policy.version
-    running.policy_path.write_text(text)
-    for _ in range(60):
-        await asyncio.sleep(0.05)
-        if running.state.holder.policy.version != version:
-            return
-    pytest.fail("the policy was not reloaded")
-
-
 def breaker_of(running: RunningSidecar, target: str) -> str:
     return str(running.state.targets.snapshot()[target]["breaker"]["state"])
 
@@ -63,7 +53,7 @@ async def test_a_reload_that_changes_another_part_keeps_an_open_breaker(
     urls = await fakes(fake, 2)
     running = await sidecar(policy(urls, BREAKER))
     await open_first(running, urls[0])
-    await reload(running, policy(urls, BREAKER + changed))
+    await running.reload(policy(urls, BREAKER + changed))
     status, headers, _ = await chat(running)
     assert status == 200 and headers["x-sidecar-fallback-reason"] == "breaker_open"
     assert await calls(urls[0]) == 3 and breaker_of(running, "p0/up0") == "open"
@@ -81,7 +71,7 @@ async def test_a_request_on_the_older_policy_does_not_restart_a_breaker_the_new_
     async with aiohttp.ClientSession() as session:
         old = asyncio.ensure_future(session.post(f"{running.url}/v1/chat/completions", json=old_body))
         await asyncio.sleep(0.2)  # on m1 (stalled), under the first policy
-        await reload(running, policy(urls, BREAKER.replace("open_s: 20", "open_s: 30")))
+        await running.reload(policy(urls, BREAKER.replace("open_s: 20", "open_s: 30")))
         await open_first(running, urls[0])
         response = await old  # m1 failed: m0 next, whose breaker is open
         assert response.status == 503
@@ -107,7 +97,7 @@ async def test_a_request_on_the_older_policy_does_not_bring_back_a_removed_targe
         old = asyncio.ensure_future(session.post(f"{running.url}/v1/chat/completions", json=old_body))
         await asyncio.sleep(0.2)  # on m1 (stalled), under the first policy
         without_m0 = policy(urls, BREAKER).replace("target: [m0, m1]", "target: [m1]").replace("[m1, m0]", "[m1]")
-        await reload(running, without_m0.replace("  m0: {provider: p0, model: up0}\n", ""))
+        await running.reload(without_m0.replace("  m0: {provider: p0, model: up0}\n", ""))
         assert "p0/up0" not in running.state.targets.snapshot()
         response = await old  # m1 failed: m0 next, as the request's policy says
         assert response.status == 200, await response.text()
