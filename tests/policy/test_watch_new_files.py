@@ -11,7 +11,7 @@ from sidecar.policy.watch import PolicyHolder
 
 from ..configmap import configmap_write
 from .policies import LEARNED
-from .test_watch import EXTRACT, V1, default_target, start, task_of, wait_for
+from .watching import EXTRACT, V1, default_target, start, task_of, wait_for
 
 CORRUPT = b'{"format": "llm-sidecar-router", "version": 1'
 

@@ -10,8 +10,7 @@ import aiohttp
 import pytest
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
-from .chain import calls, chain_policy, chat
-from .test_fallback import _set_fault, breaker_series, fakes, metrics_of
+from .chain import breaker_series, calls, chain_policy, chat, fakes, metrics_of, set_fault
 
 BREAKER = "  breaker: {window_size: 10, minimum_calls: 3, failure_rate: 0.5, open_s: 20, half_open_probes: 1}\n"
 ONE_TRY = "  resilience: {max_attempts_per_target: 1, backoff: {base_s: 0.01, cap_s: 0.05}, deadline_s: 10}\n"
@@ -31,7 +30,7 @@ def breaker_of(running: RunningSidecar, target: str) -> str:
 
 async def open_first(running: RunningSidecar, url: str) -> None:
     """m0's provider answers 503 until m0's breaker opens (3 calls)."""
-    await _set_fault(url, {"fault": "status=503"})
+    await set_fault(url, {"fault": "status=503"})
     for _ in range(3):
         assert (await chat(running))[0] == 200
     assert breaker_of(running, "p0/up0") == "open"
