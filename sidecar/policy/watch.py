@@ -13,8 +13,11 @@ A file replaced whole (a new inode where there was a file: a rename, a ConfigMap
 when it is seen, so it is read on that poll. A file written in place (an editor, ``cat > policy.yaml``)
 may be seen half-written, so it is read once its signature has held still for one poll (as file
 watchers debounce a burst of writes): a real reload waits one ``interval`` more, never a rejection of
-the first half. A write slower than that (a pause longer than ``interval`` between two parts) can
-still be read half-written; SIGHUP reads at once.
+the first half. A new inode is not always whole either (vim renames the file to a backup and writes a
+new one; ``git checkout`` unlinks and writes): a new file that does not load is not rejected on the
+poll that first reads it, but read again once it has held still for a poll (a valid one is applied
+at once; a broken ConfigMap is reported one ``interval`` later). A write slower than that (a pause
+longer than ``interval`` between two parts) can still be read half-written; SIGHUP reads at once.
 
 The files the policy read when it was compiled (``Policy.files``: a learned router file) are polled
 the same way and are part of the version (``files.policy_version``): a changed router file alone
@@ -168,15 +171,18 @@ class PolicyWatcher:
     def _poll(self, *, forced: bool, safety: bool) -> None:
         """One poll: a read when a file changed and has settled (or when asked)."""
         signature = self._signatures()
+        held = True  # the signature read has held still for a poll (or a read was asked for)
         if signature != self._signature and not forced:
             if not _settled(self._signature, signature, self._unsettled):
                 self._unsettled = signature  # read on the next poll if it holds still
                 return
+            held = signature == self._unsettled
         elif not (forced or safety):
             return
-        self._signature = signature
+        previous, self._signature = self._signature, signature
         self._unsettled = None
-        self.check(forced=forced)
+        if self.check(forced=forced, provisional=not held) is None:
+            self._signature, self._unsettled = previous, signature  # again on the next poll if it holds still
 
     def _signatures(self) -> tuple[Signature, ...]:
         """The stat signatures of the policy file, of the files the serving policy read and of those the
@@ -196,9 +202,10 @@ class PolicyWatcher:
             self._rejected_files = files
             self._signature = self._signatures()
 
-    def check(self, *, forced: bool = False) -> bool:
+    def check(self, *, forced: bool = False, provisional: bool = False) -> bool | None:
         """Re-read the file and the files the serving policy read; swap the policy when any content
-        changed and the whole is valid. True on a swap."""
+        changed and the whole is valid. True on a swap. ``provisional`` (a new file, just seen): a file
+        that does not load is not rejected, None says so (it may still be being written)."""
         try:
             data = read_file(self._path)
         except OSError as exc:
@@ -219,11 +226,15 @@ class PolicyWatcher:
         try:
             policy = load_policy_bytes(data, self._path)
         except PolicyError as exc:
+            if provisional:
+                return None
             self._rejected_names(exc.files)
             self._digest = self._candidate(data)  # do not re-report the same broken content every poll
             self._reject(exc.errors)
             return False
         except Exception as exc:  # a defect in a compile step, MemoryError: still a rejected reload
+            if provisional:
+                return None
             self._rejected_names(())
             self._digest = self._candidate(data)
             self._reject([f"cannot load {self._path}: {_described(exc)}"])
