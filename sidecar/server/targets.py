@@ -3,13 +3,13 @@
 A target is a provider + upstream model (``Target.key``). Its state must outlive any one policy. The
 settings come from the policy that serves (``serve``, at start and on each reload), never from the
 policy a request started with: a request still on an older policy uses the target's state as the new
-one set it (it made the target a new breaker with its own settings, and the next new request another,
-each closed). A reload replaces only the parts whose settings it changes: new breaker settings start
-that breaker afresh (``on_new_breaker``: its state gauge says closed again), a new retry budget or
-bulkhead starts that part alone (calls in flight finish on the bulkhead they took a slot of); an
-unchanged part keeps its window and state. A target the reload removed is forgotten; a request
-still on an older policy that calls it gets a state for that call alone, so neither ``/status`` nor
-the breaker's series brings it back. The registry lives on the app; nothing here is module-global.
+one set it (an open breaker stays open for it too). A reload replaces only the parts whose settings
+it changes: new breaker settings start that breaker afresh (``on_new_breaker``: its state gauge says
+closed again), a new retry budget or bulkhead starts that part alone (calls in flight finish on the
+bulkhead they took a slot of); an unchanged part keeps its window and state. A target the reload
+removed is forgotten; a request still on an older policy that calls it gets a state for that call
+alone, so neither ``/status`` nor the breaker's series brings it back. The registry lives on the app;
+nothing here is module-global.
 """
 
 from __future__ import annotations
