@@ -17,7 +17,9 @@ the first half. A new inode is not always whole either (vim renames the file to 
 new one; ``git checkout`` unlinks and writes): a new file that does not load is not rejected on the
 poll that first reads it, but read again once it has held still for a poll (a valid one is applied
 at once; a broken ConfigMap is reported one ``interval`` later). A write slower than that (a pause
-longer than ``interval`` between two parts) can still be read half-written; SIGHUP reads at once.
+longer than ``interval`` between two parts) can still be read half-written; SIGHUP reads at once. A
+policy file replaced while it was being read and loaded is neither applied nor rejected but read again
+on the next poll: its router file may have come from the next ConfigMap swap.
 
 The files the policy read when it was compiled (``Policy.files``: a learned router file) are polled
 the same way and are part of the version (``files.policy_version``): a changed router file alone
@@ -205,7 +207,10 @@ class PolicyWatcher:
     def check(self, *, forced: bool = False, provisional: bool = False) -> bool | None:
         """Re-read the file and the files the serving policy read; swap the policy when any content
         changed and the whole is valid. True on a swap. ``provisional`` (a new file, just seen): a file
-        that does not load is not rejected, None says so (it may still be being written)."""
+        that does not load is not rejected, None says so (it may still be being written). None too when
+        the file was replaced while it was read and loaded: a ConfigMap swap between the read of the
+        policy and that of its router file made a policy no ConfigMap held (read again next poll)."""
+        before = _signature(self._path)
         try:
             data = read_file(self._path)
         except OSError as exc:
@@ -226,19 +231,21 @@ class PolicyWatcher:
         try:
             policy = load_policy_bytes(data, self._path)
         except PolicyError as exc:
-            if provisional:
+            if provisional or _signature(self._path) != before:
                 return None
             self._rejected_names(exc.files)
             self._digest = self._candidate(data)  # do not re-report the same broken content every poll
             self._reject(exc.errors)
             return False
         except Exception as exc:  # a defect in a compile step, MemoryError: still a rejected reload
-            if provisional:
+            if provisional or _signature(self._path) != before:
                 return None
             self._rejected_names(())
             self._digest = self._candidate(data)
             self._reject([f"cannot load {self._path}: {_described(exc)}"])
             return False
+        if _signature(self._path) != before:  # replaced while it was read: maybe mixed with the new files
+            return None
         self._holder.policy = policy  # the one assignment that swaps the policy
         self._digest = policy.version
         self._rejected_files = ()
