@@ -7,6 +7,8 @@ import asyncio
 import os
 from pathlib import Path
 
+import pytest
+
 from sidecar.policy import load_policy
 from sidecar.policy.watch import PolicyHolder, PolicyWatcher
 
@@ -14,40 +16,23 @@ from ..configmap import configmap_write
 from .watching import V1, V2, default_target, start_polled, wait_for
 
 
-async def test_a_file_written_in_place_in_two_parts_is_read_whole(tmp_path: Path) -> None:
-    """A policy written in place in two parts with a poll between them (``cat > policy.yaml`` from a slow
-    pipe, an editor's write): the half seen first is not rejected, the whole policy is applied."""
+@pytest.mark.parametrize("new_file", [False, True], ids=["in place", "a new file"])
+async def test_a_file_seen_half_written_is_read_whole(tmp_path: Path, new_file: bool) -> None:
+    """A policy written in two parts with a poll between them: in place (``cat > policy.yaml`` from a slow
+    pipe), or as a new file at its path (vim's save renames the file to a backup and writes a new one;
+    ``git checkout`` too), which a poll took as whole: the half seen first is not rejected (a new file
+    that does not load is read again once it has held still for a poll), the whole policy is applied."""
     path = tmp_path / "policy.yaml"
     path.write_text(V1)
     holder, task, events, polls = await start_polled(path)
     try:
         cut = V2.index("{target") + 4  # the first part ends inside a flow mapping: not YAML on its own
+        if new_file:
+            os.replace(path, tmp_path / "policy.yaml~")
         with path.open("w") as handle:
             handle.write(V2[:cut])
             handle.flush()
             await polls.next()  # the watcher has seen the first part alone
-            handle.write(V2[cut:])
-        await wait_for(lambda: default_target(holder) == "claude")
-        assert events == [(True, [])]
-        assert holder.reloads_failed == 0 and holder.last_error is None
-    finally:
-        task.cancel()
-
-
-async def test_a_new_file_seen_half_written_is_read_whole(tmp_path: Path) -> None:
-    """vim's save (the file renamed to a backup, a new one written at its path) or ``git checkout``: a
-    new file, seen by a poll with only its first part written, is not rejected (a new file that does not
-    load is read again once it has held still for a poll); the whole policy is applied."""
-    path = tmp_path / "policy.yaml"
-    path.write_text(V1)
-    holder, task, events, polls = await start_polled(path)
-    try:
-        cut = V2.index("{target") + 4  # the first part ends inside a flow mapping: not YAML on its own
-        os.replace(path, tmp_path / "policy.yaml~")
-        with path.open("w") as handle:
-            handle.write(V2[:cut])
-            handle.flush()
-            await polls.next()  # the watcher has seen the new file, half-written
             handle.write(V2[cut:])
         await wait_for(lambda: default_target(holder) == "claude")
         assert events == [(True, [])]
