@@ -9,6 +9,7 @@ the official SDKs' clients pointed at one are tests/sdk_clients.py's (google-gen
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -47,6 +48,16 @@ class RunningSidecar:
         self.state.access.flush()  # access lines are buffered for up to 50 ms
 
         return [orjson.loads(line) for line in self.logs.getvalue().splitlines() if line.strip()]
+
+    async def reload(self, text: str) -> None:
+        """Write ``text`` as the policy and wait (at most 3 s) until it serves."""
+        version = self.state.holder.policy.version
+        self.policy_path.write_text(text)
+        for _ in range(60):
+            await asyncio.sleep(0.05)
+            if self.state.holder.policy.version != version:
+                return
+        raise AssertionError(f"the policy was not reloaded: {self.state.holder.last_error}")
 
     async def fake_requests(self, fake_url: str) -> list[dict[str, Any]]:
         async with ClientSession() as session, session.get(f"{fake_url}/_fake/requests") as response:

@@ -158,6 +158,8 @@ class RedisStore:
         pool = aioredis.BlockingConnectionPool.from_url(spec.url, **options)
         self._client = aioredis.Redis.from_pool(pool)  # the client owns the pool: aclose closes both
         self._script = self._client.register_script(STORE_LUA)
+        self._running = 0  # calls under way
+        self._closed = False  # closed (a reload retired the store): calls still run, then the pool closes
 
     async def reserve(
         self,
@@ -212,10 +214,19 @@ class RedisStore:
         await self._call(None, [], [])
 
     async def close(self) -> None:
+        """Close the pool now, or once the calls under way are done. A call after the close (the
+        settlement of a request in flight when a reload retired the store) still counts, and the pool is
+        closed again after it: no connection it opens is left behind."""
+        self._closed = True
+        if self._running == 0:
+            await self._close_pool()
+
+    async def _close_pool(self) -> None:
         with contextlib.suppress(RedisError, OSError):
             await self._client.aclose()
 
     async def _call(self, script: Any, keys: list[str], args: list[str | int | float]) -> Any:
+        self._running += 1
         try:
             async with asyncio.timeout(self._timeout_s):
                 if script is None:
@@ -223,6 +234,10 @@ class RedisStore:
                 return await script(keys=keys, args=args)
         except (RedisError, OSError, TimeoutError, SecretUnavailable) as exc:
             raise StoreError(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) from exc
+        finally:
+            self._running -= 1
+            if self._closed and self._running == 0:
+                await self._close_pool()
 
 
 def _ttl(expires_at: float, now: float) -> int:

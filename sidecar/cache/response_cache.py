@@ -105,6 +105,7 @@ class ResponseCache:
         )
 
         async def close() -> None:
+            await store.stop()  # requests in flight on it (a reload replaced it) no longer reach Redis
             await close_redis_backend(backend)
 
         return cls(store, max_entry_bytes=spec.max_entry_bytes, close=close)

@@ -22,7 +22,9 @@ Two stores with one interface (``Store``: async ``get``/``set``/``delete`` that 
   (``get``, on the request path) is one ``GET`` on the backend's Redis client under aiocache's key
   (``build_key``), without aiocache's per-call wrappers (its own timeout, plugin hooks and debug log:
   this store has its own timeout, and values are bytes, so nothing is lost); writes and deletes go
-  through aiocache's API.
+  through aiocache's API. ``stop`` (a reload replaced the store, or shutdown) refuses every later
+  operation (a miss, nothing written: requests still in flight on the old store must not reopen the
+  connections its close is about to shut) and waits for those running, each bounded by its timeout.
 """
 
 from __future__ import annotations
@@ -178,6 +180,8 @@ class GuardedStore:
         self._failures = FailureLog("sidecar.cache", "cache_store_failing", log_interval_s, clock)
         self._build_key: Callable[[str], str] = backend.build_key  # the key under aiocache's namespace
         self._client_get: Callable[[str], Any] = backend.client.get
+        self._running = 0  # operations under way
+        self._stopped: asyncio.Event | None = None  # set by ``stop``: no new operation; set once none runs
 
     @property
     def breaker(self) -> CircuitBreaker:
@@ -209,11 +213,23 @@ class GuardedStore:
         """The breaker's state: 0 closed, 1 half-open, 2 open."""
         return {"breaker_state": {"closed": 0, "half_open": 1, "open": 2}[str(self._breaker.state)]}
 
+    async def stop(self) -> None:
+        """Refuse every operation from now on and return once those under way are done (the backend can
+        then be closed without a request reopening its connections)."""
+        if self._stopped is None:
+            self._stopped = asyncio.Event()
+        if self._running == 0:
+            self._stopped.set()
+        await self._stopped.wait()
+
     async def _guarded(self, operation: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if self._stopped is not None:  # replaced by a reload, or shut down: a miss, nothing written
+            return None
         permit = self._breaker.try_acquire()
         if permit is None:
             self.stats.breaker_skips += 1
             return None
+        self._running += 1
         try:
             async with asyncio.timeout(self._timeout_s):
                 result = await call(*args, **kwargs)
@@ -229,6 +245,10 @@ class GuardedStore:
             permit.record_failure()
             self._failed(operation, exc)
             return None
+        finally:
+            self._running -= 1
+            if self._running == 0 and self._stopped is not None:
+                self._stopped.set()
         permit.record_success()
         return result
 

@@ -68,7 +68,7 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
     model_routes = {name: builder.model_route(name, target) for name, target in models.items()}
     budgets = _compile_budgets(spec, [*routes, *((default,) if default else ()), *model_routes.values()], errors)
     if errors:
-        raise PolicyError(errors)
+        raise PolicyError(errors, files=files_named(spec, Path(source).parent))
     exposed, matched_headers = _exposed(models, routes)
     router = builder.router
     return Policy(
@@ -90,6 +90,13 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
         cache=_cache_store(spec, (*routes, *model_routes.values(), *([default] if default else []))),
         files=router.files if router is not None else (),
     )
+
+
+def files_named(spec: PolicySpec, base_dir: Path) -> tuple[str, ...]:
+    """The paths of the files the policy reads when it is compiled (its learned router), as compiling
+    names them (``Policy.files``), whether they can be read or not."""
+    learned = spec.routing.learned if spec.routing is not None else None
+    return () if learned is None else (str(base_dir / learned.file),)
 
 
 def _providers(spec: PolicySpec) -> dict[str, Provider]:

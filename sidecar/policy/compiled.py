@@ -50,11 +50,14 @@ if TYPE_CHECKING:  # a feature's compiled types: imported by the compiler only f
 
 
 class PolicyError(Exception):
-    """A policy that cannot be used; ``errors`` lists every problem with its path."""
+    """A policy that cannot be used; ``errors`` lists every problem with its path, ``files`` the paths of
+    the files it reads (a learned router), read or not: the watcher polls them, so putting one right
+    alone loads the policy."""
 
-    def __init__(self, errors: list[str]) -> None:
+    def __init__(self, errors: list[str], files: tuple[str, ...] = ()) -> None:
         super().__init__("; ".join(errors))
         self.errors = errors
+        self.files = files
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,13 +13,20 @@ A file replaced whole (a new inode where there was a file: a rename, a ConfigMap
 when it is seen, so it is read on that poll. A file written in place (an editor, ``cat > policy.yaml``)
 may be seen half-written, so it is read once its signature has held still for one poll (as file
 watchers debounce a burst of writes): a real reload waits one ``interval`` more, never a rejection of
-the first half. A write slower than that (a pause longer than ``interval`` between two parts) can
-still be read half-written; SIGHUP reads at once.
+the first half. A new inode is not always whole either (vim renames the file to a backup and writes a
+new one; ``git checkout`` unlinks and writes): a new file that does not load is not rejected on the
+poll that first reads it, but read again once it has held still for a poll (a valid one is applied
+at once; a broken ConfigMap is reported one ``interval`` later). A write slower than that (a pause
+longer than ``interval`` between two parts) can still be read half-written; SIGHUP reads at once. A
+policy file replaced while it was being read and loaded is neither applied nor rejected but read again
+on the next poll: its router file may have come from the next ConfigMap swap.
 
 The files the policy read when it was compiled (``Policy.files``: a learned router file) are polled
 the same way and are part of the version (``files.policy_version``): a changed router file alone
-reloads the policy. In Kubernetes both must live in the mounted ConfigMap, so one ``..data`` swap
-changes them together.
+reloads the policy. So are the files a rejected policy names (``PolicyError.files``), read or not: a
+policy rejected for a router file that is missing or broken loads once that file alone is put right
+(written, or added by the next ConfigMap swap with the policy's bytes unchanged). In Kubernetes both
+must live in the mounted ConfigMap, so one ``..data`` swap changes them together.
 
 A content hash is also checked every ``safety_every`` polls, for filesystems whose mtime lies. A file
 that fails to parse or validate (the policy or a file it reads) is rejected: the last good policy
@@ -120,9 +127,10 @@ class PolicyWatcher:
         self._on_reload = on_reload
         self._on_restore = on_restore
         self._on_tick = on_tick
+        self._rejected_files: tuple[str, ...] = ()  # the files the last rejected policy names
         self._signature = self._signatures()
         self._unsettled: tuple[Signature, ...] | None = None  # a change seen, being written in place
-        self._digest = holder.policy.version
+        self._digest = holder.policy.version  # the content last looked at: the policy's bytes and its files'
         self._tick_error: str | None = None  # the tick's last failure, reported once
         self._wake = asyncio.Event()
 
@@ -165,23 +173,44 @@ class PolicyWatcher:
     def _poll(self, *, forced: bool, safety: bool) -> None:
         """One poll: a read when a file changed and has settled (or when asked)."""
         signature = self._signatures()
+        held = True  # the signature read has held still for a poll (or a read was asked for)
         if signature != self._signature and not forced:
             if not _settled(self._signature, signature, self._unsettled):
                 self._unsettled = signature  # read on the next poll if it holds still
                 return
+            held = signature == self._unsettled
         elif not (forced or safety):
             return
-        self._signature = signature
+        previous, self._signature = self._signature, signature
         self._unsettled = None
-        self.check(forced=forced)
+        if self.check(forced=forced, provisional=not held) is None:
+            self._signature, self._unsettled = previous, signature  # again on the next poll if it holds still
 
     def _signatures(self) -> tuple[Signature, ...]:
-        """The stat signatures of the policy file and of the files the serving policy read."""
-        return (_signature(self._path), *(_signature(f.path) for f in self._holder.policy.files))
+        """The stat signatures of the policy file, of the files the serving policy read and of those the
+        last rejected policy names."""
+        files = (*(f.path for f in self._holder.policy.files), *self._rejected_files)
+        return (_signature(self._path), *(_signature(path) for path in files))
 
-    def check(self, *, forced: bool = False) -> bool:
+    def _candidate(self, data: bytes) -> str:
+        """The digest of the file's content as a candidate: its bytes and the files the last rejected
+        policy names (the same bytes name the same files)."""
+        return policy_version(data, (current_digest(path) for path in self._rejected_files))
+
+    def _rejected_names(self, files: tuple[str, ...]) -> None:
+        """The files the candidate just rejected names (none when it is accepted or restored): polled from
+        now on."""
+        if files != self._rejected_files:
+            self._rejected_files = files
+            self._signature = self._signatures()
+
+    def check(self, *, forced: bool = False, provisional: bool = False) -> bool | None:
         """Re-read the file and the files the serving policy read; swap the policy when any content
-        changed and the whole is valid. True on a swap."""
+        changed and the whole is valid. True on a swap. ``provisional`` (a new file, just seen): a file
+        that does not load is not rejected, None says so (it may still be being written). None too when
+        the file was replaced while it was read and loaded: a ConfigMap swap between the read of the
+        policy and that of its router file made a policy no ConfigMap held (read again next poll)."""
+        before = _signature(self._path)
         try:
             data = read_file(self._path)
         except OSError as exc:
@@ -193,23 +222,33 @@ class PolicyWatcher:
         digest = policy_version(data, (current_digest(f.path) for f in self._holder.policy.files))
         if digest == self._holder.policy.version:  # the file is the policy that serves: nothing to load
             self._digest = digest
+            self._rejected_names(())
             if self._holder.last_error is not None:
                 self._restored()
             return False
-        if digest == self._digest and not forced:
+        if self._candidate(data) == self._digest and not forced:
             return False
         try:
             policy = load_policy_bytes(data, self._path)
         except PolicyError as exc:
-            self._digest = digest  # do not re-report the same broken content every poll
+            if provisional or _signature(self._path) != before:
+                return None
+            self._rejected_names(exc.files)
+            self._digest = self._candidate(data)  # do not re-report the same broken content every poll
             self._reject(exc.errors)
             return False
         except Exception as exc:  # a defect in a compile step, MemoryError: still a rejected reload
-            self._digest = digest
+            if provisional or _signature(self._path) != before:
+                return None
+            self._rejected_names(())
+            self._digest = self._candidate(data)
             self._reject([f"cannot load {self._path}: {_described(exc)}"])
             return False
-        self._digest = digest
+        if _signature(self._path) != before:  # replaced while it was read: maybe mixed with the new files
+            return None
         self._holder.policy = policy  # the one assignment that swaps the policy
+        self._digest = policy.version
+        self._rejected_files = ()
         self._signature = self._signatures()  # the new policy's files, from now on
         self._holder.last_error = None
         self._holder.reloads_ok += 1

@@ -61,12 +61,14 @@ def build_state(
 
     telemetry.policy_loaded(policy.loaded_at)
     log_output.count_drops_with(telemetry.instruments.log_lines_dropped.inc)
+    targets = TargetStates(on_transition=on_transition, on_new_breaker=telemetry.breaker_started)
+    targets.serve(policy)
     return SidecarState(
         settings=settings,
         holder=PolicyHolder(policy),
         telemetry=telemetry,
         credentials=Credentials(env),
-        targets=TargetStates(on_transition=on_transition, on_new_breaker=telemetry.breaker_started),
+        targets=targets,
         log_output=log_output,
         access=AccessLog(log_output),
         proxies=EnvProxies(env),
@@ -130,7 +132,6 @@ class SidecarApp:
             on_tick=self._on_tick,
         )
         self._watching: asyncio.Task[None] | None = None
-        self._closing: asyncio.Future[None] | None = None  # a replaced cache store being closed
 
     def open(self) -> None:
         self.client.open()
@@ -175,7 +176,7 @@ class SidecarApp:
         state.telemetry.policy_reload(ok=ok, loaded_at=None if policy is None else policy.loaded_at)
         if ok and policy is not None:
             state.budgets.sync(policy.budgets)
-            for target in state.targets.retain({model.key for model in policy.models.values()}):
+            for target in state.targets.serve(policy):  # its settings, for requests on older policies too
                 state.telemetry.breaker_removed(target)
             self.pipelines.for_policy(policy)  # a feature it newly uses is loaded now, not in a request
             log.info("policy_reloaded", version=policy.version, source=policy.source, routes=len(policy.routes))
@@ -184,7 +185,7 @@ class SidecarApp:
             replaced = state.caches.update(policy.cache)  # the same store block: the same store, kept
             if replaced is not None:
                 state.telemetry.cache_store_retired(replaced.snapshot())  # its counts since the last tick
-                self._closing = asyncio.ensure_future(replaced.close())
+                state.caches.retire(replaced)
         else:
             log.error("policy_rejected", errors=errors, serving_version=state.holder.policy.version)
 
@@ -194,6 +195,7 @@ class SidecarApp:
         log.info("policy_restored", version=policy.version, source=policy.source)
 
     def _on_tick(self) -> None:
+        self.state.caches.retry()  # a store whose password was unavailable: opened once it can be read
         cache = self.state.caches.cache
         if cache is not None:  # the cache store's counters reach an OTLP push without a scrape too
             self.state.telemetry.cache_store(cache.snapshot())

@@ -3,7 +3,10 @@
 It holds the one ``cache.ResponseCache``, built from the policy's store block (``Policy.cache``) when the
 app opens, and rebuilt on a reload only when that block changed (the old store is closed; entries in
 memory are lost, entries in Redis are not); the cache stage (``cache_stage``) reads and writes through
-it. Kept apart from the stage so that a sidecar whose policy caches nothing does not import the cache's
+it. A store that could not be built (its Redis password unavailable: a Secret key not written yet) is
+tried again on each reload poll (``retry``), so writing the file alone opens the cache.
+
+Kept apart from the stage so that a sidecar whose policy caches nothing does not import the cache's
 request path: ``cache.response_cache`` is imported when a store is first built.
 """
 
@@ -32,6 +35,7 @@ class ResponseCaches:
         self.spec: CacheStoreSpec | None = None
         self.cache: ResponseCache | None = None
         self._writes: set[asyncio.Future[Any]] = set()  # writes (and a connect) in flight, after their answers
+        self._unavailable: str | None = None  # why ``spec``'s store could not be built, logged once
 
     def update(self, spec: CacheStoreSpec | None) -> ResponseCache | None:
         """Use the store ``spec`` describes (None: no route caches); returns the store replaced, to close."""
@@ -40,19 +44,38 @@ class ResponseCaches:
         old = self.cache
         self.spec = spec
         self.cache = None
+        self._unavailable = None
         if spec is not None:
-            from ..cache.redis_store import CacheConfigError  # here: only a policy that caches loads the cache
-            from ..cache.response_cache import ResponseCache
-
-            try:
-                self.cache = ResponseCache.from_spec(spec, self._env)
-            except CacheConfigError as exc:  # a missing secret: the routes run uncached, the policy still serves
-                log.error("cache_unavailable", error=str(exc))
-            else:
-                log.info("cache_store_opened", store=self.cache.storage.name)
-                if not self.cache.in_memory:  # Redis: connect now, not on the first request
-                    self._track(asyncio.ensure_future(self.cache.warm()))
+            self._build(spec)
         return old
+
+    def retire(self, cache: ResponseCache) -> None:
+        """Close ``cache``, which a reload replaced, in a task (kept until done, awaited at close): its
+        Redis store first waits for the operations under way and refuses new ones."""
+        self._track(asyncio.ensure_future(cache.close()))
+
+    def retry(self) -> None:
+        """Build the store again when the last try could not (each reload poll): a password file written
+        or fixed after the cache was built opens it. ``cache_unavailable`` is logged again only when its
+        reason changes."""
+        if self.spec is not None and self.cache is None:
+            self._build(self.spec)
+
+    def _build(self, spec: CacheStoreSpec) -> None:
+        from ..cache.redis_store import CacheConfigError  # here: only a policy that caches loads the cache
+        from ..cache.response_cache import ResponseCache
+
+        try:
+            self.cache = ResponseCache.from_spec(spec, self._env)
+        except CacheConfigError as exc:  # a missing secret: the routes run uncached, the policy still serves
+            if str(exc) != self._unavailable:
+                self._unavailable = str(exc)
+                log.error("cache_unavailable", error=str(exc))
+            return
+        self._unavailable = None
+        log.info("cache_store_opened", store=self.cache.storage.name)
+        if not self.cache.in_memory:  # Redis: connect now, not on the first request
+            self._track(asyncio.ensure_future(self.cache.warm()))
 
     def write(self, cache: ResponseCache, key: str, entry: Entry, settings: RouteCacheSpec, dialect: Dialect) -> None:
         """Store ``entry`` (an answer to a ``dialect`` caller): in memory at once; in Redis in a task (kept

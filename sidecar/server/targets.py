@@ -1,9 +1,15 @@
 """Per-target health state (breaker, retry budget, bulkhead), kept across policy reloads.
 
-A target is a provider + upstream model (``Target.key``). Its state must outlive any one policy: a
-reload that does not change the breaker settings keeps the breaker's window and state; one that does
-starts that target afresh (``on_new_breaker``: its state gauge says closed again). The registry lives
-on the app; nothing here is module-global.
+A target is a provider + upstream model (``Target.key``). Its state must outlive any one policy. The
+settings come from the policy that serves (``serve``, at start and on each reload), never from the
+policy a request started with: a request still on an older policy uses the target's state as the new
+one set it (an open breaker stays open for it too). A reload replaces only the parts whose settings
+it changes: new breaker settings start that breaker afresh (``on_new_breaker``: its state gauge says
+closed again), a new retry budget or bulkhead starts that part alone (calls in flight finish on the
+bulkhead they took a slot of); an unchanged part keeps its window and state. A target the reload
+removed is forgotten; a request still on an older policy that calls it gets a state for that call
+alone, so neither ``/status`` nor the breaker's series brings it back. The registry lives on the app;
+nothing here is module-global.
 """
 
 from __future__ import annotations
@@ -24,14 +30,21 @@ TransitionListener = Callable[[str, str, str, str], None]
 NewBreakerListener = Callable[[str], None]
 
 
+Settings = tuple[BreakerSpec, RetryBudgetSpec, BulkheadSpec]
+
+
+def settings_of(policy: Policy) -> Settings:
+    """A policy's per-target settings: breaker, retry budget, bulkhead."""
+    return (policy.breaker, policy.retry_budget, policy.bulkhead)
+
+
 @dataclass(slots=True)
 class TargetState:
     key: str
     breaker: CircuitBreaker
     budget: RetryBudget
     bulkhead: Bulkhead
-    settings: tuple[BreakerSpec, RetryBudgetSpec, BulkheadSpec]
-    policy_version: str = ""  # the policy last checked against: same version, same settings
+    settings: Settings
     last_failure: LastFailure | None = None  # the target's last failed call, for /status
 
 
@@ -69,7 +82,7 @@ def breaker_config(spec: BreakerSpec) -> BreakerConfig:
 
 
 class TargetStates:
-    """Lazily created ``TargetState`` per target key."""
+    """Lazily created ``TargetState`` per target key, with the serving policy's settings."""
 
     def __init__(
         self,
@@ -79,47 +92,69 @@ class TargetStates:
         rng: random.Random | None = None,
     ) -> None:
         self._states: dict[str, TargetState] = {}
+        self._settings: Settings | None = None  # the serving policy's (``serve``)
+        self._keys: frozenset[str] | None = None  # the serving policy's targets (``serve``)
         self._on_transition = on_transition
         self._on_new_breaker = on_new_breaker
         self._clock = clock
         self.rng = rng or random.Random()
 
     def get(self, target: Target, policy: Policy) -> TargetState:
+        """``target``'s state; a new one with the serving policy's settings (``policy``'s until ``serve``
+        names one) for a target not seen yet. A target the serving policy no longer has (a request still
+        on an older policy) gets a state of its own for this call, kept nowhere and reported nowhere."""
         state = self._states.get(target.key)
-        if state is not None and state.policy_version == policy.version:
+        if state is not None:
             return state
-        settings = (policy.breaker, policy.retry_budget, policy.bulkhead)
-        if state is not None and state.settings == settings:
-            state.policy_version = policy.version
-            return state
-        breaker_spec, budget_spec, bulkhead_spec = settings
-        state = TargetState(
-            key=target.key,
-            breaker=CircuitBreaker(
-                target.key, breaker_config(breaker_spec), clock=self._clock, on_transition=self._on_transition
-            ),
-            budget=RetryBudget(
-                ratio=budget_spec.ratio,
-                min_retries=budget_spec.min_retries,
-                window_s=budget_spec.window_s,
-                clock=self._clock,
-            ),
-            bulkhead=Bulkhead(bulkhead_spec.max_concurrent, bulkhead_spec.queue_timeout_s),
-            settings=settings,
-            policy_version=policy.version,
-        )
-        self._states[target.key] = state
-        if self._on_new_breaker is not None:  # a target's first, or one restarted by new settings: closed
-            self._on_new_breaker(target.key)
+        settings = self._settings if self._settings is not None else settings_of(policy)
+        if self._keys is not None and target.key not in self._keys:
+            return self._new(target.key, settings, listening=False)
+        state = self._states[target.key] = self._new(target.key, settings, listening=True)
         return state
 
-    def retain(self, keys: set[str]) -> list[str]:
-        """Forget the targets not in ``keys`` (gone with a reload); their keys. One that comes back later
-        starts afresh."""
+    def _new(self, key: str, settings: Settings, *, listening: bool) -> TargetState:
+        breaker, budget, bulkhead = settings
+        return TargetState(
+            key=key,
+            breaker=self._breaker(key, breaker, listening=listening),
+            budget=self._budget(budget),
+            bulkhead=Bulkhead(bulkhead.max_concurrent, bulkhead.queue_timeout_s),
+            settings=settings,
+        )
+
+    def serve(self, policy: Policy) -> list[str]:
+        """``policy`` serves from now on (at start and on each reload): the targets it does not have are
+        forgotten (their keys returned; one that comes back later starts afresh), and each part of a
+        known target whose settings it changes starts afresh with them, now."""
+        settings = settings_of(policy)
+        keys = {model.key for model in policy.models.values()}
         gone = [key for key in self._states if key not in keys]
         for key in gone:
             del self._states[key]
+        for state in self._states.values():
+            breaker, budget, bulkhead = settings
+            if breaker != state.settings[0]:
+                state.breaker = self._breaker(state.key, breaker)
+            if budget != state.settings[1]:
+                state.budget = self._budget(budget)
+            if bulkhead != state.settings[2]:
+                state.bulkhead = Bulkhead(bulkhead.max_concurrent, bulkhead.queue_timeout_s)
+            state.settings = settings
+        self._settings = settings
+        self._keys = frozenset(keys)
         return gone
+
+    def _budget(self, spec: RetryBudgetSpec) -> RetryBudget:
+        return RetryBudget(ratio=spec.ratio, min_retries=spec.min_retries, window_s=spec.window_s, clock=self._clock)
+
+    def _breaker(self, key: str, spec: BreakerSpec, *, listening: bool = True) -> CircuitBreaker:
+        """A new breaker, closed (``on_new_breaker``: a target's first, or one restarted by new settings;
+        not ``listening``: a removed target's, whose series must not come back)."""
+        on_transition = self._on_transition if listening else None
+        breaker = CircuitBreaker(key, breaker_config(spec), clock=self._clock, on_transition=on_transition)
+        if listening and self._on_new_breaker is not None:
+            self._on_new_breaker(key)
+        return breaker
 
     def failed(self, state: TargetState, error_type: str, status: int | None, detail: str) -> None:
         """Remember ``state``'s target's last failed call (the target's fault: not the request's 4xx)."""

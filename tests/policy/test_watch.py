@@ -4,42 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from pathlib import Path
 
 import pytest
 
-from sidecar.dialects import Dialect, Operation
 from sidecar.policy import load_policy
 from sidecar.policy.watch import PolicyHolder, PolicyWatcher
 
 from ..configmap import configmap_write
-from .policies import BASE, LEARNED
-
-V1 = BASE + "default: {target: gpt-4o}\n"
-V2 = BASE + "default: {target: claude}\n"
-
-
-async def wait_for(predicate: object, timeout: float = 2.0) -> float:
-    """Seconds until predicate() holds; fails after timeout."""
-    started = time.monotonic()
-    while not predicate():  # type: ignore[operator]
-        if time.monotonic() - started > timeout:
-            pytest.fail(f"not within {timeout} s")
-        await asyncio.sleep(0.02)
-    return time.monotonic() - started
-
-
-def default_target(holder: PolicyHolder) -> str:
-    assert holder.policy.default is not None
-    return holder.policy.default.chain[0].name
-
-
-async def start(path: Path) -> tuple[PolicyHolder, asyncio.Task[None], list[tuple[bool, list[str]]]]:
-    holder = PolicyHolder(load_policy(path))
-    events: list[tuple[bool, list[str]]] = []
-    watcher = PolicyWatcher(str(path), holder, interval=0.1, on_reload=lambda ok, _, errs: events.append((ok, errs)))
-    return holder, asyncio.create_task(watcher.run()), events
+from .policies import LEARNED
+from .watching import EXTRACT, V1, V2, default_target, start, task_of, wait_for
 
 
 async def test_edit_in_place_is_applied(tmp_path: Path) -> None:
@@ -189,18 +163,6 @@ async def test_reload_now_rereads_without_waiting_for_a_poll(tmp_path: Path) -> 
         await wait_for(lambda: default_target(holder) == "claude", timeout=1.0)
     finally:
         task.cancel()
-
-
-EXTRACT = "Extract the dates from this invoice: Order 1234 shipped on May 3 to Anna."
-
-
-def task_of(holder: PolicyHolder, text: str) -> str:
-    from sidecar.routing.features import extract_features
-
-    router = holder.policy.router
-    assert router is not None
-    body = {"model": "m", "messages": [{"role": "user", "content": text}]}
-    return router.decide(extract_features(body, Dialect.OPENAI, Operation.CHAT)).task.label
 
 
 async def test_changed_router_file_alone_is_applied(tmp_path: Path, router_files: tuple[bytes, bytes]) -> None:
@@ -357,88 +319,5 @@ async def test_one_configmap_swap_of_policy_and_router_is_one_reload(
         assert task_of(holder, EXTRACT) == "code"
         await asyncio.sleep(1.5)  # past a safety check
         assert events == [(True, [])]
-    finally:
-        task.cancel()
-
-
-class Polls:
-    """The watcher's ``on_tick``: a test awaits ``next()`` to resume right after the watcher's next poll."""
-
-    def __init__(self) -> None:
-        self._polled = asyncio.Event()
-
-    def __call__(self) -> None:
-        self._polled.set()
-
-    async def next(self) -> None:
-        self._polled.clear()
-        await asyncio.wait_for(self._polled.wait(), 5)  # wakes once the poll (on_tick, then its check) is done
-
-
-async def start_polled(path: Path) -> tuple[PolicyHolder, asyncio.Task[None], list[tuple[bool, list[str]]], Polls]:
-    holder = PolicyHolder(load_policy(path))
-    events: list[tuple[bool, list[str]]] = []
-    polls = Polls()
-    watcher = PolicyWatcher(
-        str(path), holder, interval=0.1, on_reload=lambda ok, _, errs: events.append((ok, errs)), on_tick=polls
-    )
-    return holder, asyncio.create_task(watcher.run()), events, polls
-
-
-async def test_a_file_written_in_place_in_two_parts_is_read_whole(tmp_path: Path) -> None:
-    """A policy written in place in two parts with a poll between them (``cat > policy.yaml`` from a slow
-    pipe, an editor's write): the half seen first is not rejected, the whole policy is applied."""
-    path = tmp_path / "policy.yaml"
-    path.write_text(V1)
-    holder, task, events, polls = await start_polled(path)
-    try:
-        cut = V2.index("{target") + 4  # the first part ends inside a flow mapping: not YAML on its own
-        with path.open("w") as handle:
-            handle.write(V2[:cut])
-            handle.flush()
-            await polls.next()  # the watcher has seen the first part alone
-            handle.write(V2[cut:])
-        await wait_for(lambda: default_target(holder) == "claude")
-        assert events == [(True, [])]
-        assert holder.reloads_failed == 0 and holder.last_error is None
-    finally:
-        task.cancel()
-
-
-async def test_a_write_in_place_waits_one_poll_and_a_swap_none(tmp_path: Path) -> None:
-    """A file written in place is applied on the poll after the one that saw it change (held still for a
-    poll); a ConfigMap ``..data`` swap, whole when seen, on the poll that sees it."""
-    configmap_write(tmp_path, V1, "2026_12_04_10_00_00.1")
-    path = tmp_path / "policy.yaml"
-    holder, task, _, polls = await start_polled(path)
-    try:
-        configmap_write(tmp_path, V2, "2026_12_04_10_01_00.2")
-        await polls.next()
-        assert default_target(holder) == "claude"
-        (tmp_path / "..2026_12_04_10_01_00.2" / "policy.yaml").write_text(V1)  # in place, through the link
-        await polls.next()
-        assert default_target(holder) == "claude"
-        await polls.next()
-        assert default_target(holder) == "gpt-4o"
-    finally:
-        task.cancel()
-
-
-async def test_a_sighup_as_a_poll_times_out_is_not_lost(tmp_path: Path) -> None:
-    """reload_now (SIGHUP) called when the wait for the next poll ends: each one is reported. Sleeping the
-    poll interval puts the test's wake-up in the loop turn of the watcher's own timer again and again
-    (the lost wake-up: the watcher took the turn for a timeout and cleared the request)."""
-    path = tmp_path / "policy.yaml"
-    path.write_text(V1)
-    holder = PolicyHolder(load_policy(path))
-    path.write_text(V1.replace("target: gpt-4o", "target: gpt-5x"))
-    watcher = PolicyWatcher(str(path), holder, interval=0.02)
-    task = asyncio.create_task(watcher.run())
-    try:
-        await wait_for(lambda: holder.reloads_failed == 1)
-        for sighups in range(2, 32):
-            await asyncio.sleep(0.02)
-            watcher.reload_now()
-            await wait_for(lambda n=sighups: holder.reloads_failed == n)
     finally:
         task.cancel()

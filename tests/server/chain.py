@@ -1,5 +1,6 @@
-"""The route ``chain`` the fallback, hedge and last-resort tests use: its policy (``chain_policy``), a chat
-call to it and the count of requests a fake provider has seen."""
+"""The route ``chain`` the fallback, hedge, last-resort and reload tests use: its policy (``chain_policy``),
+a chat call to it, the count of requests a fake provider has seen, fake providers started and their
+fault set (``fakes``, ``set_fault``), and a target's breaker series in /metrics (``breaker_series``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 import aiohttp
 
-from ..conftest import RunningSidecar, provider_block
+from ..conftest import FakeFactory, RunningSidecar, provider_block
 
 
 def chain_policy(
@@ -43,3 +44,31 @@ async def chat(
 async def calls(url: str) -> int:
     async with aiohttp.ClientSession() as session, session.get(f"{url}/_fake/stats") as response:
         return int((await response.json())["requests"])
+
+
+async def fakes(fake: FakeFactory, n: int, **config: Any) -> list[str]:
+    return [await fake(f"f{i}", **config) for i in range(n)]
+
+
+async def set_fault(url: str, config: dict[str, Any]) -> None:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{url}/_fake/config", json=config) as response,
+    ):
+        assert response.status == 200, await response.text()
+
+
+def breaker_series(metrics: str, target: str) -> dict[str, float]:
+    """The breaker's state gauge and transition counters of ``target`` in /metrics text."""
+    found = {}
+    for line in metrics.splitlines():
+        if line.startswith(f'llm_sidecar_breaker_state{{target="{target}"}}'):
+            found["state"] = float(line.rsplit(" ", 1)[1])
+        elif line.startswith("llm_sidecar_breaker_transitions_total{") and f'target="{target}"' in line:
+            found[line.split('to="', 1)[1].split('"', 1)[0]] = float(line.rsplit(" ", 1)[1])
+    return found
+
+
+async def metrics_of(running: RunningSidecar) -> str:
+    async with aiohttp.ClientSession() as session, session.get(f"{running.url}/metrics") as response:
+        return await response.text()

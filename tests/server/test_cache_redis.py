@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
 
 import redis.asyncio as redis_client
 
@@ -118,3 +119,30 @@ async def test_an_app_name_with_a_slash_cannot_read_another_deployments_entries(
     _, raw = await ask(attacker, headers={"x-sidecar-app": "payments/x"})
     assert raw.headers["x-sidecar-cache"] == "miss"
     assert await upstream_calls(victim, url) == 2
+
+
+async def test_a_password_file_missing_at_start_opens_the_cache_once_it_is_written(
+    fake: FakeFactory, sidecar: SidecarFactory, start_redis: Callable[..., RedisServer], tmp_path: Path
+) -> None:
+    """The cache's password file is not there when the cache is built (a Secret key added later): the
+    routes run uncached, and once the kubelet writes the file (the policy untouched) the next reload poll
+    opens the store: answers are cached, with one cache_unavailable line and no password in the logs."""
+    server = start_redis("--requirepass", "s3cret-pw")
+    url = await fake("f0")
+    secret = tmp_path / "secrets" / "password"
+    store = redis_store(server.url, f", password: {{file: '{secret}'}}")
+    running = await sidecar(cache_policy([url], store=store))
+    _, raw = await ask(running)
+    assert "x-sidecar-cache" not in raw.headers and running.state.caches.cache is None  # uncached
+    secret.parent.mkdir()
+    secret.write_text("s3cret-pw\n")
+    for _ in range(100):
+        if running.state.caches.cache is not None:
+            break
+        await asyncio.sleep(0.05)
+    await ask(running)
+    await stored(server.url, password="s3cret-pw")
+    _, raw = await ask(running)
+    assert raw.headers["x-sidecar-cache"] == "hit"
+    logs = running.logs.getvalue().decode()
+    assert logs.count('"cache_unavailable"') == 1 and "s3cret-pw" not in logs

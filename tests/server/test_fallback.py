@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 
 import aiohttp
 import pytest
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
 from ..sdk_clients import openai_client
-from .chain import calls, chain_policy, chat
-
-
-async def fakes(fake: FakeFactory, n: int, **config: Any) -> list[str]:
-    return [await fake(f"f{i}", **config) for i in range(n)]
+from .chain import breaker_series, calls, chain_policy, chat, fakes, metrics_of, set_fault
 
 
 @pytest.mark.parametrize(
@@ -131,7 +126,7 @@ async def test_breaker_opens_skips_half_opens_and_closes(fake: FakeFactory, side
     """A failing target opens its breaker, is skipped with no call, is probed after open_s, and closes."""
     urls = await fakes(fake, 2)
     running = await sidecar(chain_policy(urls, extra_defaults=BREAKER))
-    await _set_fault(urls[0], {"fault": "status=503"})
+    await set_fault(urls[0], {"fault": "status=503"})
     for _ in range(3):
         assert (await chat(running))[0] == 200
     assert await calls(urls[0]) == 3
@@ -142,7 +137,7 @@ async def test_breaker_opens_skips_half_opens_and_closes(fake: FakeFactory, side
     assert state["state"] == "open"
     transitions = [line for line in running.log_lines() if line.get("event") == "breaker_transition"]
     assert transitions[-1]["target"] == "p0/up0" and transitions[-1]["to_state"] == "open"
-    await _set_fault(urls[0], {"fault": None, "fault_rate": 0})
+    await set_fault(urls[0], {"fault": None, "fault_rate": 0})
     await asyncio.sleep(0.6)
     status, headers, _ = await chat(running)
     assert status == 200 and headers["x-sidecar-model"] == "m0"  # the half-open probe succeeded
@@ -174,14 +169,6 @@ async def test_deadline_covers_all_attempts(fake: FakeFactory, sidecar: SidecarF
     assert time.monotonic() - started < 1.5
 
 
-async def _set_fault(url: str, config: dict[str, Any]) -> None:
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(f"{url}/_fake/config", json=config) as response,
-    ):
-        assert response.status == 200, await response.text()
-
-
 async def test_all_breakers_open_still_calls_in_panic_mode(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """When every target's breaker is open, the targets are called anyway (once each) rather than refusing."""
     urls = await fakes(fake, 2)
@@ -210,27 +197,11 @@ async def test_streamed_response_has_one_content_type(fake: FakeFactory, sidecar
         assert response.headers.getall("cache-control") == ["no-cache"]
 
 
-def breaker_series(metrics: str, target: str) -> dict[str, float]:
-    """The breaker's state gauge and transition counters of ``target`` in /metrics text."""
-    found = {}
-    for line in metrics.splitlines():
-        if line.startswith(f'llm_sidecar_breaker_state{{target="{target}"}}'):
-            found["state"] = float(line.rsplit(" ", 1)[1])
-        elif line.startswith("llm_sidecar_breaker_transitions_total{") and f'target="{target}"' in line:
-            found[line.split('to="', 1)[1].split('"', 1)[0]] = float(line.rsplit(" ", 1)[1])
-    return found
-
-
-async def metrics_of(running: RunningSidecar) -> str:
-    async with aiohttp.ClientSession() as session, session.get(f"{running.url}/metrics") as response:
-        return await response.text()
-
-
 async def first_breaker_open(fake: FakeFactory, sidecar: SidecarFactory) -> tuple[list[str], RunningSidecar]:
     """Two fakes behind a chain, the first answering 503 until its breaker opens (state gauge 2)."""
     urls = await fakes(fake, 2)
     running = await sidecar(chain_policy(urls, extra_defaults=BREAKER))
-    await _set_fault(urls[0], {"fault": "status=503"})
+    await set_fault(urls[0], {"fault": "status=503"})
     for _ in range(4):
         await chat(running)
     assert breaker_series(await metrics_of(running), "p0/up0")["state"] == 2.0
@@ -257,7 +228,7 @@ async def test_a_reload_restarting_a_breaker_sets_its_gauge_to_closed(
     says): llm_sidecar_breaker_state follows at the target's next call instead of staying at open,
     which would keep LLMSidecarBreakerOpen firing on a healthy target that never transitions again."""
     urls, running = await first_breaker_open(fake, sidecar)
-    await _set_fault(urls[0], {"fault": None, "fault_rate": 0})
+    await set_fault(urls[0], {"fault": None, "fault_rate": 0})
     running.policy_path.write_text(chain_policy(urls, extra_defaults=BREAKER.replace("open_s: 0.5", "open_s: 30")))
     for _ in range(40):
         await asyncio.sleep(0.05)

@@ -1,0 +1,68 @@
+"""Hot reload under ConfigMap swaps of a policy and its router file that come faster than a load: every
+policy applied is one the ConfigMap held, never the policy of one swap with the router of another."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from sidecar.policy import load_policy
+from sidecar.policy.watch import PolicyHolder, PolicyWatcher
+
+from ..configmap import configmap_write
+from .policies import LEARNED
+
+
+@pytest.mark.timeout(30)
+async def test_a_swap_during_a_load_never_applies_a_policy_with_another_swaps_router(
+    tmp_path: Path, router_files: tuple[bytes, bytes]
+) -> None:
+    """A thread swaps the ConfigMap between two (policy, router) pairs every few milliseconds while the
+    watcher polls every millisecond, for 2 s: each applied version is one of the two pairs' (a swap
+    between the read of policy.yaml and that of router.json applied a policy no ConfigMap held)."""
+    other = LEARNED.replace("default: {target: gpt-4o}", "default: {target: claude}")
+    pairs = [
+        {"policy.yaml": LEARNED.encode(), "router.json": router_files[0]},
+        {"policy.yaml": other.encode(), "router.json": router_files[1]},
+    ]
+    versions = set()
+    for i, files in enumerate(pairs):
+        (tmp_path / f"pair{i}").mkdir()
+        for name, data in files.items():
+            (tmp_path / f"pair{i}" / name).write_bytes(data)
+        versions.add(load_policy(tmp_path / f"pair{i}" / "policy.yaml").version)
+    volume = tmp_path / "volume"
+    volume.mkdir()
+    configmap_write(volume, pairs[0], "0")
+    holder = PolicyHolder(load_policy(volume / "policy.yaml"))
+    applied: list[str] = []
+    watcher = PolicyWatcher(
+        str(volume / "policy.yaml"),
+        holder,
+        interval=0.001,
+        on_reload=lambda ok, policy, errors: applied.append(policy.version if policy else f"rejected {errors}"),
+    )
+    stop = threading.Event()
+
+    def swap() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            configmap_write(volume, pairs[n % 2], str(n))
+            time.sleep(0.003)
+
+    task = asyncio.create_task(watcher.run())
+    swapper = threading.Thread(target=swap)
+    swapper.start()
+    try:
+        await asyncio.sleep(2)
+    finally:
+        stop.set()
+        swapper.join()
+        task.cancel()
+    assert len(applied) > 5  # the watcher applied swaps while they came
+    assert [version for version in applied if version not in versions] == []

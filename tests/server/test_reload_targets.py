@@ -1,0 +1,106 @@
+"""A target's health state (breaker, retry budget, bulkhead) across a policy reload, with a real sidecar
+and fake providers: a reload changes only the parts whose settings it changes, and requests still on
+the older policy use the target's state as the new policy set it."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import pytest
+
+from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
+from .chain import breaker_series, calls, chain_policy, chat, fakes, metrics_of, set_fault
+
+BREAKER = "  breaker: {window_size: 10, minimum_calls: 3, failure_rate: 0.5, open_s: 20, half_open_probes: 1}\n"
+ONE_TRY = "  resilience: {max_attempts_per_target: 1, backoff: {base_s: 0.01, cap_s: 0.05}, deadline_s: 10}\n"
+BACK = "  - name: back\n    match: {model: back}\n    target: [m1, m0]\n"
+
+
+def policy(urls: list[str], defaults: str) -> str:
+    """Route ``chain`` = [m0, m1] and route ``back`` = [m1, m0], one try per target."""
+    return chain_policy(urls, extra_defaults=ONE_TRY + defaults, route_extra=BACK).replace(
+        "defaults:\n  resilience: {backoff: {base_s: 0.01, cap_s: 0.05}, deadline_s: 10}\n", "defaults:\n"
+    )
+
+
+def breaker_of(running: RunningSidecar, target: str) -> str:
+    return str(running.state.targets.snapshot()[target]["breaker"]["state"])
+
+
+async def open_first(running: RunningSidecar, url: str) -> None:
+    """m0's provider answers 503 until m0's breaker opens (3 calls)."""
+    await set_fault(url, {"fault": "status=503"})
+    for _ in range(3):
+        assert (await chat(running))[0] == 200
+    assert breaker_of(running, "p0/up0") == "open"
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        "  bulkhead: {max_concurrent: 64}\n",
+        "  retry_budget: {ratio: 0.5}\n",
+    ],
+)
+async def test_a_reload_that_changes_another_part_keeps_an_open_breaker(
+    fake: FakeFactory, sidecar: SidecarFactory, changed: str
+) -> None:
+    """A reload changing only the bulkhead or the retry budget keeps the target's breaker: an open one
+    stays open, and the next request skips the target without a call (it did close it, and the failing
+    provider was called again)."""
+    urls = await fakes(fake, 2)
+    running = await sidecar(policy(urls, BREAKER))
+    await open_first(running, urls[0])
+    await running.reload(policy(urls, BREAKER + changed))
+    status, headers, _ = await chat(running)
+    assert status == 200 and headers["x-sidecar-fallback-reason"] == "breaker_open"
+    assert await calls(urls[0]) == 3 and breaker_of(running, "p0/up0") == "open"
+
+
+async def test_a_request_on_the_older_policy_does_not_restart_a_breaker_the_new_one_opened(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A request that started before a reload changing the breaker settings reaches a target after the
+    new policy's requests opened its breaker: it is skipped like them, and the breaker stays open (the
+    old request's settings made the target a new, closed breaker, and the next new request another)."""
+    urls = await fakes(fake, 2)
+    running = await sidecar(policy(urls, BREAKER))
+    old_body = {"model": "back", "messages": [{"role": "user", "content": "[fault:f1:stall=1.5,f1:status=503] hi"}]}
+    async with aiohttp.ClientSession() as session:
+        old = asyncio.ensure_future(session.post(f"{running.url}/v1/chat/completions", json=old_body))
+        await asyncio.sleep(0.2)  # on m1 (stalled), under the first policy
+        await running.reload(policy(urls, BREAKER.replace("open_s: 20", "open_s: 30")))
+        await open_first(running, urls[0])
+        response = await old  # m1 failed: m0 next, whose breaker is open
+        assert response.status == 503
+        response.release()
+    assert await calls(urls[0]) == 3
+    assert breaker_of(running, "p0/up0") == "open"
+    status, headers, _ = await chat(running)
+    assert status == 200 and headers["x-sidecar-fallback-reason"] == "breaker_open"
+    assert await calls(urls[0]) == 3
+
+
+async def test_a_request_on_the_older_policy_does_not_bring_back_a_removed_target(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A reload takes m0 out of the policy while a request that started before it still runs; that
+    request's fallback to m0 is made (its policy has m0), but m0's target does not come back in /status
+    nor its breaker series in /metrics (a series nothing updates would keep any alert on it firing)."""
+    urls = await fakes(fake, 2)
+    running = await sidecar(policy(urls, BREAKER))
+    assert (await chat(running))[0] == 200  # p0/up0 known
+    old_body = {"model": "back", "messages": [{"role": "user", "content": "[fault:f1:stall=1,f1:status=503] hi"}]}
+    async with aiohttp.ClientSession() as session:
+        old = asyncio.ensure_future(session.post(f"{running.url}/v1/chat/completions", json=old_body))
+        await asyncio.sleep(0.2)  # on m1 (stalled), under the first policy
+        without_m0 = policy(urls, BREAKER).replace("target: [m0, m1]", "target: [m1]").replace("[m1, m0]", "[m1]")
+        await running.reload(without_m0.replace("  m0: {provider: p0, model: up0}\n", ""))
+        assert "p0/up0" not in running.state.targets.snapshot()
+        response = await old  # m1 failed: m0 next, as the request's policy says
+        assert response.status == 200, await response.text()
+        assert response.headers["x-sidecar-model"] == "m0"
+        response.release()
+    assert "p0/up0" not in running.state.targets.snapshot()
+    assert "state" not in breaker_series(await metrics_of(running), "p0/up0")
