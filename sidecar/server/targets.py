@@ -5,11 +5,12 @@ settings come from the policy that serves (``serve``, at start and on each reloa
 policy a request started with: a request still on an older policy uses the target's state as the new
 one set it (an open breaker stays open for it too). A reload replaces only the parts whose settings
 it changes: new breaker settings start that breaker afresh (``on_new_breaker``: its state gauge says
-closed again), a new retry budget or bulkhead starts that part alone (calls in flight finish on the
-bulkhead they took a slot of); an unchanged part keeps its window and state. A target the reload
-removed is forgotten; a request still on an older policy that calls it gets a state for that call
-alone, so neither ``/status`` nor the breaker's series brings it back. The registry lives on the app;
-nothing here is module-global.
+closed again), a new retry budget starts that part alone, and new bulkhead settings apply to the
+target's bulkhead in place (``Bulkhead.resize``: the calls in flight and queued on it count against
+the new limit, so a lower one admits no call until they drain below it); an unchanged part keeps its
+window and state. A target the reload removed is forgotten; a request still on an older policy that
+calls it gets a state for that call alone, so neither ``/status`` nor the breaker's series brings it
+back. The registry lives on the app; nothing here is module-global.
 """
 
 from __future__ import annotations
@@ -125,7 +126,8 @@ class TargetStates:
     def serve(self, policy: Policy) -> list[str]:
         """``policy`` serves from now on (at start and on each reload): the targets it does not have are
         forgotten (their keys returned; one that comes back later starts afresh), and each part of a
-        known target whose settings it changes starts afresh with them, now."""
+        known target whose settings it changes starts afresh with them, now (the bulkhead: takes them, with
+        its calls in flight and queued)."""
         settings = settings_of(policy)
         keys = {model.key for model in policy.models.values()}
         gone = [key for key in self._states if key not in keys]
@@ -138,7 +140,7 @@ class TargetStates:
             if budget != state.settings[1]:
                 state.budget = self._budget(budget)
             if bulkhead != state.settings[2]:
-                state.bulkhead = Bulkhead(bulkhead.max_concurrent, bulkhead.queue_timeout_s)
+                state.bulkhead.resize(bulkhead.max_concurrent, bulkhead.queue_timeout_s)
             state.settings = settings
         self._settings = settings
         self._keys = frozenset(keys)

@@ -104,3 +104,46 @@ async def test_a_request_on_the_older_policy_does_not_bring_back_a_removed_targe
         response.release()
     assert "p0/up0" not in running.state.targets.snapshot()
     assert "state" not in breaker_series(await metrics_of(running), "p0/up0")
+
+
+async def test_a_reload_lowering_max_concurrent_counts_the_calls_already_in_flight(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """Four slow calls in flight to m0 (max_concurrent 4) when a reload lowers it to 2; four more calls
+    then: none reaches the provider while two or more are in flight there (the new limit counts the
+    four old calls; it did start from zero and let two through at once, six in flight), /status shows
+    the four old in flight and the four new queued, and every call is answered, nothing left behind."""
+    urls = await fakes(fake, 2)
+    bulkhead = "  bulkhead: {max_concurrent: %d, queue_timeout_s: 8}\n"
+    running = await sidecar(policy(urls, bulkhead % 4))
+
+    def post(session: aiohttp.ClientSession, stall: float) -> asyncio.Future[int]:
+        body = {"model": "chain", "messages": [{"role": "user", "content": f"[fault:f0:stall={stall}] hi"}]}
+
+        async def status() -> int:
+            async with session.post(f"{running.url}/v1/chat/completions", json=body) as response:
+                await response.read()
+                return response.status
+
+        return asyncio.ensure_future(status())
+
+    async def reach(count: int) -> None:
+        for _ in range(200):
+            if await calls(urls[0]) >= count:
+                return
+            await asyncio.sleep(0.02)
+
+    async with aiohttp.ClientSession() as session:
+        old = [post(session, 1.5) for _ in range(4)]
+        await reach(4)
+        await running.reload(policy(urls, bulkhead % 2))
+        new = [post(session, 0.2) for _ in range(4)]
+        await asyncio.sleep(0.3)
+        assert running.state.targets.snapshot()["p0/up0"]["bulkhead"] == {"in_flight": 4, "queued": 4}
+        assert await calls(urls[0]) == 4
+        assert await asyncio.gather(*old, *new) == [200] * 8
+    async with aiohttp.ClientSession() as session, session.get(f"{urls[0]}/_fake/requests") as response:
+        records = await response.json()
+    assert [record["in_flight"] for record in records[:4]] == [1, 2, 3, 4]
+    assert len(records) == 8 and all(record["in_flight"] <= 2 for record in records[4:]), records
+    assert running.state.targets.snapshot()["p0/up0"]["bulkhead"] == {"in_flight": 0, "queued": 0}
