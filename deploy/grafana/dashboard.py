@@ -361,7 +361,7 @@ def cache() -> Row:
                 "Cost saved by the cache per hour",
                 [Query(f"sum({rate('llm_sidecar_cache_saved_cost_usd_total')}) * 3600", "saved")],
                 unit="currencyUSD",
-                width=12,
+                width=8,
                 no_value=off,
                 description="The stored cost of the answers served from the cache (hits, stale, single flight).",
             ),
@@ -371,9 +371,23 @@ def cache() -> Row:
                     Query(f"sum(llm_sidecar_cache_bytes{{{SEL}}})", "bytes held"),
                     Query(f"sum(llm_sidecar_cache_entries{{{SEL}}})", "entries"),
                 ],
-                width=12,
+                width=8,
                 no_value=off,
                 description="Bytes and entries of the memory stores (bounded by cache.memory in the policy).",
+            ),
+            Panel(
+                "Pods whose cache store cannot open",
+                [Query(f"sum(llm_sidecar_cache_unavailable{{{SEL}}})", "pods", instant=True)],
+                kind="stat",
+                width=8,
+                description="Pods whose policy caches but which cannot read the cache's Redis password: their "
+                "caching routes run uncached (alert LLMSidecarCacheUnavailable; log line cache_unavailable).",
+                field_config={
+                    "thresholds": {
+                        "mode": "absolute",
+                        "steps": [{"color": "green", "value": None}, {"color": "red", "value": 1}],
+                    }
+                },
             ),
         ],
     )
