@@ -26,6 +26,10 @@ DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 SEL = 'namespace=~"$namespace", app=~"$app"'
 ROUTE_SEL = f'{SEL}, route=~"$route"'
 RATE = "$__rate_interval"
+# A count of pods in trouble: green at 0, red from 1.
+RED_FROM_ONE = {
+    "thresholds": {"mode": "absolute", "steps": [{"color": "green", "value": None}, {"color": "red", "value": 1}]}
+}
 
 
 @dataclass
@@ -319,12 +323,7 @@ def policy_and_sidecars() -> Row:
                 kind="stat",
                 description="Pods that rejected their policy file and serve an older policy than the ConfigMap "
                 "(alert LLMSidecarPolicyReloadRejected; /status shows .policy.last_reload_error).",
-                field_config={
-                    "thresholds": {
-                        "mode": "absolute",
-                        "steps": [{"color": "green", "value": None}, {"color": "red", "value": 1}],
-                    }
-                },
+                field_config=RED_FROM_ONE,
             ),
             Panel(
                 "Sidecars by version",
@@ -382,12 +381,7 @@ def cache() -> Row:
                 width=8,
                 description="Pods whose policy caches but which cannot read the cache's Redis password: their "
                 "caching routes run uncached (alert LLMSidecarCacheUnavailable; log line cache_unavailable).",
-                field_config={
-                    "thresholds": {
-                        "mode": "absolute",
-                        "steps": [{"color": "green", "value": None}, {"color": "red", "value": 1}],
-                    }
-                },
+                field_config=RED_FROM_ONE,
             ),
         ],
     )
