@@ -26,6 +26,10 @@ DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 SEL = 'namespace=~"$namespace", app=~"$app"'
 ROUTE_SEL = f'{SEL}, route=~"$route"'
 RATE = "$__rate_interval"
+# A count of pods in trouble: green at 0, red from 1.
+RED_FROM_ONE = {
+    "thresholds": {"mode": "absolute", "steps": [{"color": "green", "value": None}, {"color": "red", "value": 1}]}
+}
 
 
 @dataclass
@@ -319,12 +323,7 @@ def policy_and_sidecars() -> Row:
                 kind="stat",
                 description="Pods that rejected their policy file and serve an older policy than the ConfigMap "
                 "(alert LLMSidecarPolicyReloadRejected; /status shows .policy.last_reload_error).",
-                field_config={
-                    "thresholds": {
-                        "mode": "absolute",
-                        "steps": [{"color": "green", "value": None}, {"color": "red", "value": 1}],
-                    }
-                },
+                field_config=RED_FROM_ONE,
             ),
             Panel(
                 "Sidecars by version",
@@ -361,7 +360,7 @@ def cache() -> Row:
                 "Cost saved by the cache per hour",
                 [Query(f"sum({rate('llm_sidecar_cache_saved_cost_usd_total')}) * 3600", "saved")],
                 unit="currencyUSD",
-                width=12,
+                width=8,
                 no_value=off,
                 description="The stored cost of the answers served from the cache (hits, stale, single flight).",
             ),
@@ -371,9 +370,18 @@ def cache() -> Row:
                     Query(f"sum(llm_sidecar_cache_bytes{{{SEL}}})", "bytes held"),
                     Query(f"sum(llm_sidecar_cache_entries{{{SEL}}})", "entries"),
                 ],
-                width=12,
+                width=8,
                 no_value=off,
                 description="Bytes and entries of the memory stores (bounded by cache.memory in the policy).",
+            ),
+            Panel(
+                "Pods whose cache store cannot open",
+                [Query(f"sum(llm_sidecar_cache_unavailable{{{SEL}}})", "pods", instant=True)],
+                kind="stat",
+                width=8,
+                description="Pods whose policy caches but which cannot read the cache's Redis password: their "
+                "caching routes run uncached (alert LLMSidecarCacheUnavailable; log line cache_unavailable).",
+                field_config=RED_FROM_ONE,
             ),
         ],
     )

@@ -2,8 +2,9 @@
 
 Request path::
 
-    middleware ``_record``   log the request (not /_fake/), answer unknown paths and methods with a
-                             404/405 in the dialect guessed from the path and headers
+    middleware ``_record``   log the request (not /_fake/) and count it in flight until its handler is
+                             done, answer unknown paths and methods with a 404/405 in the dialect
+                             guessed from the path and headers
     ``_provider(resolve)``   pick the dialect and builder, choose the faults (``FakeState.plan``),
                              build a ``Call`` and hand over to ``wire.serve``
 
@@ -189,7 +190,9 @@ async def _record(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path.startswith(control.PREFIX):
         return await handler(request)
     raw = await request.read()
-    request.app[STATE].record(request, _json(raw) if raw else None)
+    state = request.app[STATE]
+    state.in_flight += 1  # until the handler is done (a stream: its last event)
+    state.record(request, _json(raw) if raw else None)
     try:
         return await handler(request)
     except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as exc:
@@ -203,6 +206,8 @@ async def _record(request: web.Request, handler: Handler) -> web.StreamResponse:
             content_type="application/json",
             headers={SERVER_HEADER: request.app[STATE].config.name},
         )
+    finally:
+        state.in_flight -= 1
 
 
 def guess_dialect(request: web.Request) -> Dialect:

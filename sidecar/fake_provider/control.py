@@ -1,9 +1,10 @@
 """Control endpoints under ``/_fake/`` (never faulted, delayed or recorded):
 
 - ``GET  /_fake/requests``  recent requests, oldest first, as a JSON array of
-                            ``{path, method, query, headers (lower-cased names), json, time}``;
+                            ``{path, method, query, headers (lower-cased names), json, time,
+                            in_flight (requests being answered at its arrival, itself included)}``;
                             ``?path=`` keeps one path, ``?limit=N`` the last N
-- ``GET  /_fake/stats``     ``{"requests": n, "by_path": {path: n}, "faults": n}``
+- ``GET  /_fake/stats``     ``{"requests": n, "by_path": {path: n}, "faults": n, "in_flight": n}``
 - ``POST /_fake/reset``     back to the startup state (config, log, counters, RNGs)
 - ``GET  /_fake/config``    the current config
 - ``POST /_fake/config``    change ``fault``, ``fault_rate``, ``latency_ms``, ``ttft_ms``,

@@ -4,6 +4,8 @@
 
 - ``config``     the current ``FakeConfig``, swapped whole by ``reconfigure`` (``POST /_fake/config``);
 - the request log: a bounded deque of recent requests, plus counts by path (``/_fake/requests``, ``stats``);
+- ``in_flight``: the requests being answered now (each record holds the count at its arrival, itself
+  included: what a test of the sidecar's concurrency limits counts; ``reset`` leaves it, it is live);
 - the ``times=N`` counters, one per spec text;
 - two seeded RNGs: one for ids, one for the fault-rate draws (so ids do not shift which requests fail).
 
@@ -42,6 +44,7 @@ class FakeState:
     def __init__(self, config: FakeConfig, max_records: int = DEFAULT_MAX_RECORDS) -> None:
         self.initial = config
         self.max_records = max_records
+        self.in_flight = 0  # requests being answered now (the app's ``_record`` middleware counts them)
         self.reset()
 
     def reset(self) -> None:
@@ -76,11 +79,17 @@ class FakeState:
                 "headers": {name.lower(): value for name, value in request.headers.items()},
                 "json": body,
                 "time": time.time(),
+                "in_flight": self.in_flight,
             }
         )
 
     def stats(self) -> dict[str, Any]:
-        return {"requests": self.total, "by_path": dict(self.by_path), "faults": self.faults_applied}
+        return {
+            "requests": self.total,
+            "by_path": dict(self.by_path),
+            "faults": self.faults_applied,
+            "in_flight": self.in_flight,
+        }
 
     def make_id(self, prefix: str, size: int, alphabet: str = _ALPHANUMERIC) -> str:
         """``prefix`` + ``size`` random characters from ``alphabet`` (seeded)."""

@@ -11,6 +11,10 @@ Waiters are served first come, first served; a released slot is handed directly 
 (no barging by new arrivals). ``queue_timeout_s <= 0`` means "never wait": reject at once when full.
 ``max_queued`` (None = unbounded) rejects at once when that many calls are already waiting.
 
+``resize`` sets new limits in place (a policy reload): the calls in flight keep their slots and count
+against the new ``max_concurrent``, so a lower limit admits nobody (waiters included) until they drain
+below it, and a higher one hands its new slots to the oldest waiters at once. Waiters keep their place.
+
 Cancel-safe: a waiter cancelled while queued leaves the queue; a waiter cancelled in the instant after
 a slot was handed to it passes the slot on, so slots never leak. The wait uses the running event
 loop's clock (``loop.call_later``); tests drive it with a virtual-time loop instead of sleeping.
@@ -101,15 +105,32 @@ class Bulkhead:
             timer.cancel()
 
     def release(self) -> None:
-        """Give back a slot: to the oldest waiter if any, else to the pool."""
+        """Give back a slot: to the oldest waiter if any, else to the pool (always to the pool while more
+        calls are in flight than ``max_concurrent``: a ``resize`` lowered it)."""
         if self._in_flight <= 0:
             raise RuntimeError("Bulkhead.release() without a matching acquire()")
+        if self._in_flight <= self.max_concurrent and self._hand_over():
+            return  # the slot changes hands; in_flight stays the same
+        self._in_flight -= 1
+
+    def resize(self, max_concurrent: int, queue_timeout_s: float) -> None:
+        """New limits from now on, for the calls in flight and the queued too (see the module docstring).
+        A waiter keeps the deadline it queued with; ``queue_timeout_s`` is for calls that queue later."""
+        if max_concurrent < 1:
+            raise ValueError(f"max_concurrent must be >= 1, got {max_concurrent}")
+        self.max_concurrent = max_concurrent
+        self.queue_timeout_s = queue_timeout_s
+        while self._in_flight < max_concurrent and self._hand_over():
+            self._in_flight += 1
+
+    def _hand_over(self) -> bool:
+        """Wake the oldest live waiter with a slot; False when none waits."""
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
-                waiter.set_result(None)  # the slot changes hands; in_flight stays the same
-                return
-        self._in_flight -= 1
+                waiter.set_result(None)
+                return True
+        return False
 
     def snapshot(self) -> dict[str, Any]:
         return {

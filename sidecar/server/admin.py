@@ -115,6 +115,7 @@ def _metrics_text(state: SidecarState) -> bytes:
     cache = state.caches.cache
     if cache is not None:
         state.telemetry.cache_store(cache.snapshot())
+    state.telemetry.cache_unavailable(state.caches.unavailable)
     return state.telemetry.metrics_text()
 
 

@@ -199,6 +199,7 @@ class SidecarApp:
         cache = self.state.caches.cache
         if cache is not None:  # the cache store's counters reach an OTLP push without a scrape too
             self.state.telemetry.cache_store(cache.snapshot())
+        self.state.telemetry.cache_unavailable(self.state.caches.unavailable)
         reloaded, refused = self.state.credentials.refresh()
         for path in reloaded:
             log.info("key_file_reloaded", path=path)

@@ -4,7 +4,8 @@ It holds the one ``cache.ResponseCache``, built from the policy's store block (`
 app opens, and rebuilt on a reload only when that block changed (the old store is closed; entries in
 memory are lost, entries in Redis are not); the cache stage (``cache_stage``) reads and writes through
 it. A store that could not be built (its Redis password unavailable: a Secret key not written yet) is
-tried again on each reload poll (``retry``), so writing the file alone opens the cache.
+tried again on each reload poll (``retry``), so writing the file alone opens the cache; meanwhile
+``unavailable`` is true (the metric ``llm_sidecar_cache_unavailable``, for an alert).
 
 Kept apart from the stage so that a sidecar whose policy caches nothing does not import the cache's
 request path: ``cache.response_cache`` is imported when a store is first built.
@@ -36,6 +37,12 @@ class ResponseCaches:
         self.cache: ResponseCache | None = None
         self._writes: set[asyncio.Future[Any]] = set()  # writes (and a connect) in flight, after their answers
         self._unavailable: str | None = None  # why ``spec``'s store could not be built, logged once
+
+    @property
+    def unavailable(self) -> bool:
+        """The policy caches but its store could not be built (``cache_unavailable``; the gauge
+        ``llm_sidecar_cache_unavailable``): the caching routes run uncached until ``retry`` opens it."""
+        return self.spec is not None and self.cache is None
 
     def update(self, spec: CacheStoreSpec | None) -> ResponseCache | None:
         """Use the store ``spec`` describes (None: no route caches); returns the store replaced, to close."""

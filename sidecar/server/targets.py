@@ -5,11 +5,15 @@ settings come from the policy that serves (``serve``, at start and on each reloa
 policy a request started with: a request still on an older policy uses the target's state as the new
 one set it (an open breaker stays open for it too). A reload replaces only the parts whose settings
 it changes: new breaker settings start that breaker afresh (``on_new_breaker``: its state gauge says
-closed again), a new retry budget or bulkhead starts that part alone (calls in flight finish on the
-bulkhead they took a slot of); an unchanged part keeps its window and state. A target the reload
-removed is forgotten; a request still on an older policy that calls it gets a state for that call
-alone, so neither ``/status`` nor the breaker's series brings it back. The registry lives on the app;
-nothing here is module-global.
+closed again), a new retry budget starts that part alone, and new bulkhead settings apply to the
+target's bulkhead in place (``Bulkhead.resize``: the calls in flight and queued on it count against
+the new limit, so a lower one admits no call until they drain below it); an unchanged part keeps its
+window and state. A target the reload removed is forgotten; a request still on an older policy that
+calls it gets a state for that call alone, so neither ``/status`` nor the breaker's series brings it
+back. Its bulkhead alone is kept aside while calls may still use it (until a later reload finds it
+idle): those calls share it, and a reload that brings the target back takes it on with its calls in
+flight (``Bulkhead.resize``), so no limit ever starts from zero under calls still running. The
+registry lives on the app; nothing here is module-global.
 """
 
 from __future__ import annotations
@@ -94,6 +98,7 @@ class TargetStates:
         self._states: dict[str, TargetState] = {}
         self._settings: Settings | None = None  # the serving policy's (``serve``)
         self._keys: frozenset[str] | None = None  # the serving policy's targets (``serve``)
+        self._removed: dict[str, Bulkhead] = {}  # removed targets' bulkheads, kept while calls may use them
         self._on_transition = on_transition
         self._on_new_breaker = on_new_breaker
         self._clock = clock
@@ -102,7 +107,8 @@ class TargetStates:
     def get(self, target: Target, policy: Policy) -> TargetState:
         """``target``'s state; a new one with the serving policy's settings (``policy``'s until ``serve``
         names one) for a target not seen yet. A target the serving policy no longer has (a request still
-        on an older policy) gets a state of its own for this call, kept nowhere and reported nowhere."""
+        on an older policy) gets a state of its own for this call, reported nowhere; only its bulkhead
+        is shared (``_bulkhead``)."""
         state = self._states.get(target.key)
         if state is not None:
             return state
@@ -118,19 +124,38 @@ class TargetStates:
             key=key,
             breaker=self._breaker(key, breaker, listening=listening),
             budget=self._budget(budget),
-            bulkhead=Bulkhead(bulkhead.max_concurrent, bulkhead.queue_timeout_s),
+            bulkhead=self._bulkhead(key, bulkhead, listening=listening),
             settings=settings,
         )
 
+    def _bulkhead(self, key: str, spec: BulkheadSpec, *, listening: bool) -> Bulkhead:
+        """A new target's bulkhead, or a removed target's that calls may still use: back in the serving
+        policy (``listening``), with its limits; for the calls of requests on an older policy (not
+        ``listening``), one for all of them, kept aside until a reload finds it idle."""
+        if not listening:
+            held = self._removed.get(key)
+            if held is None:
+                held = self._removed[key] = Bulkhead(spec.max_concurrent, spec.queue_timeout_s)
+            return held
+        held = self._removed.pop(key, None)
+        if held is None:
+            return Bulkhead(spec.max_concurrent, spec.queue_timeout_s)
+        held.resize(spec.max_concurrent, spec.queue_timeout_s)
+        return held
+
     def serve(self, policy: Policy) -> list[str]:
         """``policy`` serves from now on (at start and on each reload): the targets it does not have are
-        forgotten (their keys returned; one that comes back later starts afresh), and each part of a
-        known target whose settings it changes starts afresh with them, now."""
+        forgotten (their keys returned; one that comes back later starts afresh, but for a bulkhead calls
+        still use), and each part of a known target whose settings it changes starts afresh with them,
+        now (the bulkhead: takes them, with its calls in flight and queued)."""
         settings = settings_of(policy)
         keys = {model.key for model in policy.models.values()}
         gone = [key for key in self._states if key not in keys]
+        self._removed = {key: held for key, held in self._removed.items() if held.in_flight}  # idle: forgotten
         for key in gone:
-            del self._states[key]
+            held = self._states.pop(key).bulkhead
+            if held.in_flight:  # calls still on it (queued ones too: a waiter exists only when full)
+                self._removed[key] = held
         for state in self._states.values():
             breaker, budget, bulkhead = settings
             if breaker != state.settings[0]:
@@ -138,7 +163,7 @@ class TargetStates:
             if budget != state.settings[1]:
                 state.budget = self._budget(budget)
             if bulkhead != state.settings[2]:
-                state.bulkhead = Bulkhead(bulkhead.max_concurrent, bulkhead.queue_timeout_s)
+                state.bulkhead.resize(bulkhead.max_concurrent, bulkhead.queue_timeout_s)
             state.settings = settings
         self._settings = settings
         self._keys = frozenset(keys)

@@ -264,6 +264,11 @@ class Telemetry:
         ins.cache_bytes.set((), snapshot.get("bytes", 0.0))
         ins.cache_breaker_state.set((), snapshot.get("breaker_state", 0.0))
 
+    def cache_unavailable(self, unavailable: bool) -> None:
+        """Whether the policy caches but its store cannot be opened (``ResponseCaches.unavailable``), read
+        when metrics are collected: the caching routes run uncached meanwhile."""
+        self.instruments.cache_unavailable.set((), 1.0 if unavailable else 0.0)
+
     def cache_store_retired(self, snapshot: Mapping[str, float]) -> None:
         """A reload replaced the cache store: its last counts (``snapshot``) are read, so what it counted
         since the last reading is not lost, and the next store's counters are read from zero; its entries

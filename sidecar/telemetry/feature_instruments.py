@@ -173,6 +173,14 @@ class FeatureInstruments:
         self.cache_breaker_state = make.gauge(
             own("cache_breaker_state", "The Redis store's breaker: 0 closed, 1 half_open, 2 open.", (), "1")
         )
+        self.cache_unavailable = make.gauge(
+            own(
+                "cache_unavailable",
+                "1 while the policy's cache store cannot be opened (its Redis password unreadable), else 0.",
+                (),
+                "1",
+            )
+        )
         self.cache_coalesced = make.counter(
             own(
                 "cache_coalesced_total",

@@ -104,8 +104,9 @@ def test_the_runbook_base_is_what_prometheusrule_py_puts_in(tmp_path: Path) -> N
 
 def test_the_issue_alerts_are_all_there() -> None:
     """Breaker open, fallback ratio, rejected policy reload, route error ratio, time to first token
-    regression, spend rate, quality gate rejections, a budget near its limit, a failing budget store and
-    a failing cache store each have an alert."""
+    regression, spend rate, quality gate rejections, a budget near its limit, a failing budget store, a
+    failing cache store and a cache store that cannot be opened (its password unreadable) each have an
+    alert."""
     assert [rule["alert"] for rule in alerts()] == [
         "LLMSidecarBreakerOpen",
         "LLMSidecarFallbackRatioHigh",
@@ -117,6 +118,7 @@ def test_the_issue_alerts_are_all_there() -> None:
         "LLMSidecarBudgetNearLimit",
         "LLMSidecarBudgetStoreErrors",
         "LLMSidecarCacheStoreFailing",
+        "LLMSidecarCacheUnavailable",
     ]
 
 

@@ -62,12 +62,37 @@ async def test_stats_and_reset(fake, openai_for):
         await client.chat.completions.create(model="m", messages=USER, extra_headers={"x-fake-fault": "500;times=1"})
     await client.embeddings.create(model="e", input="x")
     _, stats = await control(server, "GET", "/_fake/stats")
-    assert stats == {"requests": 3, "by_path": {"/v1/chat/completions": 2, "/v1/embeddings": 1}, "faults": 1}
+    assert stats == {
+        "requests": 3,
+        "by_path": {"/v1/chat/completions": 2, "/v1/embeddings": 1},
+        "faults": 1,
+        "in_flight": 0,
+    }
     assert await control(server, "POST", "/_fake/reset") == (200, {"ok": True})
     _, stats = await control(server, "GET", "/_fake/stats")
-    assert stats == {"requests": 0, "by_path": {}, "faults": 0}
+    assert stats == {"requests": 0, "by_path": {}, "faults": 0, "in_flight": 0}
     with pytest.raises(openai.InternalServerError):  # the times=1 budget is fresh again
         await client.chat.completions.create(model="m", messages=USER, extra_headers={"x-fake-fault": "500;times=1"})
+
+
+async def test_requests_in_flight_are_counted(fake, openai_for):
+    """Three stalled calls at once: each record holds the count at its arrival (1, 2, 3), stats count
+    them while they run and none once they are answered."""
+    server = await fake()
+    client = openai_for(server)
+    stalled: Any = [{"role": "user", "content": "[fault:stall=0.5] hello"}]
+    calls = []
+    for _ in range(3):
+        calls.append(asyncio.ensure_future(client.chat.completions.create(model="m", messages=stalled)))
+        for _ in range(100):
+            if (await control(server, "GET", "/_fake/stats"))[1]["requests"] == len(calls):
+                break
+            await asyncio.sleep(0.01)
+    assert (await control(server, "GET", "/_fake/stats"))[1]["in_flight"] == 3
+    await asyncio.gather(*calls)
+    _, records = await control(server, "GET", "/_fake/requests")
+    assert [record["in_flight"] for record in records] == [1, 2, 3]
+    assert (await control(server, "GET", "/_fake/stats"))[1]["in_flight"] == 0
 
 
 async def test_config_takes_provider_down_and_up(fake, openai_for):

@@ -229,21 +229,81 @@ def test_snapshot() -> None:
     }
 
 
-@pytest.mark.parametrize("seed", range(20))
-def test_random_load_with_cancels_never_exceeds_or_leaks(seed: int) -> None:
-    """Random arrivals, hold times, timeouts and cancels: never more than max in flight, all slots return."""
+def test_resize_lower_counts_the_calls_in_flight() -> None:
+    """Four slots taken and two callers queued when the limit drops to 2: the queued wait until the
+    old calls drain below 2 (the third release hands its slot over), in their order, and in_flight
+    never passes the new limit once it is reached."""
+
+    async def main() -> None:
+        bulkhead = Bulkhead(4, 10.0)
+        for _ in range(4):
+            assert bulkhead.try_acquire()
+        first = asyncio.ensure_future(bulkhead.acquire())
+        second = asyncio.ensure_future(bulkhead.acquire())
+        await asyncio.sleep(0)
+        bulkhead.resize(2, 10.0)
+        assert not bulkhead.try_acquire()
+        bulkhead.release()
+        bulkhead.release()
+        await asyncio.sleep(0)
+        assert (bulkhead.in_flight, bulkhead.queued, first.done()) == (2, 2, False)
+        bulkhead.release()  # 2 in flight: the slot goes to the oldest waiter
+        await asyncio.sleep(0)
+        assert (bulkhead.in_flight, bulkhead.queued, first.done(), second.done()) == (2, 1, True, False)
+        bulkhead.release()
+        await second
+        assert bulkhead.in_flight == 2
+
+    run_virtual(main)
+
+
+def test_resize_higher_admits_the_oldest_waiters_at_once() -> None:
+    """One slot taken, three callers queued; the limit rises to 3: the two oldest get the new slots at
+    once, the third keeps waiting; a new queue timeout is for callers that queue later."""
+
+    async def main() -> None:
+        bulkhead = Bulkhead(1, 5.0)
+        assert bulkhead.try_acquire()
+        waiters = [asyncio.ensure_future(bulkhead.acquire()) for _ in range(3)]
+        await asyncio.sleep(0)
+        bulkhead.resize(3, 0.0)
+        await asyncio.sleep(0)
+        assert [waiter.done() for waiter in waiters] == [True, True, False]
+        assert (bulkhead.in_flight, bulkhead.queued, bulkhead.queue_timeout_s) == (3, 1, 0.0)
+        with pytest.raises(BulkheadFull, match="not queueing"):
+            await bulkhead.acquire()
+        bulkhead.release()
+        await waiters[2]
+        assert bulkhead.in_flight == 3
+        with pytest.raises(ValueError, match="max_concurrent must be >= 1"):
+            bulkhead.resize(0, 1.0)
+
+    run_virtual(main)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_random_load_with_cancels_and_resizes_never_exceeds_or_leaks(seed: int) -> None:
+    """Random arrivals, hold times, timeouts and cancels, and for a third of the seeds resizes (1 to 4
+    slots, waiting or not): never more callers inside than the largest limit, in_flight always counts
+    at least the callers inside, and every slot returns, no caller left queued."""
 
     async def main() -> None:
         rng = random.Random(seed)
         bulkhead = Bulkhead(3, 1.5, max_queued=rng.choice([None, 2, 5]))
-        peak = 0
+        resizing = seed % 3 == 0
+        inside = peak = 0
 
         async def call() -> None:
-            nonlocal peak
+            nonlocal inside, peak
             try:
                 async with bulkhead:
-                    peak = max(peak, bulkhead.in_flight)
-                    await asyncio.sleep(rng.uniform(0.0, 2.0))
+                    inside += 1
+                    peak = max(peak, inside)
+                    assert inside <= bulkhead.in_flight
+                    try:
+                        await asyncio.sleep(rng.uniform(0.0, 2.0))
+                    finally:
+                        inside -= 1
             except BulkheadFull:
                 pass
 
@@ -253,8 +313,11 @@ def test_random_load_with_cancels_never_exceeds_or_leaks(seed: int) -> None:
             await asyncio.sleep(rng.uniform(0.0, 0.3))
             if rng.random() < 0.2:
                 rng.choice(tasks).cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        assert peak <= 3
-        assert (bulkhead.in_flight, bulkhead.queued) == (0, 0)
+            if resizing and rng.random() < 0.2:
+                bulkhead.resize(rng.randint(1, 4), rng.choice([0.0, 1.5]))
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        assert not [result for result in results if isinstance(result, AssertionError)]
+        assert peak <= (4 if resizing else 3)
+        assert (inside, bulkhead.in_flight, bulkhead.queued) == (0, 0, 0)
 
     run_virtual(main)

@@ -146,3 +146,23 @@ async def test_a_password_file_missing_at_start_opens_the_cache_once_it_is_writt
     assert raw.headers["x-sidecar-cache"] == "hit"
     logs = running.logs.getvalue().decode()
     assert logs.count('"cache_unavailable"') == 1 and "s3cret-pw" not in logs
+
+
+async def test_a_cache_password_that_cannot_be_read_shows_in_a_metric_until_it_can(
+    fake: FakeFactory, sidecar: SidecarFactory, start_redis: Callable[..., RedisServer], tmp_path: Path
+) -> None:
+    """The cache's password file is missing: /metrics says so (``llm_sidecar_cache_unavailable 1``, an
+    alert's input: the log line alone was the only sign), and once the file is written and the store
+    opens, it says 0 again."""
+    server = start_redis("--requirepass", "s3cret-pw")
+    url = await fake("f0")
+    secret = tmp_path / "password"
+    running = await sidecar(cache_policy([url], store=redis_store(server.url, f", password: {{file: '{secret}'}}")))
+    await ask(running)
+    assert "llm_sidecar_cache_unavailable 1.0" in await metrics_text(running)
+    secret.write_text("s3cret-pw\n")
+    for _ in range(100):
+        if running.state.caches.cache is not None:
+            break
+        await asyncio.sleep(0.05)
+    assert "llm_sidecar_cache_unavailable 0.0" in await metrics_text(running)

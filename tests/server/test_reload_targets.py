@@ -104,3 +104,106 @@ async def test_a_request_on_the_older_policy_does_not_bring_back_a_removed_targe
         response.release()
     assert "p0/up0" not in running.state.targets.snapshot()
     assert "state" not in breaker_series(await metrics_of(running), "p0/up0")
+
+
+BULKHEAD = "  bulkhead: {max_concurrent: %d, queue_timeout_s: 8}\n"
+
+
+def post(session: aiohttp.ClientSession, running: RunningSidecar, stall: float) -> asyncio.Future[int]:
+    """A chat to route ``chain`` that m0's provider answers after ``stall`` seconds; its status."""
+    body = {"model": "chain", "messages": [{"role": "user", "content": f"[fault:f0:stall={stall}] hi"}]}
+
+    async def status() -> int:
+        async with session.post(f"{running.url}/v1/chat/completions", json=body) as response:
+            await response.read()
+            return response.status
+
+    return asyncio.ensure_future(status())
+
+
+async def reach(url: str, count: int) -> None:
+    """Wait (at most 4 s) until the fake provider at ``url`` has seen ``count`` requests."""
+    for _ in range(200):
+        if await calls(url) >= count:
+            return
+        await asyncio.sleep(0.02)
+
+
+async def arrivals(url: str) -> list[int]:
+    """How many requests the fake provider at ``url`` was answering as each one arrived (itself too)."""
+    async with aiohttp.ClientSession() as session, session.get(f"{url}/_fake/requests") as response:
+        return [record["in_flight"] for record in await response.json()]
+
+
+async def test_a_reload_lowering_max_concurrent_counts_the_calls_already_in_flight(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """Four slow calls in flight to m0 (max_concurrent 4) when a reload lowers it to 2; four more calls
+    then: none reaches the provider while two or more are in flight there (the new limit counts the
+    four old calls; it did start from zero and let two through at once, six in flight), /status shows
+    the four old in flight and the four new queued, and every call is answered, nothing left behind."""
+    urls = await fakes(fake, 2)
+    running = await sidecar(policy(urls, BULKHEAD % 4))
+    async with aiohttp.ClientSession() as session:
+        old = [post(session, running, 1.5) for _ in range(4)]
+        await reach(urls[0], 4)
+        await running.reload(policy(urls, BULKHEAD % 2))
+        new = [post(session, running, 0.2) for _ in range(4)]
+        await asyncio.sleep(0.3)
+        assert running.state.targets.snapshot()["p0/up0"]["bulkhead"] == {"in_flight": 4, "queued": 4}
+        assert await calls(urls[0]) == 4
+        assert await asyncio.gather(*old, *new) == [200] * 8
+    records = await arrivals(urls[0])
+    assert records[:4] == [1, 2, 3, 4]
+    assert len(records) == 8 and all(count <= 2 for count in records[4:]), records
+    assert running.state.targets.snapshot()["p0/up0"]["bulkhead"] == {"in_flight": 0, "queued": 0}
+
+
+async def test_a_target_removed_and_brought_back_counts_its_calls_still_in_flight(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """Two slow calls in flight to m0 (max_concurrent 2) when a reload takes m0 out of the policy and
+    the next brings it back: two more calls wait for the old ones (the target came back with a fresh
+    bulkhead, counting from zero: four in flight at the provider), and all four are answered."""
+    urls = await fakes(fake, 2)
+    running = await sidecar(policy(urls, BULKHEAD % 2))
+    without_m0 = policy(urls, BULKHEAD % 2).replace("target: [m0, m1]", "target: [m1]").replace("[m1, m0]", "[m1]")
+    async with aiohttp.ClientSession() as session:
+        old = [post(session, running, 1.0) for _ in range(2)]
+        await reach(urls[0], 2)
+        await running.reload(without_m0.replace("  m0: {provider: p0, model: up0}\n", ""))
+        await running.reload(policy(urls, BULKHEAD % 2))
+        new = [post(session, running, 0.2) for _ in range(2)]
+        await asyncio.sleep(0.3)
+        assert await calls(urls[0]) == 2
+        assert await asyncio.gather(*old, *new) == [200] * 4
+    records = await arrivals(urls[0])
+    assert records[:2] == [1, 2] and len(records) == 4 and all(count <= 2 for count in records[2:]), records
+
+
+async def test_requests_on_the_older_policy_share_the_removed_targets_bulkhead(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """Four requests on route ``back`` = [m1, m0] (max_concurrent 2: two on m1 at a time, 0.5 s each)
+    when a reload takes m0 out of the policy; m1 fails them and they fall back to m0 (1.5 s), as their
+    policy says: never more than two at m0's provider (each call had a bulkhead of its own, so the
+    second pair joined the first: four at once), all answered."""
+    urls = await fakes(fake, 2)
+    running = await sidecar(policy(urls, BULKHEAD % 2))
+    faults = "[fault:f1:stall=0.5,f1:status=503,f0:stall=1.5] hi"
+    body = {"model": "back", "messages": [{"role": "user", "content": faults}]}
+    without_m0 = policy(urls, BULKHEAD % 2).replace("target: [m0, m1]", "target: [m1]").replace("[m1, m0]", "[m1]")
+
+    async def status(session: aiohttp.ClientSession) -> int:
+        async with session.post(f"{running.url}/v1/chat/completions", json=body) as response:
+            await response.read()
+            return response.status
+
+    async with aiohttp.ClientSession() as session:
+        old = [asyncio.ensure_future(status(session)) for _ in range(4)]
+        await reach(urls[1], 2)  # the first two on m1 (stalled), under the first policy
+        await running.reload(without_m0.replace("  m0: {provider: p0, model: up0}\n", ""))
+        assert await asyncio.gather(*old) == [200] * 4
+    records = await arrivals(urls[0])
+    assert len(records) == 4 and max(records) == 2, records
+    assert "p0/up0" not in running.state.targets.snapshot()

@@ -59,6 +59,7 @@ def test_every_catalog_metric_is_exposed_and_parses() -> None:
         "llm_sidecar_cache_stores": "counter",
         "llm_sidecar_cache_store_errors": "counter",
         "llm_sidecar_cache_breaker_state": "gauge",
+        "llm_sidecar_cache_unavailable": "gauge",
         "llm_sidecar_cache_coalesced": "counter",
         "llm_sidecar_cache_saved_cost_usd": "counter",
         "llm_sidecar_cache_saved_output_tokens": "counter",
