@@ -7,10 +7,10 @@
   as one ``model`` content per fragment; OpenAI would take them as separate messages).
 - Gemini has no tool-call ids in history: reading, calls get ``call_{turn}_{part}`` ids and each
   ``functionResponse`` links to the earliest unanswered call of the same name; writing
-  (``build_contents``), ids are dropped and each ``functionResponse`` takes its call's name and its place
-  in the calls' order (``_stage_turns`` then ``_content``). The first ``functionCall`` of each model turn
-  written gets the documented ``SKIP_SIGNATURE`` (Gemini 3 requires one, and calls from another provider
-  have none).
+  (``build_contents``, over the turns ``_stage_turns`` writes), ids are dropped and each
+  ``functionResponse`` takes its call's name and its place in the calls' order. The first
+  ``functionCall`` of each model turn written gets the documented ``SKIP_SIGNATURE`` (Gemini 3 requires
+  one, and calls from another provider have none).
 - Tool results: text that is a JSON object goes as the ``response`` object, other text as
   ``{"result": text}``, an error as ``{"error": ...}`` (``_response_object``); reading back unwraps the
   same way.
@@ -123,8 +123,18 @@ def _function_response(fr: dict[str, Any], made_id: str, pending: dict[str, list
 
 def build_contents(messages: Any) -> list[dict[str, Any]]:
     """Gemini ``contents``: a turn's function responses first, in the order of the calls they answer
-    (Gemini links a response to its call by position among the calls of that name, not by id)."""
-    return [_content(role, results, parts) for role, results, parts in _stage_turns(messages)]
+    (Gemini links a response to its call by position among the calls of that name, not by id), then its
+    other parts; in a model turn, the first function call signed."""
+    out = []
+    for role, results, parts in _stage_turns(messages):
+        if role == "model":
+            for part in parts:
+                if "functionCall" in part:
+                    part["thoughtSignature"] = SKIP_SIGNATURE
+                    break
+        answers = [result for _, result in sorted(results, key=lambda r: r[0])]  # stable
+        out.append({"role": role, "parts": answers + parts if answers else parts})
+    return out
 
 
 def _stage_turns(messages: Any) -> list[_Staged]:
@@ -161,18 +171,6 @@ def _stage_turns(messages: Any) -> list[_Staged]:
         else:
             staged.append((role, results, parts))
     return staged
-
-
-def _content(role: str, results: list[tuple[int, dict[str, Any]]], parts: list[dict[str, Any]]) -> dict[str, Any]:
-    """One content: the function responses in their calls' order, then the other parts (in a model turn,
-    the first function call signed)."""
-    if role == "model":
-        for part in parts:
-            if "functionCall" in part:
-                part["thoughtSignature"] = SKIP_SIGNATURE
-                break
-    answers = [result for _, result in sorted(results, key=lambda r: r[0])]  # stable
-    return {"role": role, "parts": answers + parts if answers else parts}
 
 
 def _media_part(p: MediaPart) -> dict[str, Any]:

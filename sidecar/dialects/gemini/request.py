@@ -11,7 +11,8 @@
   ``toolConfig``         ``functionCallingConfig`` <-> the tool choice (``_parse_tool_config``,
                          ``_build_tools``); Gemini cannot forbid parallel calls
   ``generationConfig``   settings, thinking, logprobs and the response format, by ``generation``
-  ``safetySettings``     unsupported when not empty; ``labels`` ignored (listed); any other unsupported
+  ``safetySettings``     unsupported when not empty; ``labels`` ignored (listed); any other field
+                         unsupported (``_parse_other``)
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from .declarations import parse_tools
 from .generation import build_config, parse_config
 from .keys import camel
 
-_FEATURES = frozenset(("tools", "toolConfig", "generationConfig"))
 _MODES = {"auto": "AUTO", "none": "NONE", "required": "ANY", "tool": "ANY"}
 
 
@@ -46,15 +46,14 @@ def parse_request(body: dict[str, Any], drops: Drops) -> ChatRequest:
             req["messages"] = parse_contents(value, drops)
         elif key == "systemInstruction":
             req["system"] = _parse_system(value)
-        elif key in _FEATURES:
-            _parse_feature(key, value, req, drops)
-        elif key == "safetySettings":
-            if value:
-                drops.unsupported("safetySettings")
-        elif key == "labels":
-            drops.ignored(key)
+        elif key == "tools":
+            req["tools"] = parse_tools(value, drops)
+        elif key == "toolConfig":
+            _parse_tool_config(value, req, drops)
+        elif key == "generationConfig":
+            parse_config(value, req, drops)
         else:
-            drops.unsupported(key)
+            _parse_other(key, value, drops)
     if "messages" not in req:
         raise TranslationError("'contents' is required")
     return req
@@ -66,14 +65,15 @@ def _parse_system(value: Any) -> list[str]:
     return [p["text"] for p in parts if p.get("text")]
 
 
-def _parse_feature(key: str, value: Any, req: ChatRequest, drops: Drops) -> None:
-    """Tools, the choice among them, the generation config (``_FEATURES``)."""
-    if key == "tools":
-        req["tools"] = parse_tools(value, drops)
-    elif key == "toolConfig":
-        _parse_tool_config(value, req, drops)
+def _parse_other(key: str, value: Any, drops: Drops) -> None:
+    """A field that has no equivalent: safety settings (when there are any), labels (ignored), the rest."""
+    if key == "safetySettings":
+        if value:
+            drops.unsupported("safetySettings")
+    elif key == "labels":
+        drops.ignored(key)
     else:
-        parse_config(value, req, drops)
+        drops.unsupported(key)
 
 
 def _parse_tool_config(value: Any, req: ChatRequest, drops: Drops) -> None:

@@ -7,7 +7,7 @@ Reading (``parse_messages``), one step per role:
   with inline ``file_data`` (``_user_parts``; a data URI is split into its media type and data);
 - ``assistant`` (``_assistant_turn``): the text, or a ``refusal`` without content as the turn's text,
   then the ``tool_calls`` with their JSON-string arguments (a call without an id gets one);
-- ``tool`` (``_tool_result``): the result of the call it names, which gives it the call's name;
+- ``tool``: the result of the call it names, which gives it the call's name;
 - ``function`` (legacy) and a participant ``name`` cannot be translated; another role is refused.
 
 Writing (``build_messages``): every system prompt in one leading system message, an assistant turn as
@@ -49,8 +49,16 @@ def parse_messages(raw: list[Any], drops: Drops) -> tuple[list[str], list[Messag
             parts = _assistant_turn(m, names, drops)
             if parts:
                 messages.append({"role": "assistant", "parts": parts})
-        elif role == "tool":
-            messages.append({"role": "user", "parts": [_tool_result(m, names)]})
+        elif role == "tool":  # the result of the call it names, which gives it the call's name
+            call_id = m.get("tool_call_id") or ""
+            result: Part = {
+                "type": "tool_result",
+                "call_id": call_id,
+                "name": names.get(call_id, ""),
+                "output": _plain_text(m.get("content")),
+                "is_error": False,
+            }
+            messages.append({"role": "user", "parts": [result]})
         elif role in ("system", "developer"):
             system.append(_plain_text(m.get("content")))
         elif role == "function":
@@ -84,18 +92,6 @@ def _assistant_turn(m: dict[str, Any], names: dict[str, str], drops: Drops) -> l
     if m.get("function_call"):
         drops.unsupported("function_call")
     return parts
-
-
-def _tool_result(m: dict[str, Any], names: dict[str, str]) -> Part:
-    """A ``tool`` message: the result of the call ``tool_call_id`` names."""
-    call_id = m.get("tool_call_id") or ""
-    return {
-        "type": "tool_result",
-        "call_id": call_id,
-        "name": names.get(call_id, ""),
-        "output": _plain_text(m.get("content")),
-        "is_error": False,
-    }
 
 
 def _plain_text(content: Any) -> str:
