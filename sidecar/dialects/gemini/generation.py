@@ -65,7 +65,7 @@ def parse_config(value: Any, req: ChatRequest, drops: Drops) -> None:
         key = camel(raw_key)
         if v is None:
             continue
-        if key in _SAMPLING:  # the most frequent: read here, one call less
+        if key in _SAMPLING:  # the most frequent: read here, without a call
             req[_SAMPLING[key]] = v  # type: ignore[literal-required]
             named(req, _SAMPLING[key], key)
         elif key in _SETTINGS:

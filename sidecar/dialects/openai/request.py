@@ -74,7 +74,7 @@ def parse_request(body: dict[str, Any], drops: Drops) -> ChatRequest:
     for key, value in body.items():
         if value is None or key in ("model", "messages", "stream_options"):
             continue
-        # the most frequent fields are read here, the rest by one step per kind (one call less for these)
+        # the most frequent fields are read here, the rest by one step per kind (a call each)
         if key in _SAMPLING:
             if _DEFAULTS.get(key, ...) != value:
                 req[key] = value  # type: ignore[literal-required]
