@@ -20,19 +20,12 @@ Needs valgrind.
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-from instructions import instruction_total
+from counted_runs import count, rows
 from measuring import tools_present
-from sidecar_under_test import checkout
 
-BENCH = Path(__file__).resolve().parent
-VALGRIND = ("valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null")
 PAIRS = {
     "anthropic-openai": ("anthropic", "openai"),
     "gemini-openai": ("gemini", "openai"),
@@ -72,19 +65,6 @@ def translate_events(source: str, caller: str, count: int, tapped: bool) -> None
                 [caller_event.encode() for caller_event in translator.encode(translator.decode(event))]
 
 
-def count(code: Path, pair: str, events: int, tapped: bool) -> int:
-    """Instructions of a process translating ``events`` events of ``pair`` with the package in ``code``."""
-    result = subprocess.run(
-        [*VALGRIND, sys.executable, __file__, "--run", pair, str(events), *(["--tapped"] if tapped else [])],
-        env={**os.environ, "PYTHONPATH": os.pathsep.join((str(code), str(BENCH))), "PYTHONHASHSEED": "0"},
-        cwd=code,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return instruction_total(result.stderr, f"valgrind's output: {result.stderr[-2000:]}")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--run", nargs=2, help=argparse.SUPPRESS)
@@ -99,25 +79,21 @@ def main() -> int:
         return 0
     if not tools_present("valgrind"):
         return 2
-    trees = [("this tree", BENCH.parent)]
-    if args.baseline:
-        trees.append((args.baseline, checkout(args.baseline, Path(tempfile.mkdtemp(prefix="sidecar-translate-")))))
+    tapped = ["--tapped"] if args.tapped else []
     lines = [
         f"Command: `python bench/translate_event_instructions.py {' '.join(sys.argv[1:])}` "
         f"({time.strftime('%Y-%m-%d %H:%M')})",
         "",
         "| pair (upstream-caller) | sidecar | instructions per event | vs baseline |",
         "|---|---|---|---|",
+        *rows(
+            args.pairs.split(","),
+            args.baseline,
+            args.few,
+            args.many,
+            lambda code, pair, events: count(__file__, code, pair, str(events), *tapped),
+        ),
     ]
-    for pair in args.pairs.split(","):
-        per = {
-            name: (count(code, pair, args.many, args.tapped) - count(code, pair, args.few, args.tapped))
-            / (args.many - args.few)
-            for name, code in trees
-        }
-        for name, value in per.items():
-            ratio = f"{value / per[args.baseline] - 1:+.1%}" if args.baseline and name != args.baseline else ""
-            lines.append(f"| {pair} | {name} | {value:,.0f} | {ratio} |")
     print("\n".join(lines))
     return 0
 

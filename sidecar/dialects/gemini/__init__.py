@@ -5,7 +5,10 @@ Map of the package::
     wire         the WireDialect object (endpoints, request reading, upstream paths, credentials,
                  stream shape) and its ProviderAPI objects: what the registry lists
     translation  TRANSLATION: the dialect's functions below, gathered in one ``translate.bundles.Translation``
-    request      chat requests <-> the common form (pure), the request-parameter reader
+    request      chat requests <-> the common form (pure): one step per top-level field, the
+                 request-parameter reader
+    contents     ``contents`` <-> the common form's turns (tool-call ids, function responses, signatures)
+    generation   ``generationConfig`` <-> settings, response format (``GEMINI_MAX_STOPS``)
     thinking     its thinking field <-> the common form's ``Thinking`` (``translate.thinking``)
     declarations ``tools[].functionDeclarations`` -> the common form's tools (a result schema refused)
     files        which ``fileData`` URIs another provider can download (not Files API or gs:// ones)

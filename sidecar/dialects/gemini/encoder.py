@@ -33,8 +33,8 @@ from ...translate.deltas import (
 from ...translate.parts import new_id, parse_arguments
 from ...translate.stream_out import json_event
 from . import response
+from .contents import SKIP_SIGNATURE
 from .logprobs import add_to_candidate as add_logprobs
-from .request import SKIP_SIGNATURE
 
 _TEXT_HEAD = b'data: {"candidates":[{"content":{"role":"model","parts":[{"text":'
 

@@ -5,7 +5,9 @@ Map of the package::
     wire         the WireDialect object (endpoints, request reading, upstream paths, credentials,
                  stream shape) and its ProviderAPI objects: what the registry lists
     translation  TRANSLATION: the dialect's functions below, gathered in one ``translate.bundles.Translation``
-    request      chat requests <-> the common form (pure), the request-parameter reader
+    request      chat requests <-> the common form (pure): top-level settings and features, the
+                 request-parameter reader
+    messages     ``messages`` <-> the common form's system prompts and turns (pure; also the answer's message)
     shape        CHAT_REQUEST: the JSON types of a chat request's fields, named in a 400 (translate.shapes)
     response     chat responses <-> the common form, usage, finish reasons, error body and error event
     decoder      upstream stream events -> common deltas

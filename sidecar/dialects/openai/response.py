@@ -32,7 +32,7 @@ from ...translate.common import ChatResponse, Choice, FinishReason, Part, Usage,
 from ...translate.parts import answer_id, answer_string, new_id, parse_arguments, reasoning_of
 from ..errors import ANTHROPIC_ONLY_STATUSES
 from . import citations, logprobs
-from .request import assistant_message
+from .messages import assistant_message
 
 FINISH_FROM = {
     "stop": FinishReason.STOP,
