@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING
 from aiohttp.web import StreamResponse
 
 from ..budgets import Admission, BudgetRequest, Budgets, Decision, Ledger, budget_headers, hash_key
+from ..budgets.calls import ensemble_calls
 from ..budgets.estimate import reservation_tokens
 from ..budgets.keeper import LedgerKeeper
 from ..budgets.lane import Lane
@@ -282,10 +283,45 @@ class BudgetHook:
             return None
         return SKIP_REASON
 
+    def for_call(self, index: int) -> CallBudgetHook:
+        """This hook for call ``index`` of an ensemble (a member's walk, the judge's last)."""
+        return CallBudgetHook(self._admission, self._budgets, self._skipped, index)
+
     def _race_over(self, exchange: Exchange, winner: Target) -> None:
         """The hedged race is over (``hedge``): the other call's hold settled at what it cost."""
         spent = (exchange.unserved_cost_usd, exchange.unserved_tokens)
         self._admission.race_over(self._budgets.targets.get(winner.name), spent)
+
+    async def after_answer(self, exchange: Exchange, target: Target, answer: StreamResponse | HeldStream) -> Verdict:
+        return Verdict.ACCEPT
+
+
+class CallBudgetHook:
+    """``BudgetHook`` in one call of an ensemble (``for_call``): before each target of that call's chain
+    (a member's, the judge's), its failures so far settled and the target reserved for it alone, at its
+    own price (``Admission.switch_call``); a hedge's second call held besides (``hold_call_race``).
+    Refused: the target is skipped (the member's chain goes on, or it fails: the vote goes on)."""
+
+    __slots__ = ("_admission", "_budgets", "_index", "_skipped")
+
+    def __init__(self, admission: Admission, budgets: Budgets, skipped: frozenset[str], index: int) -> None:
+        self._admission = admission
+        self._budgets = budgets
+        self._skipped = skipped
+        self._index = index
+
+    async def before_target(self, exchange: Exchange, target: Target) -> str | None:
+        if target.name in self._skipped:
+            return SKIP_REASON
+        info = self._budgets.targets.get(target.name)
+        if info is None:
+            return None
+        if exchange.racing:
+            held = await self._admission.hold_call_race(self._index, info)
+        else:
+            spent = (exchange.unserved_cost_usd, exchange.unserved_tokens)
+            held = await self._admission.switch_call(self._index, info, spent)
+        return None if held else SKIP_REASON
 
     async def after_answer(self, exchange: Exchange, target: Target, answer: StreamResponse | HeldStream) -> Verdict:
         return Verdict.ACCEPT
@@ -301,7 +337,9 @@ def _lane_of(ledger: Ledger, chain: Sequence[Target], plan: Plan) -> tuple[Lane,
         if info is None:
             return None
         infos.append(info)
-    calls = len(plan.chains) + (1 if plan.judge else 0) if isinstance(plan, EnsemblePlan) else 1
+    calls = ensemble_calls(plan, targets) if isinstance(plan, EnsemblePlan) else ()
+    if calls is None:
+        return None
     return ledger.lane(infos, calls), chain[0]
 
 
@@ -315,7 +353,7 @@ def _admit_plain(
     route = exchange.route
     assert route is not None
     request = None
-    if len(lane.chain) > 1 or route.gates is not None:  # the reservation may move or be renewed: it needs
+    if len(lane.chain) > 1 or route.gates is not None or lane.calls:  # the reservation may move or be renewed:
         request = BudgetRequest(prompt_tokens, output, facts.app, route.name, facts.headers, key_hash, lane.calls)
     admission = ledger.admit_plain(lane, prompt_tokens, output, facts.app, route.name, key_hash, facts.headers, request)
     if admission is not None and request is not None:
@@ -344,7 +382,8 @@ async def _admit(
     if not admission.reserved:
         return None
     gated = exchange.route is not None and exchange.route.gates is not None  # a gate may re-ask the one target
-    if decision.skipped or targets > 1 or gated:  # else one target: no other to skip, move to or renew
+    if decision.skipped or targets > 1 or gated or request.calls:  # else one target: no other to skip, move to
+        # or renew (an ensemble's calls: each member's walk and the judge's has its own, ``for_call``)
         _hook(exchange, BudgetHook(admission, budgets, frozenset(decision.skipped)))
     return admission
 
