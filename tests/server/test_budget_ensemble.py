@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import aiohttp
 import openai
 import orjson
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from sidecar.explain import explain_report
 from sidecar.policy import load_policy_bytes
@@ -172,3 +174,35 @@ async def test_a_members_fallback_is_reserved_after_its_failed_call_is_settled(
         assert "alt:budget" not in line["attempt_log"] and called == 2
         spent = billed + 2 * answer.usage.total_tokens
     assert await use(running, spent) == spent <= amount
+
+
+async def cost_metric(running: RunningSidecar) -> float:
+    async with aiohttp.ClientSession() as session, session.get(running.url + "/metrics") as response:
+        text = await response.text()
+    families = text_string_to_metric_families(text)
+    return sum(s.value for f in families for s in f.samples if s.name == "llm_sidecar_cost_usd_total")
+
+
+@pytest.mark.parametrize("outcome", ["answered", "failed"])
+async def test_an_ensembles_cost_agrees_in_the_access_line_the_metric_and_the_budget(
+    fake: FakeFactory, sidecar: SidecarFactory, outcome: str
+) -> None:
+    """An ensemble whose first member's first call is billed and then falls back, a premium judge (or, when
+    every call breaks, no answer: a 502): the access line's ``cost_usd``, ``llm_sidecar_cost_usd_total``
+    and the dollar budget's use are the same dollars, every call counted once."""
+    broken = await fake("one", fault="malformed", fault_rate=1)
+    other = (
+        await fake("two", reply="bug") if outcome == "answered" else await fake("two", fault="malformed", fault_rate=1)
+    )
+    route = "{name: chat, ensemble: {members: [{target: [small, big]}, alt], strategy: judge, judge: {target: big}}}"
+    running = await sidecar(policy(broken, other, route, usd(1000)))
+    async with client(running) as sdk:
+        if outcome == "answered":
+            await sdk.chat.completions.create(**CHAT)
+        else:
+            with pytest.raises(openai.APIStatusError):
+                await sdk.chat.completions.create(**CHAT)
+    line = access_line(running)
+    assert line["cost_usd"] > 0
+    assert await use(running, line["cost_usd"]) == pytest.approx(line["cost_usd"])
+    assert await cost_metric(running) == pytest.approx(line["cost_usd"]), line
