@@ -34,6 +34,7 @@ settles through ``LocalStore.settle_held``; any other end builds the general for
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -76,6 +77,7 @@ class CallHolds:
     (``charged``: nano-dollars and tokens, its exchange's total)."""
 
     shares: list[tuple[TargetInfo | None, int, int]]
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one call's switch at a time
     own: dict[int, Held] = field(default_factory=dict)
     races: list[Held] = field(default_factory=list)
     charged: dict[int, tuple[int, int]] = field(default_factory=dict)
@@ -136,41 +138,74 @@ class Admission:
         cost since is charged, its share of the request's reservation taken out of it (settled, the rest
         reserved again: with Redis in the same script call as the settlement), or its own hold settled,
         and then ``target`` reserved for it alone at its own price, checked against every ``deny`` limit.
-        False: refused there, nothing held for it (the member's chain goes on, or it fails)."""
+        False: refused there, nothing held for it (the member's chain goes on, or it fails). The calls'
+        switches run one at a time (members run at once), and a member cancelled during one (early
+        quorum) leaves nothing held past the request's end (``_rehold``, ``_hold_call``)."""
         request = self._request
         if request is None or not request.calls:
             return await self.switch(target, spent)
         ledger = self._ledger
         calls = self._call_holds(request)
-        first = calls.shares[index][0]
-        own = calls.own.get(index)
-        total = (round(spent[0] * NANO_USD), spent[1])
-        before = calls.charged.get(index, (0, 0))
-        holder = own.plan.target if own is not None else first
-        if total == before and holder == target:
-            return True
-        delta = (total[0] - before[0], total[1] - before[1])
-        calls.charged[index] = total
-        self._spent = (self._spent[0] + delta[0], self._spent[1] + delta[1])
-        count = not self._counted and delta != (0, 0)  # a call was billed: the request counts now
-        self._counted = self._counted or count
-        settled = (*delta, 1 if count else 0)
-        held = self._hold()
-        if own is not None:
-            del calls.own[index]
-            ledger._finish_soon(own, own.plan.pick(settled))
-        elif held is not None and first is not None:
-            calls.shares[index] = (None, 0, 0)
-            ledger._finish_soon(held, held.plan.pick(settled))
-            rest = (sum(s[1] for s in calls.shares), sum(s[2] for s in calls.shares), 1)
-            moved = await ledger._reserve_on(request, held.plan.target, counted=self._counted, units=rest)
-            self._held = moved if moved is not None else ledger._tab(held)  # else charged at the end all the same
-        elif held is not None and delta != (0, 0):  # nothing held for it (a fallback refused): charged directly
-            ledger._finish_soon(ledger._tab(held), held.plan.pick(settled))
-        mine = await ledger._reserve_on(request, target, counted=True, units=ledger.call_units(request, index, target))
+        async with calls.lock:
+            first = calls.shares[index][0]
+            own = calls.own.get(index)
+            total = (round(spent[0] * NANO_USD), spent[1])
+            before = calls.charged.get(index, (0, 0))
+            if total == before and (own.plan.target if own is not None else first) == target:
+                return True
+            delta = (total[0] - before[0], total[1] - before[1])
+            calls.charged[index] = total
+            self._spent = (self._spent[0] + delta[0], self._spent[1] + delta[1])
+            count = not self._counted and delta != (0, 0)  # a call was billed: the request counts now
+            self._counted = self._counted or count
+            settled = (*delta, 1 if count else 0)
+            held = self._hold()
+            if own is not None:
+                del calls.own[index]
+                ledger._finish_soon(own, own.plan.pick(settled))
+            elif held is not None and first is not None:
+                calls.shares[index] = (None, 0, 0)
+                ledger._finish_soon(held, held.plan.pick(settled))
+                tab = self._held = ledger._tab(held)  # what the end settles until the rest is held again
+                rest = (sum(s[1] for s in calls.shares), sum(s[2] for s in calls.shares), 1)
+                await asyncio.shield(self._rehold(request, held.plan.target, rest, tab))
+            elif held is not None and delta != (0, 0):  # nothing held for it (a fallback refused): charged directly
+                ledger._finish_soon(ledger._tab(held), held.plan.pick(settled))
+            units = ledger.call_units(request, index, target)
+            return await asyncio.shield(self._hold_call(calls, calls.own, index, request, target, units))
+
+    async def _rehold(self, request: BudgetRequest, target: TargetInfo, units: tuple[int, int, int], tab: Held) -> None:
+        """The rest of an ensemble's reservation held again, in place of ``tab``; refused: ``tab`` stays
+        (the end charges through it all the same). The request ended meanwhile: released at once."""
+        moved = await self._ledger._reserve_on(request, target, counted=self._counted, units=units)
+        if moved is None:
+            return
+        if self._held is tab:
+            self._held = moved
+        else:
+            self._ledger._finish_soon(moved, [0] * len(moved.plan.refs))
+
+    async def _hold_call(
+        self,
+        calls: CallHolds,
+        holds: dict[int, Held] | list[Held],
+        index: int,
+        request: BudgetRequest,
+        target: TargetInfo,
+        units: tuple[int, int, int],
+    ) -> bool:
+        """``units`` reserved on ``target`` for call ``index`` (in ``holds``: its own, or a race's); the
+        request ended meanwhile: released at once. False: refused."""
+        ledger = self._ledger
+        mine = await ledger._reserve_on(request, target, counted=True, units=units)
         if mine is None:
             return False
-        calls.own[index] = mine
+        if self._calls is not calls:
+            ledger._finish_soon(mine, [0] * len(mine.plan.refs))
+        elif isinstance(holds, dict):
+            holds[index] = mine
+        else:
+            holds.append(mine)
         return True
 
     def _call_holds(self, request: BudgetRequest) -> CallHolds:
@@ -194,11 +229,7 @@ class Admission:
             return await self.hold_race(target)
         calls = self._call_holds(request)
         units = self._ledger.call_units(request, index, target)
-        racer = await self._ledger._reserve_on(request, target, counted=True, units=units)
-        if racer is None:
-            return False
-        calls.races.append(racer)
-        return True
+        return await asyncio.shield(self._hold_call(calls, calls.races, index, request, target, units))
 
     async def hold_race(self, target: TargetInfo) -> bool:
         """A hedge's second call, to ``target``, starts while the first runs: hold its estimate too (the

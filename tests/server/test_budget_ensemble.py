@@ -206,3 +206,25 @@ async def test_an_ensembles_cost_agrees_in_the_access_line_the_metric_and_the_bu
     assert line["cost_usd"] > 0
     assert await use(running, line["cost_usd"]) == pytest.approx(line["cost_usd"])
     assert await cost_metric(running) == pytest.approx(line["cost_usd"]), line
+
+
+async def test_members_falling_back_at_once_each_settle_and_hold_their_own(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str
+) -> None:
+    """Two members whose first calls break (billed) at the same moment and fall back at once: each failed
+    call is charged once, each fallback held for its member, and once the answer is out the use is what
+    the calls cost, nothing left held (before 2026-12-04, with Redis, the holds of nothing a fallback
+    makes on a counter the request already counts in failed the settlement script, ``HINCRBY ... -0``,
+    midway: the settlements after it in the batch were lost)."""
+    billed = await billed_charge(fake, sidecar)
+    broken, other = await fake("one", fault="malformed", fault_rate=1), await fake("two")
+    twice = "[{target: [small, alt]}, {target: [small, alt], name: again}]"
+    route = f"{{name: chat, ensemble: {{members: {twice}, early_quorum: false}}}}"
+    running = await sidecar(policy(broken, other, route, tokens(10**6), store))
+    async with client(running) as sdk:
+        answer = await sdk.chat.completions.create(**CHAT)
+    assert answer.usage is not None
+    assert access_line(running)["billed_failures"] == ["small:malformed_response"] * 2
+    spent = 2 * billed + 2 * answer.usage.total_tokens
+    await asyncio.sleep(0.1)
+    assert await use(running, spent) == spent
