@@ -273,15 +273,17 @@ class BudgetHook:
         info = self._budgets.targets.get(target.name)
         if info is None:
             return None
+        return None if await self._hold(exchange, info) else SKIP_REASON
+
+    async def _hold(self, exchange: Exchange, info: TargetInfo) -> bool:
+        """Reserve for ``info``'s call (False: refused, the target is skipped)."""
         admission = self._admission
         if exchange.racing:  # a hedge: both calls held while they race
             if not await admission.hold_race(info):
-                return SKIP_REASON
+                return False
             exchange.on_race_end = partial(self._race_over, exchange)
-            return None
-        if await admission.switch(info, (exchange.unserved_cost_usd, exchange.unserved_tokens)):
-            return None
-        return SKIP_REASON
+            return True
+        return await admission.switch(info, (exchange.unserved_cost_usd, exchange.unserved_tokens))
 
     def for_call(self, index: int) -> CallBudgetHook:
         """This hook for call ``index`` of an ensemble (a member's walk, the judge's last)."""
@@ -296,35 +298,23 @@ class BudgetHook:
         return Verdict.ACCEPT
 
 
-class CallBudgetHook:
+class CallBudgetHook(BudgetHook):
     """``BudgetHook`` in one call of an ensemble (``for_call``): before each target of that call's chain
     (a member's, the judge's), its failures so far settled and the target reserved for it alone, at its
     own price (``Admission.switch_call``); a hedge's second call held besides (``hold_call_race``).
     Refused: the target is skipped (the member's chain goes on, or it fails: the vote goes on)."""
 
-    __slots__ = ("_admission", "_budgets", "_index", "_skipped")
+    __slots__ = ("_index",)
 
     def __init__(self, admission: Admission, budgets: Budgets, skipped: frozenset[str], index: int) -> None:
-        self._admission = admission
-        self._budgets = budgets
-        self._skipped = skipped
+        super().__init__(admission, budgets, skipped)
         self._index = index
 
-    async def before_target(self, exchange: Exchange, target: Target) -> str | None:
-        if target.name in self._skipped:
-            return SKIP_REASON
-        info = self._budgets.targets.get(target.name)
-        if info is None:
-            return None
+    async def _hold(self, exchange: Exchange, info: TargetInfo) -> bool:
         if exchange.racing:
-            held = await self._admission.hold_call_race(self._index, info)
-        else:
-            spent = (exchange.unserved_cost_usd, exchange.unserved_tokens)
-            held = await self._admission.switch_call(self._index, info, spent)
-        return None if held else SKIP_REASON
-
-    async def after_answer(self, exchange: Exchange, target: Target, answer: StreamResponse | HeldStream) -> Verdict:
-        return Verdict.ACCEPT
+            return await self._admission.hold_call_race(self._index, info)
+        spent = (exchange.unserved_cost_usd, exchange.unserved_tokens)
+        return await self._admission.switch_call(self._index, info, spent)
 
 
 def _lane_of(ledger: Ledger, chain: Sequence[Target], plan: Plan) -> tuple[Lane, Target] | None:
