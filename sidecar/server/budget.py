@@ -7,7 +7,8 @@ One stage after routing, ``BudgetStage``, over the ledger of the policy being se
     admission = await ledger.admit(request, the chain it walks)  # check + reserve: one store round trip
                 (the output maximum times the answers asked for: ``n``, ``candidateCount``), priced
                 on the chain's first target: the route's, or on a ``select: cheapest`` or ``split``
-                route the one routing chose (``routing.plans.request_chain``, as ``explain`` says)
+                route the one routing chose (``routing.plans.request_chain``, as ``explain`` says); on
+                an ensemble every call it may make at once, each at its own model (``budgets.calls``)
       deny      -> 429 in the caller's dialect: Retry-After until the window resets, the limit named in
                    the message (x-should-retry: false when that is over a minute away, so that the SDKs
                    raise at once instead of waiting it out: ``errors.retry_headers``)
@@ -22,7 +23,9 @@ One stage after routing, ``BudgetStage``, over the ledger of the policy being se
               second call holds it too, until the race is over (``Exchange.on_race_end``: the loser
               settled at what it cost); refused: the hedge is not made. Before another call of the
               same target (``Exchange.again``: a retry, a re-ask) after a billed call, the same
-              settlement, and the target reserved again (refused: the call is not made)
+              settlement, and the target reserved again (refused: the call is not made). In an
+              ensemble each member's walk and the judge's has its own (``CallBudgetHook``): its failed
+              calls settled, its next target reserved for it alone (``Admission.switch_call``)
     the end:  an answer -> settle its usage (the estimate when the provider reported none; a stream that
               ended with an error: its output at least the text streamed); an error that billed
               nothing -> release; cancelled after a call started -> charge what was used

@@ -15,7 +15,9 @@
     the winner's response goes to the caller: as it is, or (a streaming caller) as a stream of its
         dialect (``replay``), sent once decided
 
-Every upstream call passes ``CallCap`` (``before_target``): none starts once ``max_calls`` are spent.
+Every upstream call passes ``CallCap`` (``before_target``): none starts once ``max_calls`` are spent;
+and the budget's hook for its call (``budget.CallBudgetHook``: a member's, or the judge's), which holds
+each fallback, retry or re-ask after a billed call for that call alone.
 Every call's attempts are the request's (``x-sidecar-attempts``, the access line), every call's cost is
 the request's cost (``Exchange.unserved_cost_usd``), a call cut in flight its prompt, also when the caller
 leaves before the answer (``_charge_left``). ``x-sidecar-ensemble`` says members, votes and the
