@@ -20,7 +20,7 @@ from sidecar.policy import load_policy_bytes
 from sidecar.request_facts import describe_request
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
-from .test_budget_fallback import access_line, client, store, use
+from .budget_walks import access_line, client, store, use
 
 __all__ = ["store"]  # the store fixture: the pod's own counters, or a real redis-server's
 
