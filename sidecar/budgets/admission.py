@@ -8,6 +8,9 @@
                                      (``spent``: calls accepted and then failed, answers a gate rejected,
                                      a hedge's cut call), then ``target`` reserved against what is left
                                      (False: refused there; nothing held until a later switch reserves)
+    await admission.switch_call(i, target, spent)  the same for call ``i`` of an ensemble (a member's or the
+                                     judge's fallback, retry, re-ask): that call's failures settled, then
+                                     ``target`` reserved for it alone, at its own price (False: refused)
     await admission.hold_race(target)  a hedge's second call: held too, while both run (False: refused)
     admission.race_over(winner, spent)  the race ended: the other call's hold settled at its cost
     await admission.settle(usage)    the answer ended (None: charge the estimate)
@@ -21,14 +24,17 @@ The first settlement or release counts; later ones are no-ops (``finally: await 
 is always safe). What a switch or a race's end charged of ``spent`` is remembered: the end's ``unserved``
 (the request's whole ``spent``) charges only the rest, so nothing counts twice; and a request counts once
 in a ``requests`` limit, in the reservation that charged its first billed call or its answer. An
-ensemble's reservation (several calls at once, ``BudgetRequest.calls``) is moved whole instead, nothing
-settled on the way. A plain admission (``PlainAdmission``, from ``Ledger.admit_plain``) keeps its
-reservation as three fields and settles through ``LocalStore.settle_held``; any other end builds the
-general form (``Held``) first.
+ensemble's reservation holds every call it may make at once (``BudgetRequest.calls``), each at its own
+price (``calls``); when one of them moves on (a fallback, or another call after a billed one), what it
+cost is settled and its share taken out of that reservation, then its next target reserved for it alone
+(``CallHolds``); those holds are released at the end, whose settlement charges every call. A plain
+admission (``PlainAdmission``, from ``Ledger.admit_plain``) keeps its reservation as three fields and
+settles through ``LocalStore.settle_held``; any other end builds the general form (``Held``) first.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -63,10 +69,24 @@ class Held:
         return self.plan.pick(self.amounts) if self.quick else self.amounts  # type: ignore[arg-type]
 
 
+@dataclass(slots=True)
+class CallHolds:
+    """An ensemble's calls' side of its reservation: each call's share of the request's reservation
+    (``shares``: its first target, nano-dollars and tokens; None once it moved on), the holds of the calls
+    that moved on (``own``) or race a hedge (``races``), and what each call's failures were charged
+    (``charged``: nano-dollars and tokens, its exchange's total)."""
+
+    shares: list[tuple[TargetInfo | None, int, int]]
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one call's switch at a time
+    own: dict[int, Held] = field(default_factory=dict)
+    races: list[Held] = field(default_factory=list)
+    charged: dict[int, tuple[int, int]] = field(default_factory=dict)
+
+
 class Admission:
     """The budget side of one request (see the module docstring)."""
 
-    __slots__ = ("_counted", "_held", "_ledger", "_racer", "_request", "_spent", "decision", "reserved")
+    __slots__ = ("_calls", "_counted", "_held", "_ledger", "_racer", "_request", "_spent", "decision", "reserved")
 
     def __init__(self, ledger: Ledger, request: BudgetRequest | None, decision: Decision, held: Held | None) -> None:
         self._ledger = ledger
@@ -78,6 +98,7 @@ class Admission:
         self._racer: Held | None = None  # a hedge's second call's hold, while the race runs
         self._spent = (0, 0)  # the nano-dollars and tokens of ``spent`` already charged (switches, races)
         self._counted = False  # the request is counted in the ``requests`` measure already (a switch did)
+        self._calls: CallHolds | None = None  # an ensemble's calls, once one of them moved on or raced
 
     def _hold(self) -> Held | None:
         """The reservation not yet settled or released (left in place)."""
@@ -93,14 +114,8 @@ class Admission:
         held = self._hold()
         request = self._request
         same = held is not None and held.plan.target == target
-        if request is None or request.calls > 1:  # none: a plain admission of a one-target chain
-            if held is None or same or request is None:
-                return held is not None or self.decision.verdict != "deny"
-            moved = await self._ledger._move(request, held, target)  # an ensemble's calls share it: moved whole
-            if moved is None:
-                return False
-            self._held = moved
-            return True
+        if request is None or request.calls:  # none: a plain admission of a one-target chain; an ensemble's
+            return held is not None or self.decision.verdict != "deny"  # calls move by ``switch_call``
         if same and (spent == (0.0, 0) or (round(spent[0] * NANO_USD), spent[1]) == self._spent):
             return True  # the same target, nothing charged since: the reservation holds its next call
         ledger = self._ledger
@@ -116,6 +131,106 @@ class Admission:
         self._held = await ledger._reserve_on(request, target, counted=self._counted)
         return self._held is not None
 
+    async def switch_call(self, index: int, target: TargetInfo, spent: tuple[float, int]) -> bool:
+        """Call ``index`` of an ensemble (a member, the judge last) is about to call ``target``; ``spent``:
+        what that call's exchange cost so far beyond an answer (its billed failures, rejected answers).
+        Its first target, or another call with nothing billed since: what it holds holds it. Else what it
+        cost since is charged, its share of the request's reservation taken out of it (settled, the rest
+        reserved again: with Redis in the same script call as the settlement), or its own hold settled,
+        and then ``target`` reserved for it alone at its own price, checked against every ``deny`` limit.
+        False: refused there, nothing held for it (the member's chain goes on, or it fails). The calls'
+        switches run one at a time (members run at once), and a member cancelled during one (early
+        quorum) leaves nothing held past the request's end (``_rehold``, ``_hold_call``)."""
+        request = self._request
+        if request is None or not request.calls:
+            return await self.switch(target, spent)
+        ledger = self._ledger
+        calls = self._call_holds(request)
+        async with calls.lock:
+            first = calls.shares[index][0]
+            own = calls.own.get(index)
+            total = (round(spent[0] * NANO_USD), spent[1])
+            before = calls.charged.get(index, (0, 0))
+            if total == before and (own.plan.target if own is not None else first) == target:
+                return True
+            delta = (total[0] - before[0], total[1] - before[1])
+            calls.charged[index] = total
+            self._spent = (self._spent[0] + delta[0], self._spent[1] + delta[1])
+            count = not self._counted and delta != (0, 0)  # a call was billed: the request counts now
+            self._counted = self._counted or count
+            settled = (*delta, 1 if count else 0)
+            held = self._hold()
+            if own is not None:
+                del calls.own[index]
+                ledger._finish_soon(own, own.plan.pick(settled))
+            elif held is not None and first is not None:
+                calls.shares[index] = (None, 0, 0)
+                ledger._finish_soon(held, held.plan.pick(settled))
+                tab = self._held = ledger._tab(held)  # what the end settles until the rest is held again
+                rest = (sum(s[1] for s in calls.shares), sum(s[2] for s in calls.shares), 1)
+                await asyncio.shield(self._rehold(request, held.plan.target, rest, tab))
+            elif held is not None and delta != (0, 0):  # nothing held for it (a fallback refused): charged directly
+                ledger._finish_soon(ledger._tab(held), held.plan.pick(settled))
+            units = ledger.call_units(request, index, target)
+            return await asyncio.shield(self._hold_call(calls, calls.own, index, request, target, units))
+
+    async def _rehold(self, request: BudgetRequest, target: TargetInfo, units: tuple[int, int, int], tab: Held) -> None:
+        """The rest of an ensemble's reservation held again, in place of ``tab``; refused: ``tab`` stays
+        (the end charges through it all the same). The request ended meanwhile: released at once."""
+        moved = await self._ledger._reserve_on(request, target, counted=self._counted, units=units)
+        if moved is None:
+            return
+        if self._held is tab:
+            self._held = moved
+        else:
+            self._ledger._finish_soon(moved, [0] * len(moved.plan.refs))
+
+    async def _hold_call(
+        self,
+        calls: CallHolds,
+        holds: dict[int, Held] | list[Held],
+        index: int,
+        request: BudgetRequest,
+        target: TargetInfo,
+        units: tuple[int, int, int],
+    ) -> bool:
+        """``units`` reserved on ``target`` for call ``index`` (in ``holds``: its own, or a race's); the
+        request ended meanwhile: released at once. False: refused."""
+        ledger = self._ledger
+        mine = await ledger._reserve_on(request, target, counted=True, units=units)
+        if mine is None:
+            return False
+        if self._calls is not calls:
+            ledger._finish_soon(mine, [0] * len(mine.plan.refs))
+        elif isinstance(holds, dict):
+            holds[index] = mine
+        else:
+            holds.append(mine)
+        return True
+
+    def _call_holds(self, request: BudgetRequest) -> CallHolds:
+        """The ensemble's ``CallHolds``, made at its first use: each call's share, its first target's
+        estimate."""
+        calls = self._calls
+        if calls is None:
+            shares: list[tuple[TargetInfo | None, int, int]] = []
+            for index, call in enumerate(request.calls):
+                units = self._ledger.call_units(request, index, call.target)
+                shares.append((call.target, units[0], units[1]))
+            calls = self._calls = CallHolds(shares)
+        return calls
+
+    async def hold_call_race(self, index: int, target: TargetInfo) -> bool:
+        """A hedge's second call, to ``target``, in call ``index`` of an ensemble: held besides the rest
+        until the request ends (its cost, a cut call's prompt, is charged then). False: refused: the hedge
+        is not made."""
+        request = self._request
+        if request is None or not request.calls:
+            return await self.hold_race(target)
+        calls = self._call_holds(request)
+        units = self._ledger.call_units(request, index, target)
+        return await asyncio.shield(self._hold_call(calls, calls.races, index, request, target, units))
+
     async def hold_race(self, target: TargetInfo) -> bool:
         """A hedge's second call, to ``target``, starts while the first runs: hold its estimate too (the
         request already counted in a ``requests`` limit). False: the budget cannot hold both (nothing
@@ -124,8 +239,6 @@ class Admission:
         held = self._hold()
         if request is None or held is None or held.plan.target == target:
             return held is not None
-        if request.calls > 1:
-            return await self.switch(target)
         self._racer = await self._ledger._reserve_on(request, target, counted=True)
         return self._racer is not None
 
@@ -151,10 +264,15 @@ class Admission:
 
     def _close_race(self) -> None:
         """The request ended during a race (its caller left): the second call's hold released (the end's
-        settlement charges what was used on the request's reservation)."""
+        settlement charges what was used on the request's reservation); an ensemble's calls' own holds
+        too (the end's settlement charges every call)."""
         racer, self._racer = self._racer, None
         if racer is not None:
             self._ledger._finish_soon(racer, [0] * len(racer.plan.refs))
+        calls, self._calls = self._calls, None
+        if calls is not None:
+            for held in (*calls.own.values(), *calls.races):
+                self._ledger._finish_soon(held, [0] * len(held.plan.refs))
 
     async def settle(
         self, usage: Usage | None, served: TargetInfo | None = None, *, unserved: tuple[float, int] = (0.0, 0)
@@ -174,7 +292,7 @@ class Admission:
     ) -> None:
         """``settle`` without a coroutine: done at once on the local store; on the shared one queued for
         the next reservation's round trip (``GuardedStore.settle_soon``)."""
-        if self._racer is not None:
+        if self._racer is not None or self._calls is not None:
             self._close_race()
         held, self._held = self._hold(), None
         if held is None:
@@ -257,6 +375,7 @@ class PlainAdmission(Admission):
         self._racer = None
         self._spent = (0, 0)
         self._counted = False
+        self._calls = None
         self._res_id: int | None = res_id
         self._plan = plan
         self._units = units

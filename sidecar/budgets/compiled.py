@@ -21,7 +21,7 @@ import hashlib
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -30,6 +30,9 @@ from sidecar.request_facts import readable_text
 
 from .pricing import to_units
 from .spec import TARGET_SCOPES, Action, BudgetsSpec, LimitSpec, Measure, ScopeKind, StoreSpec, Window
+
+if TYPE_CHECKING:
+    from .calls import Call
 
 NO_VALUE = "-"
 OTHER = "other"
@@ -77,7 +80,7 @@ class BudgetRequest:
     route: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     key_hash: str | None = None
-    calls: int = 1  # the upstream calls the request may make at once (an ensemble's members and judge)
+    calls: tuple[Call, ...] = ()  # an ensemble's calls at once (its members and judge: ``calls``); () one call
 
 
 @dataclass(frozen=True, slots=True)

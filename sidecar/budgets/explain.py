@@ -6,10 +6,11 @@ a ``select: cheapest`` or ``split`` route as the server's, ``routing.plans.reque
 limits per target of that chain), with the scope value that picks
 its counter and what admission would reserve there (the estimate, in the limit's unit). The request is
 read as the budget stage reads it (``estimate.reservation_tokens``; every call of an ensemble reserved
-for; a token count is free: no row): ``request`` must be as the request path leaves it at that stage,
-its features read only where the server's steps read them (``explain.budget_rows`` makes it so, with
-the server's own ``routing.stage.apply_routing``). Counters are not read: whether a limit would act
-depends on the use of the moment (``/status`` shows it).
+for, each at its own model's price and output maximum, ``calls``; a token count is free: no row):
+``request`` must be as the request path leaves it at that stage, its features read only where the
+server's steps read them (``explain.budget_rows`` makes it so, with the server's own
+``routing.stage.apply_routing``). Counters are not read: whether a limit would act depends on the use
+of the moment (``/status`` shows it).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import orjson
 from sidecar.dialects import Operation
 from sidecar.routing.plans import request_chain
 
+from .calls import Call, ensemble_calls, total_units
 from .compiled import BudgetRequest, Budgets, hash_key
 from .estimate import reservation_tokens
 from .pricing import estimate_units, from_units
@@ -38,7 +40,9 @@ def applicable_limits(budgets: Budgets, request: RequestFacts, route: Route, key
         return []
     default_output = first.max_output_tokens or budgets.default_max_output_tokens
     prompt_tokens, own_output = reservation_tokens(request, orjson.dumps(request.body), default_output)
-    calls = _calls(route)
+    calls = _calls(route, budgets)
+    if calls is None:  # a member or judge the budgets do not know
+        return []
     ask = BudgetRequest(
         prompt_tokens, own_output, request.app, route.name, request.headers, hash_key(key) if key else None, calls
     )
@@ -54,9 +58,10 @@ def applicable_limits(budgets: Budgets, request: RequestFacts, route: Route, key
             output = own_output
             if output is None:
                 output = info.max_output_tokens or budgets.default_max_output_tokens
-            reserve = estimate_units(info.price, prompt_tokens, output)[limit.measure_index]
-            if limit.measure_index < 2:  # usd and tokens: every call of an ensemble (requests: one)
-                reserve *= calls
+            units = estimate_units(info.price, prompt_tokens, output)
+            if calls:  # an ensemble: every call at its own model (one request)
+                units = total_units(calls, prompt_tokens, own_output, budgets.default_max_output_tokens)
+            reserve = units[limit.measure_index]
             rows.append(
                 {
                     "limit": limit.name,
@@ -73,9 +78,10 @@ def applicable_limits(budgets: Budgets, request: RequestFacts, route: Route, key
     return rows
 
 
-def _calls(route: Route) -> int:
-    """The upstream calls the request may make at once: an ensemble's members and judge, else one."""
+def _calls(route: Route, budgets: Budgets) -> tuple[Call, ...] | None:
+    """The upstream calls the request may make at once: an ensemble's members and judge (None: a model
+    the budgets do not know), else () for one."""
     from sidecar.ensemble.plan import EnsemblePlan
 
     plan = route.plan
-    return len(plan.chains) + (1 if plan.judge else 0) if isinstance(plan, EnsemblePlan) else 1
+    return ensemble_calls(plan, budgets.targets) if isinstance(plan, EnsemblePlan) else ()

@@ -5,8 +5,9 @@ hands it to ``Ledger.admit_plain`` with the request's estimate and scope values.
 instead of per request: the chain's plain "allow" decision (shared), the first target (the one the
 plain admission reserves on), the output maximum reserved when the request sets none (the model's, else
 ``default_max_output_tokens``), and that target's prices, so that ``units`` prices an estimate in a few
-arithmetic operations (``pricing.estimate_units``'s result, times the calls of an ensemble), and
-``used`` what an answer from it used (``pricing.actual_units``'s).
+arithmetic operations (``pricing.estimate_units``'s result), and
+``used`` what an answer from it used (``pricing.actual_units``'s). An ensemble's lane prices each of its calls
+at its own model (``calls.total_units``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING
 from sidecar import cost  # the module, not its function: ``cost`` imports the policy, which imports this
 from sidecar.translate import Usage
 
+from .calls import Call, total_units
 from .compiled import Budgets, TargetInfo
 from .pricing import NANO_USD
 
@@ -39,18 +41,22 @@ class Lane:
         "allowed",
         "calls",
         "chain",
+        "default_output",
         "output",
         "target",
     )
 
-    def __init__(self, budgets: Budgets, chain: Sequence[TargetInfo], allowed: Decision, calls: int) -> None:
+    def __init__(
+        self, budgets: Budgets, chain: Sequence[TargetInfo], allowed: Decision, calls: tuple[Call, ...] = ()
+    ) -> None:
         self.chain = tuple(chain)
         self.allowed = allowed
         self.calls = calls
         self.target = self.chain[0] if self.chain else None
         """The target a plain admission reserves on (None: an empty chain, never plain)."""
         target = self.target
-        self.output = (target.max_output_tokens if target is not None else None) or budgets.default_max_output_tokens
+        self.default_output = budgets.default_max_output_tokens
+        self.output = (target.max_output_tokens if target is not None else None) or self.default_output
         price = target.price if target is not None else None
         self._priced = price is not None
         self._input_price = price.input_per_mtok if price is not None else 0.0  # dollars per million tokens
@@ -62,14 +68,15 @@ class Lane:
         self._hour_write_price = cost.hour_write_price(price) if price is not None else 0.0
         self._estimate_input_price = max(self._input_price, self._write_price)  # an estimate must not be low
 
-    def units(self, input_tokens: int, output_tokens: int) -> tuple[int, int, int]:
-        """The reservation of a request on ``target``: (nano-USD, tokens, requests), as
-        ``pricing.estimate_units`` and ``Ledger._units`` make it."""
+    def units(self, input_tokens: int, max_output_tokens: int | None) -> tuple[int, int, int]:
+        """The reservation of a request on ``target`` (``max_output_tokens``: the request's own, None: the
+        target's ``output``): (nano-USD, tokens, requests), as ``pricing.estimate_units`` and
+        ``Ledger._units`` make it; an ensemble's, every call at its own model (``calls.total_units``)."""
+        if self.calls:
+            return total_units(self.calls, input_tokens, max_output_tokens, self.default_output)
+        output_tokens = self.output if max_output_tokens is None else max_output_tokens
         usd = math.ceil((input_tokens * self._estimate_input_price + output_tokens * self._output_price) * 1000)
-        if self.calls == 1:
-            return usd, input_tokens + output_tokens, 1
-        calls = self.calls
-        return usd * calls, (input_tokens + output_tokens) * calls, 1
+        return usd, input_tokens + output_tokens, 1
 
     def used(self, usage: Usage) -> tuple[int, int, int]:
         """What a call ``target`` answered used: (nano-USD, tokens, requests), as ``pricing.actual_units``

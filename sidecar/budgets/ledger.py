@@ -41,6 +41,7 @@ No method raises into the request path: an internal error admits the request unb
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 import math
@@ -50,6 +51,7 @@ from collections.abc import Callable, Mapping, Sequence
 from operator import gt
 
 from .admission import Admission, Held, PlainAdmission
+from .calls import Call, call_units, total_units
 from .compiled import BudgetRequest, Budgets, TargetInfo
 from .decision import Decision, LimitState, StoreUse, Verdict
 from .guard import GuardedStore, LedgerStats
@@ -97,7 +99,7 @@ class Ledger:
 
     # ---- admission ----------------------------------------------------------------------------
 
-    def lane(self, chain: Sequence[TargetInfo], calls: int = 1) -> Lane:
+    def lane(self, chain: Sequence[TargetInfo], calls: tuple[Call, ...] = ()) -> Lane:
         """The fast path's view of ``chain`` (built once per chain and policy: the stage keeps it per route)."""
         return Lane(self.budgets, tuple(chain), self._plain_allow(_names(chain)), calls)
 
@@ -127,7 +129,7 @@ class Ledger:
             lease = plan.lease
             if lease is None or lease.generation != local.generation:
                 lease = plan.lease = Lease(local.cells(plan.refs), plan.measures, plan.stop_at, local.generation)
-            units = lane.units(input_tokens, lane.output if max_output_tokens is None else max_output_tokens)
+            units = lane.units(input_tokens, max_output_tokens)
             res_id = next(self._ids)  # the local store's id: a number, not a string
             until = now + self._hold_s
             if not local.take(res_id, lease, units, now, until) and not local.hold(
@@ -206,6 +208,8 @@ class Ledger:
             if decision.verdict == "downgrade" and downgraded_by is None and decision.acted is not None:
                 self._finish_soon(held, [0] * len(amounts))  # carried by the admission below
                 targets = downgrade_targets(decision.acted)
+                if request.calls:  # an ensemble downgraded walks the cheaper list as a chain: one call
+                    request = dataclasses.replace(request, calls=())
                 return await self._admit(request, [budgets.target(name) for name in targets], decision.acted)
             if decision.verdict != "allow":
                 self._count(decision)
@@ -220,14 +224,20 @@ class Ledger:
         return Admission(self, request, denied, None)
 
     def _units(self, request: BudgetRequest, target: TargetInfo) -> tuple[int, int, int]:
-        """The reservation of ``request`` on ``target``: (nano-USD, tokens, requests)."""
+        """The reservation of ``request`` on ``target``: (nano-USD, tokens, requests); an ensemble's, every
+        call at its own model (``calls.total_units``)."""
+        default = self.budgets.default_max_output_tokens
+        if request.calls:
+            return total_units(request.calls, request.input_tokens, request.max_output_tokens, default)
         output = request.max_output_tokens
         if output is None:
-            output = target.max_output_tokens or self.budgets.default_max_output_tokens
-        units = estimate_units(target.price, request.input_tokens, output)
-        if request.calls > 1:  # every call of an ensemble is reserved for, as if each were this target's
-            units = (units[0] * request.calls, units[1] * request.calls, units[2])
-        return units
+            output = target.max_output_tokens or default
+        return estimate_units(target.price, request.input_tokens, output)
+
+    def call_units(self, request: BudgetRequest, index: int, target: TargetInfo) -> tuple[int, int, int]:
+        """Call ``index`` of an ensemble ``request`` on ``target`` (a fallback of its chain)."""
+        default = self.budgets.default_max_output_tokens
+        return call_units(request.calls, index, target, request.input_tokens, request.max_output_tokens, default)
 
     def _plain_allow(self, targets: tuple[str, ...]) -> Decision:
         """The plain "allow" of a chain, one shared object per chain."""
@@ -284,27 +294,27 @@ class Ledger:
         where, result = await self._stores.reserve(res_id, plan.refs, amounts, fail_closed, now, now + self._hold_s)
         return (None if where is None else Held(res_id, plan, amounts, where, result.uses)), result
 
-    async def _move(self, request: BudgetRequest, held: Held, target: TargetInfo) -> Held | None:
-        """An ensemble's reservation (its members' calls share it) moved to ``target``: reserved there,
-        then ``held`` released. None: refused there (``held`` kept)."""
-        moved = await self._reserve_on(request, target, counted=False)
-        if moved is not None:
-            self._finish_soon(held, [0] * len(held.plan.refs))
-        return moved
-
-    async def _reserve_on(self, request: BudgetRequest, target: TargetInfo, *, counted: bool) -> Held | None:
+    async def _reserve_on(
+        self, request: BudgetRequest, target: TargetInfo, *, counted: bool, units: tuple[int, int, int] | None = None
+    ) -> Held | None:
         """One more reservation of ``request``, on ``target`` (a fallback's, or a hedge's second call), the
         settlements waiting in this pod applied first (on a shared store, in the same script call: a
         fallback is checked against what its request's earlier calls cost, not their estimates).
-        ``counted``: the request is already counted (a ``requests`` limit: nothing more held). None:
-        refused, nothing held."""
+        ``counted``: the request is already counted (a ``requests`` limit: nothing more held). ``units``:
+        what to hold (default: ``request``'s estimate on ``target``). None: refused, nothing held."""
         now = self._clock()
         plan = self._planner.plan(request, target, now)
-        usd, tokens, requests = self._units(request, target)
+        usd, tokens, requests = units if units is not None else self._units(request, target)
         held, result = await self._reserve(plan, plan.pick((usd, tokens, 0 if counted else requests)), now)
         if held is None or result.refused >= 0:
             return None
         return held
+
+    def _tab(self, held: Held) -> Held:
+        """A reservation of nothing on ``held``'s counters, never made: settling it charges its actual
+        units to them directly (an ensemble's calls, when what they hold could not be reserved again)."""
+        res_id = f"{self._id_prefix}{next(self._ids):x}"
+        return Held(res_id, held.plan, [0] * len(held.plan.refs), held.store)
 
     async def _finish(self, held: Held, actual: Sequence[int]) -> None:
         plan = held.plan

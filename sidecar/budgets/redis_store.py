@@ -55,7 +55,7 @@ for s = 1, tonumber(ARGV[1]) do
       local hkey, zkey = KEYS[k + 2 * i], KEYS[k + 2 * i + 1]
       local base = a + 3 + 3 * (i - 1)
       local reserved = ARGV[base + 1]
-      if redis.call('ZREM', zkey, id .. ':' .. reserved) == 1 then
+      if redis.call('ZREM', zkey, id .. ':' .. reserved) == 1 and reserved ~= '0' then
         redis.call('HINCRBY', hkey, 'h', '-' .. reserved)
       end
       if ARGV[base + 2] ~= '0' then

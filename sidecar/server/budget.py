@@ -7,7 +7,8 @@ One stage after routing, ``BudgetStage``, over the ledger of the policy being se
     admission = await ledger.admit(request, the chain it walks)  # check + reserve: one store round trip
                 (the output maximum times the answers asked for: ``n``, ``candidateCount``), priced
                 on the chain's first target: the route's, or on a ``select: cheapest`` or ``split``
-                route the one routing chose (``routing.plans.request_chain``, as ``explain`` says)
+                route the one routing chose (``routing.plans.request_chain``, as ``explain`` says); on
+                an ensemble every call it may make at once, each at its own model (``budgets.calls``)
       deny      -> 429 in the caller's dialect: Retry-After until the window resets, the limit named in
                    the message (x-should-retry: false when that is over a minute away, so that the SDKs
                    raise at once instead of waiting it out: ``errors.retry_headers``)
@@ -22,7 +23,9 @@ One stage after routing, ``BudgetStage``, over the ledger of the policy being se
               second call holds it too, until the race is over (``Exchange.on_race_end``: the loser
               settled at what it cost); refused: the hedge is not made. Before another call of the
               same target (``Exchange.again``: a retry, a re-ask) after a billed call, the same
-              settlement, and the target reserved again (refused: the call is not made)
+              settlement, and the target reserved again (refused: the call is not made). In an
+              ensemble each member's walk and the judge's has its own (``CallBudgetHook``): its failed
+              calls settled, its next target reserved for it alone (``Admission.switch_call``)
     the end:  an answer -> settle its usage (the estimate when the provider reported none; a stream that
               ended with an error: its output at least the text streamed); an error that billed
               nothing -> release; cancelled after a call started -> charge what was used
@@ -53,6 +56,7 @@ from typing import TYPE_CHECKING
 from aiohttp.web import StreamResponse
 
 from ..budgets import Admission, BudgetRequest, Budgets, Decision, Ledger, budget_headers, hash_key
+from ..budgets.calls import ensemble_calls
 from ..budgets.estimate import reservation_tokens
 from ..budgets.keeper import LedgerKeeper
 from ..budgets.lane import Lane
@@ -272,15 +276,21 @@ class BudgetHook:
         info = self._budgets.targets.get(target.name)
         if info is None:
             return None
+        return None if await self._hold(exchange, info) else SKIP_REASON
+
+    async def _hold(self, exchange: Exchange, info: TargetInfo) -> bool:
+        """Reserve for ``info``'s call (False: refused, the target is skipped)."""
         admission = self._admission
         if exchange.racing:  # a hedge: both calls held while they race
             if not await admission.hold_race(info):
-                return SKIP_REASON
+                return False
             exchange.on_race_end = partial(self._race_over, exchange)
-            return None
-        if await admission.switch(info, (exchange.unserved_cost_usd, exchange.unserved_tokens)):
-            return None
-        return SKIP_REASON
+            return True
+        return await admission.switch(info, (exchange.unserved_cost_usd, exchange.unserved_tokens))
+
+    def for_call(self, index: int) -> CallBudgetHook:
+        """This hook for call ``index`` of an ensemble (a member's walk, the judge's last)."""
+        return CallBudgetHook(self._admission, self._budgets, self._skipped, index)
 
     def _race_over(self, exchange: Exchange, winner: Target) -> None:
         """The hedged race is over (``hedge``): the other call's hold settled at what it cost."""
@@ -289,6 +299,25 @@ class BudgetHook:
 
     async def after_answer(self, exchange: Exchange, target: Target, answer: StreamResponse | HeldStream) -> Verdict:
         return Verdict.ACCEPT
+
+
+class CallBudgetHook(BudgetHook):
+    """``BudgetHook`` in one call of an ensemble (``for_call``): before each target of that call's chain
+    (a member's, the judge's), its failures so far settled and the target reserved for it alone, at its
+    own price (``Admission.switch_call``); a hedge's second call held besides (``hold_call_race``).
+    Refused: the target is skipped (the member's chain goes on, or it fails: the vote goes on)."""
+
+    __slots__ = ("_index",)
+
+    def __init__(self, admission: Admission, budgets: Budgets, skipped: frozenset[str], index: int) -> None:
+        super().__init__(admission, budgets, skipped)
+        self._index = index
+
+    async def _hold(self, exchange: Exchange, info: TargetInfo) -> bool:
+        if exchange.racing:
+            return await self._admission.hold_call_race(self._index, info)
+        spent = (exchange.unserved_cost_usd, exchange.unserved_tokens)
+        return await self._admission.switch_call(self._index, info, spent)
 
 
 def _lane_of(ledger: Ledger, chain: Sequence[Target], plan: Plan) -> tuple[Lane, Target] | None:
@@ -301,7 +330,9 @@ def _lane_of(ledger: Ledger, chain: Sequence[Target], plan: Plan) -> tuple[Lane,
         if info is None:
             return None
         infos.append(info)
-    calls = len(plan.chains) + (1 if plan.judge else 0) if isinstance(plan, EnsemblePlan) else 1
+    calls = ensemble_calls(plan, targets) if isinstance(plan, EnsemblePlan) else ()
+    if calls is None:
+        return None
     return ledger.lane(infos, calls), chain[0]
 
 
@@ -315,7 +346,7 @@ def _admit_plain(
     route = exchange.route
     assert route is not None
     request = None
-    if len(lane.chain) > 1 or route.gates is not None:  # the reservation may move or be renewed: it needs
+    if len(lane.chain) > 1 or route.gates is not None or lane.calls:  # the reservation may move or be renewed:
         request = BudgetRequest(prompt_tokens, output, facts.app, route.name, facts.headers, key_hash, lane.calls)
     admission = ledger.admit_plain(lane, prompt_tokens, output, facts.app, route.name, key_hash, facts.headers, request)
     if admission is not None and request is not None:
@@ -344,7 +375,8 @@ async def _admit(
     if not admission.reserved:
         return None
     gated = exchange.route is not None and exchange.route.gates is not None  # a gate may re-ask the one target
-    if decision.skipped or targets > 1 or gated:  # else one target: no other to skip, move to or renew
+    if decision.skipped or targets > 1 or gated or request.calls:  # else one target: no other to skip, move to
+        # or renew (an ensemble's calls: each member's walk and the judge's has its own, ``for_call``)
         _hook(exchange, BudgetHook(admission, budgets, frozenset(decision.skipped)))
     return admission
 

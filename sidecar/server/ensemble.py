@@ -15,7 +15,9 @@
     the winner's response goes to the caller: as it is, or (a streaming caller) as a stream of its
         dialect (``replay``), sent once decided
 
-Every upstream call passes ``CallCap`` (``before_target``): none starts once ``max_calls`` are spent.
+Every upstream call passes ``CallCap`` (``before_target``): none starts once ``max_calls`` are spent;
+and the budget's hook for its call (``budget.CallBudgetHook``: a member's, or the judge's), which holds
+each fallback, retry or re-ask after a billed call for that call alone.
 Every call's attempts are the request's (``x-sidecar-attempts``, the access line), every call's cost is
 the request's cost (``Exchange.unserved_cost_usd``), a call cut in flight its prompt, also when the caller
 leaves before the answer (``_charge_left``). ``x-sidecar-ensemble`` says members, votes and the
@@ -48,6 +50,7 @@ from ..ensemble.plan import EnsemblePlan
 from ..header_text import header_item
 from ..request_facts import RequestFacts
 from ..translate import TranslationError, Usage
+from .budget import BudgetHook, CallBudgetHook
 from .children import adopt, child_exchange, judge_facts, spent, spent_tokens, unstreamed, with_body
 from .errors import RequestFailed
 from .exchange import Exchange
@@ -124,11 +127,8 @@ class EnsembleRunner:
         results = [
             MemberResult(
                 member,
-                child_exchange(
-                    exchange,
-                    member_facts,
-                    self._hooks(exchange, member_facts, cap),
-                    trace.branch("ensemble_member", member.name),
+                self._child(
+                    exchange, member_facts, self._hooks(exchange, member_facts, cap, member.index), member.name
                 ),
                 unasked=unasked,
             )
@@ -144,7 +144,9 @@ class EnsembleRunner:
             if not decided:
                 vote.close()
             if vote.judge_candidates:
-                judge_child = child_exchange(exchange, facts, (cap,), trace.branch("ensemble_judge", "judge"))
+                judge_hooks = [*_budget_hooks(exchange, len(results)), cap]
+                judge_trace = trace.branch("ensemble_judge", "judge")
+                judge_child = _with_again(child_exchange(exchange, facts, judge_hooks, judge_trace))
                 children.append(judge_child)
                 verdict, judge_id = await self._judge(exchange, judge_child, plan, vote, deadline)
                 vote.judged(verdict)
@@ -206,8 +208,21 @@ class EnsembleRunner:
             exchange, stream_bytes(parsed, facts.dialect, model=model, include_usage=include_usage)
         )
 
-    def _hooks(self, exchange: Exchange, facts: RequestFacts, cap: CallCap) -> list[ChainHook]:
-        hooks: list[ChainHook] = [hook.fork(facts) if isinstance(hook, GateHook) else hook for hook in exchange.hooks]
+    @staticmethod
+    def _child(exchange: Exchange, facts: RequestFacts, hooks: list[ChainHook], name: str) -> Exchange:
+        """A member's exchange: its hooks, its budget's say before another call of the same target."""
+        return _with_again(child_exchange(exchange, facts, hooks, exchange.trace.branch("ensemble_member", name)))
+
+    def _hooks(self, exchange: Exchange, facts: RequestFacts, cap: CallCap, index: int) -> list[ChainHook]:
+        """Member ``index``'s hooks: the route's gates forked, the budget's for this call, the cap."""
+        hooks: list[ChainHook] = []
+        for hook in exchange.hooks:
+            if isinstance(hook, GateHook):
+                hooks.append(hook.fork(facts))
+            elif isinstance(hook, BudgetHook):
+                hooks.append(hook.for_call(index))
+            else:
+                hooks.append(hook)
         return [*hooks, cap]
 
     async def _vote(
@@ -304,6 +319,20 @@ class EnsembleRunner:
             headers={"x-should-retry": "false"},  # every member's chain was walked: the SDK would walk them again
             extra={"attempts": [a.as_dict() for a in exchange.attempts]},
         )
+
+
+def _budget_hooks(exchange: Exchange, index: int) -> list[ChainHook]:
+    """The request's budget hook for call ``index`` (the judge's), if it has one."""
+    return [hook.for_call(index) for hook in exchange.hooks if isinstance(hook, BudgetHook)]
+
+
+def _with_again(child: Exchange) -> Exchange:
+    """``child`` with its budget hook asked before another call of the same target (a retry, a re-ask),
+    as ``budget._hook`` does for a request's own walk."""
+    for hook in child.hooks:
+        if isinstance(hook, CallBudgetHook):
+            child.again = hook.before_target
+    return child
 
 
 def _upstream_ids(results: list[MemberResult], judge_id: str | None) -> str:

@@ -81,6 +81,20 @@ async def test_a_carried_settlement_sent_again_alone_counts_once(store: RedisSto
     assert (carried.uses, await store.read([counter], now)) == ((25,), (25,))
 
 
+async def test_a_hold_of_nothing_settles_with_the_others(store: RedisStore) -> None:
+    """A reservation of 0 on a counter (a fallback's or a hedge's hold on a ``requests`` limit: the request
+    is counted already) settles, and the settlements carried with it too (before 2026-12-04 the script
+    failed on it, ``HINCRBY ... -0``, after applying part of the batch: the settlements after it were
+    sent again, found done, and lost)."""
+    now = time.time()
+    requests, tokens = ref("requests"), ref("tokens")
+    await store.reserve("r1", [requests, tokens], [0, 50], now, now + 60)
+    await store.reserve("r2", [tokens], [30], now, now + 60)
+    await store.settle_many([Settlement("r1", [requests, tokens], [0, 50], [0, 40], now + 60)])
+    await store.settle_many([Settlement("r2", [tokens], [30], [12], now + 60)])
+    assert await store.read([requests, tokens], now) == (0, 52)
+
+
 async def test_counters_expire_with_their_window(store: RedisStore, redis_server: RedisServer) -> None:
     """Each counter's keys carry an expiry (window end plus grace); nothing is kept forever."""
     counter = ref("a")

@@ -17,6 +17,9 @@ from sidecar.policy import load_policy_bytes
 from sidecar.request_facts import describe_request
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
+from .budget_walks import access_line, client, store, use
+
+__all__ = ["store"]  # the store fixture: the pod's own counters, or a real redis-server's
 
 PREMIUM = "{input_per_mtok: 1000, output_per_mtok: 1000}"  # a token: $0.001
 CHEAP = "{input_per_mtok: 1, output_per_mtok: 1}"  # a token: $0.000001
@@ -26,15 +29,6 @@ CHAT: dict[str, Any] = {"model": "chat", "messages": [{"role": "user", "content"
 SHORT: dict[str, Any] = {**CHAT, "max_tokens": 5}
 HEDGED = "{name: chat, target: [small, alt], resilience: {hedge: {after_s: 0.2}}}"
 GATED = "{name: chat, target: [small, alt], gates: {regex: {pattern: bug}}}"  # "nope" is rejected, "bug" passes
-
-
-@pytest.fixture(params=["local", "redis"])
-def store(request: pytest.FixtureRequest) -> str:
-    """The budgets' store lines: the pod's own counters, or a real redis-server shared by pods."""
-    if request.param == "local":
-        return ""
-    server = request.getfixturevalue("redis_server")
-    return f"  store: {{url: '{server.url}', timeout_ms: 1000}}\n"
 
 
 def policy(first: str, second: str, chain: str, limit: str, store: str = "", route: str | None = None) -> str:
@@ -63,26 +57,6 @@ def reservation(**options: Any) -> int:
     request = describe_request("/v1/chat/completions", {}, {}, body, app="")
     (row,) = explain_report(load_policy_bytes(shown.encode(), "p.yaml"), request)["budgets"]
     return int(row["reserves"])
-
-
-def client(running: RunningSidecar) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(base_url=running.url + "/v1", api_key="app-key", max_retries=0)
-
-
-def access_line(running: RunningSidecar) -> dict[str, Any]:
-    return [line for line in running.log_lines() if line.get("event") == "access"][-1]
-
-
-async def use(running: RunningSidecar, expected: float | None = None) -> float:
-    """The limit's use (settled + held), polled until it is ``expected`` for up to 2 s: with Redis a
-    settlement is carried by the next admission, or sent alone 20 ms later."""
-    assert running.state.budgets.ledger is not None
-    for _ in range(100):
-        (row,) = await running.state.budgets.ledger.status()
-        if expected is None or row["used"] == expected:
-            break
-        await asyncio.sleep(0.02)
-    return float(row["used"])
 
 
 async def billed_charge(fake: FakeFactory, sidecar: SidecarFactory, fault: str, chat: dict[str, Any] = SHORT) -> int:

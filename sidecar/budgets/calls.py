@@ -1,0 +1,91 @@
+"""The calls an ensemble request may make at once, each priced as its own model (docs/budgets.md).
+
+An ensemble's reservation is the sum of one estimate per call (``total_units``): each member's first
+target, with the output maximum it would be asked for (the request's, else that model's, else
+``default_max_output_tokens``), and the judge's first target, with the judge's ``max_tokens`` and a
+prompt of the request's, the judge template's and every member's answer at its maximum (the candidates
+it reads). ``ensemble_calls(plan, targets)`` builds them once per policy (the request path keeps them
+with the route's ``Lane``; ``explain`` builds the same); ``call_units`` prices one call on a target of its
+chain (its first, or a fallback: ``Admission.switch_call``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .compiled import TargetInfo
+from .pricing import estimate_units
+
+if TYPE_CHECKING:
+    from sidecar.ensemble.plan import EnsemblePlan
+
+CANDIDATE_TOKENS = 16
+"""The judge prompt's tokens around each candidate (its number and tags), beyond the answer."""
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One call of an ensemble: ``target`` (the first of its chain) and, for the judge, its ``max_tokens``
+    and the tokens of its template and candidates' framing (``judge_tokens``)."""
+
+    target: TargetInfo
+    judge_output: int | None = None  # a judge's max_tokens (None: a member)
+    judge_tokens: int = 0
+
+
+def ensemble_calls(plan: EnsemblePlan, targets: Mapping[str, TargetInfo]) -> tuple[Call, ...] | None:
+    """Every call ``plan`` may make at once, priced on its chain's first target (None: a model the
+    budgets do not know)."""
+    calls = []
+    for chain in plan.chains:
+        info = targets.get(chain[0].name)
+        if info is None:
+            return None
+        calls.append(Call(info))
+    judge = plan.ensemble.judge
+    if plan.judge and judge is not None:
+        info = targets.get(plan.judge[0].name)
+        if info is None:
+            return None
+        framing = math.ceil(len(judge.template.encode()) / 3) + CANDIDATE_TOKENS * len(plan.chains)
+        calls.append(Call(info, judge.max_tokens, framing))
+    return tuple(calls)
+
+
+def _output(target: TargetInfo, request_output: int | None, default_output: int) -> int:
+    """The output maximum a member's call on ``target`` is asked for."""
+    if request_output is not None:
+        return request_output
+    return target.max_output_tokens or default_output
+
+
+def call_units(
+    calls: Sequence[Call],
+    index: int,
+    target: TargetInfo,
+    input_tokens: int,
+    request_output: int | None,
+    default_output: int,
+) -> tuple[int, int, int]:
+    """Call ``index``'s estimate on ``target`` (its first, or a fallback of its chain): (nano-USD, tokens,
+    requests)."""
+    call = calls[index]
+    if call.judge_output is None:
+        return estimate_units(target.price, input_tokens, _output(target, request_output, default_output))
+    answers = sum(_output(c.target, request_output, default_output) for c in calls if c.judge_output is None)
+    return estimate_units(target.price, input_tokens + call.judge_tokens + answers, call.judge_output)
+
+
+def total_units(
+    calls: Sequence[Call], input_tokens: int, request_output: int | None, default_output: int
+) -> tuple[int, int, int]:
+    """Every call's estimate, each on its own first target, summed: (nano-USD, tokens, 1 request)."""
+    usd = tokens = 0
+    for index, call in enumerate(calls):
+        units = call_units(calls, index, call.target, input_tokens, request_output, default_output)
+        usd += units[0]
+        tokens += units[1]
+    return usd, tokens, 1

@@ -1,0 +1,42 @@
+"""The budget tests that walk more than one call (tests/server/test_budget_fallback.py,
+test_budget_ensemble.py): the store fixture (the pod's own counters, or a real redis-server's), an
+OpenAI SDK client, the last access line, and the limit's use polled until it is what is expected."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import openai
+import pytest
+
+from ..conftest import RunningSidecar
+
+
+@pytest.fixture(params=["local", "redis"])
+def store(request: pytest.FixtureRequest) -> str:
+    """The budgets' store lines: the pod's own counters, or a real redis-server shared by pods."""
+    if request.param == "local":
+        return ""
+    server = request.getfixturevalue("redis_server")
+    return f"  store: {{url: '{server.url}', timeout_ms: 1000}}\n"
+
+
+def client(running: RunningSidecar) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(base_url=running.url + "/v1", api_key="app-key", max_retries=0)
+
+
+def access_line(running: RunningSidecar) -> dict[str, Any]:
+    return [line for line in running.log_lines() if line.get("event") == "access"][-1]
+
+
+async def use(running: RunningSidecar, expected: float | None = None) -> float:
+    """The limit's use (settled + held), polled until it is ``expected`` for up to 2 s: with Redis a
+    settlement is carried by the next admission, or sent alone 20 ms later."""
+    assert running.state.budgets.ledger is not None
+    for _ in range(100):
+        (row,) = await running.state.budgets.ledger.status()
+        if expected is None or row["used"] == expected:
+            break
+        await asyncio.sleep(0.02)
+    return float(row["used"])
