@@ -3,7 +3,8 @@
 ``main`` imports the command (``cli``, and with it pydantic and the policy's modules: 0.25 s on an idle
 machine, 2-3 s on a busy one) and runs it inside one handler, so that Ctrl-C at any point, while the
 modules load as while the command runs, ends the same way: ``llm-sidecar: interrupted`` on stderr and
-exit 130, without a traceback (docs/cli.md). Only modules the interpreter's start-up has already loaded
+exit 130, without a traceback (docs/cli.md); the first Ctrl-C is the only one raised (``_interrupt_once``:
+later ones are ignored). Only modules the interpreter's start-up has already loaded
 are imported before the handler. Not covered: the interpreter's own first milliseconds (before it runs
 any of the package: its ``site`` module, ``runpy``), whose interrupt is CPython's to report.
 """
@@ -19,12 +20,23 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 def main() -> int:
     """The command's exit code (``cli.main``); interrupted, the process ends here (``interrupted``)."""
+    signal.signal(signal.SIGINT, _interrupt_once)
     try:
         from .cli import main as command
 
         return command()
     except KeyboardInterrupt:
         return interrupted()
+
+
+def _interrupt_once(signum: int, frame: object) -> None:
+    """SIGINT's handler until a command sets its own (the server's event loop does): the first Ctrl-C
+    raises ``KeyboardInterrupt``, and ignores every later one from that instant. With Python's default
+    handler, a second Ctrl-C landing after the first was raised and before ``interrupted`` ignored it (the
+    unwinding of a deep import, the ``except`` clause) raised again outside the handler: a traceback and
+    death by SIGINT, seen once in a loaded test run."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
 
 
 def interrupted() -> int:
