@@ -10,7 +10,7 @@ from typing import Any
 import openai
 import pytest
 
-from ..conftest import RunningSidecar
+from ..conftest import RunningSidecar, provider_block
 
 
 @pytest.fixture(params=["local", "redis"])
@@ -40,3 +40,23 @@ async def use(running: RunningSidecar, expected: float | None = None) -> float:
             break
         await asyncio.sleep(0.02)
     return float(row["used"])
+
+
+PREMIUM = "{input_per_mtok: 1000, output_per_mtok: 1000}"  # a token: $0.001
+CHEAP = "{input_per_mtok: 1, output_per_mtok: 1}"  # a token: $0.000001
+
+
+def two_provider_policy(first: str, second: str, route: str, limit: str, store: str = "") -> str:
+    """One ``route`` over ``small`` (cheap) on provider one (at ``first``), ``alt`` (cheap) and ``big``
+    (premium) on provider two (at ``second``), with one budget ``limit`` in ``store``."""
+    return (
+        "version: 1\nproviders:\n"
+        + provider_block("one", first)
+        + provider_block("two", second)
+        + "models:\n"
+        + f"  small: {{provider: one, model: small-1, price: {CHEAP}}}\n"
+        + f"  big: {{provider: two, model: big-1, price: {PREMIUM}}}\n"
+        + f"  alt: {{provider: two, model: alt-1, price: {CHEAP}}}\n"
+        + f"routes:\n  - {route}\n"
+        + f"budgets:\n{store}  limits:\n    - {limit}\n"
+    )

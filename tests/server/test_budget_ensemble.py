@@ -19,13 +19,11 @@ from sidecar.explain import explain_report
 from sidecar.policy import load_policy_bytes
 from sidecar.request_facts import describe_request
 
-from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
-from .budget_walks import access_line, client, store, use
+from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
+from .budget_walks import access_line, client, store, two_provider_policy, use
 
 __all__ = ["store"]  # the store fixture: the pod's own counters, or a real redis-server's
 
-PREMIUM = "{input_per_mtok: 1000, output_per_mtok: 1000}"  # a token: $0.001
-CHEAP = "{input_per_mtok: 1, output_per_mtok: 1}"  # a token: $0.000001
 
 CHAT: dict[str, Any] = {"model": "chat", "messages": [{"role": "user", "content": "hello there"}], "max_tokens": 5}
 JUDGED = "{name: chat, ensemble: {members: [small, alt], strategy: judge, judge: {target: big}}}"
@@ -34,18 +32,7 @@ FALLING_BACK = "{name: chat, ensemble: {members: [{target: [small, alt]}, alt], 
 
 
 def policy(first: str, second: str, route: str, limit: str, store: str = "") -> str:
-    """``small`` (cheap) on provider one; ``alt`` (cheap) and ``big`` (premium) on provider two."""
-    return (
-        "version: 1\nproviders:\n"
-        + provider_block("one", first)
-        + provider_block("two", second)
-        + "models:\n"
-        + f"  small: {{provider: one, model: small-1, price: {CHEAP}}}\n"
-        + f"  big: {{provider: two, model: big-1, price: {PREMIUM}}}\n"
-        + f"  alt: {{provider: two, model: alt-1, price: {CHEAP}}}\n"
-        + f"routes:\n  - {route}\n"
-        + f"budgets:\n{store}  limits:\n    - {limit}\n"
-    )
+    return two_provider_policy(first, second, route, limit, store)
 
 
 def usd(amount: float) -> str:
