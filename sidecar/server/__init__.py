@@ -33,7 +33,8 @@ one running sidecar holds), ``deadline`` (a deadline on one wait of the upstream
 
 The feature stages, folded in only for a policy that uses them (``assembly``): ``cache_stage`` (the
 response cache; ``response_caches`` keeps its store across reloads, ``replay`` sends a cached answer as
-a stream), ``budget`` (admission and settlement; ``budget_use``: what a request used when it did not end with
+a stream), ``budget`` (admission and settlement; ``budget_hook``: the budget's hook on the walk, a target reserved
+before its call; ``budget_use``: what a request used when it did not end with
 the provider's usage), ``gating`` (quality gates), ``shadowing`` (shadow
 calls), ``ensemble`` (an ensemble route's plan); ``children`` runs the calls a request makes besides
 its chain (ensemble members, judges, shadows); ``one_answer`` refuses several choices where one answer

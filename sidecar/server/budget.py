@@ -49,7 +49,6 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import Mapping, Sequence
-from functools import partial
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -66,9 +65,9 @@ from ..ensemble.plan import EnsemblePlan
 from ..policy.plans import ChainPlan
 from ..routing.plans import SelectPlan, SplitPlan, request_chain
 from ..translate import Usage
+from .budget_hook import BudgetHook
 from .budget_use import UsedTap, at_least_streamed, in_flight, last_called, used_when_cancelled
 from .errors import RequestFailed, retry_headers
-from .hooks import Verdict
 from .pipeline import Handler
 
 if TYPE_CHECKING:
@@ -77,13 +76,9 @@ if TYPE_CHECKING:
     from ..policy.plans import Plan
     from ..request_facts import RequestFacts
     from .exchange import Exchange
-    from .stream_answer import HeldStream
 
 _NO_QUERY: Mapping[str, str] = MappingProxyType({})
 _OTHER_KEY_HEADERS = APP_KEY_HEADERS[1:]  # where ``app_key`` looks after Authorization, in its order
-
-SKIP_REASON = "budget"
-"""The attempt outcome (and ``skips_total`` reason) of a target a budget limit refused."""
 
 _KEY_HASHES = 1024  # caller keys whose hash is remembered (the cache is emptied when full)
 _ROUTED_LANES = 1024  # lanes remembered, routed chains among them (the cache is emptied when full)
@@ -256,68 +251,6 @@ class BudgetStage:
         priced = served or last_called(exchange)
         if priced is not None:
             exchange.cancelled_use = (usage, priced)
-
-
-class BudgetHook:
-    """The budget's say in the walk (``hooks.ChainHook``): skip a target its quota refused; before a
-    fallback's call, settle what the calls so far cost and reserve for the target about to be called;
-    before a hedge's second call, hold for it too until the race is over (refused: skip it)."""
-
-    __slots__ = ("_admission", "_budgets", "_skipped")
-
-    def __init__(self, admission: Admission, budgets: Budgets, skipped: frozenset[str]) -> None:
-        self._admission = admission
-        self._budgets = budgets
-        self._skipped = skipped
-
-    async def before_target(self, exchange: Exchange, target: Target) -> str | None:
-        if target.name in self._skipped:
-            return SKIP_REASON
-        info = self._budgets.targets.get(target.name)
-        if info is None:
-            return None
-        return None if await self._hold(exchange, info) else SKIP_REASON
-
-    async def _hold(self, exchange: Exchange, info: TargetInfo) -> bool:
-        """Reserve for ``info``'s call (False: refused, the target is skipped)."""
-        admission = self._admission
-        if exchange.racing:  # a hedge: both calls held while they race
-            if not await admission.hold_race(info):
-                return False
-            exchange.on_race_end = partial(self._race_over, exchange)
-            return True
-        return await admission.switch(info, (exchange.unserved_cost_usd, exchange.unserved_tokens))
-
-    def for_call(self, index: int) -> CallBudgetHook:
-        """This hook for call ``index`` of an ensemble (a member's walk, the judge's last)."""
-        return CallBudgetHook(self._admission, self._budgets, self._skipped, index)
-
-    def _race_over(self, exchange: Exchange, winner: Target) -> None:
-        """The hedged race is over (``hedge``): the other call's hold settled at what it cost."""
-        spent = (exchange.unserved_cost_usd, exchange.unserved_tokens)
-        self._admission.race_over(self._budgets.targets.get(winner.name), spent)
-
-    async def after_answer(self, exchange: Exchange, target: Target, answer: StreamResponse | HeldStream) -> Verdict:
-        return Verdict.ACCEPT
-
-
-class CallBudgetHook(BudgetHook):
-    """``BudgetHook`` in one call of an ensemble (``for_call``): before each target of that call's chain
-    (a member's, the judge's), its failures so far settled and the target reserved for it alone, at its
-    own price (``Admission.switch_call``); a hedge's second call held besides (``hold_call_race``).
-    Refused: the target is skipped (the member's chain goes on, or it fails: the vote goes on)."""
-
-    __slots__ = ("_index",)
-
-    def __init__(self, admission: Admission, budgets: Budgets, skipped: frozenset[str], index: int) -> None:
-        super().__init__(admission, budgets, skipped)
-        self._index = index
-
-    async def _hold(self, exchange: Exchange, info: TargetInfo) -> bool:
-        if exchange.racing:
-            return await self._admission.hold_call_race(self._index, info)
-        spent = (exchange.unserved_cost_usd, exchange.unserved_tokens)
-        return await self._admission.switch_call(self._index, info, spent)
 
 
 def _lane_of(ledger: Ledger, chain: Sequence[Target], plan: Plan) -> tuple[Lane, Target] | None:

@@ -16,7 +16,7 @@
         dialect (``replay``), sent once decided
 
 Every upstream call passes ``CallCap`` (``before_target``): none starts once ``max_calls`` are spent;
-and the budget's hook for its call (``budget.CallBudgetHook``: a member's, or the judge's), which holds
+and the budget's hook for its call (``budget_hook.CallBudgetHook``: a member's, or the judge's), which holds
 each fallback, retry or re-ask after a billed call for that call alone.
 Every call's attempts are the request's (``x-sidecar-attempts``, the access line), every call's cost is
 the request's cost (``Exchange.unserved_cost_usd``), a call cut in flight its prompt, also when the caller
@@ -50,7 +50,7 @@ from ..ensemble.plan import EnsemblePlan
 from ..header_text import header_item
 from ..request_facts import RequestFacts
 from ..translate import TranslationError, Usage
-from .budget import BudgetHook, CallBudgetHook
+from .budget_hook import BudgetHook, CallBudgetHook
 from .children import adopt, child_exchange, judge_facts, spent, spent_tokens, unstreamed, with_body
 from .errors import RequestFailed
 from .exchange import Exchange

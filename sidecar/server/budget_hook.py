@@ -1,0 +1,89 @@
+"""The budget's hook on the walk (``hooks.ChainHook``), which the budget stage (``budget``) puts on a
+request it admitted: before each target of the chain (and before another call of the same target:
+``Exchange.again``), a target a model/provider quota refused at admission is skipped; any other is reserved
+against what is left once the calls so far are settled (``Admission.switch``), a hedge's second call held
+besides until the race is over (``Admission.hold_race``, ``race_over``). In an ensemble each call's walk (a
+member's, the judge's) has its own, ``CallBudgetHook`` (``BudgetHook.for_call``): its target reserved for
+that call alone (``Admission.switch_call``). Refused: the target is skipped (attempt ``<target>:budget``).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING
+
+from aiohttp.web import StreamResponse
+
+from ..budgets import Admission, Budgets
+from .hooks import Verdict
+
+if TYPE_CHECKING:
+    from ..budgets import TargetInfo
+    from ..policy.compiled import Target
+    from .exchange import Exchange
+    from .stream_answer import HeldStream
+
+SKIP_REASON = "budget"
+"""The attempt outcome (and ``skips_total`` reason) of a target a budget limit refused."""
+
+
+class BudgetHook:
+    """The budget's say in the walk (``hooks.ChainHook``): skip a target its quota refused; before a
+    fallback's call, settle what the calls so far cost and reserve for the target about to be called;
+    before a hedge's second call, hold for it too until the race is over (refused: skip it)."""
+
+    __slots__ = ("_admission", "_budgets", "_skipped")
+
+    def __init__(self, admission: Admission, budgets: Budgets, skipped: frozenset[str]) -> None:
+        self._admission = admission
+        self._budgets = budgets
+        self._skipped = skipped
+
+    async def before_target(self, exchange: Exchange, target: Target) -> str | None:
+        if target.name in self._skipped:
+            return SKIP_REASON
+        info = self._budgets.targets.get(target.name)
+        if info is None:
+            return None
+        return None if await self._hold(exchange, info) else SKIP_REASON
+
+    async def _hold(self, exchange: Exchange, info: TargetInfo) -> bool:
+        """Reserve for ``info``'s call (False: refused, the target is skipped)."""
+        admission = self._admission
+        if exchange.racing:  # a hedge: both calls held while they race
+            if not await admission.hold_race(info):
+                return False
+            exchange.on_race_end = partial(self._race_over, exchange)
+            return True
+        return await admission.switch(info, (exchange.unserved_cost_usd, exchange.unserved_tokens))
+
+    def for_call(self, index: int) -> CallBudgetHook:
+        """This hook for call ``index`` of an ensemble (a member's walk, the judge's last)."""
+        return CallBudgetHook(self._admission, self._budgets, self._skipped, index)
+
+    def _race_over(self, exchange: Exchange, winner: Target) -> None:
+        """The hedged race is over (``hedge``): the other call's hold settled at what it cost."""
+        spent = (exchange.unserved_cost_usd, exchange.unserved_tokens)
+        self._admission.race_over(self._budgets.targets.get(winner.name), spent)
+
+    async def after_answer(self, exchange: Exchange, target: Target, answer: StreamResponse | HeldStream) -> Verdict:
+        return Verdict.ACCEPT
+
+
+class CallBudgetHook(BudgetHook):
+    """``BudgetHook`` in one call of an ensemble (``for_call``): before each target of that call's chain
+    (a member's, the judge's), its failures so far settled and the target reserved for it alone, at its
+    own price (``Admission.switch_call``); a hedge's second call held besides (``hold_call_race``).
+    Refused: the target is skipped (the member's chain goes on, or it fails: the vote goes on)."""
+
+    __slots__ = ("_index",)
+
+    def __init__(self, admission: Admission, budgets: Budgets, skipped: frozenset[str], index: int) -> None:
+        super().__init__(admission, budgets, skipped)
+        self._index = index
+
+    async def _hold(self, exchange: Exchange, info: TargetInfo) -> bool:
+        if exchange.racing:
+            return await self._admission.hold_call_race(self._index, info)
+        spent = (exchange.unserved_cost_usd, exchange.unserved_tokens)
+        return await self._admission.switch_call(self._index, info, spent)
