@@ -26,7 +26,8 @@ from measuring import REQUEST, tools_present
 from nginx_upstream import nginx_on_free_port
 
 from sidecar.policy.compiled import Provider
-from sidecar.policy.spec import ProviderKind, TimeoutsSpec
+from sidecar.policy.resilience_spec import TimeoutsSpec
+from sidecar.policy.spec import ProviderKind
 from sidecar.settings import Settings
 from sidecar.upstream import EnvProxies, UpstreamClient
 

@@ -1,7 +1,8 @@
 """The policy: what an SRE writes (``spec``), what requests read (``compiled``), and how it arrives.
 
 - ``base``        ``Spec``, the base of every policy block (feature packages define theirs on it)
-- ``spec``        pydantic models of the file; the JSON Schema comes from them (``schema``)
+- ``spec``        pydantic models of the file; the JSON Schema comes from them (``schema``);
+                  ``resilience_spec``: its resilience blocks and a provider's timeouts
 - ``conditions``  pre-compiled route predicates (model glob, header, app, dialect, operation)
 - ``compiled``    ``Policy``: immutable, names resolved, settings merged; ``route`` and ``explain``
 - ``compile``     spec -> ``Policy``: names resolved, plans, gates, shadow, cache and budgets compiled

@@ -26,7 +26,8 @@ from .base import Spec as _Spec
 from .compiled import Policy, PolicyError, Provider, Route, RouteGates, RouteSettings, Target
 from .conditions import HeaderIs, ModelIs, build_conditions
 from .plans import ChainPlan, Plan
-from .spec import BackoffSpec, LastResortSpec, PolicySpec, ResilienceSpec, RouteSpec
+from .resilience_spec import BackoffSpec, LastResortSpec, ResilienceSpec
+from .spec import PolicySpec, RouteSpec
 
 if TYPE_CHECKING:
     from ..budgets import Budgets

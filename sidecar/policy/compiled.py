@@ -23,19 +23,8 @@ from ..request_facts import RequestFacts
 from .conditions import Condition
 from .files import DependentFile
 from .plans import Plan
-from .spec import (
-    ApiKeySpec,
-    BreakerSpec,
-    BulkheadSpec,
-    Capability,
-    DefaultsSpec,
-    DenySpec,
-    PriceSpec,
-    ResilienceSpec,
-    RetryBudgetSpec,
-    TimeoutsSpec,
-    TLSSpec,
-)
+from .resilience_spec import BreakerSpec, BulkheadSpec, ResilienceSpec, RetryBudgetSpec, TimeoutsSpec
+from .spec import ApiKeySpec, Capability, DefaultsSpec, DenySpec, PriceSpec, TLSSpec
 
 if TYPE_CHECKING:  # a feature's compiled types: imported by the compiler only for a policy that uses it
     from ..budgets import Budgets

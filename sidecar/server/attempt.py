@@ -31,7 +31,7 @@ from aiohttp.web import Response, StreamResponse
 from ..credentials import CredentialError, Credentials, app_key
 from ..dialects import Dialect, registry
 from ..policy.compiled import Target
-from ..policy.spec import TimeoutsSpec
+from ..policy.resilience_spec import TimeoutsSpec
 from ..resilience.classify import (
     Outcome,
     OutcomeKind,

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..policy.compiled import Target
-from ..policy.spec import ResilienceSpec, TimeoutsSpec
+from ..policy.resilience_spec import ResilienceSpec, TimeoutsSpec
 from ..resilience.breaker import Permit
 from ..resilience.bulkhead import Bulkhead, BulkheadFull
 from ..resilience.classify import OutcomeKind

@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from ..policy.compiled import Target
-from ..policy.spec import ResilienceSpec
+from ..policy.resilience_spec import ResilienceSpec
 from .attempt import AttemptResult
 from .billed import charge_cut
 from .calls import Calls, Candidate

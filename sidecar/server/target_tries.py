@@ -33,7 +33,7 @@ from aiohttp.web import Response, StreamResponse
 
 from ..cost import cost_usd
 from ..policy.compiled import Target
-from ..policy.spec import ResilienceSpec
+from ..policy.resilience_spec import ResilienceSpec
 from ..resilience.backoff import Backoff, rate_limited_delay
 from ..resilience.classify import OutcomeKind
 from .attempt import AttemptResult, error_passthrough

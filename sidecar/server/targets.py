@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..policy.compiled import Policy, Target
-from ..policy.spec import BreakerSpec, BulkheadSpec, RetryBudgetSpec
+from ..policy.resilience_spec import BreakerSpec, BulkheadSpec, RetryBudgetSpec
 from ..resilience.breaker import BreakerConfig, CircuitBreaker
 from ..resilience.budget import RetryBudget
 from ..resilience.bulkhead import Bulkhead

@@ -55,7 +55,7 @@ from typing import Any
 import aiohttp
 
 from ..policy.compiled import Provider
-from ..policy.spec import TimeoutsSpec
+from ..policy.resilience_spec import TimeoutsSpec
 from ..settings import Settings
 from .proxy import EnvProxies, Proxy, provider_proxy
 from .response import UpstreamResponse

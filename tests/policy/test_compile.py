@@ -12,7 +12,7 @@ import yaml
 from pydantic import BaseModel
 
 from sidecar.policy.compile import BUILTIN_RESILIENCE
-from sidecar.policy.spec import BreakerSpec, BulkheadSpec, RetryBudgetSpec
+from sidecar.policy.resilience_spec import BreakerSpec, BulkheadSpec, RetryBudgetSpec
 from sidecar.resilience.breaker import BreakerConfig
 from sidecar.resilience.classify import DEFAULT_FALLBACK_STATUSES
 

@@ -13,7 +13,7 @@ import aiohttp
 import orjson
 import pytest
 
-from sidecar.policy.spec import TimeoutsSpec
+from sidecar.policy.resilience_spec import TimeoutsSpec
 from sidecar.server.attempt import timeout_detail
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from sidecar.policy.compiled import Provider
-from sidecar.policy.spec import ProviderKind, TimeoutsSpec, TLSSpec
+from sidecar.policy.resilience_spec import TimeoutsSpec
+from sidecar.policy.spec import ProviderKind, TLSSpec
 from sidecar.settings import Settings
 from sidecar.upstream import EnvProxies, UpstreamClient, UpstreamResponse
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import aiohttp
 import pytest
 
-from sidecar.policy.spec import TimeoutsSpec
+from sidecar.policy.resilience_spec import TimeoutsSpec
 from sidecar.upstream import UpstreamClient
 
 from ..upstream.raw import ServerConn, UpstreamFactory, answering, chunked, response, serve_forever

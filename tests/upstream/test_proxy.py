@@ -11,7 +11,8 @@ import pytest
 import trustme
 from yarl import URL
 
-from sidecar.policy.spec import TimeoutsSpec, TLSSpec
+from sidecar.policy.resilience_spec import TimeoutsSpec
+from sidecar.policy.spec import TLSSpec
 from sidecar.upstream import EnvProxies
 from sidecar.upstream.proxy import provider_proxy
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import aiohttp
 import pytest
 
-from sidecar.policy.spec import TimeoutsSpec
+from sidecar.policy.resilience_spec import TimeoutsSpec
 from sidecar.upstream import MalformedResponse, UpstreamClient, UpstreamResponse
 
 from ..upstream.raw import RawUpstream, ServerConn, UpstreamFactory, answering, response

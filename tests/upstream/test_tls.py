@@ -11,7 +11,8 @@ import aiohttp
 import pytest
 import trustme
 
-from sidecar.policy.spec import TimeoutsSpec, TLSSpec
+from sidecar.policy.resilience_spec import TimeoutsSpec
+from sidecar.policy.spec import TLSSpec
 from sidecar.upstream import TLSConfigError, UpstreamClient
 from sidecar.upstream.tls import TLSContexts
 
