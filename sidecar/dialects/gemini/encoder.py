@@ -176,6 +176,7 @@ class GeminiEncoder:
         if self._signature is not None or (not parts and reason != "SAFETY"):
             parts.append(self._part({"text": ""}))  # content, as Gemini's last fragment has (see the docstring)
         last: dict[str, Any] = {"finishReason": reason}
-        citations.add_to_candidate(last, self._cited, "".join(self._texts))
+        if self._cited:
+            citations.add_to_candidate(last, self._cited, "".join(self._texts))
         out.append(self._fragment(parts, last))
         return out
