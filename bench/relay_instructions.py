@@ -10,11 +10,12 @@ event separately, as with a real provider). The difference of the two counts div
 (long - short)`` is the cost of one more event: the per-request work cancels out. The sidecars (this
 tree and the baseline) run at once, each from its own start-up.
 
-    python bench/relay_instructions.py [--pairs same,anthropic-openai,gemini-openai,openai-anthropic]
+    python bench/relay_instructions.py [--pairs same,anthropic-openai,gemini-openai,openai-anthropic,openai-gemini]
         [--streams 8] [--short 5] [--long 105] [--gap-ms 15] [--baseline REF]
 
 A pair is ``upstream-caller``: ``anthropic-openai`` is an OpenAI SDK's stream answered by an Anthropic
-provider; ``same`` is OpenAI to OpenAI (forwarded as it came). ``--baseline REF`` also counts the
+provider; ``same`` is OpenAI to OpenAI (forwarded as it came); ``openai-gemini`` is a google-genai stream
+(``streamGenerateContent?alt=sse``) answered by an OpenAI provider. ``--baseline REF`` also counts the
 sidecar at git revision REF (``sidecar_under_test.checkout``). Needs valgrind (callgrind_control).
 """
 
@@ -42,6 +43,7 @@ PAIRS = {  # name: (upstream dialect, caller dialect)
     "anthropic-openai": ("anthropic", "openai"),
     "gemini-openai": ("gemini", "openai"),
     "openai-anthropic": ("openai", "anthropic"),
+    "openai-gemini": ("openai", "gemini"),
 }
 
 
@@ -71,6 +73,9 @@ def request(caller: str, model: str) -> tuple[str, bytes, bytes]:
     if caller == "anthropic":
         body = {"model": model, "max_tokens": 256, "stream": True, "messages": messages}
         return "/v1/messages", json.dumps(body).encode(), b'"message_stop"}\n\n'
+    if caller == "gemini":
+        contents = {"contents": [{"role": "user", "parts": [{"text": "count"}]}]}
+        return f"/v1beta/models/{model}:streamGenerateContent?alt=sse", json.dumps(contents).encode(), b'"}\n\n'
     body = {"model": model, "stream": True, "messages": messages}
     return "/v1/chat/completions", json.dumps(body).encode(), b"data: [DONE]\n\n"
 

@@ -9,7 +9,8 @@ Map of the package::
     key             the key: route identity + dialect + model + caller scope + canonical body (SHA-256);
                     which requests are cacheable
     plan            RouteCache, compiled per route at policy load: key(...) -> KeyDecision
-    entry           Entry (pieces, finish, usage, model, stored_at, cost), its byte encoding, unstorable()
+    entry           Entry (pieces, finish, usage, model, stored_at, cost, citations), its byte encoding,
+                    unstorable()
     assemble        StreamAssembler: common stream deltas -> Entry, only for a clean end
     replay          Entry -> deltas -> a dialect's stream events, or a dialect's whole body
     memory          BoundedMemoryBackend: aiocache's memory backend with entry/byte bounds and LRU

@@ -1,21 +1,23 @@
 """Assembling a streamed answer into an ``Entry`` as it passes, one common delta at a time.
 
 The relay hands every delta of the upstream's stream (``translate.deltas``: Start, Text, ToolStart,
-ToolArgs, Reasoning, ReasoningSignature, Finish, UsageSeen, Failure, End) to ``StreamAssembler.feed``,
+ToolArgs, Reasoning, ReasoningSignature, Cited, Finish, UsageSeen, Failure, End) to ``StreamAssembler.feed``,
 which only appends to lists (no joins, no copies per delta). When the stream is over, ``entry`` gives
 the answer with each piece's original fragment lengths, or None when it must not be stored: a failure
 seen, no clean end reported by the relay, no finish reason, or more bytes than the store accepts.
 
 Pieces follow the deltas' order: consecutive text fragments make one text piece, consecutive
 reasoning fragments one reasoning piece (a non-standalone signature closes it), each ``ToolStart`` one
-tool piece that its ``ToolArgs`` (matched by index) fill.
+tool piece that its ``ToolArgs`` (matched by index) fill. ``Cited`` citations are kept for the entry
+(those whose span lies in the answer's text: a decoder cannot always bound an OpenAI chunk's).
 """
 
 from __future__ import annotations
 
 from ..dialects import Dialect
-from ..translate.common import FinishReason, Usage
+from ..translate.common import Citation, FinishReason, Usage
 from ..translate.deltas import (
+    Cited,
     Delta,
     End,
     Failure,
@@ -61,6 +63,7 @@ class StreamAssembler:
 
     __slots__ = (
         "_bytes",
+        "_cited",
         "_failed",
         "_finish",
         "_max_bytes",
@@ -80,6 +83,7 @@ class StreamAssembler:
         self._bytes = 0
         self._failed = False
         self._finish: Finish | None = None
+        self._cited: list[Citation] = []
         self.ended = False  # the upstream's own end marker (Gemini has none: the relay says)
         self.usage: Usage | None = None
         self.response_id: str | None = None
@@ -113,6 +117,8 @@ class StreamAssembler:
             self.usage = delta.usage if self.usage is None else self.usage.merge(delta.usage)
         elif isinstance(delta, Finish):
             self._finish = delta
+        elif isinstance(delta, Cited):
+            self._cited += delta.citations
         elif isinstance(delta, Start):
             self.response_id = delta.id
         elif isinstance(delta, End):
@@ -186,4 +192,12 @@ class StreamAssembler:
             stored_at,
             cost_usd,
             self.response_id,
+            self._citations(),
         )
+
+    def _citations(self) -> tuple[Citation, ...]:
+        """The citations seen whose span lies in the answer's text."""
+        if not self._cited:
+            return ()
+        length = sum(len(f) for p in self._parts if p.kind == "t" for f in p.fragments)
+        return tuple(c for c in self._cited if c["end"] <= length)

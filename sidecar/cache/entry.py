@@ -1,10 +1,11 @@
 """A cache entry: one complete, good answer in the dialect-neutral common form, and its byte encoding.
 
 An ``Entry`` holds the answer's pieces in order (reasoning, text, tool calls), its finish reason, usage,
-the model that served it, when it was stored and what it cost. A piece from a stream keeps the lengths
-of the fragments it arrived in (``cuts``), so a replay streams with the original boundaries; a piece
-from a whole answer has none and is cut at word boundaries on replay (``replay``). ``response()`` gives
-the common ``ChatResponse`` that the dialect builders turn into any caller's body.
+the model that served it, when it was stored and what it cost, and the sources its text cites
+(``citations``: the common form's, spans in characters of its text pieces joined). A piece from a stream
+keeps the lengths of the fragments it arrived in (``cuts``), so a replay streams with the original
+boundaries; a piece from a whole answer has none and is cut at word boundaries on replay (``replay``).
+``response()`` gives the common ``ChatResponse`` that the dialect builders turn into any caller's body.
 
 Encoding (``encode`` / ``decode``): compact JSON by orjson (the memory store keeps the objects
 themselves, counted at ``footprint``). Redis holds it framed (``frame`` / ``unframe``): the JSON, then
@@ -14,11 +15,15 @@ encoding its body; a value without the newline (an older sidecar's) is the entry
 
     {"v": 1, "p": [piece...], "f": finish, "s": stop_sequence, "u": [in, out, cached, cache_write,
      reasoning] | null, "m": model, "t": target, "pr": provider, "at": stored_at, "c": cost | null,
-     "id": origin_id | null}
+     "id": origin_id | null, "ci": [[url, title | null, start, end]...]}
     piece: ["t", text, cuts] | ["r", text, signature, origin, redacted, cuts] | ["c", id, name, args, cuts]
 
+``ci`` is written only for an answer that cites sources, and read as none when absent: an entry an
+older sidecar wrote reads as it did, and an uncited answer's bytes are what they were (an older sidecar
+reading a cited entry serves it without its citations).
+
 Which answers may be stored (``unstorable``): a single choice that finished by itself (stop, stop
-sequence, tool calls) with something in it, citing no sources (``entry_from_response``); an answer cut
+sequence, tool calls) with something in it (``entry_from_response``); an answer cut
 by the output limit only when the route allows; never a content-filter stop or a refusal, a paused or
 otherwise unfinished turn.
 """
@@ -31,7 +36,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from ..dialects.registry import DIALECTS
-from ..translate.common import ChatResponse, Choice, FinishReason, Part, Usage
+from ..translate.common import ChatResponse, Choice, Citation, FinishReason, Part, Usage
 from ..translate.parts import parse_arguments
 
 FORMAT_VERSION = 1
@@ -82,6 +87,7 @@ class Entry(NamedTuple):
     stored_at: float  # Unix time
     cost_usd: float | None
     origin_id: str | None = None  # the upstream's response id (for logs; a hit gets a fresh id)
+    citations: tuple[Citation, ...] = ()  # the sources the text cites (spans in characters of the text)
 
     @property
     def streamed(self) -> bool:
@@ -111,6 +117,8 @@ class Entry(NamedTuple):
                     }
                 )
         choice: Choice = {"parts": parts, "finish_reason": self.finish_reason, "stop_sequence": self.stop_sequence}
+        if self.citations:
+            choice["citations"] = list(self.citations)
         return {"id": None, "choices": [choice], "usage": self.usage}
 
 
@@ -123,13 +131,11 @@ def entry_from_response(
     stored_at: float,
     cost_usd: float | None,
 ) -> Entry | None:
-    """An entry from a whole (non-stream) answer; None when it has no single choice to store, or when the
-    choice cites sources (an entry keeps no citations: a hit would be served without them)."""
+    """An entry from a whole (non-stream) answer, its citations kept; None when it has no single choice to
+    store."""
     if len(response["choices"]) != 1:
         return None
     choice = response["choices"][0]
-    if choice.get("citations"):
-        return None
     pieces: list[Piece] = []
     for part in choice["parts"]:
         if part["type"] == "text":
@@ -149,6 +155,7 @@ def entry_from_response(
         stored_at,
         cost_usd,
         response["id"],
+        tuple(choice.get("citations") or ()),
     )
 
 
@@ -168,12 +175,14 @@ def unstorable(entry: Entry, *, store_truncated: bool) -> str | None:
     return None
 
 
-_ENTRY_BASE = 288
+_ENTRY_BASE = 296
 """Bytes of an entry's own objects beyond its strings and pieces: the Entry, its pieces tuple, its Usage
 and floats (measured with tracemalloc: bench/cache_bench.py, "footprint"; 8 more since the Entry is a
-named tuple, ``sys.getsizeof`` 120 against 112 for the frozen dataclass it was)."""
+named tuple, ``sys.getsizeof`` 120 against 112 for the frozen dataclass it was, 8 more for the
+``citations`` field)."""
 _PIECE_BASE = 72  # a piece object (a named tuple of up to five fields; 8 bytes over the dataclass it was)
 _CUTS_BASE = 40  # a tuple of fragment lengths, plus 8 bytes a length (small ints are shared objects)
+_CITATION_BASE = 256  # a citation: its dict of four keys and two indices (254 with tracemalloc)
 _size = sys.getsizeof
 
 
@@ -195,6 +204,11 @@ def footprint(entry: Entry) -> int:
             total += _size(p.text) + (_size(p.signature) if p.signature is not None else 0)
         if p.cuts is not None:
             total += _CUTS_BASE + 8 * len(p.cuts)
+    if entry.citations:
+        total += _CUTS_BASE + 8 * len(entry.citations)  # their tuple
+    for citation in entry.citations:
+        title = citation["title"]
+        total += _CITATION_BASE + _size(citation["url"]) + (_size(title) if title is not None else 0)
     return total
 
 
@@ -218,21 +232,22 @@ def encode(entry: Entry) -> bytes:
         if u is not None
         else None
     )
-    data = orjson.dumps(
-        {
-            "v": FORMAT_VERSION,
-            "p": [_piece_out(p) for p in entry.pieces],
-            "f": entry.finish_reason.value if entry.finish_reason is not None else None,
-            "s": entry.stop_sequence,
-            "u": usage,
-            "m": entry.model,
-            "t": entry.target,
-            "pr": entry.provider,
-            "at": entry.stored_at,
-            "c": entry.cost_usd,
-            "id": entry.origin_id,
-        }
-    )
+    obj: dict[str, Any] = {
+        "v": FORMAT_VERSION,
+        "p": [_piece_out(p) for p in entry.pieces],
+        "f": entry.finish_reason.value if entry.finish_reason is not None else None,
+        "s": entry.stop_sequence,
+        "u": usage,
+        "m": entry.model,
+        "t": entry.target,
+        "pr": entry.provider,
+        "at": entry.stored_at,
+        "c": entry.cost_usd,
+        "id": entry.origin_id,
+    }
+    if entry.citations:
+        obj["ci"] = [[c["url"], c["title"], c["start"], c["end"]] for c in entry.citations]
+    data = orjson.dumps(obj)
     # orjson's bytes keep the capacity of its write buffer (about 16 KiB for a 2 KiB answer, measured
     # with orjson 3.13): an exact-size copy, or a memory store would hold eight times what it counts.
     return memoryview(data).tobytes()
@@ -278,6 +293,18 @@ def _str(value: Any) -> str:
     return value
 
 
+def _citations_in(raw: Any) -> tuple[Citation, ...]:
+    """The ``ci`` list ``encode`` wrote (none when absent: an older sidecar's entry)."""
+    if raw is None:
+        return ()
+    out: list[Citation] = []
+    for url, title, start, end in raw:
+        if type(start) is not int or type(end) is not int or not 0 <= start <= end:
+            raise EntryFormatError("a citation's span is not a pair of indices")
+        out.append({"url": _str(url), "title": title if title is None else _str(title), "start": start, "end": end})
+    return tuple(out)
+
+
 def decode(data: bytes) -> Entry:
     """The entry ``encode`` wrote; ``EntryFormatError`` for anything else."""
     try:
@@ -298,6 +325,7 @@ def decode(data: bytes) -> Entry:
             float(obj["at"]),
             float(cost) if cost is not None else None,
             obj["id"],
+            _citations_in(obj.get("ci")),
         )
     except EntryFormatError:
         raise

@@ -1,11 +1,12 @@
 """Serving an ``Entry`` to a caller of any dialect: as a whole response, or as a stream chunked like a live one.
 
 - ``replay_deltas(entry)``: the common deltas of the answer: ``Start``, ``UsageSeen`` (up front, so an
-  Anthropic ``message_start`` carries the input tokens, as a live Anthropic or Gemini stream does),
-  then each piece's fragments, ``Finish`` and ``End``. A piece from a stream is cut where the original
-  fragments were; a piece from a whole answer at word boundaries, each word with the spaces before it
-  (about a token), words longer than ``LONG_WORD`` cut every ``LONG_WORD`` characters (URLs, code,
-  compact JSON).
+  Anthropic ``message_start`` carries the input tokens, as a live Anthropic or Gemini stream does), then
+  each piece's fragments, the citations (``Cited``, after the text, where a live stream reports them:
+  the encoders place them in their dialect's chunk), ``Finish`` and ``End``. A piece from a stream is
+  cut where the original fragments were; a piece from a whole answer at word boundaries, each word with
+  the spaces before it (about a token), words longer than ``LONG_WORD`` cut every ``LONG_WORD``
+  characters (URLs, code, compact JSON).
 - ``replay_stream(entry, dialect, ...)``: those deltas encoded by the dialect's own stream encoder
   (``translate.new_stream_encoder``): the events an SDK reads from a live stream.
 - ``replay_body(entry, dialect, ...)``: the whole response by the dialect's builder.
@@ -35,6 +36,7 @@ from ..dialects.registry import DIALECTS, wire
 from ..sse import SSEEvent
 from ..translate import build_chat_response, new_stream_encoder
 from ..translate.deltas import (
+    Cited,
     Delta,
     End,
     Finish,
@@ -87,6 +89,8 @@ def replay_deltas(entry: Entry) -> list[Delta]:
             tools += 1
         else:
             out.extend(_reasoning(piece))
+    if entry.citations:
+        out.append(Cited(entry.citations))
     if entry.finish_reason is not None:
         out.append(Finish(entry.finish_reason, entry.finish_reason.value, entry.stop_sequence))
     out.append(End())

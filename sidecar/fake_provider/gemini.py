@@ -11,7 +11,9 @@ The in-stream error is a fragment ``{"error": {"code": 503, "status": "UNAVAILAB
 ``responseMimeType: application/json`` asks for JSON (schema: ``responseJsonSchema``, or ``responseSchema``
 in Gemini's form); ``responseLogprobs: true`` (with ``logprobs``: runners-up per token) adds each
 candidate's ``logprobsResult`` and ``avgLogprobs`` (per fragment in a stream). A ``fake:cite`` answer
-(unstreamed) carries ``citationMetadata.citationSources``, its indices in bytes.
+carries ``citationMetadata.citationSources``, its indices in bytes of the answer's text; streamed, on the
+last fragment, its indices in bytes of the whole answer (not of that fragment's text), the form Google's
+SDKs read: they take the last fragment's ``citationMetadata`` as the whole answer's.
 """
 
 from __future__ import annotations
@@ -128,6 +130,7 @@ def generate(call: Call, *, stream: bool = False) -> Reply:
             candidate["logprobsResult"] = _logprobs_result(logprobs)
             candidate["avgLogprobs"] = sum(item.logprob for item in logprobs) / len(logprobs)
         if last:
+            candidate.update(_citation_metadata(answer))
             return {"candidates": [{**candidate, "finishReason": finish}], "usageMetadata": usage, **head}
         return {"candidates": [candidate], **head}
 
@@ -141,7 +144,6 @@ def generate(call: Call, *, stream: bool = False) -> Reply:
     if not stream:
         text_part = {"text": answer.text, **({"thoughtSignature": signature} if signature else {})}
         body = fragment(calls or [text_part], last=True, logprobs=answer.logprobs)
-        body["candidates"][0].update(_citation_metadata(answer))
         generation = call.body.get("generationConfig") or call.body.get("generation_config") or {}
         count = answers_asked(generation.get("candidateCount", generation.get("candidate_count")))
         body["candidates"] = [{**body["candidates"][0], "index": index} for index in range(count)]

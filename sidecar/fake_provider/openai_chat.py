@@ -4,8 +4,10 @@ Streams are ``data: {chunk}`` events ended by ``data: [DONE]``: a role chunk, co
 deltas, a chunk carrying ``finish_reason``, then, when ``stream_options.include_usage`` is set, a usage
 chunk with empty ``choices``. Tool calls stream as one chunk naming the call, then argument pieces.
 ``logprobs: true`` (with ``top_logprobs``) adds ``choices[].logprobs.content``, one entry per word (in a
-stream, on each content chunk). A ``fake:cite`` answer (unstreamed) carries a ``url_citation`` in
-``message.annotations``. ``tool_choice`` without ``tools`` is a 400, as upstream, and so is a tool name outside
+stream, on each content chunk). A ``fake:cite`` answer carries a ``url_citation`` in
+``message.annotations``; streamed, as OpenAI's search models send it: once, in a chunk of its own
+(``delta.annotations``) after the last content chunk and before the finish chunk, its indices in
+characters of the whole answer. ``tool_choice`` without ``tools`` is a 400, as upstream, and so is a tool name outside
 ``^[a-zA-Z0-9_-]{1,64}$``. ``n`` (not streamed) gives that many choices, the same answer each, each billed.
 """
 
@@ -203,6 +205,8 @@ def chat(call: Call) -> Reply:
         for index, piece in enumerate(pieces):
             logprobs = per_piece[index] if index < len(per_piece) else None
             frames.append(chunk({"content": piece}, tokens=conv.estimate_tokens(piece), logprobs=logprobs))
+        if answer.cited is not None:
+            frames.append(chunk({"annotations": _annotations(answer)}))
     frames.append(chunk({}, finish))
     if include_usage:
         frames.append(frame({**head, "object": "chat.completion.chunk", "choices": [], "usage": usage(answer)}))

@@ -20,11 +20,12 @@ from ..cache.replay import word_pieces
 from ..dialects import Dialect
 from ..translate import new_stream_encoder, parse_chat_response
 from ..translate.common import ChatResponse
-from ..translate.deltas import Delta, End, Finish, Start, Text, ToolArgs, ToolStart, UsageSeen
+from ..translate.deltas import Cited, Delta, End, Finish, Start, Text, ToolArgs, ToolStart, UsageSeen
 
 
 def response_deltas(response: ChatResponse) -> list[Delta]:
-    """The first choice of ``response`` as stream deltas: start, usage, text and tool calls, finish, end."""
+    """The first choice of ``response`` as stream deltas: start, usage, text and tool calls, citations,
+    finish, end."""
     out: list[Delta] = [Start(response["id"])]
     if response["usage"] is not None:
         out.append(UsageSeen(response["usage"]))
@@ -38,6 +39,8 @@ def response_deltas(response: ChatResponse) -> list[Delta]:
                 out.append(ToolStart(tools, part["id"], part["name"]))
                 out.append(ToolArgs(tools, orjson.dumps(part["arguments"]).decode()))
                 tools += 1
+        if choice.get("citations"):
+            out.append(Cited(tuple(choice["citations"])))
         reason = choice["finish_reason"]
         if reason is not None:
             out.append(Finish(reason, reason.value, choice["stop_sequence"]))

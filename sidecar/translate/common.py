@@ -27,7 +27,8 @@ Response side::
                  characters)
 
 Stream side: one upstream event -> a few deltas (``deltas``: ``Start``, ``Text``, ``ToolStart``,
-``ToolArgs``, ``Reasoning``, ``ReasoningSignature``, ``Finish``, ``UsageSeen``, ``Failure``, ``End``)
+``ToolArgs``, ``Reasoning``, ``ReasoningSignature``, ``Cited``, ``Finish``, ``UsageSeen``, ``Failure``,
+``End``)
 -> caller events, see ``stream``.
 
 ``as_count`` reads a provider's token count into ``Usage`` (a count no call could reach reads as not

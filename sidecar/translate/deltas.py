@@ -13,6 +13,8 @@ dialect's encoder (``stream``).
     Reasoning(text)                        a fragment of the reasoning shown with the answer
     ReasoningSignature(signature, origin, redacted, standalone)
                                            a provider's opaque signature of reasoning (``ReasoningPart``)
+    Cited(citations)                       sources the answer's text cites, first reported by this event:
+                                           spans in characters of the whole answer's text streamed so far
     Finish(reason, raw, stop_sequence)     why the answer ended: common ``FinishReason``, upstream's value
     UsageSeen(usage)                       token counts seen (cumulative on a stream: ``Usage.merge``)
     Failure(status, message)               an upstream error event: the stream ends with it
@@ -28,7 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .common import FinishReason, TokenLogprob, Usage
+from .common import Citation, FinishReason, TokenLogprob, Usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +88,16 @@ class ReasoningSignature:
 
 
 @dataclass(frozen=True, slots=True)
+class Cited:
+    """Sources the answer cites (``Citation``), each reported once on a stream: an OpenAI search model's
+    ``delta.annotations``, a Gemini fragment's ``citationMetadata``. The spans count characters of the
+    answer's whole text (every ``Text`` of the stream joined), as an unstreamed answer's do; encoders
+    place them where their dialect's stream carries citations (``stream_out``)."""
+
+    citations: tuple[Citation, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Finish:
     reason: FinishReason
     raw: str
@@ -108,4 +120,6 @@ class End:
     pass
 
 
-Delta = Start | Text | ToolStart | ToolArgs | Reasoning | ReasoningSignature | Finish | UsageSeen | Failure | End
+Delta = (
+    Start | Text | ToolStart | ToolArgs | Reasoning | ReasoningSignature | Cited | Finish | UsageSeen | Failure | End
+)

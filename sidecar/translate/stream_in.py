@@ -20,6 +20,10 @@
   ``ToolArgs``; ``finishReason`` -> ``Finish``;
   ``usageMetadata`` -> ``UsageSeen``. Gemini has no end marker: the stream's end is ``finish()``.
 
+Citations (``Cited``): an OpenAI chunk's ``delta.annotations``, a Gemini fragment's ``citationMetadata``
+(spans over the whole answer streamed so far, converted from bytes by the Gemini decoder, which keeps
+the text for it); ``new_citations`` keeps each reported once (Gemini may repeat them on later fragments).
+
 Decoders read defensively (``.get`` everywhere, a string field of another type read as missing:
 ``text_field``); the translator skips an event a decoder cannot read.
 """
@@ -30,7 +34,8 @@ from typing import Any
 
 import orjson
 
-from .deltas import Failure
+from .common import Citation
+from .deltas import Cited, Failure
 from .errors import status_of
 
 
@@ -73,3 +78,14 @@ def text_field(value: object) -> str:
     """A string field of a provider's event, or "" when it is missing or not a string (a lying or broken
     provider's number, list or object is never passed on as text)."""
     return value if type(value) is str else ""
+
+
+def new_citations(citations: list[Citation], seen: set[tuple[str, str | None, int, int]]) -> Cited | None:
+    """The ``Cited`` delta of the citations not in ``seen`` (added to it), None when every one was."""
+    fresh = []
+    for citation in citations:
+        key = (citation["url"], citation["title"], citation["start"], citation["end"])
+        if key not in seen:
+            seen.add(key)
+            fresh.append(citation)
+    return Cited(tuple(fresh)) if fresh else None

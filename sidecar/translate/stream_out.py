@@ -10,7 +10,8 @@ after which it emits nothing more.
   ``content: null`` beside a tool call that opens the answer, as OpenAI sends it), one chunk per text, reasoning
   (``reasoning_content``, as OpenAI-compatible servers send it) or tool-call fragment
   (``tool_calls[index]`` with id, type and name on the first fragment; a call that streamed no argument
-  text gets ``"{}"`` before the next call or the finish, as the whole answer says), a chunk carrying
+  text gets ``"{}"`` before the next call or the finish, as the whole answer says), the citations
+  (``Cited``, held) in one chunk of their own (``delta.annotations``), a chunk carrying
   ``finish_reason``; on close, a usage chunk with empty ``choices`` when the caller asked for
   ``include_usage``, then ``data: [DONE]``.
 - ``AnthropicEncoder``: ``message_start`` (sent with the first content, so it carries the input usage
@@ -18,11 +19,13 @@ after which it emits nothing more.
   (``text_delta``, ``input_json_delta``, ``thinking_delta`` + ``signature_delta``)/``content_block_stop``
   per block, ``redacted_thinking`` whole; on close ``message_delta`` (stop reason and cumulative usage)
   and ``message_stop``. Thinking is sent only with Anthropic's own signature (held until it comes):
-  Anthropic refuses a thinking block sent back without one, so other providers' reasoning is left out.
+  Anthropic refuses a thinking block sent back without one, so other providers' reasoning is left out,
+  as are citations (``Cited``: no Anthropic form).
 - ``GeminiEncoder``: one fragment per text delta, one per reasoning delta (``thought: true``, held until
   the next delta so that its own signature rides on it); a standalone signature goes on the next part;
-  function calls are collected whole (Gemini never streams arguments) and sent with ``finishReason`` and
-  ``usageMetadata`` in the last fragment. Signatures from other providers are left out.
+  function calls are collected whole (Gemini never streams arguments) and sent with ``finishReason``,
+  ``usageMetadata`` and the citations (``citationMetadata``, in bytes of the whole text sent: the
+  encoder keeps it) in the last fragment. Signatures from other providers are left out.
 """
 
 from __future__ import annotations

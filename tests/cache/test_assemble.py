@@ -113,3 +113,25 @@ def test_a_streamed_refusal_is_not_storable() -> None:
     assert entry is not None
     assert entry.finish_reason is FinishReason.CONTENT_FILTER
     assert unstorable(entry, store_truncated=True) == "refused"
+
+
+def test_a_stream_s_citations_are_kept_when_inside_its_text() -> None:
+    """An OpenAI search model's annotations chunk (before its finish chunk) is kept with the entry; a
+    citation whose span runs past the answer's text (a decoder cannot bound it) is left out."""
+    annotations = [
+        {
+            "type": "url_citation",
+            "url_citation": {"url": "https://a.test", "title": "A", "start_index": 7, "end_index": 10},
+        },
+        {
+            "type": "url_citation",
+            "url_citation": {"url": "https://b.test", "title": "B", "start_index": 7, "end_index": 99},
+        },
+    ]
+    chunk = {"choices": [{"index": 0, "delta": {"annotations": annotations}, "finish_reason": None}]}
+    events = OPENAI_TEXT.split("\n\n")
+    finish = next(i for i, event in enumerate(events) if '"finish_reason": "stop"' in event)
+    events.insert(finish, f"data: {json.dumps(chunk)}")
+    entry = assemble(Dialect.OPENAI, "\n\n".join(events))
+    assert entry is not None and entry.pieces == (TextPiece("Hello! How can I help?", (5, 9, 8)),)
+    assert entry.citations == ({"url": "https://a.test", "title": "A", "start": 7, "end": 10},)

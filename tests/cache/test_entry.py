@@ -147,3 +147,84 @@ def test_a_framed_entry_round_trips_with_its_body() -> None:
     body = b'{"id":"x","text":"a\nb"}'
     assert unframe(frame(encode(entry), body)) == (entry, body)
     assert unframe(encode(entry)) == (entry, None)
+
+
+CITATION = {"url": "https://example.com/a", "title": "A", "start": 0, "end": 5}
+
+
+def test_citations_round_trip_and_an_entry_without_them_encodes_as_before() -> None:
+    """An entry's citations (a missing title too) come back equal; an entry citing nothing is written
+    without the ``ci`` field, so its bytes are what an older sidecar wrote."""
+    untitled = {**CITATION, "title": None, "start": 6, "end": 11}
+    cited = _entry(TextPiece("Hello there"))._replace(citations=(CITATION, untitled))
+    assert decode(encode(cited)) == cited
+    assert b'"ci"' not in encode(_entry(TextPiece("Hello there")))
+
+
+def test_an_entry_an_older_sidecar_wrote_reads_without_citations() -> None:
+    """The JSON of the format before citations were kept (no ``ci``) decodes, citing nothing; a damaged
+    ``ci`` is refused like any damaged entry."""
+    old = (
+        b'{"v":1,"p":[["t","Hello there",null]],"f":"stop","s":null,"u":[10,5,2,0,1],"m":"gpt-4o","t":"gpt",'
+        b'"pr":"openai","at":1700000000.5,"c":0.0012,"id":null}'
+    )
+    assert decode(old) == _entry(TextPiece("Hello there"))
+    assert decode(old).citations == ()
+    for damaged in (b'"ci":[["u",null,3,1]]', b'"ci":[[1,null,0,1]]', b'"ci":7', b'"ci":[["u",null,0]]'):
+        with pytest.raises(EntryFormatError):
+            decode(old[:-1] + b"," + damaged + b"}")
+
+
+def test_a_whole_answer_s_citations_are_kept() -> None:
+    """``entry_from_response`` keeps a cited answer (it was refused when entries kept no citations), and
+    its ``response()`` cites the same."""
+    body = {
+        "id": "chatcmpl-1",
+        "choices": [
+            {
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "content": "Hello there",
+                    "annotations": [
+                        {
+                            "type": "url_citation",
+                            "url_citation": {
+                                "url": "https://example.com/a",
+                                "title": "A",
+                                "start_index": 0,
+                                "end_index": 5,
+                            },
+                        }
+                    ],
+                },
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 2},
+    }
+    entry = entry_from_response(
+        parse_chat_response(body, Dialect.OPENAI), model="m", target="t", provider="p", stored_at=1.0, cost_usd=None
+    )
+    assert entry is not None and entry.citations == (CITATION,)
+    assert entry.response()["choices"][0]["citations"] == [CITATION]
+
+
+def test_footprint_counts_an_entry_s_citations() -> None:
+    """A cited entry's ``footprint`` is no less than the memory its objects take (tracemalloc), citations
+    included, and not far above it."""
+    text = "a few words of an answer " * 80
+
+    def make(i: int) -> Entry:
+        url = f"https://example.com/source/{i:08d}/"
+        citations = tuple(
+            {"url": url + str(n), "title": f"Source {i} {n}", "start": 300 + n, "end": 400 + n} for n in range(4)
+        )
+        return _entry(TextPiece(text[:-8] + f"{i:08d}"))._replace(model=f"model-{i:04d}", citations=citations)
+
+    make(0)
+    tracemalloc.start()
+    entries = [make(i) for i in range(200)]
+    held = tracemalloc.get_traced_memory()[0] / len(entries)
+    tracemalloc.stop()
+    assert held <= footprint(entries[1]) <= held * 1.25

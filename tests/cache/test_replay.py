@@ -305,3 +305,47 @@ def test_an_answer_quoting_the_marks_is_served_unchanged() -> None:
     body = orjson.loads(fill_body(body_template(entry, Dialect.OPENAI), Dialect.OPENAI))
     assert body["choices"][0]["message"]["content"] == marks
     assert body["id"].startswith("chatcmpl-") and abs(body["created"] - time.time()) < 5
+
+
+CITED_TEXT = "Crème brûlée — 東京 🍮 is cited here."
+CITATION = {
+    "url": "https://example.com/recipe",
+    "title": "Recipe",
+    "start": CITED_TEXT.index("cited"),
+    "end": CITED_TEXT.index("cited") + 5,
+}
+
+
+def _cited_entry() -> Entry:
+    return _whole_entry(CITED_TEXT)._replace(citations=(CITATION,))
+
+
+def test_a_cited_entry_replays_its_citation_after_the_text_and_before_the_finish() -> None:
+    """The replayed deltas carry one ``Cited`` between the last text and the ``Finish``, where a live
+    stream reports its sources."""
+    names = [type(d).__name__ for d in replay_deltas(_cited_entry())]
+    assert names[-4:] == ["Text", "Cited", "Finish", "End"]
+
+
+def test_a_cited_entry_streams_to_each_sdk_where_its_provider_puts_citations() -> None:
+    """openai-python: one annotations chunk before the finish chunk, the span in characters; google-genai:
+    the last fragment's citation_metadata, in bytes; the whole bodies cite the same text."""
+    entry = decode(encode(_cited_entry()))
+    chunks = sdk.openai_stream(_stream(entry, Dialect.OPENAI))
+    deltas = [c.choices[0].delta.model_dump(exclude_none=True) for c in chunks if c.choices]
+    (at,) = [i for i, delta in enumerate(deltas) if "annotations" in delta]
+    assert chunks[at + 1].choices[0].finish_reason == "stop"
+    span = deltas[at]["annotations"][0]["url_citation"]
+    assert CITED_TEXT[span["start_index"] : span["end_index"]] == "cited"
+    fragments = [
+        genai_types.GenerateContentResponse.model_validate(orjson.loads(line[6:]))
+        for line in _stream(entry, Dialect.GEMINI).split(b"\n")
+        if line.startswith(b"data: ")
+    ]
+    assert [f.candidates[0].citation_metadata is not None for f in fragments][-2:] == [False, True]
+    (citation,) = fragments[-1].candidates[0].citation_metadata.citations
+    assert CITED_TEXT.encode()[citation.start_index : citation.end_index] == b"cited"
+    whole = genai_types.GenerateContentResponse.model_validate(replay_body(entry, Dialect.GEMINI, model="m"))
+    assert whole.candidates[0].citation_metadata.citations[0].start_index == citation.start_index
+    message = openai.types.chat.ChatCompletion.model_validate(replay_body(entry, Dialect.OPENAI, model="m"))
+    assert (message.choices[0].message.annotations or [])[0].url_citation.start_index == span["start_index"]

@@ -422,15 +422,15 @@ async def test_a_passthrough_key_whose_bytes_are_not_utf8_is_refused_cleanly(
     assert await upstream_calls(running, url) == 0
 
 
-async def test_an_answer_citing_sources_is_not_stored(fake: FakeFactory, sidecar: SidecarFactory) -> None:
-    """A whole answer that carries citations (an OpenAI url_citation) is not stored, since an entry keeps
-    none: the repeated request is a miss answered by the provider, with its annotations."""
+async def test_an_answer_citing_sources_is_stored_with_them(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """A whole answer that carries citations (an OpenAI url_citation) is stored with them: the repeated
+    request is a hit whose annotations are the provider's, one upstream call."""
     url = await fake("f0")
     running = await sidecar(cache_policy([url]))
     citing = [{"role": "user", "content": "where is this from? fake:cite"}]
     first, first_raw = await ask(running, messages=citing)
     second, second_raw = await ask(running, messages=citing)
-    assert (first_raw.headers["x-sidecar-cache"], second_raw.headers["x-sidecar-cache"]) == ("miss", "miss")
+    assert (first_raw.headers["x-sidecar-cache"], second_raw.headers["x-sidecar-cache"]) == ("miss", "hit")
     assert second.choices[0].message.annotations == first.choices[0].message.annotations
     assert len(second.choices[0].message.annotations or []) == 1
-    assert await upstream_calls(running, url) == 2
+    assert await upstream_calls(running, url) == 1

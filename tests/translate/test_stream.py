@@ -148,6 +148,8 @@ NOT_TEXT = {
         b'data: {"choices":[{"index":1,"delta":{"content":"x"}}]}\n\n',
         b'data: {"choices":[{"index":0,"delta":{"content":"x"},"logprobs":{"content":[{"token":"x",'
         b'"logprob":-0.5,"top_logprobs":[]}]},"finish_reason":null}]}\n\n',
+        b'data: {"choices":[{"index":0,"delta":{"content":"x","annotations":[{"type":"url_citation",'
+        b'"url_citation":{"url":"https://a.test","title":"A","start_index":0,"end_index":1}}]}}]}\n\n',
         b'data: {"error":{"message":"busy","type":"server_error"}}\n\n',
         b'event: error\ndata: {"choices":[{"index":0,"delta":{"content":"x"}}]}\n\n',
         b"data: [DONE]\n\n",
@@ -156,6 +158,8 @@ NOT_TEXT = {
         # first: a usage seen before would make the direct path decline it for that reason
         b'data: {"candidates":[{"content":{"parts":[{"text":"x"}]},"index":0,"logprobsResult":'
         b'{"chosenCandidates":[{"token":"x","logProbability":-0.5}],"topCandidates":[]}}]}\n\n',
+        b'data: {"candidates":[{"content":{"parts":[{"text":"x"}]},"index":0,"citationMetadata":'
+        b'{"citationSources":[{"startIndex":0,"endIndex":1,"uri":"https://a.test"}]}}]}\n\n',
         b'data: {"candidates":[{"content":{"parts":[{"text":"x"}]},"finishReason":"STOP","index":0}]}\n\n',
         b'data: {"candidates":[{"content":{"parts":[{"text":"x"}]},"index":0}],'
         b'"usageMetadata":{"promptTokenCount":1}}\n\n',
@@ -171,8 +175,8 @@ NOT_TEXT = {
 @pytest.mark.parametrize(("source", "caller"), PAIRS)
 def test_every_other_event_is_left_to_the_general_path(source: str, caller: str) -> None:
     """Tool calls, reasoning, refusals, finishes, usage, errors, the end, another block's or choice's
-    text, text with its tokens' log-probabilities: the direct path declines each (None), and the general
-    path then gives what it always did."""
+    text, text with its tokens' log-probabilities or with citations: the direct path declines each (None),
+    and the general path then gives what it always did."""
     plain, direct = translator(source, caller), translator(source, caller)
     for event in events(opening(source)):
         general(plain, event), general(direct, event)

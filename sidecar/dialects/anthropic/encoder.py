@@ -16,6 +16,7 @@ import orjson
 from ...sse import SSEEvent
 from ...translate.common import Usage
 from ...translate.deltas import (
+    Cited,
     Delta,
     End,
     Failure,
@@ -156,6 +157,8 @@ class AnthropicEncoder:
         if isinstance(delta, Reasoning):
             self._reasoning.append(delta.text)
             return []
+        if isinstance(delta, Cited):
+            return []  # no citation of another provider's form is sent to Anthropic apps (docs/translation.md)
         if isinstance(delta, ReasoningSignature) and delta.origin != "anthropic":
             self._reasoning.clear()  # unsigned thinking sent back to Anthropic is refused: not sent at all
             return []

@@ -6,7 +6,13 @@ Gemini API (google-genai reads it as ``citations``, Vertex AI's name, also read 
 and, in Vertex AI's form, ``title``, ``license`` and ``publicationDate``. The common form counts
 characters: ``citations_of`` converts (a source without a ``uri`` has no common form and is left out,
 as is one whose span is not in the text), ``add_to_candidate`` converts back and writes
-``citationSources`` (with the ``title`` when the source had one).
+``citationSources`` (with the ``title`` when the source had one; a span past the text is left out).
+
+In a stream (``streamGenerateContent``) a fragment's ``citationMetadata`` counts bytes of the whole
+answer streamed so far, not of the fragment's text: Google's SDKs take the last fragment's as the
+whole answer's (google-generativeai ``_join_citation_metadatas``, the JS SDK's ``aggregateResponses``:
+"keep overwriting, the last one will be final"). The stream decoder reads it with ``citations_of``
+over the text streamed so far, the stream encoder writes it on the last fragment.
 """
 
 from __future__ import annotations
@@ -59,7 +65,10 @@ def add_to_candidate(candidate: dict[str, Any], citations: list[Citation] | None
     if not citations:
         return
     sources = []
+    length = len(text)
     for citation in citations:
+        if citation["end"] > length:
+            continue
         source: dict[str, Any] = {
             "startIndex": len(text[: citation["start"]].encode()),
             "endIndex": len(text[: citation["end"]].encode()),
@@ -68,4 +77,5 @@ def add_to_candidate(candidate: dict[str, Any], citations: list[Citation] | None
         if citation["title"]:
             source["title"] = citation["title"]
         sources.append(source)
-    candidate["citationMetadata"] = {"citationSources": sources}
+    if sources:
+        candidate["citationMetadata"] = {"citationSources": sources}

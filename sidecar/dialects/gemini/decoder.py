@@ -1,7 +1,9 @@
 """The Gemini stream decoder: one upstream event -> common deltas (``translate.stream_in`` describes
 every decoder).
 
-A fragment's ``logprobsResult`` (asked by the request) makes its first ``Text`` a ``ScoredText``.
+A fragment's ``logprobsResult`` (asked by the request) makes its first ``Text`` a ``ScoredText``; its
+``citationMetadata`` a ``Cited`` (the byte spans into the text streamed so far, which the decoder keeps,
+converted to characters; each source once), before the fragment's ``Finish``.
 """
 
 from __future__ import annotations
@@ -22,15 +24,17 @@ from ...translate.deltas import (
     UsageSeen,
 )
 from ...translate.parts import dumps
-from ...translate.stream_in import LoadedOnce, failure_of, text_field
-from . import response
+from ...translate.stream_in import LoadedOnce, failure_of, new_citations, text_field
+from . import citations, response
 from .logprobs import scored_text
 
 
 class GeminiDecoder:
-    __slots__ = ("_calls", "_loaded", "_response_id", "_started", "_usage_seen")
+    __slots__ = ("_calls", "_cited", "_loaded", "_response_id", "_started", "_texts", "_usage_seen")
 
     def __init__(self) -> None:
+        self._texts: list[str] = []  # the answer's text fragments: citations count bytes of their join
+        self._cited: set[tuple[str, str | None, int, int]] = set()
         self._started = False
         self._response_id: str | None = None
         self._calls = 0
@@ -40,8 +44,8 @@ class GeminiDecoder:
     def text_of(self, event: SSEEvent) -> str | None:
         """The text of ``event`` when it is a fragment of one non-empty text part and nothing else (after
         the first fragment: no finish, signature or thought, no ``error``, and no usage but the one the
-        last fragment carried, which changes nothing: counts merge by maximum); None for every other
-        event, which ``feed`` then reads. Changes nothing."""
+        last fragment carried, which changes nothing: counts merge by maximum, and no citation); None for
+        every other event, which ``feed`` then reads. Keeps the text, as ``feed`` does."""
         if not self._started or event.event is not None:
             return None
         obj = self._loaded.first(event.data)
@@ -56,6 +60,7 @@ class GeminiDecoder:
             or candidate.get("index", 0) != 0
             or "finishReason" in candidate
             or "logprobsResult" in candidate  # the text's tokens: a ScoredText, which ``feed`` makes
+            or "citationMetadata" in candidate
         ):
             return None
         content = candidate.get("content")
@@ -66,7 +71,10 @@ class GeminiDecoder:
         if type(part) is not dict or len(part) != 1:  # the text alone: no thought, no signature
             return None
         text = part.get("text")
-        return text if type(text) is str and text else None
+        if type(text) is not str or not text:
+            return None
+        self._texts.append(text)
+        return text
 
     def feed(self, event: SSEEvent) -> list[Delta]:
         data = event.data
@@ -106,6 +114,7 @@ class GeminiDecoder:
                     out.append(ReasoningSignature(signature, "gemini", standalone=True))
                 if "text" in part:
                     if text:
+                        self._texts.append(text)
                         out.append(Text(text) if scores is None else scored_text(text, cand))
                         scores = None  # a fragment's tokens go with its first text
                 elif "functionCall" in part:
@@ -115,6 +124,8 @@ class GeminiDecoder:
                     ident = text_field(fc.get("id")) or response.call_id(self._response_id, ordinal)
                     out.append(ToolStart(ordinal, ident, text_field(fc.get("name"))))
                     out.append(ToolArgs(ordinal, dumps(fc.get("args") or {})))
+            if "citationMetadata" in cand:
+                self._cite(cand, out)
             raw = text_field(cand.get("finishReason"))
             if raw:
                 reason = response.finish_from(raw, self._calls > 0)
@@ -125,3 +136,9 @@ class GeminiDecoder:
             if blocked:
                 out.append(Finish(FinishReason.CONTENT_FILTER, blocked))
         return out
+
+    def _cite(self, candidate: dict[str, Any], out: list[Delta]) -> None:
+        """The candidate's citations not reported before, over the text streamed so far."""
+        cited = new_citations(citations.citations_of(candidate, "".join(self._texts)), self._cited)
+        if cited is not None:
+            out.append(cited)

@@ -5,7 +5,9 @@ The last fragment (finish reason, usage, whole function calls) always has conten
 when nothing else is left, as Gemini's own last fragment has: google-genai's chat sessions (Python and
 Node) keep a streamed turn in the history they send next only when every fragment has content. A
 content-filter stop (``SAFETY``) has none, as Gemini sends it. A ``ScoredText``'s tokens go in the
-``logprobsResult`` (and ``avgLogprobs``) of the fragment carrying its text.
+``logprobsResult`` (and ``avgLogprobs``) of the fragment carrying its text. Citations (``Cited``) go on
+the last fragment, every one, as ``citationMetadata`` in bytes of the whole text sent (the encoder keeps
+it): Google's SDKs take the last fragment's as the answer's (``citations``).
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from typing import Any
 import orjson
 
 from ...sse import SSEEvent
-from ...translate.common import Usage
+from ...translate.common import Citation, Usage
 from ...translate.deltas import (
+    Cited,
     Delta,
     End,
     Failure,
@@ -32,7 +35,7 @@ from ...translate.deltas import (
 )
 from ...translate.parts import new_id, parse_arguments
 from ...translate.stream_out import json_event
-from . import response
+from . import citations, response
 from .contents import SKIP_SIGNATURE
 from .logprobs import add_to_candidate as add_logprobs
 
@@ -42,6 +45,7 @@ _TEXT_HEAD = b'data: {"candidates":[{"content":{"role":"model","parts":[{"text":
 class GeminiEncoder:
     __slots__ = (
         "_calls",
+        "_cited",
         "_closed",
         "_finish",
         "_gemini_signed",
@@ -50,6 +54,7 @@ class GeminiEncoder:
         "_model",
         "_signature",
         "_text_tail",
+        "_texts",
         "_usage",
     )
 
@@ -64,6 +69,8 @@ class GeminiEncoder:
         self._signature: str | None = None  # a standalone signature, for the next part
         self._gemini_signed = False  # Gemini signed something: its answer, no call needs the skip value
         self._text_tail = b""  # a text fragment's wire bytes after the text, made once the id is known
+        self._texts: list[str] = []  # the text sent: citations count bytes of its join
+        self._cited: list[Citation] = []  # citations held for the last fragment
 
     def _fragment(
         self, parts: list[dict[str, Any]], extra: dict[str, Any] | None = None, text: Text | None = None
@@ -103,6 +110,7 @@ class GeminiEncoder:
                 + orjson.dumps(self._id or "")
                 + b"}\n\n"
             )
+        self._texts.append(text)
         return _TEXT_HEAD + orjson.dumps(text) + tail
 
     def feed(self, delta: Delta) -> list[SSEEvent]:
@@ -126,6 +134,7 @@ class GeminiEncoder:
             self._id = delta.id or new_id("")
             self._text_tail = b""
         elif isinstance(delta, Text):
+            self._texts.append(delta.text)
             return [*self._flush(), self._fragment([self._part({"text": delta.text})], None, delta)]
         elif isinstance(delta, ToolStart):
             signature, self._signature = self._signature, None
@@ -137,6 +146,8 @@ class GeminiEncoder:
                 call[2].append(delta.fragment)
         elif isinstance(delta, Finish):
             self._finish = delta
+        elif isinstance(delta, Cited):
+            self._cited += delta.citations
         elif isinstance(delta, UsageSeen):
             self._usage = delta.usage if self._usage is None else self._usage.merge(delta.usage)
         elif isinstance(delta, End):
@@ -164,5 +175,8 @@ class GeminiEncoder:
         reason = response.FINISH_TO[self._finish.reason] if self._finish else "STOP"
         if self._signature is not None or (not parts and reason != "SAFETY"):
             parts.append(self._part({"text": ""}))  # content, as Gemini's last fragment has (see the docstring)
-        out.append(self._fragment(parts, {"finishReason": reason}))
+        last: dict[str, Any] = {"finishReason": reason}
+        if self._cited:
+            citations.add_to_candidate(last, self._cited, "".join(self._texts))
+        out.append(self._fragment(parts, last))
         return out

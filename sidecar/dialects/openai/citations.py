@@ -5,10 +5,15 @@ OpenAI's search models cite web pages as ``{"type": "url_citation", "url_citatio
 ``citations_of`` reads them (other annotation types, and a citation of the wrong shape or outside the
 text, are left out); ``annotations_of`` writes them, a missing title as ``""`` (openai-python's
 ``AnnotationURLCitation`` requires one), and ``[]`` without citations, as OpenAI writes it.
+
+In a stream, a search model sends every annotation once, in a chunk of its own after the last content
+chunk (``{"delta": {"annotations": [...]}}``), its indices counting characters of the whole answer:
+``stream_citations`` reads a chunk's delta (the span is bounded by the text later, by whoever holds it).
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from ...translate.common import Citation
@@ -16,12 +21,22 @@ from ...translate.common import Citation
 
 def citations_of(message: dict[str, Any], text: str) -> list[Citation]:
     """The ``url_citation`` annotations of a message whose text is ``text``."""
+    return _read(message, len(text))
+
+
+def stream_citations(delta: dict[str, Any]) -> list[Citation]:
+    """The ``url_citation`` annotations of a stream chunk's ``delta`` (spans into the whole answer, whose
+    length the chunk does not tell)."""
+    return _read(delta, sys.maxsize)
+
+
+def _read(message: dict[str, Any], length: int) -> list[Citation]:
     annotations = message.get("annotations")
     if type(annotations) is not list:
         return []
     out: list[Citation] = []
     for annotation in annotations:
-        citation = _citation(annotation, len(text))
+        citation = _citation(annotation, length)
         if citation is not None:
             out.append(citation)
     return out

@@ -1,24 +1,28 @@
 """The OpenAI stream decoder: one upstream event -> common deltas (``translate.stream_in`` describes
 every decoder).
 
-A content chunk's ``logprobs`` (asked by the request) makes its ``Text`` a ``ScoredText``.
+A content chunk's ``logprobs`` (asked by the request) makes its ``Text`` a ``ScoredText``; a chunk's
+``delta.annotations`` (a search model's citations, once, after the text) a ``Cited``.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from ...sse import SSEEvent
 from ...translate.common import FinishReason
 from ...translate.deltas import Delta, End, Finish, Reasoning, Start, Text, ToolArgs, ToolStart, UsageSeen
 from ...translate.parts import new_id
-from ...translate.stream_in import LoadedOnce, failure_of, text_field
-from . import response
+from ...translate.stream_in import LoadedOnce, failure_of, new_citations, text_field
+from . import citations, response
 from .logprobs import scored_text
 
 
 class OpenAIDecoder:
-    __slots__ = ("_answered", "_loaded", "_refused", "_started", "_tools")
+    __slots__ = ("_answered", "_cited", "_loaded", "_refused", "_started", "_tools")
 
     def __init__(self) -> None:
+        self._cited: set[tuple[str, str | None, int, int]] = set()
         self._started = False
         self._tools: set[int] = set()
         self._refused = False  # a refusal streamed (and no content): the stop is a content-filter stop
@@ -56,6 +60,7 @@ class OpenAIDecoder:
             or delta.get("reasoning")
             or delta.get("tool_calls")
             or delta.get("refusal")
+            or "annotations" in delta
         ):
             return None
         self._answered = True
@@ -96,6 +101,8 @@ class OpenAIDecoder:
             calls = delta.get("tool_calls")
             for call in calls if type(calls) is list else ():
                 self._tool_call(call, out)
+            if "annotations" in delta:
+                self._cite(delta, out)
             raw = choice.get("finish_reason")
             if raw and type(raw) is str:
                 reason = response.FINISH_FROM.get(raw, FinishReason.OTHER)
@@ -108,6 +115,12 @@ class OpenAIDecoder:
             if usage is not None:
                 out.append(UsageSeen(usage))
         return out
+
+    def _cite(self, delta: dict[str, Any], out: list[Delta]) -> None:
+        """The delta's citations (``annotations``) not reported before."""
+        cited = new_citations(citations.stream_citations(delta), self._cited)
+        if cited is not None:
+            out.append(cited)
 
     def _tool_call(self, call: object, out: list[Delta]) -> None:
         """The deltas of one streamed tool call fragment; a fragment of the wrong shape is skipped."""

@@ -4,7 +4,9 @@ describes every encoder).
 The role chunk waits for the answer's first part, as OpenAI streams it: ``"content": ""`` before text
 (or reasoning, or nothing), ``"content": null`` beside the first tool call of an answer that opens with
 one, so that an app accumulating the chunks gets ``content`` None for a tool-only answer, as unstreamed.
-A ``ScoredText``'s tokens go in the ``logprobs`` of the chunk carrying its text.
+A ``ScoredText``'s tokens go in the ``logprobs`` of the chunk carrying its text. Citations (``Cited``)
+are held and sent together in one chunk of their own (``delta.annotations``) before the finish chunk,
+as OpenAI's search models send them: openai-python's stream helper cannot join two lists of them.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from typing import Any
 import orjson
 
 from ...sse import SSEEvent
-from ...translate.common import Usage
+from ...translate.common import Citation, Usage
 from ...translate.deltas import (
+    Cited,
     Delta,
     End,
     Failure,
@@ -32,7 +35,7 @@ from ...translate.deltas import (
 )
 from ...translate.parts import new_id
 from ...translate.stream_out import framed, json_event, wire_prefix
-from . import response
+from . import citations, response
 from .logprobs import choice_logprobs
 
 _NO_FINISH = b',"finish_reason":null,"logprobs":null}]}'
@@ -45,6 +48,7 @@ _TEXT_TAIL = _CONTENT_END + b"\n\n"
 class OpenAIEncoder:
     __slots__ = (
         "_bare_tools",
+        "_cited",
         "_closed",
         "_created",
         "_finished",
@@ -69,6 +73,7 @@ class OpenAIEncoder:
         self._closed = False
         self._usage: Usage | None = None
         self._bare_tools: list[int] = []  # tool calls started whose arguments have not come yet
+        self._cited: list[Citation] = []  # citations held for the annotations chunk
         self._head = b""  # every chunk's JSON up to its delta, once the id is known
         self._text_head = b""  # a text chunk's wire bytes up to the text, once started
 
@@ -135,6 +140,9 @@ class OpenAIEncoder:
             return [response.error_event(delta.status, delta.message)]
         if isinstance(delta, ReasoningSignature):
             return []  # no place for a signature in the OpenAI dialect
+        if isinstance(delta, Cited):
+            self._cited += delta.citations
+            return []
         if isinstance(delta, ToolStart) and not self._opened:  # a tool call opens the answer
             self._start(None)
             self._opened = True
@@ -152,7 +160,7 @@ class OpenAIEncoder:
                 self._bare_tools.remove(delta.index)
             out.append(self._chunk({"tool_calls": [{"index": delta.index, "function": {"arguments": delta.fragment}}]}))
         elif isinstance(delta, Finish) and not self._finished:
-            out += self._empty_arguments()
+            out += self._empty_arguments() + self._annotations()
             self._finished = True
             out.append(self._chunk({}, response.FINISH_TO[delta.reason]))
         return out
@@ -176,10 +184,17 @@ class OpenAIEncoder:
         bare, self._bare_tools = self._bare_tools, []
         return [self._chunk({"tool_calls": [{"index": i, "function": {"arguments": "{}"}}]}) for i in bare]
 
+    def _annotations(self) -> list[SSEEvent]:
+        """The chunk of every citation held (none without): ``{"annotations": [url_citation...]}``."""
+        if not self._cited:
+            return []
+        cited, self._cited = self._cited, []
+        return [self._chunk({"annotations": citations.annotations_of(cited)})]
+
     def close(self) -> list[SSEEvent]:
         if self._closed:
             return []
-        out = self._open() + self._empty_arguments() if self._started else []
+        out = self._open() + self._empty_arguments() + self._annotations() if self._started else []
         self._closed = True
         if self._include_usage and self._started:
             body = {
