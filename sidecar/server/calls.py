@@ -8,12 +8,12 @@ to drop answers 400, unless a target before it was called and failed (a fallback
 too (``untranslatable``), and that failure, not a 400 for a request its first target took, answers.
 ``Calls.call`` then makes one call, in this order::
 
-    breaker permit (none: skip "breaker_open") -> attempt span
-        -> bulkhead slot (none free: ``_wait_for_slot``; full: skip "bulkhead_full")
+    breaker permit (none: skip "breaker_open")
+        -> bulkhead slot (none free: ``_wait_for_slot``; full: skip "bulkhead_full") -> attempt span
         -> Attempt.run -> ``_report``: permit success / failure / released, a 429's wait, the target's
            health -> span ended, recorded
 
-Every call is counted on the exchange when it starts (``exchange.calls``); a call cancelled (the app
+Every call is counted on the exchange when it starts, with its slot (``exchange.calls``); a call cancelled (the app
 went away, or a hedge lost its race) is recorded as ``cancelled`` and releases its permit: not the
 target's fault. A request cancelled while it waits for a bulkhead slot made no call: it is recorded
 as a skip (``cancelled``, not called), as a full bulkhead is.
@@ -39,7 +39,7 @@ from .exchange import AttemptRecord, Exchange, telemetry_usage
 from .targets import TargetState, TargetStates
 
 if TYPE_CHECKING:
-    from ..telemetry import AttemptTrace, Telemetry
+    from ..telemetry import Telemetry
 
 
 @dataclass(slots=True)
@@ -110,6 +110,10 @@ class Calls:
         if permit is None and not bypass_breaker:
             skip(exchange, target, "breaker_open")
             return None
+        bulkhead = state.bulkhead
+        # a free slot is taken without a coroutine; else wait for one (none: a skip, no call, no span)
+        if not bulkhead.try_acquire() and not await _wait_for_slot(exchange, target, bulkhead, permit):
+            return None
         trace = exchange.trace.attempt(
             target=target.key,
             provider=target.provider.name,
@@ -123,10 +127,6 @@ class Calls:
         )
         started = time.monotonic()
         exchange.calls += 1
-        bulkhead = state.bulkhead
-        # a free slot is taken without a coroutine; else wait for one
-        if not bulkhead.try_acquire() and not await _wait_for_slot(exchange, target, bulkhead, permit, trace):
-            return None
         try:
             try:
                 result = await self._attempt.run(
@@ -183,23 +183,19 @@ class Calls:
             self.states.failed(state, outcome.error_type, result.upstream_status, outcome.detail)
 
 
-async def _wait_for_slot(
-    exchange: Exchange, target: Target, bulkhead: Bulkhead, permit: Permit | None, trace: AttemptTrace
-) -> bool:
-    """Wait for a slot of the target's full bulkhead; False when its queue is full too, the call not made
-    after all (its permit released, recorded as a skip, ``bulkhead_full``); the caller gone while queued
-    is recorded so (``cancelled``) and raised."""
+async def _wait_for_slot(exchange: Exchange, target: Target, bulkhead: Bulkhead, permit: Permit | None) -> bool:
+    """Wait for a slot of the target's full bulkhead; False when none came within the queue timeout (or
+    the queue is full too): no call made (its permit released, recorded as a skip, ``bulkhead_full``);
+    the caller gone while queued is recorded so (``cancelled``) and raised. The call's span, metrics and
+    count start only once it has a slot: a skip is counted once, in ``llm_sidecar_skips_total``."""
     try:
         await bulkhead.acquire()
     except BaseException as exc:  # no slot: no call was made after all
-        exchange.calls -= 1
         if permit is not None:
             permit.release()
         if not isinstance(exc, BulkheadFull):  # the caller left while queued
-            trace.finish(status=None, error_type="cancelled")
             skip(exchange, target, "cancelled")
             raise
-        trace.finish(status=None, error_type="bulkhead_full")
         skip(exchange, target, "bulkhead_full")
         return False
     return True

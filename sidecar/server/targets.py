@@ -186,6 +186,14 @@ class TargetStates:
         """Remember ``state``'s target's last failed call (the target's fault: not the request's 4xx)."""
         state.last_failure = LastFailure(self._clock(), error_type, status, detail)
 
+    def bulkheads(self) -> dict[str, tuple[int, int, int]]:
+        """Every known target's bulkhead: calls in flight, queued, and its limit (for the metrics; a
+        removed target's, kept aside for calls still on it, is reported nowhere, as for /status)."""
+        return {
+            key: (state.bulkhead.in_flight, state.bulkhead.queued, state.bulkhead.max_concurrent)
+            for key, state in self._states.items()
+        }
+
     def snapshot(self) -> dict[str, Any]:
         """Every known target's breaker, bulkhead and last failure, for /status."""
         now = self._clock()
