@@ -2,8 +2,9 @@
 its record. The fallback loop's smallest unit.
 
 For a target of the chain, ``Calls.candidate`` checks it may be tried now and prepares its request
-once (not per retry): skipped (recorded, no call) while it is rate-limited past what the route waits
-for, or when the request has no equivalent there (``untranslatable``); a parameter the policy refuses
+and reads its key once (not per retry): skipped (recorded, no call) while it is rate-limited past what
+the route waits for, when the request has no equivalent there (``untranslatable``), or when its key
+cannot be read (``credentials``: not a call, nor a breaker failure); a parameter the policy refuses
 to drop answers 400, unless a target before it was called and failed (a fallback): then it is skipped
 too (``untranslatable``), and that failure, not a 400 for a request its first target took, answers.
 ``Calls.call`` then makes one call, in this order::
@@ -26,6 +27,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..credentials import CredentialError
 from ..policy.compiled import Target
 from ..policy.resilience_spec import ResilienceSpec, TimeoutsSpec
 from ..resilience.breaker import Permit
@@ -50,6 +52,7 @@ class Candidate:
     state: TargetState
     prepared: Prepared
     timeouts: TimeoutsSpec
+    key: str | None  # the provider's key for this request (``Attempt.key_for``)
 
 
 class Calls:
@@ -90,7 +93,22 @@ class Calls:
             skip(exchange, target, "untranslatable")
             untranslatable.append(f"{target.name}: {exc}")
             return None
-        return Candidate(target, state, prepared, settings.timeouts or target.provider.timeouts)
+        try:
+            key = self._attempt.key_for(exchange, target)
+        except CredentialError as exc:
+            self._no_key(exchange, target, state, str(exc))
+            return None
+        return Candidate(target, state, prepared, settings.timeouts or target.provider.timeouts, key)
+
+    def _no_key(self, exchange: Exchange, target: Target, state: TargetState, detail: str) -> None:
+        """``target``'s key cannot be read: skipped (``credentials``, its source in words), never called,
+        so neither an upstream attempt nor a breaker failure. A key of the sidecar's own (a variable, a
+        file) is the target's ``last_failure`` for /status; an app that sent none (``passthrough``) is
+        the request's fault, not the target's."""
+        skip(exchange, target, "credentials", detail)
+        spec = target.provider.api_key
+        if spec is not None and not spec.passthrough:
+            self.states.failed(state, "credentials", None, detail)
 
     async def call(
         self,
@@ -130,7 +148,7 @@ class Calls:
         try:
             try:
                 result = await self._attempt.run(
-                    exchange, candidate.prepared, candidate.timeouts, trace, remaining, first_byte
+                    exchange, candidate.prepared, candidate.timeouts, trace, remaining, first_byte, key=candidate.key
                 )
             finally:
                 bulkhead.release()
@@ -201,8 +219,8 @@ async def _wait_for_slot(exchange: Exchange, target: Target, bulkhead: Bulkhead,
     return True
 
 
-def skip(exchange: Exchange, target: Target, reason: str) -> None:
-    """Record ``target`` as passed over without a call, and why."""
-    exchange.record(AttemptRecord(target.name, target.provider.name, reason, None, 0.0, called=False))
+def skip(exchange: Exchange, target: Target, reason: str, detail: str = "") -> None:
+    """Record ``target`` as passed over without a call, and why (``detail``: in words, when there are some)."""
+    exchange.record(AttemptRecord(target.name, target.provider.name, reason, None, 0.0, called=False, detail=detail))
     exchange.trace.skipped(target=target.key, reason=reason)
     exchange.fallback_reason = exchange.fallback_reason or reason
