@@ -10,6 +10,7 @@ import aiohttp
 
 from ..conftest import FakeFactory, SidecarFactory
 from .chain import calls, chain_policy, chat, fakes, metrics_of
+from .test_reload_targets import post
 
 ONE_TRY = "  resilience: {max_attempts_per_target: 1, backoff: {base_s: 0.01, cap_s: 0.05}, deadline_s: 10}\n"
 
@@ -40,17 +41,6 @@ def series(metrics: str, target: str) -> dict[str, float]:
     return found
 
 
-def slow_chat(session: aiohttp.ClientSession, url: str, stall: float) -> asyncio.Future[int]:
-    body = {"model": "chain", "messages": [{"role": "user", "content": f"[fault:f0:stall={stall}] hi"}]}
-
-    async def status() -> int:
-        async with session.post(f"{url}/v1/chat/completions", json=body) as response:
-            await response.read()
-            return response.status
-
-    return asyncio.ensure_future(status())
-
-
 async def test_metrics_show_calls_in_flight_queued_and_the_limit(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """max_concurrent 1: one slow call to m0 holds the slot and two more queue (queue_timeout_s 0.6);
     /metrics then reads 1 in flight, 2 queued, limit 1 for p0/up0. The queued calls time out and move on
@@ -59,9 +49,9 @@ async def test_metrics_show_calls_in_flight_queued_and_the_limit(fake: FakeFacto
     urls = await fakes(fake, 2)
     running = await sidecar(policy(urls, "{max_concurrent: 1, queue_timeout_s: 0.6}"))
     async with aiohttp.ClientSession() as session:
-        slow = slow_chat(session, running.url, 1.5)
+        slow = post(session, running, 1.5)
         await asyncio.sleep(0.3)
-        queued = [slow_chat(session, running.url, 0.0) for _ in range(2)]
+        queued = [post(session, running, 0.0) for _ in range(2)]
         await asyncio.sleep(0.2)
         during = series(await metrics_of(running), "p0/up0")
         assert await asyncio.gather(slow, *queued) == [200] * 3
