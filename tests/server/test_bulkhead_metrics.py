@@ -9,8 +9,7 @@ import asyncio
 import aiohttp
 
 from ..conftest import FakeFactory, SidecarFactory
-from .chain import calls, chain_policy, chat, fakes, metrics_of
-from .test_reload_targets import post
+from .chain import calls, chain_policy, chat, fakes, metrics_of, post
 
 ONE_TRY = "  resilience: {max_attempts_per_target: 1, backoff: {base_s: 0.01, cap_s: 0.05}, deadline_s: 10}\n"
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import aiohttp
 
 from ..conftest import FakeFactory, SidecarFactory, provider_block
+from .budget_walks import access_line
 from .chain import calls, chain_policy, chat, fakes, metrics_of
-from .test_failure_reasons import access_line
 
 BREAKER = "  breaker: {window_size: 10, minimum_calls: 3, failure_rate: 0.5, open_s: 30}\n"
 

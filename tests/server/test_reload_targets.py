@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
-from .chain import breaker_series, calls, chain_policy, chat, fakes, metrics_of, set_fault
+from .chain import breaker_series, calls, chain_policy, chat, fakes, metrics_of, post, set_fault
 
 BREAKER = "  breaker: {window_size: 10, minimum_calls: 3, failure_rate: 0.5, open_s: 20, half_open_probes: 1}\n"
 ONE_TRY = "  resilience: {max_attempts_per_target: 1, backoff: {base_s: 0.01, cap_s: 0.05}, deadline_s: 10}\n"
@@ -107,18 +107,6 @@ async def test_a_request_on_the_older_policy_does_not_bring_back_a_removed_targe
 
 
 BULKHEAD = "  bulkhead: {max_concurrent: %d, queue_timeout_s: 8}\n"
-
-
-def post(session: aiohttp.ClientSession, running: RunningSidecar, stall: float) -> asyncio.Future[int]:
-    """A chat to route ``chain`` that m0's provider answers after ``stall`` seconds; its status."""
-    body = {"model": "chain", "messages": [{"role": "user", "content": f"[fault:f0:stall={stall}] hi"}]}
-
-    async def status() -> int:
-        async with session.post(f"{running.url}/v1/chat/completions", json=body) as response:
-            await response.read()
-            return response.status
-
-    return asyncio.ensure_future(status())
 
 
 async def reach(url: str, count: int) -> None:
