@@ -179,6 +179,26 @@ def fallbacks_and_breakers() -> Row:
                 unit="ops",
             ),
             Panel(
+                "Bulkhead use per target",
+                [
+                    Query(
+                        f"max by (target) (llm_sidecar_bulkhead_in_flight{{{SEL}}} "
+                        f"/ llm_sidecar_bulkhead_max_concurrent{{{SEL}}})",
+                        "{{target}}",
+                    )
+                ],
+                unit="percentunit",
+                description="Calls in flight to each target as a share of its bulkhead's max_concurrent, on the "
+                "fullest of the selected pods (each sidecar has its own bulkheads). At 100 % new calls queue for "
+                "up to queue_timeout_s, then skip the target (bulkhead_full; alert LLMSidecarBulkheadSaturated).",
+            ),
+            Panel(
+                "Calls queued for a bulkhead slot per target",
+                [Query(f"sum by (target) (llm_sidecar_bulkhead_queued{{{SEL}}})", "{{target}}")],
+                description="Calls waiting for a slot of a full bulkhead, over the selected pods. Those that waited "
+                "in vain are the skips bulkhead_full above.",
+            ),
+            Panel(
                 "Upstream error ratio by target",
                 [Query(ratio(failed_attempts, attempts, "target"), "{{target}}")],
                 unit="percentunit",

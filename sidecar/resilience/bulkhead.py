@@ -13,7 +13,9 @@ Waiters are served first come, first served; a released slot is handed directly 
 
 ``resize`` sets new limits in place (a policy reload): the calls in flight keep their slots and count
 against the new ``max_concurrent``, so a lower limit admits nobody (waiters included) until they drain
-below it, and a higher one hands its new slots to the oldest waiters at once. Waiters keep their place.
+below it, and a higher one hands its new slots to the oldest waiters at once. Waiters keep their place;
+a new ``queue_timeout_s`` applies to them too, counted from when each queued (a waiter that has already
+waited longer than a lowered one leaves at once with ``BulkheadFull``; 0 sends every waiter away).
 
 Cancel-safe: a waiter cancelled while queued leaves the queue; a waiter cancelled in the instant after
 a slot was handed to it passes the slot on, so slots never leak. The wait uses the running event
@@ -26,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -40,8 +43,17 @@ class BulkheadFull(Exception):
         self.reason = reason
 
 
+@dataclass(slots=True, eq=False)
+class _Waiter:
+    """A queued call: its future (set when a slot is handed to it), when it queued, its expiry timer."""
+
+    future: asyncio.Future[None]
+    queued_at: float
+    timer: asyncio.TimerHandle | None = None
+
+
 class Bulkhead:
-    """Limits concurrent calls; ``in_flight`` and ``queued`` are for ``/status``."""
+    """Limits concurrent calls; ``in_flight`` and ``queued`` are for ``/status`` and the metrics."""
 
     __slots__ = ("_in_flight", "_waiters", "max_concurrent", "max_queued", "name", "queue_timeout_s")
 
@@ -62,7 +74,7 @@ class Bulkhead:
         self.max_queued = max_queued
         self.name = name
         self._in_flight = 0
-        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._waiters: deque[_Waiter] = deque()
 
     @property
     def in_flight(self) -> int:
@@ -70,7 +82,7 @@ class Bulkhead:
 
     @property
     def queued(self) -> int:
-        return sum(1 for w in self._waiters if not w.done())
+        return sum(1 for w in self._waiters if not w.future.done())
 
     def try_acquire(self) -> bool:
         """Take a free slot at once if there is one (no coroutine: the usual case); else False, and
@@ -90,19 +102,28 @@ class Bulkhead:
         if self.max_queued is not None and self.queued >= self.max_queued:
             raise BulkheadFull(self.name, self.max_concurrent, f"{self.max_queued} already queued")
         loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[None] = loop.create_future()
-        self._waiters.append(waiter)
-        timer = loop.call_later(self.queue_timeout_s, self._expire, waiter)
+        entry = _Waiter(loop.create_future(), loop.time())
+        self._waiters.append(entry)
+        self._arm(entry)
+        waiter = entry.future
         try:
             await waiter
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
                 self.release()  # the slot was handed to us just before the cancel: pass it on
             else:
-                self._forget(waiter)
+                self._forget(entry)
             raise
         finally:
-            timer.cancel()
+            if entry.timer is not None:
+                entry.timer.cancel()
+
+    def _arm(self, entry: _Waiter) -> None:
+        """(Re)start ``entry``'s expiry: ``queue_timeout_s`` after it queued (at once if that has passed)."""
+        if entry.timer is not None:
+            entry.timer.cancel()
+        loop = entry.future.get_loop()
+        entry.timer = loop.call_at(entry.queued_at + self.queue_timeout_s, self._expire, entry)
 
     def release(self) -> None:
         """Give back a slot: to the oldest waiter if any, else to the pool (always to the pool while more
@@ -114,19 +135,24 @@ class Bulkhead:
         self._in_flight -= 1
 
     def resize(self, max_concurrent: int, queue_timeout_s: float) -> None:
-        """New limits from now on, for the calls in flight and the queued too (see the module docstring).
-        A waiter keeps the deadline it queued with; ``queue_timeout_s`` is for calls that queue later."""
+        """New limits from now on, for the calls in flight and the queued too (see the module docstring):
+        a new ``queue_timeout_s`` moves each waiter's deadline to when it queued plus the new timeout
+        (one already past expires in the loop's next turn, after the new slots are handed over)."""
         if max_concurrent < 1:
             raise ValueError(f"max_concurrent must be >= 1, got {max_concurrent}")
         self.max_concurrent = max_concurrent
-        self.queue_timeout_s = queue_timeout_s
         while self._in_flight < max_concurrent and self._hand_over():
             self._in_flight += 1
+        if queue_timeout_s != self.queue_timeout_s:
+            self.queue_timeout_s = queue_timeout_s
+            for entry in self._waiters:
+                if not entry.future.done():
+                    self._arm(entry)
 
     def _hand_over(self) -> bool:
         """Wake the oldest live waiter with a slot; False when none waits."""
         while self._waiters:
-            waiter = self._waiters.popleft()
+            waiter = self._waiters.popleft().future
             if not waiter.done():
                 waiter.set_result(None)
                 return True
@@ -156,13 +182,13 @@ class Bulkhead:
     ) -> None:
         self.release()
 
-    def _expire(self, waiter: asyncio.Future[None]) -> None:
-        if not waiter.done():
-            waiter.set_exception(
+    def _expire(self, entry: _Waiter) -> None:
+        if not entry.future.done():
+            entry.future.set_exception(
                 BulkheadFull(self.name, self.max_concurrent, f"no slot within {self.queue_timeout_s:g}s")
             )
-            self._forget(waiter)
+            self._forget(entry)
 
-    def _forget(self, waiter: asyncio.Future[None]) -> None:
+    def _forget(self, entry: _Waiter) -> None:
         with contextlib.suppress(ValueError):
-            self._waiters.remove(waiter)
+            self._waiters.remove(entry)

@@ -46,7 +46,8 @@ SDKs do not call again on it.
 
 Not retried (``no_retry``), as a second call within the request cannot fare better:
 ``x-should-retry: false``, a quota gone (``insufficient_quota``, ``failed_precondition``), and
-the sidecar's own ``credentials`` and ``tls_config`` failures (made with ``Outcome.failure``).
+the sidecar's own ``tls_config`` failure (made with ``Outcome.failure``; a key that cannot be read is
+no attempt at all: ``server.calls`` skips the target, ``credentials``).
 
 ``detail`` says why in plain words, for the access line and the error the app gets: the provider's
 message (the key it was sent redacted, first 300 characters), the exception's ``Name: message`` (never
@@ -116,7 +117,7 @@ class Outcome:
     ) -> Outcome:
         """A failure of the target found by the caller itself (a truncated stream, a 200 with a body that
         is not JSON): FALLBACK with a breaker failure; ``no_retry`` when a second call cannot fare better
-        (a key that is not there)."""
+        (a ``tls`` file that is not there)."""
         return cls(OutcomeKind.FALLBACK, status, error_type, None, True, False, detail[:_DETAIL_MAX], no_retry)
 
 

@@ -178,6 +178,7 @@ class SidecarApp:
             state.budgets.sync(policy.budgets)
             for target in state.targets.serve(policy):  # its settings, for requests on older policies too
                 state.telemetry.breaker_removed(target)
+            state.telemetry.bulkheads(state.targets.bulkheads())  # new limits; a removed target's series go
             self.pipelines.for_policy(policy)  # a feature it newly uses is loaded now, not in a request
             log.info("policy_reloaded", version=policy.version, source=policy.source, routes=len(policy.routes))
             for warning in policy.warnings:
@@ -200,6 +201,7 @@ class SidecarApp:
         if cache is not None:  # the cache store's counters reach an OTLP push without a scrape too
             self.state.telemetry.cache_store(cache.snapshot())
         self.state.telemetry.cache_unavailable(self.state.caches.unavailable)
+        self.state.telemetry.bulkheads(self.state.targets.bulkheads())  # for a push without a scrape
         reloaded, refused = self.state.credentials.refresh()
         for path in reloaded:
             log.info("key_file_reloaded", path=path)

@@ -28,7 +28,7 @@ import aiohttp
 import orjson
 from aiohttp.web import Response, StreamResponse
 
-from ..credentials import CredentialError, Credentials, app_key
+from ..credentials import Credentials, app_key
 from ..dialects import Dialect, registry
 from ..policy.compiled import Target
 from ..policy.resilience_spec import TimeoutsSpec
@@ -152,6 +152,16 @@ class Attempt:
         self._client = client
         self._credentials = credentials
 
+    def key_for(self, exchange: Exchange, target: Target) -> str | None:
+        """The key ``target``'s provider is sent for this request (None: it takes none); raises
+        ``CredentialError`` when it cannot be read (then the target cannot be called: a skip)."""
+        spec = target.provider.api_key
+        if spec is None:
+            return None
+        request = exchange.request
+        sent = app_key(request.headers, request.query) if spec.passthrough else None
+        return self._credentials.key_for(spec, sent)
+
     async def run(
         self,
         exchange: Exchange,
@@ -160,23 +170,16 @@ class Attempt:
         trace: AttemptTrace,
         budget_s: float,
         first_byte: asyncio.Event | None = None,
+        *,
+        key: str | None,
     ) -> AttemptResult:
-        """One call; ``budget_s`` is what remains of the request's deadline.
+        """One call with ``key`` (``key_for``'s); ``budget_s`` is what remains of the request's deadline.
 
         ``first_byte`` is set when the response headers arrive (hedging waits on it).
         """
         request = exchange.request
         facts = exchange.facts
         provider = prepared.target.provider
-        try:
-            spec = provider.api_key
-            if spec is None:
-                key = None
-            else:
-                sent = app_key(request.headers, request.query) if spec.passthrough else None
-                key = self._credentials.key_for(spec, sent)
-        except CredentialError as exc:
-            return AttemptResult(Outcome.failure("credentials", str(exc), no_retry=True))
         headers = upstream_headers(request.headers, provider, facts.dialect, prepared.wire, key)
         # Streams ask for identity so that every event is relayed the moment it arrives.
         headers["accept-encoding"] = "identity" if facts.stream else "gzip, deflate"

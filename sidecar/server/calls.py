@@ -2,18 +2,19 @@
 its record. The fallback loop's smallest unit.
 
 For a target of the chain, ``Calls.candidate`` checks it may be tried now and prepares its request
-once (not per retry): skipped (recorded, no call) while it is rate-limited past what the route waits
-for, or when the request has no equivalent there (``untranslatable``); a parameter the policy refuses
+and reads its key once (not per retry): skipped (recorded, no call) while it is rate-limited past what
+the route waits for, when the request has no equivalent there (``untranslatable``), or when its key
+cannot be read (``credentials``: not a call, nor a breaker failure); a parameter the policy refuses
 to drop answers 400, unless a target before it was called and failed (a fallback): then it is skipped
 too (``untranslatable``), and that failure, not a 400 for a request its first target took, answers.
 ``Calls.call`` then makes one call, in this order::
 
-    breaker permit (none: skip "breaker_open") -> attempt span
-        -> bulkhead slot (none free: ``_wait_for_slot``; full: skip "bulkhead_full")
+    breaker permit (none: skip "breaker_open")
+        -> bulkhead slot (none free: ``_wait_for_slot``; full: skip "bulkhead_full") -> attempt span
         -> Attempt.run -> ``_report``: permit success / failure / released, a 429's wait, the target's
            health -> span ended, recorded
 
-Every call is counted on the exchange when it starts (``exchange.calls``); a call cancelled (the app
+Every call is counted on the exchange when it starts, with its slot (``exchange.calls``); a call cancelled (the app
 went away, or a hedge lost its race) is recorded as ``cancelled`` and releases its permit: not the
 target's fault. A request cancelled while it waits for a bulkhead slot made no call: it is recorded
 as a skip (``cancelled``, not called), as a full bulkhead is.
@@ -26,6 +27,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..credentials import CredentialError
 from ..policy.compiled import Target
 from ..policy.resilience_spec import ResilienceSpec, TimeoutsSpec
 from ..resilience.breaker import Permit
@@ -39,7 +41,7 @@ from .exchange import AttemptRecord, Exchange, telemetry_usage
 from .targets import TargetState, TargetStates
 
 if TYPE_CHECKING:
-    from ..telemetry import AttemptTrace, Telemetry
+    from ..telemetry import Telemetry
 
 
 @dataclass(slots=True)
@@ -50,6 +52,7 @@ class Candidate:
     state: TargetState
     prepared: Prepared
     timeouts: TimeoutsSpec
+    key: str | None  # the provider's key for this request (``Attempt.key_for``)
 
 
 class Calls:
@@ -90,7 +93,22 @@ class Calls:
             skip(exchange, target, "untranslatable")
             untranslatable.append(f"{target.name}: {exc}")
             return None
-        return Candidate(target, state, prepared, settings.timeouts or target.provider.timeouts)
+        try:
+            key = self._attempt.key_for(exchange, target)
+        except CredentialError as exc:
+            self._no_key(exchange, target, state, str(exc))
+            return None
+        return Candidate(target, state, prepared, settings.timeouts or target.provider.timeouts, key)
+
+    def _no_key(self, exchange: Exchange, target: Target, state: TargetState, detail: str) -> None:
+        """``target``'s key cannot be read: skipped (``credentials``, its source in words), never called,
+        so neither an upstream attempt nor a breaker failure. A key of the sidecar's own (a variable, a
+        file) is the target's ``last_failure`` for /status; an app that sent none (``passthrough``) is
+        the request's fault, not the target's."""
+        skip(exchange, target, "credentials", detail)
+        spec = target.provider.api_key
+        if spec is not None and not spec.passthrough:
+            self.states.failed(state, "credentials", None, detail)
 
     async def call(
         self,
@@ -110,6 +128,10 @@ class Calls:
         if permit is None and not bypass_breaker:
             skip(exchange, target, "breaker_open")
             return None
+        bulkhead = state.bulkhead
+        # a free slot is taken without a coroutine; else wait for one (none: a skip, no call, no span)
+        if not bulkhead.try_acquire() and not await _wait_for_slot(exchange, target, bulkhead, permit):
+            return None
         trace = exchange.trace.attempt(
             target=target.key,
             provider=target.provider.name,
@@ -123,14 +145,10 @@ class Calls:
         )
         started = time.monotonic()
         exchange.calls += 1
-        bulkhead = state.bulkhead
-        # a free slot is taken without a coroutine; else wait for one
-        if not bulkhead.try_acquire() and not await _wait_for_slot(exchange, target, bulkhead, permit, trace):
-            return None
         try:
             try:
                 result = await self._attempt.run(
-                    exchange, candidate.prepared, candidate.timeouts, trace, remaining, first_byte
+                    exchange, candidate.prepared, candidate.timeouts, trace, remaining, first_byte, key=candidate.key
                 )
             finally:
                 bulkhead.release()
@@ -183,30 +201,26 @@ class Calls:
             self.states.failed(state, outcome.error_type, result.upstream_status, outcome.detail)
 
 
-async def _wait_for_slot(
-    exchange: Exchange, target: Target, bulkhead: Bulkhead, permit: Permit | None, trace: AttemptTrace
-) -> bool:
-    """Wait for a slot of the target's full bulkhead; False when its queue is full too, the call not made
-    after all (its permit released, recorded as a skip, ``bulkhead_full``); the caller gone while queued
-    is recorded so (``cancelled``) and raised."""
+async def _wait_for_slot(exchange: Exchange, target: Target, bulkhead: Bulkhead, permit: Permit | None) -> bool:
+    """Wait for a slot of the target's full bulkhead; False when none came within the queue timeout (or
+    the queue is full too): no call made (its permit released, recorded as a skip, ``bulkhead_full``);
+    the caller gone while queued is recorded so (``cancelled``) and raised. The call's span, metrics and
+    count start only once it has a slot: a skip is counted once, in ``llm_sidecar_skips_total``."""
     try:
         await bulkhead.acquire()
     except BaseException as exc:  # no slot: no call was made after all
-        exchange.calls -= 1
         if permit is not None:
             permit.release()
         if not isinstance(exc, BulkheadFull):  # the caller left while queued
-            trace.finish(status=None, error_type="cancelled")
             skip(exchange, target, "cancelled")
             raise
-        trace.finish(status=None, error_type="bulkhead_full")
         skip(exchange, target, "bulkhead_full")
         return False
     return True
 
 
-def skip(exchange: Exchange, target: Target, reason: str) -> None:
-    """Record ``target`` as passed over without a call, and why."""
-    exchange.record(AttemptRecord(target.name, target.provider.name, reason, None, 0.0, called=False))
+def skip(exchange: Exchange, target: Target, reason: str, detail: str = "") -> None:
+    """Record ``target`` as passed over without a call, and why (``detail``: in words, when there are some)."""
+    exchange.record(AttemptRecord(target.name, target.provider.name, reason, None, 0.0, called=False, detail=detail))
     exchange.trace.skipped(target=target.key, reason=reason)
     exchange.fallback_reason = exchange.fallback_reason or reason

@@ -105,10 +105,12 @@ async def answer_last_resort(exchange: Exchange, last: tuple[Candidate, AttemptR
 def _tried(exchange: Exchange, last: tuple[Candidate, AttemptResult] | None) -> bool:
     """Whether the sidecar has done the retrying for this request: it called its targets (retried them
     and fell back, within their retry budgets and the deadline) and the last failure is not a rate limit
-    (whose wait, the provider's, the app's SDK may still wait out; a quota gone is not one). Its error then says
+    (whose wait, the provider's, the app's SDK may still wait out; a quota gone is not one), or no target
+    could be called for want of a key (``credentials``: a later try finds none either). Its error then says
     ``x-should-retry: false``: the SDK's own retries (two, by default) would run the chain twice more."""
     if not any(attempt.called for attempt in exchange.attempts):
-        return False  # every target skipped (a full bulkhead...): a later try may find room
+        # every target skipped (a full bulkhead...): a later try may find room; not a key that cannot be read
+        return bool(exchange.attempts) and all(attempt.outcome == "credentials" for attempt in exchange.attempts)
     return last is None or last[1].outcome.error_type != "rate_limited"
 
 

@@ -7,7 +7,8 @@ one set it (an open breaker stays open for it too). A reload replaces only the p
 it changes: new breaker settings start that breaker afresh (``on_new_breaker``: its state gauge says
 closed again), a new retry budget starts that part alone, and new bulkhead settings apply to the
 target's bulkhead in place (``Bulkhead.resize``: the calls in flight and queued on it count against
-the new limit, so a lower one admits no call until they drain below it); an unchanged part keeps its
+the new limit, so a lower one admits no call until they drain below it, and the queued wait by the new
+queue timeout, from when each queued); an unchanged part keeps its
 window and state. A target the reload removed is forgotten; a request still on an older policy that
 calls it gets a state for that call alone, so neither ``/status`` nor the breaker's series brings it
 back. Its bulkhead alone is kept aside while calls may still use it (until a later reload finds it
@@ -184,6 +185,14 @@ class TargetStates:
     def failed(self, state: TargetState, error_type: str, status: int | None, detail: str) -> None:
         """Remember ``state``'s target's last failed call (the target's fault: not the request's 4xx)."""
         state.last_failure = LastFailure(self._clock(), error_type, status, detail)
+
+    def bulkheads(self) -> dict[str, tuple[int, int, int]]:
+        """Every known target's bulkhead: calls in flight, queued, and its limit (for the metrics; a
+        removed target's, kept aside for calls still on it, is reported nowhere, as for /status)."""
+        return {
+            key: (state.bulkhead.in_flight, state.bulkhead.queued, state.bulkhead.max_concurrent)
+            for key, state in self._states.items()
+        }
 
     def snapshot(self) -> dict[str, Any]:
         """Every known target's breaker, bulkhead and last failure, for /status."""

@@ -5,7 +5,8 @@ its providers and registry, never the process-wide ones (tests build several per
 ``prometheus_client`` registry behind ``/metrics`` and the instruments (``instruments``), the SDK's
 ``TracerProvider`` (None when no trace exporter is configured: then no span is ever created), and the
 SDK's ``MeterProvider`` with a ``PeriodicExportingMetricReader`` per configured metrics exporter.
-Process-wide events (policy reloads, breaker transitions) are methods here; per-request ones live on
+Process-wide events (policy reloads, breaker transitions) and what is read when metrics are collected
+(the targets' bulkheads, the cache store) are methods here; per-request ones live on
 ``RequestTrace``.
 """
 
@@ -196,6 +197,14 @@ class Telemetry:
         """Count the transition and set the target's state gauge (closed 0, half_open 1, open 2)."""
         self.instruments.breaker_transitions.inc((target, to_state))
         self.instruments.breaker_state.set((target,), BREAKER_STATES.get(to_state, -1))
+
+    def bulkheads(self, use: Mapping[str, tuple[int, int, int]]) -> None:
+        """Each target's bulkhead as ``TargetStates.bulkheads()`` reads it (in flight, queued, limit), read
+        when metrics are collected: the series of a target not in ``use`` (a reload removed it) go."""
+        instruments = self.instruments
+        instruments.bulkhead_in_flight.replace({(key,): in_flight for key, (in_flight, _, _) in use.items()})
+        instruments.bulkhead_queued.replace({(key,): queued for key, (_, queued, _) in use.items()})
+        instruments.bulkhead_max_concurrent.replace({(key,): limit for key, (_, _, limit) in use.items()})
 
     def ensemble_decided(self, *, route: str, strategy: str, decided: str, members: Mapping[str, str]) -> None:
         """One ensemble vote: how it was decided, and each member's result (``Decision.states`` values:

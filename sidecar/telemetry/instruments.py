@@ -4,7 +4,7 @@
 metrics (semantic conventions, see ``genai``: operation duration, token usage, time to first chunk, time
 per output chunk) and the sidecar's own ``llm_sidecar_*`` metrics of every request: requests, request
 duration, in-flight, upstream attempts and errors, fallbacks, skips, rejections, breaker state and
-transitions, policy reloads and the state of the last one, cost, tokens, spans dropped, build info. The
+transitions, bulkhead use, policy reloads and the state of the last one, cost, tokens, spans dropped, build info. The
 policy features' (response cache, ensembles, quality gates, shadow evaluation, budgets, routing) are in
 ``feature_instruments``.
 Label values are always strings; an absent value is ``""``.
@@ -176,6 +176,17 @@ class Instruments(FeatureInstruments):
                 ("target", "to"),
                 "{transition}",
             )
+        )
+        # A target's bulkhead, read from ``TargetStates.bulkheads()`` when metrics are collected (a scrape,
+        # the reload tick for a push), not per call: nothing on the request path (``Telemetry.bulkheads``).
+        self.bulkhead_in_flight = gauge(
+            own("bulkhead_in_flight", "Calls to a target holding a slot of its bulkhead.", ("target",), "{call}")
+        )
+        self.bulkhead_max_concurrent = gauge(
+            own("bulkhead_max_concurrent", "A target's bulkhead limit (max_concurrent).", ("target",), "{call}")
+        )
+        self.bulkhead_queued = gauge(
+            own("bulkhead_queued", "Calls waiting for a slot of a target's full bulkhead.", ("target",), "{call}")
         )
         self.log_lines_dropped = counter(
             own(

@@ -259,24 +259,84 @@ def test_resize_lower_counts_the_calls_in_flight() -> None:
 
 def test_resize_higher_admits_the_oldest_waiters_at_once() -> None:
     """One slot taken, three callers queued; the limit rises to 3: the two oldest get the new slots at
-    once, the third keeps waiting; a new queue timeout is for callers that queue later."""
+    once, the third keeps waiting (its queue timeout unchanged) and gets the next released slot."""
 
     async def main() -> None:
         bulkhead = Bulkhead(1, 5.0)
         assert bulkhead.try_acquire()
         waiters = [asyncio.ensure_future(bulkhead.acquire()) for _ in range(3)]
         await asyncio.sleep(0)
-        bulkhead.resize(3, 0.0)
+        bulkhead.resize(3, 5.0)
         await asyncio.sleep(0)
         assert [waiter.done() for waiter in waiters] == [True, True, False]
-        assert (bulkhead.in_flight, bulkhead.queued, bulkhead.queue_timeout_s) == (3, 1, 0.0)
-        with pytest.raises(BulkheadFull, match="not queueing"):
-            await bulkhead.acquire()
+        assert (bulkhead.in_flight, bulkhead.queued) == (3, 1)
         bulkhead.release()
         await waiters[2]
         assert bulkhead.in_flight == 3
         with pytest.raises(ValueError, match="max_concurrent must be >= 1"):
             bulkhead.resize(0, 1.0)
+
+    run_virtual(main)
+
+
+def test_resize_lower_queue_timeout_applies_to_the_waiters() -> None:
+    """A reload lowers queue_timeout_s from 10 s to 2 s at t=3: the caller queued at t=0 has waited
+    longer and leaves at once (BulkheadFull, at t=3, not t=10); the one queued at t=2.5 leaves at
+    t=4.5, its queue time plus the new timeout; new slots are handed over before anyone expires."""
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        bulkhead = Bulkhead(1, 10.0)
+        assert bulkhead.try_acquire()
+        left: dict[str, float] = {}
+
+        async def wait(name: str) -> None:
+            with pytest.raises(BulkheadFull, match="no slot within 2s"):
+                await bulkhead.acquire()
+            left[name] = loop.time()
+
+        early = asyncio.ensure_future(wait("early"))
+        await asyncio.sleep(2.5)
+        late = asyncio.ensure_future(wait("late"))
+        await asyncio.sleep(0.5)
+        bulkhead.resize(1, 2.0)
+        await asyncio.gather(early, late)
+        assert left == {"early": pytest.approx(3.0), "late": pytest.approx(4.5)}
+        assert (bulkhead.in_flight, bulkhead.queued) == (1, 0)
+
+    run_virtual(main)
+
+
+def test_resize_higher_queue_timeout_lets_the_waiters_wait_longer() -> None:
+    """queue_timeout_s raised from 2 s to 5 s at t=1: the caller queued at t=0 still waits at t=4 and
+    gets the slot released then; a new slot goes to a waiter before a timeout of 0 could send it away;
+    an unchanged timeout moves nobody; 0 (never wait) sends a waiter away at once."""
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        bulkhead = Bulkhead(1, 2.0)
+        assert bulkhead.try_acquire()
+        waiter = asyncio.ensure_future(bulkhead.acquire())
+        await asyncio.sleep(1.0)
+        bulkhead.resize(1, 5.0)
+        await asyncio.sleep(3.0)
+        assert not waiter.done()
+        bulkhead.release()
+        await waiter
+        assert loop.time() == pytest.approx(4.0)
+        second = asyncio.ensure_future(bulkhead.acquire())
+        await asyncio.sleep(0.5)
+        bulkhead.resize(2, 0.0)  # a new slot first: the waiter takes it rather than leave
+        await second
+        bulkhead.resize(2, 3.0)
+        third = asyncio.ensure_future(bulkhead.acquire())
+        await asyncio.sleep(0.5)
+        bulkhead.resize(2, 3.0)  # unchanged: nothing moves
+        assert not third.done()
+        bulkhead.resize(2, 0.0)  # never wait: the waiter leaves in the loop's next turn
+        with pytest.raises(BulkheadFull, match="no slot within 0s"):
+            await third
+        assert (loop.time(), bulkhead.queued) == (pytest.approx(5.0), 0)
 
     run_virtual(main)
 

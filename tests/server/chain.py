@@ -1,9 +1,11 @@
 """The route ``chain`` the fallback, hedge, last-resort and reload tests use: its policy (``chain_policy``),
 a chat call to it, the count of requests a fake provider has seen, fake providers started and their
-fault set (``fakes``, ``set_fault``), and a target's breaker series in /metrics (``breaker_series``)."""
+fault set (``fakes``, ``set_fault``), a target's breaker series in /metrics (``breaker_series``), and a
+chat that m0's provider answers late (``post``)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
@@ -72,3 +74,15 @@ def breaker_series(metrics: str, target: str) -> dict[str, float]:
 async def metrics_of(running: RunningSidecar) -> str:
     async with aiohttp.ClientSession() as session, session.get(f"{running.url}/metrics") as response:
         return await response.text()
+
+
+def post(session: aiohttp.ClientSession, running: RunningSidecar, stall: float) -> asyncio.Future[int]:
+    """A chat to route ``chain`` that m0's provider answers after ``stall`` seconds; its status."""
+    body = {"model": "chain", "messages": [{"role": "user", "content": f"[fault:f0:stall={stall}] hi"}]}
+
+    async def status() -> int:
+        async with session.post(f"{running.url}/v1/chat/completions", json=body) as response:
+            await response.read()
+            return response.status
+
+    return asyncio.ensure_future(status())

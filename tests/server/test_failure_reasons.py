@@ -43,18 +43,23 @@ def keyed_policy(url: str, key_file: Path) -> str:
 async def test_a_missing_key_is_named_in_the_error_and_the_access_line(
     fake: FakeFactory, sidecar: SidecarFactory, tmp_path: Path
 ) -> None:
-    """A one-target route whose key variable is not set: the 502 says which variable, the access line too,
-    and the target is tried once (a missing key stays missing), with nothing sent upstream."""
+    """A one-target route whose key variable is not set: the 503 says which variable, the access line too,
+    and the target is skipped, never called (a 502 as if it had failed a call), with nothing sent
+    upstream; the app's SDK is told not to retry (a missing key stays missing)."""
     url = await fake()
     key_file = tmp_path / "key"
     key_file.write_text("")
     running = await sidecar(keyed_policy(url, key_file))
     body = {"model": "lone", "messages": [{"role": "user", "content": "hello"}]}
     async with aiohttp.ClientSession() as session, session.post(f"{running.url}/v1/chat/completions", json=body) as r:
-        status, error = r.status, orjson.loads(await r.read())["error"]
-    assert status == 502 and error["code"] == "credentials"
-    assert error["message"] == "upstream m0 failed: credentials (environment variable MISSING_KEY is not set)"
-    assert [a["detail"] for a in error["attempts"]] == ["environment variable MISSING_KEY is not set"]
+        status, error, again = r.status, orjson.loads(await r.read())["error"], r.headers["x-should-retry"]
+    assert status == 503 and error["code"] == "no_target_available" and again == "false"
+    assert error["message"] == (
+        "no target of route 'lone' could be called now (m0: credentials (environment variable MISSING_KEY is not set))"
+    )
+    assert [(a["detail"], a["called"]) for a in error["attempts"]] == [
+        ("environment variable MISSING_KEY is not set", False)
+    ]
     line = access_line(running)
     assert line["attempt_log"] == ["m0:credentials"]
     assert line["attempt_errors"] == ["m0:credentials: environment variable MISSING_KEY is not set"]
@@ -65,16 +70,17 @@ async def test_a_chain_of_unusable_keys_names_each_source(
     fake: FakeFactory, sidecar: SidecarFactory, tmp_path: Path
 ) -> None:
     """A chain whose keys are a variable not set and an empty file: the 503's message names both, once
-    each (the last target is not retried on a key it cannot read)."""
+    each, as targets that could not be called (the last target is not retried on a key it cannot read)."""
     url = await fake()
     key_file = tmp_path / "key"
     key_file.write_text("")
     running = await sidecar(keyed_policy(url, key_file))
     status, _, data = await chat(running)
     error = orjson.loads(data)["error"]
-    assert status == 503 and error["code"] == "all_targets_failed"
+    assert status == 503 and error["code"] == "no_target_available"
     assert error["message"] == (
-        "every target of route 'chain' failed (m0: credentials (environment variable MISSING_KEY is not set), "
+        "no target of route 'chain' could be called now (m0: credentials (environment variable MISSING_KEY is not "
+        "set), "
         f"m1: credentials (key file {key_file} is empty))"
     )
     assert access_line(running)["attempt_errors"] == [

@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
-from .chain import breaker_series, calls, chain_policy, chat, fakes, metrics_of, set_fault
+from .chain import breaker_series, calls, chain_policy, chat, fakes, metrics_of, post, set_fault
 
 BREAKER = "  breaker: {window_size: 10, minimum_calls: 3, failure_rate: 0.5, open_s: 20, half_open_probes: 1}\n"
 ONE_TRY = "  resilience: {max_attempts_per_target: 1, backoff: {base_s: 0.01, cap_s: 0.05}, deadline_s: 10}\n"
@@ -109,18 +109,6 @@ async def test_a_request_on_the_older_policy_does_not_bring_back_a_removed_targe
 BULKHEAD = "  bulkhead: {max_concurrent: %d, queue_timeout_s: 8}\n"
 
 
-def post(session: aiohttp.ClientSession, running: RunningSidecar, stall: float) -> asyncio.Future[int]:
-    """A chat to route ``chain`` that m0's provider answers after ``stall`` seconds; its status."""
-    body = {"model": "chain", "messages": [{"role": "user", "content": f"[fault:f0:stall={stall}] hi"}]}
-
-    async def status() -> int:
-        async with session.post(f"{running.url}/v1/chat/completions", json=body) as response:
-            await response.read()
-            return response.status
-
-    return asyncio.ensure_future(status())
-
-
 async def reach(url: str, count: int) -> None:
     """Wait (at most 4 s) until the fake provider at ``url`` has seen ``count`` requests."""
     for _ in range(200):
@@ -207,3 +195,28 @@ async def test_requests_on_the_older_policy_share_the_removed_targets_bulkhead(
     records = await arrivals(urls[0])
     assert len(records) == 4 and max(records) == 2, records
     assert "p0/up0" not in running.state.targets.snapshot()
+
+
+async def test_a_reload_lowering_queue_timeout_moves_the_queued_calls_on(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """One slow call in flight to m0 (max_concurrent 1, queue_timeout_s 8) and one queued behind it when
+    a reload lowers queue_timeout_s to 0.2: the queued one has waited longer, leaves the queue at once
+    and is answered by m1 (bulkhead_full) while the slow call still runs (it kept its 8 s and waited
+    for m0), and m0's provider sees one call."""
+    urls = await fakes(fake, 2)
+    running = await sidecar(policy(urls, "  bulkhead: {max_concurrent: 1, queue_timeout_s: 8}\n"))
+    body = {"model": "chain", "messages": [{"role": "user", "content": "[fault:f0:stall=3] hi"}]}
+    async with aiohttp.ClientSession() as session:
+        slow = post(session, running, 3.0)
+        await reach(urls[0], 1)
+        queued = asyncio.ensure_future(session.post(f"{running.url}/v1/chat/completions", json=body))
+        await asyncio.sleep(0.4)
+        assert running.state.targets.snapshot()["p0/up0"]["bulkhead"] == {"in_flight": 1, "queued": 1}
+        await running.reload(policy(urls, "  bulkhead: {max_concurrent: 1, queue_timeout_s: 0.2}\n"))
+        response = await asyncio.wait_for(queued, 2.0)
+        assert response.status == 200 and response.headers["x-sidecar-fallback-reason"] == "bulkhead_full"
+        response.release()
+        assert not slow.done()
+        assert await slow == 200
+    assert await calls(urls[0]) == 1 and await calls(urls[1]) == 1

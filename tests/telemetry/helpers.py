@@ -99,6 +99,7 @@ def drive_every_metric(telemetry: Telemetry) -> None:
     """Use every facade call that records a metric at least once."""
     telemetry.policy_reload(ok=True)
     telemetry.breaker_transition(target="openai/gpt-4o", from_state="closed", to_state="open")
+    telemetry.bulkheads({"openai/gpt-4o": (2, 1, 2)})
     trace = start(telemetry, stream=True)
     trace.cache_result(result="miss")
     telemetry.cache_store(CACHE_SNAPSHOT)

@@ -1,0 +1,92 @@
+"""A target's bulkhead in /metrics (``llm_sidecar_bulkhead_in_flight``, ``_queued``, ``_max_concurrent``),
+with a real sidecar and fake providers: read when metrics are collected, true across reloads (a new
+limit at once, a removed target's series gone), and a call that found it full counted once, as a skip."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+
+from ..conftest import FakeFactory, SidecarFactory
+from .chain import calls, chain_policy, chat, fakes, metrics_of, post
+
+ONE_TRY = "  resilience: {max_attempts_per_target: 1, backoff: {base_s: 0.01, cap_s: 0.05}, deadline_s: 10}\n"
+
+
+def policy(urls: list[str], bulkhead: str, chain: str = "[m0, m1]") -> str:
+    text = chain_policy(urls, extra_defaults=ONE_TRY + f"  bulkhead: {bulkhead}\n")
+    text = text.replace(
+        "defaults:\n  resilience: {backoff: {base_s: 0.01, cap_s: 0.05}, deadline_s: 10}\n", "defaults:\n"
+    )
+    return text.replace("target: [m0, m1]", f"target: {chain}")
+
+
+def series(metrics: str, target: str) -> dict[str, float]:
+    """``target``'s bulkhead gauges and its skip counters in /metrics text, by short name."""
+    found = {}
+    for line in metrics.splitlines():
+        name, _, value = line.rpartition(" ")
+        if f'target="{target}"' not in name:
+            continue
+        if name.startswith("llm_sidecar_bulkhead_"):
+            found[name.split("{", 1)[0].removeprefix("llm_sidecar_bulkhead_")] = float(value)
+        elif name.startswith("llm_sidecar_skips_total{"):
+            found["skip:" + name.split('reason="', 1)[1].split('"', 1)[0]] = float(value)
+        elif name.startswith("llm_sidecar_upstream_attempts_total{"):
+            found["attempts:" + name.split('outcome="', 1)[1].split('"', 1)[0]] = float(value)
+        elif name.startswith("llm_sidecar_upstream_errors_total{"):
+            found["errors:" + name.split('error_type="', 1)[1].split('"', 1)[0]] = float(value)
+    return found
+
+
+async def test_metrics_show_calls_in_flight_queued_and_the_limit(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """max_concurrent 1: one slow call to m0 holds the slot and two more queue (queue_timeout_s 0.6);
+    /metrics then reads 1 in flight, 2 queued, limit 1 for p0/up0. The queued calls time out and move on
+    to m1: each is counted once, as a skip bulkhead_full, and not as an upstream attempt or error as
+    well (no call was made: it was counted both ways); the gauges read 0 at the end."""
+    urls = await fakes(fake, 2)
+    running = await sidecar(policy(urls, "{max_concurrent: 1, queue_timeout_s: 0.6}"))
+    async with aiohttp.ClientSession() as session:
+        slow = post(session, running, 1.5)
+        await asyncio.sleep(0.3)
+        queued = [post(session, running, 0.0) for _ in range(2)]
+        await asyncio.sleep(0.2)
+        during = series(await metrics_of(running), "p0/up0")
+        assert await asyncio.gather(slow, *queued) == [200] * 3
+    assert during == {"in_flight": 1, "queued": 2, "max_concurrent": 1}
+    after = series(await metrics_of(running), "p0/up0")
+    assert after == {
+        "in_flight": 0,
+        "queued": 0,
+        "max_concurrent": 1,
+        "skip:bulkhead_full": 2,
+        "attempts:ok": 1,
+    }
+    assert await calls(urls[0]) == 1 and await calls(urls[1]) == 2
+
+
+async def test_a_reload_shows_the_new_limit_and_drops_a_removed_targets_series(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A reload raising max_concurrent shows the new limit in the next scrape without any call; a
+    reload that takes m0 out of the policy removes its bulkhead series (m1's stay), and they do not
+    come back (a gauge nothing updates would keep an alert firing)."""
+    urls = await fakes(fake, 2)
+    running = await sidecar(policy(urls, "{max_concurrent: 4}"))
+    assert (await chat(running))[0] == 200
+    assert series(await metrics_of(running), "p0/up0")["max_concurrent"] == 4
+    await running.reload(policy(urls, "{max_concurrent: 9}"))
+    assert series(await metrics_of(running), "p0/up0") == {
+        "in_flight": 0,
+        "queued": 0,
+        "max_concurrent": 9,
+        "attempts:ok": 1,
+    }
+    without_m0 = policy(urls, "{max_concurrent: 9}", chain="[m1]").replace("  m0: {provider: p0, model: up0}\n", "")
+    await running.reload(without_m0)
+    assert (await chat(running))[0] == 200
+    metrics = await metrics_of(running)
+    assert "llm_sidecar_bulkhead_in_flight{" in metrics
+    assert 'llm_sidecar_bulkhead_in_flight{target="p0/up0"}' not in metrics
+    assert series(metrics, "p1/up1")["max_concurrent"] == 9

@@ -1,0 +1,69 @@
+"""A target whose key cannot be read is skipped, not called: with a real sidecar and fake providers, it
+is counted as a skip (``llm_sidecar_skips_total{reason="credentials"}``), never as an upstream attempt,
+error or call (``x-sidecar-attempts``), nor against its breaker; its words stay in the error, the access
+line and ``/status``."""
+
+from __future__ import annotations
+
+import aiohttp
+
+from ..conftest import FakeFactory, SidecarFactory, provider_block
+from .budget_walks import access_line
+from .chain import calls, chain_policy, chat, fakes, metrics_of
+
+BREAKER = "  breaker: {window_size: 10, minimum_calls: 3, failure_rate: 0.5, open_s: 30}\n"
+
+
+def metric_lines(metrics: str, target: str) -> list[str]:
+    """The attempt, error and skip samples of ``target`` in /metrics text."""
+    names = ("llm_sidecar_upstream_attempts_total{", "llm_sidecar_upstream_errors_total{", "llm_sidecar_skips_total{")
+    return sorted(line for line in metrics.splitlines() if line.startswith(names) and f'target="{target}"' in line)
+
+
+async def test_a_target_without_its_key_is_a_skip_not_a_call(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """Route [m0, m1], m0's key variable not set: m1 answers, x-sidecar-attempts says 1 (m0 was never
+    called: it said 2), the metrics count m0 as a skip `credentials`, not as an attempt and error; the
+    access line still says why, and m0's breaker saw no call."""
+    urls = await fakes(fake, 2)
+    text = chain_policy(urls, extra_defaults=BREAKER).replace(
+        provider_block("p0", urls[0], "openai"), provider_block("p0", urls[0], "openai", key_env="MISSING_KEY")
+    )
+    running = await sidecar(text)
+    status, headers, _ = await chat(running)
+    assert status == 200 and headers["x-sidecar-model"] == "m1"
+    assert headers["x-sidecar-attempts"] == "1" and headers["x-sidecar-fallback-reason"] == "credentials"
+    assert metric_lines(await metrics_of(running), "p0/up0") == [
+        'llm_sidecar_skips_total{reason="credentials",target="p0/up0"} 1.0'
+    ]
+    line = access_line(running)
+    assert line["attempts"] == 1 and line["attempt_log"] == ["m0:credentials", "m1:ok"]
+    assert line["attempt_errors"] == ["m0:credentials: environment variable MISSING_KEY is not set"]
+    snapshot = running.state.targets.snapshot()["p0/up0"]
+    assert snapshot["breaker"]["calls_in_window"] == 0
+    assert snapshot["last_failure"]["error_type"] == "credentials"
+    assert [await calls(url) for url in urls] == [0, 1]
+
+
+async def test_apps_without_a_key_do_not_open_a_passthrough_targets_breaker(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """m0 passes the app's key through; three requests of an app that sends none are skipped there (and
+    served by m1); the next app, which sends its key, is still served by m0: a missing app key is the
+    request's, not the provider's failure (the three counted as breaker failures and opened m0's
+    breaker for every app), and it is not m0's last_failure either."""
+    urls = await fakes(fake, 2)
+    passthrough = provider_block("p0", urls[0], "openai") + "    api_key: {passthrough: true}\n"
+    running = await sidecar(
+        chain_policy(urls, extra_defaults=BREAKER).replace(provider_block("p0", urls[0], "openai"), passthrough)
+    )
+    body = {"model": "chain", "messages": [{"role": "user", "content": "hello"}]}
+    async with aiohttp.ClientSession() as session:
+        for _ in range(3):
+            async with session.post(f"{running.url}/v1/chat/completions", json=body) as response:
+                assert response.status == 200 and response.headers["x-sidecar-model"] == "m1"
+        keyed = {"authorization": "Bearer sk-app"}
+        async with session.post(f"{running.url}/v1/chat/completions", json=body, headers=keyed) as response:
+            assert response.status == 200 and response.headers["x-sidecar-model"] == "m0"
+    snapshot = running.state.targets.snapshot()["p0/up0"]
+    assert snapshot["breaker"]["state"] == "closed" and snapshot["last_failure"] is None
+    assert [await calls(url) for url in urls] == [1, 3]
