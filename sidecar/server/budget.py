@@ -8,7 +8,9 @@ One stage after routing, ``BudgetStage``, over the ledger of the policy being se
                 (the output maximum times the answers asked for: ``n``, ``candidateCount``), priced
                 on the chain's first target: the route's, or on a ``select: cheapest`` or ``split``
                 route the one routing chose (``routing.plans.request_chain``, as ``explain`` says); on
-                an ensemble every call it may make at once, each at its own model (``budgets.calls``)
+                an ensemble every call it may make at once, each at its own model (``budgets.calls``);
+                the prompt at the 1-hour write price when the request asks for 1-hour cache writes
+                (``estimate.asks_hour_writes``: not the plain path, whose lane has the usual prices)
       deny      -> 429 in the caller's dialect: Retry-After until the window resets, the limit named in
                    the message (x-should-retry: false when that is over a minute away, so that the SDKs
                    raise at once instead of waiting it out: ``errors.retry_headers``)
@@ -56,7 +58,7 @@ from aiohttp.web import StreamResponse
 
 from ..budgets import Admission, BudgetRequest, Budgets, Decision, Ledger, budget_headers, hash_key
 from ..budgets.calls import ensemble_calls
-from ..budgets.estimate import reservation_tokens
+from ..budgets.estimate import asks_hour_writes, reservation_tokens
 from ..budgets.keeper import LedgerKeeper
 from ..budgets.lane import Lane
 from ..credentials import APP_KEY_HEADERS, app_key
@@ -117,11 +119,16 @@ class BudgetStage:
         budgets = ledger.budgets
         prompt_tokens, output = reservation_tokens(facts, exchange.raw, lane.output)
         key_hash = self._key_hash(facts.headers, exchange) if budgets.needs_key else None
+        hour_writes = asks_hour_writes(facts, exchange.raw)  # priced apart: not the lane's prices
         admission = (
-            None if self._keeper.shared else _admit_plain(exchange, ledger, lane, prompt_tokens, output, key_hash)
+            None
+            if self._keeper.shared or hour_writes
+            else _admit_plain(exchange, ledger, lane, prompt_tokens, output, key_hash)
         )
         if admission is None:  # a shared store, or a case the plain admission leaves to the full one
-            request = BudgetRequest(prompt_tokens, output, facts.app, route.name, facts.headers, key_hash, lane.calls)
+            request = BudgetRequest(
+                prompt_tokens, output, facts.app, route.name, facts.headers, key_hash, lane.calls, hour_writes
+            )
             admission = await _admit(exchange, ledger, request, lane.chain)
             if admission is None:  # nothing reserved: nothing to settle
                 return await call_next(exchange)
