@@ -25,7 +25,9 @@ One stage after routing, ``BudgetStage``, over the ledger of the policy being se
               second call holds it too, until the race is over (``Exchange.on_race_end``: the loser
               settled at what it cost); refused: the hedge is not made. Before another call of the
               same target (``Exchange.again``: a retry, a re-ask) after a billed call, the same
-              settlement, and the target reserved again (refused: the call is not made). In an
+              settlement, and the target reserved again (refused: the call is not made); on a route
+              of one target without gates no hook, only ``Exchange.again`` (``_again``: the request
+              object a plain admission lacks built then, on that path alone). In an
               ensemble each member's walk and the judge's has its own (``CallBudgetHook``): its failed
               calls settled, its next target reserved for it alone (``Admission.switch_call``)
     the end:  an answer -> settle its usage (the estimate when the provider reported none; a stream that
@@ -103,6 +105,7 @@ class BudgetStage:
             None,
             {},
         )
+        self._renew = self._again  # ``Exchange.again`` of a one-target route: one bound method, not one per request
 
     async def __call__(self, exchange: Exchange, call_next: Handler) -> StreamResponse:
         ledger = self._keeper.ledger
@@ -132,6 +135,9 @@ class BudgetStage:
             admission = await _admit(exchange, ledger, request, lane.chain)
             if admission is None:  # nothing reserved: nothing to settle
                 return await call_next(exchange)
+        if exchange.again is None:  # one target, no gates: a retry after a billed call renews the reservation
+            exchange.admission = admission
+            exchange.again = self._renew
         tap = None
         if facts.stream:
             tap = UsedTap()
@@ -160,6 +166,25 @@ class BudgetStage:
             raise
         self._finish(exchange, admission, budgets, response.status)
         return response
+
+    async def _again(self, exchange: Exchange, target: Target) -> str | None:
+        """``Exchange.again`` on a route of one target without gates (no ``BudgetHook`` on its walk): before a
+        retry, what the calls so far cost beyond an answer is settled and the target reserved again, as on
+        a chain (``BudgetHook.before_target``; refused: the retry is not made). The request object a plain
+        admission was made without is built now, on this path alone."""
+        admission = exchange.admission
+        route = exchange.route
+        if admission is None or route is None:
+            return None
+        budgets = admission.budgets
+        if admission.request is None:
+            facts = exchange.facts
+            info = budgets.targets.get(target.name)
+            default = (info.max_output_tokens if info is not None else None) or budgets.default_max_output_tokens
+            prompt_tokens, output = reservation_tokens(facts, exchange.raw, default)
+            key_hash = self._key_hash(facts.headers, exchange) if budgets.needs_key else None
+            admission.with_request(BudgetRequest(prompt_tokens, output, facts.app, route.name, facts.headers, key_hash))
+        return await BudgetHook(admission, budgets, frozenset()).before_target(exchange, target)
 
     def _lane(self, policy: Policy, ledger: Ledger, route: Route) -> tuple[Lane, Target] | None:
         """The ledger's ``Lane`` of ``route`` and the route's first target (``_lane_of``), cached per route
