@@ -3,8 +3,7 @@
 ``Ledger.admit`` (and ``admit_plain``) return an ``Admission``; the request path then calls
 
     await admission.switch(target, spent)  the fallback loop moves to another target, or calls the same
-                                     one again after a billed call (a plain admission made
-                                     without a request is given one first: ``with_request``): the reservation
+                                     one again after a billed call: the reservation
                                      settled first at what the calls so far cost beyond an answer
                                      (``spent``: calls accepted and then failed, answers a gate rejected,
                                      a hedge's cut call), then ``target`` reserved against what is left
@@ -105,21 +104,10 @@ class Admission:
         """The reservation not yet settled or released (left in place)."""
         return self._held
 
-    @property
-    def budgets(self) -> Budgets:
-        """The budgets of the ledger the reservation is on."""
+    def with_request(self, request: BudgetRequest) -> Budgets:
+        """``request`` for a plain admission made without one, before a retry (``switch`` needs it); the budgets."""
+        self._request = self._request or request
         return self._ledger.budgets
-
-    @property
-    def request(self) -> BudgetRequest | None:
-        """The request as an object (None: a plain admission made without one)."""
-        return self._request
-
-    def with_request(self, request: BudgetRequest) -> None:
-        """``request`` for an admission made without one (``Ledger.admit_plain`` of a one-target chain),
-        whose reservation is about to be renewed (a retry after a billed call): ``switch`` needs it."""
-        if self._request is None:
-            self._request = request
 
     async def switch(self, target: TargetInfo, spent: tuple[float, int] = (0.0, 0)) -> bool:
         """A call of ``target`` is next (a fallback, or another call of the same target: a retry, a

@@ -173,17 +173,17 @@ class BudgetStage:
         a chain (``BudgetHook.before_target``; refused: the retry is not made). The request object a plain
         admission was made without is built now, on this path alone."""
         admission = exchange.admission
+        ledger = self._keeper.ledger
         route = exchange.route
-        if admission is None or route is None:
+        if admission is None or ledger is None or route is None:
             return None
-        budgets = admission.budgets
-        if admission.request is None:
-            facts = exchange.facts
-            info = budgets.targets.get(target.name)
-            default = (info.max_output_tokens if info is not None else None) or budgets.default_max_output_tokens
-            prompt_tokens, output = reservation_tokens(facts, exchange.raw, default)
-            key_hash = self._key_hash(facts.headers, exchange) if budgets.needs_key else None
-            admission.with_request(BudgetRequest(prompt_tokens, output, facts.app, route.name, facts.headers, key_hash))
+        facts = exchange.facts
+        info = ledger.budgets.targets.get(target.name)
+        default = (info.max_output_tokens if info is not None else None) or ledger.budgets.default_max_output_tokens
+        prompt_tokens, output = reservation_tokens(facts, exchange.raw, default)
+        key_hash = self._key_hash(facts.headers, exchange) if ledger.budgets.needs_key else None
+        request = BudgetRequest(prompt_tokens, output, facts.app, route.name, facts.headers, key_hash)
+        budgets = admission.with_request(request)  # the budgets of the ledger the reservation is on
         return await BudgetHook(admission, budgets, frozenset()).before_target(exchange, target)
 
     def _lane(self, policy: Policy, ledger: Ledger, route: Route) -> tuple[Lane, Target] | None:
