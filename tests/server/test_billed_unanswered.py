@@ -11,8 +11,18 @@ import pytest
 
 from ..conftest import FakeFactory, SidecarFactory
 from ..upstream.raw import ServerConn, UpstreamFactory
-from .budget_policies import budget_rows, chat, policy
-from .test_billed import BIG, LIMITS, SMALL, access_line, answered_whole, openai_sdk, streamed_usage
+from .budget_policies import (
+    BIG,
+    LIMITS,
+    SMALL,
+    access_line,
+    answered_whole,
+    budget_rows,
+    chat,
+    openai_sdk,
+    policy,
+    streamed_usage,
+)
 
 # The chain big -> small, each call's head awaited 0.3 s at most.
 ROUTE = "[big, small], resilience: {max_attempts_per_target: 1, timeouts: {first_byte_s: 0.3}}"

@@ -9,8 +9,7 @@ import openai
 import pytest
 
 from ..conftest import FakeFactory, SidecarFactory
-from .budget_walks import access_line, client, store, use
-from .test_budget_fallback import CHAT, policy, reservation, tokens
+from .budget_walks import CHAT, access_line, client, policy, reservation, store, tokens, use
 
 __all__ = ["store"]  # the store fixture: the pod's own counters, or a real redis-server's
 

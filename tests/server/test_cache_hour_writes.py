@@ -11,9 +11,8 @@ from ..conftest import SidecarFactory
 from ..redis_server import RedisServer
 from ..sdk_clients import anthropic_client
 from ..upstream.raw import UpstreamFactory
-from .cache_helpers import metrics_text
-from .test_cache_redis import redis_store, stored
-from .test_usage_costs import HOUR_USAGE, IN, OUT, WRITE, anthropic_upstream
+from .anthropic_usage import HOUR_USAGE, IN, OUT, WRITE, anthropic_upstream
+from .cache_helpers import metrics_text, redis_store, stored
 
 PRICE = f"{{input_per_mtok: {IN}, output_per_mtok: {OUT}, cache_write_per_mtok: {WRITE}}}"
 COST = (100 * IN + 400 * WRITE + 600 * 2 * IN + 50 * OUT) / 1e6  # 1-hour writes at twice the input price
