@@ -46,7 +46,7 @@ from .plans import Plan
 from .pricing import NANO_USD, actual_units
 
 if TYPE_CHECKING:
-    from .compiled import BudgetRequest, TargetInfo
+    from .compiled import BudgetRequest, Budgets, TargetInfo
     from .lane import Lane
     from .ledger import Ledger
 
@@ -103,6 +103,11 @@ class Admission:
     def _hold(self) -> Held | None:
         """The reservation not yet settled or released (left in place)."""
         return self._held
+
+    def with_request(self, request: BudgetRequest) -> Budgets:
+        """``request`` for a plain admission made without one, before a retry (``switch`` needs it); the budgets."""
+        self._request = self._request or request
+        return self._ledger.budgets
 
     async def switch(self, target: TargetInfo, spent: tuple[float, int] = (0.0, 0)) -> bool:
         """A call of ``target`` is next (a fallback, or another call of the same target: a retry, a

@@ -69,23 +69,25 @@ def call_units(
     input_tokens: int,
     request_output: int | None,
     default_output: int,
+    hour_writes: bool = False,
 ) -> tuple[int, int, int]:
     """Call ``index``'s estimate on ``target`` (its first, or a fallback of its chain): (nano-USD, tokens,
-    requests)."""
+    requests); ``hour_writes``: the request asks for 1-hour prompt-cache writes (a member relays them)."""
     call = calls[index]
     if call.judge_output is None:
-        return estimate_units(target.price, input_tokens, _output(target, request_output, default_output))
+        output = _output(target, request_output, default_output)
+        return estimate_units(target.price, input_tokens, output, hour_writes)
     answers = sum(_output(c.target, request_output, default_output) for c in calls if c.judge_output is None)
     return estimate_units(target.price, input_tokens + call.judge_tokens + answers, call.judge_output)
 
 
 def total_units(
-    calls: Sequence[Call], input_tokens: int, request_output: int | None, default_output: int
+    calls: Sequence[Call], input_tokens: int, request_output: int | None, default_output: int, hour_writes: bool = False
 ) -> tuple[int, int, int]:
     """Every call's estimate, each on its own first target, summed: (nano-USD, tokens, 1 request)."""
     usd = tokens = 0
     for index, call in enumerate(calls):
-        units = call_units(calls, index, call.target, input_tokens, request_output, default_output)
+        units = call_units(calls, index, call.target, input_tokens, request_output, default_output, hour_writes)
         usd += units[0]
         tokens += units[1]
     return usd, tokens, 1

@@ -81,6 +81,7 @@ class BudgetRequest:
     headers: Mapping[str, str] = field(default_factory=dict)
     key_hash: str | None = None
     calls: tuple[Call, ...] = ()  # an ensemble's calls at once (its members and judge: ``calls``); () one call
+    hour_writes: bool = False  # it asks for 1-hour prompt-cache writes: its prompt priced so (``pricing``)
 
 
 @dataclass(frozen=True, slots=True)

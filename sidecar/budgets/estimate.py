@@ -10,6 +10,9 @@
                                                        of the dialect, rounded up; the output maximum
                                                        read from its one field (the dialect's ``bodies.output_limit``)
 
+``asks_hour_writes(facts, raw)``: whether an Anthropic body asks for 1-hour prompt-cache writes (its
+reservation then prices the prompt at the 1-hour write price: ``pricing.estimate_units``).
+
 The byte estimate costs one ``bytes.translate`` and one ``count`` (the digits: a number is about one
 token per two or three digits, a word one per four or five letters) instead of a walk of the body
 (about 45 us for a two-message chat on this machine), and the walk test a search per marker of the
@@ -22,6 +25,7 @@ JSON and CJK and 60% for accented and Cyrillic text (``bench/budgets_estimate.py
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -142,6 +146,18 @@ def reservation_tokens(facts: RequestFacts, raw: bytes, default_output: int) -> 
     elif choices := answers_asked(facts, raw):  # several answers, each up to the output maximum
         output = (output or default_output) * choices
     return prompt_tokens, output
+
+
+_HOUR_TTL = re.compile(rb'"ttl"\s*:\s*"1h"')
+
+
+def asks_hour_writes(facts: RequestFacts, raw: bytes) -> bool:
+    """Whether the request asks its provider to write the prompt cache for an hour (Anthropic's
+    ``cache_control: {type: ephemeral, ttl: "1h"}``, relayed as sent): such writes are priced at
+    ``cache_write_1h_per_mtok``, so its reservation prices the prompt at that price when it is higher.
+    Only an Anthropic body can ask (the translators carry no ``ttl``); its bytes are searched for
+    ``"1h"`` first, the field's pattern only then."""
+    return facts.dialect is Dialect.ANTHROPIC and raw.find(b'"1h"') >= 0 and _HOUR_TTL.search(raw) is not None
 
 
 def answers_asked(facts: RequestFacts, raw: bytes) -> int:

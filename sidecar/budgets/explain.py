@@ -24,7 +24,7 @@ from sidecar.routing.plans import request_chain
 
 from .calls import Call, ensemble_calls, total_units
 from .compiled import BudgetRequest, Budgets, hash_key
-from .estimate import reservation_tokens
+from .estimate import asks_hour_writes, reservation_tokens
 from .pricing import estimate_units, from_units
 
 if TYPE_CHECKING:
@@ -39,7 +39,9 @@ def applicable_limits(budgets: Budgets, request: RequestFacts, route: Route, key
     if request.operation is Operation.COUNT_TOKENS or first is None:  # free, or a chain the budgets do not know
         return []
     default_output = first.max_output_tokens or budgets.default_max_output_tokens
-    prompt_tokens, own_output = reservation_tokens(request, orjson.dumps(request.body), default_output)
+    raw = orjson.dumps(request.body)
+    prompt_tokens, own_output = reservation_tokens(request, raw, default_output)
+    hour_writes = asks_hour_writes(request, raw)
     calls = _calls(route, budgets)
     if calls is None:  # a member or judge the budgets do not know
         return []
@@ -58,9 +60,10 @@ def applicable_limits(budgets: Budgets, request: RequestFacts, route: Route, key
             output = own_output
             if output is None:
                 output = info.max_output_tokens or budgets.default_max_output_tokens
-            units = estimate_units(info.price, prompt_tokens, output)
+            units = estimate_units(info.price, prompt_tokens, output, hour_writes)
             if calls:  # an ensemble: every call at its own model (one request)
-                units = total_units(calls, prompt_tokens, own_output, budgets.default_max_output_tokens)
+                default = budgets.default_max_output_tokens
+                units = total_units(calls, prompt_tokens, own_output, default, hour_writes)
             reserve = units[limit.measure_index]
             rows.append(
                 {

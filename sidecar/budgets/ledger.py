@@ -228,16 +228,20 @@ class Ledger:
         call at its own model (``calls.total_units``)."""
         default = self.budgets.default_max_output_tokens
         if request.calls:
-            return total_units(request.calls, request.input_tokens, request.max_output_tokens, default)
+            return total_units(
+                request.calls, request.input_tokens, request.max_output_tokens, default, request.hour_writes
+            )
         output = request.max_output_tokens
         if output is None:
             output = target.max_output_tokens or default
-        return estimate_units(target.price, request.input_tokens, output)
+        return estimate_units(target.price, request.input_tokens, output, request.hour_writes)
 
     def call_units(self, request: BudgetRequest, index: int, target: TargetInfo) -> tuple[int, int, int]:
         """Call ``index`` of an ensemble ``request`` on ``target`` (a fallback of its chain)."""
         default = self.budgets.default_max_output_tokens
-        return call_units(request.calls, index, target, request.input_tokens, request.max_output_tokens, default)
+        return call_units(
+            request.calls, index, target, request.input_tokens, request.max_output_tokens, default, request.hour_writes
+        )
 
     def _plain_allow(self, targets: tuple[str, ...]) -> Decision:
         """The plain "allow" of a chain, one shared object per chain."""

@@ -4,9 +4,10 @@ Counters are integers so that sums are exact in Redis (``HINCRBY``) and in Pytho
 counted in nano-dollars (``NANO_USD`` per dollar; an int64 holds $9 billion, Lua's doubles count exactly
 up to $9 million per counter and window), tokens and requests as themselves.
 
-- ``estimate(price, input_tokens, output_tokens)``: the reservation, priced with the model's input and
-  output prices (no cache discount, and the prompt at the cache-write price when that is higher: an
-  estimate must not be low), rounded up.
+- ``estimate_units(price, input_tokens, output_tokens, hour_writes)``: the reservation, priced with the
+  model's input and output prices (no cache discount, and the prompt at the cache-write price when that
+  is higher, the 1-hour write price when the request asks for 1-hour writes: an estimate must not be
+  low), rounded up.
 - ``actual(price, usage)``: what the answer cost, by ``sidecar.cost.cost_usd`` (cache reads and writes at
   their prices), rounded to the nearest nano-dollar. A model without a price weighs 0 USD.
 """
@@ -34,13 +35,18 @@ def from_units(measure: Measure, units: int) -> float:
     return units / NANO_USD if measure is Measure.USD else float(units)
 
 
-def estimate_units(price: PriceSpec | None, input_tokens: int, output_tokens: int) -> tuple[int, int, int]:
-    """The reservation of one call: (nano-USD, tokens, requests)."""
+def estimate_units(
+    price: PriceSpec | None, input_tokens: int, output_tokens: int, hour_writes: bool = False
+) -> tuple[int, int, int]:
+    """The reservation of one call: (nano-USD, tokens, requests); ``hour_writes``: the request asks for
+    1-hour prompt-cache writes (``estimate.asks_hour_writes``)."""
     usd = 0
     if price is not None:
         input_price = price.input_per_mtok
         if price.cache_write_per_mtok is not None and price.cache_write_per_mtok > input_price:
             input_price = price.cache_write_per_mtok
+        if hour_writes:
+            input_price = max(input_price, cost.hour_write_price(price))
         usd = math.ceil((input_tokens * input_price + output_tokens * price.output_per_mtok) * 1000)
     return usd, input_tokens + output_tokens, 1
 

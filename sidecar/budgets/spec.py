@@ -31,6 +31,10 @@ _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP header name (RFC 
 _KEY_HASH = re.compile(r"[0-9a-f]{16}")
 _SCOPE_VALUE_MAX = 256
 
+DEFAULT_MAX_OUTPUT_TOKENS = 4096
+"""``default_max_output_tokens`` when the block names none (and the output a call is assumed to reach
+without budgets, when neither the request nor its model sets a maximum: ``server.billed``)."""
+
 
 class Measure(enum.StrEnum):
     USD = "usd"
@@ -314,7 +318,9 @@ class BudgetsSpec(Spec):
         ),
     )
     default_max_output_tokens: int = Field(
-        4096, ge=1, description="Output tokens reserved when neither the request nor the model sets a maximum."
+        DEFAULT_MAX_OUTPUT_TOKENS,
+        ge=1,
+        description="Output tokens reserved when neither the request nor the model sets a maximum.",
     )
     headers: bool = Field(False, description="Send x-sidecar-budget-* and RateLimit headers on answers.")
     max_tracked_values: int = Field(

@@ -11,11 +11,14 @@ Encoding (``encode`` / ``decode``): compact JSON by orjson (the memory store kee
 themselves, counted at ``footprint``). Redis holds it framed (``frame`` / ``unframe``): the JSON, then
 a newline and the whole response body the entry's hits are answered with (a ``replay`` template, for
 the one dialect its key serves), so that a hit from Redis writes stored bytes instead of building and
-encoding its body; a value without the newline (an older sidecar's) is the entry alone::
+encoding its body; a value without the newline (an older sidecar's) is the entry alone. The usage's
+sixth count, the part of the cache writes kept an hour, is written only when not 0 (before 2026-12-05 it
+was never written, and a hit read from Redis reported its writes without their 1-hour split): entries
+without it read as none::
 
     {"v": 1, "p": [piece...], "f": finish, "s": stop_sequence, "u": [in, out, cached, cache_write,
-     reasoning] | null, "m": model, "t": target, "pr": provider, "at": stored_at, "c": cost | null,
-     "id": origin_id | null, "ci": [[url, title | null, start, end]...]}
+     reasoning(, cache_write_1h)] | null, "m": model, "t": target, "pr": provider, "at": stored_at,
+     "c": cost | null, "id": origin_id | null, "ci": [[url, title | null, start, end]...]}
     piece: ["t", text, cuts] | ["r", text, signature, origin, redacted, cuts] | ["c", id, name, args, cuts]
 
 ``ci`` is written only for an answer that cites sources, and read as none when absent: an entry an
@@ -227,11 +230,11 @@ def _piece_out(p: Piece) -> list[Any]:
 
 def encode(entry: Entry) -> bytes:
     u = entry.usage
-    usage = (
-        [u.input_tokens, u.output_tokens, u.cached_input_tokens, u.cache_write_tokens, u.reasoning_tokens]
-        if u is not None
-        else None
-    )
+    usage = None
+    if u is not None:
+        usage = [u.input_tokens, u.output_tokens, u.cached_input_tokens, u.cache_write_tokens, u.reasoning_tokens]
+        if u.cache_write_1h_tokens:  # the writes kept an hour, priced apart
+            usage.append(u.cache_write_1h_tokens)
     obj: dict[str, Any] = {
         "v": FORMAT_VERSION,
         "p": [_piece_out(p) for p in entry.pieces],

@@ -13,8 +13,8 @@ first content event), because it also depends on what is left of the request's d
 request itself is wrong) or an ``Outcome`` that the fallback loop acts on. Non-stream bodies are read
 whole within ``SIDECAR_UPSTREAM_MAX_BODY_BYTES`` and checked (an upstream that answers 200 with garbage
 is a failure, not an answer; one whose 2xx answer breaks off, times out or is garbage accepted the call,
-which is charged to the request: ``billed``); streams are handed to ``stream.relay_stream`` which owns
-the commit point.
+which is charged to the request: ``billed``, as is a call sent whose head did not come in time); streams
+are handed to ``stream.relay_stream`` which owns the commit point.
 """
 
 from __future__ import annotations
@@ -58,10 +58,11 @@ from ..upstream import (
     UpstreamClient,
     UpstreamResponse,
     relay_headers,
+    request_sent,
     upstream_headers,
     upstream_url,
 )
-from .billed import answer_tokens, charge_failed
+from .billed import answer_tokens, charge_failed, charge_unanswered
 from .deadline import Deadline
 from .exchange import Exchange
 from .key_redaction import headers_without_key, without_key
@@ -210,6 +211,9 @@ class Attempt:
             return self._judge(exchange, prepared, response, body, key)
         except TimeoutError as exc:  # aiohttp's connect and read timeouts name their phase themselves
             outcome = explain_timeout(classify_exception(exc, timeout_phase=phase), timeouts, budget_s)
+            if response is None and request_sent():  # sent, no head in time: the provider may be answering
+                charge_unanswered(exchange, prepared.target, outcome.error_type)
+                return AttemptResult(outcome)
             return _body_failed(exchange, prepared, response, outcome)
         except (aiohttp.ClientError, OSError, MalformedResponse) as exc:
             return _body_failed(exchange, prepared, response, classify_exception(exc))

@@ -29,9 +29,17 @@ output estimated by ``relayed_tokens`` from the first bytes the relay sent (``SE
 as sent and decoded only then), scaled to every byte sent: the relay does not decode a stream nobody taps.
 
 A call without a 2xx answer is not charged: an error status (429, 5xx, 4xx) is a refusal, which no
-provider bills and which reports no tokens; a connection refused or reset before any answer, or a
-timeout before the head, gives no proof the request reached the provider (the first-byte deadline also
-runs while a connection is made), and charging it would count every outage's calls as spend.
+provider bills and which reports no tokens; a connection refused or reset before any answer gives no
+proof the request reached the provider, and charging it would count every outage's calls as spend.
+
+But a call whose head did not come in time (the first-byte deadline, or the head's ``idle_s``) after its
+request was written to a connection (``upstream.request_sent``: not one still waiting for a connection
+or being connected) may have been accepted, and the provider may be generating its answer:
+``charge_unanswered`` charges it as the most it may cost, its prompt estimate and, for a whole answer
+(which the provider generates whole, read or not), the output maximum (the request's own, times the
+answers it asks for; else the model's ``max_output_tokens``, else the budgets'
+``default_max_output_tokens``, else ``DEFAULT_MAX_OUTPUT_TOKENS``): what its reservation held. A stream's
+provider stops when the connection closes: its prompt alone, as a caller's cancel is charged.
 """
 
 from __future__ import annotations
@@ -46,6 +54,7 @@ from aiohttp.web import Response, StreamResponse
 
 from ..answers import AnswerView, answer_of_body, answer_of_deltas
 from ..budgets.estimate import estimate_request, reservation_tokens
+from ..budgets.spec import DEFAULT_MAX_OUTPUT_TOKENS
 from ..cost import cost_usd
 from ..dialects import Operation, registry
 from ..routing.tokens import estimate_joined, estimate_tokens
@@ -72,6 +81,25 @@ def charge_failed(
     unserved cost and tokens; ``usage``: what the provider counted before it failed (None: nothing),
     ``output_tokens``: the estimated tokens of the text it sent."""
     _charge(exchange, target, usage, output_tokens)
+    exchange.billed_failures = (*exchange.billed_failures, f"{target.name}:{error_type}")
+
+
+def charge_unanswered(exchange: Exchange, target: Target, error_type: str) -> None:
+    """Add the cost of ``target``'s call, sent and then timed out before its answer's head (``error_type``),
+    to the request's unserved cost and tokens: its prompt estimate, and for a whole answer the output
+    maximum (the module docstring); named in ``billed_failures`` as an accepted call is."""
+    prompt_tokens, output = 0, 0
+    if exchange.facts.stream:
+        prompt_tokens = estimate_request(exchange.facts, exchange.raw)[0]
+    else:
+        budgets = exchange.policy.budgets
+        default = target.max_output_tokens or (
+            budgets.default_max_output_tokens if budgets is not None else DEFAULT_MAX_OUTPUT_TOKENS
+        )
+        prompt_tokens, most = reservation_tokens(exchange.facts, exchange.raw, default)
+        output = default if most is None else most
+    exchange.unserved_cost_usd += cost_usd(target.price, Usage(prompt_tokens, output)) or 0.0
+    exchange.unserved_tokens += prompt_tokens + output
     exchange.billed_failures = (*exchange.billed_failures, f"{target.name}:{error_type}")
 
 

@@ -8,7 +8,9 @@ One stage after routing, ``BudgetStage``, over the ledger of the policy being se
                 (the output maximum times the answers asked for: ``n``, ``candidateCount``), priced
                 on the chain's first target: the route's, or on a ``select: cheapest`` or ``split``
                 route the one routing chose (``routing.plans.request_chain``, as ``explain`` says); on
-                an ensemble every call it may make at once, each at its own model (``budgets.calls``)
+                an ensemble every call it may make at once, each at its own model (``budgets.calls``);
+                the prompt at the 1-hour write price when the request asks for 1-hour cache writes
+                (``estimate.asks_hour_writes``: not the plain path, whose lane has the usual prices)
       deny      -> 429 in the caller's dialect: Retry-After until the window resets, the limit named in
                    the message (x-should-retry: false when that is over a minute away, so that the SDKs
                    raise at once instead of waiting it out: ``errors.retry_headers``)
@@ -23,7 +25,9 @@ One stage after routing, ``BudgetStage``, over the ledger of the policy being se
               second call holds it too, until the race is over (``Exchange.on_race_end``: the loser
               settled at what it cost); refused: the hedge is not made. Before another call of the
               same target (``Exchange.again``: a retry, a re-ask) after a billed call, the same
-              settlement, and the target reserved again (refused: the call is not made). In an
+              settlement, and the target reserved again (refused: the call is not made); on a route
+              of one target without gates no hook, only ``Exchange.again`` (``_again``: the request
+              object a plain admission lacks built then, on that path alone). In an
               ensemble each member's walk and the judge's has its own (``CallBudgetHook``): its failed
               calls settled, its next target reserved for it alone (``Admission.switch_call``)
     the end:  an answer -> settle its usage (the estimate when the provider reported none; a stream that
@@ -56,7 +60,7 @@ from aiohttp.web import StreamResponse
 
 from ..budgets import Admission, BudgetRequest, Budgets, Decision, Ledger, budget_headers, hash_key
 from ..budgets.calls import ensemble_calls
-from ..budgets.estimate import reservation_tokens
+from ..budgets.estimate import asks_hour_writes, reservation_tokens
 from ..budgets.keeper import LedgerKeeper
 from ..budgets.lane import Lane
 from ..credentials import APP_KEY_HEADERS, app_key
@@ -101,6 +105,7 @@ class BudgetStage:
             None,
             {},
         )
+        self._renew = self._again  # ``Exchange.again`` of a one-target route: one bound method, not one per request
 
     async def __call__(self, exchange: Exchange, call_next: Handler) -> StreamResponse:
         ledger = self._keeper.ledger
@@ -117,14 +122,22 @@ class BudgetStage:
         budgets = ledger.budgets
         prompt_tokens, output = reservation_tokens(facts, exchange.raw, lane.output)
         key_hash = self._key_hash(facts.headers, exchange) if budgets.needs_key else None
+        hour_writes = asks_hour_writes(facts, exchange.raw)  # priced apart: not the lane's prices
         admission = (
-            None if self._keeper.shared else _admit_plain(exchange, ledger, lane, prompt_tokens, output, key_hash)
+            None
+            if self._keeper.shared or hour_writes
+            else _admit_plain(exchange, ledger, lane, prompt_tokens, output, key_hash)
         )
         if admission is None:  # a shared store, or a case the plain admission leaves to the full one
-            request = BudgetRequest(prompt_tokens, output, facts.app, route.name, facts.headers, key_hash, lane.calls)
+            request = BudgetRequest(
+                prompt_tokens, output, facts.app, route.name, facts.headers, key_hash, lane.calls, hour_writes
+            )
             admission = await _admit(exchange, ledger, request, lane.chain)
             if admission is None:  # nothing reserved: nothing to settle
                 return await call_next(exchange)
+        if exchange.again is None:  # one target, no gates: a retry after a billed call renews the reservation
+            exchange.admission = admission
+            exchange.again = self._renew
         tap = None
         if facts.stream:
             tap = UsedTap()
@@ -153,6 +166,25 @@ class BudgetStage:
             raise
         self._finish(exchange, admission, budgets, response.status)
         return response
+
+    async def _again(self, exchange: Exchange, target: Target) -> str | None:
+        """``Exchange.again`` on a route of one target without gates (no ``BudgetHook`` on its walk): before a
+        retry, what the calls so far cost beyond an answer is settled and the target reserved again, as on
+        a chain (``BudgetHook.before_target``; refused: the retry is not made). The request object a plain
+        admission was made without is built now, on this path alone."""
+        admission = exchange.admission
+        ledger = self._keeper.ledger
+        route = exchange.route
+        if admission is None or ledger is None or route is None:
+            return None
+        facts = exchange.facts
+        info = ledger.budgets.targets.get(target.name)
+        default = (info.max_output_tokens if info is not None else None) or ledger.budgets.default_max_output_tokens
+        prompt_tokens, output = reservation_tokens(facts, exchange.raw, default)
+        key_hash = self._key_hash(facts.headers, exchange) if ledger.budgets.needs_key else None
+        request = BudgetRequest(prompt_tokens, output, facts.app, route.name, facts.headers, key_hash)
+        budgets = admission.with_request(request)  # the budgets of the ledger the reservation is on
+        return await BudgetHook(admission, budgets, frozenset()).before_target(exchange, target)
 
     def _lane(self, policy: Policy, ledger: Ledger, route: Route) -> tuple[Lane, Target] | None:
         """The ledger's ``Lane`` of ``route`` and the route's first target (``_lane_of``), cached per route

@@ -45,6 +45,7 @@ from ..telemetry import Usage as TelemetryUsage
 from ..translate import RequestParams, extract_request_params
 
 if TYPE_CHECKING:
+    from ..budgets import Admission
     from ..gates.checks import GateFailure
     from ..telemetry import RequestTrace
     from ..translate import Usage
@@ -124,6 +125,7 @@ class Exchange:
     # Asked before another call of the same target (a retry, a gate's re-ask), the earlier call's cost known:
     # a reason not to make it (set by the budgets: the reservation renewed once that cost is charged)
     again: Callable[[Exchange, Target], Awaitable[str | None]] | None = None
+    admission: Admission | None = None  # the budgets' reservation, when ``again`` renews it (``server.budget``)
     params: RequestParams | None = None  # see request_params()
     unserved_cost_usd: float = 0.0  # calls whose answer the caller did not get: gate-rejected, ensemble, judge
     unserved_tokens: int = 0  # their input and output tokens (budgets count them)

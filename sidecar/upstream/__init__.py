@@ -3,7 +3,8 @@
 - ``urls``      the upstream URL per provider kind, dialect and operation (``upstream_url``)
 - ``headers``   which headers cross, each way: hop-by-hop ones never (``upstream_headers``, ``relay_headers``)
 - ``client``    ``UpstreamClient``: aiohttp's ``ClientSession``, one per process, tuned (limits,
-                keep-alive, DNS cache, happy eyeballs), with the sidecar's timeouts per call
+                keep-alive, DNS cache, happy eyeballs), with the sidecar's timeouts per call;
+                ``request_sent``: whether a failed call had been written to a connection
 - ``response``  ``UpstreamResponse``: the head checked, the body bounded (size, decompression, loop time)
 - ``proxy``     which proxy carries a provider's calls: its ``proxy`` setting or HTTPS_PROXY/HTTP_PROXY/NO_PROXY
 - ``tls``       per-provider CA bundles and client certificates, re-read when rotated
@@ -13,7 +14,7 @@ aiohttp's exception types, ``MalformedResponse`` or ``TLSConfigError``, which ``
 maps to outcomes.
 """
 
-from .client import UpstreamClient
+from .client import UpstreamClient, request_sent
 from .headers import RESPONSE_DROP, relay_headers, upstream_headers
 from .proxy import EnvProxies
 from .response import MalformedResponse, UpstreamResponse
@@ -29,6 +30,7 @@ __all__ = [
     "UpstreamClient",
     "UpstreamResponse",
     "relay_headers",
+    "request_sent",
     "upstream_headers",
     "upstream_url",
 ]

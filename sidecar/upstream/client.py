@@ -38,7 +38,11 @@ body's timers are ``UpstreamResponse``'s, one per call, moved only when they fir
 streamed event, bench/relay_cost.py).
 
 The first-byte deadline is the caller's to set around ``post`` (and, for streams, around the reads
-until the first content event): it depends on what is left of the request's own deadline. Failures
+until the first content event): it depends on what is left of the request's own deadline. Since that
+deadline also runs while a pooled connection is awaited and made, ``request_sent()`` tells the caller,
+once ``post`` failed, whether its request had been written to a connection (a call the provider may be
+answering, and may bill: ``server.billed``) or not (never sent): aiohttp's request class, ``_SentRequest``,
+marks it in a context variable (per task: a hedge's two calls each see their own) when it sends. Failures
 are aiohttp's exception types (and ``MalformedResponse``, ``TLSConfigError``); ``resilience.classify``
 maps them to outcomes.
 """
@@ -48,7 +52,8 @@ from __future__ import annotations
 import asyncio
 import ssl
 import weakref
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +69,26 @@ from .tls import TLSContexts
 KEEPALIVE_S = 15.0
 DNS_CACHE_S = 60
 HAPPY_EYEBALLS_DELAY_S = 0.25
+
+_SENT: ContextVar[bool] = ContextVar("sidecar_upstream_request_sent", default=False)
+"""Whether the task's last ``post`` wrote its request to a connection (``request_sent``): a value per task
+context, not state of this module."""
+
+
+class _SentRequest(aiohttp.ClientRequest):
+    """aiohttp's request, marking ``_SENT`` when it is written to the connection it got (``send``)."""
+
+    def send(self, conn: aiohttp.connector.Connection) -> Coroutine[Any, Any, aiohttp.ClientResponse]:
+        # Not a coroutine of its own (aiohttp's is returned): no frame more per call. Its head and body are
+        # written to the connection before its first wait (the body by a task aiohttp starts then).
+        _SENT.set(True)
+        return super().send(conn)
+
+
+def request_sent() -> bool:
+    """Whether the calling task's last ``UpstreamClient.post`` got a connection and wrote its request to it
+    (False: it failed while a connection was awaited or made: never sent)."""
+    return _SENT.get()
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +139,7 @@ class UpstreamClient:
             trust_env=False,
             auto_decompress=True,
             skip_auto_headers=("User-Agent",),
+            request_class=_SentRequest,
         )
 
     async def close(self) -> None:
@@ -146,6 +172,7 @@ class UpstreamClient:
         total_by = loop.time() + timeouts.total_s
         if route.proxy_credentials is not None:
             headers = {**headers, **route.proxy_credentials}
+        _SENT.set(False)
         response = await session.post(
             url,
             data=body,

@@ -14,6 +14,7 @@ from sidecar.budgets.estimate import (
     DEFAULT_BYTES_PER_TOKEN,
     MEDIA_MARKERS,
     WALK_MARKERS,
+    asks_hour_writes,
     byte_estimate,
     estimate_request,
     needs_walk,
@@ -183,3 +184,21 @@ def test_a_dialect_without_media_markers_is_walked_on_every_marker() -> None:
     for marker in WALK_MARKERS:
         assert needs_walk(plain[:30] + marker + plain[30:], toy), marker
     assert walk_markers(Dialect.GEMINI) == (b"inline", b"file", b"\\u")
+
+
+def test_only_an_anthropic_cache_control_of_one_hour_asks_for_hour_writes() -> None:
+    """An Anthropic body whose ``cache_control`` names ``ttl: "1h"`` (spaced or not) asks for 1-hour cache
+    writes; one of 5 minutes, one whose text merely says "1h", or another dialect's body does not."""
+
+    def asks(body: dict[str, Any], dialect: Dialect = Dialect.ANTHROPIC, raw: bytes | None = None) -> bool:
+        return asks_hour_writes(facts(body, dialect), orjson.dumps(body) if raw is None else raw)
+
+    def system(ttl: str) -> dict[str, Any]:
+        block = {"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral", "ttl": ttl}}
+        return {**CHAT, "system": [block]}
+
+    assert asks(system("1h"))
+    assert asks(system("1h"), raw=json.dumps(system("1h")).encode())  # spaces after the colons
+    assert not asks(system("5m"))
+    assert not asks({**CHAT, "messages": [{"role": "user", "content": 'wait "1h" then retry'}]})
+    assert not asks(system("1h"), Dialect.OPENAI)

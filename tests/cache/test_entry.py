@@ -42,6 +42,16 @@ def test_encoding_round_trips_every_piece() -> None:
     assert decode(encode(entry)) == entry
 
 
+def test_the_one_hour_split_of_cache_writes_is_kept_and_old_entries_still_read() -> None:
+    """An answer whose cache writes were in part for an hour keeps that part (the usage's sixth count);
+    an entry without it (one written before 2026-12-05, or with no such writes) reads as none."""
+    entry = _entry(TextPiece("hi"))._replace(usage=Usage(1100, 50, 0, 1000, 0, 600))
+    assert decode(encode(entry)).usage == Usage(1100, 50, 0, 1000, 0, 600)
+    plain = encode(entry._replace(usage=Usage(1100, 50, 0, 1000, 0, 0)))
+    assert b'"u":[1100,50,0,1000,0]' in plain  # no sixth count: the bytes an older sidecar wrote
+    assert decode(plain).usage == Usage(1100, 50, 0, 1000, 0, 0)
+
+
 def test_damaged_bytes_are_refused() -> None:
     """Bytes that are not an entry of this version raise EntryFormatError, never something else."""
     good = encode(_entry(TextPiece("hi", (2,))))

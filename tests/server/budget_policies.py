@@ -1,6 +1,7 @@
-"""The budget tests' policy and helpers (tests/server/test_budget.py, test_billed.py): two fake providers,
-``big`` and ``alt`` at 1000 $/Mtok, ``small`` at 1 $/Mtok, one route ``chat``, the budget ``limits``
-given; a chat body; the budget rows of ``/status``; a stream the app leaves early."""
+"""The budget tests' policy and helpers (tests/server/test_budget.py, test_billed.py,
+test_billed_unanswered.py): two fake providers, ``big`` and ``alt`` at 1000 $/Mtok, ``small`` at 1 $/Mtok,
+one route ``chat``, the budget ``limits`` given; a chat body; the budget rows of ``/status``; a stream the
+app leaves early; the last access line; a chat through the OpenAI SDK, streamed or whole."""
 
 from __future__ import annotations
 
@@ -14,6 +15,12 @@ from ..conftest import FakeFactory, RunningSidecar, provider_block
 # 1000 $/Mtok in and out: a token costs $0.001, so a few dozen tokens are cents.
 PRICES = "{input_per_mtok: 1000, output_per_mtok: 1000}"
 CHEAP = "{input_per_mtok: 1, output_per_mtok: 1}"
+BIG, SMALL = 0.001, 0.000001  # $ per token: big 1000 $/Mtok, small 1 $/Mtok
+# A tokens and a dollars limit, each per month, too large to refuse anything.
+LIMITS = (
+    "    - {name: tokens-month, measure: tokens, amount: 100000, window: month}\n"
+    "    - {name: usd-month, measure: usd, amount: 1000, window: month}\n"
+)
 
 
 def policy(primary: str, secondary: str, limits: str, *, headers: bool = False, route: str = "[big, alt]") -> str:
@@ -59,3 +66,29 @@ async def close_after_a_few_words(client: openai.AsyncOpenAI, max_tokens: int = 
             break
     await stream.close()
     return received
+
+
+def access_line(running: RunningSidecar) -> dict[str, Any]:
+    return [line for line in running.log_lines() if line.get("event") == "access"][-1]
+
+
+async def openai_sdk(running: RunningSidecar) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(base_url=running.url + "/v1", api_key="app-key", max_retries=0)
+
+
+async def streamed_usage(running: RunningSidecar) -> Any:
+    """A streamed chat through the OpenAI SDK, to its end: the usage its last chunk reports."""
+    client = await openai_sdk(running)
+    stream = await client.chat.completions.create(**chat(), stream=True, stream_options={"include_usage": True})
+    usage = [chunk.usage async for chunk in stream if chunk.usage is not None][-1]
+    await client.close()
+    return usage
+
+
+async def answered_whole(running: RunningSidecar) -> tuple[int, dict[str, dict[str, Any]]]:
+    """An unstreamed chat through the OpenAI SDK: its answer's tokens, and the budget rows after it."""
+    client = await openai_sdk(running)
+    answer = await client.chat.completions.create(**chat())
+    await client.close()
+    assert answer.usage is not None
+    return answer.usage.prompt_tokens + answer.usage.completion_tokens, await budget_rows(running)

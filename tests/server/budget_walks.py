@@ -1,6 +1,7 @@
 """The budget tests that walk more than one call (tests/server/test_budget_fallback.py,
-test_budget_ensemble.py): the store fixture (the pod's own counters, or a real redis-server's), an
-OpenAI SDK client, the last access line, and the limit's use polled until it is what is expected."""
+test_budget_ensemble.py, test_budget_retry.py): the store fixture (the pod's own counters, or a real
+redis-server's), an OpenAI SDK client, the last access line, the limit's use polled until it is what is
+expected, and the chat, its two-provider policy, a tokens limit and what the chat reserves."""
 
 from __future__ import annotations
 
@@ -8,9 +9,16 @@ import asyncio
 from typing import Any
 
 import openai
+import orjson
 import pytest
 
+from sidecar.explain import explain_report
+from sidecar.policy import load_policy_bytes
+from sidecar.request_facts import describe_request
+
 from ..conftest import RunningSidecar, provider_block
+
+CHAT: dict[str, Any] = {"model": "chat", "messages": [{"role": "user", "content": "hello there"}], "max_tokens": 20}
 
 
 @pytest.fixture(params=["local", "redis"])
@@ -60,3 +68,21 @@ def two_provider_policy(first: str, second: str, route: str, limit: str, store: 
         + f"routes:\n  - {route}\n"
         + f"budgets:\n{store}  limits:\n    - {limit}\n"
     )
+
+
+def policy(first: str, second: str, chain: str, limit: str, store: str = "", route: str | None = None) -> str:
+    return two_provider_policy(first, second, route or f"{{name: chat, target: {chain}}}", limit, store)
+
+
+def tokens(amount: int, name: str = "t") -> str:
+    return f"{{name: {name}, measure: tokens, amount: {amount}, window: month}}"
+
+
+def reservation(**options: Any) -> int:
+    """The tokens the chat (with ``options``) reserves on a target (``llm-sidecar explain``: its prompt
+    estimate + 20)."""
+    shown = policy("http://127.0.0.1:1", "http://127.0.0.1:2", "[small, alt]", tokens(1_000_000_000))
+    body = orjson.loads(orjson.dumps({**CHAT, **options}))
+    request = describe_request("/v1/chat/completions", {}, {}, body, app="")
+    (row,) = explain_report(load_policy_bytes(shown.encode(), "p.yaml"), request)["budgets"]
+    return int(row["reserves"])

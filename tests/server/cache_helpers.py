@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
+import redis.asyncio as redis_client
 
 from ..conftest import RunningSidecar, provider_block
 from ..sdk_clients import openai_client
@@ -50,3 +52,20 @@ async def upstream_calls(running: RunningSidecar, url: str) -> int:
 async def metrics_text(running: RunningSidecar) -> str:
     async with aiohttp.ClientSession() as session, session.get(f"{running.url}/metrics") as response:
         return await response.text()
+
+
+def redis_store(url: str, extra: str = "") -> str:
+    # timeout_s 1: on a loaded CI machine a 0.2 s timeout could fail the first lookup and write, and two
+    # failures open this breaker for 30 s (CI once saw no entry written); a killed Redis refuses at once.
+    return f"{{redis: {{url: '{url}', timeout_s: 1{extra}}}, breaker: {{minimum_calls: 2, open_s: 30}}}}"
+
+
+async def stored(url: str, *, password: str | None = None) -> None:
+    """Wait (at most 10 s) until the Redis at ``url`` holds an entry: a miss writes it after its answer
+    has gone out, so the next request can only hit once the write has landed."""
+    async with redis_client.from_url(url, password=password) as client:
+        for _ in range(200):
+            if await client.dbsize() > 0:
+                return
+            await asyncio.sleep(0.05)
+    raise AssertionError("no entry was written to Redis within 10 s")

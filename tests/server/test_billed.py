@@ -16,23 +16,25 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
 from ..upstream.raw import UpstreamFactory, response, serve_forever
-from .budget_policies import budget_rows, chat, policy
+from .budget_policies import (
+    BIG,
+    LIMITS,
+    SMALL,
+    access_line,
+    answered_whole,
+    budget_rows,
+    chat,
+    openai_sdk,
+    policy,
+    streamed_usage,
+)
 from .ensemble_policies import models_policy
 
-LIMITS = (
-    "    - {name: tokens-month, measure: tokens, amount: 100000, window: month}\n"
-    "    - {name: usd-month, measure: usd, amount: 1000, window: month}\n"
-)
 # A gated route (the answer must be JSON of this schema) and its request.
 SCHEMA: Any = {"type": "object", "properties": {"label": {"type": "string"}}, "required": ["label"]}
 FORMAT: Any = {"type": "json_schema", "json_schema": {"name": "ticket", "schema": SCHEMA}}
 MESSAGES: Any = [{"role": "user", "content": "Label this ticket."}]
 GATED = "  - name: gated\n    match: {model: gated}\n    target: [m0, m1]\n    gates: {}\n"
-BIG, SMALL = 0.001, 0.000001  # $ per token: big 1000 $/Mtok, small 1 $/Mtok (test_budget.policy)
-
-
-def access_line(running: RunningSidecar) -> dict[str, Any]:
-    return [line for line in running.log_lines() if line.get("event") == "access"][-1]
 
 
 async def cost_metric(running: RunningSidecar) -> float:
@@ -40,28 +42,6 @@ async def cost_metric(running: RunningSidecar) -> float:
         text = await response.text()
     families = text_string_to_metric_families(text)
     return sum(s.value for f in families for s in f.samples if s.name == "llm_sidecar_cost_usd_total")
-
-
-async def openai_sdk(running: RunningSidecar) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(base_url=running.url + "/v1", api_key="app-key", max_retries=0)
-
-
-async def streamed_usage(running: RunningSidecar) -> Any:
-    """A streamed chat through the OpenAI SDK, to its end: the usage its last chunk reports."""
-    client = await openai_sdk(running)
-    stream = await client.chat.completions.create(**chat(), stream=True, stream_options={"include_usage": True})
-    usage = [chunk.usage async for chunk in stream if chunk.usage is not None][-1]
-    await client.close()
-    return usage
-
-
-async def answered_whole(running: RunningSidecar) -> tuple[int, dict[str, dict[str, Any]]]:
-    """An unstreamed chat through the OpenAI SDK: its answer's tokens, and the budget rows after it."""
-    client = await openai_sdk(running)
-    answer = await client.chat.completions.create(**chat())
-    await client.close()
-    assert answer.usage is not None
-    return answer.usage.prompt_tokens + answer.usage.completion_tokens, await budget_rows(running)
 
 
 @pytest.mark.parametrize(

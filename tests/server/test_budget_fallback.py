@@ -9,42 +9,18 @@ import asyncio
 from typing import Any
 
 import openai
-import orjson
 import pytest
 
-from sidecar.explain import explain_report
-from sidecar.policy import load_policy_bytes
-from sidecar.request_facts import describe_request
-
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
-from .budget_walks import access_line, client, store, two_provider_policy, use
+from .budget_walks import CHAT, access_line, client, policy, reservation, store, tokens, use
 
 __all__ = ["store"]  # the store fixture: the pod's own counters, or a real redis-server's
 
-CHAT: dict[str, Any] = {"model": "chat", "messages": [{"role": "user", "content": "hello there"}], "max_tokens": 20}
 # A chat whose output maximum is below what the fake's broken answers' text estimates at: a billed
 # failure's estimated output is capped at it (``billed.used_so_far``), so its charge is exact.
 SHORT: dict[str, Any] = {**CHAT, "max_tokens": 5}
 HEDGED = "{name: chat, target: [small, alt], resilience: {hedge: {after_s: 0.2}}}"
 GATED = "{name: chat, target: [small, alt], gates: {regex: {pattern: bug}}}"  # "nope" is rejected, "bug" passes
-
-
-def policy(first: str, second: str, chain: str, limit: str, store: str = "", route: str | None = None) -> str:
-    return two_provider_policy(first, second, route or f"{{name: chat, target: {chain}}}", limit, store)
-
-
-def tokens(amount: int, name: str = "t") -> str:
-    return f"{{name: {name}, measure: tokens, amount: {amount}, window: month}}"
-
-
-def reservation(**options: Any) -> int:
-    """The tokens the chat (with ``options``) reserves on a target (``llm-sidecar explain``: its prompt
-    estimate + 20)."""
-    shown = policy("http://127.0.0.1:1", "http://127.0.0.1:2", "[small, alt]", tokens(1_000_000_000))
-    body = orjson.loads(orjson.dumps({**CHAT, **options}))
-    request = describe_request("/v1/chat/completions", {}, {}, body, app="")
-    (row,) = explain_report(load_policy_bytes(shown.encode(), "p.yaml"), request)["budgets"]
-    return int(row["reserves"])
 
 
 async def billed_charge(fake: FakeFactory, sidecar: SidecarFactory, fault: str, chat: dict[str, Any] = SHORT) -> int:

@@ -11,24 +11,7 @@ import redis.asyncio as redis_client
 
 from ..conftest import FakeFactory, SidecarFactory
 from ..redis_server import RedisServer
-from .cache_helpers import ask, cache_policy, metrics_text, upstream_calls
-
-
-def redis_store(url: str, extra: str = "") -> str:
-    # timeout_s 1: on a loaded CI machine a 0.2 s timeout could fail the first lookup and write, and two
-    # failures open this breaker for 30 s (CI once saw no entry written); a killed Redis refuses at once.
-    return f"{{redis: {{url: '{url}', timeout_s: 1{extra}}}, breaker: {{minimum_calls: 2, open_s: 30}}}}"
-
-
-async def stored(url: str, *, password: str | None = None) -> None:
-    """Wait (at most 10 s) until the Redis at ``url`` holds an entry: a miss writes it after its answer
-    has gone out, so the next request can only hit once the write has landed."""
-    async with redis_client.from_url(url, password=password) as client:
-        for _ in range(200):
-            if await client.dbsize() > 0:
-                return
-            await asyncio.sleep(0.05)
-    raise AssertionError("no entry was written to Redis within 10 s")
+from .cache_helpers import ask, cache_policy, metrics_text, redis_store, stored, upstream_calls
 
 
 async def test_an_answer_stored_in_redis_serves_another_sidecar(

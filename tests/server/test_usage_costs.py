@@ -25,9 +25,8 @@ import pytest
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
 from ..sdk_clients import anthropic_client, openai_client
 from ..upstream.raw import ServerConn, UpstreamFactory, whole_or_streamed
+from .anthropic_usage import CACHED, HOUR_USAGE, IN, OUT, WRITE, anthropic_upstream
 
-# Dollars per million tokens, large so that a few tokens make whole cents.
-IN, CACHED, WRITE, OUT = 1000.0, 100.0, 1250.0, 4000.0
 PRICE = (
     f"{{input_per_mtok: {IN}, output_per_mtok: {OUT}, cached_input_per_mtok: {CACHED}, cache_write_per_mtok: {WRITE}}}"
 )
@@ -86,48 +85,7 @@ async def test_a_responses_api_answer_is_costed_and_charged(
     assert await charged(running) == {"usd-month": pytest.approx(cost), "tokens-month": usage.total_tokens}
 
 
-# Anthropic's usage of an answer that wrote 1,000 prompt tokens to the cache and read 2,000 from it.
-ANTHROPIC_USAGE = {
-    "input_tokens": 100,
-    "cache_creation_input_tokens": 1000,
-    "cache_read_input_tokens": 2000,
-    "output_tokens": 50,
-}
 ANTHROPIC_COST = (100 * IN + 1000 * WRITE + 2000 * CACHED + 50 * OUT) / 1e6  # 0.6 + 1.25 + 0.2 + 0.1 = 1.45
-
-
-def anthropic_upstream(usage: dict[str, Any] = ANTHROPIC_USAGE) -> Any:
-    """An Anthropic server answering "hi" with ``usage``, whole or streamed."""
-    message = {"id": "msg_1", "type": "message", "role": "assistant", "model": "m-1", "stop_sequence": None}
-    whole = {**message, "content": [{"type": "text", "text": "hi"}], "stop_reason": "end_turn"}
-    whole["usage"] = usage
-    start_usage = {**usage, "output_tokens": 1}
-    events = [
-        (
-            "message_start",
-            {"type": "message_start", "message": {**message, "content": [], "stop_reason": None, "usage": start_usage}},
-        ),
-        (
-            "content_block_start",
-            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-        ),
-        (
-            "content_block_delta",
-            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "hi"}},
-        ),
-        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
-        (
-            "message_delta",
-            {
-                "type": "message_delta",
-                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                "usage": usage,
-            },
-        ),
-        ("message_stop", {"type": "message_stop"}),
-    ]
-    sse = [f"event: {name}\ndata: ".encode() + orjson.dumps(data) + b"\n\n" for name, data in events]
-    return whole_or_streamed(orjson.dumps(whole), sse, lambda request: bool(orjson.loads(request.body).get("stream")))
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
@@ -156,15 +114,6 @@ async def test_anthropic_cache_writes_and_reads_are_each_priced_once(
     assert await charged(running) == {"usd-month": pytest.approx(ANTHROPIC_COST), "tokens-month": 3150}
 
 
-# An answer whose 1,000 cache writes are 400 for five minutes and 600 for an hour (Anthropic's
-# ``cache_creation`` breakdown of ``cache_creation_input_tokens``).
-HOUR_USAGE = {
-    "input_tokens": 100,
-    "cache_creation_input_tokens": 1000,
-    "cache_read_input_tokens": 0,
-    "cache_creation": {"ephemeral_5m_input_tokens": 400, "ephemeral_1h_input_tokens": 600},
-    "output_tokens": 50,
-}
 HOUR = 1800.0  # $ per million 1-hour writes, when the policy names the price
 
 

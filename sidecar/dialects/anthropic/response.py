@@ -5,7 +5,8 @@
   structured-output tool (``RESPONSE_TOOL``/``RESPONSE_TOOL_VALUE``) reads back as text.
 - ``usage_from`` / ``usage_to``: Anthropic ``input_tokens`` excludes cache reads and writes; the common
   ``input_tokens`` includes them; ``cache_creation.ephemeral_1h_input_tokens``, the writes kept an hour
-  (a part of ``cache_creation_input_tokens``), is ``cache_write_1h_tokens``.
+  (a part of ``cache_creation_input_tokens``), is ``cache_write_1h_tokens``; written back as Anthropic
+  splits them (``cache_creation``) when there are writes (a cache hit reports its answer's split).
 - ``FINISH_FROM`` / ``FINISH_TO``: ``end_turn|max_tokens|stop_sequence|tool_use|refusal|pause_turn|...``.
 
 - ``error_body`` / ``error_event``: ``{"type": "error", "error": {"type", "message"}}``, as a body and as
@@ -111,12 +112,17 @@ def stream_usage(event: SSEEvent) -> Usage | None:
 
 def usage_to(usage: Usage | None) -> dict[str, Any]:
     usage = usage or Usage()
-    return {
+    body: dict[str, Any] = {
         "input_tokens": max(usage.input_tokens - usage.cached_input_tokens - usage.cache_write_tokens, 0),
         "output_tokens": usage.output_tokens,
         "cache_creation_input_tokens": usage.cache_write_tokens,
         "cache_read_input_tokens": usage.cached_input_tokens,
     }
+    written = usage.cache_write_tokens
+    if written:  # Anthropic's split of the writes: five minutes, an hour (priced apart)
+        hour = min(usage.cache_write_1h_tokens, written)
+        body["cache_creation"] = {"ephemeral_5m_input_tokens": written - hour, "ephemeral_1h_input_tokens": hour}
+    return body
 
 
 def response_tool_text(name: str, arguments: Any) -> str | None:
