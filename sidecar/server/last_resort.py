@@ -1,6 +1,7 @@
 """What answers when every target of the chain has failed: the route's ``last_resort``.
 
-- ``error`` (default): with a one-target route, the failure itself (the upstream's error passed
+- ``error`` (default): a 401 when every target was skipped for a key the app should have sent
+  (``passthrough``) and did not; with a one-target route, the failure itself (the upstream's error passed
   through, 502 for a connection failure or a broken answer, 504 for a timeout); with a chain, 503.
   Either way in the caller's dialect, with ``Retry-After`` (a passed-through error only when a later
   try may succeed: ``RETRY_LATER`` or 5xx) and a body listing every attempt; and with
@@ -90,6 +91,15 @@ async def answer_last_resort(exchange: Exchange, last: tuple[Candidate, AttemptR
             headers=headers,
             extra={"attempts": attempts},
         )
+    if _app_sent_no_usable_key(exchange):
+        raise RequestFailed(
+            401,
+            f"route {exchange.route.name!r} passes the app's API key through to its providers, and this request "
+            f"sent none that can be passed on ({'; '.join(a.detail for a in exchange.attempts)})",
+            code="missing_api_key",
+            headers={"x-should-retry": "false"},
+            extra={"attempts": attempts},
+        )
     called = [a for a in exchange.attempts if a.called]
     summary = ", ".join(a.describe() for a in exchange.attempts) or "no target available"
     what = "failed" if called else "could be called now"  # every one skipped: none failed
@@ -100,6 +110,22 @@ async def answer_last_resort(exchange: Exchange, last: tuple[Candidate, AttemptR
         headers=headers,
         extra={"attempts": attempts},
     )
+
+
+def _app_sent_no_usable_key(exchange: Exchange) -> bool:
+    """Whether every target was skipped for want of a key, and each of those keys is the app's own
+    (``passthrough``: none sent, or one that cannot be passed on): the caller's fault, answered as its
+    provider would answer a request without a key (401), not as a sidecar without targets (503)."""
+    attempts, providers = exchange.attempts, exchange.policy.providers
+    if not attempts:
+        return False
+    for attempt in attempts:
+        if attempt.called or attempt.outcome != "credentials":
+            return False
+        provider = providers.get(attempt.provider)
+        if provider is None or provider.api_key is None or not provider.api_key.passthrough:
+            return False
+    return True
 
 
 def _tried(exchange: Exchange, last: tuple[Candidate, AttemptResult] | None) -> bool:

@@ -6,6 +6,7 @@ line and ``/status``."""
 from __future__ import annotations
 
 import aiohttp
+import orjson
 
 from ..conftest import FakeFactory, SidecarFactory, provider_block
 from .budget_walks import access_line
@@ -67,3 +68,43 @@ async def test_apps_without_a_key_do_not_open_a_passthrough_targets_breaker(
     snapshot = running.state.targets.snapshot()["p0/up0"]
     assert snapshot["breaker"]["state"] == "closed" and snapshot["last_failure"] is None
     assert [await calls(url) for url in urls] == [1, 3]
+
+
+async def test_an_app_that_sends_no_key_to_passthrough_targets_gets_a_401(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """Route [m0, m1], both passing the app's key through, and an app speaking Anthropic's API that
+    sends no key: a 401 in its dialect (`authentication_error`, naming the route and why: what the
+    Anthropic SDK raises as AuthenticationError), not a 503 `no_target_available` that reads as the
+    sidecar's outage; nothing is called, and x-should-retry is false."""
+    urls = await fakes(fake, 2)
+    text = chain_policy(urls)
+    for i, url in enumerate(urls):
+        block = provider_block(f"p{i}", url, "openai")
+        text = text.replace(block, block + "    api_key: {passthrough: true}\n")
+    running = await sidecar(text)
+    body = {"model": "chain", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{running.url}/v1/messages", json=body, headers={"anthropic-version": "2023-06-01"}) as response,
+    ):
+        status, headers, answer = response.status, response.headers.copy(), orjson.loads(await response.read())
+    assert status == 401 and headers["x-should-retry"] == "false"
+    assert answer["type"] == "error" and answer["error"]["type"] == "authentication_error"
+    assert "route 'chain' passes the app's API key through" in answer["error"]["message"]
+    assert [await calls(url) for url in urls] == [0, 0]
+
+
+async def test_a_missing_key_of_the_sidecars_own_is_still_a_503(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """A one-target route whose key variable is not set (the sidecar's own key, not the app's): 503
+    `no_target_available` naming the variable, with x-should-retry false: the operator's fault, not the
+    app's, so not a 401."""
+    urls = await fakes(fake, 1)
+    block = provider_block("p0", urls[0], "openai")
+    running = await sidecar(
+        chain_policy(urls).replace(block, provider_block("p0", urls[0], "openai", key_env="MISSING_KEY"))
+    )
+    status, headers, raw = await chat(running)
+    body = orjson.loads(raw)
+    assert status == 503 and headers["x-should-retry"] == "false"
+    assert body["error"]["code"] == "no_target_available" and "MISSING_KEY" in body["error"]["message"]
