@@ -110,6 +110,7 @@ class Calls:
         if permit is None and not bypass_breaker:
             skip(exchange, target, "breaker_open")
             return None
+        recorded = exchange.trace.span is not None  # the span's attributes are made for a recorded request only
         trace = exchange.trace.attempt(
             target=target.key,
             provider=target.provider.name,
@@ -118,8 +119,8 @@ class Calls:
             server_address=target.provider.host,
             server_port=target.provider.port,
             resend_count=exchange.calls,
-            breaker_state=str(state.breaker.state),
-            request_params=exchange.request_params() if exchange.trace.span is not None else None,
+            breaker_state=str(state.breaker.state) if recorded else "",
+            request_params=exchange.request_params() if recorded else None,
         )
         started = time.monotonic()
         exchange.calls += 1
