@@ -74,8 +74,9 @@ async def proxy(
         http_route=endpoint.path,
     )
     facts = RequestFacts(endpoint.dialect, endpoint.operation, "", headers, app_of(headers, state.settings.app_name))
-    # A request id is a log key, not a secret: the process's PRNG, not a getrandom() syscall per request.
-    exchange = Exchange(request, endpoint, policy, f"{getrandbits(64):016x}", trace, facts)
+    # A request id is a log key, not a secret: the process's PRNG, not a getrandom() syscall per request;
+    # 16 hex digits written by ``bytes.hex`` (an f-string's ``016x`` parses its format: 1,300 instructions more)
+    exchange = Exchange(request, endpoint, policy, getrandbits(64).to_bytes(8).hex(), trace, facts)
     response: web.StreamResponse | None = None
     status = 500
     try:
