@@ -63,8 +63,8 @@ def sidecar_headers(exchange: Exchange) -> dict[str, str]:
         headers["x-sidecar-route"] = route.header_name
         headers["x-sidecar-attempts"] = str(exchange.calls)
     target = exchange.answered_by
-    if target is not None:  # the model that answered, its name upstream, its provider (names encoded at load)
-        headers.update(target.answer_headers)
+    # the model that answered, its name upstream, its provider (names encoded at load); none before one did
+    headers.update(target.answer_headers if target is not None else ())
     if exchange.fallback_reason:
         headers["x-sidecar-fallback-reason"] = exchange.fallback_reason
     if exchange.dropped:
