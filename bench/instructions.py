@@ -9,6 +9,7 @@ cancelled out (periodic metric pushes are kept out: see ``count``). Repeated run
 (traced: about 2%, the export thread's batches falling differently into the two runs).
 
     python bench/instructions.py [--few 200] [--many 1200] [--variants sidecar,sidecar-single-target]
+        [--ready-timeout 180]
 
 Needs `apt-get install valgrind nginx-light`. Instructions are not time (a cache miss costs more than an
 add), so this complements proxy_bench.py's req/s and latency; it does not replace them.
@@ -93,6 +94,9 @@ def main() -> int:
     parser.add_argument("--few", type=int, default=200)
     parser.add_argument("--many", type=int, default=1200)
     parser.add_argument("--variants", default="sidecar,sidecar-single-target")
+    parser.add_argument(
+        "--ready-timeout", type=float, default=180, help="seconds each start under valgrind may take (a loaded machine)"
+    )
     args = parser.parse_args()
     if not tools_present("nginx", "valgrind"):
         return 2
@@ -117,8 +121,8 @@ def main() -> int:
             command, env = sidecar_command(sidecar_policy(workdir, upstream, policy_variant), ports, env_extra)
             targets.append((name, command, ports, "/readyz", env))
         for name, command, port, ready, env in targets:
-            few = count(command, port, ready, args.few, env, workdir)
-            many = count(command, port, ready, args.many, env, workdir)
+            few = count(command, port, ready, args.few, env, workdir, ready_timeout_s=args.ready_timeout)
+            many = count(command, port, ready, args.many, env, workdir, ready_timeout_s=args.ready_timeout)
             results.append((name, (many - few) / (args.many - args.few)))
     finally:
         nginx.terminate()

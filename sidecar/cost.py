@@ -28,6 +28,8 @@ def cost_usd(price: PriceSpec | None, usage: Usage | None) -> float | None:
     if price is None or usage is None:
         return None
     inputs = usage.input_tokens
+    if not usage.cached_input_tokens and not usage.cache_write_tokens:  # most answers: no prompt cache
+        return (inputs * price.input_per_mtok + usage.output_tokens * price.output_per_mtok) / 1_000_000
     cached = min(usage.cached_input_tokens, inputs)  # subsets: a provider claiming more lies
     written = min(usage.cache_write_tokens, inputs - cached)
     hour = min(usage.cache_write_1h_tokens, written)

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from ..dialects import Dialect, ProviderKind, registry
 from ..dialects.base import ProviderAPI
+from ..header_text import header_text
 from ..request_facts import RequestFacts
 from .conditions import Condition
 from .files import DependentFile
@@ -93,9 +94,18 @@ class Target:
     price: PriceSpec | None
     quality: QualitySpec | None = None  # routing: the model's tier, per task class where it differs
     key: str = field(default="", compare=False)  # "provider/upstream-model": breakers and metrics key
+    answer_headers: tuple[tuple[str, str], ...] = field(init=False, compare=False, repr=False)
+    """The headers of an answer it served (``x-sidecar-model``, ``-upstream-model``, ``-provider``), their
+    names written once per load (``header_text``), not per answer."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "key", f"{self.provider.name}/{self.upstream_model}")
+        served = (
+            ("x-sidecar-model", header_text(self.name)),
+            ("x-sidecar-upstream-model", header_text(self.upstream_model)),
+            ("x-sidecar-provider", header_text(self.provider.name)),
+        )
+        object.__setattr__(self, "answer_headers", served)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,9 +136,11 @@ class Route:
     target_keys: tuple[str, ...] = field(default=(), compare=False)
     gates: RouteGates | None = None  # the route's quality gates (gates:), checked on every answer
     shadow: Shadow | None = None  # the route's shadow evaluation (shadow:)
+    header_name: str = field(init=False, compare=False, repr=False)  # ``x-sidecar-route``: its name, encoded
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "target_keys", tuple(t.key for t in self.chain))
+        object.__setattr__(self, "header_name", header_text(self.name))
 
     @property
     def chain(self) -> tuple[Target, ...]:

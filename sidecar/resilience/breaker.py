@@ -139,6 +139,7 @@ class CircuitBreaker:
         "_consecutive_opens",
         "_epoch",
         "_listener",
+        "_minimum_calls",
         "_next_probe_id",
         "_open_until",
         "_probe_calls",
@@ -179,6 +180,11 @@ class CircuitBreaker:
         self._next_probe_id = 0
         self._probe_calls = self._probe_failures = self._probe_slow = 0
         self._rate_limited_until = -math.inf
+        # the calls the window must hold before its rates count (a count window holds at most its size)
+        cfg = self.config
+        self._minimum_calls = (
+            min(cfg.minimum_calls, cfg.window_size) if cfg.window_type == "count" else cfg.minimum_calls
+        )
 
     @property
     def state(self) -> BreakerState:
@@ -271,8 +277,7 @@ class CircuitBreaker:
     def _check_window(self, now: float) -> None:
         cfg = self.config
         calls, failures, slow = self._window.totals()
-        minimum = min(cfg.minimum_calls, cfg.window_size) if cfg.window_type == "count" else cfg.minimum_calls
-        if calls < minimum:
+        if calls < self._minimum_calls:
             return
         if failures / calls >= cfg.failure_rate_threshold:
             self._open(now, f"failure rate {failures}/{calls} >= {cfg.failure_rate_threshold:g}")

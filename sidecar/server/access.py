@@ -91,7 +91,8 @@ class AccessLog:
             "provider": served.provider.name if served else None,
             "status": status,
             "outcome": outcome,
-            "latency_ms": round(latency_ms * 1000) / 1000,  # 3 decimals (an int divided: no decimal rounding)
+            # 3 decimals (an int divided: no decimal rounding); ``__round__`` without the builtin's look-up of it
+            "latency_ms": (latency_ms * 1000).__round__() / 1000,
             "stream": facts.stream,
             "bytes_in": len(exchange.raw),
             "bytes_out": exchange.bytes_out,
@@ -154,7 +155,7 @@ def _add_optional_fields(
         if estimated:
             fields["tokens_estimated"] = True
     if cost is not None:
-        fields["cost_usd"] = round(cost * 1e8) / 1e8
+        fields["cost_usd"] = (cost * 1e8).__round__() / 1e8  # 8 decimals, as ``latency_ms``
     _add_stage_fields(fields, exchange, routing)
     trace = exchange.trace
     if trace.trace_id:

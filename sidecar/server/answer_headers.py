@@ -29,11 +29,10 @@ from collections.abc import MutableMapping, Sequence
 from typing import TYPE_CHECKING
 
 from ..dialects.registry import wire
-from ..header_text import header_item, header_text
+from ..header_text import header_item
 from ..routing.report import add_answer_headers as add_routing_headers
 
 if TYPE_CHECKING:
-    from ..policy.compiled import Target
     from .exchange import Exchange
 
 
@@ -61,10 +60,11 @@ def sidecar_headers(exchange: Exchange) -> dict[str, str]:
     }
     route = exchange.route
     if route is not None:
-        headers["x-sidecar-route"] = header_text(route.name)
+        headers["x-sidecar-route"] = route.header_name
         headers["x-sidecar-attempts"] = str(exchange.calls)
     target = exchange.answered_by
-    _add_model_headers(headers, target)
+    # the model that answered, its name upstream, its provider (names encoded at load); none before one did
+    headers.update(target.answer_headers if target is not None else ())
     if exchange.fallback_reason:
         headers["x-sidecar-fallback-reason"] = exchange.fallback_reason
     if exchange.dropped:
@@ -95,14 +95,6 @@ def _dropped(names: Sequence[str]) -> str:
     if len(value) <= DROPPED_HEADER_CHARS:
         return value
     return value[: value.rfind(",", 0, DROPPED_HEADER_CHARS - 4) + 1] + "..."
-
-
-def _add_model_headers(headers: dict[str, str], target: Target | None) -> None:
-    """The model that answered (``target``), its name upstream and its provider; none before one answered."""
-    if target is not None:
-        headers["x-sidecar-model"] = header_text(target.name)
-        headers["x-sidecar-upstream-model"] = header_text(target.upstream_model)
-        headers["x-sidecar-provider"] = header_text(target.provider.name)
 
 
 def _gates(exchange: Exchange) -> str:

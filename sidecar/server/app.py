@@ -38,7 +38,7 @@ from .access import AccessLog
 from .assembly import Deferred, FeatureStage, Pipelines, always, feature_stage, routes_alone
 from .attempt import Attempt
 from .fallback import Executor
-from .handler import not_found, proxy
+from .handler import not_found, proxy_handler
 from .listener import Listener
 from .pipeline import Stage, read_stage, route_request
 from .response_caches import ResponseCaches
@@ -105,12 +105,7 @@ class SidecarApp:
         self.pipelines.for_policy(state.holder.policy)
         access = state.access
         routes: list[tuple[str, str, Handler]] = [
-            (
-                "POST",
-                endpoint.path,
-                partial(proxy, endpoint=endpoint, pipelines=self.pipelines, state=state, access=access),
-            )
-            for endpoint in ENDPOINTS
+            ("POST", endpoint.path, proxy_handler(endpoint, self.pipelines, state, access)) for endpoint in ENDPOINTS
         ]
         routes += [
             ("GET", "/v1/models", partial(admin.list_models, state=state)),

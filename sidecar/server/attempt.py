@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiohttp
 import orjson
@@ -81,9 +81,9 @@ _ANY_ANSWER = frozenset().union(
 _RELAY_DROP = RESPONSE_DROP | {"content-type"}  # set once, lower-case, by the sidecar
 
 
-@dataclass(frozen=True, slots=True)
-class Prepared:
-    """The request for one target, computed once per target (not per retry)."""
+class Prepared(NamedTuple):
+    """The request for one target, computed once per target (not per retry). A named tuple: as immutable as
+    a frozen dataclass, made in one C call rather than by ``object.__setattr__`` field by field."""
 
     target: Target
     wire: Dialect
@@ -186,7 +186,9 @@ class Attempt:
         headers["accept-encoding"] = "identity" if facts.stream else "gzip, deflate"
         trace.inject(headers)
         loop = asyncio.get_running_loop()
-        first_byte_by = loop.time() + min(timeouts.first_byte_s, budget_s)
+        first_byte_s = timeouts.first_byte_s
+        # the smaller, without ``min`` (a builtin taking any iterable: about 1,300 instructions a call)
+        first_byte_by = loop.time() + (first_byte_s if first_byte_s <= budget_s else budget_s)
         response: UpstreamResponse | None = None
         phase: TimeoutPhase = "first_byte"
         try:

@@ -132,6 +132,7 @@ class Calls:
         # a free slot is taken without a coroutine; else wait for one (none: a skip, no call, no span)
         if not bulkhead.try_acquire() and not await _wait_for_slot(exchange, target, bulkhead, permit):
             return None
+        recorded = exchange.trace.span is not None  # the span's attributes are made for a recorded request only
         trace = exchange.trace.attempt(
             target=target.key,
             provider=target.provider.name,
@@ -140,8 +141,8 @@ class Calls:
             server_address=target.provider.host,
             server_port=target.provider.port,
             resend_count=exchange.calls,
-            breaker_state=str(state.breaker.state),
-            request_params=exchange.request_params() if exchange.trace.span is not None else None,
+            breaker_state=str(state.breaker.state) if recorded else "",
+            request_params=exchange.request_params() if recorded else None,
         )
         started = time.monotonic()
         exchange.calls += 1

@@ -78,7 +78,7 @@ class Executor:
         settings = exchange.route.settings.resilience
         assert settings.deadline_s is not None
         run = ChainRun(exchange, settings, time.monotonic() + settings.deadline_s)
-        pending = list(chain)
+        pending = [*chain]
         while pending and not run.expired():
             target = pending.pop(0)
             step = await self._tries.run(run, target, pending)

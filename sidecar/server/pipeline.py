@@ -16,7 +16,6 @@ per policy, only when it uses them (``assembly``).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from functools import partial
 
 import orjson
 from aiohttp import web
@@ -32,7 +31,17 @@ Stage = Callable[[Exchange, Handler], Awaitable[web.StreamResponse]]
 def build_pipeline(stages: Sequence[Stage], terminal: Handler) -> Handler:
     handler = terminal
     for stage in reversed(stages):
-        handler = partial(stage, call_next=handler)  # type: ignore[call-arg]
+        handler = _bound(stage, handler)
+    return handler
+
+
+def _bound(stage: Stage, call_next: Handler) -> Handler:
+    """``stage`` with its next handler: a closure passing it by position (a ``partial`` with the keyword
+    ``call_next`` copies it into a dict on every call, about 1,000 instructions a stage more)."""
+
+    def handler(exchange: Exchange) -> Awaitable[web.StreamResponse]:
+        return stage(exchange, call_next)
+
     return handler
 
 

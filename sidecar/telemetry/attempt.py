@@ -54,7 +54,6 @@ class AttemptTrace:
         "_client",
         "_context",
         "_core",
-        "_done",
         "_first",
         "_known",
         "_labels",
@@ -64,6 +63,7 @@ class AttemptTrace:
         "_started",
         "_target",
         "_token",
+        "done",
         "span",
     )
 
@@ -96,7 +96,7 @@ class AttemptTrace:
         self._first: float | None = None
         self._last = 0.0
         self._chunks: Series | None = None
-        self._done = False
+        self.done = False  # ``finish`` has run: the request's end finishes only the attempts left open
 
     def __enter__(self) -> None:
         """``with attempt:`` makes the CLIENT span's context (the ids it will have) the current one while
@@ -154,9 +154,9 @@ class AttemptTrace:
     ) -> None:
         """End the call: its duration and end time now; its GenAI metrics and the end of its CLIENT span, if
         recorded, once the current loop step is over (``core.later``). Later calls do nothing."""
-        if self._done:
+        if self.done:
             return
-        self._done = True
+        self.done = True
         elapsed = perf_counter() - self._started
         end = None
         encoded = None

@@ -284,7 +284,8 @@ class RequestTrace:
             return
         self._done = True
         for attempt in self._attempts:
-            attempt.finish(status=None, error_type="unfinished")
+            if not attempt.done:
+                attempt.finish(status=None, error_type="unfinished")
         if self.span is not None:
             self.span.set_attribute(attr.BRANCH_RESULT, result)
             self.span.end()
@@ -313,7 +314,8 @@ class RequestTrace:
         elapsed = perf_counter() - self._started
         end = time_ns() if self.span is not None else None
         for attempt in self._attempts:
-            attempt.finish(status=None, error_type="unfinished")
+            if not attempt.done:  # a call cut by the request's end (those that ended are not called again)
+                attempt.finish(status=None, error_type="unfinished")
         record = (
             self._core,
             self.span,

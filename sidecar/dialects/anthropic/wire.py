@@ -77,7 +77,7 @@ class AnthropicWire(WireDialect):
     def same_dialect_body(
         self, body: dict[str, Any], raw: bytes, model: str, operation: Operation, stream: bool
     ) -> bytes:
-        upstream = dict(body)
+        upstream = body.copy()
         upstream["model"] = model
         if self.same_dialect_drops(body, operation):
             del upstream["thinking"]

@@ -80,7 +80,7 @@ class OpenAIWire(WireDialect):
     def same_dialect_body(
         self, body: dict[str, Any], raw: bytes, model: str, operation: Operation, stream: bool
     ) -> bytes:
-        upstream = dict(body)
+        upstream = body.copy()
         upstream["model"] = model
         if stream and operation is Operation.CHAT:  # usage is counted from the stream's usage chunk
             upstream["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}

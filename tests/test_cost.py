@@ -1,0 +1,38 @@
+"""``cost.cost_usd``: an answer without prompt-cache counts is priced by its inputs and outputs alone (the
+short way every such answer takes), to the same dollars as the four-part price of the docstring."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sidecar.cost import cost_usd
+from sidecar.policy.spec import PriceSpec
+from sidecar.translate import Usage
+
+_TOKENS = st.integers(min_value=0, max_value=1_000_000_000)
+_PRICES = st.floats(min_value=0, max_value=1_000, allow_nan=False)
+
+
+@given(_TOKENS, _TOKENS, _TOKENS, _PRICES, _PRICES, _PRICES, _PRICES)
+def test_an_answer_without_cache_counts_costs_what_the_four_part_price_gives(
+    inputs: int, outputs: int, reasoning: int, input_price: float, output_price: float, cached: float, write: float
+) -> None:
+    """With no cached and no written prompt tokens, the cost is the same float as the four parts summed
+    (cached and written parts of zero tokens), whatever the cache prices."""
+    price = PriceSpec(
+        input_per_mtok=input_price,
+        output_per_mtok=output_price,
+        cached_input_per_mtok=cached,
+        cache_write_per_mtok=write,
+    )
+    usage = Usage(input_tokens=inputs, output_tokens=outputs, reasoning_tokens=reasoning)
+    four_parts = (inputs * input_price + 0 * cached + 0 * write + outputs * output_price) / 1_000_000
+    assert cost_usd(price, usage) == four_parts
+
+
+def test_cached_and_written_prompt_tokens_are_priced_apart() -> None:
+    """Cached reads at their price, cache writes at theirs, the rest of the prompt at the input price."""
+    price = PriceSpec(input_per_mtok=10, output_per_mtok=40, cached_input_per_mtok=1, cache_write_per_mtok=12.5)
+    usage = Usage(input_tokens=1_000, output_tokens=100, cached_input_tokens=600, cache_write_tokens=300)
+    assert cost_usd(price, usage) == (100 * 10 + 600 * 1 + 300 * 12.5 + 100 * 40) / 1_000_000
