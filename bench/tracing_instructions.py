@@ -111,7 +111,8 @@ def _sdk_case(case: str) -> Callable[[int], None]:
 
     from sidecar.telemetry import Telemetry
     from sidecar.telemetry.config import TelemetryConfig
-    from sidecar.telemetry.tracing import ROOT, Tracing, inject, lean_for_export
+    from sidecar.telemetry.propagation import ROOT, inject
+    from sidecar.telemetry.tracing import Tracing, lean_for_export
 
     if case in ("sdk-encode-span", "export-encode-span"):
         spans = InMemorySpanExporter()

@@ -27,6 +27,16 @@ ids for logs), is in ``propagation``, on the OpenTelemetry API alone.
   sampler keeps is started by ``Tracer.start_span`` on that same trace id (``DecidedIdGenerator``),
   which asks the sampler again and gets the same answer (a ratio sampler decides on the trace id
   alone). Where every new trace is sampled, ``Tracer.start_span`` at once.
+- ``Tracing.dropped_root()``: what the facade calls first for a request without an app trace, where the
+  sampler that decides new traces is the SDK's ``TraceIdRatioBased`` (its exact class) or
+  ``always_off`` (``root_bound``): the decision made on the drawn trace id by that sampler's own rule
+  (its low 64 bits below the sampler's ``bound``; a test holds it equal to ``should_sample`` at the
+  bound's edges), before the span's name and attributes exist and without the ``SamplingResult``:
+  a dropped trace gets ``start_root``'s headers (about 12,000 instructions instead of 24,000), a kept
+  one has its trace id decided, and ``start_root`` then calls ``start_span`` at once (which asks the
+  configured sampler, once). Any other sampler decides nothing there; ``start_root`` asks it.
+- ``lean_for_export(span)``: ``CountedBatchSpanProcessor.on_end`` hands its exporter an ended span's
+  attributes as a plain dict and its events and links as tuples (the same values; its docstring).
 
 ``CountedBatchSpanProcessor`` is the SDK's ``BatchSpanProcessor`` (its bounded queue, worker thread and
 batching) plus the one thing the SDK does not give a caller: the number of spans it lost, for
