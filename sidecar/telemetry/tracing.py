@@ -32,7 +32,7 @@ ids for logs), is in ``propagation``, on the OpenTelemetry API alone.
   ``always_off`` (``root_bound``): the decision made on the drawn trace id by that sampler's own rule
   (its low 64 bits below the sampler's ``bound``; a test holds it equal to ``should_sample`` at the
   bound's edges), before the span's name and attributes exist and without the ``SamplingResult``:
-  a dropped trace gets ``start_root``'s headers (about 12,000 instructions instead of 24,000), a kept
+  a dropped trace gets ``start_root``'s headers (about 8,000 instructions instead of 24,000), a kept
   one has its trace id decided, and ``start_root`` then calls ``start_span`` at once (which asks the
   configured sampler, once). Any other sampler decides nothing there; ``start_root`` asks it.
 - ``lean_for_export(span)``: ``CountedBatchSpanProcessor.on_end`` hands its exporter an ended span's
@@ -195,8 +195,8 @@ def lean_for_export(span: ReadableSpan) -> None:
     holds them in, and its events and links as tuples, where nothing was dropped (else it keeps the
     SDK's containers, which count the drops): the same values, read by the SDK's OTLP encoder without
     a Python call per attribute (its ``.items()`` on a ``MutableMapping``) and without copying the
-    lists under their locks, about 21,000 CPU instructions less per span in the export thread for
-    about 1,500 here (docs/benchmarks.md, wave 21). An ended span's containers never change again (the
+    lists under their locks: about 21,000 CPU instructions less per span in the export thread
+    (docs/benchmarks.md, wave 21), for far fewer here (in ``request-all``'s count, which went down). An ended span's containers never change again (the
     SDK refuses to set anything on it). These are the SDK's private fields: where they are not what
     1.45 has, the span goes as it came (``tests/telemetry/test_tracing.py`` fails then)."""
     attributes = getattr(span, "_attributes", None)
