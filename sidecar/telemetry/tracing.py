@@ -196,9 +196,10 @@ def lean_for_export(span: ReadableSpan) -> None:
     SDK's containers, which count the drops): the same values, read by the SDK's OTLP encoder without
     a Python call per attribute (its ``.items()`` on a ``MutableMapping``) and without copying the
     lists under their locks: about 21,000 CPU instructions less per span in the export thread
-    (docs/benchmarks.md, wave 21), for far fewer here (in ``request-all``'s count, which went down). An ended span's containers never change again (the
-    SDK refuses to set anything on it). These are the SDK's private fields: where they are not what
-    1.45 has, the span goes as it came (``tests/telemetry/test_tracing.py`` fails then)."""
+    (docs/benchmarks.md, wave 21), for far fewer here (in ``request-all``'s count, which went down).
+    An ended span's containers never change again (the SDK refuses to set anything on it). These are
+    the SDK's private fields: where they are not what 1.45 has, the span goes as it came
+    (``tests/telemetry/test_tracing.py`` fails then)."""
     attributes = getattr(span, "_attributes", None)
     if type(attributes) is BoundedAttributes and not attributes.dropped:
         plain = getattr(attributes, "_dict", None)
