@@ -22,9 +22,13 @@ exporter that does nothing, so the export thread's OTLP encoding is not in these
   metric updates, follows the answer: ``sidecar/telemetry/core.py``). Their spans are never ended.
 - SDK pieces, one call each: ``sdk-start-unsampled`` (``Tracer.start_span`` of a root span the sampler
   drops; ``start-root-unsampled``: what the sidecar calls instead, ``Tracing.start_root``: the sampler
-  asked first, then only the ``traceparent`` text), ``sdk-inject`` (the W3C propagator writing
+  asked first, then only the ``traceparent`` text; ``dropped-root``: what the sidecar calls first for
+  a ratio sampler since wave 21, ``Tracing.dropped_root``, the decision on the trace id alone),
+  ``sdk-inject`` (the W3C propagator writing
   ``traceparent``), ``sdk-context`` (``set_span_in_context``), ``sdk-encode-span`` (the SDK's OTLP
-  encoder, per span of a 512-span batch of these requests' spans, serialised: the export thread's work).
+  encoder, per span of a 512-span batch of these requests' spans, serialised: the export thread's work);
+  ``export-encode-span``: the same spans as ``CountedBatchSpanProcessor`` hands them to its exporter
+  (``tracing.lean_for_export``: plain attribute dicts, events and links as tuples).
 
 Needs ``apt-get install valgrind``. Instructions are not time; they are what the shared machine's load
 does not blur.
@@ -53,9 +57,11 @@ CASES = (
     "request-all-until-answer",
     "sdk-start-unsampled",
     "start-root-unsampled",
+    "dropped-root",
     "sdk-inject",
     "sdk-context",
     "sdk-encode-span",
+    "export-encode-span",
 )
 _SPANS_PER_ENCODE = 512
 _VALGRIND = ("valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null")
@@ -105,9 +111,10 @@ def _sdk_case(case: str) -> Callable[[int], None]:
 
     from sidecar.telemetry import Telemetry
     from sidecar.telemetry.config import TelemetryConfig
-    from sidecar.telemetry.tracing import ROOT, Tracing, inject
+    from sidecar.telemetry.propagation import ROOT, inject
+    from sidecar.telemetry.tracing import Tracing, lean_for_export
 
-    if case == "sdk-encode-span":
+    if case in ("sdk-encode-span", "export-encode-span"):
         spans = InMemorySpanExporter()
         traced = Telemetry(
             TelemetryConfig(), service_version="b", tracing=lambda resource, _: Tracing.for_tests(spans, resource)
@@ -115,6 +122,9 @@ def _sdk_case(case: str) -> Callable[[int], None]:
         for _ in range(_SPANS_PER_ENCODE // 2):
             one_request(traced)
         batch = spans.get_finished_spans()
+        if case == "export-encode-span":
+            for span in batch:
+                lean_for_export(span)
 
         def encode(n: int) -> None:
             for _ in range(n // _SPANS_PER_ENCODE):
@@ -136,6 +146,10 @@ def _sdk_case(case: str) -> Callable[[int], None]:
         for _ in range(n):
             tracing.start_root("POST /v1/chat/completions", SpanKind.SERVER, attributes)
 
+    def dropped_root(n: int) -> None:
+        for _ in range(n):
+            tracing.dropped_root()
+
     def propagate(n: int) -> None:
         for _ in range(n):
             inject(context, {})
@@ -144,7 +158,7 @@ def _sdk_case(case: str) -> Callable[[int], None]:
         for _ in range(n):
             set_span_in_context(span)
 
-    cases = {"sdk-start-unsampled": start, "start-root-unsampled": start_root}
+    cases = {"sdk-start-unsampled": start, "start-root-unsampled": start_root, "dropped-root": dropped_root}
     return {**cases, "sdk-inject": propagate, "sdk-context": in_context}[case]
 
 
@@ -176,7 +190,8 @@ def main() -> int:
     print("\n| case | instructions per call |\n|---|---|")
     for case in args.cases.split(","):
         # The encoder: one batch against three (a batch is some 200 million instructions).
-        few, many = (_SPANS_PER_ENCODE, 3 * _SPANS_PER_ENCODE) if case == "sdk-encode-span" else (args.few, args.many)
+        encode = case.endswith("encode-span")
+        few, many = (_SPANS_PER_ENCODE, 3 * _SPANS_PER_ENCODE) if encode else (args.few, args.many)
         per_call = (_instructions(case, many) - _instructions(case, few)) / (many - few)
         print(f"| {case} | {per_call:,.0f} |", flush=True)
     return 0

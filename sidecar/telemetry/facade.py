@@ -147,6 +147,11 @@ class Telemetry:
         tracer, tracing = core.tracer, self._tracing
         if tracer is None or tracing is None:
             return RequestTrace(core, None, operation, stream)
+        parent = extract_parent(headers) if core.trace_context else ROOT
+        if parent is ROOT:
+            dropped = tracing.dropped_root()  # a ratio sampler decides on the trace id alone: before the rest
+            if dropped is not None:
+                return RequestTrace(core, None, operation, stream, passed_on=dropped)
         route = http_route or path
         attributes: dict[str, Any] = {genai.HTTP_METHOD: method, genai.HTTP_ROUTE: route, attr.DIALECT: dialect}
         if path != route:
@@ -156,9 +161,8 @@ class Telemetry:
         if stream:
             attributes[attr.REQUESTED_STREAM] = True
         name = f"{method} {route}"
-        parent = extract_parent(headers) if core.trace_context else ROOT
         if parent is ROOT:
-            root = tracing.start_root(name, SpanKind.SERVER, attributes)
+            root = tracing.start_root(name, SpanKind.SERVER, attributes)  # start_span if decided above
             if isinstance(root, dict):  # dropped by the sampler: only its trace context goes upstream
                 return RequestTrace(core, None, operation, stream, passed_on=root)
             return RequestTrace(core, root, operation, stream)

@@ -97,7 +97,7 @@ def child_headers(parent: SpanContext, span_id: int) -> dict[str, str]:
     ``Tracer.start_span`` would make it (sampled; the random-trace-id flag and the trace state of the
     parent) and the SDK's propagator would write them (version 00; module docstring)."""
     flags = _CHILD_FLAGS[1 if parent.trace_flags.random_trace_id else 0]
-    headers = {"traceparent": f"00-{parent.trace_id:032x}-{span_id:016x}{flags}"}
+    headers = {"traceparent": f"00-{parent.trace_id.to_bytes(16).hex()}-{span_id.to_bytes(8).hex()}{flags}"}
     if parent.trace_state:
         headers["tracestate"] = parent.trace_state.to_header()
     return headers

@@ -108,7 +108,8 @@ class RequestTrace:
             if span.is_recording():
                 self.span = span
                 ids = span.get_span_context()
-                self.trace_id, self.span_id = format(ids.trace_id, "032x"), format(ids.span_id, "016x")
+                # the hex of format(id, "032x") / "016x", at half its cost
+                self.trace_id, self.span_id = ids.trace_id.to_bytes(16).hex(), ids.span_id.to_bytes(8).hex()
         # SERVER span attributes learnt during the request, set with those of ``finish`` (recorded only).
         self._pending: dict[str, Any] = {}
         self._operation = _OPERATIONS.get(operation, operation)

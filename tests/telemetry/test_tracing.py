@@ -6,19 +6,28 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import pytest
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased, Sampler, TraceIdRatioBased
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    Decision,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+    TraceIdRatioBased,
+)
 from opentelemetry.trace import NonRecordingSpan, SpanKind, set_span_in_context
 
 from sidecar.telemetry import Telemetry
 from sidecar.telemetry.config import BatchConfig, TelemetryConfig
 from sidecar.telemetry.propagation import ROOT, inject
-from sidecar.telemetry.tracing import CountedBatchSpanProcessor, DecidedIdGenerator, Tracing
+from sidecar.telemetry.tracing import CountedBatchSpanProcessor, DecidedIdGenerator, Tracing, lean_for_export
 
 from .helpers import APP_SPAN_ID, APP_TRACE_ID, APP_TRACEPARENT, attempt, finish, start, value
 
@@ -239,3 +248,78 @@ def test_the_traceparent_sent_upstream_is_the_client_span_made_when_the_call_end
         inject(set_span_in_context(NonRecordingSpan(client.context)), expected)
         assert headers == expected
         assert client.parent is not None and client.parent.span_id == int(trace.span_id, 16)
+
+
+class _DropsEverything(TraceIdRatioBased):
+    """A subclass of the SDK's ratio sampler that decides otherwise than its bound says."""
+
+    def should_sample(self, *args: Any, **kwargs: Any) -> SamplingResult:
+        return SamplingResult(Decision.DROP)
+
+
+@pytest.mark.parametrize("ratio", [0.0, 0.05, 0.1, 0.5, 0.999])
+def test_a_new_trace_is_kept_or_dropped_as_the_sdk_ratio_sampler_decides(
+    ratio: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``dropped_root`` decides a new trace before its span's name and attributes are made: it keeps
+    exactly the trace ids ``TraceIdRatioBased.should_sample`` records, at the edges of its bound and with
+    high bits set, and hands a kept one to the next ``start_span``."""
+    tracing = Tracing.for_tests(InMemorySpanExporter(), Resource.create({}), sampler_name="traceidratio", ratio=ratio)
+    sdk = TraceIdRatioBased(ratio)
+    low = [1, 2, sdk.bound - 1, sdk.bound, sdk.bound + 1, (1 << 64) - 1]
+    trace_ids = [high << 64 | n for high in (0, 1, (1 << 64) - 1) for n in low if 0 < n < 1 << 64]
+    for trace_id in trace_ids:
+        draws = iter([trace_id, 0xABC])  # the trace id, then a dropped trace's span id
+        monkeypatch.setattr(random, "getrandbits", lambda bits, draws=draws: next(draws))
+        dropped = tracing.dropped_root()
+        kept = sdk.should_sample(None, trace_id, "POST /v1/chat/completions").decision.is_sampled()
+        assert (dropped is None) == kept, hex(trace_id)
+        assert tracing.ids.decided == (trace_id if kept else 0)
+        if kept:
+            span = tracing.start_root("POST /v1/chat/completions", SpanKind.SERVER, {})
+            assert not isinstance(span, dict) and span.get_span_context().trace_id == trace_id
+            assert tracing.ids.decided == 0
+        else:
+            assert dropped == {"traceparent": f"00-{trace_id:032x}-{0xABC:016x}-02"}
+
+
+def test_only_the_sdks_own_ratio_sampler_and_always_off_are_decided_ahead() -> None:
+    """``always_off`` drops every new trace in ``dropped_root``; a sampler of any other class (here a
+    subclass of the ratio sampler that drops everything) is not second-guessed: ``dropped_root`` decides
+    nothing and ``start_root`` asks it."""
+    off = Tracing.for_tests(InMemorySpanExporter(), Resource.create({}), sampler_name="always_off")
+    assert off.dropped_root() is not None and off.ids.decided == 0
+    provider = TracerProvider(sampler=_DropsEverything(1.0), shutdown_on_exit=False, id_generator=DecidedIdGenerator())
+    custom = Tracing(provider, new_traces=provider.sampler)
+    assert custom.dropped_root() is None and custom.ids.decided == 0
+    assert isinstance(custom.start_root("POST /v1/chat/completions", SpanKind.SERVER, {}), dict)
+
+
+def _ended(spans: InMemorySpanExporter, limits: SpanLimits | None = None) -> ReadableSpan:
+    """One SERVER span with attributes, a sequence value and an event, ended into ``spans``."""
+    provider = TracerProvider(shutdown_on_exit=False, span_limits=limits)
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    span = provider.get_tracer("t").start_span(
+        "POST /v1/chat/completions", ROOT, SpanKind.SERVER, {"http.route": "/v1/chat/completions", "n": 1}
+    )
+    span.set_attributes({"sidecar.route.targets": ["a", "b"], "sidecar.cost_usd": 0.5})
+    span.add_event("sidecar.cache", {"sidecar.cache.result": "miss"})
+    span.end()
+    return spans.get_finished_spans()[-1]
+
+
+@pytest.mark.parametrize("limits", [None, SpanLimits(max_span_attributes=2, max_events=0)])
+def test_a_span_handed_to_the_exporter_encodes_to_the_same_otlp_bytes(limits: SpanLimits | None) -> None:
+    """``lean_for_export`` (the batch processor's ``on_end``) gives the SDK's OTLP encoder the span's
+    attributes as a plain dict and its events and links as tuples: the encoded span is byte for byte
+    what it was, and where the SDK dropped some (span limits) it keeps the SDK's containers and their
+    dropped counts."""
+    spans = InMemorySpanExporter()
+    span = _ended(spans, limits)
+    before = encode_spans([span]).SerializeToString()
+    lean_for_export(span)
+    assert encode_spans([span]).SerializeToString() == before
+    if limits is None:  # what the SDK 1.45 holds: fails if an upgrade moves its private fields
+        assert type(span._attributes) is dict and type(span._events) is tuple and span._links == ()
+    else:
+        assert span.dropped_attributes == 2 and span.dropped_events == 1
