@@ -411,13 +411,13 @@ async def test_a_passthrough_key_whose_bytes_are_not_utf8_is_refused_cleanly(
 ) -> None:
     """On a caching passthrough route, an ``authorization`` key with bytes that are not UTF-8 (a raw
     socket): the cache's scope is built from it (hashing it raised on the listener's lone surrogates: a
-    500), and the target is skipped as ``credentials`` (such a key cannot be forwarded): a 503, nothing
-    stored."""
+    500), and the target is skipped as ``credentials`` (such a key cannot be forwarded): a 401, the
+    app's key being unusable, nothing stored."""
     url = await fake("f0")
     passthrough = "    speaks: openai\n    api_key: {passthrough: true}\n"
     running = await sidecar(cache_policy([url]).replace("    speaks: openai\n", passthrough))
     for _ in range(2):
-        headers = await _raw_ask(running.url, ["authorization: Bearer sk-\xff\xfe"], status=503)
+        headers = await _raw_ask(running.url, ["authorization: Bearer sk-\xff\xfe"], status=401)
         assert headers["x-sidecar-cache"] == "miss"
     assert await upstream_calls(running, url) == 0
 
