@@ -113,28 +113,11 @@ class BudgetStage:
         facts = exchange.facts
         if ledger is None or route is None or facts.operation is Operation.COUNT_TOKENS:
             return await call_next(exchange)
-        known = self._lane(exchange.policy, ledger, route)
-        if known is None:  # a route whose routing picks the chain, or a model the ledger does not know
-            known = self._routed_lane(ledger, route, facts)
-            if known is None:  # a model this ledger does not know: a reload is under way
-                return await call_next(exchange)
-        lane, first = known
+        reserved = await self._reserve(exchange, ledger, route)
+        if reserved is None:  # a model this ledger does not know (a reload is under way), or nothing reserved
+            return await call_next(exchange)
+        admission, lane, first, prompt_tokens = reserved
         budgets = ledger.budgets
-        prompt_tokens, output = reservation_tokens(facts, exchange.raw, lane.output)
-        key_hash = self._key_hash(facts.headers, exchange) if budgets.needs_key else None
-        hour_writes = asks_hour_writes(facts, exchange.raw)  # priced apart: not the lane's prices
-        admission = (
-            None
-            if self._keeper.shared or hour_writes
-            else _admit_plain(exchange, ledger, lane, prompt_tokens, output, key_hash)
-        )
-        if admission is None:  # a shared store, or a case the plain admission leaves to the full one
-            request = BudgetRequest(
-                prompt_tokens, output, facts.app, route.name, facts.headers, key_hash, lane.calls, hour_writes
-            )
-            admission = await _admit(exchange, ledger, request, lane.chain)
-            if admission is None:  # nothing reserved: nothing to settle
-                return await call_next(exchange)
         if exchange.again is None:  # one target, no gates: a retry after a billed call renews the reservation
             exchange.admission = admission
             exchange.again = self._renew
@@ -166,6 +149,36 @@ class BudgetStage:
             raise
         self._finish(exchange, admission, budgets, response.status)
         return response
+
+    async def _reserve(
+        self, exchange: Exchange, ledger: Ledger, route: Route
+    ) -> tuple[Admission, Lane, Target, int] | None:
+        """The request's admission (reserved; a deny limit raises), its lane, the chain's first target and
+        the prompt's estimated tokens; None when nothing is reserved: a model this ledger does not know
+        (a reload is under way), or a full admission that reserved nothing."""
+        facts = exchange.facts
+        known = self._lane(exchange.policy, ledger, route)
+        if known is None:  # a route whose routing picks the chain, or a model the ledger does not know
+            known = self._routed_lane(ledger, route, facts)
+            if known is None:
+                return None
+        lane, first = known
+        prompt_tokens, output = reservation_tokens(facts, exchange.raw, lane.output)
+        key_hash = self._key_hash(facts.headers, exchange) if ledger.budgets.needs_key else None
+        hour_writes = asks_hour_writes(facts, exchange.raw)  # priced apart: not the lane's prices
+        admission = (
+            None
+            if self._keeper.shared or hour_writes
+            else _admit_plain(exchange, ledger, lane, prompt_tokens, output, key_hash)
+        )
+        if admission is None:  # a shared store, or a case the plain admission leaves to the full one
+            request = BudgetRequest(
+                prompt_tokens, output, facts.app, route.name, facts.headers, key_hash, lane.calls, hour_writes
+            )
+            admission = await _admit(exchange, ledger, request, lane.chain)
+            if admission is None:
+                return None
+        return admission, lane, first, prompt_tokens
 
     async def _again(self, exchange: Exchange, target: Target) -> str | None:
         """``Exchange.again`` on a route of one target without gates (no ``BudgetHook`` on its walk): before a
