@@ -216,8 +216,8 @@ async def test_a_passthrough_key_whose_bytes_are_not_utf8_is_redacted_from_an_er
 ) -> None:
     """On a passthrough provider, an app key with bytes that are not UTF-8 (a raw socket): it cannot be
     forwarded as sent (the HTTP client dropped those bytes, and looking for the key in the provider's
-    error raised: a 500), so the target is skipped as ``credentials`` without calling the provider: a 503
-    naming it, and nothing of the key in the answer."""
+    error raised: a 500), so the target is skipped as ``credentials`` without calling the provider: a 401
+    (the app's key is unusable) naming it, and nothing of the key in the answer."""
 
     async def echo(conn: ServerConn) -> None:
         while (request := await conn.read_request()) is not None:
@@ -242,7 +242,7 @@ async def test_a_passthrough_key_whose_bytes_are_not_utf8_is_redacted_from_an_er
         status, _, text = await read_response(reader)
     finally:
         writer.close()
-    assert status == 503 and b"credentials" in text and b"secret" not in text
+    assert status == 401 and b"credentials" in text and b"not UTF-8" in text and b"secret" not in text
     assert upstream.requests == []
 
 
