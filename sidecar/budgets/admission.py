@@ -13,23 +13,22 @@
                                      ``target`` reserved for it alone, at its own price (False: refused)
     await admission.hold_race(target)  a hedge's second call: held too, while both run (False: refused)
     admission.race_over(winner, spent)  the race ended: the other call's hold settled at its cost
-    await admission.settle(usage)    the answer ended (None: charge the estimate)
-    await admission.release()        nothing billable happened
+    await admission.settle(usage)    the answer ended (None: charge the estimate); ``release()``: nothing billable
     admission.charge(usage) / drop() the same without a coroutine (local store: done at once; a shared
                                      one: carried by the next admission's round trip)
     admission.charge_plain(usage, lane)  the common end of a plain admission: an answer from the lane's
                                      first target with nothing else billed, priced with the lane's prices
 
-The first settlement or release counts; later ones are no-ops (``finally: await admission.release()``
-is always safe). What a switch or a race's end charged of ``spent`` is remembered: the end's ``unserved``
-(the request's whole ``spent``) charges only the rest, so nothing counts twice; and a request counts once
-in a ``requests`` limit, in the reservation that charged its first billed call or its answer. An
-ensemble's reservation holds every call it may make at once (``BudgetRequest.calls``), each at its own
-price (``calls``); when one of them moves on (a fallback, or another call after a billed one), what it
-cost is settled and its share taken out of that reservation, then its next target reserved for it alone
-(``CallHolds``); those holds are released at the end, whose settlement charges every call. A plain
-admission (``PlainAdmission``, from ``Ledger.admit_plain``) keeps its reservation as three fields and
-settles through ``LocalStore.settle_held``; any other end builds the general form (``Held``) first.
+The first settlement or release counts; later ones are no-ops (``finally: await admission.release()`` is
+always safe). What a switch or a race's end charged of ``spent`` is remembered: the end's ``unserved`` (the
+request's whole ``spent``) charges only the rest, so nothing counts twice; and a request counts once in a
+``requests`` limit, in the reservation that charged its first billed call or its answer. An ensemble's
+reservation holds every call it may make at once (``BudgetRequest.calls``), each at its own price (``calls``);
+when one of them moves on (a fallback, or another call after a billed one), what it cost is settled and its
+share taken out of that reservation, then its next target reserved for it alone (``CallHolds``); those holds
+are released at the end, whose settlement charges every call. A plain admission (``PlainAdmission``, from
+``Ledger.admit_plain``) keeps its reservation as three fields and settles through ``LocalStore.settle_held``;
+any other end builds the general form (``Held``) first.
 """
 
 from __future__ import annotations
@@ -214,8 +213,7 @@ class Admission:
         return True
 
     def _call_holds(self, request: BudgetRequest) -> CallHolds:
-        """The ensemble's ``CallHolds``, made at its first use: each call's share, its first target's
-        estimate."""
+        """The ensemble's ``CallHolds``, made at its first use: each call's share, its first target's estimate."""
         calls = self._calls
         if calls is None:
             shares: list[tuple[TargetInfo | None, int, int]] = []
@@ -226,9 +224,8 @@ class Admission:
         return calls
 
     async def hold_call_race(self, index: int, target: TargetInfo) -> bool:
-        """A hedge's second call, to ``target``, in call ``index`` of an ensemble: held besides the rest
-        until the request ends (its cost, a cut call's prompt, is charged then). False: refused: the hedge
-        is not made."""
+        """A hedge's second call, to ``target``, in call ``index`` of an ensemble: held besides the rest until
+        the request ends (its cost, a cut call's prompt, is charged then). False: refused: no hedge."""
         request = self._request
         if request is None or not request.calls:
             return await self.hold_race(target)
@@ -261,8 +258,7 @@ class Admission:
         self._ledger._finish_soon(loser, loser.plan.pick((*self._unspent(spent), 0)))
 
     def _unspent(self, spent: tuple[float, int]) -> tuple[int, int]:
-        """The nano-dollars and tokens of ``spent`` (a request's total) not charged yet; remembered as
-        charged from now on."""
+        """The nano-dollars and tokens of ``spent`` (a request's total) not charged yet; now remembered charged."""
         total = (round(spent[0] * NANO_USD), spent[1])
         charged, self._spent = self._spent, total
         return total[0] - charged[0], total[1] - charged[1]
