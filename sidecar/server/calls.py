@@ -206,7 +206,9 @@ async def _wait_for_slot(exchange: Exchange, target: Target, bulkhead: Bulkhead,
     """Wait for a slot of the target's full bulkhead; False when none came within the queue timeout (or
     the queue is full too): no call made (its permit released, recorded as a skip, ``bulkhead_full``);
     the caller gone while queued is recorded so (``cancelled``) and raised. The call's span, metrics and
-    count start only once it has a slot: a skip is counted once, in ``llm_sidecar_skips_total``."""
+    count start only once it has a slot: a skip is counted once, in ``llm_sidecar_skips_total``; a wait
+    that got a slot is the SERVER span's ``sidecar.bulkhead.waited`` event."""
+    queued = time.monotonic()
     try:
         await bulkhead.acquire()
     except BaseException as exc:  # no slot: no call was made after all
@@ -217,6 +219,7 @@ async def _wait_for_slot(exchange: Exchange, target: Target, bulkhead: Bulkhead,
             raise
         skip(exchange, target, "bulkhead_full")
         return False
+    exchange.trace.waited_for_slot(target=target.key, seconds=time.monotonic() - queued)
     return True
 
 

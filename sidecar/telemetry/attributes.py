@@ -33,6 +33,8 @@ ROUTING_ESTIMATED_COST: Final = "sidecar.routing.estimated_cost_usd"
 # SERVER span events
 TARGET_SKIPPED: Final = "sidecar.target.skipped"
 SKIP_REASON: Final = "sidecar.skip.reason"
+BULKHEAD_WAITED: Final = "sidecar.bulkhead.waited"
+BULKHEAD_WAIT_S: Final = "sidecar.bulkhead.wait_s"
 FALLBACK: Final = "sidecar.fallback"
 CACHE: Final = "sidecar.cache"
 CACHE_RESULT: Final = "sidecar.cache.result"

@@ -240,6 +240,12 @@ class RequestTrace:
         if self.span is not None:
             self.span.add_event(attr.TARGET_SKIPPED, {attr.TARGET: target, attr.SKIP_REASON: reason})
 
+    def waited_for_slot(self, *, target: str, seconds: float) -> None:
+        """A call queued for a slot of ``target``'s full bulkhead and got one after ``seconds`` (its CLIENT
+        span starts with the slot: the wait shows here, on the SERVER span)."""
+        if self.span is not None:
+            self.span.add_event(attr.BULKHEAD_WAITED, {attr.TARGET: target, attr.BULKHEAD_WAIT_S: round(seconds, 6)})
+
     def fallback(self, *, from_target: str, reason: str) -> None:
         """Moving on from ``from_target`` to the next target of the chain."""
         self._core.instruments.fallbacks.inc((reason,))

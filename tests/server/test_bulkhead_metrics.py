@@ -90,3 +90,24 @@ async def test_a_reload_shows_the_new_limit_and_drops_a_removed_targets_series(
     assert "llm_sidecar_bulkhead_in_flight{" in metrics
     assert 'llm_sidecar_bulkhead_in_flight{target="p0/up0"}' not in metrics
     assert series(metrics, "p1/up1")["max_concurrent"] == 9
+
+
+async def test_a_call_that_waited_for_a_slot_shows_its_wait_on_the_server_span(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """max_concurrent 1: a slow call holds m0's slot and a second request queues for it (queue_timeout_s
+    5) until the first ends: the second's SERVER span has one `sidecar.bulkhead.waited` event for p0/up0
+    with the seconds it waited (its CLIENT span starts with the slot, so the wait shows only there); the
+    first, which waited for nothing, has none."""
+    urls = await fakes(fake, 2)
+    running = await sidecar(policy(urls, "{max_concurrent: 1, queue_timeout_s: 5}"))
+    async with aiohttp.ClientSession() as session:
+        slow = asyncio.ensure_future(post(session, running, 0.8))
+        await asyncio.sleep(0.3)
+        assert await post(session, running, 0.0) == 200
+        assert await slow == 200
+    servers = [span for span in running.spans.get_finished_spans() if span.kind.name == "SERVER"]
+    waits = [[dict(e.attributes or {}) for e in span.events if e.name == "sidecar.bulkhead.waited"] for span in servers]
+    assert len(waits) == 2 and [] in waits
+    [[event]] = [w for w in waits if w]
+    assert event["sidecar.target"] == "p0/up0" and 0.2 < float(event["sidecar.bulkhead.wait_s"]) < 2.0
