@@ -219,20 +219,26 @@ async def _wait_for_slot(exchange: Exchange, target: Target, bulkhead: Bulkhead,
     """Wait for a slot of the target's full bulkhead; False when none came within the queue timeout (or
     the queue is full too): no call made (its permit released, recorded as a skip, ``bulkhead_full``);
     the caller gone while queued is recorded so (``cancelled``) and raised. The call's span, metrics and
-    count start only once it has a slot: a skip is counted once, in ``llm_sidecar_skips_total``; a wait
-    that got a slot is the SERVER span's ``sidecar.bulkhead.waited`` event."""
+    count start only once it has a slot: a skip is counted once, in ``llm_sidecar_skips_total``. A wait,
+    however it ended (``slot``, ``timeout``, ``cancelled``; not a call turned away at once), is observed in
+    ``llm_sidecar_bulkhead_wait_seconds``; one that got a slot is the SERVER span's
+    ``sidecar.bulkhead.waited`` event."""
     queued = time.monotonic()
     try:
         await bulkhead.acquire()
     except BaseException as exc:  # no slot: no call was made after all
         if permit is not None:
             permit.release()
+        waited = time.monotonic() - queued
         if not isinstance(exc, BulkheadFull):  # the caller left while queued
+            exchange.trace.waited_for_slot(target=target.key, seconds=waited, outcome="cancelled")
             skip(exchange, target, "cancelled")
             raise
+        if exc.queued:
+            exchange.trace.waited_for_slot(target=target.key, seconds=waited, outcome="timeout")
         skip(exchange, target, "bulkhead_full")
         return False
-    exchange.trace.waited_for_slot(target=target.key, seconds=time.monotonic() - queued)
+    exchange.trace.waited_for_slot(target=target.key, seconds=time.monotonic() - queued, outcome="slot")
     return True
 
 

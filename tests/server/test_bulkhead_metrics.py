@@ -29,7 +29,7 @@ def series(metrics: str, target: str) -> dict[str, float]:
         name, _, value = line.rpartition(" ")
         if f'target="{target}"' not in name:
             continue
-        if name.startswith("llm_sidecar_bulkhead_"):
+        if name.startswith("llm_sidecar_bulkhead_") and not name.startswith("llm_sidecar_bulkhead_wait_"):
             found[name.split("{", 1)[0].removeprefix("llm_sidecar_bulkhead_")] = float(value)
         elif name.startswith("llm_sidecar_skips_total{"):
             found["skip:" + name.split('reason="', 1)[1].split('"', 1)[0]] = float(value)

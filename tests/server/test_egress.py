@@ -15,8 +15,10 @@ from ..conftest import RunningSidecar, SidecarFactory
 from ..upstream.connect_proxy import ConnectProxy
 from .tls_provider import TLSProvider, tls_provider_block
 
+
 def policy(url: str, tls: str = "", proxy: str = "") -> str:
-    return "version: 1\nproviders:\n" + tls_provider_block("p", url, tls, proxy) + "models:\n  m: {provider: p, model: up}\n"
+    models = "models:\n  m: {provider: p, model: up}\n"
+    return "version: 1\nproviders:\n" + tls_provider_block("p", url, tls, proxy) + models
 
 
 async def ask(running: RunningSidecar) -> str:
