@@ -105,11 +105,12 @@ class Calls:
             spec = target.provider.api_key
             self._uncallable(exchange, target, state, "credentials", str(exc), own=spec is None or not spec.passthrough)
             return None
-        try:
-            self._attempt.check_tls(target)
-        except TLSConfigError as exc:
-            self._uncallable(exchange, target, state, "tls_config", str(exc), own=True)
-            return None
+        if target.provider.tls is not None:  # a provider without a ``tls`` block: not even a call here
+            try:
+                self._attempt.check_tls(target)
+            except TLSConfigError as exc:
+                self._uncallable(exchange, target, state, "tls_config", str(exc), own=True)
+                return None
         return Candidate(target, state, prepared, settings.timeouts or target.provider.timeouts, key)
 
     def _uncallable(
