@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from sidecar.budgets import BudgetRequest, Ledger, open_ledger
+from sidecar.budgets import BudgetRequest, Decision, Ledger, open_ledger
 from sidecar.budgets.keeper import LedgerKeeper
 from sidecar.telemetry import Telemetry
 
@@ -31,36 +31,33 @@ async def clear_of_a_minute_boundary() -> None:
         await asyncio.sleep(left + 0.1)
 
 
-async def test_a_pod_ten_minutes_behind_counts_in_the_same_minute(redis_url: str) -> None:
-    """Pods A (clock right) and B (600 s behind), a limit of one request a minute shared in Redis, both
-    clocks measured against Redis's: A's request is allowed, B's in the same minute denied."""
-    a, b = pod(redis_url, 0.0), pod(redis_url, 600.0)
+async def two_pods_admit(url: str) -> tuple[Decision, Decision]:
+    """Pods A (clock right) and B (600 s behind) on the store at ``url``, both clocks measured against
+    Redis's, each admit one request in the same minute: their decisions (nothing left held)."""
+    a, b = pod(url, 0.0), pod(url, 600.0)
     await a.sync_clock()
     await b.sync_clock()
     await clear_of_a_minute_boundary()
-    first = await a.admit(REQUEST, [a.budgets.target("big")])
-    second = await b.admit(REQUEST, [b.budgets.target("big")])
-    assert (first.decision.verdict, second.decision.verdict) == ("allow", "deny")
-    assert second.decision.store == "ok"
-    await first.settle(None)
+    admissions = [await a.admit(REQUEST, [a.budgets.target("big")]), await b.admit(REQUEST, [b.budgets.target("big")])]
+    for admission in admissions:
+        await admission.release()
     await a.close()
     await b.close()
+    return admissions[0].decision, admissions[1].decision
+
+
+async def test_a_pod_ten_minutes_behind_counts_in_the_same_minute(redis_url: str) -> None:
+    """Pods A (clock right) and B (600 s behind), a limit of one request a minute shared in Redis: A's
+    request is allowed, B's in the same minute denied (store answered: not a fallback)."""
+    first, second = await two_pods_admit(redis_url)
+    assert (first.verdict, second.verdict, second.store) == ("allow", "deny", "ok")
 
 
 async def test_a_pod_behind_says_when_the_window_resets_by_redis_clock(redis_url: str) -> None:
     """The 429's reset (``Retry-After``) of a pod 600 s behind is the seconds to the end of Redis's
     minute, at most 60, not the 660 its own clock would give."""
-    a, b = pod(redis_url, 0.0), pod(redis_url, 600.0)
-    await a.sync_clock()
-    await b.sync_clock()
-    await clear_of_a_minute_boundary()
-    first = await a.admit(REQUEST, [a.budgets.target("big")])
-    second = await b.admit(REQUEST, [b.budgets.target("big")])
-    assert second.decision.verdict == "deny"
-    assert 0 < second.decision.retry_after_s <= 60
-    await first.settle(None)
-    await a.close()
-    await b.close()
+    _, second = await two_pods_admit(redis_url)
+    assert second.verdict == "deny" and 0 < second.retry_after_s <= 60
 
 
 async def test_the_keeper_measures_the_store_clock_at_start(redis_url: str, redis_server: RedisServer) -> None:

@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ..conftest import FakeFactory, SidecarFactory
 from .chain import fakes, metrics_of, post
-from .test_bulkhead_metrics import policy
+from .test_bulkhead_metrics import policy, queue_behind_a_slow_call
 
 WAIT = "llm_sidecar_bulkhead_wait_seconds"
 
@@ -34,39 +34,34 @@ def waits(metrics: str) -> dict[tuple[str, str], tuple[float, float]]:
     return {key: (count, total) for key, (count, total) in found.items()}
 
 
+async def one_queued_call(
+    fake: FakeFactory, sidecar: SidecarFactory, *, queue_timeout_s: float, stall: float
+) -> tuple[str, float, float]:
+    """Route [m0, m1], m0's bulkhead of one slot with ``queue_timeout_s``; a call that m0 answers after
+    ``stall`` s and a second one queued behind it: the one wait series of p0/up0 (outcome, count, sum)."""
+    urls = await fakes(fake, 2)
+    running = await sidecar(policy(urls, f"{{max_concurrent: 1, queue_timeout_s: {queue_timeout_s}}}"))
+    await queue_behind_a_slow_call(running, stall)
+    [((target, outcome), (count, total))] = waits(await metrics_of(running)).items()
+    assert target == "p0/up0"
+    return outcome, count, total
+
+
 async def test_a_call_that_got_a_slot_after_queueing_is_observed_as_slot(
     fake: FakeFactory, sidecar: SidecarFactory
 ) -> None:
     """max_concurrent 1, queue_timeout_s 5: a slow call (0.8 s) holds m0's slot; a second request sent
     0.3 s later queues until it ends: one observation `slot` for p0/up0 of about 0.5 s; the first call,
     which found its slot free, is not observed."""
-    urls = await fakes(fake, 2)
-    running = await sidecar(policy(urls, "{max_concurrent: 1, queue_timeout_s: 5}"))
-    async with aiohttp.ClientSession() as session:
-        slow = asyncio.ensure_future(post(session, running, 0.8))
-        await asyncio.sleep(0.3)
-        assert await post(session, running, 0.0) == 200
-        assert await slow == 200
-    found = waits(await metrics_of(running))
-    assert list(found) == [("p0/up0", "slot")]
-    count, total = found["p0/up0", "slot"]
-    assert count == 1 and 0.2 < total < 2.0
+    (outcome, count, total) = await one_queued_call(fake, sidecar, queue_timeout_s=5, stall=0.8)
+    assert (outcome, count) == ("slot", 1) and 0.2 < total < 2.0
 
 
 async def test_a_call_that_queued_in_vain_is_observed_as_timeout(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """max_concurrent 1, queue_timeout_s 0.3: a slow call (1.5 s) holds m0's slot; a second request queues
     for 0.3 s, gets none and is served by m1: one observation `timeout` for p0/up0 of the queue timeout."""
-    urls = await fakes(fake, 2)
-    running = await sidecar(policy(urls, "{max_concurrent: 1, queue_timeout_s: 0.3}"))
-    async with aiohttp.ClientSession() as session:
-        slow = asyncio.ensure_future(post(session, running, 1.5))
-        await asyncio.sleep(0.3)
-        assert await post(session, running, 0.0) == 200
-        assert await slow == 200
-    found = waits(await metrics_of(running))
-    assert list(found) == [("p0/up0", "timeout")]
-    count, total = found["p0/up0", "timeout"]
-    assert count == 1 and 0.29 <= total < 1.0
+    (outcome, count, total) = await one_queued_call(fake, sidecar, queue_timeout_s=0.3, stall=1.5)
+    assert (outcome, count) == ("timeout", 1) and 0.29 <= total < 1.0
 
 
 async def test_a_call_turned_away_at_once_is_not_observed(fake: FakeFactory, sidecar: SidecarFactory) -> None:
@@ -74,11 +69,7 @@ async def test_a_call_turned_away_at_once_is_not_observed(fake: FakeFactory, sid
     at once (bulkhead_full) and served by m1; it did not queue, so the wait histogram has no series."""
     urls = await fakes(fake, 2)
     running = await sidecar(policy(urls, "{max_concurrent: 1, queue_timeout_s: 0}"))
-    async with aiohttp.ClientSession() as session:
-        slow = asyncio.ensure_future(post(session, running, 0.8))
-        await asyncio.sleep(0.3)
-        assert await post(session, running, 0.0) == 200
-        assert await slow == 200
+    await queue_behind_a_slow_call(running, 0.8)
     metrics = await metrics_of(running)
     assert 'llm_sidecar_skips_total{reason="bulkhead_full",target="p0/up0"} 1.0' in metrics
     assert waits(metrics) == {}
