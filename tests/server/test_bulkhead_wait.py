@@ -12,8 +12,8 @@ import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from ..conftest import FakeFactory, SidecarFactory
+from .bulkheads import policy, queue_behind_a_slow_call
 from .chain import fakes, metrics_of, post
-from .test_bulkhead_metrics import policy, queue_behind_a_slow_call
 
 WAIT = "llm_sidecar_bulkhead_wait_seconds"
 

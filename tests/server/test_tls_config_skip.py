@@ -17,7 +17,7 @@ import trustme
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
 from .budget_walks import access_line
 from .chain import calls, chain_policy, chat, metrics_of
-from .test_credentials_skip import BREAKER, metric_lines
+from .skip_counts import BREAKER, metric_lines
 from .tls_provider import TLSProvider, tls_provider_block
 
 RELOAD = {"SIDECAR_RELOAD_INTERVAL_S": "0.05"}
