@@ -199,6 +199,22 @@ def fallbacks_and_breakers() -> Row:
                 "in vain are the skips bulkhead_full above.",
             ),
             Panel(
+                "Bulkhead queue time per target (p50, p95), by outcome",
+                [
+                    Query(
+                        f"histogram_quantile({q}, sum by (le, target, outcome) "
+                        f"({rate('llm_sidecar_bulkhead_wait_seconds_bucket')}))",
+                        f"{{{{target}}}} {{{{outcome}}}} p{int(q * 100)}",
+                    )
+                    for q in (0.5, 0.95)
+                ],
+                unit="s",
+                description="How long calls that queued for a bulkhead slot waited: slot (then called), timeout "
+                "(queue_timeout_s passed: skipped, bulkhead_full) or cancelled (the caller left). Calls that found "
+                "a free slot are not in it. A p95 of slot near queue_timeout_s: raise max_concurrent or the "
+                "timeout (docs/operations.md, Sizing for concurrency).",
+            ),
+            Panel(
                 "Upstream error ratio by target",
                 [Query(ratio(failed_attempts, attempts, "target"), "{{target}}")],
                 unit="percentunit",

@@ -17,6 +17,7 @@ Modules (one concept each):
 - ``pricing``       the estimate and the actual use of one call, in integer counter units
 - ``store``         the store contract (reserve / settle / read), ``LocalStore``
 - ``redis_store``   ``RedisStore``: the same operations as server-side Lua scripts, shared by all pods
+- ``server_clock``  ``ServerClock``: the pod's clock moved onto Redis's (``TIME``), which names shared windows
 - ``guard``         ``GuardedStore``: breaker and timeout on the shared store, local fallback, retry queue
 - ``plans``         ``Planner``: a call's counters, cached per target, scope values and window
 - ``lane``          ``Lane``: a route's chain as the plain path reads it (first target, prices, the shared allow)

@@ -8,6 +8,8 @@
                                                  # on); another store -> a new ledger, the old one closed
                                                  # once its settlements are sent; no block -> none
     keeper.refresh(instruments)                  # the budget gauges and counters (at scrape, and every 5 s)
+    keeper.start(instruments)                    # that every 5 s, and a shared store's clock measured
+                                                 # (at start, then every 5 s: ``server_clock``)
     await keeper.close()                         # at shutdown: settlements in flight, then the stores
 
 Settlements never make the request wait: a shared store's ride on the next admission's round trip
@@ -65,7 +67,8 @@ class LedgerKeeper:
             self._spawn(self._retire(old))
 
     def start(self, instruments: Instruments) -> None:
-        """Keep the budget metrics fresh for a metrics push too (a scrape refreshes them as well)."""
+        """Keep the budget metrics fresh for a metrics push too (a scrape refreshes them as well), and a
+        shared store's clock measured (``Ledger.sync_clock``: at once, then every ``REFRESH_EVERY_S``)."""
         self._refresher = asyncio.get_running_loop().create_task(self._refresh_loop(instruments))
 
     def refresh(self, instruments: Instruments) -> None:
@@ -111,6 +114,9 @@ class LedgerKeeper:
 
     async def _refresh_loop(self, instruments: Instruments) -> None:
         while True:
+            ledger = self.ledger
+            if ledger is not None and self.shared:  # the store's clock measured at start, then every tick
+                await ledger.sync_clock()
             await asyncio.sleep(REFRESH_EVERY_S)
             with contextlib.suppress(Exception):
                 self.refresh(instruments)

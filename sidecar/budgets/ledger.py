@@ -34,6 +34,9 @@ and a timeout; when it fails, limits with ``on_store_error: closed`` deny (429, 
 and the others count in this pod (``decision.store == "fallback"``), their use queued for the shared
 store (``stats.pending``).
 
+With a shared store the ledger's clock is Redis's as this pod measures it (``server_clock``;
+``sync_clock``, which the keeper runs at start and every 5 s): every pod names the same window.
+
 No method raises into the request path: an internal error admits the request unbudgeted and counts
 ``stats.internal_errors``.
 """
@@ -80,6 +83,7 @@ class Ledger:
         self.stats = LedgerStats()
         self._clock = clock
         self._stores = GuardedStore(shared, budgets.store, self.stats, monotonic)
+        self._shared = shared
         self._local_only = shared is None
         self._ids = itertools.count()
         self._id_prefix = os.urandom(6).hex()
@@ -354,6 +358,15 @@ class Ledger:
             return self.tracker.gauges(now, lambda ref: local.read_now((ref,), now)[0])
         return self.tracker.gauges(now)
 
+    async def sync_clock(self) -> None:
+        """Measure the pod's clock against the shared store's again (its windows follow the store's
+        clock: ``server_clock``); a store that does not answer keeps the last offset. Never raises."""
+        if self._shared is not None:
+            try:
+                await self._shared.sync_clock()
+            except Exception as exc:  # the pod's last measured offset serves meanwhile
+                log.debug("budget store clock not measured: %s", exc)
+
     async def flush(self) -> None:
         """Send settlements queued during a store outage now (the background task does it every 0.5 s)."""
         await self._stores.flush()
@@ -370,8 +383,9 @@ def open_ledger(budgets: Budgets, *, env: Mapping[str, str] | None = None, **opt
     if budgets.store.is_redis:
         from .redis_store import RedisStore
 
-        clock = options.get("clock", time.time)
-        shared = RedisStore(budgets.store, env=env, clock=clock)  # type: ignore[arg-type]
+        redis = RedisStore(budgets.store, env=env, clock=options.get("clock", time.time))  # type: ignore[arg-type]
+        options = {**options, "clock": redis.clock.now}  # Redis's clock, as this pod measured it
+        shared = redis
     return Ledger(budgets, shared=shared, **options)  # type: ignore[arg-type]
 
 

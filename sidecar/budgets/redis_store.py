@@ -21,6 +21,10 @@ compares with it: pods whose clocks disagree agree on which holds have expired.
 The password (``password.file`` or ``.env``) is read for each new connection
 (``sidecar.redis_credentials``), so a rotated Secret needs no restart.
 
+Windows are named by Redis's clock, not each pod's: ``clock`` (``server_clock.ServerClock``) is the
+pod's clock moved by its offset from Redis's ``TIME``, measured by ``sync_clock`` (the keeper's, every
+few seconds), and the ledger reads it too.
+
 Every failure (connection, timeout, script error, pool exhausted, a password that cannot be read)
 becomes ``StoreError``: the whole call is bounded by ``timeout_ms`` and redis-py's own retries are off
 (the ledger's breaker decides).
@@ -42,6 +46,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from ..redis_credentials import SecretCredentials, SecretUnavailable
+from .server_clock import ServerClock
 from .spec import StoreSpec
 from .store import CounterRef, ReserveResult, Settlement, StoreError
 
@@ -131,7 +136,7 @@ class RedisStore:
         self, spec: StoreSpec, *, env: Mapping[str, str] | None = None, clock: Callable[[], float] = time.time
     ) -> None:
         self.prefix = f"{spec.key_prefix}:{{budgets}}"
-        self._clock = clock  # the ledger's: key lifetimes of a settlement alone are relative to it
+        self.clock = ServerClock(clock)  # the ledger's too: windows and key lifetimes follow it
         self._timeout_s = spec.timeout_ms / 1000
         options: dict[str, Any] = {
             "max_connections": spec.max_connections,
@@ -190,7 +195,7 @@ class RedisStore:
 
     async def settle_many(self, settlements: Sequence[Settlement]) -> None:
         if settlements:
-            keys, args = self._settlements(settlements, self._clock())
+            keys, args = self._settlements(settlements, self.clock.now())
             await self._call(self._script, keys, args)
 
     def _settlements(self, settlements: Sequence[Settlement], now: float) -> tuple[list[str], list[str | int | float]]:
@@ -213,6 +218,14 @@ class RedisStore:
     async def ping(self) -> None:
         await self._call(None, [], [])
 
+    async def sync_clock(self) -> None:
+        """Measure the pod's clock against Redis's ``TIME`` (``ServerClock.sync``: one round trip)."""
+        await self.clock.sync(self._server_time)
+
+    async def _server_time(self) -> float:
+        seconds, micros = await self._call("TIME", [], [])
+        return float(seconds) + float(micros) / 1_000_000
+
     async def close(self) -> None:
         """Close the pool now, or once the calls under way are done. A call after the close (the
         settlement of a request in flight when a reload retired the store) still counts, and the pool is
@@ -231,6 +244,8 @@ class RedisStore:
             async with asyncio.timeout(self._timeout_s):
                 if script is None:
                     return await self._client.ping()  # type: ignore[misc,unused-ignore]  # redis-py < 8 types ping() loosely
+                if script == "TIME":
+                    return await self._client.time()
                 return await script(keys=keys, args=args)
         except (RedisError, OSError, TimeoutError, SecretUnavailable) as exc:
             raise StoreError(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) from exc

@@ -104,6 +104,11 @@ class Store(Protocol):
 
     async def read(self, counters: Sequence[CounterRef], now: float) -> tuple[int, ...]: ...
 
+    async def sync_clock(self) -> None:
+        """Measure again how far the pod's clock is from the store's (``server_clock``; raises
+        ``StoreError``): the shared store's windows follow its clock, not each pod's."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -342,6 +347,9 @@ class LocalStore:
 
     async def read(self, counters: Sequence[CounterRef], now: float) -> tuple[int, ...]:
         return self.read_now(counters, now)
+
+    async def sync_clock(self) -> None:
+        """One pod, one clock: nothing to agree on."""
 
     async def close(self) -> None:
         self._leases.clear()

@@ -34,13 +34,15 @@ from typing import Any
 
 
 class BulkheadFull(Exception):
-    """No slot became free within the queue timeout (or the queue itself is full)."""
+    """No slot became free within the queue timeout (``queued``: the call waited for one) or the call was
+    turned away at once (the queue itself is full, or ``queue_timeout_s <= 0``)."""
 
-    def __init__(self, name: str, max_concurrent: int, reason: str) -> None:
+    def __init__(self, name: str, max_concurrent: int, reason: str, *, queued: bool = False) -> None:
         super().__init__(f"bulkhead {name or '(unnamed)'} full: {max_concurrent} in flight, {reason}")
         self.name = name
         self.max_concurrent = max_concurrent
         self.reason = reason
+        self.queued = queued
 
 
 @dataclass(slots=True, eq=False)
@@ -185,7 +187,7 @@ class Bulkhead:
     def _expire(self, entry: _Waiter) -> None:
         if not entry.future.done():
             entry.future.set_exception(
-                BulkheadFull(self.name, self.max_concurrent, f"no slot within {self.queue_timeout_s:g}s")
+                BulkheadFull(self.name, self.max_concurrent, f"no slot within {self.queue_timeout_s:g}s", queued=True)
             )
             self._forget(entry)
 

@@ -45,9 +45,10 @@ for the request, not even as the chain's last target (where a FALLBACK is otherw
 SDKs do not call again on it.
 
 Not retried (``no_retry``), as a second call within the request cannot fare better:
-``x-should-retry: false``, a quota gone (``insufficient_quota``, ``failed_precondition``), and
-the sidecar's own ``tls_config`` failure (made with ``Outcome.failure``; a key that cannot be read is
-no attempt at all: ``server.calls`` skips the target, ``credentials``).
+``x-should-retry: false``, a quota gone (``insufficient_quota``, ``failed_precondition``), and the
+sidecar's own ``tls_config`` failure (made with ``Outcome.failure``: only if a ``tls`` file's context
+could not be built after ``server.calls`` checked it; a key or a ``tls`` file that cannot be read is
+no attempt at all: ``server.calls`` skips the target, ``credentials`` / ``tls_config``).
 
 ``detail`` says why in plain words, for the access line and the error the app gets: the provider's
 message (the key it was sent redacted, first 300 characters), the exception's ``Name: message`` (never

@@ -163,6 +163,11 @@ class Attempt:
         sent = app_key(request.headers, request.query) if spec.passthrough else None
         return self._credentials.key_for(spec, sent)
 
+    def check_tls(self, target: Target) -> None:
+        """Raises ``TLSConfigError`` when ``target``'s provider's ``tls`` files cannot be used (then the
+        target cannot be called: a skip, as for a key)."""
+        self._client.check_tls(target.provider)
+
     async def run(
         self,
         exchange: Exchange,
@@ -219,7 +224,7 @@ class Attempt:
             return _body_failed(exchange, prepared, response, outcome)
         except (aiohttp.ClientError, OSError, MalformedResponse) as exc:
             return _body_failed(exchange, prepared, response, classify_exception(exc))
-        except TLSConfigError as exc:
+        except TLSConfigError as exc:  # checked before the call (``Calls.candidate``): a context is kept once built
             return AttemptResult(Outcome.failure("tls_config", str(exc), no_retry=True))
         finally:
             if response is not None:

@@ -4,7 +4,8 @@ its record. The fallback loop's smallest unit.
 For a target of the chain, ``Calls.candidate`` checks it may be tried now and prepares its request
 and reads its key once (not per retry): skipped (recorded, no call) while it is rate-limited past what
 the route waits for, when the request has no equivalent there (``untranslatable``), or when its key
-cannot be read (``credentials``: not a call, nor a breaker failure); a parameter the policy refuses
+or its provider's ``tls`` files cannot be read (``credentials``, ``tls_config``: not a call, nor a
+breaker failure); a parameter the policy refuses
 to drop answers 400, unless a target before it was called and failed (a fallback): then it is skipped
 too (``untranslatable``), and that failure, not a 400 for a request its first target took, answers.
 ``Calls.call`` then makes one call, in this order::
@@ -34,7 +35,7 @@ from ..resilience.breaker import Permit
 from ..resilience.bulkhead import Bulkhead, BulkheadFull
 from ..resilience.classify import OutcomeKind
 from ..translate import TranslationError, UnsupportedParameter
-from ..upstream import NoEquivalentOperation
+from ..upstream import NoEquivalentOperation, TLSConfigError
 from .attempt import Attempt, AttemptResult, Prepared, prepare
 from .errors import RequestFailed
 from .exchange import AttemptRecord, Exchange, telemetry_usage
@@ -42,6 +43,11 @@ from .targets import TargetState, TargetStates
 
 if TYPE_CHECKING:
     from ..telemetry import Telemetry
+
+
+UNCALLABLE = frozenset({"credentials", "tls_config"})
+"""Skip reasons of a target the sidecar cannot call at all (its key, its ``tls`` files cannot be read): a
+later try of the request would find the same."""
 
 
 @dataclass(slots=True)
@@ -96,19 +102,27 @@ class Calls:
         try:
             key = self._attempt.key_for(exchange, target)
         except CredentialError as exc:
-            self._no_key(exchange, target, state, str(exc))
+            spec = target.provider.api_key
+            self._uncallable(exchange, target, state, "credentials", str(exc), own=spec is None or not spec.passthrough)
             return None
+        if target.provider.tls is not None:  # a provider without a ``tls`` block: not even a call here
+            try:
+                self._attempt.check_tls(target)
+            except TLSConfigError as exc:
+                self._uncallable(exchange, target, state, "tls_config", str(exc), own=True)
+                return None
         return Candidate(target, state, prepared, settings.timeouts or target.provider.timeouts, key)
 
-    def _no_key(self, exchange: Exchange, target: Target, state: TargetState, detail: str) -> None:
-        """``target``'s key cannot be read: skipped (``credentials``, its source in words), never called,
-        so neither an upstream attempt nor a breaker failure. A key of the sidecar's own (a variable, a
-        file) is the target's ``last_failure`` for /status; an app that sent none (``passthrough``) is
-        the request's fault, not the target's."""
-        skip(exchange, target, "credentials", detail)
-        spec = target.provider.api_key
-        if spec is not None and not spec.passthrough:
-            self.states.failed(state, "credentials", None, detail)
+    def _uncallable(
+        self, exchange: Exchange, target: Target, state: TargetState, reason: str, detail: str, *, own: bool
+    ) -> None:
+        """``target`` cannot be called (``UNCALLABLE``: its key or its ``tls`` files cannot be read): skipped
+        (``reason``, the file or variable in words), so neither an upstream attempt nor a breaker failure.
+        A file or variable of the sidecar's ``own`` is the target's ``last_failure`` for /status; an app
+        that sent no key (``passthrough``) is the request's fault, not the target's."""
+        skip(exchange, target, reason, detail)
+        if own:
+            self.states.failed(state, reason, None, detail)
 
     async def call(
         self,
@@ -206,20 +220,26 @@ async def _wait_for_slot(exchange: Exchange, target: Target, bulkhead: Bulkhead,
     """Wait for a slot of the target's full bulkhead; False when none came within the queue timeout (or
     the queue is full too): no call made (its permit released, recorded as a skip, ``bulkhead_full``);
     the caller gone while queued is recorded so (``cancelled``) and raised. The call's span, metrics and
-    count start only once it has a slot: a skip is counted once, in ``llm_sidecar_skips_total``; a wait
-    that got a slot is the SERVER span's ``sidecar.bulkhead.waited`` event."""
+    count start only once it has a slot: a skip is counted once, in ``llm_sidecar_skips_total``. A wait,
+    however it ended (``slot``, ``timeout``, ``cancelled``; not a call turned away at once), is observed in
+    ``llm_sidecar_bulkhead_wait_seconds``; one that got a slot is the SERVER span's
+    ``sidecar.bulkhead.waited`` event."""
     queued = time.monotonic()
     try:
         await bulkhead.acquire()
     except BaseException as exc:  # no slot: no call was made after all
         if permit is not None:
             permit.release()
+        waited = time.monotonic() - queued
         if not isinstance(exc, BulkheadFull):  # the caller left while queued
+            exchange.trace.waited_for_slot(target=target.key, seconds=waited, outcome="cancelled")
             skip(exchange, target, "cancelled")
             raise
+        if exc.queued:
+            exchange.trace.waited_for_slot(target=target.key, seconds=waited, outcome="timeout")
         skip(exchange, target, "bulkhead_full")
         return False
-    exchange.trace.waited_for_slot(target=target.key, seconds=time.monotonic() - queued)
+    exchange.trace.waited_for_slot(target=target.key, seconds=time.monotonic() - queued, outcome="slot")
     return True
 
 

@@ -30,6 +30,7 @@ from ..dialects import CHAT_OPERATIONS
 from ..resilience.classify import OutcomeKind
 from ..translate import build_chat_response
 from ..translate.common import ChatResponse, FinishReason, Usage
+from .calls import UNCALLABLE
 from .errors import RequestFailed, retry_headers
 from .replay import asks_usage, response_stream_bytes
 from .stream_answer import send_stream
@@ -132,11 +133,12 @@ def _tried(exchange: Exchange, last: tuple[Candidate, AttemptResult] | None) -> 
     """Whether the sidecar has done the retrying for this request: it called its targets (retried them
     and fell back, within their retry budgets and the deadline) and the last failure is not a rate limit
     (whose wait, the provider's, the app's SDK may still wait out; a quota gone is not one), or no target
-    could be called for want of a key (``credentials``: a later try finds none either). Its error then says
+    could be called for want of a key or a ``tls`` file (``credentials``, ``tls_config``: a later try finds
+    none either). Its error then says
     ``x-should-retry: false``: the SDK's own retries (two, by default) would run the chain twice more."""
     if not any(attempt.called for attempt in exchange.attempts):
-        # every target skipped (a full bulkhead...): a later try may find room; not a key that cannot be read
-        return bool(exchange.attempts) and all(attempt.outcome == "credentials" for attempt in exchange.attempts)
+        # every target skipped (a full bulkhead...): a later try may find room; not a file that cannot be read
+        return bool(exchange.attempts) and all(attempt.outcome in UNCALLABLE for attempt in exchange.attempts)
     return last is None or last[1].outcome.error_type != "rate_limited"
 
 

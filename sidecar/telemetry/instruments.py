@@ -4,9 +4,9 @@
 metrics (semantic conventions, see ``genai``: operation duration, token usage, time to first chunk, time
 per output chunk) and the sidecar's own ``llm_sidecar_*`` metrics of every request: requests, request
 duration, in-flight, upstream attempts and errors, fallbacks, skips, rejections, breaker state and
-transitions, bulkhead use, policy reloads and the state of the last one, cost, tokens, spans dropped, build info. The
-policy features' (response cache, ensembles, quality gates, shadow evaluation, budgets, routing) are in
-``feature_instruments``.
+transitions, bulkhead use and queue time, policy reloads and the state of the last one, cost, tokens,
+spans dropped, build info. The policy features' (response cache, ensembles, quality gates, shadow
+evaluation, budgets, routing) are in ``feature_instruments``.
 Label values are always strings; an absent value is ``""``.
 """
 
@@ -26,6 +26,24 @@ if TYPE_CHECKING:
 TOKEN_BUCKETS: Final = tuple(4**i for i in range(14))
 # Per-chunk gaps are mostly milliseconds: 1 ms .. 8.192 s doubling.
 CHUNK_BUCKETS: Final = tuple(0.001 * 2**i for i in range(14))
+# A wait for a bulkhead slot: queue timeouts of milliseconds to tens of seconds.
+BULKHEAD_WAIT_BUCKETS: Final = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+)
 # A proxied request: from sub-millisecond rejections to multi-minute generations.
 REQUEST_BUCKETS: Final = (0.001, 0.0025, 0.005, *DURATION_BUCKETS, 163.84, 327.68)
 
@@ -187,6 +205,17 @@ class Instruments(FeatureInstruments):
         )
         self.bulkhead_queued = gauge(
             own("bulkhead_queued", "Calls waiting for a slot of a target's full bulkhead.", ("target",), "{call}")
+        )
+        # Observed only for a call that queued (``server.calls._wait_for_slot``): nothing for one with a free slot.
+        self.bulkhead_wait = histogram(
+            own(
+                "bulkhead_wait_seconds",
+                "Time calls waited for a slot of a target's full bulkhead, by how the wait ended "
+                "(slot, timeout, cancelled).",
+                ("target", "outcome"),
+                "s",
+            ),
+            BULKHEAD_WAIT_BUCKETS,
         )
         self.log_lines_dropped = counter(
             own(

@@ -240,10 +240,13 @@ class RequestTrace:
         if self.span is not None:
             self.span.add_event(attr.TARGET_SKIPPED, {attr.TARGET: target, attr.SKIP_REASON: reason})
 
-    def waited_for_slot(self, *, target: str, seconds: float) -> None:
-        """A call queued for a slot of ``target``'s full bulkhead and got one after ``seconds`` (its CLIENT
-        span starts with the slot: the wait shows here, on the SERVER span)."""
-        if self.span is not None:
+    def waited_for_slot(self, *, target: str, seconds: float, outcome: str) -> None:
+        """A call queued for a slot of ``target``'s full bulkhead for ``seconds``, and how the wait ended
+        (``outcome``: ``slot``, ``timeout``, ``cancelled``): ``llm_sidecar_bulkhead_wait_seconds``. One
+        that got a slot is also the SERVER span's event (its CLIENT span starts with the slot: the wait
+        shows here); one that got none is a skip (``skipped``)."""
+        self._core.instruments.bulkhead_wait.observe((target, outcome), seconds)
+        if outcome == "slot" and self.span is not None:
             self.span.add_event(attr.BULKHEAD_WAITED, {attr.TARGET: target, attr.BULKHEAD_WAIT_S: round(seconds, 6)})
 
     def fallback(self, *, from_target: str, reason: str) -> None:

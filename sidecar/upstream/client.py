@@ -155,6 +155,14 @@ class UpstreamClient:
             self._routes.clear()  # routes hold contexts: made again, with the new ones
         return changed
 
+    def check_tls(self, provider: Provider) -> None:
+        """Make sure ``provider``'s ``tls`` files give a context (built once, then kept: a file briefly
+        unreadable later does not matter); raises ``TLSConfigError`` naming the file that cannot be used.
+        Called before the call's breaker permit and bulkhead slot (``server.calls``): such a provider is
+        skipped (``tls_config``), never called."""
+        if provider.tls is not None:
+            self._tls.context_for(provider.tls)
+
     async def post(
         self, provider: Provider, url: str, headers: Mapping[str, str], body: bytes, timeouts: TimeoutsSpec
     ) -> UpstreamResponse:

@@ -48,7 +48,8 @@ def test_try_acquire_takes_a_free_slot_and_never_waits() -> None:
 
 
 def test_queue_timeout_raises_bulkhead_full() -> None:
-    """When full, a caller waits exactly queue_timeout_s, then gets BulkheadFull and leaves the queue."""
+    """When full, a caller waits exactly queue_timeout_s, then gets BulkheadFull (saying it queued) and
+    leaves the queue."""
 
     async def main() -> None:
         bulkhead = Bulkhead(1, 2.5, name="anthropic")
@@ -58,7 +59,7 @@ def test_queue_timeout_raises_bulkhead_full() -> None:
         with pytest.raises(BulkheadFull, match="anthropic") as info:
             await bulkhead.acquire()
         assert loop.time() - start == pytest.approx(2.5)
-        assert info.value.max_concurrent == 1
+        assert info.value.max_concurrent == 1 and info.value.queued
         assert (bulkhead.in_flight, bulkhead.queued) == (1, 0)
 
     run_virtual(main)
@@ -111,13 +112,14 @@ def test_new_arrival_does_not_barge_past_a_waiter() -> None:
 
 
 def test_zero_queue_timeout_rejects_at_once() -> None:
-    """queue_timeout_s = 0 never waits."""
+    """queue_timeout_s = 0 never waits: BulkheadFull says the caller did not queue."""
 
     async def main() -> None:
         bulkhead = Bulkhead(1, 0.0)
         await bulkhead.acquire()
-        with pytest.raises(BulkheadFull, match="not queueing"):
+        with pytest.raises(BulkheadFull, match="not queueing") as info:
             await bulkhead.acquire()
+        assert not info.value.queued
 
     run_virtual(main)
 

@@ -9,17 +9,8 @@ import asyncio
 import aiohttp
 
 from ..conftest import FakeFactory, SidecarFactory
-from .chain import calls, chain_policy, chat, fakes, metrics_of, post
-
-ONE_TRY = "  resilience: {max_attempts_per_target: 1, backoff: {base_s: 0.01, cap_s: 0.05}, deadline_s: 10}\n"
-
-
-def policy(urls: list[str], bulkhead: str, chain: str = "[m0, m1]") -> str:
-    text = chain_policy(urls, extra_defaults=ONE_TRY + f"  bulkhead: {bulkhead}\n")
-    text = text.replace(
-        "defaults:\n  resilience: {backoff: {base_s: 0.01, cap_s: 0.05}, deadline_s: 10}\n", "defaults:\n"
-    )
-    return text.replace("target: [m0, m1]", f"target: {chain}")
+from .bulkheads import policy, queue_behind_a_slow_call
+from .chain import calls, chat, fakes, metrics_of, post
 
 
 def series(metrics: str, target: str) -> dict[str, float]:
@@ -29,7 +20,7 @@ def series(metrics: str, target: str) -> dict[str, float]:
         name, _, value = line.rpartition(" ")
         if f'target="{target}"' not in name:
             continue
-        if name.startswith("llm_sidecar_bulkhead_"):
+        if name.startswith("llm_sidecar_bulkhead_") and not name.startswith("llm_sidecar_bulkhead_wait_"):
             found[name.split("{", 1)[0].removeprefix("llm_sidecar_bulkhead_")] = float(value)
         elif name.startswith("llm_sidecar_skips_total{"):
             found["skip:" + name.split('reason="', 1)[1].split('"', 1)[0]] = float(value)
@@ -101,11 +92,7 @@ async def test_a_call_that_waited_for_a_slot_shows_its_wait_on_the_server_span(
     first, which waited for nothing, has none."""
     urls = await fakes(fake, 2)
     running = await sidecar(policy(urls, "{max_concurrent: 1, queue_timeout_s: 5}"))
-    async with aiohttp.ClientSession() as session:
-        slow = asyncio.ensure_future(post(session, running, 0.8))
-        await asyncio.sleep(0.3)
-        assert await post(session, running, 0.0) == 200
-        assert await slow == 200
+    await queue_behind_a_slow_call(running, 0.8)
     servers = [span for span in running.spans.get_finished_spans() if span.kind.name == "SERVER"]
     waits = [[dict(e.attributes or {}) for e in span.events if e.name == "sidecar.bulkhead.waited"] for span in servers]
     assert len(waits) == 2 and [] in waits

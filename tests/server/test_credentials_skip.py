@@ -11,14 +11,7 @@ import orjson
 from ..conftest import FakeFactory, SidecarFactory, provider_block
 from .budget_walks import access_line
 from .chain import calls, chain_policy, chat, fakes, metrics_of
-
-BREAKER = "  breaker: {window_size: 10, minimum_calls: 3, failure_rate: 0.5, open_s: 30}\n"
-
-
-def metric_lines(metrics: str, target: str) -> list[str]:
-    """The attempt, error and skip samples of ``target`` in /metrics text."""
-    names = ("llm_sidecar_upstream_attempts_total{", "llm_sidecar_upstream_errors_total{", "llm_sidecar_skips_total{")
-    return sorted(line for line in metrics.splitlines() if line.startswith(names) and f'target="{target}"' in line)
+from .skip_counts import BREAKER, metric_lines
 
 
 async def test_a_target_without_its_key_is_a_skip_not_a_call(fake: FakeFactory, sidecar: SidecarFactory) -> None:

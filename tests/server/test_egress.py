@@ -5,50 +5,20 @@ CONNECT proxy in the test process when HTTPS_PROXY says so, directly when NO_PRO
 from __future__ import annotations
 
 import datetime
-import ssl
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import openai
 import pytest
 import trustme
 
-from sidecar.fake_provider import FakeConfig
-from sidecar.fake_provider import build_app as build_fake_app
-
 from ..conftest import RunningSidecar, SidecarFactory
 from ..upstream.connect_proxy import ConnectProxy
-
-TLSProvider = Callable[..., Awaitable[str]]
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture
-def tls_fake(aiohttp_server: Any, ca: trustme.CA) -> TLSProvider:
-    """``tls_fake(cert=..., require_client_cert=...)``: a fake OpenAI provider over TLS; its https base URL."""
-
-    async def start(*, cert: trustme.LeafCert | None = None, require_client_cert: bool = False) -> str:
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        (cert or ca.issue_cert("127.0.0.1", "localhost")).configure_cert(context)
-        if require_client_cert:
-            context.verify_mode = ssl.CERT_REQUIRED
-            ca.configure_trust(context)
-        server = await aiohttp_server(build_fake_app(FakeConfig(name="tls")), ssl=context)
-        return str(server.make_url("")).rstrip("/")
-
-    return start
+from .tls_provider import TLSProvider, tls_provider_block
 
 
 def policy(url: str, tls: str = "", proxy: str = "") -> str:
-    block = f"  p:\n    dialect: fake\n    speaks: openai\n    base_url: {url}\n"
-    block += f"    tls: {tls}\n" if tls else ""
-    block += f"    proxy: {proxy}\n" if proxy else ""
-    return "version: 1\nproviders:\n" + block + "models:\n  m: {provider: p, model: up}\n"
+    models = "models:\n  m: {provider: p, model: up}\n"
+    return "version: 1\nproviders:\n" + tls_provider_block("p", url, tls, proxy) + models
 
 
 async def ask(running: RunningSidecar) -> str:

@@ -106,6 +106,7 @@ def drive_every_metric(telemetry: Telemetry) -> None:
     trace.routed(route="r", task="extraction", complexity="simple", tier="economy", arm="", source="rule")
     trace.routing_cost(route="r", task="extraction", served_usd=0.001, requested_usd=0.01, estimated=0.002)
     trace.skipped(target="anthropic/claude", reason="breaker_open")
+    trace.waited_for_slot(target="openai/gpt-4o", seconds=0.2, outcome="slot")
     failed = attempt(trace)
     failed.finish(status=503, error_type="http_503")
     trace.fallback(from_target="openai/gpt-4o", reason="http_503")

@@ -41,6 +41,7 @@ def test_every_catalog_metric_is_exposed_and_parses() -> None:
         "llm_sidecar_bulkhead_in_flight": "gauge",
         "llm_sidecar_bulkhead_max_concurrent": "gauge",
         "llm_sidecar_bulkhead_queued": "gauge",
+        "llm_sidecar_bulkhead_wait_seconds": "histogram",
         "llm_sidecar_policy_reloads": "counter",
         "llm_sidecar_log_lines_dropped": "counter",
         "llm_sidecar_policy_last_reload_successful": "gauge",
