@@ -84,13 +84,15 @@ async def proxy(
     # A request id is a log key, not a secret: the process's PRNG, not a getrandom() syscall per request;
     # 16 hex digits written by ``bytes.hex`` (an f-string's ``016x`` parses its format: 1,300 instructions more)
     exchange = Exchange(request, endpoint, policy, getrandbits(64).to_bytes(8).hex(), trace, facts)
+    exchange.answer_first = True  # its successful calls' telemetry too: ``_book``, after the answer
     try:
         response = await _respond(exchange, pipeline)
     except asyncio.CancelledError:  # the client went away; the upstream call was cancelled with this task
         _book(access, exchange, 499, state.telemetry)
         raise
     try:
-        response = await begin(request, response)  # a header the head cannot carry: a 500 instead
+        if not response.prepared:  # a stream was begun when it was committed
+            response = await begin(request, response)  # a header the head cannot carry: a 500 instead
         await response.write_eof()
     except (asyncio.CancelledError, ConnectionError):
         # The app went away (or the drain cut it) while its answer was being written: it was answered and

@@ -125,7 +125,11 @@ class Routes:
         finally:
             conn.in_request = False
             conn.handler = None
-        return await begin(request, response)
+        if conn.listener.draining:
+            response.force_close()
+        if not response.prepared:  # a proxied answer was begun by its handler (``handler.proxy``)
+            response = await begin(request, response)
+        return response
 
     def templates(self, method: str) -> list[str]:
         """Every path template ``method`` is routed on (``{name}`` for a templated segment)."""

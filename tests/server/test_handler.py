@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import sys
@@ -22,6 +23,7 @@ from sidecar.server.exchange import Exchange
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
 from ..listening import port_zero, wait_ports
 from .raw import read_response
+from .test_telemetry import metric_samples
 
 BIG_REPLY = "x" * (8 * 1024 * 1024)  # more than loopback's socket buffers hold: writing it waits for the app
 REQUEST = orjson.dumps({"model": "m", "messages": [{"role": "user", "content": "hi"}]})
@@ -57,6 +59,13 @@ def post(body: bytes = REQUEST) -> bytes:
     return head.encode() + b"\r\n\r\n" + body
 
 
+async def read_body(reader: asyncio.StreamReader, head: bytes) -> bytes:
+    """The body of the answer whose ``head`` was read (its Content-Length)."""
+    found = re.search(rb"content-length: *(\d+)", head, re.IGNORECASE)
+    assert found is not None
+    return await asyncio.wait_for(reader.readexactly(int(found[1])), 10)
+
+
 def access_lines(running: RunningSidecar) -> list[dict[str, Any]]:
     return [line for line in running.log_lines() if line.get("event") == "access"]
 
@@ -70,19 +79,57 @@ async def test_the_access_line_is_made_once_the_answer_is_handed_to_the_socket(
     running = await sidecar(policy(await fake("f", reply=BIG_REPLY)))
     reader, writer = await open_slow_reader(port_of(running))
     writer.write(post())
-    await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)  # the head: the answer is being written
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)  # the answer is being written
     await asyncio.sleep(0.5)
     assert access_lines(running) == []  # the app has not taken its answer: no bookkeeping yet
     resumed = time.time()
-    body = b""
-    while len(body) < len(BIG_REPLY):
-        chunk = await asyncio.wait_for(reader.read(1 << 20), 10)
-        assert chunk
-        body += chunk
+    assert BIG_REPLY.encode() in await read_body(reader, head)
     writer.close()
     await asyncio.sleep(0.1)
     [line] = access_lines(running)
     assert line["status"] == 200 and line["ts"] >= resumed and line["latency_ms"] >= 500
+
+
+async def test_the_answered_calls_telemetry_follows_the_answer_with_the_calls_own_timings(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """While a large answer is being written (the app pauses), /metrics counts neither the request nor
+    its upstream call; once the app took it, both, and the call's duration is its own (not the wait)."""
+    running = await sidecar(policy(await fake("f", reply=BIG_REPLY)))
+    reader, writer = await open_slow_reader(port_of(running))
+    writer.write(post())
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    await asyncio.sleep(0.5)
+    during = await metric_samples(running)
+    await read_body(reader, head)
+    writer.close()
+    await asyncio.sleep(0.1)
+    after = await metric_samples(running)
+    assert during.get("llm_sidecar_upstream_attempts_total", 0) == 0
+    assert during.get("llm_sidecar_requests_total", 0) == 0
+    assert after["llm_sidecar_upstream_attempts_total"] == 1 and after["llm_sidecar_requests_total"] == 1
+    assert after["gen_ai_client_operation_duration_seconds_sum"] < 0.5
+    assert after["llm_sidecar_request_duration_seconds_sum"] >= 0.5
+
+
+async def test_the_spans_end_times_are_the_calls_end_and_the_answers_hand_off(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A traced request whose large answer the app takes after a pause: its CLIENT span ends when the
+    upstream call ended (before the pause), its SERVER span once the answer was handed to the socket."""
+    running = await sidecar(policy(await fake("f", reply=BIG_REPLY)))
+    reader, writer = await open_slow_reader(port_of(running))
+    writer.write(post())
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    await asyncio.sleep(0.5)
+    resumed_ns = time.time_ns()
+    await read_body(reader, head)
+    writer.close()
+    await asyncio.sleep(0.1)
+    spans = {span.kind.name: span for span in running.spans.get_finished_spans()}
+    client, server = spans["CLIENT"], spans["SERVER"]
+    assert client.end_time is not None and server.end_time is not None
+    assert client.end_time < resumed_ns - 400_000_000 and server.end_time >= resumed_ns
 
 
 async def test_an_app_that_hangs_up_while_its_answer_is_written_is_logged_once_with_its_status(
