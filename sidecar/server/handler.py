@@ -90,16 +90,16 @@ async def proxy(
     except asyncio.CancelledError:  # the client went away; the upstream call was cancelled with this task
         _book(access, exchange, 499, state.telemetry)
         raise
+    # The app going away (or the drain's cut) while its answer is being written: it was answered and its
+    # calls made, so it is logged with the answer's status; aiohttp closes the connection.
     try:
         if not response.prepared:  # a stream was begun when it was committed
             response = await begin(request, response)  # a header the head cannot carry: a 500 instead
         await response.write_eof()
-    except (asyncio.CancelledError, ConnectionError):
-        # The app went away (or the drain cut it) while its answer was being written: it was answered and
-        # its calls made, so it is logged with the answer's status; aiohttp closes the connection.
+    except ConnectionError:
+        pass  # aiohttp's own write of the end meets the closed connection too, and says nothing
+    finally:
         _book(access, exchange, _status(exchange, response), state.telemetry)
-        raise
-    _book(access, exchange, _status(exchange, response), state.telemetry)
     return response
 
 
