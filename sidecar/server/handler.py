@@ -9,10 +9,10 @@ whatever answers, turns a failure into an error in the caller's dialect (a ``Req
 anything else a 500 with the request id, its traceback logged), answers 503 for a request the drain
 timeout cut (one the app hung up on stays cancelled: 499). Then the answer is handed to the socket
 (``routes.begin`` and its end written), and only then, in the same task, comes the bookkeeping: the
-access line, the request's metrics and the end of its span (``access``); an app that went away while
-its answer was being written is logged with the answer's status. The drain waits for the handler, so
-for this bookkeeping too; a failure in it is logged (``bookkeeping_error``) and reaches neither the app
-nor its connection.
+access line, the request's metrics and the end of its span (``access``), and the telemetry its answered
+calls kept (``AttemptTrace.release``). An app that went away while its answer was being written is
+logged with the answer's status. The drain waits for the handler, so for this bookkeeping too; a
+failure in it is logged (``bookkeeping_error``) and reaches neither the app nor its connection.
 """
 
 from __future__ import annotations
@@ -85,58 +85,53 @@ async def proxy(
     # 16 hex digits written by ``bytes.hex`` (an f-string's ``016x`` parses its format: 1,300 instructions more)
     exchange = Exchange(request, endpoint, policy, getrandbits(64).to_bytes(8).hex(), trace, facts)
     exchange.answer_first = True  # its successful calls' telemetry too: ``_book``, after the answer
+    response: web.StreamResponse | None = None
+    status = 500  # an exception no handler below takes (none should)
     try:
-        response = await _respond(exchange, pipeline)
-    except asyncio.CancelledError:  # the client went away; the upstream call was cancelled with this task
-        _book(access, exchange, 499, state.telemetry)
-        raise
-    # The app going away (or the drain's cut) while its answer is being written: it was answered and its
-    # calls made, so it is logged with the answer's status; aiohttp closes the connection.
-    try:
+        try:
+            with trace:  # log lines written during the request carry its trace ids
+                response = await pipeline(exchange)
+            if not response.prepared:  # a stream got its headers when it was committed
+                add_sidecar_headers(response.headers, exchange)
+                if isinstance(response, web.Response) and isinstance(response.body, bytes):
+                    exchange.bytes_out = len(response.body)
+        except RequestFailed as failure:
+            if not exchange.attempts:
+                trace.rejected(status=failure.status, reason=failure.code)
+            response = _error(exchange, failure)
+        except asyncio.CancelledError:
+            if not cut_by_drain(request):
+                status = 499  # the client went away; the upstream call was cancelled with this task
+                raise
+            response = await drain_answer(exchange)  # the drain timeout cut it: the sidecar's error, said so
+        except Exception as exc:
+            response = _internal_error(exchange, exc)
+        # Handed to the socket, then the bookkeeping. The app going away (or the drain's cut) while its
+        # answer is being written: it was answered and its calls made, so it is logged with the answer's
+        # status; aiohttp closes the connection.
         if not response.prepared:  # a stream was begun when it was committed
             response = await begin(request, response)  # a header the head cannot carry: a 500 instead
         await response.write_eof()
-    except ConnectionError:
+    except ConnectionError:  # only the write's: the pipeline's are answered above
         pass  # aiohttp's own write of the end meets the closed connection too, and says nothing
     finally:
-        _book(access, exchange, _status(exchange, response), state.telemetry)
+        _book(access, exchange, status if response is None else _status(exchange, response), state.telemetry)
+    assert response is not None  # None only when raised
     return response
 
 
-async def _respond(
-    exchange: Exchange, pipeline: Callable[[Exchange], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    """The request's answer: the pipeline's, with the sidecar's headers, or its failure as an error in the
-    caller's dialect (a ``RequestFailed`` as it is, anything else a 500 with the request id, its traceback
-    logged); a request the drain timeout cut: the drain's 503. The app hanging up is raised (499)."""
-    trace = exchange.trace
-    try:
-        with trace:  # log lines written during the request carry its trace ids
-            response = await pipeline(exchange)
-        if not response.prepared:  # a stream got its headers when it was committed
-            add_sidecar_headers(response.headers, exchange)
-            if isinstance(response, web.Response) and isinstance(response.body, bytes):
-                exchange.bytes_out = len(response.body)
-        return response
-    except RequestFailed as failure:
-        if not exchange.attempts:
-            trace.rejected(status=failure.status, reason=failure.code)
-        return _error(exchange, failure)
-    except asyncio.CancelledError:
-        if not cut_by_drain(exchange.request):
-            raise
-        return await drain_answer(exchange)  # the drain timeout cut it: the sidecar's error, said so to the app
-    except Exception as exc:
-        log.error(
-            "internal_error",
-            request_id=exchange.request_id,
-            error=describe_exception(exc),
-            traceback=traceback.format_exc(),
-        )
-        internal = RequestFailed(
-            500, f"internal error in llm-sidecar (request id {exchange.request_id})", code="internal_error"
-        )
-        return _error(exchange, internal)
+def _internal_error(exchange: Exchange, exc: Exception) -> web.Response:
+    """A bug in the pipeline: logged with its traceback; the app gets a 500 with the request id."""
+    log.error(
+        "internal_error",
+        request_id=exchange.request_id,
+        error=describe_exception(exc),
+        traceback=traceback.format_exc(),
+    )
+    internal = RequestFailed(
+        500, f"internal error in llm-sidecar (request id {exchange.request_id})", code="internal_error"
+    )
+    return _error(exchange, internal)
 
 
 def _status(exchange: Exchange, response: web.StreamResponse) -> int:

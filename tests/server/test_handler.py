@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from aiohttp import web
 
 from sidecar.server.exchange import Exchange
@@ -70,13 +71,29 @@ def access_lines(running: RunningSidecar) -> list[dict[str, Any]]:
     return [line for line in running.log_lines() if line.get("event") == "access"]
 
 
+@pytest.mark.parametrize("answer", ["proxied", "cache hit"])
 async def test_the_access_line_is_made_once_the_answer_is_handed_to_the_socket(
-    fake: FakeFactory, sidecar: SidecarFactory
+    fake: FakeFactory, sidecar: SidecarFactory, answer: str
 ) -> None:
-    """An answer larger than the socket's buffers, read by the app only after a pause: its access line is
-    made after the app began reading the rest (the answer went out first), and its latency_ms counts the
-    wait (it was made before the answer's first byte was written)."""
-    running = await sidecar(policy(await fake("f", reply=BIG_REPLY)))
+    """An answer larger than the socket's buffers (the upstream's, or the same from the memory cache),
+    read by the app only after a pause: its access line is made after the app began reading the rest (the
+    answer went out first), and its latency_ms counts the wait (it was made before the answer's first
+    byte was written)."""
+    text = policy(await fake("f", reply=BIG_REPLY))
+    if answer == "cache hit":
+        text = text.replace("target: m}", "target: m, cache: {enabled: true, cacheable: always, ttl_s: 60}}")
+        text += "cache: {max_entry_bytes: 33554432}\n"
+    running = await sidecar(text)
+    if answer == "cache hit":  # the miss that stores it, read at once
+        first_reader, first_writer = await asyncio.open_connection("127.0.0.1", port_of(running))
+        first_writer.write(post())
+        await read_response(first_reader, timeout=20)
+        first_writer.close()
+        await first_writer.wait_closed()
+        await asyncio.sleep(0.2)  # the store runs after the answer
+        running.log_lines()  # flushed
+        running.logs.seek(0)
+        running.logs.truncate()
     reader, writer = await open_slow_reader(port_of(running))
     writer.write(post())
     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)  # the answer is being written
@@ -88,6 +105,7 @@ async def test_the_access_line_is_made_once_the_answer_is_handed_to_the_socket(
     await asyncio.sleep(0.1)
     [line] = access_lines(running)
     assert line["status"] == 200 and line["ts"] >= resumed and line["latency_ms"] >= 500
+    assert line.get("cache") == ("hit" if answer == "cache hit" else None)
 
 
 async def test_the_answered_calls_telemetry_follows_the_answer_with_the_calls_own_timings(
