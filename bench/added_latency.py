@@ -2,8 +2,9 @@
 
 proxy_bench.py measures p50 at 1 connection with one wrk run per target after another; on a busy shared
 machine a burst of noise lands on one target's run. Here one client sends the benchmark's chat request
-to each target in turn, one request at a time on a kept-alive connection, ``--requests`` times, so every
-target sees the same moments: medians and 90th percentiles, and each proxy's median minus direct.
+to each target in turn (in a new shuffled order each round), one request at a time on a kept-alive
+connection, ``--requests`` times, so every target sees the same moments: medians and 90th percentiles,
+and each proxy's median minus direct.
 
     python bench/added_latency.py [--requests 3000] [--baseline REF] [--cache-hit]
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import signal
 import statistics
 import subprocess
@@ -39,11 +41,18 @@ CACHED_ROUTE = "  - name: bench\n    cache: {enabled: true, cacheable: always, t
 
 
 async def alternate(urls: dict[str, str], n: int) -> dict[str, list[float]]:
+    """``n`` rounds (after 50 to warm up), each target once per round, in an order shuffled each round
+    (seeded): a target's work left after its answer (its access line, since after22) lands on the
+    request of whichever target comes next, on a machine with few cores; a fixed order would charge it
+    to the same neighbour every round."""
     samples: dict[str, list[float]] = {name: [] for name in urls}
     headers = {"content-type": "application/json"}
+    order = list(urls.items())
+    shuffle = random.Random(0).shuffle
     async with aiohttp.ClientSession() as session:
         for i in range(n + 50):
-            for name, url in urls.items():
+            shuffle(order)
+            for name, url in order:
                 started = time.perf_counter()
                 async with session.post(url, data=REQUEST, headers=headers) as response:
                     await response.read()
