@@ -23,8 +23,8 @@ from sidecar.server.exchange import Exchange
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
 from ..listening import port_zero, wait_ports
+from .metric_samples import metric_samples
 from .raw import read_response
-from .test_telemetry import metric_samples
 
 BIG_REPLY = "x" * (8 * 1024 * 1024)  # more than loopback's socket buffers hold: writing it waits for the app
 REQUEST = orjson.dumps({"model": "m", "messages": [{"role": "user", "content": "hi"}]})
