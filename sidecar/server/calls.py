@@ -13,7 +13,8 @@ too (``untranslatable``), and that failure, not a 400 for a request its first ta
     breaker permit (none: skip "breaker_open")
         -> bulkhead slot (none free: ``_wait_for_slot``; full: skip "bulkhead_full") -> attempt span
         -> Attempt.run -> ``_report``: permit success / failure / released, a 429's wait, the target's
-           health -> span ended, recorded
+           health -> span ended (a success of the request's own exchange: its timings taken, its metrics
+           and span kept until the request's end, after the answer is written), recorded
 
 Every call is counted on the exchange when it starts, with its slot (``exchange.calls``); a call cancelled (the app
 went away, or a hedge lost its race) is recorded as ``cancelled`` and releases its permit: not the
@@ -185,6 +186,7 @@ class Calls:
             response_id=result.response_id,
             finish_reasons=result.finish_reasons,
             usage=telemetry_usage(result.usage),
+            keep=exchange.answer_first,  # the request's own calls: their telemetry after its answer
         )
         exchange.record(
             AttemptRecord(

@@ -117,6 +117,9 @@ class Exchange:
     committed: bool = False  # a stream's first bytes went to the caller; nothing may replace them
     stream: StreamResponse | None = None  # the stream committed to the caller (its error event at a drain cut)
     drain_cut: bool = False  # the drain timeout cut the request (``drain``): a 503, not the app's 499
+    # The handler's own exchange (not a child's: an ensemble member, a shadow call): its answer goes out
+    # before its telemetry, its successful calls' included (``Calls.call``, ``AttemptTrace.finish(keep=)``)
+    answer_first: bool = False
     on_commit: Callable[[], None] | None = None  # set while hedged calls race
     racing: bool = False  # a hedge asks the hooks about its second call while the first is in flight
     # Set by a hook that holds something per call of a hedged race (the budgets: a reservation each), and

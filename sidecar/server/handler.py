@@ -7,7 +7,12 @@ facts), runs it through the pipeline of the policy that serves when it arrives (
 the sidecar's headers (``answer_headers``, a request id in the caller's dialect among them) on
 whatever answers, turns a failure into an error in the caller's dialect (a ``RequestFailed`` as it is;
 anything else a 500 with the request id, its traceback logged), answers 503 for a request the drain
-timeout cut (one the app hung up on stays cancelled: 499), and writes the access line (``access``).
+timeout cut (one the app hung up on stays cancelled: 499). Then the answer is handed to the socket
+(``routes.begin`` and its end written), and only then, in the same task, comes the bookkeeping: the
+access line, the request's metrics and the end of its span (``access``), and the telemetry its answered
+calls kept (``AttemptTrace.release``). An app that went away while its answer was being written is
+logged with the answer's status. The drain waits for the handler, so for this bookkeeping too; a
+failure in it is logged (``bookkeeping_error``) and reaches neither the app nor its connection.
 """
 
 from __future__ import annotations
@@ -23,13 +28,15 @@ from ..dialects.base import Endpoint
 from ..dialects.registry import dialect_of_path
 from ..request_facts import RequestFacts, app_of
 from ..resilience.classify import describe_exception
+from ..telemetry import Telemetry
 from ..telemetry.logging import get_logger
 from .access import AccessLog
 from .answer_headers import add_sidecar_headers
 from .assembly import Pipelines
-from .drain import cut_by_drain, drain_answer
+from .drain import DRAIN_STATUS, cut_by_drain, drain_answer
 from .errors import RequestFailed, error_response
 from .exchange import Exchange
+from .routes import begin
 from .state import SidecarState
 
 log = get_logger("sidecar.server")
@@ -59,7 +66,7 @@ async def proxy(
     request: web.BaseRequest, endpoint: Endpoint, pipelines: Pipelines, state: SidecarState, access: AccessLog
 ) -> web.StreamResponse:
     """One proxied request: its record, the pipeline, the sidecar's headers on whatever answers, an error
-    in the caller's dialect for a failure, and the access line."""
+    in the caller's dialect for a failure; the answer handed to the socket, then its bookkeeping."""
     policy = state.holder.policy  # this request keeps this policy (and its pipeline) to its end
     pipeline = pipelines.for_policy(policy)
     headers = request.headers
@@ -77,44 +84,80 @@ async def proxy(
     # A request id is a log key, not a secret: the process's PRNG, not a getrandom() syscall per request;
     # 16 hex digits written by ``bytes.hex`` (an f-string's ``016x`` parses its format: 1,300 instructions more)
     exchange = Exchange(request, endpoint, policy, getrandbits(64).to_bytes(8).hex(), trace, facts)
+    exchange.answer_first = True  # its successful calls' telemetry too: ``_book``, after the answer
     response: web.StreamResponse | None = None
-    status = 500
+    status = 500  # an exception no handler below takes (none should)
     try:
-        with trace:  # log lines written during the request carry its trace ids
-            response = await pipeline(exchange)
-        status = response.status
-        if not response.prepared:  # a stream got its headers when it was committed
-            add_sidecar_headers(response.headers, exchange)
-            if isinstance(response, web.Response) and isinstance(response.body, bytes):
-                exchange.bytes_out = len(response.body)
-        return response
-    except RequestFailed as failure:
-        status = failure.status
-        if not exchange.attempts:
-            trace.rejected(status=failure.status, reason=failure.code)
-        response = error_response(exchange.facts.dialect, failure)
-        add_sidecar_headers(response.headers, exchange)
-        exchange.bytes_out = response.content_length or 0
-        return response
-    except asyncio.CancelledError:
-        if not cut_by_drain(request):
-            status = 499  # the client went away; the upstream call was cancelled with this task
-            raise
-        status = 503  # the drain timeout cut it: the sidecar's error, said so to the app
-        return await drain_answer(exchange)
+        try:
+            with trace:  # log lines written during the request carry its trace ids
+                response = await pipeline(exchange)
+            if not response.prepared:  # a stream got its headers when it was committed
+                add_sidecar_headers(response.headers, exchange)
+                if isinstance(response, web.Response) and isinstance(response.body, bytes):
+                    exchange.bytes_out = len(response.body)
+        except RequestFailed as failure:
+            if not exchange.attempts:
+                trace.rejected(status=failure.status, reason=failure.code)
+            response = _error(exchange, failure)
+        except asyncio.CancelledError:
+            if not cut_by_drain(request):
+                status = 499  # the client went away; the upstream call was cancelled with this task
+                raise
+            response = await drain_answer(exchange)  # the drain timeout cut it: the sidecar's error, said so
+        except Exception as exc:
+            response = _internal_error(exchange, exc)
+        # Handed to the socket, then the bookkeeping. The app going away (or the drain's cut) while its
+        # answer is being written: it was answered and its calls made, so it is logged with the answer's
+        # status; aiohttp closes the connection.
+        if not response.prepared:  # a stream was begun when it was committed
+            response = await begin(request, response)  # a header the head cannot carry: a 500 instead
+        await response.write_eof()
+    except ConnectionError:  # only the write's: the pipeline's are answered above
+        pass  # aiohttp's own write of the end meets the closed connection too, and says nothing
+    finally:
+        _book(access, exchange, status if response is None else _status(exchange, response), state.telemetry)
+    assert response is not None  # None only when raised
+    return response
+
+
+def _internal_error(exchange: Exchange, exc: Exception) -> web.Response:
+    """A bug in the pipeline: logged with its traceback; the app gets a 500 with the request id."""
+    log.error(
+        "internal_error",
+        request_id=exchange.request_id,
+        error=describe_exception(exc),
+        traceback=traceback.format_exc(),
+    )
+    internal = RequestFailed(
+        500, f"internal error in llm-sidecar (request id {exchange.request_id})", code="internal_error"
+    )
+    return _error(exchange, internal)
+
+
+def _status(exchange: Exchange, response: web.StreamResponse) -> int:
+    """The request's status for its access line and telemetry: the answer's, or the drain's 503 for a request
+    the drain timeout cut (a stream already begun says 200 in its head)."""
+    return DRAIN_STATUS if exchange.drain_cut else response.status
+
+
+def _error(exchange: Exchange, failure: RequestFailed) -> web.Response:
+    """``failure`` in the caller's dialect, with the sidecar's headers."""
+    response = error_response(exchange.facts.dialect, failure)
+    add_sidecar_headers(response.headers, exchange)
+    exchange.bytes_out = response.content_length or 0
+    return response
+
+
+def _book(access: AccessLog, exchange: Exchange, status: int, telemetry: Telemetry) -> None:
+    """The request's bookkeeping once its answer is out (or the app gone): its telemetry and access line
+    (``access``). A failure there is logged once and goes no further: the answer stands, the connection
+    stays open."""
+    try:
+        access.record(exchange, status, telemetry)
     except Exception as exc:
         log.error(
-            "internal_error",
+            "bookkeeping_error",
             request_id=exchange.request_id,
             error=describe_exception(exc),
             traceback=traceback.format_exc(),
         )
-        internal = RequestFailed(
-            500, f"internal error in llm-sidecar (request id {exchange.request_id})", code="internal_error"
-        )
-        response = error_response(exchange.facts.dialect, internal)
-        add_sidecar_headers(response.headers, exchange)
-        exchange.bytes_out = response.content_length or 0
-        return response
-    finally:
-        access.record(exchange, status, state.telemetry)

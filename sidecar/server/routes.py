@@ -19,7 +19,7 @@ instructions a request less: docs/benchmarks.md, "The listener"). For every requ
 3. the handler of the method and path (``fallback`` for any other), the connection marked busy
    (``Connection.in_request``: its receive deadline does not run while the handler has the request);
 4. an answer written while the listener drains says ``Connection: close``; an answer the handler has
-   not begun is begun here, so that a header value with a line break is answered with a 500.
+   not begun is begun here (``begin``), so that a header value with a line break is answered with a 500.
 
 What happens to a request before (parsing, caps, llhttp's refusals) and the ``Server`` header of every
 answer (refusals included) are the listener's (``listener``); this module reads only the public state of
@@ -127,19 +127,34 @@ class Routes:
             conn.handler = None
         if conn.listener.draining:
             response.force_close()
-        if not response.prepared:
-            try:
-                await response.prepare(request)  # here, not after the handler, so that a bad header is answered
-            except ValueError as exc:  # a header value with a line break: it would split the head
-                log.warning("response_header_refused", error=str(exc), path=request.path)
-                failure = RequestFailed(500, "internal error in llm-sidecar", code="internal_error")
-                response = error_response(dialect_of_path(request.path, request.headers), failure)
+        if not response.prepared:  # a proxied answer was begun by its handler (``handler.proxy``)
+            response = await begin(request, response)
         return response
 
     def templates(self, method: str) -> list[str]:
         """Every path template ``method`` is routed on (``{name}`` for a templated segment)."""
         exact = [path for (each, path) in self._exact if each == method]
         return exact + [template for each, _, _, template in self._templated if each == method]
+
+
+async def begin(request: web.BaseRequest, response: web.StreamResponse) -> web.StreamResponse:
+    """Begin ``response`` (write its head) unless begun: ``Connection: close`` while the listener drains;
+    a header value with a line break (it would split the head) refused: a 500 in the dialect the path
+    suggests is begun instead, and returned. ``Routes`` calls it for every answer once its handler
+    returns; ``handler.proxy`` before the answer's end is written, ahead of its bookkeeping."""
+    conn = request.protocol
+    if isinstance(conn, Connection) and conn.listener.draining:
+        response.force_close()
+    if response.prepared:
+        return response
+    try:
+        await response.prepare(request)  # here, not after the handler, so that a bad header is answered
+    except ValueError as exc:
+        log.warning("response_header_refused", error=str(exc), path=request.path)
+        failure = RequestFailed(500, "internal error in llm-sidecar", code="internal_error")
+        response = error_response(dialect_of_path(request.path, request.headers), failure)
+        await response.prepare(request)
+    return response
 
 
 async def expect_continue(request: web.BaseRequest) -> web.StreamResponse | None:

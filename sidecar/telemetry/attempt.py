@@ -1,7 +1,8 @@
 """``AttemptTrace``: the telemetry of one upstream call, started by ``RequestTrace.attempt``: a CLIENT span
 (child of the request's SERVER span, when recorded), the ``traceparent`` sent upstream, and the GenAI
 client metrics (duration, token usage, time to first chunk and per chunk of a stream). ``finish`` ends
-it as ``RequestTrace.finish`` does its request: timings now, the rest through ``core.later``.
+it as ``RequestTrace.finish`` does its request: timings now, the rest through ``core.later``; or, for
+a successful call it is told to ``keep``, when its request finishes (``release``: after the answer).
 
 A recorded call's CLIENT span is made by that rest, at once with every attribute, its start time
 (taken when the call started) and its end time: one ``start_span`` with all the attributes costs the
@@ -64,6 +65,7 @@ class AttemptTrace:
         "_target",
         "_token",
         "done",
+        "kept",
         "span",
     )
 
@@ -97,6 +99,7 @@ class AttemptTrace:
         self._last = 0.0
         self._chunks: Series | None = None
         self.done = False  # ``finish`` has run: the request's end finishes only the attempts left open
+        self.kept: tuple[Any, ...] | None = None  # a successful call's record, kept for ``release`` (``finish``)
 
     def __enter__(self) -> None:
         """``with attempt:`` makes the CLIENT span's context (the ids it will have) the current one while
@@ -151,9 +154,14 @@ class AttemptTrace:
         finish_reasons: Sequence[str] | None = None,
         usage: Usage | None = None,
         output_messages: Any = None,
+        keep: bool = False,
     ) -> None:
         """End the call: its duration and end time now; its GenAI metrics and the end of its CLIENT span, if
-        recorded, once the current loop step is over (``core.later``). Later calls do nothing."""
+        recorded, once the current loop step is over (``core.later``). Later calls do nothing.
+
+        ``keep``: a successful call (no ``error_type``) of a request whose answer goes out before its
+        telemetry (the server's own requests): its metrics and span are left to ``release``, which the
+        request's ``finish`` calls, once that answer is written."""
         if self.done:
             return
         self.done = True
@@ -174,10 +182,19 @@ class AttemptTrace:
             elapsed,
             end,
         )
-        if end is None:
+        if keep and error_type is None:
+            self.kept = record
+        elif end is None:
             self._record(*record)  # metric updates only: cheaper now than a loop callback (``core``)
         else:
             later(self._record, *record)
+
+    def release(self) -> None:
+        """Record what ``finish(keep=True)`` kept (its timings those of the call's end)."""
+        kept = self.kept
+        if kept is not None:
+            self.kept = None
+            self._record(*kept)
 
     def _record(
         self,

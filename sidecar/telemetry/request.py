@@ -10,7 +10,7 @@ Lifecycle, as the pipeline calls it::
         attempt = trace.attempt(...)            # CLIENT span "{operation} {model}"
         attempt.inject(upstream_headers)
         attempt.first_chunk(); attempt.chunk()  # streams
-        attempt.finish(...)                     # GenAI metrics; ends the CLIENT span
+        attempt.finish(...)                     # GenAI metrics; ends the CLIENT span (keep=True: at trace.finish)
         trace.skipped(...) / trace.fallback(...) / trace.cache_result(...)
         branch = trace.branch(...)              # INTERNAL span (an ensemble member): its own attempts
         branch.end_branch(...)                  #   and events below it; no request metrics
@@ -317,7 +317,8 @@ class RequestTrace:
     ) -> None:
         """End the request: its duration and end time now; its metrics and the end of its SERVER span, if
         recorded, once the answer is written (``core.later``). Later calls do nothing; attempts left open
-        end first."""
+        end first, and the telemetry of those that kept it (``AttemptTrace.finish(keep=True)``) is
+        recorded first."""
         if self._done:
             return
         self._done = True
@@ -326,6 +327,8 @@ class RequestTrace:
         for attempt in self._attempts:
             if not attempt.done:  # a call cut by the request's end (those that ended are not called again)
                 attempt.finish(status=None, error_type="unfinished")
+            elif attempt.kept is not None:  # an answered call's telemetry, kept until the answer was out
+                attempt.release()
         record = (
             self._core,
             self.span,

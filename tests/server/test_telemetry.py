@@ -6,10 +6,10 @@ from typing import Any
 
 import aiohttp
 from opentelemetry.trace import SpanKind
-from prometheus_client.parser import text_string_to_metric_families
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
 from ..sdk_clients import openai_client
+from .metric_samples import metric_samples
 
 APP_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 TRACEPARENT = f"00-{APP_TRACE}-00f067aa0ba902b7-01"
@@ -105,17 +105,6 @@ async def test_upstream_error_and_rejection_are_recorded(fake: FakeFactory, side
     servers, clients = spans_by_kind(running)
     assert len(servers) == 2 and len(clients) == 1
     assert clients[0].attributes["error.type"] == "http_400"
-
-
-async def metric_samples(running: RunningSidecar) -> dict[str, float]:
-    async with aiohttp.ClientSession() as session, session.get(f"{running.url}/metrics") as response:
-        text = await response.text()
-    samples: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            key = sample.name
-            samples[key] = samples.get(key, 0) + sample.value
-    return samples
 
 
 async def test_metrics_move_as_requests_flow(fake: FakeFactory, sidecar: SidecarFactory) -> None:
