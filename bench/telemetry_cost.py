@@ -37,7 +37,7 @@ HEADERS = {"content-type": "application/json", "authorization": "Bearer sk-x"}
 USAGE = Usage(input_tokens=120, output_tokens=40)
 
 
-class _Null(SpanExporter):
+class Null(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         return SpanExportResult.SUCCESS
 
@@ -137,7 +137,7 @@ def null_traced(sampler_name: str, ratio: float = 1.0) -> Telemetry:
     config = TelemetryConfig()
 
     def tracing(resource: Resource, on_drop: Callable[[int], None]) -> Tracing:
-        return Tracing.new(sampler_name, ratio, resource, [CountedBatchSpanProcessor(_Null(), config.batch, on_drop)])
+        return Tracing.new(sampler_name, ratio, resource, [CountedBatchSpanProcessor(Null(), config.batch, on_drop)])
 
     return Telemetry(config, service_version="bench", tracing=tracing)
 

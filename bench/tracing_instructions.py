@@ -29,6 +29,12 @@ exporter that does nothing, so the export thread's OTLP encoding is not in these
   encoder, per span of a 512-span batch of these requests' spans, serialised: the export thread's work);
   ``export-encode-span``: the same spans as ``CountedBatchSpanProcessor`` hands them to its exporter
   (``tracing.lean_for_export``: plain attribute dicts, events and links as tuples).
+- ``sdk-request-spans``: the two spans of a ``request-all`` request (names, kinds, parent, attributes
+  with sequences as lists, as the sidecar passes them) made by the SDK alone, per request: the SERVER
+  span started with the attributes the sidecar starts it with and given the others at its end, the
+  CLIENT span in one ``start_span`` with explicit times, into the SDK's own ``BatchSpanProcessor`` (the
+  sidecar's batch settings) with an exporter that does nothing. ``request-all`` less ``request-off``
+  less this is the sidecar's own part of a sampled request's work on the event loop.
 
 Needs ``apt-get install valgrind``. Instructions are not time; they are what the shared machine's load
 does not blur.
@@ -62,6 +68,7 @@ CASES = (
     "sdk-context",
     "sdk-encode-span",
     "export-encode-span",
+    "sdk-request-spans",
 )
 _SPANS_PER_ENCODE = 512
 _VALGRIND = ("valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null")
@@ -114,6 +121,8 @@ def _sdk_case(case: str) -> Callable[[int], None]:
     from sidecar.telemetry.propagation import ROOT, inject
     from sidecar.telemetry.tracing import Tracing, lean_for_export
 
+    if case == "sdk-request-spans":
+        return _sdk_request_spans()
     if case in ("sdk-encode-span", "export-encode-span"):
         spans = InMemorySpanExporter()
         traced = Telemetry(
@@ -160,6 +169,56 @@ def _sdk_case(case: str) -> Callable[[int], None]:
 
     cases = {"sdk-start-unsampled": start, "start-root-unsampled": start_root, "dropped-root": dropped_root}
     return {**cases, "sdk-inject": propagate, "sdk-context": in_context}[case]
+
+
+def _sdk_request_spans() -> Callable[[int], None]:
+    """``sdk-request-spans`` (module docstring): the spans of one traced request, captured, then made again
+    by ``Tracer.start_span`` alone per repetition."""
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import SpanKind, set_span_in_context
+    from telemetry_cost import Null, one_request
+
+    from sidecar.telemetry import Telemetry
+    from sidecar.telemetry.config import TelemetryConfig
+    from sidecar.telemetry.propagation import ROOT
+    from sidecar.telemetry.resource import process_resource
+    from sidecar.telemetry.tracing import Tracing
+
+    captured = InMemorySpanExporter()
+    config = TelemetryConfig()
+    traced = Telemetry(config, service_version="b", tracing=lambda resource, _: Tracing.for_tests(captured, resource))
+    one_request(traced)
+    spans = {span.kind: span for span in captured.get_finished_spans()}
+
+    def as_passed(attributes: object) -> dict[str, object]:  # sequences as the sidecar passes them: lists
+        return {key: list(value) if type(value) is tuple else value for key, value in dict(attributes).items()}  # type: ignore[call-overload]
+
+    server, client = spans[SpanKind.SERVER], spans[SpanKind.CLIENT]
+    started_with = ("http.request.method", "http.route", "sidecar.dialect", "sidecar.request.model")
+    server_attributes = as_passed(server.attributes)
+    at_start = {key: server_attributes.pop(key) for key in started_with}
+    client_attributes = as_passed(client.attributes)
+    batch = config.batch
+    processor = BatchSpanProcessor(
+        Null(),
+        max_queue_size=batch.max_queue_size,
+        schedule_delay_millis=batch.schedule_delay_s * 1000,
+        max_export_batch_size=batch.max_export_batch_size,
+    )
+    tracing = Tracing.new("parentbased_always_on", 1.0, process_resource(config, "b"), [processor])
+    tracer = tracing.tracer
+    start, end = client.start_time, client.end_time
+
+    def spans_of_a_request(n: int) -> None:
+        for _ in range(n):
+            span = tracer.start_span(server.name, ROOT, SpanKind.SERVER, at_start)
+            parent = set_span_in_context(span)
+            tracer.start_span(client.name, parent, SpanKind.CLIENT, client_attributes, start_time=start).end(end)
+            span.set_attributes(server_attributes)
+            span.end(end)
+
+    return spans_of_a_request
 
 
 def _instructions(case: str, n: int) -> int:

@@ -95,20 +95,22 @@ def request_param_attributes(
     if params is None:
         return attributes
     values: Sequence[Any]
-    if isinstance(params, Mapping):
+    # A named tuple (``RequestParams``) is never a Mapping: asked first, without the ABC's check.
+    if not isinstance(params, tuple) and isinstance(params, Mapping):
         values = [params.get(key) for key, _ in _REQUEST_PARAMS]
     else:
         try:
             values = _get_params(params)
         except AttributeError:  # an object with only some of the fields
             values = [getattr(params, key, None) for key, _ in _REQUEST_PARAMS]
-    for attribute, value in zip(_PARAM_ATTRIBUTES, values, strict=True):
+    # as long as each other; no strict= (a keyword costs zip() its argument parsing, per span)
+    for attribute, value in zip(_PARAM_ATTRIBUTES, values):  # noqa: B905
         if value is None:
             continue
         kind = type(value)
         if kind is int or kind is float or kind is str:  # the usual values, without the checks below
             attributes[attribute] = value
-        elif isinstance(value, list | tuple):
+        elif kind is tuple or kind is list or isinstance(value, list | tuple):
             if value:
                 attributes[attribute] = [str(item) for item in value]
         elif not isinstance(value, bool | dict) and isinstance(value, int | float | str):

@@ -12,7 +12,7 @@ exporter is configured.
   (the SDK would make a non-recording span with a span id of its own, at some 35,000 CPU
   instructions, and its propagator would write the same ``traceparent`` again). A request without a
   ``traceparent`` is decided by ``Tracing.start_root``.
-- ``child_headers(parent, span_id)``: the ``traceparent`` (and ``tracestate``) the SDK's propagator
+- ``child_headers(parent, span_id, trace_hex)``: the ``traceparent`` (and ``tracestate``) the SDK's propagator
   would write for a span ``Tracer.start_span`` makes under the recorded span context ``parent`` with
   that span id. ``RequestTrace.attempt`` sends it upstream before the CLIENT span exists: the span is
   made when the call ends, with every attribute at once and the call's start time, on the span id drawn
@@ -89,15 +89,19 @@ def inject(context: Context, headers: MutableMapping[str, str]) -> None:
     PROPAGATOR.inject(headers, context)
 
 
-_CHILD_FLAGS: Final = (f"-{TraceFlags.SAMPLED:02x}", f"-{TraceFlags.SAMPLED | TraceFlags.RANDOM_TRACE_ID:02x}")
+_CHILD_FLAGS: Final = f"-{TraceFlags.SAMPLED:02x}"
+_CHILD_FLAGS_RANDOM: Final = f"-{TraceFlags.SAMPLED | TraceFlags.RANDOM_TRACE_ID:02x}"
+_RANDOM_TRACE_ID: Final = TraceFlags.RANDOM_TRACE_ID
 
 
-def child_headers(parent: SpanContext, span_id: int) -> dict[str, str]:
-    """The W3C headers of the sampled child of ``parent`` (a recorded span's context) with ``span_id``, as
-    ``Tracer.start_span`` would make it (sampled; the random-trace-id flag and the trace state of the
-    parent) and the SDK's propagator would write them (version 00; module docstring)."""
-    flags = _CHILD_FLAGS[1 if parent.trace_flags.random_trace_id else 0]
-    headers = {"traceparent": f"00-{parent.trace_id.to_bytes(16).hex()}-{span_id.to_bytes(8).hex()}{flags}"}
-    if parent.trace_state:
-        headers["tracestate"] = parent.trace_state.to_header()
+def child_headers(parent: SpanContext, span_id: int, trace_hex: str) -> dict[str, str]:
+    """The W3C headers of the sampled child of ``parent`` (a recorded span's context, its trace id
+    ``trace_hex`` in hex: the request's, made once) with ``span_id``, as ``Tracer.start_span`` would make
+    it (sampled; the random-trace-id flag and the trace state of the parent) and the SDK's propagator
+    would write them (version 00; module docstring)."""
+    flags = _CHILD_FLAGS_RANDOM if parent.trace_flags & _RANDOM_TRACE_ID else _CHILD_FLAGS
+    headers = {"traceparent": f"00-{trace_hex}-{span_id.to_bytes(8).hex()}{flags}"}
+    trace_state = parent.trace_state
+    if trace_state:
+        headers["tracestate"] = trace_state.to_header()
     return headers

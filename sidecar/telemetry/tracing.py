@@ -200,17 +200,22 @@ def lean_for_export(span: ReadableSpan) -> None:
     An ended span's containers never change again (the SDK refuses to set anything on it). These are
     the SDK's private fields: where they are not what 1.45 has, the span goes as it came
     (``tests/telemetry/test_tracing.py`` fails then)."""
-    attributes = getattr(span, "_attributes", None)
+    try:
+        attributes, events, links = span._attributes, span._events, span._links
+    except AttributeError:
+        return
     if type(attributes) is BoundedAttributes and not attributes.dropped:
         plain = getattr(attributes, "_dict", None)
         if type(plain) is dict:
             span._attributes = plain
-    for field in ("_events", "_links"):
-        kept = getattr(span, field, None)
-        if type(kept) is BoundedList and not kept.dropped:
-            items = getattr(kept, "_dq", None)
-            if items is not None:
-                setattr(span, field, tuple(items))
+    if type(events) is BoundedList and not events.dropped:
+        kept = getattr(events, "_dq", None)
+        if kept is not None:
+            span._events = tuple(kept)
+    if type(links) is BoundedList and not links.dropped:
+        kept = getattr(links, "_dq", None)
+        if kept is not None:
+            span._links = tuple(kept)
 
 
 class _CountingExporter(SpanExporter):

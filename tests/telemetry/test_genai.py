@@ -23,6 +23,32 @@ def test_request_params_are_added_to_the_given_attributes() -> None:
     }
 
 
+def test_request_params_give_the_same_attributes_from_a_named_tuple_a_mapping_and_an_object() -> None:
+    """The request's ``RequestParams`` (a named tuple, read without the ``Mapping`` check), a mapping of the
+    same fields and an object with only some of them give the same attributes, field by field: every
+    set parameter, stop sequences as a list of strings, nothing for None or an empty sequence."""
+    params = RequestParams(model="gpt-4o", max_tokens=256, top_p=0.9, stop_sequences=("END", "STOP"), seed=7)
+    expected = {
+        "gen_ai.request.max_tokens": 256,
+        "gen_ai.request.top_p": 0.9,
+        "gen_ai.request.stop_sequences": ["END", "STOP"],
+        "gen_ai.request.seed": 7,
+    }
+
+    class Some:
+        max_tokens = 256
+        top_p = 0.9
+        stop_sequences = ["END", "STOP"]
+        seed = 7
+        temperature = None
+
+    mapping = {"max_tokens": 256, "top_p": 0.9, "stop_sequences": ("END", "STOP"), "seed": 7, "top_k": None}
+    assert request_param_attributes(params) == expected
+    assert request_param_attributes(mapping) == expected
+    assert request_param_attributes(Some()) == expected
+    assert request_param_attributes(RequestParams(stop_sequences=())) == {}
+
+
 def test_usage_is_added_to_the_given_attributes_leaving_unknown_counts_out() -> None:
     """``usage_attributes(usage, into)`` adds the known token counts to ``into`` and returns it."""
     attributes: dict[str, object] = {"http.response.status_code": 200}
