@@ -89,7 +89,7 @@ class RequestParams(NamedTuple):
     A named tuple, not a frozen dataclass: built for every traced request, it costs a fifth as much.
     Each field holds exactly its annotated type or None (``extract_request_params`` converts: counts
     stay int, temperature, top_p and penalties become float, a bool is never a number), so two equal
-    values encode alike: the span encoder caches the attributes by value.
+    values give the same span attributes (``telemetry.genai.request_param_attributes``).
     """
 
     model: str | None = None
