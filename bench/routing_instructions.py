@@ -9,11 +9,16 @@ classes and 3 levels), run in one process on the request's facts built anew per 
     select      + ``SelectPlan.selection`` (the cheapest capable candidates)
     report      + ``report.add_answer_headers`` and the access line's features (``report.logged_features``)
 
+``--pieces`` measures instead each piece of those steps alone (not cumulative), on the same request's
+features and decision computed once beforehand: where a step's instructions go, and what a cut of one
+piece could at most save (``PIECES``; ``empty`` is a call of nothing, the loop's own cost, included in
+every other row).
+
 Each step runs under ``valgrind --tool=cachegrind`` twice (``--few`` and ``--many`` calls, start-up
 cancelled out), ``PYTHONHASHSEED=0``. ``--code DIR`` runs another checkout's ``sidecar`` package (e.g.
 ``git worktree add /tmp/base <ref>``), for a baseline in the same session.
 
-    python bench/routing_instructions.py [--few 200] [--many 2000] [--code DIR]
+    python bench/routing_instructions.py [--few 200] [--many 2000] [--code DIR] [--pieces]
 """
 
 from __future__ import annotations
@@ -29,6 +34,17 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 STEPS = ("facts", "features", "decide", "select", "report")
+PIECES = (
+    "empty",  # a call of nothing: the loop's own cost, in every row
+    "walk",  # features.plain_chat: the messages' walk, the windows and the token estimate
+    "estimate",  # tokens.estimate_joined on the walk's texts (a part of walk)
+    "classify",  # the generated decision function (classify.Classifier.decide) on known features
+    "record",  # record.Routed(): the request's routing record, made
+    "decide",  # record.decide on known features: the record, the decision function, the expected output
+    "chain",  # SelectPlan.chain on a decided request (the usual request's fixed chain)
+    "headers",  # report.add_answer_headers on a decided, selected request (the estimate computed anew)
+    "logged",  # report.logged_features: the access line's features
+)
 
 
 def steps() -> dict[str, Callable[[], object]]:
@@ -91,6 +107,65 @@ def steps() -> dict[str, Callable[[], object]]:
     return {"facts": facts, "features": features, "decide": decided, "select": selected, "report": reported}
 
 
+def pieces() -> dict[str, Callable[[], object]]:
+    """Each of ``PIECES`` alone, on the request's features and decision computed once beforehand."""
+    import orjson
+    from measuring import REQUEST
+    from sidecar_under_test import sidecar_policy
+
+    from sidecar.policy.load import load_policy
+    from sidecar.request_facts import describe_request
+    from sidecar.routing import report
+    from sidecar.routing.features import plain_chat
+    from sidecar.routing.plans import SelectPlan
+    from sidecar.routing.record import Routed, decide
+    from sidecar.routing.tokens import estimate_joined
+
+    policy = load_policy(sidecar_policy(Path(tempfile.mkdtemp()), 9, "routing"))
+    router = policy.router
+    assert router is not None
+    headers = {"content-type": "application/json", "authorization": "Bearer x"}
+    request = describe_request("/v1/chat/completions", headers, {}, orjson.loads(REQUEST), app="bench")
+    route = policy.route(request)
+    assert route is not None and isinstance(route.plan, SelectPlan)
+    plan, target = route.plan, policy.models["bench-model"]
+    body, features = request.body, request.features
+    texts = [message["content"] for message in body["messages"] if message.get("content")]
+    classify = router.classifier.decide
+
+    def empty() -> None:
+        pass
+
+    def decided() -> None:
+        request.routing = None
+        decide(request, router)
+
+    decided()
+    record = request.routing
+    assert record is not None
+    plan.chain(request)
+
+    def chain() -> None:
+        record.targets = None
+        plan.chain(request)
+
+    def headers_added() -> None:
+        record.estimated_for = None  # the estimate anew, as the answer's headers make it
+        report.add_answer_headers({}, request, record, target)
+
+    return {
+        "empty": empty,
+        "walk": lambda: plain_chat(body, None),
+        "estimate": lambda: estimate_joined(texts),
+        "classify": lambda: classify(features, headers),
+        "record": Routed,
+        "decide": decided,
+        "chain": chain,
+        "headers": headers_added,
+        "logged": lambda: report.logged_features(features),
+    }
+
+
 def count(step: str, calls: int, code: Path | None) -> int:
     """Total instructions of a process making ``calls`` calls of ``step``."""
     sys.path.insert(0, str(HERE))
@@ -116,16 +191,25 @@ def main() -> int:
     parser.add_argument("--few", type=int, default=200)
     parser.add_argument("--many", type=int, default=2000)
     parser.add_argument("--code", type=Path, default=None, help="a checkout whose sidecar package to run")
+    parser.add_argument("--pieces", action="store_true", help="each piece of the steps alone (PIECES)")
     parser.add_argument("--run", nargs=2, metavar=("STEP", "CALLS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
         sys.path.insert(0, str(HERE))
-        call = steps()[args.run[0]]
+        name = args.run[0]
+        call = pieces()[name.removeprefix("piece:")] if name.startswith("piece:") else steps()[name]
         for _ in range(int(args.run[1])):
             call()
         return 0
-    print(f"Command: `python bench/routing_instructions.py --few {args.few} --many {args.many}`", end="")
+    pieces_flag = " --pieces" if args.pieces else ""
+    print(f"Command: `python bench/routing_instructions.py --few {args.few} --many {args.many}{pieces_flag}`", end="")
     print(f" (code: {args.code or 'this checkout'})\n")
+    if args.pieces:
+        print("| piece (alone) | instructions per call |\n|---|---|")
+        for piece in PIECES:
+            few, many = count(f"piece:{piece}", args.few, args.code), count(f"piece:{piece}", args.many, args.code)
+            print(f"| {piece} | {(many - few) // (args.many - args.few):,} |", flush=True)
+        return 0
     print("| step (cumulative) | instructions per call |\n|---|---|")
     for step in STEPS:
         few, many = count(step, args.few, args.code), count(step, args.many, args.code)

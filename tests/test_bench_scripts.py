@@ -60,3 +60,21 @@ print(json.dumps(code_command(command, Path({str(tmp_path)!r}))))
     command = json.loads(result.stdout)
     assert command[1:3] == ["-OO", "-P"] and command[3] == "-c"
     assert command[5:] == ["run", "--policy", "policy.yaml", "--port", "8080"]
+
+
+@pytest.mark.timeout(90)
+def test_routing_instructions_runs_every_piece_once() -> None:
+    """routing_instructions' ``--pieces``: every piece it counts under valgrind runs on the routing-20
+    policy (what its ``--run piece:NAME`` loop calls), so a measurement does not fail after minutes."""
+    code = f"""
+import sys; sys.path.insert(0, {str(BENCH)!r})
+from routing_instructions import PIECES, pieces
+made = pieces()
+assert tuple(made) == PIECES, (tuple(made), PIECES)
+for name in PIECES:
+    made[name]()
+print(" ".join(PIECES))
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=80, cwd=BENCH)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[:3] == ["empty", "walk", "estimate"]
