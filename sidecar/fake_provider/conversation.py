@@ -5,7 +5,8 @@ Each dialect module reduces its request to a ``Prompt``; ``answer`` turns that i
 1. the last turn is a tool result          -> text (``reply`` or "Tool result received: ...")
 2. tools offered and (forced by tool_choice, or the last user text holds ``fake:tools2`` / ``fake:tool``)
                                             -> one call to the forced or first tool (two calls for tools2)
-3. otherwise                               -> text: ``reply``, else the last user text echoed
+3. otherwise                               -> text: ``reply``, else (JSON asked) a JSON document of the
+                                               asked schema (``{}`` without one), else the last user text echoed
 When the request carries a truth (``quality``), 2 and 3 are graded instead: the text (JSON when asked)
 or the forced tool's arguments hold a right or wrong answer, or a refusal, as the model's profile says;
 a judge prompt (``<candidate n="N">`` blocks) gets ``{"best": N}``.
@@ -26,7 +27,7 @@ from typing import Any
 import orjson
 
 from sidecar.fake_provider import quality
-from sidecar.fake_provider.examples import example_arguments
+from sidecar.fake_provider.examples import example_arguments, example_value
 
 EMPTY_PROMPT_REPLY = "Hello from the fake provider."
 TOOL_MARKER = "fake:tool"
@@ -125,10 +126,8 @@ def answer(prompt: Prompt, reply: str | None, grading: quality.Grading | None = 
             text, value_at = written.text, written.value_at
     elif tools:
         return _calls_answer(prompt, tuple(ToolCall(t.name, example_arguments(t.schema)) for t in tools), None)
-    elif prompt.tool_result is not None:
-        text = reply if reply is not None else f"Tool result received: {prompt.tool_result}"
     else:
-        text = reply if reply is not None else (prompt.text or EMPTY_PROMPT_REPLY)
+        text = _ungraded_text(prompt, reply)
     truncated = False
     if prompt.max_tokens is not None and estimate_tokens(text) > prompt.max_tokens:
         text, truncated = text[: prompt.max_tokens * CHARS_PER_TOKEN], True
@@ -140,6 +139,18 @@ def answer(prompt: Prompt, reply: str | None, grading: quality.Grading | None = 
     header = verdict.header if verdict is not None else None
     cited = last_word(text) if CITE_MARKER in prompt.text else None
     return Answer(text, (), truncated, prompt.input_tokens, estimate_tokens(text), probabilities, header, cited)
+
+
+def _ungraded_text(prompt: Prompt, reply: str | None) -> str:
+    """``reply``; else, JSON asked, a document of the schema (an object without one); else the tool result
+    acknowledged, or the last user text echoed."""
+    if reply is not None:
+        return reply
+    if prompt.json_asked:
+        return orjson.dumps(example_value(prompt.json_schema or {"type": "object"})).decode()
+    if prompt.tool_result is not None:
+        return f"Tool result received: {prompt.tool_result}"
+    return prompt.text or EMPTY_PROMPT_REPLY
 
 
 def last_word(text: str) -> tuple[int, int] | None:

@@ -17,6 +17,12 @@ def example_arguments(schema: Mapping[str, Any]) -> dict[str, Any]:
     return {name: _example(properties.get(name) or {}) for name in required if isinstance(name, str)}
 
 
+def example_value(schema: Mapping[str, Any]) -> Any:
+    """A value of the schema's type (an object's required properties filled as above): the JSON text an
+    ungraded answer gives when JSON was asked, as a provider's structured output always parses."""
+    return _example(schema)
+
+
 def _example(schema: Mapping[str, Any]) -> Any:
     enum_values = schema.get("enum")
     if isinstance(enum_values, list) and enum_values:
