@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from pydantic import BaseModel
 from google.genai import types
+from pydantic import BaseModel
 
 
 class Label(BaseModel):
