@@ -62,6 +62,9 @@ def translate_request(
                 if names is not None:
                     rename_request(req, names)
             out = upstream.build_request(req, target_model, drops, options)
+            wrong = mismatch(body, registry.TRANSLATIONS[source].chat_settings_shape)
+            if wrong is not None:  # a setting copied unread: the upstream's 400 would name its own field
+                raise TranslationError(f"malformed {source.value} request body: {wrong}")
         else:
             convert = upstream.requests_from.get((operation, source))
             if convert is None:

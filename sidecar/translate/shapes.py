@@ -14,6 +14,12 @@ an array the shape of every item. ``OBJECT(...)``, ``ARRAY(...)``, ``STRING``, `
 ``INTEGER``, ``BOOLEAN``, ``NULL`` build them; ``a | b`` allows either. Each dialect's package holds
 its chat request's shape (``shape.CHAT_REQUEST``), in its own field names, so the path is the one the
 caller wrote.
+
+Scalar settings are the exception: a translator copies ``max_tokens``, ``temperature``,
+``generationConfig.topP``... unread, so a wrong type (``"max_tokens": "5"``) did not fail here but at
+the upstream, whose 400 named its own field (``max_completion_tokens``, ``maxOutputTokens``). So every
+translated body is checked against ``settings_of(shape)``: the shape's scalar fields, also inside its
+objects but not inside arrays, each also allowed null (a few dict lookups, not a walk of the messages).
 """
 
 from __future__ import annotations
@@ -91,6 +97,23 @@ def said_kind(value: Any) -> str:
 
 def _fits(kind: str, allowed: tuple[str, ...]) -> bool:
     return kind in allowed or (kind == "integer" and "number" in allowed)
+
+
+_CONTAINERS = frozenset(("object", "array"))
+
+
+def settings_of(shape: Json) -> Json:
+    """The scalar fields of ``shape`` (numbers, strings, booleans; each also allowed null), also inside
+    its objects' documented fields, not inside arrays: what ``mismatch`` checks of every translated body."""
+    fields: dict[str, Json] = {}
+    for name, inner in shape.fields.items():
+        if inner.fields:
+            nested = settings_of(inner)
+            if nested.fields:
+                fields[name] = nested | NULL
+        elif inner.items is None and not _CONTAINERS.intersection(inner.kinds):
+            fields[name] = inner | NULL
+    return Json(shape.kinds, fields)
 
 
 def mismatch(value: Any, shape: Json, path: str = "") -> str | None:
