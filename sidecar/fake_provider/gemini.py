@@ -95,6 +95,7 @@ def prompt_of(body: Mapping[str, Any], model: str = "") -> conv.Prompt:
         tool_choice=conv.ToolChoice(mode, forced),
         tool_result=tool_result,
         max_tokens=optional_int(generation, "maxOutputTokens"),
+        stop=conv.stop_sequences(generation.get("stopSequences")),
         model=model,
         json_asked=generation.get("responseMimeType") == "application/json",
         json_schema=schema if isinstance(schema, Mapping) else None,

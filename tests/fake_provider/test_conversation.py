@@ -1,6 +1,7 @@
-"""What the fake model says when JSON is asked and no truth grades it (``sidecar/fake_provider/conversation.py``):
-a JSON document of the asked schema, as a provider's structured output always parses, so the SDKs'
-structured-output helpers work against the fake (they raised on the echoed prompt)."""
+"""What the fake model says (``sidecar/fake_provider/conversation.py``), as the providers do: when JSON is
+asked and no truth grades it, a JSON document of the asked schema, as structured output always parses, so
+the SDKs' structured-output helpers work against the fake (they raised on the echoed prompt); a text that
+holds a stop sequence ends before it (the fake ignored stop sequences)."""
 
 from __future__ import annotations
 
@@ -57,3 +58,45 @@ async def test_anthropic_output_format_answers_the_schema_s_document(fake: Any, 
         extra_body={"output_config": {"format": {"type": "json_schema", "schema": schema}}},
     )
     assert orjson.loads(reply.content[0].text) == {"label": "test"}  # type: ignore[union-attr]
+
+
+TEXT = "alpha beta END gamma"
+
+
+async def test_openai_stop_ends_the_text_before_the_sequence(fake: Any, openai_for: Any) -> None:
+    """OpenAI ``stop`` (a string or a list) ends the echoed text before the sequence, finish ``stop``,
+    whole and streamed."""
+    client = openai_for(await fake())
+    reply = await client.chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": TEXT}], stop=["zzz", "END"]
+    )
+    assert (reply.choices[0].message.content, reply.choices[0].finish_reason) == ("alpha beta ", "stop")
+    stream = await client.chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": TEXT}], stop="END", stream=True
+    )
+    assert "".join([c.choices[0].delta.content or "" async for c in stream if c.choices]) == "alpha beta "
+
+
+async def test_anthropic_stop_sequence_is_its_stop_reason(fake: Any, anthropic_for: Any) -> None:
+    """Anthropic ``stop_sequences`` ends the text before the sequence with stop reason ``stop_sequence``
+    and the sequence in ``stop_sequence``, whole and in the stream's ``message_delta``."""
+    client = anthropic_for(await fake())
+    request: Any = {
+        "model": "claude-sonnet-4-6",
+        "max_tokens": 64,
+        "messages": [{"role": "user", "content": TEXT}],
+        "stop_sequences": ["END"],
+    }
+    reply = await client.messages.create(**request)
+    assert (reply.content[0].text, reply.stop_reason, reply.stop_sequence) == ("alpha beta ", "stop_sequence", "END")  # type: ignore[union-attr]
+    async with client.messages.stream(**request) as stream:
+        final = await stream.get_final_message()
+    assert (final.content[0].text, final.stop_reason, final.stop_sequence) == ("alpha beta ", "stop_sequence", "END")  # type: ignore[union-attr]
+
+
+async def test_gemini_stop_sequences_end_the_text(fake: Any, gemini_for: Any) -> None:
+    """Gemini ``stopSequences`` ends the text before the sequence, finish reason ``STOP``."""
+    client = gemini_for(await fake())
+    config = types.GenerateContentConfig(stop_sequences=["END"])
+    reply = await client.aio.models.generate_content(model="gemini-2.5-flash", contents=TEXT, config=config)
+    assert (reply.text, reply.candidates[0].finish_reason) == ("alpha beta ", types.FinishReason.STOP)  # type: ignore[index]
