@@ -207,3 +207,13 @@ async def test_streamed_thoughts_come_first_in_a_fragment_of_their_own(fake, gem
     parts = [[(p.text, p.thought) for p in c.candidates[0].content.parts] for c in chunks]
     assert parts == [[("The user asks: a b", True)], [("a ", None)], [("b", None)]]
     assert chunks[-1].usage_metadata.thoughts_token_count == 5
+
+
+async def test_google_genai_lists_and_gets_models(fake, gemini_for):
+    """google-genai's ``models.list`` and ``models.get`` (which call ``GET /v1/models``, Gemini's v1 API,
+    with ``x-goog-api-key``) get Gemini's model shape, not OpenAI's list, which the SDK read as no model."""
+    client = gemini_for(await fake())
+    names = [model.name async for model in await client.aio.models.list()]
+    assert "models/gemini-2.5-flash" in names
+    model = await client.aio.models.get(model="gemini-2.5-flash")
+    assert model.name == "models/gemini-2.5-flash"
