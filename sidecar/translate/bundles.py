@@ -21,7 +21,7 @@ from ..sse import SSEEvent
 from .common import ChatRequest, ChatResponse, RequestParams, Usage
 from .names import ToolNameRule
 from .options import Drops, TranslateOptions
-from .shapes import OBJECT, Json, settings_of
+from .shapes import OBJECT, Json, SettingRule, setting_rules, settings_of
 
 if TYPE_CHECKING:
     from .stream import StreamDecoder, StreamEncoder
@@ -82,7 +82,10 @@ class Translation:
     that cannot be read got wrong, named in the 400."""
     chat_settings_shape: Json = field(init=False)
     """``chat_request_shape``'s scalar settings (``shapes.settings_of``), checked in every chat body
-    translated from this dialect."""
+    translated from this dialect (``chat_settings_rules``, then worded from this shape)."""
+    chat_settings_rules: Mapping[str, SettingRule] = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "chat_settings_shape", settings_of(self.chat_request_shape))
+        settings = settings_of(self.chat_request_shape)
+        object.__setattr__(self, "chat_settings_shape", settings)
+        object.__setattr__(self, "chat_settings_rules", setting_rules(settings))

@@ -10,7 +10,18 @@ import pytest
 from sidecar.dialects.anthropic.shape import CHAT_REQUEST as ANTHROPIC
 from sidecar.dialects.gemini.shape import CHAT_REQUEST as GEMINI
 from sidecar.dialects.openai.shape import CHAT_REQUEST as OPENAI
-from sidecar.translate.shapes import ARRAY, INTEGER, NULL, NUMBER, OBJECT, STRING, mismatch, settings_of
+from sidecar.translate.shapes import (
+    ARRAY,
+    INTEGER,
+    NULL,
+    NUMBER,
+    OBJECT,
+    STRING,
+    breaks,
+    mismatch,
+    setting_rules,
+    settings_of,
+)
 
 from ..conftest import FakeFactory, SidecarFactory
 from ..sdk_clients import anthropic_client, openai_client
@@ -98,3 +109,20 @@ async def test_an_openai_setting_of_the_wrong_type_is_named_as_the_caller_wrote_
                     messages=[{"role": "user", "content": "hi"}],
                 )
     assert await running.fake_requests(urls["anthropic"]) == await running.fake_requests(urls["gemini"]) == []
+
+
+def test_breaks_agrees_with_mismatch_on_settings() -> None:
+    """``breaks`` (the check every translated body pays) finds a wrong type exactly where ``mismatch``
+    does: an integral float is an integer, a boolean is not, null passes, arrays are not looked into."""
+    settings = settings_of(OBJECT(n=INTEGER, t=NUMBER, config=OBJECT(flag=STRING), items=ARRAY(OBJECT(n=INTEGER))))
+    rules = setting_rules(settings)
+    for body in (
+        {"n": 2.0, "t": 1, "config": {"flag": None}, "items": [{"n": "x"}]},
+        {"n": True},
+        {"n": 1.5},
+        {"t": "1"},
+        {"config": {"flag": 3}},
+        {"config": "x"},
+        {"n": None, "config": None},
+    ):
+        assert breaks(body, rules) is (mismatch(body, settings) is not None), body
