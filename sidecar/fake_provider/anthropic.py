@@ -111,6 +111,7 @@ def prompt_of(body: Mapping[str, Any], *, need_max_tokens: bool = True) -> conv.
         tool_result=tool_result,
         max_tokens=max_tokens,
         stop=conv.stop_sequences(body.get("stop_sequences")),
+        parallel_calls=choice.get("disable_parallel_tool_use") is not True,
         model=str(body.get("model")),
         json_asked=isinstance(schema, Mapping),
         json_schema=schema if isinstance(schema, Mapping) else None,

@@ -4,7 +4,8 @@ Each dialect module reduces its request to a ``Prompt``; ``answer`` turns that i
 
 1. the last turn is a tool result          -> text (``reply`` or "Tool result received: ...")
 2. tools offered and (forced by tool_choice, or the last user text holds ``fake:tools2`` / ``fake:tool``)
-                                            -> one call to the forced or first tool (two calls for tools2)
+                                            -> one call to the forced or first tool (two calls for tools2,
+                                               unless parallel calls are forbidden)
 3. otherwise                               -> text: ``reply``, else (JSON asked) a JSON document of the
                                                asked schema (``{}`` without one), else the last user text echoed
 When the request carries a truth (``quality``), 2 and 3 are graded instead: the text (JSON when asked)
@@ -67,6 +68,7 @@ class Prompt:
     json_schema: Mapping[str, Any] | None = None  # the asked schema, as JSON Schema
     logprobs: int | None = None  # log-probabilities asked: how many runners-up per token (None: not asked)
     stop: tuple[str, ...] = ()  # stop sequences: the text ends before the first one it holds
+    parallel_calls: bool = True  # False: parallel calls forbidden (``fake:tools2`` then makes one call)
 
 
 @dataclass(frozen=True)
@@ -194,7 +196,7 @@ def _called_tools(prompt: Prompt) -> list[ToolSpec]:
         return []
     by_name = {tool.name: tool for tool in prompt.tools}
     forced = prompt.tool_choice.name
-    if TWO_TOOLS_MARKER in prompt.text:
+    if TWO_TOOLS_MARKER in prompt.text and prompt.parallel_calls:
         return [prompt.tools[0], prompt.tools[1 % len(prompt.tools)]]
     if forced in by_name:
         return [by_name[forced]]

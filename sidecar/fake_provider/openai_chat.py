@@ -107,6 +107,7 @@ def chat_prompt(body: Mapping[str, Any]) -> conv.Prompt:
         tool_result=_content_text(last.get("content")) if last.get("role") == "tool" else None,
         max_tokens=optional_int(body, "max_completion_tokens", "max_tokens"),
         stop=conv.stop_sequences(body.get("stop")),
+        parallel_calls=body.get("parallel_tool_calls") is not False,
         model=str(body.get("model") or ""),
         json_asked=json_asked,
         json_schema=schema,

@@ -1,7 +1,7 @@
 """What the fake model says (``sidecar/fake_provider/conversation.py``), as the providers do: when JSON is
 asked and no truth grades it, a JSON document of the asked schema, as structured output always parses, so
 the SDKs' structured-output helpers work against the fake (they raised on the echoed prompt); a text that
-holds a stop sequence ends before it (the fake ignored stop sequences)."""
+holds a stop sequence ends before it (the fake ignored stop sequences); forbidden parallel calls are one."""
 
 from __future__ import annotations
 
@@ -100,3 +100,26 @@ async def test_gemini_stop_sequences_end_the_text(fake: Any, gemini_for: Any) ->
     config = types.GenerateContentConfig(stop_sequences=["END"])
     reply = await client.aio.models.generate_content(model="gemini-2.5-flash", contents=TEXT, config=config)
     assert (reply.text, reply.candidates[0].finish_reason) == ("alpha beta ", types.FinishReason.STOP)  # type: ignore[index]
+
+
+async def test_forbidden_parallel_calls_make_one_call(fake: Any, openai_for: Any, anthropic_for: Any) -> None:
+    """``fake:tools2`` makes one call, not two, when the request forbids parallel calls (OpenAI
+    ``parallel_tool_calls: false``, Anthropic ``tool_choice.disable_parallel_tool_use``), as the providers
+    answer it (the fake made two)."""
+    server = await fake()
+    schema = {"type": "object", "properties": {}}
+    oai = await openai_for(server).chat.completions.create(
+        model="gpt-4o",
+        messages=[{"role": "user", "content": "fake:tools2"}],
+        tools=[{"type": "function", "function": {"name": "a", "parameters": schema}}],
+        parallel_tool_calls=False,
+    )
+    assert len(oai.choices[0].message.tool_calls or []) == 1
+    ant = await anthropic_for(server).messages.create(
+        model="claude-sonnet-4-6",
+        max_tokens=64,
+        messages=[{"role": "user", "content": "fake:tools2"}],
+        tools=[{"name": "a", "input_schema": schema}],
+        tool_choice={"type": "auto", "disable_parallel_tool_use": True},
+    )
+    assert [block.type for block in ant.content] == ["tool_use"]
