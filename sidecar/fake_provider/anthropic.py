@@ -110,6 +110,8 @@ def prompt_of(body: Mapping[str, Any], *, need_max_tokens: bool = True) -> conv.
         tool_choice=conv.ToolChoice(mode, choice.get("name") if choice.get("type") == "tool" else None),
         tool_result=tool_result,
         max_tokens=max_tokens,
+        stop=conv.stop_sequences(body.get("stop_sequences")),
+        parallel_calls=choice.get("disable_parallel_tool_use") is not True,
         model=str(body.get("model")),
         json_asked=isinstance(schema, Mapping),
         json_schema=schema if isinstance(schema, Mapping) else None,
@@ -138,6 +140,8 @@ def messages(call: Call) -> Reply:
             0, {"type": "thinking", "thinking": thought, "signature": signatures.anthropic_signature(thought)}
         )
     stop = "tool_use" if answer.calls else "max_tokens" if answer.truncated else "end_turn"
+    if answer.stop_sequence is not None:
+        stop = "stop_sequence"
     usage = {
         "input_tokens": answer.input_tokens,
         "cache_creation_input_tokens": 0,
@@ -153,7 +157,7 @@ def messages(call: Call) -> Reply:
         "model": body["model"],
         "content": blocks,
         "stop_reason": stop,
-        "stop_sequence": None,
+        "stop_sequence": answer.stop_sequence,
         "usage": usage,
     }
     if not body.get("stream"):
@@ -165,7 +169,7 @@ def messages(call: Call) -> Reply:
         if index == 0:
             block_frames.insert(1, _event("ping"))  # upstream pings right after the first block starts
         frames += block_frames
-    delta = {"stop_reason": stop, "stop_sequence": None}
+    delta = {"stop_reason": stop, "stop_sequence": answer.stop_sequence}
     frames.append(_event("message_delta", delta=delta, usage={"output_tokens": answer.output_tokens}))
     frames.append(_event("message_stop"))
     return StreamReply(tuple(frames), fixed(STREAM_ERROR), headers=headers)

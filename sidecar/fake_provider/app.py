@@ -8,8 +8,9 @@ Request path::
     ``_provider(resolve)``   pick the dialect and builder, choose the faults (``FakeState.plan``),
                              build a ``Call`` and hand over to ``wire.serve``
 
-The dialect is known from the path. ``GET /v1/models`` is shared by OpenAI and Anthropic, told apart by
-the ``anthropic-version`` header; Gemini paths are ``/v1beta/models/{model}:{method}`` (``/v1/`` too).
+The dialect is known from the path. ``GET /v1/models`` is shared by OpenAI, Anthropic and Gemini (its v1
+API), told apart by the ``anthropic-version`` header, then ``x-goog-api-key`` or ``x-goog-api-client``
+(google-genai sends both); Gemini paths are ``/v1beta/models/{model}:{method}`` (``/v1/`` too).
 """
 
 from __future__ import annotations
@@ -72,10 +73,12 @@ def _routes() -> list[tuple[str, str, Resolver]]:
     def fixed(dialect: Dialect, builder: Builder) -> Resolver:
         return lambda _request: (dialect, builder)
 
-    def by_header(openai: Builder, anthropic_builder: Builder) -> Resolver:
+    def by_header(openai: Builder, anthropic_builder: Builder, gemini_builder: Builder) -> Resolver:
         def resolve(request: web.Request) -> tuple[Dialect, Builder]:
             if "anthropic-version" in request.headers:
                 return Dialect.ANTHROPIC, anthropic_builder
+            if "x-goog-api-key" in request.headers or "x-goog-api-client" in request.headers:
+                return Dialect.GEMINI, gemini_builder  # Gemini's v1 API: google-genai lists models there
             return Dialect.OPENAI, openai
 
         return resolve
@@ -87,8 +90,8 @@ def _routes() -> list[tuple[str, str, Resolver]]:
         ("POST", "/v1/completions", fixed(openai, openai_chat.completion)),
         ("POST", "/v1/embeddings", fixed(openai, embeddings.openai_embeddings)),
         ("POST", "/v1/responses", fixed(openai, openai_responses.responses)),
-        ("GET", "/v1/models", by_header(catalog.openai_models, catalog.anthropic_models)),
-        ("GET", "/v1/models/{target}", by_header(catalog.openai_model, catalog.anthropic_model)),
+        ("GET", "/v1/models", by_header(catalog.openai_models, catalog.anthropic_models, catalog.gemini_models)),
+        ("GET", "/v1/models/{target}", by_header(catalog.openai_model, catalog.anthropic_model, catalog.gemini_model)),
         ("POST", azure + "/chat/completions", fixed(openai, _azure(openai_chat.chat))),
         ("POST", azure + "/completions", fixed(openai, _azure(openai_chat.completion))),
         ("POST", azure + "/embeddings", fixed(openai, _azure(embeddings.openai_embeddings))),

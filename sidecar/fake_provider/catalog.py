@@ -1,5 +1,6 @@
-"""Model listings: ``GET /v1/models`` (OpenAI, or Anthropic when the request has ``anthropic-version``),
-``GET /v1/models/{id}``, and Gemini's ``GET /v1beta/models`` and ``/v1beta/models/{model}``.
+"""Model listings: ``GET /v1/models`` (OpenAI, or Anthropic when the request has ``anthropic-version``,
+or Gemini when it has ``x-goog-api-key`` or ``x-goog-api-client``), ``GET /v1/models/{id}``, and
+Gemini's ``GET /v1beta/models`` and ``/v1beta/models/{model}``.
 
 The lists are a fixed few names; every endpoint accepts any model name.
 """

@@ -4,11 +4,15 @@ Each dialect module reduces its request to a ``Prompt``; ``answer`` turns that i
 
 1. the last turn is a tool result          -> text (``reply`` or "Tool result received: ...")
 2. tools offered and (forced by tool_choice, or the last user text holds ``fake:tools2`` / ``fake:tool``)
-                                            -> one call to the forced or first tool (two calls for tools2)
-3. otherwise                               -> text: ``reply``, else the last user text echoed
+                                            -> one call to the forced or first tool (two calls for tools2,
+                                               unless parallel calls are forbidden)
+3. otherwise                               -> text: ``reply``, else (JSON asked) a JSON document of the
+                                               asked schema (``{}`` without one), else the last user text echoed
 When the request carries a truth (``quality``), 2 and 3 are graded instead: the text (JSON when asked)
 or the forced tool's arguments hold a right or wrong answer, or a refusal, as the model's profile says;
 a judge prompt (``<candidate n="N">`` blocks) gets ``{"best": N}``.
+Text holding a stop sequence ends before the first one (``stop_sequence``: Anthropic's stop reason
+``stop_sequence``; OpenAI's ``stop``, Gemini's ``STOP``, as with no sequence).
 Text longer than ``max_tokens`` is cut and marked ``truncated`` (finish reason length / max_tokens).
 Tokens are estimated as ~4 characters each; log-probabilities (when asked) come per word.
 A text answer to a last user text holding ``fake:cite`` cites a source for its last word (``cited``: the
@@ -26,7 +30,7 @@ from typing import Any
 import orjson
 
 from sidecar.fake_provider import quality
-from sidecar.fake_provider.examples import example_arguments
+from sidecar.fake_provider.examples import example_arguments, example_value
 
 EMPTY_PROMPT_REPLY = "Hello from the fake provider."
 TOOL_MARKER = "fake:tool"
@@ -63,6 +67,8 @@ class Prompt:
     json_asked: bool = False  # JSON mode or a JSON schema was asked for the text
     json_schema: Mapping[str, Any] | None = None  # the asked schema, as JSON Schema
     logprobs: int | None = None  # log-probabilities asked: how many runners-up per token (None: not asked)
+    stop: tuple[str, ...] = ()  # stop sequences: the text ends before the first one it holds
+    parallel_calls: bool = True  # False: parallel calls forbidden (``fake:tools2`` then makes one call)
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,7 @@ class Answer:
     logprobs: tuple[quality.TokenLogprob, ...] = ()  # per word of ``text``, when asked
     quality: str | None = None  # the graded verdict (``x-fake-quality``), when the request had a truth
     cited: tuple[int, int] | None = None  # the span of ``text`` (characters) citing ``CITED_URL`` (``fake:cite``)
+    stop_sequence: str | None = None  # the stop sequence that ended ``text`` (left out of it), if one did
 
 
 def estimate_tokens(text: str | int) -> int:
@@ -125,13 +132,12 @@ def answer(prompt: Prompt, reply: str | None, grading: quality.Grading | None = 
             text, value_at = written.text, written.value_at
     elif tools:
         return _calls_answer(prompt, tuple(ToolCall(t.name, example_arguments(t.schema)) for t in tools), None)
-    elif prompt.tool_result is not None:
-        text = reply if reply is not None else f"Tool result received: {prompt.tool_result}"
     else:
-        text = reply if reply is not None else (prompt.text or EMPTY_PROMPT_REPLY)
+        text = _ungraded_text(prompt, reply)
+    text, stop_sequence = _stopped(text, prompt.stop)
     truncated = False
     if prompt.max_tokens is not None and estimate_tokens(text) > prompt.max_tokens:
-        text, truncated = text[: prompt.max_tokens * CHARS_PER_TOKEN], True
+        text, truncated, stop_sequence = text[: prompt.max_tokens * CHARS_PER_TOKEN], True, None
     probabilities: tuple[quality.TokenLogprob, ...] = ()
     if prompt.logprobs is not None and text:
         confidence = verdict.confidence if verdict is not None else 1.0
@@ -139,7 +145,31 @@ def answer(prompt: Prompt, reply: str | None, grading: quality.Grading | None = 
         probabilities = quality.logprobs(split_text(text), value_at, confidence, alternatives, prompt.logprobs)
     header = verdict.header if verdict is not None else None
     cited = last_word(text) if CITE_MARKER in prompt.text else None
-    return Answer(text, (), truncated, prompt.input_tokens, estimate_tokens(text), probabilities, header, cited)
+    return Answer(
+        text, (), truncated, prompt.input_tokens, estimate_tokens(text), probabilities, header, cited, stop_sequence
+    )
+
+
+def _stopped(text: str, stops: Sequence[str]) -> tuple[str, str | None]:
+    """``text`` up to the earliest stop sequence it holds (left out, as the providers leave it out) and
+    that sequence; ``text`` whole and None when it holds none."""
+    found = [(text.find(stop), stop) for stop in stops if stop and stop in text]
+    if not found:
+        return text, None
+    at, stop = min(found)
+    return text[:at], stop
+
+
+def _ungraded_text(prompt: Prompt, reply: str | None) -> str:
+    """``reply``; else, JSON asked, a document of the schema (an object without one); else the tool result
+    acknowledged, or the last user text echoed."""
+    if reply is not None:
+        return reply
+    if prompt.json_asked:
+        return orjson.dumps(example_value(prompt.json_schema or {"type": "object"})).decode()
+    if prompt.tool_result is not None:
+        return f"Tool result received: {prompt.tool_result}"
+    return prompt.text or EMPTY_PROMPT_REPLY
 
 
 def last_word(text: str) -> tuple[int, int] | None:
@@ -166,7 +196,7 @@ def _called_tools(prompt: Prompt) -> list[ToolSpec]:
         return []
     by_name = {tool.name: tool for tool in prompt.tools}
     forced = prompt.tool_choice.name
-    if TWO_TOOLS_MARKER in prompt.text:
+    if TWO_TOOLS_MARKER in prompt.text and prompt.parallel_calls:
         return [prompt.tools[0], prompt.tools[1 % len(prompt.tools)]]
     if forced in by_name:
         return [by_name[forced]]
@@ -183,6 +213,14 @@ def split_text(text: str) -> list[str]:
 def split_json(text: str, size: int = 16) -> list[str]:
     """Argument deltas: ``text`` in pieces of ``size`` characters."""
     return [text[start : start + size] for start in range(0, len(text), size)] or [text]
+
+
+def stop_sequences(value: Any) -> tuple[str, ...]:
+    """A request's stop sequences (OpenAI ``stop``: one string or a list; Anthropic ``stop_sequences``,
+    Gemini ``stopSequences``: a list); the strings of it, or none."""
+    if isinstance(value, str):
+        return (value,)
+    return tuple(item for item in value if isinstance(item, str)) if isinstance(value, list) else ()
 
 
 def last_text(parts: Sequence[Any]) -> str:

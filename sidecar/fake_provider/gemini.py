@@ -14,6 +14,8 @@ candidate's ``logprobsResult`` and ``avgLogprobs`` (per fragment in a stream). A
 carries ``citationMetadata.citationSources``, its indices in bytes of the answer's text; streamed, on the
 last fragment, its indices in bytes of the whole answer (not of that fragment's text), the form Google's
 SDKs read: they take the last fragment's ``citationMetadata`` as the whole answer's.
+``thinkingConfig.includeThoughts: true`` (budget not 0) adds a thought summary part (``thought: true``)
+before the answer, in a fragment of its own when streamed, counted in ``thoughtsTokenCount``.
 """
 
 from __future__ import annotations
@@ -93,6 +95,7 @@ def prompt_of(body: Mapping[str, Any], model: str = "") -> conv.Prompt:
         tool_choice=conv.ToolChoice(mode, forced),
         tool_result=tool_result,
         max_tokens=optional_int(generation, "maxOutputTokens"),
+        stop=conv.stop_sequences(generation.get("stopSequences")),
         model=model,
         json_asked=generation.get("responseMimeType") == "application/json",
         json_schema=schema if isinstance(schema, Mapping) else None,
@@ -140,15 +143,21 @@ def generate(call: Call, *, stream: bool = False) -> Reply:
     )
     if calls and signature:
         calls[0]["thoughtSignature"] = signature
+    thoughts = _thought_parts(call.body, prompt)
+    if thoughts:
+        usage["thoughtsTokenCount"] = conv.estimate_tokens(thoughts[0]["text"])
+        usage["totalTokenCount"] += usage["thoughtsTokenCount"]
     headers = quality_headers(answer)
     if not stream:
         text_part = {"text": answer.text, **({"thoughtSignature": signature} if signature else {})}
-        body = fragment(calls or [text_part], last=True, logprobs=answer.logprobs)
+        body = fragment([*thoughts, *(calls or [text_part])], last=True, logprobs=answer.logprobs)
         generation = call.body.get("generationConfig") or call.body.get("generation_config") or {}
         count = answers_asked(generation.get("candidateCount", generation.get("candidate_count")))
         body["candidates"] = [{**body["candidates"][0], "index": index} for index in range(count)]
         usage["candidatesTokenCount"] = answer.output_tokens * count  # each candidate billed (in usageMetadata)
-        usage["totalTokenCount"] = answer.input_tokens + answer.output_tokens * count
+        usage["totalTokenCount"] = (
+            answer.input_tokens + answer.output_tokens * count + usage.get("thoughtsTokenCount", 0)
+        )
         return JsonReply(body, answer.output_tokens * count, headers)
     if calls:
         frames = [frame(fragment(calls, last=True), tokens=answer.output_tokens)]
@@ -166,8 +175,21 @@ def generate(call: Call, *, stream: bool = False) -> Reply:
             )
             for i, piece in enumerate(pieces)
         ]
+    if thoughts:  # the thinking streams first, in a fragment of its own
+        frames.insert(0, frame(fragment(thoughts, last=False), tokens=usage["thoughtsTokenCount"]))
     form = StreamFormat.SSE if call.query.get("alt") == "sse" else StreamFormat.JSON_ARRAY
     return StreamReply(tuple(frames), fixed(STREAM_ERROR), form, headers)
+
+
+def _thought_parts(body: Mapping[str, Any], prompt: conv.Prompt) -> list[dict[str, Any]]:
+    """A thought summary part (``thought: true``) when ``thinkingConfig.includeThoughts`` is true and the
+    budget is not 0, as Gemini 2.5 and 3 answer it; else none."""
+    generation = body.get("generationConfig") or body.get("generation_config") or {}
+    thinking = generation.get("thinkingConfig") or generation.get("thinking_config") or {}
+    include = thinking.get("includeThoughts", thinking.get("include_thoughts"))
+    if include is not True or thinking.get("thinkingBudget", thinking.get("thinking_budget")) == 0:
+        return []
+    return [{"text": f"The user asks: {prompt.text[:60]}", "thought": True}]
 
 
 def _citation_metadata(answer: conv.Answer) -> dict[str, Any]:

@@ -106,6 +106,8 @@ def chat_prompt(body: Mapping[str, Any]) -> conv.Prompt:
         tool_choice=_tool_choice(body.get("tool_choice")),
         tool_result=_content_text(last.get("content")) if last.get("role") == "tool" else None,
         max_tokens=optional_int(body, "max_completion_tokens", "max_tokens"),
+        stop=conv.stop_sequences(body.get("stop")),
+        parallel_calls=body.get("parallel_tool_calls") is not False,
         model=str(body.get("model") or ""),
         json_asked=json_asked,
         json_schema=schema,
@@ -234,7 +236,10 @@ def completion(call: Call) -> Reply:
     texts = [prompt] if isinstance(prompt, str) else [p for p in prompt if isinstance(p, str)]
     text = texts[-1] if texts else ""
     max_tokens = optional_int(body, "max_tokens") or LEGACY_DEFAULT_MAX_TOKENS
-    neutral = conv.Prompt(text, conv.estimate_tokens(conv.text_chars(prompt)), max_tokens=max_tokens, model=model)
+    stop = conv.stop_sequences(body.get("stop"))
+    neutral = conv.Prompt(
+        text, conv.estimate_tokens(conv.text_chars(prompt)), max_tokens=max_tokens, model=model, stop=stop
+    )
     answer = conv.answer(neutral, call.reply, call.grading(model, text))
     headers = quality_headers(answer)
     finish = "length" if answer.truncated else "stop"

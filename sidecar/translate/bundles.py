@@ -21,7 +21,7 @@ from ..sse import SSEEvent
 from .common import ChatRequest, ChatResponse, RequestParams, Usage
 from .names import ToolNameRule
 from .options import Drops, TranslateOptions
-from .shapes import OBJECT, Json
+from .shapes import OBJECT, Json, SettingRule, setting_rules, settings_of
 
 if TYPE_CHECKING:
     from .stream import StreamDecoder, StreamEncoder
@@ -80,3 +80,12 @@ class Translation:
     chat_request_shape: Json = field(default_factory=OBJECT)
     """The JSON types of a chat request's documented fields (``translate.shapes``): the field a body
     that cannot be read got wrong, named in the 400."""
+    chat_settings_shape: Json = field(init=False)
+    """``chat_request_shape``'s scalar settings (``shapes.settings_of``), checked in every chat body
+    translated from this dialect (``chat_settings_rules``, then worded from this shape)."""
+    chat_settings_rules: Mapping[str, SettingRule] = field(init=False)
+
+    def __post_init__(self) -> None:
+        settings = settings_of(self.chat_request_shape)
+        object.__setattr__(self, "chat_settings_shape", settings)
+        object.__setattr__(self, "chat_settings_rules", setting_rules(settings))

@@ -12,12 +12,13 @@ from typing import Any
 from ..dialects import CHAT_OPERATIONS, Dialect, Operation, registry
 from ..dialects.gemini import embeddings
 from ..sse import SSEEvent
+from .bundles import Translation
 from .common import ChatRequest, ChatResponse, RequestParams, Usage
 from .errors import read_error
 from .names import RenamingDecoder, ToolNames, plan, rename_request, restore_response
 from .options import Drops, TranslateOptions, TranslationError, shown
 from .params import caller_name
-from .shapes import mismatch
+from .shapes import breaks, mismatch
 from .stream import StreamDecoder, StreamEncoder, StreamTranslator
 
 gemini_embedding_method = embeddings.gemini_method
@@ -62,6 +63,7 @@ def translate_request(
                 if names is not None:
                     rename_request(req, names)
             out = upstream.build_request(req, target_model, drops, options)
+            _check_settings(body, registry.TRANSLATIONS[source], source)
         else:
             convert = upstream.requests_from.get((operation, source))
             if convert is None:
@@ -75,6 +77,15 @@ def translate_request(
         )
         raise _malformed(f"{source.value} request body", exc, wrong) from exc
     return out, drops.names, names
+
+
+def _check_settings(body: dict[str, Any], bundle: Translation, source: Dialect) -> None:
+    """A setting of the wrong JSON type is a 400 naming the caller's field: a translator copies settings
+    unread, so the upstream's 400 would name its own (``max_completion_tokens`` for ``max_tokens``)."""
+    if breaks(body, bundle.chat_settings_rules):
+        wrong = mismatch(body, bundle.chat_settings_shape)
+        if wrong is not None:
+            raise TranslationError(f"malformed {source.value} request body: {wrong}")
 
 
 def _malformed(what: str, exc: Exception, wrong: str | None = None) -> TranslationError:

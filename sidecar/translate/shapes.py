@@ -14,6 +14,13 @@ an array the shape of every item. ``OBJECT(...)``, ``ARRAY(...)``, ``STRING``, `
 ``INTEGER``, ``BOOLEAN``, ``NULL`` build them; ``a | b`` allows either. Each dialect's package holds
 its chat request's shape (``shape.CHAT_REQUEST``), in its own field names, so the path is the one the
 caller wrote.
+
+Scalar settings are the exception: a translator copies ``max_tokens``, ``temperature``,
+``generationConfig.topP``... unread, so a wrong type (``"max_tokens": "5"``) did not fail here but at
+the upstream, whose 400 named its own field (``max_completion_tokens``, ``maxOutputTokens``). So every
+translated body is checked against ``settings_of(shape)``: the shape's scalar fields, also inside its
+objects but not inside arrays, each also allowed null, as ``setting_rules`` for ``breaks`` (a few dict
+lookups over the body's keys, not a walk of the messages; ``mismatch`` words the field only when one breaks).
 """
 
 from __future__ import annotations
@@ -91,6 +98,72 @@ def said_kind(value: Any) -> str:
 
 def _fits(kind: str, allowed: tuple[str, ...]) -> bool:
     return kind in allowed or (kind == "integer" and "number" in allowed)
+
+
+_CONTAINERS = frozenset(("object", "array"))
+
+
+def settings_of(shape: Json) -> Json:
+    """The scalar fields of ``shape`` (numbers, strings, booleans; each also allowed null), also inside
+    its objects' documented fields, not inside arrays: what ``mismatch`` checks of every translated body."""
+    fields: dict[str, Json] = {}
+    for name, inner in shape.fields.items():
+        if inner.fields:
+            nested = settings_of(inner)
+            if nested.fields:
+                fields[name] = nested | NULL
+        elif inner.items is None and not _CONTAINERS.intersection(inner.kinds):
+            fields[name] = inner | NULL
+    return Json(shape.kinds, fields)
+
+
+_PYTHON_TYPES: Mapping[str, tuple[type, ...]] = {
+    "object": (dict,),
+    "array": (list,),
+    "string": (str,),
+    "number": (int, float),
+    "integer": (int,),
+    "boolean": (bool,),
+    "null": (type(None),),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SettingRule:
+    """One settings field as ``breaks`` checks it: the Python types its JSON types parse to, whether a float
+    of integral value passes (an integer field), and an object's own rules."""
+
+    types: frozenset[type]
+    integral: bool
+    inner: Mapping[str, SettingRule] | None
+
+
+def setting_rules(settings: Json) -> dict[str, SettingRule]:
+    """``settings`` (``settings_of``) as rules by field name, for ``breaks``."""
+    return {
+        name: SettingRule(
+            frozenset(kind for json_kind in inner.kinds for kind in _PYTHON_TYPES[json_kind]),
+            "integer" in inner.kinds,
+            setting_rules(inner) if inner.fields else None,
+        )
+        for name, inner in settings.fields.items()
+    }
+
+
+def breaks(value: Mapping[str, Any], rules: Mapping[str, SettingRule]) -> bool:
+    """Whether a field ``rules`` names holds a value of another JSON type: a few dict lookups over the
+    body's own keys (``mismatch`` then says which field, in words)."""
+    for key, item in value.items():
+        rule = rules.get(key)
+        if rule is None:
+            continue
+        kind = type(item)
+        if kind in rule.types:
+            if rule.inner is not None and kind is dict and breaks(item, rule.inner):
+                return True
+        elif not (rule.integral and kind is float and item.is_integer()):
+            return True
+    return False
 
 
 def mismatch(value: Any, shape: Json, path: str = "") -> str | None:

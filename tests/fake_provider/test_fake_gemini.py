@@ -179,3 +179,41 @@ async def test_invalid_request_is_400(fake):
         body = await response.json()
     assert response.status == 400
     assert body["error"]["status"] == "INVALID_ARGUMENT"
+
+
+THINKING = types.GenerateContentConfig(
+    thinking_config=types.ThinkingConfig(thinking_budget=1024, include_thoughts=True)
+)
+
+
+async def test_include_thoughts_adds_a_thought_part(fake, gemini_for):
+    """``includeThoughts: true`` answers a thought part (``thought: true``) before the text, counted in
+    ``thoughtsTokenCount`` and the total; ``response.text`` leaves it out, as Gemini 2.5 does."""
+    client = gemini_for(await fake())
+    result = await client.aio.models.generate_content(model="gemini-2.5-flash", contents="ping", config=THINKING)
+    parts = result.candidates[0].content.parts
+    assert [(p.text, p.thought) for p in parts] == [("The user asks: ping", True), ("ping", None)]
+    assert result.text == "ping"
+    usage = result.usage_metadata
+    assert (usage.thoughts_token_count, usage.total_token_count) == (5, usage.prompt_token_count + 1 + 5)
+
+
+async def test_streamed_thoughts_come_first_in_a_fragment_of_their_own(fake, gemini_for):
+    """Streamed, the thought part is the first fragment, the answer's fragments follow, and the last
+    fragment's usage counts the thoughts."""
+    client = gemini_for(await fake())
+    stream = await client.aio.models.generate_content_stream(model="gemini-2.5-flash", contents="a b", config=THINKING)
+    chunks = [chunk async for chunk in stream]
+    parts = [[(p.text, p.thought) for p in c.candidates[0].content.parts] for c in chunks]
+    assert parts == [[("The user asks: a b", True)], [("a ", None)], [("b", None)]]
+    assert chunks[-1].usage_metadata.thoughts_token_count == 5
+
+
+async def test_google_genai_lists_and_gets_models(fake, gemini_for):
+    """google-genai's ``models.list`` and ``models.get`` (which call ``GET /v1/models``, Gemini's v1 API,
+    with ``x-goog-api-key``) get Gemini's model shape, not OpenAI's list, which the SDK read as no model."""
+    client = gemini_for(await fake())
+    names = [model.name async for model in await client.aio.models.list()]
+    assert "models/gemini-2.5-flash" in names
+    model = await client.aio.models.get(model="gemini-2.5-flash")
+    assert model.name == "models/gemini-2.5-flash"

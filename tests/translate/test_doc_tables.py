@@ -381,12 +381,6 @@ REFUSED_SAMPLES: dict[tuple[str, str], dict[str, Any] | None] = {
         ]
     },
     ("Gemini", "content.media"): None,
-    **{
-        ("Gemini", f"functionDeclarations.{key}"): {
-            "tools": [{"functionDeclarations": [{"name": "f", key: {"type": "STRING"}}]}]
-        }
-        for key in ("response", "responseJsonSchema")
-    },
     ("Gemini", "behavior"): {"tools": [{"functionDeclarations": [{"name": "f", "behavior": "NON_BLOCKING"}]}]},
     ("Gemini", "topK"): {GC: {"topK": 5}},
     ("Gemini", "responseLogprobs"): {GC: {"responseLogprobs": True}},

@@ -3,8 +3,10 @@
 A declaration's ``name``, ``description`` and ``parameters`` (Gemini ``Schema``, turned into JSON Schema)
 or ``parametersJsonSchema`` translate. Its ``response`` / ``responseJsonSchema`` (what the function
 returns, https://ai.google.dev/api/caching#FunctionDeclaration) has no place in an OpenAI function or an
-Anthropic tool, nor has any other field: each is refused by name (``functionDeclarations.response``),
-dropped and listed under ``drop``. A ``behavior`` left at its default (``BLOCKING``) asks for nothing.
+Anthropic tool, and does not change the call the model makes: it is always dropped and listed, never
+refused (google-genai writes ``responseJsonSchema`` from a Python function's return annotation, so every
+automatic function calling app sends one). Any other field is refused by name, dropped and listed under
+``drop``. A ``behavior`` left at its default (``BLOCKING``) asks for nothing.
 """
 
 from __future__ import annotations
@@ -17,10 +19,7 @@ from .keys import camel
 
 _TRANSLATED = frozenset(("name", "description", "parameters", "parametersJsonSchema"))
 _DEFAULTS: dict[str, Any] = {"behavior": ("BLOCKING", "UNSPECIFIED")}
-_WHY = {
-    "response": "OpenAI and Anthropic tools declare no result schema",
-    "responseJsonSchema": "OpenAI and Anthropic tools declare no result schema",
-}
+_RESULT_SCHEMAS = frozenset(("response", "responseJsonSchema"))  # what the function returns: dropped, listed
 
 
 def parse_tools(value: Any, drops: Drops) -> list[Any]:
@@ -36,8 +35,12 @@ def parse_tools(value: Any, drops: Drops) -> list[Any]:
             for decl in decls:
                 decl = {camel(k): v for k, v in decl.items()}
                 for field, v in decl.items():
-                    if field not in _TRANSLATED and v is not None and v not in _DEFAULTS.get(field, ()):
-                        drops.unsupported(f"functionDeclarations.{name_of(field)}", _WHY.get(field, ""))
+                    if field in _TRANSLATED or v is None or v in _DEFAULTS.get(field, ()):
+                        continue
+                    if field in _RESULT_SCHEMAS:
+                        drops.ignored(f"functionDeclarations.{field}")
+                    else:
+                        drops.unsupported(f"functionDeclarations.{name_of(field)}")
                 if "parametersJsonSchema" in decl:
                     params = decl["parametersJsonSchema"]
                 else:
