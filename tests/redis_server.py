@@ -50,10 +50,13 @@ class RedisServer:
     def client(self, **options: Any) -> redis.Redis:
         return redis.Redis(host="127.0.0.1", port=self.port, **options)
 
-    def budget_counter(self, limit: str) -> tuple[int, int]:
-        """The (used, held) of the one counter of budget limit ``limit`` the sidecar keeps here."""
+    def budget_counter(self, limit: str, missing_ok: bool = False) -> tuple[int, int]:
+        """The (used, held) of the one counter of budget limit ``limit`` the sidecar keeps here; with
+        ``missing_ok``, (0, 0) while the sidecar has not written it yet."""
         with self.client() as client:
             keys = [key for key in client.keys(f"llm-sidecar:{{budgets}}:c:{limit}:*") if not key.endswith(b":r")]
+            if missing_ok and not keys:
+                return 0, 0
             assert len(keys) == 1, keys
             used, held = client.hmget(keys[0], "u", "h")
         return int(used or 0), int(held or 0)

@@ -80,7 +80,7 @@ async def test_requests_in_flight_are_counted(fake, openai_for):
     them while they run and none once they are answered."""
     server = await fake()
     client = openai_for(server)
-    stalled: Any = [{"role": "user", "content": "[fault:stall=0.5] hello"}]
+    stalled: Any = [{"role": "user", "content": "[fault:stall=2] hello"}]  # long enough for a loaded machine
     calls = []
     for _ in range(3):
         calls.append(asyncio.ensure_future(client.chat.completions.create(model="m", messages=stalled)))

@@ -197,9 +197,12 @@ async def test_leaving_an_ensemble_releases_its_holds_in_a_shared_store(
         "    - {name: tokens, measure: tokens, amount: 100000000, window: month, scope: {by: global}}\n"
     )
     running = await sidecar(policy)
-    leaving = asyncio.ensure_future(leave_after(running, {"model": "vote", "messages": MESSAGES}, 0.6))
-    await asyncio.sleep(0.4)
-    assert counter_of(redis_server)[1] > 8192  # the members' reserved output (4096 tokens a call) is held
+    leaving = asyncio.ensure_future(leave_after(running, {"model": "vote", "messages": MESSAGES}, 1.5))
+    for _ in range(100):  # the members' reserved output (4096 tokens a call) is held while they run
+        if redis_server.budget_counter("tokens", missing_ok=True)[1] > 8192 or leaving.done():
+            break
+        await asyncio.sleep(0.01)
+    assert not leaving.done() and counter_of(redis_server)[1] > 8192
     await leaving
     for _, fake in watched:
         assert await fake.closed()
