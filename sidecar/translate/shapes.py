@@ -60,7 +60,8 @@ class Json:
         return " or ".join(_ARTICLES[kind] for kind in self.kinds)
 
 
-def OBJECT(**fields: Json) -> Json:  # noqa: N802: reads as the JSON type it stands for
+# Upper case: reads as the JSON type it stands for.
+def OBJECT(**fields: Json) -> Json:
     return Json(("object",), fields)
 
 
