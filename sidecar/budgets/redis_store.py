@@ -37,7 +37,7 @@ import contextlib
 import math
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -180,7 +180,7 @@ class RedisStore:
         for ref, amount in zip(counters, amounts, strict=True):
             keys += (ref.key, ref.key + ":r")
             args += (amount, ref.cap, _ttl(ref.expires_at, now))
-        reply = await self._call(self._script, keys, args)
+        reply = await self._call(self._script(keys=keys, args=args))
         return ReserveResult(int(reply[0]) - 1, tuple(int(use) for use in reply[1:]))
 
     async def settle(
@@ -196,7 +196,7 @@ class RedisStore:
     async def settle_many(self, settlements: Sequence[Settlement]) -> None:
         if settlements:
             keys, args = self._settlements(settlements, self.clock.now())
-            await self._call(self._script, keys, args)
+            await self._call(self._script(keys=keys, args=args))
 
     def _settlements(self, settlements: Sequence[Settlement], now: float) -> tuple[list[str], list[str | int | float]]:
         """The script's keys and arguments for ``settlements`` (a reservation's are appended after); key
@@ -216,14 +216,14 @@ class RedisStore:
         return result.uses
 
     async def ping(self) -> None:
-        await self._call(None, [], [])
+        await self._call(self._client.ping())  # type: ignore[arg-type,unused-ignore]  # redis-py < 8 types ping() loosely
 
     async def sync_clock(self) -> None:
         """Measure the pod's clock against Redis's ``TIME`` (``ServerClock.sync``: one round trip)."""
         await self.clock.sync(self._server_time)
 
     async def _server_time(self) -> float:
-        seconds, micros = await self._call("TIME", [], [])
+        seconds, micros = await self._call(self._client.time())
         return float(seconds) + float(micros) / 1_000_000
 
     async def close(self) -> None:
@@ -238,15 +238,13 @@ class RedisStore:
         with contextlib.suppress(RedisError, OSError):
             await self._client.aclose()
 
-    async def _call(self, script: Any, keys: list[str], args: list[str | int | float]) -> Any:
+    async def _call(self, command: Awaitable[Any]) -> Any:
+        """Await one Redis ``command`` (a script's call, ``ping``, ``time``) within ``timeout_ms``, its
+        failures as ``StoreError``."""
         self._running += 1
         try:
             async with asyncio.timeout(self._timeout_s):
-                if script is None:
-                    return await self._client.ping()  # type: ignore[misc,unused-ignore]  # redis-py < 8 types ping() loosely
-                if script == "TIME":
-                    return await self._client.time()
-                return await script(keys=keys, args=args)
+                return await command
         except (RedisError, OSError, TimeoutError, SecretUnavailable) as exc:
             raise StoreError(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) from exc
         finally:
