@@ -329,7 +329,13 @@ async def test_the_documented_acl_is_enough(redis_url: str, redis_server: RedisS
             "+expire", "+set", "+time",
         )  # fmt: skip
     spec = StoreSpec.model_validate(
-        {"url": redis_url, "username": "sidecar", "password": {"env": "P"}, "timeout_ms": 5000}
+        {
+            "url": redis_url,
+            "username": "sidecar",
+            "password": {"env": "P"},
+            "timeout_ms": 5000,
+            "connect_timeout_ms": 5000,
+        }
     )
     shared = RedisStore(spec, env={"P": "pw"})
     counter = CounterRef("llm-sidecar:{budgets}:c:a", int(time.time()) + 600, 10)
