@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.settings import _ENV_NAMES, Settings
+from sidecar.settings import Settings, env_name
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -238,7 +238,7 @@ def configuration_rows() -> dict[str, str]:
 def test_configuration_shows_each_settings_default(name: str) -> None:
     """docs/configuration.md's default for a setting is the one the code starts with: the value in
     backticks (``8080``, ``0.0.0.0``), ``unset`` or ``empty`` for none, ``(required)`` for the policy."""
-    variable = _ENV_NAMES.get(name, "SIDECAR_" + name.upper())
+    variable = env_name(name)
     cell = configuration_rows()[variable].strip()
     default = getattr(Settings(), name)
     if name == "policy_path":
