@@ -89,6 +89,24 @@ def test_every_documented_sidecar_variable_is_a_setting() -> None:
     assert rows and sorted(set(rows) - {env_name(f.name) for f in fields(Settings)}) == []
 
 
+def test_the_flag_column_names_the_run_flag_that_sets_each_variable() -> None:
+    """docs/configuration.md's flag column gives, for each variable, the ``llm-sidecar run`` flag that
+    sets the same setting, and none for a variable no flag sets; each flag's help names its variable
+    and, where it gives one, the setting's default (``llm-sidecar run --help`` agrees with the page)."""
+    from sidecar.cli import _parser
+
+    run = next(a for a in _parser(["run"])._actions if a.dest == "command").choices["run"]  # type: ignore[attr-defined]
+    flags = {a.dest: a for a in run._actions if a.dest != "help"}
+    rows = dict(re.findall(r"^\| `(SIDECAR_[A-Z_]+)` \| ([^|]*) \|", DOCS.read_text(), re.M))
+    shown = {variable: flag.strip("` ") for variable, flag in rows.items() if flag.strip()}
+    assert shown == {env_name(dest): action.option_strings[0] for dest, action in flags.items()}
+    defaults = Settings()
+    for dest, action in flags.items():
+        assert f"env {env_name(dest)}" in action.help, action.option_strings
+        said = re.search(r"default ([^,;)]+)", action.help)
+        assert said is None or said.group(1) == str(getattr(defaults, dest)), action.help
+
+
 def test_a_misspelt_variable_is_named_with_the_closest_setting() -> None:
     """A ``SIDECAR_*`` variable no setting reads (a typo in a pod spec, silently ignored otherwise) is
     listed, with the known name it is closest to; known ones, the telemetry ones and others are not."""
