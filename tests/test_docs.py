@@ -358,3 +358,26 @@ def _subparser(parser: argparse.ArgumentParser, command: list[str]) -> argparse.
             break
         parser = actions[0].choices[word]
     return parser
+
+
+def test_the_listener_limits_api_md_gives_are_the_listeners() -> None:
+    """docs/api.md's "HTTP on the listener" gives the caps the listener has: a line of 8,190 bytes, 100
+    header fields, a head of 32 KiB, 4 MiB of unfinished heads, and an unread body read away for 2 s."""
+    from sidecar.server import listener
+
+    text = flat((ROOT / "docs" / "api.md").read_text().split("## HTTP on the listener", 1)[1].split("\n## ", 1)[0])
+    said = {
+        "line": re.search(r"at most ([\d,]+) bytes \(431", text),
+        "fields": re.search(r"at most (\d+) fields", text),
+        "head": re.search(r"incomplete after (\d+) KiB", text),
+        "heads": re.search(r"past (\d+) MiB together", text),
+        "linger": re.search(r"read away for up to ([\d.]+) s", text),
+    }
+    shown = {name: match.group(1).replace(",", "") if match else None for name, match in said.items()}
+    assert shown == {
+        "line": str(listener.MAX_LINE_BYTES),
+        "fields": str(listener.MAX_FIELDS),
+        "head": str(listener.MAX_HEAD_BYTES // 1024),
+        "heads": str(listener.HEADS_BUDGET_BYTES // 1024 // 1024),
+        "linger": f"{listener.LINGER_S:g}",
+    }
