@@ -381,3 +381,23 @@ def test_the_listener_limits_api_md_gives_are_the_listeners() -> None:
         "heads": str(listener.HEADS_BUDGET_BYTES // 1024 // 1024),
         "linger": f"{listener.LINGER_S:g}",
     }
+
+
+def test_the_dropped_params_limits_headers_md_gives_are_the_codes() -> None:
+    """docs/headers.md's ``x-sidecar-dropped-params`` row gives the limits the code has: a name cut at 64
+    characters, at most 32 names, the whole value at most 2,048 characters."""
+    from sidecar.server.answer_headers import DROPPED_HEADER_CHARS
+    from sidecar.translate.options import MAX_DROPPED, NAME_CHARS
+
+    lines = (ROOT / "docs" / "headers.md").read_text().splitlines()
+    row = next(line for line in lines if line.startswith("| `x-sidecar-dropped-params`"))
+    said = [
+        re.search(r"cut at ([\d,]+) characters", row),
+        re.search(r"at most ([\d,]+) names", row),
+        re.search(r"the whole value at most ([\d,]+) characters", row),
+    ]
+    assert [m.group(1).replace(",", "") if m else None for m in said] == [
+        str(NAME_CHARS),
+        str(MAX_DROPPED),
+        str(DROPPED_HEADER_CHARS),
+    ]
