@@ -8,8 +8,9 @@ type is accepted, with the defaults the code has.
 - What a page tells a user to type: every `llm-sidecar` command line shown names a command and flags the
   parser has, every `make` target one the Makefile has, every `bench/` command a script with the flags
   shown.
-- Names and defaults: every policy field is named in the docs; configuration.md's, observability.md's,
-  fake-provider.md's and cli.md's defaults are the code's.
+- Names and defaults: every policy field and every example of policies/ is named in the docs;
+  configuration.md's, observability.md's, fake-provider.md's and cli.md's defaults are the code's, and
+  so are the listener's caps in api.md and the dropped-params limits in headers.md.
 
 Other tests hold the content of single pages (tests/test_cli.py: cli.md's sections; tests/test_settings.py:
 configuration.md's names; tests/telemetry, tests/deploy: metrics, logs, alerts; tests/policy: the policy
@@ -150,6 +151,14 @@ def test_every_file_a_page_names_exists() -> None:
         text = re.sub(r"kubectl [^`\n]*", "", page.read_text())
         missing += [f"{page.name}: {p}" for p in PATH.findall(text) if not any(ROOT.glob(p.rstrip("/")))]
     assert missing == []
+
+
+def test_every_example_policy_is_named_in_the_docs() -> None:
+    """Each example of policies/ is named by a page (the dated records aside), so none is found only by
+    listing the directory."""
+    named = "".join(page.read_text() for page in PAGES if page.name not in HISTORY)
+    examples = [f"policies/{path.name}" for path in (ROOT / "policies").glob("*.yaml")]
+    assert examples and [example for example in examples if example not in named] == []
 
 
 def test_every_test_a_page_names_exists() -> None:
