@@ -20,6 +20,7 @@ import signal
 import sys
 import time
 from collections.abc import Coroutine, Sequence
+from dataclasses import fields
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -67,13 +68,21 @@ def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"llm-sidecar {__version__}")
     commands = parser.add_subparsers(dest="command")
 
+    # Each flag of run sets the setting its dest names, over the variable (docs/configuration.md).
+    defaults = Settings()
     run = commands.add_parser("run", help="serve the proxy")
-    run.add_argument("--policy", help="policy file (env SIDECAR_POLICY)")
-    run.add_argument("--host", help="listen address (env SIDECAR_HOST, default 127.0.0.1)")
-    run.add_argument("--port", type=int, help="listen port (env SIDECAR_PORT, default 8080)")
-    run.add_argument("--health-port", type=int, help="extra listener for /healthz and /readyz only")
+    run.add_argument("--policy", dest="policy_path", metavar="POLICY", help="policy file (env SIDECAR_POLICY)")
+    run.add_argument("--host", help=f"listen address (env SIDECAR_HOST, default {defaults.host})")
     run.add_argument(
-        "--ports-file", metavar="PATH", help="write the bound ports here as JSON once listening (for --port 0)"
+        "--port", type=int, help=f"listen port, 0: any free one (env SIDECAR_PORT, default {defaults.port})"
+    )
+    run.add_argument(
+        "--health-port", type=int, help="extra listener for /healthz and /readyz only (env SIDECAR_HEALTH_PORT)"
+    )
+    run.add_argument(
+        "--ports-file",
+        metavar="PATH",
+        help="write the bound ports here as JSON once listening, for --port 0 (env SIDECAR_PORTS_FILE)",
     )
     run.set_defaults(func=cmd_run)
 
@@ -115,7 +124,9 @@ def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
         fake.set_defaults(func=run_from_args)
 
     demo = commands.add_parser("demo", help="fake providers and the sidecar on the built-in demo policy")
-    demo.add_argument("--port", type=int, default=8080)
+    demo.add_argument(
+        "--port", type=int, default=8080, help="the sidecar's port (default 8080; the fake providers: 9101-9103)"
+    )
     demo.set_defaults(func=cmd_demo)
     return parser
 
@@ -126,14 +137,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     # default action would end a sidecar that is still starting (an SRE's SIGHUP to every pod).
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
-        settings = Settings.from_env(
-            os.environ,
-            policy_path=args.policy,
-            host=args.host,
-            port=args.port,
-            health_port=args.health_port,
-            ports_file=args.ports_file,
-        )
+        flags = {field.name: getattr(args, field.name, None) for field in fields(Settings)}
+        settings = Settings.from_env(os.environ, **flags)
         if settings.ports_file:
             ports_file.clear(settings.ports_file)
     except (SettingsError, OSError) as exc:

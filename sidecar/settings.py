@@ -47,7 +47,7 @@ class Settings:
         """Settings from ``SIDECAR_<FIELD>`` variables, then ``overrides`` that are not None."""
         values: dict[str, Any] = {}
         for field in fields(cls):
-            raw = env.get(_ENV_NAMES.get(field.name, "SIDECAR_" + field.name.upper()))
+            raw = env.get(env_name(field.name))
             if raw is None or raw == "":
                 continue
             values[field.name] = _convert(field.name, raw, field.type)
@@ -57,27 +57,44 @@ class Settings:
         return settings
 
     def check(self) -> None:
+        """Raise ``SettingsError`` naming the variable (and the flag) of the first value that cannot work."""
         if not 0 <= self.port < 65536:  # 0: any free port, chosen when the listener binds
-            raise SettingsError(f"port {self.port} is out of range")
+            raise SettingsError(f"SIDECAR_PORT (--port) {self.port} is out of range")
         if self.health_port is not None and not 0 <= self.health_port < 65536:
-            raise SettingsError(f"health port {self.health_port} is out of range")
+            raise SettingsError(f"SIDECAR_HEALTH_PORT (--health-port) {self.health_port} is out of range")
         if self.health_port == self.port != 0:
             raise SettingsError("the health port must differ from the proxy port")
-        if self.drain_timeout_s < 0 or self.max_body_bytes < 1024 or self.reload_interval_s <= 0:
-            raise SettingsError("drain timeout, body limit and reload interval must be positive")
-        if self.upstream_connections < 1 or self.upstream_connections_per_host < 1:
-            raise SettingsError("upstream connection limits must be at least 1")
-        if self.upstream_max_body_bytes < 1024:
-            raise SettingsError("the upstream body limit must be at least 1024 bytes")
-        if self.keepalive_s <= 0 or self.receive_timeout_s <= 0:
-            raise SettingsError("keep-alive and receive timeouts must be positive")
-        if self.max_connections < 1 or self.health_max_connections < 1:
-            raise SettingsError("connection caps must be at least 1")
+        for name, least in _AT_LEAST:
+            value = getattr(self, name)
+            if not value >= least:  # NaN fails too
+                raise SettingsError(f"{env_name(name)}={value!r}: must be at least {least}")
+        for name in _ABOVE_ZERO:
+            value = getattr(self, name)
+            if not value > 0:
+                raise SettingsError(f"{env_name(name)}={value!r}: must be positive")
         if self.log_level.lower() not in ("debug", "info", "warning", "error"):
-            raise SettingsError(f"log level {self.log_level!r} is not debug, info, warning or error")
+            raise SettingsError(f"SIDECAR_LOG_LEVEL={self.log_level!r} is not debug, info, warning or error")
 
 
 _ENV_NAMES = {"policy_path": "SIDECAR_POLICY", "app_name": "SIDECAR_APP"}
+# The least value of each numeric setting (docs/configuration.md says them), and the times above 0.
+_AT_LEAST = (
+    ("drain_timeout_s", 0),
+    ("max_body_bytes", 1024),
+    ("upstream_max_body_bytes", 1024),
+    ("upstream_connections", 1),
+    ("upstream_connections_per_host", 1),
+    ("max_connections", 1),
+    ("health_max_connections", 1),
+)
+_ABOVE_ZERO = ("reload_interval_s", "keepalive_s", "receive_timeout_s")
+
+
+def env_name(field: str) -> str:
+    """The variable a setting is read from: ``SIDECAR_<FIELD>``, but for the policy's and the app's."""
+    return _ENV_NAMES.get(field, "SIDECAR_" + field.upper())
+
+
 # Read by sidecar.telemetry.config (docs/observability.md), not settings.
 _TELEMETRY_VARIABLES = ("SIDECAR_CAPTURE_CONTENT", "SIDECAR_CAPTURE_CONTENT_MAX_BYTES")
 
@@ -85,7 +102,7 @@ _TELEMETRY_VARIABLES = ("SIDECAR_CAPTURE_CONTENT", "SIDECAR_CAPTURE_CONTENT_MAX_
 def unknown_variables(env: Mapping[str, str]) -> list[str]:
     """The ``SIDECAR_*`` variables of ``env`` that the sidecar does not read, sorted, each followed by the
     known name it is closest to when one is close: ``SIDECAR_DRAIN_TIMEOUT (SIDECAR_DRAIN_TIMEOUT_S?)``."""
-    known = [_ENV_NAMES.get(f.name, "SIDECAR_" + f.name.upper()) for f in fields(Settings)]
+    known = [env_name(f.name) for f in fields(Settings)]
     known += _TELEMETRY_VARIABLES
     found = []
     for name in sorted(n for n in env if n.startswith("SIDECAR_") and n not in known):
@@ -102,7 +119,7 @@ def _convert(name: str, raw: str, kind: Any) -> Any:
     if target == "bool":
         if raw.lower() in _TRUE + _FALSE:
             return raw.lower() in _TRUE
-        variable = _ENV_NAMES.get(name, "SIDECAR_" + name.upper())
+        variable = env_name(name)
         raise SettingsError(f"{variable}={raw!r} is not one of {', '.join(_TRUE + _FALSE)}")
     try:
         if "int" in target:
@@ -110,5 +127,5 @@ def _convert(name: str, raw: str, kind: Any) -> Any:
         if "float" in target:
             return float(raw)
     except ValueError:
-        raise SettingsError(f"{_ENV_NAMES.get(name, 'SIDECAR_' + name.upper())}={raw!r} is not a number") from None
+        raise SettingsError(f"{env_name(name)}={raw!r} is not a number") from None
     return raw

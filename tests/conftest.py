@@ -125,15 +125,16 @@ def provider_block(name: str, url: str, speaks: str | None = None, key_env: str 
 
 
 @pytest.fixture
-async def gemini_client() -> AsyncIterator[Callable[[str], Any]]:
-    """google-genai pointed at a URL, over httpx (its aiohttp path warns about subclassing ClientSession)."""
+async def gemini_client() -> AsyncIterator[Callable[[str | None], Any]]:
+    """google-genai pointed at a URL (None: the one its environment gives), over httpx (its aiohttp path
+    warns about subclassing ClientSession)."""
     import httpx2
     from google import genai
     from google.genai import types
 
     transports: list[Any] = []
 
-    def make(url: str) -> Any:
+    def make(url: str | None) -> Any:
         transport = httpx2.AsyncClient()
         transports.append(transport)
         options = types.HttpOptions(base_url=url, httpx_async_client=transport)

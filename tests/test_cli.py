@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -526,3 +528,36 @@ def test_explain_exit_codes_for_an_invalid_policy_and_an_unreadable_request(tmp_
     for name in ("missing.json", "bad.json"):
         result = cli("explain", "--policy", str(GOOD), "--request", str(tmp_path / name))
         assert result.returncode == 2 and result.stderr.startswith("llm-sidecar explain: "), result.stderr
+
+
+def shown_sessions() -> list[tuple[str, str]]:
+    """docs/cli.md's code blocks that show a command (``$ llm-sidecar ...``) on files of the repository
+    (policies/, and the ``req.json`` the page gives) and its output: (command line, output shown)."""
+    text = (ROOT / "docs" / "cli.md").read_text()
+    sessions = []
+    for block in re.findall(r"```\n\$ (llm-sidecar [^\n]+)\n(.*?)```", text, re.S):
+        files = [word for word in shlex.split(block[0]) if re.search(r"\.(ya?ml|json)$", word)]
+        if all(word == "req.json" or (ROOT / word).exists() for word in files):
+            sessions.append(block)
+    return sessions
+
+
+def test_the_sessions_cli_md_shows_print_what_it_shows(tmp_path: Path) -> None:
+    """Each command docs/cli.md shows run on the shipped policies (explain on production.yaml and
+    ensemble.yaml, with the page's req.json) prints the lines shown; a shown ``...`` stands for lines
+    left out, ``(...)`` for a part of a line."""
+    request = re.search(r"`req.json` holding\s+`(\{.*?\})`", (ROOT / "docs" / "cli.md").read_text(), re.S)
+    assert request is not None
+    (tmp_path / "req.json").write_text(request.group(1))
+    sessions = shown_sessions()
+    assert len(sessions) >= 2
+    for command, shown in sessions:
+        argv = [str(ROOT / word) if (ROOT / word).exists() else word for word in shlex.split(command)[1:]]
+        result = subprocess.run(
+            [sys.executable, "-m", "sidecar", *argv], capture_output=True, text=True, timeout=30, cwd=tmp_path
+        )
+        pattern = "".join(
+            r"(?:.*\n)*?" if line == "..." else re.escape(line).replace(r"\(\.\.\.\)", r"\(.*?\)") + r"\n"
+            for line in shown.splitlines()
+        )
+        assert re.fullmatch(pattern, result.stdout), (command, result.stdout, result.stderr)

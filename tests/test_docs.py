@@ -8,8 +8,9 @@ type is accepted, with the defaults the code has.
 - What a page tells a user to type: every `llm-sidecar` command line shown names a command and flags the
   parser has, every `make` target one the Makefile has, every `bench/` command a script with the flags
   shown.
-- Names and defaults: every policy field is named in the docs; configuration.md's, observability.md's,
-  fake-provider.md's and cli.md's defaults are the code's.
+- Names and defaults: every policy field and every example of policies/ is named in the docs;
+  configuration.md's, observability.md's, fake-provider.md's and cli.md's defaults are the code's, and
+  so are the listener's caps in api.md and the dropped-params limits in headers.md.
 
 Other tests hold the content of single pages (tests/test_cli.py: cli.md's sections; tests/test_settings.py:
 configuration.md's names; tests/telemetry, tests/deploy: metrics, logs, alerts; tests/policy: the policy
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.settings import _ENV_NAMES, Settings
+from sidecar.settings import Settings, env_name
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -152,6 +153,14 @@ def test_every_file_a_page_names_exists() -> None:
     assert missing == []
 
 
+def test_every_example_policy_is_named_in_the_docs() -> None:
+    """Each example of policies/ is named by a page (the dated records aside), so none is found only by
+    listing the directory."""
+    named = "".join(page.read_text() for page in PAGES if page.name not in HISTORY)
+    examples = [f"policies/{path.name}" for path in (ROOT / "policies").glob("*.yaml")]
+    assert examples and [example for example in examples if example not in named] == []
+
+
 def test_every_test_a_page_names_exists() -> None:
     """A test a page cites by its function name (`test_two_pods_sharing_...`) is a test of tests/."""
     defined = {m for f in (ROOT / "tests").rglob("test_*.py") for m in re.findall(r"def (test_\w+)", f.read_text())}
@@ -238,7 +247,7 @@ def configuration_rows() -> dict[str, str]:
 def test_configuration_shows_each_settings_default(name: str) -> None:
     """docs/configuration.md's default for a setting is the one the code starts with: the value in
     backticks (``8080``, ``0.0.0.0``), ``unset`` or ``empty`` for none, ``(required)`` for the policy."""
-    variable = _ENV_NAMES.get(name, "SIDECAR_" + name.upper())
+    variable = env_name(name)
     cell = configuration_rows()[variable].strip()
     default = getattr(Settings(), name)
     if name == "policy_path":
@@ -358,3 +367,46 @@ def _subparser(parser: argparse.ArgumentParser, command: list[str]) -> argparse.
             break
         parser = actions[0].choices[word]
     return parser
+
+
+def test_the_listener_limits_api_md_gives_are_the_listeners() -> None:
+    """docs/api.md's "HTTP on the listener" gives the caps the listener has: a line of 8,190 bytes, 100
+    header fields, a head of 32 KiB, 4 MiB of unfinished heads, and an unread body read away for 2 s."""
+    from sidecar.server import listener
+
+    text = flat((ROOT / "docs" / "api.md").read_text().split("## HTTP on the listener", 1)[1].split("\n## ", 1)[0])
+    said = {
+        "line": re.search(r"at most ([\d,]+) bytes \(431", text),
+        "fields": re.search(r"at most (\d+) fields", text),
+        "head": re.search(r"incomplete after (\d+) KiB", text),
+        "heads": re.search(r"past (\d+) MiB together", text),
+        "linger": re.search(r"read away for up to ([\d.]+) s", text),
+    }
+    shown = {name: match.group(1).replace(",", "") if match else None for name, match in said.items()}
+    assert shown == {
+        "line": str(listener.MAX_LINE_BYTES),
+        "fields": str(listener.MAX_FIELDS),
+        "head": str(listener.MAX_HEAD_BYTES // 1024),
+        "heads": str(listener.HEADS_BUDGET_BYTES // 1024 // 1024),
+        "linger": f"{listener.LINGER_S:g}",
+    }
+
+
+def test_the_dropped_params_limits_headers_md_gives_are_the_codes() -> None:
+    """docs/headers.md's ``x-sidecar-dropped-params`` row gives the limits the code has: a name cut at 64
+    characters, at most 32 names, the whole value at most 2,048 characters."""
+    from sidecar.server.answer_headers import DROPPED_HEADER_CHARS
+    from sidecar.translate.options import MAX_DROPPED, NAME_CHARS
+
+    lines = (ROOT / "docs" / "headers.md").read_text().splitlines()
+    row = next(line for line in lines if line.startswith("| `x-sidecar-dropped-params`"))
+    said = [
+        re.search(r"cut at ([\d,]+) characters", row),
+        re.search(r"at most ([\d,]+) names", row),
+        re.search(r"the whole value at most ([\d,]+) characters", row),
+    ]
+    assert [m.group(1).replace(",", "") if m else None for m in said] == [
+        str(NAME_CHARS),
+        str(MAX_DROPPED),
+        str(DROPPED_HEADER_CHARS),
+    ]

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
-from sidecar.settings import _ENV_NAMES, Settings, SettingsError, unknown_variables
+from sidecar.settings import _ABOVE_ZERO, _AT_LEAST, Settings, SettingsError, env_name, unknown_variables
 
 DOCS = Path(__file__).parents[1] / "docs" / "configuration.md"
-
-
-def env_name(field: str) -> str:
-    return _ENV_NAMES.get(field, "SIDECAR_" + field.upper())
 
 
 def test_variables_are_read_and_converted() -> None:
@@ -41,10 +38,12 @@ def test_flags_win_over_variables() -> None:
     ("env", "message"),
     [
         ({"SIDECAR_PORT": "eighty"}, "SIDECAR_PORT='eighty' is not a number"),
-        ({"SIDECAR_PORT": "70000"}, "out of range"),
-        ({"SIDECAR_KEEPALIVE_S": "0"}, "must be positive"),
+        ({"SIDECAR_PORT": "70000"}, "SIDECAR_PORT .--port. 70000 is out of range"),
+        ({"SIDECAR_KEEPALIVE_S": "0"}, "SIDECAR_KEEPALIVE_S=0.0: must be positive"),
         ({"SIDECAR_RECEIVE_TIMEOUT_S": "-1"}, "must be positive"),
-        ({"SIDECAR_MAX_BODY_BYTES": "10"}, "must be positive"),
+        ({"SIDECAR_RELOAD_INTERVAL_S": "nan"}, "SIDECAR_RELOAD_INTERVAL_S=nan: must be positive"),
+        ({"SIDECAR_MAX_BODY_BYTES": "10"}, "SIDECAR_MAX_BODY_BYTES=10: must be at least 1024"),
+        ({"SIDECAR_DRAIN_TIMEOUT_S": "nan"}, "SIDECAR_DRAIN_TIMEOUT_S=nan: must be at least 0"),
         ({"SIDECAR_HEALTH_PORT": "8080"}, "must differ"),
         ({"SIDECAR_LOG_LEVEL": "loud"}, "is not debug"),
         ({"SIDECAR_HEALTH_METRICS": "enabled"}, "SIDECAR_HEALTH_METRICS='enabled' is not one of 1, true"),
@@ -54,6 +53,24 @@ def test_bad_values_are_refused_with_the_reason(env: dict[str, str], message: st
     """A value that cannot work stops the start with a message naming it."""
     with pytest.raises(SettingsError, match=message):
         Settings.from_env(env)
+
+
+@pytest.mark.parametrize("name", [name for name, _ in _AT_LEAST] + list(_ABOVE_ZERO))
+def test_a_number_below_its_least_is_refused_naming_the_variable(name: str) -> None:
+    """A numeric setting below the least it can take stops the start with a message that names its
+    variable and that least, so the SRE knows which line of the pod spec to fix."""
+    variable = env_name(name)
+    least = dict(_AT_LEAST).get(name, 0)
+    with pytest.raises(SettingsError, match=rf"^{variable}=.*: must be (at least {least}|positive)$"):
+        Settings.from_env({variable: str(least - 1)})
+
+
+def test_the_configuration_page_gives_each_least_value() -> None:
+    """docs/configuration.md's row of a setting with a least value says it (``at least 1024``), so a
+    value the start refuses is not a surprise."""
+    rows = dict(re.findall(r"^\| `(SIDECAR_[A-Z_]+)` \|(.*)$", DOCS.read_text(), re.M))
+    missing = [env_name(name) for name, least in _AT_LEAST if least and f"at least {least}" not in rows[env_name(name)]]
+    assert missing == []
 
 
 def test_every_setting_is_documented() -> None:
@@ -70,6 +87,24 @@ def test_every_documented_sidecar_variable_is_a_setting() -> None:
 
     rows = re.findall(r"^\| `(SIDECAR_[A-Z_]+)` \|", DOCS.read_text(), re.M)
     assert rows and sorted(set(rows) - {env_name(f.name) for f in fields(Settings)}) == []
+
+
+def test_the_flag_column_names_the_run_flag_that_sets_each_variable() -> None:
+    """docs/configuration.md's flag column gives, for each variable, the ``llm-sidecar run`` flag that
+    sets the same setting, and none for a variable no flag sets; each flag's help names its variable
+    and, where it gives one, the setting's default (``llm-sidecar run --help`` agrees with the page)."""
+    from sidecar.cli import _parser
+
+    run = next(a for a in _parser(["run"])._actions if a.dest == "command").choices["run"]  # type: ignore[attr-defined]
+    flags = {a.dest: a for a in run._actions if a.dest != "help"}
+    rows = dict(re.findall(r"^\| `(SIDECAR_[A-Z_]+)` \| ([^|]*) \|", DOCS.read_text(), re.M))
+    shown = {variable: flag.strip("` ") for variable, flag in rows.items() if flag.strip()}
+    assert shown == {env_name(dest): action.option_strings[0] for dest, action in flags.items()}
+    defaults = Settings()
+    for dest, action in flags.items():
+        assert f"env {env_name(dest)}" in action.help, action.option_strings
+        said = re.search(r"default ([^,;)]+)", action.help)
+        assert said is None or said.group(1) == str(getattr(defaults, dest)), action.help
 
 
 def test_a_misspelt_variable_is_named_with_the_closest_setting() -> None:
@@ -94,8 +129,6 @@ def test_a_misspelt_variable_is_named_with_the_closest_setting() -> None:
 def test_every_sidecar_variable_the_package_reads_is_known() -> None:
     """Every ``"SIDECAR_..."`` name in the package's code is a setting's or one ``unknown_variables``
     knows (the telemetry ones), so a variable the sidecar reads is never reported as unknown."""
-    import re
-
     package = Path(__file__).parents[1] / "sidecar"
     named = {
         name

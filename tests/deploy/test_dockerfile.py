@@ -138,6 +138,15 @@ def test_environment_suits_a_read_only_root() -> None:
     assert values["PATH"].strip('"').startswith("/opt/llm-sidecar/bin:")
 
 
+def test_each_sidecar_variable_the_image_sets_is_given_in_the_configuration_docs() -> None:
+    """A ``SIDECAR_*`` variable the image's ENV sets (the policy's path) is named with that value in its
+    row of docs/configuration.md, so a reader of the table knows what the image starts with."""
+    values = dict(re.findall(r'(SIDECAR_\w+)=("[^"]*"|\S+)', " ".join(final().args("ENV"))))
+    rows = dict(re.findall(r"^\| `(SIDECAR_[A-Z_]+)` \|(.*)$", (REPO / "docs" / "configuration.md").read_text(), re.M))
+    shown = {name: "`" + value.strip('"') + "`" for name, value in values.items()}
+    assert shown and [name for name, value in shown.items() if value not in rows[name]] == []
+
+
 def test_image_exposes_proxy_and_health_ports() -> None:
     """EXPOSE lists the proxy port 8080 and the health port 8081 used by the manifests."""
     exposed = " ".join(final().args("EXPOSE")).split()

@@ -44,3 +44,17 @@ def test_app_comes_from_the_same_pod_label_in_both() -> None:
     (endpoint,) = podmonitor()["spec"]["podMetricsEndpoints"]
     (rule,) = [rule for rule in endpoint["relabelings"] if rule.get("targetLabel") == "app"]
     assert rule["sourceLabels"] == [source]
+
+
+def test_the_relabelling_docs_operations_md_shows_is_the_jobs() -> None:
+    """docs/operations.md's ``relabel_configs`` block (what the job attaches, for a reader with their own
+    scrape config) is the job's relabelling, rule for rule."""
+    import re
+
+    text = (REPO / "docs" / "operations.md").read_text()
+    shown = next(
+        yaml.safe_load(block)
+        for block in re.findall(r"```yaml\n(.*?)```", text, re.S)
+        if block.startswith("relabel_configs:")
+    )
+    assert shown["relabel_configs"] == job()["relabel_configs"]

@@ -135,3 +135,33 @@ def test_fault_kinds_and_hints_tables_match_the_grammar():
     assert kinds == {kind.value for kind in FaultKind}
     hint_row = next(line for line in faults.splitlines() if line.startswith("| `hint=H`"))
     assert set(re.findall(r"`([a-z-]+)`", hint_row.split("|")[3])) == HINTS
+
+
+def test_the_quality_tables_and_example_are_the_profiles_the_code_has() -> None:
+    """docs/fake-provider.md's quality section: the field table's defaults are a profile's, the built-in
+    table's rows are the built-in profiles, and the ``--quality`` YAML example is accepted as written."""
+    import dataclasses
+
+    import yaml
+
+    from sidecar.fake_provider.profiles import BUILTIN_PROFILES, PERFECT, parse_profiles
+
+    doc = (Path(__file__).parents[2] / "docs" / "fake-provider.md").read_text()
+    doc = doc.split("\n### The profile\n", 1)[1].split("\n### ", 1)[0]
+    defaults = dict(re.findall(r"^\| `([a-z_]+)` \| ([^|]+?) \|", doc, re.M))
+    expected = {f.name: getattr(PERFECT, f.name) for f in dataclasses.fields(PERFECT)}
+    assert {name: defaults[name] for name in expected} == {
+        **{n: f"{v:g}" for n, v in expected.items() if n != "right"},
+        "right": '`{"*": 1}`',
+    }
+    header, *rows = re.findall(r"^\| `?(fake-[a-z]+|model)`? \|(.*)\|$", doc, re.M)
+    columns = [cell.strip().strip("`") for cell in header[1].split("|")]
+    for name, cells in rows:
+        values = dict(zip(columns, (float(cell) for cell in cells.split("|")), strict=True))
+        profile = BUILTIN_PROFILES[name]
+        shown = {column: value for column, value in values.items() if column in expected}
+        assert shown == {column: getattr(profile, column) for column in shown}, name
+        assert {c: v for c, v in values.items() if c not in expected} == dict(profile.right), name
+    assert sorted(name for name, _ in rows) == sorted(BUILTIN_PROFILES)
+    example = re.search(r"```yaml\n# --quality [^\n]*\n(.*?)```", doc, re.S).group(1)  # type: ignore[union-attr]
+    assert set(parse_profiles(yaml.safe_load(example))) == {"fake-mini", "member-*"}
