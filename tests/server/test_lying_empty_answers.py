@@ -85,7 +85,9 @@ async def test_an_answer_that_holds_nothing_is_a_502_alone(
     assert "malformed_response" in str(caught.value) and "holds no answer" in str(caught.value)
 
 
-async def test_a_blocked_gemini_prompt_is_still_an_answer(stack: tuple[RunningSidecar, Liar], gemini_client: Any) -> None:
+async def test_a_blocked_gemini_prompt_is_still_an_answer(
+    stack: tuple[RunningSidecar, Liar], gemini_client: Any
+) -> None:
     """``candidates: []`` with ``promptFeedback.blockReason`` is Gemini's answer to a blocked prompt: the
     app's SDK gets it (no text, the block reason), not an error."""
     running, liar = stack
