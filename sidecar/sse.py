@@ -82,13 +82,8 @@ class SSEParser:
                 if data[:6] == b"data: " and chunk.find(b"\r") < 0:
                     return [_new(SSEEvent, (data[6:], None, chunk))]
         buffer = self._buffer + chunk if self._buffer else chunk
-        if self._fresh:  # a stream that begins with a BOM never takes the usual chunk's path above
-            if len(buffer) < len(_BOM) and _BOM.startswith(buffer):  # the BOM's first bytes: wait for the rest
-                self._buffer = buffer
-                return []
-            self._fresh = False
-            if buffer.startswith(_BOM):
-                buffer = buffer[len(_BOM) :]
+        if self._fresh and not (buffer := self._past_bom(buffer)):  # a stream that begins with a BOM never
+            return []  # takes the usual chunk's path above; this waits for the rest of one cut short
         if buffer.find(b"\r") >= 0:
             buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         end = buffer.find(b"\n\n")
@@ -108,6 +103,16 @@ class SSEParser:
         if len(self._buffer) > self._max_event_bytes:
             raise ValueError(f"server-sent event larger than {self._max_event_bytes} bytes")
         return events
+
+    def _past_bom(self, buffer: bytes) -> bytes:
+        """The stream's first bytes without the BOM that may begin them; ``b""`` (held) while they may
+        still be its first bytes, cut short by the read."""
+        if len(buffer) < len(_BOM) and _BOM.startswith(buffer):
+            self._buffer = buffer
+            return b""
+        self._fresh = False
+        self._buffer = b""  # taken into ``buffer``; the caller keeps what is left of it
+        return buffer[len(_BOM) :] if buffer.startswith(_BOM) else buffer
 
     def close(self) -> list[SSEEvent]:
         """End of stream: a final event not followed by a blank line is still an event."""
