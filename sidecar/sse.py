@@ -3,7 +3,9 @@
 The relay feeds upstream bytes to ``SSEParser.feed`` as they arrive, in chunks of any size, and gets back
 the complete events; the encoder turns an event back into wire bytes. Parsing follows the WHATWG
 algorithm for the fields LLM providers use (``event``, ``data``, ``id``, ``retry``; comments dropped),
-accepting ``\\n``, ``\\r\\n`` and ``\\r`` line ends. ``raw`` keeps the event's original bytes so that a
+accepting ``\\n``, ``\\r\\n`` and ``\\r`` line ends, and ignoring a byte order mark that begins the
+stream (some servers write one: read as part of the first field's name, it cost the stream its first
+event, silently). ``raw`` keeps the event's original bytes so that a
 same-dialect relay forwards exactly what the provider sent.
 
 It runs once per streamed event, so the usual chunk, one whole event of one ``data:`` line or of an
@@ -35,6 +37,8 @@ class SSEEvent(NamedTuple):
         return encode_event(self.data, self.event)
 
 
+_BOM = b"\xef\xbb\xbf"  # U+FEFF in UTF-8: the WHATWG algorithm ignores one at the start of the stream
+
 # An SSEEvent from a tuple of its three fields, without the generated __new__'s argument handling.
 _new = cast(Callable[[type[SSEEvent], tuple[bytes, str | None, bytes]], SSEEvent], tuple.__new__)
 
@@ -50,11 +54,12 @@ def encode_event(data: bytes, event: str | None = None) -> bytes:
 class SSEParser:
     """Incremental SSE parser; keeps at most one partial event between calls."""
 
-    __slots__ = ("_buffer", "_max_event_bytes")
+    __slots__ = ("_buffer", "_fresh", "_max_event_bytes")
 
     def __init__(self, max_event_bytes: int = 16 * 1024 * 1024) -> None:
         self._buffer = b""
         self._max_event_bytes = max_event_bytes
+        self._fresh = True  # no line read yet by the general path below: a leading BOM is still possible
 
     @property
     def pending(self) -> bytes:
@@ -77,6 +82,8 @@ class SSEParser:
                 if data[:6] == b"data: " and chunk.find(b"\r") < 0:
                     return [_new(SSEEvent, (data[6:], None, chunk))]
         buffer = self._buffer + chunk if self._buffer else chunk
+        if self._fresh and not (buffer := self._past_bom(buffer)):  # a stream that begins with a BOM never
+            return []  # takes the usual chunk's path above; this waits for the rest of one cut short
         if buffer.find(b"\r") >= 0:
             buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         end = buffer.find(b"\n\n")
@@ -96,6 +103,16 @@ class SSEParser:
         if len(self._buffer) > self._max_event_bytes:
             raise ValueError(f"server-sent event larger than {self._max_event_bytes} bytes")
         return events
+
+    def _past_bom(self, buffer: bytes) -> bytes:
+        """The stream's first bytes without the BOM that may begin them; ``b""`` (held) while they may
+        still be its first bytes, cut short by the read."""
+        if len(buffer) < len(_BOM) and _BOM.startswith(buffer):
+            self._buffer = buffer
+            return b""
+        self._fresh = False
+        self._buffer = b""  # taken into ``buffer``; the caller keeps what is left of it
+        return buffer[len(_BOM) :] if buffer.startswith(_BOM) else buffer
 
     def close(self) -> list[SSEEvent]:
         """End of stream: a final event not followed by a blank line is still an event."""

@@ -96,3 +96,22 @@ def test_encoding_splits_multi_line_data_and_names_the_event() -> None:
     """encode_event writes one data line per line of data, after the event line."""
     assert encode_event(b"a\nb", "e") == b"event: e\ndata: a\ndata: b\n\n"
     assert SSEEvent(b"x").encode() == b"data: x\n\n"
+
+
+BOM_READS = {
+    **{f"{size} bytes a read": size for size in (1, 2, 3, 4, 1000)},
+    "the BOM a byte a read, then the rest": 0,
+}
+
+
+@pytest.mark.parametrize("size", BOM_READS.values(), ids=BOM_READS.keys())
+def test_a_byte_order_mark_that_begins_the_stream_is_ignored(size: int) -> None:
+    """A UTF-8 BOM before the first field, cut anywhere, is not part of its name: every event is read,
+    the first one's bytes without it."""
+    stream = b"\xef\xbb\xbf" + STREAM
+    chunks = (
+        [stream[i : i + size] for i in range(0, len(stream), size)] if size else [b"\xef", b"\xbb", b"\xbf", STREAM]
+    )
+    events = parse(chunks)
+    assert [(e.data, e.event) for e in events] == EXPECTED
+    assert events[0].raw == b'data: {"a":1}\n\n'

@@ -298,7 +298,10 @@ class WireDialect(ABC):
     answer_keys: frozenset[str] = frozenset()
     """Top-level keys at least one of which every 200 answer of its operations holds (OpenAI's
     ``choices``...): a 200 without any is not an answer, a failed attempt (``malformed_response``).
-    Empty: not checked (a dialect that does not say)."""
+    Empty: not checked (a dialect that does not say). A key whose value is ``null`` holds no answer."""
+    answer_lists: frozenset[str] = frozenset()
+    """The ``answer_keys`` whose empty list holds no answer either (OpenAI's ``choices: []``): a 200 with
+    nothing else is a failed attempt too, not an answer an SDK indexes into or a translation makes up."""
     request_id_header: str | None = None
     """The response header (lower-case) its SDK reports as the request id (openai-python's ``_request_id``
     reads ``x-request-id``); the sidecar sets it on an answer that is not the provider's own, as

@@ -16,6 +16,8 @@ Kinds, in two groups. *Outcomes* decide what the response is (the first one in a
     reset           close the TCP connection without a response
     reset-body      send the headers and half of the body, then close
     malformed[=K]   200 with invalid JSON (streams: event K is invalid JSON; default 0)
+    empty           200 whose answer holds nothing: OpenAI choices [], Anthropic content [], Gemini
+                    candidates [] (unstreamed answers only)
     cut=K           streams: close after K events, no terminator
     error-event=K   streams: after K events send the dialect's in-stream error event
 
@@ -49,6 +51,7 @@ class FaultKind(enum.StrEnum):
     RESET = "reset"
     RESET_BODY = "reset-body"
     MALFORMED = "malformed"
+    EMPTY = "empty"
     CUT = "cut"
     ERROR_EVENT = "error-event"
     STALL = "stall"
@@ -78,6 +81,7 @@ _RULES: Mapping[FaultKind, _Rule] = {
     FaultKind.RESET: _Rule("none"),
     FaultKind.RESET_BODY: _Rule("none"),
     FaultKind.MALFORMED: _Rule("int"),
+    FaultKind.EMPTY: _Rule("none"),
     FaultKind.CUT: _Rule("int", required=True),
     FaultKind.ERROR_EVENT: _Rule("int", required=True),
     FaultKind.STALL: _Rule("float", required=True),

@@ -4,7 +4,7 @@ One request goes through ``serve``::
 
     stall (fault)  ->  latency_ms  ->  outcome fault? reset | error answer
                    ->  build the reply (RequestError -> 4xx in the dialect's shape)
-                   ->  JSON:   wait ttft + tokens / tokens_per_s, send (or malformed / reset-body)
+                   ->  JSON:   wait ttft + tokens / tokens_per_s, send (or malformed / empty / reset-body)
                    ->  stream: headers, then frame by frame with real flushes; ttft before the first
                                token-carrying frame, tokens / tokens_per_s before each later one;
                                cut / error-event / malformed / stall-mid at their event index
@@ -25,6 +25,7 @@ import struct
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from aiohttp import web
@@ -109,8 +110,8 @@ def drop(request: web.Request, *, rst: bool) -> None:
 async def _send_json(ex: Exchange, reply: JsonReply, outcome: Fault | None, ttft_s: float) -> web.StreamResponse:
     tokens_per_s = ex.config.tokens_per_s
     await _sleep(ex.request, ttft_s + (reply.output_tokens / tokens_per_s if tokens_per_s else 0.0))
-    payload = orjson.dumps(reply.body)
     kind = outcome.kind if outcome is not None else None
+    payload = orjson.dumps(_emptied(reply.body) if kind is FaultKind.EMPTY else reply.body)
     headers = {**ex.headers, **reply.headers}
     if kind is FaultKind.MALFORMED:
         payload = payload[: len(payload) // 2]
@@ -167,6 +168,16 @@ async def _send_stream(ex: Exchange, reply: StreamReply, outcome: Fault | None, 
     except ConnectionError:
         pass  # the client went away; nothing left to do
     return response
+
+
+_ANSWER_LISTS = ("choices", "content", "candidates")  # OpenAI chat and completions; Anthropic; Gemini
+
+
+def _emptied(body: Any) -> Any:
+    """The answer with its answer list emptied (``empty``); other bodies (embeddings...) as they are."""
+    if not isinstance(body, dict):
+        return body
+    return {**body, **{key: [] for key in _ANSWER_LISTS if key in body}}
 
 
 def _encode(item: Frame, index: int, sse: bool) -> bytes:

@@ -72,13 +72,25 @@ from .stream_answer import HeldStream
 
 _SUCCESS = Outcome.success()
 # A 200 whose JSON holds none of its dialect's ``answer_keys`` is not an answer (``{}``, another API's
-# JSON): a failed attempt that falls back, on a same-dialect route (which would relay it as is) as on a
-# translated one (which would make up an empty answer). A dialect that names none: any dialect's keys,
-# and only an error object fails (``error_in_success``).
+# JSON), nor one whose answer keys are all ``null`` or, for its ``answer_lists``, empty (OpenAI's
+# ``choices: []``, Anthropic's ``content: null``): a failed attempt that falls back, on a same-dialect
+# route (which would relay it as is, for the app's SDK to fail on) as on a translated one (which would
+# make up an empty answer). A dialect that names none: any dialect's keys, and only an error object
+# fails (``error_in_success``).
 _ANY_ANSWER = frozenset().union(
     *(registry.wire(d).answer_keys for d in (Dialect.OPENAI, Dialect.ANTHROPIC, Dialect.GEMINI))
 )
 _RELAY_DROP = RESPONSE_DROP | {"content-type"}  # set once, lower-case, by the sidecar
+
+
+def _holds_answer(parsed: dict[str, Any], keys: frozenset[str], lists: frozenset[str]) -> bool:
+    """Whether one of the answer ``keys`` in ``parsed`` holds something: not ``null``, and not an empty
+    list for a key of ``lists``."""
+    for key in keys:
+        value = parsed.get(key)
+        if value is not None and (value or key not in lists):
+            return True
+    return False
 
 
 class Prepared(NamedTuple):
@@ -265,8 +277,9 @@ class Attempt:
         if too_deep(body, parsed):  # translated or relayed, the answer is written again: orjson cannot
             reason = f"upstream sent a body nested more than {MAX_BODY_DEPTH} levels deep"
             return billed(Outcome.failure("malformed_response", reason), output_tokens=answer_tokens(body))
-        keys = registry.wire(wire).answer_keys or _ANY_ANSWER
-        if parsed.keys().isdisjoint(keys):  # no answer in it, relayed or translated alike
+        upstream = registry.wire(wire)
+        keys = upstream.answer_keys or _ANY_ANSWER
+        if not _holds_answer(parsed, keys, upstream.answer_lists):  # no answer in it, relayed or translated alike
             if isinstance(parsed.get("error"), dict):  # an error object: the upstream lies about its status
                 return AttemptResult(Outcome.failure("error_in_success", "upstream sent an error with status 200"))
             if keys is not _ANY_ANSWER:

@@ -304,3 +304,17 @@ async def test_should_retry_header(fake, openai_for):
         await client.chat.completions.create(model="m", messages=USER, extra_headers=fault("500;should-retry=false"))
     async with aiohttp.ClientSession() as session, session.get(server.make_url("/_fake/stats")) as response:
         assert (await response.json())["requests"] == 1
+
+
+async def test_empty_answer(fake, openai_for, anthropic_for, gemini_for, gemini_fault):
+    """``empty`` answers 200 with the answer list of each dialect emptied: no choice, no content block, no
+    candidate."""
+    server = await fake()
+    answer = await openai_for(server).chat.completions.create(model="m", messages=USER, extra_headers=fault("empty"))
+    assert answer.choices == [] and answer.usage is not None
+    message = await anthropic_for(server).messages.create(
+        model="c", max_tokens=64, messages=USER, extra_headers=fault("empty")
+    )
+    assert message.content == [] and message.stop_reason == "end_turn"
+    gemini = await gemini_for(server).aio.models.generate_content(model="g", contents="x", config=gemini_fault("empty"))
+    assert gemini.candidates == [] and gemini.text is None

@@ -55,6 +55,7 @@ class GeminiWire(WireDialect):
     response_id_prefix = ""
     # generateContent (a blocked prompt: promptFeedback alone); countTokens; embedContent, batchEmbedContents
     answer_keys = frozenset({"candidates", "promptFeedback", "totalTokens", "embedding", "embeddings"})
+    answer_lists = frozenset({"candidates"})  # no candidate and no promptFeedback: nothing was answered
     transport_fields = _bodies.TRANSPORT_FIELDS
     sampling_fields = _bodies.SAMPLING_FIELDS
 

@@ -61,6 +61,7 @@ class OpenAIWire(WireDialect):
     feature_walkers = _features.WALKERS
     response_id_prefix = "chatcmpl-"
     answer_keys = frozenset({"choices", "data", "output"})  # completions; embeddings; responses
+    answer_lists = frozenset({"choices"})  # OpenAI never answers a chat or completion with no choice
     request_id_header = "x-request-id"  # its SDK's ``_request_id``
     transport_fields = _bodies.TRANSPORT_FIELDS
 
