@@ -136,6 +136,21 @@ async def test_a_timeout_names_the_limit_it_reached(fake: FakeFactory, sidecar: 
     assert access_line(running)["attempt_errors"] == [f"m0:timeout_first_byte: {why}"]
 
 
+async def test_a_silent_head_is_an_idle_timeout_when_idle_s_is_the_shorter(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A provider that sends nothing, ``idle_s`` shorter than ``first_byte_s``: the wait for the head ends
+    at ``idle_s`` (aiohttp's read timer), named so in the 504 and the access line."""
+    url = await fake("f0")
+    extra = "    resilience: {max_attempts_per_target: 1, timeouts: {first_byte_s: 5, idle_s: 0.2}}\n"
+    running = await sidecar(chain_policy([url], route_extra=extra))
+    status, _, data = await chat(running, {"x-fake-fault": "stall=3"})
+    assert status == 504
+    why = "no data for idle_s (0.2 s)"
+    assert orjson.loads(data)["error"]["message"] == f"upstream m0 failed: timeout_idle ({why})"
+    assert access_line(running)["attempt_errors"] == [f"m0:timeout_idle: {why}"]
+
+
 async def test_the_targets_a_deadline_left_no_time_for_are_listed(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """The route's deadline passes during the first target's wait: that timeout says the deadline cut it,
     and the target never tried is listed as ``deadline_passed`` instead of missing from the 503."""
