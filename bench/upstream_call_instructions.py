@@ -40,9 +40,9 @@ from cache_hit_parts import valgrind_script
 from measuring import REQUEST, tools_present
 from nginx_upstream import nginx_on_free_port
 from sidecar_under_test import checkout
+from upstream_call import HEADERS
 
 PARTS = ("minimal", "session", "headers", "timeout", "arguments", "client", "deadline")
-HEADERS = {"content-type": "application/json", "authorization": "Bearer sk-bench", "accept-encoding": "gzip, deflate"}
 
 
 async def calls(part: str, port: int, n: int) -> None:
