@@ -28,11 +28,15 @@ made once and kept while the provider object is the policy's. The timeouts:
 
 - ``connect_s`` -> aiohttp's ``sock_connect``: TCP connect and TLS handshake (``ConnectionTimeoutError``);
 - ``idle_s``: the wait for the head (aiohttp's ``sock_read``), then every wait for body bytes
-  (``UpstreamResponse``), raise aiohttp's ``SocketTimeoutError``;
+  (``UpstreamResponse``), raise aiohttp's ``SocketTimeoutError``; for the head only when it is shorter
+  than ``first_byte_s``: otherwise the caller's first-byte deadline (below) is always due first, and
+  aiohttp's read timer, armed and moved on every call, would never fire (about 11,000 instructions a
+  call, bench/upstream_call_instructions.py);
 - ``total_s``: the body, until the call's start plus ``total_s`` (a bare ``TimeoutError``); the head
   is bounded by ``idle_s`` and the caller's first-byte deadline.
 
-Once the head is in, aiohttp's read timer is turned off (its connection's ``read_timeout``) and the
+Per provider, ``post``'s keywords are made once (only what differs from aiohttp's defaults). Once the
+head is in, aiohttp's read timer (when armed) is turned off (its connection's ``read_timeout``) and the
 body's timers are ``UpstreamResponse``'s, one per call, moved only when they fire: aiohttp's
 ``sock_read`` and ``total`` would move a timer on every network read of a stream (2-4 us of every
 streamed event, bench/relay_cost.py).
@@ -96,10 +100,23 @@ class _Route:
     """How calls reach one provider: through which proxy, checked against which CAs."""
 
     provider: Provider
-    proxy: Proxy | None
-    ssl: ssl.SSLContext | bool  # True: the system's CA store
+    # ``post``'s keywords for the route (``_post_arguments``): made once, each call unpacks them
+    arguments: Mapping[str, Any]
     # the proxy's credentials on each request, for an http provider (the proxy reads the request itself)
     proxy_credentials: Mapping[str, str] | None = None
+
+
+def _post_arguments(proxy: Proxy | None, context: ssl.SSLContext | bool) -> dict[str, Any]:
+    """aiohttp's ``post`` keywords for a route: no redirects, and only what differs from aiohttp's defaults
+    (no proxy, the system's CA store): a keyword passed costs on every call (about 1,000 instructions each,
+    through ``post``'s and ``_request``'s ``**kwargs``), a default nothing."""
+    arguments: dict[str, Any] = {"allow_redirects": False}
+    if proxy is not None:
+        arguments["proxy"] = proxy.url
+        arguments["proxy_headers"] = proxy.headers
+    if context is not True:
+        arguments["ssl"] = context
+    return arguments
 
 
 class UpstreamClient:
@@ -113,7 +130,8 @@ class UpstreamClient:
         self._tls = TLSContexts()
         self._session: aiohttp.ClientSession | None = None
         self._routes: dict[str, _Route] = {}
-        self._timeouts: dict[tuple[float, float], aiohttp.ClientTimeout] = {}  # by connect_s, idle_s
+        # by connect_s, idle_s, first_byte_s
+        self._timeouts: dict[tuple[float, float, float], aiohttp.ClientTimeout] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._watched: weakref.WeakSet[Any] = weakref.WeakSet()  # connections seen (response.py)
 
@@ -175,25 +193,17 @@ class UpstreamClient:
         if session is None or self._loop is None:
             raise RuntimeError("the upstream client is not open")
         route = self._route(provider)
-        proxy = route.proxy
         loop = self._loop
         total_by = loop.time() + timeouts.total_s
         if route.proxy_credentials is not None:
             headers = {**headers, **route.proxy_credentials}
+        timeout = self._timeout(timeouts)
         _SENT.set(False)
-        response = await session.post(
-            url,
-            data=body,
-            headers=headers,
-            proxy=proxy.url if proxy is not None else None,
-            proxy_headers=proxy.headers if proxy is not None else None,
-            ssl=route.ssl,
-            timeout=self._timeout(timeouts),
-            allow_redirects=False,
-        )
-        connection = response.connection
-        if connection is not None and connection.protocol is not None:
-            connection.protocol.read_timeout = None  # the body's timers are UpstreamResponse's
+        response = await session.post(url, data=body, headers=headers, timeout=timeout, **route.arguments)
+        if timeout.sock_read is not None:
+            connection = response.connection
+            if connection is not None and connection.protocol is not None:
+                connection.protocol.read_timeout = None  # the body's timers are UpstreamResponse's
         return UpstreamResponse(
             response, self._max_body, self._watched, loop, idle_s=timeouts.idle_s, total_by=total_by
         )
@@ -206,14 +216,20 @@ class UpstreamClient:
         context: ssl.SSLContext | bool = self._tls.context_for(tls) if tls is not None else True
         proxy = provider_proxy(provider.proxy, provider.base_url, self._proxies)
         plain = proxy is not None and provider.base_url.startswith("http://")
-        route = _Route(provider, proxy, context, proxy.headers if plain and proxy is not None else None)
+        credentials = proxy.headers if plain and proxy is not None else None
+        route = _Route(provider, _post_arguments(proxy, context), credentials)
         self._routes[provider.name] = route
         return route
 
     def _timeout(self, timeouts: TimeoutsSpec) -> aiohttp.ClientTimeout:
-        key = (timeouts.connect_s, timeouts.idle_s)
+        """aiohttp's timeouts for a call: ``connect_s``; and ``idle_s`` for the head (``sock_read``) only when
+        it is shorter than ``first_byte_s``: otherwise the caller's first-byte deadline, armed before the
+        call and due no later than ``first_byte_s`` after it, always ends the wait first, and aiohttp's read
+        timer (armed when the request is written, moved when bytes arrive) would never fire."""
+        key = (timeouts.connect_s, timeouts.idle_s, timeouts.first_byte_s)
         timeout = self._timeouts.get(key)
         if timeout is None:
-            timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeouts.connect_s, sock_read=timeouts.idle_s)
+            read_s = timeouts.idle_s if timeouts.idle_s < timeouts.first_byte_s else None
+            timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeouts.connect_s, sock_read=read_s)
             self._timeouts[key] = timeout
         return timeout

@@ -11,7 +11,8 @@
   raises ``MalformedResponse`` and nothing more is held. aiohttp inflates a gzip/deflate body a read
   buffer at a time as it is consumed (never ``ClientResponse.read()``, which lifts that bound), and
   refuses over 1024 gzip members in one network read: a decompression bomb costs at most ``max_body``
-  bytes of memory and is a failed attempt;
+  bytes of memory and is a failed attempt. A body that has all arrived (a short answer: aiohttp's buffer
+  holds it, up to its flow-control mark) is taken in one call and then checked against the cap;
 - ``readany()``: the body's next bytes as they arrive (streams); ``b""`` at the end;
 - ``received``: the bytes ``read()`` got before it failed (a body cut or timed out midway), decoded;
 - the body's timers: a wait for bytes longer than ``idle_s`` raises aiohttp's ``SocketTimeoutError``,
@@ -115,17 +116,26 @@ class UpstreamResponse:
     async def read(self) -> bytes:
         """The whole body, decoded; ``MalformedResponse`` past ``max_body`` bytes. What arrived before a
         failure (a cut, a timeout) stays in ``received``, decoded."""
+        content = self._content
+        if content.is_eof() and not self.received:  # the body is all in aiohttp's buffer: taken in one call
+            body = content.read_nowait()
+            if len(body) > self._max_body:
+                raise self._over_cap()
+            return body
         parts = self.received
         size = 0
         while chunk := await self.readany():
             size += len(chunk)
             if size > self._max_body:
                 parts.clear()
-                raise MalformedResponse(
-                    f"the upstream's body is over {self._max_body} bytes (SIDECAR_UPSTREAM_MAX_BODY_BYTES)"
-                )
+                raise self._over_cap()
             parts.append(chunk)
         return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def _over_cap(self) -> MalformedResponse:
+        return MalformedResponse(
+            f"the upstream's body is over {self._max_body} bytes (SIDECAR_UPSTREAM_MAX_BODY_BYTES)"
+        )
 
     async def readany(self) -> bytes:
         """The body's next bytes as soon as there are any; ``b""`` once it has ended."""

@@ -124,16 +124,25 @@ async def _dns_and_refused(sidecar: SidecarFactory, port: int) -> None:
     assert refused.startswith(f"m1:connect_error: ClientConnectorError: Cannot connect to host 127.0.0.1:{port}")
 
 
-async def test_a_timeout_names_the_limit_it_reached(fake: FakeFactory, sidecar: SidecarFactory) -> None:
-    """A one-target route whose provider sends nothing: the 504 and the access line name ``first_byte_s``."""
+@pytest.mark.parametrize(
+    ("timeouts", "error_type", "why"),
+    [
+        ("{first_byte_s: 0.2}", "timeout_first_byte", "no response headers within first_byte_s (0.2 s)"),
+        ("{first_byte_s: 5, idle_s: 0.2}", "timeout_idle", "no data for idle_s (0.2 s)"),
+    ],
+)
+async def test_a_timeout_names_the_limit_it_reached(
+    fake: FakeFactory, sidecar: SidecarFactory, timeouts: str, error_type: str, why: str
+) -> None:
+    """A one-target route whose provider sends nothing: the 504 and the access line name the limit the
+    wait for the head ran into, ``first_byte_s`` or, when it is the shorter, ``idle_s``."""
     url = await fake("f0")
-    extra = "    resilience: {max_attempts_per_target: 1, timeouts: {first_byte_s: 0.2}}\n"
+    extra = f"    resilience: {{max_attempts_per_target: 1, timeouts: {timeouts}}}\n"
     running = await sidecar(chain_policy([url], route_extra=extra))
     status, _, data = await chat(running, {"x-fake-fault": "stall=3"})
     assert status == 504
-    why = "no response headers within first_byte_s (0.2 s)"
-    assert orjson.loads(data)["error"]["message"] == f"upstream m0 failed: timeout_first_byte ({why})"
-    assert access_line(running)["attempt_errors"] == [f"m0:timeout_first_byte: {why}"]
+    assert orjson.loads(data)["error"]["message"] == f"upstream m0 failed: {error_type} ({why})"
+    assert access_line(running)["attempt_errors"] == [f"m0:{error_type}: {why}"]
 
 
 async def test_the_targets_a_deadline_left_no_time_for_are_listed(fake: FakeFactory, sidecar: SidecarFactory) -> None:

@@ -216,6 +216,25 @@ async def test_idle_timeout_waiting_for_the_head(raw_upstream: UpstreamFactory, 
     await asyncio.wait_for(up.conns[0].ended.wait(), 1)
 
 
+async def test_the_head_is_left_to_the_first_byte_deadline_when_it_is_due_first(
+    raw_upstream: UpstreamFactory, client: UpstreamClient
+) -> None:
+    """With first_byte_s no longer than idle_s, post() arms no read timer of its own for the head: the
+    caller's first-byte deadline, armed before the call, ends the wait first (a head later than idle_s,
+    with no such deadline around the call, is still awaited)."""
+
+    async def late_head(conn: ServerConn) -> None:
+        await conn.read_request()
+        await asyncio.sleep(0.3)
+        await conn.send(response(b"late"))
+        await conn.wait_closed_by_client()
+
+    up = await raw_upstream(late_head)
+    resp = await post(client, up, TimeoutsSpec(idle_s=0.1, first_byte_s=0.1))
+    assert await resp.read() == b"late"
+    resp.close()
+
+
 @pytest.mark.parametrize("method", ["read", "readany"])
 async def test_idle_timeout_in_the_body(raw_upstream: UpstreamFactory, client: UpstreamClient, method: str) -> None:
     """A body that stalls for idle_s raises SocketTimeoutError from read() and readany()."""

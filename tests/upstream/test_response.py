@@ -105,6 +105,20 @@ async def test_a_body_over_the_cap_is_malformed(raw_upstream: UpstreamFactory, m
         await read(client, up)
 
 
+async def test_a_body_over_the_cap_that_came_with_the_head_is_malformed(
+    raw_upstream: UpstreamFactory, make_client: ClientFactory
+) -> None:
+    """A short body over upstream_max_body_bytes, arrived whole with the head (read at once from aiohttp's
+    buffer), raises MalformedResponse too, and nothing of it is kept in ``received``."""
+    client = make_client(upstream_max_body_bytes=1024)
+    up = await raw_upstream(answering(response(b"x" * 1025)))
+    resp = await post(client, up)
+    with pytest.raises(MalformedResponse, match="over 1024 bytes"):
+        await resp.read()
+    assert resp.received == []
+    resp.close()
+
+
 async def test_a_decompression_bomb_stops_at_the_cap(raw_upstream: UpstreamFactory, make_client: ClientFactory) -> None:
     """64 MiB of zeros in a 64 KiB gzip body: read() stops at the cap (1 MiB) without inflating the rest."""
     client = make_client(upstream_max_body_bytes=MiB)
