@@ -85,6 +85,7 @@ async def proxy(
     # 16 hex digits written by ``bytes.hex`` (an f-string's ``016x`` parses its format: 1,300 instructions more)
     exchange = Exchange(request, endpoint, policy, getrandbits(64).to_bytes(8).hex(), trace, facts)
     exchange.answer_first = True  # its successful calls' telemetry too: ``_book``, after the answer
+    exchange.usage_after_answer = pipelines.usage_after_answer(policy)  # and their usage, when no stage reads it
     response: web.StreamResponse | None = None
     status = 500  # an exception no handler below takes (none should)
     try:
@@ -153,6 +154,7 @@ def _book(access: AccessLog, exchange: Exchange, status: int, telemetry: Telemet
     (``access``). A failure there is logged once and goes no further: the answer stands, the connection
     stays open."""
     try:
+        exchange.read_usage_later()  # an answer's usage no stage needed before it was out
         access.record(exchange, status, telemetry)
     except Exception as exc:
         log.error(
