@@ -71,6 +71,19 @@ def access_lines(running: RunningSidecar) -> list[dict[str, Any]]:
     return [line for line in running.log_lines() if line.get("event") == "access"]
 
 
+async def hang_up_after_the_head(running: RunningSidecar) -> None:
+    """Send the request, read the head of its (large) answer, close the connection at once; return once
+    its access line is made (at most 2.5 s)."""
+    reader, writer = await open_slow_reader(port_of(running))
+    writer.write(post())
+    await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    writer.transport.abort()
+    for _ in range(50):
+        await asyncio.sleep(0.05)
+        if access_lines(running):
+            break
+
+
 @pytest.mark.parametrize("answer", ["proxied", "cache hit"])
 async def test_the_access_line_is_made_once_the_answer_is_handed_to_the_socket(
     fake: FakeFactory, sidecar: SidecarFactory, answer: str
@@ -156,14 +169,7 @@ async def test_an_app_that_hangs_up_while_its_answer_is_written_is_logged_once_w
     """The app reads the head of a large answer and closes the connection: one access line, with the
     answer's status and the served model (it was answered and its call made), and no error logged."""
     running = await sidecar(policy(await fake("f", reply=BIG_REPLY)))
-    reader, writer = await open_slow_reader(port_of(running))
-    writer.write(post())
-    await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
-    writer.transport.abort()
-    for _ in range(50):
-        await asyncio.sleep(0.05)
-        if access_lines(running):
-            break
+    await hang_up_after_the_head(running)
     await asyncio.sleep(0.2)
     [line] = access_lines(running)
     assert (line["status"], line["served_model"]) == (200, "m")
@@ -278,14 +284,7 @@ async def test_an_app_that_hangs_up_while_its_answer_is_written_still_has_its_us
     """The app reads the head of a large answer and closes the connection: its access line still has the
     tokens and cost of the answer it was sent (read after the answer was handed to the socket)."""
     running = await sidecar(priced_policy(await fake("f", reply=BIG_REPLY)))
-    reader, writer = await open_slow_reader(port_of(running))
-    writer.write(post())
-    await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
-    writer.transport.abort()
-    for _ in range(50):
-        await asyncio.sleep(0.05)
-        if access_lines(running):
-            break
+    await hang_up_after_the_head(running)
     [line] = access_lines(running)
     assert line["status"] == 200 and line["input_tokens"] > 0 and line["output_tokens"] > 0
     assert line["cost_usd"] == round((line["input_tokens"] * 1 + line["output_tokens"] * 2) / 1e6, 8)
