@@ -9,8 +9,9 @@ whatever answers, turns a failure into an error in the caller's dialect (a ``Req
 anything else a 500 with the request id, its traceback logged), answers 503 for a request the drain
 timeout cut (one the app hung up on stays cancelled: 499). Then the answer is handed to the socket
 (``routes.begin`` and its end written), and only then, in the same task, comes the bookkeeping: the
-access line, the request's metrics and the end of its span (``access``), and the telemetry its answered
-calls kept (``AttemptTrace.release``). An app that went away while its answer was being written is
+answer's usage when no stage needed it before (``Exchange.read_usage_later``), the access line, the
+request's metrics and the end of its span (``access``), and the telemetry its answered calls kept
+(``AttemptTrace.release``). An app that went away while its answer was being written is
 logged with the answer's status. The drain waits for the handler, so for this bookkeeping too; a
 failure in it is logged (``bookkeeping_error``) and reaches neither the app nor its connection.
 """
