@@ -14,7 +14,8 @@ decided once when the pipeline is built for a policy (``Pipelines.for_policy``),
     shadow          a route with ``shadow:``
     gates           a route with ``gates:``
 
-A policy that uses none of them pays for none: no coroutine frame, no attribute test, and no memory for
+A policy that uses none of them pays for none (its answers' usage is even read only after the answer is
+out: ``Pipelines.usage_after_answer``): no coroutine frame, no attribute test, and no memory for
 the feature's request-path code: a stage given as ``Deferred(make)`` is built (its modules imported) the
 first time a policy that uses it is folded. A hot reload to a policy that does gets the stage when it is
 applied (``SidecarApp`` folds the new policy's pipeline right after the swap, before its first request;
@@ -71,17 +72,33 @@ class Pipelines:
         self._terminal = terminal
         self._policy: Policy | None = None
         self._handler: Handler = terminal
+        self._usage_after_answer = False
 
     def for_policy(self, policy: Policy) -> Handler:
         """The pipeline of ``policy``'s requests (folded on the first request after a swap)."""
         if policy is not self._policy:
-            self._handler = build_pipeline([*self._head, *(f.built() for f in self.used(policy))], self._terminal)
+            used = self.used(policy)
+            self._handler = build_pipeline([*self._head, *(f.built() for f in used)], self._terminal)
+            hedged = any(route.settings.resilience.hedge for route in routes_of(policy))
+            self._usage_after_answer = not hedged and all(f.name in READS_NO_USAGE for f in used)
             self._policy = policy
         return self._handler
+
+    def usage_after_answer(self, policy: Policy) -> bool:
+        """True when nothing before the answer's hand-off reads its usage on ``policy``'s pipeline (after
+        ``for_policy``): no feature stage but the route's (``READS_NO_USAGE``: the cache, the budgets,
+        routing, shadows, gates, an extra stage may read it as the answer passes) and no hedged route (a
+        race's two answers). Its requests' answers
+        then leave their usage to be read after the answer is out (``Exchange.usage_later``)."""
+        return self._usage_after_answer if policy is self._policy else False
 
     def used(self, policy: Policy) -> list[FeatureStage]:
         """The feature stages ``policy`` uses, in pipeline order."""
         return [feature for feature in self._features if feature.used(policy)]
+
+
+READS_NO_USAGE = frozenset({"route"})
+"""The stages that never read an answer's usage (``Pipelines.usage_after_answer``): ``route_request``'s."""
 
 
 def routes_of(policy: Policy) -> Iterator[Route]:

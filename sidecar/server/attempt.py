@@ -119,6 +119,8 @@ class AttemptResult:
     upstream_headers: dict[str, str] = field(default_factory=dict)
     held: HeldStream | None = None  # a whole stream held back (exchange.hold_stream), not sent yet
     parsed: dict[str, Any] | None = None  # a whole answer's body as the upstream sent it, parsed (wire dialect)
+    usage_later: bool = False  # ``usage`` left unread: read from ``parsed`` after the answer is out (``Exchange``)
+    trace: AttemptTrace | None = None  # the call's telemetry, when ``usage_later``: it keeps a place for the usage
 
 
 def prepare(exchange: Exchange, target: Target, unsupported: str) -> Prepared:
@@ -285,10 +287,7 @@ class Attempt:
             if keys is not _ANY_ANSWER:
                 no_answer = Outcome.failure("malformed_response", "upstream sent a 200 that holds no answer")
                 return billed(no_answer)
-        result = AttemptResult(outcome, upstream_status=status, parsed=parsed)
-        result.usage = extract_usage(wire, parsed)
-        result.response_model = _str(parsed.get("model") or parsed.get("modelVersion"))
-        result.response_id = _str(parsed.get("id") or parsed.get("responseId"))
+        result = _answered(exchange, wire, status, parsed)
         relayed["content-type"] = response.headers.get("content-type", "application/json")
         if wire is not caller:
             relayed["content-type"] = "application/json"
@@ -311,6 +310,20 @@ class Attempt:
                 result.parsed = None
         result.response = Response(status=status, body=body, headers=relayed)
         return result
+
+
+def _answered(exchange: Exchange, wire: Dialect, status: int, parsed: dict[str, Any]) -> AttemptResult:
+    """A whole answer's result: what it says of itself (model, id) and its usage, or, when no stage reads
+    that before the answer is out (``Exchange.usage_after_answer``; an answer relayed in its own dialect),
+    its usage left to be read then (``usage_later``)."""
+    result = AttemptResult(_SUCCESS, upstream_status=status, parsed=parsed)
+    if exchange.usage_after_answer and wire is exchange.facts.dialect:
+        result.usage_later = True
+    else:
+        result.usage = extract_usage(wire, parsed)
+    result.response_model = _str(parsed.get("model") or parsed.get("modelVersion"))
+    result.response_id = _str(parsed.get("id") or parsed.get("responseId"))
+    return result
 
 
 def _body_failed(

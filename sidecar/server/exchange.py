@@ -19,7 +19,8 @@ Who fills what, in pipeline order:
   ``fallback_reason``, ``billed_failures`` (calls accepted, then failed: ``billed``), then, for the
   response the caller gets, ``answered_by`` (the target whose answer or own error it is), ``dropped``
   and, for a whole answer, ``upstream_answer`` (the upstream's body already parsed, so the cache need
-  not parse it again); ``usage``, ``bytes_out``, ``stream_error`` as it is sent;
+  not parse it again); ``usage``, ``bytes_out``, ``stream_error`` as it is sent (``usage_later``
+  instead of ``usage`` when no stage reads it before the answer is out: read by the handler after it);
   ``degraded`` when the route's last resort answered;
 - the cache stage (``cache_stage``): ``cache`` (hit, miss, stale, bypass) and ``cache_age_s``, and
   ``stale_answer``, which the last resort ``kind: cache`` calls.
@@ -42,12 +43,12 @@ from ..dialects.base import Endpoint
 from ..policy.compiled import Policy, Route, Target
 from ..request_facts import RequestFacts
 from ..telemetry import Usage as TelemetryUsage
-from ..translate import RequestParams, extract_request_params
+from ..translate import RequestParams, extract_request_params, extract_usage
 
 if TYPE_CHECKING:
     from ..budgets import Admission
     from ..gates.checks import GateFailure
-    from ..telemetry import RequestTrace
+    from ..telemetry import AttemptTrace, RequestTrace
     from ..translate import Usage
     from .hooks import ChainHook, StreamTap
 
@@ -120,6 +121,12 @@ class Exchange:
     # The handler's own exchange (not a child's: an ensemble member, a shadow call): its answer goes out
     # before its telemetry, its successful calls' included (``Calls.call``, ``AttemptTrace.finish(keep=)``)
     answer_first: bool = False
+    # No stage reads a whole answer's usage before the answer is out (``Pipelines.usage_after_answer``): the
+    # answering call leaves it unread (``Attempt._judge``), ``deliver`` leaves here what to read it from (the
+    # call's kept telemetry, the wire dialect, the parsed answer), and ``read_usage_later`` reads it after
+    # the answer is handed to the socket, before the access line and the request's telemetry
+    usage_after_answer: bool = False
+    usage_later: tuple[AttemptTrace, Dialect, dict[str, Any]] | None = None
     on_commit: Callable[[], None] | None = None  # set while hedged calls race
     racing: bool = False  # a hedge asks the hooks about its second call while the first is in flight
     # Set by a hook that holds something per call of a hedged race (the budgets: a reservation each), and
@@ -161,6 +168,16 @@ class Exchange:
         if self.params is None:
             self.params = extract_request_params(self.facts.dialect, self.facts.body)
         return self.params
+
+    def read_usage_later(self) -> None:
+        """The answer's usage left unread until the answer was out (``usage_later``): read now, for the
+        access line, the budgets' and cost's sake, and the answering call's kept telemetry."""
+        later = self.usage_later
+        if later is not None:
+            self.usage_later = None
+            attempt, wire, parsed = later
+            self.usage = extract_usage(wire, parsed)
+            attempt.kept_usage(telemetry_usage(self.usage))
 
     def record(self, attempt: AttemptRecord) -> None:
         """Add one attempt (a call, or a target skipped without one) to the request's record."""

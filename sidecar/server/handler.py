@@ -9,8 +9,9 @@ whatever answers, turns a failure into an error in the caller's dialect (a ``Req
 anything else a 500 with the request id, its traceback logged), answers 503 for a request the drain
 timeout cut (one the app hung up on stays cancelled: 499). Then the answer is handed to the socket
 (``routes.begin`` and its end written), and only then, in the same task, comes the bookkeeping: the
-access line, the request's metrics and the end of its span (``access``), and the telemetry its answered
-calls kept (``AttemptTrace.release``). An app that went away while its answer was being written is
+answer's usage when no stage needed it before (``Exchange.read_usage_later``), the access line, the
+request's metrics and the end of its span (``access``), and the telemetry its answered calls kept
+(``AttemptTrace.release``). An app that went away while its answer was being written is
 logged with the answer's status. The drain waits for the handler, so for this bookkeeping too; a
 failure in it is logged (``bookkeeping_error``) and reaches neither the app nor its connection.
 """
@@ -85,6 +86,7 @@ async def proxy(
     # 16 hex digits written by ``bytes.hex`` (an f-string's ``016x`` parses its format: 1,300 instructions more)
     exchange = Exchange(request, endpoint, policy, getrandbits(64).to_bytes(8).hex(), trace, facts)
     exchange.answer_first = True  # its successful calls' telemetry too: ``_book``, after the answer
+    exchange.usage_after_answer = pipelines.usage_after_answer(policy)  # and their usage, when no stage reads it
     response: web.StreamResponse | None = None
     status = 500  # an exception no handler below takes (none should)
     try:
@@ -153,6 +155,7 @@ def _book(access: AccessLog, exchange: Exchange, status: int, telemetry: Telemet
     (``access``). A failure there is logged once and goes no further: the answer stands, the connection
     stays open."""
     try:
+        exchange.read_usage_later()  # an answer's usage no stage needed before it was out
         access.record(exchange, status, telemetry)
     except Exception as exc:
         log.error(

@@ -47,7 +47,9 @@ def _bound(stage: Stage, call_next: Handler) -> Handler:
 
 def read_stage(max_body: int) -> Stage:
     """Parse the body in the caller's dialect; 413 over ``max_body`` (not read when its announced length
-    is over), 400 for what we cannot read."""
+    is over), 400 for what we cannot read. A body already all received is taken from its buffer at once
+    (``read_nowait``: ``request.read`` would await two reads and copy it twice, about 5 us); one still
+    arriving is awaited (``request.read``, which stops at the app's ``client_max_size``, the same limit)."""
 
     def too_large() -> RequestFailed:
         message = f"request body exceeds the sidecar's limit of {max_body} bytes"
@@ -58,6 +60,12 @@ def read_stage(max_body: int) -> Stage:
         length = request.content_length
         if length is not None and length > max_body:
             raise too_large()  # not read: the listener reads the rest away for a moment, then closes
+        payload = request.content
+        if payload.is_eof():  # the whole body came with the head (the usual case): taken without a coroutine
+            raw = payload.read_nowait()  # a chunked body announced no length: it is checked here
+            if len(raw) > max_body:
+                raise too_large()
+            return await parse_body(exchange, raw, call_next)
         try:
             raw = await request.read()
         except web.HTTPRequestEntityTooLarge:

@@ -189,6 +189,13 @@ class AttemptTrace:
         else:
             later(self._record, *record)
 
+    def kept_usage(self, usage: Usage | None) -> None:
+        """The usage of a call whose telemetry is kept (``finish(keep=True)``), read after it finished (the
+        server reads an answer's usage after the answer is out when nothing needs it before)."""
+        kept = self.kept
+        if kept is not None:
+            self.kept = (*kept[:5], usage, *kept[6:])
+
     def release(self) -> None:
         """Record what ``finish(keep=True)`` kept (its timings those of the call's end)."""
         kept = self.kept

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -62,3 +63,36 @@ async def test_a_deadline_needs_a_task() -> None:
     loop.call_soon(callback)
     await asyncio.sleep(0.01)
     assert failed
+
+
+async def test_the_deadlines_time_is_fixed_when_it_is_made_not_when_it_is_armed() -> None:
+    """The task works past the deadline's time without waiting (the timer is set only once it waits):
+    its first wait is cut at once, a timeout."""
+    loop = asyncio.get_running_loop()
+    deadline = Deadline(loop, loop.time() + 0.3)
+    busy_until = time.monotonic() + 0.4
+    while time.monotonic() < busy_until:  # busy, not waiting: nothing of the loop runs meanwhile
+        pass
+    started = loop.time()
+    with pytest.raises(TimeoutError):
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            if deadline.lift():
+                raise TimeoutError from None
+            raise
+    assert loop.time() - started < 0.25  # at the loop's next turns, not 0.3 s after the timer was set
+
+
+@pytest.mark.parametrize("turns", [0, 1, 2])
+async def test_a_deadline_lifted_before_its_timer_is_set_never_fires(turns: int) -> None:
+    """Lifted before the task waited (``turns`` 0), or between the turns of the loop that set its timer:
+    the task is never cancelled afterwards, however long past the deadline it waits."""
+    loop = asyncio.get_running_loop()
+    deadline = Deadline(loop, loop.time() + 0.01)
+    for _ in range(turns):
+        await asyncio.sleep(0)
+    assert deadline.lift() is False
+    await asyncio.sleep(0.1)  # past the deadline: no CancelledError here
+    task = asyncio.current_task()
+    assert task is not None and task.cancelling() == 0

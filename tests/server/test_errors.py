@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import anthropic
 import openai
+import orjson
 import pytest
 
 from ..conftest import FakeFactory, SidecarFactory, provider_block
 from ..listening import closed_port
 from ..sdk_clients import anthropic_client, openai_client
+from .raw import read_response
 
 
 def one_target(url: str, *, timeouts: str = "") -> str:
@@ -68,6 +72,25 @@ async def test_oversized_body_is_413(fake: FakeFactory, sidecar: SidecarFactory)
     big = b'{"model": "m", "messages": [{"role": "user", "content": "' + b"x" * 8000 + b'"}]}'
     status, body = await post(running.url, "/v1/chat/completions", big)
     assert status == 413 and "4096" in body["error"]["message"]
+
+
+@pytest.mark.parametrize("size", [4096, 4097])
+async def test_a_chunked_body_is_held_to_the_limit_whole(fake: FakeFactory, sidecar: SidecarFactory, size: int) -> None:
+    """A chunked body (no length announced) that has all come with its head: over the limit it gets 413 in
+    the caller's dialect, at the limit it is served."""
+    running = await sidecar(one_target(await fake()), max_body_bytes=4096)
+    prefix = b'{"model": "m", "messages": [{"role": "user", "content": "'
+    body = prefix + b"x" * (size - len(prefix) - 4) + b'"}]}'
+    reader, writer = await asyncio.open_connection("127.0.0.1", int(running.url.rsplit(":", 1)[1]))
+    head = b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+    chunks = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    writer.write(head + b"transfer-encoding: chunked\r\n\r\n" + chunks)  # one write: all of it comes at once
+    status, _, answer = await read_response(reader)
+    writer.close()
+    if size > 4096:
+        assert status == 413 and "4096" in orjson.loads(answer)["error"]["message"]
+    else:
+        assert status == 200
 
 
 async def test_unknown_model_is_404_through_the_sdk(fake: FakeFactory, sidecar: SidecarFactory) -> None:

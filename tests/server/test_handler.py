@@ -71,6 +71,19 @@ def access_lines(running: RunningSidecar) -> list[dict[str, Any]]:
     return [line for line in running.log_lines() if line.get("event") == "access"]
 
 
+async def hang_up_after_the_head(running: RunningSidecar) -> None:
+    """Send the request, read the head of its (large) answer, close the connection at once; return once
+    its access line is made (at most 2.5 s)."""
+    reader, writer = await open_slow_reader(port_of(running))
+    writer.write(post())
+    await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    writer.transport.abort()
+    for _ in range(50):
+        await asyncio.sleep(0.05)
+        if access_lines(running):
+            break
+
+
 @pytest.mark.parametrize("answer", ["proxied", "cache hit"])
 async def test_the_access_line_is_made_once_the_answer_is_handed_to_the_socket(
     fake: FakeFactory, sidecar: SidecarFactory, answer: str
@@ -156,14 +169,7 @@ async def test_an_app_that_hangs_up_while_its_answer_is_written_is_logged_once_w
     """The app reads the head of a large answer and closes the connection: one access line, with the
     answer's status and the served model (it was answered and its call made), and no error logged."""
     running = await sidecar(policy(await fake("f", reply=BIG_REPLY)))
-    reader, writer = await open_slow_reader(port_of(running))
-    writer.write(post())
-    await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
-    writer.transport.abort()
-    for _ in range(50):
-        await asyncio.sleep(0.05)
-        if access_lines(running):
-            break
+    await hang_up_after_the_head(running)
     await asyncio.sleep(0.2)
     [line] = access_lines(running)
     assert (line["status"], line["served_model"]) == (200, "m")
@@ -237,3 +243,48 @@ async def test_a_failure_in_the_bookkeeping_reaches_neither_the_app_nor_its_conn
     errors = [line for line in running.log_lines() if line.get("level") == "error"]
     assert [line["event"] for line in errors] == ["bookkeeping_error"] * 2
     assert {line["request_id"] for line in errors} == {headers["x-sidecar-request-id"] for _, headers, _ in answers}
+
+
+def priced_policy(url: str, extra: str = "") -> str:
+    """``policy`` with a price on the model (the access line's cost), and ``extra`` on its route."""
+    text = policy(url).replace("model: up}", "model: up, price: {input_per_mtok: 1, output_per_mtok: 2}}")
+    return text.replace("target: m}", f"target: m{extra}}}")
+
+
+@pytest.mark.parametrize("route", ["plain", "cached"])
+async def test_an_answers_usage_reaches_its_access_line_metrics_and_client_span(
+    fake: FakeFactory, sidecar: SidecarFactory, route: str
+) -> None:
+    """A proxied answer's usage (read after the answer is out on a route no stage reads it before; as it
+    passes on a cached one): the access line's tokens and cost, the token metric and the CLIENT span's
+    usage attributes say what the provider reported."""
+    extra = ", cache: {enabled: true, cacheable: always, ttl_s: 60}" if route == "cached" else ""
+    running = await sidecar(priced_policy(await fake("f"), extra))
+    reader, writer = await asyncio.open_connection("127.0.0.1", port_of(running))
+    writer.write(post())
+    status, _, body = await read_response(reader)
+    writer.close()
+    usage = orjson.loads(body)["usage"]
+    sent = (usage["prompt_tokens"], usage["completion_tokens"])
+    assert status == 200 and min(sent) > 0
+    await asyncio.sleep(0.1)
+    [line] = access_lines(running)
+    assert (line["input_tokens"], line["output_tokens"]) == sent
+    assert line["cost_usd"] == round((sent[0] * 1 + sent[1] * 2) / 1e6, 8)
+    samples = await metric_samples(running)
+    assert samples["gen_ai_client_token_usage_sum"] == sum(sent)
+    [client] = [span for span in running.spans.get_finished_spans() if span.kind.name == "CLIENT"]
+    assert client.attributes is not None
+    assert (client.attributes["gen_ai.usage.input_tokens"], client.attributes["gen_ai.usage.output_tokens"]) == sent
+
+
+async def test_an_app_that_hangs_up_while_its_answer_is_written_still_has_its_usage_logged(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """The app reads the head of a large answer and closes the connection: its access line still has the
+    tokens and cost of the answer it was sent (read after the answer was handed to the socket)."""
+    running = await sidecar(priced_policy(await fake("f", reply=BIG_REPLY)))
+    await hang_up_after_the_head(running)
+    [line] = access_lines(running)
+    assert line["status"] == 200 and line["input_tokens"] > 0 and line["output_tokens"] > 0
+    assert line["cost_usd"] == round((line["input_tokens"] * 1 + line["output_tokens"] * 2) / 1e6, 8)
