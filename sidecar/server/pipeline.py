@@ -103,7 +103,7 @@ async def parse_body(exchange: Exchange, raw: bytes, call_next: Handler) -> web.
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise RequestFailed(400, f"the request body is not valid JSON: {exc}", code="invalid_json") from None
+        raise unreadable(exchange.request, raw, exc) from None
     if not isinstance(body, dict):
         raise RequestFailed(400, "the request body must be a JSON object", code="invalid_json")
     if too_deep(raw, body):
@@ -120,6 +120,28 @@ async def parse_body(exchange: Exchange, raw: bytes, call_next: Handler) -> web.
     exchange.facts = facts
     exchange.trace.request_parsed(requested_model=facts.model, stream=facts.stream)
     return await call_next(exchange)
+
+
+def unreadable(request: web.BaseRequest, raw: bytes, exc: orjson.JSONDecodeError) -> RequestFailed:
+    """Why a body that orjson refused cannot be read, in the app's terms (looked at only once it failed,
+    so that a readable body pays nothing): a compressed body, which the sidecar does not decode, is a 415
+    naming its ``Content-Encoding``; bytes that are not UTF-8 are said to be so (orjson's words speak of
+    a ``str`` and surrogates); anything else is orjson's reason."""
+    coding = request.headers.get("Content-Encoding", "").strip()
+    if coding and coding.lower() != "identity":
+        named = (
+            f"Content-Encoding: {coding[:40]}" if coding.isascii() and coding.isprintable() else "a Content-Encoding"
+        )
+        message = (
+            f"the request body is sent with {named}; llm-sidecar reads uncompressed JSON only: send it without one"
+        )
+        return RequestFailed(415, message, code="unsupported_content_encoding", headers={"Accept-Encoding": "identity"})
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as undecodable:
+        message = f"the request body is not UTF-8 (byte {undecodable.start}); JSON must be sent as UTF-8"
+        return RequestFailed(400, message, code="invalid_json")
+    return RequestFailed(400, f"the request body is not valid JSON: {exc}", code="invalid_json")
 
 
 def choose_route(exchange: Exchange) -> None:
