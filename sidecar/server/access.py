@@ -15,7 +15,7 @@ import orjson
 
 from ..budgets.estimate import estimate_request
 from ..cost import cost_usd
-from ..request_facts import readable_text
+from ..request_facts import readable_text, shown_model
 from ..routing.report import observe as routing_fields
 from ..telemetry import Telemetry
 from ..telemetry.logging import LineBuffer, LogOutput
@@ -86,7 +86,7 @@ class AccessLog:
             "operation": facts.operation,
             "app": facts.app,
             "route": route,
-            "requested_model": facts.model or None,
+            "requested_model": shown_model(facts.model) or None,
             "served_model": served.name if served else None,
             "provider": served.provider.name if served else None,
             "status": status,

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import orjson
 from aiohttp import web
 
-from ..request_facts import RequestProblem, read_request
+from ..request_facts import RequestProblem, read_request, shown_model
 from .errors import RequestFailed
 from .exchange import Exchange
 
@@ -118,7 +118,7 @@ async def parse_body(exchange: Exchange, raw: bytes, call_next: Handler) -> web.
     except RequestProblem as problem:
         raise RequestFailed(problem.status, problem.message, code=problem.code, param=problem.param) from None
     exchange.facts = facts
-    exchange.trace.request_parsed(requested_model=facts.model, stream=facts.stream)
+    exchange.trace.request_parsed(requested_model=shown_model(facts.model), stream=facts.stream)
     return await call_next(exchange)
 
 
@@ -152,7 +152,7 @@ def choose_route(exchange: Exchange) -> None:
     if route is None:
         raise RequestFailed(
             404,
-            f"no route for model {exchange.facts.model!r}; models served: "
+            f"no route for model {shown_model(exchange.facts.model)!r}; models served: "
             + (", ".join(exchange.policy.exposed_models) or "none"),
             code="model_not_found",
             param="model",

@@ -87,6 +87,19 @@ async def test_unknown_model_is_404_through_the_sdk(fake: FakeFactory, sidecar: 
     await client.close()
 
 
+async def test_an_unrouted_megabyte_model_name_is_quoted_cut_in_the_404(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A model name of a million characters that no route serves: the 404 quotes its first 253 characters
+    and ``...``; it quoted the whole megabyte back, in a message apps log."""
+    running = await sidecar(one_target(await fake()))
+    async with openai_client(running) as client:
+        with pytest.raises(openai.NotFoundError) as raised:
+            await client.chat.completions.create(model="x" * 1_000_000, messages=[{"role": "user", "content": "hi"}])
+    message = raised.value.body["message"]  # type: ignore[index]
+    assert message.startswith("no route for model '" + "x" * 253 + "...'; models served: m")
+
+
 async def test_denied_model_gets_the_policy_message(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """A deny route answers with its status and message in the caller's dialect."""
     running = await sidecar(one_target(await fake()))
