@@ -163,6 +163,21 @@ async def test_a_data_url_that_is_not_base64_is_refused_by_name(
     assert await running.fake_requests(urls[target.removeprefix("to-")]) == []
 
 
+async def test_max_tokens_0_reaches_anthropic_as_0_not_the_models_limit(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """``max_tokens: 0`` reaches Anthropic as 0, which it refuses, and the app gets that 400. It was taken for
+    an absent limit: the request went with the model's ``max_output_tokens`` (1,024 here) and was answered,
+    where OpenAI and Gemini refuse 0."""
+    running, urls = await start(fake, sidecar)
+    async with openai_client(running) as client:
+        with pytest.raises(openai.BadRequestError, match="max_tokens"):
+            await client.chat.completions.create(
+                model="to-anthropic", messages=[{"role": "user", "content": "hi"}], max_tokens=0
+            )
+    assert [sent["json"]["max_tokens"] for sent in await running.fake_requests(urls["anthropic"])] == [0]
+
+
 async def test_a_tool_result_s_name_is_not_a_participant(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """A ``tool`` message's ``name`` (LangChain writes the tool's) repeats its call's: the loop reaches
     Anthropic as before."""

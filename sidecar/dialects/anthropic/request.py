@@ -259,9 +259,10 @@ def _parse_tool_choice(value: Any, req: ChatRequest) -> None:
 
 def build_request(req: ChatRequest, model: str, drops: Drops, options: TranslateOptions) -> dict[str, Any]:
     system, messages = turns_of(req)
+    limit = req.get("max_tokens")  # 0 goes as asked (Anthropic refuses it); only an absent limit is defaulted
     out: dict[str, Any] = {
         "model": model,
-        "max_tokens": req.get("max_tokens") or options.default_max_tokens,
+        "max_tokens": options.default_max_tokens if limit is None else limit,
         "messages": _build_messages(messages, drops),
     }
     if system:
