@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import orjson
 from aiohttp import web
 
-from ..request_facts import RequestProblem, read_request, shown_model
+from ..request_facts import MODEL_SHOWN_CHARS, RequestProblem, read_request, shown_model
 from .errors import RequestFailed
 from .exchange import Exchange
 
@@ -118,7 +118,10 @@ async def parse_body(exchange: Exchange, raw: bytes, call_next: Handler) -> web.
     except RequestProblem as problem:
         raise RequestFailed(problem.status, problem.message, code=problem.code, param=problem.param) from None
     exchange.facts = facts
-    exchange.trace.request_parsed(requested_model=shown_model(facts.model), stream=facts.stream)
+    model = facts.model  # cut only when long: no call for the usual name
+    exchange.trace.request_parsed(
+        requested_model=model if len(model) <= MODEL_SHOWN_CHARS else shown_model(model), stream=facts.stream
+    )
     return await call_next(exchange)
 
 
