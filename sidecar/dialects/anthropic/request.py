@@ -112,6 +112,10 @@ def _parse_system(value: Any, drops: Drops) -> list[str]:
         return [value]
     texts = []
     for block in value:
+        kind = block.get("type")
+        if kind != "text":  # Anthropic's system prompt takes text blocks only: an image there was left out unsaid
+            drops.unsupported(f"system.{name_of(kind)}", "a system prompt holds text blocks only")
+            continue
         if block.get("cache_control"):
             drops.ignored("cache_control")
         texts.append(block.get("text", ""))
