@@ -178,6 +178,25 @@ async def test_max_tokens_0_reaches_anthropic_as_0_not_the_models_limit(
     assert [sent["json"]["max_tokens"] for sent in await running.fake_requests(urls["anthropic"])] == [0]
 
 
+@pytest.mark.parametrize("target", ["to-anthropic", "to-gemini"])
+@pytest.mark.parametrize("role", ["system", "assistant", "tool"])
+async def test_an_image_in_a_message_that_holds_text_only_is_refused_by_name(
+    fake: FakeFactory, sidecar: SidecarFactory, target: str, role: str
+) -> None:
+    """An image part in a system, assistant or tool message (OpenAI takes text parts only there) is refused
+    as ``<role>.content.image_url``, nothing sent. It was left out unsaid: the target got the text alone."""
+    running, urls = await start(fake, sidecar)
+    parts = [{"type": "text", "text": "see"}, {"type": "image_url", "image_url": {"url": "https://x.test/a.png"}}]
+    message: dict[str, Any] = {"role": role, "content": parts}
+    if role == "tool":
+        message["tool_call_id"] = "call_1"
+    messages: list[Any] = [{"role": "user", "content": "hi"}, message]
+    async with openai_client(running) as client:
+        with pytest.raises(openai.BadRequestError, match=rf"{role}\.content\.image_url"):
+            await client.chat.completions.create(model=target, messages=messages)
+    assert await running.fake_requests(urls[target.removeprefix("to-")]) == []
+
+
 async def test_a_tool_result_s_name_is_not_a_participant(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """A ``tool`` message's ``name`` (LangChain writes the tool's) repeats its call's: the loop reaches
     Anthropic as before."""
