@@ -106,14 +106,12 @@ def _parse_feature(key: str, value: Any, req: ChatRequest, drops: Drops) -> None
 
 
 def _parse_system(value: Any, drops: Drops) -> list[str]:
-    if not value:
-        return []
-    if isinstance(value, str):
-        return [value]
+    if not value or isinstance(value, str):
+        return [value] if value else []
     texts = []
     for block in value:
         kind = block.get("type")
-        if kind != "text":  # Anthropic's system prompt takes text blocks only: an image there was left out unsaid
+        if kind != "text":  # Anthropic takes text blocks only there: an image was left out unsaid
             drops.unsupported(f"system.{name_of(kind)}", "a system prompt holds text blocks only")
             continue
         if block.get("cache_control"):
@@ -263,10 +261,9 @@ def _parse_tool_choice(value: Any, req: ChatRequest) -> None:
 
 def build_request(req: ChatRequest, model: str, drops: Drops, options: TranslateOptions) -> dict[str, Any]:
     system, messages = turns_of(req)
-    limit = req.get("max_tokens")  # 0 goes as asked (Anthropic refuses it); only an absent limit is defaulted
     out: dict[str, Any] = {
         "model": model,
-        "max_tokens": options.default_max_tokens if limit is None else limit,
+        "max_tokens": options.default_max_tokens if req.get("max_tokens") is None else req["max_tokens"],  # 0 too
         "messages": _build_messages(messages, drops),
     }
     if system:
