@@ -28,7 +28,14 @@ from .policy.base import CREDENTIAL_HEADERS
 from .routing.features import RequestFeatures, extract_features
 from .routing.record import Routed
 
-__all__ = ["CREDENTIAL_HEADERS", "RequestFacts", "RequestProblem", "describe_request", "read_request"]
+__all__ = [
+    "CREDENTIAL_HEADERS",
+    "RequestFacts",
+    "RequestProblem",
+    "describe_request",
+    "read_request",
+    "shown_model",
+]
 
 APP_HEADER = "x-sidecar-app"
 """The request header naming the calling app (else the sidecar's ``SIDECAR_APP``)."""
@@ -115,6 +122,17 @@ class RequestFacts:
             f"RequestFacts({self.dialect}, {self.operation}, model={self.model!r}, app={self.app!r}, "
             f"stream={self.stream})"
         )
+
+
+MODEL_SHOWN_CHARS = 256
+"""The longest requested model an output shows (the access line, the request's span, a 404's message):
+a longer one is cut to its start and ``...``. Routing reads the whole name; a body may hold megabytes of
+it, which would otherwise be written into every line and span that names the request's model."""
+
+
+def shown_model(model: str) -> str:
+    """``model`` as the outputs show it: whole up to ``MODEL_SHOWN_CHARS``, else its start and ``...``."""
+    return model if len(model) <= MODEL_SHOWN_CHARS else model[: MODEL_SHOWN_CHARS - 3] + "..."
 
 
 def app_of(headers: Mapping[str, str], default: str) -> str:

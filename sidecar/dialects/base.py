@@ -117,6 +117,10 @@ class RequestShape(NamedTuple):
     method: str = ""
 
 
+_WHOLE = frozenset((Operation.EMBEDDINGS, Operation.COUNT_TOKENS))
+"""The operations whose answer is never a stream."""
+
+
 def read_model_and_stream(endpoint: Endpoint, path_param: str, body: dict[str, Any]) -> RequestShape:
     """The requested model (from the path, else ``model`` in the body) and ``stream`` of a body-framed
     request (OpenAI and Anthropic)."""
@@ -128,7 +132,9 @@ def read_model_and_stream(endpoint: Endpoint, path_param: str, body: dict[str, A
     stream = body.get("stream", False)
     if not isinstance(stream, bool) and stream is not None:
         raise RequestProblem(400, "'stream' must be a boolean", code="invalid_type", param="stream")
-    return RequestShape(endpoint.operation, requested, bool(stream))
+    # Embeddings and token counts have no stream: their answer is read whole whatever the body says (it was
+    # read as a stream, and a provider's whole answer failed as a truncated one, or the translation did).
+    return RequestShape(endpoint.operation, requested, bool(stream) and endpoint.operation not in _WHOLE)
 
 
 def require_objects(body: dict[str, Any], *names: str) -> None:

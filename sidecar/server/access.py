@@ -15,7 +15,7 @@ import orjson
 
 from ..budgets.estimate import estimate_request
 from ..cost import cost_usd
-from ..request_facts import readable_text
+from ..request_facts import MODEL_SHOWN_CHARS, readable_text, shown_model
 from ..routing.report import observe as routing_fields
 from ..telemetry import Telemetry
 from ..telemetry.logging import LineBuffer, LogOutput
@@ -74,6 +74,7 @@ class AccessLog:
         )
         if not self._enabled:
             return
+        model = facts.model
         fields: dict[str, Any] = {
             "component": "sidecar.access",
             "event": "access",
@@ -86,7 +87,7 @@ class AccessLog:
             "operation": facts.operation,
             "app": facts.app,
             "route": route,
-            "requested_model": facts.model or None,
+            "requested_model": (model if len(model) <= MODEL_SHOWN_CHARS else shown_model(model)) or None,
             "served_model": served.name if served else None,
             "provider": served.provider.name if served else None,
             "status": status,

@@ -19,6 +19,7 @@ from aiohttp.web import BaseRequest, Response
 
 from .. import __version__
 from ..dialects import registry
+from ..request_facts import shown_model
 from ..telemetry.metrics import CONTENT_TYPE
 from .errors import RequestFailed, error_response
 from .state import SidecarState
@@ -157,6 +158,7 @@ async def get_model(request: BaseRequest, *, state: SidecarState) -> Response:
     dialect = registry.dialect_of_path(request.path, request.headers)
     name = request.path.split("/models/", 1)[1]
     if name not in policy.exposed_models:
-        failure = RequestFailed(404, f"model {name!r} is not served here", code="model_not_found", param="model")
+        message = f"model {shown_model(name)!r} is not served here"
+        failure = RequestFailed(404, message, code="model_not_found", param="model")
         return error_response(dialect, failure)
     return _json(registry.wire(dialect).model_entry(name, int(policy.loaded_at)))

@@ -41,9 +41,21 @@ from .routes import begin
 from .state import SidecarState
 
 log = get_logger("sidecar.server")
+NOT_A_PROXY = (
+    "llm-sidecar is not an HTTP proxy: CONNECT is not served. Point the SDK's base URL at the sidecar"
+    " (OPENAI_BASE_URL, ANTHROPIC_BASE_URL...) instead of naming it in HTTPS_PROXY"
+)
 
 
 async def not_found(request: web.BaseRequest) -> web.Response:
+    """The 404 of a path the table does not know; for ``CONNECT`` (an app whose ``HTTPS_PROXY`` names the
+    sidecar), a 405 that says so, and the connection closes (aiohttp would keep it open, ``Connection:
+    close`` or not)."""
+    if request.method == "CONNECT":
+        failure = RequestFailed(405, NOT_A_PROXY, code="not_a_proxy", headers={"Allow": "GET, HEAD, POST"})
+        response = error_response(dialect_of_path(""), failure)
+        response.force_close()
+        return response
     dialect = dialect_of_path(request.path, request.headers)
     return error_response(
         dialect, RequestFailed(404, f"unknown path {request.method} {request.path}", code="unknown_path")

@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from aiohttp.abc import AbstractStreamWriter
 from aiohttp.http import HttpProcessingError, RawRequestMessage
-from aiohttp.http_exceptions import LineTooLong
+from aiohttp.http_exceptions import InvalidURLError, LineTooLong
 from aiohttp.streams import StreamReader
 
 from ..dialects.registry import dialect_of_path
@@ -186,6 +186,8 @@ def _reason(exc: HttpProcessingError) -> str:
     """What llhttp or aiohttp said was wrong, without the bytes it quotes (they may hold a secret)."""
     if isinstance(exc, LineTooLong):
         return f"request line or header field over {MAX_LINE_BYTES} bytes"
+    if isinstance(exc, InvalidURLError):  # its message is the target itself (a ``?key=`` in it too)
+        return "invalid request target"
     return exc.message.split("\n", 1)[0].split(":", 1)[0].strip()[:120] or "unreadable request"
 
 

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import orjson
 from aiohttp import web
 
-from ..request_facts import RequestProblem, read_request
+from ..request_facts import MODEL_SHOWN_CHARS, RequestProblem, read_request, shown_model
 from .errors import RequestFailed
 from .exchange import Exchange
 
@@ -111,7 +111,7 @@ async def parse_body(exchange: Exchange, raw: bytes, call_next: Handler) -> web.
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise RequestFailed(400, f"the request body is not valid JSON: {exc}", code="invalid_json") from None
+        raise unreadable(exchange.request, raw, exc) from None
     if not isinstance(body, dict):
         raise RequestFailed(400, "the request body must be a JSON object", code="invalid_json")
     if too_deep(raw, body):
@@ -126,8 +126,33 @@ async def parse_body(exchange: Exchange, raw: bytes, call_next: Handler) -> web.
     except RequestProblem as problem:
         raise RequestFailed(problem.status, problem.message, code=problem.code, param=problem.param) from None
     exchange.facts = facts
-    exchange.trace.request_parsed(requested_model=facts.model, stream=facts.stream)
+    model = facts.model  # cut only when long: no call for the usual name
+    exchange.trace.request_parsed(
+        requested_model=model if len(model) <= MODEL_SHOWN_CHARS else shown_model(model), stream=facts.stream
+    )
     return await call_next(exchange)
+
+
+def unreadable(request: web.BaseRequest, raw: bytes, exc: orjson.JSONDecodeError) -> RequestFailed:
+    """Why a body that orjson refused cannot be read, in the app's terms (looked at only once it failed,
+    so that a readable body pays nothing): a compressed body, which the sidecar does not decode, is a 415
+    naming its ``Content-Encoding``; bytes that are not UTF-8 are said to be so (orjson's words speak of
+    a ``str`` and surrogates); anything else is orjson's reason."""
+    coding = request.headers.get("Content-Encoding", "").strip()
+    if coding and coding.lower() != "identity":
+        named = (
+            f"Content-Encoding: {coding[:40]}" if coding.isascii() and coding.isprintable() else "a Content-Encoding"
+        )
+        message = (
+            f"the request body is sent with {named}; llm-sidecar reads uncompressed JSON only: send it without one"
+        )
+        return RequestFailed(415, message, code="unsupported_content_encoding", headers={"Accept-Encoding": "identity"})
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as undecodable:
+        message = f"the request body is not UTF-8 (byte {undecodable.start}); JSON must be sent as UTF-8"
+        return RequestFailed(400, message, code="invalid_json")
+    return RequestFailed(400, f"the request body is not valid JSON: {exc}", code="invalid_json")
 
 
 def choose_route(exchange: Exchange) -> None:
@@ -138,7 +163,7 @@ def choose_route(exchange: Exchange) -> None:
     if route is None:
         raise RequestFailed(
             404,
-            f"no route for model {exchange.facts.model!r}; models served: "
+            f"no route for model {shown_model(exchange.facts.model)!r}; models served: "
             + (", ".join(exchange.policy.exposed_models) or "none"),
             code="model_not_found",
             param="model",

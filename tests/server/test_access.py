@@ -11,6 +11,7 @@ import orjson
 from aiohttp import web
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
+from ..sdk_clients import openai_client
 from .raw import read_response
 
 COMPLETION = {
@@ -72,6 +73,23 @@ async def test_the_line_names_the_deployment_app_when_the_request_names_none(
     running = await sidecar(policy(await fake("f")), app_name="deployment-app")
     line = await access_line(running, {})
     assert line["app"] == "deployment-app" and "headers" not in line and line["route"] == "rest"
+
+
+async def test_a_megabyte_model_name_is_logged_and_traced_cut(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """A model name of a million characters, served by a route that matches any model: the access line's
+    ``requested_model`` and the span's ``sidecar.request.model`` are its first 253 characters and ``...``
+    (``MODEL_SHOWN_CHARS``), not a megabyte in every line and span of the request."""
+    running = await sidecar(policy(await fake("f")))
+    async with openai_client(running) as client:
+        await client.chat.completions.create(model="m" * 1_000_000, messages=[{"role": "user", "content": "hi"}])
+    line = [line for line in running.log_lines() if line.get("event") == "access"][-1]
+    assert (line["route"], line["requested_model"]) == ("rest", "m" * 253 + "...")
+    traced = [
+        span.attributes["sidecar.request.model"]
+        for span in running.spans.get_finished_spans()
+        if span.attributes and "sidecar.request.model" in span.attributes
+    ]
+    assert traced == ["m" * 253 + "..."]
 
 
 async def test_header_bytes_that_are_not_utf8_are_logged_as_escapes(fake: FakeFactory, sidecar: SidecarFactory) -> None:

@@ -75,3 +75,31 @@ async def test_azure_sdk_callers_are_served(fake: FakeFactory, sidecar: SidecarF
     assert upstream["path"] == "/v1/chat/completions"
     assert upstream["json"]["model"] == "up-m"  # the deployment name became the OpenAI target's model id
     await client.close()
+
+
+async def test_stream_true_on_embeddings_is_answered_whole(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """Embeddings have no stream: ``"stream": true`` in the body (``extra_body``) gets the provider's whole
+    answer. It was read as a stream, and the whole JSON answer failed as a truncated one: a 502 blaming the
+    upstream, counted against its breaker."""
+    running, _url = await start(fake, sidecar)
+    async with openai_client(running) as client:
+        embedding = await client.embeddings.create(model="m", input="hello", extra_body={"stream": True})
+    assert len(embedding.data) == 1
+
+
+async def test_stream_true_on_a_token_count_translated_to_gemini_is_answered_whole(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """An Anthropic token count with ``"stream": true`` routed to Gemini: the count. It was a 500 (the
+    relay looked for a stream translation of token counts, which there is none of)."""
+    url = await fake("g")
+    running = await sidecar(
+        "version: 1\nproviders:\n"
+        + provider_block("gem", url, "gemini")
+        + "models:\n  g: {provider: gem, model: up-g}\n"
+    )
+    async with anthropic_client(running) as client:
+        counted = await client.messages.count_tokens(
+            model="g", messages=[{"role": "user", "content": "hello"}], extra_body={"stream": True}
+        )
+    assert counted.input_tokens > 0

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
+from collections.abc import Callable
+from typing import Any
 
 import aiohttp
 import anthropic
@@ -103,6 +106,19 @@ async def test_unknown_model_is_404_through_the_sdk(fake: FakeFactory, sidecar: 
     await client.close()
 
 
+async def test_an_unrouted_megabyte_model_name_is_quoted_cut_in_the_404(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A model name of a million characters that no route serves: the 404 quotes its first 253 characters
+    and ``...``; it quoted the whole megabyte back, in a message apps log."""
+    running = await sidecar(one_target(await fake()))
+    async with openai_client(running) as client:
+        with pytest.raises(openai.NotFoundError) as raised:
+            await client.chat.completions.create(model="x" * 1_000_000, messages=[{"role": "user", "content": "hi"}])
+    message = raised.value.body["message"]  # type: ignore[index]
+    assert message.startswith("no route for model '" + "x" * 253 + "...'; models served: m")
+
+
 async def test_denied_model_gets_the_policy_message(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """A deny route answers with its status and message in the caller's dialect."""
     running = await sidecar(one_target(await fake()))
@@ -120,6 +136,63 @@ async def test_unknown_path_is_404_in_the_guessed_dialect(fake: FakeFactory, sid
     assert status == 404 and body["error"]["code"] == "unknown_path"
     status, body = await post(running.url, "/v1beta/models/m:launchRockets", b"{}")
     assert status == 404 and body["error"]["status"] == "NOT_FOUND"
+
+
+@pytest.mark.parametrize(
+    ("path", "shape"),
+    [
+        ("/v1/chat/completions", lambda body: body["error"]["code"]),
+        ("/v1/messages", lambda body: body["error"]["type"]),
+        ("/v1beta/models/m:generateContent", lambda body: body["error"]["details"][0]["reason"]),
+    ],
+    ids=["openai", "anthropic", "gemini"],
+)
+async def test_a_compressed_request_body_is_a_415_naming_its_content_encoding(
+    fake: FakeFactory, sidecar: SidecarFactory, path: str, shape: Callable[[dict[str, Any]], str]
+) -> None:
+    """A gzip body (``Content-Encoding: gzip``) is refused 415 in the caller's dialect, naming the coding
+    and asking for ``identity``; nothing is called. It was a 400 saying ``str is not valid UTF-8:
+    surrogates not allowed``, orjson's words for the compressed bytes."""
+    url = await fake()
+    running = await sidecar(one_target(url))
+    body = gzip.compress(b'{"model": "m", "messages": [{"role": "user", "content": "hi"}]}')
+    async with (
+        aiohttp.ClientSession(auto_decompress=False) as session,
+        session.post(running.url + path, data=body, headers={"content-encoding": "gzip"}) as response,
+    ):
+        status, answer, accepted = response.status, await response.json(), response.headers.get("accept-encoding")
+    assert (status, accepted) == (415, "identity")
+    assert shape(answer) in ("unsupported_content_encoding", "invalid_request_error")
+    message = answer["error"]["message"]
+    assert "Content-Encoding: gzip" in message and "uncompressed JSON" in message
+    assert await running.fake_requests(url) == []
+
+
+async def test_a_body_that_is_not_utf8_is_a_400_saying_so(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """A body in Latin-1 (``é`` as the byte 0xe9) is a 400 ``invalid_json`` that says the body is not UTF-8
+    and where, not orjson's ``str is not valid UTF-8: surrogates not allowed``."""
+    running = await sidecar(one_target(await fake()))
+    status, body = await post(running.url, "/v1/chat/completions", '{"model": "m", "x": "caf\xe9"}'.encode("latin-1"))
+    assert (status, body["error"]["code"]) == (400, "invalid_json")
+    assert body["error"]["message"] == "the request body is not UTF-8 (byte 24); JSON must be sent as UTF-8"
+
+
+async def test_connect_is_a_405_saying_the_sidecar_is_no_proxy_and_the_connection_closes(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """An app whose ``HTTPS_PROXY`` names the sidecar sends ``CONNECT api.openai.com:443``: a 405 that says
+    to set the SDK's base URL instead, then the connection closes. It was a 404 ``unknown path CONNECT ``
+    (an empty path), and the connection stayed open until the keep-alive timeout (75 s), ``Connection:
+    close`` or not."""
+    running = await sidecar(one_target(await fake()))
+    reader, writer = await asyncio.open_connection("127.0.0.1", int(running.url.rsplit(":", 1)[1]))
+    writer.write(b"CONNECT api.openai.com:443 HTTP/1.1\r\nHost: api.openai.com:443\r\nConnection: close\r\n\r\n")
+    status, headers, body = await read_response(reader)
+    assert (status, headers["allow"]) == (405, "GET, HEAD, POST")
+    error = orjson.loads(body)["error"]
+    assert error["code"] == "not_a_proxy" and "base URL" in error["message"]
+    assert await asyncio.wait_for(reader.read(), 2) == b""
+    writer.close()
 
 
 async def test_connect_failure_is_502(sidecar: SidecarFactory) -> None:

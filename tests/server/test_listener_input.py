@@ -158,3 +158,17 @@ async def test_the_listener_reads_no_message_llhttp_does_not(echo_port: int, nam
     assert read == expected[: len(read)], f"{name}: the listener read {read}, llhttp {expected}"
     if len(read) < len(expected):
         assert listener_refused, f"{name}: the listener stopped after {len(read)} of {len(expected)} without refusing"
+
+
+@pytest.mark.parametrize("port_name", ["app", "health"])
+async def test_a_target_aiohttp_cannot_read_as_a_url_is_not_quoted_back(
+    ports: tuple[RunningSidecar, dict[str, int]], port_name: str
+) -> None:
+    """``CONNECT sk-...:443?key=...``: aiohttp's reason for a target it cannot read as a URL is the target
+    itself, and the sidecar's 400 (and its ``bad_request`` line, which logs the same reason) quoted it up
+    to its first ':' (``malformed HTTP request: sk-PLANTED-target``). Now: ``invalid request target``."""
+    running, port = ports[0], ports[1][port_name]
+    status, body = await exchange(port, b"CONNECT sk-PLANTED-target:443?key=x HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status == 400
+    assert orjson.loads(body)["error"]["message"] == "malformed HTTP request: invalid request target"
+    assert b"PLANTED" not in running.logs.getvalue()

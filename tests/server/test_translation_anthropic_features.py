@@ -10,6 +10,7 @@ import base64
 from collections.abc import Callable
 from typing import Any
 
+import anthropic
 import pytest
 
 from ..conftest import FakeFactory, SidecarFactory
@@ -131,3 +132,22 @@ async def test_an_anthropic_feature_reaches_the_other_provider_as_its_own(
     sent = (await running.fake_requests(urls[dialect]))[-1]["json"]
     got = (openai_got if dialect == "openai" else gemini_got)(sent)
     assert got == EXPECTED[feature][0 if dialect == "openai" else 1]
+
+
+@pytest.mark.parametrize("target", ["to-openai", "to-gemini"])
+async def test_a_system_block_that_is_not_text_is_refused_by_name(
+    fake: FakeFactory, sidecar: SidecarFactory, target: str
+) -> None:
+    """An image in ``system`` (Anthropic's system prompt takes text blocks only) is refused as
+    ``system.image``, nothing sent. It was left out unsaid: the target got an empty system prompt."""
+    running, urls = await start(fake, sidecar)
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}}
+    async with anthropic_client(running) as client:
+        with pytest.raises(anthropic.BadRequestError, match=r"system\.image"):
+            await client.messages.create(
+                model=target,
+                max_tokens=20,
+                system=[image],  # type: ignore[list-item]
+                messages=[{"role": "user", "content": "hi"}],
+            )
+    assert await running.fake_requests(urls[target.removeprefix("to-")]) == []

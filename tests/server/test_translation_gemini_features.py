@@ -175,3 +175,17 @@ async def test_under_drop_a_declaration_s_result_schema_is_left_out_and_listed(
         "description": "Weather",
         "parameters": TOOL["function"]["parameters"],
     }
+
+
+@pytest.mark.parametrize("target", ["to-openai", "to-anthropic"])
+async def test_an_image_in_the_system_instruction_is_refused_by_name(
+    fake: FakeFactory, sidecar: SidecarFactory, gemini_client: Any, target: str
+) -> None:
+    """An image part in ``systemInstruction`` has no place in OpenAI's or Anthropic's system prompt: refused
+    as ``systemInstruction.inlineData``, nothing sent. It was left out unsaid: the target got the text."""
+    running, urls = await start(fake, sidecar)
+    system = types.Content(parts=[types.Part(text="Describe"), types.Part.from_bytes(data=PNG, mime_type="image/png")])
+    config = types.GenerateContentConfig(system_instruction=system)
+    with pytest.raises(errors.ClientError, match=r"systemInstruction\.inlineData"):
+        await gemini_client(running.url).aio.models.generate_content(model=target, contents="hi", config=config)
+    assert await running.fake_requests(urls[target.removeprefix("to-")]) == []

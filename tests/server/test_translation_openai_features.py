@@ -139,6 +139,64 @@ async def test_a_participant_name_is_refused_by_name(fake: FakeFactory, sidecar:
     assert await running.fake_requests(urls[target.removeprefix("to-")]) == []
 
 
+@pytest.mark.parametrize("target", ["to-anthropic", "to-gemini"])
+@pytest.mark.parametrize(
+    ("part", "field"),
+    [
+        ({"type": "image_url", "image_url": {"url": "data:image/png,%89PNG"}}, "image_url.url"),
+        ({"type": "file", "file": {"file_data": "data:application/pdf,%25PDF-1.4"}}, "file.file_data"),
+    ],
+    ids=["image", "file"],
+)
+async def test_a_data_url_that_is_not_base64_is_refused_by_name(
+    fake: FakeFactory, sidecar: SidecarFactory, target: str, part: dict[str, Any], field: str
+) -> None:
+    """A data URL without ``;base64`` (its bytes percent-encoded) has no form in the other dialects, which
+    take base64 data or a URL their provider fetches: a 400 naming the field, nothing sent. Before, it went
+    as a URL: to Gemini a ``fileData`` whose ``fileUri`` was the data URL, its type guessed as JPEG, to
+    Anthropic an image ``source.type: url``."""
+    running, urls = await start(fake, sidecar)
+    messages: list[Any] = [{"role": "user", "content": [{"type": "text", "text": "What is it?"}, part]}]
+    async with openai_client(running) as client:
+        with pytest.raises(openai.BadRequestError, match=rf"{field}: a data URL must hold base64 data"):
+            await client.chat.completions.create(model=target, messages=messages)
+    assert await running.fake_requests(urls[target.removeprefix("to-")]) == []
+
+
+async def test_max_tokens_0_reaches_anthropic_as_0_not_the_models_limit(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """``max_tokens: 0`` reaches Anthropic as 0, which it refuses, and the app gets that 400. It was taken for
+    an absent limit: the request went with the model's ``max_output_tokens`` (1,024 here) and was answered,
+    where OpenAI and Gemini refuse 0."""
+    running, urls = await start(fake, sidecar)
+    async with openai_client(running) as client:
+        with pytest.raises(openai.BadRequestError, match="max_tokens"):
+            await client.chat.completions.create(
+                model="to-anthropic", messages=[{"role": "user", "content": "hi"}], max_tokens=0
+            )
+    assert [sent["json"]["max_tokens"] for sent in await running.fake_requests(urls["anthropic"])] == [0]
+
+
+@pytest.mark.parametrize("target", ["to-anthropic", "to-gemini"])
+@pytest.mark.parametrize("role", ["system", "assistant", "tool"])
+async def test_an_image_in_a_message_that_holds_text_only_is_refused_by_name(
+    fake: FakeFactory, sidecar: SidecarFactory, target: str, role: str
+) -> None:
+    """An image part in a system, assistant or tool message (OpenAI takes text parts only there) is refused
+    as ``<role>.content.image_url``, nothing sent. It was left out unsaid: the target got the text alone."""
+    running, urls = await start(fake, sidecar)
+    parts = [{"type": "text", "text": "see"}, {"type": "image_url", "image_url": {"url": "https://x.test/a.png"}}]
+    message: dict[str, Any] = {"role": role, "content": parts}
+    if role == "tool":
+        message["tool_call_id"] = "call_1"
+    messages: list[Any] = [{"role": "user", "content": "hi"}, message]
+    async with openai_client(running) as client:
+        with pytest.raises(openai.BadRequestError, match=rf"{role}\.content\.image_url"):
+            await client.chat.completions.create(model=target, messages=messages)
+    assert await running.fake_requests(urls[target.removeprefix("to-")]) == []
+
+
 async def test_a_tool_result_s_name_is_not_a_participant(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """A ``tool`` message's ``name`` (LangChain writes the tool's) repeats its call's: the loop reaches
     Anthropic as before."""

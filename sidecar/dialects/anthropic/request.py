@@ -106,12 +106,14 @@ def _parse_feature(key: str, value: Any, req: ChatRequest, drops: Drops) -> None
 
 
 def _parse_system(value: Any, drops: Drops) -> list[str]:
-    if not value:
-        return []
-    if isinstance(value, str):
-        return [value]
+    if not value or isinstance(value, str):
+        return [value] if value else []
     texts = []
     for block in value:
+        kind = block.get("type")
+        if kind != "text":  # Anthropic takes text blocks only there: an image was left out unsaid
+            drops.unsupported(f"system.{name_of(kind)}", "a system prompt holds text blocks only")
+            continue
         if block.get("cache_control"):
             drops.ignored("cache_control")
         texts.append(block.get("text", ""))
@@ -261,7 +263,7 @@ def build_request(req: ChatRequest, model: str, drops: Drops, options: Translate
     system, messages = turns_of(req)
     out: dict[str, Any] = {
         "model": model,
-        "max_tokens": req.get("max_tokens") or options.default_max_tokens,
+        "max_tokens": options.default_max_tokens if req.get("max_tokens") is None else req["max_tokens"],  # 0 too
         "messages": _build_messages(messages, drops),
     }
     if system:

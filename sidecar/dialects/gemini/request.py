@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...translate.common import ChatRequest, RequestParams, ToolChoice
-from ...translate.options import Drops, TranslateOptions, TranslationError
+from ...translate.options import Drops, TranslateOptions, TranslationError, name_of
 from ...translate.params import caller_name, integer, number, stops
 from ...translate.parts import turns_of
 from ...translate.schema import to_gemini
@@ -45,7 +45,7 @@ def parse_request(body: dict[str, Any], drops: Drops) -> ChatRequest:
         if key == "contents":
             req["messages"] = parse_contents(value, drops)
         elif key == "systemInstruction":
-            req["system"] = _parse_system(value)
+            req["system"] = _parse_system(value, drops)
         elif key == "tools":
             req["tools"] = parse_tools(value, drops)
         elif key == "toolConfig":
@@ -59,10 +59,18 @@ def parse_request(body: dict[str, Any], drops: Drops) -> ChatRequest:
     return req
 
 
-def _parse_system(value: Any) -> list[str]:
-    """``systemInstruction``: a content's text parts (or a plain string)."""
+def _parse_system(value: Any, drops: Drops) -> list[str]:
+    """``systemInstruction``: a content's text parts (or a plain string). Another part (an image) has no
+    place in the other dialects' system prompts: refused by name (``systemInstruction.inlineData``) or
+    dropped and listed; it was left out unsaid."""
     parts = value.get("parts", ()) if isinstance(value, dict) else [{"text": value}]
-    return [p["text"] for p in parts if p.get("text")]
+    texts = []
+    for part in parts:
+        if "text" not in part:
+            drops.unsupported(f"systemInstruction.{name_of(next(iter(part), None))}", "a system prompt is text")
+        elif part["text"]:
+            texts.append(part["text"])
+    return texts
 
 
 def _parse_other(key: str, value: Any, drops: Drops) -> None:

@@ -25,6 +25,7 @@ from ...translate.options import Drops, TranslationError, name_of, shown
 from ...translate.parts import dumps, new_id, parse_arguments, result_text, text_of
 
 _ROLES = "must be 'system', 'developer', 'user', 'assistant', 'tool' or 'function'"
+_TEXT_PARTS = frozenset(("text", "refusal"))  # the parts a system, assistant or tool message may hold
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -55,12 +56,12 @@ def parse_messages(raw: list[Any], drops: Drops) -> tuple[list[str], list[Messag
                 "type": "tool_result",
                 "call_id": call_id,
                 "name": names.get(call_id, ""),
-                "output": _plain_text(m.get("content")),
+                "output": _plain_text(m.get("content"), "tool", drops),
                 "is_error": False,
             }
             messages.append({"role": "user", "parts": [result]})
         elif role in ("system", "developer"):
-            system.append(_plain_text(m.get("content")))
+            system.append(_plain_text(m.get("content"), role, drops))
         elif role == "function":
             drops.unsupported("messages.function", "legacy function messages")
         else:
@@ -71,7 +72,7 @@ def parse_messages(raw: list[Any], drops: Drops) -> tuple[list[str], list[Messag
 def _assistant_turn(m: dict[str, Any], names: dict[str, str], drops: Drops) -> list[Part]:
     """An assistant message's parts: its text, then its function calls (their names noted in ``names``)."""
     parts: list[Part] = []
-    text = _plain_text(m.get("content")) or _refusal(m)
+    text = _plain_text(m.get("content"), "assistant", drops) or _refusal(m)
     if text:
         parts.append({"type": "text", "text": text})
     for call in m.get("tool_calls") or ():
@@ -94,12 +95,19 @@ def _assistant_turn(m: dict[str, Any], names: dict[str, str], drops: Drops) -> l
     return parts
 
 
-def _plain_text(content: Any) -> str:
+def _plain_text(content: Any, role: str, drops: Drops) -> str:
+    """The text of a system, developer, assistant or tool message: its string, or its text (and refusal)
+    parts joined. OpenAI takes no other part in them; one (an image in a system message) is refused by
+    name, ``<role>.content.<type>``, or dropped and listed: it was left out unsaid."""
     if isinstance(content, str):
         return content
-    if isinstance(content, list):
-        return "".join(p.get("text") or p.get("refusal") or "" for p in content if isinstance(p, dict))
-    return ""
+    if not isinstance(content, list):
+        return ""
+    for p in content:
+        kind = p.get("type") if isinstance(p, dict) else None
+        if kind not in _TEXT_PARTS:
+            drops.unsupported(f"{role}.content.{name_of(kind)}", f"a {role} message holds text parts only")
+    return "".join(p.get("text") or p.get("refusal") or "" for p in content if isinstance(p, dict))
 
 
 def _refusal(message: dict[str, Any]) -> str:
@@ -122,23 +130,28 @@ def _user_parts(content: Any, drops: Drops) -> list[Part]:
             url = image.get("url", "") if isinstance(image, dict) else str(image)
             if isinstance(image, dict) and image.get("detail", "auto") != "auto":
                 drops.ignored("image_url.detail")
-            parts.append(_media(url, None))
+            parts.append(_media(url, None, "image_url.url"))
         elif kind == "file":
             file = p.get("file") or {}
             data = file.get("file_data")
             if not isinstance(data, str) or not data:
                 drops.unsupported("file.file_id", "only inline file_data translates")
                 continue
-            parts.append(_media(data, "application/pdf"))
+            parts.append(_media(data, "application/pdf", "file.file_data"))
         else:
             drops.unsupported(f"content.{name_of(kind)}")
     return parts
 
 
-def _media(url: str, default_type: str | None) -> MediaPart:
+def _media(url: str, default_type: str | None, field: str) -> MediaPart:
+    """A part's data (a base64 data URL) or its URL. A data URL of another form (``data:image/png,...``,
+    percent-encoded) is refused: the other dialects take base64 data, or a URL their provider fetches,
+    which a data URL is not (it went to Gemini as a ``fileUri``, its type guessed as JPEG)."""
     split = split_data_uri(url)
     if split is not None:
         return {"type": "media", "media_type": split[0] or default_type, "data": split[1], "url": None}
+    if url[:5].lower() == "data:":
+        raise TranslationError(f"{field}: a data URL must hold base64 data (data:<media type>;base64,<data>)")
     return {"type": "media", "media_type": default_type, "data": None, "url": url}
 
 
