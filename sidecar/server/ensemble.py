@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING
 import orjson
 from aiohttp.web import Response, StreamResponse
 
-from ..answers import answer_of_body
+from ..answers import AnswerView, answer_of_body
 from ..dialects import CHAT_OPERATIONS, Dialect
 from ..dialects.registry import wire
 from ..ensemble import EnsembleFailure, EnsembleRun, Member
@@ -368,8 +368,9 @@ def _result_label(state: str) -> str:
     return state.split(" ", 1)[0]
 
 
-def _ballot(result: MemberResult, logprobs: bool) -> tuple[str, float | None]:
-    """The member's answer text, and its confidence when log-probabilities were asked and reported."""
+def _ballot(result: MemberResult, logprobs: bool) -> tuple[AnswerView | str, float | None]:
+    """The member's answer (its text and tool calls), and its confidence when log-probabilities were asked
+    and reported."""
     response = result.response
     assert response is not None and isinstance(response.body, bytes)
     facts = result.child.facts
@@ -379,4 +380,4 @@ def _ballot(result: MemberResult, logprobs: bool) -> tuple[str, float | None]:
     confidence = None
     if logprobs:
         confidence = confidence_of(orjson.loads(response.body), facts.dialect, facts.operation)
-    return view.content, confidence
+    return view, confidence

@@ -36,6 +36,7 @@ from aiohttp.web import Response, StreamResponse
 from ..answers import AnswerView, answer_of_body, answer_of_deltas
 from ..cost import cost_usd
 from ..dialects import CHAT_OPERATIONS, Dialect
+from ..ensemble.answer_key import answer_text
 from ..ensemble.judge import judge_request_body, question_from_body
 from ..resilience.classify import describe_exception
 from ..shadow import ShadowOutcome, ShadowSlots, ShadowStats, agree, agreement_prompt, parse_agreement, sampled
@@ -229,7 +230,7 @@ class ShadowRunner:
         agreed: bool | None = None
         if answer is not None:
             if shadow.judge is None:
-                agreed = agree(shadow.normalizer, served.content, answer.content)
+                agreed = agree(shadow.normalizer, served, answer)
             else:
                 judged = await self._judge(exchange, facts, shadow, served, answer, children)
                 agreed, cost = judged[0], cost + judged[1]
@@ -276,7 +277,9 @@ class ShadowRunner:
             question = question_from_body(facts.body, facts.dialect)
         except TranslationError:
             return None, 0.0
-        body = judge_request_body(agreement_prompt(judge.template, question, served.content, answer.content), 0)
+        body = judge_request_body(
+            agreement_prompt(judge.template, question, answer_text(served), answer_text(answer)), 0
+        )
         body["max_tokens"] = judge.max_tokens
         child = child_exchange(exchange, judge_facts(facts, body))
         children.append(child)
