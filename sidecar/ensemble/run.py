@@ -180,7 +180,7 @@ class EnsembleRun:
     def _require_enough(self) -> None:
         if len(self.ballots) >= self.ensemble.min_members:
             return
-        fates = "; ".join(f"{name}: {fate}" for name, fate in self.fates.items())
+        fates = "; ".join(f"{m.name}: {self.fates[m.name]}" for m in self.ensemble.members if m.name in self.fates)
         raise EnsembleFailure(
             f"ensemble: {len(self.ballots)} usable answer(s) from {len(self.ensemble.members)} members, "
             f"min_members is {self.ensemble.min_members} ({fates})"

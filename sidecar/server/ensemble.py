@@ -267,12 +267,12 @@ class EnsembleRunner:
                 result.child.raw = orjson.dumps(result.unasked.body)
                 response = await self._walk(result.child, chain)
         except RequestFailed as failed:
-            result.failure = failed.code
+            result.failure = _failure_reason(result.child, failed.code)
             return
         if isinstance(response, Response) and response.status < 400 and isinstance(response.body, bytes):
             result.response = response
         else:
-            result.failure = f"http_{response.status}"
+            result.failure = f"upstream {response.status}"
             result.error = response if isinstance(response, Response) else None
 
     async def _judge(
@@ -359,6 +359,16 @@ def _charge_left(exchange: Exchange, children: Sequence[Exchange]) -> None:
     exchange.unserved_cost_usd += sum(spent(child) for child in children)
     exchange.unserved_tokens += sum(spent_tokens(child) for child in children)
     exchange.usage = Usage()
+
+
+def _failure_reason(child: Exchange, code: str) -> str:
+    """Why a member has no answer, for the caller's error: its last call's status (``upstream 503``) or
+    outcome (``timeout_first_byte``, ``ensemble_call_cap``), else the walk's error code (a gate's
+    ``quality_gate_failed``: its last answer came, and was rejected)."""
+    last = child.attempts[-1] if child.attempts else None
+    if last is None or last.outcome == "ok":
+        return code
+    return f"upstream {last.status}" if last.status is not None else last.outcome
 
 
 def _result_label(state: str) -> str:

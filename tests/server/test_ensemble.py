@@ -180,6 +180,22 @@ async def test_all_members_failing_is_a_clear_error_in_the_callers_dialect(
     assert "m0: failed" in raised.value.message and "m1: failed" in raised.value.message
 
 
+async def test_the_error_names_each_members_upstream_status_in_policy_order(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """Members failing with 500 and 503 (the second first): the 502 says each member's upstream status, in
+    the order the policy lists them, as docs/ensembles.md shows (before: ``failed (all_targets_failed)``
+    for every member, in the order they finished)."""
+    urls = [await fake("f0", fault="status=500", fault_rate=1.0, latency_ms=200)]
+    urls.append(await fake("f1", fault="status=503", fault_rate=1.0))
+    running = await sidecar(models_policy(urls, ensemble_route("m0, m1"), speaks=("openai",)))
+    async with openai_client(running) as client:
+        with pytest.raises(openai.APIStatusError) as raised:
+            await client.chat.completions.create(model="vote", messages=MESSAGES)
+    assert raised.value.status_code == 502
+    assert "(m0: failed (upstream 500); m1: failed (upstream 503))" in raised.value.message
+
+
 async def test_min_members_unmet_is_an_error(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """min_members 2 with one member failing: 502 ensemble_failed, not the one answer."""
     urls = [await fake("f0", reply="bug"), await fake("f1", fault="status=503", fault_rate=1.0)]
