@@ -159,7 +159,10 @@ class ShadowRunner:
         route = exchange.route.name
         task = task_class(facts)
         served_by = exchange.answered_by
+        # what serving cost: the answer's call and every other call it paid for (an ensemble's members and
+        # judge, answers a gate rejected), as the access line's cost_usd
         served_cost = (cost_usd(served_by.price, exchange.usage) if served_by is not None else None) or 0.0
+        served_cost += exchange.unserved_cost_usd
         slots = self._slots.get(route)
         if slots is None or slots.limit != shadow.max_concurrent:
             slots = self._slots[route] = ShadowSlots(shadow.max_concurrent)

@@ -8,10 +8,11 @@ import time
 from typing import Any
 
 import aiohttp
+import pytest
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
 from ..sdk_clients import openai_client
-from .ensemble_policies import models_policy
+from .ensemble_policies import ensemble_route, models_policy
 
 MESSAGES: Any = [{"role": "user", "content": "Which queue?"}]
 
@@ -175,3 +176,18 @@ async def test_a_streamed_answer_past_the_upstream_limit_is_not_held(
     text, headers = await ask(running, stream=True)
     assert text == long_answer and headers["x-sidecar-shadow"] == "sampled"
     assert await status_rows(running, 1, timeout_s=1.0) == []
+
+
+async def test_the_served_cost_of_an_ensemble_is_every_members_call(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """A shadow on an ensemble route of m0 and m1: the served side's cost is the request's (both members'
+    calls, the access line's cost_usd), not the winning member's alone, so the cost ratio compares the
+    candidate with what serving cost (before: m0's call only, a third of it here)."""
+    urls = [await fake("f0", reply="bug"), await fake("f1", reply="bug"), await fake("f2", reply="bug")]
+    route = ensemble_route("m0, m1", "early_quorum: false", name="served")
+    route += "    shadow: {candidates: [m2], sample: 1.0}\n"
+    running = await sidecar(models_policy(urls, route, speaks=("openai",)))
+    await ask(running)
+    rows = await status_rows(running, 1)
+    cost = running.log_lines()[-1]["cost_usd"]
+    assert [(r["candidate"], r["compared"], r["agreement"]) for r in rows] == [("m2", 1, 1.0)]
+    assert rows[0]["served_cost_usd"] == pytest.approx(cost)
