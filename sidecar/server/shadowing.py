@@ -204,22 +204,23 @@ class ShadowRunner:
         children = [child_exchange(exchange, unstreamed(facts))]  # the candidate's call, then the judge's
         started = time.monotonic()
         try:
-            agreed, failed, cost = await self._compared(exchange, shadow, candidate, served, children)
+            agreed, failed, cost, judge_cost = await self._compared(exchange, shadow, candidate, served, children)
         except asyncio.CancelledError:  # the shutdown's drain ended: what its calls cost so far is counted
             for child in children:
                 charge_in_flight(child)
-            cost = sum(map(spent, children))
-            self.cancelled_cost_usd += cost
-            self._record(route, task, candidate, (None, True, cost, served_cost), started, "cancelled")
+            cost, judge_cost = spent(children[0]), sum(map(spent, children[1:]))
+            self.cancelled_cost_usd += cost + judge_cost
+            self._record(route, task, candidate, (None, True, cost, served_cost, judge_cost), started, "cancelled")
             raise
         result = "failed" if failed else ("not_comparable" if agreed is None else ("agreed" if agreed else "disagreed"))
-        self._record(route, task, candidate, (agreed, failed, cost, served_cost), started, result)
+        self._record(route, task, candidate, (agreed, failed, cost, served_cost, judge_cost), started, result)
 
     async def _compared(
         self, exchange: Exchange, shadow: Shadow, candidate: Target, served: AnswerView, children: list[Exchange]
-    ) -> tuple[bool | None, bool, float]:
+    ) -> tuple[bool | None, bool, float, float]:
         """Ask ``candidate`` (``children[0]``) and compare its answer with ``served``: (agreed, None when
-        not compared; failed; what its calls cost). A judge's call is added to ``children``."""
+        not compared; failed; what its calls cost; what the agreement judge's cost). A judge's call is added
+        to ``children``."""
         facts = exchange.facts
         child = children[0]
         answer: AnswerView | None = None
@@ -229,30 +230,30 @@ class ShadowRunner:
                 answer = answer_of_body(response.body, facts.dialect)
         except RequestFailed:
             answer = None
-        cost = spent(child)
         agreed: bool | None = None
+        judge_cost = 0.0
         if answer is not None:
             if shadow.judge is None:
                 agreed = agree(shadow.normalizer, served, answer)
             else:
-                judged = await self._judge(exchange, facts, shadow, served, answer, children)
-                agreed, cost = judged[0], cost + judged[1]
-        return agreed, answer is None, cost
+                agreed, judge_cost = await self._judge(exchange, facts, shadow, served, answer, children)
+        return agreed, answer is None, spent(child), judge_cost
 
     def _record(
         self,
         route: str,
         task: str,
         candidate: Target,
-        outcome: tuple[bool | None, bool, float, float],
+        outcome: tuple[bool | None, bool, float, float, float],
         started: float,
         result: str,
     ) -> None:
-        """One shadow call's ``outcome`` (agreed, failed, its cost, the served answer's cost) in the
-        statistics and the metrics (``result``)."""
-        agreed, failed, cost, served_cost = outcome
+        """One shadow call's ``outcome`` (agreed, failed, its cost, the served request's cost, the agreement
+        judge's cost) in the statistics and the metrics (``result``)."""
+        agreed, failed, cost, served_cost, judge_cost = outcome
         latency = time.monotonic() - started
-        self.stats.record(route, task, candidate.name, ShadowOutcome(agreed, failed, cost, served_cost, latency))
+        shadowed = ShadowOutcome(agreed, failed, cost, served_cost, latency, judge_cost)
+        self.stats.record(route, task, candidate.name, shadowed)
         self._telemetry.shadow_result(
             route=route,
             task=task,
@@ -260,6 +261,7 @@ class ShadowRunner:
             result=result,
             cost_usd=cost,
             served_cost_usd=served_cost,
+            judge_cost_usd=judge_cost,
             duration_s=latency,
         )
 

@@ -132,6 +132,21 @@ async def test_a_judge_can_decide_agreement(fake: FakeFactory, sidecar: SidecarF
     assert rows[0]["compared"] == 1 and rows[0]["agreed"] == 0
 
 
+async def test_the_agreement_judges_cost_is_not_the_candidates(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """Candidate m1 (twice m0's price, the same answer) judged by m2: the cost ratio is m1's call over
+    m0's, 2, and the judge's call is counted apart, in ``judge_cost_usd`` and the metric's side
+    ``judge`` (before: added to the candidate's cost, which made the candidate look dearer)."""
+    urls = [await fake("f0", reply="bug"), await fake("f1", reply="bug"), await fake("f2", reply='{"same": true}')]
+    running = await sidecar(models_policy(urls, shadowed("m1", ", judge: {target: m2}"), speaks=("openai",)))
+    await ask(running)
+    rows = await status_rows(running, 1)
+    assert rows[0]["agreed"] == 1 and rows[0]["cost_ratio"] == pytest.approx(2.0)
+    assert rows[0]["judge_cost_usd"] > 0
+    async with aiohttp.ClientSession() as session, session.get(f"{running.url}/metrics") as response:
+        metrics = await response.text()
+    assert 'llm_sidecar_shadow_cost_usd_total{candidate="m1",route="served",side="judge",task="any"}' in metrics
+
+
 async def test_task_classes_beyond_the_tables_room_are_counted_as_other(
     fake: FakeFactory, sidecar: SidecarFactory
 ) -> None:
