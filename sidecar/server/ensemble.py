@@ -165,6 +165,8 @@ class EnsembleRunner:
                 child.trace.end_branch("answered" if child.answered_by is not None else "failed")
             if left:
                 _charge_left(exchange, children)
+        for c in children:  # every member's rejected answers, on the answer or on the error
+            exchange.gate_rejections.extend(c.gate_rejections)
         if failure is not None:
             return self._failed(exchange, results, children, failure)
         decision = vote.decision
@@ -183,8 +185,6 @@ class EnsembleRunner:
         exchange.unserved_cost_usd += sum(spent(c) for c in children if c is not child) + child.unserved_cost_usd
         exchange.unserved_tokens += sum(spent_tokens(c) for c in children if c is not child) + child.unserved_tokens
         exchange.gate_passed = exchange.gated  # the winner's answer passed its member's gates
-        for c in children:
-            exchange.gate_rejections.extend(c.gate_rejections)
         assert winner.response is not None
         return await self._send(exchange, winner.response, strip=added_logprobs)
 
@@ -308,6 +308,8 @@ class EnsembleRunner:
         """Too few usable answers: the upstream's own error when it refused the request (a 4xx), else 502."""
         exchange.unserved_cost_usd += sum(spent(child) for child in children)
         exchange.unserved_tokens += sum(spent_tokens(child) for child in children)
+        rejected = [child.gate_failure for child in children if child.gate_failure is not None]
+        exchange.gate_failure = rejected[-1] if rejected else None  # x-sidecar-gates: failed; rejected=...
         for result in results:
             if result.error is not None and 400 <= result.error.status < 500:
                 exchange.answered_by = result.child.answered_by

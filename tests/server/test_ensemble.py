@@ -196,6 +196,24 @@ async def test_the_error_names_each_members_upstream_status_in_policy_order(
     assert "(m0: failed (upstream 500); m1: failed (upstream 503))" in raised.value.message
 
 
+async def test_a_gated_ensemble_that_fails_names_the_rejected_answers(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A gated ensemble whose one member refuses and the other fails: the Anthropic SDK's 502 says
+    ``x-sidecar-gates: failed; rejected=m0:refusal`` and the access line lists the rejection, as on a gated
+    route (before: ``unchecked``, and no rejection anywhere)."""
+    urls = [await fake("f0", reply="I'm sorry, but I can't help"), await fake("f1", fault="status=503", fault_rate=1.0)]
+    route = ensemble_route("m0, m1") + "    gates: {refusal: true}\n"
+    running = await sidecar(models_policy(urls, route))
+    async with anthropic_client(running) as client:
+        with pytest.raises(anthropic.APIStatusError) as raised:
+            await client.messages.create(model="vote", max_tokens=64, messages=MESSAGES)
+    assert raised.value.status_code == 502
+    assert raised.value.response.headers["x-sidecar-gates"] == "failed; rejected=m0:refusal"
+    line = running.log_lines()[-1]
+    assert (line["gates"], line["gate_rejections"]) == ("failed", ["m0:refusal"])
+
+
 async def test_min_members_unmet_is_an_error(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """min_members 2 with one member failing: 502 ensemble_failed, not the one answer."""
     urls = [await fake("f0", reply="bug"), await fake("f1", fault="status=503", fault_rate=1.0)]
