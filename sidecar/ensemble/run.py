@@ -3,8 +3,8 @@
 The request path starts every member (each through its own fallback chain), and reports each outcome::
 
     run = ensemble.start()
-    run.answered(member, text, confidence)  -> True when nothing more is to wait for: the vote is
-    run.failed(member, reason)                 decided, or (strategy judge) the candidates are ready
+    run.answered(member, answer, confidence)  -> True when nothing more is to wait for: the vote is
+    run.failed(member, reason)                   decided, or (strategy judge) the candidates are ready
     run.running                     members still waiting: cancel them once decided
     run.close()                     no more answers will come (all returned, or the deadline): decide with
                                     what is there
@@ -15,7 +15,9 @@ The request path starts every member (each through its own fallback chain), and 
 
 The call cap (``max_calls``) is held on the request path (``server.ensemble.CallCap``), not here.
 
-A member whose answer normalizes to nothing (empty, not JSON, no match) is *unusable* and does not vote.
+An answer is its text, or an ``answers.AnswerView`` with its tool calls: it votes by ``answer_key`` (the
+calls' names and arguments), and a judge reads ``answer_text``. A member whose answer normalizes to
+nothing (empty, not JSON, no match) is *unusable* and does not vote.
 Under ``majority`` and ``confidence`` with ``early_quorum``, the vote is decided as soon as the winner is
 certain (``tally.certain_winner``) and ``min_members`` usable answers are in. When fewer than
 ``min_members`` usable answers can still arrive, ``EnsembleFailure`` is raised, naming each member's fate.
@@ -33,6 +35,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..answers import AnswerView
+from .answer_key import answer_key, answer_text
 from .judge import parse_verdict
 from .tally import Ballot, Group, Member, Strategy, certain_winner, rank, tally
 
@@ -88,14 +92,15 @@ class EnsembleRun:
         self.judge_candidates: tuple[str, ...] = ()
         self._groups: list[Group] = []
 
-    def answered(self, member: Member, text: str, confidence: float | None = None) -> bool:
-        """A member answered with ``text``; True when nothing more is to wait for."""
+    def answered(self, member: Member, answer: AnswerView | str, confidence: float | None = None) -> bool:
+        """A member answered (its text, or the whole answer with its tool calls: ``answer_key``); True when
+        nothing more is to wait for."""
         self._done(member)
-        key = self.ensemble.normalizer(text)
+        key = answer_key(self.ensemble.normalizer, answer)
         if key is None:
             self.fates[member.name] = UNUSABLE
         else:
-            self.ballots.append(Ballot(member, key, text, confidence))
+            self.ballots.append(Ballot(member, key, answer_text(answer), confidence))
         return self._check()
 
     def failed(self, member: Member, reason: str) -> bool:
@@ -175,7 +180,7 @@ class EnsembleRun:
     def _require_enough(self) -> None:
         if len(self.ballots) >= self.ensemble.min_members:
             return
-        fates = "; ".join(f"{name}: {fate}" for name, fate in self.fates.items())
+        fates = "; ".join(f"{m.name}: {self.fates[m.name]}" for m in self.ensemble.members if m.name in self.fates)
         raise EnsembleFailure(
             f"ensemble: {len(self.ballots)} usable answer(s) from {len(self.ensemble.members)} members, "
             f"min_members is {self.ensemble.min_members} ({fates})"

@@ -100,6 +100,7 @@ def shadow_table(state: SidecarState) -> list[dict[str, Any]]:
                 "skipped": stats.skipped,
                 "cost_usd": round(stats.cost_usd, 8),
                 "served_cost_usd": round(stats.served_cost_usd, 8),
+                "judge_cost_usd": round(stats.judge_cost_usd, 8),
                 "cost_ratio": None if ratio is None else round(ratio, 4),
                 "latency_p50_s": None if p50 is None else round(p50, 3),
                 "latency_p95_s": None if p95 is None else round(p95, 3),

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING
 import orjson
 from aiohttp.web import Response, StreamResponse
 
-from ..answers import answer_of_body
+from ..answers import AnswerView, answer_of_body
 from ..dialects import CHAT_OPERATIONS, Dialect
 from ..dialects.registry import wire
 from ..ensemble import EnsembleFailure, EnsembleRun, Member
@@ -165,6 +165,8 @@ class EnsembleRunner:
                 child.trace.end_branch("answered" if child.answered_by is not None else "failed")
             if left:
                 _charge_left(exchange, children)
+        for c in children:  # every member's rejected answers, on the answer or on the error
+            exchange.gate_rejections.extend(c.gate_rejections)
         if failure is not None:
             return self._failed(exchange, results, children, failure)
         decision = vote.decision
@@ -183,8 +185,6 @@ class EnsembleRunner:
         exchange.unserved_cost_usd += sum(spent(c) for c in children if c is not child) + child.unserved_cost_usd
         exchange.unserved_tokens += sum(spent_tokens(c) for c in children if c is not child) + child.unserved_tokens
         exchange.gate_passed = exchange.gated  # the winner's answer passed its member's gates
-        for c in children:
-            exchange.gate_rejections.extend(c.gate_rejections)
         assert winner.response is not None
         return await self._send(exchange, winner.response, strip=added_logprobs)
 
@@ -267,12 +267,12 @@ class EnsembleRunner:
                 result.child.raw = orjson.dumps(result.unasked.body)
                 response = await self._walk(result.child, chain)
         except RequestFailed as failed:
-            result.failure = failed.code
+            result.failure = _failure_reason(result.child, failed.code)
             return
         if isinstance(response, Response) and response.status < 400 and isinstance(response.body, bytes):
             result.response = response
         else:
-            result.failure = f"http_{response.status}"
+            result.failure = f"upstream {response.status}"
             result.error = response if isinstance(response, Response) else None
 
     async def _judge(
@@ -308,6 +308,8 @@ class EnsembleRunner:
         """Too few usable answers: the upstream's own error when it refused the request (a 4xx), else 502."""
         exchange.unserved_cost_usd += sum(spent(child) for child in children)
         exchange.unserved_tokens += sum(spent_tokens(child) for child in children)
+        rejected = [child.gate_failure for child in children if child.gate_failure is not None]
+        exchange.gate_failure = rejected[-1] if rejected else None  # x-sidecar-gates: failed; rejected=...
         for result in results:
             if result.error is not None and 400 <= result.error.status < 500:
                 exchange.answered_by = result.child.answered_by
@@ -361,6 +363,16 @@ def _charge_left(exchange: Exchange, children: Sequence[Exchange]) -> None:
     exchange.usage = Usage()
 
 
+def _failure_reason(child: Exchange, code: str) -> str:
+    """Why a member has no answer, for the caller's error: its last call's status (``upstream 503``) or
+    outcome (``timeout_first_byte``, ``ensemble_call_cap``), else the walk's error code (a gate's
+    ``quality_gate_failed``: its last answer came, and was rejected)."""
+    last = child.attempts[-1] if child.attempts else None
+    if last is None or last.outcome == "ok":
+        return code
+    return f"upstream {last.status}" if last.status is not None else last.outcome
+
+
 def _result_label(state: str) -> str:
     """A member's state in the vote (a rank, or ``failed (reason)``...) as a span/metric result."""
     if state.isdigit():
@@ -368,8 +380,9 @@ def _result_label(state: str) -> str:
     return state.split(" ", 1)[0]
 
 
-def _ballot(result: MemberResult, logprobs: bool) -> tuple[str, float | None]:
-    """The member's answer text, and its confidence when log-probabilities were asked and reported."""
+def _ballot(result: MemberResult, logprobs: bool) -> tuple[AnswerView | str, float | None]:
+    """The member's answer (its text and tool calls), and its confidence when log-probabilities were asked
+    and reported."""
     response = result.response
     assert response is not None and isinstance(response.body, bytes)
     facts = result.child.facts
@@ -379,4 +392,4 @@ def _ballot(result: MemberResult, logprobs: bool) -> tuple[str, float | None]:
     confidence = None
     if logprobs:
         confidence = confidence_of(orjson.loads(response.body), facts.dialect, facts.operation)
-    return view.content, confidence
+    return view, confidence

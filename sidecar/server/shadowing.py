@@ -36,6 +36,7 @@ from aiohttp.web import Response, StreamResponse
 from ..answers import AnswerView, answer_of_body, answer_of_deltas
 from ..cost import cost_usd
 from ..dialects import CHAT_OPERATIONS, Dialect
+from ..ensemble.answer_key import answer_text
 from ..ensemble.judge import judge_request_body, question_from_body
 from ..resilience.classify import describe_exception
 from ..shadow import ShadowOutcome, ShadowSlots, ShadowStats, agree, agreement_prompt, parse_agreement, sampled
@@ -158,7 +159,10 @@ class ShadowRunner:
         route = exchange.route.name
         task = task_class(facts)
         served_by = exchange.answered_by
+        # what serving cost: the answer's call and every other call it paid for (an ensemble's members and
+        # judge, answers a gate rejected), as the access line's cost_usd
         served_cost = (cost_usd(served_by.price, exchange.usage) if served_by is not None else None) or 0.0
+        served_cost += exchange.unserved_cost_usd
         slots = self._slots.get(route)
         if slots is None or slots.limit != shadow.max_concurrent:
             slots = self._slots[route] = ShadowSlots(shadow.max_concurrent)
@@ -200,22 +204,23 @@ class ShadowRunner:
         children = [child_exchange(exchange, unstreamed(facts))]  # the candidate's call, then the judge's
         started = time.monotonic()
         try:
-            agreed, failed, cost = await self._compared(exchange, shadow, candidate, served, children)
+            agreed, failed, cost, judge_cost = await self._compared(exchange, shadow, candidate, served, children)
         except asyncio.CancelledError:  # the shutdown's drain ended: what its calls cost so far is counted
             for child in children:
                 charge_in_flight(child)
-            cost = sum(map(spent, children))
-            self.cancelled_cost_usd += cost
-            self._record(route, task, candidate, (None, True, cost, served_cost), started, "cancelled")
+            cost, judge_cost = spent(children[0]), sum(map(spent, children[1:]))
+            self.cancelled_cost_usd += cost + judge_cost
+            self._record(route, task, candidate, (None, True, cost, served_cost, judge_cost), started, "cancelled")
             raise
         result = "failed" if failed else ("not_comparable" if agreed is None else ("agreed" if agreed else "disagreed"))
-        self._record(route, task, candidate, (agreed, failed, cost, served_cost), started, result)
+        self._record(route, task, candidate, (agreed, failed, cost, served_cost, judge_cost), started, result)
 
     async def _compared(
         self, exchange: Exchange, shadow: Shadow, candidate: Target, served: AnswerView, children: list[Exchange]
-    ) -> tuple[bool | None, bool, float]:
+    ) -> tuple[bool | None, bool, float, float]:
         """Ask ``candidate`` (``children[0]``) and compare its answer with ``served``: (agreed, None when
-        not compared; failed; what its calls cost). A judge's call is added to ``children``."""
+        not compared; failed; what its calls cost; what the agreement judge's cost). A judge's call is added
+        to ``children``."""
         facts = exchange.facts
         child = children[0]
         answer: AnswerView | None = None
@@ -225,30 +230,30 @@ class ShadowRunner:
                 answer = answer_of_body(response.body, facts.dialect)
         except RequestFailed:
             answer = None
-        cost = spent(child)
         agreed: bool | None = None
+        judge_cost = 0.0
         if answer is not None:
             if shadow.judge is None:
-                agreed = agree(shadow.normalizer, served.content, answer.content)
+                agreed = agree(shadow.normalizer, served, answer)
             else:
-                judged = await self._judge(exchange, facts, shadow, served, answer, children)
-                agreed, cost = judged[0], cost + judged[1]
-        return agreed, answer is None, cost
+                agreed, judge_cost = await self._judge(exchange, facts, shadow, served, answer, children)
+        return agreed, answer is None, spent(child), judge_cost
 
     def _record(
         self,
         route: str,
         task: str,
         candidate: Target,
-        outcome: tuple[bool | None, bool, float, float],
+        outcome: tuple[bool | None, bool, float, float, float],
         started: float,
         result: str,
     ) -> None:
-        """One shadow call's ``outcome`` (agreed, failed, its cost, the served answer's cost) in the
-        statistics and the metrics (``result``)."""
-        agreed, failed, cost, served_cost = outcome
+        """One shadow call's ``outcome`` (agreed, failed, its cost, the served request's cost, the agreement
+        judge's cost) in the statistics and the metrics (``result``)."""
+        agreed, failed, cost, served_cost, judge_cost = outcome
         latency = time.monotonic() - started
-        self.stats.record(route, task, candidate.name, ShadowOutcome(agreed, failed, cost, served_cost, latency))
+        shadowed = ShadowOutcome(agreed, failed, cost, served_cost, latency, judge_cost)
+        self.stats.record(route, task, candidate.name, shadowed)
         self._telemetry.shadow_result(
             route=route,
             task=task,
@@ -256,6 +261,7 @@ class ShadowRunner:
             result=result,
             cost_usd=cost,
             served_cost_usd=served_cost,
+            judge_cost_usd=judge_cost,
             duration_s=latency,
         )
 
@@ -276,7 +282,9 @@ class ShadowRunner:
             question = question_from_body(facts.body, facts.dialect)
         except TranslationError:
             return None, 0.0
-        body = judge_request_body(agreement_prompt(judge.template, question, served.content, answer.content), 0)
+        body = judge_request_body(
+            agreement_prompt(judge.template, question, answer_text(served), answer_text(answer)), 0
+        )
         body["max_tokens"] = judge.max_tokens
         child = child_exchange(exchange, judge_facts(facts, body))
         children.append(child)

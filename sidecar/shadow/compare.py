@@ -1,6 +1,7 @@
 """Do the served answer and a shadow candidate's answer agree?
 
-By a normalizer (the same kinds as ensembles, ``ensemble.normalize``): ``agree`` is True when both keys
+By a normalizer (the same kinds as ensembles, ``ensemble.normalize``; tool calls by their names and
+arguments, ``ensemble.answer_key``): ``agree`` is True when both keys
 are equal, False when they differ, None when either answer has no key (not comparable: counted apart).
 
 By a judge: ``agreement_prompt`` fills the template (``{question}``, ``{served}``, ``{candidate}``) and
@@ -10,6 +11,8 @@ fence allowed); anything else is None (not comparable).
 
 from __future__ import annotations
 
+from ..answers import AnswerView
+from ..ensemble.answer_key import answer_key
 from ..ensemble.jsondoc import parse_json
 from ..ensemble.judge import defuse, fill
 from ..ensemble.normalize import Normalizer
@@ -33,8 +36,9 @@ with only this JSON object: {"same": true} or {"same": false}. Write nothing els
 _PLACEHOLDERS = ("{question}", "{served}", "{candidate}")
 
 
-def agree(normalizer: Normalizer, served: str, candidate: str) -> bool | None:
-    served_key, candidate_key = normalizer(served), normalizer(candidate)
+def agree(normalizer: Normalizer, served: AnswerView | str, candidate: AnswerView | str) -> bool | None:
+    """Whether the two answers' keys (``ensemble.answer_key``: a tool call's name counts) are equal."""
+    served_key, candidate_key = answer_key(normalizer, served), answer_key(normalizer, candidate)
     if served_key is None or candidate_key is None:
         return None
     return served_key == candidate_key

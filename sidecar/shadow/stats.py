@@ -2,11 +2,11 @@
 
 ``ShadowStats.record(route, task, candidate, outcome)`` adds one shadow call's ``ShadowOutcome``;
 ``skipped`` counts a sampled request that found no free slot. Per key it keeps counts (compared,
-agreed, not comparable, failed, skipped), the candidate's cost and the served answer's cost on the same
-requests (their ratio is "at 6 % of the cost"), and a latency histogram (``LATENCY_BUCKETS_S``, as
-Prometheus publishes it, with a quantile estimate). At most ``max_keys`` keys are kept (default 1,000);
-outcomes for further keys are counted in ``dropped`` only. ``snapshot()`` copies the rows for
-``/metrics`` and ``/status``.
+agreed, not comparable, failed, skipped), the candidate's cost and the served requests' cost on the
+same requests (their ratio is "at 6 % of the cost"), the agreement judge's cost apart (it is not the
+candidate's), and a latency histogram (``LATENCY_BUCKETS_S``, as Prometheus publishes it, with a
+quantile estimate). At most ``max_keys`` keys are kept (default 1,000); outcomes for further keys are
+counted in ``dropped`` only. ``snapshot()`` copies the rows for ``/metrics`` and ``/status``.
 
 ``ShadowSlots`` bounds the shadow calls in flight for one route (``max_concurrent``): ``try_acquire``
 never waits, so a busy shadow path skips samples instead of queueing them.
@@ -29,8 +29,9 @@ class ShadowOutcome:
     agreed: bool | None  # None: the answers could not be compared (or the call failed)
     failed: bool = False
     cost_usd: float = 0.0  # the candidate's call
-    served_cost_usd: float = 0.0  # the served answer, same request
+    served_cost_usd: float = 0.0  # the served request (every call it paid for)
     latency_s: float = 0.0
+    judge_cost_usd: float = 0.0  # the agreement judge's call: evaluation, not the candidate's price
 
 
 @dataclass
@@ -42,6 +43,7 @@ class CandidateStats:
     skipped: int = 0
     cost_usd: float = 0.0
     served_cost_usd: float = 0.0
+    judge_cost_usd: float = 0.0
     latency_counts: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS_S) + 1))
 
     @property
@@ -82,6 +84,7 @@ class CandidateStats:
             self.agreed += outcome.agreed
         self.cost_usd += outcome.cost_usd
         self.served_cost_usd += outcome.served_cost_usd
+        self.judge_cost_usd += outcome.judge_cost_usd
         self.latency_counts[bisect.bisect_left(LATENCY_BUCKETS_S, outcome.latency_s)] += 1
 
 

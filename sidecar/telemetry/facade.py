@@ -232,6 +232,7 @@ class Telemetry:
         cost_usd: float = 0.0,
         served_cost_usd: float = 0.0,
         duration_s: float | None = None,
+        judge_cost_usd: float = 0.0,
     ) -> None:
         """One shadow call (or a sample skipped: result ``skipped``, no cost, no duration)."""
         instruments = self.instruments
@@ -241,6 +242,8 @@ class Telemetry:
             instruments.shadow_cost.inc((*labels, "candidate"), cost_usd)
         if served_cost_usd:
             instruments.shadow_cost.inc((*labels, "served"), served_cost_usd)
+        if judge_cost_usd:
+            instruments.shadow_cost.inc((*labels, "judge"), judge_cost_usd)
         if duration_s is not None:
             instruments.shadow_duration.observe(labels, duration_s)
 

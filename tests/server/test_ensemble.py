@@ -180,6 +180,40 @@ async def test_all_members_failing_is_a_clear_error_in_the_callers_dialect(
     assert "m0: failed" in raised.value.message and "m1: failed" in raised.value.message
 
 
+async def test_the_error_names_each_members_upstream_status_in_policy_order(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """Members failing with 500 and 503 (the second first): the 502 says each member's upstream status, in
+    the order the policy lists them, as docs/ensembles.md shows (before: ``failed (all_targets_failed)``
+    for every member, in the order they finished)."""
+    urls = [await fake("f0", fault="status=500", fault_rate=1.0, latency_ms=200)]
+    urls.append(await fake("f1", fault="status=503", fault_rate=1.0))
+    running = await sidecar(models_policy(urls, ensemble_route("m0, m1"), speaks=("openai",)))
+    async with openai_client(running) as client:
+        with pytest.raises(openai.APIStatusError) as raised:
+            await client.chat.completions.create(model="vote", messages=MESSAGES)
+    assert raised.value.status_code == 502
+    assert "(m0: failed (upstream 500); m1: failed (upstream 503))" in raised.value.message
+
+
+async def test_a_gated_ensemble_that_fails_names_the_rejected_answers(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A gated ensemble whose one member refuses and the other fails: the Anthropic SDK's 502 says
+    ``x-sidecar-gates: failed; rejected=m0:refusal`` and the access line lists the rejection, as on a gated
+    route (before: ``unchecked``, and no rejection anywhere)."""
+    urls = [await fake("f0", reply="I'm sorry, but I can't help"), await fake("f1", fault="status=503", fault_rate=1.0)]
+    route = ensemble_route("m0, m1") + "    gates: {refusal: true}\n"
+    running = await sidecar(models_policy(urls, route))
+    async with anthropic_client(running) as client:
+        with pytest.raises(anthropic.APIStatusError) as raised:
+            await client.messages.create(model="vote", max_tokens=64, messages=MESSAGES)
+    assert raised.value.status_code == 502
+    assert raised.value.response.headers["x-sidecar-gates"] == "failed; rejected=m0:refusal"
+    line = running.log_lines()[-1]
+    assert (line["gates"], line["gate_rejections"]) == ("failed", ["m0:refusal"])
+
+
 async def test_min_members_unmet_is_an_error(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """min_members 2 with one member failing: 502 ensemble_failed, not the one answer."""
     urls = [await fake("f0", reply="bug"), await fake("f1", fault="status=503", fault_rate=1.0)]

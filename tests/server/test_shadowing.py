@@ -8,10 +8,11 @@ import time
 from typing import Any
 
 import aiohttp
+import pytest
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
 from ..sdk_clients import openai_client
-from .ensemble_policies import models_policy
+from .ensemble_policies import ensemble_route, models_policy
 
 MESSAGES: Any = [{"role": "user", "content": "Which queue?"}]
 
@@ -131,6 +132,21 @@ async def test_a_judge_can_decide_agreement(fake: FakeFactory, sidecar: SidecarF
     assert rows[0]["compared"] == 1 and rows[0]["agreed"] == 0
 
 
+async def test_the_agreement_judges_cost_is_not_the_candidates(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """Candidate m1 (twice m0's price, the same answer) judged by m2: the cost ratio is m1's call over
+    m0's, 2, and the judge's call is counted apart, in ``judge_cost_usd`` and the metric's side
+    ``judge`` (before: added to the candidate's cost, which made the candidate look dearer)."""
+    urls = [await fake("f0", reply="bug"), await fake("f1", reply="bug"), await fake("f2", reply='{"same": true}')]
+    running = await sidecar(models_policy(urls, shadowed("m1", ", judge: {target: m2}"), speaks=("openai",)))
+    await ask(running)
+    rows = await status_rows(running, 1)
+    assert rows[0]["agreed"] == 1 and rows[0]["cost_ratio"] == pytest.approx(2.0)
+    assert rows[0]["judge_cost_usd"] > 0
+    async with aiohttp.ClientSession() as session, session.get(f"{running.url}/metrics") as response:
+        metrics = await response.text()
+    assert 'llm_sidecar_shadow_cost_usd_total{candidate="m1",route="served",side="judge",task="any"}' in metrics
+
+
 async def test_task_classes_beyond_the_tables_room_are_counted_as_other(
     fake: FakeFactory, sidecar: SidecarFactory
 ) -> None:
@@ -175,3 +191,18 @@ async def test_a_streamed_answer_past_the_upstream_limit_is_not_held(
     text, headers = await ask(running, stream=True)
     assert text == long_answer and headers["x-sidecar-shadow"] == "sampled"
     assert await status_rows(running, 1, timeout_s=1.0) == []
+
+
+async def test_the_served_cost_of_an_ensemble_is_every_members_call(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """A shadow on an ensemble route of m0 and m1: the served side's cost is the request's (both members'
+    calls, the access line's cost_usd), not the winning member's alone, so the cost ratio compares the
+    candidate with what serving cost (before: m0's call only, a third of it here)."""
+    urls = [await fake("f0", reply="bug"), await fake("f1", reply="bug"), await fake("f2", reply="bug")]
+    route = ensemble_route("m0, m1", "early_quorum: false", name="served")
+    route += "    shadow: {candidates: [m2], sample: 1.0}\n"
+    running = await sidecar(models_policy(urls, route, speaks=("openai",)))
+    await ask(running)
+    rows = await status_rows(running, 1)
+    cost = running.log_lines()[-1]["cost_usd"]
+    assert [(r["candidate"], r["compared"], r["agreement"]) for r in rows] == [("m2", 1, 1.0)]
+    assert rows[0]["served_cost_usd"] == pytest.approx(cost)

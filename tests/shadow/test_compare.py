@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from sidecar.answers import AnswerView, ToolCallView
 from sidecar.ensemble.normalize import compile_normalizer
 from sidecar.ensemble.spec import JsonPathNormalizerSpec, TextNormalizerSpec
 from sidecar.shadow import agree, agreement_prompt, parse_agreement
@@ -35,3 +36,13 @@ def test_agreement_prompt_is_filled_once():
 def test_judge_reply_read_strictly(reply, same):
     """Only a JSON object with a boolean ``same`` counts."""
     assert parse_agreement(reply) is same
+
+
+def test_a_candidate_calling_another_tool_disagrees():
+    """The candidate calls another tool with the served call's arguments: they disagree (the arguments
+    alone would agree)."""
+    text = compile_normalizer(TextNormalizerSpec())
+    served = AnswerView("", (ToolCallView("lookup_account", {"user": "42"}),))
+    candidate = AnswerView("", (ToolCallView("delete_account", {"user": "42"}),))
+    assert agree(text, served, candidate) is False
+    assert agree(text, served, served) is True
