@@ -223,7 +223,7 @@ class UpstreamClient:
 
     def _timeout(self, timeouts: TimeoutsSpec) -> aiohttp.ClientTimeout:
         """aiohttp's timeouts for a call: ``connect_s``; and ``idle_s`` for the head (``sock_read``) only when
-        it is shorter than ``first_byte_s``: otherwise the caller's first-byte deadline, armed before the
+        it is shorter than ``first_byte_s``: otherwise the caller's first-byte deadline, made before the
         call and due no later than ``first_byte_s`` after it, always ends the wait first, and aiohttp's read
         timer (armed when the request is written, moved when bytes arrive) would never fire."""
         key = (timeouts.connect_s, timeouts.idle_s, timeouts.first_byte_s)
