@@ -5,6 +5,14 @@ Anthropic streams one content block at a time. A tool call that starts while ano
 held (its arguments gathered) and sent whole once that block must end (text, thinking, the end of the
 answer): an OpenAI-compatible upstream may interleave the argument fragments of parallel calls (vLLM,
 Azure), and each fragment must land inside its own block.
+
+An Anthropic SDK parses a tool block's arguments (as partial JSON) after every ``input_json_delta`` and
+raises, ending the app's stream, on any that is not the start of JSON. Another provider's model may send
+arguments that are not JSON (``{not json``): each block's arguments are checked as they pass
+(``_ToolInput``, with pydantic-core's partial JSON reading, as the SDKs read them). Arguments that do not
+begin a JSON object are held and sent at the block's end as ``{"_raw": "<text>"}``, as an unstreamed
+answer's are (``translate.parts.parse_arguments``); arguments that begin one and later break it (their
+start is already the app's) end the stream with an error event, which the SDK raises as an API error.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from pydantic_core import from_json
 
 from ...sse import SSEEvent
 from ...translate.common import Usage
@@ -38,8 +47,31 @@ _DELTA_PREFIX = wire_prefix("content_block_delta")
 _TEXT_TAIL = b"}}\n\n"
 
 
+class _ToolInput:
+    """One tool block's arguments on their way to an Anthropic app (module docstring): ``text`` so far,
+    whether any of it was sent, or whether it is held to go as ``{"_raw": text}``."""
+
+    __slots__ = ("name", "raw", "sent", "text")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.text = ""
+        self.sent = False
+        self.raw = False
+
+
+def _json_start(text: str) -> bool:
+    """Whether ``text`` reads as the start of a JSON value, as an Anthropic SDK reads a partial input."""
+    try:
+        from_json(text, allow_partial=True)
+    except ValueError:
+        return False
+    return True
+
+
 class AnthropicEncoder:
     __slots__ = (
+        "_args",
         "_block",
         "_closed",
         "_finish",
@@ -67,6 +99,7 @@ class AnthropicEncoder:
         self._text_wire_head = b""  # _text_head with the event's name and ``data: `` before it
         self._next = 0
         self._tools: dict[int, int] = {}
+        self._args: dict[int, _ToolInput] = {}  # by block: each tool block's arguments so far
         self._held: dict[int, tuple[str, str, list[str]]] = {}  # calls started while a tool block is open
         self._finish: Finish | None = None
         self._usage: Usage | None = None
@@ -110,18 +143,54 @@ class AnthropicEncoder:
         """The held tool calls, one whole block each, in the order they started (the last left open)."""
         out: list[SSEEvent] = []
         for index, (call_id, name, fragments) in self._held.items():
-            out += self._open("tool", {"type": "tool_use", "id": safe_id(call_id), "name": name, "input": {}})
-            self._tools[index] = self._block
+            out += self._open_tool(index, call_id, name)
             if fragments:
-                out.append(self._delta(self._block, {"type": "input_json_delta", "partial_json": "".join(fragments)}))
+                out += self._arguments(self._block, "".join(fragments))
+                if self._closed:
+                    break
         self._held.clear()
         return out
+
+    def _open_tool(self, index: int, call_id: str, name: str) -> list[SSEEvent]:
+        out = self._open("tool", {"type": "tool_use", "id": safe_id(call_id), "name": name, "input": {}})
+        self._tools[index] = self._block
+        self._args[self._block] = _ToolInput(name)
+        return out
+
+    def _arguments(self, block: int, fragment: str) -> list[SSEEvent]:
+        """A fragment of tool block ``block``'s arguments, sent when what came so far still reads as the
+        start of a JSON object (module docstring)."""
+        args = self._args[block]
+        args.text += fragment
+        if args.raw:
+            return []
+        text = args.text
+        if not args.sent:
+            start = text.lstrip()
+            if not start:
+                return []  # whitespace so far: held until the first character says what it is
+            if start[0] != "{" or not _json_start(text):
+                args.raw = True  # not a JSON object: sent whole as ``{"_raw": ...}`` at the block's end
+                return []
+            args.sent = True
+            return [self._delta(block, {"type": "input_json_delta", "partial_json": text})]
+        if _json_start(text):
+            return [self._delta(block, {"type": "input_json_delta", "partial_json": fragment})]
+        self._closed = True
+        message = f"the upstream model's arguments for tool call '{args.name}' are not valid JSON"
+        return [response.error_event(502, message)]
 
     def _stop_block(self) -> list[SSEEvent]:
         if self._kind == "":
             return []
+        out: list[SSEEvent] = []
+        args = self._args.get(self._block) if self._kind == "tool" else None
+        if args is not None and args.raw:
+            raw = orjson.dumps({"_raw": args.text}).decode()
+            out.append(self._delta(self._block, {"type": "input_json_delta", "partial_json": raw}))
         self._kind = ""
-        return [json_event({"type": "content_block_stop", "index": self._block}, "content_block_stop")]
+        out.append(json_event({"type": "content_block_stop", "index": self._block}, "content_block_stop"))
+        return out
 
     def _delta(self, index: int, delta: dict[str, Any]) -> SSEEvent:
         data = _BLOCK_DELTA + str(index).encode() + b',"delta":' + orjson.dumps(delta) + b"}"
@@ -171,6 +240,8 @@ class AnthropicEncoder:
             return out
         if self._held and isinstance(delta, ReasoningSignature | Text):
             out += self._release()
+            if self._closed:  # a held call's arguments were not JSON: the stream ended with an error
+                return out
         if isinstance(delta, ReasoningSignature):
             if delta.redacted:
                 out += self._open("redacted", {"type": "redacted_thinking", "data": delta.signature})
@@ -187,12 +258,11 @@ class AnthropicEncoder:
                 out += self._open("text", {"type": "text", "text": ""})
             out.append(self._delta(self._block, {"type": "text_delta", "text": delta.text}))
         elif isinstance(delta, ToolStart):
-            out += self._open("tool", {"type": "tool_use", "id": safe_id(delta.id), "name": delta.name, "input": {}})
-            self._tools[delta.index] = self._block
+            out += self._open_tool(delta.index, delta.id, delta.name)
         elif isinstance(delta, ToolArgs):
             index = self._tools.get(delta.index)
             if index is not None:
-                out.append(self._delta(index, {"type": "input_json_delta", "partial_json": delta.fragment}))
+                out += self._arguments(index, delta.fragment)
         return out
 
     def close(self) -> list[SSEEvent]:
@@ -200,6 +270,8 @@ class AnthropicEncoder:
             return []
         out = self._start()
         out += self._release()
+        if self._closed:  # a held call's arguments were not JSON: the stream ended with an error
+            return out
         out += self._stop_block()
         self._closed = True
         finish = self._finish
