@@ -24,8 +24,10 @@ from .budget_policies import (
     streamed_usage,
 )
 
-# The chain big -> small, each call's head awaited 0.3 s at most.
-ROUTE = "[big, small], resilience: {max_attempts_per_target: 1, timeouts: {first_byte_s: 0.3}}"
+# The chain big -> small, each call's head awaited 1 s at most (the stalled provider sends none for 5 s; at
+# 0.3 s a loaded machine could reach the deadline before the call was even written, which is then rightly
+# not charged, and the tests below, which charge a call sent, failed once so).
+ROUTE = "[big, small], resilience: {max_attempts_per_target: 1, timeouts: {first_byte_s: 1}}"
 MAX_TOKENS = 20  # budget_policies.chat()'s
 
 
@@ -107,7 +109,7 @@ async def test_a_retry_after_a_timed_out_call_is_refused_when_the_budget_cannot_
     gets the chain's error instead of a call past the limit."""
     stalled = await fake("one", fault="stall=5", fault_rate=1)
     limits = "    - {name: tokens-month, measure: tokens, amount: 60, window: month}\n"
-    route = "[big, alt], resilience: {max_attempts_per_target: 1, timeouts: {first_byte_s: 0.3}}"
+    route = "[big, alt], resilience: {max_attempts_per_target: 1, timeouts: {first_byte_s: 1}}"
     running = await sidecar(policy(stalled, await fake("two"), limits, route=route))
     client = await openai_sdk(running)
     with pytest.raises(openai.APIStatusError):
