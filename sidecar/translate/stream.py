@@ -51,6 +51,8 @@ class StreamDecoder(Protocol):
 
 
 class StreamEncoder(Protocol):
+    failure: str | None  # set when the encoder ended the caller's stream with its own error event
+
     def feed(self, delta: Delta) -> list[SSEEvent]: ...
     def close(self) -> list[SSEEvent]: ...
 
@@ -137,11 +139,14 @@ class StreamTranslator:
         """The second half of ``feed``: common deltas as caller events."""
         encoder = self._encoder
         if len(deltas) == 1:
-            return self._checked(encoder.feed(deltas[0]))
-        out: list[SSEEvent] = []
-        for delta in deltas:
-            out += encoder.feed(delta)
-        return self._checked(out)
+            out = encoder.feed(deltas[0])
+        else:
+            out = []
+            for delta in deltas:
+                out += encoder.feed(delta)
+        if encoder.failure is not None:  # an attribute read per call: the check costs no call of its own
+            raise StreamBroken(encoder.failure, out[:-1])
+        return out
 
     def finish(self) -> list[SSEEvent]:
         """The upstream ended normally: the closing events not yet sent."""
@@ -150,8 +155,8 @@ class StreamTranslator:
     def _checked(self, events: list[SSEEvent]) -> list[SSEEvent]:
         """``events``, unless the encoder ended the stream with its own error event (the last of them):
         ``StreamBroken`` then (module docstring)."""
-        failure: str | None = getattr(self._encoder, "failure", None)
-        if failure is not None and events:
+        failure = self._encoder.failure
+        if failure is not None:
             raise StreamBroken(failure, events[:-1])
         return events
 
