@@ -223,6 +223,12 @@ class WireDialect(ABC):
         """One served model as this dialect's SDK reads it (by default OpenAI's model object)."""
         return {"id": name, "object": "model", "created": created, "owned_by": "llm-sidecar"}
 
+    def names_a_method(self, name: str) -> bool:
+        """Whether ``name``, asked as a model (``GET .../models/{name}``), is one of this dialect's POST
+        endpoints instead (Gemini's ``x:generateContent``): that path asked with another method, which
+        gets the 404 of any unrouted method and path. None by default."""
+        return False
+
     # --- the upstream's side ------------------------------------------------------------------------
 
     def upstream_path(self, operation: Operation, model: str, *, stream: bool, method: str, body: Any) -> str:

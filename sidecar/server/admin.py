@@ -22,6 +22,7 @@ from ..dialects import registry
 from ..request_facts import shown_model
 from ..telemetry.metrics import CONTENT_TYPE
 from .errors import RequestFailed, error_response
+from .handler import not_found
 from .state import SidecarState
 
 
@@ -159,6 +160,8 @@ async def get_model(request: BaseRequest, *, state: SidecarState) -> Response:
     dialect = registry.dialect_of_path(request.path, request.headers)
     name = request.path.split("/models/", 1)[1]
     if name not in policy.exposed_models:
+        if registry.wire(dialect).names_a_method(name):  # a POST endpoint's path (Gemini's x:generateContent)
+            return await not_found(request)
         message = f"model {shown_model(name)!r} is not served here"
         failure = RequestFailed(404, message, code="model_not_found", param="model")
         return error_response(dialect, failure)

@@ -23,7 +23,9 @@ a parsed request), not on ``web.Application`` and its router. What this module a
 - **refusals in the caller's terms**: what llhttp refuses gets a JSON 400 (431 for a line or field over
   its limit) and the connection closes; so does a handler that raises (a JSON 500, logged with its
   traceback). Client mistakes are logged at debug level, never with a traceback;
-- every answer, a refusal's too, says ``Server: llm-sidecar`` (``Request``).
+- every answer, a refusal's too, says ``Server: llm-sidecar`` (``Request``);
+- a request in an HTTP version other than 1.1 and 1.0 is an ``UnservedVersionRequest`` (``Routes``
+  answers it 505), whose message says HTTP/1.1, so that the answer's status line does (RFC 9112 2.3).
 
     listener = Listener(routes, max_connections=..., keepalive_s=..., receive_timeout_s=...)
     await listener.start(host, port)     listening (port 0: any free port; ``listener.port`` says which)
@@ -47,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from aiohttp.abc import AbstractStreamWriter
-from aiohttp.http import HttpProcessingError, RawRequestMessage
+from aiohttp.http import HttpProcessingError, HttpVersion, HttpVersion10, HttpVersion11, RawRequestMessage
 from aiohttp.http_exceptions import InvalidURLError, LineTooLong
 from aiohttp.streams import StreamReader
 
@@ -207,6 +209,18 @@ class Request(web.BaseRequest):
         response.headers["Server"] = "llm-sidecar"
 
 
+class UnservedVersionRequest(Request):
+    """A request whose line gave an HTTP version other than 1.1 and 1.0 (``HTTP/2.0``, or none: 0.9),
+    which ``Routes`` answers 505. Its message says HTTP/1.1, as its answer's status line must (RFC 9112
+    2.3: aiohttp writes the request's version there); ``asked`` is the version the line gave."""
+
+    __slots__ = ("asked",)
+
+    def __init__(self, asked: HttpVersion, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.asked = asked
+
+
 class _Refused(asyncio.Protocol):
     """A connection over the cap: closed as soon as it is accepted."""
 
@@ -257,6 +271,12 @@ class Listener:
         writer: AbstractStreamWriter,
         task: asyncio.Task[None],
     ) -> Request:
+        version = message.version
+        if version != HttpVersion11 and version != HttpVersion10:  # answered 505, in HTTP/1.1
+            message = message._replace(version=HttpVersion11)  # RawRequestMessage's own (BaseRequest.clone's)
+            return UnservedVersionRequest(
+                version, message, payload, protocol, writer, task, self.loop, client_max_size=self.routes.max_body
+            )
         return Request(message, payload, protocol, writer, task, self.loop, client_max_size=self.routes.max_body)
 
     async def start(self, host: str, port: int) -> None:

@@ -14,7 +14,8 @@ instructions a request less: docs/benchmarks.md, "The listener"). For every requ
 1. ``Expect: 100-continue`` (``expect_continue``): ``100 Continue`` when the announced body fits
    ``max_body``, else 413 without it;
 2. what llhttp accepts but the sidecar must not: a target that does not percent-decode to UTF-8 without
-   control characters (``target_problem``), an HTTP version other than 1.0 and 1.1: 400 / 505 in the
+   control characters (``target_problem``), an HTTP version other than 1.0 and 1.1 (the listener made
+   the request an ``UnservedVersionRequest``, whose answer's status line says HTTP/1.1): 400 / 505 in the
    dialect the path suggests, and the connection closes;
 3. the handler of the method and path (``fallback`` for any other), the connection marked busy
    (``Connection.in_request``: its receive deadline does not run while the handler has the request);
@@ -34,13 +35,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from urllib.parse import unquote_to_bytes
 
 from aiohttp import web
-from aiohttp.http import HttpVersion10, HttpVersion11
+from aiohttp.http import HttpVersion11
 
 from ..dialects.base import path_pattern
 from ..dialects.registry import dialect_of_path
 from ..telemetry.logging import get_logger
 from .errors import RequestFailed, error_response
-from .listener import Connection
+from .listener import Connection, UnservedVersionRequest
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 log = get_logger("sidecar.listener")  # the listener's log, as its refusals are
@@ -106,14 +107,8 @@ class Routes:
             if refusal is not None:
                 return refusal
         problem = target_problem(request.raw_path)
-        version = request.version
-        if problem is not None or (version != HttpVersion11 and version != HttpVersion10):
-            status = 400 if problem is not None else 505
-            log.debug("bad_request", reason=problem or f"HTTP version {version.major}.{version.minor}", status=status)
-            failure = RequestFailed(status, problem or "only HTTP/1.1 and HTTP/1.0 are served", code="invalid_request")
-            refusal = error_response(dialect_of_path(request.path, request.headers), failure)
-            refusal.force_close()
-            return refusal
+        if problem is not None or isinstance(request, UnservedVersionRequest):
+            return _refused(request, problem)
         handler = self.handler(request.method, request.path)
         conn = request.protocol
         if not isinstance(conn, Connection):  # pragma: no cover - every connection is one (``Listener.start``)
@@ -157,10 +152,30 @@ async def begin(request: web.BaseRequest, response: web.StreamResponse) -> web.S
     return response
 
 
+def _refused(request: web.BaseRequest, problem: str | None) -> web.Response:
+    """The answer to a request the checks refuse, in the dialect its path suggests: 400 for its target's
+    ``problem``, else 505 for its HTTP version (an ``UnservedVersionRequest``'s); the connection closes."""
+    status, reason, message = 400, problem, problem
+    if problem is None and isinstance(request, UnservedVersionRequest):
+        asked = request.asked
+        status, reason, message = (
+            505,
+            f"HTTP version {asked.major}.{asked.minor}",
+            "only HTTP/1.1 and HTTP/1.0 are served",
+        )
+    log.debug("bad_request", reason=reason, status=status)
+    failure = RequestFailed(status, message or "", code="invalid_request")
+    refusal = error_response(dialect_of_path(request.path, request.headers), failure)
+    refusal.force_close()
+    return refusal
+
+
 async def expect_continue(request: web.BaseRequest) -> web.StreamResponse | None:
     """``Expect: 100-continue``: go on only if the announced body fits (else 413, the body never sent);
     other expectations are ignored."""
     if request.headers.get("expect", "").lower() != "100-continue" or request.version != HttpVersion11:
+        return None
+    if isinstance(request, UnservedVersionRequest):  # refused 505 (its version reads 1.1: ``listener``)
         return None
     length = request.content_length
     if length is not None and length > request.client_max_size:

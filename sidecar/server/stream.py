@@ -57,13 +57,13 @@ from aiohttp.web import StreamResponse
 from ..resilience.classify import Outcome, TimeoutPhase, classify_exception
 from ..sse import SSEParser
 from ..telemetry import AttemptTrace
-from ..translate import StreamTranslator
+from ..translate import StreamBroken, StreamTranslator
 from ..translate.deltas import Delta
 from ..upstream import RESPONSE_DROP, UpstreamResponse, relay_headers
 from .billed import SENT_SAMPLE_BYTES, charge_failed, relayed_tokens, streamed_tokens, used_so_far
 from .key_redaction import headers_without_key
 from .stream_answer import HeldStream, open_stream
-from .stream_error import StreamFailed, end_with_error
+from .stream_error import StreamFailed, broken, end_with_error
 from .stream_read import EventReader
 
 if TYPE_CHECKING:
@@ -199,6 +199,8 @@ class _Relay(EventReader):
         and ``exchange.bytes_out`` when the stream started); ``explain`` gives a timeout its words."""
         if isinstance(exc, StreamFailed):
             failed = exc
+        elif isinstance(exc, StreamBroken):  # the caller's encoder could not carry the answer on
+            failed = broken(exc, before)
         else:  # a bare timeout is the first-content deadline before the commit, aiohttp's total after it;
             # a ValueError: an event larger than the parser accepts, or an answer the client refused
             phase: TimeoutPhase = "first_byte" if client is None else "total"

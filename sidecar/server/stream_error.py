@@ -4,7 +4,9 @@ event in the caller's dialect, never a clean-looking end.
 ``end_with_error`` writes it: the upstream's own error event when the caller's SDK raises on it as it is
 (``WireDialect.error_event_raises``), else that error rewritten in the caller's dialect with the
 provider's message kept (the translator's, or ``Translation.error_event``); for a cut or a timeout
-(``StreamFailed`` without an event), an error naming it.
+(``StreamFailed`` without an event), an error naming it. A translated stream the caller's encoder could
+not carry on (``translate.StreamBroken``: an Anthropic tool block's arguments broke after their start) is
+such a failure too (``broken``): ``malformed_response``, the encoder's words as its detail.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from aiohttp.web import StreamResponse
 from ..dialects import registry
 from ..resilience.classify import Outcome
 from ..sse import SSEEvent
-from ..translate import StreamTranslator, stream_error_event
+from ..translate import StreamBroken, StreamTranslator, stream_error_event
 from ..translate.errors import read_error
 
 if TYPE_CHECKING:
@@ -30,6 +32,13 @@ class StreamFailed(Exception):
     def __init__(self, outcome: Outcome, event: SSEEvent | None = None) -> None:
         self.outcome = outcome
         self.event = event
+
+
+def broken(exc: StreamBroken, before: list[bytes]) -> StreamFailed:
+    """The failure a ``StreamBroken`` stands for; the caller's events made before the encoder's error
+    event are added to ``before`` (the bytes still to send ahead of the error event)."""
+    before.extend(event.encode() for event in exc.events)
+    return StreamFailed(Outcome.failure("malformed_response", exc.message))
 
 
 async def end_with_error(

@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 from .bundles import Translation
 from .common import ChatResponse, FinishReason, RequestParams, Usage
 from .options import TranslateOptions, TranslationError, UnsupportedParameter
-from .stream import StreamDecoder, StreamEncoder, StreamTranslator, decode_event
+from .stream import StreamBroken, StreamDecoder, StreamEncoder, StreamTranslator, decode_event
 
 if TYPE_CHECKING:
     from .facade import (
@@ -74,6 +74,7 @@ __all__ = [
     "ChatResponse",
     "FinishReason",
     "RequestParams",
+    "StreamBroken",
     "StreamDecoder",
     "StreamEncoder",
     "StreamTranslator",

@@ -12,7 +12,10 @@ writes the caller's bytes (one JSON string encoded between two byte strings made
 other event gets None and goes through ``feed``. Both methods are optional (a dialect without them
 takes the general path); ``tests/translate/test_stream.py`` pins the two paths' bytes equal.
 An upstream error event becomes the caller's error event and ends the output. An event the decoder
-cannot read is skipped: a translator never raises on upstream data.
+cannot read is skipped: a translator never raises on upstream data, but for one case: an answer the
+caller's encoder cannot carry on (its ``failure``: an Anthropic tool block's arguments that broke after
+their start were sent) raises ``StreamBroken`` with the caller's events before the encoder's error event,
+so that the relay ends the stream as it ends an upstream's failed one (``server.stream_error``).
 
 For telemetry the translator keeps what it has seen: ``usage`` (cumulative, in the common meaning),
 ``finish_reason`` (the upstream's own value, e.g. ``end_turn``) and ``response_id`` (the upstream's id).
@@ -33,11 +36,23 @@ from .common import Usage
 from .deltas import Delta, Finish, Start, Text, UsageSeen
 
 
+class StreamBroken(ValueError):
+    """The caller's encoder cannot carry the answer on (``message``: its ``failure``); ``events``: the
+    caller's events made before its error event, still to be sent."""
+
+    def __init__(self, message: str, events: list[SSEEvent]) -> None:
+        super().__init__(message)
+        self.message = message
+        self.events = events
+
+
 class StreamDecoder(Protocol):
     def feed(self, event: SSEEvent) -> list[Delta]: ...
 
 
 class StreamEncoder(Protocol):
+    failure: str | None  # set when the encoder ended the caller's stream with its own error event
+
     def feed(self, delta: Delta) -> list[SSEEvent]: ...
     def close(self) -> list[SSEEvent]: ...
 
@@ -96,7 +111,8 @@ class StreamTranslator:
             wire = self._text_wire(text)
             if wire is not None:
                 return wire
-        return b"".join([caller_event.encode() for caller_event in self._encoder.feed(Text(text))])
+        events = self._checked(self._encoder.feed(Text(text)))
+        return b"".join([caller_event.encode() for caller_event in events])
 
     def feed(self, event: SSEEvent) -> list[SSEEvent]:
         """One upstream event -> zero or more caller events."""
@@ -123,15 +139,26 @@ class StreamTranslator:
         """The second half of ``feed``: common deltas as caller events."""
         encoder = self._encoder
         if len(deltas) == 1:
-            return encoder.feed(deltas[0])
-        out: list[SSEEvent] = []
-        for delta in deltas:
-            out += encoder.feed(delta)
+            out = encoder.feed(deltas[0])
+        else:
+            out = []
+            for delta in deltas:
+                out += encoder.feed(delta)
+        if encoder.failure is not None:  # an attribute read per call: the check costs no call of its own
+            raise StreamBroken(encoder.failure, out[:-1])
         return out
 
     def finish(self) -> list[SSEEvent]:
         """The upstream ended normally: the closing events not yet sent."""
-        return self._encoder.close()
+        return self._checked(self._encoder.close())
+
+    def _checked(self, events: list[SSEEvent]) -> list[SSEEvent]:
+        """``events``, unless the encoder ended the stream with its own error event (the last of them):
+        ``StreamBroken`` then (module docstring)."""
+        failure = self._encoder.failure
+        if failure is not None:
+            raise StreamBroken(failure, events[:-1])
+        return events
 
 
 def _no_text(event: SSEEvent) -> None:

@@ -35,12 +35,12 @@ def tool_stream(*fragments: str) -> list[bytes]:
     return [sse("openai", chunk) for chunk in chunks] + [b"data: [DONE]\n\n"]
 
 
-async def streamed_input(running: RunningSidecar) -> object:
-    """The tool input the Anthropic SDK's stream helper gathers."""
+async def streamed_input(running: RunningSidecar, model: str = "lie-openai") -> object:
+    """The tool input the Anthropic SDK's stream helper gathers, from ``model``."""
     said = [{"role": "user", "content": "weather in Paris?"}]
     async with (
         anthropic_client(running) as client,
-        client.messages.stream(model="lie-openai", max_tokens=50, messages=said, tools=TOOLS) as stream,  # type: ignore[arg-type]
+        client.messages.stream(model=model, max_tokens=50, messages=said, tools=TOOLS) as stream,  # type: ignore[arg-type]
     ):
         message = await stream.get_final_message()
     return [block.input for block in message.content if block.type == "tool_use"]
@@ -71,3 +71,28 @@ async def test_arguments_that_break_after_their_start_end_the_stream_with_an_api
     liar.lie = Lie(events=tool_stream('{"city": ', "Paris}"))
     with pytest.raises(anthropic.APIError, match="get_weather"):
         await streamed_input(running)
+
+
+async def test_arguments_that_break_after_their_start_are_recorded_as_a_stream_error(
+    stack: tuple[RunningSidecar, Liar],
+) -> None:
+    """The stream the sidecar ended with its error event is no success: the access line says
+    ``stream_error`` (``malformed_response``, naming the tool), as an upstream's mid-stream error."""
+    running, liar = stack
+    liar.lie = Lie(events=tool_stream('{"city": ', "Paris}"))
+    with pytest.raises(anthropic.APIError):
+        await streamed_input(running)
+    line = [line for line in running.log_lines() if line.get("event") == "access"][-1]
+    assert (line["outcome"], line["stream_error"]) == ("stream_error", "malformed_response")
+    assert "get_weather" in line["attempt_errors"][0]
+
+
+async def test_a_stream_ended_by_broken_arguments_is_not_cached(stack: tuple[RunningSidecar, Liar]) -> None:
+    """On a caching route the broken stream is not stored: the same request asked again goes to the
+    provider again (and ends with the same API error)."""
+    running, liar = stack
+    liar.lie = Lie(events=tool_stream('{"city": ', "Paris}"))
+    for _ in range(2):
+        with pytest.raises(anthropic.APIError, match="get_weather"):
+            await streamed_input(running, "cache-openai")
+    assert liar.calls == 2

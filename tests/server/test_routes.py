@@ -78,6 +78,21 @@ async def test_an_http_version_other_than_1_0_and_1_1_is_505(ports: tuple[Runnin
     assert status == 505
 
 
+@pytest.mark.parametrize("line", [b"GET /v1/models HTTP/2.0\r\nHost: x\r\n\r\n", b"GET /v1/models\r\n\r\n"])
+async def test_the_505_answer_says_http_1_1_in_its_status_line(
+    ports: tuple[RunningSidecar, dict[str, int]], line: bytes
+) -> None:
+    """The 505 to an ``HTTP/2.0`` request line, or to one with no version (HTTP/0.9), is written in the
+    version the sidecar serves (RFC 9112 2.3), not in the one it refuses."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", ports[1]["app"])
+    try:
+        writer.write(line)
+        status_line = await asyncio.wait_for(reader.readuntil(b"\r\n"), 5)
+    finally:
+        writer.close()
+    assert status_line.startswith(b"HTTP/1.1 505 ")
+
+
 async def _first(request: web.BaseRequest) -> web.StreamResponse:
     return web.Response(text="first")
 

@@ -71,6 +71,12 @@ FEATURES: dict[str, tuple[dict[str, Any], Check, Check, str | None]] = {
         first_part,
         None,
     ),
+    "image data URL in a url source": (
+        asking({"type": "image", "source": {"type": "url", "url": f"data:image/png;base64,{PNG}"}}),
+        first_part,
+        first_part,
+        None,
+    ),
     "pdf base64": (
         asking({"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": PDF}}),
         first_part,
@@ -97,6 +103,10 @@ EXPECTED: dict[str, tuple[Any, Any]] = {
     "image url": (
         {"type": "image_url", "image_url": {"url": "https://images.example/cat.png"}},
         {"fileData": {"mimeType": "image/png", "fileUri": "https://images.example/cat.png"}},
+    ),
+    "image data URL in a url source": (  # inline data, as the base64 source: never a URL to fetch
+        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}},
+        {"inlineData": {"mimeType": "image/png", "data": PNG}},
     ),
     "pdf base64": (
         {"type": "file", "file": {"file_data": f"data:application/pdf;base64,{PDF}", "filename": "document.pdf"}},
@@ -150,4 +160,19 @@ async def test_a_system_block_that_is_not_text_is_refused_by_name(
                 system=[image],  # type: ignore[list-item]
                 messages=[{"role": "user", "content": "hi"}],
             )
+    assert await running.fake_requests(urls[target.removeprefix("to-")]) == []
+
+
+@pytest.mark.parametrize("target", ["to-openai", "to-gemini"])
+@pytest.mark.parametrize("kind", ["image", "document"])
+async def test_a_data_url_source_that_is_not_base64_is_refused_by_name(
+    fake: FakeFactory, sidecar: SidecarFactory, target: str, kind: str
+) -> None:
+    """A ``url`` source holding a data URL without ``;base64`` (percent-encoded bytes) has no form in the
+    other dialects: a 400 naming the field, nothing sent (as an OpenAI app's, docs/translation.md)."""
+    running, urls = await start(fake, sidecar)
+    block = {"type": kind, "source": {"type": "url", "url": "data:image/png,%89PNG"}}
+    async with anthropic_client(running) as client:
+        with pytest.raises(anthropic.BadRequestError, match=rf"{kind}\.source\.url: a data URL must hold base64 data"):
+            await client.messages.create(model=target, max_tokens=20, **asking(block))
     assert await running.fake_requests(urls[target.removeprefix("to-")]) == []

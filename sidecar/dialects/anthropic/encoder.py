@@ -12,7 +12,8 @@ arguments that are not JSON (``{not json``): each block's arguments are checked 
 (``_ToolInput``, with pydantic-core's partial JSON reading, as the SDKs read them). Arguments that do not
 begin a JSON object are held and sent at the block's end as ``{"_raw": "<text>"}``, as an unstreamed
 answer's are (``translate.parts.parse_arguments``); arguments that begin one and later break it (their
-start is already the app's) end the stream with an error event, which the SDK raises as an API error.
+start is already the app's) end the stream with an error event, which the SDK raises as an API error;
+``failure`` then says why (a translated relay records the stream as failed: ``translate.stream``).
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ class AnthropicEncoder:
         "_text_wire_head",
         "_tools",
         "_usage",
+        "failure",
     )
 
     def __init__(self, model: str) -> None:
@@ -100,6 +102,7 @@ class AnthropicEncoder:
         self._next = 0
         self._tools: dict[int, int] = {}
         self._args: dict[int, _ToolInput] = {}  # by block: each tool block's arguments so far
+        self.failure: str | None = None  # why the encoder ended the stream with its own error event
         self._held: dict[int, tuple[str, str, list[str]]] = {}  # calls started while a tool block is open
         self._finish: Finish | None = None
         self._usage: Usage | None = None
@@ -177,8 +180,8 @@ class AnthropicEncoder:
         if _json_start(text):
             return [self._delta(block, {"type": "input_json_delta", "partial_json": fragment})]
         self._closed = True
-        message = f"the upstream model's arguments for tool call '{args.name}' are not valid JSON"
-        return [response.error_event(502, message)]
+        self.failure = f"the upstream model's arguments for tool call '{args.name}' are not valid JSON"
+        return [response.error_event(502, self.failure)]
 
     def _stop_block(self) -> list[SSEEvent]:
         if self._kind == "":

@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...translate.common import ChatRequest, MediaPart, Message, Part, RequestParams, ResponseFormat, ToolChoice
+from ...translate.media import media_part
 from ...translate.options import Drops, TranslateOptions, TranslationError, name_of, shown
 from ...translate.params import caller_name, chat_params, named, stop_list
 from ...translate.parts import RESPONSE_TOOL, RESPONSE_TOOL_VALUE, result_text, safe_id, turns_of
@@ -178,27 +179,30 @@ def _parse_block(block: dict[str, Any], names: dict[str, str], drops: Drops) -> 
             "is_error": bool(block.get("is_error")),
         }
     if kind in ("image", "document"):
-        _refuse_media_fields(kind, block, drops)
-        source = block.get("source") or {}
-        source_type = source.get("type")
-        if source_type == "base64":
-            return {
-                "type": "media",
-                "media_type": source.get("media_type"),
-                "data": source.get("data"),
-                "url": None,
-            }
-        if source_type == "url":
-            default = "application/pdf" if kind == "document" else None
-            return {"type": "media", "media_type": default, "data": None, "url": source.get("url")}
-        if source_type == "text":
-            return {"type": "text", "text": source.get("data", "")}
-        drops.unsupported(f"{kind}.source.{name_of(source_type)}")
-        return None
+        return _read_media(kind, block, drops)
     if kind in ("thinking", "redacted_thinking"):
         drops.ignored("thinking")
         return None
     drops.unsupported(f"content.{name_of(kind)}")
+    return None
+
+
+def _read_media(kind: str, block: dict[str, Any], drops: Drops) -> Part | None:
+    """An ``image`` or ``document`` block as a media part (a text document's source: a text part)."""
+    _refuse_media_fields(kind, block, drops)
+    source = block.get("source") or {}
+    source_type = source.get("type")
+    if source_type == "base64":
+        return {"type": "media", "media_type": source.get("media_type"), "data": source.get("data"), "url": None}
+    if source_type == "url":
+        default = "application/pdf" if kind == "document" else None
+        url = source.get("url")
+        if isinstance(url, str):  # a data URL is inline data, as a base64 source (``media_part``)
+            return media_part(url, default, f"{kind}.source.url")
+        return {"type": "media", "media_type": default, "data": None, "url": url}
+    if source_type == "text":
+        return {"type": "text", "text": source.get("data", "")}
+    drops.unsupported(f"{kind}.source.{name_of(source_type)}")
     return None
 
 

@@ -43,6 +43,8 @@ _TEXT_HEAD = b'data: {"candidates":[{"content":{"role":"model","parts":[{"text":
 
 
 class GeminiEncoder:
+    failure: str | None = None  # never ends a stream with an error of its own (``translate.stream``)
+
     __slots__ = (
         "_calls",
         "_cited",

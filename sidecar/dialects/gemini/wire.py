@@ -90,6 +90,10 @@ class GeminiWire(WireDialect):
         # the list on supportedGenerationMethods, as Google's examples do
         return {"name": f"models/{name}", "displayName": name, "supportedGenerationMethods": list(METHODS)}
 
+    def names_a_method(self, name: str) -> bool:
+        _, colon, method = name.rpartition(":")
+        return bool(colon) and method in METHODS
+
     def upstream_path(self, operation: Operation, model: str, *, stream: bool, method: str, body: Any) -> str:
         if not method:
             if operation in (Operation.CHAT, Operation.GENERATE_CONTENT):

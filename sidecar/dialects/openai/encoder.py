@@ -46,6 +46,8 @@ _TEXT_TAIL = _CONTENT_END + b"\n\n"
 
 
 class OpenAIEncoder:
+    failure: str | None = None  # never ends a stream with an error of its own (``translate.stream``)
+
     __slots__ = (
         "_bare_tools",
         "_cited",

@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...translate.common import ChatRequest, MediaPart, Message, Part
-from ...translate.media import split_data_uri
+from ...translate.media import media_part
 from ...translate.options import Drops, TranslationError, name_of, shown
 from ...translate.parts import dumps, new_id, parse_arguments, result_text, text_of
 
@@ -130,29 +130,17 @@ def _user_parts(content: Any, drops: Drops) -> list[Part]:
             url = image.get("url", "") if isinstance(image, dict) else str(image)
             if isinstance(image, dict) and image.get("detail", "auto") != "auto":
                 drops.ignored("image_url.detail")
-            parts.append(_media(url, None, "image_url.url"))
+            parts.append(media_part(url, None, "image_url.url"))
         elif kind == "file":
             file = p.get("file") or {}
             data = file.get("file_data")
             if not isinstance(data, str) or not data:
                 drops.unsupported("file.file_id", "only inline file_data translates")
                 continue
-            parts.append(_media(data, "application/pdf", "file.file_data"))
+            parts.append(media_part(data, "application/pdf", "file.file_data"))
         else:
             drops.unsupported(f"content.{name_of(kind)}")
     return parts
-
-
-def _media(url: str, default_type: str | None, field: str) -> MediaPart:
-    """A part's data (a base64 data URL) or its URL. A data URL of another form (``data:image/png,...``,
-    percent-encoded) is refused: the other dialects take base64 data, or a URL their provider fetches,
-    which a data URL is not (it went to Gemini as a ``fileUri``, its type guessed as JPEG)."""
-    split = split_data_uri(url)
-    if split is not None:
-        return {"type": "media", "media_type": split[0] or default_type, "data": split[1], "url": None}
-    if url[:5].lower() == "data:":
-        raise TranslationError(f"{field}: a data URL must hold base64 data (data:<media type>;base64,<data>)")
-    return {"type": "media", "media_type": default_type, "data": None, "url": url}
 
 
 # ---------------------------------------------------------------------------------------------------------
