@@ -1,8 +1,9 @@
 """Anthropic messages requests <-> the common form (responses: ``response``).
 
 - ``parse_request`` / ``build_request``: ``/v1/messages`` bodies (top-level ``system`` string or blocks,
-  text/image/document/tool_use/tool_result blocks, tools, tool_choice auto/any/tool/none with
-  ``disable_parallel_tool_use``, ``output_config.format``, sampling, ``stop_sequences``, ``max_tokens``).
+  text/image/document/tool_use/tool_result blocks (image and document: ``media``), tools, tool_choice
+  auto/any/tool/none with ``disable_parallel_tool_use``, ``output_config.format``, sampling,
+  ``stop_sequences``, ``max_tokens``).
   Built requests alternate roles (consecutive same-role turns merge, tool results first in their user
   turn) and carry structured output as a forced tool named ``RESPONSE_TOOL`` whose input schema is the
   requested schema (a non-object root is wrapped as ``{"value": ...}`` under ``RESPONSE_TOOL_VALUE``).
@@ -20,15 +21,14 @@ from __future__ import annotations
 from typing import Any
 
 from ...translate.common import ChatRequest, MediaPart, Message, Part, RequestParams, ResponseFormat, ToolChoice
-from ...translate.media import media_part
 from ...translate.options import Drops, TranslateOptions, TranslationError, name_of, shown
 from ...translate.params import caller_name, chat_params, named, stop_list
 from ...translate.parts import RESPONSE_TOOL, RESPONSE_TOOL_VALUE, result_text, safe_id, turns_of
 from ...translate.schema import object_schema
+from .media import read_media
 from .thinking import build_thinking, parse_thinking
 
 _IGNORED = frozenset(("service_tier", "cache_control", "inference_geo", "speed", "diagnostics", "workspace_id"))
-_MEDIA_KEYS = frozenset(("type", "source", "cache_control"))
 _TOOL_KEYS = frozenset(("name", "description", "input_schema", "type", "cache_control"))
 _TOOL_IGNORED = frozenset(("strict", "eager_input_streaming"))  # a guarantee, a streaming granularity
 THREAD_REFUSAL = (
@@ -179,45 +179,12 @@ def _parse_block(block: dict[str, Any], names: dict[str, str], drops: Drops) -> 
             "is_error": bool(block.get("is_error")),
         }
     if kind in ("image", "document"):
-        return _read_media(kind, block, drops)
+        return read_media(kind, block, drops)
     if kind in ("thinking", "redacted_thinking"):
         drops.ignored("thinking")
         return None
     drops.unsupported(f"content.{name_of(kind)}")
     return None
-
-
-def _read_media(kind: str, block: dict[str, Any], drops: Drops) -> Part | None:
-    """An ``image`` or ``document`` block as a media part (a text document's source: a text part)."""
-    _refuse_media_fields(kind, block, drops)
-    source = block.get("source") or {}
-    source_type = source.get("type")
-    if source_type == "base64":
-        return {"type": "media", "media_type": source.get("media_type"), "data": source.get("data"), "url": None}
-    if source_type == "url":
-        default = "application/pdf" if kind == "document" else None
-        url = source.get("url")
-        if isinstance(url, str):  # a data URL is inline data, as a base64 source (``media_part``)
-            return media_part(url, default, f"{kind}.source.url")
-        return {"type": "media", "media_type": default, "data": None, "url": url}
-    if source_type == "text":
-        return {"type": "text", "text": source.get("data", "")}
-    drops.unsupported(f"{kind}.source.{name_of(source_type)}")
-    return None
-
-
-def _refuse_media_fields(kind: str, block: dict[str, Any], drops: Drops) -> None:
-    """A document's ``citations`` (answer text that cites its passages), ``title`` and ``context`` (shown
-    to the model beside it), or any other field of an image or document block but its source, have no
-    equivalent at another provider: refused by name (under ``drop``, dropped and listed)."""
-    for key, value in block.items():
-        if key in _MEDIA_KEYS or value is None:
-            continue
-        if key == "citations":
-            if isinstance(value, dict) and value.get("enabled"):
-                drops.unsupported(f"{kind}.citations", "only Anthropic cites the passages of a document")
-            continue
-        drops.unsupported(f"{kind}.{key}")
 
 
 def _parse_tools(value: Any, drops: Drops) -> list[Any]:
