@@ -340,9 +340,12 @@ async def _relay_committed(
     may_end = relay.upstream.may_end
     relay_text = relay.relay_text
     # A same-dialect stream that nobody taps may forward a chunk of whole events as it came when no
-    # event in it can be an error, carry usage (to count, or to strip) or end the stream. The byte
-    # searches here run per upstream read: ``find``, not ``in``, which costs twice as much on a chunk
-    # this size (CPython's bytes ``in`` first tries its operand as an integer and builds the TypeError).
+    # event in it can be an error, carry usage (to count, or to strip) or end the stream, and each of its
+    # data lines begins (``data: {``) and ends its event (``}``) as a JSON object does: as many of each as
+    # there are data lines (else its events are read one by one, and one that is not JSON ends the stream
+    # with an error event; comments pass either way). The byte searches here run per upstream
+    # read: ``find``, not ``in``, which costs twice as much on a chunk this size (CPython's bytes ``in``
+    # first tries its operand as an integer and builds the TypeError).
     forward_whole = relay.translator is None and deltas is None
     while True:
         if deltas:
@@ -368,6 +371,8 @@ async def _relay_committed(
             forward_whole
             and chunk.endswith(_EVENT_ENDS)
             and not parser.pending
+            and (data_lines := chunk.count(b"data:")) == chunk.count(b"data: {")
+            and data_lines == chunk.count(b"}\n\n") + chunk.count(b"}\r\n\r\n")
             and chunk.find(b"error") < 0
             and chunk.find(b"sage") < 0
             and not may_end(chunk)
