@@ -1,0 +1,94 @@
+"""A Gemini stream relayed to a Gemini app goes as the provider's bytes, while the sidecar counts from
+its own reading of them: where the two could read an event differently, they must agree. An event whose
+JSON names a key twice (``usageMetadata``, ``finishReason``): Python's ``json`` (google-genai's) and
+orjson (the sidecar's) both keep the last one, so the tokens and cost the access line says are the ones
+the app's SDK reads. A raw upstream writes the stream; google-genai reads it through a real sidecar."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import orjson
+
+from ..conftest import RunningSidecar, SidecarFactory
+from ..upstream.raw import ServerConn, UpstreamFactory
+
+HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+PRICE = "{input_per_mtok: 1000000, output_per_mtok: 2000000}"  # $1 an input token, $2 an output token
+
+
+def usage(prompt: int, candidates: int) -> bytes:
+    return orjson.dumps({"promptTokenCount": prompt, "candidatesTokenCount": candidates})
+
+
+def text(part: str, finish: bytes = b"") -> bytes:
+    return b'{"candidates":[{"content":{"role":"model","parts":[{"text":"' + part.encode() + b'"}]},"index":0' + finish
+
+
+def gemini_upstream(events: list[bytes]) -> Any:
+    sse = [b"data: " + event + b"\r\n\r\n" for event in events]
+
+    async def handler(conn: ServerConn) -> None:
+        while await conn.read_request() is not None:
+            await conn.send(HEAD)
+            for event in sse:
+                await conn.send(f"{len(event):x}\r\n".encode() + event + b"\r\n")
+                await asyncio.sleep(0.05)
+            await conn.send(b"0\r\n\r\n")
+
+    return handler
+
+
+async def relayed(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, gemini_client: Any, events: list[bytes]
+) -> tuple[RunningSidecar, list[Any]]:
+    """The sidecar in front of a Gemini upstream writing ``events``, and the chunks google-genai read."""
+    upstream = await raw_upstream(gemini_upstream(events))
+    policy = (
+        "version: 1\nproviders:\n"
+        f"  p: {{dialect: gemini, base_url: '{upstream.base}', api_key: {{env: KEY}}}}\n"
+        f"models:\n  m: {{provider: p, model: up, price: {PRICE}}}\n"
+    )
+    running = await sidecar(policy, env={"KEY": "k"})
+    models = gemini_client(running.url).aio.models
+    chunks = [chunk async for chunk in await models.generate_content_stream(model="m", contents="hi")]
+    return running, chunks
+
+
+def access_line(running: RunningSidecar) -> dict[str, Any]:
+    return [line for line in running.log_lines() if line.get("event") == "access"][-1]
+
+
+def test_python_json_and_orjson_keep_the_same_duplicate() -> None:
+    """Both parsers keep a key's last value (the ground the relay stands on)."""
+    data = b'{"usageMetadata":{"promptTokenCount":100},"usageMetadata":{"promptTokenCount":7}}'
+    assert json.loads(data) == orjson.loads(data) == {"usageMetadata": {"promptTokenCount": 7}}
+
+
+async def test_a_duplicated_usage_is_counted_as_the_app_reads_it(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, gemini_client: Any
+) -> None:
+    """The last event names ``usageMetadata`` twice: the access line's tokens and cost are the second's,
+    which is also the usage google-genai gives the app."""
+    last = text("two", b',"finishReason":"STOP"}],')
+    last += b'"usageMetadata":' + usage(900, 900) + b',"usageMetadata":' + usage(3, 2) + b"}"
+    running, chunks = await relayed(raw_upstream, sidecar, gemini_client, [text("one ", b"}]}"), last])
+    read = chunks[-1].usage_metadata
+    line = access_line(running)
+    assert (read.prompt_token_count, read.candidates_token_count) == (3, 2)
+    assert (line["input_tokens"], line["output_tokens"], line["cost_usd"]) == (3, 2, 7.0)
+
+
+async def test_a_duplicated_finish_reason_is_read_as_the_app_reads_it(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, gemini_client: Any
+) -> None:
+    """A candidate naming ``finishReason`` twice (``MAX_TOKENS``, then ``STOP``): the app reads ``STOP``
+    and the stream ends cleanly (``ok``), its text whole."""
+    last = text("two", b',"finishReason":"MAX_TOKENS","finishReason":"STOP"}],"usageMetadata":')
+    last += usage(3, 2) + b"}"
+    running, chunks = await relayed(raw_upstream, sidecar, gemini_client, [text("one ", b"}]}"), last])
+    assert "".join(chunk.text for chunk in chunks) == "one two"
+    assert chunks[-1].candidates[0].finish_reason == "STOP"
+    assert access_line(running)["outcome"] == "ok"
