@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from ..conftest import RunningSidecar, SidecarFactory
+from ..sdk_clients import openai_client
 from ..upstream.raw import ServerConn, UpstreamFactory
 
 HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
@@ -41,17 +42,22 @@ def gemini_upstream(events: list[bytes]) -> Any:
     return handler
 
 
-async def relayed(
-    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, gemini_client: Any, events: list[bytes]
-) -> tuple[RunningSidecar, list[Any]]:
-    """The sidecar in front of a Gemini upstream writing ``events``, and the chunks google-genai read."""
+async def gemini_sidecar(raw_upstream: UpstreamFactory, sidecar: SidecarFactory, events: list[bytes]) -> RunningSidecar:
+    """The sidecar in front of a Gemini upstream writing ``events`` (model ``m``)."""
     upstream = await raw_upstream(gemini_upstream(events))
     policy = (
         "version: 1\nproviders:\n"
         f"  p: {{dialect: gemini, base_url: '{upstream.base}', api_key: {{env: KEY}}}}\n"
         f"models:\n  m: {{provider: p, model: up, price: {PRICE}}}\n"
     )
-    running = await sidecar(policy, env={"KEY": "k"})
+    return await sidecar(policy, env={"KEY": "k"})
+
+
+async def relayed(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, gemini_client: Any, events: list[bytes]
+) -> tuple[RunningSidecar, list[Any]]:
+    """The sidecar in front of a Gemini upstream writing ``events``, and the chunks google-genai read."""
+    running = await gemini_sidecar(raw_upstream, sidecar, events)
     models = gemini_client(running.url).aio.models
     chunks = [chunk async for chunk in await models.generate_content_stream(model="m", contents="hi")]
     return running, chunks
@@ -91,4 +97,45 @@ async def test_a_duplicated_finish_reason_is_read_as_the_app_reads_it(
     running, chunks = await relayed(raw_upstream, sidecar, gemini_client, [text("one ", b"}]}"), last])
     assert "".join(chunk.text for chunk in chunks) == "one two"
     assert chunks[-1].candidates[0].finish_reason == "STOP"
+    assert access_line(running)["outcome"] == "ok"
+
+
+async def test_a_null_finish_reason_does_not_end_the_stream(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, gemini_client: Any
+) -> None:
+    """A fragment with ``"finishReason": null`` (as a server that writes every field may send) is not the
+    last: the app gets the whole answer and the sidecar counts its usage (the stream used to end there,
+    cleanly, the rest of the answer lost and no usage counted)."""
+    last = text("two", b',"finishReason":"STOP"}],"usageMetadata":') + usage(3, 2) + b"}"
+    first = text("one ", b',"finishReason":null}]}')
+    running, chunks = await relayed(raw_upstream, sidecar, gemini_client, [first, last])
+    assert "".join(chunk.text for chunk in chunks) == "one two"
+    line = access_line(running)
+    assert (line["outcome"], line["input_tokens"], line["output_tokens"]) == ("ok", 3, 2)
+
+
+async def test_a_blocked_prompt_streams_its_block_reason(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, gemini_client: Any
+) -> None:
+    """A blocked prompt's stream (one fragment: ``promptFeedback.blockReason``, no candidate) reaches the
+    app as Gemini sent it, the block reason in google-genai's ``prompt_feedback``; it used to end with a
+    ``stream_truncated`` error event, which google-genai raised as a 502."""
+    blocked = b'{"promptFeedback":{"blockReason":"SAFETY"},"usageMetadata":' + usage(3, 0) + b',"modelVersion":"up"}'
+    running, chunks = await relayed(raw_upstream, sidecar, gemini_client, [blocked])
+    assert [chunk.prompt_feedback.block_reason for chunk in chunks] == ["SAFETY"]
+    assert access_line(running)["outcome"] == "ok"
+
+
+async def test_a_blocked_prompt_reaches_an_openai_app_as_a_content_filter_stop(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory
+) -> None:
+    """Translated, the blocked prompt's stream ends with ``finish_reason`` ``content_filter``, cleanly."""
+    blocked = b'{"promptFeedback":{"blockReason":"SAFETY"},"usageMetadata":' + usage(3, 0) + b',"modelVersion":"up"}'
+    running = await gemini_sidecar(raw_upstream, sidecar, [blocked])
+    async with openai_client(running) as client:
+        stream = await client.chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
+        reasons = [choice.finish_reason async for chunk in stream for choice in chunk.choices]
+    assert reasons[-1] == "content_filter"
     assert access_line(running)["outcome"] == "ok"
