@@ -338,7 +338,7 @@ async def _relay_committed(
     sample_end = exchange.bytes_out + SENT_SAMPLE_BYTES
     sampling = True
     readany = relay.response.readany
-    may_end = relay.upstream.may_end
+    may_end, operation = relay.upstream.may_end, relay.operation
     relay_text = relay.relay_text
     # A same-dialect stream that nobody taps may forward a chunk of whole events as it came when no
     # event in it can be an error, carry usage (to count, or to strip) or end the stream, and its last
@@ -375,7 +375,7 @@ async def _relay_committed(
             and not parser.pending
             and chunk.find(b"error") < 0
             and chunk.find(b"sage") < 0
-            and not may_end(chunk)
+            and not may_end(operation, chunk)
         ):  # whole events with nothing to look at: as they came, unparsed
             try:
                 await client.write(chunk)

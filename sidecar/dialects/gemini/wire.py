@@ -130,7 +130,7 @@ class GeminiWire(WireDialect):
             return False
         return isinstance(fragment, dict) and _ends(fragment)
 
-    def may_end(self, chunk: bytes) -> bool:
+    def may_end(self, operation: Operation, chunk: bytes) -> bool:
         return chunk.find(b'"finishReason"') >= 0 or chunk.find(b'"blockReason"') >= 0
 
     def error_event_raises(self, event: SSEEvent) -> bool:
