@@ -337,17 +337,12 @@ async def _relay_committed(
     exchange, trace, read, deltas, taps = relay.exchange, relay.trace, relay.read, relay.deltas, relay.taps
     sample_end = exchange.bytes_out + SENT_SAMPLE_BYTES
     sampling = True
-    readany = relay.response.readany
+    readany, relay_text = relay.response.readany, relay.relay_text
     may_end, operation = relay.upstream.may_end, relay.operation
-    relay_text = relay.relay_text
-    # A same-dialect stream that nobody taps may forward a chunk of whole events as it came when no
-    # event in it can be an error, carry usage (to count, or to strip) or end the stream, and its last
-    # event's data ends as a JSON object's does (else its events are read one by one, and one that is not
-    # JSON ends the stream with an error event; a chunk of comments only passes as it came). Checking every
-    # event's ends here costs two byte searches more per read (8,000 instructions: docs/benchmarks.md);
-    # the last one's end costs nothing. The byte searches here run per upstream
-    # read: ``find``, not ``in``, which costs twice as much on a chunk this size (CPython's bytes ``in``
-    # first tries its operand as an integer and builds the TypeError).
+    # A same-dialect stream that nobody taps may forward a chunk of whole events as it came when no event
+    # in it can be an error, carry usage (to count, or to strip) or end the stream, and its last event's
+    # data ends as a JSON object's (free; every event's: 8,000 instructions more, docs/benchmarks.md). The
+    # byte searches run per read: ``find``, not ``in``, which costs twice as much on a chunk this size.
     forward_whole = relay.translator is None and deltas is None
     while True:
         if deltas:
