@@ -122,7 +122,7 @@ class GeminiWire(WireDialect):
         one that begins with its candidates is not searched for it); only a fragment that names either
         is parsed."""
         data = event.data
-        if data.find(b'"finishReason"') < 0 and (data.startswith(b'{"candidates"') or data.find(b'"blockReason"') < 0):
+        if data.find(b'"finishReason"') < 0 and (data[:13] == b'{"candidates"' or data.find(b'"blockReason"') < 0):
             return False
         try:
             fragment = orjson.loads(data)
