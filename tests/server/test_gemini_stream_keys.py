@@ -6,7 +6,6 @@ the app's SDK reads. A raw upstream writes the stream; google-genai reads it thr
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -14,9 +13,8 @@ import orjson
 
 from ..conftest import RunningSidecar, SidecarFactory
 from ..sdk_clients import openai_client
-from ..upstream.raw import ServerConn, UpstreamFactory
+from ..upstream.raw import UpstreamFactory, paced
 
-HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
 PRICE = "{input_per_mtok: 1000000, output_per_mtok: 2000000}"  # $1 an input token, $2 an output token
 
 
@@ -28,23 +26,9 @@ def text(part: str, finish: bytes = b"") -> bytes:
     return b'{"candidates":[{"content":{"role":"model","parts":[{"text":"' + part.encode() + b'"}]},"index":0' + finish
 
 
-def gemini_upstream(events: list[bytes]) -> Any:
-    sse = [b"data: " + event + b"\r\n\r\n" for event in events]
-
-    async def handler(conn: ServerConn) -> None:
-        while await conn.read_request() is not None:
-            await conn.send(HEAD)
-            for event in sse:
-                await conn.send(f"{len(event):x}\r\n".encode() + event + b"\r\n")
-                await asyncio.sleep(0.05)
-            await conn.send(b"0\r\n\r\n")
-
-    return handler
-
-
 async def gemini_sidecar(raw_upstream: UpstreamFactory, sidecar: SidecarFactory, events: list[bytes]) -> RunningSidecar:
     """The sidecar in front of a Gemini upstream writing ``events`` (model ``m``)."""
-    upstream = await raw_upstream(gemini_upstream(events))
+    upstream = await raw_upstream(paced([b"data: " + event + b"\r\n\r\n" for event in events]))
     policy = (
         "version: 1\nproviders:\n"
         f"  p: {{dialect: gemini, base_url: '{upstream.base}', api_key: {{env: KEY}}}}\n"

@@ -9,7 +9,6 @@ the relay forwards unparsed (nothing in it to count or end the stream)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -22,13 +21,12 @@ from google.genai import errors
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
 from ..sdk_clients import anthropic_client, openai_client
-from ..upstream.raw import ServerConn, UpstreamFactory
+from ..upstream.raw import UpstreamFactory, paced
 from .three_dialects import start
 
 TEXT = "one two three four five six seven eight nine ten"
 FAULT = {"x-fake-fault": "malformed=5"}
 CHUNK = {"id": "x", "object": "chat.completion.chunk", "created": 1, "model": "m"}
-HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
 
 
 def access_line(running: RunningSidecar) -> dict[str, Any]:
@@ -40,27 +38,9 @@ def data(delta: dict[str, Any], finish: str | None = None) -> bytes:
     return b"data: " + orjson.dumps(chunk) + b"\n\n"
 
 
-def http_chunk(payload: bytes) -> bytes:
-    return f"{len(payload):x}\r\n".encode() + payload + b"\r\n"
-
-
-def openai_upstream(reads: list[bytes]) -> Any:
-    """An OpenAI server writing its stream in ``reads``, each its own write 50 ms after the last (one
-    upstream read each for the sidecar), then the stream's end."""
-
-    async def handler(conn: ServerConn) -> None:
-        while await conn.read_request() is not None:
-            await conn.send(HEAD)
-            for read in reads:
-                await conn.send(http_chunk(read))
-                await asyncio.sleep(0.05)
-            await conn.send(b"0\r\n\r\n")
-
-    return handler
-
-
 async def openai_sidecar(raw_upstream: UpstreamFactory, sidecar: SidecarFactory, reads: list[bytes]) -> RunningSidecar:
-    upstream = await raw_upstream(openai_upstream(reads))
+    """The sidecar in front of an OpenAI upstream writing ``reads`` one at a time (model ``m``)."""
+    upstream = await raw_upstream(paced(reads))
     policy = (
         "version: 1\nproviders:\n"
         f"  p: {{dialect: openai, base_url: '{upstream.base}/v1', api_key: {{env: KEY}}}}\n"

@@ -6,38 +6,22 @@ whole content, google-genai's last fragment's citation in bytes. Raw upstreams w
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import orjson
 
 from ..conftest import RunningSidecar, SidecarFactory
 from ..sdk_clients import openai_client
-from ..upstream.raw import ServerConn, UpstreamFactory
+from ..upstream.raw import UpstreamFactory, paced
 
 URL = "https://example.com/source"
-HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
 BEFORE, CITED, AFTER = "Crème brûlée, 東京 🍮 ", "the cited words", " and more text after them."
-
-
-def streaming(events: list[bytes]) -> Any:
-    """An upstream writing each event on its own, 20 ms apart."""
-
-    async def handler(conn: ServerConn) -> None:
-        while await conn.read_request() is not None:
-            await conn.send(HEAD)
-            for event in events:
-                await conn.send(f"{len(event):x}\r\n".encode() + event + b"\r\n")
-                await asyncio.sleep(0.02)
-            await conn.send(b"0\r\n\r\n")
-
-    return handler
 
 
 async def sidecar_on(
     raw_upstream: UpstreamFactory, sidecar: SidecarFactory, dialect: str, events: list[bytes]
 ) -> RunningSidecar:
-    upstream = await raw_upstream(streaming(events))
+    upstream = await raw_upstream(paced(events, gap_s=0.02))
     suffix = "/v1" if dialect == "openai" else ""
     policy = (
         "version: 1\nproviders:\n"
