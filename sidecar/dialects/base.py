@@ -271,8 +271,9 @@ class WireDialect(ABC):
         """True for the event that ends a stream normally."""
 
     @abstractmethod
-    def may_end(self, chunk: bytes) -> bool:
-        """False only when no event in ``chunk`` (a stream's bytes) can be the terminal one: a byte search
+    def may_end(self, operation: Operation, chunk: bytes) -> bool:
+        """False only when no event in ``chunk`` (a stream's bytes of ``operation``) can be the terminal one
+        (``is_terminal``): a byte search
         the relay makes before it parses a chunk it might forward as it came, once per upstream read
         (``chunk.find(marker) >= 0`` costs half of ``marker in chunk``: see ``server/stream.py``)."""
 

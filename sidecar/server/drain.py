@@ -11,7 +11,9 @@ are cancelled with them. ``cut_by_drain`` tells such a cancel from the app hangi
 - a stream already committed: the dialect's error event (status 503; code ``draining`` where the
   dialect's error has a place for one), which the app's SDK raises on, and the stream's end.
 
-Either way the access line says ``status: 503``, ``outcome: drain_cut``: a request the sidecar cut, in
+A stream whose app stopped reading (its write waiting for the app's full socket when the drain cut it)
+cannot get that event: its connection is closed. Either way the access line says ``status: 503``,
+``outcome: drain_cut``: a request the sidecar cut, in
 the error rates and alerts, not one the app abandoned. Connections whose handler does not end within
 ``listener.CANCEL_WAIT_S`` of that are closed.
 """
@@ -58,4 +60,13 @@ async def drain_answer(exchange: Exchange) -> web.StreamResponse:
         exchange.bytes_out += len(data)
     except ConnectionError:  # the app went away meanwhile
         pass
+    except asyncio.CancelledError:
+        if task is None or task.cancelling():
+            raise  # cancelled again
+        # The app stopped reading and its socket is full: aiohttp's wait for it to drain, cancelled with the
+        # handler, stays cancelled, and every later write raises so at once. The error event cannot reach
+        # the app before the process ends: the connection is closed now (the handler's end of the stream
+        # meets a closed connection), and the access line still says 503, ``drain_cut``.
+        if exchange.request.transport is not None:
+            exchange.request.transport.abort()
     return stream

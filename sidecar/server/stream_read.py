@@ -1,4 +1,5 @@
-"""An upstream stream's events read whole, for the relay (``stream``): each judged (an error, not JSON,
+"""An upstream stream's events read whole, for the relay (``stream``): each judged (an error, not JSON:
+parsed before the commit point, after it only when its data does not begin with ``{`` and end with ``}``;
 usage, the end), its caller's bytes made (as it came, a usage-only event left out, or translated by a
 ``StreamTranslator``), its deltas kept for whoever listens.
 
@@ -72,7 +73,10 @@ class EventReader:
         if event.event == "error" or event.data.find(b'"error"') >= 0:
             event = self._raise_on_error(event)
         upstream, translator = self.upstream, self.translator
-        if not committed and upstream.is_malformed(event):
+        # Before the commit point every event is parsed; after it, only one whose data does not begin and
+        # end as a JSON object does (a cut event, a line of text): a good event costs two byte comparisons.
+        data = event.data
+        if (not committed or data[-1:] != b"}" or data[:1] != b"{") and upstream.is_malformed(event):
             raise StreamFailed(_NOT_JSON)
         # usage / usageMetadata (a translated stream's is the translator's: stream._read_translator)
         if translator is None and event.data.find(b"sage") >= 0:

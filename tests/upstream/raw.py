@@ -5,7 +5,7 @@ provider would.
 accepted connection is handed to ``handler(conn)``; it returns a ``RawUpstream`` (its URL, how many
 connections it accepted, the requests it read). ``response``, ``chunked`` and ``serve_forever``
 (``answering``: as a handler; ``whole_or_streamed``: a JSON body or an event stream) write well-formed
-answers; a test writes its broken bytes itself.
+answers (``paced``: an event stream written one chunk at a time); a test writes its broken bytes itself.
 """
 
 from __future__ import annotations
@@ -108,6 +108,21 @@ def answering(answer: bytes) -> Callable[[ServerConn], Awaitable[None]]:
 
     async def handler(conn: ServerConn) -> None:
         await serve_forever(conn, answer)
+
+    return handler
+
+
+def paced(writes: list[bytes], gap_s: float = 0.05) -> Callable[[ServerConn], Awaitable[None]]:
+    """A handler that answers every request with a chunked event stream whose chunks ``writes`` go one
+    write each, ``gap_s`` apart (one read each for the client, as a provider's events come), then its end."""
+
+    async def handler(conn: ServerConn) -> None:
+        while await conn.read_request() is not None:
+            await conn.send(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n")
+            for write in writes:
+                await conn.send(f"{len(write):x}\r\n".encode() + write + b"\r\n")
+                await asyncio.sleep(gap_s)
+            await conn.send(b"0\r\n\r\n")
 
     return handler
 

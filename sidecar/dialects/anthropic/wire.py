@@ -97,7 +97,7 @@ class AnthropicWire(WireDialect):
     def is_terminal(self, operation: Operation, event: SSEEvent) -> bool:
         return event.event == "message_stop"
 
-    def may_end(self, chunk: bytes) -> bool:
+    def may_end(self, operation: Operation, chunk: bytes) -> bool:
         return chunk.find(b"message_stop") >= 0
 
     def allows_non_json(self, event: SSEEvent) -> bool:

@@ -4,7 +4,8 @@ batchEmbedContents) and the ``gemini`` provider kind (``base_url``: the server r
 
 The model and the method are in the path (``/v1beta/models/gemini-2.0-flash:streamGenerateContent``),
 so a same-dialect body goes upstream as the app sent it. Streams are served as server-sent events only
-(``?alt=sse``). A stream has no end marker: the fragment with a ``finishReason`` is its last.
+(``?alt=sse``). A stream has no end marker: the fragment with a ``finishReason`` is its last (or a blocked prompt's
+only one, with the ``promptFeedback``'s ``blockReason``).
 """
 
 from __future__ import annotations
@@ -116,10 +117,21 @@ class GeminiWire(WireDialect):
         return raw  # the model is in the path: the body goes as the app sent it
 
     def is_terminal(self, operation: Operation, event: SSEEvent) -> bool:
-        return event.data.find(b'"finishReason"') >= 0
+        """The fragment where a candidate has a ``finishReason`` (a string: ``null`` is none, as the SDK
+        reads it), or the prompt's ``blockReason`` (a blocked prompt's only fragment has no candidate:
+        one that begins with its candidates is not searched for it); only a fragment that names either
+        is parsed."""
+        data = event.data
+        if data.find(b'"finishReason"') < 0 and (data[:13] == b'{"candidates"' or data.find(b'"blockReason"') < 0):
+            return False
+        try:
+            fragment = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return False
+        return isinstance(fragment, dict) and _ends(fragment)
 
-    def may_end(self, chunk: bytes) -> bool:
-        return chunk.find(b'"finishReason"') >= 0
+    def may_end(self, operation: Operation, chunk: bytes) -> bool:
+        return chunk.find(b'"finishReason"') >= 0 or chunk.find(b'"blockReason"') >= 0
 
     def error_event_raises(self, event: SSEEvent) -> bool:
         """google-genai raises only on a chunk whose JSON starts with ``{"error":`` and whose ``code`` is
@@ -135,6 +147,22 @@ class GeminiWire(WireDialect):
             return False
         code = error.get("code")
         return type(code) is int and 400 <= code <= 599
+
+
+def _ends(fragment: dict[str, Any]) -> bool:
+    """Whether a stream's parsed fragment is its last (``GeminiWire.is_terminal``)."""
+    candidates = fragment.get("candidates")
+    if isinstance(candidates, list) and any(
+        isinstance(candidate, dict) and _said(candidate, "finishReason") for candidate in candidates
+    ):
+        return True
+    feedback = fragment.get("promptFeedback")
+    return isinstance(feedback, dict) and _said(feedback, "blockReason")
+
+
+def _said(fields: dict[str, Any], name: str) -> bool:
+    value = fields.get(name)
+    return type(value) is str and bool(value)
 
 
 class GeminiAPI(ProviderAPI):

@@ -118,12 +118,11 @@ class OpenAIWire(WireDialect):
             return event.event in _RESPONSES_ENDS
         return event.data == b"[DONE]"
 
-    def may_end(self, chunk: bytes) -> bool:
-        return (
-            chunk.find(b"[DONE]") >= 0
-            or chunk.find(b"response.completed") >= 0
-            or chunk.find(b"response.incomplete") >= 0
-        )
+    def may_end(self, operation: Operation, chunk: bytes) -> bool:
+        """A Responses stream's end events, else ``[DONE]`` (one search for a chat's read, not three)."""
+        if operation is Operation.RESPONSES:
+            return chunk.find(b"response.completed") >= 0 or chunk.find(b"response.incomplete") >= 0
+        return chunk.find(b"[DONE]") >= 0
 
     def is_usage_only(self, event: SSEEvent) -> bool:
         data = event.data

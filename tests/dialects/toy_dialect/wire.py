@@ -48,7 +48,7 @@ class ToyWire(WireDialect):
     def is_terminal(self, operation: Operation, event: SSEEvent) -> bool:
         return event.event == "done"
 
-    def may_end(self, chunk: bytes) -> bool:
+    def may_end(self, operation: Operation, chunk: bytes) -> bool:
         return b"done" in chunk
 
     def error_event_raises(self, event: SSEEvent) -> bool:
