@@ -231,9 +231,11 @@ def _gate_stage(state: SidecarState) -> Stage:
 
 
 async def start_app(
-    state: SidecarState, host: str, port: int, stages: Sequence[Stage] = ()
+    state: SidecarState, host: str, port: int, stages: Sequence[Stage] = (), *, connect_stores: bool = True
 ) -> tuple[SidecarApp, Listener]:
-    """Open the app and listen on ``host:port`` (0: any free port, see ``Listener.port``)."""
+    """Open the app and listen on ``host:port`` (0: any free port, see ``Listener.port``), then connect
+    the cache's Redis store (``ResponseCaches.connect``); ``serve`` does that itself, once the heap is
+    settled (``connect_stores=False``)."""
     app = SidecarApp(state, stages)
     app.open()
     server = app.listener()
@@ -242,6 +244,8 @@ async def start_app(
     except BaseException:
         await app.close()
         raise
+    if connect_stores:
+        state.caches.connect()
     return app, server
 
 
@@ -289,7 +293,7 @@ async def serve(state: SidecarState, *, ready: asyncio.Event | None = None) -> N
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    app, server = await start_app(state, settings.host, settings.port)
+    app, server = await start_app(state, settings.host, settings.port, connect_stores=False)
     loop.add_signal_handler(signal.SIGHUP, app.watcher.reload_now)
     health: Listener | None = None
     shadow_wait_s = 0.0  # what the drain timeout leaves for shadow calls once the requests are done
@@ -298,6 +302,7 @@ async def serve(state: SidecarState, *, ready: asyncio.Event | None = None) -> N
             health = health_listener(state)
             await health.start(settings.health_host, settings.health_port)
         frozen = settle_heap()
+        state.caches.connect()  # after the blocking start-up work, which a PING's timeout would count
         ports = {"port": server.port, "health_port": None if health is None else health.port}
         state.listening = True
         if settings.ports_file:  # after ``listening``: a reader of the file finds /readyz answering 200
