@@ -99,14 +99,15 @@ class LedgerKeeper:
         ledger = self.ledger
         return None if ledger is None else await ledger.status()
 
-    async def close(self) -> None:
+    async def close(self, drain_s: float = 5.0) -> None:
+        """Stop; the ledger's queued settlements are sent for up to ``drain_s`` (``Ledger.close``)."""
         if self._refresher is not None:
             self._refresher.cancel()
         ledger, self.ledger, self.shared = self.ledger, None, False
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         if ledger is not None:
-            await ledger.close()
+            await ledger.close(drain_s)
 
     @staticmethod
     async def _retire(ledger: Ledger) -> None:

@@ -51,6 +51,10 @@ if TYPE_CHECKING:
 
 log = get_logger("sidecar.server")
 
+CLOSE_MIN_S = 0.5
+CLOSE_MAX_S = 5.0
+"""Bounds of each wait of the shutdown after the drain (``closing_s``)."""
+
 
 def build_state(
     settings: Settings, policy: Policy, telemetry: Telemetry, env: Mapping[str, str], log_output: LogOutput
@@ -136,15 +140,16 @@ class SidecarApp:
         self._watching = asyncio.create_task(self.watcher.run(), name="policy-watcher")
         self.state.budgets.start(self.state.telemetry.instruments)
 
-    async def close(self, shadow_wait_s: float = 0.0) -> None:
+    async def close(self, shadow_wait_s: float = 0.0, deadline: float | None = None) -> None:
         """Close what the app holds; shadow calls still running may take ``shadow_wait_s`` to end (what
-        the drain timeout left), then are cancelled (``ShadowRunner.close``)."""
+        the drain timeout left), then are cancelled (``ShadowRunner.close``); settlements for a budget
+        store that does not answer are retried until ``closing_s(deadline)``."""
         self.state.access.flush()
         if self.shadow is not None:
             await self.shadow.close(shadow_wait_s)
         if self._watching is not None:
             self._watching.cancel()
-        await self.state.budgets.close()  # settlements in flight go out first
+        await self.state.budgets.close(closing_s(deadline))  # settlements in flight go out first
         await self.client.close()
         await self.state.caches.close()
 
@@ -231,9 +236,11 @@ def _gate_stage(state: SidecarState) -> Stage:
 
 
 async def start_app(
-    state: SidecarState, host: str, port: int, stages: Sequence[Stage] = ()
+    state: SidecarState, host: str, port: int, stages: Sequence[Stage] = (), *, connect_stores: bool = True
 ) -> tuple[SidecarApp, Listener]:
-    """Open the app and listen on ``host:port`` (0: any free port, see ``Listener.port``)."""
+    """Open the app and listen on ``host:port`` (0: any free port, see ``Listener.port``), then connect
+    the cache's Redis store (``ResponseCaches.connect``); ``serve`` does that itself, once the heap is
+    settled (``connect_stores=False``)."""
     app = SidecarApp(state, stages)
     app.open()
     server = app.listener()
@@ -242,6 +249,8 @@ async def start_app(
     except BaseException:
         await app.close()
         raise
+    if connect_stores:
+        state.caches.connect()
     return app, server
 
 
@@ -263,6 +272,15 @@ def health_listener(state: SidecarState) -> Listener:
         receive_timeout_s=settings.receive_timeout_s,
         name="health",
     )
+
+
+def closing_s(deadline: float | None) -> float:
+    """How long one step of the shutdown after the drain (the budget store's last settlements, the
+    exporters' last flush) may wait: what is left until ``deadline`` (the drain timeout's end), within
+    ``CLOSE_MIN_S`` and ``CLOSE_MAX_S``; ``CLOSE_MAX_S`` without a deadline. So the process exits
+    within about a second of the drain timeout even when Redis and the collector do not answer."""
+    left = CLOSE_MAX_S if deadline is None else deadline - time.monotonic()
+    return min(CLOSE_MAX_S, max(CLOSE_MIN_S, left))
 
 
 def settle_heap() -> int:
@@ -289,15 +307,17 @@ async def serve(state: SidecarState, *, ready: asyncio.Event | None = None) -> N
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    app, server = await start_app(state, settings.host, settings.port)
+    app, server = await start_app(state, settings.host, settings.port, connect_stores=False)
     loop.add_signal_handler(signal.SIGHUP, app.watcher.reload_now)
     health: Listener | None = None
     shadow_wait_s = 0.0  # what the drain timeout leaves for shadow calls once the requests are done
+    deadline: float | None = None  # the drain timeout's end: the steps after the drain wait within it
     try:
         if settings.health_port is not None:
             health = health_listener(state)
             await health.start(settings.health_host, settings.health_port)
         frozen = settle_heap()
+        state.caches.connect()  # after the blocking start-up work, which a PING's timeout would count
         ports = {"port": server.port, "health_port": None if health is None else health.port}
         state.listening = True
         if settings.ports_file:  # after ``listening``: a reader of the file finds /readyz answering 200
@@ -321,9 +341,10 @@ async def serve(state: SidecarState, *, ready: asyncio.Event | None = None) -> N
         if health is not None:
             await health.shutdown(0)
         shadow_wait_s = max(0.0, settings.drain_timeout_s - (time.monotonic() - started))
+        deadline = started + settings.drain_timeout_s
     finally:
-        await app.close(shadow_wait_s)
-    await state.telemetry.shutdown()
+        await app.close(shadow_wait_s, deadline)
+    await state.telemetry.shutdown(closing_s(deadline))
     log.info("stopped", drained_s=round(time.monotonic() - started, 3))
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         loop.remove_signal_handler(sig)  # asyncio closes its signal pipe before it would remove them

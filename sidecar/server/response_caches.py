@@ -7,6 +7,13 @@ it. A store that could not be built (its Redis password unavailable: a Secret ke
 tried again on each reload poll (``retry``), so writing the file alone opens the cache; meanwhile
 ``unavailable`` is true (the metric ``llm_sidecar_cache_unavailable``, for an alert).
 
+A Redis store connects (a PING, bounded by ``cache.redis.timeout_s``) as soon as it is built, but for
+the one built at start, which waits for ``connect``: ``serve`` calls it once the start-up's blocking
+work (the heap settled: ``app.settle_heap``) is done. Started before, a PING in flight had that work's
+tens to hundreds of milliseconds counted against its timeout, and a healthy Redis was logged as failing
+(``cache_store_failing``, a timeout in ``llm_sidecar_cache_store_errors_total``, a failure against the
+store's breaker) on most starts of a busy node (before 2026-12-05).
+
 Kept apart from the stage so that a sidecar whose policy caches nothing does not import the cache's
 request path: ``cache.response_cache`` is imported when a store is first built.
 """
@@ -37,12 +44,19 @@ class ResponseCaches:
         self.cache: ResponseCache | None = None
         self._writes: set[asyncio.Future[Any]] = set()  # writes (and a connect) in flight, after their answers
         self._unavailable: str | None = None  # why ``spec``'s store could not be built, logged once
+        self._connecting = False  # a Redis store connects once built: after ``connect`` (start-up done)
 
     @property
     def unavailable(self) -> bool:
         """The policy caches but its store could not be built (``cache_unavailable``; the gauge
         ``llm_sidecar_cache_unavailable``): the caching routes run uncached until ``retry`` opens it."""
         return self.spec is not None and self.cache is None
+
+    def connect(self) -> None:
+        """Start-up is done: connect the Redis store now, and every store built from here on at once."""
+        self._connecting = True
+        if self.cache is not None:
+            self._warm(self.cache)
 
     def update(self, spec: CacheStoreSpec | None) -> ResponseCache | None:
         """Use the store ``spec`` describes (None: no route caches); returns the store replaced, to close."""
@@ -81,8 +95,12 @@ class ResponseCaches:
             return
         self._unavailable = None
         log.info("cache_store_opened", store=self.cache.storage.name)
-        if not self.cache.in_memory:  # Redis: connect now, not on the first request
-            self._track(asyncio.ensure_future(self.cache.warm()))
+        if self._connecting:
+            self._warm(self.cache)
+
+    def _warm(self, cache: ResponseCache) -> None:
+        if not cache.in_memory:  # Redis: connect now, not on the first request
+            self._track(asyncio.ensure_future(cache.warm()))
 
     def write(self, cache: ResponseCache, key: str, entry: Entry, settings: RouteCacheSpec, dialect: Dialect) -> None:
         """Store ``entry`` (an answer to a ``dialect`` caller): in memory at once; in Redis in a task (kept

@@ -215,7 +215,7 @@ class AttemptTrace:
         elapsed: float,
         end: int | None,
     ) -> None:
-        self._record_metrics(error_type, response_model or "", usage, elapsed)
+        self._record_metrics(error_type, self._core.instruments.response_models(response_model or ""), usage, elapsed)
         client, tracer, ids = self._client, self._core.tracer, self._core.ids
         if client is None or tracer is None or ids is None:
             return

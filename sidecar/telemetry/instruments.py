@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Final
 
 from .feature_instruments import FeatureInstruments
 from .genai import DURATION_BUCKETS
+from .label_bound import RESPONSE_MODELS, BoundedLabel
 from .metrics import Makers, Spec, UpDownGauge, own
 
 if TYPE_CHECKING:
@@ -70,6 +71,8 @@ class Instruments(FeatureInstruments):
         make = Makers(registry, meter)
         counter, histogram, gauge = make.counter, make.histogram, make.gauge
 
+        # gen_ai_response_model is what the upstream's answer says: a bounded set of values (label_bound)
+        self.response_models = BoundedLabel(RESPONSE_MODELS)
         labels, otel = _genai(("gen_ai_response_model", "gen_ai.response.model"), ("error_type", "error.type"))
         self.genai_duration = histogram(
             Spec(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import time
 
 import orjson
 
@@ -54,3 +56,35 @@ def test_failures_within_the_interval_are_counted_on_the_next_line() -> None:
     failures.failed(operation="set")
     second = _lines(stream)[1]
     assert (second["operation"], second["failures"]) == ("set", 5)  # four unlogged + this one
+
+
+async def test_failures_held_back_are_written_when_the_interval_ends() -> None:
+    """Failures within the interval after a line, with none after them (the store came back), are
+    written when the interval ends, counted, with the last one's fields: the outage is in the log."""
+    stream = io.BytesIO()
+    configure_logging("info", stream=stream, cache=False)
+    failures = FailureLog("sidecar.test", "store_failing", 0.3, time.monotonic)
+    failures.failed(operation="get", error="TimeoutError")
+    failures.failed(operation="get", error="ConnectionError")
+    failures.failed(operation="set", error="ConnectionError")
+    assert len(_lines(stream)) == 1
+    await asyncio.sleep(0.5)
+    held = _lines(stream)[1]
+    assert (held["operation"], held["error"], held["failures"]) == ("set", "ConnectionError", 2)
+    await asyncio.sleep(0.5)
+    assert len(_lines(stream)) == 2  # nothing more to say: no line without failures
+
+
+async def test_a_failure_after_the_interval_writes_at_once_and_nothing_is_counted_twice() -> None:
+    """A failure once the interval is over is written at once with the failures held before it; the
+    interval's end then writes nothing more."""
+    stream = io.BytesIO()
+    configure_logging("info", stream=stream, cache=False)
+    clock = Clock()
+    failures = FailureLog("sidecar.test", "store_failing", 0.2, clock)
+    failures.failed(operation="get")
+    failures.failed(operation="get")  # held
+    clock.now += 1  # the interval is over before its timer ran
+    failures.failed(operation="set")
+    await asyncio.sleep(0.4)
+    assert [(line["operation"], line["failures"]) for line in _lines(stream)] == [("get", 1), ("set", 2)]
