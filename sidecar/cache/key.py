@@ -1,7 +1,7 @@
 """The cache key: a SHA-256 of the canonical request and of who is asking. Pure functions, no I/O.
 
     key = "v2:" + sha256( route identity  \\0  dialect  \\0  requested model  \\0  scope
-                                     \\0  canonical body ).hex()
+                                     \\0  canonical body  [\\0  answer headers] ).hex()
 
 - **Route identity** (``route_identity``): the route's name and its target chain (each target's
   provider and upstream model, its output limit), and how unsupported parameters are handled: a
@@ -10,6 +10,10 @@
   answer (the dialect's ``transport_fields``), keys sorted at every depth (orjson ``OPT_SORT_KEYS``),
   top-level whole floats written as integers (``temperature: 0`` and ``0.0`` are one key; past 64 bits
   they stay floats). ``stream`` is a transport field: a streamed and a whole request share an entry.
+- **Answer headers** (``header_part``): the request headers that change the answer and are forwarded to
+  the provider: Anthropic's ``anthropic-beta`` (a beta such as interleaved thinking changes what the
+  model writes; each name once, sorted) and an ``anthropic-version`` other than the one the sidecar sends
+  when the app sends none. A request without them has the key it had before they were counted.
 - **Scope** (``caller_scope``): the deployment's app (``SIDECAR_APP``) and the app the request names
   (``x-sidecar-app``), as a JSON array (no app name can spell another pair), unless the route shares
   entries across apps; with a passthrough API key, a SHA-256 of the caller's key, always (sharing
@@ -28,8 +32,10 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 import orjson
+from multidict import MultiMapping
 
 from ..dialects import Dialect
+from ..dialects.anthropic.wire import VERSION as ANTHROPIC_VERSION
 from ..dialects.registry import DIALECTS, wire
 
 KEY_VERSION = "v2"  # v2: the app scope as a JSON array (v1 joined the names with "/")
@@ -103,13 +109,30 @@ def route_identity(route_name: str, targets: list[tuple[str, int | None]], unsup
     return f"{route_name}\0{chain}\0{unsupported}".encode()
 
 
+def header_part(dialect: Dialect, headers: Mapping[str, str]) -> bytes:
+    """The request's headers that change the answer (names lower-case, as the listener gives them; a
+    multidict's repeated lines all read), as key bytes: b"" when it has none."""
+    if dialect is not Dialect.ANTHROPIC:
+        return b""
+    betas: list[str] = []
+    if "anthropic-beta" in headers:
+        lines = headers.getall("anthropic-beta") if isinstance(headers, MultiMapping) else [headers["anthropic-beta"]]
+        betas = sorted({name.strip() for line in lines for name in line.split(",")} - {""})
+    version = headers.get("anthropic-version", ANTHROPIC_VERSION).strip()
+    if not betas and version == ANTHROPIC_VERSION:
+        return b""
+    return orjson.dumps({"anthropic-beta": betas, "anthropic-version": version})
+
+
 _DIALECT_BYTES: Mapping[Dialect, bytes] = {dialect: dialect.value.encode() for dialect in DIALECTS}
 
 
-def cache_key(identity: bytes, dialect: Dialect, model: str, scope: str, canonical: bytes) -> str:
+def cache_key(identity: bytes, dialect: Dialect, model: str, scope: str, canonical: bytes, headers: bytes = b"") -> str:
     """The store key: ``v2:`` and a hex SHA-256 of the parts joined by NUL bytes (Redis puts its
-    ``key_prefix:`` before it)."""
-    parts = (identity, _DIALECT_BYTES[dialect], model.encode(), scope.encode(), canonical)
+    ``key_prefix:`` before it); ``headers`` (``header_part``) only when there are some."""
+    parts: tuple[bytes, ...] = (identity, _DIALECT_BYTES[dialect], model.encode(), scope.encode(), canonical)
+    if headers:
+        parts += (headers,)
     return _KEY_PREFIX + hashlib.sha256(b"\0".join(parts)).hexdigest()
 
 

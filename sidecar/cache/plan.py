@@ -12,18 +12,19 @@ the request is not cacheable (for the span and the access line). Only chat opera
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..dialects import Dialect, Operation
-from .key import cache_key, caller_scope, canonical_body, route_identity, uncacheable
+from .key import cache_key, caller_scope, canonical_body, header_part, route_identity, uncacheable
 from .spec import RouteCacheSpec
 
 if TYPE_CHECKING:
     from ..policy.compiled import Route, Target
 
 _CHAT = frozenset((Operation.CHAT, Operation.GENERATE_CONTENT))
+_NO_HEADERS: Mapping[str, str] = {}
 
 
 class KeyDecision(NamedTuple):
@@ -50,12 +51,14 @@ class RouteCache:
         deployment_app: str,
         app: str,
         caller_key: str | None,
+        headers: Mapping[str, str] = _NO_HEADERS,
     ) -> KeyDecision:
         """The store key of this request, or why it has none.
 
         ``model`` is the model the caller asked for; ``raw`` the body's bytes as received;
         ``deployment_app`` the sidecar's ``SIDECAR_APP``, ``app`` the one routing saw (``x-sidecar-app``
-        or the same); ``caller_key`` the API key the app sent (used only on passthrough routes).
+        or the same); ``caller_key`` the API key the app sent (used only on passthrough routes);
+        ``headers`` the request's (those that change the answer are in the key: ``key.header_part``).
         """
         if operation not in _CHAT:
             return _NOT_CHAT
@@ -70,7 +73,8 @@ class RouteCache:
             caller_key=caller_key if self.passthrough else None,
             share_across_apps=self.settings.share_across_apps,
         )
-        return KeyDecision(cache_key(self.identity, dialect, model, scope, canonical_body(dialect, body)))
+        canonical = canonical_body(dialect, body)
+        return KeyDecision(cache_key(self.identity, dialect, model, scope, canonical, header_part(dialect, headers)))
 
 
 _NOT_CHAT = KeyDecision(None, "operation")

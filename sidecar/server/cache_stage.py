@@ -83,6 +83,7 @@ def cache_stage(caches: ResponseCaches, deployment_app: str) -> Stage:
             deployment_app=deployment_app,
             app=facts.app,
             caller_key=caller_key,
+            headers=facts.headers,
         )
         key = decision.key
         if key is None:

@@ -4,6 +4,7 @@ one chat body (``BODY``), and the calls that compile a route's plan and key a re
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sidecar.cache import RouteCacheSpec, compile_route_cache
@@ -48,6 +49,7 @@ def key_decision(
     app: str = "web",
     caller_key: str | None = None,
     raw: bytes = b"",
+    headers: Mapping[str, str] | None = None,
 ) -> KeyDecision:
     plan = plan or route_plan()
     if operation is None:
@@ -61,6 +63,7 @@ def key_decision(
         deployment_app="pod-app",
         app=app,
         caller_key=caller_key,
+        headers=headers or {},
     )
 
 
