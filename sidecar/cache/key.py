@@ -4,8 +4,9 @@
                                      \\0  canonical body  [\\0  answer headers] ).hex()
 
 - **Route identity** (``route_identity``): the route's name and its target chain (each target's
-  provider and upstream model, its output limit), and how unsupported parameters are handled: a
-  change of any of them is a new key space.
+  provider and upstream model, its output limit; the provider's policy ``headers`` and ``api_version``
+  when it has them), and how unsupported parameters are handled: a change of any of them (a reload) is a
+  new key space.
 - **Canonical body** (``canonical_body``): the request body without the fields that do not change the
   answer (the dialect's ``transport_fields``), keys sorted at every depth (orjson ``OPT_SORT_KEYS``),
   top-level whole floats written as integers (``temperature: 0`` and ``0.0`` are one key; past 64 bits
@@ -103,10 +104,18 @@ def caller_scope(*, deployment_app: str, app: str, caller_key: str | None, share
     return scope
 
 
-def route_identity(route_name: str, targets: list[tuple[str, int | None]], unsupported: str) -> bytes:
-    """The route's part of every key: its name, its chain (target key, output limit) and translation mode."""
+def route_identity(
+    route_name: str, targets: list[tuple[str, int | None]], unsupported: str, providers: Mapping[str, Any] | None = None
+) -> bytes:
+    """The route's part of every key: its name, its chain (target key, output limit) and translation mode;
+    ``providers`` what the policy sends each provider that can change its answers (its ``headers``, such
+    as an ``anthropic-beta``, and its ``api_version``), written only when there is some, so a chain
+    without any keeps its keys."""
     chain = ",".join(f"{key}#{limit or ''}" for key, limit in targets)
-    return f"{route_name}\0{chain}\0{unsupported}".encode()
+    identity = f"{route_name}\0{chain}\0{unsupported}".encode()
+    if providers:
+        identity += b"\0" + orjson.dumps(providers, option=orjson.OPT_SORT_KEYS)
+    return identity
 
 
 def header_part(dialect: Dialect, headers: Mapping[str, str]) -> bytes:

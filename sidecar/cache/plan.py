@@ -84,9 +84,20 @@ def route_cache(name: str, chain: Sequence[Target], unsupported: str, settings: 
     """The plan of the route ``name`` over ``chain``, or None when it does not cache (disabled, no chain)."""
     if not settings.enabled or not chain:
         return None
-    identity = route_identity(name, [(t.key, t.max_output_tokens) for t in chain], unsupported)
+    identity = route_identity(name, [(t.key, t.max_output_tokens) for t in chain], unsupported, _sent(chain))
     passthrough = any(t.provider.api_key is not None and t.provider.api_key.passthrough for t in chain)
     return RouteCache(settings, identity, passthrough)
+
+
+def _sent(chain: Sequence[Target]) -> dict[str, Any]:
+    """What the policy sends each provider of ``chain`` besides the request: its headers and API version
+    (only the providers that have some)."""
+    sent: dict[str, Any] = {}
+    for target in chain:
+        provider = target.provider
+        if provider.headers or provider.api_version:
+            sent[provider.name] = [sorted(provider.headers), provider.api_version]
+    return sent
 
 
 def compile_route_cache(route: Route, settings: RouteCacheSpec) -> RouteCache | None:

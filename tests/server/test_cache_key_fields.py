@@ -3,9 +3,11 @@ answer makes another entry; what does not (request ids, ``user``...) finds the s
 
 from __future__ import annotations
 
-from ..conftest import FakeFactory, SidecarFactory
+import asyncio
+
+from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
 from ..sdk_clients import anthropic_client
-from .cache_helpers import cache_policy, upstream_calls
+from .cache_helpers import ask, cache_policy, upstream_calls
 
 
 async def test_an_anthropic_beta_is_not_served_an_answer_made_without_it(
@@ -35,3 +37,37 @@ async def test_an_anthropic_beta_is_not_served_an_answer_made_without_it(
         "interleaved-thinking-2025-05-14,context-1m-2025-08-07",
     ]
     assert await upstream_calls(running, url) == 2
+
+
+async def _reloaded(running: RunningSidecar, policy: str) -> None:
+    """Write ``policy`` and wait (at most 5 s) for the sidecar to load it."""
+    version = running.state.holder.policy.version
+    running.policy_path.write_text(policy)
+    for _ in range(100):
+        await asyncio.sleep(0.05)
+        if running.state.holder.policy.version != version:
+            return
+    raise AssertionError("the policy was not reloaded within 5 s")
+
+
+async def test_a_reload_that_changes_what_a_provider_is_sent_starts_new_entries(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """The policy adds a header to the provider (an ``anthropic-beta`` the provider answers differently
+    with), then changes its value: each reload's first request is a miss, not the old policy's answer;
+    a reload that changes nothing keeps the entries."""
+    url = await fake("f0")
+    policy = cache_policy([url], speaks="anthropic")
+    running = await sidecar(policy)
+    states = [(await ask(running))[1].headers["x-sidecar-cache"]]
+    for beta in ("interleaved-thinking-2025-05-14", "context-1m-2025-08-07", "context-1m-2025-08-07"):
+        await _reloaded(
+            running,
+            policy.replace(
+                "    speaks: anthropic\n", f"    speaks: anthropic\n    headers: {{anthropic-beta: {beta}}}\n"
+            )
+            + f"# {len(states)}\n",
+        )
+        states.append((await ask(running))[1].headers["x-sidecar-cache"])
+    assert states == ["miss", "miss", "miss", "hit"]
+    assert await upstream_calls(running, url) == 3
