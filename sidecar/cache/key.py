@@ -4,9 +4,10 @@
                                      \\0  canonical body  [\\0  answer headers] ).hex()
 
 - **Route identity** (``route_identity``): the route's name and its target chain (each target's
-  provider and upstream model, its output limit; the provider's policy ``headers`` and ``api_version``
-  when it has them), and how unsupported parameters are handled: a change of any of them (a reload) is a
-  new key space.
+  provider and upstream model, its output limit), how unsupported parameters are handled, and what else
+  in the policy shapes its answers when there is some (``plan.answer_shaping``: a provider's ``headers``
+  and ``api_version``, the route's ``gates``, ``caps``, ``ensemble``, ``split`` or ``select`` block): a
+  change of any of them (a reload) is a new key space.
 - **Canonical body** (``canonical_body``): the request body without the fields that do not change the
   answer (the dialect's ``transport_fields``), keys sorted at every depth (orjson ``OPT_SORT_KEYS``),
   top-level whole floats written as integers (``temperature: 0`` and ``0.0`` are one key; past 64 bits
@@ -105,16 +106,16 @@ def caller_scope(*, deployment_app: str, app: str, caller_key: str | None, share
 
 
 def route_identity(
-    route_name: str, targets: list[tuple[str, int | None]], unsupported: str, providers: Mapping[str, Any] | None = None
+    route_name: str, targets: list[tuple[str, int | None]], unsupported: str, shaping: Mapping[str, Any] | None = None
 ) -> bytes:
     """The route's part of every key: its name, its chain (target key, output limit) and translation mode;
-    ``providers`` what the policy sends each provider that can change its answers (its ``headers``, such
-    as an ``anthropic-beta``, and its ``api_version``), written only when there is some, so a chain
-    without any keeps its keys."""
+    ``shaping`` the rest of the policy that can change the route's answers (what it sends each provider,
+    its gates, caps, ensemble...: ``plan.answer_shaping``), written only when there is some, so a plain
+    chain keeps its keys."""
     chain = ",".join(f"{key}#{limit or ''}" for key, limit in targets)
     identity = f"{route_name}\0{chain}\0{unsupported}".encode()
-    if providers:
-        identity += b"\0" + orjson.dumps(providers, option=orjson.OPT_SORT_KEYS)
+    if shaping:
+        identity += b"\0" + orjson.dumps(shaping, option=orjson.OPT_SORT_KEYS)
     return identity
 
 

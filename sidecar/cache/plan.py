@@ -1,7 +1,7 @@
 """A route's cache plan, compiled once per policy load: the per-request path only reads it.
 
-``route_cache(name, chain, unsupported_params, settings)`` (what ``policy.compiled`` calls while it builds
-a route; ``compile_route_cache(route, settings)`` for a built one) gives a ``RouteCache`` (or None when
+``route_cache(name, chain, unsupported_params, settings, route_spec)`` (what ``policy.compile`` calls while
+it builds a route; ``compile_route_cache(route, settings)`` for a built one) gives a ``RouteCache`` (or None when
 the route does not cache):
 the merged ``RouteCacheSpec``, the route's identity bytes (name, chain, translation mode: see ``key``)
 and whether any target passes the caller's own API key through (then the key's hash scopes entries).
@@ -22,6 +22,7 @@ from .spec import RouteCacheSpec
 
 if TYPE_CHECKING:
     from ..policy.compiled import Route, Target
+    from ..policy.spec import RouteSpec
 
 _CHAT = frozenset((Operation.CHAT, Operation.GENERATE_CONTENT))
 _NO_HEADERS: Mapping[str, str] = {}
@@ -80,24 +81,46 @@ class RouteCache:
 _NOT_CHAT = KeyDecision(None, "operation")
 
 
-def route_cache(name: str, chain: Sequence[Target], unsupported: str, settings: RouteCacheSpec) -> RouteCache | None:
-    """The plan of the route ``name`` over ``chain``, or None when it does not cache (disabled, no chain)."""
+def route_cache(
+    name: str,
+    chain: Sequence[Target],
+    unsupported: str,
+    settings: RouteCacheSpec,
+    route: RouteSpec | None = None,
+) -> RouteCache | None:
+    """The plan of the route ``name`` over ``chain`` (``route``: its block in the policy, when it has
+    one), or None when it does not cache (disabled, no chain)."""
     if not settings.enabled or not chain:
         return None
-    identity = route_identity(name, [(t.key, t.max_output_tokens) for t in chain], unsupported, _sent(chain))
+    identity = route_identity(
+        name, [(t.key, t.max_output_tokens) for t in chain], unsupported, answer_shaping(chain, route)
+    )
     passthrough = any(t.provider.api_key is not None and t.provider.api_key.passthrough for t in chain)
     return RouteCache(settings, identity, passthrough)
 
 
-def _sent(chain: Sequence[Target]) -> dict[str, Any]:
-    """What the policy sends each provider of ``chain`` besides the request: its headers and API version
-    (only the providers that have some)."""
-    sent: dict[str, Any] = {}
+def answer_shaping(chain: Sequence[Target], route: RouteSpec | None) -> dict[str, Any]:
+    """What in the policy, besides the chain's models, shapes the answers of a route over ``chain``: what
+    each provider is sent besides the request (its ``headers``, such as an ``anthropic-beta``, and its
+    ``api_version``), and the route's blocks that decide which answer is given (``gates``: a new gate
+    must not be passed by old answers; ``caps``; an ``ensemble``, ``split`` or ``select`` target). Only
+    what is set: a plain chain's is empty (and its keys as they were)."""
+    shaping: dict[str, Any] = {}
     for target in chain:
         provider = target.provider
         if provider.headers or provider.api_version:
-            sent[provider.name] = [sorted(provider.headers), provider.api_version]
-    return sent
+            shaping[f"provider:{provider.name}"] = [sorted(provider.headers), provider.api_version]
+    if route is not None:
+        for name in _SHAPING_BLOCKS:
+            block = getattr(route, name)
+            if block is not None:
+                shaping[name] = block.model_dump(mode="json", exclude_defaults=True)
+        if route.target is not None and not isinstance(route.target, str | list):
+            shaping["select"] = route.target.model_dump(mode="json", exclude_defaults=True)
+    return shaping
+
+
+_SHAPING_BLOCKS = ("gates", "caps", "ensemble", "split")
 
 
 def compile_route_cache(route: Route, settings: RouteCacheSpec) -> RouteCache | None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 
+import openai
+import pytest
+
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
-from ..sdk_clients import anthropic_client
-from .cache_helpers import ask, cache_policy, upstream_calls
+from ..sdk_clients import anthropic_client, openai_client
+from .cache_helpers import PROMPT, ask, cache_policy, upstream_calls
 
 
 async def test_an_anthropic_beta_is_not_served_an_answer_made_without_it(
@@ -71,3 +74,24 @@ async def test_a_reload_that_changes_what_a_provider_is_sent_starts_new_entries(
         states.append((await ask(running))[1].headers["x-sidecar-cache"])
     assert states == ["miss", "miss", "miss", "hit"]
     assert await upstream_calls(running, url) == 3
+
+
+async def test_a_reload_that_adds_a_gate_is_not_passed_by_the_answers_stored_before(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A route's answers are cached; the policy then adds a gate that they fail (a regex the fake's echo
+    does not match): the next request is checked by the gate (502 quality_gate_failed), not served the
+    stored answer that never passed it; the policy back as it was finds its entry again."""
+    url = await fake("f0")
+    policy = cache_policy([url])
+    running = await sidecar(policy)
+    assert (await ask(running))[1].headers["x-sidecar-cache"] == "miss"
+    gated = policy.replace("cache: {enabled: true}}", "cache: {enabled: true}, gates: {regex: {pattern: '^NEVER'}}}")
+    assert gated != policy
+    await _reloaded(running, gated)
+    async with openai_client(running) as client:
+        with pytest.raises(openai.APIStatusError) as failure:
+            await client.chat.completions.create(model="cached", messages=PROMPT, temperature=0)
+    assert failure.value.status_code == 502 and failure.value.response.headers["x-sidecar-cache"] == "miss"
+    await _reloaded(running, policy + "# back\n")
+    assert (await ask(running))[1].headers["x-sidecar-cache"] == "hit"
