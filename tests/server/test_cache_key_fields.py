@@ -3,12 +3,10 @@ answer makes another entry; what does not (request ids, ``user``...) finds the s
 
 from __future__ import annotations
 
-import asyncio
-
 import openai
 import pytest
 
-from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
+from ..conftest import FakeFactory, SidecarFactory
 from ..sdk_clients import anthropic_client, openai_client
 from .cache_helpers import PROMPT, ask, cache_policy, upstream_calls
 
@@ -42,17 +40,6 @@ async def test_an_anthropic_beta_is_not_served_an_answer_made_without_it(
     assert await upstream_calls(running, url) == 2
 
 
-async def _reloaded(running: RunningSidecar, policy: str) -> None:
-    """Write ``policy`` and wait (at most 5 s) for the sidecar to load it."""
-    version = running.state.holder.policy.version
-    running.policy_path.write_text(policy)
-    for _ in range(100):
-        await asyncio.sleep(0.05)
-        if running.state.holder.policy.version != version:
-            return
-    raise AssertionError("the policy was not reloaded within 5 s")
-
-
 async def test_a_reload_that_changes_what_a_provider_is_sent_starts_new_entries(
     fake: FakeFactory, sidecar: SidecarFactory
 ) -> None:
@@ -64,8 +51,7 @@ async def test_a_reload_that_changes_what_a_provider_is_sent_starts_new_entries(
     running = await sidecar(policy)
     states = [(await ask(running))[1].headers["x-sidecar-cache"]]
     for beta in ("interleaved-thinking-2025-05-14", "context-1m-2025-08-07", "context-1m-2025-08-07"):
-        await _reloaded(
-            running,
+        await running.reload(
             policy.replace(
                 "    speaks: anthropic\n", f"    speaks: anthropic\n    headers: {{anthropic-beta: {beta}}}\n"
             )
@@ -88,10 +74,10 @@ async def test_a_reload_that_adds_a_gate_is_not_passed_by_the_answers_stored_bef
     assert (await ask(running))[1].headers["x-sidecar-cache"] == "miss"
     gated = policy.replace("cache: {enabled: true}}", "cache: {enabled: true}, gates: {regex: {pattern: '^NEVER'}}}")
     assert gated != policy
-    await _reloaded(running, gated)
+    await running.reload(gated)
     async with openai_client(running) as client:
         with pytest.raises(openai.APIStatusError) as failure:
             await client.chat.completions.create(model="cached", messages=PROMPT, temperature=0)
     assert failure.value.status_code == 502 and failure.value.response.headers["x-sidecar-cache"] == "miss"
-    await _reloaded(running, policy + "# back\n")
+    await running.reload(policy + "# back\n")
     assert (await ask(running))[1].headers["x-sidecar-cache"] == "hit"
