@@ -14,7 +14,7 @@ from ..redis_server import RedisServer
 from ..sdk_clients import openai_client
 from ..upstream.raw import UpstreamFactory
 from .cache_helpers import PROMPT, cache_policy, redis_store, stored, upstream_calls
-from .test_cache_flight import WAITING, call, held, in_flight
+from .held_answers import WAITING, call, held, in_flight
 
 
 async def test_a_streamed_answer_stored_in_redis_is_hit_by_the_next_stream(
