@@ -1,7 +1,7 @@
 """The cache key: a SHA-256 of the canonical request and of who is asking. Pure functions, no I/O.
 
     key = "v2:" + sha256( route identity  \\0  dialect  \\0  requested model  \\0  scope
-                                     \\0  canonical body  [\\0  answer headers] ).hex()
+                                     \\0  canonical body  [\\0  answer headers, chosen chain] ).hex()
 
 - **Route identity** (``route_identity``): the route's name and its target chain (each target's
   provider and upstream model, its output limit), how unsupported parameters are handled, and what else
@@ -16,6 +16,9 @@
   the provider: Anthropic's ``anthropic-beta`` (a beta such as interleaved thinking changes what the
   model writes; each name once, sorted) and an ``anthropic-version`` other than the one the sidecar sends
   when the app sends none. A request without them has the key it had before they were counted.
+- **Chosen chain**: on a route that chooses its chain per request (a ``split``'s arm, a ``select``'s
+  order: ``RouteCache.chosen_chain``), the targets the request walks: one arm's answer is never served
+  to a request of another arm.
 - **Scope** (``caller_scope``): the deployment's app (``SIDECAR_APP``) and the app the request names
   (``x-sidecar-app``), as a JSON array (no app name can spell another pair), unless the route shares
   entries across apps; with a passthrough API key, a SHA-256 of the caller's key, always (sharing
@@ -137,12 +140,13 @@ def header_part(dialect: Dialect, headers: Mapping[str, str]) -> bytes:
 _DIALECT_BYTES: Mapping[Dialect, bytes] = {dialect: dialect.value.encode() for dialect in DIALECTS}
 
 
-def cache_key(identity: bytes, dialect: Dialect, model: str, scope: str, canonical: bytes, headers: bytes = b"") -> str:
+def cache_key(identity: bytes, dialect: Dialect, model: str, scope: str, canonical: bytes, extra: bytes = b"") -> str:
     """The store key: ``v2:`` and a hex SHA-256 of the parts joined by NUL bytes (Redis puts its
-    ``key_prefix:`` before it); ``headers`` (``header_part``) only when there are some."""
+    ``key_prefix:`` before it); ``extra`` (the request's answer headers, ``header_part``, and the chain
+    it walks on a route that chooses one per request) only when there is some."""
     parts: tuple[bytes, ...] = (identity, _DIALECT_BYTES[dialect], model.encode(), scope.encode(), canonical)
-    if headers:
-        parts += (headers,)
+    if extra:
+        parts += (extra,)
     return _KEY_PREFIX + hashlib.sha256(b"\0".join(parts)).hexdigest()
 
 

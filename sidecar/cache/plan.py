@@ -40,6 +40,7 @@ class RouteCache:
     settings: RouteCacheSpec
     identity: bytes
     passthrough: bool  # a target forwards the caller's API key: scope entries by it
+    chosen_chain: bool = False  # a split or a selection: the chain each request walks is in its key
 
     def key(
         self,
@@ -53,13 +54,17 @@ class RouteCache:
         app: str,
         caller_key: str | None,
         headers: Mapping[str, str] = _NO_HEADERS,
+        chain: Sequence[Target] = (),
     ) -> KeyDecision:
         """The store key of this request, or why it has none.
 
         ``model`` is the model the caller asked for; ``raw`` the body's bytes as received;
         ``deployment_app`` the sidecar's ``SIDECAR_APP``, ``app`` the one routing saw (``x-sidecar-app``
         or the same); ``caller_key`` the API key the app sent (used only on passthrough routes);
-        ``headers`` the request's (those that change the answer are in the key: ``key.header_part``).
+        ``headers`` the request's (those that change the answer are in the key: ``key.header_part``);
+        ``chain`` the targets the request walks where the route chooses them per request
+        (``chosen_chain``: a split's arm, a selection's order), so that one arm's answer is never
+        another's.
         """
         if operation not in _CHAT:
             return _NOT_CHAT
@@ -75,7 +80,10 @@ class RouteCache:
             share_across_apps=self.settings.share_across_apps,
         )
         canonical = canonical_body(dialect, body)
-        return KeyDecision(cache_key(self.identity, dialect, model, scope, canonical, header_part(dialect, headers)))
+        extra = header_part(dialect, headers)
+        if chain:
+            extra += b"\0chain=" + ",".join(t.key for t in chain).encode()
+        return KeyDecision(cache_key(self.identity, dialect, model, scope, canonical, extra))
 
 
 _NOT_CHAT = KeyDecision(None, "operation")
@@ -96,7 +104,8 @@ def route_cache(
         name, [(t.key, t.max_output_tokens) for t in chain], unsupported, answer_shaping(chain, route)
     )
     passthrough = any(t.provider.api_key is not None and t.provider.api_key.passthrough for t in chain)
-    return RouteCache(settings, identity, passthrough)
+    chosen = route is not None and (route.split is not None or not isinstance(route.target, str | list | None))
+    return RouteCache(settings, identity, passthrough, chosen)
 
 
 def answer_shaping(chain: Sequence[Target], route: RouteSpec | None) -> dict[str, Any]:

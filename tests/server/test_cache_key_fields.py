@@ -6,7 +6,7 @@ from __future__ import annotations
 import openai
 import pytest
 
-from ..conftest import FakeFactory, SidecarFactory
+from ..conftest import FakeFactory, SidecarFactory, provider_block
 from ..sdk_clients import anthropic_client, openai_client
 from .cache_helpers import PROMPT, ask, cache_policy, upstream_calls
 
@@ -81,3 +81,27 @@ async def test_a_reload_that_adds_a_gate_is_not_passed_by_the_answers_stored_bef
     assert failure.value.status_code == 502 and failure.value.response.headers["x-sidecar-cache"] == "miss"
     await running.reload(policy + "# back\n")
     assert (await ask(running))[1].headers["x-sidecar-cache"] == "hit"
+
+
+async def test_a_split_route_never_serves_one_arms_answer_to_another_arm(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A route split 50/50 between two models, sticky by a user header: the same request from users of
+    both arms is answered by each user's own arm (a miss per arm, then hits within it), never by the
+    arm that happened to answer first."""
+    urls = [await fake("f0"), await fake("f1")]
+    policy = "version: 1\nproviders:\n" + "".join(provider_block(f"p{i}", u, "openai") for i, u in enumerate(urls))
+    policy += "models:\n" + "".join(f"  m{i}: {{provider: p{i}, model: up{i}}}\n" for i in range(2))
+    policy += (
+        "routes:\n  - name: cached\n    match: {model: cached}\n    cache: {enabled: true}\n"
+        "    split:\n      sticky_by: header:x-user-id\n"
+        "      arms: [{target: m0, weight: 50}, {target: m1, weight: 50}]\n"
+    )
+    running = await sidecar(policy)
+    seen: dict[str, list[str]] = {"m0": [], "m1": []}
+    for user in [f"user-{i}" for i in range(12)]:
+        _, raw = await ask(running, headers={"x-user-id": user})
+        seen[raw.headers["x-sidecar-model"]].append(raw.headers["x-sidecar-cache"])
+    assert seen["m0"] and seen["m1"]  # 12 users, two arms: both drawn (all on one: a 1 in 2,048 chance)
+    assert [states.count("miss") for states in seen.values()] == [1, 1]
+    assert await upstream_calls(running, urls[0]) == await upstream_calls(running, urls[1]) == 1
