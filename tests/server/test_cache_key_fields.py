@@ -105,3 +105,16 @@ async def test_a_split_route_never_serves_one_arms_answer_to_another_arm(
     assert seen["m0"] and seen["m1"]  # 12 users, two arms: both drawn (all on one: a 1 in 2,048 chance)
     assert [states.count("miss") for states in seen.values()] == [1, 1]
     assert await upstream_calls(running, urls[0]) == await upstream_calls(running, urls[1]) == 1
+
+
+async def test_a_reload_that_changes_the_chain_starts_new_entries(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """The route's model moves to another upstream model by a reload: the next request is a miss answered
+    by the new model, not the old model's stored answer."""
+    url = await fake("f0")
+    policy = cache_policy([url])
+    running = await sidecar(policy)
+    _, raw = await ask(running)
+    assert raw.headers["x-sidecar-upstream-model"] == "up0"
+    await running.reload(policy.replace("model: up0", "model: up0-next"))
+    answer, raw = await ask(running)
+    assert raw.headers["x-sidecar-cache"] == "miss" and answer.model == "up0-next"
