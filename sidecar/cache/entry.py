@@ -33,6 +33,7 @@ otherwise unfinished turn.
 
 from __future__ import annotations
 
+import math
 import sys
 from typing import Any, NamedTuple
 
@@ -266,7 +267,16 @@ def unframe(data: bytes) -> tuple[Entry, bytes | None]:
     """The entry and the body template ``frame`` wrote (None when there is none); ``EntryFormatError``
     for anything else."""
     head, newline, body = data.partition(b"\n")
-    return decode(head), (body if newline and body else None)
+    entry = decode(head)
+    if not newline or not body:
+        return entry, None
+    try:  # the bytes a hit writes as they are: they must be a JSON object (a cut or garbage body is damage)
+        whole = type(orjson.loads(body)) is dict
+    except orjson.JSONDecodeError:
+        whole = False
+    if not whole:
+        raise EntryFormatError("the stored body is not a JSON object")
+    return entry, body
 
 
 def _cuts(raw: Any, text: str) -> tuple[int, ...] | None:
@@ -296,6 +306,26 @@ def _str(value: Any) -> str:
     return value
 
 
+def _optional_str(value: Any) -> str | None:
+    return value if value is None else _str(value)
+
+
+def _number(value: Any) -> float:
+    """A finite number (a time, a cost): a string or an infinity is damage (``"at": "inf"`` would be an
+    entry fresh forever)."""
+    if type(value) not in (int, float) or not math.isfinite(value):
+        raise EntryFormatError("a number field is not a finite number")
+    return float(value)
+
+
+def _usage_in(raw: Any) -> Usage:
+    """The usage ``encode`` wrote: five or six counts, each a whole number of tokens (a string would
+    fail the hit's rendering, a 500)."""
+    if type(raw) is not list or len(raw) not in (5, 6) or any(type(n) is not int or n < 0 for n in raw):
+        raise EntryFormatError("the usage is not a list of token counts")
+    return Usage(*raw)
+
+
 def _citations_in(raw: Any) -> tuple[Citation, ...]:
     """The ``ci`` list ``encode`` wrote (none when absent: an older sidecar's entry)."""
     if raw is None:
@@ -320,14 +350,14 @@ def decode(data: bytes) -> Entry:
         return Entry(
             tuple(_piece_in(p) for p in obj["p"]),
             _FINISH_BY_VALUE[finish] if finish is not None else None,
-            obj["s"],
-            Usage(*u) if u is not None else None,
+            _optional_str(obj["s"]),
+            _usage_in(u) if u is not None else None,
             _str(obj["m"]),
             _str(obj["t"]),
             _str(obj["pr"]),
-            float(obj["at"]),
-            float(cost) if cost is not None else None,
-            obj["id"],
+            _number(obj["at"]),
+            _number(cost) if cost is not None else None,
+            _optional_str(obj["id"]),
             _citations_in(obj.get("ci")),
         )
     except EntryFormatError:

@@ -1,15 +1,24 @@
 """The cache key: a SHA-256 of the canonical request and of who is asking. Pure functions, no I/O.
 
     key = "v2:" + sha256( route identity  \\0  dialect  \\0  requested model  \\0  scope
-                                     \\0  canonical body ).hex()
+                                     \\0  canonical body  [\\0  answer headers, chosen chain] ).hex()
 
 - **Route identity** (``route_identity``): the route's name and its target chain (each target's
-  provider and upstream model, its output limit), and how unsupported parameters are handled: a
-  change of any of them is a new key space.
+  provider and upstream model, its output limit), how unsupported parameters are handled, and what else
+  in the policy shapes its answers when there is some (``plan.answer_shaping``: a provider's ``headers``
+  and ``api_version``, the route's ``gates``, ``caps``, ``ensemble``, ``split`` or ``select`` block): a
+  change of any of them (a reload) is a new key space.
 - **Canonical body** (``canonical_body``): the request body without the fields that do not change the
   answer (the dialect's ``transport_fields``), keys sorted at every depth (orjson ``OPT_SORT_KEYS``),
   top-level whole floats written as integers (``temperature: 0`` and ``0.0`` are one key; past 64 bits
   they stay floats). ``stream`` is a transport field: a streamed and a whole request share an entry.
+- **Answer headers** (``header_part``): the request headers that change the answer and are forwarded to
+  the provider: Anthropic's ``anthropic-beta`` (a beta such as interleaved thinking changes what the
+  model writes; each name once, sorted) and an ``anthropic-version`` other than the one the sidecar sends
+  when the app sends none. A request without them has the key it had before they were counted.
+- **Chosen chain**: on a route that chooses its chain per request (a ``split``'s arm, a ``select``'s
+  order: ``RouteCache.chosen_chain``), the targets the request walks: one arm's answer is never served
+  to a request of another arm.
 - **Scope** (``caller_scope``): the deployment's app (``SIDECAR_APP``) and the app the request names
   (``x-sidecar-app``), as a JSON array (no app name can spell another pair), unless the route shares
   entries across apps; with a passthrough API key, a SHA-256 of the caller's key, always (sharing
@@ -28,8 +37,10 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 import orjson
+from multidict import MultiMapping
 
 from ..dialects import Dialect
+from ..dialects.anthropic.wire import VERSION as ANTHROPIC_VERSION
 from ..dialects.registry import DIALECTS, wire
 
 KEY_VERSION = "v2"  # v2: the app scope as a JSON array (v1 joined the names with "/")
@@ -97,19 +108,45 @@ def caller_scope(*, deployment_app: str, app: str, caller_key: str | None, share
     return scope
 
 
-def route_identity(route_name: str, targets: list[tuple[str, int | None]], unsupported: str) -> bytes:
-    """The route's part of every key: its name, its chain (target key, output limit) and translation mode."""
+def route_identity(
+    route_name: str, targets: list[tuple[str, int | None]], unsupported: str, shaping: Mapping[str, Any] | None = None
+) -> bytes:
+    """The route's part of every key: its name, its chain (target key, output limit) and translation mode;
+    ``shaping`` the rest of the policy that can change the route's answers (what it sends each provider,
+    its gates, caps, ensemble...: ``plan.answer_shaping``), written only when there is some, so a plain
+    chain keeps its keys."""
     chain = ",".join(f"{key}#{limit or ''}" for key, limit in targets)
-    return f"{route_name}\0{chain}\0{unsupported}".encode()
+    identity = f"{route_name}\0{chain}\0{unsupported}".encode()
+    if shaping:
+        identity += b"\0" + orjson.dumps(shaping, option=orjson.OPT_SORT_KEYS)
+    return identity
+
+
+def header_part(dialect: Dialect, headers: Mapping[str, str]) -> bytes:
+    """The request's headers that change the answer (names lower-case, as the listener gives them; a
+    multidict's repeated lines all read), as key bytes: b"" when it has none."""
+    if dialect is not Dialect.ANTHROPIC:
+        return b""
+    betas: list[str] = []
+    if "anthropic-beta" in headers:
+        lines = headers.getall("anthropic-beta") if isinstance(headers, MultiMapping) else [headers["anthropic-beta"]]
+        betas = sorted({name.strip() for line in lines for name in line.split(",")} - {""})
+    version = headers.get("anthropic-version", ANTHROPIC_VERSION).strip()
+    if not betas and version == ANTHROPIC_VERSION:
+        return b""
+    return orjson.dumps({"anthropic-beta": betas, "anthropic-version": version})
 
 
 _DIALECT_BYTES: Mapping[Dialect, bytes] = {dialect: dialect.value.encode() for dialect in DIALECTS}
 
 
-def cache_key(identity: bytes, dialect: Dialect, model: str, scope: str, canonical: bytes) -> str:
+def cache_key(identity: bytes, dialect: Dialect, model: str, scope: str, canonical: bytes, extra: bytes = b"") -> str:
     """The store key: ``v2:`` and a hex SHA-256 of the parts joined by NUL bytes (Redis puts its
-    ``key_prefix:`` before it)."""
-    parts = (identity, _DIALECT_BYTES[dialect], model.encode(), scope.encode(), canonical)
+    ``key_prefix:`` before it); ``extra`` (the request's answer headers, ``header_part``, and the chain
+    it walks on a route that chooses one per request) only when there is some."""
+    parts: tuple[bytes, ...] = (identity, _DIALECT_BYTES[dialect], model.encode(), scope.encode(), canonical)
+    if extra:
+        parts += (extra,)
     return _KEY_PREFIX + hashlib.sha256(b"\0".join(parts)).hexdigest()
 
 

@@ -1,7 +1,7 @@
 """A route's cache plan, compiled once per policy load: the per-request path only reads it.
 
-``route_cache(name, chain, unsupported_params, settings)`` (what ``policy.compiled`` calls while it builds
-a route; ``compile_route_cache(route, settings)`` for a built one) gives a ``RouteCache`` (or None when
+``route_cache(name, chain, unsupported_params, settings, route_spec)`` (what ``policy.compile`` calls while
+it builds a route; ``compile_route_cache(route, settings)`` for a built one) gives a ``RouteCache`` (or None when
 the route does not cache):
 the merged ``RouteCacheSpec``, the route's identity bytes (name, chain, translation mode: see ``key``)
 and whether any target passes the caller's own API key through (then the key's hash scopes entries).
@@ -12,18 +12,20 @@ the request is not cacheable (for the span and the access line). Only chat opera
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..dialects import Dialect, Operation
-from .key import cache_key, caller_scope, canonical_body, route_identity, uncacheable
+from .key import cache_key, caller_scope, canonical_body, header_part, route_identity, uncacheable
 from .spec import RouteCacheSpec
 
 if TYPE_CHECKING:
     from ..policy.compiled import Route, Target
+    from ..policy.spec import RouteSpec
 
 _CHAT = frozenset((Operation.CHAT, Operation.GENERATE_CONTENT))
+_NO_HEADERS: Mapping[str, str] = {}
 
 
 class KeyDecision(NamedTuple):
@@ -38,6 +40,7 @@ class RouteCache:
     settings: RouteCacheSpec
     identity: bytes
     passthrough: bool  # a target forwards the caller's API key: scope entries by it
+    chosen_chain: bool = False  # a split or a selection: the chain each request walks is in its key
 
     def key(
         self,
@@ -50,12 +53,18 @@ class RouteCache:
         deployment_app: str,
         app: str,
         caller_key: str | None,
+        headers: Mapping[str, str] = _NO_HEADERS,
+        chain: Sequence[Target] = (),
     ) -> KeyDecision:
         """The store key of this request, or why it has none.
 
         ``model`` is the model the caller asked for; ``raw`` the body's bytes as received;
         ``deployment_app`` the sidecar's ``SIDECAR_APP``, ``app`` the one routing saw (``x-sidecar-app``
-        or the same); ``caller_key`` the API key the app sent (used only on passthrough routes).
+        or the same); ``caller_key`` the API key the app sent (used only on passthrough routes);
+        ``headers`` the request's (those that change the answer are in the key: ``key.header_part``);
+        ``chain`` the targets the request walks where the route chooses them per request
+        (``chosen_chain``: a split's arm, a selection's order), so that one arm's answer is never
+        another's.
         """
         if operation not in _CHAT:
             return _NOT_CHAT
@@ -70,19 +79,57 @@ class RouteCache:
             caller_key=caller_key if self.passthrough else None,
             share_across_apps=self.settings.share_across_apps,
         )
-        return KeyDecision(cache_key(self.identity, dialect, model, scope, canonical_body(dialect, body)))
+        canonical = canonical_body(dialect, body)
+        extra = header_part(dialect, headers)
+        if chain:
+            extra += b"\0chain=" + ",".join(t.key for t in chain).encode()
+        return KeyDecision(cache_key(self.identity, dialect, model, scope, canonical, extra))
 
 
 _NOT_CHAT = KeyDecision(None, "operation")
 
 
-def route_cache(name: str, chain: Sequence[Target], unsupported: str, settings: RouteCacheSpec) -> RouteCache | None:
-    """The plan of the route ``name`` over ``chain``, or None when it does not cache (disabled, no chain)."""
+def route_cache(
+    name: str,
+    chain: Sequence[Target],
+    unsupported: str,
+    settings: RouteCacheSpec,
+    route: RouteSpec | None = None,
+) -> RouteCache | None:
+    """The plan of the route ``name`` over ``chain`` (``route``: its block in the policy, when it has
+    one), or None when it does not cache (disabled, no chain)."""
     if not settings.enabled or not chain:
         return None
-    identity = route_identity(name, [(t.key, t.max_output_tokens) for t in chain], unsupported)
+    identity = route_identity(
+        name, [(t.key, t.max_output_tokens) for t in chain], unsupported, answer_shaping(chain, route)
+    )
     passthrough = any(t.provider.api_key is not None and t.provider.api_key.passthrough for t in chain)
-    return RouteCache(settings, identity, passthrough)
+    chosen = route is not None and (route.split is not None or not isinstance(route.target, str | list | None))
+    return RouteCache(settings, identity, passthrough, chosen)
+
+
+def answer_shaping(chain: Sequence[Target], route: RouteSpec | None) -> dict[str, Any]:
+    """What in the policy, besides the chain's models, shapes the answers of a route over ``chain``: what
+    each provider is sent besides the request (its ``headers``, such as an ``anthropic-beta``, and its
+    ``api_version``), and the route's blocks that decide which answer is given (``gates``: a new gate
+    must not be passed by old answers; ``caps``; an ``ensemble``, ``split`` or ``select`` target). Only
+    what is set: a plain chain's is empty (and its keys as they were)."""
+    shaping: dict[str, Any] = {}
+    for target in chain:
+        provider = target.provider
+        if provider.headers or provider.api_version:
+            shaping[f"provider:{provider.name}"] = [sorted(provider.headers), provider.api_version]
+    if route is not None:
+        for name in _SHAPING_BLOCKS:
+            block = getattr(route, name)
+            if block is not None:
+                shaping[name] = block.model_dump(mode="json", exclude_defaults=True)
+        if route.target is not None and not isinstance(route.target, str | list):
+            shaping["select"] = route.target.model_dump(mode="json", exclude_defaults=True)
+    return shaping
+
+
+_SHAPING_BLOCKS = ("gates", "caps", "ensemble", "split")
 
 
 def compile_route_cache(route: Route, settings: RouteCacheSpec) -> RouteCache | None:

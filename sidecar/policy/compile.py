@@ -206,7 +206,7 @@ class _RouteBuilder:
         if route.deny is None:
             cache_spec = merge(self.spec.defaults.cache, route.cache)
             assert isinstance(cache_spec, RouteCacheSpec)
-            cache = route_cache(name, plan.targets, unsupported, cache_spec)
+            cache = route_cache(name, plan.targets, unsupported, cache_spec, route)
         settings = RouteSettings(resilience, unsupported, cache)
         conditions = build_conditions(route.match, self.router)
         caps = TokenCaps.from_spec(route.caps) if route.caps is not None else None

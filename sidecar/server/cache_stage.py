@@ -40,6 +40,7 @@ from ..cache.response_cache import MISS, Lookup
 from ..cost import cost_usd
 from ..credentials import app_key
 from ..dialects import Dialect
+from ..routing.plans import request_chain
 from ..telemetry.logging import get_logger
 from ..translate import TranslationError, parse_chat_response
 from .replay import asks_usage
@@ -83,6 +84,8 @@ def cache_stage(caches: ResponseCaches, deployment_app: str) -> Stage:
             deployment_app=deployment_app,
             app=facts.app,
             caller_key=caller_key,
+            headers=facts.headers,
+            chain=request_chain(route, facts) if plan.chosen_chain else (),
         )
         key = decision.key
         if key is None:

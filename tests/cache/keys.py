@@ -4,12 +4,14 @@ one chat body (``BODY``), and the calls that compile a route's plan and key a re
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sidecar.cache import RouteCacheSpec, compile_route_cache
 from sidecar.cache.plan import KeyDecision, RouteCache
 from sidecar.dialects import Dialect, Operation
 from sidecar.policy import load_policy_bytes
+from sidecar.policy.compiled import Target
 
 POLICY = load_policy_bytes(
     b"""
@@ -48,6 +50,8 @@ def key_decision(
     app: str = "web",
     caller_key: str | None = None,
     raw: bytes = b"",
+    headers: Mapping[str, str] | None = None,
+    chain: Sequence[Target] = (),
 ) -> KeyDecision:
     plan = plan or route_plan()
     if operation is None:
@@ -61,6 +65,8 @@ def key_decision(
         deployment_app="pod-app",
         app=app,
         caller_key=caller_key,
+        headers=headers or {},
+        chain=chain,
     )
 
 

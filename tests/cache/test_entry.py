@@ -60,6 +60,27 @@ def test_damaged_bytes_are_refused() -> None:
             decode(damaged)
 
 
+def test_fields_of_the_wrong_type_are_damage() -> None:
+    """An entry whose usage, time, cost, stop sequence or id has the wrong type (or an infinite time, an
+    entry fresh forever) raises EntryFormatError, as does a framed body that is not a JSON object."""
+    good = encode(_entry(TextPiece("hi")))
+    for damaged in (
+        good.replace(b'"u":[10,5,2,0,1]', b'"u":["10",5,2,0,1]'),
+        good.replace(b'"u":[10,5,2,0,1]', b'"u":[10,-5,2,0,1]'),
+        good.replace(b'"u":[10,5,2,0,1]', b'"u":[10,5,2,0,1,0,0]'),
+        good.replace(b'"at":1700000000.5', b'"at":"inf"'),
+        good.replace(b'"c":0.0012', b'"c":"0.1"'),
+        good.replace(b'"s":null', b'"s":[1]'),
+        good.replace(b'"id":null', b'"id":{"a":1}'),
+    ):
+        assert damaged != good
+        with pytest.raises(EntryFormatError):
+            decode(damaged)
+    for body in (b"not json", b'{"id": "cut', b"[1]"):
+        with pytest.raises(EntryFormatError):
+            unframe(frame(good, body))
+
+
 def test_entry_from_whole_openai_answer() -> None:
     """A chat.completion becomes an entry whose response() has the same text, calls and usage."""
     body = {
@@ -154,7 +175,7 @@ def test_a_framed_entry_round_trips_with_its_body() -> None:
     """What Redis holds (the entry, a newline, the body its hits are answered with) gives both back; a
     value without a body (an older sidecar's) is the entry alone."""
     entry = _entry(TextPiece("line one\nline two"))
-    body = b'{"id":"x","text":"a\nb"}'
+    body = b'{"id":"x","text":"a\\nb"}'
     assert unframe(frame(encode(entry), body)) == (entry, body)
     assert unframe(encode(entry)) == (entry, None)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from multidict import CIMultiDict
 
 from sidecar.dialects import Dialect
 
@@ -134,3 +135,31 @@ def test_anthropic_citations_are_not_cached() -> None:
     raw = b'{"messages":[{"role":"user","content":[{"type":"document","citations":{"enabled":true}}]}]}'
     body = {"messages": [{"role": "user", "content": "hi"}], "temperature": 0}
     assert cache_key(body, dialect=Dialect.ANTHROPIC, raw=raw) is None
+
+
+ANTHROPIC = {"model": "claude", "max_tokens": 100, "temperature": 0, "messages": [{"role": "user", "content": "Hi"}]}
+
+
+def test_anthropic_beta_headers_are_in_the_key() -> None:
+    """An Anthropic request's ``anthropic-beta`` reaches the provider and changes the answer (interleaved
+    thinking...): another beta is another key; the betas' order, spaces and repeated lines are not."""
+
+    def key(**headers: Any) -> str | None:
+        return cache_key(ANTHROPIC, dialect=Dialect.ANTHROPIC, headers=CIMultiDict(headers))
+
+    plain = key()
+    interleaved = key(**{"anthropic-beta": "interleaved-thinking-2025-05-14"})
+    both = key(**{"anthropic-beta": "interleaved-thinking-2025-05-14, context-1m-2025-08-07"})
+    lines = CIMultiDict(
+        [("anthropic-beta", "context-1m-2025-08-07"), ("anthropic-beta", "interleaved-thinking-2025-05-14")]
+    )
+    assert len({plain, interleaved, both}) == 3
+    assert cache_key(ANTHROPIC, dialect=Dialect.ANTHROPIC, headers=lines) == both
+
+
+def test_only_an_anthropic_version_other_than_the_sidecars_is_in_the_key() -> None:
+    """The sidecar sends ``anthropic-version: 2023-06-01`` when the app sends none: the two are one key
+    (and the key it had before headers counted); another version is another key."""
+    plain = cache_key(ANTHROPIC, dialect=Dialect.ANTHROPIC)
+    assert cache_key(ANTHROPIC, dialect=Dialect.ANTHROPIC, headers={"anthropic-version": "2023-06-01"}) == plain
+    assert cache_key(ANTHROPIC, dialect=Dialect.ANTHROPIC, headers={"anthropic-version": "2023-01-01"}) != plain

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sidecar.cache import RouteCacheSpec, compile_route_cache
 from sidecar.dialects import Operation
+from sidecar.policy import load_policy_bytes
 
 from .keys import BODY, POLICY, cache_key, key_decision, route_plan
 
@@ -35,3 +36,32 @@ def test_disabled_or_denying_routes_have_no_plan() -> None:
     retired = next(r for r in POLICY.routes if r.name == "retired")
     assert compile_route_cache(chat, RouteCacheSpec()) is None
     assert compile_route_cache(retired, RouteCacheSpec(enabled=True)) is None
+
+
+def test_routes_that_choose_a_chain_per_request_key_it() -> None:
+    """A split or a selection chooses each request's chain (an arm, a cost order): their plans say so,
+    and the chain a request walks is part of its key; a plain chain's plan does not."""
+    policy = load_policy_bytes(
+        b"""
+defaults: {cache: {enabled: true}}
+providers: {p: {dialect: openai, base_url: "https://api.openai.com/v1", api_key: {env: K}}}
+models:
+  a: {provider: p, model: a, price: {input_per_mtok: 1, output_per_mtok: 1}}
+  b: {provider: p, model: b, price: {input_per_mtok: 2, output_per_mtok: 2}}
+routes:
+  - {name: plain, match: {model: plain}, target: [a, b]}
+  - {name: split, match: {model: split}, split: {arms: [{target: a, weight: 1}, {target: b, weight: 1}]}}
+  - {name: select, match: {model: select}, target: {select: cheapest, from: [a, b]}}
+""",
+        "chosen.yaml",
+    )
+    plans = {route.name: route.settings.cache for route in policy.routes}
+    assert {name: plan is not None and plan.chosen_chain for name, plan in plans.items()} == {
+        "plain": False,
+        "split": True,
+        "select": True,
+    }
+    split = plans["split"]
+    assert split is not None
+    a, b = (t for t in policy.routes[0].chain)
+    assert key_decision(BODY, plan=split, chain=(a,)).key != key_decision(BODY, plan=split, chain=(b,)).key

@@ -1,0 +1,141 @@
+"""A hit is the live answer again, field by field, for every provider dialect and caller dialect, whole
+and streamed (the fake provider behind the real sidecar, raw HTTP so that every field is seen).
+
+Whole: the hit's JSON is the live answer's except its id and time, and the fields the common form does
+not carry (``GAPS``: OpenAI's ``system_fingerprint`` and ``service_tier`` and the usage details that are
+0, Anthropic's ``usage.service_tier`` and empty ``cache_creation``, Gemini's prompt token details), which
+a translated live answer lacks too. Streamed: the same text in the same fragments, the same finish and
+the same token counts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+
+from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
+from .cache_helpers import cache_policy
+
+DIALECTS = ("openai", "anthropic", "gemini")
+PROMPT = "tell me about the weather in four short words"
+REQUESTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "openai": (
+        "/v1/chat/completions",
+        {"model": "cached", "temperature": 0, "messages": [{"role": "user", "content": PROMPT}]},
+    ),
+    "anthropic": (
+        "/v1/messages",
+        {"model": "cached", "max_tokens": 100, "temperature": 0, "messages": [{"role": "user", "content": PROMPT}]},
+    ),
+    "gemini": (
+        "/v1beta/models/cached:generateContent",
+        {"contents": [{"role": "user", "parts": [{"text": PROMPT}]}], "generationConfig": {"temperature": 0}},
+    ),
+}
+FRESH = frozenset({"id", "created", "responseId"})  # each answer's own
+GAPS = frozenset(
+    {
+        "system_fingerprint",
+        "service_tier",
+        "accepted_prediction_tokens",
+        "rejected_prediction_tokens",
+        "audio_tokens",
+        "cache_creation",
+        "cachedContentTokenCount",
+        "promptTokensDetails",
+    }
+)
+
+
+def _without(value: Any, names: frozenset[str]) -> Any:
+    if isinstance(value, dict):
+        return {k: _without(v, names) for k, v in value.items() if k not in names}
+    if isinstance(value, list):
+        return [_without(v, names) for v in value]
+    return value
+
+
+async def _whole(session: aiohttp.ClientSession, running: RunningSidecar, caller: str) -> tuple[str, Any]:
+    path, body = REQUESTS[caller]
+    async with session.post(running.url + path, json=body, headers={"x-api-key": "k"}) as answer:
+        assert answer.status == 200
+        return answer.headers["x-sidecar-cache"], orjson.loads(await answer.read())
+
+
+@pytest.mark.parametrize("caller", DIALECTS)
+@pytest.mark.parametrize("provider", DIALECTS)
+async def test_a_whole_hit_is_the_live_answer_field_by_field(
+    fake: FakeFactory, sidecar: SidecarFactory, provider: str, caller: str
+) -> None:
+    """A ``caller`` app's whole answer from a ``provider`` upstream, live then from the cache: equal but
+    for the id and time (and the fields no translated answer carries either)."""
+    running = await sidecar(cache_policy([await fake("f0")], speaks=provider))
+    async with aiohttp.ClientSession() as session:
+        live_state, live = await _whole(session, running, caller)
+        hit_state, hit = await _whole(session, running, caller)
+    assert (live_state, hit_state) == ("miss", "hit")
+    assert _without(hit, FRESH | GAPS) == _without(live, FRESH | GAPS)
+    assert _without(hit, FRESH) != hit  # the hit has an id of its own
+
+
+async def _stream(session: aiohttp.ClientSession, running: RunningSidecar, caller: str) -> tuple[str, list[Any]]:
+    path, body = REQUESTS[caller]
+    if caller == "gemini":
+        path = path.replace(":generateContent", ":streamGenerateContent") + "?alt=sse"
+    else:
+        body = {**body, "stream": True}
+        if caller == "openai":
+            body["stream_options"] = {"include_usage": True}
+    async with session.post(running.url + path, json=body, headers={"x-api-key": "k"}) as answer:
+        assert answer.status == 200
+        text = (await answer.read()).decode()
+        state = answer.headers["x-sidecar-cache"]
+    events = [line[5:].strip() for line in text.splitlines() if line.startswith("data:")]
+    return state, [orjson.loads(e) for e in events if e != "[DONE]"]
+
+
+def _read(caller: str, events: list[Any]) -> tuple[list[str], str | None, tuple[int, int]]:
+    """A stream's text fragments (empty ones left out), finish reason and (input, output) tokens."""
+    fragments: list[str] = []
+    finish: str | None = None
+    tokens = (0, 0)
+    for event in events:
+        if caller == "openai":
+            for choice in event.get("choices") or []:
+                fragments.append(choice["delta"].get("content") or "")
+                finish = choice.get("finish_reason") or finish
+            if event.get("usage"):
+                tokens = (event["usage"]["prompt_tokens"], event["usage"]["completion_tokens"])
+        elif caller == "anthropic":
+            if event["type"] == "content_block_delta" and event["delta"]["type"] == "text_delta":
+                fragments.append(event["delta"]["text"])
+            if event["type"] == "message_start":
+                tokens = (event["message"]["usage"]["input_tokens"] or tokens[0], tokens[1])
+            if event["type"] == "message_delta":
+                finish = event["delta"]["stop_reason"]
+                tokens = (event["usage"].get("input_tokens") or tokens[0], event["usage"]["output_tokens"])
+        else:
+            for candidate in event.get("candidates") or []:
+                fragments += [p.get("text", "") for p in candidate["content"].get("parts", [])]
+                finish = candidate.get("finishReason") or finish
+            if event.get("usageMetadata"):
+                tokens = (event["usageMetadata"]["promptTokenCount"], event["usageMetadata"]["candidatesTokenCount"])
+    return [f for f in fragments if f], finish, tokens
+
+
+@pytest.mark.parametrize("caller", DIALECTS)
+@pytest.mark.parametrize("provider", DIALECTS)
+async def test_a_streamed_hit_replays_the_live_stream(
+    fake: FakeFactory, sidecar: SidecarFactory, provider: str, caller: str
+) -> None:
+    """A ``caller`` app's stream from a ``provider`` upstream, live then from the cache: the same text
+    fragments (not one event, not fixed-size pieces), the same finish reason and token counts."""
+    running = await sidecar(cache_policy([await fake("f0")], speaks=provider))
+    async with aiohttp.ClientSession() as session:
+        live_state, live = await _stream(session, running, caller)
+        hit_state, hit = await _stream(session, running, caller)
+    assert (live_state, hit_state) == ("miss", "hit")
+    live_read, hit_read = _read(caller, live), _read(caller, hit)
+    assert len(live_read[0]) > 1 and hit_read == live_read
