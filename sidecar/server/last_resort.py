@@ -77,7 +77,7 @@ async def answer_last_resort(exchange: Exchange, last: tuple[Candidate, AttemptR
             from .attempt import error_passthrough
 
             response = error_passthrough(exchange, candidate.prepared.wire, result)
-            if response.status in RETRY_LATER or response.status >= 500:
+            if response.status in RETRY_LATER or response.status >= 500 or _says_retry(response):
                 response.headers.update(headers)  # over the upstream's own x-should-retry, when it sent one
                 if "retry-after-ms" in response.headers:  # SDKs read it first: the same wait, not the upstream's
                     response.headers["retry-after-ms"] = str(round(retry_after * 1000))
@@ -111,6 +111,12 @@ async def answer_last_resort(exchange: Exchange, last: tuple[Candidate, AttemptR
         headers=headers,
         extra={"attempts": attempts},
     )
+
+
+def _says_retry(response: Response) -> bool:
+    """Whether the provider's error says ``x-should-retry: true``: the route retried it already (any 4xx
+    with it is a FALLBACK), so passed on as sent it would make the app's SDK run the chain twice more."""
+    return response.headers.get("x-should-retry", "").strip().lower() == "true"
 
 
 def _app_sent_no_usable_key(exchange: Exchange) -> bool:

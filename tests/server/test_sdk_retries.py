@@ -68,6 +68,7 @@ async def ask(running: RunningSidecar, sdk: str, fault: str) -> Any:
         (1, "status=503", 503, 2),  # the provider's own 503 passed through, after the sidecar's retry
         (1, "reset", 502, 2),  # a connection failure: 502 reset
         (1, "status=500;should-retry=true", 500, 2),  # the provider's "retry me" was honoured already
+        (1, "status=400;should-retry=true", 400, 2),  # so on a 4xx too (Node and Python SDKs retried it twice)
         (1, "quota", 429, 1),  # quota gone: no retry (a billing state stays), no SDK wait brings it back
     ],
 )
