@@ -68,7 +68,6 @@ async def ask(running: RunningSidecar, sdk: str, fault: str) -> Any:
         (1, "status=503", 503, 2),  # the provider's own 503 passed through, after the sidecar's retry
         (1, "reset", 502, 2),  # a connection failure: 502 reset
         (1, "status=500;should-retry=true", 500, 2),  # the provider's "retry me" was honoured already
-        (1, "status=400;should-retry=true", 400, 2),  # so on a 4xx too (Node and Python SDKs retried it twice)
         (1, "quota", 429, 1),  # quota gone: no retry (a billing state stays), no SDK wait brings it back
     ],
 )
@@ -86,6 +85,24 @@ async def test_an_error_after_the_sidecar_tried_its_targets_is_not_retried_by_th
     assert error.response.headers["retry-after"] == "1"
     assert sidecar_requests(running) == 1
     assert await upstream_calls(running, urls) == calls
+
+
+@pytest.mark.parametrize("sdk", ["openai", "anthropic"])
+async def test_a_client_error_the_sidecar_retried_is_not_retried_by_the_sdk(
+    fake: FakeFactory, sidecar: SidecarFactory, sdk: str
+) -> None:
+    """A one-target route's upstream 400 marked ``x-should-retry: true``, which the sidecar retried: the
+    answer says ``x-should-retry: false`` (and, a 400 not succeeding later, no ``Retry-After``), so the
+    SDK sends the request once; before, the provider's ``true`` went on and the Python and Node SDKs sent
+    it three times, the sidecar calling the provider twice for each."""
+    urls = await fakes(fake, 1)
+    running = await sidecar(chain_policy(urls, route_extra=QUICK))
+    error = await ask(running, sdk, "status=400;should-retry=true")
+    assert error.status_code == 400
+    assert error.response.headers["x-should-retry"] == "false"
+    assert "retry-after" not in error.response.headers
+    assert sidecar_requests(running) == 1
+    assert await upstream_calls(running, urls) == 2
 
 
 async def test_a_request_past_its_deadline_is_not_sent_again_by_the_sdk(
