@@ -167,7 +167,13 @@ try {
     }
   }
 } finally {
-  for (const child of children) child.kill('SIGTERM');
+  // SIGTERM drains; wait for every process to exit (at most 10 s, then SIGKILL) so that none outlives the run
+  await Promise.all(children.map((child) => new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    const force = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.once('exit', () => { clearTimeout(force); resolve(); });
+    child.kill('SIGTERM');
+  })));
 }
 console.log(failed ? `${failed} case(s) failed; logs in ${DIR}` : `every case passed; logs in ${DIR}`);
 process.exit(failed ? 1 : 0);
