@@ -81,6 +81,8 @@ async def answer_last_resort(exchange: Exchange, last: tuple[Candidate, AttemptR
                 response.headers.update(headers)  # over the upstream's own x-should-retry, when it sent one
                 if "retry-after-ms" in response.headers:  # SDKs read it first: the same wait, not the upstream's
                     response.headers["retry-after-ms"] = str(round(retry_after * 1000))
+            elif _says_retry(response) and "x-should-retry" in headers:
+                response.headers["x-should-retry"] = "false"  # no Retry-After: a 400 will not succeed later
             return response
         outcome = result.outcome
         status = 504 if outcome.error_type.startswith("timeout") else 502
@@ -111,6 +113,13 @@ async def answer_last_resort(exchange: Exchange, last: tuple[Candidate, AttemptR
         headers=headers,
         extra={"attempts": attempts},
     )
+
+
+def _says_retry(response: Response) -> bool:
+    """Whether the provider's error says ``x-should-retry: true``: the route retried it already (any 4xx
+    with it is a FALLBACK), so passed on as sent it would make the app's SDK run the route twice more
+    (the OpenAI and Anthropic SDKs, Python and Node, obey it before the status)."""
+    return response.headers.get("x-should-retry", "").strip().lower() == "true"
 
 
 def _app_sent_no_usable_key(exchange: Exchange) -> bool:

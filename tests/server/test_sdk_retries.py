@@ -87,6 +87,24 @@ async def test_an_error_after_the_sidecar_tried_its_targets_is_not_retried_by_th
     assert await upstream_calls(running, urls) == calls
 
 
+@pytest.mark.parametrize("sdk", ["openai", "anthropic"])
+async def test_a_client_error_the_sidecar_retried_is_not_retried_by_the_sdk(
+    fake: FakeFactory, sidecar: SidecarFactory, sdk: str
+) -> None:
+    """A one-target route's upstream 400 marked ``x-should-retry: true``, which the sidecar retried: the
+    answer says ``x-should-retry: false`` (and, a 400 not succeeding later, no ``Retry-After``), so the
+    SDK sends the request once; before, the provider's ``true`` went on and the Python and Node SDKs sent
+    it three times, the sidecar calling the provider twice for each."""
+    urls = await fakes(fake, 1)
+    running = await sidecar(chain_policy(urls, route_extra=QUICK))
+    error = await ask(running, sdk, "status=400;should-retry=true")
+    assert error.status_code == 400
+    assert error.response.headers["x-should-retry"] == "false"
+    assert "retry-after" not in error.response.headers
+    assert sidecar_requests(running) == 1
+    assert await upstream_calls(running, urls) == 2
+
+
 async def test_a_request_past_its_deadline_is_not_sent_again_by_the_sdk(
     fake: FakeFactory, sidecar: SidecarFactory
 ) -> None:
