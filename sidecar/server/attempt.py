@@ -54,12 +54,12 @@ from ..translate.names import ToolNames
 from ..upstream import (
     RESPONSE_DROP,
     MalformedResponse,
+    RelayHeaders,
     TLSConfigError,
     UpstreamClient,
+    UpstreamHeaders,
     UpstreamResponse,
-    relay_headers,
     request_sent,
-    upstream_headers,
     upstream_url,
 )
 from .billed import answer_tokens, charge_failed, charge_unanswered
@@ -67,7 +67,7 @@ from .deadline import Deadline
 from .exchange import Exchange
 from .key_redaction import headers_without_key, without_key
 from .pipeline import MAX_BODY_DEPTH, too_deep
-from .stream import relay_stream
+from .stream import STREAM_DROP, relay_stream
 from .stream_answer import HeldStream
 
 _SUCCESS = Outcome.success()
@@ -161,11 +161,15 @@ def prepare(exchange: Exchange, target: Target, unsupported: str) -> Prepared:
 
 
 class Attempt:
-    """Makes attempts over the process's one upstream client."""
+    """Makes attempts over the process's one upstream client; holds the header filters, which remember
+    each header name's verdict (``upstream.headers``)."""
 
     def __init__(self, client: UpstreamClient, credentials: Credentials) -> None:
         self._client = client
         self._credentials = credentials
+        self._upstream_headers = UpstreamHeaders()
+        self._answer_headers = RelayHeaders(_RELAY_DROP)
+        self._stream_headers = RelayHeaders(STREAM_DROP)
 
     def key_for(self, exchange: Exchange, target: Target) -> str | None:
         """The key ``target``'s provider is sent for this request (None: it takes none); raises
@@ -200,7 +204,7 @@ class Attempt:
         request = exchange.request
         facts = exchange.facts
         provider = prepared.target.provider
-        headers = upstream_headers(request.headers, provider, facts.dialect, prepared.wire, key)
+        headers = self._upstream_headers(request.headers, provider, facts.dialect, prepared.wire, key)
         # Streams ask for identity so that every event is relayed the moment it arrives.
         headers["accept-encoding"] = "identity" if facts.stream else "gzip, deflate"
         trace.inject(headers)
@@ -226,7 +230,15 @@ class Attempt:
             if facts.stream and 200 <= response.status < 300:
                 explain = partial(explain_timeout, timeouts=timeouts, budget_s=budget_s, stream=True)
                 return await relay_stream(
-                    exchange, prepared, response, trace, first_byte_by, self._client.max_body, key, explain
+                    exchange,
+                    prepared,
+                    response,
+                    trace,
+                    first_byte_by,
+                    self._client.max_body,
+                    key,
+                    self._stream_headers,
+                    explain,
                 )
             body = await response.read()
             return self._judge(exchange, prepared, response, body, key)
@@ -250,7 +262,7 @@ class Attempt:
         caller = exchange.facts.dialect
         wire = prepared.wire
         status = response.status
-        relayed = headers_without_key(relay_headers(response.headers.items(), _RELAY_DROP), key)
+        relayed = headers_without_key(self._answer_headers(response.headers.items()), key)
         if 200 <= status < 300:
             outcome = _SUCCESS
         else:
