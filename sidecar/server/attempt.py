@@ -119,8 +119,9 @@ class AttemptResult:
     upstream_headers: dict[str, str] = field(default_factory=dict)
     held: HeldStream | None = None  # a whole stream held back (exchange.hold_stream), not sent yet
     parsed: dict[str, Any] | None = None  # a whole answer's body as the upstream sent it, parsed (wire dialect)
-    usage_later: bool = False  # ``usage`` left unread: read from ``parsed`` after the answer is out (``Exchange``)
-    trace: AttemptTrace | None = None  # the call's telemetry, when ``usage_later``: it keeps a place for the usage
+    # ``usage`` left unread (``Exchange.usage_after_answer``): the call's telemetry, which keeps a place for it
+    # until the handler reads it from ``parsed`` after the answer is out (``deliver``: ``Exchange.usage_later``)
+    usage_later: AttemptTrace | None = None
 
 
 def prepare(exchange: Exchange, target: Target, unsupported: str) -> Prepared:
@@ -241,7 +242,7 @@ class Attempt:
                     explain,
                 )
             body = await response.read()
-            return self._judge(exchange, prepared, response, body, key)
+            return self._judge(exchange, prepared, response, body, key, trace)
         except TimeoutError as exc:  # aiohttp's connect and read timeouts name their phase themselves
             outcome = explain_timeout(classify_exception(exc, timeout_phase=phase), timeouts, budget_s)
             if response is None and request_sent():  # sent, no head in time: the provider may be answering
@@ -257,7 +258,13 @@ class Attempt:
                 response.close()
 
     def _judge(
-        self, exchange: Exchange, prepared: Prepared, response: UpstreamResponse, body: bytes, key: str | None
+        self,
+        exchange: Exchange,
+        prepared: Prepared,
+        response: UpstreamResponse,
+        body: bytes,
+        key: str | None,
+        trace: AttemptTrace,
     ) -> AttemptResult:
         caller = exchange.facts.dialect
         wire = prepared.wire
@@ -299,7 +306,7 @@ class Attempt:
             if keys is not _ANY_ANSWER:
                 no_answer = Outcome.failure("malformed_response", "upstream sent a 200 that holds no answer")
                 return billed(no_answer)
-        result = _answered(exchange, wire, status, parsed)
+        result = _answered(exchange, wire, status, parsed, trace)
         relayed["content-type"] = response.headers.get("content-type", "application/json")
         if wire is not caller:
             relayed["content-type"] = "application/json"
@@ -324,13 +331,15 @@ class Attempt:
         return result
 
 
-def _answered(exchange: Exchange, wire: Dialect, status: int, parsed: dict[str, Any]) -> AttemptResult:
+def _answered(
+    exchange: Exchange, wire: Dialect, status: int, parsed: dict[str, Any], trace: AttemptTrace
+) -> AttemptResult:
     """A whole answer's result: what it says of itself (model, id) and its usage, or, when no stage reads
     that before the answer is out (``Exchange.usage_after_answer``; an answer relayed in its own dialect),
-    its usage left to be read then (``usage_later``)."""
+    its usage left to be read then, for the call's telemetry ``trace`` too (``usage_later``)."""
     result = AttemptResult(_SUCCESS, upstream_status=status, parsed=parsed)
     if exchange.usage_after_answer and wire is exchange.facts.dialect:
-        result.usage_later = True
+        result.usage_later = trace
     else:
         result.usage = extract_usage(wire, parsed)
     result.response_model = _str(parsed.get("model") or parsed.get("modelVersion"))

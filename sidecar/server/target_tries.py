@@ -249,8 +249,7 @@ async def deliver(exchange: Exchange, used: Candidate, result: AttemptResult) ->
     assert result.response is not None
     if result.parsed is not None:
         exchange.upstream_answer = (result.response, used.prepared.wire, result.parsed)
-        if result.trace is not None:  # its usage unread (``usage_later``): the handler reads it after the answer
-            exchange.usage_later = (result.trace, used.prepared.wire, result.parsed)
+        exchange.usage_later = result.usage_later  # its usage unread: the handler reads it after the answer
     return result.response
 
 
