@@ -113,7 +113,7 @@ def filters() -> tuple[Callable[..., dict[str, str]], Callable[[Iterable[tuple[s
     """The package's two filters, as ``server.attempt`` calls them (its relay drop set)."""
     from sidecar import upstream
 
-    drop = upstream.RESPONSE_DROP | {"content-type"}
+    drop = upstream.RESPONSE_DROP | {"content-type"}  # ANSWER_DROP since wave 24
     if hasattr(upstream, "UpstreamHeaders"):
         return upstream.UpstreamHeaders(), upstream.RelayHeaders(drop)
     return upstream.upstream_headers, lambda items: upstream.relay_headers(items, drop)  # before wave 24

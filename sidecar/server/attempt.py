@@ -44,15 +44,14 @@ from ..translate import (
     TranslateOptions,
     TranslationError,
     Usage,
-    error_status,
     extract_usage,
-    translate_error,
     translate_request,
     translate_response,
 )
 from ..translate.names import ToolNames
 from ..upstream import (
-    RESPONSE_DROP,
+    ANSWER_DROP,
+    STREAM_DROP,
     MalformedResponse,
     RelayHeaders,
     TLSConfigError,
@@ -67,7 +66,7 @@ from .deadline import Deadline
 from .exchange import Exchange
 from .key_redaction import headers_without_key, without_key
 from .pipeline import MAX_BODY_DEPTH, too_deep
-from .stream import STREAM_DROP, relay_stream
+from .stream import relay_stream
 from .stream_answer import HeldStream
 
 _SUCCESS = Outcome.success()
@@ -80,7 +79,6 @@ _SUCCESS = Outcome.success()
 _ANY_ANSWER = frozenset().union(
     *(registry.wire(d).answer_keys for d in (Dialect.OPENAI, Dialect.ANTHROPIC, Dialect.GEMINI))
 )
-_RELAY_DROP = RESPONSE_DROP | {"content-type"}  # set once, lower-case, by the sidecar
 
 
 def _holds_answer(parsed: dict[str, Any], keys: frozenset[str], lists: frozenset[str]) -> bool:
@@ -168,9 +166,9 @@ class Attempt:
     def __init__(self, client: UpstreamClient, credentials: Credentials) -> None:
         self._client = client
         self._credentials = credentials
-        self._upstream_headers = UpstreamHeaders()
-        self._answer_headers = RelayHeaders(_RELAY_DROP)
-        self._stream_headers = RelayHeaders(STREAM_DROP)
+        self._sent = UpstreamHeaders()  # the app's headers to the provider's
+        self._relayed = RelayHeaders(ANSWER_DROP)  # a whole answer's headers to the app's
+        self._streamed = RelayHeaders(STREAM_DROP)  # a stream's
 
     def key_for(self, exchange: Exchange, target: Target) -> str | None:
         """The key ``target``'s provider is sent for this request (None: it takes none); raises
@@ -205,7 +203,7 @@ class Attempt:
         request = exchange.request
         facts = exchange.facts
         provider = prepared.target.provider
-        headers = self._upstream_headers(request.headers, provider, facts.dialect, prepared.wire, key)
+        headers = self._sent(request.headers, provider, facts.dialect, prepared.wire, key)
         # Streams ask for identity so that every event is relayed the moment it arrives.
         headers["accept-encoding"] = "identity" if facts.stream else "gzip, deflate"
         trace.inject(headers)
@@ -238,7 +236,7 @@ class Attempt:
                     first_byte_by,
                     self._client.max_body,
                     key,
-                    self._stream_headers,
+                    self._streamed,
                     explain,
                 )
             body = await response.read()
@@ -269,7 +267,7 @@ class Attempt:
         caller = exchange.facts.dialect
         wire = prepared.wire
         status = response.status
-        relayed = headers_without_key(self._answer_headers(response.headers.items()), key)
+        relayed = headers_without_key(self._relayed(response.headers.items()), key)
         if 200 <= status < 300:
             outcome = _SUCCESS
         else:
@@ -396,19 +394,6 @@ def timeout_detail(error_type: str, timeouts: TimeoutsSpec, budget_s: float, *, 
     if error_type == "timeout_idle":
         return f"no data for idle_s ({timeouts.idle_s:g} s)"
     return f"not finished within total_s ({timeouts.total_s:g} s)"
-
-
-def error_passthrough(exchange: Exchange, wire: Dialect, result: AttemptResult) -> Response:
-    """The upstream's own error, for the caller: as is in the same dialect, translated otherwise."""
-    status = result.upstream_status or 502
-    caller = exchange.facts.dialect
-    body = result.upstream_body
-    if wire is not caller:
-        body = orjson.dumps(translate_error(status, body, source=wire, target=caller))
-        status = error_status(status, caller)
-    headers = {k: v for k, v in result.upstream_headers.items() if k.lower() != "content-type"}
-    headers["content-type"] = "application/json"
-    return Response(status=status, body=body, headers=headers)
 
 
 def _str(value: Any) -> str | None:

@@ -59,7 +59,7 @@ from ..sse import SSEParser
 from ..telemetry import AttemptTrace
 from ..translate import StreamBroken, StreamTranslator
 from ..translate.deltas import Delta
-from ..upstream import RESPONSE_DROP, RelayHeaders, UpstreamResponse
+from ..upstream import RelayHeaders, UpstreamResponse
 from .billed import SENT_SAMPLE_BYTES, charge_failed, relayed_tokens, streamed_tokens, used_so_far
 from .key_redaction import headers_without_key
 from .stream_answer import HeldStream, open_stream
@@ -72,7 +72,6 @@ if TYPE_CHECKING:
     from .hooks import StreamTap
 
 _MAX_HELD_EVENTS = 32
-STREAM_DROP = RESPONSE_DROP | {"content-type", "cache-control"}  # set by the sidecar, lower-case: not relayed
 _EVENT_ENDS = (b"\n\n", b"\r\n\r\n")  # a chunk ending so, read from an event's start, holds whole events
 _TRUNCATED = Outcome.failure("stream_truncated", "the upstream ended the stream without finishing it")
 
@@ -102,7 +101,7 @@ class _Relay(EventReader):
     ) -> None:
         super().__init__(exchange, prepared, key, result)
         self.response = response
-        self.relayed = relayed  # the filter of the headers relayed to the caller (``STREAM_DROP``'s)
+        self.relayed = relayed  # the filter of the upstream's headers relayed to the caller
         self.trace = trace
         self.max_held_bytes = max_held_bytes
         self.held_bytes = 0
@@ -289,10 +288,8 @@ async def relay_stream(
     relayed: RelayHeaders,
     explain: Callable[[Outcome], Outcome] = lambda outcome: outcome,
 ) -> AttemptResult:
-    """Relay one upstream stream to the caller (see the module docstring); ``key``, the provider key
-    the call sent, is redacted from any error event (``key_redaction``) and from the upstream's headers
-    that ``relayed`` lets through (a ``RelayHeaders`` of ``STREAM_DROP``); ``explain`` gives a timeout
-    its words (which limit it reached)."""
+    """Relay one upstream stream to the caller (module docstring), with the headers ``relayed`` lets through;
+    ``key`` (the call's) is redacted from them and any error event; ``explain`` says which limit timed out."""
     from .attempt import AttemptResult
 
     relay = _Relay(

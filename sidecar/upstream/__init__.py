@@ -15,14 +15,16 @@ maps to outcomes.
 """
 
 from .client import UpstreamClient, request_sent
-from .headers import RESPONSE_DROP, RelayHeaders, UpstreamHeaders
+from .headers import ANSWER_DROP, RESPONSE_DROP, STREAM_DROP, RelayHeaders, UpstreamHeaders
 from .proxy import EnvProxies
 from .response import MalformedResponse, UpstreamResponse
 from .tls import TLSConfigError
 from .urls import NoEquivalentOperation, upstream_url
 
 __all__ = [
+    "ANSWER_DROP",
     "RESPONSE_DROP",
+    "STREAM_DROP",
     "EnvProxies",
     "MalformedResponse",
     "NoEquivalentOperation",

@@ -68,6 +68,8 @@ _REQUEST_DROP = (
 )
 # Never relayed back to the app.
 RESPONSE_DROP = HOP_BY_HOP | BODY_DESCRIPTION | {"set-cookie", "date", "server", "alt-svc"}
+ANSWER_DROP = RESPONSE_DROP | {"content-type"}  # a whole answer's: its type is set once, by the server
+STREAM_DROP = RESPONSE_DROP | {"content-type", "cache-control"}  # a stream's: the server sets both
 
 
 NAMES_REMEMBERED = 256
