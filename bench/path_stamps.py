@@ -128,7 +128,7 @@ POINTS = [
         "before",
     ),
     ("server/attempt.py", "        billed = partial(_billed, exchange, prepared)", "J1b partial", "before"),
-    ("server/attempt.py", "        relayed = headers_without_key(relay_headers(", "J1 relayed headers", "after"),
+    ("server/attempt.py", "        relayed = headers_without_key(", "J1 relayed headers", "after"),
     ("server/attempt.py", "            parsed = orjson.loads(body)", "J2 loaded", "after"),
     (
         "server/attempt.py",
@@ -179,7 +179,7 @@ POINTS = [
     ("server/calls.py", "        recorded = exchange.trace.span is not None  # the span", "K1 permit+slot", "before"),
     (
         "server/attempt.py",
-        "        headers = upstream_headers(request.headers, provider,",
+        "upstream_headers(request.headers, provider,",  # a function before wave 24, then a method
         "U1 upstream_headers",
         "after",
     ),

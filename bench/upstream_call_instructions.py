@@ -18,7 +18,9 @@ call's cost. The parts, each the one before plus one thing:
   ``allow_redirects``), all of them as ``UpstreamClient.post`` passes them;
 - ``client``: ``UpstreamClient.post`` + ``read`` + ``close`` instead (its route, its head check, its
   body read against the size cap, its timers);
-- ``deadline``: the attempt's first-byte ``Deadline`` around ``post`` (``server.attempt``).
+- ``deadline``: the attempt's first-byte ``Deadline`` around ``post`` (``server.attempt``);
+- ``filters``: the attempt's header filters around the call: the app's headers (the benchmarks' request,
+  as aiohttp's parser gives them) to the provider's, and the answer's to the app's (``upstream.headers``).
 
 ``--baseline REF``: the same with the ``sidecar`` package of git revision REF, in turn with this tree's.
 Needs valgrind and `apt-get install nginx-light`.
@@ -37,17 +39,19 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from cache_hit_parts import valgrind_script
+from header_instructions import BENCH_REQUEST, filters, parsed
 from measuring import REQUEST, tools_present
 from nginx_upstream import nginx_on_free_port
 from sidecar_under_test import checkout
 from upstream_call import HEADERS
 
-PARTS = ("minimal", "session", "headers", "timeout", "arguments", "client", "deadline")
+PARTS = ("minimal", "session", "headers", "timeout", "arguments", "client", "deadline", "filters")
 
 
 async def calls(part: str, port: int, n: int) -> None:
     import aiohttp
 
+    from sidecar.dialects import Dialect
     from sidecar.policy.compiled import Provider
     from sidecar.policy.resilience_spec import TimeoutsSpec
     from sidecar.policy.spec import ProviderKind
@@ -116,7 +120,34 @@ async def calls(part: str, port: int, n: int) -> None:
         finally:
             response.close()
 
-    made = (minimal_call, session_call, headers_call, timeout_call, arguments_call, client_call, deadline_call)
+    send, relay = filters()
+    app_headers = parsed(BENCH_REQUEST, answer=False)
+    openai = provider.wire_dialect(Dialect.OPENAI)
+
+    async def filters_call() -> None:
+        headers = send(app_headers, provider, openai, openai, "sk-bench")
+        headers["accept-encoding"] = "gzip, deflate"
+        deadline = Deadline(loop, loop.time() + timeouts.first_byte_s)
+        try:
+            response = await client.post(provider, url, headers, body, timeouts)
+        finally:
+            deadline.lift()
+        try:
+            relay(response.headers.items())
+            await response.read()
+        finally:
+            response.close()
+
+    made = (
+        minimal_call,
+        session_call,
+        headers_call,
+        timeout_call,
+        arguments_call,
+        client_call,
+        deadline_call,
+        filters_call,
+    )
     call: Callable[[], Awaitable[None]] = dict(zip(PARTS, made, strict=True))[part]
     for _ in range(n):
         await call()

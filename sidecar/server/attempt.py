@@ -44,22 +44,21 @@ from ..translate import (
     TranslateOptions,
     TranslationError,
     Usage,
-    error_status,
     extract_usage,
-    translate_error,
     translate_request,
     translate_response,
 )
 from ..translate.names import ToolNames
 from ..upstream import (
-    RESPONSE_DROP,
+    ANSWER_DROP,
+    STREAM_DROP,
     MalformedResponse,
+    RelayHeaders,
     TLSConfigError,
     UpstreamClient,
+    UpstreamHeaders,
     UpstreamResponse,
-    relay_headers,
     request_sent,
-    upstream_headers,
     upstream_url,
 )
 from .billed import answer_tokens, charge_failed, charge_unanswered
@@ -80,7 +79,6 @@ _SUCCESS = Outcome.success()
 _ANY_ANSWER = frozenset().union(
     *(registry.wire(d).answer_keys for d in (Dialect.OPENAI, Dialect.ANTHROPIC, Dialect.GEMINI))
 )
-_RELAY_DROP = RESPONSE_DROP | {"content-type"}  # set once, lower-case, by the sidecar
 
 
 def _holds_answer(parsed: dict[str, Any], keys: frozenset[str], lists: frozenset[str]) -> bool:
@@ -119,8 +117,9 @@ class AttemptResult:
     upstream_headers: dict[str, str] = field(default_factory=dict)
     held: HeldStream | None = None  # a whole stream held back (exchange.hold_stream), not sent yet
     parsed: dict[str, Any] | None = None  # a whole answer's body as the upstream sent it, parsed (wire dialect)
-    usage_later: bool = False  # ``usage`` left unread: read from ``parsed`` after the answer is out (``Exchange``)
-    trace: AttemptTrace | None = None  # the call's telemetry, when ``usage_later``: it keeps a place for the usage
+    # ``usage`` left unread (``Exchange.usage_after_answer``): the call's telemetry, which keeps a place for it
+    # until the handler reads it from ``parsed`` after the answer is out (``deliver``: ``Exchange.usage_later``)
+    usage_later: AttemptTrace | None = None
 
 
 def prepare(exchange: Exchange, target: Target, unsupported: str) -> Prepared:
@@ -161,11 +160,15 @@ def prepare(exchange: Exchange, target: Target, unsupported: str) -> Prepared:
 
 
 class Attempt:
-    """Makes attempts over the process's one upstream client."""
+    """Makes attempts over the process's one upstream client; holds the header filters, which remember
+    each header name's verdict (``upstream.headers``)."""
 
     def __init__(self, client: UpstreamClient, credentials: Credentials) -> None:
         self._client = client
         self._credentials = credentials
+        self._sent = UpstreamHeaders()  # the app's headers to the provider's
+        self._relayed = RelayHeaders(ANSWER_DROP)  # a whole answer's headers to the app's
+        self._streamed = RelayHeaders(STREAM_DROP)  # a stream's
 
     def key_for(self, exchange: Exchange, target: Target) -> str | None:
         """The key ``target``'s provider is sent for this request (None: it takes none); raises
@@ -200,7 +203,7 @@ class Attempt:
         request = exchange.request
         facts = exchange.facts
         provider = prepared.target.provider
-        headers = upstream_headers(request.headers, provider, facts.dialect, prepared.wire, key)
+        headers = self._sent(request.headers, provider, facts.dialect, prepared.wire, key)
         # Streams ask for identity so that every event is relayed the moment it arrives.
         headers["accept-encoding"] = "identity" if facts.stream else "gzip, deflate"
         trace.inject(headers)
@@ -226,10 +229,18 @@ class Attempt:
             if facts.stream and 200 <= response.status < 300:
                 explain = partial(explain_timeout, timeouts=timeouts, budget_s=budget_s, stream=True)
                 return await relay_stream(
-                    exchange, prepared, response, trace, first_byte_by, self._client.max_body, key, explain
+                    exchange,
+                    prepared,
+                    response,
+                    trace,
+                    first_byte_by,
+                    self._client.max_body,
+                    key,
+                    self._streamed,
+                    explain,
                 )
             body = await response.read()
-            return self._judge(exchange, prepared, response, body, key)
+            return self._judge(exchange, prepared, response, body, key, trace)
         except TimeoutError as exc:  # aiohttp's connect and read timeouts name their phase themselves
             outcome = explain_timeout(classify_exception(exc, timeout_phase=phase), timeouts, budget_s)
             if response is None and request_sent():  # sent, no head in time: the provider may be answering
@@ -245,12 +256,18 @@ class Attempt:
                 response.close()
 
     def _judge(
-        self, exchange: Exchange, prepared: Prepared, response: UpstreamResponse, body: bytes, key: str | None
+        self,
+        exchange: Exchange,
+        prepared: Prepared,
+        response: UpstreamResponse,
+        body: bytes,
+        key: str | None,
+        trace: AttemptTrace,
     ) -> AttemptResult:
         caller = exchange.facts.dialect
         wire = prepared.wire
         status = response.status
-        relayed = headers_without_key(relay_headers(response.headers.items(), _RELAY_DROP), key)
+        relayed = headers_without_key(self._relayed(response.headers.items()), key)
         if 200 <= status < 300:
             outcome = _SUCCESS
         else:
@@ -287,7 +304,7 @@ class Attempt:
             if keys is not _ANY_ANSWER:
                 no_answer = Outcome.failure("malformed_response", "upstream sent a 200 that holds no answer")
                 return billed(no_answer)
-        result = _answered(exchange, wire, status, parsed)
+        result = _answered(exchange, wire, status, parsed, trace)
         relayed["content-type"] = response.headers.get("content-type", "application/json")
         if wire is not caller:
             relayed["content-type"] = "application/json"
@@ -312,13 +329,15 @@ class Attempt:
         return result
 
 
-def _answered(exchange: Exchange, wire: Dialect, status: int, parsed: dict[str, Any]) -> AttemptResult:
+def _answered(
+    exchange: Exchange, wire: Dialect, status: int, parsed: dict[str, Any], trace: AttemptTrace
+) -> AttemptResult:
     """A whole answer's result: what it says of itself (model, id) and its usage, or, when no stage reads
     that before the answer is out (``Exchange.usage_after_answer``; an answer relayed in its own dialect),
-    its usage left to be read then (``usage_later``)."""
+    its usage left to be read then, for the call's telemetry ``trace`` too (``usage_later``)."""
     result = AttemptResult(_SUCCESS, upstream_status=status, parsed=parsed)
     if exchange.usage_after_answer and wire is exchange.facts.dialect:
-        result.usage_later = True
+        result.usage_later = trace
     else:
         result.usage = extract_usage(wire, parsed)
     result.response_model = _str(parsed.get("model") or parsed.get("modelVersion"))
@@ -375,19 +394,6 @@ def timeout_detail(error_type: str, timeouts: TimeoutsSpec, budget_s: float, *, 
     if error_type == "timeout_idle":
         return f"no data for idle_s ({timeouts.idle_s:g} s)"
     return f"not finished within total_s ({timeouts.total_s:g} s)"
-
-
-def error_passthrough(exchange: Exchange, wire: Dialect, result: AttemptResult) -> Response:
-    """The upstream's own error, for the caller: as is in the same dialect, translated otherwise."""
-    status = result.upstream_status or 502
-    caller = exchange.facts.dialect
-    body = result.upstream_body
-    if wire is not caller:
-        body = orjson.dumps(translate_error(status, body, source=wire, target=caller))
-        status = error_status(status, caller)
-    headers = {k: v for k, v in result.upstream_headers.items() if k.lower() != "content-type"}
-    headers["content-type"] = "application/json"
-    return Response(status=status, body=body, headers=headers)
 
 
 def _str(value: Any) -> str | None:

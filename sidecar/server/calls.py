@@ -188,8 +188,6 @@ class Calls:
             usage=telemetry_usage(result.usage),
             keep=exchange.answer_first,  # the request's own calls: their telemetry after its answer
         )
-        if result.usage_later:  # its usage is read after the answer is out, for this call's kept telemetry too
-            result.trace = trace
         exchange.record(
             AttemptRecord(
                 target.name,

@@ -20,7 +20,8 @@ Who fills what, in pipeline order:
   response the caller gets, ``answered_by`` (the target whose answer or own error it is), ``dropped``
   and, for a whole answer, ``upstream_answer`` (the upstream's body already parsed, so the cache need
   not parse it again); ``usage``, ``bytes_out``, ``stream_error`` as it is sent (``usage_later``
-  instead of ``usage`` when no stage reads it before the answer is out: read by the handler after it);
+  instead of ``usage`` when no stage reads it before the answer is out: read from ``upstream_answer``
+  by the handler after it);
   ``degraded`` when the route's last resort answered;
 - the cache stage (``cache_stage``): ``cache`` (hit, miss, stale, bypass) and ``cache_age_s``, and
   ``stale_answer``, which the last resort ``kind: cache`` calls.
@@ -122,11 +123,11 @@ class Exchange:
     # before its telemetry, its successful calls' included (``Calls.call``, ``AttemptTrace.finish(keep=)``)
     answer_first: bool = False
     # No stage reads a whole answer's usage before the answer is out (``Pipelines.usage_after_answer``): the
-    # answering call leaves it unread (``Attempt._judge``), ``deliver`` leaves here what to read it from (the
-    # call's kept telemetry, the wire dialect, the parsed answer), and ``read_usage_later`` reads it after
-    # the answer is handed to the socket, before the access line and the request's telemetry
+    # answering call leaves it unread (``attempt._answered``), ``deliver`` leaves here the call's kept
+    # telemetry, which awaits it, and ``read_usage_later`` reads it from ``upstream_answer`` after the answer
+    # is handed to the socket, before the access line and the request's telemetry
     usage_after_answer: bool = False
-    usage_later: tuple[AttemptTrace, Dialect, dict[str, Any]] | None = None
+    usage_later: AttemptTrace | None = None
     on_commit: Callable[[], None] | None = None  # set while hedged calls race
     racing: bool = False  # a hedge asks the hooks about its second call while the first is in flight
     # Set by a hook that holds something per call of a hedged race (the budgets: a reservation each), and
@@ -172,10 +173,10 @@ class Exchange:
     def read_usage_later(self) -> None:
         """The answer's usage left unread until the answer was out (``usage_later``): read now, for the
         access line, the budgets' and cost's sake, and the answering call's kept telemetry."""
-        later = self.usage_later
-        if later is not None:
+        attempt, answer = self.usage_later, self.upstream_answer
+        if attempt is not None and answer is not None:  # ``deliver`` sets both
             self.usage_later = None
-            attempt, wire, parsed = later
+            _, wire, parsed = answer
             self.usage = extract_usage(wire, parsed)
             attempt.kept_usage(telemetry_usage(self.usage))
 

@@ -74,7 +74,7 @@ async def answer_last_resort(exchange: Exchange, last: tuple[Candidate, AttemptR
     if len(exchange.route.chain) == 1 and last is not None:
         candidate, result = last
         if result.upstream_body and result.outcome.kind is not OutcomeKind.SUCCESS:
-            from .attempt import error_passthrough
+            from .target_tries import error_passthrough
 
             response = error_passthrough(exchange, candidate.prepared.wire, result)
             if response.status in RETRY_LATER or response.status >= 500:

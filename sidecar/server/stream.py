@@ -59,7 +59,7 @@ from ..sse import SSEParser
 from ..telemetry import AttemptTrace
 from ..translate import StreamBroken, StreamTranslator
 from ..translate.deltas import Delta
-from ..upstream import RESPONSE_DROP, UpstreamResponse, relay_headers
+from ..upstream import RelayHeaders, UpstreamResponse
 from .billed import SENT_SAMPLE_BYTES, charge_failed, relayed_tokens, streamed_tokens, used_so_far
 from .key_redaction import headers_without_key
 from .stream_answer import HeldStream, open_stream
@@ -72,7 +72,6 @@ if TYPE_CHECKING:
     from .hooks import StreamTap
 
 _MAX_HELD_EVENTS = 32
-_STREAM_DROP = RESPONSE_DROP | {"content-type", "cache-control"}  # set by the sidecar, lower-case
 _EVENT_ENDS = (b"\n\n", b"\r\n\r\n")  # a chunk ending so, read from an event's start, holds whole events
 _JSON_EVENT_ENDS = (b"}\n\n", b"}\r\n\r\n")  # ... the last one's data ending as a JSON object's
 _TRUNCATED = Outcome.failure("stream_truncated", "the upstream ended the stream without finishing it")
@@ -88,7 +87,7 @@ class _Relay(EventReader):
     the steps that are not per content event: the reads up to the commit point, the commit point, holding
     back before the commit, the end of the stream (a failure or a clean end)."""
 
-    __slots__ = ("client", "held_bytes", "max_held_bytes", "response", "trace")
+    __slots__ = ("client", "held_bytes", "max_held_bytes", "relayed", "response", "trace")
 
     def __init__(
         self,
@@ -98,10 +97,12 @@ class _Relay(EventReader):
         trace: AttemptTrace,
         max_held_bytes: int,
         key: str | None,
+        relayed: RelayHeaders,
         result: AttemptResult,
     ) -> None:
         super().__init__(exchange, prepared, key, result)
         self.response = response
+        self.relayed = relayed  # the filter of the upstream's headers relayed to the caller
         self.trace = trace
         self.max_held_bytes = max_held_bytes
         self.held_bytes = 0
@@ -171,7 +172,7 @@ class _Relay(EventReader):
         return stream
 
     def _relayed_headers(self) -> dict[str, str]:
-        return headers_without_key(relay_headers(self.response.headers.items(), _STREAM_DROP), self.key)
+        return headers_without_key(self.relayed(self.response.headers.items()), self.key)
 
     def keep_back(self, out: list[bytes], held: list[bytes]) -> bool:
         """Before the commit point: ``out`` moves to the ``held`` bytes (emptied: each part is sent, or
@@ -285,11 +286,11 @@ async def relay_stream(
     first_content_by: float,
     max_held_bytes: int,
     key: str | None,
+    relayed: RelayHeaders,
     explain: Callable[[Outcome], Outcome] = lambda outcome: outcome,
 ) -> AttemptResult:
-    """Relay one upstream stream to the caller (see the module docstring); ``key``, the provider key
-    the call sent, is redacted from any error event (``key_redaction``); ``explain`` gives a timeout its
-    words (which limit it reached)."""
+    """Relay one upstream stream to the caller (module docstring), with the headers ``relayed`` lets through;
+    ``key`` (the call's) is redacted from them and any error event; ``explain`` says which limit timed out."""
     from .attempt import AttemptResult
 
     relay = _Relay(
@@ -299,6 +300,7 @@ async def relay_stream(
         trace,
         max_held_bytes,
         key,
+        relayed,
         AttemptResult(Outcome.success(), upstream_status=response.status),
     )
     parser = SSEParser()

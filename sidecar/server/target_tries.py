@@ -29,14 +29,17 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
+import orjson
 from aiohttp.web import Response, StreamResponse
 
 from ..cost import cost_usd
+from ..dialects import Dialect
 from ..policy.compiled import Target
 from ..policy.resilience_spec import ResilienceSpec
 from ..resilience.backoff import Backoff, rate_limited_delay
 from ..resilience.classify import OutcomeKind
-from .attempt import AttemptResult, error_passthrough
+from ..translate import error_status, translate_error
+from .attempt import AttemptResult
 from .billed import charge_unreported
 from .calls import Calls, Candidate, skip
 from .exchange import Exchange
@@ -249,8 +252,7 @@ async def deliver(exchange: Exchange, used: Candidate, result: AttemptResult) ->
     assert result.response is not None
     if result.parsed is not None:
         exchange.upstream_answer = (result.response, used.prepared.wire, result.parsed)
-        if result.trace is not None:  # its usage unread (``usage_later``): the handler reads it after the answer
-            exchange.usage_later = (result.trace, used.prepared.wire, result.parsed)
+        exchange.usage_later = result.usage_later  # its usage unread: the handler reads it after the answer
     return result.response
 
 
@@ -259,3 +261,16 @@ def fail_fast(exchange: Exchange, used: Candidate, result: AttemptResult) -> Res
     exchange.answered_by = used.target
     exchange.dropped = used.prepared.dropped
     return error_passthrough(exchange, used.prepared.wire, result)
+
+
+def error_passthrough(exchange: Exchange, wire: Dialect, result: AttemptResult) -> Response:
+    """The upstream's own error, for the caller: as is in the same dialect, translated otherwise."""
+    status = result.upstream_status or 502
+    caller = exchange.facts.dialect
+    body = result.upstream_body
+    if wire is not caller:
+        body = orjson.dumps(translate_error(status, body, source=wire, target=caller))
+        status = error_status(status, caller)
+    headers = {k: v for k, v in result.upstream_headers.items() if k.lower() != "content-type"}
+    headers["content-type"] = "application/json"
+    return Response(status=status, body=body, headers=headers)

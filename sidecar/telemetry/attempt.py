@@ -16,6 +16,7 @@ start from the provider's ``DecidedIdGenerator``, which hands it to that ``start
 from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping, Sequence
+from dataclasses import dataclass
 from time import perf_counter, time_ns
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -45,6 +46,24 @@ class ClientSpan(NamedTuple):
     parent: Context
     span_id: int
     start_ns: int
+
+
+@dataclass(slots=True)
+class FinishedCall:
+    """What ``AttemptTrace.finish`` was told of a call, and its duration and end: what its metrics and
+    CLIENT span are made of, now, a loop step later (``core.later``), or when its request finishes
+    (``keep``). A slotted dataclass, not a tuple: made for about the same instructions, and ``usage``,
+    when the server reads it after the answer is out, is set in place (``AttemptTrace.kept_usage``)."""
+
+    status: int | None
+    error_type: str | None
+    response_model: str | None
+    response_id: str | None
+    finish_reasons: Sequence[str] | None
+    usage: Usage | None
+    encoded: tuple[str, bool] | None  # the output messages captured on the span (recorded calls), and cut
+    elapsed: float  # seconds from the call's start to ``finish``
+    end: int | None  # the CLIENT span's end, ns since the epoch (recorded calls)
 
 
 class AttemptTrace:
@@ -99,7 +118,7 @@ class AttemptTrace:
         self._last = 0.0
         self._chunks: Series | None = None
         self.done = False  # ``finish`` has run: the request's end finishes only the attempts left open
-        self.kept: tuple[Any, ...] | None = None  # a successful call's record, kept for ``release`` (``finish``)
+        self.kept: FinishedCall | None = None  # a successful call's, kept for ``release`` (``finish``)
 
     def __enter__(self) -> None:
         """``with attempt:`` makes the CLIENT span's context (the ids it will have) the current one while
@@ -171,55 +190,40 @@ class AttemptTrace:
         if self._client is not None:
             end = time_ns()
             encoded = self._core.capture.encode(output_messages)  # now: the caller may reuse its objects
-        record = (
-            status,
-            error_type,
-            response_model,
-            response_id,
-            finish_reasons,
-            usage,
-            encoded,
-            elapsed,
-            end,
+        call = FinishedCall(
+            status, error_type, response_model, response_id, finish_reasons, usage, encoded, elapsed, end
         )
         if keep and error_type is None:
-            self.kept = record
+            self.kept = call
         elif end is None:
-            self._record(*record)  # metric updates only: cheaper now than a loop callback (``core``)
+            self._record(call)  # metric updates only: cheaper now than a loop callback (``core``)
         else:
-            later(self._record, *record)
+            later(self._record, call)
 
     def kept_usage(self, usage: Usage | None) -> None:
         """The usage of a call whose telemetry is kept (``finish(keep=True)``), read after it finished (the
         server reads an answer's usage after the answer is out when nothing needs it before)."""
         kept = self.kept
         if kept is not None:
-            self.kept = (*kept[:5], usage, *kept[6:])
+            kept.usage = usage
 
     def release(self) -> None:
         """Record what ``finish(keep=True)`` kept (its timings those of the call's end)."""
         kept = self.kept
         if kept is not None:
             self.kept = None
-            self._record(*kept)
+            self._record(kept)
 
-    def _record(
-        self,
-        status: int | None,
-        error_type: str | None,
-        response_model: str | None,
-        response_id: str | None,
-        finish_reasons: Sequence[str] | None,
-        usage: Usage | None,
-        encoded: tuple[str, bool] | None,
-        elapsed: float,
-        end: int | None,
-    ) -> None:
-        self._record_metrics(error_type, self._core.instruments.response_models(response_model or ""), usage, elapsed)
+    def _record(self, call: FinishedCall) -> None:
+        error_type, response_model, usage = call.error_type, call.response_model, call.usage
+        self._record_metrics(
+            error_type, self._core.instruments.response_models(response_model or ""), usage, call.elapsed
+        )
         client, tracer, ids = self._client, self._core.tracer, self._core.ids
         if client is None or tracer is None or ids is None:
             return
-        attributes = self._span_attributes(status, response_model, response_id, finish_reasons, usage)
+        attributes = self._span_attributes(call.status, response_model, call.response_id, call.finish_reasons, usage)
+        encoded = call.encoded
         if encoded is not None:
             attributes[genai.OUTPUT_MESSAGES] = encoded[0]
             if encoded[1]:
@@ -232,7 +236,7 @@ class AttemptTrace:
         )
         if error_type:
             span.set_status(Status(StatusCode.ERROR, error_type))
-        span.end(end)
+        span.end(call.end)
 
     def _record_metrics(self, error_type: str | None, response_label: str, usage: Usage | None, elapsed: float) -> None:
         """The call's GenAI client metrics (duration, tokens) and the sidecar's attempt and error counts."""

@@ -1,7 +1,7 @@
 """The client side of the sidecar: where an attempt goes, what it carries, and how it travels.
 
 - ``urls``      the upstream URL per provider kind, dialect and operation (``upstream_url``)
-- ``headers``   which headers cross, each way: hop-by-hop ones never (``upstream_headers``, ``relay_headers``)
+- ``headers``   which headers cross, each way: hop-by-hop ones never (``UpstreamHeaders``, ``RelayHeaders``)
 - ``client``    ``UpstreamClient``: aiohttp's ``ClientSession``, one per process, tuned (limits,
                 keep-alive, DNS cache, happy eyeballs), with the sidecar's timeouts per call;
                 ``request_sent``: whether a failed call had been written to a connection
@@ -15,22 +15,24 @@ maps to outcomes.
 """
 
 from .client import UpstreamClient, request_sent
-from .headers import RESPONSE_DROP, relay_headers, upstream_headers
+from .headers import ANSWER_DROP, RESPONSE_DROP, STREAM_DROP, RelayHeaders, UpstreamHeaders
 from .proxy import EnvProxies
 from .response import MalformedResponse, UpstreamResponse
 from .tls import TLSConfigError
 from .urls import NoEquivalentOperation, upstream_url
 
 __all__ = [
+    "ANSWER_DROP",
     "RESPONSE_DROP",
+    "STREAM_DROP",
     "EnvProxies",
     "MalformedResponse",
     "NoEquivalentOperation",
+    "RelayHeaders",
     "TLSConfigError",
     "UpstreamClient",
+    "UpstreamHeaders",
     "UpstreamResponse",
-    "relay_headers",
     "request_sent",
-    "upstream_headers",
     "upstream_url",
 ]

@@ -170,3 +170,40 @@ async def test_hop_by_hop_response_headers_are_not_relayed(
         assert name not in headers, name
     assert headers["x-sidecar-provider"] == "p"
     assert headers["x-request-id"] == "req-123"
+
+
+async def test_a_reload_changes_the_headers_sent_upstream_from_its_next_request(
+    aiohttp_server: Any, sidecar: SidecarFactory
+) -> None:
+    """The headers a policy sets on its provider's calls follow a reload, while the app's headers keep
+    their verdicts (a name judged before the reload is judged the same after): the provider's
+    ``x-team`` replaces the app's until a reload drops it, then the app's own reaches the upstream, and
+    the new policy's ``x-region`` is sent; the app's ``x-sidecar-app`` and ``cookie`` never are."""
+    seen: list[dict[str, str]] = []
+    url = await upstream(aiohttp_server, seen)
+
+    def policy(headers: str) -> str:
+        block = provider_block("p", url, "openai") + f"    headers: {headers}\n"
+        return "version: 1\nproviders:\n" + block + "models:\n  m: {provider: p, model: m}\n"
+
+    running = await sidecar(policy("{x-team: from-policy}"))
+    app = {"X-Team": "from-app", "X-Sidecar-App": "checkout", "Cookie": "a=b", "X-Kept": "1"}
+    body = {"model": "m", "messages": [{"role": "user", "content": "x"}]}
+
+    async def sent() -> dict[str, str]:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(f"{running.url}/v1/chat/completions", json=body, headers=app) as response,
+        ):
+            assert response.status == 200
+        return {k.lower(): v for k, v in seen[-1].items()}
+
+    for _ in range(2):
+        before = await sent()
+        assert before["x-team"] == "from-policy" and before["x-kept"] == "1" and "x-region" not in before
+        assert "x-sidecar-app" not in before and "cookie" not in before
+    await running.reload(policy("{x-region: eu}"))
+    for _ in range(2):
+        after = await sent()
+        assert after["x-team"] == "from-app" and after["x-region"] == "eu" and after["x-kept"] == "1"
+        assert "x-sidecar-app" not in after and "cookie" not in after
