@@ -38,11 +38,9 @@ failure, the app's leaving, the drain) is charged the output they carry, scaled 
     _Relay.failed / finish  the ends: a failure (an ``Outcome`` before the commit point, an error event
                             after it), a clean end; ``_Relay.cut``: the app left or the drain cut it
 
-``_Relay`` holds what stays the same for the stream and the steps that are not per content event; an
-event read whole (judged, decoded, translated: ``read``) is its base's, ``stream_read.EventReader``.
-
-A stream's head and a whole stream sent at once (``open_stream``, ``send_stream``, ``HeldStream``) are
-in ``stream_answer``.
+``_Relay`` holds what stays the same for the stream and the steps not per content event; an event read
+whole (judged, decoded, translated: ``read``) is its base's, ``stream_read.EventReader``. A stream's
+head and a whole stream sent at once (``open_stream``, ``send_stream``, ``HeldStream``): ``stream_answer``.
 """
 
 from __future__ import annotations
