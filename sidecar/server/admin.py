@@ -22,7 +22,7 @@ from ..dialects import registry
 from ..request_facts import shown_model
 from ..telemetry.metrics import CONTENT_TYPE
 from .errors import RequestFailed, error_response
-from .handler import not_found
+from .routes import method_not_allowed
 from .state import SidecarState
 
 
@@ -161,7 +161,7 @@ async def get_model(request: BaseRequest, *, state: SidecarState) -> Response:
     name = request.path.split("/models/", 1)[1]
     if name not in policy.exposed_models:
         if registry.wire(dialect).names_a_method(name):  # a POST endpoint's path (Gemini's x:generateContent)
-            return await not_found(request)
+            return method_not_allowed(request, ["POST"])
         message = f"model {shown_model(name)!r} is not served here"
         failure = RequestFailed(404, message, code="model_not_found", param="model")
         return error_response(dialect, failure)
