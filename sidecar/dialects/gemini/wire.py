@@ -80,7 +80,8 @@ class GeminiWire(WireDialect):
     def claims_path(self, path: str, headers: Mapping[str, str] | None) -> bool:
         if headers is not None and ("x-goog-api-key" in headers or "x-goog-api-client" in headers):
             return True  # google-genai's headers: it lists models at /v1/models too
-        return path.startswith(("/v1beta/", "/v1alpha/")) or ":generateContent" in path
+        # a method path under any version (google-genai's api_version="v1" sends /v1/models/x:countTokens)
+        return path.startswith(("/v1beta/", "/v1alpha/")) or self.names_a_method(path.rpartition("/")[2])
 
     def model_listing(self, names: Sequence[str], created: int) -> dict[str, Any]:
         return {"models": [self.model_entry(name, created) for name in names]}
