@@ -1,7 +1,8 @@
 """Helpers that read and make the common form's parts and turns, shared by every dialect's translator.
 
 ``turns_of`` (a request's turns for a target that needs one), ``parse_arguments`` / ``result_text`` (tool
-calls' arguments and tool results across dialects), ``text_of`` / ``reasoning_of`` (an answer's text and
+calls' arguments and tool results across dialects), ``unanswered_call`` (the refusal of a tool result
+whose call id no earlier call has), ``text_of`` / ``reasoning_of`` (an answer's text and
 reasoning), ``new_id`` / ``safe_id`` (ids made and cleaned), ``dumps`` (compact JSON text), and the name
 of the tool that carries structured output to Anthropic (``RESPONSE_TOOL``).
 """
@@ -14,7 +15,18 @@ from typing import Any
 import orjson
 
 from .common import ChatRequest, Message, Part
-from .options import TranslationError
+from .options import TranslationError, shown
+
+
+def unanswered_call(where: str, call_id: object) -> TranslationError:
+    """The refusal of a tool result (at ``where``, the caller's field) whose ``call_id`` no earlier tool call
+    has: Gemini pairs a result with its call by the call's function name, which only the call gives, and
+    OpenAI and Anthropic refuse a result without its call (their own 400 after the call is made)."""
+    return TranslationError(
+        f"{where}: {shown(call_id)} is the id of no earlier tool call (a tool result answers a call of an "
+        "earlier assistant turn, with that call's id)"
+    )
+
 
 RESPONSE_TOOL = "sidecar_json_response"
 """Name of the tool that carries structured output to Anthropic; its input is the answer."""

@@ -23,7 +23,7 @@ from typing import Any
 from ...translate.common import ChatRequest, MediaPart, Message, Part, RequestParams, ResponseFormat, ToolChoice
 from ...translate.options import Drops, TranslateOptions, TranslationError, name_of, shown
 from ...translate.params import caller_name, chat_params, named, stop_list
-from ...translate.parts import RESPONSE_TOOL, RESPONSE_TOOL_VALUE, result_text, safe_id, turns_of
+from ...translate.parts import RESPONSE_TOOL, RESPONSE_TOOL_VALUE, result_text, safe_id, turns_of, unanswered_call
 from ...translate.schema import object_schema
 from .media import read_media
 from .thinking import build_thinking, parse_thinking
@@ -141,9 +141,11 @@ def _parse_messages(raw: list[Any], drops: Drops) -> list[Message]:
             messages.append({"role": role, "parts": [{"type": "text", "text": content}]})
             continue
         parts: list[Part] = []
-        for block in content or ():
+        for number, block in enumerate(content or ()):
             part = _parse_block(block, names, drops)
             if part is not None:
+                if part["type"] == "tool_result" and part["call_id"] not in names:
+                    raise unanswered_call(f"messages[{index}].content[{number}].tool_use_id", part["call_id"])
                 parts.append(part)
         messages.append({"role": role, "parts": parts})
     return messages
