@@ -70,6 +70,10 @@ from .pipeline import MAX_BODY_DEPTH, too_deep
 from .stream import relay_stream
 from .stream_answer import HeldStream
 
+DEFAULT_MAX_TOKENS = 4096
+"""The output limit a request for an Anthropic target gets when the app set none and the model has no
+``max_output_tokens`` (Anthropic requires one): translated, or of Anthropic's own dialect."""
+
 _SUCCESS = Outcome.success()
 # A 200 whose JSON holds none of its dialect's ``answer_keys`` is not an answer (``{}``, another API's
 # JSON), nor one whose answer keys are all ``null`` or, for its ``answer_lists``, empty (OpenAI's
@@ -134,12 +138,15 @@ def prepare(exchange: Exchange, target: Target, unsupported: str) -> Prepared:
     dropped: tuple[str, ...] = ()
     names: ToolNames | None = None
     sent: Any = body
+    max_tokens = target.max_output_tokens or DEFAULT_MAX_TOKENS
     if wire is caller:
-        data = upstream.same_dialect_body(body, exchange.raw, target.upstream_model, operation, stream)
+        data = upstream.same_dialect_body(
+            body, exchange.raw, target.upstream_model, operation, stream, max_tokens=max_tokens
+        )
         dropped = upstream.same_dialect_drops(body, operation)
     else:
         options = TranslateOptions(
-            default_max_tokens=target.max_output_tokens or 4096,
+            default_max_tokens=max_tokens,
             unsupported="drop" if unsupported == "drop" else "error",
         )
         translated, dropped_list, names = translate_request(

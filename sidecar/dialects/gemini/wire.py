@@ -112,7 +112,7 @@ class GeminiWire(WireDialect):
         return "x-goog-api-key", key
 
     def same_dialect_body(
-        self, body: dict[str, Any], raw: bytes, model: str, operation: Operation, stream: bool
+        self, body: dict[str, Any], raw: bytes, model: str, operation: Operation, stream: bool, *, max_tokens: int
     ) -> bytes:
         return raw  # the model is in the path: the body goes as the app sent it
 
