@@ -51,6 +51,8 @@ from ..translate import (
     translate_response,
 )
 from ..translate.names import ToolNames
+from ..translate.numbers import exact_body
+from ..translate.options import DEFAULT_MAX_TOKENS
 from ..upstream import (
     RESPONSE_DROP,
     MalformedResponse,
@@ -69,10 +71,6 @@ from .key_redaction import headers_without_key, without_key
 from .pipeline import MAX_BODY_DEPTH, too_deep
 from .stream import relay_stream
 from .stream_answer import HeldStream
-
-DEFAULT_MAX_TOKENS = 4096
-"""The output limit a request for an Anthropic target gets when the app set none and the model has no
-``max_output_tokens`` (Anthropic requires one): translated, or of Anthropic's own dialect."""
 
 _SUCCESS = Outcome.success()
 # A 200 whose JSON holds none of its dialect's ``answer_keys`` is not an answer (``{}``, another API's
@@ -150,7 +148,7 @@ def prepare(exchange: Exchange, target: Target, unsupported: str) -> Prepared:
             unsupported="drop" if unsupported == "drop" else "error",
         )
         translated, dropped_list, names = translate_request(
-            body,
+            exact_body(body, exchange.raw),  # an integer beyond 64 bits stays exact (``translate.numbers``)
             source=caller,
             target=wire,
             operation=operation,
@@ -300,7 +298,7 @@ class Attempt:
             relayed["content-type"] = "application/json"
             try:
                 out = translate_response(
-                    parsed,
+                    exact_body(parsed, body),
                     source=wire,
                     target=caller,
                     operation=exchange.facts.operation,

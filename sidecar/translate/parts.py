@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from .common import ChatRequest, Message, Part
+from .numbers import exact_loads
 from .options import TranslationError, shown
 
 
@@ -58,8 +59,8 @@ def parse_arguments(raw: Any) -> dict[str, Any]:
         return {}
     if isinstance(raw, str):
         try:
-            value = orjson.loads(raw)
-        except orjson.JSONDecodeError:
+            value = exact_loads(raw)  # a 30-digit argument stays exact (``numbers``)
+        except ValueError:
             return {"_raw": raw}
         if isinstance(value, dict):
             return value
