@@ -20,7 +20,8 @@ To the app, ``relay_headers``: the upstream's headers pass, except the same hop-
 the upstream's ``Connection`` names), what described the upstream's body (it was decoded, and the
 listener frames what it sends), ``Set-Cookie`` (the sidecar is shared by every caller of the pod),
 ``Date``, ``Server``, ``Alt-Svc`` (about the provider's origin, not the sidecar) and ``x-sidecar-*``
-(the sidecar's own, set by it alone). A field sent on several lines is joined into one, both ways.
+(the sidecar's own, set by it alone); and a field whose value is not UTF-8 (the app would read it cut
+short). A field sent on several lines is joined into one, both ways.
 """
 
 from __future__ import annotations
@@ -93,7 +94,11 @@ def upstream_headers(
 
 def relay_headers(upstream: Iterable[tuple[str, str]], drop: frozenset[str] = RESPONSE_DROP) -> dict[str, str]:
     """The upstream's response headers (``items()``) that may reach the app, names as sent; ``drop``
-    (lower-case, a superset of ``RESPONSE_DROP``) lists what the caller sets itself."""
+    (lower-case, a superset of ``RESPONSE_DROP``) lists what the caller sets itself. A value holding bytes
+    that are not UTF-8 (RFC 9110 5.5 allows Latin-1; aiohttp's client reads them as escapes) is left out:
+    aiohttp's server skips the escapes, so the app would read a shorter value (``req_caf\xe9`` as
+    ``req_caf``, another request id), and a UTF-8 rewrite of it reads differently in each SDK (httpx as
+    UTF-8, Node's fetch as Latin-1)."""
     headers: dict[str, str] = {}
     connection: list[str] = []
     for name, value in upstream:
@@ -102,6 +107,8 @@ def relay_headers(upstream: Iterable[tuple[str, str]], drop: frozenset[str] = RE
             if lower == "connection" and value.lower() not in _NAMES_NOTHING:
                 connection.append(value)
             continue
+        if not value.isascii() and not _utf8(value):
+            continue  # bytes that are not UTF-8: the listener would write the value cut (``relay_headers``)
         # a field sent on several lines (two ``Link``, two ``Vary``) is joined into one (RFC 9110 5.3),
         # not cut to its last line
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
@@ -110,6 +117,15 @@ def relay_headers(upstream: Iterable[tuple[str, str]], drop: frozenset[str] = RE
         for name in [name for name in headers if name.lower() in named]:
             del headers[name]
     return headers
+
+
+def _utf8(value: str) -> bool:
+    """Whether a header value aiohttp's client read was UTF-8 (it reads other bytes as lone surrogates)."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 _NAMES_NOTHING = frozenset({"keep-alive", "close"})  # the usual whole ``Connection`` values: no header named

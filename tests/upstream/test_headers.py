@@ -41,3 +41,10 @@ def test_a_field_on_several_lines_reaches_the_app_whole() -> None:
     """Two ``Link`` lines (or any repeated field) reach the app joined into one field, not cut to the last."""
     upstream = [("Link", "<a>; rel=next"), ("x-multi", "one"), ("Link", "<b>; rel=last"), ("x-multi", "two")]
     assert relay_headers(upstream) == {"Link": "<a>; rel=next, <b>; rel=last", "x-multi": "one, two"}
+
+
+def test_a_value_that_is_not_utf8_is_left_out_and_utf8_passes() -> None:
+    """A value whose bytes are not UTF-8 (aiohttp's client reads ``\\xe9`` as the escape ``\\udce9``) is left
+    out, not relayed to be written cut short; a UTF-8 value with non-ASCII characters passes as it is."""
+    upstream = [("x-request-id", "req_caf\udce9"), ("x-note", "café"), ("x-plain", "ok")]
+    assert relay_headers(upstream) == {"x-note": "café", "x-plain": "ok"}
