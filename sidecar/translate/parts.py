@@ -19,13 +19,14 @@ from .numbers import exact_loads
 from .options import TranslationError, shown
 
 
-def unanswered_call(where: str, call_id: object) -> TranslationError:
-    """The refusal of a tool result (at ``where``, the caller's field) whose ``call_id`` no earlier tool call
-    has: Gemini pairs a result with its call by the call's function name, which only the call gives, and
-    OpenAI and Anthropic refuse a result without its call (their own 400 after the call is made)."""
+def unanswered_call(where: str, call: object, by: str = "id") -> TranslationError:
+    """The refusal of a tool result (at ``where``, the caller's field) that answers no earlier tool call:
+    none has its ``call`` id (or, ``by="name"``, for a Gemini result without an id, no unanswered call has
+    its function name). Gemini pairs a result with its call by the call's function name, which only the
+    call gives; OpenAI and Anthropic refuse a result without its call (their own 400, after the call)."""
     return TranslationError(
-        f"{where}: {shown(call_id)} is the id of no earlier tool call (a tool result answers a call of an "
-        "earlier assistant turn, with that call's id)"
+        f"{where}: {shown(call)} is the {by} of no earlier tool call (a tool result answers a call of an "
+        f"earlier assistant turn, with that call's {by})"
     )
 
 

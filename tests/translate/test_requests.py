@@ -381,3 +381,14 @@ def test_an_anthropic_tool_result_whose_id_no_tool_use_has_is_refused_naming_it(
     }
     with pytest.raises(TranslationError, match=r"messages\[0\]\.content\[1\]\.tool_use_id: 'toolu_nope' is the id"):
         tr(body, ANT, target)
+
+
+@pytest.mark.parametrize("target", [OAI, ANT])
+def test_a_gemini_function_response_that_answers_no_call_is_refused_naming_it(target: Dialect) -> None:
+    """A ``functionResponse`` without an id whose function no unanswered ``functionCall`` before it names is
+    refused naming the part and the function (its made-up id reached OpenAI or Anthropic, who refuse it)."""
+    answer = {"functionResponse": {"name": "get_weather", "response": {"result": "sunny"}}}
+    body = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}, {"role": "user", "parts": [answer]}]}
+    match = r"contents\[1\]\.parts\[0\]\.functionResponse: 'get_weather' is the name of no earlier tool call"
+    with pytest.raises(TranslationError, match=match):
+        tr(body, GEM, target)

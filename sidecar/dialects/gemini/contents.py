@@ -26,7 +26,7 @@ import orjson
 from ...translate.common import MediaPart, Message, Part
 from ...translate.media import guess_media_type
 from ...translate.options import Drops, TranslationError
-from ...translate.parts import dumps
+from ...translate.parts import dumps, unanswered_call
 from ...translate.shapes import said_kind
 from .files import GOOGLE_ONLY_URI, fetchable
 from .keys import camel
@@ -56,7 +56,10 @@ def parse_contents(value: Any, drops: Drops) -> list[Message]:
         parts: list[Part] = []
         for index, raw in enumerate(raw_parts):
             part = {camel(k): v for k, v in raw.items()} if any("_" in k for k in raw) else raw
-            parsed = _parse_part(part, f"call_{turn}_{index}", pending, drops)
+            made_id = f"call_{turn}_{index}"
+            parsed = _parse_part(part, made_id, pending, drops)
+            if parsed is not None and parsed["type"] == "tool_result" and parsed["call_id"] == made_id:
+                raise unanswered_call(f"contents[{turn}].parts[{index}].functionResponse", parsed["name"], "name")
             if parsed is not None:
                 parts.append(parsed)
         if messages and messages[-1]["role"] == role:
