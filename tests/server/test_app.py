@@ -123,6 +123,7 @@ _GOOGLE = {"x-goog-api-client": "google-genai-sdk/1.0"}
         ("PUT", "/v1/messages", _ANTHROPIC, "POST", lambda e: e["error"]["type"]),
         ("GET", "/v1beta/models/x:generateContent", _GOOGLE, "POST", lambda e: e["error"]["status"]),
         ("POST", "/v1/models", {}, "GET, HEAD", lambda e: e["error"]["code"]),
+        ("DELETE", "/v1/models/m", {}, "POST, GET, HEAD", lambda e: e["error"]["code"]),  # POST: Gemini's x:method
     ],
 )
 async def test_another_method_on_a_served_path_is_a_405_naming_the_allowed_ones(
