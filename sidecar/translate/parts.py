@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from .common import ChatRequest, Message, Part
-from .numbers import exact_loads
+from .numbers import exact_arguments
 from .options import TranslationError, shown
 
 
@@ -60,7 +60,7 @@ def parse_arguments(raw: Any) -> dict[str, Any]:
         return {}
     if isinstance(raw, str):
         try:
-            value = exact_loads(raw)  # a 30-digit argument stays exact (``numbers``)
+            value = exact_arguments(raw)  # a 30-digit argument stays exact (``numbers``)
         except ValueError:
             return {"_raw": raw}
         if isinstance(value, dict):
