@@ -379,7 +379,7 @@ def test_an_anthropic_tool_result_whose_id_no_tool_use_has_is_refused_naming_it(
         "max_tokens": 5,
         "messages": [{"role": "user", "content": [{"type": "text", "text": "x"}, result]}],
     }
-    with pytest.raises(TranslationError, match=r"messages\[0\]\.content\[1\]\.tool_use_id: 'toolu_nope' is the id"):
+    with pytest.raises(TranslationError, match=r"tool_result\.tool_use_id: 'toolu_nope' is the id"):
         tr(body, ANT, target)
 
 

@@ -141,11 +141,9 @@ def _parse_messages(raw: list[Any], drops: Drops) -> list[Message]:
             messages.append({"role": role, "parts": [{"type": "text", "text": content}]})
             continue
         parts: list[Part] = []
-        for number, block in enumerate(content or ()):
+        for block in content or ():
             part = _parse_block(block, names, drops)
             if part is not None:
-                if part["type"] == "tool_result" and part["call_id"] not in names:
-                    raise unanswered_call(f"messages[{index}].content[{number}].tool_use_id", part["call_id"])
                 parts.append(part)
         messages.append({"role": role, "parts": parts})
     return messages
@@ -173,10 +171,13 @@ def _parse_block(block: dict[str, Any], names: dict[str, str], drops: Drops) -> 
                 drops.unsupported("tool_result.content", "only text tool results translate")
             content = "".join(b.get("text", "") for b in content if b.get("type") == "text")
         call_id = block.get("tool_use_id", "")
+        name = names.get(call_id)
+        if name is None:
+            raise unanswered_call("tool_result.tool_use_id", call_id)
         return {
             "type": "tool_result",
             "call_id": call_id,
-            "name": names.get(call_id, ""),
+            "name": name,
             "output": content if isinstance(content, str) else "",
             "is_error": bool(block.get("is_error")),
         }
