@@ -22,10 +22,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 
 import orjson
-from counted_runs import count, rows
+from counted_runs import report
 from measuring import REQUEST, tools_present
 
 BODIES = ("small", "conversation", "ten-conversations", "long-integer")
@@ -67,21 +66,7 @@ def main() -> int:
         return 0
     if not tools_present("valgrind"):
         return 2
-    lines = [
-        f"Command: `python bench/exact_numbers_instructions.py {' '.join(sys.argv[1:])}` "
-        f"({time.strftime('%Y-%m-%d %H:%M')})",
-        "",
-        "| body | sidecar | instructions per check | vs baseline |",
-        "|---|---|---|---|",
-        *rows(
-            args.bodies.split(","),
-            args.baseline,
-            args.few,
-            args.many,
-            lambda code, name, n: count(__file__, code, name, str(n)),
-        ),
-    ]
-    print("\n".join(lines))
+    print(report(__file__, "body", "check", args.bodies.split(","), args.baseline, args.few, args.many))
     return 0
 
 
