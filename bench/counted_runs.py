@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -61,3 +62,16 @@ def rows(
             ratio = f"{value / per[baseline] - 1:+.1%}" if baseline and name != baseline else ""
             lines.append(f"| {pair} | {name} | {value:,.0f} | {ratio} |")
     return lines
+
+
+def report(script: str, first_column: str, unit: str, names: list[str], baseline: str, few: int, many: int) -> str:
+    """What a counting bench prints: its command line and time, then ``rows`` of ``names`` (each counted
+    by ``python script --run NAME N``) under the columns ``first_column``, tree, instructions per ``unit``."""
+    lines = [
+        f"Command: `python bench/{Path(script).name} {' '.join(sys.argv[1:])}` ({time.strftime('%Y-%m-%d %H:%M')})",
+        "",
+        f"| {first_column} | sidecar | instructions per {unit} | vs baseline |",
+        "|---|---|---|---|",
+        *rows(names, baseline, few, many, lambda code, name, n: count(script, code, name, str(n))),
+    ]
+    return "\n".join(lines)

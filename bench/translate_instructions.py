@@ -21,10 +21,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
-from counted_runs import count, rows
+from counted_runs import report
 from measuring import tools_present
 
 PAIRS = (
@@ -82,21 +81,8 @@ def main() -> int:
         return 0
     if not tools_present("valgrind"):
         return 2
-    lines = [
-        f"Command: `python bench/translate_instructions.py {' '.join(sys.argv[1:])}` "
-        f"({time.strftime('%Y-%m-%d %H:%M')})",
-        "",
-        "| pair (source-target) | sidecar | instructions per request | vs baseline |",
-        "|---|---|---|---|",
-        *rows(
-            args.pairs.split(","),
-            args.baseline,
-            args.few,
-            args.many,
-            lambda code, pair, n: count(__file__, code, pair, str(n)),
-        ),
-    ]
-    print("\n".join(lines))
+    pairs = args.pairs.split(",")
+    print(report(__file__, "pair (source-target)", "request", pairs, args.baseline, args.few, args.many))
     return 0
 
 

@@ -248,9 +248,11 @@ class WireDialect(ABC):
 
     @abstractmethod
     def same_dialect_body(
-        self, body: dict[str, Any], raw: bytes, model: str, operation: Operation, stream: bool
+        self, body: dict[str, Any], raw: bytes, model: str, operation: Operation, stream: bool, *, max_tokens: int
     ) -> bytes:
-        """The body for an upstream of the caller's own dialect: the app's, with ``model`` as the model."""
+        """The body for an upstream of the caller's own dialect: the app's, with ``model`` as the model;
+        ``max_tokens`` is the output limit a translated body gets when the app set none (the target model's
+        ``max_output_tokens``, else 4,096), for a dialect whose API requires one (Anthropic's)."""
 
     def same_dialect_drops(self, body: dict[str, Any], operation: Operation) -> tuple[str, ...]:
         """What ``same_dialect_body`` leaves out of the app's body (the provider would refuse it), by the

@@ -1,6 +1,7 @@
 """The sidecar's own endpoints: health, readiness, status, metrics, and the model list and lookup (in the
 caller's dialect: ``GET /v1/models`` is OpenAI's, Anthropic's and google-genai's path alike, told apart by
-their headers, as ``dialects.registry.dialect_of_path`` does; Gemini's ``/v1beta/models`` too).
+their headers, as ``dialects.registry.dialect_of_path`` does, or by a Gemini ``?key=``; Gemini's
+``/v1beta/models`` too).
 
 These paths (``/healthz``, ``/readyz``, ``/status``, ``/metrics``) cannot collide with a provider
 path: every provider API lives under ``/v1``, ``/v1beta`` or ``/openai``. ``/healthz`` never depends
@@ -18,11 +19,11 @@ import orjson
 from aiohttp.web import BaseRequest, Response
 
 from .. import __version__
-from ..dialects import registry
+from ..dialects import Dialect, registry
 from ..request_facts import shown_model
 from ..telemetry.metrics import CONTENT_TYPE
 from .errors import RequestFailed, error_response
-from .handler import not_found
+from .routes import method_not_allowed
 from .state import SidecarState
 
 
@@ -149,19 +150,25 @@ async def list_models(request: BaseRequest, *, state: SidecarState) -> Response:
     """``GET /v1/models`` (and ``/v1beta/models``): the model names the policy exposes, as the caller's SDK
     lists them."""
     policy = state.holder.policy
-    wire = registry.wire(registry.dialect_of_path(request.path, request.headers))
+    wire = registry.wire(_caller_dialect(request))
     return _json(wire.model_listing(policy.exposed_models, int(policy.loaded_at)))
+
+
+def _caller_dialect(request: BaseRequest) -> Dialect:
+    """The dialect of a model path's caller: its path and headers (``registry.dialect_of_path``), or Gemini
+    for a ``?key=`` (Gemini's key in the query, as a raw caller sends it; no other dialect's)."""
+    return Dialect.GEMINI if "key" in request.query else registry.dialect_of_path(request.path, request.headers)
 
 
 async def get_model(request: BaseRequest, *, state: SidecarState) -> Response:
     """``GET /v1/models/{model+}`` (and ``/v1beta/...``; the name may hold '/', as OpenAI-compatible
     servers' do): one exposed model as the caller's SDK reads it, or its dialect's 404."""
     policy = state.holder.policy
-    dialect = registry.dialect_of_path(request.path, request.headers)
+    dialect = _caller_dialect(request)
     name = request.path.split("/models/", 1)[1]
     if name not in policy.exposed_models:
         if registry.wire(dialect).names_a_method(name):  # a POST endpoint's path (Gemini's x:generateContent)
-            return await not_found(request)
+            return method_not_allowed(request, ["POST"])
         message = f"model {shown_model(name)!r} is not served here"
         failure = RequestFailed(404, message, code="model_not_found", param="model")
         return error_response(dialect, failure)

@@ -49,6 +49,8 @@ from ..translate import (
     translate_response,
 )
 from ..translate.names import ToolNames
+from ..translate.numbers import exact_body
+from ..translate.options import DEFAULT_MAX_TOKENS
 from ..upstream import (
     ANSWER_DROP,
     STREAM_DROP,
@@ -133,16 +135,19 @@ def prepare(exchange: Exchange, target: Target, unsupported: str) -> Prepared:
     dropped: tuple[str, ...] = ()
     names: ToolNames | None = None
     sent: Any = body
+    max_tokens = target.max_output_tokens or DEFAULT_MAX_TOKENS
     if wire is caller:
-        data = upstream.same_dialect_body(body, exchange.raw, target.upstream_model, operation, stream)
+        data = upstream.same_dialect_body(
+            body, exchange.raw, target.upstream_model, operation, stream, max_tokens=max_tokens
+        )
         dropped = upstream.same_dialect_drops(body, operation)
     else:
         options = TranslateOptions(
-            default_max_tokens=target.max_output_tokens or 4096,
+            default_max_tokens=max_tokens,
             unsupported="drop" if unsupported == "drop" else "error",
         )
         translated, dropped_list, names = translate_request(
-            body,
+            exact_body(body, exchange.raw),  # an integer beyond 64 bits stays exact (``translate.numbers``)
             source=caller,
             target=wire,
             operation=operation,
@@ -310,7 +315,7 @@ class Attempt:
             relayed["content-type"] = "application/json"
             try:
                 out = translate_response(
-                    parsed,
+                    exact_body(parsed, body),
                     source=wire,
                     target=caller,
                     operation=exchange.facts.operation,

@@ -17,8 +17,11 @@ instructions a request less: docs/benchmarks.md, "The listener"). For every requ
    control characters (``target_problem``), an HTTP version other than 1.0 and 1.1 (the listener made
    the request an ``UnservedVersionRequest``, whose answer's status line says HTTP/1.1): 400 / 505 in the
    dialect the path suggests, and the connection closes;
-3. the handler of the method and path (``fallback`` for any other), the connection marked busy
-   (``Connection.in_request``: its receive deadline does not run while the handler has the request);
+3. the handler of the method and path, the connection marked busy (``Connection.in_request``: its
+   receive deadline does not run while the handler has the request); a path served for other methods
+   only is answered 405 with ``Allow`` (``method_not_allowed``, in the dialect the path suggests: RFC
+   9110 15.5.6), any other path by ``fallback``. Only a request that matches no route looks for the
+   path's methods: a served method's lookup is the dict get or the template match it always was;
 4. an answer written while the listener drains says ``Connection: close``; an answer the handler has
    not begun is begun here (``begin``), so that a header value with a line break is answered with a 500.
 
@@ -72,34 +75,51 @@ class Routes:
     checks of the module docstring, then the handler of the request's method and path.
 
     ``routes`` are (method, path, handler); a GET route answers HEAD too; a path's ``{name}`` part is one
-    segment, a ``{name+}`` part one or more; the first route of a method and path wins; ``fallback``
-    answers every other method and path; bodies up to ``max_body`` (the listener gives each request that
-    limit)."""
+    segment, a ``{name+}`` part one or more; the first route of a method and path wins; another method on
+    a routed path is a 405 naming the path's methods; ``fallback`` answers every other path; bodies up to
+    ``max_body`` (the listener gives each request that limit)."""
 
-    __slots__ = ("_exact", "_templated", "fallback", "max_body")
+    __slots__ = ("_exact", "_exact_methods", "_templated", "fallback", "max_body")
 
     def __init__(self, routes: Sequence[tuple[str, str, Handler]], *, fallback: Handler, max_body: int) -> None:
         self._exact: dict[tuple[str, str], Handler] = {}
+        self._exact_methods: dict[str, list[str]] = {}  # path -> its methods, for the 405's Allow
         self._templated: list[tuple[str, re.Pattern[str], Handler, str]] = []
         for method, path, handler in routes:
             pattern = path_pattern(path)
             for each in (method, "HEAD") if method == "GET" else (method,):
                 if pattern is None:
                     self._exact.setdefault((each, path), handler)
+                    methods = self._exact_methods.setdefault(path, [])
+                    methods += [] if each in methods else [each]
                 else:
                     self._templated.append((each, pattern, handler, path))
         self.fallback = fallback
         self.max_body = max_body
 
     def handler(self, method: str, path: str) -> Handler:
-        """The handler of ``method`` on ``path``: its route's, else ``fallback``."""
+        """The handler of ``method`` on ``path``: its route's, else ``method_not_allowed`` when the path
+        is routed for other methods (``allowed``), else ``fallback``."""
         handler = self._exact.get((method, path))
         if handler is not None:
             return handler
         for each, pattern, handler, _ in self._templated:
             if each == method and pattern.fullmatch(path) is not None:
                 return handler
-        return self.fallback
+        return self.method_not_allowed if self.allowed(path) else self.fallback
+
+    def allowed(self, path: str) -> list[str]:
+        """The methods ``path`` is routed for (none: the path is not served), in the table's order."""
+        methods = list(self._exact_methods.get(path, ()))
+        for each, pattern, _, _ in self._templated:
+            if each not in methods and pattern.fullmatch(path) is not None:
+                methods.append(each)
+        return methods
+
+    async def method_not_allowed(self, request: web.BaseRequest) -> web.StreamResponse:
+        """The 405 of a method the path is not routed for, with ``Allow`` (RFC 9110 15.5.6), in the dialect
+        the path suggests: the SDKs raise their status error with the message naming what to send."""
+        return method_not_allowed(request, self.allowed(request.path))
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
         if "Expect" in request.headers:
@@ -150,6 +170,15 @@ async def begin(request: web.BaseRequest, response: web.StreamResponse) -> web.S
         response = error_response(dialect_of_path(request.path, request.headers), failure)
         await response.prepare(request)
     return response
+
+
+def method_not_allowed(request: web.BaseRequest, allowed: Sequence[str]) -> web.Response:
+    """405 for ``request``, whose path is served for the ``allowed`` methods only (``Allow`` lists them),
+    in the dialect the path suggests (``method_not_allowed``)."""
+    methods = ", ".join(allowed)
+    message = f"method {request.method} is not allowed on {request.path}: it is served for {methods}"
+    failure = RequestFailed(405, message, code="method_not_allowed", headers={"Allow": methods})
+    return error_response(dialect_of_path(request.path, request.headers), failure)
 
 
 def _refused(request: web.BaseRequest, problem: str | None) -> web.Response:

@@ -58,11 +58,16 @@ class UnsupportedParameter(TranslationError):
         super().__init__(f"parameter {name!r} has no equivalent in the target API" + (f": {detail}" if detail else ""))
 
 
+DEFAULT_MAX_TOKENS = 4096
+"""The output limit an Anthropic target gets when the app set none and the model has no
+``max_output_tokens`` (Anthropic requires one): a translated request, or one of Anthropic's own dialect."""
+
+
 @dataclass(frozen=True, slots=True)
 class TranslateOptions:
     """Per-route translation settings, built once at policy load."""
 
-    default_max_tokens: int = 4096
+    default_max_tokens: int = DEFAULT_MAX_TOKENS
     """Anthropic requires ``max_tokens``; used when the caller did not set one."""
     unsupported: Literal["error", "drop"] = "error"
     """What to do with a parameter that has no equivalent in the target."""

@@ -1,7 +1,8 @@
 """Helpers that read and make the common form's parts and turns, shared by every dialect's translator.
 
 ``turns_of`` (a request's turns for a target that needs one), ``parse_arguments`` / ``result_text`` (tool
-calls' arguments and tool results across dialects), ``text_of`` / ``reasoning_of`` (an answer's text and
+calls' arguments and tool results across dialects), ``unanswered_call`` (the refusal of a tool result
+whose call id no earlier call has), ``text_of`` / ``reasoning_of`` (an answer's text and
 reasoning), ``new_id`` / ``safe_id`` (ids made and cleaned), ``dumps`` (compact JSON text), and the name
 of the tool that carries structured output to Anthropic (``RESPONSE_TOOL``).
 """
@@ -14,7 +15,20 @@ from typing import Any
 import orjson
 
 from .common import ChatRequest, Message, Part
-from .options import TranslationError
+from .numbers import exact_arguments
+from .options import TranslationError, shown
+
+
+def unanswered_call(where: str, call: object, by: str = "id") -> TranslationError:
+    """The refusal of a tool result (at ``where``, the caller's field) that answers no earlier tool call:
+    none has its ``call`` id (or, ``by="name"``, for a Gemini result without an id, no unanswered call has
+    its function name). Gemini pairs a result with its call by the call's function name, which only the
+    call gives; OpenAI and Anthropic refuse a result without its call (their own 400, after the call)."""
+    return TranslationError(
+        f"{where}: {shown(call)} is the {by} of no earlier tool call (a tool result answers a call of an "
+        f"earlier assistant turn, with that call's {by})"
+    )
+
 
 RESPONSE_TOOL = "sidecar_json_response"
 """Name of the tool that carries structured output to Anthropic; its input is the answer."""
@@ -46,8 +60,8 @@ def parse_arguments(raw: Any) -> dict[str, Any]:
         return {}
     if isinstance(raw, str):
         try:
-            value = orjson.loads(raw)
-        except orjson.JSONDecodeError:
+            value = exact_arguments(raw)  # a 30-digit argument stays exact (``numbers``)
+        except ValueError:
             return {"_raw": raw}
         if isinstance(value, dict):
             return value

@@ -29,6 +29,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from orjson import Fragment
+
 _ARTICLES = {
     "object": "an object",
     "array": "an array",
@@ -82,8 +84,8 @@ def kind_of(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "boolean"
-    if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
-        return "integer"
+    if isinstance(value, (int, Fragment)) or (isinstance(value, float) and value.is_integer()):
+        return "integer"  # a Fragment is an integer beyond 64 bits, read exactly (``numbers``)
     if isinstance(value, float):
         return "number"
     if isinstance(value, str):
@@ -122,8 +124,8 @@ _PYTHON_TYPES: Mapping[str, tuple[type, ...]] = {
     "object": (dict,),
     "array": (list,),
     "string": (str,),
-    "number": (int, float),
-    "integer": (int,),
+    "number": (int, float, Fragment),
+    "integer": (int, Fragment),  # an integer beyond 64 bits, read exactly (``numbers``)
     "boolean": (bool,),
     "null": (type(None),),
 }

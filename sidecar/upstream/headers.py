@@ -20,7 +20,8 @@ To the app, ``RelayHeaders``: the upstream's headers pass, except the same hop-b
 the upstream's ``Connection`` names), what described the upstream's body (it was decoded, and the
 listener frames what it sends), ``Set-Cookie`` (the sidecar is shared by every caller of the pod),
 ``Date``, ``Server``, ``Alt-Svc`` (about the provider's origin, not the sidecar) and ``x-sidecar-*``
-(the sidecar's own, set by it alone). A field sent on several lines is joined into one, both ways.
+(the sidecar's own, set by it alone); and a field whose value is not UTF-8 (the app would read it cut
+short). A field sent on several lines is joined into one, both ways.
 
 Each header name's verdict (dropped, the hop-by-hop ``Connection``, or kept under its lower-case name)
 depends on the name alone, under one set of rules (a direction, its drop set, the caller's dialect's
@@ -170,7 +171,11 @@ class RelayHeaders:
         return len(self._verdicts.known)
 
     def __call__(self, upstream: Iterable[tuple[str, str]]) -> dict[str, str]:
-        """The headers of ``upstream`` (``items()``) that reach the app, names as sent."""
+        """The headers of ``upstream`` (``items()``) that reach the app, names as sent. A value holding bytes
+        that are not UTF-8 (RFC 9110 5.5 allows Latin-1; aiohttp's client reads them as escapes) is left
+        out: aiohttp's server skips the escapes, so the app would read a shorter value (``req_caf\xe9`` as
+        ``req_caf``, another request id), and a UTF-8 rewrite of it reads differently in each SDK (httpx as
+        UTF-8, Node's fetch as Latin-1)."""
         known, judge = self._verdicts.known, self._verdicts.judge
         headers: dict[str, str] = {}
         connection: list[str] = []
@@ -181,7 +186,7 @@ class RelayHeaders:
             if verdict is CONNECTION:
                 if value.lower() not in _NAMES_NOTHING:
                     connection.append(value)
-            elif verdict:
+            elif verdict and (value.isascii() or _utf8(value)):  # else the listener would write it cut
                 # a field sent on several lines (two ``Link``, two ``Vary``) is joined into one (RFC 9110
                 # 5.3), not cut to its last line
                 headers[name] = f"{headers[name]}, {value}" if name in headers else value
@@ -190,6 +195,15 @@ class RelayHeaders:
             for name in [name for name in headers if name.lower() in named]:
                 del headers[name]
         return headers
+
+
+def _utf8(value: str) -> bool:
+    """Whether a header value aiohttp's client read was UTF-8 (it reads other bytes as lone surrogates)."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 _NAMES_NOTHING = frozenset({"keep-alive", "close"})  # the usual whole ``Connection`` values: no header named

@@ -62,13 +62,19 @@ def test_find_endpoint_is_none_for_a_path_no_dialect_serves(path: str) -> None:
         ("/v1/messages/batches", None, Dialect.ANTHROPIC),
         ("/v1/whatever", {"anthropic-version": "2023-06-01"}, Dialect.ANTHROPIC),
         ("/v1/assistants", None, Dialect.OPENAI),
+        ("/v1/models/x:streamGenerateContent", None, Dialect.GEMINI),  # a Gemini method under /v1, no header
+        ("/v1/models/x:countTokens", None, Dialect.GEMINI),
+        ("/v1/models/x:embedContent", None, Dialect.GEMINI),
+        ("/v1/models/x:batchEmbedContents", None, Dialect.GEMINI),
+        ("/v1/models/llama3:8b", None, Dialect.OPENAI),  # a colon alone is no Gemini method
         ("/nowhere", None, Dialect.OPENAI),
     ],
 )
 def test_an_unknown_path_gets_the_dialect_it_looks_like(
     path: str, headers: dict[str, str] | None, expected: Dialect
 ) -> None:
-    """Gemini's prefixes, then Anthropic's path or header, claim a 404; anything else is OpenAI's."""
+    """Gemini's prefixes and method paths (``x:countTokens`` under any version), then Anthropic's path or
+    header, claim a 404; anything else is OpenAI's."""
     assert registry.dialect_of_path(path, headers) is expected
 
 

@@ -226,10 +226,12 @@ GARBAGE = (
 
 @dataclass
 class Liar:
-    """The lying provider's state: the answer it gives next (``lie``) and how many calls it took."""
+    """The lying provider's state: the answer it gives next (``lie``), how many calls it took and the bodies
+    they sent (``received``, as bytes)."""
 
     lie: Lie = field(default_factory=Lie)
     calls: int = 0
+    received: list[bytes] = field(default_factory=list)
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -237,7 +239,7 @@ class Liar:
         return app
 
     async def _answer(self, request: web.Request) -> web.StreamResponse:
-        await request.read()
+        self.received.append(await request.read())
         self.calls += 1
         lie = self.lie
         if lie.events is None:

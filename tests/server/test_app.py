@@ -89,9 +89,9 @@ def test_port_zero_listens_on_free_ports_and_says_which(tmp_path: Path) -> None:
     [
         ("GET", "/v1/models", 200),
         ("HEAD", "/v1/models", 200),
-        ("GET", "/v1/chat/completions", 404),  # a POST route: another method is a 404, not a 405
+        ("GET", "/v1/chat/completions", 405),  # a POST route: another method is a 405 (RFC 9110 15.5.6)
         ("POST", "/v1/models/", 404),  # a {segment} is never empty ...
-        ("POST", "/v1/models/a/b", 404),  # ... and holds no '/'
+        ("POST", "/v1/models/a/b", 405),  # ... and holds no '/' (a model lookup's path: GET only)
         ("POST", "/openai/deployments//chat/completions", 404),
         ("POST", "/v1/chat/completions/", 404),
         ("DELETE", "/nowhere", 404),
@@ -100,13 +100,47 @@ def test_port_zero_listens_on_free_ports_and_says_which(tmp_path: Path) -> None:
 async def test_each_method_and_path_reaches_its_route_or_the_dialect_404(
     sidecar: SidecarFactory, method: str, path: str, status: int
 ) -> None:
-    """The route table: exact paths, one non-empty segment without '/', HEAD by the GET route; any other
-    method or path gets the 404 of the dialect the path suggests (``unknown_path``), never aiohttp's."""
+    """The route table: exact paths, one non-empty segment without '/', HEAD by the GET route; another
+    method on a routed path gets a 405, any other path the 404 of the dialect the path suggests
+    (``unknown_path``), never aiohttp's."""
     running = await sidecar("version: 1\nproviders:\n" + provider_block("up", "http://127.0.0.1:9") + MODELS)
     async with aiohttp.ClientSession() as session, session.request(method, running.url + path) as response:
         assert response.status == status
-        if status == 404:
-            assert (await response.json())["error"]["code"] == "unknown_path"
+        if status in (404, 405):
+            code = "unknown_path" if status == 404 else "method_not_allowed"
+            assert (await response.json())["error"]["code"] == code
+
+
+_ANTHROPIC = {"anthropic-version": "2023-06-01"}
+_GOOGLE = {"x-goog-api-client": "google-genai-sdk/1.0"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "allow", "reason"),
+    [
+        ("GET", "/v1/chat/completions", {}, "POST", lambda e: e["error"]["code"]),
+        ("DELETE", "/v1/embeddings", {}, "POST", lambda e: e["error"]["code"]),
+        ("PUT", "/v1/messages", _ANTHROPIC, "POST", lambda e: e["error"]["type"]),
+        ("GET", "/v1beta/models/x:generateContent", _GOOGLE, "POST", lambda e: e["error"]["status"]),
+        ("POST", "/v1/models", {}, "GET, HEAD", lambda e: e["error"]["code"]),
+        ("DELETE", "/v1/models/m", {}, "POST, GET, HEAD", lambda e: e["error"]["code"]),  # POST: Gemini's x:method
+    ],
+)
+async def test_another_method_on_a_served_path_is_a_405_naming_the_allowed_ones(
+    sidecar: SidecarFactory, method: str, path: str, headers: dict[str, str], allow: str, reason: Any
+) -> None:
+    """A served path asked with a method it is not served for answers 405 with ``Allow`` listing the
+    path's methods (RFC 9110 15.5.6) and a message naming both, in the caller's dialect's error shape
+    (OpenAI ``method_not_allowed``, Anthropic ``invalid_request_error``, Gemini's status), not the
+    unknown-path 404."""
+    running = await sidecar("version: 1\nproviders:\n" + provider_block("up", "http://127.0.0.1:9") + MODELS)
+    url = running.url + path
+    async with aiohttp.ClientSession() as session, session.request(method, url, headers=headers) as response:
+        status, allowed, error = response.status, response.headers.get("Allow"), await response.json()
+    message = error["error"]["message"]
+    assert (status, allowed) == (405, allow)
+    assert message == f"method {method} is not allowed on {path}: it is served for {allow}"
+    assert reason(error) != "unknown_path"
 
 
 @pytest.mark.parametrize("health_metrics", [False, True])

@@ -55,17 +55,18 @@ async def test_a_model_name_with_a_slash_is_served_on_both_model_paths(
 
 
 @pytest.mark.parametrize("path", ["/v1beta/models/plain:generateContent", "/v1/models/plain:streamGenerateContent"])
-async def test_a_gemini_method_path_asked_with_get_is_the_unknown_path_404(
+async def test_a_gemini_method_path_asked_with_get_is_a_405_allowing_post(
     fake: FakeFactory, sidecar: SidecarFactory, path: str
 ) -> None:
     """``GET`` of a Gemini method path (a POST endpoint) is answered as another method on the OpenAI and
-    Anthropic endpoints is: the 404 naming the method and path, in Gemini's shape; not a model lookup
-    ("model 'plain:generateContent' is not served here")."""
+    Anthropic endpoints is: the 405 with ``Allow: POST`` naming the method and path, in Gemini's shape;
+    not a model lookup ("model 'plain:generateContent' is not served here")."""
     running = await _start(fake, sidecar)
     headers = {"x-goog-api-client": "google-genai-sdk/1.0"}  # as google-genai sends (it names the dialect)
     async with aiohttp.ClientSession() as session, session.get(running.url + path, headers=headers) as answer:
-        status, error = answer.status, (await answer.json())["error"]
-    assert (status, error["status"], error["message"]) == (404, "NOT_FOUND", f"unknown path GET {path}")
+        status, allowed, error = answer.status, answer.headers.get("Allow"), (await answer.json())["error"]
+    message = f"method GET is not allowed on {path}: it is served for POST"
+    assert (status, allowed, error["code"], error["message"]) == (405, "POST", 405, message)
 
 
 async def test_a_model_name_holding_a_colon_is_still_a_model(fake: FakeFactory, sidecar: SidecarFactory) -> None:

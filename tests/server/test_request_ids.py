@@ -14,6 +14,7 @@ import pytest
 
 from ..conftest import FakeFactory, SidecarFactory
 from ..sdk_clients import anthropic_client, openai_client
+from ..upstream.raw import UpstreamFactory, answering
 from .cache_helpers import ask, cache_policy
 from .ensemble_policies import ensemble_route, models_policy
 
@@ -136,3 +137,29 @@ async def test_the_members_ids_header_encodes_names_that_are_not_visible_ascii(
     listed = raw.headers["x-sidecar-upstream-request-ids"]
     assert listed.isascii()
     assert [item.split("=")[0] for item in listed.split(", ")] == ["mod%C3%A8le%2C%20un", "m1"]
+
+
+async def test_a_provider_request_id_that_is_not_utf8_never_reaches_the_app_cut_short(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory
+) -> None:
+    """A provider's ``x-request-id`` holding a Latin-1 byte (``req_caf\\xe9``) is left out, so openai-python
+    reports the sidecar's id, never ``req_caf`` (the provider's id cut short: another request's, perhaps);
+    its other headers, a UTF-8 one included, still arrive, and the access line is written."""
+    answer = b'{"id": "x", "object": "chat.completion", "created": 1, "model": "up", "choices": [{"index": 0, '
+    answer += b'"message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}]}'
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-request-id: req_caf\xe9\r\n"
+    head += b"x-note: caf\xc3\xa9\r\ncontent-length: %d\r\n\r\n" % len(answer)
+    upstream = await raw_upstream(answering(head + answer))
+    policy = (
+        "version: 1\nproviders:\n"
+        f"  p0: {{dialect: openai, base_url: '{upstream.base}/v1', api_key: {{env: KEY}}}}\n"
+        "models:\n  m0: {provider: p0, model: l}\n"
+    )
+    running = await sidecar(policy, env={"KEY": "provider-key"})
+    async with openai_client(running) as client:
+        raw = await client.chat.completions.with_raw_response.create(
+            model="m0", messages=[{"role": "user", "content": "hi"}]
+        )
+    assert raw.request_id == "llm-sidecar-" + raw.headers["x-sidecar-request-id"]
+    assert raw.headers["x-note"] == "café"
+    assert [line["status"] for line in running.log_lines() if line.get("event") == "access"] == [200]

@@ -110,7 +110,18 @@ def test_a_templated_part_matches_exactly_one_path_segment() -> None:
     routes = Routes([("POST", "/v1beta/models/{model}:generateContent", _first)], fallback=_fallback, max_body=1)
     assert routes.handler("POST", "/v1beta/models/gemini-2.5:generateContent") is _first
     assert routes.handler("POST", "/v1beta/models/a/b:generateContent") is _fallback
-    assert routes.handler("GET", "/v1beta/models/gemini-2.5:generateContent") is _fallback
+
+
+def test_another_method_on_a_routed_path_goes_to_the_405_and_an_unrouted_path_to_the_fallback() -> None:
+    """A path routed for other methods only goes to ``method_not_allowed`` (its ``allowed`` methods, a GET
+    route's HEAD included, in the table's order); a path no route matches goes to the fallback."""
+    routes = Routes(
+        [("GET", "/x", _first), ("POST", "/x", _second), ("POST", "/t/{a}", _first)], fallback=_fallback, max_body=1
+    )
+    assert routes.handler("DELETE", "/x") == routes.method_not_allowed
+    assert routes.allowed("/x") == ["GET", "HEAD", "POST"]
+    assert routes.handler("GET", "/t/1") == routes.method_not_allowed and routes.allowed("/t/1") == ["POST"]
+    assert routes.handler("GET", "/t/1/2") is _fallback and routes.allowed("/t/1/2") == []
 
 
 def test_the_first_route_of_a_method_and_path_wins() -> None:

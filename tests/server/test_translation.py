@@ -127,6 +127,20 @@ async def test_embeddings_openai_to_gemini(fake: FakeFactory, sidecar: SidecarFa
     await client.close()
 
 
+async def test_a_gemini_content_of_several_text_parts_is_one_openai_input_with_its_parts_on_lines(
+    fake: FakeFactory, sidecar: SidecarFactory, gemini_client: Any
+) -> None:
+    """google-genai sends ``contents=["hello", "world"]`` to a multimodal embedding model as one content of
+    two parts, which Gemini embeds as one vector: an OpenAI target gets one input, the parts on their own
+    lines ("hello\\nworld", not the one word "helloworld"), and the app gets its one vector."""
+    extra = "  - {name: mm, match: {model: gemini-embedding-2}, target: to-openai}\n"
+    running, urls = await start(fake, sidecar, extra)
+    models = gemini_client(running.url).aio.models
+    result = await models.embed_content(model="gemini-embedding-2", contents=["hello", "world"])
+    assert len(result.embeddings or ()) == 1
+    assert (await running.fake_requests(urls["openai"]))[-1]["json"]["input"] == ["hello\nworld"]  # a batch of one
+
+
 async def test_embeddings_asked_as_base64_come_as_base64(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """An OpenAI app that asks encoding_format base64 gets base64 float32 vectors from a Gemini upstream, as
     OpenAI sends them (openai-python hands them over undecoded; openai-node decodes without checking)."""

@@ -10,6 +10,7 @@ import base64
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 import anthropic
 import pytest
 
@@ -176,3 +177,20 @@ async def test_a_data_url_source_that_is_not_base64_is_refused_by_name(
         with pytest.raises(anthropic.BadRequestError, match=rf"{kind}\.source\.url: a data URL must hold base64 data"):
             await client.messages.create(model=target, max_tokens=20, **asking(block))
     assert await running.fake_requests(urls[target.removeprefix("to-")]) == []
+
+
+async def test_an_anthropic_request_without_max_tokens_is_answered_on_every_target(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A raw Anthropic-dialect request without ``max_tokens`` (the Anthropic SDKs require it; a raw caller
+    may omit it) is answered whatever the route's target: an Anthropic target gets the limit a translated
+    request gets (the model's ``max_output_tokens``), so an app answered through OpenAI or Gemini keeps
+    working when its route moves to Anthropic (it got Anthropic's 400 "max_tokens: Field required")."""
+    running, urls = await start(fake, sidecar)
+    body = {"messages": [{"role": "user", "content": "hi"}]}
+    headers = {"anthropic-version": "2023-06-01", "x-api-key": "app-dummy"}
+    async with aiohttp.ClientSession() as session:
+        for model in ("to-openai", "to-gemini", "to-anthropic"):
+            async with session.post(running.url + "/v1/messages", json={**body, "model": model}, headers=headers) as r:
+                assert (r.status, (await r.json())["content"][0]["type"]) == (200, "text"), model
+    assert [sent["json"]["max_tokens"] for sent in await running.fake_requests(urls["anthropic"])] == [1024]

@@ -12,6 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 import anthropic
+import openai
+import pytest
 
 from ..conftest import FakeFactory, SidecarFactory
 from ..sdk_clients import openai_client
@@ -99,3 +101,21 @@ async def test_an_openai_refusal_in_the_history_reaches_another_dialect_as_the_a
         ("assistant", "I can't help with that."),
         ("user", "then tell me about locks"),
     ]
+
+
+async def test_a_tool_result_for_a_call_never_made_is_a_400_naming_the_id_before_any_call(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """An OpenAI app's ``tool`` message whose ``tool_call_id`` no earlier call has, routed to Gemini (which
+    pairs a result by the call's function name: the id went as the name) or to Anthropic (which refuses it
+    with its own 400, after a billed round trip), gets the sidecar's 400 naming the id; nothing is sent."""
+    running, urls = await start(fake, sidecar)
+    messages: list[Any] = [
+        {"role": "user", "content": "hi"},
+        {"role": "tool", "tool_call_id": "call_nope", "content": "4"},
+    ]
+    async with openai_client(running) as client:
+        for model in ("to-gemini", "to-anthropic"):
+            with pytest.raises(openai.BadRequestError, match="'call_nope' is the id of no earlier tool call"):
+                await client.chat.completions.create(model=model, messages=messages)
+    assert await running.fake_requests(urls["gemini"]) == await running.fake_requests(urls["anthropic"]) == []

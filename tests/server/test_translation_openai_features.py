@@ -188,9 +188,11 @@ async def test_an_image_in_a_message_that_holds_text_only_is_refused_by_name(
     running, urls = await start(fake, sidecar)
     parts = [{"type": "text", "text": "see"}, {"type": "image_url", "image_url": {"url": "https://x.test/a.png"}}]
     message: dict[str, Any] = {"role": role, "content": parts}
-    if role == "tool":
-        message["tool_call_id"] = "call_1"
     messages: list[Any] = [{"role": "user", "content": "hi"}, message]
+    if role == "tool":  # the result of a call made before
+        message["tool_call_id"] = "call_1"
+        call = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
+        messages.insert(1, {"role": "assistant", "content": None, "tool_calls": [call]})
     async with openai_client(running) as client:
         with pytest.raises(openai.BadRequestError, match=rf"{role}\.content\.image_url"):
             await client.chat.completions.create(model=target, messages=messages)

@@ -66,6 +66,22 @@ def test_token_inputs_are_refused() -> None:
         tr({"model": "x", "input": [[1, 2, 3]]}, OAI, GEM)
 
 
+def test_a_gemini_content_s_text_parts_are_one_input_on_their_own_lines() -> None:
+    """Several text parts of one content (embedded by Gemini as one input) are one OpenAI input, joined
+    with a line break, in ``embedContent`` and in each of a batch's requests."""
+    parts = {"parts": [{"text": "hello"}, {"text": "world"}]}
+    assert tr({"content": parts}, GEM, OAI)[0]["input"] == "hello\nworld"
+    batch = {"requests": [{"content": parts}, {"content": {"parts": [{"text": "one"}]}}]}
+    assert tr(batch, GEM, OAI)[0]["input"] == ["hello\nworld", "one"]
+
+
+def test_a_gemini_part_to_embed_that_is_not_text_is_refused_by_name() -> None:
+    """An image part in a content to embed has no OpenAI form: refused naming the part, not dropped."""
+    image = {"inlineData": {"mimeType": "image/png", "data": "AAAA"}}
+    with pytest.raises(TranslationError, match=r"requests\[0\]\.content\.parts\[1\]: only text parts"):
+        tr({"requests": [{"content": {"parts": [{"text": "a"}, image]}}]}, GEM, OAI)
+
+
 def test_gemini_batch_to_openai() -> None:
     """A google-genai batchEmbedContents body becomes an OpenAI list input; taskType has no equivalent."""
     body = {

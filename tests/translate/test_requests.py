@@ -354,3 +354,41 @@ def test_unsupported_error_names_the_parameter() -> None:
         tr(body, OAI, ANT)
     assert info.value.name == "seed"
     assert isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize("target", [ANT, GEM])
+def test_an_openai_tool_result_whose_call_id_no_call_has_is_refused_naming_it(target: Dialect) -> None:
+    """A ``tool`` message whose ``tool_call_id`` no earlier assistant call has is refused naming the field and
+    the id: Gemini pairs results by the call's function name (the id was written as the name), Anthropic
+    refuses an unpaired ``tool_result`` with its own 400 after the call is made."""
+    body = {
+        "model": "m",
+        "messages": [{"role": "user", "content": "hi"}, {"role": "tool", "tool_call_id": "call_nope", "content": "42"}],
+    }
+    with pytest.raises(TranslationError, match=r"messages\[1\]\.tool_call_id: 'call_nope' is the id of no earlier"):
+        tr(body, OAI, target)
+
+
+@pytest.mark.parametrize("target", [OAI, GEM])
+def test_an_anthropic_tool_result_whose_id_no_tool_use_has_is_refused_naming_it(target: Dialect) -> None:
+    """A ``tool_result`` block whose ``tool_use_id`` no earlier ``tool_use`` has is refused naming the block's
+    field and the id (OpenAI refuses a tool message without its call; Gemini needs the call's name)."""
+    result = {"type": "tool_result", "tool_use_id": "toolu_nope", "content": "42"}
+    body = {
+        "model": "m",
+        "max_tokens": 5,
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "x"}, result]}],
+    }
+    with pytest.raises(TranslationError, match=r"tool_result\.tool_use_id: 'toolu_nope' is the id"):
+        tr(body, ANT, target)
+
+
+@pytest.mark.parametrize("target", [OAI, ANT])
+def test_a_gemini_function_response_that_answers_no_call_is_refused_naming_it(target: Dialect) -> None:
+    """A ``functionResponse`` without an id whose function no unanswered ``functionCall`` before it names is
+    refused naming the part and the function (its made-up id reached OpenAI or Anthropic, who refuse it)."""
+    answer = {"functionResponse": {"name": "get_weather", "response": {"result": "sunny"}}}
+    body = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}, {"role": "user", "parts": [answer]}]}
+    match = r"contents\[1\]\.parts\[0\]\.functionResponse: 'get_weather' is the name of no earlier tool call"
+    with pytest.raises(TranslationError, match=match):
+        tr(body, GEM, target)

@@ -132,3 +132,10 @@ def test_random_names_past_the_cap_are_filtered_right_and_not_remembered() -> No
     assert sent == {"x-new": "1", "content-type": "application/json"}
     assert relay([("Set-Cookie", "a=b"), ("X-New", "1")]) == {"X-New": "1"}
     assert upstream_filter.remembered() == relay.remembered() == NAMES_REMEMBERED
+
+
+def test_a_value_that_is_not_utf8_is_left_out_and_utf8_passes() -> None:
+    """A value whose bytes are not UTF-8 (aiohttp's client reads ``\\xe9`` as the escape ``\\udce9``) is left
+    out, not relayed to be written cut short; a UTF-8 value with non-ASCII characters passes as it is."""
+    upstream = [("x-request-id", "req_caf\udce9"), ("x-note", "café"), ("x-plain", "ok")]
+    assert RelayHeaders()(upstream) == {"x-note": "café", "x-plain": "ok"}

@@ -23,7 +23,7 @@ from typing import Any
 from ...translate.common import ChatRequest, MediaPart, Message, Part, RequestParams, ResponseFormat, ToolChoice
 from ...translate.options import Drops, TranslateOptions, TranslationError, name_of, shown
 from ...translate.params import caller_name, chat_params, named, stop_list
-from ...translate.parts import RESPONSE_TOOL, RESPONSE_TOOL_VALUE, result_text, safe_id, turns_of
+from ...translate.parts import RESPONSE_TOOL, RESPONSE_TOOL_VALUE, result_text, safe_id, turns_of, unanswered_call
 from ...translate.schema import object_schema
 from .media import read_media
 from .thinking import build_thinking, parse_thinking
@@ -171,10 +171,13 @@ def _parse_block(block: dict[str, Any], names: dict[str, str], drops: Drops) -> 
                 drops.unsupported("tool_result.content", "only text tool results translate")
             content = "".join(b.get("text", "") for b in content if b.get("type") == "text")
         call_id = block.get("tool_use_id", "")
+        name = names.get(call_id)
+        if name is None:
+            raise unanswered_call("tool_result.tool_use_id", call_id)
         return {
             "type": "tool_result",
             "call_id": call_id,
-            "name": names.get(call_id, ""),
+            "name": name,
             "output": content if isinstance(content, str) else "",
             "is_error": bool(block.get("is_error")),
         }

@@ -75,10 +75,14 @@ class AnthropicWire(WireDialect):
         headers.setdefault("anthropic-version", VERSION)
 
     def same_dialect_body(
-        self, body: dict[str, Any], raw: bytes, model: str, operation: Operation, stream: bool
+        self, body: dict[str, Any], raw: bytes, model: str, operation: Operation, stream: bool, *, max_tokens: int
     ) -> bytes:
         upstream = body.copy()
         upstream["model"] = model
+        if operation is Operation.CHAT and body.get("max_tokens") is None:
+            # Anthropic requires it; a translated request gets the same (an app sending none works on
+            # every target, not only on OpenAI and Gemini ones)
+            upstream["max_tokens"] = max_tokens
         if self.same_dialect_drops(body, operation):
             del upstream["thinking"]
         return orjson.dumps(upstream)

@@ -6,7 +6,7 @@
   translated. Consecutive contents of one role are one turn (google-genai's chats keep a streamed answer
   as one ``model`` content per fragment; OpenAI would take them as separate messages).
 - Gemini has no tool-call ids in history: reading, calls get ``call_{turn}_{part}`` ids and each
-  ``functionResponse`` links to the earliest unanswered call of the same name; writing
+  ``functionResponse`` links to the earliest unanswered call of the same name (none: refused, naming it); writing
   (``build_contents``, over the turns ``_stage_turns`` writes), ids are dropped and each
   ``functionResponse`` takes its call's name and its place in the calls' order. The first
   ``functionCall`` of each model turn written gets the documented ``SKIP_SIGNATURE`` (Gemini 3 requires
@@ -26,7 +26,7 @@ import orjson
 from ...translate.common import MediaPart, Message, Part
 from ...translate.media import guess_media_type
 from ...translate.options import Drops, TranslationError
-from ...translate.parts import dumps
+from ...translate.parts import dumps, unanswered_call
 from ...translate.shapes import said_kind
 from .files import GOOGLE_ONLY_URI, fetchable
 from .keys import camel
@@ -103,7 +103,10 @@ def _function_response(fr: dict[str, Any], made_id: str, pending: dict[str, list
     if fr.get("parts"):  # Gemini 3's media results (an image the function made): no other form
         drops.unsupported("functionResponse.parts", "a function's media result does not translate")
     waiting = pending.get(fr["name"])
-    ident = fr.get("id") or (waiting.pop(0) if waiting else made_id)
+    ident = fr.get("id") or (waiting.pop(0) if waiting else None)
+    if ident is None:  # no call of its name waits for it: an id made up here would be refused upstream
+        turn, index = made_id.removeprefix("call_").split("_")  # ``call_{turn}_{part}``: where it is
+        raise unanswered_call(f"contents[{turn}].parts[{index}].functionResponse", fr["name"], "name")
     response = fr.get("response")
     response = response if isinstance(response, dict) else {}
     error = response.get("error") if len(response) == 1 else None

@@ -4,7 +4,10 @@ Requests: a string ``input`` becomes an ``embedContent`` body, a list of strings
 ``batchEmbedContents`` body whose every request names ``models/{model}`` (``gemini_method`` tells the
 proxy which path to call; more than ``GEMINI_MAX_BATCH`` texts cannot be translated); ``dimensions`` <->
 ``outputDimensionality``. Token-id inputs have no Gemini form. Reading Gemini, a body with ``requests``
-is a batch; the text parts of each content are joined.
+is a batch; each content is one text, its text parts joined with a line break (Gemini embeds a content's
+parts as one input, one vector: google-genai sends ``contents=["a", "b"]`` to a multimodal embedding model
+as one content of two parts; joined bare, "hello" and "world" would be the one word "helloworld"); a part
+that is not text (an image, a file) has no OpenAI form and is refused by name.
 
 Responses: Gemini's ``embedding`` / ``embeddings[]`` become OpenAI ``data[]`` (usage from
 ``usageMetadata`` when present, else zeros), written as the caller's ``encoding_format`` asks: floats,
@@ -72,11 +75,11 @@ def gemini_to_openai(body: dict[str, Any], model: str, drops: Drops) -> dict[str
     items: list[dict[str, Any]] = [body] if single else requests  # type: ignore[assignment]
     texts: list[str] = []
     dims: Any = None
-    for item in items:
+    for index, item in enumerate(items):
         for raw_key, value in item.items():
             key = camel(raw_key)
             if key == "content":
-                texts.append("".join(p.get("text", "") for p in value.get("parts", ())))
+                texts.append(_content_text(value, "content" if single else f"requests[{index}].content"))
             elif key == "outputDimensionality":
                 dims = value
             elif key in ("taskType", "title", "autoTruncate"):
@@ -92,6 +95,24 @@ def gemini_to_openai(body: dict[str, Any], model: str, drops: Drops) -> dict[str
     if dims is not None:
         out["dimensions"] = dims
     return out
+
+
+PART_SEPARATOR = "\n"
+"""What joins a Gemini content's text parts into the one OpenAI input text they are embedded as."""
+
+
+def _content_text(content: dict[str, Any], where: str) -> str:
+    """The one text a Gemini content to embed stands for: its text parts joined by ``PART_SEPARATOR``;
+    ``where`` names the content in the caller's body for the refusal of a part that is not text."""
+    texts = []
+    for number, part in enumerate(content.get("parts", ())):
+        text = part.get("text")
+        if not isinstance(text, str):
+            raise TranslationError(
+                f"{where}.parts[{number}]: only text parts translate to OpenAI embeddings (this part has no text)"
+            )
+        texts.append(text)
+    return PART_SEPARATOR.join(texts)
 
 
 def openai_response_to_gemini(body: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:

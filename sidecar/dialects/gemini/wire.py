@@ -81,7 +81,8 @@ class GeminiWire(WireDialect):
     def claims_path(self, path: str, headers: Mapping[str, str] | None) -> bool:
         if headers is not None and ("x-goog-api-key" in headers or "x-goog-api-client" in headers):
             return True  # google-genai's headers: it lists models at /v1/models too
-        return path.startswith(("/v1beta/", "/v1alpha/")) or ":generateContent" in path
+        # a method path under any version (google-genai's api_version="v1" sends /v1/models/x:countTokens)
+        return path.startswith(("/v1beta/", "/v1alpha/")) or self.names_a_method(path.rpartition("/")[2])
 
     def model_listing(self, names: Sequence[str], created: int) -> dict[str, Any]:
         return {"models": [self.model_entry(name, created) for name in names]}
@@ -112,7 +113,7 @@ class GeminiWire(WireDialect):
         return "x-goog-api-key", key
 
     def same_dialect_body(
-        self, body: dict[str, Any], raw: bytes, model: str, operation: Operation, stream: bool
+        self, body: dict[str, Any], raw: bytes, model: str, operation: Operation, stream: bool, *, max_tokens: int
     ) -> bytes:
         return raw  # the model is in the path: the body goes as the app sent it
 

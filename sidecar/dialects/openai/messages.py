@@ -22,7 +22,7 @@ from typing import Any
 from ...translate.common import ChatRequest, MediaPart, Message, Part
 from ...translate.media import media_part
 from ...translate.options import Drops, TranslationError, name_of, shown
-from ...translate.parts import dumps, new_id, parse_arguments, result_text, text_of
+from ...translate.parts import dumps, new_id, parse_arguments, result_text, text_of, unanswered_call
 
 _ROLES = "must be 'system', 'developer', 'user', 'assistant', 'tool' or 'function'"
 _TEXT_PARTS = frozenset(("text", "refusal"))  # the parts a system, assistant or tool message may hold
@@ -52,10 +52,13 @@ def parse_messages(raw: list[Any], drops: Drops) -> tuple[list[str], list[Messag
                 messages.append({"role": "assistant", "parts": parts})
         elif role == "tool":  # the result of the call it names, which gives it the call's name
             call_id = m.get("tool_call_id") or ""
+            name = names.get(call_id)
+            if name is None:
+                raise unanswered_call(f"messages[{index}].tool_call_id", call_id)
             result: Part = {
                 "type": "tool_result",
                 "call_id": call_id,
-                "name": names.get(call_id, ""),
+                "name": name,
                 "output": _plain_text(m.get("content"), "tool", drops),
                 "is_error": False,
             }

@@ -79,7 +79,7 @@ class OpenAIWire(WireDialect):
         return "authorization", f"Bearer {key}"
 
     def same_dialect_body(
-        self, body: dict[str, Any], raw: bytes, model: str, operation: Operation, stream: bool
+        self, body: dict[str, Any], raw: bytes, model: str, operation: Operation, stream: bool, *, max_tokens: int
     ) -> bytes:
         upstream = body.copy()
         upstream["model"] = model

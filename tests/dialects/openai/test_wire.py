@@ -12,7 +12,7 @@ from sidecar.sse import SSEEvent
 def test_a_same_dialect_stream_asks_for_usage_and_keeps_the_apps_stream_options() -> None:
     """A streamed chat goes with the policy's model and include_usage on, the app's options kept."""
     body = {"model": "m", "stream": True, "stream_options": {"continuous_usage_stats": True}}
-    sent = orjson.loads(WIRE.same_dialect_body(body, b"", "up-m", Operation.CHAT, True))
+    sent = orjson.loads(WIRE.same_dialect_body(body, b"", "up-m", Operation.CHAT, True, max_tokens=9))
     assert sent["model"] == "up-m"
     assert sent["stream_options"] == {"continuous_usage_stats": True, "include_usage": True}
 

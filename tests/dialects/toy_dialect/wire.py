@@ -38,7 +38,7 @@ class ToyWire(WireDialect):
         return "x-toy-key", key
 
     def same_dialect_body(
-        self, body: dict[str, Any], raw: bytes, model: str, operation: Operation, stream: bool
+        self, body: dict[str, Any], raw: bytes, model: str, operation: Operation, stream: bool, *, max_tokens: int
     ) -> bytes:
         return orjson.dumps({**body, "model": model})
 
