@@ -32,13 +32,7 @@ from ..credentials import Credentials, app_key
 from ..dialects import Dialect, registry
 from ..policy.compiled import Target
 from ..policy.resilience_spec import TimeoutsSpec
-from ..resilience.classify import (
-    Outcome,
-    OutcomeKind,
-    TimeoutPhase,
-    classify_exception,
-    classify_response,
-)
+from ..resilience.classify import Outcome, OutcomeKind, TimeoutPhase, classify_exception, classify_response
 from ..telemetry import AttemptTrace
 from ..translate import (
     TranslateOptions,
