@@ -103,6 +103,15 @@ async def test_gemini_429_retry_info(fake, gemini_for, gemini_fault):
     assert {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "37s"} in details
 
 
+async def test_gemini_408_is_deadline_exceeded(fake, gemini_for, gemini_fault):
+    """Gemini's 408 is DEADLINE_EXCEEDED (time ran out, retry), not FAILED_PRECONDITION (quota gone)."""
+    client = gemini_for(await fake())
+    with pytest.raises(errors.ClientError) as caught:
+        await client.aio.models.generate_content(model="m", contents="x", config=gemini_fault("status=408"))
+    assert caught.value.code == 408
+    assert caught.value.status == "DEADLINE_EXCEEDED"
+
+
 async def test_quota_per_dialect(fake, openai_for, anthropic_for):
     """``quota`` is OpenAI 429 insufficient_quota and Anthropic 402 billing_error."""
     server = await fake()
