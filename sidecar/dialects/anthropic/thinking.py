@@ -44,7 +44,7 @@ def build_thinking(thinking: Thinking, out: dict[str, Any], drops: Drops) -> Non
         if thinking["budget"] < 0
         else "Anthropic cannot think while a tool call is forced (structured output is one)"
         if out.get("tool_choice", {}).get("type") in ("any", "tool")
-        else f"Anthropic needs max_tokens ({out['max_tokens']}) above the thinking budget ({budget})"
+        else _budget_above_max_tokens(thinking["budget"], out["max_tokens"])
         if out["max_tokens"] <= budget
         else None
     )
@@ -65,6 +65,21 @@ def build_thinking(thinking: Thinking, out: dict[str, Any], drops: Drops) -> Non
         drops.unsupported("top_p", "Anthropic takes 0.95 to 1 while thinking")
         del out["top_p"]
     out["thinking"] = {"type": "enabled", "budget_tokens": budget}
+
+
+def _budget_above_max_tokens(asked: int, max_tokens: int) -> str:
+    """Why a budget not below ``max_tokens`` is refused: what the app asked, what Anthropic needs (a budget
+    under its minimum was raised to it, which the app never sent) and what to change."""
+    if asked < ANTHROPIC_MIN_BUDGET:
+        return (
+            f"the budget asked ({asked}) is below Anthropic's minimum thinking budget ({ANTHROPIC_MIN_BUDGET}),"
+            f" and Anthropic needs max_tokens ({max_tokens}) above the budget: ask for more than"
+            f" {ANTHROPIC_MIN_BUDGET} output tokens, or for no thinking"
+        )
+    return (
+        f"Anthropic needs max_tokens ({max_tokens}) above the thinking budget ({asked}): ask for more than"
+        f" {asked} output tokens, or for a smaller budget"
+    )
 
 
 def unsigned_tool_loop(body: dict[str, Any]) -> bool:
