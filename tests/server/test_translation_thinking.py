@@ -32,8 +32,14 @@ REFUSED = [
     pytest.param(
         "to-anthropic", {"include_thoughts": True}, "thinkingConfig.includeThoughts", id="no budget to Anthropic"
     ),
-    pytest.param("to-openai", {"thinking_level": "HIGH"}, "thinkingConfig.thinkingLevel", id="level to OpenAI"),
-    pytest.param("to-anthropic", {"thinking_level": "HIGH"}, "thinkingConfig.thinkingLevel", id="level to Anthropic"),
+    pytest.param("to-openai", {"thinking_level": "XHIGH"}, "thinkingConfig.thinkingLevel", id="xhigh to OpenAI"),
+    pytest.param("to-anthropic", {"thinking_level": "XHIGH"}, "thinkingConfig.thinkingLevel", id="xhigh to Anthropic"),
+    pytest.param(
+        "to-openai",
+        {"thinking_level": "HIGH", "include_thoughts": True},
+        "thinkingConfig.thinkingLevel",
+        id="level with thoughts to OpenAI",
+    ),
 ]
 SKIP = base64.urlsafe_b64decode("skip_thought_signature_validator")  # as google-genai reads it
 THOUGHTFUL = types.ThinkingConfig(thinking_budget=2048, include_thoughts=True)
@@ -95,7 +101,8 @@ async def test_thinking_the_target_cannot_be_told_is_refused_by_name(
     fake: FakeFactory, sidecar: SidecarFactory, gemini_client: Any, target: str, thinking: dict[str, Any], name: str
 ) -> None:
     """A thinking setting with no faithful form at the target (any budget towards OpenAI, thoughts without a
-    budget towards Anthropic, a level anywhere) is a 400 naming the field, not a silent drop."""
+    budget towards Anthropic, a level Google names no budget for, thoughts shown towards OpenAI) is a 400 naming
+    the field, not a silent drop."""
     running, _ = await start(fake, sidecar)
     config = types.GenerateContentConfig(thinking_config=types.ThinkingConfig(**thinking))
     client = gemini_client(running.url)

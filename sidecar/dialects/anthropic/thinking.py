@@ -3,10 +3,11 @@
 
 - ``parse_thinking``: ``{type: enabled, budget_tokens}`` and ``{type: adaptive}`` ask for thinking (shown:
   Anthropic always shows it); ``disabled`` asks for nothing; anything else is refused by name.
-- ``build_thinking``: ``{type: enabled, budget_tokens}`` within Anthropic's bounds (at least
-  ``ANTHROPIC_MIN_BUDGET``, below ``max_tokens``), with the sampling settings Anthropic refuses while
-  thinking dropped by name; no thinking on a turn that answers tool calls (Anthropic wants back the signed
-  thinking that preceded them, which a caller of another dialect never received).
+- ``build_thinking``: ``{type: enabled, budget_tokens}`` (a Gemini ``thinkingLevel`` at Google's budget for
+  it, ``minimal`` as no thinking, dropped, listed; an OpenAI ``reasoning_effort`` refused) within Anthropic's
+  bounds (at least ``ANTHROPIC_MIN_BUDGET``, below ``max_tokens``), with the sampling settings Anthropic
+  refuses while thinking dropped by name; no thinking on a turn that answers tool calls (Anthropic wants back
+  the signed thinking that preceded them, which a caller of another dialect never received).
 - ``unsigned_tool_loop``: the same for an Anthropic app's own request whose tool-calling turn another
   provider answered (a fallback mid-conversation): relayed without ``thinking`` (``wire``).
 """
@@ -37,9 +38,12 @@ def build_thinking(thinking: Thinking, out: dict[str, Any], drops: Drops) -> Non
     """``thinking {type: enabled, budget_tokens}`` within Anthropic's bounds (``translate.thinking``); what it
     cannot honour is refused naming the caller's field, or (under ``drop``) sent without thinking."""
     param, budget = thinking["param"], max(thinking["budget"], ANTHROPIC_MIN_BUDGET)
+    if thinking["budget"] == 0:  # Gemini 3's thinkingLevel minimal: no thinking for most queries
+        drops.ignored(param)
+        return
     refused = (
         "Anthropic documents no thinking budget for a reasoning effort"
-        if thinking["effort"] is not None
+        if param == "reasoning_effort"  # a Gemini thinkingLevel carries Google's budget for it
         else "Anthropic needs a thinking budget"
         if thinking["budget"] < 0
         else "Anthropic cannot think while a tool call is forced (structured output is one)"
