@@ -68,6 +68,7 @@ import aiohttp
 from aiohttp.http_exceptions import ContentEncodingError
 
 from sidecar.dialects import Dialect
+from sidecar.resilience.network_words import network_words
 from sidecar.resilience.ratelimit import normalize_headers, parse_reset_hint
 from sidecar.resilience.signals import (
     ErrorInfo,
@@ -194,7 +195,11 @@ def classify_timeout(phase: TimeoutPhase) -> Outcome:
 
 def describe_exception(exc: BaseException) -> str:
     """``Name: message`` of ``exc``, for a log line or a detail: never its repr, which for aiohttp's
-    ``ClientResponseError`` holds the request's headers, the provider key among them."""
+    ``ClientResponseError`` holds the request's headers, the provider key among them; aiohttp's network
+    exceptions in words of their meaning (``network_words``)."""
+    words = network_words(exc)
+    if words is not None:
+        return words[:_DETAIL_MAX]
     try:  # an exception's __str__ may itself raise
         text = str(exc)
     except Exception:

@@ -10,7 +10,9 @@ or refuses (``Drops.unsupported``, naming the caller's own field) what it cannot
 - a budget the model decides (Gemini ``-1``, Anthropic ``adaptive``) reaches Gemini as ``-1``; Anthropic's
   ``adaptive`` exists on its newest models only, so it is refused towards Anthropic;
 - ``reasoning_effort`` reaches Gemini as the budget Google's own OpenAI-compatible endpoint uses for it
-  (``EFFORT_BUDGETS``); Anthropic documents no mapping from it, so it is refused there.
+  (``EFFORT_BUDGETS``); Anthropic documents no mapping from it, so it is refused there;
+- Gemini 3's ``thinkingLevel`` reaches OpenAI as that ``reasoning_effort`` and Anthropic as Google's budget
+  for it (``LEVEL_BUDGETS``; ``minimal``: no thinking, dropped, listed).
 
 The thoughts that come back travel as ``ReasoningPart``s (``common``).
 """
@@ -28,7 +30,8 @@ class Thinking(TypedDict):
     param: str
     """The caller's own name for the setting, named when a target refuses or drops it."""
     effort: str | None
-    """OpenAI ``reasoning_effort`` when that is how thinking was asked, else None."""
+    """The level asked, when that is how thinking was asked (OpenAI ``reasoning_effort``, Gemini 3's
+    ``thinkingLevel`` lowercased), else None: OpenAI takes it as ``reasoning_effort``."""
 
 
 ANTHROPIC_MIN_BUDGET = 1024
@@ -37,3 +40,7 @@ ANTHROPIC_MIN_BUDGET = 1024
 EFFORT_BUDGETS = {"low": 1024, "medium": 8192, "high": 24576}
 """``reasoning_effort`` -> ``thinkingBudget``, as Google's OpenAI-compatible Gemini endpoint maps it
 (``none`` asks for no thinking: it is read as a default and dropped)."""
+
+LEVEL_BUDGETS = {"minimal": 0, **EFFORT_BUDGETS}
+"""Gemini 3's ``thinkingLevel`` -> a budget, on the scale of ``EFFORT_BUDGETS`` (Google's compatible endpoint
+takes ``reasoning_effort`` as that level); ``minimal`` is Google's "no thinking for most queries": 0."""

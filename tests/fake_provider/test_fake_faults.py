@@ -92,15 +92,25 @@ async def test_anthropic_overloaded_529(fake, anthropic_for):
         assert caught.value.body["error"]["type"] == "overloaded_error"  # type: ignore[index]
 
 
+async def gemini_error(client: Any, config: Any) -> errors.ClientError:
+    """The ClientError google-genai raises for the fake's injected error."""
+    with pytest.raises(errors.ClientError) as caught:
+        await client.aio.models.generate_content(model="m", contents="x", config=config)
+    return caught.value
+
+
 async def test_gemini_429_retry_info(fake, gemini_for, gemini_fault):
     """Gemini's 429 is RESOURCE_EXHAUSTED with a google.rpc.RetryInfo retryDelay."""
-    client = gemini_for(await fake())
-    with pytest.raises(errors.ClientError) as caught:
-        await client.aio.models.generate_content(model="m", contents="x", config=gemini_fault("status=429;after=37"))
-    assert caught.value.code == 429
-    assert caught.value.status == "RESOURCE_EXHAUSTED"
-    details = caught.value.details["error"]["details"]
+    error = await gemini_error(gemini_for(await fake()), gemini_fault("status=429;after=37"))
+    assert (error.code, error.status) == (429, "RESOURCE_EXHAUSTED")
+    details = error.details["error"]["details"]
     assert {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "37s"} in details
+
+
+async def test_gemini_408_is_deadline_exceeded(fake, gemini_for, gemini_fault):
+    """Gemini's 408 is DEADLINE_EXCEEDED (time ran out, retry), not FAILED_PRECONDITION (quota gone)."""
+    error = await gemini_error(gemini_for(await fake()), gemini_fault("status=408"))
+    assert (error.code, error.status) == (408, "DEADLINE_EXCEEDED")
 
 
 async def test_quota_per_dialect(fake, openai_for, anthropic_for):

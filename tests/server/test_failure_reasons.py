@@ -256,3 +256,19 @@ async def test_a_retry_the_budget_refused_is_in_the_attempt_log(fake: FakeFactor
     assert access_line(running)["attempt_log"] == expected
     attempts = orjson.loads(data)["error"]["attempts"]
     assert [f"{a['target']}:{a['outcome']}" for a in attempts] == expected
+
+
+async def test_a_stream_cut_by_the_provider_is_worded_not_reprd(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """A committed stream the provider cuts (its chunked body ends before the last chunk): the error event
+    and the access line's ``attempt_errors`` say the answer was cut short, not aiohttp's exception repr
+    (whose ``400`` is its parser's code, not an HTTP status)."""
+    url = await fake("f0")
+    running = await sidecar(chain_policy([url]))
+    status, _, data = await chat(running, {"x-fake-fault": "cut=2"}, stream=True)
+    assert status == 200
+    last = [line for line in data.split(b"\n") if line.startswith(b"data: ")][-1]
+    error = orjson.loads(last[len(b"data: ") :])["error"]
+    assert error["code"] == "reset"
+    why = "the provider's answer was cut short: the connection closed before its last chunk"
+    assert error["message"] == f"upstream stream failed after it started: reset ({why})"
+    assert access_line(running)["attempt_errors"] == [f"m0:reset: {why}"]

@@ -32,8 +32,14 @@ REFUSED = [
     pytest.param(
         "to-anthropic", {"include_thoughts": True}, "thinkingConfig.includeThoughts", id="no budget to Anthropic"
     ),
-    pytest.param("to-openai", {"thinking_level": "HIGH"}, "thinkingConfig.thinkingLevel", id="level to OpenAI"),
-    pytest.param("to-anthropic", {"thinking_level": "HIGH"}, "thinkingConfig.thinkingLevel", id="level to Anthropic"),
+    pytest.param("to-openai", {"thinking_level": "XHIGH"}, "thinkingConfig.thinkingLevel", id="xhigh to OpenAI"),
+    pytest.param("to-anthropic", {"thinking_level": "XHIGH"}, "thinkingConfig.thinkingLevel", id="xhigh to Anthropic"),
+    pytest.param(
+        "to-openai",
+        {"thinking_level": "HIGH", "include_thoughts": True},
+        "thinkingConfig.thinkingLevel",
+        id="level with thoughts to OpenAI",
+    ),
 ]
 SKIP = base64.urlsafe_b64decode("skip_thought_signature_validator")  # as google-genai reads it
 THOUGHTFUL = types.ThinkingConfig(thinking_budget=2048, include_thoughts=True)
@@ -95,7 +101,8 @@ async def test_thinking_the_target_cannot_be_told_is_refused_by_name(
     fake: FakeFactory, sidecar: SidecarFactory, gemini_client: Any, target: str, thinking: dict[str, Any], name: str
 ) -> None:
     """A thinking setting with no faithful form at the target (any budget towards OpenAI, thoughts without a
-    budget towards Anthropic, a level anywhere) is a 400 naming the field, not a silent drop."""
+    budget towards Anthropic, a level Google names no budget for, thoughts shown towards OpenAI) is a 400 naming
+    the field, not a silent drop."""
     running, _ = await start(fake, sidecar)
     config = types.GenerateContentConfig(thinking_config=types.ThinkingConfig(**thinking))
     client = gemini_client(running.url)
@@ -136,6 +143,27 @@ async def test_a_small_gemini_budget_is_raised_to_anthropics_minimum(
     )
     await gemini_client(running.url).aio.models.generate_content(model="to-anthropic", contents="hi", config=config)
     assert (await last_body(running, urls["anthropic"]))["thinking"]["budget_tokens"] == 1024
+
+
+async def test_a_raised_budget_anthropic_cannot_take_says_what_was_asked_and_what_to_change(
+    fake: FakeFactory, sidecar: SidecarFactory, gemini_client: Any
+) -> None:
+    """A budget of 512 with an output maximum of 1,024: the 400 says the app's 512 was raised to Anthropic's
+    minimum of 1,024 and that the output maximum must be above it, not a "budget (1024)" the app never sent."""
+    running, urls = await start(fake, sidecar)
+    config = types.GenerateContentConfig(
+        thinking_config=types.ThinkingConfig(thinking_budget=512), max_output_tokens=1024
+    )
+    with pytest.raises(errors.ClientError) as info:
+        await gemini_client(running.url).aio.models.generate_content(model="to-anthropic", contents="hi", config=config)
+    assert info.value.code == 400
+    assert info.value.message is not None
+    assert (
+        "thinkingConfig.thinkingBudget' has no equivalent on fake (model to-anthropic): the budget asked (512) is"
+        " below Anthropic's minimum thinking budget (1024), and Anthropic needs max_tokens (1024) above the"
+        " budget: ask for more than 1024 output tokens, or for no thinking;"
+    ) in info.value.message
+    assert await running.fake_requests(urls["anthropic"]) == []
 
 
 @pytest.mark.parametrize(

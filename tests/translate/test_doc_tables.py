@@ -326,7 +326,8 @@ REFUSED_SAMPLES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("Gemini", "cachedContent"): {"cachedContent": "cachedContents/c1"},
     ("Gemini", "thinkingBudget"): {GC: {"thinkingConfig": {"thinkingBudget": 1024, "includeThoughts": False}}},
     ("Gemini", "includeThoughts: true"): {GC: {"thinkingConfig": {"includeThoughts": True}}},
-    ("Gemini", "thinkingLevel"): {GC: {"thinkingConfig": {"thinkingLevel": "LOW"}}},
+    ("Gemini", "thinkingLevel"): {GC: {"thinkingConfig": {"thinkingLevel": "LOW", "includeThoughts": True}}},
+    ("Gemini", "thinkingLevel: xhigh"): {GC: {"thinkingConfig": {"thinkingLevel": "XHIGH"}}},
     ("Gemini", "functionResponse.parts"): {
         "contents": [
             {"role": "user", "parts": [{"text": "draw"}]},

@@ -2,8 +2,9 @@
 
 - ``parse_thinking``: a positive ``thinkingBudget`` or ``includeThoughts: true`` asks for thinking (a
   missing or ``-1`` budget lets the model decide); the defaults (``includeThoughts: false``, a ``-1`` or
-  ``0`` budget alone) ask for nothing and are dropped, listed; ``thinkingLevel`` (Gemini 3's levels, which
-  no other provider has) and values of the wrong type are refused, naming the field.
+  ``0`` budget alone) ask for nothing and are dropped, listed; ``thinkingLevel`` (Gemini 3's ``minimal``,
+  ``low``, ``medium``, ``high``, in any case) asks for that level (``effort``) at Google's budget for it
+  (``LEVEL_BUDGETS``); another level and values of the wrong type are refused, naming the field.
 - ``build_thinking``: ``{thinkingBudget, includeThoughts}`` (Gemini 3 still takes a budget). A budget
   outside the model's range (Gemini 2.5 Pro 128-32,768, Flash 0-24,576, Flash-Lite 512-24,576) is left for
   Gemini to judge: the route does not know which model it is.
@@ -15,15 +16,21 @@ from typing import Any
 
 from ...translate.common import ChatRequest
 from ...translate.options import Drops
+from ...translate.thinking import LEVEL_BUDGETS
+
+LEVEL = "thinkingConfig.thinkingLevel"
+_REFUSED = {"thinkingLevel": f"the levels that translate are {', '.join(LEVEL_BUDGETS)}"}
 
 
 def parse_thinking(value: dict[str, Any], req: ChatRequest, drops: Drops) -> None:
     """``value``: the ``thinkingConfig`` object, its keys in camelCase."""
-    budget, show, defaults = -1, False, []
+    budget, show, defaults, level = -1, False, [], None
     for key, v in value.items():
         if v is None:
             continue
-        if key == "includeThoughts" and type(v) is bool:
+        if key == "thinkingLevel" and isinstance(v, str) and v.lower() in LEVEL_BUDGETS:
+            level = v.lower()
+        elif key == "includeThoughts" and type(v) is bool:
             show = v
             if not v:
                 defaults.append(key)
@@ -32,8 +39,15 @@ def parse_thinking(value: dict[str, Any], req: ChatRequest, drops: Drops) -> Non
             if v in (-1, 0):
                 defaults.append(key)
         else:
-            drops.unsupported(f"thinkingConfig.{key}", "only thinkingBudget and includeThoughts translate")
-    if budget > 0 or (show and budget != 0):
+            drops.unsupported(
+                f"thinkingConfig.{key}", _REFUSED.get(key, "only thinkingBudget and includeThoughts translate")
+            )
+    if level is not None and budget > 0:
+        drops.unsupported("thinkingConfig.thinkingBudget", "Gemini takes a thinkingBudget or a thinkingLevel, not both")
+    if level is not None:
+        req["thinking"] = {"budget": LEVEL_BUDGETS[level], "show": show, "param": LEVEL, "effort": level}
+        defaults = [k for k in defaults if k == "includeThoughts"]
+    elif budget > 0 or (show and budget != 0):
         param = "thinkingConfig.thinkingBudget" if budget > 0 else "thinkingConfig.includeThoughts"
         req["thinking"] = {"budget": budget, "show": show, "param": param, "effort": None}
         defaults = [k for k in defaults if k == "includeThoughts"]  # a -1 budget is carried as such

@@ -7,11 +7,12 @@
   low/medium/high read as a thinking budget, ``translate.thinking``), ignored (``_IGNORED``, listed as
   dropped) or unsupported. A value equal to its default (``_DEFAULTS``) asks for nothing, whatever the
   target supports.
-- ``build_request``: the messages (``messages.build_messages``), the settings (``_build_settings``: the
-  output maximum under ``TranslateOptions.openai_max_tokens_field``, sampling, ``logprobs`` written by
-  ``logprobs``; ``top_k`` and a thinking budget have no chat-completions form), the tools and tool choice
-  (``_build_tools``: several forced names become ``required`` over those tools only), the response format
-  (``_response_format``), and a stream asks for usage (``stream_options.include_usage``).
+- ``build_request``: the messages (``messages.build_messages``), the settings (``_build_settings``: the output
+  maximum under ``TranslateOptions.openai_max_tokens_field``, sampling, ``logprobs`` written by ``logprobs``;
+  ``top_k`` and a thinking budget have no chat-completions form; a level, Gemini 3's ``thinkingLevel``, is
+  ``reasoning_effort``), the tools and tool choice (``_build_tools``: several forced names become ``required``
+  over those tools only), the response format (``_response_format``), and a stream asks for usage
+  (``stream_options.include_usage``).
 - ``openai_params``: the request parameters routing reads (``translate.params``).
 """
 
@@ -22,7 +23,7 @@ from typing import Any
 from ...translate.common import ChatRequest, RequestParams, ResponseFormat, ToolChoice
 from ...translate.options import Drops, TranslateOptions, TranslationError, name_of
 from ...translate.params import caller_name, chat_params, stop_list
-from ...translate.thinking import EFFORT_BUDGETS
+from ...translate.thinking import EFFORT_BUDGETS, Thinking
 from .logprobs import add_to_request as add_logprobs
 from .messages import build_messages, parse_messages
 
@@ -200,7 +201,18 @@ def _build_settings(req: ChatRequest, out: dict[str, Any], drops: Drops, options
     if "top_k" in req:
         drops.unsupported(caller_name(req, "top_k"))
     if "thinking" in req:
-        drops.unsupported(req["thinking"]["param"], "no chat-completions form for a thinking budget")
+        _build_thinking(req["thinking"], out, drops)
+
+
+def _build_thinking(thinking: Thinking, out: dict[str, Any], drops: Drops) -> None:
+    """A level (Gemini 3's ``thinkingLevel``) as ``reasoning_effort``; a budget has no form here, and the
+    chat completions API returns no thoughts to show."""
+    if thinking["effort"] is None:
+        drops.unsupported(thinking["param"], "no chat-completions form for a thinking budget")
+    elif thinking["show"]:
+        drops.unsupported(thinking["param"], "OpenAI's chat completions return no thoughts to include")
+    else:
+        out["reasoning_effort"] = thinking["effort"]
 
 
 def _build_tools(req: ChatRequest, out: dict[str, Any]) -> None:
