@@ -6,37 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 import pytest
 
 from sidecar.policy.resilience_spec import TimeoutsSpec
-from sidecar.settings import Settings
-from sidecar.upstream import EnvProxies, UpstreamClient
+from sidecar.upstream import UpstreamClient
 from sidecar.upstream.resolver import FAILED_LOOKUP_MEMORY_S, BoundedResolver
 
-from .conftest import BODY, provider
+from .conftest import BODY, ClientFactory, provider
 from .lookups import ScriptedResolver
 from .raw import UpstreamFactory, answering, response
-
-ClientWith = Callable[[ScriptedResolver], UpstreamClient]
-
-
-@pytest.fixture
-async def client_with() -> AsyncIterator[ClientWith]:
-    """``client_with(resolver)``: an open ``UpstreamClient`` looking names up with ``resolver``."""
-    clients: list[UpstreamClient] = []
-
-    def make(resolver: ScriptedResolver) -> UpstreamClient:
-        client = UpstreamClient(Settings(), EnvProxies({}), lambda: resolver)
-        client.open()
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        await client.close()
 
 
 async def post_to(client: UpstreamClient, url: str, connect_s: float = 5.0) -> None:
@@ -46,10 +26,10 @@ async def post_to(client: UpstreamClient, url: str, connect_s: float = 5.0) -> N
     resp.close()
 
 
-async def test_a_slow_lookup_fails_as_a_connect_timeout_within_connect_s(client_with: ClientWith) -> None:
+async def test_a_slow_lookup_fails_as_a_connect_timeout_within_connect_s(make_client: ClientFactory) -> None:
     """A name whose lookup takes 30 s: the call fails as aiohttp's ConnectionTimeoutError (the sidecar's
     ``timeout_connect``) after about its connect_s (0.2 s), not when the lookup ends."""
-    client = client_with(ScriptedResolver(slow={"slow.test"}))
+    client = make_client(resolver=ScriptedResolver(slow={"slow.test"}))
     started = time.monotonic()
     async with asyncio.timeout(3):
         with pytest.raises(aiohttp.ConnectionTimeoutError) as failed:
@@ -58,22 +38,22 @@ async def test_a_slow_lookup_fails_as_a_connect_timeout_within_connect_s(client_
     assert str(failed.value.__cause__) == "resolving slow.test timed out (connect_s 0.2 s)"
 
 
-async def test_a_failed_lookup_is_not_asked_again_within_its_memory(client_with: ClientWith) -> None:
+async def test_a_failed_lookup_is_not_asked_again_within_its_memory(make_client: ClientFactory) -> None:
     """A name that does not resolve: the first call asks the resolver and fails (ClientConnectorDNSError);
     the next five within FAILED_LOOKUP_MEMORY_S fail the same way at once, without a lookup."""
     resolver = ScriptedResolver(failing={"down.test"})
-    client = client_with(resolver)
+    client = make_client(resolver=resolver)
     for _ in range(6):
         with pytest.raises(aiohttp.ClientConnectorDNSError, match="Name or service not known"):
             await post_to(client, "http://down.test:9/v1/chat")
     assert resolver.lookups["down.test"] == 1
 
 
-async def test_a_timed_out_lookup_is_remembered_too(client_with: ClientWith) -> None:
+async def test_a_timed_out_lookup_is_remembered_too(make_client: ClientFactory) -> None:
     """After a lookup that ran past connect_s, the next call fails at once (a connect timeout again)
     instead of waiting for another slow lookup."""
     resolver = ScriptedResolver(slow={"slow.test"})
-    client = client_with(resolver)
+    client = make_client(resolver=resolver)
     with pytest.raises(aiohttp.ConnectionTimeoutError):
         await post_to(client, "http://slow.test:9/v1/chat", connect_s=0.2)
     started = time.monotonic()
@@ -82,11 +62,11 @@ async def test_a_timed_out_lookup_is_remembered_too(client_with: ClientWith) -> 
     assert (resolver.lookups["slow.test"], time.monotonic() - started < 0.1) == (1, True)
 
 
-async def test_concurrent_calls_share_one_bounded_lookup(client_with: ClientWith) -> None:
+async def test_concurrent_calls_share_one_bounded_lookup(make_client: ClientFactory) -> None:
     """Twenty calls at once to a slow name: one lookup (aiohttp merges them), and every call fails within
     about connect_s."""
     resolver = ScriptedResolver(slow={"slow.test"})
-    client = client_with(resolver)
+    client = make_client(resolver=resolver)
     started = time.monotonic()
     async with asyncio.timeout(3):
         outcomes = await asyncio.gather(
