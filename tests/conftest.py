@@ -2,7 +2,7 @@
 
 ``fake(name, **config)`` starts a fake provider (sidecar.fake_provider) and returns its base URL.
 ``raw_upstream(handler)`` starts a raw TCP upstream that writes exact bytes (``tests/upstream/raw.py``).
-``sidecar(policy_yaml, env=...)`` writes the policy to a file, starts the sidecar app on a real port
+``sidecar(policy_yaml, env=..., resolver_class=...)`` writes the policy to a file, starts the sidecar app on a real port
 and returns a ``RunningSidecar`` (its URL, its state, the policy path, the in-memory span exporter);
 the official SDKs' clients pointed at one are tests/sdk_clients.py's (google-genai's: ``gemini_client``).
 """
@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from aiohttp import ClientSession
+from aiohttp.abc import AbstractResolver
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from sidecar.fake_provider import FakeConfig
@@ -94,6 +95,7 @@ async def sidecar(tmp_path: Path) -> AsyncIterator[SidecarFactory]:
         env: Mapping[str, str] | None = None,
         capture_content: bool = False,
         stages: Sequence[Stage] = (),
+        resolver_class: Callable[[], AbstractResolver] | None = None,
         **settings: Any,
     ) -> RunningSidecar:
         path = tmp_path / "policy.yaml"
@@ -105,7 +107,7 @@ async def sidecar(tmp_path: Path) -> AsyncIterator[SidecarFactory]:
         options = {"policy_path": str(path), "reload_interval_s": 0.1, **settings}
         state = build_state(Settings(**options), load_policy(path), telemetry, env or {}, log_output)
         state.listening = True
-        app, server = await start_app(state, "127.0.0.1", 0, stages)
+        app, server = await start_app(state, "127.0.0.1", 0, stages, resolver_class=resolver_class)
         running.append((app, server))
         return RunningSidecar(f"http://127.0.0.1:{server.port}", state, path, exporter, logs)
 

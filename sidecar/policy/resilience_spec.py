@@ -17,7 +17,7 @@ PositiveSeconds = Annotated[float, Field(gt=0, le=86400)]
 class TimeoutsSpec(_Spec):
     """Per-attempt timeouts, in seconds."""
 
-    connect_s: PositiveSeconds = Field(5.0, description="TCP+TLS connect.")
+    connect_s: PositiveSeconds = Field(5.0, description="Name lookup; then TCP+TLS connect.")
     first_byte_s: PositiveSeconds = Field(
         60.0, description="Until the response headers; for streams until the first content event."
     )

@@ -19,7 +19,7 @@ import asyncio
 import gc
 import signal
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -47,6 +47,8 @@ from .state import SidecarState
 from .targets import TargetStates
 
 if TYPE_CHECKING:
+    from aiohttp.abc import AbstractResolver
+
     from .shadowing import ChildWalk, ShadowRunner
 
 log = get_logger("sidecar.server")
@@ -86,11 +88,17 @@ class SidecarApp:
     (the upstream client, the policy watcher), all built here once. ``open`` starts the watcher;
     ``close`` stops it and closes the client; ``listener`` makes the HTTP listener that serves it."""
 
-    def __init__(self, state: SidecarState, stages: Sequence[Stage] = ()) -> None:
-        """``stages``: more stages, run after routing and before the terminal one (a feature's)."""
+    def __init__(
+        self,
+        state: SidecarState,
+        stages: Sequence[Stage] = (),
+        resolver_class: Callable[[], AbstractResolver] | None = None,
+    ) -> None:
+        """``stages``: more stages, run after routing and before the terminal one (a feature's);
+        ``resolver_class``: what looks up the providers' names (``UpstreamClient``)."""
         self.state = state
         settings = state.settings
-        self.client = UpstreamClient(settings, state.proxies)
+        self.client = UpstreamClient(settings, state.proxies, resolver_class)
         executor = Executor(Attempt(self.client, state.credentials), state.targets, state.telemetry)
         self.shadow: ShadowRunner | None = None  # built with the shadow stage
         # Outermost first; each folded in only for a policy that uses it (``assembly``), and the deferred
@@ -236,12 +244,18 @@ def _gate_stage(state: SidecarState) -> Stage:
 
 
 async def start_app(
-    state: SidecarState, host: str, port: int, stages: Sequence[Stage] = (), *, connect_stores: bool = True
+    state: SidecarState,
+    host: str,
+    port: int,
+    stages: Sequence[Stage] = (),
+    *,
+    connect_stores: bool = True,
+    resolver_class: Callable[[], AbstractResolver] | None = None,
 ) -> tuple[SidecarApp, Listener]:
     """Open the app and listen on ``host:port`` (0: any free port, see ``Listener.port``), then connect
     the cache's Redis store (``ResponseCaches.connect``); ``serve`` does that itself, once the heap is
     settled (``connect_stores=False``)."""
-    app = SidecarApp(state, stages)
+    app = SidecarApp(state, stages, resolver_class)
     app.open()
     server = app.listener()
     try:

@@ -5,6 +5,8 @@
 - ``client``    ``UpstreamClient``: aiohttp's ``ClientSession``, one per process, tuned (limits,
                 keep-alive, DNS cache, happy eyeballs), with the sidecar's timeouts per call;
                 ``request_sent``: whether a failed call had been written to a connection
+- ``resolver``  ``BoundedResolver``: each name lookup bounded by the attempt's ``connect_s``, a failed
+                one remembered for 5 s
 - ``response``  ``UpstreamResponse``: the head checked, the body bounded (size, decompression, loop time)
 - ``proxy``     which proxy carries a provider's calls: its ``proxy`` setting or HTTPS_PROXY/HTTP_PROXY/NO_PROXY
 - ``tls``       per-provider CA bundles and client certificates, re-read when rotated

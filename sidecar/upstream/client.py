@@ -11,9 +11,11 @@ The connector, tuned for a proxy rather than left at aiohttp's defaults:
   101st concurrent stream); a call beyond waits for a free connection, within its first-byte timeout;
 - connections kept alive for 15 s of idleness (below the 60 s or more that providers' load balancers
   keep them, so the sidecar closes first and rarely sends on a connection being closed);
-- DNS answers cached for 60 s; happy eyeballs (RFC 8305): the addresses of a host are tried in turn,
-  IPv6 and IPv4 interleaved, the next one 250 ms after one has not connected, so a family without a
-  route costs 250 ms, not a whole ``connect_s``.
+- DNS answers cached for 60 s; each lookup bounded by the attempt's ``connect_s`` and a failed one
+  remembered for 5 s (``resolver.BoundedResolver``, around aiohttp's default resolver or the class given
+  as ``resolver_class``, the seam tests use for a slow or failing resolver); happy eyeballs (RFC 8305):
+  the addresses of a host are tried in turn, IPv6 and IPv4 interleaved, the next one 250 ms after one
+  has not connected, so a family without a route costs 250 ms, not a whole ``connect_s``.
 
 The session: no cookie jar (the sidecar serves every caller of the pod: a provider's cookies must not
 follow one caller's call into another's); no redirects (a 3xx means a wrong ``base_url``, classified by
@@ -26,7 +28,9 @@ measured, docs/benchmarks.md). Bodies are decompressed by aiohttp, within ``resp
 arrived and been checked. Per provider, its route (the proxy, the TLS context of its ``tls`` block) is
 made once and kept while the provider object is the policy's. The timeouts:
 
-- ``connect_s`` -> aiohttp's ``sock_connect``: TCP connect and TLS handshake (``ConnectionTimeoutError``);
+- ``connect_s`` -> aiohttp's ``sock_connect``: TCP connect and TLS handshake; and, bounded by it on its
+  own, the name lookup before them (``BoundedResolver``, told by ``bound_lookup_by``); either raises
+  ``ConnectionTimeoutError``;
 - ``idle_s``: the wait for the head (aiohttp's ``sock_read``), then every wait for body bytes
   (``UpstreamResponse``), raise aiohttp's ``SocketTimeoutError``; for the head only when it is shorter
   than ``first_byte_s``: otherwise the caller's first-byte deadline (below) is always due first, and
@@ -56,17 +60,19 @@ from __future__ import annotations
 import asyncio
 import ssl
 import weakref
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from aiohttp.abc import AbstractResolver
 
 from ..policy.compiled import Provider
 from ..policy.resilience_spec import TimeoutsSpec
 from ..settings import Settings
 from .proxy import EnvProxies, Proxy, provider_proxy
+from .resolver import BoundedResolver, bound_lookup_by
 from .response import UpstreamResponse
 from .tls import TLSContexts
 
@@ -122,13 +128,22 @@ def _post_arguments(proxy: Proxy | None, context: ssl.SSLContext | bool) -> dict
 class UpstreamClient:
     """The process's one upstream client (see the module docstring)."""
 
-    def __init__(self, settings: Settings, proxies: EnvProxies) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        proxies: EnvProxies,
+        resolver_class: Callable[[], AbstractResolver] | None = None,
+    ) -> None:
+        """``resolver_class``: makes the resolver that looks names up (in ``open``; aiohttp's default
+        when None), wrapped in ``BoundedResolver``."""
+        self._resolver_class = resolver_class or aiohttp.DefaultResolver
         self._limit = settings.upstream_connections
         self._limit_per_host = settings.upstream_connections_per_host
         self._max_body = settings.upstream_max_body_bytes
         self._proxies = proxies
         self._tls = TLSContexts()
         self._session: aiohttp.ClientSession | None = None
+        self._resolver: BoundedResolver | None = None
         self._routes: dict[str, _Route] = {}
         # by connect_s, idle_s, first_byte_s
         self._timeouts: dict[tuple[float, float, float], aiohttp.ClientTimeout] = {}
@@ -143,12 +158,14 @@ class UpstreamClient:
     def open(self) -> None:
         """Make the connector and the session (in the running loop)."""
         self._loop = asyncio.get_running_loop()
+        self._resolver = resolver = BoundedResolver(self._resolver_class())
         connector = aiohttp.TCPConnector(
             limit=self._limit,
             limit_per_host=self._limit_per_host,
             keepalive_timeout=KEEPALIVE_S,
             ttl_dns_cache=DNS_CACHE_S,
             happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY_S,
+            resolver=resolver,
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
@@ -165,6 +182,9 @@ class UpstreamClient:
         session, self._session = self._session, None
         if session is not None:
             await session.close()
+        resolver, self._resolver = self._resolver, None
+        if resolver is not None:
+            await resolver.close()  # given to the connector, not owned by it
 
     def refresh(self) -> list[str]:
         """Rebuild the TLS contexts whose files changed; returns the files re-read (for the log)."""
@@ -199,6 +219,7 @@ class UpstreamClient:
             headers = {**headers, **route.proxy_credentials}
         timeout = self._timeout(timeouts)
         _SENT.set(False)
+        bound_lookup_by(timeouts.connect_s)
         response = await session.post(url, data=body, headers=headers, timeout=timeout, **route.arguments)
         if timeout.sock_read is not None:
             connection = response.connection

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from aiohttp.abc import AbstractResolver
 
 from sidecar.policy.compiled import Provider
 from sidecar.policy.resilience_spec import TimeoutsSpec
@@ -52,11 +53,15 @@ async def read(client: UpstreamClient, up: RawUpstream) -> bytes:
 
 @pytest.fixture
 async def make_client() -> AsyncIterator[ClientFactory]:
-    """``make_client(env={...}, **settings)``: an open ``UpstreamClient``, closed after the test."""
+    """``make_client(env={...}, resolver=..., **settings)``: an open ``UpstreamClient`` (looking names up with
+    ``resolver``, when given), closed after the test."""
     clients: list[UpstreamClient] = []
 
-    def make(*, env: dict[str, str] | None = None, **settings: Any) -> UpstreamClient:
-        upstream_client = UpstreamClient(Settings(**settings), EnvProxies(env or {}))
+    def make(
+        *, env: dict[str, str] | None = None, resolver: AbstractResolver | None = None, **settings: Any
+    ) -> UpstreamClient:
+        resolver_class = None if resolver is None else lambda: resolver
+        upstream_client = UpstreamClient(Settings(**settings), EnvProxies(env or {}), resolver_class)
         upstream_client.open()
         clients.append(upstream_client)
         return upstream_client
