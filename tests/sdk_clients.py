@@ -7,7 +7,7 @@ after the test.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anthropic
 import openai
@@ -24,3 +24,12 @@ def openai_client(running: RunningSidecar, **headers: str) -> openai.AsyncOpenAI
 def anthropic_client(running: RunningSidecar) -> anthropic.AsyncAnthropic:
     """The Anthropic SDK at the sidecar, without its own retries."""
     return anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0)
+
+
+async def openai_chat_text(running: RunningSidecar, request: dict[str, Any], stream: bool) -> str:
+    """The answer's text to a chat completion ``request`` sent through openai-python, whole or streamed."""
+    async with openai_client(running) as client:
+        if not stream:
+            return (await client.chat.completions.create(**request)).choices[0].message.content or ""
+        chunks = await client.chat.completions.create(stream=True, **request)
+        return "".join([c.choices[0].delta.content or "" async for c in chunks if c.choices])

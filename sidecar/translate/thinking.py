@@ -10,9 +10,10 @@ or refuses (``Drops.unsupported``, naming the caller's own field) what it cannot
 - a budget the model decides (Gemini ``-1``, Anthropic ``adaptive``) reaches Gemini as ``-1``; Anthropic's
   ``adaptive`` exists on its newest models only, so it is refused towards Anthropic;
 - ``reasoning_effort`` reaches Gemini as the budget Google's own OpenAI-compatible endpoint uses for it
-  (``EFFORT_BUDGETS``); Anthropic documents no mapping from it, so it is refused there;
-- Gemini 3's ``thinkingLevel`` reaches OpenAI as that ``reasoning_effort`` and Anthropic as Google's budget
-  for it (``LEVEL_BUDGETS``; ``minimal``: no thinking, dropped, listed).
+  (``EFFORT_BUDGETS``; ``minimal``, which Google gives no budget, is refused there);
+- a level, Gemini 3's ``thinkingLevel`` or OpenAI's ``reasoning_effort``, reaches Anthropic as Google's
+  budget for it (``LEVEL_BUDGETS``; ``minimal``: no thinking, dropped, listed), and a ``thinkingLevel``
+  reaches OpenAI as that ``reasoning_effort``.
 
 The thoughts that come back travel as ``ReasoningPart``s (``common``).
 """

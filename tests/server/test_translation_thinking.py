@@ -15,7 +15,7 @@ import pytest
 from google.genai import errors, types
 
 from ..conftest import FakeFactory, SidecarFactory, provider_block
-from ..sdk_clients import anthropic_client, openai_client
+from ..sdk_clients import anthropic_client, openai_chat_text, openai_client
 from ..translate import streams
 from ..upstream.raw import ServerConn, UpstreamFactory, chunked, response, serve_forever
 from .three_dialects import start
@@ -328,33 +328,21 @@ async def test_openai_reasoning_effort_reaches_gemini_as_googles_budget(
     """An OpenAI app's ``reasoning_effort`` reaches Gemini as the thinking budget Google's own
     OpenAI-compatible endpoint uses for it, thoughts not shown."""
     running, urls = await start(fake, sidecar)
-    async with openai_client(running) as client:
-        request: dict[str, Any] = {
-            "model": "to-gemini",
-            "messages": [{"role": "user", "content": "servus"}],
-            "reasoning_effort": effort,
-        }
-        if stream:
-            chunks = await client.chat.completions.create(stream=True, **request)
-            text = "".join([c.choices[0].delta.content or "" async for c in chunks if c.choices])
-        else:
-            text = (await client.chat.completions.create(**request)).choices[0].message.content or ""
-    assert "servus" in text
+    request = {"model": "to-gemini", "messages": [{"role": "user", "content": "servus"}], "reasoning_effort": effort}
+    assert "servus" in await openai_chat_text(running, request, stream)
     body = await last_body(running, urls["gemini"])
     assert body["generationConfig"]["thinkingConfig"] == {"thinkingBudget": budget}
 
 
-@pytest.mark.parametrize(("target", "effort"), [("to-anthropic", "high"), ("to-gemini", "minimal")])
-async def test_reasoning_effort_without_a_documented_mapping_is_refused(
-    fake: FakeFactory, sidecar: SidecarFactory, target: str, effort: str
-) -> None:
-    """``reasoning_effort`` towards Anthropic (no documented budget for an effort) or an effort Google maps
-    to no budget is a typed 400 naming ``reasoning_effort``."""
-    running, _ = await start(fake, sidecar)
+async def test_a_minimal_reasoning_effort_towards_gemini_is_refused(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """``reasoning_effort: minimal``, which Google's OpenAI-compatible endpoint gives no thinking budget, is a
+    typed 400 naming ``reasoning_effort`` towards Gemini, and nothing reaches Gemini."""
+    running, urls = await start(fake, sidecar)
     async with openai_client(running) as client:
         with pytest.raises(openai.BadRequestError) as info:
             await client.chat.completions.create(
-                model=target, messages=[{"role": "user", "content": "servus"}], reasoning_effort=effort
+                model="to-gemini", messages=[{"role": "user", "content": "servus"}], reasoning_effort="minimal"
             )
     assert info.value.status_code == 400
-    assert "reasoning_effort" in info.value.message
+    assert "'reasoning_effort'" in info.value.message and "no thinking budget for minimal" in info.value.message
+    assert await running.fake_requests(urls["gemini"]) == []

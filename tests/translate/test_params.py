@@ -112,7 +112,7 @@ UNSUPPORTED = [
     (OAI, ANT, {"frequency_penalty": 0.5}, "frequency_penalty"),
     (OAI, ANT, {"seed": 42}, "seed"),
     (OAI, ANT, {"logit_bias": {"50256": -100}}, "logit_bias"),
-    (OAI, ANT, {"reasoning_effort": "high"}, "reasoning_effort"),
+    (OAI, GEM, {"reasoning_effort": "minimal"}, "reasoning_effort"),
     (OAI, GEM, {"parallel_tool_calls": False}, "parallel_tool_calls"),
     (OAI, GEM, {"audio": {"voice": "alloy", "format": "wav"}}, "audio"),
     (ANT, OAI, {"top_k": 5}, "top_k"),

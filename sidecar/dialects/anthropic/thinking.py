@@ -3,8 +3,8 @@
 
 - ``parse_thinking``: ``{type: enabled, budget_tokens}`` and ``{type: adaptive}`` ask for thinking (shown:
   Anthropic always shows it); ``disabled`` asks for nothing; anything else is refused by name.
-- ``build_thinking``: ``{type: enabled, budget_tokens}`` (a Gemini ``thinkingLevel`` at Google's budget for
-  it, ``minimal`` as no thinking, dropped, listed; an OpenAI ``reasoning_effort`` refused) within Anthropic's
+- ``build_thinking``: ``{type: enabled, budget_tokens}`` (a level, a Gemini ``thinkingLevel`` or an OpenAI
+  ``reasoning_effort``, at Google's budget for it, ``minimal`` as no thinking, dropped, listed) within Anthropic's
   bounds (at least ``ANTHROPIC_MIN_BUDGET``, below ``max_tokens``), with the sampling settings Anthropic
   refuses while thinking dropped by name; no thinking on a turn that answers tool calls (Anthropic wants back
   the signed thinking that preceded them, which a caller of another dialect never received).
@@ -38,17 +38,15 @@ def build_thinking(thinking: Thinking, out: dict[str, Any], drops: Drops) -> Non
     """``thinking {type: enabled, budget_tokens}`` within Anthropic's bounds (``translate.thinking``); what it
     cannot honour is refused naming the caller's field, or (under ``drop``) sent without thinking."""
     param, budget = thinking["param"], max(thinking["budget"], ANTHROPIC_MIN_BUDGET)
-    if thinking["budget"] == 0:  # Gemini 3's thinkingLevel minimal: no thinking for most queries
+    if thinking["budget"] == 0:  # minimal (a Gemini 3 level or OpenAI effort): no thinking for most queries
         drops.ignored(param)
         return
     refused = (
-        "Anthropic documents no thinking budget for a reasoning effort"
-        if param == "reasoning_effort"  # a Gemini thinkingLevel carries Google's budget for it
-        else "Anthropic needs a thinking budget"
+        "Anthropic needs a thinking budget"
         if thinking["budget"] < 0
         else "Anthropic cannot think while a tool call is forced (structured output is one)"
         if out.get("tool_choice", {}).get("type") in ("any", "tool")
-        else _budget_above_max_tokens(thinking["budget"], out["max_tokens"])
+        else _budget_above_max_tokens(thinking, out["max_tokens"])
         if out["max_tokens"] <= budget
         else None
     )
@@ -71,9 +69,16 @@ def build_thinking(thinking: Thinking, out: dict[str, Any], drops: Drops) -> Non
     out["thinking"] = {"type": "enabled", "budget_tokens": budget}
 
 
-def _budget_above_max_tokens(asked: int, max_tokens: int) -> str:
+def _budget_above_max_tokens(thinking: Thinking, max_tokens: int) -> str:
     """Why a budget not below ``max_tokens`` is refused: what the app asked, what Anthropic needs (a budget
-    under its minimum was raised to it, which the app never sent) and what to change."""
+    under its minimum was raised to it, which the app never sent) and what to change. A level (OpenAI
+    ``reasoning_effort``, Gemini 3's ``thinkingLevel``) is named with the budget it stands for."""
+    asked, effort = thinking["budget"], thinking["effort"]
+    if effort is not None:
+        return (
+            f"Anthropic needs max_tokens ({max_tokens}) above the thinking budget for {effort} ({asked}): ask for"
+            f" more than {asked} output tokens, or for a lower level"
+        )
     if asked < ANTHROPIC_MIN_BUDGET:
         return (
             f"the budget asked ({asked}) is below Anthropic's minimum thinking budget ({ANTHROPIC_MIN_BUDGET}),"

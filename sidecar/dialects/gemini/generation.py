@@ -147,7 +147,7 @@ def build_config(req: ChatRequest, drops: Drops) -> dict[str, Any] | None:
         raise TranslationError(f"{name!r}: Gemini takes at most {GEMINI_MAX_STOPS} stop sequences, {len(stop)} given")
     if stop:
         config["stopSequences"] = stop
-    build_thinking(req, config)
+    build_thinking(req, config, drops)
     add_logprobs(req, config)
     fmt = req.get("response_format")
     if fmt is not None:

@@ -5,7 +5,8 @@
   ``0`` budget alone) ask for nothing and are dropped, listed; ``thinkingLevel`` (Gemini 3's ``minimal``,
   ``low``, ``medium``, ``high``, in any case) asks for that level (``effort``) at Google's budget for it
   (``LEVEL_BUDGETS``); another level and values of the wrong type are refused, naming the field.
-- ``build_thinking``: ``{thinkingBudget, includeThoughts}`` (Gemini 3 still takes a budget). A budget
+- ``build_thinking``: ``{thinkingBudget, includeThoughts}`` (Gemini 3 still takes a budget); an OpenAI
+  ``reasoning_effort: minimal`` is refused (Google's OpenAI-compatible endpoint gives it no budget). A budget
   outside the model's range (Gemini 2.5 Pro 128-32,768, Flash 0-24,576, Flash-Lite 512-24,576) is left for
   Gemini to judge: the route does not know which model it is.
 """
@@ -55,9 +56,12 @@ def parse_thinking(value: dict[str, Any], req: ChatRequest, drops: Drops) -> Non
         drops.ignored(f"thinkingConfig.{key}")
 
 
-def build_thinking(req: ChatRequest, config: dict[str, Any]) -> None:
+def build_thinking(req: ChatRequest, config: dict[str, Any], drops: Drops) -> None:
     thinking = req.get("thinking")
     if thinking is None:
+        return
+    if thinking["budget"] == 0:  # an OpenAI reasoning_effort minimal (a Gemini app's level is relayed as sent)
+        drops.unsupported(thinking["param"], "Google gives no thinking budget for minimal")
         return
     out: dict[str, Any] = {"thinkingBudget": thinking["budget"]}
     if thinking["show"]:

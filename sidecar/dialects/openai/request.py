@@ -3,9 +3,9 @@
 - ``parse_request``: a ``/v1/chat/completions`` body. ``messages`` are read by ``messages``; each other
   top-level field is a sampling parameter (``_SAMPLING``, with ``logprobs`` and ``top_logprobs``), the
   output maximum, the tools, another setting (``_parse_setting``: stop, stream, ``n``), another feature
-  (``_parse_feature``: tool_choice, parallel_tool_calls, response_format, ``reasoning_effort``
-  low/medium/high read as a thinking budget, ``translate.thinking``), ignored (``_IGNORED``, listed as
-  dropped) or unsupported. A value equal to its default (``_DEFAULTS``) asks for nothing, whatever the
+  (``_parse_feature``: tool_choice, parallel_tool_calls, response_format, ``reasoning_effort`` minimal
+  to high read as a level at Google's thinking budget for it, ``translate.thinking``), ignored (``_IGNORED``,
+  listed as dropped) or unsupported. A value equal to its default (``_DEFAULTS``) asks for nothing, whatever the
   target supports.
 - ``build_request``: the messages (``messages.build_messages``), the settings (``_build_settings``: the output
   maximum under ``TranslateOptions.openai_max_tokens_field``, sampling, ``logprobs`` written by ``logprobs``;
@@ -23,7 +23,7 @@ from typing import Any
 from ...translate.common import ChatRequest, RequestParams, ResponseFormat, ToolChoice
 from ...translate.options import Drops, TranslateOptions, TranslationError, name_of
 from ...translate.params import caller_name, chat_params, stop_list
-from ...translate.thinking import EFFORT_BUDGETS, Thinking
+from ...translate.thinking import LEVEL_BUDGETS, Thinking
 from .logprobs import add_to_request as add_logprobs
 from .messages import build_messages, parse_messages
 
@@ -115,8 +115,8 @@ def _parse_feature(key: str, value: Any, req: ChatRequest, drops: Drops) -> None
             req["parallel_tool_calls"] = False
     elif key == "response_format":
         _parse_response_format(value, req, drops)
-    elif value in EFFORT_BUDGETS:  # reasoning_effort
-        req["thinking"] = {"budget": EFFORT_BUDGETS[value], "show": False, "param": key, "effort": value}
+    elif value in LEVEL_BUDGETS:  # reasoning_effort, minimal to high, on Google's scale
+        req["thinking"] = {"budget": LEVEL_BUDGETS[value], "show": False, "param": key, "effort": value}
     elif value == "none":
         drops.ignored(key)
     else:
