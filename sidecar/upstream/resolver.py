@@ -12,8 +12,9 @@ and is given to the connector, aiohttp's own seam for resolvers:
   ``ConnectionTimeoutError`` (``timeout_connect``), an ``asyncio.timeout`` around the wrapped resolver.
   The attempt's ``connect_s`` reaches the resolver through a context variable ``post`` sets
   (``bound_lookup_by``): aiohttp runs the lookup in a task it creates from the first caller's context.
-  aiohttp's ``ClientTimeout(connect=...)`` would bound the lookup too, but also the wait for a free
-  pooled connection, which counts toward ``first_byte_s`` (docs/operations.md), not ``connect_s``;
+  Each caller is bounded by aiohttp's ``ClientTimeout(connect=connect_s)`` (``client``), which covers
+  the lookup and the connect after it together; this bound ends the lookup itself (aiohttp shields it
+  from its callers' timeouts), so that every call merged into it fails and the failure is remembered;
 - a failed lookup (an ``OSError``: no such name, a resolver error, that timeout) is remembered per host,
   port and family for ``FAILED_LOOKUP_MEMORY_S``: a lookup within it fails at once with a copy of the
   error, without asking the resolver (aiohttp has no negative cache of its own); then the resolver is
