@@ -2,9 +2,10 @@
 remembered for a few seconds.
 
 aiohttp's connector caches answers (``DNS_CACHE_S``) and merges concurrent lookups of one host into one,
-but neither bounds a lookup's time (its ``sock_connect`` starts after the name is resolved) nor
-remembers a failure: with a resolver that hangs (a lost UDP answer costs glibc 5 s) every call arriving
-meanwhile waits for it, and while the name fails each call looks it up again. ``BoundedResolver`` wraps
+but neither ends a lookup that hangs (a caller's ``connect`` timeout stops its wait; the lookup, shielded
+from its callers, runs on) nor remembers a failure: with a resolver that hangs (a lost UDP answer costs
+glibc 5 s) every call arriving meanwhile joins it and waits out its own ``connect_s``, and while the name
+fails each call looks it up again. ``BoundedResolver`` wraps
 the resolver aiohttp would use (``aiohttp.DefaultResolver``, or the class given to ``UpstreamClient``)
 and is given to the connector, aiohttp's own seam for resolvers:
 
