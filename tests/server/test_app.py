@@ -133,9 +133,9 @@ async def test_another_method_on_a_served_path_is_a_405_naming_the_allowed_ones(
 ) -> None:
     """A served path asked with a method it is not served for answers 405 with ``Allow`` listing the
     methods that serve that very path (RFC 9110 15.5.6 and 10.2.1: a model path's GET, not the POST of
-    Gemini's ``x:generateContent`` paths, and the other way round) and a message naming both, in the caller's dialect's error shape
-    (OpenAI ``method_not_allowed``, Anthropic ``invalid_request_error``, Gemini's status), not the
-    unknown-path 404."""
+    Gemini's ``x:generateContent`` paths, and the other way round) and a message naming both, in the
+    caller's dialect's error shape (OpenAI ``method_not_allowed``, Anthropic ``invalid_request_error``,
+    Gemini's status), not the unknown-path 404."""
     running = await sidecar("version: 1\nproviders:\n" + provider_block("up", "http://127.0.0.1:9") + MODELS)
     url = running.url + path
     async with aiohttp.ClientSession() as session, session.request(method, url, headers=headers) as response:
