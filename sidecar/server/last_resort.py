@@ -81,14 +81,8 @@ async def answer_last_resort(exchange: Exchange, last: tuple[Candidate, AttemptR
             from .target_tries import error_passthrough
 
             response = error_passthrough(exchange, candidate.prepared.wire, result)
-            if sdk_retries:  # as the provider sent it: the app's SDK retries as it would the provider
-                return response
-            if response.status in RETRY_LATER or response.status >= 500:
-                response.headers.update(headers)  # over the upstream's own x-should-retry, when it sent one
-                if "retry-after-ms" in response.headers:  # SDKs read it first: the same wait, not the upstream's
-                    response.headers["retry-after-ms"] = str(round(retry_after * 1000))
-            elif _says_retry(response) and "x-should-retry" in headers:
-                response.headers["x-should-retry"] = "false"  # no Retry-After: a 400 will not succeed later
+            if not sdk_retries:  # else as the provider sent it: the app's SDK retries as it would the provider
+                _say_when_to_retry(response, headers, retry_after)
             return response
         outcome = result.outcome
         status = 504 if outcome.error_type.startswith("timeout") else 502
@@ -119,6 +113,17 @@ async def answer_last_resort(exchange: Exchange, last: tuple[Candidate, AttemptR
         headers=headers,
         extra={"attempts": attempts},
     )
+
+
+def _say_when_to_retry(response: Response, headers: dict[str, str], retry_after: float) -> None:
+    """The last resort's ``headers`` on a passed-through upstream error a later try may answer; on one it
+    will not (a 400 the provider marked ``x-should-retry: true``), only ``x-should-retry: false``."""
+    if response.status in RETRY_LATER or response.status >= 500:
+        response.headers.update(headers)  # over the upstream's own x-should-retry, when it sent one
+        if "retry-after-ms" in response.headers:  # SDKs read it first: the same wait, not the upstream's
+            response.headers["retry-after-ms"] = str(round(retry_after * 1000))
+    elif _says_retry(response) and "x-should-retry" in headers:
+        response.headers["x-should-retry"] = "false"  # no Retry-After: a 400 will not succeed later
 
 
 def _says_retry(response: Response) -> bool:
