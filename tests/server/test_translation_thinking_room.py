@@ -40,6 +40,13 @@ async def sent(running: RunningSidecar, url: str) -> tuple[int, int]:
     return body["thinking"]["budget_tokens"], body["max_tokens"]
 
 
+async def gemini_answer(running: RunningSidecar, gemini_client: Any, **config: Any) -> str:
+    """google-genai's ``generate_content`` of model ``open`` with ``config``; the answer's text."""
+    settings = types.GenerateContentConfig(**config)
+    models = gemini_client(running.url).aio.models
+    return (await models.generate_content(model="open", contents="servus", config=settings)).text or ""
+
+
 async def openai_answer(running: RunningSidecar, **request: Any) -> str:
     async with openai_client(running) as client:
         answer = await client.chat.completions.create(messages=SERVUS, **request)
@@ -104,13 +111,8 @@ async def test_a_thinking_level_fits_anthropics_max_tokens_as_an_effort_does(
     """A google-genai app's ``thinking_level`` HIGH: without ``max_output_tokens``, ``max_tokens`` is raised to
     hold the budget and the answer; with 10,000 the budget shrinks to leave the answer 4,096."""
     running, url = await start(fake, sidecar)
-    config = types.GenerateContentConfig(
-        thinking_config=types.ThinkingConfig(thinking_level="HIGH"), max_output_tokens=maximum
-    )
-    answer = await gemini_client(running.url).aio.models.generate_content(
-        model="open", contents="servus", config=config
-    )
-    assert "servus" in (answer.text or "")
+    level = types.ThinkingConfig(thinking_level="HIGH")
+    assert "servus" in await gemini_answer(running, gemini_client, thinking_config=level, max_output_tokens=maximum)
     assert await sent(running, url) == expected
 
 
@@ -120,11 +122,8 @@ async def test_a_gemini_budget_without_an_output_maximum_raises_max_tokens_to_ho
     """A ``thinking_budget`` of 8,000 without ``max_output_tokens``: Anthropic gets that budget and
     ``max_tokens`` 12,096 (the budget plus 4,096), not the default 4,096 it would refuse."""
     running, url = await start(fake, sidecar)
-    config = types.GenerateContentConfig(thinking_config=types.ThinkingConfig(thinking_budget=8000))
-    answer = await gemini_client(running.url).aio.models.generate_content(
-        model="open", contents="servus", config=config
-    )
-    assert "servus" in (answer.text or "")
+    budget = types.ThinkingConfig(thinking_budget=8000)
+    assert "servus" in await gemini_answer(running, gemini_client, thinking_config=budget)
     assert await sent(running, url) == (8000, 12096)
 
 
@@ -134,11 +133,9 @@ async def test_a_gemini_budget_above_the_callers_output_maximum_is_still_refused
     """A budget the app named (8,000) with ``max_output_tokens`` 4,000 is not shrunk: a 400 naming
     ``thinkingConfig.thinkingBudget`` and both numbers."""
     running, url = await start(fake, sidecar)
-    config = types.GenerateContentConfig(
-        thinking_config=types.ThinkingConfig(thinking_budget=8000), max_output_tokens=4000
-    )
+    budget = types.ThinkingConfig(thinking_budget=8000)
     with pytest.raises(errors.ClientError) as info:
-        await gemini_client(running.url).aio.models.generate_content(model="open", contents="servus", config=config)
+        await gemini_answer(running, gemini_client, thinking_config=budget, max_output_tokens=4000)
     assert info.value.code == 400
     assert "Anthropic needs max_tokens (4000) above the thinking budget (8000)" in str(info.value)
     assert await running.fake_requests(url) == []
