@@ -16,6 +16,7 @@ from google.genai import errors, types
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
 from ..sdk_clients import openai_client
+from .three_dialects import TOOL
 
 SERVUS = [{"role": "user", "content": "servus"}]
 
@@ -139,3 +140,21 @@ async def test_a_gemini_budget_above_the_callers_output_maximum_is_still_refused
     assert info.value.code == 400
     assert "Anthropic needs max_tokens (4000) above the thinking budget (8000)" in str(info.value)
     assert await running.fake_requests(url) == []
+
+
+async def test_an_effort_dropped_on_a_tool_loop_leaves_max_tokens_at_its_default(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A turn answering tool calls reaches Anthropic without thinking (docs/translation.md): its
+    ``max_tokens`` stays the default 4,096, not raised for a budget that is not sent."""
+    running, url = await start(fake, sidecar)
+    call = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Graz"}'}}
+    messages = [
+        *SERVUS,
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "sunny"},
+    ]
+    async with openai_client(running) as client:
+        await client.chat.completions.create(model="open", messages=messages, tools=[TOOL], reasoning_effort="high")
+    body: dict[str, Any] = (await running.fake_requests(url))[-1]["json"]
+    assert ("thinking" in body, body["max_tokens"]) == (False, 4096)

@@ -52,15 +52,14 @@ def build_thinking(thinking: Thinking, out: dict[str, Any], drops: Drops, *, may
     if thinking["budget"] == 0:  # minimal (a Gemini 3 level or OpenAI effort): no thinking for most queries
         drops.ignored(param)
         return
-    if thinking["budget"] > 0:
-        budget = _fit_output(budget, thinking["effort"] is not None, out, may_raise)
+    budget, max_tokens = _fit_output(budget, thinking["effort"] is not None, out["max_tokens"], may_raise)
     refused = (
         "Anthropic needs a thinking budget"
         if thinking["budget"] < 0
         else "Anthropic cannot think while a tool call is forced (structured output is one)"
         if out.get("tool_choice", {}).get("type") in ("any", "tool")
-        else _budget_above_max_tokens(thinking, out["max_tokens"])
-        if out["max_tokens"] <= budget
+        else _budget_above_max_tokens(thinking, max_tokens)
+        if max_tokens <= budget
         else None
     )
     if refused is not None:
@@ -80,19 +79,19 @@ def build_thinking(thinking: Thinking, out: dict[str, Any], drops: Drops, *, may
         drops.unsupported("top_p", "Anthropic takes 0.95 to 1 while thinking")
         del out["top_p"]
     out["thinking"] = {"type": "enabled", "budget_tokens": budget}
+    out["max_tokens"] = max_tokens  # raised only when thinking is sent
 
 
-def _fit_output(budget: int, level: bool, out: dict[str, Any], may_raise: bool) -> int:
-    """The budget to send, ``out["max_tokens"]`` raised to hold it and ``ANSWER_ROOM`` after it when
-    ``may_raise``; else a level's budget (``level``) shrunk to leave that room, down to Anthropic's minimum
-    (a budget still not below ``max_tokens`` is refused by the caller)."""
-    room = out["max_tokens"] - ANSWER_ROOM
+def _fit_output(budget: int, level: bool, max_tokens: int, may_raise: bool) -> tuple[int, int]:
+    """The budget and ``max_tokens`` to send: ``max_tokens`` raised to hold the budget and ``ANSWER_ROOM``
+    after it when ``may_raise``; else a level's budget (``level``) shrunk to leave that room, down to
+    Anthropic's minimum (a budget still not below ``max_tokens`` is refused by the caller)."""
+    room = max_tokens - ANSWER_ROOM
     if budget <= room:
-        return budget
+        return budget, max_tokens
     if may_raise:
-        out["max_tokens"] = budget + ANSWER_ROOM
-        return budget
-    return max(room, ANTHROPIC_MIN_BUDGET) if level else budget
+        return budget, budget + ANSWER_ROOM
+    return (max(room, ANTHROPIC_MIN_BUDGET) if level else budget), max_tokens
 
 
 def _budget_above_max_tokens(thinking: Thinking, max_tokens: int) -> str:
