@@ -45,7 +45,7 @@ async def main(port: int, calls: int, rounds: int) -> None:
     )
     timeouts = TimeoutsSpec()
     sidecar_timeout = aiohttp.ClientTimeout(
-        total=timeouts.total_s, sock_connect=timeouts.connect_s, sock_read=timeouts.idle_s
+        total=timeouts.total_s, connect=timeouts.connect_s, sock_read=timeouts.idle_s
     )
 
     async def plain() -> None:

@@ -13,7 +13,7 @@ call's cost. The parts, each the one before plus one thing:
 - ``session``: the same call on the sidecar's session (``UpstreamClient.open``'s: no cookie jar, no
   default timeout, its request class, no ``User-Agent``);
 - ``headers``: the sidecar's three headers (type, key, accepted encodings) instead of one;
-- ``timeout``: its ``timeout`` per call (``sock_connect``, ``sock_read``);
+- ``timeout``: its ``timeout`` per call (``connect``, ``sock_read``);
 - ``arguments``: its other arguments to ``post`` (``proxy``, ``proxy_headers``, ``ssl``,
   ``allow_redirects``), all of them as ``UpstreamClient.post`` passes them;
 - ``client``: ``UpstreamClient.post`` + ``read`` + ``close`` instead (its route, its head check, its
@@ -70,7 +70,7 @@ async def calls(part: str, port: int, n: int) -> None:
         "nginx", ProviderKind.OPENAI, f"http://127.0.0.1:{port}/v1", None, (), TimeoutsSpec(), None, None
     )
     timeouts = TimeoutsSpec()
-    per_call = aiohttp.ClientTimeout(total=None, sock_connect=timeouts.connect_s, sock_read=timeouts.idle_s)
+    per_call = aiohttp.ClientTimeout(total=None, connect=timeouts.connect_s, sock_read=timeouts.idle_s)
     loop = asyncio.get_running_loop()
 
     async def minimal_call() -> None:

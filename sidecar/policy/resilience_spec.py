@@ -17,7 +17,9 @@ PositiveSeconds = Annotated[float, Field(gt=0, le=86400)]
 class TimeoutsSpec(_Spec):
     """Per-attempt timeouts, in seconds."""
 
-    connect_s: PositiveSeconds = Field(5.0, description="Name lookup; then TCP+TLS connect.")
+    connect_s: PositiveSeconds = Field(
+        5.0, description="Getting a connection, in all: a free one at a connection limit, name lookup, TCP+TLS connect."
+    )
     first_byte_s: PositiveSeconds = Field(
         60.0, description="Until the response headers; for streams until the first content event."
     )

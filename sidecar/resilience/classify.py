@@ -23,7 +23,7 @@ the decision table is here, in ``_classify``. Nothing raises on garbage.
 
 Exceptions, each FALLBACK with a breaker failure, by the phase that failed (``_exception_type``):
 
-    ConnectionTimeoutError (sock_connect)               timeout_connect
+    ConnectionTimeoutError (connect)                    timeout_connect
     SocketTimeoutError (sock_read)                      timeout_idle
     a bare TimeoutError                                 timeout_<phase the caller names>, else timeout_total
     a certificate the sidecar refused                   tls_unknown_ca, tls_hostname_mismatch, tls_expired,

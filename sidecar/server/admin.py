@@ -160,6 +160,17 @@ def _caller_dialect(request: BaseRequest) -> Dialect:
     return Dialect.GEMINI if "key" in request.query else registry.dialect_of_path(request.path, request.headers)
 
 
+def names_a_method(path: str) -> bool:
+    """Whether a ``.../models/{name}`` path names a Gemini method (``x:generateContent``): a POST endpoint's
+    path, whose GET is a 405 (``get_model``), not a model lookup."""
+    return registry.wire(Dialect.GEMINI).names_a_method(path.split("/models/", 1)[1])
+
+
+def names_a_model(path: str) -> bool:
+    """Whether a ``.../models/{name}`` path names a model (``get_model``'s), not a Gemini method."""
+    return not names_a_method(path)
+
+
 async def get_model(request: BaseRequest, *, state: SidecarState) -> Response:
     """``GET /v1/models/{model+}`` (and ``/v1beta/...``; the name may hold '/', as OpenAI-compatible
     servers' do): one exposed model as the caller's SDK reads it, or its dialect's 404."""

@@ -53,6 +53,14 @@ if TYPE_CHECKING:
 
 log = get_logger("sidecar.server")
 
+_SERVES = {
+    "/v1/models/{model+}": admin.names_a_model,
+    "/v1beta/models/{model+}": admin.names_a_model,
+    "/v1/models/{tail}": admin.names_a_method,  # Gemini's POST endpoints (``GeminiWire.endpoints``)
+    "/v1beta/models/{tail}": admin.names_a_method,
+}
+"""Which paths the templates that overlap serve, for a 405's ``Allow`` (``Routes``)."""
+
 CLOSE_MIN_S = 0.5
 CLOSE_MAX_S = 5.0
 """Bounds of each wait of the shutdown after the drain (``closing_s``)."""
@@ -129,7 +137,7 @@ class SidecarApp:
             ("GET", "/status", partial(admin.status, state=state)),
             ("GET", "/metrics", partial(admin.metrics, state=state)),
         ]
-        self.routes = Routes(routes, fallback=not_found, max_body=settings.max_body_bytes)
+        self.routes = Routes(routes, fallback=not_found, max_body=settings.max_body_bytes, serves=_SERVES)
         self.watcher = PolicyWatcher(
             state.holder.policy.source,
             state.holder,

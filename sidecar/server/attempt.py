@@ -138,6 +138,7 @@ def prepare(exchange: Exchange, target: Target, unsupported: str) -> Prepared:
     else:
         options = TranslateOptions(
             default_max_tokens=max_tokens,
+            model_max_output_tokens=target.max_output_tokens,
             unsupported="drop" if unsupported == "drop" else "error",
         )
         translated, dropped_list, names = translate_request(

@@ -6,7 +6,10 @@
   Either way in the caller's dialect, with ``Retry-After`` (a passed-through error only when a later
   try may succeed: ``RETRY_LATER`` or 5xx) and a body listing every attempt; and with
   ``x-should-retry: false`` once a target was called and the last failure is not a rate limit
-  (``_tried``): the sidecar did the retrying, the app's SDK would run the chain again.
+  (``_tried``): the sidecar did the retrying, the app's SDK would run the chain again. A route that
+  cannot retry (one target, ``max_attempts_per_target: 1``, no hedge: ``_leaves_retries_to_the_sdk``)
+  leaves them to the app's SDK instead: the provider's error goes as it came (its own ``Retry-After``
+  and ``x-should-retry``), the sidecar's own 502/504 without ``x-should-retry``.
 - ``static``: a canned answer, built in the common form as a normal completion of the caller's dialect
   (the dialect's own id shape, zero usage; streamed when the caller streams, as a cache hit is:
   ``replay.response_stream_bytes``, OpenAI's usage chunk when asked), marked ``x-sidecar-degraded: static``.
@@ -61,7 +64,8 @@ async def answer_last_resort(exchange: Exchange, last: tuple[Candidate, AttemptR
     retry_after = spec.retry_after_s
     if last is not None and last[1].outcome.retry_after_s:
         retry_after = max(retry_after, last[1].outcome.retry_after_s)
-    headers = retry_headers(max(1, round(retry_after)), again=not _tried(exchange, last))
+    sdk_retries = _leaves_retries_to_the_sdk(exchange)
+    headers = retry_headers(max(1, round(retry_after)), again=sdk_retries or not _tried(exchange, last))
     if exchange.gate_failure is not None:  # answers came, none passed the route's quality gates
         raise RequestFailed(
             502,
@@ -77,12 +81,8 @@ async def answer_last_resort(exchange: Exchange, last: tuple[Candidate, AttemptR
             from .target_tries import error_passthrough
 
             response = error_passthrough(exchange, candidate.prepared.wire, result)
-            if response.status in RETRY_LATER or response.status >= 500:
-                response.headers.update(headers)  # over the upstream's own x-should-retry, when it sent one
-                if "retry-after-ms" in response.headers:  # SDKs read it first: the same wait, not the upstream's
-                    response.headers["retry-after-ms"] = str(round(retry_after * 1000))
-            elif _says_retry(response) and "x-should-retry" in headers:
-                response.headers["x-should-retry"] = "false"  # no Retry-After: a 400 will not succeed later
+            if not sdk_retries:  # else as the provider sent it: the app's SDK retries as it would the provider
+                _say_when_to_retry(response, headers, retry_after)
             return response
         outcome = result.outcome
         status = 504 if outcome.error_type.startswith("timeout") else 502
@@ -115,11 +115,31 @@ async def answer_last_resort(exchange: Exchange, last: tuple[Candidate, AttemptR
     )
 
 
+def _say_when_to_retry(response: Response, headers: dict[str, str], retry_after: float) -> None:
+    """The last resort's ``headers`` on a passed-through upstream error a later try may answer; on one it
+    will not (a 400 the provider marked ``x-should-retry: true``), only ``x-should-retry: false``."""
+    if response.status in RETRY_LATER or response.status >= 500:
+        response.headers.update(headers)  # over the upstream's own x-should-retry, when it sent one
+        if "retry-after-ms" in response.headers:  # SDKs read it first: the same wait, not the upstream's
+            response.headers["retry-after-ms"] = str(round(retry_after * 1000))
+    elif _says_retry(response) and "x-should-retry" in headers:
+        response.headers["x-should-retry"] = "false"  # no Retry-After: a 400 will not succeed later
+
+
 def _says_retry(response: Response) -> bool:
     """Whether the provider's error says ``x-should-retry: true``: the route retried it already (any 4xx
     with it is a FALLBACK), so passed on as sent it would make the app's SDK run the route twice more
     (the OpenAI and Anthropic SDKs, Python and Node, obey it before the status)."""
     return response.headers.get("x-should-retry", "").strip().lower() == "true"
+
+
+def _leaves_retries_to_the_sdk(exchange: Exchange) -> bool:
+    """Whether the route cannot retry: one target, one attempt, no hedge (a policy that leaves retries to
+    the app's SDK, docs/resilience.md). Its error then does not say ``x-should-retry: false``: the sidecar
+    did no retrying the SDK's would repeat."""
+    assert exchange.route is not None
+    resilience = exchange.route.settings.resilience
+    return len(exchange.route.chain) == 1 and resilience.max_attempts_per_target == 1 and resilience.hedge is None
 
 
 def _app_sent_no_usable_key(exchange: Exchange) -> bool:

@@ -1,7 +1,7 @@
 """The path table: the one handler a ``listener.Listener`` hands every request it parses, and what it
 checks before a request reaches the handler of its method and path.
 
-    routes = Routes([(method, path, handler), ...], fallback=..., max_body=...)
+    routes = Routes([(method, path, handler), ...], fallback=..., max_body=..., serves={template: ...})
     Listener(routes, ...)                 the listener serves it (``listener``)
     routes.handler(method, path)          the handler a request goes to
     routes.templates(method)              every path template routed on ``method``
@@ -21,7 +21,10 @@ instructions a request less: docs/benchmarks.md, "The listener"). For every requ
    receive deadline does not run while the handler has the request); a path served for other methods
    only is answered 405 with ``Allow`` (``method_not_allowed``, in the dialect the path suggests: RFC
    9110 15.5.6), any other path by ``fallback``. Only a request that matches no route looks for the
-   path's methods: a served method's lookup is the dict get or the template match it always was;
+   path's methods: a served method's lookup is the dict get or the template match it always was.
+   ``Allow`` lists the methods that serve that very path (RFC 9110 10.2.1): a template whose handler
+   answers only some of the paths it matches names them in ``serves`` (``/v1/models/{tail}`` takes
+   POST for Gemini's ``x:generateContent`` only, ``/v1/models/{model+}`` GET for a model name only);
 4. an answer written while the listener drains says ``Connection: close``; an answer the handler has
    not begun is begun here (``begin``), so that a header value with a line break is answered with a 500.
 
@@ -34,7 +37,7 @@ from __future__ import annotations
 
 import re
 from asyncio import current_task
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from urllib.parse import unquote_to_bytes
 
 from aiohttp import web
@@ -79,9 +82,19 @@ class Routes:
     a routed path is a 405 naming the path's methods; ``fallback`` answers every other path; bodies up to
     ``max_body`` (the listener gives each request that limit)."""
 
-    __slots__ = ("_exact", "_exact_methods", "_templated", "fallback", "max_body")
+    __slots__ = ("_exact", "_exact_methods", "_serves", "_templated", "fallback", "max_body")
 
-    def __init__(self, routes: Sequence[tuple[str, str, Handler]], *, fallback: Handler, max_body: int) -> None:
+    def __init__(
+        self,
+        routes: Sequence[tuple[str, str, Handler]],
+        *,
+        fallback: Handler,
+        max_body: int,
+        serves: Mapping[str, Callable[[str], bool]] | None = None,
+    ) -> None:
+        """``serves``: by path template, which of the paths it matches its handler answers (the others
+        it refuses as a 404 or 405 of its own), for the 405's ``Allow``; every one when not given."""
+        self._serves = dict(serves or {})
         self._exact: dict[tuple[str, str], Handler] = {}
         self._exact_methods: dict[str, list[str]] = {}  # path -> its methods, for the 405's Allow
         self._templated: list[tuple[str, re.Pattern[str], Handler, str]] = []
@@ -111,9 +124,11 @@ class Routes:
     def allowed(self, path: str) -> list[str]:
         """The methods ``path`` is routed for (none: the path is not served), in the table's order."""
         methods = list(self._exact_methods.get(path, ()))
-        for each, pattern, _, _ in self._templated:
+        for each, pattern, _, template in self._templated:
             if each not in methods and pattern.fullmatch(path) is not None:
-                methods.append(each)
+                serves = self._serves.get(template)
+                if serves is None or serves(path):
+                    methods.append(each)
         return methods
 
     async def method_not_allowed(self, request: web.BaseRequest) -> web.StreamResponse:

@@ -69,6 +69,9 @@ class TranslateOptions:
 
     default_max_tokens: int = DEFAULT_MAX_TOKENS
     """Anthropic requires ``max_tokens``; used when the caller did not set one."""
+    model_max_output_tokens: int | None = None
+    """The target model's ``max_output_tokens`` (the policy's models table), when known: an Anthropic
+    ``max_tokens`` is never raised past it to fit a thinking budget (``dialects.anthropic.thinking``)."""
     unsupported: Literal["error", "drop"] = "error"
     """What to do with a parameter that has no equivalent in the target."""
     openai_max_tokens_field: Literal["max_completion_tokens", "max_tokens"] = "max_completion_tokens"

@@ -6,13 +6,15 @@ readers turn a request for thinking into one ``Thinking``; each builder writes w
 or refuses (``Drops.unsupported``, naming the caller's own field) what it cannot honour:
 
 - a token budget is a ceiling: Gemini takes it as ``thinkingBudget``; Anthropic as ``budget_tokens``,
-  raised to its minimum (``ANTHROPIC_MIN_BUDGET``) and below ``max_tokens``;
+  raised to its minimum (``ANTHROPIC_MIN_BUDGET``) and below ``max_tokens``, which is raised to hold it
+  when the caller set no output maximum (``dialects.anthropic.thinking``);
 - a budget the model decides (Gemini ``-1``, Anthropic ``adaptive``) reaches Gemini as ``-1``; Anthropic's
   ``adaptive`` exists on its newest models only, so it is refused towards Anthropic;
 - ``reasoning_effort`` reaches Gemini as the budget Google's own OpenAI-compatible endpoint uses for it
   (``EFFORT_BUDGETS``; ``minimal``, which Google gives no budget, is refused there);
 - a level, Gemini 3's ``thinkingLevel`` or OpenAI's ``reasoning_effort``, reaches Anthropic as Google's
-  budget for it (``LEVEL_BUDGETS``; ``minimal``: no thinking, dropped, listed), and a ``thinkingLevel``
+  budget for it (``LEVEL_BUDGETS``; ``minimal``: no thinking, dropped, listed), shrunk to fit below an
+  output maximum the caller or the model set, and a ``thinkingLevel``
   reaches OpenAI as that ``reasoning_effort``.
 
 The thoughts that come back travel as ``ReasoningPart``s (``common``).

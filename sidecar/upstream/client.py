@@ -8,7 +8,7 @@ The connector, tuned for a proxy rather than left at aiohttp's defaults:
 
 - at most ``SIDECAR_UPSTREAM_CONNECTIONS`` (4096) connections open at once, and
   ``SIDECAR_UPSTREAM_CONNECTIONS_PER_HOST`` (2048) to one host and port (aiohttp's 100 would queue the
-  101st concurrent stream); a call beyond waits for a free connection, within its first-byte timeout;
+  101st concurrent stream); a call beyond waits for a free connection, within its ``connect_s``;
 - connections kept alive for 15 s of idleness (below the 60 s or more that providers' load balancers
   keep them, so the sidecar closes first and rarely sends on a connection being closed);
 - DNS answers cached for 60 s; each lookup bounded by the attempt's ``connect_s`` and a failed one
@@ -28,9 +28,13 @@ measured, docs/benchmarks.md). Bodies are decompressed by aiohttp, within ``resp
 arrived and been checked. Per provider, its route (the proxy, the TLS context of its ``tls`` block) is
 made once and kept while the provider object is the policy's. The timeouts:
 
-- ``connect_s`` -> aiohttp's ``sock_connect``: TCP connect and TLS handshake; and, bounded by it on its
-  own, the name lookup before them (``BoundedResolver``, told by ``bound_lookup_by``); either raises
-  ``ConnectionTimeoutError``;
+- ``connect_s`` -> aiohttp's ``connect``: getting a connection, one budget for all of it: the wait for a
+  free one when a connection limit is reached, the name lookup, the TCP connect (every address tried),
+  the TLS handshake and a proxy's ``CONNECT``; it raises ``ConnectionTimeoutError``. A call on a pooled
+  connection arms no timer for it. (``sock_connect`` would bound each address's connect and handshake
+  on its own, after the lookup: a slow lookup then a slow connect took up to twice ``connect_s``.) The
+  lookup is also bounded by ``connect_s`` on its own (``BoundedResolver``, told by ``bound_lookup_by``),
+  so that a hung one ends and is remembered as failed;
 - ``idle_s``: the wait for the head (aiohttp's ``sock_read``), then every wait for body bytes
   (``UpstreamResponse``), raise aiohttp's ``SocketTimeoutError``; for the head only when it is shorter
   than ``first_byte_s``: otherwise the caller's first-byte deadline (below) is always due first, and
@@ -251,6 +255,6 @@ class UpstreamClient:
         timeout = self._timeouts.get(key)
         if timeout is None:
             read_s = timeouts.idle_s if timeouts.idle_s < timeouts.first_byte_s else None
-            timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeouts.connect_s, sock_read=read_s)
+            timeout = aiohttp.ClientTimeout(total=None, connect=timeouts.connect_s, sock_read=read_s)
             self._timeouts[key] = timeout
         return timeout

@@ -2,9 +2,10 @@
 remembered for a few seconds.
 
 aiohttp's connector caches answers (``DNS_CACHE_S``) and merges concurrent lookups of one host into one,
-but neither bounds a lookup's time (its ``sock_connect`` starts after the name is resolved) nor
-remembers a failure: with a resolver that hangs (a lost UDP answer costs glibc 5 s) every call arriving
-meanwhile waits for it, and while the name fails each call looks it up again. ``BoundedResolver`` wraps
+but neither ends a lookup that hangs (a caller's ``connect`` timeout stops its wait; the lookup, shielded
+from its callers, runs on) nor remembers a failure: with a resolver that hangs (a lost UDP answer costs
+glibc 5 s) every call arriving meanwhile joins it and waits out its own ``connect_s``, and while the name
+fails each call looks it up again. ``BoundedResolver`` wraps
 the resolver aiohttp would use (``aiohttp.DefaultResolver``, or the class given to ``UpstreamClient``)
 and is given to the connector, aiohttp's own seam for resolvers:
 
@@ -12,8 +13,9 @@ and is given to the connector, aiohttp's own seam for resolvers:
   ``ConnectionTimeoutError`` (``timeout_connect``), an ``asyncio.timeout`` around the wrapped resolver.
   The attempt's ``connect_s`` reaches the resolver through a context variable ``post`` sets
   (``bound_lookup_by``): aiohttp runs the lookup in a task it creates from the first caller's context.
-  aiohttp's ``ClientTimeout(connect=...)`` would bound the lookup too, but also the wait for a free
-  pooled connection, which counts toward ``first_byte_s`` (docs/operations.md), not ``connect_s``;
+  Each caller is bounded by aiohttp's ``ClientTimeout(connect=connect_s)`` (``client``), which covers
+  the lookup and the connect after it together; this bound ends the lookup itself (aiohttp shields it
+  from its callers' timeouts), so that every call merged into it fails and the failure is remembered;
 - a failed lookup (an ``OSError``: no such name, a resolver error, that timeout) is remembered per host,
   port and family for ``FAILED_LOOKUP_MEMORY_S``: a lookup within it fails at once with a copy of the
   error, without asking the resolver (aiohttp has no negative cache of its own); then the resolver is

@@ -123,16 +123,19 @@ _GOOGLE = {"x-goog-api-client": "google-genai-sdk/1.0"}
         ("PUT", "/v1/messages", _ANTHROPIC, "POST", lambda e: e["error"]["type"]),
         ("GET", "/v1beta/models/x:generateContent", _GOOGLE, "POST", lambda e: e["error"]["status"]),
         ("POST", "/v1/models", {}, "GET, HEAD", lambda e: e["error"]["code"]),
-        ("DELETE", "/v1/models/m", {}, "POST, GET, HEAD", lambda e: e["error"]["code"]),  # POST: Gemini's x:method
+        ("DELETE", "/v1/models/m", {}, "GET, HEAD", lambda e: e["error"]["code"]),  # a model: GET's, not POST's
+        ("PUT", "/v1beta/models/x:generateContent", _GOOGLE, "POST", lambda e: e["error"]["status"]),  # not GET's
+        ("DELETE", "/v1/models/m:countTokens", {}, "POST", lambda e: e["error"]["status"]),
     ],
 )
 async def test_another_method_on_a_served_path_is_a_405_naming_the_allowed_ones(
     sidecar: SidecarFactory, method: str, path: str, headers: dict[str, str], allow: str, reason: Any
 ) -> None:
     """A served path asked with a method it is not served for answers 405 with ``Allow`` listing the
-    path's methods (RFC 9110 15.5.6) and a message naming both, in the caller's dialect's error shape
-    (OpenAI ``method_not_allowed``, Anthropic ``invalid_request_error``, Gemini's status), not the
-    unknown-path 404."""
+    methods that serve that very path (RFC 9110 15.5.6 and 10.2.1: a model path's GET, not the POST of
+    Gemini's ``x:generateContent`` paths, and the other way round) and a message naming both, in the
+    caller's dialect's error shape (OpenAI ``method_not_allowed``, Anthropic ``invalid_request_error``,
+    Gemini's status), not the unknown-path 404."""
     running = await sidecar("version: 1\nproviders:\n" + provider_block("up", "http://127.0.0.1:9") + MODELS)
     url = running.url + path
     async with aiohttp.ClientSession() as session, session.request(method, url, headers=headers) as response:

@@ -215,3 +215,39 @@ async def test_answers_no_gate_passed_are_not_asked_for_again_by_the_sdk(
     assert raised.value.response.headers["x-should-retry"] == "false"
     assert sidecar_requests(running) == 1
     assert await upstream_calls(running, urls) == 2
+
+
+ONE_SHOT = "    resilience: {max_attempts_per_target: 1}\n"  # one target, one attempt: no retry of the sidecar's
+
+
+@pytest.mark.parametrize("sdk", ["openai", "anthropic"])
+@pytest.mark.parametrize(
+    ("fault", "status"),
+    [("status=503", 503), ("overloaded", 503), ("status=500", 500), ("reset", 502), ("status=429;after=1", 429)],
+)
+async def test_a_route_that_cannot_retry_leaves_the_retries_to_the_sdk(
+    fake: FakeFactory, sidecar: SidecarFactory, sdk: str, fault: str, status: int
+) -> None:
+    """One target and ``max_attempts_per_target: 1``: the sidecar retries nothing, so its error does not
+    say ``x-should-retry: false`` and the SDK retries as it would the provider (its two default retries:
+    three requests, three provider calls); before, only a 429 was retried and a 5xx was tried once."""
+    urls = await fakes(fake, 1)
+    running = await sidecar(chain_policy(urls, route_extra=ONE_SHOT))
+    error = await ask(running, sdk, fault)
+    assert error.status_code == status
+    assert "x-should-retry" not in error.response.headers
+    assert (sidecar_requests(running), await upstream_calls(running, urls)) == (3, 3)
+
+
+@pytest.mark.parametrize("sdk", ["openai", "anthropic"])
+async def test_a_route_that_cannot_retry_passes_the_providers_retry_headers(
+    fake: FakeFactory, sidecar: SidecarFactory, sdk: str
+) -> None:
+    """One target, one attempt: the provider's ``x-should-retry: false`` reaches the SDK (one request), and
+    so does its ``Retry-After`` (here 2 s), not the sidecar's own."""
+    urls = await fakes(fake, 1)
+    running = await sidecar(chain_policy(urls, route_extra=ONE_SHOT))
+    error = await ask(running, sdk, "status=503;hint=retry-after;after=2;should-retry=false")
+    assert error.status_code == 503
+    assert (error.response.headers["x-should-retry"], error.response.headers["retry-after"]) == ("false", "2")
+    assert (sidecar_requests(running), await upstream_calls(running, urls)) == (1, 1)

@@ -62,11 +62,11 @@ async def test_minimal_or_no_reasoning_effort_reaches_anthropic_without_thinking
     ("extra", "name", "why"),
     [
         pytest.param(
-            {"reasoning_effort": "high", "max_completion_tokens": 4096},
+            {"reasoning_effort": "high", "max_completion_tokens": 1000},
             "reasoning_effort",
-            "Anthropic needs max_tokens (4096) above the thinking budget for high (24576): ask for more than"
-            " 24576 output tokens, or for a lower level",
-            id="budget not below max_completion_tokens",
+            "Anthropic needs max_tokens (1000) above its minimum thinking budget (1024), which high would be"
+            " shrunk to: ask for more than 1024 output tokens, or for no thinking",
+            id="max_completion_tokens not above the minimum budget",
         ),
         pytest.param(
             {"reasoning_effort": "low", "max_completion_tokens": 4096, "temperature": 0.3},
@@ -79,9 +79,9 @@ async def test_minimal_or_no_reasoning_effort_reaches_anthropic_without_thinking
 async def test_reasoning_effort_anthropic_would_refuse_is_a_400_naming_the_field(
     fake: FakeFactory, sidecar: SidecarFactory, extra: dict[str, Any], name: str, why: str
 ) -> None:
-    """What Anthropic refuses with thinking on (a budget not below ``max_tokens``; a temperature other than 1)
-    is refused before the call, naming the caller's field, what Anthropic needs and what to change; nothing
-    reaches Anthropic."""
+    """What Anthropic refuses with thinking on (no budget of at least 1,024 below ``max_tokens``; a temperature
+    other than 1) is refused before the call, naming the caller's field, what Anthropic needs and what to
+    change; nothing reaches Anthropic."""
     running, urls = await start(fake, sidecar)
     async with openai_client(running) as client:
         with pytest.raises(openai.BadRequestError) as info:

@@ -245,7 +245,8 @@ def build_request(req: ChatRequest, model: str, drops: Drops, options: Translate
     _build_settings(req, out, drops)
     _build_tools(req, out)
     if "thinking" in req:
-        build_thinking(req["thinking"], out, drops)
+        may_raise = req.get("max_tokens") is None and options.model_max_output_tokens is None
+        build_thinking(req["thinking"], out, drops, may_raise=may_raise)
     return out
 
 

@@ -8,6 +8,11 @@
   bounds (at least ``ANTHROPIC_MIN_BUDGET``, below ``max_tokens``), with the sampling settings Anthropic
   refuses while thinking dropped by name; no thinking on a turn that answers tool calls (Anthropic wants back
   the signed thinking that preceded them, which a caller of another dialect never received).
+  ``max_tokens`` holds the thinking and the answer together (as OpenAI's ``max_completion_tokens`` and
+  Gemini's ``maxOutputTokens`` do), so the answer keeps ``ANSWER_ROOM`` tokens after the budget: when the
+  caller set no output maximum and the model's ``max_output_tokens`` is unknown, ``max_tokens`` is raised to
+  the budget plus that room; otherwise (the caller's maximum, or the model's) a level's budget shrinks to
+  leave it, down to Anthropic's minimum, and a budget the caller named is refused when not below it.
 - ``unsigned_tool_loop``: the same for an Anthropic app's own request whose tool-calling turn another
   provider answered (a fallback mid-conversation): relayed without ``thinking`` (``wire``).
 """
@@ -17,8 +22,12 @@ from __future__ import annotations
 from typing import Any
 
 from ...translate.common import ChatRequest
-from ...translate.options import Drops
+from ...translate.options import DEFAULT_MAX_TOKENS, Drops
 from ...translate.thinking import ANTHROPIC_MIN_BUDGET, Thinking
+
+ANSWER_ROOM = DEFAULT_MAX_TOKENS
+"""The output tokens the answer keeps after a thinking budget (``max_tokens`` counts both): what an answer
+gets by default without thinking."""
 
 
 def parse_thinking(value: Any, req: ChatRequest, drops: Drops) -> None:
@@ -34,20 +43,23 @@ def parse_thinking(value: Any, req: ChatRequest, drops: Drops) -> None:
     req["thinking"] = {"budget": budget, "show": True, "param": "thinking", "effort": None}
 
 
-def build_thinking(thinking: Thinking, out: dict[str, Any], drops: Drops) -> None:
+def build_thinking(thinking: Thinking, out: dict[str, Any], drops: Drops, *, may_raise: bool) -> None:
     """``thinking {type: enabled, budget_tokens}`` within Anthropic's bounds (``translate.thinking``); what it
-    cannot honour is refused naming the caller's field, or (under ``drop``) sent without thinking."""
+    cannot honour is refused naming the caller's field, or (under ``drop``) sent without thinking.
+    ``may_raise``: ``out["max_tokens"]`` is the sidecar's default (the caller set none and the model's
+    ``max_output_tokens`` is unknown), raised to fit the budget and ``ANSWER_ROOM``."""
     param, budget = thinking["param"], max(thinking["budget"], ANTHROPIC_MIN_BUDGET)
     if thinking["budget"] == 0:  # minimal (a Gemini 3 level or OpenAI effort): no thinking for most queries
         drops.ignored(param)
         return
+    budget, max_tokens = _fit_output(budget, thinking["effort"] is not None, out["max_tokens"], may_raise)
     refused = (
         "Anthropic needs a thinking budget"
         if thinking["budget"] < 0
         else "Anthropic cannot think while a tool call is forced (structured output is one)"
         if out.get("tool_choice", {}).get("type") in ("any", "tool")
-        else _budget_above_max_tokens(thinking, out["max_tokens"])
-        if out["max_tokens"] <= budget
+        else _budget_above_max_tokens(thinking, max_tokens)
+        if max_tokens <= budget
         else None
     )
     if refused is not None:
@@ -67,6 +79,19 @@ def build_thinking(thinking: Thinking, out: dict[str, Any], drops: Drops) -> Non
         drops.unsupported("top_p", "Anthropic takes 0.95 to 1 while thinking")
         del out["top_p"]
     out["thinking"] = {"type": "enabled", "budget_tokens": budget}
+    out["max_tokens"] = max_tokens  # raised only when thinking is sent
+
+
+def _fit_output(budget: int, level: bool, max_tokens: int, may_raise: bool) -> tuple[int, int]:
+    """The budget and ``max_tokens`` to send: ``max_tokens`` raised to hold the budget and ``ANSWER_ROOM``
+    after it when ``may_raise``; else a level's budget (``level``) shrunk to leave that room, down to
+    Anthropic's minimum (a budget still not below ``max_tokens`` is refused by the caller)."""
+    room = max_tokens - ANSWER_ROOM
+    if budget <= room:
+        return budget, max_tokens
+    if may_raise:
+        return budget, budget + ANSWER_ROOM
+    return (max(room, ANTHROPIC_MIN_BUDGET) if level else budget), max_tokens
 
 
 def _budget_above_max_tokens(thinking: Thinking, max_tokens: int) -> str:
@@ -74,10 +99,11 @@ def _budget_above_max_tokens(thinking: Thinking, max_tokens: int) -> str:
     under its minimum was raised to it, which the app never sent) and what to change. A level (OpenAI
     ``reasoning_effort``, Gemini 3's ``thinkingLevel``) is named with the budget it stands for."""
     asked, effort = thinking["budget"], thinking["effort"]
-    if effort is not None:
+    if effort is not None:  # its budget shrank to Anthropic's minimum, and max_tokens is not above that
         return (
-            f"Anthropic needs max_tokens ({max_tokens}) above the thinking budget for {effort} ({asked}): ask for"
-            f" more than {asked} output tokens, or for a lower level"
+            f"Anthropic needs max_tokens ({max_tokens}) above its minimum thinking budget"
+            f" ({ANTHROPIC_MIN_BUDGET}), which {effort} would be shrunk to: ask for more than"
+            f" {ANTHROPIC_MIN_BUDGET} output tokens, or for no thinking"
         )
     if asked < ANTHROPIC_MIN_BUDGET:
         return (
