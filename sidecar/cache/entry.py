@@ -39,7 +39,9 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from ..dialects import Dialect
 from ..dialects.registry import DIALECTS
+from ..translate import TranslationError, parse_chat_response
 from ..translate.common import ChatResponse, Choice, Citation, FinishReason, Part, Usage
 from ..translate.parts import parse_arguments
 
@@ -47,6 +49,7 @@ FORMAT_VERSION = 1
 Origin = str  # the name of the dialect whose reasoning signature it is
 _ORIGINS: frozenset[str] = frozenset(map(str, DIALECTS))
 _GOOD_FINISH = frozenset((FinishReason.STOP, FinishReason.STOP_SEQUENCE, FinishReason.TOOL_CALLS))
+_SERVABLE_FINISH = _GOOD_FINISH | {FinishReason.LENGTH}  # what a stored answer may end with
 _FINISH_BY_VALUE = {reason.value: reason for reason in FinishReason}
 
 
@@ -263,20 +266,35 @@ def frame(encoded: bytes, body: bytes | None) -> bytes:
     return encoded if body is None else b"%b\n%b" % (encoded, body)
 
 
-def unframe(data: bytes) -> tuple[Entry, bytes | None]:
+def unframe(data: bytes, dialect: Dialect | None = None) -> tuple[Entry, bytes | None]:
     """The entry and the body template ``frame`` wrote (None when there is none); ``EntryFormatError``
-    for anything else."""
+    for anything else, and for what no SDK would take as an answer (``servable``): an entry or, when
+    the caller's ``dialect`` is given, a body that does not answer (``{}``, no choice, nothing in it)."""
     head, newline, body = data.partition(b"\n")
     entry = decode(head)
+    if unstorable(entry, store_truncated=True) is not None:
+        raise EntryFormatError("the stored entry is not an answer that may be stored")
     if not newline or not body:
         return entry, None
     try:  # the bytes a hit writes as they are: they must be a JSON object (a cut or garbage body is damage)
-        whole = type(orjson.loads(body)) is dict
+        whole = orjson.loads(body)
     except orjson.JSONDecodeError:
-        whole = False
-    if not whole:
+        whole = None
+    if type(whole) is not dict:
         raise EntryFormatError("the stored body is not a JSON object")
+    if dialect is not None and not _answers(whole, dialect):
+        raise EntryFormatError(f"the stored body is not a {dialect} answer")
     return entry, body
+
+
+def _answers(body: dict[str, Any], dialect: Dialect) -> bool:
+    """``body``, read by ``dialect``'s own parser, is one choice with something in it that ended as a
+    stored answer may (what a hand-written ``{}`` or a body of another dialect is not)."""
+    try:
+        choices = parse_chat_response(body, dialect)["choices"]
+    except TranslationError:
+        return False
+    return len(choices) == 1 and bool(choices[0]["parts"]) and choices[0]["finish_reason"] in _SERVABLE_FINISH
 
 
 def _cuts(raw: Any, text: str) -> tuple[int, ...] | None:

@@ -1,8 +1,8 @@
 """``ResponseCache``: the object the request path holds (one per sidecar, on the app, with a lifecycle).
 
     cache = ResponseCache.from_spec(store_spec, env)     # at start-up / when the store block changes
-    lookup = await cache.lookup(key, route_settings)       # Lookup: hit | stale-for-last-resort | miss
-    lookup = cache.lookup_in_memory(key, route_settings)   # the same, no coroutine (cache.in_memory)
+    lookup = await cache.lookup(key, route_settings, dialect) # Lookup: hit | stale-for-last-resort | miss
+    lookup = cache.lookup_in_memory(key, route_settings, dialect) # the same, no coroutine (cache.in_memory)
     flight = cache.flights.join(key)                       # single flight (``flight``)
     reason = await cache.store(key, entry, route_settings, dialect) # None: stored; else why not
     cache.store_in_memory(key, entry, route_settings)      # the same, no coroutine (cache.in_memory)
@@ -110,13 +110,14 @@ class ResponseCache:
 
         return cls(store, max_entry_bytes=spec.max_entry_bytes, close=close)
 
-    async def lookup(self, key: str, settings: RouteCacheSpec) -> Lookup:
-        """A fresh entry (hit), or a miss that may carry a stale entry for the last resort."""
+    async def lookup(self, key: str, settings: RouteCacheSpec, dialect: Dialect | None = None) -> Lookup:
+        """A fresh entry (hit), or a miss that may carry a stale entry for the last resort; ``dialect``:
+        the caller's, whose answer a stored body must be (``entry.unframe``)."""
         self.stats.lookups += 1
-        entry, body = await self._read(key)
+        entry, body = await self._read(key, dialect)
         return self._judged(entry, body, settings)
 
-    def lookup_in_memory(self, key: str, settings: RouteCacheSpec) -> Lookup:
+    def lookup_in_memory(self, key: str, settings: RouteCacheSpec, dialect: Dialect | None = None) -> Lookup:
         """``lookup`` without a coroutine, for the memory store (``in_memory``): a hit's path awaits
         nothing."""
         storage = self.storage
@@ -126,7 +127,7 @@ class ResponseCache:
         if data is None or isinstance(data, Entry):
             return self._judged(data, None, settings)
         try:  # bytes written through ``set``
-            entry, body = unframe(data)
+            entry, body = unframe(data, dialect)
         except EntryFormatError:
             self.stats.damaged += 1
             storage.backend.remove(key)
@@ -216,8 +217,9 @@ class ResponseCache:
             self.stats.store_skips += 1
         return reason
 
-    async def _read(self, key: str) -> tuple[Entry | None, bytes | None]:
-        """The entry under ``key`` and, from Redis, the body template stored with it."""
+    async def _read(self, key: str, dialect: Dialect | None = None) -> tuple[Entry | None, bytes | None]:
+        """The entry under ``key`` and, from Redis, the body template stored with it (checked as
+        ``dialect``'s answer when given)."""
         storage = self.storage
         if isinstance(storage, MemoryStore):
             data = storage.read_entry(key)
@@ -228,7 +230,7 @@ class ResponseCache:
             if data is None:
                 return None, None
         try:
-            return unframe(data)
+            return unframe(data, dialect)
         except EntryFormatError:
             self.stats.damaged += 1
             await self.storage.delete(key)

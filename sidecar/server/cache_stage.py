@@ -92,7 +92,12 @@ def cache_stage(caches: ResponseCaches, deployment_app: str) -> Stage:
             return await _uncached(exchange, call_next, decision.reason or "uncacheable")
         lookup = MISS
         if directive is Directive.USE:
-            lookup = store.lookup_in_memory(key, settings) if store.in_memory else await store.lookup(key, settings)
+            dialect = facts.dialect
+            lookup = (
+                store.lookup_in_memory(key, settings, dialect)
+                if store.in_memory
+                else await store.lookup(key, settings, dialect)
+            )
             entry = lookup.entry
             if entry is not None:
                 if not facts.stream:  # a whole answer: nothing to await
