@@ -110,14 +110,19 @@ class ResponseCache:
 
         return cls(store, max_entry_bytes=spec.max_entry_bytes, close=close)
 
-    async def lookup(self, key: str, settings: RouteCacheSpec, dialect: Dialect | None = None) -> Lookup:
+    async def lookup(
+        self, key: str, settings: RouteCacheSpec, dialect: Dialect | None = None, oldest_s: float | None = None
+    ) -> Lookup:
         """A fresh entry (hit), or a miss that may carry a stale entry for the last resort; ``dialect``:
-        the caller's, whose answer a stored body must be (``entry.unframe``)."""
+        the caller's, whose answer a stored body must be (``entry.unframe``); ``oldest_s``: the oldest
+        entry the app takes (``control.Control.oldest_s``; None: ``ttl_s``)."""
         self.stats.lookups += 1
         entry, body = await self._read(key, dialect)
-        return self._judged(entry, body, settings)
+        return self._judged(entry, body, settings, oldest_s)
 
-    def lookup_in_memory(self, key: str, settings: RouteCacheSpec, dialect: Dialect | None = None) -> Lookup:
+    def lookup_in_memory(
+        self, key: str, settings: RouteCacheSpec, dialect: Dialect | None = None, oldest_s: float | None = None
+    ) -> Lookup:
         """``lookup`` without a coroutine, for the memory store (``in_memory``): a hit's path awaits
         nothing."""
         storage = self.storage
@@ -125,22 +130,25 @@ class ResponseCache:
         self.stats.lookups += 1
         data = storage.read_entry(key)
         if data is None or isinstance(data, Entry):
-            return self._judged(data, None, settings)
+            return self._judged(data, None, settings, oldest_s)
         try:  # bytes written through ``set``
             entry, body = unframe(data, dialect)
         except EntryFormatError:
             self.stats.damaged += 1
             storage.backend.remove(key)
             return self._judged(None, None, settings)
-        return self._judged(entry, body, settings)
+        return self._judged(entry, body, settings, oldest_s)
 
-    def _judged(self, entry: Entry | None, body: bytes | None, settings: RouteCacheSpec) -> Lookup:
-        """What a read found, judged by the route's ``ttl_s`` and ``stale_s`` (counted)."""
+    def _judged(
+        self, entry: Entry | None, body: bytes | None, settings: RouteCacheSpec, oldest_s: float | None = None
+    ) -> Lookup:
+        """What a read found, judged by the route's ``ttl_s`` and ``stale_s`` and the app's ``oldest_s``
+        (counted)."""
         if entry is None:
             self.stats.misses += 1
             return MISS
         age = entry.age(self._clock())
-        if age <= settings.ttl_s:
+        if age <= (settings.ttl_s if oldest_s is None else oldest_s):
             self.stats.hits += 1
             self._saved(entry)
             return Lookup("hit", entry, age, None, body)

@@ -8,6 +8,7 @@ caches (``app``).
 attribute test. On a caching route::
 
     the app's directive (client_control): bypass -> on uncached (x-sidecar-cache: bypass)
+    (max-age=N / min-fresh=N: an entry older than the app takes is a miss, ``Control.oldest_s``)
     the key (RouteCache.key): none -> on uncached (bypass, with the reason on the span)
     lookup (unless refresh): fresh -> the entry replayed in the caller's dialect (hit, Age)
     single flight: a follower waits for the leader's entry -> replayed (hit); none -> its own call
@@ -32,7 +33,7 @@ from typing import TYPE_CHECKING
 import orjson
 from aiohttp import web
 
-from ..cache import Directive, Entry, ResponseCache, StreamAssembler, client_directive, entry_from_response
+from ..cache import Directive, Entry, ResponseCache, StreamAssembler, client_control, entry_from_response
 from ..cache.entry import unstorable
 from ..cache.flight import Follower, Leader
 from ..cache.replay import form_of
@@ -71,7 +72,8 @@ def cache_stage(caches: ResponseCaches, deployment_app: str) -> Stage:
         # a whole answer are plain calls); anything else goes on in ``_missed``.
         facts = exchange.facts
         settings = plan.settings
-        directive = client_directive(facts.headers, allowed=settings.client_control)
+        control = client_control(facts.headers, allowed=settings.client_control)
+        directive = control.directive
         if directive is Directive.BYPASS:
             return await _uncached(exchange, call_next, "client_bypass")
         caller_key = app_key(facts.headers, exchange.request.query) if plan.passthrough else None
@@ -93,10 +95,11 @@ def cache_stage(caches: ResponseCaches, deployment_app: str) -> Stage:
         lookup = MISS
         if directive is Directive.USE:
             dialect = facts.dialect
+            oldest = control.oldest_s(settings.ttl_s)
             lookup = (
-                store.lookup_in_memory(key, settings, dialect)
+                store.lookup_in_memory(key, settings, dialect, oldest)
                 if store.in_memory
-                else await store.lookup(key, settings, dialect)
+                else await store.lookup(key, settings, dialect, oldest)
             )
             entry = lookup.entry
             if entry is not None:
