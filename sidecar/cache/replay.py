@@ -8,7 +8,9 @@
   the spaces before it (about a token), words longer than ``LONG_WORD`` cut every ``LONG_WORD``
   characters (URLs, code, compact JSON).
 - ``replay_stream(entry, dialect, ...)``: those deltas encoded by the dialect's own stream encoder
-  (``translate.new_stream_encoder``): the events an SDK reads from a live stream.
+  (``translate.new_stream_encoder``), shaped by its ``replayed`` where it has one (an Anthropic
+  ``ping`` after the first block starts; a Gemini finish on the last text fragment): the events an SDK
+  reads from the dialect's provider, in the same order.
 - ``replay_body(entry, dialect, ...)``: the whole response by the dialect's builder.
 - ``template(entry, dialect, form)`` / ``fill_body(template, dialect)``: the whole response
   (``form`` "body", ``body_template``) or the whole stream ("stream", "stream_usage": with OpenAI's
@@ -48,6 +50,7 @@ from ..translate.deltas import (
     ToolStart,
     UsageSeen,
 )
+from ..translate.stream import Replayer
 from .entry import Entry, ReasoningPiece, TextPiece, ToolPiece
 
 LONG_WORD = 12
@@ -119,7 +122,8 @@ def replay_stream(
     for delta in deltas:
         out += encoder.feed(delta)
     out += encoder.close()
-    return out
+    replayed: Replayer | None = getattr(encoder, "replayed", None)  # the provider's own event shape
+    return out if replayed is None else replayed(out)
 
 
 def replay_body(entry: Entry, dialect: Dialect, *, model: str, response_id: str | None = None) -> dict[str, Any]:
