@@ -18,12 +18,14 @@ without it read as none::
 
     {"v": 1, "p": [piece...], "f": finish, "s": stop_sequence, "u": [in, out, cached, cache_write,
      reasoning(, cache_write_1h)] | null, "m": model, "t": target, "pr": provider, "at": stored_at,
-     "c": cost | null, "id": origin_id | null, "ci": [[url, title | null, start, end]...]}
+     "c": cost | null, "id": origin_id | null, "ci": [[url, title | null, start, end]...], "x": extras}
     piece: ["t", text, cuts] | ["r", text, signature, origin, redacted, cuts] | ["c", id, name, args, cuts]
 
 ``ci`` is written only for an answer that cites sources, and read as none when absent: an entry an
 older sidecar wrote reads as it did, and an uncited answer's bytes are what they were (an older sidecar
-reading a cited entry serves it without its citations).
+reading a cited entry serves it without its citations). ``x`` likewise: the answer's fields outside the
+common form (``extras``: JSON text, a string), written only when the upstream's answer had any; an entry
+without it (an older sidecar's) is served without them, as it always was.
 
 Which answers may be stored (``unstorable``): a single choice that finished by itself (stop, stop
 sequence, tool calls) with something in it (``entry_from_response``); an answer cut
@@ -95,6 +97,7 @@ class Entry(NamedTuple):
     cost_usd: float | None
     origin_id: str | None = None  # the upstream's response id (for logs; a hit gets a fresh id)
     citations: tuple[Citation, ...] = ()  # the sources the text cites (spans in characters of the text)
+    extras: str | None = None  # the answer's fields outside the common form, for its dialect (``extras``)
 
     @property
     def streamed(self) -> bool:
@@ -137,9 +140,10 @@ def entry_from_response(
     provider: str,
     stored_at: float,
     cost_usd: float | None,
+    extras: str | None = None,
 ) -> Entry | None:
-    """An entry from a whole (non-stream) answer, its citations kept; None when it has no single choice to
-    store."""
+    """An entry from a whole (non-stream) answer, its citations kept (and ``extras``: ``extras.extras_of``
+    of its body); None when it has no single choice to store."""
     if len(response["choices"]) != 1:
         return None
     choice = response["choices"][0]
@@ -163,6 +167,7 @@ def entry_from_response(
         cost_usd,
         response["id"],
         tuple(choice.get("citations") or ()),
+        extras,
     )
 
 
@@ -182,11 +187,11 @@ def unstorable(entry: Entry, *, store_truncated: bool) -> str | None:
     return None
 
 
-_ENTRY_BASE = 296
+_ENTRY_BASE = 304
 """Bytes of an entry's own objects beyond its strings and pieces: the Entry, its pieces tuple, its Usage
 and floats (measured with tracemalloc: bench/cache_bench.py, "footprint"; 8 more since the Entry is a
 named tuple, ``sys.getsizeof`` 120 against 112 for the frozen dataclass it was, 8 more for the
-``citations`` field)."""
+``citations`` field, 8 more for ``extras``)."""
 _PIECE_BASE = 72  # a piece object (a named tuple of up to five fields; 8 bytes over the dataclass it was)
 _CUTS_BASE = 40  # a tuple of fragment lengths, plus 8 bytes a length (small ints are shared objects)
 _CITATION_BASE = 256  # a citation: its dict of four keys and two indices (254 with tracemalloc)
@@ -201,6 +206,8 @@ def footprint(entry: Entry) -> int:
         total += _size(entry.origin_id)
     if entry.stop_sequence is not None:
         total += _size(entry.stop_sequence)
+    if entry.extras is not None:
+        total += _size(entry.extras)
     for p in entry.pieces:
         total += _PIECE_BASE
         if isinstance(p, TextPiece):
@@ -254,6 +261,8 @@ def encode(entry: Entry) -> bytes:
     }
     if entry.citations:
         obj["ci"] = [[c["url"], c["title"], c["start"], c["end"]] for c in entry.citations]
+    if entry.extras is not None:
+        obj["x"] = entry.extras
     data = orjson.dumps(obj)
     # orjson's bytes keep the capacity of its write buffer (about 16 KiB for a 2 KiB answer, measured
     # with orjson 3.13): an exact-size copy, or a memory store would hold eight times what it counts.
@@ -377,6 +386,7 @@ def decode(data: bytes) -> Entry:
             _number(cost) if cost is not None else None,
             _optional_str(obj["id"]),
             _citations_in(obj.get("ci")),
+            _optional_str(obj.get("x")),
         )
     except EntryFormatError:
         raise

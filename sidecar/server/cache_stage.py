@@ -35,6 +35,7 @@ from aiohttp import web
 
 from ..cache import Directive, Entry, ResponseCache, StreamAssembler, client_control, entry_from_response
 from ..cache.entry import unstorable
+from ..cache.extras import extras_of
 from ..cache.flight import Follower, Leader
 from ..cache.replay import form_of
 from ..cache.response_cache import MISS, Lookup
@@ -222,8 +223,10 @@ def _answer_entry(
         answer = parse_chat_response(body, wire)
     except (orjson.JSONDecodeError, TranslationError):
         return None
-    # The model the caller was told: the upstream's own name in its dialect, the target's when translated.
-    model = (body.get("model") or body.get("modelVersion")) if wire is exchange.facts.dialect else None
+    # The model the caller was told: the upstream's own name in its dialect, the target's when translated;
+    # and, in its dialect, the fields its answer had outside the common form.
+    same = wire is exchange.facts.dialect
+    model = (body.get("model") or body.get("modelVersion")) if same else None
     return entry_from_response(
         answer,
         model=model if isinstance(model, str) else target.upstream_model,
@@ -231,6 +234,7 @@ def _answer_entry(
         provider=target.provider.name,
         stored_at=time.time(),
         cost_usd=cost,
+        extras=extras_of(body, wire) if same else None,
     )
 
 
