@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
-from .cache_helpers import cache_policy
+from .cache_helpers import cache_policy, without
 
 DIALECTS = ("openai", "anthropic", "gemini")
 PROMPT = "tell me about the weather in four short words"
@@ -35,14 +35,6 @@ REQUESTS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
 }
 FRESH = frozenset({"id", "created", "responseId"})  # each answer's own
-
-
-def _without(value: Any, names: frozenset[str]) -> Any:
-    if isinstance(value, dict):
-        return {k: _without(v, names) for k, v in value.items() if k not in names}
-    if isinstance(value, list):
-        return [_without(v, names) for v in value]
-    return value
 
 
 async def _whole(session: aiohttp.ClientSession, running: RunningSidecar, caller: str) -> tuple[str, Any]:
@@ -64,8 +56,8 @@ async def test_a_whole_hit_is_the_live_answer_field_by_field(
         live_state, live = await _whole(session, running, caller)
         hit_state, hit = await _whole(session, running, caller)
     assert (live_state, hit_state) == ("miss", "hit")
-    assert _without(hit, FRESH) == _without(live, FRESH)
-    assert _without(hit, FRESH) != hit  # the hit has an id of its own
+    assert without(hit, FRESH) == without(live, FRESH)
+    assert without(hit, FRESH) != hit  # the hit has an id of its own
 
 
 async def _stream(session: aiohttp.ClientSession, running: RunningSidecar, caller: str) -> tuple[str, list[Any]]:

@@ -17,19 +17,11 @@ from google.genai import types
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
 from ..redis_server import RedisServer
 from ..sdk_clients import anthropic_client, openai_client
-from .cache_helpers import cache_policy, redis_store, stored, upstream_calls
+from .cache_helpers import cache_policy, redis_store, stored, upstream_calls, without
 
 DIALECTS = ("openai", "anthropic", "gemini")
 PROMPT = "tell me about the weather in four short words"
 FRESH = frozenset({"id", "created", "response_id", "sdk_http_response", "create_time"})
-
-
-def _without(value: Any, names: frozenset[str]) -> Any:
-    if isinstance(value, dict):
-        return {k: _without(v, names) for k, v in value.items() if k not in names}
-    if isinstance(value, list):
-        return [_without(v, names) for v in value]
-    return value
 
 
 async def _ask(running: RunningSidecar, caller: str, gemini_client: Any) -> tuple[dict[str, Any], str]:
@@ -67,7 +59,7 @@ async def test_an_sdk_reads_the_same_answer_from_a_hit_as_live(
     live, live_id = await _ask(running, caller, gemini_client)
     hit, hit_id = await _ask(running, caller, gemini_client)
     assert await upstream_calls(running, url) == 1
-    assert _without(hit, FRESH) == _without(live, FRESH)
+    assert without(hit, FRESH) == without(live, FRESH)
     assert hit_id != live_id
     if provider == caller == "gemini":  # Gemini's own responseId: URL-safe base64, no prefix
         assert re.fullmatch(r"[A-Za-z0-9_-]{22}", live_id) and re.fullmatch(r"[A-Za-z0-9_-]{22}", hit_id), hit_id
@@ -83,7 +75,7 @@ async def test_a_redis_hit_keeps_the_extras_and_an_older_entry_is_served_without
     live, _ = await _ask(running, "openai", None)
     await stored(redis_server.url)
     hit, _ = await _ask(running, "openai", None)
-    assert _without(hit, FRESH) == _without(live, FRESH)
+    assert without(hit, FRESH) == without(live, FRESH)
     async with redis_client.from_url(redis_server.url) as client:
         (key,) = await client.keys("*")
         head = orjson.loads((await client.get(key)).partition(b"\n")[0])
