@@ -31,6 +31,11 @@ from instructions import instruction_total
 from sidecar_under_test import checkout
 
 from sidecar.cache import CacheStoreSpec, ResponseCache, RouteCacheSpec, client_directive
+
+try:
+    from sidecar.cache import client_control
+except ImportError:  # a baseline before the app's max-age was read
+    client_control = None  # type: ignore[assignment]
 from sidecar.cache.entry import Entry, TextPiece
 from sidecar.cache.key import route_identity
 from sidecar.cache.plan import RouteCache
@@ -39,9 +44,16 @@ from sidecar.dialects import Dialect, Operation
 from sidecar.translate.common import FinishReason, Usage
 
 
-def directive_and_key(plan: RouteCache, headers: dict[str, str], body: object, raw: bytes) -> str:
-    """What the cache stage does first for a bench request: read the app's directive, compute the key."""
-    client_directive(headers, allowed=True)
+def directive_and_key(
+    plan: RouteCache, headers: dict[str, str], body: object, raw: bytes, ttl_s: float
+) -> tuple[str, float | None]:
+    """What the cache stage does first for a bench request: read the app's directive (and, where the
+    package has them, its age bounds), compute the key."""
+    oldest = None
+    if client_control is not None:
+        oldest = client_control(headers, allowed=True).oldest_s(ttl_s)
+    else:  # a baseline before the app's max-age was read
+        client_directive(headers, allowed=True)
     key = plan.key(
         dialect=Dialect.OPENAI,
         operation=Operation.CHAT,
@@ -53,7 +65,7 @@ def directive_and_key(plan: RouteCache, headers: dict[str, str], body: object, r
         caller_key=None,
     ).key
     assert key is not None
-    return key
+    return key, oldest
 
 
 async def hits(n: int) -> None:
@@ -76,10 +88,12 @@ async def hits(n: int) -> None:
         1e-4,
     )
     for i in range(n):
-        key = directive_and_key(plan, headers, body, raw)
+        key, oldest = directive_and_key(plan, headers, body, raw, settings.ttl_s)
         if i == 0:
             cache.store_in_memory(key, entry, settings)
-        if hasattr(cache, "lookup_in_memory"):  # as the stage does with a memory store
+        if client_control is not None:  # as the stage does: the caller's dialect and the app's bound
+            lookup = cache.lookup_in_memory(key, settings, Dialect.OPENAI, oldest)
+        elif hasattr(cache, "lookup_in_memory"):  # as the stage does with a memory store
             lookup = cache.lookup_in_memory(key, settings)
         else:  # a baseline before it
             lookup = await cache.lookup(key, settings)

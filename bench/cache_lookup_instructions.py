@@ -7,7 +7,8 @@ Each tree runs ``valgrind --tool=cachegrind`` twice, doing ``--few`` and then ``
 difference of the totals over the difference of the rounds is one round's cost, for each piece:
 
 - ``unframe``: reading a Redis value (a 2,000-character answer's entry framed with its whole OpenAI
-  body, about 4.5 KB: what a Redis hit decodes);
+  body, about 4.5 KB: what a Redis hit decodes; checked as an OpenAI caller's answer where the tree's
+  ``unframe`` takes the caller's dialect);
 - ``key openai`` / ``key anthropic``: ``RouteCache.key`` of a chat request (the Anthropic one with the
   ``anthropic-version`` header its SDK sends, where the tree's ``key`` takes headers).
 """
@@ -61,9 +62,12 @@ def inner(piece: str, rounds: int) -> None:
     if "headers" in inspect.signature(plan.key).parameters:  # a tree whose key reads the headers
         arguments["headers"] = {"anthropic-version": "2023-06-01"}
     key = partial(plan.key, **arguments)  # one call shape in every tree
+    read = partial(unframe, value)
+    if "dialect" in inspect.signature(unframe).parameters:  # a tree that checks the body as the caller's answer
+        read = partial(unframe, value, Dialect.OPENAI)
     for _ in range(rounds):
         if piece == "unframe":
-            unframe(value)
+            read()
         else:
             key()
 

@@ -11,6 +11,7 @@ Map of the package::
     plan            RouteCache, compiled per route at policy load: key(...) -> KeyDecision
     entry           Entry (pieces, finish, usage, model, stored_at, cost, citations), its byte encoding,
                     unstorable()
+    extras          a whole answer's fields outside the common form, given back to its dialect's hits
     assemble        StreamAssembler: common stream deltas -> Entry, only for a clean end
     replay          Entry -> deltas -> a dialect's stream events, or a dialect's whole body
     memory          BoundedMemoryBackend: aiocache's memory backend with entry/byte bounds and LRU
@@ -27,8 +28,8 @@ A request's way through it (the cache stage, before the fallback loop)::
 
     plan.key(...) --no key--> the request goes on uncached (x-sidecar-cache: bypass)
         | key
-    client_directive: BYPASS -> on uncached | REFRESH -> skip the lookup | USE:
-    cache.lookup(key) --hit--> cache.body / replay_stream (x-sidecar-cache: hit, Age: answer_headers)
+    client_control: BYPASS -> on uncached | REFRESH -> skip the lookup | USE (max-age/min-fresh: oldest_s):
+    cache.lookup(key, oldest_s) --hit--> cache.body / replay_stream (x-sidecar-cache: hit, Age: answer_headers)
         | miss (maybe with a stale entry kept for the last resort)
     cache.flights.join(key) --Follower--> wait(single_flight_wait_s) --entry--> replay (hit)
         | Leader                                                     --None--> own upstream call
@@ -47,7 +48,7 @@ from ..lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .assemble import StreamAssembler
-    from .control import Directive, client_directive
+    from .control import Control, Directive, client_control, client_directive
     from .entry import Entry, entry_from_response, unstorable
     from .flight import Follower, Leader, SingleFlight
     from .plan import KeyDecision, RouteCache, compile_route_cache
@@ -61,6 +62,7 @@ __all__ = [
     "CacheConfigError",
     "CacheStats",
     "CacheStoreSpec",
+    "Control",
     "Directive",
     "Entry",
     "Follower",
@@ -72,6 +74,7 @@ __all__ = [
     "RouteCacheSpec",
     "SingleFlight",
     "StreamAssembler",
+    "client_control",
     "client_directive",
     "compile_route_cache",
     "entry_from_response",
@@ -89,6 +92,7 @@ __getattr__ = lazy_exports(
         "CacheConfigError": "redis_store",
         "CacheStats": "stats",
         "CacheStoreSpec": "spec",
+        "Control": "control",
         "Directive": "control",
         "Entry": "entry",
         "Follower": "flight",
@@ -100,6 +104,7 @@ __getattr__ = lazy_exports(
         "RouteCacheSpec": "spec",
         "SingleFlight": "flight",
         "StreamAssembler": "assemble",
+        "client_control": "control",
         "client_directive": "control",
         "compile_route_cache": "plan",
         "entry_from_response": "entry",

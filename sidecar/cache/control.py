@@ -8,6 +8,15 @@ Request (honoured when the route's ``client_control`` is on; bypass wins over re
 | ``Cache-Control: no-store``                | BYPASS    | (RFC 9111: nothing of this exchange stored) |
 | ``x-sidecar-cache: refresh``               | REFRESH   | no lookup; the new answer is stored         |
 | ``Cache-Control: no-cache`` / ``max-age=0``| REFRESH   | (RFC 9111: do not answer from the cache)    |
+| ``Cache-Control: max-age=N``               | USE       | a hit only if stored at most N seconds ago  |
+| ``Cache-Control: min-fresh=N``             | USE       | a hit only if fresh N seconds more (ttl_s)  |
+
+``max-age`` and ``min-fresh`` (RFC 9111 5.2.1.1, 5.2.1.3) bound the age of the answer the app takes
+(``Control.oldest_s``): an older entry is a miss, and its upstream answer replaces it; ``max-stale``
+(and any other directive) is ignored (the stale window is the last resort's, not the app's). Their
+argument is delta-seconds: ASCII digits, quoted or not (``max-age="5"``), at most 2**31 (a longer one is
+2**31, RFC 9111 1.2.2); anything else (``max-age=-5``, ``max-age=x``, none) is ignored; repeated, the
+strictest counts.
 
 Both headers are lists (RFC 9110 5.3): every line of a repeated header counts, and every comma-separated
 member of a line, so a ``no-store`` a proxy appended on a second line is not lost behind the first. A
@@ -22,6 +31,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterator, Mapping
+from typing import NamedTuple
 
 from multidict import MultiMapping
 
@@ -32,18 +42,56 @@ class Directive(enum.StrEnum):
     REFRESH = "refresh"
 
 
+class Control(NamedTuple):
+    """What the app asks: the directive, and the bounds it puts on a stored answer's age (None: none)."""
+
+    directive: Directive
+    max_age_s: int | None = None
+    min_fresh_s: int | None = None
+
+    def oldest_s(self, ttl_s: float) -> float | None:
+        """The oldest entry this app takes as a hit on a route whose entries are fresh ``ttl_s`` (None:
+        any fresh one)."""
+        if self.max_age_s is None and self.min_fresh_s is None:
+            return None
+        oldest = ttl_s if self.min_fresh_s is None else ttl_s - self.min_fresh_s
+        return oldest if self.max_age_s is None else min(oldest, self.max_age_s)
+
+
+USE = Control(Directive.USE)
+_MAX_DELTA_S = 2**31  # RFC 9111 1.2.2: a larger delta-seconds is this
+
+
 def client_directive(headers: Mapping[str, str], *, allowed: bool) -> Directive:
-    """The app's directive (header names lower-case, as the listener gives them; a multidict's repeated
-    lines all read)."""
+    """The app's directive (``client_control``'s, without its age bounds)."""
+    return client_control(headers, allowed=allowed).directive
+
+
+def client_control(headers: Mapping[str, str], *, allowed: bool) -> Control:
+    """The app's directive and age bounds (header names lower-case, as the listener gives them; a
+    multidict's repeated lines all read)."""
     if not allowed or ("x-sidecar-cache" not in headers and "cache-control" not in headers):
-        return Directive.USE
+        return USE
     own = {name for name, _ in _members(headers, "x-sidecar-cache")}
-    control = dict(_members(headers, "cache-control"))
-    if "bypass" in own or "no-store" in control:
-        return Directive.BYPASS
-    if "refresh" in own or "no-cache" in control or control.get("max-age") == "0":
-        return Directive.REFRESH
-    return Directive.USE
+    control = list(_members(headers, "cache-control"))
+    names = {name for name, _ in control}
+    if "bypass" in own or "no-store" in names:
+        return Control(Directive.BYPASS)
+    max_age = _strictest(control, "max-age")
+    if "refresh" in own or "no-cache" in names or max_age == 0:
+        return Control(Directive.REFRESH)
+    min_fresh = _strictest(control, "min-fresh")
+    return USE if max_age is None and min_fresh is None else Control(Directive.USE, max_age, min_fresh)
+
+
+def _strictest(members: list[tuple[str, str]], name: str) -> int | None:
+    """The smallest delta-seconds given to the directive ``name`` (None when no member gives one)."""
+    seconds = [
+        _MAX_DELTA_S if len(argument) > 10 else min(int(argument), _MAX_DELTA_S)
+        for key, argument in members
+        if key == name and argument.isascii() and argument.isdigit()  # no int() before: "²" is a digit
+    ]
+    return min(seconds) if seconds else None
 
 
 def _members(headers: Mapping[str, str], name: str) -> Iterator[tuple[str, str]]:

@@ -2,7 +2,8 @@
 
 An ``Entry`` holds the answer's pieces in order (reasoning, text, tool calls), its finish reason, usage,
 the model that served it, when it was stored and what it cost, and the sources its text cites
-(``citations``: the common form's, spans in characters of its text pieces joined). A piece from a stream
+(``citations``: the common form's, spans in characters of its text pieces joined), and a whole answer's
+fields outside the common form (``extras``: ``cache.extras``). A piece from a stream
 keeps the lengths of the fragments it arrived in (``cuts``), so a replay streams with the original
 boundaries; a piece from a whole answer has none and is cut at word boundaries on replay (``replay``).
 ``response()`` gives the common ``ChatResponse`` that the dialect builders turn into any caller's body.
@@ -18,12 +19,14 @@ without it read as none::
 
     {"v": 1, "p": [piece...], "f": finish, "s": stop_sequence, "u": [in, out, cached, cache_write,
      reasoning(, cache_write_1h)] | null, "m": model, "t": target, "pr": provider, "at": stored_at,
-     "c": cost | null, "id": origin_id | null, "ci": [[url, title | null, start, end]...]}
+     "c": cost | null, "id": origin_id | null, "ci": [[url, title | null, start, end]...], "x": extras}
     piece: ["t", text, cuts] | ["r", text, signature, origin, redacted, cuts] | ["c", id, name, args, cuts]
 
 ``ci`` is written only for an answer that cites sources, and read as none when absent: an entry an
 older sidecar wrote reads as it did, and an uncited answer's bytes are what they were (an older sidecar
-reading a cited entry serves it without its citations).
+reading a cited entry serves it without its citations). ``x`` likewise: the answer's fields outside the
+common form (``extras``: JSON text, a string), written only when the upstream's answer had any; an entry
+without it (an older sidecar's) is served without them, as it always was.
 
 Which answers may be stored (``unstorable``): a single choice that finished by itself (stop, stop
 sequence, tool calls) with something in it (``entry_from_response``); an answer cut
@@ -39,7 +42,9 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from ..dialects import Dialect
 from ..dialects.registry import DIALECTS
+from ..translate import TranslationError, parse_chat_response
 from ..translate.common import ChatResponse, Choice, Citation, FinishReason, Part, Usage
 from ..translate.parts import parse_arguments
 
@@ -47,6 +52,7 @@ FORMAT_VERSION = 1
 Origin = str  # the name of the dialect whose reasoning signature it is
 _ORIGINS: frozenset[str] = frozenset(map(str, DIALECTS))
 _GOOD_FINISH = frozenset((FinishReason.STOP, FinishReason.STOP_SEQUENCE, FinishReason.TOOL_CALLS))
+_SERVABLE_FINISH = _GOOD_FINISH | {FinishReason.LENGTH}  # what a stored answer may end with
 _FINISH_BY_VALUE = {reason.value: reason for reason in FinishReason}
 
 
@@ -92,6 +98,7 @@ class Entry(NamedTuple):
     cost_usd: float | None
     origin_id: str | None = None  # the upstream's response id (for logs; a hit gets a fresh id)
     citations: tuple[Citation, ...] = ()  # the sources the text cites (spans in characters of the text)
+    extras: str | None = None  # the answer's fields outside the common form, for its dialect (``extras``)
 
     @property
     def streamed(self) -> bool:
@@ -134,9 +141,10 @@ def entry_from_response(
     provider: str,
     stored_at: float,
     cost_usd: float | None,
+    extras: str | None = None,
 ) -> Entry | None:
-    """An entry from a whole (non-stream) answer, its citations kept; None when it has no single choice to
-    store."""
+    """An entry from a whole (non-stream) answer, its citations kept (and ``extras``: ``extras.extras_of``
+    of its body); None when it has no single choice to store."""
     if len(response["choices"]) != 1:
         return None
     choice = response["choices"][0]
@@ -160,6 +168,7 @@ def entry_from_response(
         cost_usd,
         response["id"],
         tuple(choice.get("citations") or ()),
+        extras,
     )
 
 
@@ -179,11 +188,11 @@ def unstorable(entry: Entry, *, store_truncated: bool) -> str | None:
     return None
 
 
-_ENTRY_BASE = 296
+_ENTRY_BASE = 304
 """Bytes of an entry's own objects beyond its strings and pieces: the Entry, its pieces tuple, its Usage
 and floats (measured with tracemalloc: bench/cache_bench.py, "footprint"; 8 more since the Entry is a
 named tuple, ``sys.getsizeof`` 120 against 112 for the frozen dataclass it was, 8 more for the
-``citations`` field)."""
+``citations`` field, 8 more for ``extras``)."""
 _PIECE_BASE = 72  # a piece object (a named tuple of up to five fields; 8 bytes over the dataclass it was)
 _CUTS_BASE = 40  # a tuple of fragment lengths, plus 8 bytes a length (small ints are shared objects)
 _CITATION_BASE = 256  # a citation: its dict of four keys and two indices (254 with tracemalloc)
@@ -198,6 +207,8 @@ def footprint(entry: Entry) -> int:
         total += _size(entry.origin_id)
     if entry.stop_sequence is not None:
         total += _size(entry.stop_sequence)
+    if entry.extras is not None:
+        total += _size(entry.extras)
     for p in entry.pieces:
         total += _PIECE_BASE
         if isinstance(p, TextPiece):
@@ -251,6 +262,8 @@ def encode(entry: Entry) -> bytes:
     }
     if entry.citations:
         obj["ci"] = [[c["url"], c["title"], c["start"], c["end"]] for c in entry.citations]
+    if entry.extras is not None:
+        obj["x"] = entry.extras
     data = orjson.dumps(obj)
     # orjson's bytes keep the capacity of its write buffer (about 16 KiB for a 2 KiB answer, measured
     # with orjson 3.13): an exact-size copy, or a memory store would hold eight times what it counts.
@@ -263,20 +276,35 @@ def frame(encoded: bytes, body: bytes | None) -> bytes:
     return encoded if body is None else b"%b\n%b" % (encoded, body)
 
 
-def unframe(data: bytes) -> tuple[Entry, bytes | None]:
+def unframe(data: bytes, dialect: Dialect | None = None) -> tuple[Entry, bytes | None]:
     """The entry and the body template ``frame`` wrote (None when there is none); ``EntryFormatError``
-    for anything else."""
+    for anything else, and for what no SDK would take as an answer (``servable``): an entry or, when
+    the caller's ``dialect`` is given, a body that does not answer (``{}``, no choice, nothing in it)."""
     head, newline, body = data.partition(b"\n")
     entry = decode(head)
+    if unstorable(entry, store_truncated=True) is not None:
+        raise EntryFormatError("the stored entry is not an answer that may be stored")
     if not newline or not body:
         return entry, None
     try:  # the bytes a hit writes as they are: they must be a JSON object (a cut or garbage body is damage)
-        whole = type(orjson.loads(body)) is dict
+        whole = orjson.loads(body)
     except orjson.JSONDecodeError:
-        whole = False
-    if not whole:
+        whole = None
+    if type(whole) is not dict:
         raise EntryFormatError("the stored body is not a JSON object")
+    if dialect is not None and not _answers(whole, dialect):
+        raise EntryFormatError(f"the stored body is not a {dialect} answer")
     return entry, body
+
+
+def _answers(body: dict[str, Any], dialect: Dialect) -> bool:
+    """``body``, read by ``dialect``'s own parser, is one choice with something in it that ended as a
+    stored answer may (what a hand-written ``{}`` or a body of another dialect is not)."""
+    try:
+        choices = parse_chat_response(body, dialect)["choices"]
+    except TranslationError:
+        return False
+    return len(choices) == 1 and bool(choices[0]["parts"]) and choices[0]["finish_reason"] in _SERVABLE_FINISH
 
 
 def _cuts(raw: Any, text: str) -> tuple[int, ...] | None:
@@ -359,6 +387,7 @@ def decode(data: bytes) -> Entry:
             _number(cost) if cost is not None else None,
             _optional_str(obj["id"]),
             _citations_in(obj.get("ci")),
+            _optional_str(obj.get("x")),
         )
     except EntryFormatError:
         raise

@@ -8,8 +8,11 @@
   the spaces before it (about a token), words longer than ``LONG_WORD`` cut every ``LONG_WORD``
   characters (URLs, code, compact JSON).
 - ``replay_stream(entry, dialect, ...)``: those deltas encoded by the dialect's own stream encoder
-  (``translate.new_stream_encoder``): the events an SDK reads from a live stream.
-- ``replay_body(entry, dialect, ...)``: the whole response by the dialect's builder.
+  (``translate.new_stream_encoder``), shaped by its ``replayed`` where it has one (an Anthropic
+  ``ping`` after the first block starts; a Gemini finish on the last text fragment): the events an SDK
+  reads from the dialect's provider, in the same order.
+- ``replay_body(entry, dialect, ...)``: the whole response by the dialect's builder, with the fields of
+  the live answer the common form does not carry when it is the dialect that answered (``extras``).
 - ``template(entry, dialect, form)`` / ``fill_body(template, dialect)``: the whole response
   (``form`` "body", ``body_template``) or the whole stream ("stream", "stream_usage": with OpenAI's
   usage chunk) encoded once, with marks where the response id (and OpenAI's ``created``) go, and
@@ -25,7 +28,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from base64 import urlsafe_b64encode
+from collections.abc import Callable, Iterator
 from random import getrandbits
 from typing import Any, Literal
 
@@ -48,7 +52,9 @@ from ..translate.deltas import (
     ToolStart,
     UsageSeen,
 )
+from ..translate.stream import Replayer
 from .entry import Entry, ReasoningPiece, TextPiece, ToolPiece
+from .extras import with_extras
 
 LONG_WORD = 12
 """A run of non-space characters longer than this is cut into pieces of this length."""
@@ -119,7 +125,8 @@ def replay_stream(
     for delta in deltas:
         out += encoder.feed(delta)
     out += encoder.close()
-    return out
+    replayed: Replayer | None = getattr(encoder, "replayed", None)  # the provider's own event shape
+    return out if replayed is None else replayed(out)
 
 
 def replay_body(entry: Entry, dialect: Dialect, *, model: str, response_id: str | None = None) -> dict[str, Any]:
@@ -127,7 +134,7 @@ def replay_body(entry: Entry, dialect: Dialect, *, model: str, response_id: str 
     the id it carries (None: a fresh one)."""
     response = entry.response()
     response["id"] = response_id
-    return build_chat_response(response, dialect, model)
+    return with_extras(build_chat_response(response, dialect, model), entry.extras, dialect)
 
 
 def id_prefix(dialect: Dialect) -> str:
@@ -135,7 +142,18 @@ def id_prefix(dialect: Dialect) -> str:
     return wire(dialect).response_id_prefix
 
 
-_ID_PREFIXES: dict[Dialect, bytes] = {dialect: id_prefix(dialect).encode() for dialect in DIALECTS}
+def _hex_id(prefix: bytes) -> Callable[[], bytes]:
+    return lambda: prefix + getrandbits(96).to_bytes(12, "big").hex().encode()  # 24 hex digits
+
+
+def _base64_id() -> bytes:
+    return urlsafe_b64encode(getrandbits(128).to_bytes(16, "big"))[:22]  # the "==" padding left out
+
+
+_FRESH_IDS: dict[Dialect, Callable[[], bytes]] = {
+    dialect: _base64_id if wire(dialect).response_id_base64 else _hex_id(id_prefix(dialect).encode())
+    for dialect in DIALECTS
+}
 
 # The marks a template holds where each hit's own values go. Fixed, so that a template stored in Redis by
 # one sidecar is filled by another; replaced only where they stand as a JSON value (after ``:"`` and
@@ -180,9 +198,9 @@ def body_template(entry: Entry, dialect: Dialect) -> bytes:
 
 def fill_body(template: bytes, dialect: Dialect) -> bytes:
     """A template (whole body or stream) with a fresh response id (and the current ``created``): one
-    hit's answer. The id is the shape a live answer's has (``translate.parts.new_id``: the dialect's
-    prefix and 24 hex digits), drawn from the process's PRNG: an id, not a secret, so no ``getrandom``
-    system call per hit."""
-    fresh = b':"' + _ID_PREFIXES[dialect] + getrandbits(96).to_bytes(12, "big").hex().encode() + b'"'  # 24 hex digits
+    hit's answer. The id is the shape the provider's own has (the dialect's prefix and 24 hex digits, as
+    ``translate.parts.new_id`` makes; Gemini: 22 URL-safe base64 characters), drawn from the process's
+    PRNG: an id, not a secret, so no ``getrandom`` system call per hit."""
+    fresh = b':"' + _FRESH_IDS[dialect]() + b'"'
     body = template.replace(_ID_MARK_BYTES, fresh)
     return body.replace(_CREATED_MARK_BYTES, b'"created":' + str(int(time.time())).encode())

@@ -1,8 +1,8 @@
 """``ResponseCache``: the object the request path holds (one per sidecar, on the app, with a lifecycle).
 
     cache = ResponseCache.from_spec(store_spec, env)     # at start-up / when the store block changes
-    lookup = await cache.lookup(key, route_settings)       # Lookup: hit | stale-for-last-resort | miss
-    lookup = cache.lookup_in_memory(key, route_settings)   # the same, no coroutine (cache.in_memory)
+    lookup = await cache.lookup(key, route_settings, dialect) # Lookup: hit | stale-for-last-resort | miss
+    lookup = cache.lookup_in_memory(key, route_settings, dialect) # the same, no coroutine (cache.in_memory)
     flight = cache.flights.join(key)                       # single flight (``flight``)
     reason = await cache.store(key, entry, route_settings, dialect) # None: stored; else why not
     cache.store_in_memory(key, entry, route_settings)      # the same, no coroutine (cache.in_memory)
@@ -110,13 +110,19 @@ class ResponseCache:
 
         return cls(store, max_entry_bytes=spec.max_entry_bytes, close=close)
 
-    async def lookup(self, key: str, settings: RouteCacheSpec) -> Lookup:
-        """A fresh entry (hit), or a miss that may carry a stale entry for the last resort."""
+    async def lookup(
+        self, key: str, settings: RouteCacheSpec, dialect: Dialect | None = None, oldest_s: float | None = None
+    ) -> Lookup:
+        """A fresh entry (hit), or a miss that may carry a stale entry for the last resort; ``dialect``:
+        the caller's, whose answer a stored body must be (``entry.unframe``); ``oldest_s``: the oldest
+        entry the app takes (``control.Control.oldest_s``; None: ``ttl_s``)."""
         self.stats.lookups += 1
-        entry, body = await self._read(key)
-        return self._judged(entry, body, settings)
+        entry, body = await self._read(key, dialect)
+        return self._judged(entry, body, settings, oldest_s)
 
-    def lookup_in_memory(self, key: str, settings: RouteCacheSpec) -> Lookup:
+    def lookup_in_memory(
+        self, key: str, settings: RouteCacheSpec, dialect: Dialect | None = None, oldest_s: float | None = None
+    ) -> Lookup:
         """``lookup`` without a coroutine, for the memory store (``in_memory``): a hit's path awaits
         nothing."""
         storage = self.storage
@@ -124,22 +130,25 @@ class ResponseCache:
         self.stats.lookups += 1
         data = storage.read_entry(key)
         if data is None or isinstance(data, Entry):
-            return self._judged(data, None, settings)
+            return self._judged(data, None, settings, oldest_s)
         try:  # bytes written through ``set``
-            entry, body = unframe(data)
+            entry, body = unframe(data, dialect)
         except EntryFormatError:
             self.stats.damaged += 1
             storage.backend.remove(key)
             return self._judged(None, None, settings)
-        return self._judged(entry, body, settings)
+        return self._judged(entry, body, settings, oldest_s)
 
-    def _judged(self, entry: Entry | None, body: bytes | None, settings: RouteCacheSpec) -> Lookup:
-        """What a read found, judged by the route's ``ttl_s`` and ``stale_s`` (counted)."""
+    def _judged(
+        self, entry: Entry | None, body: bytes | None, settings: RouteCacheSpec, oldest_s: float | None = None
+    ) -> Lookup:
+        """What a read found, judged by the route's ``ttl_s`` and ``stale_s`` and the app's ``oldest_s``
+        (counted)."""
         if entry is None:
             self.stats.misses += 1
             return MISS
         age = entry.age(self._clock())
-        if age <= settings.ttl_s:
+        if age <= (settings.ttl_s if oldest_s is None else oldest_s):
             self.stats.hits += 1
             self._saved(entry)
             return Lookup("hit", entry, age, None, body)
@@ -216,8 +225,9 @@ class ResponseCache:
             self.stats.store_skips += 1
         return reason
 
-    async def _read(self, key: str) -> tuple[Entry | None, bytes | None]:
-        """The entry under ``key`` and, from Redis, the body template stored with it."""
+    async def _read(self, key: str, dialect: Dialect | None = None) -> tuple[Entry | None, bytes | None]:
+        """The entry under ``key`` and, from Redis, the body template stored with it (checked as
+        ``dialect``'s answer when given)."""
         storage = self.storage
         if isinstance(storage, MemoryStore):
             data = storage.read_entry(key)
@@ -228,7 +238,7 @@ class ResponseCache:
             if data is None:
                 return None, None
         try:
-            return unframe(data)
+            return unframe(data, dialect)
         except EntryFormatError:
             self.stats.damaged += 1
             await self.storage.delete(key)

@@ -310,6 +310,13 @@ class WireDialect(ABC):
     without one is routed with its features unknown (no prompt estimate, tools or media)."""
     response_id_prefix: str
     """What a fresh response id starts with (as its translation's response builder makes one)."""
+    response_id_base64: bool = False
+    """A cache hit's fresh response id is 22 URL-safe base64 characters, the shape of the provider's own
+    (Gemini's ``responseId``); False: ``response_id_prefix`` and 24 hex digits."""
+    answer_extras: tuple[tuple[str, ...], ...] = ()
+    """Paths of a whole chat answer's fields the common form does not carry (OpenAI's
+    ``system_fingerprint``...): a cached answer keeps them, and a hit in this dialect gives them back
+    (``cache.extras``)."""
     answer_keys: frozenset[str] = frozenset()
     """Top-level keys at least one of which every 200 answer of its operations holds (OpenAI's
     ``choices``...): a 200 without any is not an answer, a failed attempt (``malformed_response``).

@@ -8,6 +8,7 @@ caches (``app``).
 attribute test. On a caching route::
 
     the app's directive (client_control): bypass -> on uncached (x-sidecar-cache: bypass)
+    (max-age=N / min-fresh=N: an entry older than the app takes is a miss, ``Control.oldest_s``)
     the key (RouteCache.key): none -> on uncached (bypass, with the reason on the span)
     lookup (unless refresh): fresh -> the entry replayed in the caller's dialect (hit, Age)
     single flight: a follower waits for the leader's entry -> replayed (hit); none -> its own call
@@ -32,8 +33,9 @@ from typing import TYPE_CHECKING
 import orjson
 from aiohttp import web
 
-from ..cache import Directive, Entry, ResponseCache, StreamAssembler, client_directive, entry_from_response
+from ..cache import Directive, Entry, ResponseCache, StreamAssembler, client_control, entry_from_response
 from ..cache.entry import unstorable
+from ..cache.extras import extras_of
 from ..cache.flight import Follower, Leader
 from ..cache.replay import form_of
 from ..cache.response_cache import MISS, Lookup
@@ -71,7 +73,8 @@ def cache_stage(caches: ResponseCaches, deployment_app: str) -> Stage:
         # a whole answer are plain calls); anything else goes on in ``_missed``.
         facts = exchange.facts
         settings = plan.settings
-        directive = client_directive(facts.headers, allowed=settings.client_control)
+        control = client_control(facts.headers, allowed=settings.client_control)
+        directive = control.directive
         if directive is Directive.BYPASS:
             return await _uncached(exchange, call_next, "client_bypass")
         caller_key = app_key(facts.headers, exchange.request.query) if plan.passthrough else None
@@ -92,7 +95,13 @@ def cache_stage(caches: ResponseCaches, deployment_app: str) -> Stage:
             return await _uncached(exchange, call_next, decision.reason or "uncacheable")
         lookup = MISS
         if directive is Directive.USE:
-            lookup = store.lookup_in_memory(key, settings) if store.in_memory else await store.lookup(key, settings)
+            dialect = facts.dialect
+            oldest = control.oldest_s(settings.ttl_s)
+            lookup = (
+                store.lookup_in_memory(key, settings, dialect, oldest)
+                if store.in_memory
+                else await store.lookup(key, settings, dialect, oldest)
+            )
             entry = lookup.entry
             if entry is not None:
                 if not facts.stream:  # a whole answer: nothing to await
@@ -214,8 +223,10 @@ def _answer_entry(
         answer = parse_chat_response(body, wire)
     except (orjson.JSONDecodeError, TranslationError):
         return None
-    # The model the caller was told: the upstream's own name in its dialect, the target's when translated.
-    model = (body.get("model") or body.get("modelVersion")) if wire is exchange.facts.dialect else None
+    # The model the caller was told: the upstream's own name in its dialect, the target's when translated;
+    # and, in its dialect, the fields its answer had outside the common form.
+    same = wire is exchange.facts.dialect
+    model = (body.get("model") or body.get("modelVersion")) if same else None
     return entry_from_response(
         answer,
         model=model if isinstance(model, str) else target.upstream_model,
@@ -223,6 +234,7 @@ def _answer_entry(
         provider=target.provider.name,
         stored_at=time.time(),
         cost_usd=cost,
+        extras=extras_of(body, wire) if same else None,
     )
 
 

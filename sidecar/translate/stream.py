@@ -73,6 +73,14 @@ class TextWriter(Protocol):
     def __call__(self, text: str, /) -> bytes | None: ...
 
 
+class Replayer(Protocol):
+    """An encoder's optional ``replayed``: a whole answer's events (encoded from deltas known in advance,
+    a cache hit's) shaped as the dialect's provider streams them, where a live encoder cannot know what
+    comes next (``cache.replay``)."""
+
+    def __call__(self, events: list[SSEEvent], /) -> list[SSEEvent]: ...
+
+
 class StreamTranslator:
     """Translates one stream from the upstream's dialect to the caller's."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from sidecar.cache import Directive, client_directive
+from sidecar.cache import Control, Directive, client_control, client_directive
 
 
 @pytest.mark.parametrize(
@@ -45,3 +45,55 @@ def test_every_line_of_a_repeated_header_counts() -> None:
     assert client_directive(headers, allowed=True) is Directive.BYPASS
     refresh = CIMultiDictProxy(CIMultiDict([("x-sidecar-cache", "nothing"), ("x-sidecar-cache", "refresh")]))
     assert client_directive(refresh, allowed=True) is Directive.REFRESH
+
+
+@pytest.mark.parametrize(
+    ("value", "max_age", "min_fresh"),
+    [
+        ("max-age=5", 5, None),
+        ('max-age="5"', 5, None),
+        ("MAX-AGE=5", 5, None),
+        ("max-age=5, max-age=600", 5, None),
+        ("max-age=600, private, max-age=5", 5, None),
+        ("max-age=0005", 5, None),
+        ("max-age=" + "9" * 40, 2**31, None),
+        ("max-age=4294967296", 2**31, None),
+        ("min-fresh=30", None, 30),
+        ("max-age=60, min-fresh=30", 60, 30),
+    ],
+)
+def test_max_age_and_min_fresh_bound_the_age_the_app_takes(value: str, max_age: int, min_fresh: int | None) -> None:
+    """max-age=N and min-fresh=N (RFC 9111 5.2.1.1, 5.2.1.3): delta-seconds, quoted or not, any case,
+    repeated the strictest, past 2**31 that; the lookup still happens (USE)."""
+    control = client_control({"cache-control": value}, allowed=True)
+    assert control == Control(Directive.USE, max_age, min_fresh)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "max-age=-5",
+        "max-age=x",
+        "max-age=",
+        "max-age",
+        "max-age=5s",
+        "max-age=1.5",
+        "max-stale=100",
+        "min-fresh=-1",
+        "max-age=\u00b2",
+        "=5, ,,",
+        "\x00",
+    ],
+)
+def test_a_bound_that_is_not_delta_seconds_is_ignored(value: str) -> None:
+    """Garbage, a negative or fractional number, max-stale: no bound at all (never an exception)."""
+    assert client_control({"cache-control": value}, allowed=True) == Control(Directive.USE)
+
+
+def test_the_oldest_entry_taken_is_the_strictest_bound() -> None:
+    """oldest_s: ttl_s without bounds (None), max-age, ttl_s - min-fresh, or the smaller of both."""
+    assert Control(Directive.USE).oldest_s(60) is None
+    assert Control(Directive.USE, 5).oldest_s(60) == 5
+    assert Control(Directive.USE, None, 50).oldest_s(60) == 10
+    assert Control(Directive.USE, 30, 40).oldest_s(60) == 20
+    assert Control(Directive.USE, 100).oldest_s(60) == 60

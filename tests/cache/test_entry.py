@@ -259,3 +259,17 @@ def test_footprint_counts_an_entry_s_citations() -> None:
     held = tracemalloc.get_traced_memory()[0] / len(entries)
     tracemalloc.stop()
     assert held <= footprint(entries[1]) <= held * 1.25
+
+
+def test_extras_round_trip_and_an_entry_without_them_reads_as_before() -> None:
+    """An entry's extras (the answer's fields outside the common form, JSON text) come back equal; an
+    entry without them is written without ``x`` (an older sidecar's bytes) and reads with none; an ``x``
+    that is not text is damage."""
+    extras = '["openai",[[["system_fingerprint"],"fp_1"]]]'
+    kept = _entry(TextPiece("Hello there"))._replace(extras=extras)
+    assert decode(encode(kept)) == kept
+    plain = encode(_entry(TextPiece("Hello there")))
+    assert b'"x"' not in plain and decode(plain).extras is None
+    with pytest.raises(EntryFormatError):
+        decode(plain[:-1] + b',"x":["openai"]}')
+    assert footprint(kept) > footprint(_entry(TextPiece("Hello there"))) + len(extras)

@@ -45,6 +45,15 @@ async def ask(running: RunningSidecar, *, headers: dict[str, str] | None = None,
     return raw.parse(), raw
 
 
+def without(value: Any, names: frozenset[str]) -> Any:
+    """``value`` (parsed JSON, or an SDK's ``model_dump``) without the keys ``names`` at any depth."""
+    if isinstance(value, dict):
+        return {k: without(v, names) for k, v in value.items() if k not in names}
+    if isinstance(value, list):
+        return [without(v, names) for v in value]
+    return value
+
+
 async def upstream_calls(running: RunningSidecar, url: str) -> int:
     return len(await running.fake_requests(url))
 

@@ -12,7 +12,7 @@ import redis.asyncio as redis_client
 from ..conftest import FakeFactory, SidecarFactory
 from ..redis_server import RedisServer
 from ..sdk_clients import openai_client
-from .cache_helpers import PROMPT, ask, cache_policy, redis_store, stored, upstream_calls
+from .cache_helpers import PROMPT, ask, cache_policy, metrics_text, redis_store, stored, upstream_calls
 
 
 def _damaged(name: str, head: bytes, body: bytes) -> bytes:
@@ -27,13 +27,35 @@ def _damaged(name: str, head: bytes, body: bytes) -> bytes:
         return head + b"\n" + body[: len(body) // 2]
     if name == "usage_strings":
         return orjson.dumps({**entry, "u": ["7", "7", 0, 0, 0]}) + b"\n" + body
+    if name == "body_empty_object":  # valid JSON, valid in form: an answer with nothing in it
+        return head + b"\n{}"
+    if name == "body_without_choices":
+        return head + b"\n" + orjson.dumps({**orjson.loads(body), "choices": []})
+    if name == "body_of_another_dialect":
+        return head + b'\n{"type":"message","role":"assistant","content":[{"type":"text","text":"x"}]}'
+    if name == "no_pieces":
+        return orjson.dumps({**entry, "p": []}) + b"\n" + body
+    if name == "unfinished":
+        return orjson.dumps({**entry, "f": None})
     if name == "stored_at_infinite":
         return orjson.dumps({**entry, "at": "inf"})
     assert name == "stop_not_text"
     return orjson.dumps({**entry, "s": [1, 2]})
 
 
-DAMAGE = ["garbage", "body_not_json", "body_cut", "usage_strings", "stored_at_infinite", "stop_not_text"]
+DAMAGE = [
+    "garbage",
+    "body_not_json",
+    "body_cut",
+    "body_empty_object",
+    "body_without_choices",
+    "body_of_another_dialect",
+    "no_pieces",
+    "unfinished",
+    "usage_strings",
+    "stored_at_infinite",
+    "stop_not_text",
+]
 
 
 @pytest.mark.parametrize("damage", DAMAGE)
@@ -61,3 +83,4 @@ async def test_a_value_damaged_in_redis_is_a_miss(
         text = "".join([chunk.choices[0].delta.content or "" async for chunk in stream if chunk.choices])
     assert text == "classify this ticket please"
     assert await upstream_calls(running, url) == 3
+    assert 'llm_sidecar_cache_store_errors_total{kind="damaged"} 2.0' in await metrics_text(running)

@@ -14,6 +14,9 @@ begin a JSON object are held and sent at the block's end as ``{"_raw": "<text>"}
 answer's are (``translate.parts.parse_arguments``); arguments that begin one and later break it (their
 start is already the app's) end the stream with an error event, which the SDK raises as an API error;
 ``failure`` then says why (a translated relay records the stream as failed: ``translate.stream``).
+
+``replayed`` shapes a whole stream known in advance (a cache hit's) as Anthropic streams it: a ``ping``
+right after the first content block starts (a relay's translated stream goes without one).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from . import response
 
 _BLOCK_DELTA = b'{"type":"content_block_delta","index":'
 _DELTA_PREFIX = wire_prefix("content_block_delta")
+_PING = json_event({"type": "ping"}, "ping")
 _TEXT_TAIL = b"}}\n\n"
 
 
@@ -290,3 +294,12 @@ class AnthropicEncoder:
         )
         out.append(json_event({"type": "message_stop"}, "message_stop"))
         return out
+
+    @staticmethod
+    def replayed(events: list[SSEEvent]) -> list[SSEEvent]:
+        """``events``, a whole answer's stream, with the ``ping`` Anthropic sends after the first
+        ``content_block_start`` (``translate.stream.Replayer``)."""
+        for at, event in enumerate(events):
+            if event.event == "content_block_start":
+                return [*events[: at + 1], _PING, *events[at + 1 :]]
+        return events

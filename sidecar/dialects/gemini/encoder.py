@@ -8,6 +8,10 @@ content-filter stop (``SAFETY``) has none, as Gemini sends it. A ``ScoredText``'
 ``logprobsResult`` (and ``avgLogprobs``) of the fragment carrying its text. Citations (``Cited``) go on
 the last fragment, every one, as ``citationMetadata`` in bytes of the whole text sent (the encoder keeps
 it): Google's SDKs take the last fragment's as the answer's (``citations``).
+
+``replayed`` shapes a whole stream known in advance (a cache hit's) as Gemini streams it: the last text
+fragment carries the finish (and usage, citations), where a live encoder, not knowing which text is the
+last, sends them in a fragment of their own with an empty text part.
 """
 
 from __future__ import annotations
@@ -182,3 +186,23 @@ class GeminiEncoder:
             citations.add_to_candidate(last, self._cited, "".join(self._texts))
         out.append(self._fragment(parts, last))
         return out
+
+    @staticmethod
+    def replayed(events: list[SSEEvent]) -> list[SSEEvent]:
+        """``events``, a whole answer's stream, with a last fragment of an empty text alone folded into the
+        text fragment before it (``translate.stream.Replayer``)."""
+        if len(events) < 2:
+            return events
+        last, before = orjson.loads(events[-1].data), orjson.loads(events[-2].data)
+        end, text = last["candidates"][0], before["candidates"][0]
+        parts = text.get("content", {}).get("parts") or ()
+        if end.get("content", {}).get("parts") != [{"text": ""}] or "finishReason" in text or not parts:
+            return events
+        if any(set(part) != {"text"} for part in parts):  # a thought, a signature, a call: left as they are
+            return events
+        folded: dict[str, Any] = {"candidates": [{**text, **{k: v for k, v in end.items() if k != "content"}}]}
+        if "usageMetadata" in last:
+            folded["usageMetadata"] = last["usageMetadata"]
+        folded["modelVersion"] = before["modelVersion"]
+        folded["responseId"] = before["responseId"]
+        return [*events[:-2], json_event(folded)]

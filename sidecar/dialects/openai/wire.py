@@ -60,6 +60,12 @@ class OpenAIWire(WireDialect):
     bodies = _bodies
     feature_walkers = _features.WALKERS
     response_id_prefix = "chatcmpl-"
+    answer_extras = (
+        ("system_fingerprint",),
+        ("service_tier",),
+        ("usage", "prompt_tokens_details"),
+        ("usage", "completion_tokens_details"),
+    )
     answer_keys = frozenset({"choices", "data", "output"})  # completions; embeddings; responses
     answer_lists = frozenset({"choices"})  # OpenAI never answers a chat or completion with no choice
     request_id_header = "x-request-id"  # its SDK's ``_request_id``

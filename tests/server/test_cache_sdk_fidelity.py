@@ -1,0 +1,94 @@
+"""A whole hit read by the caller's official SDK is the live answer field by field (openai-python,
+the Anthropic SDK, google-genai): every field the SDK parses, but the answer's own id and time, for a
+caller of the upstream's dialect (OpenAI's ``system_fingerprint``, ``service_tier`` and usage details,
+Anthropic's ``usage.cache_creation`` and ``service_tier``, Gemini's token details kept with the entry)
+and of another (as the translated live answer)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+import pytest
+import redis.asyncio as redis_client
+from google.genai import types
+
+from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
+from ..redis_server import RedisServer
+from ..sdk_clients import anthropic_client, openai_client
+from .cache_helpers import cache_policy, redis_store, stored, upstream_calls, without
+
+DIALECTS = ("openai", "anthropic", "gemini")
+PROMPT = "tell me about the weather in four short words"
+FRESH = frozenset({"id", "created", "response_id", "sdk_http_response", "create_time"})
+
+
+async def _ask(running: RunningSidecar, caller: str, gemini_client: Any) -> tuple[dict[str, Any], str]:
+    """The answer as the ``caller``'s SDK parsed it (``model_dump``) and its response id."""
+    if caller == "openai":
+        async with openai_client(running) as client:
+            answer = await client.chat.completions.create(
+                model="cached", temperature=0, messages=[{"role": "user", "content": PROMPT}]
+            )
+        return answer.model_dump(), answer.id
+    if caller == "anthropic":
+        async with anthropic_client(running) as client:
+            message = await client.messages.create(
+                model="cached",
+                max_tokens=100,
+                messages=[{"role": "user", "content": PROMPT}],
+                extra_body={"temperature": 0},  # this SDK's typed parameters no longer take it
+            )
+        return message.model_dump(), message.id
+    client = gemini_client(running.url)
+    config = types.GenerateContentConfig(temperature=0)
+    response = await client.aio.models.generate_content(model="cached", contents=PROMPT, config=config)
+    return response.model_dump(), response.response_id or ""
+
+
+@pytest.mark.parametrize("caller", DIALECTS)
+@pytest.mark.parametrize("provider", DIALECTS)
+async def test_an_sdk_reads_the_same_answer_from_a_hit_as_live(
+    fake: FakeFactory, sidecar: SidecarFactory, gemini_client: Any, provider: str, caller: str
+) -> None:
+    """A ``caller`` SDK's whole answer from a ``provider`` upstream, live then from the cache: every parsed
+    field equal but the id and time; a Gemini hit's id has the shape of Gemini's own."""
+    url = await fake("f0")
+    running = await sidecar(cache_policy([url], speaks=provider))
+    live, live_id = await _ask(running, caller, gemini_client)
+    hit, hit_id = await _ask(running, caller, gemini_client)
+    assert await upstream_calls(running, url) == 1
+    assert without(hit, FRESH) == without(live, FRESH)
+    assert hit_id != live_id
+    if provider == caller == "gemini":  # Gemini's own responseId: URL-safe base64, no prefix
+        assert re.fullmatch(r"[A-Za-z0-9_-]{22}", live_id) and re.fullmatch(r"[A-Za-z0-9_-]{22}", hit_id), hit_id
+
+
+async def test_a_redis_hit_keeps_the_extras_and_an_older_entry_is_served_without_them(
+    fake: FakeFactory, sidecar: SidecarFactory, redis_server: RedisServer
+) -> None:
+    """From Redis, an OpenAI hit has the live answer's ``system_fingerprint`` and usage details; the same
+    entry as an older sidecar wrote it (no ``x``, no body) is still a hit (not damaged), without them."""
+    url = await fake("f0")
+    running = await sidecar(cache_policy([url], store=redis_store(redis_server.url)))
+    live, _ = await _ask(running, "openai", None)
+    await stored(redis_server.url)
+    hit, _ = await _ask(running, "openai", None)
+    assert without(hit, FRESH) == without(live, FRESH)
+    async with redis_client.from_url(redis_server.url) as client:
+        (key,) = await client.keys("*")
+        head = orjson.loads((await client.get(key)).partition(b"\n")[0])
+        assert head.pop("x")
+        await client.set(key, orjson.dumps(head))
+    async with openai_client(running) as client:
+        raw = await client.chat.completions.with_raw_response.create(
+            model="cached", temperature=0, messages=[{"role": "user", "content": PROMPT}]
+        )
+    older = raw.parse()
+    assert raw.headers["x-sidecar-cache"] == "hit"
+    assert (
+        older.system_fingerprint is None
+        and older.choices[0].message.content == live["choices"][0]["message"]["content"]
+    )
+    assert await upstream_calls(running, url) == 1
