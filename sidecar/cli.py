@@ -185,6 +185,8 @@ def _serve_logging(settings: Settings, started: float, log_output: LogOutput) ->
         return EXIT_USAGE
     state = build_state(settings, policy, telemetry, os.environ, log_output)
     state.started = started
+    for warning in state.credentials.unset_variables({name: p.api_key for name, p in policy.providers.items()}):
+        log.warning("policy_warning", source=policy.source, warning=warning)
     try:
         _run_loop(serve(state))
     except OSError as exc:  # cannot listen (the port is taken, the address is not this host's): no traceback

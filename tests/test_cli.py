@@ -495,7 +495,8 @@ def test_validate_names_a_broken_file_once_and_says_what_is_wrong(tmp_path: Path
     assert result.stdout.splitlines() == [
         "missing.yaml: cannot read the file: No such file or directory",
         "empty.yaml: the file is empty",
-        "syntax.yaml: invalid YAML at line 3, column 1: expected the node content, but found '<stream end>'",
+        "syntax.yaml: invalid YAML at line 3, column 1, after providers: "
+        "expected the node content, but found '<stream end>'",
         "list.yaml: the policy must be a mapping, not a list",
         "bad.json: invalid JSON: unexpected end of data: line 1 column 15 (char 14)",
     ]
