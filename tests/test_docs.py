@@ -618,3 +618,33 @@ def test_what_an_example_policy_says_a_request_does_is_what_explain_says(
     cached = f"ttl_s {cache['ttl_s']:g}" if cache["enabled"] and cache["cacheable"] else "off"
     calls = "deny" if route["deny"] else " ".join(target["model"] for target in route["targets"])
     assert (route["name"], calls, cached) == expected
+
+
+@pytest.mark.parametrize(
+    ("temperature", "header", "said"),
+    [
+        (0, None, "cache: looked up and stored (ttl_s 86400)"),
+        (None, None, "cache: not cacheable (nondeterministic): x-sidecar-cache: bypass"),
+        (0, "x-sidecar-cache: bypass", "not cacheable (client_bypass)"),
+        (0, "cache-control: no-store", "not cacheable (client_bypass)"),
+        (0, "x-sidecar-cache: refresh", "cache: not looked up (the app asks for a new answer), stored (ttl_s 86400)"),
+        (0, "cache-control: no-cache", "cache: not looked up (the app asks for a new answer), stored (ttl_s 86400)"),
+        (0, "cache-control: max-age=0", "cache: not looked up (the app asks for a new answer), stored (ttl_s 86400)"),
+    ],
+)
+def test_the_cache_lines_cli_md_quotes_are_what_explain_prints(
+    temperature: int | None, header: str | None, said: str
+) -> None:
+    """docs/cli.md's cache lines of explain (a route caching for a day: policies/caching.yaml's classify),
+    for a deterministic request, a sampled one and the app's cache headers, are the lines explain prints."""
+    from sidecar.explain import explain_report, explain_text
+    from sidecar.policy import load_policy
+    from sidecar.request_facts import describe_request
+
+    assert said in flat((ROOT / "docs" / "cli.md").read_text())
+    body = hello("classifier", **({} if temperature is None else {"temperature": temperature}))
+    name, _, value = (header or "").partition(":")
+    headers = {name: value.strip()} if header else {}
+    request = describe_request(CHAT, headers, {}, body, app="")
+    printed = explain_text(explain_report(load_policy(ROOT / CACHING), request))
+    assert said in printed.splitlines()[-1]
