@@ -83,13 +83,19 @@ def _written(frames: list[list[Any]]) -> str:
 def repeated_keys(node: yaml.Node) -> list[str]:
     """``line L: key 'PATH' written twice: only the last one is used`` for each key a mapping of the
     composed document repeats (``routes[4].match``; merge keys, ``<<``, aside: overriding those is fine)."""
-    return [f"line {line}: key '{path}' written twice: only the last one is used" for line, path in _repeats(node, "")]
+    repeats = _repeats(node, "", set())
+    return [f"line {line}: key '{path}' written twice: only the last one is used" for line, path in repeats]
 
 
-def _repeats(node: yaml.Node, path: str) -> Iterator[tuple[int, str]]:
+def _repeats(node: yaml.Node, path: str, walked: set[int]) -> Iterator[tuple[int, str]]:
+    """Each node once (an alias is the node it names: walking it again would be exponential in nested
+    aliases, endless in a recursive one)."""
+    if id(node) in walked:
+        return
+    walked.add(id(node))
     if isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            yield from _repeats(item, f"{path}[{i}]")
+            yield from _repeats(item, f"{path}[{i}]", walked)
     elif isinstance(node, yaml.MappingNode):
         seen = set()
         for key_node, value_node in node.value:
@@ -100,7 +106,7 @@ def _repeats(node: yaml.Node, path: str) -> Iterator[tuple[int, str]]:
             if key in seen:
                 yield key_node.start_mark.line + 1, here
             seen.add(key)
-            yield from _repeats(value_node, here)
+            yield from _repeats(value_node, here, walked)
 
 
 def did_you_mean(name: str, known: Iterable[str]) -> str:
@@ -109,25 +115,33 @@ def did_you_mean(name: str, known: Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def fields_at(loc: tuple[Any, ...]) -> set[str]:
-    """The fields the policy's schema allows in the block at ``loc`` (pydantic's error location: union
-    branch labels in it are passed over)."""
-    from .schema import policy_json_schema
+class KnownFields:
+    """The fields the policy's schema allows at a place, the schema built on first use (only a policy
+    with an unknown field needs it) and once for all of its errors."""
 
-    schema = json.loads(policy_json_schema())
-    definitions = schema["$defs"]
-    nodes = _expand([schema], definitions)
-    for part in loc:
-        if isinstance(part, int):
-            stepped = [node["items"] for node in nodes if isinstance(node.get("items"), dict)]
-        else:
-            stepped = [
-                node["properties"][part] if part in node.get("properties", {}) else node["additionalProperties"]
-                for node in nodes
-                if part in node.get("properties", {}) or isinstance(node.get("additionalProperties"), dict)
-            ]
-        nodes = _expand(stepped, definitions) if stepped else nodes  # a branch label: stay
-    return {name for node in nodes for name in node.get("properties", {})}
+    def __init__(self) -> None:
+        self._schema: dict[str, Any] | None = None
+
+    def at(self, loc: tuple[Any, ...]) -> set[str]:
+        """The fields of the block at ``loc`` (pydantic's error location: union branch labels in it are
+        passed over)."""
+        if self._schema is None:
+            from .schema import policy_json_schema
+
+            self._schema = json.loads(policy_json_schema())
+        definitions = self._schema["$defs"]
+        nodes = _expand([self._schema], definitions)
+        for part in loc:
+            if isinstance(part, int):
+                stepped = [node["items"] for node in nodes if isinstance(node.get("items"), dict)]
+            else:
+                stepped = [
+                    node["properties"][part] if part in node.get("properties", {}) else node["additionalProperties"]
+                    for node in nodes
+                    if part in node.get("properties", {}) or isinstance(node.get("additionalProperties"), dict)
+                ]
+            nodes = _expand(stepped, definitions) if stepped else nodes  # a branch label: stay
+        return {name for node in nodes for name in node.get("properties", {})}
 
 
 def _expand(nodes: list[dict[str, Any]], definitions: dict[str, Any]) -> list[dict[str, Any]]:

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from .compile import compile_policy
 from .compiled import Policy, PolicyError
 from .files import policy_version
-from .hints import did_you_mean, fields_at, repeated_keys, unexpanded, with_names_meant, yaml_error
+from .hints import KnownFields, did_you_mean, repeated_keys, unexpanded, with_names_meant, yaml_error
 from .spec import DEPRECATED_PROVIDER_FIELDS, PolicySpec
 
 
@@ -129,6 +129,7 @@ def _given(error: Any) -> str:
 def format_validation_error(exc: ValidationError) -> list[str]:
     """pydantic errors as ``path: message`` lines, paths written the way the YAML reads."""
     lines = []
+    known = KnownFields()
     for error in exc.errors(include_url=False):
         path = ""
         for part in error["loc"]:
@@ -144,7 +145,7 @@ def format_validation_error(exc: ValidationError) -> list[str]:
                 path += f".{part}" if path else str(part)
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
-            message = "unknown field" + did_you_mean(str(error["loc"][-1]), fields_at(error["loc"][:-1]))
+            message = "unknown field" + did_you_mean(str(error["loc"][-1]), known.at(error["loc"][:-1]))
         message += unexpanded(error.get("input")) or _given(error)
         line = f"{path or '(top level)'}: {message}"
         if line not in lines:

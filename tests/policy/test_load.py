@@ -150,6 +150,14 @@ def test_a_policy_that_is_not_utf8_names_the_byte_and_the_line() -> None:
     assert caught.value.errors == ["invalid YAML: not UTF-8 text: byte 0xe9 on line 10 (save the file as UTF-8)"]
 
 
+def test_an_alias_is_read_once_whatever_refers_to_it() -> None:
+    """A recursive alias (and, alike, aliases of aliases, exponential if each use were walked again) is
+    read once by the check for repeated keys: the policy gets its ordinary errors, not "nested too
+    deeply" (nor a load that never ends)."""
+    text = BASE + "default: {target: gpt-4o}\nloop: &loop\n  self: *loop\n"
+    assert errors_of(text) == ["loop: unknown field"]
+
+
 def test_a_control_character_yaml_forbids_names_its_line() -> None:
     """A control character (a stray BEL pasted into a comment) is a PolicyError naming it and its line."""
     assert errors_of(BASE + "# \x07\n") == ["invalid YAML: control character U+0007 on line 10 is not allowed"]
