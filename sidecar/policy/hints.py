@@ -109,9 +109,10 @@ def _repeats(node: yaml.Node, path: str, walked: set[int]) -> Iterator[tuple[int
             yield from _repeats(value_node, here, walked)
 
 
-def did_you_mean(name: str, known: Iterable[str]) -> str:
-    """`` (did you mean 'X'?)`` for the closest of ``known`` to a mistyped ``name``, else nothing."""
-    close = difflib.get_close_matches(name, [k for k in known if k != name], n=1, cutoff=0.7)
+def did_you_mean(name: str, known: Iterable[str], cutoff: float = 0.75) -> str:
+    """`` (did you mean 'X'?)`` for the closest of ``known`` to a mistyped ``name``, else nothing. Names
+    (models, providers) need to be closer than fields (``evn`` is ``env``; ``gpt-5x`` is not ``gpt-4o``)."""
+    close = difflib.get_close_matches(name, [k for k in known if k != name], n=1, cutoff=cutoff)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 

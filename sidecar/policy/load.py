@@ -145,7 +145,7 @@ def format_validation_error(exc: ValidationError) -> list[str]:
                 path += f".{part}" if path else str(part)
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
-            message = "unknown field" + did_you_mean(str(error["loc"][-1]), known.at(error["loc"][:-1]))
+            message = "unknown field" + did_you_mean(str(error["loc"][-1]), known.at(error["loc"][:-1]), 0.6)
         message += unexpanded(error.get("input")) or _given(error)
         line = f"{path or '(top level)'}: {message}"
         if line not in lines:

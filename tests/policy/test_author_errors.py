@@ -54,6 +54,11 @@ ERRORS = [
         "defaults.resilience.deadline_sec: unknown field (did you mean 'deadline_s'?)",
     ),
     (
+        "key source typo",
+        edit("api_key: {env: GEMINI_API_KEY}", "api_key: {evn: GEMINI_API_KEY}"),
+        "providers.gemini.api_key.evn: unknown field (did you mean 'env'?)",
+    ),
+    (
         "unknown target",
         edit("target: [claude-sonnet, gpt-4o]\n\ndefault", "target: [claude-sonet, gpt-4o]\n\ndefault"),
         "routes[4].target[0]: unknown model 'claude-sonet' (did you mean 'claude-sonnet'?)",
