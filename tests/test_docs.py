@@ -440,8 +440,8 @@ routes:
 # The YAML blocks of the docs that are no policy, by their first key: what they are instead.
 NOT_POLICIES = {
     "fake-mini": "the fake provider's --quality profiles (loaded by its own parser below)",
-    "relabel_configs": "a Prometheus scrape job's relabelling",
-    "metric_relabel_configs": "a Prometheus scrape job's relabelling",
+    "relabel_configs": "a Prometheus scrape job's relabelling (checked by promtool below)",
+    "metric_relabel_configs": "a Prometheus scrape job's relabelling (checked by promtool below)",
     "env": "a container's environment in a Deployment",
 }
 SECTIONS = {"version", "defaults", "providers", "models", "routing", "routes", "default", "budgets", "cache"}
@@ -507,6 +507,31 @@ def test_the_quality_profiles_docs_show_are_ones_the_fake_provider_takes() -> No
 
     [text] = [text for where, text in yaml_blocks() if text.startswith("# --quality")]
     assert set(parse_profiles(yaml.safe_load(text))) == {"fake-mini", "member-*"}
+
+
+def test_the_prometheus_relabelling_docs_show_is_a_config_promtool_accepts(tmp_path: Path) -> None:
+    """docs/operations.md's ``relabel_configs`` and ``metric_relabel_configs`` blocks, in a scrape job,
+    are a Prometheus configuration ``promtool check config`` accepts."""
+    import subprocess
+
+    import yaml
+
+    from .deploy.test_alerts import promtool
+
+    job: dict[str, object] = {"job_name": "llm-sidecar", "static_configs": [{"targets": ["127.0.0.1:8081"]}]}
+    blocks = [yaml.safe_load(text) for _, text in yaml_blocks()]
+    shown = [
+        block
+        for block in blocks
+        if isinstance(block, dict) and set(block) & {"relabel_configs", "metric_relabel_configs"}
+    ]
+    for block in shown:
+        job.update(block)
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump({"scrape_configs": [job]}))
+    result = subprocess.run(
+        [promtool(), "check", "config", str(tmp_path / "prometheus.yml")], capture_output=True, text=True, timeout=60
+    )
+    assert len(shown) == 2 and result.returncode == 0, result.stdout + result.stderr
 
 
 def transcripts(command: str) -> Iterator[tuple[str, str, list[str]]]:
