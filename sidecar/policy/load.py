@@ -12,6 +12,7 @@ prints and the server logs (``policy_warning``).
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 import orjson
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from .compile import compile_policy
 from .compiled import Policy, PolicyError
@@ -120,34 +122,57 @@ def _kind(value: Any) -> str:
     return "text" if isinstance(value, str) else type(value).__name__
 
 
-def _given(error: Any) -> str:
+def _given(error: ErrorDetails) -> str:
     """`` (got '60s')`` for text where a number or true/false was wanted: the text said."""
     value = error.get("input")
     return f" (got {value!r})" if error["type"].endswith("_parsing") and isinstance(value, str) else ""
 
 
 def format_validation_error(exc: ValidationError) -> list[str]:
-    """pydantic errors as ``path: message`` lines, paths written the way the YAML reads."""
-    lines = []
+    """pydantic errors as ``path: message`` lines, paths written the way the YAML reads; for a block that
+    may be a value or a mapping (a route's ``target``), only the mapping's errors when a mapping was
+    written, and a misspelt field's line alone (not also its correct name as missing)."""
     known = KnownFields()
+    found: list[tuple[str, str, ErrorDetails]] = []
     for error in exc.errors(include_url=False):
-        path = ""
-        for part in error["loc"]:
-            if isinstance(part, int):
-                path += f"[{part}]"
-            elif str(part).startswith(("function-after", "function-before")) or part in (
-                "str",
-                "list[str]",
-                "literal['error','drop']",
-            ):
-                continue  # pydantic's union-branch labels say nothing to a policy author
-            else:
-                path += f".{part}" if path else str(part)
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown field" + did_you_mean(str(error["loc"][-1]), known.at(error["loc"][:-1]), 0.6)
         message += unexpanded(error.get("input")) or _given(error)
+        found.append((_written_path(error["loc"]), message, error))
+    paths = {path for path, _, _ in found}
+    meant = {path.rsplit(".", 1)[0] + "." + hint for path, message, _ in found for hint in _MEANT.findall(message)}
+    lines = []
+    for path, message, detail in found:
+        other_branch = isinstance(detail.get("input"), dict) and any(
+            p.startswith((f"{path}.", f"{path}[")) for p in paths
+        )
         line = f"{path or '(top level)'}: {message}"
-        if line not in lines:
+        if (
+            line not in lines
+            and not (detail["type"] in _SCALAR_TYPES and other_branch)
+            and not (detail["type"] == "missing" and path in meant)
+        ):
             lines.append(line)
     return lines
+
+
+_MEANT = re.compile(r"^unknown field \(did you mean '([^']+)'\?\)")
+_SCALAR_TYPES = {"string_type", "list_type", "int_type", "float_type", "bool_type", "literal_error"}
+
+
+def _written_path(loc: tuple[Any, ...]) -> str:
+    """A pydantic location as the YAML reads (``routes[3].target.select``): union branch labels (``str``,
+    ``SelectSpec``, ``function-after[...]``) say nothing to a policy author and are left out."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif str(part).startswith(("function-after", "function-before")) or _BRANCH.fullmatch(str(part)):
+            continue
+        else:
+            path += f".{part}" if path else str(part)
+    return path
+
+
+_BRANCH = re.compile(r"str|list\[str\]|literal\[.*\]|[A-Z]\w*Spec")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,12 +21,17 @@ PRODUCTION = (ROOT / "policies" / "production.yaml").read_text()
 ROUTING = (ROOT / "policies" / "routing.yaml").read_text()
 
 
-def edit(old: str, new: str, text: str = PRODUCTION) -> Callable[[], str]:
-    def edited() -> str:
-        assert old in text
-        return text.replace(old, new, 1)
+@dataclass(frozen=True)
+class Edit:
+    """``serving`` with ``old`` replaced by ``new``: the broken file written over the serving one."""
 
-    return edited
+    old: str
+    new: str
+    serving: str = PRODUCTION
+
+    def __call__(self) -> str:
+        assert self.old in self.serving
+        return self.serving.replace(self.old, self.new, 1)
 
 
 def unpriced_budget() -> str:
@@ -41,7 +47,7 @@ def unpriced_budget() -> str:
 ERRORS = [
     (
         "indentation",
-        edit(
+        Edit(
             "  gpt-4o-mini:\n    provider: openai\n    model: gpt-4o-mini\n",
             "  gpt-4o-mini:\n  provider: openai\n  model: gpt-4o-mini\n",
         ),
@@ -50,17 +56,22 @@ ERRORS = [
     ),
     (
         "field typo",
-        edit("    deadline_s: 60 ", "    deadline_sec: 60 "),
+        Edit("    deadline_s: 60 ", "    deadline_sec: 60 "),
         "defaults.resilience.deadline_sec: unknown field (did you mean 'deadline_s'?)",
     ),
     (
         "key source typo",
-        edit("api_key: {env: GEMINI_API_KEY}", "api_key: {evn: GEMINI_API_KEY}"),
+        Edit("api_key: {env: GEMINI_API_KEY}", "api_key: {evn: GEMINI_API_KEY}"),
         "providers.gemini.api_key.evn: unknown field (did you mean 'env'?)",
     ),
     (
+        "typo in a target written as a mapping",
+        Edit("      select: cheapest ", "      selct: cheapest ", ROUTING),
+        "routes[3].target.selct: unknown field (did you mean 'select'?)",
+    ),
+    (
         "unknown target",
-        edit("target: [claude-sonnet, gpt-4o]\n\ndefault", "target: [claude-sonet, gpt-4o]\n\ndefault"),
+        Edit("target: [claude-sonnet, gpt-4o]\n\ndefault", "target: [claude-sonet, gpt-4o]\n\ndefault"),
         "routes[4].target[0]: unknown model 'claude-sonet' (did you mean 'claude-sonnet'?)",
     ),
     (
@@ -70,25 +81,25 @@ ERRORS = [
     ),
     (
         "regex that does not compile",
-        edit("regex: '```|def \\w+\\(|", "regex: '```|def \\w+\\(|(", ROUTING),
+        Edit("regex: '```|def \\w+\\(|", "regex: '```|def \\w+\\(|(", ROUTING),
         "routing.classes[0].rules[0].regex[0]: invalid regular expression: missing ), unterminated subpattern"
         " at position 14",
     ),
     (
         "tab",
-        edit("    window: count\n", "\twindow: count\n"),
+        Edit("    window: count\n", "\twindow: count\n"),
         "invalid YAML at line 17, column 1, after defaults.breaker: a tab character: YAML indents with spaces only"
         " (replace the tab with spaces)",
     ),
     (
         "number as text",
-        edit("    deadline_s: 60 ", '    deadline_s: "60s" '),
+        Edit("    deadline_s: 60 ", '    deadline_s: "60s" '),
         "defaults.resilience.deadline_s: Input should be a valid number, unable to parse string as a number"
         " (got '60s')",
     ),
     (
         "environment reference in a value",
-        edit("base_url: https://generativelanguage.googleapis.com", "base_url: ${GEMINI_BASE_URL}"),
+        Edit("base_url: https://generativelanguage.googleapis.com", "base_url: ${GEMINI_BASE_URL}"),
         "providers.gemini.base_url: must start with http:// or https:// (the policy does not expand ${...}:"
         " a key comes from api_key: {env: NAME}, other values are written as is)",
     ),
@@ -98,7 +109,7 @@ ERRORS = [
 WARNINGS = [
     (
         "route that can never match",
-        edit(
+        Edit(
             '  - name: claude-family\n    match: {model: "claude-*"}',
             '  - name: claude-family\n    match: {model: "gpt-3.5-turbo"}',
         ),
@@ -106,7 +117,7 @@ WARNINGS = [
     ),
     (
         "duplicate key",
-        edit('    match: {model: "claude-*"}\n', '    match: {model: "claude-*"}\n    match: {app: ops}\n'),
+        Edit('    match: {model: "claude-*"}\n', '    match: {model: "claude-*"}\n    match: {app: ops}\n'),
         "line 104: key 'routes[4].match' written twice: only the last one is used",
     ),
 ]
@@ -145,8 +156,7 @@ async def test_a_hot_reload_rejects_the_mistake_and_logs_why(
 ) -> None:
     """Written over the serving policy, the broken file is rejected: the last good policy keeps serving
     and the ``policy_rejected`` line gives the one error ``validate`` gives."""
-    good = ROUTING if "regex" in mistake else PRODUCTION
-    running = await sidecar(good)
+    running = await sidecar(getattr(broken, "serving", PRODUCTION))
     serving = running.state.holder.policy.version
     running.policy_path.write_text(broken())
     [line] = await logged(running, "policy_rejected")
