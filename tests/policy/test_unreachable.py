@@ -24,6 +24,8 @@ def warnings_of(routes: str, default: str = "") -> tuple[str, ...]:
         ("{headers: {X-Team: 'a*'}}", "{headers: {x-team: ab}, operation: [chat]}"),
         ("{operation: [chat, embeddings]}", "{operation: [chat], dialect: [openai]}"),
         ("{}", "{model: anything}"),
+        ("{model: '*'}", "{model: 'gpt-4o*', app: checkout}"),
+        ("{model: [claude, 'gpt-*']}", "{model: [gpt-4o, claude]}"),
     ],
 )
 def test_a_route_whose_every_request_an_earlier_one_takes_is_named(earlier: str, later: str) -> None:
