@@ -185,6 +185,8 @@ def _serve_logging(settings: Settings, started: float, log_output: LogOutput) ->
         return EXIT_USAGE
     state = build_state(settings, policy, telemetry, os.environ, log_output)
     state.started = started
+    for warning in state.credentials.unset_variables({name: p.api_key for name, p in policy.providers.items()}):
+        log.warning("policy_warning", source=policy.source, warning=warning)
     try:
         _run_loop(serve(state))
     except OSError as exc:  # cannot listen (the port is taken, the address is not this host's): no traceback
@@ -221,13 +223,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
             continue
         for warning in policy.warnings:
             print(f"{path}: warning: {warning}")
-        print(
-            f"{path}: ok (version {policy.version}, {len(policy.providers)} providers, "
-            f"{len(policy.models)} models, {len(policy.routes)} routes)"
-        )
+        sizes = ((len(policy.providers), "provider"), (len(policy.models), "model"), (len(policy.routes), "route"))
+        print(f"{path}: ok (version {policy.version}, {', '.join(_counted(n, noun) for n, noun in sizes)})")
     if failed:
         print(f"{failed} of {len(args.files)} policies invalid", file=sys.stderr)
     return EXIT_INVALID if failed else EXIT_OK
+
+
+def _counted(count: int, noun: str) -> str:
+    """``1 route``, ``5 routes``, ``0 routes``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def cmd_explain(args: argparse.Namespace) -> int:

@@ -82,6 +82,17 @@ class Credentials:
             cached = self._read(spec.file)
         return cached.value
 
+    def unset_variables(self, keys: Mapping[str, ApiKeySpec | None]) -> list[str]:
+        """``providers.NAME.api_key.env: VAR is not set ...`` for each provider (name -> its ``api_key``)
+        whose key variable is unset or empty here: its targets will be skipped, every request, until the
+        sidecar runs with it (read at start and on each reload; never the value)."""
+        return [
+            f"providers.{name}.api_key.env: {spec.env} is not set in the sidecar's environment: "
+            f"{name}'s targets are skipped (credentials)"
+            for name, spec in keys.items()
+            if spec is not None and spec.env is not None and not self._env.get(spec.env, "").strip()
+        ]
+
     def refresh(self) -> tuple[list[str], list[str]]:
         """Re-read key files whose signature changed and is settled (module docstring); returns the
         paths whose key changed and the reasons a changed file was refused (once per change; never a

@@ -495,7 +495,8 @@ def test_validate_names_a_broken_file_once_and_says_what_is_wrong(tmp_path: Path
     assert result.stdout.splitlines() == [
         "missing.yaml: cannot read the file: No such file or directory",
         "empty.yaml: the file is empty",
-        "syntax.yaml: invalid YAML at line 3, column 1: expected the node content, but found '<stream end>'",
+        "syntax.yaml: invalid YAML at line 3, column 1, after providers: "
+        "expected the node content, but found '<stream end>'",
         "list.yaml: the policy must be a mapping, not a list",
         "bad.json: invalid JSON: unexpected end of data: line 1 column 15 (char 14)",
     ]
@@ -561,3 +562,10 @@ def test_the_sessions_cli_md_shows_print_what_it_shows(tmp_path: Path) -> None:
             for line in shown.splitlines()
         )
         assert re.fullmatch(pattern, result.stdout), (command, result.stdout, result.stderr)
+
+
+def test_validate_counts_in_words_a_reader_expects() -> None:
+    """The ok line of a policy with one provider and one model says so in the singular (it said `1
+    providers, 1 models`)."""
+    result = cli("validate", str(GOOD.with_name("minimal.yaml")))
+    assert re.fullmatch(r".*minimal\.yaml: ok \(version \w+, 1 provider, 1 model, 0 routes\)\n", result.stdout)

@@ -11,6 +11,10 @@ type is accepted, with the defaults the code has.
 - Names and defaults: every policy field and every example of policies/ is named in the docs;
   configuration.md's, observability.md's, fake-provider.md's and cli.md's defaults are the code's, and
   so are the listener's caps in api.md and the dropped-params limits in headers.md.
+- What a page shows a policy do: every YAML block of docs/ loads as a policy without a warning (a
+  fragment inside a policy defining what it names), or is listed as what else it is; every `explain`
+  transcript is what explain prints; what the example policies' comments say a request does is what
+  explain decides.
 
 Other tests hold the content of single pages (tests/test_cli.py: cli.md's sections; tests/test_settings.py:
 configuration.md's names; tests/telemetry, tests/deploy: metrics, logs, alerts; tests/policy: the policy
@@ -24,6 +28,7 @@ import shlex
 from collections.abc import Iterator
 from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -410,3 +415,268 @@ def test_the_dropped_params_limits_headers_md_gives_are_the_codes() -> None:
         str(MAX_DROPPED),
         str(DROPPED_HEADER_CHARS),
     ]
+
+
+# A policy a doc's fragment is put in: the providers and models the pages' examples name, and the route
+# `chat` a budget limit scopes (a fragment's own blocks replace or extend these).
+FRAGMENT_BASE = """
+version: 1
+providers:
+  openai: {kind: openai, base_url: https://api.openai.com/v1, api_key: {env: OPENAI_API_KEY}}
+  anthropic: {kind: anthropic, base_url: https://api.anthropic.com, api_key: {env: ANTHROPIC_API_KEY}}
+  gemini: {kind: gemini, base_url: https://generativelanguage.googleapis.com, api_key: {env: GEMINI_API_KEY}}
+models:
+  gpt-4o: {provider: openai, model: gpt-4o, price: {input_per_mtok: 2.5, output_per_mtok: 10}}
+  gpt-4o-mini: {provider: openai, model: gpt-4o-mini, price: {input_per_mtok: 0.15, output_per_mtok: 0.6}}
+  small: {provider: openai, model: gpt-4o-mini, price: {input_per_mtok: 0.15, output_per_mtok: 0.6}}
+  claude-sonnet: {provider: anthropic, model: claude-sonnet-4-5, price: {input_per_mtok: 3, output_per_mtok: 15}}
+  claude-haiku: {provider: anthropic, model: claude-haiku-4-5, price: {input_per_mtok: 1, output_per_mtok: 5}}
+  claude-haiku-eu: {provider: anthropic, model: claude-haiku-4-5, price: {input_per_mtok: 1, output_per_mtok: 5}}
+  gemini-flash: {provider: gemini, model: gemini-2.5-flash, price: {input_per_mtok: 0.3, output_per_mtok: 2.5}}
+routes:
+  - {name: chat, match: {model: chat}, target: gpt-4o}
+"""
+
+# The YAML blocks of the docs that are no policy, by their first key: what they are instead.
+NOT_POLICIES = {
+    "fake-mini": "the fake provider's --quality profiles (loaded by its own parser below)",
+    "relabel_configs": "a Prometheus scrape job's relabelling (checked by promtool below)",
+    "metric_relabel_configs": "a Prometheus scrape job's relabelling (checked by promtool below)",
+    "env": "a container's environment in a Deployment",
+}
+SECTIONS = {"version", "defaults", "providers", "models", "routing", "routes", "default", "budgets", "cache"}
+
+
+def yaml_blocks() -> Iterator[tuple[str, str]]:
+    """``(page:line, text)`` of every fenced YAML block of docs/ (indented blocks dedented)."""
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        text = page.read_text()
+        for match in re.finditer(r"^( *)```ya?ml\n(.*?)^\1```", text, re.S | re.M):
+            lines = [line[len(match.group(1)) :] for line in match.group(2).splitlines()]
+            yield f"{page.name}:{text.count(chr(10), 0, match.start()) + 1}", "\n".join(lines)
+
+
+def as_policy(block: object) -> dict[str, object] | None:
+    """The whole policy a block shows: itself when it is one (``version``), else the block put in
+    ``FRAGMENT_BASE`` (a list of budget limits as ``budgets.limits``); None for a block that is no policy."""
+    import yaml
+
+    if isinstance(block, list) and all(isinstance(item, dict) and "measure" in item for item in block):
+        block = {"budgets": {"limits": block}}
+    if not isinstance(block, dict) or not set(block) <= SECTIONS:
+        return None
+    if "version" in block:
+        return block
+    policy: dict[str, object] = yaml.safe_load(FRAGMENT_BASE)
+    for key, value in block.items():
+        base = policy.get(key)
+        policy[key] = {**base, **value} if isinstance(base, dict) and isinstance(value, dict) else value
+    return policy
+
+
+@pytest.mark.parametrize(("where", "text"), list(yaml_blocks()), ids=[where for where, _ in yaml_blocks()])
+def test_every_yaml_block_of_the_docs_loads_as_a_policy(where: str, text: str, tmp_path: Path) -> None:
+    """Each YAML block of docs/ is a policy that loads as the sidecar loads it, without a warning (a
+    fragment in a policy that defines the providers, models and route the pages name; a learned router
+    beside it when it names one), or a block NOT_POLICIES says is something else."""
+    import yaml
+
+    from sidecar.policy import PolicyError, load_policy
+
+    from .policy.policies import write_router
+
+    block = yaml.safe_load(text)
+    policy = as_policy(block)
+    if policy is None:
+        assert isinstance(block, dict) and next(iter(block)) in NOT_POLICIES, f"{where}: neither a policy nor listed"
+        return
+    write_router(tmp_path)
+    (tmp_path / "policy.yaml").write_text(yaml.safe_dump(policy))
+    try:
+        loaded = load_policy(tmp_path / "policy.yaml")
+    except PolicyError as error:
+        pytest.fail(f"{where}: {error.errors}")
+    assert list(loaded.warnings) == []
+
+
+def test_the_quality_profiles_docs_show_are_ones_the_fake_provider_takes() -> None:
+    """docs/fake-provider.md's ``--quality`` file parses as the fake provider parses profiles."""
+    import yaml
+
+    from sidecar.fake_provider.profiles import parse_profiles
+
+    [text] = [text for where, text in yaml_blocks() if text.startswith("# --quality")]
+    assert set(parse_profiles(yaml.safe_load(text))) == {"fake-mini", "member-*"}
+
+
+def test_the_prometheus_relabelling_docs_show_is_a_config_promtool_accepts(tmp_path: Path) -> None:
+    """docs/operations.md's ``relabel_configs`` and ``metric_relabel_configs`` blocks, in a scrape job,
+    are a Prometheus configuration ``promtool check config`` accepts."""
+    import shutil
+    import subprocess
+
+    import yaml
+
+    job: dict[str, object] = {"job_name": "llm-sidecar", "static_configs": [{"targets": ["127.0.0.1:8081"]}]}
+    blocks = [yaml.safe_load(text) for _, text in yaml_blocks()]
+    shown = [
+        block
+        for block in blocks
+        if isinstance(block, dict) and set(block) & {"relabel_configs", "metric_relabel_configs"}
+    ]
+    for block in shown:
+        job.update(block)
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump({"scrape_configs": [job]}))
+    result = subprocess.run(
+        [
+            shutil.which("promtool") or pytest.fail("promtool is required"),
+            "check",
+            "config",
+            str(tmp_path / "prometheus.yml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert len(shown) == 2 and result.returncode == 0, result.stdout + result.stderr
+
+
+def transcripts(command: str) -> Iterator[tuple[str, str, list[str]]]:
+    """``(page, command line, lines shown)`` for each ``$ llm-sidecar COMMAND ...`` block of docs/."""
+    for page in PAGES:
+        for block in re.findall(r"```\n(.*?)```", page.read_text(), re.S):
+            first, *shown = block.splitlines()
+            if first.startswith(f"$ llm-sidecar {command} "):
+                yield page.name, first.removeprefix("$ "), shown
+
+
+def request_files(page: str) -> dict[str, str]:
+    """The request files a page defines in words: ``req.json` holding `{...}``, ``(`proof.json`: `{...}`)``."""
+    text = flat((ROOT / "docs" / page).read_text())
+    return dict(re.findall(r"`(\w+\.json)`(?: holding|:) `(\{.*?\})`", text))
+
+
+def shown_as(shown: list[str], printed: list[str]) -> bool:
+    """Whether the printed lines are the shown ones: ``...`` in a line stands for any text, a line that
+    is only ``...`` for any lines."""
+    pattern = "".join(
+        r"(?:.*\n)*?" if line.strip() == "..." else ".*".join(map(re.escape, line.split("..."))) + r"\n"
+        for line in shown
+    )
+    return re.fullmatch(pattern, "".join(f"{line}\n" for line in printed)) is not None
+
+
+EXPLAINED = list(transcripts("explain"))
+
+
+@pytest.mark.parametrize(
+    ("page", "line", "shown"), EXPLAINED, ids=[f"{p}-{n}" for n, (p, _, _) in enumerate(EXPLAINED)]
+)
+def test_every_explain_transcript_is_what_explain_prints(
+    page: str, line: str, shown: list[str], tmp_path: Path
+) -> None:
+    """Each ``$ llm-sidecar explain ...`` a page shows, run as shown with the request file the page
+    defines, prints the lines shown (``...`` standing for what the page leaves out)."""
+    import subprocess
+    import sys
+
+    argv = shlex.split(line)[1:]
+    for name, body in request_files(page).items():
+        (tmp_path / name).write_text(body)
+        argv = [str(tmp_path / name) if word == name else word for word in argv]
+    result = subprocess.run(
+        [sys.executable, "-m", "sidecar", *argv], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert shown_as(shown, result.stdout.splitlines()), result.stdout
+
+
+def hello(model: str, **extra: object) -> dict[str, object]:
+    return {"model": model, "messages": [{"role": "user", "content": "hello"}], **extra}
+
+
+# What the example policies' comments (and README.md's demo) say a request does: (policy, path, headers,
+# app, body) -> (route, the models it calls in order or "deny", what the cache does with it).
+PRODUCTION, CACHING, CHAT = "policies/production.yaml", "policies/caching.yaml", "/v1/chat/completions"
+CLAIMS = [
+    (PRODUCTION, CHAT, {}, "", hello("gpt-3.5-turbo"), ("retired", "deny", "off")),
+    (PRODUCTION, "/v1/embeddings", {}, "", {"model": "x", "input": "a"}, ("embeddings", "text-embedding", "off")),
+    (PRODUCTION, CHAT, {}, "checkout", hello("gpt-4o"), ("premium", "claude-sonnet gpt-4o gemini-pro", "off")),
+    (
+        PRODUCTION,
+        CHAT,
+        {"x-task": "summarize-long"},
+        "",
+        hello("gpt-4o"),
+        ("long-documents", "gemini-pro claude-sonnet", "off"),
+    ),
+    (PRODUCTION, CHAT, {}, "", hello("claude-3-opus"), ("claude-family", "claude-sonnet gpt-4o", "off")),
+    (PRODUCTION, CHAT, {}, "", hello("mistral"), ("default", "gpt-4o-mini gemini-pro", "off")),
+    (
+        CACHING,
+        CHAT,
+        {},
+        "",
+        hello("classifier", temperature=0),
+        ("classify", "gpt-4o-mini claude-haiku", "ttl_s 86400"),
+    ),
+    (CACHING, CHAT, {}, "eval-runner", hello("x", temperature=1), ("evals", "gpt-4o-mini", "ttl_s 604800")),
+    (CACHING, CHAT, {}, "", hello("gpt-4o", temperature=0), ("default", "gpt-4o-mini", "off")),
+    (
+        "sidecar/demo/policy.yaml",
+        CHAT,
+        {},
+        "",
+        hello("smart"),
+        ("smart", "claude-haiku gpt-4o-mini gemini-flash", "off"),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("policy", "path", "headers", "app", "body", "expected"), CLAIMS, ids=[f"{c[0]}-{c[5][0]}" for c in CLAIMS]
+)
+def test_what_an_example_policy_says_a_request_does_is_what_explain_says(
+    policy: str, path: str, headers: dict[str, str], app: str, body: dict[str, Any], expected: tuple[str, ...]
+) -> None:
+    """The route, the chain and the caching an example policy's comments (README.md, for the demo) give a
+    request are the ones explain, from the server's own code, decides."""
+    from sidecar.explain import explain_report
+    from sidecar.policy import load_policy
+    from sidecar.request_facts import describe_request
+
+    route = explain_report(load_policy(ROOT / policy), describe_request(path, headers, {}, body, app=app))["route"]
+    cache = route["cache"]
+    cached = f"ttl_s {cache['ttl_s']:g}" if cache["enabled"] and cache["cacheable"] else "off"
+    calls = "deny" if route["deny"] else " ".join(target["model"] for target in route["targets"])
+    assert (route["name"], calls, cached) == expected
+
+
+@pytest.mark.parametrize(
+    ("temperature", "header", "said"),
+    [
+        (0, None, "cache: looked up and stored (ttl_s 86400)"),
+        (None, None, "cache: not cacheable (nondeterministic): x-sidecar-cache: bypass"),
+        (0, "x-sidecar-cache: bypass", "not cacheable (client_bypass)"),
+        (0, "cache-control: no-store", "not cacheable (client_bypass)"),
+        (0, "x-sidecar-cache: refresh", "cache: not looked up (the app asks for a new answer), stored (ttl_s 86400)"),
+        (0, "cache-control: no-cache", "cache: not looked up (the app asks for a new answer), stored (ttl_s 86400)"),
+        (0, "cache-control: max-age=0", "cache: not looked up (the app asks for a new answer), stored (ttl_s 86400)"),
+    ],
+)
+def test_the_cache_lines_cli_md_quotes_are_what_explain_prints(
+    temperature: int | None, header: str | None, said: str
+) -> None:
+    """docs/cli.md's cache lines of explain (a route caching for a day: policies/caching.yaml's classify),
+    for a deterministic request, a sampled one and the app's cache headers, are the lines explain prints."""
+    from sidecar.explain import explain_report, explain_text
+    from sidecar.policy import load_policy
+    from sidecar.request_facts import describe_request
+
+    assert said in flat((ROOT / "docs" / "cli.md").read_text())
+    body = hello("classifier", **({} if temperature is None else {"temperature": temperature}))
+    name, _, value = (header or "").partition(":")
+    headers = {name: value.strip()} if header else {}
+    request = describe_request(CHAT, headers, {}, body, app="")
+    printed = explain_text(explain_report(load_policy(ROOT / CACHING), request))
+    assert said in printed.splitlines()[-1]

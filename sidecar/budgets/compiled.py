@@ -243,9 +243,10 @@ def _check_prices(
     (they count $0)."""
     unpriced = _unpriced(limit, models)
     if unpriced and limit.scope.by in TARGET_SCOPES and limit.scope.values is not None:
-        problems.append(f"{here}.measure: usd, but models {', '.join(unpriced)} have no price")
+        prices = ", ".join(f"models.{name}.price" for name in unpriced)
+        problems.append(f"{here}.measure: usd, but {_without_price(unpriced)}: set {prices}")
     elif unpriced:
-        warnings.append(f"{here}: models {', '.join(unpriced)} have no price and count $0 here")
+        warnings.append(f"{here}: {_without_price(unpriced)} and counts $0 here")
 
 
 def _prefixed(path: str, line: str) -> str:
@@ -254,6 +255,11 @@ def _prefixed(path: str, line: str) -> str:
 
 def _soft_targets(limit: LimitSpec) -> list[str] | None:
     return limit.soft.downgrade_to if limit.soft is not None else None
+
+
+def _without_price(names: list[str]) -> str:
+    """``model x has no price`` or ``models x, y have no price``."""
+    return f"model {names[0]} has no price" if len(names) == 1 else f"models {', '.join(names)} have no price"
 
 
 def _unpriced(limit: LimitSpec, models: Mapping[str, ModelSpec]) -> list[str]:

@@ -28,6 +28,7 @@ from .conditions import HeaderIs, ModelIs, build_conditions
 from .plans import ChainPlan, Plan
 from .resilience_spec import BackoffSpec, LastResortSpec, ResilienceSpec
 from .spec import PolicySpec, RouteSpec
+from .unreachable import unreachable_routes
 
 if TYPE_CHECKING:
     from ..budgets import Budgets
@@ -84,7 +85,7 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
         defaults=spec.defaults,
         exposed_models=exposed,
         logged_headers=matched_headers,
-        warnings=budgets.warnings if budgets is not None else (),
+        warnings=(*unreachable_routes(spec.routes, spec.default), *(budgets.warnings if budgets is not None else ())),
         budgets=budgets,
         router=router,
         routing=spec.routing,

@@ -12,6 +12,7 @@ prints and the server logs (``policy_warning``).
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,12 @@ from typing import Any
 import orjson
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from .compile import compile_policy
 from .compiled import Policy, PolicyError
 from .files import policy_version
+from .hints import KnownFields, did_you_mean, repeated_keys, unexpanded, with_names_meant, yaml_error
 from .spec import DEPRECATED_PROVIDER_FIELDS, PolicySpec
 
 
@@ -41,7 +44,10 @@ def load_policy_bytes(data: bytes, source: str) -> Policy:
         spec = PolicySpec.model_validate(document)
     except ValidationError as exc:
         raise PolicyError(format_validation_error(exc)) from None
-    policy = compile_policy(spec, version=policy_version(data, ()), source=source, loaded_at=time.time())
+    try:
+        policy = compile_policy(spec, version=policy_version(data, ()), source=source, loaded_at=time.time())
+    except PolicyError as exc:
+        raise PolicyError(with_names_meant(exc.errors, document), exc.files) from None
     warnings = [*repeated, *deprecations(document)]
     if warnings:
         policy = dataclasses.replace(policy, warnings=(*policy.warnings, *warnings))
@@ -61,26 +67,6 @@ def deprecations(document: dict[str, Any]) -> list[str]:
     return found
 
 
-class _Loader(yaml.SafeLoader):
-    """PyYAML's safe loader, noting every key a mapping repeats: YAML forbids it, PyYAML keeps the last
-    value without a word (a second ``routes:`` block silently replaces the first)."""
-
-    def __init__(self, stream: bytes) -> None:
-        super().__init__(stream)
-        self.repeated: list[str] = []
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen = set()
-        for key_node, _ in node.value:  # before merge keys (<<) are flattened in: overriding them is fine
-            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
-                key = key_node.value
-                if key in seen:
-                    line = key_node.start_mark.line + 1
-                    self.repeated.append(f"line {line}: key '{key}' written twice: only the last one is used")
-                seen.add(key)
-        return super().construct_mapping(node, deep)
-
-
 def parse_document(data: bytes) -> tuple[dict[str, Any], list[str]]:
     """JSON when it parses as JSON, else YAML (a superset); a clear error with the line otherwise. Also
     the warnings for keys the YAML repeats."""
@@ -92,21 +78,20 @@ def parse_document(data: bytes) -> tuple[dict[str, Any], list[str]]:
             raise PolicyError([f"invalid JSON: {exc}"]) from None
         return _mapping(document), []
     try:
-        loader = _Loader(data)  # it decodes the whole text here
+        loader = yaml.SafeLoader(data)  # it decodes the whole text here
     except yaml.reader.ReaderError as exc:
         raise PolicyError([_not_text(data, exc)]) from None
     try:
-        document = loader.get_single_data()
+        node = loader.get_single_node()
+        repeated = repeated_keys(node) if node is not None else []
+        document = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise PolicyError([f"invalid YAML{where}: {problem}"]) from None
+        raise PolicyError([yaml_error(data, exc)]) from None
     except RecursionError:  # PyYAML's parser recurses per level: a few thousand nested [ or { end it
         raise PolicyError(["invalid YAML: nested too deeply to read (a policy needs a dozen levels)"]) from None
     finally:
         loader.dispose()
-    return _mapping(document), loader.repeated
+    return _mapping(document), repeated
 
 
 def _not_text(data: bytes, exc: yaml.reader.ReaderError) -> str:
@@ -137,26 +122,57 @@ def _kind(value: Any) -> str:
     return "text" if isinstance(value, str) else type(value).__name__
 
 
+def _given(error: ErrorDetails) -> str:
+    """`` (got '60s')`` for text where a number or true/false was wanted: the text said."""
+    value = error.get("input")
+    return f" (got {value!r})" if error["type"].endswith("_parsing") and isinstance(value, str) else ""
+
+
 def format_validation_error(exc: ValidationError) -> list[str]:
-    """pydantic errors as ``path: message`` lines, paths written the way the YAML reads."""
-    lines = []
+    """pydantic errors as ``path: message`` lines, paths written the way the YAML reads; for a block that
+    may be a value or a mapping (a route's ``target``), only the mapping's errors when a mapping was
+    written, and a misspelt field's line alone (not also its correct name as missing)."""
+    known = KnownFields()
+    found: list[tuple[str, str, ErrorDetails]] = []
     for error in exc.errors(include_url=False):
-        path = ""
-        for part in error["loc"]:
-            if isinstance(part, int):
-                path += f"[{part}]"
-            elif str(part).startswith(("function-after", "function-before")) or part in (
-                "str",
-                "list[str]",
-                "literal['error','drop']",
-            ):
-                continue  # pydantic's union-branch labels say nothing to a policy author
-            else:
-                path += f".{part}" if path else str(part)
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
-            message = "unknown field"
+            message = "unknown field" + did_you_mean(str(error["loc"][-1]), known.at(error["loc"][:-1]), 0.6)
+        message += unexpanded(error.get("input")) or _given(error)
+        found.append((_written_path(error["loc"]), message, error))
+    paths = {path for path, _, _ in found}
+    meant = {path.rsplit(".", 1)[0] + "." + hint for path, message, _ in found for hint in _MEANT.findall(message)}
+    lines = []
+    for path, message, detail in found:
+        other_branch = isinstance(detail.get("input"), dict) and any(
+            p.startswith((f"{path}.", f"{path}[")) for p in paths
+        )
         line = f"{path or '(top level)'}: {message}"
-        if line not in lines:
+        if (
+            line not in lines
+            and not (detail["type"] in _SCALAR_TYPES and other_branch)
+            and not (detail["type"] == "missing" and path in meant)
+        ):
             lines.append(line)
     return lines
+
+
+_MEANT = re.compile(r"^unknown field \(did you mean '([^']+)'\?\)")
+_SCALAR_TYPES = {"string_type", "list_type", "int_type", "float_type", "bool_type", "literal_error"}
+
+
+def _written_path(loc: tuple[Any, ...]) -> str:
+    """A pydantic location as the YAML reads (``routes[3].target.select``): union branch labels (``str``,
+    ``SelectSpec``, ``function-after[...]``) say nothing to a policy author and are left out."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif str(part).startswith(("function-after", "function-before")) or _BRANCH.fullmatch(str(part)):
+            continue
+        else:
+            path += f".{part}" if path else str(part)
+    return path
+
+
+_BRANCH = re.compile(r"str|list\[str\]|literal\[.*\]|[A-Z]\w*Spec")

@@ -197,7 +197,8 @@ class SidecarApp:
             state.telemetry.bulkheads(state.targets.bulkheads())  # new limits; a removed target's series go
             self.pipelines.for_policy(policy)  # a feature it newly uses is loaded now, not in a request
             log.info("policy_reloaded", version=policy.version, source=policy.source, routes=len(policy.routes))
-            for warning in policy.warnings:
+            keys = {name: provider.api_key for name, provider in policy.providers.items()}
+            for warning in (*policy.warnings, *state.credentials.unset_variables(keys)):
                 log.warning("policy_warning", source=policy.source, warning=warning)
             replaced = state.caches.update(policy.cache)  # the same store block: the same store, kept
             if replaced is not None:

@@ -49,7 +49,10 @@ CASES: list[tuple[dict[str, Any], str]] = [
     (limit(scope={"by": "model", "values": ["nope"]}), "budgets.limits[0].scope.values[0]: unknown model 'nope'"),
     (limit(scope={"by": "provider", "values": ["nope"]}), "budgets.limits[0].scope.values[0]: unknown provider"),
     (limit(scope={"by": "route", "values": ["chat", "x"]}), "budgets.limits[0].scope.values[1]: unknown route 'x'"),
-    (limit(scope={"by": "model", "values": ["free"]}), "budgets.limits[0].measure: usd, but models free have no"),
+    (
+        limit(scope={"by": "model", "values": ["free"]}),
+        "budgets.limits[0].measure: usd, but model free has no price: set models.free.price",
+    ),
     (limit(action="block"), "budgets.limits[0].action: Input should be 'deny', 'downgrade' or 'warn'"),
     (limit(action="downgrade"), "budgets.limits[0]: downgrade_to is required with action: downgrade"),
     (limit(downgrade_to=["small"]), "budgets.limits[0]: downgrade_to is required with action: downgrade"),
@@ -126,7 +129,7 @@ def test_the_defaults_are_local_and_unlimited() -> None:
 def test_an_unpriced_model_under_a_broad_usd_limit_is_a_warning() -> None:
     """A USD limit over every model warns that the unpriced ones count $0, without failing the load."""
     budgets = budgets_of(limit())
-    assert budgets.warnings == ("budgets.limits[0]: models free have no price and count $0 here",)
+    assert budgets.warnings == ("budgets.limits[0]: model free has no price and counts $0 here",)
 
 
 def test_a_header_scope_name_is_lower_cased() -> None:

@@ -1,9 +1,13 @@
 """The policy tests' shared policy text and helpers: ``BASE`` (two providers, three models, no routes: a
 test adds its own), ``LEARNED`` (BASE with a learned router file deciding the task), ``errors_of`` (the
-errors a policy text is refused with) and ``request`` (the facts of one request, to route)."""
+errors a policy text is refused with), ``request`` (the facts of one request, to route) and
+``write_router`` (a learned router file trained on a few labeled prompts, for a policy that names one)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import orjson
 import pytest
 
 from sidecar.dialects import Dialect, Operation
@@ -49,3 +53,20 @@ routes:
 default: {target: gpt-4o}
 """
 )
+
+LABELED = [  # the labels the examples declare: task classes extraction and chat, levels simple to complex
+    {"text": "Extract the order number: 1234", "task": "extraction", "complexity": "simple"},
+    {"text": "Pull out the invoice number of this bill", "task": "extraction", "complexity": "simple"},
+    {"text": "Hello, how are you today?", "task": "chat", "complexity": "medium"},
+    {"text": "Prove that the square root of two is irrational, step by step", "task": "chat", "complexity": "complex"},
+]
+
+
+def write_router(directory: Path) -> None:
+    """A router file named router.json in ``directory``, trained on ``LABELED``."""
+    from sidecar.routing.learned.labeled import read_labeled
+    from sidecar.routing.learned.train import fit
+
+    labeled = directory / "labeled.jsonl"
+    labeled.write_bytes(b"\n".join(orjson.dumps(record) for record in LABELED))
+    (directory / "router.json").write_bytes(orjson.dumps(fit(read_labeled(labeled))))

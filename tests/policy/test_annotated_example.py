@@ -8,34 +8,18 @@ import re
 from pathlib import Path
 from typing import Any
 
-import orjson
 import yaml
 
 from sidecar.policy.load import load_policy
 
-ROOT = Path(__file__).resolve().parents[2]
+from .policies import write_router
 
-LABELED = [  # the labels the examples declare: task classes extraction and chat, levels simple to complex
-    {"text": "Extract the order number: 1234", "task": "extraction", "complexity": "simple"},
-    {"text": "Pull out the invoice number of this bill", "task": "extraction", "complexity": "simple"},
-    {"text": "Hello, how are you today?", "task": "chat", "complexity": "medium"},
-    {"text": "Prove that the square root of two is irrational, step by step", "task": "chat", "complexity": "complex"},
-]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def annotated(page: str) -> str:
     """The first YAML block of ``docs/<page>``: its annotated example."""
     return re.search(r"```yaml\n(.*?)```", (ROOT / "docs" / page).read_text(), re.S).group(1)  # type: ignore[union-attr]
-
-
-def write_router(directory: Path) -> None:
-    """A router file named router.json in ``directory``, trained on ``LABELED``."""
-    from sidecar.routing.learned.labeled import read_labeled
-    from sidecar.routing.learned.train import fit
-
-    labeled = directory / "labeled.jsonl"
-    labeled.write_bytes(b"\n".join(orjson.dumps(record) for record in LABELED))
-    (directory / "router.json").write_bytes(orjson.dumps(fit(read_labeled(labeled))))
 
 
 def test_the_annotated_policy_loads_as_written(tmp_path: Path) -> None:

@@ -17,9 +17,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.parametrize("path", sorted([*ROOT.glob("policies/*.yaml"), ROOT / "sidecar/demo/policy.yaml"]))
 def test_every_example_policy_loads(path: Path) -> None:
-    """Every policy shipped in policies/ and the demo policy validate."""
+    """Every policy shipped in policies/ and the demo policy validate, without a warning (a route that can
+    never match, a repeated key, a deprecated name: an example teaches none of them)."""
     policy = load_policy(path)
-    assert policy.models
+    assert policy.models and policy.warnings == ()
 
 
 def test_committed_schema_matches_the_code() -> None:
@@ -147,6 +148,14 @@ def test_a_policy_that_is_not_utf8_names_the_byte_and_the_line() -> None:
     with pytest.raises(PolicyError) as caught:
         load_policy_bytes(data, "test.yaml")
     assert caught.value.errors == ["invalid YAML: not UTF-8 text: byte 0xe9 on line 10 (save the file as UTF-8)"]
+
+
+def test_an_alias_is_read_once_whatever_refers_to_it() -> None:
+    """A recursive alias (and, alike, aliases of aliases, exponential if each use were walked again) is
+    read once by the check for repeated keys: the policy gets its ordinary errors, not "nested too
+    deeply" (nor a load that never ends)."""
+    text = BASE + "default: {target: gpt-4o}\nloop: &loop\n  self: *loop\n"
+    assert errors_of(text) == ["loop: unknown field"]
 
 
 def test_a_control_character_yaml_forbids_names_its_line() -> None:

@@ -141,35 +141,3 @@ def test_the_annotated_defaults_are_the_codes_defaults() -> None:
         *differences(shown_cache, CacheStoreSpec().model_dump(mode="json", by_alias=True), "cache"),
     ]
     assert wrong == []
-
-
-SECTIONS = {"version", "defaults", "providers", "models", "routing", "routes", "default", "budgets", "cache"}
-
-
-def policy_fragments() -> Iterator[tuple[str, dict[str, Any]]]:
-    """Every YAML block of the docs that is a piece of a policy (its keys are policy sections), or a list
-    of budget limits (each with a ``measure``), as the ``budgets.limits`` it would be."""
-    for doc in sorted((ROOT / "docs").glob("*.md")):
-        for block in re.findall(r"```ya?ml\n(.*?)```", doc.read_text(), re.S):
-            fragment = yaml.safe_load(block)
-            if isinstance(fragment, dict) and set(fragment) <= SECTIONS:
-                yield doc.name, fragment
-            elif isinstance(fragment, list) and all(isinstance(item, dict) and "measure" in item for item in fragment):
-                yield doc.name, {"budgets": {"limits": fragment}}
-
-
-def test_every_policy_fragment_in_the_docs_has_valid_fields() -> None:
-    """Each policy piece a doc shows passes the policy's field validation (types, ranges, no unknown
-    field; what it names is not checked, a piece does not define everything it names)."""
-    from pydantic import ValidationError
-
-    from sidecar.policy.spec import PolicySpec
-
-    fragments = list(policy_fragments())
-    problems = []
-    for doc, fragment in fragments:
-        try:
-            PolicySpec.model_validate({"version": 1, "providers": {}, "models": {}, **fragment})
-        except ValidationError as error:
-            problems += [f"{doc}: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()]
-    assert len(fragments) >= 9 and problems == []

@@ -49,9 +49,9 @@ def test_empty_rule_is_an_error() -> None:
 
 
 def test_unknown_feature_is_an_error() -> None:
-    """A misspelt feature is an unknown field at its path."""
+    """A misspelt feature is an unknown field at its path, with the feature meant."""
     assert errors({"classes": [{"name": "a", "rules": [{"features": {"image": True}}]}]}) == [
-        "routing.classes[0].rules[0].features.image: unknown field"
+        "routing.classes[0].rules[0].features.image: unknown field (did you mean 'images'?)"
     ]
 
 

@@ -1,0 +1,61 @@
+"""A route an earlier route always takes first is a load warning; one some request can still reach is not
+(the check only flags what it can prove)."""
+
+from __future__ import annotations
+
+import pytest
+
+from sidecar.policy import load_policy_bytes
+
+from .policies import BASE
+
+
+def warnings_of(routes: str, default: str = "") -> tuple[str, ...]:
+    text = BASE.replace("dialect:", "kind:") + "routes:\n" + routes + default
+    return load_policy_bytes(text.encode(), "test.yaml").warnings
+
+
+@pytest.mark.parametrize(
+    ("earlier", "later"),
+    [
+        ("{model: 'gpt-4*'}", "{model: gpt-4o}"),
+        ("{model: 'gpt-4*'}", "{model: [gpt-4o, gpt-4o-mini], app: checkout}"),
+        ("{model: 'gpt-4*'}", "{model: 'gpt-4*', headers: {x-team: a}}"),
+        ("{headers: {X-Team: 'a*'}}", "{headers: {x-team: ab}, operation: [chat]}"),
+        ("{operation: [chat, embeddings]}", "{operation: [chat], dialect: [openai]}"),
+        ("{}", "{model: anything}"),
+        ("{model: '*'}", "{model: 'gpt-4o*', app: checkout}"),
+        ("{model: [claude, 'gpt-*']}", "{model: [gpt-4o, claude]}"),
+    ],
+)
+def test_a_route_whose_every_request_an_earlier_one_takes_is_named(earlier: str, later: str) -> None:
+    """Every condition of the earlier match is one the later has, inside its values: the later route is
+    dead, and the warning names it and the route that takes its requests."""
+    routes = f"  - {{name: first, match: {earlier}, target: gpt-4o}}\n  - {{match: {later}, target: claude}}\n"
+    assert warnings_of(routes) == ("routes[1].match: never matches: routes[0] (first) takes every request it would",)
+
+
+@pytest.mark.parametrize(
+    ("earlier", "later"),
+    [
+        ("{model: 'gpt-4*', app: checkout}", "{model: gpt-4o}"),
+        ("{model: 'gpt-4*'}", "{model: 'gpt-4o*'}"),
+        ("{model: [gpt-4o]}", "{model: [gpt-4o, claude]}"),
+        ("{headers: {x-team: a}}", "{model: gpt-4o}"),
+        ("{operation: [chat]}", "{operation: [chat, embeddings]}"),
+        ("{features: {stream: true}}", "{features: {stream: false}}"),
+    ],
+)
+def test_a_route_some_request_can_still_reach_is_not_named(earlier: str, later: str) -> None:
+    """An earlier match with a condition the later lacks, or values it does not cover (a glob other than
+    the same glob), leaves the later route reachable: no warning."""
+    routes = f"  - {{match: {earlier}, target: gpt-4o}}\n  - {{match: {later}, target: claude}}\n"
+    assert warnings_of(routes) == ()
+
+
+def test_a_default_after_a_route_without_match_is_named() -> None:
+    """A route with no match takes every request: the default route after it is never used."""
+    routes = "  - {match: {model: x}, target: gpt-4o}\n  - {name: all, target: claude}\n"
+    assert warnings_of(routes, "default: {target: gpt-4o}\n") == (
+        "default: never used: routes[1] (all) has an empty match",
+    )
