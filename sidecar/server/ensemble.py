@@ -3,9 +3,11 @@
 ``EnsembleRunner.run(exchange, plan)``::
 
     each member: a child exchange (``children``: the request asked without streaming; log-probabilities
-        added for ``confidence``; the route's gates forked, so a member's chain escalates on its own)
-        walking the member's chain through the fallback loop, as a task; a member whose chain cannot take
-        the added log-probabilities (Anthropic) is asked again without them, and votes with its weight
+        added for ``confidence``, in the caller's body, or, when its dialect cannot ask for them
+        (Anthropic), in each translated upstream's (``upstream_logprobs``); the route's gates forked, so a
+        member's chain escalates on its own) walking the member's chain through the fallback loop, as a
+        task; a member whose chain cannot take the added log-probabilities (Anthropic) is asked again
+        without them, and votes with its weight
     as each finishes: its answer (``answers.answer_of_body``) or its failure goes to the vote
         (``ensemble.EnsembleRun``); once the vote is decided (early quorum: the winner is certain) the
         other tasks are cancelled: their upstream connections close, and what they used is all they cost
@@ -41,10 +43,10 @@ import orjson
 from aiohttp.web import Response, StreamResponse
 
 from ..answers import AnswerView, answer_of_body
-from ..dialects import CHAT_OPERATIONS, Dialect
+from ..dialects import CHAT_OPERATIONS, Dialect, Operation
 from ..dialects.registry import wire
 from ..ensemble import EnsembleFailure, EnsembleRun, Member
-from ..ensemble.confidence import confidence_of, strip_logprobs, with_logprobs
+from ..ensemble.confidence import askable, confidence_of, strip_logprobs, with_logprobs
 from ..ensemble.judge import judge_prompt, judge_request_body, question_from_body
 from ..ensemble.plan import EnsemblePlan
 from ..header_text import header_item
@@ -115,12 +117,14 @@ class EnsembleRunner:
         ensemble = plan.ensemble
         vote = ensemble.start()
         member_facts = unstreamed(facts)
-        added_logprobs = False
+        added_logprobs = upstream_logprobs = False
         unasked = None
-        if ensemble.wants_logprobs:
+        if ensemble.wants_logprobs and askable(facts.dialect, facts.operation):
             body, added_logprobs = with_logprobs(member_facts.body, facts.dialect, facts.operation)
             unasked = member_facts if added_logprobs else None
             member_facts = with_body(member_facts, body)
+        elif ensemble.wants_logprobs:  # an Anthropic caller: its members' translated calls ask for them
+            upstream_logprobs = True
         children: list[Exchange] = []
         cap = CallCap(vote, children)
         trace = exchange.trace
@@ -134,6 +138,8 @@ class EnsembleRunner:
             )
             for member in ensemble.members
         ]
+        for result in results:
+            result.child.upstream_logprobs = upstream_logprobs
         children.extend(result.child for result in results)
         deadline = time.monotonic() + route.settings.resilience.deadline_s
         failure: EnsembleFailure | None = None
@@ -382,7 +388,8 @@ def _result_label(state: str) -> str:
 
 def _ballot(result: MemberResult, logprobs: bool) -> tuple[AnswerView | str, float | None]:
     """The member's answer (its text and tool calls), and its confidence when log-probabilities were asked
-    and reported."""
+    and reported: in the caller's answer, else in its upstream's as it came (a translated answer to a
+    caller whose dialect has no place for them)."""
     response = result.response
     assert response is not None and isinstance(response.body, bytes)
     facts = result.child.facts
@@ -392,4 +399,7 @@ def _ballot(result: MemberResult, logprobs: bool) -> tuple[AnswerView | str, flo
     confidence = None
     if logprobs:
         confidence = confidence_of(orjson.loads(response.body), facts.dialect, facts.operation)
+        upstream = result.child.upstream_answer
+        if confidence is None and upstream is not None and upstream[1] is not facts.dialect:
+            confidence = confidence_of(upstream[2], upstream[1], Operation.CHAT)  # a chat call: ensembles make no other
     return view, confidence
