@@ -22,6 +22,7 @@ async def ask(running: RunningSidecar, truth: dict[str, str] = TRUTH) -> tuple[s
             model="vote", max_tokens=64, messages=MESSAGES, extra_headers=truth
         )
         answer = await raw.parse()
+        assert b"ogprob" not in await raw.read()  # nothing of the log-probabilities reaches the caller
     text = answer.content[0].text if answer.content and answer.content[0].type == "text" else ""
     return text, raw.headers["x-sidecar-ensemble"]
 
