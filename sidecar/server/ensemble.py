@@ -43,6 +43,7 @@ import orjson
 from aiohttp.web import Response, StreamResponse
 
 from ..answers import AnswerView, answer_of_body
+from ..budgets.call_holds import CallCost
 from ..dialects import CHAT_OPERATIONS, Dialect, Operation
 from ..dialects.registry import wire
 from ..ensemble import EnsembleFailure, EnsembleRun, Member
@@ -116,15 +117,8 @@ class EnsembleRunner:
         refuse_several_choices(facts, route.name, "the winner of its ensemble's vote")
         ensemble = plan.ensemble
         vote = ensemble.start()
-        member_facts = unstreamed(facts)
-        added_logprobs = upstream_logprobs = False
-        unasked = None
-        if ensemble.wants_logprobs and askable(facts.dialect, facts.operation):
-            body, added_logprobs = with_logprobs(member_facts.body, facts.dialect, facts.operation)
-            unasked = member_facts if added_logprobs else None
-            member_facts = with_body(member_facts, body)
-        elif ensemble.wants_logprobs:  # an Anthropic caller: its members' translated calls ask for them
-            upstream_logprobs = True
+        member_facts, unasked, upstream_logprobs = _members_request(facts, ensemble.wants_logprobs)
+        added_logprobs = unasked is not None
         children: list[Exchange] = []
         cap = CallCap(vote, children)
         trace = exchange.trace
@@ -169,6 +163,7 @@ class EnsembleRunner:
             for child in children:
                 adopt(exchange, child)
                 child.trace.end_branch("answered" if child.answered_by is not None else "failed")
+            exchange.call_costs = _call_costs(children)
             if left:
                 _charge_left(exchange, children)
         for c in children:  # every member's rejected answers, on the answer or on the error
@@ -329,6 +324,19 @@ class EnsembleRunner:
         )
 
 
+def _members_request(facts: RequestFacts, logprobs: bool) -> tuple[RequestFacts, RequestFacts | None, bool]:
+    """What each member is asked: the request without streaming, asking for log-probabilities when the
+    vote wants them (``logprobs``); the request without them when they were added (None: not added); and
+    whether the members' translated calls ask for them instead (a caller whose dialect cannot: Anthropic)."""
+    member_facts = unstreamed(facts)
+    if not logprobs:
+        return member_facts, None, False
+    if not askable(facts.dialect, facts.operation):
+        return member_facts, None, True
+    body, added = with_logprobs(member_facts.body, facts.dialect, facts.operation)
+    return with_body(member_facts, body), member_facts if added else None, False
+
+
 def _budget_hooks(exchange: Exchange, index: int) -> list[ChainHook]:
     """The request's budget hook for call ``index`` (the judge's), if it has one."""
     return [hook.for_call(index) for hook in exchange.hooks if isinstance(hook, BudgetHook)]
@@ -341,6 +349,15 @@ def _with_again(child: Exchange) -> Exchange:
         if isinstance(hook, CallBudgetHook):
             child.again = hook.before_target
     return child
+
+
+def _call_costs(children: Sequence[Exchange]) -> tuple[CallCost, ...]:
+    """Each call's cost, for the budgets (``Admission.charge_calls``): the members' in order, the judge's
+    last, as its budget hook's index (``_budget_hooks``); an answer without usage said so."""
+    return tuple(
+        CallCost(index, spent(child), spent_tokens(child), child.answered_by is not None and child.usage is None)
+        for index, child in enumerate(children)
+    )
 
 
 def _upstream_ids(results: list[MemberResult], judge_id: str | None) -> str:
