@@ -12,6 +12,9 @@ The request path, after routing, calls ``admission = await ledger.admit(request,
                     again on its downgrade_to list (no second downgrade); warn -> flag; else allow
     every target skipped -> deny (Retry-After: the earliest quota reset)
 
+An ensemble request (``calls``) is admitted by ``call_holds.admit_calls`` instead: every call's target
+at once, in one joint reservation over all their counters (``joint``).
+
 The caller then serves ``decision.targets`` and ends the request through the ``Admission``
 (``sidecar.budgets.admission``: switch to a fallback target, settle, release, and their forms without a
 coroutine, ``charge`` and ``drop``: done at once on the local store; on a shared one carried by the next

@@ -274,7 +274,10 @@ class BudgetStage:
             return
         served = exchange.answered_by
         target = budgets.targets.get(served.name) if served is not None else None
-        _charge(exchange, admission, usage, target, unserved)
+        if exchange.call_costs is None:  # the common case, without a call more
+            admission.charge(usage, target, unserved=unserved)
+        else:
+            admission.charge_calls(exchange.call_costs)
 
     @staticmethod
     def _charge_used(
