@@ -181,9 +181,6 @@ def test_explain_shows_each_providers_share_of_an_ensemble() -> None:
     a request limit every call's."""
     route = "{name: chat, ensemble: {members: [small, alt], strategy: judge, judge: {target: big}}}"
     limits = per_provider(10**6) + "\n    - {name: all, measure: tokens, amount: 1000000, window: month}"
-    text = two_provider_policy("http://127.0.0.1:1", "http://127.0.0.1:2", route, limits)
-    request = describe_request("/v1/chat/completions", {}, {}, orjson.loads(orjson.dumps(CHAT)), app="")
-    rows = explain_report(load_policy_bytes(text.encode(), "p.yaml"), request)["budgets"]
-    reserves = {(row["limit"], row["value"]): float(row["reserves"]) for row in rows}
+    reserves = explained(route, limits)
     assert reserves[("per-provider", "one")] + reserves[("per-provider", "two")] == reserves[("all", "*")]
     assert 0 < reserves[("per-provider", "one")] < reserves[("per-provider", "two")]
