@@ -133,7 +133,7 @@ async def _admit_joint(
         members = [share for share, call in zip(shares, request.calls, strict=True) if call.judge_output is None]
         reserved = await reserve_joint(ledger, request, shares, counted=False) if any(s[0] for s in members) else None
         if reserved is None:
-            return ledger._all_skipped(skipped, names)
+            return ledger._all_skipped(skipped, names, ledger._clock())
         held, result, joint, amounts = reserved
         if held is None:
             return ledger._unavailable(joint)

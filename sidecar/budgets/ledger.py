@@ -221,13 +221,13 @@ class Ledger:
             if decision.verdict != "allow":
                 self._count(decision)
             return Admission(self, request, decision, held)
-        return Admission(self, request, self._all_skipped(skipped, names), None)
+        return Admission(self, request, self._all_skipped(skipped, names, now), None)
 
-    def _all_skipped(self, skipped: list[tuple[LimitState, int, str]], names: tuple[str, ...]) -> Decision:
+    def _all_skipped(self, skipped: list[tuple[LimitState, int, str]], names: tuple[str, ...], now: float) -> Decision:
         """The denial when a model or provider quota refused every target (``skipped``: each refusal, its
         amount and model), the earliest reset named."""
         state, requested, _ = min(skipped, key=lambda entry: entry[0].resets_at)
-        decision = self._deny(state, requested, self._clock(), "ok")
+        decision = self._deny(state, requested, now, "ok")
         flags = tuple(entry[0] for entry in skipped)
         message = f"every target is over its quota; {decision.message}"
         return Decision(
