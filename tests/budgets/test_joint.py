@@ -4,15 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from sidecar.budgets import BudgetRequest
+from sidecar.budgets import BudgetRequest, Budgets
 from sidecar.budgets.joint import joint_plan, spread_on
+from sidecar.budgets.plans import Planner
+from sidecar.budgets.visibility import Tracker
 from tests.resilience.fakes import FakeClock
 
-from .test_plans import planner
+from .conftest import budgets_of
 
 TOKENS_BY_MODEL = {"name": "per-model", "measure": "tokens", "amount": 100, "window": "day", "scope": {"by": "model"}}
 REQUESTS: dict[str, Any] = {"name": "all-requests", "measure": "requests", "amount": 10, "window": "day"}
 DOLLARS: dict[str, Any] = {"name": "all-usd", "measure": "usd", "amount": 1, "window": "day"}
+
+
+def planner(*limits: dict[str, Any]) -> tuple[Budgets, Tracker, Planner]:
+    budgets = budgets_of({"limits": list(limits)})
+    tracker = Tracker(budgets)
+    return budgets, tracker, Planner(budgets, tracker)
 
 
 def test_a_joint_plan_holds_a_shared_counter_once_and_each_quota_its_calls_share(clock: FakeClock) -> None:
