@@ -24,6 +24,8 @@ Modules (one concept each):
 - ``lease``         ``Lease``: room a plan takes at once on its local counters, spent per plain admission
 - ``ledger``        ``Ledger``: admission (the walk over the chain, the plain path), fallback on store errors
 - ``admission``     ``Admission``: one request's decision and reservation until settled or released
+- ``joint``         ``JointPlan``: the counters of every target an ensemble calls at once, each counter once
+- ``call_holds``    an ensemble's reservation: admitted jointly on its calls' targets, settled per call
 - ``verdicts``      the decision when a limit passed, refused, or headers were asked for
 - ``decision``      ``Decision``: the verdict, its 429 message, headers, span event, access field
 - ``visibility``    ``Tracker``: counter keys per window and last-seen uses for /status and metrics (``Gauge``)

@@ -25,10 +25,11 @@ request's whole ``spent``) charges only the rest, so nothing counts twice; and a
 ``requests`` limit, in the reservation that charged its first billed call or its answer. An ensemble's
 reservation holds every call it may make at once (``BudgetRequest.calls``), each at its own price (``calls``);
 when one of them moves on (a fallback, or another call after a billed one), what it cost is settled and its
-share taken out of that reservation, then its next target reserved for it alone (``CallHolds``); those holds
-are released at the end, whose settlement charges every call. A plain admission (``PlainAdmission``, from
-``Ledger.admit_plain``) keeps its reservation as three fields and settles through ``LocalStore.settle_held``;
-any other end builds the general form (``Held``) first.
+share taken out of that reservation, then its next target reserved for it alone (``CallHolds``). That
+reservation is joint (``call_holds``): every call's share on its own target's counters, so the end
+(``charge_calls``) settles each call's cost on the target it is held on, its share or its own hold. A
+plain admission (``PlainAdmission``, from ``Ledger.admit_plain``) keeps its reservation as three fields
+and settles through ``LocalStore.settle_held``; any other end builds the general form (``Held``) first.
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ from typing import TYPE_CHECKING
 
 from sidecar.translate import Usage
 
+from .call_holds import CallCost, CallHolds, charge_calls, charge_on, reserve_joint, shares_of
 from .decision import Decision, StoreUse
+from .joint import spread_on
 from .plans import Plan
 from .pricing import NANO_USD, actual_units
 
@@ -66,20 +69,6 @@ class Held:
     def per_counter(self) -> Sequence[int]:
         """The amounts, one per counter of the plan."""
         return self.plan.pick(self.amounts) if self.quick else self.amounts  # type: ignore[arg-type]
-
-
-@dataclass(slots=True)
-class CallHolds:
-    """An ensemble's calls' side of its reservation: each call's share of the request's reservation
-    (``shares``: its first target, nano-dollars and tokens; None once it moved on), the holds of the calls
-    that moved on (``own``) or race a hedge (``races``), and what each call's failures were charged
-    (``charged``: nano-dollars and tokens, its exchange's total)."""
-
-    shares: list[tuple[TargetInfo | None, int, int]]
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one call's switch at a time
-    own: dict[int, Held] = field(default_factory=dict)
-    races: list[Held] = field(default_factory=list)
-    charged: dict[int, tuple[int, int]] = field(default_factory=dict)
 
 
 class Admission:
@@ -167,21 +156,22 @@ class Admission:
             if own is not None:
                 del calls.own[index]
                 ledger._finish_soon(own, own.plan.pick(settled))
-            elif held is not None and first is not None:
-                calls.shares[index] = (None, 0, 0)
-                ledger._finish_soon(held, held.plan.pick(settled))
+            elif held is not None and first is not None:  # its share of the joint reservation, on its target's
+                calls.shares[index] = (None, 0, 0)  # counters: settled, the rest held again
+                ledger._finish_soon(held, spread_on(held.plan, first.model, delta, settled[2]))
                 tab = self._held = ledger._tab(held)  # what the end settles until the rest is held again
-                rest = (sum(s[1] for s in calls.shares), sum(s[2] for s in calls.shares), 1)
-                await asyncio.shield(self._rehold(request, held.plan.target, rest, tab))
-            elif held is not None and delta != (0, 0):  # nothing held for it (a fallback refused): charged directly
-                ledger._finish_soon(ledger._tab(held), held.plan.pick(settled))
+                await asyncio.shield(self._rehold(request, calls, tab))
+            elif held is not None and delta != (0, 0):  # nothing held for it (a fallback refused): charged
+                charge_on(ledger, request, held, calls.last.get(index, held.plan.target), delta, settled[2])
             units = ledger.call_units(request, index, target)
             return await asyncio.shield(self._hold_call(calls, calls.own, index, request, target, units))
 
-    async def _rehold(self, request: BudgetRequest, target: TargetInfo, units: tuple[int, int, int], tab: Held) -> None:
-        """The rest of an ensemble's reservation held again, in place of ``tab``; refused: ``tab`` stays
-        (the end charges through it all the same). The request ended meanwhile: released at once."""
-        moved = await self._ledger._reserve_on(request, target, counted=self._counted, units=units)
+    async def _rehold(self, request: BudgetRequest, calls: CallHolds, tab: Held) -> None:
+        """The rest of an ensemble's reservation (the calls' shares left) held again on their targets, in
+        place of ``tab``; refused: ``tab`` stays (the end charges through it all the same). The request
+        ended meanwhile: released at once."""
+        reserved = await reserve_joint(self._ledger, request, calls.shares, counted=self._counted)
+        moved = reserved[0] if reserved is not None and reserved[1].refused < 0 else None  # refused: none held
         if moved is None:
             return
         if self._held is tab:
@@ -208,6 +198,7 @@ class Admission:
             ledger._finish_soon(mine, [0] * len(mine.plan.refs))
         elif isinstance(holds, dict):
             holds[index] = mine
+            calls.last[index] = target
         else:
             holds.append(mine)
         return True
@@ -216,11 +207,7 @@ class Admission:
         """The ensemble's ``CallHolds``, made at its first use: each call's share, its first target's estimate."""
         calls = self._calls
         if calls is None:
-            shares: list[tuple[TargetInfo | None, int, int]] = []
-            for index, call in enumerate(request.calls):
-                units = self._ledger.call_units(request, index, call.target)
-                shares.append((call.target, units[0], units[1]))
-            calls = self._calls = CallHolds(shares)
+            calls = self._calls = CallHolds(shares_of(self._ledger, request))
         return calls
 
     async def hold_call_race(self, index: int, target: TargetInfo) -> bool:
@@ -322,6 +309,11 @@ class Admission:
         """``charge(usage)`` of an answer from the lane's first target, with nothing unserved: priced
         with the lane's prices read once (``Lane.used``)."""
         self.charge(usage, lane.target)
+
+    def charge_calls(self, costs: Sequence[CallCost]) -> None:
+        """``charge`` of an ensemble's end, call by call: each call's whole cost, on the target it is held
+        on (``call_holds.charge_calls``)."""
+        charge_calls(self, costs)
 
     def drop(self) -> None:
         """``release`` without a coroutine (as ``charge``)."""

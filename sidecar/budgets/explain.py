@@ -6,7 +6,8 @@ a ``select: cheapest`` or ``split`` route as the server's, ``routing.plans.reque
 limits per target of that chain), with the scope value that picks
 its counter and what admission would reserve there (the estimate, in the limit's unit). The request is
 read as the budget stage reads it (``estimate.reservation_tokens``; every call of an ensemble reserved
-for, each at its own model's price and output maximum, ``calls``; a token count is free: no row):
+for, each at its own model's price and output maximum, ``calls``, a model or provider quota the calls
+whose first target it covers, ``call_holds``; a token count is free: no row):
 ``request`` must be as the request path leaves it at that stage, its features read only where the
 server's steps read them (``explain.budget_rows`` makes it so, with the server's own
 ``routing.stage.apply_routing``). Counters are not read: whether a limit would act depends on the use
@@ -22,8 +23,8 @@ import orjson
 from sidecar.dialects import Operation
 from sidecar.routing.plans import request_chain
 
-from .calls import Call, ensemble_calls, total_units
-from .compiled import BudgetRequest, Budgets, hash_key
+from .calls import Call, call_units, ensemble_calls, total_units
+from .compiled import BudgetRequest, Budgets, Limit, hash_key
 from .estimate import asks_hour_writes, reservation_tokens
 from .pricing import estimate_units, from_units
 
@@ -61,9 +62,8 @@ def applicable_limits(budgets: Budgets, request: RequestFacts, route: Route, key
             if output is None:
                 output = info.max_output_tokens or budgets.default_max_output_tokens
             units = estimate_units(info.price, prompt_tokens, output, hour_writes)
-            if calls:  # an ensemble: every call at its own model (one request)
-                default = budgets.default_max_output_tokens
-                units = total_units(calls, prompt_tokens, own_output, default, hour_writes)
+            if calls:  # an ensemble: every call at its own model (one request), a quota its calls' share
+                units = _calls_units(ask, budgets, limit, value if limit.is_target_limit else None, hour_writes)
             reserve = units[limit.measure_index]
             rows.append(
                 {
@@ -79,6 +79,25 @@ def applicable_limits(budgets: Budgets, request: RequestFacts, route: Route, key
                 }
             )
     return rows
+
+
+def _calls_units(
+    ask: BudgetRequest, budgets: Budgets, limit: Limit, value: str | None, hour_writes: bool
+) -> tuple[int, int, int]:
+    """What an ensemble reserves on a counter of ``limit``: every call's estimate at its own model, or, for
+    a model or provider quota's counter of ``value``, the calls whose first target falls in it
+    (``budgets.call_holds``: the joint reservation)."""
+    default = budgets.default_max_output_tokens
+    if value is None:
+        return total_units(ask.calls, ask.input_tokens, ask.max_output_tokens, default, hour_writes)
+    usd = tokens = 0
+    for index, call in enumerate(ask.calls):
+        if limit.scope_value(ask, call.target) == value:
+            units = call_units(
+                ask.calls, index, call.target, ask.input_tokens, ask.max_output_tokens, default, hour_writes
+            )
+            usd, tokens = usd + units[0], tokens + units[1]
+    return usd, tokens, 1 if usd or tokens else 0
 
 
 def _calls(route: Route, budgets: Budgets) -> tuple[Call, ...] | None:

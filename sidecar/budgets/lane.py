@@ -7,7 +7,8 @@ plain admission reserves on), the output maximum reserved when the request sets 
 ``default_max_output_tokens``), and that target's prices, so that ``units`` prices an estimate in a few
 arithmetic operations (``pricing.estimate_units``'s result), and
 ``used`` what an answer from it used (``pricing.actual_units``'s). An ensemble's lane prices each of its calls
-at its own model (``calls.total_units``).
+at its own model (``calls.total_units``), but never admits plainly: its calls are reserved on their own
+targets' counters at once (``call_holds``).
 """
 
 from __future__ import annotations
@@ -52,9 +53,10 @@ class Lane:
         self.chain = tuple(chain)
         self.allowed = allowed
         self.calls = calls
-        self.target = self.chain[0] if self.chain else None
-        """The target a plain admission reserves on (None: an empty chain, never plain)."""
-        target = self.target
+        target = self.chain[0] if self.chain else None
+        self.target = None if calls else target
+        """The target a plain admission reserves on (None: an empty chain, or an ensemble's, whose calls
+        are reserved on each one's target: ``call_holds``; never plain)."""
         self.default_output = budgets.default_max_output_tokens
         self.output = (target.max_output_tokens if target is not None else None) or self.default_output
         price = target.price if target is not None else None

@@ -12,6 +12,9 @@ The request path, after routing, calls ``admission = await ledger.admit(request,
                     again on its downgrade_to list (no second downgrade); warn -> flag; else allow
     every target skipped -> deny (Retry-After: the earliest quota reset)
 
+An ensemble request (``calls``) is admitted by ``call_holds.admit_calls`` instead: every call's target
+at once, in one joint reservation over all their counters (``joint``).
+
 The caller then serves ``decision.targets`` and ends the request through the ``Admission``
 (``sidecar.budgets.admission``: switch to a fallback target, settle, release, and their forms without a
 coroutine, ``charge`` and ``drop``: done at once on the local store; on a shared one carried by the next
@@ -44,7 +47,6 @@ No method raises into the request path: an internal error admits the request unb
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import itertools
 import logging
 import math
@@ -54,7 +56,8 @@ from collections.abc import Callable, Mapping, Sequence
 from operator import gt
 
 from .admission import Admission, Held, PlainAdmission
-from .calls import Call, call_units, total_units
+from .call_holds import admit_calls
+from .calls import Call, call_units
 from .compiled import BudgetRequest, Budgets, TargetInfo
 from .decision import Decision, LimitState, StoreUse, Verdict
 from .guard import GuardedStore, LedgerStats
@@ -186,6 +189,8 @@ class Ledger:
         if not budgets.limits or not chain:
             verdict: Verdict = "downgrade" if downgraded_by is not None else "allow"
             return Admission(self, request, Decision(verdict, downgraded_by, names), None)
+        if request.calls:  # an ensemble: every call's target at once (``call_holds``)
+            return await admit_calls(self, request, names, downgraded_by)
         now = self._clock()
         skipped: list[tuple[LimitState, int, str]] = []
         plan_of = self._planner.plan
@@ -212,29 +217,26 @@ class Ledger:
             if decision.verdict == "downgrade" and downgraded_by is None and decision.acted is not None:
                 self._finish_soon(held, [0] * len(amounts))  # carried by the admission below
                 targets = downgrade_targets(decision.acted)
-                if request.calls:  # an ensemble downgraded walks the cheaper list as a chain: one call
-                    request = dataclasses.replace(request, calls=())
                 return await self._admit(request, [budgets.target(name) for name in targets], decision.acted)
             if decision.verdict != "allow":
                 self._count(decision)
             return Admission(self, request, decision, held)
+        return Admission(self, request, self._all_skipped(skipped, names, now), None)
+
+    def _all_skipped(self, skipped: list[tuple[LimitState, int, str]], names: tuple[str, ...], now: float) -> Decision:
+        """The denial when a model or provider quota refused every target (``skipped``: each refusal, its
+        amount and model), the earliest reset named."""
         state, requested, _ = min(skipped, key=lambda entry: entry[0].resets_at)
         decision = self._deny(state, requested, now, "ok")
         flags = tuple(entry[0] for entry in skipped)
         message = f"every target is over its quota; {decision.message}"
-        denied = Decision(
+        return Decision(
             "deny", state, flags=flags, status=429, retry_after_s=decision.retry_after_s, message=message, skipped=names
         )
-        return Admission(self, request, denied, None)
 
     def _units(self, request: BudgetRequest, target: TargetInfo) -> tuple[int, int, int]:
-        """The reservation of ``request`` on ``target``: (nano-USD, tokens, requests); an ensemble's, every
-        call at its own model (``calls.total_units``)."""
+        """The reservation of ``request`` (one call) on ``target``: (nano-USD, tokens, requests)."""
         default = self.budgets.default_max_output_tokens
-        if request.calls:
-            return total_units(
-                request.calls, request.input_tokens, request.max_output_tokens, default, request.hour_writes
-            )
         output = request.max_output_tokens
         if output is None:
             output = target.max_output_tokens or default
@@ -318,11 +320,13 @@ class Ledger:
             return None
         return held
 
-    def _tab(self, held: Held) -> Held:
-        """A reservation of nothing on ``held``'s counters, never made: settling it charges its actual
-        units to them directly (an ensemble's calls, when what they hold could not be reserved again)."""
+    def _tab(self, held: Held, plan: Plan | None = None) -> Held:
+        """A reservation of nothing on ``held``'s counters (or ``plan``'s), in its store, never made:
+        settling it charges its actual units to them directly (an ensemble's calls, when what they hold
+        could not be reserved again, or a call's cost where nothing is held for it)."""
         res_id = f"{self._id_prefix}{next(self._ids):x}"
-        return Held(res_id, held.plan, [0] * len(held.plan.refs), held.store)
+        plan = plan if plan is not None else held.plan
+        return Held(res_id, plan, [0] * len(plan.refs), held.store)
 
     async def _finish(self, held: Held, actual: Sequence[int]) -> None:
         plan = held.plan

@@ -16,7 +16,10 @@ Per dialect (bodies as the *upstream* speaks them, after translation):
 - Anthropic: no log-probabilities; such a member votes with its policy ``weight``.
 
 ``with_logprobs`` returns a new body and whether it added anything: strip the answer only then, so a
-caller who asked for log-probabilities still gets them.
+caller who asked for log-probabilities still gets them. A caller whose dialect cannot ask for them
+(``askable``: Anthropic) has each member's request asked for them once translated to an OpenAI or Gemini
+upstream (``with_logprobs`` on the upstream's body), and its confidence read from that upstream's answer
+as it came (``confidence_of`` in the upstream's dialect): the answer translated back has no place for them.
 """
 
 from __future__ import annotations
@@ -28,6 +31,13 @@ from typing import Any, TypeGuard
 from ..dialects import Dialect, Operation
 
 RESPONSES_INCLUDE = "message.output_text.logprobs"
+
+
+def askable(dialect: Dialect, operation: Operation) -> bool:
+    """Whether a request of ``dialect`` (``operation``) can ask for log-probabilities in its own body."""
+    return dialect is Dialect.GEMINI or (
+        dialect is Dialect.OPENAI and operation in (Operation.CHAT, Operation.RESPONSES)
+    )
 
 
 def with_logprobs(body: Mapping[str, Any], dialect: Dialect, operation: Operation) -> tuple[dict[str, Any], bool]:

@@ -30,6 +30,7 @@ from aiohttp.web import Response, StreamResponse
 
 from ..credentials import Credentials, app_key
 from ..dialects import Dialect, registry
+from ..ensemble.confidence import with_logprobs
 from ..policy.compiled import Target
 from ..policy.resilience_spec import TimeoutsSpec
 from ..resilience.classify import Outcome, OutcomeKind, TimeoutPhase, classify_exception, classify_response
@@ -119,7 +120,8 @@ class AttemptResult:
 
 
 def prepare(exchange: Exchange, target: Target, unsupported: str) -> Prepared:
-    """Build the upstream request for ``target``; raises UnsupportedParameter / NoEquivalentOperation."""
+    """Build the upstream request for ``target``; raises UnsupportedParameter / NoEquivalentOperation. A
+    translated body asks for log-probabilities when the exchange says so (``Exchange.upstream_logprobs``)."""
     facts = exchange.facts
     caller, operation, stream = facts.dialect, facts.operation, facts.stream
     wire = target.provider.wire_dialect(caller)
@@ -151,6 +153,8 @@ def prepare(exchange: Exchange, target: Target, unsupported: str) -> Prepared:
             stream=stream,
         )
         dropped = tuple(dropped_list)
+        if exchange.upstream_logprobs:  # an ensemble's confidence vote, which the caller's dialect cannot ask
+            translated = with_logprobs(translated, wire, operation)[0]
         upstream.finish_translated_body(translated, operation, stream)
         data = orjson.dumps(translated)
         sent = translated

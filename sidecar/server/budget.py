@@ -36,7 +36,9 @@ One stage after routing, ``BudgetStage``, over the ledger of the policy being se
               (``budget_use.used_when_cancelled``: a stream's input and the output streamed so far,
               seen by a ``UsedTap``; an unstreamed call's input alone); in each case plus the calls
               the caller did not get (``Exchange.unserved_*``: ensemble members, a judge, answers a
-              gate rejected, calls accepted and then failed or cut in flight: ``billed``)
+              gate rejected, calls accepted and then failed or cut in flight: ``billed``); an
+              ensemble's end call by call (``Exchange.call_costs``, ``Admission.charge_calls``): each
+              call's cost on the counters of the target it is held on
 
 On the local store the common case takes the plain path: the route's ``Lane`` (cached per route and
 policy), ``Ledger.admit_plain`` (no coroutine, no request object) and, when the route's first target
@@ -266,13 +268,16 @@ class BudgetStage:
         unserved = (exchange.unserved_cost_usd, exchange.unserved_tokens)
         if usage is None and (status >= 400 or not exchange.calls):
             if unserved != (0.0, 0):
-                admission.charge(Usage(), unserved=unserved)
+                _charge(exchange, admission, Usage(), None, unserved)
             else:
                 admission.drop()
             return
         served = exchange.answered_by
         target = budgets.targets.get(served.name) if served is not None else None
-        admission.charge(usage, target, unserved=unserved)
+        if exchange.call_costs is None:  # the common case, without a call more
+            admission.charge(usage, target, unserved=unserved)
+        else:
+            admission.charge_calls(exchange.call_costs)
 
     @staticmethod
     def _charge_used(
@@ -285,17 +290,32 @@ class BudgetStage:
         if not exchange.calls or (exchange.usage is None and not any(map(in_flight, exchange.attempts))):
             unserved = (exchange.unserved_cost_usd, exchange.unserved_tokens)
             if unserved != (0.0, 0):
-                admission.charge(Usage(), unserved=unserved)
+                _charge(exchange, admission, Usage(), None, unserved)
             else:
                 admission.drop()
             return
         usage, served = used_when_cancelled(exchange, prompt_tokens, tap)
         unserved = (exchange.unserved_cost_usd, exchange.unserved_tokens)
         info = budgets.targets.get(served.name) if served is not None else None
-        admission.charge(usage, info, unserved=unserved)
+        _charge(exchange, admission, usage, info, unserved)
         priced = served or last_called(exchange)
         if priced is not None:
             exchange.cancelled_use = (usage, priced)
+
+
+def _charge(
+    exchange: Exchange,
+    admission: Admission,
+    usage: Usage | None,
+    target: TargetInfo | None,
+    unserved: tuple[float, int],
+) -> None:
+    """``admission.charge``; an ensemble's end call by call, each on its own target's counters
+    (``Admission.charge_calls``: the costs its runner left, ``Exchange.call_costs``)."""
+    if exchange.call_costs is not None:
+        admission.charge_calls(exchange.call_costs)
+    else:
+        admission.charge(usage, target, unserved=unserved)
 
 
 def _lane_of(ledger: Ledger, chain: Sequence[Target], plan: Plan) -> tuple[Lane, Target] | None:

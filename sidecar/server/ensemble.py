@@ -3,9 +3,11 @@
 ``EnsembleRunner.run(exchange, plan)``::
 
     each member: a child exchange (``children``: the request asked without streaming; log-probabilities
-        added for ``confidence``; the route's gates forked, so a member's chain escalates on its own)
-        walking the member's chain through the fallback loop, as a task; a member whose chain cannot take
-        the added log-probabilities (Anthropic) is asked again without them, and votes with its weight
+        added for ``confidence``, in the caller's body, or, when its dialect cannot ask for them
+        (Anthropic), in each translated upstream's (``upstream_logprobs``); the route's gates forked, so a
+        member's chain escalates on its own) walking the member's chain through the fallback loop, as a
+        task; a member whose chain cannot take the added log-probabilities (Anthropic) is asked again
+        without them, and votes with its weight
     as each finishes: its answer (``answers.answer_of_body``) or its failure goes to the vote
         (``ensemble.EnsembleRun``); once the vote is decided (early quorum: the winner is certain) the
         other tasks are cancelled: their upstream connections close, and what they used is all they cost
@@ -41,10 +43,11 @@ import orjson
 from aiohttp.web import Response, StreamResponse
 
 from ..answers import AnswerView, answer_of_body
-from ..dialects import CHAT_OPERATIONS, Dialect
+from ..budgets.call_holds import CallCost
+from ..dialects import CHAT_OPERATIONS, Dialect, Operation
 from ..dialects.registry import wire
 from ..ensemble import EnsembleFailure, EnsembleRun, Member
-from ..ensemble.confidence import confidence_of, strip_logprobs, with_logprobs
+from ..ensemble.confidence import askable, confidence_of, strip_logprobs, with_logprobs
 from ..ensemble.judge import judge_prompt, judge_request_body, question_from_body
 from ..ensemble.plan import EnsemblePlan
 from ..header_text import header_item
@@ -114,13 +117,8 @@ class EnsembleRunner:
         refuse_several_choices(facts, route.name, "the winner of its ensemble's vote")
         ensemble = plan.ensemble
         vote = ensemble.start()
-        member_facts = unstreamed(facts)
-        added_logprobs = False
-        unasked = None
-        if ensemble.wants_logprobs:
-            body, added_logprobs = with_logprobs(member_facts.body, facts.dialect, facts.operation)
-            unasked = member_facts if added_logprobs else None
-            member_facts = with_body(member_facts, body)
+        member_facts, unasked, upstream_logprobs = _members_request(facts, ensemble.wants_logprobs)
+        added_logprobs = unasked is not None
         children: list[Exchange] = []
         cap = CallCap(vote, children)
         trace = exchange.trace
@@ -134,6 +132,8 @@ class EnsembleRunner:
             )
             for member in ensemble.members
         ]
+        for result in results:
+            result.child.upstream_logprobs = upstream_logprobs
         children.extend(result.child for result in results)
         deadline = time.monotonic() + route.settings.resilience.deadline_s
         failure: EnsembleFailure | None = None
@@ -163,6 +163,7 @@ class EnsembleRunner:
             for child in children:
                 adopt(exchange, child)
                 child.trace.end_branch("answered" if child.answered_by is not None else "failed")
+            exchange.call_costs = _call_costs(children)
             if left:
                 _charge_left(exchange, children)
         for c in children:  # every member's rejected answers, on the answer or on the error
@@ -323,6 +324,19 @@ class EnsembleRunner:
         )
 
 
+def _members_request(facts: RequestFacts, logprobs: bool) -> tuple[RequestFacts, RequestFacts | None, bool]:
+    """What each member is asked: the request without streaming, asking for log-probabilities when the
+    vote wants them (``logprobs``); the request without them when they were added (None: not added); and
+    whether the members' translated calls ask for them instead (a caller whose dialect cannot: Anthropic)."""
+    member_facts = unstreamed(facts)
+    if not logprobs:
+        return member_facts, None, False
+    if not askable(facts.dialect, facts.operation):
+        return member_facts, None, True
+    body, added = with_logprobs(member_facts.body, facts.dialect, facts.operation)
+    return with_body(member_facts, body), member_facts if added else None, False
+
+
 def _budget_hooks(exchange: Exchange, index: int) -> list[ChainHook]:
     """The request's budget hook for call ``index`` (the judge's), if it has one."""
     return [hook.for_call(index) for hook in exchange.hooks if isinstance(hook, BudgetHook)]
@@ -335,6 +349,15 @@ def _with_again(child: Exchange) -> Exchange:
         if isinstance(hook, CallBudgetHook):
             child.again = hook.before_target
     return child
+
+
+def _call_costs(children: Sequence[Exchange]) -> tuple[CallCost, ...]:
+    """Each call's cost, for the budgets (``Admission.charge_calls``): the members' in order, the judge's
+    last, as its budget hook's index (``_budget_hooks``); an answer without usage said so."""
+    return tuple(
+        CallCost(index, spent(child), spent_tokens(child), child.answered_by is not None and child.usage is None)
+        for index, child in enumerate(children)
+    )
 
 
 def _upstream_ids(results: list[MemberResult], judge_id: str | None) -> str:
@@ -382,7 +405,8 @@ def _result_label(state: str) -> str:
 
 def _ballot(result: MemberResult, logprobs: bool) -> tuple[AnswerView | str, float | None]:
     """The member's answer (its text and tool calls), and its confidence when log-probabilities were asked
-    and reported."""
+    and reported: in the caller's answer, else in its upstream's as it came (a translated answer to a
+    caller whose dialect has no place for them)."""
     response = result.response
     assert response is not None and isinstance(response.body, bytes)
     facts = result.child.facts
@@ -392,4 +416,7 @@ def _ballot(result: MemberResult, logprobs: bool) -> tuple[AnswerView | str, flo
     confidence = None
     if logprobs:
         confidence = confidence_of(orjson.loads(response.body), facts.dialect, facts.operation)
+        upstream = result.child.upstream_answer
+        if confidence is None and upstream is not None and upstream[1] is not facts.dialect:
+            confidence = confidence_of(upstream[2], upstream[1], Operation.CHAT)  # a chat call: ensembles make no other
     return view, confidence

@@ -11,7 +11,9 @@ Who fills what, in pipeline order:
   (``gating``): ``gated``, ``gate_passed``, ``gate_rejections``, ``gate_failure``; shadow evaluation
   (``shadowing``): ``shadow``;
 - an ensemble (``ensemble``): ``ensemble`` (the vote, for ``x-sidecar-ensemble``) and
-  ``upstream_request_ids`` (the providers' ids of its calls that answered);
+  ``upstream_request_ids`` (the providers' ids of its calls that answered), ``call_costs`` (each call's
+  cost, for the budgets); on a member's exchange,
+  ``upstream_logprobs`` (its translated calls ask for log-probabilities);
 - the budget stage (``budget``): ``budget`` and ``budget_headers``; ``cancelled_use`` when the app went
   away after a call started (what it charged, for the access line); the relay (``stream``): ``cut_use``
   when a committed or held stream was cut by the app's leaving or the drain (what it used, estimated);
@@ -48,6 +50,7 @@ from ..translate import RequestParams, extract_request_params, extract_usage
 
 if TYPE_CHECKING:
     from ..budgets import Admission
+    from ..budgets.call_holds import CallCost
     from ..gates.checks import GateFailure
     from ..telemetry import AttemptTrace, RequestTrace
     from ..translate import Usage
@@ -149,6 +152,12 @@ class Exchange:
     cut_use: tuple[Usage, Target] | None = None
     hedge_cut: str | None = None  # the hedged race's loser, cut after its call started (its prompt is unserved)
     billed_failures: tuple[str, ...] = ()  # "target:error_type" of calls accepted, then failed (``billed``): unserved
+    # An ensemble member of a caller whose dialect cannot ask for log-probabilities (Anthropic) under
+    # ``strategy: confidence``: a translated target is asked for them (``attempt.prepare``)
+    upstream_logprobs: bool = False
+    # An ensemble's calls' costs, per member and the judge: what the budgets settle per call, each on the
+    # target it is held on (``Admission.charge_calls``)
+    call_costs: tuple[CallCost, ...] | None = None
     ensemble: str | None = None  # the ensemble's vote (ensemble.Decision.header()), for x-sidecar-ensemble
     upstream_request_ids: str = ""  # an ensemble's "member=provider's request id, ..." (its answering calls)
     gated: bool = False  # the route's quality gates check this request's answers

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from sidecar.dialects import Dialect, Operation
-from sidecar.ensemble.confidence import confidence_of, strip_logprobs, with_logprobs
+from sidecar.ensemble.confidence import askable, confidence_of, strip_logprobs, with_logprobs
 
 from ..conftest import FakeFactory
 
@@ -93,3 +93,10 @@ def test_gemini_average_when_no_chosen_candidates():
     """Gemini's avgLogprobs times the output token count stands in when no per-token list came back."""
     body = {"candidates": [{"avgLogprobs": -0.1}], "usageMetadata": {"candidatesTokenCount": 3}}
     assert confidence_of(body, *GEMINI) == pytest.approx(math.exp(-0.3))
+
+
+def test_only_openai_and_gemini_requests_can_ask_for_log_probabilities_themselves() -> None:
+    """``askable``: an OpenAI chat or Responses body and a Gemini one can ask; an Anthropic one cannot (its
+    members' translated calls are asked instead)."""
+    assert askable(*CHAT) and askable(*RESPONSES) and askable(*GEMINI)
+    assert not askable(Dialect.ANTHROPIC, Operation.CHAT)

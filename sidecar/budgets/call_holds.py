@@ -1,0 +1,220 @@
+"""An ensemble's reservation, call by call: admitted on every target it calls at once, settled per call.
+
+``admit_calls(ledger, request, chain)`` (``Ledger._admit`` for a request with ``calls``): each call (a
+member's first target, the judge's) priced at its own model (``calls.call_units``), summed per distinct
+target, and reserved as one joint reservation (``joint``) over the counters of all those targets: one
+store call, all or nothing. A request limit that refuses denies; a model or provider quota that refuses
+drops the calls on the targets it covers (their targets are skipped: that member's chain goes on to its
+fallback, reserved for it alone, or the member fails and the vote goes on; the judge's, to majority) and
+the rest is reserved again; no member left is a denial ("every target is over its quota").
+
+``CallHolds`` is the admission's side of it: each call's share of the joint reservation, the holds of
+the calls that moved on (``Admission.switch_call``: a fallback, a retry after a billed call) or race a
+hedge, what each call's failures were charged, and the target each call is held on (``last``).
+``charge_calls(admission, costs)`` is the end: each call's cost (its exchange's, the request path's
+``Exchange.call_costs``), less what its switches charged, on the counters of the target it is held on:
+its share's target's counters of the joint reservation, or its own hold's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, NamedTuple
+
+from sidecar.translate import Usage
+
+from .decision import Decision, LimitState
+from .joint import JointPlan, joint_plan, spread_on
+from .pricing import NANO_USD
+from .verdicts import downgrade_targets
+
+if TYPE_CHECKING:
+    from .admission import Admission, Held
+    from .compiled import BudgetRequest, TargetInfo
+    from .ledger import Ledger
+    from .store import ReserveResult
+
+
+class CallCost(NamedTuple):
+    """What one call of an ensemble cost (its exchange's answer and everything it had rejected or cut):
+    ``unmetered`` when its answer reported no usage (then its estimate is charged besides, as for any
+    answer without usage)."""
+
+    call: int  # its index: a member's in the policy's order, the judge's last
+    usd: float
+    tokens: int
+    unmetered: bool = False
+
+
+Share = tuple["TargetInfo | None", int, int]
+"""A call's share of the joint reservation: its first target (None once it moved on or was dropped),
+nano-dollars and tokens."""
+
+
+@dataclass(slots=True)
+class CallHolds:
+    """An ensemble's calls' side of its reservation (see the module docstring)."""
+
+    shares: list[Share]
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one call's switch at a time
+    own: dict[int, Held] = field(default_factory=dict)
+    races: list[Held] = field(default_factory=list)
+    charged: dict[int, tuple[int, int]] = field(default_factory=dict)
+    last: dict[int, TargetInfo] = field(default_factory=dict)  # the target each call is held on, or was last
+
+
+def shares_of(ledger: Ledger, request: BudgetRequest, dropped: frozenset[str] = frozenset()) -> list[Share]:
+    """Each call's estimate on its first target; a call on a ``dropped`` model holds nothing."""
+    shares: list[Share] = []
+    for index, call in enumerate(request.calls):
+        if call.target.model in dropped:
+            shares.append((None, 0, 0))
+            continue
+        units = ledger.call_units(request, index, call.target)
+        shares.append((call.target, units[0], units[1]))
+    return shares
+
+
+async def reserve_joint(
+    ledger: Ledger, request: BudgetRequest, shares: Sequence[Share], *, counted: bool
+) -> tuple[Held | None, ReserveResult, JointPlan, list[int]] | None:
+    """The shares held at once on their targets' counters (``counted``: the request counts already, no
+    request held): the hold (None: the store is down and a limit fails closed), the store's answer, the
+    joint plan and its amounts. None: no share holds anything."""
+    per_target: dict[str, tuple[int, int]] = {}
+    targets: list[TargetInfo] = []
+    for target, usd, tokens in shares:
+        if target is None:
+            continue
+        before = per_target.get(target.model)
+        if before is None:
+            targets.append(target)
+            before = (0, 0)
+        per_target[target.model] = (before[0] + usd, before[1] + tokens)
+    if not targets:
+        return None
+    now = ledger._clock()
+    joint = joint_plan([ledger._planner.plan(request, target, now) for target in targets])
+    amounts = joint.spread(per_target, 0 if counted else 1)
+    held, result = await ledger._reserve(joint, amounts, now)
+    return held, result, joint, amounts
+
+
+async def admit_calls(
+    ledger: Ledger, request: BudgetRequest, names: tuple[str, ...], downgraded_by: LimitState | None
+) -> Admission:
+    """The joint admission of an ensemble ``request`` (see the module docstring); a downgrade walks the
+    cheaper list as a chain: one call."""
+    from .admission import Admission
+
+    decided = await _admit_joint(ledger, request, names, downgraded_by)
+    if isinstance(decided, Admission):
+        return decided
+    if decided.verdict != "downgrade" or decided.acted is None:
+        return Admission(ledger, request, decided, None)
+    cheaper = [ledger.budgets.target(name) for name in downgrade_targets(decided.acted)]
+    return await ledger._admit(dataclasses.replace(request, calls=()), cheaper, decided.acted)
+
+
+async def _admit_joint(
+    ledger: Ledger, request: BudgetRequest, names: tuple[str, ...], downgraded_by: LimitState | None
+) -> Admission | Decision:
+    """``admit_calls``' reservation: an ``Admission`` holding it, or the ``Decision`` of a denial or of a
+    downgrade to admit again (its ``acted`` limit set)."""
+    from .admission import Admission
+
+    dropped: frozenset[str] = frozenset()
+    skipped: list[tuple[LimitState, int, str]] = []
+    while True:
+        shares = shares_of(ledger, request, dropped)
+        members = [share for share, call in zip(shares, request.calls, strict=True) if call.judge_output is None]
+        reserved = await reserve_joint(ledger, request, shares, counted=False) if any(s[0] for s in members) else None
+        if reserved is None:
+            return ledger._all_skipped(skipped, names, ledger._clock())
+        held, result, joint, amounts = reserved
+        if held is None:
+            return ledger._unavailable(joint)
+        at = result.refused
+        if at < 0:
+            break
+        limit = joint.limits[at]
+        state = LimitState(limit, joint.values[at], result.uses[at], joint.counters[at].end)
+        amount = amounts[at]
+        if not limit.is_target_limit:
+            return ledger._deny(state, amount, ledger._clock(), held.store)
+        over = joint.targets_at(at)
+        dropped = dropped | {target.model for target in over}
+        skipped.extend((state, amount, target.model) for target in over)
+        ledger.stats.skipped_targets += len(over)
+    decision = ledger._judge(held, names, skipped, downgraded_by)
+    if decision.verdict == "downgrade" and downgraded_by is None and decision.acted is not None:
+        ledger._finish_soon(held, [0] * len(joint.refs))  # carried by the admission of the cheaper list
+        return decision
+    ledger._count(decision)
+    admission = Admission(ledger, request, decision, held)
+    calls = admission._calls = CallHolds(shares)
+    calls.last.update((index, share[0]) for index, share in enumerate(shares) if share[0] is not None)
+    return admission
+
+
+def charge_calls(admission: Admission, costs: Sequence[CallCost]) -> None:
+    """The end of an ensemble request: each call's whole cost charged, less what its switches charged, on
+    the target it is held on (see the module docstring; an unmetered answer: its estimate besides);
+    every other hold released. The request counts in a ``requests`` limit here unless a switch counted
+    it (and only when something was billed)."""
+    ledger = admission._ledger
+    request = admission._request
+    calls = admission._calls
+    if calls is None and request is not None and request.calls:
+        calls = CallHolds(shares_of(ledger, request))
+    if calls is None:  # not an ensemble's admission (none is made without calls): charged as one
+        admission.charge(Usage(), unserved=(sum(cost.usd for cost in costs), sum(cost.tokens for cost in costs)))
+        return
+    racers, calls.races = calls.races, []
+    own, calls.own = calls.own, {}
+    admission._calls = None
+    admission._close_race()
+    for held in racers:
+        ledger._finish_soon(held, [0] * len(held.plan.refs))
+    joint, admission._held = admission._hold(), None
+    billed = any(cost.usd or cost.tokens or cost.unmetered for cost in costs)
+    count = 1 if billed and not admission._counted else 0
+    admission._counted = admission._counted or bool(count)
+    on_joint: dict[str, tuple[int, int]] = {}
+    for index, usd, tokens, unmetered in costs:
+        before = calls.charged.get(index, (0, 0))
+        rest = (round(usd * NANO_USD) - before[0], tokens - before[1])
+        share = calls.shares[index] if index < len(calls.shares) else (None, 0, 0)
+        target = share[0]
+        mine = own.pop(index, None)
+        if mine is not None:
+            actual = spread_on(mine.plan, mine.plan.target.model, rest, 0)
+            if unmetered:  # no usage reported: its estimate, as the hold has it
+                actual = [a + b for a, b in zip(actual, mine.per_counter(), strict=True)]
+            ledger._finish_soon(mine, actual)
+        elif target is not None and joint is not None:
+            extra = share[1:] if unmetered else (0, 0)
+            was = on_joint.get(target.model, (0, 0))
+            on_joint[target.model] = (was[0] + rest[0] + extra[0], was[1] + rest[1] + extra[1])
+        elif rest != (0, 0) and joint is not None and request is not None:  # held nowhere now: charged on
+            last = calls.last.get(index)  # the target it was last held on
+            if last is not None:
+                charge_on(ledger, request, joint, last, rest)
+    for held in own.values():
+        ledger._finish_soon(held, [0] * len(held.plan.refs))
+    if joint is not None:
+        plan = joint.plan
+        amounts = plan.spread(on_joint, count) if isinstance(plan, JointPlan) else plan.pick((0, 0, count))
+        ledger._finish_soon(joint, amounts)
+
+
+def charge_on(
+    ledger: Ledger, request: BudgetRequest, where: Held, target: TargetInfo, units: tuple[int, int], requests: int = 0
+) -> None:
+    """``units`` of a call charged on ``target``'s counters directly (nothing of its own held to settle),
+    by a reservation of nothing never made (``Ledger._tab``) on its plan, in the store ``where`` lives in."""
+    plan = ledger._planner.plan(request, target, ledger._clock())
+    ledger._finish_soon(ledger._tab(where, plan), spread_on(plan, target.model, units, requests))

@@ -1,0 +1,186 @@
+"""Model and provider quotas on an ensemble route (docs/budgets.md, "Reservation"): every call the
+request makes at once is checked against its own target's quotas at admission, in one reservation, and
+settled on them at the end with its own cost. On the pod's own counters and on a real redis-server's,
+through the official OpenAI SDK."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import openai
+import orjson
+import pytest
+from aiohttp import web
+
+from sidecar.explain import explain_report
+from sidecar.policy import load_policy_bytes
+from sidecar.request_facts import describe_request
+
+from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
+from .budget_walks import access_line, client, store, two_provider_policy
+
+__all__ = ["store"]  # the store fixture: the pod's own counters, or a real redis-server's
+
+CHAT: dict[str, Any] = {"model": "chat", "messages": [{"role": "user", "content": "hello there"}], "max_tokens": 5}
+TWO_PROVIDERS = "{name: chat, ensemble: {members: [small, alt], early_quorum: false}}"
+
+
+def per_provider(amount: int, only: str = "", name: str = "per-provider") -> str:
+    """A monthly token quota per provider (``only``: that provider's, the others exempt)."""
+    scope = f"{{by: provider, values: [{only}], others: exempt}}" if only else "{by: provider}"
+    return f"{{name: {name}, measure: tokens, amount: {amount}, window: month, scope: {scope}}}"
+
+
+async def used_by_provider(
+    running: RunningSidecar, expected: dict[str, float], limit: str = "per-provider"
+) -> dict[str, float]:
+    """Each provider's use of the quota ``limit``, polled until it is ``expected`` for up to 2 s (with
+    Redis a settlement is carried by the next admission, or sent alone 20 ms later)."""
+    assert running.state.budgets.ledger is not None
+    seen: dict[str, float] = {}
+    for _ in range(100):
+        rows = await running.state.budgets.ledger.status()
+        seen = {str(row["value"]): float(row["used"]) for row in rows if row["limit"] == limit}  # type: ignore[arg-type]
+        if seen == expected:
+            break
+        await asyncio.sleep(0.02)
+    return seen
+
+
+async def test_a_member_over_its_providers_quota_is_dropped_and_the_other_answers(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str
+) -> None:
+    """Provider two's quota cannot hold its member's call: admission drops that member (``alt:budget``,
+    no call to provider two), the member on provider one answers alone, and provider two's counter is
+    untouched (before 2026-12-05 the ensemble was held on its first target's counters alone: the call
+    to provider two was made past its quota, and charged to provider one's)."""
+    first, second = await fake("one", reply="billing"), await fake("two", reply="billing")
+    running = await sidecar(two_provider_policy(first, second, TWO_PROVIDERS, per_provider(1, "two"), store))
+    async with client(running) as sdk:
+        raw = await sdk.chat.completions.with_raw_response.create(**CHAT)
+    assert raw.parse().choices[0].message.content == "billing"
+    line = access_line(running)
+    assert "alt:budget" in line["attempt_log"] and "small:ok" in line["attempt_log"]
+    assert raw.headers["x-sidecar-ensemble"].endswith("members=small:1,alt:failed")
+    assert await running.fake_requests(second) == []
+    assert await used_by_provider(running, {"two": 0.0}) == {"two": 0.0}
+
+
+async def test_every_member_over_its_providers_quota_is_a_429(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str
+) -> None:
+    """Each provider's quota refuses its member's call: no member is left, the request is refused before
+    any call with a 429 naming the quota (as a chain whose every target is over its quota)."""
+    first, second = await fake("one"), await fake("two")
+    running = await sidecar(two_provider_policy(first, second, TWO_PROVIDERS, per_provider(1), store))
+    async with client(running) as sdk:
+        with pytest.raises(openai.RateLimitError) as refused:
+            await sdk.chat.completions.create(**CHAT)
+    assert "every target is over its quota" in str(refused.value)
+    assert "per-provider" in str(refused.value)
+    assert await running.fake_requests(first) == [] and await running.fake_requests(second) == []
+
+
+async def test_each_providers_quota_is_settled_with_its_own_calls_cost(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str
+) -> None:
+    """One member on each provider, both answering: each provider's counter ends at its own call's tokens
+    (the same reply to the same prompt: the answer's usage each), their sum the request's, nothing left
+    held (before 2026-12-05 both calls were settled on the first target's provider: one at twice that,
+    two at nothing)."""
+    first, second = await fake("one", reply="billing"), await fake("two", reply="billing")
+    running = await sidecar(two_provider_policy(first, second, TWO_PROVIDERS, per_provider(10**6), store))
+    async with client(running) as sdk:
+        answer = await sdk.chat.completions.create(**CHAT)
+    assert answer.usage is not None
+    call = float(answer.usage.total_tokens)
+    assert await used_by_provider(running, {"one": call, "two": call}) == {"one": call, "two": call}
+
+
+async def test_a_member_over_its_first_targets_quota_falls_back_on_its_own_providers_counters(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str
+) -> None:
+    """The first member's first target is on provider one, whose quota cannot hold it: admission skips
+    that target (``small:budget``), the member falls back to ``alt`` on provider two, held for it alone,
+    and both calls end on provider two's counter, each its own tokens (before 2026-12-05 provider one's
+    quota did not see the call: it was made, and both settled on provider one's counter)."""
+    first, second = await fake("one", reply="billing"), await fake("two", reply="billing")
+    route = "{name: chat, ensemble: {members: [{target: [small, alt]}, alt], early_quorum: false}}"
+    limits = per_provider(1, "one", "provider-one") + "\n    - " + per_provider(10**6)
+    running = await sidecar(two_provider_policy(first, second, route, limits, store))
+    async with client(running) as sdk:
+        answer = await sdk.chat.completions.create(**CHAT)
+    assert answer.usage is not None
+    line = access_line(running)
+    assert sorted(line["attempt_log"]) == ["alt:ok", "alt:ok", "small:budget"]
+    assert await running.fake_requests(first) == []
+    both = {"one": 0.0, "two": 2.0 * answer.usage.total_tokens}
+    assert await used_by_provider(running, both) == both
+    assert await used_by_provider(running, {"one": 0.0}, "provider-one") == {"one": 0.0}
+
+
+async def usage_less(aiohttp_server: Any) -> str:
+    """An OpenAI-dialect upstream on loopback whose chat answers report no usage."""
+
+    async def answer(request: web.Request) -> web.Response:
+        body = {
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "created": 1,
+            "model": "small-1",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "billing"}, "finish_reason": "stop"}],
+        }
+        return web.json_response(body)
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", answer)
+    server = await aiohttp_server(app)
+    return str(server.make_url("")).rstrip("/")
+
+
+async def test_a_members_answer_without_usage_is_charged_its_estimate_on_its_provider(
+    aiohttp_server: Any, fake: FakeFactory, sidecar: SidecarFactory, store: str
+) -> None:
+    """The member on provider one answers without usage: its provider's counter is charged that call's
+    estimate (what explain says it reserves there), as any answer without usage is; provider two's its
+    own call's tokens."""
+    second_call = await one_call_tokens(fake, sidecar)  # first: a sidecar started later reloads the policy file
+    first, second = await usage_less(aiohttp_server), await fake("two", reply="billing")
+    limits = per_provider(10**6)
+    running = await sidecar(two_provider_policy(first, second, TWO_PROVIDERS, limits, store))
+    async with client(running) as sdk:
+        raw = await sdk.chat.completions.with_raw_response.create(**CHAT)
+    assert raw.headers["x-sidecar-ensemble"].endswith("members=small:1,alt:1")
+    estimate = explained(TWO_PROVIDERS, limits)[("per-provider", "one")]
+    expected = {"one": estimate, "two": second_call}
+    assert await used_by_provider(running, expected) == expected
+
+
+async def one_call_tokens(fake: FakeFactory, sidecar: SidecarFactory) -> float:
+    """The tokens of one member's call to a fake replying "billing", read from a probe sidecar."""
+    first, second = await fake("probe-one", reply="billing"), await fake("probe-two", reply="billing")
+    probe = await sidecar(two_provider_policy(first, second, TWO_PROVIDERS, per_provider(10**6)))
+    async with client(probe) as sdk:
+        answer = await sdk.chat.completions.create(**CHAT)
+    assert answer.usage is not None
+    return float(answer.usage.total_tokens)
+
+
+def explained(route: str, limits: str) -> dict[tuple[str, str], float]:
+    """What ``llm-sidecar explain`` says the chat reserves, per (limit, scope value)."""
+    text = two_provider_policy("http://127.0.0.1:1", "http://127.0.0.1:2", route, limits)
+    request = describe_request("/v1/chat/completions", {}, {}, orjson.loads(orjson.dumps(CHAT)), app="")
+    rows = explain_report(load_policy_bytes(text.encode(), "p.yaml"), request)["budgets"]
+    return {(row["limit"], row["value"]): float(row["reserves"]) for row in rows}
+
+
+def test_explain_shows_each_providers_share_of_an_ensemble() -> None:
+    """``llm-sidecar explain`` on an ensemble whose members and judge span two providers: a provider quota
+    reserves the estimates of the calls on that provider only (the judge's with provider two's member),
+    a request limit every call's."""
+    route = "{name: chat, ensemble: {members: [small, alt], strategy: judge, judge: {target: big}}}"
+    limits = per_provider(10**6) + "\n    - {name: all, measure: tokens, amount: 1000000, window: month}"
+    reserves = explained(route, limits)
+    assert reserves[("per-provider", "one")] + reserves[("per-provider", "two")] == reserves[("all", "*")]
+    assert 0 < reserves[("per-provider", "one")] < reserves[("per-provider", "two")]
