@@ -35,14 +35,7 @@ from ..policy.compiled import Target
 from ..policy.resilience_spec import TimeoutsSpec
 from ..resilience.classify import Outcome, OutcomeKind, TimeoutPhase, classify_exception, classify_response
 from ..telemetry import AttemptTrace
-from ..translate import (
-    TranslateOptions,
-    TranslationError,
-    Usage,
-    extract_usage,
-    translate_request,
-    translate_response,
-)
+from ..translate import TranslateOptions, TranslationError, Usage, extract_usage, translate_request, translate_response
 from ..translate.names import ToolNames
 from ..translate.numbers import exact_body
 from ..translate.options import DEFAULT_MAX_TOKENS

@@ -16,8 +16,9 @@ One stage after routing, ``BudgetStage``, over the ledger of the policy being se
                    raise at once instead of waiting it out: ``errors.retry_headers``)
       downgrade -> the route walks the limit's cheaper list instead of its chain (a ChainPlan)
       warn      -> served, flagged
-      every verdict but allow: the access line's ``budget`` field, the ``sidecar.budget`` span event,
-      ``llm_sidecar_budget_decisions_total``; the opt-in headers (``budgets.headers``) on every answer
+      every verdict but allow (``budget_verdict``): the access line's ``budget`` field, the
+      ``sidecar.budget`` span event, ``llm_sidecar_budget_decisions_total``; the opt-in headers
+      (``budgets.headers``) on every answer
     the walk: ``BudgetHook.before_target`` skips the targets a model/provider quota refused at admission;
               before any other target the chain falls back to, settles what the calls so far cost
               beyond an answer (``Exchange.unserved_*``: a billed failure, a gate's rejected answer)
@@ -52,15 +53,13 @@ comes: ``budgets.guard.GuardedStore.settle_soon``), so a request costs the store
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import time
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from aiohttp.web import StreamResponse
 
-from ..budgets import Admission, BudgetRequest, Budgets, Decision, Ledger, budget_headers, hash_key
+from ..budgets import Admission, BudgetRequest, Budgets, Ledger, hash_key
 from ..budgets.calls import ensemble_calls
 from ..budgets.estimate import asks_hour_writes, reservation_tokens
 from ..budgets.keeper import LedgerKeeper
@@ -68,12 +67,12 @@ from ..budgets.lane import Lane
 from ..credentials import APP_KEY_HEADERS, app_key
 from ..dialects import Operation
 from ..ensemble.plan import EnsemblePlan
-from ..policy.plans import ChainPlan
 from ..routing.plans import SelectPlan, SplitPlan, request_chain
 from ..translate import Usage
 from .budget_hook import BudgetHook
 from .budget_use import UsedTap, at_least_streamed, in_flight, last_called, used_when_cancelled
-from .errors import RequestFailed, retry_headers
+from .budget_verdict import denial, downgraded, show
+from .errors import RequestFailed
 from .pipeline import Handler
 
 if TYPE_CHECKING:
@@ -362,13 +361,13 @@ async def _admit(
     admission = await ledger.admit(request, chain, plain=False)
     decision = admission.decision
     if decision.acted is not None or decision.store != "ok" or budgets.headers:
-        _show(exchange, decision, budgets)
+        show(exchange, decision, budgets)
     if decision.verdict == "deny":
-        raise _denial(decision)
+        raise denial(decision)
     targets = len(chain)
     if decision.verdict == "downgrade":
         assert exchange.route is not None
-        exchange.route = _downgraded(exchange, exchange.route, decision)
+        exchange.route = downgraded(exchange, exchange.route, decision)
         targets = len(exchange.route.chain)
     if not admission.reserved:
         return None
@@ -383,31 +382,3 @@ def _hook(exchange: Exchange, hook: BudgetHook) -> None:
     """``hook`` on the walk: asked before each target, and before another call of the same one."""
     exchange.hooks = (*exchange.hooks, hook)
     exchange.again = hook.before_target
-
-
-def _show(exchange: Exchange, decision: Decision, budgets: Budgets) -> None:
-    """The decision on the answer (headers), the access line, the span and the metrics."""
-    exchange.budget_headers = tuple(budget_headers(decision, time.time()))
-    if decision.acted is None and decision.store == "ok":
-        return
-    exchange.budget = decision.access_field or f"{decision.verdict}:{decision.store}"
-    event = decision.span_event()
-    trace = exchange.trace
-    verdict = "unavailable" if decision.store == "unavailable" else decision.verdict
-    limit = decision.acted.limit.name if decision.acted is not None else ""
-    if verdict != "allow" or event is not None:
-        trace.budget_decided(verdict=verdict, limit=limit, attributes=event[1] if event is not None else None)
-
-
-def _denial(decision: Decision) -> RequestFailed:
-    headers = retry_headers(decision.retry_after_s)
-    return RequestFailed(decision.status or 429, decision.message, code="budget_exceeded", headers=headers)
-
-
-def _downgraded(exchange: Exchange, route: Route, decision: Decision) -> Route:
-    """``route`` walking the downgrade list (the models of this request's policy)."""
-    models = exchange.policy.models
-    chain = tuple(models[name] for name in decision.targets if name in models)
-    if not chain:
-        return route
-    return dataclasses.replace(route, plan=ChainPlan(chain))

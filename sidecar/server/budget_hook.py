@@ -4,7 +4,8 @@ request it admitted: before each target of the chain (and before another call of
 against what is left once the calls so far are settled (``Admission.switch``), a hedge's second call held
 besides until the race is over (``Admission.hold_race``, ``race_over``). In an ensemble each call's walk (a
 member's, the judge's) has its own, ``CallBudgetHook`` (``BudgetHook.for_call``): its target reserved for
-that call alone (``Admission.switch_call``). Refused: the target is skipped (attempt ``<target>:budget``).
+that call alone (``Admission.switch_call``; ``call_hooks`` makes them, ``with_again`` asks one before a
+retry). Refused: the target is skipped (attempt ``<target>:budget``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from ..budgets import TargetInfo
     from ..policy.compiled import Target
     from .exchange import Exchange
+    from .hooks import ChainHook
     from .stream_answer import HeldStream
 
 SKIP_REASON = "budget"
@@ -87,3 +89,17 @@ class CallBudgetHook(BudgetHook):
             return await self._admission.hold_call_race(self._index, info)
         spent = (exchange.unserved_cost_usd, exchange.unserved_tokens)
         return await self._admission.switch_call(self._index, info, spent)
+
+
+def call_hooks(exchange: Exchange, index: int) -> list[ChainHook]:
+    """The request's budget hook for call ``index`` (the judge's), if it has one."""
+    return [hook.for_call(index) for hook in exchange.hooks if isinstance(hook, BudgetHook)]
+
+
+def with_again(child: Exchange) -> Exchange:
+    """``child`` with its budget hook asked before another call of the same target (a retry, a re-ask),
+    as ``budget._hook`` does for a request's own walk."""
+    for hook in child.hooks:
+        if isinstance(hook, CallBudgetHook):
+            child.again = hook.before_target
+    return child

@@ -4,7 +4,8 @@ An ensemble's members and its judge, and shadow candidates, each walk a chain th
 fallback loop (``fallback.Executor.walk``) with an exchange of their own: their attempts, usage and
 answer are theirs (merged into the request's record by whoever made them), and their answer is never
 sent by the loop: a child is always a non-streaming call (``unstreamed``), whose response the loop
-returns unsent.
+returns unsent. What the children cost is the request's: ``spent``, ``call_costs`` (per call, for the
+budgets), ``charge_left`` (the caller left before the answer).
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from ..budgets.call_holds import CallCost
 from ..cost import cost_usd
 from ..dialects import Dialect, Operation
 from ..request_facts import RequestFacts
+from ..translate import Usage
 from .billed import charge_cut
 from .budget_use import in_flight
 from .exchange import Exchange
@@ -104,3 +107,22 @@ def adopt(parent: Exchange, child: Exchange) -> None:
     parent.calls += child.calls
     parent.attempts.extend(child.attempts)
     parent.billed_failures += child.billed_failures
+
+
+def call_costs(children: Sequence[Exchange]) -> tuple[CallCost, ...]:
+    """Each call's cost, for the budgets (``Admission.charge_calls``): the members' in order, the judge's
+    last, as its budget hook's index (``budget_hook.call_hooks``); an answer without usage said so."""
+    return tuple(
+        CallCost(index, spent(child), spent_tokens(child), child.answered_by is not None and child.usage is None)
+        for index, child in enumerate(children)
+    )
+
+
+def charge_left(exchange: Exchange, children: Sequence[Exchange]) -> None:
+    """The caller left before the vote's answer: every call made so far is the request's cost (the answers
+    that came, the calls cut in flight: their prompts, ``adopt``), and the request has no usage
+    of its own (an empty one, so that the budgets and the access line charge those calls, not one prompt
+    more as for a call of its own in flight: ``budget_use.used_when_cancelled``)."""
+    exchange.unserved_cost_usd += sum(spent(child) for child in children)
+    exchange.unserved_tokens += sum(spent_tokens(child) for child in children)
+    exchange.usage = Usage()

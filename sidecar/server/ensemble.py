@@ -22,7 +22,7 @@ and the budget's hook for its call (``budget_hook.CallBudgetHook``: a member's, 
 each fallback, retry or re-ask after a billed call for that call alone.
 Every call's attempts are the request's (``x-sidecar-attempts``, the access line), every call's cost is
 the request's cost (``Exchange.unserved_cost_usd``), a call cut in flight its prompt, also when the caller
-leaves before the answer (``_charge_left``). ``x-sidecar-ensemble`` says members, votes and the
+leaves before the answer (``children.charge_left``). ``x-sidecar-ensemble`` says members, votes and the
 winner (``Exchange.ensemble``); ``x-sidecar-upstream-request-ids`` the providers' request ids of the
 calls whose answers came in, as ``member=id`` (``judge=id``), for their support (the answer itself
 carries the sidecar's id: it is the vote's, ``answer_headers``). Too few usable answers: 502
@@ -43,7 +43,6 @@ import orjson
 from aiohttp.web import Response, StreamResponse
 
 from ..answers import AnswerView, answer_of_body
-from ..budgets.call_holds import CallCost
 from ..dialects import CHAT_OPERATIONS, Dialect, Operation
 from ..dialects.registry import wire
 from ..ensemble import EnsembleFailure, EnsembleRun, Member
@@ -52,9 +51,19 @@ from ..ensemble.judge import judge_prompt, judge_request_body, question_from_bod
 from ..ensemble.plan import EnsemblePlan
 from ..header_text import header_item
 from ..request_facts import RequestFacts
-from ..translate import TranslationError, Usage
-from .budget_hook import BudgetHook, CallBudgetHook
-from .children import adopt, child_exchange, judge_facts, spent, spent_tokens, unstreamed, with_body
+from ..translate import TranslationError
+from .budget_hook import BudgetHook, call_hooks, with_again
+from .children import (
+    adopt,
+    call_costs,
+    charge_left,
+    child_exchange,
+    judge_facts,
+    spent,
+    spent_tokens,
+    unstreamed,
+    with_body,
+)
 from .errors import RequestFailed
 from .exchange import Exchange
 from .gating import GateHook
@@ -144,9 +153,9 @@ class EnsembleRunner:
             if not decided:
                 vote.close()
             if vote.judge_candidates:
-                judge_hooks = [*_budget_hooks(exchange, len(results)), cap]
+                judge_hooks = [*call_hooks(exchange, len(results)), cap]
                 judge_trace = trace.branch("ensemble_judge", "judge")
-                judge_child = _with_again(child_exchange(exchange, facts, judge_hooks, judge_trace))
+                judge_child = with_again(child_exchange(exchange, facts, judge_hooks, judge_trace))
                 children.append(judge_child)
                 verdict, judge_id = await self._judge(exchange, judge_child, plan, vote, deadline)
                 vote.judged(verdict)
@@ -163,9 +172,9 @@ class EnsembleRunner:
             for child in children:
                 adopt(exchange, child)
                 child.trace.end_branch("answered" if child.answered_by is not None else "failed")
-            exchange.call_costs = _call_costs(children)
+            exchange.call_costs = call_costs(children)
             if left:
-                _charge_left(exchange, children)
+                charge_left(exchange, children)
         for c in children:  # every member's rejected answers, on the answer or on the error
             exchange.gate_rejections.extend(c.gate_rejections)
         if failure is not None:
@@ -212,7 +221,7 @@ class EnsembleRunner:
     @staticmethod
     def _child(exchange: Exchange, facts: RequestFacts, hooks: list[ChainHook], name: str) -> Exchange:
         """A member's exchange: its hooks, its budget's say before another call of the same target."""
-        return _with_again(child_exchange(exchange, facts, hooks, exchange.trace.branch("ensemble_member", name)))
+        return with_again(child_exchange(exchange, facts, hooks, exchange.trace.branch("ensemble_member", name)))
 
     def _hooks(self, exchange: Exchange, facts: RequestFacts, cap: CallCap, index: int) -> list[ChainHook]:
         """Member ``index``'s hooks: the route's gates forked, the budget's for this call, the cap."""
@@ -337,29 +346,6 @@ def _members_request(facts: RequestFacts, logprobs: bool) -> tuple[RequestFacts,
     return with_body(member_facts, body), member_facts if added else None, False
 
 
-def _budget_hooks(exchange: Exchange, index: int) -> list[ChainHook]:
-    """The request's budget hook for call ``index`` (the judge's), if it has one."""
-    return [hook.for_call(index) for hook in exchange.hooks if isinstance(hook, BudgetHook)]
-
-
-def _with_again(child: Exchange) -> Exchange:
-    """``child`` with its budget hook asked before another call of the same target (a retry, a re-ask),
-    as ``budget._hook`` does for a request's own walk."""
-    for hook in child.hooks:
-        if isinstance(hook, CallBudgetHook):
-            child.again = hook.before_target
-    return child
-
-
-def _call_costs(children: Sequence[Exchange]) -> tuple[CallCost, ...]:
-    """Each call's cost, for the budgets (``Admission.charge_calls``): the members' in order, the judge's
-    last, as its budget hook's index (``_budget_hooks``); an answer without usage said so."""
-    return tuple(
-        CallCost(index, spent(child), spent_tokens(child), child.answered_by is not None and child.usage is None)
-        for index, child in enumerate(children)
-    )
-
-
 def _upstream_ids(results: list[MemberResult], judge_id: str | None) -> str:
     """``member=id, ...`` for each member's answer whose provider gave a request id, and the judge's."""
     ids = [(result.member.name, _provider_id(result.child, result.response)) for result in results]
@@ -374,16 +360,6 @@ def _provider_id(child: Exchange, response: Response | None) -> str | None:
         return None
     name = wire(target.provider.wire_dialect(child.facts.dialect)).request_id_header
     return response.headers.get(name) if name is not None else None
-
-
-def _charge_left(exchange: Exchange, children: Sequence[Exchange]) -> None:
-    """The caller left before the vote's answer: every call made so far is the request's cost (the answers
-    that came, the calls cut in flight: their prompts, ``children.adopt``), and the request has no usage
-    of its own (an empty one, so that the budgets and the access line charge those calls, not one prompt
-    more as for a call of its own in flight: ``budget_use.used_when_cancelled``)."""
-    exchange.unserved_cost_usd += sum(spent(child) for child in children)
-    exchange.unserved_tokens += sum(spent_tokens(child) for child in children)
-    exchange.usage = Usage()
 
 
 def _failure_reason(child: Exchange, code: str) -> str:
