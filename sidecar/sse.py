@@ -2,7 +2,8 @@
 
 The relay feeds upstream bytes to ``SSEParser.feed`` as they arrive, in chunks of any size, and gets back
 the complete events; the encoder turns an event back into wire bytes. Parsing follows the WHATWG
-algorithm for the fields LLM providers use (``event``, ``data``, ``id``, ``retry``; comments dropped),
+algorithm for the fields LLM providers use (``event``, ``data``, ``id``, ``retry``; comments dropped, or a
+block of comments only kept aside for a relay that passes them on: ``keep_comments``),
 accepting ``\\n``, ``\\r\\n`` and ``\\r`` line ends, and ignoring a byte order mark that begins the
 stream (some servers write one: read as part of the first field's name, it cost the stream its first
 event, silently). ``raw`` keeps the event's original bytes so that a
@@ -54,12 +55,15 @@ def encode_event(data: bytes, event: str | None = None) -> bytes:
 class SSEParser:
     """Incremental SSE parser; keeps at most one partial event between calls."""
 
-    __slots__ = ("_buffer", "_fresh", "_max_event_bytes")
+    __slots__ = ("_buffer", "_fresh", "_max_event_bytes", "comments")
 
-    def __init__(self, max_event_bytes: int = 16 * 1024 * 1024) -> None:
+    def __init__(self, max_event_bytes: int = 16 * 1024 * 1024, keep_comments: bool = False) -> None:
+        """``keep_comments``: a block of comment lines only (``: keep-alive``), which is no event, is kept in
+        ``comments`` as it came (LF line ends) for the caller to take (and clear); else it is dropped."""
         self._buffer = b""
         self._max_event_bytes = max_event_bytes
         self._fresh = True  # no line read yet by the general path below: a leading BOM is still possible
+        self.comments: list[bytes] | None = [] if keep_comments else None
 
     @property
     def pending(self) -> bytes:
@@ -90,19 +94,30 @@ class SSEParser:
         if end >= 0 and end == len(buffer) - 2:  # exactly one whole event
             self._buffer = b""
             event = _parse_block(buffer)
-            return [event] if event is not None else []
+            if event is not None:
+                return [event]
+            self._keep_comment(buffer)
+            return []
         events: list[SSEEvent] = []
         start = 0
         while end >= 0:
-            event = _parse_block(buffer[start : end + 2])
+            block = buffer[start : end + 2]
+            event = _parse_block(block)
             if event is not None:
                 events.append(event)
+            else:
+                self._keep_comment(block)
             start = end + 2
             end = buffer.find(b"\n\n", start)
         self._buffer = buffer[start:]
         if len(self._buffer) > self._max_event_bytes:
             raise ValueError(f"server-sent event larger than {self._max_event_bytes} bytes")
         return events
+
+    def _keep_comment(self, block: bytes) -> None:
+        """A block that is no event: kept in ``comments`` when it is a comment and they are kept."""
+        if self.comments is not None and block[:1] == b":":
+            self.comments.append(block)
 
     def _past_bom(self, buffer: bytes) -> bytes:
         """The stream's first bytes without the BOM that may begin them; ``b""`` (held) while they may

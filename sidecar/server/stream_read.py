@@ -24,6 +24,7 @@ from .stream_error import StreamFailed
 if TYPE_CHECKING:
     from .attempt import AttemptResult, Prepared
     from .exchange import Exchange
+    from .hooks import StreamTap
 
 _NOT_JSON = Outcome.failure("malformed_response", "upstream sent an event that is not JSON")
 
@@ -130,3 +131,20 @@ def _translator(exchange: Exchange, prepared: Prepared) -> StreamTranslator | No
         include_usage=prepared.include_usage,
         names=prepared.names,
     )
+
+
+def show_deltas(taps: tuple[StreamTap, ...], deltas: list[Delta]) -> None:
+    """Feed ``deltas`` to the taps, in order; then forget them."""
+    for delta in deltas:
+        for tap in taps:
+            tap.feed(delta)
+    deltas.clear()
+
+
+def read_translator(translator: StreamTranslator | None, result: AttemptResult) -> None:
+    """What the translator saw of a translated stream: its usage, finish reason and id."""
+    if translator is not None:
+        result.usage = translator.usage or result.usage
+        if translator.finish_reason:
+            result.finish_reasons = [translator.finish_reason]
+        result.response_id = translator.response_id
