@@ -113,11 +113,12 @@ class _Relay(EventReader):
         event commits (a held stream's only lifts the deadline: it is read to its end here; too many events
         held back commit too); whether the stream ended. ``out``: the caller's bytes of the chunk being
         read; the chunk that commits is left in it, after what was held back before it, to be sent."""
-        readany, read, is_preamble, relay_text = (
+        readany, read, is_preamble, relay_text, skim = (
             self.response.readany,
             self.read,
             self.upstream.is_preamble,
             self.relay_text,
+            self.skim,
         )
         ended = content_seen = False
         while not ended:
@@ -130,7 +131,7 @@ class _Relay(EventReader):
                     if text_bytes is not None:
                         out.append(text_bytes)
                         continue
-                ended = read(event, out, self.client is not None, ended)
+                ended = read(event, out, skim and self.client is not None, ended)
                 if self.client is None and not content_seen and not is_preamble(event):
                     content_seen = True
                     await self._content_starts(first_content)
@@ -340,7 +341,8 @@ async def _relay_committed(
     # in it can be an error, carry usage (to count, or to strip) or end the stream, and its last event's
     # data ends as a JSON object's (free; every event's: 8,000 instructions more, docs/benchmarks.md). The
     # byte searches run per read: ``find``, not ``in``, which costs twice as much on a chunk this size.
-    forward_whole = relay.translator is None and deltas is None
+    skim = relay.skim  # False: the policy validates every event (``defaults.streams.validate_events``)
+    forward_whole = relay.translator is None and deltas is None and skim
     comments = parser.comments  # None: the caller's SDK fails on a comment, a read of comments only is parsed
     while True:
         if deltas:
@@ -393,4 +395,4 @@ async def _relay_committed(
                 if text_bytes is not None:
                     out.append(text_bytes)
                     continue
-            ended = read(event, out, True, ended)
+            ended = read(event, out, skim, ended)

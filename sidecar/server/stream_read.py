@@ -1,7 +1,8 @@
 """An upstream stream's events read whole, for the relay (``stream``): each judged (an error, not JSON:
-parsed before the commit point, after it only when its data does not begin with ``{`` and end with ``}``;
-usage, the end), its caller's bytes made (as it came, a usage-only event left out, or translated by a
-``StreamTranslator``), its deltas kept for whoever listens.
+parsed before the commit point, after it only when its data does not begin with ``{`` and end with ``}``,
+when it gave a listener nothing, or when the policy validates every event; usage, the end), its caller's
+bytes made (as it came, a usage-only event left out, or translated by a ``StreamTranslator``), its deltas
+kept for whoever listens.
 
 ``EventReader`` holds what stays the same from a stream's first event to its last: the upstream's
 ``WireDialect``, the translator (None: the same dialect), the listeners (the stages' taps, a held
@@ -42,6 +43,7 @@ class EventReader:
         "prepared",
         "relay_text",
         "result",
+        "skim",
         "strip_usage",
         "taps",
         "translator",
@@ -64,20 +66,25 @@ class EventReader:
         self.decoder = upstream.translation.decoder() if listened and translator is None else None
         self.deltas: list[Delta] | None = [] if listened else None  # the answer's deltas not yet shown to taps
         self.strip_usage = translator is None and not prepared.include_usage
+        # After the commit point an event whose data begins and ends as a JSON object passes unparsed,
+        # unless the policy asks every event parsed (``defaults.streams.validate_events``)
+        route = exchange.route
+        self.skim = route is None or not route.settings.validate_stream_events
         # A translated stream that nobody taps turns a plain text delta (the usual event) into the caller's
         # bytes directly: no error, usage or end in such an event, nothing to keep, so nothing else to judge.
         self.relay_text = translator.relay_text if translator is not None and not listened else None
 
-    def read(self, event: SSEEvent, out: list[bytes], committed: bool, ended: bool) -> bool:
+    def read(self, event: SSEEvent, out: list[bytes], skim: bool, ended: bool) -> bool:
         """Judge an event read whole (an error, not JSON, usage) and add its caller's bytes to ``out``;
-        whether the stream has ended (``ended``: it had before this event)."""
+        whether the stream has ended (``ended``: it had before this event). ``skim``: an event whose data
+        begins and ends as a JSON object is not parsed to see whether it is JSON (after the commit point)."""
         if event.event == "error" or event.data.find(b'"error"') >= 0:
             event = self._raise_on_error(event)
         upstream, translator = self.upstream, self.translator
         # Before the commit point every event is parsed; after it, only one whose data does not begin and
         # end as a JSON object does (a cut event, a line of text): a good event costs two byte comparisons.
         data = event.data
-        if (not committed or data[-1:] != b"}" or data[:1] != b"{") and upstream.is_malformed(event):
+        if (not skim or data[-1:] != b"}" or data[:1] != b"{") and upstream.is_malformed(event):
             raise StreamFailed(_NOT_JSON)
         # usage / usageMetadata (a translated stream's is the translator's: stream._read_translator)
         if translator is None and event.data.find(b"sage") >= 0:
@@ -88,7 +95,10 @@ class EventReader:
             self._translate(translator, event, out, ended)
         else:
             if self.decoder is not None and self.deltas is not None:
-                self.deltas += decode_event(self.decoder, event)
+                decoded = decode_event(self.decoder, event)
+                if not decoded and skim and upstream.is_malformed(event):  # parsed already, found nothing
+                    raise StreamFailed(_NOT_JSON)
+                self.deltas += decoded
             if not (self.strip_usage and upstream.is_usage_only(event)):
                 out.append(event.raw)
         return ended
