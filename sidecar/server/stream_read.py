@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import orjson
+
 from ..dialects import registry
 from ..resilience.classify import Outcome, classify_stream_event
 from ..sse import SSEEvent
@@ -158,3 +160,19 @@ def read_translator(translator: StreamTranslator | None, result: AttemptResult) 
         if translator.finish_reason:
             result.finish_reasons = [translator.finish_reason]
         result.response_id = translator.response_id
+
+
+def events_are_json(chunk: bytes) -> bool:
+    """Whether every event of ``chunk`` (whole events, the last one's data ending in ``}``) is one ``data:``
+    line holding a JSON object, checked in one orjson call (``defaults.streams.validate_events``, for a read
+    the relay forwards as it came): the data lines joined by ``\\n,`` into one JSON array must read as one
+    object per event. The line end in the joint keeps an event's broken string from running into the
+    next one; counting the values, one event holding two objects (``{...},{...}``) from passing. False
+    also for any other shape (an ``event:`` line, a comment, CRLF): the relay reads those events one by one."""
+    if chunk[:6] != b"data: ":
+        return False
+    try:
+        values = orjson.loads(b"[" + chunk[6:].replace(b"\n\ndata: ", b"\n,") + b"]")
+    except orjson.JSONDecodeError:
+        return False
+    return len(values) == chunk.count(b"\n\n") and all(type(value) is dict for value in values)

@@ -50,6 +50,8 @@ END = data({}, finish="stop") + b"data: [DONE]\n\n"
 BROKEN = {
     "an object broken inside": [FIRST, b'data: {"choices":[}\n\n', END],
     "a broken event, then a whole one in the same read": [FIRST, b'data: {"choi\n\n' + data({"content": "two"}), END],
+    "a broken string, then a whole event in the same read": [FIRST, b'data: {"a": "b\n\n' + data({"a": "}"}), END],
+    "two objects in one event": [FIRST, b'data: {"a": 1},{"b": 2}\n\n', END],
 }
 
 
