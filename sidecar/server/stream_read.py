@@ -175,4 +175,7 @@ def events_are_json(chunk: bytes) -> bool:
         values = orjson.loads(b"[" + chunk[6:].replace(b"\n\ndata: ", b"\n,") + b"]")
     except orjson.JSONDecodeError:
         return False
-    return len(values) == chunk.count(b"\n\n") and all(type(value) is dict for value in values)
+    count = len(values)
+    if count != chunk.count(b"\n\n"):
+        return False
+    return type(values[0]) is dict if count == 1 else all(type(value) is dict for value in values)
