@@ -58,8 +58,9 @@ class SSEParser:
     __slots__ = ("_buffer", "_fresh", "_max_event_bytes", "comments")
 
     def __init__(self, max_event_bytes: int = 16 * 1024 * 1024, keep_comments: bool = False) -> None:
-        """``keep_comments``: a block of comment lines only (``: keep-alive``), which is no event, is kept in
-        ``comments`` as it came (LF line ends) for the caller to take (and clear); else it is dropped."""
+        """``keep_comments``: a block of comment lines only (``: keep-alive``), which is no event, is added to
+        ``comments`` as it came (LF line ends), for the caller to take (and clear; it may give another list
+        to add them to); else it is dropped."""
         self._buffer = b""
         self._max_event_bytes = max_event_bytes
         self._fresh = True  # no line read yet by the general path below: a leading BOM is still possible
@@ -93,31 +94,20 @@ class SSEParser:
         end = buffer.find(b"\n\n")
         if end >= 0 and end == len(buffer) - 2:  # exactly one whole event
             self._buffer = b""
-            event = _parse_block(buffer)
-            if event is not None:
-                return [event]
-            self._keep_comment(buffer)
-            return []
+            event = _parse_block(buffer, self.comments)
+            return [event] if event is not None else []
         events: list[SSEEvent] = []
         start = 0
         while end >= 0:
-            block = buffer[start : end + 2]
-            event = _parse_block(block)
+            event = _parse_block(buffer[start : end + 2], self.comments)
             if event is not None:
                 events.append(event)
-            else:
-                self._keep_comment(block)
             start = end + 2
             end = buffer.find(b"\n\n", start)
         self._buffer = buffer[start:]
         if len(self._buffer) > self._max_event_bytes:
             raise ValueError(f"server-sent event larger than {self._max_event_bytes} bytes")
         return events
-
-    def _keep_comment(self, block: bytes) -> None:
-        """A block that is no event: kept in ``comments`` when it is a comment and they are kept."""
-        if self.comments is not None and block[:1] == b":":
-            self.comments.append(block)
 
     def _past_bom(self, buffer: bytes) -> bytes:
         """The stream's first bytes without the BOM that may begin them; ``b""`` (held) while they may
@@ -138,8 +128,9 @@ class SSEParser:
         return [event] if event is not None else []
 
 
-def _parse_block(block: bytes) -> SSEEvent | None:
-    """One event's lines (ending in a blank line) as an event; None for one without data or name."""
+def _parse_block(block: bytes, comments: list[bytes] | None = None) -> SSEEvent | None:
+    """One event's lines (ending in a blank line) as an event; None for one without data or name (a block
+    of comments then goes to ``comments``, when given)."""
     last = len(block) - 2
     if block.startswith(b"data: "):  # one data line
         if block.find(b"\n", 6) == last:
@@ -161,5 +152,7 @@ def _parse_block(block: bytes) -> SSEEvent | None:
         elif field == b"event":
             name = value.decode("utf-8", "replace")
     if not data_lines and name is None:
+        if comments is not None and block[:1] == b":":
+            comments.append(block)
         return None
     return _new(SSEEvent, (b"\n".join(data_lines), name, block))

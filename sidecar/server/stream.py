@@ -146,6 +146,8 @@ class _Relay(EventReader):
             out[:0] = held
             held.clear()
             break
+        if self.client is not None and parser.comments is not None:  # from now on a read's comments go out first
+            parser.comments = out
         return ended
 
     async def _content_starts(self, first_content: asyncio.Timeout) -> None:
@@ -344,7 +346,8 @@ async def _relay_committed(
     # The byte searches run per read: ``find``, not ``in``, which costs twice as much on a chunk this size.
     skim = relay.skim  # False: the policy validates every event (``defaults.streams.validate_events``)
     forward_whole = relay.translator is None and deltas is None
-    comments = parser.comments  # None: the caller's SDK fails on a comment, a read of comments only is parsed
+    # a read of comments only passes as it came, unless the caller's SDK fails on a comment (then it is parsed)
+    bare_ends = _EVENT_ENDS if parser.comments is not None else ()
     while True:
         if deltas:
             show_deltas(taps, deltas)
@@ -367,10 +370,7 @@ async def _relay_committed(
             return False
         if (
             forward_whole
-            and (
-                chunk.endswith(_JSON_EVENT_ENDS)
-                or (comments is not None and chunk.endswith(_EVENT_ENDS) and chunk.find(b"data") < 0)
-            )
+            and (chunk.endswith(_JSON_EVENT_ENDS) or (chunk.endswith(bare_ends) and chunk.find(b"data") < 0))
             and not parser.pending
             and chunk.find(b"error") < 0
             and chunk.find(b"sage") < 0
@@ -387,11 +387,7 @@ async def _relay_committed(
                 sampling = exchange.bytes_out < sample_end
             trace.chunk()
             continue
-        events = parser.feed(chunk)
-        if comments:  # a keep-alive between events: as it came, before the read's events
-            out += comments
-            comments.clear()
-        for event in events:
+        for event in parser.feed(chunk):  # its comments, if any, are in ``out`` already (``until_commit``)
             if relay_text is not None:
                 text_bytes = relay_text(event)
                 if text_bytes is not None:

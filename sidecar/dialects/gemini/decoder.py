@@ -128,9 +128,7 @@ class GeminiDecoder:
                     ident = text_field(fc.get("id")) or response.call_id(self._response_id, ordinal)
                     out.append(ToolStart(ordinal, ident, text_field(fc.get("name"))))
                     args = fc.get("args") or {}
-                    if holds_inexact(args):  # an integer beyond 64 bits: read again, exactly (``numbers``)
-                        args = _exact_args(data, _position(candidates, cand), _position(parts, part), args)
-                    out.append(ToolArgs(ordinal, dumps(args)))
+                    out.append(ToolArgs(ordinal, dumps(_exact_args(args, data, candidates, cand, parts, part))))
             if "citationMetadata" in cand:
                 self._cite(cand, out)
             raw = text_field(cand.get("finishReason"))
@@ -151,15 +149,19 @@ class GeminiDecoder:
             out.append(cited)
 
 
-def _exact_args(data: bytes, candidate: int, part: int, args: Any) -> Any:
-    """The ``args`` of the function call at ``candidates[candidate]``'s ``parts[part]`` in the fragment
-    ``data``, read again with each integer beyond 64 bits exact; ``args`` (as orjson read them) when that
-    reading fails (it reads what orjson read: it does not)."""
+def _exact_args(args: Any, data: bytes, candidates: Any, candidate: Any, parts: Any, part: Any) -> Any:
+    """A function call's ``args`` as orjson read them from the fragment ``data`` (``part`` of ``parts``, of
+    ``candidate`` of ``candidates``); when they hold a double that may stand for an integer beyond 64 bits,
+    read again with each such integer exact (``translate.numbers``), or as they are when that fails (it
+    reads what orjson read: it does not)."""
+    if not holds_inexact(args):
+        return args
     try:
         fragment = read_exactly(data)
         if isinstance(fragment, list):
             fragment = fragment[0]
-        return fragment["candidates"][candidate]["content"]["parts"][part]["functionCall"]["args"]
+        fragment_parts = fragment["candidates"][_position(candidates, candidate)]["content"]["parts"]
+        return fragment_parts[_position(parts, part)]["functionCall"]["args"]
     except (ValueError, LookupError, TypeError):
         return args
 
