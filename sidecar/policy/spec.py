@@ -222,7 +222,7 @@ class StreamsSpec(_Spec):
         description=(
             "Parse every event of a stream relayed in the app's own dialect, so that one that is not JSON ends"
             " the app's stream with an error event its SDK raises as an API error; off: after the first content"
-            " only events that do not begin and end as a JSON object are (about 12 % more instructions per"
+            " only events that do not begin and end as a JSON object are (about 20 % more instructions per"
             " event when on; docs/translation.md)."
         ),
     )

@@ -4,8 +4,10 @@ an API error, and the access line says ``stream_error`` ``malformed_response``; 
 relay passed such an event on as it came and the SDK failed with a JSON decode error. SSE comments and
 unknown events that are JSON still pass as they came. A fake provider's ``malformed`` fault (all three
 dialects) and a raw upstream write the lies (each list item one upstream write, one read for the
-sidecar). Not covered, as documented: a broken event followed in the same read by a whole one, in a read
-the relay forwards unparsed (nothing in it to count or end the stream)."""
+sidecar). Not covered by default, as documented: a broken event followed in the same read by a whole one,
+in a read the relay forwards unparsed (nothing in it to count or end the stream), and an event that
+begins and ends as a JSON object but breaks inside (``defaults.streams.validate_events`` covers both:
+test_stream_validate_events.py)."""
 
 from __future__ import annotations
 

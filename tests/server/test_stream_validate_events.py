@@ -2,7 +2,7 @@
 event that begins and ends as a JSON object but breaks inside, or a broken event followed by a whole one
 in the same upstream read, ends the app's stream with an error event its SDK raises as an API error.
 Without it (the default) such events pass as they came after the first content, and openai-python fails
-with a JSON decode error (docs/translation.md: the check costs about 12 % per event). A stream someone
+with a JSON decode error (docs/translation.md: the check costs about 20 % per event). A stream someone
 listens to (a caching route) has every event parsed anyway and is checked either way. A raw upstream
 writes the events, each list item one write (one read for the sidecar)."""
 
