@@ -9,43 +9,14 @@ writes the events, each list item one write (one read for the sidecar)."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import openai
-import orjson
 import pytest
 
-from ..conftest import RunningSidecar, SidecarFactory
-from ..sdk_clients import openai_client
+from ..conftest import SidecarFactory
 from ..upstream.raw import UpstreamFactory, paced
 from .cache_helpers import cache_policy
-
-CHUNK = {"id": "x", "object": "chat.completion.chunk", "created": 1, "model": "m"}
-
-
-def data(delta: dict[str, Any], finish: str | None = None) -> bytes:
-    chunk = {**CHUNK, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
-    return b"data: " + orjson.dumps(chunk) + b"\n\n"
-
-
-def access_line(running: RunningSidecar) -> dict[str, Any]:
-    return [line for line in running.log_lines() if line.get("event") == "access"][-1]
-
-
-async def openai_text(running: RunningSidecar, model: str = "m") -> list[str]:
-    """The text openai-python reads from a streamed chat (temperature 0), until it ends or raises."""
-    got: list[str] = []
-    async with openai_client(running) as client:
-        stream = await client.chat.completions.create(
-            model=model, messages=[{"role": "user", "content": "hi"}], stream=True, temperature=0
-        )
-        async for chunk in stream:
-            got += [c.delta.content or "" for c in chunk.choices]
-    return got
-
-
-FIRST = data({"role": "assistant", "content": "one "})
-END = data({}, finish="stop") + b"data: [DONE]\n\n"
+from .openai_streams import END, FIRST, access_line, data, openai_sidecar, openai_text
 
 BROKEN = {
     "an object broken inside": [FIRST, b'data: {"choices":[}\n\n', END],
@@ -53,20 +24,6 @@ BROKEN = {
     "a broken string, then a whole event in the same read": [FIRST, b'data: {"a": "b\n\n' + data({"a": "}"}), END],
     "two objects in one event": [FIRST, b'data: {"a": 1},{"b": 2}\n\n', END],
 }
-
-
-async def openai_sidecar(
-    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, reads: list[bytes], defaults: str = ""
-) -> RunningSidecar:
-    """The sidecar in front of an OpenAI upstream writing ``reads`` (model ``m``), ``defaults`` the
-    policy's ``defaults:`` block (YAML flow text), if any."""
-    upstream = await raw_upstream(paced(reads))
-    policy = (
-        "version: 1\n" + (f"defaults: {defaults}\n" if defaults else "") + "providers:\n"
-        f"  p: {{dialect: openai, base_url: '{upstream.base}/v1', api_key: {{env: KEY}}}}\n"
-        "models:\n  m: {provider: p, model: up}\n"
-    )
-    return await sidecar(policy, env={"KEY": "sk-x"})
 
 
 VALIDATE = "{streams: {validate_events: true}}"
