@@ -11,12 +11,13 @@ event separately, as with a real provider). The difference of the two counts div
 tree and the baseline) run at once, each from its own start-up.
 
     python bench/relay_instructions.py [--pairs same,anthropic-openai,gemini-openai,openai-anthropic,openai-gemini]
-        [--streams 8] [--short 5] [--long 105] [--gap-ms 15] [--baseline REF]
+        [--streams 8] [--short 5] [--long 105] [--gap-ms 15] [--baseline REF] [--also-validating]
 
 A pair is ``upstream-caller``: ``anthropic-openai`` is an OpenAI SDK's stream answered by an Anthropic
 provider; ``same`` is OpenAI to OpenAI (forwarded as it came); ``openai-gemini`` is a google-genai stream
 (``streamGenerateContent?alt=sse``) answered by an OpenAI provider. ``--baseline REF`` also counts the
-sidecar at git revision REF (``sidecar_under_test.checkout``). Needs valgrind (callgrind_control).
+sidecar at git revision REF (``sidecar_under_test.checkout``); ``--also-validating`` this tree once more with
+``defaults.streams.validate_events: true``. Needs valgrind (callgrind_control).
 """
 
 from __future__ import annotations
@@ -47,10 +48,12 @@ PAIRS = {  # name: (upstream dialect, caller dialect)
 }
 
 
-def policy(workdir: Path, upstream: int, short: int, long: int) -> Path:
-    """One model per (upstream dialect, event count): ``from-<dialect>-<n>``."""
+def policy(workdir: Path, upstream: int, short: int, long: int, defaults: str = "") -> Path:
+    """One model per (upstream dialect, event count): ``from-<dialect>-<n>``; ``defaults``: the policy's
+    ``defaults:`` block (YAML flow text), if any."""
     lines = [
         "version: 1",
+        *([f"defaults: {defaults}"] if defaults else []),
         "providers:",
         f'  paced-openai: {{dialect: openai, base_url: "http://127.0.0.1:{upstream}/v1"}}',
         f'  paced-anthropic: {{dialect: anthropic, base_url: "http://127.0.0.1:{upstream}"}}',
@@ -62,7 +65,7 @@ def policy(workdir: Path, upstream: int, short: int, long: int) -> Path:
             lines.append(
                 f"  from-{dialect}-{n}: {{provider: paced-{dialect}, model: events-{n}, max_output_tokens: 1024}}"
             )
-    path = workdir / "policy.yaml"
+    path = workdir / ("policy-validating.yaml" if defaults else "policy.yaml")
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -131,9 +134,9 @@ class Counted:
         self.log.close()
 
 
-def measure(tree: tuple[str, Path | None], path: Path, args: argparse.Namespace) -> list[tuple[str, str, float]]:
-    """(pair, tree, instructions per event) for each pair, from one sidecar of ``tree`` (name, code)."""
-    name, code = tree
+def measure(tree: tuple[str, Path | None, Path], args: argparse.Namespace) -> list[tuple[str, str, float]]:
+    """(pair, tree, instructions per event) for each pair, from one sidecar of ``tree`` (name, code, policy)."""
+    name, code, path = tree
     ports_file = Path(path).parent / f"sidecar-{name.replace(' ', '-')}.ports"
     command, env = sidecar_command(path, ports_file, {})
     if code is not None:
@@ -161,6 +164,11 @@ def main() -> int:
     parser.add_argument("--long", type=int, default=105)
     parser.add_argument("--gap-ms", type=float, default=15.0)
     parser.add_argument("--baseline", default="")
+    parser.add_argument(
+        "--also-validating",
+        action="store_true",
+        help="also count this tree with defaults.streams.validate_events: true (every relayed event parsed)",
+    )
     args = parser.parse_args()
     if args.serve_upstream:
         serve_upstream(args.serve_upstream, args.gap_ms / 1000)
@@ -172,14 +180,17 @@ def main() -> int:
     upstream, upstream_port = start_with_ports_file(
         [sys.executable, __file__, "--serve-upstream", str(ports), "--gap-ms", str(args.gap_ms)], ports
     )
-    trees: list[tuple[str, Path | None]] = [("this tree", None)]
-    if args.baseline:
-        trees.append((args.baseline, checkout(args.baseline, workdir)))
     path = policy(workdir, upstream_port, args.short, args.long)
+    trees: list[tuple[str, Path | None, Path]] = [("this tree", None, path)]
+    if args.also_validating:
+        validating = policy(workdir, upstream_port, args.short, args.long, "{streams: {validate_events: true}}")
+        trees.append(("this tree, validate_events", None, validating))
+    if args.baseline:
+        trees.append((args.baseline, checkout(args.baseline, workdir), path))
     rows: list[tuple[str, str, float]] = []
     try:
         with concurrent.futures.ThreadPoolExecutor(len(trees)) as pool:
-            for found in pool.map(lambda tree: measure(tree, path, args), trees):
+            for found in pool.map(lambda tree: measure(tree, args), trees):
                 rows += found
     finally:
         upstream.terminate()

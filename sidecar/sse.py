@@ -2,7 +2,8 @@
 
 The relay feeds upstream bytes to ``SSEParser.feed`` as they arrive, in chunks of any size, and gets back
 the complete events; the encoder turns an event back into wire bytes. Parsing follows the WHATWG
-algorithm for the fields LLM providers use (``event``, ``data``, ``id``, ``retry``; comments dropped),
+algorithm for the fields LLM providers use (``event``, ``data``, ``id``, ``retry``; comments dropped, or a
+block of comments only kept aside for a relay that passes them on: ``keep_comments``),
 accepting ``\\n``, ``\\r\\n`` and ``\\r`` line ends, and ignoring a byte order mark that begins the
 stream (some servers write one: read as part of the first field's name, it cost the stream its first
 event, silently). ``raw`` keeps the event's original bytes so that a
@@ -54,12 +55,16 @@ def encode_event(data: bytes, event: str | None = None) -> bytes:
 class SSEParser:
     """Incremental SSE parser; keeps at most one partial event between calls."""
 
-    __slots__ = ("_buffer", "_fresh", "_max_event_bytes")
+    __slots__ = ("_buffer", "_fresh", "_max_event_bytes", "comments")
 
-    def __init__(self, max_event_bytes: int = 16 * 1024 * 1024) -> None:
+    def __init__(self, max_event_bytes: int = 16 * 1024 * 1024, keep_comments: bool = False) -> None:
+        """``keep_comments``: a block of comment lines only (``: keep-alive``), which is no event, is added to
+        ``comments`` as it came (LF line ends), for the caller to take (and clear; it may give another list
+        to add them to); else it is dropped."""
         self._buffer = b""
         self._max_event_bytes = max_event_bytes
         self._fresh = True  # no line read yet by the general path below: a leading BOM is still possible
+        self.comments: list[bytes] | None = [] if keep_comments else None
 
     @property
     def pending(self) -> bytes:
@@ -89,12 +94,12 @@ class SSEParser:
         end = buffer.find(b"\n\n")
         if end >= 0 and end == len(buffer) - 2:  # exactly one whole event
             self._buffer = b""
-            event = _parse_block(buffer)
+            event = _parse_block(buffer, self.comments)
             return [event] if event is not None else []
         events: list[SSEEvent] = []
         start = 0
         while end >= 0:
-            event = _parse_block(buffer[start : end + 2])
+            event = _parse_block(buffer[start : end + 2], self.comments)
             if event is not None:
                 events.append(event)
             start = end + 2
@@ -123,8 +128,9 @@ class SSEParser:
         return [event] if event is not None else []
 
 
-def _parse_block(block: bytes) -> SSEEvent | None:
-    """One event's lines (ending in a blank line) as an event; None for one without data or name."""
+def _parse_block(block: bytes, comments: list[bytes] | None = None) -> SSEEvent | None:
+    """One event's lines (ending in a blank line) as an event; None for one without data or name (a block
+    of comments then goes to ``comments``, when given)."""
     last = len(block) - 2
     if block.startswith(b"data: "):  # one data line
         if block.find(b"\n", 6) == last:
@@ -146,5 +152,7 @@ def _parse_block(block: bytes) -> SSEEvent | None:
         elif field == b"event":
             name = value.decode("utf-8", "replace")
     if not data_lines and name is None:
+        if comments is not None and block[:1] == b":":
+            comments.append(block)
         return None
     return _new(SSEEvent, (b"\n".join(data_lines), name, block))

@@ -115,3 +115,17 @@ def test_a_byte_order_mark_that_begins_the_stream_is_ignored(size: int) -> None:
     events = parse(chunks)
     assert [(e.data, e.event) for e in events] == EXPECTED
     assert events[0].raw == b'data: {"a":1}\n\n'
+
+
+def test_a_block_of_comments_only_is_kept_aside_when_asked() -> None:
+    """With ``keep_comments``, a comment block (``: keep-alive``) is kept as it came (LF line ends), in any
+    chunking, and no event is made of it; a comment inside an event stays in that event's bytes; without
+    it, comments are dropped."""
+    stream = b': keep-alive\r\n\r\ndata: {"a":1}\n\n:\n\n: x\ndata: 2\n\n'
+    for size in (1, 3, len(stream)):
+        parser = SSEParser(keep_comments=True)
+        events = [e for start in range(0, len(stream), size) for e in parser.feed(stream[start : start + size])]
+        assert [e.data for e in events] == [b'{"a":1}', b"2"]
+        assert parser.comments == [b": keep-alive\n\n", b":\n\n"]
+    plain = SSEParser()
+    assert len(plain.feed(stream)) == 2 and plain.comments is None

@@ -190,7 +190,7 @@ class _RouteBuilder:
         """The route of a request that names a model directly (``model:<name>``): that model alone."""
         unsupported = self.spec.defaults.unsupported_params
         cache = route_cache(f"model:{name}", (target,), unsupported, self.spec.defaults.cache)
-        settings = RouteSettings(self.base, unsupported, cache)
+        settings = RouteSettings(self.base, unsupported, cache, self.spec.defaults.streams.validate_events)
         return Route(f"model:{name}", f"models.{name}", (), ChainPlan((target,)), None, settings)
 
     def build(self, route: RouteSpec, path: str, name: str) -> Route:
@@ -208,7 +208,7 @@ class _RouteBuilder:
             cache_spec = merge(self.spec.defaults.cache, route.cache)
             assert isinstance(cache_spec, RouteCacheSpec)
             cache = route_cache(name, plan.targets, unsupported, cache_spec, route)
-        settings = RouteSettings(resilience, unsupported, cache)
+        settings = RouteSettings(resilience, unsupported, cache, self.spec.defaults.streams.validate_events)
         conditions = build_conditions(route.match, self.router)
         caps = TokenCaps.from_spec(route.caps) if route.caps is not None else None
         return Route(name, path, conditions, plan, route.deny, settings, caps, gates=gates, shadow=shadow)

@@ -113,6 +113,7 @@ class RouteSettings:
     resilience: ResilienceSpec  # every field set (defaults merged in)
     unsupported_params: Literal["error", "drop"]
     cache: RouteCache | None = None  # the response cache's plan; None: the route does not cache
+    validate_stream_events: bool = False  # defaults.streams.validate_events: parse every relayed event
 
 
 @dataclass(frozen=True, slots=True)

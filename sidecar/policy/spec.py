@@ -216,6 +216,18 @@ class ModelSpec(_Spec):
     )
 
 
+class StreamsSpec(_Spec):
+    validate_events: bool = Field(
+        False,
+        description=(
+            "Parse every event of a stream relayed in the app's own dialect, so that one that is not JSON ends"
+            " the app's stream with an error event its SDK raises as an API error; off: after the first content"
+            " only events that do not begin and end as a JSON object are (about 20 % more instructions per"
+            " event when on; docs/translation.md)."
+        ),
+    )
+
+
 class DefaultsSpec(_Spec):
     resilience: ResilienceSpec = Field(default_factory=ResilienceSpec)
     breaker: BreakerSpec = Field(default_factory=BreakerSpec, description="Per target (provider + model).")
@@ -227,6 +239,7 @@ class DefaultsSpec(_Spec):
     cache: RouteCacheSpec = Field(
         default_factory=RouteCacheSpec, description="The response cache, per route (docs/caching.md); off by default."
     )
+    streams: StreamsSpec = Field(default_factory=StreamsSpec, description="How streams are relayed, for every route.")
 
 
 StringOrList = str | list[str]

@@ -8,7 +8,8 @@ target: the caller sees nothing (the provider accepted the call, though: its pro
 back are charged to the request, ``billed``). The first-byte deadline runs until the commit; then only
 the upstream client's timers (idle gap, total) bound the reads.
 
-After it, events are relayed as they arrive (one write per upstream read, complete events only). A
+After it, events are relayed as they arrive (one write per upstream read, complete events only; SSE
+comments such as ``: keep-alive`` too, but not to a Gemini caller: google-genai fails on them). A
 failure then cannot be hidden or retried: the stream ends with an explicit error event in the caller's
 dialect, never a clean-looking end (one arm, ``stream_error.end_with_error``): the upstream's own error
 event when the caller's SDK raises on it as it is, else that error rewritten in the caller's dialect
@@ -52,22 +53,21 @@ from typing import TYPE_CHECKING
 import aiohttp
 from aiohttp.web import StreamResponse
 
+from ..dialects import Dialect
 from ..resilience.classify import Outcome, TimeoutPhase, classify_exception
 from ..sse import SSEParser
 from ..telemetry import AttemptTrace
-from ..translate import StreamBroken, StreamTranslator
-from ..translate.deltas import Delta
+from ..translate import StreamBroken
 from ..upstream import RelayHeaders, UpstreamResponse
 from .billed import SENT_SAMPLE_BYTES, charge_failed, relayed_tokens, streamed_tokens, used_so_far
 from .key_redaction import headers_without_key
 from .stream_answer import HeldStream, open_stream
 from .stream_error import StreamFailed, broken, end_with_error
-from .stream_read import EventReader
+from .stream_read import EventReader, events_are_json, read_translator, show_deltas
 
 if TYPE_CHECKING:
     from .attempt import AttemptResult, Prepared
     from .exchange import Exchange
-    from .hooks import StreamTap
 
 _MAX_HELD_EVENTS = 32
 _EVENT_ENDS = (b"\n\n", b"\r\n\r\n")  # a chunk ending so, read from an event's start, holds whole events
@@ -113,11 +113,12 @@ class _Relay(EventReader):
         event commits (a held stream's only lifts the deadline: it is read to its end here; too many events
         held back commit too); whether the stream ended. ``out``: the caller's bytes of the chunk being
         read; the chunk that commits is left in it, after what was held back before it, to be sent."""
-        readany, read, is_preamble, relay_text = (
+        readany, read, is_preamble, relay_text, skim = (
             self.response.readany,
             self.read,
             self.upstream.is_preamble,
             self.relay_text,
+            self.skim,
         )
         ended = content_seen = False
         while not ended:
@@ -130,10 +131,14 @@ class _Relay(EventReader):
                     if text_bytes is not None:
                         out.append(text_bytes)
                         continue
-                ended = read(event, out, self.client is not None, ended)
+                ended = read(event, out, skim and self.client is not None, ended)
                 if self.client is None and not content_seen and not is_preamble(event):
                     content_seen = True
                     await self._content_starts(first_content)
+            if parser.comments:  # the caller has no stream before the commit point: its comments go nowhere
+                if self.client is not None:
+                    out += parser.comments
+                parser.comments.clear()
             if self.client is None and self.keep_back(out, held):
                 continue
             if self.client is None:
@@ -141,6 +146,8 @@ class _Relay(EventReader):
             out[:0] = held
             held.clear()
             break
+        if self.client is not None and parser.comments is not None:  # from now on a read's comments go out first
+            parser.comments = out
         return ended
 
     async def _content_starts(self, first_content: asyncio.Timeout) -> None:
@@ -209,14 +216,14 @@ class _Relay(EventReader):
             from .attempt import AttemptResult
 
             result = self.result
-            _read_translator(self.translator, result)
+            read_translator(self.translator, result)
             output = streamed_tokens(self.exchange, before)
             charge_failed(self.exchange, self.prepared.target, failed.outcome.error_type, result.usage, output)
             return AttemptResult(failed.outcome, upstream_status=self.response.status)
         result = self.result
         output = relayed_tokens(self.exchange, *sent, before)
         await end_with_error(self.exchange, client, failed, self.translator, result, before)
-        _read_translator(self.translator, result)
+        read_translator(self.translator, result)
         result.usage = used_so_far(self.exchange, result.usage, output)
         for tap in self.taps:
             tap.close(False)
@@ -228,7 +235,7 @@ class _Relay(EventReader):
         (``held``): what the provider counted so far, its output at least the text sent or held,
         estimated (``billed.used_so_far``), priced as this target, for the access line and the budgets."""
         result = self.result
-        _read_translator(self.translator, result)
+        read_translator(self.translator, result)
         output = relayed_tokens(self.exchange, sent, sent_from, held)
         self.exchange.cut_use = (used_so_far(self.exchange, result.usage, output), self.prepared.target)
 
@@ -236,7 +243,7 @@ class _Relay(EventReader):
         """The stream ended cleanly: a held stream is handed over whole (``held``, unsent); else the
         preamble-only stream is committed now, the taps see the rest and close, the stream ends."""
         result = self.result
-        _read_translator(self.translator, result)
+        read_translator(self.translator, result)
         if self.hold:
             result.held = HeldStream(self.prepared.target, self._relayed_headers(), held, self.deltas or [])
             return result
@@ -251,7 +258,7 @@ class _Relay(EventReader):
                 self.exchange.bytes_out += len(data)
         taps = self.taps
         if self.deltas:
-            _show(taps, self.deltas)
+            show_deltas(taps, self.deltas)
         for tap in taps:
             tap.close(True)
         try:
@@ -260,14 +267,6 @@ class _Relay(EventReader):
             raise asyncio.CancelledError from None
         result.response = client
         return result
-
-
-def _show(taps: tuple[StreamTap, ...], deltas: list[Delta]) -> None:
-    """Feed ``deltas`` to the taps, in order; then forget them."""
-    for delta in deltas:
-        for tap in taps:
-            tap.feed(delta)
-    deltas.clear()
 
 
 def _hedge_lost() -> AttemptResult:
@@ -301,7 +300,8 @@ async def relay_stream(
         relayed,
         AttemptResult(Outcome.success(), upstream_status=response.status),
     )
-    parser = SSEParser()
+    # SSE comments (``: keep-alive``) pass from the commit point on, but not to google-genai, which fails on them
+    parser = SSEParser(keep_comments=exchange.facts.dialect is not Dialect.GEMINI)
     held: list[bytes] = []  # the caller's bytes not yet sent (before the commit point, or held whole)
     out: list[bytes] = []  # the caller's bytes of the chunk being read
     first_content = asyncio.timeout_at(first_content_by)  # lifted at the commit point
@@ -341,12 +341,16 @@ async def _relay_committed(
     may_end, operation = relay.upstream.may_end, relay.operation
     # A same-dialect stream that nobody taps may forward a chunk of whole events as it came when no event
     # in it can be an error, carry usage (to count, or to strip) or end the stream, and its last event's
-    # data ends as a JSON object's (free; every event's: 8,000 instructions more, docs/benchmarks.md). The
-    # byte searches run per read: ``find``, not ``in``, which costs twice as much on a chunk this size.
+    # data ends as a JSON object's (free; every event's: 8,000 instructions more, docs/benchmarks.md), and,
+    # when the policy validates every event, its events read as JSON objects in one call (``events_are_json``).
+    # The byte searches run per read: ``find``, not ``in``, which costs twice as much on a chunk this size.
+    skim = relay.skim  # False: the policy validates every event (``defaults.streams.validate_events``)
     forward_whole = relay.translator is None and deltas is None
+    # a read of comments only passes as it came, unless the caller's SDK fails on a comment (then it is parsed)
+    bare_ends = _EVENT_ENDS if parser.comments is not None else ()
     while True:
         if deltas:
-            _show(taps, deltas)
+            show_deltas(taps, deltas)
         if out:  # the caller's bytes of the last read
             data = b"".join(out)
             try:
@@ -366,12 +370,13 @@ async def _relay_committed(
             return False
         if (
             forward_whole
-            and (chunk.endswith(_JSON_EVENT_ENDS) or (chunk.endswith(_EVENT_ENDS) and chunk.find(b"data") < 0))
+            and (chunk.endswith(_JSON_EVENT_ENDS) or (chunk.endswith(bare_ends) and chunk.find(b"data") < 0))
             and not parser.pending
             and chunk.find(b"error") < 0
             and chunk.find(b"sage") < 0
             and not may_end(operation, chunk)
-        ):  # whole events with nothing to look at: as they came, unparsed
+            and (skim or events_are_json(chunk))
+        ):  # whole events with nothing to look at: as they came, unparsed (or checked at once)
             try:
                 await client.write(chunk)
             except ConnectionError:
@@ -382,19 +387,10 @@ async def _relay_committed(
                 sampling = exchange.bytes_out < sample_end
             trace.chunk()
             continue
-        for event in parser.feed(chunk):
+        for event in parser.feed(chunk):  # its comments, if any, are in ``out`` already (``until_commit``)
             if relay_text is not None:
                 text_bytes = relay_text(event)
                 if text_bytes is not None:
                     out.append(text_bytes)
                     continue
-            ended = read(event, out, True, ended)
-
-
-def _read_translator(translator: StreamTranslator | None, result: AttemptResult) -> None:
-    """What the translator saw of a translated stream: its usage, finish reason and id."""
-    if translator is not None:
-        result.usage = translator.usage or result.usage
-        if translator.finish_reason:
-            result.finish_reasons = [translator.finish_reason]
-        result.response_id = translator.response_id
+            ended = read(event, out, skim, ended)

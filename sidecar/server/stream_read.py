@@ -1,7 +1,8 @@
 """An upstream stream's events read whole, for the relay (``stream``): each judged (an error, not JSON:
-parsed before the commit point, after it only when its data does not begin with ``{`` and end with ``}``;
-usage, the end), its caller's bytes made (as it came, a usage-only event left out, or translated by a
-``StreamTranslator``), its deltas kept for whoever listens.
+parsed before the commit point, after it only when its data does not begin with ``{`` and end with ``}``,
+when it gave a listener nothing, or when the policy validates every event; usage, the end), its caller's
+bytes made (as it came, a usage-only event left out, or translated by a ``StreamTranslator``), its deltas
+kept for whoever listens.
 
 ``EventReader`` holds what stays the same from a stream's first event to its last: the upstream's
 ``WireDialect``, the translator (None: the same dialect), the listeners (the stages' taps, a held
@@ -12,6 +13,8 @@ one event. ``stream._Relay`` builds on it with the reads, the commit point and t
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+import orjson
 
 from ..dialects import registry
 from ..resilience.classify import Outcome, classify_stream_event
@@ -24,6 +27,7 @@ from .stream_error import StreamFailed
 if TYPE_CHECKING:
     from .attempt import AttemptResult, Prepared
     from .exchange import Exchange
+    from .hooks import StreamTap
 
 _NOT_JSON = Outcome.failure("malformed_response", "upstream sent an event that is not JSON")
 
@@ -41,6 +45,7 @@ class EventReader:
         "prepared",
         "relay_text",
         "result",
+        "skim",
         "strip_usage",
         "taps",
         "translator",
@@ -63,20 +68,25 @@ class EventReader:
         self.decoder = upstream.translation.decoder() if listened and translator is None else None
         self.deltas: list[Delta] | None = [] if listened else None  # the answer's deltas not yet shown to taps
         self.strip_usage = translator is None and not prepared.include_usage
+        # After the commit point an event whose data begins and ends as a JSON object passes unparsed,
+        # unless the policy asks every event parsed (``defaults.streams.validate_events``)
+        route = exchange.route
+        self.skim = route is None or not route.settings.validate_stream_events
         # A translated stream that nobody taps turns a plain text delta (the usual event) into the caller's
         # bytes directly: no error, usage or end in such an event, nothing to keep, so nothing else to judge.
         self.relay_text = translator.relay_text if translator is not None and not listened else None
 
-    def read(self, event: SSEEvent, out: list[bytes], committed: bool, ended: bool) -> bool:
+    def read(self, event: SSEEvent, out: list[bytes], skim: bool, ended: bool) -> bool:
         """Judge an event read whole (an error, not JSON, usage) and add its caller's bytes to ``out``;
-        whether the stream has ended (``ended``: it had before this event)."""
+        whether the stream has ended (``ended``: it had before this event). ``skim``: an event whose data
+        begins and ends as a JSON object is not parsed to see whether it is JSON (after the commit point)."""
         if event.event == "error" or event.data.find(b'"error"') >= 0:
             event = self._raise_on_error(event)
         upstream, translator = self.upstream, self.translator
         # Before the commit point every event is parsed; after it, only one whose data does not begin and
         # end as a JSON object does (a cut event, a line of text): a good event costs two byte comparisons.
         data = event.data
-        if (not committed or data[-1:] != b"}" or data[:1] != b"{") and upstream.is_malformed(event):
+        if (not skim or data[-1:] != b"}" or data[:1] != b"{") and upstream.is_malformed(event):
             raise StreamFailed(_NOT_JSON)
         # usage / usageMetadata (a translated stream's is the translator's: stream._read_translator)
         if translator is None and event.data.find(b"sage") >= 0:
@@ -87,7 +97,10 @@ class EventReader:
             self._translate(translator, event, out, ended)
         else:
             if self.decoder is not None and self.deltas is not None:
-                self.deltas += decode_event(self.decoder, event)
+                decoded = decode_event(self.decoder, event)
+                if not decoded and skim and upstream.is_malformed(event):  # parsed already, found nothing
+                    raise StreamFailed(_NOT_JSON)
+                self.deltas += decoded
             if not (self.strip_usage and upstream.is_usage_only(event)):
                 out.append(event.raw)
         return ended
@@ -130,3 +143,39 @@ def _translator(exchange: Exchange, prepared: Prepared) -> StreamTranslator | No
         include_usage=prepared.include_usage,
         names=prepared.names,
     )
+
+
+def show_deltas(taps: tuple[StreamTap, ...], deltas: list[Delta]) -> None:
+    """Feed ``deltas`` to the taps, in order; then forget them."""
+    for delta in deltas:
+        for tap in taps:
+            tap.feed(delta)
+    deltas.clear()
+
+
+def read_translator(translator: StreamTranslator | None, result: AttemptResult) -> None:
+    """What the translator saw of a translated stream: its usage, finish reason and id."""
+    if translator is not None:
+        result.usage = translator.usage or result.usage
+        if translator.finish_reason:
+            result.finish_reasons = [translator.finish_reason]
+        result.response_id = translator.response_id
+
+
+def events_are_json(chunk: bytes) -> bool:
+    """Whether every event of ``chunk`` (whole events, the last one's data ending in ``}``) is one ``data:``
+    line holding a JSON object, checked in one orjson call (``defaults.streams.validate_events``, for a read
+    the relay forwards as it came): the data lines joined by ``\\n,`` into one JSON array must read as one
+    object per event. The line end in the joint keeps an event's broken string from running into the
+    next one; counting the values, one event holding two objects (``{...},{...}``) from passing. False
+    also for any other shape (an ``event:`` line, a comment, CRLF): the relay reads those events one by one."""
+    if chunk[:6] != b"data: ":
+        return False
+    try:
+        values = orjson.loads(b"[" + chunk[6:].replace(b"\n\ndata: ", b"\n,") + b"]")
+    except orjson.JSONDecodeError:
+        return False
+    count = len(values)
+    if count != chunk.count(b"\n\n"):
+        return False
+    return type(values[0]) is dict if count == 1 else all(type(value) is dict for value in values)

@@ -4,8 +4,10 @@ an API error, and the access line says ``stream_error`` ``malformed_response``; 
 relay passed such an event on as it came and the SDK failed with a JSON decode error. SSE comments and
 unknown events that are JSON still pass as they came. A fake provider's ``malformed`` fault (all three
 dialects) and a raw upstream write the lies (each list item one upstream write, one read for the
-sidecar). Not covered, as documented: a broken event followed in the same read by a whole one, in a read
-the relay forwards unparsed (nothing in it to count or end the stream)."""
+sidecar). Not covered by default, as documented: a broken event followed in the same read by a whole one,
+in a read the relay forwards unparsed (nothing in it to count or end the stream), and an event that
+begins and ends as a JSON object but breaks inside (``defaults.streams.validate_events`` covers both:
+test_stream_validate_events.py)."""
 
 from __future__ import annotations
 
@@ -15,54 +17,17 @@ from typing import Any
 import aiohttp
 import anthropic
 import openai
-import orjson
 import pytest
 from google.genai import errors
 
-from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
+from ..conftest import FakeFactory, SidecarFactory
 from ..sdk_clients import anthropic_client, openai_client
-from ..upstream.raw import UpstreamFactory, paced
+from ..upstream.raw import UpstreamFactory
+from .openai_streams import END, FIRST, access_line, data, openai_sidecar, openai_text
 from .three_dialects import start
 
 TEXT = "one two three four five six seven eight nine ten"
 FAULT = {"x-fake-fault": "malformed=5"}
-CHUNK = {"id": "x", "object": "chat.completion.chunk", "created": 1, "model": "m"}
-
-
-def access_line(running: RunningSidecar) -> dict[str, Any]:
-    return [line for line in running.log_lines() if line.get("event") == "access"][-1]
-
-
-def data(delta: dict[str, Any], finish: str | None = None) -> bytes:
-    chunk = {**CHUNK, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
-    return b"data: " + orjson.dumps(chunk) + b"\n\n"
-
-
-async def openai_sidecar(raw_upstream: UpstreamFactory, sidecar: SidecarFactory, reads: list[bytes]) -> RunningSidecar:
-    """The sidecar in front of an OpenAI upstream writing ``reads`` one at a time (model ``m``)."""
-    upstream = await raw_upstream(paced(reads))
-    policy = (
-        "version: 1\nproviders:\n"
-        f"  p: {{dialect: openai, base_url: '{upstream.base}/v1', api_key: {{env: KEY}}}}\n"
-        "models:\n  m: {provider: p, model: up}\n"
-    )
-    return await sidecar(policy, env={"KEY": "sk-x"})
-
-
-async def openai_text(running: RunningSidecar) -> list[str]:
-    """The text openai-python reads from a streamed chat, until it ends or raises."""
-    got: list[str] = []
-    async with openai_client(running) as client:
-        stream = await client.chat.completions.create(
-            model="m", messages=[{"role": "user", "content": "hi"}], stream=True
-        )
-        async for chunk in stream:
-            got += [c.delta.content or "" for c in chunk.choices]
-    return got
-
-
-FIRST = data({"role": "assistant", "content": "one "})
-END = data({}, finish="stop") + b"data: [DONE]\n\n"
 LIES = {
     "a cut event": [FIRST, b'data: {"choices":[\n\n', END],
     "a line of text": [FIRST, b"data: hello\n\n", END],

@@ -3,7 +3,9 @@ every decoder).
 
 A fragment's ``logprobsResult`` (asked by the request) makes its first ``Text`` a ``ScoredText``; its
 ``citationMetadata`` a ``Cited`` (the byte spans into the text streamed so far, which the decoder keeps,
-converted to characters; each source once), before the fragment's ``Finish``.
+converted to characters; each source once), before the fragment's ``Finish``. A function call's ``args``
+holding an integer beyond 64 bits (which orjson reads as a double) are read again exactly
+(``translate.numbers``), so that a 30-digit order number reaches the caller digit for digit.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ...translate.deltas import (
     ToolStart,
     UsageSeen,
 )
+from ...translate.numbers import holds_inexact, read_exactly
 from ...translate.parts import dumps
 from ...translate.stream_in import LoadedOnce, failure_of, new_citations, text_field
 from . import citations, response
@@ -101,7 +104,8 @@ class GeminiDecoder:
             if cand.get("index", 0) != 0:
                 continue
             scores = cand.get("logprobsResult")
-            for part in (cand.get("content") or {}).get("parts") or ():
+            parts = (cand.get("content") or {}).get("parts") or ()
+            for part in parts:
                 signature = text_field(part.get("thoughtSignature"))
                 text = text_field(part.get("text"))
                 if part.get("thought"):
@@ -123,7 +127,8 @@ class GeminiDecoder:
                     self._calls += 1
                     ident = text_field(fc.get("id")) or response.call_id(self._response_id, ordinal)
                     out.append(ToolStart(ordinal, ident, text_field(fc.get("name"))))
-                    out.append(ToolArgs(ordinal, dumps(fc.get("args") or {})))
+                    args = fc.get("args") or {}
+                    out.append(ToolArgs(ordinal, dumps(_exact_args(args, data, candidates, cand, parts, part))))
             if "citationMetadata" in cand:
                 self._cite(cand, out)
             raw = text_field(cand.get("finishReason"))
@@ -142,3 +147,26 @@ class GeminiDecoder:
         cited = new_citations(citations.citations_of(candidate, "".join(self._texts)), self._cited)
         if cited is not None:
             out.append(cited)
+
+
+def _exact_args(args: Any, data: bytes, candidates: Any, candidate: Any, parts: Any, part: Any) -> Any:
+    """A function call's ``args`` as orjson read them from the fragment ``data`` (``part`` of ``parts``, of
+    ``candidate`` of ``candidates``); when they hold a double that may stand for an integer beyond 64 bits,
+    read again with each such integer exact (``translate.numbers``), or as they are when that fails (it
+    reads what orjson read: it does not)."""
+    if not holds_inexact(args):
+        return args
+    try:
+        fragment = read_exactly(data)
+        if isinstance(fragment, list):
+            fragment = fragment[0]
+        fragment_parts = fragment["candidates"][_position(candidates, candidate)]["content"]["parts"]
+        return fragment_parts[_position(parts, part)]["functionCall"]["args"]
+    except (ValueError, LookupError, TypeError):
+        return args
+
+
+def _position(items: Any, item: Any) -> int:
+    """Where ``item`` itself stands in ``items`` (not an equal one: two calls' arguments may read alike as
+    doubles and differ in their digits)."""
+    return next(index for index, each in enumerate(items) if each is item)
