@@ -24,6 +24,7 @@ from sidecar.server.exchange import Exchange
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
 from ..listening import port_zero, wait_ports
 from ..waiting import until
+from .cache_helpers import written
 from .metric_samples import metric_samples
 from .raw import read_response
 
@@ -104,7 +105,7 @@ async def test_the_access_line_is_made_once_the_answer_is_handed_to_the_socket(
         await read_response(first_reader, timeout=20)
         first_writer.close()
         await first_writer.wait_closed()
-        await until(lambda: metric_samples(running), lambda s: s.get("llm_sidecar_cache_stores_total"))  # after it
+        await written(running)  # the store runs after the answer
         running.log_lines()  # flushed
         running.logs.seek(0)
         running.logs.truncate()
