@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,10 +52,11 @@ class RunningSidecar:
         return [orjson.loads(line) for line in self.logs.getvalue().splitlines() if line.strip()]
 
     async def reload(self, text: str) -> None:
-        """Write ``text`` as the policy and wait (at most 3 s) until it serves."""
+        """Write ``text`` as the policy and wait (at most 10 s: a loaded machine's reload) until it serves."""
         version = self.state.holder.policy.version
         self.policy_path.write_text(text)
-        for _ in range(60):
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
             await asyncio.sleep(0.05)
             if self.state.holder.policy.version != version:
                 return

@@ -62,11 +62,12 @@ def wait_ports(
     ports_file: Path,
     process: subprocess.Popen[bytes] | asyncio.subprocess.Process,
     log: Path | None = None,
-    timeout: float = 20.0,
+    timeout: float = 60.0,
 ) -> dict[str, int]:
     """The ports a process started with ``port_zero(ports_file)`` listens on (``port``, and
     ``health_port`` when it has one), once it has written them; the test fails with the tail of
-    ``log`` when the process exits first or time runs out."""
+    ``log`` when the process exits first or time runs out (a minute: on a loaded machine a Python
+    process took more than 20 s to import the sidecar and listen)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if ports_file.exists():  # written whole, then renamed into place

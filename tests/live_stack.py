@@ -36,7 +36,7 @@ def http(method: str, url: str, body: Any = None, timeout: float = 5.0) -> Any:
     return orjson.loads(raw) if raw.strip() else None
 
 
-def wait_ok(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 20.0) -> None:
+def wait_ok(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 60.0) -> None:
     """Poll ``url`` until it answers 200; fail with the process's log when it exits or time runs out
     (``PortTaken`` when it exited saying its port is in use)."""
     deadline = time.monotonic() + timeout
@@ -87,7 +87,7 @@ class Processes:
         ports_file = self.workdir / f"{name}.ports"
         args = [sys.executable, *python, "-m", "sidecar", "run", "--policy", str(policy), *port_zero(ports_file)]
         proc, err = self.start(name, args, env)
-        ports = wait_ports(ports_file, proc, err, timeout=60)
+        ports = wait_ports(ports_file, proc, err)
         wait_ok(f"http://127.0.0.1:{ports['port']}/readyz", proc, err)
         return proc, ports
 

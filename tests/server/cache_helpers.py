@@ -10,6 +10,8 @@ import redis.asyncio as redis_client
 
 from ..conftest import RunningSidecar, provider_block
 from ..sdk_clients import openai_client
+from ..waiting import until
+from .metric_samples import metric_samples
 
 PROMPT = [{"role": "user", "content": "classify this ticket please"}]
 
@@ -67,6 +69,13 @@ def redis_store(url: str, extra: str = "") -> str:
     # timeout_s 1: on a loaded CI machine a 0.2 s timeout could fail the first lookup and write, and two
     # failures open this breaker for 30 s (CI once saw no entry written); a killed Redis refuses at once.
     return f"{{redis: {{url: '{url}', timeout_s: 1{extra}}}, breaker: {{minimum_calls: 2, open_s: 30}}}}"
+
+
+async def written(running: RunningSidecar, count: int = 1) -> None:
+    """Wait (at most 10 s) until the sidecar's cache has written ``count`` entries (its memory store or
+    Redis): a miss writes its entry after its answer has gone out, later still on a loaded machine."""
+    writes = "llm_sidecar_cache_stores_total"
+    await until(lambda: metric_samples(running), lambda samples: samples.get(writes, 0) >= count)
 
 
 async def stored(url: str, *, password: str | None = None) -> None:

@@ -44,7 +44,7 @@ class WatchedFake:
             self.requests.append(request)
         return await handler(request)
 
-    async def closed(self, timeout_s: float = 2.0) -> bool:
+    async def closed(self, timeout_s: float = 10.0) -> bool:
         """True once every request's connection is closed (within ``timeout_s``)."""
         for _ in range(int(timeout_s / 0.02)):
             if self.requests and all(r.transport is None or r.transport.is_closing() for r in self.requests):

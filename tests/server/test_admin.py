@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
+from ..waiting import until
 
 
 def policy(url: str, target: str = "a") -> str:
@@ -168,9 +169,8 @@ async def test_in_flight_request_keeps_its_policy(fake: FakeFactory, sidecar: Si
     url = await fake(latency_ms=600)
     running = await sidecar(policy(url))
     slow = asyncio.create_task(served_model(running))
-    await asyncio.sleep(0.15)
-    running.policy_path.write_text(policy(url, target="b"))
-    await asyncio.sleep(0.3)
+    await until(lambda: running.fake_requests(url))  # the request is at the fake, on the first policy's target
+    await running.reload(policy(url, target="b"))
     assert running.state.holder.policy.default is not None
     assert running.state.holder.policy.default.chain[0].name == "b"
     assert await slow == "a"

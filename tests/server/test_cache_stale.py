@@ -10,7 +10,7 @@ import pytest
 
 from ..conftest import FakeFactory, SidecarFactory
 from ..sdk_clients import openai_client
-from .cache_helpers import ask, cache_policy
+from .cache_helpers import ask, cache_policy, written
 
 LAST_RESORT = "{backoff: {base_s: 0.01, cap_s: 0.02}, max_attempts_per_target: 1, last_resort: {kind: cache}}"
 ALL_FAIL = {"x-fake-fault": "status=503"}
@@ -23,7 +23,8 @@ async def test_an_expired_entry_answers_when_every_target_failed(fake: FakeFacto
         cache_policy(urls, cache="{enabled: true, ttl_s: 0.05, stale_s: 60}", resilience=LAST_RESORT)
     )
     live, _ = await ask(running)
-    await asyncio.sleep(0.1)
+    await written(running)
+    await asyncio.sleep(0.1)  # past ttl_s
     stale, raw = await ask(running, headers=ALL_FAIL)
     assert raw.headers["x-sidecar-cache"] == "stale"
     assert raw.headers["x-sidecar-degraded"] == "cache"
@@ -39,7 +40,8 @@ async def test_an_expired_entry_is_not_a_hit(fake: FakeFactory, sidecar: Sidecar
     url = await fake("f0")
     running = await sidecar(cache_policy([url], cache="{enabled: true, ttl_s: 0.05, stale_s: 60}"))
     await ask(running)
-    await asyncio.sleep(0.1)
+    await written(running)
+    await asyncio.sleep(0.1)  # past ttl_s
     _, raw = await ask(running)
     assert raw.headers["x-sidecar-cache"] == "miss"
 
@@ -61,7 +63,8 @@ async def test_an_entry_past_the_stale_window_is_not_served(fake: FakeFactory, s
         cache_policy(urls, cache="{enabled: true, ttl_s: 0.05, stale_s: 0.05}", resilience=LAST_RESORT)
     )
     await ask(running)
-    await asyncio.sleep(0.15)
+    await written(running)
+    await asyncio.sleep(0.15)  # past ttl_s + stale_s
     with pytest.raises(openai.InternalServerError):
         await ask(running, headers=ALL_FAIL)
 
@@ -73,7 +76,8 @@ async def test_a_streaming_caller_gets_the_stale_answer_as_a_stream(fake: FakeFa
         cache_policy(urls, cache="{enabled: true, ttl_s: 0.05, stale_s: 60}", resilience=LAST_RESORT)
     )
     live, _ = await ask(running)
-    await asyncio.sleep(0.1)
+    await written(running)
+    await asyncio.sleep(0.1)  # past ttl_s
     async with openai_client(running) as client:
         stream = await client.chat.completions.create(
             model="cached",

@@ -13,6 +13,8 @@ import aiohttp
 import pytest
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
+from ..waiting import until
+from .callers import leave_once
 from .ensemble_policies import ensemble_route, models_policy, watched_fake
 
 MESSAGES: Any = [{"role": "user", "content": "Which queue does this ticket go to?"}]
@@ -35,7 +37,8 @@ async def test_leaving_during_an_ensemble_closes_every_member_call(
     """Three members stalled 5 s: the caller leaves after 0.3 s, every member's connection is closed."""
     watched = [await watched_fake(aiohttp_server, name=f"f{i}", reply="bug", latency_ms=5000) for i in range(3)]
     running = await sidecar(models_policy([u for u, _ in watched], ensemble_route("m0, m1, m2"), speaks=("openai",)))
-    await leave_after(running, {"model": "vote", "messages": MESSAGES, "stream": stream}, 0.3)
+    body = {"model": "vote", "messages": MESSAGES, "stream": stream}
+    await leave_once(running, body, lambda: all(fake.requests for _, fake in watched))
     for _, fake in watched:
         assert await fake.closed()
 
@@ -48,7 +51,7 @@ async def test_leaving_during_the_judges_call_closes_it(
     judge_url, judge = await watched_fake(aiohttp_server, name="judge", reply='{"best": 1}', latency_ms=5000)
     route = ensemble_route("m0, m1", "strategy: judge\njudge: {target: m2}")
     running = await sidecar(models_policy([*urls, judge_url], route, speaks=("openai",)))
-    await leave_after(running, {"model": "vote", "messages": MESSAGES}, 0.5)
+    await leave_once(running, {"model": "vote", "messages": MESSAGES}, lambda: judge.requests)
     assert await judge.closed()
 
 
@@ -61,8 +64,8 @@ async def test_leaving_during_a_gates_reask_closes_it(aiohttp_server: Any, sidec
         "    gates: {regex: {pattern: '^[0-9]+$'}, on_fail: reask, max_reasks: 1}\n"
     )
     running = await sidecar(models_policy([url], route, speaks=("openai",)))
-    await leave_after(running, {"model": "vote", "messages": MESSAGES}, 0.5)
-    assert len(watched.requests) == 2 and await watched.closed()
+    await leave_once(running, {"model": "vote", "messages": MESSAGES}, lambda: len(watched.requests) == 2)
+    assert await watched.closed()
 
 
 async def test_leaving_an_ensemble_settles_the_budget_reservation(aiohttp_server: Any, sidecar: SidecarFactory) -> None:
@@ -75,19 +78,19 @@ async def test_leaving_an_ensemble_settles_the_budget_reservation(aiohttp_server
         "    - {name: tokens, measure: tokens, amount: 100000000, window: month, scope: {by: global}}\n"
     )
     running = await sidecar(policy)
-    leaving = asyncio.ensure_future(leave_after(running, {"model": "vote", "messages": MESSAGES}, 0.5))
-    await asyncio.sleep(0.25)
-    async with aiohttp.ClientSession() as session, session.get(f"{running.url}/status") as answer:
-        held = (await answer.json())["budgets"][0]["used"]
-    assert held > 8192  # while the calls run, their reserved output (4096 tokens each) counts
-    await leaving
+
+    async def used() -> float:
+        async with aiohttp.ClientSession() as session, session.get(f"{running.url}/status") as answer:
+            return float((await answer.json())["budgets"][0]["used"])
+
+    async def holding() -> bool:  # while the calls run (2 s), their reserved output (4096 tokens each) counts
+        return all(fake.requests for _, fake in watched) and await used() > 8192
+
+    await leave_once(running, {"model": "vote", "messages": MESSAGES}, holding)
     for _, fake in watched:
         assert await fake.closed()
-    await asyncio.sleep(0.2)
-    async with aiohttp.ClientSession() as session, session.get(f"{running.url}/status") as answer:
-        rows = (await answer.json())["budgets"]
-    assert rows[0]["used"] > 0  # the prompts the members received are charged, not released
-    assert rows[0]["used"] < 1000  # ... and the reserved output (4096 per call) is not
+    settled = await until(used, lambda spent: spent < 1000)  # the reserved output (4096 per call) is not charged
+    assert settled > 0  # the prompts the members received are charged, not released
 
 
 async def test_followers_of_a_leader_whose_caller_left_share_one_new_call(

@@ -11,14 +11,16 @@ client that drops its connection."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 import aiohttp
-import orjson
 import pytest
 
 from ..conftest import RunningSidecar, SidecarFactory
 from ..redis_server import RedisServer
+from ..waiting import until
+from .callers import leave_once
 from .ensemble_policies import ensemble_route, models_policy, watched_fake
 
 MESSAGES: Any = [{"role": "user", "content": "Which queue does this ticket go to?"}]
@@ -40,7 +42,7 @@ def tasks() -> int:
     return sum(getattr(t.get_coro(), "__qualname__", "") != "RequestHandler.start" for t in asyncio.all_tasks())
 
 
-async def settled(baseline: int, timeout_s: float = 2.0) -> int:
+async def settled(baseline: int, timeout_s: float = 10.0) -> int:
     """The number of ``tasks`` once it falls back to ``baseline`` (or after ``timeout_s``)."""
     for _ in range(int(timeout_s / 0.02)):
         count = tasks()
@@ -52,6 +54,17 @@ async def settled(baseline: int, timeout_s: float = 2.0) -> int:
 
 def last_access(running: RunningSidecar) -> dict[str, Any]:
     return [line for line in running.log_lines() if line.get("event") == "access"][-1]
+
+
+async def left_access(running: RunningSidecar) -> dict[str, Any]:
+    """The access line of the request whose caller left (499), once it is written."""
+    lines = await until(lambda: [line for line in running.log_lines() if line.get("status") == 499])
+    return lines[-1]
+
+
+def queued(running: RunningSidecar, target: str) -> int:
+    """The requests waiting for a slot of ``target``'s bulkhead (``p0/up0``)."""
+    return int(running.state.targets.snapshot()[target]["bulkhead"]["queued"])
 
 
 def chain_policy(urls: list[str], resilience: str, speaks: tuple[str, ...] = ("openai",)) -> str:
@@ -68,7 +81,7 @@ async def test_leaving_before_a_hedge_starts_its_race_closes_the_first_call(
     second_url, second = await watched_fake(aiohttp_server, name="f1")
     running = await sidecar(chain_policy([first_url, second_url], "{hedge: {after_s: 2}}"))
     baseline = tasks()
-    await leave_after(running, {"model": "chain", "messages": MESSAGES}, 0.3)
+    await leave_once(running, {"model": "chain", "messages": MESSAGES}, lambda: first.requests)
     assert await first.closed()
     assert await settled(baseline) <= baseline
     await asyncio.sleep(2.0)  # past after_s: a first call left running would have started the race
@@ -82,7 +95,7 @@ async def test_leaving_during_a_hedged_race_closes_both_calls(aiohttp_server: An
     watched = [await watched_fake(aiohttp_server, name=f"f{i}", latency_ms=5000) for i in range(2)]
     running = await sidecar(chain_policy([u for u, _ in watched], "{hedge: {after_s: 0.1}}"))
     baseline = tasks()
-    await leave_after(running, {"model": "chain", "messages": MESSAGES}, 0.5)
+    await leave_once(running, {"model": "chain", "messages": MESSAGES}, lambda: all(f.requests for _, f in watched))
     for _, fake in watched:
         assert await fake.closed()
     assert await settled(baseline) <= baseline
@@ -95,7 +108,7 @@ async def test_leaving_during_a_rate_limit_wait_makes_no_retry(aiohttp_server: A
     url, watched = await watched_fake(aiohttp_server, name="f0", fault="status=429;after=2", fault_rate=1)
     running = await sidecar(models_policy([url], "  - {name: chain, match: {model: chain}, target: [m0]}\n"))
     baseline = tasks()
-    await leave_after(running, {"model": "chain", "messages": MESSAGES}, 0.5)
+    await leave_once(running, {"model": "chain", "messages": MESSAGES}, lambda: watched.requests)  # answered at once
     assert await settled(baseline) <= baseline
     await asyncio.sleep(2.5)  # past the wait: a retry left running would have been sent
     assert len(watched.requests) == 1
@@ -116,8 +129,8 @@ async def test_leaving_during_a_fallback_to_another_dialect_closes_its_call(
     second_url, second = await watched_fake(aiohttp_server, name="f1", latency_ms=5000)
     running = await sidecar(chain_policy([first_url, second_url], "{}", speaks=("openai", "anthropic")))
     baseline = tasks()
-    await leave_after(running, {"model": "chain", "messages": MESSAGES}, 0.5)
-    assert second.requests and second.requests[0].path == "/v1/messages"
+    await leave_once(running, {"model": "chain", "messages": MESSAGES}, lambda: second.requests)
+    assert second.requests[0].path == "/v1/messages"
     assert await second.closed()
     assert await settled(baseline) <= baseline
     assert last_access(running)["status"] == 499
@@ -130,7 +143,7 @@ async def test_leaving_a_stream_before_its_first_byte_closes_the_call(
     url, watched = await watched_fake(aiohttp_server, name="f0", latency_ms=5000)
     running = await sidecar(models_policy([url], "  - {name: chain, match: {model: chain}, target: [m0]}\n"))
     baseline = tasks()
-    await leave_after(running, {"model": "chain", "messages": MESSAGES, "stream": True}, 0.3)
+    await leave_once(running, {"model": "chain", "messages": MESSAGES, "stream": True}, lambda: watched.requests)
     assert await watched.closed()
     assert await settled(baseline) <= baseline
     access = last_access(running)
@@ -174,7 +187,7 @@ async def test_a_caller_that_hangs_up_before_its_answer_starts_no_shadow(
         "  - name: served\n    match: {model: served}\n    target: m0\n    shadow: {candidates: [m1], sample: 1.0}\n"
     )
     running = await sidecar(models_policy([served_url, shadow_url], route, speaks=("openai",)))
-    await leave_after(running, {"model": "served", "messages": MESSAGES}, 0.3)
+    await leave_once(running, {"model": "served", "messages": MESSAGES}, lambda: served.requests)
     assert await served.closed()
     await asyncio.sleep(0.3)
     assert shadow.requests == []
@@ -193,25 +206,18 @@ async def test_leaving_an_ensemble_releases_its_holds_in_a_shared_store(
     watched = [await watched_fake(aiohttp_server, name=f"f{i}", reply="bug", latency_ms=3000) for i in range(2)]
     policy = models_policy([u for u, _ in watched], ensemble_route("m0, m1"), speaks=("openai",))
     policy += (
-        f"budgets:\n  store: {{url: '{redis_server.url}'}}\n  limits:\n"
+        f"budgets:\n  store: {{url: '{redis_server.url}', timeout_ms: 10000, connect_timeout_ms: 10000}}\n  limits:\n"
         "    - {name: tokens, measure: tokens, amount: 100000000, window: month, scope: {by: global}}\n"
     )
     running = await sidecar(policy)
-    leaving = asyncio.ensure_future(leave_after(running, {"model": "vote", "messages": MESSAGES}, 1.5))
-    for _ in range(100):  # the members' reserved output (4096 tokens a call) is held while they run
-        if redis_server.budget_counter("tokens", missing_ok=True)[1] > 8192 or leaving.done():
-            break
-        await asyncio.sleep(0.01)
-    assert not leaving.done() and counter_of(redis_server)[1] > 8192
-    await leaving
+
+    def holding() -> bool:  # the members' reserved output (4096 tokens a call), held while they run (3 s)
+        return redis_server.budget_counter("tokens", missing_ok=True)[1] > 8192 and all(f.requests for _, f in watched)
+
+    await leave_once(running, {"model": "vote", "messages": MESSAGES}, holding)
     for _, fake in watched:
         assert await fake.closed()
-    for _ in range(100):
-        used, held = counter_of(redis_server)
-        if held == 0:
-            break
-        await asyncio.sleep(0.05)
-    assert held == 0
+    used, _ = await until(lambda: counter_of(redis_server), lambda counter: counter[1] == 0)
     assert 0 < used < 1000  # the prompts the members received, not the output never generated
 
 
@@ -229,11 +235,10 @@ TOKENS = (
 async def test_leaving_during_a_rate_limit_wait_charges_nothing(aiohttp_server: Any, sidecar: SidecarFactory) -> None:
     """The only call made was refused (429: billed nothing) and the caller leaves while the sidecar
     waits to retry: nothing is charged, as for a request that failed, and nothing stays held."""
-    url, _ = await watched_fake(aiohttp_server, name="f0", fault="status=429;after=2", fault_rate=1)
+    url, watched = await watched_fake(aiohttp_server, name="f0", fault="status=429;after=2", fault_rate=1)
     running = await sidecar(models_policy([url], "  - {name: chain, match: {model: chain}, target: [m0]}\n") + TOKENS)
-    await leave_after(running, {"model": "chain", "messages": MESSAGES}, 0.5)
-    await asyncio.sleep(0.1)
-    assert await budget_used(running) == 0
+    await leave_once(running, {"model": "chain", "messages": MESSAGES}, lambda: watched.requests)  # answered at once
+    assert await until(lambda: budget_used(running), lambda used: used == 0) == 0  # once released
 
 
 async def test_leaving_during_a_call_charges_its_prompt(aiohttp_server: Any, sidecar: SidecarFactory) -> None:
@@ -243,10 +248,9 @@ async def test_leaving_during_a_call_charges_its_prompt(aiohttp_server: Any, sid
         aiohttp_server, name="f0", fault="status=429;after=0.1;times=1", fault_rate=1, latency_ms=1000
     )
     running = await sidecar(models_policy([url], "  - {name: chain, match: {model: chain}, target: [m0]}\n") + TOKENS)
-    await leave_after(running, {"model": "chain", "messages": MESSAGES}, 1.6)
-    assert len(watched.requests) == 2 and await watched.closed()
-    await asyncio.sleep(0.1)
-    assert 0 < await budget_used(running) < 1000
+    await leave_once(running, {"model": "chain", "messages": MESSAGES}, lambda: len(watched.requests) == 2)
+    assert await watched.closed()
+    assert 0 < await until(lambda: budget_used(running), lambda used: 0 < used < 1000) < 1000  # once settled
 
 
 async def test_leaving_while_queued_for_a_bulkhead_slot_makes_no_call(
@@ -262,16 +266,15 @@ async def test_leaving_while_queued_for_a_bulkhead_slot_makes_no_call(
     body = {"model": "chain", "messages": MESSAGES}
     async with aiohttp.ClientSession() as session:
         holding = asyncio.ensure_future(session.post(f"{running.url}/v1/chat/completions", json=body))
-        await asyncio.sleep(0.3)
-        await leave_after(running, body, 0.5)
-        await asyncio.sleep(0.1)
-        access = last_access(running)
+        await until(lambda: watched.requests)  # the slot is taken
+        await leave_once(running, body, lambda: queued(running, "p0/up0") == 1)
+        access = await left_access(running)
         assert (access["status"], access["attempts"]) == (499, 0)
         async with await holding as answer:
             usage = (await answer.json())["usage"]
     assert len(watched.requests) == 1
-    await asyncio.sleep(0.1)
-    assert await budget_used(running) == usage["prompt_tokens"] + usage["completion_tokens"]
+    charged = usage["prompt_tokens"] + usage["completion_tokens"]
+    assert await until(lambda: budget_used(running), lambda used: used == charged) == charged  # once settled
 
 
 async def test_leaving_while_queued_after_a_refused_call_charges_nothing(
@@ -294,30 +297,17 @@ async def test_leaving_while_queued_after_a_refused_call_charges_nothing(
     async with aiohttp.ClientSession() as session:
         body = {"model": "direct", "messages": MESSAGES}
         holding = asyncio.ensure_future(session.post(f"{running.url}/v1/chat/completions", json=body))
-        await asyncio.sleep(0.3)
-        await leave_after(running, {"model": "chain", "messages": MESSAGES}, 0.5)
-        await asyncio.sleep(0.1)
-        access = last_access(running)
+        await until(lambda: watched.requests)  # the slot is taken
+        await leave_once(running, {"model": "chain", "messages": MESSAGES}, lambda: queued(running, "p1/up1") == 1)
+        access = await left_access(running)
         assert (access["status"], access["attempts"]) == (499, 1)
         assert access["attempt_log"] == ["m0:overloaded", "m1:cancelled"]
         assert "cost_usd" not in access and "input_tokens" not in access
         async with await holding as answer:
             usage = (await answer.json())["usage"]
     assert len(watched.requests) == 1
-    await asyncio.sleep(0.1)
-    assert await budget_used(running) == usage["prompt_tokens"] + usage["completion_tokens"]
-
-
-async def leave_compact_after(running: RunningSidecar, body: dict[str, Any], seconds: float) -> None:
-    """``leave_after`` with the body as compact JSON (the bytes an ensemble's members send: the same
-    prompt estimate)."""
-    async with aiohttp.ClientSession() as session:
-        headers = {"content-type": "application/json"}
-        post = session.post(f"{running.url}/v1/chat/completions", data=orjson.dumps(body), headers=headers)
-        task = asyncio.ensure_future(post)
-        await asyncio.sleep(seconds)
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+    charged = usage["prompt_tokens"] + usage["completion_tokens"]
+    assert await until(lambda: budget_used(running), lambda used: used == charged) == charged  # once settled
 
 
 async def test_leaving_an_ensemble_charges_every_members_prompt(aiohttp_server: Any, sidecar: SidecarFactory) -> None:
@@ -327,15 +317,16 @@ async def test_leaving_an_ensemble_charges_every_members_prompt(aiohttp_server: 
     watched = [await watched_fake(aiohttp_server, name=f"f{i}", reply="bug", latency_ms=5000) for i in range(3)]
     routes = ensemble_route("m0, m1, m2") + "  - {name: one, match: {model: one}, target: [m0]}\n"
     running = await sidecar(models_policy([u for u, _ in watched], routes, speaks=("openai",)) + TOKENS)
-    await leave_compact_after(running, {"model": "one", "messages": MESSAGES}, 0.5)
-    await asyncio.sleep(0.1)
-    one_prompt = await budget_used(running)
-    await leave_compact_after(running, {"model": "vote", "messages": MESSAGES}, 0.5)
+    await leave_once(running, {"model": "one", "messages": MESSAGES}, lambda: watched[0][1].requests, compact=True)
+    one_prompt = await until(lambda: budget_used(running), lambda used: 0 < used < 50)  # the cut call settled
+    members = [2, 1, 1]  # f0 has the one-target call's request too
+    at_members = lambda: [len(fake.requests) for _, fake in watched] == members  # noqa: E731
+    await leave_once(running, {"model": "vote", "messages": MESSAGES}, at_members, compact=True)
     for _, fake in watched:
         assert await fake.closed()
-    await asyncio.sleep(0.1)
     assert 0 < one_prompt < 50
-    assert await budget_used(running) == one_prompt * 4  # the one-target call, then the three members
+    four = one_prompt * 4  # the one-target call, then the three members
+    assert await until(lambda: budget_used(running), lambda used: used == four) == four
     access = last_access(running)
     assert access["status"] == 499 and access["cost_usd"] == pytest.approx(3 * one_prompt * (1 + 2 + 3) / 3e6)
 
@@ -350,7 +341,8 @@ async def test_leaving_an_ensemble_leaves_no_task_behind(
     route = ensemble_route("m0, m1, m2", "strategy: judge\njudge: {target: m0}")
     running = await sidecar(models_policy([u for u, _ in watched], route, speaks=("openai",)))
     baseline = tasks()
-    await leave_after(running, {"model": "vote", "messages": MESSAGES, "stream": stream}, 0.3)
+    body = {"model": "vote", "messages": MESSAGES, "stream": stream}
+    await leave_once(running, body, lambda: all(fake.requests for _, fake in watched))
     for _, fake in watched:
         assert await fake.closed()
     assert await settled(baseline) <= baseline
@@ -371,23 +363,21 @@ async def test_leaving_during_a_slow_admission_in_a_shared_store_holds_nothing(
     body = {"model": "chain", "messages": MESSAGES}
     async with aiohttp.ClientSession() as session, session.post(f"{running.url}/v1/chat/completions", json=body) as r:
         assert r.status == 200  # the counter exists, the connection to Redis is open
-    await asyncio.sleep(0.3)  # its settlement is carried to Redis within 20 ms
-    used_before = counter_of(redis)[0]
+    used_before, _ = await until(lambda: counter_of(redis), lambda counter: counter[1] == 0)  # its settlement, carried
+
+    busy_now = threading.Event()
 
     def busy() -> None:
         with redis.client() as client:
+            busy_now.set()
             client.execute_command("DEBUG", "SLEEP", 1)
 
     sleeping = asyncio.ensure_future(asyncio.to_thread(busy))
-    await asyncio.sleep(0.1)
+    await until(busy_now.is_set)  # a loaded machine may start the thread late
+    await asyncio.sleep(0.1)  # the command's way to Redis
     await leave_after(running, body, 0.3)
     await sleeping
-    for _ in range(60):
-        used, held = counter_of(redis)
-        if held == 0:
-            break
-        await asyncio.sleep(0.05)
-    assert (used, held) == (used_before, 0)
+    assert await until(lambda: counter_of(redis), lambda counter: counter[1] == 0) == (used_before, 0)
     assert len(watched.requests) == 1
 
 
@@ -402,7 +392,7 @@ async def test_leaving_while_a_gate_escalates_closes_the_next_call(
     route = "  - name: gated\n    match: {model: gated}\n    target: [m0, m1]\n    gates: {regex: {pattern: '^yes$'}}\n"
     running = await sidecar(models_policy([first_url, second_url], route, speaks=("openai",)))
     baseline = tasks()
-    await leave_after(running, {"model": "gated", "messages": MESSAGES, "stream": stream}, 0.5)
+    await leave_once(running, {"model": "gated", "messages": MESSAGES, "stream": stream}, lambda: second.requests)
     assert await second.closed()
     assert await settled(baseline) <= baseline
     access = last_access(running)
