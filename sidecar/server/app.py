@@ -21,6 +21,7 @@ import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from .. import ports_file
@@ -53,12 +54,14 @@ if TYPE_CHECKING:
 
 log = get_logger("sidecar.server")
 
-_SERVES = {
-    "/v1/models/{model+}": admin.names_a_model,
-    "/v1beta/models/{model+}": admin.names_a_model,
-    "/v1/models/{tail}": admin.names_a_method,  # Gemini's POST endpoints (``GeminiWire.endpoints``)
-    "/v1beta/models/{tail}": admin.names_a_method,
-}
+_SERVES = MappingProxyType(
+    {
+        "/v1/models/{model+}": admin.names_a_model,
+        "/v1beta/models/{model+}": admin.names_a_model,
+        "/v1/models/{tail}": admin.names_a_method,  # Gemini's POST endpoints (``GeminiWire.endpoints``)
+        "/v1beta/models/{tail}": admin.names_a_method,
+    }
+)
 """Which paths the templates that overlap serve, for a 405's ``Allow`` (``Routes``)."""
 
 CLOSE_MIN_S = 0.5
