@@ -9,8 +9,10 @@
   characters (URLs, code, compact JSON).
 - ``replay_stream(entry, dialect, ...)``: those deltas encoded by the dialect's own stream encoder
   (``translate.new_stream_encoder``), shaped by its ``replayed`` where it has one (an Anthropic
-  ``ping`` after the first block starts; a Gemini finish on the last text fragment): the events an SDK
-  reads from the dialect's provider, in the same order.
+  ``ping`` after the first block starts, its ``message_start`` counting the first output token; a
+  Gemini finish on the last text fragment), with the fields of the live answer the common form does not
+  carry when it is the dialect that answered (``extras.with_stream_extras``): the events an SDK reads
+  from the dialect's provider, in the same order.
 - ``replay_body(entry, dialect, ...)``: the whole response by the dialect's builder, with the fields of
   the live answer the common form does not carry when it is the dialect that answered (``extras``).
 - ``template(entry, dialect, form)`` / ``fill_body(template, dialect)``: the whole response
@@ -54,7 +56,7 @@ from ..translate.deltas import (
 )
 from ..translate.stream import Replayer
 from .entry import Entry, ReasoningPiece, TextPiece, ToolPiece
-from .extras import with_extras
+from .extras import with_extras, with_stream_extras
 
 LONG_WORD = 12
 """A run of non-space characters longer than this is cut into pieces of this length."""
@@ -126,7 +128,7 @@ def replay_stream(
         out += encoder.feed(delta)
     out += encoder.close()
     replayed: Replayer | None = getattr(encoder, "replayed", None)  # the provider's own event shape
-    return out if replayed is None else replayed(out)
+    return with_stream_extras(out if replayed is None else replayed(out), entry.extras, dialect)
 
 
 def replay_body(entry: Entry, dialect: Dialect, *, model: str, response_id: str | None = None) -> dict[str, Any]:

@@ -310,8 +310,10 @@ class StoreTap:
         self._clean = False
 
     def open(self, target: Target) -> None:
-        # The deltas are the upstream's, decoded in its wire dialect: its reasoning keeps its origin.
-        self._assembler = StreamAssembler(target.provider.wire_dialect(self._caller), self._max_bytes)
+        # The deltas are the upstream's, decoded in its wire dialect: its reasoning keeps its origin; in the
+        # caller's own dialect, its fields outside the common form are kept too.
+        upstream = target.provider.wire_dialect(self._caller)
+        self._assembler = StreamAssembler(upstream, self._max_bytes, extras=upstream is self._caller)
 
     def feed(self, delta: Delta) -> None:
         if self._assembler is not None:
