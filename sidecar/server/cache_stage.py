@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import time
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
@@ -45,6 +45,7 @@ from ..dialects import Dialect
 from ..routing.plans import request_chain
 from ..telemetry.logging import get_logger
 from ..translate import TranslationError, parse_chat_response
+from ..translate.numbers import long_digit_run, read_exactly
 from .replay import asks_usage
 from .stream_answer import send_stream
 
@@ -214,18 +215,13 @@ def _answer_entry(
         return None
     if len(response.body) > max_bytes * 2:  # its entry would be over the store's limit anyway
         return None
-    delivered = exchange.upstream_answer
     try:
-        if delivered is not None and delivered[0] is response:  # the fallback loop's answer, parsed once
-            body, wire = delivered[2], delivered[1]
-        else:  # an answer made elsewhere (an ensemble's choice): the caller's body
-            body, wire = orjson.loads(response.body), exchange.facts.dialect
+        body, wire, same = _delivered(exchange, response, response.body)
         answer = parse_chat_response(body, wire)
-    except (orjson.JSONDecodeError, TranslationError):
+    except (ValueError, TranslationError):  # orjson.JSONDecodeError is a ValueError
         return None
     # The model the caller was told: the upstream's own name in its dialect, the target's when translated;
     # and, in its dialect, the fields its answer had outside the common form.
-    same = wire is exchange.facts.dialect
     model = (body.get("model") or body.get("modelVersion")) if same else None
     return entry_from_response(
         answer,
@@ -236,6 +232,22 @@ def _answer_entry(
         cost_usd=cost,
         extras=extras_of(body, wire) if same else None,
     )
+
+
+def _delivered(exchange: Exchange, response: web.StreamResponse, raw: bytes) -> tuple[dict[str, Any], Dialect, bool]:
+    """The answer's body parsed, its dialect, and whether that is the upstream's own (the caller speaks it).
+    The fallback loop's answer is parsed once (``Exchange.upstream_answer``); one made elsewhere (an
+    ensemble's choice) is the caller's body. When the caller's bytes ``raw`` hold an integer beyond 64 bits
+    (which orjson reads as a double: ``translate.numbers``), they are read again, exactly, as the caller's
+    body: the hit's tool call holds it digit for digit, as the live answer did."""
+    caller = exchange.facts.dialect
+    delivered = exchange.upstream_answer
+    if delivered is None or delivered[0] is not response:
+        return (read_exactly(raw) if long_digit_run(raw) else orjson.loads(raw)), caller, True
+    same = delivered[1] is caller
+    if long_digit_run(raw):
+        return read_exactly(raw), caller, same
+    return delivered[2], delivered[1], same
 
 
 async def _serve(
