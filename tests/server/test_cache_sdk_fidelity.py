@@ -7,6 +7,8 @@ and of another (as the translated live answer)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import orjson
@@ -47,6 +49,21 @@ async def _ask(running: RunningSidecar, caller: str, gemini_client: Any) -> tupl
     return response.model_dump(), response.response_id or ""
 
 
+async def _live_then_hit(
+    fake: FakeFactory, sidecar: SidecarFactory, provider: str, ask: Callable[[RunningSidecar], Awaitable[Any]]
+) -> tuple[str, str]:
+    """``ask`` (an SDK's answer and its id) of a caching sidecar over a ``provider`` upstream twice: one
+    upstream call, the hit equal to the live answer but the id and time, and its own id; both ids."""
+    url = await fake("f0")
+    running = await sidecar(cache_policy([url], speaks=provider))
+    live, live_id = await ask(running)
+    hit, hit_id = await ask(running)
+    assert await upstream_calls(running, url) == 1
+    assert without(hit, FRESH) == without(live, FRESH)
+    assert hit_id != live_id
+    return live_id, hit_id
+
+
 @pytest.mark.parametrize("caller", DIALECTS)
 @pytest.mark.parametrize("provider", DIALECTS)
 async def test_an_sdk_reads_the_same_answer_from_a_hit_as_live(
@@ -54,13 +71,9 @@ async def test_an_sdk_reads_the_same_answer_from_a_hit_as_live(
 ) -> None:
     """A ``caller`` SDK's whole answer from a ``provider`` upstream, live then from the cache: every parsed
     field equal but the id and time; a Gemini hit's id has the shape of Gemini's own."""
-    url = await fake("f0")
-    running = await sidecar(cache_policy([url], speaks=provider))
-    live, live_id = await _ask(running, caller, gemini_client)
-    hit, hit_id = await _ask(running, caller, gemini_client)
-    assert await upstream_calls(running, url) == 1
-    assert without(hit, FRESH) == without(live, FRESH)
-    assert hit_id != live_id
+    live_id, hit_id = await _live_then_hit(
+        fake, sidecar, provider, partial(_ask, caller=caller, gemini_client=gemini_client)
+    )
     if provider == caller == "gemini":  # Gemini's own responseId: URL-safe base64, no prefix
         assert re.fullmatch(r"[A-Za-z0-9_-]{22}", live_id) and re.fullmatch(r"[A-Za-z0-9_-]{22}", hit_id), hit_id
 
@@ -94,9 +107,7 @@ async def test_a_redis_hit_keeps_the_extras_and_an_older_entry_is_served_without
     assert await upstream_calls(running, url) == 1
 
 
-async def _ask_stream(
-    running: RunningSidecar, caller: str, gemini_client: Any, **extra: Any
-) -> tuple[list[dict[str, Any]], str]:
+async def _ask_stream(running: RunningSidecar, caller: str, gemini_client: Any) -> tuple[list[dict[str, Any]], str]:
     """The stream as the ``caller``'s SDK parsed it (each event's ``model_dump``) and its response id."""
     if caller == "openai":
         async with openai_client(running) as client:
@@ -106,7 +117,6 @@ async def _ask_stream(
                 stream=True,
                 stream_options={"include_usage": True},
                 messages=[{"role": "user", "content": PROMPT}],
-                **extra,
             )
             events = [chunk async for chunk in chunks]
         return [e.model_dump() for e in events], events[0].id
@@ -118,7 +128,6 @@ async def _ask_stream(
                 stream=True,
                 messages=[{"role": "user", "content": PROMPT}],
                 extra_body={"temperature": 0},
-                **extra,
             )
             raw = [event async for event in stream]
         return [e.model_dump() for e in raw], raw[0].message.id  # type: ignore[union-attr]
@@ -137,13 +146,7 @@ async def test_an_sdk_reads_the_same_stream_from_a_hit_as_live(
     SDK parsed equal field by field but the id and time (OpenAI's ``system_fingerprint`` on every chunk
     and the usage chunk's details; Anthropic's ``message_start`` usage with ``cache_creation``,
     ``service_tier`` and ``output_tokens: 1``; Gemini's token details)."""
-    url = await fake("f0")
-    running = await sidecar(cache_policy([url], speaks=dialect))
-    live, live_id = await _ask_stream(running, dialect, gemini_client)
-    hit, hit_id = await _ask_stream(running, dialect, gemini_client)
-    assert await upstream_calls(running, url) == 1
-    assert without(hit, FRESH) == without(live, FRESH)
-    assert hit_id != live_id
+    await _live_then_hit(fake, sidecar, dialect, partial(_ask_stream, caller=dialect, gemini_client=gemini_client))
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
