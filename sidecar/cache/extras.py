@@ -35,7 +35,7 @@ import orjson
 from ..dialects import Dialect
 from ..dialects.registry import wire
 from ..sse import SSEEvent
-from ..translate.stream_out import json_event
+from ..translate.stream_out import frame, json_event
 
 MAX_CHARS = 2048
 """The longest extras kept (a few hundred characters in every provider's answer seen)."""
@@ -99,18 +99,27 @@ def with_extras(body: dict[str, Any], extras: str | None, dialect: Dialect) -> d
 def with_stream_extras(events: list[SSEEvent], extras: str | None, dialect: Dialect) -> list[SSEEvent]:
     """``events`` (a ``dialect`` stream made by its encoder) with the extras its live stream had, when
     they are that dialect's: each event that carries their place gets them (module docstring); a named
-    event (Anthropic's) only when it is ``message_start``, in its ``message``."""
+    event (Anthropic's) only when it is ``message_start``, in its ``message``. Only an event that holds a
+    nested field's parent (``"usage"``, ``"usageMetadata"``) or Anthropic's ``message_start`` is parsed
+    and written again; the others (OpenAI's chunks, where the encoder writes none of the top-level
+    fields) get the top-level ones written in after their opening brace, unparsed."""
     found = _found(extras, dialect)
     if not found:
         return events
+    nested = [item for item in found if item[0]]
+    parents = tuple({b'"%s"' % str(item[0][0]).encode() for item in nested})
+    top = orjson.dumps({name: value for path, name, value in found if not path})[1:-1]
     out: list[SSEEvent] = []
     for event in events:
-        if event.event not in (None, "message_start") or event.data[:1] != b"{":
+        data = event.data
+        if event.event not in (None, "message_start") or data[:1] != b"{":
             out.append(event)  # [DONE], or an Anthropic event other than message_start
-            continue
-        obj = orjson.loads(event.data)
-        place = obj.get("message") if event.event == "message_start" else obj
-        for parents, name, value in found:
-            _put(place, parents, name, value)
-        out.append(json_event(obj, event.event))
+        elif event.event is None and not any(data.find(parent) >= 0 for parent in parents):
+            out.append(frame(b"{" + top + (b"," if data[1:2] != b"}" else b"") + data[1:]) if top else event)
+        else:
+            obj = orjson.loads(data)
+            place = obj.get("message") if event.event == "message_start" else obj
+            for path, name, value in found:
+                _put(place, path, name, value)
+            out.append(json_event(obj, event.event))
     return out

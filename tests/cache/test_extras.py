@@ -90,6 +90,8 @@ def test_a_streams_later_event_wins_and_every_chunk_gets_them_back() -> None:
     done = frame(b"[DONE]")
     events = [json_event({"id": "c", "choices": []}), json_event({"id": "c", "usage": {"prompt_tokens": 3}}), done]
     chunk, usage_chunk, end = with_stream_extras(events, extras, Dialect.OPENAI)
+    (empty,) = with_stream_extras([json_event({})], extras, Dialect.OPENAI)
+    assert orjson.loads(empty.data) == {"system_fingerprint": "fp_1", "service_tier": "default"}
     assert orjson.loads(chunk.data) == {
         "id": "c",
         "choices": [],
