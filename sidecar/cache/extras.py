@@ -35,10 +35,12 @@ import orjson
 from ..dialects import Dialect
 from ..dialects.registry import wire
 from ..sse import SSEEvent
-from ..translate.stream_out import frame, json_event
+from ..translate.stream_out import framed, json_event, wire_prefix
 
 MAX_CHARS = 2048
 """The longest extras kept (a few hundred characters in every provider's answer seen)."""
+
+_DATA = wire_prefix()
 
 
 def extras_of(body: dict[str, Any], dialect: Dialect) -> str | None:
@@ -106,20 +108,30 @@ def with_stream_extras(events: list[SSEEvent], extras: str | None, dialect: Dial
     found = _found(extras, dialect)
     if not found:
         return events
-    nested = [item for item in found if item[0]]
-    parents = tuple({b'"%s"' % str(item[0][0]).encode() for item in nested})
+    parents = {b'"%s"' % str(path[0]).encode() for path, _, _ in found if path}
     top = orjson.dumps({name: value for path, name, value in found if not path})[1:-1]
     out: list[SSEEvent] = []
     for event in events:
         data = event.data
-        if event.event not in (None, "message_start") or data[:1] != b"{":
-            out.append(event)  # [DONE], or an Anthropic event other than message_start
-        elif event.event is None and not any(data.find(parent) >= 0 for parent in parents):
-            out.append(frame(b"{" + top + (b"," if data[1:2] != b"}" else b"") + data[1:]) if top else event)
-        else:
+        if event.event is None and data[:1] == b"{":  # OpenAI's and Gemini's chunks ([DONE] aside)
+            for parent in parents:
+                if parent in data:
+                    out.append(_with_found(event, orjson.loads(data), found))
+                    break
+            else:
+                out.append(
+                    framed(b"{" + top + (b"," if data[1:2] != b"}" else b"") + data[1:], None, _DATA) if top else event
+                )
+        elif event.event == "message_start":
             obj = orjson.loads(data)
-            place = obj.get("message") if event.event == "message_start" else obj
-            for path, name, value in found:
-                _put(place, path, name, value)
-            out.append(json_event(obj, event.event))
+            out.append(_with_found(event, obj, found, obj.get("message")))
+        else:
+            out.append(event)  # [DONE], or an Anthropic event other than message_start
     return out
+
+
+def _with_found(event: SSEEvent, obj: Any, found: list[tuple[list[str], str, Any]], place: Any = None) -> SSEEvent:
+    """``event`` (parsed: ``obj``) written again with ``found`` put in ``place`` (None: ``obj`` itself)."""
+    for path, name, value in found:
+        _put(obj if place is None else place, path, name, value)
+    return json_event(obj, event.event)
