@@ -52,6 +52,7 @@ from .stream_answer import send_stream
 if TYPE_CHECKING:
     from ..cache.spec import RouteCacheSpec
     from ..policy.compiled import Route, Target
+    from ..translate.common import ChatResponse
     from ..translate.deltas import Delta
     from .exchange import Exchange
     from .pipeline import Handler, Stage
@@ -218,6 +219,11 @@ def _answer_entry(
     try:
         body, wire, same = _delivered(exchange, response, response.body)
         answer = parse_chat_response(body, wire)
+        if wire is not Dialect.OPENAI and _calls_tools(answer) and long_digit_run(response.body):
+            # a tool's arguments as an object (Anthropic's input, Gemini's args) may hold an integer beyond 64
+            # bits, which orjson read as a double (``translate.numbers``): the caller's bytes read exactly
+            body, wire = read_exactly(response.body), exchange.facts.dialect
+            answer = parse_chat_response(body, wire)
     except (ValueError, TranslationError):  # orjson.JSONDecodeError is a ValueError
         return None
     # The model the caller was told: the upstream's own name in its dialect, the target's when translated;
@@ -235,19 +241,19 @@ def _answer_entry(
 
 
 def _delivered(exchange: Exchange, response: web.StreamResponse, raw: bytes) -> tuple[dict[str, Any], Dialect, bool]:
-    """The answer's body parsed, its dialect, and whether that is the upstream's own (the caller speaks it).
-    The fallback loop's answer is parsed once (``Exchange.upstream_answer``); one made elsewhere (an
-    ensemble's choice) is the caller's body. When the caller's bytes ``raw`` hold an integer beyond 64 bits
-    (which orjson reads as a double: ``translate.numbers``), they are read again, exactly, as the caller's
-    body: the hit's tool call holds it digit for digit, as the live answer did."""
+    """The answer's body parsed, its dialect, and whether that is the upstream's own (the caller speaks it):
+    the fallback loop's answer as it parsed it once (``Exchange.upstream_answer``); one made elsewhere (an
+    ensemble's choice), the caller's body (``raw``)."""
     caller = exchange.facts.dialect
     delivered = exchange.upstream_answer
     if delivered is None or delivered[0] is not response:
-        return (read_exactly(raw) if long_digit_run(raw) else orjson.loads(raw)), caller, True
-    same = delivered[1] is caller
-    if long_digit_run(raw):
-        return read_exactly(raw), caller, same
-    return delivered[2], delivered[1], same
+        return orjson.loads(raw), caller, True
+    return delivered[2], delivered[1], delivered[1] is caller
+
+
+def _calls_tools(answer: ChatResponse) -> bool:
+    """Whether the answer's (first) choice calls a tool."""
+    return any(part["type"] == "tool_call" for choice in answer["choices"][:1] for part in choice["parts"])
 
 
 async def _serve(
