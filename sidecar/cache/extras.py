@@ -98,36 +98,57 @@ def with_extras(body: dict[str, Any], extras: str | None, dialect: Dialect) -> d
     return body
 
 
-def with_stream_extras(events: list[SSEEvent], extras: str | None, dialect: Dialect) -> list[SSEEvent]:
+def with_stream_extras(
+    events: list[SSEEvent], extras: str | None, dialect: Dialect, *, top_level: bool = True
+) -> list[SSEEvent]:
     """``events`` (a ``dialect`` stream made by its encoder) with the extras its live stream had, when
     they are that dialect's: each event that carries their place gets them (module docstring); a named
     event (Anthropic's) only when it is ``message_start``, in its ``message``. Only an event that holds a
-    nested field's parent (``"usage"``, ``"usageMetadata"``) or Anthropic's ``message_start`` is parsed
-    and written again; the others (OpenAI's chunks, where the encoder writes none of the top-level
-    fields) get the top-level ones written in after their opening brace, unparsed."""
+    nested field's parent (``"usage"``, ``"usageMetadata"``) or is Anthropic's ``message_start`` is parsed
+    and written again; the others are kept as they are, unless top-level fields (OpenAI's fingerprint and
+    tier, which its encoder never writes) go into every unnamed event: written in after its opening
+    brace. ``top_level`` False leaves those out, for ``with_top_extras`` to add to the stream's bytes."""
     found = _found(extras, dialect)
+    if not top_level:
+        found = [item for item in found if item[0]]
     if not found:
         return events
-    parents = {b'"%s"' % str(path[0]).encode() for path, _, _ in found if path}
-    top = orjson.dumps({name: value for path, name, value in found if not path})[1:-1]
+    parents = tuple({b'"%s"' % str(path[0]).encode() for path, _, _ in found if path})
+    top = _top_level(found)
     out: list[SSEEvent] = []
     for event in events:
         data = event.data
         if event.event is None and data[:1] == b"{":  # OpenAI's and Gemini's chunks ([DONE] aside)
             for parent in parents:
                 if parent in data:
-                    out.append(_with_found(event, orjson.loads(data), found))
+                    event = _with_found(event, orjson.loads(data), found)
                     break
             else:
-                out.append(
-                    framed(b"{" + top + (b"," if data[1:2] != b"}" else b"") + data[1:], None, _DATA) if top else event
-                )
+                if top:
+                    event = framed(b"{" + top + (b"," if data[1:2] != b"}" else b"") + data[1:], None, _DATA)
         elif event.event == "message_start":
             obj = orjson.loads(data)
-            out.append(_with_found(event, obj, found, obj.get("message")))
-        else:
-            out.append(event)  # [DONE], or an Anthropic event other than message_start
+            event = _with_found(event, obj, found, obj.get("message"))
+        out.append(event)  # [DONE], or an Anthropic event other than message_start, as it was
     return out
+
+
+def with_top_extras(stream: bytes, extras: str | None, dialect: Dialect) -> bytes:
+    """A whole stream's bytes (``with_stream_extras(..., top_level=False)``'s events, each encoded) with the
+    top-level extras written in after the opening brace of each unnamed event's data (OpenAI's chunks):
+    one replacement over the bytes. An unnamed event starts the stream or follows a blank line (``data:
+    {`` after two line ends: never inside an event, whose JSON holds no line break)."""
+    top = _top_level(_found(extras, dialect))
+    if not top:
+        return stream
+    head = b"\n\ndata: {"
+    stream = stream.replace(head, head + top + b",")
+    return b"data: {" + top + b"," + stream[7:] if stream.startswith(b"data: {") else stream
+
+
+def _top_level(found: list[tuple[list[str], str, Any]]) -> bytes:
+    """The top-level fields among ``found`` as the JSON members they are (``"name":value,...``), or b""."""
+    return orjson.dumps({name: value for path, name, value in found if not path})[1:-1]
 
 
 def _with_found(event: SSEEvent, obj: Any, found: list[tuple[list[str], str, Any]], place: Any = None) -> SSEEvent:

@@ -56,7 +56,7 @@ from ..translate.deltas import (
 )
 from ..translate.stream import Replayer
 from .entry import Entry, ReasoningPiece, TextPiece, ToolPiece
-from .extras import with_extras, with_stream_extras
+from .extras import with_extras, with_stream_extras, with_top_extras
 
 LONG_WORD = 12
 """A run of non-space characters longer than this is cut into pieces of this length."""
@@ -114,11 +114,18 @@ def _reasoning(piece: ReasoningPiece) -> list[Delta]:
 
 
 def replay_stream(
-    entry: Entry, dialect: Dialect, *, model: str, include_usage: bool, response_id: str | None = None
+    entry: Entry,
+    dialect: Dialect,
+    *,
+    model: str,
+    include_usage: bool,
+    response_id: str | None = None,
+    top_level: bool = True,
 ) -> list[SSEEvent]:
     """The answer as the stream events a ``dialect`` caller gets live (``include_usage``: OpenAI's
     ``stream_options.include_usage``). ``model`` is the name reported; ``response_id``: the id the
-    events carry (None: a fresh one)."""
+    events carry (None: a fresh one); ``top_level`` False: without the top-level extras
+    (``extras.with_top_extras`` adds them to the encoded stream, in one pass)."""
     encoder = new_stream_encoder(dialect, model, include_usage)
     deltas = replay_deltas(entry)
     if response_id is not None:
@@ -128,7 +135,7 @@ def replay_stream(
         out += encoder.feed(delta)
     out += encoder.close()
     replayed: Replayer | None = getattr(encoder, "replayed", None)  # the provider's own event shape
-    return with_stream_extras(out if replayed is None else replayed(out), entry.extras, dialect)
+    return with_stream_extras(out if replayed is None else replayed(out), entry.extras, dialect, top_level=top_level)
 
 
 def replay_body(entry: Entry, dialect: Dialect, *, model: str, response_id: str | None = None) -> dict[str, Any]:
@@ -185,9 +192,10 @@ def template(entry: Entry, dialect: Dialect, form: Form) -> bytes:
     if form == "body":
         return body_template(entry, dialect)
     events = replay_stream(
-        entry, dialect, model=entry.model, include_usage=form == "stream_usage", response_id=_ID_MARK
+        entry, dialect, model=entry.model, include_usage=form == "stream_usage", response_id=_ID_MARK, top_level=False
     )
-    return _CREATED.sub(_CREATED_MARK_BYTES, b"".join(event.encode() for event in events))
+    stream = with_top_extras(b"".join(event.encode() for event in events), entry.extras, dialect)
+    return _CREATED.sub(_CREATED_MARK_BYTES, stream)
 
 
 def body_template(entry: Entry, dialect: Dialect) -> bytes:

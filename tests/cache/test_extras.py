@@ -6,7 +6,14 @@ from __future__ import annotations
 
 import orjson
 
-from sidecar.cache.extras import MAX_CHARS, extras_of, extras_of_stream, with_extras, with_stream_extras
+from sidecar.cache.extras import (
+    MAX_CHARS,
+    extras_of,
+    extras_of_stream,
+    with_extras,
+    with_stream_extras,
+    with_top_extras,
+)
 from sidecar.dialects import Dialect
 from sidecar.translate.stream_out import frame, json_event
 
@@ -120,3 +127,27 @@ def test_an_anthropic_replay_gets_them_in_message_start_only() -> None:
     }
     assert replayed[0].event == "message_start" and replayed[1] is delta
     assert with_stream_extras([start, delta], extras, Dialect.OPENAI) == [start, delta]  # another dialect's: none
+
+
+def test_the_top_level_fields_added_to_a_streams_bytes_are_those_added_per_event() -> None:
+    """``with_top_extras`` over the encoded stream (what a template is rendered with) gives the events
+    ``with_stream_extras`` gives one by one: the fingerprint and tier in every chunk, once."""
+    extras = extras_of(OPENAI_LIVE, Dialect.OPENAI)
+    events = [
+        json_event({"id": "c", "choices": [{"delta": {"content": "data: {"}}]}),
+        json_event({"id": "c", "usage": {"prompt_tokens": 3}}),
+        frame(b"[DONE]"),
+    ]
+
+    def parsed(stream: bytes) -> list[object]:
+        return [orjson.loads(line[6:]) if line != b"data: [DONE]" else None for line in stream.split(b"\n\n") if line]
+
+    per_event = b"".join(e.encode() for e in with_stream_extras(events, extras, Dialect.OPENAI))
+    nested = with_stream_extras(events, extras, Dialect.OPENAI, top_level=False)
+    assert parsed(with_top_extras(b"".join(e.encode() for e in nested), extras, Dialect.OPENAI)) == parsed(per_event)
+    assert parsed(per_event)[0] == {
+        "system_fingerprint": "fp_1",
+        "service_tier": "default",
+        "id": "c",
+        "choices": [{"delta": {"content": "data: {"}}],
+    }
