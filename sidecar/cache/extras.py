@@ -103,34 +103,37 @@ def with_stream_extras(
 ) -> list[SSEEvent]:
     """``events`` (a ``dialect`` stream made by its encoder) with the extras its live stream had, when
     they are that dialect's: each event that carries their place gets them (module docstring); a named
-    event (Anthropic's) only when it is ``message_start``, in its ``message``. Only an event that holds a
-    nested field's parent (``"usage"``, ``"usageMetadata"``) or is Anthropic's ``message_start`` is parsed
-    and written again; the others are kept as they are, unless top-level fields (OpenAI's fingerprint and
-    tier, which its encoder never writes) go into every unnamed event: written in after its opening
-    brace. ``top_level`` False leaves those out, for ``with_top_extras`` to add to the stream's bytes."""
+    event (Anthropic's) only when it is ``message_start``, in its ``message``. The nested fields' places
+    are at a replayed stream's ends (Anthropic's ``message_start`` first; OpenAI's usage chunk and
+    Gemini's fragment with ``usageMetadata`` last, before ``[DONE]``): only the first and last two events
+    are looked at for them, and parsed and written again when they hold the parent (``"usage"``...). The
+    top-level fields (OpenAI's fingerprint and tier, which its encoder never writes) go into every unnamed
+    event, written in after its opening brace; ``top_level`` False leaves them out, for
+    ``with_top_extras`` to add to the stream's bytes in one pass."""
     found = _found(extras, dialect)
-    if not top_level:
-        found = [item for item in found if item[0]]
-    if not found:
+    top = _top_level(found) if top_level else b""
+    found = [item for item in found if item[0]]
+    if not found and not top:
         return events
-    parents = tuple({b'"%s"' % str(path[0]).encode() for path, _, _ in found if path})
-    top = _top_level(found)
-    out: list[SSEEvent] = []
-    for event in events:
+    out = [_with_top(event, top) for event in events] if top else list(events)
+    parents = tuple({b'"%s"' % str(path[0]).encode() for path, _, _ in found})
+    for at in {0, 1, len(out) - 2, len(out) - 1} & set(range(len(out))):
+        event = out[at]
         data = event.data
-        if event.event is None and data[:1] == b"{":  # OpenAI's and Gemini's chunks ([DONE] aside)
-            for parent in parents:
-                if parent in data:
-                    event = _with_found(event, orjson.loads(data), found)
-                    break
-            else:
-                if top:
-                    event = framed(b"{" + top + (b"," if data[1:2] != b"}" else b"") + data[1:], None, _DATA)
-        elif event.event == "message_start":
+        if event.event == "message_start":
             obj = orjson.loads(data)
-            event = _with_found(event, obj, found, obj.get("message"))
-        out.append(event)  # [DONE], or an Anthropic event other than message_start, as it was
+            out[at] = _with_found(event, obj, found, obj.get("message"))
+        elif event.event is None and data[:1] == b"{" and any(parent in data for parent in parents):
+            out[at] = _with_found(event, orjson.loads(data), found)
     return out
+
+
+def _with_top(event: SSEEvent, top: bytes) -> SSEEvent:
+    """An unnamed JSON event with the members ``top`` written in after its opening brace; others as they are."""
+    data = event.data
+    if event.event is not None or data[:1] != b"{":
+        return event
+    return framed(b"{" + top + (b"," if data[1:2] != b"}" else b"") + data[1:], None, _DATA)
 
 
 def with_top_extras(stream: bytes, extras: str | None, dialect: Dialect) -> bytes:
