@@ -11,13 +11,16 @@ event separately, as with a real provider). The difference of the two counts div
 tree and the baseline) run at once, each from its own start-up.
 
     python bench/relay_instructions.py [--pairs same,anthropic-openai,gemini-openai,openai-anthropic,openai-gemini]
-        [--streams 8] [--short 5] [--long 105] [--gap-ms 15] [--baseline REF] [--also-validating]
+        [--streams 8] [--short 5] [--long 105] [--gap-ms 15] [--baseline REF] [--also-validating] [--cached]
 
 A pair is ``upstream-caller``: ``anthropic-openai`` is an OpenAI SDK's stream answered by an Anthropic
 provider; ``same`` is OpenAI to OpenAI (forwarded as it came); ``openai-gemini`` is a google-genai stream
 (``streamGenerateContent?alt=sse``) answered by an OpenAI provider. ``--baseline REF`` also counts the
 sidecar at git revision REF (``sidecar_under_test.checkout``); ``--also-validating`` this tree once more with
-``defaults.streams.validate_events: true``. Needs valgrind (callgrind_control).
+``defaults.streams.validate_events: true``; ``--cached`` serves every model through a caching route
+(``cacheable: always``), each request sent with ``x-sidecar-cache: refresh``: no lookup, every stream
+called upstream and assembled into an entry as it passes (the cache's tap), then stored. Needs valgrind
+(callgrind_control).
 """
 
 from __future__ import annotations
@@ -48,9 +51,9 @@ PAIRS = {  # name: (upstream dialect, caller dialect)
 }
 
 
-def policy(workdir: Path, upstream: int, short: int, long: int, defaults: str = "") -> Path:
+def policy(workdir: Path, upstream: int, short: int, long: int, defaults: str = "", cached: bool = False) -> Path:
     """One model per (upstream dialect, event count): ``from-<dialect>-<n>``; ``defaults``: the policy's
-    ``defaults:`` block (YAML flow text), if any."""
+    ``defaults:`` block (YAML flow text), if any; ``cached``: each model behind a caching route."""
     lines = [
         "version: 1",
         *([f"defaults: {defaults}"] if defaults else []),
@@ -65,6 +68,14 @@ def policy(workdir: Path, upstream: int, short: int, long: int, defaults: str = 
             lines.append(
                 f"  from-{dialect}-{n}: {{provider: paced-{dialect}, model: events-{n}, max_output_tokens: 1024}}"
             )
+    if cached:
+        lines.append("routes:")
+        lines += [
+            f"  - {{name: r-{dialect}-{n}, match: {{model: from-{dialect}-{n}}}, target: [from-{dialect}-{n}],"
+            " cache: {enabled: true, cacheable: always}}"
+            for dialect in STREAMS
+            for n in (short, long)
+        ]
     path = workdir / ("policy-validating.yaml" if defaults else "policy.yaml")
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -105,12 +116,13 @@ class Counted:
         self.port = wait_port(ports_file, self.proc, timeout=600)
         wait_http(f"http://127.0.0.1:{self.port}/readyz", timeout=600)
 
-    def phase(self, calls: list[tuple[str, bytes, bytes]]) -> int:
-        """Instructions the sidecar executed (all threads) serving ``calls``, one after the other."""
+    def phase(self, calls: list[tuple[str, bytes, bytes]], headers: dict[str, str]) -> int:
+        """Instructions the sidecar executed (all threads) serving ``calls``, one after the other, each with
+        ``headers``."""
         self._dump()  # what came before: a dump resets every thread's counters (--zero, only the running one's)
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
         for path, body, ending in calls:
-            connection.request("POST", path, body, {"Content-Type": "application/json"})
+            connection.request("POST", path, body, {"Content-Type": "application/json", **headers})
             answer = connection.getresponse()
             data = answer.read()
             if answer.status != 200 or not data.endswith(ending):
@@ -143,11 +155,13 @@ def measure(tree: tuple[str, Path | None, Path], args: argparse.Namespace) -> li
         env["PYTHONPATH"] = str(code)
     sidecar = Counted(command, env, ports_file, code, Path(path).parent)
     rows = []
+    headers = {"x-sidecar-cache": "refresh"} if args.cached else {}
     try:
         for pair in args.pairs.split(","):
             source, caller = PAIRS[pair]
             short, long = (
-                sidecar.phase([request(caller, f"from-{source}-{n}")] * args.streams) for n in (args.short, args.long)
+                sidecar.phase([request(caller, f"from-{source}-{n}")] * args.streams, headers)
+                for n in (args.short, args.long)
             )
             rows.append((pair, name, (long - short) / (args.streams * (args.long - args.short))))
     finally:
@@ -169,6 +183,9 @@ def main() -> int:
         action="store_true",
         help="also count this tree with defaults.streams.validate_events: true (every relayed event parsed)",
     )
+    parser.add_argument(
+        "--cached", action="store_true", help="every model behind a caching route, each stream refreshing its entry"
+    )
     args = parser.parse_args()
     if args.serve_upstream:
         serve_upstream(args.serve_upstream, args.gap_ms / 1000)
@@ -180,10 +197,12 @@ def main() -> int:
     upstream, upstream_port = start_with_ports_file(
         [sys.executable, __file__, "--serve-upstream", str(ports), "--gap-ms", str(args.gap_ms)], ports
     )
-    path = policy(workdir, upstream_port, args.short, args.long)
+    path = policy(workdir, upstream_port, args.short, args.long, cached=args.cached)
     trees: list[tuple[str, Path | None, Path]] = [("this tree", None, path)]
     if args.also_validating:
-        validating = policy(workdir, upstream_port, args.short, args.long, "{streams: {validate_events: true}}")
+        validating = policy(
+            workdir, upstream_port, args.short, args.long, "{streams: {validate_events: true}}", args.cached
+        )
         trees.append(("this tree, validate_events", None, validating))
     if args.baseline:
         trees.append((args.baseline, checkout(args.baseline, workdir), path))

@@ -11,7 +11,7 @@ Map of the package::
     plan            RouteCache, compiled per route at policy load: key(...) -> KeyDecision
     entry           Entry (pieces, finish, usage, model, stored_at, cost, citations), its byte encoding,
                     unstorable()
-    extras          a whole answer's fields outside the common form, given back to its dialect's hits
+    extras          an answer's fields outside the common form (whole or streamed), given back to its dialect's hits
     assemble        StreamAssembler: common stream deltas -> Entry, only for a clean end
     replay          Entry -> deltas -> a dialect's stream events, or a dialect's whole body
     memory          BoundedMemoryBackend: aiocache's memory backend with entry/byte bounds and LRU

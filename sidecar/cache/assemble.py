@@ -9,10 +9,15 @@ seen, no clean end reported by the relay, no finish reason, or more bytes than t
 Pieces follow the deltas' order: consecutive text fragments make one text piece, consecutive
 reasoning fragments one reasoning piece (a non-standalone signature closes it), each ``ToolStart`` one
 tool piece that its ``ToolArgs`` (matched by index) fill. ``Cited`` citations are kept for the entry
-(those whose span lies in the answer's text: a decoder cannot always bound an OpenAI chunk's).
+(those whose span lies in the answer's text: a decoder cannot always bound an OpenAI chunk's). For a
+caller of the upstream's dialect (``extras``), the events the decoder read ``Start`` and the last
+``UsageSeen`` from (their ``wire``: references, nothing copied) give the entry the answer's fields outside
+the common form (``extras.extras_of_stream``), read once the stream is over.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from ..dialects import Dialect
 from ..translate.common import Citation, FinishReason, Usage
@@ -31,6 +36,7 @@ from ..translate.deltas import (
     UsageSeen,
 )
 from .entry import Entry, Origin, Piece, ReasoningPiece, TextPiece, ToolPiece
+from .extras import extras_of_stream
 
 
 class _Open:
@@ -59,24 +65,29 @@ class _Open:
 
 class StreamAssembler:
     """Collects one stream's deltas. ``origin`` is the upstream's dialect (whose reasoning it is);
-    ``max_bytes`` the store's ``max_entry_bytes`` (past it, collecting stops)."""
+    ``max_bytes`` the store's ``max_entry_bytes`` (past it, collecting stops); ``extras``: the caller
+    speaks ``origin``, so the answer's fields outside the common form are kept."""
 
     __slots__ = (
         "_bytes",
         "_cited",
+        "_extras",
         "_failed",
         "_finish",
         "_max_bytes",
         "_origin",
         "_parts",
         "_tools",
+        "_wire",
         "ended",
         "response_id",
         "usage",
     )
 
-    def __init__(self, origin: Dialect, max_bytes: int) -> None:
+    def __init__(self, origin: Dialect, max_bytes: int, *, extras: bool = False) -> None:
         self._origin: Origin = origin.value
+        self._extras = origin if extras else None
+        self._wire: list[dict[str, Any] | None] = [None, None]  # Start's event, the last UsageSeen's
         self._max_bytes = max_bytes
         self._parts: list[_Open] = []
         self._tools: dict[int, _Open] = {}
@@ -115,12 +126,15 @@ class StreamAssembler:
             self._signature(delta)
         elif isinstance(delta, UsageSeen):
             self.usage = delta.usage if self.usage is None else self.usage.merge(delta.usage)
+            if delta.wire is not None:
+                self._wire[1] = delta.wire
         elif isinstance(delta, Finish):
             self._finish = delta
         elif isinstance(delta, Cited):
             self._cited += delta.citations
         elif isinstance(delta, Start):
             self.response_id = delta.id
+            self._wire[0] = delta.wire
         elif isinstance(delta, End):
             self.ended = True
         elif isinstance(delta, Failure):
@@ -193,6 +207,7 @@ class StreamAssembler:
             cost_usd,
             self.response_id,
             self._citations(),
+            extras_of_stream(self._wire, self._extras) if self._extras is not None else None,
         )
 
     def _citations(self) -> tuple[Citation, ...]:

@@ -2,8 +2,8 @@
 
 An ``Entry`` holds the answer's pieces in order (reasoning, text, tool calls), its finish reason, usage,
 the model that served it, when it was stored and what it cost, and the sources its text cites
-(``citations``: the common form's, spans in characters of its text pieces joined), and a whole answer's
-fields outside the common form (``extras``: ``cache.extras``). A piece from a stream
+(``citations``: the common form's, spans in characters of its text pieces joined), and the answer's
+fields outside the common form, whole or streamed (``extras``: ``cache.extras``). A piece from a stream
 keeps the lengths of the fragments it arrived in (``cuts``), so a replay streams with the original
 boundaries; a piece from a whole answer has none and is cut at word boundaries on replay (``replay``).
 ``response()`` gives the common ``ChatResponse`` that the dialect builders turn into any caller's body.

@@ -9,8 +9,10 @@
   characters (URLs, code, compact JSON).
 - ``replay_stream(entry, dialect, ...)``: those deltas encoded by the dialect's own stream encoder
   (``translate.new_stream_encoder``), shaped by its ``replayed`` where it has one (an Anthropic
-  ``ping`` after the first block starts; a Gemini finish on the last text fragment): the events an SDK
-  reads from the dialect's provider, in the same order.
+  ``ping`` after the first block starts, its ``message_start`` counting the first output token; a
+  Gemini finish on the last text fragment), with the fields of the live answer the common form does not
+  carry when it is the dialect that answered (``extras.with_stream_extras``): the events an SDK reads
+  from the dialect's provider, in the same order.
 - ``replay_body(entry, dialect, ...)``: the whole response by the dialect's builder, with the fields of
   the live answer the common form does not carry when it is the dialect that answered (``extras``).
 - ``template(entry, dialect, form)`` / ``fill_body(template, dialect)``: the whole response
@@ -54,7 +56,7 @@ from ..translate.deltas import (
 )
 from ..translate.stream import Replayer
 from .entry import Entry, ReasoningPiece, TextPiece, ToolPiece
-from .extras import with_extras
+from .extras import with_extras, with_stream_extras, with_top_extras
 
 LONG_WORD = 12
 """A run of non-space characters longer than this is cut into pieces of this length."""
@@ -112,11 +114,18 @@ def _reasoning(piece: ReasoningPiece) -> list[Delta]:
 
 
 def replay_stream(
-    entry: Entry, dialect: Dialect, *, model: str, include_usage: bool, response_id: str | None = None
+    entry: Entry,
+    dialect: Dialect,
+    *,
+    model: str,
+    include_usage: bool,
+    response_id: str | None = None,
+    top_level: bool = True,
 ) -> list[SSEEvent]:
     """The answer as the stream events a ``dialect`` caller gets live (``include_usage``: OpenAI's
     ``stream_options.include_usage``). ``model`` is the name reported; ``response_id``: the id the
-    events carry (None: a fresh one)."""
+    events carry (None: a fresh one); ``top_level`` False: without the top-level extras
+    (``extras.with_top_extras`` adds them to the encoded stream, in one pass)."""
     encoder = new_stream_encoder(dialect, model, include_usage)
     deltas = replay_deltas(entry)
     if response_id is not None:
@@ -126,7 +135,7 @@ def replay_stream(
         out += encoder.feed(delta)
     out += encoder.close()
     replayed: Replayer | None = getattr(encoder, "replayed", None)  # the provider's own event shape
-    return out if replayed is None else replayed(out)
+    return with_stream_extras(out if replayed is None else replayed(out), entry.extras, dialect, top_level=top_level)
 
 
 def replay_body(entry: Entry, dialect: Dialect, *, model: str, response_id: str | None = None) -> dict[str, Any]:
@@ -183,9 +192,10 @@ def template(entry: Entry, dialect: Dialect, form: Form) -> bytes:
     if form == "body":
         return body_template(entry, dialect)
     events = replay_stream(
-        entry, dialect, model=entry.model, include_usage=form == "stream_usage", response_id=_ID_MARK
+        entry, dialect, model=entry.model, include_usage=form == "stream_usage", response_id=_ID_MARK, top_level=False
     )
-    return _CREATED.sub(_CREATED_MARK_BYTES, b"".join(event.encode() for event in events))
+    stream = with_top_extras(b"".join(event.encode() for event in events), entry.extras, dialect)
+    return _CREATED.sub(_CREATED_MARK_BYTES, stream)
 
 
 def body_template(entry: Entry, dialect: Dialect) -> bytes:

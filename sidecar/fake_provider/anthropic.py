@@ -5,7 +5,7 @@ Stream event order (named SSE events)::
     message_start
     per content block i: content_block_start (ping after the first), content_block_delta*
                          (text_delta or input_json_delta), content_block_stop
-    message_delta (stop_reason, usage.output_tokens)
+    message_delta (stop_reason, usage: the cumulative counts, output_tokens among them)
     message_stop
 
 The in-stream error is ``event: error`` with ``{"type": "error", "error": {"type": "overloaded_error"}}``.
@@ -170,7 +170,9 @@ def messages(call: Call) -> Reply:
             block_frames.insert(1, _event("ping"))  # upstream pings right after the first block starts
         frames += block_frames
     delta = {"stop_reason": stop, "stop_sequence": answer.stop_sequence}
-    frames.append(_event("message_delta", delta=delta, usage={"output_tokens": answer.output_tokens}))
+    # the cumulative counts Anthropic's message_delta carries (its SDK's ``MessageDeltaUsage``)
+    counts = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "output_tokens")
+    frames.append(_event("message_delta", delta=delta, usage={name: usage[name] for name in counts}))
     frames.append(_event("message_stop"))
     return StreamReply(tuple(frames), fixed(STREAM_ERROR), headers=headers)
 

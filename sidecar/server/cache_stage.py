@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import time
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
@@ -45,12 +45,14 @@ from ..dialects import Dialect
 from ..routing.plans import request_chain
 from ..telemetry.logging import get_logger
 from ..translate import TranslationError, parse_chat_response
+from ..translate.numbers import long_digit_run, read_exactly
 from .replay import asks_usage
 from .stream_answer import send_stream
 
 if TYPE_CHECKING:
     from ..cache.spec import RouteCacheSpec
     from ..policy.compiled import Route, Target
+    from ..translate.common import ChatResponse
     from ..translate.deltas import Delta
     from .exchange import Exchange
     from .pipeline import Handler, Stage
@@ -214,18 +216,18 @@ def _answer_entry(
         return None
     if len(response.body) > max_bytes * 2:  # its entry would be over the store's limit anyway
         return None
-    delivered = exchange.upstream_answer
     try:
-        if delivered is not None and delivered[0] is response:  # the fallback loop's answer, parsed once
-            body, wire = delivered[2], delivered[1]
-        else:  # an answer made elsewhere (an ensemble's choice): the caller's body
-            body, wire = orjson.loads(response.body), exchange.facts.dialect
+        body, wire, same = _delivered(exchange, response, response.body)
         answer = parse_chat_response(body, wire)
-    except (orjson.JSONDecodeError, TranslationError):
+        if wire is not Dialect.OPENAI and _calls_tools(answer) and long_digit_run(response.body):
+            # a tool's arguments as an object (Anthropic's input, Gemini's args) may hold an integer beyond 64
+            # bits, which orjson read as a double (``translate.numbers``): the caller's bytes read exactly
+            body, wire = read_exactly(response.body), exchange.facts.dialect
+            answer = parse_chat_response(body, wire)
+    except (ValueError, TranslationError):  # orjson.JSONDecodeError is a ValueError
         return None
     # The model the caller was told: the upstream's own name in its dialect, the target's when translated;
     # and, in its dialect, the fields its answer had outside the common form.
-    same = wire is exchange.facts.dialect
     model = (body.get("model") or body.get("modelVersion")) if same else None
     return entry_from_response(
         answer,
@@ -236,6 +238,22 @@ def _answer_entry(
         cost_usd=cost,
         extras=extras_of(body, wire) if same else None,
     )
+
+
+def _delivered(exchange: Exchange, response: web.StreamResponse, raw: bytes) -> tuple[dict[str, Any], Dialect, bool]:
+    """The answer's body parsed, its dialect, and whether that is the upstream's own (the caller speaks it):
+    the fallback loop's answer as it parsed it once (``Exchange.upstream_answer``); one made elsewhere (an
+    ensemble's choice), the caller's body (``raw``)."""
+    caller = exchange.facts.dialect
+    delivered = exchange.upstream_answer
+    if delivered is None or delivered[0] is not response:
+        return orjson.loads(raw), caller, True
+    return delivered[2], delivered[1], delivered[1] is caller
+
+
+def _calls_tools(answer: ChatResponse) -> bool:
+    """Whether the answer's (first) choice calls a tool."""
+    return any(part["type"] == "tool_call" for choice in answer["choices"][:1] for part in choice["parts"])
 
 
 async def _serve(
@@ -310,8 +328,10 @@ class StoreTap:
         self._clean = False
 
     def open(self, target: Target) -> None:
-        # The deltas are the upstream's, decoded in its wire dialect: its reasoning keeps its origin.
-        self._assembler = StreamAssembler(target.provider.wire_dialect(self._caller), self._max_bytes)
+        # The deltas are the upstream's, decoded in its wire dialect: its reasoning keeps its origin; in the
+        # caller's own dialect, its fields outside the common form are kept too.
+        upstream = target.provider.wire_dialect(self._caller)
+        self._assembler = StreamAssembler(upstream, self._max_bytes, extras=upstream is self._caller)
 
     def feed(self, delta: Delta) -> None:
         if self._assembler is not None:

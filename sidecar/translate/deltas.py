@@ -4,7 +4,7 @@ dialect's encoder (``stream``).
     upstream event -> decoder (``dialects/<dialect>/decoder.py``) -> deltas
                    -> encoder (``dialects/<dialect>/encoder.py``) -> caller events
 
-    Start(id)                              the answer begins (the upstream's id, when it gives one)
+    Start(id, wire)                        the answer begins (the upstream's id, when it gives one)
     Text(text)                             a fragment of the answer's text
     ScoredText(text, logprobs)             a ``Text`` with the log-probabilities of its tokens (a subclass:
                                            ``type(delta) is Text`` stays the plain fragment's fast test)
@@ -16,19 +16,23 @@ dialect's encoder (``stream``).
     Cited(citations)                       sources the answer's text cites, first reported by this event:
                                            spans in characters of the whole answer's text streamed so far
     Finish(reason, raw, stop_sequence)     why the answer ended: common ``FinishReason``, upstream's value
-    UsageSeen(usage)                       token counts seen (cumulative on a stream: ``Usage.merge``)
+    UsageSeen(usage, wire)                 token counts seen (cumulative on a stream: ``Usage.merge``)
     Failure(status, message)               an upstream error event: the stream ends with it
     End()                                  the upstream's end marker
 
 Frozen dataclasses with slots, built per event; ``Delta`` is their union. The relay shows them to the
 stream's taps (``server/hooks.py``: cache, budgets, shadow), and a cached answer is replayed as deltas.
 The request and response form they refer to (``Usage``, ``FinishReason``, ``ReasoningPart``) is
-``common``'s.
+``common``'s. ``wire`` (on ``Start`` and ``UsageSeen``, left out of equality) is the upstream's event object
+the decoder read them from, in the paths of its whole answer (Anthropic's ``message_start``: its
+``message``), where the fields the common form does not carry are: the cache keeps them for a hit of
+the upstream's dialect (``cache.extras``); nothing else reads it, and no work is done for it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from .common import Citation, FinishReason, TokenLogprob, Usage
 
@@ -36,6 +40,7 @@ from .common import Citation, FinishReason, TokenLogprob, Usage
 @dataclass(frozen=True, slots=True)
 class Start:
     id: str | None
+    wire: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +112,7 @@ class Finish:
 @dataclass(frozen=True, slots=True)
 class UsageSeen:
     usage: Usage
+    wire: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,10 +1,21 @@
-"""The fields of a whole answer the common form does not carry (``cache.extras``): read from the
-upstream's body by its dialect's list, bounded, put back only into a body of that dialect."""
+"""The fields of an answer the common form does not carry (``cache.extras``): read from the upstream's
+body or stream events by its dialect's list, bounded, put back only into a body or stream of that
+dialect."""
 
 from __future__ import annotations
 
-from sidecar.cache.extras import MAX_CHARS, extras_of, with_extras
+import orjson
+
+from sidecar.cache.extras import (
+    MAX_CHARS,
+    extras_of,
+    extras_of_stream,
+    with_extras,
+    with_stream_extras,
+    with_top_extras,
+)
 from sidecar.dialects import Dialect
+from sidecar.translate.stream_out import frame, json_event
 
 OPENAI_LIVE = {
     "id": "chatcmpl-1",
@@ -74,3 +85,69 @@ def test_text_that_is_not_extras_is_ignored() -> None:
     body = {"usage": {"prompt_tokens": 1}}
     for damaged in ("not json", "[]", '["openai", 7]', '["openai", [[[], 1]]]', '["openai", [[["usage", 5], 1]]]'):
         assert with_extras(dict(body), damaged, Dialect.OPENAI) == body
+
+
+def test_a_streams_later_event_wins_and_every_chunk_gets_them_back() -> None:
+    """Read from an OpenAI stream's first and usage chunks (the usage chunk's value kept where both have
+    one), the extras go back on every chunk, the usage details on the usage chunk only; ``[DONE]`` as it
+    was."""
+    first = {"id": "c", "system_fingerprint": "fp_old", "choices": [], "usage": None}
+    extras = extras_of_stream((first, None, OPENAI_LIVE), Dialect.OPENAI)
+    assert extras == extras_of(OPENAI_LIVE, Dialect.OPENAI)
+    done = frame(b"[DONE]")
+    events = [json_event({"id": "c", "choices": []}), json_event({"id": "c", "usage": {"prompt_tokens": 3}}), done]
+    chunk, usage_chunk, end = with_stream_extras(events, extras, Dialect.OPENAI)
+    (empty,) = with_stream_extras([json_event({})], extras, Dialect.OPENAI)
+    assert orjson.loads(empty.data) == {"system_fingerprint": "fp_1", "service_tier": "default"}
+    assert orjson.loads(chunk.data) == {
+        "id": "c",
+        "choices": [],
+        "system_fingerprint": "fp_1",
+        "service_tier": "default",
+    }
+    assert orjson.loads(usage_chunk.data)["usage"] == {
+        "prompt_tokens": 3,
+        **{k: v for k, v in OPENAI_LIVE["usage"].items() if k != "prompt_tokens"},
+    }  # type: ignore[union-attr]
+    assert end is done
+
+
+def test_an_anthropic_replay_gets_them_in_message_start_only() -> None:
+    """Anthropic's usage fields go into ``message_start``'s message; ``message_delta`` stays the encoder's."""
+    extras = extras_of(
+        {"usage": {"cache_creation": {"ephemeral_5m_input_tokens": 2}, "service_tier": "standard"}}, Dialect.ANTHROPIC
+    )
+    start = json_event({"type": "message_start", "message": {"usage": {"input_tokens": 1}}}, "message_start")
+    delta = json_event({"type": "message_delta", "usage": {"output_tokens": 4}}, "message_delta")
+    replayed = with_stream_extras([start, delta], extras, Dialect.ANTHROPIC)
+    assert orjson.loads(replayed[0].data)["message"]["usage"] == {
+        "input_tokens": 1,
+        "cache_creation": {"ephemeral_5m_input_tokens": 2},
+        "service_tier": "standard",
+    }
+    assert replayed[0].event == "message_start" and replayed[1] is delta
+    assert with_stream_extras([start, delta], extras, Dialect.OPENAI) == [start, delta]  # another dialect's: none
+
+
+def test_the_top_level_fields_added_to_a_streams_bytes_are_those_added_per_event() -> None:
+    """``with_top_extras`` over the encoded stream (what a template is rendered with) gives the events
+    ``with_stream_extras`` gives one by one: the fingerprint and tier in every chunk, once."""
+    extras = extras_of(OPENAI_LIVE, Dialect.OPENAI)
+    events = [
+        json_event({"id": "c", "choices": [{"delta": {"content": "data: {"}}]}),
+        json_event({"id": "c", "usage": {"prompt_tokens": 3}}),
+        frame(b"[DONE]"),
+    ]
+
+    def parsed(stream: bytes) -> list[object]:
+        return [orjson.loads(line[6:]) if line != b"data: [DONE]" else None for line in stream.split(b"\n\n") if line]
+
+    per_event = b"".join(e.encode() for e in with_stream_extras(events, extras, Dialect.OPENAI))
+    nested = with_stream_extras(events, extras, Dialect.OPENAI, top_level=False)
+    assert parsed(with_top_extras(b"".join(e.encode() for e in nested), extras, Dialect.OPENAI)) == parsed(per_event)
+    assert parsed(per_event)[0] == {
+        "system_fingerprint": "fp_1",
+        "service_tier": "default",
+        "id": "c",
+        "choices": [{"delta": {"content": "data: {"}}],
+    }

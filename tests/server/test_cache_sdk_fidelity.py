@@ -7,6 +7,8 @@ and of another (as the translated live answer)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import orjson
@@ -47,6 +49,21 @@ async def _ask(running: RunningSidecar, caller: str, gemini_client: Any) -> tupl
     return response.model_dump(), response.response_id or ""
 
 
+async def _live_then_hit(
+    fake: FakeFactory, sidecar: SidecarFactory, provider: str, ask: Callable[[RunningSidecar], Awaitable[Any]]
+) -> tuple[str, str]:
+    """``ask`` (an SDK's answer and its id) of a caching sidecar over a ``provider`` upstream twice: one
+    upstream call, the hit equal to the live answer but the id and time, and its own id; both ids."""
+    url = await fake("f0")
+    running = await sidecar(cache_policy([url], speaks=provider))
+    live, live_id = await ask(running)
+    hit, hit_id = await ask(running)
+    assert await upstream_calls(running, url) == 1
+    assert without(hit, FRESH) == without(live, FRESH)
+    assert hit_id != live_id
+    return live_id, hit_id
+
+
 @pytest.mark.parametrize("caller", DIALECTS)
 @pytest.mark.parametrize("provider", DIALECTS)
 async def test_an_sdk_reads_the_same_answer_from_a_hit_as_live(
@@ -54,13 +71,9 @@ async def test_an_sdk_reads_the_same_answer_from_a_hit_as_live(
 ) -> None:
     """A ``caller`` SDK's whole answer from a ``provider`` upstream, live then from the cache: every parsed
     field equal but the id and time; a Gemini hit's id has the shape of Gemini's own."""
-    url = await fake("f0")
-    running = await sidecar(cache_policy([url], speaks=provider))
-    live, live_id = await _ask(running, caller, gemini_client)
-    hit, hit_id = await _ask(running, caller, gemini_client)
-    assert await upstream_calls(running, url) == 1
-    assert without(hit, FRESH) == without(live, FRESH)
-    assert hit_id != live_id
+    live_id, hit_id = await _live_then_hit(
+        fake, sidecar, provider, partial(_ask, caller=caller, gemini_client=gemini_client)
+    )
     if provider == caller == "gemini":  # Gemini's own responseId: URL-safe base64, no prefix
         assert re.fullmatch(r"[A-Za-z0-9_-]{22}", live_id) and re.fullmatch(r"[A-Za-z0-9_-]{22}", hit_id), hit_id
 
@@ -92,3 +105,81 @@ async def test_a_redis_hit_keeps_the_extras_and_an_older_entry_is_served_without
         and older.choices[0].message.content == live["choices"][0]["message"]["content"]
     )
     assert await upstream_calls(running, url) == 1
+
+
+async def _ask_stream(running: RunningSidecar, caller: str, gemini_client: Any) -> tuple[list[dict[str, Any]], str]:
+    """The stream as the ``caller``'s SDK parsed it (each event's ``model_dump``) and its response id."""
+    if caller == "openai":
+        async with openai_client(running) as client:
+            chunks = await client.chat.completions.create(
+                model="cached",
+                temperature=0,
+                stream=True,
+                stream_options={"include_usage": True},
+                messages=[{"role": "user", "content": PROMPT}],
+            )
+            events = [chunk async for chunk in chunks]
+        return [e.model_dump() for e in events], events[0].id
+    if caller == "anthropic":
+        async with anthropic_client(running) as client:
+            stream = await client.messages.create(
+                model="cached",
+                max_tokens=100,
+                stream=True,
+                messages=[{"role": "user", "content": PROMPT}],
+                extra_body={"temperature": 0},
+            )
+            raw = [event async for event in stream]
+        return [e.model_dump() for e in raw], raw[0].message.id  # type: ignore[union-attr]
+    client = gemini_client(running.url)
+    config = types.GenerateContentConfig(temperature=0)
+    stream = await client.aio.models.generate_content_stream(model="cached", contents=PROMPT, config=config)
+    pieces = [piece async for piece in stream]
+    return [p.model_dump() for p in pieces], pieces[0].response_id or ""
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+async def test_an_sdk_reads_the_same_stream_from_a_hit_as_live(
+    fake: FakeFactory, sidecar: SidecarFactory, gemini_client: Any, dialect: str
+) -> None:
+    """A ``dialect`` SDK's stream from a ``dialect`` upstream, live then from the cache: every event the
+    SDK parsed equal field by field but the id and time (OpenAI's ``system_fingerprint`` on every chunk
+    and the usage chunk's details; Anthropic's ``message_start`` usage with ``cache_creation``,
+    ``service_tier`` and ``output_tokens: 1``; Gemini's token details)."""
+    await _live_then_hit(fake, sidecar, dialect, partial(_ask_stream, caller=dialect, gemini_client=gemini_client))
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+async def test_a_stored_whole_answer_streams_with_its_extras_and_a_stored_stream_answers_whole_with_them(
+    fake: FakeFactory, sidecar: SidecarFactory, gemini_client: Any, dialect: str
+) -> None:
+    """A whole ``dialect`` answer stored, then asked as a stream: the stream's final usage carries the
+    whole answer's usage details; and a stream stored, then asked whole: the answer has the stream's."""
+    url = await fake("f0")
+    running = await sidecar(cache_policy([url], speaks=dialect))
+    whole, _ = await _ask(running, dialect, gemini_client)
+    streamed, _ = await _ask_stream(running, dialect, gemini_client)
+    assert _usage_details(dialect, _usage_event(dialect, streamed)) == _usage_details(dialect, whole)
+    other = await sidecar(cache_policy([url], speaks=dialect))
+    live_stream, _ = await _ask_stream(other, dialect, gemini_client)
+    whole_hit, _ = await _ask(other, dialect, gemini_client)
+    assert _usage_details(dialect, whole_hit) == _usage_details(dialect, _usage_event(dialect, live_stream))
+    assert await upstream_calls(running, url) == 2
+
+
+def _usage_event(dialect: str, events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The event of a stream that carries the fields outside the common form: OpenAI's usage chunk and
+    Gemini's last fragment (the last event), Anthropic's ``message_start`` (the first)."""
+    return events[0] if dialect == "anthropic" else events[-1]
+
+
+def _usage_details(dialect: str, answer: dict[str, Any]) -> Any:
+    """The fields outside the common form an answer or a stream's event carries."""
+    if dialect == "openai":
+        usage = answer["usage"]
+        return answer["system_fingerprint"], usage["prompt_tokens_details"], usage["completion_tokens_details"]
+    if dialect == "anthropic":
+        usage = answer.get("message", answer)["usage"]
+        return usage["cache_creation"], usage["service_tier"]
+    usage = answer["usage_metadata"]
+    return usage["cached_content_token_count"], usage["prompt_tokens_details"]

@@ -62,7 +62,7 @@ class AnthropicDecoder:
         if kind == "message_start":
             message = obj.get("message") or {}
             self._usage = response.usage_from(message.get("usage")) or self._usage
-            out: list[Delta] = [Start(text_field(message.get("id")) or None)]
+            out: list[Delta] = [Start(text_field(message.get("id")) or None, message)]
             if self._usage is not None:
                 out.append(UsageSeen(self._usage))
             return out
@@ -161,7 +161,7 @@ class AnthropicDecoder:
         usage = response.usage_from(obj.get("usage"))
         if usage is not None:
             self._usage = usage if self._usage is None else self._usage.merge(usage)
-            out.append(UsageSeen(self._usage))
+            out.append(UsageSeen(self._usage, obj))
         delta = obj.get("delta") or {}
         raw = text_field(delta.get("stop_reason"))
         if raw:

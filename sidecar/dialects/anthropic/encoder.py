@@ -16,7 +16,9 @@ start is already the app's) end the stream with an error event, which the SDK ra
 ``failure`` then says why (a translated relay records the stream as failed: ``translate.stream``).
 
 ``replayed`` shapes a whole stream known in advance (a cache hit's) as Anthropic streams it: a ``ping``
-right after the first content block starts (a relay's translated stream goes without one).
+right after the first content block starts (a relay's translated stream goes without one), and
+``message_start``'s ``usage.output_tokens`` 1 where this encoder writes 0 (Anthropic counts the first
+token there; 0 when the answer has none).
 """
 
 from __future__ import annotations
@@ -298,8 +300,20 @@ class AnthropicEncoder:
     @staticmethod
     def replayed(events: list[SSEEvent]) -> list[SSEEvent]:
         """``events``, a whole answer's stream, with the ``ping`` Anthropic sends after the first
-        ``content_block_start`` (``translate.stream.Replayer``)."""
+        ``content_block_start``, and ``message_start`` counting the first output token, as Anthropic's
+        does (``translate.stream.Replayer``)."""
+        events = _first_token_counted(events)
         for at, event in enumerate(events):
             if event.event == "content_block_start":
                 return [*events[: at + 1], _PING, *events[at + 1 :]]
         return events
+
+
+def _first_token_counted(events: list[SSEEvent]) -> list[SSEEvent]:
+    """``events`` with ``message_start``'s ``usage.output_tokens`` 1 (at most the answer's own, which the
+    last ``message_delta`` reports), as a live Anthropic stream starts."""
+    if len(events) < 3 or events[0].event != "message_start" or events[-2].event != "message_delta":
+        return events
+    start, delta = orjson.loads(events[0].data), orjson.loads(events[-2].data)
+    start["message"]["usage"]["output_tokens"] = min(1, delta["usage"]["output_tokens"])
+    return [json_event(start, "message_start"), *events[1:]]

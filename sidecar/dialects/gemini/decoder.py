@@ -92,13 +92,13 @@ class GeminiDecoder:
         if not self._started:
             self._started = True
             self._response_id = text_field(obj.get("responseId")) or None
-            out.append(Start(self._response_id))
+            out.append(Start(self._response_id, obj))
         metadata = obj.get("usageMetadata")
         if metadata is not None:  # most fragments have none: no call for them
             self._usage_seen = metadata
             usage = response.usage_from(metadata)
             if usage is not None:
-                out.append(UsageSeen(usage))  # before the parts: an Anthropic caller's message_start shows it
+                out.append(UsageSeen(usage, obj))  # before the parts: an Anthropic caller's message_start shows it
         candidates = obj.get("candidates") or ()
         for cand in candidates:
             if cand.get("index", 0) != 0:

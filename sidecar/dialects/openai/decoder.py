@@ -78,7 +78,7 @@ class OpenAIDecoder:
         out: list[Delta] = []
         if not self._started:
             self._started = True
-            out.append(Start(text_field(obj.get("id")) or None))
+            out.append(Start(text_field(obj.get("id")) or None, obj))
         choices = obj.get("choices")
         for choice in choices if type(choices) is list else ():
             if type(choice) is not dict or choice.get("index", 0) != 0:
@@ -113,7 +113,7 @@ class OpenAIDecoder:
         if raw_usage is not None:  # only the last chunk has one: no call for the others
             usage = response.usage_from(raw_usage)
             if usage is not None:
-                out.append(UsageSeen(usage))
+                out.append(UsageSeen(usage, obj))
         return out
 
     def _cite(self, delta: dict[str, Any], out: list[Delta]) -> None:
