@@ -1,8 +1,9 @@
-"""CPU instructions of the check a translated body gets for integers beyond 64 bits
+r"""CPU instructions of the check a body gets for integers beyond 64 bits
 (``sidecar.translate.numbers.exact_body``), counted by valgrind (deterministic).
 
 Every translated request and every translated whole answer is checked once for a run of 19 digits (an
-integer literal orjson may read as a double) before it is translated; only a body that has one is read
+integer literal orjson may read as a double) before it is translated, and so is every request written
+again for a target of its own dialect (OpenAI, Anthropic); only a body that has one is read
 again, exactly (a walk of the parsed body for a double of 2**63 or more, ``holds_inexact``, measured
 11,613 instructions for the small body and 65,017 for the conversation at 2026-12-05 10:34: dearer).
 This runs that check, in one process, ``--few`` and then ``--many`` times for one body, under
@@ -15,8 +16,10 @@ with a ``seed`` of 2**64: the check finds it and reads the body again).
 ``--what same-dialect`` counts instead the whole body an OpenAI target of an OpenAI app is sent
 (``OpenAIWire.same_dialect_body``: the app's body with the model replaced, written again; the check is
 part of it since wave 26 ``numbers26``): with ``--baseline`` the check's cost on the usual request.
+``--what regex`` counts the alternative the check was measured against: one search of the body for
+``re.compile(rb"\d{19}")`` (compiled once, before counting).
 
-    python bench/exact_numbers_instructions.py [--bodies small,conversation,...] [--what check|same-dialect]
+    python bench/exact_numbers_instructions.py [--bodies small,conversation,...] [--what check|regex|same-dialect]
         [--few 20] [--many 420] [--baseline REF]
 
 Needs valgrind. ``--baseline`` is accepted for the table's shape; a revision without the module fails.
@@ -25,6 +28,7 @@ Needs valgrind. ``--baseline`` is accepted for the table's shape; a revision wit
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
 import orjson
@@ -70,7 +74,15 @@ def same_dialect(name: str, times: int) -> None:
         write(parsed, raw, "target-model", Operation.CHAT, False, max_tokens=4096)
 
 
-COUNTED = {"check": check, "same-dialect": same_dialect}
+def regex(name: str, times: int) -> None:
+    """A regular expression's search of the body ``name`` for 19 digits in a row, ``times`` times."""
+    search = re.compile(rb"\d{19}").search
+    raw = body(name)
+    for _ in range(times):
+        search(raw)
+
+
+COUNTED = {"check": check, "regex": regex, "same-dialect": same_dialect}
 
 
 def main() -> int:

@@ -15,7 +15,7 @@ import pytest
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
 from ..sdk_clients import anthropic_client, openai_client
-from .lying_answers import OPENAI_EVENTS, Liar, Lie, sse
+from .lying_answers import OPENAI_EVENTS, WHOLE, Liar, Lie, sse
 from .lying_stack import start as start_liar
 from .three_dialects import ANTHROPIC_TOOL
 
@@ -28,23 +28,6 @@ ORDER_TOOL = {
         "name": "find_order",
         "parameters": {"type": "object", "properties": {"order": {"type": "integer", "enum": [ORDER, BIG, 7]}}},
     },
-}
-OPENAI_ANSWER = {
-    "id": "x",
-    "object": "chat.completion",
-    "created": 1,
-    "model": "up",
-    "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
-    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-}
-ANTHROPIC_ANSWER = {
-    "id": "msg_1",
-    "type": "message",
-    "role": "assistant",
-    "model": "up",
-    "content": [{"type": "text", "text": "ok"}],
-    "stop_reason": "end_turn",
-    "usage": {"input_tokens": 1, "output_tokens": 1},
 }
 
 
@@ -75,7 +58,7 @@ async def test_an_openai_request_to_an_openai_target_reaches_it_exact(stack: tup
     beyond 64 bits and a ``metadata`` field of one reach an OpenAI target as the app wrote them (they went
     as the nearest double, ``1.2345678901234568e+29``)."""
     running, liar = stack
-    liar.lie = Lie(body=orjson.dumps(OPENAI_ANSWER))
+    liar.lie = Lie(body=orjson.dumps(WHOLE["openai"]))
     async with openai_client(running) as client:
         await client.chat.completions.create(
             model="lie-openai",
@@ -116,7 +99,7 @@ async def test_an_anthropic_request_to_an_anthropic_target_reaches_it_exact(
     integers beyond 64 bits and a ``metadata`` field of one reach an Anthropic target as written (the
     default ``max_tokens`` the sidecar adds changes nothing of it)."""
     running, liar = stack
-    liar.lie = Lie(body=orjson.dumps(ANTHROPIC_ANSWER))
+    liar.lie = Lie(body=orjson.dumps(WHOLE["anthropic"]))
     schema = ORDER_TOOL["function"]["parameters"]  # type: ignore[index]
     tool = {"name": "find_order", "input_schema": schema}
     used = {"order": ORDER}
@@ -148,8 +131,7 @@ async def test_a_gemini_request_to_a_gemini_target_goes_as_the_app_wrote_it(
     from google.genai import types
 
     running, liar = stack
-    answer = {"candidates": [{"content": {"role": "model", "parts": [{"text": "ok"}]}, "finishReason": "STOP"}]}
-    liar.lie = Lie(body=orjson.dumps(answer))
+    liar.lie = Lie(body=orjson.dumps(WHOLE["gemini"]))
     reply = types.Part.from_function_response(name="find_order", response={"order": ORDER})
     asked = types.Content(role="user", parts=[types.Part(text="my order?")])
     contents = [asked, types.Content(role="user", parts=[reply])]
