@@ -11,8 +11,8 @@ verbatim; everything else reads as orjson reads it (a float is the same double).
 - ``exact_body``, a whole body (a translated request or answer, and a request of the target's own
   dialect written again with the model replaced, ``OpenAIWire``/``AnthropicWire.same_dialect_body``):
   its bytes hold a run of 19 digits (``long_digit_run``: a byte translation and a search, the cheapest
-  sound check measured: a regular expression's scan costs 6 to 17 times as much, walking the parsed body
-  2 to 3 times; docs/benchmarks.md, waves 24 and 26);
+  sound check measured: a regular expression's search costs 8 to 18 times as much, walking the parsed body
+  2 to 3.4 times; docs/benchmarks.md, waves 24 and 26);
 - ``exact_arguments``, an OpenAI tool call's ``arguments`` (a JSON text inside a string): the parsed
   value holds a double of 2**63 or more in magnitude (``holds_inexact``: what such a literal becomes; a
   walk, cheap for the few values arguments hold).
