@@ -8,9 +8,11 @@ and only a text that may hold one is read again by the standard library's reader
 each integer beyond 64 bits kept as an ``orjson.Fragment`` of its digits, which orjson writes back
 verbatim; everything else reads as orjson reads it (a float is the same double). The check:
 
-- ``exact_body``, a whole body: its bytes hold a run of 19 digits (``long_digit_run``: a byte
-  translation and a search, about 5,800 instructions for a 216-byte body, 19,000 for 1.7 KB: cheaper
-  than walking the parsed body, docs/benchmarks.md);
+- ``exact_body``, a whole body (a translated request or answer, and a request of the target's own
+  dialect written again with the model replaced, ``OpenAIWire``/``AnthropicWire.same_dialect_body``):
+  its bytes hold a run of 19 digits (``long_digit_run``: a byte translation and a search, the cheapest
+  sound check measured: a regular expression's search costs 8 to 18 times as much, walking the parsed body
+  2 to 3.4 times; docs/benchmarks.md, waves 24 and 26);
 - ``exact_arguments``, an OpenAI tool call's ``arguments`` (a JSON text inside a string): the parsed
   value holds a double of 2**63 or more in magnitude (``holds_inexact``: what such a literal becomes; a
   walk, cheap for the few values arguments hold).
@@ -34,7 +36,7 @@ _INEXACT = 2.0**63
 def long_digit_run(data: bytes) -> bool:
     """True when ``data`` holds 19 digits in a row (an integer literal orjson may not read exactly; a long
     float's digits or a string's too: then the exact reader reads them as orjson would)."""
-    return _LONGEST_EXACT in data.translate(_DIGITS)
+    return data.translate(_DIGITS).find(_LONGEST_EXACT) >= 0  # ``find``: cheaper than ``in`` for bytes
 
 
 def holds_inexact(value: Any) -> bool:
@@ -82,7 +84,7 @@ def exact_body(parsed: Any, raw: bytes) -> Any:
     orjson read as a double put back exact; ``parsed`` itself when ``raw`` holds no such integer. What
     changed since is kept: only a double standing where ``raw`` has such an integer is replaced (in a
     copy)."""
-    if not long_digit_run(raw):
+    if raw.translate(_DIGITS).find(_LONGEST_EXACT) < 0:  # no ``long_digit_run``: the usual body, one call less
         return parsed
     try:
         exact = read_exactly(raw)

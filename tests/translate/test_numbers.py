@@ -54,3 +54,12 @@ def test_a_body_without_a_long_digit_run_is_not_read_again() -> None:
     one, and reads exactly either way)."""
     assert not long_digit_run(b'{"seed": 42, "t": 0.7}')
     assert long_digit_run(b'{"seed": 18446744073709551615}')
+
+
+def test_a_long_digit_run_inside_a_string_leaves_the_body_as_orjson_read_it() -> None:
+    """Nineteen digits in a row inside a string (a phone list, base64) send the body down the exact reading,
+    which gives back what orjson read: the same strings, the same numbers."""
+    raw = b'{"content": "call 0044207946000012345678 or data:;base64,AAAA12345678901234567890==", "t": 0.7, "n": 3}'
+    parsed = orjson.loads(raw)
+    assert long_digit_run(raw)
+    assert orjson.dumps(exact_body(parsed, raw)) == orjson.dumps(parsed)

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from ...sse import SSEEvent
+from ...translate.numbers import exact_body
 from .. import Dialect, Operation, ProviderKind
 from ..base import (
     Endpoint,
@@ -78,7 +79,7 @@ class AnthropicWire(WireDialect):
     def same_dialect_body(
         self, body: dict[str, Any], raw: bytes, model: str, operation: Operation, stream: bool, *, max_tokens: int
     ) -> bytes:
-        upstream = body.copy()
+        upstream = exact_body(body, raw).copy()  # an integer beyond 64 bits stays exact (``translate.numbers``)
         upstream["model"] = model
         if operation is Operation.CHAT and body.get("max_tokens") is None:
             # Anthropic requires it; a translated request gets the same (an app sending none works on

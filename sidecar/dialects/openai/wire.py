@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from ...sse import SSEEvent
+from ...translate.numbers import exact_body
 from .. import Dialect, Operation, ProviderKind
 from ..base import (
     Endpoint,
@@ -87,7 +88,7 @@ class OpenAIWire(WireDialect):
     def same_dialect_body(
         self, body: dict[str, Any], raw: bytes, model: str, operation: Operation, stream: bool, *, max_tokens: int
     ) -> bytes:
-        upstream = body.copy()
+        upstream = exact_body(body, raw).copy()  # an integer beyond 64 bits stays exact (``translate.numbers``)
         upstream["model"] = model
         if stream and operation is Operation.CHAT:  # usage is counted from the stream's usage chunk
             upstream["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
