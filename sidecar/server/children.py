@@ -20,6 +20,7 @@ from ..cost import cost_usd
 from ..dialects import Dialect, Operation
 from ..request_facts import RequestFacts
 from ..translate import Usage
+from ..translate.numbers import exact_body
 from .billed import charge_cut
 from .budget_use import in_flight
 from .exchange import Exchange
@@ -64,13 +65,20 @@ def judge_facts(parent: RequestFacts, body: dict[str, Any]) -> RequestFacts:
 
 
 def child_exchange(
-    parent: Exchange, facts: RequestFacts, hooks: Sequence[ChainHook] = (), trace: RequestTrace | None = None
+    parent: Exchange,
+    facts: RequestFacts,
+    hooks: Sequence[ChainHook] = (),
+    trace: RequestTrace | None = None,
+    *,
+    of_request: bool = True,
 ) -> Exchange:
     """An exchange for one call of ``parent``'s request: same request, policy and route; its calls' spans
-    under ``trace`` (a ``RequestTrace.branch``), else under the request's."""
+    under ``trace`` (a ``RequestTrace.branch``), else under the request's. A call asking the app's request
+    (``of_request``: a member, a shadow candidate; not a judge) keeps its integers beyond 64 bits exact
+    (``exact_body`` against the app's bytes: orjson read them as doubles)."""
     trace = trace if trace is not None else parent.trace
     child = Exchange(parent.request, parent.endpoint, parent.policy, parent.request_id, trace, facts)
-    child.raw = orjson.dumps(facts.body)
+    child.raw = orjson.dumps(exact_body(facts.body, parent.raw) if of_request else facts.body)
     child.route = parent.route
     child.hooks = tuple(hooks)
     return child

@@ -155,7 +155,7 @@ class EnsembleRunner:
             if vote.judge_candidates:
                 judge_hooks = [*call_hooks(exchange, len(results)), cap]
                 judge_trace = trace.branch("ensemble_judge", "judge")
-                judge_child = with_again(child_exchange(exchange, facts, judge_hooks, judge_trace))
+                judge_child = with_again(child_exchange(exchange, facts, judge_hooks, judge_trace, of_request=False))
                 children.append(judge_child)
                 verdict, judge_id = await self._judge(exchange, judge_child, plan, vote, deadline)
                 vote.judged(verdict)

@@ -30,6 +30,7 @@ from ..answers import AnswerView, answer_of_body, answer_of_deltas
 from ..dialects import CHAT_OPERATIONS
 from ..gates import Expectation, next_step, reask_body, reask_text, requested_json
 from ..request_facts import RequestFacts
+from ..translate.numbers import exact_body
 from .children import with_body
 from .exchange import Exchange
 from .hooks import Verdict
@@ -52,6 +53,7 @@ class GateHook:
         self._expectation: Expectation | None = requested_json(facts.body, facts.dialect, facts.operation)
         self._reasks: dict[str, int] = {}
         self._reasked = False
+        self._original_raw: bytes | None = None  # the request's bytes at the first re-ask
 
     def fork(self, facts: RequestFacts) -> GateHook:
         """The same gates for another exchange (an ensemble member), with its own re-ask count."""
@@ -61,7 +63,7 @@ class GateHook:
         if self._reasked:  # a re-ask is over: the next target gets the original request
             self._reasked = False
             exchange.facts = self._original
-            exchange.raw = orjson.dumps(self._original.body)
+            exchange.raw = orjson.dumps(exact_body(self._original.body, self._original_raw or b""))
         return None
 
     async def after_answer(self, exchange: Exchange, target: Target, answer: StreamResponse | HeldStream) -> Verdict:
@@ -86,7 +88,9 @@ class GateHook:
             facts = exchange.facts
             body = reask_body(facts.body, facts.dialect, facts.operation, view, reask_text(spec.reask_prompt, failure))
             exchange.facts = with_body(facts, body)
-            exchange.raw = orjson.dumps(body)
+            if self._original_raw is None:
+                self._original_raw = exchange.raw
+            exchange.raw = orjson.dumps(exact_body(body, self._original_raw))  # integers beyond 64 bits kept
             self._reasked = True
             return Verdict.SAME_TARGET
         return Verdict.NEXT_TARGET

@@ -286,7 +286,7 @@ class ShadowRunner:
             agreement_prompt(judge.template, question, answer_text(served), answer_text(answer)), 0
         )
         body["max_tokens"] = judge.max_tokens
-        child = child_exchange(exchange, judge_facts(facts, body))
+        child = child_exchange(exchange, judge_facts(facts, body), of_request=False)
         children.append(child)
         try:
             response = await self._walk(child, judge.chain)

@@ -1,6 +1,7 @@
 """Integers beyond 64 bits (JSON sets no limit; orjson reads them as doubles) in a request of the
 provider's own dialect: the body is written again with the model replaced (OpenAI, Anthropic) or sent as
-the app wrote it (Gemini), and reaches the provider digit for digit either way. The apps are the official
+the app wrote it (Gemini), and reaches the provider digit for digit either way; so do an ensemble
+member's request and a quality gate's re-ask (written from the parsed body). The apps are the official
 SDKs (whose writers keep such integers); the provider a real HTTP server on loopback recording the bytes
 it got (``lying_answers.Liar``)."""
 
@@ -10,12 +11,14 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import openai
 import orjson
 import pytest
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
 from ..sdk_clients import anthropic_client, openai_client
 from .lying_answers import OPENAI_EVENTS, WHOLE, Liar, Lie, sse
+from .lying_stack import policy
 from .lying_stack import start as start_liar
 from .three_dialects import ANTHROPIC_TOOL
 
@@ -138,3 +141,58 @@ async def test_a_gemini_request_to_a_gemini_target_goes_as_the_app_wrote_it(
     await gemini_client(running.url).aio.models.generate_content(model="lie-gemini", contents=contents)
     parts = [part for content in sent(liar)["contents"] for part in content["parts"]]
     assert [part["functionResponse"]["response"] for part in parts if "functionResponse" in part] == [{"order": ORDER}]
+
+
+async def test_an_ensemble_members_request_reaches_its_target_exact(
+    aiohttp_server: Any, fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """Each member of an ensemble is asked the app's request with its integers beyond 64 bits as the app
+    wrote them (a member's body is written from the parsed request: they went as the nearest double)."""
+    liar = Liar()
+    server = await aiohttp_server(liar.app())
+    text = policy(str(server.make_url("")).rstrip("/"), await fake("good"))
+    text = text.replace(
+        "  good: {provider: good, model: g}\n",
+        "  good: {provider: good, model: g}\n  lie-b: {provider: l-openai, model: up}\n",
+    )
+    text = text.replace(
+        "budgets:\n", "  - {name: vote, match: {model: vote}, ensemble: {members: [lie-openai, lie-b]}}\nbudgets:\n"
+    )
+    running = await sidecar(text, env={"KEY": "sk-x"})
+    liar.lie = Lie(body=orjson.dumps(WHOLE["openai"]))
+    async with openai_client(running) as client:
+        await client.chat.completions.create(
+            model="vote",
+            messages=openai_messages(),
+            seed=BIG,
+            extra_body={"metadata": {"order": ORDER}},  # type: ignore[arg-type]
+        )
+    assert len(liar.received) == 2
+    for raw in liar.received:
+        body = json.loads(raw)
+        assert (body["seed"], body["metadata"], body["messages"]) == (BIG, {"order": ORDER}, openai_messages())
+
+
+async def test_a_gates_reask_and_the_next_target_get_the_apps_integers_exact(
+    aiohttp_server: Any, fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """A quality gate's re-ask, and the app's own request the next target gets after it, keep integers
+    beyond 64 bits as the app wrote them (both were written from the parsed body: the nearest double)."""
+    liar = Liar()
+    server = await aiohttp_server(liar.app())
+    text = policy(str(server.make_url("")).rstrip("/"), await fake("good"))
+    text = text.replace(
+        "  good: {provider: good, model: g}\n",
+        "  good: {provider: good, model: g}\n  lie-b: {provider: l-openai, model: up}\n",
+    )
+    gates = "{regex: {pattern: '^never$'}, on_fail: reask, max_reasks: 1}"
+    route = f"  - {{name: gated, match: {{model: gated}}, target: [lie-openai, lie-b], gates: {gates},"
+    route += " resilience: {max_attempts_per_target: 2}}\n"
+    running = await sidecar(text.replace("budgets:\n", route + "budgets:\n"), env={"KEY": "sk-x"})
+    liar.lie = Lie(body=orjson.dumps(WHOLE["openai"]))
+    async with openai_client(running) as client:
+        with pytest.raises(openai.APIStatusError):
+            await client.chat.completions.create(model="gated", messages=openai_messages(), seed=BIG)  # type: ignore[arg-type]
+    reask, original = (json.loads(raw) for raw in liar.received[1:3])
+    assert (reask["seed"], reask["messages"][:3]) == (BIG, openai_messages())
+    assert (original["seed"], original["messages"]) == (BIG, openai_messages())
