@@ -1,8 +1,8 @@
 """What a policy author is told about a mistake beyond what the parser says: where a YAML syntax error
 is in the policy's terms (``after models.gpt-4o-mini.model``) and what it likely is (a tab, an
 indentation), the field or name most likely meant (``unknown field (did you mean 'deadline_s'?)``,
-``unknown model 'claude-sonet' (did you mean 'claude-sonnet'?)``), a key a mapping repeats by its
-path, and a ``${VAR}`` the policy does not expand.
+``unknown model 'claude-sonet' (did you mean 'claude-sonnet'?)``), a key a YAML mapping or a JSON
+object repeats by its path, and a ``${VAR}`` the policy does not expand.
 
 All of it runs only on a policy that has a problem (or, for repeated keys, once per load), never per
 request.
@@ -107,6 +107,44 @@ def _repeats(node: yaml.Node, path: str, walked: set[int]) -> Iterator[tuple[int
                 yield key_node.start_mark.line + 1, here
             seen.add(key)
             yield from _repeats(value_node, here, walked)
+
+
+def repeated_json_keys(data: bytes) -> list[str]:
+    """``key 'PATH' written twice: only the last one is used`` for each key an object of the JSON text
+    repeats (JSON allows it and the parser keeps the last value, as PyYAML does). No line: ``json``'s
+    ``object_pairs_hook`` sees an object's pairs, not where they are. Nothing for text ``json`` does not
+    read (the caller has parsed it already and reports its errors)."""
+    try:
+        document = json.loads(data, object_pairs_hook=_JSONObject.of)
+        return [f"key '{path}' written twice: only the last one is used" for path in _json_repeats(document, "")]
+    except (ValueError, RecursionError):
+        return []
+
+
+class _JSONObject(dict[str, Any]):
+    """A JSON object, with the keys its text repeats (the hook sees them before a dict drops them)."""
+
+    repeated: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, pairs: list[tuple[str, Any]]) -> _JSONObject:
+        built = cls(pairs)
+        if len(built) < len(pairs):  # a key came twice
+            seen: set[str] = set()
+            built.repeated = frozenset(key for key, _ in pairs if key in seen or seen.add(key))
+        return built
+
+
+def _json_repeats(value: Any, path: str) -> Iterator[str]:
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _json_repeats(item, f"{path}[{i}]")
+    elif isinstance(value, _JSONObject):
+        for key, item in value.items():
+            here = f"{path}.{key}" if path else key
+            if key in value.repeated:
+                yield here
+            yield from _json_repeats(item, here)
 
 
 def did_you_mean(name: str, known: Iterable[str], cutoff: float = 0.75) -> str:

@@ -4,8 +4,8 @@
 problem found (``providers.openai.base_url: must start with http:// or https://``). The version of a
 policy is a hash of its bytes and of the files it read (``files``: a learned router), so two sidecars
 with the same files report the same version. What loads
-but uses a deprecated name (``providers.x.dialect``, now ``kind``) or writes a YAML key twice in one
-mapping (PyYAML keeps the last value silently) is listed in ``Policy.warnings``, which ``validate``
+but uses a deprecated name (``providers.x.dialect``, now ``kind``) or writes a key twice in one
+mapping (PyYAML and JSON parsers keep the last value silently) is listed in ``Policy.warnings``, which ``validate``
 prints and the server logs (``policy_warning``).
 """
 
@@ -25,7 +25,15 @@ from pydantic_core import ErrorDetails
 from .compile import compile_policy
 from .compiled import Policy, PolicyError
 from .files import policy_version
-from .hints import KnownFields, did_you_mean, repeated_keys, unexpanded, with_names_meant, yaml_error
+from .hints import (
+    KnownFields,
+    did_you_mean,
+    repeated_json_keys,
+    repeated_keys,
+    unexpanded,
+    with_names_meant,
+    yaml_error,
+)
 from .spec import DEPRECATED_PROVIDER_FIELDS, PolicySpec
 
 
@@ -69,14 +77,14 @@ def deprecations(document: dict[str, Any]) -> list[str]:
 
 def parse_document(data: bytes) -> tuple[dict[str, Any], list[str]]:
     """JSON when it parses as JSON, else YAML (a superset); a clear error with the line otherwise. Also
-    the warnings for keys the YAML repeats."""
+    the warnings for keys the document repeats (YAML or JSON)."""
     stripped = data.lstrip()
     if stripped[:1] in (b"{", b"["):
         try:
             document = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
             raise PolicyError([f"invalid JSON: {exc}"]) from None
-        return _mapping(document), []
+        return _mapping(document), repeated_json_keys(data)
     try:
         loader = yaml.SafeLoader(data)  # it decodes the whole text here
     except yaml.reader.ReaderError as exc:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from sidecar.policy import PolicyError, load_policy, load_policy_bytes
 from sidecar.policy.schema import policy_json_schema
@@ -279,3 +280,22 @@ def test_the_headers_routes_match_on_are_the_ones_logged_credentials_never() -> 
         "  - {match: {headers: {x-tier: gold}}, target: gpt-4o}\n"
     )
     assert load_policy_bytes(text.encode(), "test.yaml").logged_headers == ("x-team", "x-tier")
+
+
+def test_a_key_a_json_policy_repeats_is_a_warning_by_its_path() -> None:
+    """A JSON object that writes a key twice loads with the last value, and a warning for each repeat by
+    its path, as YAML gets (``json`` keeps the last value without a word)."""
+    text = (
+        BASE.replace("dialect:", "kind:")
+        + "routes:\n  - {match: {model: x}, target: gpt-4o}\ndefault: {target: gpt-4o}\n"
+    )
+    written = json.dumps(yaml.safe_load(text))
+    written = written.replace('"version": 1', '"version": 1, "default": {"target": "claude"}', 1)
+    written = written.replace('"match": {"model": "x"}', '"match": {"model": "x", "model": "y"}', 1)
+    policy = load_policy_bytes(written.encode(), "policy.json")
+    assert policy.warnings == (
+        "key 'default' written twice: only the last one is used",
+        "key 'routes[0].match.model' written twice: only the last one is used",
+    )
+    assert policy.default is not None and policy.default.chain[0].name == "gpt-4o"
+    assert policy.route(request("y")) is policy.routes[0]
