@@ -299,3 +299,23 @@ def test_a_key_a_json_policy_repeats_is_a_warning_by_its_path() -> None:
     )
     assert policy.default is not None and policy.default.chain[0].name == "gpt-4o"
     assert policy.route(request("y")) is policy.routes[0]
+
+
+def test_a_number_or_true_false_in_quotes_is_read_as_one_and_named() -> None:
+    """A number or true/false written as text ('20', "yes", an item of a list of statuses) is read as the
+    value it spells (pydantic's lax mode: quoting by habit, a Helm ``| quote``), and each is named by its
+    path in a warning; text that is no number (``20s``) stays an error (test_author_errors)."""
+    text = BASE.replace("dialect:", "kind:").replace("context_window: 128000", 'context_window: "128000"') + (
+        'defaults:\n  resilience:\n    deadline_s: "20"\n    fallback_on: ["500", 502]\n'
+        'routes:\n  - {match: {features: {stream: "yes"}}, target: gpt-4o}\ndefault: {target: gpt-4o}\n'
+    )
+    policy = load_policy_bytes(text.encode(), "policy.yaml")
+    assert policy.defaults.resilience.deadline_s == 20
+    assert 500 in policy.defaults.resilience.fallback_on
+    assert policy.warnings == (
+        "models.gpt-4o.context_window: a number written in quotes ('128000'): read as 128000 (write it without quotes)",
+        "defaults.resilience.deadline_s: a number written in quotes ('20'): read as 20 (write it without quotes)",
+        "defaults.resilience.fallback_on[0]: a number written in quotes ('500'): read as 500 (write it without quotes)",
+        "routes[0].match.features.stream: true or false written in quotes ('yes'): read as true"
+        " (write it without quotes)",
+    )
