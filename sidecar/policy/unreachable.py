@@ -61,16 +61,20 @@ class _Earlier:
             return
         condition = min(match.conditions, key=lambda c: (self._filed(c, match.conditions[c]), c))
         for value in match.conditions[condition]:
-            if _is_glob(value):
-                self.prefixed.setdefault((condition, _literal_start(value)), []).append(index)
-            else:
-                self.exact.setdefault((condition, value), []).append(index)
+            shelf, key = self._place(condition, value)
+            shelf.setdefault(key, []).append(index)
         self.by_condition.setdefault(condition, []).append(index)
 
     def _filed(self, condition: str, values: frozenset[str]) -> int:
         """How many routes are filed under these values already."""
-        shelf = (self.prefixed, _literal_start) if any(_is_glob(v) for v in values) else (self.exact, str)
-        return sum(len(shelf[0].get((condition, shelf[1](value)), ())) for value in values)
+        return sum(len(shelf.get(key, ())) for shelf, key in (self._place(condition, v) for v in values))
+
+    def _place(self, condition: str, value: str) -> tuple[dict[tuple[str, str], list[int]], tuple[str, str]]:
+        """Where a route listing ``value`` for ``condition`` is filed: by the value, a glob by its literal
+        start."""
+        if _is_glob(value):
+            return self.prefixed, (condition, _literal_start(value))
+        return self.exact, (condition, value)
 
     def candidates(self, later: _Match) -> list[int]:
         """The earlier routes that could cover ``later``, in file order."""
