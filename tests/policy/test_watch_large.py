@@ -44,7 +44,7 @@ async def test_a_reload_of_a_large_policy_does_not_hold_up_a_request(
     old = running.state.holder.policy
     running.policy_path.write_text(policy(url, ROUTES, "b"))
     slowest = 0.0
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 50  # within the test timeout (60 s)
     while running.state.holder.policy is old and time.monotonic() < deadline:
         started = time.monotonic()
         await client.chat.completions.create(**ask)  # type: ignore[call-overload]
