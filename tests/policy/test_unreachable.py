@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 
 import pytest
@@ -96,6 +97,11 @@ def test_a_policy_of_thousands_of_routes_is_checked_in_linear_time(route: str) -
     each is compared with the few earlier routes filed under its values, not every earlier one (which
     took over 4 s)."""
     routes = [RouteSpec.model_validate(yaml.safe_load(route.replace("{i}", str(i)))) for i in range(2000)]
-    started = time.process_time()
-    assert unreachable_routes(routes, None) == []
-    assert time.process_time() - started < 0.5
+    gc.disable()  # a full collection walks the whole test session's heap: not the check's time
+    try:
+        started = time.thread_time()  # this thread's CPU: not the session's other threads'
+        assert unreachable_routes(routes, None) == []
+        spent = time.thread_time() - started
+    finally:
+        gc.enable()
+    assert spent < 0.5, f"{spent:.3f} s of CPU"
