@@ -1,11 +1,12 @@
 """What a policy author is told about a mistake beyond what the parser says: where a YAML syntax error
 is in the policy's terms (``after models.gpt-4o-mini.model``) and what it likely is (a tab, an
 indentation), the field or name most likely meant (``unknown field (did you mean 'deadline_s'?)``,
-``unknown model 'claude-sonet' (did you mean 'claude-sonnet'?)``), a key a mapping repeats by its
-path, and a ``${VAR}`` the policy does not expand.
+``unknown model 'claude-sonet' (did you mean 'claude-sonnet'?)``), a key a YAML mapping or a JSON
+object repeats by its path, a number or true/false written in quotes, and a ``${VAR}`` the policy does
+not expand.
 
-All of it runs only on a policy that has a problem (or, for repeated keys, once per load), never per
-request.
+All of it runs only on a policy that has a problem (or, for repeated keys and quoted values, once per
+load), never per request.
 """
 
 from __future__ import annotations
@@ -107,6 +108,83 @@ def _repeats(node: yaml.Node, path: str, walked: set[int]) -> Iterator[tuple[int
                 yield key_node.start_mark.line + 1, here
             seen.add(key)
             yield from _repeats(value_node, here, walked)
+
+
+def repeated_json_keys(data: bytes) -> list[str]:
+    """``key 'PATH' written twice: only the last one is used`` for each key an object of the JSON text
+    repeats (JSON allows it and the parser keeps the last value, as PyYAML does). No line: ``json``'s
+    ``object_pairs_hook`` sees an object's pairs, not where they are. Nothing for text ``json`` does not
+    read (the caller has parsed it already and reports its errors)."""
+    try:
+        document = json.loads(data, object_pairs_hook=_JSONObject.of)
+        return [f"key '{path}' written twice: only the last one is used" for path in _json_repeats(document, "")]
+    except (ValueError, RecursionError):
+        return []
+
+
+class _JSONObject(dict[str, Any]):
+    """A JSON object, with the keys its text repeats (the hook sees them before a dict drops them)."""
+
+    repeated: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, pairs: list[tuple[str, Any]]) -> _JSONObject:
+        built = cls(pairs)
+        if len(built) < len(pairs):  # a key came twice
+            seen: set[str] = set()
+            repeated: set[str] = set()
+            for key, _ in pairs:
+                (repeated if key in seen else seen).add(key)
+            built.repeated = frozenset(repeated)
+        return built
+
+
+def _json_repeats(value: Any, path: str) -> Iterator[str]:
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _json_repeats(item, f"{path}[{i}]")
+    elif isinstance(value, _JSONObject):
+        for key, item in value.items():
+            here = f"{path}.{key}" if path else key
+            if key in value.repeated:
+                yield here
+            yield from _json_repeats(item, here)
+
+
+def quoted_scalars(document: Any, validated: Any, path: str = "") -> Iterator[str]:
+    """``PATH: a number written in quotes ('20'): read as 20 (...)`` for each number or true/false the
+    policy writes as text that validation read as one (pydantic's lax mode: a YAML author's habit of
+    quoting, a Helm ``| quote``). Walks the document beside the validated spec's dump (by alias)."""
+    if isinstance(document, dict) and isinstance(validated, dict):
+        for key, value in document.items():
+            if key in validated:
+                here = f"{path}.{key}" if path else str(key)
+                yield from quoted_scalars(value, validated[key], here)
+    elif isinstance(document, list) and isinstance(validated, list) and len(document) == len(validated):
+        for i, (value, read) in enumerate(zip(document, validated, strict=True)):
+            yield from quoted_scalars(value, read, f"{path}[{i}]")
+    elif isinstance(document, list) and isinstance(validated, set | frozenset):  # ``fallback_on``: a set
+        for i, value in enumerate(document):
+            read = next((n for n in validated if isinstance(value, str) and _reads_as(value, n)), None)
+            yield from quoted_scalars(value, read, f"{path}[{i}]") if read is not None else ()
+    elif isinstance(document, str) and isinstance(validated, bool):
+        yield f"{path}: true or false written in quotes ({document!r}): read as {str(validated).lower()}{_UNQUOTE}"
+    elif isinstance(document, str) and isinstance(validated, int | float) and _reads_as(document, validated):
+        number = int(validated) if isinstance(validated, float) and validated.is_integer() else validated
+        yield f"{path}: a number written in quotes ({document!r}): read as {number}{_UNQUOTE}"
+
+
+_UNQUOTE = " (write it without quotes)"
+
+
+def _reads_as(text: str, number: object) -> bool:
+    """Whether the text is that number written out (not a value a validator made a number of)."""
+    if isinstance(number, bool) or not isinstance(number, int | float):
+        return False
+    try:
+        return float(text.strip().replace("_", "")) == number
+    except ValueError:
+        return False
 
 
 def did_you_mean(name: str, known: Iterable[str], cutoff: float = 0.75) -> str:

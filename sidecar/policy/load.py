@@ -3,10 +3,11 @@
 ``load_policy(path)`` is all-or-nothing: it returns a ``Policy`` or raises ``PolicyError`` listing every
 problem found (``providers.openai.base_url: must start with http:// or https://``). The version of a
 policy is a hash of its bytes and of the files it read (``files``: a learned router), so two sidecars
-with the same files report the same version. What loads
-but uses a deprecated name (``providers.x.dialect``, now ``kind``) or writes a YAML key twice in one
-mapping (PyYAML keeps the last value silently) is listed in ``Policy.warnings``, which ``validate``
-prints and the server logs (``policy_warning``).
+with the same files report the same version. What loads but uses a deprecated name
+(``providers.x.dialect``, now ``kind``), writes a key twice in one mapping (PyYAML and JSON parsers keep
+the last value silently) or a number or true/false in quotes (pydantic reads ``"20"`` as 20: kept, as a
+YAML author quotes by habit, and named) is listed in ``Policy.warnings``, which ``validate`` prints and
+the server logs (``policy_warning``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,16 @@ from pydantic_core import ErrorDetails
 from .compile import compile_policy
 from .compiled import Policy, PolicyError
 from .files import policy_version
-from .hints import KnownFields, did_you_mean, repeated_keys, unexpanded, with_names_meant, yaml_error
+from .hints import (
+    KnownFields,
+    did_you_mean,
+    quoted_scalars,
+    repeated_json_keys,
+    repeated_keys,
+    unexpanded,
+    with_names_meant,
+    yaml_error,
+)
 from .spec import DEPRECATED_PROVIDER_FIELDS, PolicySpec
 
 
@@ -48,7 +58,7 @@ def load_policy_bytes(data: bytes, source: str) -> Policy:
         policy = compile_policy(spec, version=policy_version(data, ()), source=source, loaded_at=time.time())
     except PolicyError as exc:
         raise PolicyError(with_names_meant(exc.errors, document), exc.files) from None
-    warnings = [*repeated, *deprecations(document)]
+    warnings = [*repeated, *deprecations(document), *quoted_scalars(document, spec.model_dump(by_alias=True))]
     if warnings:
         policy = dataclasses.replace(policy, warnings=(*policy.warnings, *warnings))
     if policy.files:  # the files it read are part of it: the version covers them too
@@ -69,14 +79,14 @@ def deprecations(document: dict[str, Any]) -> list[str]:
 
 def parse_document(data: bytes) -> tuple[dict[str, Any], list[str]]:
     """JSON when it parses as JSON, else YAML (a superset); a clear error with the line otherwise. Also
-    the warnings for keys the YAML repeats."""
+    the warnings for keys the document repeats (YAML or JSON)."""
     stripped = data.lstrip()
     if stripped[:1] in (b"{", b"["):
         try:
             document = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
             raise PolicyError([f"invalid JSON: {exc}"]) from None
-        return _mapping(document), []
+        return _mapping(document), repeated_json_keys(data)
     try:
         loader = yaml.SafeLoader(data)  # it decodes the whole text here
     except yaml.reader.ReaderError as exc:

@@ -120,6 +120,11 @@ WARNINGS = [
         Edit('    match: {model: "claude-*"}\n', '    match: {model: "claude-*"}\n    match: {app: ops}\n'),
         "line 104: key 'routes[4].match' written twice: only the last one is used",
     ),
+    (
+        "number in quotes",
+        Edit("    deadline_s: 60 ", '    deadline_s: "60" '),
+        "defaults.resilience.deadline_s: a number written in quotes ('60'): read as 60 (write it without quotes)",
+    ),
 ]
 
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from sidecar.policy import PolicyError, load_policy, load_policy_bytes
 from sidecar.policy.schema import policy_json_schema
@@ -279,3 +280,42 @@ def test_the_headers_routes_match_on_are_the_ones_logged_credentials_never() -> 
         "  - {match: {headers: {x-tier: gold}}, target: gpt-4o}\n"
     )
     assert load_policy_bytes(text.encode(), "test.yaml").logged_headers == ("x-team", "x-tier")
+
+
+def test_a_key_a_json_policy_repeats_is_a_warning_by_its_path() -> None:
+    """A JSON object that writes a key twice loads with the last value, and a warning for each repeat by
+    its path, as YAML gets (``json`` keeps the last value without a word)."""
+    text = (
+        BASE.replace("dialect:", "kind:")
+        + "routes:\n  - {match: {model: x}, target: gpt-4o}\ndefault: {target: gpt-4o}\n"
+    )
+    written = json.dumps(yaml.safe_load(text))
+    written = written.replace('"version": 1', '"version": 1, "default": {"target": "claude"}', 1)
+    written = written.replace('"match": {"model": "x"}', '"match": {"model": "x", "model": "y"}', 1)
+    policy = load_policy_bytes(written.encode(), "policy.json")
+    assert policy.warnings == (
+        "key 'default' written twice: only the last one is used",
+        "key 'routes[0].match.model' written twice: only the last one is used",
+    )
+    assert policy.default is not None and policy.default.chain[0].name == "gpt-4o"
+    assert policy.route(request("y")) is policy.routes[0]
+
+
+def test_a_number_or_true_false_in_quotes_is_read_as_one_and_named() -> None:
+    """A number or true/false written as text ('20', "yes", an item of a list of statuses) is read as the
+    value it spells (pydantic's lax mode: quoting by habit, a Helm ``| quote``), and each is named by its
+    path in a warning; text that is no number (``20s``) stays an error (test_author_errors)."""
+    text = BASE.replace("dialect:", "kind:").replace("context_window: 128000", 'context_window: "128000"') + (
+        'defaults:\n  resilience:\n    deadline_s: "20"\n    fallback_on: ["500", 502]\n'
+        'routes:\n  - {match: {features: {stream: "yes"}}, target: gpt-4o}\ndefault: {target: gpt-4o}\n'
+    )
+    policy = load_policy_bytes(text.encode(), "policy.yaml")
+    assert policy.defaults.resilience.deadline_s == 20
+    assert 500 in policy.defaults.resilience.fallback_on
+    assert policy.warnings == (
+        "models.gpt-4o.context_window: a number written in quotes ('128000'): read as 128000 (write it without quotes)",
+        "defaults.resilience.deadline_s: a number written in quotes ('20'): read as 20 (write it without quotes)",
+        "defaults.resilience.fallback_on[0]: a number written in quotes ('500'): read as 500 (write it without quotes)",
+        "routes[0].match.features.stream: true or false written in quotes ('yes'): read as true"
+        " (write it without quotes)",
+    )

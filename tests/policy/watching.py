@@ -66,7 +66,7 @@ class Polls:
 
     async def next(self) -> None:
         self._polled.clear()
-        await asyncio.wait_for(self._polled.wait(), 5)  # wakes once the poll (on_tick, then its check) is done
+        await asyncio.wait_for(self._polled.wait(), 5)  # wakes once the poll (its check, then on_tick) is done
 
 
 async def start_polled(path: Path) -> tuple[PolicyHolder, asyncio.Task[None], list[tuple[bool, list[str]]], Polls]:
