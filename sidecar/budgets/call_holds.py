@@ -4,9 +4,11 @@
 member's first target, the judge's) priced at its own model (``calls.call_units``), summed per distinct
 target, and reserved as one joint reservation (``joint``) over the counters of all those targets: one
 store call, all or nothing. A request limit that refuses denies; a model or provider quota that refuses
-drops the calls on the targets it covers (their targets are skipped: that member's chain goes on to its
-fallback, reserved for it alone, or the member fails and the vote goes on; the judge's, to majority) and
-the rest is reserved again; no member left is a denial ("every target is over its quota").
+drops the targets it covers (skipped: never called) and every call is reserved again, each on the first
+target of its chain not dropped (``shares_of``: a member's fallback, as a chain route walks its own at
+admission; a call with none left holds nothing: the member fails and the vote goes on, the judge's
+leaves it to majority); fewer members left than ``min_members`` is a denial ("every target is over its
+quota", or "too few ensemble members within their quotas").
 
 ``CallHolds`` is the admission's side of it: each call's share of the joint reservation, the holds of
 the calls that moved on (``Admission.switch_call``: a fallback, a retry after a billed call) or race a
@@ -29,7 +31,7 @@ from sidecar.translate import Usage
 from .decision import Decision, LimitState
 from .joint import JointPlan, joint_plan, spread_on
 from .pricing import NANO_USD
-from .verdicts import downgrade_targets
+from .verdicts import ALL_OVER, downgrade_targets
 
 if TYPE_CHECKING:
     from .admission import Admission, Held
@@ -67,14 +69,16 @@ class CallHolds:
 
 
 def shares_of(ledger: Ledger, request: BudgetRequest, dropped: frozenset[str] = frozenset()) -> list[Share]:
-    """Each call's estimate on its first target; a call on a ``dropped`` model holds nothing."""
+    """Each call's estimate on the first target of its chain not on a ``dropped`` model (its first, when
+    none is dropped); a call whose every target is dropped holds nothing."""
     shares: list[Share] = []
     for index, call in enumerate(request.calls):
-        if call.target.model in dropped:
+        target = next((target for target in call.chain if target.model not in dropped), None)
+        if target is None:
             shares.append((None, 0, 0))
             continue
-        units = ledger.call_units(request, index, call.target)
-        shares.append((call.target, units[0], units[1]))
+        units = ledger.call_units(request, index, target)
+        shares.append((target, units[0], units[1]))
     return shares
 
 
@@ -128,12 +132,16 @@ async def _admit_joint(
 
     dropped: frozenset[str] = frozenset()
     skipped: list[tuple[LimitState, int, str]] = []
+    needed = request.calls[0].min_members
     while True:
         shares = shares_of(ledger, request, dropped)
-        members = [share for share, call in zip(shares, request.calls, strict=True) if call.judge_output is None]
-        reserved = await reserve_joint(ledger, request, shares, counted=False) if any(s[0] for s in members) else None
-        if reserved is None:
-            return ledger._all_skipped(skipped, names, ledger._clock())
+        members = [share[0] for share, call in zip(shares, request.calls, strict=True) if call.judge_output is None]
+        left = len(members) - members.count(None)
+        if left < needed:  # too few members for the vote, nothing called (``min_members`` >= 1: none, else)
+            few = f"too few ensemble members within their quotas (min_members is {needed})" if left else ALL_OVER
+            return ledger._all_skipped(skipped, names, ledger._clock(), few)
+        reserved = await reserve_joint(ledger, request, shares, counted=False)
+        assert reserved is not None  # a member holds a share
         held, result, joint, amounts = reserved
         if held is None:
             return ledger._unavailable(joint)

@@ -184,3 +184,40 @@ def test_explain_shows_each_providers_share_of_an_ensemble() -> None:
     reserves = explained(route, limits)
     assert reserves[("per-provider", "one")] + reserves[("per-provider", "two")] == reserves[("all", "*")]
     assert 0 < reserves[("per-provider", "one")] < reserves[("per-provider", "two")]
+
+
+async def test_every_members_first_target_over_its_quota_falls_back_at_admission(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str
+) -> None:
+    """Both members' first target is on provider one, whose quota cannot hold a call: admission reserves
+    each member's call on the next target of its chain that fits (``alt``, ``big`` on provider two), as
+    a chain route walks its fallbacks, and the request is answered without a call to provider one
+    (before 2026-12-05 it was a 429: no member's first target fit)."""
+    first, second = await fake("one", reply="billing"), await fake("two", reply="billing")
+    route = "{name: chat, ensemble: {members: [{target: [small, alt]}, {target: [small, big]}], early_quorum: false}}"
+    limits = per_provider(1, "one", "provider-one")
+    running = await sidecar(two_provider_policy(first, second, route, limits, store))
+    async with client(running) as sdk:
+        answer = await sdk.chat.completions.create(**CHAT)
+    assert answer.choices[0].message.content == "billing"
+    assert sorted(access_line(running)["attempt_log"]) == ["alt:ok", "big:ok", "small:budget", "small:budget"]
+    assert await running.fake_requests(first) == []
+    assert await used_by_provider(running, {"one": 0.0}, "provider-one") == {"one": 0.0}
+
+
+async def test_too_few_members_within_their_quotas_for_min_members_is_a_429(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str
+) -> None:
+    """``min_members: 3``; provider one's quota refuses two members' first target, and only one of them has
+    a fallback that fits (``big``): two members left cannot make the vote, so the request is refused
+    before any call (429 naming the quota and ``min_members``; before 2026-12-05 the two were called and
+    the caller got a 502 after paying for them)."""
+    first, second = await fake("one"), await fake("two")
+    members = "[{target: [small, big]}, small, alt]"
+    route = f"{{name: chat, ensemble: {{members: {members}, min_members: 3, early_quorum: false}}}}"
+    running = await sidecar(two_provider_policy(first, second, route, per_provider(1, "one", "provider-one"), store))
+    async with client(running) as sdk:
+        with pytest.raises(openai.RateLimitError) as refused:
+            await sdk.chat.completions.create(**CHAT)
+    assert "min_members is 3" in str(refused.value) and "provider-one" in str(refused.value)
+    assert await running.fake_requests(first) == [] and await running.fake_requests(second) == []
