@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 
 from sidecar.translate import Usage
 
-from .call_holds import CallCost, CallHolds, charge_calls, charge_on, reserve_joint, shares_of
+from .call_holds import CallCost, CallHolds, call_race_over, charge_calls, charge_on, reserve_joint, shares_of
 from .decision import Decision, StoreUse
 from .joint import spread_on
 from .plans import Plan
@@ -219,6 +219,10 @@ class Admission:
         calls = self._call_holds(request)
         units = self._ledger.call_units(request, index, target)
         return await asyncio.shield(self._hold_call(calls, calls.races, index, request, target, units))
+
+    def call_race_over(self, index: int, hedge: TargetInfo, hedge_won: bool, cut: tuple[float, int]) -> None:
+        """Call ``index``'s hedged race ended: each racer's cost on its own target (``call_holds``)."""
+        call_race_over(self, index, hedge, hedge_won, cut)
 
     async def hold_race(self, target: TargetInfo) -> bool:
         """A hedge's second call, to ``target``, starts while the first runs: hold its estimate too (the

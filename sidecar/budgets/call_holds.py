@@ -66,6 +66,7 @@ class CallHolds:
     races: list[Held] = field(default_factory=list)
     charged: dict[int, tuple[int, int]] = field(default_factory=dict)
     last: dict[int, TargetInfo] = field(default_factory=dict)  # the target each call is held on, or was last
+    won: dict[int, TargetInfo] = field(default_factory=dict)  # a hedge that won a call's race: its answer's target
 
 
 def shares_of(ledger: Ledger, request: BudgetRequest, dropped: frozenset[str] = frozenset()) -> list[Share]:
@@ -192,31 +193,73 @@ def charge_calls(admission: Admission, costs: Sequence[CallCost]) -> None:
     count = 1 if billed and not admission._counted else 0
     admission._counted = admission._counted or bool(count)
     on_joint: dict[str, tuple[int, int]] = {}
-    for index, usd, tokens, unmetered in costs:
-        before = calls.charged.get(index, (0, 0))
-        rest = (round(usd * NANO_USD) - before[0], tokens - before[1])
-        share = calls.shares[index] if index < len(calls.shares) else (None, 0, 0)
-        target = share[0]
-        mine = own.pop(index, None)
-        if mine is not None:
-            actual = spread_on(mine.plan, mine.plan.target.model, rest, 0)
-            if unmetered:  # no usage reported: its estimate, as the hold has it
-                actual = [a + b for a, b in zip(actual, mine.per_counter(), strict=True)]
-            ledger._finish_soon(mine, actual)
-        elif target is not None and joint is not None:
-            extra = share[1:] if unmetered else (0, 0)
-            was = on_joint.get(target.model, (0, 0))
-            on_joint[target.model] = (was[0] + rest[0] + extra[0], was[1] + rest[1] + extra[1])
-        elif rest != (0, 0) and joint is not None and request is not None:  # held nowhere now: charged on
-            last = calls.last.get(index)  # the target it was last held on
-            if last is not None:
-                charge_on(ledger, request, joint, last, rest)
+    for cost in costs:
+        _charge_call(ledger, request, calls, own, joint, on_joint, cost)
     for held in own.values():
         ledger._finish_soon(held, [0] * len(held.plan.refs))
     if joint is not None:
         plan = joint.plan
         amounts = plan.spread(on_joint, count) if isinstance(plan, JointPlan) else plan.pick((0, 0, count))
         ledger._finish_soon(joint, amounts)
+
+
+def _charge_call(
+    ledger: Ledger,
+    request: BudgetRequest | None,
+    calls: CallHolds,
+    own: dict[int, Held],
+    joint: Held | None,
+    on_joint: dict[str, tuple[int, int]],
+    cost: CallCost,
+) -> None:
+    """``charge_calls`` of one call: the rest of its cost on its own hold, or added to ``on_joint`` (its
+    share's target), or charged on the target it was last held on, or its hedge's when that won a race."""
+    index, usd, tokens, unmetered = cost
+    before = calls.charged.get(index, (0, 0))
+    rest = (round(usd * NANO_USD) - before[0], tokens - before[1])
+    share = calls.shares[index] if index < len(calls.shares) else (None, 0, 0)
+    target = share[0]
+    mine = own.get(index)
+    won = calls.won.get(index)
+    if won is not None and request is not None and (where := joint or mine) is not None:
+        extra = ledger.call_units(request, index, won) if unmetered else (0, 0)  # no usage: its estimate
+        charge_on(ledger, request, where, won, (rest[0] + extra[0], rest[1] + extra[1]))
+    elif mine is not None:
+        del own[index]
+        actual = spread_on(mine.plan, mine.plan.target.model, rest, 0)
+        if unmetered:  # no usage reported: its estimate, as the hold has it
+            actual = [a + b for a, b in zip(actual, mine.per_counter(), strict=True)]
+        ledger._finish_soon(mine, actual)
+    elif target is not None and joint is not None:
+        extra = share[1:] if unmetered else (0, 0)
+        was = on_joint.get(target.model, (0, 0))
+        on_joint[target.model] = (was[0] + rest[0] + extra[0], was[1] + rest[1] + extra[1])
+    elif rest != (0, 0) and joint is not None and request is not None:  # held nowhere now: charged on
+        last = calls.last.get(index)  # the target it was last held on
+        if last is not None:
+            charge_on(ledger, request, joint, last, rest)
+
+
+def call_race_over(
+    admission: Admission, index: int, hedge: TargetInfo, hedge_won: bool, cut: tuple[float, int]
+) -> None:
+    """Call ``index``'s hedged race (its current target against ``hedge``) ended: ``cut`` (what its exchange
+    was charged during the race: the loser's prompt) charged at once on the loser's target and counted as
+    charged for that call; when the hedge won, the rest of the call's cost goes on the hedge's target at the
+    end (``CallHolds.won``)."""
+    calls = admission._calls
+    request = admission._request
+    if calls is None or request is None:  # the request ended meanwhile: its end charged every call
+        return
+    loser = calls.last.get(index) if hedge_won else hedge
+    where = admission._hold() or (calls.races[-1] if calls.races else None)
+    units = (round(cut[0] * NANO_USD), cut[1])
+    if loser is not None and where is not None and units != (0, 0):
+        charge_on(admission._ledger, request, where, loser, units)
+        before = calls.charged.get(index, (0, 0))
+        calls.charged[index] = (before[0] + units[0], before[1] + units[1])
+    if hedge_won:
+        calls.won[index] = calls.last[index] = hedge
 
 
 def charge_on(

@@ -169,11 +169,13 @@ async def _run(
 def _charge_cut(exchange: Exchange, recorded: int, racing: dict[str, Target]) -> None:
     """The racers cut after their call started (recorded ``cancelled`` since attempt ``recorded``): their
     prompt estimate, at their own price, added to the request's unserved cost and tokens (see the module)."""
-    cut = [racing[a.target] for a in exchange.attempts[recorded:] if a.outcome == "cancelled" and a.target in racing]
-    if not cut:
+    attempts = [a for a in exchange.attempts[recorded:] if a.outcome == "cancelled" and a.target in racing]
+    if not attempts:
         return
+    cut = [racing[a.target] for a in attempts]
     charge_cut(exchange, cut)
     exchange.hedge_cut = cut[-1].name
+    exchange.hedge_cuts = (*exchange.hedge_cuts, *attempts)
 
 
 def _race_over(exchange: Exchange, winner: Target) -> None:

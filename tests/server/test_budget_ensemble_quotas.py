@@ -221,3 +221,50 @@ async def test_too_few_members_within_their_quotas_for_min_members_is_a_429(
             await sdk.chat.completions.create(**CHAT)
     assert "min_members is 3" in str(refused.value) and "provider-one" in str(refused.value)
     assert await running.fake_requests(first) == [] and await running.fake_requests(second) == []
+
+
+@pytest.mark.parametrize("first_wins", [True, False], ids=["first-wins", "hedge-wins"])
+async def test_a_members_hedged_race_is_settled_on_the_targets_it_called(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str, first_wins: bool
+) -> None:
+    """The first member's call to ``small`` (provider one) has no first byte after 0.2 s: its hedge calls
+    ``alt`` (provider two). The call cut in flight is charged its prompt on its own provider's counter,
+    the answer on the provider that gave it (before 2026-12-05 both were settled on the member's held
+    target, provider one: provider two's quota never saw the hedge's call)."""
+    slow, fast = (600, 3000) if first_wins else (3000, 0)
+    first, second = (
+        await fake("one", reply="billing", latency_ms=slow),
+        await fake("two", reply="billing", latency_ms=fast),
+    )
+    route = (
+        "{name: chat, ensemble: {members: [{target: [small, alt]}, small], early_quorum: false},"
+        " resilience: {hedge: {after_s: 0.2}}}"
+    )
+    limits = per_provider(10**6)
+    running = await sidecar(two_provider_policy(first, second, route, limits, store))
+    async with client(running) as sdk:
+        answer = await sdk.chat.completions.create(**CHAT)
+    assert answer.usage is not None
+    call = float(answer.usage.total_tokens)  # each answer's: the same reply to the same prompt
+    cut = explained(TWO_PROVIDERS, limits)[("per-provider", "one")] - CHAT["max_tokens"]  # a prompt's estimate
+    expected = {"one": 2 * call, "two": cut} if first_wins else {"one": cut + call, "two": call}
+    assert await used_by_provider(running, expected) == expected
+
+
+async def test_a_members_hedged_race_loser_is_charged_its_prompt_once(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str
+) -> None:
+    """A member's hedge cut after its prompt was sent: the access line's ``cost_usd`` and the budget count
+    that prompt once (before 2026-12-05 the race charged it and the ensemble's end charged it again, as a
+    call cut in flight)."""
+    first, second = await fake("one", reply="billing", latency_ms=600), await fake("two", latency_ms=3000)
+    route = "{name: chat, ensemble: {members: [{target: [small, alt]}, small]}, resilience: {hedge: {after_s: 0.2}}}"
+    limits = "{name: all, measure: tokens, amount: 1000000, window: month}"
+    running = await sidecar(two_provider_policy(first, second, route, limits, store))
+    async with client(running) as sdk:
+        answer = await sdk.chat.completions.create(**CHAT)
+    assert answer.usage is not None
+    cut = explained(TWO_PROVIDERS, per_provider(10**6))[("per-provider", "one")] - CHAT["max_tokens"]
+    spent = 2 * answer.usage.total_tokens + cut  # two answers and the cut call's prompt
+    assert await used_by_provider(running, {"*": spent}, "all") == {"*": spent}
+    assert access_line(running)["cost_usd"] == pytest.approx(spent * 1e-6)  # every model: $1 per Mtok
