@@ -41,7 +41,8 @@ from typing import TYPE_CHECKING
 
 from sidecar.translate import Usage
 
-from .call_holds import CallCost, CallHolds, call_race_over, charge_calls, charge_on, reserve_joint, shares_of
+from . import call_holds
+from .call_holds import CallCost, CallHolds, charge_calls, charge_on, reserve_joint, shares_of
 from .decision import Decision, StoreUse
 from .joint import spread_on
 from .plans import Plan
@@ -155,7 +156,7 @@ class Admission:
             held = self._hold()
             if own is not None:
                 del calls.own[index]
-                ledger._finish_soon(own, own.plan.pick(settled))
+                ledger._finish_soon(own, call_holds.uncounted(calls, own, own.plan.pick(settled)))
             elif held is not None and first is not None:  # its share of the joint reservation, on its target's
                 calls.shares[index] = (None, 0, 0)  # counters: settled, the rest held again
                 ledger._finish_soon(held, spread_on(held.plan, first.model, delta, settled[2]))
@@ -191,7 +192,7 @@ class Admission:
         """``units`` reserved on ``target`` for call ``index`` (in ``holds``: its own, or a race's); the
         request ended meanwhile: released at once. False: refused."""
         ledger = self._ledger
-        mine = await ledger._reserve_on(request, target, counted=True, units=units)
+        mine = await call_holds.reserve_call(ledger, request, calls, target, units)
         if mine is None:
             return False
         if self._calls is not calls:
@@ -222,7 +223,7 @@ class Admission:
 
     def call_race_over(self, index: int, hedge: TargetInfo, hedge_won: bool, cut: tuple[float, int]) -> None:
         """Call ``index``'s hedged race ended: each racer's cost on its own target (``call_holds``)."""
-        call_race_over(self, index, hedge, hedge_won, cut)
+        call_holds.call_race_over(self, index, hedge, hedge_won, cut)
 
     async def hold_race(self, target: TargetInfo) -> bool:
         """A hedge's second call, to ``target``, starts while the first runs: hold its estimate too (the

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from sidecar.translate import Usage
 
 from .decision import Decision, LimitState
-from .joint import JointPlan, joint_plan, spread_on
+from .joint import REQUESTS, JointPlan, joint_plan, spread_on
 from .pricing import NANO_USD
 from .verdicts import ALL_OVER, downgrade_targets
 
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from .admission import Admission, Held
     from .compiled import BudgetRequest, TargetInfo
     from .ledger import Ledger
+    from .plans import Plan
     from .store import ReserveResult
 
 
@@ -67,6 +68,10 @@ class CallHolds:
     charged: dict[int, tuple[int, int]] = field(default_factory=dict)
     last: dict[int, TargetInfo] = field(default_factory=dict)  # the target each call is held on, or was last
     won: dict[int, TargetInfo] = field(default_factory=dict)  # a hedge that won a call's race: its answer's target
+    # The ``requests`` counters the request reached, by key: the joint reservation's (None: it counts there),
+    # and those a call's own hold reached first (a fallback or hedge on another model or provider: the
+    # plan and position where the end counts the request once, ``reserve_call``)
+    reached: dict[str, tuple[Plan, int] | None] = field(default_factory=dict)
 
 
 def shares_of(ledger: Ledger, request: BudgetRequest, dropped: frozenset[str] = frozenset()) -> list[Share]:
@@ -165,6 +170,7 @@ async def _admit_joint(
     ledger._count(decision)
     admission = Admission(ledger, request, decision, held)
     calls = admission._calls = CallHolds(shares)
+    calls.reached.update((ref.key, None) for at, ref in enumerate(joint.refs) if joint.measures[at] == REQUESTS)
     calls.last.update((index, share[0]) for index, share in enumerate(shares) if share[0] is not None)
     return admission
 
@@ -193,6 +199,10 @@ def charge_calls(admission: Admission, costs: Sequence[CallCost]) -> None:
     count = 1 if billed and not admission._counted else 0
     admission._counted = admission._counted or bool(count)
     on_joint: dict[str, tuple[int, int]] = {}
+    where = joint or next(iter(own.values()), None) or next(iter(racers), None)
+    if billed and where is not None:  # once on each requests counter only a call's own hold reached
+        for plan, at in filter(None, calls.reached.values()):
+            ledger._finish_soon(ledger._tab(where, plan), [int(i == at) for i in range(len(plan.refs))])
     for cost in costs:
         _charge_call(ledger, request, calls, own, joint, on_joint, cost)
     for held in own.values():
@@ -229,7 +239,7 @@ def _charge_call(
         actual = spread_on(mine.plan, mine.plan.target.model, rest, 0)
         if unmetered:  # no usage reported: its estimate, as the hold has it
             actual = [a + b for a, b in zip(actual, mine.per_counter(), strict=True)]
-        ledger._finish_soon(mine, actual)
+        ledger._finish_soon(mine, uncounted(calls, mine, actual))
     elif target is not None and joint is not None:
         extra = share[1:] if unmetered else (0, 0)
         was = on_joint.get(target.model, (0, 0))
@@ -238,6 +248,32 @@ def _charge_call(
         last = calls.last.get(index)  # the target it was last held on
         if last is not None:
             charge_on(ledger, request, joint, last, rest)
+
+
+async def reserve_call(
+    ledger: Ledger, request: BudgetRequest, calls: CallHolds, target: TargetInfo, units: tuple[int, int, int]
+) -> Held | None:
+    """``units`` held on ``target`` for one call (a fallback's, a hedge's), and one request on each of its
+    ``requests`` counters the request had not reached (``CallHolds.reached``: a model or provider none of
+    its calls was held on: the request counts there once, at the end, when it billed anything; refused
+    when that counter is full). None: refused, nothing held."""
+    now = ledger._clock()
+    plan = ledger._planner.plan(request, target, now)
+    amounts = list(plan.pick((units[0], units[1], 0)))
+    new = [at for at, ref in enumerate(plan.refs) if plan.measures[at] == REQUESTS and ref.key not in calls.reached]
+    for at in new:
+        amounts[at] = 1
+    held, result = await ledger._reserve(plan, amounts, now)
+    if held is None or result.refused >= 0:
+        return None
+    for at in new:
+        calls.reached.setdefault(plan.refs[at].key, (plan, at))
+    return held
+
+
+def uncounted(calls: CallHolds, held: Held, amounts: Sequence[int]) -> list[int]:
+    """``amounts`` to settle ``held`` with, 0 on the ``requests`` counters the end counts (``reached``)."""
+    return [0 if calls.reached.get(ref.key) else amount for ref, amount in zip(held.plan.refs, amounts, strict=True)]
 
 
 def call_race_over(

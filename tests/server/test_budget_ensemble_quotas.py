@@ -268,3 +268,46 @@ async def test_a_members_hedged_race_loser_is_charged_its_prompt_once(
     spent = 2 * answer.usage.total_tokens + cut  # two answers and the cut call's prompt
     assert await used_by_provider(running, {"*": spent}, "all") == {"*": spent}
     assert access_line(running)["cost_usd"] == pytest.approx(spent * 1e-6)  # every model: $1 per Mtok
+
+
+def per_provider_requests(amount: int, only: str = "") -> str:
+    """A monthly requests quota per provider (``only``: that provider's, the others exempt)."""
+    scope = f"{{by: provider, values: [{only}], others: exempt}}" if only else "{by: provider}"
+    return f"{{name: requests, measure: requests, amount: {amount}, window: month, scope: {scope}}}"
+
+
+FALLS_TO_TWO = "{name: chat, ensemble: {members: [{target: [small, alt]}, small], early_quorum: false}}"
+"""Both members' first target on provider one; the first member's fallback on provider two."""
+
+
+async def test_a_members_fallback_on_another_provider_counts_the_request_there(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str
+) -> None:
+    """Provider one answers 503 to both members' first call; the first member's fallback on provider two
+    answers. A ``requests`` quota by provider counts the request once on each provider it called (before
+    2026-12-05 only on the providers of the calls' first targets: provider two counted nothing)."""
+    first, second = await fake("one", fault="status=503", fault_rate=1), await fake("two", reply="billing")
+    running = await sidecar(two_provider_policy(first, second, FALLS_TO_TWO, per_provider_requests(100), store))
+    async with client(running) as sdk:
+        answer = await sdk.chat.completions.create(**CHAT)
+    assert answer.choices[0].message.content == "billing"
+    both = {"one": 1.0, "two": 1.0}
+    assert await used_by_provider(running, both, "requests") == both
+
+
+async def test_a_providers_full_requests_quota_refuses_a_members_fallback_there(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str
+) -> None:
+    """Provider two's quota is one request a month: the first request's fallback to it takes it; the
+    second request's is refused (``alt:budget``, no call): the member fails and, every member failed,
+    the caller gets 502 (before 2026-12-05 a member's fallback took no request on its provider's counter:
+    every request called provider two past its quota)."""
+    first, second = await fake("one", fault="status=503", fault_rate=1), await fake("two", reply="billing")
+    limits = per_provider_requests(1, "two")
+    running = await sidecar(two_provider_policy(first, second, FALLS_TO_TWO, limits, store))
+    async with client(running) as sdk:
+        await sdk.chat.completions.create(**CHAT)
+        with pytest.raises(openai.InternalServerError):
+            await sdk.chat.completions.create(**CHAT)
+    assert "alt:budget" in access_line(running)["attempt_log"]
+    assert len(await running.fake_requests(second)) == 1
