@@ -11,7 +11,9 @@
     await admission.switch_call(i, target, spent)  the same for call ``i`` of an ensemble (a member's or the
                                      judge's fallback, retry, re-ask): that call's failures settled, then
                                      ``target`` reserved for it alone, at its own price (False: refused)
-    await admission.hold_race(target)  a hedge's second call: held too, while both run (False: refused)
+    await admission.hold_race(target)  a hedge's second call: held too, while both run (False: refused);
+                                     in an ensemble's call ``hold_call_race``, and ``call_race_over`` at
+                                     its end: each racer's cost on its own target
     admission.race_over(winner, spent)  the race ended: the other call's hold settled at its cost
     await admission.settle(usage)    the answer ended (None: charge the estimate); ``release()``: nothing billable
     admission.charge(usage) / drop() the same without a coroutine (local store: done at once; a shared

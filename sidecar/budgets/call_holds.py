@@ -12,10 +12,14 @@ quota", or "too few ensemble members within their quotas").
 
 ``CallHolds`` is the admission's side of it: each call's share of the joint reservation, the holds of
 the calls that moved on (``Admission.switch_call``: a fallback, a retry after a billed call) or race a
-hedge, what each call's failures were charged, and the target each call is held on (``last``).
-``charge_calls(admission, costs)`` is the end: each call's cost (its exchange's, the request path's
-``Exchange.call_costs``), less what its switches charged, on the counters of the target it is held on:
-its share's target's counters of the joint reservation, or its own hold's.
+hedge (``reserve_call``: one request held on each ``requests`` counter the request had not reached,
+``reached``), what each call's failures were charged, the target each call is held on (``last``) and
+the hedge that won a call's race (``won``). ``call_race_over`` is a race's end: what it cost (the cut
+call's prompt) charged at once on the loser's target. ``charge_calls(admission, costs)`` is the end:
+each call's cost (its exchange's, the request path's ``Exchange.call_costs``), less what its switches
+and races charged, on the counters of the target it is held on: its share's target's counters of the
+joint reservation, or its own hold's, or the hedge's that won its race; and the request counted once
+on each ``requests`` counter only a call's own hold reached.
 """
 
 from __future__ import annotations

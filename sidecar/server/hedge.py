@@ -9,7 +9,9 @@ A racer cut after its call started (it lost the race) had its prompt sent, which
 its prompt estimate at its own model's price is added to the request's unserved cost and tokens (the
 budgets charge them, the access line's ``cost_usd`` counts them), as the budgets charge the prompt of a
 call whose caller left (``budget_use.used_when_cancelled``); ``exchange.hedge_cut`` names it for the access
-line. When the caller leaves during the race, the budget stage charges what was used instead.
+line, and ``exchange.hedge_cuts`` keeps its attempt (an ensemble's end does not charge it again as a call
+cut in flight: ``children.charge_in_flight``). When the caller leaves during the race, the budget stage
+charges what was used instead.
 
 The hooks are asked about the next target with ``exchange.racing`` set (the first call is in flight): a
 hook that holds something per call (the budgets: a reservation for each racer) holds it for the second
