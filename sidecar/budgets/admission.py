@@ -11,7 +11,9 @@
     await admission.switch_call(i, target, spent)  the same for call ``i`` of an ensemble (a member's or the
                                      judge's fallback, retry, re-ask): that call's failures settled, then
                                      ``target`` reserved for it alone, at its own price (False: refused)
-    await admission.hold_race(target)  a hedge's second call: held too, while both run (False: refused)
+    await admission.hold_race(target)  a hedge's second call: held too, while both run (False: refused);
+                                     in an ensemble's call ``hold_call_race``, and ``call_race_over`` at
+                                     its end: each racer's cost on its own target
     admission.race_over(winner, spent)  the race ended: the other call's hold settled at its cost
     await admission.settle(usage)    the answer ended (None: charge the estimate); ``release()``: nothing billable
     admission.charge(usage) / drop() the same without a coroutine (local store: done at once; a shared
@@ -41,6 +43,7 @@ from typing import TYPE_CHECKING
 
 from sidecar.translate import Usage
 
+from . import call_holds
 from .call_holds import CallCost, CallHolds, charge_calls, charge_on, reserve_joint, shares_of
 from .decision import Decision, StoreUse
 from .joint import spread_on
@@ -155,7 +158,7 @@ class Admission:
             held = self._hold()
             if own is not None:
                 del calls.own[index]
-                ledger._finish_soon(own, own.plan.pick(settled))
+                ledger._finish_soon(own, call_holds.uncounted(calls, own, own.plan.pick(settled)))
             elif held is not None and first is not None:  # its share of the joint reservation, on its target's
                 calls.shares[index] = (None, 0, 0)  # counters: settled, the rest held again
                 ledger._finish_soon(held, spread_on(held.plan, first.model, delta, settled[2]))
@@ -191,7 +194,7 @@ class Admission:
         """``units`` reserved on ``target`` for call ``index`` (in ``holds``: its own, or a race's); the
         request ended meanwhile: released at once. False: refused."""
         ledger = self._ledger
-        mine = await ledger._reserve_on(request, target, counted=True, units=units)
+        mine = await call_holds.reserve_call(ledger, request, calls, target, units)
         if mine is None:
             return False
         if self._calls is not calls:
@@ -219,6 +222,10 @@ class Admission:
         calls = self._call_holds(request)
         units = self._ledger.call_units(request, index, target)
         return await asyncio.shield(self._hold_call(calls, calls.races, index, request, target, units))
+
+    def call_race_over(self, index: int, hedge: TargetInfo, hedge_won: bool, cut: tuple[float, int]) -> None:
+        """Call ``index``'s hedged race ended: each racer's cost on its own target (``call_holds``)."""
+        call_holds.call_race_over(self, index, hedge, hedge_won, cut)
 
     async def hold_race(self, target: TargetInfo) -> bool:
         """A hedge's second call, to ``target``, starts while the first runs: hold its estimate too (the

@@ -4,16 +4,22 @@
 member's first target, the judge's) priced at its own model (``calls.call_units``), summed per distinct
 target, and reserved as one joint reservation (``joint``) over the counters of all those targets: one
 store call, all or nothing. A request limit that refuses denies; a model or provider quota that refuses
-drops the calls on the targets it covers (their targets are skipped: that member's chain goes on to its
-fallback, reserved for it alone, or the member fails and the vote goes on; the judge's, to majority) and
-the rest is reserved again; no member left is a denial ("every target is over its quota").
+drops the targets it covers (skipped: never called) and every call is reserved again, each on the first
+target of its chain not dropped (``shares_of``: a member's fallback, as a chain route walks its own at
+admission; a call with none left holds nothing: the member fails and the vote goes on, the judge's
+leaves it to majority); fewer members left than ``min_members`` is a denial ("every target is over its
+quota", or "too few ensemble members within their quotas").
 
 ``CallHolds`` is the admission's side of it: each call's share of the joint reservation, the holds of
 the calls that moved on (``Admission.switch_call``: a fallback, a retry after a billed call) or race a
-hedge, what each call's failures were charged, and the target each call is held on (``last``).
-``charge_calls(admission, costs)`` is the end: each call's cost (its exchange's, the request path's
-``Exchange.call_costs``), less what its switches charged, on the counters of the target it is held on:
-its share's target's counters of the joint reservation, or its own hold's.
+hedge (``reserve_call``: one request held on each ``requests`` counter the request had not reached,
+``reached``), what each call's failures were charged, the target each call is held on (``last``) and
+the hedge that won a call's race (``won``). ``call_race_over`` is a race's end: what it cost (the cut
+call's prompt) charged at once on the loser's target. ``charge_calls(admission, costs)`` is the end:
+each call's cost (its exchange's, the request path's ``Exchange.call_costs``), less what its switches
+and races charged, on the counters of the target it is held on: its share's target's counters of the
+joint reservation, or its own hold's, or the hedge's that won its race; and the request counted once
+on each ``requests`` counter only a call's own hold reached.
 """
 
 from __future__ import annotations
@@ -27,14 +33,15 @@ from typing import TYPE_CHECKING, NamedTuple
 from sidecar.translate import Usage
 
 from .decision import Decision, LimitState
-from .joint import JointPlan, joint_plan, spread_on
+from .joint import REQUESTS, JointPlan, joint_plan, spread_on
 from .pricing import NANO_USD
-from .verdicts import downgrade_targets
+from .verdicts import ALL_OVER, downgrade_targets
 
 if TYPE_CHECKING:
     from .admission import Admission, Held
     from .compiled import BudgetRequest, TargetInfo
     from .ledger import Ledger
+    from .plans import Plan
     from .store import ReserveResult
 
 
@@ -64,17 +71,24 @@ class CallHolds:
     races: list[Held] = field(default_factory=list)
     charged: dict[int, tuple[int, int]] = field(default_factory=dict)
     last: dict[int, TargetInfo] = field(default_factory=dict)  # the target each call is held on, or was last
+    won: dict[int, TargetInfo] = field(default_factory=dict)  # a hedge that won a call's race: its answer's target
+    # The ``requests`` counters the request reached, by key: the joint reservation's (None: it counts there),
+    # and those a call's own hold reached first (a fallback or hedge on another model or provider: the
+    # plan and position where the end counts the request once, ``reserve_call``)
+    reached: dict[str, tuple[Plan, int] | None] = field(default_factory=dict)
 
 
 def shares_of(ledger: Ledger, request: BudgetRequest, dropped: frozenset[str] = frozenset()) -> list[Share]:
-    """Each call's estimate on its first target; a call on a ``dropped`` model holds nothing."""
+    """Each call's estimate on the first target of its chain not on a ``dropped`` model (its first, when
+    none is dropped); a call whose every target is dropped holds nothing."""
     shares: list[Share] = []
     for index, call in enumerate(request.calls):
-        if call.target.model in dropped:
+        target = next((target for target in call.chain if target.model not in dropped), None)
+        if target is None:
             shares.append((None, 0, 0))
             continue
-        units = ledger.call_units(request, index, call.target)
-        shares.append((call.target, units[0], units[1]))
+        units = ledger.call_units(request, index, target)
+        shares.append((target, units[0], units[1]))
     return shares
 
 
@@ -128,12 +142,16 @@ async def _admit_joint(
 
     dropped: frozenset[str] = frozenset()
     skipped: list[tuple[LimitState, int, str]] = []
+    needed = request.calls[0].min_members
     while True:
         shares = shares_of(ledger, request, dropped)
-        members = [share for share, call in zip(shares, request.calls, strict=True) if call.judge_output is None]
-        reserved = await reserve_joint(ledger, request, shares, counted=False) if any(s[0] for s in members) else None
-        if reserved is None:
-            return ledger._all_skipped(skipped, names, ledger._clock())
+        members = [share[0] for share, call in zip(shares, request.calls, strict=True) if call.judge_output is None]
+        left = len(members) - members.count(None)
+        if left < needed:  # too few members for the vote, nothing called (``min_members`` >= 1: none, else)
+            few = f"too few ensemble members within their quotas (min_members is {needed})" if left else ALL_OVER
+            return ledger._all_skipped(skipped, names, ledger._clock(), few)
+        reserved = await reserve_joint(ledger, request, shares, counted=False)
+        assert reserved is not None  # a member holds a share
         held, result, joint, amounts = reserved
         if held is None:
             return ledger._unavailable(joint)
@@ -156,6 +174,7 @@ async def _admit_joint(
     ledger._count(decision)
     admission = Admission(ledger, request, decision, held)
     calls = admission._calls = CallHolds(shares)
+    calls.reached.update((ref.key, None) for at, ref in enumerate(joint.refs) if joint.measures[at] == REQUESTS)
     calls.last.update((index, share[0]) for index, share in enumerate(shares) if share[0] is not None)
     return admission
 
@@ -184,31 +203,103 @@ def charge_calls(admission: Admission, costs: Sequence[CallCost]) -> None:
     count = 1 if billed and not admission._counted else 0
     admission._counted = admission._counted or bool(count)
     on_joint: dict[str, tuple[int, int]] = {}
-    for index, usd, tokens, unmetered in costs:
-        before = calls.charged.get(index, (0, 0))
-        rest = (round(usd * NANO_USD) - before[0], tokens - before[1])
-        share = calls.shares[index] if index < len(calls.shares) else (None, 0, 0)
-        target = share[0]
-        mine = own.pop(index, None)
-        if mine is not None:
-            actual = spread_on(mine.plan, mine.plan.target.model, rest, 0)
-            if unmetered:  # no usage reported: its estimate, as the hold has it
-                actual = [a + b for a, b in zip(actual, mine.per_counter(), strict=True)]
-            ledger._finish_soon(mine, actual)
-        elif target is not None and joint is not None:
-            extra = share[1:] if unmetered else (0, 0)
-            was = on_joint.get(target.model, (0, 0))
-            on_joint[target.model] = (was[0] + rest[0] + extra[0], was[1] + rest[1] + extra[1])
-        elif rest != (0, 0) and joint is not None and request is not None:  # held nowhere now: charged on
-            last = calls.last.get(index)  # the target it was last held on
-            if last is not None:
-                charge_on(ledger, request, joint, last, rest)
+    where = joint or next(iter(own.values()), None) or next(iter(racers), None)
+    if billed and where is not None:  # once on each requests counter only a call's own hold reached
+        for plan, at in filter(None, calls.reached.values()):
+            ledger._finish_soon(ledger._tab(where, plan), [int(i == at) for i in range(len(plan.refs))])
+    for cost in costs:
+        _charge_call(ledger, request, calls, own, joint, on_joint, cost)
     for held in own.values():
         ledger._finish_soon(held, [0] * len(held.plan.refs))
     if joint is not None:
         plan = joint.plan
         amounts = plan.spread(on_joint, count) if isinstance(plan, JointPlan) else plan.pick((0, 0, count))
         ledger._finish_soon(joint, amounts)
+
+
+def _charge_call(
+    ledger: Ledger,
+    request: BudgetRequest | None,
+    calls: CallHolds,
+    own: dict[int, Held],
+    joint: Held | None,
+    on_joint: dict[str, tuple[int, int]],
+    cost: CallCost,
+) -> None:
+    """``charge_calls`` of one call: the rest of its cost on its own hold, or added to ``on_joint`` (its
+    share's target), or charged on the target it was last held on, or its hedge's when that won a race."""
+    index, usd, tokens, unmetered = cost
+    before = calls.charged.get(index, (0, 0))
+    rest = (round(usd * NANO_USD) - before[0], tokens - before[1])
+    share = calls.shares[index] if index < len(calls.shares) else (None, 0, 0)
+    target = share[0]
+    mine = own.get(index)
+    won = calls.won.get(index)
+    if won is not None and request is not None and (where := joint or mine) is not None:
+        extra = ledger.call_units(request, index, won) if unmetered else (0, 0)  # no usage: its estimate
+        charge_on(ledger, request, where, won, (rest[0] + extra[0], rest[1] + extra[1]))
+    elif mine is not None:
+        del own[index]
+        actual = spread_on(mine.plan, mine.plan.target.model, rest, 0)
+        if unmetered:  # no usage reported: its estimate, as the hold has it
+            actual = [a + b for a, b in zip(actual, mine.per_counter(), strict=True)]
+        ledger._finish_soon(mine, uncounted(calls, mine, actual))
+    elif target is not None and joint is not None:
+        extra = share[1:] if unmetered else (0, 0)
+        was = on_joint.get(target.model, (0, 0))
+        on_joint[target.model] = (was[0] + rest[0] + extra[0], was[1] + rest[1] + extra[1])
+    elif rest != (0, 0) and joint is not None and request is not None:  # held nowhere now: charged on
+        last = calls.last.get(index)  # the target it was last held on
+        if last is not None:
+            charge_on(ledger, request, joint, last, rest)
+
+
+async def reserve_call(
+    ledger: Ledger, request: BudgetRequest, calls: CallHolds, target: TargetInfo, units: tuple[int, int, int]
+) -> Held | None:
+    """``units`` held on ``target`` for one call (a fallback's, a hedge's), and one request on each of its
+    ``requests`` counters the request had not reached (``CallHolds.reached``: a model or provider none of
+    its calls was held on: the request counts there once, at the end, when it billed anything; refused
+    when that counter is full). None: refused, nothing held."""
+    now = ledger._clock()
+    plan = ledger._planner.plan(request, target, now)
+    amounts = list(plan.pick((units[0], units[1], 0)))
+    new = [at for at, ref in enumerate(plan.refs) if plan.measures[at] == REQUESTS and ref.key not in calls.reached]
+    for at in new:
+        amounts[at] = 1
+    held, result = await ledger._reserve(plan, amounts, now)
+    if held is None or result.refused >= 0:
+        return None
+    for at in new:
+        calls.reached.setdefault(plan.refs[at].key, (plan, at))
+    return held
+
+
+def uncounted(calls: CallHolds, held: Held, amounts: Sequence[int]) -> list[int]:
+    """``amounts`` to settle ``held`` with, 0 on the ``requests`` counters the end counts (``reached``)."""
+    return [0 if calls.reached.get(ref.key) else amount for ref, amount in zip(held.plan.refs, amounts, strict=True)]
+
+
+def call_race_over(
+    admission: Admission, index: int, hedge: TargetInfo, hedge_won: bool, cut: tuple[float, int]
+) -> None:
+    """Call ``index``'s hedged race (its current target against ``hedge``) ended: ``cut`` (what its exchange
+    was charged during the race: the loser's prompt) charged at once on the loser's target and counted as
+    charged for that call; when the hedge won, the rest of the call's cost goes on the hedge's target at the
+    end (``CallHolds.won``)."""
+    calls = admission._calls
+    request = admission._request
+    if calls is None or request is None:  # the request ended meanwhile: its end charged every call
+        return
+    loser = calls.last.get(index) if hedge_won else hedge
+    where = admission._hold() or (calls.races[-1] if calls.races else None)
+    units = (round(cut[0] * NANO_USD), cut[1])
+    if loser is not None and where is not None and units != (0, 0):
+        charge_on(admission._ledger, request, where, loser, units)
+        before = calls.charged.get(index, (0, 0))
+        calls.charged[index] = (before[0] + units[0], before[1] + units[1])
+    if hedge_won:
+        calls.won[index] = calls.last[index] = hedge
 
 
 def charge_on(

@@ -4,7 +4,9 @@ An ensemble's reservation is the sum of one estimate per call (``total_units``):
 target, with the output maximum it would be asked for (the request's, else that model's, else
 ``default_max_output_tokens``), and the judge's first target, with the judge's ``max_tokens`` and a
 prompt of the request's, the judge template's and every member's answer at its maximum (the candidates
-it reads). ``ensemble_calls(plan, targets)`` builds them once per policy (the request path keeps them
+it reads). Each call knows the rest of its chain (``Call.fallbacks``): admission reserves a call on the
+first target of its chain a quota does not refuse (``call_holds.shares_of``). ``ensemble_calls(plan,
+targets)`` builds them once per policy (the request path keeps them
 with the route's ``Lane``; ``explain`` builds the same); ``call_units`` prices one call on a target of its
 chain (its first, or a fallback: ``Admission.switch_call``).
 """
@@ -21,6 +23,7 @@ from .pricing import estimate_units
 
 if TYPE_CHECKING:
     from sidecar.ensemble.plan import EnsemblePlan
+    from sidecar.policy.compiled import Target
 
 CANDIDATE_TOKENS = 16
 """The judge prompt's tokens around each candidate (its number and tags), beyond the answer."""
@@ -28,31 +31,46 @@ CANDIDATE_TOKENS = 16
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    """One call of an ensemble: ``target`` (the first of its chain) and, for the judge, its ``max_tokens``
-    and the tokens of its template and candidates' framing (``judge_tokens``)."""
+    """One call of an ensemble: ``target`` (the first of its chain), ``fallbacks`` (the rest of its chain
+    the budgets know, in order: admission walks them when a quota refuses the first), and, for the judge,
+    its ``max_tokens`` and the tokens of its template and candidates' framing (``judge_tokens``);
+    ``min_members``: the ensemble's (usable answers needed: fewer members left is a denial)."""
 
     target: TargetInfo
     judge_output: int | None = None  # a judge's max_tokens (None: a member)
     judge_tokens: int = 0
+    fallbacks: tuple[TargetInfo, ...] = ()
+    min_members: int = 1
+
+    @property
+    def chain(self) -> tuple[TargetInfo, ...]:
+        """Its chain's targets the budgets know, the first first."""
+        return (self.target, *self.fallbacks)
 
 
 def ensemble_calls(plan: EnsemblePlan, targets: Mapping[str, TargetInfo]) -> tuple[Call, ...] | None:
     """Every call ``plan`` may make at once, priced on its chain's first target (None: a model the
     budgets do not know)."""
     calls = []
+    needed = plan.ensemble.min_members
     for chain in plan.chains:
         info = targets.get(chain[0].name)
         if info is None:
             return None
-        calls.append(Call(info))
+        calls.append(Call(info, fallbacks=_known(chain[1:], targets), min_members=needed))
     judge = plan.ensemble.judge
     if plan.judge and judge is not None:
         info = targets.get(plan.judge[0].name)
         if info is None:
             return None
         framing = math.ceil(len(judge.template.encode()) / 3) + CANDIDATE_TOKENS * len(plan.chains)
-        calls.append(Call(info, judge.max_tokens, framing))
+        calls.append(Call(info, judge.max_tokens, framing, _known(plan.judge[1:], targets), needed))
     return tuple(calls)
+
+
+def _known(chain: Sequence[Target], targets: Mapping[str, TargetInfo]) -> tuple[TargetInfo, ...]:
+    """The targets of ``chain`` the budgets know, in order."""
+    return tuple(info for target in chain if (info := targets.get(target.name)) is not None)
 
 
 def _output(target: TargetInfo, request_output: int | None, default_output: int) -> int:

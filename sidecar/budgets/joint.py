@@ -1,14 +1,15 @@
 """An ensemble's joint reservation: the counters of every target its calls may make at once, held in one.
 
-An ensemble request calls several targets at once (each member's first, the judge's), each on its own
-model and provider. ``joint_plan(plans)`` merges the plans of those targets (``plans.Planner``) into one
-``JointPlan``: every counter once (the request limits, which every target's plan shares, and each
-target's model and provider quotas), and per target the positions of its counters (``parts``). Its
-amounts (``spread``) put each target's calls' dollars and tokens on that target's counters alone, so a
-request limit holds their sum and a ``by: model`` or ``by: provider`` limit its own calls' share; a
-``requests`` counter holds one request, whichever targets share it. Reserved as one reservation over all
-those counters (one store call: the local store's, or one Redis script over all the keys), it is all or
-nothing, and the store names the first counter that refused: ``targets_at`` says whose quota it is.
+An ensemble request calls several targets at once (each member's and the judge's: the first of its chain
+a quota does not refuse), each on its own model and provider. ``joint_plan(plans)`` merges the plans of
+those targets (``plans.Planner``) into one ``JointPlan``: every counter once (the request limits, which
+every target's plan shares, and each target's model and provider quotas), and per target the positions
+of its counters (``parts``). Its amounts (``spread``) put each target's calls' dollars and tokens on
+that target's counters alone, so a request limit holds their sum and a ``by: model`` or ``by: provider``
+limit its own calls' share; a ``requests`` counter holds one request, whichever targets share it.
+Reserved as one reservation over all those counters (one store call: the local store's, or one Redis
+script over all the keys), it is all or nothing, and the store names the first counter that refused:
+``targets_at`` says whose quota it is.
 
 A joint plan is built per request (not cached: the planner caches each target's plan). Its ``pick``
 (the generic one-triple settlement) charges every dollar and token to the first target's counters, as

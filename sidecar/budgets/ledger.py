@@ -66,7 +66,7 @@ from .lease import Lease
 from .plans import Plan, Planner
 from .pricing import estimate_units
 from .store import KEY_GRACE_S, ReserveResult, Store
-from .verdicts import denial, downgrade_targets, judged, unavailable
+from .verdicts import ALL_OVER, denial, downgrade_targets, judged, unavailable
 from .visibility import Gauge, Tracker
 
 log = logging.getLogger(__name__)
@@ -223,13 +223,15 @@ class Ledger:
             return Admission(self, request, decision, held)
         return Admission(self, request, self._all_skipped(skipped, names, now), None)
 
-    def _all_skipped(self, skipped: list[tuple[LimitState, int, str]], names: tuple[str, ...], now: float) -> Decision:
+    def _all_skipped(
+        self, skipped: list[tuple[LimitState, int, str]], names: tuple[str, ...], now: float, reason: str = ALL_OVER
+    ) -> Decision:
         """The denial when a model or provider quota refused every target (``skipped``: each refusal, its
-        amount and model), the earliest reset named."""
+        amount and model; ``reason``: another case, an ensemble's members too few), the earliest reset named."""
         state, requested, _ = min(skipped, key=lambda entry: entry[0].resets_at)
         decision = self._deny(state, requested, now, "ok")
         flags = tuple(entry[0] for entry in skipped)
-        message = f"every target is over its quota; {decision.message}"
+        message = f"{reason}; {decision.message}"
         return Decision(
             "deny", state, flags=flags, status=429, retry_after_s=decision.retry_after_s, message=message, skipped=names
         )

@@ -20,6 +20,9 @@ from .decision import Decision, LimitState, StoreUse, Verdict, deny_message, ret
 from .plans import Plan
 from .spec import Action
 
+ALL_OVER = "every target is over its quota"
+"""The reason of a denial when a model or provider quota refused every target (``Ledger._all_skipped``)."""
+
 
 def judged(
     plan: Plan,

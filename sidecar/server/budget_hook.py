@@ -5,7 +5,8 @@ against what is left once the calls so far are settled (``Admission.switch``), a
 besides until the race is over (``Admission.hold_race``, ``race_over``). In an ensemble each call's walk (a
 member's, the judge's) has its own, ``CallBudgetHook`` (``BudgetHook.for_call``): its target reserved for
 that call alone (``Admission.switch_call``; ``call_hooks`` makes them, ``with_again`` asks one before a
-retry). Refused: the target is skipped (attempt ``<target>:budget``).
+retry), a hedge's second call held besides and, when the race ends, each racer's cost put on its own target
+(``Admission.call_race_over``). Refused: the target is skipped (attempt ``<target>:budget``).
 """
 
 from __future__ import annotations
@@ -85,10 +86,20 @@ class CallBudgetHook(BudgetHook):
         self._index = index
 
     async def _hold(self, exchange: Exchange, info: TargetInfo) -> bool:
-        if exchange.racing:
-            return await self._admission.hold_call_race(self._index, info)
         spent = (exchange.unserved_cost_usd, exchange.unserved_tokens)
+        if exchange.racing:
+            if not await self._admission.hold_call_race(self._index, info):
+                return False
+            exchange.on_race_end = partial(self._call_race_over, exchange, info, spent)
+            return True
         return await self._admission.switch_call(self._index, info, spent)
+
+    def _call_race_over(self, exchange: Exchange, hedge: TargetInfo, before: tuple[float, int], winner: Target) -> None:
+        """The member's hedged race is over: what it cost since the hedge started (the cut call's prompt)
+        charged on the target of the call that lost, the rest of the call's cost on the winner's
+        (``Admission.call_race_over``)."""
+        cut = (exchange.unserved_cost_usd - before[0], exchange.unserved_tokens - before[1])
+        self._admission.call_race_over(self._index, hedge, winner.name == hedge.model, cut)
 
 
 def call_hooks(exchange: Exchange, index: int) -> list[ChainHook]:

@@ -100,9 +100,15 @@ def spent_tokens(child: Exchange) -> int:
 
 def charge_in_flight(child: Exchange) -> None:
     """Charge each call of the child cut in flight its prompt, in the child's unserved cost
-    (``billed.charge_cut``)."""
+    (``billed.charge_cut``); not a hedged race's loser, which the race charged (``Exchange.hedge_cuts``;
+    before 2026-12-05 its prompt was charged twice)."""
     models = child.policy.models
-    cut = [models[a.target] for a in child.attempts if in_flight(a) and a.target in models]
+    raced = child.hedge_cuts
+    cut = [
+        models[a.target]
+        for a in child.attempts
+        if in_flight(a) and a.target in models and not any(a is loser for loser in raced)
+    ]
     if cut:
         charge_cut(child, cut)
 

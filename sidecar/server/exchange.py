@@ -151,6 +151,7 @@ class Exchange:
     # and the target it is priced as, for the access line and the budgets.
     cut_use: tuple[Usage, Target] | None = None
     hedge_cut: str | None = None  # the hedged race's loser, cut after its call started (its prompt is unserved)
+    hedge_cuts: tuple[AttemptRecord, ...] = ()  # every such call, charged so by the race (not again: ``children``)
     billed_failures: tuple[str, ...] = ()  # "target:error_type" of calls accepted, then failed (``billed``): unserved
     # An ensemble member of a caller whose dialect cannot ask for log-probabilities (Anthropic) under
     # ``strategy: confidence``: a translated target is asked for them (``attempt.prepare``)

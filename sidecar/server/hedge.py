@@ -9,7 +9,9 @@ A racer cut after its call started (it lost the race) had its prompt sent, which
 its prompt estimate at its own model's price is added to the request's unserved cost and tokens (the
 budgets charge them, the access line's ``cost_usd`` counts them), as the budgets charge the prompt of a
 call whose caller left (``budget_use.used_when_cancelled``); ``exchange.hedge_cut`` names it for the access
-line. When the caller leaves during the race, the budget stage charges what was used instead.
+line, and ``exchange.hedge_cuts`` keeps its attempt (an ensemble's end does not charge it again as a call
+cut in flight: ``children.charge_in_flight``). When the caller leaves during the race, the budget stage
+charges what was used instead.
 
 The hooks are asked about the next target with ``exchange.racing`` set (the first call is in flight): a
 hook that holds something per call (the budgets: a reservation for each racer) holds it for the second
@@ -169,11 +171,13 @@ async def _run(
 def _charge_cut(exchange: Exchange, recorded: int, racing: dict[str, Target]) -> None:
     """The racers cut after their call started (recorded ``cancelled`` since attempt ``recorded``): their
     prompt estimate, at their own price, added to the request's unserved cost and tokens (see the module)."""
-    cut = [racing[a.target] for a in exchange.attempts[recorded:] if a.outcome == "cancelled" and a.target in racing]
-    if not cut:
+    attempts = [a for a in exchange.attempts[recorded:] if a.outcome == "cancelled" and a.target in racing]
+    if not attempts:
         return
+    cut = [racing[a.target] for a in attempts]
     charge_cut(exchange, cut)
     exchange.hedge_cut = cut[-1].name
+    exchange.hedge_cuts = (*exchange.hedge_cuts, *attempts)
 
 
 def _race_over(exchange: Exchange, winner: Target) -> None:

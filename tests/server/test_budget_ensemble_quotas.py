@@ -184,3 +184,130 @@ def test_explain_shows_each_providers_share_of_an_ensemble() -> None:
     reserves = explained(route, limits)
     assert reserves[("per-provider", "one")] + reserves[("per-provider", "two")] == reserves[("all", "*")]
     assert 0 < reserves[("per-provider", "one")] < reserves[("per-provider", "two")]
+
+
+async def test_every_members_first_target_over_its_quota_falls_back_at_admission(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str
+) -> None:
+    """Both members' first target is on provider one, whose quota cannot hold a call: admission reserves
+    each member's call on the next target of its chain that fits (``alt``, ``big`` on provider two), as
+    a chain route walks its fallbacks, and the request is answered without a call to provider one
+    (before 2026-12-05 it was a 429: no member's first target fit)."""
+    first, second = await fake("one", reply="billing"), await fake("two", reply="billing")
+    route = "{name: chat, ensemble: {members: [{target: [small, alt]}, {target: [small, big]}], early_quorum: false}}"
+    limits = per_provider(1, "one", "provider-one")
+    running = await sidecar(two_provider_policy(first, second, route, limits, store))
+    async with client(running) as sdk:
+        answer = await sdk.chat.completions.create(**CHAT)
+    assert answer.choices[0].message.content == "billing"
+    assert sorted(access_line(running)["attempt_log"]) == ["alt:ok", "big:ok", "small:budget", "small:budget"]
+    assert await running.fake_requests(first) == []
+    assert await used_by_provider(running, {"one": 0.0}, "provider-one") == {"one": 0.0}
+
+
+async def test_too_few_members_within_their_quotas_for_min_members_is_a_429(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str
+) -> None:
+    """``min_members: 3``; provider one's quota refuses two members' first target, and only one of them has
+    a fallback that fits (``big``): two members left cannot make the vote, so the request is refused
+    before any call (429 naming the quota and ``min_members``; before 2026-12-05 the two were called and
+    the caller got a 502 after paying for them)."""
+    first, second = await fake("one"), await fake("two")
+    members = "[{target: [small, big]}, small, alt]"
+    route = f"{{name: chat, ensemble: {{members: {members}, min_members: 3, early_quorum: false}}}}"
+    running = await sidecar(two_provider_policy(first, second, route, per_provider(1, "one", "provider-one"), store))
+    async with client(running) as sdk:
+        with pytest.raises(openai.RateLimitError) as refused:
+            await sdk.chat.completions.create(**CHAT)
+    assert "min_members is 3" in str(refused.value) and "provider-one" in str(refused.value)
+    assert await running.fake_requests(first) == [] and await running.fake_requests(second) == []
+
+
+@pytest.mark.parametrize("first_wins", [True, False], ids=["first-wins", "hedge-wins"])
+async def test_a_members_hedged_race_is_settled_on_the_targets_it_called(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str, first_wins: bool
+) -> None:
+    """The first member's call to ``small`` (provider one) has no first byte after 0.2 s: its hedge calls
+    ``alt`` (provider two). The call cut in flight is charged its prompt on its own provider's counter,
+    the answer on the provider that gave it (before 2026-12-05 both were settled on the member's held
+    target, provider one: provider two's quota never saw the hedge's call)."""
+    slow, fast = (600, 3000) if first_wins else (3000, 0)
+    first, second = (
+        await fake("one", reply="billing", latency_ms=slow),
+        await fake("two", reply="billing", latency_ms=fast),
+    )
+    route = (
+        "{name: chat, ensemble: {members: [{target: [small, alt]}, small], early_quorum: false},"
+        " resilience: {hedge: {after_s: 0.2}}}"
+    )
+    limits = per_provider(10**6)
+    running = await sidecar(two_provider_policy(first, second, route, limits, store))
+    async with client(running) as sdk:
+        answer = await sdk.chat.completions.create(**CHAT)
+    assert answer.usage is not None
+    call = float(answer.usage.total_tokens)  # each answer's: the same reply to the same prompt
+    cut = explained(TWO_PROVIDERS, limits)[("per-provider", "one")] - CHAT["max_tokens"]  # a prompt's estimate
+    expected = {"one": 2 * call, "two": cut} if first_wins else {"one": cut + call, "two": call}
+    assert await used_by_provider(running, expected) == expected
+
+
+async def test_a_members_hedged_race_loser_is_charged_its_prompt_once(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str
+) -> None:
+    """A member's hedge cut after its prompt was sent: the access line's ``cost_usd`` and the budget count
+    that prompt once (before 2026-12-05 the race charged it and the ensemble's end charged it again, as a
+    call cut in flight)."""
+    first, second = await fake("one", reply="billing", latency_ms=600), await fake("two", latency_ms=3000)
+    route = "{name: chat, ensemble: {members: [{target: [small, alt]}, small]}, resilience: {hedge: {after_s: 0.2}}}"
+    limits = "{name: all, measure: tokens, amount: 1000000, window: month}"
+    running = await sidecar(two_provider_policy(first, second, route, limits, store))
+    async with client(running) as sdk:
+        answer = await sdk.chat.completions.create(**CHAT)
+    assert answer.usage is not None
+    cut = explained(TWO_PROVIDERS, per_provider(10**6))[("per-provider", "one")] - CHAT["max_tokens"]
+    spent = 2 * answer.usage.total_tokens + cut  # two answers and the cut call's prompt
+    assert await used_by_provider(running, {"*": spent}, "all") == {"*": spent}
+    assert access_line(running)["cost_usd"] == pytest.approx(spent * 1e-6)  # every model: $1 per Mtok
+
+
+def per_provider_requests(amount: int, only: str = "") -> str:
+    """A monthly requests quota per provider (``only``: that provider's, the others exempt)."""
+    scope = f"{{by: provider, values: [{only}], others: exempt}}" if only else "{by: provider}"
+    return f"{{name: requests, measure: requests, amount: {amount}, window: month, scope: {scope}}}"
+
+
+FALLS_TO_TWO = "{name: chat, ensemble: {members: [{target: [small, alt]}, small], early_quorum: false}}"
+"""Both members' first target on provider one; the first member's fallback on provider two."""
+
+
+async def test_a_members_fallback_on_another_provider_counts_the_request_there(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str
+) -> None:
+    """Provider one answers 503 to both members' first call; the first member's fallback on provider two
+    answers. A ``requests`` quota by provider counts the request once on each provider it called (before
+    2026-12-05 only on the providers of the calls' first targets: provider two counted nothing)."""
+    first, second = await fake("one", fault="status=503", fault_rate=1), await fake("two", reply="billing")
+    running = await sidecar(two_provider_policy(first, second, FALLS_TO_TWO, per_provider_requests(100), store))
+    async with client(running) as sdk:
+        answer = await sdk.chat.completions.create(**CHAT)
+    assert answer.choices[0].message.content == "billing"
+    both = {"one": 1.0, "two": 1.0}
+    assert await used_by_provider(running, both, "requests") == both
+
+
+async def test_a_providers_full_requests_quota_refuses_a_members_fallback_there(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str
+) -> None:
+    """Provider two's quota is one request a month: the first request's fallback to it takes it; the
+    second request's is refused (``alt:budget``, no call): the member fails and, every member failed,
+    the caller gets 502 (before 2026-12-05 a member's fallback took no request on its provider's counter:
+    every request called provider two past its quota)."""
+    first, second = await fake("one", fault="status=503", fault_rate=1), await fake("two", reply="billing")
+    limits = per_provider_requests(1, "two")
+    running = await sidecar(two_provider_policy(first, second, FALLS_TO_TWO, limits, store))
+    async with client(running) as sdk:
+        await sdk.chat.completions.create(**CHAT)
+        with pytest.raises(openai.InternalServerError):
+            await sdk.chat.completions.create(**CHAT)
+    assert "alt:budget" in access_line(running)["attempt_log"]
+    assert len(await running.fake_requests(second)) == 1
