@@ -143,11 +143,11 @@ async def test_a_gemini_request_to_a_gemini_target_goes_as_the_app_wrote_it(
     assert [part["functionResponse"]["response"] for part in parts if "functionResponse" in part] == [{"order": ORDER}]
 
 
-async def test_an_ensemble_members_request_reaches_its_target_exact(
-    aiohttp_server: Any, fake: FakeFactory, sidecar: SidecarFactory
-) -> None:
-    """Each member of an ensemble is asked the app's request with its integers beyond 64 bits as the app
-    wrote them (a member's body is written from the parsed request: they went as the nearest double)."""
+async def liar_with_route(
+    aiohttp_server: Any, fake: FakeFactory, sidecar: SidecarFactory, route: str
+) -> tuple[RunningSidecar, Liar]:
+    """The lying stack with a second OpenAI model on the liar (``lie-b``) and ``route`` added; the liar
+    answers a whole OpenAI answer."""
     liar = Liar()
     server = await aiohttp_server(liar.app())
     text = policy(str(server.make_url("")).rstrip("/"), await fake("good"))
@@ -155,11 +155,18 @@ async def test_an_ensemble_members_request_reaches_its_target_exact(
         "  good: {provider: good, model: g}\n",
         "  good: {provider: good, model: g}\n  lie-b: {provider: l-openai, model: up}\n",
     )
-    text = text.replace(
-        "budgets:\n", "  - {name: vote, match: {model: vote}, ensemble: {members: [lie-openai, lie-b]}}\nbudgets:\n"
-    )
-    running = await sidecar(text, env={"KEY": "sk-x"})
+    running = await sidecar(text.replace("budgets:\n", route + "budgets:\n"), env={"KEY": "sk-x"})
     liar.lie = Lie(body=orjson.dumps(WHOLE["openai"]))
+    return running, liar
+
+
+async def test_an_ensemble_members_request_reaches_its_target_exact(
+    aiohttp_server: Any, fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """Each member of an ensemble is asked the app's request with its integers beyond 64 bits as the app
+    wrote them (a member's body is written from the parsed request: they went as the nearest double)."""
+    route = "  - {name: vote, match: {model: vote}, ensemble: {members: [lie-openai, lie-b]}}\n"
+    running, liar = await liar_with_route(aiohttp_server, fake, sidecar, route)
     async with openai_client(running) as client:
         await client.chat.completions.create(
             model="vote",
@@ -178,18 +185,10 @@ async def test_a_gates_reask_and_the_next_target_get_the_apps_integers_exact(
 ) -> None:
     """A quality gate's re-ask, and the app's own request the next target gets after it, keep integers
     beyond 64 bits as the app wrote them (both were written from the parsed body: the nearest double)."""
-    liar = Liar()
-    server = await aiohttp_server(liar.app())
-    text = policy(str(server.make_url("")).rstrip("/"), await fake("good"))
-    text = text.replace(
-        "  good: {provider: good, model: g}\n",
-        "  good: {provider: good, model: g}\n  lie-b: {provider: l-openai, model: up}\n",
-    )
     gates = "{regex: {pattern: '^never$'}, on_fail: reask, max_reasks: 1}"
     route = f"  - {{name: gated, match: {{model: gated}}, target: [lie-openai, lie-b], gates: {gates},"
     route += " resilience: {max_attempts_per_target: 2}}\n"
-    running = await sidecar(text.replace("budgets:\n", route + "budgets:\n"), env={"KEY": "sk-x"})
-    liar.lie = Lie(body=orjson.dumps(WHOLE["openai"]))
+    running, liar = await liar_with_route(aiohttp_server, fake, sidecar, route)
     async with openai_client(running) as client:
         with pytest.raises(openai.APIStatusError):
             await client.chat.completions.create(model="gated", messages=openai_messages(), seed=BIG)  # type: ignore[arg-type]
