@@ -73,6 +73,24 @@ def test_anthropic_message_start_carries_early_input_usage() -> None:
     assert json.loads(events[0].data)["message"]["usage"]["input_tokens"] == 82
 
 
+def test_anthropic_message_start_counts_the_first_output_token() -> None:
+    """As Anthropic's own stream, a translated one's message_start says ``output_tokens: 1`` when content
+    follows (it said 0, so a replayed hit of the same answer, which says 1, differed from it); 0 when the
+    stream closes without any content."""
+    for source in (Dialect.OPENAI, Dialect.GEMINI):
+        events = _run(source, Dialect.ANTHROPIC, "text")
+        assert json.loads(events[0].data)["message"]["usage"]["output_tokens"] == 1
+    translator = new_stream_translator(
+        source=Dialect.OPENAI, target=Dialect.ANTHROPIC, operation=Operation.CHAT, model="m", include_usage=True
+    )
+    chunk = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m"}
+    finish = {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+    empty = sdk.events(f"data: {json.dumps(finish)}\n\ndata: [DONE]\n\n")
+    out = [event for raw in empty for event in translator.feed(raw)] + translator.finish()
+    start = next(json.loads(e.data) for e in out if e.event == "message_start")
+    assert start["message"]["usage"]["output_tokens"] == 0
+
+
 def test_gemini_caller_gets_whole_function_calls_last() -> None:
     """Gemini never streams arguments: calls come whole, with finishReason and usage, in the last fragment."""
     fragments = _json(_run(Dialect.ANTHROPIC, Dialect.GEMINI, "tools"))

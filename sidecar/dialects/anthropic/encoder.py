@@ -16,9 +16,9 @@ start is already the app's) end the stream with an error event, which the SDK ra
 ``failure`` then says why (a translated relay records the stream as failed: ``translate.stream``).
 
 ``replayed`` shapes a whole stream known in advance (a cache hit's) as Anthropic streams it: a ``ping``
-right after the first content block starts (a relay's translated stream goes without one), and
-``message_start``'s ``usage.output_tokens`` 1 where this encoder writes 0 (Anthropic counts the first
-token there; 0 when the answer has none).
+right after the first content block starts (a relay's translated stream goes without one).
+``message_start``'s ``usage.output_tokens`` is 1 when content follows, as Anthropic counts the first token
+there (0 when the answer has none), in a translated stream and a replay alike.
 """
 
 from __future__ import annotations
@@ -114,12 +114,14 @@ class AnthropicEncoder:
         self._usage: Usage | None = None
         self._reasoning: list[str] = []  # thinking text held until Anthropic's signature for it arrives
 
-    def _start(self) -> list[SSEEvent]:
+    def _start(self, output_tokens: int = 1) -> list[SSEEvent]:
+        """``message_start``, once: its ``usage.output_tokens`` 1 when content follows (Anthropic counts the
+        first token there), 0 when the stream closes without any."""
         if self._started:
             return []
         self._started = True
         usage = response.usage_to(self._usage)
-        usage["output_tokens"] = 0
+        usage["output_tokens"] = output_tokens
         message: dict[str, Any] = {
             "id": self._id or new_id("msg_"),
             "type": "message",
@@ -277,7 +279,7 @@ class AnthropicEncoder:
     def close(self) -> list[SSEEvent]:
         if self._closed:
             return []
-        out = self._start()
+        out = self._start(0)  # not started: no content came
         out += self._release()
         if self._closed:  # a held call's arguments were not JSON: the stream ended with an error
             return out
@@ -300,20 +302,8 @@ class AnthropicEncoder:
     @staticmethod
     def replayed(events: list[SSEEvent]) -> list[SSEEvent]:
         """``events``, a whole answer's stream, with the ``ping`` Anthropic sends after the first
-        ``content_block_start``, and ``message_start`` counting the first output token, as Anthropic's
-        does (``translate.stream.Replayer``)."""
-        events = _first_token_counted(events)
+        ``content_block_start`` (``translate.stream.Replayer``)."""
         for at, event in enumerate(events):
             if event.event == "content_block_start":
                 return [*events[: at + 1], _PING, *events[at + 1 :]]
         return events
-
-
-def _first_token_counted(events: list[SSEEvent]) -> list[SSEEvent]:
-    """``events`` with ``message_start``'s ``usage.output_tokens`` 1 (at most the answer's own, which the
-    last ``message_delta`` reports), as a live Anthropic stream starts."""
-    if len(events) < 3 or events[0].event != "message_start" or events[-2].event != "message_delta":
-        return events
-    start, delta = orjson.loads(events[0].data), orjson.loads(events[-2].data)
-    start["message"]["usage"]["output_tokens"] = min(1, delta["usage"]["output_tokens"])
-    return [json_event(start, "message_start"), *events[1:]]
