@@ -270,6 +270,30 @@ async def test_a_members_hedged_race_loser_is_charged_its_prompt_once(
     assert access_line(running)["cost_usd"] == pytest.approx(spent * 1e-6)  # every model: $1 per Mtok
 
 
+async def test_a_members_hedged_race_loser_is_named_on_the_access_line(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str
+) -> None:
+    """Both members race a hedge on ``alt`` after 0.2 s and ``small`` wins each race: the access line's
+    ``hedge_cut`` names each member's cut call, as a plain route's names its own (before 2026-12-05 an
+    ensemble's line had none), and its ``cost_usd`` counts both cut prompts, as the budget does."""
+    first, second = await fake("one", reply="billing", latency_ms=600), await fake("two", latency_ms=3000)
+    route = (
+        "{name: chat, ensemble: {members: [{target: [small, alt]}, {target: [small, alt]}]},"
+        " resilience: {hedge: {after_s: 0.2}}}"
+    )
+    limits = "{name: all, measure: tokens, amount: 1000000, window: month}"
+    running = await sidecar(two_provider_policy(first, second, route, limits, store))
+    async with client(running) as sdk:
+        answer = await sdk.chat.completions.create(**CHAT)
+    assert answer.usage is not None
+    line = access_line(running)
+    assert line["hedge_cut"] == "alt, alt"
+    cut = explained(TWO_PROVIDERS, per_provider(10**6))[("per-provider", "one")] - CHAT["max_tokens"]
+    spent = 2 * answer.usage.total_tokens + 2 * cut  # two answers and the two cut calls' prompts
+    assert await used_by_provider(running, {"*": spent}, "all") == {"*": spent}
+    assert line["cost_usd"] == pytest.approx(spent * 1e-6)  # every model: $1 per Mtok
+
+
 def per_provider_requests(amount: int, only: str = "") -> str:
     """A monthly requests quota per provider (``only``: that provider's, the others exempt)."""
     scope = f"{{by: provider, values: [{only}], others: exempt}}" if only else "{by: provider}"
