@@ -160,7 +160,8 @@ class Admission:
                 del calls.own[index]
                 ledger._finish_soon(own, call_holds.uncounted(calls, own, own.plan.pick(settled)))
             elif held is not None and first is not None:  # its share of the joint reservation, on its target's
-                calls.shares[index] = (None, 0, 0)  # counters: settled, the rest held again
+                calls.shares[index] = (None, 0, 0)  # counters: settled, the rest held again (the judge's
+                call_holds.judge_share(ledger, request, calls, index, target)  # with this answer at target's)
                 ledger._finish_soon(held, spread_on(held.plan, first.model, delta, settled[2]))
                 tab = self._held = ledger._tab(held)  # what the end settles until the rest is held again
                 await asyncio.shield(self._rehold(request, calls, tab))

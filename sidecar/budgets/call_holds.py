@@ -80,16 +80,30 @@ class CallHolds:
 
 def shares_of(ledger: Ledger, request: BudgetRequest, dropped: frozenset[str] = frozenset()) -> list[Share]:
     """Each call's estimate on the first target of its chain not on a ``dropped`` model (its first, when
-    none is dropped); a call whose every target is dropped holds nothing."""
+    none is dropped); a call whose every target is dropped holds nothing. The judge's prompt counts the
+    members' answers at the output maximum of the targets they hold (``calls.call_units``)."""
     shares: list[Share] = []
     for index, call in enumerate(request.calls):
         target = next((target for target in call.chain if target.model not in dropped), None)
         if target is None:
             shares.append((None, 0, 0))
             continue
-        units = ledger.call_units(request, index, target)
+        members = [share[0] for share in shares] if call.judge_output is not None else None
+        units = ledger.call_units(request, index, target, members)
         shares.append((target, units[0], units[1]))
     return shares
+
+
+def judge_share(ledger: Ledger, request: BudgetRequest, calls: CallHolds, moved: int, to: TargetInfo) -> None:
+    """The judge's share of the joint reservation estimated again, while it holds one, with the targets the
+    members are held on now, member ``moved``'s answer at ``to``'s output maximum (its fallback's)."""
+    judge = len(request.calls) - 1
+    target = calls.shares[judge][0] if request.calls[judge].judge_output is not None else None
+    if target is None:
+        return
+    members = [to if index == moved else calls.last.get(index) for index in range(judge)]
+    units = ledger.call_units(request, judge, target, members)
+    calls.shares[judge] = (target, units[0], units[1])
 
 
 async def reserve_joint(
