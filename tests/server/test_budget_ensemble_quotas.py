@@ -304,17 +304,38 @@ FALLS_TO_TWO = "{name: chat, ensemble: {members: [{target: [small, alt]}, small]
 """Both members' first target on provider one; the first member's fallback on provider two."""
 
 
-async def test_a_members_fallback_on_another_provider_counts_the_request_there(
-    fake: FakeFactory, sidecar: SidecarFactory, store: str
+@pytest.mark.parametrize("route", [FALLS_TO_TWO, "{name: chat, target: [small, alt]}"], ids=["ensemble", "chain"])
+async def test_a_provider_whose_calls_billed_nothing_counts_no_request(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str, route: str
 ) -> None:
-    """Provider one answers 503 to both members' first call; the first member's fallback on provider two
-    answers. A ``requests`` quota by provider counts the request once on each provider it called (before
-    2026-12-05 only on the providers of the calls' first targets: provider two counted nothing)."""
+    """Provider one answers 503 to every call (a refusal: nothing billed); provider two answers. A
+    ``requests`` quota by provider counts the request on provider two only, on an ensemble (both members'
+    first target on provider one, the first member's fallback on provider two) as on a chain route, whose
+    refused call counts no request (docs/budgets.md: a call that billed nothing is released and does not
+    count as a request). Before 2026-12-05 the ensemble counted one on provider one too, where the second
+    member's refused call still held its share (and none when the member holding it had moved on)."""
     first, second = await fake("one", fault="status=503", fault_rate=1), await fake("two", reply="billing")
-    running = await sidecar(two_provider_policy(first, second, FALLS_TO_TWO, per_provider_requests(100), store))
+    running = await sidecar(two_provider_policy(first, second, route, per_provider_requests(100), store))
     async with client(running) as sdk:
         answer = await sdk.chat.completions.create(**CHAT)
     assert answer.choices[0].message.content == "billing"
+    assert len(await running.fake_requests(first)) >= 1
+    counted = {"one": 0.0, "two": 1.0}
+    assert await used_by_provider(running, counted, "requests") == counted
+
+
+async def test_a_provider_whose_call_billed_counts_the_request_once(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str
+) -> None:
+    """Provider one accepts every call and sends a body that is not JSON (a call accepted, then failed:
+    its prompt billed); both members fall back to provider two. The request counts once on each provider
+    it billed on: one and two (each once, whatever the number of calls)."""
+    first, second = await fake("one", fault="malformed", fault_rate=1), await fake("two", reply="billing")
+    route = "{name: chat, ensemble: {members: [{target: [small, alt]}, {target: [small, alt]}], early_quorum: false}}"
+    running = await sidecar(two_provider_policy(first, second, route, per_provider_requests(100), store))
+    async with client(running) as sdk:
+        await sdk.chat.completions.create(**CHAT)
+    assert access_line(running)["billed_failures"]
     both = {"one": 1.0, "two": 1.0}
     assert await used_by_provider(running, both, "requests") == both
 
