@@ -7,7 +7,6 @@ member's answer may then be as long as its model's ``max_output_tokens``)."""
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import openai
@@ -18,8 +17,8 @@ from sidecar.explain import explain_report
 from sidecar.policy import load_policy_bytes
 from sidecar.request_facts import describe_request
 
-from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
-from .budget_walks import client, store
+from ..conftest import FakeFactory, SidecarFactory, provider_block
+from .budget_walks import client, store, use
 
 __all__ = ["store"]  # the store fixture: the pod's own counters, or a real redis-server's
 
@@ -55,19 +54,6 @@ def reserved(members: str) -> int:
     request = describe_request("/v1/chat/completions", {}, {}, orjson.loads(orjson.dumps(CHAT)), app="")
     (row,) = explain_report(load_policy_bytes(text.encode(), "p.yaml"), request)["budgets"]
     return int(row["reserves"])
-
-
-async def held_while_in_flight(running: RunningSidecar, expected: int) -> float:
-    """The request limit's use (held), polled for 1.5 s until it is ``expected``; the last one read."""
-    ledger = running.state.budgets.ledger
-    assert ledger is not None
-    deadline = time.monotonic() + 1.5
-    while True:
-        (row,) = await ledger.status()
-        used = float(row["used"])  # type: ignore[arg-type]
-        if used == expected or time.monotonic() > deadline:
-            return used
-        await asyncio.sleep(0.02)
 
 
 def tokens(amount: int) -> str:
@@ -110,6 +96,6 @@ async def test_a_judge_is_held_again_for_the_answer_of_a_member_that_fell_back(
     running = await sidecar(judged(first, second, FALLS_BACK, [tokens(10**9)], store))
     async with client(running) as sdk:
         call = asyncio.create_task(sdk.chat.completions.create(**CHAT))
-        held = await held_while_in_flight(running, expected)
+        held = await use(running, expected, within_s=1.5)  # while the members' calls are in flight
         await call
     assert held == expected
