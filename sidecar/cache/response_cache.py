@@ -152,11 +152,11 @@ class ResponseCache:
         age = entry.age(self._clock())
         if age <= (settings.ttl_s if oldest_s is None else oldest_s):
             self._saved(entry)
-            if age <= settings.ttl_s:
-                self.stats.hits += 1
-                return Lookup("hit", entry, age, None, body)
-            self.stats.stale += 1  # past ttl_s: the app's max-stale takes it (``oldest_s`` within the window)
-            return Lookup("stale", entry, age, None, body)
+            if oldest_s is not None and age > settings.ttl_s:  # the app's max-stale takes it (within stale_s)
+                self.stats.stale += 1
+                return Lookup("stale", entry, age, None, body)
+            self.stats.hits += 1
+            return Lookup("hit", entry, age, None, body)
         self.stats.misses += 1
         return Lookup("miss", stale=entry if age <= settings.ttl_s + settings.stale_s else None)
 
