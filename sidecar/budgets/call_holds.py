@@ -232,15 +232,15 @@ def charge_calls(admission: Admission, costs: Sequence[CallCost]) -> None:
         charged = _charge_call(ledger, request, calls, own, joint, on_joint, cost)
         if charged is not None:
             billed[charged.model] = charged
-    admission._counted = admission._counted or bool(billed)
-    if where is not None and request is not None:
-        _count_request(ledger, request, where, billed.values())
     for held in own.values():
         ledger._finish_soon(held, [0] * len(held.plan.refs))
     if joint is not None:
         plan = joint.plan
         amounts = plan.spread(on_joint, 0) if isinstance(plan, JointPlan) else plan.pick((0, 0, 0))
         ledger._finish_soon(joint, amounts)
+    admission._counted = admission._counted or bool(billed)
+    if where is not None and request is not None:  # after the holds' release: never counted twice at once
+        _count_request(ledger, request, where, billed.values())
 
 
 def _count_request(ledger: Ledger, request: BudgetRequest, where: Held, billed: Iterable[TargetInfo]) -> None:
