@@ -60,8 +60,8 @@ class Control(NamedTuple):
         more (None: any fresh one): ``min-fresh`` takes from ``ttl_s`` and ``max-stale`` adds to it (as
         RFC 9111's caches do: Squid's ``refreshCheck``), never past ``ttl_s + stale_s``; ``max-age``
         bounds it all. Past ``ttl_s`` the entry is served stale."""
-        if self.max_age_s is None and self.min_fresh_s is None and self.max_stale_s is None:
-            return None
+        if self is USE or (self.max_age_s is None and self.min_fresh_s is None and self.max_stale_s is None):
+            return None  # no bound (``USE``, the common case: one identity test)
         oldest = ttl_s if self.min_fresh_s is None else ttl_s - self.min_fresh_s
         if self.max_stale_s is not None:
             oldest = min(oldest + self.max_stale_s, ttl_s + stale_s)
