@@ -152,20 +152,21 @@ class Admission:
             delta = (total[0] - before[0], total[1] - before[1])
             calls.charged[index] = total
             self._spent = (self._spent[0] + delta[0], self._spent[1] + delta[1])
-            count = not self._counted and delta != (0, 0)  # a call was billed: the request counts now
-            self._counted = self._counted or count
-            settled = (*delta, 1 if count else 0)
+            if delta != (0, 0):  # a call was billed: the request counts on its target's counters (the end)
+                self._counted = True
+                calls.bill(index)
             held = self._hold()
             if own is not None:
                 del calls.own[index]
-                ledger._finish_soon(own, call_holds.uncounted(calls, own, own.plan.pick(settled)))
+                ledger._finish_soon(own, call_holds.uncounted(calls, own, own.plan.pick((*delta, 0))))
             elif held is not None and first is not None:  # its share of the joint reservation, on its target's
-                calls.shares[index] = (None, 0, 0)  # counters: settled, the rest held again
-                ledger._finish_soon(held, spread_on(held.plan, first.model, delta, settled[2]))
+                calls.shares[index] = (None, 0, 0)  # counters: settled, the rest held again (the judge's
+                call_holds.judge_share(ledger, request, calls, index, target)  # with this answer at target's)
+                ledger._finish_soon(held, spread_on(held.plan, first.model, delta, 0))
                 tab = self._held = ledger._tab(held)  # what the end settles until the rest is held again
                 await asyncio.shield(self._rehold(request, calls, tab))
             elif held is not None and delta != (0, 0):  # nothing held for it (a fallback refused): charged
-                charge_on(ledger, request, held, calls.last.get(index, held.plan.target), delta, settled[2])
+                charge_on(ledger, request, held, calls.last.get(index, held.plan.target), delta)
             units = ledger.call_units(request, index, target)
             return await asyncio.shield(self._hold_call(calls, calls.own, index, request, target, units))
 

@@ -19,14 +19,15 @@ call's prompt) charged at once on the loser's target. ``charge_calls(admission, 
 each call's cost (its exchange's, the request path's ``Exchange.call_costs``), less what its switches
 and races charged, on the counters of the target it is held on: its share's target's counters of the
 joint reservation, or its own hold's, or the hedge's that won its race; and the request counted once
-on each ``requests`` counter only a call's own hold reached.
+on each ``requests`` counter of a target a call billed on (``CallHolds.billed``, ``_count_request``):
+none on a model or provider whose calls were all refused, as on a plain route.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -72,24 +73,47 @@ class CallHolds:
     charged: dict[int, tuple[int, int]] = field(default_factory=dict)
     last: dict[int, TargetInfo] = field(default_factory=dict)  # the target each call is held on, or was last
     won: dict[int, TargetInfo] = field(default_factory=dict)  # a hedge that won a call's race: its answer's target
-    # The ``requests`` counters the request reached, by key: the joint reservation's (None: it counts there),
-    # and those a call's own hold reached first (a fallback or hedge on another model or provider: the
-    # plan and position where the end counts the request once, ``reserve_call``)
+    # The ``requests`` counters the request holds one on, by key: the joint reservation's (None), and those
+    # a call's own hold reached first (a fallback or hedge on another model or provider: ``reserve_call``)
     reached: dict[str, tuple[Plan, int] | None] = field(default_factory=dict)
+    # The targets a call billed on before the end (a failed call its switch charged, a race's cut call), by
+    # model: with those the end charges, the request counts once on each of their ``requests`` counters
+    billed: dict[str, TargetInfo] = field(default_factory=dict)
+
+    def bill(self, index: int) -> None:
+        """Call ``index`` billed something on the target it is held on now (or was last)."""
+        own = self.own.get(index)
+        target = own.plan.target if own is not None else self.shares[index][0] or self.last.get(index)
+        if target is not None:
+            self.billed[target.model] = target
 
 
 def shares_of(ledger: Ledger, request: BudgetRequest, dropped: frozenset[str] = frozenset()) -> list[Share]:
     """Each call's estimate on the first target of its chain not on a ``dropped`` model (its first, when
-    none is dropped); a call whose every target is dropped holds nothing."""
+    none is dropped); a call whose every target is dropped holds nothing. The judge's prompt counts the
+    members' answers at the output maximum of the targets they hold (``calls.call_units``)."""
     shares: list[Share] = []
     for index, call in enumerate(request.calls):
         target = next((target for target in call.chain if target.model not in dropped), None)
         if target is None:
             shares.append((None, 0, 0))
             continue
-        units = ledger.call_units(request, index, target)
+        members = [share[0] for share in shares] if call.judge_output is not None else None
+        units = ledger.call_units(request, index, target, members)
         shares.append((target, units[0], units[1]))
     return shares
+
+
+def judge_share(ledger: Ledger, request: BudgetRequest, calls: CallHolds, moved: int, to: TargetInfo) -> None:
+    """The judge's share of the joint reservation estimated again, while it holds one, with the targets the
+    members are held on now, member ``moved``'s answer at ``to``'s output maximum (its fallback's)."""
+    judge = len(request.calls) - 1
+    target = calls.shares[judge][0] if request.calls[judge].judge_output is not None else None
+    if target is None:
+        return
+    members = [to if index == moved else calls.last.get(index) for index in range(judge)]
+    units = ledger.call_units(request, judge, target, members)
+    calls.shares[judge] = (target, units[0], units[1])
 
 
 async def reserve_joint(
@@ -182,8 +206,10 @@ async def _admit_joint(
 def charge_calls(admission: Admission, costs: Sequence[CallCost]) -> None:
     """The end of an ensemble request: each call's whole cost charged, less what its switches charged, on
     the target it is held on (see the module docstring; an unmetered answer: its estimate besides);
-    every other hold released. The request counts in a ``requests`` limit here unless a switch counted
-    it (and only when something was billed)."""
+    every other hold released. The request counts in a ``requests`` limit here, once on each counter of
+    a target a call billed on (its answer, a failed call accepted, a cut prompt: ``CallHolds.billed``
+    and the targets charged here); not on a model or provider whose calls billed nothing (refused, never
+    connected), as a plain route's fallback leaves its refused call's provider uncounted."""
     ledger = admission._ledger
     request = admission._request
     calls = admission._calls
@@ -199,22 +225,38 @@ def charge_calls(admission: Admission, costs: Sequence[CallCost]) -> None:
     for held in racers:
         ledger._finish_soon(held, [0] * len(held.plan.refs))
     joint, admission._held = admission._hold(), None
-    billed = any(cost.usd or cost.tokens or cost.unmetered for cost in costs)
-    count = 1 if billed and not admission._counted else 0
-    admission._counted = admission._counted or bool(count)
     on_joint: dict[str, tuple[int, int]] = {}
     where = joint or next(iter(own.values()), None) or next(iter(racers), None)
-    if billed and where is not None:  # once on each requests counter only a call's own hold reached
-        for plan, at in filter(None, calls.reached.values()):
-            ledger._finish_soon(ledger._tab(where, plan), [int(i == at) for i in range(len(plan.refs))])
+    billed = dict(calls.billed)
     for cost in costs:
-        _charge_call(ledger, request, calls, own, joint, on_joint, cost)
+        charged = _charge_call(ledger, request, calls, own, joint, on_joint, cost)
+        if charged is not None:
+            billed[charged.model] = charged
     for held in own.values():
         ledger._finish_soon(held, [0] * len(held.plan.refs))
     if joint is not None:
         plan = joint.plan
-        amounts = plan.spread(on_joint, count) if isinstance(plan, JointPlan) else plan.pick((0, 0, count))
+        amounts = plan.spread(on_joint, 0) if isinstance(plan, JointPlan) else plan.pick((0, 0, 0))
         ledger._finish_soon(joint, amounts)
+    admission._counted = admission._counted or bool(billed)
+    if where is not None and request is not None:  # after the holds' release: never counted twice at once
+        _count_request(ledger, request, where, billed.values())
+
+
+def _count_request(ledger: Ledger, request: BudgetRequest, where: Held, billed: Iterable[TargetInfo]) -> None:
+    """The request counted once on each ``requests`` counter of the ``billed`` targets (each counter
+    once, whichever targets share it), by reservations of nothing never made in ``where``'s store."""
+    counted: set[str] = set()
+    now = ledger._clock()
+    for target in billed:
+        plan = ledger._planner.plan(request, target, now)
+        amounts = [0] * len(plan.refs)
+        for at, ref in enumerate(plan.refs):
+            if plan.measures[at] == REQUESTS and ref.key not in counted:
+                counted.add(ref.key)
+                amounts[at] = 1
+        if any(amounts):
+            ledger._finish_soon(ledger._tab(where, plan), amounts)
 
 
 def _charge_call(
@@ -225,9 +267,10 @@ def _charge_call(
     joint: Held | None,
     on_joint: dict[str, tuple[int, int]],
     cost: CallCost,
-) -> None:
+) -> TargetInfo | None:
     """``charge_calls`` of one call: the rest of its cost on its own hold, or added to ``on_joint`` (its
-    share's target), or charged on the target it was last held on, or its hedge's when that won a race."""
+    share's target), or charged on the target it was last held on, or its hedge's when that won a race.
+    The target charged when the rest is something (None: nothing billed there)."""
     index, usd, tokens, unmetered = cost
     before = calls.charged.get(index, (0, 0))
     rest = (round(usd * NANO_USD) - before[0], tokens - before[1])
@@ -235,23 +278,28 @@ def _charge_call(
     target = share[0]
     mine = own.get(index)
     won = calls.won.get(index)
+    billed = rest != (0, 0) or unmetered
     if won is not None and request is not None and (where := joint or mine) is not None:
         extra = ledger.call_units(request, index, won) if unmetered else (0, 0)  # no usage: its estimate
         charge_on(ledger, request, where, won, (rest[0] + extra[0], rest[1] + extra[1]))
-    elif mine is not None:
+        return won if billed else None
+    if mine is not None:
         del own[index]
         actual = spread_on(mine.plan, mine.plan.target.model, rest, 0)
         if unmetered:  # no usage reported: its estimate, as the hold has it
             actual = [a + b for a, b in zip(actual, mine.per_counter(), strict=True)]
         ledger._finish_soon(mine, uncounted(calls, mine, actual))
-    elif target is not None and joint is not None:
+        return mine.plan.target if billed else None
+    if target is not None and joint is not None:
         extra = share[1:] if unmetered else (0, 0)
         was = on_joint.get(target.model, (0, 0))
         on_joint[target.model] = (was[0] + rest[0] + extra[0], was[1] + rest[1] + extra[1])
-    elif rest != (0, 0) and joint is not None and request is not None:  # held nowhere now: charged on
-        last = calls.last.get(index)  # the target it was last held on
-        if last is not None:
-            charge_on(ledger, request, joint, last, rest)
+        return target if billed else None
+    last = calls.last.get(index)  # held nowhere now: charged on the target it was last held on
+    if rest != (0, 0) and joint is not None and request is not None and last is not None:
+        charge_on(ledger, request, joint, last, rest)
+        return last
+    return None
 
 
 async def reserve_call(
@@ -296,6 +344,7 @@ def call_race_over(
     units = (round(cut[0] * NANO_USD), cut[1])
     if loser is not None and where is not None and units != (0, 0):
         charge_on(admission._ledger, request, where, loser, units)
+        calls.billed[loser.model] = loser  # its prompt: the request counts on its requests counters
         before = calls.charged.get(index, (0, 0))
         calls.charged[index] = (before[0] + units[0], before[1] + units[1])
     if hedge_won:

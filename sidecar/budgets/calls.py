@@ -4,9 +4,10 @@ An ensemble's reservation is the sum of one estimate per call (``total_units``):
 target, with the output maximum it would be asked for (the request's, else that model's, else
 ``default_max_output_tokens``), and the judge's first target, with the judge's ``max_tokens`` and a
 prompt of the request's, the judge template's and every member's answer at its maximum (the candidates
-it reads). Each call knows the rest of its chain (``Call.fallbacks``): admission reserves a call on the
-first target of its chain a quota does not refuse (``call_holds.shares_of``). ``ensemble_calls(plan,
-targets)`` builds them once per policy (the request path keeps them
+it reads: each at the output maximum of the target the member is held on, a fallback's once admission
+or a failed call moved it there). Each call knows the rest of its chain (``Call.fallbacks``): admission
+reserves a call on the first target of its chain a quota does not refuse (``call_holds.shares_of``).
+``ensemble_calls(plan, targets)`` builds them once per policy (the request path keeps them
 with the route's ``Lane``; ``explain`` builds the same); ``call_units`` prices one call on a target of its
 chain (its first, or a fallback: ``Admission.switch_call``).
 """
@@ -88,14 +89,19 @@ def call_units(
     request_output: int | None,
     default_output: int,
     hour_writes: bool = False,
+    members: Sequence[TargetInfo | None] | None = None,
 ) -> tuple[int, int, int]:
     """Call ``index``'s estimate on ``target`` (its first, or a fallback of its chain): (nano-USD, tokens,
-    requests); ``hour_writes``: the request asks for 1-hour prompt-cache writes (a member relays them)."""
+    requests); ``hour_writes``: the request asks for 1-hour prompt-cache writes (a member relays them).
+    The judge's prompt holds every member's answer at the output maximum of the target the member is
+    held on (``members``, one per call before the judge: None for a member that holds nothing, whose
+    answer never comes); without ``members``, each member's first target."""
     call = calls[index]
     if call.judge_output is None:
         output = _output(target, request_output, default_output)
         return estimate_units(target.price, input_tokens, output, hour_writes)
-    answers = sum(_output(c.target, request_output, default_output) for c in calls if c.judge_output is None)
+    held = members if members is not None else [c.target for c in calls if c.judge_output is None]
+    answers = sum(_output(member, request_output, default_output) for member in held if member is not None)
     return estimate_units(target.price, input_tokens + call.judge_tokens + answers, call.judge_output)
 
 

@@ -244,12 +244,12 @@ class Ledger:
             output = target.max_output_tokens or default
         return estimate_units(target.price, request.input_tokens, output, request.hour_writes)
 
-    def call_units(self, request: BudgetRequest, index: int, target: TargetInfo) -> tuple[int, int, int]:
-        """Call ``index`` of an ensemble ``request`` on ``target`` (a fallback of its chain)."""
-        default = self.budgets.default_max_output_tokens
-        return call_units(
-            request.calls, index, target, request.input_tokens, request.max_output_tokens, default, request.hour_writes
-        )
+    def call_units(
+        self, request: BudgetRequest, index: int, target: TargetInfo, members: Sequence[TargetInfo | None] | None = None
+    ) -> tuple[int, int, int]:
+        """Call ``index`` of an ensemble ``request`` on ``target``; the judge's with ``members`` (``calls``)."""
+        units = (request.max_output_tokens, self.budgets.default_max_output_tokens, request.hour_writes, members)
+        return call_units(request.calls, index, target, request.input_tokens, *units)
 
     def _plain_allow(self, targets: tuple[str, ...]) -> Decision:
         """The plain "allow" of a chain, one shared object per chain."""

@@ -28,8 +28,9 @@ A request's way through it (the cache stage, before the fallback loop)::
 
     plan.key(...) --no key--> the request goes on uncached (x-sidecar-cache: bypass)
         | key
-    client_control: BYPASS -> on uncached | REFRESH -> skip the lookup | USE (max-age/min-fresh: oldest_s):
+    client_control: BYPASS -> on uncached | REFRESH -> skip the lookup | USE (max-age/min-fresh/max-stale: oldest_s):
     cache.lookup(key, oldest_s) --hit--> cache.body / replay_stream (x-sidecar-cache: hit, Age: answer_headers)
+        | stale (past ttl_s, the app's max-stale takes it) --> the same (x-sidecar-cache: stale, Age)
         | miss (maybe with a stale entry kept for the last resort)
     cache.flights.join(key) --Follower--> wait(single_flight_wait_s) --entry--> replay (hit)
         | Leader                                                     --None--> own upstream call

@@ -10,13 +10,16 @@ Request (honoured when the route's ``client_control`` is on; bypass wins over re
 | ``Cache-Control: no-cache`` / ``max-age=0``| REFRESH   | (RFC 9111: do not answer from the cache)    |
 | ``Cache-Control: max-age=N``               | USE       | a hit only if stored at most N seconds ago  |
 | ``Cache-Control: min-fresh=N``             | USE       | a hit only if fresh N seconds more (ttl_s)  |
+| ``Cache-Control: max-stale[=N]``           | USE       | also an entry N s past ttl_s (bare: any),   |
+|                                            |           | within the route's stale window (stale_s)   |
 
-``max-age`` and ``min-fresh`` (RFC 9111 5.2.1.1, 5.2.1.3) bound the age of the answer the app takes
-(``Control.oldest_s``): an older entry is a miss, and its upstream answer replaces it; ``max-stale``
-(and any other directive) is ignored (the stale window is the last resort's, not the app's). Their
-argument is delta-seconds: ASCII digits, quoted or not (``max-age="5"``), at most 2**31 (a longer one is
-2**31, RFC 9111 1.2.2); anything else (``max-age=-5``, ``max-age=x``, none) is ignored; repeated, the
-strictest counts.
+``max-age``, ``min-fresh`` and ``max-stale`` (RFC 9111 5.2.1.1, 5.2.1.3, 5.2.1.2) bound the age of the
+answer the app takes (``Control.oldest_s``): an older entry is a miss, and its upstream answer replaces
+it; one past ``ttl_s`` that ``max-stale`` lets the app take is served ``stale`` (never past ``ttl_s +
+stale_s``, the entry's stored life); any other directive is ignored. Their argument is delta-seconds:
+ASCII digits, quoted or not (``max-age="5"``), at most 2**31 (a longer one is 2**31, RFC 9111 1.2.2);
+anything else (``max-age=-5``, ``max-age=x``, ``max-age`` bare) is ignored, but ``max-stale`` bare is
+any staleness; repeated, the strictest counts (a number over ``max-stale`` bare).
 
 Both headers are lists (RFC 9110 5.3): every line of a repeated header counts, and every comma-separated
 member of a line, so a ``no-store`` a proxy appended on a second line is not lost behind the first. A
@@ -30,6 +33,7 @@ The response's ``x-sidecar-cache`` and ``Age`` are built with the sidecar's othe
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Iterator, Mapping
 from typing import NamedTuple
 
@@ -43,18 +47,24 @@ class Directive(enum.StrEnum):
 
 
 class Control(NamedTuple):
-    """What the app asks: the directive, and the bounds it puts on a stored answer's age (None: none)."""
+    """What the app asks: the directive, and the bounds it puts on a stored answer's age (None: none;
+    ``max_stale_s`` infinite: ``max-stale`` bare, any staleness)."""
 
     directive: Directive
     max_age_s: int | None = None
     min_fresh_s: int | None = None
+    max_stale_s: float | None = None
 
-    def oldest_s(self, ttl_s: float) -> float | None:
-        """The oldest entry this app takes as a hit on a route whose entries are fresh ``ttl_s`` (None:
-        any fresh one)."""
-        if self.max_age_s is None and self.min_fresh_s is None:
-            return None
+    def oldest_s(self, ttl_s: float, stale_s: float = 0.0) -> float | None:
+        """The oldest entry this app takes on a route whose entries are fresh ``ttl_s`` and kept ``stale_s``
+        more (None: any fresh one): ``min-fresh`` takes from ``ttl_s`` and ``max-stale`` adds to it (as
+        RFC 9111's caches do: Squid's ``refreshCheck``), never past ``ttl_s + stale_s``; ``max-age``
+        bounds it all. Past ``ttl_s`` the entry is served stale."""
+        if self is USE or (self.max_age_s is None and self.min_fresh_s is None and self.max_stale_s is None):
+            return None  # no bound (``USE``, the common case: one identity test)
         oldest = ttl_s if self.min_fresh_s is None else ttl_s - self.min_fresh_s
+        if self.max_stale_s is not None:
+            oldest = min(oldest + self.max_stale_s, ttl_s + stale_s)
         return oldest if self.max_age_s is None else min(oldest, self.max_age_s)
 
 
@@ -81,7 +91,19 @@ def client_control(headers: Mapping[str, str], *, allowed: bool) -> Control:
     if "refresh" in own or "no-cache" in names or max_age == 0:
         return Control(Directive.REFRESH)
     min_fresh = _strictest(control, "min-fresh")
-    return USE if max_age is None and min_fresh is None else Control(Directive.USE, max_age, min_fresh)
+    max_stale = _max_stale(control)
+    if max_age is None and min_fresh is None and max_stale is None:
+        return USE
+    return Control(Directive.USE, max_age, min_fresh, max_stale)
+
+
+def _max_stale(members: list[tuple[str, str]]) -> float | None:
+    """``max-stale``'s strictest delta-seconds; infinite when it is only given bare (or with an empty
+    argument: any staleness); None when not given, or only with arguments that are not delta-seconds."""
+    seconds = _strictest(members, "max-stale")
+    if seconds is None and any(key == "max-stale" and not argument for key, argument in members):
+        return math.inf
+    return seconds
 
 
 def _strictest(members: list[tuple[str, str]], name: str) -> int | None:

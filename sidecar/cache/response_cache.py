@@ -1,7 +1,7 @@
 """``ResponseCache``: the object the request path holds (one per sidecar, on the app, with a lifecycle).
 
     cache = ResponseCache.from_spec(store_spec, env)     # at start-up / when the store block changes
-    lookup = await cache.lookup(key, route_settings, dialect) # Lookup: hit | stale-for-last-resort | miss
+    lookup = await cache.lookup(key, route_settings, dialect) # Lookup: hit | stale (max-stale) | miss
     lookup = cache.lookup_in_memory(key, route_settings, dialect) # the same, no coroutine (cache.in_memory)
     flight = cache.flights.join(key)                       # single flight (``flight``)
     reason = await cache.store(key, entry, route_settings, dialect) # None: stored; else why not
@@ -15,7 +15,8 @@
 Freshness is judged when reading, from the entry's ``stored_at`` and the route's *current* ``ttl_s``
 and ``stale_s``: the store keeps an entry ``ttl_s + stale_s`` seconds, and a lookup within ``ttl_s``
 is a hit, within the stale window a miss that carries the entry for the last resort (so the last
-resort needs no second round trip), later a miss. Nothing here raises on a store failure.
+resort needs no second round trip), unless the app's ``max-stale`` takes it (``oldest_s``: stale),
+later a miss. Nothing here raises on a store failure.
 
 Importing the package loads neither aiocache nor redis: ``from_spec`` does, when a cache is built
 (aiocache's own ``__init__`` imports redis whenever it is installed: about 0.1 s of start-up).
@@ -42,10 +43,11 @@ from .store import GuardedStore, MemoryStore, Store
 class Lookup(NamedTuple):
     """What a lookup found. ``state`` hit: ``entry`` answers, ``age_s`` old, and ``body`` is the whole
     body template stored with it in Redis (``entry.frame``; None in memory, where ``MemoryStore`` keeps
-    its own); miss: nothing fresh, and ``stale`` is an entry inside the stale window when there is one
-    (for the last resort only)."""
+    its own); stale: the same, for an entry past ``ttl_s`` the app takes (``Cache-Control: max-stale``);
+    miss: nothing the app takes, and ``stale`` is an entry inside the stale window when there is one (for
+    the last resort only)."""
 
-    state: Literal["hit", "miss"]
+    state: Literal["hit", "stale", "miss"]
     entry: Entry | None = None
     age_s: float = 0.0
     stale: Entry | None = None
@@ -115,7 +117,7 @@ class ResponseCache:
     ) -> Lookup:
         """A fresh entry (hit), or a miss that may carry a stale entry for the last resort; ``dialect``:
         the caller's, whose answer a stored body must be (``entry.unframe``); ``oldest_s``: the oldest
-        entry the app takes (``control.Control.oldest_s``; None: ``ttl_s``)."""
+        entry the app takes (``control.Control.oldest_s``; None: ``ttl_s``; past ``ttl_s``: stale)."""
         self.stats.lookups += 1
         entry, body = await self._read(key, dialect)
         return self._judged(entry, body, settings, oldest_s)
@@ -149,8 +151,11 @@ class ResponseCache:
             return MISS
         age = entry.age(self._clock())
         if age <= (settings.ttl_s if oldest_s is None else oldest_s):
-            self.stats.hits += 1
             self._saved(entry)
+            if oldest_s is not None and age > settings.ttl_s:  # the app's max-stale takes it (within stale_s)
+                self.stats.stale += 1
+                return Lookup("stale", entry, age, None, body)
+            self.stats.hits += 1
             return Lookup("hit", entry, age, None, body)
         self.stats.misses += 1
         return Lookup("miss", stale=entry if age <= settings.ttl_s + settings.stale_s else None)

@@ -142,7 +142,10 @@ class RouteCacheSpec(Spec):
         0.0,
         ge=0,
         le=30 * 86400,
-        description="How long past ttl_s an entry may still answer when every target failed (last_resort: cache).",
+        description=(
+            "How long past ttl_s an entry may still answer: when every target failed (last_resort: cache), or"
+            " when the app's Cache-Control: max-stale takes it (client_control)."
+        ),
     )
     store_truncated: bool = Field(
         False, description="Also store answers cut by the output limit (finish_reason length / max_tokens)."
@@ -157,5 +160,9 @@ class RouteCacheSpec(Spec):
         description="Identical concurrent requests wait this long for the first one's answer; 0: each calls.",
     )
     client_control: bool = Field(
-        True, description="Honour the app's Cache-Control no-cache/no-store and x-sidecar-cache: bypass|refresh."
+        True,
+        description=(
+            "Honour the app's Cache-Control (no-cache, no-store, max-age, min-fresh, max-stale) and"
+            " x-sidecar-cache: bypass|refresh."
+        ),
     )

@@ -14,7 +14,7 @@ class CacheStats:
     lookups: int = 0  # lookups made (bypassed requests make none)
     hits: int = 0  # fresh entries found
     misses: int = 0  # nothing usable found (errors, timeouts and an open breaker included)
-    stale: int = 0  # stale entries served by the last resort
+    stale: int = 0  # stale entries served: by the last resort, or taken by the app's max-stale
     coalesced: int = 0  # requests answered by an identical request's upstream call (single flight)
     flight_timeouts: int = 0  # waits for an identical request's answer that ran out
     stores: int = 0  # entries written

@@ -8,9 +8,11 @@ caches (``app``).
 attribute test. On a caching route::
 
     the app's directive (client_control): bypass -> on uncached (x-sidecar-cache: bypass)
-    (max-age=N / min-fresh=N: an entry older than the app takes is a miss, ``Control.oldest_s``)
+    (max-age=N / min-fresh=N: an entry older than the app takes is a miss, ``Control.oldest_s``;
+     max-stale[=N]: one past ttl_s it takes, within stale_s, is served stale)
     the key (RouteCache.key): none -> on uncached (bypass, with the reason on the span)
-    lookup (unless refresh): fresh -> the entry replayed in the caller's dialect (hit, Age)
+    lookup (unless refresh): fresh -> the entry replayed in the caller's dialect (hit, Age);
+        past ttl_s, taken by the app's max-stale -> replayed the same (stale, Age; not degraded)
     single flight: a follower waits for the leader's entry -> replayed (hit); none -> its own call
     miss: the chain, the answer watched (a StreamTap for a stream, the body for a whole answer),
           a good answer stored in the common form and handed to the followers
@@ -98,17 +100,17 @@ def cache_stage(caches: ResponseCaches, deployment_app: str) -> Stage:
         lookup = MISS
         if directive is Directive.USE:
             dialect = facts.dialect
-            oldest = control.oldest_s(settings.ttl_s)
+            oldest = control.oldest_s(settings.ttl_s, settings.stale_s)
             lookup = (
                 store.lookup_in_memory(key, settings, dialect, oldest)
                 if store.in_memory
                 else await store.lookup(key, settings, dialect, oldest)
             )
             entry = lookup.entry
-            if entry is not None:
+            if entry is not None:  # a hit, or stale: the app's max-stale took an entry past ttl_s
                 if not facts.stream:  # a whole answer: nothing to await
-                    return _whole(exchange, entry, "hit", lookup.age_s, store, key, lookup.body)
-                return await _serve(exchange, entry, "hit", lookup.age_s, store, key, lookup.body)
+                    return _whole(exchange, entry, lookup.state, lookup.age_s, store, key, lookup.body)
+                return await _serve(exchange, entry, lookup.state, lookup.age_s, store, key, lookup.body)
         return await _missed(exchange, call_next, caches, store, key, settings, directive, lookup)
 
     return cache

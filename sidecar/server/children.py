@@ -114,13 +114,17 @@ def charge_in_flight(child: Exchange) -> None:
 
 
 def adopt(parent: Exchange, child: Exchange) -> None:
-    """Count a child's calls and attempts in the request's record (its calls accepted, then failed, too).
-    A call of the child cut in flight (a member cancelled once the vote was decided, a judge past the
-    deadline) is charged its prompt (``charge_in_flight``)."""
+    """Count a child's calls and attempts in the request's record (its calls accepted, then failed, too,
+    and the calls its hedged races cut, by model: the access line's ``hedge_cut``, in the children's
+    order). A call of the child cut in flight (a member cancelled once the vote was decided, a judge past
+    the deadline) is charged its prompt (``charge_in_flight``)."""
     charge_in_flight(child)
     parent.calls += child.calls
     parent.attempts.extend(child.attempts)
     parent.billed_failures += child.billed_failures
+    if child.hedge_cuts:
+        cut = ", ".join(attempt.target for attempt in child.hedge_cuts)
+        parent.hedge_cut = f"{parent.hedge_cut}, {cut}" if parent.hedge_cut else cut
 
 
 def call_costs(children: Sequence[Exchange]) -> tuple[CallCost, ...]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 
@@ -78,7 +80,8 @@ def test_max_age_and_min_fresh_bound_the_age_the_app_takes(value: str, max_age: 
         "max-age",
         "max-age=5s",
         "max-age=1.5",
-        "max-stale=100",
+        "max-stale=-100",
+        "max-stale=5s",
         "min-fresh=-1",
         "max-age=\u00b2",
         "=5, ,,",
@@ -86,8 +89,44 @@ def test_max_age_and_min_fresh_bound_the_age_the_app_takes(value: str, max_age: 
     ],
 )
 def test_a_bound_that_is_not_delta_seconds_is_ignored(value: str) -> None:
-    """Garbage, a negative or fractional number, max-stale: no bound at all (never an exception)."""
+    """Garbage, a negative or fractional number (max-stale's too): no bound at all (never an exception)."""
     assert client_control({"cache-control": value}, allowed=True) == Control(Directive.USE)
+
+
+@pytest.mark.parametrize(
+    ("value", "max_stale"),
+    [
+        ("max-stale=100", 100),
+        ('MAX-STALE="100"', 100),
+        ("max-stale", math.inf),
+        ("max-stale=", math.inf),
+        ("max-stale, max-stale=30", 30),
+        ("max-stale=600, max-stale=0030", 30),
+        ("max-stale=x, max-stale", math.inf),
+        ("max-stale=" + "9" * 400, 2**31),
+    ],
+)
+def test_max_stale_is_read_as_delta_seconds_or_any_staleness_bare(value: str, max_stale: float) -> None:
+    """max-stale=N (RFC 9111 5.2.1.2): delta-seconds as max-age's, the strictest of repeated ones; bare
+    (or with nothing after ``=``): any staleness."""
+    assert client_control({"cache-control": value}, allowed=True) == Control(Directive.USE, None, None, max_stale)
+
+
+def test_max_stale_does_not_turn_a_refresh_or_a_bypass_into_a_lookup() -> None:
+    """no-store, no-cache and max-age=0 win over max-stale."""
+    for value, directive in (("max-stale, no-store", Directive.BYPASS), ("max-age=0, max-stale", Directive.REFRESH)):
+        assert client_directive({"cache-control": value}, allowed=True) is directive
+
+
+def test_max_stale_adds_to_the_fresh_life_within_the_stale_window() -> None:
+    """oldest_s with max-stale: ttl_s plus N (bare: any), never past ttl_s + stale_s, less min-fresh, and
+    max-age bounds it all; no stale window, no staleness."""
+    assert Control(Directive.USE, None, None, 30).oldest_s(60, 100) == 90
+    assert Control(Directive.USE, None, None, math.inf).oldest_s(60, 100) == 160
+    assert Control(Directive.USE, None, None, 300).oldest_s(60, 100) == 160
+    assert Control(Directive.USE, None, None, math.inf).oldest_s(60) == 60
+    assert Control(Directive.USE, None, 20, 30).oldest_s(60, 100) == 70
+    assert Control(Directive.USE, 75, None, math.inf).oldest_s(60, 100) == 75
 
 
 def test_the_oldest_entry_taken_is_the_strictest_bound() -> None:

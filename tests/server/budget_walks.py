@@ -39,13 +39,13 @@ def access_line(running: RunningSidecar) -> dict[str, Any]:
     return [line for line in running.log_lines() if line.get("event") == "access"][-1]
 
 
-async def use(running: RunningSidecar, expected: float | None = None) -> float:
-    """The limit's use (settled + held); with ``expected``, polled until it is that for up to 10 s (with
-    Redis a settlement is carried by the next admission, or sent alone 20 ms later: later on a loaded
-    machine), then the last one read."""
+async def use(running: RunningSidecar, expected: float | None = None, within_s: float = 10) -> float:
+    """The limit's use (settled + held); with ``expected``, polled until it is that for up to ``within_s``
+    (with Redis a settlement is carried by the next admission, or sent alone 20 ms later: later on a
+    loaded machine), then the last one read."""
     ledger = running.state.budgets.ledger
     assert ledger is not None
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + within_s
     while True:
         (row,) = await ledger.status()
         used = float(row["used"])  # type: ignore[arg-type]

@@ -270,6 +270,30 @@ async def test_a_members_hedged_race_loser_is_charged_its_prompt_once(
     assert access_line(running)["cost_usd"] == pytest.approx(spent * 1e-6)  # every model: $1 per Mtok
 
 
+async def test_a_members_hedged_race_loser_is_named_on_the_access_line(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str
+) -> None:
+    """Both members race a hedge on ``alt`` after 0.2 s and ``small`` wins each race: the access line's
+    ``hedge_cut`` names each member's cut call, as a plain route's names its own (before 2026-12-05 an
+    ensemble's line had none), and its ``cost_usd`` counts both cut prompts, as the budget does."""
+    first, second = await fake("one", reply="billing", latency_ms=600), await fake("two", latency_ms=3000)
+    route = (
+        "{name: chat, ensemble: {members: [{target: [small, alt]}, {target: [small, alt]}]},"
+        " resilience: {hedge: {after_s: 0.2}}}"
+    )
+    limits = "{name: all, measure: tokens, amount: 1000000, window: month}"
+    running = await sidecar(two_provider_policy(first, second, route, limits, store))
+    async with client(running) as sdk:
+        answer = await sdk.chat.completions.create(**CHAT)
+    assert answer.usage is not None
+    line = access_line(running)
+    assert line["hedge_cut"] == "alt, alt"
+    cut = explained(TWO_PROVIDERS, per_provider(10**6))[("per-provider", "one")] - CHAT["max_tokens"]
+    spent = 2 * answer.usage.total_tokens + 2 * cut  # two answers and the two cut calls' prompts
+    assert await used_by_provider(running, {"*": spent}, "all") == {"*": spent}
+    assert line["cost_usd"] == pytest.approx(spent * 1e-6)  # every model: $1 per Mtok
+
+
 def per_provider_requests(amount: int, only: str = "") -> str:
     """A monthly requests quota per provider (``only``: that provider's, the others exempt)."""
     scope = f"{{by: provider, values: [{only}], others: exempt}}" if only else "{by: provider}"
@@ -280,17 +304,38 @@ FALLS_TO_TWO = "{name: chat, ensemble: {members: [{target: [small, alt]}, small]
 """Both members' first target on provider one; the first member's fallback on provider two."""
 
 
-async def test_a_members_fallback_on_another_provider_counts_the_request_there(
-    fake: FakeFactory, sidecar: SidecarFactory, store: str
+@pytest.mark.parametrize("route", [FALLS_TO_TWO, "{name: chat, target: [small, alt]}"], ids=["ensemble", "chain"])
+async def test_a_provider_whose_calls_billed_nothing_counts_no_request(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str, route: str
 ) -> None:
-    """Provider one answers 503 to both members' first call; the first member's fallback on provider two
-    answers. A ``requests`` quota by provider counts the request once on each provider it called (before
-    2026-12-05 only on the providers of the calls' first targets: provider two counted nothing)."""
+    """Provider one answers 503 to every call (a refusal: nothing billed); provider two answers. A
+    ``requests`` quota by provider counts the request on provider two only, on an ensemble (both members'
+    first target on provider one, the first member's fallback on provider two) as on a chain route, whose
+    refused call counts no request (docs/budgets.md: a call that billed nothing is released and does not
+    count as a request). Before 2026-12-05 the ensemble counted one on provider one too, where the second
+    member's refused call still held its share (and none when the member holding it had moved on)."""
     first, second = await fake("one", fault="status=503", fault_rate=1), await fake("two", reply="billing")
-    running = await sidecar(two_provider_policy(first, second, FALLS_TO_TWO, per_provider_requests(100), store))
+    running = await sidecar(two_provider_policy(first, second, route, per_provider_requests(100), store))
     async with client(running) as sdk:
         answer = await sdk.chat.completions.create(**CHAT)
     assert answer.choices[0].message.content == "billing"
+    assert len(await running.fake_requests(first)) >= 1
+    counted = {"one": 0.0, "two": 1.0}
+    assert await used_by_provider(running, counted, "requests") == counted
+
+
+async def test_a_provider_whose_call_billed_counts_the_request_once(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str
+) -> None:
+    """Provider one accepts every call and sends a body that is not JSON (a call accepted, then failed:
+    its prompt billed); both members fall back to provider two. The request counts once on each provider
+    it billed on: one and two (each once, whatever the number of calls)."""
+    first, second = await fake("one", fault="malformed", fault_rate=1), await fake("two", reply="billing")
+    route = "{name: chat, ensemble: {members: [{target: [small, alt]}, {target: [small, alt]}], early_quorum: false}}"
+    running = await sidecar(two_provider_policy(first, second, route, per_provider_requests(100), store))
+    async with client(running) as sdk:
+        await sdk.chat.completions.create(**CHAT)
+    assert access_line(running)["billed_failures"]
     both = {"one": 1.0, "two": 1.0}
     assert await used_by_provider(running, both, "requests") == both
 

@@ -1,0 +1,101 @@
+"""An ensemble judge's reservation when a member falls back (docs/budgets.md, "Reservation"): the judge's
+prompt holds every member's answer at the output maximum of the target the member is held on, a
+fallback's once admission moved it there. On the pod's own counters and on a real redis-server's,
+through the official OpenAI SDK, for a request without ``max_tokens`` (the OpenAI SDK's default: each
+member's answer may then be as long as its model's ``max_output_tokens``)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import openai
+import orjson
+import pytest
+
+from sidecar.explain import explain_report
+from sidecar.policy import load_policy_bytes
+from sidecar.request_facts import describe_request
+
+from ..conftest import FakeFactory, SidecarFactory, provider_block
+from .budget_walks import client, store, use
+
+__all__ = ["store"]  # the store fixture: the pod's own counters, or a real redis-server's
+
+CHAT: dict[str, Any] = {"model": "chat", "messages": [{"role": "user", "content": "hello there"}]}
+FALLS_BACK = "[{target: [short, long]}, long]"
+"""The first member's first target (``short``, provider one, 10 output tokens at most) falls to ``long``
+(provider two, 3,000 at most)."""
+PROVIDER_ONE_FULL = (
+    "{name: provider-one, measure: tokens, amount: 1, window: month,"
+    " scope: {by: provider, values: [one], others: exempt}}"
+)
+
+
+def judged(first: str, second: str, members: str, limits: list[str], store: str = "") -> str:
+    """A judged ensemble over ``members``, the judge on ``long``; every model $1 per Mtok."""
+    price = "{input_per_mtok: 1, output_per_mtok: 1}"
+    return (
+        "version: 1\nproviders:\n"
+        + provider_block("one", first)
+        + provider_block("two", second)
+        + "models:\n"
+        + f"  short: {{provider: one, model: short-1, max_output_tokens: 10, price: {price}}}\n"
+        + f"  long: {{provider: two, model: long-1, max_output_tokens: 3000, price: {price}}}\n"
+        + f"routes:\n  - {{name: chat, ensemble: {{members: {members}, strategy: judge, judge: {{target: long}}}}}}\n"
+        + f"budgets:\n{store}  limits:\n"
+        + "".join(f"    - {limit}\n" for limit in limits)
+    )
+
+
+def reserved(members: str) -> int:
+    """What ``llm-sidecar explain`` says the chat reserves on a request limit for an ensemble of ``members``."""
+    text = judged("http://127.0.0.1:1", "http://127.0.0.1:2", members, [tokens(10**9)])
+    request = describe_request("/v1/chat/completions", {}, {}, orjson.loads(orjson.dumps(CHAT)), app="")
+    (row,) = explain_report(load_policy_bytes(text.encode(), "p.yaml"), request)["budgets"]
+    return int(row["reserves"])
+
+
+def tokens(amount: int) -> str:
+    return f"{{name: all, measure: tokens, amount: {amount}, window: month}}"
+
+
+@pytest.mark.parametrize("room", [0, -1], ids=["exactly", "one-token-short"])
+async def test_a_judge_reads_a_members_fallback_answer_at_its_output_maximum(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str, room: int
+) -> None:
+    """Provider one's quota refuses ``short``: admission holds the first member on ``long``, and the judge's
+    prompt with that member's answer at ``long``'s 3,000 tokens, not ``short``'s 10: what an ensemble of
+    two ``long`` members reserves. With exactly that much left the request is answered; one token less and
+    it is refused before any call (before 2026-12-05 the judge was held for the first target's answer,
+    2,990 tokens short, and the request was admitted past the limit by that)."""
+    first, second = await fake("one"), await fake("two")
+    amount = reserved("[long, long]") + room
+    running = await sidecar(judged(first, second, FALLS_BACK, [PROVIDER_ONE_FULL, tokens(amount)], store))
+    async with client(running) as sdk:
+        if room >= 0:
+            await sdk.chat.completions.create(**CHAT)
+            assert len(await running.fake_requests(second)) == 2  # both members on long (they agree: no judge)
+        else:
+            with pytest.raises(openai.RateLimitError, match="'all'"):
+                await sdk.chat.completions.create(**CHAT)
+            assert await running.fake_requests(second) == []
+    assert await running.fake_requests(first) == []
+
+
+async def test_a_judge_is_held_again_for_the_answer_of_a_member_that_fell_back(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str
+) -> None:
+    """Provider one answers 503: the first member falls back from ``short`` to ``long`` at run time, and the
+    judge's hold, held again with the rest of the reservation, reads that member's answer at ``long``'s
+    output maximum: while the members' calls to ``long`` (2 s each) are in flight the request holds what an
+    ensemble of two ``long`` members reserves (before 2026-12-05 it held the judge for ``short``'s answer,
+    2,990 tokens less)."""
+    first, second = await fake("one", fault="status=503", fault_rate=1), await fake("two", latency_ms=2000)
+    expected = reserved("[long, long]")
+    running = await sidecar(judged(first, second, FALLS_BACK, [tokens(10**9)], store))
+    async with client(running) as sdk:
+        call = asyncio.create_task(sdk.chat.completions.create(**CHAT))
+        held = await use(running, expected, within_s=1.5)  # while the members' calls are in flight
+        await call
+    assert held == expected
