@@ -35,6 +35,7 @@ from sidecar.fake_provider.config import FakeConfig
 from sidecar.fake_provider.errors import ErrorAnswer, fault_error, request_error
 from sidecar.fake_provider.faults import ERROR_KINDS, Fault, FaultKind, FaultPlan
 from sidecar.fake_provider.replies import Frame, JsonReply, Reply, RequestError, StreamFormat, StreamReply
+from sidecar.fake_provider.state import RECORD
 from sidecar.sse import encode_event
 
 _DISCONNECT_POLL_S = 0.05  # how often a long sleep checks whether the client is still there
@@ -58,6 +59,9 @@ async def serve(ex: Exchange, build: Callable[[], Reply]) -> web.StreamResponse:
     try:
         return await _serve(ex, build)
     except ConnectionError:  # the client went away while we waited or wrote
+        record = ex.request.get(RECORD)
+        if record is not None:
+            record["client_gone"] = True
         return web.Response()
 
 
