@@ -59,10 +59,15 @@ async def serve(ex: Exchange, build: Callable[[], Reply]) -> web.StreamResponse:
     try:
         return await _serve(ex, build)
     except ConnectionError:  # the client went away while we waited or wrote
-        record = ex.request.get(RECORD)
-        if record is not None:
-            record["client_gone"] = True
+        _client_gone(ex.request)
         return web.Response()
+
+
+def _client_gone(request: web.Request) -> None:
+    """Note in the request's record (``/_fake/requests``) that its client went away before its answer."""
+    record = request.get(RECORD)
+    if record is not None:
+        record["client_gone"] = True
 
 
 async def _serve(ex: Exchange, build: Callable[[], Reply]) -> web.StreamResponse:
@@ -169,8 +174,8 @@ async def _send_stream(ex: Exchange, reply: StreamReply, outcome: Fault | None, 
         if not sse:
             await response.write(b"]")
         await response.write_eof()
-    except ConnectionError:
-        pass  # the client went away; nothing left to do
+    except ConnectionError:  # the client went away; nothing left to do
+        _client_gone(ex.request)
     return response
 
 

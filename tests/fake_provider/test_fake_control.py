@@ -119,6 +119,24 @@ async def test_records_say_when_the_answer_ended_and_whether_the_client_left(fak
     assert left["client_gone"] is True and left["ended"] - left_at < 1.0
 
 
+async def test_a_stream_the_client_closes_mid_way_is_recorded_as_client_gone(fake, openai_for):
+    """A client that closes a stream during a pause after its first event: the record says
+    ``client_gone`` and its handler ended well before the pause would have."""
+    server = await fake()
+    paused: Any = [{"role": "user", "content": "one two three [fault:stall-mid=1;for=30]"}]
+    stream = await openai_for(server).chat.completions.create(model="m", messages=paused, stream=True)
+    async for _ in stream:
+        break
+    await stream.close()
+    left_at = time.time()
+    for _ in range(200):
+        _, records = await control(server, "GET", "/_fake/requests")
+        if records[0]["ended"] is not None:
+            break
+        await asyncio.sleep(0.02)
+    assert records[0]["client_gone"] is True and records[0]["ended"] - left_at < 1.0
+
+
 async def test_config_takes_provider_down_and_up(fake, openai_for):
     """POST /_fake/config with a fault takes the server down; clearing the fault brings it back."""
     server = await fake()
