@@ -110,8 +110,9 @@ class _Relay(EventReader):
         self, parser: SSEParser, held: list[bytes], out: list[bytes], first_content: asyncio.Timeout
     ) -> bool:
         """The reads up to the commit point: the preamble is held back (``keep_back``), the first content
-        event commits (a held stream's only lifts the deadline: it is read to its end here; too many events
-        held back commit too); whether the stream ended. ``out``: the caller's bytes of the chunk being
+        event that gives the caller bytes commits (one translated into nothing yet, as a Gemini caller's
+        tool call before its arguments are whole, only lifts the deadline; a held stream's only lifts it
+        too: it is read to its end here; too many events held back commit too); whether the stream ended. ``out``: the caller's bytes of the chunk being
         read; the chunk that commits is left in it, after what was held back before it, to be sent."""
         readany, read, is_preamble, relay_text, skim = (
             self.response.readany,
@@ -131,10 +132,14 @@ class _Relay(EventReader):
                     if text_bytes is not None:
                         out.append(text_bytes)
                         continue
+                given = len(out)
                 ended = read(event, out, skim and self.client is not None, ended)
                 if self.client is None and not content_seen and not is_preamble(event):
-                    content_seen = True
-                    await self._content_starts(first_content)
+                    if len(out) > given or self.hold:  # the caller has bytes of it: content sent
+                        content_seen = True
+                        await self._content_starts(first_content)
+                    else:  # translated into nothing yet (a Gemini caller's tool call waits for its arguments):
+                        first_content.reschedule(None)  # the provider's content began, the commit waits
             if parser.comments:  # the caller has no stream before the commit point: its comments go nowhere
                 if self.client is not None:
                     out += parser.comments
