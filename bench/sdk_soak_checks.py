@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import redis
-from sdk_soak_calls import prompt
+from sdk_soak_calls import REFUSED_BY_THE_SIDECAR, prompt
 
 if TYPE_CHECKING:
     from sdk_soak import Stack
@@ -26,9 +26,11 @@ DEADLINE_S = 6.0
 TOTAL_S = 8.0  # a provider call's total_s: a committed stream's bound
 MARGIN_S = 3.0  # a loaded machine's slack
 CANCEL_GRACE_S = 2.0  # how soon after the client left its upstream call must have ended
+LEAVE_SLACK_S = 0.5  # an answer ending this soon after the client left was on its way
 FD_SLACK = 12
 TASK_SLACK = 6
 SDK_STATUS_ERRORS = frozenset({"status", "stream"})
+UNKNOWN_MODEL = {(404, "model_not_found"), (404, "not_found_error"), (404, "NOT_FOUND")}  # docs/api.md, per dialect
 # error-level events that are the soak's own doing: a broken policy it wrote
 EXPECTED_ERRORS = frozenset({"policy_rejected"})
 
@@ -115,7 +117,12 @@ def check_seen(one: Seen) -> list[str]:
     if one.error is not None and one.raised in SDK_STATUS_ERRORS and not one.error_type:
         problems.append("an error without the dialect's error type")
     if one.plan.dialect == "raw":
+        refused = one.plan.raw_body in REFUSED_BY_THE_SIDECAR
+        if refused and (one.status is None or not 400 <= one.status < 500):
+            problems.append(f"a malformed body answered {one.status}, not a 4xx")
         return problems
+    if one.plan.model.startswith("unknown-") and (one.status, one.error_type) not in UNKNOWN_MODEL:
+        problems.append("an unknown model: not docs/api.md's 404 model_not_found in the dialect")
     if one.error is None and not one.complete:
         problems.append("an answer without its end (finish reason, message_stop) and without an error")
     empty = one.plan.fault is not None and "empty" in one.plan.fault and not one.text  # Anthropic's content []
@@ -146,9 +153,14 @@ def check_line(one: Seen, lines: list[dict[str, Any]]) -> list[str]:
         problems.append("a 500 that is not a provider's own 500 passed through")
     if one.left_at is None and one.status is not None and line.get("status") != one.status:
         problems.append(f"access status {line.get('status')} != client's {one.status}")
-    answered_first = one.left_at is not None and line["ts"] < one.left_at  # its answer was on its way
+    # its answer was on its way when the client left (or within LEAVE_SLACK_S: the cancel takes effect when
+    # the driver's own loop, busy on a loaded machine, gets to it)
+    answered_first = one.left_at is not None and line["ts"] < one.left_at + LEAVE_SLACK_S
     if one.left_at is not None and one.status is None and line.get("status") != 499 and not answered_first:
-        problems.append(f"left before the head: access status {line.get('status')}, outcome {line.get('outcome')}")
+        problems.append(
+            f"left before the head: access status {line.get('status')}, outcome {line.get('outcome')}, "
+            f"its line {line['ts'] - one.left_at:.2f} s after the client left"
+        )
     if one.left_at is not None and one.status == 200 and line.get("outcome") != "client_closed" and not hit:
         problems.append(f"left mid-stream: access outcome {line.get('outcome')}")
     if one.plan.dialect != "raw":
