@@ -228,15 +228,22 @@ async def _openai(clients: Clients, plan: Plan, seen: Seen) -> None:
     )
     _headed(seen)
     async for chunk in stream:
-        seen.events += 1
-        if plan.leave == "mid":
-            seen.left_at = time.time()
-            await stream.close()
+        if await _left_mid(plan, stream, seen):
             return
         for choice in chunk.choices:
             seen.text += choice.delta.content or ""
             seen.tool_calls += sum(1 for call in choice.delta.tool_calls or () if call.id)
             seen.complete = seen.complete or choice.finish_reason is not None
+
+
+async def _left_mid(plan: Plan, stream: Any, seen: Seen) -> bool:
+    """An event came: a client that leaves mid-stream closes the stream now (openai's and anthropic's)."""
+    seen.events += 1
+    if plan.leave != "mid":
+        return False
+    seen.left_at = time.time()
+    await stream.close()
+    return True
 
 
 async def _anthropic(clients: Clients, plan: Plan, seen: Seen) -> None:
@@ -258,10 +265,7 @@ async def _anthropic(clients: Clients, plan: Plan, seen: Seen) -> None:
     stream = await clients.anthropic.messages.create(stream=True, **request)
     _headed(seen)
     async for event in stream:
-        seen.events += 1
-        if plan.leave == "mid":
-            seen.left_at = time.time()
-            await stream.close()
+        if await _left_mid(plan, stream, seen):
             return
         if event.type == "content_block_delta" and event.delta.type == "text_delta":
             seen.text += event.delta.text

@@ -95,6 +95,16 @@ async def test_requests_in_flight_are_counted(fake, openai_for):
     assert (await control(server, "GET", "/_fake/stats"))[1]["in_flight"] == 0
 
 
+async def records_once_ended(server: Any, index: int) -> list[dict[str, Any]]:
+    """The request log once its record ``index`` has ended (at most 4 s)."""
+    for _ in range(200):
+        _, records = await control(server, "GET", "/_fake/requests")
+        if records[index]["ended"] is not None:
+            break
+        await asyncio.sleep(0.02)
+    return records
+
+
 async def test_records_say_when_the_answer_ended_and_whether_the_client_left(fake, openai_for):
     """A record's ``ended`` is set when its handler is done; ``client_gone`` is true for a caller that
     left during a stall (the fake stopped at once) and false for one that got its answer."""
@@ -109,12 +119,7 @@ async def test_records_say_when_the_answer_ended_and_whether_the_client_left(fak
         await asyncio.sleep(0.01)
     call.cancel()
     left_at = time.time()
-    for _ in range(200):
-        _, records = await control(server, "GET", "/_fake/requests")
-        if records[1]["ended"] is not None:
-            break
-        await asyncio.sleep(0.02)
-    answered, left = records
+    answered, left = await records_once_ended(server, 1)
     assert answered["ended"] >= answered["time"] and answered["client_gone"] is False
     assert left["client_gone"] is True and left["ended"] - left_at < 1.0
 
@@ -129,12 +134,8 @@ async def test_a_stream_the_client_closes_mid_way_is_recorded_as_client_gone(fak
         break
     await stream.close()
     left_at = time.time()
-    for _ in range(200):
-        _, records = await control(server, "GET", "/_fake/requests")
-        if records[0]["ended"] is not None:
-            break
-        await asyncio.sleep(0.02)
-    assert records[0]["client_gone"] is True and records[0]["ended"] - left_at < 1.0
+    [left] = await records_once_ended(server, 0)
+    assert left["client_gone"] is True and left["ended"] - left_at < 1.0
 
 
 async def test_config_takes_provider_down_and_up(fake, openai_for):
