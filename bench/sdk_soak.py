@@ -320,7 +320,8 @@ async def soak(args: argparse.Namespace, stack: Stack) -> list[str]:
         every += seen + clean
         ended = time.strftime("%H:%M:%S", time.gmtime())
         print(f"# round {number} {began}-{ended} UTC: {len(seen)} calls; {samples[-1]}", flush=True)
-        violations += await asyncio.to_thread(check_end, stack, start, samples, clean)
+        fd_slack = 8 + args.concurrency  # the sidecar's kept-alive connections to the fakes, about one a client
+        violations += await asyncio.to_thread(check_end, stack, start, samples, clean, fd_slack)
     violations += await asyncio.to_thread(check_requests, stack, every)
     violations += error_lines(stack.log)
     if args.events:

@@ -93,7 +93,7 @@ class Seen:
     error_type: str | None = None  # the dialect's error type or code
     raised: str | None = None  # "status" (an SDK's status error), "stream" (an error event), "other"
     detail: str = ""
-    left_at: float | None = None  # when a leaving client left
+    left_at: float | None = None  # when a leaving client had closed its connection (wall clock)
     complete: bool = False  # a stream's end was seen (finish reason / message_stop)
     text: str = ""  # the answer's text (a stream's, joined)
     tool_calls: int = 0
@@ -241,8 +241,8 @@ async def _left_mid(plan: Plan, stream: Any, seen: Seen) -> bool:
     seen.events += 1
     if plan.leave != "mid":
         return False
-    seen.left_at = time.time()
     await stream.close()
+    seen.left_at = time.time()  # the connection is closed now (a starved driver may get here late)
     return True
 
 
@@ -327,10 +327,10 @@ async def _leave_gemini_stream(stream: Any, seen: Seen) -> None:
     seen.events += 1
     reading = asyncio.ensure_future(chunks.__anext__())
     await asyncio.sleep(0.05)
-    seen.left_at = time.time()
     reading.cancel()
     with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
         await reading
+    seen.left_at = time.time()  # the connection is closed now
 
 
 SENDERS = {"openai": _openai, "anthropic": _anthropic, "gemini": _gemini}
@@ -346,10 +346,10 @@ async def _leave_before_head(clients: Clients, plan: Plan, seen: Seen) -> None:
     if task.done():
         task.result()  # answered (or raised) before the client meant to leave: what it saw stands
         return
-    seen.left_at = time.time()
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+    seen.left_at = time.time()  # the cancelled call has closed its connection
 
 
 async def _upstream_has(clients: Clients, seen: Seen) -> bool:
