@@ -14,13 +14,16 @@ Meanwhile, at random (from the seed): each fake's default fault and rate change,
 rewritten and SIGHUPed (the same, a broken one, or one that removes a target in use), and
 redis-server is killed and restarted once (in the first round).
 
-Then the invariants (bench/sdk_soak_checks.py), per request: an answer the SDK parsed (a stream to
-its end) or an error the SDK raised in the caller's dialect, never a 500, never past the deadline plus
-a margin; one access line per request agreeing with what the client saw; a client that left had its
-upstream calls cancelled (the fake saw the connection close). At the end of each round, after the load
-stopped and a clean call per route and dialect: no budget reservation held in Redis, open fds and
-live tasks back near the start, RSS per round, breakers in ``/status`` all closed after clean calls,
-no error-level log line with a traceback.
+Then the invariants (bench/sdk_soak_checks.py), per request: an answer the SDK parsed (the fake
+model's echo of the prompt, or its tool call; a stream to its end) or an error the SDK raised in the
+caller's dialect, never a 500 but a provider's own passed through, never past the deadline plus a
+margin; one access line per request agreeing with what the client saw; a client that left had its
+upstream calls ended within 2 s (the fake's request log: ``ended``). At the end of each round, after
+the load stopped (``settle``: faults off, the valid policy back, a clean call per route and dialect, the
+cache's answers to the round's shared prompts, and ``FOUND``, the calls that met a defect before): no
+budget reservation held in Redis and no settlement pending, open fds and live tasks back near the
+start, RSS per round, every open breaker in ``/status`` with failures in its window; at the very end,
+no error-level log line (but the soak's own broken policies) and no traceback.
 
     .venv/bin/python bench/sdk_soak.py [--seed 1] [--rounds 3] [--seconds 60] [--concurrency 8]
 
