@@ -15,6 +15,7 @@ API), told apart by the ``anthropic-version`` header, then ``x-goog-api-key`` or
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -38,7 +39,7 @@ from sidecar.fake_provider.config import FakeConfig
 from sidecar.fake_provider.errors import request_error
 from sidecar.fake_provider.faults import NO_FAULTS
 from sidecar.fake_provider.replies import TRUTH_HEADER, Call, Reply, RequestError
-from sidecar.fake_provider.state import DEFAULT_MAX_RECORDS, STATE, FakeState
+from sidecar.fake_provider.state import DEFAULT_MAX_RECORDS, RECORD, STATE, FakeState
 from sidecar.fake_provider.wire import Exchange, send_error, serve
 from sidecar.translate.shapes import mismatch
 
@@ -195,9 +196,12 @@ async def _record(request: web.Request, handler: Handler) -> web.StreamResponse:
     raw = await request.read()
     state = request.app[STATE]
     state.in_flight += 1  # until the handler is done (a stream: its last event)
-    state.record(request, _json(raw) if raw else None)
+    record = request[RECORD] = state.record(request, _json(raw) if raw else None)
     try:
         return await handler(request)
+    except asyncio.CancelledError:  # aiohttp cancels the handler of a client that closed its connection
+        record["client_gone"] = True
+        raise
     except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as exc:
         dialect = guess_dialect(request)
         message = f"Unknown request URL: {request.method} {request.path}."
@@ -211,6 +215,7 @@ async def _record(request: web.Request, handler: Handler) -> web.StreamResponse:
         )
     finally:
         state.in_flight -= 1
+        record["ended"] = time.time()
 
 
 def guess_dialect(request: web.Request) -> Dialect:

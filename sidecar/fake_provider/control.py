@@ -2,7 +2,9 @@
 
 - ``GET  /_fake/requests``  recent requests, oldest first, as a JSON array of
                             ``{path, method, query, headers (lower-cased names), json, time,
-                            in_flight (requests being answered at its arrival, itself included)}``;
+                            in_flight (requests being answered at its arrival, itself included),
+                            ended (when its handler was done, or null), client_gone (the caller
+                            closed the connection before its answer was sent)}``;
                             ``?path=`` keeps one path, ``?limit=N`` the last N
 - ``GET  /_fake/stats``     ``{"requests": n, "by_path": {path: n}, "faults": n, "in_flight": n}``
 - ``POST /_fake/reset``     back to the startup state (config, log, counters, RNGs)

@@ -67,21 +67,24 @@ class FakeState:
         self._default_faults = parse_faults(config.fault) if config.fault else ()
         self.config = config
 
-    def record(self, request: web.Request, body: Any) -> None:
-        """Log one request; header names are lower-cased."""
+    def record(self, request: web.Request, body: Any) -> dict[str, Any]:
+        """Log one request (header names lower-cased); the record, which ``ended`` and ``client_gone``
+        complete when its handler is done (``RECORD`` on the request holds it meanwhile)."""
         self.total += 1
         self.by_path[request.path] += 1
-        self.records.append(
-            {
-                "path": request.path,
-                "method": request.method,
-                "query": dict(request.query),
-                "headers": {name.lower(): value for name, value in request.headers.items()},
-                "json": body,
-                "time": time.time(),
-                "in_flight": self.in_flight,
-            }
-        )
+        record = {
+            "path": request.path,
+            "method": request.method,
+            "query": dict(request.query),
+            "headers": {name.lower(): value for name, value in request.headers.items()},
+            "json": body,
+            "time": time.time(),
+            "in_flight": self.in_flight,
+            "ended": None,
+            "client_gone": False,
+        }
+        self.records.append(record)
+        return record
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -124,3 +127,4 @@ class FakeState:
 
 
 STATE = web.AppKey("fake_provider_state", FakeState)
+RECORD = web.RequestKey("fake_provider_record", dict)  # the request's entry in the log, while it is answered

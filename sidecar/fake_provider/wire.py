@@ -35,6 +35,7 @@ from sidecar.fake_provider.config import FakeConfig
 from sidecar.fake_provider.errors import ErrorAnswer, fault_error, request_error
 from sidecar.fake_provider.faults import ERROR_KINDS, Fault, FaultKind, FaultPlan
 from sidecar.fake_provider.replies import Frame, JsonReply, Reply, RequestError, StreamFormat, StreamReply
+from sidecar.fake_provider.state import RECORD
 from sidecar.sse import encode_event
 
 _DISCONNECT_POLL_S = 0.05  # how often a long sleep checks whether the client is still there
@@ -58,7 +59,15 @@ async def serve(ex: Exchange, build: Callable[[], Reply]) -> web.StreamResponse:
     try:
         return await _serve(ex, build)
     except ConnectionError:  # the client went away while we waited or wrote
+        _client_gone(ex.request)
         return web.Response()
+
+
+def _client_gone(request: web.Request) -> None:
+    """Note in the request's record (``/_fake/requests``) that its client went away before its answer."""
+    record = request.get(RECORD)
+    if record is not None:
+        record["client_gone"] = True
 
 
 async def _serve(ex: Exchange, build: Callable[[], Reply]) -> web.StreamResponse:
@@ -165,8 +174,8 @@ async def _send_stream(ex: Exchange, reply: StreamReply, outcome: Fault | None, 
         if not sse:
             await response.write(b"]")
         await response.write_eof()
-    except ConnectionError:
-        pass  # the client went away; nothing left to do
+    except ConnectionError:  # the client went away; nothing left to do
+        _client_gone(ex.request)
     return response
 
 

@@ -110,9 +110,11 @@ class _Relay(EventReader):
         self, parser: SSEParser, held: list[bytes], out: list[bytes], first_content: asyncio.Timeout
     ) -> bool:
         """The reads up to the commit point: the preamble is held back (``keep_back``), the first content
-        event commits (a held stream's only lifts the deadline: it is read to its end here; too many events
-        held back commit too); whether the stream ended. ``out``: the caller's bytes of the chunk being
-        read; the chunk that commits is left in it, after what was held back before it, to be sent."""
+        event that gives the caller bytes commits (one translated into nothing yet, as a Gemini caller's
+        tool call before its arguments are whole, only lifts the deadline; a held stream's only lifts it
+        too: it is read to its end here; too many events held back commit too); whether the stream ended.
+        ``out``: the caller's bytes of the chunk being read; the chunk that commits is left in it, after what
+        was held back before it, to be sent."""
         readany, read, is_preamble, relay_text, skim = (
             self.response.readany,
             self.read,
@@ -131,10 +133,10 @@ class _Relay(EventReader):
                     if text_bytes is not None:
                         out.append(text_bytes)
                         continue
+                given = len(out)
                 ended = read(event, out, skim and self.client is not None, ended)
                 if self.client is None and not content_seen and not is_preamble(event):
-                    content_seen = True
-                    await self._content_starts(first_content)
+                    content_seen = await self._content_event(first_content, len(out) > given)
             if parser.comments:  # the caller has no stream before the commit point: its comments go nowhere
                 if self.client is not None:
                     out += parser.comments
@@ -149,6 +151,17 @@ class _Relay(EventReader):
         if self.client is not None and parser.comments is not None:  # from now on a read's comments go out first
             parser.comments = out
         return ended
+
+    async def _content_event(self, first_content: asyncio.Timeout, gave_bytes: bool) -> bool:
+        """An upstream content event before the commit point: whether content started for the caller. One
+        translated into nothing yet (``gave_bytes`` False: a Gemini caller's tool call waits for its whole
+        arguments) lifts the first-content deadline (the provider's content began) but does not commit:
+        the caller has nothing, so a failure still falls back unseen."""
+        if gave_bytes or self.hold:
+            await self._content_starts(first_content)
+            return True
+        first_content.reschedule(None)
+        return False
 
     async def _content_starts(self, first_content: asyncio.Timeout) -> None:
         """The first content event: the commit point; a held stream's only meets the first-content deadline

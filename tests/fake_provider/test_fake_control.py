@@ -95,6 +95,49 @@ async def test_requests_in_flight_are_counted(fake, openai_for):
     assert (await control(server, "GET", "/_fake/stats"))[1]["in_flight"] == 0
 
 
+async def records_once_ended(server: Any, index: int) -> list[dict[str, Any]]:
+    """The request log once its record ``index`` has ended (at most 4 s)."""
+    for _ in range(200):
+        _, records = await control(server, "GET", "/_fake/requests")
+        if records[index]["ended"] is not None:
+            break
+        await asyncio.sleep(0.02)
+    return records
+
+
+async def test_records_say_when_the_answer_ended_and_whether_the_client_left(fake, openai_for):
+    """A record's ``ended`` is set when its handler is done; ``client_gone`` is true for a caller that
+    left during a stall (the fake stopped at once) and false for one that got its answer."""
+    server = await fake()
+    client = openai_for(server)
+    await client.chat.completions.create(model="answered", messages=USER)
+    stalled: Any = [{"role": "user", "content": "[fault:stall=30] hello"}]
+    call = asyncio.ensure_future(client.chat.completions.create(model="left", messages=stalled))
+    for _ in range(200):
+        if (await control(server, "GET", "/_fake/stats"))[1]["requests"] == 2:
+            break
+        await asyncio.sleep(0.01)
+    call.cancel()
+    left_at = time.time()
+    answered, left = await records_once_ended(server, 1)
+    assert answered["ended"] >= answered["time"] and answered["client_gone"] is False
+    assert left["client_gone"] is True and left["ended"] - left_at < 1.0
+
+
+async def test_a_stream_the_client_closes_mid_way_is_recorded_as_client_gone(fake, openai_for):
+    """A client that closes a stream during a pause after its first event: the record says
+    ``client_gone`` and its handler ended well before the pause would have."""
+    server = await fake()
+    paused: Any = [{"role": "user", "content": "one two three [fault:stall-mid=1;for=30]"}]
+    stream = await openai_for(server).chat.completions.create(model="m", messages=paused, stream=True)
+    async for _ in stream:
+        break
+    await stream.close()
+    left_at = time.time()
+    [left] = await records_once_ended(server, 0)
+    assert left["client_gone"] is True and left["ended"] - left_at < 1.0
+
+
 async def test_config_takes_provider_down_and_up(fake, openai_for):
     """POST /_fake/config with a fault takes the server down; clearing the fault brings it back."""
     server = await fake()

@@ -241,3 +241,29 @@ async def test_a_same_dialect_error_event_the_sdk_would_read_past_is_rewritten_s
             ):
                 pass
         assert (raised_gemini.value.code, raised_gemini.value.message) == (429, "upstream hiccup")
+
+
+async def test_a_translated_tool_call_cut_before_the_app_got_a_byte_falls_back_unseen(
+    fake: FakeFactory, sidecar: SidecarFactory, gemini_client: Any
+) -> None:
+    """A Gemini app's stream from an OpenAI target whose tool call starts (a content event, translated into
+    nothing yet: Gemini's functionCall needs the whole arguments) and is then cut: the app had nothing, so
+    the chain falls back unseen and the app gets the next target's function call (it got a 200 with only
+    an error event; bench/sdk_soak.py seed 21)."""
+    from google.genai import types
+
+    urls = [await fake("f0"), await fake("f1")]
+    running = await sidecar(policy(urls, "openai"))
+    weather = types.FunctionDeclaration(name="weather", parameters_json_schema={"type": "object"})
+    config = types.GenerateContentConfig(
+        tools=[types.Tool(function_declarations=[weather])],
+        automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
+        http_options=types.HttpOptions(headers={"x-fake-fault": "f0:cut=2"}),
+    )
+    stream = await gemini_client(running.url).aio.models.generate_content_stream(
+        model="chain", contents="the weather please fake:tool", config=config
+    )
+    calls = [part.function_call.name async for chunk in stream for part in chunk.parts or () if part.function_call]
+    assert calls == ["weather"]
+    line = [line for line in running.log_lines() if line.get("event") == "access"][-1]
+    assert (line["status"], line["outcome"], line["attempt_log"]) == (200, "fallback", ["m0:reset", "m1:ok"])
