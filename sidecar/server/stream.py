@@ -36,11 +36,13 @@ failure, the app's leaving, the drain) is charged the output they carry, scaled 
     _relay_committed        from it on: the chunk that committed sent after what was held before it,
                             then each read relayed as it came: the per-event loop, with the two fast
                             paths inline (nothing else per content event)
-    _Relay.failed / finish  the ends: a failure (an ``Outcome`` before the commit point, an error event
-                            after it), a clean end; ``_Relay.cut``: the app left or the drain cut it
+    failed / finish / cut   the ends (``failed`` and ``cut``: ``stream_ends``): a failure (an ``Outcome``
+                            before the commit point, an error event after it), a clean end, the app
+                            left or the drain cut it
 
 ``_Relay`` holds what stays the same for the stream and the steps not per content event; an event read
-whole (judged, decoded, translated: ``read``) is its base's, ``stream_read.EventReader``. A stream's
+whole (judged, decoded, translated: ``read``) is its base's, ``stream_read.EventReader``; the ends
+that are not clean (``failed``, ``cut``) are ``stream_ends.StreamEnds``'s, between the two. A stream's
 head and a whole stream sent at once (``open_stream``, ``send_stream``, ``HeldStream``): ``stream_answer``.
 """
 
@@ -54,16 +56,16 @@ import aiohttp
 from aiohttp.web import StreamResponse
 
 from ..dialects import Dialect
-from ..resilience.classify import Outcome, TimeoutPhase, classify_exception
+from ..resilience.classify import Outcome
 from ..sse import SSEParser
 from ..telemetry import AttemptTrace
-from ..translate import StreamBroken
 from ..upstream import RelayHeaders, UpstreamResponse
-from .billed import SENT_SAMPLE_BYTES, charge_failed, relayed_tokens, streamed_tokens, used_so_far
+from .billed import SENT_SAMPLE_BYTES
 from .key_redaction import headers_without_key
 from .stream_answer import HeldStream, open_stream
-from .stream_error import StreamFailed, broken, end_with_error
-from .stream_read import EventReader, events_are_json, read_translator, show_deltas
+from .stream_ends import StreamEnds
+from .stream_error import StreamFailed
+from .stream_read import events_are_json, read_translator, show_deltas
 
 if TYPE_CHECKING:
     from .attempt import AttemptResult, Prepared
@@ -79,7 +81,7 @@ class _Lost(Exception):
     """Another (hedged) call of this request already committed its stream."""
 
 
-class _Relay(EventReader):
+class _Relay(StreamEnds):
     """One stream's relay: what stays the same from its first event to its last (the caller's stream
     from the commit point on: ``client``; the rest, and the reading of one event, ``EventReader``'s), and
     the steps that are not per content event: the reads up to the commit point, the commit point, holding
@@ -204,53 +206,6 @@ class _Relay(EventReader):
         if self.held_bytes > self.max_held_bytes:
             raise StreamFailed(Outcome.failure("malformed_response", "a held stream is over the body cap"))
         return True
-
-    async def failed(
-        self,
-        exc: Exception,
-        client: StreamResponse | None,
-        before: list[bytes],
-        explain: Callable[[Outcome], Outcome],
-        sent: tuple[list[bytes], int],
-    ) -> AttemptResult:
-        """The stream failed (``exc``): before the commit point, an ``Outcome`` for the fallback loop; after
-        it, the caller's stream ends with an error event after ``before`` (``end_with_error``), its usage
-        what the provider counted with the output at least the text sent (``sent``: the first bytes sent,
-        and ``exchange.bytes_out`` when the stream started); ``explain`` gives a timeout its words."""
-        if isinstance(exc, StreamFailed):
-            failed = exc
-        elif isinstance(exc, StreamBroken):  # the caller's encoder could not carry the answer on
-            failed = broken(exc, before)
-        else:  # a bare timeout is the first-content deadline before the commit, aiohttp's total after it;
-            # a ValueError: an event larger than the parser accepts, or an answer the client refused
-            phase: TimeoutPhase = "first_byte" if client is None else "total"
-            failed = StreamFailed(explain(classify_exception(exc, timeout_phase=phase)))
-        if client is None:  # the caller saw nothing: the fallback loop goes on; the provider may bill it
-            from .attempt import AttemptResult
-
-            result = self.result
-            read_translator(self.translator, result)
-            output = streamed_tokens(self.exchange, before)
-            charge_failed(self.exchange, self.prepared.target, failed.outcome.error_type, result.usage, output)
-            return AttemptResult(failed.outcome, upstream_status=self.response.status)
-        result = self.result
-        output = relayed_tokens(self.exchange, *sent, before)
-        await end_with_error(self.exchange, client, failed, self.translator, result, before)
-        read_translator(self.translator, result)
-        result.usage = used_so_far(self.exchange, result.usage, output)
-        for tap in self.taps:
-            tap.close(False)
-        result.response = client
-        return result
-
-    def cut(self, sent: list[bytes], sent_from: int, held: list[bytes]) -> None:
-        """The app went away, or the drain cut the stream, after its commit point or while it was held
-        (``held``): what the provider counted so far, its output at least the text sent or held,
-        estimated (``billed.used_so_far``), priced as this target, for the access line and the budgets."""
-        result = self.result
-        read_translator(self.translator, result)
-        output = relayed_tokens(self.exchange, sent, sent_from, held)
-        self.exchange.cut_use = (used_so_far(self.exchange, result.usage, output), self.prepared.target)
 
     async def finish(self, client: StreamResponse | None, held: list[bytes]) -> AttemptResult:
         """The stream ended cleanly: a held stream is handed over whole (``held``, unsent); else the

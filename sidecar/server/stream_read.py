@@ -7,7 +7,8 @@ kept for whoever listens.
 ``EventReader`` holds what stays the same from a stream's first event to its last: the upstream's
 ``WireDialect``, the translator (None: the same dialect), the listeners (the stages' taps, a held
 stream) and, when someone listens, the answer's deltas not yet shown to them (``deltas``); ``read`` is
-one event. ``stream._Relay`` builds on it with the reads, the commit point and the ends.
+one event. ``stream_ends.StreamEnds`` adds the ends that are not clean, ``stream._Relay`` the reads,
+the commit point and the clean end.
 """
 
 from __future__ import annotations
