@@ -125,6 +125,18 @@ class NameVerdicts:
         self.known: dict[str, str] = {}  # read directly by the filters' loops: ``judge`` on a miss
         self.plans: dict[tuple[str, ...], Plan | None] = {}
 
+    def filtered(self, fields: tuple[tuple[str, str], ...], relayed: bool) -> dict[str, str]:
+        """The ``fields`` that pass, by the plan of their names when there is one, else field by field
+        (``_relayed`` to the app, ``_forwarded`` upstream), the plan then remembered."""
+        names, values = zip(*fields, strict=True) if fields else ((), ())
+        plan = self.plans.get(names)
+        headers = plan.apply(values, relayed) if plan is not None else None
+        if headers is None:
+            headers = _relayed(self, fields) if relayed else _forwarded(self, fields)
+            if names not in self.plans:
+                self.remember_plan(names, as_sent=relayed)
+        return headers
+
     def remember_plan(self, names: tuple[str, ...], as_sent: bool) -> None:
         """Remember how ``names`` are filtered (the passing fields named ``as_sent``, or in lower case), while
         there is room and every name's verdict is remembered; None for a sequence whose passing names
@@ -174,14 +186,7 @@ class UpstreamHeaders:
     ) -> dict[str, str]:
         """Headers for the upstream request; ``key`` goes where the provider's API reads it."""
         verdicts = self._same if caller is wire else self._across_from(caller)
-        fields = tuple(app_headers.items())
-        names, values = zip(*fields, strict=True) if fields else ((), ())
-        plan = verdicts.plans.get(names)
-        headers = plan.apply(values, False) if plan is not None else None
-        if headers is None:
-            headers = _forwarded(verdicts, fields)
-            if names not in verdicts.plans:
-                verdicts.remember_plan(names, as_sent=False)
+        headers = verdicts.filtered(tuple(app_headers.items()), relayed=False)
         upstream = registry.wire(wire)
         headers["content-type"] = "application/json"
         upstream.add_protocol_headers(headers)
@@ -244,16 +249,7 @@ class RelayHeaders:
         out: aiohttp's server skips the escapes, so the app would read a shorter value (``req_caf\xe9`` as
         ``req_caf``, another request id), and a UTF-8 rewrite of it reads differently in each SDK (httpx as
         UTF-8, Node's fetch as Latin-1)."""
-        verdicts = self._verdicts
-        fields = tuple(upstream)
-        names, values = zip(*fields, strict=True) if fields else ((), ())
-        plan = verdicts.plans.get(names)
-        headers = plan.apply(values, True) if plan is not None else None
-        if headers is None:
-            headers = _relayed(verdicts, fields)
-            if names not in verdicts.plans:
-                verdicts.remember_plan(names, as_sent=True)
-        return headers
+        return self._verdicts.filtered(tuple(upstream), relayed=True)
 
 
 def _relayed(verdicts: NameVerdicts, fields: Iterable[tuple[str, str]]) -> dict[str, str]:
