@@ -98,6 +98,8 @@ AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # what aiohttp's server and client both use: which side called is not told apart
     ("aiohttp writer, streams, payloads (both sides)", ("aiohttp/http_writer.py", "aiohttp/streams.py", "aiohttp/")),
     ("event loop, asyncio", ("asyncio/", "uvloop/", "_weakrefset.py", "contextvars")),
+    # generated code: dataclasses' __init__, named tuples' __new__ (named by class with --bytecodes)
+    ("records made (dataclasses, named tuples)", ("<string>",)),
 )
 
 
