@@ -32,20 +32,11 @@ lookup. aiohttp's parser hands the same name object for the same name on every r
 lookup's hash is already computed. At most ``NAMES_REMEMBERED`` names are kept per set of rules; an app
 or provider sending ever new names gets the rest worked out each time, as before, and memory stays
 bounded.
-
-An app's SDK sends the same names in the same order on every request, and a provider answers so too;
-so each whole sequence of names, once filtered field by field, is remembered too (``Plan``: which
-positions pass, under which names, and which are ``Connection``'s), at most ``PLANS_REMEMBERED`` per set
-of rules. The next request with that sequence is filtered by C calls (its fields unzipped, the kept
-values picked by position) instead of a Python loop over its fields; a sequence that repeats a name
-(its lines are joined), a ``Connection`` that names a header, or (relayed) a value that is not ASCII
-take the loop, as does every sequence holding a name whose verdict is not remembered.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import NamedTuple
 
 from ..dialects import Dialect, registry
 from ..policy.compiled import Provider
@@ -85,79 +76,21 @@ STREAM_DROP = RESPONSE_DROP | {"content-type", "cache-control"}  # a stream's: t
 NAMES_REMEMBERED = 256
 """How many header names' verdicts one ``NameVerdicts`` keeps (the names an app and its providers send
 are a few dozen; beyond this, a name's verdict is worked out on each request)."""
-PLANS_REMEMBERED = 64
-"""How many sequences of header names one ``NameVerdicts`` keeps a ``Plan`` for (an app's SDKs and its
-providers send a few; beyond this, a new sequence is filtered field by field each time)."""
 DROP = ""  # a name's verdict: not forwarded
 CONNECTION = " "  # not forwarded, and its value names more headers not to forward (no name holds a space)
-
-
-class Plan(NamedTuple):
-    """How one sequence of header names is filtered: the names the passing fields go out under, their
-    positions in the sequence, and the positions of its ``Connection`` fields."""
-
-    names: tuple[str, ...]
-    kept: tuple[int, ...]
-    connection: tuple[int, ...]
-
-    def apply(self, values: tuple[str, ...], text_only: bool) -> dict[str, str] | None:
-        """The filtered headers of a sequence with these names and ``values``; None when the field by field
-        filter must decide: a ``Connection`` that names a header, or (``text_only``) a value not ASCII."""
-        for at in self.connection:
-            if values[at].lower() not in _NAMES_NOTHING:
-                return None
-        if text_only and not "".join(values).isascii():
-            return None
-        return dict(zip(self.names, map(values.__getitem__, self.kept), strict=True))
 
 
 class NameVerdicts:
     """Each header name's verdict under one set of rules (a name in ``drop`` or starting with one of
     ``prefixes``: ``DROP``, or ``CONNECTION`` for that one; else the name in lower case), remembered per
-    name as received, for at most ``NAMES_REMEMBERED`` names; and a ``Plan`` per sequence of names
-    (None: one that repeats a name), for at most ``PLANS_REMEMBERED`` sequences."""
+    name as received, for at most ``NAMES_REMEMBERED`` names."""
 
-    __slots__ = ("drop", "known", "plans", "prefixes")
+    __slots__ = ("drop", "known", "prefixes")
 
     def __init__(self, drop: frozenset[str], prefixes: tuple[str, ...]) -> None:
         self.drop = drop
         self.prefixes = prefixes
         self.known: dict[str, str] = {}  # read directly by the filters' loops: ``judge`` on a miss
-        self.plans: dict[tuple[str, ...], Plan | None] = {}
-
-    def filtered(self, fields: tuple[tuple[str, str], ...], relayed: bool) -> dict[str, str]:
-        """The ``fields`` that pass, by the plan of their names when there is one, else field by field
-        (``_relayed`` to the app, ``_forwarded`` upstream), the plan then remembered."""
-        names, values = zip(*fields, strict=True) if fields else ((), ())
-        plan = self.plans.get(names)
-        headers = plan.apply(values, relayed) if plan is not None else None
-        if headers is None:
-            headers = _relayed(self, fields) if relayed else _forwarded(self, fields)
-            if names not in self.plans:
-                self.remember_plan(names, as_sent=relayed)
-        return headers
-
-    def remember_plan(self, names: tuple[str, ...], as_sent: bool) -> None:
-        """Remember how ``names`` are filtered (the passing fields named ``as_sent``, or in lower case), while
-        there is room and every name's verdict is remembered; None for a sequence whose passing names
-        repeat (the field by field filter joins their lines)."""
-        if len(self.plans) >= PLANS_REMEMBERED:
-            return
-        known = self.known
-        out: list[str] = []
-        kept: list[int] = []
-        connection: list[int] = []
-        for at, name in enumerate(names):
-            verdict = known.get(name)
-            if verdict is None:
-                return
-            if verdict is CONNECTION:
-                connection.append(at)
-            elif verdict:
-                out.append(name if as_sent else verdict)
-                kept.append(at)
-        unique = len(set(out)) == len(out)
-        self.plans[names] = Plan(tuple(out), tuple(kept), tuple(connection)) if unique else None
 
     def judge(self, name: str) -> str:
         """``name``'s verdict, worked out (and remembered while there is room)."""
@@ -186,7 +119,21 @@ class UpstreamHeaders:
     ) -> dict[str, str]:
         """Headers for the upstream request; ``key`` goes where the provider's API reads it."""
         verdicts = self._same if caller is wire else self._across_from(caller)
-        headers = verdicts.filtered(tuple(app_headers.items()), relayed=False)
+        known, judge = verdicts.known, verdicts.judge
+        headers: dict[str, str] = {}
+        connection: list[str] = []
+        for name, value in app_headers.items():
+            lower = known.get(name)
+            if lower is None:
+                lower = judge(name)
+            if lower is CONNECTION:
+                connection.append(value)
+            elif lower:
+                # aiohttp gives a repeated field once per line: joined, as one field (RFC 9110 5.3)
+                headers[lower] = f"{headers[lower]}, {value}" if lower in headers else value
+        if connection:
+            for named in _connection_options(connection):  # before the sidecar's own: they are the app's only
+                headers.pop(named, None)
         upstream = registry.wire(wire)
         headers["content-type"] = "application/json"
         upstream.add_protocol_headers(headers)
@@ -209,26 +156,6 @@ class UpstreamHeaders:
         return verdicts
 
 
-def _forwarded(verdicts: NameVerdicts, fields: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """The app's ``fields`` that go upstream, field by field, under their lower-case names."""
-    known, judge = verdicts.known, verdicts.judge
-    headers: dict[str, str] = {}
-    connection: list[str] = []
-    for name, value in fields:
-        lower = known.get(name)
-        if lower is None:
-            lower = judge(name)
-        if lower is CONNECTION:
-            connection.append(value)
-        elif lower:
-            # aiohttp gives a repeated field once per line: joined, as one field (RFC 9110 5.3)
-            headers[lower] = f"{headers[lower]}, {value}" if lower in headers else value
-    if connection:
-        for named in _connection_options(connection):  # before the sidecar's own: they are the app's only
-            headers.pop(named, None)
-    return headers
-
-
 class RelayHeaders:
     """The upstream's response headers that may reach the app, for one ``drop`` set
     (lower-case, a superset of ``RESPONSE_DROP``: it lists what the caller sets itself), with each
@@ -249,30 +176,25 @@ class RelayHeaders:
         out: aiohttp's server skips the escapes, so the app would read a shorter value (``req_caf\xe9`` as
         ``req_caf``, another request id), and a UTF-8 rewrite of it reads differently in each SDK (httpx as
         UTF-8, Node's fetch as Latin-1)."""
-        return self._verdicts.filtered(tuple(upstream), relayed=True)
-
-
-def _relayed(verdicts: NameVerdicts, fields: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """The upstream's ``fields`` that reach the app, field by field, under their names as sent."""
-    known, judge = verdicts.known, verdicts.judge
-    headers: dict[str, str] = {}
-    connection: list[str] = []
-    for name, value in fields:
-        verdict = known.get(name)
-        if verdict is None:
-            verdict = judge(name)
-        if verdict is CONNECTION:
-            if value.lower() not in _NAMES_NOTHING:
-                connection.append(value)
-        elif verdict and (value.isascii() or _utf8(value)):  # else the listener would write it cut
-            # a field sent on several lines (two ``Link``, two ``Vary``) is joined into one (RFC 9110
-            # 5.3), not cut to its last line
-            headers[name] = f"{headers[name]}, {value}" if name in headers else value
-    if connection:
-        named = _connection_options(connection)
-        for name in [name for name in headers if name.lower() in named]:
-            del headers[name]
-    return headers
+        known, judge = self._verdicts.known, self._verdicts.judge
+        headers: dict[str, str] = {}
+        connection: list[str] = []
+        for name, value in upstream:
+            verdict = known.get(name)
+            if verdict is None:
+                verdict = judge(name)
+            if verdict is CONNECTION:
+                if value.lower() not in _NAMES_NOTHING:
+                    connection.append(value)
+            elif verdict and (value.isascii() or _utf8(value)):  # else the listener would write it cut
+                # a field sent on several lines (two ``Link``, two ``Vary``) is joined into one (RFC 9110
+                # 5.3), not cut to its last line
+                headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        if connection:
+            named = _connection_options(connection)
+            for name in [name for name in headers if name.lower() in named]:
+                del headers[name]
+        return headers
 
 
 def _utf8(value: str) -> bool:
