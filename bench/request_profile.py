@@ -1,25 +1,31 @@
-"""Where a whole sidecar's per-request Python work goes, by function and by area: calls counted by cProfile.
+"""Where a whole sidecar's per-request Python work goes, by function and by area: calls (cProfile) and
+bytecodes (``sys.settrace``).
 
 Instruction counts (bench/instructions.py) say how much a request costs, not where. This runs a real
 sidecar (``python -OO -m sidecar run`` as the image starts it, the same policy and nginx upstream as
-instructions.py) with ``cProfile`` switched on from its first line to its exit, twice: once serving
-``--few`` and once ``--many`` sequential requests on one kept-alive connection. The difference of the two
-profiles over the difference of the counts is one request's share, start-up and shutdown cancelled out:
+instructions.py, its policy poll kept out: ``SIDECAR_RELOAD_INTERVAL_S=3600``) inside its own child process:
 
-- **calls per request** by function: deterministic (the same code and request give the same counts;
-  a function called once in a while, the event loop's housekeeping, shows as a fraction);
-- **own time per request** (``tottime``) under the profiler: a ranking, not a measure (the profiler's
-  own cost per call inflates functions called often); cross-check with instruction counts.
+- by default under ``cProfile`` from its first line to its exit, twice: once serving ``--few`` and once
+  ``--many`` sequential requests on one kept-alive connection. The difference of the two profiles over the
+  difference of the counts is one request's share, start-up and shutdown cancelled out: **calls per
+  request** by function, C functions and coroutine resumptions included (deterministic: the same code and
+  request give the same counts; the event loop's housekeeping shows as fractions), and the profiler's own
+  time, a ranking for a quiet machine only (its per-call cost and the socket writes dominate it);
+- with ``--bytecodes``, with a tracer counting each Python function's **bytecodes** and calls, switched
+  on (SIGUSR1) after ``--few`` warm-up requests and off after ``--many - --few`` more. Records made by
+  generated code (dataclasses' ``__init__``, named tuples' ``__new__``) are named by their class.
 
 Each function is put in an area by its module (``AREAS``); a C function (``{method ...}``, builtins) is
 put in the area of the Python function that called it, its calls and time split by caller. Only the
-event loop's thread is profiled (the untraced sidecar does all its request work there).
+event loop's thread is seen (the untraced sidecar does all its request work there).
 
-    python bench/request_profile.py [--few 100] [--many 400] [--case plain|hit] [--top 40] [--code DIR]
+    python bench/request_profile.py [--case plain|hit|minimal] [--few 100] [--many 400] [--bytecodes]
+        [--top 40] [--details] [--code DIR]
 
-``--case hit``: the memory cache hit (bench/cache_path.py's cached route; the same request every time,
-the first fills the entry). ``--code DIR``: the ``sidecar`` package from DIR (a ``git archive``
-snapshot), put first on ``PYTHONPATH``. Needs nginx.
+``--case hit``: a memory cache hit (bench/cache_path.py's cached route; the same request every time, the
+first fills the entry); ``--case minimal``: bench/minimal_proxy.py, the featureless aiohttp proxy.
+``--details``: every area's functions. ``--code DIR``: the ``sidecar`` package from DIR (a ``git archive``
+snapshot), put first on ``PYTHONPATH``. Needs nginx. Results: docs/benchmarks.md, wave 27 ``plain27``.
 """
 
 from __future__ import annotations
