@@ -240,6 +240,8 @@ VARIANTS = {
     # the same sidecar started without -OO (python -m sidecar run), in the same rounds: what -OO changes
     "sidecar-unoptimised": ("chain", {}),
     "sidecar-single-target": ("single", {}),
+    # the access line off by the log level (SIDECAR_LOG_LEVEL=warning): what the one line a request costs
+    "sidecar-no-access-line": ("chain", {"SIDECAR_LOG_LEVEL": "warning"}),
     # the bench route a cheapest selection behind a routing block of 20 classes (every request classified)
     "sidecar-routing-20": ("routing", {}),
     # Traces over OTLP/HTTP to nginx; metrics stay on /metrics, so these measure tracing alone. wrk sends

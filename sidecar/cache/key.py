@@ -54,9 +54,11 @@ def canonical_body(dialect: Dialect, body: Mapping[str, Any]) -> bytes:
     for name, value in body.items():
         if name in dropped:
             continue
-        if type(value) is float and _whole(value):
-            value = int(value)
-        elif type(value) is dict and name in nested:
+        kind = type(value)
+        if kind is float:
+            if value.is_integer() and _whole(value):  # a fraction (a temperature of 0.2) without a call
+                value = int(value)
+        elif kind is dict and name in nested:
             value = {k: int(v) if type(v) is float and _whole(v) else v for k, v in value.items()}
         kept[name] = value
     return orjson.dumps(kept, option=orjson.OPT_SORT_KEYS)

@@ -109,6 +109,8 @@ def test_gemini_temperature_is_read_from_generation_config() -> None:
     [
         (Dialect.OPENAI, {"logprobs": True}, "logprobs"),
         (Dialect.OPENAI, {"n": 3}, "n"),
+        (Dialect.OPENAI, {"functions": [{"name": "f"}]}, "functions"),
+        (Dialect.OPENAI, {"audio": {"voice": "alloy", "format": "mp3"}}, "audio"),
         (Dialect.OPENAI, {"modalities": ["text", "audio"]}, "modalities"),
         (Dialect.OPENAI, {"tools": [{"type": "custom", "custom": {"name": "x"}}]}, "tools"),
         (Dialect.ANTHROPIC, {"tools": [{"type": "web_search_20250305", "name": "web_search"}]}, "tools"),

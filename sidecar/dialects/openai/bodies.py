@@ -33,6 +33,8 @@ TRANSPORT_FIELDS = frozenset(
     )
 )
 _UNCACHEABLE = ("logprobs", "top_logprobs", "audio", "web_search_options", "functions", "function_call")
+# every field ``cache_unfaithful`` reads: a body with none of them (the usual chat) is told so by one C call
+_READ_FOR_CACHE = frozenset((*_UNCACHEABLE, "n", "modalities", "tools"))
 
 
 def output_limit(body: dict[str, Any], operation: Operation) -> Any:
@@ -71,6 +73,8 @@ def append_turns(body: Mapping[str, Any], operation: Operation, said: str, promp
 
 
 def cache_unfaithful(body: Mapping[str, Any], raw: bytes) -> str | None:
+    if _READ_FOR_CACHE.isdisjoint(body):
+        return None
     for name in _UNCACHEABLE:
         if body.get(name):
             return name
