@@ -71,7 +71,7 @@ async def test_a_request_on_the_older_policy_does_not_restart_a_breaker_the_new_
     old_body = {"model": "back", "messages": [{"role": "user", "content": "[fault:f1:stall=1.5,f1:status=503] hi"}]}
     async with aiohttp.ClientSession() as session:
         old = asyncio.ensure_future(session.post(f"{running.url}/v1/chat/completions", json=old_body))
-        await asyncio.sleep(0.2)  # on m1 (stalled), under the first policy
+        await reach(urls[1], 1)  # on m1 (stalled), under the first policy
         await running.reload(policy(urls, BREAKER.replace("open_s: 20", "open_s: 30")))
         await open_first(running, urls[0])
         response = await old  # m1 failed: m0 next, whose breaker is open
@@ -96,7 +96,7 @@ async def test_a_request_on_the_older_policy_does_not_bring_back_a_removed_targe
     old_body = {"model": "back", "messages": [{"role": "user", "content": "[fault:f1:stall=1,f1:status=503] hi"}]}
     async with aiohttp.ClientSession() as session:
         old = asyncio.ensure_future(session.post(f"{running.url}/v1/chat/completions", json=old_body))
-        await asyncio.sleep(0.2)  # on m1 (stalled), under the first policy
+        await reach(urls[1], 1)  # on m1 (stalled), under the first policy
         without_m0 = policy(urls, BREAKER).replace("target: [m0, m1]", "target: [m1]").replace("[m1, m0]", "[m1]")
         await running.reload(without_m0.replace("  m0: {provider: p0, model: up0}\n", ""))
         assert "p0/up0" not in running.state.targets.snapshot()
