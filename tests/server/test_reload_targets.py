@@ -206,25 +206,26 @@ async def test_requests_on_the_older_policy_share_the_removed_targets_bulkhead(
 
 
 async def test_a_reload_lowering_queue_timeout_moves_the_queued_calls_on(
-    fake: FakeFactory, sidecar: SidecarFactory
+    aiohttp_server: Any, fake: FakeFactory, sidecar: SidecarFactory
 ) -> None:
-    """One slow call in flight to m0 (max_concurrent 1, queue_timeout_s 8) and one queued behind it when
-    a reload lowers queue_timeout_s to 0.2: the queued one has waited longer, leaves the queue at once
-    and is answered by m1 (bulkhead_full) while the slow call still runs (it kept its 8 s and waited
-    for m0), and m0's provider sees one call."""
-    urls = await fakes(fake, 2)
+    """One call in flight to m0 (max_concurrent 1, queue_timeout_s 8; its provider holds it) and one
+    queued behind it when a reload lowers queue_timeout_s to 0.2: the queued one has waited longer,
+    leaves the queue at once (not 8 s after it came) and is answered by m1 (bulkhead_full) while the
+    first call still runs (it waits for m0), and m0's provider sees one call."""
+    answer = asyncio.Event()
+    urls = [await held_fake(aiohttp_server, "f0", answer), await fake("f1")]
     running = await sidecar(policy(urls, "  bulkhead: {max_concurrent: 1, queue_timeout_s: 8}\n"))
-    body = {"model": "chain", "messages": [{"role": "user", "content": "[fault:f0:stall=3] hi"}]}
+    body = {"model": "chain", "messages": [{"role": "user", "content": "hi"}]}
     async with aiohttp.ClientSession() as session:
-        slow = post(session, running, 3.0)
-        await reach(urls[0], 1)
+        slow = post(session, running, 0.1)
+        await reach(urls[0], 1)  # held there until ``answer`` is set
         queued = asyncio.ensure_future(session.post(f"{running.url}/v1/chat/completions", json=body))
-        await asyncio.sleep(0.4)
-        assert running.state.targets.snapshot()["p0/up0"]["bulkhead"] == {"in_flight": 1, "queued": 1}
+        await until(lambda: bulkhead_of(running), lambda seen: seen == {"in_flight": 1, "queued": 1})
         await running.reload(policy(urls, "  bulkhead: {max_concurrent: 1, queue_timeout_s: 0.2}\n"))
-        response = await asyncio.wait_for(queued, 2.0)
+        response = await asyncio.wait_for(queued, 5.0)  # its old 8 s would end 6 s or more from now
         assert response.status == 200 and response.headers["x-sidecar-fallback-reason"] == "bulkhead_full"
         response.release()
         assert not slow.done()
+        answer.set()
         assert await slow == 200
     assert await calls(urls[0]) == 1 and await calls(urls[1]) == 1
