@@ -65,10 +65,16 @@ async def metrics_text(running: RunningSidecar) -> str:
         return await response.text()
 
 
+# The sidecar runs on the test's event loop, and the first request through an SDK in a process holds that
+# loop for seconds on a loaded machine (anthropic's: 3.5-5.6 s at a load of 18): a Redis operation under
+# way meanwhile times out once the loop runs again (its connect too), and two failures open
+# ``redis_store``'s breaker for 30 s (a 1 s timeout_s saw no entry written, 10 times in 10 at load 16-22).
+# So the longest waits the schema allows; a wrong password still fails at once.
+REDIS_WAITS = "timeout_s: 10, connect_timeout_s: 10"
+
+
 def redis_store(url: str, extra: str = "") -> str:
-    # timeout_s 1: on a loaded CI machine a 0.2 s timeout could fail the first lookup and write, and two
-    # failures open this breaker for 30 s (CI once saw no entry written); a killed Redis refuses at once.
-    return f"{{redis: {{url: '{url}', timeout_s: 1{extra}}}, breaker: {{minimum_calls: 2, open_s: 30}}}}"
+    return f"{{redis: {{url: '{url}', {REDIS_WAITS}{extra}}}, breaker: {{minimum_calls: 2, open_s: 30}}}}"
 
 
 async def written(running: RunningSidecar, count: int = 1) -> None:

@@ -1,7 +1,8 @@
 """The route ``chain`` the fallback, hedge, last-resort and reload tests use: its policy (``chain_policy``),
 a chat call to it, the count of requests a fake provider has seen, fake providers started and their
-fault set (``fakes``, ``set_fault``), a target's breaker series in /metrics (``breaker_series``), and a
-chat that m0's provider answers late (``post``)."""
+fault set (``fakes``, ``set_fault``), a fake provider that holds its answers until the test lets them go
+(``held_fake``), a target's breaker series in /metrics (``breaker_series``), and a chat that m0's
+provider answers late (``post``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,10 @@ import asyncio
 from typing import Any
 
 import aiohttp
+from aiohttp import web
+
+from sidecar.fake_provider import FakeConfig
+from sidecar.fake_provider import build_app as build_fake_app
 
 from ..conftest import FakeFactory, RunningSidecar, provider_block
 
@@ -50,6 +55,23 @@ async def calls(url: str) -> int:
 
 async def fakes(fake: FakeFactory, n: int, **config: Any) -> list[str]:
     return [await fake(f"f{i}", **config) for i in range(n)]
+
+
+async def held_fake(aiohttp_server: Any, name: str, gate: asyncio.Event) -> str:
+    """A fake provider named ``name`` that counts and records each call as it arrives (``/_fake/stats``,
+    ``/_fake/requests``) but answers none until ``gate`` is set: calls stay in flight for as long as the
+    test needs them there, where a stall of a few seconds can run out on a loaded machine. Its URL."""
+
+    @web.middleware
+    async def hold(request: web.Request, handler: Any) -> web.StreamResponse:
+        if not request.path.startswith("/_fake/"):
+            await gate.wait()
+        return await handler(request)  # type: ignore[no-any-return]
+
+    app = build_fake_app(FakeConfig(name=name))
+    app.middlewares.append(hold)  # inside the fake's own recording middleware: a held call is counted
+    server = await aiohttp_server(app)
+    return str(server.make_url("")).rstrip("/")
 
 
 async def set_fault(url: str, config: dict[str, Any]) -> None:

@@ -5,12 +5,14 @@ limit at once, a removed target's series gone), and a call that found it full co
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import aiohttp
 
 from ..conftest import FakeFactory, SidecarFactory
+from ..waiting import until
 from .bulkheads import policy, queue_behind_a_slow_call
-from .chain import calls, chat, fakes, metrics_of, post
+from .chain import calls, chat, fakes, held_fake, metrics_of, post
 
 
 def series(metrics: str, target: str) -> dict[str, float]:
@@ -31,20 +33,26 @@ def series(metrics: str, target: str) -> dict[str, float]:
     return found
 
 
-async def test_metrics_show_calls_in_flight_queued_and_the_limit(fake: FakeFactory, sidecar: SidecarFactory) -> None:
-    """max_concurrent 1: one slow call to m0 holds the slot and two more queue (queue_timeout_s 0.6);
-    /metrics then reads 1 in flight, 2 queued, limit 1 for p0/up0. The queued calls time out and move on
-    to m1: each is counted once, as a skip bulkhead_full, and not as an upstream attempt or error as
-    well (no call was made: it was counted both ways); the gauges read 0 at the end."""
-    urls = await fakes(fake, 2)
-    running = await sidecar(policy(urls, "{max_concurrent: 1, queue_timeout_s: 0.6}"))
+async def test_metrics_show_calls_in_flight_queued_and_the_limit(
+    aiohttp_server: Any, fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """max_concurrent 1: one call to m0 (its provider holds it) holds the slot and two more queue
+    (queue_timeout_s 3); /metrics then reads 1 in flight, 2 queued, limit 1 for p0/up0. The queued calls
+    time out and move on to m1: each is counted once, as a skip bulkhead_full, and not as an upstream
+    attempt or error as well (no call was made: it was counted both ways); the gauges read 0 at the end."""
+    answer = asyncio.Event()
+    urls = [await held_fake(aiohttp_server, "f0", answer), await fake("f1")]
+    running = await sidecar(policy(urls, "{max_concurrent: 1, queue_timeout_s: 3}"))
     async with aiohttp.ClientSession() as session:
-        slow = post(session, running, 1.5)
-        await asyncio.sleep(0.3)
+        slow = post(session, running, 0.0)
+        await until(lambda: calls(urls[0]), lambda seen: seen == 1)  # held there until ``answer`` is set
         queued = [post(session, running, 0.0) for _ in range(2)]
-        await asyncio.sleep(0.2)
-        during = series(await metrics_of(running), "p0/up0")
-        assert await asyncio.gather(slow, *queued) == [200] * 3
+        # both queued: read before the first leaves the queue (3 s after it came), else this fails
+        text = await until(lambda: metrics_of(running), lambda page: series(page, "p0/up0").get("queued") == 2)
+        during = series(text, "p0/up0")
+        assert await asyncio.gather(*queued) == [200] * 2  # from m1, once their 3 s in the queue are over
+        answer.set()
+        assert await slow == 200
     assert during == {"in_flight": 1, "queued": 2, "max_concurrent": 1}
     after = series(await metrics_of(running), "p0/up0")
     assert after == {

@@ -5,12 +5,14 @@ the older policy use the target's state as the new policy set it."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import aiohttp
 import pytest
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
-from .chain import breaker_series, calls, chain_policy, chat, fakes, metrics_of, post, set_fault
+from ..waiting import until
+from .chain import breaker_series, calls, chain_policy, chat, fakes, held_fake, metrics_of, post, set_fault
 
 BREAKER = "  breaker: {window_size: 10, minimum_calls: 3, failure_rate: 0.5, open_s: 20, half_open_probes: 1}\n"
 ONE_TRY = "  resilience: {max_attempts_per_target: 1, backoff: {base_s: 0.01, cap_s: 0.05}, deadline_s: 10}\n"
@@ -69,7 +71,7 @@ async def test_a_request_on_the_older_policy_does_not_restart_a_breaker_the_new_
     old_body = {"model": "back", "messages": [{"role": "user", "content": "[fault:f1:stall=1.5,f1:status=503] hi"}]}
     async with aiohttp.ClientSession() as session:
         old = asyncio.ensure_future(session.post(f"{running.url}/v1/chat/completions", json=old_body))
-        await asyncio.sleep(0.2)  # on m1 (stalled), under the first policy
+        await reach(urls[1], 1)  # on m1 (stalled), under the first policy
         await running.reload(policy(urls, BREAKER.replace("open_s: 20", "open_s: 30")))
         await open_first(running, urls[0])
         response = await old  # m1 failed: m0 next, whose breaker is open
@@ -94,7 +96,7 @@ async def test_a_request_on_the_older_policy_does_not_bring_back_a_removed_targe
     old_body = {"model": "back", "messages": [{"role": "user", "content": "[fault:f1:stall=1,f1:status=503] hi"}]}
     async with aiohttp.ClientSession() as session:
         old = asyncio.ensure_future(session.post(f"{running.url}/v1/chat/completions", json=old_body))
-        await asyncio.sleep(0.2)  # on m1 (stalled), under the first policy
+        await reach(urls[1], 1)  # on m1 (stalled), under the first policy
         without_m0 = policy(urls, BREAKER).replace("target: [m0, m1]", "target: [m1]").replace("[m1, m0]", "[m1]")
         await running.reload(without_m0.replace("  m0: {provider: p0, model: up0}\n", ""))
         assert "p0/up0" not in running.state.targets.snapshot()
@@ -110,11 +112,12 @@ BULKHEAD = "  bulkhead: {max_concurrent: %d, queue_timeout_s: 8}\n"
 
 
 async def reach(url: str, count: int) -> None:
-    """Wait (at most 4 s) until the fake provider at ``url`` has seen ``count`` requests."""
-    for _ in range(200):
-        if await calls(url) >= count:
-            return
-        await asyncio.sleep(0.02)
+    """Wait (at most 10 s, else fail) until the fake provider at ``url`` has seen ``count`` requests."""
+    await until(lambda: calls(url), lambda seen: seen >= count)
+
+
+def bulkhead_of(running: RunningSidecar) -> object:
+    return running.state.targets.snapshot().get("p0/up0", {}).get("bulkhead")
 
 
 async def arrivals(url: str) -> list[int]:
@@ -124,22 +127,24 @@ async def arrivals(url: str) -> list[int]:
 
 
 async def test_a_reload_lowering_max_concurrent_counts_the_calls_already_in_flight(
-    fake: FakeFactory, sidecar: SidecarFactory
+    aiohttp_server: Any, fake: FakeFactory, sidecar: SidecarFactory
 ) -> None:
-    """Four slow calls in flight to m0 (max_concurrent 4) when a reload lowers it to 2; four more calls
-    then: none reaches the provider while two or more are in flight there (the new limit counts the
-    four old calls; it did start from zero and let two through at once, six in flight), /status shows
-    the four old in flight and the four new queued, and every call is answered, nothing left behind."""
-    urls = await fakes(fake, 2)
+    """Four calls in flight to m0 (max_concurrent 4; its provider holds them) when a reload lowers it
+    to 2; four more calls then: none reaches the provider while two or more are in flight there (the
+    new limit counts the four old calls; it did start from zero and let two through at once, six in
+    flight), /status shows the four old in flight and the four new queued, and once the provider
+    answers every call is answered, nothing left behind."""
+    answer = asyncio.Event()
+    urls = [await held_fake(aiohttp_server, "f0", answer), await fake("f1")]
     running = await sidecar(policy(urls, BULKHEAD % 4))
     async with aiohttp.ClientSession() as session:
-        old = [post(session, running, 1.5) for _ in range(4)]
-        await reach(urls[0], 4)
+        old = [post(session, running, 0.1) for _ in range(4)]
+        await reach(urls[0], 4)  # held there until ``answer`` is set
         await running.reload(policy(urls, BULKHEAD % 2))
-        new = [post(session, running, 0.2) for _ in range(4)]
-        await asyncio.sleep(0.3)
-        assert running.state.targets.snapshot()["p0/up0"]["bulkhead"] == {"in_flight": 4, "queued": 4}
+        new = [post(session, running, 0.1) for _ in range(4)]
+        await until(lambda: bulkhead_of(running), lambda seen: seen == {"in_flight": 4, "queued": 4})
         assert await calls(urls[0]) == 4
+        answer.set()
         assert await asyncio.gather(*old, *new) == [200] * 8
     records = await arrivals(urls[0])
     assert records[:4] == [1, 2, 3, 4]
@@ -148,22 +153,25 @@ async def test_a_reload_lowering_max_concurrent_counts_the_calls_already_in_flig
 
 
 async def test_a_target_removed_and_brought_back_counts_its_calls_still_in_flight(
-    fake: FakeFactory, sidecar: SidecarFactory
+    aiohttp_server: Any, fake: FakeFactory, sidecar: SidecarFactory
 ) -> None:
-    """Two slow calls in flight to m0 (max_concurrent 2) when a reload takes m0 out of the policy and
-    the next brings it back: two more calls wait for the old ones (the target came back with a fresh
-    bulkhead, counting from zero: four in flight at the provider), and all four are answered."""
-    urls = await fakes(fake, 2)
+    """Two calls in flight to m0 (max_concurrent 2; its provider holds them) when a reload takes m0 out
+    of the policy and the next brings it back: two more calls wait for the old ones in m0's queue (the
+    target came back with a fresh bulkhead, counting from zero: four in flight at the provider), and
+    once the provider answers all four are answered."""
+    answer = asyncio.Event()
+    urls = [await held_fake(aiohttp_server, "f0", answer), await fake("f1")]
     running = await sidecar(policy(urls, BULKHEAD % 2))
     without_m0 = policy(urls, BULKHEAD % 2).replace("target: [m0, m1]", "target: [m1]").replace("[m1, m0]", "[m1]")
     async with aiohttp.ClientSession() as session:
-        old = [post(session, running, 1.0) for _ in range(2)]
-        await reach(urls[0], 2)
+        old = [post(session, running, 0.1) for _ in range(2)]
+        await reach(urls[0], 2)  # held there until ``answer`` is set
         await running.reload(without_m0.replace("  m0: {provider: p0, model: up0}\n", ""))
         await running.reload(policy(urls, BULKHEAD % 2))
-        new = [post(session, running, 0.2) for _ in range(2)]
-        await asyncio.sleep(0.3)
+        new = [post(session, running, 0.1) for _ in range(2)]
+        await until(lambda: bulkhead_of(running), lambda seen: seen == {"in_flight": 2, "queued": 2})
         assert await calls(urls[0]) == 2
+        answer.set()
         assert await asyncio.gather(*old, *new) == [200] * 4
     records = await arrivals(urls[0])
     assert records[:2] == [1, 2] and len(records) == 4 and all(count <= 2 for count in records[2:]), records
@@ -198,25 +206,26 @@ async def test_requests_on_the_older_policy_share_the_removed_targets_bulkhead(
 
 
 async def test_a_reload_lowering_queue_timeout_moves_the_queued_calls_on(
-    fake: FakeFactory, sidecar: SidecarFactory
+    aiohttp_server: Any, fake: FakeFactory, sidecar: SidecarFactory
 ) -> None:
-    """One slow call in flight to m0 (max_concurrent 1, queue_timeout_s 8) and one queued behind it when
-    a reload lowers queue_timeout_s to 0.2: the queued one has waited longer, leaves the queue at once
-    and is answered by m1 (bulkhead_full) while the slow call still runs (it kept its 8 s and waited
-    for m0), and m0's provider sees one call."""
-    urls = await fakes(fake, 2)
+    """One call in flight to m0 (max_concurrent 1, queue_timeout_s 8; its provider holds it) and one
+    queued behind it when a reload lowers queue_timeout_s to 0.2: the queued one has waited longer,
+    leaves the queue at once (not 8 s after it came) and is answered by m1 (bulkhead_full) while the
+    first call still runs (it waits for m0), and m0's provider sees one call."""
+    answer = asyncio.Event()
+    urls = [await held_fake(aiohttp_server, "f0", answer), await fake("f1")]
     running = await sidecar(policy(urls, "  bulkhead: {max_concurrent: 1, queue_timeout_s: 8}\n"))
-    body = {"model": "chain", "messages": [{"role": "user", "content": "[fault:f0:stall=3] hi"}]}
+    body = {"model": "chain", "messages": [{"role": "user", "content": "hi"}]}
     async with aiohttp.ClientSession() as session:
-        slow = post(session, running, 3.0)
-        await reach(urls[0], 1)
+        slow = post(session, running, 0.1)
+        await reach(urls[0], 1)  # held there until ``answer`` is set
         queued = asyncio.ensure_future(session.post(f"{running.url}/v1/chat/completions", json=body))
-        await asyncio.sleep(0.4)
-        assert running.state.targets.snapshot()["p0/up0"]["bulkhead"] == {"in_flight": 1, "queued": 1}
+        await until(lambda: bulkhead_of(running), lambda seen: seen == {"in_flight": 1, "queued": 1})
         await running.reload(policy(urls, "  bulkhead: {max_concurrent: 1, queue_timeout_s: 0.2}\n"))
-        response = await asyncio.wait_for(queued, 2.0)
+        response = await asyncio.wait_for(queued, 5.0)  # its old 8 s would end 6 s or more from now
         assert response.status == 200 and response.headers["x-sidecar-fallback-reason"] == "bulkhead_full"
         response.release()
         assert not slow.done()
+        answer.set()
         assert await slow == 200
     assert await calls(urls[0]) == 1 and await calls(urls[1]) == 1
