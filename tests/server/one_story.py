@@ -8,7 +8,8 @@ The policy (``story_policy``): three fake providers speaking the three dialects 
 ``story`` that selects the cheapest capable model of ``cheap`` (OpenAI), ``mid`` (Anthropic) and
 ``dear`` (Gemini), caches, hedges after 2 s, re-asks an answer that starts ``gate-me``, serves a stale
 answer as its last resort and counts dollars, tokens and requests per route (and, with ``quota``,
-requests of ``cheap`` alone) in the budgets' local store or Redis.
+requests of ``cheap`` alone) in the budgets' local store or Redis; a second route, ``spare``, caches
+too, so that the story route's cache can be turned off by a reload while the store stays.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class Options:
     prices: dict[str, tuple[float, float]] = field(default_factory=lambda: dict(PRICES))
     cache: bool = True
     route_usd: float = 1000
+    hedge_s: float = 2
 
 
 async def fakes(fake: FakeFactory) -> dict[str, str]:
@@ -69,12 +71,13 @@ def story_policy(urls: dict[str, str], options: Options = Options()) -> str:
         text += f"    cache: {{enabled: true, ttl_s: {options.ttl_s}, stale_s: 300}}\n"
     text += (
         "    resilience: {backoff: {base_s: 0.01, cap_s: 0.02}, max_attempts_per_target: 2,"
-        " hedge: {after_s: 2}, last_resort: {kind: cache}}\n"
+        f" hedge: {{after_s: {options.hedge_s}}}, last_resort: {{kind: cache}}}}\n"
         "    gates: {regex: {pattern: '^(?!gate-me)'}, on_fail: reask, max_reasks: 1,"
         " reask_prompt: 'Again please: {error}'}\n"
     )
     if options.shadow:
         text += "    shadow: {candidates: [dear], sample: 1}\n"
+    text += "  - {name: spare, match: {model: spare}, target: cheap, cache: {enabled: true}}\n"  # keeps a cache store
     text += "budgets:\n"
     if options.redis_url:
         text += f"  store: {{url: '{options.redis_url}'}}\n"

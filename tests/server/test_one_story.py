@@ -4,11 +4,14 @@ last resort), driven by the official SDKs of the three dialects: for each reques
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import openai
 import pytest
 
 from ..conftest import FakeFactory, SidecarFactory
+from ..waiting import until
 from .cache_helpers import written
 from .one_story import EPSILON, PRICES, Options, check_one_story, fakes, snapshot, story_policy, told
 from .story_calls import asker
@@ -148,3 +151,38 @@ async def test_a_shadowed_request_tells_one_story(fake: FakeFactory, sidecar: Si
     price_in, price_out = PRICES["dear"]
     priced = (usage["gen_ai.usage.input_tokens"] * price_in + usage["gen_ai.usage.output_tokens"] * price_out) / 1e6
     assert abs(story.metric("llm_sidecar_shadow_cost_usd_total", side="candidate") - priced) < EPSILON
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+async def test_a_request_in_flight_across_a_reload_settles_by_its_policy(
+    fake: FakeFactory, sidecar: SidecarFactory, stream: bool
+) -> None:
+    """A reload turns the route's cache off, lowers its dollar limit below what was spent and makes
+    ``cheap`` ten times dearer while a call of ``cheap`` is in flight: that request is told and charged
+    by the policy it started with (its version, a miss stored, the old price in every place); the next
+    request by the new one (not cached, refused by the lowered limit)."""
+    urls = await fakes(fake)
+    running = await sidecar(story_policy(urls, Options(hedge_s=30)))
+    started_with = running.state.holder.policy.version
+    before = await snapshot(running)
+    ask = asker("openai", None)
+    in_flight = asyncio.create_task(ask(running, "reload story", stream, {"x-fake-fault": "fo:stall=1.5"}))
+    await until(lambda: running.fake_requests(urls["cheap"]), lambda calls: len(calls) == 1)
+    dearer = {**PRICES, "cheap": (10.0, 20.0)}
+    await running.reload(story_policy(urls, Options(hedge_s=30, prices=dearer, cache=False, route_usd=1e-6)))
+    _, headers = await in_flight
+    story = await told(running, before, headers)
+    check_one_story(story, cache="miss")
+    assert story.headers["x-sidecar-policy-version"] == story.access["policy_version"] == started_with
+    [call] = story.calls
+    usage = dict(call.attributes or {})
+    price_in, price_out = PRICES["cheap"]
+    old_price = (usage["gen_ai.usage.input_tokens"] * price_in + usage["gen_ai.usage.output_tokens"] * price_out) / 1e6
+    assert abs(story.access["cost_usd"] - old_price) < EPSILON
+    assert story.metric("llm_sidecar_cache_stores_total", result="stored") == 1
+    before = await snapshot(running)
+    with pytest.raises(openai.RateLimitError) as refused:
+        await ask(running, "reload story", stream, {})
+    denied = await told(running, before, refused.value.response.headers)
+    check_one_story(denied, cache=None)
+    assert denied.access["budget"] == "deny:route-usd" and denied.access["policy_version"] != started_with
