@@ -186,3 +186,21 @@ async def test_a_request_in_flight_across_a_reload_settles_by_its_policy(
     denied = await told(running, before, refused.value.response.headers)
     check_one_story(denied, cache=None)
     assert denied.access["budget"] == "deny:route-usd" and denied.access["policy_version"] != started_with
+
+
+async def test_a_hit_is_served_and_free_past_a_spent_budget(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """The cache answers before the budgets are asked (docs/budgets.md): once the route's dollar limit
+    is spent, a stored answer is still served, charging nothing, and a new question is refused."""
+    urls = await fakes(fake)
+    running = await sidecar(story_policy(urls))
+    ask = asker("openai", None)
+    await ask(running, "a stored answer", False, {})
+    await written(running)
+    await running.reload(story_policy(urls, Options(route_usd=1e-6)))
+    before = await snapshot(running)
+    _, headers = await ask(running, "a stored answer", True, {})
+    hit = await told(running, before, headers)
+    check_one_story(hit, cache="hit")
+    assert hit.budgets == {} and "budget" not in hit.access
+    with pytest.raises(openai.RateLimitError):
+        await ask(running, "a new question", False, {})
