@@ -153,23 +153,25 @@ async def test_a_shadowed_request_tells_one_story(fake: FakeFactory, sidecar: Si
     assert abs(story.metric("llm_sidecar_shadow_cost_usd_total", side="candidate") - priced) < EPSILON
 
 
-@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+@pytest.mark.parametrize(("stream", "store"), [(False, "local"), (True, "local"), (False, "redis")])
 async def test_a_request_in_flight_across_a_reload_settles_by_its_policy(
-    fake: FakeFactory, sidecar: SidecarFactory, stream: bool
+    fake: FakeFactory, sidecar: SidecarFactory, request: pytest.FixtureRequest, stream: bool, store: str
 ) -> None:
     """A reload turns the route's cache off, lowers its dollar limit below what was spent and makes
     ``cheap`` ten times dearer while a call of ``cheap`` is in flight: that request is told and charged
     by the policy it started with (its version, a miss stored, the old price in every place); the next
-    request by the new one (not cached, refused by the lowered limit)."""
+    request by the new one (not cached, refused by the lowered limit). In the local store and in Redis."""
     urls = await fakes(fake)
-    running = await sidecar(story_policy(urls, Options(hedge_s=30)))
+    redis_url = request.getfixturevalue("redis_server").url if store == "redis" else ""
+    running = await sidecar(story_policy(urls, Options(hedge_s=30, redis_url=redis_url)))
     started_with = running.state.holder.policy.version
     before = await snapshot(running)
     ask = asker("openai", None)
     in_flight = asyncio.create_task(ask(running, "reload story", stream, {"x-fake-fault": "fo:stall=1.5"}))
     await until(lambda: running.fake_requests(urls["cheap"]), lambda calls: len(calls) == 1)
     dearer = {**PRICES, "cheap": (10.0, 20.0)}
-    await running.reload(story_policy(urls, Options(hedge_s=30, prices=dearer, cache=False, route_usd=1e-6)))
+    changed = Options(hedge_s=30, prices=dearer, cache=False, route_usd=1e-6, redis_url=redis_url)
+    await running.reload(story_policy(urls, changed))
     _, headers = await in_flight
     story = await told(running, before, headers)
     check_one_story(story, cache="miss")
