@@ -210,6 +210,7 @@ def check_one_story(told: Told, *, cache: str | None) -> None:
     if served is not None:
         assert headers["x-sidecar-provider"] == access["provider"] == f"p-{served}"
     check_attempts(told)
+    check_fallbacks(told)
     if "x-sidecar-gates" in headers or "gates" in access:
         assert headers["x-sidecar-gates"].split(";")[0] == access["gates"]
     check_cost(told)
@@ -226,6 +227,25 @@ def check_attempts(told: Told) -> None:
     assert attempts == len(told.calls)
     # one request, counted when it billed anything (docs/budgets.md); a hit never reaches the budgets
     assert told.budgets.get("route-requests/story", 0) == (1 if told.access.get("cost_usd") else 0)
+
+
+def check_fallbacks(told: Told) -> None:
+    """Why the first choice did not serve, and each move and skip: headers, access line, span, metrics."""
+    reason = told.headers.get("x-sidecar-fallback-reason")
+    assert reason == told.access.get("fallback_reason") == told.span.get("sidecar.fallback.reason")
+    moves = told.events("sidecar.fallback")
+    assert told.metric("llm_sidecar_fallbacks_total") == len(moves)
+    if reason is not None:  # the first move's reason, or the first skip's (docs/headers.md)
+        first = next(e for e in told.server.events if e.name in ("sidecar.fallback", "sidecar.target.skipped"))
+        attributes = dict(first.attributes or {})
+        assert reason == attributes.get("sidecar.fallback.reason", attributes.get("sidecar.skip.reason"))
+    skips = told.events("sidecar.target.skipped")
+    assert told.metric("llm_sidecar_skips_total") == len(skips)
+    # a span's and a metric's target is <provider>/<upstream model>, the access line's the policy's model
+    named = {f"p-{model}/up-{model}": model for model in PRICES}
+    assert [f"{named[s['sidecar.target']]}:{s['sidecar.skip.reason']}" for s in skips] == [
+        entry for entry in told.access.get("attempt_log", []) if entry.split(":")[-1] in ("budget", "breaker_open")
+    ]
 
 
 def check_cost(told: Told) -> None:
