@@ -294,3 +294,7 @@ def check_routing(told: Told) -> None:
     assert (task, complexity) == (told.span["sidecar.routing.task"], told.span["sidecar.routing.complexity"])
     [decision] = told.series("llm_sidecar_routing_decisions_total")
     assert (decision["route"], decision["task"], decision["complexity"]) == ("story", task, complexity)
+    # routing's savings: the app asks for "story", no priced model, so there is no baseline and neither
+    # savings counter moves (docs/routing.md, "Reading the savings metric")
+    assert "requested_model_cost_usd" not in told.access
+    assert told.metric("llm_sidecar_routing_served_cost_usd_total") == 0
