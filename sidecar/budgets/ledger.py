@@ -90,6 +90,7 @@ class Ledger:
         self._local_only = shared is None
         self._ids = itertools.count()
         self._id_prefix = os.urandom(6).hex()
+        self.tracker = Tracker(budgets)
         self.update(budgets)
 
     def update(self, budgets: Budgets) -> None:
@@ -98,7 +99,9 @@ class Ledger:
         self._fail_closed = any(limit.fail_closed for limit in budgets.limits)
         self._hold_s = budgets.reservation_ttl_s
         self._grace = int(budgets.reservation_ttl_s) + KEY_GRACE_S
-        self.tracker = Tracker(budgets)
+        tracker = Tracker(budgets)
+        tracker.carry(self.tracker)  # the values met so far: their counters carry on, and /status shows them
+        self.tracker = tracker
         self._planner = Planner(budgets, self.tracker)
         self._fast = self._local_only and not budgets.headers and bool(budgets.limits)
         self._allowed: dict[tuple[str, ...], Decision] = {}  # per chain: the plain "allow", shared

@@ -105,6 +105,19 @@ class Tracker:
             self._evict(limit, seen)
         return entry
 
+    def carry(self, old: Tracker) -> None:
+        """Know the scope values ``old`` (the tracker before a reload) had met, for each limit whose
+        counters carry on (the same name, measure and window), with the use last seen: /status and the
+        gauges go on showing them (before 2026-12-05 a reload forgot them until each was met again, so
+        a request in flight across it was settled on a counter /status no longer listed)."""
+        before = {limit.key_stem: limit for limit in old._limits}
+        for limit in self._limits:
+            was = before.get(limit.key_stem)
+            if was is None:
+                continue
+            for value, entry in old._seen[was.index].items():
+                self.counter(limit, value, entry.start, entry.end).used = entry.used
+
     def seen(self, limit: Limit) -> OrderedDict[str, Seen]:
         """``limit``'s counters by scope value, least recently used first (``move_to_end`` marks a use)."""
         return self._seen[limit.index]

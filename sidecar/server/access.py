@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -52,6 +53,10 @@ class AccessLog:
             estimated = True
         if exchange.unserved_cost_usd:  # every call counts: ensemble members, a judge, rejected answers
             cost = (cost or 0.0) + exchange.unserved_cost_usd
+        counted = usage
+        if exchange.unserved_tokens and exchange.call_costs is None:  # and its tokens (a chain's: split in and out)
+            counted = _with_unserved(usage, exchange)
+            estimated = estimated or exchange.unserved_estimated
         latency_ms = (time.perf_counter() - exchange.started) * 1000
         outcome = _outcome(exchange, status)
         route = exchange.route.name if exchange.route else None
@@ -67,7 +72,7 @@ class AccessLog:
             provider=served.provider.name if served else None,
             attempts=exchange.calls,
             fallback_reason=exchange.fallback_reason,
-            usage=telemetry_usage(usage),
+            usage=telemetry_usage(counted),
             cost_usd=cost,
             error_type=exchange.stream_error or (None if status < 400 else str(status)),
             streamed=facts.stream,
@@ -100,7 +105,7 @@ class AccessLog:
             "attempts": exchange.calls,
             "policy_version": exchange.policy.version,
         }
-        _add_optional_fields(fields, exchange, outcome, usage, cost, routing, estimated=estimated)
+        _add_optional_fields(fields, exchange, outcome, counted, cost, routing, estimated=estimated)
         try:
             line = orjson.dumps(fields, option=orjson.OPT_APPEND_NEWLINE)
         except TypeError:  # a header's bytes that are not UTF-8 (lone surrogates): written as \xNN
@@ -134,6 +139,17 @@ def _outcome(exchange: Exchange, status: int) -> str:
     if status == 499:
         return "client_closed"
     return "rejected" if not exchange.attempts else "failed"
+
+
+def _with_unserved(usage: Usage | None, exchange: Exchange) -> Usage:
+    """``usage`` (the answer's) with the tokens of the calls whose answer the caller did not get (a gate's
+    rejected answers, a hedge's cut call, calls accepted and then failed: ``billed``), as the budgets and
+    ``cost_usd`` count them."""
+    answer = usage or Usage()
+    extra_input = exchange.unserved_input_tokens
+    extra_output = exchange.unserved_tokens - extra_input
+    input_tokens, output_tokens = answer.input_tokens + extra_input, answer.output_tokens + extra_output
+    return replace(answer, input_tokens=input_tokens, output_tokens=output_tokens)
 
 
 def _add_optional_fields(
@@ -210,7 +226,7 @@ def _add_stage_fields(fields: dict[str, Any], exchange: Exchange, routing: dict[
     if exchange.ensemble:
         fields["ensemble"] = exchange.ensemble
     if exchange.gated:
-        fields["gates"] = "passed" if exchange.gate_passed else "failed"
+        fields["gates"] = exchange.gate_verdict()
         if exchange.gate_rejections:
             fields["gate_rejections"] = exchange.gate_rejections
     if exchange.shadow:

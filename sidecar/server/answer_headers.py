@@ -99,7 +99,7 @@ def _dropped(names: Sequence[str]) -> str:
 
 def _gates(exchange: Exchange) -> str:
     """``x-sidecar-gates``: whether the answer passed its quality gates, and the models they rejected."""
-    gates = "passed" if exchange.gate_passed else ("failed" if exchange.gate_failure else "unchecked")
+    gates = exchange.gate_verdict()
     if exchange.gate_rejections:
         gates += "; rejected=" + ",".join(map(_rejection, exchange.gate_rejections))
     return gates

@@ -100,6 +100,8 @@ def charge_unanswered(exchange: Exchange, target: Target, error_type: str) -> No
         output = default if most is None else most
     exchange.unserved_cost_usd += cost_usd(target.price, Usage(prompt_tokens, output)) or 0.0
     exchange.unserved_tokens += prompt_tokens + output
+    exchange.unserved_input_tokens += prompt_tokens
+    exchange.unserved_estimated = True
     exchange.billed_failures = (*exchange.billed_failures, f"{target.name}:{error_type}")
 
 
@@ -122,6 +124,8 @@ def _charge(exchange: Exchange, target: Target, usage: Usage | None, output_toke
     usage = used_so_far(exchange, usage, output_tokens)
     exchange.unserved_cost_usd += cost_usd(target.price, usage) or 0.0
     exchange.unserved_tokens += usage.input_tokens + usage.output_tokens
+    exchange.unserved_input_tokens += usage.input_tokens
+    exchange.unserved_estimated = True
 
 
 def charge_cut(exchange: Exchange, targets: Iterable[Target]) -> None:
@@ -132,6 +136,8 @@ def charge_cut(exchange: Exchange, targets: Iterable[Target]) -> None:
     for target in targets:
         exchange.unserved_cost_usd += cost_usd(target.price, Usage(prompt_tokens, 0)) or 0.0
         exchange.unserved_tokens += prompt_tokens
+        exchange.unserved_input_tokens += prompt_tokens
+        exchange.unserved_estimated = True
 
 
 def streamed_tokens(exchange: Exchange, sent: Iterable[bytes]) -> int:

@@ -262,10 +262,12 @@ class BudgetStage:
         """Settle what the answer used, or release what billed nothing, without waiting (the local store:
         done; a shared one: carried by the next admission's round trip). Calls whose answer the caller
         did not get (ensemble members, a judge, answers a gate rejected) are charged even when it got an
-        error."""
+        error. A last resort's answer (``exchange.degraded``: the static text, a stale entry) came from no
+        call: like an error, it settles only what the failed calls billed (before 2026-12-05 it was
+        charged the reservation's estimate, the output maximum included)."""
         usage = exchange.usage
         unserved = (exchange.unserved_cost_usd, exchange.unserved_tokens)
-        if usage is None and (status >= 400 or not exchange.calls):
+        if usage is None and (status >= 400 or not exchange.calls or exchange.degraded is not None):
             if unserved != (0.0, 0):
                 _charge(exchange, admission, Usage(), None, unserved)
             else:

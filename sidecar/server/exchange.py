@@ -143,6 +143,8 @@ class Exchange:
     params: RequestParams | None = None  # see request_params()
     unserved_cost_usd: float = 0.0  # calls whose answer the caller did not get: gate-rejected, ensemble, judge
     unserved_tokens: int = 0  # their input and output tokens (budgets count them)
+    unserved_input_tokens: int = 0  # the input part of them (a chain's calls: an ensemble's is not split)
+    unserved_estimated: bool = False  # some of them are the sidecar's estimates (``billed``)
     # The app went away after a call started: what the budgets charged for it (``budget_use.used_when_cancelled``)
     # and the model it is priced as, for the access line's tokens and cost.
     cancelled_use: tuple[Usage, Target] | None = None
@@ -189,6 +191,13 @@ class Exchange:
             _, wire, parsed = answer
             self.usage = extract_usage(wire, parsed)
             attempt.kept_usage(telemetry_usage(self.usage))
+
+    def gate_verdict(self) -> str:
+        """A gated request's word on its gates, the same in ``x-sidecar-gates`` and the access line's
+        ``gates``: ``passed`` (the answer sent passed them), ``failed`` (answers came and the gates rejected
+        the last one), ``unchecked`` (no answer reached them: every call failed, or the last resort
+        answered without one)."""
+        return "passed" if self.gate_passed else ("failed" if self.gate_failure else "unchecked")
 
     def record(self, attempt: AttemptRecord) -> None:
         """Add one attempt (a call, or a target skipped without one) to the request's record."""

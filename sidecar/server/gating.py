@@ -87,7 +87,11 @@ class GateHook:
             self._reasks[target.name] = done + 1
             facts = exchange.facts
             body = reask_body(facts.body, facts.dialect, facts.operation, view, reask_text(spec.reask_prompt, failure))
-            exchange.facts = with_body(facts, body)
+            reask = with_body(facts, body)
+            # routing's decision on the caller's request stays the request's: its headers, access line and
+            # savings (before 2026-12-05 a re-asked answer had no x-sidecar-task, task or complexity)
+            reask.routing = facts.routing
+            exchange.facts = reask
             if self._original_raw is None:
                 self._original_raw = exchange.raw
             exchange.raw = orjson.dumps(exact_body(body, self._original_raw))  # integers beyond 64 bits kept

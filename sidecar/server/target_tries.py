@@ -161,6 +161,7 @@ class TargetTries:
         else:
             exchange.unserved_cost_usd += cost_usd(used.target.price, result.usage) or 0.0
             exchange.unserved_tokens += result.usage.input_tokens + result.usage.output_tokens
+            exchange.unserved_input_tokens += result.usage.input_tokens
         if verdict is Verdict.NEXT_TARGET:
             exchange.fallback_reason = exchange.fallback_reason or "rejected_answer"
             return None

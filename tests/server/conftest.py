@@ -1,9 +1,14 @@
 """Fixtures of the server's tests: a real ``redis-server`` for the response cache (tests/cache/conftest.py);
 a listener with a small test application and a running sidecar's ports (tests/server/served_listener.py);
-a fake provider over TLS with a test CA (tests/server/tls_provider.py)."""
+a fake provider over TLS with a test CA (tests/server/tls_provider.py). The checks of
+tests/server/one_story.py are asserts pytest rewrites, so that a failure shows the values."""
 
-from ..cache.conftest import redis_server, start_redis
-from .served_listener import ports, served
-from .tls_provider import ca, tls_fake
+import pytest
+
+pytest.register_assert_rewrite("tests.server.one_story")
+
+from ..cache.conftest import redis_server, start_redis  # noqa: E402
+from .served_listener import ports, served  # noqa: E402
+from .tls_provider import ca, tls_fake  # noqa: E402
 
 __all__ = ["ca", "ports", "redis_server", "served", "start_redis", "tls_fake"]
