@@ -23,6 +23,7 @@ Modules (one concept each):
 - ``lane``          ``Lane``: a route's chain as the plain path reads it (first target, prices, the shared allow)
 - ``lease``         ``Lease``: room a plan takes at once on its local counters, spent per plain admission
 - ``ledger``        ``Ledger``: admission (the walk over the chain, the plain path), fallback on store errors
+- ``opening``       ``open_ledger``: a ledger on the store the policy names (the pod's, or Redis)
 - ``admission``     ``Admission``: one request's decision and reservation until settled or released
 - ``joint``         ``JointPlan``: the counters of every target an ensemble calls at once, each counter once
 - ``call_holds``    an ensemble's reservation: admitted jointly on its calls' targets, settled per call
@@ -44,7 +45,8 @@ if TYPE_CHECKING:
     from .compiled import BudgetRequest, Budgets, Limit, TargetInfo, compile_budgets, hash_key
     from .decision import Decision, LimitState, budget_headers
     from .guard import LedgerStats
-    from .ledger import Ledger, open_ledger
+    from .ledger import Ledger
+    from .opening import open_ledger
     from .spec import BudgetsSpec
 
 __all__ = [
@@ -82,6 +84,6 @@ __getattr__ = lazy_exports(
         "budget_headers": "decision",
         "compile_budgets": "compiled",
         "hash_key": "compiled",
-        "open_ledger": "ledger",
+        "open_ledger": "opening",
     },
 )

@@ -59,7 +59,7 @@ class LedgerKeeper:
             old.update(budgets)
             return
         else:
-            from .ledger import open_ledger  # here: a policy without budgets does not load the ledger
+            from .opening import open_ledger  # here: a policy without budgets does not load the ledger
 
             self.ledger = open_ledger(budgets, env=self._env)
         self._counted = dict.fromkeys(_STAT_COUNTERS, 0)  # a new ledger counts from zero

@@ -386,18 +386,6 @@ class Ledger:
         await self._stores.close(drain_s)
 
 
-def open_ledger(budgets: Budgets, *, env: Mapping[str, str] | None = None, **options: object) -> Ledger:
-    """A ledger on the store the policy names (a Redis client is created only for a redis:// store)."""
-    shared: Store | None = None
-    if budgets.store.is_redis:
-        from .redis_store import RedisStore
-
-        redis = RedisStore(budgets.store, env=env, clock=options.get("clock", time.time))  # type: ignore[arg-type]
-        options = {**options, "clock": redis.clock.now}  # Redis's clock, as this pod measured it
-        shared = redis
-    return Ledger(budgets, shared=shared, **options)  # type: ignore[arg-type]
-
-
 def _names(chain: Sequence[TargetInfo]) -> tuple[str, ...]:
     """The models of ``chain``, in order (a decision's ``targets``)."""
     return (chain[0].model,) if len(chain) == 1 else tuple([target.model for target in chain])
