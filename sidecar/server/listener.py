@@ -10,7 +10,9 @@ response framing and header-injection checks. The sidecar serves on aiohttp's lo
 whose one handler is the sidecar's path table (``routes.Routes``: the path's handler and the checks of
 a parsed request), not on ``web.Application`` and its router. What this module adds, per connection:
 
-- a **connection cap** per listener: past ``max_connections`` a new connection is closed at once;
+- a **connection cap** per listener: past ``max_connections`` a new connection is closed at once (one
+  ``connection_cap_reached`` line each time the cap is reached; each refusal is handed to ``on_refused``,
+  ``llm_sidecar_connections_refused_total``);
 - **head caps**: at most ``MAX_HEAD_BYTES`` received of a request's head before it is complete (besides
   aiohttp's own limits per line, ``MAX_LINE_BYTES``, and on the number of fields, ``MAX_FIELDS``), and at
   most ``HEADS_BUDGET_BYTES`` of unfinished heads on all the listener's connections together; past
@@ -45,6 +47,7 @@ from __future__ import annotations
 import asyncio
 import traceback
 import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -240,8 +243,10 @@ class Listener:
         keepalive_s: float = 75.0,
         receive_timeout_s: float = 60.0,
         name: str = "app",
+        on_refused: Callable[[], None] | None = None,
     ) -> None:
         self.routes = routes
+        self.on_refused = on_refused  # called for each connection refused at the cap (a counter's)
         self.max_connections = max_connections
         self.keepalive_s = keepalive_s
         self.receive_timeout_s = receive_timeout_s
@@ -289,6 +294,8 @@ class Listener:
             if not self._at_cap:  # logged once each time the cap is reached, not per refused connection
                 self._at_cap = True
                 log.warning("connection_cap_reached", listener=self.name, max_connections=self.max_connections)
+            if self.on_refused is not None:
+                self.on_refused()
             return _Refused()
 
         self._server = await self.loop.create_server(accept, host, port, backlog=BACKLOG, reuse_address=True)
