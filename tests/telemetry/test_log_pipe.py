@@ -4,6 +4,8 @@ that waits; and a real sidecar whose stdout nobody reads keeps serving."""
 from __future__ import annotations
 
 import asyncio
+import io
+import logging
 import os
 import sys
 import threading
@@ -14,6 +16,7 @@ import aiohttp
 import orjson
 
 from sidecar.telemetry.log_pipe import LogPipe
+from sidecar.telemetry.logging import LogOutput
 
 from ..listening import port_zero, wait_ports
 from ..server.sidecar_process import start_fake_and_policy
@@ -151,6 +154,23 @@ def test_every_dropped_line_is_handed_to_the_counter() -> None:
         writer.join(5)
         assert not writer.is_alive()
         assert pipe.dropped_total > 0 and sum(counted) == pipe.dropped_total
+    finally:
+        os.close(read_end)
+        pipe.close(5)
+        os.close(write_end)
+
+
+def test_the_log_output_reports_the_lines_its_pipe_dropped() -> None:
+    """``LogOutput.lines_dropped`` (``/status`` ``.process.log_lines_dropped``) is the count of lines
+    stdout's pipe dropped while its reader stalled; 0 for a stream that is no ``LogPipe``."""
+    read_end, write_end = os.pipe()
+    pipe = LogPipe(write_end, max_bytes=16384)
+    try:
+        writer = _write_lines(pipe, 2000)
+        writer.join(5)
+        assert pipe.dropped_total > 0
+        assert LogOutput(pipe, logging.INFO).lines_dropped == pipe.dropped_total
+        assert LogOutput(io.BytesIO(), logging.INFO).lines_dropped == 0
     finally:
         os.close(read_end)
         pipe.close(5)
