@@ -299,6 +299,7 @@ def health_listener(state: SidecarState) -> Listener:
         receive_timeout_s=settings.receive_timeout_s,
         name="health",
         on_refused=partial(state.telemetry.instruments.connections_refused.inc, ("health",), 1),
+        evict_idle=True,  # the kubelet opens one connection per probe: an idle one is someone else's
     )
 
 
