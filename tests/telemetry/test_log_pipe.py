@@ -7,6 +7,7 @@ import asyncio
 import io
 import logging
 import os
+import signal
 import sys
 import threading
 import time
@@ -140,6 +141,40 @@ async def test_a_sidecar_whose_stdout_nobody_reads_keeps_serving(tmp_path: Path)
                 child.kill()
                 await child.wait()
         os.close(read_end)
+
+
+async def test_a_sidecar_whose_stderr_nobody_reads_keeps_serving(tmp_path: Path) -> None:
+    """stderr carries the console exporters' spans and metrics, written by their own threads: with it (and
+    stdout) on pipes nobody reads and both console exporters on, 300 requests are answered promptly and
+    SIGTERM still ends the process, with exit 0, within the drain's closing waits."""
+    fake, policy = await start_fake_and_policy(tmp_path, 100000, 3)
+    ports = tmp_path / "sidecar.ports"
+    env = {**os.environ, "OTEL_TRACES_EXPORTER": "console", "OTEL_METRICS_EXPORTER": "console"}
+    env |= {"OTEL_BSP_SCHEDULE_DELAY": "100", "OTEL_METRIC_EXPORT_INTERVAL": "500", "SIDECAR_DRAIN_TIMEOUT_S": "5"}
+    out_read, out_write = os.pipe()  # never read: full after 64 KiB
+    err_read, err_write = os.pipe()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "sidecar", "run", "--policy", str(policy), *port_zero(ports),
+        env=env, stdout=out_write, stderr=err_write,
+    )  # fmt: skip
+    os.close(out_write)
+    os.close(err_write)
+    try:
+        url = f"http://127.0.0.1:{(await asyncio.to_thread(wait_ports, ports, proc))['port']}"
+        body = {"model": "m", "messages": [{"role": "user", "content": "x" * 300}]}
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+            for _ in range(300):
+                async with session.post(f"{url}/v1/chat/completions", json=body) as response:
+                    assert response.status == 200
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 15) == 0
+    finally:
+        for child in (proc, fake):
+            if child.returncode is None:
+                child.kill()
+                await child.wait()
+        os.close(out_read)
+        os.close(err_read)
 
 
 def test_every_dropped_line_is_handed_to_the_counter() -> None:
