@@ -7,7 +7,6 @@ import asyncio
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 
 import aiohttp
@@ -41,8 +40,8 @@ async def test_sigterm_with_200_sdk_streams_lets_each_finish_and_a_second_signal
     and a SIGINT during the drain are ignored (the drain goes on); each of 200 openai SDK streams in
     flight ends whole; the process exits 0 as soon as they have, within its drain timeout, its last log
     line ``stopped``."""
-    fake, policy = await start_fake_and_policy(tmp_path, tokens_per_s=8, words=24)  # 3 s streams
-    env = {**os.environ, "SIDECAR_DRAIN_TIMEOUT_S": "20", "SIDECAR_HEALTH_PORT": "0"}
+    fake, policy = await start_fake_and_policy(tmp_path, tokens_per_s=4, words=24)  # streams of about 11.5 s
+    env = {**os.environ, "SIDECAR_DRAIN_TIMEOUT_S": "60", "SIDECAR_HEALTH_PORT": "0"}
     env["SIDECAR_HEALTH_HOST"] = "127.0.0.1"
     ports, log = tmp_path / "sidecar.ports", tmp_path / "sidecar.log"
     with log.open("wb") as out:
@@ -60,8 +59,8 @@ async def test_sigterm_with_200_sdk_streams_lets_each_finish_and_a_second_signal
         for _ in range(STREAMS):  # every stream has its first words
             await asyncio.wait_for(started.get(), 30)
         proc.send_signal(signal.SIGTERM)
-        signalled = time.monotonic()
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.2)
+        assert proc.returncode is None  # draining: the streams run on
         proc.send_signal(signal.SIGTERM)
         proc.send_signal(signal.SIGINT)
         async with aiohttp.ClientSession() as probe:
@@ -71,8 +70,7 @@ async def test_sigterm_with_200_sdk_streams_lets_each_finish_and_a_second_signal
                 await probe.get(f"{url}/healthz")
         texts = await asyncio.gather(*streams)
         assert texts == [" ".join(["word"] * 24)] * STREAMS
-        assert await asyncio.wait_for(proc.wait(), 20) == 0
-        assert time.monotonic() - signalled < 15  # the streams' end, not the 20 s drain timeout
+        assert await asyncio.wait_for(proc.wait(), 70) == 0
     finally:
         await client.close()
         for child in (proc, fake):
@@ -81,5 +79,5 @@ async def test_sigterm_with_200_sdk_streams_lets_each_finish_and_a_second_signal
                 await child.wait()
     lines = [orjson.loads(line) for line in log.read_bytes().splitlines()]
     assert [line["event"] for line in lines].count("draining") == 1
-    assert lines[-1]["event"] == "stopped"
+    assert lines[-1]["event"] == "stopped" and lines[-1]["drained_s"] < 60  # the streams' end, not the timeout
     assert sum(1 for line in lines if line["event"] == "access" and line["status"] == 200) == STREAMS
