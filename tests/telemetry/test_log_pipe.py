@@ -112,6 +112,14 @@ def test_close_writes_the_lines_that_wait() -> None:
     assert pipe.dropped_total == 0
 
 
+async def _end(*children: asyncio.subprocess.Process) -> None:
+    """Kill the processes still running (a test that failed midway), and reap them."""
+    for child in children:
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
+
+
 async def test_a_sidecar_whose_stdout_nobody_reads_keeps_serving(tmp_path: Path) -> None:
     """A real sidecar with its stdout on a pipe nobody reads (a stalled log reader) answers 400 requests
     and its health probe: before, a blocking write froze its event loop after about 100 access lines."""
@@ -136,10 +144,7 @@ async def test_a_sidecar_whose_stdout_nobody_reads_keeps_serving(tmp_path: Path)
             async with session.get(f"{health}/healthz") as response:
                 assert response.status == 200
     finally:
-        for child in (proc, fake):
-            if child.returncode is None:
-                child.kill()
-                await child.wait()
+        await _end(proc, fake)
         os.close(read_end)
 
 
@@ -169,10 +174,7 @@ async def test_a_sidecar_whose_stderr_nobody_reads_keeps_serving(tmp_path: Path)
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 15) == 0
     finally:
-        for child in (proc, fake):
-            if child.returncode is None:
-                child.kill()
-                await child.wait()
+        await _end(proc, fake)
         os.close(out_read)
         os.close(err_read)
 
