@@ -161,6 +161,7 @@ def _serve(settings: Settings, started: float) -> int:
 
 
 def _serve_logging(settings: Settings, started: float, log_output: LogOutput) -> int:
+    from .fd_limit import fit_to_file_descriptors
     from .server.app import build_state, serve
     from .telemetry import Telemetry, TelemetryConfigError
     from .telemetry.logging import get_logger
@@ -169,6 +170,7 @@ def _serve_logging(settings: Settings, started: float, log_output: LogOutput) ->
     unknown = unknown_variables(os.environ)
     if unknown:  # a typo in a pod spec would otherwise be ignored in silence
         log.warning("settings_unknown", variables=unknown)
+    settings, max_fds = fit_to_file_descriptors(settings, log)
     try:
         policy = load_policy(settings.policy_path)
     except PolicyError as exc:
@@ -185,6 +187,7 @@ def _serve_logging(settings: Settings, started: float, log_output: LogOutput) ->
         return EXIT_USAGE
     state = build_state(settings, policy, telemetry, os.environ, log_output)
     state.started = started
+    state.max_fds = max_fds
     for warning in state.credentials.unset_variables({name: p.api_key for name, p in policy.providers.items()}):
         log.warning("policy_warning", source=policy.source, warning=warning)
     try:

@@ -31,6 +31,8 @@ Exceptions, each FALLBACK with a breaker failure, by the phase that failed (``_e
     a TLS alert from the provider about our certificate tls_client_cert_rejected
     another TLS failure (e.g. TLS to a plain port)      tls_error
     the proxy unreachable, or refusing the tunnel       proxy_error
+    no file descriptor left for the connection (the     too_many_open_files (no breaker failure:
+    sidecar's own EMFILE or ENFILE: ``ulimit -n``)      the provider was not reached)
     no connection (DNS, refused, unreachable)           connect_error
     the connection closed or reset before the end       reset
     an answer that is not valid HTTP, a bad coding,
@@ -58,6 +60,7 @@ its repr), or the caller's own words (a timeout's limit, a key's source).
 from __future__ import annotations
 
 import enum
+import errno
 import ssl
 import time
 from collections.abc import Mapping
@@ -229,6 +232,8 @@ def classify_exception(exc: BaseException, *, timeout_phase: TimeoutPhase | None
         return classify_timeout("idle")
     if isinstance(exc, TimeoutError):
         return classify_timeout(timeout_phase or "total")
+    if _out_of_file_descriptors(exc):  # the sidecar's own limit, not the provider's failure
+        return Outcome(OutcomeKind.FALLBACK, None, "too_many_open_files", None, False, False, describe_exception(exc))
     error_type = _exception_type(exc)
     if error_type is None:
         return Outcome(OutcomeKind.FALLBACK, None, "internal_error", None, False, False, describe_exception(exc))
@@ -254,6 +259,23 @@ def _exception_type(exc: Exception) -> str | None:
     return None
 
 
+def _out_of_file_descriptors(exc: BaseException) -> bool:
+    """Whether the call failed because the process (EMFILE) or the system (ENFILE) had no file descriptor
+    left for its socket: an ``OSError`` saying so anywhere in the exception's chain of causes."""
+    current: BaseException | None = exc
+    for _ in range(5):
+        if current is None:
+            return False
+        if isinstance(current, OSError) and current.errno in _FD_ERRNOS:
+            return True
+        if isinstance(current, aiohttp.ClientConnectorError):
+            current = current.os_error
+        else:
+            current = current.__cause__ or current.__context__
+    return False
+
+
+_FD_ERRNOS = (errno.EMFILE, errno.ENFILE)
 # OpenSSL's verification results (X509_V_ERR_*) that have a name of their own.
 _VERIFY_ERRORS = {
     2: "tls_unknown_ca",  # unable to get issuer certificate

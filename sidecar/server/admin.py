@@ -20,6 +20,7 @@ from aiohttp.web import BaseRequest, Response
 
 from .. import __version__
 from ..dialects import Dialect, registry
+from ..fd_limit import open_fds
 from ..request_facts import shown_model
 from ..telemetry.metrics import CONTENT_TYPE
 from .errors import RequestFailed, error_response
@@ -52,6 +53,12 @@ async def status(request: BaseRequest, *, state: SidecarState) -> Response:
             "version": __version__,
             "uptime_s": round(time.monotonic() - state.started, 3),
             "draining": state.draining,
+            "process": {
+                "open_fds": open_fds(),
+                "max_fds": state.max_fds,
+                "max_connections": state.settings.max_connections,
+                "log_lines_dropped": state.log_output.lines_dropped,
+            },
             "policy": {
                 "version": policy.version,
                 "source": policy.source,

@@ -188,6 +188,7 @@ class SidecarApp:
             max_connections=settings.max_connections,
             keepalive_s=settings.keepalive_s,
             receive_timeout_s=settings.receive_timeout_s,
+            on_refused=partial(self.state.telemetry.instruments.connections_refused.inc, ("app",), 1),
         )
 
     def _on_reload(self, ok: bool, policy: Policy | None, errors: list[str]) -> None:
@@ -297,6 +298,8 @@ def health_listener(state: SidecarState) -> Listener:
         keepalive_s=settings.keepalive_s,
         receive_timeout_s=settings.receive_timeout_s,
         name="health",
+        on_refused=partial(state.telemetry.instruments.connections_refused.inc, ("health",), 1),
+        evict_idle=True,  # the kubelet opens one connection per probe: an idle one is someone else's
     )
 
 
@@ -355,6 +358,8 @@ async def serve(state: SidecarState, *, ready: asyncio.Event | None = None) -> N
             health_host=None if health is None else settings.health_host,
             policy_version=state.holder.policy.version,
             startup_s=round(time.monotonic() - state.started, 3),
+            max_fds=state.max_fds,
+            max_connections=settings.max_connections,
             heap_frozen_objects=frozen,
         )
         if ready is not None:

@@ -10,7 +10,11 @@ response framing and header-injection checks. The sidecar serves on aiohttp's lo
 whose one handler is the sidecar's path table (``routes.Routes``: the path's handler and the checks of
 a parsed request), not on ``web.Application`` and its router. What this module adds, per connection:
 
-- a **connection cap** per listener: past ``max_connections`` a new connection is closed at once;
+- a **connection cap** per listener: past ``max_connections`` a new connection is closed at once (one
+  ``connection_cap_reached`` line each time the cap is reached; each refusal is handed to ``on_refused``,
+  ``llm_sidecar_connections_refused_total``); with ``evict_idle`` (the health port, reachable from the
+  cluster) the oldest connection without a request in handling is closed instead to make room, so
+  connections opened and left idle cannot lock the kubelet's probes out until their keep-alive ends;
 - **head caps**: at most ``MAX_HEAD_BYTES`` received of a request's head before it is complete (besides
   aiohttp's own limits per line, ``MAX_LINE_BYTES``, and on the number of fields, ``MAX_FIELDS``), and at
   most ``HEADS_BUDGET_BYTES`` of unfinished heads on all the listener's connections together; past
@@ -45,6 +49,7 @@ from __future__ import annotations
 import asyncio
 import traceback
 import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -75,7 +80,16 @@ log = get_logger("sidecar.listener")
 class Connection(web.RequestHandler):
     """One caller's connection: aiohttp's request handler, with the head cap and the receive deadline."""
 
-    __slots__ = ("__weakref__", "_body", "_head_bytes", "handler", "in_request", "listener", "receiving_since")
+    __slots__ = (
+        "__weakref__",
+        "_body",
+        "_head_bytes",
+        "handler",
+        "in_request",
+        "listener",
+        "opened",
+        "receiving_since",
+    )
 
     def __init__(self, manager: web.Server, listener: Listener) -> None:
         super().__init__(
@@ -96,6 +110,7 @@ class Connection(web.RequestHandler):
         self.receiving_since: float | None = None  # loop time of the first byte of a request not yet whole
         self.in_request = False  # set by ``Routes`` while a handler runs
         self.handler: asyncio.Task[Any] | None = None  # that handler's task (set by ``Routes``), for the drain
+        self.opened = listener.loop.time()  # the oldest idle one goes first at a cap that evicts (``Listener``)
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self.listener.connections.discard(self)
@@ -240,8 +255,12 @@ class Listener:
         keepalive_s: float = 75.0,
         receive_timeout_s: float = 60.0,
         name: str = "app",
+        on_refused: Callable[[], None] | None = None,
+        evict_idle: bool = False,
     ) -> None:
         self.routes = routes
+        self.on_refused = on_refused  # called for each connection refused at the cap (a counter's)
+        self.evict_idle = evict_idle  # at the cap, close the oldest connection without a request in handling
         self.max_connections = max_connections
         self.keepalive_s = keepalive_s
         self.receive_timeout_s = receive_timeout_s
@@ -286,9 +305,13 @@ class Listener:
             if len(self.connections) < self.max_connections:
                 self._at_cap = False
                 return Connection(manager, self)
+            if self.evict_idle and self._evict_oldest_idle():
+                return Connection(manager, self)
             if not self._at_cap:  # logged once each time the cap is reached, not per refused connection
                 self._at_cap = True
                 log.warning("connection_cap_reached", listener=self.name, max_connections=self.max_connections)
+            if self.on_refused is not None:
+                self.on_refused()
             return _Refused()
 
         self._server = await self.loop.create_server(accept, host, port, backlog=BACKLOG, reuse_address=True)
@@ -298,6 +321,15 @@ class Listener:
             self._server.close()
             raise
         self._sweeper = self.loop.call_later(self._sweep_s, self._sweep)
+
+    def _evict_oldest_idle(self) -> bool:
+        """Close the connection opened longest ago that has no request in handling (idle, or its request
+        still arriving), making room for a new one; False when every connection has a request running."""
+        idle = [conn for conn in self.connections if not conn.in_request and conn.transport is not None]
+        if not idle:
+            return False
+        min(idle, key=lambda conn: conn.opened).force_close()
+        return True
 
     def _sweep(self) -> None:
         """Close the connections whose request has been arriving for too long (one timer per listener,

@@ -33,4 +33,5 @@ class SidecarState:
     caches: ResponseCaches = field(default_factory=ResponseCaches)  # the response cache (``response_caches``)
     started: float = field(default_factory=time.monotonic)
     listening: bool = False
+    max_fds: int | None = None  # the open-files limit the process runs with (``fd_limit``), when known
     draining: bool = False

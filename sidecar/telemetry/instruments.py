@@ -228,6 +228,17 @@ class Instruments(FeatureInstruments):
                 "{line}",
             )
         )
+        self.connections_refused = counter(
+            own(
+                "connections_refused_total",
+                "Connections closed as soon as they were accepted because the listener's connection cap "
+                "(SIDECAR_MAX_CONNECTIONS, lowered to fit the file-descriptor limit) was reached.",
+                ("listener",),
+                "{connection}",
+            )
+        )
+        for listener in ("app", "health"):  # at 0 from the start: rate() sees the first refusal
+            self.connections_refused.inc((listener,), 0)
         self.policy_reloads = counter(
             own("policy_reloads_total", "Policy reloads, by outcome (ok, error).", ("outcome",), "{reload}")
         )

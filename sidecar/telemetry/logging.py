@@ -110,6 +110,11 @@ class LogOutput:
         if isinstance(self.stream, LogPipe):
             self.stream.count_drops_with(inc)
 
+    @property
+    def lines_dropped(self) -> int:
+        """stdout's lines dropped since start, its reader stalled (``LogPipe``; ``/status``)."""
+        return self.stream.dropped_total if isinstance(self.stream, LogPipe) else 0
+
     def close(self) -> None:
         """At shutdown: stdout's lines that wait are written (for at most a second)."""
         if isinstance(self.stream, LogPipe):

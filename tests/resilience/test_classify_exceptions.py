@@ -87,6 +87,28 @@ def test_network_exceptions_fall_back_and_count(exc: BaseException, error_type: 
 
 
 @pytest.mark.parametrize(
+    "exc",
+    [
+        aiohttp.ClientConnectorError(KEY, OSError(24, "Too many open files")),
+        aiohttp.ClientConnectorError(KEY, OSError(23, "Too many open files in system")),
+        caused(aiohttp.ClientOSError(None, "Multiple exceptions: [Errno 24] Too many open files"), OSError(24, "x")),
+    ],
+)
+def test_no_file_descriptor_left_is_the_sidecars_failure_not_the_providers(exc: BaseException) -> None:
+    """A connection the sidecar could not open for want of a file descriptor (EMFILE, ENFILE) falls back
+    as ``too_many_open_files``, without a breaker failure: the provider was never reached, and opening its
+    breaker would turn it away for seconds after the descriptors come back."""
+    outcome = classify_exception(exc)
+    assert (outcome.kind, outcome.error_type, outcome.breaker_failure, outcome.no_retry) == (
+        OutcomeKind.FALLBACK,
+        "too_many_open_files",
+        False,
+        False,
+    )
+    assert "Too many open files" in outcome.detail
+
+
+@pytest.mark.parametrize(
     ("code", "error_type"),
     [
         (20, "tls_unknown_ca"),

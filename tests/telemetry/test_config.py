@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import re
 import sys
+from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -241,3 +244,48 @@ def test_every_variable_telemetry_reads_is_in_the_configuration_table() -> None:
     doc = (root / "docs" / "observability.md").read_text()
     # a name in backticks, whole or as the stem of a pattern (`OTEL_PYTHON_EXPORTER_OTLP_HTTP_[TRACES_|...]`)
     assert read and sorted(name for name in read if not re.search(rf"`{name}(`|_?\[)", doc)) == []
+
+
+class _RecordingEnv(dict[str, str]):
+    """An environment that notes every variable name it is asked for."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        super().__init__(values)
+        self.asked: set[str] = set()
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        self.asked.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> str:
+        self.asked.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        self.asked.add(str(key))
+        return super().__contains__(key)
+
+
+def _documented_telemetry_variables() -> set[str]:
+    """The variables docs/observability.md's configuration table names, its short forms written out
+    (``..._TRACES_ENDPOINT``: ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``; ``..._TRACES_...`` forms: each
+    OTLP name of the row for both signals)."""
+    text = (Path(__file__).parents[2] / "docs" / "observability.md").read_text()
+    names: set[str] = set()
+    for row in re.findall(r"^\| (`(?:OTEL|SIDECAR)_[^|]*)\|", text, re.M):
+        tokens = re.findall(r"`([^`]+)`", row)
+        row_names = {f"OTEL_EXPORTER_OTLP_{t[4:]}" if t.startswith("..._") else t for t in tokens}
+        if any(t.endswith("_...") for t in tokens):
+            otlp = [n[len("OTEL_EXPORTER_OTLP_") :] for n in row_names if n.startswith("OTEL_EXPORTER_OTLP_")]
+            row_names |= {f"OTEL_EXPORTER_OTLP_{signal}_{n}" for signal in ("TRACES", "METRICS") for n in otlp}
+        names |= {n for n in row_names if not n.endswith("_...")}
+    return names
+
+
+def test_every_telemetry_variable_read_is_documented_and_every_documented_one_is_read() -> None:
+    """The ``OTEL_*`` and ``SIDECAR_CAPTURE_*`` variables the telemetry configuration reads (every branch
+    taken: OTLP for both signals, a ratio sampler) are exactly those docs/observability.md's table gives."""
+    env = _RecordingEnv({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"})
+    env["OTEL_TRACES_SAMPLER"] = "parentbased_traceidratio"
+    TelemetryConfig.from_env(env)
+    assert env.asked == _documented_telemetry_variables()

@@ -4,7 +4,10 @@ that waits; and a real sidecar whose stdout nobody reads keeps serving."""
 from __future__ import annotations
 
 import asyncio
+import io
+import logging
 import os
+import signal
 import sys
 import threading
 import time
@@ -14,6 +17,7 @@ import aiohttp
 import orjson
 
 from sidecar.telemetry.log_pipe import LogPipe
+from sidecar.telemetry.logging import LogOutput
 
 from ..listening import port_zero, wait_ports
 from ..server.sidecar_process import start_fake_and_policy
@@ -108,6 +112,14 @@ def test_close_writes_the_lines_that_wait() -> None:
     assert pipe.dropped_total == 0
 
 
+async def _end(*children: asyncio.subprocess.Process) -> None:
+    """Kill the processes still running (a test that failed midway), and reap them."""
+    for child in children:
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
+
+
 async def test_a_sidecar_whose_stdout_nobody_reads_keeps_serving(tmp_path: Path) -> None:
     """A real sidecar with its stdout on a pipe nobody reads (a stalled log reader) answers 400 requests
     and its health probe: before, a blocking write froze its event loop after about 100 access lines."""
@@ -132,11 +144,39 @@ async def test_a_sidecar_whose_stdout_nobody_reads_keeps_serving(tmp_path: Path)
             async with session.get(f"{health}/healthz") as response:
                 assert response.status == 200
     finally:
-        for child in (proc, fake):
-            if child.returncode is None:
-                child.kill()
-                await child.wait()
+        await _end(proc, fake)
         os.close(read_end)
+
+
+async def test_a_sidecar_whose_stderr_nobody_reads_keeps_serving(tmp_path: Path) -> None:
+    """stderr carries the console exporters' spans and metrics, written by their own threads: with it (and
+    stdout) on pipes nobody reads and both console exporters on, 300 requests are answered promptly and
+    SIGTERM still ends the process, with exit 0, within the drain's closing waits."""
+    fake, policy = await start_fake_and_policy(tmp_path, 100000, 3)
+    ports = tmp_path / "sidecar.ports"
+    env = {**os.environ, "OTEL_TRACES_EXPORTER": "console", "OTEL_METRICS_EXPORTER": "console"}
+    env |= {"OTEL_BSP_SCHEDULE_DELAY": "100", "OTEL_METRIC_EXPORT_INTERVAL": "500", "SIDECAR_DRAIN_TIMEOUT_S": "5"}
+    out_read, out_write = os.pipe()  # never read: full after 64 KiB
+    err_read, err_write = os.pipe()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "sidecar", "run", "--policy", str(policy), *port_zero(ports),
+        env=env, stdout=out_write, stderr=err_write,
+    )  # fmt: skip
+    os.close(out_write)
+    os.close(err_write)
+    try:
+        url = f"http://127.0.0.1:{(await asyncio.to_thread(wait_ports, ports, proc))['port']}"
+        body = {"model": "m", "messages": [{"role": "user", "content": "x" * 300}]}
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+            for _ in range(300):
+                async with session.post(f"{url}/v1/chat/completions", json=body) as response:
+                    assert response.status == 200
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 15) == 0
+    finally:
+        await _end(proc, fake)
+        os.close(out_read)
+        os.close(err_read)
 
 
 def test_every_dropped_line_is_handed_to_the_counter() -> None:
@@ -151,6 +191,23 @@ def test_every_dropped_line_is_handed_to_the_counter() -> None:
         writer.join(5)
         assert not writer.is_alive()
         assert pipe.dropped_total > 0 and sum(counted) == pipe.dropped_total
+    finally:
+        os.close(read_end)
+        pipe.close(5)
+        os.close(write_end)
+
+
+def test_the_log_output_reports_the_lines_its_pipe_dropped() -> None:
+    """``LogOutput.lines_dropped`` (``/status`` ``.process.log_lines_dropped``) is the count of lines
+    stdout's pipe dropped while its reader stalled; 0 for a stream that is no ``LogPipe``."""
+    read_end, write_end = os.pipe()
+    pipe = LogPipe(write_end, max_bytes=16384)
+    try:
+        writer = _write_lines(pipe, 2000)
+        writer.join(5)
+        assert pipe.dropped_total > 0
+        assert LogOutput(pipe, logging.INFO).lines_dropped == pipe.dropped_total
+        assert LogOutput(io.BytesIO(), logging.INFO).lines_dropped == 0
     finally:
         os.close(read_end)
         pipe.close(5)
