@@ -362,6 +362,25 @@ def policy_and_sidecars() -> Row:
                 field_config=RED_FROM_ONE,
             ),
             Panel(
+                "Connections refused at the cap, log lines dropped",
+                [
+                    Query(
+                        f"sum by (listener) (increase(llm_sidecar_connections_refused_total{{{SEL}}}[{RATE}]))",
+                        "refused: {{listener}}",
+                    ),
+                    Query(
+                        f"sum(increase(llm_sidecar_log_lines_dropped_total{{{SEL}}}[{RATE}]))",
+                        "log lines dropped",
+                    ),
+                ],
+                kind="timeseries",
+                description="Connections closed at once because a listener's connection cap was reached "
+                "(SIDECAR_MAX_CONNECTIONS, lowered at start to fit the open-files limit: log "
+                "file_descriptor_limit_low; /status .process), and access lines dropped because whatever "
+                "reads the pod's stdout stalled (the requests were served). Both 0 in a healthy pod "
+                "(docs/operations.md, docs/logs.md).",
+            ),
+            Panel(
                 "Sidecars by version",
                 [Query(f"count by (version) (llm_sidecar_build_info{{{SEL}}})", "{{version}}", instant=True)],
                 kind="stat",
