@@ -278,9 +278,9 @@ async def test_a_members_hedged_race_loser_is_named_on_the_access_line(
     ensemble's line had none), and its ``cost_usd`` counts both cut prompts, as the budget does."""
     first, second = await fake("one", reply="billing", latency_ms=600), await fake("two", latency_ms=3000)
     route = (
-        "{name: chat, ensemble: {members: [{target: [small, alt]}, {target: [small, alt]}]},"
+        "{name: chat, ensemble: {members: [{target: [small, alt]}, {target: [small, alt]}], early_quorum: false},"
         " resilience: {hedge: {after_s: 0.2}}}"
-    )
+    )  # no early quorum: the first member's answer does not cancel the second's race
     limits = "{name: all, measure: tokens, amount: 1000000, window: month}"
     running = await sidecar(two_provider_policy(first, second, route, limits, store))
     async with client(running) as sdk:
