@@ -114,9 +114,9 @@ async def sidecar(tmp_path: Path) -> AsyncIterator[SidecarFactory]:
         return RunningSidecar(f"http://127.0.0.1:{server.port}", state, path, exporter, logs)
 
     yield start
-    for app, server in running:
+    for app, server in running:  # a store the test stopped first (its redis-server) holds each close 0.5 s, not 5
         await server.shutdown(0)
-        await app.close()
+        await app.close(deadline=time.monotonic())
 
 
 def provider_block(name: str, url: str, speaks: str | None = None, key_env: str | None = None) -> str:
