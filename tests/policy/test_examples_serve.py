@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -43,7 +43,6 @@ class Case:
     the response headers expected (``x-sidecar-route``, ``-model``, ``-provider``...; ``...`` in a value
     stands for any text, ``absent`` for no such header) and the status (a denial's)."""
 
-    policy: str
     route: str
     sdk: str  # openai, anthropic, gemini, or openai-embeddings
     model: str
@@ -55,6 +54,7 @@ class Case:
     repeat: int = 1  # send it this many times; the last answer is checked
     fakes: dict[str, dict[str, Any]] = field(default_factory=dict)  # a provider's fake's FakeConfig fields
     upstream: dict[str, Any] = field(default_factory=dict)  # fields of the body the provider got
+    policy: str = ""  # set from CASES_BY_POLICY
 
     @property
     def id(self) -> str:
@@ -88,331 +88,28 @@ ANSWER = {
 }
 LONG = "Please read this. " * 24_000  # ~108,000 estimated tokens: routing.yaml's big documents
 
-CASES = [
-    Case("policies/minimal.yaml", "default", "openai", "gpt-4o", served_by("gpt-4o-mini", "openai", "default")),
-    # production.yaml
+# A deterministic classification twice: the second answer is the cached one (caching.yaml and the
+# deploy kit's redis-cache overlay).
+CACHED_CLASSIFY = Case(
+    "classify",
+    "openai",
+    "classifier",
+    served_by("gpt-4o-mini", "openai", "classify", **{"x-sidecar-cache": "hit"}),
+    options={"temperature": 0},
+    repeat=2,
+)
+# deploy/k8s/base/policy.yaml's routes, each by its first target and by its fallback.
+BASE_POLICY_CASES = [
+    Case("claude", "anthropic", "claude-3-5-haiku-latest", served_by("claude-haiku", "anthropic", "claude")),
     Case(
-        "policies/production.yaml",
-        "retired",
-        "openai",
-        "gpt-3.5-turbo",
-        {"x-sidecar-route": "retired", "message": "retired model; use gpt-4o-mini"},
-        status=403,
-    ),
-    Case(
-        "policies/production.yaml",
-        "embeddings",
-        "openai-embeddings",
-        "text-embedding-3-small",
-        served_by("text-embedding", "openai", "embeddings"),
-    ),
-    Case(
-        "policies/production.yaml",
-        "premium",
-        "openai",
-        "gpt-4o",
-        served_by("claude-sonnet", "anthropic", "premium"),
-        headers={"x-sidecar-app": "checkout"},
-    ),
-    Case(
-        "policies/production.yaml",
-        "long-documents",
-        "gemini",
-        "gemini-2.5-pro",
-        served_by("gemini-pro", "gemini", "long-documents"),
-        headers={"x-task": "summarize-long"},
-    ),
-    Case(
-        "policies/production.yaml",
-        "claude-family",
-        "anthropic",
-        "claude-3-opus",
-        served_by("claude-sonnet", "anthropic", "claude-family"),
-    ),
-    Case("policies/production.yaml", "default", "openai", "mistral", served_by("gpt-4o-mini", "openai", "default")),
-    Case(  # the default route's last resort: every target failed, the canned answer
-        "policies/production.yaml",
-        "default",
-        "openai",
-        "mistral",
-        {
-            "x-sidecar-route": "default",
-            "x-sidecar-degraded": "static",
-            "text": "The assistant is unavailable right now. Please try again in a minute.",
-        },
-        headers={"x-fake-fault": "status=503"},
-    ),
-    # budgets.yaml
-    Case(
-        "policies/budgets.yaml",
-        "chat",
-        "openai",
-        "gpt-4o",
-        served_by("gpt-4o", "openai", "chat", **{"x-sidecar-budget-limit": "...", "x-sidecar-budget-remaining": "..."}),
-        headers={"x-team": "search"},
-    ),
-    Case(  # OpenAI failing, the chain falls back to Anthropic
-        "policies/budgets.yaml",
-        "chat",
-        "anthropic",
-        "gpt-4o",
-        served_by("claude-sonnet", "anthropic", "chat"),
-        headers={"x-fake-fault": "openai:status=503"},
-    ),
-    # caching.yaml
-    Case(
-        "policies/caching.yaml",
-        "classify",
-        "openai",
-        "classifier",
-        served_by("gpt-4o-mini", "openai", "classify", **{"x-sidecar-cache": "hit"}),
-        options={"temperature": 0},
-        repeat=2,
-    ),
-    Case(
-        "policies/caching.yaml",
-        "evals",
-        "openai",
-        "gpt-4o",
-        served_by("gpt-4o-mini", "openai", "evals", **{"x-sidecar-cache": "hit"}),
-        headers={"x-sidecar-app": "eval-runner"},
-        options={"temperature": 1},
-        repeat=2,
-    ),
-    Case(
-        "policies/caching.yaml",
-        "default",
-        "openai",
-        "gpt-4o",
-        served_by("gpt-4o-mini", "openai", "default", **{"x-sidecar-cache": "absent"}),
-        options={"temperature": 0},
-        repeat=2,
-    ),
-    # compatible-servers.yaml
-    Case(
-        "policies/compatible-servers.yaml",
-        "local-first",
-        "openai",
-        "llama3",
-        served_by(
-            "llama-local", "vllm", "local-first", **{"x-sidecar-upstream-model": "meta-llama/Llama-3.1-8B-Instruct"}
-        ),
-    ),
-    Case(  # the local servers down: Groq, with the app's own key
-        "policies/compatible-servers.yaml",
-        "local-first",
-        "openai",
-        "llama3",
-        served_by("llama-groq", "groq", "local-first"),
-        headers={"x-fake-fault": "vllm:status=503, ollama:status=503"},
-    ),
-    Case(
-        "policies/compatible-servers.yaml",
-        "default",
-        "openai",
-        "gpt-4o",
-        served_by("gpt-4o-azure", "azure", "default", **{"x-sidecar-upstream-model": "gpt-4o-prod"}),
-    ),
-    # ensemble.yaml
-    Case(
-        "policies/ensemble.yaml",
-        "refund-decision",
-        "openai",
-        "gpt-4o-mini",
-        {"x-sidecar-route": "refund-decision", "x-sidecar-ensemble": "strategy=majority; ...", "text": "approve"},
-        prompt="approve",
-        headers={"x-sidecar-app": "refunds"},
-    ),
-    Case(  # two of the three members failing: one answer is an error, not a decision
-        "policies/ensemble.yaml",
-        "refund-decision",
-        "openai",
-        "gpt-4o-mini",
-        {
-            "x-sidecar-route": "refund-decision",
-            "message": "ensemble: 1 usable answer(s) from 3 members, min_members is 2 ...",
-        },
-        prompt="approve",
-        headers={"x-sidecar-app": "refunds", "x-fake-fault": "anthropic:status=500, gemini:status=500"},
-        status=502,
-    ),
-    Case(
-        "policies/ensemble.yaml",
-        "summary",
-        "openai",
-        "summarizer",
-        {"x-sidecar-route": "summary", "x-sidecar-ensemble": "strategy=judge; ..."},
-    ),
-    Case(
-        "policies/ensemble.yaml",
-        "extract",
-        "openai",
-        "extractor",
-        served_by("gpt-4o-mini", "openai", "extract", **{"x-sidecar-gates": "passed"}),
-        options={"response_format": SCHEMA},
-    ),
-    Case(  # the cheap model's JSON never fits: asked once more, then the premium model
-        "policies/ensemble.yaml",
-        "extract",
-        "openai",
-        "extractor",
-        served_by(
-            "gpt-4o",
-            "openai",
-            "extract",
-            **{"x-sidecar-gates": "passed; rejected=gpt-4o-mini:json_schema,gpt-4o-mini:json_schema"},
-        ),
-        headers={"x-fake-truth": "answer=42"},
-        options={"response_format": ANSWER},
-        fakes={"openai": {"quality": {"gpt-4o-mini": {"invalid_json": 1}}}},
-    ),
-    Case(
-        "policies/ensemble.yaml",
-        "trusted",
-        "anthropic",
-        "claude-sonnet-4-5",
-        served_by("claude-sonnet", "anthropic", "trusted"),
-    ),
-    # routing.yaml
-    Case(
-        "policies/routing.yaml",
-        "embeddings",
-        "openai-embeddings",
-        "text-embedding-3-small",
-        served_by("text-embedding-3-small", "openai", "embeddings"),
-    ),
-    Case(
-        "policies/routing.yaml",
-        "canary",
-        "openai",
-        "auto",
-        {"x-sidecar-route": "canary", "x-sidecar-complexity": "complex", "x-sidecar-split-arm": "..."},
-        prompt="Prove that the square root of 2 is irrational, step by step.",
-        headers={"x-sidecar-app": "checkout", "x-user-id": "u-17"},
-    ),
-    Case(
-        "policies/routing.yaml",
-        "big-documents",
-        "gemini",
-        "gemini-2.0-flash",
-        served_by("gpt-4.1-mini", "openai", "big-documents", **{"x-sidecar-tier": "standard"}),
-        prompt=LONG,
-    ),
-    Case(  # caps: a larger estimated prompt is refused, in the caller's dialect
-        "policies/routing.yaml",
-        "big-documents",
-        "openai",
-        "auto",
-        {
-            "x-sidecar-route": "big-documents",
-            "message": "the prompt is about ... tokens (estimated); this route accepts at most 900,000: ...",
-        },
-        prompt=LONG * 9,
-        status=413,
-    ),
-    Case(  # a hard question on it: premium, the one with the window for it
-        "policies/routing.yaml",
-        "big-documents",
-        "gemini",
-        "gemini-2.0-flash",
-        served_by("gemini-pro", "gemini", "big-documents", **{"x-sidecar-tier": "premium"}),
-        prompt=LONG + "Explain its argument step by step.",
-    ),
-    Case(
-        "policies/routing.yaml",
-        "by-task",
-        "openai",
-        "auto",
-        served_by(
-            "gemini-flash", "gemini", "by-task", **{"x-sidecar-task": "classification", "x-sidecar-tier": "economy"}
-        ),
-        prompt="Classify the sentiment: I loved it",
-        upstream={"generationConfig": {"maxOutputTokens": 4096}},  # caps: set when the request has none
-    ),
-    Case(  # an app may say its task
-        "policies/routing.yaml",
-        "by-task",
-        "openai",
-        "auto",
-        served_by("gpt-4o-mini", "openai", "by-task", **{"x-sidecar-task": "extraction", "x-sidecar-tier": "standard"}),
-        prompt="Here is the ticket the customer wrote to us this morning, with their order number, address and "
-        "the items that arrived broken.",
-        headers={"x-sidecar-task": "extraction"},
-    ),
-    # the demo policy (README.md's quick start)
-    Case(
-        "sidecar/demo/policy.yaml",
-        "smart",
-        "openai",
-        "smart",
-        served_by("claude-haiku", "fake-anthropic", "smart"),
-    ),
-    Case(
-        "sidecar/demo/policy.yaml",
-        "smart",
-        "openai",
-        "smart",
-        served_by("gpt-4o-mini", "fake-openai", "smart", **{"x-sidecar-fallback-reason": "overloaded"}),
-        headers={"x-fake-fault": "fake-anthropic:status=529"},
-    ),
-    Case(
-        "sidecar/demo/policy.yaml",
-        "block-legacy",
-        "openai",
-        "gpt-3.5-turbo",
-        {"x-sidecar-route": "block-legacy", "message": "gpt-3.5 models are retired here; ask for gpt-4o-mini"},
-        status=403,
-    ),
-    Case(
-        "sidecar/demo/policy.yaml",
-        "default",
-        "gemini",
-        "gemini-2.0-flash",
-        served_by("gpt-4o-mini", "fake-openai", "default"),
-    ),
-    # the deploy kit's ConfigMap policies
-    Case(
-        "deploy/k8s/base/policy.yaml",
-        "claude",
-        "anthropic",
-        "claude-3-5-haiku-latest",
-        served_by("claude-haiku", "anthropic", "claude"),
-    ),
-    Case(
-        "deploy/k8s/base/policy.yaml",
         "claude",
         "anthropic",
         "claude-3-5-haiku-latest",
         served_by("gpt-4o-mini", "openai", "claude"),
         headers={"x-fake-fault": "anthropic:overloaded"},
     ),
-    Case("deploy/k8s/base/policy.yaml", "default", "openai", "gpt-4o", served_by("gpt-4o-mini", "openai", "default")),
+    Case("default", "openai", "gpt-4o", served_by("gpt-4o-mini", "openai", "default")),
     Case(
-        "deploy/k8s/overlays/redis-cache/policy.yaml",
-        "classify",
-        "openai",
-        "classifier",
-        served_by("gpt-4o-mini", "openai", "classify", **{"x-sidecar-cache": "hit"}),
-        options={"temperature": 0},
-        repeat=2,
-    ),
-    Case(
-        "deploy/k8s/overlays/redis-cache/policy.yaml",
-        "claude",
-        "anthropic",
-        "claude-3-5-haiku-latest",
-        served_by("claude-haiku", "anthropic", "claude", **{"x-sidecar-cache": "absent"}),
-    ),
-    Case(
-        "deploy/k8s/overlays/redis-cache/policy.yaml",
-        "default",
-        "gemini",
-        "gemini-2.0-flash",
-        served_by("gemini-flash", "gemini", "default"),
-        headers={"x-fake-fault": "openai:status=500"},
-    ),
-    Case(
-        "deploy/k8s/base/policy.yaml",
         "default",
         "gemini",
         "gemini-2.0-flash",
@@ -420,6 +117,249 @@ CASES = [
         headers={"x-fake-fault": "openai:status=500"},
     ),
 ]
+
+CASES_BY_POLICY: dict[str, list[Case]] = {
+    "policies/minimal.yaml": [
+        Case("default", "openai", "gpt-4o", served_by("gpt-4o-mini", "openai", "default")),
+    ],
+    "policies/production.yaml": [
+        Case(
+            "retired",
+            "openai",
+            "gpt-3.5-turbo",
+            {"x-sidecar-route": "retired", "message": "retired model; use gpt-4o-mini"},
+            status=403,
+        ),
+        Case(
+            "embeddings",
+            "openai-embeddings",
+            "text-embedding-3-small",
+            served_by("text-embedding", "openai", "embeddings"),
+        ),
+        Case(
+            "premium",
+            "openai",
+            "gpt-4o",
+            served_by("claude-sonnet", "anthropic", "premium"),
+            headers={"x-sidecar-app": "checkout"},
+        ),
+        Case(
+            "long-documents",
+            "gemini",
+            "gemini-2.5-pro",
+            served_by("gemini-pro", "gemini", "long-documents"),
+            headers={"x-task": "summarize-long"},
+        ),
+        Case("claude-family", "anthropic", "claude-3-opus", served_by("claude-sonnet", "anthropic", "claude-family")),
+        Case("default", "openai", "mistral", served_by("gpt-4o-mini", "openai", "default")),
+        Case(  # the default route's last resort: every target failed, the canned answer
+            "default",
+            "openai",
+            "mistral",
+            {
+                "x-sidecar-route": "default",
+                "x-sidecar-degraded": "static",
+                "text": "The assistant is unavailable right now. Please try again in a minute.",
+            },
+            headers={"x-fake-fault": "status=503"},
+        ),
+    ],
+    "policies/budgets.yaml": [
+        Case(
+            "chat",
+            "openai",
+            "gpt-4o",
+            served_by(
+                "gpt-4o", "openai", "chat", **{"x-sidecar-budget-limit": "...", "x-sidecar-budget-remaining": "..."}
+            ),
+            headers={"x-team": "search"},
+        ),
+        Case(  # OpenAI failing, the chain falls back to Anthropic
+            "chat",
+            "anthropic",
+            "gpt-4o",
+            served_by("claude-sonnet", "anthropic", "chat"),
+            headers={"x-fake-fault": "openai:status=503"},
+        ),
+    ],
+    "policies/caching.yaml": [
+        CACHED_CLASSIFY,
+        Case(
+            "evals",
+            "openai",
+            "gpt-4o",
+            served_by("gpt-4o-mini", "openai", "evals", **{"x-sidecar-cache": "hit"}),
+            headers={"x-sidecar-app": "eval-runner"},
+            options={"temperature": 1},
+            repeat=2,
+        ),
+        Case(
+            "default",
+            "openai",
+            "gpt-4o",
+            served_by("gpt-4o-mini", "openai", "default", **{"x-sidecar-cache": "absent"}),
+            options={"temperature": 0},
+            repeat=2,
+        ),
+    ],
+    "policies/compatible-servers.yaml": [
+        Case(
+            "local-first",
+            "openai",
+            "llama3",
+            served_by(
+                "llama-local", "vllm", "local-first", **{"x-sidecar-upstream-model": "meta-llama/Llama-3.1-8B-Instruct"}
+            ),
+        ),
+        Case(  # the local servers down: Groq, with the app's own key
+            "local-first",
+            "openai",
+            "llama3",
+            served_by("llama-groq", "groq", "local-first"),
+            headers={"x-fake-fault": "vllm:status=503, ollama:status=503"},
+        ),
+        Case(
+            "default",
+            "openai",
+            "gpt-4o",
+            served_by("gpt-4o-azure", "azure", "default", **{"x-sidecar-upstream-model": "gpt-4o-prod"}),
+        ),
+    ],
+    "policies/ensemble.yaml": [
+        Case(
+            "refund-decision",
+            "openai",
+            "gpt-4o-mini",
+            {"x-sidecar-route": "refund-decision", "x-sidecar-ensemble": "strategy=majority; ...", "text": "approve"},
+            prompt="approve",
+            headers={"x-sidecar-app": "refunds"},
+        ),
+        Case(  # two of the three members failing: one answer is an error, not a decision
+            "refund-decision",
+            "openai",
+            "gpt-4o-mini",
+            {
+                "x-sidecar-route": "refund-decision",
+                "message": "ensemble: 1 usable answer(s) from 3 members, min_members is 2 ...",
+            },
+            prompt="approve",
+            headers={"x-sidecar-app": "refunds", "x-fake-fault": "anthropic:status=500, gemini:status=500"},
+            status=502,
+        ),
+        Case(
+            "summary",
+            "openai",
+            "summarizer",
+            {"x-sidecar-route": "summary", "x-sidecar-ensemble": "strategy=judge; ..."},
+        ),
+        Case(
+            "extract",
+            "openai",
+            "extractor",
+            served_by("gpt-4o-mini", "openai", "extract", **{"x-sidecar-gates": "passed"}),
+            options={"response_format": SCHEMA},
+        ),
+        Case(  # the cheap model's JSON never fits: asked once more, then the premium model
+            "extract",
+            "openai",
+            "extractor",
+            served_by(
+                "gpt-4o",
+                "openai",
+                "extract",
+                **{"x-sidecar-gates": "passed; rejected=gpt-4o-mini:json_schema,gpt-4o-mini:json_schema"},
+            ),
+            headers={"x-fake-truth": "answer=42"},
+            options={"response_format": ANSWER},
+            fakes={"openai": {"quality": {"gpt-4o-mini": {"invalid_json": 1}}}},
+        ),
+        Case("trusted", "anthropic", "claude-sonnet-4-5", served_by("claude-sonnet", "anthropic", "trusted")),
+    ],
+    "policies/routing.yaml": [
+        Case(
+            "embeddings",
+            "openai-embeddings",
+            "text-embedding-3-small",
+            served_by("text-embedding-3-small", "openai", "embeddings"),
+        ),
+        Case(
+            "canary",
+            "openai",
+            "auto",
+            {"x-sidecar-route": "canary", "x-sidecar-complexity": "complex", "x-sidecar-split-arm": "..."},
+            prompt="Prove that the square root of 2 is irrational, step by step.",
+            headers={"x-sidecar-app": "checkout", "x-user-id": "u-17"},
+        ),
+        Case(
+            "big-documents",
+            "gemini",
+            "gemini-2.0-flash",
+            served_by("gpt-4.1-mini", "openai", "big-documents", **{"x-sidecar-tier": "standard"}),
+            prompt=LONG,
+        ),
+        Case(  # caps: a larger estimated prompt is refused, in the caller's dialect
+            "big-documents",
+            "openai",
+            "auto",
+            {
+                "x-sidecar-route": "big-documents",
+                "message": "the prompt is about ... tokens (estimated); this route accepts at most 900,000: ...",
+            },
+            prompt=LONG * 9,
+            status=413,
+        ),
+        Case(  # a hard question on it: premium, the one with the window for it
+            "big-documents",
+            "gemini",
+            "gemini-2.0-flash",
+            served_by("gemini-pro", "gemini", "big-documents", **{"x-sidecar-tier": "premium"}),
+            prompt=LONG + "Explain its argument step by step.",
+        ),
+        Case(
+            "by-task",
+            "openai",
+            "auto",
+            served_by(
+                "gemini-flash", "gemini", "by-task", **{"x-sidecar-task": "classification", "x-sidecar-tier": "economy"}
+            ),
+            prompt="Classify the sentiment: I loved it",
+            upstream={"generationConfig": {"maxOutputTokens": 4096}},  # caps: set when the request has none
+        ),
+        Case(  # an app may say its task
+            "by-task",
+            "openai",
+            "auto",
+            served_by(
+                "gpt-4o-mini", "openai", "by-task", **{"x-sidecar-task": "extraction", "x-sidecar-tier": "standard"}
+            ),
+            prompt="Here is the ticket the customer wrote to us this morning, with their order number, address and "
+            "the items that arrived broken.",
+            headers={"x-sidecar-task": "extraction"},
+        ),
+    ],
+    "sidecar/demo/policy.yaml": [
+        Case("smart", "openai", "smart", served_by("claude-haiku", "fake-anthropic", "smart")),
+        Case(
+            "smart",
+            "openai",
+            "smart",
+            served_by("gpt-4o-mini", "fake-openai", "smart", **{"x-sidecar-fallback-reason": "overloaded"}),
+            headers={"x-fake-fault": "fake-anthropic:status=529"},
+        ),
+        Case(
+            "block-legacy",
+            "openai",
+            "gpt-3.5-turbo",
+            {"x-sidecar-route": "block-legacy", "message": "gpt-3.5 models are retired here; ask for gpt-4o-mini"},
+            status=403,
+        ),
+        Case("default", "gemini", "gemini-2.0-flash", served_by("gpt-4o-mini", "fake-openai", "default")),
+    ],
+    "deploy/k8s/base/policy.yaml": BASE_POLICY_CASES,
+    # the base policy's routes, and a classification route cached in Redis
+    "deploy/k8s/overlays/redis-cache/policy.yaml": [CACHED_CLASSIFY, *BASE_POLICY_CASES],
+}
+CASES = [replace(case, policy=policy) for policy, cases in CASES_BY_POLICY.items() for case in cases]
 
 
 @pytest.fixture(scope="module")
@@ -435,8 +375,8 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 def stand_in(
     text: str, fakes: dict[str, str], tmp_path: Path, redis_url: str
 ) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
-    """The policy with each provider's base URL on its fake (an OpenAI one's ending in /v1), its key files and its Redis
-    URLs here: (policy, the sidecar's environment, the key each provider should send)."""
+    """The policy with each provider's base URL on its fake (an OpenAI one's ending in /v1), its key files
+    and its Redis URLs here: (policy, the sidecar's environment, the key each provider should send)."""
     policy = yaml.safe_load(text)
     env = {"REDIS_PASSWORD": PASSWORD}
     keys = {}
