@@ -1,10 +1,14 @@
 """README.md's quick start, as a newcomer runs it after ``make run``: the demo policy (its three fake
 providers here on free ports, not 9101-9103), the request of its curl line sent through the OpenAI SDK
-as its Python snippet does, and the failure it says to try."""
+as its Python snippet does, and the failure it says to try; the snippet itself run as README says to
+run it, and its "Run it for real" commands in the venv ``make run`` made."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -97,3 +101,37 @@ async def test_each_sdk_reaches_the_sidecar_by_the_variable_the_readme_sets(
     running = await demo(fake, sidecar)
     monkeypatch.setenv(row.group(1), running.url + row.group(2))
     assert await sdk_route(sdk, gemini_client) == "smart"
+
+
+async def test_the_python_snippet_run_as_the_readme_says_prints_what_it_says(
+    fake: FakeFactory, sidecar: SidecarFactory, tmp_path: Path
+) -> None:
+    """README.md's Python snippet, saved and run with the venv's Python (on the sidecar's port here), prints
+    what the text over it says it prints (a newcomer's ``python`` had no openai, or no ``python`` at all)."""
+    said = re.search(r"run `\.venv/bin/python hello\.py`;\s+it prints `([^`]+)`", README)
+    snippet = re.search(r"```python\n(.*?)```", README, re.S)
+    assert said is not None and snippet is not None
+    running = await demo(fake, sidecar)
+    (tmp_path / "hello.py").write_text(snippet.group(1).replace("http://127.0.0.1:8080", running.url))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "hello.py", cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert (process.returncode, stdout.decode()) == (0, said.group(1) + "\n"), stderr.decode()
+
+
+def test_the_run_it_for_real_commands_work_in_the_venv_make_run_made(tmp_path: Path) -> None:
+    """README.md's "Run it for real" lines, after its ``. .venv/bin/activate`` (the venv whose Python runs
+    the tests), on policies/minimal.yaml saved as ``policy.yaml``: validate says ok, and run takes the
+    policy as ``--policy`` or ``SIDECAR_POLICY``."""
+    block = re.search(r"## Run it for real\n\n```sh\n(.*?)```", README, re.S)
+    assert block is not None
+    lines = [line.split("#")[0].split() for line in block.group(1).splitlines()]
+    assert lines[0] == [".", ".venv/bin/activate"]
+    (tmp_path / "policy.yaml").write_text((ROOT / "policies" / "minimal.yaml").read_text())
+    command = Path(sys.executable).with_name("llm-sidecar")
+    validate = subprocess.run([command, *lines[1][1:]], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert validate.returncode == 0 and validate.stdout.startswith("policy.yaml: ok ("), validate.stderr
+    assert lines[2][1:] == ["run", "--policy", "policy.yaml"]
+    usage = subprocess.run([command, "run", "--help"], capture_output=True, text=True, timeout=60).stdout
+    assert "--policy POLICY" in usage and "SIDECAR_POLICY" in " ".join(usage.split())

@@ -34,7 +34,7 @@ def test_workflow_is_a_github_actions_workflow() -> None:
 def test_workflow_installs_and_runs_llm_sidecar_validate() -> None:
     """A step pip-installs llm-sidecar and a later step runs `llm-sidecar validate` on policy files."""
     steps = run_steps()
-    installs = [i for i, s in enumerate(steps) if "pip install" in s and "llm-sidecar" in s]
+    installs = [i for i, s in enumerate(steps) if "pip install" in s and "LLM_SIDECAR_SOURCE" in s]
     validates = [i for i, s in enumerate(steps) if "llm-sidecar validate" in s]
     assert installs
     assert validates
@@ -49,10 +49,22 @@ def test_workflow_renders_the_kustomizations() -> None:
 
 
 def test_workflow_validates_the_base_policy_path_that_exists() -> None:
-    """The policy file the workflow names is the base policy that exists in this repository."""
+    """The policy files the workflow names (paths, or globs) are the base's and the overlays' that exist
+    in this repository."""
     named = [word for s in run_steps() for word in s.split() if word.endswith("policy.yaml") and "/" in word]
     assert named
-    assert all((REPO / path).is_file() for path in named)
+    assert all(list(REPO.glob(path)) for path in named)
+    kit = {str(path.relative_to(REPO)) for path in (REPO / "deploy" / "k8s").glob("**/policy.yaml")}
+    assert kit <= {str(path.relative_to(REPO)) for word in named for path in REPO.glob(word)}
+
+
+def test_workflow_installs_llm_sidecar_from_a_source_it_names_not_a_registry_name() -> None:
+    """The install step installs the source LLM_SIDECAR_SOURCE names (a git URL at a tag), never a bare
+    `llm-sidecar` from PyPI: the package of that name there is another project's (it installed that, or
+    failed on its missing 0.1.0)."""
+    (install,) = [s for s in run_steps() if "pip install" in s]
+    assert install.strip() == 'pip install "${LLM_SIDECAR_SOURCE}"'
+    assert load()["env"]["LLM_SIDECAR_SOURCE"].startswith("git+https://")
 
 
 def diff_step() -> dict[Any, Any]:

@@ -5,6 +5,7 @@ base URLs, a grace period that covers the drain, native vs legacy sidecar lifecy
 from __future__ import annotations
 
 import posixpath
+import re
 from urllib.parse import urlsplit
 
 import kubernetes_validate
@@ -14,8 +15,10 @@ import yaml
 from sidecar.settings import Settings, unknown_variables
 
 from .manifests import (
+    K8S,
     KUSTOMIZATIONS,
     NATIVE,
+    REPO,
     SIDECAR,
     Obj,
     all_containers,
@@ -237,6 +240,41 @@ def test_sidecar_has_resource_requests_and_a_memory_limit(name: str) -> None:
     resources = sidecar(pod_spec(rendered(name)))["resources"]
     assert {"cpu", "memory"} <= set(resources["requests"])
     assert memory_bytes(resources["limits"]["memory"]) >= memory_bytes(resources["requests"]["memory"])
+
+
+def sizing() -> dict[str, int]:
+    """The sidecar's memory figures docs/operations.md ("Sizing for concurrency") gives, in MB: at its
+    peak under load with every request traced, and the top of its peak at 2,000 concurrent streams (the
+    concurrency the defaults hold)."""
+    text = " ".join((REPO / "docs" / "operations.md").read_text().split())
+    traced = re.search(r"with every request traced and exported, \d+ MB at start and (\d+) MB at that peak", text)
+    streams = re.search(r"with 2,000 concurrent 5-second streams the sidecar peaked at \d+-(\d+) MB", text)
+    assert traced is not None and streams is not None, "docs/operations.md's sizing sentences changed"
+    return {"traced": int(traced.group(1)), "streams": int(streams.group(1))}
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_sidecar_resources_hold_the_memory_the_sizing_docs_give(name: str) -> None:
+    """The sidecar's memory request holds its peak under load with every request traced, and its limit
+    the peak at 2,000 concurrent streams, as docs/operations.md measures them (the limit was sized when
+    that peak was 112-123 MB: a new measure above the limit fails here)."""
+    resources = sidecar(pod_spec(rendered(name)))["resources"]
+    figures = sizing()
+    assert memory_bytes(resources["requests"]["memory"]) >= figures["traced"] * 10**6
+    assert memory_bytes(resources["limits"]["memory"]) >= figures["streams"] * 10**6
+
+
+def test_the_deployments_sizing_comment_quotes_the_sizing_docs() -> None:
+    """The comment over the sidecar's resources in deploy/k8s/base/deployment.yaml, which an SRE copying
+    it reads, gives the peak at 2,000 streams docs/operations.md gives (it said 112-123 MB after the docs
+    had moved to 150-156)."""
+    text = " ".join((REPO / "docs" / "operations.md").read_text().split())
+    peak = re.search(r"with 2,000 concurrent 5-second streams the sidecar peaked at (\d+-\d+ MB)", text)
+    assert peak is not None
+    comment = " ".join(
+        line.strip().removeprefix("# ") for line in (K8S / "base" / "deployment.yaml").read_text().splitlines()
+    )
+    assert f"{peak.group(1)} at 2,000 concurrent streams" in comment
 
 
 def test_otel_overlay_adds_collector_sidecar_before_llm_sidecar() -> None:
