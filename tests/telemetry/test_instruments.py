@@ -24,6 +24,7 @@ class Documented:
     kind: str
     labels: frozenset[str]
     otel_name: str
+    unit: str  # the OTel unit: the GenAI table's "(s)", the own table's type cell "counter (`{request}`)"
 
 
 def documented_metrics() -> list[Documented]:
@@ -38,14 +39,15 @@ def documented_metrics() -> list[Documented]:
             continue
         name = cells[0].strip("`")
         labels = frozenset(re.findall(r"`(\w+)`", re.sub(r"\([^)]*\)", "", cells[2])))
+        unit = re.search(r"\(`?([^`()]+)`?\)", cells[1])
         if name.startswith("gen_ai_"):  # Prometheus name | OTel name (unit) | labels | meaning
             kind = "histogram"
             otel_name = re.findall(r"`([\w.]+)`", cells[1])[0]
-        else:  # name | type | labels | meaning; OTel: llm_sidecar.<name> without _total/_seconds
-            kind = cells[1]
+        else:  # name | type (unit) | labels | meaning; OTel: llm_sidecar.<name> without _total/_seconds
+            kind = cells[1].split()[0]
             base = name.removeprefix("llm_sidecar_").removesuffix("_total").removesuffix("_seconds")
             otel_name = f"llm_sidecar.{base}"
-        found.append(Documented(name, kind, labels, otel_name))
+        found.append(Documented(name, kind, labels, otel_name, unit.group(1) if unit else ""))
     return found
 
 
@@ -88,6 +90,20 @@ async def test_every_documented_metric_is_pushed_with_its_otel_name_and_keys() -
         assert points, metric.otel_name
         keys = {frozenset(key.replace(".", "_") for key in point["attributes"]) for point in points}
         assert keys == {metric.labels}, (metric.otel_name, keys)
+
+
+async def test_every_documented_metric_is_pushed_with_its_documented_unit() -> None:
+    """The OTLP push (its console twin) gives each metric the unit docs/observability.md's tables give it
+    (the GenAI table's ``(s)``, the own table's type cell ``counter (`{request}`)``)."""
+    out = io.StringIO()
+    telemetry = Telemetry.from_env({"OTEL_METRICS_EXPORTER": "console"}, service_version="1.0", console=out)
+    drive_every_metric(telemetry)
+    await telemetry.shutdown(timeout_s=5)
+    [line] = out.getvalue().splitlines()
+    pushed = {m["name"]: m["unit"] for m in orjson.loads(line)["resource_metrics"][0]["scope_metrics"][0]["metrics"]}
+    documented = {metric.otel_name: metric.unit for metric in documented_metrics()}
+    assert [name for name, unit in documented.items() if not unit] == []
+    assert {name: unit for name, unit in pushed.items() if documented.get(name) != unit} == {}
 
 
 def documented_buckets() -> dict[str, tuple[list[float], float | None]]:
