@@ -141,3 +141,12 @@ def test_every_histogram_documents_its_buckets_as_metrics_has_them() -> None:
         bounds = sorted({float(s.labels["le"]) for s in families[name].samples if s.name.endswith("_bucket")})
         finite = [b for b in bounds if b != float("inf")]
         assert (first, last) == (finite[: len(first)], finite[-1]) and first, name
+
+
+def test_every_metric_of_the_catalog_is_documented() -> None:
+    """Every metric family a new ``Telemetry``'s registry holds (each instrument of the catalog, whether
+    or not a test drives it) is a row of docs/observability.md's metric tables, and every row is one."""
+    telemetry = Telemetry.from_env({}, service_version="1.0")
+    held = {family.name for family in telemetry.registry.collect()}
+    rows = {m.name.removesuffix("_total") if m.kind == "counter" else m.name for m in documented_metrics()}
+    assert {"undocumented": held - rows, "not held": rows - held} == {"undocumented": set(), "not held": set()}
