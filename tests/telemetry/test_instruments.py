@@ -3,6 +3,7 @@ on /metrics with its name, type and labels, and in the OTLP push with its OTel n
 
 from __future__ import annotations
 
+import ast
 import io
 import re
 from dataclasses import dataclass
@@ -150,3 +151,42 @@ def test_every_metric_of_the_catalog_is_documented() -> None:
     held = {family.name for family in telemetry.registry.collect()}
     rows = {m.name.removesuffix("_total") if m.kind == "counter" else m.name for m in documented_metrics()}
     assert {"undocumented": held - rows, "not held": rows - held} == {"undocumented": set(), "not held": set()}
+
+
+def skip_reasons() -> dict[str, str]:
+    """Each reason the package records a target skipped for (``llm_sidecar_skips_total{reason}``, the access
+    line's ``attempt_log``), with where: a constant passed to ``skip`` or ``skipped``, a constant a
+    ``before_target`` hook returns, the ``SKIP_REASON`` and ``UNCALLABLE`` constants."""
+
+    root = DOC.parents[1]
+    reasons: dict[str, str] = {}
+    for module in sorted((root / "sidecar").rglob("*.py")):
+        for node in ast.walk(ast.parse(module.read_text())):
+            found: list[ast.AST] = []
+            if isinstance(node, ast.Call) and _called(node) in ("skip", "skipped"):
+                found = [*node.args[2:3], *(k.value for k in node.keywords if k.arg == "reason")]
+            elif isinstance(node, ast.AsyncFunctionDef | ast.FunctionDef) and node.name == "before_target":
+                found = [part for n in ast.walk(node) if isinstance(n, ast.Return) for part in ast.walk(n)]
+            elif isinstance(node, ast.Assign) and {getattr(t, "id", "") for t in node.targets} & {
+                "SKIP_REASON",
+                "UNCALLABLE",
+            }:
+                found = list(ast.walk(node.value))
+            for value in found:
+                if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                    reasons.setdefault(value.value, f"{module.relative_to(root)}:{value.lineno}")
+    return reasons
+
+
+def _called(call: ast.Call) -> str:
+    return call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", "")
+
+
+def test_every_skip_reason_is_listed_in_the_skips_metric_row() -> None:
+    """Each reason the package skips a target for is named in ``llm_sidecar_skips_total``'s row of
+    docs/observability.md, so an SRE reading the metric (or an ``attempt_log``) finds what each means."""
+    text = DOC.read_text()
+    [row] = [line for line in text.splitlines() if line.startswith("| `llm_sidecar_skips_total` |")]
+    reasons = skip_reasons()
+    assert len(reasons) >= 10
+    assert sorted(f"{reason} ({where})" for reason, where in reasons.items() if f"`{reason}`" not in row) == []
