@@ -8,7 +8,8 @@ type is accepted, with the defaults the code has.
 - What a page tells a user to type: every `llm-sidecar` command line shown names a command and flags the
   parser has, every `make` target one the Makefile has, every `bench/` command a script with the flags
   shown.
-- Names and defaults: every policy field and every example of policies/ is named in the docs;
+- Names and defaults: every policy field is named in the docs and written in an "Every field, annotated"
+  example, and every example of policies/ is named in the docs;
   configuration.md's, observability.md's, fake-provider.md's and cli.md's defaults are the code's, and
   so are the listener's caps in api.md and the dropped-params limits in headers.md.
 - What a page shows a policy do: every YAML block of docs/ loads as a policy without a warning (a
@@ -17,8 +18,10 @@ type is accepted, with the defaults the code has.
   explain decides.
 
 Other tests hold the content of single pages (tests/test_cli.py: cli.md's sections; tests/test_settings.py:
-configuration.md's names; tests/telemetry, tests/deploy: metrics, logs, alerts; tests/policy: the policy
-examples; tests/test_readme.py: README's quick start)."""
+configuration.md's names; tests/telemetry, tests/deploy: metrics and their units, span attributes, logs and
+the lifecycle events' fields, alerts; tests/server/test_errors.py: api.md's error codes and statuses;
+tests/server/test_admin.py: /status; tests/policy: the policy examples; tests/test_readme.py: README's quick
+start; tests/test_package_maps.py: the package docstrings' maps)."""
 
 from __future__ import annotations
 
@@ -266,32 +269,63 @@ def test_configuration_shows_each_settings_default(name: str) -> None:
         assert shown.group(1) == written
 
 
-def test_every_policy_field_is_named_in_the_docs() -> None:
-    """Each field of the policy's JSON Schema (every block, every level) is named in the docs: in
-    inline code (`cache.stale_s`: each dotted part) or in an annotated YAML block, so no field exists
-    that only the schema knows."""
+def schema_fields() -> dict[str, set[str]]:
+    """Each field of the policy's JSON Schema (every block, every level) -> the blocks (``$defs``) it is in."""
     import json
 
     from sidecar.policy.schema import policy_json_schema
 
-    fields: set[str] = set()
+    schema = json.loads(policy_json_schema())
+    fields: dict[str, set[str]] = {}
 
-    def collect(node: object) -> None:
+    def collect(node: object, block: str) -> None:
         if isinstance(node, dict):
-            fields.update(node.get("properties", {}))
+            for name in node.get("properties", {}):
+                fields.setdefault(name, set()).add(block)
             for value in node.values():
-                collect(value)
+                collect(value, block)
         elif isinstance(node, list):
             for value in node:
-                collect(value)
+                collect(value, block)
 
-    collect(json.loads(policy_json_schema()))
+    for block, definition in schema.get("$defs", {}).items():
+        collect(definition, block)
+    collect({key: value for key, value in schema.items() if key != "$defs"}, "the policy")
+    return fields
+
+
+def test_every_policy_field_is_named_in_the_docs() -> None:
+    """Each field of the policy's JSON Schema (every block, every level) is named in the docs: in
+    inline code (`cache.stale_s`: each dotted part) or in an annotated YAML block, so no field exists
+    that only the schema knows."""
+    fields = schema_fields()
     named: set[str] = set()
     for page in (ROOT / "docs").glob("*.md"):
         text = page.read_text()
         named.update(part for code in re.findall(r"`([^`\n]+)`", prose(text)) for part in re.findall(r"\w+", code))
         named.update(re.findall(r"\w+", "\n".join(re.findall(r"```ya?ml\n(.*?)```", text, re.S))))
-    assert len(fields) > 150 and sorted(fields - named) == []
+    assert len(fields) > 150 and sorted(set(fields) - named) == []
+
+
+def test_every_policy_field_is_in_an_annotated_example() -> None:
+    """Each field of the policy's JSON Schema is written in an "Every field, annotated" YAML example
+    (docs/policy.md's, or those of docs/budgets.md, caching.md and ensembles.md that it points to), as
+    a key or in the comment beside one: a user reads every field where the example shows it."""
+    annotated: set[str] = set()
+    pages = []
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        text = page.read_text()
+        if "\n## Every field, annotated\n" in text:
+            pages.append(page.name)
+            section = text.split("\n## Every field, annotated\n", 1)[1].split("\n## ", 1)[0]
+            annotated.update(re.findall(r"\w+", "\n".join(re.findall(r"```ya?ml\n(.*?)```", section, re.S))))
+    missing = [
+        f"{name} ({', '.join(sorted(blocks))})"
+        for name, blocks in sorted(schema_fields().items())
+        if name not in annotated
+    ]
+    assert "policy.md" in pages and len(pages) >= 4
+    assert missing == []
 
 
 def test_observability_shows_each_telemetry_default() -> None:
