@@ -714,3 +714,55 @@ def test_the_cache_lines_cli_md_quotes_are_what_explain_prints(
     request = describe_request(CHAT, headers, {}, body, app="")
     printed = explain_text(explain_report(load_policy(ROOT / CACHING), request))
     assert said in printed.splitlines()[-1]
+
+
+def documented_endpoints() -> list[tuple[str, str]]:
+    """``(dialect cell, path)`` of each ``POST`` path of docs/api.md's "Proxied endpoints" table, its short
+    forms written out: ``.../embeddings`` after ``/openai/deployments/{name}/chat/completions``, and
+    ``:countTokens`` after ``/v1beta/models/{model}:generateContent`` (a query string dropped); the
+    ``/v1/models/...`` forms of the Gemini paths when the text below the table says they are served."""
+    text = (ROOT / "docs" / "api.md").read_text()
+    table = text.split("\n## Proxied endpoints\n", 1)[1].split("\n## ", 1)[0]
+    found = []
+    for row in table.splitlines():
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        if len(cells) < 3 or not cells[1].startswith("`POST "):
+            continue
+        base = ""
+        for token in re.findall(r"`([^`]+)`", cells[1]):
+            if token.startswith("POST "):
+                base = path = token.removeprefix("POST ")
+            elif token.startswith(".../"):
+                path = re.sub(r"\}/.*", "}/", base) + token.removeprefix(".../")
+            elif token.startswith(":"):
+                path = base.split(":")[0] + token
+            else:
+                continue
+            found.append((cells[0], path.split("?")[0]))
+    if "`/v1/models/...` is accepted as well as `/v1beta/models/...` for Gemini" in flat(text):  # below the table
+        found += [(dialect, path.replace("/v1beta/", "/v1/")) for dialect, path in found if "/v1beta/" in path]
+    return found
+
+
+def test_the_api_docs_endpoint_table_is_the_paths_the_sidecar_serves() -> None:
+    """Each ``POST`` path of docs/api.md's "Proxied endpoints" table is one the registry serves, in the
+    dialect its row names; and each path the registry serves (a Gemini path with each of its methods) is
+    a row of the table, so an SDK user finds every endpoint there and none that is gone."""
+    from sidecar.dialects.gemini.wire import METHODS
+    from sidecar.dialects.registry import ENDPOINTS, find_endpoint
+
+    documented = documented_endpoints()
+    wrong = []
+    for dialects, path in documented:
+        found = find_endpoint(re.sub(r"\{\w+\}", "m", path))
+        if found is None or str(found[0].dialect).lower() not in dialects.lower().replace("azure openai", "openai"):
+            wrong.append(f"documented but not served as {dialects}: {path}")
+    patterns = [re.compile(re.sub(r"\\\{\w+\\\}", "[^/:]+", re.escape(path)) + "$") for _, path in documented]
+    for endpoint in ENDPOINTS:
+        tails = [f"m:{method}" for method in METHODS] if "{tail}" in endpoint.path else ["m"]
+        for tail in tails:
+            served = re.sub(r"\{\w+\}", tail, endpoint.path)
+            if not any(pattern.match(served) for pattern in patterns):
+                wrong.append(f"served but not documented: {served}")
+    assert len(documented) > 12
+    assert wrong == []
