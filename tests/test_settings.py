@@ -136,3 +136,32 @@ def test_every_sidecar_variable_the_package_reads_is_known() -> None:
         for name in re.findall(r"[\"'](SIDECAR_[A-Z_]*[A-Z])[\"']", path.read_text())
     }
     assert named and unknown_variables(dict.fromkeys(named, "x")) == []
+
+
+# A variable's name as the package spells it where it reads one: ours, OpenTelemetry's, the CA and proxy ones.
+ENV_NAME = r"(SIDECAR|OTEL)_[A-Z0-9_]+|[A-Z][A-Z0-9]*(_[A-Z0-9]+)*(_BUNDLE|_PROXY|_FILE|_DIR)|HOME|NETRC"
+
+
+def test_every_variable_the_package_reads_by_name_is_documented() -> None:
+    """Each environment variable the package reads by its name (``env.get("REQUESTS_CA_BUNDLE")``,
+    ``env["OTEL_SERVICE_NAME"]``), the settings' and telemetry's included, is named in backticks in
+    docs/configuration.md or docs/observability.md (whole, or as the stem of a pattern there)."""
+    import ast
+
+    root = Path(__file__).parents[1]
+    docs = DOCS.read_text() + (root / "docs" / "observability.md").read_text()
+    read: dict[str, str] = {}
+    for module in sorted((root / "sidecar").rglob("*.py")):
+        if "fake_provider" in module.parts:  # a tool of its own; docs/fake-provider.md
+            continue
+        for node in ast.walk(ast.parse(module.read_text())):
+            name = None
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") in ("get", "getenv", "pop") and node.args:
+                name = node.args[0]
+            elif isinstance(node, ast.Subscript):
+                name = node.slice
+            text = name.value if isinstance(name, ast.Constant) and isinstance(name.value, str) else ""
+            if re.fullmatch(ENV_NAME, text):
+                read.setdefault(text, f"{module.relative_to(root)}:{node.lineno}")
+    assert len(read) >= 5
+    assert sorted(f"{name} ({where})" for name, where in read.items() if not re.search(rf"`{name}(`|_?\[)", docs)) == []
