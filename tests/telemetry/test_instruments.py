@@ -190,3 +190,14 @@ def test_every_skip_reason_is_listed_in_the_skips_metric_row() -> None:
     reasons = skip_reasons()
     assert len(reasons) >= 10
     assert sorted(f"{reason} ({where})" for reason, where in reasons.items() if f"`{reason}`" not in row) == []
+
+
+def test_the_response_model_bound_the_docs_give_is_the_codes() -> None:
+    """docs/observability.md's bound on ``gen_ai_response_model`` (a sidecar's first 100 distinct values,
+    each at most 256 characters, then ``other``) is the one ``label_bound`` keeps."""
+    from sidecar.telemetry.label_bound import MAX_CHARS, RESPONSE_MODELS
+
+    text = " ".join(DOC.read_text().split())
+    said = re.search(r"first ([\d,]+) distinct values \(each at most ([\d,]+) characters\)", text)
+    assert said is not None
+    assert (int(said.group(1).replace(",", "")), int(said.group(2).replace(",", ""))) == (RESPONSE_MODELS, MAX_CHARS)
