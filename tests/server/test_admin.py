@@ -279,3 +279,16 @@ async def test_every_nested_status_field_is_in_the_api_docs_status_section(
     fields = list(json_keys(status))
     assert status["policy"]["last_reload_error"] and status["targets"] and len(fields) > 40
     assert sorted({f"{path}.{key}" for path, key in fields if f'"{key}"' not in section}) == []
+
+
+async def test_every_status_budget_field_is_in_the_budgets_docs(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """Each field of a /status ``budgets`` row (a policy with a limit, after a request counted in it) is
+    named in docs/budgets.md's ``/status`` item, where docs/api.md's /status section sends the reader."""
+    limits = "budgets:\n  limits:\n    - {name: daily, measure: requests, amount: 100, window: day}\n"
+    running = await sidecar(policy(await fake()) + limits)
+    await served_model(running)
+    rows = (await get(running, "/status"))[1]["budgets"]
+    text = (API_DOC.parent / "budgets.md").read_text()
+    [item] = [" ".join(part.split()) for part in text.split("\n- ") if part.startswith("**/status**")]
+    assert rows and rows[0]["limit"] == "daily"
+    assert sorted({key for row in rows for key in row if not re.search(rf"\b{key}\b", item)}) == []
