@@ -292,3 +292,19 @@ async def test_every_status_budget_field_is_in_the_budgets_docs(fake: FakeFactor
     [item] = [" ".join(part.split()) for part in text.split("\n- ") if part.startswith("**/status**")]
     assert rows and rows[0]["limit"] == "daily"
     assert sorted({key for row in rows for key in row if not re.search(rf"\b{key}\b", item)}) == []
+
+
+async def test_every_status_shadow_field_is_in_the_ensembles_docs(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """Each field of a /status ``shadow`` row (a route shadowing every request to a candidate, after one
+    request) is in docs/ensembles.md's example of the ``shadow`` table, where docs/api.md's /status
+    section sends the reader."""
+    route = "routes:\n  - {name: r, match: {model: x}, target: a, shadow: {candidates: [b], sample: 1}}\n"
+    running = await sidecar(policy(await fake()) + route)
+    body = {"model": "x", "messages": [{"role": "user", "content": "x"}]}
+    async with aiohttp.ClientSession() as session, session.post(f"{running.url}/v1/chat/completions", json=body):
+        pass
+    rows = await until(lambda: get(running, "/status"), lambda status: status[1]["shadow"])
+    text = (API_DOC.parent / "ensembles.md").read_text()
+    example = text.split("`/status` shows them as its `shadow` table:", 1)[1].split("```", 2)[1]
+    assert rows[1]["shadow"][0]["candidate"] == "b"
+    assert sorted({key for row in rows[1]["shadow"] for key in row if f'"{key}"' not in example}) == []
