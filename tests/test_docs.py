@@ -766,3 +766,57 @@ def test_the_api_docs_endpoint_table_is_the_paths_the_sidecar_serves() -> None:
                 wrong.append(f"served but not documented: {served}")
     assert len(documented) > 12
     assert wrong == []
+
+
+def annotated_defaults() -> Iterator[tuple[str, str, str, str]]:
+    """``(page, key, value, default said)`` for each line of an "Every field, annotated" example whose
+    comment gives the key's default (``min_confidence: 0.7  # ... (default 0.6)``, ``default true``)."""
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        text = page.read_text()
+        if "\n## Every field, annotated\n" not in text:
+            continue
+        section = text.split("\n## Every field, annotated\n", 1)[1].split("\n## ", 1)[0]
+        for block in re.findall(r"```ya?ml\n(.*?)```", section, re.S):
+            for line in block.splitlines():
+                field = re.match(r"\s*(?:- )?([a-z_]+):\s*(.*?)\s+#(.*)$", line)
+                said = re.search(r"\(default:? ([^)]+)\)|default:? ([\w.-]+)", field.group(3)) if field else None
+                if field and said:
+                    yield page.name, field.group(1), field.group(2), (said.group(1) or said.group(2)).strip()
+
+
+def test_the_defaults_the_annotated_examples_give_are_the_schemas() -> None:
+    """A default an annotated example's comment gives a field (a number, true or false, a word; ``shown``:
+    the value on the line; ``both``: a list of two) is that field's default in the JSON Schema (of the
+    block, among those that have the field, whose default it can be)."""
+    import json
+
+    import yaml
+
+    from sidecar.policy.schema import policy_json_schema
+
+    defaults: dict[str, list[object]] = {}
+    for block in json.loads(policy_json_schema())["$defs"].values():
+        for name, spec in block.get("properties", {}).items():
+            if spec.get("default") is not None:
+                defaults.setdefault(name, []).append(spec["default"])
+
+    def written(value: object) -> str:
+        return (
+            str(value).lower() if isinstance(value, bool) else f"{value:g}" if isinstance(value, float) else str(value)
+        )
+
+    checked, wrong = 0, []
+    for page, key, value, said in annotated_defaults():
+        if key not in defaults or not re.fullmatch(r"[\w.-]+", said):
+            continue  # no default in the schema (computed at load: `first model`), or words
+        checked += 1
+        if said == "shown":
+            matches = [yaml.safe_load(value) == d for d in defaults[key]]
+        elif said == "both":
+            matches = [isinstance(d, list) and len(d) == 2 for d in defaults[key]]
+        else:
+            matches = [written(d) == said for d in defaults[key]]
+        if not any(matches):
+            wrong.append(f"{page}: {key}: says default {said}, the schema has {defaults[key]}")
+    assert checked >= 12
+    assert wrong == []
