@@ -410,7 +410,11 @@ def _subparser(parser: argparse.ArgumentParser, command: list[str]) -> argparse.
 
 def test_the_listener_limits_api_md_gives_are_the_listeners() -> None:
     """docs/api.md's "HTTP on the listener" gives the caps the listener has: a line of 8,190 bytes, 100
-    header fields, a head of 32 KiB, 4 MiB of unfinished heads, and an unread body read away for 2 s."""
+    header fields, a head of 32 KiB, 4 MiB of unfinished heads, an unread body read away for 2 s, 32
+    pipelined requests parsed ahead (aiohttp's), and the settings' keep-alive, receive deadline and
+    connection caps as they start."""
+    from aiohttp import web_protocol
+
     from sidecar.server import listener
 
     text = flat((ROOT / "docs" / "api.md").read_text().split("## HTTP on the listener", 1)[1].split("\n## ", 1)[0])
@@ -420,6 +424,11 @@ def test_the_listener_limits_api_md_gives_are_the_listeners() -> None:
         "head": re.search(r"incomplete after (\d+) KiB", text),
         "heads": re.search(r"past (\d+) MiB together", text),
         "linger": re.search(r"read away for up to ([\d.]+) s", text),
+        "pipelined": re.search(r"at most (\d+) parsed requests wait", text),
+        "keepalive": re.search(r"closed after \*\*(\d+) s\*\* \(`SIDECAR_KEEPALIVE_S`\)", text),
+        "receive": re.search(r"within \*\*(\d+) s\*\* of its first byte", text),
+        "connections": re.search(r"`SIDECAR_MAX_CONNECTIONS` \(\*\*(\d+)\*\*\)", text),
+        "health connections": re.search(r"`SIDECAR_HEALTH_MAX_CONNECTIONS` \(\*\*(\d+)\*\*\)", text),
     }
     shown = {name: match.group(1).replace(",", "") if match else None for name, match in said.items()}
     assert shown == {
@@ -428,6 +437,11 @@ def test_the_listener_limits_api_md_gives_are_the_listeners() -> None:
         "head": str(listener.MAX_HEAD_BYTES // 1024),
         "heads": str(listener.HEADS_BUDGET_BYTES // 1024 // 1024),
         "linger": f"{listener.LINGER_S:g}",
+        "pipelined": str(web_protocol.MAX_MSG_QUEUE_SIZE),
+        "keepalive": f"{Settings().keepalive_s:g}",
+        "receive": f"{Settings().receive_timeout_s:g}",
+        "connections": str(Settings().max_connections),
+        "health connections": str(Settings().health_max_connections),
     }
 
 
