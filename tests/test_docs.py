@@ -834,3 +834,14 @@ def test_the_defaults_the_annotated_examples_give_are_the_schemas() -> None:
             wrong.append(f"{page}: {key}: says default {said}, the schema has {defaults[key]}")
     assert checked >= 12
     assert wrong == []
+
+
+def test_the_cache_key_version_the_docs_give_is_the_codes() -> None:
+    """The cache keys the docs show (``"<key_prefix>:v2:<sha256>"``) carry the key version the code
+    writes, so an SRE looking keys up in Redis finds them."""
+    from sidecar.cache.key import KEY_VERSION
+
+    shown = {
+        v for page in PAGES if page.name not in HISTORY for v in re.findall(r"<key_prefix>:(v\d+):", page.read_text())
+    }
+    assert shown == {KEY_VERSION}
