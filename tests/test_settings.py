@@ -165,3 +165,27 @@ def test_every_variable_the_package_reads_by_name_is_documented() -> None:
                 read.setdefault(text, f"{module.relative_to(root)}:{node.lineno}")
     assert len(read) >= 5
     assert sorted(f"{name} ({where})" for name, where in read.items() if not re.search(rf"`{name}(`|_?\[)", docs)) == []
+
+
+def test_every_default_a_page_gives_a_variable_in_passing_is_the_settings() -> None:
+    """A default a page gives a variable beside its name (```SIDECAR_RELOAD_INTERVAL_S`, 0.5 s``,
+    ```SIDECAR_UPSTREAM_CONNECTIONS` (default 4096``, ```SIDECAR_UPSTREAM_MAX_BODY_BYTES`, 64 MiB``) is
+    the one the setting starts with (the dated benchmark records aside)."""
+    root = Path(__file__).parents[1]
+    names = {env_name(f.name): f.name for f in fields(Settings)}
+    units = {"": 1, " s": 1, " KiB": 1024, " MiB": 1024 * 1024}
+    said, wrong = 0, []
+    for page in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        if page.name.startswith("benchmarks"):
+            continue
+        text = " ".join(page.read_text().split())
+        for name, number, unit in re.findall(
+            r"`(SIDECAR_[A-Z_]+)`(?:,| \(default) (\d[\d,.]*\d|\d)( s| KiB| MiB)?\b", text
+        ):
+            if name not in names:
+                continue
+            said += 1
+            if float(number.replace(",", "")) * units[unit] != float(getattr(Settings(), names[name])):
+                wrong.append(f"{page.name}: {name} {number}{unit}")
+    assert said >= 5
+    assert wrong == []
