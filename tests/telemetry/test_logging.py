@@ -202,3 +202,22 @@ def test_every_field_of_a_lifecycle_event_is_named_in_its_row() -> None:
     ]
     assert len(rows) > 20
     assert missing == []
+
+
+def test_the_buffer_sizes_and_interval_logs_md_gives_are_the_codes() -> None:
+    """docs/logs.md's stdout buffer (4 MiB, lines past it dropped) and access-line batching (every 50 ms or
+    64 KiB) are the sizes and interval the code uses."""
+    import inspect
+
+    from sidecar.telemetry.log_pipe import DEFAULT_MAX_BYTES
+
+    text = " ".join((ROOT / "docs" / "logs.md").read_text().split())
+    buffer = re.search(r"a buffer of (\d+) MiB", text)
+    batch = re.search(r"written together every (\d+) ms \(or every (\d+) KiB\)", text)
+    defaults = inspect.signature(LineBuffer).parameters
+    assert buffer and batch
+    assert (int(buffer.group(1)), int(batch.group(1)), int(batch.group(2))) == (
+        DEFAULT_MAX_BYTES // 2**20,
+        round(defaults["interval_s"].default * 1000),
+        defaults["max_bytes"].default // 1024,
+    )
