@@ -201,3 +201,30 @@ def test_the_response_model_bound_the_docs_give_is_the_codes() -> None:
     said = re.search(r"first ([\d,]+) distinct values \(each at most ([\d,]+) characters\)", text)
     assert said is not None
     assert (int(said.group(1).replace(",", "")), int(said.group(2).replace(",", ""))) == (RESPONSE_MODELS, MAX_CHARS)
+
+
+def test_the_outcome_values_the_docs_list_are_the_ones_a_request_can_end_with() -> None:
+    """The ``outcome`` values a request can end with (``server.access._outcome``'s answers) are exactly
+    those listed for ``llm_sidecar_requests_total{outcome}`` and the SERVER span's ``sidecar.outcome`` in
+    docs/observability.md, and described in docs/logs.md's ``outcome`` row."""
+    import inspect
+
+    from sidecar.server import access
+
+    tree = ast.parse(inspect.getsource(access._outcome))
+    returned = {
+        node.value
+        for ret in ast.walk(tree)
+        if isinstance(ret, ast.Return) and ret.value is not None
+        for node in ast.walk(ret.value)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    }
+    text = DOC.read_text().splitlines()
+    metric = re.search(r"`outcome` \(([^)]*)\)", next(line for line in text if "`llm_sidecar_requests_total`" in line))
+    span = next(line for line in text if line.startswith("| `http.response.status_code`, `sidecar.outcome`"))
+    logs = (DOC.parent / "logs.md").read_text().splitlines()
+    described = next(line for line in logs if line.startswith("| `outcome` |"))
+    assert metric and len(returned) >= 8
+    assert set(re.findall(r"`(\w+)`", metric.group(1))) == returned
+    assert set(re.findall(r"`(\w+)`", span.split(" | ")[-1])) == returned
+    assert sorted(value for value in returned if f"`{value}`" not in described) == []
