@@ -9,15 +9,16 @@ type is accepted, with the defaults the code has.
   parser has, every `make` target one the Makefile has, every `bench/` command a script with the flags
   shown.
 - Names and defaults: every policy field is named in the docs and written in an "Every field, annotated"
-  example, and every example of policies/ is named in the docs;
-  configuration.md's, observability.md's, fake-provider.md's and cli.md's defaults are the code's, and
-  so are the listener's caps in api.md and the dropped-params limits in headers.md.
+  example, whose comments give the schema's defaults, and every example of policies/ is named in the
+  docs; configuration.md's, observability.md's, fake-provider.md's and cli.md's defaults are the code's,
+  and so are the listener's caps in api.md, the dropped-params limits in headers.md and the cache key
+  version; api.md's endpoint table is the paths the registry serves.
 - What a page shows a policy do: every YAML block of docs/ loads as a policy without a warning (a
   fragment inside a policy defining what it names), or is listed as what else it is; every `explain`
   transcript is what explain prints; what the example policies' comments say a request does is what
   explain decides.
 
-Other tests hold the content of single pages (tests/test_cli.py: cli.md's sections; tests/test_settings.py:
+Other tests hold the content of single pages (tests/test_cli.py: cli.md's sections and explain's JSON; tests/test_settings.py:
 configuration.md's names; tests/telemetry, tests/deploy: metrics and their units, span attributes, logs and
 the lifecycle events' fields, alerts; tests/server/test_errors.py: api.md's error codes and statuses;
 tests/server/test_admin.py: /status; tests/policy: the policy examples; tests/test_readme.py: README's quick
