@@ -569,3 +569,46 @@ def test_validate_counts_in_words_a_reader_expects() -> None:
     providers, 1 models`)."""
     result = cli("validate", str(GOOD.with_name("minimal.yaml")))
     assert re.fullmatch(r".*minimal\.yaml: ok \(version \w+, 1 provider, 1 model, 0 routes\)\n", result.stdout)
+
+
+def json_fields(value: Any, path: str = "") -> set[str]:
+    """Every key of a JSON value as ``path.key`` (list items as ``[]``), but those of routing's
+    ``features`` (docs/routing.md lists them) and of ``expected_cost_usd`` (the policy's model names)."""
+    found: set[str] = set()
+    if isinstance(value, dict) and not path.endswith((".routing.features", ".expected_cost_usd")):
+        for key, item in value.items():
+            found.add(f"{path}.{key}")
+            found |= json_fields(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for item in value:
+            found |= json_fields(item, f"{path}[]")
+    return found
+
+
+def test_every_field_explain_json_prints_is_in_the_cli_docs() -> None:
+    """Each field of ``explain --json`` (on the shipped policies: rules, a route with a cache, an
+    ensemble, routing's decision, a selection, a split, caps, budget limits) is named in docs/cli.md's
+    explain section, so a script reading the JSON finds what each field is."""
+    from sidecar.explain import explain_report
+    from sidecar.policy import load_policy
+    from sidecar.request_facts import describe_request
+
+    def chat(model: str, text: str, **extra: object) -> dict[str, Any]:
+        return {"model": model, "messages": [{"role": "user", "content": text}], **extra}
+
+    requests = [
+        chat("classifier", "hi", temperature=0),
+        chat("auto", "Extract the invoice number from this"),
+        chat("auto", "Prove step by step that the sum of two even numbers is even, derive it"),
+        chat("gpt-4o", "Summarize the report"),
+    ]
+    fields: set[str] = set()
+    for name in ("caching", "routing", "budgets", "ensemble", "production"):
+        policy = load_policy(ROOT / "policies" / f"{name}.yaml")
+        for body in requests:
+            for app in ("checkout", "refunds"):
+                request = describe_request("/v1/chat/completions", {"x-team": "search"}, {}, body, app=app)
+                fields |= json_fields(explain_report(policy, request, None))
+    section = (ROOT / "docs" / "cli.md").read_text().split("## `llm-sidecar explain", 1)[1].split("\n## ", 1)[0]
+    assert {".routing.split.arms[].weight", ".budgets[].reserves", ".route.cache.directive"} <= fields
+    assert sorted(field for field in fields if f"`{field.rsplit('.', 1)[-1]}`" not in section) == []

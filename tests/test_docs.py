@@ -8,17 +8,22 @@ type is accepted, with the defaults the code has.
 - What a page tells a user to type: every `llm-sidecar` command line shown names a command and flags the
   parser has, every `make` target one the Makefile has, every `bench/` command a script with the flags
   shown.
-- Names and defaults: every policy field and every example of policies/ is named in the docs;
-  configuration.md's, observability.md's, fake-provider.md's and cli.md's defaults are the code's, and
-  so are the listener's caps in api.md and the dropped-params limits in headers.md.
+- Names and defaults: every policy field is named in the docs and written in an "Every field, annotated"
+  example, whose comments give the schema's defaults, and every example of policies/ is named in the
+  docs; configuration.md's, observability.md's, fake-provider.md's and cli.md's defaults are the code's,
+  and so are the listener's caps in api.md, the dropped-params limits in headers.md and the cache key
+  version; api.md's endpoint table is the paths the registry serves.
 - What a page shows a policy do: every YAML block of docs/ loads as a policy without a warning (a
   fragment inside a policy defining what it names), or is listed as what else it is; every `explain`
   transcript is what explain prints; what the example policies' comments say a request does is what
   explain decides.
 
-Other tests hold the content of single pages (tests/test_cli.py: cli.md's sections; tests/test_settings.py:
-configuration.md's names; tests/telemetry, tests/deploy: metrics, logs, alerts; tests/policy: the policy
-examples; tests/test_readme.py: README's quick start)."""
+Other tests hold the content of single pages (tests/test_cli.py: cli.md's sections and explain's JSON;
+tests/test_settings.py: configuration.md's names and the defaults pages give in passing; tests/telemetry,
+tests/deploy: metrics and their units, span attributes, logs and the lifecycle events' fields, alerts;
+tests/server/test_errors.py: api.md's error codes and statuses; tests/server/test_admin.py: /status;
+tests/policy: the policy examples; tests/test_readme.py: README's quick start; tests/test_package_maps.py:
+the package docstrings' maps)."""
 
 from __future__ import annotations
 
@@ -266,32 +271,63 @@ def test_configuration_shows_each_settings_default(name: str) -> None:
         assert shown.group(1) == written
 
 
-def test_every_policy_field_is_named_in_the_docs() -> None:
-    """Each field of the policy's JSON Schema (every block, every level) is named in the docs: in
-    inline code (`cache.stale_s`: each dotted part) or in an annotated YAML block, so no field exists
-    that only the schema knows."""
+def schema_fields() -> dict[str, set[str]]:
+    """Each field of the policy's JSON Schema (every block, every level) -> the blocks (``$defs``) it is in."""
     import json
 
     from sidecar.policy.schema import policy_json_schema
 
-    fields: set[str] = set()
+    schema = json.loads(policy_json_schema())
+    fields: dict[str, set[str]] = {}
 
-    def collect(node: object) -> None:
+    def collect(node: object, block: str) -> None:
         if isinstance(node, dict):
-            fields.update(node.get("properties", {}))
+            for name in node.get("properties", {}):
+                fields.setdefault(name, set()).add(block)
             for value in node.values():
-                collect(value)
+                collect(value, block)
         elif isinstance(node, list):
             for value in node:
-                collect(value)
+                collect(value, block)
 
-    collect(json.loads(policy_json_schema()))
+    for block, definition in schema.get("$defs", {}).items():
+        collect(definition, block)
+    collect({key: value for key, value in schema.items() if key != "$defs"}, "the policy")
+    return fields
+
+
+def test_every_policy_field_is_named_in_the_docs() -> None:
+    """Each field of the policy's JSON Schema (every block, every level) is named in the docs: in
+    inline code (`cache.stale_s`: each dotted part) or in an annotated YAML block, so no field exists
+    that only the schema knows."""
+    fields = schema_fields()
     named: set[str] = set()
     for page in (ROOT / "docs").glob("*.md"):
         text = page.read_text()
         named.update(part for code in re.findall(r"`([^`\n]+)`", prose(text)) for part in re.findall(r"\w+", code))
         named.update(re.findall(r"\w+", "\n".join(re.findall(r"```ya?ml\n(.*?)```", text, re.S))))
-    assert len(fields) > 150 and sorted(fields - named) == []
+    assert len(fields) > 150 and sorted(set(fields) - named) == []
+
+
+def test_every_policy_field_is_in_an_annotated_example() -> None:
+    """Each field of the policy's JSON Schema is written in an "Every field, annotated" YAML example
+    (docs/policy.md's, or those of docs/budgets.md, caching.md and ensembles.md that it points to), as
+    a key or in the comment beside one: a user reads every field where the example shows it."""
+    annotated: set[str] = set()
+    pages = []
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        text = page.read_text()
+        if "\n## Every field, annotated\n" in text:
+            pages.append(page.name)
+            section = text.split("\n## Every field, annotated\n", 1)[1].split("\n## ", 1)[0]
+            annotated.update(re.findall(r"\w+", "\n".join(re.findall(r"```ya?ml\n(.*?)```", section, re.S))))
+    missing = [
+        f"{name} ({', '.join(sorted(blocks))})"
+        for name, blocks in sorted(schema_fields().items())
+        if name not in annotated
+    ]
+    assert "policy.md" in pages and len(pages) >= 4
+    assert missing == []
 
 
 def test_observability_shows_each_telemetry_default() -> None:
@@ -376,7 +412,11 @@ def _subparser(parser: argparse.ArgumentParser, command: list[str]) -> argparse.
 
 def test_the_listener_limits_api_md_gives_are_the_listeners() -> None:
     """docs/api.md's "HTTP on the listener" gives the caps the listener has: a line of 8,190 bytes, 100
-    header fields, a head of 32 KiB, 4 MiB of unfinished heads, and an unread body read away for 2 s."""
+    header fields, a head of 32 KiB, 4 MiB of unfinished heads, an unread body read away for 2 s, 32
+    pipelined requests parsed ahead (aiohttp's), and the settings' keep-alive, receive deadline and
+    connection caps as they start."""
+    from aiohttp import web_protocol
+
     from sidecar.server import listener
 
     text = flat((ROOT / "docs" / "api.md").read_text().split("## HTTP on the listener", 1)[1].split("\n## ", 1)[0])
@@ -386,6 +426,11 @@ def test_the_listener_limits_api_md_gives_are_the_listeners() -> None:
         "head": re.search(r"incomplete after (\d+) KiB", text),
         "heads": re.search(r"past (\d+) MiB together", text),
         "linger": re.search(r"read away for up to ([\d.]+) s", text),
+        "pipelined": re.search(r"at most (\d+) parsed requests wait", text),
+        "keepalive": re.search(r"closed after \*\*(\d+) s\*\* \(`SIDECAR_KEEPALIVE_S`\)", text),
+        "receive": re.search(r"within \*\*(\d+) s\*\* of its first byte", text),
+        "connections": re.search(r"`SIDECAR_MAX_CONNECTIONS` \(\*\*(\d+)\*\*\)", text),
+        "health connections": re.search(r"`SIDECAR_HEALTH_MAX_CONNECTIONS` \(\*\*(\d+)\*\*\)", text),
     }
     shown = {name: match.group(1).replace(",", "") if match else None for name, match in said.items()}
     assert shown == {
@@ -394,6 +439,11 @@ def test_the_listener_limits_api_md_gives_are_the_listeners() -> None:
         "head": str(listener.MAX_HEAD_BYTES // 1024),
         "heads": str(listener.HEADS_BUDGET_BYTES // 1024 // 1024),
         "linger": f"{listener.LINGER_S:g}",
+        "pipelined": str(web_protocol.MAX_MSG_QUEUE_SIZE),
+        "keepalive": f"{Settings().keepalive_s:g}",
+        "receive": f"{Settings().receive_timeout_s:g}",
+        "connections": str(Settings().max_connections),
+        "health connections": str(Settings().health_max_connections),
     }
 
 
@@ -680,3 +730,120 @@ def test_the_cache_lines_cli_md_quotes_are_what_explain_prints(
     request = describe_request(CHAT, headers, {}, body, app="")
     printed = explain_text(explain_report(load_policy(ROOT / CACHING), request))
     assert said in printed.splitlines()[-1]
+
+
+def documented_endpoints() -> list[tuple[str, str]]:
+    """``(dialect cell, path)`` of each ``POST`` path of docs/api.md's "Proxied endpoints" table, its short
+    forms written out: ``.../embeddings`` after ``/openai/deployments/{name}/chat/completions``, and
+    ``:countTokens`` after ``/v1beta/models/{model}:generateContent`` (a query string dropped); the
+    ``/v1/models/...`` forms of the Gemini paths when the text below the table says they are served."""
+    text = (ROOT / "docs" / "api.md").read_text()
+    table = text.split("\n## Proxied endpoints\n", 1)[1].split("\n## ", 1)[0]
+    found = []
+    for row in table.splitlines():
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        if len(cells) < 3 or not cells[1].startswith("`POST "):
+            continue
+        base = ""
+        for token in re.findall(r"`([^`]+)`", cells[1]):
+            if token.startswith("POST "):
+                base = path = token.removeprefix("POST ")
+            elif token.startswith(".../"):
+                path = re.sub(r"\}/.*", "}/", base) + token.removeprefix(".../")
+            elif token.startswith(":"):
+                path = base.split(":")[0] + token
+            else:
+                continue
+            found.append((cells[0], path.split("?")[0]))
+    if "`/v1/models/...` is accepted as well as `/v1beta/models/...` for Gemini" in flat(text):  # below the table
+        found += [(dialect, path.replace("/v1beta/", "/v1/")) for dialect, path in found if "/v1beta/" in path]
+    return found
+
+
+def test_the_api_docs_endpoint_table_is_the_paths_the_sidecar_serves() -> None:
+    """Each ``POST`` path of docs/api.md's "Proxied endpoints" table is one the registry serves, in the
+    dialect its row names; and each path the registry serves (a Gemini path with each of its methods) is
+    a row of the table, so an SDK user finds every endpoint there and none that is gone."""
+    from sidecar.dialects.gemini.wire import METHODS
+    from sidecar.dialects.registry import ENDPOINTS, find_endpoint
+
+    documented = documented_endpoints()
+    wrong = []
+    for dialects, path in documented:
+        found = find_endpoint(re.sub(r"\{\w+\}", "m", path))
+        if found is None or str(found[0].dialect).lower() not in dialects.lower().replace("azure openai", "openai"):
+            wrong.append(f"documented but not served as {dialects}: {path}")
+    patterns = [re.compile(re.sub(r"\\\{\w+\\\}", "[^/:]+", re.escape(path)) + "$") for _, path in documented]
+    for endpoint in ENDPOINTS:
+        tails = [f"m:{method}" for method in METHODS] if "{tail}" in endpoint.path else ["m"]
+        for tail in tails:
+            served = re.sub(r"\{\w+\}", tail, endpoint.path)
+            if not any(pattern.match(served) for pattern in patterns):
+                wrong.append(f"served but not documented: {served}")
+    assert len(documented) > 12
+    assert wrong == []
+
+
+def annotated_defaults() -> Iterator[tuple[str, str, str, str]]:
+    """``(page, key, value, default said)`` for each line of an "Every field, annotated" example whose
+    comment gives the key's default (``min_confidence: 0.7  # ... (default 0.6)``, ``default true``)."""
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        text = page.read_text()
+        if "\n## Every field, annotated\n" not in text:
+            continue
+        section = text.split("\n## Every field, annotated\n", 1)[1].split("\n## ", 1)[0]
+        for block in re.findall(r"```ya?ml\n(.*?)```", section, re.S):
+            for line in block.splitlines():
+                field = re.match(r"\s*(?:- )?([a-z_]+):\s*(.*?)\s+#(.*)$", line)
+                said = re.search(r"\(default:? ([^)]+)\)|default:? ([\w.-]+)", field.group(3)) if field else None
+                if field and said:
+                    yield page.name, field.group(1), field.group(2), (said.group(1) or said.group(2)).strip()
+
+
+def test_the_defaults_the_annotated_examples_give_are_the_schemas() -> None:
+    """A default an annotated example's comment gives a field (a number, true or false, a word; ``shown``:
+    the value on the line; ``both``: a list of two) is that field's default in the JSON Schema (of the
+    block, among those that have the field, whose default it can be)."""
+    import json
+
+    import yaml
+
+    from sidecar.policy.schema import policy_json_schema
+
+    defaults: dict[str, list[object]] = {}
+    for block in json.loads(policy_json_schema())["$defs"].values():
+        for name, spec in block.get("properties", {}).items():
+            if spec.get("default") is not None:
+                defaults.setdefault(name, []).append(spec["default"])
+
+    def written(value: object) -> str:
+        return (
+            str(value).lower() if isinstance(value, bool) else f"{value:g}" if isinstance(value, float) else str(value)
+        )
+
+    checked, wrong = 0, []
+    for page, key, value, said in annotated_defaults():
+        if key not in defaults or not re.fullmatch(r"[\w.-]+", said):
+            continue  # no default in the schema (computed at load: `first model`), or words
+        checked += 1
+        if said == "shown":
+            matches = [yaml.safe_load(value) == d for d in defaults[key]]
+        elif said == "both":
+            matches = [isinstance(d, list) and len(d) == 2 for d in defaults[key]]
+        else:
+            matches = [written(d) == said for d in defaults[key]]
+        if not any(matches):
+            wrong.append(f"{page}: {key}: says default {said}, the schema has {defaults[key]}")
+    assert checked >= 12
+    assert wrong == []
+
+
+def test_the_cache_key_version_the_docs_give_is_the_codes() -> None:
+    """The cache keys the docs show (``"<key_prefix>:v2:<sha256>"``) carry the key version the code
+    writes, so an SRE looking keys up in Redis finds them."""
+    from sidecar.cache.key import KEY_VERSION
+
+    shown = {
+        v for page in PAGES if page.name not in HISTORY for v in re.findall(r"<key_prefix>:(v\d+):", page.read_text())
+    }
+    assert shown == {KEY_VERSION}

@@ -136,3 +136,56 @@ def test_every_sidecar_variable_the_package_reads_is_known() -> None:
         for name in re.findall(r"[\"'](SIDECAR_[A-Z_]*[A-Z])[\"']", path.read_text())
     }
     assert named and unknown_variables(dict.fromkeys(named, "x")) == []
+
+
+# A variable's name as the package spells it where it reads one: ours, OpenTelemetry's, the CA and proxy ones.
+ENV_NAME = r"(SIDECAR|OTEL)_[A-Z0-9_]+|[A-Z][A-Z0-9]*(_[A-Z0-9]+)*(_BUNDLE|_PROXY|_FILE|_DIR)|HOME|NETRC"
+
+
+def test_every_variable_the_package_reads_by_name_is_documented() -> None:
+    """Each environment variable the package reads by its name (``env.get("REQUESTS_CA_BUNDLE")``,
+    ``env["OTEL_SERVICE_NAME"]``), the settings' and telemetry's included, is named in backticks in
+    docs/configuration.md or docs/observability.md (whole, or as the stem of a pattern there)."""
+    import ast
+
+    root = Path(__file__).parents[1]
+    docs = DOCS.read_text() + (root / "docs" / "observability.md").read_text()
+    read: dict[str, str] = {}
+    for module in sorted((root / "sidecar").rglob("*.py")):
+        if "fake_provider" in module.parts:  # a tool of its own; docs/fake-provider.md
+            continue
+        for node in ast.walk(ast.parse(module.read_text())):
+            name = None
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") in ("get", "getenv", "pop") and node.args:
+                name = node.args[0]
+            elif isinstance(node, ast.Subscript):
+                name = node.slice
+            text = name.value if isinstance(name, ast.Constant) and isinstance(name.value, str) else ""
+            if re.fullmatch(ENV_NAME, text):
+                read.setdefault(text, f"{module.relative_to(root)}:{node.lineno}")
+    assert len(read) >= 5
+    assert sorted(f"{name} ({where})" for name, where in read.items() if not re.search(rf"`{name}(`|_?\[)", docs)) == []
+
+
+def test_every_default_a_page_gives_a_variable_in_passing_is_the_settings() -> None:
+    """A default a page gives a variable beside its name (```SIDECAR_RELOAD_INTERVAL_S`, 0.5 s``,
+    ```SIDECAR_UPSTREAM_CONNECTIONS` (default 4096``, ```SIDECAR_UPSTREAM_MAX_BODY_BYTES`, 64 MiB``) is
+    the one the setting starts with (the dated benchmark records aside)."""
+    root = Path(__file__).parents[1]
+    names = {env_name(f.name): f.name for f in fields(Settings)}
+    units = {"": 1, " s": 1, " KiB": 1024, " MiB": 1024 * 1024}
+    said, wrong = 0, []
+    for page in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        if page.name.startswith("benchmarks"):
+            continue
+        text = " ".join(page.read_text().split())
+        for name, number, unit in re.findall(
+            r"`(SIDECAR_[A-Z_]+)`(?:,| \(default) (\d[\d,.]*\d|\d)( s| KiB| MiB)?\b", text
+        ):
+            if name not in names:
+                continue
+            said += 1
+            if float(number.replace(",", "")) * units[unit] != float(getattr(Settings(), names[name])):
+                wrong.append(f"{page.name}: {name} {number}{unit}")
+    assert said >= 5
+    assert wrong == []

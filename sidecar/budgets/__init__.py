@@ -14,6 +14,7 @@ Modules (one concept each):
 - ``spec``          the ``budgets`` policy block (pydantic): limits, scopes, actions, the store
 - ``compiled``      ``compile_budgets`` -> ``Budgets``: validated, names resolved; ``Limit.scope_value``
 - ``windows``       calendar windows in UTC: ``bounds(window, now)``, ``WindowClock``
+- ``estimate``      what a reservation assumes of a request: its prompt tokens and output maximum, cheaply
 - ``pricing``       the estimate and the actual use of one call, in integer counter units
 - ``store``         the store contract (reserve / settle / read), ``LocalStore``
 - ``redis_store``   ``RedisStore``: the same operations as server-side Lua scripts, shared by all pods
@@ -26,6 +27,7 @@ Modules (one concept each):
 - ``opening``       ``open_ledger``: a ledger on the store the policy names (the pod's, or Redis)
 - ``admission``     ``Admission``: one request's decision and reservation until settled or released
 - ``joint``         ``JointPlan``: the counters of every target an ensemble calls at once, each counter once
+- ``calls``         the calls an ensemble request may make at once, each priced as its own model
 - ``call_holds``    an ensemble's reservation: admitted jointly on its calls' targets, settled per call
 - ``verdicts``      the decision when a limit passed, refused, or headers were asked for
 - ``decision``      ``Decision``: the verdict, its 429 message, headers, span event, access field

@@ -6,6 +6,7 @@ Map (policy load at the top, one request below):
 - ``compiled``    ``compile_ensemble(spec) -> Ensemble``: members named, normalizer compiled, call cap set
 - ``plan``        ``EnsemblePlan``: the route plan (``policy.plans``) with each member's chain and the judge's
 - ``normalize``   answer text -> the key that votes (text, json, json_path, regex)
+- ``answer_key``  an answer as a vote sees it: its text's key, or its tool calls' names and arguments
 - ``jsondoc``     JSON inside answers: fences, canonical form, the path language
 - ``tally``       groups of agreeing answers, the winner, the early-quorum certainty test
 - ``run``         ``EnsembleRun``: one request's vote, fed as member calls finish; ``Decision`` and its

@@ -21,6 +21,7 @@ Map (request flow top to bottom; each module holds one concept):
 - ``truth``            the right answer carried in the request (``x-fake-truth``, ``[truth:SPEC]``)
 - ``profiles``         quality profiles: how often each fake model is right per task class, how it errs
 - ``quality``          the graded fake model: right, wrong or refusing as its profile says
+- ``signatures``       signed reasoning (Anthropic, Gemini 3): signatures it can verify, a history without one refused
 - ``openai_chat``      /v1/chat/completions, /v1/completions (and the Azure deployment forms)
 - ``openai_responses`` /v1/responses
 - ``embeddings``       deterministic vectors: /v1/embeddings, Gemini :embedContent / :batchEmbedContents

@@ -3,10 +3,15 @@
 - ``base``        ``Spec``, the base of every policy block (feature packages define theirs on it)
 - ``spec``        pydantic models of the file; the JSON Schema comes from them (``schema``);
                   ``resilience_spec``: its resilience blocks and a provider's timeouts
+- ``names``       the names of dialects and provider kinds as pydantic types, read from the registry
+- ``plans``       a route's plan: which chain(s) of targets a request walks, chosen at load
 - ``conditions``  pre-compiled route predicates (model glob, header, app, dialect, operation)
 - ``compiled``    ``Policy``: immutable, names resolved, settings merged; ``route`` and ``explain``
 - ``compile``     spec -> ``Policy``: names resolved, plans, gates, shadow, cache and budgets compiled
 - ``load``        file -> ``Policy`` or ``PolicyError`` listing every problem with its path
+- ``hints``       what an author is told beyond the parser: where a YAML error is, the name likely meant,
+                  a key written twice, a number in quotes, a ``${VAR}``
+- ``unreachable`` routes that can never match (an earlier route takes every request they would): warnings
 - ``files``       the files a policy read when compiled (a learned router): digests, the version
 - ``watch``       hot reload: poll the policy and its files, validate, swap by one assignment, keep the
                   last good policy

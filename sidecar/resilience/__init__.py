@@ -24,6 +24,7 @@ Modules (one concept each):
 - ``breaker``    ``CircuitBreaker`` per target (state machine below), ``BreakerConfig``, ``Permit``.
 - ``budget``     ``RetryBudget`` per target: retries <= ratio x requests + min_retries per window.
 - ``bulkhead``   ``Bulkhead``: bounded concurrency with a bounded, cancel-safe wait (``BulkheadFull``).
+- ``network_words`` aiohttp's network exceptions in words for ``Outcome.detail`` (never their repr).
 - ``windows``    the O(1) sliding windows (count ring buffer, time buckets) behind breaker and budget.
 
 Breaker state machine (transitions are lazy, on ``try_acquire`` and on recorded outcomes)::

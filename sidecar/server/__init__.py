@@ -21,8 +21,9 @@ bill but whose answer the caller did not get costs the request: accepted and the
 flight; and what a stream cut after its commit point used, its output estimated from the bytes sent),
 ``key_redaction`` (the provider key taken out of upstream errors), ``stream`` (the relay, its
 commit point and taps; ``stream_read``: an upstream event read whole; ``stream_error``: the error event
-that ends a failed stream; ``stream_answer``: a stream answer's head, a whole stream sent at once, a
-streamed answer held back), ``last_resort``,
+that ends a failed stream; ``stream_ends``: a stream that did not end cleanly, failed or cut, what
+its provider is charged and what the caller gets; ``stream_answer``: a stream answer's head, a whole
+stream sent at once, a streamed answer held back), ``last_resort``,
 ``answer_headers`` (the ``x-sidecar-*`` headers of every answer), ``access`` (the access line),
 ``targets`` (per-target health state), ``admin`` (health, status, models, metrics), ``listener``
 (aiohttp's server with connection and head caps, the receive deadline, refusals), ``routes`` (the path
@@ -34,7 +35,8 @@ one running sidecar holds), ``deadline`` (a deadline on one wait of the upstream
 The feature stages, folded in only for a policy that uses them (``assembly``): ``cache_stage`` (the
 response cache; ``response_caches`` keeps its store across reloads, ``replay`` sends a cached answer as
 a stream), ``budget`` (admission and settlement; ``budget_hook``: the budget's hook on the walk, a target reserved
-before its call; ``budget_use``: what a request used when it did not end with
+before its call; ``budget_verdict``: what a decision does to the request, its headers, the deny's 429, the
+downgraded chain; ``budget_use``: what a request used when it did not end with
 the provider's usage), ``gating`` (quality gates), ``shadowing`` (shadow
 calls), ``ensemble`` (an ensemble route's plan); ``children`` runs the calls a request makes besides
 its chain (ensemble members, judges, shadows); ``one_answer`` refuses several choices where one answer

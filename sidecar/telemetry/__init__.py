@@ -15,6 +15,8 @@ The map (the pipeline calls only the facade; see ``request`` for the call order)
       |    +- core.later            what their ``finish`` leaves until the answer is written
       +- instruments.Instruments    the metric catalog: names, labels, units, buckets (the request
       |    |                      pipeline's; the features' in feature_instruments.FeatureInstruments)
+      |    +- label_bound.BoundedLabel  a label whose values come from upstream (gen_ai_response_model),
+      |    |                      kept to a bounded set
       |    +- metrics             each instrument a prometheus_client metric (/metrics) and, when a
       |                           push is configured, an SDK instrument (MeterProvider, periodic reader;
       |                           counters and gauges read from prometheus_client when pushed)

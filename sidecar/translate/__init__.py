@@ -23,6 +23,8 @@ Map of the package::
                                    + a dialect's encoder (deltas -> caller events)
     stream_in     helpers the decoders share        stream_out   helpers the encoders share
     params        helpers the request-parameter readers share
+    logprobs      the log-probabilities a chat request asks for, checked once for every target
+    numbers       integers beyond 64 bits, carried exactly across a translation
     names         tool names one provider allows and another refuses: mapped for the target and back
     schema        JSON Schema <-> Gemini Schema (Anthropic's structured output uses it too)
     thinking      Thinking: the reasoning a request asks for, in the common form, and the providers' bounds

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -241,3 +242,69 @@ async def test_every_status_field_is_named_in_the_api_docs(fake: FakeFactory, si
     doc = API_DOC.read_text()
     [row] = [line for line in doc.splitlines() if line.startswith("| `GET /status` |")]
     assert len(body) > 5 and [key for key in body if f"`{key}`" not in row] == []
+
+
+def json_keys(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """``(path, key)`` of every key of a JSON value, the names ``models`` and ``targets`` are keyed by
+    (a model's, a target's) aside: those are the policy's, not fields."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if path in (".models", ".targets"):
+                yield from json_keys(item, f"{path}[{key!r}]")
+            else:
+                yield path, key
+                yield from json_keys(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for item in value:
+            yield from json_keys(item, f"{path}[]")
+
+
+async def test_every_nested_status_field_is_in_the_api_docs_status_section(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """Each field of /status, at every level (``process.max_fds``, ``targets[...].breaker.state_age_s``,
+    ``policy.last_reload_error.errors``), of a sidecar with a target that failed and a rejected policy
+    edit, is named in docs/api.md's "GET /status, field by field" (its example or its list)."""
+    running = await sidecar(policy(await fake()))
+    body = {"model": "a", "messages": [{"role": "user", "content": "x"}]}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{running.url}/v1/chat/completions", json=body, headers={"x-fake-fault": "status=503"}),
+    ):
+        pass
+    running.policy_path.write_text("version: 1\nproviders: {}\nmodels: {x: {provider: nope, model: m}}\n")
+    await until(lambda: any(line.get("event") == "policy_rejected" for line in running.log_lines()))
+    status = (await get(running, "/status"))[1]
+    section = API_DOC.read_text().split("### `GET /status`, field by field", 1)[1].split("\n## ", 1)[0]
+    fields = list(json_keys(status))
+    assert status["policy"]["last_reload_error"] and status["targets"] and len(fields) > 40
+    assert sorted({f"{path}.{key}" for path, key in fields if f'"{key}"' not in section}) == []
+
+
+async def test_every_status_budget_field_is_in_the_budgets_docs(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """Each field of a /status ``budgets`` row (a policy with a limit, after a request counted in it) is
+    named in docs/budgets.md's ``/status`` item, where docs/api.md's /status section sends the reader."""
+    limits = "budgets:\n  limits:\n    - {name: daily, measure: requests, amount: 100, window: day}\n"
+    running = await sidecar(policy(await fake()) + limits)
+    await served_model(running)
+    rows = (await get(running, "/status"))[1]["budgets"]
+    text = (API_DOC.parent / "budgets.md").read_text()
+    [item] = [" ".join(part.split()) for part in text.split("\n- ") if part.startswith("**/status**")]
+    assert rows and rows[0]["limit"] == "daily"
+    assert sorted({key for row in rows for key in row if not re.search(rf"\b{key}\b", item)}) == []
+
+
+async def test_every_status_shadow_field_is_in_the_ensembles_docs(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """Each field of a /status ``shadow`` row (a route shadowing every request to a candidate, after one
+    request) is in docs/ensembles.md's example of the ``shadow`` table, where docs/api.md's /status
+    section sends the reader."""
+    route = "routes:\n  - {name: r, match: {model: x}, target: a, shadow: {candidates: [b], sample: 1}}\n"
+    running = await sidecar(policy(await fake()) + route)
+    body = {"model": "x", "messages": [{"role": "user", "content": "x"}]}
+    async with aiohttp.ClientSession() as session, session.post(f"{running.url}/v1/chat/completions", json=body):
+        pass
+    rows = await until(lambda: get(running, "/status"), lambda status: status[1]["shadow"])
+    text = (API_DOC.parent / "ensembles.md").read_text()
+    example = text.split("`/status` shows them as its `shadow` table:", 1)[1].split("```", 2)[1]
+    assert rows[1]["shadow"][0]["candidate"] == "b"
+    assert sorted({key for row in rows[1]["shadow"] for key in row if f'"{key}"' not in example}) == []

@@ -271,3 +271,35 @@ def test_every_code_the_api_docs_error_table_gives_is_one_the_sidecar_can_answer
         return f'"{code}"' in source or (phase != code and f'"{phase}"' in source)
 
     assert len(shown) > 20 and [code for code in shown if not answered(code)] == []
+
+
+def test_the_status_the_api_docs_give_each_error_code_is_the_one_it_is_answered_with() -> None:
+    """For each error the package answers with a fixed status and code (``RequestFailed(413, ...,
+    code="body_too_large")``), a row of docs/api.md's "Errors" table naming that code gives that status
+    (its status cell opens with it), so an app developer matching on status and code finds both."""
+    import ast
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    answered: set[tuple[int, str, str]] = set()
+    for module in (root / "sidecar").rglob("*.py"):
+        if "fake_provider" in module.parts:
+            continue
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("RequestFailed", "RequestProblem"):
+                status = node.args[0] if node.args else None
+                code = next((k.value for k in node.keywords if k.arg == "code"), None)
+                number = status.value if isinstance(status, ast.Constant) else None
+                name = code.value if isinstance(code, ast.Constant) else None
+                if isinstance(number, int) and isinstance(name, str):
+                    answered.add((number, name, f"{module.relative_to(root)}:{node.lineno}"))
+    table = (root / "docs" / "api.md").read_text().split("\n## Errors\n", 1)[1].split("\n## ", 1)[0]
+    rows = [row.strip(" |").split(" | ") for row in table.splitlines() if row.startswith("| ") and "---" not in row]
+    wrong = [
+        f"{where}: {status} {code}"
+        for status, code, where in sorted(answered)
+        if not any(f"`{code}`" in row[-1] and re.match(rf"{status}\b", row[1]) for row in rows)
+    ]
+    assert len(answered) > 15
+    assert wrong == []

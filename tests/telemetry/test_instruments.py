@@ -3,6 +3,7 @@ on /metrics with its name, type and labels, and in the OTLP push with its OTel n
 
 from __future__ import annotations
 
+import ast
 import io
 import re
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ class Documented:
     kind: str
     labels: frozenset[str]
     otel_name: str
+    unit: str  # the OTel unit: the GenAI table's "(s)", the own table's type cell "counter (`{request}`)"
 
 
 def documented_metrics() -> list[Documented]:
@@ -38,14 +40,15 @@ def documented_metrics() -> list[Documented]:
             continue
         name = cells[0].strip("`")
         labels = frozenset(re.findall(r"`(\w+)`", re.sub(r"\([^)]*\)", "", cells[2])))
+        unit = re.search(r"\(`?([^`()]+)`?\)", cells[1])
         if name.startswith("gen_ai_"):  # Prometheus name | OTel name (unit) | labels | meaning
             kind = "histogram"
             otel_name = re.findall(r"`([\w.]+)`", cells[1])[0]
-        else:  # name | type | labels | meaning; OTel: llm_sidecar.<name> without _total/_seconds
-            kind = cells[1]
+        else:  # name | type (unit) | labels | meaning; OTel: llm_sidecar.<name> without _total/_seconds
+            kind = cells[1].split()[0]
             base = name.removeprefix("llm_sidecar_").removesuffix("_total").removesuffix("_seconds")
             otel_name = f"llm_sidecar.{base}"
-        found.append(Documented(name, kind, labels, otel_name))
+        found.append(Documented(name, kind, labels, otel_name, unit.group(1) if unit else ""))
     return found
 
 
@@ -90,6 +93,20 @@ async def test_every_documented_metric_is_pushed_with_its_otel_name_and_keys() -
         assert keys == {metric.labels}, (metric.otel_name, keys)
 
 
+async def test_every_documented_metric_is_pushed_with_its_documented_unit() -> None:
+    """The OTLP push (its console twin) gives each metric the unit docs/observability.md's tables give it
+    (the GenAI table's ``(s)``, the own table's type cell ``counter (`{request}`)``)."""
+    out = io.StringIO()
+    telemetry = Telemetry.from_env({"OTEL_METRICS_EXPORTER": "console"}, service_version="1.0", console=out)
+    drive_every_metric(telemetry)
+    await telemetry.shutdown(timeout_s=5)
+    [line] = out.getvalue().splitlines()
+    pushed = {m["name"]: m["unit"] for m in orjson.loads(line)["resource_metrics"][0]["scope_metrics"][0]["metrics"]}
+    documented = {metric.otel_name: metric.unit for metric in documented_metrics()}
+    assert [name for name, unit in documented.items() if not unit] == []
+    assert {name: unit for name, unit in pushed.items() if documented.get(name) != unit} == {}
+
+
 def documented_buckets() -> dict[str, tuple[list[float], float | None]]:
     """Each histogram row's "Buckets A, B, … Z" (the first bounds in order, and the last), or "Buckets
     as duration" (the GenAI duration's), by Prometheus name; a histogram without it maps to ([], None)."""
@@ -125,3 +142,92 @@ def test_every_histogram_documents_its_buckets_as_metrics_has_them() -> None:
         bounds = sorted({float(s.labels["le"]) for s in families[name].samples if s.name.endswith("_bucket")})
         finite = [b for b in bounds if b != float("inf")]
         assert (first, last) == (finite[: len(first)], finite[-1]) and first, name
+
+
+def test_every_metric_of_the_catalog_is_documented() -> None:
+    """Every metric family a new ``Telemetry``'s registry holds (each instrument of the catalog, whether
+    or not a test drives it) is a row of docs/observability.md's metric tables, and every row is one."""
+    telemetry = Telemetry.from_env({}, service_version="1.0")
+    held = {family.name for family in telemetry.registry.collect()}
+    rows = {m.name.removesuffix("_total") if m.kind == "counter" else m.name for m in documented_metrics()}
+    assert {"undocumented": held - rows, "not held": rows - held} == {"undocumented": set(), "not held": set()}
+
+
+def skip_reasons() -> dict[str, str]:
+    """Each reason the package records a target skipped for (``llm_sidecar_skips_total{reason}``, the access
+    line's ``attempt_log``), with where: a constant passed to ``skip`` or ``skipped``, a constant a
+    ``before_target`` hook returns, the ``SKIP_REASON`` and ``UNCALLABLE`` constants."""
+
+    root = DOC.parents[1]
+    reasons: dict[str, str] = {}
+    for module in sorted((root / "sidecar").rglob("*.py")):
+        for node in ast.walk(ast.parse(module.read_text())):
+            found: list[ast.AST] = []
+            if isinstance(node, ast.Call) and _called(node) in ("skip", "skipped"):
+                found = [*node.args[2:3], *(k.value for k in node.keywords if k.arg == "reason")]
+            elif isinstance(node, ast.AsyncFunctionDef | ast.FunctionDef) and node.name == "before_target":
+                found = [part for n in ast.walk(node) if isinstance(n, ast.Return) for part in ast.walk(n)]
+            elif isinstance(node, ast.Assign) and {getattr(t, "id", "") for t in node.targets} & {
+                "SKIP_REASON",
+                "UNCALLABLE",
+            }:
+                found = list(ast.walk(node.value))
+            for value in found:
+                if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                    reasons.setdefault(value.value, f"{module.relative_to(root)}:{value.lineno}")
+    return reasons
+
+
+def _called(call: ast.Call) -> str:
+    return call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", "")
+
+
+def test_every_skip_reason_is_listed_in_the_skips_metric_row() -> None:
+    """Each reason the package skips a target for is named in ``llm_sidecar_skips_total``'s row of
+    docs/observability.md, so an SRE reading the metric (or an ``attempt_log``) finds what each means."""
+    text = DOC.read_text()
+    [row] = [line for line in text.splitlines() if line.startswith("| `llm_sidecar_skips_total` |")]
+    reasons = skip_reasons()
+    assert len(reasons) >= 10
+    assert sorted(f"{reason} ({where})" for reason, where in reasons.items() if f"`{reason}`" not in row) == []
+
+
+def test_the_response_model_bound_the_docs_give_is_the_codes() -> None:
+    """docs/observability.md's bound on ``gen_ai_response_model`` (a sidecar's first 100 distinct values,
+    each at most 256 characters, then ``other``) is the one ``label_bound`` keeps."""
+    from sidecar.telemetry.label_bound import MAX_CHARS, RESPONSE_MODELS
+
+    text = " ".join(DOC.read_text().split())
+    said = re.search(r"first ([\d,]+) distinct values \(each at most ([\d,]+) characters\)", text)
+    assert said is not None
+    assert (int(said.group(1).replace(",", "")), int(said.group(2).replace(",", ""))) == (RESPONSE_MODELS, MAX_CHARS)
+
+
+def test_the_outcome_values_the_docs_list_are_the_ones_a_request_can_end_with() -> None:
+    """The ``outcome`` values a request can end with (``server.access._outcome``'s answers) are exactly
+    those listed for ``llm_sidecar_requests_total{outcome}`` and the SERVER span's ``sidecar.outcome`` in
+    docs/observability.md, and described in docs/logs.md's ``outcome`` row."""
+    import inspect
+
+    from sidecar.server import access
+
+    tree = ast.parse(inspect.getsource(access._outcome))
+    returned = {
+        node.value
+        for ret in ast.walk(tree)
+        if isinstance(ret, ast.Return) and ret.value is not None
+        for node in ast.walk(ret.value)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    }
+    text = DOC.read_text().splitlines()
+    metric = re.search(r"`outcome` \(([^)]*)\)", next(line for line in text if "`llm_sidecar_requests_total`" in line))
+    span = next(line for line in text if line.startswith("| `http.response.status_code`, `sidecar.outcome`"))
+    logs = (DOC.parent / "logs.md").read_text().splitlines()
+    described = next(line for line in logs if line.startswith("| `outcome` |"))
+    assert metric and len(returned) >= 8
+    for listed in (set(re.findall(r"`(\w+)`", metric.group(1))), set(re.findall(r"`(\w+)`", span.split(" | ")[-1]))):
+        assert {"not listed": returned - listed, "listed, never ended with": listed - returned} == {
+            "not listed": set(),
+            "listed, never ended with": set(),
+        }
+    assert sorted(value for value in returned if f"`{value}`" not in described) == []

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import io
+import re
+from pathlib import Path
 
 import orjson
 from opentelemetry import context as otel_context
@@ -122,40 +125,99 @@ def test_lines_outside_a_request_take_the_current_otel_span() -> None:
     assert (line["trace_id"], line["span_id"]) == (format(0xABC, "032x"), format(0xDEF, "016x"))
 
 
+ROOT = Path(__file__).resolve().parents[2]
+LEVELS = ("debug", "info", "warning", "error", "exception", "critical")
+
+
+def logged_events() -> dict[str, list[tuple[str, set[str]]]]:
+    """Each event name the package logs, with where and the fields each call gives it: a snake_case first
+    argument of ``.info``, ``.warning``, ... (its keywords; a ``**spread`` is not read), the event of a
+    ``FailureLog`` (the fields its module's ``.failed(...)`` calls give, and ``failures``), or the
+    ``event`` of a line rendered directly (a dict literal: its other keys)."""
+    events: dict[str, list[tuple[str, set[str]]]] = {}
+    for module in sorted((ROOT / "sidecar").rglob("*.py")):
+        tree = ast.parse(module.read_text())
+        calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)]
+        failed = {k.arg for call in calls if _method(call) == "failed" for k in call.keywords if k.arg}
+        for call in calls:
+            where = f"{module.relative_to(ROOT)}:{call.lineno}"
+            name = _event_name(call.args[0]) if call.args else None
+            if _method(call) in LEVELS and name and re.fullmatch(r"[a-z]+(_[a-z]+)+|[a-z]+", name):
+                fields = {k.arg for k in call.keywords if k.arg} - {"exc_info", "stack_info"}
+                events.setdefault(name, []).append((where, fields))
+            if isinstance(call.func, ast.Name) and call.func.id == "FailureLog":
+                name = _event_name(call.args[1])
+                assert name
+                events.setdefault(name, []).append((where, failed | {"failures"}))
+        for node in ast.walk(tree):  # a line rendered directly: {"event": "name", ...}
+            if isinstance(node, ast.Dict):
+                keys = {k.value: v for k, v in zip(node.keys, node.values, strict=True) if isinstance(k, ast.Constant)}
+                name = _event_name(keys.get("event"))
+                if name:
+                    fields = {str(key) for key in keys} - {"event", "component", "level", "ts"}
+                    events.setdefault(name, []).append((f"{module.relative_to(ROOT)}:{node.lineno}", fields))
+    return events
+
+
+def _event_name(node: ast.expr | None) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def _method(call: ast.Call) -> str | None:
+    return call.func.attr if isinstance(call.func, ast.Attribute) else None
+
+
+def lifecycle_rows() -> dict[str, str]:
+    """docs/logs.md's "Lifecycle events" table: each event name -> the rest of its row."""
+    table = (ROOT / "docs" / "logs.md").read_text().split("## Lifecycle events", 1)[1]
+    rows = re.findall(r"^\| (`[a-z_]+`(?:, `[a-z_]+`)*) \|(.*)$", table, re.M)
+    return {name: rest for names, rest in rows for name in re.findall(r"`([a-z_]+)`", names)}
+
+
 def test_every_event_the_package_logs_is_in_the_logs_docs_table() -> None:
     """Each event name the package logs (a snake_case first argument of ``.info``, ``.warning``, ..., the
     event of a ``FailureLog``, or the ``event`` of a line rendered directly) is a row of docs/logs.md's
     "Lifecycle events" table, and each row is an event the package logs."""
-    import ast
-    import re
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[2]
-    logged = set()
-    for module in (root / "sidecar").rglob("*.py"):
-        for node in ast.walk(ast.parse(module.read_text())):
-            if (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
-                and node.func.attr in ("debug", "info", "warning", "error", "exception", "critical")
-                and node.args
-                and isinstance(node.args[0], ast.Constant)
-                and re.fullmatch(r"[a-z]+(_[a-z]+)+|[a-z]+", str(node.args[0].value))
-            ):
-                logged.add(node.args[0].value)
-            if isinstance(node, ast.Dict):  # a line rendered directly: {"event": "name", ...}
-                for key, value in zip(node.keys, node.values, strict=True):
-                    if isinstance(key, ast.Constant) and key.value == "event" and isinstance(value, ast.Constant):
-                        logged.add(value.value)
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "FailureLog":
-                event = node.args[1]
-                assert isinstance(event, ast.Constant)
-                logged.add(event.value)
+    logged = set(logged_events())
     logged.discard("access")  # the access line: its own section of docs/logs.md, checked in tests/server/test_access
-    table = (root / "docs" / "logs.md").read_text().split("## Lifecycle events", 1)[1]
-    rows = re.findall(r"^\| (`[a-z_]+`(?:, `[a-z_]+`)*) \|", table, re.M)
-    documented = {name for row in rows for name in re.findall(r"`([a-z_]+)`", row)}
+    documented = set(lifecycle_rows())
     assert len(documented) > 20 and {"undocumented": logged - documented, "not logged": documented - logged} == {
         "undocumented": set(),
         "not logged": set(),
     }
+
+
+def test_every_field_of_a_lifecycle_event_is_named_in_its_row() -> None:
+    """Each field the package writes on a lifecycle event (``policy_reloaded``'s ``source``,
+    ``draining``'s ``timeout_s``) is named, in backticks, in that event's row of docs/logs.md's
+    "Lifecycle events" table, so an SRE writing a log query finds every field there."""
+    rows = lifecycle_rows()
+    missing = [
+        f"{event} ({where}): {field}"
+        for event, calls in logged_events().items()
+        if event in rows
+        for where, fields in calls
+        for field in sorted(fields)
+        if f"`{field}`" not in rows[event]
+    ]
+    assert len(rows) > 20
+    assert missing == []
+
+
+def test_the_buffer_sizes_and_interval_logs_md_gives_are_the_codes() -> None:
+    """docs/logs.md's stdout buffer (4 MiB, lines past it dropped) and access-line batching (every 50 ms or
+    64 KiB) are the sizes and interval the code uses."""
+    import inspect
+
+    from sidecar.telemetry.log_pipe import DEFAULT_MAX_BYTES
+
+    text = " ".join((ROOT / "docs" / "logs.md").read_text().split())
+    buffer = re.search(r"a buffer of (\d+) MiB", text)
+    batch = re.search(r"written together every (\d+) ms \(or every (\d+) KiB\)", text)
+    defaults = inspect.signature(LineBuffer).parameters
+    assert buffer and batch
+    assert (int(buffer.group(1)), int(batch.group(1)), int(batch.group(2))) == (
+        DEFAULT_MAX_BYTES // 2**20,
+        round(defaults["interval_s"].default * 1000),
+        defaults["max_bytes"].default // 1024,
+    )

@@ -15,6 +15,8 @@ Map of the package::
     keys         ``camel``: the camelCase spelling of a snake_case field (Gemini reads both)
     shape        CHAT_REQUEST: the JSON types of a chat request's fields, named in a 400 (translate.shapes)
     response     chat responses <-> the common form, usage, finish reasons, error body and error event
+    citations    a candidate's ``citationMetadata`` <-> the common form's citations
+    logprobs     log-probabilities: ``responseLogprobs``/``logprobs``, the answer's ``logprobsResult``
     decoder      upstream stream events -> common deltas
     encoder      common deltas -> a caller's stream events
     bodies       what the features read and write in its request bodies (output limit, re-ask, cache)

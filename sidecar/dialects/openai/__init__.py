@@ -10,6 +10,8 @@ Map of the package::
     messages     ``messages`` <-> the common form's system prompts and turns (pure; also the answer's message)
     shape        CHAT_REQUEST: the JSON types of a chat request's fields, named in a 400 (translate.shapes)
     response     chat responses <-> the common form, usage, finish reasons, error body and error event
+    citations    ``message.annotations`` (url citations) <-> the common form's citations
+    logprobs     log-probabilities: the request's ``logprobs``/``top_logprobs``, the answer's <-> the common form
     decoder      upstream stream events -> common deltas
     encoder      common deltas -> a caller's stream events
     bodies       what the features read and write in its request bodies (output limit, re-ask, cache)
