@@ -175,22 +175,23 @@ def _trace_draw(exchange: Exchange) -> float:
 
 
 def _app_trace_id(exchange: Exchange) -> str:
-    """The trace id of the app's ``traceparent`` (``00-<trace id>-<span id>-<flags>``), else the request id."""
-    parts = exchange.facts.headers.get("traceparent", "").strip().split("-")
-    if len(parts) >= 4 and len(parts[1]) == 32 and parts[1] != "0" * 32:
+    """The trace id of the app's ``traceparent``, else the request id."""
+    parts = _traceparent(exchange)
+    if len(parts[1]) == 32 and parts[1] != "0" * 32:
         return parts[1]
     return exchange.request_id
 
 
 def _app_sampled(exchange: Exchange) -> bool:
     """The app's ``traceparent`` has its sampled flag (``...-01``)."""
+    flags = _traceparent(exchange)[3][:2]
+    return len(flags) == 2 and flags[1] in "13579bdfBDF"  # the flags' lowest bit: sampled
+
+
+def _traceparent(exchange: Exchange) -> list[str]:
+    """The app's ``traceparent`` (``00-<trace id>-<span id>-<flags>``) in its four parts ("" where absent)."""
     parts = exchange.facts.headers.get("traceparent", "").strip().split("-")
-    if len(parts) < 4 or len(parts[3]) < 2:
-        return False
-    try:
-        return bool(int(parts[3][:2], 16) & 1)
-    except ValueError:
-        return False
+    return [*parts[:4], *[""] * (4 - len(parts))]
 
 
 def compile_access_sampling(block: AccessLogSpec | None, route_rates: Mapping[str, float]) -> AccessSampling | None:
