@@ -29,7 +29,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, get_args
 
 from pydantic import Field
 
@@ -50,17 +50,7 @@ AlwaysKept = Literal[
     "cache_stale",
     "app_sampled",
 ]
-DEFAULT_ALWAYS: tuple[AlwaysKept, ...] = (
-    "error",
-    "client_closed",
-    "stream_error",
-    "drain_cut",
-    "degraded",
-    "fallback",
-    "retry",
-    "budget",
-    "cache_stale",
-)
+DEFAULT_ALWAYS: tuple[AlwaysKept, ...] = tuple(kind for kind in get_args(AlwaysKept) if kind != "app_sampled")
 """Every kind but ``app_sampled`` (an app whose tracer samples every trace would keep every line)."""
 
 _ID_RANGE = 1 << 64  # the trace id's low 64 bits are drawn from, as TraceIdRatioBased does

@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
 from ..sdk_clients import openai_client
+from .budget_policies import close_after_a_few_words
 
 LONG_REPLY = " ".join(f"word{i}" for i in range(400))
 HI = [{"role": "user", "content": "hi"}]
@@ -136,13 +137,7 @@ async def test_sample_0_keeps_a_client_that_left(fake: FakeFactory, sidecar: Sid
     """The app closes a slow stream after a few words: the ``client_closed`` line is written."""
     running = await started(fake, sidecar, SAMPLE_0, reply=LONG_REPLY, tokens_per_s=40)
     async with openai_client(running) as client:
-        stream = await client.chat.completions.create(model="solo", messages=HI, stream=True)  # type: ignore[arg-type]
-        received = ""
-        async for chunk in stream:
-            received += chunk.choices[0].delta.content or "" if chunk.choices else ""
-            if received.count("word") >= 4:
-                break
-        await stream.close()
+        await close_after_a_few_words(client)
     [line] = await eventually_lines(running, 1)
     assert (line["status"], line["outcome"]) == (499, "client_closed")
 
