@@ -268,7 +268,8 @@ def _sampling(policy: Policy) -> dict[str, str]:
         "always": text(sampling.always),
         "slower_than_s": text(sampling.slower_than_ms / 1000 if sampling.slower_than_ms is not None else None),
     }
-    fields.update({f"routes.{name}.sample": text(rate) for name, rate in sampling.route_rates.items()})
+    for name, rate in (sampling.route_rates or {}).items():
+        fields[f"routes.{name}.sample"] = text(rate)
     return fields
 
 

@@ -98,15 +98,16 @@ class AccessSampling:
     """The compiled ``access_log`` block: ``weight`` decides a request's line."""
 
     rate: float  # the top-level sample
-    route_rates: Mapping[str, float]  # by route name, where a route sets its own
+    route_rates: Mapping[str, float] | None  # by route name, where a route sets its own; None: no route does
     by_trace_id: bool
     always: frozenset[str]
     slower_than_ms: float | None
 
     def weight(self, exchange: Exchange, status: int, latency_ms: float) -> float | None:
         """None: the line is sampled out; else the line's weight (1.0, or the rate it was drawn at)."""
-        route = exchange.route
-        rate = self.route_rates.get(route.name, self.rate) if route is not None and self.route_rates else self.rate
+        rate = self.rate
+        if self.route_rates is not None and (route := exchange.route) is not None:
+            rate = self.route_rates.get(route.name, rate)
         if rate >= 1.0 or self.kept_always(exchange, status, latency_ms):
             return 1.0
         if rate <= 0.0:
@@ -131,7 +132,10 @@ def _eventful(exchange: Exchange) -> bool:
         return True
     if exchange.budget or exchange.cache == "stale":
         return True
-    return any(attempt.outcome != "ok" for attempt in exchange.attempts)
+    for attempt in exchange.attempts:  # noqa: SIM110 - a plain loop: no generator per request
+        if attempt.outcome != "ok":
+            return True
+    return False
 
 
 def kinds_of(exchange: Exchange, status: int) -> set[str]:
@@ -192,7 +196,7 @@ def compile_access_sampling(block: AccessLogSpec | None, route_rates: Mapping[st
         return None
     return AccessSampling(
         rate=block.sample,
-        route_rates=MappingProxyType(dict(route_rates)),
+        route_rates=MappingProxyType(dict(route_rates)) if route_rates else None,
         by_trace_id=block.by == "trace_id",
         always=frozenset(block.always),
         slower_than_ms=block.slower_than_s * 1000 if block.slower_than_s is not None else None,

@@ -55,6 +55,8 @@ def test_the_block_compiles_to_its_rates_and_kinds() -> None:
     assert (sampling.rate, dict(sampling.route_rates), sampling.slower_than_ms) == (0.1, {"r": 0.5}, 2500.0)
     assert "app_sampled" not in sampling.always and {"error", "fallback", "client_closed"} <= sampling.always
     assert not sampling.by_trace_id
+    no_routes = loaded("access_log: {sample: 0.1}\n").access_sampling
+    assert no_routes is not None and no_routes.route_rates is None
 
 
 def test_a_route_below_1_samples_under_a_top_level_of_1() -> None:
