@@ -63,7 +63,7 @@ def routing_block() -> str:
 
 
 def sidecar_policy(workdir: Path, upstream: int, variant: str) -> Path:
-    chain = "[bench-model, backup]" if variant != "single" else "bench-model"
+    chain = "[bench-model, backup]" if variant != "single" else "bench-model"  # "sample-R": a chain too
     if variant == "routing":  # the cheapest capable of the two, decided by 20 classes and 3 levels
         chain = "{select: cheapest, from: [bench-model, backup]}"
     text = f"""
@@ -89,6 +89,8 @@ routes:
 """
     if variant == "routing":
         text += routing_block()
+    if variant.startswith("sample-"):  # the access line sampled (docs/logs.md): every request a plain success
+        text += f"access_log: {{sample: {variant.removeprefix('sample-')}}}\n"
     path = workdir / f"policy-{variant}.yaml"
     path.write_text(text)
     return path
@@ -242,6 +244,9 @@ VARIANTS = {
     "sidecar-single-target": ("single", {}),
     # the access line off by the log level (SIDECAR_LOG_LEVEL=warning): what the one line a request costs
     "sidecar-no-access-line": ("chain", {"SIDECAR_LOG_LEVEL": "warning"}),
+    # the access line sampled by the policy (access_log.sample): 0 writes none, 0.1 one request in ten
+    "sidecar-access-sample-0": ("sample-0", {}),
+    "sidecar-access-sample-0.1": ("sample-0.1", {}),
     # the bench route a cheapest selection behind a routing block of 20 classes (every request classified)
     "sidecar-routing-20": ("routing", {}),
     # Traces over OTLP/HTTP to nginx; metrics stay on /metrics, so these measure tracing alone. wrk sends

@@ -494,7 +494,18 @@ NOT_POLICIES = {
     "metric_relabel_configs": "a Prometheus scrape job's relabelling (checked by promtool below)",
     "env": "a container's environment in a Deployment",
 }
-SECTIONS = {"version", "defaults", "providers", "models", "routing", "routes", "default", "budgets", "cache"}
+SECTIONS = {
+    "version",
+    "defaults",
+    "providers",
+    "models",
+    "routing",
+    "routes",
+    "default",
+    "budgets",
+    "cache",
+    "access_log",
+}
 
 
 def yaml_blocks() -> Iterator[tuple[str, str]]:

@@ -23,6 +23,12 @@ match on) and routed by both policies. The result says:
   1-hour write rate) (a line without them counts
   none); another model tokenizes and answers differently, so the new figure is an estimate of the
   order of the change, not a bill.
+
+A log written under an ``access_log`` block that samples (docs/logs.md) holds a share of the requests:
+a line with ``sample_rate`` stands for ``1 / sample_rate`` of them. Every count of requests and every
+cost is weighted so (``requests``: the requests the replayed lines stand for), and ``sampled_lines``
+says how many lines were sampled; the counts of lines (``lines``, ``replayed``, ``skipped``,
+``policy_versions``) are not weighted.
 """
 
 from __future__ import annotations
@@ -71,7 +77,7 @@ class Move:
 
     old: Decision
     new: Decision
-    requests: int = 0
+    requests: float = 0  # weighted by the lines' 1 / sample_rate
     cost_delta_usd: float = 0.0
 
 
@@ -81,16 +87,18 @@ class Replay:
     replayed: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     policy_versions: Counter[str] = field(default_factory=Counter)
-    old_agrees_with_log: int = 0
+    requests: float = 0  # the requests the replayed lines stand for: each line's 1 / sample_rate
+    sampled_lines: int = 0  # replayed lines written at a rate below 1 (``sample_rate``)
+    old_agrees_with_log: float = 0
     moves: dict[tuple[Decision, Decision], Move] = field(default_factory=dict)
-    priced: int = 0
-    unpriced: int = 0
+    priced: float = 0
+    unpriced: float = 0
     old_cost_usd: float = 0.0
     new_cost_usd: float = 0.0
     logged_cost_usd: float = 0.0
 
     @property
-    def routed_differently(self) -> int:
+    def routed_differently(self) -> float:
         return sum(move.requests for move in self.moves.values())
 
 
@@ -138,27 +146,40 @@ def replay(old: Policy, new: Policy, lines: Iterable[bytes], *, app: str = "") -
     return result
 
 
+def line_weight(line: Mapping[str, Any]) -> float:
+    """How many requests an access line stands for: ``1 / sample_rate`` for a line the sidecar wrote at a
+    rate below 1 (docs/logs.md, "Sampling"), else 1."""
+    rate = line.get("sample_rate")
+    if isinstance(rate, int | float) and not isinstance(rate, bool) and 0 < rate < 1:
+        return 1 / rate
+    return 1.0
+
+
 def _replay_one(result: Replay, old: Policy, new: Policy, line: Mapping[str, Any], request: RequestFacts) -> None:
+    weight = line_weight(line)
     result.replayed += 1
+    result.requests += weight
+    if weight != 1.0:
+        result.sampled_lines += 1
     result.policy_versions[str(line.get("policy_version") or "")] += 1
     before, after = Decision.of(old.route(request)), Decision.of(new.route(request))
     if before.route == line.get("route"):
-        result.old_agrees_with_log += 1
+        result.old_agrees_with_log += weight
     if isinstance(line.get("cost_usd"), int | float):
-        result.logged_cost_usd += line["cost_usd"]
+        result.logged_cost_usd += line["cost_usd"] * weight
     costs = _costs(old, new, line, before, after)
     if costs is None:
         if line.get("input_tokens") is not None:
-            result.unpriced += 1
+            result.unpriced += weight
     else:
-        result.priced += 1
-        result.old_cost_usd += costs[0]
-        result.new_cost_usd += costs[1]
+        result.priced += weight
+        result.old_cost_usd += costs[0] * weight
+        result.new_cost_usd += costs[1] * weight
     if before != after:
         move = result.moves.setdefault((before, after), Move(before, after))
-        move.requests += 1
+        move.requests += weight
         if costs is not None:
-            move.cost_delta_usd += costs[1] - costs[0]
+            move.cost_delta_usd += (costs[1] - costs[0]) * weight
 
 
 def _costs(

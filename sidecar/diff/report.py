@@ -53,28 +53,36 @@ def _replay_lines(old: Policy, r: Replay, source: str) -> list[str]:
         lines.append("  skipped: " + ", ".join(f"{n} {why}" for why, n in sorted(r.skipped.items())))
     if not r.replayed:
         return lines
+    if r.sampled_lines:
+        lines.append(
+            f"  sampled log: {r.sampled_lines} of {r.replayed} lines were written at a sample rate below 1"
+            f" (sample_rate): the figures below weight each line by 1 / sample_rate, {_count(r.requests)} requests"
+        )
     versions = ", ".join(f"{v or '(none)'} ({n})" for v, n in sorted(r.policy_versions.items()))
     lines.append(f"  logged under policy versions: {versions}; old is {old.version}")
-    differ = r.replayed - r.old_agrees_with_log
-    agree = f"  old policy picks the logged route for {r.old_agrees_with_log} of {r.replayed}"
+    differ = r.requests - r.old_agrees_with_log
+    agree = f"  old policy picks the logged route for {_count(r.old_agrees_with_log)} of {_count(r.requests)}"
     if differ:
-        agree += f" ({differ} differ: logged under another policy, or routed by headers or an app the log lacks)"
+        agree += (
+            f" ({_count(differ)} differ: logged under another policy, or routed by headers or an app the log lacks)"
+        )
     lines.append(agree)
     moved = r.routed_differently
-    lines.append(f"  routed differently by new: {moved} of {r.replayed} ({_percent(moved, r.replayed)})")
+    lines.append(
+        f"  routed differently by new: {_count(moved)} of {_count(r.requests)} ({_percent(moved, r.requests)})"
+    )
     for move in _moves(r):
-        lines.append(
-            f"    {move.requests:>6}  {move.old.text()}  =>  {move.new.text()}  ({_signed(move.cost_delta_usd)})"
-        )
+        moved_cost = _signed(move.cost_delta_usd)
+        lines.append(f"    {_count(move.requests):>6}  {move.old.text()}  =>  {move.new.text()}  ({moved_cost})")
     if r.priced:
         delta = r.new_cost_usd - r.old_cost_usd
         relative = f", {delta / r.old_cost_usd:+.1%}" if r.old_cost_usd else ""
         lines.append(
-            f"  estimated cost of {r.priced} requests with usage: old ${r.old_cost_usd:.6f}, "
+            f"  estimated cost of {_count(r.priced)} requests with usage: old ${r.old_cost_usd:.6f}, "
             f"new ${r.new_cost_usd:.6f} ({_signed(delta)}{relative})"
         )
     if r.unpriced:
-        lines.append(f"  not priced: {r.unpriced} requests whose model has no price in one of the policies")
+        lines.append(f"  not priced: {_count(r.unpriced)} requests whose model has no price in one of the policies")
     return lines
 
 
@@ -82,7 +90,12 @@ def _moves(r: Replay) -> list[Any]:
     return sorted(r.moves.values(), key=lambda m: (-m.requests, m.old.text(), m.new.text()))
 
 
-def _percent(part: int, whole: int) -> str:
+def _count(requests: float) -> int | float:
+    """A count of requests as written: whole (every count of a log that was not sampled), else to 0.1."""
+    return int(requests) if requests == int(requests) else round(requests, 1)
+
+
+def _percent(part: float, whole: float) -> str:
     return f"{part / whole:.1%}" if whole else "0.0%"
 
 
@@ -106,11 +119,13 @@ def json_report(
             "replayed": r.replayed,
             "skipped": dict(sorted(r.skipped.items())),
             "policy_versions": dict(sorted(r.policy_versions.items())),
-            "old_agrees_with_log": r.old_agrees_with_log,
-            "routed_differently": r.routed_differently,
+            "requests": _count(r.requests),
+            "sampled_lines": r.sampled_lines,
+            "old_agrees_with_log": _count(r.old_agrees_with_log),
+            "routed_differently": _count(r.routed_differently),
             "moves": [
                 {
-                    "requests": m.requests,
+                    "requests": _count(m.requests),
                     "old": _decision(m.old),
                     "new": _decision(m.new),
                     "cost_delta_usd": round(m.cost_delta_usd, 6),
@@ -118,8 +133,8 @@ def json_report(
                 for m in _moves(r)
             ],
             "cost": {
-                "priced_requests": r.priced,
-                "unpriced_requests": r.unpriced,
+                "priced_requests": _count(r.priced),
+                "unpriced_requests": _count(r.unpriced),
                 "old_usd": round(r.old_cost_usd, 6),
                 "new_usd": round(r.new_cost_usd, 6),
                 "delta_usd": round(r.new_cost_usd - r.old_cost_usd, 6),

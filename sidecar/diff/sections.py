@@ -1,6 +1,7 @@
 """The policy's sections, each compared by one function ``(old, new) -> list[Change]``.
 
-``SECTIONS`` is the order of the diff: providers, models, routes, defaults. A feature that adds a
+``SECTIONS`` is the order of the diff: providers, models, routes, defaults, routing, budgets, cache,
+access_log. A feature that adds a
 section to the policy (cache, budgets, ...) adds one function here and one entry in ``SECTIONS``.
 
 Routes are matched by name. ``ROUTE_ASPECTS`` are the things compared for a route present in both
@@ -250,7 +251,38 @@ def _budget_settings(spec: BudgetsSpec | None) -> dict[str, str]:
     return {path: value for path, value in fields.items() if not path.startswith("limits")}
 
 
-SECTIONS: tuple[Section, ...] = (providers, models, routes, defaults, routing_section, budgets, cache_store)
+def access_log(old: Policy, new: Policy) -> list[Change]:
+    """The ``access_log`` block as the sidecar applies it (subject ``sampling``): the share of lines
+    written (``sample``; 1 without the block), and while any rate is below 1 how lines are drawn, the kinds
+    always kept, the latency over which lines are kept, and each route's own share (``routes.NAME.sample``)."""
+    return list(field_changes("access_log", "sampling", _sampling(old), _sampling(new)))
+
+
+def _sampling(policy: Policy) -> dict[str, str]:
+    sampling = policy.access_sampling
+    if sampling is None:  # every line written
+        return {"sample": "1"}
+    fields = {
+        "sample": text(sampling.rate),
+        "by": "trace_id" if sampling.by_trace_id else "random",
+        "always": text(sampling.always),
+        "slower_than_s": text(sampling.slower_than_ms / 1000 if sampling.slower_than_ms is not None else None),
+    }
+    for name, rate in (sampling.route_rates or {}).items():
+        fields[f"routes.{name}.sample"] = text(rate)
+    return fields
+
+
+SECTIONS: tuple[Section, ...] = (
+    providers,
+    models,
+    routes,
+    defaults,
+    routing_section,
+    budgets,
+    cache_store,
+    access_log,
+)
 
 
 def diff_policies(old: Policy, new: Policy) -> list[Change]:

@@ -22,6 +22,7 @@ from ..cache.plan import route_cache
 from ..cache.spec import CacheStoreSpec, RouteCacheSpec
 from ..request_facts import CREDENTIAL_HEADERS
 from ..routing.caps import TokenCaps
+from .access_log import compile_access_sampling
 from .base import Spec as _Spec
 from .compiled import Policy, PolicyError, Provider, Route, RouteGates, RouteSettings, Target
 from .conditions import HeaderIs, ModelIs, build_conditions
@@ -91,7 +92,14 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
         routing=spec.routing,
         cache=_cache_store(spec, (*routes, *model_routes.values(), *([default] if default else []))),
         files=router.files if router is not None else (),
+        access_sampling=compile_access_sampling(spec.access_log, _route_log_rates(spec, routes, default)),
     )
+
+
+def _route_log_rates(spec: PolicySpec, routes: list[Route], default: Route | None) -> dict[str, float]:
+    """The routes' own ``access_log.sample``, by route name."""
+    specs = [*zip(spec.routes, routes, strict=True), *([(spec.default, default)] if spec.default and default else [])]
+    return {route.name: route_spec.access_log.sample for route_spec, route in specs if route_spec.access_log}
 
 
 def files_named(spec: PolicySpec, base_dir: Path) -> tuple[str, ...]:

@@ -21,6 +21,7 @@ from ..dialects import Dialect, ProviderKind, registry
 from ..dialects.base import ProviderAPI
 from ..header_text import header_text
 from ..request_facts import RequestFacts
+from .access_log import AccessSampling
 from .conditions import Condition
 from .files import DependentFile
 from .plans import Plan
@@ -183,6 +184,7 @@ class Policy:
     routing: RoutingSpec | None = None  # the routing block as written (``llm-sidecar diff``)
     cache: CacheStoreSpec | None = None  # the response cache's store; None: no route caches
     files: tuple[DependentFile, ...] = ()  # files compiling read (a learned router): watched, in the version
+    access_sampling: AccessSampling | None = None  # which access lines are written; None: every one
 
     def route(self, request: RequestFacts) -> Route | None:
         for route in self.routes:

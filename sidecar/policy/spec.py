@@ -15,6 +15,7 @@ Document layout::
     default:      the route used when no rule matches (optional)
     routing:      task classes, complexity, tiers, learned router (``sidecar.routing.spec``; optional)
     cache:        the response cache's store (optional; routes turn caching on, docs/caching.md)
+    access_log:   the share of access lines written, and what is always kept (``policy.access_log``; optional)
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from ..ensemble.spec import EnsembleSpec
 from ..gates.spec import GatesSpec
 from ..routing.spec import CapsSpec, FeatureTests, QualitySpec, RoutingSpec, SelectSpec, SplitSpec
 from ..shadow.spec import ShadowSpec
+from .access_log import AccessLogSpec, RouteAccessLogSpec
 from .base import CREDENTIAL_HEADERS, HeaderSafe
 from .base import Spec as _Spec
 from .names import DialectName, ProviderKindName
@@ -285,6 +287,9 @@ class RouteSpec(_Spec):
     resilience: ResilienceSpec | None = None
     unsupported_params: Literal["error", "drop"] | None = None
     cache: RouteCacheSpec | None = Field(None, description="Over defaults.cache, field by field (docs/caching.md).")
+    access_log: RouteAccessLogSpec | None = Field(
+        None, description="This route's share of access lines written, over access_log.sample (docs/logs.md)."
+    )
 
     @model_validator(mode="after")
     def _target_or_deny(self) -> RouteSpec:
@@ -314,4 +319,7 @@ class PolicySpec(_Spec):
     )
     cache: CacheStoreSpec | None = Field(
         None, description="The response cache's store (memory by default, or Redis); docs/caching.md."
+    )
+    access_log: AccessLogSpec | None = Field(
+        None, description="Which access lines are written: a sampled share, and what is always kept (docs/logs.md)."
     )

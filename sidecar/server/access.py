@@ -2,7 +2,9 @@
 
 The access line is rendered here with orjson (same fields and format as every other log line: ``ts``,
 ``level``, ``event``, ``component``) and written through a ``LineBuffer``, not through structlog's
-processor chain: it is the one log line per request, so it is kept cheap.
+processor chain: it is the one log line per request, so it is kept cheap. The policy's ``access_log``
+block (``policy.access_log``) may sample it: the decision comes after the request's telemetry and before
+the line is built, and a line written at a rate below 1 carries ``sample_rate``.
 """
 
 from __future__ import annotations
@@ -79,6 +81,14 @@ class AccessLog:
         )
         if not self._enabled:
             return
+        weight = 1.0
+        sampling = exchange.policy.access_sampling
+        if sampling is not None:  # decided before the line is built: a line sampled out costs nothing more
+            drawn = sampling.weight(exchange, status, latency_ms)
+            if drawn is None:
+                telemetry.instruments.access_lines_sampled_out.inc((route or "",), 1)
+                return
+            weight = drawn
         model = facts.model
         fields: dict[str, Any] = {
             "component": "sidecar.access",
@@ -106,6 +116,8 @@ class AccessLog:
             "policy_version": exchange.policy.version,
         }
         _add_optional_fields(fields, exchange, outcome, counted, cost, routing, estimated=estimated)
+        if weight < 1.0:  # drawn at this rate: the line stands for 1 / sample_rate requests
+            fields["sample_rate"] = weight
         try:
             line = orjson.dumps(fields, option=orjson.OPT_APPEND_NEWLINE)
         except TypeError:  # a header's bytes that are not UTF-8 (lone surrogates): written as \xNN

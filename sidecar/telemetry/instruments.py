@@ -228,6 +228,15 @@ class Instruments(FeatureInstruments):
                 "{line}",
             )
         )
+        self.access_lines_sampled_out = counter(
+            own(
+                "access_lines_sampled_out_total",
+                "Access lines not written because the policy's access_log.sample left them out, by route "
+                '(a request with no route: route="").',
+                ("route",),
+                "{line}",
+            )
+        )
         self.connections_refused = counter(
             own(
                 "connections_refused_total",

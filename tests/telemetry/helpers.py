@@ -129,3 +129,4 @@ def drive_every_metric(telemetry: Telemetry) -> None:
     telemetry.instruments.budget_remaining.replace({budget: 0.5})
     telemetry.instruments.budget_events.inc(("store_errors",))
     telemetry.instruments.budget_pending.set((), 0)
+    telemetry.instruments.access_lines_sampled_out.inc(("r",), 1)  # what AccessLog.record counts

@@ -43,6 +43,7 @@ def test_every_catalog_metric_is_exposed_and_parses() -> None:
         "llm_sidecar_bulkhead_queued": "gauge",
         "llm_sidecar_bulkhead_wait_seconds": "histogram",
         "llm_sidecar_policy_reloads": "counter",
+        "llm_sidecar_access_lines_sampled_out": "counter",
         "llm_sidecar_log_lines_dropped": "counter",
         "llm_sidecar_connections_refused": "counter",
         "llm_sidecar_policy_last_reload_successful": "gauge",

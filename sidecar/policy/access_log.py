@@ -1,0 +1,203 @@
+"""The policy's ``access_log`` block: which access lines are written (docs/logs.md, "Sampling").
+
+By default every proxied request writes its access line. In a busy pod those lines are the bulk of the
+log volume, so an SRE may keep a share of the plain successes (``sample``) while always keeping the lines
+that matter (``always``: an error status, a client that left, a stream cut, a fallback, a retry, a
+budget's say, a stale cache answer, a slow answer), as Envoy's access-log filters and nginx's
+``access_log ... if=`` do::
+
+    access_log:
+      sample: 0.1                  # share of the other lines written; 1 (default) writes every line
+      by: trace_id                 # or random (default): the draw, per request
+      always: [error, client_closed, stream_error, drain_cut, degraded, fallback, retry, budget, cache_stale]
+      slower_than_s: 5             # also keep every answer slower than this
+    routes:
+      - name: checkout
+        access_log: {sample: 1.0}  # this route's own share
+
+``AccessSampling.weight`` decides once per request, after its outcome is known and before its line is
+built: ``None`` (sampled out: the line is not built), ``1.0`` (written as always), or the route's rate
+below 1 (written, with ``sample_rate``: each such line stands for ``1 / sample_rate`` requests).
+``by: trace_id`` draws from the trace id (the sidecar's span's, else the app's ``traceparent``'s, else
+the request id) as OpenTelemetry's ``TraceIdRatioBased`` sampler does: a trace sampled at the same ratio
+and its line agree. A policy whose rates are all 1 compiles to no ``AccessSampling``: nothing per request.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Literal, get_args
+
+from pydantic import Field
+
+from .base import Spec
+
+if TYPE_CHECKING:
+    from ..server.exchange import Exchange
+
+AlwaysKept = Literal[
+    "error",
+    "client_closed",
+    "stream_error",
+    "drain_cut",
+    "degraded",
+    "fallback",
+    "retry",
+    "budget",
+    "cache_stale",
+    "app_sampled",
+]
+DEFAULT_ALWAYS: tuple[AlwaysKept, ...] = tuple(kind for kind in get_args(AlwaysKept) if kind != "app_sampled")
+"""Every kind but ``app_sampled`` (an app whose tracer samples every trace would keep every line)."""
+
+_ID_RANGE = 1 << 64  # the trace id's low 64 bits are drawn from, as TraceIdRatioBased does
+
+
+class AccessLogSpec(Spec):
+    """The top-level ``access_log`` block: the share of access lines written, and what is always kept."""
+
+    sample: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="Share of the access lines that no 'always' kind keeps which are written (0 to 1). "
+        "1 (default): every line, as without the block. Lines written at a rate below 1 say it (sample_rate).",
+    )
+    by: Literal["random", "trace_id"] = Field(
+        "random",
+        description="How a request is drawn: random, or by its trace id (the sidecar's span, else the app's "
+        "traceparent, else the request id) as OpenTelemetry's TraceIdRatioBased sampler draws, so a trace "
+        "sampled at the same ratio and its line agree.",
+    )
+    always: tuple[AlwaysKept, ...] = Field(
+        DEFAULT_ALWAYS,
+        description="Lines always written whatever the sample: error (a 4xx or 5xx status sent, 499 aside), "
+        "client_closed (499), stream_error, drain_cut, degraded (the last resort answered), fallback, retry "
+        "(an upstream try failed or was skipped, though an answer came), budget (a budget limit acted or its "
+        "store fell back), cache_stale, app_sampled (the app's traceparent has its sampled flag). "
+        "Default: every kind but app_sampled; [] samples every line.",
+    )
+    slower_than_s: float | None = Field(
+        None, gt=0, description="Also always write the line of a request that took longer than this (seconds)."
+    )
+
+
+class RouteAccessLogSpec(Spec):
+    """A route's ``access_log``: its own share of lines, over the top-level ``access_log.sample``."""
+
+    sample: float = Field(
+        ge=0, le=1, description="Share of this route's access lines written (0 to 1), as access_log.sample."
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AccessSampling:
+    """The compiled ``access_log`` block: ``weight`` decides a request's line."""
+
+    rate: float  # the top-level sample
+    route_rates: Mapping[str, float] | None  # by route name, where a route sets its own; None: no route does
+    by_trace_id: bool
+    always: frozenset[str]
+    slower_than_ms: float | None
+
+    def weight(self, exchange: Exchange, status: int, latency_ms: float) -> float | None:
+        """None: the line is sampled out; else the line's weight (1.0, or the rate it was drawn at)."""
+        rate = self.rate
+        if self.route_rates is not None and (route := exchange.route) is not None:
+            rate = self.route_rates.get(route.name, rate)
+        if rate >= 1.0 or self.kept_always(exchange, status, latency_ms):
+            return 1.0
+        if rate <= 0.0:
+            return None
+        drawn = _trace_draw(exchange) if self.by_trace_id else random.random()
+        return rate if drawn < rate else None
+
+    def kept_always(self, exchange: Exchange, status: int, latency_ms: float) -> bool:
+        """True when the request is one of the ``always`` kinds, or slower than ``slower_than_s``."""
+        if self.slower_than_ms is not None and latency_ms > self.slower_than_ms:
+            return True
+        if "app_sampled" in self.always and _app_sampled(exchange):
+            return True
+        if status < 400 and not _eventful(exchange):  # a plain success: the bulk, decided at once
+            return False
+        return not self.always.isdisjoint(kinds_of(exchange, status))
+
+
+def _eventful(exchange: Exchange) -> bool:
+    """Whether anything but a plain success befell an answered request (a cheap test before ``kinds_of``)."""
+    if exchange.stream_error or exchange.drain_cut or exchange.degraded or exchange.fallback_reason:
+        return True
+    if exchange.budget or exchange.cache == "stale":
+        return True
+    for attempt in exchange.attempts:  # noqa: SIM110 - a plain loop: no generator per request
+        if attempt.outcome != "ok":
+            return True
+    return False
+
+
+def kinds_of(exchange: Exchange, status: int) -> set[str]:
+    """The ``always`` kinds a request is (``app_sampled`` aside: it reads the request, not its outcome)."""
+    kinds = set()
+    if status == 499:
+        kinds.add("client_closed")
+    elif status >= 400:
+        kinds.add("error")
+    for kind, happened in (
+        ("stream_error", exchange.stream_error),
+        ("drain_cut", exchange.drain_cut),
+        ("degraded", exchange.degraded),
+        ("fallback", exchange.fallback_reason),
+        ("budget", exchange.budget),
+        ("cache_stale", exchange.cache == "stale"),
+        ("retry", any(attempt.outcome != "ok" for attempt in exchange.attempts)),
+    ):
+        if happened:
+            kinds.add(kind)
+    return kinds
+
+
+def _trace_draw(exchange: Exchange) -> float:
+    """A number in [0, 1) from the request's trace id's low 64 bits (the request id without a trace)."""
+    trace_id = exchange.trace.trace_id or _app_trace_id(exchange)
+    try:
+        return int(trace_id[-16:], 16) / _ID_RANGE
+    except ValueError:
+        return random.random()
+
+
+def _app_trace_id(exchange: Exchange) -> str:
+    """The trace id of the app's ``traceparent``, else the request id."""
+    parts = _traceparent(exchange)
+    if len(parts[1]) == 32 and parts[1] != "0" * 32:
+        return parts[1]
+    return exchange.request_id
+
+
+def _app_sampled(exchange: Exchange) -> bool:
+    """The app's ``traceparent`` has its sampled flag (``...-01``)."""
+    flags = _traceparent(exchange)[3][:2]
+    return len(flags) == 2 and flags[1] in "13579bdfBDF"  # the flags' lowest bit: sampled
+
+
+def _traceparent(exchange: Exchange) -> list[str]:
+    """The app's ``traceparent`` (``00-<trace id>-<span id>-<flags>``) in its four parts ("" where absent)."""
+    parts = exchange.facts.headers.get("traceparent", "").strip().split("-")
+    return [*parts[:4], *[""] * (4 - len(parts))]
+
+
+def compile_access_sampling(block: AccessLogSpec | None, route_rates: Mapping[str, float]) -> AccessSampling | None:
+    """The policy's ``access_log`` block and the routes' own rates (by route name), compiled; None when
+    every line is written (no block, or every rate 1): the access line then costs nothing more."""
+    block = block or AccessLogSpec()
+    if block.sample >= 1.0 and all(rate >= 1.0 for rate in route_rates.values()):
+        return None
+    return AccessSampling(
+        rate=block.sample,
+        route_rates=MappingProxyType(dict(route_rates)) if route_rates else None,
+        by_trace_id=block.by == "trace_id",
+        always=frozenset(block.always),
+        slower_than_ms=block.slower_than_s * 1000 if block.slower_than_s is not None else None,
+    )
