@@ -6,6 +6,8 @@
 - ``names``       the names of dialects and provider kinds as pydantic types, read from the registry
 - ``plans``       a route's plan: which chain(s) of targets a request walks, chosen at load
 - ``conditions``  pre-compiled route predicates (model glob, header, app, dialect, operation)
+- ``access_log``  the ``access_log`` block: which access lines are written (a sampled rate, the kinds
+                  always kept), compiled to ``AccessSampling``
 - ``compiled``    ``Policy``: immutable, names resolved, settings merged; ``route`` and ``explain``
 - ``compile``     spec -> ``Policy``: names resolved, plans, gates, shadow, cache and budgets compiled
 - ``load``        file -> ``Policy`` or ``PolicyError`` listing every problem with its path
