@@ -34,7 +34,8 @@ from typing import TYPE_CHECKING, NamedTuple
 from sidecar.translate import Usage
 
 from .decision import Decision, LimitState
-from .joint import REQUESTS, JointPlan, joint_plan, spread_on
+from .joint import JointPlan, joint_plan, spread_on
+from .plans import REQUESTS
 from .pricing import NANO_USD
 from .verdicts import ALL_OVER, downgrade_targets
 
