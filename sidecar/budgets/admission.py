@@ -149,7 +149,9 @@ class Admission:
         Its first target, or another call with nothing billed since: what it holds holds it. Else what it
         cost since is charged, its share of the request's reservation taken out of it (settled, the rest
         reserved again: with Redis in the same script call as the settlement), or its own hold settled,
-        and then ``target`` reserved for it alone at its own price, checked against every ``deny`` limit.
+        and then ``target`` reserved for it alone at its own price, checked against every ``deny`` limit;
+        at each move the judge's share is estimated again for ``target``'s answer (``judge_share``), and
+        the joint reservation held again when it changed.
         False: refused there, nothing held for it (the member's chain goes on, or it fails). The calls'
         switches run one at a time (members run at once), and a member cancelled during one (early
         quorum) leaves nothing held past the request's end (``_rehold``, ``_hold_call``)."""
@@ -175,6 +177,10 @@ class Admission:
             if own is not None:
                 del calls.own[index]
                 ledger._finish_soon(own, call_holds.uncounted(calls, own, own.plan.pick((*delta, 0))))
+                if held is not None and call_holds.judge_share(ledger, request, calls, index, target):
+                    ledger._finish_soon(held, [0] * len(held.plan.refs))  # another move: the judge's share
+                    tab = self._held = ledger._tab(held)  # held again too, the rest with it (as below)
+                    await asyncio.shield(self._rehold(request, calls, tab))
             elif held is not None and first is not None:  # its share of the joint reservation, on its target's
                 calls.shares[index] = (None, 0, 0)  # counters: settled, the rest held again (the judge's
                 call_holds.judge_share(ledger, request, calls, index, target)  # with this answer at target's)

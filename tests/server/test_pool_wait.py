@@ -49,16 +49,26 @@ def access(running: RunningSidecar, request_id: str) -> dict[str, Any]:
     return line
 
 
+async def asked_while_held(
+    fake: FakeFactory, sidecar: SidecarFactory, first_byte_s: float, stall_s: float
+) -> tuple[RunningSidecar, list[str], asyncio.Future[tuple[int, dict[str, str]]], int, dict[str, str]]:
+    """A sidecar with one upstream connection per host; ``hold`` takes m0's, its provider stalling
+    ``stall_s``; then ``chain`` is asked (first_byte_s: ``first_byte_s``): the sidecar, the fakes' URLs,
+    the held request, and the second one's status and headers."""
+    urls = await fakes(fake, 2)
+    running = await sidecar(policy(urls, first_byte_s), upstream_connections_per_host=1)
+    held = asyncio.ensure_future(ask(running, f"[fault:stall={stall_s}] first", "hold"))
+    await reach(urls[0], 1)
+    status, headers = await ask(running, "second")
+    return running, urls, held, status, headers
+
+
 async def test_a_call_waiting_for_a_free_connection_past_connect_s_is_served_by_its_target(
     fake: FakeFactory, sidecar: SidecarFactory
 ) -> None:
     """m0's only connection is held by a call its provider stalls for 1 s; a second request waits for
     it longer than connect_s (0.2 s) and is then served by m0 itself: no fallback, m0's breaker closed."""
-    urls = await fakes(fake, 2)
-    running = await sidecar(policy(urls, 60), upstream_connections_per_host=1)
-    held = asyncio.ensure_future(ask(running, "[fault:stall=1] first", "hold"))
-    await reach(urls[0], 1)
-    status, headers = await ask(running, "second")
+    running, urls, held, status, headers = await asked_while_held(fake, sidecar, 60, 1)
     assert status == 200 and headers["x-sidecar-model"] == "m0", headers
     assert "x-sidecar-fallback-reason" not in headers
     assert (await held)[0] == 200
@@ -72,11 +82,7 @@ async def test_a_pool_wait_past_the_first_byte_deadline_moves_on_without_a_break
     """m0's only connection is held for 2 s; a second request's call waits past its first-byte deadline
     (0.5 s): the attempt is ``upstream_pool_full`` (not the provider's ``timeout_connect`` or
     ``timeout_first_byte``), m1 serves, and m0's breaker stays closed."""
-    urls = await fakes(fake, 2)
-    running = await sidecar(policy(urls, 0.5), upstream_connections_per_host=1)
-    held = asyncio.ensure_future(ask(running, "[fault:stall=2] first", "hold"))
-    await reach(urls[0], 1)
-    status, headers = await ask(running, "second")
+    running, _, held, status, headers = await asked_while_held(fake, sidecar, 0.5, 2)
     assert status == 200 and headers["x-sidecar-model"] == "m1", headers
     line = access(running, headers["x-sidecar-request-id"])
     assert line["attempt_log"] == ["m0:upstream_pool_full", "m1:ok"]
