@@ -7,17 +7,24 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
 import pytest
 
-from ..conftest import FakeFactory, SidecarFactory, provider_block
+from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
 from ..sdk_clients import openai_client
 from ..upstream.raw import UpstreamFactory
 from .anthropic_usage import ANTHROPIC_USAGE, CACHED, IN, OUT, WRITE, anthropic_upstream
-from .test_usage_costs import access, charged
+from .budget_walks import access_line
 
 PRICE = (
     f"{{input_per_mtok: {IN}, output_per_mtok: {OUT}, cached_input_per_mtok: {CACHED}, cache_write_per_mtok: {WRITE}}}"
 )
+
+
+async def charged(running: RunningSidecar) -> dict[str, float]:
+    """What each budget counted: {limit: used}."""
+    async with aiohttp.ClientSession() as session, session.get(f"{running.url}/status") as answer:
+        return {row["limit"]: row["used"] for row in (await answer.json())["budgets"]}
 
 
 def policy(anthropic_base: str, openai_base: str) -> str:
@@ -55,7 +62,7 @@ async def test_a_rejected_answers_cache_reads_and_writes_are_in_the_lines_parts(
         else:
             usage = (await client.chat.completions.create(**ask)).usage
     assert usage is not None
-    line = access(running)
+    line = access_line(running)
     assert line["served_model"] == "plain" and line["gate_rejections"] == ["cached:regex"]
     rejected_input = sum(ANTHROPIC_USAGE[name] for name in ANTHROPIC_USAGE if name != "output_tokens")
     assert line["input_tokens"] == rejected_input + usage.prompt_tokens

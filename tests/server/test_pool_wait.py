@@ -13,8 +13,8 @@ from typing import Any
 import aiohttp
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
+from ..waiting import until
 from .chain import calls, chain_policy, fakes
-from .test_reload_targets import breaker_of, reach
 
 # One try per target, connect_s far below the first call's stall, a breaker that one failure opens.
 DEFAULTS = (
@@ -44,6 +44,10 @@ async def ask(running: RunningSidecar, text: str, model: str = "chain") -> tuple
         return response.status, dict(response.headers)
 
 
+def breaker_of(running: RunningSidecar, target: str) -> str:
+    return str(running.state.targets.snapshot()[target]["breaker"]["state"])
+
+
 def access(running: RunningSidecar, request_id: str) -> dict[str, Any]:
     [line] = [line for line in running.log_lines() if line.get("request_id") == request_id]
     return line
@@ -58,7 +62,7 @@ async def asked_while_held(
     urls = await fakes(fake, 2)
     running = await sidecar(policy(urls, first_byte_s), upstream_connections_per_host=1)
     held = asyncio.ensure_future(ask(running, f"[fault:stall={stall_s}] first", "hold"))
-    await reach(urls[0], 1)
+    await until(lambda: calls(urls[0]), lambda seen: seen >= 1)  # m0's connection held
     status, headers = await ask(running, "second")
     return running, urls, held, status, headers
 
