@@ -378,7 +378,8 @@ def policy_and_sidecars() -> Row:
                 "(SIDECAR_MAX_CONNECTIONS, lowered at start to fit the open-files limit: log "
                 "file_descriptor_limit_low; /status .process), and access lines dropped because whatever "
                 "reads the pod's stdout stalled (the requests were served). Both 0 in a healthy pod "
-                "(docs/operations.md, docs/logs.md).",
+                "(docs/operations.md, docs/logs.md); a refusal fires the alert LLMSidecarConnectionsRefused "
+                "(its runbook: docs/operations.md).",
             ),
             Panel(
                 "Sidecars by version",

@@ -23,15 +23,17 @@
 
 The first settlement or release counts; later ones are no-ops (``finally: await admission.release()`` is
 always safe). What a switch or a race's end charged of ``spent`` is remembered: the end's ``unserved`` (the
-request's whole ``spent``) charges only the rest, so nothing counts twice; and a request counts once in a
-``requests`` limit, in the reservation that charged its first billed call or its answer. An ensemble's
+request's whole ``spent``) charges only the rest, so nothing counts twice; and a request counts once on each
+``requests`` counter of a target one of its calls billed on (a counter that targets share, once), in
+the settlement of that call's reservation (``plans.uncounted``, ``_counted_on``). An ensemble's
 reservation holds every call it may make at once (``BudgetRequest.calls``), each at its own price (``calls``);
 when one of them moves on (a fallback, or another call after a billed one), what it cost is settled and its
 share taken out of that reservation, then its next target reserved for it alone (``CallHolds``). That
 reservation is joint (``call_holds``): every call's share on its own target's counters, so the end
 (``charge_calls``) settles each call's cost on the target it is held on, its share or its own hold. A
-plain admission (``PlainAdmission``, from ``Ledger.admit_plain``) keeps its reservation as three fields
-and settles through ``LocalStore.settle_held``; any other end builds the general form (``Held``) first.
+plain admission (``plain_admission.PlainAdmission``, from ``Ledger.admit_plain``) keeps its reservation
+as three fields and settles through ``LocalStore.settle_held``; any other end builds the general form
+(``Held``) first.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from . import call_holds
 from .call_holds import CallCost, CallHolds, charge_calls, charge_on, reserve_joint, shares_of
 from .decision import Decision, StoreUse
 from .joint import spread_on
-from .plans import Plan
+from .plans import Plan, uncounted
 from .pricing import NANO_USD, actual_units
 
 if TYPE_CHECKING:
@@ -77,7 +79,18 @@ class Held:
 class Admission:
     """The budget side of one request (see the module docstring)."""
 
-    __slots__ = ("_calls", "_counted", "_held", "_ledger", "_racer", "_request", "_spent", "decision", "reserved")
+    __slots__ = (
+        "_calls",
+        "_counted",
+        "_counted_on",
+        "_held",
+        "_ledger",
+        "_racer",
+        "_request",
+        "_spent",
+        "decision",
+        "reserved",
+    )
 
     def __init__(self, ledger: Ledger, request: BudgetRequest | None, decision: Decision, held: Held | None) -> None:
         self._ledger = ledger
@@ -89,6 +102,7 @@ class Admission:
         self._racer: Held | None = None  # a hedge's second call's hold, while the race runs
         self._spent = (0, 0)  # the nano-dollars and tokens of ``spent`` already charged (switches, races)
         self._counted = False  # the request is counted in the ``requests`` measure already (a switch did)
+        self._counted_on: frozenset[str] | None = None  # a chain's: the ``requests`` counters it is counted on
         self._calls: CallHolds | None = None  # an ensemble's calls, once one of them moved on or raced
 
     def _hold(self) -> Held | None:
@@ -118,13 +132,15 @@ class Admission:
         racer, self._racer = self._racer, None
         if racer is not None:
             ledger._finish_soon(racer, [0] * len(racer.plan.refs))
-        if held is not None:
+        counted = self._counted_on or frozenset()
+        if held is not None:  # a call billed on held's target: the request counts on its counters now
             extra = self._unspent(spent)
-            count = not self._counted and spent != (0.0, 0)  # a call was billed: the request counts now
-            self._counted = self._counted or count
-            ledger._finish_soon(held, held.plan.pick((*extra, 1 if count else 0)))
+            count = extra != (0, 0) or (not self._counted and spent != (0.0, 0))
+            amounts, counted = uncounted(held.plan, held.plan.pick((*extra, 1 if count else 0)), counted)
+            self._counted, self._counted_on = self._counted or count, counted
+            ledger._finish_soon(held, amounts)
             self._held = None
-        self._held = await ledger._reserve_on(request, target, counted=self._counted)
+        self._held = await ledger._reserve_on(request, target, counted=False, counted_on=counted)
         return self._held is not None
 
     async def switch_call(self, index: int, target: TargetInfo, spent: tuple[float, int]) -> bool:
@@ -133,7 +149,9 @@ class Admission:
         Its first target, or another call with nothing billed since: what it holds holds it. Else what it
         cost since is charged, its share of the request's reservation taken out of it (settled, the rest
         reserved again: with Redis in the same script call as the settlement), or its own hold settled,
-        and then ``target`` reserved for it alone at its own price, checked against every ``deny`` limit.
+        and then ``target`` reserved for it alone at its own price, checked against every ``deny`` limit;
+        at each move the judge's share is estimated again for ``target``'s answer (``judge_share``), and
+        the joint reservation held again when it changed.
         False: refused there, nothing held for it (the member's chain goes on, or it fails). The calls'
         switches run one at a time (members run at once), and a member cancelled during one (early
         quorum) leaves nothing held past the request's end (``_rehold``, ``_hold_call``)."""
@@ -159,6 +177,10 @@ class Admission:
             if own is not None:
                 del calls.own[index]
                 ledger._finish_soon(own, call_holds.uncounted(calls, own, own.plan.pick((*delta, 0))))
+                if held is not None and call_holds.judge_share(ledger, request, calls, index, target):
+                    ledger._finish_soon(held, [0] * len(held.plan.refs))  # another move: the judge's share
+                    tab = self._held = ledger._tab(held)  # held again too, the rest with it (as below)
+                    await asyncio.shield(self._rehold(request, calls, tab))
             elif held is not None and first is not None:  # its share of the joint reservation, on its target's
                 calls.shares[index] = (None, 0, 0)  # counters: settled, the rest held again (the judge's
                 call_holds.judge_share(ledger, request, calls, index, target)  # with this answer at target's)
@@ -345,56 +367,11 @@ class Admission:
             actual: Sequence[int] = held.per_counter()
         else:
             units = actual_units((served or plan.target).price, usage)
-            actual = plan.pick((units[0], units[1], 0) if self._counted else units)
+            if self._counted_on is not None:  # a chain's: once on each counter of a target it billed on
+                actual = uncounted(plan, plan.pick(units), self._counted_on)[0]
+            else:
+                actual = plan.pick((units[0], units[1], 0) if self._counted else units)
         if unserved != (0.0, 0):
             extra = (*self._unspent(unserved), 0)
             actual = [amount + extra[lim.measure_index] for amount, lim in zip(actual, plan.limits, strict=False)]
         return actual
-
-
-class PlainAdmission(Admission):
-    """An admission of ``Ledger.admit_plain``: the plain "allow", its reservation on the local store as
-    its id, plan and (usd, tokens, requests) units. ``charge_plain`` settles it as it is; every other
-    end makes the general form (``Held``) first."""
-
-    __slots__ = ("_plan", "_res_id", "_units")
-
-    def __init__(
-        self,
-        ledger: Ledger,
-        request: BudgetRequest | None,
-        decision: Decision,
-        res_id: int,
-        plan: Plan,
-        units: tuple[int, int, int],
-    ) -> None:
-        self._ledger = ledger
-        self._request = request
-        self.decision = decision
-        self._held = None
-        self.reserved = True
-        self._racer = None
-        self._spent = (0, 0)
-        self._counted = False
-        self._calls = None
-        self._res_id: int | None = res_id
-        self._plan = plan
-        self._units = units
-
-    def _hold(self) -> Held | None:
-        res_id = self._res_id
-        if res_id is not None:
-            self._res_id = None
-            self._held = Held(res_id, self._plan, self._units, "ok", (), True)
-        return self._held
-
-    def charge_plain(self, usage: Usage, lane: Lane) -> None:
-        res_id = self._res_id
-        if res_id is None:
-            self.charge(usage, lane.target)
-            return
-        self._res_id = None
-        units = lane.used(usage)
-        local = self._ledger._stores.local
-        if not local.settle_held(res_id, units):  # expired meanwhile: the use alone
-            local.settle_now(res_id, self._plan.refs, self._plan.pick(units))

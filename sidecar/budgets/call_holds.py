@@ -34,7 +34,8 @@ from typing import TYPE_CHECKING, NamedTuple
 from sidecar.translate import Usage
 
 from .decision import Decision, LimitState
-from .joint import REQUESTS, JointPlan, joint_plan, spread_on
+from .joint import JointPlan, joint_plan, spread_on
+from .plans import REQUESTS
 from .pricing import NANO_USD
 from .verdicts import ALL_OVER, downgrade_targets
 
@@ -104,16 +105,19 @@ def shares_of(ledger: Ledger, request: BudgetRequest, dropped: frozenset[str] = 
     return shares
 
 
-def judge_share(ledger: Ledger, request: BudgetRequest, calls: CallHolds, moved: int, to: TargetInfo) -> None:
+def judge_share(ledger: Ledger, request: BudgetRequest, calls: CallHolds, moved: int, to: TargetInfo) -> bool:
     """The judge's share of the joint reservation estimated again, while it holds one, with the targets the
-    members are held on now, member ``moved``'s answer at ``to``'s output maximum (its fallback's)."""
+    members are held on now, member ``moved``'s answer at ``to``'s output maximum (its fallback's). True
+    when the share changed."""
     judge = len(request.calls) - 1
     target = calls.shares[judge][0] if request.calls[judge].judge_output is not None else None
     if target is None:
-        return
+        return False
     members = [to if index == moved else calls.last.get(index) for index in range(judge)]
     units = ledger.call_units(request, judge, target, members)
-    calls.shares[judge] = (target, units[0], units[1])
+    share = (target, units[0], units[1])
+    changed, calls.shares[judge] = calls.shares[judge] != share, share
+    return changed
 
 
 async def reserve_joint(

@@ -23,12 +23,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .compiled import Limit, TargetInfo
-from .plans import Plan
+from .plans import REQUESTS, Plan
 from .store import CounterRef
 from .visibility import Seen
-
-REQUESTS = 2
-"""Where the requests measure is in the (usd, tokens, requests) triples (``pricing``)."""
 
 
 @dataclass(slots=True)

@@ -55,7 +55,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from operator import gt
 
-from .admission import Admission, Held, PlainAdmission
+from .admission import Admission, Held
 from .call_holds import admit_calls
 from .calls import Call, call_units
 from .compiled import BudgetRequest, Budgets, TargetInfo
@@ -63,7 +63,8 @@ from .decision import Decision, LimitState, StoreUse, Verdict
 from .guard import GuardedStore, LedgerStats
 from .lane import Lane
 from .lease import Lease
-from .plans import Plan, Planner
+from .plain_admission import PlainAdmission
+from .plans import Plan, Planner, uncounted
 from .pricing import estimate_units
 from .store import KEY_GRACE_S, ReserveResult, Store
 from .verdicts import ALL_OVER, denial, downgrade_targets, judged, unavailable
@@ -310,20 +311,27 @@ class Ledger:
         return (None if where is None else Held(res_id, plan, amounts, where, result.uses)), result
 
     async def _reserve_on(
-        self, request: BudgetRequest, target: TargetInfo, *, counted: bool, units: tuple[int, int, int] | None = None
+        self,
+        request: BudgetRequest,
+        target: TargetInfo,
+        *,
+        counted: bool,
+        units: tuple[int, int, int] | None = None,
+        counted_on: frozenset[str] = frozenset(),
     ) -> Held | None:
-        """One more reservation of ``request``, on ``target`` (a fallback's, or a hedge's second call), the
+        """One more reservation of ``request``, on ``target`` (a fallback's, a hedge's second call), the
         settlements waiting in this pod applied first (on a shared store, in the same script call: a
-        fallback is checked against what its request's earlier calls cost, not their estimates).
-        ``counted``: the request is already counted (a ``requests`` limit: nothing more held). ``units``:
-        what to hold (default: ``request``'s estimate on ``target``). None: refused, nothing held."""
+        fallback is checked against what its request's earlier calls cost, not their estimates). No request
+        held if ``counted``, nor on the ``requests`` counters keyed in ``counted_on`` (it counts there
+        already). ``units``: what to hold (default: the estimate on ``target``). None: refused."""
         now = self._clock()
         plan = self._planner.plan(request, target, now)
         usd, tokens, requests = units if units is not None else self._units(request, target)
-        held, result = await self._reserve(plan, plan.pick((usd, tokens, 0 if counted else requests)), now)
-        if held is None or result.refused >= 0:
-            return None
-        return held
+        amounts: Sequence[int] = plan.pick((usd, tokens, 0 if counted else requests))
+        if counted_on:
+            amounts = uncounted(plan, amounts, counted_on)[0]
+        held, result = await self._reserve(plan, amounts, now)
+        return None if held is None or result.refused >= 0 else held
 
     def _tab(self, held: Held, plan: Plan | None = None) -> Held:
         """A reservation of nothing on ``held``'s counters (or ``plan``'s), in its store, never made:

@@ -42,6 +42,9 @@ TOUCH_EVERY_S = 1.0
 """A cached plan marks its scope values as recently used at most this often: the tracker's least
 recently used order is kept to the second, which is all its eviction needs."""
 
+REQUESTS = 2
+"""Where the requests measure is in the (usd, tokens, requests) triples (``pricing``, ``Plan.measures``)."""
+
 _PlanKey = tuple[str, str | None, str | None, str | None, str | tuple[str | None, ...] | None]
 
 
@@ -76,6 +79,21 @@ class Plan:
     """The plan's lease on the local store's counters of ``refs`` (``sidecar.budgets.lease``), made at the
     first plain local admission (``Ledger.admit_plain``) and again when the store's ``generation`` moved
     (it forgot counters)."""
+
+
+def uncounted(plan: Plan, amounts: Sequence[int], counted: frozenset[str]) -> tuple[list[int], frozenset[str]]:
+    """``amounts`` (one per counter of ``plan``) with no request on a ``requests`` counter whose key is in
+    ``counted`` (the request was counted there already: another target's plan shares it); and ``counted``
+    with ``plan``'s ``requests`` counters that ``amounts`` count a request on."""
+    kept = list(amounts)
+    keys = set(counted)
+    for at, ref in enumerate(plan.refs):
+        if plan.measures[at] == REQUESTS and kept[at]:
+            if ref.key in counted:
+                kept[at] = 0
+            else:
+                keys.add(ref.key)
+    return kept, frozenset(keys)
 
 
 class Planner:

@@ -18,7 +18,9 @@ class TimeoutsSpec(_Spec):
     """Per-attempt timeouts, in seconds."""
 
     connect_s: PositiveSeconds = Field(
-        5.0, description="Getting a connection, in all: a free one at a connection limit, name lookup, TCP+TLS connect."
+        5.0,
+        description="Making a connection, in all: name lookup, TCP+TLS connect (not the wait for a free one at a"
+        " connection limit: that is bounded by first_byte_s).",
     )
     first_byte_s: PositiveSeconds = Field(
         60.0, description="Until the response headers; for streams until the first content event."

@@ -33,6 +33,8 @@ Exceptions, each FALLBACK with a breaker failure, by the phase that failed (``_e
     the proxy unreachable, or refusing the tunnel       proxy_error
     no file descriptor left for the connection (the     too_many_open_files (no breaker failure:
     sidecar's own EMFILE or ENFILE: ``ulimit -n``)      the provider was not reached)
+    the deadline ran out while the call waited for a    upstream_pool_full (``pool_full``; no breaker
+    free connection (the upstream connection limits)    failure: the sidecar's own queue)
     no connection (DNS, refused, unreachable)           connect_error
     the connection closed or reset before the end       reset
     an answer that is not valid HTTP, a bad coding,
@@ -213,6 +215,13 @@ def describe_exception(exc: BaseException) -> str:
 
 def _network(error_type: str, exc: BaseException) -> Outcome:
     return Outcome(OutcomeKind.FALLBACK, None, error_type, None, True, False, describe_exception(exc))
+
+
+def pool_full(detail: str) -> Outcome:
+    """A call whose deadline ran out while it waited for a free upstream connection (the sidecar's
+    connection limits reached: ``upstream.waited_for_a_connection``): the next target at once, no breaker
+    failure (the provider was not reached)."""
+    return Outcome(OutcomeKind.FALLBACK, None, "upstream_pool_full", None, False, False, detail)
 
 
 def classify_exception(exc: BaseException, *, timeout_phase: TimeoutPhase | None = None) -> Outcome:

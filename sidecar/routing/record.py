@@ -12,7 +12,10 @@ line, the span and the metrics:
   excluded candidates with their reasons): made when asked (``plans.SelectPlan.selection``: ``explain``,
   a chain's order that depends on the request's tokens, an empty chain's error);
 - ``arm``: a split route's arm (``plans.SplitPlan``);
-- ``capped_to``: the max output tokens the route's caps wrote into the body.
+- ``capped_to``: the max output tokens the route's caps wrote into the body;
+- ``asked``: the features of the request as the app sent it, once a quality gate's re-ask replaced it
+  (``server.gating``): the headers' and the access line's features and estimated cost describe the
+  app's request, not the re-ask.
 
 ``expected_cost(price)`` is the estimated cost of the request on a model of that price: the estimated
 prompt tokens and the expected output (the request's max output tokens, else the class's expected
@@ -27,6 +30,7 @@ if TYPE_CHECKING:
     from ..policy.compiled import Target
     from ..policy.spec import PriceSpec
     from ..request_facts import RequestFacts
+    from .features import RequestFeatures
     from .matrix import Decision, Router
     from .select import Selection
 
@@ -37,6 +41,7 @@ class Routed:
 
     __slots__ = (
         "arm",
+        "asked",
         "capped_to",
         "decision",
         "estimated",
@@ -53,6 +58,9 @@ class Routed:
         self.targets: tuple[Target, ...] | None = None  # the selection's chain as the fallback loop walks it
         self.arm: str | None = None
         self.capped_to: int | None = None
+        # the app's request's features, once a quality gate's re-ask replaced the request's facts (whose
+        # features are then the re-ask's): what the answer's headers and the access line describe
+        self.asked: RequestFeatures | None = None
         self.output_tokens = 0  # expected output tokens for cost (set with the decision or the selection)
         self.router: Router | None = None  # whose decision it is (None: given, e.g. from a logged request)
         # the price of the last ``expected_cost`` (the headers', read again by the access line) and its result
@@ -97,7 +105,7 @@ def expected_cost(facts: RequestFacts, record: Routed, price: PriceSpec | None) 
         return None
     if price is record.estimated_for:  # the answer's header computed it; the access line reads it again
         return record.estimated
-    features = facts.known_features or facts.features  # known by now: no property call
+    features = record.asked or facts.known_features or facts.features  # known by now: no property call
     output = record.output_tokens
     if not output:
         requested = features.max_output_tokens

@@ -83,7 +83,7 @@ def observe(
         fields["split_arm"] = record.arm
     if record.capped_to is not None:
         fields["capped_max_output_tokens"] = record.capped_to
-    features = facts.known_features or facts.features  # known by now: no property call
+    features = record.asked or facts.known_features or facts.features  # the app's request's (a re-ask's: asked)
     fields["features"] = logged_features(features)
     estimated = expected_cost(facts, record, served.price) if served is not None else None
     if estimated is not None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -56,7 +55,7 @@ class AccessLog:
         if exchange.unserved_cost_usd:  # every call counts: ensemble members, a judge, rejected answers
             cost = (cost or 0.0) + exchange.unserved_cost_usd
         counted = usage
-        if exchange.unserved_tokens and exchange.call_costs is None:  # and its tokens (a chain's: split in and out)
+        if exchange.unserved_tokens:  # and its tokens, every part (a chain's calls, an ensemble's members, judge)
             counted = _with_unserved(usage, exchange)
             estimated = estimated or exchange.unserved_estimated
         latency_ms = (time.perf_counter() - exchange.started) * 1000
@@ -155,13 +154,9 @@ def _outcome(exchange: Exchange, status: int) -> str:
 
 def _with_unserved(usage: Usage | None, exchange: Exchange) -> Usage:
     """``usage`` (the answer's) with the tokens of the calls whose answer the caller did not get (a gate's
-    rejected answers, a hedge's cut call, calls accepted and then failed: ``billed``), as the budgets and
-    ``cost_usd`` count them."""
-    answer = usage or Usage()
-    extra_input = exchange.unserved_input_tokens
-    extra_output = exchange.unserved_tokens - extra_input
-    input_tokens, output_tokens = answer.input_tokens + extra_input, answer.output_tokens + extra_output
-    return replace(answer, input_tokens=input_tokens, output_tokens=output_tokens)
+    rejected answers, a hedge's cut call, calls accepted and then failed: ``billed``; an ensemble's other
+    members and its judge), as the budgets and ``cost_usd`` count them, every part (cached, cache writes)."""
+    return (usage or Usage()).plus(exchange.unserved_usage)
 
 
 def _add_optional_fields(

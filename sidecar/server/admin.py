@@ -124,10 +124,7 @@ _METRICS_TYPE = {"content-type": CONTENT_TYPE}
 def _metrics_text(state: SidecarState) -> bytes:
     state.budgets.refresh(state.telemetry.instruments)
     state.telemetry.bulkheads(state.targets.bulkheads())
-    cache = state.caches.cache
-    if cache is not None:
-        state.telemetry.cache_store(cache.snapshot())
-    state.telemetry.cache_unavailable(state.caches.unavailable)
+    state.caches.report(state.telemetry)
     return state.telemetry.metrics_text()
 
 

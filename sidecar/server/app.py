@@ -218,10 +218,7 @@ class SidecarApp:
 
     def _on_tick(self) -> None:
         self.state.caches.retry()  # a store whose password was unavailable: opened once it can be read
-        cache = self.state.caches.cache
-        if cache is not None:  # the cache store's counters reach an OTLP push without a scrape too
-            self.state.telemetry.cache_store(cache.snapshot())
-        self.state.telemetry.cache_unavailable(self.state.caches.unavailable)
+        self.state.caches.report(self.state.telemetry)  # the cache's counts reach an OTLP push without a scrape too
         self.state.telemetry.bulkheads(self.state.targets.bulkheads())  # for a push without a scrape
         reloaded, refused = self.state.credentials.refresh()
         for path in reloaded:

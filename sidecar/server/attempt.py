@@ -33,7 +33,14 @@ from ..dialects import Dialect, registry
 from ..ensemble.confidence import with_logprobs
 from ..policy.compiled import Target
 from ..policy.resilience_spec import TimeoutsSpec
-from ..resilience.classify import Outcome, OutcomeKind, TimeoutPhase, classify_exception, classify_response
+from ..resilience.classify import (
+    Outcome,
+    OutcomeKind,
+    TimeoutPhase,
+    classify_exception,
+    classify_response,
+    pool_full,
+)
 from ..telemetry import AttemptTrace
 from ..translate import TranslateOptions, TranslationError, Usage, extract_usage, translate_request, translate_response
 from ..translate.names import ToolNames
@@ -50,6 +57,7 @@ from ..upstream import (
     UpstreamResponse,
     request_sent,
     upstream_url,
+    waited_for_a_connection,
 )
 from .billed import answer_tokens, charge_failed, charge_unanswered
 from .deadline import Deadline
@@ -239,6 +247,9 @@ class Attempt:
             body = await response.read()
             return self._judge(exchange, prepared, response, body, key, trace)
         except TimeoutError as exc:  # aiohttp's connect and read timeouts name their phase themselves
+            if response is None and waited_for_a_connection():  # the sidecar's own queue: not the provider
+                waited_s = first_byte_s if first_byte_s <= budget_s else budget_s
+                return AttemptResult(pool_full(f"no free upstream connection within {waited_s:.3g} s (its limits)"))
             outcome = explain_timeout(classify_exception(exc, timeout_phase=phase), timeouts, budget_s)
             if response is None and request_sent():  # sent, no head in time: the provider may be answering
                 charge_unanswered(exchange, prepared.target, outcome.error_type)

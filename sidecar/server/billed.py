@@ -98,10 +98,7 @@ def charge_unanswered(exchange: Exchange, target: Target, error_type: str) -> No
         )
         prompt_tokens, most = reservation_tokens(exchange.facts, exchange.raw, default)
         output = default if most is None else most
-    exchange.unserved_cost_usd += cost_usd(target.price, Usage(prompt_tokens, output)) or 0.0
-    exchange.unserved_tokens += prompt_tokens + output
-    exchange.unserved_input_tokens += prompt_tokens
-    exchange.unserved_estimated = True
+    add_unserved(exchange, target, Usage(prompt_tokens, output), estimated=True)
     exchange.billed_failures = (*exchange.billed_failures, f"{target.name}:{error_type}")
 
 
@@ -121,11 +118,16 @@ def charge_unreported(exchange: Exchange, target: Target, answer: StreamResponse
 
 def _charge(exchange: Exchange, target: Target, usage: Usage | None, output_tokens: int) -> None:
     """Add ``usage`` (``used_so_far``) at ``target``'s price to the request's unserved cost and tokens."""
-    usage = used_so_far(exchange, usage, output_tokens)
+    add_unserved(exchange, target, used_so_far(exchange, usage, output_tokens), estimated=True)
+
+
+def add_unserved(exchange: Exchange, target: Target, usage: Usage, *, estimated: bool) -> None:
+    """Add a call's ``usage`` at ``target``'s price to the request's unserved cost and tokens (every part:
+    the access line's token fields sum them as its totals do); ``estimated``: in part the sidecar's."""
     exchange.unserved_cost_usd += cost_usd(target.price, usage) or 0.0
     exchange.unserved_tokens += usage.input_tokens + usage.output_tokens
-    exchange.unserved_input_tokens += usage.input_tokens
-    exchange.unserved_estimated = True
+    exchange.unserved_usage = exchange.unserved_usage.plus(usage)
+    exchange.unserved_estimated = exchange.unserved_estimated or estimated
 
 
 def charge_cut(exchange: Exchange, targets: Iterable[Target]) -> None:
@@ -134,10 +136,7 @@ def charge_cut(exchange: Exchange, targets: Iterable[Target]) -> None:
     (the rule of a caller's cancel, ``budget_use.used_when_cancelled``); its output so far is not known."""
     prompt_tokens = estimate_request(exchange.facts, exchange.raw)[0]
     for target in targets:
-        exchange.unserved_cost_usd += cost_usd(target.price, Usage(prompt_tokens, 0)) or 0.0
-        exchange.unserved_tokens += prompt_tokens
-        exchange.unserved_input_tokens += prompt_tokens
-        exchange.unserved_estimated = True
+        add_unserved(exchange, target, Usage(prompt_tokens, 0), estimated=True)
 
 
 def streamed_tokens(exchange: Exchange, sent: Iterable[bytes]) -> int:

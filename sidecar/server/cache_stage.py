@@ -192,7 +192,7 @@ def _keep(
     try:
         entry = _answer_entry(exchange, response, tap, store.max_entry_bytes)
         if entry is not None and unstorable(entry, store_truncated=settings.store_truncated) is not None:
-            store.stats.store_skips += 1
+            caches.skip(store)
             entry = None
     finally:
         if leader is not None:

@@ -4,8 +4,9 @@ An ensemble's members and its judge, and shadow candidates, each walk a chain th
 fallback loop (``fallback.Executor.walk``) with an exchange of their own: their attempts, usage and
 answer are theirs (merged into the request's record by whoever made them), and their answer is never
 sent by the loop: a child is always a non-streaming call (``unstreamed``), whose response the loop
-returns unsent. What the children cost is the request's: ``spent``, ``call_costs`` (per call, for the
-budgets), ``charge_left`` (the caller left before the answer).
+returns unsent. What the children cost is the request's: ``spent``, ``charge_spent`` (the request's
+unserved cost and tokens), ``call_costs`` (per call, for the budgets), ``charge_left`` (the caller left
+before the answer).
 """
 
 from __future__ import annotations
@@ -98,6 +99,24 @@ def spent_tokens(child: Exchange) -> int:
     return answer + child.unserved_tokens
 
 
+def charge_spent(exchange: Exchange, children: Sequence[Exchange], served: Exchange | None = None) -> None:
+    """Add what ``children``'s calls cost to the request's unserved cost and tokens (``spent``,
+    ``spent_tokens``, and by part, for the access line's token fields); of ``served``, whose answer is the
+    request's own (``Exchange.usage``), only what it had rejected or cut."""
+    for child in children:
+        unserved = child.unserved_usage
+        if child is served:
+            exchange.unserved_cost_usd += child.unserved_cost_usd
+            exchange.unserved_tokens += child.unserved_tokens
+        else:
+            exchange.unserved_cost_usd += spent(child)
+            exchange.unserved_tokens += spent_tokens(child)
+            if child.usage is not None and child.answered_by is not None:
+                unserved = unserved.plus(child.usage)
+        exchange.unserved_usage = exchange.unserved_usage.plus(unserved)
+        exchange.unserved_estimated = exchange.unserved_estimated or child.unserved_estimated
+
+
 def charge_in_flight(child: Exchange) -> None:
     """Charge each call of the child cut in flight its prompt, in the child's unserved cost
     (``billed.charge_cut``); not a hedged race's loser, which the race charged (``Exchange.hedge_cuts``;
@@ -141,6 +160,5 @@ def charge_left(exchange: Exchange, children: Sequence[Exchange]) -> None:
     that came, the calls cut in flight: their prompts, ``adopt``), and the request has no usage
     of its own (an empty one, so that the budgets and the access line charge those calls, not one prompt
     more as for a call of its own in flight: ``budget_use.used_when_cancelled``)."""
-    exchange.unserved_cost_usd += sum(spent(child) for child in children)
-    exchange.unserved_tokens += sum(spent_tokens(child) for child in children)
+    charge_spent(exchange, children)
     exchange.usage = Usage()

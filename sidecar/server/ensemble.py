@@ -57,10 +57,9 @@ from .children import (
     adopt,
     call_costs,
     charge_left,
+    charge_spent,
     child_exchange,
     judge_facts,
-    spent,
-    spent_tokens,
     unstreamed,
     with_body,
 )
@@ -192,8 +191,7 @@ class EnsembleRunner:
         exchange.usage = child.usage
         exchange.dropped = child.dropped
         exchange.fallback_reason = child.fallback_reason  # the winning member's own chain fell back
-        exchange.unserved_cost_usd += sum(spent(c) for c in children if c is not child) + child.unserved_cost_usd
-        exchange.unserved_tokens += sum(spent_tokens(c) for c in children if c is not child) + child.unserved_tokens
+        charge_spent(exchange, children, served=child)
         exchange.gate_passed = exchange.gated  # the winner's answer passed its member's gates
         assert winner.response is not None
         return await self._send(exchange, winner.response, strip=added_logprobs)
@@ -316,8 +314,7 @@ class EnsembleRunner:
         self, exchange: Exchange, results: list[MemberResult], children: list[Exchange], failure: EnsembleFailure
     ) -> StreamResponse:
         """Too few usable answers: the upstream's own error when it refused the request (a 4xx), else 502."""
-        exchange.unserved_cost_usd += sum(spent(child) for child in children)
-        exchange.unserved_tokens += sum(spent_tokens(child) for child in children)
+        charge_spent(exchange, children)
         rejected = [child.gate_failure for child in children if child.gate_failure is not None]
         exchange.gate_failure = rejected[-1] if rejected else None  # x-sidecar-gates: failed; rejected=...
         for result in results:

@@ -46,15 +46,17 @@ from ..dialects.base import Endpoint
 from ..policy.compiled import Policy, Route, Target
 from ..request_facts import RequestFacts
 from ..telemetry import Usage as TelemetryUsage
-from ..translate import RequestParams, extract_request_params, extract_usage
+from ..translate import RequestParams, Usage, extract_request_params, extract_usage
 
 if TYPE_CHECKING:
     from ..budgets import Admission
     from ..budgets.call_holds import CallCost
     from ..gates.checks import GateFailure
     from ..telemetry import AttemptTrace, RequestTrace
-    from ..translate import Usage
     from .hooks import ChainHook, StreamTap
+
+
+NO_USAGE = Usage()  # (frozen) no tokens at all
 
 
 def telemetry_usage(usage: Usage | None) -> TelemetryUsage | None:
@@ -143,7 +145,7 @@ class Exchange:
     params: RequestParams | None = None  # see request_params()
     unserved_cost_usd: float = 0.0  # calls whose answer the caller did not get: gate-rejected, ensemble, judge
     unserved_tokens: int = 0  # their input and output tokens (budgets count them)
-    unserved_input_tokens: int = 0  # the input part of them (a chain's calls: an ensemble's is not split)
+    unserved_usage: Usage = NO_USAGE  # their tokens by part (input, output, cached, cache writes: the access line)
     unserved_estimated: bool = False  # some of them are the sidecar's estimates (``billed``)
     # The app went away after a call started: what the budgets charged for it (``budget_use.used_when_cancelled``)
     # and the model it is priced as, for the access line's tokens and cost.

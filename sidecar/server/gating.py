@@ -90,7 +90,9 @@ class GateHook:
             reask = with_body(facts, body)
             # routing's decision on the caller's request stays the request's: its headers, access line and
             # savings (before 2026-12-05 a re-asked answer had no x-sidecar-task, task or complexity)
-            reask.routing = facts.routing
+            record = reask.routing = facts.routing
+            if record is not None and record.asked is None:  # its features and estimate: the app's request's
+                record.asked = facts.features
             exchange.facts = reask
             if self._original_raw is None:
                 self._original_raw = exchange.raw

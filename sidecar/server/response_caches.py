@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from ..cache import Entry, ResponseCache
     from ..cache.spec import CacheStoreSpec, RouteCacheSpec
     from ..dialects import Dialect
+    from ..telemetry import Telemetry
 
 log = get_logger("sidecar.cache")
 
@@ -45,6 +46,9 @@ class ResponseCaches:
         self._writes: set[asyncio.Future[Any]] = set()  # writes (and a connect) in flight, after their answers
         self._unavailable: str | None = None  # why ``spec``'s store could not be built, logged once
         self._connecting = False  # a Redis store connects once built: after ``connect`` (start-up done)
+        # answers not written: a reload retired their store (no route caches any more, or another store
+        # serves) while they were on their way (``llm_sidecar_cache_stores_total{result="skipped"}``)
+        self.unkept = 0
 
     @property
     def unavailable(self) -> bool:
@@ -104,11 +108,32 @@ class ResponseCaches:
 
     def write(self, cache: ResponseCache, key: str, entry: Entry, settings: RouteCacheSpec, dialect: Dialect) -> None:
         """Store ``entry`` (an answer to a ``dialect`` caller): in memory at once; in Redis in a task (kept
-        until done, awaited at close), so nothing waits for the write."""
+        until done, awaited at close), so nothing waits for the write. ``cache`` retired by a reload since
+        the request looked it up: not written, counted skipped (``skip``)."""
+        if cache is not self.cache:
+            self.skip(cache)
+            return
         if cache.in_memory:  # no task: creating one costs more than the write
             cache.store_in_memory(key, entry, settings)
             return
         self._track(asyncio.ensure_future(cache.store(key, entry, settings, dialect)))
+
+    def skip(self, cache: ResponseCache) -> None:
+        """An answer not written to ``cache``: counted skipped on it while it serves; retired by a reload
+        (whose last counts were read then), in ``unkept``, with a ``cache_write_skipped`` line."""
+        if cache is self.cache:
+            cache.stats.store_skips += 1
+            return
+        self.unkept += 1
+        log.info("cache_write_skipped", reason="store_retired")
+
+    def report(self, telemetry: Telemetry) -> None:
+        """The cache's counts and gauges to the metrics (a scrape, each policy poll): the serving store's,
+        whether the policy's store could not be opened, and the writes a reload left without a store."""
+        if self.cache is not None:
+            telemetry.cache_store(self.cache.snapshot())
+        telemetry.cache_unavailable(self.unavailable)
+        telemetry.cache_writes_unkept(self.unkept)
 
     def _track(self, task: asyncio.Future[Any]) -> None:
         """Keep ``task`` until it is done (awaited at close)."""

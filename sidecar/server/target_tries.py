@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 import orjson
 from aiohttp.web import Response, StreamResponse
 
-from ..cost import cost_usd
 from ..dialects import Dialect
 from ..policy.compiled import Target
 from ..policy.resilience_spec import ResilienceSpec
@@ -40,7 +39,7 @@ from ..resilience.backoff import Backoff, rate_limited_delay
 from ..resilience.classify import OutcomeKind
 from ..translate import error_status, translate_error
 from .attempt import AttemptResult
-from .billed import charge_unreported
+from .billed import add_unserved, charge_unreported
 from .calls import Calls, Candidate, skip
 from .exchange import Exchange
 from .hedge import Race, hedged_call
@@ -159,9 +158,7 @@ class TargetTries:
             assert answer is not None
             charge_unreported(exchange, used.target, answer)
         else:
-            exchange.unserved_cost_usd += cost_usd(used.target.price, result.usage) or 0.0
-            exchange.unserved_tokens += result.usage.input_tokens + result.usage.output_tokens
-            exchange.unserved_input_tokens += result.usage.input_tokens
+            add_unserved(exchange, used.target, result.usage, estimated=False)
         if verdict is Verdict.NEXT_TARGET:
             exchange.fallback_reason = exchange.fallback_reason or "rejected_answer"
             return None

@@ -78,6 +78,7 @@ class Telemetry:
         )
         self._closed = False
         self._cache_seen: dict[str, float] = {}  # the cache store's counters at the last reading
+        self._unkept_seen = 0  # the cache's writes left without a store, at the last reading
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, service_version: str, console: TextIO | None = None) -> Telemetry:
@@ -279,6 +280,14 @@ class Telemetry:
         ins.cache_entries.set((), snapshot.get("entries", 0.0))
         ins.cache_bytes.set((), snapshot.get("bytes", 0.0))
         ins.cache_breaker_state.set((), snapshot.get("breaker_state", 0.0))
+
+    def cache_writes_unkept(self, unkept: int) -> None:
+        """Answers not written because a reload retired their store while they were on their way (a count
+        kept across stores, ``ResponseCaches.unkept``): ``llm_sidecar_cache_stores_total{result="skipped"}``
+        moves by what it gained since the last reading."""
+        moved, self._unkept_seen = unkept - self._unkept_seen, unkept
+        if moved > 0:
+            self.instruments.cache_stores.inc(("skipped",), moved)
 
     def cache_unavailable(self, unavailable: bool) -> None:
         """Whether the policy caches but its store cannot be opened (``ResponseCaches.unavailable``), read

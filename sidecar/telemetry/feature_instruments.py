@@ -157,7 +157,8 @@ class FeatureInstruments:
         self.cache_stores = make.counter(
             own(
                 "cache_stores_total",
-                "Answers written to the cache (stored) or not (skipped: not storable, too large, write failed).",
+                "Answers written to the cache (stored) or not (skipped: not storable, too large, write failed,"
+                " store retired by a reload).",
                 ("result",),
                 "{entry}",
             )

@@ -4,7 +4,8 @@
 - ``headers``   which headers cross, each way: hop-by-hop ones never (``UpstreamHeaders``, ``RelayHeaders``)
 - ``client``    ``UpstreamClient``: aiohttp's ``ClientSession``, one per process, tuned (limits,
                 keep-alive, DNS cache, happy eyeballs), with the sidecar's timeouts per call;
-                ``request_sent``: whether a failed call had been written to a connection
+                ``request_sent``: whether a failed call had been written to a connection;
+                ``waited_for_a_connection``: whether it was still waiting for a free one
 - ``resolver``  ``BoundedResolver``: each name lookup bounded by the attempt's ``connect_s``, a failed
                 one remembered for 5 s
 - ``response``  ``UpstreamResponse``: the head checked, the body bounded (size, decompression, loop time)
@@ -16,7 +17,7 @@ aiohttp's exception types, ``MalformedResponse`` or ``TLSConfigError``, which ``
 maps to outcomes.
 """
 
-from .client import UpstreamClient, request_sent
+from .client import UpstreamClient, request_sent, waited_for_a_connection
 from .headers import ANSWER_DROP, RESPONSE_DROP, STREAM_DROP, RelayHeaders, UpstreamHeaders
 from .proxy import EnvProxies
 from .response import MalformedResponse, UpstreamResponse
@@ -37,4 +38,5 @@ __all__ = [
     "UpstreamResponse",
     "request_sent",
     "upstream_url",
+    "waited_for_a_connection",
 ]

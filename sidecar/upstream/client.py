@@ -8,7 +8,7 @@ The connector, tuned for a proxy rather than left at aiohttp's defaults:
 
 - at most ``SIDECAR_UPSTREAM_CONNECTIONS`` (4096) connections open at once, and
   ``SIDECAR_UPSTREAM_CONNECTIONS_PER_HOST`` (2048) to one host and port (aiohttp's 100 would queue the
-  101st concurrent stream); a call beyond waits for a free connection, within its ``connect_s``;
+  101st concurrent stream); a call beyond waits for a free connection, within its first-byte deadline;
 - connections kept alive for 15 s of idleness (below the 60 s or more that providers' load balancers
   keep them, so the sidecar closes first and rarely sends on a connection being closed);
 - DNS answers cached for 60 s; each lookup bounded by the attempt's ``connect_s`` and a failed one
@@ -28,13 +28,15 @@ measured, docs/benchmarks.md). Bodies are decompressed by aiohttp, within ``resp
 arrived and been checked. Per provider, its route (the proxy, the TLS context of its ``tls`` block) is
 made once and kept while the provider object is the policy's. The timeouts:
 
-- ``connect_s`` -> aiohttp's ``connect``: getting a connection, one budget for all of it: the wait for a
-  free one when a connection limit is reached, the name lookup, the TCP connect (every address tried),
-  the TLS handshake and a proxy's ``CONNECT``; it raises ``ConnectionTimeoutError``. A call on a pooled
-  connection arms no timer for it. (``sock_connect`` would bound each address's connect and handshake
-  on its own, after the lookup: a slow lookup then a slow connect took up to twice ``connect_s``.) The
-  lookup is also bounded by ``connect_s`` on its own (``BoundedResolver``, told by ``bound_lookup_by``),
-  so that a hung one ends and is remembered as failed;
+- ``connect_s``: making a new connection, one budget for all of it (``_Connector``): the name lookup,
+  the TCP connect (every address tried), the TLS handshake and a proxy's ``CONNECT``; it raises
+  ``ConnectionTimeoutError``. A call on a pooled connection arms no timer for it. The wait for a free
+  connection when a connection limit is reached is not part of it (before wave 28 it was: a busy pool
+  made ``timeout_connect`` failures that opened a healthy provider's breaker): it is bounded by the
+  caller's first-byte deadline, and ``waited_for_a_connection()`` tells the caller, once ``post`` failed,
+  that it was still waiting (the sidecar's own queue: ``upstream_pool_full``, ``resilience.classify``).
+  The lookup is also bounded by ``connect_s`` on its own (``BoundedResolver``, told by
+  ``bound_lookup_by``), so that a hung one ends and is remembered as failed;
 - ``idle_s``: the wait for the head (aiohttp's ``sock_read``), then every wait for body bytes
   (``UpstreamResponse``), raise aiohttp's ``SocketTimeoutError``; for the head only when it is shorter
   than ``first_byte_s``: otherwise the caller's first-byte deadline (below) is always due first, and
@@ -71,6 +73,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp.abc import AbstractResolver
+from aiohttp.client_proto import ResponseHandler
 
 from ..policy.compiled import Provider
 from ..policy.resilience_spec import TimeoutsSpec
@@ -84,9 +87,11 @@ KEEPALIVE_S = 15.0
 DNS_CACHE_S = 60
 HAPPY_EYEBALLS_DELAY_S = 0.25
 
-_SENT: ContextVar[bool] = ContextVar("sidecar_upstream_request_sent", default=False)
-"""Whether the task's last ``post`` wrote its request to a connection (``request_sent``): a value per task
-context, not state of this module."""
+_WAITING, _CONNECTING, _SENT = 0, 1, 2
+_PHASE: ContextVar[int] = ContextVar("sidecar_upstream_call_phase", default=_WAITING)
+"""Where the task's last ``post`` got to: waiting for a free connection (a connection limit reached; or
+about to take a pooled one), making one (``_Connector``), or its request written (``_SentRequest``): a
+value per task context, not state of this module (``request_sent``, ``waited_for_a_connection``)."""
 
 
 class _SentRequest(aiohttp.ClientRequest):
@@ -95,14 +100,36 @@ class _SentRequest(aiohttp.ClientRequest):
     def send(self, conn: aiohttp.connector.Connection) -> Coroutine[Any, Any, aiohttp.ClientResponse]:
         # Not a coroutine of its own (aiohttp's is returned): no frame more per call. Its head and body are
         # written to the connection before its first wait (the body by a task aiohttp starts then).
-        _SENT.set(True)
+        _PHASE.set(_SENT)
         return super().send(conn)
+
+
+class _Connector(aiohttp.TCPConnector):
+    """aiohttp's connector, marking ``_CONNECTING`` when a new connection is made (past any wait for a free
+    one, which aiohttp's ``connect`` does first), and bounding its making (the name lookup, the TCP connect
+    of every address, the TLS handshake, a proxy's ``CONNECT``) by ``connect_s`` in all, from there: the
+    session's ``ClientTimeout`` has no ``connect``, whose timer would also run during the wait (aiohttp's
+    ``sock_connect``, ``connect_s`` too, bounds the TCP connect and handshake again, inside this)."""
+
+    async def _create_connection(
+        self, req: aiohttp.ClientRequest, traces: list[Any], timeout: aiohttp.ClientTimeout
+    ) -> ResponseHandler:
+        _PHASE.set(_CONNECTING)
+        async with asyncio.timeout(timeout.sock_connect):  # raised by aiohttp as ConnectionTimeoutError
+            return await super()._create_connection(req, traces, timeout)
 
 
 def request_sent() -> bool:
     """Whether the calling task's last ``UpstreamClient.post`` got a connection and wrote its request to it
     (False: it failed while a connection was awaited or made: never sent)."""
-    return _SENT.get()
+    return _PHASE.get() == _SENT
+
+
+def waited_for_a_connection() -> bool:
+    """Whether the calling task's last ``UpstreamClient.post`` failed (its caller's deadline) while it
+    waited for a free connection at the upstream connection limits: the sidecar's own queue, not the
+    provider's failure."""
+    return _PHASE.get() == _WAITING
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +190,7 @@ class UpstreamClient:
         """Make the connector and the session (in the running loop)."""
         self._loop = asyncio.get_running_loop()
         self._resolver = resolver = BoundedResolver(self._resolver_class())
-        connector = aiohttp.TCPConnector(
+        connector = _Connector(
             limit=self._limit,
             limit_per_host=self._limit_per_host,
             keepalive_timeout=KEEPALIVE_S,
@@ -222,7 +249,7 @@ class UpstreamClient:
         if route.proxy_credentials is not None:
             headers = {**headers, **route.proxy_credentials}
         timeout = self._timeout(timeouts)
-        _SENT.set(False)
+        _PHASE.set(_WAITING)
         bound_lookup_by(timeouts.connect_s)
         response = await session.post(url, data=body, headers=headers, timeout=timeout, **route.arguments)
         if timeout.sock_read is not None:
@@ -255,6 +282,7 @@ class UpstreamClient:
         timeout = self._timeouts.get(key)
         if timeout is None:
             read_s = timeouts.idle_s if timeouts.idle_s < timeouts.first_byte_s else None
-            timeout = aiohttp.ClientTimeout(total=None, connect=timeouts.connect_s, sock_read=read_s)
+            connect_s = timeouts.connect_s  # the making of a connection alone (``_Connector``), not the wait
+            timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_s, sock_read=read_s)
             self._timeouts[key] = timeout
         return timeout

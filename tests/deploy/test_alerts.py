@@ -105,8 +105,8 @@ def test_the_runbook_base_is_what_prometheusrule_py_puts_in(tmp_path: Path) -> N
 def test_the_issue_alerts_are_all_there() -> None:
     """Breaker open, a bulkhead saturated, fallback ratio, rejected policy reload, route error ratio, time
     to first token regression, spend rate, quality gate rejections, a budget near its limit, a failing
-    budget store, a failing cache store and a cache store that cannot be opened (its password unreadable)
-    each have an alert."""
+    budget store, a failing cache store, a cache store that cannot be opened (its password unreadable)
+    and connections refused at a listener's cap each have an alert."""
     assert [rule["alert"] for rule in alerts()] == [
         "LLMSidecarBreakerOpen",
         "LLMSidecarBulkheadSaturated",
@@ -120,6 +120,7 @@ def test_the_issue_alerts_are_all_there() -> None:
         "LLMSidecarBudgetStoreErrors",
         "LLMSidecarCacheStoreFailing",
         "LLMSidecarCacheUnavailable",
+        "LLMSidecarConnectionsRefused",
     ]
 
 

@@ -45,6 +45,7 @@ class Options:
     cache: bool = True
     route_usd: float = 1000
     hedge_s: float = 2
+    ensemble: str = ""  # the story route an ensemble of the three models instead: its other settings (YAML)
 
 
 async def fakes(fake: FakeFactory) -> dict[str, str]:
@@ -66,7 +67,10 @@ def story_policy(urls: dict[str, str], options: Options = Options()) -> str:
         "      - {name: hard, tier: economy, rules: [{keywords: [prove]}]}\n"
     )
     text += "routes:\n  - name: story\n    match: {model: story}\n"
-    text += "    target: {select: cheapest, from: [cheap, mid, dear]}\n"
+    if options.ensemble:
+        text += f"    ensemble: {{members: [cheap, mid, dear], {options.ensemble}}}\n"
+    else:
+        text += "    target: {select: cheapest, from: [cheap, mid, dear]}\n"
     if options.cache:
         text += f"    cache: {{enabled: true, ttl_s: {options.ttl_s}, stale_s: 300}}\n"
     text += (

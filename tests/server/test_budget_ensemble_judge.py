@@ -99,3 +99,35 @@ async def test_a_judge_is_held_again_for_the_answer_of_a_member_that_fell_back(
         held = await use(running, expected, within_s=1.5)  # while the members' calls are in flight
         await call
     assert held == expected
+
+
+def judged_three(first: str, second: str, third: str, store: str) -> str:
+    """``judged`` with a third provider (``three``) and model ``mid`` (100 output tokens at most) on it; the
+    first member walks ``short`` -> ``mid`` -> ``long``."""
+    text = judged(first, second, "[{target: [short, mid, long]}, long]", [tokens(10**9)], store)
+    price = "{input_per_mtok: 1, output_per_mtok: 1}"
+    text = text.replace("models:\n", provider_block("three", third) + "models:\n", 1)
+    return text.replace(
+        "  long:", f"  mid: {{provider: three, model: mid-1, max_output_tokens: 100, price: {price}}}\n  long:", 1
+    )
+
+
+async def test_a_judge_is_held_again_at_a_members_second_fallback(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str
+) -> None:
+    """Providers one and three answer 503: the first member falls back twice, ``short`` -> ``mid`` (100
+    output tokens) -> ``long`` (3,000), and the judge's hold is estimated again at each move: while the
+    members' calls to ``long`` are in flight the request holds what an ensemble of two ``long`` members
+    reserves (before wave 28 only the first move re-estimated the judge: it stayed held for ``mid``'s
+    answer, 2,900 tokens short)."""
+    first = await fake("one", fault="status=503", fault_rate=1)
+    second = await fake("two", latency_ms=2000)
+    third = await fake("three", fault="status=503", fault_rate=1)
+    expected = reserved("[long, long]")
+    running = await sidecar(judged_three(first, second, third, store))
+    async with client(running) as sdk:
+        call = asyncio.create_task(sdk.chat.completions.create(**CHAT))
+        held = await use(running, expected, within_s=1.5)  # while the members' calls are in flight
+        await call
+    assert len(await running.fake_requests(third)) >= 1
+    assert held == expected

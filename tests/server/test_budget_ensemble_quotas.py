@@ -324,20 +324,49 @@ async def test_a_provider_whose_calls_billed_nothing_counts_no_request(
     assert await used_by_provider(running, counted, "requests") == counted
 
 
+BOTH_FALL_TO_TWO = (
+    "{name: chat, ensemble: {members: [{target: [small, alt]}, {target: [small, alt]}], early_quorum: false}}"
+)
+ONE_REQUEST = "{name: all-requests, measure: requests, amount: 100, window: month}"
+
+
+@pytest.mark.parametrize("route", [BOTH_FALL_TO_TWO, "{name: chat, target: [small, alt]}"], ids=["ensemble", "chain"])
 async def test_a_provider_whose_call_billed_counts_the_request_once(
-    fake: FakeFactory, sidecar: SidecarFactory, store: str
+    fake: FakeFactory, sidecar: SidecarFactory, store: str, route: str
 ) -> None:
     """Provider one accepts every call and sends a body that is not JSON (a call accepted, then failed:
-    its prompt billed); both members fall back to provider two. The request counts once on each provider
-    it billed on: one and two (each once, whatever the number of calls)."""
+    its prompt billed); the ensemble's members, or the chain, fall back to provider two. The request
+    counts once on each provider it billed on: one and two (each once, whatever the number of calls),
+    and once in a limit over every provider. Before wave 28 the chain counted it on provider one alone
+    (the request was counted by its billed failure, its answer's provider left uncounted)."""
     first, second = await fake("one", fault="malformed", fault_rate=1), await fake("two", reply="billing")
-    route = "{name: chat, ensemble: {members: [{target: [small, alt]}, {target: [small, alt]}], early_quorum: false}}"
-    running = await sidecar(two_provider_policy(first, second, route, per_provider_requests(100), store))
+    limits = f"{per_provider_requests(100)}\n    - {ONE_REQUEST}"
+    running = await sidecar(two_provider_policy(first, second, route, limits, store))
     async with client(running) as sdk:
         await sdk.chat.completions.create(**CHAT)
     assert access_line(running)["billed_failures"]
     both = {"one": 1.0, "two": 1.0}
     assert await used_by_provider(running, both, "requests") == both
+    assert await used_by_provider(running, {"*": 1.0}, "all-requests") == {"*": 1.0}
+
+
+async def test_a_providers_full_requests_quota_refuses_a_chains_fallback_after_a_billed_call(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str
+) -> None:
+    """A chain whose first provider bills a failure (a body that is not JSON) and whose fallback is on
+    provider two, whose quota is one request a month: the first request's fallback takes it; the second
+    request's is refused (``alt:budget``, no call to provider two) and the caller gets the first call's
+    failure (before wave 28 a fallback after a billed call held no request on its provider's counter: the
+    second request called provider two past its quota)."""
+    first, second = await fake("one", fault="malformed", fault_rate=1), await fake("two", reply="billing")
+    limits = per_provider_requests(1, "two")
+    running = await sidecar(two_provider_policy(first, second, "{name: chat, target: [small, alt]}", limits, store))
+    async with client(running) as sdk:
+        await sdk.chat.completions.create(**CHAT)
+        with pytest.raises(openai.APIStatusError):
+            await sdk.chat.completions.create(**CHAT)
+    assert "alt:budget" in access_line(running)["attempt_log"]
+    assert len(await running.fake_requests(second)) == 1
 
 
 async def test_a_providers_full_requests_quota_refuses_a_members_fallback_there(

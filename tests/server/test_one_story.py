@@ -98,6 +98,28 @@ async def test_a_gate_that_re_asks_tells_one_story(fake: FakeFactory, sidecar: S
     assert story.metric("llm_sidecar_gate_failures_total", action="reask") == 1
 
 
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+async def test_a_re_asked_answer_describes_the_apps_request(
+    fake: FakeFactory, sidecar: SidecarFactory, stream: bool
+) -> None:
+    """A re-asked request's ``features``, ``estimated_cost_usd`` and ``x-sidecar-estimated-cost`` are
+    its app's request's, as a request of the same shape that was not re-asked says (before wave 28
+    they described the re-ask: three turns, the first answer and the re-ask prompt in its tokens)."""
+    running = await sidecar(story_policy(await fakes(fake)))
+    said = []
+    for text in ("gate-me now", "gate+me now"):  # the same shape; the first is re-asked
+        before = await snapshot(running)
+        _, headers = await asker("openai", None)(running, text, stream, {})
+        said.append(await told(running, before, headers))
+    reasked, plain = said
+    check_one_story(reasked, cache="miss")
+    assert reasked.access["gate_rejections"] == ["cheap:regex"] and "gate_rejections" not in plain.access
+    assert reasked.access["features"] == plain.access["features"]
+    assert reasked.access["features"]["turns"] == 1
+    assert reasked.access["estimated_cost_usd"] == plain.access["estimated_cost_usd"]
+    assert reasked.headers["x-sidecar-estimated-cost"] == plain.headers["x-sidecar-estimated-cost"]
+
+
 async def test_a_stale_answer_as_the_last_resort_tells_one_story(
     fake: FakeFactory, sidecar: SidecarFactory, gemini_client: Any
 ) -> None:

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from sidecar.policy.resilience_spec import TimeoutsSpec
-from sidecar.upstream import UpstreamClient
+from sidecar.upstream import UpstreamClient, request_sent, waited_for_a_connection
 from sidecar.upstream.resolver import FAILED_LOOKUP_MEMORY_S, BoundedResolver
 
 from .conftest import BODY, ClientFactory, post, provider
@@ -145,19 +145,23 @@ async def test_a_slow_lookup_then_a_stalled_handshake_share_one_connect_s(
     assert time.monotonic() - started < 1.5
 
 
-async def test_the_wait_for_a_free_connection_counts_toward_connect_s(
+async def test_the_wait_for_a_free_connection_is_not_charged_to_connect_s(
     raw_upstream: UpstreamFactory, make_client: ClientFactory
 ) -> None:
-    """At upstream_connections_per_host=1, a second call while the first holds the only connection fails
-    as a connect timeout after its connect_s (0.3 s): getting a connection is one budget."""
+    """At upstream_connections_per_host=1, a second call while the first holds the only connection waits
+    past its connect_s (0.3 s) until the caller's deadline (1 s) cuts it, still waiting for a connection
+    (``waited_for_a_connection``: the sidecar's own queue) and never sent. Before wave 28 the wait counted
+    toward connect_s: a connect timeout after 0.3 s, which the breaker counted against the provider."""
     client = make_client(upstream_connections_per_host=1)
     up = await raw_upstream(answering(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"))  # no body yet
     first = await post(client, up)
     try:
         started = time.monotonic()
-        async with asyncio.timeout(5):
-            with pytest.raises(aiohttp.ConnectionTimeoutError):
+        with pytest.raises(TimeoutError) as cut:
+            async with asyncio.timeout(1.0):
                 await post(client, up, TimeoutsSpec(connect_s=0.3))
-        assert time.monotonic() - started < 1.0
+        assert not isinstance(cut.value, aiohttp.ConnectionTimeoutError)
+        assert time.monotonic() - started >= 0.9
+        assert waited_for_a_connection() and not request_sent()
     finally:
         first.close()
