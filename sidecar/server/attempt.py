@@ -20,7 +20,7 @@ are handed to ``stream.relay_stream`` which owns the commit point.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, NamedTuple
 
@@ -66,6 +66,7 @@ from .key_redaction import headers_without_key, without_key
 from .pipeline import MAX_BODY_DEPTH, too_deep
 from .stream import relay_stream
 from .stream_answer import HeldStream
+from .timeout_words import explain_timeout
 
 _SUCCESS = Outcome.success()
 # A 200 whose JSON holds none of its dialect's ``answer_keys`` is not an answer (``{}``, another API's
@@ -379,29 +380,6 @@ def _billed(
     output at least ``output_tokens``, its text estimated)."""
     charge_failed(exchange, prepared.target, outcome.error_type, usage, output_tokens)
     return AttemptResult(outcome)
-
-
-def explain_timeout(outcome: Outcome, timeouts: TimeoutsSpec, budget_s: float, *, stream: bool = False) -> Outcome:
-    """``outcome``, a timeout's ``detail`` saying which limit was reached (``classify`` gives none)."""
-    if outcome.error_type.startswith("timeout_") and not outcome.detail:
-        return replace(outcome, detail=timeout_detail(outcome.error_type, timeouts, budget_s, stream=stream))
-    return outcome
-
-
-def timeout_detail(error_type: str, timeouts: TimeoutsSpec, budget_s: float, *, stream: bool = False) -> str:
-    """Which limit a ``timeout_*`` attempt ran into, in words; ``budget_s`` is what was left of the route's
-    ``deadline_s`` when the attempt started (the first byte's wait is cut to it; for a stream, the wait
-    for its first content)."""
-    if error_type == "timeout_connect":
-        return f"no connection within connect_s ({timeouts.connect_s:g} s)"
-    if error_type == "timeout_first_byte":
-        awaited = "no content" if stream else "no response headers"
-        if budget_s < timeouts.first_byte_s:
-            return f"{awaited} within {budget_s:.3g} s: the rest of the route's deadline_s"
-        return f"{awaited} within first_byte_s ({timeouts.first_byte_s:g} s)"
-    if error_type == "timeout_idle":
-        return f"no data for idle_s ({timeouts.idle_s:g} s)"
-    return f"not finished within total_s ({timeouts.total_s:g} s)"
 
 
 def _str(value: Any) -> str | None:

@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from sidecar.policy.resilience_spec import TimeoutsSpec
-from sidecar.server.attempt import timeout_detail
+from sidecar.server.timeout_words import timeout_detail
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
 from ..listening import closed_port
