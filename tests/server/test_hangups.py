@@ -11,7 +11,6 @@ client that drops its connection."""
 from __future__ import annotations
 
 import asyncio
-import threading
 from typing import Any
 
 import aiohttp
@@ -351,33 +350,33 @@ async def test_leaving_an_ensemble_leaves_no_task_behind(
 
 
 async def test_leaving_during_a_slow_admission_in_a_shared_store_holds_nothing(
-    aiohttp_server: Any, sidecar: SidecarFactory, start_redis: Any
+    aiohttp_server: Any, sidecar: SidecarFactory, redis_server: RedisServer
 ) -> None:
-    """Redis is busy for 1 s (DEBUG SLEEP) while a request's admission waits on it, and the caller
-    leaves: once Redis has run the reservation, it is released, not held for ``reservation_ttl_s``."""
-    redis = start_redis("--enable-debug-command", "yes")
+    """Redis holds a request's admission (its writes paused: ``CLIENT PAUSE``) and the caller leaves
+    while it waits: once Redis has run the reservation, it is released, not held for
+    ``reservation_ttl_s``, and the call is not made."""
     url, watched = await watched_fake(aiohttp_server, name="f0")
     policy = models_policy([url], "  - {name: chain, match: {model: chain}, target: [m0]}\n")
-    policy += f"budgets:\n  store: {{url: '{redis.url}', timeout_ms: 3000}}\n" + TOKENS.removeprefix("budgets:\n")
+    store = f"  store: {{url: '{redis_server.url}', timeout_ms: 10000}}\n"  # the most: Redis waits less long
+    policy += "budgets:\n" + store + TOKENS.removeprefix("budgets:\n")
     running = await sidecar(policy)
     body = {"model": "chain", "messages": MESSAGES}
     async with aiohttp.ClientSession() as session, session.post(f"{running.url}/v1/chat/completions", json=body) as r:
         assert r.status == 200  # the counter exists, the connection to Redis is open
-    used_before, _ = await until(lambda: counter_of(redis), lambda counter: counter[1] == 0)  # its settlement, carried
+    used_before, _ = await until(lambda: counter_of(redis_server), lambda counter: counter[1] == 0)  # carried
 
-    busy_now = threading.Event()
-
-    def busy() -> None:
-        with redis.client() as client:
-            busy_now.set()
-            client.execute_command("DEBUG", "SLEEP", 1)
-
-    sleeping = asyncio.ensure_future(asyncio.to_thread(busy))
-    await until(busy_now.is_set)  # a loaded machine may start the thread late
-    await asyncio.sleep(0.1)  # the command's way to Redis
-    await leave_after(running, body, 0.3)
-    await sleeping
-    assert await until(lambda: counter_of(redis), lambda counter: counter[1] == 0) == (used_before, 0)
+    with redis_server.client() as control:
+        control.execute_command("CLIENT", "PAUSE", 8_000, "WRITE")  # in force once it answers
+        try:
+            async with aiohttp.ClientSession() as session:
+                call = asyncio.ensure_future(session.post(f"{running.url}/v1/chat/completions", json=body))
+                await until(lambda: control.info("clients")["blocked_clients"], lambda waiting: waiting == 1)
+                call.cancel()  # the caller leaves while its admission's script waits on Redis
+                await asyncio.gather(call, return_exceptions=True)
+            await until(lambda: last_access(running)["status"], lambda status: status == 499)
+        finally:
+            control.execute_command("CLIENT", "UNPAUSE")  # Redis runs the reservation now
+    assert await until(lambda: counter_of(redis_server), lambda counter: counter[1] == 0) == (used_before, 0)
     assert len(watched.requests) == 1
 
 
