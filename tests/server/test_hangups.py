@@ -11,6 +11,7 @@ client that drops its connection."""
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any
 
 import aiohttp
@@ -349,34 +350,39 @@ async def test_leaving_an_ensemble_leaves_no_task_behind(
     assert (access["status"], access["outcome"]) == (499, "client_closed")
 
 
+def commands(*command: tuple[str, ...]) -> bytes:
+    """Redis commands in its wire format (RESP), to be sent in one write."""
+    parts = [f"*{len(words)}\r\n" + "".join(f"${len(word)}\r\n{word}\r\n" for word in words) for words in command]
+    return "".join(parts).encode()
+
+
 async def test_leaving_during_a_slow_admission_in_a_shared_store_holds_nothing(
-    aiohttp_server: Any, sidecar: SidecarFactory, redis_server: RedisServer
+    aiohttp_server: Any, sidecar: SidecarFactory, start_redis: Any
 ) -> None:
-    """Redis holds a request's admission (its writes paused: ``CLIENT PAUSE``) and the caller leaves
-    while it waits: once Redis has run the reservation, it is released, not held for
+    """Redis holds a request's admission (its writes paused, then busy for 2 s: DEBUG SLEEP) and the caller
+    leaves meanwhile: once Redis has run the reservation, it is released, not held for
     ``reservation_ttl_s``, and the call is not made."""
+    redis = start_redis("--enable-debug-command", "yes")
     url, watched = await watched_fake(aiohttp_server, name="f0")
     policy = models_policy([url], "  - {name: chain, match: {model: chain}, target: [m0]}\n")
-    store = f"  store: {{url: '{redis_server.url}', timeout_ms: 10000}}\n"  # the most: Redis waits less long
-    policy += "budgets:\n" + store + TOKENS.removeprefix("budgets:\n")
+    policy += f"budgets:\n  store: {{url: '{redis.url}', timeout_ms: 10000}}\n" + TOKENS.removeprefix("budgets:\n")
     running = await sidecar(policy)
     body = {"model": "chain", "messages": MESSAGES}
     async with aiohttp.ClientSession() as session, session.post(f"{running.url}/v1/chat/completions", json=body) as r:
         assert r.status == 200  # the counter exists, the connection to Redis is open
-    used_before, _ = await until(lambda: counter_of(redis_server), lambda counter: counter[1] == 0)  # carried
+    used_before, _ = await until(lambda: counter_of(redis), lambda counter: counter[1] == 0)  # its settlement, carried
 
-    with redis_server.client() as control:
-        control.execute_command("CLIENT", "PAUSE", 8_000, "WRITE")  # in force once it answers
-        try:
-            async with aiohttp.ClientSession() as session:
-                call = asyncio.ensure_future(session.post(f"{running.url}/v1/chat/completions", json=body))
-                await until(lambda: control.info("clients")["blocked_clients"], lambda waiting: waiting == 1)
-                call.cancel()  # the caller leaves while its admission's script waits on Redis
-                await asyncio.gather(call, return_exceptions=True)
-            await until(lambda: last_access(running)["status"], lambda status: status == 499)
-        finally:
-            control.execute_command("CLIENT", "UNPAUSE")  # Redis runs the reservation now
-    assert await until(lambda: counter_of(redis_server), lambda counter: counter[1] == 0) == (used_before, 0)
+    with redis.client() as control, socket.create_connection(("127.0.0.1", redis.port)) as busy:
+        control.execute_command("CLIENT", "PAUSE", 10_000, "WRITE")  # in force once it answers
+        async with aiohttp.ClientSession() as session:
+            leaving = asyncio.ensure_future(session.post(f"{running.url}/v1/chat/completions", json=body))
+            await until(lambda: control.info("clients")["blocked_clients"], lambda held: held == 1)  # its EVALSHA
+            # Redis reads these before the sidecar's connection closes below, and runs the reservation it
+            # holds only after the sleep: a command of a client gone while paused would be dropped instead.
+            busy.sendall(commands(("CLIENT", "UNPAUSE"), ("DEBUG", "SLEEP", "2")))
+            leaving.cancel()  # the caller leaves
+            await asyncio.gather(leaving, return_exceptions=True)
+    assert await until(lambda: counter_of(redis), lambda counter: counter[1] == 0) == (used_before, 0)
     assert len(watched.requests) == 1
 
 
