@@ -13,10 +13,12 @@ import orjson
 from ..listening import port_zero, wait_ports
 from ..redis_server import RedisServer
 
-# A sidecar whose start-up blocks its event loop for well over the cache's 100 ms timeout, as a busy
-# node's does: a heap of three million lists that the start-up's one garbage collection walks.
+# A sidecar whose start-up blocks its event loop for well over the cache's 200 ms timeout, as a busy
+# node's does: a heap of six million lists that the start-up's one garbage collection walks (0.44 s of
+# CPU, ~750 MB; at least that long on an idle machine). The timeout is no shorter: on a loaded machine
+# (load 10 on 2 cores) the PING's connection and round trip alone outlasted 100 ms once in 20 runs.
 SLOW_START = (
-    "import sys; heap = [[i] for i in range(3_000_000)]; "
+    "import sys; heap = [[i] for i in range(6_000_000)]; "
     "from sidecar.entry import main; sys.argv = ['llm-sidecar', *sys.argv[1:]]; sys.exit(main())"
 )
 
@@ -29,7 +31,7 @@ def _policy(tmp_path: Path, redis_url: str) -> Path:
         "models:\n  m: {provider: up, model: m}\n"
         "routes:\n  - {name: cached, match: {model: [m]}, target: m, cache: {enabled: true, cacheable: always}}\n"
         "default: {target: m}\n"
-        f"cache:\n  redis: {{url: '{redis_url}', timeout_s: 0.1}}\n"
+        f"cache:\n  redis: {{url: '{redis_url}', timeout_s: 0.2}}\n"
     )
     return policy
 
