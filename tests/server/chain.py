@@ -57,14 +57,15 @@ async def fakes(fake: FakeFactory, n: int, **config: Any) -> list[str]:
     return [await fake(f"f{i}", **config) for i in range(n)]
 
 
-async def held_fake(aiohttp_server: Any, name: str, gate: asyncio.Event) -> str:
+async def held_fake(aiohttp_server: Any, name: str, gate: asyncio.Event, marked: str = "") -> str:
     """A fake provider named ``name`` that counts and records each call as it arrives (``/_fake/stats``,
-    ``/_fake/requests``) but answers none until ``gate`` is set: calls stay in flight for as long as the
-    test needs them there, where a stall of a few seconds can run out on a loaded machine. Its URL."""
+    ``/_fake/requests``) but answers none (with ``marked``: none whose body holds that text) until ``gate``
+    is set: calls stay in flight for as long as the test needs them there, where a stall of a few seconds
+    can run out on a loaded machine. Its URL."""
 
     @web.middleware
     async def hold(request: web.Request, handler: Any) -> web.StreamResponse:
-        if not request.path.startswith("/_fake/"):
+        if not request.path.startswith("/_fake/") and marked.encode() in await request.read():
             await gate.wait()
         return await handler(request)  # type: ignore[no-any-return]
 

@@ -30,10 +30,10 @@ async def billed_charge(fake: FakeFactory, sidecar: SidecarFactory, fault: str, 
     broken, other = await fake("probe-one", fault=fault, fault_rate=1), await fake("probe-two")
     probe = await sidecar(policy(broken, other, "[small, alt]", tokens(reservation(**chat))))
     await refused_fallback(probe, other, chat)
-    charged = int(await use(probe))
-    await asyncio.sleep(0.05)
-    assert int(await use(probe)) == charged == reservation(**chat)  # settled: the prompt and the capped output
-    return charged
+    line = access_line(probe)  # its tokens: the failed call's, as the budget charges them once settled
+    charged = line["input_tokens"] + line["output_tokens"]
+    assert await use(probe, charged) == charged == reservation(**chat)  # the prompt and the capped output
+    return int(charged)
 
 
 async def refused_fallback(running: RunningSidecar, fallback_url: str, chat: dict[str, Any] = CHAT) -> tuple[str, str]:
@@ -195,8 +195,10 @@ async def rejected_tokens(sidecar: SidecarFactory, first: str, second: str, stor
     async with client(probe) as sdk:
         served = await sdk.chat.completions.create(**CHAT)
     assert served.usage is not None and (served.choices[0].message.content or "").startswith("bug")
-    await asyncio.sleep(0.1)  # with Redis, the settlement is carried within 20 ms
-    return await use(probe) - served.usage.total_tokens
+    line = access_line(probe)  # its tokens count both calls, as the budget does once both are settled
+    paid = line["input_tokens"] + line["output_tokens"]
+    assert await use(probe, paid) == paid  # with Redis, the last settlement is carried ~20 ms later
+    return paid - served.usage.total_tokens
 
 
 async def gate_failed(running: RunningSidecar) -> list[str]:

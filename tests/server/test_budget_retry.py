@@ -13,8 +13,10 @@ from .budget_walks import CHAT, access_line, client, policy, reservation, store,
 
 __all__ = ["store"]  # the store fixture: the pod's own counters, or a real redis-server's
 
-# One target, its call's head awaited 0.3 s; retries after a short backoff.
-ONE = "{name: chat, target: [small], resilience: {timeouts: {first_byte_s: 0.3}, backoff: {base_s: 0.01, cap_s: 0.02}}}"
+# One target, its call's head awaited 1 s (the stalled provider sends none for 5 s; at 0.3 s a loaded
+# machine reached the deadline before the call was even written, which is then rightly not charged, and
+# the first test below, which charges a call sent, failed once so); retries after a short backoff.
+ONE = "{name: chat, target: [small], resilience: {timeouts: {first_byte_s: 1}, backoff: {base_s: 0.01, cap_s: 0.02}}}"
 
 
 async def test_a_retry_after_a_billed_call_is_refused_when_the_budget_cannot_hold_it(

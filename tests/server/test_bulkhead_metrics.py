@@ -11,7 +11,7 @@ import aiohttp
 
 from ..conftest import FakeFactory, SidecarFactory
 from ..waiting import until
-from .bulkheads import policy, queue_behind_a_slow_call
+from .bulkheads import held_chain, policy, queue_behind_a_held_call
 from .chain import calls, chat, fakes, held_fake, metrics_of, post
 
 
@@ -92,17 +92,20 @@ async def test_a_reload_shows_the_new_limit_and_drops_a_removed_targets_series(
 
 
 async def test_a_call_that_waited_for_a_slot_shows_its_wait_on_the_server_span(
-    fake: FakeFactory, sidecar: SidecarFactory
+    aiohttp_server: Any, fake: FakeFactory, sidecar: SidecarFactory
 ) -> None:
-    """max_concurrent 1: a slow call holds m0's slot and a second request queues for it (queue_timeout_s
-    5) until the first ends: the second's SERVER span has one `sidecar.bulkhead.waited` event for p0/up0
-    with the seconds it waited (its CLIENT span starts with the slot, so the wait shows only there); the
-    first, which waited for nothing, has none."""
-    urls = await fakes(fake, 2)
+    """max_concurrent 1: a call held at its provider holds m0's slot and a second request queues for it
+    (queue_timeout_s 5) until the first ends 0.5 s later: the second's SERVER span has one
+    `sidecar.bulkhead.waited` event for p0/up0 with the seconds it waited (its CLIENT span starts with the
+    slot, so the wait shows only there); the first, which waited for nothing, has none."""
+    urls, answer = await held_chain(aiohttp_server, fake)
     running = await sidecar(policy(urls, "{max_concurrent: 1, queue_timeout_s: 5}"))
-    await queue_behind_a_slow_call(running, 0.8)
-    servers = [span for span in running.spans.get_finished_spans() if span.kind.name == "SERVER"]
+    await queue_behind_a_held_call(running, urls, answer, 0.5)
+    servers = await until(
+        lambda: [span for span in running.spans.get_finished_spans() if span.kind.name == "SERVER"],
+        lambda ended: len(ended) == 2,  # a span ends once its answer is written: maybe after the caller read it
+    )
     waits = [[dict(e.attributes or {}) for e in span.events if e.name == "sidecar.bulkhead.waited"] for span in servers]
-    assert len(waits) == 2 and [] in waits
+    assert [] in waits
     [[event]] = [w for w in waits if w]
-    assert event["sidecar.target"] == "p0/up0" and 0.2 < float(event["sidecar.bulkhead.wait_s"]) < 2.0
+    assert event["sidecar.target"] == "p0/up0" and 0.49 < float(event["sidecar.bulkhead.wait_s"]) < 4.5

@@ -6,14 +6,15 @@ turned away at once (it did not queue)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
+from typing import Any
 
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from ..conftest import FakeFactory, SidecarFactory
-from .bulkheads import policy, queue_behind_a_slow_call
-from .chain import fakes, metrics_of, post
+from ..waiting import until
+from .bulkheads import held_chain, policy, queue_behind_a_held_call, queued
+from .chain import calls, metrics_of, post
 
 WAIT = "llm_sidecar_bulkhead_wait_seconds"
 
@@ -35,60 +36,72 @@ def waits(metrics: str) -> dict[tuple[str, str], tuple[float, float]]:
 
 
 async def one_queued_call(
-    fake: FakeFactory, sidecar: SidecarFactory, *, queue_timeout_s: float, stall: float
+    aiohttp_server: Any, fake: FakeFactory, sidecar: SidecarFactory, *, queue_timeout_s: float, hold_s: float | None
 ) -> tuple[str, float, float]:
-    """Route [m0, m1], m0's bulkhead of one slot with ``queue_timeout_s``; a call that m0 answers after
-    ``stall`` s and a second one queued behind it: the one wait series of p0/up0 (outcome, count, sum)."""
-    urls = await fakes(fake, 2)
+    """Route [m0, m1], m0's bulkhead of one slot with ``queue_timeout_s``; a call that m0's provider holds
+    and a second one queued behind it (``queue_behind_a_held_call``, ``hold_s``): the one wait series of
+    p0/up0 (outcome, count, sum)."""
+    urls, answer = await held_chain(aiohttp_server, fake)
     running = await sidecar(policy(urls, f"{{max_concurrent: 1, queue_timeout_s: {queue_timeout_s}}}"))
-    await queue_behind_a_slow_call(running, stall)
+    await queue_behind_a_held_call(running, urls, answer, hold_s)
     [((target, outcome), (count, total))] = waits(await metrics_of(running)).items()
     assert target == "p0/up0"
     return outcome, count, total
 
 
 async def test_a_call_that_got_a_slot_after_queueing_is_observed_as_slot(
-    fake: FakeFactory, sidecar: SidecarFactory
+    aiohttp_server: Any, fake: FakeFactory, sidecar: SidecarFactory
 ) -> None:
-    """max_concurrent 1, queue_timeout_s 5: a slow call (0.8 s) holds m0's slot; a second request sent
-    0.3 s later queues until it ends: one observation `slot` for p0/up0 of about 0.5 s; the first call,
-    which found its slot free, is not observed."""
-    (outcome, count, total) = await one_queued_call(fake, sidecar, queue_timeout_s=5, stall=0.8)
-    assert (outcome, count) == ("slot", 1) and 0.2 < total < 2.0
+    """max_concurrent 1, queue_timeout_s 5: a call held at its provider holds m0's slot; a second request
+    queues until the first is let go 0.5 s later: one observation `slot` for p0/up0 of about 0.5 s; the
+    first call, which found its slot free, is not observed."""
+    (outcome, count, total) = await one_queued_call(aiohttp_server, fake, sidecar, queue_timeout_s=5, hold_s=0.5)
+    assert (outcome, count) == ("slot", 1) and 0.49 < total < 4.5
 
 
-async def test_a_call_that_queued_in_vain_is_observed_as_timeout(fake: FakeFactory, sidecar: SidecarFactory) -> None:
-    """max_concurrent 1, queue_timeout_s 0.3: a slow call (1.5 s) holds m0's slot; a second request queues
-    for 0.3 s, gets none and is served by m1: one observation `timeout` for p0/up0 of the queue timeout."""
-    (outcome, count, total) = await one_queued_call(fake, sidecar, queue_timeout_s=0.3, stall=1.5)
-    assert (outcome, count) == ("timeout", 1) and 0.29 <= total < 1.0
+async def test_a_call_that_queued_in_vain_is_observed_as_timeout(
+    aiohttp_server: Any, fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """max_concurrent 1, queue_timeout_s 0.3: a call held at its provider holds m0's slot; a second request
+    queues for 0.3 s, gets none and is served by m1: one observation `timeout` for p0/up0 of the queue
+    timeout."""
+    (outcome, count, total) = await one_queued_call(aiohttp_server, fake, sidecar, queue_timeout_s=0.3, hold_s=None)
+    assert (outcome, count) == ("timeout", 1) and 0.29 <= total < 3.0  # never the 10 s deadline
 
 
-async def test_a_call_turned_away_at_once_is_not_observed(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+async def test_a_call_turned_away_at_once_is_not_observed(
+    aiohttp_server: Any, fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
     """max_concurrent 1, queue_timeout_s 0 (never queue): a second call while the slot is held is skipped
     at once (bulkhead_full) and served by m1; it did not queue, so the wait histogram has no series."""
-    urls = await fakes(fake, 2)
+    urls, answer = await held_chain(aiohttp_server, fake)
     running = await sidecar(policy(urls, "{max_concurrent: 1, queue_timeout_s: 0}"))
-    await queue_behind_a_slow_call(running, 0.8)
+    await queue_behind_a_held_call(running, urls, answer, None)
     metrics = await metrics_of(running)
     assert 'llm_sidecar_skips_total{reason="bulkhead_full",target="p0/up0"} 1.0' in metrics
     assert waits(metrics) == {}
 
 
-async def test_a_caller_gone_while_queued_is_observed_as_cancelled(fake: FakeFactory, sidecar: SidecarFactory) -> None:
-    """max_concurrent 1, queue_timeout_s 5: while a slow call (1.5 s) holds m0's slot, a second caller
-    queues and hangs up after 0.3 s: one observation `cancelled` for p0/up0, of about the time it waited."""
-    urls = await fakes(fake, 2)
+async def test_a_caller_gone_while_queued_is_observed_as_cancelled(
+    aiohttp_server: Any, fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """max_concurrent 1, queue_timeout_s 5: while a call held at its provider holds m0's slot, a second
+    caller queues and hangs up after 0.3 s: one observation `cancelled` for p0/up0, of about the time it
+    waited."""
+    urls, answer = await held_chain(aiohttp_server, fake)
     running = await sidecar(policy(urls, "{max_concurrent: 1, queue_timeout_s: 5}"))
     body = {"model": "chain", "messages": [{"role": "user", "content": "hi"}]}
-    async with aiohttp.ClientSession() as session:
-        slow = asyncio.ensure_future(post(session, running, 1.5))
+    async with aiohttp.ClientSession() as session, aiohttp.ClientSession() as impatient:
+        held = post(session, running, 0.0)
+        await until(lambda: calls(urls[0]), lambda seen: seen == 1)  # it holds the slot from here on
+        leaving = asyncio.ensure_future(impatient.post(f"{running.url}/v1/chat/completions", json=body))
+        await until(lambda: queued(running), lambda waiting: waiting == 1)
         await asyncio.sleep(0.3)
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.3)) as impatient:
-            with contextlib.suppress(TimeoutError):
-                await impatient.post(f"{running.url}/v1/chat/completions", json=body)
-        assert await slow == 200
-    found = waits(await metrics_of(running))
+        leaving.cancel()  # the caller hangs up: its connection is closed
+        await asyncio.gather(leaving, return_exceptions=True)
+        found = waits(await until(lambda: metrics_of(running), waits))  # once the sidecar has seen it leave
+        answer.set()
+        assert await held == 200
     assert list(found) == [("p0/up0", "cancelled")]
     count, total = found["p0/up0", "cancelled"]
-    assert count == 1 and 0.2 < total < 1.5
+    assert count == 1 and 0.29 <= total < 3.0

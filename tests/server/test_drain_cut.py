@@ -19,6 +19,8 @@ import pytest
 from sidecar.routing.tokens import estimate_tokens
 
 from ..listening import port_zero, wait_ports
+from ..waiting import until
+from .chain import calls
 from .sidecar_process import start_fake_and_policy
 
 
@@ -97,14 +99,17 @@ async def test_a_stream_cut_by_the_drain_counts_the_output_it_sent(
     assert isinstance(line["output_tokens"], int) and line["output_tokens"] >= estimate_tokens(received) - 2 > 0
 
 
-async def cut_before_its_answer(proc: asyncio.subprocess.Process, url: str, **options: Any) -> openai.APIError:
+async def cut_before_its_answer(
+    proc: asyncio.subprocess.Process, url: str, log: Path, **options: Any
+) -> openai.APIError:
     """A chat call through openai-python (``options``: the client's) that SIGTERM's drain cuts before its
     answer: what the SDK raised, once the sidecar has exited 0."""
+    fake = f"http://127.0.0.1:{orjson.loads((log.parent / 'fake.ports').read_bytes())['port']}"  # the stack's
     async with openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="x", **options) as client:
         call = asyncio.ensure_future(
             client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
         )
-        await asyncio.sleep(0.5)
+        await until(lambda: calls(fake), lambda seen: seen == 1)  # at the provider, whose answer takes 8 s
         proc.send_signal(signal.SIGTERM)
         with pytest.raises(openai.APIError) as raised:
             await call
@@ -118,7 +123,7 @@ async def test_a_request_cut_by_the_drain_before_its_answer_gets_a_503(
     """A request whose answer has not started at the drain timeout gets a 503 in its dialect (code
     ``draining``, Retry-After: 1), and is logged 503 ``drain_cut``."""
     proc, url, log = draining_stack
-    error = await cut_before_its_answer(proc, url, max_retries=0)
+    error = await cut_before_its_answer(proc, url, log, max_retries=0)
     assert isinstance(error, openai.InternalServerError)
     assert error.status_code == 503 and error.code == "draining"
     assert error.response.headers["retry-after"] == "1"
@@ -133,7 +138,7 @@ async def test_the_sdk_with_its_default_retries_raises_the_drain_error_not_a_con
     answered. openai-python with its default two retries raises the 503 ``draining`` at once
     (``x-should-retry: false``), not ``APIConnectionError`` after retrying a closed port; one request."""
     proc, url, log = draining_stack
-    error = await cut_before_its_answer(proc, url)
+    error = await cut_before_its_answer(proc, url, log)
     assert isinstance(error, openai.InternalServerError), error
     assert error.code == "draining" and error.response.headers["x-should-retry"] == "false"
     assert len(access_lines(log)) == 1

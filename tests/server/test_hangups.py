@@ -11,7 +11,7 @@ client that drops its connection."""
 from __future__ import annotations
 
 import asyncio
-import threading
+import socket
 from typing import Any
 
 import aiohttp
@@ -350,33 +350,38 @@ async def test_leaving_an_ensemble_leaves_no_task_behind(
     assert (access["status"], access["outcome"]) == (499, "client_closed")
 
 
+def commands(*command: tuple[str, ...]) -> bytes:
+    """Redis commands in its wire format (RESP), to be sent in one write."""
+    parts = [f"*{len(words)}\r\n" + "".join(f"${len(word)}\r\n{word}\r\n" for word in words) for words in command]
+    return "".join(parts).encode()
+
+
 async def test_leaving_during_a_slow_admission_in_a_shared_store_holds_nothing(
     aiohttp_server: Any, sidecar: SidecarFactory, start_redis: Any
 ) -> None:
-    """Redis is busy for 1 s (DEBUG SLEEP) while a request's admission waits on it, and the caller
-    leaves: once Redis has run the reservation, it is released, not held for ``reservation_ttl_s``."""
+    """Redis holds a request's admission (its writes paused, then busy for 2 s: DEBUG SLEEP) and the caller
+    leaves meanwhile: once Redis has run the reservation, it is released, not held for
+    ``reservation_ttl_s``, and the call is not made."""
     redis = start_redis("--enable-debug-command", "yes")
     url, watched = await watched_fake(aiohttp_server, name="f0")
     policy = models_policy([url], "  - {name: chain, match: {model: chain}, target: [m0]}\n")
-    policy += f"budgets:\n  store: {{url: '{redis.url}', timeout_ms: 3000}}\n" + TOKENS.removeprefix("budgets:\n")
+    policy += f"budgets:\n  store: {{url: '{redis.url}', timeout_ms: 10000}}\n" + TOKENS.removeprefix("budgets:\n")
     running = await sidecar(policy)
     body = {"model": "chain", "messages": MESSAGES}
     async with aiohttp.ClientSession() as session, session.post(f"{running.url}/v1/chat/completions", json=body) as r:
         assert r.status == 200  # the counter exists, the connection to Redis is open
     used_before, _ = await until(lambda: counter_of(redis), lambda counter: counter[1] == 0)  # its settlement, carried
 
-    busy_now = threading.Event()
-
-    def busy() -> None:
-        with redis.client() as client:
-            busy_now.set()
-            client.execute_command("DEBUG", "SLEEP", 1)
-
-    sleeping = asyncio.ensure_future(asyncio.to_thread(busy))
-    await until(busy_now.is_set)  # a loaded machine may start the thread late
-    await asyncio.sleep(0.1)  # the command's way to Redis
-    await leave_after(running, body, 0.3)
-    await sleeping
+    with redis.client() as control, socket.create_connection(("127.0.0.1", redis.port)) as busy:
+        control.execute_command("CLIENT", "PAUSE", 10_000, "WRITE")  # in force once it answers
+        async with aiohttp.ClientSession() as session:
+            leaving = asyncio.ensure_future(session.post(f"{running.url}/v1/chat/completions", json=body))
+            await until(lambda: control.info("clients")["blocked_clients"], lambda held: held == 1)  # its EVALSHA
+            # Redis reads these before the sidecar's connection closes below, and runs the reservation it
+            # holds only after the sleep: a command of a client gone while paused would be dropped instead.
+            busy.sendall(commands(("CLIENT", "UNPAUSE"), ("DEBUG", "SLEEP", "2")))
+            leaving.cancel()  # the caller leaves
+            await asyncio.gather(leaving, return_exceptions=True)
     assert await until(lambda: counter_of(redis), lambda counter: counter[1] == 0) == (used_before, 0)
     assert len(watched.requests) == 1
 

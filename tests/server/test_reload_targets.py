@@ -26,6 +26,18 @@ def policy(urls: list[str], defaults: str) -> str:
     )
 
 
+# Route ``back``'s request that m1's provider holds (``held_second``) until the test lets it go, then refuses.
+HELD_BODY = {"model": "back", "messages": [{"role": "user", "content": "[held] [fault:f1:status=503] hi"}]}
+
+
+async def held_second(aiohttp_server: Any, fake: FakeFactory) -> tuple[list[str], asyncio.Event]:
+    """The URLs of m0's provider and of m1's, which holds the calls marked ``[held]`` (``HELD_BODY``) until
+    the event returned is set: a request on the older policy stays at m1 however long the reload takes on
+    a loaded machine (a stall of 1.5 s could end before it)."""
+    let_go = asyncio.Event()
+    return [await fake("f0"), await held_fake(aiohttp_server, "f1", let_go, marked="[held]")], let_go
+
+
 def breaker_of(running: RunningSidecar, target: str) -> str:
     return str(running.state.targets.snapshot()[target]["breaker"]["state"])
 
@@ -61,19 +73,19 @@ async def test_a_reload_that_changes_another_part_keeps_an_open_breaker(
 
 
 async def test_a_request_on_the_older_policy_does_not_restart_a_breaker_the_new_one_opened(
-    fake: FakeFactory, sidecar: SidecarFactory
+    aiohttp_server: Any, fake: FakeFactory, sidecar: SidecarFactory
 ) -> None:
     """A request that started before a reload changing the breaker settings reaches a target after the
     new policy's requests opened its breaker: it is skipped like them, and the breaker stays open (the
     old request's settings made the target a new, closed breaker, and the next new request another)."""
-    urls = await fakes(fake, 2)
+    urls, let_go = await held_second(aiohttp_server, fake)
     running = await sidecar(policy(urls, BREAKER))
-    old_body = {"model": "back", "messages": [{"role": "user", "content": "[fault:f1:stall=1.5,f1:status=503] hi"}]}
     async with aiohttp.ClientSession() as session:
-        old = asyncio.ensure_future(session.post(f"{running.url}/v1/chat/completions", json=old_body))
-        await reach(urls[1], 1)  # on m1 (stalled), under the first policy
+        old = asyncio.ensure_future(session.post(f"{running.url}/v1/chat/completions", json=HELD_BODY))
+        await reach(urls[1], 1)  # on m1 (held there), under the first policy
         await running.reload(policy(urls, BREAKER.replace("open_s: 20", "open_s: 30")))
         await open_first(running, urls[0])
+        let_go.set()
         response = await old  # m1 failed: m0 next, whose breaker is open
         assert response.status == 503
         response.release()
@@ -85,21 +97,21 @@ async def test_a_request_on_the_older_policy_does_not_restart_a_breaker_the_new_
 
 
 async def test_a_request_on_the_older_policy_does_not_bring_back_a_removed_target(
-    fake: FakeFactory, sidecar: SidecarFactory
+    aiohttp_server: Any, fake: FakeFactory, sidecar: SidecarFactory
 ) -> None:
     """A reload takes m0 out of the policy while a request that started before it still runs; that
     request's fallback to m0 is made (its policy has m0), but m0's target does not come back in /status
     nor its breaker series in /metrics (a series nothing updates would keep any alert on it firing)."""
-    urls = await fakes(fake, 2)
+    urls, let_go = await held_second(aiohttp_server, fake)
     running = await sidecar(policy(urls, BREAKER))
     assert (await chat(running))[0] == 200  # p0/up0 known
-    old_body = {"model": "back", "messages": [{"role": "user", "content": "[fault:f1:stall=1,f1:status=503] hi"}]}
     async with aiohttp.ClientSession() as session:
-        old = asyncio.ensure_future(session.post(f"{running.url}/v1/chat/completions", json=old_body))
-        await reach(urls[1], 1)  # on m1 (stalled), under the first policy
+        old = asyncio.ensure_future(session.post(f"{running.url}/v1/chat/completions", json=HELD_BODY))
+        await reach(urls[1], 1)  # on m1 (held there), under the first policy
         without_m0 = policy(urls, BREAKER).replace("target: [m0, m1]", "target: [m1]").replace("[m1, m0]", "[m1]")
         await running.reload(without_m0.replace("  m0: {provider: p0, model: up0}\n", ""))
         assert "p0/up0" not in running.state.targets.snapshot()
+        let_go.set()
         response = await old  # m1 failed: m0 next, as the request's policy says
         assert response.status == 200, await response.text()
         assert response.headers["x-sidecar-model"] == "m0"

@@ -15,13 +15,27 @@ import orjson
 import pytest
 
 from ..conftest import provider_block
+from ..waiting import until
+from .chain import calls
 from .sidecar_process import run_sidecar, start_fake_and_policy
+
+
+async def draining(health: int) -> None:
+    """Wait until the process's readiness fails on its health port (``health``): it has taken SIGTERM,
+    and its proxy port stopped accepting in the same step (``serve``: ``Listener.shutdown``)."""
+
+    async def ready_status() -> int:
+        async with aiohttp.ClientSession() as probe, probe.get(f"http://127.0.0.1:{health}/readyz") as ready:
+            return ready.status
+
+    await until(ready_status, lambda status: status == 503)
 
 
 async def test_sigterm_drains_an_open_stream_then_exits_zero(tmp_path: Path) -> None:
     """A stream open at SIGTERM completes normally; new connections are refused; the exit code is 0."""
     env = {**os.environ, "SIDECAR_DRAIN_TIMEOUT_S": "10", "SIDECAR_LOG_LEVEL": "warning"}
-    fake, policy = await start_fake_and_policy(tmp_path, 30, 30)
+    env |= {"SIDECAR_HEALTH_PORT": "0", "SIDECAR_HEALTH_HOST": "127.0.0.1"}
+    fake, policy = await start_fake_and_policy(tmp_path, 10, 30)  # a stream of 3 s
     proc, url = await run_sidecar(policy, env)
     try:
         body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "x"}]}
@@ -29,7 +43,7 @@ async def test_sigterm_drains_an_open_stream_then_exits_zero(tmp_path: Path) -> 
             response = await session.post(f"{url}/v1/chat/completions", json=body)
             received = await response.content.readany()
             proc.send_signal(signal.SIGTERM)
-            await asyncio.sleep(0.3)
+            await draining(orjson.loads(policy.with_suffix(".ports").read_bytes())["health_port"])
             try:
                 async with aiohttp.ClientSession() as other:
                     await other.get(f"{url}/healthz")
@@ -56,18 +70,15 @@ async def test_sighup_reloads_the_policy_at_once(tmp_path: Path) -> None:
     proc, url = await run_sidecar(policy, env)
     try:
         async with aiohttp.ClientSession() as session:
-            async with session.get(f"{url}/status") as response:
-                before = (await response.json())["policy"]["version"]
+
+            async def version() -> str:
+                async with session.get(f"{url}/status") as response:
+                    return str((await response.json())["policy"]["version"])
+
+            before = await version()
             policy.write_text(base + "models:\n  b: {provider: up, model: b}\n")
             proc.send_signal(signal.SIGHUP)
-            after = before
-            for _ in range(20):
-                await asyncio.sleep(0.05)
-                async with session.get(f"{url}/status") as response:
-                    after = (await response.json())["policy"]["version"]
-                if after != before:
-                    break
-        assert after != before
+            await until(version, lambda now: now != before)  # the poll, every 60 s, would be too late
     finally:
         proc.terminate()
         await proc.wait()
@@ -77,6 +88,7 @@ async def test_sighup_reloads_the_policy_at_once(tmp_path: Path) -> None:
 class SlowStack:
     proc: asyncio.subprocess.Process
     fake: asyncio.subprocess.Process
+    fake_url: str
     port: int
     health: int
 
@@ -96,7 +108,8 @@ async def start_slow_stack(tmp_path: Path, drain_s: str) -> SlowStack:
     proc, _ = await run_sidecar(policy, env)
     ports = orjson.loads(policy.with_suffix(".ports").read_bytes())
     port, health = ports["port"], ports["health_port"]
-    return SlowStack(proc, fake, port, health)
+    fake_url = f"http://127.0.0.1:{orjson.loads((tmp_path / 'fake.ports').read_bytes())['port']}"
+    return SlowStack(proc, fake, fake_url, port, health)
 
 
 async def test_sigterm_cuts_what_outlives_the_drain_timeout_at_that_timeout(tmp_path: Path) -> None:
@@ -132,12 +145,10 @@ async def test_sigterm_fails_readiness_on_the_health_port_while_requests_finish(
         body = {"model": "m", "messages": [{"role": "user", "content": "x"}]}
         async with aiohttp.ClientSession() as session:
             call = asyncio.ensure_future(session.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=body))
-            await asyncio.sleep(0.5)
+            await until(lambda: calls(stack.fake_url), lambda seen: seen == 1)  # in flight (the answer takes 8 s)
             proc.send_signal(signal.SIGTERM)
-            await asyncio.sleep(0.3)
+            await draining(health)  # /readyz answers 503
             async with aiohttp.ClientSession() as probe:
-                async with probe.get(f"http://127.0.0.1:{health}/readyz") as ready:
-                    assert ready.status == 503
                 async with probe.get(f"http://127.0.0.1:{health}/healthz") as live:
                     assert live.status == 200
                 with pytest.raises(aiohttp.ClientConnectionError):
