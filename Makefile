@@ -1,6 +1,6 @@
 # llm-sidecar: two commands on a fresh machine.
 #   make run   - create .venv, install, start fake providers and the sidecar on the demo policy (no keys)
-#   make test  - create .venv, install with test extras, lint, type-check, run the whole suite
+#   make test  - create .venv, install with test extras, lint, type-check, run the whole suite (in 3 workers)
 #   make lock  - re-pin requirements.lock (the image's runtime dependencies, with hashes) from pyproject.toml
 PYTHON ?= python3
 VENV   := .venv
@@ -30,8 +30,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The suite in pytest-xdist workers, a whole test file per worker (a file's module-scoped servers start once),
+# handed out in collection order, where tests/conftest.py puts the longest files first (not the files with
+# the most tests first, xdist's default); PYTEST_WORKERS=0 runs it serially in one process (docs/development.md).
+PYTEST_WORKERS ?= 3
 unit: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test: lint typecheck unit
 

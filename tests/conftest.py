@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,41 @@ from sidecar.telemetry import Telemetry
 from sidecar.telemetry.logging import configure_logging
 
 from .upstream.raw import UpstreamFactory, raw_upstreams
+
+# The files that take longest (a wheel built, real Prometheus scenarios, subprocess after subprocess), in
+# that order: under pytest-xdist (``make test``'s workers, a whole file each: docs/development.md) they
+# are handed out first, so that none of them starts last and holds the run's end while the other
+# workers sit idle. Only the order changes; a file not listed keeps its place after them.
+LONG_FILES = (
+    "tests/deploy/test_image.py",
+    "tests/test_cli.py",
+    "tests/server/test_fuzz_upstream_answers.py",
+    "tests/server/test_fuzz_requests.py",
+    "tests/routing/learned/test_train.py",
+    "tests/routing/learned/test_commands.py",
+    "tests/test_bench_scripts.py",
+    "tests/server/test_sdk_retries.py",
+    "tests/translate/test_roundtrip.py",
+    "tests/deploy/test_prometheus_stores_live.py",
+    "tests/deploy/test_prometheus_live.py",
+    "tests/test_sdk_soak.py",
+    "tests/test_imports.py",
+    "tests/server/test_shutdown.py",
+    "tests/server/test_listener_memory.py",
+    "tests/server/test_drain_cut.py",
+    "tests/server/test_app.py",
+    "tests/server/test_translation_gemini_features.py",
+    "tests/server/test_budget_fallback.py",
+    "tests/server/test_shutdown_streams.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """In an xdist worker, the ``LONG_FILES`` first (longest first), the rest as collected."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return
+    rank = {path: i for i, path in enumerate(LONG_FILES)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(LONG_FILES)))
 
 
 @dataclass

@@ -218,6 +218,8 @@ async def test_answers_no_gate_passed_are_not_asked_for_again_by_the_sdk(
 
 
 ONE_SHOT = "    resilience: {max_attempts_per_target: 1}\n"  # one target, one attempt: no retry of the sidecar's
+# ... and the shortest Retry-After on the sidecar's own 502 (1 s, not 5): the SDK's two waits take 2 s, not 10
+ONE_SHOT_QUICK = "    resilience: {max_attempts_per_target: 1, last_resort: {retry_after_s: 0}}\n"
 
 
 @pytest.mark.parametrize("sdk", ["openai", "anthropic"])
@@ -232,7 +234,7 @@ async def test_a_route_that_cannot_retry_leaves_the_retries_to_the_sdk(
     say ``x-should-retry: false`` and the SDK retries as it would the provider (its two default retries:
     three requests, three provider calls); before, only a 429 was retried and a 5xx was tried once."""
     urls = await fakes(fake, 1)
-    running = await sidecar(chain_policy(urls, route_extra=ONE_SHOT))
+    running = await sidecar(chain_policy(urls, route_extra=ONE_SHOT_QUICK))
     error = await ask(running, sdk, fault)
     assert error.status_code == status
     assert "x-should-retry" not in error.response.headers
