@@ -25,7 +25,7 @@ from .budget_policies import chat, two_fakes
 from .budget_policies import policy as budget_policy
 from .cache_helpers import ask, cache_policy, written
 from .chain import calls, chain_policy
-from .sidecar_process import start_fake_and_policy
+from .sidecar_process import start_fake_and_policy, stop
 
 
 def kept_only(kind: str) -> str:
@@ -102,10 +102,7 @@ async def test_sample_0_keeps_a_request_the_drain_cut(tmp_path: Path) -> None:
                 await call
         assert await asyncio.wait_for(proc.wait(), timeout=10) == 0
     finally:
-        for child in (proc, fake):
-            if child.returncode is None:
-                child.kill()
-                await child.wait()
+        await stop(proc, fake)
     lines = [orjson.loads(line) for line in log.read_bytes().splitlines() if line.startswith(b"{")]
     [line] = [line for line in lines if line.get("event") == "access"]
     assert (line["status"], line["outcome"]) == (503, "drain_cut") and "sample_rate" not in line
