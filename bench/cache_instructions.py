@@ -6,13 +6,15 @@ instructions do not. Each case runs a fresh sidecar (or the featureless proxy) u
 requests on one kept-alive connection (nginx as the fixed upstream); the difference of the two totals
 divided by the difference of the counts is one request's cost (the method of bench/instructions.py).
 
-    python bench/cache_instructions.py [--few 200] [--many 1200] [--baseline REF] [--cases proxy,floor,plain,miss,hit]
+    python bench/cache_instructions.py [--few 200] [--many 1200] [--baseline REF]
+        [--cases proxy,floor,plain,miss,hit,hit-sample-0]
 
 Cases: the featureless proxy; the floor of a hit (``bench/minimal_answer.py``: aiohttp.web answering
 stored bytes, nothing else; ``floor-server`` the same on aiohttp's low-level ``web.Server``, the kind of
 server the sidecar's listener is); the sidecar's route without cache and a miss on its caching route, both
 sent bodies made unique by a counter (each miss is looked up, called upstream, stored); a memory hit
-(the same request every time; the first one fills the entry). ``--baseline REF``: the sidecar cases
+(the same request every time; the first one fills the entry); ``hit-sample-0``: that hit with the policy's
+``access_log: {sample: 0}`` (its access line left out, docs/logs.md). ``--baseline REF``: the sidecar cases
 again with the ``sidecar`` package of git revision REF, in the same run. ``--cases``: which sidecar
 cases (and ``proxy``, the featureless proxy, the ratios' denominator, and ``floor``). Needs valgrind and nginx.
 """
@@ -39,7 +41,9 @@ def main() -> int:
     parser.add_argument("--few", type=int, default=200)
     parser.add_argument("--many", type=int, default=1200)
     parser.add_argument("--baseline", help="also run the sidecar cases with this git revision's package")
-    parser.add_argument("--cases", default="proxy,plain,miss,hit", help="proxy (featureless), plain, miss, hit")
+    parser.add_argument(
+        "--cases", default="proxy,plain,miss,hit", help="proxy (featureless), plain, miss, hit, hit-sample-0"
+    )
     args = parser.parse_args()
     if not tools_present("nginx", "valgrind"):
         return 2
@@ -47,6 +51,8 @@ def main() -> int:
     nginx, upstream = nginx_on_free_port(workdir)
     counter = iter(range(10**9)).__next__
     path = policy(workdir, "memory", upstream, "{memory: {max_entries: 100000}}")
+    sampled = path.with_name("memory-sample-0.yaml")  # the same, every plain success's access line left out
+    sampled.write_text(path.read_text() + "access_log: {sample: 0}\n")
     results: list[tuple[str, float]] = []
     try:
         port = workdir / "minimal.ports"
@@ -73,6 +79,7 @@ def main() -> int:
             "plain": ("route without cache (unique bodies)", unique(REQUEST, counter)),
             "miss": ("memory miss (unique bodies)", unique(CACHED_REQUEST, counter)),
             "hit": ("memory hit", lambda: CACHED_REQUEST),
+            "hit-sample-0": ("memory hit, access_log: {sample: 0} (no line)", lambda: CACHED_REQUEST),
         }
         codes: list[tuple[str, Path | None]] = [("sidecar", None)]
         if args.baseline:
@@ -81,7 +88,7 @@ def main() -> int:
             for label, code in codes if case not in ("proxy", "floor", "floor-server") else ():
                 name, body = known[case]
                 port = workdir / f"{case}-{label.replace(' ', '-')}.ports"
-                command, env = sidecar_command(path, port, {})
+                command, env = sidecar_command(sampled if case.endswith("sample-0") else path, port, {})
                 if code is not None:
                     env["PYTHONPATH"] = str(code)  # and run from there: -m puts the directory first
                 cases.append((f"{label}, {name}", command, port, "/readyz", env, body, code))

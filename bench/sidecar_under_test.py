@@ -64,7 +64,8 @@ def routing_block() -> str:
 
 def sidecar_policy(workdir: Path, upstream: int, variant: str) -> Path:
     chain = "[bench-model, backup]" if variant != "single" else "bench-model"  # "sample-R": a chain too
-    if variant == "routing":  # the cheapest capable of the two, decided by 20 classes and 3 levels
+    routing, _, sample = variant.partition("sample-")  # "routing-sample-R": routing, its lines sampled
+    if routing.startswith("routing"):  # the cheapest capable of the two, decided by 20 classes and 3 levels
         chain = "{select: cheapest, from: [bench-model, backup]}"
     text = f"""
 version: 1
@@ -87,10 +88,10 @@ routes:
     match: {{model: stream-model}}
     target: stream-model
 """
-    if variant == "routing":
+    if routing.startswith("routing"):
         text += routing_block()
-    if variant.startswith("sample-"):  # the access line sampled (docs/logs.md): every request a plain success
-        text += f"access_log: {{sample: {variant.removeprefix('sample-')}}}\n"
+    if sample:  # the access line sampled (docs/logs.md): every request a plain success
+        text += f"access_log: {{sample: {sample}}}\n"
     path = workdir / f"policy-{variant}.yaml"
     path.write_text(text)
     return path
@@ -249,6 +250,8 @@ VARIANTS = {
     "sidecar-access-sample-0.1": ("sample-0.1", {}),
     # the bench route a cheapest selection behind a routing block of 20 classes (every request classified)
     "sidecar-routing-20": ("routing", {}),
+    # the same at access_log.sample 0: no line written, routing's savings still counted
+    "sidecar-routing-20-sample-0": ("routing-sample-0", {}),
     # Traces over OTLP/HTTP to nginx; metrics stay on /metrics, so these measure tracing alone. wrk sends
     # no traceparent: the default sampler (parentbased_always_on) traces every request.
     "sidecar-tracing": ("chain", {**_TRACES}),

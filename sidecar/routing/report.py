@@ -1,6 +1,7 @@
-"""What routing decided, on the answer: the ``x-sidecar-*`` headers, the access line's fields, the
-savings metric (``server.answer_headers`` and ``server.access`` call these, for a request whose facts
-carry a routing record).
+"""What routing decided, on the answer: the ``x-sidecar-*`` headers, the savings metric, the access
+line's fields (``server.answer_headers`` and ``server.access`` call these, for a request whose facts
+carry a routing record). The savings are counted for every request (``count_savings``); the line's
+fields are built only for a line the policy's ``access_log`` block keeps (``line_fields``).
 
 Headers: ``x-sidecar-task``, ``x-sidecar-complexity``, ``x-sidecar-tier``, ``x-sidecar-split-arm``,
 ``x-sidecar-estimated-cost`` (the estimate for the model that answered, in US dollars, from the
@@ -66,44 +67,55 @@ def add_answer_headers(headers: dict[str, str], facts: RequestFacts, record: Rou
             headers["x-sidecar-estimated-cost"] = f"{cost:.6f}"
 
 
-def observe(
+def count_savings(
     exchange: Exchange, record: Routed, served: Target | None, usage: Usage | None, served_cost: float | None
-) -> dict[str, Any]:
-    """The access line's routing fields; records the savings counters and the estimate on the span.
-    ``served_cost``: what the served model cost (``cost.cost_usd`` of its price and ``usage``, which
-    the access line computed)."""
-    facts = exchange.facts
-    decision = record.decision
-    if decision is not None:
-        fields = {**decision.fields}  # the decision's fields, made with it
-        task = decision.task.label
-    else:
-        fields, task = {}, ""
-    if record.arm is not None:
-        fields["split_arm"] = record.arm
-    if record.capped_to is not None:
-        fields["capped_max_output_tokens"] = record.capped_to
-    features = record.asked or facts.known_features or facts.features  # the app's request's (a re-ask's: asked)
-    fields["features"] = logged_features(features)
-    estimated = expected_cost(facts, record, served.price) if served is not None else None
-    if estimated is not None:
-        # 8 decimals as access.py writes cost_usd (``round``, without the builtin's look-up of ``__round__``)
-        fields["estimated_cost_usd"] = (estimated * 1e8).__round__() / 1e8
+) -> float | None:
+    """Record the savings counters (and the estimate on the span) for a request whose served model and
+    requested model are priced; what the requested model would have cost (None: counted in neither).
+    ``served_cost``: what the served model cost (``cost.cost_usd`` of its price and ``usage``, which the
+    access line computed). Made for every request, before its span ends; the line's fields
+    (``line_fields``) only for a line written."""
     if served_cost is None:
-        return fields
+        return None
+    facts = exchange.facts
     requested = exchange.policy.models.get(facts.model)
     if requested is None:
-        return fields
+        return None
     # served as asked (or at the same price): the same cost
     requested_cost = served_cost if served is not None and requested.price is served.price else None
     if requested_cost is None:
         requested_cost = cost_usd(requested.price, usage)
         if requested_cost is None:
-            return fields
-    fields["requested_model_cost_usd"] = (requested_cost * 1e8).__round__() / 1e8
+            return None
+    estimated = expected_cost(facts, record, served.price) if served is not None else None
+    decision = record.decision
+    task = decision.task.label if decision is not None else ""
     route = exchange.route
     # positional: a call with keywords matches each by name
     exchange.trace.routing_cost(route.name if route is not None else "", task, served_cost, requested_cost, estimated)
+    return requested_cost
+
+
+def line_fields(
+    exchange: Exchange, record: Routed, served: Target | None, requested_cost: float | None
+) -> dict[str, Any]:
+    """The access line's routing fields; ``requested_cost``: what ``count_savings`` returned."""
+    decision = record.decision
+    fields = {**decision.fields} if decision is not None else {}  # the decision's fields, made with it
+    if record.arm is not None:
+        fields["split_arm"] = record.arm
+    if record.capped_to is not None:
+        fields["capped_max_output_tokens"] = record.capped_to
+    facts = exchange.facts
+    features = record.asked or facts.known_features or facts.features  # the app's request's (a re-ask's: asked)
+    fields["features"] = logged_features(features)
+    # the estimate ``count_savings`` or the answer's header made is kept on the record: not made again
+    estimated = expected_cost(facts, record, served.price) if served is not None else None
+    if estimated is not None:
+        # 8 decimals as access.py writes cost_usd (``round``, without the builtin's look-up of ``__round__``)
+        fields["estimated_cost_usd"] = (estimated * 1e8).__round__() / 1e8
+    if requested_cost is not None:
+        fields["requested_model_cost_usd"] = (requested_cost * 1e8).__round__() / 1e8
     return fields
 
 

@@ -3,8 +3,9 @@
 The access line is rendered here with orjson (same fields and format as every other log line: ``ts``,
 ``level``, ``event``, ``component``) and written through a ``LineBuffer``, not through structlog's
 processor chain: it is the one log line per request, so it is kept cheap. The policy's ``access_log``
-block (``policy.access_log``) may sample it: the decision comes after the request's telemetry and before
-the line is built, and a line written at a rate below 1 carries ``sample_rate``.
+block (``policy.access_log``) may sample it: the decision comes after the request's telemetry (routing's
+savings counters among it) and before the line is built (routing's fields among it), and a line written
+at a rate below 1 carries ``sample_rate``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import orjson
 from ..budgets.estimate import estimate_request
 from ..cost import cost_usd
 from ..request_facts import MODEL_SHOWN_CHARS, readable_text, shown_model
-from ..routing.report import observe as routing_fields
+from ..routing.report import count_savings, line_fields
 from ..telemetry import Telemetry
 from ..telemetry.logging import LineBuffer, LogOutput
 from ..translate import Usage
@@ -62,9 +63,9 @@ class AccessLog:
         outcome = _outcome(exchange, status)
         route = exchange.route.name if exchange.route else None
         trace = exchange.trace
-        routing = (
-            routing_fields(exchange, facts.routing, served, usage, served_cost) if facts.routing is not None else None
-        )
+        routed = facts.routing
+        # the savings counters move for every request; routing's line fields wait for the sampling decision
+        requested_cost = count_savings(exchange, routed, served, usage, served_cost) if routed is not None else None
         trace.finish(
             status=status,
             outcome=outcome,
@@ -114,6 +115,7 @@ class AccessLog:
             "attempts": exchange.calls,
             "policy_version": exchange.policy.version,
         }
+        routing = line_fields(exchange, routed, served, requested_cost) if routed is not None else None
         _add_optional_fields(fields, exchange, outcome, counted, cost, routing, estimated=estimated)
         if weight < 1.0:  # drawn at this rate: the line stands for 1 / sample_rate requests
             fields["sample_rate"] = weight

@@ -1,6 +1,6 @@
 """Real processes from an async test, started as a user starts them, each on port 0 (it says the port it
 got: tests/listening.py): ``run_sidecar`` (``llm-sidecar run``) and ``start_fake_and_policy`` (a fake
-provider and a policy file whose one model it serves). The caller stops them.
+provider and a policy file whose one model it serves). The caller stops them (``stop``).
 """
 
 from __future__ import annotations
@@ -42,3 +42,11 @@ async def start_fake_and_policy(
         + "models:\n  m: {provider: up, model: m}\n"
     )
     return fake, policy
+
+
+async def stop(*processes: asyncio.subprocess.Process) -> None:
+    """Kill those of ``processes`` still running, and reap them."""
+    for process in processes:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()

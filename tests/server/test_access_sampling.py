@@ -13,6 +13,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
+from ..routing.policies import MODELS, routing_policy
 from ..sdk_clients import openai_client
 from .budget_policies import close_after_a_few_words
 
@@ -211,6 +212,38 @@ async def test_a_reload_changes_the_rate_of_the_next_request(fake: FakeFactory, 
     await running.reload(policy(one, two, "access_log: {sample: 1}\n"))
     await chat(running)
     assert len(access_lines(running)) == 2
+
+
+async def routing_costs(running: RunningSidecar) -> dict[str, float]:
+    """The routing savings counters' samples (served and requested cost by route and task), from ``/metrics``."""
+    async with aiohttp.ClientSession() as session, session.get(running.url + "/metrics") as response:
+        text = await response.text()
+    return {
+        f"{sample.name}{sorted(sample.labels.items())}": sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name.startswith("llm_sidecar_routing_") and sample.name.endswith("_cost_usd_total")
+    }
+
+
+async def test_a_routing_request_sampled_out_counts_its_savings(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """A routing policy (``model: big`` sent to the cheapest capable model) at ``sample: 0``: the request
+    writes no line, yet routing's savings counters and its span's estimated cost are those of the same
+    request whose line is written (the line's fields are built only for a line written)."""
+    urls = {name: await fake(name) for name in MODELS}
+    routes = "  - name: auto\n    match: {model: big}\n    target: {select: cheapest}\n"
+    seen = []
+    for block in ("", SAMPLE_0):
+        running = await sidecar(routing_policy(urls, routes) + block)
+        async with openai_client(running) as client:
+            messages = [{"role": "user", "content": "Extract the city: Paris."}]
+            await client.chat.completions.create(model="big", messages=messages)  # type: ignore[arg-type]
+        [span] = [span for span in running.spans.get_finished_spans() if span.kind.name == "SERVER"]
+        costs = await routing_costs(running)
+        seen.append((costs, span.attributes["sidecar.routing.estimated_cost_usd"], len(access_lines(running))))
+    (written_costs, written_estimate, lines), (sampled_costs, sampled_estimate, no_lines) = seen
+    assert (lines, no_lines) == (1, 0) and len(written_costs) == 2 and all(written_costs.values())
+    assert (sampled_costs, sampled_estimate) == (written_costs, written_estimate)
 
 
 async def eventually_lines(running: RunningSidecar, count: int) -> list[dict[str, Any]]:
