@@ -9,7 +9,7 @@ import pytest
 
 from ..conftest import FakeFactory, SidecarFactory
 from .budget_walks import access_line, client, store, two_provider_policy
-from .test_budget_ensemble_quotas import CHAT, ONE_REQUEST, per_provider_requests, used_by_provider
+from .provider_quotas import CHAT, ONE_REQUEST, per_provider_requests, used_by_provider
 
 __all__ = ["store"]  # the store fixture: the pod's own counters, or a real redis-server's
 
