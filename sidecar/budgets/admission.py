@@ -251,28 +251,43 @@ class Admission:
         call_holds.call_race_over(self, index, hedge, hedge_won, cut)
 
     async def hold_race(self, target: TargetInfo) -> bool:
-        """A hedge's second call, to ``target``, starts while the first runs: hold its estimate too (the
-        request already counted in a ``requests`` limit). False: the budget cannot hold both (nothing
-        more held): the hedge is not made. An ensemble's reservation is moved instead (``switch``)."""
+        """A hedge's second call, to ``target``, starts while the first runs: hold its estimate too, and a
+        request on its ``requests`` counters the request is not held or counted on yet (its model's, its
+        provider's: its prompt is sent, so it bills). False: the budget cannot hold both (nothing more
+        held): the hedge is not made. An ensemble's reservation is moved instead (``switch``)."""
         request = self._request
         held = self._hold()
         if request is None or held is None or held.plan.target == target:
             return held is not None
-        self._racer = await self._ledger._reserve_on(request, target, counted=True)
+        self._racer = await self._ledger._reserve_on(request, target, counted=False, counted_on=self._on(held))
         return self._racer is not None
+
+    def _on(self, held: Held) -> frozenset[str]:
+        """The keys of the ``requests`` counters the request is counted on (settled) or held on (``held``)."""
+        return uncounted(held.plan, held.per_counter(), self._counted_on or frozenset())[1]
 
     def race_over(self, winner: TargetInfo | None, spent: tuple[float, int]) -> None:
         """The hedged race ended, ``winner``'s result the one that counts: the other call's hold settled at
         what it cost (what ``spent`` gained since the last settlement: a cut call's prompt, a billed
-        failure); ``winner``'s stays, the request's reservation from now on."""
+        failure), and the request counted on its ``requests`` counters when it billed (not on those the
+        winner's hold counts it on); ``winner``'s stays, the request's reservation from now on."""
         racer, self._racer = self._racer, None
         held = self._hold()
         if racer is None or held is None:
             return
-        loser = racer
+        extra = self._unspent(spent)
+        billed = extra != (0, 0)
+        amounts = (*extra, 1 if billed else 0)
         if winner is not None and racer.plan.target == winner and held.plan.target != winner:
-            loser, self._held = held, racer  # the hedge won: its hold is the request's from now on
-        self._ledger._finish_soon(loser, loser.plan.pick((*self._unspent(spent), 0)))
+            self._held = racer  # the hedge won: its hold is the request's from now on, counted where held was not
+            settled, counted = uncounted(held.plan, held.plan.pick(amounts), self._counted_on or frozenset())
+            self._ledger._finish_soon(held, settled)
+        else:
+            settled, counted = uncounted(racer.plan, racer.plan.pick(amounts), self._on(held))
+            self._ledger._finish_soon(racer, settled)
+            counted = (self._counted_on or frozenset()) | (counted - self._on(held))
+        if billed:
+            self._counted_on = counted
 
     def _unspent(self, spent: tuple[float, int]) -> tuple[int, int]:
         """The nano-dollars and tokens of ``spent`` (a request's total) not charged yet; now remembered charged."""

@@ -206,8 +206,9 @@ class SidecarApp:
                 log.warning("policy_warning", source=policy.source, warning=warning)
             replaced = state.caches.update(policy.cache)  # the same store block: the same store, kept
             if replaced is not None:
-                state.telemetry.cache_store_retired(replaced.snapshot())  # its counts since the last tick
-                state.caches.retire(replaced)
+                retired = replaced.snapshot()
+                state.telemetry.cache_store_retired(retired)  # its counts since the last tick
+                state.caches.retire(replaced, partial(state.telemetry.cache_store_closed, retired))  # and later
         else:
             log.error("policy_rejected", errors=errors, serving_version=state.holder.policy.version)
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..telemetry.logging import get_logger
@@ -74,10 +74,16 @@ class ResponseCaches:
             self._build(spec)
         return old
 
-    def retire(self, cache: ResponseCache) -> None:
+    def retire(self, cache: ResponseCache, closed: Callable[[Mapping[str, float]], None]) -> None:
         """Close ``cache``, which a reload replaced, in a task (kept until done, awaited at close): its
-        Redis store first waits for the operations under way and refuses new ones."""
-        self._track(asyncio.ensure_future(cache.close()))
+        Redis store first waits for the operations under way and refuses new ones; then ``closed`` gets
+        its counts (``snapshot``: the writes that were in flight counted too)."""
+        self._track(asyncio.ensure_future(self._close_retired(cache, closed)))
+
+    @staticmethod
+    async def _close_retired(cache: ResponseCache, closed: Callable[[Mapping[str, float]], None]) -> None:
+        await cache.close()
+        closed(cache.snapshot())
 
     def retry(self) -> None:
         """Build the store again when the last try could not (each reload poll): a password file written

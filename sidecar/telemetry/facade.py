@@ -252,15 +252,16 @@ class Telemetry:
         """The response cache's store counters and gauges (``cache.ResponseCache.snapshot()``), read when
         metrics are collected: counters move by what changed since the last reading (a new store after
         a reload starts from zero)."""
-        seen = self._cache_seen
+        self._cache_seen = self._cache_counts(snapshot, self._cache_seen)
         ins = self.instruments
+        ins.cache_entries.set((), snapshot.get("entries", 0.0))
+        ins.cache_bytes.set((), snapshot.get("bytes", 0.0))
+        ins.cache_breaker_state.set((), snapshot.get("breaker_state", 0.0))
 
-        def moved(name: str) -> float:
-            value = snapshot.get(name, 0.0)
-            before = seen.get(name, 0.0)
-            seen[name] = value
-            return value - before if value >= before else value
-
+    def _cache_counts(self, snapshot: Mapping[str, float], before: Mapping[str, float]) -> dict[str, float]:
+        """The cache counters moved by what ``snapshot`` counted since ``before`` (a store's earlier reading;
+        a count lower than then: a new store, read from zero); the counts read, the next ``before``."""
+        ins = self.instruments
         counters = (
             (ins.cache_evictions, (), "evictions"),
             (ins.cache_stores, ("stored",), "stores"),
@@ -271,15 +272,15 @@ class Telemetry:
             (ins.cache_coalesced, (), "coalesced"),
             (ins.cache_saved_cost, (), "saved_cost_usd"),
             (ins.cache_saved_tokens, (), "saved_output_tokens"),
+            (ins.cache_store_errors, ("error",), "errors_only"),
         )
-        snapshot = {**snapshot, "errors_only": snapshot.get("errors", 0.0) - snapshot.get("timeouts", 0.0)}
-        for counter, labels, name in (*counters, (ins.cache_store_errors, ("error",), "errors_only")):
-            amount = moved(name)
+        counts = {**snapshot, "errors_only": snapshot.get("errors", 0.0) - snapshot.get("timeouts", 0.0)}
+        for counter, labels, name in counters:
+            value, was = counts.get(name, 0.0), before.get(name, 0.0)
+            amount = value - was if value >= was else value
             if amount > 0:
                 counter.inc(labels, amount)
-        ins.cache_entries.set((), snapshot.get("entries", 0.0))
-        ins.cache_bytes.set((), snapshot.get("bytes", 0.0))
-        ins.cache_breaker_state.set((), snapshot.get("breaker_state", 0.0))
+        return counts
 
     def cache_writes_unkept(self, unkept: int) -> None:
         """Answers not written because a reload retired their store while they were on their way (a count
@@ -299,10 +300,15 @@ class Telemetry:
         since the last reading is not lost, and the next store's counters are read from zero; its entries
         and bytes are gone (a policy without a cache leaves the gauges at zero, not at the old store's)."""
         self.cache_store(snapshot)
-        self._cache_seen.clear()
+        self._cache_seen = {}
         ins = self.instruments
         ins.cache_entries.set((), 0.0)
         ins.cache_bytes.set((), 0.0)
+
+    def cache_store_closed(self, retired: Mapping[str, float], closed: Mapping[str, float]) -> None:
+        """The store a reload replaced is closed: what it counted after its last counts were read at the
+        reload (``retired``; ``closed``: its counts now), its writes then in flight, moves the counters."""
+        self._cache_counts(closed, retired)
 
     def metrics_text(self) -> bytes:
         """Every metric in the Prometheus text exposition format 0.0.4 (for ``GET /metrics``)."""

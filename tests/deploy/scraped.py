@@ -64,6 +64,8 @@ class Scenario:
     fault_off: float = 0.0
     rejected_at: float = 0.0
     restored_at: float = 0.0
+    capped_at: float = 0.0
+    released_at: float = 0.0
     states: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
     firing: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 

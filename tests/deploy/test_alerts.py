@@ -2,8 +2,9 @@
 tested with synthetic series (prometheus/alerts_test.yaml), read only documented metrics, and point
 the on-call at labels and at runbook sections of docs/operations.md that exist.
 
-The breaker, fallback and policy alerts firing and resolving against a real sidecar are
-tests/deploy/test_prometheus_live.py.
+The breaker, fallback, route error, policy, budget and connections alerts firing and resolving against
+a real sidecar are tests/deploy/test_prometheus_live.py; the store alerts,
+tests/deploy/test_prometheus_stores_live.py.
 """
 
 from __future__ import annotations

@@ -14,7 +14,10 @@ throughout. The scenario:
 2. a policy file the sidecar applies, one it rejects, and the rollback to the one it serves;
 3. primary made to answer 503 (the fake provider's ``fault``), until the breaker, fallback and route
    error alerts fire (or 20 s pass);
-4. the fault removed, until they resolve (or 20 s pass).
+4. the fault removed, until they resolve (or 20 s pass);
+5. raw connections opened to the proxy port and held, past its cap (``SIDECAR_MAX_CONNECTIONS``,
+   ``MAX_CONNECTIONS``: well above what the traffic keeps open), until the connections alert fires (or
+   10 s pass), then closed, until it resolves (or 15 s pass).
 
 The budget alert fires throughout (limit chat-rpm is used up). The store alerts (budget store, cache
 store) fire against a real Redis stopped under a sidecar: tests/deploy/test_prometheus_stores_live.py.
@@ -28,10 +31,12 @@ from __future__ import annotations
 import math
 import os
 import re
+import socket
 import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -156,6 +161,23 @@ def apply(policy: Path, text: str) -> None:
 
 BREAKER, FALLBACK, RELOAD = "LLMSidecarBreakerOpen", "LLMSidecarFallbackRatioHigh", "LLMSidecarPolicyReloadRejected"
 ROUTE_ERRORS, BUDGET = "LLMSidecarRouteErrorRatioHigh", "LLMSidecarBudgetNearLimit"
+REFUSED = "LLMSidecarConnectionsRefused"
+# The proxy port's cap: the traffic's SDK clients keep at most a few connections open (three loops of
+# one call at a time), so only the held connections of step 5 reach it.
+MAX_CONNECTIONS = 16
+
+
+@contextmanager
+def held_connections(url: str, count: int) -> Iterator[None]:
+    """``count`` TCP connections opened to the sidecar at ``url`` and left idle (no request), closed on
+    exit: those past the cap are accepted and closed at once by the sidecar, each one counted refused."""
+    host, port = urllib.parse.urlsplit(url).netloc.split(":")
+    held = [socket.create_connection((host, int(port)), timeout=5) for _ in range(count)]
+    try:
+        yield
+    finally:
+        for connection in held:
+            connection.close()
 
 
 @pytest.fixture(scope="module")
@@ -170,7 +192,11 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
         policy = work / "policy.yaml"
         policy.write_text(policy_text)
         (work / "policy.source.yaml").write_text(policy_text)
-        settings = {"SIDECAR_RELOAD_INTERVAL_S": "0.2", "SIDECAR_APP": APP}
+        settings = {
+            "SIDECAR_RELOAD_INTERVAL_S": "0.2",
+            "SIDECAR_APP": APP,
+            "SIDECAR_MAX_CONNECTIONS": str(MAX_CONNECTIONS),
+        }
         sidecar, access_log, prometheus = scraped_sidecar(processes, policy, settings)
         record = Scenario(prometheus, access_log)
         # Route solo's error alert needs 10 requests in its 5 s window (the fast copy's volume floor): a
@@ -200,6 +226,11 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
         record.fault_off = time.monotonic()
         http("POST", f"{primary}/_fake/config", {"fault": None})
         record.wait(20, lambda: all(record.state_at_end(alert) == "inactive" for alert in alerts))
+        record.capped_at = time.monotonic()
+        with held_connections(sidecar, MAX_CONNECTIONS + 4):
+            record.wait(10, lambda: record.state_at_end(REFUSED) == "firing")
+        record.released_at = time.monotonic()
+        record.wait(15, lambda: record.state_at_end(REFUSED) == "inactive")
         yield record
     finally:
         for app in traffic:
@@ -268,6 +299,29 @@ def test_budget_alert_fires_for_the_limit_and_scope_at_its_amount(scenario: Scen
     assert scenario.first(BUDGET, "firing", 0.0) is not None, scenario.states.get(BUDGET)
     labels = {(alert["labels"]["limit"], alert["labels"]["scope"]) for alert in scenario.firing[BUDGET]}
     assert ("chat-rpm", "chat") in labels, labels
+
+
+def test_connections_alert_fires_for_the_pod_while_connections_are_held_past_the_cap(scenario: Scenario) -> None:
+    """Connections held open past the proxy port's cap (SIDECAR_MAX_CONNECTIONS) are refused and counted:
+    LLMSidecarConnectionsRefused goes pending, then fires within its `for` (1 s in the fast copy) plus a
+    scrape and an evaluation, for this pod's app listener; it was never pending or firing before (the
+    traffic alone stays under the cap)."""
+    assert [state for t, state in scenario.states.get(REFUSED, []) if t < scenario.capped_at] in ([], ["inactive"])
+    pending = scenario.first(REFUSED, "pending", scenario.capped_at)
+    fired = scenario.first(REFUSED, "firing", scenario.capped_at)
+    assert pending is not None and fired is not None, scenario.states.get(REFUSED)
+    assert pending <= fired and fired - scenario.capped_at < 1 + 6
+    (alert,) = scenario.firing[REFUSED]
+    assert alert["labels"] | {"namespace": NAMESPACE, "app": APP, "pod": POD, "listener": "app"} == alert["labels"]
+    assert f"pod {POD}" in alert["annotations"]["description"]
+
+
+def test_connections_alert_resolves_once_no_connection_is_refused(scenario: Scenario) -> None:
+    """Once the held connections close, no connection is refused: the alert goes inactive when its
+    5 s window (5 m in the real rules) has passed without a refusal."""
+    resolved = scenario.first(REFUSED, "inactive", scenario.released_at)
+    assert resolved is not None, scenario.states.get(REFUSED)
+    assert resolved - scenario.released_at < 5 + 6
 
 
 def test_a_rejected_policy_reload_fires_the_reload_alert_for_the_pod(scenario: Scenario) -> None:

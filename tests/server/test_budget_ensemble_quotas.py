@@ -5,7 +5,6 @@ through the official OpenAI SDK."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import openai
@@ -17,12 +16,12 @@ from sidecar.explain import explain_report
 from sidecar.policy import load_policy_bytes
 from sidecar.request_facts import describe_request
 
-from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
+from ..conftest import FakeFactory, SidecarFactory
 from .budget_walks import access_line, client, store, two_provider_policy
+from .provider_quotas import CHAT, ONE_REQUEST, per_provider_requests, used_by_provider
 
 __all__ = ["store"]  # the store fixture: the pod's own counters, or a real redis-server's
 
-CHAT: dict[str, Any] = {"model": "chat", "messages": [{"role": "user", "content": "hello there"}], "max_tokens": 5}
 TWO_PROVIDERS = "{name: chat, ensemble: {members: [small, alt], early_quorum: false}}"
 
 
@@ -30,22 +29,6 @@ def per_provider(amount: int, only: str = "", name: str = "per-provider") -> str
     """A monthly token quota per provider (``only``: that provider's, the others exempt)."""
     scope = f"{{by: provider, values: [{only}], others: exempt}}" if only else "{by: provider}"
     return f"{{name: {name}, measure: tokens, amount: {amount}, window: month, scope: {scope}}}"
-
-
-async def used_by_provider(
-    running: RunningSidecar, expected: dict[str, float], limit: str = "per-provider"
-) -> dict[str, float]:
-    """Each provider's use of the quota ``limit``, polled until it is ``expected`` for up to 2 s (with
-    Redis a settlement is carried by the next admission, or sent alone 20 ms later)."""
-    assert running.state.budgets.ledger is not None
-    seen: dict[str, float] = {}
-    for _ in range(100):
-        rows = await running.state.budgets.ledger.status()
-        seen = {str(row["value"]): float(row["used"]) for row in rows if row["limit"] == limit}  # type: ignore[arg-type]
-        if seen == expected:
-            break
-        await asyncio.sleep(0.02)
-    return seen
 
 
 async def test_a_member_over_its_providers_quota_is_dropped_and_the_other_answers(
@@ -294,12 +277,6 @@ async def test_a_members_hedged_race_loser_is_named_on_the_access_line(
     assert line["cost_usd"] == pytest.approx(spent * 1e-6)  # every model: $1 per Mtok
 
 
-def per_provider_requests(amount: int, only: str = "") -> str:
-    """A monthly requests quota per provider (``only``: that provider's, the others exempt)."""
-    scope = f"{{by: provider, values: [{only}], others: exempt}}" if only else "{by: provider}"
-    return f"{{name: requests, measure: requests, amount: {amount}, window: month, scope: {scope}}}"
-
-
 FALLS_TO_TWO = "{name: chat, ensemble: {members: [{target: [small, alt]}, small], early_quorum: false}}"
 """Both members' first target on provider one; the first member's fallback on provider two."""
 
@@ -327,7 +304,6 @@ async def test_a_provider_whose_calls_billed_nothing_counts_no_request(
 BOTH_FALL_TO_TWO = (
     "{name: chat, ensemble: {members: [{target: [small, alt]}, {target: [small, alt]}], early_quorum: false}}"
 )
-ONE_REQUEST = "{name: all-requests, measure: requests, amount: 100, window: month}"
 
 
 @pytest.mark.parametrize("route", [BOTH_FALL_TO_TWO, "{name: chat, target: [small, alt]}"], ids=["ensemble", "chain"])

@@ -2,20 +2,24 @@
 the miss's answer reaches its app, and its write, which has no store left, is counted in
 ``llm_sidecar_cache_stores_total{result="skipped"}`` with a ``cache_write_skipped`` line giving the
 reason (before wave 28 it was counted on the retired store after its last counts were read: neither
-``stored`` nor ``skipped`` moved)."""
+``stored`` nor ``skipped`` moved). A write already on its way to a real redis-server when the reload
+retires the store is counted ``stored`` once it lands (before wave 29 it was lost from the metrics)."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 
 import aiohttp
 import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
-from ..conftest import RunningSidecar, SidecarFactory
+from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
+from ..redis_server import RedisServer
 from ..upstream.raw import ServerConn, UpstreamFactory, response
 from ..waiting import until
-from .cache_helpers import ask, cache_policy
+from .cache_helpers import ask, cache_policy, redis_store
 
 ANSWER = orjson.dumps(
     {
@@ -66,3 +70,27 @@ async def test_a_miss_whose_caching_route_a_reload_turned_off_counts_its_write_s
     assert counted.get("skipped") == 1 and counted.get("stored", 0) == 0
     [line] = [line for line in running.log_lines() if line.get("event") == "cache_write_skipped"]
     assert line["reason"] == "store_retired"
+
+
+async def test_a_redis_write_in_flight_when_a_reload_retires_its_store_is_counted_stored(
+    fake: FakeFactory, sidecar: SidecarFactory, redis_server: RedisServer
+) -> None:
+    """The redis-server is paused (SIGSTOP) while a miss's call is upstream (its lookup done): its answer
+    reaches the app and its write waits on Redis; a reload turns the cache off (the store retired, its
+    last counts read); Redis resumes, the write lands, and ``stored`` moves by one, ``skipped`` not at all."""
+    upstream = await fake("up", latency_ms=500)
+    policy = cache_policy([upstream], store=redis_store(redis_server.url))
+    running = await sidecar(policy)
+    assert redis_server.process is not None
+    asked = asyncio.ensure_future(ask(running))
+    await until(lambda: running.fake_requests(upstream), lambda seen: len(seen) == 1)
+    os.kill(redis_server.process.pid, signal.SIGSTOP)
+    try:
+        _, raw = await asked
+        assert raw.headers["x-sidecar-cache"] == "miss"
+        await running.reload(policy.replace(", cache: {enabled: true}", "").split("cache: {redis")[0])
+        assert running.state.caches.cache is None
+    finally:
+        os.kill(redis_server.process.pid, signal.SIGCONT)
+    counted = await until(lambda: writes(running), lambda counted: counted.get("stored", 0) >= 1)
+    assert counted.get("stored") == 1 and counted.get("skipped", 0) == 0

@@ -1,0 +1,36 @@
+"""What the provider quota tests (tests/server/test_budget_ensemble_quotas.py, test_budget_hedge_quotas.py)
+share: their chat, a requests quota per provider, one over every provider, and each provider's use of a
+limit polled until it is what is expected."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from ..conftest import RunningSidecar
+
+CHAT: dict[str, Any] = {"model": "chat", "messages": [{"role": "user", "content": "hello there"}], "max_tokens": 5}
+
+ONE_REQUEST = "{name: all-requests, measure: requests, amount: 100, window: month}"
+
+
+def per_provider_requests(amount: int, only: str = "") -> str:
+    """A monthly requests quota per provider (``only``: that provider's, the others exempt)."""
+    scope = f"{{by: provider, values: [{only}], others: exempt}}" if only else "{by: provider}"
+    return f"{{name: requests, measure: requests, amount: {amount}, window: month, scope: {scope}}}"
+
+
+async def used_by_provider(
+    running: RunningSidecar, expected: dict[str, float], limit: str = "per-provider"
+) -> dict[str, float]:
+    """Each provider's use of the quota ``limit``, polled until it is ``expected`` for up to 2 s (with
+    Redis a settlement is carried by the next admission, or sent alone 20 ms later)."""
+    assert running.state.budgets.ledger is not None
+    seen: dict[str, float] = {}
+    for _ in range(100):
+        rows = await running.state.budgets.ledger.status()
+        seen = {str(row["value"]): float(row["used"]) for row in rows if row["limit"] == limit}  # type: ignore[arg-type]
+        if seen == expected:
+            break
+        await asyncio.sleep(0.02)
+    return seen
