@@ -35,6 +35,7 @@ from sidecar.telemetry import Telemetry
 from sidecar.telemetry.logging import configure_logging
 
 from .upstream.raw import UpstreamFactory, raw_upstreams
+from .waiting import until
 
 # The files that take longest (a wheel built, real Prometheus scenarios, subprocess after subprocess), in
 # that order: under pytest-xdist (``make test``'s workers, a whole file each: docs/development.md) they
@@ -86,6 +87,19 @@ class RunningSidecar:
         self.state.access.flush()  # access lines are buffered for up to 50 ms
 
         return [orjson.loads(line) for line in self.logs.getvalue().splitlines() if line.strip()]
+
+    def access_lines(self) -> list[dict[str, Any]]:
+        """The access lines written so far (one a request, once its answer is written)."""
+        return [line for line in self.log_lines() if line.get("event") == "access"]
+
+    async def shadow_calls_ended(self) -> None:
+        """Wait until no shadow call runs: the shadow stage starts each in the background (a task named
+        ``shadow <route> <candidate>``) before the served answer is written, and it runs to its end."""
+
+        def running() -> list[str]:
+            return [task.get_name() for task in asyncio.all_tasks() if task.get_name().startswith("shadow ")]
+
+        await until(running, lambda names: not names)
 
     async def reload(self, text: str) -> None:
         """Write ``text`` as the policy and wait (at most 10 s: a loaded machine's reload) until it serves."""

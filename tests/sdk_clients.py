@@ -1,13 +1,20 @@
 """The official SDKs' clients pointed at a running sidecar (``conftest.RunningSidecar``), without their
 own retries, so that a test sees each answer the sidecar gives. Close them after use (``async with``).
 
+``sdk_client(openai.AsyncOpenAI, base_url=..., api_key=...)`` builds any of openai-python's or the
+Anthropic SDK's clients (sync or async, Azure's too) that way, with ``SIDECAR_TIMEOUT_S`` in place of the
+SDKs' default 5 s to connect: a test sidecar (or fake provider) runs in the test's own event loop, which
+the suite's other workers on a loaded machine can starve for longer than that (suite28 saw the Anthropic
+SDK's connect time out at a load of 14). A test of timeouts passes its own ``timeout=``.
+
 google-genai's client is the ``gemini_client`` fixture (``conftest``): it needs a transport closed
 after the test.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anthropic
 import openai
@@ -15,15 +22,28 @@ import openai
 if TYPE_CHECKING:
     from .conftest import RunningSidecar
 
+Client = TypeVar("Client")
+
+# Every phase of a call (connecting, each read, each write, waiting for a pooled connection): generous for a
+# starved event loop, and under pytest's 60 s per test (pyproject.toml), so that a call that truly hangs
+# fails as the SDK's timeout, naming the request, rather than as pytest's.
+SIDECAR_TIMEOUT_S = 30.0
+
+
+def sdk_client(make: Callable[..., Client], **options: Any) -> Client:
+    """``make`` (an SDK's client class) built with ``options``, by default without retries and with
+    ``SIDECAR_TIMEOUT_S`` (see the module docstring)."""
+    return make(**{"max_retries": 0, "timeout": SIDECAR_TIMEOUT_S, **options})
+
 
 def openai_client(running: RunningSidecar, **headers: str) -> openai.AsyncOpenAI:
     """openai-python at the sidecar, without its own retries; ``headers`` go on every request."""
-    return openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0, default_headers=headers)
+    return sdk_client(openai.AsyncOpenAI, base_url=f"{running.url}/v1", api_key="x", default_headers=headers)
 
 
 def anthropic_client(running: RunningSidecar) -> anthropic.AsyncAnthropic:
     """The Anthropic SDK at the sidecar, without its own retries."""
-    return anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0)
+    return sdk_client(anthropic.AsyncAnthropic, base_url=running.url, api_key="x")
 
 
 async def openai_chat_text(running: RunningSidecar, request: dict[str, Any], stream: bool) -> str:

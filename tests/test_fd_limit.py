@@ -16,6 +16,7 @@ import openai
 import orjson
 
 from .listening import port_zero, wait_ports
+from .sdk_clients import sdk_client
 from .server.sidecar_process import start_fake_and_policy
 
 
@@ -70,7 +71,7 @@ async def test_a_burst_past_the_open_files_limit_is_served_up_to_the_cap_it_fits
         assert results[200] >= 60, results  # up to the cap of 80 at once (a stream's fds are freed at its end)
         assert status["process"]["max_fds"] == 256 and status["process"]["max_connections"] == 80
         assert [t["breaker"]["state"] for t in status["targets"].values()] == ["closed"]
-        client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="x", max_retries=0)
+        client = sdk_client(openai.AsyncOpenAI, base_url=f"{url}/v1", api_key="x")
         answer = await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
         assert answer.choices[0].message.content
         await client.close()

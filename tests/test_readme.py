@@ -17,7 +17,7 @@ import orjson
 import pytest
 
 from .conftest import FakeFactory, RunningSidecar, SidecarFactory
-from .sdk_clients import openai_client
+from .sdk_clients import openai_client, sdk_client
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -75,11 +75,11 @@ async def sdk_route(sdk: str, gemini_client: Callable[[str | None], Any]) -> str
 
     hello = [{"role": "user", "content": "hello"}]
     if sdk == "OpenAI":
-        async with openai.AsyncOpenAI(api_key="x", max_retries=0) as client:
+        async with sdk_client(openai.AsyncOpenAI, api_key="x") as client:
             raw = await client.chat.completions.with_raw_response.create(model="smart", messages=hello)  # type: ignore[arg-type]
             return raw.headers["x-sidecar-route"]
     if sdk == "Anthropic":
-        async with anthropic.AsyncAnthropic(api_key="x", max_retries=0) as client:
+        async with sdk_client(anthropic.AsyncAnthropic, api_key="x") as client:
             answer = await client.messages.with_raw_response.create(model="smart", max_tokens=16, messages=hello)  # type: ignore[arg-type]
             return answer.headers["x-sidecar-route"]
     reply = await gemini_client(None).aio.models.generate_content(model="smart", contents="hello")

@@ -28,6 +28,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.live_stack import Processes, http
 
+from ..sdk_clients import sdk_client
+
 POLICY = """
 version: 1
 providers:
@@ -96,7 +98,7 @@ class Stack:
     traces: list[tuple[str, bytes]]
 
     def openai(self) -> openai.OpenAI:
-        return openai.OpenAI(base_url=f"{self.url}/v1", api_key="x", max_retries=0)
+        return sdk_client(openai.OpenAI, base_url=f"{self.url}/v1", api_key="x")
 
 
 @pytest.fixture(scope="module")
@@ -191,7 +193,7 @@ def test_an_unknown_model_is_answered_in_the_callers_dialect(stack: Stack) -> No
     """A model no route takes gets the sidecar's 404 in the Anthropic shape, which the Anthropic SDK raises
     as its own error type with the message."""
     with (
-        anthropic.Anthropic(base_url=stack.url, api_key="x", max_retries=0) as client,
+        sdk_client(anthropic.Anthropic, base_url=stack.url, api_key="x") as client,
         pytest.raises(anthropic.NotFoundError) as refused,
     ):
         client.messages.create(model="nowhere", max_tokens=20, messages=[{"role": "user", "content": "hello"}])

@@ -47,6 +47,7 @@ import pytest
 from sidecar.policy.spec import DefaultsSpec, PolicySpec, RouteSpec
 
 from ..live_stack import Processes, http
+from ..sdk_clients import sdk_client
 from .dashboard import PanelQuery, load, queries, substitute
 from .scraped import APP, NAMESPACE, POD, Scenario, scraped_sidecar
 
@@ -110,8 +111,8 @@ class Traffic(threading.Thread):
 
     def __init__(self, url: str, only: frozenset[str] | None = None) -> None:
         super().__init__(daemon=True)
-        self.openai = openai.OpenAI(base_url=f"{url}/v1", api_key="app-key", max_retries=0, timeout=10)
-        self.anthropic = anthropic.Anthropic(base_url=url, api_key="app-key", max_retries=0, timeout=10)
+        self.openai = sdk_client(openai.OpenAI, base_url=f"{url}/v1", api_key="app-key")
+        self.anthropic = sdk_client(anthropic.Anthropic, base_url=url, api_key="app-key")
         self.only = only
         self.stopping = threading.Event()
         self.sent = 0

@@ -29,6 +29,7 @@ import pytest
 
 from ..live_stack import Processes
 from ..redis_server import RedisServer
+from ..sdk_clients import sdk_client
 from .scraped import APP, NAMESPACE, Scenario, scraped_sidecar
 
 pytestmark = pytest.mark.timeout(150)
@@ -67,7 +68,7 @@ class Traffic(threading.Thread):
 
     def __init__(self, url: str) -> None:
         super().__init__(daemon=True)
-        self.client = openai.OpenAI(base_url=f"{url}/v1", api_key="app-key", max_retries=0, timeout=10)
+        self.client = sdk_client(openai.OpenAI, base_url=f"{url}/v1", api_key="app-key")
         self.stopping = threading.Event()
 
     def run(self) -> None:

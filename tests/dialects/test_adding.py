@@ -27,6 +27,8 @@ from aiohttp import web
 
 from tests.listening import port_zero, wait_ports
 
+from ..sdk_clients import sdk_client
+
 ROOT = Path(__file__).resolve().parents[2]
 TOY = Path(__file__).resolve().parent / "toy_dialect"
 KEY = "toy-secret-key"
@@ -163,7 +165,7 @@ def sidecar_with_toy(tmp_path_factory: pytest.TempPathFactory, toy_upstream: str
 
 async def test_an_openai_sdk_call_is_answered_by_a_toy_provider(sidecar_with_toy: str) -> None:
     """An OpenAI chat call routed to the toy provider is translated both ways (with its key header)."""
-    client = openai.AsyncOpenAI(base_url=f"{sidecar_with_toy}/v1", api_key="unused", max_retries=0)
+    client = sdk_client(openai.AsyncOpenAI, base_url=f"{sidecar_with_toy}/v1", api_key="unused")
     completion = await client.chat.completions.create(
         model="toy-model", messages=[{"role": "user", "content": "hello"}]
     )
@@ -178,7 +180,7 @@ async def test_an_openai_sdk_call_is_answered_by_a_toy_provider(sidecar_with_toy
 
 async def test_an_openai_sdk_stream_is_relayed_from_a_toy_provider(sidecar_with_toy: str) -> None:
     """A streamed OpenAI chat call routed to the toy provider gets the toy stream as OpenAI chunks."""
-    client = openai.AsyncOpenAI(base_url=f"{sidecar_with_toy}/v1", api_key="unused", max_retries=0)
+    client = sdk_client(openai.AsyncOpenAI, base_url=f"{sidecar_with_toy}/v1", api_key="unused")
     stream = await client.chat.completions.create(
         model="toy-model",
         messages=[{"role": "user", "content": "hello"}],

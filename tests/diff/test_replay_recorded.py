@@ -15,6 +15,7 @@ import openai
 import pytest
 
 from ..live_stack import Processes
+from ..sdk_clients import sdk_client
 
 OLD = """\
 version: 1
@@ -50,13 +51,13 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path
         old.write_text(OLD.replace("FAKE", fake))
         new.write_text(NEW.replace("FAKE", fake))
         url, log = processes.sidecar(old)
-        chat = openai.OpenAI(base_url=f"{url}/v1", api_key="app-key", max_retries=0)
+        chat = sdk_client(openai.OpenAI, base_url=f"{url}/v1", api_key="app-key")
         messages: Any = [{"role": "user", "content": "please summarize these few words"}]
         for model in ("summary-a", "summary-b", "summary-c", "gpt-anything", "other"):
             chat.chat.completions.create(model=model, messages=messages)
         with pytest.raises(openai.PermissionDeniedError):
             chat.chat.completions.create(model="legacy-1", messages=messages)
-        claude = anthropic.Anthropic(base_url=url, api_key="app-key", max_retries=0)
+        claude = sdk_client(anthropic.Anthropic, base_url=url, api_key="app-key")
         claude.messages.create(model="summary-d", max_tokens=100, messages=messages)
         chat.close()
         claude.close()

@@ -16,6 +16,7 @@ from sidecar.ensemble.judge import (
 from sidecar.translate import TranslateOptions, translate_request
 
 from ..conftest import FakeFactory
+from ..sdk_clients import sdk_client
 
 
 def test_default_prompt_lists_numbered_candidates():
@@ -134,6 +135,6 @@ async def test_fake_judge_reads_the_default_prompt(fake: FakeFactory) -> None:
         {"messages": [{"role": "user", "content": "Sentiment of 'great'? [truth:answer=positive]"}]}, Dialect.OPENAI
     )
     body = judge_request_body(judge_prompt(DEFAULT_JUDGE_PROMPT, question, ["negative", "Positive."]), 50)
-    async with openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="x", max_retries=0) as client:
+    async with sdk_client(openai.AsyncOpenAI, base_url=f"{url}/v1", api_key="x") as client:
         reply = await client.chat.completions.create(**body)
     assert parse_verdict(reply.choices[0].message.content or "", 2) == 2

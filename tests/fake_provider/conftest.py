@@ -19,6 +19,8 @@ from google.genai import types
 
 from sidecar.fake_provider import FakeConfig, build_app
 
+from ..sdk_clients import sdk_client
+
 Start = Callable[..., Awaitable[TestServer]]
 
 
@@ -40,7 +42,7 @@ async def openai_for() -> AsyncIterator[Callable[..., openai.AsyncOpenAI]]:
     clients: list[openai.AsyncOpenAI] = []
 
     def make(server: TestServer, **options: Any) -> openai.AsyncOpenAI:
-        client = openai.AsyncOpenAI(base_url=base_url(server) + "/v1", api_key="sk-test", max_retries=0, **options)
+        client = sdk_client(openai.AsyncOpenAI, base_url=base_url(server) + "/v1", api_key="sk-test", **options)
         clients.append(client)
         return client
 
@@ -54,7 +56,7 @@ async def anthropic_for() -> AsyncIterator[Callable[..., anthropic.AsyncAnthropi
     clients: list[anthropic.AsyncAnthropic] = []
 
     def make(server: TestServer, **options: Any) -> anthropic.AsyncAnthropic:
-        client = anthropic.AsyncAnthropic(base_url=base_url(server), api_key="sk-ant-test", max_retries=0, **options)
+        client = sdk_client(anthropic.AsyncAnthropic, base_url=base_url(server), api_key="sk-ant-test", **options)
         clients.append(client)
         return client
 

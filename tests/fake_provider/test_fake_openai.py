@@ -13,6 +13,8 @@ import pytest
 
 from sidecar.sse import SSEParser
 
+from ..sdk_clients import sdk_client
+
 SCHEMA = {
     "type": "object",
     "properties": {"city": {"type": "string"}, "days": {"type": "integer"}, "metric": {"type": "boolean"}},
@@ -225,8 +227,8 @@ async def test_models_list(fake, openai_for):
 async def test_azure_deployment(fake):
     """The Azure deployment path works with the AzureOpenAI client and echoes the deployment as model."""
     server = await fake()
-    client = openai.AsyncAzureOpenAI(
-        azure_endpoint=str(server.make_url("")), api_key="azure-key", api_version="2024-10-21", max_retries=0
+    client = sdk_client(
+        openai.AsyncAzureOpenAI, azure_endpoint=str(server.make_url("")), api_key="azure-key", api_version="2024-10-21"
     )
     try:
         result = await client.chat.completions.create(

@@ -10,6 +10,7 @@ import openai
 from google.genai import types
 
 from ..conftest import SidecarFactory, provider_block
+from ..sdk_clients import sdk_client
 from .conftest import Start, base_url
 
 LABELS = "positive|negative|neutral"
@@ -37,7 +38,7 @@ async def test_openai_caller_scored_against_anthropic_json(fake: Start, sidecar:
     """An OpenAI json_schema request served by Anthropic (a forced answer tool upstream) returns the right
     label as JSON text, and over 100 questions the share right is the upstream model's profile."""
     url = await start(fake, sidecar, {"fake-anthropic-model": {"right": 0.7}})
-    client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="x", max_retries=0)
+    client = sdk_client(openai.AsyncOpenAI, base_url=f"{url}/v1", api_key="x")
     response_format: Any = {"type": "json_schema", "json_schema": {"name": "label", "schema": SCHEMA}}
     right = 0
     for index in range(100):
@@ -54,7 +55,7 @@ async def test_openai_caller_scored_against_anthropic_json(fake: Start, sidecar:
 async def test_anthropic_caller_marker_reaches_gemini(fake: Start, sidecar: SidecarFactory) -> None:
     """An Anthropic request with a truth marker served by Gemini comes back with the right label."""
     url = await start(fake, sidecar)
-    client = anthropic.AsyncAnthropic(base_url=url, api_key="x", max_retries=0)
+    client = sdk_client(anthropic.AsyncAnthropic, base_url=url, api_key="x")
     reply = await client.messages.create(
         model="to-gemini",
         max_tokens=32,

@@ -23,6 +23,7 @@ import yaml
 
 from tests.conftest import FakeFactory, RunningSidecar, SidecarFactory
 from tests.redis_server import RedisServer
+from tests.sdk_clients import sdk_client
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted(
@@ -424,8 +425,8 @@ async def send(case: Case, running: RunningSidecar, genai_at: Any) -> tuple[int,
     """The case's request through its SDK: (status, response headers, the answer's text or the error's)."""
     hello = [{"role": "user", "content": case.prompt}]
     if case.sdk.startswith("openai"):
-        async with openai.AsyncOpenAI(
-            base_url=f"{running.url}/v1", api_key=APP_KEY, max_retries=0, default_headers=case.headers
+        async with sdk_client(
+            openai.AsyncOpenAI, base_url=f"{running.url}/v1", api_key=APP_KEY, default_headers=case.headers
         ) as client:
             try:
                 if case.sdk == "openai-embeddings":
@@ -438,8 +439,8 @@ async def send(case: Case, running: RunningSidecar, genai_at: Any) -> tuple[int,
             except openai.APIStatusError as error:
                 return error.status_code, dict(error.response.headers), error.body["message"]  # type: ignore[index]
     if case.sdk == "anthropic":
-        async with anthropic.AsyncAnthropic(
-            base_url=running.url, api_key=APP_KEY, max_retries=0, default_headers=case.headers
+        async with sdk_client(
+            anthropic.AsyncAnthropic, base_url=running.url, api_key=APP_KEY, default_headers=case.headers
         ) as client:
             answer = await client.messages.with_raw_response.create(model=case.model, max_tokens=64, messages=hello)  # type: ignore[arg-type]
             return answer.status_code, dict(answer.headers), (await answer.parse()).content[0].text  # type: ignore[union-attr]

@@ -9,6 +9,7 @@ import time
 import openai
 
 from ..conftest import FakeFactory, SidecarFactory, provider_block
+from ..sdk_clients import sdk_client
 
 ROUTES = 5000
 """Without the worker thread, the load of this many routes held the loop for over a second of CPU."""
@@ -39,7 +40,7 @@ async def test_a_reload_of_a_large_policy_does_not_hold_up_a_request(
     the event loop, so every request waited for it); the new policy is applied."""
     url = await fake()
     running = await sidecar(policy(url, 1, "a"))
-    client = openai.AsyncOpenAI(base_url=running.url + "/v1", api_key="app-key", max_retries=0)
+    client = sdk_client(openai.AsyncOpenAI, base_url=running.url + "/v1", api_key="app-key")
     ask = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
     await client.chat.completions.create(**ask)  # type: ignore[call-overload]
     old = running.state.holder.policy

@@ -9,6 +9,7 @@ import openai
 import pytest
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
+from ..sdk_clients import sdk_client
 from .policies import MODELS, SELECT_ROUTE, routing_policy
 
 IMAGE = (
@@ -27,7 +28,7 @@ async def start(fake: FakeFactory, sidecar: SidecarFactory, routes: str = SELECT
 
 
 def client(running: RunningSidecar) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="app-key", max_retries=0)
+    return sdk_client(openai.AsyncOpenAI, base_url=f"{running.url}/v1", api_key="app-key")
 
 
 async def ask(running: RunningSidecar, text: str | list[Any], **extra: Any) -> Any:
@@ -255,7 +256,7 @@ async def test_caps_refuse_an_oversized_prompt_in_the_callers_dialect(
     """An estimated prompt over max_input_tokens is a 413 in Anthropic's error shape, with no upstream call."""
     urls = {name: await fake(name) for name in MODELS}
     running = await sidecar(routing_policy(urls, CAPS))
-    sdk = anthropic.AsyncAnthropic(base_url=running.url, api_key="app-key", max_retries=0)
+    sdk = sdk_client(anthropic.AsyncAnthropic, base_url=running.url, api_key="app-key")
     with pytest.raises(anthropic.APIStatusError) as caught:
         await sdk.messages.create(model="x", max_tokens=10, messages=[{"role": "user", "content": "word " * 2000}])
     await sdk.close()

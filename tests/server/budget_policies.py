@@ -11,6 +11,7 @@ import aiohttp
 import openai
 
 from ..conftest import FakeFactory, RunningSidecar, provider_block
+from ..sdk_clients import sdk_client
 
 # 1000 $/Mtok in and out: a token costs $0.001, so a few dozen tokens are cents.
 PRICES = "{input_per_mtok: 1000, output_per_mtok: 1000}"
@@ -73,7 +74,7 @@ def access_line(running: RunningSidecar) -> dict[str, Any]:
 
 
 async def openai_sdk(running: RunningSidecar) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(base_url=running.url + "/v1", api_key="app-key", max_retries=0)
+    return sdk_client(openai.AsyncOpenAI, base_url=running.url + "/v1", api_key="app-key")
 
 
 async def streamed_usage(running: RunningSidecar) -> Any:

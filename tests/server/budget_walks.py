@@ -18,6 +18,7 @@ from sidecar.policy import load_policy_bytes
 from sidecar.request_facts import describe_request
 
 from ..conftest import RunningSidecar, provider_block
+from ..sdk_clients import sdk_client
 
 CHAT: dict[str, Any] = {"model": "chat", "messages": [{"role": "user", "content": "hello there"}], "max_tokens": 20}
 
@@ -32,7 +33,7 @@ def store(request: pytest.FixtureRequest) -> str:
 
 
 def client(running: RunningSidecar) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(base_url=running.url + "/v1", api_key="app-key", max_retries=0)
+    return sdk_client(openai.AsyncOpenAI, base_url=running.url + "/v1", api_key="app-key")
 
 
 def access_line(running: RunningSidecar) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from sidecar.fake_provider import FakeConfig
 from sidecar.fake_provider import build_app as build_fake_app
 
 from ..conftest import provider_block
+from ..sdk_clients import sdk_client
 
 SPEAKS = ("openai", "anthropic", "gemini")
 
@@ -64,7 +65,7 @@ async def watched_fake(aiohttp_server: Any, **config: Any) -> tuple[str, Watched
 async def anthropic_stream(url: str, model: str, messages: Any) -> tuple[str, str | None]:
     """The text and stop reason the Anthropic SDK's stream helper reads from the sidecar at ``url``."""
     async with (
-        anthropic.AsyncAnthropic(base_url=url, api_key="x", max_retries=0) as client,
+        sdk_client(anthropic.AsyncAnthropic, base_url=url, api_key="x") as client,
         client.messages.stream(model=model, max_tokens=64, messages=messages) as stream,
     ):
         text = "".join([t async for t in stream.text_stream])

@@ -53,11 +53,14 @@ def test_a_black_holed_collector_does_not_hold_the_exit_past_the_drain_timeout(t
                 urllib.request.urlopen(request, timeout=30)
             answer.value.close()  # its socket
             assert answer.value.code == 502
-            time.sleep(0.5)  # the spans' export has started, and hangs
-            started = time.monotonic()
-            proc.send_signal(signal.SIGTERM)
-            code = proc.wait(timeout=30)
-            took = time.monotonic() - started
+            hole.settimeout(30)
+            exporting, _ = hole.accept()  # the spans' export (50 ms after the 502's span) has connected
+            with exporting:
+                assert exporting.recv(1, socket.MSG_PEEK)  # and sent its request: it waits for an answer
+                started = time.monotonic()
+                proc.send_signal(signal.SIGTERM)
+                code = proc.wait(timeout=30)
+                took = time.monotonic() - started
         finally:
             if proc.poll() is None:
                 proc.kill()

@@ -15,6 +15,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
+from ..sdk_clients import sdk_client
 from ..upstream.raw import UpstreamFactory, response, serve_forever
 from .budget_policies import (
     BIG,
@@ -75,7 +76,7 @@ async def test_an_anthropic_stream_cut_after_its_preamble_is_charged_the_provide
     charged the input the provider counted and its 1 output token, at its own price."""
     failing = await fake("one", fault="cut=3", fault_rate=1)
     running = await sidecar(policy(failing, await fake("two"), LIMITS, route="[big, small]"))
-    client = anthropic.AsyncAnthropic(base_url=running.url, api_key="app-key", max_retries=0)
+    client = sdk_client(anthropic.AsyncAnthropic, base_url=running.url, api_key="app-key")
     async with client.messages.stream(
         model="chat", max_tokens=20, messages=[{"role": "user", "content": "hello there"}]
     ) as stream:

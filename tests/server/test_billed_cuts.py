@@ -20,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sidecar.routing.tokens import estimate_tokens
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
+from ..sdk_clients import sdk_client
 from .budget_policies import budget_rows, chat, close_after_a_few_words, policy
 
 LONG_REPLY = " ".join(f"word{i}" for i in range(400))
@@ -67,7 +68,7 @@ async def settled_tokens(running: RunningSidecar) -> float:
 
 async def openai_cut_stream(running: RunningSidecar, max_tokens: int = 2000) -> str:
     """Stream a chat through the OpenAI SDK until the upstream's cut raises; the text received."""
-    client = openai.AsyncOpenAI(base_url=running.url + "/v1", api_key="app-key", max_retries=0)
+    client = sdk_client(openai.AsyncOpenAI, base_url=running.url + "/v1", api_key="app-key")
     stream = await client.chat.completions.create(**chat(max_tokens=max_tokens), stream=True)
     received = ""
     with pytest.raises(openai.APIError):
@@ -137,7 +138,7 @@ async def test_an_anthropic_stream_cut_counts_more_than_its_first_output_token(
     the access line keeps the provider's input count and counts the text the app got as output."""
     cut = await fake("one", reply=LONG_REPLY, fault="cut=40", fault_rate=1)
     running = await sidecar(without_budgets(policy(cut, await fake("two"), "", route="big")))
-    client = anthropic.AsyncAnthropic(base_url=running.url, api_key="app-key", max_retries=0)
+    client = sdk_client(anthropic.AsyncAnthropic, base_url=running.url, api_key="app-key")
     received = ""
     with pytest.raises(anthropic.APIError):
         async with client.messages.stream(
@@ -154,7 +155,7 @@ async def test_an_anthropic_stream_cut_counts_more_than_its_first_output_token(
 
 async def leave_after_8_words(running: RunningSidecar) -> str:
     """Stream a chat through the OpenAI SDK and close it after 8 words; the text received."""
-    async with openai.AsyncOpenAI(base_url=running.url + "/v1", api_key="app-key", max_retries=0) as client:
+    async with sdk_client(openai.AsyncOpenAI, base_url=running.url + "/v1", api_key="app-key") as client:
         return await close_after_a_few_words(client, max_tokens=2000)
 
 
@@ -196,7 +197,7 @@ async def test_a_whole_answer_cut_midway_is_charged_the_text_of_its_whole_body(
     and billed it whole; before 2026-12-04: its prompt alone)."""
     cut = await fake("one", reply=LONG_REPLY, fault="reset-body", fault_rate=1)
     running = await sidecar(policy(cut, await fake("two"), LIMITS, route="[big, small]"))
-    client = openai.AsyncOpenAI(base_url=running.url + "/v1", api_key="app-key", max_retries=0)
+    client = sdk_client(openai.AsyncOpenAI, base_url=running.url + "/v1", api_key="app-key")
     answer = await client.chat.completions.create(**chat(max_tokens=2000))
     await client.close()
     assert answer.usage is not None
@@ -216,7 +217,7 @@ async def test_a_responses_api_stream_the_upstream_cuts_counts_the_output_it_sen
     cut = await fake("one", reply=LONG_REPLY, fault="cut=40", fault_rate=1)
     running = await sidecar(without_budgets(policy(cut, await fake("two"), "", route="big")))
     received = ""
-    async with openai.AsyncOpenAI(base_url=running.url + "/v1", api_key="app-key", max_retries=0) as client:
+    async with sdk_client(openai.AsyncOpenAI, base_url=running.url + "/v1", api_key="app-key") as client:
         stream = await client.responses.create(model="chat", input="hello there", stream=True)
         with pytest.raises(openai.APIError):
             async for event in stream:

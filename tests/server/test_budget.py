@@ -19,6 +19,7 @@ from sidecar.server.budget_use import UsedTap
 from sidecar.translate.deltas import Text
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
+from ..sdk_clients import sdk_client
 from .budget_policies import budget_rows, chat, close_after_a_few_words, policy, two_fakes
 from .raw import read_response
 
@@ -29,7 +30,7 @@ async def sdk() -> AsyncIterator[Callable[[RunningSidecar], openai.AsyncOpenAI]]
     made: list[openai.AsyncOpenAI] = []
 
     def make(running: RunningSidecar) -> openai.AsyncOpenAI:
-        made.append(openai.AsyncOpenAI(base_url=running.url + "/v1", api_key="app-key", max_retries=0))
+        made.append(sdk_client(openai.AsyncOpenAI, base_url=running.url + "/v1", api_key="app-key"))
         return made[-1]
 
     yield make
@@ -78,7 +79,7 @@ async def test_a_deny_whose_window_resets_within_a_minute_does_not_forbid_retrie
 async def test_deny_is_an_anthropic_rate_limit_error(fake: FakeFactory, sidecar: SidecarFactory, sdk: OpenAIs) -> None:
     """The same denial to /v1/messages raises anthropic.RateLimitError with the limit in the message."""
     running = await sidecar(policy(*await two_fakes(fake), DAY_DENY))
-    client = anthropic.AsyncAnthropic(base_url=running.url, api_key="app-key", max_retries=0)
+    client = sdk_client(anthropic.AsyncAnthropic, base_url=running.url, api_key="app-key")
     with pytest.raises(anthropic.RateLimitError) as raised:
         await client.messages.create(model="chat", max_tokens=20, messages=[{"role": "user", "content": "hello there"}])
     assert "team-day" in raised.value.message
@@ -465,12 +466,12 @@ async def test_a_caller_key_counts_the_same_whichever_header_carries_it(
     limits = "    - {name: key-rpm, measure: requests, amount: 100, window: month, scope: {by: key}}\n"
     running = await sidecar(policy(*await two_fakes(fake), limits))
     message = {"model": "chat", "max_tokens": 20, "messages": [{"role": "user", "content": "hello there"}]}
-    async with openai.AsyncOpenAI(base_url=running.url + "/v1", api_key="key-a", max_retries=0) as client:
+    async with sdk_client(openai.AsyncOpenAI, base_url=running.url + "/v1", api_key="key-a") as client:
         await client.chat.completions.create(**chat())
         await client.chat.completions.create(**chat())
-    async with anthropic.AsyncAnthropic(base_url=running.url, api_key="key-a", max_retries=0) as claude:
+    async with sdk_client(anthropic.AsyncAnthropic, base_url=running.url, api_key="key-a") as claude:
         await claude.messages.create(**message)
-    async with anthropic.AsyncAnthropic(base_url=running.url, api_key="key-b", max_retries=0) as claude:
+    async with sdk_client(anthropic.AsyncAnthropic, base_url=running.url, api_key="key-b") as claude:
         await claude.messages.create(**message)
     uses = sorted(row["used"] for name, row in (await budget_rows(running)).items() if name.startswith("key-rpm/"))
     assert uses == [1.0, 3.0]
@@ -481,7 +482,7 @@ async def test_a_caller_key_in_the_query_counts_as_that_key(fake: FakeFactory, s
     Bearer token; a request with neither counts under no key."""
     limits = "    - {name: key-rpm, measure: requests, amount: 100, window: month, scope: {by: key}}\n"
     running = await sidecar(policy(*await two_fakes(fake), limits))
-    async with openai.AsyncOpenAI(base_url=running.url + "/v1", api_key="key-a", max_retries=0) as client:
+    async with sdk_client(openai.AsyncOpenAI, base_url=running.url + "/v1", api_key="key-a") as client:
         await client.chat.completions.create(**chat())
     async with aiohttp.ClientSession() as session:
         for suffix in ("?key=key-a", ""):

@@ -11,6 +11,7 @@ import anthropic
 import pytest
 
 from ..conftest import FakeFactory, SidecarFactory
+from ..sdk_clients import sdk_client
 from .budget_policies import policy, two_fakes
 
 BIG = 0.001  # $ per token of ``big``: 1000 $/Mtok in and out, no cache prices (1-hour writes: twice the input)
@@ -44,7 +45,7 @@ async def test_a_request_asking_for_one_hour_cache_writes_is_reserved_at_that_pr
     price), the most its prompt may cost. Before, both were reserved at the 5-minute price, and a request
     writing an hour's cache could settle above its reservation, past a ``deny`` limit."""
     running = await sidecar(policy(*await two_fakes(fake), DENY_ALL))
-    async with anthropic.AsyncAnthropic(base_url=running.url, api_key="app-key", max_retries=0) as claude:
+    async with sdk_client(anthropic.AsyncAnthropic, base_url=running.url, api_key="app-key") as claude:
         five_minutes = await needs(claude, "5m")
         one_hour = await needs(claude, "1h")
     prompt = round(five_minutes / BIG) - MAX_TOKENS

@@ -14,6 +14,7 @@ from sidecar.request_facts import describe_request
 from sidecar.routing.plans import SplitPlan
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
+from ..sdk_clients import sdk_client
 
 PREMIUM = "{input_per_mtok: 1000, output_per_mtok: 1000}"  # a token: $0.001
 CHEAP = "{input_per_mtok: 1, output_per_mtok: 1}"  # a token: $0.000001
@@ -62,7 +63,7 @@ CHAT: dict[str, Any] = {"model": "chat", "messages": [{"role": "user", "content"
 
 
 def client(running: RunningSidecar) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(base_url=running.url + "/v1", api_key="app-key", max_retries=0)
+    return sdk_client(openai.AsyncOpenAI, base_url=running.url + "/v1", api_key="app-key")
 
 
 async def test_a_cheapest_route_reserves_on_the_cheapest_candidate(fake: FakeFactory, sidecar: SidecarFactory) -> None:

@@ -9,7 +9,7 @@ import anthropic
 from google.genai import types
 
 from ..conftest import FakeFactory, SidecarFactory
-from ..sdk_clients import anthropic_client, openai_client
+from ..sdk_clients import anthropic_client, openai_client, sdk_client
 from ..translate import streams
 from ..upstream.raw import ServerConn, UpstreamFactory, chunked, serve_forever
 from .cache_helpers import cache_policy, upstream_calls
@@ -33,7 +33,7 @@ async def anthropic_upstream(raw_upstream: UpstreamFactory) -> Any:
 async def anthropic_stream(url: str) -> tuple[Any, list[str], dict[str, str]]:
     """One streamed Anthropic request: the final message, the text deltas, the response headers."""
     async with (
-        anthropic.AsyncAnthropic(base_url=url, api_key="x", max_retries=0) as client,
+        sdk_client(anthropic.AsyncAnthropic, base_url=url, api_key="x") as client,
         client.messages.stream(
             model="cached",
             max_tokens=1024,

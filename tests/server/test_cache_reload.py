@@ -31,9 +31,10 @@ async def test_requests_in_flight_on_a_replaced_redis_store_leave_no_connection_
     url = await fake("f0")
     running = await sidecar(cache_policy([url], store=store(redis_server.url, "k0")))
     for i in range(1, 6):
-        slow = [[{"role": "user", "content": f"[fault:stall=0.3] round {i} question {j}"}] for j in range(3)]
+        slow = [[{"role": "user", "content": f"[fault:stall=1] round {i} question {j}"}] for j in range(3)]
         asked = [asyncio.ensure_future(ask(running, messages=messages)) for messages in slow]
-        await asyncio.sleep(0.15)
+        # at the provider (recorded as it arrives, answered a second later): their lookups are done
+        await until(lambda: running.fake_requests(url), lambda seen, i=i: len(seen) == 3 * i)
         await running.reload(cache_policy([url], store=store(redis_server.url, f"k{i}")))
         for answer, raw in await asyncio.gather(*asked):
             assert raw.status_code == 200 and answer.choices[0].message.content

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
-from ..sdk_clients import anthropic_client, openai_client
+from ..sdk_clients import anthropic_client, openai_client, sdk_client
 from ..translate.responses import TEXT, openai_body
 from ..upstream.raw import ServerConn, UpstreamFactory, response
 from .cache_helpers import PROMPT, ask, cache_policy, metrics_text, upstream_calls
@@ -318,7 +318,7 @@ async def test_callers_with_different_passthrough_keys_do_not_share_entries(
     running = await sidecar(policy)
 
     async def with_key(key: str) -> str:
-        async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key=key, max_retries=0) as client:
+        async with sdk_client(openai.AsyncOpenAI, base_url=f"{running.url}/v1", api_key=key) as client:
             raw = await client.chat.completions.with_raw_response.create(model="cached", temperature=0, messages=PROMPT)
         return raw.headers["x-sidecar-cache"]
 

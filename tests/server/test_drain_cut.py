@@ -19,6 +19,7 @@ import pytest
 from sidecar.routing.tokens import estimate_tokens
 
 from ..listening import port_zero, wait_ports
+from ..sdk_clients import sdk_client
 from ..waiting import until
 from .chain import calls
 from .sidecar_process import start_fake_and_policy
@@ -57,7 +58,7 @@ async def test_a_stream_cut_by_the_drain_ends_with_an_error_event_the_sdk_raises
     raises APIError naming the shutdown, code ``draining``) and a clean end, and is logged 503
     ``drain_cut``."""
     proc, url, log = draining_stack
-    async with openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="x", max_retries=0) as client:
+    async with sdk_client(openai.AsyncOpenAI, base_url=f"{url}/v1", api_key="x") as client:
         stream = await client.chat.completions.create(
             model="m", stream=True, messages=[{"role": "user", "content": "x"}]
         )
@@ -82,7 +83,7 @@ async def test_a_stream_cut_by_the_drain_counts_the_output_it_sent(
     had no tokens at all."""
     proc, url, log = draining_stack
     received, signalled = "", False
-    async with openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="x", max_retries=0) as client:
+    async with sdk_client(openai.AsyncOpenAI, base_url=f"{url}/v1", api_key="x") as client:
         stream = await client.chat.completions.create(
             model="m", stream=True, messages=[{"role": "user", "content": "x"}]
         )
@@ -102,10 +103,10 @@ async def test_a_stream_cut_by_the_drain_counts_the_output_it_sent(
 async def cut_before_its_answer(
     proc: asyncio.subprocess.Process, url: str, log: Path, **options: Any
 ) -> openai.APIError:
-    """A chat call through openai-python (``options``: the client's) that SIGTERM's drain cuts before its
-    answer: what the SDK raised, once the sidecar has exited 0."""
+    """A chat call through openai-python (``options``: the client's, over ``sdk_client``'s) that SIGTERM's
+    drain cuts before its answer: what the SDK raised, once the sidecar has exited 0."""
     fake = f"http://127.0.0.1:{orjson.loads((log.parent / 'fake.ports').read_bytes())['port']}"  # the stack's
-    async with openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="x", **options) as client:
+    async with sdk_client(openai.AsyncOpenAI, base_url=f"{url}/v1", api_key="x", **options) as client:
         call = asyncio.ensure_future(
             client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
         )
@@ -123,7 +124,7 @@ async def test_a_request_cut_by_the_drain_before_its_answer_gets_a_503(
     """A request whose answer has not started at the drain timeout gets a 503 in its dialect (code
     ``draining``, Retry-After: 1), and is logged 503 ``drain_cut``."""
     proc, url, log = draining_stack
-    error = await cut_before_its_answer(proc, url, log, max_retries=0)
+    error = await cut_before_its_answer(proc, url, log)
     assert isinstance(error, openai.InternalServerError)
     assert error.status_code == 503 and error.code == "draining"
     assert error.response.headers["retry-after"] == "1"
@@ -138,7 +139,7 @@ async def test_the_sdk_with_its_default_retries_raises_the_drain_error_not_a_con
     answered. openai-python with its default two retries raises the 503 ``draining`` at once
     (``x-should-retry: false``), not ``APIConnectionError`` after retrying a closed port; one request."""
     proc, url, log = draining_stack
-    error = await cut_before_its_answer(proc, url, log)
+    error = await cut_before_its_answer(proc, url, log, max_retries=openai.DEFAULT_MAX_RETRIES)
     assert isinstance(error, openai.InternalServerError), error
     assert error.code == "draining" and error.response.headers["x-should-retry"] == "false"
     assert len(access_lines(log)) == 1

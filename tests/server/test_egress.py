@@ -12,6 +12,7 @@ import pytest
 import trustme
 
 from ..conftest import RunningSidecar, SidecarFactory
+from ..sdk_clients import sdk_client
 from ..upstream.connect_proxy import ConnectProxy
 from .tls_provider import TLSProvider, tls_provider_block
 
@@ -22,7 +23,7 @@ def policy(url: str, tls: str = "", proxy: str = "") -> str:
 
 
 async def ask(running: RunningSidecar) -> str:
-    client = openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="app", max_retries=0)
+    client = sdk_client(openai.AsyncOpenAI, base_url=f"{running.url}/v1", api_key="app")
     try:
         answer = await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "via tls"}])
     finally:

@@ -6,7 +6,7 @@ import openai
 import pytest
 
 from ..conftest import FakeFactory, SidecarFactory, provider_block
-from ..sdk_clients import anthropic_client, openai_client
+from ..sdk_clients import anthropic_client, openai_client, sdk_client
 
 
 async def start(fake: FakeFactory, sidecar: SidecarFactory):  # type: ignore[no-untyped-def]
@@ -68,7 +68,7 @@ async def test_azure_openai_target_gets_deployment_path_version_and_key(
 async def test_azure_sdk_callers_are_served(fake: FakeFactory, sidecar: SidecarFactory, path: str) -> None:
     """An app on the AzureOpenAI SDK pointed at the sidecar is routed by its deployment name."""
     running, url = await start(fake, sidecar)
-    client = openai.AsyncAzureOpenAI(azure_endpoint=running.url, api_key="x", api_version="2024-10-21", max_retries=0)
+    client = sdk_client(openai.AsyncAzureOpenAI, azure_endpoint=running.url, api_key="x", api_version="2024-10-21")
     reply = await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "from azure sdk"}])
     assert "from azure sdk" in (reply.choices[0].message.content or "")
     upstream = (await running.fake_requests(url))[-1]

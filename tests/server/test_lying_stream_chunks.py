@@ -6,7 +6,6 @@ writes the chunks; a real sidecar relays them."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import aiohttp
@@ -15,6 +14,7 @@ import pytest
 
 from ..conftest import SidecarFactory
 from ..upstream.raw import ServerConn, UpstreamFactory, chunked
+from ..waiting import until
 
 CHUNK = {"id": "x", "object": "chat.completion.chunk", "created": 1, "model": "m"}
 
@@ -74,7 +74,8 @@ async def assert_served(
     raw_upstream: UpstreamFactory, sidecar: SidecarFactory, handler: Any, dialect: str, caller: str
 ) -> None:
     """Two upstreams (served and shadow candidate) answering with ``handler``: the caller's stream is a
-    200 holding "hi" and ending cleanly, and no internal error is logged."""
+    200 holding "hi" and ending cleanly, no internal error is logged, and the candidate's call (in the
+    background) ends without failing inside."""
     upstreams = [await raw_upstream(handler) for _ in range(2)]
     running = await sidecar(shadowed_policy(upstreams[0].base, upstreams[1].base, dialect), env={"KEY": "sk-x"})
     path, headers, text = CALLERS[caller]
@@ -86,7 +87,12 @@ async def assert_served(
         status, streamed = answer.status, await answer.read()
     assert status == 200 and text in streamed
     assert b"[DONE]" in streamed or b"message_stop" in streamed
-    await asyncio.sleep(0.1)  # the shadow call, in the background
+    # the served stream was relayed whole (the lie skipped), so the candidate was asked, in the background:
+    # its call (the same lie, answered to a request not streamed) has run to its end without failing inside
+    [line] = await until(running.access_lines, lambda lines: len(lines) == 1)
+    await running.shadow_calls_ended()
+    assert line["shadow"] == "sampled" and upstreams[1].requests
+    assert "shadow_failed" not in running.logs.getvalue().decode()
     assert "internal_error" not in running.logs.getvalue().decode()
 
 

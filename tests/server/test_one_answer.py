@@ -11,6 +11,7 @@ import pytest
 from google.genai import errors as genai_errors
 
 from ..conftest import FakeFactory, SidecarFactory, provider_block
+from ..sdk_clients import sdk_client
 from ..upstream.raw import UpstreamFactory, response, serve_forever
 from .ensemble_policies import ensemble_route, models_policy
 
@@ -33,7 +34,7 @@ async def test_an_ensemble_refuses_n_above_one(fake: FakeFactory, sidecar: Sidec
     route returns one answer, before any member is called (the vote would silently answer one choice)."""
     urls = [await fake(f"f{i}", reply="billing") for i in range(3)]
     running = await sidecar(models_policy(urls, ensemble_route("m0, m1, m2"), speaks=("openai",)))
-    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
+    async with sdk_client(openai.AsyncOpenAI, base_url=f"{running.url}/v1", api_key="x") as client:
         with pytest.raises(openai.BadRequestError) as raised:
             await client.chat.completions.create(model="vote", messages=MESSAGES, n=2)
     error: Any = raised.value.body
@@ -56,7 +57,7 @@ async def test_a_gated_route_refuses_n_above_one_rather_than_pass_unchecked_choi
         "models:\n  m0: {provider: p0, model: l}\nroutes:\n" + gated("m0", "{regex: {pattern: '^bug$'}}")
     )
     running = await sidecar(policy, env={"KEY": "k"})
-    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
+    async with sdk_client(openai.AsyncOpenAI, base_url=f"{running.url}/v1", api_key="x") as client:
         with pytest.raises(openai.BadRequestError) as raised:
             await client.chat.completions.create(model="gated", messages=MESSAGES, n=2)
         one = await client.chat.completions.create(model="gated", messages=MESSAGES, n=1)

@@ -11,7 +11,7 @@ import pytest
 from google.genai import errors as genai_errors
 
 from ..conftest import FakeFactory, SidecarFactory, provider_block
-from ..sdk_clients import anthropic_client, openai_client
+from ..sdk_clients import anthropic_client, openai_client, sdk_client
 
 
 def policy(openai_url: str, anthropic_url: str, gemini_url: str) -> str:
@@ -42,7 +42,7 @@ async def start(fake: FakeFactory, sidecar: SidecarFactory):  # type: ignore[no-
 async def test_openai_chat_is_routed_and_model_rewritten(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """An OpenAI SDK chat for a routed name reaches the upstream with the policy's model id and key."""
     running, (openai_url, _, _) = await start(fake, sidecar)
-    client = openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="app-dummy-key", max_retries=0)
+    client = sdk_client(openai.AsyncOpenAI, base_url=f"{running.url}/v1", api_key="app-dummy-key")
     raw = await client.chat.completions.with_raw_response.create(
         model="fast-please", messages=[{"role": "user", "content": "hello there"}], extra_body={"x_custom": 7}
     )
@@ -96,7 +96,7 @@ async def test_openai_stream_usage_when_the_caller_asks(fake: FakeFactory, sidec
 async def test_anthropic_messages_pass_through(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """An Anthropic SDK message, plain and streamed, is served by the Anthropic target with its key."""
     running, (_, anthropic_url, _) = await start(fake, sidecar)
-    client = anthropic.AsyncAnthropic(base_url=running.url, api_key="app-dummy", max_retries=0)
+    client = sdk_client(anthropic.AsyncAnthropic, base_url=running.url, api_key="app-dummy")
     message = await client.messages.create(
         model="claude", max_tokens=100, messages=[{"role": "user", "content": "bonjour"}]
     )

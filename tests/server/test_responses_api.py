@@ -10,6 +10,7 @@ import openai
 import pytest
 
 from ..conftest import FakeFactory, SidecarFactory
+from ..sdk_clients import sdk_client
 from .three_dialects import start
 
 TOOLS: list[openai.types.responses.ToolParam] = [
@@ -24,7 +25,7 @@ TOOLS: list[openai.types.responses.ToolParam] = [
 
 def client_at(url: str, fault: str | None = None) -> openai.AsyncOpenAI:
     headers = {"x-fake-fault": fault} if fault else None
-    return openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="x", max_retries=0, default_headers=headers)
+    return sdk_client(openai.AsyncOpenAI, base_url=f"{url}/v1", api_key="x", default_headers=headers)
 
 
 @pytest.mark.parametrize("model", ["to-openai", "a-then-o"])
@@ -168,8 +169,8 @@ async def test_an_app_on_the_azure_sdk_is_served_the_responses_api(fake: FakeFac
     """``AzureOpenAI(...).responses.create`` calls ``/openai/responses?api-version=...`` with the deployment
     as ``model``: routed on that model like ``/v1/responses``."""
     running, urls = await start(fake, sidecar)
-    async with openai.AsyncAzureOpenAI(
-        azure_endpoint=running.url, api_key="x", api_version="2025-04-01-preview", max_retries=0
+    async with sdk_client(
+        openai.AsyncAzureOpenAI, azure_endpoint=running.url, api_key="x", api_version="2025-04-01-preview"
     ) as client:
         reply = await client.responses.create(model="to-openai", input="hello from azure")
     assert reply.output_text == "hello from azure"

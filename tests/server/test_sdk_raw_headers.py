@@ -14,6 +14,7 @@ import pytest
 from google.genai import errors, types
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
+from ..sdk_clients import sdk_client
 from .sdk_stack import start
 
 FAIL = {"x-fake-fault": "status=503"}
@@ -43,7 +44,7 @@ async def test_openai_raw_responses_carry_the_sidecars_headers(fake: FakeFactory
     static last resort; ``APIStatusError.response`` on the sidecar's 503."""
     running = await start(fake, sidecar)
     seen: list[tuple[str, Any]] = []
-    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
+    async with sdk_client(openai.AsyncOpenAI, base_url=f"{running.url}/v1", api_key="x") as client:
         completions = client.chat.completions.with_raw_response
         for stream in (False, True):
             raw = await completions.create(model="from-anthropic", messages=MESSAGES, stream=stream)
@@ -63,7 +64,7 @@ async def test_anthropic_raw_responses_carry_the_sidecars_headers(fake: FakeFact
     running = await start(fake, sidecar)
     seen: list[tuple[str, Any]] = []
     params: Any = {"max_tokens": 50, "messages": MESSAGES}
-    async with anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0) as client:
+    async with sdk_client(anthropic.AsyncAnthropic, base_url=running.url, api_key="x") as client:
         messages = client.messages.with_raw_response
         for stream in (False, True):
             raw = await messages.create(model="from-gemini", stream=stream, **params)

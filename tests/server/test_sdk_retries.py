@@ -18,6 +18,7 @@ import openai
 import pytest
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
+from ..sdk_clients import sdk_client
 from .ensemble_policies import ensemble_route, models_policy
 
 QUICK = "    resilience: {last_resort: {retry_after_s: 0}}\n"  # Retry-After: 1, the shortest the SDKs wait
@@ -49,11 +50,15 @@ async def ask(running: RunningSidecar, sdk: str, fault: str) -> Any:
     headers = {"x-fake-fault": fault}
     messages: Any = [{"role": "user", "content": "hello"}]
     if sdk == "openai":
-        async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x") as client:
+        async with sdk_client(
+            openai.AsyncOpenAI, base_url=f"{running.url}/v1", api_key="x", max_retries=openai.DEFAULT_MAX_RETRIES
+        ) as client:
             with pytest.raises(openai.APIStatusError) as info:
                 await client.chat.completions.create(model="chain", messages=messages, extra_headers=headers)
     else:
-        async with anthropic.AsyncAnthropic(base_url=running.url, api_key="x") as claude:
+        async with sdk_client(
+            anthropic.AsyncAnthropic, base_url=running.url, api_key="x", max_retries=anthropic.DEFAULT_MAX_RETRIES
+        ) as claude:
             with pytest.raises(anthropic.APIStatusError) as raised:
                 await claude.messages.create(model="chain", max_tokens=20, messages=messages, extra_headers=headers)
         return raised.value
@@ -143,7 +148,9 @@ async def test_a_failed_ensemble_is_not_asked_again_by_the_sdk(fake: FakeFactory
     default retries sends the request once, not three times (each one every member's calls again)."""
     urls = [await fake(f"f{i}", fault="status=503", fault_rate=1.0) for i in range(2)]
     running = await sidecar(models_policy(urls, ensemble_route("m0, m1")))
-    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x") as client:
+    async with sdk_client(
+        openai.AsyncOpenAI, base_url=f"{running.url}/v1", api_key="x", max_retries=openai.DEFAULT_MAX_RETRIES
+    ) as client:
         with pytest.raises(openai.APIStatusError) as info:
             await client.chat.completions.create(model="vote", messages=[{"role": "user", "content": "hi"}])
     assert info.value.status_code == 502
@@ -177,7 +184,7 @@ async def test_a_request_no_target_could_take_is_left_to_the_sdk_to_retry(
     bulkhead = "  bulkhead: {max_concurrent: 1, queue_timeout_s: 0}\n"
     policy = chain_policy(urls, route_extra=QUICK).replace("providers:\n", bulkhead + "providers:\n", 1)
     running = await sidecar(policy)
-    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client:
+    async with sdk_client(openai.AsyncOpenAI, base_url=f"{running.url}/v1", api_key="x") as client:
         messages: Any = [{"role": "user", "content": "hello"}]
         busy = asyncio.ensure_future(
             client.chat.completions.create(model="chain", messages=messages, extra_headers={"x-fake-fault": "stall=2"})
@@ -206,7 +213,9 @@ async def test_answers_no_gate_passed_are_not_asked_for_again_by_the_sdk(
     running = await sidecar(models_policy(urls, gated, speaks=("openai",)))
     schema: Any = {"type": "object", "properties": {"label": {"type": "string"}}, "required": ["label"]}
     answer_format: Any = {"type": "json_schema", "json_schema": {"name": "ticket", "schema": schema}}
-    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x") as client:
+    async with sdk_client(
+        openai.AsyncOpenAI, base_url=f"{running.url}/v1", api_key="x", max_retries=openai.DEFAULT_MAX_RETRIES
+    ) as client:
         with pytest.raises(openai.APIStatusError) as raised:
             await client.chat.completions.create(
                 model="gated", messages=[{"role": "user", "content": "Label it."}], response_format=answer_format

@@ -18,6 +18,7 @@ from google import genai
 from google.genai import errors, types
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
+from ..sdk_clients import sdk_client
 from .sdk_stack import STATIC, start
 
 WORDS = "a long enough answer to fail in, with words to spare after the sixth event of the stream"
@@ -41,7 +42,7 @@ def openai_text(running: RunningSidecar, model: str, headers: dict[str, str], sy
 
         def run() -> str | None:
             with (
-                openai.OpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client,
+                sdk_client(openai.OpenAI, base_url=f"{running.url}/v1", api_key="x") as client,
                 client.chat.completions.stream(model=model, messages=messages, extra_headers=headers) as stream,
             ):
                 return stream.get_final_completion().choices[0].message.content
@@ -50,7 +51,7 @@ def openai_text(running: RunningSidecar, model: str, headers: dict[str, str], sy
 
     async def run_async() -> str | None:
         async with (
-            openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0) as client,
+            sdk_client(openai.AsyncOpenAI, base_url=f"{running.url}/v1", api_key="x") as client,
             client.chat.completions.stream(model=model, messages=messages, extra_headers=headers) as stream,
         ):
             return (await stream.get_final_completion()).choices[0].message.content
@@ -65,7 +66,7 @@ def anthropic_text(running: RunningSidecar, model: str, headers: dict[str, str],
 
         def run() -> str:
             with (
-                anthropic.Anthropic(base_url=running.url, api_key="x", max_retries=0) as client,
+                sdk_client(anthropic.Anthropic, base_url=running.url, api_key="x") as client,
                 client.messages.stream(**params, extra_headers=headers) as stream,
             ):
                 text = "".join(stream.text_stream)
@@ -77,7 +78,7 @@ def anthropic_text(running: RunningSidecar, model: str, headers: dict[str, str],
 
     async def run_async() -> str:
         async with (
-            anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0) as client,
+            sdk_client(anthropic.AsyncAnthropic, base_url=running.url, api_key="x") as client,
             client.messages.stream(**params, extra_headers=headers) as stream,
         ):
             text = "".join([t async for t in stream.text_stream])

@@ -138,7 +138,7 @@ routes:
                 async with session.post(f"{running.url}/v1/chat/completions", json=body, headers=headers) as answer:
                     outputs.append(await answer.read())
                     outputs.append(str(dict(answer.headers)).encode())
-        await asyncio.sleep(0.3)  # the shadow calls end after the answers
+        await running.shadow_calls_ended()  # they end after the answers: their spans, logs and counts
         for path in ("/status", "/metrics"):
             async with session.get(running.url + path) as answer:
                 outputs.append(await answer.read())

@@ -22,6 +22,7 @@ import orjson
 
 from ..conftest import provider_block
 from ..listening import port_zero, wait_ports
+from ..sdk_clients import sdk_client
 from ..waiting import until
 
 
@@ -89,7 +90,7 @@ async def shadow_calls(candidate_url: str) -> list[dict[str, Any]]:
 async def ask_then_stop(shadowed: Shadowed) -> tuple[float, float]:
     """One chat (answered at once, shadowed), then SIGTERM once the shadow call has reached the candidate:
     the seconds until the process exited 0, and the wall-clock time it had exited by."""
-    async with openai.AsyncOpenAI(base_url=f"{shadowed.url}/v1", api_key="x", max_retries=0) as client:
+    async with sdk_client(openai.AsyncOpenAI, base_url=f"{shadowed.url}/v1", api_key="x") as client:
         answer = await client.chat.completions.create(model="served", messages=[{"role": "user", "content": "q"}])
     assert answer.choices[0].message.content == "queue billing"
     await until(lambda: shadow_calls(shadowed.candidate_url))  # the shadow call is under way

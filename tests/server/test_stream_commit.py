@@ -9,7 +9,7 @@ import openai
 import pytest
 
 from ..conftest import FakeFactory, SidecarFactory, provider_block
-from ..sdk_clients import anthropic_client, openai_client
+from ..sdk_clients import anthropic_client, openai_client, sdk_client
 
 
 def policy(urls: list[str], speaks: str, idle: float = 5.0) -> str:
@@ -22,7 +22,7 @@ def policy(urls: list[str], speaks: str, idle: float = 5.0) -> str:
 
 
 async def openai_stream_text(url: str, fault: str) -> str:
-    client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="x", max_retries=0)
+    client = sdk_client(openai.AsyncOpenAI, base_url=f"{url}/v1", api_key="x")
     try:
         stream = await client.chat.completions.create(
             model="chain",

@@ -12,6 +12,7 @@ import orjson
 from sidecar.routing.tokens import estimate_joined
 
 from ..conftest import FakeFactory, SidecarFactory, provider_block
+from ..sdk_clients import sdk_client
 from ..upstream.raw import ServerConn, UpstreamFactory
 from .budget_policies import budget_rows
 
@@ -56,7 +57,7 @@ async def test_a_stream_committed_for_holding_too_much_preamble_sends_it_once(
 
     upstream = await raw_upstream(handler)
     running = await sidecar(policy(upstream.base, "  - {match: {model: chain}, target: [m0]}\n"), env={"KEY": "k"})
-    client = openai.AsyncOpenAI(base_url=running.url + "/v1", api_key="app-key", max_retries=0)
+    client = sdk_client(openai.AsyncOpenAI, base_url=running.url + "/v1", api_key="app-key")
     stream = await client.chat.completions.create(model="chain", messages=MESSAGES, stream=True)
     chunks = [chunk async for chunk in stream]
     await client.close()
@@ -87,7 +88,7 @@ async def test_a_held_stream_cut_after_one_read_counts_its_text_once(
     limits = "budgets:\n  limits:\n    - {name: tokens-month, measure: tokens, amount: 1000000, window: month}\n"
     good = await fake("f1", reply='{"label": "bug"}')
     running = await sidecar(policy(upstream.base, routes, good) + limits, env={"KEY": "k"})
-    client = openai.AsyncOpenAI(base_url=running.url + "/v1", api_key="app-key", max_retries=0)
+    client = sdk_client(openai.AsyncOpenAI, base_url=running.url + "/v1", api_key="app-key")
     stream = await client.chat.completions.create(
         model="gated",
         messages=MESSAGES,

@@ -11,7 +11,7 @@ import openai
 import pytest
 
 from ..conftest import FakeFactory, SidecarFactory
-from ..sdk_clients import anthropic_client, openai_client
+from ..sdk_clients import anthropic_client, openai_client, sdk_client
 from .three_dialects import ANTHROPIC_TOOL, TOOL, start
 
 
@@ -224,7 +224,7 @@ async def test_upstream_retry_hint_reaches_the_sdk_across_dialects(
     quick += "     resilience: {last_resort: {retry_after_s: 0}}}\n"
     running, urls = await start(fake, sidecar, quick)
     fault = f"[fault:status=500;should-retry={should_retry};hint=retry-after-ms;after=0.05]"
-    async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=2) as client:
+    async with sdk_client(openai.AsyncOpenAI, base_url=f"{running.url}/v1", api_key="x", max_retries=2) as client:
         with pytest.raises(openai.InternalServerError) as info:
             await client.chat.completions.create(model="quick", messages=[{"role": "user", "content": fault}])
     assert info.value.response.headers["x-should-retry"] == "false"

@@ -16,7 +16,7 @@ import openai
 import pytest
 
 from ..conftest import FakeFactory, SidecarFactory
-from ..sdk_clients import openai_client
+from ..sdk_clients import openai_client, sdk_client
 from .three_dialects import ANTHROPIC_TOOL, TOOL, start
 
 PARIS = {"id": "call_paris", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}
@@ -63,7 +63,7 @@ async def test_anthropic_tool_results_out_of_order_reach_gemini_in_the_calls_ord
         {"type": "tool_result", "tool_use_id": "toolu_rome", "content": "rain in Rome"},
         {"type": "tool_result", "tool_use_id": "toolu_paris", "content": "sun in Paris"},
     ]
-    async with anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0) as client:
+    async with sdk_client(anthropic.AsyncAnthropic, base_url=running.url, api_key="x") as client:
         await client.messages.create(
             model="to-gemini",
             max_tokens=50,

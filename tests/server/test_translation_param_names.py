@@ -12,6 +12,7 @@ import pytest
 from google.genai import errors, types
 
 from ..conftest import FakeFactory, SidecarFactory
+from ..sdk_clients import sdk_client
 from .three_dialects import ANTHROPIC_TOOL, start
 
 LENIENT = "  - {name: lenient, match: {model: lenient}, target: to-anthropic, unsupported_params: drop}\n"
@@ -63,7 +64,7 @@ async def test_an_anthropic_apps_disable_parallel_tool_use_is_named_as_it_sent_i
     """``tool_choice.disable_parallel_tool_use`` towards Gemini (which cannot forbid parallel calls): the 400
     names the Anthropic field, not OpenAI's ``parallel_tool_calls``."""
     running, urls = await start(fake, sidecar)
-    async with anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0) as client:
+    async with sdk_client(anthropic.AsyncAnthropic, base_url=running.url, api_key="x") as client:
         with pytest.raises(anthropic.BadRequestError) as info:
             await client.messages.create(
                 model="to-gemini",
@@ -101,7 +102,7 @@ async def test_an_anthropic_tools_fields_with_no_equivalent_are_refused_not_lost
     examples = {**ANTHROPIC_TOOL, "input_examples": [{"city": "Paris"}]}
     strict = {**ANTHROPIC_TOOL, "strict": True}
     messages: list[anthropic.types.MessageParam] = [{"role": "user", "content": "hello"}]
-    async with anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0) as client:
+    async with sdk_client(anthropic.AsyncAnthropic, base_url=running.url, api_key="x") as client:
         with pytest.raises(anthropic.BadRequestError) as info:
             await client.messages.create(model="to-openai", max_tokens=50, tools=[examples], messages=messages)  # type: ignore[list-item]
         assert "parameter 'tools.input_examples' has no equivalent" in info.value.message

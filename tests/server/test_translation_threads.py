@@ -14,6 +14,7 @@ import pytest
 from anthropic import beta_async_tool
 
 from ..conftest import FakeFactory, SidecarFactory
+from ..sdk_clients import sdk_client
 from .three_dialects import start
 
 ROUTES = (
@@ -30,7 +31,7 @@ async def get_weather(city: str) -> str:
 
 async def run_tools(running: Any, model: str, **options: Any) -> list[Any]:
     """Every message of the SDK's tool runner for one weather question (a tool call, then the answer)."""
-    async with anthropic.AsyncAnthropic(base_url=running.url, api_key="x", max_retries=0) as client:
+    async with sdk_client(anthropic.AsyncAnthropic, base_url=running.url, api_key="x") as client:
         runner = client.beta.messages.tool_runner(
             model=model,
             max_tokens=200,
