@@ -19,7 +19,7 @@ import pytest
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
 from ..listening import port_zero, wait_ports
-from ..sdk_clients import openai_client
+from ..sdk_clients import openai_client, sdk_client
 from ..waiting import until
 from .budget_policies import chat, two_fakes
 from .budget_policies import policy as budget_policy
@@ -92,7 +92,7 @@ async def test_sample_0_keeps_a_request_the_drain_cut(tmp_path: Path) -> None:
     try:
         url = f"http://127.0.0.1:{(await asyncio.to_thread(wait_ports, ports, proc, log))['port']}"
         fake_url = f"http://127.0.0.1:{orjson.loads((tmp_path / 'fake.ports').read_bytes())['port']}"
-        async with openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="x", max_retries=0) as client:
+        async with sdk_client(openai.AsyncOpenAI, base_url=f"{url}/v1", api_key="x") as client:
             call = asyncio.ensure_future(
                 client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
             )
