@@ -31,8 +31,10 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Literal, get_args
 
+from opentelemetry.trace import SpanContext, get_current_span
 from pydantic import Field
 
+from ..telemetry.propagation import extract_parent
 from .base import Spec
 
 if TYPE_CHECKING:
@@ -160,32 +162,28 @@ def kinds_of(exchange: Exchange, status: int) -> set[str]:
 
 
 def _trace_draw(exchange: Exchange) -> float:
-    """A number in [0, 1) from the request's trace id's low 64 bits (the request id without a trace)."""
-    trace_id = exchange.trace.trace_id or _app_trace_id(exchange)
+    """A number in [0, 1) from the low 64 bits of the request's trace id: the sidecar's span's, else the
+    app's ``traceparent``'s, else the request id's (random when none is hex)."""
+    if exchange.trace.trace_id:
+        return int(exchange.trace.trace_id[-16:], 16) / _ID_RANGE
+    app = _app_span_context(exchange)
+    if app.is_valid:
+        return (app.trace_id % _ID_RANGE) / _ID_RANGE
     try:
-        return int(trace_id[-16:], 16) / _ID_RANGE
+        return int(exchange.request_id[-16:], 16) / _ID_RANGE
     except ValueError:
         return random.random()
 
 
-def _app_trace_id(exchange: Exchange) -> str:
-    """The trace id of the app's ``traceparent``, else the request id."""
-    parts = _traceparent(exchange)
-    if len(parts[1]) == 32 and parts[1] != "0" * 32:
-        return parts[1]
-    return exchange.request_id
-
-
 def _app_sampled(exchange: Exchange) -> bool:
-    """The app's ``traceparent`` has its sampled flag (``...-01``)."""
-    flags = _traceparent(exchange)[3][:2]
-    return len(flags) == 2 and flags[1] in "13579bdfBDF"  # the flags' lowest bit: sampled
+    """The app's ``traceparent`` is valid and has its sampled flag (``...-01``)."""
+    return bool(_app_span_context(exchange).trace_flags.sampled)
 
 
-def _traceparent(exchange: Exchange) -> list[str]:
-    """The app's ``traceparent`` (``00-<trace id>-<span id>-<flags>``) in its four parts ("" where absent)."""
-    parts = exchange.facts.headers.get("traceparent", "").strip().split("-")
-    return [*parts[:4], *[""] * (4 - len(parts))]
+def _app_span_context(exchange: Exchange) -> SpanContext:
+    """The app's span context, read from its ``traceparent``/``tracestate`` by the OpenTelemetry
+    propagator (``telemetry.propagation.extract_parent``); invalid when absent or malformed."""
+    return get_current_span(extract_parent(exchange.facts.headers)).get_span_context()
 
 
 def compile_access_sampling(block: AccessLogSpec | None, route_rates: Mapping[str, float]) -> AccessSampling | None:
