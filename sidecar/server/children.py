@@ -100,17 +100,15 @@ def spent_tokens(child: Exchange) -> int:
 
 
 def charge_spent(exchange: Exchange, children: Sequence[Exchange], served: Exchange | None = None) -> None:
-    """Add what ``children``'s calls cost to the request's unserved cost and tokens (``spent``,
-    ``spent_tokens``, and by part, for the access line's token fields); of ``served``, whose answer is the
+    """Add what ``children``'s calls cost to the request's unserved cost (``spent``) and tokens, by part
+    (their sum is ``spent_tokens``'s); of ``served``, whose answer is the
     request's own (``Exchange.usage``), only what it had rejected or cut."""
     for child in children:
         unserved = child.unserved_usage
         if child is served:
             exchange.unserved_cost_usd += child.unserved_cost_usd
-            exchange.unserved_tokens += child.unserved_tokens
         else:
             exchange.unserved_cost_usd += spent(child)
-            exchange.unserved_tokens += spent_tokens(child)
             if child.usage is not None and child.answered_by is not None:
                 unserved = unserved.plus(child.usage)
         exchange.unserved_usage = exchange.unserved_usage.plus(unserved)

@@ -144,8 +144,8 @@ class Exchange:
     admission: Admission | None = None  # the budgets' reservation, when ``again`` renews it (``server.budget``)
     params: RequestParams | None = None  # see request_params()
     unserved_cost_usd: float = 0.0  # calls whose answer the caller did not get: gate-rejected, ensemble, judge
-    unserved_tokens: int = 0  # their input and output tokens (budgets count them)
-    unserved_usage: Usage = NO_USAGE  # their tokens by part (input, output, cached, cache writes: the access line)
+    # their tokens by part (input, output, cached, cache writes: the access line; ``unserved_tokens``: budgets)
+    unserved_usage: Usage = NO_USAGE
     unserved_estimated: bool = False  # some of them are the sidecar's estimates (``billed``)
     # The app went away after a call started: what the budgets charged for it (``budget_use.used_when_cancelled``)
     # and the model it is priced as, for the access line's tokens and cost.
@@ -177,6 +177,12 @@ class Exchange:
     # The last resort kind: cache, called with this exchange (it must not hold it: a cycle would leave
     # every exchange to the garbage collector).
     stale_answer: Callable[[Exchange], Awaitable[StreamResponse | None]] | None = None
+
+    @property
+    def unserved_tokens(self) -> int:
+        """The input and output tokens of the calls whose answer the caller did not get (budgets count them)."""
+        unserved = self.unserved_usage
+        return unserved.input_tokens + unserved.output_tokens
 
     def request_params(self) -> RequestParams:
         """Sampling parameters of the request (for span attributes; computed once, only when traced)."""
