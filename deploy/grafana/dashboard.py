@@ -453,7 +453,7 @@ def logs_and_traces() -> Row:
                 description="Log lines dropped because whatever reads the pod's stdout stalled (the requests "
                 "were served; docs/logs.md), and finished spans never exported (the export queue full, an "
                 "export failed: sample less, docs/observability.md 'Sampling advice'). Both 0 in a healthy pod; "
-                "unlike the access lines sampled out, these losses were not chosen.",
+                "unlike the access lines sampled out, these losses were not chosen (alert LLMSidecarLogLinesDropped).",
             ),
         ],
     )

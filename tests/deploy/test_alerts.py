@@ -126,8 +126,9 @@ def test_the_runbook_base_is_what_prometheusrule_py_puts_in(tmp_path: Path) -> N
 def test_the_issue_alerts_are_all_there() -> None:
     """Breaker open, a bulkhead saturated, fallback ratio, rejected policy reload, route error ratio, time
     to first token regression, spend rate, quality gate rejections, a budget near its limit, a failing
-    budget store, a failing cache store, a cache store that cannot be opened (its password unreadable)
-    and connections refused at a listener's cap each have an alert."""
+    budget store, a failing cache store, a cache store that cannot be opened (its password unreadable),
+    connections refused at a listener's cap and log lines dropped (stdout's reader stalled) each have an
+    alert."""
     assert [rule["alert"] for rule in alerts()] == [
         "LLMSidecarBreakerOpen",
         "LLMSidecarBulkheadSaturated",
@@ -142,6 +143,7 @@ def test_the_issue_alerts_are_all_there() -> None:
         "LLMSidecarCacheStoreFailing",
         "LLMSidecarCacheUnavailable",
         "LLMSidecarConnectionsRefused",
+        "LLMSidecarLogLinesDropped",
     ]
 
 
