@@ -516,6 +516,28 @@ def test_validate_warns_about_a_key_written_twice(tmp_path: Path) -> None:
     assert f"{policy}: ok (version" in result.stdout
 
 
+def test_validate_warns_of_an_access_log_that_writes_no_error_line(tmp_path: Path) -> None:
+    """production.yaml's access_log turned to ``sample: 0`` with ``always: []`` (a misconfiguration: a failed
+    request would leave no line in the log): validate names the rate as a warning and exits 0 (the policy
+    loads: no access log at all may be meant)."""
+    text = GOOD.read_text()
+    always = (
+        "  always: [error, client_closed, stream_error, drain_cut, degraded, fallback, retry, budget, cache_stale]\n"
+    )
+    assert "  sample: 0.1 " in text and always in text
+    policy = tmp_path / "silent.yaml"
+    policy.write_text(text.replace("  sample: 0.1 ", "  sample: 0   ").replace(always, "  always: []\n"))
+    result = cli("validate", str(policy))
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stdout.splitlines() if ": warning: " in line]
+    assert warnings == [
+        f"{policy}: warning: access_log.sample: 0 and access_log.always without error: no access line is written "
+        "for a request answered with an error status (4xx, 5xx), only the metrics count it "
+        "(llm_sidecar_requests_total by status_class); add error to access_log.always to keep those lines"
+    ]
+    assert f"{policy}: ok (version" in result.stdout
+
+
 def test_explain_exit_codes_for_an_invalid_policy_and_an_unreadable_request(tmp_path: Path) -> None:
     """As docs/cli.md says: an invalid policy exits 1 with its errors on stderr, as validate prints them;
     a request file that is missing or not JSON exits 2."""

@@ -31,6 +31,25 @@ RED_FROM_ONE = {
     "thresholds": {"mode": "absolute", "steps": [{"color": "green", "value": None}, {"color": "red", "value": 1}]}
 }
 
+# A breaker's state gauge (0 closed, 1 half open, 2 open) shown by name and colour.
+BREAKER_STATES = {
+    "mappings": [
+        {
+            "type": "value",
+            "options": {
+                "0": {"text": "closed", "color": "green", "index": 0},
+                "1": {"text": "half open", "color": "yellow", "index": 1},
+                "2": {"text": "open", "color": "red", "index": 2},
+            },
+        }
+    ],
+    "color": {"mode": "thresholds"},
+    "thresholds": {
+        "mode": "absolute",
+        "steps": [{"color": "green", "value": None}, {"color": "yellow", "value": 1}, {"color": "red", "value": 2}],
+    },
+}
+
 
 @dataclass
 class Query:
@@ -151,27 +170,20 @@ def fallbacks_and_breakers() -> Row:
                 kind="state-timeline",
                 description="Worst state over the selected pods: each sidecar has its own breakers. "
                 "The gauge changes on transitions only; a target appears after its first transition.",
-                field_config={
-                    "mappings": [
-                        {
-                            "type": "value",
-                            "options": {
-                                "0": {"text": "closed", "color": "green", "index": 0},
-                                "1": {"text": "half open", "color": "yellow", "index": 1},
-                                "2": {"text": "open", "color": "red", "index": 2},
-                            },
-                        }
-                    ],
-                    "color": {"mode": "thresholds"},
-                    "thresholds": {
-                        "mode": "absolute",
-                        "steps": [
-                            {"color": "green", "value": None},
-                            {"color": "yellow", "value": 1},
-                            {"color": "red", "value": 2},
-                        ],
-                    },
-                },
+                field_config=BREAKER_STATES,
+            ),
+            Panel(
+                "Breaker transitions per target",
+                [
+                    Query(
+                        f"sum by (target, to) (increase(llm_sidecar_breaker_transitions_total{{{SEL}}}[{RATE}]))",
+                        "{{target}} → {{to}}",
+                    )
+                ],
+                options={"drawStyle": "bars"},
+                description="Transitions of each target's breaker over the selected pods: to open (a trip), "
+                "half_open (probes allowed) and closed (recovered). A breaker that trips again and again between "
+                "two scrapes flaps unseen on the state timeline; here each trip counts.",
             ),
             Panel(
                 "Targets skipped without a call, by reason",
@@ -325,6 +337,21 @@ def tokens_and_cost() -> Row:
                 width=12,
                 description=app_note,
             ),
+            Panel(
+                "Tokens per upstream call by provider and type (p50, p95)",
+                [
+                    Query(
+                        f"histogram_quantile({q}, sum by (le, gen_ai_provider_name, gen_ai_token_type) "
+                        f"({rate('gen_ai_client_token_usage_bucket')}))",
+                        f"{{{{gen_ai_provider_name}}}} {{{{gen_ai_token_type}}}} p{int(q * 100)}",
+                    )
+                    for q in (0.5, 0.95)
+                ],
+                width=24,
+                description="Input and output tokens of one upstream call (buckets by powers of 4: a quantile "
+                "is a bucket's bound). Prompts that grew make calls slower and dearer: read it with *Time to "
+                "first token* (alert LLMSidecarTimeToFirstTokenRegression).",
+            ),
         ],
     )
 
@@ -362,29 +389,71 @@ def policy_and_sidecars() -> Row:
                 field_config=RED_FROM_ONE,
             ),
             Panel(
-                "Connections refused at the cap, log lines dropped",
+                "Policy loaded, per pod",
+                [
+                    Query(
+                        f"max by (pod) (llm_sidecar_policy_last_reload_timestamp_seconds{{{SEL}}}) * 1000",
+                        "{{pod}}",
+                        instant=True,
+                    )
+                ],
+                kind="stat",
+                unit="dateTimeFromNow",
+                description="When each pod loaded the policy it serves (at start or by its last applied reload; "
+                "/status .policy.loaded_at). A pod older than the others missed or rejected the last ConfigMap "
+                "change; a change just before an incident is the first suspect (llm-sidecar diff).",
+            ),
+            Panel(
+                "Connections refused at the cap",
                 [
                     Query(
                         f"sum by (listener) (increase(llm_sidecar_connections_refused_total{{{SEL}}}[{RATE}]))",
                         "refused: {{listener}}",
                     ),
-                    Query(
-                        f"sum(increase(llm_sidecar_log_lines_dropped_total{{{SEL}}}[{RATE}]))",
-                        "log lines dropped",
-                    ),
                 ],
                 kind="timeseries",
                 description="Connections closed at once because a listener's connection cap was reached "
                 "(SIDECAR_MAX_CONNECTIONS, lowered at start to fit the open-files limit: log "
-                "file_descriptor_limit_low; /status .process), and access lines dropped because whatever "
-                "reads the pod's stdout stalled (the requests were served). Both 0 in a healthy pod "
-                "(docs/operations.md, docs/logs.md); a refusal fires the alert LLMSidecarConnectionsRefused "
-                "(its runbook: docs/operations.md).",
+                "file_descriptor_limit_low; /status .process). 0 in a healthy pod; a refusal fires the alert "
+                "LLMSidecarConnectionsRefused (its runbook: docs/operations.md).",
             ),
             Panel(
                 "Sidecars by version",
                 [Query(f"count by (version) (llm_sidecar_build_info{{{SEL}}})", "{{version}}", instant=True)],
                 kind="stat",
+            ),
+        ],
+    )
+
+
+def logs_and_traces() -> Row:
+    requests = rate("llm_sidecar_requests_total", ROUTE_SEL)
+    sampled_out = rate("llm_sidecar_access_lines_sampled_out_total", ROUTE_SEL)
+    return Row(
+        "Access log and traces",
+        [
+            Panel(
+                "Access lines written, share of requests by route",
+                [Query(f"1 - {ratio(sampled_out, requests, 'route')}", "{{route}}")],
+                unit="percentunit",
+                width=12,
+                description="The share of requests whose access line was written: 100 % without an access_log "
+                "block; below it the policy's access_log sampling left the rest out (docs/logs.md, 'Sampling "
+                "the access line'). The lines always kept (errors, fallbacks, retries...) count in full, so the "
+                "share is at least the sample rate. Count requests from the metrics (these panels), or from "
+                "the log by summing 1 / sample_rate, never by counting lines.",
+            ),
+            Panel(
+                "Log lines and spans lost",
+                [
+                    Query(f"sum(increase(llm_sidecar_log_lines_dropped_total{{{SEL}}}[{RATE}]))", "log lines dropped"),
+                    Query(f"sum(increase(llm_sidecar_spans_dropped_total{{{SEL}}}[{RATE}]))", "spans dropped"),
+                ],
+                width=12,
+                description="Log lines dropped because whatever reads the pod's stdout stalled (the requests "
+                "were served; docs/logs.md), and finished spans never exported (the export queue full, an "
+                "export failed: sample less, docs/observability.md 'Sampling advice'). Both 0 in a healthy pod; "
+                "unlike the access lines sampled out, these losses were not chosen (alert LLMSidecarLogLinesDropped).",
             ),
         ],
     )
@@ -438,6 +507,35 @@ def cache() -> Row:
                 description="Pods whose policy caches but which cannot read the cache's Redis password: their "
                 "caching routes run uncached (alert LLMSidecarCacheUnavailable; log line cache_unavailable).",
                 field_config=RED_FROM_ONE,
+            ),
+            Panel(
+                "Cache writes and evictions",
+                [
+                    Query(f"sum by (result) ({rate('llm_sidecar_cache_stores_total')})", "{{result}}"),
+                    Query(f"sum({rate('llm_sidecar_cache_evictions_total')})", "evicted"),
+                ],
+                unit="ops",
+                no_value=off,
+                description="Answers written to the cache (stored) or not (skipped: not storable, too large, a "
+                "failed write, a store a reload retired), and entries the memory store evicted to make room. "
+                "Evictions near the stored rate with a low hit ratio: the memory store is too small (cache.memory).",
+            ),
+            Panel(
+                "Redis cache errors by kind",
+                [Query(f"sum by (kind) ({rate('llm_sidecar_cache_store_errors_total')})", "{{kind}}")],
+                unit="ops",
+                no_value="no cache store errors",
+                description="Redis operations that failed, timed out, were skipped by the cache's open breaker, or "
+                "read a damaged entry: each is a miss, never a failed request (alert LLMSidecarCacheStoreFailing).",
+            ),
+            Panel(
+                "Redis cache breaker",
+                [Query(f"max(llm_sidecar_cache_breaker_state{{{SEL}}})", "breaker")],
+                kind="state-timeline",
+                no_value=off,
+                description="The Redis store's breaker, worst over the selected pods: open, lookups skip Redis "
+                "(misses) until a probe succeeds. Closed for a memory store.",
+                field_config=BREAKER_STATES,
             ),
         ],
     )
@@ -604,6 +702,17 @@ def budgets() -> Row:
                 width=4,
                 description="Use counted in pods while the shared store was unavailable, not yet sent to it.",
             ),
+            Panel(
+                "Budget store events",
+                [Query(f"sum by (event) ({rate('llm_sidecar_budget_events_total')})", "{{event}}")],
+                unit="ops",
+                width=24,
+                no_value="no budget store events",
+                description="store_errors: a call to the shared budget store failed (alert "
+                "LLMSidecarBudgetStoreErrors); fallback_reservations: a request counted in its pod alone while "
+                "the store is down; settlements_dropped: use lost from the shared counters (queue full); "
+                "internal_errors: a request served unbudgeted after an internal error.",
+            ),
         ],
     )
 
@@ -615,6 +724,7 @@ ROWS = (
     tokens_and_cost,
     routing,
     policy_and_sidecars,
+    logs_and_traces,
     cache,
     ensembles_gates_shadows,
     budgets,

@@ -186,6 +186,29 @@ def _app_span_context(exchange: Exchange) -> SpanContext:
     return get_current_span(extract_parent(exchange.facts.headers)).get_span_context()
 
 
+_UNLOGGED_ERRORS = (
+    "and access_log.always without error: no access line is written for a request answered with an error "
+    "status (4xx, 5xx){where}, only the metrics count it (llm_sidecar_requests_total by status_class); "
+    "add error to access_log.always to keep those lines"
+)
+
+
+def access_log_warnings(block: AccessLogSpec | None, route_samples: Mapping[str, float]) -> list[str]:
+    """The rates of 0 at which a request that failed writes no access line (``always`` without ``error``:
+    ``always: []`` with ``sample: 0``). Such a policy loads (no access log at all may be meant), but an
+    error then leaves no trace in the log: ``validate`` and the ``policy_warning`` line name each rate.
+    ``route_samples``: the routes' own ``access_log.sample`` by their path (``routes[2]``, ``default``)."""
+    if block is None or "error" in block.always:
+        return []
+    warnings = [f"access_log.sample: 0 {_UNLOGGED_ERRORS.format(where='')}"] if block.sample <= 0 else []
+    warnings += [
+        f"{path}.access_log.sample: 0 {_UNLOGGED_ERRORS.format(where=' on this route')}"
+        for path, sample in route_samples.items()
+        if sample <= 0
+    ]
+    return warnings
+
+
 def compile_access_sampling(block: AccessLogSpec | None, route_rates: Mapping[str, float]) -> AccessSampling | None:
     """The policy's ``access_log`` block and the routes' own rates (by route name), compiled; None when
     every line is written (no block, or every rate 1): the access line then costs nothing more."""

@@ -22,7 +22,7 @@ from ..cache.plan import route_cache
 from ..cache.spec import CacheStoreSpec, RouteCacheSpec
 from ..request_facts import CREDENTIAL_HEADERS
 from ..routing.caps import TokenCaps
-from .access_log import compile_access_sampling
+from .access_log import access_log_warnings, compile_access_sampling
 from .base import Spec as _Spec
 from .compiled import Policy, PolicyError, Provider, Route, RouteGates, RouteSettings, Target
 from .conditions import HeaderIs, ModelIs, build_conditions
@@ -86,7 +86,11 @@ def compile_policy(spec: PolicySpec, *, version: str, source: str, loaded_at: fl
         defaults=spec.defaults,
         exposed_models=exposed,
         logged_headers=matched_headers,
-        warnings=(*unreachable_routes(spec.routes, spec.default), *(budgets.warnings if budgets is not None else ())),
+        warnings=(
+            *unreachable_routes(spec.routes, spec.default),
+            *(budgets.warnings if budgets is not None else ()),
+            *access_log_warnings(spec.access_log, _route_log_samples(spec)),
+        ),
         budgets=budgets,
         router=router,
         routing=spec.routing,
@@ -100,6 +104,14 @@ def _route_log_rates(spec: PolicySpec, routes: list[Route], default: Route | Non
     """The routes' own ``access_log.sample``, by route name."""
     specs = [*zip(spec.routes, routes, strict=True), *([(spec.default, default)] if spec.default and default else [])]
     return {route.name: route_spec.access_log.sample for route_spec, route in specs if route_spec.access_log}
+
+
+def _route_log_samples(spec: PolicySpec) -> dict[str, float]:
+    """The routes' own ``access_log.sample``, by the route's path in the file (``routes[2]``, ``default``)."""
+    samples = {f"routes[{i}]": route.access_log.sample for i, route in enumerate(spec.routes) if route.access_log}
+    if spec.default is not None and spec.default.access_log is not None:
+        samples["default"] = spec.default.access_log.sample
+    return samples
 
 
 def files_named(spec: PolicySpec, base_dir: Path) -> tuple[str, ...]:

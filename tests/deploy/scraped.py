@@ -4,11 +4,13 @@
 deploy/prometheus/scrape-config.yaml's job (``kubernetes_job``: the pod discovery replaced by one static
 target carrying the labels the discovery would give pod ``POD`` of app ``APP`` in ``NAMESPACE``), the
 Prometheus evaluating the rules' fast copy (``alert_rules.fast_rules``). ``Scenario`` records every
-alert's state over time and queries Prometheus.
+alert's state over time and queries Prometheus; ``dashboard_answer_problems`` reads a dashboard query's
+answer from it.
 """
 
 from __future__ import annotations
 
+import math
 import time
 import urllib.parse
 from dataclasses import dataclass, field
@@ -19,9 +21,23 @@ import yaml
 
 from ..live_stack import Processes, http
 from .alert_rules import PROMETHEUS, RULES, fast_rules
+from .dashboard import PanelQuery, substitute
+from .promql import grouping_labels
 
 SCRAPE_CONFIG = PROMETHEUS / "scrape-config.yaml"
 NAMESPACE, APP, POD = "live", "checkout", "checkout-0"
+# The dashboard's variables as Grafana sets them to look at this pod (All routes), and its built-ins.
+GRAFANA_VALUES = {
+    "namespace": NAMESPACE,
+    "app": APP,
+    "route": ".*",
+    "__rate_interval": "2m",
+    "__interval": "1m",
+    "__range": "10m",
+}
+# Series a sidecar exports once one of its stores fails (a Redis gone): the dashboard panels reading them
+# are held to real data by tests/deploy/test_prometheus_stores_live.py.
+STORE_FAILURE_SERIES = ("llm_sidecar_cache_store_errors_total", "llm_sidecar_budget_events_total")
 
 
 def kubernetes_job(address: str) -> dict[str, Any]:
@@ -103,3 +119,20 @@ class Scenario:
             "GET", f"{self.prometheus}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
         )
         return answer
+
+
+def dashboard_answer_problems(scenario: Scenario, query: PanelQuery) -> list[str]:
+    """What is wrong with the answer Prometheus gives a dashboard query (its variables set to this pod):
+    no finite value, or a label the query groups by that no sample carries (a label the real series do
+    not have: the panel's legend would show it empty)."""
+    answer = scenario.query(substitute(query.expr, GRAFANA_VALUES))
+    if answer["status"] != "success":
+        return [f"query failed: {answer}"]
+    samples = answer["data"]["result"]
+    if not any(math.isfinite(float(sample["value"][1])) for sample in samples):
+        return [f"no finite value: {answer['data']}"]
+    return [
+        f"label {label} is empty in every sample: {samples}"
+        for label in sorted(grouping_labels(query.expr) - {"le"})
+        if not any(sample["metric"].get(label) for sample in samples)
+    ]

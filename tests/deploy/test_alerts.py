@@ -1,6 +1,7 @@
 """deploy/prometheus/: the alerting rules, plain and as a PrometheusRule, checked by promtool, unit
 tested with synthetic series (prometheus/alerts_test.yaml), read only documented metrics, and point
-the on-call at labels and at runbook sections of docs/operations.md that exist.
+the on-call at labels and at runbook sections of docs/operations.md that exist; each runbook section is
+an alert's, and the queries and dashboard panels it sends the on-call to exist.
 
 The breaker, fallback, route error, policy, budget and connections alerts firing and resolving against
 a real sidecar are tests/deploy/test_prometheus_live.py; the store alerts,
@@ -20,6 +21,8 @@ import pytest
 import yaml
 
 from .alert_rules import PROMETHEUS, RULES
+from .dashboard import load as load_dashboard
+from .dashboard import panels
 from .manifests import REPO
 from .promql import problems
 
@@ -48,6 +51,23 @@ def github_anchors(markdown: str) -> set[str]:
         slug = re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
         anchors.add(slug)
     return anchors
+
+
+def runbooks() -> dict[str, str]:
+    """docs/operations.md's alert runbooks: each section's heading (the alert) and its text."""
+    text = OPERATIONS.read_text().split("\n## Alert runbooks\n", 1)[1].split("\n## ", 1)[0]
+    parts = re.split(r"^### (\S+)\n", text, flags=re.MULTILINE)
+    return dict(zip(parts[1::2], parts[2::2], strict=True))
+
+
+# A code span naming a metric is a query the on-call may paste into Prometheus; an italic span, a
+# dashboard panel (or row) by its title, or the start of it.
+_RUNBOOK_QUERY = re.compile(r"`([^`]*\b(?:llm_sidecar|gen_ai)_[a-z0-9_]+[^`]*)`")
+_PANEL_NAME = re.compile(r"(?<![*\w])\*([^*\s][^*]*?)\*(?![*\w])")
+
+
+def runbook_queries() -> list[tuple[str, str]]:
+    return [(alert, query) for alert, text in runbooks().items() for query in _RUNBOOK_QUERY.findall(text)]
 
 
 def test_promtool_check_rules_passes() -> None:
@@ -106,8 +126,9 @@ def test_the_runbook_base_is_what_prometheusrule_py_puts_in(tmp_path: Path) -> N
 def test_the_issue_alerts_are_all_there() -> None:
     """Breaker open, a bulkhead saturated, fallback ratio, rejected policy reload, route error ratio, time
     to first token regression, spend rate, quality gate rejections, a budget near its limit, a failing
-    budget store, a failing cache store, a cache store that cannot be opened (its password unreadable)
-    and connections refused at a listener's cap each have an alert."""
+    budget store, a failing cache store, a cache store that cannot be opened (its password unreadable),
+    connections refused at a listener's cap and log lines dropped (stdout's reader stalled) each have an
+    alert."""
     assert [rule["alert"] for rule in alerts()] == [
         "LLMSidecarBreakerOpen",
         "LLMSidecarBulkheadSaturated",
@@ -122,6 +143,7 @@ def test_the_issue_alerts_are_all_there() -> None:
         "LLMSidecarCacheStoreFailing",
         "LLMSidecarCacheUnavailable",
         "LLMSidecarConnectionsRefused",
+        "LLMSidecarLogLinesDropped",
     ]
 
 
@@ -186,3 +208,41 @@ def test_every_runbook_url_points_at_an_existing_section_of_operations_md(rule: 
     path, _, anchor = url.partition("#")
     assert path.endswith("/docs/operations.md"), url
     assert anchor in github_anchors(OPERATIONS.read_text()), f"no heading for #{anchor} in docs/operations.md"
+
+
+def test_every_runbook_section_is_an_alerts() -> None:
+    """The runbook sections of docs/operations.md are the alerts of the rules file, in its order: no alert
+    without a runbook, no runbook left behind by an alert renamed or removed."""
+    assert list(runbooks()) == [rule["alert"] for rule in alerts()]
+
+
+@pytest.mark.parametrize(("alert", "query"), runbook_queries(), ids=lambda v: str(v)[:60])
+def test_every_query_a_runbook_gives_reads_documented_metrics_and_labels(alert: str, query: str) -> None:
+    """A metric, label or label value a runbook tells the on-call to query is one the sidecar exports
+    (docs/observability.md)."""
+    assert problems(query) == [], alert
+
+
+def test_every_query_a_runbook_gives_is_promql_promtool_accepts(tmp_path: Path) -> None:
+    """Each query of the runbooks, as written (placeholders such as ``target="..."`` included), parses:
+    `promtool check rules` accepts them all as recording rules."""
+    queries = runbook_queries()
+    assert len(queries) >= 10
+    rules = [{"record": f"runbook:query_{i}", "expr": query} for i, (_, query) in enumerate(queries)]
+    (tmp_path / "runbook-queries.yaml").write_text(yaml.safe_dump({"groups": [{"name": "runbooks", "rules": rules}]}))
+    result = subprocess.run(
+        [promtool(), "check", "rules", "runbook-queries.yaml"], cwd=tmp_path, capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_dashboard_panel_a_runbook_names_exists() -> None:
+    """A panel or row a runbook names in italics (*Fallbacks by reason*) is on the dashboard, by its title
+    or the start of it: a panel renamed fails here until its runbooks follow."""
+    dashboard = load_dashboard()
+    titles = [panel["title"] for _, panel in panels(dashboard)] + [p["title"] for p in dashboard["panels"]]
+    named = {
+        (alert, " ".join(name.split())) for alert, text in runbooks().items() for name in _PANEL_NAME.findall(text)
+    }
+    assert len(named) >= 10
+    assert [(alert, name) for alert, name in sorted(named) if not any(t.startswith(name) for t in titles)] == []

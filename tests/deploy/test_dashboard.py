@@ -13,9 +13,24 @@ import sys
 import pytest
 
 from .dashboard import GRAFANA, PanelQuery, load, panels, queries
-from .promql import problems
+from .manifests import REPO
+from .promql import documented_metrics, documented_name, metric_names, problems
 
 GRAFANA_BUILTINS = {"__rate_interval", "__interval", "__range"}
+OPERATIONS = REPO / "docs" / "operations.md"
+
+
+def metrics_left_off() -> dict[str, str]:
+    """The metrics docs/operations.md ("Dashboards and alerts") lists as left off the dashboard on purpose,
+    each with its reason."""
+    section = OPERATIONS.read_text().split("\n## Dashboards and alerts\n", 1)[1].split("\n### ", 1)[0]
+    listed = section.split("left off on purpose", 1)[1]
+    return dict(re.findall(r"^- `((?:llm_sidecar|gen_ai)_\w+)`: (\S.*)$", listed, re.MULTILINE))
+
+
+def dashboard_metrics() -> set[str]:
+    """The documented metrics the dashboard's queries read (a histogram's series as the histogram)."""
+    return {documented_name(name) or name for query in queries(load()) for name in metric_names(query.expr)}
 
 
 def test_the_json_is_what_the_script_builds() -> None:
@@ -42,6 +57,20 @@ def test_the_check_catches_a_renamed_metric_and_a_label_a_metric_lacks() -> None
         "metric llm_sidecar_request_total is not in docs/observability.md",
         "label target is on none of its metrics",
     ]
+
+
+def test_every_documented_metric_is_on_the_dashboard_or_listed_off_it() -> None:
+    """Each metric of docs/observability.md is read by a dashboard query, or docs/operations.md lists it
+    as left off on purpose with the reason: a metric added without a panel fails here."""
+    assert set(documented_metrics()) - dashboard_metrics() - set(metrics_left_off()) == set()
+
+
+def test_the_metrics_listed_off_the_dashboard_are_documented_and_off_it() -> None:
+    """The list of metrics left off stays true: each is a documented metric no query reads."""
+    left_off = metrics_left_off()
+    assert left_off, "the list in docs/operations.md, 'Dashboards and alerts', was not found"
+    assert set(left_off) <= set(documented_metrics())
+    assert set(left_off) & dashboard_metrics() == set()
 
 
 def test_filter_variables_and_datasource_variable_exist() -> None:

@@ -10,7 +10,8 @@ tests/deploy/test_prometheus_live.py. The OpenAI SDK calls route ``cached`` thro
 2. redis-server killed, until LLMSidecarBudgetStoreErrors and LLMSidecarCacheStoreFailing fire (or 30 s);
 3. redis-server started again on the same port, until both resolve (or 30 s).
 
-So the alerts' expressions are held to the series the sidecar really exports when a store fails
+The dashboard's panels on those series (never made by tests/deploy/test_prometheus_live.py's scenario)
+are queried here. So the alerts' expressions are held to the series the sidecar really exports when a store fails
 (``llm_sidecar_budget_events_total{event="store_errors"}``, ``llm_sidecar_cache_store_errors_total{kind}``),
 not only to synthetic ones (tests/deploy/prometheus/alerts_test.yaml).
 """
@@ -30,7 +31,8 @@ import pytest
 from ..live_stack import Processes
 from ..redis_server import RedisServer
 from ..sdk_clients import sdk_client
-from .scraped import APP, NAMESPACE, Scenario, scraped_sidecar
+from .dashboard import PanelQuery, load, queries
+from .scraped import APP, NAMESPACE, STORE_FAILURE_SERIES, Scenario, dashboard_answer_problems, scraped_sidecar
 
 pytestmark = pytest.mark.timeout(150)
 
@@ -170,3 +172,12 @@ def test_the_runbooks_log_lines_say_what_failed(scenario: StoreScenario) -> None
         assert found, event
         assert found[0]["level"] == "warning" and found[0]["error"] and found[0]["detail"], found[0]
         assert found[0]["failures"] >= 1, found[0]
+
+
+@pytest.mark.parametrize(
+    "query", [q for q in queries(load()) if any(series in q.expr for series in STORE_FAILURE_SERIES)], ids=str
+)
+def test_the_store_failure_panels_show_the_failure(scenario: StoreScenario, query: PanelQuery) -> None:
+    """*Redis cache errors by kind* and *Budget store events* return the real series of the stores'
+    failures (with their kind and event labels) from Prometheus once Redis went away."""
+    assert dashboard_answer_problems(scenario, query) == []

@@ -4,6 +4,8 @@ the log was sampled."""
 
 from __future__ import annotations
 
+import re
+
 import orjson
 
 from sidecar.diff import diff_policies, json_report, replay, text_report
@@ -67,9 +69,13 @@ def test_an_unsampled_log_reports_whole_counts_and_no_sampled_line() -> None:
 
 
 def test_a_changed_sample_is_a_change_of_the_access_log_section() -> None:
-    """``access_log: {sample: 0.1}`` added and a route's own rate: ``access_log`` lines in the diff."""
-    old = policy(production_text())
-    new = edited(("routes:\n", "access_log: {sample: 0.1, slower_than_s: 2}\nroutes:\n"))
+    """``access_log: {sample: 0.1, slower_than_s: 2}`` added to a policy that samples nothing (production.yaml
+    without its ``access_log`` block and its premium route's own rate): ``access_log`` lines in the diff."""
+    text = production_text().split("\n# The access lines are most", 1)[0] + "\n"
+    unsampled = re.sub(r"\n +access_log: .*", "", text)
+    assert "access_log" not in unsampled
+    old = policy(unsampled)
+    new = policy(unsampled.replace("routes:\n", "access_log: {sample: 0.1, slower_than_s: 2}\nroutes:\n"), "new.yaml")
     changes = [(c.section, c.op, c.subject, c.field, c.old, c.new) for c in diff_policies(old, new)]
     assert changes == [
         (

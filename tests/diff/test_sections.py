@@ -16,6 +16,7 @@ PREMIUM = """  - name: premium                      # the checkout team pays for
     target: [claude-sonnet, gpt-4o, gemini-pro]
     resilience:
       deadline_s: 30
+    access_log: {sample: 1}            # every access line of this route, over the policy's 0.1 below
 """
 LONG_DOCUMENTS = """  - name: long-documents               # a header the app sets for long inputs
     match:

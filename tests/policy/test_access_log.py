@@ -63,3 +63,44 @@ def test_a_route_below_1_samples_under_a_top_level_of_1() -> None:
     """``sample: 1`` at the top and a route's ``0.2``: that route is sampled."""
     sampling = loaded("", ", access_log: {sample: 0.2}").access_sampling
     assert sampling is not None and (sampling.rate, dict(sampling.route_rates)) == (1.0, {"r": 0.2})
+
+
+def access_log_warnings(block: str, route: str = "") -> list[str]:
+    """The warnings of the policy with ``block`` that are about its access log (BASE's provider uses a
+    deprecated name, warned of too)."""
+    return [warning for warning in loaded(block, route).warnings if "access_log" in warning]
+
+
+UNLOGGED = (
+    "access_log.always without error: no access line is written for a request answered with an error status "
+    "(4xx, 5xx){where}, only the metrics count it (llm_sidecar_requests_total by status_class); add error to "
+    "access_log.always to keep those lines"
+)
+
+
+def test_a_sample_of_0_without_error_kept_loads_with_a_warning() -> None:
+    """``always: []`` with ``sample: 0``: no failed request would write its access line; the policy loads
+    (no access log may be meant) with one warning naming the rate."""
+    assert access_log_warnings("access_log: {sample: 0, always: []}\n") == [
+        f"access_log.sample: 0 and {UNLOGGED.format(where='')}"
+    ]
+
+
+def test_a_routes_own_sample_of_0_without_error_kept_is_warned_by_its_path() -> None:
+    """A route's own ``sample: 0`` under an ``always`` without ``error``: the warning names the route's rate
+    (and not the top-level one, which writes lines)."""
+    warnings = access_log_warnings("access_log: {sample: 0.5, always: [fallback]}\n", ", access_log: {sample: 0}")
+    assert warnings == [f"routes[0].access_log.sample: 0 and {UNLOGGED.format(where=' on this route')}"]
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        "access_log: {sample: 0}\n",  # the default always: errors are kept
+        "access_log: {sample: 0, always: [error]}\n",  # only the errors' lines: a choice
+        "access_log: {sample: 0.01, always: []}\n",  # errors drawn like the rest, and their lines weighted
+    ],
+)
+def test_no_warning_where_errors_still_write_lines(block: str) -> None:
+    """Errors kept by ``always``, or drawn at a rate above 0: no warning."""
+    assert access_log_warnings(block) == []

@@ -118,7 +118,7 @@ WARNINGS = [
     (
         "duplicate key",
         Edit('    match: {model: "claude-*"}\n', '    match: {model: "claude-*"}\n    match: {app: ops}\n'),
-        "line 104: key 'routes[4].match' written twice: only the last one is used",
+        "line 105: key 'routes[4].match' written twice: only the last one is used",
     ),
     (
         "number in quotes",

@@ -3,7 +3,8 @@ deploy kit's ConfigMap policies, served by a real sidecar with a fake provider (
 standing in for each provider it names (its keys given as the file says: environment variables, key
 files, or the app's own key passed through) and a real redis-server for its budget store and its cache;
 one request per route (more where a comment promises more) through the official SDK of a caller of
-that route, and the route, the model and the provider that answer are the ones the file's comments give.
+that route, and the route, the model and the provider that answer are the ones the file's comments give
+(and, where its ``access_log`` block samples the access log, whether the request's line is written).
 
 A route added to an example needs a case here: ``test_every_route_of_every_example_has_a_case``."""
 
@@ -16,14 +17,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 import anthropic
 import openai
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import FakeFactory, RunningSidecar, SidecarFactory
 from tests.redis_server import RedisServer
 from tests.sdk_clients import sdk_client
+from tests.waiting import until
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted(
@@ -56,6 +60,11 @@ class Case:
     fakes: dict[str, dict[str, Any]] = field(default_factory=dict)  # a provider's fake's FakeConfig fields
     upstream: dict[str, Any] = field(default_factory=dict)  # fields of the body the provider got
     policy: str = ""  # set from CASES_BY_POLICY
+    # A policy whose access_log samples the access lines: "whole" (the line is written, without
+    # sample_rate: an always kind, or a route at sample 1) or "drawn" (written with this sample_rate, or
+    # left out and counted in llm_sidecar_access_lines_sampled_out_total); "" not checked.
+    access_line: str = ""
+    sample_rate: float = 0.0
 
     @property
     def id(self) -> str:
@@ -130,6 +139,7 @@ CASES_BY_POLICY: dict[str, list[Case]] = {
             "gpt-3.5-turbo",
             {"x-sidecar-route": "retired", "message": "retired model; use gpt-4o-mini"},
             status=403,
+            access_line="whole",  # an error: always written
         ),
         Case(
             "embeddings",
@@ -143,6 +153,7 @@ CASES_BY_POLICY: dict[str, list[Case]] = {
             "gpt-4o",
             served_by("claude-sonnet", "anthropic", "premium"),
             headers={"x-sidecar-app": "checkout"},
+            access_line="whole",  # the route's own sample: 1
         ),
         Case(
             "long-documents",
@@ -152,7 +163,14 @@ CASES_BY_POLICY: dict[str, list[Case]] = {
             headers={"x-task": "summarize-long"},
         ),
         Case("claude-family", "anthropic", "claude-3-opus", served_by("claude-sonnet", "anthropic", "claude-family")),
-        Case("default", "openai", "mistral", served_by("gpt-4o-mini", "openai", "default")),
+        Case(  # a plain success: drawn at the policy's sample, 0.1
+            "default",
+            "openai",
+            "mistral",
+            served_by("gpt-4o-mini", "openai", "default"),
+            access_line="drawn",
+            sample_rate=0.1,
+        ),
         Case(  # the default route's last resort: every target failed, the canned answer
             "default",
             "openai",
@@ -163,6 +181,7 @@ CASES_BY_POLICY: dict[str, list[Case]] = {
                 "text": "The assistant is unavailable right now. Please try again in a minute.",
             },
             headers={"x-fake-fault": "status=503"},
+            access_line="whole",  # degraded: always written
         ),
     ],
     "policies/budgets.yaml": [
@@ -481,6 +500,33 @@ async def test_each_route_of_an_example_policy_serves_as_its_comments_say(
         upstream = (await running.fake_requests(fakes[provider]))[-1]
         assert any(keys[provider] in value for value in upstream["headers"].values()), upstream["headers"]
         assert {name: upstream["json"].get(name) for name in case.upstream} == case.upstream
+    if case.access_line:
+        await check_access_line(case, running)
+
+
+async def written_and_sampled_out(running: RunningSidecar, requests: int) -> tuple[list[dict[str, Any]], float]:
+    """The access lines written and the count of lines sampled out (``/metrics``), once the two account for
+    ``requests`` requests (a line is decided after its answer is written)."""
+
+    async def seen() -> tuple[list[dict[str, Any]], float]:
+        async with aiohttp.ClientSession() as session, session.get(f"{running.url}/metrics") as response:
+            text = await response.text()
+        families = text_string_to_metric_families(text)
+        counted = [
+            s.value for f in families for s in f.samples if s.name == "llm_sidecar_access_lines_sampled_out_total"
+        ]
+        return running.access_lines(), sum(counted)
+
+    return await until(seen, lambda found: len(found[0]) + found[1] >= requests)
+
+
+async def check_access_line(case: Case, running: RunningSidecar) -> None:
+    """The case's request's access line is as the policy's access_log block says (``Case.access_line``)."""
+    lines, sampled_out = await written_and_sampled_out(running, case.repeat)
+    if case.access_line == "whole":
+        assert sampled_out == 0 and "sample_rate" not in lines[-1], (lines, sampled_out)
+    else:
+        assert sampled_out == 1 or lines[-1]["sample_rate"] == case.sample_rate, (lines, sampled_out)
 
 
 def test_every_route_of_every_example_has_a_case() -> None:

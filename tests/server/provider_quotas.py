@@ -1,11 +1,13 @@
 """What the provider quota tests (tests/server/test_budget_ensemble_quotas.py, test_budget_hedge_quotas.py)
-share: their chat, a requests quota per provider, one over every provider, and each provider's use of a
-limit polled until it is what is expected."""
+share: their chat, a requests quota per provider, one over every provider, each provider's use of a
+limit polled until it is what is expected, and an upstream whose answers report no usage."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
+
+from aiohttp import web
 
 from ..conftest import RunningSidecar
 
@@ -34,3 +36,22 @@ async def used_by_provider(
             break
         await asyncio.sleep(0.02)
     return seen
+
+
+async def usage_less(aiohttp_server: Any) -> str:
+    """An OpenAI-dialect upstream on loopback whose chat answers report no usage."""
+
+    async def answer(request: web.Request) -> web.Response:
+        body = {
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "created": 1,
+            "model": "small-1",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "billing"}, "finish_reason": "stop"}],
+        }
+        return web.json_response(body)
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", answer)
+    server = await aiohttp_server(app)
+    return str(server.make_url("")).rstrip("/")

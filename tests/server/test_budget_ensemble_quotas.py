@@ -10,7 +10,6 @@ from typing import Any
 import openai
 import orjson
 import pytest
-from aiohttp import web
 
 from sidecar.explain import explain_report
 from sidecar.policy import load_policy_bytes
@@ -18,7 +17,7 @@ from sidecar.request_facts import describe_request
 
 from ..conftest import FakeFactory, SidecarFactory
 from .budget_walks import access_line, client, store, two_provider_policy
-from .provider_quotas import CHAT, ONE_REQUEST, per_provider_requests, used_by_provider
+from .provider_quotas import CHAT, ONE_REQUEST, per_provider_requests, usage_less, used_by_provider
 
 __all__ = ["store"]  # the store fixture: the pod's own counters, or a real redis-server's
 
@@ -101,25 +100,6 @@ async def test_a_member_over_its_first_targets_quota_falls_back_on_its_own_provi
     both = {"one": 0.0, "two": 2.0 * answer.usage.total_tokens}
     assert await used_by_provider(running, both) == both
     assert await used_by_provider(running, {"one": 0.0}, "provider-one") == {"one": 0.0}
-
-
-async def usage_less(aiohttp_server: Any) -> str:
-    """An OpenAI-dialect upstream on loopback whose chat answers report no usage."""
-
-    async def answer(request: web.Request) -> web.Response:
-        body = {
-            "id": "chatcmpl-1",
-            "object": "chat.completion",
-            "created": 1,
-            "model": "small-1",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": "billing"}, "finish_reason": "stop"}],
-        }
-        return web.json_response(body)
-
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", answer)
-    server = await aiohttp_server(app)
-    return str(server.make_url("")).rstrip("/")
 
 
 async def test_a_members_answer_without_usage_is_charged_its_estimate_on_its_provider(

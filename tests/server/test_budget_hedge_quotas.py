@@ -5,11 +5,13 @@ OpenAI SDK."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from ..conftest import FakeFactory, SidecarFactory
 from .budget_walks import access_line, client, store, two_provider_policy
-from .provider_quotas import CHAT, ONE_REQUEST, per_provider_requests, used_by_provider
+from .provider_quotas import CHAT, ONE_REQUEST, per_provider_requests, usage_less, used_by_provider
 
 __all__ = ["store"]  # the store fixture: the pod's own counters, or a real redis-server's
 
@@ -35,6 +37,33 @@ async def test_a_hedged_races_cut_loser_counts_the_request_on_its_provider(
     both = {"one": 1.0, "two": 1.0}
     assert await used_by_provider(running, both, "requests") == both
     assert await used_by_provider(running, {"*": 1.0}, "all-requests") == {"*": 1.0}
+
+
+async def test_a_hedge_that_wins_without_usage_still_counts_the_request_on_the_losers_provider(
+    aiohttp_server: Any, fake: FakeFactory, sidecar: SidecarFactory, store: str
+) -> None:
+    """The hedge on ``alt`` (provider two) wins with an answer that reports no usage, so it is charged its
+    estimate; the call to ``small`` (provider one) is cut after its prompt was sent. The request counts
+    once on each provider and each model, as a race whose winner reported usage (docs/budgets.md, "one
+    request"), and each provider's tokens counter is charged its own call: the cut prompt on one, the
+    hedge's estimate (its prompt and max_tokens) on two. Checked for a leftover of stop 44, which
+    thought such a request counted on the winner's model and provider alone: it does not."""
+    first = await fake("one", reply="billing", latency_ms=3000)
+    second = await usage_less(aiohttp_server)
+    by_model = "{name: by-model, measure: requests, amount: 100, window: month, scope: {by: model}}"
+    by_provider_tokens = "{name: tokens, measure: tokens, amount: 100000, window: month, scope: {by: provider}}"
+    limits = f"{per_provider_requests(100)}\n    - {by_model}\n    - {by_provider_tokens}"
+    running = await sidecar(two_provider_policy(first, second, HEDGED_CHAIN, limits, store))
+    async with client(running) as sdk:
+        await sdk.chat.completions.create(**CHAT)
+    line = access_line(running)
+    assert (line["served_model"], line["hedge_cut"]) == ("alt", "small")
+    both = {"one": 1.0, "two": 1.0}
+    assert await used_by_provider(running, both, "requests") == both
+    assert await used_by_provider(running, {"small": 1.0, "alt": 1.0}, "by-model") == {"small": 1.0, "alt": 1.0}
+    prompt = line["input_tokens"]  # the line counts the cut call's prompt estimate alone (the answer reported none)
+    charged = {"one": float(prompt), "two": float(prompt + CHAT["max_tokens"])}
+    assert await used_by_provider(running, charged, "tokens") == charged
 
 
 async def test_a_providers_full_requests_quota_keeps_a_hedge_from_being_made_there(
