@@ -488,8 +488,12 @@ async def test_each_route_of_an_example_policy_serves_as_its_comments_say(
         client.flushall()
     policy, env, keys = stand_in(text, fakes, tmp_path, redis_server.url)
     running = await sidecar(yaml.safe_dump(policy, sort_keys=False), env=env)
-    for _ in range(case.repeat):
+    misses = 0
+    for sent in range(1, case.repeat + 1):
         status, headers, said = await send(case, running, genai_at)
+        misses += headers.get("x-sidecar-cache") == "miss"
+        if sent < case.repeat and misses:
+            await cache_writes_ended(running, misses)
     assert status == case.status, said
     for name, value in case.expect.items():
         seen = said if name in ("text", "message") else headers.get(name, "absent")
@@ -502,6 +506,19 @@ async def test_each_route_of_an_example_policy_serves_as_its_comments_say(
         assert {name: upstream["json"].get(name) for name in case.upstream} == case.upstream
     if case.access_line:
         await check_access_line(case, running)
+
+
+async def cache_writes_ended(running: RunningSidecar, misses: int) -> None:
+    """Wait until the cache has ended the writes of ``misses`` missed answers (stored or skipped,
+    ``/metrics``): a miss's write follows its answer, so a request sent at once may miss again."""
+
+    async def ended() -> float:
+        async with aiohttp.ClientSession() as session, session.get(f"{running.url}/metrics") as response:
+            text = await response.text()
+        families = text_string_to_metric_families(text)
+        return sum(s.value for f in families for s in f.samples if s.name == "llm_sidecar_cache_stores_total")
+
+    await until(ended, lambda count: count >= misses)
 
 
 async def written_and_sampled_out(running: RunningSidecar, requests: int) -> tuple[list[dict[str, Any]], float]:
