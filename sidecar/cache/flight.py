@@ -7,6 +7,7 @@ until the leader publishes, a ``Follower``::
     with leader:                          # leaving the block unpublished publishes None
         ...answer the caller...
         leader.publish(entry_or_None)     # followers wake with the entry, or with None
+    leader.publish(entry, held_until=write)   # ...and later requests follow too, until the write is done
 
     follower = flights.join(key)          # Follower: wait, bounded
     entry = await follower.wait(30.0)     # the leader's entry; None: it failed, or the wait ran out
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 from types import TracebackType
+from typing import Any
 
 from .entry import Entry
 from .stats import CacheStats
@@ -58,9 +60,19 @@ class Leader:
             self._future = asyncio.get_running_loop().create_future()
         return self._future
 
-    def publish(self, entry: Entry | None) -> None:
-        """Wake the followers with ``entry`` (None: go your own way); later calls do nothing."""
-        self._end(entry)
+    def publish(self, entry: Entry | None, held_until: asyncio.Future[Any] | None = None) -> None:
+        """Wake the followers with ``entry`` (None: go your own way); later calls do nothing. With
+        ``held_until`` (the entry's write to a shared store, still on its way), the flight stays joinable
+        until it is done: a request for the key that comes meanwhile, which the store cannot answer yet,
+        follows and is served ``entry`` at once instead of calling the upstream again."""
+        if held_until is None or held_until.done() or self._done:
+            self._end(entry)
+            return
+        self._done = True
+        future = self.shared()
+        if not future.done():
+            future.set_result(entry)
+        held_until.add_done_callback(lambda _: self._flights._end(self))
 
     def abandon(self) -> None:
         """The leader's caller went away before its answer: wake the followers to join again."""

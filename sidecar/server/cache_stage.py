@@ -187,18 +187,19 @@ def _keep(
     settings: RouteCacheSpec,
     leader: Leader | None,
 ) -> None:
-    """The answer's entry, if it may be stored: to the followers at once, and written."""
-    entry = None
+    """The answer's entry, if it may be stored: written, and to the followers at once (and to the requests
+    for its key that come while its write to Redis is on its way: ``Leader.publish``'s ``held_until``)."""
+    entry = write = None
     try:
         entry = _answer_entry(exchange, response, tap, store.max_entry_bytes)
         if entry is not None and unstorable(entry, store_truncated=settings.store_truncated) is not None:
             caches.skip(store)
             entry = None
+        if entry is not None:
+            write = caches.write(store, key, entry, settings, exchange.facts.dialect)
     finally:
         if leader is not None:
-            leader.publish(entry)
-    if entry is not None:
-        caches.write(store, key, entry, settings, exchange.facts.dialect)
+            leader.publish(entry, held_until=write)
 
 
 def _answer_entry(

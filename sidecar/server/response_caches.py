@@ -112,17 +112,22 @@ class ResponseCaches:
         if not cache.in_memory:  # Redis: connect now, not on the first request
             self._track(asyncio.ensure_future(cache.warm()))
 
-    def write(self, cache: ResponseCache, key: str, entry: Entry, settings: RouteCacheSpec, dialect: Dialect) -> None:
+    def write(
+        self, cache: ResponseCache, key: str, entry: Entry, settings: RouteCacheSpec, dialect: Dialect
+    ) -> asyncio.Future[Any] | None:
         """Store ``entry`` (an answer to a ``dialect`` caller): in memory at once; in Redis in a task (kept
-        until done, awaited at close), so nothing waits for the write. ``cache`` retired by a reload since
-        the request looked it up: not written, counted skipped (``skip``)."""
+        until done, awaited at close, and returned: the write still on its way), so nothing waits for the
+        write. ``cache`` retired by a reload since the request looked it up: not written, counted skipped
+        (``skip``)."""
         if cache is not self.cache:
             self.skip(cache)
-            return
+            return None
         if cache.in_memory:  # no task: creating one costs more than the write
             cache.store_in_memory(key, entry, settings)
-            return
-        self._track(asyncio.ensure_future(cache.store(key, entry, settings, dialect)))
+            return None
+        task = asyncio.ensure_future(cache.store(key, entry, settings, dialect))
+        self._track(task)
+        return task
 
     def skip(self, cache: ResponseCache) -> None:
         """An answer not written to ``cache``: counted skipped on it while it serves; retired by a reload

@@ -27,6 +27,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.conftest import FakeFactory, RunningSidecar, SidecarFactory
 from tests.redis_server import RedisServer
 from tests.sdk_clients import sdk_client
+from tests.server.cache_helpers import written
 from tests.waiting import until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -493,7 +494,7 @@ async def test_each_route_of_an_example_policy_serves_as_its_comments_say(
         status, headers, said = await send(case, running, genai_at)
         misses += headers.get("x-sidecar-cache") == "miss"
         if sent < case.repeat and misses:
-            await cache_writes_ended(running, misses)
+            await written(running, misses)  # a miss's write follows its answer: the next could miss too
     assert status == case.status, said
     for name, value in case.expect.items():
         seen = said if name in ("text", "message") else headers.get(name, "absent")
@@ -506,19 +507,6 @@ async def test_each_route_of_an_example_policy_serves_as_its_comments_say(
         assert {name: upstream["json"].get(name) for name in case.upstream} == case.upstream
     if case.access_line:
         await check_access_line(case, running)
-
-
-async def cache_writes_ended(running: RunningSidecar, misses: int) -> None:
-    """Wait until the cache has ended the writes of ``misses`` missed answers (stored or skipped,
-    ``/metrics``): a miss's write follows its answer, so a request sent at once may miss again."""
-
-    async def ended() -> float:
-        async with aiohttp.ClientSession() as session, session.get(f"{running.url}/metrics") as response:
-            text = await response.text()
-        families = text_string_to_metric_families(text)
-        return sum(s.value for f in families for s in f.samples if s.name == "llm_sidecar_cache_stores_total")
-
-    await until(ended, lambda count: count >= misses)
 
 
 async def written_and_sampled_out(running: RunningSidecar, requests: int) -> tuple[list[dict[str, Any]], float]:

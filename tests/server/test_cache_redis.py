@@ -149,3 +149,24 @@ async def test_a_cache_password_that_cannot_be_read_shows_in_a_metric_until_it_c
             break
         await asyncio.sleep(0.05)
     assert "llm_sidecar_cache_unavailable 0.0" in await metrics_text(running)
+
+
+async def test_a_request_asked_again_while_its_answer_is_written_to_redis_is_a_hit(
+    fake: FakeFactory, sidecar: SidecarFactory, redis_server: RedisServer
+) -> None:
+    """A request asked again as soon as its first answer came, while that answer's write to Redis is still
+    on its way (Redis holds writes: ``CLIENT PAUSE ... WRITE``; reads go on), is served the first answer
+    (a hit, single flight), not sent upstream a second time; the entry lands once Redis takes writes."""
+    url = await fake("f0")
+    running = await sidecar(cache_policy([url], store=redis_store(redis_server.url)))
+    async with redis_client.from_url(redis_server.url) as client:
+        await client.execute_command("CLIENT", "PAUSE", 30_000, "WRITE")
+        try:
+            first, first_raw = await ask(running)
+            second, second_raw = await ask(running)
+        finally:
+            await client.execute_command("CLIENT", "UNPAUSE")
+    assert [first_raw.headers["x-sidecar-cache"], second_raw.headers["x-sidecar-cache"]] == ["miss", "hit"]
+    assert second.choices[0].message.content == first.choices[0].message.content
+    assert await upstream_calls(running, url) == 1
+    await stored(redis_server.url)
