@@ -50,7 +50,8 @@ from typing import Any
 
 from listening import port_zero, start_redis, wait_port
 from sdk_soak_calls import LEAVE_MID, ROUTES, Clients, Plan, Seen, plan_call, send, shared_prompts
-from sdk_soak_checks import DEADLINE_S, Sample, check_end, check_requests, error_lines, sample
+from sdk_soak_checks import DEADLINE_S, Sample, check_end, check_requests, error_lines, get_text, round_budgets, sample
+from sdk_soak_ledger import PROVIDER_REQUESTS, ROUTE_USD, budget_uses, pool_waits
 from soak_samples import HOOK
 
 PYTHON = sys.executable
@@ -58,8 +59,9 @@ ROOT = Path(__file__).resolve().parents[1]
 TIMEOUTS = "timeouts: {connect_s: 1, first_byte_s: 1.5, idle_s: 2, total_s: 8}"
 PROVIDERS = "\n".join(
     f"  {fake}{short}: {{kind: {kind}, base_url: '{fake.upper()}{suffix}', {TIMEOUTS}}}"
-    for fake in ("f1", "f2")
+    for fake in ("f1", "f2", "f3")
     for short, kind, suffix in (("oa", "openai", "/v1"), ("an", "anthropic", ""), ("ge", "gemini", ""))
+    if fake != "f3" or short != "ge"
 )
 CAPABILITIES = "capabilities: [chat, streaming, tools, json]"
 MODEL_TABLE = (
@@ -69,7 +71,10 @@ MODEL_TABLE = (
     ("b-oa", "f2oa", "gpt-b"),
     ("b-an", "f2an", "claude-b"),
     ("b-ge", "f2ge", "gemini-b"),
+    ("c-oa", "f3oa", "gpt-c"),  # f3: never faulted, its calls wait for the small connection pool
+    ("c-an", "f3an", "claude-c"),
 )
+PROVIDER_OF = {name: provider for name, provider, _ in MODEL_TABLE}
 PRICE = "price: {input_per_mtok: 1, output_per_mtok: 2}"
 MODELS = "\n".join(
     f"  {name}: {{provider: {provider}, model: {model}, {PRICE}, {CAPABILITIES}}}"
@@ -100,7 +105,7 @@ routes:
     target: CHAIN
   - name: hedged
     match: {{model: hedged}}
-    target: [a-an, b-oa]
+    target: [a-an, b-oa, a-ge]
     resilience: {{hedge: {{after_s: 0.5}}}}
   - name: cached
     match: {{model: cached}}
@@ -112,18 +117,29 @@ routes:
   - name: spare
     match: {{model: spare}}
     target: SPARE
+  - name: pool
+    match: {{model: pool}}
+    target: [c-oa, c-an]
+    access_log: {{sample: SAMPLE}}
 budgets:
   store: {{url: "redis://127.0.0.1:REDIS/0", timeout_ms: 300, connect_timeout_ms: 300}}
   limits:
     - {{name: spend, measure: usd, amount: 1000, window: day}}
     - {{name: capped-rpm, measure: requests, amount: 40, window: minute,
        scope: {{by: route, values: [capped], others: exempt}}}}
+    - {{name: f2oa-rpm, measure: requests, amount: 25, window: minute,
+       scope: {{by: provider, values: [f2oa], others: exempt}}}}
+    - {{name: {ROUTE_USD}, measure: usd, amount: 1000, window: day, scope: {{by: route}}}}
+    - {{name: {PROVIDER_REQUESTS}, measure: requests, amount: 1000000, window: day, scope: {{by: provider}}}}
+access_log: {{sample: 1}}
 cache:
   redis: {{url: "redis://127.0.0.1:REDIS/1", timeout_s: 0.2}}
 """
-VALID = {"CHAIN": "[a-oa, b-an, b-ge]", "SPARE": "[b-ge]"}
-REMOVING = {"CHAIN": "[a-oa, b-an]", "SPARE": "[b-an]"}  # b-ge, a target in use, is gone
+VALID = {"CHAIN": "[a-oa, b-an, b-ge]", "SPARE": "[b-ge]", "SAMPLE": "0.3"}
+REMOVING = {"CHAIN": "[a-oa, b-an]", "SPARE": "[b-an]", "SAMPLE": "0.3"}  # b-ge, a target in use, is gone
+RESAMPLED = {**VALID, "SAMPLE": "0.7"}  # the pool route's share of access lines changed by a reload
 BROKEN = ("version: 1\nroutes: [\n", "version: 1\nproviders: {x: {kind: nope}}\n")
+KILL_REDIS_ROUND = 1
 FAKE_FAULTS = ("overloaded", "status=500", "reset", "stall=2", "cut=1", "status=429;hint=retry-after;after=0.2")
 
 
@@ -136,7 +152,9 @@ FOUND: tuple[tuple[str, str, bool, bool, str | None, str | None], ...] = (
 
 
 def policy_text(ports: dict[str, int], variant: dict[str, str]) -> str:
-    text = POLICY.replace("F1", f"http://127.0.0.1:{ports['f1']}").replace("F2", f"http://127.0.0.1:{ports['f2']}")
+    text = POLICY
+    for fake in ("f1", "f2", "f3"):
+        text = text.replace(fake.upper(), f"http://127.0.0.1:{ports[fake]}")
     for key, value in variant.items():
         text = text.replace(key, value)
     return text.replace("REDIS", str(ports["redis"]))
@@ -151,13 +169,14 @@ def write_policy(path: Path, text: str) -> None:
 class Stack:
     """The fakes, the Redis and the sidecar, started in ``workdir``; ``close`` stops them all."""
 
-    def __init__(self, workdir: Path, seed: int) -> None:
+    def __init__(self, workdir: Path, seed: int, per_host: int) -> None:
         self.workdir = workdir
         self.procs: list[subprocess.Popen[bytes]] = []
         self.ports: dict[str, int] = {}
-        for name in ("f1", "f2"):
+        for name in ("f1", "f2", "f3"):
             fake = [PYTHON, "-m", "sidecar", "fake-provider", "--name", name, "--tokens-per-s", "300"]
-            self.ports[name] = self._start(name, [*fake, "--seed", str(seed)])
+            slow = ["--latency-ms", "200"] if name == "f3" else []  # holds its connection: the pool fills
+            self.ports[name] = self._start(name, [*fake, *slow, "--seed", str(seed)])
         self.redis, self.ports["redis"] = start_redis(workdir)
         self.policy = workdir / "policy.yaml"
         write_policy(self.policy, policy_text(self.ports, VALID))
@@ -166,6 +185,7 @@ class Stack:
         (hook / "sitecustomize.py").write_text(HOOK)
         self.tasks_file = workdir / "tasks"
         env = {**os.environ, "PYTHONPATH": str(hook), "SOAK_TASKS_FILE": str(self.tasks_file)}
+        env["SIDECAR_UPSTREAM_CONNECTIONS_PER_HOST"] = str(per_host)
         port = self._start("sidecar", [PYTHON, "-m", "sidecar", "run", "--policy", str(self.policy)], env)
         self.sidecar = self.procs[-1]
         self.url = f"http://127.0.0.1:{port}"
@@ -232,9 +252,10 @@ async def chaos(stack: Stack, rng: random.Random, until: float, kill_redis_at: f
             events.append(f"{time.strftime('%H:%M:%S')} redis killed and restarted")
         if now >= next_reload:
             next_reload = now + rng.uniform(1, 3)
-            kind = rng.choice(("valid", "valid", "broken", "removing"))
+            kind = rng.choice(("valid", "valid", "broken", "removing", "resampled"))
             text = {
                 "valid": policy_text(stack.ports, VALID),
+                "resampled": policy_text(stack.ports, RESAMPLED),
                 "removing": policy_text(stack.ports, REMOVING),
                 "broken": rng.choice(BROKEN),
             }[kind]
@@ -292,7 +313,7 @@ async def run_round(args: argparse.Namespace, stack: Stack, number: int, events:
     rng = random.Random(f"{args.seed}-{number}")
     sdks = [Clients(stack.url, stack.fake_urls(), timeout_s=30) for _ in range(args.concurrency)]
     until = time.monotonic() + args.seconds  # from here: building the SDKs' clients takes seconds under load
-    kill_at = time.monotonic() + args.seconds * rng.uniform(0.3, 0.6) if number == 1 else None
+    kill_at = time.monotonic() + args.seconds * rng.uniform(0.3, 0.6) if number == KILL_REDIS_ROUND else None
     seen: list[Seen] = []
     clients = [
         client(sdk, random.Random(f"{args.seed}-{number}-{i}"), f"s{args.seed}r{number}c{i}", number, until, seen)
@@ -311,6 +332,7 @@ async def soak(args: argparse.Namespace, stack: Stack) -> list[str]:
     warm = await settle(stack, f"s{args.seed}warm", wait_s=0)
     await asyncio.sleep(args.idle_s)
     start = await asyncio.to_thread(sample, stack)
+    uses = await asyncio.to_thread(budget_uses, stack.url)
     samples: list[Sample] = []
     violations: list[str] = []
     every: list[Seen] = [*warm]
@@ -325,11 +347,15 @@ async def soak(args: argparse.Namespace, stack: Stack) -> list[str]:
         print(f"# round {number} {began}-{ended} UTC: {len(seen)} calls; {samples[-1]}", flush=True)
         fd_slack = 8 + args.concurrency  # the sidecar's kept-alive connections to the fakes, about one a client
         violations += await asyncio.to_thread(check_end, stack, start, samples, clean, fd_slack)
+        uses, grown = await asyncio.to_thread(budget_uses, stack.url), uses
+        if number != KILL_REDIS_ROUND:  # a restarted redis-server starts its counters from nothing
+            violations += await asyncio.to_thread(round_budgets, stack, seen + clean, grown, uses, PROVIDER_OF)
     violations += await asyncio.to_thread(check_requests, stack, every)
     violations += error_lines(stack.log)
     if args.events:
         print("\n".join(f"#   {event}" for event in events))
-    print(f"# start {start}; chaos events: {len(events)}; calls: {len(every)}")
+    waits = pool_waits(await asyncio.to_thread(get_text, stack.url + "/metrics"))
+    print(f"# start {start}; chaos events: {len(events)}; calls: {len(every)}; pool waits: {waits:g}")
     return violations
 
 
@@ -339,12 +365,15 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=60.0, help="load per round")
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--per-host", type=int, default=4, help="SIDECAR_UPSTREAM_CONNECTIONS_PER_HOST: calls wait for the pool"
+    )
     parser.add_argument("--idle-s", type=float, default=2.0, help="idle before each sample")
     parser.add_argument("--events", action="store_true", help="print the chaos events")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="sidecar-sdk-soak-"))
     print(f"# workdir {workdir} seed {args.seed}", flush=True)
-    stack = Stack(workdir, args.seed)
+    stack = Stack(workdir, args.seed, args.per_host)
     try:
         violations = asyncio.run(soak(args, stack))
     finally:

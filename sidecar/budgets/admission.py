@@ -321,10 +321,19 @@ class Admission:
             await self._ledger._finish(held, self._actual(held, usage, served, unserved))
 
     def charge(
-        self, usage: Usage | None, served: TargetInfo | None = None, *, unserved: tuple[float, int] = (0.0, 0)
+        self,
+        usage: Usage | None,
+        served: TargetInfo | None = None,
+        *,
+        unserved: tuple[float, int] = (0.0, 0),
+        answered: bool = True,
     ) -> None:
         """``settle`` without a coroutine: done at once on the local store; on the shared one queued for
-        the next reservation's round trip (``GuardedStore.settle_soon``)."""
+        the next reservation's round trip (``GuardedStore.settle_soon``). ``answered`` False: the request
+        ended without an answer, ``usage`` empty, after calls that billed (``unserved``): the request is
+        counted on the held target's ``requests`` counters only when some of ``unserved`` is left to
+        charge there (a call to it billed), never on a target whose calls were all refused (a chain's
+        last target that answered 503 after an earlier target's billed failure)."""
         if self._racer is not None or self._calls is not None:
             self._close_race()
         held, self._held = self._hold(), None
@@ -339,12 +348,12 @@ class Admission:
                 units = actual_units((served or plan.target).price, usage)
             if unserved != (0.0, 0):
                 extra = self._unspent(unserved)
-                units = (units[0] + extra[0], units[1] + extra[1], units[2])
+                units = (units[0] + extra[0], units[1] + extra[1], units[2] if answered or extra != (0, 0) else 0)
             local = ledger._stores.local
             if not local.settle_held(held.res_id, units):  # expired meanwhile: the use alone
                 local.settle_now(held.res_id, plan.refs, plan.pick(units))  # type: ignore[arg-type]
             return
-        actual = self._actual(held, usage, served, unserved)
+        actual = self._actual(held, usage, served, unserved, answered)
         if ledger._local_only:
             ledger._stores.local.settle_now(held.res_id, held.plan.refs, actual)
         else:
@@ -375,18 +384,26 @@ class Admission:
             await self._ledger._finish(held, [0] * len(held.plan.refs))
 
     def _actual(
-        self, held: Held, usage: Usage | None, served: TargetInfo | None, unserved: tuple[float, int]
+        self,
+        held: Held,
+        usage: Usage | None,
+        served: TargetInfo | None,
+        unserved: tuple[float, int],
+        answered: bool = True,
     ) -> Sequence[int]:
         plan = held.plan
+        extra = self._unspent(unserved) if unserved != (0.0, 0) else (0, 0)
         if usage is None:
             actual: Sequence[int] = held.per_counter()
         else:
             units = actual_units((served or plan.target).price, usage)
+            if not answered and extra == (0, 0):  # no answer, and held's target billed nothing: no request
+                units = (units[0], units[1], 0)
             if self._counted_on is not None:  # a chain's: once on each counter of a target it billed on
                 actual = uncounted(plan, plan.pick(units), self._counted_on)[0]
             else:
                 actual = plan.pick((units[0], units[1], 0) if self._counted else units)
-        if unserved != (0.0, 0):
-            extra = (*self._unspent(unserved), 0)
-            actual = [amount + extra[lim.measure_index] for amount, lim in zip(actual, plan.limits, strict=False)]
+        if extra != (0, 0):
+            added = (*extra, 0)
+            actual = [amount + added[lim.measure_index] for amount, lim in zip(actual, plan.limits, strict=False)]
         return actual

@@ -1,0 +1,40 @@
+"""A ``requests`` quota by provider on a chain that ends without an answer (docs/budgets.md, "one
+request"): the request counts once on each provider one of its calls billed on, and on no provider whose
+calls were all refused, the chain's last target included. On the pod's own counters and on a real
+redis-server's, through the official OpenAI SDK."""
+
+from __future__ import annotations
+
+import openai
+import pytest
+
+from ..conftest import FakeFactory, SidecarFactory
+from .budget_walks import access_line, client, store, two_provider_policy
+from .provider_quotas import CHAT, ONE_REQUEST, per_provider_requests, used_by_provider
+
+__all__ = ["store"]  # the store fixture: the pod's own counters, or a real redis-server's
+
+CHAIN = "{name: chat, target: [small, alt], resilience: {max_attempts_per_target: 2, backoff: {base_s: 0.01}}}"
+
+
+async def test_a_failed_chains_last_provider_that_refused_every_call_counts_no_request(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str
+) -> None:
+    """Provider one accepts the call and sends a body that is not JSON (billed); the chain falls back to
+    provider two, which answers 503 to both its tries (refused: nothing billed): the caller gets the
+    error. The request counts on provider one and once over every provider, never on provider two (the
+    seeded soak found it, docs/benchmarks.md wave 30: the end of a failed request charged what the
+    billed call cost on the reservation held on the last target, a request on its counters with it)."""
+    first = await fake("one", fault="malformed", fault_rate=1)
+    second = await fake("two", fault="status=503", fault_rate=1)
+    limits = f"{per_provider_requests(100)}\n    - {ONE_REQUEST}"
+    running = await sidecar(two_provider_policy(first, second, CHAIN, limits, store))
+    async with client(running) as sdk:
+        with pytest.raises(openai.APIStatusError):
+            await sdk.chat.completions.create(**CHAT)
+    line = access_line(running)
+    assert line["billed_failures"] == ["small:malformed_response"]
+    assert line["attempt_log"][-1] == "alt:overloaded"
+    counted = {"one": 1.0, "two": 0.0}
+    assert await used_by_provider(running, counted, "requests") == counted
+    assert await used_by_provider(running, {"*": 1.0}, "all-requests") == {"*": 1.0}
