@@ -174,8 +174,9 @@ class Stack:
         self.procs: list[subprocess.Popen[bytes]] = []
         self.ports: dict[str, int] = {}
         for name in ("f1", "f2", "f3"):
-            fake = [PYTHON, "-m", "sidecar", "fake-provider", "--name", name, "--tokens-per-s", "300"]
-            slow = ["--latency-ms", "200"] if name == "f3" else []  # holds its connection: the pool fills
+            fake = [PYTHON, "-m", "sidecar", "fake-provider", "--name", name]
+            # f3 holds each connection about a second: its calls wait for the small pool
+            slow = ["--ttft-ms", "300", "--tokens-per-s", "20"] if name == "f3" else ["--tokens-per-s", "300"]
             self.ports[name] = self._start(name, [*fake, *slow, "--seed", str(seed)])
         self.redis, self.ports["redis"] = start_redis(workdir)
         self.policy = workdir / "policy.yaml"

@@ -32,6 +32,7 @@ PROVIDER_REQUESTS = "provider-requests"
 SAMPLED_ROUTE = "pool"
 SAMPLED_PROVIDERS = frozenset({"f3oa", "f3an"})  # the sampled route's: its lines may be left out
 POOL_TARGETS = ("c-oa", "c-an")
+POOL_FULL = 'error_type="upstream_pool_full"'
 USD_TOLERANCE_PER_LINE = 2e-8  # a line's cost_usd has 8 decimals; a counter counts nano-dollars
 
 Uses = dict[tuple[str, str], float]
@@ -143,21 +144,25 @@ def check_request_metrics(all_lines: list[dict[str, Any]], metrics: str) -> list
 
 
 def check_pool_breakers(metrics: str) -> list[str]:
-    """No breaker of the pool route's targets opened (their provider never fails; their calls only wait)."""
-    opened = collections.Counter[str]()
-    for line in metrics.splitlines():
-        if line.startswith("llm_sidecar_breaker_transitions_total{") and 'to="open"' in line:
-            target = line.split('target="', 1)[1].split('"', 1)[0]
-            opened[target] += float(line.rsplit(" ", 1)[1])
+    """No breaker of the pool route's targets opened while their only failures were pool waits (their
+    provider never faults; a call that got its connection too late for its first byte is a timeout,
+    a failure of its own)."""
+    opened = metric_sums(_samples(metrics, "llm_sidecar_breaker_transitions_total", 'to="open"'), "", "target")
+    failed = metric_sums(_samples(metrics, "llm_sidecar_upstream_errors_total", ""), "", "target")
+    waits = metric_sums(_samples(metrics, "llm_sidecar_upstream_errors_total", POOL_FULL), "", "target")
     return [
-        f"breaker {target} opened {opened[target]:g} times: by pool waits" for target in POOL_TARGETS if opened[target]
+        f"breaker {target} opened {opened[target]:g} times, its only failures {waits[target]:g} pool waits"
+        for target in POOL_TARGETS
+        if opened[target] and failed[target] == waits[target]
     ]
+
+
+def _samples(metrics: str, name: str, having: str) -> str:
+    """The samples of metric ``name`` whose labels contain ``having``, without the name."""
+    lines = metrics.splitlines()
+    return "\n".join(line[len(name) :] for line in lines if line.startswith(name + "{") and having in line)
 
 
 def pool_waits(metrics: str) -> float:
     """Calls that waited for a connection until their first-byte deadline (``upstream_pool_full``)."""
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in metrics.splitlines()
-        if line.startswith("llm_sidecar_upstream_errors_total{") and 'error_type="upstream_pool_full"' in line
-    )
+    return sum(metric_sums(_samples(metrics, "llm_sidecar_upstream_errors_total", POOL_FULL), "", "target").values())

@@ -38,3 +38,28 @@ async def test_a_failed_chains_last_provider_that_refused_every_call_counts_no_r
     counted = {"one": 1.0, "two": 0.0}
     assert await used_by_provider(running, counted, "requests") == counted
     assert await used_by_provider(running, {"*": 1.0}, "all-requests") == {"*": 1.0}
+
+
+async def test_a_panic_call_counts_the_request_on_its_own_provider(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str
+) -> None:
+    """Both targets' breakers are open (three 503s each: refused, nothing counted); the next request is
+    called in panic mode on ``small`` (provider one), which answers: the request counts on provider one,
+    never on provider two (the seeded soak found it, docs/benchmarks.md wave 30: the panic call was made
+    without the budgets' say, so the reservation stayed on the last target the walk had reserved for,
+    ``alt``, and the answer was counted there)."""
+    first, second = await fake("one", reply="billing"), await fake("two", reply="billing")
+    breaker = "defaults:\n  breaker: {window_size: 10, minimum_calls: 3, failure_rate: 0.5, open_s: 30}\n"
+    limits = f"{per_provider_requests(100)}\n    - {ONE_REQUEST}"
+    text = two_provider_policy(first, second, "{name: chat, target: [small, alt]}", limits, store)
+    running = await sidecar(text.replace("version: 1\n", "version: 1\n" + breaker, 1))
+    async with client(running) as sdk:
+        for _ in range(3):
+            with pytest.raises(openai.APIStatusError):
+                await sdk.chat.completions.create(**CHAT, extra_headers={"x-fake-fault": "status=503"})
+        answer = await sdk.chat.completions.create(**CHAT)
+    assert answer.choices[0].message.content == "billing"
+    assert access_line(running)["attempt_log"] == ["small:breaker_open", "alt:breaker_open", "small:ok"]
+    counted = {"one": 1.0, "two": 0.0}
+    assert await used_by_provider(running, counted, "requests") == counted
+    assert await used_by_provider(running, {"*": 1.0}, "all-requests") == {"*": 1.0}
