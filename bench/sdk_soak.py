@@ -350,7 +350,8 @@ async def soak(args: argparse.Namespace, stack: Stack) -> list[str]:
         violations += await asyncio.to_thread(check_end, stack, start, samples, clean, fd_slack)
         uses, grown = await asyncio.to_thread(budget_uses, stack.url), uses
         if number != KILL_REDIS_ROUND:  # a restarted redis-server starts its counters from nothing
-            violations += await asyncio.to_thread(round_budgets, stack, seen + clean, grown, uses, PROVIDER_OF)
+            found = await asyncio.to_thread(round_budgets, stack, seen + clean, grown, uses, PROVIDER_OF)
+            violations += [f"round {number}: {problem}" for problem in found]
     violations += await asyncio.to_thread(check_requests, stack, every)
     violations += error_lines(stack.log)
     if args.events:
