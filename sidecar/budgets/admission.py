@@ -286,8 +286,8 @@ class Admission:
             settled, counted = uncounted(racer.plan, racer.plan.pick(amounts), self._on(held))
             self._ledger._finish_soon(racer, settled)
             counted = (self._counted_on or frozenset()) | (counted - self._on(held))
-        if billed:
-            self._counted_on = counted
+        if billed:  # counted now: a later switch does not count it again on the next hold's counters
+            self._counted, self._counted_on = True, counted
 
     def _unspent(self, spent: tuple[float, int]) -> tuple[int, int]:
         """The nano-dollars and tokens of ``spent`` (a request's total) not charged yet; now remembered charged."""

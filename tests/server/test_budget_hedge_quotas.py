@@ -5,6 +5,7 @@ OpenAI SDK."""
 
 from __future__ import annotations
 
+import openai
 import pytest
 
 from ..conftest import FakeFactory, SidecarFactory
@@ -52,3 +53,29 @@ async def test_a_providers_full_requests_quota_keeps_a_hedge_from_being_made_the
         await sdk.chat.completions.create(**CHAT)
     assert "alt:budget" in access_line(running)["attempt_log"]
     assert len(await running.fake_requests(second)) == 1
+
+
+async def test_a_hedge_refused_in_a_race_its_first_call_billed_counts_no_request_on_its_provider(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str
+) -> None:
+    """The chain's call to ``small`` (provider one) has no head within its first-byte timeout (billed: a
+    call sent); meanwhile the hedge to ``alt`` (provider two) is answered 500 (refused), and the chain
+    goes on to ``big`` (provider two), answered 500 too. The request counts on provider one alone (the
+    seeded soak found it, docs/benchmarks.md wave 30: the race's end counted the request where its first
+    call billed but did not remember it counted, so the move to ``big`` counted it again on the refused
+    hedge's provider)."""
+    first = await fake("one", fault="stall=5", fault_rate=1)
+    second = await fake("two", fault="status=500", fault_rate=1)
+    resilience = "{max_attempts_per_target: 1, hedge: {after_s: 0.2}, timeouts: {first_byte_s: 1}}"
+    route = f"{{name: chat, target: [small, alt, big], resilience: {resilience}}}"
+    limits = f"{per_provider_requests(100)}\n    - {ONE_REQUEST}"
+    running = await sidecar(two_provider_policy(first, second, route, limits, store))
+    async with client(running) as sdk:
+        with pytest.raises(openai.APIStatusError):
+            await sdk.chat.completions.create(**CHAT)
+    line = access_line(running)
+    assert line["billed_failures"] == ["small:timeout_first_byte"]
+    assert line["attempt_log"] == ["alt:http_500", "small:timeout_first_byte", "big:http_500"]
+    counted = {"one": 1.0, "two": 0.0}
+    assert await used_by_provider(running, counted, "requests") == counted
+    assert await used_by_provider(running, {"*": 1.0}, "all-requests") == {"*": 1.0}
