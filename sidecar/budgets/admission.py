@@ -266,19 +266,31 @@ class Admission:
         """The keys of the ``requests`` counters the request is counted on (settled) or held on (``held``)."""
         return uncounted(held.plan, held.per_counter(), self._counted_on or frozenset())[1]
 
-    def race_over(self, winner: TargetInfo | None, spent: tuple[float, int]) -> None:
+    def race_over(
+        self, winner: TargetInfo | None, spent: tuple[float, int], billed: frozenset[str] | None = None
+    ) -> None:
         """The hedged race ended, ``winner``'s result the one that counts: the other call's hold settled at
         what it cost (what ``spent`` gained since the last settlement: a cut call's prompt, a billed
         failure), and the request counted on its ``requests`` counters when it billed (not on those the
-        winner's hold counts it on); ``winner``'s stays, the request's reservation from now on."""
+        winner's hold counts it on); ``winner``'s stays, the request's reservation from now on.
+        ``billed``: the models whose calls billed during the race; the other call's among them or not
+        known (None), it is charged what the race cost, else it is released and what the race cost (the
+        winner's own billed failure: both calls failed) stays for the winner's hold to charge, where it
+        was spent (before wave 30 a refused first call was charged, and counted, for its hedge's)."""
         racer, self._racer = self._racer, None
         held = self._hold()
         if racer is None or held is None:
             return
+        hedge_won = winner is not None and racer.plan.target == winner and held.plan.target != winner
+        loser = held if hedge_won else racer
+        if billed is not None and loser.plan.target.model not in billed:
+            self._ledger._finish_soon(loser, [0] * len(loser.plan.refs))
+            self._held = racer if hedge_won else held
+            return
         extra = self._unspent(spent)
-        billed = extra != (0, 0)
-        amounts = (*extra, 1 if billed else 0)
-        if winner is not None and racer.plan.target == winner and held.plan.target != winner:
+        billed_now = extra != (0, 0)
+        amounts = (*extra, 1 if billed_now else 0)
+        if hedge_won:
             self._held = racer  # the hedge won: its hold is the request's from now on, counted where held was not
             settled, counted = uncounted(held.plan, held.plan.pick(amounts), self._counted_on or frozenset())
             self._ledger._finish_soon(held, settled)
@@ -286,7 +298,7 @@ class Admission:
             settled, counted = uncounted(racer.plan, racer.plan.pick(amounts), self._on(held))
             self._ledger._finish_soon(racer, settled)
             counted = (self._counted_on or frozenset()) | (counted - self._on(held))
-        if billed:  # counted now: a later switch does not count it again on the next hold's counters
+        if billed_now:  # counted now: a later switch does not count it again on the next hold's counters
             self._counted, self._counted_on = True, counted
 
     def _unspent(self, spent: tuple[float, int]) -> tuple[int, int]:

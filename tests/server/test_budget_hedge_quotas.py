@@ -79,3 +79,25 @@ async def test_a_hedge_refused_in_a_race_its_first_call_billed_counts_no_request
     counted = {"one": 1.0, "two": 0.0}
     assert await used_by_provider(running, counted, "requests") == counted
     assert await used_by_provider(running, {"*": 1.0}, "all-requests") == {"*": 1.0}
+
+
+async def test_a_hedge_that_billed_in_a_race_the_first_call_lost_by_refusal_counts_on_the_hedges_provider(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str
+) -> None:
+    """The chain's call to ``small`` (provider one) is answered 500 after 1 s (refused); the hedge to
+    ``alt`` (provider two), made at 0.2 s, is answered with a body that is not JSON (billed) first. The
+    request counts on provider two alone, where a call billed, not on provider one."""
+    first = await fake("one", fault="status=500", fault_rate=1, latency_ms=1000)
+    second = await fake("two", fault="malformed", fault_rate=1)
+    resilience = "{max_attempts_per_target: 1, hedge: {after_s: 0.2}}"
+    route = f"{{name: chat, target: [small, alt], resilience: {resilience}}}"
+    limits = f"{per_provider_requests(100)}\n    - {ONE_REQUEST}"
+    running = await sidecar(two_provider_policy(first, second, route, limits, store))
+    async with client(running) as sdk:
+        with pytest.raises(openai.APIStatusError):
+            await sdk.chat.completions.create(**CHAT)
+    line = access_line(running)
+    assert line["billed_failures"] == ["alt:malformed_response"]
+    counted = {"one": 0.0, "two": 1.0}
+    assert await used_by_provider(running, counted, "requests") == counted
+    assert await used_by_provider(running, {"*": 1.0}, "all-requests") == {"*": 1.0}
