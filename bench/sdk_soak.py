@@ -1,34 +1,43 @@
 """A seeded, randomized fault soak through the official SDKs, with invariants: does anything break?
 
 One real ``python -m sidecar run`` (its log to a file, a ``sitecustomize`` hook on its PYTHONPATH
-counting its live asyncio tasks: bench/soak_samples.py) in front of two ``sidecar fake-provider``
-processes (``f1``, ``f2``: OpenAI, Anthropic and Gemini each) and one redis-server (the response cache
-and the budgets' store). Routes: a translated fallback chain over the three dialects, a hedged pair, a
-cached route, a route with a requests budget, a one-target route; a dollar budget counts everything.
+counting its live asyncio tasks: bench/soak_samples.py; ``SIDECAR_UPSTREAM_CONNECTIONS_PER_HOST``
+``--per-host``, small, so calls wait for the pool) in front of three ``sidecar fake-provider``
+processes (``f1``, ``f2``: OpenAI, Anthropic and Gemini each, faulted at random; ``f3``: OpenAI and
+Anthropic, never faulted, slow, so its calls wait for a connection) and one redis-server (the response
+cache and the budgets' store). Routes: a translated fallback chain over the three dialects, a hedged
+chain of three, a cached route, a route with a requests budget, a one-target route, and ``pool`` (f3's,
+its access lines sampled by the policy's ``access_log``). Budgets: dollars overall, requests on one
+route, requests on one provider (``f2oa``: a hedge's and a fallback's target, skipped once full), and two
+that only count (dollars by route, requests by provider: bench/sdk_soak_ledger.py).
 
 ``--concurrency`` clients, each with its own RNG from ``--seed``, send for ``--seconds`` per round
 (bench/sdk_soak_calls.py): openai, anthropic and google-genai calls, streamed and not, with tools or
 not, to every route (so same-dialect and translated), a third with a provider fault in the prompt;
 clients that leave mid-stream or before the head; malformed bodies by raw HTTP; unknown models.
 Meanwhile, at random (from the seed): each fake's default fault and rate change, the policy is
-rewritten and SIGHUPed (the same, a broken one, or one that removes a target in use), and
-redis-server is killed and restarted once (in the first round).
+rewritten and SIGHUPed (the same, a broken one, one that removes a target in use, or one that changes
+the pool route's sample rate), and redis-server is killed and restarted once (in the first round).
 
 Then the invariants (bench/sdk_soak_checks.py), per request: an answer the SDK parsed (the fake
 model's echo of the prompt, or its tool call; a stream to its end) or an error the SDK raised in the
 caller's dialect, never a 500 but a provider's own passed through, never past the deadline plus a
-margin; one access line per request agreeing with what the client saw; a client that left had its
-upstream calls ended within 2 s (the fake's request log: ``ended``). At the end of each round, after
-the load stopped (``settle``: faults off, the valid policy back, a clean call per route and dialect, the
-cache's answers to the round's shared prompts, and ``FOUND``, the calls that met a defect before): no
-budget reservation held in Redis and no settlement pending, open fds and live tasks back near the
-start, RSS per round, every open breaker in ``/status`` with failures in its window; at the very end,
-no error-level log line (but the soak's own broken policies) and no traceback.
+margin; one access line per request agreeing with what the client saw (on the sampled route: one, or
+none for a plain success from one upstream call); a client that left had its upstream calls ended
+within 2 s (the fake's request log: ``ended``). At the end of each round, after the load stopped
+(``settle``: faults off, the valid policy back, a clean call per route and dialect, the cache's answers
+to the round's shared prompts, and ``FOUND``, the calls that met a defect before): no budget
+reservation held in Redis and no settlement pending, open fds and live tasks back near the start, RSS
+per round, every open breaker in ``/status`` with failures in its window; and (but in the round Redis
+was restarted in) ``/status``'s counting budgets grew by what the round's access lines say was used. At
+the very end: the lines sampled out are ``llm_sidecar_access_lines_sampled_out_total``, requests by
+route in ``llm_sidecar_requests_total`` are the lines plus those, no breaker of the pool route opened by
+pool waits alone, no error-level log line (but the soak's own broken policies) and no traceback.
 
-    .venv/bin/python bench/sdk_soak.py [--seed 1] [--rounds 3] [--seconds 60] [--concurrency 8]
+    .venv/bin/python bench/sdk_soak.py [--seed 1] [--rounds 3] [--seconds 60] [--concurrency 8] [--per-host 4]
 
 Exit 0 when nothing was violated, 1 otherwise; each violation is printed with the request's plan.
-tests/test_sdk_soak.py runs a short fixed-seed round in CI.
+tests/test_sdk_soak.py runs a short fixed-seed soak in CI.
 """
 
 from __future__ import annotations
@@ -50,95 +59,13 @@ from typing import Any
 
 from listening import port_zero, start_redis, wait_port
 from sdk_soak_calls import LEAVE_MID, ROUTES, Clients, Plan, Seen, plan_call, send, shared_prompts
-from sdk_soak_checks import DEADLINE_S, Sample, check_end, check_requests, error_lines, get_text, round_budgets, sample
-from sdk_soak_ledger import PROVIDER_REQUESTS, ROUTE_USD, budget_uses, pool_waits
+from sdk_soak_checks import Sample, check_end, check_requests, error_lines, get_text, round_budgets, sample
+from sdk_soak_ledger import budget_uses, pool_waits
+from sdk_soak_policy import BROKEN, PROVIDER_OF, REMOVING, RESAMPLED, VALID, policy_text
 from soak_samples import HOOK
 
 PYTHON = sys.executable
 ROOT = Path(__file__).resolve().parents[1]
-TIMEOUTS = "timeouts: {connect_s: 1, first_byte_s: 1.5, idle_s: 2, total_s: 8}"
-PROVIDERS = "\n".join(
-    f"  {fake}{short}: {{kind: {kind}, base_url: '{fake.upper()}{suffix}', {TIMEOUTS}}}"
-    for fake in ("f1", "f2", "f3")
-    for short, kind, suffix in (("oa", "openai", "/v1"), ("an", "anthropic", ""), ("ge", "gemini", ""))
-    if fake != "f3" or short != "ge"
-)
-CAPABILITIES = "capabilities: [chat, streaming, tools, json]"
-MODEL_TABLE = (
-    ("a-oa", "f1oa", "gpt-a"),
-    ("a-an", "f1an", "claude-a"),
-    ("a-ge", "f1ge", "gemini-a"),
-    ("b-oa", "f2oa", "gpt-b"),
-    ("b-an", "f2an", "claude-b"),
-    ("b-ge", "f2ge", "gemini-b"),
-    ("c-oa", "f3oa", "gpt-c"),  # f3: never faulted, its calls wait for the small connection pool
-    ("c-an", "f3an", "claude-c"),
-)
-PROVIDER_OF = {name: provider for name, provider, _ in MODEL_TABLE}
-PRICE = "price: {input_per_mtok: 1, output_per_mtok: 2}"
-MODELS = "\n".join(
-    f"  {name}: {{provider: {provider}, model: {model}, {PRICE}, {CAPABILITIES}}}"
-    for name, provider, model in MODEL_TABLE
-)
-POLICY = f"""
-version: 1
-defaults:
-  unsupported_params: drop
-  resilience:
-    max_attempts_per_target: 2
-    deadline_s: {DEADLINE_S}
-    backoff: {{base_s: 0.05, cap_s: 0.3}}
-    rate_limit_max_wait_s: 1
-    fallback_on: [429, 500, 502, 503, 504, 529]
-  breaker: {{window: count, window_size: 20, minimum_calls: 5, failure_rate: 0.5, open_s: 1, open_max_s: 3}}
-  bulkhead: {{max_concurrent: 64, queue_timeout_s: 1}}
-providers:
-{PROVIDERS}
-models:
-{MODELS}
-routes:
-  - name: soak-id
-    match: {{model: soak-never, headers: {{x-soak-id: never}}}}
-    deny: {{message: "never taken: makes the access line log x-soak-id", status: 403}}
-  - name: chain
-    match: {{model: chain}}
-    target: CHAIN
-  - name: hedged
-    match: {{model: hedged}}
-    target: [a-an, b-oa, a-ge]
-    resilience: {{hedge: {{after_s: 0.5}}}}
-  - name: cached
-    match: {{model: cached}}
-    target: [a-ge, b-oa]
-    cache: {{enabled: true, cacheable: always, ttl_s: 600}}
-  - name: capped
-    match: {{model: capped}}
-    target: [b-an, a-oa]
-  - name: spare
-    match: {{model: spare}}
-    target: SPARE
-  - name: pool
-    match: {{model: pool}}
-    target: [c-oa, c-an]
-    access_log: {{sample: SAMPLE}}
-budgets:
-  store: {{url: "redis://127.0.0.1:REDIS/0", timeout_ms: 300, connect_timeout_ms: 300}}
-  limits:
-    - {{name: spend, measure: usd, amount: 1000, window: day}}
-    - {{name: capped-rpm, measure: requests, amount: 40, window: minute,
-       scope: {{by: route, values: [capped], others: exempt}}}}
-    - {{name: f2oa-rpm, measure: requests, amount: 25, window: minute,
-       scope: {{by: provider, values: [f2oa], others: exempt}}}}
-    - {{name: {ROUTE_USD}, measure: usd, amount: 1000, window: day, scope: {{by: route}}}}
-    - {{name: {PROVIDER_REQUESTS}, measure: requests, amount: 1000000, window: day, scope: {{by: provider}}}}
-access_log: {{sample: 1}}
-cache:
-  redis: {{url: "redis://127.0.0.1:REDIS/1", timeout_s: 0.2}}
-"""
-VALID = {"CHAIN": "[a-oa, b-an, b-ge]", "SPARE": "[b-ge]", "SAMPLE": "0.3"}
-REMOVING = {"CHAIN": "[a-oa, b-an]", "SPARE": "[b-an]", "SAMPLE": "0.3"}  # b-ge, a target in use, is gone
-RESAMPLED = {**VALID, "SAMPLE": "0.7"}  # the pool route's share of access lines changed by a reload
-BROKEN = ("version: 1\nroutes: [\n", "version: 1\nproviders: {x: {kind: nope}}\n")
 KILL_REDIS_ROUND = 1
 FAKE_FAULTS = ("overloaded", "status=500", "reset", "stall=2", "cut=1", "status=429;hint=retry-after;after=0.2")
 
@@ -149,15 +76,6 @@ FAKE_FAULTS = ("overloaded", "status=500", "reset", "stall=2", "cut=1", "status=
 FOUND: tuple[tuple[str, str, bool, bool, str | None, str | None], ...] = (
     ("gemini", "chain", True, True, "f1:cut=2", None),
 )
-
-
-def policy_text(ports: dict[str, int], variant: dict[str, str]) -> str:
-    text = POLICY
-    for fake in ("f1", "f2", "f3"):
-        text = text.replace(fake.upper(), f"http://127.0.0.1:{ports[fake]}")
-    for key, value in variant.items():
-        text = text.replace(key, value)
-    return text.replace("REDIS", str(ports["redis"]))
 
 
 def write_policy(path: Path, text: str) -> None:
