@@ -85,6 +85,7 @@ class Admission:
         "_counted_on",
         "_held",
         "_ledger",
+        "_owed",
         "_racer",
         "_request",
         "_spent",
@@ -102,6 +103,7 @@ class Admission:
         self._racer: Held | None = None  # a hedge's second call's hold, while the race runs
         self._spent = (0, 0)  # the nano-dollars and tokens of ``spent`` already charged (switches, races)
         self._counted = False  # the request is counted in the ``requests`` measure already (a switch did)
+        self._owed = False  # the held target's call billed in a race: its settlement counts the request there
         self._counted_on: frozenset[str] | None = None  # a chain's: the ``requests`` counters it is counted on
         self._calls: CallHolds | None = None  # an ensemble's calls, once one of them moved on or raced
 
@@ -135,7 +137,8 @@ class Admission:
         counted = self._counted_on or frozenset()
         if held is not None:  # a call billed on held's target: the request counts on its counters now
             extra = self._unspent(spent)
-            count = extra != (0, 0) or (not self._counted and spent != (0.0, 0))
+            count = extra != (0, 0) or (not self._counted and spent != (0.0, 0)) or self._owed
+            self._owed = False
             amounts, counted = uncounted(held.plan, held.plan.pick((*extra, 1 if count else 0)), counted)
             self._counted, self._counted_on = self._counted or count, counted
             ledger._finish_soon(held, amounts)
@@ -282,7 +285,8 @@ class Admission:
         if racer is None or held is None:
             return
         hedge_won = winner is not None and racer.plan.target == winner and held.plan.target != winner
-        loser = held if hedge_won else racer
+        loser, kept = (held, racer) if hedge_won else (racer, held)
+        self._owed = billed is not None and kept.plan.target.model in billed  # both billed: the kept one too
         if billed is not None and loser.plan.target.model not in billed:
             self._ledger._finish_soon(loser, [0] * len(loser.plan.refs))
             self._held = racer if hedge_won else held
@@ -360,7 +364,8 @@ class Admission:
                 units = actual_units((served or plan.target).price, usage)
             if unserved != (0.0, 0):
                 extra = self._unspent(unserved)
-                units = (units[0] + extra[0], units[1] + extra[1], units[2] if answered or extra != (0, 0) else 0)
+                counts = answered or extra != (0, 0) or self._owed
+                units = (units[0] + extra[0], units[1] + extra[1], units[2] if counts else 0)
             local = ledger._stores.local
             if not local.settle_held(held.res_id, units):  # expired meanwhile: the use alone
                 local.settle_now(held.res_id, plan.refs, plan.pick(units))  # type: ignore[arg-type]
@@ -409,7 +414,7 @@ class Admission:
             actual: Sequence[int] = held.per_counter()
         else:
             units = actual_units((served or plan.target).price, usage)
-            if not answered and extra == (0, 0):  # no answer, and held's target billed nothing: no request
+            if not answered and extra == (0, 0) and not self._owed:  # no answer, held's target billed nothing
                 units = (units[0], units[1], 0)
             if self._counted_on is not None:  # a chain's: once on each counter of a target it billed on
                 actual = uncounted(plan, plan.pick(units), self._counted_on)[0]

@@ -101,3 +101,25 @@ async def test_a_hedge_that_billed_in_a_race_the_first_call_lost_by_refusal_coun
     counted = {"one": 0.0, "two": 1.0}
     assert await used_by_provider(running, counted, "requests") == counted
     assert await used_by_provider(running, {"*": 1.0}, "all-requests") == {"*": 1.0}
+
+
+async def test_a_race_whose_both_calls_billed_counts_the_request_on_both_providers(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str
+) -> None:
+    """Neither ``small`` (provider one) nor its hedge ``alt`` (provider two) sends a head within the
+    first-byte timeout: both calls were sent (billed), the request fails. It counts once on each
+    provider, the race's winner's (the first to time out, whose hold the request keeps) included."""
+    first = await fake("one", fault="stall=5", fault_rate=1)
+    second = await fake("two", fault="stall=5", fault_rate=1)
+    resilience = "{max_attempts_per_target: 1, hedge: {after_s: 0.2}, timeouts: {first_byte_s: 1}}"
+    route = f"{{name: chat, target: [small, alt], resilience: {resilience}}}"
+    limits = f"{per_provider_requests(100)}\n    - {ONE_REQUEST}"
+    running = await sidecar(two_provider_policy(first, second, route, limits, store))
+    async with client(running) as sdk:
+        with pytest.raises(openai.APIStatusError):
+            await sdk.chat.completions.create(**CHAT)
+    line = access_line(running)
+    assert sorted(line["billed_failures"]) == ["alt:timeout_first_byte", "small:timeout_first_byte"]
+    both = {"one": 1.0, "two": 1.0}
+    assert await used_by_provider(running, both, "requests") == both
+    assert await used_by_provider(running, {"*": 1.0}, "all-requests") == {"*": 1.0}
