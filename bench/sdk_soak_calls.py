@@ -109,7 +109,7 @@ def plan_call(rng: random.Random, soak_id: str, round_number: int) -> Plan:
     if roll < 0.05:
         path, body = rng.choice(MALFORMED)
         return Plan(soak_id, "raw", "chain", False, False, None, None, body, path)
-    model = rng.choice(ROUTES)
+    model = rng.choice((*ROUTES, *CALM))  # the calm routes twice: their calls fill f3's small pool
     if roll < 0.08:
         model = f"unknown-{rng.randrange(1000)}"
     shared = rng.choice(shared_prompts(round_number)) if model == "cached" and rng.random() < 0.6 else None
