@@ -33,6 +33,7 @@ SAMPLED_ROUTE = "pool"
 SAMPLED_PROVIDERS = frozenset({"f3oa", "f3an"})  # the sampled route's: its lines may be left out
 POOL_TARGETS = ("c-oa", "c-an")
 POOL_FULL = 'error_type="upstream_pool_full"'
+CHAIN_ORDER = {"a-an": 0, "b-oa": 1, "a-ge": 2}  # the hedged route's chain: its races' first call comes first
 USD_TOLERANCE_PER_LINE = 2e-8  # a line's cost_usd has 8 decimals; a counter counts nano-dollars
 
 Uses = dict[tuple[str, str], float]
@@ -47,15 +48,20 @@ def budget_uses(url: str) -> Uses:
 
 
 def billed_providers(line: dict[str, Any], provider_of: dict[str, str]) -> set[str]:
-    """The providers one of the line's calls billed on: its answer's, its billed failures', its call cut
-    in flight when the client left (``target:cancelled``), its hedge's cut call's."""
+    """The providers one of the line's calls billed on: its answer's, its billed failures', its hedge's
+    cut calls', and the call the client's leaving cut in flight (``target:cancelled``; when it left during
+    a race, both racers' are listed, and only the call the request's reservation is on counts: the
+    race's first, the earlier of the chain, docs/budgets.md "the cancel rule")."""
     if not line.get("attempts"):  # a cache hit names its answer's provider, and called none
         return set()
     providers = {line["provider"]} if line.get("provider") else set()
-    billed = [*line.get("billed_failures", ()), *(e for e in line.get("attempt_log", ()) if e.endswith(":cancelled"))]
-    providers |= {provider_of[entry.rsplit(":", 1)[0]] for entry in billed}
-    cut = line.get("hedge_cut")
-    providers |= {provider_of[model.strip()] for model in cut.split(",")} if cut else set()
+    providers |= {provider_of[entry.rsplit(":", 1)[0]] for entry in line.get("billed_failures", ())}
+    cut = {model.strip() for model in line.get("hedge_cut", "").split(",") if model.strip()}
+    providers |= {provider_of[model] for model in cut}
+    log = [entry.rsplit(":", 1) for entry in line.get("attempt_log", ())]
+    in_flight = [model for model, outcome in log if outcome == "cancelled" and model not in cut]
+    if in_flight:
+        providers.add(provider_of[min(in_flight, key=lambda model: CHAIN_ORDER.get(model, len(CHAIN_ORDER)))])
     return providers
 
 
