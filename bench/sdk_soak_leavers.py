@@ -72,9 +72,8 @@ async def run(args: argparse.Namespace, stack: Stack) -> None:
             seen["499: noticed"] += 1
         elif line.get("ts", 0) - closed > 0.5:
             seen[f"{line.get('status')}: not noticed"] += 1
-            print(
-                f"# {soak_id} {line.get('status')} {line.get('ts', 0) - closed:.2f} s after the close: {line.get('attempt_log')}"
-            )
+            late = line.get("ts", 0) - closed
+            print(f"# {soak_id} {line.get('status')} {late:.2f} s after the close: {line.get('attempt_log')}")
         else:
             seen[f"{line.get('status')}: answered as it closed"] += 1
     print("\n".join(f"{what}: {count}" for what, count in sorted(seen.items())))
