@@ -91,11 +91,14 @@ class Stack:
         self.workdir = workdir
         self.procs: list[subprocess.Popen[bytes]] = []
         self.ports: dict[str, int] = {}
-        for name in ("f1", "f2", "f3"):
+        fakes = {}
+        for name in ("f1", "f2", "f3"):  # started together, then waited for: a start takes seconds under load
             fake = [PYTHON, "-m", "sidecar", "fake-provider", "--name", name]
             # f3 holds each connection about a second: its calls wait for the small pool
             slow = ["--ttft-ms", "300", "--tokens-per-s", "20"] if name == "f3" else ["--tokens-per-s", "300"]
-            self.ports[name] = self._start(name, [*fake, *slow, "--seed", str(seed)])
+            fakes[name] = self._spawn(name, [*fake, *slow, "--seed", str(seed)])
+        for name, (ports_file, proc) in fakes.items():
+            self.ports[name] = wait_port(ports_file, proc)
         self.redis, self.ports["redis"] = start_redis(workdir)
         self.policy = workdir / "policy.yaml"
         write_policy(self.policy, policy_text(self.ports, VALID))
@@ -111,11 +114,17 @@ class Stack:
         self.log = workdir / "sidecar.log"
 
     def _start(self, name: str, args: list[str], env: dict[str, str] | None = None) -> int:
+        return wait_port(*self._spawn(name, args, env))
+
+    def _spawn(
+        self, name: str, args: list[str], env: dict[str, str] | None = None
+    ) -> tuple[Path, subprocess.Popen[bytes]]:
+        """Start ``name``; its ports file and process (``wait_port`` reads the port once it listens)."""
         ports = self.workdir / f"{name}.ports"
         with (self.workdir / f"{name}.log").open("wb") as log:
             proc = subprocess.Popen([*args, *port_zero(ports)], stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
         self.procs.append(proc)
-        return wait_port(ports, proc)
+        return ports, proc
 
     def fake_url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
