@@ -10,7 +10,7 @@ import pytest
 
 from ..conftest import FakeFactory, SidecarFactory
 from .budget_walks import access_line, client, store, two_provider_policy
-from .provider_quotas import CHAT, ONE_REQUEST, per_provider_requests, used_by_provider
+from .provider_quotas import CHAT, COUNTING, ONCE, failed_chat, request_counts
 
 __all__ = ["store"]  # the store fixture: the pod's own counters, or a real redis-server's
 
@@ -27,17 +27,12 @@ async def test_a_failed_chains_last_provider_that_refused_every_call_counts_no_r
     billed call cost on the reservation held on the last target, a request on its counters with it)."""
     first = await fake("one", fault="malformed", fault_rate=1)
     second = await fake("two", fault="status=503", fault_rate=1)
-    limits = f"{per_provider_requests(100)}\n    - {ONE_REQUEST}"
-    running = await sidecar(two_provider_policy(first, second, CHAIN, limits, store))
-    async with client(running) as sdk:
-        with pytest.raises(openai.APIStatusError):
-            await sdk.chat.completions.create(**CHAT)
-    line = access_line(running)
+    running = await sidecar(two_provider_policy(first, second, CHAIN, COUNTING, store))
+    line = await failed_chat(running)
     assert line["billed_failures"] == ["small:malformed_response"]
     assert line["attempt_log"][-1] == "alt:overloaded"
     counted = {"one": 1.0, "two": 0.0}
-    assert await used_by_provider(running, counted, "requests") == counted
-    assert await used_by_provider(running, {"*": 1.0}, "all-requests") == {"*": 1.0}
+    assert await request_counts(running, counted) == (counted, ONCE)
 
 
 async def test_a_panic_call_counts_the_request_on_its_own_provider(
@@ -50,8 +45,7 @@ async def test_a_panic_call_counts_the_request_on_its_own_provider(
     ``alt``, and the answer was counted there)."""
     first, second = await fake("one", reply="billing"), await fake("two", reply="billing")
     breaker = "defaults:\n  breaker: {window_size: 10, minimum_calls: 3, failure_rate: 0.5, open_s: 30}\n"
-    limits = f"{per_provider_requests(100)}\n    - {ONE_REQUEST}"
-    text = two_provider_policy(first, second, "{name: chat, target: [small, alt]}", limits, store)
+    text = two_provider_policy(first, second, "{name: chat, target: [small, alt]}", COUNTING, store)
     running = await sidecar(text.replace("version: 1\n", "version: 1\n" + breaker, 1))
     async with client(running) as sdk:
         for _ in range(3):
@@ -61,5 +55,4 @@ async def test_a_panic_call_counts_the_request_on_its_own_provider(
     assert answer.choices[0].message.content == "billing"
     assert access_line(running)["attempt_log"] == ["small:breaker_open", "alt:breaker_open", "small:ok"]
     counted = {"one": 1.0, "two": 0.0}
-    assert await used_by_provider(running, counted, "requests") == counted
-    assert await used_by_provider(running, {"*": 1.0}, "all-requests") == {"*": 1.0}
+    assert await request_counts(running, counted) == (counted, ONCE)
