@@ -1,34 +1,43 @@
 """A seeded, randomized fault soak through the official SDKs, with invariants: does anything break?
 
 One real ``python -m sidecar run`` (its log to a file, a ``sitecustomize`` hook on its PYTHONPATH
-counting its live asyncio tasks: bench/soak_samples.py) in front of two ``sidecar fake-provider``
-processes (``f1``, ``f2``: OpenAI, Anthropic and Gemini each) and one redis-server (the response cache
-and the budgets' store). Routes: a translated fallback chain over the three dialects, a hedged pair, a
-cached route, a route with a requests budget, a one-target route; a dollar budget counts everything.
+counting its live asyncio tasks: bench/soak_samples.py; ``SIDECAR_UPSTREAM_CONNECTIONS_PER_HOST``
+``--per-host``, small, so calls wait for the pool) in front of three ``sidecar fake-provider``
+processes (``f1``, ``f2``: OpenAI, Anthropic and Gemini each, faulted at random; ``f3``: OpenAI and
+Anthropic, never faulted, slow, so its calls wait for a connection) and one redis-server (the response
+cache and the budgets' store). Routes: a translated fallback chain over the three dialects, a hedged
+chain of three, a cached route, a route with a requests budget, a one-target route, and ``pool`` (f3's,
+its access lines sampled by the policy's ``access_log``). Budgets: dollars overall, requests on one
+route, requests on one provider (``f2oa``: a hedge's and a fallback's target, skipped once full), and two
+that only count (dollars by route, requests by provider: bench/sdk_soak_ledger.py).
 
 ``--concurrency`` clients, each with its own RNG from ``--seed``, send for ``--seconds`` per round
 (bench/sdk_soak_calls.py): openai, anthropic and google-genai calls, streamed and not, with tools or
 not, to every route (so same-dialect and translated), a third with a provider fault in the prompt;
 clients that leave mid-stream or before the head; malformed bodies by raw HTTP; unknown models.
 Meanwhile, at random (from the seed): each fake's default fault and rate change, the policy is
-rewritten and SIGHUPed (the same, a broken one, or one that removes a target in use), and
-redis-server is killed and restarted once (in the first round).
+rewritten and SIGHUPed (the same, a broken one, one that removes a target in use, or one that changes
+the pool route's sample rate), and redis-server is killed and restarted once (in the first round).
 
 Then the invariants (bench/sdk_soak_checks.py), per request: an answer the SDK parsed (the fake
 model's echo of the prompt, or its tool call; a stream to its end) or an error the SDK raised in the
 caller's dialect, never a 500 but a provider's own passed through, never past the deadline plus a
-margin; one access line per request agreeing with what the client saw; a client that left had its
-upstream calls ended within 2 s (the fake's request log: ``ended``). At the end of each round, after
-the load stopped (``settle``: faults off, the valid policy back, a clean call per route and dialect, the
-cache's answers to the round's shared prompts, and ``FOUND``, the calls that met a defect before): no
-budget reservation held in Redis and no settlement pending, open fds and live tasks back near the
-start, RSS per round, every open breaker in ``/status`` with failures in its window; at the very end,
-no error-level log line (but the soak's own broken policies) and no traceback.
+margin; one access line per request agreeing with what the client saw (on the sampled route: one, or
+none for a plain success from one upstream call); a client that left had its upstream calls ended
+within 2 s (the fake's request log: ``ended``). At the end of each round, after the load stopped
+(``settle``: faults off, the valid policy back, a clean call per route and dialect, the cache's answers
+to the round's shared prompts, and ``FOUND``, the calls that met a defect before): no budget
+reservation held in Redis and no settlement pending, open fds and live tasks back near the start, RSS
+per round, every open breaker in ``/status`` with failures in its window; and (but in the round Redis
+was restarted in) ``/status``'s counting budgets grew by what the round's access lines say was used. At
+the very end: the lines sampled out are ``llm_sidecar_access_lines_sampled_out_total``, requests by
+route in ``llm_sidecar_requests_total`` are the lines plus those, no breaker of the pool route opened by
+pool waits alone, no error-level log line (but the soak's own broken policies) and no traceback.
 
-    .venv/bin/python bench/sdk_soak.py [--seed 1] [--rounds 3] [--seconds 60] [--concurrency 8]
+    .venv/bin/python bench/sdk_soak.py [--seed 1] [--rounds 3] [--seconds 60] [--concurrency 8] [--per-host 4]
 
 Exit 0 when nothing was violated, 1 otherwise; each violation is printed with the request's plan.
-tests/test_sdk_soak.py runs a short fixed-seed round in CI.
+tests/test_sdk_soak.py runs a short fixed-seed soak in CI.
 """
 
 from __future__ import annotations
@@ -50,80 +59,14 @@ from typing import Any
 
 from listening import port_zero, start_redis, wait_port
 from sdk_soak_calls import LEAVE_MID, ROUTES, Clients, Plan, Seen, plan_call, send, shared_prompts
-from sdk_soak_checks import DEADLINE_S, Sample, check_end, check_requests, error_lines, sample
+from sdk_soak_checks import Sample, check_end, check_requests, error_lines, get_text, round_budgets, sample
+from sdk_soak_ledger import budget_uses, pool_waits
+from sdk_soak_policy import BROKEN, PROVIDER_OF, REMOVING, RESAMPLED, VALID, policy_text
 from soak_samples import HOOK
 
 PYTHON = sys.executable
 ROOT = Path(__file__).resolve().parents[1]
-TIMEOUTS = "timeouts: {connect_s: 1, first_byte_s: 1.5, idle_s: 2, total_s: 8}"
-PROVIDERS = "\n".join(
-    f"  {fake}{short}: {{kind: {kind}, base_url: '{fake.upper()}{suffix}', {TIMEOUTS}}}"
-    for fake in ("f1", "f2")
-    for short, kind, suffix in (("oa", "openai", "/v1"), ("an", "anthropic", ""), ("ge", "gemini", ""))
-)
-CAPABILITIES = "capabilities: [chat, streaming, tools, json]"
-MODEL_TABLE = (
-    ("a-oa", "f1oa", "gpt-a"),
-    ("a-an", "f1an", "claude-a"),
-    ("a-ge", "f1ge", "gemini-a"),
-    ("b-oa", "f2oa", "gpt-b"),
-    ("b-an", "f2an", "claude-b"),
-    ("b-ge", "f2ge", "gemini-b"),
-)
-PRICE = "price: {input_per_mtok: 1, output_per_mtok: 2}"
-MODELS = "\n".join(
-    f"  {name}: {{provider: {provider}, model: {model}, {PRICE}, {CAPABILITIES}}}"
-    for name, provider, model in MODEL_TABLE
-)
-POLICY = f"""
-version: 1
-defaults:
-  unsupported_params: drop
-  resilience:
-    max_attempts_per_target: 2
-    deadline_s: {DEADLINE_S}
-    backoff: {{base_s: 0.05, cap_s: 0.3}}
-    rate_limit_max_wait_s: 1
-    fallback_on: [429, 500, 502, 503, 504, 529]
-  breaker: {{window: count, window_size: 20, minimum_calls: 5, failure_rate: 0.5, open_s: 1, open_max_s: 3}}
-  bulkhead: {{max_concurrent: 64, queue_timeout_s: 1}}
-providers:
-{PROVIDERS}
-models:
-{MODELS}
-routes:
-  - name: soak-id
-    match: {{model: soak-never, headers: {{x-soak-id: never}}}}
-    deny: {{message: "never taken: makes the access line log x-soak-id", status: 403}}
-  - name: chain
-    match: {{model: chain}}
-    target: CHAIN
-  - name: hedged
-    match: {{model: hedged}}
-    target: [a-an, b-oa]
-    resilience: {{hedge: {{after_s: 0.5}}}}
-  - name: cached
-    match: {{model: cached}}
-    target: [a-ge, b-oa]
-    cache: {{enabled: true, cacheable: always, ttl_s: 600}}
-  - name: capped
-    match: {{model: capped}}
-    target: [b-an, a-oa]
-  - name: spare
-    match: {{model: spare}}
-    target: SPARE
-budgets:
-  store: {{url: "redis://127.0.0.1:REDIS/0", timeout_ms: 300, connect_timeout_ms: 300}}
-  limits:
-    - {{name: spend, measure: usd, amount: 1000, window: day}}
-    - {{name: capped-rpm, measure: requests, amount: 40, window: minute,
-       scope: {{by: route, values: [capped], others: exempt}}}}
-cache:
-  redis: {{url: "redis://127.0.0.1:REDIS/1", timeout_s: 0.2}}
-"""
-VALID = {"CHAIN": "[a-oa, b-an, b-ge]", "SPARE": "[b-ge]"}
-REMOVING = {"CHAIN": "[a-oa, b-an]", "SPARE": "[b-an]"}  # b-ge, a target in use, is gone
-BROKEN = ("version: 1\nroutes: [\n", "version: 1\nproviders: {x: {kind: nope}}\n")
+KILL_REDIS_ROUND = 1
 FAKE_FAULTS = ("overloaded", "status=500", "reset", "stall=2", "cut=1", "status=429;hint=retry-after;after=0.2")
 
 
@@ -135,13 +78,6 @@ FOUND: tuple[tuple[str, str, bool, bool, str | None, str | None], ...] = (
 )
 
 
-def policy_text(ports: dict[str, int], variant: dict[str, str]) -> str:
-    text = POLICY.replace("F1", f"http://127.0.0.1:{ports['f1']}").replace("F2", f"http://127.0.0.1:{ports['f2']}")
-    for key, value in variant.items():
-        text = text.replace(key, value)
-    return text.replace("REDIS", str(ports["redis"]))
-
-
 def write_policy(path: Path, text: str) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(text)
@@ -151,13 +87,18 @@ def write_policy(path: Path, text: str) -> None:
 class Stack:
     """The fakes, the Redis and the sidecar, started in ``workdir``; ``close`` stops them all."""
 
-    def __init__(self, workdir: Path, seed: int) -> None:
+    def __init__(self, workdir: Path, seed: int, per_host: int) -> None:
         self.workdir = workdir
         self.procs: list[subprocess.Popen[bytes]] = []
         self.ports: dict[str, int] = {}
-        for name in ("f1", "f2"):
-            fake = [PYTHON, "-m", "sidecar", "fake-provider", "--name", name, "--tokens-per-s", "300"]
-            self.ports[name] = self._start(name, [*fake, "--seed", str(seed)])
+        fakes = {}
+        for name in ("f1", "f2", "f3"):  # started together, then waited for: a start takes seconds under load
+            fake = [PYTHON, "-m", "sidecar", "fake-provider", "--name", name]
+            # f3 holds each connection about a second: its calls wait for the small pool
+            slow = ["--ttft-ms", "300", "--tokens-per-s", "20"] if name == "f3" else ["--tokens-per-s", "300"]
+            fakes[name] = self._spawn(name, [*fake, *slow, "--seed", str(seed)])
+        for name, (ports_file, proc) in fakes.items():
+            self.ports[name] = wait_port(ports_file, proc)
         self.redis, self.ports["redis"] = start_redis(workdir)
         self.policy = workdir / "policy.yaml"
         write_policy(self.policy, policy_text(self.ports, VALID))
@@ -166,17 +107,24 @@ class Stack:
         (hook / "sitecustomize.py").write_text(HOOK)
         self.tasks_file = workdir / "tasks"
         env = {**os.environ, "PYTHONPATH": str(hook), "SOAK_TASKS_FILE": str(self.tasks_file)}
+        env["SIDECAR_UPSTREAM_CONNECTIONS_PER_HOST"] = str(per_host)
         port = self._start("sidecar", [PYTHON, "-m", "sidecar", "run", "--policy", str(self.policy)], env)
         self.sidecar = self.procs[-1]
         self.url = f"http://127.0.0.1:{port}"
         self.log = workdir / "sidecar.log"
 
     def _start(self, name: str, args: list[str], env: dict[str, str] | None = None) -> int:
+        return wait_port(*self._spawn(name, args, env))
+
+    def _spawn(
+        self, name: str, args: list[str], env: dict[str, str] | None = None
+    ) -> tuple[Path, subprocess.Popen[bytes]]:
+        """Start ``name``; its ports file and process (``wait_port`` reads the port once it listens)."""
         ports = self.workdir / f"{name}.ports"
         with (self.workdir / f"{name}.log").open("wb") as log:
             proc = subprocess.Popen([*args, *port_zero(ports)], stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
         self.procs.append(proc)
-        return wait_port(ports, proc)
+        return ports, proc
 
     def fake_url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
@@ -232,9 +180,10 @@ async def chaos(stack: Stack, rng: random.Random, until: float, kill_redis_at: f
             events.append(f"{time.strftime('%H:%M:%S')} redis killed and restarted")
         if now >= next_reload:
             next_reload = now + rng.uniform(1, 3)
-            kind = rng.choice(("valid", "valid", "broken", "removing"))
+            kind = rng.choice(("valid", "valid", "broken", "removing", "resampled"))
             text = {
                 "valid": policy_text(stack.ports, VALID),
+                "resampled": policy_text(stack.ports, RESAMPLED),
                 "removing": policy_text(stack.ports, REMOVING),
                 "broken": rng.choice(BROKEN),
             }[kind]
@@ -292,7 +241,7 @@ async def run_round(args: argparse.Namespace, stack: Stack, number: int, events:
     rng = random.Random(f"{args.seed}-{number}")
     sdks = [Clients(stack.url, stack.fake_urls(), timeout_s=30) for _ in range(args.concurrency)]
     until = time.monotonic() + args.seconds  # from here: building the SDKs' clients takes seconds under load
-    kill_at = time.monotonic() + args.seconds * rng.uniform(0.3, 0.6) if number == 1 else None
+    kill_at = time.monotonic() + args.seconds * rng.uniform(0.3, 0.6) if number == KILL_REDIS_ROUND else None
     seen: list[Seen] = []
     clients = [
         client(sdk, random.Random(f"{args.seed}-{number}-{i}"), f"s{args.seed}r{number}c{i}", number, until, seen)
@@ -311,6 +260,7 @@ async def soak(args: argparse.Namespace, stack: Stack) -> list[str]:
     warm = await settle(stack, f"s{args.seed}warm", wait_s=0)
     await asyncio.sleep(args.idle_s)
     start = await asyncio.to_thread(sample, stack)
+    uses = await asyncio.to_thread(budget_uses, stack.url)
     samples: list[Sample] = []
     violations: list[str] = []
     every: list[Seen] = [*warm]
@@ -325,11 +275,16 @@ async def soak(args: argparse.Namespace, stack: Stack) -> list[str]:
         print(f"# round {number} {began}-{ended} UTC: {len(seen)} calls; {samples[-1]}", flush=True)
         fd_slack = 8 + args.concurrency  # the sidecar's kept-alive connections to the fakes, about one a client
         violations += await asyncio.to_thread(check_end, stack, start, samples, clean, fd_slack)
+        uses, grown = await asyncio.to_thread(budget_uses, stack.url), uses
+        if number != KILL_REDIS_ROUND:  # a restarted redis-server starts its counters from nothing
+            found = await asyncio.to_thread(round_budgets, stack, seen + clean, grown, uses, PROVIDER_OF)
+            violations += [f"round {number}: {problem}" for problem in found]
     violations += await asyncio.to_thread(check_requests, stack, every)
     violations += error_lines(stack.log)
     if args.events:
         print("\n".join(f"#   {event}" for event in events))
-    print(f"# start {start}; chaos events: {len(events)}; calls: {len(every)}")
+    waits = pool_waits(await asyncio.to_thread(get_text, stack.url + "/metrics"))
+    print(f"# start {start}; chaos events: {len(events)}; calls: {len(every)}; pool waits: {waits:g}")
     return violations
 
 
@@ -339,12 +294,15 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=60.0, help="load per round")
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--per-host", type=int, default=4, help="SIDECAR_UPSTREAM_CONNECTIONS_PER_HOST: calls wait for the pool"
+    )
     parser.add_argument("--idle-s", type=float, default=2.0, help="idle before each sample")
     parser.add_argument("--events", action="store_true", help="print the chaos events")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="sidecar-sdk-soak-"))
     print(f"# workdir {workdir} seed {args.seed}", flush=True)
-    stack = Stack(workdir, args.seed)
+    stack = Stack(workdir, args.seed, args.per_host)
     try:
         violations = asyncio.run(soak(args, stack))
     finally:

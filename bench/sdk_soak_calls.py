@@ -26,7 +26,8 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
-ROUTES = ("chain", "hedged", "cached", "capped", "spare")
+ROUTES = ("chain", "hedged", "cached", "capped", "spare", "pool")
+CALM = frozenset({"pool"})  # routes whose calls carry no fault and never leave: their provider never fails
 FAULTS = (
     "f1:status=429;hint=retry-after;after=0.3",
     "f1:status=500",
@@ -108,10 +109,12 @@ def plan_call(rng: random.Random, soak_id: str, round_number: int) -> Plan:
     if roll < 0.05:
         path, body = rng.choice(MALFORMED)
         return Plan(soak_id, "raw", "chain", False, False, None, None, body, path)
-    model = rng.choice(ROUTES)
+    model = rng.choice((*ROUTES, *CALM))  # the calm routes twice: their calls fill f3's small pool
     if roll < 0.08:
         model = f"unknown-{rng.randrange(1000)}"
     shared = rng.choice(shared_prompts(round_number)) if model == "cached" and rng.random() < 0.6 else None
+    if model in CALM:
+        return Plan(soak_id, dialect, model, rng.random() < 0.45, rng.random() < 0.2, None, None)
     if roll > 0.93:
         return Plan(soak_id, dialect, model, True, False, LEAVE_MID, "mid", shared=shared)
     if roll > 0.87:

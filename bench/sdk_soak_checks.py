@@ -17,6 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 from sdk_soak_calls import REFUSED_BY_THE_SIDECAR, prompt
+from sdk_soak_ledger import (
+    SAMPLED_ROUTE,
+    Uses,
+    check_budgets,
+    check_pool_breakers,
+    check_request_metrics,
+    check_sampling,
+)
 
 if TYPE_CHECKING:
     from sdk_soak import Stack
@@ -59,9 +67,14 @@ def get_json(url: str) -> Any:
         return json.loads(response.read())
 
 
-def access_lines(log: Path) -> dict[str, list[dict[str, Any]]]:
-    """The access lines by ``x-soak-id``."""
-    lines: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
+def get_text(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.read().decode()  # type: ignore[no-any-return]
+
+
+def every_access_line(log: Path) -> list[dict[str, Any]]:
+    """The access lines of the sidecar's log, in order."""
+    lines = []
     for text in log.read_text(errors="replace").splitlines():
         if '"access"' not in text:
             continue
@@ -69,10 +82,19 @@ def access_lines(log: Path) -> dict[str, list[dict[str, Any]]]:
             line = json.loads(text)
         except ValueError:
             continue
-        soak_id = (line.get("headers") or {}).get("x-soak-id")
-        if line.get("event") == "access" and soak_id:
-            lines[soak_id].append(line)
+        if line.get("event") == "access":
+            lines.append(line)
     return lines
+
+
+def access_lines(lines: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The access lines by ``x-soak-id``."""
+    by_id: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
+    for line in lines:
+        soak_id = (line.get("headers") or {}).get("x-soak-id")
+        if soak_id:
+            by_id[soak_id].append(line)
+    return by_id
 
 
 def fake_records(url: str) -> list[dict[str, Any]]:
@@ -80,10 +102,12 @@ def fake_records(url: str) -> list[dict[str, Any]]:
 
 
 def check_requests(stack: Stack, seen: list[Seen]) -> list[str]:
-    """Every request against its access line and, for those that left, the fakes' records of its calls."""
+    """Every request against its access line and, for those that left, the fakes' records of its calls;
+    the sampled route's lines and the request metrics against the lines (bench/sdk_soak_ledger.py)."""
     time.sleep(0.2)  # access lines are flushed within 50 ms
-    lines = access_lines(stack.log)
-    records = fake_records(stack.fake_url("f1")) + fake_records(stack.fake_url("f2"))
+    every_line = every_access_line(stack.log)
+    lines = access_lines(every_line)
+    records = [record for fake in ("f1", "f2", "f3") for record in fake_records(stack.fake_url(fake))]
     by_id: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
     for record in records:
         text = json.dumps(record.get("json"))
@@ -92,11 +116,17 @@ def check_requests(stack: Stack, seen: list[Seen]) -> list[str]:
             by_id[text[start + 5 :].split(":", 1)[0]].append(record)
     violations = []
     for one in seen:
-        problems = check_seen(one) + check_line(one, lines.get(one.plan.soak_id, []))
+        mine = lines.get(one.plan.soak_id, [])
+        sampled_out = one.plan.model == SAMPLED_ROUTE and not mine  # check_sampling's
+        problems = check_seen(one) + ([] if sampled_out else check_line(one, mine))
         if one.left_at is not None:
             problems += check_cancelled(one, by_id.get(one.plan.soak_id, []))
         violations += [f"{problem} | {describe(one)}" for problem in problems]
-    return violations
+    metrics = get_text(stack.url + "/metrics")
+    calls = {soak_id: len(mine) for soak_id, mine in by_id.items()}
+    violations += check_sampling(seen, lines, calls, metrics)
+    violations += check_request_metrics(every_line, metrics)
+    return violations + check_pool_breakers(metrics)
 
 
 def describe(one: Seen) -> str:
@@ -106,8 +136,16 @@ def describe(one: Seen) -> str:
     return what + f" -> status={one.status} error={one.error} type={one.error_type} {one.detail[:200]}"
 
 
+def round_budgets(stack: Stack, seen: list[Seen], before: Uses, after: Uses, provider_of: dict[str, str]) -> list[str]:
+    """The budgets' counting over a round against the round's access lines (bench/sdk_soak_ledger.py)."""
+    time.sleep(0.2)  # access lines are flushed within 50 ms
+    by_id = access_lines(every_access_line(stack.log))
+    lines = [line for one in seen for line in by_id.get(one.plan.soak_id, ())]
+    return check_budgets(before, after, lines, provider_of)
+
+
 def check_seen(one: Seen) -> list[str]:
-    """What the client saw: a parsed answer or an SDK error in its dialect, in time."""
+    """What the client saw: a parsed answer or an SDK error in its dialect (its times: ``check_times``)."""
     problems = list(one.notes)
     if one.left_at is not None:
         return problems
@@ -129,10 +167,19 @@ def check_seen(one: Seen) -> list[str]:
         problems.append(f"tools offered, the fake model calls one: no tool call but {one.text!r}")
     if one.error is None and not one.plan.tools and one.text != prompt(one.plan) and not empty:
         problems.append(f"the answer is not the fake model's echo of the prompt: {one.text!r}")
+    return problems
+
+
+def check_times(one: Seen, received_s: float) -> list[str]:
+    """The head within the deadline plus a margin, the answer within the deadline and a call's total_s,
+    from when the sidecar received the request (``received_s`` after the client sent it: a driver starved
+    of CPU sends seconds late, its 64 clients in one process; the wave 27 checker timed from the send)."""
+    problems = []
     head_limit = DEADLINE_S + MARGIN_S
-    if one.head_s is not None and one.head_s > head_limit:
-        problems.append(f"head after {one.head_s:.1f} s > {head_limit} s")
-    total = one.ended - one.started
+    head_s = None if one.head_s is None else one.head_s - max(0.0, received_s)
+    if head_s is not None and head_s > head_limit:
+        problems.append(f"head after {head_s:.1f} s > {head_limit} s (sent {received_s:.1f} s before received)")
+    total = one.ended - one.started - max(0.0, received_s)
     if total > DEADLINE_S + TOTAL_S + MARGIN_S:
         problems.append(f"answer took {total:.1f} s")
     return problems
@@ -146,8 +193,8 @@ def check_line(one: Seen, lines: list[dict[str, Any]]) -> list[str]:
     problems = []
     hit = line.get("cache") == "hit"  # replayed whole, perhaps before the client left
     received_s = line["ts"] - line.get("latency_ms", 0) / 1000 - one.started_wall
-    if one.head_s is not None and one.head_s > DEADLINE_S + MARGIN_S:
-        problems.append(f"(the sidecar received it {received_s:.1f} s after the client sent it)")
+    if one.left_at is None:
+        problems += check_times(one, received_s)
     if line.get("status") == 500 and not any(entry.endswith(":http_500") for entry in line.get("attempt_log", ())):
         problems.append("a 500 that is not a provider's own 500 passed through")
     if one.left_at is None and one.status is not None and line.get("status") != one.status:
@@ -242,8 +289,7 @@ def held_reservations(port: int) -> list[str]:
 
 def pending_settlements(url: str) -> list[str]:
     """Settlements the budgets still owe the shared store (``llm_sidecar_budget_pending_settlements``)."""
-    with urllib.request.urlopen(url + "/metrics", timeout=10) as response:
-        text = response.read().decode()
+    text = get_text(url + "/metrics")
     pending = [line for line in text.splitlines() if line.startswith("llm_sidecar_budget_pending_settlements")]
     return [f"budget settlements still pending: {line}" for line in pending if float(line.rsplit(" ", 1)[1]) != 0]
 

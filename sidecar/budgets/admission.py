@@ -85,6 +85,7 @@ class Admission:
         "_counted_on",
         "_held",
         "_ledger",
+        "_owed",
         "_racer",
         "_request",
         "_spent",
@@ -102,6 +103,7 @@ class Admission:
         self._racer: Held | None = None  # a hedge's second call's hold, while the race runs
         self._spent = (0, 0)  # the nano-dollars and tokens of ``spent`` already charged (switches, races)
         self._counted = False  # the request is counted in the ``requests`` measure already (a switch did)
+        self._owed = False  # the held target's call billed in a race: its settlement counts the request there
         self._counted_on: frozenset[str] | None = None  # a chain's: the ``requests`` counters it is counted on
         self._calls: CallHolds | None = None  # an ensemble's calls, once one of them moved on or raced
 
@@ -135,7 +137,8 @@ class Admission:
         counted = self._counted_on or frozenset()
         if held is not None:  # a call billed on held's target: the request counts on its counters now
             extra = self._unspent(spent)
-            count = extra != (0, 0) or (not self._counted and spent != (0.0, 0))
+            count = extra != (0, 0) or (not self._counted and spent != (0.0, 0)) or self._owed
+            self._owed = False
             amounts, counted = uncounted(held.plan, held.plan.pick((*extra, 1 if count else 0)), counted)
             self._counted, self._counted_on = self._counted or count, counted
             ledger._finish_soon(held, amounts)
@@ -266,19 +269,32 @@ class Admission:
         """The keys of the ``requests`` counters the request is counted on (settled) or held on (``held``)."""
         return uncounted(held.plan, held.per_counter(), self._counted_on or frozenset())[1]
 
-    def race_over(self, winner: TargetInfo | None, spent: tuple[float, int]) -> None:
+    def race_over(
+        self, winner: TargetInfo | None, spent: tuple[float, int], billed: frozenset[str] | None = None
+    ) -> None:
         """The hedged race ended, ``winner``'s result the one that counts: the other call's hold settled at
         what it cost (what ``spent`` gained since the last settlement: a cut call's prompt, a billed
         failure), and the request counted on its ``requests`` counters when it billed (not on those the
-        winner's hold counts it on); ``winner``'s stays, the request's reservation from now on."""
+        winner's hold counts it on); ``winner``'s stays, the request's reservation from now on.
+        ``billed``: the models whose calls billed during the race; the other call's among them or not
+        known (None), it is charged what the race cost, else it is released and what the race cost (the
+        winner's own billed failure: both calls failed) stays for the winner's hold to charge, where it
+        was spent (before wave 30 a refused first call was charged, and counted, for its hedge's)."""
         racer, self._racer = self._racer, None
         held = self._hold()
         if racer is None or held is None:
             return
+        hedge_won = winner is not None and racer.plan.target == winner and held.plan.target != winner
+        loser, kept = (held, racer) if hedge_won else (racer, held)
+        self._owed = billed is not None and kept.plan.target.model in billed  # both billed: the kept one too
+        if billed is not None and loser.plan.target.model not in billed:
+            self._ledger._finish_soon(loser, [0] * len(loser.plan.refs))
+            self._held = racer if hedge_won else held
+            return
         extra = self._unspent(spent)
-        billed = extra != (0, 0)
-        amounts = (*extra, 1 if billed else 0)
-        if winner is not None and racer.plan.target == winner and held.plan.target != winner:
+        billed_now = extra != (0, 0)
+        amounts = (*extra, 1 if billed_now else 0)
+        if hedge_won:
             self._held = racer  # the hedge won: its hold is the request's from now on, counted where held was not
             settled, counted = uncounted(held.plan, held.plan.pick(amounts), self._counted_on or frozenset())
             self._ledger._finish_soon(held, settled)
@@ -286,8 +302,8 @@ class Admission:
             settled, counted = uncounted(racer.plan, racer.plan.pick(amounts), self._on(held))
             self._ledger._finish_soon(racer, settled)
             counted = (self._counted_on or frozenset()) | (counted - self._on(held))
-        if billed:
-            self._counted_on = counted
+        if billed_now:  # counted now: a later switch does not count it again on the next hold's counters
+            self._counted, self._counted_on = True, counted
 
     def _unspent(self, spent: tuple[float, int]) -> tuple[int, int]:
         """The nano-dollars and tokens of ``spent`` (a request's total) not charged yet; now remembered charged."""
@@ -321,10 +337,19 @@ class Admission:
             await self._ledger._finish(held, self._actual(held, usage, served, unserved))
 
     def charge(
-        self, usage: Usage | None, served: TargetInfo | None = None, *, unserved: tuple[float, int] = (0.0, 0)
+        self,
+        usage: Usage | None,
+        served: TargetInfo | None = None,
+        *,
+        unserved: tuple[float, int] = (0.0, 0),
+        answered: bool = True,
     ) -> None:
         """``settle`` without a coroutine: done at once on the local store; on the shared one queued for
-        the next reservation's round trip (``GuardedStore.settle_soon``)."""
+        the next reservation's round trip (``GuardedStore.settle_soon``). ``answered`` False: the request
+        ended without an answer, ``usage`` empty, after calls that billed (``unserved``): the request is
+        counted on the held target's ``requests`` counters only when some of ``unserved`` is left to
+        charge there (a call to it billed), never on a target whose calls were all refused (a chain's
+        last target that answered 503 after an earlier target's billed failure)."""
         if self._racer is not None or self._calls is not None:
             self._close_race()
         held, self._held = self._hold(), None
@@ -339,12 +364,13 @@ class Admission:
                 units = actual_units((served or plan.target).price, usage)
             if unserved != (0.0, 0):
                 extra = self._unspent(unserved)
-                units = (units[0] + extra[0], units[1] + extra[1], units[2])
+                counts = answered or extra != (0, 0) or self._owed
+                units = (units[0] + extra[0], units[1] + extra[1], units[2] if counts else 0)
             local = ledger._stores.local
             if not local.settle_held(held.res_id, units):  # expired meanwhile: the use alone
                 local.settle_now(held.res_id, plan.refs, plan.pick(units))  # type: ignore[arg-type]
             return
-        actual = self._actual(held, usage, served, unserved)
+        actual = self._actual(held, usage, served, unserved, answered)
         if ledger._local_only:
             ledger._stores.local.settle_now(held.res_id, held.plan.refs, actual)
         else:
@@ -375,18 +401,26 @@ class Admission:
             await self._ledger._finish(held, [0] * len(held.plan.refs))
 
     def _actual(
-        self, held: Held, usage: Usage | None, served: TargetInfo | None, unserved: tuple[float, int]
+        self,
+        held: Held,
+        usage: Usage | None,
+        served: TargetInfo | None,
+        unserved: tuple[float, int],
+        answered: bool = True,
     ) -> Sequence[int]:
         plan = held.plan
+        extra = self._unspent(unserved) if unserved != (0.0, 0) else (0, 0)
         if usage is None:
             actual: Sequence[int] = held.per_counter()
         else:
             units = actual_units((served or plan.target).price, usage)
+            if not answered and extra == (0, 0) and not self._owed:  # no answer, held's target billed nothing
+                units = (units[0], units[1], 0)
             if self._counted_on is not None:  # a chain's: once on each counter of a target it billed on
                 actual = uncounted(plan, plan.pick(units), self._counted_on)[0]
             else:
                 actual = plan.pick((units[0], units[1], 0) if self._counted else units)
-        if unserved != (0.0, 0):
-            extra = (*self._unspent(unserved), 0)
-            actual = [amount + extra[lim.measure_index] for amount, lim in zip(actual, plan.limits, strict=False)]
+        if extra != (0, 0):
+            added = (*extra, 0)
+            actual = [amount + added[lim.measure_index] for amount, lim in zip(actual, plan.limits, strict=False)]
         return actual

@@ -42,6 +42,7 @@ class PlainAdmission(Admission):
         self._racer = None
         self._spent = (0, 0)
         self._counted = False
+        self._owed = False
         self._counted_on = None
         self._calls = None
         self._res_id: int | None = res_id

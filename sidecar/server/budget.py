@@ -269,7 +269,7 @@ class BudgetStage:
         unserved = (exchange.unserved_cost_usd, exchange.unserved_tokens)
         if usage is None and (status >= 400 or not exchange.calls or exchange.degraded is not None):
             if unserved != (0.0, 0):
-                _charge(exchange, admission, Usage(), None, unserved)
+                _charge(exchange, admission, Usage(), None, unserved, answered=False)
             else:
                 admission.drop()
             return
@@ -291,7 +291,7 @@ class BudgetStage:
         if not exchange.calls or (exchange.usage is None and not any(map(in_flight, exchange.attempts))):
             unserved = (exchange.unserved_cost_usd, exchange.unserved_tokens)
             if unserved != (0.0, 0):
-                _charge(exchange, admission, Usage(), None, unserved)
+                _charge(exchange, admission, Usage(), None, unserved, answered=False)
             else:
                 admission.drop()
             return
@@ -310,13 +310,16 @@ def _charge(
     usage: Usage | None,
     target: TargetInfo | None,
     unserved: tuple[float, int],
+    *,
+    answered: bool = True,
 ) -> None:
     """``admission.charge``; an ensemble's end call by call, each on its own target's counters
-    (``Admission.charge_calls``: the costs its runner left, ``Exchange.call_costs``)."""
+    (``Admission.charge_calls``: the costs its runner left, ``Exchange.call_costs``). ``answered`` False:
+    no answer came, only calls that billed (``Admission.charge``)."""
     if exchange.call_costs is not None:
         admission.charge_calls(exchange.call_costs)
     else:
-        admission.charge(usage, target, unserved=unserved)
+        admission.charge(usage, target, unserved=unserved, answered=answered)
 
 
 def _lane_of(ledger: Ledger, chain: Sequence[Target], plan: Plan) -> tuple[Lane, Target] | None:

@@ -56,7 +56,8 @@ class BudgetHook:
         if exchange.racing:  # a hedge: both calls held while they race
             if not await admission.hold_race(info):
                 return False
-            exchange.on_race_end = partial(self._race_over, exchange)
+            before = (len(exchange.billed_failures), len(exchange.hedge_cuts))
+            exchange.on_race_end = partial(self._race_over, exchange, before)
             return True
         return await admission.switch(info, (exchange.unserved_cost_usd, exchange.unserved_tokens))
 
@@ -64,10 +65,14 @@ class BudgetHook:
         """This hook for call ``index`` of an ensemble (a member's walk, the judge's last)."""
         return CallBudgetHook(self._admission, self._budgets, self._skipped, index)
 
-    def _race_over(self, exchange: Exchange, winner: Target) -> None:
-        """The hedged race is over (``hedge``): the other call's hold settled at what it cost."""
+    def _race_over(self, exchange: Exchange, before: tuple[int, int], winner: Target) -> None:
+        """The hedged race is over (``hedge``): the other call's hold settled at what it cost, when it
+        billed (the models of the billed failures and cut calls recorded since the race began: ``before``
+        holds how many there were then)."""
         spent = (exchange.unserved_cost_usd, exchange.unserved_tokens)
-        self._admission.race_over(self._budgets.targets.get(winner.name), spent)
+        billed = {entry.rsplit(":", 1)[0] for entry in exchange.billed_failures[before[0] :]}
+        billed.update(attempt.target for attempt in exchange.hedge_cuts[before[1] :])
+        self._admission.race_over(self._budgets.targets.get(winner.name), spent, frozenset(billed))
 
     async def after_answer(self, exchange: Exchange, target: Target, answer: StreamResponse | HeldStream) -> Verdict:
         return Verdict.ACCEPT

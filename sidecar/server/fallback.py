@@ -120,12 +120,16 @@ class Executor:
 
         Like Envoy's panic threshold: breakers exist to spare failing targets load, and refusing a
         request without a single call, while one of them may have recovered, helps nobody. These
-        calls bypass the breakers (they neither need a permit nor report to them).
+        calls bypass the breakers (they neither need a permit nor report to them), not the hooks: the
+        budgets reserve on each target before its call (its quotas may skip it), so the answer is
+        counted on its own target's counters (before wave 30 on the last one the walk had reserved for).
         """
         exchange = run.exchange
         skipped = {a.target for a in exchange.attempts if a.outcome == "breaker_open"}
         for target in chain:
             if target.name not in skipped or run.expired():
+                continue
+            if exchange.hooks and not await self._tries.cleared(exchange, target):
                 continue
             candidate = self._calls.candidate(exchange, target, run.settings, True, run.untranslatable)
             if candidate is None:

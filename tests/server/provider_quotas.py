@@ -1,15 +1,19 @@
-"""What the provider quota tests (tests/server/test_budget_ensemble_quotas.py, test_budget_hedge_quotas.py)
-share: their chat, a requests quota per provider, one over every provider, each provider's use of a
-limit polled until it is what is expected, and an upstream whose answers report no usage."""
+"""What the provider quota tests (tests/server/test_budget_ensemble_quotas.py, test_budget_hedge_quotas.py,
+test_budget_chain_quotas.py) share: their chat, a requests quota per provider, one over every provider,
+each provider's use of a limit polled until it is what is expected, a chat that fails, and an upstream
+whose answers report no usage."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
+import openai
+import pytest
 from aiohttp import web
 
 from ..conftest import RunningSidecar
+from .budget_walks import access_line, client
 
 CHAT: dict[str, Any] = {"model": "chat", "messages": [{"role": "user", "content": "hello there"}], "max_tokens": 5}
 
@@ -20,6 +24,24 @@ def per_provider_requests(amount: int, only: str = "") -> str:
     """A monthly requests quota per provider (``only``: that provider's, the others exempt)."""
     scope = f"{{by: provider, values: [{only}], others: exempt}}" if only else "{by: provider}"
     return f"{{name: requests, measure: requests, amount: {amount}, window: month, scope: {scope}}}"
+
+
+COUNTING = f"{per_provider_requests(100)}\n    - {ONE_REQUEST}"
+"""A requests quota per provider and one over every provider, neither ever full: they count."""
+ONCE = {"*": 1.0}
+
+
+async def failed_chat(running: RunningSidecar) -> dict[str, Any]:
+    """The chat, which fails (the SDK raises the sidecar's error status); its access line."""
+    async with client(running) as sdk:
+        with pytest.raises(openai.APIStatusError):
+            await sdk.chat.completions.create(**CHAT)
+    return access_line(running)
+
+
+async def request_counts(running: RunningSidecar, expected: dict[str, float]) -> tuple[dict[str, float], ...]:
+    """``COUNTING``'s uses: by provider (polled until ``expected``), and over every provider."""
+    return await used_by_provider(running, expected, "requests"), await used_by_provider(running, ONCE, "all-requests")
 
 
 async def used_by_provider(

@@ -11,7 +11,16 @@ import pytest
 
 from ..conftest import FakeFactory, SidecarFactory
 from .budget_walks import access_line, client, store, two_provider_policy
-from .provider_quotas import CHAT, ONE_REQUEST, per_provider_requests, usage_less, used_by_provider
+from .provider_quotas import (
+    CHAT,
+    COUNTING,
+    ONCE,
+    failed_chat,
+    per_provider_requests,
+    request_counts,
+    usage_less,
+    used_by_provider,
+)
 
 __all__ = ["store"]  # the store fixture: the pod's own counters, or a real redis-server's
 
@@ -29,14 +38,12 @@ async def test_a_hedged_races_cut_loser_counts_the_request_on_its_provider(
     slow, fast = (600, 3000) if first_wins else (3000, 0)
     first = await fake("one", reply="billing", latency_ms=slow)
     second = await fake("two", reply="billing", latency_ms=fast)
-    limits = f"{per_provider_requests(100)}\n    - {ONE_REQUEST}"
-    running = await sidecar(two_provider_policy(first, second, HEDGED_CHAIN, limits, store))
+    running = await sidecar(two_provider_policy(first, second, HEDGED_CHAIN, COUNTING, store))
     async with client(running) as sdk:
         await sdk.chat.completions.create(**CHAT)
     assert access_line(running)["hedge_cut"] == ("alt" if first_wins else "small")
     both = {"one": 1.0, "two": 1.0}
-    assert await used_by_provider(running, both, "requests") == both
-    assert await used_by_provider(running, {"*": 1.0}, "all-requests") == {"*": 1.0}
+    assert await request_counts(running, both) == (both, ONCE)
 
 
 async def test_a_hedge_that_wins_without_usage_still_counts_the_request_on_the_losers_provider(
@@ -81,3 +88,58 @@ async def test_a_providers_full_requests_quota_keeps_a_hedge_from_being_made_the
         await sdk.chat.completions.create(**CHAT)
     assert "alt:budget" in access_line(running)["attempt_log"]
     assert len(await running.fake_requests(second)) == 1
+
+
+async def test_a_hedge_refused_in_a_race_its_first_call_billed_counts_no_request_on_its_provider(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str
+) -> None:
+    """The chain's call to ``small`` (provider one) has no head within its first-byte timeout (billed: a
+    call sent); meanwhile the hedge to ``alt`` (provider two) is answered 500 (refused), and the chain
+    goes on to ``big`` (provider two), answered 500 too. The request counts on provider one alone (the
+    seeded soak found it, docs/benchmarks.md wave 30: the race's end counted the request where its first
+    call billed but did not remember it counted, so the move to ``big`` counted it again on the refused
+    hedge's provider)."""
+    first = await fake("one", fault="stall=5", fault_rate=1)
+    second = await fake("two", fault="status=500", fault_rate=1)
+    resilience = "{max_attempts_per_target: 1, hedge: {after_s: 0.2}, timeouts: {first_byte_s: 1}}"
+    route = f"{{name: chat, target: [small, alt, big], resilience: {resilience}}}"
+    running = await sidecar(two_provider_policy(first, second, route, COUNTING, store))
+    line = await failed_chat(running)
+    assert line["billed_failures"] == ["small:timeout_first_byte"]
+    assert line["attempt_log"] == ["alt:http_500", "small:timeout_first_byte", "big:http_500"]
+    counted = {"one": 1.0, "two": 0.0}
+    assert await request_counts(running, counted) == (counted, ONCE)
+
+
+async def test_a_hedge_that_billed_in_a_race_the_first_call_lost_by_refusal_counts_on_the_hedges_provider(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str
+) -> None:
+    """The chain's call to ``small`` (provider one) is answered 500 after 1 s (refused); the hedge to
+    ``alt`` (provider two), made at 0.2 s, is answered with a body that is not JSON (billed) first. The
+    request counts on provider two alone, where a call billed, not on provider one."""
+    first = await fake("one", fault="status=500", fault_rate=1, latency_ms=1000)
+    second = await fake("two", fault="malformed", fault_rate=1)
+    resilience = "{max_attempts_per_target: 1, hedge: {after_s: 0.2}}"
+    route = f"{{name: chat, target: [small, alt], resilience: {resilience}}}"
+    running = await sidecar(two_provider_policy(first, second, route, COUNTING, store))
+    line = await failed_chat(running)
+    assert line["billed_failures"] == ["alt:malformed_response"]
+    counted = {"one": 0.0, "two": 1.0}
+    assert await request_counts(running, counted) == (counted, ONCE)
+
+
+async def test_a_race_whose_both_calls_billed_counts_the_request_on_both_providers(
+    fake: FakeFactory, sidecar: SidecarFactory, store: str
+) -> None:
+    """Neither ``small`` (provider one) nor its hedge ``alt`` (provider two) sends a head within the
+    first-byte timeout: both calls were sent (billed), the request fails. It counts once on each
+    provider, the race's winner's (the first to time out, whose hold the request keeps) included."""
+    first = await fake("one", fault="stall=5", fault_rate=1)
+    second = await fake("two", fault="stall=5", fault_rate=1)
+    resilience = "{max_attempts_per_target: 1, hedge: {after_s: 0.2}, timeouts: {first_byte_s: 1}}"
+    route = f"{{name: chat, target: [small, alt], resilience: {resilience}}}"
+    running = await sidecar(two_provider_policy(first, second, route, COUNTING, store))
+    line = await failed_chat(running)
+    assert sorted(line["billed_failures"]) == ["alt:timeout_first_byte", "small:timeout_first_byte"]
+    both = {"one": 1.0, "two": 1.0}
+    assert await request_counts(running, both) == (both, ONCE)
