@@ -26,6 +26,7 @@ Modules (one concept each):
 - ``ledger``        ``Ledger``: admission (the walk over the chain, the plain path), fallback on store errors
 - ``opening``       ``open_ledger``: a ledger on the store the policy names (the pod's, or Redis)
 - ``admission``     ``Admission``: one request's decision and reservation until settled or released
+- ``call_moves``    ``CallMoves``: an ensemble's call moving on (``switch_call``, its races), ``Admission``'s base
 - ``plain_admission`` ``PlainAdmission``: the plain allow of a one-target chain on the local store, kept as
                   three fields until something needs an ``Admission``
 - ``joint``         ``JointPlan``: the counters of every target an ensemble calls at once, each counter once
