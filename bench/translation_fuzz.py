@@ -156,7 +156,7 @@ async def main(args: argparse.Namespace) -> int:
         if part == "requests":
             found, stats = await run_requests(args.first, args.seeds, args.show)
         else:
-            from translation_fuzz_answers import run_answers
+            from translation_fuzz_sdk import run_answers
 
             found, stats = await run_answers(args.first, args.seeds, args.show)
         violations += found

@@ -18,20 +18,15 @@ text, each call's name and arguments, finish reason and usage as docs/translatio
 
 from __future__ import annotations
 
-import asyncio
-import collections
 import json
 import random
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from translation_fuzz_checks import log_problems
-from translation_fuzz_requests import EDGE_TEXTS, TYPES, value
-from translation_fuzz_stack import UPSTREAMS, Stack, start
+from translation_fuzz_talk import EDGE_TEXTS, value
 
-DIALECTS = ("openai", "anthropic", "gemini")
 SEED = re.compile(rb"fuzzseed-(\d+)")
 TOOLS = {
     "get_weather": {
@@ -56,12 +51,6 @@ FINISH = {
         "filter": ["SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII"],
     },
 }
-# ... and what a caller of another dialect gets for each kind (docs/translation.md, "Finish reasons")
-CALLER_FINISH = {
-    "openai": {"stop": "stop", "length": "length", "tool": "tool_calls", "filter": "content_filter"},
-    "anthropic": {"stop": "end_turn", "length": "max_tokens", "tool": "tool_use", "filter": "refusal"},
-    "gemini": {"stop": "STOP", "length": "MAX_TOKENS", "tool": "STOP", "filter": "SAFETY"},
-}
 
 
 @dataclass
@@ -72,7 +61,9 @@ class Answer:
     finish: str  # stop, length, tool, filter
     spelled: str  # the finish reason as the upstream writes it
     usage: dict[str, int]  # input (cached included), cached, written (Anthropic), output, reasoning
-    fragments: list[int] = field(default_factory=list)  # where streamed arguments are cut
+    refusal: str | None = None  # OpenAI: a refusal without content
+    extras: bool = False  # Anthropic: redacted thinking, server tool blocks, citations (asked by its own apps)
+    choices: int = 1  # OpenAI and Gemini: several answers (the second: the text with " (2)")
 
     @property
     def text(self) -> str:
@@ -92,15 +83,14 @@ def answer_of(seed: int, upstream: str) -> Answer:
     if rng.random() < 0.4:
         for n in range(rng.randint(1, 3)):
             name = rng.choice(sorted(TOOLS))
-            args = {key: value(rng, prop["type"]) for key, prop in TOOLS[name]["properties"].items() if rng.random() < 0.8}
+            args = {
+                key: value(rng, prop["type"]) for key, prop in TOOLS[name]["properties"].items() if rng.random() < 0.8
+            }
             if rng.random() < 0.2:
                 args["nested"] = value(rng, "object")
             calls.append((f"call_{seed}_{n}", name, args))
     texts = [edge_text(rng) for _ in range(rng.randint(0 if calls else 1, 4))]
-    if calls:
-        finish = "tool"
-    else:
-        finish = rng.choice(("stop", "stop", "stop", "length", "filter"))
+    finish = "tool" if calls else rng.choice(("stop", "stop", "stop", "length", "filter"))
     thinking = (edge_text(rng) or "hmm", f"sig{seed}==") if rng.random() < 0.3 else None
     total_in = rng.choice((0, 1, 17, 123456, 10**9))  # a billion: the most a count may be (docs/budgets.md)
     cached = rng.choice((0, 0, min(5, total_in)))
@@ -108,7 +98,11 @@ def answer_of(seed: int, upstream: str) -> Answer:
     output = rng.choice((0, 1, 42, 100000))
     reasoning = rng.choice((0, min(7, output))) if thinking else 0
     usage = {"input": total_in, "cached": cached, "written": written, "output": output, "reasoning": reasoning}
-    return Answer(texts, calls, thinking, finish, rng.choice(FINISH[upstream][finish]), usage)
+    answer = Answer(texts, calls, thinking, finish, rng.choice(FINISH[upstream][finish]), usage)
+    if upstream == "openai" and not calls and rng.random() < 0.1:
+        answer.texts, answer.refusal, answer.finish, answer.spelled = [], edge_text(rng) or "no", "filter", "stop"
+    answer.extras = upstream == "anthropic" and rng.random() < 0.3
+    return answer
 
 
 def cuts(text: str, rng: random.Random) -> list[str]:
@@ -132,27 +126,49 @@ def openai_usage(a: Answer) -> dict[str, Any]:
 
 
 def openai_whole(a: Answer, model: str) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": a.text if a.texts else None, "refusal": None}
+    message: dict[str, Any] = {"role": "assistant", "content": a.text if a.texts else None, "refusal": a.refusal}
     if a.thinking:
         message["reasoning_content"] = a.thinking[0]
     if a.calls:
         message["tool_calls"] = [
-            {"id": i, "type": "function", "function": {"name": n, "arguments": json.dumps(args)}} for i, n, args in a.calls
+            {"id": i, "type": "function", "function": {"name": n, "arguments": json.dumps(args)}}
+            for i, n, args in a.calls
         ]
-    choice = {"index": 0, "message": message, "finish_reason": a.spelled, "logprobs": None}
-    return {"id": "chatcmpl-fz", "object": "chat.completion", "created": 1, "model": model, "choices": [choice], "usage": openai_usage(a)}
+    logprobs = {
+        "content": [{"token": t, "logprob": -0.5, "bytes": list(t.encode()), "top_logprobs": []} for t in a.texts]
+    }
+    choice = {"index": 0, "message": message, "finish_reason": a.spelled, "logprobs": logprobs if a.texts else None}
+    choices = [choice]
+    if a.choices > 1:
+        second = {**message, "content": a.text + " (2)", "refusal": None, "tool_calls": None}
+        choices.append({"index": 1, "message": second, "finish_reason": "stop", "logprobs": None})
+    return {
+        "id": "chatcmpl-fz",
+        "object": "chat.completion",
+        "created": 1,
+        "model": model,
+        "choices": choices,
+        "usage": openai_usage(a),
+    }
 
 
 def openai_events(a: Answer, model: str, rng: random.Random, usage: bool) -> list[str]:
     def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
         choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
-        body = {"id": "chatcmpl-fz", "object": "chat.completion.chunk", "created": 1, "model": model, "choices": [choice]}
+        body = {
+            "id": "chatcmpl-fz",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": model,
+            "choices": [choice],
+        }
         return f"data: {json.dumps(body)}\n\n"
 
     out = [chunk({"role": "assistant", "content": ""})]
     if a.thinking:
         out += [chunk({"reasoning_content": piece}) for piece in cuts(a.thinking[0], rng)]
     out += [chunk({"content": t}) for t in a.texts]
+    out += [chunk({"refusal": piece}) for piece in cuts(a.refusal, rng)] if a.refusal else []
     for index, (call_id, name, args) in enumerate(a.calls):
         head = {"index": index, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}
         out.append(chunk({"tool_calls": [head]}))
@@ -160,7 +176,14 @@ def openai_events(a: Answer, model: str, rng: random.Random, usage: bool) -> lis
             out.append(chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}))
     out.append(chunk({}, a.spelled))
     if usage:
-        body = {"id": "chatcmpl-fz", "object": "chat.completion.chunk", "created": 1, "model": model, "choices": [], "usage": openai_usage(a)}
+        body = {
+            "id": "chatcmpl-fz",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": model,
+            "choices": [],
+            "usage": openai_usage(a),
+        }
         out.append(f"data: {json.dumps(body)}\n\n")
     return [*out, "data: [DONE]\n\n"]
 
@@ -180,6 +203,29 @@ def anthropic_blocks(a: Answer) -> list[dict[str, Any]]:
     if a.thinking:
         blocks.append({"type": "thinking", "thinking": a.thinking[0], "signature": a.thinking[1]})
     blocks += [{"type": "text", "text": t, "citations": None} for t in a.texts]
+    if a.extras:
+        blocks.insert(0, {"type": "redacted_thinking", "data": "cmVkYWN0ZWQ="})
+        search = {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {"query": "q \u00e9"}}
+        found = [
+            {
+                "type": "web_search_result",
+                "url": "https://e.test/a",
+                "title": "A",
+                "encrypted_content": "ZW5j",
+                "page_age": None,
+            }
+        ]
+        blocks[1:1] = [search, {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1", "content": found}]
+        cited = {
+            "type": "web_search_result_location",
+            "url": "https://e.test/a",
+            "title": "A",
+            "encrypted_index": "aQ==",
+            "cited_text": "a",
+        }
+        for block in blocks:
+            if block["type"] == "text" and block["text"]:
+                block["citations"] = [cited]
     blocks += [{"type": "tool_use", "id": f"toolu_{i}", "name": n, "input": args} for i, n, args in a.calls]
     return blocks
 
@@ -206,18 +252,35 @@ def anthropic_events(a: Answer, model: str, rng: random.Random) -> list[str]:
     out = [event("message_start", message=head), event("ping")]
     for index, block in enumerate(anthropic_blocks(a)):
         kind = block["type"]
-        empty = {"text": {"text": ""}, "thinking": {"thinking": "", "signature": ""}, "tool_use": {"input": {}}}[kind]
-        start_block = {**block, **empty}
+        empty = {
+            "text": {"text": "", "citations": None},
+            "thinking": {"thinking": "", "signature": ""},
+            "tool_use": {"input": {}},
+        }
+        start_block = {**block, **empty.get(kind, {})}
         out.append(event("content_block_start", index=index, content_block=start_block))
         if kind == "text":
-            out += [event("content_block_delta", index=index, delta={"type": "text_delta", "text": p}) for p in cuts(block["text"], rng)]
+            out += [
+                event("content_block_delta", index=index, delta={"type": "text_delta", "text": p})
+                for p in cuts(block["text"], rng)
+            ]
+            for citation in block.get("citations") or ():
+                out.append(
+                    event("content_block_delta", index=index, delta={"type": "citations_delta", "citation": citation})
+                )
         elif kind == "thinking":
             out += [
                 event("content_block_delta", index=index, delta={"type": "thinking_delta", "thinking": p})
                 for p in cuts(block["thinking"], rng)
             ]
-            out.append(event("content_block_delta", index=index, delta={"type": "signature_delta", "signature": block["signature"]}))
-        else:
+            out.append(
+                event(
+                    "content_block_delta",
+                    index=index,
+                    delta={"type": "signature_delta", "signature": block["signature"]},
+                )
+            )
+        elif kind in ("tool_use", "server_tool_use"):
             out += [
                 event("content_block_delta", index=index, delta={"type": "input_json_delta", "partial_json": p})
                 for p in cuts(json.dumps(block["input"]), rng) or [""]
@@ -251,9 +314,27 @@ def gemini_parts(a: Answer) -> list[dict[str, Any]]:
     return parts
 
 
+def gemini_citations(a: Answer) -> dict[str, Any] | None:
+    """Sources of the answer's first bytes (Gemini cites unasked), in bytes of UTF-8."""
+    size = len(a.text.encode())
+    if size < 4:
+        return None
+    return {"citationSources": [{"startIndex": 0, "endIndex": size // 2, "uri": "https://e.test/c", "license": ""}]}
+
+
 def gemini_whole(a: Answer, model: str) -> dict[str, Any]:
     candidate = {"content": {"role": "model", "parts": gemini_parts(a)}, "finishReason": a.spelled, "index": 0}
-    return {"candidates": [candidate], "usageMetadata": gemini_usage(a), "modelVersion": model, "responseId": "fz"}
+    if gemini_citations(a):
+        candidate["citationMetadata"] = gemini_citations(a)
+    candidates = [candidate]
+    if a.choices > 1:
+        second = {
+            "content": {"role": "model", "parts": [{"text": a.text + " (2)"}]},
+            "finishReason": "STOP",
+            "index": 1,
+        }
+        candidates.append(second)
+    return {"candidates": candidates, "usageMetadata": gemini_usage(a), "modelVersion": model, "responseId": "fz"}
 
 
 def gemini_events(a: Answer, model: str) -> list[str]:
@@ -262,10 +343,16 @@ def gemini_events(a: Answer, model: str) -> list[str]:
     rest = [p for p in parts if "functionCall" not in p]
     out = []
     for part in rest:
-        fragment = {"candidates": [{"content": {"role": "model", "parts": [part]}, "index": 0}], "modelVersion": model, "responseId": "fz"}
+        fragment = {
+            "candidates": [{"content": {"role": "model", "parts": [part]}, "index": 0}],
+            "modelVersion": model,
+            "responseId": "fz",
+        }
         out.append(fragment)
     last_parts = calls or [{"text": ""}]
     last = {"content": {"role": "model", "parts": last_parts}, "finishReason": a.spelled, "index": 0}
+    if gemini_citations(a):
+        last["citationMetadata"] = gemini_citations(a)
     out.append({"candidates": [last], "usageMetadata": gemini_usage(a), "modelVersion": model, "responseId": "fz"})
     return [f"data: {json.dumps(f)}\r\n\r\n" for f in out]
 
@@ -286,7 +373,9 @@ class AnswerServer:
         raw = await request.read()
         found = SEED.search(raw)
         seed = int(found.group(1)) if found else 0
-        return answer_of(seed, upstream), json.loads(raw), random.Random(seed)
+        answer = answer_of(seed, upstream)
+        answer.choices = 2 if b"fuzzchoices-2" in raw else 1
+        return answer, json.loads(raw), random.Random(seed)
 
     async def stream(self, request: web.Request, events: list[str]) -> web.StreamResponse:
         response = web.StreamResponse(headers={"content-type": "text/event-stream"})
@@ -315,180 +404,3 @@ class AnswerServer:
         if method == "streamGenerateContent":
             return await self.stream(request, gemini_events(answer, model))
         return web.json_response(gemini_whole(answer, model))
-
-
-# ---------------------------------------------------------------- the caller's SDK
-
-
-@dataclass
-class Parsed:
-    """What the caller's SDK gave: text, calls (name, arguments), finish reason, usage as the neutral keys."""
-
-    text: str
-    calls: list[tuple[str, Any]]
-    finish: str | None
-    usage: dict[str, int | None]
-
-
-async def openai_chunks(client: Any, **request: Any) -> Any:
-    """A stream read chunk by chunk into a completion's parts (the SDK's ``stream()`` helper raises on a
-    ``length`` or ``content_filter`` finish, as it cannot parse such an answer)."""
-    text, calls, finish, usage = "", collections.defaultdict(lambda: ["", ""]), None, None
-    async for chunk in await client.chat.completions.create(stream=True, **request):
-        usage = chunk.usage or usage
-        for choice in chunk.choices:
-            text += choice.delta.content or ""
-            for call in choice.delta.tool_calls or ():
-                calls[call.index][0] += call.function.name or "" if call.function else ""
-                calls[call.index][1] += call.function.arguments or "" if call.function else ""
-            finish = choice.finish_reason or finish
-    return text, [(name, json.loads(args)) for name, args in calls.values()], finish, usage
-
-
-async def via_openai(url: str, model: str, prompt: str, stream: bool) -> Parsed:
-    import openai
-
-    tools = [{"type": "function", "function": {"name": n, "parameters": s}} for n, s in TOOLS.items()]
-    messages = [{"role": "user", "content": prompt}]
-    async with openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="app", max_retries=0, timeout=30) as client:
-        if stream and "fuzzfinish-plain" in prompt:
-            options = {"stream_options": {"include_usage": True}}
-            text, calls, finish, u = await openai_chunks(client, model=model, messages=messages, tools=tools, **options)
-            return Parsed(text, calls, finish, usage_of(u))
-        if stream:
-            options = {"stream_options": {"include_usage": True}}
-            async with client.chat.completions.stream(model=model, messages=messages, tools=tools, **options) as events:  # type: ignore[arg-type]
-                async for _ in events:
-                    pass
-                reply = await events.get_final_completion()
-        else:
-            reply = await client.chat.completions.create(model=model, messages=messages, tools=tools)  # type: ignore[arg-type]
-    choice = reply.choices[0]
-    calls = [(c.function.name, json.loads(c.function.arguments)) for c in choice.message.tool_calls or ()]  # type: ignore[union-attr]
-    return Parsed(choice.message.content or "", calls, choice.finish_reason, usage_of(reply.usage))
-
-
-def usage_of(u: Any) -> dict[str, int | None]:
-    """An OpenAI usage as the neutral keys ({} when absent)."""
-    if u is None:
-        return {}
-    cached = u.prompt_tokens_details.cached_tokens if u.prompt_tokens_details else None
-    return {"input": u.prompt_tokens, "output": u.completion_tokens, "cached": cached or 0}
-
-
-async def via_anthropic(url: str, model: str, prompt: str, stream: bool) -> Parsed:
-    import anthropic
-
-    tools = [{"name": n, "input_schema": s} for n, s in TOOLS.items()]
-    messages = [{"role": "user", "content": prompt}]
-    async with anthropic.AsyncAnthropic(base_url=url, api_key="app", max_retries=0, timeout=30) as client:
-        if stream:
-            async with client.messages.stream(model=model, max_tokens=1024, messages=messages, tools=tools) as events:  # type: ignore[arg-type]
-                async for _ in events:
-                    pass
-                reply = await events.get_final_message()
-        else:
-            reply = await client.messages.create(model=model, max_tokens=1024, messages=messages, tools=tools)  # type: ignore[arg-type]
-    text = "".join(b.text for b in reply.content if b.type == "text")
-    calls = [(b.name, b.input) for b in reply.content if b.type == "tool_use"]
-    u = reply.usage
-    total_in = u.input_tokens + (u.cache_read_input_tokens or 0) + (u.cache_creation_input_tokens or 0)
-    usage: dict[str, int | None] = {"input": total_in, "output": u.output_tokens, "cached": u.cache_read_input_tokens or 0}
-    return Parsed(text, calls, reply.stop_reason, usage)
-
-
-async def via_gemini(url: str, model: str, prompt: str, stream: bool) -> Parsed:
-    import httpx2
-    from google import genai
-    from google.genai import types
-
-    tools = [types.Tool(function_declarations=[types.FunctionDeclaration(name=n, parameters_json_schema=s) for n, s in TOOLS.items()])]
-    config = types.GenerateContentConfig(tools=tools, automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True))
-    async with httpx2.AsyncClient() as transport:
-        client = genai.Client(api_key="app", http_options=types.HttpOptions(base_url=url, httpx_async_client=transport))
-        if stream:
-            chunks = [c async for c in await client.aio.models.generate_content_stream(model=model, contents=prompt, config=config)]
-        else:
-            chunks = [await client.aio.models.generate_content(model=model, contents=prompt, config=config)]
-    text, calls, finish, usage_seen = "", [], None, None
-    for chunk in chunks:
-        for candidate in chunk.candidates or ():
-            for part in (candidate.content.parts if candidate.content else None) or ():
-                if part.text is not None and not part.thought:
-                    text += part.text
-                if part.function_call:
-                    calls.append((part.function_call.name, part.function_call.args))
-            finish = candidate.finish_reason.value if candidate.finish_reason else finish
-        usage_seen = chunk.usage_metadata or usage_seen
-    usage: dict[str, int | None] = {}
-    if usage_seen is not None:
-        output = (usage_seen.candidates_token_count or 0) + (usage_seen.thoughts_token_count or 0)
-        usage = {"input": usage_seen.prompt_token_count or 0, "output": output, "cached": usage_seen.cached_content_token_count or 0}
-    return Parsed(text, calls, finish, usage)
-
-
-CALLERS = {"openai": via_openai, "anthropic": via_anthropic, "gemini": via_gemini}
-
-
-def expected_finish(caller: str, upstream: str, answer: Answer) -> str:
-    if caller == upstream:
-        return answer.spelled
-    if upstream == "gemini" and answer.spelled == "OTHER":
-        return CALLER_FINISH[caller]["stop"]
-    return CALLER_FINISH[caller][answer.finish]
-
-
-def compare(caller: str, upstream: str, answer: Answer, parsed: Parsed) -> list[str]:
-    """What the SDK parsed that is not the answer drawn."""
-    out = []
-    if parsed.text != answer.text:
-        out.append(f"text {parsed.text[:200]!r} != {answer.text[:200]!r}")
-    wanted = [(name, args) for _, name, args in answer.calls]
-    if parsed.calls != wanted:
-        out.append(f"calls {json.dumps(parsed.calls)[:400]} != {json.dumps(wanted)[:400]}")
-    finish = expected_finish(caller, upstream, answer)
-    if parsed.finish != finish:
-        out.append(f"finish {parsed.finish!r} != {finish!r} (upstream {answer.spelled})")
-    u = answer.usage
-    if parsed.usage != {"input": u["input"], "output": u["output"], "cached": u["cached"]}:
-        out.append(f"usage {parsed.usage} != {u}")
-    return out
-
-
-def plan(seed: int) -> tuple[str, str, bool]:
-    rng = random.Random(seed)
-    return rng.choice(DIALECTS), rng.choice(UPSTREAMS), rng.random() < 0.5
-
-
-async def run_answers(first: int, seeds: int, show: bool) -> tuple[int, collections.Counter[str]]:
-    from translation_fuzz_stack import UPSTREAM_DIALECT
-
-    server = AnswerServer()
-    stack: Stack = await start({name: server.app() for name in UPSTREAMS})
-    stats: collections.Counter[str] = collections.Counter()
-    violations = 0
-    try:
-        for seed in range(first, first + seeds):
-            caller, upstream, stream = plan(seed)
-            answer = answer_of(seed, UPSTREAM_DIALECT[upstream])
-            if show:
-                print(f"# seed {seed}: {caller} <- {upstream} {'stream' if stream else 'whole'}: {answer}")
-            _, offset = stack.log_lines()
-            problems: list[str] = []
-            try:
-                plain = " fuzzfinish-plain" if answer.finish in ("length", "filter") else ""
-                parsed = await CALLERS[caller](stack.url, f"to-{upstream}", f"answer fuzzseed-{seed}{plain}", stream)
-            except Exception as error:  # noqa: BLE001 - an SDK that raises is the violation reported
-                problems.append(f"the SDK raised {type(error).__name__}: {str(error)[:600]}")
-            else:
-                problems += compare(caller, UPSTREAM_DIALECT[upstream], answer, parsed)
-            lines, _ = stack.log_lines(offset)
-            problems += log_problems(lines)
-            stats[f"{caller}<-{upstream}{' stream' if stream else ''}: {'ok' if not problems else 'violated'}"] += 1
-            for problem in problems:
-                violations += 1
-                print(f"VIOLATION answers seed {seed} ({caller} <- {upstream}, {'stream' if stream else 'whole'}): {problem}")
-            await asyncio.sleep(0)
-    finally:
-        await stack.close()
-    return violations, stats
