@@ -91,7 +91,8 @@ def openai_problems(body: dict[str, Any]) -> list[str]:
                 json.loads(call["function"]["arguments"])
             except (ValueError, KeyError, TypeError):
                 out.append(f"messages[{i}]: tool call arguments not JSON: {call!r:.200}")
-        if role == "assistant" and message.get("content") in (None, []) and not message.get("tool_calls"):
+        said = message.get("content") not in (None, []) or message.get("tool_calls") or message.get("refusal")
+        if role == "assistant" and not said:
             out.append(f"messages[{i}]: an assistant message with neither content nor tool calls")
         if role == "user" and message.get("content") in (None, []):
             out.append(f"messages[{i}]: a user message without content")
@@ -155,7 +156,7 @@ def gemini_problems(body: dict[str, Any]) -> list[str]:
     calls: list[str] = []
     for i, content in enumerate(contents):
         role, parts = content.get("role"), content.get("parts")
-        if role not in ("user", "model"):
+        if role not in ("user", "model") and not (role is None and len(contents) == 1):  # one turn: optional
             out.append(f"contents[{i}].role {role!r}")
         if not isinstance(parts, list) or not parts:
             out.append(f"contents[{i}]: no parts")

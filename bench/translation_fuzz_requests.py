@@ -92,6 +92,10 @@ def openai_messages(rng: random.Random, talk: Conversation) -> list[dict[str, An
                 message["content"] = ""
             if texts and rng.random() < 0.3:
                 message["content"] = [{"type": "text", "text": t} for t in texts]
+                if rng.random() < 0.2:  # an earlier answer's refusal, kept as OpenAI wrote it
+                    message["content"].append({"type": "refusal", "refusal": "I can't \u00e9"})
+            elif not calls and rng.random() < 0.05:
+                message.update(content=None, refusal="I can't help with that")
             if calls:
                 message["tool_calls"] = [
                     {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": dumps_args(rng, c.args)}}
@@ -129,6 +133,8 @@ def openai_body(rng: random.Random, talk: Conversation, model: str, stream: bool
         body["tools"] = [
             {"type": "function", "function": {**t, **rng.choice(({}, {"strict": False}))}} for t in talk.tools
         ]
+        if rng.random() < 0.15:  # parameters and description are optional
+            body["tools"].append({"type": "function", "function": {"name": "no_params"}})
         maybe(
             rng,
             body,
@@ -162,13 +168,23 @@ def openai_body(rng: random.Random, talk: Conversation, model: str, stream: bool
     maybe(rng, body, "user", ("u-1", "\u00fcser"), 0.15)
     maybe(rng, body, "metadata", ({"k": "v", "\u00e9": "\U0001f600"},), 0.15)
     maybe(rng, body, "store", (False, True), 0.1)
+    maybe(rng, body, "prompt_cache_key", ("k-\u00e9",), 0.05)
+    maybe(rng, body, "safety_identifier", ("sid",), 0.05)
+    maybe(rng, body, "modalities", (["text"],), 0.05)
+    maybe(rng, body, "stop", (None, []), 0.05)
     maybe(rng, body, "service_tier", ("auto", "default"), 0.1)
     if rng.random() < 0.15:
         body["logprobs"] = True
         maybe(rng, body, "top_logprobs", (0, 3, 20), 0.7)
     if stream:
         body["stream"] = True
-        maybe(rng, body, "stream_options", ({"include_usage": True}, {"include_usage": False}), 0.6)
+        maybe(
+            rng,
+            body,
+            "stream_options",
+            ({"include_usage": True}, {"include_usage": False}, {"include_usage": True, "include_obfuscation": False}),
+            0.6,
+        )
     elif rng.random() < 0.2:
         body["stream"] = False
     return body
@@ -208,6 +224,8 @@ def anthropic_turn(rng: random.Random, turn: Turn) -> dict[str, Any]:
             body = content if isinstance(content, str) else dumps_args(rng, content)
             result: dict[str, Any] = {"type": "tool_result", "tool_use_id": call.id}
             result["content"] = rng.choice((body, [{"type": "text", "text": body}]))
+            if rng.random() < 0.05:  # content is optional: a tool that returned nothing
+                del result["content"]
             if failed:
                 result["is_error"] = True
             blocks.append(result)
@@ -223,6 +241,8 @@ def anthropic_body(rng: random.Random, talk: Conversation, model: str, stream: b
     if thinking and len(talk.turns) > 1 and talk.turns[-2].parts[0][0] != "thinking":
         # with thinking on, a tool loop's last assistant turn starts with its (signed) thinking
         talk.turns[-2].parts.insert(0, ("thinking", (text(rng, empty=False), "sig")))
+    elif not thinking and rng.random() < 0.08:  # a prefill (not with thinking): the answer's start
+        talk.turns.append(Turn("assistant", [("text", "Sure, " + text(rng, empty=False))]))
     body: dict[str, Any] = {
         "model": model,
         "max_tokens": rng.choice((1, 64, 1024)),
@@ -260,6 +280,8 @@ def anthropic_body(rng: random.Random, talk: Conversation, model: str, stream: b
         maybe(rng, body, "temperature", (0, 1, 0.5, 1e-2))
     maybe(rng, body, "top_p", (0.9, 1))
     maybe(rng, body, "top_k", (1, 40), 0.15)
+    maybe(rng, body, "stop_sequences", ([],), 0.05)
+    maybe(rng, body, "metadata", ({},), 0.05)
     maybe(rng, body, "stop_sequences", (["END"], ["\u00e9", "\n\nHuman:"]))
     maybe(rng, body, "metadata", ({"user_id": "u-\u00e9"},), 0.15)
     maybe(rng, body, "service_tier", ("auto", "standard_only"), 0.1)
@@ -279,7 +301,7 @@ def gemini_part(rng: random.Random, kind: str, data: Any, calls: dict[str, Call]
     if kind == "image_b64":
         return {"inlineData": {"mimeType": "image/png", "data": data}}
     if kind == "image_url":
-        return {"fileData": {"mimeType": "image/png", "fileUri": data}}
+        return {"fileData": {"fileUri": data, **rng.choice(({"mimeType": "image/png"}, {}))}}
     if kind == "pdf":
         return {"inlineData": {"mimeType": "application/pdf", "data": data}}
     if kind == "audio":
@@ -289,14 +311,10 @@ def gemini_part(rng: random.Random, kind: str, data: Any, calls: dict[str, Call]
         return {"text": words, "thought": True, "thoughtSignature": base64.b64encode(signature.encode()).decode()}
     if kind == "call":
         calls[data.id] = data
-        return {"functionCall": {"name": data.name, "args": data.args}}
+        return {"functionCall": {"name": data.name, "args": data.args, **rng.choice(({}, {"id": data.id}))}}
     call, content, _ = data
-    return {
-        "functionResponse": {
-            "name": call.name,
-            "response": content if isinstance(content, dict) else {"result": content},
-        }
-    }
+    response = content if isinstance(content, dict) else {"result": content}
+    return {"functionResponse": {"name": call.name, "response": response, **rng.choice(({}, {"id": call.id}))}}
 
 
 def gemini_body(rng: random.Random, talk: Conversation) -> dict[str, Any]:
@@ -308,11 +326,19 @@ def gemini_body(rng: random.Random, talk: Conversation) -> dict[str, Any]:
         }
         for t in talk.turns
     ]
+    if len(contents) == 1 and rng.random() < 0.3:  # one turn: its role may be left out
+        del contents[0]["role"]
     body: dict[str, Any] = {"contents": contents}
     if talk.system:
         body["systemInstruction"] = {"parts": [{"text": s} for s in talk.system], **rng.choice(({}, {"role": "user"}))}
     if talk.tools:
-        body["tools"] = [{"functionDeclarations": [dict(t) for t in talk.tools]}]
+        declarations = [dict(t) for t in talk.tools]
+        for declaration in declarations:
+            if rng.random() < 0.3:  # the JSON Schema form (google-genai's parameters_json_schema)
+                declaration["parametersJsonSchema"] = declaration.pop("parameters")
+            elif rng.random() < 0.3:  # the OpenAPI form, types in capitals
+                declaration["parameters"] = openapi(declaration["parameters"])
+        body["tools"] = [{"functionDeclarations": declarations}]
         if rng.random() < 0.4:
             mode = rng.choice(("AUTO", "ANY", "NONE"))
             config: dict[str, Any] = {"mode": mode}
@@ -330,7 +356,10 @@ def gemini_body(rng: random.Random, talk: Conversation) -> dict[str, Any]:
     maybe(rng, generation, "presencePenalty", (0, 0.5), 0.1)
     if rng.random() < 0.2:
         generation["responseMimeType"] = "application/json"
-        maybe(rng, generation, rng.choice(("responseSchema", "responseJsonSchema")), (schema(rng),), 0.7)
+        if rng.random() < 0.4:
+            generation["responseSchema"] = openapi(schema(rng))
+        elif rng.random() < 0.6:
+            generation["responseJsonSchema"] = schema(rng)
     if rng.random() < 0.1:
         generation["responseLogprobs"] = True
         maybe(rng, generation, "logprobs", (1, 5), 0.7)
@@ -342,4 +371,36 @@ def gemini_body(rng: random.Random, talk: Conversation) -> dict[str, Any]:
         body["generationConfig"] = generation
     maybe(rng, body, "safetySettings", ([{"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_NONE"}], []), 0.1)
     maybe(rng, body, "labels", ({"team": "a"},), 0.1)
+    if rng.random() < 0.1:  # the REST API takes snake_case names too
+        body = {SNAKE.get(k, k): v for k, v in body.items()}
+        if "generation_config" in body:
+            body["generation_config"] = {SNAKE.get(k, k): v for k, v in body["generation_config"].items()}
     return body
+
+
+SNAKE = {
+    "systemInstruction": "system_instruction",
+    "generationConfig": "generation_config",
+    "toolConfig": "tool_config",
+    "maxOutputTokens": "max_output_tokens",
+    "stopSequences": "stop_sequences",
+    "responseMimeType": "response_mime_type",
+}
+
+
+def openapi(schema: dict[str, Any]) -> dict[str, Any]:
+    """A JSON schema in Gemini's OpenAPI form: types in capitals, ``nullable``, ``propertyOrdering``."""
+    out: dict[str, Any] = {}
+    for key, item in schema.items():
+        if key == "type":
+            out["type"] = str(item).upper()
+        elif key == "properties":
+            out["properties"] = {name: openapi(prop) for name, prop in item.items()}
+            out["propertyOrdering"] = list(item)
+        elif key == "items":
+            out["items"] = openapi(item)
+        else:
+            out[key] = item
+    if out.get("type") == "STRING":
+        out["nullable"] = True
+    return out
