@@ -64,6 +64,7 @@ class Answer:
     refusal: str | None = None  # OpenAI: a refusal without content
     extras: bool = False  # Anthropic: redacted thinking, server tool blocks, citations (asked by its own apps)
     choices: int = 1  # OpenAI and Gemini: several answers (the second: the text with " (2)")
+    calls_first: bool = False  # Anthropic and Gemini: the calls before the text
 
     @property
     def text(self) -> str:
@@ -89,7 +90,7 @@ def answer_of(seed: int, upstream: str) -> Answer:
             if rng.random() < 0.2:
                 args["nested"] = value(rng, "object")
             calls.append((f"call_{seed}_{n}", name, args))
-    texts = [edge_text(rng) for _ in range(rng.randint(0 if calls else 1, 4))]
+    texts = [edge_text(rng) for _ in range(rng.randint(0 if calls or rng.random() < 0.05 else 1, 4))]
     finish = "tool" if calls else rng.choice(("stop", "stop", "stop", "length", "filter"))
     thinking = (edge_text(rng) or "hmm", f"sig{seed}==") if rng.random() < 0.3 else None
     total_in = rng.choice((0, 1, 17, 123456, 10**9))  # a billion: the most a count may be (docs/budgets.md)
@@ -102,6 +103,7 @@ def answer_of(seed: int, upstream: str) -> Answer:
     if upstream == "openai" and not calls and rng.random() < 0.1:
         answer.texts, answer.refusal, answer.finish, answer.spelled = [], edge_text(rng) or "no", "filter", "stop"
     answer.extras = upstream == "anthropic" and rng.random() < 0.3
+    answer.calls_first = bool(calls) and rng.random() < 0.3
     return answer
 
 
@@ -169,11 +171,22 @@ def openai_events(a: Answer, model: str, rng: random.Random, usage: bool) -> lis
         out += [chunk({"reasoning_content": piece}) for piece in cuts(a.thinking[0], rng)]
     out += [chunk({"content": t}) for t in a.texts]
     out += [chunk({"refusal": piece}) for piece in cuts(a.refusal, rng)] if a.refusal else []
+    calls: list[list[str]] = []
     for index, (call_id, name, args) in enumerate(a.calls):
         head = {"index": index, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}
-        out.append(chunk({"tool_calls": [head]}))
-        for piece in cuts(json.dumps(args), rng):
-            out.append(chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}))
+        pieces = [
+            chunk({"tool_calls": [{"index": index, "function": {"arguments": p}}]}) for p in cuts(json.dumps(args), rng)
+        ]
+        calls.append([chunk({"tool_calls": [head]}), *pieces])
+    if len(calls) > 1 and rng.random() < 0.4:  # parallel calls' fragments interleaved (vLLM, Azure)
+        started = 0  # each call's head comes after the one before it (the index order)
+        while any(calls):
+            ready = [n for n, c in enumerate(calls) if c and n <= started]
+            n = rng.choice(ready)
+            started += n == started
+            out.append(calls[n].pop(0))
+    else:
+        out += [piece for pieces in calls for piece in pieces]
     out.append(chunk({}, a.spelled))
     if usage:
         body = {
@@ -202,7 +215,9 @@ def anthropic_blocks(a: Answer) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     if a.thinking:
         blocks.append({"type": "thinking", "thinking": a.thinking[0], "signature": a.thinking[1]})
-    blocks += [{"type": "text", "text": t, "citations": None} for t in a.texts]
+    texts: list[dict[str, Any]] = [{"type": "text", "text": t, "citations": None} for t in a.texts]
+    if not a.calls_first:
+        blocks += texts
     if a.extras:
         blocks.insert(0, {"type": "redacted_thinking", "data": "cmVkYWN0ZWQ="})
         search = {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {"query": "q \u00e9"}}
@@ -227,6 +242,8 @@ def anthropic_blocks(a: Answer) -> list[dict[str, Any]]:
             if block["type"] == "text" and block["text"]:
                 block["citations"] = [cited]
     blocks += [{"type": "tool_use", "id": f"toolu_{i}", "name": n, "input": args} for i, n, args in a.calls]
+    if a.calls_first:  # text after the calls (a model may explain what it called)
+        blocks += texts
     return blocks
 
 
@@ -309,9 +326,9 @@ def gemini_parts(a: Answer) -> list[dict[str, Any]]:
     parts: list[dict[str, Any]] = []
     if a.thinking:
         parts.append({"text": a.thinking[0], "thought": True, "thoughtSignature": "c2lnbmVk"})
-    parts += [{"text": t} for t in a.texts]
-    parts += [{"functionCall": {"name": n, "args": args}} for _, n, args in a.calls]
-    return parts
+    texts = [{"text": t} for t in a.texts]
+    calls = [{"functionCall": {"name": n, "args": args}} for _, n, args in a.calls]
+    return parts + (calls + texts if a.calls_first else texts + calls)
 
 
 def gemini_citations(a: Answer) -> dict[str, Any] | None:
