@@ -17,7 +17,9 @@ caller's official SDK (openai, anthropic, google-genai; their stream accumulator
 SDK parses it; the text and each tool call's arguments arrive whole (streamed: the deltas joined); the
 finish reason and the usage map as docs/translation.md says; no error-level log line.
 
-    .venv/bin/python bench/translation_fuzz.py --seeds 2000 [--first 0] [--part requests|answers|both]
+    .venv/bin/python bench/translation_fuzz.py --seeds 2000 [--first 0] [--part requests|answers|both] [--stats]
+
+Another revision's sidecar: ``PYTHONPATH=<its checkout>`` (this tree's bench, its package).
 
 Exit 0 when nothing was violated, 1 otherwise; each violation is printed with its seed (``--first SEED
 --seeds 1 --show`` prints that seed's request and answer). tests/server/test_translation_fuzz.py runs a

@@ -10,7 +10,6 @@ Models ``to-<upstream>`` (``unsupported_params: error``, the default) and routes
 from __future__ import annotations
 
 import io
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -20,9 +19,6 @@ from typing import Any
 
 import orjson
 from aiohttp import web
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 UPSTREAMS = ("openai", "azure", "anthropic", "gemini")
 UPSTREAM_DIALECT = {"openai": "openai", "azure": "openai", "anthropic": "anthropic", "gemini": "gemini"}
