@@ -104,6 +104,9 @@ def answer_of(seed: int, upstream: str) -> Answer:
         answer.texts, answer.refusal, answer.finish, answer.spelled = [], edge_text(rng) or "no", "filter", "stop"
     answer.extras = upstream == "anthropic" and rng.random() < 0.3
     answer.calls_first = bool(calls) and rng.random() < 0.3
+    if upstream == "gemini" and rng.random() < 0.04:  # a prompt blocked before any candidate
+        answer.texts, answer.calls, answer.thinking, answer.finish, answer.spelled = [], [], None, "filter", "blocked"
+        answer.usage.update(output=0, reasoning=0)
     return answer
 
 
@@ -340,6 +343,8 @@ def gemini_citations(a: Answer) -> dict[str, Any] | None:
 
 
 def gemini_whole(a: Answer, model: str) -> dict[str, Any]:
+    if a.spelled == "blocked":
+        return {"promptFeedback": {"blockReason": "SAFETY"}, "usageMetadata": gemini_usage(a), "modelVersion": model}
     candidate = {"content": {"role": "model", "parts": gemini_parts(a)}, "finishReason": a.spelled, "index": 0}
     if gemini_citations(a):
         candidate["citationMetadata"] = gemini_citations(a)
@@ -355,6 +360,8 @@ def gemini_whole(a: Answer, model: str) -> dict[str, Any]:
 
 
 def gemini_events(a: Answer, model: str) -> list[str]:
+    if a.spelled == "blocked":  # its only fragment
+        return [f"data: {json.dumps(gemini_whole(a, model))}\r\n\r\n"]
     parts = gemini_parts(a)
     calls = [p for p in parts if "functionCall" in p]
     rest = [p for p in parts if "functionCall" not in p]
