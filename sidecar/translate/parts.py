@@ -47,22 +47,22 @@ def turns_of(req: ChatRequest) -> tuple[list[str], list[Message]]:
     return system, list(messages)
 
 
-def check_opening(req: ChatRequest, roles: list[str], target: str, user: str | None = None) -> None:
-    """Refuse a built conversation (its turns' ``roles``) that ``target`` would refuse: no turn left (every
-    turn's text empty, or its parts ones the target cannot take, dropped), or, with ``user`` (the role a
-    conversation must begin with there: Anthropic's), one that begins with another role (an OpenAI app's
-    greeting before the user's first turn, or a first user turn left empty): the target's own 400 would
-    end the route, where a refusal lets its next target serve the request (bench/translation_fuzz.py)."""
-    field = caller_name(req, "messages")
-    if not roles:
+def check_opening(req: ChatRequest, turns: list[dict[str, Any]], target: str, user: str | None = None) -> None:
+    """Refuse a built conversation (its ``turns``, each with its ``role``) that ``target`` would refuse: no
+    turn left (every turn's text empty, or its parts ones the target cannot take, dropped), or, with
+    ``user`` (the role a conversation must begin with there: Anthropic's), one that begins with another
+    role (an OpenAI app's greeting before the user's first turn, or a first user turn left empty): the
+    target's own 400 would end the route, where a refusal lets its next target serve the request
+    (bench/translation_fuzz.py). The caller's name of the field is looked up only for a refusal."""
+    if not turns:
         raise TranslationError(
-            f"{field!r}: no turn is left for {target}: every turn is empty (an empty text, or only parts "
-            f"{target} cannot take)"
+            f"{caller_name(req, 'messages')!r}: no turn is left for {target}: every turn is empty (an empty "
+            f"text, or only parts {target} cannot take)"
         )
-    if user is not None and roles[0] != user:
+    if user is not None and turns[0]["role"] != user:
         raise TranslationError(
-            f"{field!r}: the conversation begins with an assistant turn (no user turn before it, or only an "
-            f"empty one); {target} takes a conversation that begins with the user's turn"
+            f"{caller_name(req, 'messages')!r}: the conversation begins with an assistant turn (no user turn "
+            f"before it, or only an empty one); {target} takes a conversation that begins with the user's turn"
         )
 
 

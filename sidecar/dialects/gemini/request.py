@@ -116,7 +116,7 @@ def _parse_tool_config(value: Any, req: ChatRequest, drops: Drops) -> None:
 def build_request(req: ChatRequest, model: str, drops: Drops, options: TranslateOptions) -> dict[str, Any]:
     system, messages = turns_of(req)
     out: dict[str, Any] = {"contents": build_contents(messages)}
-    check_opening(req, [c["role"] for c in out["contents"]], "Gemini")
+    check_opening(req, out["contents"], "Gemini")
     if system:
         out["systemInstruction"] = {"parts": [{"text": s} for s in system]}
     if req.get("tools"):
