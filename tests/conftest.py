@@ -46,6 +46,7 @@ LONG_FILES = (
     "tests/test_cli.py",
     "tests/server/test_fuzz_upstream_answers.py",
     "tests/server/test_fuzz_requests.py",
+    "tests/server/test_translation_fuzz.py",
     "tests/routing/learned/test_train.py",
     "tests/routing/learned/test_commands.py",
     "tests/test_bench_scripts.py",

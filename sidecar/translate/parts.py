@@ -1,10 +1,11 @@
 """Helpers that read and make the common form's parts and turns, shared by every dialect's translator.
 
-``turns_of`` (a request's turns for a target that needs one), ``parse_arguments`` / ``result_text`` (tool
-calls' arguments and tool results across dialects), ``unanswered_call`` (the refusal of a tool result
-whose call id no earlier call has), ``text_of`` / ``reasoning_of`` (an answer's text and
-reasoning), ``new_id`` / ``safe_id`` (ids made and cleaned), ``dumps`` (compact JSON text), and the name
-of the tool that carries structured output to Anthropic (``RESPONSE_TOOL``).
+``turns_of`` (a request's turns for a target that needs one), ``check_opening`` (the refusal of a
+built conversation its target would refuse: no turn left, or an assistant turn first),
+``parse_arguments`` / ``result_text`` (tool calls' arguments and tool results across dialects),
+``unanswered_call`` (the refusal of a tool result whose call id no earlier call has), ``text_of`` /
+``reasoning_of`` (an answer's text and reasoning), ``new_id`` / ``safe_id`` (ids made and cleaned),
+``dumps`` (compact JSON text), and the name of the tool that carries structured output to Anthropic (``RESPONSE_TOOL``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import orjson
 from .common import ChatRequest, Message, Part
 from .numbers import exact_arguments
 from .options import TranslationError, shown
+from .params import caller_name
 
 
 def unanswered_call(where: str, call: object, by: str = "id") -> TranslationError:
@@ -43,6 +45,25 @@ def turns_of(req: ChatRequest) -> tuple[list[str], list[Message]]:
     if system and not any(p["type"] != "text" or p["text"] for m in messages for p in m["parts"]):
         return [], [{"role": "user", "parts": [{"type": "text", "text": "\n\n".join(system)}]}]
     return system, list(messages)
+
+
+def check_opening(req: ChatRequest, turns: list[dict[str, Any]], target: str, user: str | None = None) -> None:
+    """Refuse a built conversation (its ``turns``, each with its ``role``) that ``target`` would refuse: no
+    turn left (every turn's text empty, or its parts ones the target cannot take, dropped), or, with
+    ``user`` (the role a conversation must begin with there: Anthropic's), one that begins with another
+    role (an OpenAI app's greeting before the user's first turn, or a first user turn left empty): the
+    target's own 400 would end the route, where a refusal lets its next target serve the request
+    (bench/translation_fuzz.py). The caller's name of the field is looked up only for a refusal."""
+    if not turns:
+        raise TranslationError(
+            f"{caller_name(req, 'messages')!r}: no turn is left for {target}: every turn is empty (an empty "
+            f"text, or only parts {target} cannot take)"
+        )
+    if user is not None and turns[0]["role"] != user:
+        raise TranslationError(
+            f"{caller_name(req, 'messages')!r}: the conversation begins with an assistant turn (no user turn "
+            f"before it, or only an empty one); {target} takes a conversation that begins with the user's turn"
+        )
 
 
 def dumps(value: Any) -> str:

@@ -32,6 +32,8 @@ BASE: dict[Dialect, dict[str, Any]] = {
     ANT: {"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]},
     GEM: {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]},
 }
+HI = {"role": "user", "parts": [{"text": "hi"}]}
+"""A first turn for a sample whose own turn is dropped under ``drop``: a conversation left empty is refused."""
 OAI_TOOL = {"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}}}
 ANT_TOOL = {"name": "f", "input_schema": {"type": "object", "properties": {}}}
 
@@ -264,13 +266,21 @@ REFUSED_SAMPLES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("OpenAI", "web_search_options"): {"web_search_options": {}},
     ("OpenAI", "functions"): {"functions": [{"name": "f", "parameters": {}}]},
     ("OpenAI", "function_call"): {"function_call": "auto"},
-    ("OpenAI", "input_audio"): {
+    ("OpenAI", "input_audio"): {  # with a text: the audio dropped, the turn is not empty
         "messages": [
-            {"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": "AA", "format": "wav"}}]}
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "what is said?"},
+                    {"type": "input_audio", "input_audio": {"data": "AA", "format": "wav"}},
+                ],
+            }
         ]
     },
     ("OpenAI", "file_id"): {
-        "messages": [{"role": "user", "content": [{"type": "file", "file": {"file_id": "file-1"}}]}]
+        "messages": [
+            {"role": "user", "content": [{"type": "text", "text": "hi"}, {"type": "file", "file": {"file_id": "f"}}]}
+        ]
     },
     ("OpenAI", "tool_choice.allowed_tools"): {
         "tools": [OAI_TOOL],
@@ -357,17 +367,18 @@ REFUSED_SAMPLES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("Gemini", "codeExecution"): {"tools": [{"codeExecution": {}}]},
     ("Gemini", "urlContext"): {"tools": [{"urlContext": {}}]},
     ("Gemini", "executableCode"): {
-        "contents": [{"role": "model", "parts": [{"executableCode": {"language": "PYTHON", "code": "1"}}]}]
+        "contents": [HI, {"role": "model", "parts": [{"executableCode": {"language": "PYTHON", "code": "1"}}]}]
     },
     ("Gemini", "codeExecutionResult"): {
-        "contents": [{"role": "model", "parts": [{"codeExecutionResult": {"outcome": "OUTCOME_OK"}}]}]
+        "contents": [HI, {"role": "model", "parts": [{"codeExecutionResult": {"outcome": "OUTCOME_OK"}}]}]
     },
     ("Gemini", "videoMetadata"): {
         "contents": [
             {
                 "role": "user",
                 "parts": [
-                    {"fileData": {"mimeType": "video/mp4", "fileUri": "https://v.test/a.mp4"}, "videoMetadata": {}}
+                    {"text": "hi"},
+                    {"fileData": {"mimeType": "video/mp4", "fileUri": "https://v.test/a.mp4"}, "videoMetadata": {}},
                 ],
             }
         ]
@@ -375,11 +386,16 @@ REFUSED_SAMPLES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("Gemini", "toolConfig"): {"toolConfig": {"retrievalConfig": {"languageCode": "en"}}},
     ("Gemini", "functionCallingConfig"): None,
     ("Gemini", "inlineData"): {
-        "contents": [{"role": "user", "parts": [{"inlineData": {"mimeType": "audio/wav", "data": "AAAA"}}]}]
+        "contents": [
+            {"role": "user", "parts": [{"text": "hi"}, {"inlineData": {"mimeType": "audio/wav", "data": "AA"}}]}
+        ]
     },
     ("Gemini", "fileData"): {
         "contents": [
-            {"role": "user", "parts": [{"fileData": {"mimeType": "video/mp4", "fileUri": "https://v.test/a"}}]}
+            {
+                "role": "user",
+                "parts": [{"text": "hi"}, {"fileData": {"mimeType": "video/mp4", "fileUri": "https://v.test/a"}}],
+            }
         ]
     },
     ("Gemini", "content.media"): None,

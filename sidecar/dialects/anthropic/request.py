@@ -23,7 +23,15 @@ from typing import Any
 from ...translate.common import ChatRequest, MediaPart, Message, Part, RequestParams, ResponseFormat, ToolChoice
 from ...translate.options import Drops, TranslateOptions, TranslationError, name_of, shown
 from ...translate.params import caller_name, chat_params, named, stop_list
-from ...translate.parts import RESPONSE_TOOL, RESPONSE_TOOL_VALUE, result_text, safe_id, turns_of, unanswered_call
+from ...translate.parts import (
+    RESPONSE_TOOL,
+    RESPONSE_TOOL_VALUE,
+    check_opening,
+    result_text,
+    safe_id,
+    turns_of,
+    unanswered_call,
+)
 from ...translate.schema import object_schema
 from .media import read_media
 from .thinking import build_thinking, parse_thinking
@@ -240,6 +248,7 @@ def build_request(req: ChatRequest, model: str, drops: Drops, options: Translate
         "max_tokens": options.default_max_tokens if req.get("max_tokens") is None else req["max_tokens"],  # 0 too
         "messages": _build_messages(messages, drops),
     }
+    check_opening(req, out["messages"], "Anthropic", user="user")
     if system:
         out["system"] = "\n\n".join(system)
     _build_settings(req, out, drops)

@@ -5,8 +5,9 @@
   listed; a ``fileData`` URI only Gemini can read (``files``: Files API, Cloud Storage) cannot be
   translated. Consecutive contents of one role are one turn (google-genai's chats keep a streamed answer
   as one ``model`` content per fragment; OpenAI would take them as separate messages).
-- Gemini has no tool-call ids in history: reading, calls get ``call_{turn}_{part}`` ids and each
-  ``functionResponse`` links to the earliest unanswered call of the same name (none: refused, naming it); writing
+- Gemini has no tool-call ids in history: reading, calls get ``call_{turn}_{part}`` ids (or keep their
+  optional ``id``) and each ``functionResponse`` links to the call its ``id`` names, else (no id, or one no
+  call has) to the earliest unanswered call of the same name (none: refused, naming it); writing
   (``build_contents``, over the turns ``_stage_turns`` writes), ids are dropped and each
   ``functionResponse`` takes its call's name and its place in the calls' order. The first
   ``functionCall`` of each model turn written gets the documented ``SKIP_SIGNATURE`` (Gemini 3 requires
@@ -102,8 +103,12 @@ def _function_call(fc: dict[str, Any], made_id: str, pending: dict[str, list[str
 def _function_response(fr: dict[str, Any], made_id: str, pending: dict[str, list[str]], drops: Drops) -> Part:
     if fr.get("parts"):  # Gemini 3's media results (an image the function made): no other form
         drops.unsupported("functionResponse.parts", "a function's media result does not translate")
-    waiting = pending.get(fr["name"])
-    ident = fr.get("id") or (waiting.pop(0) if waiting else None)
+    waiting = pending.get(fr["name"]) or []
+    ident = fr.get("id")
+    if ident in waiting:  # answered by its id: no longer waiting for a result without one
+        waiting.remove(ident)
+    else:  # no id, or one no call of the request has: the earliest waiting call of its name, as Gemini pairs
+        ident = waiting.pop(0) if waiting else None
     if ident is None:  # no call of its name waits for it: an id made up here would be refused upstream
         turn, index = made_id.removeprefix("call_").split("_")  # ``call_{turn}_{part}``: where it is
         raise unanswered_call(f"contents[{turn}].parts[{index}].functionResponse", fr["name"], "name")

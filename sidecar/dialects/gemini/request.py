@@ -21,8 +21,8 @@ from typing import Any
 
 from ...translate.common import ChatRequest, RequestParams, ToolChoice
 from ...translate.options import Drops, TranslateOptions, TranslationError, name_of
-from ...translate.params import caller_name, integer, number, stops
-from ...translate.parts import turns_of
+from ...translate.params import caller_name, integer, named, number, stops
+from ...translate.parts import check_opening, turns_of
 from ...translate.schema import to_gemini
 from .contents import build_contents, parse_contents
 from .declarations import parse_tools
@@ -44,6 +44,7 @@ def parse_request(body: dict[str, Any], drops: Drops) -> ChatRequest:
             continue
         if key == "contents":
             req["messages"] = parse_contents(value, drops)
+            named(req, "messages", "contents")
         elif key == "systemInstruction":
             req["system"] = _parse_system(value, drops)
         elif key == "tools":
@@ -115,6 +116,7 @@ def _parse_tool_config(value: Any, req: ChatRequest, drops: Drops) -> None:
 def build_request(req: ChatRequest, model: str, drops: Drops, options: TranslateOptions) -> dict[str, Any]:
     system, messages = turns_of(req)
     out: dict[str, Any] = {"contents": build_contents(messages)}
+    check_opening(req, out["contents"], "Gemini")
     if system:
         out["systemInstruction"] = {"parts": [{"text": s} for s in system]}
     if req.get("tools"):
