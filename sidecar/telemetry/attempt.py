@@ -27,6 +27,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status,
 from . import attributes as attr
 from . import genai
 from .core import later
+from .held_series import CallSeries
 from .propagation import inject
 
 if TYPE_CHECKING:
@@ -239,18 +240,14 @@ class AttemptTrace:
         span.end(call.end)
 
     def _record_metrics(self, error_type: str | None, response_label: str, usage: Usage | None, elapsed: float) -> None:
-        """The call's GenAI client metrics (duration, tokens) and the sidecar's attempt and error counts."""
+        """The call's GenAI client metrics (duration, tokens) and the sidecar's attempt and error counts,
+        through the series held for its kind (``held_series``)."""
         ins = self._core.instruments
-        operation, provider, model = self._labels
-        ins.genai_duration.observe((operation, provider, model, response_label, error_type or ""), elapsed)
-        ins.attempts.inc((self._target, "error" if error_type else "ok"))
-        if error_type:
-            ins.upstream_errors.inc((self._target, error_type))
-        if usage is not None:
-            if usage.input_tokens is not None:
-                ins.genai_tokens.observe((operation, provider, model, response_label, "input"), usage.input_tokens)
-            if usage.output_tokens is not None:
-                ins.genai_tokens.observe((operation, provider, model, response_label, "output"), usage.output_tokens)
+        key = (self._target, self._labels, response_label, error_type or "")
+        series = ins.call_series.get(key)
+        if series is None:
+            series = ins.call_series[key] = CallSeries(ins, *key)
+        series.record(usage, elapsed)
 
     def _span_attributes(
         self,
