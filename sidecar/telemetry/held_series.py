@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
-    from .genai import Usage
+    from .genai import Tokens
     from .instruments import Instruments
     from .metrics import Series
 
@@ -45,7 +45,7 @@ class RequestSeries:
         self._cached: list[float] | None = None
         self._cost: list[float] | None = None
 
-    def record(self, usage: Usage | None, cost_usd: float | None, elapsed: float) -> None:
+    def record(self, usage: Tokens | None, cost_usd: float | None, elapsed: float) -> None:
         """One request: its count and duration, its tokens (those it reported, not 0) and its cost."""
         self._count[0] += 1
         self._duration.observe(elapsed)
@@ -87,7 +87,7 @@ class CallSeries:
         self._input: Series | None = None
         self._output: Series | None = None
 
-    def record(self, usage: Usage | None, elapsed: float) -> None:
+    def record(self, usage: Tokens | None, elapsed: float) -> None:
         """One call: its duration, its count (and error count), its tokens (those reported, 0 included)."""
         self._duration.observe(elapsed)
         self._attempts[0] += 1

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from opentelemetry.trace import Span
 
     from .core import Core
-    from .genai import Usage
+    from .genai import Tokens
     from .instruments import Instruments
 
 
@@ -36,7 +36,7 @@ def record_end(
     served_model: str | None,
     attempts: int,
     fallback_reason: str | None,
-    usage: Usage | None,
+    usage: Tokens | None,
     cost_usd: float | None,
     error_type: str | None,
     streamed: bool,
@@ -78,7 +78,7 @@ def _record_metrics(
     outcome: str,
     route_label: str,
     model_label: str,
-    usage: Usage | None,
+    usage: Tokens | None,
     cost_usd: float | None,
     elapsed: float,
 ) -> None:
