@@ -56,7 +56,15 @@ from sidecar_under_test import OPTIMISED, ROOT, sidecar_command, sidecar_policy
 # (area, substrings of a module's path), first match wins; the order puts the specific before the general.
 AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("access line", ("sidecar/server/access.py", "sidecar/telemetry/logging.py", "sidecar/telemetry/log_pipe")),
-    ("metrics", ("sidecar/telemetry/metrics.py", "sidecar/telemetry/instruments.py", "sidecar/telemetry/label")),
+    (
+        "metrics",
+        (
+            "sidecar/telemetry/metrics.py",
+            "sidecar/telemetry/instruments.py",
+            "sidecar/telemetry/label",
+            "sidecar/telemetry/held_series.py",
+        ),
+    ),
     (
         "trace context and telemetry records",
         ("sidecar/telemetry/", "opentelemetry/"),

@@ -24,7 +24,7 @@ from ..telemetry import Telemetry
 from ..telemetry.logging import LineBuffer, LogOutput
 from ..translate import Usage
 from .budget_use import in_flight
-from .exchange import Exchange, telemetry_usage
+from .exchange import Exchange
 
 if TYPE_CHECKING:
     from ..policy.compiled import Target
@@ -74,7 +74,7 @@ class AccessLog:
             provider=served.provider.name if served else None,
             attempts=exchange.calls,
             fallback_reason=exchange.fallback_reason,
-            usage=telemetry_usage(counted),
+            usage=counted,
             cost_usd=cost,
             error_type=exchange.stream_error or (None if status < 400 else str(status)),
             streamed=facts.stream,

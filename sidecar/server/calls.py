@@ -39,7 +39,7 @@ from ..translate import TranslationError, UnsupportedParameter
 from ..upstream import NoEquivalentOperation, TLSConfigError
 from .attempt import Attempt, AttemptResult, Prepared, prepare
 from .errors import RequestFailed
-from .exchange import AttemptRecord, Exchange, telemetry_usage
+from .exchange import AttemptRecord, Exchange
 from .targets import TargetState, TargetStates
 
 if TYPE_CHECKING:
@@ -185,7 +185,7 @@ class Calls:
             response_model=result.response_model,
             response_id=result.response_id,
             finish_reasons=result.finish_reasons,
-            usage=telemetry_usage(result.usage),
+            usage=result.usage,  # the telemetry reads its counts (``genai.Tokens``)
             keep=exchange.answer_first,  # the request's own calls: their telemetry after its answer
         )
         exchange.record(

@@ -45,7 +45,6 @@ from ..dialects import Dialect
 from ..dialects.base import Endpoint
 from ..policy.compiled import Policy, Route, Target
 from ..request_facts import RequestFacts
-from ..telemetry import Usage as TelemetryUsage
 from ..translate import RequestParams, Usage, extract_request_params, extract_usage
 
 if TYPE_CHECKING:
@@ -57,13 +56,6 @@ if TYPE_CHECKING:
 
 
 NO_USAGE = Usage()  # (frozen) no tokens at all
-
-
-def telemetry_usage(usage: Usage | None) -> TelemetryUsage | None:
-    """The translation layer's usage in the telemetry facade's terms."""
-    if usage is None:
-        return None
-    return TelemetryUsage(usage.input_tokens, usage.output_tokens, usage.cached_input_tokens)
 
 
 @dataclass(slots=True)
@@ -198,7 +190,7 @@ class Exchange:
             self.usage_later = None
             _, wire, parsed = answer
             self.usage = extract_usage(wire, parsed)
-            attempt.kept_usage(telemetry_usage(self.usage))
+            attempt.kept_usage(self.usage)  # the telemetry reads its counts (``genai.Tokens``)
 
     def gate_verdict(self) -> str:
         """A gated request's word on its gates, the same in ``x-sidecar-gates`` and the access line's

@@ -17,6 +17,8 @@ The map (the pipeline calls only the facade; see ``request`` for the call order)
       |    |                      pipeline's; the features' in feature_instruments.FeatureInstruments)
       |    +- label_bound.BoundedLabel  a label whose values come from upstream (gen_ai_response_model),
       |    |                      kept to a bounded set
+      |    +- held_series         the series a request's and a call's end update, looked up once per
+      |    |                      kind (labels) and held: RequestSeries, CallSeries
       |    +- metrics             each instrument a prometheus_client metric (/metrics) and, when a
       |                           push is configured, an SDK instrument (MeterProvider, periodic reader;
       |                           counters and gauges read from prometheus_client when pushed)
@@ -28,7 +30,8 @@ The map (the pipeline calls only the facade; see ``request`` for the call order)
     export                    the SDK's OTLP (http/protobuf; gRPC with the otlp-grpc extra) and console
                               exporters from the configuration; TLS files checked at startup
     config.TelemetryConfig    OTEL_* and SIDECAR_CAPTURE_CONTENT* parsed and validated once
-    genai                     pinned GenAI semantic conventions (v1.41.0), Usage, content capture
+    genai                     pinned GenAI semantic conventions (v1.41.0), Usage (Tokens: what is read of
+                              one), content capture
     attributes                the sidecar's own span attribute names (sidecar.*)
     redact.redact_headers     for code that must show headers; telemetry records none
     logging                   structlog JSON lines; trace ids from ``current_trace_ids``

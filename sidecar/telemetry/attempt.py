@@ -27,6 +27,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status,
 from . import attributes as attr
 from . import genai
 from .core import later
+from .held_series import CallSeries
 from .propagation import inject
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from opentelemetry.trace import Span
 
     from .core import Core
-    from .genai import Usage
+    from .genai import Tokens
     from .metrics import Series
 
 
@@ -60,7 +61,7 @@ class FinishedCall:
     response_model: str | None
     response_id: str | None
     finish_reasons: Sequence[str] | None
-    usage: Usage | None
+    usage: Tokens | None
     encoded: tuple[str, bool] | None  # the output messages captured on the span (recorded calls), and cut
     elapsed: float  # seconds from the call's start to ``finish``
     end: int | None  # the CLIENT span's end, ns since the epoch (recorded calls)
@@ -171,7 +172,7 @@ class AttemptTrace:
         response_model: str | None = None,
         response_id: str | None = None,
         finish_reasons: Sequence[str] | None = None,
-        usage: Usage | None = None,
+        usage: Tokens | None = None,
         output_messages: Any = None,
         keep: bool = False,
     ) -> None:
@@ -200,7 +201,7 @@ class AttemptTrace:
         else:
             later(self._record, call)
 
-    def kept_usage(self, usage: Usage | None) -> None:
+    def kept_usage(self, usage: Tokens | None) -> None:
         """The usage of a call whose telemetry is kept (``finish(keep=True)``), read after it finished (the
         server reads an answer's usage after the answer is out when nothing needs it before)."""
         kept = self.kept
@@ -238,19 +239,17 @@ class AttemptTrace:
             span.set_status(Status(StatusCode.ERROR, error_type))
         span.end(call.end)
 
-    def _record_metrics(self, error_type: str | None, response_label: str, usage: Usage | None, elapsed: float) -> None:
-        """The call's GenAI client metrics (duration, tokens) and the sidecar's attempt and error counts."""
+    def _record_metrics(
+        self, error_type: str | None, response_label: str, usage: Tokens | None, elapsed: float
+    ) -> None:
+        """The call's GenAI client metrics (duration, tokens) and the sidecar's attempt and error counts,
+        through the series held for its kind (``held_series``)."""
         ins = self._core.instruments
-        operation, provider, model = self._labels
-        ins.genai_duration.observe((operation, provider, model, response_label, error_type or ""), elapsed)
-        ins.attempts.inc((self._target, "error" if error_type else "ok"))
-        if error_type:
-            ins.upstream_errors.inc((self._target, error_type))
-        if usage is not None:
-            if usage.input_tokens is not None:
-                ins.genai_tokens.observe((operation, provider, model, response_label, "input"), usage.input_tokens)
-            if usage.output_tokens is not None:
-                ins.genai_tokens.observe((operation, provider, model, response_label, "output"), usage.output_tokens)
+        key = (self._target, self._labels, response_label, error_type or "")
+        series = ins.call_series.get(key)
+        if series is None:
+            series = ins.call_series[key] = CallSeries(ins, *key)
+        series.record(usage, elapsed)
 
     def _span_attributes(
         self,
@@ -258,7 +257,7 @@ class AttemptTrace:
         response_model: str | None,
         response_id: str | None,
         finish_reasons: Sequence[str] | None,
-        usage: Usage | None,
+        usage: Tokens | None,
     ) -> dict[str, Any]:
         """The CLIENT span's attributes known at the start, with the request's parameters and what the
         answer said (status, model, id, finish reasons, usage, time to first chunk)."""

@@ -6,7 +6,8 @@ v1.37+ names (``gen_ai.provider.name``, not ``gen_ai.system``; ``gen_ai.input.me
 GenAI metric name this package emits comes from the constants below, so a move to a later version is an
 edit of this module.
 
-- ``Usage``: the token counts of one call or one request, in one meaning whatever the dialect.
+- ``Usage``: the token counts of one call or one request, in one meaning whatever the dialect; ``Tokens``:
+  what the telemetry reads of one (a ``Usage`` or the server's own usage record).
 - ``request_param_attributes``: ``gen_ai.request.*`` attributes from a request's parameters.
 - ``ContentCapture``: opt-in prompt/completion capture, serialised to JSON and cut to a byte cap.
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, Protocol
 
 import orjson
 
@@ -83,6 +84,20 @@ class Usage(NamedTuple):
     cached_input_tokens: int | None = None
 
 
+class Tokens(Protocol):
+    """The token counts the telemetry reads of a call or a request: a ``Usage``, or any record with these
+    three (the server passes its own usage record as it is, not copied into a ``Usage``)."""
+
+    @property
+    def input_tokens(self) -> int | None: ...
+
+    @property
+    def output_tokens(self) -> int | None: ...
+
+    @property
+    def cached_input_tokens(self) -> int | None: ...
+
+
 def request_param_attributes(
     params: Mapping[str, Any] | object | None, into: dict[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -118,7 +133,7 @@ def request_param_attributes(
     return attributes
 
 
-def usage_attributes(usage: Usage, into: dict[str, Any] | None = None) -> dict[str, Any]:
+def usage_attributes(usage: Tokens, into: dict[str, Any] | None = None) -> dict[str, Any]:
     """``gen_ai.usage.*`` attributes of the counts that are known, added to ``into`` (a new dict if
     None), which is returned."""
     attributes: dict[str, Any] = {} if into is None else into

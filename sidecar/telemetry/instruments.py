@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Final
 
 from .feature_instruments import FeatureInstruments
 from .genai import DURATION_BUCKETS
+from .held_series import CallSeries, RequestSeries
 from .label_bound import RESPONSE_MODELS, BoundedLabel
 from .metrics import Makers, Spec, UpDownGauge, own
 
@@ -299,3 +300,6 @@ class Instruments(FeatureInstruments):
             own("build_info", "Always 1; the version label names the running build.", ("version",), "1")
         )
         self.build_info.set((service_version,), 1)
+        # the series a request's and a call's end update, held per label set (``held_series``)
+        self.request_series: dict[tuple[str, str, str, str], RequestSeries] = {}
+        self.call_series: dict[tuple[str, tuple[str, str, str], str, str], CallSeries] = {}

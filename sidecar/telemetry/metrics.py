@@ -30,9 +30,10 @@ Without a push, a measurement costs a dict lookup and an add; with one, a histog
 also costs an SDK call.
 
 - ``Spec``: one metric's names on both sides, help, unit and, for histograms, bucket bounds.
-- ``Counter.inc``, ``Histogram.observe`` / ``series``, ``Gauge.set``: label values are a tuple in the
-  order of ``Spec.labels`` (strings; ``""`` when absent); a series is looked up in a dict by that tuple
-  (made on its first update; a label-less metric's at once).
+- ``Counter.inc`` / ``cell``, ``Histogram.observe`` / ``series``, ``Gauge.set``: label values are a tuple
+  in the order of ``Spec.labels`` (strings; ``""`` when absent); a series is looked up in a dict by that
+  tuple (made on its first update; a label-less metric's at once). ``cell`` and ``series`` hand a series
+  out to keep and update without the look-up (``held_series``: those of a request's and a call's end).
 - ``UpDownGauge.inc`` / ``dec``: a label-less count, an ``int`` the library reads when it collects.
 - ``new_registry()``: a ``CollectorRegistry`` for one ``Telemetry``.
 """
@@ -157,28 +158,39 @@ class Counter(_Collected):
 
     def __init__(self, spec: Spec, registry: prometheus_client.CollectorRegistry, meter: Meter | None) -> None:
         super().__init__(spec, registry)
-        self._values: dict[Labels, float] = {} if spec.labels else {(): 0.0}  # a label-less one shows 0 at once
+        # a series is a one-element list (its sum), kept by who updates it often (``cell``)
+        self._values: dict[Labels, list[float]] = {} if spec.labels else {(): [0.0]}  # a label-less one shows 0 at once
         if meter is not None:
             meter.create_observable_counter(spec.otel_name, [self._observe], spec.unit, spec.help)
 
     def inc(self, labels: Labels = (), amount: float = 1) -> None:
-        values = self._values
-        values[labels] = values.get(labels, 0.0) + amount
+        cell = self._values.get(labels)
+        if cell is None:
+            cell = self.cell(labels)
+        cell[0] += amount
+
+    def cell(self, labels: Labels) -> list[float]:
+        """One label tuple's series (made at 0 if new: it shows from now on), to keep and add to
+        (``cell[0] += amount``) without looking it up again."""
+        cell = self._values.get(labels)
+        if cell is None:
+            cell = self._values[labels] = [0.0]
+        return cell
 
     def _family(self) -> CounterMetricFamily:
         return CounterMetricFamily(self.spec.name, self.spec.help, labels=self.spec.labels)
 
     def collect(self) -> Iterator[Metric]:
         family = self._family()
-        for labels, value in list(self._values.items()):
-            family.add_metric(labels, value)
+        for labels, cell in list(self._values.items()):
+            family.add_metric(labels, cell[0])
         yield family
 
     def _observe(self, _: CallbackOptions) -> Iterator[Observation]:
         """Every series' sum, for the SDK reader's collection (not on the request path)."""
         keys = self._keys
-        for labels, value in list(self._values.items()):
-            yield Observation(value, dict(zip(keys, labels, strict=True)))
+        for labels, cell in list(self._values.items()):
+            yield Observation(cell[0], dict(zip(keys, labels, strict=True)))
 
 
 class Histogram(_Collected):

@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     from opentelemetry.context import Context
     from opentelemetry.trace import Span
 
-    from .genai import Usage
+    from .genai import Tokens
 
 # The sidecar's operation names -> gen_ai.operation.name (the Responses API is a chat operation).
 _OPERATIONS: Final = {"responses": "chat"}
@@ -312,7 +312,7 @@ class RequestTrace:
         provider: str | None,
         attempts: int,
         fallback_reason: str | None,
-        usage: Usage | None,
+        usage: Tokens | None,
         cost_usd: float | None,
         error_type: str | None,
         streamed: bool,

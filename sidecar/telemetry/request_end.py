@@ -10,21 +10,20 @@ recorded one (once the answer is written).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry.trace import Status, StatusCode
 
 from . import attributes as attr
 from . import genai
+from .held_series import STATUS_CLASSES, RequestSeries
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span
 
     from .core import Core
-    from .genai import Usage
+    from .genai import Tokens
     from .instruments import Instruments
-
-_STATUS_CLASS: Final = tuple(f"{n}xx" for n in range(10))
 
 
 def record_end(
@@ -37,7 +36,7 @@ def record_end(
     served_model: str | None,
     attempts: int,
     fallback_reason: str | None,
-    usage: Usage | None,
+    usage: Tokens | None,
     cost_usd: float | None,
     error_type: str | None,
     streamed: bool,
@@ -79,20 +78,15 @@ def _record_metrics(
     outcome: str,
     route_label: str,
     model_label: str,
-    usage: Usage | None,
+    usage: Tokens | None,
     cost_usd: float | None,
     elapsed: float,
 ) -> None:
-    """The request's metrics: its count and duration, in flight, tokens and cost."""
-    ins.requests.inc((route_label, model_label, outcome, _STATUS_CLASS[status // 100 % 10]))
-    ins.request_duration.observe((route_label, outcome), elapsed)
+    """The request's metrics: its count and duration, tokens and cost (through the series held for its
+    kind: ``held_series``), and in flight."""
+    key = (route_label, model_label, outcome, STATUS_CLASSES[status // 100 % 10])
+    series = ins.request_series.get(key)
+    if series is None:
+        series = ins.request_series[key] = RequestSeries(ins, *key)
+    series.record(usage, cost_usd, elapsed)
     ins.in_flight.dec()
-    if usage is not None:
-        if usage.input_tokens:
-            ins.tokens.inc((model_label, route_label, "input"), usage.input_tokens)
-        if usage.output_tokens:
-            ins.tokens.inc((model_label, route_label, "output"), usage.output_tokens)
-        if usage.cached_input_tokens:
-            ins.tokens.inc((model_label, route_label, "cached_input"), usage.cached_input_tokens)
-    if cost_usd:
-        ins.cost.inc((model_label, route_label), cost_usd)
