@@ -16,6 +16,7 @@ import orjson
 import pytest
 
 from ..listening import port_zero, wait_ports
+from ..waiting import until
 from .sidecar_process import start_fake_and_policy
 
 STREAMS = 200
@@ -33,6 +34,13 @@ async def one_stream(client: openai.AsyncOpenAI, started: asyncio.Queue[None]) -
     return "".join(text)
 
 
+async def readiness(session: aiohttp.ClientSession, health: str) -> int:
+    """The status of the health port's ``/readyz``."""
+    async with session.get(f"{health}/readyz") as ready:
+        return ready.status
+
+
+@pytest.mark.timeout(150)  # 20 s streams whose 200 first words take long at a high load, then the drain's own limits
 async def test_sigterm_with_200_sdk_streams_lets_each_finish_and_a_second_signal_changes_nothing(
     tmp_path: Path,
 ) -> None:
@@ -40,7 +48,8 @@ async def test_sigterm_with_200_sdk_streams_lets_each_finish_and_a_second_signal
     and a SIGINT during the drain are ignored (the drain goes on); each of 200 openai SDK streams in
     flight ends whole; the process exits 0 as soon as they have, within its drain timeout, its last log
     line ``stopped``."""
-    fake, policy = await start_fake_and_policy(tmp_path, tokens_per_s=4, words=24)  # streams of about 11.5 s
+    # streams of about 20 s: at a load of 13 the 200 first words took long enough for 11.5 s ones to end first
+    fake, policy = await start_fake_and_policy(tmp_path, tokens_per_s=4, words=40)
     env = {**os.environ, "SIDECAR_DRAIN_TIMEOUT_S": "60", "SIDECAR_HEALTH_PORT": "0"}
     env["SIDECAR_HEALTH_HOST"] = "127.0.0.1"
     ports, log = tmp_path / "sidecar.ports", tmp_path / "sidecar.log"
@@ -58,18 +67,18 @@ async def test_sigterm_with_200_sdk_streams_lets_each_finish_and_a_second_signal
         streams = [asyncio.ensure_future(one_stream(client, started)) for _ in range(STREAMS)]
         for _ in range(STREAMS):  # every stream has its first words
             await asyncio.wait_for(started.get(), 30)
+        assert not [stream for stream in streams if stream.done()]  # all 200 in flight at the SIGTERM
         proc.send_signal(signal.SIGTERM)
-        await asyncio.sleep(0.2)
-        assert proc.returncode is None  # draining: the streams run on
-        proc.send_signal(signal.SIGTERM)
-        proc.send_signal(signal.SIGINT)
         async with aiohttp.ClientSession() as probe:
-            async with probe.get(f"{health}/readyz") as ready:
-                assert ready.status == 503
+            await until(lambda: readiness(probe, health), lambda status: status == 503)  # the drain began
+            assert proc.returncode is None  # draining: the streams run on
+            proc.send_signal(signal.SIGTERM)
+            proc.send_signal(signal.SIGINT)
             with pytest.raises(aiohttp.ClientConnectionError):
                 await probe.get(f"{url}/healthz")
+            assert await readiness(probe, health) == 503
         texts = await asyncio.gather(*streams)
-        assert texts == [" ".join(["word"] * 24)] * STREAMS
+        assert texts == [" ".join(["word"] * 40)] * STREAMS
         assert await asyncio.wait_for(proc.wait(), 70) == 0
     finally:
         await client.close()
