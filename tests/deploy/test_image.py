@@ -31,6 +31,7 @@ import orjson
 import pytest
 import yaml
 
+from ..sdk_clients import SIDECAR_TIMEOUT_S
 from .dockerfile import builder_compile_options, builder_sources, entrypoint
 from .manifests import K8S, REPO
 
@@ -175,7 +176,7 @@ def installed() -> Iterator[Installed]:
 def get(port: int, path: str, host: str = "127.0.0.1") -> int:
     """The HTTP status of GET http://host:port/path (errors as their status; no connection raises)."""
     try:
-        with urllib.request.urlopen(f"http://{host}:{port}{path}", timeout=2) as response:
+        with urllib.request.urlopen(f"http://{host}:{port}{path}", timeout=SIDECAR_TIMEOUT_S) as response:
             status: int = response.status
             return status
     except urllib.error.HTTPError as error:
