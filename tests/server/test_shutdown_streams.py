@@ -22,16 +22,16 @@ from .sidecar_process import start_fake_and_policy
 STREAMS = 200
 
 
-async def one_stream(client: openai.AsyncOpenAI, started: asyncio.Queue[None]) -> str:
+async def one_stream(client: openai.AsyncOpenAI) -> str:
     """One streamed chat call read to its end: the text it carried."""
     stream = await client.chat.completions.create(model="m", stream=True, messages=[{"role": "user", "content": "x"}])
-    text = []
-    async for chunk in stream:
-        if chunk.choices and chunk.choices[0].delta.content:
-            if not text:
-                started.put_nowait(None)
-            text.append(chunk.choices[0].delta.content)
-    return "".join(text)
+    return "".join([chunk.choices[0].delta.content or "" async for chunk in stream if chunk.choices])
+
+
+async def in_flight(session: aiohttp.ClientSession, fake_url: str) -> int:
+    """The calls the fake provider is answering (a stream's until its last event)."""
+    async with session.get(f"{fake_url}/_fake/stats") as answer:
+        return int((await answer.json())["in_flight"])
 
 
 async def readiness(session: aiohttp.ClientSession, health: str) -> int:
@@ -40,7 +40,7 @@ async def readiness(session: aiohttp.ClientSession, health: str) -> int:
         return ready.status
 
 
-@pytest.mark.timeout(150)  # 20 s streams whose 200 first words take long at a high load, then the drain's own limits
+@pytest.mark.timeout(150)  # 20 s streams, started slowly at a high load, then the drain's own limits
 async def test_sigterm_with_200_sdk_streams_lets_each_finish_and_a_second_signal_changes_nothing(
     tmp_path: Path,
 ) -> None:
@@ -48,8 +48,8 @@ async def test_sigterm_with_200_sdk_streams_lets_each_finish_and_a_second_signal
     and a SIGINT during the drain are ignored (the drain goes on); each of 200 openai SDK streams in
     flight ends whole; the process exits 0 as soon as they have, within its drain timeout, its last log
     line ``stopped``."""
-    # streams of about 20 s: at a load of 13 the 200 first words took long enough for 11.5 s ones to end first
-    fake, policy = await start_fake_and_policy(tmp_path, tokens_per_s=4, words=40)
+    fake, policy = await start_fake_and_policy(tmp_path, tokens_per_s=4, words=40)  # streams of about 20 s
+    fake_url = f"http://127.0.0.1:{orjson.loads((tmp_path / 'fake.ports').read_bytes())['port']}"
     env = {**os.environ, "SIDECAR_DRAIN_TIMEOUT_S": "60", "SIDECAR_HEALTH_PORT": "0"}
     env["SIDECAR_HEALTH_HOST"] = "127.0.0.1"
     ports, log = tmp_path / "sidecar.ports", tmp_path / "sidecar.log"
@@ -63,13 +63,12 @@ async def test_sigterm_with_200_sdk_streams_lets_each_finish_and_a_second_signal
     http = openai.DefaultAsyncHttpx2Client(limits=httpx2.Limits(max_connections=STREAMS), timeout=60)
     client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="x", max_retries=0, http_client=http)
     try:
-        started: asyncio.Queue[None] = asyncio.Queue()
-        streams = [asyncio.ensure_future(one_stream(client, started)) for _ in range(STREAMS)]
-        for _ in range(STREAMS):  # every stream has its first words
-            await asyncio.wait_for(started.get(), 30)
-        assert not [stream for stream in streams if stream.done()]  # all 200 in flight at the SIGTERM
-        proc.send_signal(signal.SIGTERM)
+        streams = [asyncio.ensure_future(one_stream(client)) for _ in range(STREAMS)]
         async with aiohttp.ClientSession() as probe:
+            # every stream in flight at the provider, so at the sidecar (on a loaded machine the 200 reach the
+            # fake process sooner than this loop, parsing them all, reads each one's first words)
+            await until(lambda: in_flight(probe, fake_url), lambda calls: calls == STREAMS, timeout_s=30)
+            proc.send_signal(signal.SIGTERM)
             await until(lambda: readiness(probe, health), lambda status: status == 503)  # the drain began
             assert proc.returncode is None  # draining: the streams run on
             proc.send_signal(signal.SIGTERM)
