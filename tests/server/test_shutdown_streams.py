@@ -7,16 +7,18 @@ import asyncio
 import os
 import signal
 import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
-import aiohttp
 import httpx2
 import openai
 import orjson
 import pytest
 
 from ..listening import port_zero, wait_ports
-from ..waiting import until
+from ..sdk_clients import SIDECAR_TIMEOUT_S
 from .sidecar_process import start_fake_and_policy
 
 STREAMS = 200
@@ -28,16 +30,41 @@ async def one_stream(client: openai.AsyncOpenAI) -> str:
     return "".join([chunk.choices[0].delta.content or "" async for chunk in stream if chunk.choices])
 
 
-async def in_flight(session: aiohttp.ClientSession, fake_url: str) -> int:
+def in_flight(fake_url: str) -> int:
     """The calls the fake provider is answering (a stream's until its last event)."""
-    async with session.get(f"{fake_url}/_fake/stats") as answer:
-        return int((await answer.json())["in_flight"])
+    with urllib.request.urlopen(f"{fake_url}/_fake/stats", timeout=SIDECAR_TIMEOUT_S) as answer:
+        return int(orjson.loads(answer.read())["in_flight"])
 
 
-async def readiness(session: aiohttp.ClientSession, health: str) -> int:
+def readiness(health: str) -> int:
     """The status of the health port's ``/readyz``."""
-    async with session.get(f"{health}/readyz") as ready:
-        return ready.status
+    try:
+        with urllib.request.urlopen(f"{health}/readyz", timeout=SIDECAR_TIMEOUT_S) as ready:
+            return int(ready.status)
+    except urllib.error.HTTPError as error:
+        error.close()
+        return error.code
+
+
+def drain_and_signal_again(proc: asyncio.subprocess.Process, fake_url: str, url: str, health: str) -> None:
+    """Once every stream is in flight at the provider (so at the sidecar), SIGTERM; once the drain began
+    (/readyz 503), a second SIGTERM and a SIGINT, and the proxy port refuses a new connection. In a
+    thread: on a loaded machine the test's event loop, reading 200 streams, would run these checks
+    seconds late, when the streams may have ended, and the process with them."""
+    deadline = time.monotonic() + 30
+    while (calls := in_flight(fake_url)) != STREAMS and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert calls == STREAMS
+    proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while (status := readiness(health)) != 503 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert status == 503  # the drain began
+    assert proc.returncode is None  # draining: the streams run on
+    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signal.SIGINT)
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(f"{url}/healthz", timeout=SIDECAR_TIMEOUT_S)
 
 
 @pytest.mark.timeout(150)  # 20 s streams, started slowly at a high load, then the drain's own limits
@@ -64,18 +91,7 @@ async def test_sigterm_with_200_sdk_streams_lets_each_finish_and_a_second_signal
     client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="x", max_retries=0, http_client=http)
     try:
         streams = [asyncio.ensure_future(one_stream(client)) for _ in range(STREAMS)]
-        async with aiohttp.ClientSession() as probe:
-            # every stream in flight at the provider, so at the sidecar (on a loaded machine the 200 reach the
-            # fake process sooner than this loop, parsing them all, reads each one's first words)
-            await until(lambda: in_flight(probe, fake_url), lambda calls: calls == STREAMS, timeout_s=30)
-            proc.send_signal(signal.SIGTERM)
-            await until(lambda: readiness(probe, health), lambda status: status == 503)  # the drain began
-            assert proc.returncode is None  # draining: the streams run on
-            proc.send_signal(signal.SIGTERM)
-            proc.send_signal(signal.SIGINT)
-            with pytest.raises(aiohttp.ClientConnectionError):
-                await probe.get(f"{url}/healthz")
-            assert await readiness(probe, health) == 503
+        await asyncio.to_thread(drain_and_signal_again, proc, fake_url, url, health)
         texts = await asyncio.gather(*streams)
         assert texts == [" ".join(["word"] * 40)] * STREAMS
         assert await asyncio.wait_for(proc.wait(), 70) == 0
