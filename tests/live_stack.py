@@ -25,9 +25,10 @@ import orjson
 import pytest
 
 from .listening import PortTaken, in_use, port_zero, start_on_free_port, wait_ports
+from .sdk_clients import SIDECAR_TIMEOUT_S
 
 
-def http(method: str, url: str, body: Any = None, timeout: float = 5.0) -> Any:
+def http(method: str, url: str, body: Any = None, timeout: float = SIDECAR_TIMEOUT_S) -> Any:
     """One JSON request; the parsed answer (or None for an empty body)."""
     data = None if body is None else orjson.dumps(body)
     request = urllib.request.Request(url, data=data, method=method, headers={"content-type": "application/json"})

@@ -126,6 +126,7 @@ def test_explain_says_whether_the_route_caches_the_request(tmp_path: Path) -> No
     assert "cache: not cacheable (nondeterministic): x-sidecar-cache: bypass" in result.stdout
 
 
+@pytest.mark.timeout(200)  # six processes, each up to cli()'s 30 s: at a load of 30 they took over 60 s together
 def test_explain_reads_the_apps_cache_headers_as_the_cache_does(tmp_path: Path) -> None:
     """A deterministic request the app sends with ``x-sidecar-cache: bypass`` or ``cache-control:
     no-store`` is neither looked up nor stored, and one with ``refresh`` or ``no-cache`` is stored

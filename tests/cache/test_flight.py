@@ -20,6 +20,10 @@ from ..conftest import FakeFactory
 
 SETTINGS = RouteCacheSpec(enabled=True, single_flight_wait_s=10)
 KEY = "v1:same-request"
+# A woken follower returns at once; one never woken would return None only at the end of its own wait, so
+# the test's bound sits between the two: generous for a loaded machine, well short of the wait.
+WOKEN_WITHIN_S = 30
+FOLLOWER_WAIT_S = 2 * WOKEN_WITHIN_S
 
 
 def _entry(text: str) -> Entry:
@@ -75,7 +79,7 @@ async def test_failed_leader_releases_followers_at_once() -> None:
     assert isinstance(leader, Leader)
     followers = [cache.flights.join(KEY) for _ in range(5)]
     assert all(isinstance(f, Follower) for f in followers)
-    waits = [asyncio.create_task(f.wait(30)) for f in followers if isinstance(f, Follower)]
+    waits = [asyncio.create_task(f.wait(FOLLOWER_WAIT_S)) for f in followers if isinstance(f, Follower)]
     await asyncio.sleep(0)
 
     async def fail() -> None:
@@ -84,7 +88,7 @@ async def test_failed_leader_releases_followers_at_once() -> None:
 
     with pytest.raises(ConnectionError):
         await fail()
-    results = await asyncio.wait_for(asyncio.gather(*waits), timeout=1)
+    results = await asyncio.wait_for(asyncio.gather(*waits), timeout=WOKEN_WITHIN_S)
     assert results == [None] * 5
     assert cache.stats.coalesced == 0
     assert isinstance(cache.flights.join(KEY), Leader)  # the next request leads a new flight
@@ -107,13 +111,13 @@ async def test_a_follower_giving_up_does_not_cancel_the_others() -> None:
     leader = cache.flights.join(KEY)
     first, second = cache.flights.join(KEY), cache.flights.join(KEY)
     assert isinstance(leader, Leader) and isinstance(first, Follower) and isinstance(second, Follower)
-    gone = asyncio.create_task(first.wait(30))
-    staying = asyncio.create_task(second.wait(30))
+    gone = asyncio.create_task(first.wait(FOLLOWER_WAIT_S))
+    staying = asyncio.create_task(second.wait(FOLLOWER_WAIT_S))
     await asyncio.sleep(0)
     gone.cancel()
     await asyncio.sleep(0)
     leader.publish(_entry("answer"))
-    entry = await asyncio.wait_for(staying, timeout=1)
+    entry = await asyncio.wait_for(staying, timeout=WOKEN_WITHIN_S)
     assert entry is not None and entry.pieces == (TextPiece("answer"),)
     assert gone.cancelled()
 
@@ -138,9 +142,9 @@ async def test_an_abandoned_flight_tells_its_followers_to_join_again() -> None:
     leader = cache.flights.join(KEY)
     follower = cache.flights.join(KEY)
     assert isinstance(leader, Leader) and isinstance(follower, Follower)
-    waiting = asyncio.create_task(follower.wait(30))
+    waiting = asyncio.create_task(follower.wait(FOLLOWER_WAIT_S))
     await asyncio.sleep(0)
     leader.abandon()
-    assert await asyncio.wait_for(waiting, timeout=1) is None
+    assert await asyncio.wait_for(waiting, timeout=WOKEN_WITHIN_S) is None
     assert follower.abandoned
     assert isinstance(cache.flights.join(KEY), Leader)  # the first to join again leads

@@ -28,7 +28,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.live_stack import Processes, http
 
-from ..sdk_clients import sdk_client
+from ..sdk_clients import SIDECAR_TIMEOUT_S, sdk_client
 
 POLICY = """
 version: 1
@@ -84,7 +84,7 @@ class TraceSink(BaseHTTPRequestHandler):
 
 
 def http_text(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=5) as response:
+    with urllib.request.urlopen(url, timeout=SIDECAR_TIMEOUT_S) as response:
         text: str = response.read().decode()
         return text
 
@@ -212,7 +212,7 @@ def test_a_body_that_is_not_json_is_a_400_in_the_callers_dialect(stack: Stack) -
         headers={"content-type": "application/json", "anthropic-version": "2023-06-01", "x-api-key": "x"},
     )
     with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(request, timeout=5)
+        urllib.request.urlopen(request, timeout=SIDECAR_TIMEOUT_S)
     with refused.value as answer:
         assert answer.code == 400
         body = orjson.loads(answer.read())

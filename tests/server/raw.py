@@ -1,11 +1,25 @@
-"""Raw HTTP/1.1 over a socket for the listener tests: read one response as the bytes came."""
+"""Raw HTTP/1.1 over a socket for the listener tests: read one response as the bytes came; close a
+connection and wait until it is (one left closing when the test's event loop ends is a ResourceWarning).
+
+The waits default to 30 s: the server under test runs in the test's own event loop, which the suite's
+other workers on a loaded machine can starve for seconds; a test of a timeout passes its own."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+
+WAIT_S = 30.0
 
 
-async def read_response(reader: asyncio.StreamReader, timeout: float = 5) -> tuple[int, dict[str, str], bytes]:
+async def close(writer: asyncio.StreamWriter) -> None:
+    """Close the connection and wait until the socket is (a peer's reset is no error here)."""
+    writer.close()
+    with contextlib.suppress(ConnectionError):
+        await writer.wait_closed()
+
+
+async def read_response(reader: asyncio.StreamReader, timeout: float = WAIT_S) -> tuple[int, dict[str, str], bytes]:
     """One response: status, headers (lower-case names), body (Content-Length or chunked, decoded;
     until EOF when neither)."""
     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)

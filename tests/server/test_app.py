@@ -18,6 +18,7 @@ import pytest
 from sidecar.server.app import health_listener
 
 from ..conftest import FakeFactory, SidecarFactory, provider_block
+from ..sdk_clients import SIDECAR_TIMEOUT_S
 
 MODELS = "models:\n  m: {provider: up, model: m}\n"
 
@@ -74,7 +75,7 @@ def test_port_zero_listens_on_free_ports_and_says_which(tmp_path: Path) -> None:
     proc, listening = start_until_listening(tmp_path, "--health-port", "0", "--ports-file", str(ports_file))
     try:
         written = json.loads(ports_file.read_text())
-        answers = [urllib.request.urlopen(f"http://127.0.0.1:{written[name]}/readyz", timeout=5).status
+        answers = [urllib.request.urlopen(f"http://127.0.0.1:{written[name]}/readyz", timeout=SIDECAR_TIMEOUT_S).status
                    for name in ("port", "health_port")]  # fmt: skip
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -201,7 +201,11 @@ async def test_the_drain_waits_for_the_bookkeeping_of_an_answer_being_written(
         writer.write(post())
         await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
         proc.send_signal(signal.SIGTERM)
-        await asyncio.sleep(0.3)
+        assert proc.stdout is not None
+        before = b""
+        while b'"draining"' not in before:  # the sidecar has the signal: its drain began
+            before += await asyncio.wait_for(proc.stdout.readline(), 30)
+            assert before.endswith(b"\n"), before  # not EOF: the process runs on
         assert proc.returncode is None
         received = 0
         while chunk := await asyncio.wait_for(reader.read(1 << 20), 10):
@@ -209,8 +213,7 @@ async def test_the_drain_waits_for_the_bookkeeping_of_an_answer_being_written(
         writer.close()
         await writer.wait_closed()
         assert received >= len(BIG_REPLY)
-        assert proc.stdout is not None
-        out = await asyncio.wait_for(proc.stdout.read(), 20)
+        out = before + await asyncio.wait_for(proc.stdout.read(), 20)
         assert await asyncio.wait_for(proc.wait(), 20) == 0
     finally:
         if proc.returncode is None:

@@ -67,6 +67,25 @@ def queued(running: RunningSidecar, target: str) -> int:
     return int(running.state.targets.snapshot()[target]["bulkhead"]["queued"])
 
 
+LATER: Any = [{"role": "user", "content": "A later question."}]
+
+
+async def answered_by_the_hedge(running: RunningSidecar) -> int:
+    """The status of a chat request with ``LATER``'s messages, sent now and waited for (on the hedged chain,
+    a stalled first call: the hedge's answer, its race begun ``after_s`` from now)."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{running.url}/v1/chat/completions", json={"model": "chain", "messages": LATER}) as answer,
+    ):
+        await answer.read()
+        return answer.status
+
+
+async def contents(request: Any) -> Any:
+    """The messages of a request a watched fake received."""
+    return (await request.json())["messages"]
+
+
 def chain_policy(urls: list[str], resilience: str, speaks: tuple[str, ...] = ("openai",)) -> str:
     route = f"  - name: chain\n    match: {{model: chain}}\n    target: [m0, m1]\n    resilience: {resilience}\n"
     return models_policy(urls, route, speaks=speaks)
@@ -75,8 +94,9 @@ def chain_policy(urls: list[str], resilience: str, speaks: tuple[str, ...] = ("o
 async def test_leaving_before_a_hedge_starts_its_race_closes_the_first_call(
     aiohttp_server: Any, sidecar: SidecarFactory
 ) -> None:
-    """A hedge waiting 2 s for the first call's first byte: the caller leaves after 0.3 s, the first
-    call's connection is closed and the hedge is never called."""
+    """A hedge waiting 2 s for the first call's first byte: the caller leaves once that call is made, the
+    first call's connection is closed and the hedge is never called (a later request's hedge, started
+    2 s after the one that left would have been, is the only call the second target sees)."""
     first_url, first = await watched_fake(aiohttp_server, name="f0", latency_ms=5000)
     second_url, second = await watched_fake(aiohttp_server, name="f1")
     running = await sidecar(chain_policy([first_url, second_url], "{hedge: {after_s: 2}}"))
@@ -84,10 +104,10 @@ async def test_leaving_before_a_hedge_starts_its_race_closes_the_first_call(
     await leave_once(running, {"model": "chain", "messages": MESSAGES}, lambda: first.requests)
     assert await first.closed()
     assert await settled(baseline) <= baseline
-    await asyncio.sleep(2.0)  # past after_s: a first call left running would have started the race
-    assert second.requests == []
     access = last_access(running)
     assert (access["status"], access["outcome"]) == (499, "client_closed")
+    assert await answered_by_the_hedge(running) == 200  # past the first's after_s: its race would have begun
+    assert [await contents(request) for request in second.requests] == [LATER]
 
 
 async def test_leaving_during_a_hedged_race_closes_both_calls(aiohttp_server: Any, sidecar: SidecarFactory) -> None:
@@ -103,16 +123,21 @@ async def test_leaving_during_a_hedged_race_closes_both_calls(aiohttp_server: An
 
 
 async def test_leaving_during_a_rate_limit_wait_makes_no_retry(aiohttp_server: Any, sidecar: SidecarFactory) -> None:
-    """A 429 asking to retry in 2 s: the caller leaves during the wait, the target is not called again,
-    and the access line and metrics say the client closed."""
+    """A 429 asking to retry in 2 s: the caller leaves during the wait, the target is not called again
+    (a later request's retry, due 2 s after the one that left would have been, comes first), and the
+    access line and metrics say the client closed."""
     url, watched = await watched_fake(aiohttp_server, name="f0", fault="status=429;after=2", fault_rate=1)
     running = await sidecar(models_policy([url], "  - {name: chain, match: {model: chain}, target: [m0]}\n"))
     baseline = tasks()
     await leave_once(running, {"model": "chain", "messages": MESSAGES}, lambda: watched.requests)  # answered at once
     assert await settled(baseline) <= baseline
-    await asyncio.sleep(2.5)  # past the wait: a retry left running would have been sent
-    assert len(watched.requests) == 1
-    access = last_access(running)
+    async with (  # a later request: its retry, 2 s after its own 429, is sent and answered (429 again)
+        aiohttp.ClientSession() as session,
+        session.post(f"{running.url}/v1/chat/completions", json={"model": "chain", "messages": LATER}) as later,
+    ):
+        assert later.status == 429 and later.headers["x-sidecar-attempts"] == "2"
+    assert [await contents(request) for request in watched.requests] == [MESSAGES, LATER, LATER]
+    access = await left_access(running)
     assert (access["status"], access["outcome"]) == (499, "client_closed")
     async with aiohttp.ClientSession() as session, session.get(f"{running.url}/metrics") as answer:
         metrics = await answer.text()
@@ -189,7 +214,8 @@ async def test_a_caller_that_hangs_up_before_its_answer_starts_no_shadow(
     running = await sidecar(models_policy([served_url, shadow_url], route, speaks=("openai",)))
     await leave_once(running, {"model": "served", "messages": MESSAGES}, lambda: served.requests)
     assert await served.closed()
-    await asyncio.sleep(0.3)
+    assert (await left_access(running))["outcome"] == "client_closed"  # the request is over
+    await running.shadow_calls_ended()  # a shadow call, started before the access line, has ended
     assert shadow.requests == []
 
 

@@ -17,7 +17,8 @@ import pytest
 from sidecar.server.listener import MAX_FIELDS, MAX_HEAD_BYTES
 
 from ..conftest import FakeFactory, SidecarFactory, provider_block
-from .raw import read_response
+from ..waiting import until
+from .raw import close, read_response
 from .served_listener import Served, post
 
 
@@ -176,8 +177,9 @@ async def test_a_stream_writer_waits_for_a_slow_reader(served: Served) -> None:
     probe = served.probe
     _reader, writer = await served.connect()
     writer.write(b"GET /flood HTTP/1.1\r\nhost: x\r\n\r\n")
-    await asyncio.wait_for(probe.started.wait(), 5)
-    await asyncio.sleep(0.3)
+    await asyncio.wait_for(probe.started.wait(), 30)
+    [connection] = served.listener.connections
+    await until(lambda: connection.writing_paused)  # the buffers are full: the handler's write waits
     assert 0 < probe.stream_progress < 4000  # 64 MB were asked for; it stopped at what the buffers hold
     writer.close()
     for _ in range(100):
@@ -235,13 +237,13 @@ async def test_more_header_fields_than_the_limit_is_400(served: Served) -> None:
 async def test_connections_past_the_cap_are_closed_and_the_listener_recovers(served: Served) -> None:
     """With max_connections 8, a ninth connection is closed at once; once one closes, a new one is served."""
     held = [await served.connect() for _ in range(8)]
-    await asyncio.sleep(0.05)
+    await until(lambda: len(served.listener.connections) == 8)  # each accepted and counted
     reader, writer = await served.connect()
     writer.write(b"GET /x HTTP/1.1\r\nhost: x\r\n\r\n")
     with contextlib.suppress(ConnectionError):
         assert await asyncio.wait_for(reader.read(), 5) == b""
-    held[0][1].close()
-    await asyncio.sleep(0.05)
+    await close(held[0][1])
+    await until(lambda: len(served.listener.connections) == 7)  # the listener saw it close
     reader, writer = await served.connect()
     writer.write(b"GET /after HTTP/1.1\r\nhost: x\r\n\r\n")
     assert orjson.loads((await read_response(reader))[2])["path"] == "/after"

@@ -23,6 +23,7 @@ import pytest
 
 from ..conftest import provider_block
 from ..listening import port_zero, wait_ports
+from ..sdk_clients import SIDECAR_TIMEOUT_S
 
 GROWTH_LIMIT_MB = 25  # the process starts at about 50 MB; the findings grew it by 170 to 300 MB
 
@@ -33,7 +34,7 @@ def rss_mb(pid: int) -> float:
 
 
 def healthz(port: int) -> int:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=SIDECAR_TIMEOUT_S) as response:
         return int(response.status)
 
 

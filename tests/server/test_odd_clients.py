@@ -11,12 +11,14 @@ import socket
 from typing import Any, cast
 from urllib.parse import urlsplit
 
+import aiohttp
 import orjson
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
 from ..upstream.raw import ServerConn, UpstreamFactory
+from ..waiting import until
 from .ensemble_policies import models_policy
-from .raw import read_response
+from .raw import close, read_response
 
 ROUTE = "  - {name: chain, match: {model: chain}, target: [m0]}\n"
 
@@ -56,10 +58,10 @@ async def test_expect_100_continue_is_answered_then_the_body_is_served(
     reader, writer = await connect(running)
     body = chat("x" * 5000)
     writer.write(post(body, "Expect: 100-continue\r\n")[: -len(body)])
-    assert await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5) == b"HTTP/1.1 100 Continue\r\n\r\n"
+    assert await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30) == b"HTTP/1.1 100 Continue\r\n\r\n"
     writer.write(body)
     status, _, answer = await read_response(reader)
-    writer.close()
+    await close(writer)
     assert status == 200 and text_of(answer) == "x" * 5000
 
 
@@ -72,7 +74,7 @@ async def test_pipelined_requests_around_a_stream_are_answered_in_order(
     reader, writer = await connect(running)
     writer.write(post(chat("one")) + post(chat("two words", stream=True)) + post(chat("three")))
     answers = [await read_response(reader) for _ in range(3)]
-    writer.close()
+    await close(writer)
     assert [status for status, _, _ in answers] == [200, 200, 200]
     assert [text_of(body) for _, _, body in answers] == ["one", "two words", "three"]
     assert answers[1][1]["transfer-encoding"] == "chunked"
@@ -84,8 +86,8 @@ async def test_an_http10_client_gets_a_stream_ended_by_the_close(fake: FakeFacto
     running = await sidecar(models_policy([await fake("f0")], ROUTE, speaks=("openai",)))
     reader, writer = await connect(running)
     writer.write(post(chat("old client", stream=True), version="1.0"))
-    sent = await asyncio.wait_for(reader.read(), 5)  # to the close
-    writer.close()
+    sent = await asyncio.wait_for(reader.read(), 30)  # to the close
+    await close(writer)
     head, _, body = sent.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.0 200") and b"chunked" not in head.lower()
     assert text_of(body) == "old client" and body.rstrip().endswith(b"data: [DONE]")
@@ -104,7 +106,7 @@ async def test_a_chunked_request_body_is_served(fake: FakeFactory, sidecar: Side
         await asyncio.sleep(0.05)
     writer.write(b"0\r\n\r\n")
     status, _, answer = await read_response(reader)
-    writer.close()
+    await close(writer)
     assert status == 200 and text_of(answer) == "chunked body"
 
 
@@ -139,7 +141,7 @@ async def test_a_body_trickled_past_the_receive_deadline_is_closed_and_nothing_i
     closed_after, trickled_then = loop.time() - started, trickled[0]
     sending.cancel()
     await asyncio.gather(sending, return_exceptions=True)
-    writer.close()
+    await close(writer)
     assert answer == b""
     assert closed_after > 0.9 and trickled_then < len(body)  # the deadline, not the body's end, closed it
     assert await running.fake_requests(url) == []
@@ -149,10 +151,10 @@ async def test_a_client_that_stops_reading_a_stream_stops_the_upstream_read(
     raw_upstream: UpstreamFactory, sidecar: SidecarFactory
 ) -> None:
     """Back-pressure: an upstream that would stream 256 MiB as fast as it can, to a client that reads
-    only the head and then nothing for 1.5 s: the sidecar stops reading the upstream once the buffers
-    between them are full (the upstream's writes wait), so the upstream gets out a few MiB at most, not
-    the answer; the sidecar holds no more than that."""
-    sent = [0]
+    only the head and then nothing: the sidecar stops reading the upstream once the buffers between them
+    are full (the upstream's writes wait, and still wait after the sidecar has served other requests), so
+    the upstream gets out a few MiB at most, not the answer; the sidecar holds no more than that."""
+    sent, waiting = [0], [False]
     event = b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,'
     event += b'"delta":{"content":"' + b"x" * 16_000 + b'"},"finish_reason":null}]}\n\n'
 
@@ -162,7 +164,9 @@ async def test_a_client_that_stops_reading_a_stream_stops_the_upstream_read(
         await conn.send(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n")
         chunk = f"{len(event) * 4:x}\r\n".encode() + event * 4 + b"\r\n"
         while sent[0] < 256 * 2**20:
+            waiting[0] = True  # seen by another task only while the send waits (its drain): it returns at once else
             await conn.send(chunk)
+            waiting[0] = False
             sent[0] += len(chunk)
 
     upstream = await raw_upstream(flood)
@@ -171,11 +175,22 @@ async def test_a_client_that_stops_reading_a_stream_stops_the_upstream_read(
     reader, writer = await connect(running)
     writer.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     writer.write(post(chat("flood me", stream=True)))
-    assert (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)).startswith(b"HTTP/1.1 200")
+    assert (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)).startswith(b"HTTP/1.1 200")
     cast(asyncio.Transport, writer.transport).pause_reading()  # the client reads nothing more
-    await asyncio.sleep(1.5)
-    stalled_at = sent[0]
-    await asyncio.sleep(0.5)
-    assert sent[0] == stalled_at  # the upstream's writes wait: the sidecar reads no more
+
+    async def unmoved_across_requests(session: aiohttp.ClientSession) -> int | None:
+        """What the upstream had sent, if its write waited and it sent nothing more while the sidecar (its
+        loop turning many times) served ten more requests, one after the other; else None."""
+        before = sent[0]
+        for _ in range(10):
+            async with session.get(f"{running.url}/healthz") as answer:
+                assert answer.status == 200
+            if not waiting[0] or sent[0] != before:
+                return None
+        return before
+
+    async with aiohttp.ClientSession() as session:  # the buffers fill in steps: wait until they are full
+        stalled_at = await until(lambda: unmoved_across_requests(session), lambda at: at is not None, 30)
+    assert stalled_at is not None
     assert stalled_at < 32 * 2**20  # socket buffers on both sides, not the 256 MiB answer
-    writer.close()
+    await close(writer)

@@ -147,6 +147,7 @@ async def raw_upstreams() -> AsyncIterator[UpstreamFactory]:
     """The body of the ``raw_upstream`` fixture: start servers, stop them all at the end."""
     servers: list[asyncio.Server] = []
     tasks: set[asyncio.Task[None]] = set()
+    conns: list[ServerConn] = []
 
     async def start(handler: Handler, *, ssl_context: ssl.SSLContext | None = None) -> RawUpstream:
         state = RawUpstream()
@@ -155,6 +156,7 @@ async def raw_upstreams() -> AsyncIterator[UpstreamFactory]:
             state.accepted += 1
             conn = ServerConn(reader, writer, state)
             state.conns.append(conn)
+            conns.append(conn)
             task = asyncio.current_task()
             assert task is not None
             tasks.add(task)
@@ -178,6 +180,8 @@ async def raw_upstreams() -> AsyncIterator[UpstreamFactory]:
     for task in list(tasks):
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    for conn in conns:  # a close waits to send what is buffered, which a client that stopped reading never takes
+        conn.writer.transport.abort()
     for server in servers:
         server.close()
         await server.wait_closed()
