@@ -26,8 +26,11 @@ pod's clock moved by its offset from Redis's ``TIME``, measured by ``sync_clock`
 few seconds), and the ledger reads it too.
 
 Every failure (connection, timeout, script error, pool exhausted, a password that cannot be read)
-becomes ``StoreError``: the whole call is bounded by ``timeout_ms`` and redis-py's own retries are off
-(the ledger's breaker decides).
+becomes ``StoreError``: the whole call is bounded by ``timeout_ms`` (``asyncio.timeout``) and redis-py's
+own retries are off (the ledger's breaker decides). The client has no ``socket_timeout``: with one,
+redis-py sends each command under ``asyncio.wait_for``, which on Python 3.11 returns a result that was
+ready when a cancel came and drops the cancel (CPython gh-86296): a request whose app left during its
+budget reservation ran its chain on to the end (wave 30's soak); the call's own bound is enough.
 """
 
 from __future__ import annotations
@@ -141,7 +144,7 @@ class RedisStore:
         options: dict[str, Any] = {
             "max_connections": spec.max_connections,
             "timeout": self._timeout_s,
-            "socket_timeout": self._timeout_s,
+            "socket_timeout": None,  # the call's bound is ``_call``'s (see the module docstring)
             "socket_connect_timeout": spec.connect_timeout_ms / 1000,
             "retry": Retry(NoBackoff(), 0),
         }

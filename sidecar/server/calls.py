@@ -19,7 +19,8 @@ too (``untranslatable``), and that failure, not a 400 for a request its first ta
 Every call is counted on the exchange when it starts, with its slot (``exchange.calls``); a call cancelled (the app
 went away, or a hedge lost its race) is recorded as ``cancelled`` and releases its permit: not the
 target's fault. A request cancelled while it waits for a bulkhead slot made no call: it is recorded
-as a skip (``cancelled``, not called), as a full bulkhead is.
+as a skip (``cancelled``, not called), as a full bulkhead is. A task with a cancel request outstanding
+(its ``CancelledError`` dropped by a library on the way) makes no call: ``call`` raises it again.
 """
 
 from __future__ import annotations
@@ -138,6 +139,12 @@ class Calls:
 
         ``bypass_breaker``: a panic call, which neither needs a permit nor reports to the breaker.
         """
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            # Cancelled (the app left, a hedge lost) and the CancelledError dropped on its way by a library
+            # (Python 3.11's ``asyncio.wait_for`` returns a result that was ready when the cancel came): the
+            # cancel request still stands, so no new call is made for a caller that is gone.
+            raise asyncio.CancelledError
         target, state = candidate.target, candidate.state
         permit = None if bypass_breaker else state.breaker.try_acquire()
         if permit is None and not bypass_breaker:

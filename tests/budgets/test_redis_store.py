@@ -394,3 +394,41 @@ async def test_a_pod_whose_clock_is_off_neither_frees_nor_keeps_anothers_holds(r
     finally:
         for pod in pods:
             await pod.close()
+
+
+async def test_a_command_is_not_sent_under_asyncio_wait_for(store: RedisStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store's commands are not sent under ``asyncio.wait_for`` (redis-py uses it when the client has a
+    ``socket_timeout``): on Python 3.11 it returns a result that was ready when a cancel came and drops the
+    cancel, so a request whose app left during its reservation ran on to the end of its chain (wave 30's
+    soak). The store's own ``timeout_ms`` bounds each call instead (the next test)."""
+    waited: list[object] = []
+    wait_for = asyncio.wait_for
+
+    async def recording_wait_for(awaitable: object, timeout: float | None) -> object:
+        waited.append(awaitable)
+        return await wait_for(awaitable, timeout)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(asyncio, "wait_for", recording_wait_for)
+    now = time.time()
+    await store.reserve("r1", [ref("a")], [1], now, now + 60)
+    await store.settle("r1", [ref("a")], [1], [1], now + 60)
+    assert waited == []
+
+
+async def test_a_command_redis_does_not_answer_fails_within_the_timeout(
+    redis_factory: Callable[..., RedisServer],
+) -> None:
+    """Redis holding every client (``CLIENT PAUSE ... ALL``) answers nothing: the reservation is a
+    ``StoreError`` after about ``timeout_ms``, not a wait for Redis (the client has no socket timeout of
+    its own)."""
+    server = redis_factory()
+    shared = RedisStore(StoreSpec(url=server.url, timeout_ms=300, connect_timeout_ms=5000))
+    now = time.time()
+    await shared.reserve("r0", [ref("a")], [1], now, now + 60)  # connected, scripts loaded
+    with server.client() as client:
+        client.execute_command("CLIENT", "PAUSE", 3000, "ALL")
+    started = time.monotonic()
+    with pytest.raises(StoreError):
+        await shared.reserve("r1", [ref("a")], [1], now, now + 60)
+    assert time.monotonic() - started < 2.5
+    await shared.close()
