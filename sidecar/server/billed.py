@@ -14,7 +14,7 @@ that call's cost, at its own model's price, to the request's unserved cost and t
 (``Exchange.unserved_cost_usd``, ``unserved_tokens``): the budgets charge them, the access line's
 ``cost_usd`` and ``llm_sidecar_cost_usd_total`` count them, as they do a hedged race's cut call (``hedge``)
 and a gate's rejected answer. ``Exchange.billed_failures`` names the call (``target:error_type``) for the
-access line.
+access line; ``billed_targets`` reads the targets back from those names.
 
 What is charged: the input the provider already counted in the usage events it sent, else the prompt
 estimate (``budgets.estimate``); the output it counted or the text it sent, estimated
@@ -82,6 +82,11 @@ def charge_failed(
     ``output_tokens``: the estimated tokens of the text it sent."""
     _charge(exchange, target, usage, output_tokens)
     exchange.billed_failures = (*exchange.billed_failures, f"{target.name}:{error_type}")
+
+
+def billed_targets(names: tuple[str, ...]) -> set[str]:
+    """The targets of the billed failures named ``target:error_type`` (``Exchange.billed_failures``)."""
+    return {name.rsplit(":", 1)[0] for name in names}
 
 
 def charge_unanswered(exchange: Exchange, target: Target, error_type: str) -> None:

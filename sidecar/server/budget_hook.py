@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from aiohttp.web import StreamResponse
 
 from ..budgets import Admission, Budgets
+from .billed import billed_targets
 from .hooks import Verdict
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ class BudgetHook:
         billed (the models of the billed failures and cut calls recorded since the race began: ``before``
         holds how many there were then)."""
         spent = (exchange.unserved_cost_usd, exchange.unserved_tokens)
-        billed = {entry.rsplit(":", 1)[0] for entry in exchange.billed_failures[before[0] :]}
+        billed = billed_targets(exchange.billed_failures[before[0] :])
         billed.update(attempt.target for attempt in exchange.hedge_cuts[before[1] :])
         self._admission.race_over(self._budgets.targets.get(winner.name), spent, frozenset(billed))
 
