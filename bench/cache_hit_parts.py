@@ -15,20 +15,14 @@ git revision REF (``ResponseCache.body`` before ``answer``; before it, the body 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import os
-import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import orjson
 from aiohttp import web
 from cache_path import CACHED_REQUEST
-from instructions import instruction_total
-from sidecar_under_test import checkout
+from parts_command import parts_main
 
 from sidecar.cache import CacheStoreSpec, ResponseCache, RouteCacheSpec, client_directive
 
@@ -107,42 +101,8 @@ async def hits(n: int) -> None:
         web.Response(body=data, content_type="application/json")
 
 
-def count(n: int, code: Path | None) -> int:
-    return valgrind_script(__file__, ["--run", str(n)], code)
-
-
-def valgrind_script(script: str, arguments: list[str], code: Path | None) -> int:
-    """Instructions of ``python script *arguments`` under cachegrind (``code``: a checkout whose
-    ``sidecar`` package it imports; None: this one). Shared with bench/cache_miss_parts.py."""
-    env = {**os.environ, "PYTHONPATH": str(code)} if code is not None else None
-    out = subprocess.run(
-        ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
-         sys.executable, script, *arguments],
-        capture_output=True, text=True, check=True, env=env,
-    )  # fmt: skip
-    return instruction_total(out.stderr, f"valgrind's output: {out.stderr[-2000:]}")
-
-
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--few", type=int, default=1000)
-    parser.add_argument("--many", type=int, default=11000)
-    parser.add_argument("--baseline", help="also measure this git revision's package")
-    parser.add_argument("--run", type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.run is not None:
-        asyncio.run(hits(args.run))
-        return 0
-    codes: list[tuple[str, Path | None]] = [("this checkout", None)]
-    if args.baseline:
-        codes.append((args.baseline, checkout(args.baseline, Path(tempfile.mkdtemp(prefix="cache-hit-parts-")))))
-    command = f"python bench/cache_hit_parts.py --few {args.few} --many {args.many}"
-    print(f"Command: `{command}{f' --baseline {args.baseline}' if args.baseline else ''}` ({time.strftime('%H:%M')})")
-    for label, code in codes:
-        few, many = count(args.few, code), count(args.many, code)
-        per_hit = (many - few) / (args.many - args.few)
-        print(f"| {label} | instructions per memory hit, the cache's own part | {per_hit:,.0f} |")
-    return 0
+    return parts_main(__file__, lambda n: asyncio.run(hits(n)), "instructions per memory hit, the cache's own part")
 
 
 if __name__ == "__main__":

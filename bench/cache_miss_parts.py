@@ -21,18 +21,16 @@ same with the ``sidecar`` package of git revision REF. Needs valgrind.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import itertools
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import orjson
-from cache_hit_parts import directive_and_key, valgrind_script
+from cache_hit_parts import directive_and_key
 from cache_path import CACHED_REQUEST, answer_2k
-from sidecar_under_test import checkout
+from parts_command import measured_code, parts_arguments, valgrind_script
 
 PARTS = ("parse", "key", "lookup", "entry", "store")
 
@@ -58,7 +56,7 @@ async def misses(part: str, n: int) -> None:
         body = orjson.loads(raws[i])
         if stop < 1:
             continue
-        key = directive_and_key(plan, headers, body, raws[i])
+        key, _ = directive_and_key(plan, headers, body, raws[i], settings.ttl_s)
         if stop < 2:
             continue
         await cache.lookup(key, settings)
@@ -80,20 +78,11 @@ def count(part: str, n: int, code: Path | None) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--few", type=int, default=500)
-    parser.add_argument("--many", type=int, default=3000)
-    parser.add_argument("--baseline", help="also measure this git revision's package")
-    parser.add_argument("--run", nargs=2, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parts_arguments(500, 3000, run_values=2)
     if args.run is not None:
         asyncio.run(misses(args.run[0], int(args.run[1])))
         return 0
-    codes: list[tuple[str, Path | None]] = [("this checkout", None)]
-    if args.baseline:
-        codes.append((args.baseline, checkout(args.baseline, Path(tempfile.mkdtemp(prefix="cache-miss-parts-")))))
-    command = f"python bench/cache_miss_parts.py --few {args.few} --many {args.many}"
-    print(f"Command: `{command}{f' --baseline {args.baseline}' if args.baseline else ''}` ({time.strftime('%H:%M')})")
+    codes = measured_code(__file__, args)
     print("\n| code | setup and parse | " + " | ".join(PARTS[1:]) + " | a miss's own part |\n|---|" + "---|" * 6)
     for label, code in codes:
         per = [(count(p, args.many, code) - count(p, args.few, code)) / (args.many - args.few) for p in PARTS]

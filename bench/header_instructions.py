@@ -32,8 +32,8 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from cache_hit_parts import valgrind_script
 from measuring import tools_present
+from parts_command import valgrind_script
 from sidecar_under_test import checkout
 
 CASES = ("bench", "sdk", "new-names")

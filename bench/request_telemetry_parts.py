@@ -13,14 +13,9 @@ request's share, to set against a whole request through the sidecar (bench/instr
 
 from __future__ import annotations
 
-import argparse
 import sys
-import tempfile
-import time
-from pathlib import Path
 
-from cache_hit_parts import valgrind_script
-from sidecar_under_test import checkout
+from parts_command import parts_main
 
 from sidecar.telemetry import Telemetry
 from sidecar.telemetry.config import TelemetryConfig
@@ -78,26 +73,7 @@ def requests(n: int) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--few", type=int, default=1000)
-    parser.add_argument("--many", type=int, default=11000)
-    parser.add_argument("--baseline", help="also measure this git revision's package")
-    parser.add_argument("--run", type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.run is not None:
-        requests(args.run)
-        return 0
-    codes: list[tuple[str, Path | None]] = [("this checkout", None)]
-    if args.baseline:
-        codes.append((args.baseline, checkout(args.baseline, Path(tempfile.mkdtemp(prefix="telemetry-parts-")))))
-    command = f"python bench/request_telemetry_parts.py --few {args.few} --many {args.many}"
-    print(f"Command: `{command}{f' --baseline {args.baseline}' if args.baseline else ''}` ({time.strftime('%H:%M')})")
-    for label, code in codes:
-        few = valgrind_script(__file__, ["--run", str(args.few)], code)
-        many = valgrind_script(__file__, ["--run", str(args.many)], code)
-        per_request = (many - few) / (args.many - args.few)
-        print(f"| {label} | instructions per plain request, its telemetry (untraced) | {per_request:,.0f} |")
-    return 0
+    return parts_main(__file__, requests, "instructions per plain request, its telemetry (untraced)")
 
 
 if __name__ == "__main__":

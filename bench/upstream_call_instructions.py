@@ -38,10 +38,10 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from cache_hit_parts import valgrind_script
 from header_instructions import BENCH_REQUEST, filters, parsed
 from measuring import REQUEST, tools_present
 from nginx_upstream import nginx_on_free_port
+from parts_command import valgrind_script
 from sidecar_under_test import checkout
 from upstream_call import HEADERS
 

@@ -229,9 +229,17 @@ def test_every_make_target_shown_is_in_the_makefile() -> None:
 BENCH = re.compile(r"(bench/[\w/]+\.py)((?: --?[a-z][\w-]*(?:[ =](?!-)[^\s`|;)]+)?)*)")
 
 
+def with_bench_imports(path: Path) -> str:
+    """The source of the bench script at ``path`` and of the bench modules it imports from (a shared
+    command line, ``bench/parts_command.py``, declares the flags of the scripts that use it)."""
+    source = path.read_text()
+    imported = (path.parent / f"{name}.py" for name in re.findall(r"^from (\w+) import", source, re.M))
+    return source + "".join(module.read_text() for module in imported if module.exists())
+
+
 def test_every_bench_command_shown_names_a_script_with_those_flags() -> None:
     """Each ``bench/SCRIPT.py --flag ...`` the docs show names a script of bench/ (or one the dated
-    records say was removed) that declares every flag shown."""
+    records say was removed) that declares every flag shown, itself or in a bench module it imports."""
     wrong = []
     for page in PAGES:
         text = flat(page.read_text())
@@ -241,7 +249,7 @@ def test_every_bench_command_shown_names_a_script_with_those_flags() -> None:
                 if page.name not in HISTORY or not re.search(rf"`?{re.escape(script)}`?,? \(?removed", text):
                     wrong.append(f"{page.name}: {script} does not exist")
                 continue
-            source = path.read_text()
+            source = with_bench_imports(path)
             flags = [word.split("=")[0] for word in args.split() if re.match(r"--?[a-z]", word)]
             wrong += [f"{page.name}: {script} {flag}" for flag in flags if f'"{flag}"' not in source]
     assert wrong == []

@@ -17,8 +17,8 @@ Map of the package::
     memory          BoundedMemoryBackend: aiocache's memory backend with entry/byte bounds and LRU
     redis_store     aiocache's RedisCache from RedisStoreSpec (URL, password from env/file, TLS, timeouts)
     store           MemoryStore (the bounded backend, direct; entries kept as objects with a whole-body
-                    template per caller dialect) and GuardedStore (Redis: timeout, breaker, counters, a
-                    throttled log)
+                    template per caller dialect, aged by the monotonic clock) and GuardedStore (Redis:
+                    timeout, breaker, counters, a throttled log; entries aged by the wall clock)
     flight          SingleFlight: identical concurrent requests share one upstream call
     response_cache  ResponseCache: lookup / stale / store / flights / snapshot / close
     control         the app's directives (Cache-Control, x-sidecar-cache)

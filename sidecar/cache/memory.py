@@ -10,7 +10,8 @@ dict work itself, docs/benchmarks.md):
 - the dict is an ``OrderedDict`` in least-recently-used order: a read moves the key to the end, and a
   write past either bound (``max_entries``, ``max_bytes``) evicts from the front until both hold;
 - expiry is lazy, a deadline per key checked on read (no timer per entry: 10,000 entries are 10,000
-  fewer handles on the event loop's heap); expired entries also leave first under pressure;
+  fewer handles on the event loop's heap); expired entries also leave first under pressure; deadlines
+  are on ``clock`` (``time.monotonic``: a step of the wall clock moves none of them);
 - values are ``bytes`` through aiocache's API, or any object given with its size to ``write`` (the
   sidecar keeps entries as objects: ``entry.footprint``); each counts its size (``len(value)`` for
   bytes) ``+ len(key) + ENTRY_OVERHEAD``, the bookkeeping Python spends per entry (the dict slots, the
@@ -46,7 +47,7 @@ class BoundedMemoryBackend(SimpleMemoryBackend):  # type: ignore[misc]  # aiocac
             raise ValueError("max_entries and max_bytes must be positive")
         self.max_entries = max_entries
         self.max_bytes = max_bytes
-        self._clock = clock
+        self.clock = clock  # the monotonic clock of every deadline (and of a kept entry's age: ``store``)
         self._cache: OrderedDict[str, Any] = OrderedDict()
         self._sizes: dict[str, int] = {}  # what each entry counts against max_bytes
         self._deadlines: dict[str, float] = {}
@@ -93,7 +94,7 @@ class BoundedMemoryBackend(SimpleMemoryBackend):  # type: ignore[misc]  # aiocac
         self._sizes[key] = cost
         self.bytes += cost
         if ttl:
-            self._deadlines[key] = self._clock() + ttl
+            self._deadlines[key] = self.clock() + ttl
         while len(cache) > self.max_entries or self.bytes > self.max_bytes:
             self._remove(next(iter(cache)))
             self.evictions += 1
@@ -126,7 +127,7 @@ class BoundedMemoryBackend(SimpleMemoryBackend):  # type: ignore[misc]  # aiocac
         if value is None:
             return None
         deadline = self._deadlines.get(key)
-        if deadline is not None and deadline <= self._clock():
+        if deadline is not None and deadline <= self.clock():
             self._remove(key)
             self.expirations += 1
             return None
@@ -155,7 +156,7 @@ class BoundedMemoryBackend(SimpleMemoryBackend):  # type: ignore[misc]  # aiocac
         if self._live(key) is None:
             return False
         if ttl:
-            self._deadlines[key] = self._clock() + ttl
+            self._deadlines[key] = self.clock() + ttl
         else:
             self._deadlines.pop(key, None)
         return True

@@ -7,16 +7,22 @@
     reason = await cache.store(key, entry, route_settings, dialect) # None: stored; else why not
     cache.store_in_memory(key, entry, route_settings)      # the same, no coroutine (cache.in_memory)
     data = cache.answer(key, lookup.entry, dialect, form, lookup.body) # a hit's body or whole stream
-    entry = await cache.stale(key, route_settings, lookup) # the last resort (kind: cache)
+    entry, age_s = await cache.stale(key, route_settings, lookup) # the last resort (kind: cache); None: none
     await cache.warm()                                     # connect ahead of the first request
     cache.snapshot()                                       # counters and store gauges, for /metrics
     await cache.close()
 
-Freshness is judged when reading, from the entry's ``stored_at`` and the route's *current* ``ttl_s``
-and ``stale_s``: the store keeps an entry ``ttl_s + stale_s`` seconds, and a lookup within ``ttl_s``
-is a hit, within the stale window a miss that carries the entry for the last resort (so the last
-resort needs no second round trip), unless the app's ``max-stale`` takes it (``oldest_s``: stale),
-later a miss. Nothing here raises on a store failure.
+Freshness is judged when reading, from the entry's age and the route's *current* ``ttl_s`` and
+``stale_s``: the store keeps an entry ``ttl_s + stale_s`` seconds, and a lookup within ``ttl_s`` is a
+hit, within the stale window a miss that carries the entry for the last resort (so the last resort
+needs no second round trip), unless the app's ``max-stale`` takes it (``oldest_s``: stale), later a
+miss. Nothing here raises on a store failure.
+
+An entry's age is told by the clock of the store that keeps it. The memory store's: the monotonic
+clock its deadlines are on (``store.Kept.stored_s``), so a step of the wall clock (a VM resumed, NTP
+stepping it) neither makes a fresh entry a miss nor serves one past ``ttl_s``, and no entry answers
+past ``ttl_s + stale_s``. Redis's: the wall clock (``clock``, the entry's ``stored_at``), the only
+time every pod sharing the entry reads alike. An age is never negative.
 
 Importing the package loads neither aiocache nor redis: ``from_spec`` does, when a cache is built
 (aiocache's own ``__init__`` imports redis whenever it is installed: about 0.1 s of start-up).
@@ -37,7 +43,7 @@ from .redis_store import build_redis_backend, close_redis_backend, describe
 from .replay import Form, body_template, fill_body, template
 from .spec import CacheStoreSpec, RouteCacheSpec
 from .stats import CacheStats
-from .store import GuardedStore, MemoryStore, Store
+from .store import GuardedStore, Kept, MemoryStore, Store
 
 
 class Lookup(NamedTuple):
@@ -52,6 +58,7 @@ class Lookup(NamedTuple):
     age_s: float = 0.0
     stale: Entry | None = None
     body: bytes | None = None
+    stale_at: float = 0.0  # when ``stale`` was stored, on its store's age clock (``ResponseCache.stale``)
 
 
 MISS = Lookup("miss")
@@ -72,7 +79,9 @@ class ResponseCache:
         self.max_entry_bytes = max_entry_bytes
         self._in_memory = isinstance(store, MemoryStore)
         self._close = close
-        self._clock = clock
+        self._clock = clock  # the wall clock: Redis entries' ages (their ``stored_at``)
+        # the clock ages are told by: the memory store's monotonic one (its ``Kept.stored_s``), else the wall's
+        self._age_clock = store.backend.clock if isinstance(store, MemoryStore) else clock
 
     @classmethod
     def from_spec(cls, spec: CacheStoreSpec, env: Mapping[str, str] = os.environ) -> ResponseCache:
@@ -119,8 +128,8 @@ class ResponseCache:
         the caller's, whose answer a stored body must be (``entry.unframe``); ``oldest_s``: the oldest
         entry the app takes (``control.Control.oldest_s``; None: ``ttl_s``; past ``ttl_s``: stale)."""
         self.stats.lookups += 1
-        entry, body = await self._read(key, dialect)
-        return self._judged(entry, body, settings, oldest_s)
+        entry, body, stored = await self._read(key, dialect)
+        return self._judged(entry, body, settings, oldest_s, stored)
 
     def lookup_in_memory(
         self, key: str, settings: RouteCacheSpec, dialect: Dialect | None = None, oldest_s: float | None = None
@@ -130,26 +139,33 @@ class ResponseCache:
         storage = self.storage
         assert isinstance(storage, MemoryStore)
         self.stats.lookups += 1
-        data = storage.read_entry(key)
-        if data is None or isinstance(data, Entry):
-            return self._judged(data, None, settings, oldest_s)
+        data = storage.read_kept(key)
+        if isinstance(data, Kept):
+            return self._judged(data.entry, None, settings, oldest_s, data.stored_s)
+        if data is None:
+            return self._judged(None, None, settings)
         try:  # bytes written through ``set``
             entry, body = unframe(data, dialect)
         except EntryFormatError:
             self.stats.damaged += 1
             storage.backend.remove(key)
             return self._judged(None, None, settings)
-        return self._judged(entry, body, settings, oldest_s)
+        return self._judged(entry, body, settings, oldest_s, self._stored(entry))
 
     def _judged(
-        self, entry: Entry | None, body: bytes | None, settings: RouteCacheSpec, oldest_s: float | None = None
+        self,
+        entry: Entry | None,
+        body: bytes | None,
+        settings: RouteCacheSpec,
+        oldest_s: float | None = None,
+        stored: float = 0.0,
     ) -> Lookup:
-        """What a read found, judged by the route's ``ttl_s`` and ``stale_s`` and the app's ``oldest_s``
-        (counted)."""
+        """What a read found, stored at ``stored`` on the age clock, judged by the route's ``ttl_s`` and
+        ``stale_s`` and the app's ``oldest_s`` (counted)."""
         if entry is None:
             self.stats.misses += 1
             return MISS
-        age = entry.age(self._clock())
+        age = max(0.0, self._age_clock() - stored)
         if age <= (settings.ttl_s if oldest_s is None else oldest_s):
             self._saved(entry)
             if oldest_s is not None and age > settings.ttl_s:  # the app's max-stale takes it (within stale_s)
@@ -158,7 +174,17 @@ class ResponseCache:
             self.stats.hits += 1
             return Lookup("hit", entry, age, None, body)
         self.stats.misses += 1
-        return Lookup("miss", stale=entry if age <= settings.ttl_s + settings.stale_s else None)
+        if age > settings.ttl_s + settings.stale_s:
+            return MISS
+        return Lookup("miss", stale=entry, stale_at=stored)
+
+    def _stored(self, entry: Entry) -> float:
+        """When a decoded entry was stored, on the age clock: its ``stored_at`` (wall-clock time) for Redis;
+        for bytes in the memory store (aiocache's ``set``, which keeps no stamp), its wall-clock age
+        carried over to the memory store's clock."""
+        if not self._in_memory:
+            return entry.stored_at
+        return self._age_clock() - entry.age(self._clock())
 
     def answer(self, key: str, entry: Entry, dialect: Dialect, form: Form, body: bytes | None = None) -> bytes:
         """``entry`` (read under ``key``) as one hit's ``dialect`` answer in ``form`` (``replay.form_of``):
@@ -170,15 +196,25 @@ class ResponseCache:
             return fill_body(body, dialect)
         return fill_body(template(entry, dialect, form), dialect)
 
-    async def stale(self, key: str, settings: RouteCacheSpec, lookup: Lookup | None = None) -> Entry | None:
+    async def stale(
+        self, key: str, settings: RouteCacheSpec, lookup: Lookup | None = None
+    ) -> tuple[Entry, float] | None:
         """For the last resort: an entry no older than ``ttl_s + stale_s`` (a fresh one too, should one
-        have been stored meanwhile). ``lookup``'s stale entry is used when given, else the store is read."""
-        entry = lookup.stale if lookup is not None and lookup.stale is not None else (await self._read(key))[0]
-        if entry is None or entry.age(self._clock()) > settings.ttl_s + settings.stale_s:
+        have been stored meanwhile), with its age now. ``lookup``'s stale entry is used when given, else
+        the store is read."""
+        if lookup is not None and lookup.stale is not None:
+            entry: Entry | None = lookup.stale
+            stored = lookup.stale_at
+        else:
+            entry, _, stored = await self._read(key)
+        if entry is None:
+            return None
+        age = max(0.0, self._age_clock() - stored)
+        if age > settings.ttl_s + settings.stale_s:
             return None
         self.stats.stale += 1
         self._saved(entry)
-        return entry
+        return entry, age
 
     async def store(
         self, key: str, entry: Entry, settings: RouteCacheSpec, dialect: Dialect | None = None
@@ -230,24 +266,25 @@ class ResponseCache:
             self.stats.store_skips += 1
         return reason
 
-    async def _read(self, key: str, dialect: Dialect | None = None) -> tuple[Entry | None, bytes | None]:
-        """The entry under ``key`` and, from Redis, the body template stored with it (checked as
-        ``dialect``'s answer when given)."""
+    async def _read(self, key: str, dialect: Dialect | None = None) -> tuple[Entry | None, bytes | None, float]:
+        """The entry under ``key``, from Redis the body template stored with it (checked as ``dialect``'s
+        answer when given), and when it was stored on the age clock."""
         storage = self.storage
         if isinstance(storage, MemoryStore):
-            data = storage.read_entry(key)
-            if data is None or isinstance(data, Entry):
-                return data, None  # kept as an object: nothing to decode
+            data = storage.read_kept(key)
+            if isinstance(data, Kept):
+                return data.entry, None, data.stored_s  # kept as an object: nothing to decode
         else:
             data = await storage.get(key)
-            if data is None:
-                return None, None
+        if data is None:
+            return None, None, 0.0
         try:
-            return unframe(data, dialect)
+            entry, body = unframe(data, dialect)
         except EntryFormatError:
             self.stats.damaged += 1
             await self.storage.delete(key)
-            return None, None
+            return None, None, 0.0
+        return entry, body, self._stored(entry)
 
     def _saved(self, entry: Entry) -> None:
         self.stats.saved_cost_usd += entry.cost_usd or 0.0

@@ -8,7 +8,9 @@ Two stores with one interface (``Store``: async ``get``/``set``/``delete`` that 
   bytes of the ``Store`` interface it keeps entries as objects (``Kept``: the ``Entry``, neither encoded
   nor decoded, counted at its ``entry.footprint``) with the answers rendered for its hits
   (``replay.template``: the whole body, or the whole stream, made on an entry's first hit in that form
-  and counted at their size too).
+  and counted at their size too), and the time it was kept on the backend's monotonic clock: a kept
+  entry's age is told by the clock its deadline is (``age_s``), so a step of the wall clock neither
+  ages it nor keeps it young.
 - ``GuardedStore``: any aiocache backend that goes over the network (Redis), through aiocache's API::
 
       get/set --breaker open?--> no operation: a miss (``breaker_skips``)
@@ -61,17 +63,19 @@ class Store(Protocol):
 
 class Kept:
     """An entry in the memory store, with the answers rendered for its hits (templates, per caller
-    dialect and form)."""
+    dialect and form) and when it was kept (``stored_s``: on the backend's monotonic ``clock``, which
+    tells its age as it tells its deadline; the entry's own ``stored_at`` is wall-clock time)."""
 
-    __slots__ = ("bodies", "entry")
+    __slots__ = ("bodies", "entry", "stored_s")
 
-    def __init__(self, entry: Entry) -> None:
+    def __init__(self, entry: Entry, stored_s: float) -> None:
         self.entry = entry
+        self.stored_s = stored_s
         self.bodies: dict[tuple[Dialect, Form], bytes] | None = None
 
 
-KEPT_OVERHEAD = 48
-"""The bytes of a ``Kept`` object (its entry and templates are counted apart)."""
+KEPT_OVERHEAD = 80
+"""The bytes of a ``Kept`` object and its ``stored_s`` float (its entry and templates are counted apart)."""
 
 KEPT_SLACK = 600
 """Bytes counted per kept entry beyond its objects' sizes: an entry kept as objects is many small
@@ -105,9 +109,20 @@ class MemoryStore:
         value: Kept | bytes | None = self.backend.read(key)
         return value.entry if isinstance(value, Kept) else value
 
+    def read_kept(self, key: str) -> Kept | bytes | None:
+        """``read_entry`` with the entry's ``Kept`` (its age: ``age_s``)."""
+        value: Kept | bytes | None = self.backend.read(key)
+        return value
+
+    def age_s(self, kept: Kept) -> float:
+        """How long ago ``kept`` was kept, on the backend's monotonic clock (never negative)."""
+        return max(0.0, self.backend.clock() - kept.stored_s)
+
     def write_entry(self, key: str, entry: Entry, size: int, ttl_s: float) -> bool:
-        """Keep ``entry`` as it is, counted as ``size`` bytes (``entry.footprint``); False when not kept."""
-        stored = self.backend.write(key, Kept(entry), ttl_s, size + KEPT_OVERHEAD + KEPT_SLACK)
+        """Keep ``entry`` as it is, counted as ``size`` bytes (``entry.footprint``), stamped with the
+        backend's clock; False when not kept."""
+        kept = Kept(entry, self.backend.clock())
+        stored = self.backend.write(key, kept, ttl_s, size + KEPT_OVERHEAD + KEPT_SLACK)
         if stored:
             self.stats.bytes_written += size
         return stored

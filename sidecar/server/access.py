@@ -18,11 +18,13 @@ import orjson
 
 from ..budgets.estimate import estimate_request
 from ..cost import cost_usd
+from ..dialects import Operation
 from ..request_facts import MODEL_SHOWN_CHARS, readable_text, shown_model
 from ..routing.report import count_savings, line_fields
 from ..telemetry import Telemetry
 from ..telemetry.logging import LineBuffer, LogOutput
 from ..translate import Usage
+from .billed import reserved_use
 from .budget_use import in_flight
 from .exchange import Exchange
 
@@ -52,6 +54,10 @@ class AccessLog:
         elif (status == 499 or exchange.drain_cut) and usage is None and (cut := _used_when_cut(exchange)) is not None:
             usage, priced_as = cut  # no budget charged the call: what it used so far, estimated
             cost = cost_usd(priced_as.price, usage)
+            estimated = True
+        elif usage is None and served is not None and _unreported(exchange):
+            usage = reserved_use(exchange, served)  # what the budgets charge an answer without usage
+            cost = cost_usd(served.price, usage)
             estimated = True
         if exchange.unserved_cost_usd:  # every call counts: ensemble members, a judge, rejected answers
             cost = (cost or 0.0) + exchange.unserved_cost_usd
@@ -139,6 +145,21 @@ def _used_when_cut(exchange: Exchange) -> tuple[Usage, Target] | None:
     if target is None:
         return None
     return Usage(estimate_request(exchange.facts, exchange.raw)[0], 0), target
+
+
+def _unreported(exchange: Exchange) -> bool:
+    """Whether the answer served (without usage) came whole from a call of the chain, whose provider reported
+    no usage: not from the cache or a last resort (no call answered), nor a stream that stopped early (its
+    use is counted so), nor an ensemble (its calls are counted each, ``call_costs``), nor a token count
+    (free: the budgets do not count it)."""
+    return (
+        exchange.calls > 0
+        and exchange.facts.operation is not Operation.COUNT_TOKENS
+        and exchange.degraded is None
+        and exchange.stream_error is None
+        and exchange.call_costs is None
+        and exchange.cache != "hit"
+    )
 
 
 def _outcome(exchange: Exchange, status: int) -> str:

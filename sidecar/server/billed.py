@@ -93,18 +93,25 @@ def charge_unanswered(exchange: Exchange, target: Target, error_type: str) -> No
     """Add the cost of ``target``'s call, sent and then timed out before its answer's head (``error_type``),
     to the request's unserved cost and tokens: its prompt estimate, and for a whole answer the output
     maximum (the module docstring); named in ``billed_failures`` as an accepted call is."""
-    prompt_tokens, output = 0, 0
     if exchange.facts.stream:
-        prompt_tokens = estimate_request(exchange.facts, exchange.raw)[0]
+        use = Usage(estimate_request(exchange.facts, exchange.raw)[0], 0)
     else:
-        budgets = exchange.policy.budgets
-        default = target.max_output_tokens or (
-            budgets.default_max_output_tokens if budgets is not None else DEFAULT_MAX_OUTPUT_TOKENS
-        )
-        prompt_tokens, most = reservation_tokens(exchange.facts, exchange.raw, default)
-        output = default if most is None else most
-    add_unserved(exchange, target, Usage(prompt_tokens, output), estimated=True)
+        use = reserved_use(exchange, target)
+    add_unserved(exchange, target, use, estimated=True)
     exchange.billed_failures = (*exchange.billed_failures, f"{target.name}:{error_type}")
+
+
+def reserved_use(exchange: Exchange, target: Target) -> Usage:
+    """What a reservation on ``target`` holds for the request, as tokens: its prompt estimate and its
+    output maximum (the request's own, times the answers it asks for; else the model's
+    ``max_output_tokens``, else the budgets' ``default_max_output_tokens``, else
+    ``DEFAULT_MAX_OUTPUT_TOKENS``). The budgets charge it an answer whose provider reported no usage."""
+    budgets = exchange.policy.budgets
+    default = target.max_output_tokens or (
+        budgets.default_max_output_tokens if budgets is not None else DEFAULT_MAX_OUTPUT_TOKENS
+    )
+    prompt_tokens, most = reservation_tokens(exchange.facts, exchange.raw, default)
+    return Usage(prompt_tokens, default if most is None else most)
 
 
 def charge_unreported(exchange: Exchange, target: Target, answer: StreamResponse | HeldStream) -> None:

@@ -305,11 +305,11 @@ async def _stale(
     store: ResponseCache, key: str, settings: RouteCacheSpec, lookup: Lookup, exchange: Exchange
 ) -> web.StreamResponse | None:
     """The last resort ``kind: cache``: the entry within ``ttl_s + stale_s``, served marked stale."""
-    entry = await store.stale(key, settings, lookup)
-    if entry is None:
+    found = await store.stale(key, settings, lookup)
+    if found is None:
         return None
     exchange.degraded = "cache"
-    return await _serve(exchange, entry, "stale", entry.age(time.time()), store, key)
+    return await _serve(exchange, found[0], "stale", found[1], store, key)
 
 
 def _target_named(route: Route, name: str) -> Target | None:

@@ -109,7 +109,15 @@ class _Connector(aiohttp.TCPConnector):
     one, which aiohttp's ``connect`` does first), and bounding its making (the name lookup, the TCP connect
     of every address, the TLS handshake, a proxy's ``CONNECT``) by ``connect_s`` in all, from there: the
     session's ``ClientTimeout`` has no ``connect``, whose timer would also run during the wait (aiohttp's
-    ``sock_connect``, ``connect_s`` too, bounds the TCP connect and handshake again, inside this)."""
+    ``sock_connect``, ``connect_s`` too, bounds the TCP connect and handshake again, inside this).
+
+    ``_create_connection`` is aiohttp's protected method, kept because no public seam does both: a
+    ``ClientTimeout``'s ``connect`` covers the wait for a free connection too (the wave-28 defect), its
+    ``sock_connect`` bounds each step on its own and not the lookup (several budgets, not one), and a
+    ``TraceConfig``'s ``on_connection_create_start``/``_end`` could mark the phase but bound nothing, and
+    costs every call about 78,000 instructions even on a pooled connection (bench/trace_config_parts.py).
+    tests/upstream/test_resolver.py::test_a_new_connection_is_made_through_the_connector_method_the_sidecar_overrides
+    says what breaks should aiohttp change it."""
 
     async def _create_connection(
         self, req: aiohttp.ClientRequest, traces: list[Any], timeout: aiohttp.ClientTimeout

@@ -11,6 +11,7 @@ import pytest
 from sidecar.cache import CacheStoreSpec, ResponseCache, RouteCacheSpec
 from sidecar.cache.entry import Entry, TextPiece, encode
 from sidecar.cache.memory import BoundedMemoryBackend
+from sidecar.cache.response_cache import MISS
 from sidecar.cache.stats import CacheStats
 from sidecar.cache.store import MemoryStore
 from sidecar.translate.common import FinishReason, Usage
@@ -30,9 +31,11 @@ def _entry(stored_at: float, finish: FinishReason = FinishReason.STOP, text: str
     return Entry((TextPiece(text),), finish, None, Usage(10, 4), "gpt-4o", "gpt", "openai", stored_at, 0.25)
 
 
-def _cache(clock: Clock, max_entry_bytes: int = 1 << 20) -> ResponseCache:
-    store = MemoryStore(BoundedMemoryBackend(100, 1 << 20), CacheStats())
-    return ResponseCache(store, max_entry_bytes=max_entry_bytes, clock=clock)
+def _cache(clock: Clock, max_entry_bytes: int = 1 << 20, wall: Clock | None = None) -> ResponseCache:
+    """A memory cache whose store's (monotonic) clock is ``clock``; its wall clock ``wall`` (default: the
+    same)."""
+    store = MemoryStore(BoundedMemoryBackend(100, 1 << 20, clock=clock), CacheStats())
+    return ResponseCache(store, max_entry_bytes=max_entry_bytes, clock=wall or clock)
 
 
 async def test_fresh_entry_is_a_hit_with_its_age() -> None:
@@ -77,7 +80,7 @@ async def test_entry_past_ttl_is_a_miss_that_keeps_it_for_the_last_resort() -> N
     assert (lookup.state, lookup.entry) == ("miss", None)
     assert lookup.stale is not None
     stale = await cache.stale("k", SETTINGS, lookup)
-    assert stale is lookup.stale
+    assert stale == (lookup.stale, 61.0)
     assert cache.stats.stale == 1
 
 
@@ -87,8 +90,8 @@ async def test_stale_reads_the_store_when_no_lookup_was_made() -> None:
     cache = _cache(clock)
     await cache.store("k", _entry(1000.0), SETTINGS)
     clock.now = 1500.0
-    entry = await cache.stale("k", SETTINGS)
-    assert entry is not None and entry.stored_at == 1000.0
+    found = await cache.stale("k", SETTINGS)
+    assert found is not None and found[0].stored_at == 1000.0 and found[1] == 500.0
 
 
 async def test_entry_past_the_stale_window_is_gone_for_everyone() -> None:
@@ -111,6 +114,38 @@ async def test_freshness_follows_the_route_current_ttl() -> None:
     shorter = SETTINGS.model_copy(update={"ttl_s": 10.0})
     assert (await cache.lookup("k", shorter)).state == "miss"
     assert (await cache.lookup("k", SETTINGS)).state == "hit"
+
+
+async def test_a_memory_entrys_age_follows_the_monotonic_clock_whatever_the_wall_clock_does() -> None:
+    """The wall clock steps two hours forward, then a day back (a VM resumed, NTP stepping it) while the
+    store's monotonic clock moves 30 s: the entry is a hit 30 s old both times (before, told by the wall
+    clock: a miss 2 hours old, then a hit 0 s old)."""
+    mono, wall = Clock(1000.0), Clock(50_000.0)
+    cache = _cache(mono, wall=wall)
+    assert cache.store_in_memory("k", _entry(wall.now), SETTINGS) is None
+    mono.now += 30
+    for step in (7200.0, -86_400.0):
+        wall.now += step
+        lookup = cache.lookup_in_memory("k", SETTINGS)
+        assert (lookup.state, lookup.age_s) == ("hit", 30.0)
+        assert (await cache.lookup("k", SETTINGS)).age_s == 30.0
+
+
+async def test_a_memory_entry_past_its_ttl_is_no_hit_when_the_wall_clock_steps_back() -> None:
+    """61 s after it was stored (ttl_s 60) with the wall clock stepped an hour back, the entry is a miss
+    kept for the last resort, served 61 s old; past ttl_s + stale_s it is gone for both (before, told by
+    the wall clock: a hit 0 s old, served past its TTL)."""
+    mono, wall = Clock(1000.0), Clock(50_000.0)
+    cache = _cache(mono, wall=wall)
+    cache.store_in_memory("k", _entry(wall.now), SETTINGS)
+    mono.now += 61
+    wall.now -= 3600
+    lookup = cache.lookup_in_memory("k", SETTINGS)
+    assert (lookup.state, lookup.stale is not None) == ("miss", True)
+    assert await cache.stale("k", SETTINGS, lookup) == (lookup.stale, 61.0)
+    mono.now += 600
+    assert cache.lookup_in_memory("k", SETTINGS) == MISS
+    assert await cache.stale("k", SETTINGS) is None
 
 
 async def test_truncated_answers_are_stored_only_when_allowed() -> None:

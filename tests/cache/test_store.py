@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import sys
 import time
 from collections.abc import Callable
 
@@ -16,7 +17,7 @@ from sidecar.cache import CacheStoreSpec, ResponseCache, RouteCacheSpec
 from sidecar.cache.entry import Entry, TextPiece, footprint
 from sidecar.cache.memory import ENTRY_OVERHEAD, BoundedMemoryBackend
 from sidecar.cache.stats import CacheStats
-from sidecar.cache.store import KEPT_OVERHEAD, KEPT_SLACK, MemoryStore
+from sidecar.cache.store import KEPT_OVERHEAD, KEPT_SLACK, Kept, MemoryStore
 from sidecar.dialects import Dialect
 from sidecar.telemetry.logging import configure_logging
 from sidecar.translate.common import FinishReason
@@ -168,6 +169,16 @@ def test_memory_store_keeps_the_entry_as_the_object_written() -> None:
     assert store.write_entry("k", entry, footprint(entry), 60)
     assert store.read_entry("k") is entry
     assert store.backend.bytes == footprint(entry) + KEPT_OVERHEAD + KEPT_SLACK + len("k") + ENTRY_OVERHEAD
+
+
+def test_kept_overhead_is_what_a_kept_entry_adds_to_its_entry() -> None:
+    """``KEPT_OVERHEAD`` counts the ``Kept`` object and its monotonic stamp (a float), as they are."""
+    store = _memory_store()
+    entry = _entry()
+    store.write_entry("k", entry, footprint(entry), 60)
+    kept = store.read_kept("k")
+    assert isinstance(kept, Kept)
+    assert sys.getsizeof(kept) + sys.getsizeof(kept.stored_s) == KEPT_OVERHEAD
 
 
 def test_memory_store_keeps_a_body_template_per_dialect_counted_once() -> None:

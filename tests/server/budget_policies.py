@@ -1,7 +1,8 @@
 """The budget tests' policy and helpers (tests/server/test_budget.py, test_billed.py,
 test_billed_unanswered.py): two fake providers, ``big`` and ``alt`` at 1000 $/Mtok, ``small`` at 1 $/Mtok,
 one route ``chat``, the budget ``limits`` given; a chat body; the budget rows of ``/status``; a stream the
-app leaves early; the last access line; a chat through the OpenAI SDK, streamed or whole."""
+app leaves early; the cost and tokens metrics' sums; the last access line; a chat through the OpenAI SDK,
+streamed or whole."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 import aiohttp
 import openai
+from prometheus_client.parser import text_string_to_metric_families
 
 from ..conftest import FakeFactory, RunningSidecar, provider_block
 from ..sdk_clients import sdk_client
@@ -67,6 +69,20 @@ async def close_after_a_few_words(client: openai.AsyncOpenAI, max_tokens: int = 
             break
     await stream.close()
     return received
+
+
+async def metrics(running: RunningSidecar) -> dict[str, float]:
+    """``cost``: the sum of ``llm_sidecar_cost_usd_total``; ``input``, ``output``: ``llm_sidecar_tokens_total``."""
+    async with aiohttp.ClientSession() as session, session.get(running.url + "/metrics") as response:
+        text = await response.text()
+    sums = {"cost": 0.0, "input": 0.0, "output": 0.0}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "llm_sidecar_cost_usd_total":
+                sums["cost"] += sample.value
+            elif sample.name == "llm_sidecar_tokens_total" and sample.labels["type"] in ("input", "output"):
+                sums[sample.labels["type"]] += sample.value
+    return sums
 
 
 def access_line(running: RunningSidecar) -> dict[str, Any]:

@@ -15,13 +15,12 @@ import aiohttp
 import anthropic
 import openai
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from sidecar.routing.tokens import estimate_tokens
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory
 from ..sdk_clients import sdk_client
-from .budget_policies import budget_rows, chat, close_after_a_few_words, policy
+from .budget_policies import budget_rows, chat, close_after_a_few_words, metrics, policy
 
 LONG_REPLY = " ".join(f"word{i}" for i in range(400))
 LIMITS = "    - {name: tokens-month, measure: tokens, amount: 1000000, window: month}\n"
@@ -39,20 +38,6 @@ async def access_line(running: RunningSidecar) -> dict[str, Any]:
             return lines[-1]
         await asyncio.sleep(0.05)
     raise AssertionError("no access line")
-
-
-async def metrics(running: RunningSidecar) -> dict[str, float]:
-    """``cost``: the sum of ``llm_sidecar_cost_usd_total``; ``input``, ``output``: ``llm_sidecar_tokens_total``."""
-    async with aiohttp.ClientSession() as session, session.get(running.url + "/metrics") as response:
-        text = await response.text()
-    sums = {"cost": 0.0, "input": 0.0, "output": 0.0}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == "llm_sidecar_cost_usd_total":
-                sums["cost"] += sample.value
-            elif sample.name == "llm_sidecar_tokens_total" and sample.labels["type"] in ("input", "output"):
-                sums[sample.labels["type"]] += sample.value
-    return sums
 
 
 async def settled_tokens(running: RunningSidecar) -> float:

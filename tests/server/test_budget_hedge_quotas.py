@@ -68,7 +68,10 @@ async def test_a_hedge_that_wins_without_usage_still_counts_the_request_on_the_l
     both = {"one": 1.0, "two": 1.0}
     assert await used_by_provider(running, both, "requests") == both
     assert await used_by_provider(running, {"small": 1.0, "alt": 1.0}, "by-model") == {"small": 1.0, "alt": 1.0}
-    prompt = line["input_tokens"]  # the line counts the cut call's prompt estimate alone (the answer reported none)
+    # the line counts the cut call's prompt estimate and the hedge's estimate (its prompt and max_tokens: its
+    # answer reported no usage), marked estimated: what the budgets charge, each provider its own call
+    prompt, odd = divmod(line["input_tokens"], 2)
+    assert (odd, line["output_tokens"], line["tokens_estimated"]) == (0, CHAT["max_tokens"], True)
     charged = {"one": float(prompt), "two": float(prompt + CHAT["max_tokens"])}
     assert await used_by_provider(running, charged, "tokens") == charged
 

@@ -6,6 +6,7 @@ asked again."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections.abc import AsyncIterator
 
@@ -143,6 +144,33 @@ async def test_a_slow_lookup_then_a_stalled_handshake_share_one_connect_s(
         with pytest.raises(aiohttp.ConnectionTimeoutError):
             await post_to(client, f"https://slow.test:{stalled_tls_port}/v1/chat", connect_s=1.0)
     assert time.monotonic() - started < 1.5
+
+
+HOOK_BROKEN = (
+    "aiohttp no longer makes a new connection through TCPConnector._create_connection(req, traces, timeout), "
+    "which sidecar.upstream.client._Connector overrides (no public seam bounds the making of a connection "
+    "apart from the wait for a free one): a connection being made is no longer marked so, and a connect "
+    "timeout is told as a wait for a free connection (upstream_pool_full: no breaker failure, docs/resilience.md), "
+    "and connect_s no longer bounds the lookup, the connect and the handshake as one budget. Find where "
+    "aiohttp's TCPConnector.connect now makes a connection past its wait, and override that"
+)
+
+
+async def test_a_new_connection_is_made_through_the_connector_method_the_sidecar_overrides(
+    make_client: ClientFactory, stalled_tls_port: int
+) -> None:
+    """``_Connector`` overrides aiohttp's protected ``TCPConnector._create_connection``: a TLS handshake that
+    never ends fails as a connect timeout, marked as a connection being made (not a wait for a free one:
+    ``waited_for_a_connection`` False). Should aiohttp rename or change that method, this fails naming what
+    breaks (``HOOK_BROKEN``)."""
+    parameters = list(inspect.signature(aiohttp.TCPConnector._create_connection).parameters)
+    assert parameters == ["self", "req", "traces", "timeout"], HOOK_BROKEN
+    client = make_client()
+    async with asyncio.timeout(5):
+        with pytest.raises(aiohttp.ConnectionTimeoutError):
+            await post_to(client, f"https://127.0.0.1:{stalled_tls_port}/v1/chat", connect_s=0.2)
+    assert not waited_for_a_connection(), HOOK_BROKEN
+    assert not request_sent()
 
 
 async def test_the_wait_for_a_free_connection_is_not_charged_to_connect_s(

@@ -1,0 +1,81 @@
+"""An answer whose provider reported no usage: the access line, ``llm_sidecar_tokens_total`` and
+``llm_sidecar_cost_usd_total`` count what the budgets charge it, its estimate (the prompt estimate and the
+output maximum), marked ``tokens_estimated`` (docs/logs.md). Until wave 31 they counted nothing while
+the budgets charged the estimate. A real sidecar, an OpenAI-dialect upstream on loopback whose answers
+carry no usage, the official SDK."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
+from ..sdk_clients import anthropic_client
+from .budget_policies import BIG, LIMITS, PRICES, access_line, budget_rows, chat, metrics, openai_sdk, policy
+from .provider_quotas import usage_less
+
+
+async def answered(running: RunningSidecar) -> dict[str, Any]:
+    """A whole chat (max_tokens 20) through the OpenAI SDK, answered without usage; its access line."""
+    client = await openai_sdk(running)
+    reply = await client.chat.completions.create(**chat(max_tokens=20))
+    await client.close()
+    assert reply.choices[0].message.content == "billing" and reply.usage is None
+    return access_line(running)
+
+
+async def settled(running: RunningSidecar, tokens: int) -> float:
+    """The tokens-month counter, polled until it is ``tokens`` (or 2 s have passed)."""
+    used = 0.0
+    for _ in range(100):
+        used = (await budget_rows(running))["tokens-month/*"]["used"]
+        if used == tokens:
+            break
+        await asyncio.sleep(0.02)
+    return used
+
+
+async def test_an_answer_without_usage_is_counted_as_its_budget_charge_marked_estimated(
+    aiohttp_server: Any, fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """The line counts the prompt estimate and the request's max_tokens (20), priced, ``tokens_estimated``;
+    the budgets' tokens counter is charged the same, and the cost and tokens metrics count it too."""
+    running = await sidecar(policy(await usage_less(aiohttp_server), await fake("two"), LIMITS))
+    line = await answered(running)
+    assert (line["served_model"], line["output_tokens"], line.get("tokens_estimated")) == ("big", 20, True)
+    charged = line["input_tokens"] + line["output_tokens"]
+    assert line["input_tokens"] > 0
+    assert abs(line["cost_usd"] - charged * BIG) < 1e-9
+    assert await settled(running, charged) == charged
+    seen = await metrics(running)
+    assert (seen["input"], seen["output"]) == (line["input_tokens"], 20)
+    assert abs(seen["cost"] - line["cost_usd"]) < 1e-9
+
+
+async def test_without_budgets_an_answer_without_usage_is_counted_as_its_estimate(
+    aiohttp_server: Any, fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """On a route without budgets the line and the metrics count the same estimate, marked so."""
+    with_budgets = policy(await usage_less(aiohttp_server), await fake("two"), LIMITS)
+    running = await sidecar(with_budgets.split("budgets:")[0])
+    line = await answered(running)
+    assert (line["output_tokens"], line.get("tokens_estimated")) == (20, True)
+    assert abs(line["cost_usd"] - (line["input_tokens"] + 20) * BIG) < 1e-9
+    assert (await metrics(running))["output"] == 20
+
+
+async def test_a_token_count_is_free_and_counts_no_estimate(fake: FakeFactory, sidecar: SidecarFactory) -> None:
+    """An Anthropic token count answers without usage, and no provider bills it (the budgets do not count
+    it): its line has no tokens and no cost."""
+    policy_text = (
+        "version: 1\nproviders:\n"
+        + provider_block("ant", await fake("f"), "anthropic")
+        + f"models:\n  c: {{provider: ant, model: up-c, price: {PRICES}}}\n"
+    )
+    running = await sidecar(policy_text)
+    async with anthropic_client(running) as client:
+        counted = await client.messages.count_tokens(model="c", messages=[{"role": "user", "content": "count these"}])
+    assert counted.input_tokens > 0
+    line = access_line(running)
+    assert (line["operation"], line["status"]) == ("count_tokens", 200)
+    assert not {"input_tokens", "output_tokens", "cost_usd", "tokens_estimated"} & set(line)
