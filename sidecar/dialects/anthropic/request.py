@@ -248,7 +248,7 @@ def build_request(req: ChatRequest, model: str, drops: Drops, options: Translate
         "max_tokens": options.default_max_tokens if req.get("max_tokens") is None else req["max_tokens"],  # 0 too
         "messages": _build_messages(messages, drops),
     }
-    check_opening(req, out["messages"], "Anthropic", user="user")
+    check_opening(req, out["messages"], "Anthropic")
     if system:
         out["system"] = "\n\n".join(system)
     _build_settings(req, out, drops)
