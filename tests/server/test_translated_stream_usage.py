@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..conftest import RunningSidecar, SidecarFactory
-from ..sdk_clients import anthropic_client, openai_client
+from ..sdk_clients import anthropic_client, openai_stream_usages
 from ..upstream.raw import UpstreamFactory
 from .anthropic_usage import anthropic_upstream
 
@@ -43,14 +43,7 @@ async def test_an_openai_apps_usage_chunk_has_the_message_deltas_output_count(
     """openai-python's stream with ``include_usage``: its usage chunk says 100 prompt and 3 completion
     tokens (not ``message_start``'s 5), and so does the access line."""
     running = await serve(raw_upstream, sidecar)
-    async with openai_client(running) as client:
-        chunks = await client.chat.completions.create(
-            model="m",
-            messages=[{"role": "user", "content": "hi"}],
-            stream=True,
-            stream_options={"include_usage": True},
-        )
-        usages = [chunk.usage async for chunk in chunks if chunk.usage is not None]
+    usages = await openai_stream_usages(running, "m")
     assert [(u.prompt_tokens, u.completion_tokens) for u in usages] == [(100, 3)]
     assert access(running) == (100, 3)
 
