@@ -123,8 +123,8 @@ def anthropic_problems(body: dict[str, Any]) -> list[str]:
     calls: list[str] = []
     for i, message in enumerate(messages):
         role = message.get("role")
-        if role != ("user" if i % 2 == 0 else "assistant"):
-            out.append(f"messages[{i}].role {role!r}: turns must alternate from user")
+        if role not in ("user", "assistant") or (i and role == messages[i - 1].get("role")):
+            out.append(f"messages[{i}].role {role!r}: turns must alternate")  # an assistant's may come first
         content = message.get("content")
         if content in ("", []) or content is None:
             out.append(f"messages[{i}]: empty content")
@@ -171,6 +171,8 @@ def gemini_problems(body: dict[str, Any]) -> list[str]:
         if role == "user" and answered and answered != calls:
             out.append(f"contents[{i}]: function responses {answered} do not answer the calls {calls} in order")
         calls = [p["functionCall"].get("name") for p in parts if "functionCall" in p] if role == "model" else []
+        if calls and (i == 0 or contents[i - 1].get("role") != "user"):
+            out.append(f"contents[{i}]: a function call no user turn precedes")
     system = body.get("systemInstruction")
     if system is not None and not (isinstance(system, dict) and system.get("parts")):
         out.append(f"systemInstruction {system!r:.100}")

@@ -83,7 +83,7 @@ def openai_messages(rng: random.Random, talk: Conversation) -> list[dict[str, An
         messages.append({"role": rng.choice(("system", "developer")), "content": content})
     if rng.random() < 0.1:  # a chatbot's greeting before the user's first turn (OpenAI takes it)
         messages.append({"role": "assistant", "content": "Hi! How can I help? \u00e9"})
-    for turn in talk.turns:
+    for turn in agent_turns(rng, talk):
         if turn.role == "assistant":
             texts = [v for k, v in turn.parts if k == "text"]
             calls = [v for k, v in turn.parts if k == "call"]
@@ -121,6 +121,16 @@ def openai_messages(rng: random.Random, talk: Conversation) -> list[dict[str, An
             else:
                 messages.append({"role": "user", "content": [openai_part(rng, k, v) for k, v in others]})
     return messages
+
+
+def agent_turns(rng: random.Random, talk: Conversation) -> list[Turn]:
+    """The conversation's turns, or sometimes, when its first answer calls a tool, without the user's first
+    turn: an agent's history of its own calls (its task in the system prompt), which OpenAI and Anthropic
+    take and Gemini refuses."""
+    turns = talk.turns
+    if len(turns) > 2 and any(kind == "call" for kind, _ in turns[1].parts) and rng.random() < 0.2:
+        return turns[1:]
+    return turns
 
 
 def dumps_args(rng: random.Random, args: Any) -> str:
@@ -246,7 +256,7 @@ def anthropic_body(rng: random.Random, talk: Conversation, model: str, stream: b
     body: dict[str, Any] = {
         "model": model,
         "max_tokens": rng.choice((1, 64, 1024)),
-        "messages": [anthropic_turn(rng, t) for t in talk.turns],
+        "messages": [anthropic_turn(rng, t) for t in agent_turns(rng, talk)],
     }
     if talk.system:
         if rng.random() < 0.5:

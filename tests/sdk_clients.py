@@ -46,6 +46,19 @@ def anthropic_client(running: RunningSidecar) -> anthropic.AsyncAnthropic:
     return sdk_client(anthropic.AsyncAnthropic, base_url=running.url, api_key="x")
 
 
+async def openai_stream_usages(running: RunningSidecar, model: str) -> list[Any]:
+    """The usage chunks' ``usage`` of a chat completion streamed to openai-python with
+    ``stream_options.include_usage`` ("hi" to ``model``)."""
+    async with openai_client(running) as client:
+        chunks = await client.chat.completions.create(
+            model=model,
+            messages=[{"role": "user", "content": "hi"}],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        return [chunk.usage async for chunk in chunks if chunk.usage is not None]
+
+
 async def openai_chat_text(running: RunningSidecar, request: dict[str, Any], stream: bool) -> str:
     """The answer's text to a chat completion ``request`` sent through openai-python, whole or streamed."""
     async with openai_client(running) as client:

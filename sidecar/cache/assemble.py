@@ -125,7 +125,7 @@ class StreamAssembler:
         elif isinstance(delta, ReasoningSignature):
             self._signature(delta)
         elif isinstance(delta, UsageSeen):
-            self.usage = delta.usage if self.usage is None else self.usage.merge(delta.usage)
+            self.usage = delta.usage  # the stream's usage so far, whole (``UsageSeen``)
             if delta.wire is not None:
                 self._wire[1] = delta.wire
         elif isinstance(delta, Finish):

@@ -14,6 +14,9 @@ candidate's ``logprobsResult`` and ``avgLogprobs`` (per fragment in a stream). A
 carries ``citationMetadata.citationSources``, its indices in bytes of the answer's text; streamed, on the
 last fragment, its indices in bytes of the whole answer (not of that fragment's text), the form Google's
 SDKs read: they take the last fragment's ``citationMetadata`` as the whole answer's.
+A model turn that calls a function must follow a user turn (or a function response), as Gemini checks:
+a conversation that begins with the model's call is a 400 ``INVALID_ARGUMENT``; one that begins with a
+model text turn is taken.
 ``thinkingConfig.includeThoughts: true`` (budget not 0) adds a thought summary part (``thought: true``)
 before the answer, in a fragment of its own when streamed, counted in ``thoughtsTokenCount``.
 """
@@ -60,6 +63,7 @@ def prompt_of(body: Mapping[str, Any], model: str = "") -> conv.Prompt:
     contents = require(body, "contents", list)
     if not contents or not all(isinstance(content, Mapping) for content in contents):
         raise RequestError("contents: must be a non-empty list of Content objects")
+    _check_call_turns(contents)
     user: Mapping[str, Any] = next((c for c in reversed(contents) if c.get("role", "user") == "user"), {})
     text = conv.last_text(user.get("parts") or [])
     responses = [
@@ -103,6 +107,20 @@ def prompt_of(body: Mapping[str, Any], model: str = "") -> conv.Prompt:
         if generation.get("responseLogprobs") is True
         else None,
     )
+
+
+def _check_call_turns(contents: list[Mapping[str, Any]]) -> None:
+    """Gemini's 400 for a model turn that calls a function other than right after a user turn (a function
+    response is one): a conversation that begins with the model's call (google-gemini/gemini-cli#11814).
+    A conversation that begins with a model text turn is taken."""
+    for index, content in enumerate(contents):
+        parts = content.get("parts") if content.get("role") == "model" else None
+        calls = isinstance(parts, list) and any(isinstance(p, Mapping) and "functionCall" in p for p in parts)
+        if calls and (index == 0 or contents[index - 1].get("role", "user") != "user"):
+            raise RequestError(
+                "Please ensure that function call turn comes immediately after a user turn or after a "
+                "function response turn."
+            )
 
 
 def _json_schema_of(declaration: Mapping[str, Any]) -> Any:

@@ -56,7 +56,7 @@ class UsedTap:
             text = delta.fragment
         else:
             if isinstance(delta, UsageSeen):
-                self.usage = delta.usage if self.usage is None else self.usage.merge(delta.usage)
+                self.usage = delta.usage  # the stream's usage so far, whole (``UsageSeen``)
             return
         self.texts.append(text)
         self._held += len(text)

@@ -115,10 +115,9 @@ class EventReader:
         return event
 
     def _add_usage(self, event: SSEEvent) -> None:
-        usage = self.upstream.translation.stream_usage(event)
+        usage = self.upstream.translation.stream_usage(event, self.result.usage)
         if usage is not None:
-            result = self.result
-            result.usage = usage if result.usage is None else result.usage.merge(usage)
+            self.result.usage = usage
 
     def _translate(self, translator: StreamTranslator, event: SSEEvent, out: list[bytes], ended: bool) -> None:
         decoded = translator.decode(event)

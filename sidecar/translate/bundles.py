@@ -59,8 +59,9 @@ class Translation:
     """An encoder of common deltas into one caller's chat stream: ``(reported model, include_usage)``."""
     usage: Callable[[dict[str, Any]], Usage | None]
     """Usage of a whole (non-stream) response; None when it reports none."""
-    stream_usage: Callable[[SSEEvent], Usage | None]
-    """Usage carried by one stream event, if any (cumulative: combine with ``Usage.merge``)."""
+    stream_usage: Callable[[SSEEvent, Usage | None], Usage | None]
+    """The stream's usage after one event, given its usage before it (None: none yet), as the dialect
+    combines its reports (each a total so far); None when the event carries none."""
     request_params: Callable[[dict[str, Any]], RequestParams]
     """The generation parameters of a request body (span attributes)."""
     error_body: ErrorBody

@@ -16,7 +16,9 @@ dialect's encoder (``stream``).
     Cited(citations)                       sources the answer's text cites, first reported by this event:
                                            spans in characters of the whole answer's text streamed so far
     Finish(reason, raw, stop_sequence)     why the answer ended: common ``FinishReason``, upstream's value
-    UsageSeen(usage, wire)                 token counts seen (cumulative on a stream: ``Usage.merge``)
+    UsageSeen(usage, wire)                 the stream's token counts so far, whole: the newest replaces the
+                                           earlier (each decoder combines its upstream's reports as its
+                                           dialect defines them: ``Usage.merge``, Anthropic's ``usage_after``)
     Failure(status, message)               an upstream error event: the stream ends with it
     End()                                  the upstream's end marker
 

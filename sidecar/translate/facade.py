@@ -164,11 +164,12 @@ def extract_usage(dialect: Dialect, body: dict[str, Any]) -> Usage | None:
     return registry.TRANSLATIONS[dialect].usage(body)
 
 
-def extract_stream_usage(dialect: Dialect, event: SSEEvent) -> Usage | None:
-    """Usage carried by one event of a ``dialect`` stream, if any (OpenAI's usage chunk, Anthropic
-    ``message_start``/``message_delta``, a Gemini fragment with ``usageMetadata``). Counts are
-    cumulative: combine successive ones with ``Usage.merge``."""
-    return registry.TRANSLATIONS[dialect].stream_usage(event)
+def extract_stream_usage(dialect: Dialect, event: SSEEvent, earlier: Usage | None = None) -> Usage | None:
+    """The usage of a ``dialect`` stream after one of its events (OpenAI's usage chunk, Anthropic
+    ``message_start``/``message_delta``, a Gemini fragment with ``usageMetadata``), given its usage before
+    it (``earlier``); None when the event carries none. Each report is a total so far, combined as the
+    dialect defines: an Anthropic ``message_delta``'s counts replace ``message_start``'s."""
+    return registry.TRANSLATIONS[dialect].stream_usage(event, earlier)
 
 
 def extract_request_params(dialect: Dialect, body: dict[str, Any]) -> RequestParams:

@@ -1,7 +1,7 @@
 """Helpers that read and make the common form's parts and turns, shared by every dialect's translator.
 
 ``turns_of`` (a request's turns for a target that needs one), ``check_opening`` (the refusal of a
-built conversation its target would refuse: no turn left, or an assistant turn first),
+built conversation its target would refuse: no turn left, or, for Gemini, a tool call first),
 ``parse_arguments`` / ``result_text`` (tool calls' arguments and tool results across dialects),
 ``unanswered_call`` (the refusal of a tool result whose call id no earlier call has), ``text_of`` /
 ``reasoning_of`` (an answer's text and reasoning), ``new_id`` / ``safe_id`` (ids made and cleaned),
@@ -47,22 +47,25 @@ def turns_of(req: ChatRequest) -> tuple[list[str], list[Message]]:
     return system, list(messages)
 
 
-def check_opening(req: ChatRequest, turns: list[dict[str, Any]], target: str, user: str | None = None) -> None:
-    """Refuse a built conversation (its ``turns``, each with its ``role``) that ``target`` would refuse: no
-    turn left (every turn's text empty, or its parts ones the target cannot take, dropped), or, with
-    ``user`` (the role a conversation must begin with there: Anthropic's), one that begins with another
-    role (an OpenAI app's greeting before the user's first turn, or a first user turn left empty): the
-    target's own 400 would end the route, where a refusal lets its next target serve the request
-    (bench/translation_fuzz.py). The caller's name of the field is looked up only for a refusal."""
+def check_opening(req: ChatRequest, turns: list[dict[str, Any]], target: str, opens_with_call: bool = False) -> None:
+    """Refuse a built conversation (its ``turns``) that ``target`` would refuse: no turn left (every turn's
+    text empty, or its parts ones the target cannot take, dropped), or, with ``opens_with_call`` (the
+    first turn is the model's and calls a tool: Gemini takes a function call only right after a user turn
+    or a function response), an agent's conversation that begins with its own tool call. The target's own
+    400 would end the route, where a refusal lets its next target serve the request
+    (bench/translation_fuzz.py). A conversation that begins with a text answer (an OpenAI app's greeting)
+    is not refused: Anthropic and Gemini take it (docs/translation.md, "Alternation"). The caller's name
+    of the field is looked up only for a refusal."""
     if not turns:
         raise TranslationError(
             f"{caller_name(req, 'messages')!r}: no turn is left for {target}: every turn is empty (an empty "
             f"text, or only parts {target} cannot take)"
         )
-    if user is not None and turns[0]["role"] != user:
+    if opens_with_call:
         raise TranslationError(
-            f"{caller_name(req, 'messages')!r}: the conversation begins with an assistant turn (no user turn "
-            f"before it, or only an empty one); {target} takes a conversation that begins with the user's turn"
+            f"{caller_name(req, 'messages')!r}: the conversation begins with a tool call (no user turn before "
+            f"it, or only an empty one); {target} takes a function call only right after a user turn or a "
+            f"function response"
         )
 
 

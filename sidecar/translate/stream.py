@@ -136,7 +136,7 @@ class StreamTranslator:
             if type(delta) is Text:  # the usual delta: nothing to keep
                 continue
             if isinstance(delta, UsageSeen):
-                self.usage = delta.usage if self.usage is None else self.usage.merge(delta.usage)
+                self.usage = delta.usage  # the stream's usage so far, whole (``UsageSeen``)
             elif isinstance(delta, Finish):
                 self.finish_reason = delta.raw
             elif isinstance(delta, Start) and delta.id:

@@ -152,6 +152,16 @@ async def test_max_tokens_required(fake, anthropic_for):
     assert caught.value.body["error"]["type"] == "invalid_request_error"  # type: ignore[index]
 
 
+async def test_a_conversation_opened_by_the_assistant_is_answered(fake, anthropic_for):
+    """An assistant turn first is taken, as Anthropic's own API takes it since 2024-10 (the Messages API
+    reference dropped "The first message must always use the user role", anthropic-sdk-typescript
+    b9fa45a0; anthropics/anthropic-sdk-typescript#622: answered by Anthropic, refused by Bedrock)."""
+    client = anthropic_for(await fake())
+    messages = [{"role": "assistant", "content": "Hi! How can I help?"}, {"role": "user", "content": "hello"}]
+    answer = await client.messages.create(model="m", max_tokens=5, messages=messages)  # type: ignore[arg-type]
+    assert answer.content[0].text == "hello"  # type: ignore[union-attr]
+
+
 async def test_image_media_type_is_checked(fake, anthropic_for):
     """A base64 image whose media_type Anthropic does not take (``image/jpg``) is a 400, as upstream."""
     client = anthropic_for(await fake())

@@ -181,6 +181,40 @@ async def test_invalid_request_is_400(fake):
     assert body["error"]["status"] == "INVALID_ARGUMENT"
 
 
+CALL_TURN = types.Content(
+    role="model", parts=[types.Part.from_function_call(name="get_weather", args={"city": "Oslo"})]
+)
+RESULT_TURN = types.Content(
+    role="user", parts=[types.Part.from_function_response(name="get_weather", response={"result": "sunny"})]
+)
+
+
+async def test_a_conversation_opened_by_a_function_call_is_refused_as_gemini_does(fake, gemini_for):
+    """Gemini's 400 ``INVALID_ARGUMENT`` for a model function call that no user turn precedes (an agent's
+    history without a user turn: google-gemini/gemini-cli#11814); after a user turn it is answered."""
+    client = gemini_for(await fake())
+    config = types.GenerateContentConfig(tools=[types.Tool(function_declarations=[WEATHER])])
+    with pytest.raises(errors.ClientError) as caught:
+        await client.aio.models.generate_content(model="m", contents=[CALL_TURN, RESULT_TURN], config=config)
+    assert caught.value.code == 400
+    assert caught.value.status == "INVALID_ARGUMENT"
+    assert "function call turn comes immediately after a user turn" in (caught.value.message or "")
+    asked = types.Content(role="user", parts=[types.Part.from_text(text="weather in Oslo?")])
+    answer = await client.aio.models.generate_content(
+        model="m", contents=[asked, CALL_TURN, RESULT_TURN], config=config
+    )
+    assert answer.text
+
+
+async def test_a_conversation_opened_by_a_model_text_turn_is_answered(fake, gemini_for):
+    """A model turn of text first (a chatbot's greeting) is taken, as Gemini takes it."""
+    client = gemini_for(await fake())
+    greeting = types.Content(role="model", parts=[types.Part.from_text(text="Hi! How can I help?")])
+    asked = types.Content(role="user", parts=[types.Part.from_text(text="hello")])
+    answer = await client.aio.models.generate_content(model="m", contents=[greeting, asked])
+    assert answer.text == "hello"
+
+
 THINKING = types.GenerateContentConfig(
     thinking_config=types.ThinkingConfig(thinking_budget=1024, include_thoughts=True)
 )

@@ -22,12 +22,13 @@ ANTHROPIC_USAGE = {
 }
 
 
-def anthropic_upstream(usage: dict[str, Any] = ANTHROPIC_USAGE) -> Any:
-    """An Anthropic server answering "hi" with ``usage``, whole or streamed."""
+def anthropic_upstream(usage: dict[str, Any] = ANTHROPIC_USAGE, start: dict[str, Any] | None = None) -> Any:
+    """An Anthropic server answering "hi" with ``usage``, whole or streamed (its ``message_start`` with
+    ``start``, by default ``usage`` with 1 output token)."""
     message = {"id": "msg_1", "type": "message", "role": "assistant", "model": "m-1", "stop_sequence": None}
     whole = {**message, "content": [{"type": "text", "text": "hi"}], "stop_reason": "end_turn"}
     whole["usage"] = usage
-    start_usage = {**usage, "output_tokens": 1}
+    start_usage = {**usage, "output_tokens": 1} if start is None else start
     events = [
         (
             "message_start",

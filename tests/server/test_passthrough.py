@@ -11,7 +11,7 @@ import pytest
 from google.genai import errors as genai_errors
 
 from ..conftest import FakeFactory, SidecarFactory, provider_block
-from ..sdk_clients import anthropic_client, openai_client, sdk_client
+from ..sdk_clients import anthropic_client, openai_client, openai_stream_usages, sdk_client
 
 
 def policy(openai_url: str, anthropic_url: str, gemini_url: str) -> str:
@@ -81,16 +81,8 @@ async def test_openai_stream_arrives_event_by_event(fake: FakeFactory, sidecar: 
 async def test_openai_stream_usage_when_the_caller_asks(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """With stream_options.include_usage the caller gets the usage chunk."""
     running, _ = await start(fake, sidecar)
-    client = openai_client(running)
-    stream = await client.chat.completions.create(
-        model="gpt",
-        messages=[{"role": "user", "content": "hi"}],
-        stream=True,
-        stream_options={"include_usage": True},
-    )
-    usages = [chunk.usage async for chunk in stream if chunk.usage is not None]
+    usages = await openai_stream_usages(running, "gpt")
     assert len(usages) == 1 and usages[0].prompt_tokens > 0
-    await client.close()
 
 
 async def test_anthropic_messages_pass_through(fake: FakeFactory, sidecar: SidecarFactory) -> None:

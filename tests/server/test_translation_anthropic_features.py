@@ -39,6 +39,39 @@ def gemini_config(sent: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
+CITATION = {
+    "type": "char_location",
+    "cited_text": "The grass is green.",
+    "document_index": 0,
+    "document_title": "facts",
+    "start_char_index": 0,
+    "end_char_index": 20,
+}
+LOOKUP = {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Oslo"}}
+CITED_HISTORY = [
+    {"role": "user", "content": "what colour is grass?"},
+    {
+        "role": "assistant",
+        "content": [{"type": "text", "text": "The grass is green.", "citations": [CITATION]}, LOOKUP],
+    },
+    {
+        "role": "user",
+        "content": [
+            {
+                "type": "tool_result",
+                "tool_use_id": "toolu_1",
+                "content": [{"type": "text", "text": "Found it.", "citations": [CITATION]}],
+            },
+            {"type": "text", "text": "and the sky?"},
+        ],
+    },
+]
+LOOKUP_CALL = {"id": "toolu_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Oslo"}'}}
+LOOKUP_GEMINI = {
+    "functionCall": {"name": "get_weather", "args": {"city": "Oslo"}},
+    "thoughtSignature": "skip_thought_signature_validator",
+}
+
 Check = Callable[[dict[str, Any]], Any]
 # feature: (request fields, what OpenAI got, what Gemini got, the x-sidecar-dropped-params header)
 FEATURES: dict[str, tuple[dict[str, Any], Check, Check, str | None]] = {
@@ -53,6 +86,12 @@ FEATURES: dict[str, tuple[dict[str, Any], Check, Check, str | None]] = {
         lambda s: (s["messages"][0], s["messages"][1]["content"], len(s["tools"])),
         lambda s: (s["systemInstruction"], s["contents"][0]["parts"], len(s["tools"][0]["functionDeclarations"])),
         "cache_control",
+    ),
+    "citations in the history": (  # an earlier answer's, sent back as the SDK gave it (and in tool results)
+        {"messages": CITED_HISTORY},
+        lambda s: (s["messages"][1], s["messages"][2]["content"]),
+        lambda s: (s["contents"][1], s["contents"][2]["parts"][0]["functionResponse"]["response"]),
+        "citations",
     ),
     "stop_sequences": (
         {"stop_sequences": ["END", "STOP"]},
@@ -95,6 +134,10 @@ EXPECTED: dict[str, tuple[Any, Any]] = {
     "cache_control": (
         ({"role": "system", "content": "be brief"}, "hi there", 1),
         ({"parts": [{"text": "be brief"}]}, [{"text": "hi there"}], 1),
+    ),
+    "citations in the history": (
+        ({"role": "assistant", "content": "The grass is green.", "tool_calls": [LOOKUP_CALL]}, "Found it."),
+        ({"role": "model", "parts": [{"text": "The grass is green."}, LOOKUP_GEMINI]}, {"result": "Found it."}),
     ),
     "stop_sequences": (["END", "STOP"], ["END", "STOP"]),
     "image base64": (

@@ -32,6 +32,16 @@ DESCRIBED = {
         "schema": {**SCHEMA, "description": "Where to go"},
     },
 }
+SOURCE = {"url": "https://graz.example/", "title": "Graz", "start_index": 0, "end_index": 4}
+ANNOTATED_HISTORY = [
+    {"role": "user", "content": "A city to visit?"},
+    {
+        "role": "assistant",
+        "content": "Graz is lovely.",
+        "annotations": [{"type": "url_citation", "url_citation": SOURCE}],
+    },
+    {"role": "user", "content": "Graz, please"},
+]
 Check = Callable[[dict[str, Any]], Any]
 # feature: (request fields, (what Anthropic got, expected), (what Gemini got, expected), dropped header)
 FEATURES: dict[str, tuple[dict[str, Any], tuple[Check, Any], tuple[Check, Any], str | None]] = {
@@ -79,6 +89,12 @@ FEATURES: dict[str, tuple[dict[str, Any], tuple[Check, Any], tuple[Check, Any], 
         (lambda s: s["max_tokens"], 77),
         (lambda s: s["generationConfig"]["maxOutputTokens"], 77),
         None,
+    ),
+    "annotations in the history": (  # an answer's sources, sent back with it (openai-python's message)
+        {"messages": ANNOTATED_HISTORY},
+        (lambda s: s["messages"][1], {"role": "assistant", "content": [{"type": "text", "text": "Graz is lovely."}]}),
+        (lambda s: s["contents"][1], {"role": "model", "parts": [{"text": "Graz is lovely."}]}),
+        "annotations",
     ),
     "store and metadata": (
         {"store": True, "metadata": {"team": "search"}},

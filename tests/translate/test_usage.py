@@ -131,12 +131,34 @@ def test_extract_stream_usage(dialect: Dialect, scenario: str, expected: Usage) 
     total: Usage | None = None
     carriers = 0
     for event in sdk.events(UPSTREAM[(dialect.value, scenario)]):
-        usage = extract_stream_usage(dialect, event)
+        usage = extract_stream_usage(dialect, event, total)
         if usage is not None:
             carriers += 1
-            total = usage if total is None else total.merge(usage)
+            total = usage
     assert total == expected
     assert carriers >= 1
+
+
+def anthropic_stream_usage(start: dict[str, Any], delta: dict[str, Any]) -> Usage | None:
+    """The usage of an Anthropic stream whose ``message_start`` and ``message_delta`` say these counts."""
+    opened = SSEEvent(orjson.dumps({"type": "message_start", "message": {"usage": start}}), "message_start")
+    ended = SSEEvent(orjson.dumps({"type": "message_delta", "delta": {}, "usage": delta}), "message_delta")
+    return extract_stream_usage(ANT, ended, extract_stream_usage(ANT, opened))
+
+
+def test_an_anthropic_message_deltas_counts_replace_message_starts_smaller_ones_too() -> None:
+    """Anthropic's ``message_delta`` counts are the totals so far: its ``output_tokens: 0`` after
+    ``message_start``'s 1 is 0 (before 2026-12-06: 1, merged by maximum), and its cache counts replace."""
+    start = {"input_tokens": 9, "output_tokens": 1, "cache_read_input_tokens": 4}
+    delta = {"input_tokens": 9, "output_tokens": 0, "cache_read_input_tokens": 2}
+    assert anthropic_stream_usage(start, delta) == Usage(11, 0, 2)
+
+
+def test_counts_an_anthropic_message_delta_leaves_out_keep_message_starts() -> None:
+    """A ``message_delta`` of ``output_tokens`` only (Anthropic's older streams) keeps the input and cache
+    counts ``message_start`` gave, as the Anthropic SDKs' accumulators do (``null`` is left out too)."""
+    start = {"input_tokens": 9, "output_tokens": 1, "cache_creation_input_tokens": 3}
+    assert anthropic_stream_usage(start, {"output_tokens": 7, "input_tokens": None}) == Usage(12, 7, 0, 3)
 
 
 def test_extract_stream_usage_skips_other_events() -> None:

@@ -158,10 +158,10 @@ class AnthropicDecoder:
 
     def _message_delta(self, obj: dict[str, Any]) -> list[Delta]:
         out: list[Delta] = []
-        usage = response.usage_from(obj.get("usage"))
+        usage = response.usage_after(self._usage, obj.get("usage"))
         if usage is not None:
-            self._usage = usage if self._usage is None else self._usage.merge(usage)
-            out.append(UsageSeen(self._usage, obj))
+            self._usage = usage
+            out.append(UsageSeen(usage, obj))
         delta = obj.get("delta") or {}
         raw = text_field(delta.get("stop_reason"))
         if raw:

@@ -224,7 +224,7 @@ class AnthropicEncoder:
             self._id = delta.id
             return []
         if isinstance(delta, UsageSeen):
-            self._usage = delta.usage if self._usage is None else self._usage.merge(delta.usage)
+            self._usage = delta.usage  # the stream's usage so far, whole (``UsageSeen``)
             return []
         if isinstance(delta, Finish):
             self._finish = delta

@@ -125,6 +125,7 @@ def _parse_system(value: Any, drops: Drops) -> list[str]:
             continue
         if block.get("cache_control"):
             drops.ignored("cache_control")
+        _drop_citations(block, drops)
         texts.append(block.get("text", ""))
     return texts
 
@@ -157,11 +158,20 @@ def _parse_messages(raw: list[Any], drops: Drops) -> list[Message]:
     return messages
 
 
+def _drop_citations(block: dict[str, Any], drops: Drops) -> None:
+    """A text block's ``citations`` (an earlier answer's sources, sent back with it) are left out, listed:
+    each points into that request's documents or search results, or holds an index only Anthropic reads,
+    and no other provider takes them; the text they support travels whole."""
+    if block.get("citations"):
+        drops.ignored("citations")
+
+
 def _parse_block(block: dict[str, Any], names: dict[str, str], drops: Drops) -> Part | None:
     kind = block.get("type")
     if block.get("cache_control"):
         drops.ignored("cache_control")
     if kind == "text":
+        _drop_citations(block, drops)
         return {"type": "text", "text": block.get("text", "")}
     if kind == "tool_use":
         names[block["id"]] = block["name"]
@@ -177,6 +187,8 @@ def _parse_block(block: dict[str, Any], names: dict[str, str], drops: Drops) -> 
         if isinstance(content, list):
             if any(b.get("type") != "text" for b in content):
                 drops.unsupported("tool_result.content", "only text tool results translate")
+            for text_block in content:
+                _drop_citations(text_block, drops)
             content = "".join(b.get("text", "") for b in content if b.get("type") == "text")
         call_id = block.get("tool_use_id", "")
         name = names.get(call_id)
@@ -248,7 +260,7 @@ def build_request(req: ChatRequest, model: str, drops: Drops, options: Translate
         "max_tokens": options.default_max_tokens if req.get("max_tokens") is None else req["max_tokens"],  # 0 too
         "messages": _build_messages(messages, drops),
     }
-    check_opening(req, out["messages"], "Anthropic", user="user")
+    check_opening(req, out["messages"], "Anthropic")
     if system:
         out["system"] = "\n\n".join(system)
     _build_settings(req, out, drops)

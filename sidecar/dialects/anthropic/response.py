@@ -11,7 +11,9 @@
 
 - ``error_body`` / ``error_event``: ``{"type": "error", "error": {"type", "message"}}``, as a body and as
   the ``event: error`` the SDK raises ``APIStatusError`` on (it reads the event's name only).
-- ``stream_usage``: the usage of ``message_start`` / ``message_delta`` (cumulative).
+- ``stream_usage`` / ``usage_after``: the stream's usage after ``message_start`` / ``message_delta``: a
+  ``message_delta``'s counts are the totals so far ("cumulative"), each one given replacing the earlier,
+  a smaller one too; one it leaves out keeps ``message_start``'s, as the SDKs' accumulators read them.
 
 Shared with the stream translators. Requests are in ``anthropic``.
 """
@@ -93,7 +95,8 @@ def usage_of(body: dict[str, Any]) -> Usage | None:
     return usage_from(body.get("usage"))
 
 
-def stream_usage(event: SSEEvent) -> Usage | None:
+def stream_usage(event: SSEEvent, earlier: Usage | None = None) -> Usage | None:
+    """The stream's usage after ``event`` (``earlier``: before it), or None when the event has none."""
     data = event.data
     if event.event not in ("message_start", "message_delta") and b'"usage"' not in data:
         return None
@@ -103,11 +106,22 @@ def stream_usage(event: SSEEvent) -> Usage | None:
         return None
     if not isinstance(obj, dict):
         return None
-    raw = obj.get("usage")
     if obj.get("type") == "message_start":
         message = obj.get("message")
-        raw = message.get("usage") if isinstance(message, dict) else None
-    return usage_from(raw)
+        return usage_from(message.get("usage") if isinstance(message, dict) else None)
+    return usage_after(earlier, obj.get("usage"))
+
+
+def usage_after(earlier: Usage | None, raw: Any) -> Usage | None:
+    """The stream's usage once a ``message_delta`` whose ``usage`` is ``raw`` came (``earlier``: before it).
+    Anthropic documents its counts as cumulative, the totals so far (its SDKs' ``MessageDeltaUsage``), and
+    its SDKs' accumulators let each count given replace ``message_start``'s, a smaller one too
+    (``output_tokens: 0`` after ``message_start``'s 1), and keep those left out (optional there)."""
+    if not isinstance(raw, dict):
+        return None
+    if earlier is None:
+        return usage_from(raw)
+    return usage_from(usage_to(earlier) | {name: count for name, count in raw.items() if count is not None})
 
 
 def usage_to(usage: Usage | None) -> dict[str, Any]:

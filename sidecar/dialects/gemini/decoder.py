@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...sse import SSEEvent
-from ...translate.common import FinishReason
+from ...translate.common import FinishReason, Usage
 from ...translate.deltas import (
     Delta,
     Finish,
@@ -33,7 +33,7 @@ from .logprobs import scored_text
 
 
 class GeminiDecoder:
-    __slots__ = ("_calls", "_cited", "_loaded", "_response_id", "_started", "_texts", "_usage_seen")
+    __slots__ = ("_calls", "_cited", "_loaded", "_response_id", "_started", "_texts", "_usage", "_usage_seen")
 
     def __init__(self) -> None:
         self._texts: list[str] = []  # the answer's text fragments: citations count bytes of their join
@@ -43,11 +43,12 @@ class GeminiDecoder:
         self._calls = 0
         self._loaded = LoadedOnce()
         self._usage_seen: Any = None  # the last usageMetadata read (Gemini repeats it on every fragment)
+        self._usage: Usage | None = None  # the stream's usage so far: each fragment's totals, merged
 
     def text_of(self, event: SSEEvent) -> str | None:
         """The text of ``event`` when it is a fragment of one non-empty text part and nothing else (after
         the first fragment: no finish, signature or thought, no ``error``, and no usage but the one the
-        last fragment carried, which changes nothing: counts merge by maximum, and no citation); None for
+        last fragment carried, which changes nothing, and no citation); None for
         every other event, which ``feed`` then reads. Keeps the text, as ``feed`` does."""
         if not self._started or event.event is not None:
             return None
@@ -98,6 +99,7 @@ class GeminiDecoder:
             self._usage_seen = metadata
             usage = response.usage_from(metadata)
             if usage is not None:
+                self._usage = usage = usage if self._usage is None else self._usage.merge(usage)
                 out.append(UsageSeen(usage, obj))  # before the parts: an Anthropic caller's message_start shows it
         candidates = obj.get("candidates") or ()
         for cand in candidates:

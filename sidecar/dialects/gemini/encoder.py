@@ -155,7 +155,7 @@ class GeminiEncoder:
         elif isinstance(delta, Cited):
             self._cited += delta.citations
         elif isinstance(delta, UsageSeen):
-            self._usage = delta.usage if self._usage is None else self._usage.merge(delta.usage)
+            self._usage = delta.usage  # the stream's usage so far, whole (``UsageSeen``)
         elif isinstance(delta, End):
             return self.close()
         elif isinstance(delta, Failure):

@@ -113,10 +113,16 @@ def _parse_tool_config(value: Any, req: ChatRequest, drops: Drops) -> None:
 # Writing
 
 
+def _calls(content: dict[str, Any]) -> bool:
+    """Whether a built turn calls a function."""
+    return any("functionCall" in part for part in content["parts"])
+
+
 def build_request(req: ChatRequest, model: str, drops: Drops, options: TranslateOptions) -> dict[str, Any]:
     system, messages = turns_of(req)
     out: dict[str, Any] = {"contents": build_contents(messages)}
-    check_opening(req, out["contents"], "Gemini")
+    contents = out["contents"]
+    check_opening(req, contents, "Gemini", bool(contents) and contents[0]["role"] == "model" and _calls(contents[0]))
     if system:
         out["systemInstruction"] = {"parts": [{"text": s} for s in system]}
     if req.get("tools"):

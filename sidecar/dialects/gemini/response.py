@@ -136,7 +136,9 @@ def usage_of(body: dict[str, Any]) -> Usage | None:
     return usage_from(body.get("usageMetadata"))
 
 
-def stream_usage(event: SSEEvent) -> Usage | None:
+def stream_usage(event: SSEEvent, earlier: Usage | None = None) -> Usage | None:
+    """The stream's usage after ``event`` (``earlier``: before it; each fragment's counts are the totals so
+    far, combined by ``Usage.merge``), or None when the event has none."""
     data = event.data
     if b'"usageMetadata"' not in data:
         return None
@@ -144,7 +146,8 @@ def stream_usage(event: SSEEvent) -> Usage | None:
         obj = orjson.loads(data)
     except orjson.JSONDecodeError:
         return None
-    return usage_from(obj.get("usageMetadata")) if isinstance(obj, dict) else None
+    usage = usage_from(obj.get("usageMetadata")) if isinstance(obj, dict) else None
+    return usage if earlier is None or usage is None else earlier.merge(usage)
 
 
 def usage_to(usage: Usage | None) -> dict[str, Any]:

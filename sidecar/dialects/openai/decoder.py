@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...sse import SSEEvent
-from ...translate.common import FinishReason
+from ...translate.common import FinishReason, Usage
 from ...translate.deltas import Delta, End, Finish, Reasoning, Start, Text, ToolArgs, ToolStart, UsageSeen
 from ...translate.parts import new_id
 from ...translate.stream_in import LoadedOnce, failure_of, new_citations, text_field
@@ -19,7 +19,7 @@ from .logprobs import scored_text
 
 
 class OpenAIDecoder:
-    __slots__ = ("_answered", "_cited", "_loaded", "_refused", "_started", "_tools")
+    __slots__ = ("_answered", "_cited", "_loaded", "_refused", "_started", "_tools", "_usage")
 
     def __init__(self) -> None:
         self._cited: set[tuple[str, str | None, int, int]] = set()
@@ -28,6 +28,7 @@ class OpenAIDecoder:
         self._refused = False  # a refusal streamed (and no content): the stop is a content-filter stop
         self._answered = False
         self._loaded = LoadedOnce()
+        self._usage: Usage | None = None  # the stream's usage so far (a compatible server may repeat it)
 
     def text_of(self, event: SSEEvent) -> str | None:
         """The content of ``event`` when it is a chunk of content text and nothing else (after the first
@@ -113,6 +114,7 @@ class OpenAIDecoder:
         if raw_usage is not None:  # only the last chunk has one: no call for the others
             usage = response.usage_from(raw_usage)
             if usage is not None:
+                self._usage = usage = usage if self._usage is None else self._usage.merge(usage)
                 out.append(UsageSeen(usage, obj))
         return out
 

@@ -133,7 +133,7 @@ class OpenAIEncoder:
             self._start(delta.id)
             return []
         if isinstance(delta, UsageSeen):
-            self._usage = delta.usage if self._usage is None else self._usage.merge(delta.usage)
+            self._usage = delta.usage  # the stream's usage so far, whole (``UsageSeen``)
             return []
         if isinstance(delta, End):
             return self.close()

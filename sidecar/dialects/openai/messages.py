@@ -95,6 +95,8 @@ def _assistant_turn(m: dict[str, Any], names: dict[str, str], drops: Drops) -> l
         )
     if m.get("function_call"):
         drops.unsupported("function_call")
+    if m.get("annotations"):  # the answer's sources (url_citation), sent back with it: no place elsewhere
+        drops.ignored("annotations")
     return parts
 
 

@@ -102,7 +102,9 @@ def usage_of(body: dict[str, Any]) -> Usage | None:
     return usage_from(body.get("usage"))
 
 
-def stream_usage(event: SSEEvent) -> Usage | None:
+def stream_usage(event: SSEEvent, earlier: Usage | None = None) -> Usage | None:
+    """The stream's usage after ``event`` (``earlier``: before it; a compatible server's repeated usage
+    chunks are totals so far, combined by ``Usage.merge``), or None when the event has none."""
     data = event.data
     if b'"usage"' not in data or b'"usage":null' in data or b'"usage": null' in data:
         return None
@@ -115,7 +117,8 @@ def stream_usage(event: SSEEvent) -> Usage | None:
     raw = obj.get("usage")
     if raw is None and isinstance(response := obj.get("response"), dict):  # the Responses API's last event
         raw = response.get("usage")
-    return usage_from(raw)
+    usage = usage_from(raw)
+    return usage if earlier is None or usage is None else earlier.merge(usage)
 
 
 def usage_to(usage: Usage | None) -> dict[str, Any]:

@@ -69,7 +69,7 @@ def usage_of(body: dict[str, Any]) -> Usage | None:
     return _usage(body.get("tokens"))
 
 
-def stream_usage(event: SSEEvent) -> Usage | None:
+def stream_usage(event: SSEEvent, earlier: Usage | None = None) -> Usage | None:
     if event.event != "done":
         return None
     data = load_data(event.data)
