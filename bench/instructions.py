@@ -65,6 +65,20 @@ def count(
             stderr=stderr,
             cwd=cwd,
         )
+    serve(proc, port, ready, requests, body, ready_timeout_s)
+    return instruction_total(log.read_text(), str(log))
+
+
+def serve(
+    proc: subprocess.Popen[bytes],
+    port: int | Path,
+    ready: str,
+    requests: int,
+    body: Callable[[], str] = lambda: REQUEST,
+    ready_timeout_s: float = 180,
+) -> None:
+    """Once ``proc`` (on ``port``, or the port its ports file names) answers ``ready``, send it ``requests``
+    chat requests on one kept-alive connection, then stop it (SIGTERM) and wait for its exit."""
     try:
         if isinstance(port, Path):
             port = wait_port(port, proc, timeout=ready_timeout_s)
@@ -75,12 +89,11 @@ def count(
             answer = connection.getresponse()
             answer.read()
             if answer.status != 200:
-                raise RuntimeError(f"{command[-1]}: HTTP {answer.status}")
+                raise RuntimeError(f"{proc.args}: HTTP {answer.status}")
         connection.close()
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=120)
-    return instruction_total(log.read_text(), str(log))
 
 
 def instruction_total(valgrind_output: str, where: str) -> int:
