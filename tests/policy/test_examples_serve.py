@@ -111,11 +111,11 @@ CACHED_CLASSIFY = Case(
 )
 # deploy/k8s/base/policy.yaml's routes, each by its first target and by its fallback.
 BASE_POLICY_CASES = [
-    Case("claude", "anthropic", "claude-3-5-haiku-latest", served_by("claude-haiku", "anthropic", "claude")),
+    Case("claude", "anthropic", "claude-haiku-4-5", served_by("claude-haiku", "anthropic", "claude")),
     Case(
         "claude",
         "anthropic",
-        "claude-3-5-haiku-latest",
+        "claude-haiku-4-5",
         served_by("gpt-4o-mini", "openai", "claude"),
         headers={"x-fake-fault": "anthropic:overloaded"},
     ),
@@ -294,7 +294,7 @@ CASES_BY_POLICY: dict[str, list[Case]] = {
             options={"response_format": ANSWER},
             fakes={"openai": {"quality": {"gpt-4o-mini": {"invalid_json": 1}}}},
         ),
-        Case("trusted", "anthropic", "claude-sonnet-4-5", served_by("claude-sonnet", "anthropic", "trusted")),
+        Case("trusted", "anthropic", "claude-sonnet-4-6", served_by("claude-sonnet", "anthropic", "trusted")),
     ],
     "policies/routing.yaml": [
         Case(
