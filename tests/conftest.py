@@ -35,8 +35,26 @@ from sidecar.settings import Settings
 from sidecar.telemetry import Telemetry
 from sidecar.telemetry.logging import configure_logging
 
+from .time_limits import (
+    pytest_configure,
+    pytest_configure_node,
+    pytest_runtest_call,
+    pytest_runtest_protocol,
+    pytest_runtest_setup,
+    pytest_unconfigure,
+)
 from .upstream.raw import UpstreamFactory, raw_upstreams
 from .waiting import until
+
+# A test past its time limit fails with its name and stack, and its worker lives on (tests/time_limits.py).
+__all__ = [
+    "pytest_configure",
+    "pytest_configure_node",
+    "pytest_runtest_call",
+    "pytest_runtest_protocol",
+    "pytest_runtest_setup",
+    "pytest_unconfigure",
+]
 
 # The files that take longest (a wheel built, real Prometheus scenarios, subprocess after subprocess), in
 # that order: under pytest-xdist (``make test``'s workers, a whole file each: docs/development.md) they
