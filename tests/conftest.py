@@ -108,6 +108,7 @@ class RunningSidecar:
     policy_path: Path
     spans: InMemorySpanExporter
     logs: io.BytesIO
+    listener: Listener  # its ``connections``: what the sidecar holds (a write waiting for the app: ``writing_paused``)
 
     def log_lines(self) -> list[dict[str, Any]]:
         import orjson
@@ -189,7 +190,7 @@ async def sidecar(tmp_path: Path) -> AsyncIterator[SidecarFactory]:
         state.listening = True
         app, server = await start_app(state, "127.0.0.1", 0, stages, resolver_class=resolver_class)
         running.append((app, server))
-        return RunningSidecar(f"http://127.0.0.1:{server.port}", state, path, exporter, logs)
+        return RunningSidecar(f"http://127.0.0.1:{server.port}", state, path, exporter, logs, server)
 
     yield start
     for app, server in running:  # a store the test stopped first (its redis-server) holds each close 0.5 s, not 5
