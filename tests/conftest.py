@@ -82,6 +82,7 @@ LONG_FILES = (
     "tests/server/test_translation_gemini_features.py",
     "tests/server/test_budget_fallback.py",
     "tests/server/test_shutdown_streams.py",
+    "tests/test_time_limits.py",  # little CPU, but two pytest processes starting: long on a loaded machine
 )
 
 

@@ -113,6 +113,10 @@ def limited(test: Callable[..., Coroutine[Any, Any, Any]], deadline: float, mess
         except TimeoutError as error:
             if not timeout.expired():
                 raise
+            # Its work done, pytest-timeout's SIGALRM is put off: raised while pytest builds this failure's
+            # report it would be a pytest INTERNALERROR, ending the worker. A teardown that hangs is the
+            # watchdog's to end (layer 3).
+            signal.setitimer(signal.ITIMER_REAL, 0)
             raise pytest.fail.Exception(message, pytrace=True) from error
 
     return run
