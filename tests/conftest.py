@@ -35,8 +35,26 @@ from sidecar.settings import Settings
 from sidecar.telemetry import Telemetry
 from sidecar.telemetry.logging import configure_logging
 
+from .time_limits import (
+    pytest_configure,
+    pytest_configure_node,
+    pytest_runtest_call,
+    pytest_runtest_protocol,
+    pytest_runtest_setup,
+    pytest_unconfigure,
+)
 from .upstream.raw import UpstreamFactory, raw_upstreams
 from .waiting import until
+
+# A test past its time limit fails with its name and stack, and its worker lives on (tests/time_limits.py).
+__all__ = [
+    "pytest_configure",
+    "pytest_configure_node",
+    "pytest_runtest_call",
+    "pytest_runtest_protocol",
+    "pytest_runtest_setup",
+    "pytest_unconfigure",
+]
 
 # The files that take longest (a wheel built, real Prometheus scenarios, subprocess after subprocess), in
 # that order: under pytest-xdist (``make test``'s workers, a whole file each: docs/development.md) they
@@ -64,6 +82,7 @@ LONG_FILES = (
     "tests/server/test_translation_gemini_features.py",
     "tests/server/test_budget_fallback.py",
     "tests/server/test_shutdown_streams.py",
+    "tests/test_time_limits.py",  # little CPU, but two pytest processes starting: long on a loaded machine
 )
 
 
@@ -90,6 +109,7 @@ class RunningSidecar:
     policy_path: Path
     spans: InMemorySpanExporter
     logs: io.BytesIO
+    listener: Listener  # its ``connections``: what the sidecar holds (a write waiting for the app: ``writing_paused``)
 
     def log_lines(self) -> list[dict[str, Any]]:
         import orjson
@@ -171,7 +191,7 @@ async def sidecar(tmp_path: Path) -> AsyncIterator[SidecarFactory]:
         state.listening = True
         app, server = await start_app(state, "127.0.0.1", 0, stages, resolver_class=resolver_class)
         running.append((app, server))
-        return RunningSidecar(f"http://127.0.0.1:{server.port}", state, path, exporter, logs)
+        return RunningSidecar(f"http://127.0.0.1:{server.port}", state, path, exporter, logs, server)
 
     yield start
     for app, server in running:  # a store the test stopped first (its redis-server) holds each close 0.5 s, not 5

@@ -13,7 +13,7 @@ from sidecar.policy.watch import PolicyHolder, PolicyWatcher
 
 from ..configmap import configmap_write
 from .policies import LEARNED
-from .watching import EXTRACT, V1, V2, default_target, start, task_of, wait_for
+from .watching import EXTRACT, V1, V2, Polls, default_target, start, start_polled, task_of, wait_for
 
 
 async def test_edit_in_place_is_applied(tmp_path: Path) -> None:
@@ -58,12 +58,12 @@ async def test_broken_policy_keeps_the_last_good_one(tmp_path: Path) -> None:
     """An invalid file is rejected: the old policy serves, the error is kept and reported once."""
     path = tmp_path / "policy.yaml"
     path.write_text(V1)
-    holder, task, events = await start(path)
+    holder, task, events, polls = await start_polled(path)
     try:
         version = holder.policy.version
         path.write_text(V1.replace("target: gpt-4o", "target: gpt-5x"))
         await wait_for(lambda: holder.last_error is not None)
-        await asyncio.sleep(0.3)
+        await polls.past(3)  # three more polls: the same content is neither applied nor reported again
         assert holder.policy.version == version
         assert holder.last_error is not None and holder.last_error.errors == ("default.target: unknown model 'gpt-5x'",)
         assert events == [(False, ["default.target: unknown model 'gpt-5x'"])]
@@ -82,12 +82,15 @@ async def test_a_sighup_on_a_rejected_file_reports_it_again(tmp_path: Path) -> N
     path.write_text(V1)
     holder = PolicyHolder(load_policy(path))
     events: list[bool] = []
-    watcher = PolicyWatcher(str(path), holder, interval=0.1, on_reload=lambda ok, _, errs: events.append(ok))
+    polls = Polls()
+    watcher = PolicyWatcher(
+        str(path), holder, interval=0.1, on_reload=lambda ok, _, errs: events.append(ok), on_tick=polls
+    )
     task = asyncio.create_task(watcher.run())
     try:
         path.write_text(V1.replace("target: gpt-4o", "target: gpt-5x"))
         await wait_for(lambda: holder.reloads_failed == 1)
-        await asyncio.sleep(0.3)  # three more polls: the same content is not reported again
+        await polls.past(3)  # three more polls: the same content is not reported again
         assert holder.reloads_failed == 1
         watcher.reload_now()
         await wait_for(lambda: holder.reloads_failed == 2, timeout=1.0)
@@ -189,12 +192,12 @@ async def test_broken_router_file_keeps_the_last_good_policy(tmp_path: Path, rou
     (tmp_path / "router.json").write_bytes(router_files[0])
     path = tmp_path / "policy.yaml"
     path.write_text(LEARNED)
-    holder, task, events = await start(path)
+    holder, task, events, polls = await start_polled(path)
     try:
         version = holder.policy.version
         (tmp_path / "router.json").write_text('{"format": "llm-sidecar-router", "version": 1')
         await wait_for(lambda: holder.last_error is not None)
-        await asyncio.sleep(0.3)
+        await polls.past(3)  # three more polls: neither applied nor reported again
         assert holder.policy.version == version and task_of(holder, EXTRACT) == "extraction"
         assert holder.reloads_failed == 1 and len(events) == 1
         assert holder.last_error is not None
@@ -215,14 +218,14 @@ async def test_a_router_file_that_vanishes_or_turns_into_a_fifo_is_rejected_and_
     router.write_bytes(router_files[0])
     path = tmp_path / "policy.yaml"
     path.write_text(LEARNED)
-    holder, task, events = await start(path)
+    holder, task, events, polls = await start_polled(path)
     try:
         version = holder.policy.version
         router.unlink()
         await wait_for(lambda: holder.last_error is not None)
         assert holder.last_error is not None and "cannot read" in holder.last_error.errors[0]
         os.mkfifo(router)  # still unreadable: no new report, and the loop is not stuck opening it
-        await asyncio.sleep(0.5)
+        await polls.past(3)  # the loop goes on polling: not stuck opening the pipe
         assert holder.last_error is not None and not task.done()
         router.unlink()
         router.write_bytes(router_files[0])
@@ -237,29 +240,31 @@ async def test_configmap_swap_is_applied_once(tmp_path: Path) -> None:
     """One ..data swap is one reload: the stat poll sees it, and neither a later poll nor the content-hash
     safety check (every 10th poll) applies or reports it again."""
     configmap_write(tmp_path, V1, "2026_11_28_10_00_00.1")
-    holder, task, events = await start(tmp_path / "policy.yaml")
+    holder, task, events, polls = await start_polled(tmp_path / "policy.yaml")
     try:
         configmap_write(tmp_path, V2, "2026_11_28_10_01_00.2")
         await wait_for(lambda: default_target(holder) == "claude")
-        await asyncio.sleep(1.5)  # 15 polls at 0.1 s: past a safety check
+        await polls.past(10)  # past a safety check
         assert events == [(True, [])]
         assert holder.reloads_ok == 1 and holder.reloads_failed == 0
     finally:
         task.cancel()
 
 
-async def start_with_restores(path: Path) -> tuple[PolicyHolder, asyncio.Task[None], list[str]]:
+async def start_with_restores(path: Path) -> tuple[PolicyHolder, asyncio.Task[None], list[str], Polls]:
     """A watcher whose events are recorded as words: reloaded, rejected, restored (version)."""
     holder = PolicyHolder(load_policy(path))
     events: list[str] = []
+    polls = Polls()
     watcher = PolicyWatcher(
         str(path),
         holder,
         interval=0.1,
         on_reload=lambda ok, _, errs: events.append("reloaded" if ok else f"rejected {errs}"),
         on_restore=lambda policy: events.append(f"restored {policy.version}"),
+        on_tick=polls,
     )
-    return holder, asyncio.create_task(watcher.run()), events
+    return holder, asyncio.create_task(watcher.run()), events, polls
 
 
 async def test_rolling_back_to_the_serving_policy_clears_the_rejection(tmp_path: Path) -> None:
@@ -267,14 +272,14 @@ async def test_rolling_back_to_the_serving_policy_clears_the_rejection(tmp_path:
     that serves is no reload (the same version), but the pod no longer serves a stale policy: the
     rejection is cleared and reported as restored, once."""
     configmap_write(tmp_path, V1, "2026_11_28_10_00_00.1")
-    holder, task, events = await start_with_restores(tmp_path / "policy.yaml")
+    holder, task, events, polls = await start_with_restores(tmp_path / "policy.yaml")
     try:
         version = holder.policy.version
         configmap_write(tmp_path, V1.replace("target: gpt-4o", "target: gpt-5x"), "2026_11_28_10_01_00.2")
         await wait_for(lambda: holder.last_error is not None)
         configmap_write(tmp_path, V1, "2026_11_28_10_02_00.3")
         await wait_for(lambda: holder.last_error is None)
-        await asyncio.sleep(1.2)
+        await polls.past(10)  # past a safety check: reported once
         assert events == ["rejected [\"default.target: unknown model 'gpt-5x'\"]", f"restored {version}"]
         assert holder.policy.version == version and holder.reloads_ok == 0 and holder.reloads_failed == 1
     finally:
@@ -286,12 +291,12 @@ async def test_a_deleted_policy_file_is_reported_once_and_its_return_clears_it(t
     same file written back restores the pod without a reload, and a new one after that reloads."""
     path = tmp_path / "policy.yaml"
     path.write_text(V1)
-    holder, task, events = await start_with_restores(path)
+    holder, task, events, polls = await start_with_restores(path)
     try:
         version = holder.policy.version
         path.unlink()
         await wait_for(lambda: holder.last_error is not None)
-        await asyncio.sleep(1.5)  # 15 polls: past a safety check
+        await polls.past(10)  # past a safety check
         assert events == [f"rejected ['cannot read {path}: No such file or directory']"]
         path.write_text(V1)
         await wait_for(lambda: holder.last_error is None)
@@ -310,14 +315,14 @@ async def test_one_configmap_swap_of_policy_and_router_is_one_reload(
     reload, to the new policy with the new router (never the new policy with the old router)."""
     plain, swapped = router_files
     configmap_write(tmp_path, {"policy.yaml": LEARNED.encode(), "router.json": plain}, "2026_12_04_10_00_00.1")
-    holder, task, events = await start(tmp_path / "policy.yaml")
+    holder, task, events, polls = await start_polled(tmp_path / "policy.yaml")
     try:
         assert task_of(holder, EXTRACT) == "extraction"
         changed = LEARNED.replace("default: {target: gpt-4o}", "default: {target: claude}")
         configmap_write(tmp_path, {"policy.yaml": changed.encode(), "router.json": swapped}, "2026_12_04_10_01_00.2")
         await wait_for(lambda: default_target(holder) == "claude")
         assert task_of(holder, EXTRACT) == "code"
-        await asyncio.sleep(1.5)  # past a safety check
+        await polls.past(10)  # past a safety check
         assert events == [(True, [])]
     finally:
         task.cancel()

@@ -1,4 +1,6 @@
-"""Bulkhead: bounded concurrency, bounded FIFO wait, cancel safety; on a virtual-time event loop."""
+"""Bulkhead: bounded concurrency, bounded FIFO wait, cancel safety; on a virtual-time event loop, so
+its sleeps are the times the tests measure (hold times, queue timeouts), taken at once and exactly, however
+loaded the machine: none of them waits for something to happen."""
 
 from __future__ import annotations
 

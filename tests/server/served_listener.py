@@ -114,11 +114,17 @@ class Served:
 
 
 @pytest.fixture
-async def served() -> AsyncIterator[Served]:
+async def served(request: pytest.FixtureRequest) -> AsyncIterator[Served]:
+    """The listener, its receive timeout 0.3 s, or the ``param`` of an indirect parametrization: a test that
+    a connection is closed at once, not by that timeout, gives it 30 s and waits less than that."""
     probe = Probe()
     routes, echo = make_routes(probe)
+    receive_timeout_s = getattr(request, "param", 0.3)
     listener = Listener(
-        Routes(routes, fallback=echo, max_body=1000), max_connections=8, keepalive_s=2, receive_timeout_s=0.3
+        Routes(routes, fallback=echo, max_body=1000),
+        max_connections=8,
+        keepalive_s=2,
+        receive_timeout_s=receive_timeout_s,
     )  # keepalive_s runs from the accept (aiohttp): a shorter one could close a connection, with a reset,
     # before the test's request is read when the loop stalls between the two (CI saw it at 0.3 s)
     await listener.start("127.0.0.1", 0)

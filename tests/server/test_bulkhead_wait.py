@@ -96,7 +96,7 @@ async def test_a_caller_gone_while_queued_is_observed_as_cancelled(
         await until(lambda: calls(urls[0]), lambda seen: seen == 1)  # it holds the slot from here on
         leaving = asyncio.ensure_future(impatient.post(f"{running.url}/v1/chat/completions", json=body))
         await until(lambda: queued(running), lambda waiting: waiting == 1)
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.3)  # the time it waits queued: the quantity its observation must carry
         leaving.cancel()  # the caller hangs up: its connection is closed
         await asyncio.gather(leaving, return_exceptions=True)
         found = waits(await until(lambda: metrics_of(running), waits))  # once the sidecar has seen it leave

@@ -112,8 +112,10 @@ async def test_the_access_line_is_made_once_the_answer_is_handed_to_the_socket(
     reader, writer = await open_slow_reader(port_of(running))
     writer.write(post())
     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)  # the answer is being written
-    await asyncio.sleep(0.5)
-    assert access_lines(running) == []  # the app has not taken its answer: no bookkeeping yet
+    [connection] = running.listener.connections
+    await until(lambda: connection.writing_paused)  # the buffers are full: the sidecar's write waits for the app
+    await asyncio.sleep(0.5)  # the pause that latency_ms must count (the quantity measured, not a wait)
+    assert connection.writing_paused and access_lines(running) == []  # not taken yet: no bookkeeping yet
     resumed = time.time()
     assert BIG_REPLY.encode() in await read_body(reader, head)
     writer.close()
@@ -138,7 +140,9 @@ async def test_the_answered_calls_telemetry_follows_the_answer_with_the_calls_ow
     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
     call_bound_s = time.monotonic() - sent
     pause_s = max(0.5, call_bound_s) + 0.1
-    await asyncio.sleep(pause_s)
+    [connection] = running.listener.connections
+    await until(lambda: connection.writing_paused)  # the buffers are full: the sidecar's write waits for the app
+    await asyncio.sleep(pause_s)  # the pause that the request's duration must count (the quantity measured)
     during = await metric_samples(running)
     await read_body(reader, head)
     writer.close()
@@ -159,7 +163,9 @@ async def test_the_spans_end_times_are_the_calls_end_and_the_answers_hand_off(
     reader, writer = await open_slow_reader(port_of(running))
     writer.write(post())
     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
-    await asyncio.sleep(0.5)
+    [connection] = running.listener.connections
+    await until(lambda: connection.writing_paused)  # the buffers are full: the sidecar's write waits for the app
+    await asyncio.sleep(0.5)  # the pause between the call's end and the answer's hand-off (the quantity measured)
     resumed_ns = time.time_ns()
     await read_body(reader, head)
     writer.close()

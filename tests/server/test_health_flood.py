@@ -10,6 +10,7 @@ from pathlib import Path
 import aiohttp
 import orjson
 
+from ..waiting import until
 from .sidecar_process import run_sidecar, start_fake_and_policy
 
 
@@ -24,10 +25,13 @@ async def test_idle_connections_at_the_health_ports_cap_do_not_lock_the_probes_o
     idle: list[asyncio.StreamWriter] = []
     try:
         port = orjson.loads(await asyncio.to_thread(policy.with_suffix(".ports").read_bytes))["health_port"]
+        readers = []
         for _ in range(40):
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            readers.append(reader)
             idle.append(writer)
-        await asyncio.sleep(0.5)
+        # The sidecar took all 40 once it closed 8 of them (the oldest idle ones, for the newer) at its cap of 32.
+        await until(lambda: sum(reader.at_eof() for reader in readers), lambda closed: closed == 8)
         async with aiohttp.ClientSession() as probe:
             for path in ("/healthz", "/readyz", "/healthz"):  # each on a new connection, as the kubelet's
                 async with probe.get(f"http://127.0.0.1:{port}{path}", headers={"Connection": "close"}) as answer:

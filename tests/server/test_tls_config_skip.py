@@ -15,6 +15,7 @@ import orjson
 import trustme
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
+from ..waiting import until
 from .budget_walks import access_line
 from .chain import calls, chain_policy, chat, metrics_of
 from .skip_counts import BREAKER, metric_lines
@@ -81,9 +82,22 @@ async def test_a_lone_target_without_its_ca_bundle_answers_503_naming_the_file(
     assert await tls_calls(tls_url, ca) == 0
 
 
-async def wait_ticks(running: RunningSidecar, n: int = 4) -> None:
-    """Let the reload tick (every 50 ms here) run ``n`` times."""
-    await asyncio.sleep(0.05 * n + 0.05)
+def with_key_file(policy: str, key_file: Path) -> str:
+    """``policy`` with p0's key read from ``key_file`` (read at p0's first call, then re-read by the reload
+    tick when it changes)."""
+    return policy.replace("  p0:\n", f"  p0:\n    api_key: {{file: {key_file}}}\n", 1)
+
+
+async def a_tick_ran(running: RunningSidecar, key_file: Path) -> None:
+    """Return once a reload tick has run from now: one that sees ``key_file`` changed logs
+    ``key_file_reloaded``, after which the same tick re-checks the TLS files."""
+
+    def reloaded() -> int:
+        return sum(1 for line in running.log_lines() if line.get("event") == "key_file_reloaded")
+
+    before = reloaded()
+    await asyncio.to_thread(key_file.write_text, f"key-{before + 1}")
+    await until(reloaded, lambda count: count > before)
 
 
 async def test_a_ca_bundle_put_right_is_used_by_the_next_request(
@@ -109,10 +123,12 @@ async def test_a_ca_bundle_once_read_stays_in_use_while_its_file_is_gone(
     tls_url, plain_url = await tls_fake(), await fake("plain")
     bundle = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(bundle))
-    running = await sidecar(tls_chain(tls_url, bundle, plain_url), env=RELOAD)
+    key_file = tmp_path / "p1-key"
+    key_file.write_text("key-0")
+    running = await sidecar(with_key_file(tls_chain(tls_url, bundle, plain_url), key_file), env=RELOAD)
     assert (await chat(running))[1]["x-sidecar-model"] == "m0"
     bundle.unlink()
-    await wait_ticks(running)
+    await a_tick_ran(running, key_file)
     status, headers, _ = await chat(running)
     assert status == 200 and headers["x-sidecar-model"] == "m0"
     assert "llm_sidecar_skips_total{" not in await metrics_of(running)

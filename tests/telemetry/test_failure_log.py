@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import time
 
@@ -10,6 +9,8 @@ import orjson
 
 from sidecar.telemetry.failure_log import FailureLog
 from sidecar.telemetry.logging import configure_logging
+
+from ..waiting import until
 
 
 class Clock:
@@ -24,6 +25,17 @@ class Clock:
 
 def _lines(stream: io.BytesIO) -> list[dict[str, object]]:
     return [orjson.loads(line) for line in stream.getvalue().splitlines()]
+
+
+async def _lines_past(stream: io.BytesIO, interval_s: float) -> list[dict[str, object]]:
+    """The lines (but the witness's) once a timer of ``interval_s`` started now has run: a second
+    FailureLog's held line, due ``interval_s`` from now, is written (the loop runs its timers in the order
+    they are due, so a timer due before it has run too)."""
+    witness = FailureLog("sidecar.test", "witness", interval_s, time.monotonic)
+    witness.failed()
+    witness.failed()  # held until its interval ends
+    lines = await until(lambda: _lines(stream), lambda lines: [line["event"] for line in lines].count("witness") == 2)
+    return [line for line in lines if line["event"] != "witness"]
 
 
 def test_the_first_failure_is_logged_at_once_with_its_fields() -> None:
@@ -68,11 +80,9 @@ async def test_failures_held_back_are_written_when_the_interval_ends() -> None:
     failures.failed(operation="get", error="ConnectionError")
     failures.failed(operation="set", error="ConnectionError")
     assert len(_lines(stream)) == 1
-    await asyncio.sleep(0.5)
-    held = _lines(stream)[1]
+    held = (await until(lambda: _lines(stream), lambda lines: len(lines) == 2))[1]
     assert (held["operation"], held["error"], held["failures"]) == ("set", "ConnectionError", 2)
-    await asyncio.sleep(0.5)
-    assert len(_lines(stream)) == 2  # nothing more to say: no line without failures
+    assert len(await _lines_past(stream, 0.3)) == 2  # nothing more to say: no line without failures
 
 
 async def test_a_failure_after_the_interval_writes_at_once_and_nothing_is_counted_twice() -> None:
@@ -86,5 +96,5 @@ async def test_a_failure_after_the_interval_writes_at_once_and_nothing_is_counte
     failures.failed(operation="get")  # held
     clock.now += 1  # the interval is over before its timer ran
     failures.failed(operation="set")
-    await asyncio.sleep(0.4)
-    assert [(line["operation"], line["failures"]) for line in _lines(stream)] == [("get", 1), ("set", 2)]
+    lines = await _lines_past(stream, 0.2)  # the held failure's timer was due within 0.2 s
+    assert [(line["operation"], line["failures"]) for line in lines] == [("get", 1), ("set", 2)]

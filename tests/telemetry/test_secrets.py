@@ -87,7 +87,8 @@ def test_a_password_in_a_grpc_endpoint_stops_the_start_without_quoting_it(tmp_pa
         }
         args = [sys.executable, "-m", "sidecar", "run", "--policy", str(policy), "--port", "0"]
         try:
-            result = subprocess.run(args, capture_output=True, text=True, timeout=10, env=env)
+            # 30 s: a refusal comes once the process has imported the sidecar, which took over 10 s at a load of 20
+            result = subprocess.run(args, capture_output=True, text=True, timeout=30, env=env)
         except subprocess.TimeoutExpired as served:  # it started: what it wrote meanwhile is the point
             output = (served.stdout or b"").decode() + (served.stderr or b"").decode()
             raise AssertionError(f"started with a password in {variable}; it wrote:\n{output}") from None
