@@ -85,18 +85,20 @@ async def test_sigterm_with_200_sdk_streams_lets_each_finish_and_a_second_signal
             sys.executable, "-m", "sidecar", "run", "--policy", str(policy), *port_zero(ports),
             env=env, stdout=out,
         )  # fmt: skip
-    found = await asyncio.to_thread(wait_ports, ports, proc, log)
-    url, health = f"http://127.0.0.1:{found['port']}", f"http://127.0.0.1:{found['health_port']}"
-    http = openai.DefaultAsyncHttpx2Client(limits=httpx2.Limits(max_connections=STREAMS), timeout=60)
-    client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="x", max_retries=0, http_client=http)
-    try:
+    client: openai.AsyncOpenAI | None = None
+    try:  # from here on the two processes are killed whatever fails (a start, an SDK without httpx2)
+        found = await asyncio.to_thread(wait_ports, ports, proc, log)
+        url, health = f"http://127.0.0.1:{found['port']}", f"http://127.0.0.1:{found['health_port']}"
+        http = openai.DefaultAsyncHttpx2Client(limits=httpx2.Limits(max_connections=STREAMS), timeout=60)
+        client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="x", max_retries=0, http_client=http)
         streams = [asyncio.ensure_future(one_stream(client)) for _ in range(STREAMS)]
         await asyncio.to_thread(drain_and_signal_again, proc, fake_url, url, health)
         texts = await asyncio.gather(*streams)
         assert texts == [" ".join(["word"] * 40)] * STREAMS
         assert await asyncio.wait_for(proc.wait(), 70) == 0
     finally:
-        await client.close()
+        if client is not None:
+            await client.close()
         for child in (proc, fake):
             if child.returncode is None:
                 child.kill()
