@@ -8,9 +8,9 @@ Two stores with one interface (``Store``: async ``get``/``set``/``delete`` that 
   bytes of the ``Store`` interface it keeps entries as objects (``Kept``: the ``Entry``, neither encoded
   nor decoded, counted at its ``entry.footprint``) with the answers rendered for its hits
   (``replay.template``: the whole body, or the whole stream, made on an entry's first hit in that form
-  and counted at their size too), and the time it was kept on the backend's monotonic clock: a kept
-  entry's age is told by the clock its deadline is (``age_s``), so a step of the wall clock neither
-  ages it nor keeps it young.
+  and counted at their size too), and the time it was kept on the backend's monotonic clock
+  (``Kept.stored_s``): ``response_cache`` tells a kept entry's age by the clock its deadline is on, so a
+  step of the wall clock neither ages it nor keeps it young.
 - ``GuardedStore``: any aiocache backend that goes over the network (Redis), through aiocache's API::
 
       get/set --breaker open?--> no operation: a miss (``breaker_skips``)
@@ -106,17 +106,13 @@ class MemoryStore:
     def read_entry(self, key: str) -> Entry | bytes | None:
         """What is kept under ``key`` (now the most recently used): an entry (``write_entry``), bytes
         (``set``), or None."""
-        value: Kept | bytes | None = self.backend.read(key)
+        value = self.read_kept(key)
         return value.entry if isinstance(value, Kept) else value
 
     def read_kept(self, key: str) -> Kept | bytes | None:
-        """``read_entry`` with the entry's ``Kept`` (its age: ``age_s``)."""
+        """``read_entry`` with the entry's ``Kept`` (when it was kept: ``stored_s``)."""
         value: Kept | bytes | None = self.backend.read(key)
         return value
-
-    def age_s(self, kept: Kept) -> float:
-        """How long ago ``kept`` was kept, on the backend's monotonic clock (never negative)."""
-        return max(0.0, self.backend.clock() - kept.stored_s)
 
     def write_entry(self, key: str, entry: Entry, size: int, ttl_s: float) -> bool:
         """Keep ``entry`` as it is, counted as ``size`` bytes (``entry.footprint``), stamped with the
