@@ -87,11 +87,13 @@ def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     validate = commands.add_parser("validate", help="check policy files, like nginx -t")
-    validate.add_argument("files", nargs="+")
+    validate.add_argument(
+        "files", nargs="+", metavar="FILE", help="policy files (YAML or JSON); exit 1 if one is invalid"
+    )
     validate.set_defaults(func=cmd_validate)
 
     explain = commands.add_parser("explain", help="show which route a request takes and why")
-    explain.add_argument("--policy", required=True)
+    explain.add_argument("--policy", required=True, help="the policy file, as run loads it")
     explain.add_argument("--request", required=True, help="JSON request body file ('-' for stdin)")
     explain.add_argument("--path", default="/v1/chat/completions", help="the path the app calls")
     explain.add_argument("-H", "--header", action="append", default=[], help="'name: value', repeatable")
