@@ -6,16 +6,18 @@ type is accepted, with the defaults the code has.
   `"Section" above`) is a heading or bold title there; the files and tests a page names exist; README.md
   links every page.
 - What a page tells a user to type: every `llm-sidecar` command line shown names a command and flags the
-  parser has, every `make` target one the Makefile has, every `bench/` command a script with the flags
-  shown.
+  parser has, every `make` target one the Makefile has (and every target of the Makefile is shown),
+  every `bench/` command a script with the flags shown.
 - Names and defaults: every policy field is named in the docs and written in an "Every field, annotated"
   example, whose comments give the schema's defaults, and every example of policies/ is named in the
   docs; configuration.md's, observability.md's, fake-provider.md's and cli.md's defaults are the code's,
   and so are the listener's caps in api.md, the dropped-params limits in headers.md and the cache key
-  version; api.md's endpoint table is the paths the registry serves.
+  version; api.md's endpoint table is the paths the registry serves, its GET paths those the
+  listeners route.
 - What a page shows a policy do: every YAML block of docs/ loads as a policy without a warning (a
   fragment inside a policy defining what it names), or is listed as what else it is; every `explain`
-  transcript is what explain prints; what the example policies' comments say a request does is what
+  transcript is what explain prints, every `validate` one's line for a file of the repository what
+  validate prints; what the example policies' comments say a request does is what
   explain decides.
 
 Other tests hold the content of single pages (tests/test_cli.py: cli.md's sections and explain's JSON;
@@ -224,6 +226,15 @@ def test_every_make_target_shown_is_in_the_makefile() -> None:
     targets = set(re.findall(r"^([a-z][\w-]*):", (ROOT / "Makefile").read_text(), re.M))
     shown = {(page, line.split()[1]) for page, line in shown_commands("make ") if len(line.split()) > 1}
     assert shown and sorted(f"{page}: make {target}" for page, target in shown if target not in targets) == []
+
+
+def test_every_make_target_is_shown_in_the_docs() -> None:
+    """Each target the Makefile declares (``.PHONY``) is shown as ``make TARGET`` in README.md or a page
+    of docs/ (the dated records aside), so a newcomer finds every one without reading the Makefile."""
+    phony = re.search(r"^\.PHONY: (.+)$", (ROOT / "Makefile").read_text(), re.M)
+    assert phony is not None
+    shown = {line.split()[1] for page, line in shown_commands("make ") if page not in HISTORY and len(line.split()) > 1}
+    assert sorted(set(phony.group(1).split()) - shown) == []
 
 
 BENCH = re.compile(r"(bench/[\w/]+\.py)((?: --?[a-z][\w-]*(?:[ =](?!-)[^\s`|;)]+)?)*)")
@@ -660,6 +671,32 @@ def test_every_explain_transcript_is_what_explain_prints(
     assert shown_as(shown, result.stdout.splitlines()), result.stdout
 
 
+def test_every_validate_transcript_prints_what_validate_prints_for_the_repositorys_files() -> None:
+    """Each ``$ llm-sidecar validate ...`` a page shows prints, for a file of the repository it names
+    (``policies/production.yaml``), the line validate prints for it: its version hash and counts are
+    today's, not those of an older edit of the file."""
+    import subprocess
+    import sys
+
+    checked, wrong = 0, []
+    for page, line, shown in transcripts("validate"):
+        for file in shlex.split(line)[2:]:
+            said = [text for text in shown if text.startswith(f"{file}: ")]
+            if not (ROOT / file).is_file() or not said:
+                continue
+            result = subprocess.run(
+                [sys.executable, "-m", "sidecar", "validate", file],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            checked += 1
+            if result.stdout.splitlines() != said:
+                wrong.append(f"{page}: shows {said}, validate prints {result.stdout.splitlines()}")
+    assert checked >= 1 and wrong == []
+
+
 def hello(model: str, **extra: object) -> dict[str, object]:
     return {"model": model, "messages": [{"role": "user", "content": "hello"}], **extra}
 
@@ -801,6 +838,42 @@ def test_the_api_docs_endpoint_table_is_the_paths_the_sidecar_serves() -> None:
                 wrong.append(f"served but not documented: {served}")
     assert len(documented) > 12
     assert wrong == []
+
+
+def served_get_paths() -> set[str]:
+    """The ``GET`` paths the sidecar's listeners route (the proxy port's and the health port's), as
+    ``sidecar/server/app.py`` lists them (``("GET", "/status", handler)``), a ``{model+}`` written ``{model}``."""
+    import ast
+
+    tree = ast.parse((ROOT / "sidecar" / "server" / "app.py").read_text())
+    return {
+        node.elts[1].value.replace("+}", "}")
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Tuple)
+        and len(node.elts) == 3
+        and all(isinstance(elt, ast.Constant) and isinstance(elt.value, str) for elt in node.elts[:2])
+        and node.elts[0].value == "GET"  # type: ignore[attr-defined]
+    }
+
+
+def test_the_api_docs_get_endpoints_are_the_ones_the_sidecar_serves() -> None:
+    """docs/api.md's ``GET`` paths (the model listing among the proxied endpoints, and the table of the
+    sidecar's own: /healthz, /readyz, /status, /metrics; Gemini's ``/v1beta/...`` forms where a row says
+    so) are the paths the listeners route, none missing and none gone."""
+    text = (ROOT / "docs" / "api.md").read_text()
+    tables = text.split("\n## Proxied endpoints\n", 1)[1].split("\n### ", 1)[0]
+    documented: set[str] = set()
+    for row in tables.splitlines():
+        paths = re.findall(r"`GET (/[^`]+)`", row)
+        documented.update(paths)
+        if "`/v1beta/...` too" in row:
+            documented.update(path.replace("/v1/", "/v1beta/", 1) for path in paths)
+    served = served_get_paths()
+    assert len(served) >= 8
+    assert {"undocumented": served - documented, "not served": documented - served} == {
+        "undocumented": set(),
+        "not served": set(),
+    }
 
 
 def annotated_defaults() -> Iterator[tuple[str, str, str, str]]:
