@@ -122,16 +122,17 @@ async def test_the_python_snippet_run_as_the_readme_says_prints_what_it_says(
 
 def test_the_run_it_for_real_commands_work_in_the_venv_make_run_made(tmp_path: Path) -> None:
     """README.md's "Run it for real" lines, after its ``. .venv/bin/activate`` (the venv whose Python runs
-    the tests), on policies/minimal.yaml saved as ``policy.yaml``: validate says ok, and run takes the
-    policy as ``--policy`` or ``SIDECAR_POLICY``."""
+    the tests): its ``cp`` of an example policy of the repository to ``policy.yaml``, validate saying ok
+    on it, and run taking the policy as ``--policy`` or ``SIDECAR_POLICY``."""
     block = re.search(r"## Run it for real\n\n```sh\n(.*?)```", README, re.S)
     assert block is not None
     lines = [line.split("#")[0].split() for line in block.group(1).splitlines()]
-    assert lines[0] == [".", ".venv/bin/activate"]
-    (tmp_path / "policy.yaml").write_text((ROOT / "policies" / "minimal.yaml").read_text())
+    assert lines[0] == [".", ".venv/bin/activate"] and lines[1][0] == "cp"
+    copied = subprocess.run([*lines[1][:2], str(tmp_path / lines[1][2])], cwd=ROOT, capture_output=True, timeout=60)
+    assert copied.returncode == 0, copied.stderr
     command = Path(sys.executable).with_name("llm-sidecar")
-    validate = subprocess.run([command, *lines[1][1:]], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    validate = subprocess.run([command, *lines[2][1:]], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert validate.returncode == 0 and validate.stdout.startswith("policy.yaml: ok ("), validate.stderr
-    assert lines[2][1:] == ["run", "--policy", "policy.yaml"]
+    assert lines[3][1:] == ["run", "--policy", "policy.yaml"]
     usage = subprocess.run([command, "run", "--help"], capture_output=True, text=True, timeout=60).stdout
     assert "--policy POLICY" in usage and "SIDECAR_POLICY" in " ".join(usage.split())
