@@ -77,7 +77,10 @@ def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
         "--port", type=int, help=f"listen port, 0: any free one (env SIDECAR_PORT, default {defaults.port})"
     )
     run.add_argument(
-        "--health-port", type=int, help="extra listener for /healthz and /readyz only (env SIDECAR_HEALTH_PORT)"
+        "--health-port",
+        type=int,
+        help="extra listener for /healthz and /readyz only, /metrics too with SIDECAR_HEALTH_METRICS"
+        " (env SIDECAR_HEALTH_PORT)",
     )
     run.add_argument(
         "--ports-file",
