@@ -17,7 +17,7 @@ type is accepted, with the defaults the code has.
 - What a page shows a policy do: every YAML block of docs/ loads as a policy without a warning (a
   fragment inside a policy defining what it names), or is listed as what else it is; every `explain`
   transcript is what explain prints, every `validate` one's line for a file of the repository what
-  validate prints; what the example policies' comments say a request does is what
+  validate prints, routing.md's learned-router session what `router train` and `eval` print; what the example policies' comments say a request does is what
   explain decides.
 
 Other tests hold the content of single pages (tests/test_cli.py: cli.md's sections and explain's JSON;
@@ -695,6 +695,34 @@ def test_every_validate_transcript_prints_what_validate_prints_for_the_repositor
             if result.stdout.splitlines() != said:
                 wrong.append(f"{page}: shows {said}, validate prints {result.stdout.splitlines()}")
     assert checked >= 1 and wrong == []
+
+
+def test_the_learned_router_session_routing_md_shows_is_what_the_commands_print(tmp_path: Path) -> None:
+    """docs/routing.md's session (the labeled examples of bench/routing_data.py written out, ``router
+    train`` on them, ``router eval`` on bench/data/routing_heldout.jsonl), run as shown (from the
+    repository, the files it writes in a directory of its own), prints what the page shows: the accuracies
+    its text then reads."""
+    import subprocess
+    import sys
+
+    text = (ROOT / "docs" / "routing.md").read_text()
+    [block] = [b for b in re.findall(r"```\n(.*?)```", text, re.S) if "$ llm-sidecar router train " in b]
+    session = re.split(r"^\$ ", block, flags=re.M)[1:]
+    assert len(session) == 3
+    for step in session:
+        command, *shown = step.splitlines()
+        command = command.split("   #")[0]
+        for name in ("labeled.jsonl", "router.json"):
+            command = re.sub(rf"(?<![\w/]){re.escape(name)}", str(tmp_path / name), command)
+        command = re.sub(
+            r"^(python|llm-sidecar)",
+            lambda m: shlex.quote(sys.executable) + ("" if m.group(1) == "python" else " -m sidecar"),
+            command,
+        )
+        result = subprocess.run(command, shell=True, cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr
+        printed = result.stdout.replace(f"{tmp_path}/", "")  # the files as the page names them
+        assert shown_as(shown, printed.splitlines()), (command, printed)
 
 
 def hello(model: str, **extra: object) -> dict[str, object]:
