@@ -98,9 +98,9 @@ def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     explain = commands.add_parser("explain", help="show which route a request takes and why")
     explain.add_argument("--policy", required=True, help="the policy file, as run loads it")
     explain.add_argument("--request", required=True, help="JSON request body file ('-' for stdin)")
-    explain.add_argument("--path", default="/v1/chat/completions", help="the path the app calls")
+    explain.add_argument("--path", default="/v1/chat/completions", help="the path the app calls (default %(default)s)")
     explain.add_argument("-H", "--header", action="append", default=[], help="'name: value', repeatable")
-    explain.add_argument("--app", default="", help="the calling app's identity")
+    explain.add_argument("--app", default="", help="the pod's SIDECAR_APP: the calling app without x-sidecar-app")
     explain.add_argument("--json", action="store_true", help="machine-readable output")
     explain.set_defaults(func=cmd_explain)
 
