@@ -17,8 +17,9 @@ type is accepted, with the defaults the code has.
 - What a page shows a policy do: every YAML block of docs/ loads as a policy without a warning (a
   fragment inside a policy defining what it names), or is listed as what else it is; every `explain`
   transcript is what explain prints, every `validate` one's line for a file of the repository what
-  validate prints, routing.md's learned-router session what `router train` and `eval` print; what the example policies' comments say a request does is what
-  explain decides.
+  validate prints, routing.md's learned-router session what `router train` and `eval` print; what the
+  example policies' comments say a request does is what explain decides.
+- Versions: the sidecar's version wherever a page or a deploy file gives it is the package's.
 
 Other tests hold the content of single pages (tests/test_cli.py: cli.md's sections and explain's JSON;
 tests/test_settings.py: configuration.md's names and the defaults pages give in passing; tests/telemetry,
@@ -956,6 +957,23 @@ def test_the_defaults_the_annotated_examples_give_are_the_schemas() -> None:
             wrong.append(f"{page}: {key}: says default {said}, the schema has {defaults[key]}")
     assert checked >= 12
     assert wrong == []
+
+
+def test_every_sidecar_version_the_docs_and_manifests_give_is_the_packages() -> None:
+    """The sidecar's version where a page or a deploy file writes it (``llm-sidecar 0.1.0`` from
+    ``--version``, the image tag ``llm-sidecar:0.1.0``, ``/status``'s ``"version"``, the CI's ``@v0.1.0``)
+    is the package's, so a release that bumps it leaves no page or manifest on the old one."""
+    from sidecar import __version__
+
+    sources = [*(page for page in PAGES if page.name not in HISTORY), *(ROOT / "deploy").rglob("*.y*ml")]
+    pattern = re.compile(r'llm-sidecar[ :](\d+\.\d+\.\d+)\b|"version": "(\d+\.\d+\.\d+)"|llm-sidecar@v(\d+\.\d+\.\d+)')
+    said = {
+        f"{source.relative_to(ROOT)}: {''.join(match)}"
+        for source in sources
+        for match in pattern.findall(source.read_text())
+    }
+    assert len(said) >= 4
+    assert sorted(line for line in said if not line.endswith(f": {__version__}")) == []
 
 
 def test_the_cache_key_version_the_docs_give_is_the_codes() -> None:
