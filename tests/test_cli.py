@@ -1,5 +1,5 @@
-"""The llm-sidecar command: validate, explain, schema, diff, and run's startup checks (as a user runs them);
-the demo's are in test_cli_demo.py."""
+"""The llm-sidecar command: validate, explain, schema, diff, and run's startup checks (as a user runs them),
+and its --help (every argument explained); the demo's are in test_cli_demo.py."""
 
 from __future__ import annotations
 

@@ -21,9 +21,10 @@ type is accepted, with the defaults the code has.
   example policies' comments say a request does is what explain decides.
 - Versions: the sidecar's version wherever a page or a deploy file gives it is the package's.
 
-Other tests hold the content of single pages (tests/test_cli.py: cli.md's sections and explain's JSON;
-tests/test_settings.py: configuration.md's names and the defaults pages give in passing; tests/telemetry,
-tests/deploy: metrics and their units, span attributes, logs and the lifecycle events' fields, alerts;
+Other tests hold the content of single pages (tests/test_cli.py: cli.md's sections and explain's JSON,
+every argument's help text; tests/test_settings.py: configuration.md's names and the defaults pages give
+in passing; tests/telemetry, tests/deploy: metrics and their units, span attributes, logs and the
+lifecycle events' fields and levels, alerts;
 tests/server/test_errors.py: api.md's error codes and statuses; tests/server/test_admin.py: /status;
 tests/policy: the policy examples; tests/test_readme.py: README's quick start; tests/test_package_maps.py:
 the package docstrings' maps)."""

@@ -1,4 +1,5 @@
-"""Loading policies: validation with path-qualified errors, the schema in step, every example loads."""
+"""Loading policies: validation with path-qualified errors, the schema in step, every example loads (and
+names the schema for editors)."""
 
 from __future__ import annotations
 

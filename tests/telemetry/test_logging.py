@@ -1,4 +1,5 @@
-"""Structured logs: JSON lines, secrets blanked, the access-line buffer flushes by time and size."""
+"""Structured logs: JSON lines, secrets blanked, the access-line buffer flushes by time and size; the
+lifecycle events as docs/logs.md lists them (names, fields, levels)."""
 
 from __future__ import annotations
 
