@@ -77,7 +77,10 @@ def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
         "--port", type=int, help=f"listen port, 0: any free one (env SIDECAR_PORT, default {defaults.port})"
     )
     run.add_argument(
-        "--health-port", type=int, help="extra listener for /healthz and /readyz only (env SIDECAR_HEALTH_PORT)"
+        "--health-port",
+        type=int,
+        help="extra listener for /healthz and /readyz only, /metrics too with SIDECAR_HEALTH_METRICS"
+        " (env SIDECAR_HEALTH_PORT)",
     )
     run.add_argument(
         "--ports-file",
@@ -87,15 +90,17 @@ def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     validate = commands.add_parser("validate", help="check policy files, like nginx -t")
-    validate.add_argument("files", nargs="+")
+    validate.add_argument(
+        "files", nargs="+", metavar="FILE", help="policy files (YAML or JSON); exit 1 if one is invalid"
+    )
     validate.set_defaults(func=cmd_validate)
 
     explain = commands.add_parser("explain", help="show which route a request takes and why")
-    explain.add_argument("--policy", required=True)
+    explain.add_argument("--policy", required=True, help="the policy file, as run loads it")
     explain.add_argument("--request", required=True, help="JSON request body file ('-' for stdin)")
-    explain.add_argument("--path", default="/v1/chat/completions", help="the path the app calls")
+    explain.add_argument("--path", default="/v1/chat/completions", help="the path the app calls (default %(default)s)")
     explain.add_argument("-H", "--header", action="append", default=[], help="'name: value', repeatable")
-    explain.add_argument("--app", default="", help="the calling app's identity")
+    explain.add_argument("--app", default="", help="the pod's SIDECAR_APP: the calling app without x-sidecar-app")
     explain.add_argument("--json", action="store_true", help="machine-readable output")
     explain.set_defaults(func=cmd_explain)
 

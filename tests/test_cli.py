@@ -1,8 +1,9 @@
-"""The llm-sidecar command: validate, explain, schema, diff, and run's startup checks (as a user runs them);
-the demo's are in test_cli_demo.py."""
+"""The llm-sidecar command: validate, explain, schema, diff, and run's startup checks (as a user runs them),
+and its --help (every argument explained); the demo's are in test_cli_demo.py."""
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import re
@@ -421,20 +422,48 @@ def documented_commands() -> dict[str, str]:
 def command_flags() -> dict[str, list[tuple[str, ...]]]:
     """Every command's options (each with its names: ``-H``, ``--header``), as its parser has them
     (``router``'s two commands each)."""
-    import argparse
+    flags: dict[str, list[tuple[str, ...]]] = {}
+    for name, parser in command_parsers().items():
+        options = [tuple(a.option_strings) for a in parser._actions if a.option_strings]
+        flags[name] = [o for o in options if "--help" not in o]
+    return flags
 
+
+def command_parsers() -> dict[str, argparse.ArgumentParser]:
+    """Every command's parser by its name (``router``'s two commands each: ``router train``)."""
     from sidecar.cli import _parser
 
     def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
         found = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
         return dict(found[0].choices) if found else {}
 
-    flags: dict[str, list[tuple[str, ...]]] = {}
-    for name, parser in subcommands(_parser(["router", "fake-provider"])).items():
-        for sub, subparser in subcommands(parser).items() or [(None, parser)]:
-            options = [tuple(a.option_strings) for a in subparser._actions if a.option_strings]
-            flags[f"{name} {sub}" if sub else name] = [o for o in options if "--help" not in o]
-    return flags
+    return {
+        f"{name} {sub}" if sub else name: subparser
+        for name, parser in subcommands(_parser(["router", "fake-provider"])).items()
+        for sub, subparser in subcommands(parser).items() or [(None, parser)]
+    }
+
+
+def test_every_argument_has_a_help_text_and_the_default_it_gives_is_the_parsers() -> None:
+    """``llm-sidecar COMMAND --help`` says what each argument of each command is (a positional too),
+    and a default a help text gives (``default 8080``, ``(default 0.2)``) is the one the parser starts
+    with (``run``'s flags default to their settings: tests/test_settings.py checks those)."""
+    import re
+
+    silent, wrong = [], []
+    for name, parser in command_parsers().items():
+        for action in parser._actions:
+            if "--help" in action.option_strings:
+                continue
+            label = f"{name} {'/'.join(action.option_strings) or action.dest}"
+            if not action.help:
+                silent.append(label)
+                continue
+            said = re.search(r"default:? ([^,;)]+)", action.help % {"default": action.default})
+            if said and action.default is not None and said.group(1) != str(action.default):
+                wrong.append(f"{label}: says default {said.group(1)}, the parser has {action.default}")
+    assert len(command_parsers()) >= 9
+    assert {"without help": silent, "wrong default": wrong} == {"without help": [], "wrong default": []}
 
 
 def test_every_command_and_flag_is_documented_and_every_documented_flag_exists() -> None:

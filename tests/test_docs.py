@@ -6,21 +6,25 @@ type is accepted, with the defaults the code has.
   `"Section" above`) is a heading or bold title there; the files and tests a page names exist; README.md
   links every page.
 - What a page tells a user to type: every `llm-sidecar` command line shown names a command and flags the
-  parser has, every `make` target one the Makefile has, every `bench/` command a script with the flags
-  shown.
+  parser has, every `make` target one the Makefile has (and every target of the Makefile is shown),
+  every `bench/` command a script with the flags shown.
 - Names and defaults: every policy field is named in the docs and written in an "Every field, annotated"
   example, whose comments give the schema's defaults, and every example of policies/ is named in the
   docs; configuration.md's, observability.md's, fake-provider.md's and cli.md's defaults are the code's,
   and so are the listener's caps in api.md, the dropped-params limits in headers.md and the cache key
-  version; api.md's endpoint table is the paths the registry serves.
+  version; api.md's endpoint table is the paths the registry serves, its GET paths those the
+  listeners route.
 - What a page shows a policy do: every YAML block of docs/ loads as a policy without a warning (a
   fragment inside a policy defining what it names), or is listed as what else it is; every `explain`
-  transcript is what explain prints; what the example policies' comments say a request does is what
-  explain decides.
+  transcript is what explain prints, every `validate` one's line for a file of the repository what
+  validate prints, routing.md's learned-router session what `router train` and `eval` print; what the
+  example policies' comments say a request does is what explain decides.
+- Versions: the sidecar's version wherever a page or a deploy file gives it is the package's.
 
-Other tests hold the content of single pages (tests/test_cli.py: cli.md's sections and explain's JSON;
-tests/test_settings.py: configuration.md's names and the defaults pages give in passing; tests/telemetry,
-tests/deploy: metrics and their units, span attributes, logs and the lifecycle events' fields, alerts;
+Other tests hold the content of single pages (tests/test_cli.py: cli.md's sections and explain's JSON,
+every argument's help text; tests/test_settings.py: configuration.md's names and the defaults pages give
+in passing; tests/telemetry, tests/deploy: metrics and their units, span attributes, logs and the
+lifecycle events' fields and levels, alerts;
 tests/server/test_errors.py: api.md's error codes and statuses; tests/server/test_admin.py: /status;
 tests/policy: the policy examples; tests/test_readme.py: README's quick start; tests/test_package_maps.py:
 the package docstrings' maps)."""
@@ -224,6 +228,15 @@ def test_every_make_target_shown_is_in_the_makefile() -> None:
     targets = set(re.findall(r"^([a-z][\w-]*):", (ROOT / "Makefile").read_text(), re.M))
     shown = {(page, line.split()[1]) for page, line in shown_commands("make ") if len(line.split()) > 1}
     assert shown and sorted(f"{page}: make {target}" for page, target in shown if target not in targets) == []
+
+
+def test_every_make_target_is_shown_in_the_docs() -> None:
+    """Each target the Makefile declares (``.PHONY``) is shown as ``make TARGET`` in README.md or a page
+    of docs/ (the dated records aside), so a newcomer finds every one without reading the Makefile."""
+    phony = re.search(r"^\.PHONY: (.+)$", (ROOT / "Makefile").read_text(), re.M)
+    assert phony is not None
+    shown = {line.split()[1] for page, line in shown_commands("make ") if page not in HISTORY and len(line.split()) > 1}
+    assert sorted(set(phony.group(1).split()) - shown) == []
 
 
 BENCH = re.compile(r"(bench/[\w/]+\.py)((?: --?[a-z][\w-]*(?:[ =](?!-)[^\s`|;)]+)?)*)")
@@ -660,6 +673,60 @@ def test_every_explain_transcript_is_what_explain_prints(
     assert shown_as(shown, result.stdout.splitlines()), result.stdout
 
 
+def test_every_validate_transcript_prints_what_validate_prints_for_the_repositorys_files() -> None:
+    """Each ``$ llm-sidecar validate ...`` a page shows prints, for a file of the repository it names
+    (``policies/production.yaml``), the line validate prints for it: its version hash and counts are
+    today's, not those of an older edit of the file."""
+    import subprocess
+    import sys
+
+    checked, wrong = 0, []
+    for page, line, shown in transcripts("validate"):
+        for file in shlex.split(line)[2:]:
+            said = [text for text in shown if text.startswith(f"{file}: ")]
+            if not (ROOT / file).is_file() or not said:
+                continue
+            result = subprocess.run(
+                [sys.executable, "-m", "sidecar", "validate", file],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            checked += 1
+            if result.stdout.splitlines() != said:
+                wrong.append(f"{page}: shows {said}, validate prints {result.stdout.splitlines()}")
+    assert checked >= 1 and wrong == []
+
+
+def test_the_learned_router_session_routing_md_shows_is_what_the_commands_print(tmp_path: Path) -> None:
+    """docs/routing.md's session (the labeled examples of bench/routing_data.py written out, ``router
+    train`` on them, ``router eval`` on bench/data/routing_heldout.jsonl), run as shown (from the
+    repository, the files it writes in a directory of its own), prints what the page shows: the accuracies
+    its text then reads."""
+    import subprocess
+    import sys
+
+    text = (ROOT / "docs" / "routing.md").read_text()
+    [block] = [b for b in re.findall(r"```\n(.*?)```", text, re.S) if "$ llm-sidecar router train " in b]
+    session = re.split(r"^\$ ", block, flags=re.M)[1:]
+    assert len(session) == 3
+    for step in session:
+        command, *shown = step.splitlines()
+        command = command.split("   #")[0]
+        for name in ("labeled.jsonl", "router.json"):
+            command = re.sub(rf"(?<![\w/]){re.escape(name)}", str(tmp_path / name), command)
+        command = re.sub(
+            r"^(python|llm-sidecar)",
+            lambda m: shlex.quote(sys.executable) + ("" if m.group(1) == "python" else " -m sidecar"),
+            command,
+        )
+        result = subprocess.run(command, shell=True, cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr
+        printed = result.stdout.replace(f"{tmp_path}/", "")  # the files as the page names them
+        assert shown_as(shown, printed.splitlines()), (command, printed)
+
+
 def hello(model: str, **extra: object) -> dict[str, object]:
     return {"model": model, "messages": [{"role": "user", "content": "hello"}], **extra}
 
@@ -803,6 +870,42 @@ def test_the_api_docs_endpoint_table_is_the_paths_the_sidecar_serves() -> None:
     assert wrong == []
 
 
+def served_get_paths() -> set[str]:
+    """The ``GET`` paths the sidecar's listeners route (the proxy port's and the health port's), as
+    ``sidecar/server/app.py`` lists them (``("GET", "/status", handler)``), a ``{model+}`` written ``{model}``."""
+    import ast
+
+    tree = ast.parse((ROOT / "sidecar" / "server" / "app.py").read_text())
+    return {
+        node.elts[1].value.replace("+}", "}")
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Tuple)
+        and len(node.elts) == 3
+        and all(isinstance(elt, ast.Constant) and isinstance(elt.value, str) for elt in node.elts[:2])
+        and node.elts[0].value == "GET"  # type: ignore[attr-defined]
+    }
+
+
+def test_the_api_docs_get_endpoints_are_the_ones_the_sidecar_serves() -> None:
+    """docs/api.md's ``GET`` paths (the model listing among the proxied endpoints, and the table of the
+    sidecar's own: /healthz, /readyz, /status, /metrics; Gemini's ``/v1beta/...`` forms where a row says
+    so) are the paths the listeners route, none missing and none gone."""
+    text = (ROOT / "docs" / "api.md").read_text()
+    tables = text.split("\n## Proxied endpoints\n", 1)[1].split("\n### ", 1)[0]
+    documented: set[str] = set()
+    for row in tables.splitlines():
+        paths = re.findall(r"`GET (/[^`]+)`", row)
+        documented.update(paths)
+        if "`/v1beta/...` too" in row:
+            documented.update(path.replace("/v1/", "/v1beta/", 1) for path in paths)
+    served = served_get_paths()
+    assert len(served) >= 8
+    assert {"undocumented": served - documented, "not served": documented - served} == {
+        "undocumented": set(),
+        "not served": set(),
+    }
+
+
 def annotated_defaults() -> Iterator[tuple[str, str, str, str]]:
     """``(page, key, value, default said)`` for each line of an "Every field, annotated" example whose
     comment gives the key's default (``min_confidence: 0.7  # ... (default 0.6)``, ``default true``)."""
@@ -855,6 +958,23 @@ def test_the_defaults_the_annotated_examples_give_are_the_schemas() -> None:
             wrong.append(f"{page}: {key}: says default {said}, the schema has {defaults[key]}")
     assert checked >= 12
     assert wrong == []
+
+
+def test_every_sidecar_version_the_docs_and_manifests_give_is_the_packages() -> None:
+    """The sidecar's version where a page or a deploy file writes it (``llm-sidecar 0.1.0`` from
+    ``--version``, the image tag ``llm-sidecar:0.1.0``, ``/status``'s ``"version"``, the CI's ``@v0.1.0``)
+    is the package's, so a release that bumps it leaves no page or manifest on the old one."""
+    from sidecar import __version__
+
+    sources = [*(page for page in PAGES if page.name not in HISTORY), *(ROOT / "deploy").rglob("*.y*ml")]
+    pattern = re.compile(r'llm-sidecar[ :](\d+\.\d+\.\d+)\b|"version": "(\d+\.\d+\.\d+)"|llm-sidecar@v(\d+\.\d+\.\d+)')
+    said = {
+        f"{source.relative_to(ROOT)}: {''.join(match)}"
+        for source in sources
+        for match in pattern.findall(source.read_text())
+    }
+    assert len(said) >= 4
+    assert sorted(line for line in said if not line.endswith(f": {__version__}")) == []
 
 
 def test_the_cache_key_version_the_docs_give_is_the_codes() -> None:

@@ -1,7 +1,7 @@
 """README.md's quick start, as a newcomer runs it after ``make run``: the demo policy (its three fake
-providers here on free ports, not 9101-9103), the request of its curl line sent through the OpenAI SDK
-as its Python snippet does, and the failure it says to try; the snippet itself run as README says to
-run it, and its "Run it for real" commands in the venv ``make run`` made."""
+providers here on free ports, not 9101-9103), its curl line run as shown, the request of that line sent
+through the OpenAI SDK as its Python snippet does, and the failure it says to try; the snippet itself run
+as README says to run it, and its "Run it for real" commands in the venv ``make run`` made."""
 
 from __future__ import annotations
 
@@ -49,6 +49,33 @@ async def test_the_quick_start_request_is_answered_by_the_smart_chains_first_tar
         "claude-haiku",
         "fake-anthropic",
     )
+
+
+async def test_the_curl_line_run_as_shown_prints_the_headers_and_the_answer(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """README.md's curl command, run as written (on the sidecar's port here) with the machine's curl,
+    prints the response head with the ``x-sidecar-*`` headers the text under it names (route, model,
+    provider) and then the answer, the fake provider's echo."""
+    import shlex
+    import shutil
+
+    block = re.search(r"With `make run` going, in another terminal:\n\n```sh\n(.*?)```", README, re.S)
+    assert block is not None and shutil.which("curl")
+    running = await demo(fake, sidecar)
+    joined = block.group(1).replace("\\\n", " ")  # the continued line, as a shell joins it
+    argv = shlex.split(joined.replace("http://127.0.0.1:8080", running.url))
+    assert argv[0] == "curl"
+    process = await asyncio.create_subprocess_exec(
+        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+    head, _, body = stdout.decode().partition("\r\n\r\n")
+    fields = dict(line.lower().split(": ", 1) for line in head.splitlines()[1:])
+    assert process.returncode == 0 and head.startswith("HTTP/1.1 200"), stderr.decode()
+    said = re.search(r"The `x-sidecar-\*` response headers say which (\w+), (\w+) and (\w+) served it", README)
+    assert said is not None and all(f"x-sidecar-{name}" in fields for name in said.groups())
+    assert orjson.loads(body)["choices"][0]["message"]["content"] == "hello"
 
 
 async def test_the_failure_to_try_falls_back_with_the_reason_the_readme_gives(
@@ -122,16 +149,17 @@ async def test_the_python_snippet_run_as_the_readme_says_prints_what_it_says(
 
 def test_the_run_it_for_real_commands_work_in_the_venv_make_run_made(tmp_path: Path) -> None:
     """README.md's "Run it for real" lines, after its ``. .venv/bin/activate`` (the venv whose Python runs
-    the tests), on policies/minimal.yaml saved as ``policy.yaml``: validate says ok, and run takes the
-    policy as ``--policy`` or ``SIDECAR_POLICY``."""
+    the tests): its ``cp`` of an example policy of the repository to ``policy.yaml``, validate saying ok
+    on it, and run taking the policy as ``--policy`` or ``SIDECAR_POLICY``."""
     block = re.search(r"## Run it for real\n\n```sh\n(.*?)```", README, re.S)
     assert block is not None
     lines = [line.split("#")[0].split() for line in block.group(1).splitlines()]
-    assert lines[0] == [".", ".venv/bin/activate"]
-    (tmp_path / "policy.yaml").write_text((ROOT / "policies" / "minimal.yaml").read_text())
+    assert lines[0] == [".", ".venv/bin/activate"] and lines[1][0] == "cp"
+    copied = subprocess.run([*lines[1][:2], str(tmp_path / lines[1][2])], cwd=ROOT, capture_output=True, timeout=60)
+    assert copied.returncode == 0, copied.stderr
     command = Path(sys.executable).with_name("llm-sidecar")
-    validate = subprocess.run([command, *lines[1][1:]], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    validate = subprocess.run([command, *lines[2][1:]], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert validate.returncode == 0 and validate.stdout.startswith("policy.yaml: ok ("), validate.stderr
-    assert lines[2][1:] == ["run", "--policy", "policy.yaml"]
+    assert lines[3][1:] == ["run", "--policy", "policy.yaml"]
     usage = subprocess.run([command, "run", "--help"], capture_output=True, text=True, timeout=60).stdout
     assert "--policy POLICY" in usage and "SIDECAR_POLICY" in " ".join(usage.split())

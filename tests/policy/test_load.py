@@ -1,8 +1,10 @@
-"""Loading policies: validation with path-qualified errors, the schema in step, every example loads."""
+"""Loading policies: validation with path-qualified errors, the schema in step, every example loads (and
+names the schema for editors)."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -16,12 +18,27 @@ from .policies import BASE, errors_of, request
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("path", sorted([*ROOT.glob("policies/*.yaml"), ROOT / "sidecar/demo/policy.yaml"]))
+EDITED = sorted([*ROOT.glob("policies/*.yaml"), *ROOT.glob("deploy/k8s/**/policy.yaml")])  # the ones users edit
+
+
+@pytest.mark.parametrize("path", [*EDITED, ROOT / "sidecar/demo/policy.yaml"], ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_example_policy_loads(path: Path) -> None:
-    """Every policy shipped in policies/ and the demo policy validate, without a warning (a route that can
-    never match, a repeated key, a deprecated name: an example teaches none of them)."""
+    """Every policy shipped in policies/, the deploy kit's ConfigMap policies and the demo policy
+    validate, without a warning (a route that can never match, a repeated key, a deprecated name: an
+    example teaches none of them)."""
     policy = load_policy(path)
     assert policy.models and policy.warnings == ()
+
+
+@pytest.mark.parametrize("path", EDITED, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_example_policy_names_the_schema_for_editors_on_its_first_line(path: Path) -> None:
+    """The examples of policies/ and the deploy kit's policies start with the line docs/policy.md tells
+    users to add (``# yaml-language-server: $schema=...``), its path leading to policies/policy.schema.json
+    from where the file is, so an editor checks a copy of any of them as it is typed."""
+    first = path.read_text().splitlines()[0]
+    said = re.fullmatch(r"# yaml-language-server: \$schema=(\S+)", first)
+    assert said is not None, first
+    assert (path.parent / said.group(1)).resolve() == ROOT / "policies" / "policy.schema.json"
 
 
 def test_committed_schema_matches_the_code() -> None:
@@ -31,12 +48,12 @@ def test_committed_schema_matches_the_code() -> None:
 
 
 def test_examples_validate_against_the_json_schema() -> None:
-    """The JSON Schema editors use accepts every example policy."""
+    """The JSON Schema editors use accepts every example policy (the deploy kit's too)."""
     jsonschema = pytest.importorskip("jsonschema")
     import yaml
 
     schema = json.loads(policy_json_schema())
-    for path in ROOT.glob("policies/*.yaml"):
+    for path in EDITED:
         jsonschema.validate(yaml.safe_load(path.read_text()), schema)
 
 

@@ -1,4 +1,5 @@
-"""Structured logs: JSON lines, secrets blanked, the access-line buffer flushes by time and size."""
+"""Structured logs: JSON lines, secrets blanked, the access-line buffer flushes by time and size; the
+lifecycle events as docs/logs.md lists them (names, fields, levels)."""
 
 from __future__ import annotations
 
@@ -202,6 +203,37 @@ def test_every_field_of_a_lifecycle_event_is_named_in_its_row() -> None:
     ]
     assert len(rows) > 20
     assert missing == []
+
+
+def logged_levels() -> dict[str, set[str]]:
+    """Each event name the package logs -> the levels it is logged at: the method of a ``.info(...)``,
+    ``.warning(...)``, ... call (``exception`` is an error), ``warning`` for a ``FailureLog``'s (it writes
+    warnings), the ``level`` of a line rendered directly."""
+    levels: dict[str, set[str]] = {}
+    for module in sorted((ROOT / "sidecar").rglob("*.py")):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.Call) and _method(node) in LEVELS and node.args and _event_name(node.args[0]):
+                level = str(_method(node)).replace("exception", "error")
+                levels.setdefault(str(_event_name(node.args[0])), set()).add(level)
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "FailureLog":
+                levels.setdefault(str(_event_name(node.args[1])), set()).add("warning")
+            elif isinstance(node, ast.Dict):
+                keys = {k.value: v for k, v in zip(node.keys, node.values, strict=True) if isinstance(k, ast.Constant)}
+                name, level = _event_name(keys.get("event")), _event_name(keys.get("level"))
+                if name and level:
+                    levels.setdefault(name, set()).add(level)
+    return levels
+
+
+def test_the_level_of_each_lifecycle_event_is_the_one_logs_md_gives() -> None:
+    """Each row of docs/logs.md's "Lifecycle events" table gives the level its event is logged at (an
+    SRE's alert on ``level="error"`` or a ``SIDECAR_LOG_LEVEL=warning`` keeps what the table says)."""
+    levels = logged_levels()
+    rows = {event: rest.split("|")[0].strip() for event, rest in lifecycle_rows().items()}
+    wrong = {
+        event: (level, sorted(levels.get(event, ()))) for event, level in rows.items() if levels.get(event) != {level}
+    }
+    assert len(rows) > 20 and wrong == {}
 
 
 def test_the_buffer_sizes_and_interval_logs_md_gives_are_the_codes() -> None:

@@ -28,13 +28,22 @@ _DEFAULTS = TrainOptions()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    commands = parser.add_subparsers(dest="router_command", required=True)
+    commands = parser.add_subparsers(dest="router_command", metavar="{train,eval}", required=True)
     train = commands.add_parser("train", help="fit a router file on labeled examples")
     train.add_argument("labeled", help="JSONL: one {text|messages|body, task, complexity} per line")
     train.add_argument("-o", "--output", required=True, help="the router file to write")
-    train.add_argument("--holdout", type=float, default=0.2, help="share held out for the report (0 to 0.9)")
-    train.add_argument("--epochs", type=int, default=_DEFAULTS.epochs)
-    train.add_argument("--seed", type=int, default=_DEFAULTS.seed)
+    train.add_argument(
+        "--holdout", type=float, default=0.2, help="share held out for the report, 0 to 0.9 (default %(default)s)"
+    )
+    train.add_argument(
+        "--epochs", type=int, default=_DEFAULTS.epochs, help="passes over the examples (default %(default)s)"
+    )
+    train.add_argument(
+        "--seed",
+        type=int,
+        default=_DEFAULTS.seed,
+        help="seed of the held-out draw and the training (default %(default)s)",
+    )
     train.set_defaults(func=cmd_train)
     evaluate_ = commands.add_parser("eval", help="accuracy and confusion matrix of a router file")
     evaluate_.add_argument("--model", required=True, help="a router file")
