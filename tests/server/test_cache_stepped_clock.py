@@ -29,7 +29,8 @@ from ..waiting import until
 from .cache_helpers import PROMPT, cache_policy
 from .sidecar_process import run_sidecar, stop
 
-LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
+# the Debian package's library, under the machine's multiarch directory (x86_64-linux-gnu, aarch64-linux-gnu)
+LIBFAKETIME = next(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"), None)
 LAST_RESORT = "{backoff: {base_s: 0.01, cap_s: 0.02}, max_attempts_per_target: 1, last_resort: {kind: cache}}"
 ALL_FAIL = {"x-fake-fault": "status=503"}
 
@@ -63,8 +64,8 @@ class SteppedSidecar:
 @pytest.fixture
 def faketime_env(tmp_path: Path) -> tuple[dict[str, str], Path]:
     """The environment that runs a process under libfaketime, and the file of its offset (0 to start)."""
-    if not LIBFAKETIME.exists():
-        pytest.fail(f"{LIBFAKETIME} is missing: apt-get install faketime (.ci/run does)")
+    if LIBFAKETIME is None:
+        pytest.fail("libfaketime is missing: apt-get install faketime (.ci/run does)")
     clock_file = tmp_path / "clock"
     clock_file.write_text("+0\n")
     env = {
