@@ -89,6 +89,33 @@ async def test_an_ensembles_answer_without_usage_is_counted_as_its_budget_charge
     assert abs(seen["cost"] - line["cost_usd"]) < 1e-12
 
 
+async def test_an_ensembles_judge_without_usage_is_counted_as_its_own_requests_estimate(
+    aiohttp_server: Any, fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """The members answer apart (with usage) and the judge's provider reports none: the line counts the
+    judge's estimate besides the members' calls, its output the judge's ``max_tokens`` (200), marked
+    ``tokens_estimated``, and the metrics count the same (until wave 32 the members' calls alone)."""
+    one, two = await fake("one", reply="alpha"), await fake("two", reply="beta")
+    judge = await usage_less(aiohttp_server)
+    policy_text = (
+        "version: 1\nproviders:\n"
+        + "".join(provider_block(name, url) for name, url in (("one", one), ("two", two), ("judge", judge)))
+        + "models:\n"
+        + "".join(f"  {name}: {{provider: {name}, model: {name}-1, price: {PRICES}}}\n" for name in ("one", "two"))
+        + f"  judge: {{provider: judge, model: judge-1, price: {PRICES}}}\n"
+        + "routes:\n  - {name: chat, ensemble: {members: [one, two], strategy: judge, judge: {target: judge}}}\n"
+    )
+    running = await sidecar(policy_text)
+    async with client(running) as sdk:
+        raw = await sdk.chat.completions.with_raw_response.create(**CHAT)
+    line = access_line(running)
+    assert sorted(line["attempt_log"]) == ["judge:ok", "one:ok", "two:ok"], raw.headers["x-sidecar-ensemble"]
+    assert line.get("tokens_estimated") is True and line["output_tokens"] > 200
+    assert raw.parse().usage.completion_tokens < 200  # the winner's own, reported
+    seen = await metrics(running)
+    assert (seen["input"], seen["output"]) == (line["input_tokens"], line["output_tokens"])
+
+
 async def test_a_token_count_is_free_and_counts_no_estimate(fake: FakeFactory, sidecar: SidecarFactory) -> None:
     """An Anthropic token count answers without usage, and no provider bills it (the budgets do not count
     it): its line has no tokens and no cost."""
