@@ -59,12 +59,14 @@ class Processes:
         self._running: list[subprocess.Popen[bytes]] = []
 
     def start(
-        self, name: str, args: list[str], env: dict[str, str] | None = None
+        self, name: str, args: list[str], env: dict[str, str] | None = None, stdout: int | None = None
     ) -> tuple[subprocess.Popen[bytes], Path]:
-        """Start ``args``; stdout goes to ``<name>.out``, stderr to ``<name>.err`` in the work dir."""
+        """Start ``args``; stdout goes to ``<name>.out`` (or to the file descriptor ``stdout``), stderr to
+        ``<name>.err`` in the work dir."""
         out, err = self.workdir / f"{name}.out", self.workdir / f"{name}.err"
-        with out.open("wb") as stdout, err.open("wb") as stderr:
-            proc = subprocess.Popen(args, stdout=stdout, stderr=stderr, env={**os.environ, **(env or {})})
+        with out.open("wb") as to_file, err.open("wb") as stderr:
+            to = to_file if stdout is None else stdout
+            proc = subprocess.Popen(args, stdout=to, stderr=stderr, env={**os.environ, **(env or {})})
         self._running.append(proc)
         return proc, err
 
@@ -81,13 +83,19 @@ class Processes:
         return f"http://127.0.0.1:{ports['port']}", self.workdir / "sidecar.out"
 
     def start_sidecar(
-        self, policy: Path, env: dict[str, str] | None = None, name: str = "sidecar", python: tuple[str, ...] = ()
+        self,
+        policy: Path,
+        env: dict[str, str] | None = None,
+        name: str = "sidecar",
+        python: tuple[str, ...] = (),
+        stdout: int | None = None,
     ) -> tuple[subprocess.Popen[bytes], dict[str, int]]:
-        """``python [python] -m sidecar run --policy`` on any free port, its output in ``<name>.out`` and
-        ``.err``; the process and its ports (``port``, and ``health_port`` when it has one) once ready."""
+        """``python [python] -m sidecar run --policy`` on any free port, its output in ``<name>.out`` (or
+        ``stdout``, a file descriptor) and ``.err``; the process and its ports (``port``, and
+        ``health_port`` when it has one) once ready."""
         ports_file = self.workdir / f"{name}.ports"
         args = [sys.executable, *python, "-m", "sidecar", "run", "--policy", str(policy), *port_zero(ports_file)]
-        proc, err = self.start(name, args, env)
+        proc, err = self.start(name, args, env, stdout)
         ports = wait_ports(ports_file, proc, err)
         wait_ok(f"http://127.0.0.1:{ports['port']}/readyz", proc, err)
         return proc, ports

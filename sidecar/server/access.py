@@ -150,7 +150,8 @@ def _used_when_cut(exchange: Exchange) -> tuple[Usage, Target] | None:
 def _unreported(exchange: Exchange) -> bool:
     """Whether the answer served (without usage) came whole from a call of the chain, whose provider reported
     no usage: not from the cache or a last resort (no call answered), nor a stream that stopped early (its
-    use is counted so), nor an ensemble (its calls are counted each, ``call_costs``), nor a token count
+    use is counted so), nor an ensemble (its calls are counted each: ``call_costs``, and those answered
+    without usage their estimate, ``children.charge_unreported``), nor a token count
     (free: the budgets do not count it)."""
     return (
         exchange.calls > 0

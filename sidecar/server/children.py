@@ -6,7 +6,8 @@ answer are theirs (merged into the request's record by whoever made them), and t
 sent by the loop: a child is always a non-streaming call (``unstreamed``), whose response the loop
 returns unsent. What the children cost is the request's: ``spent``, ``charge_spent`` (the request's
 unserved cost and tokens), ``call_costs`` (per call, for the budgets), ``charge_left`` (the caller left
-before the answer).
+before the answer), ``charge_unreported`` (an ensemble's answers whose provider reported no usage: their
+estimate, as the budgets charge them, for the access line and the metrics).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from ..dialects import Dialect, Operation
 from ..request_facts import RequestFacts
 from ..translate import Usage
 from ..translate.numbers import exact_body
-from .billed import charge_cut
+from .billed import add_unserved, charge_cut, reserved_use
 from .budget_use import in_flight
 from .exchange import Exchange
 from .hooks import ChainHook
@@ -160,3 +161,25 @@ def charge_left(exchange: Exchange, children: Sequence[Exchange]) -> None:
     more as for a call of its own in flight: ``budget_use.used_when_cancelled``)."""
     charge_spent(exchange, children)
     exchange.usage = Usage()
+
+
+def charge_unreported(exchange: Exchange, members: Sequence[Exchange], judge: Exchange | None) -> None:
+    """Add to the request's unserved cost and tokens, estimated, the estimate of each answer of an
+    ensemble's calls whose provider reported no usage (the winner's too: the request's own usage is then
+    None), as a plain request's answer without usage is counted (``access``: ``reserved_use``): a member's
+    is what the budgets charge it (``CallCost.unmetered``: the app's prompt estimate and the output
+    maximum of the model that answered, at its price); the judge's, its own request's (the sidecar's
+    prompt, the members' answers in it, and its ``max_tokens``). The budgets do not read these (they
+    charge ``call_costs``): the access line and ``llm_sidecar_tokens_total`` do."""
+    for member in members:
+        _add_unreported(exchange, member, exchange)
+    if judge is not None:
+        _add_unreported(exchange, judge, judge)
+
+
+def _add_unreported(exchange: Exchange, child: Exchange, asked: Exchange) -> None:
+    """``child``'s answer, when its provider reported no usage: the estimate of ``asked``'s request on the
+    model that answered, in ``exchange``'s unserved cost and tokens (``charge_unreported``)."""
+    served = child.answered_by
+    if served is not None and child.usage is None:
+        add_unserved(exchange, served, reserved_use(asked, served), estimated=True)

@@ -22,13 +22,14 @@ and the budget's hook for its call (``budget_hook.CallBudgetHook``: a member's, 
 each fallback, retry or re-ask after a billed call for that call alone.
 Every call's attempts are the request's (``x-sidecar-attempts``, the access line), every call's cost is
 the request's cost (``Exchange.unserved_cost_usd``), a call cut in flight its prompt, also when the caller
-leaves before the answer (``children.charge_left``). ``x-sidecar-ensemble`` says members, votes and the
-winner (``Exchange.ensemble``); ``x-sidecar-upstream-request-ids`` the providers' request ids of the
-calls whose answers came in, as ``member=id`` (``judge=id``), for their support (the answer itself
-carries the sidecar's id: it is the vote's, ``answer_headers``). Too few usable answers: 502
-``ensemble_failed`` in the caller's dialect naming each member's fate (``x-should-retry: false``: the
-app's SDK would ask every member again), or the upstream's own error when the request itself was
-refused (a 4xx).
+leaves before the answer (``children.charge_left``), an answer without usage its estimate, as the budgets
+charge it (``children.charge_unreported``: the line's ``tokens_estimated``). ``x-sidecar-ensemble`` says
+members, votes and the winner (``Exchange.ensemble``); ``x-sidecar-upstream-request-ids`` the providers'
+request ids of the calls whose answers came in, as ``member=id`` (``judge=id``), for their support (the
+answer itself carries the sidecar's id: it is the vote's, ``answer_headers``). Too few usable answers:
+502 ``ensemble_failed`` in the caller's dialect naming each member's fate (``x-should-retry: false``: the
+app's SDK would ask every member again), or the upstream's own error when the request itself was refused
+(a 4xx).
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ from .children import (
     call_costs,
     charge_left,
     charge_spent,
+    charge_unreported,
     child_exchange,
     judge_facts,
     unstreamed,
@@ -146,6 +148,7 @@ class EnsembleRunner:
         deadline = time.monotonic() + route.settings.resilience.deadline_s
         failure: EnsembleFailure | None = None
         judge_id: str | None = None
+        judge_child: Exchange | None = None
         left = False
         try:
             decided = await self._vote(vote, results, plan, deadline, ensemble.wants_logprobs)
@@ -172,6 +175,7 @@ class EnsembleRunner:
                 adopt(exchange, child)
                 child.trace.end_branch("answered" if child.answered_by is not None else "failed")
             exchange.call_costs = call_costs(children)
+            charge_unreported(exchange, [result.child for result in results], judge_child)
             if left:
                 charge_left(exchange, children)
         for c in children:  # every member's rejected answers, on the answer or on the error

@@ -57,11 +57,14 @@ def kubernetes_job(address: str) -> dict[str, Any]:
     return job | {"scrape_interval": "1s", "static_configs": [{"targets": [address], "labels": meta}]}
 
 
-def scraped_sidecar(processes: Processes, policy: Path, settings: dict[str, str]) -> tuple[str, Path, str]:
+def scraped_sidecar(
+    processes: Processes, policy: Path, settings: dict[str, str], stdout: int | None = None
+) -> tuple[str, Path, str]:
     """``llm-sidecar run`` on ``policy`` with its health port (metrics on) scraped by a Prometheus that
-    evaluates the fast copy of the rules: the sidecar's URL, its access log and Prometheus' URL."""
+    evaluates the fast copy of the rules: the sidecar's URL, its access log (its stdout: ``stdout``, a
+    file descriptor, when given) and Prometheus' URL."""
     health = {"SIDECAR_HEALTH_HOST": "127.0.0.1", "SIDECAR_HEALTH_PORT": "0", "SIDECAR_HEALTH_METRICS": "true"}
-    _, ports = processes.start_sidecar(policy, settings | health)
+    _, ports = processes.start_sidecar(policy, settings | health, stdout=stdout)
     work = processes.workdir
     (work / "rules.yaml").write_text(fast_rules(RULES.read_text()))
     config = {

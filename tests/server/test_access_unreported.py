@@ -11,7 +11,8 @@ from typing import Any
 
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
 from ..sdk_clients import anthropic_client
-from .budget_policies import BIG, LIMITS, PRICES, access_line, budget_rows, chat, metrics, openai_sdk, policy
+from .budget_policies import BIG, LIMITS, PRICES, SMALL, access_line, budget_rows, chat, metrics, openai_sdk, policy
+from .budget_walks import CHAT, client, two_provider_policy, use
 from .provider_quotas import usage_less
 
 
@@ -62,6 +63,57 @@ async def test_without_budgets_an_answer_without_usage_is_counted_as_its_estimat
     assert (line["output_tokens"], line.get("tokens_estimated")) == (20, True)
     assert abs(line["cost_usd"] - (line["input_tokens"] + 20) * BIG) < 1e-9
     assert (await metrics(running))["output"] == 20
+
+
+async def test_an_ensembles_answer_without_usage_is_counted_as_its_budget_charge_marked_estimated(
+    aiohttp_server: Any, fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """An ensemble whose member on provider one answers without usage: the line counts that call's estimate
+    (the prompt estimate and max_tokens 20) with the other member's reported usage, ``tokens_estimated``;
+    the budgets' tokens counter is charged the same sum and the metrics count it (until wave 32 the line
+    and the metrics counted the other member's call alone, while the budgets charged the estimate too)."""
+    route = "{name: chat, ensemble: {members: [small, alt], early_quorum: false}}"
+    limit = "{name: all, measure: tokens, amount: 1000000, window: month}"
+    second = await fake("two", reply="billing")
+    running = await sidecar(two_provider_policy(await usage_less(aiohttp_server), second, route, limit))
+    async with client(running) as sdk:
+        raw = await sdk.chat.completions.with_raw_response.create(**CHAT)
+    assert raw.headers["x-sidecar-ensemble"].endswith("members=small:1,alt:1")
+    line = access_line(running)
+    counted = line["input_tokens"] + line["output_tokens"]
+    assert line.get("tokens_estimated") is True and line["output_tokens"] > 20
+    assert abs(line["cost_usd"] - counted * SMALL) < 1e-12
+    assert await use(running, counted) == counted
+    seen = await metrics(running)
+    assert (seen["input"], seen["output"]) == (line["input_tokens"], line["output_tokens"])
+    assert abs(seen["cost"] - line["cost_usd"]) < 1e-12
+
+
+async def test_an_ensembles_judge_without_usage_is_counted_as_its_own_requests_estimate(
+    aiohttp_server: Any, fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """The members answer apart (with usage) and the judge's provider reports none: the line counts the
+    judge's estimate besides the members' calls, its output the judge's ``max_tokens`` (200), marked
+    ``tokens_estimated``, and the metrics count the same (until wave 32 the members' calls alone)."""
+    one, two = await fake("one", reply="alpha"), await fake("two", reply="beta")
+    judge = await usage_less(aiohttp_server)
+    policy_text = (
+        "version: 1\nproviders:\n"
+        + "".join(provider_block(name, url) for name, url in (("one", one), ("two", two), ("judge", judge)))
+        + "models:\n"
+        + "".join(f"  {name}: {{provider: {name}, model: {name}-1, price: {PRICES}}}\n" for name in ("one", "two"))
+        + f"  judge: {{provider: judge, model: judge-1, price: {PRICES}}}\n"
+        + "routes:\n  - {name: chat, ensemble: {members: [one, two], strategy: judge, judge: {target: judge}}}\n"
+    )
+    running = await sidecar(policy_text)
+    async with client(running) as sdk:
+        raw = await sdk.chat.completions.with_raw_response.create(**CHAT)
+    line = access_line(running)
+    assert sorted(line["attempt_log"]) == ["judge:ok", "one:ok", "two:ok"], raw.headers["x-sidecar-ensemble"]
+    assert line.get("tokens_estimated") is True and line["output_tokens"] > 200
+    assert raw.parse().usage.completion_tokens < 200  # the winner's own, reported
+    seen = await metrics(running)
+    assert (seen["input"], seen["output"]) == (line["input_tokens"], line["output_tokens"])
 
 
 async def test_a_token_count_is_free_and_counts_no_estimate(fake: FakeFactory, sidecar: SidecarFactory) -> None:
