@@ -20,8 +20,6 @@ from typing import Any
 
 from ...translate.options import Drops
 
-CHECKED = frozenset(("text", "tool_use", "tool_result"))
-"""The block types whose fields ``check_fields`` reads."""
 _CARRIED = {
     "text": frozenset(("type", "text")),
     "tool_use": frozenset(("type", "id", "name", "input")),
@@ -29,10 +27,15 @@ _CARRIED = {
 }
 
 
-def check_fields(kind: str, block: dict[str, Any], drops: Drops) -> None:
-    """List or refuse (``drops``) the fields of ``block``, a block of type ``kind`` (one of ``CHECKED``),
-    that the common form does not carry."""
-    carried = _CARRIED[kind]
+def check_fields(kind: Any, block: dict[str, Any], drops: Drops) -> None:
+    """List or refuse (``drops``) the fields of ``block``, a block of type ``kind``, that the common form
+    does not carry: of a text, tool_use or tool_result block, each; of another block (an image or a
+    document, whose other fields ``media`` reads; thinking, which is left out whole), ``cache_control``."""
+    carried = _CARRIED.get(kind) if isinstance(kind, str) else None
+    if carried is None:
+        if block.get("cache_control"):
+            drops.ignored("cache_control")
+        return
     for key, value in block.items():
         if key in carried or value is None:
             continue

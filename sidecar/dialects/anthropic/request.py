@@ -34,7 +34,7 @@ from ...translate.parts import (
     unanswered_call,
 )
 from ...translate.schema import object_schema
-from .fields import CHECKED, check_fields
+from .fields import check_fields
 from .media import read_media
 from .thinking import build_thinking, parse_thinking
 
@@ -160,10 +160,7 @@ def _parse_messages(raw: list[Any], drops: Drops) -> list[Message]:
 
 def _parse_block(block: dict[str, Any], names: dict[str, str], drops: Drops) -> Part | None:
     kind = block.get("type")
-    if kind in CHECKED:
-        check_fields(kind, block, drops)  # citations, cache_control, a direct caller; others by name
-    elif block.get("cache_control"):
-        drops.ignored("cache_control")
+    check_fields(kind, block, drops)  # cache_control, citations, a direct caller; others by name
     if kind == "text":
         return {"type": "text", "text": block.get("text", "")}
     if kind == "tool_use":
