@@ -82,11 +82,27 @@ GEMINI_LAST = (
     b'"usageMetadata":{"promptTokenCount":12,"candidatesTokenCount":40,"totalTokenCount":52},'
     b'"modelVersion":"events","responseId":"gemini-relay"}\n\n'
 )
+
+
+def gemini_usage_chunk(tokens: int) -> bytes:
+    """A Gemini text fragment carrying the stream's usage so far, as Gemini sends every fragment: the
+    prompt's 12 tokens and ``tokens`` candidates tokens (``serve_upstream`` counts them up)."""
+    return (
+        b'data: {"candidates":[{"content":{"parts":[{"text":"tok "}],"role":"model"},"index":0}],'
+        b'"usageMetadata":{"promptTokenCount":12,"candidatesTokenCount":%d,"totalTokenCount":%d},'
+        b'"modelVersion":"events","responseId":"gemini-relay"}\n\n' % (tokens, 12 + tokens)
+    )
+
+
 STREAMS = {
     "openai": (OPENAI_FIRST, OPENAI_CHUNK, OPENAI_LAST),
     "anthropic": (ANTHROPIC_FIRST, ANTHROPIC_CHUNK, ANTHROPIC_LAST),
     "gemini": (GEMINI_CHUNK, GEMINI_CHUNK, GEMINI_LAST),
+    "gemini-usage": (gemini_usage_chunk(1), gemini_usage_chunk(2), GEMINI_LAST),
 }
+"""Each dialect's stream: its first event, a content event (repeated), its last events. ``gemini-usage``
+(a Gemini model named ``usage-...``) is Gemini's as Gemini sends it, usage on every fragment: its content
+events are ``gemini_usage_chunk`` with the count growing by one each."""
 
 
 def serve_upstream(ports_file: Path, gap_s: float) -> None:
@@ -97,7 +113,8 @@ def serve_upstream(ports_file: Path, gap_s: float) -> None:
 
     async def stream(request: web.Request) -> web.StreamResponse:
         if request.path.startswith("/v1beta/"):
-            dialect, model = "gemini", request.match_info["tail"].split(":", 1)[0]
+            model = request.match_info["tail"].split(":", 1)[0]
+            dialect = "gemini-usage" if model.startswith("usage-") else "gemini"
         else:
             dialect = "anthropic" if request.path.endswith("/messages") else "openai"
             model = str((await request.json())["model"])
@@ -106,9 +123,9 @@ def serve_upstream(ports_file: Path, gap_s: float) -> None:
         response = web.StreamResponse(headers={"content-type": "text/event-stream"})
         await response.prepare(request)
         await response.write(first)
-        for _ in range(count):
+        for index in range(count):
             await asyncio.sleep(gap_s)
-            await response.write(chunk)
+            await response.write(gemini_usage_chunk(index + 2) if dialect == "gemini-usage" else chunk)
         await asyncio.sleep(gap_s)
         await response.write(last)
         await response.write_eof()

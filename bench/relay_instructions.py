@@ -10,12 +10,16 @@ event separately, as with a real provider). The difference of the two counts div
 (long - short)`` is the cost of one more event: the per-request work cancels out. The sidecars (this
 tree and the baseline) run at once, each from its own start-up.
 
-    python bench/relay_instructions.py [--pairs same,anthropic-openai,gemini-openai,openai-anthropic,openai-gemini]
+    python bench/relay_instructions.py [--pairs same,anthropic-openai,gemini-openai,openai-anthropic,openai-gemini,
+        gemini-gemini,gemini-usage-gemini,gemini-usage-openai,gemini-usage-anthropic]
         [--streams 8] [--short 5] [--long 105] [--gap-ms 15] [--baseline REF] [--also-validating] [--cached]
 
 A pair is ``upstream-caller``: ``anthropic-openai`` is an OpenAI SDK's stream answered by an Anthropic
 provider; ``same`` is OpenAI to OpenAI (forwarded as it came); ``openai-gemini`` is a google-genai stream
-(``streamGenerateContent?alt=sse``) answered by an OpenAI provider. ``--baseline REF`` also counts the
+(``streamGenerateContent?alt=sse``) answered by an OpenAI provider; ``gemini-gemini`` a google-genai stream
+relayed as it came; a ``gemini-usage`` upstream sends Gemini's stream as Gemini does, its usage (the counts
+so far) on every fragment, not only on the last (``relay_cost.gemini_usage_chunk``): against ``gemini``,
+the cost of reading and merging that usage per event. ``--baseline REF`` also counts the
 sidecar at git revision REF (``sidecar_under_test.checkout``); ``--also-validating`` this tree once more with
 ``defaults.streams.validate_events: true``; ``--cached`` serves every model through a caching route
 (``cacheable: always``), each request sent with ``x-sidecar-cache: refresh``: no lookup, every stream
@@ -48,6 +52,10 @@ PAIRS = {  # name: (upstream dialect, caller dialect)
     "gemini-openai": ("gemini", "openai"),
     "openai-anthropic": ("openai", "anthropic"),
     "openai-gemini": ("openai", "gemini"),
+    "gemini-gemini": ("gemini", "gemini"),
+    "gemini-usage-gemini": ("gemini-usage", "gemini"),
+    "gemini-usage-openai": ("gemini-usage", "openai"),
+    "gemini-usage-anthropic": ("gemini-usage", "anthropic"),
 }
 
 
@@ -64,10 +72,10 @@ def policy(workdir: Path, upstream: int, short: int, long: int, defaults: str = 
         "models:",
     ]
     for dialect in STREAMS:
+        provider, prefix = ("gemini", "usage-") if dialect == "gemini-usage" else (dialect, "")
         for n in (short, long):
-            lines.append(
-                f"  from-{dialect}-{n}: {{provider: paced-{dialect}, model: events-{n}, max_output_tokens: 1024}}"
-            )
+            model = f"{{provider: paced-{provider}, model: {prefix}events-{n}, max_output_tokens: 1024}}"
+            lines.append(f"  from-{dialect}-{n}: {model}")
     if cached:
         lines.append("routes:")
         lines += [

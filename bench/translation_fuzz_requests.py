@@ -228,7 +228,10 @@ def anthropic_turn(rng: random.Random, turn: Turn) -> dict[str, Any]:
             signed = {"type": "thinking", "thinking": words, "signature": anthropic_signature(words)}
             blocks.append(rng.choice((signed, {"type": "redacted_thinking", "data": signature})))
         elif kind == "call":
-            blocks.append({"type": "tool_use", "id": data.id, "name": data.name, "input": data.args})
+            call_block = {"type": "tool_use", "id": data.id, "name": data.name, "input": data.args}
+            if rng.random() < 0.3:  # an answer's block as the SDKs send it back: the model made the call
+                call_block["caller"] = {"type": "direct"}
+            blocks.append(call_block)
         elif kind == "result":
             call, content, failed = data
             body = content if isinstance(content, str) else dumps_args(rng, content)

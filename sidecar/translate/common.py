@@ -83,7 +83,18 @@ class Usage:
         )
 
     def merge(self, later: Usage) -> Usage:
-        """Combine two usages seen on one stream: stream counts are cumulative, so field-wise maximum."""
+        """Combine two usages seen on one stream: stream counts are cumulative, so field-wise maximum.
+        ``later`` itself when no count of it is smaller (the usual case: Gemini repeats its growing totals
+        on every fragment): no new object made."""
+        if (
+            later.input_tokens >= self.input_tokens
+            and later.output_tokens >= self.output_tokens
+            and later.cached_input_tokens >= self.cached_input_tokens
+            and later.cache_write_tokens >= self.cache_write_tokens
+            and later.reasoning_tokens >= self.reasoning_tokens
+            and later.cache_write_1h_tokens >= self.cache_write_1h_tokens
+        ):
+            return later
         return Usage(
             max(self.input_tokens, later.input_tokens),
             max(self.output_tokens, later.output_tokens),

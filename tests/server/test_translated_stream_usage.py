@@ -6,16 +6,24 @@ the counts were merged by maximum: an answer whose ``message_delta`` reported fe
 
 The upstream is a raw Anthropic server (``anthropic_usage``): ``message_start`` says 100 input and 5
 output tokens, ``message_delta`` only ``output_tokens: 3`` (as Anthropic's older streams and some
-Anthropic-compatible servers send it)."""
+Anthropic-compatible servers send it).
+
+A Gemini stream's ``usageMetadata``, which Gemini repeats on every fragment with the totals so far, is
+counted once, as the last fragment gives it, by the decoder of a translated stream and by the relay of a
+Gemini app's own (a raw Gemini server, ``GEMINI_FRAGMENTS``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import orjson
+import pytest
+
 from ..conftest import RunningSidecar, SidecarFactory
 from ..sdk_clients import anthropic_client, openai_stream_usages
-from ..upstream.raw import UpstreamFactory
+from ..upstream.raw import UpstreamFactory, whole_or_streamed
 from .anthropic_usage import anthropic_upstream
+from .budget_policies import metrics
 
 START = {"input_tokens": 100, "output_tokens": 5}
 DELTA = {"output_tokens": 3}
@@ -71,3 +79,58 @@ async def test_an_anthropic_apps_relayed_stream_is_counted_with_the_message_delt
         usage = (await events.get_final_message()).usage
     assert (usage.input_tokens, usage.output_tokens) == (100, 3)
     assert access(running) == (100, 3)
+
+
+# A Gemini stream repeats its usage on every fragment, each the totals so far (50 prompt tokens, then 1,
+# 2, 3 and 4 candidates tokens): counted once, the last fragment's, never summed (200 and 10 tokens).
+GEMINI_FRAGMENTS = [
+    {
+        "candidates": [{"content": {"role": "model", "parts": [{"text": text}]}, "index": 0}],
+        "usageMetadata": {"promptTokenCount": 50, "candidatesTokenCount": n, "totalTokenCount": 50 + n},
+        "modelVersion": "m-1",
+        "responseId": "r1",
+    }
+    for n, text in enumerate(("wa", "ter", "fa", "ll"), start=1)
+]
+GEMINI_FRAGMENTS[-1]["candidates"][0]["finishReason"] = "STOP"
+
+
+async def serve_gemini(raw_upstream: UpstreamFactory, sidecar: SidecarFactory) -> RunningSidecar:
+    sse = [b"data: " + orjson.dumps(fragment) + b"\r\n\r\n" for fragment in GEMINI_FRAGMENTS]
+    upstream = await raw_upstream(whole_or_streamed(orjson.dumps(GEMINI_FRAGMENTS[-1]), sse, lambda _: True))
+    return await sidecar(
+        "version: 1\nproviders:\n"
+        f"  p: {{dialect: gemini, base_url: '{upstream.base}', api_key: {{env: P_KEY}}}}\n"
+        "models:\n  m: {provider: p, model: m-1}\n"
+        "routes:\n  - {name: r, match: {model: m}, target: [m]}\n",
+        env={"P_KEY": "g-key"},
+    )
+
+
+async def client_usage(caller: str, running: RunningSidecar, gemini_client: Any) -> tuple[int, int]:
+    """The (input, output) usage ``caller``'s official SDK read from its stream of the answer."""
+    if caller == "openai":
+        [usage] = await openai_stream_usages(running, "m")
+        return usage.prompt_tokens, usage.completion_tokens
+    if caller == "anthropic":
+        ask: dict[str, Any] = {"model": "m", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
+        async with anthropic_client(running) as client, client.messages.stream(**ask) as events:
+            message = await events.get_final_message()
+        return message.usage.input_tokens, message.usage.output_tokens
+    stream = await gemini_client(running.url).aio.models.generate_content_stream(model="m", contents="hi")
+    meta = [chunk async for chunk in stream][-1].usage_metadata
+    return meta.prompt_token_count, meta.candidates_token_count
+
+
+@pytest.mark.parametrize("caller", ["openai", "anthropic", "gemini"])
+async def test_a_gemini_stream_repeating_its_usage_on_every_fragment_is_counted_once(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, gemini_client: Any, caller: str
+) -> None:
+    """Translated to an OpenAI or Anthropic app, or relayed to a Gemini app: the SDK's usage, the access
+    line and ``llm_sidecar_tokens_total`` say 50 input and 4 output tokens, the last fragment's totals (not
+    the 200 and 10 the four fragments sum to)."""
+    running = await serve_gemini(raw_upstream, sidecar)
+    assert await client_usage(caller, running, gemini_client) == (50, 4)
+    assert access(running) == (50, 4)
+    counted = await metrics(running)
+    assert (counted["input"], counted["output"]) == (50, 4)

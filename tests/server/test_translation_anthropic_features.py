@@ -1,6 +1,7 @@
 """An Anthropic app's request features towards OpenAI and Gemini, through the SDK, whole and streamed:
 each reaches the other provider as its own field (docs/translation.md, Chat requests), or is dropped and
-listed when it does not change what the model generates (``cache_control``), and the answer parses.
+listed when it does not change what the model generates (``cache_control``, an answer's ``citations`` and
+a ``tool_use``'s direct ``caller`` sent back in the history), and the answer parses.
 Checked against https://docs.claude.com/en/api/messages (``cache_control``, ``stop_sequences``, image and
 document sources, ``tool_choice``)."""
 
@@ -66,6 +67,11 @@ CITED_HISTORY = [
         ],
     },
 ]
+CALLED_HISTORY = [  # a tool_use as the SDKs send back an answer's block: with its caller, the model itself
+    {"role": "user", "content": "weather in Oslo?"},
+    {"role": "assistant", "content": [{**LOOKUP, "caller": {"type": "direct"}}]},
+    {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "sunny"}]},
+]
 LOOKUP_CALL = {"id": "toolu_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Oslo"}'}}
 LOOKUP_GEMINI = {
     "functionCall": {"name": "get_weather", "args": {"city": "Oslo"}},
@@ -92,6 +98,12 @@ FEATURES: dict[str, tuple[dict[str, Any], Check, Check, str | None]] = {
         lambda s: (s["messages"][1], s["messages"][2]["content"]),
         lambda s: (s["contents"][1], s["contents"][2]["parts"][0]["functionResponse"]["response"]),
         "citations",
+    ),
+    "a direct caller in the history": (
+        {"messages": CALLED_HISTORY},
+        lambda s: s["messages"][1],
+        lambda s: s["contents"][1],
+        "tool_use.caller",
     ),
     "stop_sequences": (
         {"stop_sequences": ["END", "STOP"]},
@@ -138,6 +150,10 @@ EXPECTED: dict[str, tuple[Any, Any]] = {
     "citations in the history": (
         ({"role": "assistant", "content": "The grass is green.", "tool_calls": [LOOKUP_CALL]}, "Found it."),
         ({"role": "model", "parts": [{"text": "The grass is green."}, LOOKUP_GEMINI]}, {"result": "Found it."}),
+    ),
+    "a direct caller in the history": (
+        {"role": "assistant", "content": None, "tool_calls": [LOOKUP_CALL]},
+        {"role": "model", "parts": [LOOKUP_GEMINI]},
     ),
     "stop_sequences": (["END", "STOP"], ["END", "STOP"]),
     "image base64": (

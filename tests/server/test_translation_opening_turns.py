@@ -1,5 +1,5 @@
 """How a translated conversation begins, through a real sidecar and the fake providers: an OpenAI app's
-greeting before the user's first turn reaches Anthropic (which takes it); an agent's history that begins
+greeting before the user's first turn reaches Anthropic and Gemini (which take it); an agent's history that begins
 with its own tool call, which Gemini refuses, is not sent there: the route's next target serves it, and a
 route with no other target answers a 400 naming the field, in the app's dialect (bench/translation_fuzz.py
 found both)."""
@@ -32,18 +32,26 @@ CALLED_FIRST = [
 G_THEN_O = "  - {name: gemini-then-openai, match: {model: g-then-o}, target: [to-gemini, to-openai]}\n"
 
 
-async def test_a_conversation_opened_by_the_assistants_greeting_is_answered_by_anthropic(
-    fake: FakeFactory, sidecar: SidecarFactory
+@pytest.mark.parametrize(
+    ("route", "provider", "turns", "roles"),
+    [
+        ("a-then-o", "anthropic", "messages", ["assistant", "user"]),
+        ("to-gemini", "gemini", "contents", ["model", "user"]),
+    ],
+)
+async def test_a_conversation_opened_by_the_assistants_greeting_is_answered(
+    fake: FakeFactory, sidecar: SidecarFactory, route: str, provider: str, turns: str, roles: list[str]
 ) -> None:
-    """Route ``a-then-o``: Anthropic gets the conversation opening with the greeting and answers it (before
-    2026-12-06 it was skipped as untranslatable, on a rule Anthropic dropped in 2024-10)."""
+    """Anthropic (route ``a-then-o``) and Gemini get the conversation opening with the greeting as it
+    begins and answer it (before 2026-12-06 Anthropic's was skipped as untranslatable, on a rule Anthropic
+    dropped in 2024-10; Gemini's chats send such a history since 2025: docs/translation.md, Alternation)."""
     running, urls = await start(fake, sidecar)
     async with openai_client(running) as client:
-        answer = await client.chat.completions.with_raw_response.create(model="a-then-o", messages=GREETED)  # type: ignore[arg-type]
+        answer = await client.chat.completions.with_raw_response.create(model=route, messages=GREETED)  # type: ignore[arg-type]
     assert "greeted hello" in (answer.parse().choices[0].message.content or "")
     assert "x-sidecar-fallback-reason" not in answer.headers
-    [sent] = await running.fake_requests(urls["anthropic"])
-    assert [m["role"] for m in sent["json"]["messages"]] == ["assistant", "user"]
+    [sent] = await running.fake_requests(urls[provider])
+    assert [m["role"] for m in sent["json"][turns]] == roles
 
 
 async def test_a_conversation_opened_by_a_tool_call_falls_back_from_gemini(

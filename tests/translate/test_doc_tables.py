@@ -36,6 +36,8 @@ HI = {"role": "user", "parts": [{"text": "hi"}]}
 """A first turn for a sample whose own turn is dropped under ``drop``: a conversation left empty is refused."""
 OAI_TOOL = {"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}}}
 ANT_TOOL = {"name": "f", "input_schema": {"type": "object", "properties": {}}}
+ANT_USE = {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {}}
+ANT_RESULT = {"type": "tool_result", "tool_use_id": "toolu_1", "content": "ok"}
 
 
 def table_after(marker: str) -> list[list[str]]:
@@ -306,6 +308,20 @@ REFUSED_SAMPLES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("Anthropic", "container"): {"container": "container_1"},
     ("Anthropic", "input_examples"): {"tools": [{**ANT_TOOL, "input_examples": [{}]}]},
     ("Anthropic", "defer_loading"): {"tools": [{**ANT_TOOL, "defer_loading": True}]},
+    ("Anthropic", "tool_use.toolset_name"): {
+        "messages": [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": [{**ANT_USE, "toolset_name": "browser"}]},
+            {"role": "user", "content": [ANT_RESULT]},
+        ]
+    },
+    ("Anthropic", "tool_use.caller"): {
+        "messages": [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": [{**ANT_USE, "caller": {"type": "code_execution_20250825"}}]},
+            {"role": "user", "content": [ANT_RESULT]},
+        ]
+    },
     ("Anthropic", "top_k"): {"top_k": 5},
     ("Anthropic", "document"): {
         "messages": [

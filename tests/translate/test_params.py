@@ -150,6 +150,63 @@ def test_unsupported_parameter(source: Dialect, target: Dialect, extra: dict[str
     assert name in dropped
 
 
+USE = {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Oslo"}}
+RESULT = {"type": "tool_result", "tool_use_id": "toolu_1", "content": "sunny"}
+
+
+def tool_loop(use: dict[str, Any] = USE, result: dict[str, Any] = RESULT, text: dict[str, Any] | None = None) -> Any:
+    """An Anthropic app's tool loop: its question, the model's call, the call's result and a text block."""
+    text = text or {"type": "text", "text": "and tomorrow?"}
+    return {
+        **base(ANT),
+        "messages": [
+            {"role": "user", "content": "Weather in Oslo?"},
+            {"role": "assistant", "content": [use]},
+            {"role": "user", "content": [result, text]},
+        ],
+    }
+
+
+SERVER_CALLER = {"type": "code_execution_20250825", "tool_id": "srvtoolu_1"}
+BLOCK_FIELDS = {
+    "text.priority": tool_loop(text={"type": "text", "text": "and tomorrow?", "priority": "high"}),
+    "tool_use.toolset_name": tool_loop(use={**USE, "toolset_name": "browser"}),
+    "tool_use.caller": tool_loop(use={**USE, "caller": SERVER_CALLER}),
+    "tool_result.toolset_name": tool_loop(result={**RESULT, "toolset_name": "browser"}),
+    "text.x": tool_loop(result={**RESULT, "content": [{"type": "text", "text": "sunny", "x": 1}]}),
+    "content.search_result": tool_loop(text={"type": "search_result", "source": "s", "title": "t", "content": []}),
+}
+
+
+@pytest.mark.parametrize("target", [OAI, GEM])
+@pytest.mark.parametrize("name", list(BLOCK_FIELDS))
+def test_an_anthropic_blocks_field_with_no_place_is_refused_by_name_or_dropped_and_listed(
+    name: str, target: Dialect
+) -> None:
+    """A field of a text, tool_use or tool_result block that the target has no place for (a server tool's
+    ``caller``, ``toolset_name``, one the sidecar does not know) is refused as ``<type>.<field>`` under
+    "error" and listed under "drop", as an unknown block type is (``content.<type>``); before 2026-12-06
+    the fields were left out unsaid."""
+    body = BLOCK_FIELDS[name]
+    with pytest.raises(UnsupportedParameter) as info:
+        tr(body, ANT, target)
+    assert info.value.name == name
+    _out, dropped = tr(body, ANT, target, DROP)
+    assert dropped == [name]
+
+
+def test_an_anthropic_answers_block_sent_back_is_listed_not_refused() -> None:
+    """What an Anthropic answer's blocks carry and its SDKs send back, which changes nothing generated (a
+    ``tool_use``'s ``caller`` of type ``direct``, ``cache_control`` on a tool result's text) is dropped and
+    listed under "error" too; a null field asks for nothing."""
+    use = {**USE, "caller": {"type": "direct"}, "toolset_name": None}
+    content = [{"type": "text", "text": "sunny", "cache_control": {"type": "ephemeral"}, "citations": None}]
+    out, dropped = tr(tool_loop(use=use, result={**RESULT, "content": content}), ANT, OAI)
+    assert dropped == ["tool_use.caller", "cache_control"]
+    assert out["messages"][1]["tool_calls"][0]["function"]["name"] == "get_weather"
+    assert out["messages"][2] == {"role": "tool", "tool_call_id": "toolu_1", "content": "sunny"}
+
+
 def test_default_values_ask_for_nothing() -> None:
     """n=1, logprobs=false, zero penalties and parallel_tool_calls=true are no reason to refuse."""
     extra = {

@@ -139,6 +139,21 @@ def test_extract_stream_usage(dialect: Dialect, scenario: str, expected: Usage) 
     assert carriers >= 1
 
 
+def test_a_gemini_fragment_with_a_smaller_count_keeps_the_larger_one() -> None:
+    """A stream's counts merge by maximum, field by field: a fragment whose output count (candidates and
+    thoughts) is smaller than the last one's, and whose thoughts count is larger, leaves the stream with
+    both larger counts; a fragment whose counts have all grown is the stream's usage as it came."""
+
+    def fragment(candidates: int, thoughts: int) -> SSEEvent:
+        metadata = {"promptTokenCount": 9, "candidatesTokenCount": candidates, "thoughtsTokenCount": thoughts}
+        return SSEEvent(orjson.dumps({"candidates": [], "usageMetadata": metadata}))
+
+    earlier = extract_stream_usage(GEM, fragment(6, 1))
+    assert extract_stream_usage(GEM, fragment(2, 3), earlier) == Usage(9, 7, 0, 0, 3)
+    grown = extract_stream_usage(GEM, fragment(8, 2), earlier)
+    assert grown == extract_stream_usage(GEM, fragment(8, 2)) == Usage(9, 10, 0, 0, 2)
+
+
 def anthropic_stream_usage(start: dict[str, Any], delta: dict[str, Any]) -> Usage | None:
     """The usage of an Anthropic stream whose ``message_start`` and ``message_delta`` say these counts."""
     opened = SSEEvent(orjson.dumps({"type": "message_start", "message": {"usage": start}}), "message_start")

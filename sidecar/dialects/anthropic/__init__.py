@@ -7,6 +7,7 @@ Map of the package::
     translation  TRANSLATION: the dialect's functions below, gathered in one ``translate.bundles.Translation``
     request      chat requests <-> the common form (pure), the request-parameter reader
     media        ``image`` and ``document`` blocks <-> the common form's media parts
+    fields       the other fields of text, tool_use and tool_result blocks: dropped and listed, or refused
     thinking     its thinking field <-> the common form's ``Thinking`` (``translate.thinking``)
     shape        CHAT_REQUEST: the JSON types of a chat request's fields, named in a 400 (translate.shapes)
     response     chat responses <-> the common form, usage, finish reasons, error body and error event

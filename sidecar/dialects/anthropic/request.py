@@ -1,7 +1,8 @@
 """Anthropic messages requests <-> the common form (responses: ``response``).
 
 - ``parse_request`` / ``build_request``: ``/v1/messages`` bodies (top-level ``system`` string or blocks,
-  text/image/document/tool_use/tool_result blocks (image and document: ``media``), tools, tool_choice
+  text/image/document/tool_use/tool_result blocks (image and document: ``media``; the other fields of
+  text, tool_use and tool_result blocks, listed or refused: ``fields``), tools, tool_choice
   auto/any/tool/none with ``disable_parallel_tool_use``, ``output_config.format``, sampling,
   ``stop_sequences``, ``max_tokens``).
   Built requests alternate roles (consecutive same-role turns merge, tool results first in their user
@@ -33,6 +34,7 @@ from ...translate.parts import (
     unanswered_call,
 )
 from ...translate.schema import object_schema
+from .fields import check_fields
 from .media import read_media
 from .thinking import build_thinking, parse_thinking
 
@@ -123,9 +125,7 @@ def _parse_system(value: Any, drops: Drops) -> list[str]:
         if kind != "text":  # Anthropic takes text blocks only there: an image was left out unsaid
             drops.unsupported(f"system.{name_of(kind)}", "a system prompt holds text blocks only")
             continue
-        if block.get("cache_control"):
-            drops.ignored("cache_control")
-        _drop_citations(block, drops)
+        check_fields("text", block, drops)
         texts.append(block.get("text", ""))
     return texts
 
@@ -158,20 +158,10 @@ def _parse_messages(raw: list[Any], drops: Drops) -> list[Message]:
     return messages
 
 
-def _drop_citations(block: dict[str, Any], drops: Drops) -> None:
-    """A text block's ``citations`` (an earlier answer's sources, sent back with it) are left out, listed:
-    each points into that request's documents or search results, or holds an index only Anthropic reads,
-    and no other provider takes them; the text they support travels whole."""
-    if block.get("citations"):
-        drops.ignored("citations")
-
-
 def _parse_block(block: dict[str, Any], names: dict[str, str], drops: Drops) -> Part | None:
     kind = block.get("type")
-    if block.get("cache_control"):
-        drops.ignored("cache_control")
+    check_fields(kind, block, drops)  # cache_control, citations, a direct caller; others by name
     if kind == "text":
-        _drop_citations(block, drops)
         return {"type": "text", "text": block.get("text", "")}
     if kind == "tool_use":
         names[block["id"]] = block["name"]
@@ -188,7 +178,8 @@ def _parse_block(block: dict[str, Any], names: dict[str, str], drops: Drops) -> 
             if any(b.get("type") != "text" for b in content):
                 drops.unsupported("tool_result.content", "only text tool results translate")
             for text_block in content:
-                _drop_citations(text_block, drops)
+                if text_block.get("type") == "text":
+                    check_fields("text", text_block, drops)
             content = "".join(b.get("text", "") for b in content if b.get("type") == "text")
         call_id = block.get("tool_use_id", "")
         name = names.get(call_id)
