@@ -17,7 +17,8 @@ from sidecar.explain import explain_report
 from sidecar.policy import load_policy_bytes
 from sidecar.request_facts import describe_request
 
-from ..conftest import FakeFactory, SidecarFactory, provider_block
+from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
+from ..waiting import until
 from .budget_walks import client, store, use
 
 __all__ = ["store"]  # the store fixture: the pod's own counters, or a real redis-server's
@@ -60,6 +61,16 @@ def tokens(amount: int) -> str:
     return f"{{name: all, measure: tokens, amount: {amount}, window: month}}"
 
 
+LONG_MS = 4000  # how long provider two takes to answer: the window in which a test reads the held use
+
+
+async def members_on_long(running: RunningSidecar, second: str) -> None:
+    """Until both members' calls have reached provider two (``long``): every fallback move, and the judge's
+    hold estimated again at each, is made by then (on a loaded machine the 503s and moves before it can
+    take longer than any fixed guess)."""
+    await until(lambda: running.fake_requests(second), lambda seen: len(seen) == 2, timeout_s=30)
+
+
 @pytest.mark.parametrize("room", [0, -1], ids=["exactly", "one-token-short"])
 async def test_a_judge_reads_a_members_fallback_answer_at_its_output_maximum(
     fake: FakeFactory, sidecar: SidecarFactory, store: str, room: int
@@ -88,15 +99,16 @@ async def test_a_judge_is_held_again_for_the_answer_of_a_member_that_fell_back(
 ) -> None:
     """Provider one answers 503: the first member falls back from ``short`` to ``long`` at run time, and the
     judge's hold, held again with the rest of the reservation, reads that member's answer at ``long``'s
-    output maximum: while the members' calls to ``long`` (2 s each) are in flight the request holds what an
+    output maximum: while the members' calls to ``long`` (``LONG_MS`` each) are in flight the request holds what an
     ensemble of two ``long`` members reserves (before 2026-12-05 it held the judge for ``short``'s answer,
     2,990 tokens less)."""
-    first, second = await fake("one", fault="status=503", fault_rate=1), await fake("two", latency_ms=2000)
+    first, second = await fake("one", fault="status=503", fault_rate=1), await fake("two", latency_ms=LONG_MS)
     expected = reserved("[long, long]")
     running = await sidecar(judged(first, second, FALLS_BACK, [tokens(10**9)], store))
     async with client(running) as sdk:
         call = asyncio.create_task(sdk.chat.completions.create(**CHAT))
-        held = await use(running, expected, within_s=1.5)  # while the members' calls are in flight
+        await members_on_long(running, second)
+        held = await use(running, expected, within_s=2)  # while the members' calls are in flight
         await call
     assert held == expected
 
@@ -121,13 +133,14 @@ async def test_a_judge_is_held_again_at_a_members_second_fallback(
     reserves (before wave 28 only the first move re-estimated the judge: it stayed held for ``mid``'s
     answer, 2,900 tokens short)."""
     first = await fake("one", fault="status=503", fault_rate=1)
-    second = await fake("two", latency_ms=2000)
+    second = await fake("two", latency_ms=LONG_MS)
     third = await fake("three", fault="status=503", fault_rate=1)
     expected = reserved("[long, long]")
     running = await sidecar(judged_three(first, second, third, store))
     async with client(running) as sdk:
         call = asyncio.create_task(sdk.chat.completions.create(**CHAT))
-        held = await use(running, expected, within_s=1.5)  # while the members' calls are in flight
+        await members_on_long(running, second)
+        held = await use(running, expected, within_s=2)  # while the members' calls are in flight
         await call
     assert len(await running.fake_requests(third)) >= 1
     assert held == expected
