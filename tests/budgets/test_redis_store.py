@@ -14,7 +14,7 @@ import pytest
 
 from sidecar.budgets import Admission, BudgetRequest, Ledger
 from sidecar.budgets.pricing import NANO_USD, actual_units
-from sidecar.budgets.redis_store import RedisStore, WakingPool
+from sidecar.budgets.redis_store import RedisStore
 from sidecar.budgets.spec import StoreSpec
 from sidecar.budgets.store import NO_CAP, CounterRef, Settlement, StoreError
 from sidecar.translate import Usage
@@ -444,22 +444,3 @@ async def test_a_command_redis_does_not_answer_fails_within_the_timeout(
         await shared.reserve("r1", [ref("a")], [1], now, now + 60)
     assert time.monotonic() - started < 2.5
     await shared.close()
-
-
-async def test_a_waiter_cancelled_as_it_was_woken_leaves_the_free_connection_to_the_next(redis_url: str) -> None:
-    """Two calls wait for the pool's one connection; its release wakes the first, which is cancelled before
-    it runs (its call's timeout, its app gone): the second gets the connection at once. With redis-py's own
-    ``BlockingConnectionPool`` on Python < 3.13 the wake-up is lost with the cancelled waiter (CPython
-    gh-112202) and the second sleeps beside the free connection until the pool's timeout ("No connection
-    available": a store error; 124 of them in one loaded run of the two-pods test above)."""
-    pool = WakingPool.from_url(redis_url, max_connections=1, timeout=10)
-    try:
-        held = await pool.get_connection()
-        woken, following = asyncio.create_task(pool.get_connection()), asyncio.create_task(pool.get_connection())
-        await asyncio.sleep(0)  # one loop turn: each task runs to its wait for a connection (no I/O before it)
-        await pool.release(held)  # wakes ``woken``, which has not run yet when
-        woken.cancel()
-        await pool.release(await following)
-        assert (await asyncio.gather(woken, return_exceptions=True))[0].__class__ is asyncio.CancelledError
-    finally:
-        await pool.aclose()
