@@ -135,15 +135,20 @@ async def test_a_test_that_ignores_its_limit_ends_its_worker_once_and_the_run_go
 
 
 CONTROLLER_TOLD = """
-import os
 import pathlib
 
 import pytest
 
+MAIN_PROCESS = []  # not the environment's PYTEST_XDIST_WORKER: an outer run's worker passes its own on
+
+
+def pytest_configure(config):
+    MAIN_PROCESS.append(not hasattr(config, "workerinput"))
+
 
 @pytest.hookimpl(trylast=True)  # after tests/time_limits.py's RunningTests has listed the test
 def pytest_runtest_logstart(nodeid, location):
-    if "PYTEST_XDIST_WORKER" not in os.environ:  # the main process, told by its worker that the test started
+    if MAIN_PROCESS[0]:  # told by its worker that the test started
         (pathlib.Path(__file__).parent / "controller-told").write_text(nodeid)
 """
 
