@@ -134,17 +134,39 @@ async def test_a_test_that_ignores_its_limit_ends_its_worker_once_and_the_run_go
     await until(lambda: process_ended(child))
 
 
+CONTROLLER_TOLD = """
+import pathlib
+
+import pytest
+
+MAIN_PROCESS = []  # not the environment's PYTEST_XDIST_WORKER: an outer run's worker passes its own on
+
+
+def pytest_configure(config):
+    MAIN_PROCESS.append(not hasattr(config, "workerinput"))
+
+
+@pytest.hookimpl(trylast=True)  # after tests/time_limits.py's RunningTests has listed the test
+def pytest_runtest_logstart(nodeid, location):
+    if MAIN_PROCESS[0]:  # told by its worker that the test started
+        (pathlib.Path(__file__).parent / "controller-told").write_text(nodeid)
+"""
+
+
 async def test_a_sigterm_names_the_tests_running_and_writes_every_process_stack(tmp_path: Path) -> None:
     """What .ci/run's outer timeout sends (a run with no per-test limit here): the run's main process writes
-    the names of the tests running, each process every thread's stack, and all of them end."""
+    the names of the tests running, each process every thread's stack, and all of them end. The SIGTERM
+    comes once the test runs in the worker and the main process has heard so (on a loaded machine the
+    worker's word can reach it well after the test started)."""
     (tmp_path / "test_hanging.py").write_text(HANGING_TESTS)
-    (tmp_path / "conftest.py").write_text(UVLOOP_ONLY)
+    (tmp_path / "conftest.py").write_text(UVLOOP_ONLY + CONTROLLER_TOLD)
     command = pytest_command("0", "test_hanging.py::test_waits_on_uvloop_forever")
     process = await asyncio.create_subprocess_exec(
         *command, cwd=tmp_path, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
     )
     try:
         await until(lambda: (tmp_path / "started").exists(), timeout_s=START_S)
+        await until(lambda: (tmp_path / "controller-told").exists(), timeout_s=START_S)
         os.killpg(process.pid, signal.SIGTERM)  # as timeout(1) does: to the whole process group
         output, _ = await asyncio.wait_for(process.communicate(), 30)
     finally:

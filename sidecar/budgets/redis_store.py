@@ -31,6 +31,13 @@ own retries are off (the ledger's breaker decides). The client has no ``socket_t
 redis-py sends each command under ``asyncio.wait_for``, which on Python 3.11 returns a result that was
 ready when a cancel came and drops the cancel (CPython gh-86296): a request whose app left during its
 budget reservation ran its chain on to the end (wave 30's soak); the call's own bound is enough.
+
+The pool is redis-py's ``BlockingConnectionPool`` (a call waits for a free connection, within its bound)
+as ``WakingPool``, which passes on a wake-up its waiter could not take: on Python < 3.13 a waiter that a
+release notified and that is cancelled before it runs (its call's timeout, its app gone) takes the
+``asyncio.Condition``'s notification with it (CPython gh-112202), and the other waiters sleep beside the
+free connection until their timeout, each a ``StoreError`` (a test cancelling calls under load saw 124).
+A Redis error or timeout leaves no socket open: redis-py closes the connection of a command cut short.
 """
 
 from __future__ import annotations
@@ -130,6 +137,20 @@ neither frees another's holds early nor keeps them late.
 Replies ``{settled}`` without a reservation, else ``{refused index + 1 (0: none), uses...}``."""
 
 
+class WakingPool(aioredis.BlockingConnectionPool):
+    """redis-py's blocking pool; a call that leaves while a connection is free wakes the next waiter, in
+    case the free connection was the one it had been woken for (the module docstring)."""
+
+    async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().get_connection(*args, **kwargs)  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
+        except BaseException:
+            if self.can_get_connection():
+                async with self._condition:
+                    self._condition.notify()
+            raise
+
+
 class RedisStore:
     """Counters in Redis, shared by every pod that names the same server and ``key_prefix``."""
 
@@ -163,7 +184,7 @@ class RedisStore:
                 ssl_cert_reqs="required" if tls is None or tls.verify else "none",
                 ssl_check_hostname=tls is None or tls.verify,
             )
-        pool = aioredis.BlockingConnectionPool.from_url(spec.url, **options)
+        pool = WakingPool.from_url(spec.url, **options)
         self._client = aioredis.Redis.from_pool(pool)  # the client owns the pool: aclose closes both
         self._script = self._client.register_script(STORE_LUA)
         self._running = 0  # calls under way

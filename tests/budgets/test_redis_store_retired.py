@@ -10,6 +10,7 @@ from sidecar.budgets.spec import StoreSpec
 from sidecar.budgets.store import CounterRef
 
 from .conftest import RedisServer
+from .redis_ledgers import GENEROUS
 
 
 def connections(redis_server: RedisServer) -> int:
@@ -26,12 +27,12 @@ async def test_a_settlement_after_the_close_counts_and_leaves_no_connection_open
     after it (each such reload left one open for good)."""
     before = connections(redis_server)
     counter = CounterRef("test:{budgets}:c:a", int(time.time()) + 600, 1000)
-    store = RedisStore(StoreSpec(url=redis_url, key_prefix="test", timeout_ms=2000))
+    store = RedisStore(StoreSpec(url=redis_url, key_prefix="test", **GENEROUS))
     now = time.time()
     await store.reserve("r1", [counter], [5], now, now + 60)
     await store.close()
     await store.settle("r1", [counter], [5], [3], now + 60)
     assert connections(redis_server) == before
-    reader = RedisStore(StoreSpec(url=redis_url, key_prefix="test", timeout_ms=2000))
+    reader = RedisStore(StoreSpec(url=redis_url, key_prefix="test", **GENEROUS))
     assert await reader.read([counter], time.time()) == (3,)
     await reader.close()

@@ -12,7 +12,9 @@ from sidecar.budgets import BudgetRequest, Decision, Ledger, open_ledger
 from sidecar.budgets.keeper import LedgerKeeper
 from sidecar.telemetry import Telemetry
 
+from ..waiting import until
 from .conftest import RedisServer, budgets_of
+from .redis_ledgers import GENEROUS
 
 ONE_A_MINUTE = {"name": "one-a-minute", "measure": "requests", "amount": 1, "window": "minute"}
 REQUEST = BudgetRequest(input_tokens=10, max_output_tokens=10)
@@ -20,7 +22,7 @@ REQUEST = BudgetRequest(input_tokens=10, max_output_tokens=10)
 
 def pod(url: str, behind_s: float) -> Ledger:
     """A pod's ledger on the shared store at ``url``, its wall clock ``behind_s`` seconds behind."""
-    block = {"store": {"url": url, "timeout_ms": 1000}, "limits": [ONE_A_MINUTE], "reservation_ttl_s": 30}
+    block = {"store": {"url": url, **GENEROUS}, "limits": [ONE_A_MINUTE], "reservation_ttl_s": 30}
     return open_ledger(budgets_of(block), clock=lambda: time.time() - behind_s)
 
 
@@ -69,11 +71,9 @@ async def test_the_keeper_measures_the_store_clock_at_start(redis_url: str, redi
             return int(client.info("commandstats").get("cmdstat_time", {}).get("calls", 0))
 
     before = time_calls()
-    keeper = LedgerKeeper(budgets_of({"store": {"url": redis_url}, "limits": [ONE_A_MINUTE]}), {})
-    keeper.start(Telemetry.from_env({}, service_version="1.0").instruments)
-    for _ in range(50):
-        await asyncio.sleep(0.02)
-        if time_calls() > before:
-            break
-    assert time_calls() == before + 1
-    await keeper.close()
+    keeper = LedgerKeeper(budgets_of({"store": {"url": redis_url, **GENEROUS}, "limits": [ONE_A_MINUTE]}), {})
+    try:
+        keeper.start(Telemetry.from_env({}, service_version="1.0").instruments)
+        assert await until(time_calls, lambda calls: calls > before) == before + 1
+    finally:
+        await keeper.close()

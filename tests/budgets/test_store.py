@@ -13,6 +13,7 @@ from sidecar.budgets.spec import StoreSpec
 from sidecar.budgets.store import NO_CAP, CounterRef, LocalStore, Store
 
 from .conftest import T0
+from .redis_ledgers import GENEROUS
 
 NOW = T0 + 10
 HOLD = NOW + 100
@@ -29,7 +30,7 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
         yield LocalStore()
         return
     url = request.getfixturevalue("redis_url")
-    shared = RedisStore(StoreSpec(url=url, key_prefix="test", timeout_ms=2000))
+    shared = RedisStore(StoreSpec(url=url, key_prefix="test", **GENEROUS))
     yield shared
     await shared.close()
 

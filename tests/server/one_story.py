@@ -84,7 +84,8 @@ def story_policy(urls: dict[str, str], options: Options = Options()) -> str:
     text += "  - {name: spare, match: {model: spare}, target: cheap, cache: {enabled: true}}\n"  # keeps a cache store
     text += "budgets:\n"
     if options.redis_url:
-        text += f"  store: {{url: '{options.redis_url}'}}\n"
+        # timeouts that only guard a hang: a loaded machine's slow call is no fallback with a late settlement
+        text += f"  store: {{url: '{options.redis_url}', timeout_ms: 10000, connect_timeout_ms: 10000}}\n"
     text += (
         "  limits:\n"
         f"    - {{name: route-usd, measure: usd, amount: {options.route_usd}, window: day, scope: {{by: route}}}}\n"

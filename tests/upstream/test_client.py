@@ -15,7 +15,7 @@ from sidecar.policy.resilience_spec import TimeoutsSpec
 from sidecar.upstream import UpstreamClient
 
 from ..upstream.raw import ServerConn, UpstreamFactory, answering, chunked, response, serve_forever
-from .conftest import BODY, TIMEOUTS, ClientFactory, post, provider, read
+from .conftest import BODY, TIMEOUTS, ClientFactory, post, provider, read, timeouts
 
 
 async def until(predicate: Callable[[], bool], timeout: float = 1.0) -> None:
@@ -211,7 +211,7 @@ async def test_idle_timeout_waiting_for_the_head(raw_upstream: UpstreamFactory, 
     up = await raw_upstream(answer_nothing)
     started = time.monotonic()
     with pytest.raises(aiohttp.SocketTimeoutError):
-        await post(client, up, TimeoutsSpec(idle_s=0.1))
+        await post(client, up, timeouts(idle_s=0.1))
     assert 0.09 < time.monotonic() - started < 0.5
     await asyncio.wait_for(up.conns[0].ended.wait(), 1)
 
@@ -230,7 +230,7 @@ async def test_the_head_is_left_to_the_first_byte_deadline_when_it_is_due_first(
         await conn.wait_closed_by_client()
 
     up = await raw_upstream(late_head)
-    resp = await post(client, up, TimeoutsSpec(idle_s=0.1, first_byte_s=0.1))
+    resp = await post(client, up, timeouts(idle_s=0.1, first_byte_s=0.1))
     assert await resp.read() == b"late"
     resp.close()
 
@@ -245,7 +245,7 @@ async def test_idle_timeout_in_the_body(raw_upstream: UpstreamFactory, client: U
         await conn.wait_closed_by_client()
 
     up = await raw_upstream(handler)
-    resp = await post(client, up, TimeoutsSpec(idle_s=0.1))
+    resp = await post(client, up, timeouts(idle_s=0.1))
     with pytest.raises(aiohttp.SocketTimeoutError):
         await getattr(resp, method)()
     resp.close()
@@ -264,7 +264,7 @@ async def test_idle_timer_restarts_with_each_arrival(raw_upstream: UpstreamFacto
         await serve_forever(conn)
 
     up = await raw_upstream(handler)
-    resp = await post(client, up, TimeoutsSpec(idle_s=0.5))
+    resp = await post(client, up, timeouts(idle_s=0.5))
     assert await resp.read() == body
 
 
@@ -280,7 +280,7 @@ async def test_a_reader_slower_than_idle_s_is_not_an_idle_upstream(
         await serve_forever(conn)
 
     up = await raw_upstream(handler)
-    resp = await post(client, up, TimeoutsSpec(idle_s=0.1))
+    resp = await post(client, up, timeouts(idle_s=0.1))
     await asyncio.sleep(0.3)  # the reader busy elsewhere for three idle periods
     assert await resp.read() == b"first-"
     resp.close()
@@ -298,7 +298,7 @@ async def test_total_timeout_bounds_a_trickling_body(raw_upstream: UpstreamFacto
 
     up = await raw_upstream(handler)
     started = time.monotonic()
-    resp = await post(client, up, TimeoutsSpec(idle_s=0.1, total_s=0.3))
+    resp = await post(client, up, timeouts(idle_s=0.1, total_s=0.3))
     with pytest.raises(TimeoutError) as caught:
         await resp.read()
     assert not isinstance(caught.value, aiohttp.ServerTimeoutError)

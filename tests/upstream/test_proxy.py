@@ -11,13 +11,12 @@ import pytest
 import trustme
 from yarl import URL
 
-from sidecar.policy.resilience_spec import TimeoutsSpec
 from sidecar.policy.spec import TLSSpec
 from sidecar.upstream import EnvProxies
 from sidecar.upstream.proxy import provider_proxy
 
 from ..upstream.raw import UpstreamFactory, answering, response
-from .conftest import ClientFactory, provider
+from .conftest import TIMEOUTS, ClientFactory, provider
 from .connect_proxy import ConnectProxy
 
 ENV = {"HTTPS_PROXY": "http://secure-proxy:3128", "HTTP_PROXY": "http://plain-proxy:3128"}
@@ -94,7 +93,7 @@ async def test_calls_to_a_tls_provider_go_through_the_tunnel(
     tls = TLSSpec(ca_bundle=str(tmp_path / "ca.pem"))
     async with ConnectProxy() as proxy:
         client = make_client(env={"HTTPS_PROXY": proxy.url.replace("http://", "http://svc:pw@")})
-        resp = await client.post(provider(up.base, tls=tls), up.url, {}, b"{}", TimeoutsSpec())
+        resp = await client.post(provider(up.base, tls=tls), up.url, {}, b"{}", TIMEOUTS)
         assert await resp.read() == b"tunnelled"
         resp.close()
     assert proxy.targets == [up.base.removeprefix("https://")]
@@ -108,7 +107,7 @@ async def test_calls_to_an_http_provider_go_through_the_proxy_with_its_credentia
     up = await raw_upstream(answering(response(b"forwarded")))
     async with ConnectProxy() as proxy:
         client = make_client(env={"HTTP_PROXY": proxy.url.replace("http://", "http://svc:pw@")})
-        resp = await client.post(provider(up.base), up.url, {}, b"{}", TimeoutsSpec())
+        resp = await client.post(provider(up.base), up.url, {}, b"{}", TIMEOUTS)
         assert await resp.read() == b"forwarded"
         resp.close()
     assert proxy.targets == [up.url]

@@ -17,12 +17,12 @@ from sidecar.policy.resilience_spec import TimeoutsSpec
 from sidecar.upstream import UpstreamClient, request_sent, waited_for_a_connection
 from sidecar.upstream.resolver import FAILED_LOOKUP_MEMORY_S, BoundedResolver
 
-from .conftest import BODY, ClientFactory, post, provider
+from .conftest import BODY, IN_PROCESS_CONNECT_S, ClientFactory, post, provider
 from .lookups import ScriptedResolver
 from .raw import UpstreamFactory, answering, response
 
 
-async def post_to(client: UpstreamClient, url: str, connect_s: float = 5.0) -> None:
+async def post_to(client: UpstreamClient, url: str, connect_s: float = IN_PROCESS_CONNECT_S) -> None:
     """A POST to ``url`` with ``connect_s``; the response (if one comes) is closed."""
     base = url.rsplit("/", 1)[0]
     resp = await client.post(provider(base), url, {}, BODY, TimeoutsSpec(connect_s=connect_s))

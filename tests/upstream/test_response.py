@@ -16,14 +16,14 @@ from sidecar.policy.resilience_spec import TimeoutsSpec
 from sidecar.upstream import MalformedResponse, UpstreamClient, UpstreamResponse
 
 from ..upstream.raw import RawUpstream, ServerConn, UpstreamFactory, answering, response
-from .conftest import ClientFactory, provider, read
+from .conftest import TIMEOUTS, ClientFactory, provider, read, timeouts
 
 BODY = b'{"model": "m"}'
 MiB = 1024 * 1024
 
 
 async def post(client: UpstreamClient, up: RawUpstream, timeouts: TimeoutsSpec | None = None) -> UpstreamResponse:
-    return await client.post(provider(up.base), up.url, {}, BODY, timeouts or TimeoutsSpec())
+    return await client.post(provider(up.base), up.url, {}, BODY, timeouts or TIMEOUTS)
 
 
 def head(lines: bytes) -> bytes:
@@ -212,7 +212,7 @@ async def test_bad_framing_after_the_head_ends_the_body_at_once(
         await conn.wait_closed_by_client()
 
     up = await raw_upstream(handler)
-    resp = await post(client, up, TimeoutsSpec(idle_s=30, total_s=30))
+    resp = await post(client, up, timeouts(idle_s=30, total_s=30))
     started = time.monotonic()
     try:
         with pytest.raises(MalformedResponse, match=r"broke HTTP/1\.1"):

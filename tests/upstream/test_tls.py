@@ -11,13 +11,12 @@ import aiohttp
 import pytest
 import trustme
 
-from sidecar.policy.resilience_spec import TimeoutsSpec
 from sidecar.policy.spec import TLSSpec
 from sidecar.upstream import TLSConfigError, UpstreamClient
 from sidecar.upstream.tls import TLSContexts
 
 from ..upstream.raw import RawUpstream, UpstreamFactory, answering, response
-from .conftest import provider
+from .conftest import TIMEOUTS, provider
 
 BODY = b"{}"
 
@@ -43,7 +42,7 @@ def pem(tmp_path: Path, name: str, blob: trustme.Blob) -> str:
 
 
 async def call(client: UpstreamClient, up: RawUpstream, tls: TLSSpec | None) -> bytes:
-    resp = await client.post(provider(up.base, tls=tls), up.url, {}, BODY, TimeoutsSpec(connect_s=5))
+    resp = await client.post(provider(up.base, tls=tls), up.url, {}, BODY, TIMEOUTS)
     try:
         return await resp.read()
     finally:
