@@ -18,10 +18,12 @@ GEMINI_TOOLS = [{"functionDeclarations": [{"name": "get_weather", "parameters": 
 
 
 def policy(liar: str, good: str) -> str:
-    """The policy over the liar at ``liar`` and the good provider at ``good``."""
+    """The policy over the liar at ``liar`` and the good provider at ``good`` (a 30 s connect limit: both
+    servers run in the test's own process, whose loop a loaded machine can stall past the product's 5 s,
+    a 504 where the test expects the answer's own 502, as tests/upstream's ``TIMEOUTS``)."""
     text = (
         "version: 1\n"
-        "defaults:\n  resilience: {max_attempts_per_target: 1}\n"
+        "defaults:\n  resilience: {max_attempts_per_target: 1, timeouts: {connect_s: 30}}\n"
         "  breaker: {window_size: 1000, minimum_calls: 1000}\n"
         "providers:\n"
         f"  l-openai: {{kind: openai, base_url: '{liar}/v1', api_key: {{env: KEY}}}}\n"
