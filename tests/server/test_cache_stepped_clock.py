@@ -84,18 +84,14 @@ async def stepped(
 ) -> AsyncIterator[SteppedSidecar]:
     """The sidecar process under libfaketime, over one fake provider on loopback."""
     cache = "{enabled: true, ttl_s: 60, stale_s: 600}"
-    policy = _written(tmp_path / "policy.yaml", cache_policy([await fake("f0")], cache=cache, resilience=LAST_RESORT))
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(cache_policy([await fake("f0")], cache=cache, resilience=LAST_RESORT))
     env, clock_file = faketime_env
     process, url = await run_sidecar(policy, env)
     try:
         yield SteppedSidecar(url, clock_file)
     finally:
         await stop(process)
-
-
-def _written(path: Path, text: str) -> Path:
-    path.write_text(text)
-    return path
 
 
 async def test_ages_follow_the_processs_stepped_clock(stepped: SteppedSidecar) -> None:
