@@ -9,6 +9,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import openai
+import pytest
+
 from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
 from ..sdk_clients import anthropic_client
 from .budget_policies import BIG, LIMITS, PRICES, SMALL, access_line, budget_rows, chat, metrics, openai_sdk, policy
@@ -131,3 +134,28 @@ async def test_a_token_count_is_free_and_counts_no_estimate(fake: FakeFactory, s
     line = access_line(running)
     assert (line["operation"], line["status"]) == ("count_tokens", 200)
     assert not {"input_tokens", "output_tokens", "cost_usd", "tokens_estimated"} & set(line)
+
+
+async def test_a_failed_ensembles_answer_without_usage_is_counted_as_its_budget_charge_marked_estimated(
+    aiohttp_server: Any, fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """An ensemble that fails (502 ``ensemble_failed``: ``min_members: 2``, provider two answers 503) after
+    the member on provider one answered without usage: the line counts that call's estimate (the prompt
+    estimate and max_tokens 20) marked ``tokens_estimated``, the budgets' tokens counter is charged the same,
+    and the metrics count it (the failure path, which the answered ones above do not take)."""
+    route = "{name: chat, ensemble: {members: [small, alt], min_members: 2, early_quorum: false}}"
+    limit = "{name: all, measure: tokens, amount: 1000000, window: month}"
+    second = await fake("two", fault="status=503;times=99", fault_rate=1)
+    running = await sidecar(two_provider_policy(await usage_less(aiohttp_server), second, route, limit))
+    async with client(running) as sdk:
+        with pytest.raises(openai.APIStatusError) as failed:
+            await sdk.chat.completions.create(**CHAT)
+    assert failed.value.status_code == 502
+    line = access_line(running)
+    assert line["status"] == 502 and line.get("tokens_estimated") is True
+    assert line["output_tokens"] == 20 and line["input_tokens"] > 0
+    counted = line["input_tokens"] + line["output_tokens"]
+    assert abs(line["cost_usd"] - counted * SMALL) < 1e-12
+    assert await use(running, counted) == counted
+    seen = await metrics(running)
+    assert (seen["input"], seen["output"]) == (line["input_tokens"], 20)
