@@ -165,6 +165,9 @@ FINISH_TABLE = [
     (GEM, "SAFETY", "content_filter", "refusal"),
     (GEM, "RECITATION", "content_filter", "refusal"),
     (GEM, "PROHIBITED_CONTENT", "content_filter", "refusal"),
+    (GEM, "ESCALATION", "content_filter", "refusal"),
+    (GEM, "PUP_LIMITED_DISABLED", "content_filter", "refusal"),
+    (GEM, "CONTINUATION", "length", "max_tokens"),
     (GEM, "MALFORMED_FUNCTION_CALL", "stop", "end_turn"),
     (GEM, "OTHER", "stop", "end_turn"),
 ]
