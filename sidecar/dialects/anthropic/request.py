@@ -38,7 +38,11 @@ from .fields import check_fields
 from .media import read_media
 from .thinking import build_thinking, parse_thinking
 
-_IGNORED = frozenset(("service_tier", "cache_control", "inference_geo", "speed", "diagnostics", "workspace_id"))
+# the beta's billing and its own retry on another model when one declines: the target bills, and serves
+_BILLING = ("billing_policy", "fallback_credit_token", "fallbacks")
+_IGNORED = frozenset(
+    ("service_tier", "cache_control", "inference_geo", "speed", "diagnostics", "workspace_id", *_BILLING)
+)
 _TOOL_KEYS = frozenset(("name", "description", "input_schema", "type", "cache_control"))
 _TOOL_IGNORED = frozenset(("strict", "eager_input_streaming"))  # a guarantee, a streaming granularity
 THREAD_REFUSAL = (
