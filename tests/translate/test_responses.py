@@ -238,6 +238,23 @@ def test_openai_reasoning_tokens_reach_gemini_thoughts() -> None:
     }
 
 
+def test_anthropic_thinking_tokens_are_the_other_dialects_reasoning_tokens() -> None:
+    """Anthropic's ``usage.output_tokens_details.thinking_tokens`` (anthropic 2.17; a part of
+    ``output_tokens``) reaches OpenAI as ``completion_tokens_details.reasoning_tokens`` and Gemini as
+    ``thoughtsTokenCount``; OpenAI's reasoning tokens reach an Anthropic app as ``thinking_tokens``, which its
+    SDK reads. Before 2026-12-06 they were lost both ways (0)."""
+    body = anthropic_body("text")
+    body["usage"]["output_tokens_details"] = {"thinking_tokens": 25}
+    to_openai = translate_response(body, source=ANT, target=OAI, operation=Operation.CHAT, model="m")
+    assert to_openai["usage"]["completion_tokens_details"] == {"reasoning_tokens": 25}
+    to_gemini = translate_response(body, source=ANT, target=GEM, operation=Operation.CHAT, model="m")
+    assert to_gemini["usageMetadata"]["thoughtsTokenCount"] == 25
+    to_anthropic = translate_response(openai_body("text"), source=OAI, target=ANT, operation=Operation.CHAT, model="m")
+    message = anthropic.types.Message.model_validate(to_anthropic)
+    assert message.usage.output_tokens_details is not None
+    assert message.usage.output_tokens_details.thinking_tokens == 10
+
+
 def test_anthropic_usage_splits_cache_fields() -> None:
     """Anthropic input_tokens excludes cache reads and writes: OpenAI prompt_tokens counts them all."""
     out = translate_response(anthropic_body("text"), source=ANT, target=OAI, operation=Operation.CHAT, model="m")
