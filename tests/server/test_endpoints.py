@@ -103,3 +103,23 @@ async def test_stream_true_on_a_token_count_translated_to_gemini_is_answered_who
             model="g", messages=[{"role": "user", "content": "hello"}], extra_body={"stream": True}
         )
     assert counted.input_tokens > 0
+
+
+async def test_a_token_count_with_an_effort_translated_to_gemini_is_answered(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """anthropic 2.17's ``count_tokens(output_config={"effort": ...})`` routed to Gemini: the count, with
+    ``output_config.effort`` (no input token depends on it) listed in ``x-sidecar-dropped-params``. It was
+    a 400, the effort refused as a chat's is."""
+    url = await fake("g")
+    running = await sidecar(
+        "version: 1\nproviders:\n"
+        + provider_block("gem", url, "gemini")
+        + "models:\n  g: {provider: gem, model: up-g}\n"
+    )
+    async with anthropic_client(running) as client:
+        raw = await client.messages.with_raw_response.count_tokens(
+            model="g", messages=[{"role": "user", "content": "hello"}], output_config={"effort": "high"}
+        )
+    assert (await raw.parse()).input_tokens > 0
+    assert raw.headers["x-sidecar-dropped-params"] == "output_config.effort"
