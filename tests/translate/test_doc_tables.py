@@ -314,6 +314,7 @@ REFUSED_SAMPLES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("Anthropic", "thinking.display"): {"thinking": {"type": "enabled", "budget_tokens": 2048, "display": "full"}},
     ("Anthropic", "input_examples"): {"tools": [{**ANT_TOOL, "input_examples": [{}]}]},
     ("Anthropic", "defer_loading"): {"tools": [{**ANT_TOOL, "defer_loading": True}]},
+    ("Anthropic", "allowed_callers"): {"tools": [{**ANT_TOOL, "allowed_callers": ["code_execution_20260120"]}]},
     ("Anthropic", "tool_use.toolset_name"): {
         "messages": [
             {"role": "user", "content": "hi"},

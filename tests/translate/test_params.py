@@ -264,6 +264,11 @@ NEWEST_LISTED = [
     (ANT, {"fallback_credit_token": "fct_1"}, "fallback_credit_token"),
     (ANT, {"fallbacks": "default"}, "fallbacks"),
     (ANT, {"thinking": {"type": "between_tools"}}, "thinking"),
+    (
+        ANT,
+        {"tools": [{"name": "get_weather", "input_schema": TOOL_SCHEMA, "allowed_callers": ["direct"]}]},
+        "tools.allowed_callers",
+    ),
     (GEM, {"serviceTier": "flex"}, "serviceTier"),
     (GEM, {"store": False}, "store"),
     (GEM, {"toolConfig": {"includeServerSideToolInvocations": True}}, "toolConfig.includeServerSideToolInvocations"),
@@ -286,10 +291,10 @@ def test_what_the_newest_sdks_send_and_no_answer_depends_on_is_listed_not_refuse
     source: Dialect, target: Dialect, extra: dict[str, Any], name: str
 ) -> None:
     """Fields of the newest anthropic (2.17) and google-genai (3.6.1) requests that change nothing generated
-    (who is billed, Anthropic's own retry on another model, Gemini's service tier and logging, what only
-    Gemini's server-side tools read, a streaming granularity) or ask for no thinking (Anthropic's
-    ``between_tools``) are dropped and listed under "error"; before 2026-12-06 each was a 400 (a stream's
-    ``streamFunctionCallArguments`` was left out unsaid)."""
+    (who is billed, Anthropic's own retry on another model, a tool the model may call itself, Gemini's
+    service tier and logging, what only Gemini's server-side tools read, a streaming granularity) or ask for
+    no thinking (Anthropic's ``between_tools``) are dropped and listed under "error"; before 2026-12-06 each
+    was a 400 (a stream's ``streamFunctionCallArguments`` was left out unsaid)."""
     _out, dropped = tr({**base(source), **extra}, source, target)
     assert dropped == [name]
 
