@@ -241,7 +241,7 @@ def _add_usage_fields(fields: dict[str, Any], usage: Usage) -> None:
     fields["input_tokens"] = usage.input_tokens
     fields["output_tokens"] = usage.output_tokens
     fields["cached_input_tokens"] = usage.cached_input_tokens
-    if usage.cache_write_tokens:  # Anthropic's prompt-cache writes, priced apart
+    if usage.cache_write_tokens:  # prompt-cache writes (Anthropic, OpenAI), priced apart
         fields["cache_write_tokens"] = usage.cache_write_tokens
         if usage.cache_write_1h_tokens:  # the part written for an hour, priced apart again
             fields["cache_write_1h_tokens"] = usage.cache_write_1h_tokens

@@ -5,7 +5,7 @@ from __future__ import annotations
 import openai
 import pytest
 
-from ..conftest import FakeFactory, SidecarFactory, provider_block
+from ..conftest import FakeFactory, RunningSidecar, SidecarFactory, provider_block
 from ..sdk_clients import anthropic_client, openai_client, sdk_client
 
 
@@ -87,19 +87,39 @@ async def test_stream_true_on_embeddings_is_answered_whole(fake: FakeFactory, si
     assert len(embedding.data) == 1
 
 
+async def gemini_sidecar(fake: FakeFactory, sidecar: SidecarFactory) -> RunningSidecar:
+    """A sidecar whose model ``g`` is a fake Gemini's."""
+    url = await fake("g")
+    return await sidecar(
+        "version: 1\nproviders:\n"
+        + provider_block("gem", url, "gemini")
+        + "models:\n  g: {provider: gem, model: up-g}\n"
+    )
+
+
 async def test_stream_true_on_a_token_count_translated_to_gemini_is_answered_whole(
     fake: FakeFactory, sidecar: SidecarFactory
 ) -> None:
     """An Anthropic token count with ``"stream": true`` routed to Gemini: the count. It was a 500 (the
     relay looked for a stream translation of token counts, which there is none of)."""
-    url = await fake("g")
-    running = await sidecar(
-        "version: 1\nproviders:\n"
-        + provider_block("gem", url, "gemini")
-        + "models:\n  g: {provider: gem, model: up-g}\n"
-    )
+    running = await gemini_sidecar(fake, sidecar)
     async with anthropic_client(running) as client:
         counted = await client.messages.count_tokens(
             model="g", messages=[{"role": "user", "content": "hello"}], extra_body={"stream": True}
         )
     assert counted.input_tokens > 0
+
+
+async def test_a_token_count_with_an_effort_translated_to_gemini_is_answered(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """anthropic 2.17's ``count_tokens(output_config={"effort": ...})`` routed to Gemini: the count, with
+    ``output_config.effort`` (no input token depends on it) listed in ``x-sidecar-dropped-params``. It was
+    a 400, the effort refused as a chat's is."""
+    running = await gemini_sidecar(fake, sidecar)
+    async with anthropic_client(running) as client:
+        raw = await client.messages.with_raw_response.count_tokens(
+            model="g", messages=[{"role": "user", "content": "hello"}], output_config={"effort": "high"}
+        )
+    assert (await raw.parse()).input_tokens > 0
+    assert raw.headers["x-sidecar-dropped-params"] == "output_config.effort"

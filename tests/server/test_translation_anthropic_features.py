@@ -141,6 +141,12 @@ FEATURES: dict[str, tuple[dict[str, Any], Check, Check, str | None]] = {
         lambda s: s["toolConfig"],
         None,
     ),
+    "thinking between_tools": (  # anthropic 2.17: thinking off, progress notes between tool calls as thinking
+        {"thinking": {"type": "between_tools"}},
+        lambda s: "reasoning_effort" in s,
+        lambda s: "thinkingConfig" in gemini_config(s),
+        "thinking",
+    ),
 }
 EXPECTED: dict[str, tuple[Any, Any]] = {
     "cache_control": (
@@ -173,6 +179,7 @@ EXPECTED: dict[str, tuple[Any, Any]] = {
         {"inlineData": {"mimeType": "application/pdf", "data": PDF}},
     ),
     "tool_choice none": ("none", {"functionCallingConfig": {"mode": "NONE"}}),
+    "thinking between_tools": (False, False),
 }
 
 
@@ -202,6 +209,30 @@ async def test_an_anthropic_feature_reaches_the_other_provider_as_its_own(
     sent = (await running.fake_requests(urls[dialect]))[-1]["json"]
     got = (openai_got if dialect == "openai" else gemini_got)(sent)
     assert got == EXPECTED[feature][0 if dialect == "openai" else 1]
+
+
+async def test_the_beta_s_billing_and_fallback_fields_are_listed_not_refused(
+    fake: FakeFactory, sidecar: SidecarFactory
+) -> None:
+    """anthropic 2.17's beta ``billing_policy``, ``fallbacks`` and ``fallback_credit_token`` (who is billed,
+    Anthropic's own retry on a substitute model) reach OpenAI as nothing, listed in
+    ``x-sidecar-dropped-params``, and the answer parses; before 2026-12-06 each was a 400."""
+    running, urls = await start(fake, sidecar)
+    async with anthropic_client(running) as client:
+        raw = await client.beta.messages.with_raw_response.create(
+            model="to-openai",
+            max_tokens=100,
+            messages=[{"role": "user", "content": "hi"}],
+            billing_policy={"type": "billing_policy", "bill_to": "self"},
+            fallbacks="default",
+            fallback_credit_token="fct_1",
+        )
+        message = await raw.parse()
+    assert message.content[0].type == "text"
+    dropped = {name.strip() for name in raw.headers["x-sidecar-dropped-params"].split(",")}
+    assert dropped == {"billing_policy", "fallbacks", "fallback_credit_token"}
+    sent = (await running.fake_requests(urls["openai"]))[-1]["json"]
+    assert not {"billing_policy", "fallbacks", "fallback_credit_token"} & set(sent)
 
 
 @pytest.mark.parametrize("target", ["to-openai", "to-gemini"])

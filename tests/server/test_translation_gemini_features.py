@@ -2,7 +2,9 @@
 streamed: each reaches the other provider as its own field (docs/translation.md, Chat requests), or is
 refused by name, and the answer parses. Checked against https://ai.google.dev/api/generate-content
 (``systemInstruction``, ``responseSchema`` / ``responseJsonSchema``, ``toolConfig.functionCallingConfig``,
-``inlineData``, ``safetySettings``, ``thinkingConfig``) and https://ai.google.dev/api/caching#FunctionDeclaration
+``inlineData``, ``safetySettings``, ``thinkingConfig``; google-genai 3.6.1's ``serviceTier``, ``store``,
+``continuationToken`` and ``toolConfig.includeServerSideToolInvocations`` from its types' documentation) and
+https://ai.google.dev/api/caching#FunctionDeclaration
 (a declaration's ``response`` / ``responseJsonSchema``: left out and listed, no other provider's tool has one)."""
 
 from __future__ import annotations
@@ -118,10 +120,25 @@ FEATURES: dict[str, tuple[dict[str, Any], Any, tuple[Check, Any], tuple[Check, A
         (lambda s: s, None),
         (lambda s: s["thinking"], {"type": "enabled", "budget_tokens": 2048}),
     ),
+    # google-genai 3.6.1: a latency tier and Google's logging, dropped and listed (before 2026-12-06 a 400)
+    "service_tier and store": (
+        {"service_tier": "flex", "store": False},
+        "Graz?",
+        (lambda s: {"service_tier", "store"} & set(s), set()),
+        (lambda s: {"service_tier"} & set(s), set()),
+    ),
+    "server-side tool invocations": (
+        {"tools": TOOLS, "tool_config": types.ToolConfig(include_server_side_tool_invocations=True)},
+        "Graz?",
+        (lambda s: [t["function"]["name"] for t in s["tools"]], ["get_weather"]),
+        (lambda s: [t["name"] for t in s["tools"]], ["get_weather"]),
+    ),
+    "continuation_token": ({"continuation_token": b"resume-here"}, "Graz?", (lambda s: s, None), (lambda s: s, None)),
 }
 REFUSED_AS = {
     "safety_settings": "safetySettings",
     "thinking budget": "thinkingConfig.thinkingBudget",
+    "continuation_token": "'continuationToken': it resumes an answer Gemini cut",
 }
 
 

@@ -266,6 +266,9 @@ REFUSED_SAMPLES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("OpenAI", "modalities"): {"modalities": ["text", "audio"]},
     ("OpenAI", "prediction"): {"prediction": {"type": "content", "content": "x"}},
     ("OpenAI", "web_search_options"): {"web_search_options": {}},
+    ("OpenAI", "moderation"): {
+        "moderation": {"model": "omni-moderation-latest", "policy": {"output": {"mode": "block"}}}
+    },
     ("OpenAI", "functions"): {"functions": [{"name": "f", "parameters": {}}]},
     ("OpenAI", "function_call"): {"function_call": "auto"},
     ("OpenAI", "input_audio"): {  # with a text: the audio dropped, the turn is not empty
@@ -306,8 +309,12 @@ REFUSED_SAMPLES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("Anthropic", "output_config.effort"): {"output_config": {"effort": "low"}},
     ("Anthropic", "mcp_servers"): {"mcp_servers": [{"type": "url", "url": "https://mcp.test", "name": "m"}]},
     ("Anthropic", "container"): {"container": "container_1"},
+    ("Anthropic", "compaction"): {"compaction": {"type": "compaction"}},
+    ("Anthropic", "context_management"): {"context_management": {"edits": [{"type": "clear_tool_uses_20250919"}]}},
+    ("Anthropic", "thinking.display"): {"thinking": {"type": "enabled", "budget_tokens": 2048, "display": "full"}},
     ("Anthropic", "input_examples"): {"tools": [{**ANT_TOOL, "input_examples": [{}]}]},
     ("Anthropic", "defer_loading"): {"tools": [{**ANT_TOOL, "defer_loading": True}]},
+    ("Anthropic", "allowed_callers"): {"tools": [{**ANT_TOOL, "allowed_callers": ["code_execution_20260120"]}]},
     ("Anthropic", "tool_use.toolset_name"): {
         "messages": [
             {"role": "user", "content": "hi"},
@@ -399,7 +406,9 @@ REFUSED_SAMPLES: dict[tuple[str, str], dict[str, Any] | None] = {
             }
         ]
     },
-    ("Gemini", "toolConfig"): {"toolConfig": {"retrievalConfig": {"languageCode": "en"}}},
+    ("Gemini", "toolConfig"): {"toolConfig": {"codeExecutionConfig": {}}},
+    ("Gemini", "generationConfig.imageConfig"): {"generationConfig": {"imageConfig": {"aspectRatio": "1:1"}}},
+    ("Gemini", "audioTranscriptionConfig"): {"generationConfig": {"audioTranscriptionConfig": {}}},
     ("Gemini", "functionCallingConfig"): None,
     ("Gemini", "inlineData"): {
         "contents": [

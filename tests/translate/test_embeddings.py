@@ -189,6 +189,15 @@ def test_count_tokens_anthropic_to_gemini() -> None:
     assert result.input_tokens == 14
 
 
+def test_an_anthropic_count_s_effort_is_listed_not_refused() -> None:
+    """anthropic 2.17's ``count_tokens`` takes ``output_config``: its ``effort`` (how hard the model works) counts
+    no input token, so towards Gemini it is dropped and listed, not refused as a chat's is (it was a 400)."""
+    body = {"model": "m", "messages": [{"role": "user", "content": "Hi"}], "output_config": {"effort": "high"}}
+    out, dropped = tr(body, ANT, GEM, Operation.COUNT_TOKENS, "gemini-2.5-flash")
+    assert out["generateContentRequest"]["contents"] == [{"role": "user", "parts": [{"text": "Hi"}]}]
+    assert dropped == ["output_config.effort"]
+
+
 def test_count_tokens_gemini_to_anthropic() -> None:
     """Gemini countTokens (contents) -> Anthropic count_tokens body without max_tokens; totalTokens back."""
     out, _ = tr({"contents": [{"parts": [{"text": "Hi"}]}]}, GEM, ANT, Operation.COUNT_TOKENS, "claude-sonnet-4-5")

@@ -12,7 +12,13 @@ from pydantic import BaseModel
 
 from sidecar.dialects import Dialect, Operation
 from sidecar.dialects.registry import DIALECTS
-from sidecar.translate import TranslateOptions, UnsupportedParameter, translate_request, translate_response
+from sidecar.translate import (
+    TranslateOptions,
+    TranslationError,
+    UnsupportedParameter,
+    translate_request,
+    translate_response,
+)
 from sidecar.translate.parts import RESPONSE_TOOL, RESPONSE_TOOL_VALUE
 
 from . import sdk
@@ -251,6 +257,96 @@ def test_ignored_parameters_are_listed_not_refused() -> None:
     extra = {"store": True, "metadata": {"k": "v"}, "service_tier": "auto"}
     _, dropped = tr({**base(OAI), **extra}, OAI, ANT)
     assert dropped == ["store", "metadata", "service_tier"]
+
+
+NEWEST_LISTED = [
+    (ANT, {"billing_policy": {"type": "billing_policy", "bill_to": "self"}}, "billing_policy"),
+    (ANT, {"fallback_credit_token": "fct_1"}, "fallback_credit_token"),
+    (ANT, {"fallbacks": "default"}, "fallbacks"),
+    (ANT, {"thinking": {"type": "between_tools"}}, "thinking"),
+    (
+        ANT,
+        {"tools": [{"name": "get_weather", "input_schema": TOOL_SCHEMA, "allowed_callers": ["direct"]}]},
+        "tools.allowed_callers",
+    ),
+    (GEM, {"serviceTier": "flex"}, "serviceTier"),
+    (GEM, {"store": False}, "store"),
+    (GEM, {"toolConfig": {"includeServerSideToolInvocations": True}}, "toolConfig.includeServerSideToolInvocations"),
+    (GEM, {"toolConfig": {"retrievalConfig": {"languageCode": "de"}}}, "toolConfig.retrievalConfig"),
+    (
+        GEM,
+        {"toolConfig": {"functionCallingConfig": {"mode": "AUTO", "streamFunctionCallArguments": True}}},
+        "functionCallingConfig.streamFunctionCallArguments",
+    ),
+]
+
+
+NEWEST_LISTED_PAIRS = [(s, t, e, n) for s, e, n in NEWEST_LISTED for t in DIALECTS if t is not s]
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "extra", "name"), NEWEST_LISTED_PAIRS, ids=[f"{p[3]}-{p[1]}" for p in NEWEST_LISTED_PAIRS]
+)
+def test_what_the_newest_sdks_send_and_no_answer_depends_on_is_listed_not_refused(
+    source: Dialect, target: Dialect, extra: dict[str, Any], name: str
+) -> None:
+    """Fields of the newest anthropic (2.17) and google-genai (3.6.1) requests that change nothing generated
+    (who is billed, Anthropic's own retry on another model, a tool the model may call itself, Gemini's
+    service tier and logging, what only Gemini's server-side tools read, a streaming granularity) or ask for
+    no thinking (Anthropic's ``between_tools``) are dropped and listed under "error"; before 2026-12-06 each
+    was a 400 (a stream's ``streamFunctionCallArguments`` was left out unsaid)."""
+    _out, dropped = tr({**base(source), **extra}, source, target)
+    assert dropped == [name]
+
+
+UNKNOWN_FIELDS = [
+    (ANT, GEM, {"thinking": {"type": "adaptive", "display": "full"}}, "thinking.display"),
+    (ANT, GEM, {"thinking": {"type": "enabled", "budget_tokens": 2048, "effort": "max"}}, "thinking.effort"),
+    (
+        GEM,
+        OAI,
+        {"toolConfig": {"functionCallingConfig": {"mode": "AUTO", "partialArgs": True}}},
+        "functionCallingConfig.partialArgs",
+    ),
+]
+
+
+@pytest.mark.parametrize(("source", "target", "extra", "name"), UNKNOWN_FIELDS, ids=[u[3] for u in UNKNOWN_FIELDS])
+def test_an_unknown_thinking_or_function_calling_field_is_refused_by_name(
+    source: Dialect, target: Dialect, extra: dict[str, Any], name: str
+) -> None:
+    """A ``thinking`` value or field an Anthropic app sends that the sidecar does not know, and a Gemini
+    ``functionCallingConfig`` field, are refused by name under "error" and listed under "drop": they were
+    left out unsaid."""
+    body = {**base(source), **extra}
+    with pytest.raises(UnsupportedParameter) as info:
+        tr(body, source, target)
+    assert info.value.name == name
+    _out, dropped = tr(body, source, target, DROP)
+    assert dropped == [name]
+
+
+@pytest.mark.parametrize(("display", "shown"), [(None, True), ("summarized", True), ("omitted", False)])
+def test_an_anthropic_thinking_display_says_whether_gemini_includes_thoughts(display: str | None, shown: bool) -> None:
+    """``thinking.display: omitted`` (thoughts redacted) reaches Gemini without ``includeThoughts``;
+    ``summarized`` or no display asks for them, as Anthropic shows them. Before 2026-12-06 ``omitted`` was
+    left out unsaid and Gemini was asked for thoughts (an Anthropic app gets none from another provider:
+    they carry no Anthropic signature)."""
+    thinking = {"type": "enabled", "budget_tokens": 2048} | ({"display": display} if display else {})
+    out, dropped = tr({**base(ANT), "thinking": thinking}, ANT, GEM)
+    assert out["generationConfig"]["thinkingConfig"] == {"thinkingBudget": 2048} | (
+        {"includeThoughts": True} if shown else {}
+    )
+    assert dropped == []
+
+
+@pytest.mark.parametrize("options", [ERROR, DROP], ids=["error", "drop"])
+@pytest.mark.parametrize("target", [OAI, ANT])
+def test_a_gemini_continuation_token_is_never_translated(options: TranslateOptions, target: Dialect) -> None:
+    """A ``continuationToken`` resumes an answer Gemini cut from what Gemini keeps: another provider would
+    start a new one, which the app would join to the cut one, so it is refused in either mode, saying why."""
+    with pytest.raises(TranslationError, match="'continuationToken': it resumes an answer Gemini cut"):
+        tr({**base(GEM), "continuationToken": "Q1RY"}, GEM, target, options)
 
 
 def test_stop_string_becomes_a_list() -> None:

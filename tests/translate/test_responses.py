@@ -165,6 +165,9 @@ FINISH_TABLE = [
     (GEM, "SAFETY", "content_filter", "refusal"),
     (GEM, "RECITATION", "content_filter", "refusal"),
     (GEM, "PROHIBITED_CONTENT", "content_filter", "refusal"),
+    (GEM, "ESCALATION", "content_filter", "refusal"),
+    (GEM, "PUP_LIMITED_DISABLED", "content_filter", "refusal"),
+    (GEM, "CONTINUATION", "length", "max_tokens"),
     (GEM, "MALFORMED_FUNCTION_CALL", "stop", "end_turn"),
     (GEM, "OTHER", "stop", "end_turn"),
 ]
@@ -235,13 +238,37 @@ def test_openai_reasoning_tokens_reach_gemini_thoughts() -> None:
     }
 
 
+def test_anthropic_thinking_tokens_are_the_other_dialects_reasoning_tokens() -> None:
+    """Anthropic's ``usage.output_tokens_details.thinking_tokens`` (anthropic 2.17; a part of
+    ``output_tokens``) reaches OpenAI as ``completion_tokens_details.reasoning_tokens`` and Gemini as
+    ``thoughtsTokenCount``; OpenAI's reasoning tokens reach an Anthropic app as ``thinking_tokens``, which its
+    SDK reads. Before 2026-12-06 they were lost both ways (0)."""
+    body = anthropic_body("text")
+    body["usage"]["output_tokens_details"] = {"thinking_tokens": 25}
+    to_openai = translate_response(body, source=ANT, target=OAI, operation=Operation.CHAT, model="m")
+    assert to_openai["usage"]["completion_tokens_details"] == {"reasoning_tokens": 25}
+    to_gemini = translate_response(body, source=ANT, target=GEM, operation=Operation.CHAT, model="m")
+    assert to_gemini["usageMetadata"]["thoughtsTokenCount"] == 25
+    to_anthropic = translate_response(openai_body("text"), source=OAI, target=ANT, operation=Operation.CHAT, model="m")
+    message = anthropic.types.Message.model_validate(to_anthropic)
+    assert message.usage.output_tokens_details is not None
+    assert message.usage.output_tokens_details.thinking_tokens == 10
+
+
 def test_anthropic_usage_splits_cache_fields() -> None:
-    """Anthropic input_tokens excludes cache reads and writes: OpenAI prompt_tokens counts them all."""
+    """Anthropic input_tokens excludes cache reads and writes: OpenAI prompt_tokens counts them all, its
+    ``prompt_tokens_details`` the reads (``cached_tokens``) and the writes (``cache_write_tokens``, openai
+    3.63), which the SDK reads and which come back to Anthropic apart (before 2026-12-06 the writes were not
+    written, and folded into Anthropic's input_tokens on the way back)."""
     out = translate_response(anthropic_body("text"), source=ANT, target=OAI, operation=Operation.CHAT, model="m")
     assert out["usage"]["prompt_tokens"] == 12 + 6 + 64
+    usage = openai.types.chat.ChatCompletion.model_validate(out).usage
+    assert usage is not None and usage.prompt_tokens_details is not None
+    assert (usage.prompt_tokens_details.cached_tokens, usage.prompt_tokens_details.cache_write_tokens) == (64, 6)
     back = translate_response(out, source=OAI, target=ANT, operation=Operation.CHAT, model="m")
-    assert back["usage"]["input_tokens"] == 18  # cache writes are not an OpenAI notion: they fold into input
+    assert back["usage"]["input_tokens"] == 12
     assert back["usage"]["cache_read_input_tokens"] == 64
+    assert back["usage"]["cache_creation_input_tokens"] == 6
 
 
 def test_openai_refusal_is_a_content_filter_stop() -> None:

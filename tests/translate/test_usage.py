@@ -62,6 +62,25 @@ def test_extract_usage_of_the_responses_api() -> None:
     assert extract_usage(OAI, body) == Usage(82, 41, 64, 0, 10)
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"choices": [], "usage": {"prompt_tokens": 82, "completion_tokens": 41, "prompt_tokens_details": {}}},
+        {"object": "response", "output": [], "usage": {**RESPONSES_USAGE, "input_tokens_details": {}}},
+    ],
+    ids=["chat", "responses"],
+)
+def test_openai_cache_writes_are_a_part_of_the_input(body: dict[str, Any]) -> None:
+    """``cache_write_tokens`` in OpenAI's input details (openai 3.63: chat's ``prompt_tokens_details``, the
+    Responses API's ``input_tokens_details``) are the prompt tokens written to the cache, priced and logged
+    as Anthropic's are; before 2026-12-06 they were read as fresh input."""
+    details = "prompt_tokens_details" if "choices" in body else "input_tokens_details"
+    body["usage"][details] = {"cached_tokens": 30, "cache_write_tokens": 20}
+    usage = extract_usage(OAI, body)
+    assert usage is not None
+    assert (usage.input_tokens, usage.cached_input_tokens, usage.cache_write_tokens) == (82, 30, 20)
+
+
 def test_extract_stream_usage_of_the_responses_api() -> None:
     """A Responses API stream's usage is in its ``response.completed`` event's response; the events before
     it carry ``"usage": null``."""

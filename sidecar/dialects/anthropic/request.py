@@ -38,7 +38,11 @@ from .fields import check_fields
 from .media import read_media
 from .thinking import build_thinking, parse_thinking
 
-_IGNORED = frozenset(("service_tier", "cache_control", "inference_geo", "speed", "diagnostics", "workspace_id"))
+# the beta's billing and its own retry on another model when one declines: the target bills, and serves
+_BILLING = ("billing_policy", "fallback_credit_token", "fallbacks")
+_IGNORED = frozenset(
+    ("service_tier", "cache_control", "inference_geo", "speed", "diagnostics", "workspace_id", *_BILLING)
+)
 _TOOL_KEYS = frozenset(("name", "description", "input_schema", "type", "cache_control"))
 _TOOL_IGNORED = frozenset(("strict", "eager_input_streaming"))  # a guarantee, a streaming granularity
 THREAD_REFUSAL = (
@@ -213,7 +217,7 @@ def _parse_tools(value: Any, drops: Drops) -> list[Any]:
         for key in tool.keys() - _TOOL_KEYS:
             if tool[key] is None:
                 continue
-            if key in _TOOL_IGNORED:
+            if key in _TOOL_IGNORED or _called_directly(key, tool[key]):
                 drops.ignored(f"tools.{key}")  # as OpenAI's strict: nothing the model is shown
             else:
                 drops.unsupported(f"tools.{key}")  # input_examples, defer_loading...: shown to the model
@@ -225,6 +229,12 @@ def _parse_tools(value: Any, drops: Drops) -> list[Any]:
             }
         )
     return tools
+
+
+def _called_directly(key: str, value: Any) -> bool:
+    """``allowed_callers`` naming ``direct``: the model may call the tool itself, as another provider's does
+    (the others, Anthropic's code execution, have no counterpart); without it the tool has none."""
+    return key == "allowed_callers" and isinstance(value, list) and "direct" in value
 
 
 def _parse_tool_choice(value: Any, req: ChatRequest) -> None:

@@ -6,7 +6,9 @@
 - ``usage_from`` / ``usage_to``: Anthropic ``input_tokens`` excludes cache reads and writes; the common
   ``input_tokens`` includes them; ``cache_creation.ephemeral_1h_input_tokens``, the writes kept an hour
   (a part of ``cache_creation_input_tokens``), is ``cache_write_1h_tokens``; written back as Anthropic
-  splits them (``cache_creation``) when there are writes (a cache hit reports its answer's split).
+  splits them (``cache_creation``) when there are writes (a cache hit reports its answer's split);
+  ``output_tokens_details.thinking_tokens`` (a part of ``output_tokens``) is ``reasoning_tokens``, written
+  back when there are any.
 - ``FINISH_FROM`` / ``FINISH_TO``: ``end_turn|max_tokens|stop_sequence|tool_use|refusal|pause_turn|...``.
 
 - ``error_body`` / ``error_event``: ``{"type": "error", "error": {"type", "message"}}``, as a body and as
@@ -55,11 +57,13 @@ def usage_from(raw: Any) -> Usage | None:
     written = as_count(raw.get("cache_creation_input_tokens"))
     ttl = raw.get("cache_creation")  # {ephemeral_5m_input_tokens, ephemeral_1h_input_tokens}: written's parts
     hour = min(as_count(ttl.get("ephemeral_1h_input_tokens")), written) if isinstance(ttl, dict) else 0
+    details = raw.get("output_tokens_details")  # {thinking_tokens}: a part of output_tokens
     return Usage(
         input_tokens=as_count(raw.get("input_tokens")) + cached + written,
         output_tokens=as_count(raw.get("output_tokens")),
         cached_input_tokens=cached,
         cache_write_tokens=written,
+        reasoning_tokens=as_count(details.get("thinking_tokens")) if isinstance(details, dict) else 0,
         cache_write_1h_tokens=hour,
     )
 
@@ -136,6 +140,8 @@ def usage_to(usage: Usage | None) -> dict[str, Any]:
     if written:  # Anthropic's split of the writes: five minutes, an hour (priced apart)
         hour = min(usage.cache_write_1h_tokens, written)
         body["cache_creation"] = {"ephemeral_5m_input_tokens": written - hour, "ephemeral_1h_input_tokens": hour}
+    if usage.reasoning_tokens:  # another provider's reasoning tokens (OpenAI's, Gemini's thoughts)
+        body["output_tokens_details"] = {"thinking_tokens": usage.reasoning_tokens}
     return body
 
 

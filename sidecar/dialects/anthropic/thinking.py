@@ -1,8 +1,9 @@
 """Anthropic ``thinking`` <-> the common form's ``Thinking`` (``translate.thinking``), as
 ``dialects.gemini.thinking`` is for Gemini.
 
-- ``parse_thinking``: ``{type: enabled, budget_tokens}`` and ``{type: adaptive}`` ask for thinking (shown:
-  Anthropic always shows it); ``disabled`` asks for nothing; anything else is refused by name.
+- ``parse_thinking``: ``{type: enabled, budget_tokens}`` and ``{type: adaptive}`` ask for thinking (shown, as
+  Anthropic shows it, unless ``display: omitted``); ``disabled`` asks for nothing; ``between_tools`` (thinking
+  off) is dropped, listed; anything else, and another field of the object, is refused by name.
 - ``build_thinking``: ``{type: enabled, budget_tokens}`` (a level, a Gemini ``thinkingLevel`` or an OpenAI
   ``reasoning_effort``, at Google's budget for it, ``minimal`` as no thinking, dropped, listed) within Anthropic's
   bounds (at least ``ANTHROPIC_MIN_BUDGET``, below ``max_tokens``), with the sampling settings Anthropic
@@ -22,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...translate.common import ChatRequest
-from ...translate.options import DEFAULT_MAX_TOKENS, Drops
+from ...translate.options import DEFAULT_MAX_TOKENS, Drops, name_of
 from ...translate.thinking import ANTHROPIC_MIN_BUDGET, Thinking
 
 ANSWER_ROOM = DEFAULT_MAX_TOKENS
@@ -30,17 +31,31 @@ ANSWER_ROOM = DEFAULT_MAX_TOKENS
 gets by default without thinking."""
 
 
+_THINKING_KEYS = frozenset(("type", "budget_tokens", "display"))
+
+
 def parse_thinking(value: Any, req: ChatRequest, drops: Drops) -> None:
-    """``{type: enabled, budget_tokens}`` and ``{type: adaptive}`` ask for thinking, which Anthropic always
-    shows; ``disabled`` asks for nothing."""
+    """``{type: enabled, budget_tokens}`` and ``{type: adaptive}`` ask for thinking, shown unless ``display`` is
+    ``omitted``; ``disabled`` asks for nothing; ``between_tools`` (thinking off, the model's progress notes
+    between tool calls returned as thinking blocks) asks for no thinking, dropped and listed. Another field
+    of the object is refused by name (``thinking.<field>``)."""
     kind = value.get("type") if isinstance(value, dict) else None
     budget = value.get("budget_tokens") if kind == "enabled" else -1
     if kind == "disabled":
         return
+    if kind == "between_tools":
+        drops.ignored("thinking")
+        return
     if kind not in ("enabled", "adaptive") or type(budget) is not int or not (budget > 0 or kind == "adaptive"):
         drops.unsupported("thinking")
         return
-    req["thinking"] = {"budget": budget, "show": True, "param": "thinking", "effort": None}
+    for key, field in value.items():
+        if key not in _THINKING_KEYS and field is not None:
+            drops.unsupported(f"thinking.{name_of(key)}")
+    display = value.get("display")
+    if display not in (None, "summarized", "omitted"):
+        drops.unsupported("thinking.display", "only summarized and omitted translate")
+    req["thinking"] = {"budget": budget, "show": display != "omitted", "param": "thinking", "effort": None}
 
 
 def build_thinking(thinking: Thinking, out: dict[str, Any], drops: Drops, *, may_raise: bool) -> None:

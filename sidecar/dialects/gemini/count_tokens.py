@@ -1,7 +1,8 @@
 """Token counting: Anthropic ``/v1/messages/count_tokens`` <-> Gemini ``models/{model}:countTokens``.
 
 Requests reuse the chat translation: an Anthropic body becomes ``{"generateContentRequest": {...}}``
-(the Gemini form that counts system instruction and tools too); a Gemini body (``contents`` or
+(the Gemini form that counts system instruction and tools too; ``output_config.effort``, which a chat
+cannot translate, counts no token: dropped, listed); a Gemini body (``contents`` or
 ``generateContentRequest``) becomes ``model``/``messages``/``system``/``tools``/``tool_choice``.
 Responses: ``totalTokens`` <-> ``input_tokens``. OpenAI has no token-counting endpoint. A count that
 is missing or not a count (a string, a list, a negative number) is a malformed answer, never read as 0.
@@ -20,6 +21,10 @@ _ANTHROPIC_KEYS = ("model", "messages", "system", "tools", "tool_choice")
 
 
 def anthropic_to_gemini(body: dict[str, Any], model: str, drops: Drops, options: TranslateOptions) -> dict[str, Any]:
+    config = body.get("output_config")
+    if isinstance(config, dict) and config.get("effort") is not None:  # how hard to work: no input token
+        body = {**body, "output_config": {k: v for k, v in config.items() if k != "effort"}}
+        drops.ignored("output_config.effort")
     req = anthropic.parse_request(body, drops)
     inner = gemini.build_request(req, model, drops, options)
     inner.pop("generationConfig", None)

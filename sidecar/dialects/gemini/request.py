@@ -9,10 +9,12 @@
   ``tools``              ``functionDeclarations`` by ``declarations`` (a result schema is refused by name),
                          written by ``_build_tools`` (schemas through ``schema.to_gemini``)
   ``toolConfig``         ``functionCallingConfig`` <-> the tool choice (``_parse_tool_config``,
-                         ``_build_tools``); Gemini cannot forbid parallel calls
+                         ``_build_tools``); Gemini cannot forbid parallel calls; what only server-side
+                         tools read ignored (listed), other fields refused
   ``generationConfig``   settings, thinking, logprobs and the response format, by ``generation``
-  ``safetySettings``     unsupported when not empty; ``labels`` ignored (listed); any other field
-                         unsupported (``_parse_other``)
+  ``safetySettings``     unsupported when not empty; ``labels``, ``serviceTier``, ``store`` ignored
+                         (listed); ``continuationToken`` never translated (``CONTINUATION_REFUSAL``);
+                         any other field unsupported (``_parse_other``)
 """
 
 from __future__ import annotations
@@ -30,6 +32,15 @@ from .generation import build_config, parse_config
 from .keys import camel
 
 _MODES = {"auto": "AUTO", "none": "NONE", "required": "ANY", "tool": "ANY"}
+_IGNORED = frozenset(("labels", "serviceTier", "store"))  # billing labels, a latency tier, logging
+# what only Gemini's server-side tools read (their results shown, a place to ground in): the tools are refused
+_TOOL_CONFIG_IGNORED = frozenset(("includeServerSideToolInvocations", "retrievalConfig"))
+CONTINUATION_REFUSAL = (
+    "'continuationToken': it resumes an answer Gemini cut (finishReason CONTINUATION) from what Gemini "
+    "keeps; another provider would start a new answer. Send the request to Gemini, or ask anew without it"
+)
+"""Why a request with a ``continuationToken`` cannot be translated, in either ``unsupported`` mode: dropped,
+another provider would answer from the start, and the app would join that answer to the cut one."""
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -75,11 +86,14 @@ def _parse_system(value: Any, drops: Drops) -> list[str]:
 
 
 def _parse_other(key: str, value: Any, drops: Drops) -> None:
-    """A field that has no equivalent: safety settings (when there are any), labels (ignored), the rest."""
+    """A field that has no equivalent: safety settings (when there are any), a continuation token (never
+    translated), the ones that change nothing generated (``_IGNORED``), the rest."""
     if key == "safetySettings":
         if value:
             drops.unsupported("safetySettings")
-    elif key == "labels":
+    elif key == "continuationToken":
+        raise TranslationError(CONTINUATION_REFUSAL)
+    elif key in _IGNORED:
         drops.ignored(key)
     else:
         drops.unsupported(key)
@@ -89,10 +103,18 @@ def _parse_tool_config(value: Any, req: ChatRequest, drops: Drops) -> None:
     config = {camel(k): v for k, v in value.items()}
     fcc = config.pop("functionCallingConfig", None)
     for key in config:
-        drops.unsupported(f"toolConfig.{key}")
+        if key in _TOOL_CONFIG_IGNORED:
+            drops.ignored(f"toolConfig.{key}")
+        else:
+            drops.unsupported(f"toolConfig.{key}")
     if not isinstance(fcc, dict):
         return
     fcc = {camel(k): v for k, v in fcc.items()}
+    for key in fcc.keys() - {"mode", "allowedFunctionNames"}:
+        if key == "streamFunctionCallArguments":  # a streaming granularity: calls arrive whole instead
+            drops.ignored(f"functionCallingConfig.{key}")
+        elif fcc[key] is not None:
+            drops.unsupported(f"functionCallingConfig.{key}")
     mode = str(fcc.get("mode", "AUTO")).upper()
     names = list(fcc.get("allowedFunctionNames") or ())
     choice: ToolChoice

@@ -13,7 +13,9 @@
   blocked before any candidate is a content-filter stop.
 - ``usage_from`` / ``usage_to``: ``candidatesTokenCount`` excludes ``thoughtsTokenCount``; the common
   ``output_tokens`` includes it.
-- ``FINISH_FROM`` / ``FINISH_TO``: Gemini has no tool-call reason: ``STOP`` with calls is ``TOOL_CALLS``.
+- ``FINISH_FROM`` / ``FINISH_TO``: Gemini has no tool-call reason: ``STOP`` with calls is ``TOOL_CALLS``; the
+  blocks (safety, recitation, policy) are content-filter stops, ``CONTINUATION`` (cut, to be resumed) a
+  length stop, the rest (``MALFORMED_FUNCTION_CALL``, ``LANGUAGE``...) ``OTHER``.
 
 - ``error_body`` / ``error_event``: ``{"error": {"code", "message", "status"}}`` (google.rpc.Status), as a
   body and as the ``data:`` event google-genai raises on (a chunk that starts with ``{"error":`` and
@@ -45,6 +47,12 @@ FINISH_FROM = {
     "PROHIBITED_CONTENT": FinishReason.CONTENT_FILTER,
     "SPII": FinishReason.CONTENT_FILTER,
     "IMAGE_SAFETY": FinishReason.CONTENT_FILTER,
+    "IMAGE_PROHIBITED_CONTENT": FinishReason.CONTENT_FILTER,
+    "IMAGE_RECITATION": FinishReason.CONTENT_FILTER,
+    "ESCALATION": FinishReason.CONTENT_FILTER,  # filtered by an escalation rule
+    "PUP_LIMITED_DISABLED": FinishReason.CONTENT_FILTER,  # stopped: the account is limited by the use policy
+    "MODEL_ARMOR": FinishReason.CONTENT_FILTER,  # Vertex's Model Armor blocked it
+    "CONTINUATION": FinishReason.LENGTH,  # cut at the per-request limit, to be resumed: not complete
 }
 FINISH_TO = {
     FinishReason.STOP: "STOP",

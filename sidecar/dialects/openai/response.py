@@ -4,7 +4,8 @@
   ``logprobs`` (``logprobs``) and ``message.annotations`` (``citations``) with it;
   the OpenAI-compatible ``message.reasoning_content`` (DeepSeek...) <-> a leading reasoning part (read:
   also ``reasoning``, vLLM's name since it dropped ``reasoning_content``, and OpenRouter's).
-- ``usage_from`` / ``usage_to``: ``prompt_tokens`` (cached included, ``prompt_tokens_details.cached_tokens``),
+- ``usage_from`` / ``usage_to``: ``prompt_tokens`` (cached and cache-written included,
+  ``prompt_tokens_details.cached_tokens`` and ``.cache_write_tokens``, written when there are any),
   ``completion_tokens`` (reasoning included, ``completion_tokens_details.reasoning_tokens``); read also in
   the Responses API's names (``input_tokens``, ``input_tokens_details``, ``output_tokens``,
   ``output_tokens_details``: same meanings), which an answer of ``/v1/responses`` and its stream's
@@ -64,10 +65,12 @@ def usage_from(raw: Any) -> Usage | None:
     inputs, input_details, outputs, output_details = names
     prompt = raw.get(input_details) or {}
     completion = raw.get(output_details) or {}
+    prompt_read = isinstance(prompt, dict)
     return Usage(
         input_tokens=as_count(raw.get(inputs)),
         output_tokens=as_count(raw.get(outputs)),
-        cached_input_tokens=as_count(prompt.get("cached_tokens")) if isinstance(prompt, dict) else 0,
+        cached_input_tokens=as_count(prompt.get("cached_tokens")) if prompt_read else 0,
+        cache_write_tokens=as_count(prompt.get("cache_write_tokens")) if prompt_read else 0,
         reasoning_tokens=as_count(completion.get("reasoning_tokens")) if isinstance(completion, dict) else 0,
     )
 
@@ -131,6 +134,8 @@ def usage_to(usage: Usage | None) -> dict[str, Any]:
         # always, as OpenAI sends it: apps read usage.completion_tokens_details.reasoning_tokens unguarded
         "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
     }
+    if usage.cache_write_tokens:  # optional in OpenAI's usage (openai 3.63): written when there are any
+        out["prompt_tokens_details"]["cache_write_tokens"] = usage.cache_write_tokens
     return out
 
 
