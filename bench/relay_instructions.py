@@ -13,6 +13,7 @@ tree and the baseline) run at once, each from its own start-up.
     python bench/relay_instructions.py [--pairs same,anthropic-openai,gemini-openai,openai-anthropic,openai-gemini,
         gemini-gemini,gemini-usage-gemini,gemini-usage-openai,gemini-usage-anthropic]
         [--streams 8] [--short 5] [--long 105] [--gap-ms 15] [--baseline REF] [--also-validating] [--cached]
+        [--floor]
 
 A pair is ``upstream-caller``: ``anthropic-openai`` is an OpenAI SDK's stream answered by an Anthropic
 provider; ``same`` is OpenAI to OpenAI (forwarded as it came); ``openai-gemini`` is a google-genai stream
@@ -23,8 +24,9 @@ the cost of reading and merging that usage per event. ``--baseline REF`` also co
 sidecar at git revision REF (``sidecar_under_test.checkout``); ``--also-validating`` this tree once more with
 ``defaults.streams.validate_events: true``; ``--cached`` serves every model through a caching route
 (``cacheable: always``), each request sent with ``x-sidecar-cache: refresh``: no lookup, every stream
-called upstream and assembled into an entry as it passes (the cache's tap), then stored. Needs valgrind
-(callgrind_control).
+called upstream and assembled into an entry as it passes (the cache's tap), then stored; ``--floor`` also
+counts the featureless aiohttp relay (``relay_cost.serve_minimal``, OpenAI to OpenAI: the floor no sidecar
+code can go under) as the pair ``same``. Needs valgrind (callgrind_control).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import argparse
 import concurrent.futures
 import http.client
 import json
+import os
 import re
 import signal
 import subprocess
@@ -177,6 +180,22 @@ def measure(tree: tuple[str, Path | None, Path], args: argparse.Namespace) -> li
     return rows
 
 
+def measure_floor(args: argparse.Namespace, upstream_port: int, workdir: Path) -> list[tuple[str, str, float]]:
+    """The featureless aiohttp relay's instructions per event (pair ``same``, its models ``same-<length>``)."""
+    ports_file = workdir / "floor.ports"
+    relay_cost = str(Path(__file__).with_name("relay_cost.py"))
+    lengths = ["--short", str(args.short), "--long", str(args.long)]
+    command = [sys.executable, relay_cost, "--serve-minimal", str(ports_file), str(upstream_port), *lengths]
+    floor = Counted(command, {**os.environ}, ports_file, None, workdir)
+    try:
+        short, long = (
+            floor.phase([request("openai", f"same-{length}")] * args.streams, {}) for length in ("short", "long")
+        )
+    finally:
+        floor.stop()
+    return [("same", "floor (aiohttp relay)", (long - short) / (args.streams * (args.long - args.short)))]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--serve-upstream", type=Path, help=argparse.SUPPRESS)
@@ -194,6 +213,7 @@ def main() -> int:
     parser.add_argument(
         "--cached", action="store_true", help="every model behind a caching route, each stream refreshing its entry"
     )
+    parser.add_argument("--floor", action="store_true", help="also count the featureless aiohttp relay")
     args = parser.parse_args()
     if args.serve_upstream:
         serve_upstream(args.serve_upstream, args.gap_ms / 1000)
@@ -219,6 +239,8 @@ def main() -> int:
         with concurrent.futures.ThreadPoolExecutor(len(trees)) as pool:
             for found in pool.map(lambda tree: measure(tree, args), trees):
                 rows += found
+        if args.floor:
+            rows += measure_floor(args, upstream_port, workdir)
     finally:
         upstream.terminate()
         upstream.wait(timeout=10)
