@@ -3,7 +3,8 @@
 The wall-clock relay bench (``relay_cost.py``) measures the shared machine's load as much as the code;
 instructions executed do not move with it. Each sidecar runs under ``valgrind --tool=callgrind``
 (every thread counted; ``callgrind_control --dump``, which also resets the counters, before and after
-each phase) and serves, per pair, ``--streams`` sequential streamed chats once with ``--short`` and
+each phase) and serves, after one uncounted stream of each pair (first-use work, which the first pair's
+short phase counted before wave 33), per pair, ``--streams`` sequential streamed chats once with ``--short`` and
 once with ``--long`` content events per stream, from a paced upstream in its own process (one event per
 upstream write, ``--gap-ms`` apart, so that the sidecar reads, judges, translates and writes each
 event separately, as with a real provider). The difference of the two counts divided by ``streams *
@@ -168,6 +169,9 @@ def measure(tree: tuple[str, Path | None, Path], args: argparse.Namespace) -> li
     rows = []
     headers = {"x-sidecar-cache": "refresh"} if args.cached else {}
     try:
+        for pair in args.pairs.split(","):  # first-use work (imports, caches, the pool's connection), uncounted
+            source, caller = PAIRS[pair]
+            sidecar.phase([request(caller, f"from-{source}-{args.short}")], headers)
         for pair in args.pairs.split(","):
             source, caller = PAIRS[pair]
             short, long = (
@@ -188,6 +192,7 @@ def measure_floor(args: argparse.Namespace, upstream_port: int, workdir: Path) -
     command = [sys.executable, relay_cost, "--serve-minimal", str(ports_file), str(upstream_port), *lengths]
     floor = Counted(command, {**os.environ}, ports_file, None, workdir)
     try:
+        floor.phase([request("openai", "same-short")], {})  # first-use work (imports, the pool's connection)
         short, long = (
             floor.phase([request("openai", f"same-{length}")] * args.streams, {}) for length in ("short", "long")
         )
