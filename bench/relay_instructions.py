@@ -258,7 +258,8 @@ def main() -> int:
         "|---|---|---|---|",
     ]
     for pair, name, per in rows:
-        ratio = f"{per / baseline[pair] - 1:+.1%}" if pair in baseline and name != args.baseline else ""
+        compared = pair in baseline and name != args.baseline and not name.startswith("floor")
+        ratio = f"{per / baseline[pair] - 1:+.1%}" if compared else ""
         lines.append(f"| {pair} | {name} | {per:,.0f} | {ratio} |")
     print("\n".join(lines))
     return 0
