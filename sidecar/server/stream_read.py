@@ -77,7 +77,7 @@ class EventReader:
         self.deltas: list[Delta] | None = [] if listened else None  # the answer's deltas not yet shown to taps
         self.strip_usage = translator is None and not prepared.include_usage
         # A same-dialect stream whose events carry the totals so far (Gemini's) keeps only the last event
-        # (or read of whole events) holding usage, read at the stream's end (``read_usage``), not each
+        # (or read of whole events) holding usage, read at the stream's end (``read_seen``), not each
         self.usage_key = upstream.translation.stream_usage_key if translator is None else None
         self.unread_usage: SSEEvent | bytes | None = None
         # After the commit point an event whose data begins and ends as a JSON object passes unparsed,
