@@ -3,7 +3,8 @@
 The wall-clock relay bench (``relay_cost.py``) measures the shared machine's load as much as the code;
 instructions executed do not move with it. Each sidecar runs under ``valgrind --tool=callgrind``
 (every thread counted; ``callgrind_control --dump``, which also resets the counters, before and after
-each phase) and serves, per pair, ``--streams`` sequential streamed chats once with ``--short`` and
+each phase) and serves, after one uncounted stream of each pair (first-use work, which the first pair's
+short phase counted before wave 33), per pair, ``--streams`` sequential streamed chats once with ``--short`` and
 once with ``--long`` content events per stream, from a paced upstream in its own process (one event per
 upstream write, ``--gap-ms`` apart, so that the sidecar reads, judges, translates and writes each
 event separately, as with a real provider). The difference of the two counts divided by ``streams *
@@ -13,6 +14,7 @@ tree and the baseline) run at once, each from its own start-up.
     python bench/relay_instructions.py [--pairs same,anthropic-openai,gemini-openai,openai-anthropic,openai-gemini,
         gemini-gemini,gemini-usage-gemini,gemini-usage-openai,gemini-usage-anthropic]
         [--streams 8] [--short 5] [--long 105] [--gap-ms 15] [--baseline REF] [--also-validating] [--cached]
+        [--floor]
 
 A pair is ``upstream-caller``: ``anthropic-openai`` is an OpenAI SDK's stream answered by an Anthropic
 provider; ``same`` is OpenAI to OpenAI (forwarded as it came); ``openai-gemini`` is a google-genai stream
@@ -23,8 +25,9 @@ the cost of reading and merging that usage per event. ``--baseline REF`` also co
 sidecar at git revision REF (``sidecar_under_test.checkout``); ``--also-validating`` this tree once more with
 ``defaults.streams.validate_events: true``; ``--cached`` serves every model through a caching route
 (``cacheable: always``), each request sent with ``x-sidecar-cache: refresh``: no lookup, every stream
-called upstream and assembled into an entry as it passes (the cache's tap), then stored. Needs valgrind
-(callgrind_control).
+called upstream and assembled into an entry as it passes (the cache's tap), then stored; ``--floor`` also
+counts the featureless aiohttp relay (``relay_cost.serve_minimal``, OpenAI to OpenAI: the floor no sidecar
+code can go under) as the pair ``same``. Needs valgrind (callgrind_control).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import argparse
 import concurrent.futures
 import http.client
 import json
+import os
 import re
 import signal
 import subprocess
@@ -165,6 +169,9 @@ def measure(tree: tuple[str, Path | None, Path], args: argparse.Namespace) -> li
     rows = []
     headers = {"x-sidecar-cache": "refresh"} if args.cached else {}
     try:
+        for pair in args.pairs.split(","):  # first-use work (imports, caches, the pool's connection), uncounted
+            source, caller = PAIRS[pair]
+            sidecar.phase([request(caller, f"from-{source}-{args.short}")], headers)
         for pair in args.pairs.split(","):
             source, caller = PAIRS[pair]
             short, long = (
@@ -175,6 +182,23 @@ def measure(tree: tuple[str, Path | None, Path], args: argparse.Namespace) -> li
     finally:
         sidecar.stop()
     return rows
+
+
+def measure_floor(args: argparse.Namespace, upstream_port: int, workdir: Path) -> list[tuple[str, str, float]]:
+    """The featureless aiohttp relay's instructions per event (pair ``same``, its models ``same-<length>``)."""
+    ports_file = workdir / "floor.ports"
+    relay_cost = str(Path(__file__).with_name("relay_cost.py"))
+    lengths = ["--short", str(args.short), "--long", str(args.long)]
+    command = [sys.executable, relay_cost, "--serve-minimal", str(ports_file), str(upstream_port), *lengths]
+    floor = Counted(command, {**os.environ}, ports_file, None, workdir)
+    try:
+        floor.phase([request("openai", "same-short")], {})  # first-use work (imports, the pool's connection)
+        short, long = (
+            floor.phase([request("openai", f"same-{length}")] * args.streams, {}) for length in ("short", "long")
+        )
+    finally:
+        floor.stop()
+    return [("same", "floor (aiohttp relay)", (long - short) / (args.streams * (args.long - args.short)))]
 
 
 def main() -> int:
@@ -194,6 +218,7 @@ def main() -> int:
     parser.add_argument(
         "--cached", action="store_true", help="every model behind a caching route, each stream refreshing its entry"
     )
+    parser.add_argument("--floor", action="store_true", help="also count the featureless aiohttp relay")
     args = parser.parse_args()
     if args.serve_upstream:
         serve_upstream(args.serve_upstream, args.gap_ms / 1000)
@@ -219,6 +244,8 @@ def main() -> int:
         with concurrent.futures.ThreadPoolExecutor(len(trees)) as pool:
             for found in pool.map(lambda tree: measure(tree, args), trees):
                 rows += found
+        if args.floor:
+            rows += measure_floor(args, upstream_port, workdir)
     finally:
         upstream.terminate()
         upstream.wait(timeout=10)
@@ -231,7 +258,8 @@ def main() -> int:
         "|---|---|---|---|",
     ]
     for pair, name, per in rows:
-        ratio = f"{per / baseline[pair] - 1:+.1%}" if pair in baseline and name != args.baseline else ""
+        compared = pair in baseline and name != args.baseline and not name.startswith("floor")
+        ratio = f"{per / baseline[pair] - 1:+.1%}" if compared else ""
         lines.append(f"| {pair} | {name} | {per:,.0f} | {ratio} |")
     print("\n".join(lines))
     return 0

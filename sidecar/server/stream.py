@@ -65,7 +65,7 @@ from .key_redaction import headers_without_key
 from .stream_answer import HeldStream, open_stream
 from .stream_ends import StreamEnds
 from .stream_error import StreamFailed
-from .stream_read import events_are_json, read_translator, show_deltas
+from .stream_read import events_are_json, show_deltas
 
 if TYPE_CHECKING:
     from .attempt import AttemptResult, Prepared
@@ -211,7 +211,7 @@ class _Relay(StreamEnds):
         """The stream ended cleanly: a held stream is handed over whole (``held``, unsent); else the
         preamble-only stream is committed now, the taps see the rest and close, the stream ends."""
         result = self.result
-        read_translator(self.translator, result)
+        self.read_seen()
         if self.hold:
             result.held = HeldStream(self.prepared.target, self._relayed_headers(), held, self.deltas or [])
             return result
@@ -305,12 +305,13 @@ async def _relay_committed(
     exchange, trace, read, deltas, taps = relay.exchange, relay.trace, relay.read, relay.deltas, relay.taps
     sample_end = exchange.bytes_out + SENT_SAMPLE_BYTES
     sampling = True
-    readany, relay_text = relay.response.readany, relay.relay_text
+    readany, relay_text, keep_usage = relay.response.readany, relay.relay_text, relay.keep_usage
     may_end, operation = relay.upstream.may_end, relay.operation
     # A same-dialect stream that nobody taps may forward a chunk of whole events as it came when no event
-    # in it can be an error, carry usage (to count, or to strip) or end the stream, and its last event's
-    # data ends as a JSON object's (free; every event's: 8,000 instructions more, docs/benchmarks.md), and,
-    # when the policy validates every event, its events read as JSON objects in one call (``events_are_json``).
+    # in it can be an error, carry usage (to count, or to strip; a Gemini read's is kept unread: ``keep_usage``)
+    # or end the stream, and its last event's data ends as a JSON object's (free; every event's: 8,000
+    # instructions more, docs/benchmarks.md), and, when the policy validates every event, its events read as
+    # JSON objects in one call (``events_are_json``).
     # The byte searches run per read: ``find``, not ``in``, which costs twice as much on a chunk this size.
     skim = relay.skim  # False: the policy validates every event (``defaults.streams.validate_events``)
     forward_whole = relay.translator is None and deltas is None
@@ -341,9 +342,9 @@ async def _relay_committed(
             and (chunk.endswith(_JSON_EVENT_ENDS) or (chunk.endswith(bare_ends) and chunk.find(b"data") < 0))
             and not parser.pending
             and chunk.find(b"error") < 0
-            and chunk.find(b"sage") < 0
             and not may_end(operation, chunk)
             and (skim or events_are_json(chunk))
+            and (chunk.find(b"sage") < 0 or keep_usage(chunk))
         ):  # whole events with nothing to look at: as they came, unparsed (or checked at once)
             try:
                 await client.write(chunk)

@@ -18,7 +18,7 @@ from ..resilience.classify import Outcome, TimeoutPhase, classify_exception
 from ..translate import StreamBroken
 from .billed import charge_failed, relayed_tokens, streamed_tokens, used_so_far
 from .stream_error import StreamFailed, broken, end_with_error
-from .stream_read import EventReader, read_translator
+from .stream_read import EventReader
 
 if TYPE_CHECKING:
     from ..upstream import UpstreamResponse
@@ -55,14 +55,14 @@ class StreamEnds(EventReader):
             from .attempt import AttemptResult
 
             result = self.result
-            read_translator(self.translator, result)
+            self.read_seen()
             output = streamed_tokens(self.exchange, before)
             charge_failed(self.exchange, self.prepared.target, failed.outcome.error_type, result.usage, output)
             return AttemptResult(failed.outcome, upstream_status=self.response.status)
         result = self.result
         output = relayed_tokens(self.exchange, *sent, before)
         await end_with_error(self.exchange, client, failed, self.translator, result, before)
-        read_translator(self.translator, result)
+        self.read_seen()
         result.usage = used_so_far(self.exchange, result.usage, output)
         for tap in self.taps:
             tap.close(False)
@@ -74,6 +74,6 @@ class StreamEnds(EventReader):
         (``held``): what the provider counted so far, its output at least the text sent or held,
         estimated (``billed.used_so_far``), priced as this target, for the access line and the budgets."""
         result = self.result
-        read_translator(self.translator, result)
+        self.read_seen()
         output = relayed_tokens(self.exchange, sent, sent_from, held)
         self.exchange.cut_use = (used_so_far(self.exchange, result.usage, output), self.prepared.target)

@@ -4,6 +4,11 @@ when it gave a listener nothing, or when the policy validates every event; usage
 bytes made (as it came, a usage-only event left out, or translated by a ``StreamTranslator``), its deltas
 kept for whoever listens.
 
+A same-dialect stream's usage is read from each event that carries it, unless its dialect's events carry
+the totals so far (``Translation.stream_usage_key``: Gemini's, on every fragment): then the last event
+(or read of whole events, ``keep_usage``) that carried it is kept unread, and read once at the stream's
+end, clean, failed or cut (``read_seen``).
+
 ``EventReader`` holds what stays the same from a stream's first event to its last: the upstream's
 ``WireDialect``, the translator (None: the same dialect), the listeners (the stages' taps, a held
 stream) and, when someone listens, the answer's deltas not yet shown to them (``deltas``); ``read`` is
@@ -19,7 +24,7 @@ import orjson
 
 from ..dialects import registry
 from ..resilience.classify import Outcome, classify_stream_event
-from ..sse import SSEEvent
+from ..sse import SSEEvent, SSEParser
 from ..translate import StreamTranslator, decode_event, new_stream_translator
 from ..translate.deltas import Delta
 from .key_redaction import event_without_key
@@ -50,7 +55,9 @@ class EventReader:
         "strip_usage",
         "taps",
         "translator",
+        "unread_usage",
         "upstream",
+        "usage_key",
     )
 
     def __init__(self, exchange: Exchange, prepared: Prepared, key: str | None, result: AttemptResult) -> None:
@@ -69,6 +76,10 @@ class EventReader:
         self.decoder = upstream.translation.decoder() if listened and translator is None else None
         self.deltas: list[Delta] | None = [] if listened else None  # the answer's deltas not yet shown to taps
         self.strip_usage = translator is None and not prepared.include_usage
+        # A same-dialect stream whose events carry the totals so far (Gemini's) keeps only the last event
+        # (or read of whole events) holding usage, read at the stream's end (``read_seen``), not each
+        self.usage_key = upstream.translation.stream_usage_key if translator is None else None
+        self.unread_usage: SSEEvent | bytes | None = None
         # After the commit point an event whose data begins and ends as a JSON object passes unparsed,
         # unless the policy asks every event parsed (``defaults.streams.validate_events``)
         route = exchange.route
@@ -89,9 +100,12 @@ class EventReader:
         data = event.data
         if (not skim or data[-1:] != b"}" or data[:1] != b"{") and upstream.is_malformed(event):
             raise StreamFailed(_NOT_JSON)
-        # usage / usageMetadata (a translated stream's is the translator's: stream._read_translator)
+        # usage / usageMetadata (a translated stream's is the translator's: ``read_translator``)
         if translator is None and event.data.find(b"sage") >= 0:
-            self._add_usage(event)
+            if self.usage_key is None:
+                self._add_usage(event)
+            elif event.data.find(self.usage_key) >= 0:
+                self.unread_usage = event
         if upstream.is_terminal(self.operation, event):
             ended = True
         if translator is not None:
@@ -118,6 +132,33 @@ class EventReader:
         usage = self.upstream.translation.stream_usage(event, self.result.usage)
         if usage is not None:
             self.result.usage = usage
+
+    def keep_usage(self, chunk: bytes) -> bool:
+        """Whether a read of whole events that may carry usage can be relayed as it came, unread
+        (``stream._relay_committed``): when its dialect's events carry the totals so far (``usage_key``);
+        it is then kept as the last to hold usage when it does (``read_seen``)."""
+        key = self.usage_key
+        if key is None:
+            return False
+        if chunk.find(key) >= 0:
+            self.unread_usage = chunk
+        return True
+
+    def read_seen(self) -> None:
+        """What the stream's events said, read at its end (clean, failed or cut): the usage of the last
+        event that carried it, not read yet (``usage_key``; of a read of several events, the last of them
+        with usage), or what the translator saw (``read_translator``)."""
+        read_translator(self.translator, self.result)
+        unread, self.unread_usage = self.unread_usage, None
+        if unread is None:
+            return
+        events = [unread] if isinstance(unread, SSEEvent) else SSEParser().feed(unread)
+        stream_usage, result = self.upstream.translation.stream_usage, self.result
+        for event in reversed(events):
+            usage = stream_usage(event, result.usage)
+            if usage is not None:
+                result.usage = usage
+                return
 
     def _translate(self, translator: StreamTranslator, event: SSEEvent, out: list[bytes], ended: bool) -> None:
         decoded = translator.decode(event)

@@ -19,6 +19,10 @@ so that the relay ends the stream as it ends an upstream's failed one (``server.
 
 For telemetry the translator keeps what it has seen: ``usage`` (cumulative, in the common meaning),
 ``finish_reason`` (the upstream's own value, e.g. ``end_turn``) and ``response_id`` (the upstream's id).
+A decoder whose dialect repeats the totals so far on every fragment (Gemini's) may read a text fragment
+directly with new counts: it keeps them unread (its optional ``unread_usage``), reports them with the
+next event it reads whole, and gives them when ``usage`` is asked or before the encoder takes a text
+delta outside its usual state.
 
 The two halves are also available alone: ``new_stream_decoder`` (upstream events -> deltas, e.g. to
 assemble a same-dialect stream for the cache) and ``new_stream_encoder`` (deltas -> caller events, e.g.
@@ -73,6 +77,14 @@ class TextWriter(Protocol):
     def __call__(self, text: str, /) -> bytes | None: ...
 
 
+class UsageReader(Protocol):
+    """A decoder's optional ``unread_usage``: the stream's usage with what the plain text deltas ``text_of``
+    read carried and no ``feed`` has reported yet (a dialect whose every fragment says the totals so far:
+    ``feed`` reports it with the next event it reads); None when there is none. Reading it reports it."""
+
+    def __call__(self) -> Usage | None: ...
+
+
 class Replayer(Protocol):
     """An encoder's optional ``replayed``: a whole answer's events (encoded from deltas known in advance,
     a cache hit's) shaped as the dialect's provider streams them, where a live encoder cannot know what
@@ -89,21 +101,23 @@ class StreamTranslator:
         "_encoder",
         "_text_of",
         "_text_wire",
+        "_unread_usage",
+        "_usage",
         "finish_reason",
         "relay_text",
         "response_id",
-        "usage",
     )
 
     def __init__(self, decoder: StreamDecoder, encoder: StreamEncoder) -> None:
         self._decoder = decoder
         self._encoder = encoder
-        self.usage: Usage | None = None
+        self._usage: Usage | None = None
         self.finish_reason: str | None = None
         self.response_id: str | None = None
         text_of: TextReader | None = getattr(decoder, "text_of", None)
         self._text_of: TextReader = text_of or _no_text
         self._text_wire: TextWriter | None = getattr(encoder, "text_wire", None)
+        self._unread_usage: UsageReader | None = getattr(decoder, "unread_usage", None)
         self.relay_text: Callable[[SSEEvent], bytes | None] | None = self._relay_text if text_of else None
         """The caller's bytes of an upstream event that is a plain text delta, None for any other event;
         None itself when the upstream's decoder has no ``text_of``."""
@@ -119,8 +133,23 @@ class StreamTranslator:
             wire = self._text_wire(text)
             if wire is not None:
                 return wire
-        events = self._checked(self._encoder.feed(Text(text)))
+        unread = self._take_unread_usage()  # the encoder is not in its usual state: it may show usage now
+        events = self.encode([Text(text)] if unread is None else [UsageSeen(unread), Text(text)])
         return b"".join([caller_event.encode() for caller_event in events])
+
+    @property
+    def usage(self) -> Usage | None:
+        """The stream's usage so far (cumulative, in the common meaning), the decoder's unread one with it."""
+        self._take_unread_usage()
+        return self._usage
+
+    def _take_unread_usage(self) -> Usage | None:
+        """The usage of text deltas the decoder's ``text_of`` read and did not report (``UsageReader``),
+        kept as the stream's; None when there is none."""
+        unread = self._unread_usage() if self._unread_usage is not None else None
+        if unread is not None:
+            self._usage = unread
+        return unread
 
     def feed(self, event: SSEEvent) -> list[SSEEvent]:
         """One upstream event -> zero or more caller events."""
@@ -136,7 +165,7 @@ class StreamTranslator:
             if type(delta) is Text:  # the usual delta: nothing to keep
                 continue
             if isinstance(delta, UsageSeen):
-                self.usage = delta.usage  # the stream's usage so far, whole (``UsageSeen``)
+                self._usage = delta.usage  # the stream's usage so far, whole (``UsageSeen``)
             elif isinstance(delta, Finish):
                 self.finish_reason = delta.raw
             elif isinstance(delta, Start) and delta.id:

@@ -16,8 +16,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import anthropic
+import openai
 import orjson
 import pytest
+from google.genai import errors as genai_errors
 
 from ..conftest import RunningSidecar, SidecarFactory
 from ..sdk_clients import anthropic_client, openai_stream_usages
@@ -95,9 +98,11 @@ GEMINI_FRAGMENTS = [
 GEMINI_FRAGMENTS[-1]["candidates"][0]["finishReason"] = "STOP"
 
 
-async def serve_gemini(raw_upstream: UpstreamFactory, sidecar: SidecarFactory) -> RunningSidecar:
-    sse = [b"data: " + orjson.dumps(fragment) + b"\r\n\r\n" for fragment in GEMINI_FRAGMENTS]
-    upstream = await raw_upstream(whole_or_streamed(orjson.dumps(GEMINI_FRAGMENTS[-1]), sse, lambda _: True))
+async def serve_gemini(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, fragments: list[dict[str, Any]] = GEMINI_FRAGMENTS
+) -> RunningSidecar:
+    sse = [b"data: " + orjson.dumps(fragment) + b"\r\n\r\n" for fragment in fragments]
+    upstream = await raw_upstream(whole_or_streamed(orjson.dumps(fragments[-1]), sse, lambda _: True))
     return await sidecar(
         "version: 1\nproviders:\n"
         f"  p: {{dialect: gemini, base_url: '{upstream.base}', api_key: {{env: P_KEY}}}}\n"
@@ -134,3 +139,41 @@ async def test_a_gemini_stream_repeating_its_usage_on_every_fragment_is_counted_
     assert access(running) == (50, 4)
     counted = await metrics(running)
     assert (counted["input"], counted["output"]) == (50, 4)
+
+
+# The same stream cut before its last fragment (no finishReason: the upstream's body ends), its counts so
+# far 50 prompt and 100, 200, then 300 candidates tokens (more than the text sent would be estimated at).
+GEMINI_CUT = [
+    {**fragment, "usageMetadata": {"promptTokenCount": 50, "candidatesTokenCount": n, "totalTokenCount": 50 + n}}
+    for fragment, n in zip(GEMINI_FRAGMENTS[:3], (100, 200, 300), strict=True)
+]
+
+
+async def read_cut_stream(caller: str, running: RunningSidecar, gemini_client: Any) -> None:
+    """``caller``'s official SDK reads the stream, which ends with an error event: the SDK raises."""
+    if caller == "openai":
+        with pytest.raises(openai.APIError):
+            await openai_stream_usages(running, "m")
+    elif caller == "anthropic":
+        ask: dict[str, Any] = {"model": "m", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
+        with pytest.raises(anthropic.APIError):
+            async with anthropic_client(running) as client, client.messages.stream(**ask) as events:
+                await events.get_final_message()
+    else:
+        stream = await gemini_client(running.url).aio.models.generate_content_stream(model="m", contents="hi")
+        with pytest.raises(genai_errors.APIError):
+            _ = [chunk async for chunk in stream]
+
+
+@pytest.mark.parametrize("caller", ["openai", "anthropic", "gemini"])
+async def test_a_gemini_stream_cut_before_its_end_is_counted_with_the_last_totals_it_sent(
+    raw_upstream: UpstreamFactory, sidecar: SidecarFactory, gemini_client: Any, caller: str
+) -> None:
+    """Translated or relayed as it came, a Gemini stream whose body ends before a ``finishReason``: the
+    access line and ``llm_sidecar_tokens_total`` say the last fragment's totals, 50 input and 300 output
+    tokens (the relay reads a Gemini stream's usage from the last fragment that carried it, at its end)."""
+    running = await serve_gemini(raw_upstream, sidecar, GEMINI_CUT)
+    await read_cut_stream(caller, running, gemini_client)
+    assert access(running) == (50, 300)
+    counted = await metrics(running)
+    assert (counted["input"], counted["output"]) == (50, 300)

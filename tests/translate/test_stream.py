@@ -155,14 +155,11 @@ NOT_TEXT = {
         b"data: [DONE]\n\n",
     ],
     "gemini": [
-        # first: a usage seen before would make the direct path decline it for that reason
         b'data: {"candidates":[{"content":{"parts":[{"text":"x"}]},"index":0,"logprobsResult":'
         b'{"chosenCandidates":[{"token":"x","logProbability":-0.5}],"topCandidates":[]}}]}\n\n',
         b'data: {"candidates":[{"content":{"parts":[{"text":"x"}]},"index":0,"citationMetadata":'
         b'{"citationSources":[{"startIndex":0,"endIndex":1,"uri":"https://a.test"}]}}]}\n\n',
         b'data: {"candidates":[{"content":{"parts":[{"text":"x"}]},"finishReason":"STOP","index":0}]}\n\n',
-        b'data: {"candidates":[{"content":{"parts":[{"text":"x"}]},"index":0}],'
-        b'"usageMetadata":{"promptTokenCount":1}}\n\n',
         b'data: {"candidates":[{"content":{"parts":[{"text":"x","thought":true}]},"index":0}]}\n\n',
         b'data: {"candidates":[{"content":{"parts":[{"text":"x","thoughtSignature":"s"}]},"index":0}]}\n\n',
         b'data: {"candidates":[{"content":{"parts":[{"functionCall":{"name":"f","args":{}}}]},"index":0}]}\n\n',
@@ -199,12 +196,13 @@ def test_a_text_delta_before_the_answer_started_is_left_to_the_general_path(call
 
 
 @pytest.mark.parametrize("caller", ["openai", "anthropic"])
-def test_a_gemini_fragment_repeating_the_last_usage_takes_the_direct_path_and_a_new_usage_does_not(
+def test_a_gemini_text_fragment_with_its_usage_takes_the_direct_path_and_reports_the_same_usage(
     caller: str,
 ) -> None:
-    """Gemini repeats ``usageMetadata`` on every fragment: a text fragment carrying the usage the last one
-    carried is read directly (it changes no count), one with new counts goes through the deltas; the
-    caller's bytes and the usage seen are the general path's."""
+    """Gemini repeats ``usageMetadata``, the totals so far, on every fragment: a text fragment after the
+    first is read directly whether its counts are the last one's or new (its usage is kept, unread, until
+    the translator's usage is asked or the next fragment read whole); the caller's bytes and the usage
+    seen are the general path's."""
     plain, direct = translator("gemini", caller), translator("gemini", caller)
     usage = {"promptTokenCount": 19, "totalTokenCount": 19}
     later = {"promptTokenCount": 19, "candidatesTokenCount": 3, "totalTokenCount": 22}
@@ -224,5 +222,43 @@ def test_a_gemini_fragment_repeating_the_last_usage_takes_the_direct_path_and_a_
         got, took = relayed(direct, event)
         assert got == expected
         taken.append(took)
-    assert taken == [False, True, False, True]
+    assert taken == [False, True, True, True]
     assert direct.usage == plain.usage
+
+
+@pytest.mark.parametrize("caller", ["openai", "anthropic"])
+def test_a_gemini_text_fragments_usage_read_directly_is_the_one_the_caller_is_told(caller: str) -> None:
+    """After an opening fragment with no text, text fragments with new counts are read directly: the first
+    opens the answer (an Anthropic caller's ``message_start`` shows its 19 prompt tokens, not the opening's
+    18), one after a thought goes through the encoder holding the thinking; a finishing fragment has no
+    usage: every event's bytes and the closing usage (the last text fragment's 7 output tokens) are the
+    general path's."""
+    plain, direct = translator("gemini", caller), translator("gemini", caller)
+
+    def fragment(part: dict[str, Any], usage: tuple[int, int] | None, finish: str | None = None) -> SSEEvent:
+        candidate: dict[str, Any] = {"content": {"parts": [part]}, "index": 0}
+        body: dict[str, Any] = {"candidates": [candidate], "responseId": "r1"}
+        if finish:
+            candidate["finishReason"] = finish
+        if usage is not None:
+            body["usageMetadata"] = {"promptTokenCount": usage[0], "candidatesTokenCount": usage[1]}
+        (event,) = events(f"data: {json.dumps(body)}\n\n".encode())
+        return event
+
+    stream = [
+        fragment({"text": ""}, (18, 0)),
+        fragment({"text": "a"}, (19, 1)),
+        fragment({"text": "t", "thought": True}, (19, 2)),
+        fragment({"text": "b"}, (19, 5)),
+        fragment({"text": "c"}, (19, 7)),
+        fragment({"text": ""}, None, "STOP"),
+    ]
+    taken = []
+    for event in stream:
+        got, took = relayed(direct, event)
+        assert got == general(plain, event)
+        taken.append(took)
+    assert taken == [False, True, False, True, True, False]
+    closing = b"".join(_CREATED.sub(b"", event.encode()) for event in direct.finish())
+    assert closing == b"".join(_CREATED.sub(b"", event.encode()) for event in plain.finish())
+    assert b'"completion_tokens":7' in closing or b'"output_tokens":7' in closing

@@ -33,7 +33,7 @@ from .logprobs import scored_text
 
 
 class GeminiDecoder:
-    __slots__ = ("_calls", "_cited", "_loaded", "_response_id", "_started", "_texts", "_usage", "_usage_seen")
+    __slots__ = ("_calls", "_cited", "_loaded", "_response_id", "_started", "_texts", "_unread_usage", "_usage")
 
     def __init__(self) -> None:
         self._texts: list[str] = []  # the answer's text fragments: citations count bytes of their join
@@ -42,18 +42,19 @@ class GeminiDecoder:
         self._response_id: str | None = None
         self._calls = 0
         self._loaded = LoadedOnce()
-        self._usage_seen: Any = None  # the last usageMetadata read (Gemini repeats it on every fragment)
-        self._usage: Usage | None = None  # the stream's usage so far: each fragment's totals, merged
+        self._unread_usage: Any = None  # the usageMetadata of the last text fragment ``text_of`` read
+        self._usage: Usage | None = None  # the stream's usage so far: the fragments' totals, merged
 
     def text_of(self, event: SSEEvent) -> str | None:
         """The text of ``event`` when it is a fragment of one non-empty text part and nothing else (after
-        the first fragment: no finish, signature or thought, no ``error``, and no usage but the one the
-        last fragment carried, which changes nothing, and no citation); None for
-        every other event, which ``feed`` then reads. Keeps the text, as ``feed`` does."""
+        the first fragment: no finish, signature or thought, no ``error``, no citation) but its usage;
+        None for every other event, which ``feed`` then reads. Keeps the text, as ``feed`` does, and the
+        usage unread (``_unread_usage``: Gemini's counts are the totals so far, so only the last text
+        fragment's before the next ``feed`` or ``unread_usage`` can matter)."""
         if not self._started or event.event is not None:
             return None
         obj = self._loaded.first(event.data)
-        if type(obj) is not dict or "error" in obj or obj.get("usageMetadata") != self._usage_seen:
+        if type(obj) is not dict or "error" in obj:
             return None
         candidates = obj.get("candidates")
         if type(candidates) is not list or len(candidates) != 1:
@@ -78,7 +79,23 @@ class GeminiDecoder:
         if type(text) is not str or not text:
             return None
         self._texts.append(text)
+        metadata = obj.get("usageMetadata")
+        if metadata is not None:
+            self._unread_usage = metadata
         return text
+
+    def unread_usage(self) -> Usage | None:
+        """The stream's usage with the last text fragment's that ``text_of`` read and no ``feed`` has
+        reported yet; None when there is none (``StreamTranslator.usage``)."""
+        metadata, self._unread_usage = self._unread_usage, None
+        return None if metadata is None else self._merged(metadata)
+
+    def _merged(self, metadata: Any) -> Usage | None:
+        """The stream's usage with a fragment's ``usageMetadata``; None when it holds none."""
+        usage = response.usage_from(metadata)
+        if usage is not None:
+            self._usage = usage = usage if self._usage is None else self._usage.merge(usage)
+        return usage
 
     def feed(self, event: SSEEvent) -> list[Delta]:
         data = event.data
@@ -95,12 +112,12 @@ class GeminiDecoder:
             self._response_id = text_field(obj.get("responseId")) or None
             out.append(Start(self._response_id, obj))
         metadata = obj.get("usageMetadata")
-        if metadata is not None:  # most fragments have none: no call for them
-            self._usage_seen = metadata
-            usage = response.usage_from(metadata)
-            if usage is not None:
-                self._usage = usage = usage if self._usage is None else self._usage.merge(usage)
-                out.append(UsageSeen(usage, obj))  # before the parts: an Anthropic caller's message_start shows it
+        if metadata is not None or self._unread_usage is not None:  # most fragments have none: no call
+            usage = self.unread_usage()  # a text fragment's before this one, not reported yet
+            if metadata is not None:
+                usage = self._merged(metadata) or usage
+            if usage is not None:  # before the parts: an Anthropic caller's message_start shows it
+                out.append(UsageSeen(usage, obj))
         candidates = obj.get("candidates") or ()
         for cand in candidates:
             if cand.get("index", 0) != 0:

@@ -144,11 +144,15 @@ def usage_of(body: dict[str, Any]) -> Usage | None:
     return usage_from(body.get("usageMetadata"))
 
 
+STREAM_USAGE_KEY = b'"usageMetadata"'
+"""A fragment's usage, the stream's totals so far (Google's streams carry it on every fragment)."""
+
+
 def stream_usage(event: SSEEvent, earlier: Usage | None = None) -> Usage | None:
     """The stream's usage after ``event`` (``earlier``: before it; each fragment's counts are the totals so
     far, combined by ``Usage.merge``), or None when the event has none."""
     data = event.data
-    if b'"usageMetadata"' not in data:
+    if STREAM_USAGE_KEY not in data:
         return None
     try:
         obj = orjson.loads(data)

@@ -43,6 +43,7 @@ TRANSLATION = Translation(
     encoder=_gemini_encoder,
     usage=response.usage_of,
     stream_usage=response.stream_usage,
+    stream_usage_key=response.STREAM_USAGE_KEY,
     request_params=request.gemini_params,
     error_body=response.error_body,
     error_event=response.error_event,
