@@ -262,12 +262,14 @@ def fail_fast(exchange: Exchange, used: Candidate, result: AttemptResult) -> Res
 
 
 def error_passthrough(exchange: Exchange, wire: Dialect, result: AttemptResult) -> Response:
-    """The upstream's own error, for the caller: as is in the same dialect, translated otherwise."""
+    """The upstream's own error, for the caller: as is in the same dialect, translated otherwise (a
+    context overflow with the caller's provider's code for it)."""
     status = result.upstream_status or 502
     caller = exchange.facts.dialect
     body = result.upstream_body
     if wire is not caller:
-        body = orjson.dumps(translate_error(status, body, source=wire, target=caller))
+        overflow = result.outcome.kind is OutcomeKind.CONTEXT_OVERFLOW
+        body = orjson.dumps(translate_error(status, body, source=wire, target=caller, context_overflow=overflow))
         status = error_status(status, caller)
     headers = {k: v for k, v in result.upstream_headers.items() if k.lower() != "content-type"}
     headers["content-type"] = "application/json"

@@ -77,6 +77,10 @@ class Translation:
     """HTTP statuses this dialect's provider never sends, each to the status it sends for the same
     condition: an upstream error of another dialect reaches the caller with it (its SDK's error class and
     retry rules go by the status)."""
+    context_overflow_code: str | None = None
+    """The error code this dialect's provider gives a prompt too long for the model (OpenAI's
+    ``context_length_exceeded``, which apps test to shorten the history): another dialect's overflow
+    reaches the caller with it, whatever the upstream's words. None: the dialect has no such code."""
     requests_from: Mapping[tuple[Operation, Dialect], RequestConverter] = field(default_factory=dict)
     responses_to: Mapping[tuple[Operation, Dialect], ResponseConverter] = field(default_factory=dict)
     tool_names: ToolNameRule | None = None

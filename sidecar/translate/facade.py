@@ -129,13 +129,20 @@ def translate_response(
     raise _no_route(operation, source, target)
 
 
-def translate_error(status: int, body: bytes, *, source: Dialect, target: Dialect) -> dict[str, Any]:
-    """An upstream (``source``) error body as the caller's (``target``) error body; keeps the message."""
+def translate_error(
+    status: int, body: bytes, *, source: Dialect, target: Dialect, context_overflow: bool = False
+) -> dict[str, Any]:
+    """An upstream (``source``) error body as the caller's (``target``) error body; keeps the message.
+    ``context_overflow`` (the error says the prompt is too long for the model): the code is the caller's
+    provider's own for that, when it has one (``Translation.context_overflow_code``)."""
     try:
         message, code = read_error(status, body)
     except Exception:  # the body is garbage of a kind not foreseen: still answer
         message, code = f"upstream returned HTTP {status}", None
-    return registry.TRANSLATIONS[target].error_body(status, message, code=code)
+    translation = registry.TRANSLATIONS[target]
+    if context_overflow:
+        code = translation.context_overflow_code or code
+    return translation.error_body(status, message, code=code)
 
 
 def error_status(status: int, target: Dialect) -> int:

@@ -1,7 +1,8 @@
 """An upstream error of a status the caller's provider never sends (Anthropic's 529 overloaded, 402
 billing) reaches OpenAI and Gemini apps with the status their provider sends for the same condition, so
 that their SDK raises the error class it would, and retries what it would (google-genai retries 503, not
-529). Found driving the sidecar with the Node SDKs; held here through the Python ones."""
+529). Found driving the sidecar with the Node SDKs; held here through the Python ones. So does a context
+overflow: an OpenAI app gets it with OpenAI's code for it, whichever provider's words said it (wave 33)."""
 
 from __future__ import annotations
 
@@ -61,3 +62,23 @@ async def test_a_gemini_app_gets_geminis_status_for_anthropics_error(
         else:
             await models.generate_content(model="to-anthropic", contents="x", config=config)
     assert (info.value.code, info.value.status) == (status, rpc)
+
+
+@pytest.mark.parametrize(
+    ("model", "words"), [("to-anthropic", "prompt is too long"), ("to-gemini", "The input token count")]
+)
+async def test_an_openai_app_gets_openais_code_for_another_providers_context_overflow(
+    fake: FakeFactory, sidecar: SidecarFactory, model: str, words: str
+) -> None:
+    """A prompt too long for an Anthropic or Gemini target reaches openai-python as OpenAI's own overflow:
+    400 with code ``context_length_exceeded`` (what apps test to shorten the history and ask again),
+    the provider's message kept. Before wave 33 the code was the provider's (``invalid_request_error``,
+    ``INVALID_ARGUMENT``)."""
+    running, _ = await start(fake, sidecar)
+    async with openai_client(running) as client:
+        with pytest.raises(openai.BadRequestError) as info:
+            await client.chat.completions.create(
+                model=model, messages=[{"role": "user", "content": "x"}], extra_headers={"x-fake-fault": "context"}
+            )
+    assert info.value.code == "context_length_exceeded"
+    assert words in info.value.message
