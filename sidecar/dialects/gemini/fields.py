@@ -1,0 +1,87 @@
+"""The fields of a Gemini caller's contents and parts beside the ones the common form carries
+(``contents`` reads those): each is dropped and listed, or refused by name, never left out unsaid
+(google-genai 3.6's ``Content``, ``Part``, ``Blob``, ``FileData``, ``FunctionCall``, ``FunctionResponse``;
+snake_case keys read as camelCase, as ``contents`` reads them).
+
+- what changes nothing the model generates is dropped and listed (``Drops.ignored``) in either
+  ``unsupported`` mode: a part's ``thoughtSignature`` (an answer's, which google-genai's chats send back
+  with it; not ``SKIP_SIGNATURE``, which the sidecar writes on calls from another provider and which holds
+  no thought), ``partMetadata`` (the app's own notes, never shown to the model) and ``mediaResolution`` (each
+  listed by its name, as ``thought`` and the request's ``mediaResolution`` are); a media part's
+  ``inlineData.displayName`` and ``fileData.displayName`` (the data travels whole); a function call's
+  ``functionCall.willContinue`` (a streamed answer's mark);
+- any other field that is not null is refused by name, or under ``unsupported_params: drop`` dropped and
+  listed: a content's ``contents.<field>``, a part's ``parts.<field>`` (``parts.videoMetadata``: which
+  stretch of a video the model sees), a field inside a part's kind ``<kind>.<field>``
+  (``functionCall.partialArgs``: arguments in pieces the sidecar does not assemble;
+  ``functionResponse.scheduling``), a system instruction's ``systemInstruction.<field>``, as Gemini refuses
+  a field it does not know (``Invalid JSON payload received. Unknown name "x"``). Before 2026-12-06 they
+  were left out unsaid.
+
+A part's kind (``text``, ``inlineData``, ``fileData``, ``functionCall``, ``functionResponse``; a part of
+another kind is refused by ``contents``), its ``thought`` and what the kinds carry (a function response's
+``parts`` included) are ``contents``'s.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...translate.options import Drops
+from .keys import camel
+
+SKIP_SIGNATURE = "skip_thought_signature_validator"
+"""The signature Gemini documents for a function call made without its thoughts (``contents`` writes it)."""
+
+_CONTENT = frozenset(("role", "parts"))
+_KINDS = frozenset(("text", "inlineData", "fileData", "functionCall", "functionResponse"))
+_PART = _KINDS | {"thought"}
+_PART_IGNORED = frozenset(("thoughtSignature", "partMetadata", "mediaResolution"))
+_INNER = {
+    "inlineData": frozenset(("mimeType", "data")),
+    "fileData": frozenset(("mimeType", "fileUri")),
+    "functionCall": frozenset(("id", "name", "args")),
+    "functionResponse": frozenset(("id", "name", "response", "parts")),
+}
+_INNER_IGNORED = {
+    "inlineData": frozenset(("displayName",)),
+    "fileData": frozenset(("displayName",)),
+    "functionCall": frozenset(("willContinue",)),
+    "functionResponse": frozenset(),
+}
+
+
+def check_content(content: dict[str, Any], where: str, drops: Drops) -> None:
+    """List or refuse the fields of ``content`` beside its role and parts, as ``<where>.<field>``
+    (``contents`` or ``systemInstruction``)."""
+    for key, value in content.items():
+        if key not in _CONTENT and value is not None:
+            drops.unsupported(f"{where}.{key}")
+
+
+def check_part(part: dict[str, Any], drops: Drops) -> None:
+    """List or refuse the fields of ``part``, a part of a kind ``contents`` reads, beside its kind and
+    ``thought``, and those inside its kind's object."""
+    for key, value in part.items():
+        if key in _PART or value is None or value == SKIP_SIGNATURE:
+            continue
+        if key in _PART_IGNORED:
+            drops.ignored(key)
+        else:
+            drops.unsupported(f"parts.{key}")
+    for kind in _INNER:
+        inner = part.get(kind)
+        if isinstance(inner, dict):
+            _check_inner(kind, inner, drops)
+
+
+def _check_inner(kind: str, inner: dict[str, Any], drops: Drops) -> None:
+    """The fields inside a part's kind (``mime_type`` read as ``mimeType``, as ``contents`` reads it)."""
+    for raw_key, value in inner.items():
+        key = camel(raw_key)
+        if key in _INNER[kind] or value is None:
+            continue
+        if key in _INNER_IGNORED[kind]:
+            drops.ignored(f"{kind}.{key}")
+        else:
+            drops.unsupported(f"{kind}.{key}")
