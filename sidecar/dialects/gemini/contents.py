@@ -30,7 +30,7 @@ from ...translate.media import guess_media_type
 from ...translate.options import Drops, TranslationError
 from ...translate.parts import dumps, unanswered_call
 from ...translate.shapes import said_kind
-from .fields import SKIP_SIGNATURE, check_content, check_part
+from .fields import CONTENT, SKIP_SIGNATURE, TEXT, check_content, check_part
 from .files import GOOGLE_ONLY_URI, fetchable
 from .keys import camel
 
@@ -51,14 +51,16 @@ def parse_contents(value: Any, drops: Drops) -> list[Message]:
     pending: dict[str, list[str]] = {}  # a function's call ids not answered yet, for results without an id
     for turn, content in enumerate(contents):
         role: Literal["user", "assistant"] = "assistant" if content.get("role") == "model" else "user"
-        check_content(content, "contents", drops)
+        if not CONTENT.issuperset(content):  # role and parts only: nothing to name, no call made
+            check_content(content, "contents", drops)
         raw_parts = content.get("parts") or ()
         if isinstance(raw_parts, (str, dict)):  # iterated, a string would read as parts of one letter
             raise TranslationError(f"contents[{turn}].parts: must be an array, not {said_kind(raw_parts)}")
         parts: list[Part] = []
         for index, raw in enumerate(raw_parts):
             part = {camel(k): v for k, v in raw.items()} if any("_" in k for k in raw) else raw
-            check_part(part, drops)
+            if not TEXT.issuperset(part):  # a text alone: nothing to name
+                check_part(part, drops)
             parsed = _parse_part(part, f"call_{turn}_{index}", pending, drops)
             if parsed is not None:
                 parts.append(parsed)

@@ -33,55 +33,58 @@ from .keys import camel
 SKIP_SIGNATURE = "skip_thought_signature_validator"
 """The signature Gemini documents for a function call made without its thoughts (``contents`` writes it)."""
 
-_CONTENT = frozenset(("role", "parts"))
-_KINDS = frozenset(("text", "inlineData", "fileData", "functionCall", "functionResponse"))
-_PART = _KINDS | {"thought"}
+TEXT = frozenset(("text",))
+"""A part of its text only (most of a conversation) has nothing more to name: ``contents`` calls
+``check_part`` for the others only."""
+
+# What each object carries, and what it may hold that changes nothing generated.
+CONTENT = frozenset(("role", "parts"))
+_PART = frozenset(("text", "inlineData", "fileData", "functionCall", "functionResponse", "thought"))
 _PART_IGNORED = frozenset(("thoughtSignature", "partMetadata", "mediaResolution"))
+_MEDIA_NAME = frozenset(("displayName",))
 _INNER = {
-    "inlineData": frozenset(("mimeType", "data")),
-    "fileData": frozenset(("mimeType", "fileUri")),
-    "functionCall": frozenset(("id", "name", "args")),
-    "functionResponse": frozenset(("id", "name", "response", "parts")),
-}
-_INNER_IGNORED = {
-    "inlineData": frozenset(("displayName",)),
-    "fileData": frozenset(("displayName",)),
-    "functionCall": frozenset(("willContinue",)),
-    "functionResponse": frozenset(),
+    "inlineData": (frozenset(("mimeType", "data")), _MEDIA_NAME),
+    "fileData": (frozenset(("mimeType", "fileUri")), _MEDIA_NAME),
+    "functionCall": (frozenset(("id", "name", "args")), frozenset(("willContinue",))),
+    "functionResponse": (frozenset(("id", "name", "response", "parts")), frozenset()),
 }
 
 
 def check_content(content: dict[str, Any], where: str, drops: Drops) -> None:
     """List or refuse the fields of ``content`` beside its role and parts, as ``<where>.<field>``
-    (``contents`` or ``systemInstruction``)."""
+    (``contents`` or ``systemInstruction``); ``contents`` calls it only for one that holds others."""
     for key, value in content.items():
-        if key not in _CONTENT and value is not None:
+        if key not in CONTENT and value is not None:
             drops.unsupported(f"{where}.{key}")
 
 
 def check_part(part: dict[str, Any], drops: Drops) -> None:
-    """List or refuse the fields of ``part``, a part of a kind ``contents`` reads, beside its kind and
-    ``thought``, and those inside its kind's object."""
-    for key, value in part.items():
-        if key in _PART or value is None or value == SKIP_SIGNATURE:
-            continue
-        if key in _PART_IGNORED:
-            drops.ignored(key)
-        else:
-            drops.unsupported(f"parts.{key}")
-    for kind in _INNER:
-        inner = part.get(kind)
-        if isinstance(inner, dict):
-            _check_inner(kind, inner, drops)
+    """List or refuse the fields of ``part`` beside its kind and ``thought``, and those inside its kind's
+    object (a part of another kind is ``contents``'s to refuse)."""
+    if not _PART.issuperset(part):
+        for raw_key, value in part.items():
+            key = camel(raw_key)
+            if key in _PART or value is None or value == SKIP_SIGNATURE:
+                continue
+            if key in _PART_IGNORED:
+                drops.ignored(key)
+            else:
+                drops.unsupported(f"parts.{key}")
+    for kind, inner in part.items():  # a kind, and maybe a thought's mark or a signature
+        rule = _INNER.get(kind)
+        if rule is not None and isinstance(inner, dict) and not rule[0].issuperset(inner):
+            _name_inner(kind, inner, rule[1], drops)
 
 
-def _check_inner(kind: str, inner: dict[str, Any], drops: Drops) -> None:
-    """The fields inside a part's kind (``mime_type`` read as ``mimeType``, as ``contents`` reads it)."""
+def _name_inner(kind: str, inner: dict[str, Any], ignored: frozenset[str], drops: Drops) -> None:
+    """The fields inside a part's kind beyond what it carries (``mime_type`` read as ``mimeType``, as
+    ``contents`` reads it): listed when ``ignored``, else refused as ``<kind>.<field>``."""
+    carried = _INNER[kind][0]
     for raw_key, value in inner.items():
         key = camel(raw_key)
-        if key in _INNER[kind] or value is None:
+        if key in carried or value is None:
             continue
-        if key in _INNER_IGNORED[kind]:
+        if key in ignored:
             drops.ignored(f"{kind}.{key}")
         else:
             drops.unsupported(f"{kind}.{key}")

@@ -28,80 +28,78 @@ from typing import Any
 
 from ...translate.options import Drops
 
-_MESSAGE = frozenset(("role", "content", "name"))
-_CARRIED = {
-    "system": _MESSAGE,
-    "developer": _MESSAGE,
-    "user": _MESSAGE,
-    "assistant": _MESSAGE | {"tool_calls", "function_call", "refusal", "annotations"},
-    "tool": _MESSAGE | {"tool_call_id"},
+PLAIN_MESSAGE = frozenset(("role", "content"))
+"""A message of these fields only (most of a conversation) has nothing more to name: ``messages`` calls
+``check_message`` for the others only."""
+
+# What each object carries, and what it may hold that changes nothing generated (listed as the value says).
+_MESSAGE = PLAIN_MESSAGE | {"name"}
+_NOTHING: dict[str, str] = {}
+_REASONING = {key: f"assistant.{key}" for key in ("reasoning_content", "reasoning", "reasoning_details")}
+_MESSAGES = {
+    "system": (_MESSAGE, _NOTHING),
+    "developer": (_MESSAGE, _NOTHING),
+    "user": (_MESSAGE, _NOTHING),
+    "assistant": (_MESSAGE | {"tool_calls", "function_call", "refusal", "annotations"}, _REASONING),
+    "tool": (_MESSAGE | {"tool_call_id"}, _NOTHING),
 }
-_REASONING = frozenset(("reasoning_content", "reasoning", "reasoning_details"))
 _CALL = frozenset(("id", "type", "function"))
-_CALL_IGNORED = frozenset(("index", "extra_content"))
+_CALL_IGNORED = {"index": "tool_calls.index", "extra_content": "tool_calls.extra_content"}
 _FUNCTION = frozenset(("name", "arguments"))
+_CACHING = {"prompt_cache_breakpoint": "prompt_cache_breakpoint", "cache_control": "cache_control"}
 _PARTS = {
     "text": frozenset(("type", "text")),
     "refusal": frozenset(("type", "refusal")),
     "image_url": frozenset(("type", "image_url")),
     "file": frozenset(("type", "file")),
 }
-_PART_IGNORED = frozenset(("prompt_cache_breakpoint", "cache_control"))
-_INNER = {"image_url": frozenset(("url", "detail")), "file": frozenset(("file_data", "file_id", "filename"))}
+_INNER = {
+    "image_url": (frozenset(("url", "detail")), _NOTHING),
+    "file": (frozenset(("file_data", "file_id")), {"filename": "file.filename"}),
+}
 
 
 def check_message(role: Any, message: dict[str, Any], drops: Drops) -> None:
     """List or refuse the fields of ``message`` that ``messages`` does not read, and those of its tool
     calls; a message of another ``role`` (``function``, an unknown one) is ``messages``'s to refuse."""
-    carried = _CARRIED.get(role) if isinstance(role, str) else None
-    if carried is None:
+    rule = _MESSAGES.get(role) if isinstance(role, str) else None
+    if rule is None:
         return
-    for key, value in message.items():
-        if key in carried or value is None:
+    carried, ignored = rule
+    if not carried.issuperset(message):  # the usual message holds nothing more: one check in C
+        _name_others(message, carried, ignored, role, drops)
+    calls = message.get("tool_calls") if role == "assistant" else None
+    for call in calls if isinstance(calls, list) else ():
+        if not isinstance(call, dict):
             continue
-        if key in _REASONING and role == "assistant":
-            if value:
-                drops.ignored(f"assistant.{key}")
-        else:
-            drops.unsupported(f"{role}.{key}")
-    if role == "assistant" and isinstance(message.get("tool_calls"), list):
-        for call in message["tool_calls"]:
-            if isinstance(call, dict):
-                _check_call(call, drops)
-
-
-def _check_call(call: dict[str, Any], drops: Drops) -> None:
-    for key, value in call.items():
-        if key in _CALL or value is None:
-            continue
-        if key in _CALL_IGNORED:
-            drops.ignored(f"tool_calls.{key}")
-        else:
-            drops.unsupported(f"tool_calls.{key}")
-    function = call.get("function")
-    if isinstance(function, dict):
-        _check_fields(function, _FUNCTION, "tool_calls.function", drops)
+        if not _CALL.issuperset(call):
+            _name_others(call, _CALL, _CALL_IGNORED, "tool_calls", drops)
+        function = call.get("function")
+        if isinstance(function, dict) and not _FUNCTION.issuperset(function):
+            _name_others(function, _FUNCTION, _NOTHING, "tool_calls.function", drops)
 
 
 def check_part(kind: str, part: dict[str, Any], drops: Drops) -> None:
     """List or refuse the fields of ``part``, a content part of a type ``messages`` reads (``text``,
     ``refusal``, ``image_url``, ``file``), that it does not carry: the part's and its inner object's."""
-    for key, value in part.items():
-        if key in _PARTS[kind] or value is None:
-            continue
-        if key in _PART_IGNORED:
-            drops.ignored(key)
-        else:
-            drops.unsupported(f"{kind}.{key}")
+    if not _PARTS[kind].issuperset(part):
+        _name_others(part, _PARTS[kind], _CACHING, kind, drops)
     inner = part.get(kind)
-    if kind in _INNER and isinstance(inner, dict):
-        if inner.get("filename") and kind == "file":
-            drops.ignored("file.filename")
-        _check_fields(inner, _INNER[kind], kind, drops)
+    rule = _INNER.get(kind)
+    if rule is not None and isinstance(inner, dict) and not rule[0].issuperset(inner):
+        _name_others(inner, rule[0], rule[1], kind, drops)
 
 
-def _check_fields(value: dict[str, Any], carried: frozenset[str], prefix: str, drops: Drops) -> None:
-    """Refuse (or drop, listed) each non-null field of ``value`` outside ``carried``, as ``<prefix>.<field>``."""
+def _name_others(
+    value: dict[str, Any], carried: frozenset[str], ignored: dict[str, str], prefix: str, drops: Drops
+) -> None:
+    """Each non-null field of ``value`` outside ``carried``: listed by the name ``ignored`` gives it, else
+    refused (or dropped, listed) as ``<prefix>.<field>``."""
     for key, field in value.items():
-        if key not in carried and field is not None:
+        if key in carried or field is None:
+            continue
+        listed = ignored.get(key)
+        if listed is not None:
+            drops.ignored(listed)
+        else:
             drops.unsupported(f"{prefix}.{key}")
