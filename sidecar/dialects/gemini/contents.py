@@ -30,7 +30,7 @@ from ...translate.media import guess_media_type
 from ...translate.options import Drops, TranslationError
 from ...translate.parts import dumps, unanswered_call
 from ...translate.shapes import said_kind
-from .fields import CONTENT, SKIP_SIGNATURE, TEXT, check_content, check_part
+from .fields import SKIP_SIGNATURE, check_content, check_part
 from .files import GOOGLE_ONLY_URI, fetchable
 from .keys import camel
 
@@ -51,7 +51,7 @@ def parse_contents(value: Any, drops: Drops) -> list[Message]:
     pending: dict[str, list[str]] = {}  # a function's call ids not answered yet, for results without an id
     for turn, content in enumerate(contents):
         role: Literal["user", "assistant"] = "assistant" if content.get("role") == "model" else "user"
-        if not CONTENT.issuperset(content):  # role and parts only: nothing to name, no call made
+        if len(content) > ("role" in content) + ("parts" in content):  # others than those: named
             check_content(content, "contents", drops)
         raw_parts = content.get("parts") or ()
         if isinstance(raw_parts, (str, dict)):  # iterated, a string would read as parts of one letter
@@ -59,7 +59,7 @@ def parse_contents(value: Any, drops: Drops) -> list[Message]:
         parts: list[Part] = []
         for index, raw in enumerate(raw_parts):
             part = {camel(k): v for k, v in raw.items()} if any("_" in k for k in raw) else raw
-            if not TEXT.issuperset(part):  # a text alone: nothing to name
+            if len(part) > 1 or "text" not in part:  # a text alone: nothing to name, no call made (``fields``)
                 check_part(part, drops)
             parsed = _parse_part(part, f"call_{turn}_{index}", pending, drops)
             if parsed is not None:

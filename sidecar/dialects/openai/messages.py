@@ -24,7 +24,7 @@ from ...translate.common import ChatRequest, MediaPart, Message, Part
 from ...translate.media import media_part
 from ...translate.options import Drops, TranslationError, name_of, shown
 from ...translate.parts import dumps, new_id, parse_arguments, result_text, text_of, unanswered_call
-from .fields import PLAIN_MESSAGE, check_message, check_part
+from .fields import check_message, check_part
 
 _ROLES = "must be 'system', 'developer', 'user', 'assistant', 'tool' or 'function'"
 _TEXT_PARTS = frozenset(("text", "refusal"))  # the parts a system, assistant or tool message may hold
@@ -44,7 +44,7 @@ def parse_messages(raw: list[Any], drops: Drops) -> tuple[list[str], list[Messag
         if not isinstance(m, dict):
             raise TranslationError(f"messages[{index}]: must be an object, not {shown(m)}")
         role = m.get("role")
-        if not PLAIN_MESSAGE.issuperset(m):  # role and content only: nothing to name, no call made
+        if len(m) > 2 or "content" not in m:  # a role and a content only: nothing to name, no call made
             check_message(role, m, drops)
         if m.get("name") and role not in ("tool", "function"):
             # who said it: no other API has it (a tool result's name, as LangChain writes it, is its call's)
