@@ -9,22 +9,15 @@ from typing import Any
 
 import pytest
 
-from sidecar.dialects import Dialect, Operation
-from sidecar.translate import TranslateOptions, UnsupportedParameter, translate_request
+from sidecar.dialects import Dialect
+
+from ..named_fields import assert_refused_then_listed, translated
 
 OAI, ANT, GEM = Dialect.OPENAI, Dialect.ANTHROPIC, Dialect.GEMINI
-DROP = TranslateOptions(unsupported="drop")
-ERROR = TranslateOptions()
 PNG = "iVBORw0KGgo="
 QUESTION = {"role": "user", "parts": [{"text": "Weather in Oslo?"}]}
 CALL = {"functionCall": {"name": "get_weather", "args": {"city": "Oslo"}}}
 RESULT = {"functionResponse": {"name": "get_weather", "response": {"sky": "sunny"}}}
-
-
-def tr(body: dict[str, Any], target: Dialect, options: TranslateOptions = ERROR) -> Any:
-    return translate_request(
-        body, source=GEM, target=target, operation=Operation.CHAT, target_model="m", options=options
-    )[:2]
 
 
 def loop(call: dict[str, Any] = CALL, result: dict[str, Any] = RESULT) -> dict[str, Any]:
@@ -61,11 +54,7 @@ REFUSED = {
 def test_a_field_with_no_place_is_refused_by_name_or_dropped_and_listed(name: str, target: Dialect) -> None:
     """A content's, part's or part kind's field the target has no place for is refused as
     ``contents.<field>``, ``parts.<field>`` or ``<kind>.<field>`` under "error", listed under "drop"."""
-    with pytest.raises(UnsupportedParameter) as info:
-        tr(REFUSED[name], target)
-    assert info.value.name == name
-    _out, dropped = tr(REFUSED[name], target, DROP)
-    assert dropped == [name]
+    assert_refused_then_listed(REFUSED[name], GEM, target, name)
 
 
 @pytest.mark.parametrize("target", [OAI, ANT])
@@ -81,7 +70,7 @@ def test_an_answer_sent_back_as_google_genai_echoes_it_is_listed_not_refused(tar
     body = loop(call=signed)
     body["contents"][1]["parts"].append(skipped)
     body["contents"][2]["parts"].append(RESULT)
-    out, dropped = tr(body, target)
+    out, dropped = translated(body, GEM, target)
     assert dropped == ["thoughtSignature", "functionCall.willContinue"]
     assert "Oslo" in str(out)
 
@@ -91,6 +80,6 @@ def test_metadata_and_a_media_name_are_listed_not_refused() -> None:
     generated: listed under "error", the image translated."""
     body = image(partMetadata={"source": "scan.png"}, media_resolution={"level": "MEDIA_RESOLUTION_LOW"})
     body["contents"][0]["parts"][0]["inlineData"]["display_name"] = "scan.png"
-    out, dropped = tr(body, OAI)
+    out, dropped = translated(body, GEM, OAI)
     assert dropped == ["partMetadata", "mediaResolution", "inlineData.displayName"]
     assert out["messages"][0]["content"][0]["image_url"]["url"] == f"data:image/png;base64,{PNG}"

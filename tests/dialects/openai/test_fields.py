@@ -9,12 +9,11 @@ from typing import Any
 
 import pytest
 
-from sidecar.dialects import Dialect, Operation
-from sidecar.translate import TranslateOptions, UnsupportedParameter, translate_request
+from sidecar.dialects import Dialect
+
+from ..named_fields import assert_refused_then_listed, translated
 
 OAI, ANT, GEM = Dialect.OPENAI, Dialect.ANTHROPIC, Dialect.GEMINI
-DROP = TranslateOptions(unsupported="drop")
-ERROR = TranslateOptions()
 PNG = "data:image/png;base64,iVBORw0KGgo="
 PDF = "data:application/pdf;base64,JVBERi0x"
 QUESTION = {"role": "user", "content": "Weather in Oslo?"}
@@ -22,11 +21,8 @@ CALL = {"id": "call_1", "type": "function", "function": {"name": "get_weather", 
 RESULT = {"role": "tool", "tool_call_id": "call_1", "content": "sunny"}
 
 
-def tr(messages: list[dict[str, Any]], target: Dialect, options: TranslateOptions = ERROR) -> Any:
-    body = {"model": "gpt-4o", "messages": messages}
-    return translate_request(
-        body, source=OAI, target=target, operation=Operation.CHAT, target_model="m", options=options
-    )[:2]
+def request(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"model": "gpt-4o", "messages": messages}
 
 
 def loop(call: dict[str, Any] = CALL, answer: dict[str, Any] | None = None, result: Any = RESULT) -> list[Any]:
@@ -58,11 +54,7 @@ REFUSED = {
 def test_a_field_with_no_place_is_refused_by_name_or_dropped_and_listed(name: str, target: Dialect) -> None:
     """A message's, tool call's or part's field the target has no place for is refused as
     ``<role>.<field>``, ``tool_calls.<field>`` or ``<type>.<field>`` under "error", listed under "drop"."""
-    with pytest.raises(UnsupportedParameter) as info:
-        tr(REFUSED[name], target)
-    assert info.value.name == name
-    _out, dropped = tr(REFUSED[name], target, DROP)
-    assert dropped == [name]
+    assert_refused_then_listed(request(REFUSED[name]), OAI, target, name)
 
 
 @pytest.mark.parametrize("target", [ANT, GEM])
@@ -77,7 +69,7 @@ def test_an_answer_sent_back_as_the_sdk_echoes_it_is_listed_not_refused(target: 
         "function_call": None,
         "reasoning_content": "The user wants Oslo.",
     }
-    out, dropped = tr(loop(call={**CALL, "index": 0}, answer=answer), target)
+    out, dropped = translated(request(loop(call={**CALL, "index": 0}, answer=answer)), OAI, target)
     assert dropped == ["assistant.reasoning_content", "tool_calls.index"]
     assert "Oslo" in str(out)
 
@@ -89,6 +81,6 @@ def test_caching_hints_and_a_files_name_are_listed_not_refused() -> None:
         {"type": "text", "text": "Summarise:", "prompt_cache_breakpoint": {"mode": "explicit"}},
         {"type": "file", "file": {"file_data": PDF, "filename": "report.pdf"}, "cache_control": {"type": "ephemeral"}},
     ]
-    out, dropped = tr(parts(*content), ANT)
+    out, dropped = translated(request(parts(*content)), OAI, ANT)
     assert dropped == ["prompt_cache_breakpoint", "cache_control", "file.filename"]
     assert [block["type"] for block in out["messages"][0]["content"]] == ["text", "document"]
