@@ -93,6 +93,22 @@ FEATURES: dict[str, tuple[dict[str, Any], Any, tuple[Check, Any], tuple[Check, A
         (lambda s: s["messages"][0]["content"][0]["type"], "image_url"),
         (lambda s: s["messages"][0]["content"][0]["source"]["media_type"], "image/png"),
     ),
+    "video metadata": (  # which stretch of a video the model sees: no other provider's form
+        {},
+        [
+            types.Content(
+                role="user",
+                parts=[
+                    types.Part(
+                        inline_data=types.Blob(data=PNG, mime_type="image/png"),
+                        video_metadata=types.VideoMetadata(start_offset="1s"),
+                    )
+                ],
+            )
+        ],
+        (lambda s: s, None),
+        (lambda s: s, None),
+    ),
     "declaration response": (
         {"tools": [declared(response=types.Schema(type="OBJECT", properties={"sky": {"type": "STRING"}}))]},
         "Graz?",
@@ -136,6 +152,7 @@ FEATURES: dict[str, tuple[dict[str, Any], Any, tuple[Check, Any], tuple[Check, A
     "continuation_token": ({"continuation_token": b"resume-here"}, "Graz?", (lambda s: s, None), (lambda s: s, None)),
 }
 REFUSED_AS = {
+    "video metadata": r"parts\.videoMetadata",
     "safety_settings": "safetySettings",
     "thinking budget": "thinkingConfig.thinkingBudget",
     "continuation_token": "'continuationToken': it resumes an answer Gemini cut",
@@ -206,3 +223,28 @@ async def test_an_image_in_the_system_instruction_is_refused_by_name(
     with pytest.raises(errors.ClientError, match=r"systemInstruction\.inlineData"):
         await gemini_client(running.url).aio.models.generate_content(model=target, contents="hi", config=config)
     assert await running.fake_requests(urls[target.removeprefix("to-")]) == []
+
+
+@pytest.mark.parametrize("target", ["to-openai", "to-anthropic"])
+async def test_an_answers_thought_signature_sent_back_is_listed(
+    fake: FakeFactory, sidecar: SidecarFactory, gemini_client: Any, target: str
+) -> None:
+    """A function call as google-genai keeps an answer's (with its ``thought_signature``) sent back in the
+    history: answered, ``x-sidecar-dropped-params`` lists ``thoughtSignature`` (the model's thoughts have no
+    place elsewhere); before 2026-12-06 it was left out unlisted."""
+    running, urls = await start(fake, sidecar)
+    call = types.Part(function_call=types.FunctionCall(name="get_weather", args={"city": "Graz"}))
+    call.thought_signature = b"\x0a\x24signed"
+    result = types.Part.from_function_response(name="get_weather", response={"sky": "sunny"})
+    contents = [
+        types.Content(role="user", parts=[types.Part(text="Weather in Graz?")]),
+        types.Content(role="model", parts=[call]),
+        types.Content(role="user", parts=[result]),
+    ]
+    config = types.GenerateContentConfig(tools=TOOLS)
+    answer = await gemini_client(running.url).aio.models.generate_content(
+        model=target, contents=contents, config=config
+    )
+    assert answer.sdk_http_response.headers["x-sidecar-dropped-params"] == "thoughtSignature"
+    sent = (await running.fake_requests(urls[target.removeprefix("to-")]))[-1]["json"]
+    assert "Graz" in str(sent["messages"])

@@ -1,7 +1,7 @@
 """An OpenAI app's request features towards Anthropic and Gemini, through openai-python, whole and
 streamed: each reaches the other provider as its own field (docs/translation.md, Chat requests), or is
-dropped and listed when it does not change what the model generates (``store``, ``metadata``), and the
-answer parses. Checked against https://platform.openai.com/docs/api-reference/chat/create
+dropped and listed when it does not change what the model generates (``store``, ``metadata``, an
+answer's ``annotations`` and ``reasoning_content`` sent back in the history), and the answer parses. Checked against https://platform.openai.com/docs/api-reference/chat/create
 (``parallel_tool_calls``, ``tool_choice``, ``response_format`` with ``strict`` and ``description``,
 ``max_completion_tokens``, ``reasoning_effort``, ``store``, ``metadata``)."""
 
@@ -40,6 +40,11 @@ ANNOTATED_HISTORY = [
         "content": "Graz is lovely.",
         "annotations": [{"type": "url_citation", "url_citation": SOURCE}],
     },
+    {"role": "user", "content": "Graz, please"},
+]
+REASONED_HISTORY = [  # an answer as openai-python sends it back: the reasoning the sidecar's answers carry
+    {"role": "user", "content": "A city to visit?"},
+    {"role": "assistant", "content": "Graz.", "refusal": None, "annotations": [], "reasoning_content": "Small, old."},
     {"role": "user", "content": "Graz, please"},
 ]
 Check = Callable[[dict[str, Any]], Any]
@@ -96,6 +101,12 @@ FEATURES: dict[str, tuple[dict[str, Any], tuple[Check, Any], tuple[Check, Any], 
         (lambda s: s["contents"][1], {"role": "model", "parts": [{"text": "Graz is lovely."}]}),
         "annotations",
     ),
+    "reasoning in the history": (  # an earlier answer's reasoning: no place in another provider's history
+        {"messages": REASONED_HISTORY},
+        (lambda s: s["messages"][1], {"role": "assistant", "content": [{"type": "text", "text": "Graz."}]}),
+        (lambda s: s["contents"][1], {"role": "model", "parts": [{"text": "Graz."}]}),
+        "assistant.reasoning_content",
+    ),
     "store and metadata": (
         {"store": True, "metadata": {"team": "search"}},
         (lambda s: "metadata" in s, False),
@@ -151,6 +162,24 @@ async def test_a_participant_name_is_refused_by_name(fake: FakeFactory, sidecar:
     ]
     async with openai_client(running) as client:
         with pytest.raises(openai.BadRequestError, match=r"messages\.name"):
+            await client.chat.completions.create(model=target, messages=messages)
+    assert await running.fake_requests(urls[target.removeprefix("to-")]) == []
+
+
+@pytest.mark.parametrize("target", ["to-anthropic", "to-gemini"])
+async def test_a_message_field_with_no_place_is_refused_by_name(
+    fake: FakeFactory, sidecar: SidecarFactory, target: str
+) -> None:
+    """A field of a message or a content part that the other provider has no place for (an earlier spoken
+    answer's ``audio``) is a 400 naming it, nothing sent; before 2026-12-06 it was left out unsaid."""
+    running, urls = await start(fake, sidecar)
+    messages: list[Any] = [
+        {"role": "user", "content": "Say hello."},
+        {"role": "assistant", "content": None, "audio": {"id": "audio_abc"}},
+        {"role": "user", "content": "Again, in text."},
+    ]
+    async with openai_client(running) as client:
+        with pytest.raises(openai.BadRequestError, match=r"assistant\.audio"):
             await client.chat.completions.create(model=target, messages=messages)
     assert await running.fake_requests(urls[target.removeprefix("to-")]) == []
 

@@ -251,6 +251,13 @@ REFUSED_ROWS = table_after("Refused (or dropped under `drop`)")
 GC = "generationConfig"
 REFUSED_SAMPLES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("OpenAI", "messages.name"): {"messages": [{"role": "user", "content": "hi", "name": "alice"}]},
+    ("OpenAI", "assistant.audio"): {
+        "messages": [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": None, "audio": {"id": "audio_1"}},
+            {"role": "user", "content": "again"},
+        ]
+    },
     ("OpenAI", "logprobs: true"): {"logprobs": True},
     ("OpenAI", "top_logprobs"): {"top_logprobs": 2},
     ("OpenAI", "logit_bias"): {"logit_bias": {"50256": -100}},
@@ -394,6 +401,20 @@ REFUSED_SAMPLES: dict[tuple[str, str], dict[str, Any] | None] = {
     },
     ("Gemini", "codeExecutionResult"): {
         "contents": [HI, {"role": "model", "parts": [{"codeExecutionResult": {"outcome": "OUTCOME_OK"}}]}]
+    },
+    ("Gemini", "functionCall.partialArgs"): {
+        "contents": [
+            {"role": "user", "parts": [{"text": "hi"}]},
+            {"role": "model", "parts": [{"functionCall": {"name": "f", "partialArgs": [{"jsonPath": "$.a"}]}}]},
+            {"role": "user", "parts": [{"functionResponse": {"name": "f", "response": {}}}]},
+        ]
+    },
+    ("Gemini", "functionResponse.scheduling"): {
+        "contents": [
+            {"role": "user", "parts": [{"text": "hi"}]},
+            {"role": "model", "parts": [{"functionCall": {"name": "f", "args": {}}}]},
+            {"role": "user", "parts": [{"functionResponse": {"name": "f", "response": {}, "scheduling": "SILENT"}}]},
+        ]
     },
     ("Gemini", "videoMetadata"): {
         "contents": [

@@ -49,8 +49,9 @@ CASES = [
         R.ANTHROPIC_TO_GEMINI_DROPPED,
         id="anthropic->gemini",
     ),
-    pytest.param(R.GEMINI_REQUEST, GEM, OAI, R.GEMINI_TO_OPENAI, [], id="gemini->openai"),
-    pytest.param(R.GEMINI_REQUEST, GEM, ANT, R.GEMINI_TO_ANTHROPIC, [], id="gemini->anthropic"),
+    # the answer's thought signature sent back (not the sidecar's SKIP_SIGNATURE): listed since 2026-12-06
+    pytest.param(R.GEMINI_REQUEST, GEM, OAI, R.GEMINI_TO_OPENAI, ["thoughtSignature"], id="gemini->openai"),
+    pytest.param(R.GEMINI_REQUEST, GEM, ANT, R.GEMINI_TO_ANTHROPIC, ["thoughtSignature"], id="gemini->anthropic"),
 ]
 
 

@@ -8,6 +8,7 @@ Map of the package::
     request      chat requests <-> the common form (pure): one step per top-level field, the
                  request-parameter reader
     contents     ``contents`` <-> the common form's turns (tool-call ids, function responses, signatures)
+    fields       the other fields of contents and parts: dropped and listed, or refused (``SKIP_SIGNATURE``)
     generation   ``generationConfig`` <-> settings, response format (``GEMINI_MAX_STOPS``)
     thinking     its thinking field <-> the common form's ``Thinking`` (``translate.thinking``)
     declarations ``tools[].functionDeclarations`` -> the common form's tools (a result schema refused)

@@ -3,7 +3,8 @@
 - Reading (``parse_contents``): roles user/model; text, inlineData, fileData, functionCall and
   functionResponse parts (``_parse_part``; camelCase and snake_case keys both read). A thought is dropped,
   listed; a ``fileData`` URI only Gemini can read (``files``: Files API, Cloud Storage) cannot be
-  translated. Consecutive contents of one role are one turn (google-genai's chats keep a streamed answer
+  translated; every other field of a content or a part is listed or refused by name (``fields``).
+  Consecutive contents of one role are one turn (google-genai's chats keep a streamed answer
   as one ``model`` content per fragment; OpenAI would take them as separate messages).
 - Gemini has no tool-call ids in history: reading, calls get ``call_{turn}_{part}`` ids (or keep their
   optional ``id``) and each ``functionResponse`` links to the call its ``id`` names, else (no id, or one no
@@ -29,10 +30,9 @@ from ...translate.media import guess_media_type
 from ...translate.options import Drops, TranslationError
 from ...translate.parts import dumps, unanswered_call
 from ...translate.shapes import said_kind
+from .fields import SKIP_SIGNATURE, check_content, check_part
 from .files import GOOGLE_ONLY_URI, fetchable
 from .keys import camel
-
-SKIP_SIGNATURE = "skip_thought_signature_validator"
 
 # A turn being written: its role, its function responses (each with its call's position), its other parts.
 _Staged = tuple[str, list[tuple[int, dict[str, Any]]], list[dict[str, Any]]]
@@ -51,12 +51,16 @@ def parse_contents(value: Any, drops: Drops) -> list[Message]:
     pending: dict[str, list[str]] = {}  # a function's call ids not answered yet, for results without an id
     for turn, content in enumerate(contents):
         role: Literal["user", "assistant"] = "assistant" if content.get("role") == "model" else "user"
+        if len(content) > ("role" in content) + ("parts" in content):  # others than those: named
+            check_content(content, "contents", drops)
         raw_parts = content.get("parts") or ()
         if isinstance(raw_parts, (str, dict)):  # iterated, a string would read as parts of one letter
             raise TranslationError(f"contents[{turn}].parts: must be an array, not {said_kind(raw_parts)}")
         parts: list[Part] = []
         for index, raw in enumerate(raw_parts):
             part = {camel(k): v for k, v in raw.items()} if any("_" in k for k in raw) else raw
+            if len(part) > 1 or "text" not in part:  # a text alone: nothing to name, no call made (``fields``)
+                check_part(part, drops)
             parsed = _parse_part(part, f"call_{turn}_{index}", pending, drops)
             if parsed is not None:
                 parts.append(parsed)

@@ -40,7 +40,7 @@ from ...translate.deltas import (
 from ...translate.parts import new_id, parse_arguments
 from ...translate.stream_out import json_event
 from . import citations, response
-from .contents import SKIP_SIGNATURE
+from .fields import SKIP_SIGNATURE
 from .logprobs import add_to_candidate as add_logprobs
 
 _TEXT_HEAD = b'data: {"candidates":[{"content":{"role":"model","parts":[{"text":'

@@ -28,6 +28,7 @@ from ...translate.parts import check_opening, turns_of
 from ...translate.schema import to_gemini
 from .contents import build_contents, parse_contents
 from .declarations import parse_tools
+from .fields import check_content, check_part
 from .generation import build_config, parse_config
 from .keys import camel
 
@@ -76,8 +77,12 @@ def _parse_system(value: Any, drops: Drops) -> list[str]:
     place in the other dialects' system prompts: refused by name (``systemInstruction.inlineData``) or
     dropped and listed; it was left out unsaid."""
     parts = value.get("parts", ()) if isinstance(value, dict) else [{"text": value}]
+    if isinstance(value, dict) and len(value) > ("role" in value) + ("parts" in value):
+        check_content(value, "systemInstruction", drops)
     texts = []
     for part in parts:
+        if isinstance(part, dict) and len(part) > 1:  # a text alone: nothing to name (``fields``)
+            check_part({camel(k): v for k, v in part.items()}, drops)
         if "text" not in part:
             drops.unsupported(f"systemInstruction.{name_of(next(iter(part), None))}", "a system prompt is text")
         elif part["text"]:

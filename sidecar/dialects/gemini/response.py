@@ -36,7 +36,7 @@ from ...translate.common import ChatResponse, Choice, FinishReason, Part, Reason
 from ...translate.parts import answer_id, answer_string, new_id, safe_id, text_of
 from ..errors import ANTHROPIC_ONLY_STATUSES
 from . import citations, logprobs
-from .contents import SKIP_SIGNATURE
+from .fields import SKIP_SIGNATURE
 
 FINISH_FROM = {
     "STOP": FinishReason.STOP,

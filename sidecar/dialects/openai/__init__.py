@@ -8,6 +8,7 @@ Map of the package::
     request      chat requests <-> the common form (pure): top-level settings and features, the
                  request-parameter reader
     messages     ``messages`` <-> the common form's system prompts and turns (pure; also the answer's message)
+    fields       the other fields of messages, tool calls and content parts: dropped and listed, or refused
     shape        CHAT_REQUEST: the JSON types of a chat request's fields, named in a 400 (translate.shapes)
     response     chat responses <-> the common form, usage, finish reasons, error body and error event
     citations    ``message.annotations`` (url citations) <-> the common form's citations

@@ -8,7 +8,8 @@ Reading (``parse_messages``), one step per role:
 - ``assistant`` (``_assistant_turn``): the text, or a ``refusal`` without content as the turn's text,
   then the ``tool_calls`` with their JSON-string arguments (a call without an id gets one);
 - ``tool``: the result of the call it names, which gives it the call's name;
-- ``function`` (legacy) and a participant ``name`` cannot be translated; another role is refused.
+- ``function`` (legacy) and a participant ``name`` cannot be translated; another role is refused;
+- every other field of a message, a tool call or a part: listed or refused by name (``fields``).
 
 Writing (``build_messages``): every system prompt in one leading system message, an assistant turn as
 ``assistant_message`` (shared with ``response``: arguments as JSON strings), a user turn's tool results
@@ -23,9 +24,11 @@ from ...translate.common import ChatRequest, MediaPart, Message, Part
 from ...translate.media import media_part
 from ...translate.options import Drops, TranslationError, name_of, shown
 from ...translate.parts import dumps, new_id, parse_arguments, result_text, text_of, unanswered_call
+from .fields import check_message, check_part
 
 _ROLES = "must be 'system', 'developer', 'user', 'assistant', 'tool' or 'function'"
 _TEXT_PARTS = frozenset(("text", "refusal"))  # the parts a system, assistant or tool message may hold
+_USER_PARTS = frozenset(("text", "image_url", "file"))  # the parts a user message may hold that translate
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -41,6 +44,8 @@ def parse_messages(raw: list[Any], drops: Drops) -> tuple[list[str], list[Messag
         if not isinstance(m, dict):
             raise TranslationError(f"messages[{index}]: must be an object, not {shown(m)}")
         role = m.get("role")
+        if len(m) > 2 or "content" not in m:  # a role and a content only: nothing to name, no call made
+            check_message(role, m, drops)
         if m.get("name") and role not in ("tool", "function"):
             # who said it: no other API has it (a tool result's name, as LangChain writes it, is its call's)
             drops.unsupported("messages.name", "Anthropic and Gemini take no participant names")
@@ -110,7 +115,9 @@ def _plain_text(content: Any, role: str, drops: Drops) -> str:
         return ""
     for p in content:
         kind = p.get("type") if isinstance(p, dict) else None
-        if kind not in _TEXT_PARTS:
+        if kind in _TEXT_PARTS:
+            check_part(kind, p, drops)
+        else:
             drops.unsupported(f"{role}.content.{name_of(kind)}", f"a {role} message holds text parts only")
     return "".join(p.get("text") or p.get("refusal") or "" for p in content if isinstance(p, dict))
 
@@ -128,6 +135,8 @@ def _user_parts(content: Any, drops: Drops) -> list[Part]:
     parts: list[Part] = []
     for p in content or ():
         kind = p.get("type")
+        if kind in _USER_PARTS:
+            check_part(kind, p, drops)
         if kind == "text":
             parts.append({"type": "text", "text": p.get("text", "")})
         elif kind == "image_url":
