@@ -3,7 +3,9 @@ process under libfaketime (the Debian package ``faketime``; ``.ci/run`` installs
 test moves forward by rewriting the file libfaketime reads at every clock read. Both clocks move: the
 wall clock and the monotonic one the memory store ages its entries by (docs/caching.md, Clocks), so the
 process sees time pass that the test does not wait for. The cache's own tests step its clock seam
-(tests/cache/test_response_cache.py); these step the process's.
+(tests/cache/test_response_cache.py); these step the process's. The Redis store's entries are aged by the
+process's wall clock too (their ``stored_at``): the redis-server is not under libfaketime, so its TTLs
+run on the machine's clock and the entry outlives the age at which the sidecar stops serving it.
 
 One scenario, in order (the route: ``ttl_s`` 60, ``stale_s`` 600, last resort ``kind: cache``): a miss
 stores the answer; 30 s later a hit says ``Age`` 30 or more; 90 s after the store, the targets failing,
@@ -24,6 +26,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from ..conftest import FakeFactory
+from ..redis_server import RedisServer
 from ..sdk_clients import sdk_client
 from ..waiting import until
 from .cache_helpers import PROMPT, cache_policy
@@ -78,20 +81,38 @@ def faketime_env(tmp_path: Path) -> tuple[dict[str, str], Path]:
     return env, clock_file
 
 
-@pytest.fixture
-async def stepped(
-    tmp_path: Path, fake: FakeFactory, faketime_env: tuple[dict[str, str], Path]
+async def _stepped(
+    tmp_path: Path, fake: FakeFactory, faketime_env: tuple[dict[str, str], Path], store: str = ""
 ) -> AsyncIterator[SteppedSidecar]:
-    """The sidecar process under libfaketime, over one fake provider on loopback."""
+    """The sidecar process under libfaketime, over one fake provider on loopback, caching in ``store``."""
     cache = "{enabled: true, ttl_s: 60, stale_s: 600}"
     policy = tmp_path / "policy.yaml"
-    policy.write_text(cache_policy([await fake("f0")], cache=cache, resilience=LAST_RESORT))
+    policy.write_text(cache_policy([await fake("f0")], cache=cache, store=store, resilience=LAST_RESORT))
     env, clock_file = faketime_env
     process, url = await run_sidecar(policy, env)
     try:
         yield SteppedSidecar(url, clock_file)
     finally:
         await stop(process)
+
+
+@pytest.fixture
+async def stepped(
+    tmp_path: Path, fake: FakeFactory, faketime_env: tuple[dict[str, str], Path]
+) -> AsyncIterator[SteppedSidecar]:
+    """The sidecar process under libfaketime, caching in memory."""
+    async for running in _stepped(tmp_path, fake, faketime_env):
+        yield running
+
+
+@pytest.fixture
+async def stepped_redis(
+    tmp_path: Path, fake: FakeFactory, faketime_env: tuple[dict[str, str], Path], redis_server: RedisServer
+) -> AsyncIterator[SteppedSidecar]:
+    """The sidecar process under libfaketime, caching in a real Redis that is not (its TTLs run on the
+    machine's clock)."""
+    async for running in _stepped(tmp_path, fake, faketime_env, f"{{redis: {{url: '{redis_server.url}'}}}}"):
+        yield running
 
 
 async def test_ages_follow_the_processs_stepped_clock(stepped: SteppedSidecar) -> None:
@@ -117,3 +138,28 @@ async def test_ages_follow_the_processs_stepped_clock(stepped: SteppedSidecar) -
     with pytest.raises(openai.InternalServerError) as failure:
         await stepped.ask(ALL_FAIL)
     assert failure.value.response.headers["x-sidecar-degraded"] == "cache-unavailable"
+
+
+async def test_redis_entries_age_by_the_processs_stepped_wall_clock(
+    stepped_redis: SteppedSidecar, redis_server: RedisServer
+) -> None:
+    """A Redis entry's age is the sidecar's wall clock minus its ``stored_at``, not Redis's TTL: a hit's
+    ``Age`` grows with the stepped clock, past ``ttl_s`` the entry is served ``stale`` only as the last
+    resort, and past ``ttl_s + stale_s`` it is not served while Redis (on the machine's clock) still
+    holds it."""
+    first = await stepped_redis.ask()
+    assert first.headers["x-sidecar-cache"] == "miss"
+    await until(stepped_redis.stores, lambda stored: stored >= 1)
+    stepped_redis.step_to(30)
+    hit = await stepped_redis.ask()
+    assert (hit.headers["x-sidecar-cache"], int(hit.headers["age"]) >= 30) == ("hit", True)
+    stepped_redis.step_to(90)
+    stale = await stepped_redis.ask(ALL_FAIL)
+    assert (stale.headers["x-sidecar-cache"], stale.headers["x-sidecar-degraded"]) == ("stale", "cache")
+    assert int(stale.headers["age"]) >= 90
+    stepped_redis.step_to(661)
+    with pytest.raises(openai.InternalServerError) as failure:
+        await stepped_redis.ask(ALL_FAIL)
+    assert failure.value.response.headers["x-sidecar-degraded"] == "cache-unavailable"
+    with redis_server.client() as client:
+        assert [client.ttl(key) > 0 for key in client.keys("*")] == [True]  # kept, by Redis's own clock
