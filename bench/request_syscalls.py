@@ -7,7 +7,8 @@ second command) shows as more ``epoll_wait`` calls per request. This starts a si
 request_profile.py's cases (untraced, as the image runs it), warms it with ``--warm`` requests, then
 attaches ``strace -f -c`` to all its threads twice for the same wall time: once while it serves
 ``--requests`` sequential requests on one kept-alive connection, once idle (its timers). The difference
-over ``--requests`` is one request's system calls, by name.
+over ``--requests`` is one request's system calls, by name, and the polls that returned events (the
+loop woken by I/O; the other polls return at once with none, the loop having callbacks ready).
 
     python bench/request_syscalls.py [--case plain|hit|redis-hit|minimal] [--warm 100] [--requests 400]
         [--code DIR]
@@ -34,12 +35,15 @@ from nginx_upstream import nginx_on_free_port
 from request_profile import target_of
 
 ROW = re.compile(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)\s*$")
+POLLED = re.compile(r"epoll_p?wait.*\)\s+=\s+(\d+)$")  # a poll's result: how many events it returned
+WOKEN = "epoll_pwait, events"  # the table's row of the polls that returned events (the loop woken by I/O)
 
 
 def traced(pid: int, out: Path, work: object) -> tuple[dict[str, int], float]:
-    """System calls by name of every thread of ``pid`` while ``work()`` runs, and how long it ran."""
+    """System calls by name of every thread of ``pid`` while ``work()`` runs (and ``WOKEN``: the polls
+    that returned events), and how long it ran."""
     strace = subprocess.Popen(
-        ["strace", "-f", "-c", "-o", str(out), "-p", str(pid)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        ["strace", "-f", "-C", "-o", str(out), "-p", str(pid)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     assert strace.stderr is not None
     time.sleep(1.0)  # attached to every thread (strace says so on stderr, buffered: a pause is simpler)
@@ -48,11 +52,14 @@ def traced(pid: int, out: Path, work: object) -> tuple[dict[str, int], float]:
     took = time.monotonic() - started
     strace.send_signal(signal.SIGINT)
     strace.wait(timeout=60)
-    counts: dict[str, int] = {}
+    counts: dict[str, int] = {WOKEN: 0}
     for line in out.read_text().splitlines():
         match = ROW.match(line)
         if match and match[2] != "total":
             counts[match[2]] = int(match[1])
+        polled = POLLED.search(line)
+        if polled and int(polled[1]) > 0:
+            counts[WOKEN] += 1
     return counts, took
 
 
@@ -107,7 +114,11 @@ def main() -> int:
     for name in sorted(per, key=lambda n: -abs(per[n])):
         if abs(per[name]) >= 0.01:
             print(f"| {name} | {per[name]:.2f} | {busy.get(name, 0)} | {idle.get(name, 0)} |")
-    print(f"| all | {sum(per.values()):.2f} | {sum(busy.values())} | {sum(idle.values())} |")
+    calls = [name for name in per if name != WOKEN]
+    print(
+        f"| all system calls | {sum(per[n] for n in calls):.2f} | {sum(busy.get(n, 0) for n in calls)} | "
+        f"{sum(idle.get(n, 0) for n in calls)} |"
+    )
     return 0
 
 
