@@ -23,6 +23,7 @@ redis-server. Results: docs/benchmarks.md, wave 33 ``redis33``.
 
 from __future__ import annotations
 
+import argparse
 import sys
 import tempfile
 import time
@@ -65,29 +66,33 @@ async def operations(n: int, layer: str, port: int) -> None:
     await cache.close()
 
 
+def table(args: argparse.Namespace, port: int) -> None:
+    """Each package's row: one operation's instructions at each layer."""
+    codes = measured_code(__file__, args)
+    print(f"\n| code | {' | '.join(LAYERS)} |\n|---|{'---|' * len(LAYERS)}")
+    for label, code in codes:
+        per = []
+        for layer in LAYERS:
+            totals = [
+                valgrind_script(__file__, ["--run", str(n), layer, str(port)], code) for n in (args.few, args.many)
+            ]
+            per.append((totals[1] - totals[0]) / (args.many - args.few))
+        print(f"| {label} | {' | '.join(f'{value:,.0f}' for value in per)} |", flush=True)
+
+
 def main() -> int:
     args = parts_arguments(300, 2300, run_values=3)
     if args.run is not None:
         count, layer, port = args.run
         uvloop.run(operations(int(count), layer, int(port)))
         return 0
-    workdir = Path(tempfile.mkdtemp(prefix="cache-redis-parts-"))
-    server, port = start_redis(workdir)
+    server, port = start_redis(Path(tempfile.mkdtemp(prefix="cache-redis-parts-")))
     try:
-        codes = measured_code(__file__, args)
-        print(f"\n| code | {' | '.join(LAYERS)} |\n|---|{'---|' * len(LAYERS)}")
-        for label, code in codes:
-            per = []
-            for layer in LAYERS:
-                totals = [
-                    valgrind_script(__file__, ["--run", str(n), layer, str(port)], code) for n in (args.few, args.many)
-                ]
-                per.append((totals[1] - totals[0]) / (args.many - args.few))
-            print(f"| {label} | {' | '.join(f'{value:,.0f}' for value in per)} |", flush=True)
-    finally:
+        table(args, port)
+        return 0
+    finally:  # the server stopped by its process, as the other benches do
         server.terminate()
         server.wait(timeout=10)
-    return 0
 
 
 if __name__ == "__main__":

@@ -212,21 +212,27 @@ def serve(
     try:
         port = wait_port(ports, proc, timeout=timeout)
         wait_http(f"http://127.0.0.1:{port}{ready}", timeout=timeout)
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-
-        def send(requests: int) -> None:
-            for _ in range(requests):
-                connection.request("POST", "/v1/chat/completions", body, {"Content-Type": "application/json"})
-                answer = connection.getresponse()
-                answer.read()
-                if answer.status != 200:
-                    raise RuntimeError(f"HTTP {answer.status}")
-
+        connection, send = sender(port, body)
         between(send, proc.pid)
         connection.close()
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=120)
+
+
+def sender(port: int, body: str) -> tuple[http.client.HTTPConnection, Callable[[int], None]]:
+    """A kept-alive connection to ``port`` and ``send(n)``: n sequential chat requests of ``body`` on it."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+    def send(requests: int) -> None:
+        for _ in range(requests):
+            connection.request("POST", "/v1/chat/completions", body, {"Content-Type": "application/json"})
+            answer = connection.getresponse()
+            answer.read()
+            if answer.status != 200:
+                raise RuntimeError(f"HTTP {answer.status}")
+
+    return connection, send
 
 
 # what ``serve`` needs beside the command: environment, ports file, readiness path, request body, start timeout

@@ -19,7 +19,6 @@ Needs nginx, strace (and redis-server for ``redis-hit``). Results: docs/benchmar
 from __future__ import annotations
 
 import argparse
-import http.client
 import os
 import re
 import signal
@@ -32,7 +31,7 @@ from pathlib import Path
 from listening import start_redis, wait_port
 from measuring import tools_present, wait_http
 from nginx_upstream import nginx_on_free_port
-from request_profile import target_of
+from request_profile import sender, target_of
 
 ROW = re.compile(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)\s*$")
 POLLED = re.compile(r"epoll_p?wait.*\)\s+=\s+(\d+)$")  # a poll's result: how many events it returned
@@ -86,16 +85,7 @@ def main() -> int:
         servers.append(proc)
         port = wait_port(ports, proc, timeout=timeout)
         wait_http(f"http://127.0.0.1:{port}{ready}", timeout=timeout)
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-
-        def send(requests: int) -> None:
-            for _ in range(requests):
-                connection.request("POST", "/v1/chat/completions", body, {"Content-Type": "application/json"})
-                answer = connection.getresponse()
-                answer.read()
-                if answer.status != 200:
-                    raise RuntimeError(f"HTTP {answer.status}")
-
+        connection, send = sender(port, body)
         send(args.warm)
         busy, took = traced(proc.pid, workdir / "busy.txt", lambda: send(args.requests))
         idle, _ = traced(proc.pid, workdir / "idle.txt", lambda: time.sleep(took))
