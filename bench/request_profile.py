@@ -19,12 +19,13 @@ Each function is put in an area by its module (``AREAS``); a C function (``{meth
 put in the area of the Python function that called it, its calls and time split by caller. Only the
 event loop's thread is seen (the untraced sidecar does all its request work there).
 
-    python bench/request_profile.py [--case plain|hit|redis-hit|minimal] [--few 100] [--many 400] [--bytecodes]
+    python bench/request_profile.py [--case plain|hit|redis-hit|miss|minimal] [--few 100] [--many 400] [--bytecodes]
         [--top 40] [--details] [--code DIR]
 
 ``--case hit``: a memory cache hit (bench/cache_path.py's cached route; the same request every time, the
 first fills the entry); ``--case redis-hit``: the same with the Redis store (a ``redis-server`` this script
-starts on a free port, as cache_path.py does); ``--case minimal``: bench/minimal_proxy.py, the featureless
+starts on a free port, as cache_path.py does); ``--case miss``: a memory miss (bodies made unique by a
+counter, as cache_path.py's); ``--case minimal``: bench/minimal_proxy.py, the featureless
 aiohttp proxy. ``--details``: every area's functions. ``--code DIR``: the ``sidecar`` package from DIR (a
 ``git archive`` snapshot), put first on ``PYTHONPATH``. Needs nginx (and redis-server). Results:
 docs/benchmarks.md, wave 27 ``plain27``, wave 33 ``redis33``.
@@ -220,13 +221,13 @@ def serve(
         proc.wait(timeout=120)
 
 
-def sender(port: int, body: str) -> tuple[http.client.HTTPConnection, Callable[[int], None]]:
-    """A kept-alive connection to ``port`` and ``send(n)``: n sequential chat requests of ``body`` on it."""
+def sender(port: int, body: Callable[[], str]) -> tuple[http.client.HTTPConnection, Callable[[int], None]]:
+    """A kept-alive connection to ``port`` and ``send(n)``: n sequential chat requests, each ``body()``."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 
     def send(requests: int) -> None:
         for _ in range(requests):
-            connection.request("POST", "/v1/chat/completions", body, {"Content-Type": "application/json"})
+            connection.request("POST", "/v1/chat/completions", body(), {"Content-Type": "application/json"})
             answer = connection.getresponse()
             answer.read()
             if answer.status != 200:
@@ -236,7 +237,7 @@ def sender(port: int, body: str) -> tuple[http.client.HTTPConnection, Callable[[
 
 
 # what ``serve`` needs beside the command: environment, ports file, readiness path, request body, start timeout
-Target = tuple[dict[str, str], Path, str, str, float]
+Target = tuple[dict[str, str], Path, str, Callable[[], str], float]
 
 
 def profile_run(
@@ -354,17 +355,17 @@ def target_of(
     ports = workdir / "target.ports"
     if case == "minimal":
         command = [sys.executable, str(ROOT / "bench/minimal_proxy.py"), "0", f"http://127.0.0.1:{upstream}"]
-        return [*command, str(ports)], (dict(os.environ), ports, "/healthz", REQUEST, timeout)
-    if case in ("hit", "redis-hit"):
-        from cache_path import CACHED_REQUEST, policy
+        return [*command, str(ports)], (dict(os.environ), ports, "/healthz", lambda: REQUEST, timeout)
+    if case in ("hit", "redis-hit", "miss"):
+        from cache_path import CACHED_REQUEST, policy, unique
 
         store = "{memory: {max_entries: 100000}}"
         if redis_port is not None:
             store = f"{{redis: {{url: 'redis://127.0.0.1:{redis_port}/0', timeout_s: 1}}}}"
         path = policy(workdir, case, upstream, store)
-        body = CACHED_REQUEST
+        body = unique(CACHED_REQUEST, iter(range(10**9)).__next__) if case == "miss" else lambda: CACHED_REQUEST
     else:
-        path, body = sidecar_policy(workdir, upstream, "chain"), REQUEST
+        path, body = sidecar_policy(workdir, upstream, "chain"), lambda: REQUEST
     # the policy poll's tick every 0.5 s of wall time would count more the slower the traced requests go
     command, env = sidecar_command(path, ports, {"SIDECAR_RELOAD_INTERVAL_S": "3600"})
     assert command[1 : 1 + len(OPTIMISED)] == OPTIMISED
@@ -378,7 +379,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--few", type=int, default=100, help="requests of the first run (--bytecodes: warm-up)")
     parser.add_argument("--many", type=int, default=400, help="requests of the second run (--bytecodes: few+traced)")
-    parser.add_argument("--case", choices=("plain", "hit", "redis-hit", "minimal"), default="plain")
+    parser.add_argument("--case", choices=("plain", "hit", "redis-hit", "miss", "minimal"), default="plain")
     parser.add_argument("--bytecodes", action="store_true", help="count bytecodes by function (sys.settrace)")
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--details", action="store_true", help="each area's functions too")

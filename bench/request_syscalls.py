@@ -10,7 +10,7 @@ attaches ``strace -f -c`` to all its threads twice for the same wall time: once 
 over ``--requests`` is one request's system calls, by name, and the polls that returned events (the
 loop woken by I/O; the other polls return at once with none, the loop having callbacks ready).
 
-    python bench/request_syscalls.py [--case plain|hit|redis-hit|minimal] [--warm 100] [--requests 400]
+    python bench/request_syscalls.py [--case plain|hit|redis-hit|miss|minimal] [--warm 100] [--requests 400]
         [--code DIR]
 
 Needs nginx, strace (and redis-server for ``redis-hit``). Results: docs/benchmarks.md, wave 33 ``redis33``.
@@ -64,7 +64,7 @@ def traced(pid: int, out: Path, work: object) -> tuple[dict[str, int], float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--case", choices=("plain", "hit", "redis-hit", "minimal"), default="hit")
+    parser.add_argument("--case", choices=("plain", "hit", "redis-hit", "miss", "minimal"), default="hit")
     parser.add_argument("--warm", type=int, default=100)
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--code", help="a directory holding the sidecar package (a snapshot)")
