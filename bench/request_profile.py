@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import atexit
 import cProfile
-import http.client
 import json
 import os
 import pstats
@@ -51,6 +50,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
+from instructions import sender
 from listening import start_redis, wait_port
 from measuring import REQUEST, tools_present, wait_http
 from nginx_upstream import nginx_on_free_port
@@ -219,21 +219,6 @@ def serve(
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=120)
-
-
-def sender(port: int, body: Callable[[], str]) -> tuple[http.client.HTTPConnection, Callable[[int], None]]:
-    """A kept-alive connection to ``port`` and ``send(n)``: n sequential chat requests, each ``body()``."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-
-    def send(requests: int) -> None:
-        for _ in range(requests):
-            connection.request("POST", "/v1/chat/completions", body(), {"Content-Type": "application/json"})
-            answer = connection.getresponse()
-            answer.read()
-            if answer.status != 200:
-                raise RuntimeError(f"HTTP {answer.status}")
-
-    return connection, send
 
 
 # what ``serve`` needs beside the command: environment, ports file, readiness path, request body, start timeout

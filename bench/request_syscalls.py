@@ -28,10 +28,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from instructions import sender
 from listening import start_redis, wait_port
 from measuring import tools_present, wait_http
 from nginx_upstream import nginx_on_free_port
-from request_profile import sender, target_of
+from request_profile import target_of
 
 ROW = re.compile(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)\s*$")
 POLLED = re.compile(r"epoll_p?wait.*\)\s+=\s+(\d+)$")  # a poll's result: how many events it returned
