@@ -7,22 +7,25 @@ requests on one kept-alive connection (nginx as the fixed upstream); the differe
 divided by the difference of the counts is one request's cost (the method of bench/instructions.py).
 
     python bench/cache_instructions.py [--few 200] [--many 1200] [--baseline REF]
-        [--cases proxy,floor,plain,miss,hit,hit-sample-0]
+        [--cases proxy,floor,plain,miss,hit,hit-sample-0,redis-hit,redis-miss]
 
 Cases: the featureless proxy; the floor of a hit (``bench/minimal_answer.py``: aiohttp.web answering
 stored bytes, nothing else; ``floor-server`` the same on aiohttp's low-level ``web.Server``, the kind of
 server the sidecar's listener is); the sidecar's route without cache and a miss on its caching route, both
 sent bodies made unique by a counter (each miss is looked up, called upstream, stored); a memory hit
 (the same request every time; the first one fills the entry); ``hit-sample-0``: that hit with the policy's
-``access_log: {sample: 0}`` (its access line left out, docs/logs.md). ``--baseline REF``: the sidecar cases
-again with the ``sidecar`` package of git revision REF, in the same run. ``--cases``: which sidecar
-cases (and ``proxy``, the featureless proxy, the ratios' denominator, and ``floor``). Needs valgrind and nginx.
+``access_log: {sample: 0}`` (its access line left out, docs/logs.md); ``redis-hit`` and ``redis-miss``: a
+hit and a miss with the Redis store (a ``redis-server`` this script starts on a free port, emptied before
+each run, not counted). ``--baseline REF``: the sidecar cases again with the ``sidecar`` package of git
+revision REF, in the same run. ``--cases``: which sidecar cases (and ``proxy``, the featureless proxy, the
+ratios' denominator, and ``floor``). Needs valgrind and nginx (and redis-server for the Redis cases).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 import tempfile
 import time
@@ -31,9 +34,18 @@ from pathlib import Path
 
 from cache_path import CACHED_REQUEST, policy, unique
 from instructions import count
+from listening import start_redis
 from measuring import REQUEST, tools_present
 from nginx_upstream import nginx_on_free_port
 from sidecar_under_test import ROOT, checkout, sidecar_command
+
+
+def flush(port: int) -> None:
+    """Empty the Redis server on ``port`` (``FLUSHALL``)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"FLUSHALL\r\n")
+        if not sock.recv(16).startswith(b"+OK"):
+            raise RuntimeError("FLUSHALL failed")
 
 
 def main() -> int:
@@ -53,6 +65,12 @@ def main() -> int:
     path = policy(workdir, "memory", upstream, "{memory: {max_entries: 100000}}")
     sampled = path.with_name("memory-sample-0.yaml")  # the same, every plain success's access line left out
     sampled.write_text(path.read_text() + "access_log: {sample: 0}\n")
+    redis = start_redis(workdir) if any(case.startswith("redis") for case in args.cases.split(",")) else None
+    in_redis = path
+    if redis is not None:  # the Redis store as cache_path.py configures it
+        in_redis = policy(
+            workdir, "redis", upstream, f"{{redis: {{url: 'redis://127.0.0.1:{redis[1]}/0', timeout_s: 1}}}}"
+        )
     results: list[tuple[str, float]] = []
     try:
         port = workdir / "minimal.ports"
@@ -80,6 +98,8 @@ def main() -> int:
             "miss": ("memory miss (unique bodies)", unique(CACHED_REQUEST, counter)),
             "hit": ("memory hit", lambda: CACHED_REQUEST),
             "hit-sample-0": ("memory hit, access_log: {sample: 0} (no line)", lambda: CACHED_REQUEST),
+            "redis-hit": ("Redis hit", lambda: CACHED_REQUEST),
+            "redis-miss": ("Redis miss (unique bodies)", unique(CACHED_REQUEST, counter)),
         }
         codes: list[tuple[str, Path | None]] = [("sidecar", None)]
         if args.baseline:
@@ -88,20 +108,26 @@ def main() -> int:
             for label, code in codes if case not in ("proxy", "floor", "floor-server") else ():
                 name, body = known[case]
                 port = workdir / f"{case}-{label.replace(' ', '-')}.ports"
-                command, env = sidecar_command(sampled if case.endswith("sample-0") else path, port, {})
+                chosen = sampled if case.endswith("sample-0") else in_redis if case.startswith("redis") else path
+                command, env = sidecar_command(chosen, port, {})
                 if code is not None:
                     env["PYTHONPATH"] = str(code)  # and run from there: -m puts the directory first
                 cases.append((f"{label}, {name}", command, port, "/readyz", env, body, code))
         for name, command, port, ready, env, body, cwd in cases:
             # Slow to start under valgrind on a busy machine; the last request's deferred store falls
             # inside both runs of a pair (the sidecar finishes it before it exits).
-            few = count(command, port, ready, args.few, env, workdir, body, ready_timeout_s=900, cwd=cwd)
-            many = count(command, port, ready, args.many, env, workdir, body, ready_timeout_s=900, cwd=cwd)
+            counts = []
+            for requests in (args.few, args.many):
+                if redis is not None:  # each run's first request a miss, as in memory
+                    flush(redis[1])
+                counts.append(count(command, port, ready, requests, env, workdir, body, ready_timeout_s=900, cwd=cwd))
+            few, many = counts
             results.append((name, (many - few) / (args.many - args.few)))
             print(f"{name}: {results[-1][1]:,.0f}", file=sys.stderr, flush=True)
     finally:
-        nginx.terminate()
-        nginx.wait(timeout=10)
+        for server in (nginx, *(redis or ())[:1]):
+            server.terminate()
+            server.wait(timeout=10)
     floor = results[0][1] if "proxy" in args.cases.split(",") else float("nan")
     lines = [
         f"Command: `python bench/cache_instructions.py --few {args.few} --many {args.many}"

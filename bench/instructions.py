@@ -69,6 +69,24 @@ def count(
     return instruction_total(log.read_text(), str(log))
 
 
+def sender(
+    port: int, body: Callable[[], str], named: str = ""
+) -> tuple[http.client.HTTPConnection, Callable[[int], None]]:
+    """A kept-alive connection to ``port`` and ``send(n)``: n sequential chat requests, each ``body()`` (an
+    answer other than 200 raises, its message starting with ``named``)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+    def send(requests: int) -> None:
+        for _ in range(requests):
+            connection.request("POST", "/v1/chat/completions", body(), {"Content-Type": "application/json"})
+            answer = connection.getresponse()
+            answer.read()
+            if answer.status != 200:
+                raise RuntimeError(f"{named}HTTP {answer.status}")
+
+    return connection, send
+
+
 def serve(
     proc: subprocess.Popen[bytes],
     port: int | Path,
@@ -83,13 +101,8 @@ def serve(
         if isinstance(port, Path):
             port = wait_port(port, proc, timeout=ready_timeout_s)
         wait_http(f"http://127.0.0.1:{port}{ready}", timeout=ready_timeout_s)
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        for _ in range(requests):
-            connection.request("POST", "/v1/chat/completions", body(), {"Content-Type": "application/json"})
-            answer = connection.getresponse()
-            answer.read()
-            if answer.status != 200:
-                raise RuntimeError(f"{proc.args}: HTTP {answer.status}")
+        connection, send = sender(port, body, f"{proc.args}: ")
+        send(requests)
         connection.close()
     finally:
         proc.send_signal(signal.SIGTERM)

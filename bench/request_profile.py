@@ -19,13 +19,16 @@ Each function is put in an area by its module (``AREAS``); a C function (``{meth
 put in the area of the Python function that called it, its calls and time split by caller. Only the
 event loop's thread is seen (the untraced sidecar does all its request work there).
 
-    python bench/request_profile.py [--case plain|hit|minimal] [--few 100] [--many 400] [--bytecodes]
+    python bench/request_profile.py [--case plain|hit|redis-hit|miss|minimal] [--few 100] [--many 400] [--bytecodes]
         [--top 40] [--details] [--code DIR]
 
 ``--case hit``: a memory cache hit (bench/cache_path.py's cached route; the same request every time, the
-first fills the entry); ``--case minimal``: bench/minimal_proxy.py, the featureless aiohttp proxy.
-``--details``: every area's functions. ``--code DIR``: the ``sidecar`` package from DIR (a ``git archive``
-snapshot), put first on ``PYTHONPATH``. Needs nginx. Results: docs/benchmarks.md, wave 27 ``plain27``.
+first fills the entry); ``--case redis-hit``: the same with the Redis store (a ``redis-server`` this script
+starts on a free port, as cache_path.py does); ``--case miss``: a memory miss (bodies made unique by a
+counter, as cache_path.py's); ``--case minimal``: bench/minimal_proxy.py, the featureless
+aiohttp proxy. ``--details``: every area's functions. ``--code DIR``: the ``sidecar`` package from DIR (a
+``git archive`` snapshot), put first on ``PYTHONPATH``. Needs nginx (and redis-server). Results:
+docs/benchmarks.md, wave 27 ``plain27``, wave 33 ``redis33``.
 """
 
 from __future__ import annotations
@@ -33,7 +36,6 @@ from __future__ import annotations
 import argparse
 import atexit
 import cProfile
-import http.client
 import json
 import os
 import pstats
@@ -48,7 +50,8 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from listening import wait_port
+from instructions import sender
+from listening import start_redis, wait_port
 from measuring import REQUEST, tools_present, wait_http
 from nginx_upstream import nginx_on_free_port
 from sidecar_under_test import OPTIMISED, ROOT, sidecar_command, sidecar_policy
@@ -104,6 +107,7 @@ AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("listener (sidecar)", ("sidecar/server/listener.py", "sidecar/server/routes.py")),
     ("other sidecar", ("sidecar/",)),
+    ("Redis client (redis-py, aiocache)", ("/redis/", "/aiocache/")),
     (
         "aiohttp client",
         ("aiohttp/client", "aiohttp/connector.py", "multidict/", "yarl/", "aiohttp/tracing.py", "aiohttp/cookiejar.py"),
@@ -209,16 +213,7 @@ def serve(
     try:
         port = wait_port(ports, proc, timeout=timeout)
         wait_http(f"http://127.0.0.1:{port}{ready}", timeout=timeout)
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-
-        def send(requests: int) -> None:
-            for _ in range(requests):
-                connection.request("POST", "/v1/chat/completions", body, {"Content-Type": "application/json"})
-                answer = connection.getresponse()
-                answer.read()
-                if answer.status != 200:
-                    raise RuntimeError(f"HTTP {answer.status}")
-
+        connection, send = sender(port, body)
         between(send, proc.pid)
         connection.close()
     finally:
@@ -227,7 +222,7 @@ def serve(
 
 
 # what ``serve`` needs beside the command: environment, ports file, readiness path, request body, start timeout
-Target = tuple[dict[str, str], Path, str, str, float]
+Target = tuple[dict[str, str], Path, str, Callable[[], str], float]
 
 
 def profile_run(
@@ -337,19 +332,25 @@ def report(rows: list[Row], measure: str, top: int, details: bool) -> str:
     return "\n".join(lines)
 
 
-def target_of(case: str, workdir: Path, upstream: int, timeout: float) -> tuple[list[str], Target]:
-    """The command and ``Target`` of a case: the sidecar's plain route, its memory hit, or the minimal proxy."""
+def target_of(
+    case: str, workdir: Path, upstream: int, timeout: float, redis_port: int | None = None
+) -> tuple[list[str], Target]:
+    """The command and ``Target`` of a case: the sidecar's plain route, its memory hit, its Redis hit (the
+    store on ``redis_port``), or the minimal proxy."""
     ports = workdir / "target.ports"
     if case == "minimal":
         command = [sys.executable, str(ROOT / "bench/minimal_proxy.py"), "0", f"http://127.0.0.1:{upstream}"]
-        return [*command, str(ports)], (dict(os.environ), ports, "/healthz", REQUEST, timeout)
-    if case == "hit":
-        from cache_path import CACHED_REQUEST, policy
+        return [*command, str(ports)], (dict(os.environ), ports, "/healthz", lambda: REQUEST, timeout)
+    if case in ("hit", "redis-hit", "miss"):
+        from cache_path import CACHED_REQUEST, policy, unique
 
-        path = policy(workdir, "memory", upstream, "{memory: {max_entries: 100000}}")
-        body = CACHED_REQUEST
+        store = "{memory: {max_entries: 100000}}"
+        if redis_port is not None:
+            store = f"{{redis: {{url: 'redis://127.0.0.1:{redis_port}/0', timeout_s: 1}}}}"
+        path = policy(workdir, case, upstream, store)
+        body = unique(CACHED_REQUEST, iter(range(10**9)).__next__) if case == "miss" else lambda: CACHED_REQUEST
     else:
-        path, body = sidecar_policy(workdir, upstream, "chain"), REQUEST
+        path, body = sidecar_policy(workdir, upstream, "chain"), lambda: REQUEST
     # the policy poll's tick every 0.5 s of wall time would count more the slower the traced requests go
     command, env = sidecar_command(path, ports, {"SIDECAR_RELOAD_INTERVAL_S": "3600"})
     assert command[1 : 1 + len(OPTIMISED)] == OPTIMISED
@@ -363,7 +364,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--few", type=int, default=100, help="requests of the first run (--bytecodes: warm-up)")
     parser.add_argument("--many", type=int, default=400, help="requests of the second run (--bytecodes: few+traced)")
-    parser.add_argument("--case", choices=("plain", "hit", "minimal"), default="plain")
+    parser.add_argument("--case", choices=("plain", "hit", "redis-hit", "miss", "minimal"), default="plain")
     parser.add_argument("--bytecodes", action="store_true", help="count bytecodes by function (sys.settrace)")
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--details", action="store_true", help="each area's functions too")
@@ -374,8 +375,9 @@ def main() -> int:
         return 2
     workdir = Path(tempfile.mkdtemp(prefix="request-profile-"))
     nginx, upstream = nginx_on_free_port(workdir)
+    redis = start_redis(workdir) if args.case == "redis-hit" else None
     try:
-        command, target = target_of(args.case, workdir, upstream, args.ready_timeout)
+        command, target = target_of(args.case, workdir, upstream, args.ready_timeout, redis and redis[1])
         if args.code:
             target[0]["PYTHONPATH"] = os.pathsep.join([args.code, *filter(None, [target[0].get("PYTHONPATH")])])
         if args.bytecodes:
@@ -384,8 +386,9 @@ def main() -> int:
             runs = [profile_run(command, target, n, workdir) for n in (args.few, args.many)]
             rows, measure = per_request(runs[0], runs[1], args.many - args.few), "own us under cProfile"
     finally:
-        nginx.terminate()
-        nginx.wait(timeout=10)
+        for server in (nginx, *(redis or ())[:1]):
+            server.terminate()
+            server.wait(timeout=10)
     code = args.code or str(ROOT)
     print(
         f"Command: `python bench/request_profile.py --case {args.case} --few {args.few} --many {args.many}"

@@ -14,6 +14,7 @@ Map of the package::
     extras          an answer's fields outside the common form (whole or streamed), given back to its dialect's hits
     assemble        StreamAssembler: common stream deltas -> Entry, only for a clean end
     replay          Entry -> deltas -> a dialect's stream events, or a dialect's whole body
+    decoded         DecodedValues: Redis values already decoded and checked, by their bytes (bounded, LRU)
     memory          BoundedMemoryBackend: aiocache's memory backend with entry/byte bounds and LRU
     redis_store     aiocache's RedisCache from RedisStoreSpec (URL, password from env/file, TLS, timeouts)
     store           MemoryStore (the bounded backend, direct; entries kept as objects with a whole-body

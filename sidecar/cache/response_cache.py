@@ -18,6 +18,10 @@ hit, within the stale window a miss that carries the entry for the last resort (
 needs no second round trip), unless the app's ``max-stale`` takes it (``oldest_s``: stale), later a
 miss. Nothing here raises on a store failure.
 
+A Redis value is decoded and checked (``entry.unframe``) once per distinct value's bytes: the result is
+remembered, bounded (``decoded.DecodedValues``), and a hot key's later hits, given the same bytes by
+Redis, reuse it.
+
 An entry's age is told by the clock of the store that keeps it. The memory store's: the monotonic
 clock its deadlines are on (``store.Kept.stored_s``), so a step of the wall clock (a VM resumed, NTP
 stepping it) neither makes a fresh entry a miss nor serves one past ``ttl_s``, and no entry answers
@@ -37,6 +41,7 @@ from typing import Any, Literal, NamedTuple
 
 from ..dialects import Dialect
 from ..resilience.breaker import BreakerConfig, CircuitBreaker
+from .decoded import DecodedValues
 from .entry import Entry, EntryFormatError, encode, footprint, frame, unframe, unstorable
 from .flight import SingleFlight
 from .redis_store import build_redis_backend, close_redis_backend, describe
@@ -82,6 +87,8 @@ class ResponseCache:
         self._clock = clock  # the wall clock: Redis entries' ages (their ``stored_at``)
         # the clock ages are told by: the memory store's monotonic one (its ``Kept.stored_s``), else the wall's
         self._age_clock = store.backend.clock if isinstance(store, MemoryStore) else clock
+        # Redis: the values already decoded and checked, by their bytes (a hot key's hits decode once)
+        self._decoded = None if self._in_memory else DecodedValues()
 
     @classmethod
     def from_spec(cls, spec: CacheStoreSpec, env: Mapping[str, str] = os.environ) -> ResponseCache:
@@ -279,7 +286,7 @@ class ResponseCache:
         if data is None:
             return None, None, 0.0
         try:
-            entry, body = unframe(data, dialect)
+            entry, body = unframe(data, dialect) if self._decoded is None else self._decoded.unframe(data, dialect)
         except EntryFormatError:
             self.stats.damaged += 1
             await self.storage.delete(key)

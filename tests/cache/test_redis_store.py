@@ -81,6 +81,38 @@ async def test_a_hit_from_redis_brings_the_body_stored_with_the_entry(redis_serv
         await cache.close()
 
 
+async def test_a_hot_keys_value_is_decoded_once(redis_server: RedisServer) -> None:
+    """Two hits on one key, Redis answering the same bytes, give the same entry object: the value was
+    decoded and checked once (``decoded.DecodedValues``)."""
+    cache = ResponseCache.from_spec(_spec(redis_server.url))
+    try:
+        await cache.store("k", _entry(), SETTINGS, Dialect.OPENAI)
+        first, second = [await cache.lookup("k", SETTINGS, Dialect.OPENAI) for _ in range(2)]
+        assert first.state == second.state == "hit"
+        assert first.entry is not None and second.entry is first.entry and second.body is first.body
+    finally:
+        await cache.close()
+
+
+async def test_a_value_rewritten_after_a_hit_is_checked_again(redis_server: RedisServer) -> None:
+    """After a hit, the key's value replaced by hand with the same entry and a ``{}`` body is refused (a
+    miss, counted damaged, deleted): only the exact bytes already checked are taken as they were."""
+    cache = ResponseCache.from_spec(_spec(redis_server.url))
+    client = redis_client.Redis(port=redis_server.port)
+    try:
+        await cache.store("k", _entry(), SETTINGS, Dialect.OPENAI)
+        assert (await cache.lookup("k", SETTINGS, Dialect.OPENAI)).state == "hit"
+        (name,) = await client.keys("*")
+        head = (await client.get(name)).partition(b"\n")[0]
+        await client.set(name, head + b"\n{}")
+        assert (await cache.lookup("k", SETTINGS, Dialect.OPENAI)).state == "miss"
+        assert cache.stats.damaged == 1
+        assert await client.keys("*") == []
+    finally:
+        await cache.close()
+        await client.aclose()
+
+
 async def test_keys_live_under_the_prefix_for_ttl_plus_stale(redis_server: RedisServer) -> None:
     """Redis holds the entry under ``key_prefix:`` with an expiry of ttl_s + stale_s."""
     cache = ResponseCache.from_spec(_spec(redis_server.url, key_prefix="team-a"))

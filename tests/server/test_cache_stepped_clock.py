@@ -9,6 +9,12 @@ One scenario, in order (the route: ``ttl_s`` 60, ``stale_s`` 600, last resort ``
 stores the answer; 30 s later a hit says ``Age`` 30 or more; 90 s after the store, the targets failing,
 the last resort serves it ``stale`` with its ``Age``; the targets answering, it is a miss (and is stored
 again); past ``ttl_s + stale_s`` of that entry, the targets failing, nothing is served.
+
+The Redis store's entries are aged by the process's wall clock (their ``stored_at``), and the
+redis-server is not under libfaketime: its TTLs (``ttl_s + stale_s``) run on the machine's clock. Stepped
+forward, the same scenario, the entry still in Redis when the sidecar no longer serves it; the wall clock
+alone stepped back (``DONT_FAKE_MONOTONIC``), an entry past ``ttl_s`` is a hit with ``Age`` 0 until Redis
+drops it.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from ..conftest import FakeFactory
+from ..redis_server import RedisServer
 from ..sdk_clients import sdk_client
 from ..waiting import until
 from .cache_helpers import PROMPT, cache_policy
@@ -43,8 +50,9 @@ class SteppedSidecar:
         self._clock_file = clock_file
 
     def step_to(self, offset_s: int) -> None:
-        """From now on the process's clocks read ``offset_s`` seconds ahead (read at every clock read)."""
-        self._clock_file.write_text(f"+{offset_s}\n")
+        """From now on the process's clocks read ``offset_s`` seconds ahead, behind when negative (read at
+        every clock read)."""
+        self._clock_file.write_text(f"{offset_s:+d}\n")
 
     async def ask(self, headers: dict[str, str] | None = None) -> Any:
         """The cached route's chat through openai-python: its raw response (the SDK raises on an error)."""
@@ -78,20 +86,57 @@ def faketime_env(tmp_path: Path) -> tuple[dict[str, str], Path]:
     return env, clock_file
 
 
-@pytest.fixture
-async def stepped(
-    tmp_path: Path, fake: FakeFactory, faketime_env: tuple[dict[str, str], Path]
+async def _stepped(
+    tmp_path: Path,
+    fake: FakeFactory,
+    faketime_env: tuple[dict[str, str], Path],
+    store: str = "",
+    cache: str = "{enabled: true, ttl_s: 60, stale_s: 600}",
+    wall_only: bool = False,
 ) -> AsyncIterator[SteppedSidecar]:
-    """The sidecar process under libfaketime, over one fake provider on loopback."""
-    cache = "{enabled: true, ttl_s: 60, stale_s: 600}"
+    """The sidecar process under libfaketime, over one fake provider on loopback, caching in ``store``;
+    ``wall_only``: its monotonic clock left as it is (only a wall clock is ever stepped back)."""
     policy = tmp_path / "policy.yaml"
-    policy.write_text(cache_policy([await fake("f0")], cache=cache, resilience=LAST_RESORT))
+    policy.write_text(cache_policy([await fake("f0")], cache=cache, store=store, resilience=LAST_RESORT))
     env, clock_file = faketime_env
+    if wall_only:
+        env = {**env, "DONT_FAKE_MONOTONIC": "1"}
     process, url = await run_sidecar(policy, env)
     try:
         yield SteppedSidecar(url, clock_file)
     finally:
         await stop(process)
+
+
+@pytest.fixture
+async def stepped(
+    tmp_path: Path, fake: FakeFactory, faketime_env: tuple[dict[str, str], Path]
+) -> AsyncIterator[SteppedSidecar]:
+    """The sidecar process under libfaketime, caching in memory."""
+    async for running in _stepped(tmp_path, fake, faketime_env):
+        yield running
+
+
+@pytest.fixture
+async def stepped_redis(
+    tmp_path: Path, fake: FakeFactory, faketime_env: tuple[dict[str, str], Path], redis_server: RedisServer
+) -> AsyncIterator[SteppedSidecar]:
+    """The sidecar process under libfaketime, caching in a real Redis that is not (its TTLs run on the
+    machine's clock)."""
+    async for running in _stepped(tmp_path, fake, faketime_env, f"{{redis: {{url: '{redis_server.url}'}}}}"):
+        yield running
+
+
+@pytest.fixture
+async def stepped_redis_short(
+    tmp_path: Path, fake: FakeFactory, faketime_env: tuple[dict[str, str], Path], redis_server: RedisServer
+) -> AsyncIterator[SteppedSidecar]:
+    """``stepped_redis`` with ``ttl_s`` 1 and ``stale_s`` 2 (Redis drops an entry 3 s after it was stored),
+    only its wall clock stepped."""
+    store = f"{{redis: {{url: '{redis_server.url}'}}}}"
+    cache = "{enabled: true, ttl_s: 1, stale_s: 2}"
+    async for running in _stepped(tmp_path, fake, faketime_env, store, cache, wall_only=True):
+        yield running
 
 
 async def test_ages_follow_the_processs_stepped_clock(stepped: SteppedSidecar) -> None:
@@ -117,3 +162,47 @@ async def test_ages_follow_the_processs_stepped_clock(stepped: SteppedSidecar) -
     with pytest.raises(openai.InternalServerError) as failure:
         await stepped.ask(ALL_FAIL)
     assert failure.value.response.headers["x-sidecar-degraded"] == "cache-unavailable"
+
+
+async def test_redis_entries_age_by_the_processs_stepped_wall_clock(
+    stepped_redis: SteppedSidecar, redis_server: RedisServer
+) -> None:
+    """A Redis entry's age is the sidecar's wall clock minus its ``stored_at``, not Redis's TTL: a hit's
+    ``Age`` grows with the stepped clock, past ``ttl_s`` the entry is served ``stale`` only as the last
+    resort, and past ``ttl_s + stale_s`` it is not served while Redis (on the machine's clock) still
+    holds it."""
+    first = await stepped_redis.ask()
+    assert first.headers["x-sidecar-cache"] == "miss"
+    await until(stepped_redis.stores, lambda stored: stored >= 1)
+    stepped_redis.step_to(30)
+    hit = await stepped_redis.ask()
+    assert (hit.headers["x-sidecar-cache"], int(hit.headers["age"]) >= 30) == ("hit", True)
+    stepped_redis.step_to(90)
+    stale = await stepped_redis.ask(ALL_FAIL)
+    assert (stale.headers["x-sidecar-cache"], stale.headers["x-sidecar-degraded"]) == ("stale", "cache")
+    assert int(stale.headers["age"]) >= 90
+    stepped_redis.step_to(661)
+    with pytest.raises(openai.InternalServerError) as failure:
+        await stepped_redis.ask(ALL_FAIL)
+    assert failure.value.response.headers["x-sidecar-degraded"] == "cache-unavailable"
+    with redis_server.client() as client:
+        assert [client.ttl(key) > 0 for key in client.keys("*")] == [True]  # kept, by Redis's own clock
+
+
+async def test_a_redis_entry_on_a_clock_stepped_back_is_served_until_redis_expires_it(
+    stepped_redis_short: SteppedSidecar, redis_server: RedisServer
+) -> None:
+    """With the sidecar's wall clock stepped back, a Redis entry past ``ttl_s`` (by the machine's clock) is
+    still a hit with ``Age`` 0 (an age is never negative), and a miss once Redis's own TTL, ``ttl_s +
+    stale_s`` on its clock, has dropped it: never served longer than that."""
+    sidecar = stepped_redis_short
+    assert (await sidecar.ask()).headers["x-sidecar-cache"] == "miss"
+    await until(sidecar.stores, lambda stored: stored >= 1)
+    sidecar.step_to(-3600)
+    with redis_server.client() as client:
+        (key,) = client.keys("*")
+        await until(lambda: client.pttl(key), lambda left: 0 < left < 2000)  # past ttl_s by Redis's clock
+    hit = await sidecar.ask()
+    assert (hit.headers["x-sidecar-cache"], hit.headers["age"]) == ("hit", "0")
+    later = await until(sidecar.ask, lambda answer: answer.headers["x-sidecar-cache"] != "hit", timeout_s=30)
+    assert later.headers["x-sidecar-cache"] == "miss"
