@@ -83,6 +83,7 @@ CHANGING: list[tuple[Dialect, str, dict[str, Any]]] = [
     (Dialect.ANTHROPIC, "tool_choice", {"tool_choice": {"type": "any"}}),
     (Dialect.ANTHROPIC, "system prompt", {"system": "Be long."}),
     (Dialect.ANTHROPIC, "thinking", {"thinking": {"type": "enabled", "budget_tokens": 1024}}),
+    (Dialect.ANTHROPIC, "fallbacks", {"fallbacks": [{"model": "another"}]}),  # another model may answer
     (Dialect.ANTHROPIC, "stop_sequences", {"stop_sequences": ["\n"]}),
     (Dialect.ANTHROPIC, "output_format", {"output_format": {"type": "json_schema", "schema": {"type": "object"}}}),
     (
@@ -144,7 +145,13 @@ KEEPING: list[tuple[Dialect, str, dict[str, Any]]] = [
     (Dialect.ANTHROPIC, "metadata", {"metadata": {"user_id": "u-42"}}),
     (Dialect.ANTHROPIC, "stream", {"stream": True}),
     (Dialect.ANTHROPIC, "service_tier", {"service_tier": "standard_only"}),
+    (Dialect.ANTHROPIC, "inference_geo", {"inference_geo": "us"}),
+    (Dialect.ANTHROPIC, "workspace_id", {"workspace_id": "w-1"}),
+    (Dialect.ANTHROPIC, "billing_policy", {"billing_policy": {"type": "x"}, "fallback_credit_token": "t"}),
     (Dialect.GEMINI, "labels", {"labels": {"team": "a"}}),
+    (Dialect.GEMINI, "serviceTier", {"serviceTier": "flex"}),
+    (Dialect.GEMINI, "service_tier", {"service_tier": "flex"}),
+    (Dialect.GEMINI, "store", {"store": False}),
 ]
 
 

@@ -14,7 +14,10 @@ from typing import Any
 
 from .. import Operation
 
-TRANSPORT_FIELDS = frozenset(("stream", "metadata", "service_tier"))
+# who is billed and where it runs, not what the answer says (``fallbacks`` may change the model: kept)
+TRANSPORT_FIELDS = frozenset(
+    ("stream", "metadata", "service_tier", "inference_geo", "workspace_id", "billing_policy", "fallback_credit_token")
+)
 _UNCACHEABLE = ("mcp_servers", "container")
 
 

@@ -17,7 +17,9 @@ from typing import Any
 
 from .. import Operation
 
-TRANSPORT_FIELDS = frozenset(("labels",))  # the model and streaming are in the URL, not the body
+# the model and streaming are in the URL, not the body; labels, the latency tier and Google's logging of the
+# request change how it is billed or kept, not what the answer says
+TRANSPORT_FIELDS = frozenset(("labels", "serviceTier", "service_tier", "store"))
 SAMPLING_FIELDS = ("generationConfig", "generation_config")
 _UNCACHEABLE_CONFIG = ("responseLogprobs", "response_logprobs", "logprobs")
 
