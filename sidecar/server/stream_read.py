@@ -100,7 +100,7 @@ class EventReader:
         data = event.data
         if (not skim or data[-1:] != b"}" or data[:1] != b"{") and upstream.is_malformed(event):
             raise StreamFailed(_NOT_JSON)
-        # usage / usageMetadata (a translated stream's is the translator's: ``read_translator``)
+        # usage / usageMetadata (a translated stream's is the translator's: ``read_seen``)
         if translator is None and event.data.find(b"sage") >= 0:
             if self.usage_key is None:
                 self._add_usage(event)
@@ -145,15 +145,21 @@ class EventReader:
         return True
 
     def read_seen(self) -> None:
-        """What the stream's events said, read at its end (clean, failed or cut): the usage of the last
+        """What the stream's events said, read at its end (clean, failed or cut): a translated stream's
+        usage, finish reason and id as its translator saw them; a same-dialect stream's usage from the last
         event that carried it, not read yet (``usage_key``; of a read of several events, the last of them
-        with usage), or what the translator saw (``read_translator``)."""
-        read_translator(self.translator, self.result)
+        with usage)."""
+        result, translator = self.result, self.translator
+        if translator is not None:
+            result.usage = translator.usage or result.usage
+            if translator.finish_reason:
+                result.finish_reasons = [translator.finish_reason]
+            result.response_id = translator.response_id
         unread, self.unread_usage = self.unread_usage, None
         if unread is None:
             return
         events = [unread] if isinstance(unread, SSEEvent) else SSEParser().feed(unread)
-        stream_usage, result = self.upstream.translation.stream_usage, self.result
+        stream_usage = self.upstream.translation.stream_usage
         for event in reversed(events):
             usage = stream_usage(event, result.usage)
             if usage is not None:
@@ -192,15 +198,6 @@ def show_deltas(taps: tuple[StreamTap, ...], deltas: list[Delta]) -> None:
         for tap in taps:
             tap.feed(delta)
     deltas.clear()
-
-
-def read_translator(translator: StreamTranslator | None, result: AttemptResult) -> None:
-    """What the translator saw of a translated stream: its usage, finish reason and id."""
-    if translator is not None:
-        result.usage = translator.usage or result.usage
-        if translator.finish_reason:
-            result.finish_reasons = [translator.finish_reason]
-        result.response_id = translator.response_id
 
 
 def events_are_json(chunk: bytes) -> bool:
