@@ -20,6 +20,9 @@ type is accepted, with the defaults the code has.
   validate prints, routing.md's learned-router session what `router train` and `eval` print; what the
   example policies' comments say a request does is what explain decides.
 - Versions: the sidecar's version wherever a page or a deploy file gives it is the package's.
+- Names in passing: a metric, an `x-sidecar-*` header, a `SIDECAR_*` variable or an alert any page
+  names (not only the page whose table lists them) is one the sidecar exposes, names, reads or alerts
+  on (a misspelling shown as one aside).
 
 Other tests hold the content of single pages (tests/test_cli.py: cli.md's sections and explain's JSON,
 every argument's help text; tests/test_settings.py: configuration.md's names and the defaults pages give
@@ -986,3 +989,90 @@ def test_the_cache_key_version_the_docs_give_is_the_codes() -> None:
         v for page in PAGES if page.name not in HISTORY for v in re.findall(r"<key_prefix>:(v\d+):", page.read_text())
     }
     assert shown == {KEY_VERSION}
+
+
+def named_in_passing(pattern: str) -> dict[str, list[str]]:
+    """Each name matching ``pattern`` that README.md or a page (the dated records aside) writes, prose,
+    tables and code blocks alike, -> the pages writing it; a family written as a prefix
+    (``llm_sidecar_cache_*``, ``x-sidecar-budget-*``) is not a name."""
+    named: dict[str, list[str]] = {}
+    for page in PAGES:
+        if page.name not in HISTORY:
+            for name, after in re.findall(rf"\b({pattern})([*\w-]?)", page.read_text()):
+                if not after and not name.endswith(("_", "-")):
+                    named.setdefault(name, []).append(page.name)
+    return named
+
+
+def package_strings(pattern: str) -> set[str]:
+    """The quoted strings of the package's source (the fake provider aside) matching ``pattern``."""
+    return {
+        name
+        for module in (ROOT / "sidecar").rglob("*.py")
+        if "fake_provider" not in module.parts
+        for name in re.findall(rf"[\"']({pattern})[\"']", module.read_text())
+    }
+
+
+def test_every_metric_a_page_names_is_one_the_sidecar_exposes() -> None:
+    """A metric a page names in passing (a runbook's ``llm_sidecar_skips_total``, a PromQL line's
+    ``gen_ai_client_operation_duration_seconds_bucket``), not only in docs/observability.md's tables, is
+    one a new ``Telemetry``'s registry exposes on ``/metrics``, as a family or one of its samples."""
+    from sidecar.telemetry.facade import Telemetry
+
+    exposed = set()
+    for family in Telemetry.from_env({}, service_version="1.0").registry.collect():
+        suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_count", "_sum"]}.get(family.type, [])
+        exposed |= {family.name, *(family.name + suffix for suffix in suffixes)}
+    named = named_in_passing(r"llm_sidecar_\w+|gen_ai_client_\w+")
+    assert len(named) >= 40
+    assert (
+        sorted(f"{name} ({', '.join(sorted(set(pages)))})" for name, pages in named.items() if name not in exposed)
+        == []
+    )
+
+
+def test_every_sidecar_header_a_page_names_is_one_the_package_names() -> None:
+    """An ``x-sidecar-*`` header a page names in passing (docs/caching.md's ``x-sidecar-cache: bypass``),
+    not only in docs/headers.md's tables, is one the package writes or reads."""
+    in_code = package_strings(r"x-sidecar-[a-z-]+")
+    named = named_in_passing(r"x-sidecar-[a-z0-9-]+")
+    assert len(named) >= 20
+    assert (
+        sorted(f"{name} ({', '.join(sorted(set(pages)))})" for name, pages in named.items() if name not in in_code)
+        == []
+    )
+
+
+def test_every_sidecar_variable_a_page_names_is_one_the_package_reads() -> None:
+    """A ``SIDECAR_*`` variable a page names in passing is one the package reads (a setting's, or
+    telemetry's ``SIDECAR_CAPTURE_CONTENT``), except a misspelling shown as one: a name the variable it
+    stands for begins with follows within the sentence (``SIDECAR_DRAIN_TIMEOUT`` for
+    ``SIDECAR_DRAIN_TIMEOUT_S``)."""
+    read = {env_name(f.name) for f in fields(Settings)} | package_strings(r"SIDECAR_[A-Z_]+")
+    wrong = []
+    for name, pages in named_in_passing(r"SIDECAR_[A-Z0-9_]+").items():
+        for page in sorted(set(pages)):
+            text = flat((ROOT if page == "README.md" else ROOT / "docs").joinpath(page).read_text())
+            shown_as_misspelt = all(
+                re.match(rf"[^.]{{0,80}}\b{name}_\w*\b", text[at.end() :]) for at in re.finditer(rf"\b{name}\b", text)
+            )
+            if name not in read and not shown_as_misspelt:
+                wrong.append(f"{page}: {name}")
+    assert len(read) >= 20
+    assert wrong == []
+
+
+def test_every_alert_a_page_names_is_one_the_rules_hold() -> None:
+    """An alert a page names (``LLMSidecarBudgetNearLimit`` in docs/observability.md, a runbook's
+    neighbour) is one of deploy/prometheus/llm-sidecar-alerts.yaml, so a renamed alert leaves no page on
+    the old name."""
+    import yaml
+
+    rules = yaml.safe_load((ROOT / "deploy" / "prometheus" / "llm-sidecar-alerts.yaml").read_text())
+    alerts = {rule["alert"] for group in rules["groups"] for rule in group["rules"] if "alert" in rule}
+    named = named_in_passing(r"LLMSidecar\w+")
+    assert len(alerts) >= 10 and len(named) >= 10
+    assert (
+        sorted(f"{name} ({', '.join(sorted(set(pages)))})" for name, pages in named.items() if name not in alerts) == []
+    )
