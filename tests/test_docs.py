@@ -12,7 +12,8 @@ type is accepted, with the defaults the code has.
   example, whose comments give the schema's defaults, and every example of policies/ is named in the
   docs; configuration.md's, observability.md's, fake-provider.md's and cli.md's defaults are the code's,
   and so are the listener's caps in api.md, the dropped-params limits in headers.md and the cache key
-  version; api.md's endpoint table is the paths the registry serves, its GET paths those the
+  version, and caching.md's fields left out of the key and reasons a request is not cached; api.md's
+  endpoint table is the paths the registry serves, its GET paths those the
   listeners route.
 - What a page shows a policy do: every YAML block of docs/ loads as a policy without a warning (a
   fragment inside a policy defining what it names), or is listed as what else it is; every `explain`
@@ -1076,3 +1077,70 @@ def test_every_alert_a_page_names_is_one_the_rules_hold() -> None:
     assert (
         sorted(f"{name} ({', '.join(sorted(set(pages)))})" for name, pages in named.items() if name not in alerts) == []
     )
+
+
+def caching_key_section() -> str:
+    text = (ROOT / "docs" / "caching.md").read_text()
+    return text.split("\n## The key\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_fields_caching_md_leaves_out_of_the_key_are_the_dialects() -> None:
+    """docs/caching.md's "fields left out of the key" table names, for each dialect, exactly the
+    transport fields its wire leaves out of the canonical body (a name in parentheses explains, a
+    Gemini field named in camelCase covers its snake_case spelling)."""
+    from sidecar.dialects import Dialect
+    from sidecar.dialects.registry import wire
+
+    dialects = {"OpenAI": Dialect.OPENAI, "Anthropic": Dialect.ANTHROPIC, "Gemini": Dialect.GEMINI}
+    rows = re.findall(r"^\| (OpenAI|Anthropic|Gemini) \| ([^|]+) \|", caching_key_section(), re.M)
+    wrong = {}
+    for title, cell in rows:
+        shown = set(re.findall(r"`(\w+)`", re.sub(r"\([^)]*\)", "", cell)))
+        covered = shown | {re.sub(r"[A-Z]", lambda m: f"_{m.group().lower()}", name) for name in shown}
+        left_out = set(wire(dialects[title]).transport_fields)
+        if left_out - covered or shown - left_out:
+            wrong[title] = {"not in the table": sorted(left_out - covered), "not left out": sorted(shown - left_out)}
+    assert len(rows) == 3 and wrong == {}
+
+
+def cache_bypass_reasons() -> dict[str, str]:
+    """Each reason a request is not cached for (``KeyDecision.reason``, explain's ``not cacheable
+    (...)``, the span's ``sidecar.cache.reason``), with where: a constant returned by a dialect's
+    ``cache_unfaithful`` or by ``uncacheable``, a field of the tuple one of them returns names from, a
+    constant given to ``KeyDecision``."""
+    import ast
+
+    reasons: dict[str, str] = {}
+    sources = [*sorted((ROOT / "sidecar" / "dialects").glob("*/bodies.py")), *(ROOT / "sidecar" / "cache").glob("*.py")]
+    for path in sources:
+        tree = ast.parse(path.read_text())
+        tuples = {
+            t.id: n.value for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)
+        }
+        for node in ast.walk(tree):
+            found: list[ast.AST] = []
+            if isinstance(node, ast.FunctionDef) and node.name in ("cache_unfaithful", "uncacheable"):
+                for inner in ast.walk(node):
+                    if isinstance(inner, ast.Return) and inner.value is not None:
+                        found.append(inner.value)
+                    elif isinstance(inner, ast.For) and isinstance(inner.iter, ast.Name) and inner.iter.id in tuples:
+                        found += ast.walk(tuples[inner.iter.id])
+            elif isinstance(node, ast.Call) and getattr(node.func, "id", "") == "KeyDecision" and len(node.args) == 2:
+                found.append(node.args[1])
+            for value in found:
+                if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                    reasons.setdefault(value.value, f"{path.relative_to(ROOT)}:{value.lineno}")
+    return reasons
+
+
+def test_the_reasons_caching_md_gives_a_request_not_cached_are_the_codes() -> None:
+    """docs/caching.md's "Requests that are never cached" table names every reason the code gives a
+    request it does not cache (what explain prints in ``not cacheable (...)``), and only those."""
+    table = caching_key_section().split("**Requests that are never cached**", 1)[1].split("\n\n", 2)[1]
+    shown = {name for cell in re.findall(r"^\| ([^|]+) \|", table, re.M) for name in re.findall(r"`(\w+)`", cell)}
+    reasons = cache_bypass_reasons()
+    assert len(reasons) >= 15
+    assert {
+        "not in the table": sorted(f"{reason} ({where})" for reason, where in reasons.items() if reason not in shown),
+        "not a reason": sorted(shown - set(reasons)),
+    } == {"not in the table": [], "not a reason": []}
