@@ -20,6 +20,7 @@ type is accepted, with the defaults the code has.
   transcript is what explain prints, every `validate` one's line for a file of the repository what
   validate prints, routing.md's learned-router session what `router train` and `eval` print; what the
   example policies' comments say a request does is what explain decides.
+- Maps: docs/dialects.md names every module of the dialect packages and of sidecar/translate/.
 - Versions: the sidecar's version wherever a page or a deploy file gives it is the package's.
 - Names in passing: a metric, an `x-sidecar-*` header, a `SIDECAR_*` variable or an alert any page
   names (not only the page whose table lists them) is one the sidecar exposes, names, reads or alerts
@@ -1144,3 +1145,23 @@ def test_the_reasons_caching_md_gives_a_request_not_cached_are_the_codes() -> No
         "not in the table": sorted(f"{reason} ({where})" for reason, where in reasons.items() if reason not in shown),
         "not a reason": sorted(shown - set(reasons)),
     } == {"not in the table": [], "not a reason": []}
+
+
+def test_every_module_of_the_dialects_and_translate_packages_is_on_the_dialects_page() -> None:
+    """docs/dialects.md, the developers' map for adding a dialect, names every module: each one of a
+    dialect's package in its table of files, each one of ``sidecar/translate/`` in its paragraph of what
+    every dialect shares, each one of ``sidecar/dialects/`` itself by its path."""
+    text = (ROOT / "docs" / "dialects.md").read_text()
+    table = text.split("| file in `sidecar/dialects/<dialect>/` |", 1)[1].split("\n\n", 1)[0]
+    shared = text.split("What every dialect shares stays in `sidecar/translate/`", 1)[1].split("\n\n", 1)[0]
+    dialects = ROOT / "sidecar" / "dialects"
+    missing = [
+        *(f"{m.relative_to(ROOT)}" for m in dialects.glob("*/*.py") if f"`{m.name}`" not in table),
+        *(
+            f"{m.relative_to(ROOT)}"
+            for m in (ROOT / "sidecar" / "translate").glob("*.py")
+            if f"`{m.name}`" not in shared
+        ),
+        *(f"{m.relative_to(ROOT)}" for m in dialects.glob("*.py") if f"`{m.relative_to(ROOT)}`" not in text),
+    ]
+    assert sorted(m for m in missing if not m.endswith("__init__.py")) == []
