@@ -21,7 +21,8 @@ type is accepted, with the defaults the code has.
   validate prints, routing.md's learned-router session what `router train` and `eval` print; what the
   example policies' comments say a request does is what explain decides.
 - Maps: docs/dialects.md names every module of the dialect packages and of sidecar/translate/.
-- Versions: the sidecar's version wherever a page or a deploy file gives it is the package's.
+- Versions: the sidecar's version wherever a page or a deploy file gives it is the package's, and the
+  Node SDK releases a page says were checked are those bench/node/package.json pins.
 - Names in passing: a metric, an `x-sidecar-*` header, a `SIDECAR_*` variable or an alert any page
   names (not only the page whose table lists them) is one the sidecar exposes, names, reads or alerts
   on (a misspelling shown as one aside).
@@ -1165,3 +1166,23 @@ def test_every_module_of_the_dialects_and_translate_packages_is_on_the_dialects_
         *(f"{m.relative_to(ROOT)}" for m in dialects.glob("*.py") if f"`{m.relative_to(ROOT)}`" not in text),
     ]
     assert sorted(m for m in missing if not m.endswith("__init__.py")) == []
+
+
+def test_the_node_sdk_versions_the_pages_give_are_the_ones_bench_node_pins() -> None:
+    """The Node SDK releases a page says the sidecar was checked on (``openai 7.60.0, @anthropic-ai/sdk
+    1.17.0, @google/genai 3.6.1``) are those bench/node/package.json pins, the ones its check last ran
+    on, so a re-pinned check leaves no page on the old releases."""
+    import json
+
+    pinned = json.loads((ROOT / "bench" / "node" / "package.json").read_text())["dependencies"]
+    pattern = re.compile(
+        r"(@anthropic-ai/sdk|@google/genai) (\d+\.\d+\.\d+)|(openai) (\d+\.\d+\.\d+),? @anthropic-ai/sdk"
+    )
+    said = {
+        (page.name, name or node_openai, version or node_version)
+        for page in PAGES
+        if page.name not in HISTORY
+        for name, version, node_openai, node_version in pattern.findall(flat(page.read_text()))
+    }
+    assert len(said) >= 4
+    assert sorted(f"{page}: {name} {version}" for page, name, version in said if pinned[name] != version) == []
