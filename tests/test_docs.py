@@ -3,8 +3,8 @@ type is accepted, with the defaults the code has.
 
 - Where a page sends the reader: links and their anchors resolve; a section named in words
   (`docs/api.md, "Errors"`, from the docs, the package's own messages or deploy files; a page's
-  `"Section" above`) is a heading or bold title there; the files and tests a page names exist; README.md
-  links every page.
+  `"Section" above`) is a heading or bold title there; the files and tests a page names exist, and none
+  is outside the repository; README.md links every page.
 - What a page tells a user to type: every `llm-sidecar` command line shown names a command and flags the
   parser has, every `make` target one the Makefile has (and every target of the Makefile is shown),
   every `bench/` command a script with the flags shown.
@@ -1186,3 +1186,16 @@ def test_the_node_sdk_versions_the_pages_give_are_the_ones_bench_node_pins() -> 
     }
     assert len(said) >= 4
     assert sorted(f"{page}: {name} {version}" for page, name, version in said if pinned[name] != version) == []
+
+
+def test_no_page_names_a_file_outside_the_repository() -> None:
+    """No page (the dated records aside) sends the reader to a file outside the repository
+    (``../shared/...``, ``/work/...``): one who has only the repository cannot open it."""
+    outside = re.compile(r"(?<![\w.])(\.\./[\w./-]+|/work/[\w./-]+)")
+    named = [
+        f"{page.name}: {path}"
+        for page in PAGES
+        if page.name not in HISTORY
+        for path in outside.findall(page.read_text())
+    ]
+    assert named == []
