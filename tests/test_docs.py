@@ -1017,6 +1017,11 @@ def package_strings(pattern: str) -> set[str]:
     }
 
 
+def named_but_not(named: dict[str, list[str]], known: set[str]) -> list[str]:
+    """``name (pages)`` for each name of ``named`` that is not in ``known``."""
+    return sorted(f"{name} ({', '.join(sorted(set(pages)))})" for name, pages in named.items() if name not in known)
+
+
 def test_every_metric_a_page_names_is_one_the_sidecar_exposes() -> None:
     """A metric a page names in passing (a runbook's ``llm_sidecar_skips_total``, a PromQL line's
     ``gen_ai_client_operation_duration_seconds_bucket``), not only in docs/observability.md's tables, is
@@ -1029,10 +1034,7 @@ def test_every_metric_a_page_names_is_one_the_sidecar_exposes() -> None:
         exposed |= {family.name, *(family.name + suffix for suffix in suffixes)}
     named = named_in_passing(r"llm_sidecar_\w+|gen_ai_client_\w+")
     assert len(named) >= 40
-    assert (
-        sorted(f"{name} ({', '.join(sorted(set(pages)))})" for name, pages in named.items() if name not in exposed)
-        == []
-    )
+    assert named_but_not(named, exposed) == []
 
 
 def test_every_sidecar_header_a_page_names_is_one_the_package_names() -> None:
@@ -1041,10 +1043,7 @@ def test_every_sidecar_header_a_page_names_is_one_the_package_names() -> None:
     in_code = package_strings(r"x-sidecar-[a-z-]+")
     named = named_in_passing(r"x-sidecar-[a-z0-9-]+")
     assert len(named) >= 20
-    assert (
-        sorted(f"{name} ({', '.join(sorted(set(pages)))})" for name, pages in named.items() if name not in in_code)
-        == []
-    )
+    assert named_but_not(named, in_code) == []
 
 
 def test_every_sidecar_variable_a_page_names_is_one_the_package_reads() -> None:
@@ -1076,9 +1075,7 @@ def test_every_alert_a_page_names_is_one_the_rules_hold() -> None:
     alerts = {rule["alert"] for group in rules["groups"] for rule in group["rules"] if "alert" in rule}
     named = named_in_passing(r"LLMSidecar\w+")
     assert len(alerts) >= 10 and len(named) >= 10
-    assert (
-        sorted(f"{name} ({', '.join(sorted(set(pages)))})" for name, pages in named.items() if name not in alerts) == []
-    )
+    assert named_but_not(named, alerts) == []
 
 
 def caching_key_section() -> str:
