@@ -1196,3 +1196,14 @@ def test_no_page_names_a_file_outside_the_repository() -> None:
         for path in outside.findall(page.read_text())
     ]
     assert named == []
+
+
+def test_the_readme_row_of_the_cli_page_names_every_command() -> None:
+    """README.md's documentation table row for docs/cli.md names every command of ``llm-sidecar``, so a
+    command added is found from the README."""
+    from sidecar.cli import _parser
+
+    [row] = [line for line in (ROOT / "README.md").read_text().splitlines() if line.startswith("| [docs/cli.md]")]
+    commands = next(a for a in _parser([])._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert len(commands) >= 8
+    assert sorted(name for name in commands if f"`{name}" not in row) == []
