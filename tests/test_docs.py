@@ -4,7 +4,8 @@ type is accepted, with the defaults the code has.
 - Where a page sends the reader: links and their anchors resolve; a section named in words
   (`docs/api.md, "Errors"`, from the docs, the package's own messages or deploy files; a page's
   `"Section" above`) is a heading or bold title there; the files and tests a page names exist, and none
-  is outside the repository; README.md links every page.
+  is outside the repository; README.md links every page, and its row for docs/cli.md names every
+  command.
 - What a page tells a user to type: every `llm-sidecar` command line shown names a command and flags the
   parser has, every `make` target one the Makefile has (and every target of the Makefile is shown),
   every `bench/` command a script with the flags shown.
