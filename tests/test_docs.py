@@ -13,7 +13,8 @@ type is accepted, with the defaults the code has.
   example, whose comments give the schema's defaults, and every example of policies/ is named in the
   docs; configuration.md's, observability.md's, fake-provider.md's and cli.md's defaults are the code's,
   and so are the listener's caps in api.md, the dropped-params limits in headers.md and the cache key
-  version, and caching.md's fields left out of the key and reasons a request is not cached; api.md's
+  version, and caching.md's fields left out of the key, reasons a request is not cached and answer
+  fields an entry keeps; api.md's
   endpoint table is the paths the registry serves, its GET paths those the
   listeners route.
 - What a page shows a policy do: every YAML block of docs/ loads as a policy without a warning (a
@@ -1208,3 +1209,17 @@ def test_the_readme_row_of_the_cli_page_names_every_command() -> None:
     commands = next(a for a in _parser([])._actions if isinstance(a, argparse._SubParsersAction)).choices
     assert len(commands) >= 8
     assert sorted(name for name in commands if f"`{name}" not in row) == []
+
+
+def test_the_answer_fields_caching_md_says_an_entry_keeps_are_the_dialects() -> None:
+    """docs/caching.md's "What is stored" names every field of an answer outside the common form that
+    an entry keeps for a hit of its dialect (each dialect's ``answer_extras``), and its 2,048-character
+    bound is the code's."""
+    from sidecar.cache.extras import MAX_CHARS
+    from sidecar.dialects.registry import DIALECTS, wire
+
+    text = flat((ROOT / "docs" / "caching.md").read_text().split("## What is stored", 1)[1].split("\n## ", 1)[0])
+    kept = {".".join(path) for dialect in DIALECTS for path in wire(dialect).answer_extras}
+    assert len(kept) >= 10
+    assert sorted(path for path in kept if not re.search(rf"`(?:\w+\.)*{path.split('.')[-1]}`", text)) == []
+    assert f"at most {MAX_CHARS:,} characters" in text
