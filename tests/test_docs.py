@@ -14,9 +14,8 @@ type is accepted, with the defaults the code has.
   docs; configuration.md's, observability.md's, fake-provider.md's and cli.md's defaults are the code's,
   and so are the listener's caps in api.md, the dropped-params limits in headers.md and the cache key
   version, and caching.md's fields left out of the key, reasons a request is not cached and answer
-  fields an entry keeps; api.md's
-  endpoint table is the paths the registry serves, its GET paths those the
-  listeners route.
+  fields an entry keeps; api.md's endpoint table is the paths the registry serves, its GET paths those
+  the listeners route.
 - What a page shows a policy do: every YAML block of docs/ loads as a policy without a warning (a
   fragment inside a policy defining what it names), or is listed as what else it is; every `explain`
   transcript is what explain prints, every `validate` one's line for a file of the repository what
