@@ -3,8 +3,9 @@ type is accepted, with the defaults the code has.
 
 - Where a page sends the reader: links and their anchors resolve; a section named in words
   (`docs/api.md, "Errors"`, from the docs, the package's own messages or deploy files; a page's
-  `"Section" above`) is a heading or bold title there; the files and tests a page names exist; README.md
-  links every page.
+  `"Section" above`) is a heading or bold title there; the files and tests a page names exist, and none
+  is outside the repository; README.md links every page, and its row for docs/cli.md names every
+  command.
 - What a page tells a user to type: every `llm-sidecar` command line shown names a command and flags the
   parser has, every `make` target one the Makefile has (and every target of the Makefile is shown),
   every `bench/` command a script with the flags shown.
@@ -12,14 +13,20 @@ type is accepted, with the defaults the code has.
   example, whose comments give the schema's defaults, and every example of policies/ is named in the
   docs; configuration.md's, observability.md's, fake-provider.md's and cli.md's defaults are the code's,
   and so are the listener's caps in api.md, the dropped-params limits in headers.md and the cache key
-  version; api.md's endpoint table is the paths the registry serves, its GET paths those the
-  listeners route.
+  version, and caching.md's fields left out of the key, reasons a request is not cached and answer
+  fields an entry keeps; api.md's endpoint table is the paths the registry serves, its GET paths those
+  the listeners route.
 - What a page shows a policy do: every YAML block of docs/ loads as a policy without a warning (a
   fragment inside a policy defining what it names), or is listed as what else it is; every `explain`
   transcript is what explain prints, every `validate` one's line for a file of the repository what
   validate prints, routing.md's learned-router session what `router train` and `eval` print; what the
   example policies' comments say a request does is what explain decides.
-- Versions: the sidecar's version wherever a page or a deploy file gives it is the package's.
+- Maps: docs/dialects.md names every module of the dialect packages and of sidecar/translate/.
+- Versions: the sidecar's version wherever a page or a deploy file gives it is the package's, and the
+  Node SDK releases a page says were checked are those bench/node/package.json pins.
+- Names in passing: a metric, an `x-sidecar-*` header, a `SIDECAR_*` variable or an alert any page
+  names (not only the page whose table lists them) is one the sidecar exposes, names, reads or alerts
+  on (a misspelling shown as one aside).
 
 Other tests hold the content of single pages (tests/test_cli.py: cli.md's sections and explain's JSON,
 every argument's help text; tests/test_settings.py: configuration.md's names and the defaults pages give
@@ -986,3 +993,232 @@ def test_the_cache_key_version_the_docs_give_is_the_codes() -> None:
         v for page in PAGES if page.name not in HISTORY for v in re.findall(r"<key_prefix>:(v\d+):", page.read_text())
     }
     assert shown == {KEY_VERSION}
+
+
+def named_in_passing(pattern: str) -> dict[str, list[str]]:
+    """Each name matching ``pattern`` that README.md or a page (the dated records aside) writes, prose,
+    tables and code blocks alike, -> the pages writing it; a family written as a prefix
+    (``llm_sidecar_cache_*``, ``x-sidecar-budget-*``) is not a name."""
+    named: dict[str, list[str]] = {}
+    for page in PAGES:
+        if page.name not in HISTORY:
+            for name, after in re.findall(rf"\b({pattern})([*\w-]?)", page.read_text()):
+                if not after and not name.endswith(("_", "-")):
+                    named.setdefault(name, []).append(page.name)
+    return named
+
+
+def package_strings(pattern: str) -> set[str]:
+    """The quoted strings of the package's source (the fake provider aside) matching ``pattern``."""
+    return {
+        name
+        for module in (ROOT / "sidecar").rglob("*.py")
+        if "fake_provider" not in module.parts
+        for name in re.findall(rf"[\"']({pattern})[\"']", module.read_text())
+    }
+
+
+def named_but_not(named: dict[str, list[str]], known: set[str]) -> list[str]:
+    """``name (pages)`` for each name of ``named`` that is not in ``known``."""
+    return sorted(f"{name} ({', '.join(sorted(set(pages)))})" for name, pages in named.items() if name not in known)
+
+
+def test_every_metric_a_page_names_is_one_the_sidecar_exposes() -> None:
+    """A metric a page names in passing (a runbook's ``llm_sidecar_skips_total``, a PromQL line's
+    ``gen_ai_client_operation_duration_seconds_bucket``), not only in docs/observability.md's tables, is
+    one a new ``Telemetry``'s registry exposes on ``/metrics``, as a family or one of its samples."""
+    from sidecar.telemetry.facade import Telemetry
+
+    exposed = set()
+    for family in Telemetry.from_env({}, service_version="1.0").registry.collect():
+        suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_count", "_sum"]}.get(family.type, [])
+        exposed |= {family.name, *(family.name + suffix for suffix in suffixes)}
+    named = named_in_passing(r"llm_sidecar_\w+|gen_ai_client_\w+")
+    assert len(named) >= 40
+    assert named_but_not(named, exposed) == []
+
+
+def test_every_sidecar_header_a_page_names_is_one_the_package_names() -> None:
+    """An ``x-sidecar-*`` header a page names in passing (docs/caching.md's ``x-sidecar-cache: bypass``),
+    not only in docs/headers.md's tables, is one the package writes or reads."""
+    in_code = package_strings(r"x-sidecar-[a-z-]+")
+    named = named_in_passing(r"x-sidecar-[a-z0-9-]+")
+    assert len(named) >= 20
+    assert named_but_not(named, in_code) == []
+
+
+def test_every_sidecar_variable_a_page_names_is_one_the_package_reads() -> None:
+    """A ``SIDECAR_*`` variable a page names in passing is one the package reads (a setting's, or
+    telemetry's ``SIDECAR_CAPTURE_CONTENT``), except a misspelling shown as one: a name the variable it
+    stands for begins with follows within the sentence (``SIDECAR_DRAIN_TIMEOUT`` for
+    ``SIDECAR_DRAIN_TIMEOUT_S``)."""
+    read = {env_name(f.name) for f in fields(Settings)} | package_strings(r"SIDECAR_[A-Z_]+")
+    wrong = []
+    for name, pages in named_in_passing(r"SIDECAR_[A-Z0-9_]+").items():
+        for page in sorted(set(pages)):
+            text = flat((ROOT if page == "README.md" else ROOT / "docs").joinpath(page).read_text())
+            shown_as_misspelt = all(
+                re.match(rf"[^.]{{0,80}}\b{name}_\w*\b", text[at.end() :]) for at in re.finditer(rf"\b{name}\b", text)
+            )
+            if name not in read and not shown_as_misspelt:
+                wrong.append(f"{page}: {name}")
+    assert len(read) >= 20
+    assert wrong == []
+
+
+def test_every_alert_a_page_names_is_one_the_rules_hold() -> None:
+    """An alert a page names (``LLMSidecarBudgetNearLimit`` in docs/observability.md, a runbook's
+    neighbour) is one of deploy/prometheus/llm-sidecar-alerts.yaml, so a renamed alert leaves no page on
+    the old name."""
+    import yaml
+
+    rules = yaml.safe_load((ROOT / "deploy" / "prometheus" / "llm-sidecar-alerts.yaml").read_text())
+    alerts = {rule["alert"] for group in rules["groups"] for rule in group["rules"] if "alert" in rule}
+    named = named_in_passing(r"LLMSidecar\w+")
+    assert len(alerts) >= 10 and len(named) >= 10
+    assert named_but_not(named, alerts) == []
+
+
+def caching_key_section() -> str:
+    text = (ROOT / "docs" / "caching.md").read_text()
+    return text.split("\n## The key\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_fields_caching_md_leaves_out_of_the_key_are_the_dialects() -> None:
+    """docs/caching.md's "fields left out of the key" table names, for each dialect, exactly the
+    transport fields its wire leaves out of the canonical body (a name in parentheses explains, a
+    Gemini field named in camelCase covers its snake_case spelling)."""
+    from sidecar.dialects import Dialect
+    from sidecar.dialects.registry import wire
+
+    dialects = {"OpenAI": Dialect.OPENAI, "Anthropic": Dialect.ANTHROPIC, "Gemini": Dialect.GEMINI}
+    rows = re.findall(r"^\| (OpenAI|Anthropic|Gemini) \| ([^|]+) \|", caching_key_section(), re.M)
+    wrong = {}
+    for title, cell in rows:
+        shown = set(re.findall(r"`(\w+)`", re.sub(r"\([^)]*\)", "", cell)))
+        covered = shown | {re.sub(r"[A-Z]", lambda m: f"_{m.group().lower()}", name) for name in shown}
+        left_out = set(wire(dialects[title]).transport_fields)
+        if left_out - covered or shown - left_out:
+            wrong[title] = {"not in the table": sorted(left_out - covered), "not left out": sorted(shown - left_out)}
+    assert len(rows) == 3 and wrong == {}
+
+
+def cache_bypass_reasons() -> dict[str, str]:
+    """Each reason a request is not cached for (``KeyDecision.reason``, explain's ``not cacheable
+    (...)``, the span's ``sidecar.cache.reason``), with where: a constant returned by a dialect's
+    ``cache_unfaithful`` or by ``uncacheable``, a field of the tuple one of them returns names from, a
+    constant given to ``KeyDecision``."""
+    import ast
+
+    reasons: dict[str, str] = {}
+    sources = [*sorted((ROOT / "sidecar" / "dialects").glob("*/bodies.py")), *(ROOT / "sidecar" / "cache").glob("*.py")]
+    for path in sources:
+        tree = ast.parse(path.read_text())
+        tuples = {
+            t.id: n.value for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)
+        }
+        for node in ast.walk(tree):
+            found: list[ast.AST] = []
+            if isinstance(node, ast.FunctionDef) and node.name in ("cache_unfaithful", "uncacheable"):
+                for inner in ast.walk(node):
+                    if isinstance(inner, ast.Return) and inner.value is not None:
+                        found.append(inner.value)
+                    elif isinstance(inner, ast.For) and isinstance(inner.iter, ast.Name) and inner.iter.id in tuples:
+                        found += ast.walk(tuples[inner.iter.id])
+            elif isinstance(node, ast.Call) and getattr(node.func, "id", "") == "KeyDecision" and len(node.args) == 2:
+                found.append(node.args[1])
+            for value in found:
+                if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                    reasons.setdefault(value.value, f"{path.relative_to(ROOT)}:{value.lineno}")
+    return reasons
+
+
+def test_the_reasons_caching_md_gives_a_request_not_cached_are_the_codes() -> None:
+    """docs/caching.md's "Requests that are never cached" table names every reason the code gives a
+    request it does not cache (what explain prints in ``not cacheable (...)``), and only those."""
+    table = caching_key_section().split("**Requests that are never cached**", 1)[1].split("\n\n", 2)[1]
+    shown = {name for cell in re.findall(r"^\| ([^|]+) \|", table, re.M) for name in re.findall(r"`(\w+)`", cell)}
+    reasons = cache_bypass_reasons()
+    assert len(reasons) >= 15
+    assert {
+        "not in the table": sorted(f"{reason} ({where})" for reason, where in reasons.items() if reason not in shown),
+        "not a reason": sorted(shown - set(reasons)),
+    } == {"not in the table": [], "not a reason": []}
+
+
+def test_every_module_of_the_dialects_and_translate_packages_is_on_the_dialects_page() -> None:
+    """docs/dialects.md, the developers' map for adding a dialect, names every module: each one of a
+    dialect's package in its table of files, each one of ``sidecar/translate/`` in its paragraph of what
+    every dialect shares, each one of ``sidecar/dialects/`` itself by its path."""
+    text = (ROOT / "docs" / "dialects.md").read_text()
+    table = text.split("| file in `sidecar/dialects/<dialect>/` |", 1)[1].split("\n\n", 1)[0]
+    shared = text.split("What every dialect shares stays in `sidecar/translate/`", 1)[1].split("\n\n", 1)[0]
+    dialects = ROOT / "sidecar" / "dialects"
+    missing = [
+        *(f"{m.relative_to(ROOT)}" for m in dialects.glob("*/*.py") if f"`{m.name}`" not in table),
+        *(
+            f"{m.relative_to(ROOT)}"
+            for m in (ROOT / "sidecar" / "translate").glob("*.py")
+            if f"`{m.name}`" not in shared
+        ),
+        *(f"{m.relative_to(ROOT)}" for m in dialects.glob("*.py") if f"`{m.relative_to(ROOT)}`" not in text),
+    ]
+    assert sorted(m for m in missing if not m.endswith("__init__.py")) == []
+
+
+def test_the_node_sdk_versions_the_pages_give_are_the_ones_bench_node_pins() -> None:
+    """The Node SDK releases a page says the sidecar was checked on (``openai 7.60.0, @anthropic-ai/sdk
+    1.17.0, @google/genai 3.6.1``) are those bench/node/package.json pins, the ones its check last ran
+    on, so a re-pinned check leaves no page on the old releases."""
+    import json
+
+    pinned = json.loads((ROOT / "bench" / "node" / "package.json").read_text())["dependencies"]
+    pattern = re.compile(
+        r"(@anthropic-ai/sdk|@google/genai) (\d+\.\d+\.\d+)|(openai) (\d+\.\d+\.\d+),? @anthropic-ai/sdk"
+    )
+    said = {
+        (page.name, name or node_openai, version or node_version)
+        for page in PAGES
+        if page.name not in HISTORY
+        for name, version, node_openai, node_version in pattern.findall(flat(page.read_text()))
+    }
+    assert len(said) >= 4
+    assert sorted(f"{page}: {name} {version}" for page, name, version in said if pinned[name] != version) == []
+
+
+def test_no_page_names_a_file_outside_the_repository() -> None:
+    """No page (the dated records aside) sends the reader to a file outside the repository
+    (``../shared/...``, ``/work/...``): one who has only the repository cannot open it."""
+    outside = re.compile(r"(?<![\w.])(\.\./[\w./-]+|/work/[\w./-]+)")
+    named = [
+        f"{page.name}: {path}"
+        for page in PAGES
+        if page.name not in HISTORY
+        for path in outside.findall(page.read_text())
+    ]
+    assert named == []
+
+
+def test_the_readme_row_of_the_cli_page_names_every_command() -> None:
+    """README.md's documentation table row for docs/cli.md names every command of ``llm-sidecar``, so a
+    command added is found from the README."""
+    from sidecar.cli import _parser
+
+    [row] = [line for line in (ROOT / "README.md").read_text().splitlines() if line.startswith("| [docs/cli.md]")]
+    commands = next(a for a in _parser([])._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert len(commands) >= 8
+    assert sorted(name for name in commands if f"`{name}" not in row) == []
+
+
+def test_the_answer_fields_caching_md_says_an_entry_keeps_are_the_dialects() -> None:
+    """docs/caching.md's "What is stored" names every field of an answer outside the common form that
+    an entry keeps for a hit of its dialect (each dialect's ``answer_extras``), and its 2,048-character
+    bound is the code's."""
+    from sidecar.cache.extras import MAX_CHARS
+    from sidecar.dialects.registry import DIALECTS, wire
+
+    text = flat((ROOT / "docs" / "caching.md").read_text().split("## What is stored", 1)[1].split("\n## ", 1)[0])
+    kept = {".".join(path) for dialect in DIALECTS for path in wire(dialect).answer_extras}
+    assert len(kept) >= 10
+    assert sorted(path for path in kept if not re.search(rf"`(?:\w+\.)*{path.split('.')[-1]}`", text)) == []
+    assert f"at most {MAX_CHARS:,} characters" in text
