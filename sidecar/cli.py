@@ -252,7 +252,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     try:
         raw = sys.stdin.buffer.read() if args.request == "-" else Path(args.request).read_bytes()
-        body = orjson.loads(raw)
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise ValueError(f"the request is not valid JSON: {exc}") from None
         if not isinstance(body, dict):
             raise ValueError("the request must be a JSON object")
         headers = {}

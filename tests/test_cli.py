@@ -66,6 +66,16 @@ def test_explain_names_the_matching_rule_and_why_others_failed(tmp_path: Path) -
     assert "=> long-documents (routes[3], by rule): gemini-pro" in result.stdout
 
 
+def test_explain_says_a_request_file_that_is_not_json_is_not_json(tmp_path: Path) -> None:
+    """explain given a request file that is not JSON says so in words (exit 2), not only the parser's message."""
+    request = tmp_path / "req.json"
+    request.write_text("model: gpt-4o")
+    result = cli("explain", "--policy", str(GOOD), "--request", str(request))
+    assert result.returncode == 2
+    assert result.stderr.startswith("llm-sidecar explain: the request is not valid JSON: "), result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_explain_json_for_an_anthropic_request(tmp_path: Path) -> None:
     """explain --json reports the route for a /v1/messages request by model glob."""
     request = tmp_path / "req.json"
