@@ -134,19 +134,29 @@ async def test_an_openai_app_streaming_gets_openais_code_for_another_providers_e
     assert (info.value.code, info.value.message) == ("server_is_overloaded", "Overloaded")
 
 
-async def test_the_access_line_keeps_the_upstreams_own_code(fake: FakeFactory, sidecar: SidecarFactory) -> None:
-    """The app got OpenAI's ``insufficient_quota``; the access line keeps what Anthropic said,
-    ``billing_error`` (``upstream_error_code``), for the SRE."""
+@pytest.mark.parametrize(
+    ("fault", "stream", "code"),
+    [("quota", False, "billing_error"), ("error-event=6", True, "overloaded_error")],
+    ids=["whole", "stream"],
+)
+async def test_the_access_line_keeps_the_upstreams_own_code(
+    fake: FakeFactory, sidecar: SidecarFactory, fault: str, stream: bool, code: str
+) -> None:
+    """The app got OpenAI's code (``insufficient_quota``, ``server_is_overloaded`` in its stream); the access
+    line keeps what Anthropic said (``upstream_error_code``), for the SRE."""
     running, _ = await start(fake, sidecar)
     async with openai_client(running) as client:
-        with pytest.raises(openai.RateLimitError):
-            await client.chat.completions.create(
+        with pytest.raises(openai.APIError):
+            answer = await client.chat.completions.create(
                 model="to-anthropic",
                 messages=[{"role": "user", "content": "x"}],
-                extra_headers={"x-fake-fault": "quota"},
+                stream=stream,
+                extra_headers={"x-fake-fault": fault},
             )
+            async for _ in answer:  # type: ignore[union-attr]
+                pass
     line = [line for line in running.log_lines() if line.get("event") == "access"][-1]
-    assert line["upstream_error_code"] == "billing_error"
+    assert line["upstream_error_code"] == code
 
 
 @pytest.mark.parametrize("model", ["to-openai", "to-gemini"])
