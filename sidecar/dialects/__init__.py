@@ -11,7 +11,10 @@ value is the OpenTelemetry ``gen_ai.operation.name``.
 Map of the package::
 
     __init__    Dialect, Operation, ProviderKind: the names (no behaviour; imported by every layer)
-    errors      STATUS_BY_ERROR_TYPE, status_of_error: an error's type or status name as an HTTP status
+    errors      what an upstream's error says, read once: STATUS_BY_ERROR_TYPE / status_of_error (an error's
+                type or status name as an HTTP status), ErrorInfo and the quota / overload / overflow
+                matchers, ErrorCondition / condition_of (what it stands for, which each dialect's
+                response.ERROR_WORDS words in its provider's type and code)
     base        WireDialect and ProviderAPI: what one dialect / one provider kind must provide;
                 Endpoint (a path the app calls), RequestShape, RequestProblem, NoEquivalentOperation
     openai/     the OpenAI dialect; the openai and azure-openai provider kinds   } one package per

@@ -17,7 +17,8 @@ Modules (one concept each):
                  event means (success, retry same, fall back, larger context, fail fast), whether it
                  counts against the breaker, whether it is a rate limit.
 - ``signals``    reading a provider's error body defensively: the error object, quota / overload /
-                 context-overflow matchers, the status an in-stream error stands for.
+                 context-overflow matchers (``dialects.errors``', shared with the error translation),
+                 the status an in-stream error stands for.
 - ``ratelimit``  ``parse_reset_hint``: seconds to wait, from retry-after(-ms), OpenAI and Anthropic
                  rate-limit headers, or Gemini's ``RetryInfo``.
 - ``backoff``    full-jitter exponential ``Backoff`` and the jittered ``rate_limited_delay``.

@@ -248,10 +248,13 @@ def _add_usage_fields(fields: dict[str, Any], usage: Usage) -> None:
 
 
 def _add_stage_fields(fields: dict[str, Any], exchange: Exchange, routing: dict[str, Any] | None) -> None:
-    """What the request path's stages recorded on the exchange: a stream's error, the parameters the
-    translation dropped, the ensemble, the gates, the shadow, the budget, the routing, the cache."""
+    """What the request path's stages recorded on the exchange: a stream's error, the upstream's own error
+    code (when the app got the error in its provider's words), the parameters the translation dropped, the
+    ensemble, the gates, the shadow, the budget, the routing, the cache."""
     if exchange.stream_error:
         fields["stream_error"] = exchange.stream_error
+    if exchange.upstream_error_code:
+        fields["upstream_error_code"] = exchange.upstream_error_code
     if exchange.dropped:
         fields["dropped_params"] = list(exchange.dropped)
     if exchange.ensemble:

@@ -21,7 +21,8 @@ Who fills what, in pipeline order:
   ``fallback_reason``, ``billed_failures`` (calls accepted, then failed: ``billed``), then, for the
   response the caller gets, ``answered_by`` (the target whose answer or own error it is), ``dropped``
   and, for a whole answer, ``upstream_answer`` (the upstream's body already parsed, so the cache need
-  not parse it again); ``usage``, ``bytes_out``, ``stream_error`` as it is sent (``usage_later``
+  not parse it again); ``usage``, ``bytes_out``, ``stream_error`` as it is sent, ``upstream_error_code``
+  (the upstream's error code, when the app got its error in another provider's words) (``usage_later``
   instead of ``usage`` when no stage reads it before the answer is out: read from ``upstream_answer``
   by the handler after it);
   ``degraded`` when the route's last resort answered;
@@ -113,6 +114,8 @@ class Exchange:
     usage: Usage | None = None
     bytes_out: int = 0
     stream_error: str | None = None  # set when a committed stream ended with an error event
+    # The upstream's own error code, when the app got the error in its own provider's words (another dialect)
+    upstream_error_code: str | None = None
     committed: bool = False  # a stream's first bytes went to the caller; nothing may replace them
     stream: StreamResponse | None = None  # the stream committed to the caller (its error event at a drain cut)
     drain_cut: bool = False  # the drain timeout cut the request (``drain``): a 503, not the app's 499

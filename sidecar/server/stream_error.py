@@ -4,7 +4,8 @@ event in the caller's dialect, never a clean-looking end.
 ``end_with_error`` writes it: the upstream's own error event when the caller's SDK raises on it as it is
 (``WireDialect.error_event_raises``), else that error rewritten in the caller's dialect with the
 provider's message kept (the translator's, or ``Translation.error_event``); for a cut or a timeout
-(``StreamFailed`` without an event), an error naming it. A translated stream the caller's encoder could
+(``StreamFailed`` without an event), an error naming it. A translated error event's own code is kept for
+the access line (``Exchange.upstream_error_code``). A translated stream the caller's encoder could
 not carry on (``translate.StreamBroken``: an Anthropic tool block's arguments broke after their start) is
 such a failure too (``broken``): ``malformed_response``, the encoder's words as its detail.
 """
@@ -19,7 +20,7 @@ from ..dialects import registry
 from ..resilience.classify import Outcome
 from ..sse import SSEEvent
 from ..translate import StreamBroken, StreamTranslator, stream_error_event
-from ..translate.errors import read_error
+from ..translate.errors import error_code, read_error
 
 if TYPE_CHECKING:
     from .attempt import AttemptResult
@@ -63,11 +64,12 @@ async def end_with_error(
         message = f"upstream stream failed after it started: {outcome.error_type}{why}"
         data = stream_error_event(caller, status, message, code=outcome.error_type)
     elif translator is not None:  # the upstream's message, in the caller's dialect
+        exchange.upstream_error_code = error_code(event.data)
         data = b"".join(e.encode() for e in translator.feed(event))
     elif wire.error_event_raises(event):
         data = event.raw  # the upstream's error event is already one the caller's SDK raises on
     if not data:  # an error event the caller's SDK would read past, or one the translator could not read
-        message, _ = read_error(status, event.data if event is not None else b"")
+        message, _ = read_error(caller, status, event.data if event is not None else b"")
         data = wire.translation.error_event(status, message).encode()
     if before:
         data = b"".join(before) + data

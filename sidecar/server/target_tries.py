@@ -38,6 +38,7 @@ from ..policy.resilience_spec import ResilienceSpec
 from ..resilience.backoff import Backoff, rate_limited_delay
 from ..resilience.classify import OutcomeKind
 from ..translate import error_status, translate_error
+from ..translate.errors import error_code
 from .attempt import AttemptResult
 from .billed import add_unserved, charge_unreported
 from .calls import Calls, Candidate, skip
@@ -262,14 +263,15 @@ def fail_fast(exchange: Exchange, used: Candidate, result: AttemptResult) -> Res
 
 
 def error_passthrough(exchange: Exchange, wire: Dialect, result: AttemptResult) -> Response:
-    """The upstream's own error, for the caller: as is in the same dialect, translated otherwise (a
-    context overflow with the caller's provider's code for it)."""
+    """The upstream's own error, for the caller: as is in the same dialect, translated otherwise (in the
+    type and code the caller's provider sends for the error's condition; the upstream's own code is kept
+    for the access line: ``Exchange.upstream_error_code``)."""
     status = result.upstream_status or 502
     caller = exchange.facts.dialect
     body = result.upstream_body
     if wire is not caller:
-        overflow = result.outcome.kind is OutcomeKind.CONTEXT_OVERFLOW
-        body = orjson.dumps(translate_error(status, body, source=wire, target=caller, context_overflow=overflow))
+        exchange.upstream_error_code = error_code(body)
+        body = orjson.dumps(translate_error(status, body, source=wire, target=caller))
         status = error_status(status, caller)
     headers = {k: v for k, v in result.upstream_headers.items() if k.lower() != "content-type"}
     headers["content-type"] = "application/json"

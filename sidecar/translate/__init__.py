@@ -29,7 +29,8 @@ Map of the package::
     schema        JSON Schema <-> Gemini Schema (Anthropic's structured output uses it too)
     thinking      Thinking: the reasoning a request asks for, in the common form, and the providers' bounds
     shapes        the JSON types of request fields: which field of a body a translator could not read
-    errors        reading any upstream error (the facade answers it in the caller's dialect)
+    errors        reading any upstream error: its message, condition and own code (the facade answers it in
+                  the caller's dialect and its provider's words for the condition)
 
 The facade picks each dialect's functions from the registry: nothing here branches on a dialect to pick
 behaviour. It is imported on first use of one of its names (``__getattr__``): the dialects' modules

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..dialects import Dialect, Operation
+from ..dialects.errors import ErrorCondition
 from ..sse import SSEEvent
 from .common import ChatRequest, ChatResponse, RequestParams, Usage
 from .names import ToolNameRule
@@ -35,12 +36,20 @@ request body)`` (the request says how the caller wants it written: OpenAI's ``en
 
 class ErrorBody(Protocol):
     def __call__(
-        self, status: int, message: str, *, code: str | None = None, param: str | None = None
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        condition: ErrorCondition | None = None,
     ) -> dict[str, Any]: ...
 
 
 class ErrorEvent(Protocol):
-    def __call__(self, status: int, message: str, *, code: str | None = None) -> SSEEvent: ...
+    def __call__(
+        self, status: int, message: str, *, code: str | None = None, condition: ErrorCondition | None = None
+    ) -> SSEEvent: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +74,12 @@ class Translation:
     request_params: Callable[[dict[str, Any]], RequestParams]
     """The generation parameters of a request body (span attributes)."""
     error_body: ErrorBody
-    """The JSON error body the dialect's SDK expects: ``(status, message, *, code, param)``."""
+    """The JSON error body the dialect's SDK expects: ``(status, message, *, code, param, condition)``;
+    with a ``condition`` (``dialects.errors.ErrorCondition``: another provider's error), the type and code
+    its provider sends for it (the dialect's ``response.ERROR_WORDS``) instead of ``code``."""
     error_event: ErrorEvent
     """The event that makes the caller's SDK raise after a mid-stream failure: ``(status, message, *,
-    code)``, the code where the dialect's error has a place for one (as ``error_body``)."""
+    code, condition)``, the code where the dialect's error has a place for one (as ``error_body``)."""
     stream_usage_key: bytes | None = None
     """The key of an event's usage when every event that carries it says the stream's totals so far
     (Gemini's ``"usageMetadata"``, quoted): a relay may then read only the last such event, at the
@@ -77,10 +88,6 @@ class Translation:
     """HTTP statuses this dialect's provider never sends, each to the status it sends for the same
     condition: an upstream error of another dialect reaches the caller with it (its SDK's error class and
     retry rules go by the status)."""
-    context_overflow_code: str | None = None
-    """The error code this dialect's provider gives a prompt too long for the model (OpenAI's
-    ``context_length_exceeded``, which apps test to shorten the history): another dialect's overflow
-    reaches the caller with it, whatever the upstream's words. None: the dialect has no such code."""
     requests_from: Mapping[tuple[Operation, Dialect], RequestConverter] = field(default_factory=dict)
     responses_to: Mapping[tuple[Operation, Dialect], ResponseConverter] = field(default_factory=dict)
     tool_names: ToolNameRule | None = None

@@ -36,6 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..dialects.errors import ErrorCondition
 from .common import Citation, FinishReason, TokenLogprob, Usage
 
 
@@ -121,6 +122,7 @@ class UsageSeen:
 class Failure:
     status: int
     message: str
+    condition: ErrorCondition | None = None  # what the upstream's error stands for (``dialects.errors``)
 
 
 @dataclass(frozen=True, slots=True)

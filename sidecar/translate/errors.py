@@ -2,7 +2,10 @@
 caller's; each dialect's error body is its ``*_response`` module's ``error_body``).
 
 ``read_error`` never raises: it takes whatever the upstream sent (JSON in any of the three shapes, a
-JSON list as Gemini sometimes sends, HTML, nothing) and returns a message and a machine code.
+JSON list as Gemini sometimes sends, HTML, nothing) and returns a message and the condition the error
+stands for (``dialects.errors.condition_of``: the one reading, which ``resilience.classify`` decides on
+too), which the caller's dialect words in its provider's own type and code; ``error_code`` the upstream's
+own code, for the access line.
 ``status_of`` turns an error object into an HTTP status, for errors that arrive inside a stream (after
 the HTTP 200), by the sidecar's one table (``dialects.errors``).
 """
@@ -13,7 +16,8 @@ from typing import Any
 
 import orjson
 
-from ..dialects.errors import status_of_error
+from ..dialects import Dialect
+from ..dialects.errors import ErrorCondition, ErrorInfo, condition_of, status_of_error
 
 _MAX_MESSAGE = 2000
 
@@ -25,23 +29,34 @@ def status_of(error: Any, default: int = 500) -> int:
     return status_of_error(error) or default
 
 
-def read_error(status: int, body: bytes) -> tuple[str, str | None]:
-    """``(message, code)`` from an upstream error body of any dialect, or of none."""
+def _parsed(body: bytes) -> Any:
     try:
-        parsed: Any = orjson.loads(body) if body else None
+        return orjson.loads(body) if body else None
     except orjson.JSONDecodeError:
-        parsed = None
+        return None
+
+
+def error_code(body: bytes) -> str | None:
+    """The upstream's own machine code in an error body or error event of any dialect (OpenAI's ``code``,
+    else a ``type``, Anthropic's, else a ``status``, Gemini's), None when it names none: what the access
+    line keeps (``upstream_error_code``) when the app gets the error in another provider's words."""
+    info = ErrorInfo.of(_parsed(body))
+    return next((name for name in (info.code, info.type, info.status) if name and not name.isdigit()), None)
+
+
+def read_error(source: Dialect, status: int, body: bytes) -> tuple[str, ErrorCondition]:
+    """``(message, condition)`` from a ``source`` upstream's error body of any dialect, or of none."""
+    parsed = _parsed(body)
+    condition = condition_of(source, status, ErrorInfo.of(parsed))
     if isinstance(parsed, list) and parsed:
         parsed = parsed[0]
     if isinstance(parsed, dict):
         error = parsed.get("error", parsed)
         if isinstance(error, str):
-            return error[:_MAX_MESSAGE], None
+            return error[:_MAX_MESSAGE], condition
         if isinstance(error, dict):
             message = error.get("message")
-            code = error.get("code") if isinstance(error.get("code"), str) else None
-            code = code or next((error[k] for k in ("type", "status") if isinstance(error.get(k), str)), None)
             if isinstance(message, str) and message:
-                return message[:_MAX_MESSAGE], code
+                return message[:_MAX_MESSAGE], condition
     text = body.decode("utf-8", "replace").strip() if body else ""
-    return (text[:_MAX_MESSAGE] or f"upstream returned HTTP {status}"), None
+    return (text[:_MAX_MESSAGE] or f"upstream returned HTTP {status}"), condition

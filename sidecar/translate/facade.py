@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..dialects import CHAT_OPERATIONS, Dialect, Operation, registry
+from ..dialects.errors import ErrorInfo, condition_of
 from ..dialects.gemini import embeddings
 from ..sse import SSEEvent
 from .bundles import Translation
@@ -129,20 +130,15 @@ def translate_response(
     raise _no_route(operation, source, target)
 
 
-def translate_error(
-    status: int, body: bytes, *, source: Dialect, target: Dialect, context_overflow: bool = False
-) -> dict[str, Any]:
-    """An upstream (``source``) error body as the caller's (``target``) error body; keeps the message.
-    ``context_overflow`` (the error says the prompt is too long for the model): the code is the caller's
-    provider's own for that, when it has one (``Translation.context_overflow_code``)."""
+def translate_error(status: int, body: bytes, *, source: Dialect, target: Dialect) -> dict[str, Any]:
+    """An upstream (``source``) error body as the caller's (``target``) error body: the upstream's message,
+    in the type and code the caller's provider sends for the error's condition (read once, as
+    ``resilience.classify`` reads it: ``errors.read_error``), never the upstream's own code."""
     try:
-        message, code = read_error(status, body)
+        message, condition = read_error(source, status, body)
     except Exception:  # the body is garbage of a kind not foreseen: still answer
-        message, code = f"upstream returned HTTP {status}", None
-    translation = registry.TRANSLATIONS[target]
-    if context_overflow:
-        code = translation.context_overflow_code or code
-    return translation.error_body(status, message, code=code)
+        message, condition = f"upstream returned HTTP {status}", condition_of(source, status, ErrorInfo())
+    return registry.TRANSLATIONS[target].error_body(status, message, condition=condition)
 
 
 def error_status(status: int, target: Dialect) -> int:

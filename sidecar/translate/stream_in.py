@@ -34,6 +34,8 @@ from typing import Any
 
 import orjson
 
+from ..dialects import Dialect
+from ..dialects.errors import ErrorInfo, condition_of
 from .common import Citation
 from .deltas import Cited, Failure
 from .errors import status_of
@@ -68,10 +70,14 @@ class LoadedOnce:
         return self._value if data is self._data else load_data(data)
 
 
-def failure_of(error: Any) -> Failure:
-    """The ``Failure`` delta of an upstream error object (or message)."""
+def failure_of(source: Dialect, error: Any) -> Failure:
+    """The ``Failure`` delta of a ``source`` upstream's in-stream error object (or message): the status it
+    stands for (``errors.status_of``), its message and its condition (``dialects.errors.condition_of``,
+    which the caller's encoder words in its provider's own type and code)."""
+    status = status_of(error)
     message = error.get("message") if isinstance(error, dict) else error
-    return Failure(status_of(error), message if isinstance(message, str) and message else "upstream stream error")
+    text = message if isinstance(message, str) and message else "upstream stream error"
+    return Failure(status, text, condition_of(source, status, ErrorInfo.of({"error": error})))
 
 
 def text_field(value: object) -> str:

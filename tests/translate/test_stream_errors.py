@@ -15,7 +15,8 @@ import pytest
 from google.genai import errors as genai_errors
 
 from sidecar.dialects import Dialect, Operation
-from sidecar.dialects.registry import DIALECTS
+from sidecar.dialects.errors import ErrorCondition
+from sidecar.dialects.registry import DIALECTS, TRANSLATIONS
 from sidecar.sse import SSEEvent
 from sidecar.translate import new_stream_translator, stream_error_event
 
@@ -75,12 +76,18 @@ UPSTREAM_ERRORS = {
     Dialect.GEMINI: 'data: {"error":{"code":503,"message":"The model is overloaded.","status":"UNAVAILABLE"}}\n\n',
 }
 STATUS = {Dialect.OPENAI: 429, Dialect.ANTHROPIC: 529, Dialect.GEMINI: 503}
+CONDITION = {
+    Dialect.OPENAI: ErrorCondition.RATE_LIMITED,
+    Dialect.ANTHROPIC: ErrorCondition.OVERLOADED,
+    Dialect.GEMINI: ErrorCondition.OVERLOADED,
+}
 PAIRS = list(itertools.permutations(DIALECTS, 2))
 
 
 @pytest.mark.parametrize(("source", "target"), PAIRS, ids=[f"{s}->{t}" for s, t in PAIRS])
 def test_upstream_error_event_becomes_caller_error(source: Dialect, target: Dialect) -> None:
-    """An upstream in-stream error becomes the caller's error event (message kept) and ends the output."""
+    """An upstream in-stream error becomes the caller's error event (message kept, in the caller's provider's
+    type and code for its condition) and ends the output."""
     translator = new_stream_translator(
         source=source, target=target, operation=Operation.CHAT, model="m", include_usage=True
     )
@@ -90,7 +97,10 @@ def test_upstream_error_event_becomes_caller_error(source: Dialect, target: Dial
         out += translator.feed(event)
     out += translator.finish()
     error = out[-1].encode()
-    assert error == stream_error_event(target, STATUS[source], _message(source))
+    assert (
+        error
+        == TRANSLATIONS[target].error_event(STATUS[source], _message(source), condition=CONDITION[source]).encode()
+    )
     assert sum(1 for e in out if b"error" in e.data) == 1
     with pytest.raises((openai.APIError, anthropic.APIStatusError, genai_errors.APIError)):
         _consume(target, sdk.render(out))

@@ -24,6 +24,7 @@ from ...translate.deltas import (
 )
 from ...translate.parts import RESPONSE_TOOL, RESPONSE_TOOL_VALUE, dumps, new_id, parse_arguments
 from ...translate.stream_in import failure_of, text_field
+from .. import Dialect
 from . import response
 
 _SKIP = ("skip", -1)
@@ -71,7 +72,7 @@ class AnthropicDecoder:
         if kind == "message_stop":
             return [End()]
         if kind == "error":
-            return [failure_of(obj.get("error"))]
+            return [failure_of(Dialect.ANTHROPIC, obj.get("error"))]
         return []
 
     def text_of(self, event: SSEEvent) -> str | None:

@@ -233,7 +233,7 @@ class AnthropicEncoder:
             return self.close()
         if isinstance(delta, Failure):
             self._closed = True
-            return [response.error_event(delta.status, delta.message)]
+            return [response.error_event(delta.status, delta.message, condition=delta.condition)]
         if isinstance(delta, Reasoning):
             self._reasoning.append(delta.text)
             return []

@@ -12,7 +12,9 @@
 - ``FINISH_FROM`` / ``FINISH_TO``: ``end_turn|max_tokens|stop_sequence|tool_use|refusal|pause_turn|...``.
 
 - ``error_body`` / ``error_event``: ``{"type": "error", "error": {"type", "message"}}``, as a body and as
-  the ``event: error`` the SDK raises ``APIStatusError`` on (it reads the event's name only).
+  the ``event: error`` the SDK raises ``APIStatusError`` on (it reads the event's name only); another
+  provider's error in Anthropic's own ``type`` for its condition (``ERROR_WORDS``), a context overflow
+  in its words (``overflow_message``: ``prompt is too long: N tokens > M maximum``).
 - ``stream_usage`` / ``usage_after``: the stream's usage after ``message_start`` / ``message_delta``: a
   ``message_delta``'s counts are the totals so far ("cumulative"), each one given replacing the earlier,
   a smaller one too; one it leaves out keeps ``message_start``'s, as the SDKs' accumulators read them.
@@ -22,6 +24,8 @@ Shared with the stream translators. Requests are in ``anthropic``.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -29,6 +33,7 @@ import orjson
 from ...sse import SSEEvent
 from ...translate.common import ChatResponse, FinishReason, Part, ReasoningPart, Usage, as_count
 from ...translate.parts import RESPONSE_TOOL, RESPONSE_TOOL_VALUE, answer_id, answer_string, dumps, new_id, safe_id
+from ..errors import ErrorCondition
 
 FINISH_FROM = {
     "end_turn": FinishReason.STOP,
@@ -85,13 +90,68 @@ ERROR_TYPES = {
 }
 
 
-def error_body(status: int, message: str, *, code: str | None = None, param: str | None = None) -> dict[str, Any]:
-    kind = ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
+ERROR_WORDS: Mapping[ErrorCondition, str] = {
+    ErrorCondition.RATE_LIMITED: "rate_limit_error",
+    ErrorCondition.QUOTA_EXHAUSTED: "billing_error",
+    ErrorCondition.OVERLOADED: "overloaded_error",
+    ErrorCondition.AUTHENTICATION: "authentication_error",
+    ErrorCondition.PERMISSION: "permission_error",
+    ErrorCondition.NOT_FOUND: "not_found_error",
+    ErrorCondition.INVALID_REQUEST: "invalid_request_error",
+    ErrorCondition.CONTEXT_OVERFLOW: "invalid_request_error",
+    ErrorCondition.REQUEST_TOO_LARGE: "request_too_large",
+    ErrorCondition.TIMEOUT: "timeout_error",
+    ErrorCondition.SERVER_ERROR: "api_error",
+}
+"""The error ``type`` Anthropic sends for each condition: another provider's error reaches an Anthropic
+app with it (``error_body(..., condition=)``); a context overflow also in Anthropic's words
+(``overflow_message``)."""
+
+_OVERFLOW_WORDS = "prompt is too long"
+_TOKENS_GIVEN = re.compile(r"resulted in (\d+) tokens|requested (\d+) tokens|input token count \((\d+)\)", re.I)
+_TOKENS_MAX = re.compile(
+    r"maximum context length is (\d+)|maximum number of tokens allowed \((\d+)\)|limit of (\d+) tokens", re.I
+)
+
+
+def _number(pattern: re.Pattern[str], text: str) -> str | None:
+    found = pattern.search(text)
+    return next((group for group in found.groups() if group), None) if found else None
+
+
+def overflow_message(message: str) -> str:
+    """Another provider's context overflow in Anthropic's words, ``prompt is too long: N tokens > M
+    maximum`` (what Anthropic-based tools parse to shorten the history), the provider's message after it
+    in parentheses; without both numbers in it, ``prompt is too long: `` and the message."""
+    if message.startswith(_OVERFLOW_WORDS):
+        return message
+    given, most = _number(_TOKENS_GIVEN, message), _number(_TOKENS_MAX, message)
+    if given is None or most is None:
+        return f"{_OVERFLOW_WORDS}: {message}"
+    return f"{_OVERFLOW_WORDS}: {given} tokens > {most} maximum ({message})"
+
+
+def error_body(
+    status: int,
+    message: str,
+    *,
+    code: str | None = None,
+    param: str | None = None,
+    condition: ErrorCondition | None = None,
+) -> dict[str, Any]:
+    if condition is None:
+        kind = ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
+    else:
+        kind = ERROR_WORDS[condition]
+        if condition is ErrorCondition.CONTEXT_OVERFLOW:
+            message = overflow_message(message)
     return {"type": "error", "error": {"type": kind, "message": message}}
 
 
-def error_event(status: int, message: str, *, code: str | None = None) -> SSEEvent:
-    return SSEEvent(orjson.dumps(error_body(status, message, code=code)), "error")
+def error_event(
+    status: int, message: str, *, code: str | None = None, condition: ErrorCondition | None = None
+) -> SSEEvent:
+    return SSEEvent(orjson.dumps(error_body(status, message, code=code, condition=condition)), "error")
 
 
 def usage_of(body: dict[str, Any]) -> Usage | None:

@@ -28,6 +28,7 @@ from ...translate.deltas import (
 from ...translate.numbers import holds_inexact, read_exactly
 from ...translate.parts import dumps
 from ...translate.stream_in import LoadedOnce, failure_of, new_citations, text_field
+from .. import Dialect
 from . import citations, response
 from .logprobs import scored_text
 
@@ -105,7 +106,7 @@ class GeminiDecoder:
         if not isinstance(obj, dict):
             return []
         if obj.get("error"):
-            return [failure_of(obj["error"])]
+            return [failure_of(Dialect.GEMINI, obj["error"])]
         out: list[Delta] = []
         if not self._started:
             self._started = True

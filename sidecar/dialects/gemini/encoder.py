@@ -160,7 +160,7 @@ class GeminiEncoder:
             return self.close()
         elif isinstance(delta, Failure):
             self._closed = True
-            return [*self._flush(), response.error_event(delta.status, delta.message)]
+            return [*self._flush(), response.error_event(delta.status, delta.message, condition=delta.condition)]
         return []
 
     def close(self) -> list[SSEEvent]:

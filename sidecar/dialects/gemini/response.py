@@ -19,7 +19,8 @@
 
 - ``error_body`` / ``error_event``: ``{"error": {"code", "message", "status"}}`` (google.rpc.Status), as a
   body and as the ``data:`` event google-genai raises on (a chunk that starts with ``{"error":`` and
-  has a numeric ``code``).
+  has a numeric ``code``); another provider's error in Gemini's own ``status`` and ``ErrorInfo`` reason
+  for its condition (``ERROR_WORDS``), the sidecar's own code as a reason of domain ``llm-sidecar``.
 - ``stream_usage``: the ``usageMetadata`` of one fragment.
 
 Shared with the stream translators. Requests are in ``gemini``.
@@ -27,6 +28,7 @@ Shared with the stream translators. Requests are in ``gemini``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -34,7 +36,7 @@ import orjson
 from ...sse import SSEEvent
 from ...translate.common import ChatResponse, Choice, FinishReason, Part, ReasoningPart, Usage, as_count
 from ...translate.parts import answer_id, answer_string, new_id, safe_id, text_of
-from ..errors import ANTHROPIC_ONLY_STATUSES
+from ..errors import ANTHROPIC_ONLY_STATUSES, ErrorCondition
 from . import citations, logprobs
 from .fields import SKIP_SIGNATURE
 
@@ -124,19 +126,55 @@ ERROR_STATUSES = {
 }
 
 
-def error_body(status: int, message: str, *, code: str | None = None, param: str | None = None) -> dict[str, Any]:
+ERROR_WORDS: Mapping[ErrorCondition, tuple[str, str | None]] = {
+    ErrorCondition.RATE_LIMITED: ("RESOURCE_EXHAUSTED", "RATE_LIMIT_EXCEEDED"),
+    ErrorCondition.QUOTA_EXHAUSTED: ("RESOURCE_EXHAUSTED", "RESOURCE_QUOTA_EXCEEDED"),
+    ErrorCondition.OVERLOADED: ("UNAVAILABLE", None),
+    ErrorCondition.AUTHENTICATION: ("UNAUTHENTICATED", "API_KEY_INVALID"),
+    ErrorCondition.PERMISSION: ("PERMISSION_DENIED", None),
+    ErrorCondition.NOT_FOUND: ("NOT_FOUND", None),
+    ErrorCondition.INVALID_REQUEST: ("INVALID_ARGUMENT", None),
+    ErrorCondition.CONTEXT_OVERFLOW: ("INVALID_ARGUMENT", None),
+    ErrorCondition.REQUEST_TOO_LARGE: ("INVALID_ARGUMENT", None),
+    ErrorCondition.TIMEOUT: ("DEADLINE_EXCEEDED", None),
+    ErrorCondition.SERVER_ERROR: ("INTERNAL", None),
+}
+"""What Gemini sends for each condition, ``(status, ErrorInfo reason)``: the google.rpc.Code name and, where
+Google's APIs give one, the ``google.api.ErrorReason`` of an ``ErrorInfo`` detail (domain
+``googleapis.com``); another provider's error reaches a Gemini app in these words
+(``error_body(..., condition=)``)."""
+
+
+def _error_info(reason: str, domain: str) -> dict[str, Any]:
+    return {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason, "domain": domain}
+
+
+def error_body(
+    status: int,
+    message: str,
+    *,
+    code: str | None = None,
+    param: str | None = None,
+    condition: ErrorCondition | None = None,
+) -> dict[str, Any]:
     status = ANTHROPIC_ONLY_STATUSES.get(status, status)
+    if condition is not None:
+        rpc, reason = ERROR_WORDS[condition]
+        body: dict[str, Any] = {"code": status, "message": message, "status": rpc}
+        if reason:
+            body["details"] = [_error_info(reason, "googleapis.com")]
+        return {"error": body}
     rpc = ERROR_STATUSES.get(status, "INTERNAL" if status >= 500 else "FAILED_PRECONDITION")
-    body: dict[str, Any] = {"code": status, "message": message, "status": rpc}
+    body = {"code": status, "message": message, "status": rpc}
     if code:
-        body["details"] = [
-            {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": code, "domain": "llm-sidecar"}
-        ]
+        body["details"] = [_error_info(code, "llm-sidecar")]
     return {"error": body}
 
 
-def error_event(status: int, message: str, *, code: str | None = None) -> SSEEvent:
-    return SSEEvent(orjson.dumps(error_body(status, message, code=code)))
+def error_event(
+    status: int, message: str, *, code: str | None = None, condition: ErrorCondition | None = None
+) -> SSEEvent:
+    return SSEEvent(orjson.dumps(error_body(status, message, code=code, condition=condition)))
 
 
 def usage_of(body: dict[str, Any]) -> Usage | None:

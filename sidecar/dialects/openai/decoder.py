@@ -14,6 +14,7 @@ from ...translate.common import FinishReason, Usage
 from ...translate.deltas import Delta, End, Finish, Reasoning, Start, Text, ToolArgs, ToolStart, UsageSeen
 from ...translate.parts import new_id
 from ...translate.stream_in import LoadedOnce, failure_of, new_citations, text_field
+from .. import Dialect
 from . import citations, response
 from .logprobs import scored_text
 
@@ -75,7 +76,7 @@ class OpenAIDecoder:
         if not isinstance(obj, dict):
             return []
         if obj.get("error"):
-            return [failure_of(obj["error"])]
+            return [failure_of(Dialect.OPENAI, obj["error"])]
         out: list[Delta] = []
         if not self._started:
             self._started = True

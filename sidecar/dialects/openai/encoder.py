@@ -139,7 +139,7 @@ class OpenAIEncoder:
             return self.close()
         if isinstance(delta, Failure):
             self._closed = True
-            return [response.error_event(delta.status, delta.message)]
+            return [response.error_event(delta.status, delta.message, condition=delta.condition)]
         if isinstance(delta, ReasoningSignature):
             return []  # no place for a signature in the OpenAI dialect
         if isinstance(delta, Cited):

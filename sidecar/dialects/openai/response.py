@@ -14,7 +14,8 @@
   ``stop`` whose message is a ``refusal`` (and no content) is a content-filter stop.
 
 - ``error_body`` / ``error_event``: ``{"error": {"message", "type", "param", "code"}}``, as a body and as
-  the ``data:`` event openai-python's ``Stream`` raises ``APIError`` on (a payload with an ``error`` key).
+  the ``data:`` event openai-python's ``Stream`` raises ``APIError`` on (a payload with an ``error`` key);
+  another provider's error in OpenAI's own ``type`` and ``code`` for its condition (``ERROR_WORDS``).
 - ``stream_usage``: the usage of one stream chunk (the trailing usage chunk), rejected by a byte search
   before any parsing.
 
@@ -24,6 +25,7 @@ Shared with the stream translators. Requests are in ``openai``.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -31,7 +33,7 @@ import orjson
 from ...sse import SSEEvent
 from ...translate.common import ChatResponse, Choice, FinishReason, Part, Usage, as_count
 from ...translate.parts import answer_id, answer_string, new_id, parse_arguments, reasoning_of
-from ..errors import ANTHROPIC_ONLY_STATUSES
+from ..errors import ANTHROPIC_ONLY_STATUSES, ErrorCondition
 from . import citations, logprobs
 from .messages import assistant_message
 
@@ -89,15 +91,45 @@ ERROR_TYPES = {
     504: "timeout",
 }
 
+_INVALID = "invalid_request_error"
+ERROR_WORDS: Mapping[ErrorCondition, tuple[str, str | None]] = {
+    ErrorCondition.RATE_LIMITED: ("requests", "rate_limit_exceeded"),
+    ErrorCondition.QUOTA_EXHAUSTED: ("insufficient_quota", "insufficient_quota"),
+    ErrorCondition.OVERLOADED: ("service_unavailable_error", "server_is_overloaded"),
+    ErrorCondition.AUTHENTICATION: (_INVALID, "invalid_api_key"),
+    ErrorCondition.PERMISSION: (_INVALID, None),
+    ErrorCondition.NOT_FOUND: (_INVALID, "model_not_found"),
+    ErrorCondition.INVALID_REQUEST: (_INVALID, None),
+    ErrorCondition.CONTEXT_OVERFLOW: (_INVALID, "context_length_exceeded"),
+    ErrorCondition.REQUEST_TOO_LARGE: (_INVALID, None),
+    ErrorCondition.TIMEOUT: ("timeout", None),
+    ErrorCondition.SERVER_ERROR: ("server_error", None),
+}
+"""What OpenAI sends for each condition, ``(type, code)`` (its error-codes guide; apps branch on ``code``:
+``insufficient_quota`` pages a human, ``rate_limit_exceeded`` retries): another provider's error reaches
+an OpenAI app in these words (``error_body(..., condition=)``)."""
 
-def error_body(status: int, message: str, *, code: str | None = None, param: str | None = None) -> dict[str, Any]:
+
+def error_body(
+    status: int,
+    message: str,
+    *,
+    code: str | None = None,
+    param: str | None = None,
+    condition: ErrorCondition | None = None,
+) -> dict[str, Any]:
     status = ANTHROPIC_ONLY_STATUSES.get(status, status)
-    kind = ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+    if condition is not None:
+        kind, code = ERROR_WORDS[condition]
+    else:
+        kind = ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
 
-def error_event(status: int, message: str, *, code: str | None = None) -> SSEEvent:
-    return SSEEvent(orjson.dumps(error_body(status, message, code=code)))
+def error_event(
+    status: int, message: str, *, code: str | None = None, condition: ErrorCondition | None = None
+) -> SSEEvent:
+    return SSEEvent(orjson.dumps(error_body(status, message, code=code, condition=condition)))
 
 
 def usage_of(body: dict[str, Any]) -> Usage | None:

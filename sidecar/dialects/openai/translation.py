@@ -43,7 +43,6 @@ TRANSLATION = Translation(
     error_body=response.error_body,
     error_event=response.error_event,
     foreign_statuses=ANTHROPIC_ONLY_STATUSES,
-    context_overflow_code="context_length_exceeded",
     requests_from={(Operation.EMBEDDINGS, Dialect.GEMINI): _openai_embeddings_from_gemini},
     responses_to={(Operation.EMBEDDINGS, Dialect.GEMINI): _openai_embeddings_to_gemini},
 )

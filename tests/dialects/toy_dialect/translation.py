@@ -13,6 +13,11 @@ from ...translate.deltas import Delta, End, Failure, Finish, Start, Text, UsageS
 from ...translate.options import Drops, TranslateOptions
 from ...translate.stream_in import failure_of, load_data
 from ...translate.stream_out import frame, json_event
+from .. import Dialect
+from ..errors import ErrorCondition
+
+TOY = Dialect("toy")
+"""The dialect's name, made once (``wire`` holds it as its ``dialect``)."""
 
 _FINISH_FROM = {"end": FinishReason.STOP, "limit": FinishReason.LENGTH}
 
@@ -81,12 +86,26 @@ def request_params(body: dict[str, Any]) -> RequestParams:
     return RequestParams(model=model if isinstance(model, str) else None)
 
 
-def error_body(status: int, message: str, *, code: str | None = None, param: str | None = None) -> dict[str, Any]:
-    return {"error": {"message": message, "status": status}}
+def error_body(
+    status: int,
+    message: str,
+    *,
+    code: str | None = None,
+    param: str | None = None,
+    condition: ErrorCondition | None = None,
+) -> dict[str, Any]:
+    """The toy's error; another provider's error names its condition (``kind``), as a dialect's provider
+    words it (the real dialects' ``response.ERROR_WORDS``)."""
+    error: dict[str, Any] = {"message": message, "status": status}
+    if condition is not None:
+        error["kind"] = condition.value
+    return {"error": error}
 
 
-def error_event(status: int, message: str) -> SSEEvent:
-    return json_event(error_body(status, message), "error")
+def error_event(
+    status: int, message: str, *, code: str | None = None, condition: ErrorCondition | None = None
+) -> SSEEvent:
+    return json_event(error_body(status, message, condition=condition), "error")
 
 
 class ToyDecoder:
@@ -100,7 +119,7 @@ class ToyDecoder:
         if not isinstance(data, dict):
             return []
         if event.event == "error":
-            return [failure_of(data.get("error"))]
+            return [failure_of(TOY, data.get("error"))]
         out: list[Delta] = []
         if not self._started:
             self._started = True
@@ -138,7 +157,7 @@ class ToyEncoder:
             return self.close()
         elif isinstance(delta, Failure):
             self._closed = True
-            return [error_event(delta.status, delta.message)]
+            return [error_event(delta.status, delta.message, condition=delta.condition)]
         return []
 
     def close(self) -> list[SSEEvent]:

@@ -13,9 +13,8 @@ from .. import Dialect, Operation, ProviderKind
 from ..base import Endpoint, ProviderAPI, WireDialect, error_raises
 from . import bodies as _bodies
 from . import features as _features
-from .translation import TRANSLATION
+from .translation import TOY, TRANSLATION
 
-TOY = Dialect("toy")
 TOY_KIND = ProviderKind("toy")
 
 
