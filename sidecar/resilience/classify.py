@@ -73,18 +73,17 @@ import aiohttp
 from aiohttp.http_exceptions import ContentEncodingError
 
 from sidecar.dialects import Dialect
-from sidecar.resilience.network_words import network_words
-from sidecar.resilience.ratelimit import normalize_headers, parse_reset_hint
-from sidecar.resilience.signals import (
+from sidecar.dialects.errors import (
     ErrorInfo,
     error_object,
     is_billing,
     is_context_overflow,
     is_overloaded,
     is_quota_exhausted,
-    parse_json_body,
-    stream_error_status,
 )
+from sidecar.resilience.network_words import network_words
+from sidecar.resilience.ratelimit import normalize_headers, parse_reset_hint
+from sidecar.resilience.signals import parse_json_body, stream_error_status
 
 TimeoutPhase = Literal["connect", "first_byte", "idle", "total"]
 

@@ -29,7 +29,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sidecar.resilience.signals import error_object, parse_json_body
+from sidecar.dialects.errors import error_object
+from sidecar.resilience.signals import parse_json_body
 
 MAX_HINT_S = 86_400.0
 """Hints above this (one day) are treated as garbage."""

@@ -1,15 +1,13 @@
-"""What a provider's error body says, read defensively: the facts ``classify`` decides on.
+"""What a provider's error body says, read defensively: the facts ``classify`` decides on (the error
+object, ``ErrorInfo`` and the quota, overload, context-overflow and billing matchers are
+``dialects.errors``', where the condition an error stands for is read once, ``condition_of``: what
+``classify`` decides on is what the app's error names).
 
 - ``parse_json_body``: the decoded body (bytes over ``MAX_BODY_PARSE_BYTES`` are not parsed).
-- ``error_object``, ``ErrorInfo`` (the fields matched on: type, code, status, message, all strings) and
-  the matchers ``is_quota_exhausted``, ``is_overloaded``, ``is_context_overflow``, ``is_billing`` are
-  ``dialects.errors``' (re-exported here), where the condition an error stands for is read once
-  (``condition_of``): what ``classify`` decides on is what the app's error names.
 - ``stream_error_status``: the HTTP status an error inside a 200 stream stands for (the sidecar's one
   table of error names, ``dialects.errors``).
 
-Matching is deliberately dialect-tolerant (OpenAI-compatible servers borrow each other's wording) and
-uses the first 4 KiB of a message only. Nothing here raises on garbage.
+Nothing here raises on garbage.
 """
 
 from __future__ import annotations
@@ -19,27 +17,7 @@ from typing import Any
 
 import orjson
 
-from sidecar.dialects.errors import (
-    ErrorInfo,
-    error_object,
-    is_billing,
-    is_context_overflow,
-    is_overloaded,
-    is_quota_exhausted,
-    status_of_error,
-)
-
-__all__ = [
-    "MAX_BODY_PARSE_BYTES",
-    "ErrorInfo",
-    "error_object",
-    "is_billing",
-    "is_context_overflow",
-    "is_overloaded",
-    "is_quota_exhausted",
-    "parse_json_body",
-    "stream_error_status",
-]
+from sidecar.dialects.errors import status_of_error
 
 MAX_BODY_PARSE_BYTES = 1 << 20
 """Bodies larger than this are not parsed as JSON (an error body is small; an HTML page is not JSON)."""

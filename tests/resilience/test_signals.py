@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from sidecar.dialects.errors import ErrorInfo
 from sidecar.resilience.signals import (
     MAX_BODY_PARSE_BYTES,
-    ErrorInfo,
     parse_json_body,
     stream_error_status,
 )
