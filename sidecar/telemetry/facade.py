@@ -140,8 +140,8 @@ class Telemetry:
         ``http_route`` is the low-cardinality path template for the span name (default ``path``; pass
         it for paths that carry a model name, as Gemini's do). A request the sampler drops gets no span:
         if its app trace is not sampled either, it passes the app's context on as it came
-        (``propagation.dropped_with_app``); if it starts a new trace, the ``traceparent`` of that trace
-        (``Tracing.start_root``).
+        (``propagation.dropped_with_app``; for a ``parentbased_`` sampler, ``unsampled_app`` alone); if
+        it starts a new trace, the ``traceparent`` of that trace (``Tracing.start_root``).
         """
         core = self._core
         self.instruments.in_flight.inc()
